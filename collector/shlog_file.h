@@ -1,0 +1,198 @@
+/*
+ * shlog_file.h - the collector's output file format (collector/FORMAT.md):
+ * the frame encoder the collector uses, and the decoder, iterator and dedup
+ * state that tests and shmlog-dump use.
+ *
+ *   <file header 128 B> <prefix 16 B><zstd frame> <prefix 16 B><zstd frame> ...
+ *
+ * Encoding a frame:
+ *
+ *     shlog_enc_process(enc, key, &info);           // once per process per file
+ *     shlog_enc_site(enc, key, &site);              // before a batch uses it
+ *     shlog_enc_batch_begin(enc, key, cpu);
+ *     shlog_enc_record(enc, &rec); ...
+ *     shlog_enc_batch_end(enc);
+ *     n = shlog_enc_frame(enc, buf, shlog_enc_frame_bound(enc));
+ *
+ * Decoding: shlog_reader_open(), then shlog_reader_next() until it returns 0.
+ * Damaged frames come out as SHLOG_EV_ERROR events and reading goes on.
+ */
+#ifndef SHLOG_FILE_H
+#define SHLOG_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reader.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHLOG_FILE_MAGIC 0x01464C4F4C4D4853ULL /* "SHMLOGF\x01" */
+#define SHLOG_FILE_VERSION 1u
+#define SHLOG_FILE_HEADER_BYTES 128u
+#define SHLOG_FRAME_MAGIC 0x52464C53u /* "SLFR" */
+#define SHLOG_FRAME_PREFIX_BYTES 16u
+#define SHLOG_MAX_FRAME_RAW (64u << 20)  /* decompressed bytes of one frame, at most */
+#define SHLOG_MAX_BATCH_RECORDS 65536u
+#define SHLOG_FILE_SUFFIX ".shlog"
+#define SHLOG_PART_SUFFIX ".part"
+
+enum shlog_section {
+    SHLOG_SEC_PROCESS = 1,
+    SHLOG_SEC_SITE = 2,
+    SHLOG_SEC_BATCH = 3,
+    SHLOG_SEC_LOSS = 4,
+    SHLOG_SEC_EXIT = 5,
+};
+
+/* The decoded file header. */
+struct shlog_file_header {
+    uint32_t version;
+    uint64_t file_seq;
+    uint64_t created_ns;
+    uint32_t collector_pid;
+    uint32_t flags;
+    char host[SHMLOG_HOST_BYTES + 1];
+};
+
+/* Writes the 128-byte header. */
+void shlog_file_header_encode(uint8_t out[SHLOG_FILE_HEADER_BYTES], const struct shlog_file_header *h);
+/* NULL if valid, else why not. */
+const char *shlog_file_header_decode(const uint8_t *in, size_t n, struct shlog_file_header *out);
+
+/* ==== Encoder ==== */
+
+struct shlog_enc;
+
+/* One encoder per output file: it remembers which processes and sites the file
+ * has. zstd_level may be negative (faster). 0 or -errno. */
+int shlog_enc_new(struct shlog_enc **out, int zstd_level);
+void shlog_enc_free(struct shlog_enc *e);
+
+/* 1 if the process / site was already emitted into this file. */
+int shlog_enc_has_process(const struct shlog_enc *e, uint32_t proc);
+int shlog_enc_has_site(const struct shlog_enc *e, uint32_t proc, uint32_t site);
+/* Section appends to the open frame. Not while a batch is open, except
+ * shlog_enc_site, which may come between records (it lands before the batch). */
+int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shmlog_proc_info *p);
+int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shmlog_site_info *s);
+int shlog_enc_loss(struct shlog_enc *e, uint32_t proc, uint32_t cpu, const struct shmlog_loss *l,
+                   uint64_t counter_total);
+int shlog_enc_exit(struct shlog_enc *e, uint32_t proc, uint64_t exit_ns, uint64_t records, uint64_t lost);
+
+/* Records of one ring, in ring order. A batch holds at most
+ * SHLOG_MAX_BATCH_RECORDS: shlog_enc_record returns -ENOSPC when full (end the
+ * batch and begin another). */
+int shlog_enc_batch_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu);
+int shlog_enc_record(struct shlog_enc *e, const struct shmlog_rec *r);
+int shlog_enc_batch_end(struct shlog_enc *e);
+
+/* What the open frame holds so far. */
+size_t shlog_enc_raw_bytes(const struct shlog_enc *e);
+uint64_t shlog_enc_frame_records(const struct shlog_enc *e);
+/* Bytes shlog_enc_frame may write. */
+size_t shlog_enc_frame_bound(const struct shlog_enc *e);
+/* Compresses the open frame (prefix + zstd frame) into dst and starts a new
+ * frame. Returns the bytes written, or -errno (the frame is then discarded). */
+long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
+
+/* ==== Decoder ==== */
+
+/* A process as a file defines it. */
+struct shlog_proc {
+    uint32_t key;                /* file-local key */
+    struct shmlog_proc_info info; /* app, host, pid, uid, proc_start, created_ns, tsc calibration */
+};
+
+/* A call site as a file defines it. fmt and file point into the reader and
+ * stay valid until it is closed; they are NUL-terminated. */
+struct shlog_site {
+    uint32_t proc;
+    uint32_t id;
+    uint32_t line;
+    uint8_t level;
+    uint8_t category;
+    uint8_t nargs;
+    uint8_t arg_types[SHMLOG_MAX_ARGS];
+    uint32_t fmt_len;
+    uint32_t file_len;
+    const char *fmt;
+    const char *file;
+};
+
+enum shlog_event_kind {
+    SHLOG_EV_PROCESS = 1, /* proc defined */
+    SHLOG_EV_SITE = 2,    /* site defined */
+    SHLOG_EV_RECORD = 3,  /* rec, with proc, cpu and site (NULL if the file lacks it) */
+    SHLOG_EV_LOSS = 4,    /* loss: records/positions that will never appear */
+    SHLOG_EV_EXIT = 5,    /* proc exited */
+    SHLOG_EV_ERROR = 6,   /* damage: error says what, offset says where; reading goes on */
+};
+
+struct shlog_event {
+    int kind;
+    uint64_t offset;               /* file offset of the frame it came from */
+    const struct shlog_proc *proc; /* all but ERROR */
+    uint32_t cpu;                  /* RECORD, LOSS */
+    const struct shlog_site *site; /* SITE, RECORD */
+    const struct shmlog_rec *rec;  /* RECORD: valid until the next call */
+    struct shmlog_loss loss;       /* LOSS (DROPPED: records already deduplicated) */
+    uint64_t counter_total;        /* LOSS, DROPPED: the ring's counter */
+    uint64_t exit_ns;              /* EXIT */
+    uint64_t exit_records;         /* EXIT */
+    uint64_t exit_lost;            /* EXIT */
+    int torn;                      /* ERROR: the file ends inside a frame */
+    char error[256];               /* ERROR */
+};
+
+/* Counters over everything a reader returned. */
+struct shlog_reader_stats {
+    uint64_t frames;             /* decoded */
+    uint64_t bad_frames;         /* not decodable (checksum, corrupt, bad section) */
+    uint64_t torn;               /* 1 if the file ends inside a frame */
+    uint64_t raw_bytes;          /* decompressed bytes of good frames */
+    uint64_t compressed_bytes;   /* bytes of good frames on disk, prefixes included */
+    uint64_t records;            /* returned */
+    uint64_t duplicates;         /* dropped by the dedup state */
+    uint64_t lost_records[8];    /* by enum shmlog_loss_reason */
+    uint64_t processes, sites, exits;
+};
+
+/* Which (pid, proc_start, cpu) positions were already returned, over several
+ * files read in sequence order. */
+struct shlog_dedup;
+int shlog_dedup_new(struct shlog_dedup **out);
+void shlog_dedup_free(struct shlog_dedup *d);
+
+struct shlog_reader;
+
+/* Opens path. follow: at the end of the data wait for more (return 0 and
+ * retry later) instead of reporting a torn frame. dedup may be NULL (no
+ * duplicate removal) and is shared, not owned. 0, or -errno with err set. */
+int shlog_reader_open(struct shlog_reader **out, const char *path, int follow, struct shlog_dedup *dedup,
+                      char *err, size_t errcap);
+/* The same over a file descriptor the caller keeps open (name is for messages). */
+int shlog_reader_open_fd(struct shlog_reader **out, int fd, const char *name, int follow,
+                         struct shlog_dedup *dedup, char *err, size_t errcap);
+void shlog_reader_close(struct shlog_reader *r);
+const struct shlog_file_header *shlog_reader_header(const struct shlog_reader *r);
+/* 1 with *ev filled, 0 at the end of the data (in follow mode: for now), or
+ * -errno on an I/O error. */
+int shlog_reader_next(struct shlog_reader *r, struct shlog_event *ev);
+const struct shlog_reader_stats *shlog_reader_stats(const struct shlog_reader *r);
+/* A process / site the file defined so far, or NULL. */
+const struct shlog_proc *shlog_reader_process(const struct shlog_reader *r, uint32_t key);
+const struct shlog_site *shlog_reader_site(const struct shlog_reader *r, uint32_t proc, uint32_t id);
+/* Offset up to which the file was consumed (whole frames). */
+uint64_t shlog_reader_offset(const struct shlog_reader *r);
+
+/* Converts a record's TSC to ns since the epoch with its process's calibration. */
+uint64_t shlog_proc_tsc_to_ns(const struct shlog_proc *p, uint64_t tsc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHLOG_FILE_H */

@@ -1,0 +1,557 @@
+/* ==== Producer: init, call sites, rings (the cold paths) ====
+ *
+ * Everything here runs outside the hot path: at init, at the first call of a
+ * site, at the first record on a cpu, after fork. It may lock, allocate and
+ * make syscalls. Builds as C11 and as C++17. */
+#include "shmlog.h" // amalgamate:drop
+
+#if !defined(_GNU_SOURCE) && !defined(__cplusplus)
+#error "compile the file that defines SHMLOG_IMPLEMENTATION with -D_GNU_SOURCE (or #define _GNU_SOURCE before any #include)"
+#endif
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct shmlog__ring_local shmlog__rings[SHMLOG__MAX_CPUS];
+static const uint32_t shmlog__level_when_off = SHMLOG_LEVEL_OFF;
+const uint32_t *shmlog__level_ptr = &shmlog__level_when_off;
+__thread uint32_t shmlog__tid __attribute__((tls_model("initial-exec")));
+
+/* Where records go when their cpu's ring could not be made: always full, so
+ * they are dropped and counted like any ring-full drop. */
+static struct shmlog_ring shmlog__null_ring;
+
+/* Guards everything below and the creation of rings and sites. */
+static pthread_mutex_t shmlog__lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct {
+    int initialized;
+    int atfork_registered;
+    struct shmlog_config cfg;
+    char app[SHMLOG_APP_BYTES];
+    char dir[4096];
+    int huge;
+    struct shmlog_meta *meta;
+    size_t meta_bytes;
+    uint64_t ring_records;
+    size_t ring_bytes;
+    /* Process-local copy of the site table, replayed into the metadata segment
+     * of a forked child or a later shmlog_init, so cached site ids stay valid. */
+    struct shmlog_site *sites;
+    uint8_t *strings;
+    uint32_t site_count;
+    uint32_t site_capacity;
+    uint32_t strings_used;
+    uint32_t strings_bytes;
+} shmlog__g;
+
+void shmlog_config_init(struct shmlog_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->ring_bytes = 8u << 20;
+    cfg->meta_bytes = 2u << 20;
+    cfg->policy = SHMLOG_DROP;
+    cfg->level = SHMLOG_LEVEL_INFO;
+    cfg->group = -1;
+}
+
+/* ---- clock ---- */
+
+/* TSC ticks per second against CLOCK_MONOTONIC_RAW over ~20 ms, and a tight
+ * (tsc, realtime) pair: the reader turns record TSCs into wall time with them. */
+static void shmlog__calibrate(uint64_t *hz, uint64_t *anchor_tsc, uint64_t *anchor_ns)
+{
+    struct timespec a, b, nap = {0, 20 * 1000 * 1000};
+    clock_gettime(CLOCK_MONOTONIC_RAW, &a);
+    uint64_t t0 = shmlog__rdtsc();
+    nanosleep(&nap, NULL);
+    clock_gettime(CLOCK_MONOTONIC_RAW, &b);
+    uint64_t t1 = shmlog__rdtsc();
+    uint64_t ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull + (uint64_t)(b.tv_nsec - a.tv_nsec);
+    *hz = ns ? (uint64_t)((double)(t1 - t0) * 1e9 / (double)ns) : 0;
+
+    uint64_t best_gap = UINT64_MAX;
+    for (int i = 0; i < 16; i++) {
+        uint64_t before = shmlog__rdtsc();
+        uint64_t now = shmlog__realtime_ns();
+        uint64_t after = shmlog__rdtsc();
+        if (after - before < best_gap) {
+            best_gap = after - before;
+            *anchor_tsc = before + (after - before) / 2;
+            *anchor_ns = now;
+        }
+    }
+}
+
+/* ---- names ---- */
+
+/* App names become file names: keep [A-Za-z0-9_.-], never empty or hidden. */
+static void shmlog__sanitize_app(const char *in, char *out)
+{
+    size_t n = 0;
+    for (; in && in[n] && n < SHMLOG_APP_BYTES - 16; n++) {
+        char c = in[n];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                 c == '.' || c == '-';
+        out[n] = ok ? c : '_';
+    }
+    out[n] = 0;
+    if (n == 0 || out[0] == '.')
+        out[0] = 'x';
+    if (n == 0)
+        out[1] = 0;
+}
+
+static int shmlog__seg_path(char *out, size_t cap, const char *suffix)
+{
+    int n = snprintf(out, cap, "%s/%s-%d%s", shmlog__g.dir, shmlog__g.app, (int)getpid(), suffix);
+    return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
+/* ---- metadata segment ---- */
+
+static int shmlog__meta_create(void)
+{
+    char path[4200];
+    int err = shmlog__seg_path(path, sizeof path, ".meta");
+    if (err)
+        return err;
+    size_t bytes = shmlog__seg_round(shmlog__g.cfg.meta_bytes, shmlog__g.huge);
+    void *addr;
+    int bound;
+    err = shmlog__seg_create(path, bytes, -1, shmlog__g.cfg.group, &addr, &bound);
+    if (err)
+        return err;
+    struct shmlog_meta *m = (struct shmlog_meta *)addr;
+    uint32_t sites = (uint32_t)((bytes - SHMLOG_META_HEADER_BYTES) / 8 / SHMLOG_SITE_BYTES);
+    if (sites > 65536)
+        sites = 65536;
+    snprintf(m->app, sizeof m->app, "%s", shmlog__g.app);
+    if (gethostname(m->host, sizeof m->host - 1) != 0)
+        snprintf(m->host, sizeof m->host, "unknown");
+    shmlog__calibrate(&m->tsc_hz, &m->anchor_tsc, &m->anchor_ns);
+    m->site_capacity = sites;
+    m->sites_offset = SHMLOG_META_HEADER_BYTES;
+    m->strings_offset = SHMLOG_META_HEADER_BYTES + sites * SHMLOG_SITE_BYTES;
+    m->strings_bytes = (uint32_t)(bytes - m->strings_offset);
+    m->level = (uint32_t)shmlog__g.cfg.level;
+    m->ncpus = (uint32_t)sysconf(_SC_NPROCESSORS_CONF);
+    m->default_policy = (uint32_t)shmlog__g.cfg.policy;
+    m->ring_records = (uint32_t)shmlog__g.ring_records;
+
+    /* Replay the sites registered before (fork child, second init). */
+    if (shmlog__g.site_count > sites || shmlog__g.strings_used > m->strings_bytes) {
+        munmap(addr, bytes);
+        unlink(path);
+        return -ENOSPC;
+    }
+    memcpy((uint8_t *)m + m->sites_offset, shmlog__g.sites, shmlog__g.site_count * sizeof(struct shmlog_site));
+    if (shmlog__g.strings_used)
+        memcpy((uint8_t *)m + m->strings_offset, shmlog__g.strings, shmlog__g.strings_used);
+    /* Local string offsets are relative to the arena; shift them into the segment. */
+    struct shmlog_site *table = (struct shmlog_site *)((uint8_t *)m + m->sites_offset);
+    for (uint32_t i = 0; i < shmlog__g.site_count; i++) {
+        table[i].fmt_offset += m->strings_offset;
+        table[i].file_offset += m->strings_offset;
+    }
+    m->strings_used = shmlog__g.strings_used;
+    m->site_count = shmlog__g.site_count;
+
+    uint32_t pid = (uint32_t)getpid();
+    shmlog__seg_header_publish(&m->hdr, SHMLOG_MAGIC_META, SHMLOG_SEG_META, bytes,
+                               shmlog__g.huge ? SHMLOG_SEG_HUGEPAGES : 0, pid, shmlog__proc_start(pid));
+    shmlog__g.meta = m;
+    shmlog__g.meta_bytes = bytes;
+    if (!shmlog__g.sites) {
+        shmlog__g.site_capacity = sites;
+        shmlog__g.strings_bytes = m->strings_bytes;
+        shmlog__g.sites = (struct shmlog_site *)calloc(sites, sizeof(struct shmlog_site));
+        shmlog__g.strings = (uint8_t *)malloc(m->strings_bytes);
+        if (!shmlog__g.sites || !shmlog__g.strings)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- rings ---- */
+
+static void shmlog__publish_ring(unsigned cpu, struct shmlog_ring *hdr, uint8_t *slots, uint64_t mask,
+                                 uint32_t policy)
+{
+    struct shmlog__ring_local *r = &shmlog__rings[cpu];
+    r->slots = slots;
+    r->mask = mask;
+    r->policy = policy;
+    /* Release pairs with the acquire in shmlog__begin: a thread that sees hdr
+     * sees slots, mask and policy. */
+    shmlog__store_release(&r->hdr, hdr);
+}
+
+static void shmlog__use_null_ring(unsigned cpu)
+{
+    shmlog__publish_ring(cpu, &shmlog__null_ring, NULL, UINT64_MAX, SHMLOG_DROP);
+}
+
+/* Creates the ring of cpu. Called with the lock held. */
+static int shmlog__ring_create(unsigned cpu)
+{
+    if (shmlog__rings[cpu].hdr)
+        return 0;
+    char path[4200], suffix[32];
+    snprintf(suffix, sizeof suffix, "-cpu%u.ring", cpu);
+    int err = shmlog__seg_path(path, sizeof path, suffix);
+    if (err)
+        return err;
+    int node = numa_available() >= 0 ? numa_node_of_cpu((int)cpu) : -1;
+    void *addr;
+    int bound = 0;
+    err = shmlog__seg_create(path, shmlog__g.ring_bytes, node, shmlog__g.cfg.group, &addr, &bound);
+    if (err)
+        return err;
+    struct shmlog_ring *r = (struct shmlog_ring *)addr;
+    r->cpu = cpu;
+    r->numa_node = bound ? node : -1;
+    r->capacity = shmlog__g.ring_records;
+    r->policy = (uint32_t)shmlog__g.cfg.policy;
+    uint32_t pid = (uint32_t)getpid();
+    shmlog__seg_header_publish(&r->hdr, SHMLOG_MAGIC_RING, SHMLOG_SEG_RING, shmlog__g.ring_bytes,
+                               shmlog__g.huge ? SHMLOG_SEG_HUGEPAGES : 0, pid, shmlog__g.meta->hdr.proc_start);
+    shmlog__publish_ring(cpu, r, (uint8_t *)addr + SHMLOG_RING_HEADER_BYTES, shmlog__g.ring_records - 1,
+                         (uint32_t)shmlog__g.cfg.policy);
+    return 0;
+}
+
+struct shmlog__ring_local *shmlog__ring_slow(unsigned cpu)
+{
+    pthread_mutex_lock(&shmlog__lock);
+    int err = shmlog__g.initialized ? shmlog__ring_create(cpu) : -ENODEV;
+    if (err) {
+        if (shmlog__g.initialized)
+            fprintf(stderr, "shmlog: cannot create the ring of cpu %u in %s: %s; its records are dropped\n",
+                    cpu, shmlog__g.dir, strerror(-err));
+        shmlog__use_null_ring(cpu);
+    }
+    pthread_mutex_unlock(&shmlog__lock);
+    return &shmlog__rings[cpu];
+}
+
+unsigned shmlog__cpu_slow(void)
+{
+    int cpu = sched_getcpu();
+    return cpu < 0 ? 0u : (unsigned)cpu % SHMLOG__MAX_CPUS;
+}
+
+uint32_t shmlog__tid_slow(void)
+{
+    shmlog__tid = (uint32_t)syscall(SYS_gettid);
+    return shmlog__tid;
+}
+
+void shmlog__drop(struct shmlog__ring_local *ring, size_t payload)
+{
+    shmlog__add_relaxed(&ring->hdr->dropped, 1);
+    shmlog__add_relaxed(&ring->hdr->drop_bytes, payload);
+}
+
+void shmlog__spill(uint8_t *head, size_t off, const void *src, size_t len)
+{
+    const uint8_t *s = (const uint8_t *)src;
+    while (len) {
+        size_t room = off < SHMLOG_HEAD_PAYLOAD ? SHMLOG_HEAD_PAYLOAD - off
+                                                : SHMLOG_CONT_PAYLOAD - (off - SHMLOG_HEAD_PAYLOAD) % SHMLOG_CONT_PAYLOAD;
+        size_t n = len < room ? len : room;
+        memcpy(head + shmlog_payload_offset(off), s, n);
+        s += n;
+        off += n;
+        len -= n;
+    }
+}
+
+/* ---- call sites ---- */
+
+static uint32_t shmlog__append_string(const char *s, uint32_t len)
+{
+    uint32_t off = shmlog__g.strings_used;
+    memcpy(shmlog__g.strings + off, s, len);
+    shmlog__g.strings[off + len] = 0;
+    memcpy((uint8_t *)shmlog__g.meta + shmlog__g.meta->strings_offset + off, s, len);
+    ((uint8_t *)shmlog__g.meta)[shmlog__g.meta->strings_offset + off + len] = 0;
+    shmlog__g.strings_used += len + 1;
+    return off;
+}
+
+uint32_t shmlog__register_site(uint32_t *cache, int level, int category, const char *file, int line,
+                               const char *fmt, unsigned nargs, const uint8_t *types)
+{
+    pthread_mutex_lock(&shmlog__lock);
+    uint32_t id = shmlog__load_relaxed(cache);
+    if (id || !shmlog__g.initialized) {
+        pthread_mutex_unlock(&shmlog__lock);
+        return id;
+    }
+    size_t fmt_len = strlen(fmt), file_len = strlen(file);
+    struct shmlog_meta *m = shmlog__g.meta;
+    if (file_len > SHMLOG_MAX_FILE_BYTES) { /* keep the end: it names the file */
+        file += file_len - SHMLOG_MAX_FILE_BYTES;
+        file_len = SHMLOG_MAX_FILE_BYTES;
+    }
+    uint32_t n = shmlog__g.site_count;
+    if (fmt_len > SHMLOG_MAX_FMT_BYTES || nargs > SHMLOG_MAX_ARGS || n >= shmlog__g.site_capacity ||
+        shmlog__g.strings_used + fmt_len + file_len + 2 > shmlog__g.strings_bytes) {
+        id = UINT32_MAX; /* refused for good: records of this site count as unregistered */
+    } else {
+        struct shmlog_site s;
+        memset(&s, 0, sizeof s);
+        s.fmt_offset = shmlog__append_string(fmt, (uint32_t)fmt_len);
+        s.fmt_len = (uint32_t)fmt_len;
+        s.file_offset = shmlog__append_string(file, (uint32_t)file_len);
+        s.file_len = (uint32_t)file_len;
+        s.line = (uint32_t)line;
+        s.level = (uint8_t)level;
+        s.category = (uint8_t)category;
+        s.nargs = (uint8_t)nargs;
+        memcpy(s.arg_types, types, nargs);
+        shmlog__g.sites[n] = s;
+        s.fmt_offset += m->strings_offset;
+        s.file_offset += m->strings_offset;
+        ((struct shmlog_site *)((uint8_t *)m + m->sites_offset))[n] = s;
+        shmlog__g.site_count = n + 1;
+        shmlog__store_relaxed(&m->strings_used, shmlog__g.strings_used);
+        /* Release: a reader that sees the count sees the entry and its strings. */
+        shmlog__store_release(&m->site_count, n + 1);
+        id = n + 1;
+    }
+    /* Release pairs with the hot path's acquire of the cache: a record naming
+     * this site is committed after the site is published. */
+    shmlog__store_release(cache, id);
+    pthread_mutex_unlock(&shmlog__lock);
+    return id;
+}
+
+void shmlog__site_refused(void)
+{
+    struct shmlog_meta *m = shmlog__g.meta;
+    if (m)
+        shmlog__add_relaxed(&m->unregistered, 1);
+}
+
+/* ---- lifecycle ---- */
+
+/* Unmaps this process's segments; with remove, deletes them too (init failed,
+ * so no record can be in them). */
+static void shmlog__unmap_all(int remove)
+{
+    char path[4200], suffix[32];
+    for (unsigned cpu = 0; cpu < SHMLOG__MAX_CPUS; cpu++) {
+        struct shmlog_ring *r = shmlog__rings[cpu].hdr;
+        shmlog__store_relaxed(&shmlog__rings[cpu].hdr, (struct shmlog_ring *)NULL);
+        if (!r || r == &shmlog__null_ring)
+            continue;
+        snprintf(suffix, sizeof suffix, "-cpu%u.ring", cpu);
+        if (remove && shmlog__seg_path(path, sizeof path, suffix) == 0)
+            unlink(path);
+        munmap(r, shmlog__g.ring_bytes);
+    }
+    if (shmlog__g.meta) {
+        if (remove && shmlog__seg_path(path, sizeof path, ".meta") == 0)
+            unlink(path);
+        munmap(shmlog__g.meta, shmlog__g.meta_bytes);
+    }
+    shmlog__g.meta = NULL;
+}
+
+static int shmlog__create_rings_of_affinity(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return -errno;
+    for (unsigned cpu = 0; cpu < SHMLOG__MAX_CPUS && cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &set))
+            continue;
+        int err = shmlog__ring_create(cpu);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+/* Makes the segments of this process. Lock held; cfg, app and dir set. */
+static int shmlog__open_segments(void)
+{
+    int err = shmlog__meta_create();
+    if (!err && shmlog__g.cfg.all_cpus)
+        err = shmlog__create_rings_of_affinity();
+    if (err)
+        return err;
+    shmlog__store_release(&shmlog__level_ptr, (const uint32_t *)&shmlog__g.meta->level);
+    return 0;
+}
+
+static void shmlog__atfork_prepare(void) { pthread_mutex_lock(&shmlog__lock); }
+static void shmlog__atfork_parent(void) { pthread_mutex_unlock(&shmlog__lock); }
+
+/* The child has its own pid, so it gets its own segments; the parent's rings
+ * are left to the parent. Site ids cached by call sites stay valid. */
+static void shmlog__atfork_child(void)
+{
+    pthread_mutex_init(&shmlog__lock, NULL);
+    shmlog__tid = 0;
+    if (!shmlog__g.initialized)
+        return;
+    shmlog__level_ptr = &shmlog__level_when_off;
+    shmlog__unmap_all(0);
+    int err = shmlog__open_segments();
+    if (err) {
+        shmlog__g.initialized = 0;
+        fprintf(stderr, "shmlog: logging off in child %d: %s\n", (int)getpid(), strerror(-err));
+    }
+}
+
+static int shmlog__check_config(const struct shmlog_config *cfg, uint64_t *records)
+{
+    size_t rb = cfg->ring_bytes;
+    if (rb == 0 || (rb & (rb - 1)) || rb / SHMLOG_RECORD_BYTES < SHMLOG_RING_MIN_RECORDS ||
+        rb / SHMLOG_RECORD_BYTES > SHMLOG_RING_MAX_RECORDS)
+        return -EINVAL;
+    if (cfg->policy < SHMLOG_DROP || cfg->policy > SHMLOG_SPIN)
+        return -EINVAL;
+    if (cfg->level < SHMLOG_LEVEL_TRACE || cfg->level > SHMLOG_LEVEL_OFF)
+        return -EINVAL;
+    if (cfg->meta_bytes < 64 * 1024 || cfg->meta_bytes > (64u << 20))
+        return -EINVAL;
+    *records = rb / SHMLOG_RECORD_BYTES;
+    return 0;
+}
+
+int shmlog_init(const struct shmlog_config *cfg)
+{
+    struct shmlog_config defaults;
+    if (!cfg) {
+        shmlog_config_init(&defaults);
+        cfg = &defaults;
+    }
+    pthread_mutex_lock(&shmlog__lock);
+    int err = shmlog__g.initialized ? -EALREADY : shmlog__check_config(cfg, &shmlog__g.ring_records);
+    if (err)
+        goto out;
+    shmlog__g.cfg = *cfg;
+    shmlog__g.cfg.app = NULL;
+    shmlog__g.cfg.dir = NULL;
+    shmlog__sanitize_app(cfg->app ? cfg->app : program_invocation_short_name, shmlog__g.app);
+    err = shmlog__resolve_dir(cfg->dir, shmlog__g.dir, sizeof shmlog__g.dir, &shmlog__g.huge, cfg->group);
+    if (err)
+        goto out;
+    if (!shmlog__g.huge && cfg->require_hugepages) {
+        err = -ENOTSUP;
+        fprintf(stderr, "shmlog: %s is not on a 2 MiB hugetlbfs and hugepages are required\n", shmlog__g.dir);
+        goto out;
+    }
+    shmlog__g.ring_bytes = shmlog__seg_round(SHMLOG_RING_HEADER_BYTES + cfg->ring_bytes, shmlog__g.huge);
+    err = shmlog__open_segments();
+    if (err == -ENOMEM && shmlog__g.huge && !cfg->require_hugepages && !(cfg->dir && *cfg->dir) &&
+        !getenv("SHMLOG_DIR")) {
+        /* hugetlbfs is mounted but has no free pages: the documented fallback */
+        shmlog__unmap_all(1);
+        err = shmlog__resolve_dir(SHMLOG__FALLBACK_DIR, shmlog__g.dir, sizeof shmlog__g.dir, &shmlog__g.huge,
+                                  cfg->group);
+        shmlog__g.ring_bytes = shmlog__seg_round(SHMLOG_RING_HEADER_BYTES + cfg->ring_bytes, 0);
+        if (!err)
+            err = shmlog__open_segments();
+    }
+    if (err) {
+        shmlog__unmap_all(1);
+        goto out;
+    }
+    if (!shmlog__g.huge && !cfg->quiet)
+        fprintf(stderr, "shmlog: warning: %s is not on hugetlbfs; rings use 4 KiB pages "
+                        "(reserve hugepages: echo 512 > /proc/sys/vm/nr_hugepages)\n", shmlog__g.dir);
+    if (!shmlog__g.atfork_registered) {
+        pthread_atfork(shmlog__atfork_prepare, shmlog__atfork_parent, shmlog__atfork_child);
+        shmlog__g.atfork_registered = 1;
+    }
+    shmlog__g.initialized = 1;
+out:
+    pthread_mutex_unlock(&shmlog__lock);
+    if (err == -ENOMEM && cfg->require_hugepages)
+        fprintf(stderr, "shmlog: no free hugepages in %s and hugepages are required\n", shmlog__g.dir);
+    return err;
+}
+
+int shmlog_thread_init(void)
+{
+    shmlog__tid_slow();
+    unsigned cpu = shmlog__cpu();
+    if (shmlog__load_acquire(&shmlog__rings[cpu].hdr))
+        return shmlog__rings[cpu].hdr == &shmlog__null_ring ? -ENOMEM : 0;
+    pthread_mutex_lock(&shmlog__lock);
+    int err = shmlog__g.initialized ? shmlog__ring_create(cpu) : -ENODEV;
+    pthread_mutex_unlock(&shmlog__lock);
+    return err;
+}
+
+void shmlog_shutdown(void)
+{
+    pthread_mutex_lock(&shmlog__lock);
+    if (shmlog__g.initialized) {
+        shmlog__store_release(&shmlog__level_ptr, &shmlog__level_when_off);
+        __atomic_fetch_or(&shmlog__g.meta->hdr.flags, SHMLOG_SEG_CLOSED, __ATOMIC_RELEASE);
+        /* Threads still inside a log call hold ring pointers: let them finish
+         * before the mappings go. A call is far shorter than this. */
+        struct timespec grace = {0, 10 * 1000 * 1000};
+        nanosleep(&grace, NULL);
+        shmlog__unmap_all(0);
+        shmlog__g.initialized = 0;
+    }
+    pthread_mutex_unlock(&shmlog__lock);
+}
+
+void shmlog_set_level(int level)
+{
+    if (level < SHMLOG_LEVEL_TRACE || level > SHMLOG_LEVEL_OFF)
+        return;
+    pthread_mutex_lock(&shmlog__lock);
+    if (shmlog__g.meta)
+        shmlog__store_relaxed(&shmlog__g.meta->level, (uint32_t)level);
+    shmlog__g.cfg.level = level;
+    pthread_mutex_unlock(&shmlog__lock);
+}
+
+int shmlog_get_level(void)
+{
+    return (int)shmlog__load_relaxed(shmlog__level_ptr);
+}
+
+uint64_t shmlog_dropped(void)
+{
+    uint64_t sum = shmlog__load_relaxed(&shmlog__null_ring.dropped);
+    for (unsigned cpu = 0; cpu < SHMLOG__MAX_CPUS; cpu++) {
+        struct shmlog_ring *r = shmlog__load_acquire(&shmlog__rings[cpu].hdr);
+        if (r && r != &shmlog__null_ring)
+            sum += shmlog__load_relaxed(&r->dropped);
+    }
+    if (shmlog__g.meta)
+        sum += shmlog__load_relaxed(&shmlog__g.meta->unregistered);
+    return sum;
+}
+
+const char *shmlog_dir(void)
+{
+    return shmlog__g.initialized ? shmlog__g.dir : NULL;
+}
+
+#ifdef __cplusplus
+}
+#endif

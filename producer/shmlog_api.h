@@ -1,0 +1,437 @@
+/* ==== Public API ==== */
+
+#include <limits.h>
+#include <string.h>
+
+#ifdef __cplusplus
+#include <type_traits>
+extern "C" {
+#endif
+
+/* Per-process configuration. Fill with shmlog_config_init(), then set fields:
+ * new fields get defaults there, so callers never break. */
+struct shmlog_config {
+    const char *app;        /* application name; NULL: program_invocation_short_name */
+    const char *dir;        /* segment directory; NULL: $SHMLOG_DIR, else <hugetlbfs>/shmlog,
+                               else /dev/shm/shmlog on 4 KiB pages (one warning) */
+    size_t ring_bytes;      /* record bytes per cpu ring, a power of two (default 8 MiB) */
+    size_t meta_bytes;      /* metadata segment bytes (default 2 MiB: 4 K sites) */
+    int policy;             /* enum shmlog_policy when a ring is full (default SHMLOG_DROP) */
+    int require_hugepages;  /* non-zero: fail with -ENOMEM-like error instead of falling back */
+    int level;              /* initial live level (default SHMLOG_LEVEL_INFO) */
+    int group;              /* -1 (default): segments 0600; else this gid and mode 0660 */
+    int all_cpus;           /* non-zero: create the rings of every allowed cpu at init */
+    int quiet;              /* non-zero: no warning on stderr about the 4 KiB fallback */
+    unsigned reserved[8];   /* zero */
+};
+
+void shmlog_config_init(struct shmlog_config *cfg);
+/* 0 on success, -errno on failure (nothing is left behind on failure). */
+int shmlog_init(const struct shmlog_config *cfg);
+/* Creates the ring of the cpu the caller runs on now, and caches the thread id,
+ * so that the first record of a pinned thread takes the hot path. 0 or -errno. */
+int shmlog_thread_init(void);
+/* Stops logging and unmaps; the segments stay for the collector to drain. */
+void shmlog_shutdown(void);
+void shmlog_set_level(int level);
+int shmlog_get_level(void);
+/* Records dropped because a ring was full, over all rings of this process. */
+uint64_t shmlog_dropped(void);
+/* The directory this process's segments are in, or NULL before init. */
+const char *shmlog_dir(void);
+
+/* ---- internals the macros need: not part of the API ---- */
+
+#define SHMLOG__MAX_CPUS 1024u
+
+/* Process-local view of a ring: never read back from shared memory, so a
+ * corrupted segment cannot steer the producer out of bounds. */
+struct shmlog__ring_local {
+    struct shmlog_ring *hdr; /* NULL until created; published with release */
+    uint8_t *slots;
+    uint64_t mask;
+    uint32_t policy;
+    uint32_t pad;
+};
+
+extern struct shmlog__ring_local shmlog__rings[SHMLOG__MAX_CPUS];
+extern const uint32_t *shmlog__level_ptr;
+extern __thread uint32_t shmlog__tid __attribute__((tls_model("initial-exec")));
+
+uint32_t shmlog__register_site(uint32_t *cache, int level, int category, const char *file,
+                               int line, const char *fmt, unsigned nargs, const uint8_t *types);
+struct shmlog__ring_local *shmlog__ring_slow(unsigned cpu);
+unsigned shmlog__cpu_slow(void);
+uint32_t shmlog__tid_slow(void);
+void shmlog__spill(uint8_t *head, size_t off, const void *src, size_t len);
+void shmlog__drop(struct shmlog__ring_local *ring, size_t payload);
+void shmlog__site_refused(void);
+/* Shared by the producer implementation and the reader (shm/reader.c). */
+uint64_t shmlog__realtime_ns(void);
+uint64_t shmlog__proc_start(uint32_t pid);
+int shmlog__find_hugetlbfs(char *out, size_t cap);
+int shmlog__dir_is_hugetlbfs(const char *dir);
+int shmlog__resolve_dir(const char *want, char *out, size_t cap, int *huge, int group);
+size_t shmlog__seg_round(size_t bytes, int huge);
+int shmlog__seg_create(const char *path, size_t bytes, int node, int group, void **out, int *bound);
+void shmlog__seg_header_publish(struct shmlog_seg_header *h, uint64_t magic, unsigned kind, size_t bytes,
+                                unsigned flags, uint32_t pid, uint64_t proc_start);
+
+#ifdef __cplusplus
+}
+#endif
+
+#if defined(__GNUC__)
+#define SHMLOG__LIKELY(x) __builtin_expect(!!(x), 1)
+#define SHMLOG__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SHMLOG__INLINE static inline __attribute__((always_inline))
+#else
+#error "shmlog.h needs GCC or Clang"
+#endif
+
+#ifndef SHMLOG_ASSERT
+#include <assert.h>
+#define SHMLOG_ASSERT(x) assert(x)
+#endif
+
+SHMLOG__INLINE uint64_t shmlog__rdtsc(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+#else
+#error "shmlog.h needs an x86 TSC"
+#endif
+}
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#include <sys/rseq.h>
+#define SHMLOG__HAVE_RSEQ 1
+#endif
+
+/* The cpu the caller runs on: glibc keeps it in the thread's rseq area, one
+ * load from %fs; a stale answer is harmless, the reservation is atomic. */
+SHMLOG__INLINE unsigned shmlog__cpu(void)
+{
+#if defined(SHMLOG__HAVE_RSEQ) && defined(__x86_64__)
+    unsigned cpu;
+    __asm__ __volatile__("movl %%fs:4(%1), %0" : "=r"(cpu) : "r"(__rseq_offset));
+    if (SHMLOG__LIKELY(cpu < SHMLOG__MAX_CPUS))
+        return cpu;
+#endif
+    return shmlog__cpu_slow();
+}
+
+/* Copies len bytes to payload offset off of the record at head. */
+SHMLOG__INLINE void shmlog__put_bytes(uint8_t *head, size_t off, const void *src, size_t len)
+{
+    if (SHMLOG__LIKELY(off + len <= SHMLOG_HEAD_PAYLOAD))
+        memcpy(head + (SHMLOG_RECORD_BYTES - SHMLOG_HEAD_PAYLOAD) + off, src, len);
+    else
+        shmlog__spill(head, off, src, len);
+}
+
+/* Bytes argument (type t, value bits v) takes in the payload; strings take what
+ * is left of *room and set *trunc when cut. */
+SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t *room, unsigned *trunc)
+{
+    if (t != SHMLOG_ARG_STR)
+        return shmlog_arg_width(t);
+    const char *s = (const char *)(uintptr_t)v;
+    const char *end = (const char *)memchr(s, 0, *room + 1);
+    size_t n = end ? (size_t)(end - s) : *room + 1;
+    if (n > *room) {
+        n = *room;
+        *trunc = 1;
+    }
+    *room -= n;
+    return n;
+}
+
+SHMLOG__INLINE size_t shmlog__put_arg(uint8_t *head, size_t off, unsigned t, uint64_t v, size_t len,
+                                      unsigned cut)
+{
+    if (t != SHMLOG_ARG_STR) {
+        shmlog__put_bytes(head, off, &v, len); /* little-endian: the low bytes */
+        return off + len;
+    }
+    uint16_t hdr = (uint16_t)(len | (cut ? SHMLOG_STR_TRUNCATED : 0));
+    shmlog__put_bytes(head, off, &hdr, 2);
+    shmlog__put_bytes(head, off + 2, (const void *)(uintptr_t)v, len);
+    return off + 2 + len;
+}
+
+/* Reserves slots for a record of `payload` bytes on ring r. Returns the head
+ * slot, or NULL when the record was dropped. */
+SHMLOG__INLINE uint8_t *shmlog__reserve(struct shmlog__ring_local *r, unsigned nslots, size_t payload,
+                                        uint64_t *pos_out)
+{
+    struct shmlog_ring *h = r->hdr;
+    uint64_t cap = r->mask + 1;
+    uint64_t head = shmlog__load_relaxed(&h->head);
+    uint64_t pad, need;
+    for (;;) {
+        uint64_t idx = head & r->mask;
+        pad = idx + nslots > cap ? cap - idx : 0;
+        need = pad + nslots;
+        if (SHMLOG__LIKELY(r->policy != SHMLOG_OVERWRITE)) {
+            uint64_t tail = shmlog__load_relaxed(&h->tail_cache);
+            if (SHMLOG__UNLIKELY(head + need - tail > cap)) {
+                /* Acquire pairs with the collector's release of tail: it has
+                 * finished copying the slots we are about to reuse. */
+                tail = shmlog__load_acquire(&h->tail);
+                shmlog__store_relaxed(&h->tail_cache, tail);
+                if (head + need - tail > cap) {
+                    if (r->policy == SHMLOG_DROP) {
+                        shmlog__drop(r, payload);
+                        return NULL;
+                    }
+                    shmlog__cpu_relax();
+                    head = shmlog__load_relaxed(&h->head);
+                    continue;
+                }
+            }
+        }
+        if (shmlog__cas(&h->head, &head, head + need))
+            break;
+    }
+    if (SHMLOG__UNLIKELY(pad)) {
+        struct shmlog_record *p = (struct shmlog_record *)(r->slots + ((head & r->mask) << 6));
+        p->nslots = (uint8_t)pad; /* < SHMLOG_MAX_SLOTS: only a record that crosses the end pads */
+        p->flags = SHMLOG_REC_PAD;
+        p->site = 0;
+        p->tsc = 0;
+        shmlog__store_release(&p->commit, head + 1);
+        head += pad;
+    }
+    uint8_t *slot = r->slots + ((head & r->mask) << 6);
+    if (SHMLOG__UNLIKELY(r->policy == SHMLOG_OVERWRITE)) {
+        /* A reader copying this slot must see it change: invalidate first. */
+        shmlog__store_relaxed(&((struct shmlog_record *)slot)->commit, 0);
+        shmlog__fence_release();
+    }
+    for (unsigned i = 1; i < nslots; i++)
+        ((struct shmlog_cont *)(slot + 64u * i))->commit = (head + i + 1) | SHMLOG_COMMIT_CONT;
+    *pos_out = head;
+    return slot;
+}
+
+/* Everything of a record but its arguments: the timestamp, the ring of this
+ * cpu, the reservation and the header. NULL when dropped or not set up. */
+SHMLOG__INLINE uint8_t *shmlog__begin(uint32_t site, unsigned lvl, unsigned cat, size_t payload,
+                                      unsigned trunc, uint64_t *pos)
+{
+    if (SHMLOG__UNLIKELY(site - 1u >= UINT32_MAX - 1u)) { /* 0: not set up; UINT32_MAX: refused */
+        if (site)
+            shmlog__site_refused();
+        return NULL;
+    }
+    uint64_t tsc = shmlog__rdtsc();
+    unsigned cpu = shmlog__cpu();
+    struct shmlog__ring_local *ring = &shmlog__rings[cpu];
+    /* Acquire pairs with the release that publishes a new ring's descriptor. */
+    if (SHMLOG__UNLIKELY(!shmlog__load_acquire(&ring->hdr))) {
+        ring = shmlog__ring_slow(cpu);
+        if (!ring)
+            return NULL;
+    }
+    uint32_t tid = shmlog__tid;
+    if (SHMLOG__UNLIKELY(!tid))
+        tid = shmlog__tid_slow();
+    unsigned nslots = shmlog_slots_for_payload(payload);
+    uint8_t *head = shmlog__reserve(ring, nslots, payload, pos);
+    if (SHMLOG__UNLIKELY(!head))
+        return NULL;
+    struct shmlog_record *rec = (struct shmlog_record *)head;
+    rec->tsc = tsc;
+    rec->site = site - 1;
+    rec->tid = tid;
+    rec->nslots = (uint8_t)nslots;
+    rec->level = (uint8_t)lvl;
+    rec->category = (uint8_t)cat;
+    rec->flags = trunc ? SHMLOG_REC_TRUNCATED : 0;
+    return head;
+}
+
+SHMLOG__INLINE void shmlog__commit(uint8_t *head, uint64_t pos)
+{
+    /* Release pairs with the reader's acquire of commit: the whole record is
+     * visible before the reader can see it committed. */
+    shmlog__store_release(&((struct shmlog_record *)head)->commit, pos + 1);
+}
+
+/* ---- argument capture: type code and 64 value bits, each argument evaluated once ---- */
+
+#ifndef __cplusplus
+SHMLOG__INLINE uint64_t shmlog__bits_i(long long v) { return (uint64_t)v; }
+SHMLOG__INLINE uint64_t shmlog__bits_u(unsigned long long v) { return (uint64_t)v; }
+SHMLOG__INLINE uint64_t shmlog__bits_f(float v) { uint32_t b; memcpy(&b, &v, 4); return b; }
+SHMLOG__INLINE uint64_t shmlog__bits_d(double v) { uint64_t b; memcpy(&b, &v, 8); return b; }
+SHMLOG__INLINE uint64_t shmlog__bits_ld(long double v) { return shmlog__bits_d((double)v); }
+SHMLOG__INLINE uint64_t shmlog__bits_s(const char *s) { return (uint64_t)(uintptr_t)(s ? s : "(null)"); }
+SHMLOG__INLINE uint64_t shmlog__bits_p(const volatile void *p) { return (uint64_t)(uintptr_t)p; }
+
+#define SHMLOG__INT_TYPE(T, S) (sizeof(T) == 8 ? (S##64) : sizeof(T) == 4 ? (S##32) : sizeof(T) == 2 ? (S##16) : (S##8))
+#define SHMLOG__TYPE(x) _Generic((x),                                                     \
+    _Bool: SHMLOG_ARG_BOOL,                                                              \
+    char: (CHAR_MIN < 0 ? SHMLOG_ARG_I8 : SHMLOG_ARG_U8),                                  \
+    signed char: SHMLOG_ARG_I8, unsigned char: SHMLOG_ARG_U8,                             \
+    short: SHMLOG_ARG_I16, unsigned short: SHMLOG_ARG_U16,                               \
+    int: SHMLOG_ARG_I32, unsigned int: SHMLOG_ARG_U32,                                    \
+    long: SHMLOG__INT_TYPE(long, SHMLOG_ARG_I), unsigned long: SHMLOG__INT_TYPE(long, SHMLOG_ARG_U), \
+    long long: SHMLOG_ARG_I64, unsigned long long: SHMLOG_ARG_U64,                       \
+    float: SHMLOG_ARG_F32, double: SHMLOG_ARG_F64, long double: SHMLOG_ARG_F64,            \
+    char *: SHMLOG_ARG_STR, const char *: SHMLOG_ARG_STR,                                 \
+    default: SHMLOG_ARG_PTR)
+#define SHMLOG__BITS(x) _Generic((x),                                                     \
+    _Bool: shmlog__bits_u, char: shmlog__bits_i, signed char: shmlog__bits_i,             \
+    unsigned char: shmlog__bits_u, short: shmlog__bits_i, unsigned short: shmlog__bits_u, \
+    int: shmlog__bits_i, unsigned int: shmlog__bits_u, long: shmlog__bits_i,              \
+    unsigned long: shmlog__bits_u, long long: shmlog__bits_i, unsigned long long: shmlog__bits_u, \
+    float: shmlog__bits_f, double: shmlog__bits_d, long double: shmlog__bits_ld,          \
+    char *: shmlog__bits_s, const char *: shmlog__bits_s,                                 \
+    default: shmlog__bits_p)(x)
+#else
+namespace shmlog_detail {
+template <typename T, typename = void> struct arg_type {
+    static_assert(std::is_pointer<T>::value, "shmlog: unsupported argument type");
+    static constexpr unsigned value = SHMLOG_ARG_PTR;
+};
+template <typename T>
+struct arg_type<T, typename std::enable_if<std::is_integral<T>::value>::type> {
+    static constexpr unsigned value =
+        std::is_same<T, bool>::value ? (unsigned)SHMLOG_ARG_BOOL
+        : sizeof(T) == 1 ? (std::is_signed<T>::value ? SHMLOG_ARG_I8 : SHMLOG_ARG_U8)
+        : sizeof(T) == 2 ? (std::is_signed<T>::value ? SHMLOG_ARG_I16 : SHMLOG_ARG_U16)
+        : sizeof(T) == 4 ? (std::is_signed<T>::value ? SHMLOG_ARG_I32 : SHMLOG_ARG_U32)
+                         : (std::is_signed<T>::value ? SHMLOG_ARG_I64 : SHMLOG_ARG_U64);
+};
+template <typename T>
+struct arg_type<T, typename std::enable_if<std::is_enum<T>::value>::type>
+    : arg_type<typename std::underlying_type<T>::type> {};
+template <> struct arg_type<float> { static constexpr unsigned value = SHMLOG_ARG_F32; };
+template <> struct arg_type<double> { static constexpr unsigned value = SHMLOG_ARG_F64; };
+template <> struct arg_type<long double> { static constexpr unsigned value = SHMLOG_ARG_F64; };
+template <> struct arg_type<char *> { static constexpr unsigned value = SHMLOG_ARG_STR; };
+template <> struct arg_type<const char *> { static constexpr unsigned value = SHMLOG_ARG_STR; };
+
+template <typename T> inline uint64_t bits(const T &v)
+{
+    typedef typename std::decay<T>::type D;
+    if constexpr (std::is_same<D, float>::value) {
+        uint32_t b; memcpy(&b, &v, 4); return b;
+    } else if constexpr (std::is_floating_point<D>::value) {
+        double d = (double)v; uint64_t b; memcpy(&b, &d, 8); return b;
+    } else if constexpr (std::is_same<D, char *>::value || std::is_same<D, const char *>::value) {
+        const char *s = v;
+        return (uint64_t)(uintptr_t)(s ? s : "(null)");
+    } else if constexpr (std::is_pointer<D>::value) {
+        return (uint64_t)(uintptr_t)(const volatile void *)v;
+    } else if constexpr (std::is_enum<D>::value) {
+        return (uint64_t)(typename std::underlying_type<D>::type)v;
+    } else {
+        return (uint64_t)v; /* sign-extends signed integers */
+    }
+}
+} // namespace shmlog_detail
+#define SHMLOG__TYPE(x) (shmlog_detail::arg_type<typename std::decay<decltype((x))>::type>::value)
+#define SHMLOG__BITS(x) (shmlog_detail::bits(x))
+#endif
+
+/* ---- the logging macros ---- */
+
+/* Never called: lets the compiler check the format against the arguments. */
+static inline void shmlog__format_check(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
+
+#define SHMLOG__ARGN(_f, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, N, ...) N
+#define SHMLOG__NARGS(...) SHMLOG__ARGN(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, ~)
+#define SHMLOG__CAT_(a, b) a##b
+#define SHMLOG__CAT2(a, b) SHMLOG__CAT_(a, b)
+/* SHMLOG__EACH(M, fmt, a1..an): M(1, a1) ... M(n, an); the format is skipped. */
+#define SHMLOG__EACH(M, ...) SHMLOG__CAT2(SHMLOG__EACH_, SHMLOG__NARGS(__VA_ARGS__))(M, __VA_ARGS__)
+#define SHMLOG__EACH_0(M, f)
+#define SHMLOG__EACH_1(M, f, a) M(1, a)
+#define SHMLOG__EACH_2(M, f, a, b) M(1, a) M(2, b)
+#define SHMLOG__EACH_3(M, f, a, b, c) M(1, a) M(2, b) M(3, c)
+#define SHMLOG__EACH_4(M, f, a, b, c, d) M(1, a) M(2, b) M(3, c) M(4, d)
+#define SHMLOG__EACH_5(M, f, a, b, c, d, e) SHMLOG__EACH_4(M, f, a, b, c, d) M(5, e)
+#define SHMLOG__EACH_6(M, f, a, b, c, d, e, g) SHMLOG__EACH_5(M, f, a, b, c, d, e) M(6, g)
+#define SHMLOG__EACH_7(M, f, a, b, c, d, e, g, h) SHMLOG__EACH_6(M, f, a, b, c, d, e, g) M(7, h)
+#define SHMLOG__EACH_8(M, f, a, b, c, d, e, g, h, i) SHMLOG__EACH_7(M, f, a, b, c, d, e, g, h) M(8, i)
+#define SHMLOG__EACH_9(M, f, a, b, c, d, e, g, h, i, j) SHMLOG__EACH_8(M, f, a, b, c, d, e, g, h, i) M(9, j)
+#define SHMLOG__EACH_10(M, f, a, b, c, d, e, g, h, i, j, k) \
+    SHMLOG__EACH_9(M, f, a, b, c, d, e, g, h, i, j) M(10, k)
+#define SHMLOG__EACH_11(M, f, a, b, c, d, e, g, h, i, j, k, l) \
+    SHMLOG__EACH_10(M, f, a, b, c, d, e, g, h, i, j, k) M(11, l)
+#define SHMLOG__EACH_12(M, f, a, b, c, d, e, g, h, i, j, k, l, m) \
+    SHMLOG__EACH_11(M, f, a, b, c, d, e, g, h, i, j, k, l) M(12, m)
+#define SHMLOG__EACH_13(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n) \
+    SHMLOG__EACH_12(M, f, a, b, c, d, e, g, h, i, j, k, l, m) M(13, n)
+#define SHMLOG__EACH_14(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o) \
+    SHMLOG__EACH_13(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n) M(14, o)
+#define SHMLOG__EACH_15(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p) \
+    SHMLOG__EACH_14(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o) M(15, p)
+#define SHMLOG__EACH_16(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q) \
+    SHMLOG__EACH_15(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p) M(16, q)
+
+#define SHMLOG__A_TYPE(i, x) , (uint8_t)SHMLOG__TYPE(x)
+#define SHMLOG__A_DECL(i, x) const unsigned shmlog__t##i = SHMLOG__TYPE(x); \
+    const uint64_t shmlog__v##i = SHMLOG__BITS(x);
+#define SHMLOG__A_FIXED(i, x) + (shmlog__t##i == SHMLOG_ARG_STR ? 2u : shmlog_arg_width(shmlog__t##i))
+#define SHMLOG__A_LEN(i, x) unsigned shmlog__c##i = 0; const size_t shmlog__l##i = \
+    shmlog__arg_len(shmlog__t##i, shmlog__v##i, &shmlog__room, &shmlog__c##i); shmlog__trunc |= shmlog__c##i;
+#define SHMLOG__A_SUM(i, x) + shmlog__l##i
+#define SHMLOG__A_PUT(i, x) shmlog__off = shmlog__put_arg(shmlog__head, shmlog__off, shmlog__t##i, \
+    shmlog__v##i, shmlog__l##i, shmlog__c##i);
+
+/* Logs one record at category cat and level lvl; the rest is printf-like.
+ * Arguments are evaluated once, and not at all when lvl is below the live level. */
+#define SHMLOG_LOG(cat, lvl, ...)                                                              \
+    do {                                                                                       \
+        if (SHMLOG__LIKELY((uint32_t)(lvl) >= shmlog__load_relaxed(shmlog__level_ptr))) {      \
+            if (0)                                                                             \
+                shmlog__format_check(__VA_ARGS__);                                             \
+            static uint32_t shmlog__site_cache;                                                \
+            const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)};     \
+            uint32_t shmlog__site = shmlog__load_acquire(&shmlog__site_cache);                 \
+            if (SHMLOG__UNLIKELY(!shmlog__site))                                               \
+                shmlog__site = shmlog__register_site(&shmlog__site_cache, (lvl), (cat), __FILE__,  \
+                    __LINE__, SHMLOG__FIRST(__VA_ARGS__), SHMLOG__NARGS(__VA_ARGS__),          \
+                    shmlog__types + 1);                                                        \
+            (void)shmlog__types;                                                               \
+            SHMLOG__EACH(SHMLOG__A_DECL, __VA_ARGS__)                                          \
+            size_t shmlog__room = SHMLOG_MAX_PAYLOAD - (0 SHMLOG__EACH(SHMLOG__A_FIXED, __VA_ARGS__)); \
+            unsigned shmlog__trunc = 0;                                                        \
+            (void)shmlog__room;                                                                \
+            SHMLOG__EACH(SHMLOG__A_LEN, __VA_ARGS__)                                           \
+            const size_t shmlog__payload = 0 SHMLOG__EACH(SHMLOG__A_SUM, __VA_ARGS__);         \
+            uint64_t shmlog__pos;                                                              \
+            uint8_t *shmlog__head = shmlog__begin(shmlog__site, (lvl), (cat), shmlog__payload,  \
+                                                  shmlog__trunc, &shmlog__pos);                 \
+            if (SHMLOG__LIKELY(shmlog__head != NULL)) {                                        \
+                size_t shmlog__off = 0;                                                        \
+                SHMLOG__EACH(SHMLOG__A_PUT, __VA_ARGS__)                                       \
+                (void)shmlog__off;                                                             \
+                shmlog__commit(shmlog__head, shmlog__pos);                                     \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
+#define SHMLOG__FIRST(...) SHMLOG__FIRST_(__VA_ARGS__, ~)
+#define SHMLOG__FIRST_(f, ...) f
+
+#define SHMLOG_TRACE(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_TRACE, __VA_ARGS__)
+#define SHMLOG_DEBUG(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_DEBUG, __VA_ARGS__)
+#define SHMLOG_INFO(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_INFO, __VA_ARGS__)
+#define SHMLOG_WARN(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_WARN, __VA_ARGS__)
+#define SHMLOG_ERROR(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_ERROR, __VA_ARGS__)
+#define SHMLOG_FATAL(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_FATAL, __VA_ARGS__)
+
+/* Categories: SHMLOG_ORDER(INFO, "id=%lu", id), SHMLOG_RISK(WARN, ...), ... */
+#define SHMLOG_TRADE(lvl, ...) SHMLOG_LOG(SHMLOG_CAT_TRADE, SHMLOG_LEVEL_##lvl, __VA_ARGS__)
+#define SHMLOG_ORDER(lvl, ...) SHMLOG_LOG(SHMLOG_CAT_ORDER, SHMLOG_LEVEL_##lvl, __VA_ARGS__)
+#define SHMLOG_MD(lvl, ...) SHMLOG_LOG(SHMLOG_CAT_MARKET_DATA, SHMLOG_LEVEL_##lvl, __VA_ARGS__)
+#define SHMLOG_RISK(lvl, ...) SHMLOG_LOG(SHMLOG_CAT_RISK, SHMLOG_LEVEL_##lvl, __VA_ARGS__)
+#define SHMLOG_PORTFOLIO(lvl, ...) SHMLOG_LOG(SHMLOG_CAT_PORTFOLIO, SHMLOG_LEVEL_##lvl, __VA_ARGS__)

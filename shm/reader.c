@@ -1,0 +1,458 @@
+/*
+ * reader.c - open, validate and read segments of other processes.
+ *
+ * Threat model: the writer may be buggy, dead mid-record, or hostile (same uid
+ * or an allowed one). Its header fields, site table and records can hold any
+ * bytes and can change while we read. So: headers are copied then checked,
+ * geometry is taken from the copy only, every record is copied to private
+ * memory and checked there, and nothing read is used as an unchecked offset.
+ * (A writer that shrinks its file under our mapping can still raise SIGBUS;
+ * the collector guards its accesses for that, see collector/.)
+ */
+#include "reader.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SHMLOG_MAX_SEGMENT_BYTES (64ull << 30)
+
+static int fail(char *err, size_t cap, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t cap, int code, const char *fmt, ...)
+{
+    if (err && cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* ==== Segments ==== */
+
+const char *shmlog_seg_check_header(const struct shmlog_seg_header *h, size_t mapped_bytes, unsigned kind)
+{
+    uint64_t magic = kind == SHMLOG_SEG_META ? SHMLOG_MAGIC_META : SHMLOG_MAGIC_RING;
+    uint32_t header_bytes = kind == SHMLOG_SEG_META ? SHMLOG_META_HEADER_BYTES : SHMLOG_RING_HEADER_BYTES;
+    if (h->magic == 0)
+        return "not initialised yet (no magic)";
+    if (h->magic != magic)
+        return "bad magic (not a shmlog segment of this kind, or other byte order)";
+    if (h->abi_version != SHMLOG_ABI_VERSION)
+        return "unsupported ABI version";
+    if (h->format_word != SHMLOG_FORMAT_WORD)
+        return "ABI format word differs (built with other struct sizes)";
+    if (h->kind != kind)
+        return "wrong segment kind";
+    if (h->header_bytes != header_bytes)
+        return "bad header size";
+    if (h->segment_bytes != mapped_bytes)
+        return "declared size differs from the file size";
+    if (h->pid == 0)
+        return "pid 0";
+    return NULL;
+}
+
+int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, const uid_t *uids, size_t n_uids,
+                    char *err, size_t errcap)
+{
+    memset(seg, 0, sizeof *seg);
+    if (strlen(path) >= sizeof seg->path)
+        return fail(err, errcap, -ENAMETOOLONG, "%s: path too long", path);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    unsigned kind;
+    char app[SHMLOG_APP_BYTES];
+    uint32_t name_pid, name_cpu;
+    if (shmlog_parse_seg_name(base, &kind, app, sizeof app, &name_pid, &name_cpu) != 0)
+        return fail(err, errcap, -EINVAL, "%s: not a segment name", path);
+
+    /* O_NOFOLLOW: a symlink planted in the directory is refused, not followed. */
+    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return fail(err, errcap, -errno, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return fail(err, errcap, -e, "%s: %s", path, strerror(e));
+    }
+    int allowed = 0;
+    if (n_uids == 0)
+        allowed = st.st_uid == getuid();
+    for (size_t i = 0; i < n_uids; i++)
+        allowed |= st.st_uid == uids[i];
+    const char *why = NULL;
+    if (!S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if (!allowed)
+        why = "owned by a uid that is not allowed";
+    else if ((uint64_t)st.st_size < SHMLOG_RING_HEADER_BYTES || (uint64_t)st.st_size > SHMLOG_MAX_SEGMENT_BYTES)
+        why = "implausible size";
+    if (why) {
+        close(fd);
+        return fail(err, errcap, -EPERM, "%s: %s", path, why);
+    }
+    size_t bytes = (size_t)st.st_size;
+    void *addr = mmap(NULL, bytes, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+    int map_errno = errno;
+    close(fd);
+    if (addr == MAP_FAILED)
+        return fail(err, errcap, -map_errno, "%s: mmap: %s", path, strerror(map_errno));
+
+    struct shmlog_seg_header h;
+    /* Acquire pairs with the creator's release of magic: the rest of the header is complete. */
+    h.magic = shmlog__load_acquire(&((const struct shmlog_seg_header *)addr)->magic);
+    memcpy((uint8_t *)&h + sizeof h.magic, (const uint8_t *)addr + sizeof h.magic, sizeof h - sizeof h.magic);
+    why = shmlog_seg_check_header(&h, bytes, kind);
+    if (!why && h.pid != name_pid)
+        why = "pid in the header differs from the name";
+    if (!why && h.uid != st.st_uid)
+        why = "uid in the header differs from the file owner";
+    if (why) {
+        munmap(addr, bytes);
+        return fail(err, errcap, h.magic == 0 ? -EAGAIN : -EINVAL, "%s: %s", path, why);
+    }
+    seg->addr = addr;
+    seg->bytes = bytes;
+    seg->writable = writable;
+    seg->hdr = h;
+    memcpy(seg->path, path, strlen(path) + 1);
+    return 0;
+}
+
+void shmlog_seg_close(struct shmlog_seg *seg)
+{
+    if (seg->addr)
+        munmap(seg->addr, seg->bytes);
+    seg->addr = NULL;
+}
+
+/* ==== Metadata ==== */
+
+static const struct shmlog_meta *meta_of(const struct shmlog_seg *seg)
+{
+    return (const struct shmlog_meta *)seg->addr;
+}
+
+/* The site table geometry as the creator set it. It never changes after
+ * creation, but a hostile writer could change it: callers re-check bounds. */
+static int meta_geometry(const struct shmlog_seg *seg, uint32_t *sites_off, uint32_t *cap, uint32_t *str_off,
+                         uint32_t *str_bytes)
+{
+    const struct shmlog_meta *m = meta_of(seg);
+    *sites_off = shmlog__load_relaxed(&m->sites_offset);
+    *cap = shmlog__load_relaxed(&m->site_capacity);
+    *str_off = shmlog__load_relaxed(&m->strings_offset);
+    *str_bytes = shmlog__load_relaxed(&m->strings_bytes);
+    uint64_t table_end = (uint64_t)*sites_off + (uint64_t)*cap * SHMLOG_SITE_BYTES;
+    if (*sites_off != SHMLOG_META_HEADER_BYTES || table_end > *str_off ||
+        (uint64_t)*str_off + *str_bytes > seg->bytes)
+        return -EINVAL;
+    return 0;
+}
+
+int shmlog_meta_info(const struct shmlog_seg *seg, struct shmlog_proc_info *out, char *err, size_t errcap)
+{
+    const struct shmlog_meta *m = meta_of(seg);
+    memset(out, 0, sizeof *out);
+    uint32_t sites_off, cap, str_off, str_bytes;
+    if (meta_geometry(seg, &sites_off, &cap, &str_off, &str_bytes) != 0)
+        return fail(err, errcap, -EINVAL, "%s: site table out of bounds", seg->path);
+    memcpy(out->app, m->app, sizeof out->app);
+    out->app[sizeof out->app - 1] = 0;
+    memcpy(out->host, m->host, sizeof out->host);
+    out->host[sizeof out->host - 1] = 0;
+    out->pid = seg->hdr.pid;
+    out->uid = seg->hdr.uid;
+    out->proc_start = seg->hdr.proc_start;
+    out->created_ns = seg->hdr.created_ns;
+    out->tsc_hz = shmlog__load_relaxed(&m->tsc_hz);
+    out->anchor_tsc = shmlog__load_relaxed(&m->anchor_tsc);
+    out->anchor_ns = shmlog__load_relaxed(&m->anchor_ns);
+    out->level = shmlog__load_relaxed(&m->level);
+    uint32_t count = shmlog__load_acquire(&m->site_count);
+    out->site_count = count < cap ? count : cap;
+    out->site_capacity = cap;
+    out->flags = shmlog__load_relaxed(&m->hdr.flags);
+    out->unregistered = shmlog__load_relaxed(&m->unregistered);
+    if (out->tsc_hz < 1000000 || out->tsc_hz > 100000000000ull)
+        return fail(err, errcap, -EINVAL, "%s: implausible TSC frequency %llu Hz", seg->path,
+                    (unsigned long long)out->tsc_hz);
+    return 0;
+}
+
+/* Copies a string of the arena: it must lie inside it and end in NUL. */
+static int copy_meta_string(const struct shmlog_seg *seg, uint32_t str_off, uint32_t str_bytes, uint32_t off,
+                            uint32_t len, uint32_t max, char *out)
+{
+    if (len > max || off < str_off || (uint64_t)off + len + 1 > (uint64_t)str_off + str_bytes)
+        return -EINVAL;
+    memcpy(out, (const uint8_t *)seg->addr + off, len);
+    out[len] = 0;
+    if (memchr(out, 0, len)) /* an embedded NUL: not what the producer writes */
+        return -EINVAL;
+    return 0;
+}
+
+int shmlog_meta_site(const struct shmlog_seg *seg, uint32_t id, struct shmlog_site_info *out)
+{
+    uint32_t sites_off, cap, str_off, str_bytes;
+    if (meta_geometry(seg, &sites_off, &cap, &str_off, &str_bytes) != 0)
+        return -EINVAL;
+    /* Acquire pairs with the producer's release of site_count. */
+    uint32_t count = shmlog__load_acquire(&meta_of(seg)->site_count);
+    if (id >= count || id >= cap)
+        return -ENOENT;
+    struct shmlog_site s;
+    memcpy(&s, (const uint8_t *)seg->addr + sites_off + (size_t)id * SHMLOG_SITE_BYTES, sizeof s);
+    if (s.nargs > SHMLOG_MAX_ARGS || s.level > SHMLOG_LEVEL_FATAL || s.category >= SHMLOG_CAT_COUNT)
+        return -EINVAL;
+    for (unsigned i = 0; i < s.nargs; i++)
+        if (s.arg_types[i] == SHMLOG_ARG_NONE || s.arg_types[i] >= SHMLOG_ARG_TYPE_COUNT)
+            return -EINVAL;
+    if (copy_meta_string(seg, str_off, str_bytes, s.fmt_offset, s.fmt_len, SHMLOG_MAX_FMT_BYTES, out->fmt) ||
+        copy_meta_string(seg, str_off, str_bytes, s.file_offset, s.file_len, SHMLOG_MAX_FILE_BYTES, out->file))
+        return -EINVAL;
+    out->id = id;
+    out->line = s.line;
+    out->level = s.level;
+    out->category = s.category;
+    out->nargs = s.nargs;
+    memcpy(out->arg_types, s.arg_types, sizeof out->arg_types);
+    out->fmt_len = s.fmt_len;
+    out->file_len = s.file_len;
+    return 0;
+}
+
+uint64_t shmlog_tsc_to_ns(const struct shmlog_proc_info *p, uint64_t tsc)
+{
+    if (!p->tsc_hz)
+        return p->anchor_ns;
+    /* Integer math: a double holds epoch nanoseconds only to 256 ns. The
+     * difference is signed, records may predate the anchor a little. */
+    __int128 delta = (__int128)(int64_t)(tsc - p->anchor_tsc) * 1000000000 / (__int128)p->tsc_hz;
+    __int128 ns = (__int128)p->anchor_ns + delta;
+    return ns < 0 ? 0 : ns > (__int128)UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
+}
+
+/* ==== Rings ==== */
+
+int shmlog_ring_view_init(struct shmlog_ring_view *v, const struct shmlog_seg *seg, char *err, size_t errcap)
+{
+    struct shmlog_ring *r = (struct shmlog_ring *)seg->addr;
+    uint64_t cap = shmlog__load_relaxed(&r->capacity);
+    if (cap < SHMLOG_RING_MIN_RECORDS || cap > SHMLOG_RING_MAX_RECORDS || (cap & (cap - 1)))
+        return fail(err, errcap, -EINVAL, "%s: bad ring capacity %llu", seg->path, (unsigned long long)cap);
+    if (SHMLOG_RING_HEADER_BYTES + cap * SHMLOG_RECORD_BYTES > seg->bytes)
+        return fail(err, errcap, -EINVAL, "%s: ring capacity exceeds the segment", seg->path);
+    uint32_t policy = shmlog__load_relaxed(&r->policy);
+    if (policy > SHMLOG_SPIN)
+        return fail(err, errcap, -EINVAL, "%s: bad ring policy %u", seg->path, policy);
+    v->hdr = r;
+    v->slots = (const uint8_t *)seg->addr + SHMLOG_RING_HEADER_BYTES;
+    v->cap = cap;
+    v->mask = cap - 1;
+    v->policy = policy;
+    v->cpu = shmlog__load_relaxed(&r->cpu);
+    v->numa_node = shmlog__load_relaxed(&r->numa_node);
+    return 0;
+}
+
+uint64_t shmlog_ring_head(const struct shmlog_ring_view *v) { return shmlog__load_acquire(&v->hdr->head); }
+uint64_t shmlog_ring_tail(const struct shmlog_ring_view *v) { return shmlog__load_acquire(&v->hdr->tail); }
+uint64_t shmlog_ring_dropped(const struct shmlog_ring_view *v) { return shmlog__load_relaxed(&v->hdr->dropped); }
+
+void shmlog_ring_release(const struct shmlog_ring_view *v, uint64_t pos)
+{
+    /* Release pairs with the producer's acquire of tail: our copies of the
+     * slots below pos are done before a producer may overwrite them. */
+    shmlog__store_release(&v->hdr->tail, pos);
+}
+
+static const uint8_t *slot_at(const struct shmlog_ring_view *v, uint64_t pos)
+{
+    return v->slots + ((pos & v->mask) << 6);
+}
+
+static uint64_t slot_commit(const struct shmlog_ring_view *v, uint64_t pos)
+{
+    /* Acquire pairs with the writer's release of commit (the B-C pair in shmlog_abi.h). */
+    return shmlog__load_acquire((const uint64_t *)slot_at(v, pos));
+}
+
+static int loss(struct shmlog_loss *l, uint64_t first, uint64_t positions, uint64_t records, unsigned reason)
+{
+    l->first_pos = first;
+    l->positions = positions;
+    l->records = records;
+    l->reason = reason;
+    return SHMLOG_READ_LOSS;
+}
+
+/* Skips from pos to the next committed record head (or head), as one loss. */
+static int skip_to_next_head(const struct shmlog_ring_view *v, uint64_t *pos, uint64_t head,
+                             struct shmlog_loss *l, unsigned reason)
+{
+    uint64_t first = *pos;
+    uint64_t p = *pos + 1;
+    while (p < head && slot_commit(v, p) != p + 1)
+        p++;
+    *pos = p;
+    return loss(l, first, p - first, 1, reason);
+}
+
+int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shmlog_rec *out, int writer_dead,
+                     struct shmlog_loss *l)
+{
+    for (;;) {
+        uint64_t p = *pos;
+        uint64_t head = shmlog_ring_head(v);
+        if (p >= head)
+            return SHMLOG_READ_EMPTY;
+        if (head - p > v->cap) {
+            /* Flight-recorder mode overtook us (or a hostile head): the oldest
+             * records still there start at head - cap. */
+            uint64_t from = head - v->cap;
+            *pos = from;
+            if (slot_commit(v, from) != from + 1) {
+                uint64_t np = from;
+                skip_to_next_head(v, &np, head, l, SHMLOG_LOSS_OVERWRITTEN);
+                *pos = np;
+            }
+            return loss(l, p, *pos - p, 0, SHMLOG_LOSS_OVERWRITTEN);
+        }
+        uint64_t commit = slot_commit(v, p);
+        if (commit != p + 1) {
+            if (!writer_dead)
+                return SHMLOG_READ_PENDING;
+            return skip_to_next_head(v, pos, head, l, SHMLOG_LOSS_DEAD_WRITER);
+        }
+        struct shmlog_record rec;
+        memcpy(&rec, slot_at(v, p), sizeof rec);
+        uint64_t idx = p & v->mask;
+        if (rec.flags & SHMLOG_REC_PAD) {
+            if (rec.nslots == 0 || idx + rec.nslots != v->cap) /* a pad runs exactly to the ring end */
+                return skip_to_next_head(v, pos, head, l, SHMLOG_LOSS_CORRUPT);
+            *pos = p + rec.nslots;
+            continue;
+        }
+        unsigned n = rec.nslots;
+        if (n == 0 || n > SHMLOG_MAX_SLOTS || idx + n > v->cap || p + n > head ||
+            rec.level > SHMLOG_LEVEL_FATAL || rec.category >= SHMLOG_CAT_COUNT ||
+            (rec.flags & ~(unsigned)SHMLOG_REC_TRUNCATED))
+            return skip_to_next_head(v, pos, head, l, SHMLOG_LOSS_CORRUPT);
+        memcpy(out->payload, rec.payload, SHMLOG_HEAD_PAYLOAD);
+        int bad = 0;
+        for (unsigned i = 1; i < n; i++) {
+            struct shmlog_cont c;
+            memcpy(&c, slot_at(v, p + i), sizeof c);
+            bad |= c.commit != ((p + i + 1) | SHMLOG_COMMIT_CONT);
+            memcpy(out->payload + SHMLOG_HEAD_PAYLOAD + (i - 1) * SHMLOG_CONT_PAYLOAD, c.payload,
+                   SHMLOG_CONT_PAYLOAD);
+        }
+        if (v->policy == SHMLOG_OVERWRITE) {
+            /* Our copy is good only if no writer reserved these slots again
+             * while we copied: the writer's CAS on head precedes its stores. */
+            shmlog__fence_acquire();
+            if (shmlog__load_relaxed((const uint64_t *)slot_at(v, p)) != p + 1 ||
+                shmlog_ring_head(v) - p > v->cap) {
+                *pos = p + 1;
+                return loss(l, p, 1, 1, SHMLOG_LOSS_OVERWRITTEN);
+            }
+        }
+        if (bad)
+            return skip_to_next_head(v, pos, head, l, SHMLOG_LOSS_CORRUPT);
+        out->pos = p;
+        out->tsc = rec.tsc;
+        out->site = rec.site;
+        out->tid = rec.tid;
+        out->level = rec.level;
+        out->category = rec.category;
+        out->flags = rec.flags;
+        out->nslots = (uint8_t)n;
+        out->payload_len = (uint16_t)(SHMLOG_HEAD_PAYLOAD + (n - 1) * SHMLOG_CONT_PAYLOAD);
+        *pos = p + n;
+        return SHMLOG_READ_RECORD;
+    }
+}
+
+/* ==== Processes and directories ==== */
+
+int shmlog_proc_alive(uint32_t pid, uint64_t proc_start)
+{
+    if (pid == 0 || pid > 0x7fffffffu)
+        return 0;
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        return 0;
+    uint64_t now = shmlog__proc_start(pid);
+    if (now == 0)
+        return 0;
+    return now == proc_start;
+}
+
+int shmlog_default_dirs(char dirs[][4096], int max)
+{
+    int n = 0;
+    const char *env = getenv("SHMLOG_DIR");
+    if (max <= 0)
+        return 0;
+    if (env && *env) {
+        snprintf(dirs[n++], 4096, "%s", env);
+        return n;
+    }
+    char mnt[4096];
+    if (shmlog__find_hugetlbfs(mnt, sizeof mnt) == 0 && strlen(mnt) + sizeof "/shmlog" <= 4096)
+        snprintf(dirs[n++], 4096, "%s/shmlog", mnt);
+    if (n < max)
+        snprintf(dirs[n++], 4096, "%s", "/dev/shm/shmlog");
+    return n;
+}
+
+int shmlog_parse_seg_name(const char *name, unsigned *kind, char *app, size_t app_cap, uint32_t *pid,
+                          uint32_t *cpu)
+{
+    size_t len = strlen(name);
+    const char *end;
+    *cpu = 0;
+    if (len > 5 && strcmp(name + len - 5, ".meta") == 0) {
+        *kind = SHMLOG_SEG_META;
+        end = name + len - 5;
+    } else if (len > 5 && strcmp(name + len - 5, ".ring") == 0) {
+        *kind = SHMLOG_SEG_RING;
+        end = name + len - 5;
+        const char *c = end;
+        while (c > name && c[-1] >= '0' && c[-1] <= '9')
+            c--;
+        if (c == end || end - c > 5 || c - name < 4 || memcmp(c - 4, "-cpu", 4) != 0)
+            return -1;
+        *cpu = (uint32_t)strtoul(c, NULL, 10);
+        end = c - 4;
+    } else {
+        return -1;
+    }
+    const char *d = end;
+    while (d > name && d[-1] >= '0' && d[-1] <= '9')
+        d--;
+    if (d == end || end - d > 10 || d - name < 2 || d[-1] != '-')
+        return -1;
+    unsigned long long p = strtoull(d, NULL, 10);
+    if (p == 0 || p > 0x7fffffffull)
+        return -1;
+    size_t app_len = (size_t)(d - 1 - name);
+    if (app_len + 1 > app_cap)
+        return -1;
+    memcpy(app, name, app_len);
+    app[app_len] = 0;
+    *pid = (uint32_t)p;
+    return 0;
+}

@@ -1,0 +1,166 @@
+/*
+ * reader.h - the consumer side of the segment ABI: open, validate and read
+ * segments written by other (possibly crashed, possibly hostile) processes.
+ *
+ * Used by shmlog-collector and shmlog-dump. Nothing here trusts shared memory:
+ * headers are copied and validated once, every record is copied out of the
+ * ring before it is checked, and every offset is bounds-checked.
+ */
+#ifndef SHMLOG_READER_H
+#define SHMLOG_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "shmlog.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A mapped segment. */
+struct shmlog_seg {
+    void *addr;          /* the mapping */
+    size_t bytes;        /* its size == st_size at open */
+    int writable;        /* mapped read-write (the collector) */
+    char path[4096];
+    struct shmlog_seg_header hdr; /* validated copy taken at open */
+};
+
+/* Opens and validates the segment at path. uids: the owners accepted (n_uids 0:
+ * only our own uid). Returns 0, or -errno with a reason in err (one line). */
+int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, const uid_t *uids,
+                    size_t n_uids, char *err, size_t errcap);
+void shmlog_seg_close(struct shmlog_seg *seg);
+/* Checks a header copy against the mapped size: NULL if valid, else why not. */
+const char *shmlog_seg_check_header(const struct shmlog_seg_header *h, size_t mapped_bytes,
+                                    unsigned kind);
+
+/* ---- metadata ---- */
+
+/* A validated copy of the process information in a meta segment. */
+struct shmlog_proc_info {
+    char app[SHMLOG_APP_BYTES];
+    char host[SHMLOG_HOST_BYTES];
+    uint32_t pid;
+    uint32_t uid;
+    uint64_t proc_start;
+    uint64_t created_ns;
+    uint64_t tsc_hz;
+    uint64_t anchor_tsc;
+    uint64_t anchor_ns;
+    uint32_t level;
+    uint32_t site_count;     /* clamped to site_capacity */
+    uint32_t site_capacity;
+    uint32_t flags;          /* SHMLOG_SEG_* */
+    uint64_t unregistered;   /* records lost: their site did not fit the table */
+};
+
+/* A validated copy of one call site. */
+struct shmlog_site_info {
+    uint32_t id;
+    uint32_t line;
+    uint8_t level;
+    uint8_t category;
+    uint8_t nargs;
+    uint8_t arg_types[SHMLOG_MAX_ARGS];
+    uint32_t fmt_len;
+    uint32_t file_len;
+    char fmt[SHMLOG_MAX_FMT_BYTES + 1];   /* NUL-terminated */
+    char file[SHMLOG_MAX_FILE_BYTES + 1]; /* NUL-terminated */
+};
+
+/* 0, or -EINVAL with a reason in err when the header fields are inconsistent. */
+int shmlog_meta_info(const struct shmlog_seg *meta, struct shmlog_proc_info *out, char *err, size_t errcap);
+/* 0 and a copy of site id; -ENOENT when id is not published; -EINVAL when the
+ * entry is corrupt (offsets out of bounds, bad types, too many arguments). */
+int shmlog_meta_site(const struct shmlog_seg *meta, uint32_t id, struct shmlog_site_info *out);
+/* TSC to ns since the Unix epoch with the process's calibration. */
+uint64_t shmlog_tsc_to_ns(const struct shmlog_proc_info *p, uint64_t tsc);
+
+/* ---- rings ---- */
+
+/* A validated view of a ring segment. cap/mask/policy are copied at open. */
+struct shmlog_ring_view {
+    struct shmlog_ring *hdr; /* shared: only the counters are read from it */
+    const uint8_t *slots;
+    uint64_t cap;
+    uint64_t mask;
+    uint32_t policy;
+    uint32_t cpu;
+    int32_t numa_node;
+};
+
+int shmlog_ring_view_init(struct shmlog_ring_view *v, const struct shmlog_seg *ring, char *err, size_t errcap);
+
+/* One record copied out of a ring. */
+struct shmlog_rec {
+    uint64_t pos;          /* ring position of its head slot */
+    uint64_t tsc;
+    uint32_t site;
+    uint32_t tid;
+    uint8_t level;
+    uint8_t category;
+    uint8_t flags;         /* SHMLOG_REC_* */
+    uint8_t nslots;
+    uint16_t payload_len;  /* payload bytes that follow (capacity of its slots) */
+    uint8_t payload[SHMLOG_MAX_PAYLOAD];
+};
+
+enum shmlog_loss_reason {
+    SHMLOG_LOSS_DROPPED = 1,     /* ring full, counted by the producer */
+    SHMLOG_LOSS_DEAD_WRITER = 2, /* reserved and never committed by a process now gone */
+    SHMLOG_LOSS_OVERWRITTEN = 3, /* flight-recorder mode overtook the reader */
+    SHMLOG_LOSS_CORRUPT = 4,     /* a committed record failed validation */
+    SHMLOG_LOSS_UNREADABLE = 5,  /* a file frame that could not be decoded */
+};
+
+enum shmlog_read_status {
+    SHMLOG_READ_RECORD = 0,  /* *out holds the record at the old *pos */
+    SHMLOG_READ_EMPTY = 1,   /* *pos reached the reserve head */
+    SHMLOG_READ_PENDING = 2, /* the slot at *pos is reserved, not yet committed */
+    SHMLOG_READ_LOSS = 3,    /* positions were skipped: *loss says which and why */
+};
+
+struct shmlog_loss {
+    uint64_t first_pos;      /* first skipped position */
+    uint64_t positions;      /* slots skipped */
+    uint64_t records;        /* records lost (1 per uncommitted or corrupt record) */
+    uint32_t reason;         /* enum shmlog_loss_reason */
+};
+
+/* Reads the next record at *pos and advances *pos past it. PAD records are
+ * skipped silently. writer_dead: the owning process is gone, so an uncommitted
+ * slot will never be committed and is skipped as a loss. Never writes to the
+ * ring. */
+int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shmlog_rec *out,
+                     int writer_dead, struct shmlog_loss *loss);
+/* The collector's release: slots below pos may be reused by producers. */
+void shmlog_ring_release(const struct shmlog_ring_view *v, uint64_t pos);
+/* Current counters, read with the right ordering. */
+uint64_t shmlog_ring_head(const struct shmlog_ring_view *v);
+uint64_t shmlog_ring_tail(const struct shmlog_ring_view *v);
+uint64_t shmlog_ring_dropped(const struct shmlog_ring_view *v);
+
+/* ---- processes ---- */
+
+/* 1 if pid runs and is the same process (start time matches), else 0. */
+int shmlog_proc_alive(uint32_t pid, uint64_t proc_start);
+
+/* ---- directories ---- */
+
+/* The directories segments may be in when none is given: $SHMLOG_DIR alone if
+ * set, else <hugetlbfs>/shmlog (when mounted) and /dev/shm/shmlog. Returns how
+ * many were written to dirs. */
+int shmlog_default_dirs(char dirs[][4096], int max);
+
+/* Parses "<app>-<pid>.meta" / "<app>-<pid>-cpu<N>.ring". 0 on match. */
+int shmlog_parse_seg_name(const char *name, unsigned *kind, char *app, size_t app_cap, uint32_t *pid,
+                          uint32_t *cpu);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMLOG_READER_H */

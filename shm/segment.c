@@ -1,0 +1,202 @@
+/* ==== Segments: directory, names, creation ====
+ *
+ * Compiled as part of shmlog.h's implementation (see producer/amalgamate.py),
+ * so it builds as C11 and as C++17. The reader side is in shm/reader.c. */
+#include "shmlog.h" // amalgamate:drop
+
+#include <errno.h>
+#include <fcntl.h>
+#include <numa.h>
+#include <numaif.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SHMLOG__HUGETLBFS_MAGIC 0x958458f6L
+#define SHMLOG__FALLBACK_DIR "/dev/shm/shmlog"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+uint64_t shmlog__realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* 1 if dir is on hugetlbfs with 2 MiB pages, the only size segments are cut for. */
+int shmlog__dir_is_hugetlbfs(const char *dir)
+{
+    struct statfs sf;
+    if (statfs(dir, &sf) != 0)
+        return 0;
+    return (long)sf.f_type == SHMLOG__HUGETLBFS_MAGIC && sf.f_bsize == SHMLOG_HUGEPAGE_BYTES;
+}
+
+/* The first hugetlbfs mount with 2 MiB pages, from /proc/mounts. 0 or -ENOENT. */
+int shmlog__find_hugetlbfs(char *out, size_t cap)
+{
+    FILE *f = fopen("/proc/mounts", "re");
+    if (!f)
+        return -ENOENT;
+    char line[4096];
+    int found = -ENOENT;
+    while (found && fgets(line, sizeof line, f)) {
+        char dev[256], mnt[4096], type[64];
+        if (sscanf(line, "%255s %4095s %63s", dev, mnt, type) != 3 || strcmp(type, "hugetlbfs") != 0)
+            continue;
+        if (strchr(mnt, '\\')) /* octal escapes: a path we would have to decode; skip */
+            continue;
+        if (shmlog__dir_is_hugetlbfs(mnt) && strlen(mnt) < cap) {
+            memcpy(out, mnt, strlen(mnt) + 1);
+            found = 0;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* starttime (field 22) of /proc/<pid>/stat: with the pid it names a process
+ * uniquely across pid reuse. 0 when the process does not exist. */
+uint64_t shmlog__proc_start(uint32_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%u/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    /* comm may hold spaces and parentheses: fields restart after the last ')' */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return 0;
+    p++;
+    for (int field = 2; field < 22 && *p; p++)
+        if (*p == ' ')
+            field++;
+    return strtoull(p, NULL, 10);
+}
+
+/* Picks the segment directory and makes sure it exists and is a real directory.
+ * want: the configured directory or NULL. *huge: it is on 2 MiB hugetlbfs. */
+int shmlog__resolve_dir(const char *want, char *out, size_t cap, int *huge, int group)
+{
+    const char *env = getenv("SHMLOG_DIR");
+    char mnt[4096];
+    int n;
+    if (want && *want)
+        n = snprintf(out, cap, "%s", want);
+    else if (env && *env)
+        n = snprintf(out, cap, "%s", env);
+    else if (shmlog__find_hugetlbfs(mnt, sizeof mnt) == 0)
+        n = snprintf(out, cap, "%s/shmlog", mnt);
+    else
+        n = snprintf(out, cap, "%s", SHMLOG__FALLBACK_DIR);
+    if (n < 0 || (size_t)n >= cap)
+        return -ENAMETOOLONG;
+    mode_t mode = group >= 0 ? 02770 : 0700;
+    if (mkdir(out, mode) == 0) {
+        if (group >= 0 && (chown(out, (uid_t)-1, (gid_t)group) != 0 || chmod(out, mode) != 0))
+            return -errno;
+    } else if (errno != EEXIST) {
+        return -errno;
+    }
+    struct stat st;
+    if (lstat(out, &st) != 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode)) /* a symlink or a file planted where the directory goes */
+        return -ENOTDIR;
+    *huge = shmlog__dir_is_hugetlbfs(out);
+    return 0;
+}
+
+size_t shmlog__seg_round(size_t bytes, int huge)
+{
+    size_t page = huge ? SHMLOG_HUGEPAGE_BYTES : 4096u;
+    return (bytes + page - 1) & ~(page - 1);
+}
+
+/* Binds [addr, addr+bytes) to node before anything touches it. */
+static int shmlog__bind_node(void *addr, size_t bytes, int node)
+{
+    if (node < 0 || numa_available() < 0)
+        return 0;
+    struct bitmask *mask = numa_allocate_nodemask();
+    if (!mask)
+        return -ENOMEM;
+    numa_bitmask_setbit(mask, (unsigned)node);
+    long rc = mbind(addr, bytes, MPOL_BIND, mask->maskp, mask->size + 1, 0);
+    int err = rc == 0 ? 0 : -errno;
+    numa_free_nodemask(mask);
+    return err;
+}
+
+/* Creates a segment file of `bytes` (already rounded) and maps it: exclusive,
+ * no symlink followed, 0600 or 0660 with group, memory bound to `node` (-1:
+ * none) and faulted in now so that the hot path never page-faults.
+ * *bound: the NUMA binding took. 0 or -errno; nothing is left on failure. */
+int shmlog__seg_create(const char *path, size_t bytes, int node, int group, void **out, int *bound)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    int err = 0;
+    void *addr = MAP_FAILED;
+    if (group >= 0 && (fchown(fd, (uid_t)-1, (gid_t)group) != 0 || fchmod(fd, 0660) != 0))
+        err = -errno;
+    if (!err && ftruncate(fd, (off_t)bytes) != 0)
+        err = -errno;
+    if (!err) {
+        /* On hugetlbfs this reserves the pages: ENOMEM here instead of SIGBUS later. */
+        addr = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (addr == MAP_FAILED)
+            err = -errno;
+    }
+    close(fd);
+    if (err) {
+        unlink(path);
+        return err;
+    }
+    *bound = node >= 0 && shmlog__bind_node(addr, bytes, node) == 0;
+    long page = sysconf(_SC_PAGESIZE);
+    for (size_t off = 0; off < bytes; off += (size_t)page)
+        ((volatile uint8_t *)addr)[off] = 0;
+    /* Hugetlb pages are never swapped; on tmpfs this may fail under a low
+     * RLIMIT_MEMLOCK, which costs only a possible fault under memory pressure. */
+    (void)mlock(addr, bytes);
+    *out = addr;
+    return 0;
+}
+
+/* Fills the common header; magic is stored last, with release, so a reader that
+ * sees the magic sees the rest. */
+void shmlog__seg_header_publish(struct shmlog_seg_header *h, uint64_t magic, unsigned kind, size_t bytes,
+                                unsigned flags, uint32_t pid, uint64_t proc_start)
+{
+    h->abi_version = SHMLOG_ABI_VERSION;
+    h->header_bytes = kind == SHMLOG_SEG_META ? SHMLOG_META_HEADER_BYTES : SHMLOG_RING_HEADER_BYTES;
+    h->kind = kind;
+    h->flags = flags;
+    h->segment_bytes = bytes;
+    h->format_word = SHMLOG_FORMAT_WORD;
+    h->pid = pid;
+    h->uid = (uint32_t)getuid();
+    h->proc_start = proc_start;
+    h->created_ns = shmlog__realtime_ns();
+    shmlog__store_release(&h->magic, magic);
+}
+
+#ifdef __cplusplus
+}
+#endif

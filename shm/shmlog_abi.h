@@ -1,0 +1,309 @@
+/*
+ * shmlog_abi.h - the shared-memory ABI between producers, the collector and tools.
+ *
+ * Everything in this file is laid out in shared memory and read by other processes,
+ * possibly built from another version. Readers treat every byte as untrusted: the
+ * helpers at the end validate headers, and shm/reader.c validates every record.
+ *
+ * A process owns one metadata segment and one ring segment per cpu it logged on:
+ *
+ *   <dir>/<app>-<pid>.meta
+ *   +--------------------------+ 0
+ *   | shmlog_seg_header (128)  |  magic, abi, kind, sizes, pid, uid, start time
+ *   | process info             |  app, host, TSC calibration, live level, counters
+ *   +--------------------------+ SHMLOG_META_HEADER_BYTES (4096)
+ *   | site[0] site[1] ...      |  shmlog_site, 64 bytes each, site_capacity of them
+ *   +--------------------------+ strings_offset
+ *   | "fmt\0file\0fmt\0..."    |  string arena the sites point into
+ *   +--------------------------+ segment_bytes
+ *
+ *   <dir>/<app>-<pid>-cpu<N>.ring
+ *   +--------------------------+ 0
+ *   | shmlog_seg_header (128)  |
+ *   | ring description         |  cpu, node, capacity, policy
+ *   | producer line (offs 256) |  head, tail_cache, dropped      <- written by producers
+ *   | consumer line (offs 384) |  tail, collector pid           <- written by the collector
+ *   +--------------------------+ SHMLOG_RING_HEADER_BYTES (4096)
+ *   | slot[0] ... slot[cap-1]  |  64-byte records, slot = position & (cap - 1)
+ *   +--------------------------+
+ *
+ * Positions are free-running 64-bit counters. A ring is full when head - tail >= cap.
+ *
+ * Record protocol (one writer per position, any number of writers per ring):
+ *
+ *      producer                                   collector
+ *   A: CAS head: pos -> pos + n                C: c = load_acquire(slot[pos].commit)
+ *      write continuation slots, header,          if c == pos + 1: copy the n slots
+ *      arguments                                  (overwrite mode: re-check head, see reader.c)
+ *   B: store_release(slot[pos].commit, pos+1)  D: store_release(tail, pos + n)
+ *      (B pairs with C)                           (D pairs with A's acquire load of tail)
+ *
+ * A record spans nslots consecutive slots and never wraps: a writer that would
+ * cross the end of the ring first commits a PAD record over the remaining slots.
+ * Continuation slots start with (pos + 1) | SHMLOG_COMMIT_CONT so that a reader
+ * skipping the uncommitted slot of a dead writer can find the next record head.
+ */
+#ifndef SHMLOG_ABI_H
+#define SHMLOG_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+#define SHMLOG__STATIC_ASSERT(c, m) static_assert(c, m)
+#else
+#define SHMLOG__STATIC_ASSERT(c, m) _Static_assert(c, m)
+#endif
+
+/* "SHMLOG" then a kind byte and 0x01: read as little-endian u64 on a big-endian
+ * host, or by a tool built for another byte order, it does not match. */
+#define SHMLOG_MAGIC_META 0x014D474F4C4D4853ULL /* "SHMLOGM\x01" */
+#define SHMLOG_MAGIC_RING 0x0152474F4C4D4853ULL /* "SHMLOGR\x01" */
+
+/* Bumped on any incompatible layout change; readers refuse other versions. */
+#define SHMLOG_ABI_VERSION 1u
+
+#define SHMLOG_CACHELINE 64u
+#define SHMLOG_RECORD_BYTES 64u
+#define SHMLOG_META_HEADER_BYTES 4096u
+#define SHMLOG_RING_HEADER_BYTES 4096u
+#define SHMLOG_HUGEPAGE_BYTES (2u * 1024u * 1024u)
+
+/* Ring capacity bounds, in records: a power of two between 1 Ki and 1 Gi. */
+#define SHMLOG_RING_MIN_RECORDS 1024u
+#define SHMLOG_RING_MAX_RECORDS (1u << 30)
+
+/* Call sites: at most this many per process, each at most this many arguments. */
+#define SHMLOG_SITE_BYTES 64u
+#define SHMLOG_MAX_ARGS 16u
+#define SHMLOG_MAX_FMT_BYTES 4096u
+#define SHMLOG_MAX_FILE_BYTES 1024u
+#define SHMLOG_APP_BYTES 64u
+#define SHMLOG_HOST_BYTES 64u
+
+/* A record is one head slot plus up to 7 continuation slots: 36 + 7 * 56 = 428
+ * bytes of arguments. String arguments past that bound are cut and marked. */
+#define SHMLOG_MAX_SLOTS 8u
+#define SHMLOG_HEAD_PAYLOAD 36u
+#define SHMLOG_CONT_PAYLOAD 56u
+#define SHMLOG_MAX_PAYLOAD (SHMLOG_HEAD_PAYLOAD + (SHMLOG_MAX_SLOTS - 1u) * SHMLOG_CONT_PAYLOAD)
+
+#define SHMLOG_COMMIT_CONT (1ULL << 63) /* continuation slot marker in commit */
+
+/* Segment kinds. */
+enum shmlog_seg_kind {
+    SHMLOG_SEG_META = 1,
+    SHMLOG_SEG_RING = 2,
+};
+
+/* shmlog_seg_header.flags */
+#define SHMLOG_SEG_HUGEPAGES 0x1u /* backed by hugetlbfs */
+#define SHMLOG_SEG_CLOSED 0x2u    /* meta: the process called shmlog_shutdown() */
+
+/* Levels, lowest first. SHMLOG_LEVEL_OFF as the live level disables all records. */
+enum shmlog_level {
+    SHMLOG_LEVEL_TRACE = 0,
+    SHMLOG_LEVEL_DEBUG = 1,
+    SHMLOG_LEVEL_INFO = 2,
+    SHMLOG_LEVEL_WARN = 3,
+    SHMLOG_LEVEL_ERROR = 4,
+    SHMLOG_LEVEL_FATAL = 5,
+    SHMLOG_LEVEL_OFF = 6,
+};
+
+/* Trading categories: first-class tags on call sites and records. */
+enum shmlog_category {
+    SHMLOG_CAT_NONE = 0,
+    SHMLOG_CAT_TRADE = 1,
+    SHMLOG_CAT_ORDER = 2,
+    SHMLOG_CAT_MARKET_DATA = 3,
+    SHMLOG_CAT_RISK = 4,
+    SHMLOG_CAT_PORTFOLIO = 5,
+    SHMLOG_CAT_COUNT = 6,
+};
+
+/* Ring-full policies (shmlog_ring.policy). */
+enum shmlog_policy {
+    SHMLOG_DROP = 0,      /* drop the new record and count it */
+    SHMLOG_OVERWRITE = 1, /* flight recorder: overwrite the oldest */
+    SHMLOG_SPIN = 2,      /* wait for space (never a syscall) */
+};
+
+/* Argument types as captured at the call site. Encoded widths in the payload:
+ * BOOL/I8/U8 1, I16/U16 2, I32/U32/F32 4, I64/U64/F64/PTR 8,
+ * STR: u16 length (SHMLOG_STR_TRUNCATED set when cut) then that many bytes. */
+enum shmlog_arg_type {
+    SHMLOG_ARG_NONE = 0,
+    SHMLOG_ARG_BOOL = 1,
+    SHMLOG_ARG_I8 = 2,  /* also plain char where char is signed */
+    SHMLOG_ARG_U8 = 3,
+    SHMLOG_ARG_I16 = 4,
+    SHMLOG_ARG_U16 = 5,
+    SHMLOG_ARG_I32 = 6,
+    SHMLOG_ARG_U32 = 7,
+    SHMLOG_ARG_I64 = 8,
+    SHMLOG_ARG_U64 = 9,
+    SHMLOG_ARG_F32 = 10,
+    SHMLOG_ARG_F64 = 11, /* also long double, narrowed */
+    SHMLOG_ARG_PTR = 12,
+    SHMLOG_ARG_STR = 13,
+    SHMLOG_ARG_TYPE_COUNT = 14,
+};
+#define SHMLOG_STR_TRUNCATED 0x8000u
+#define SHMLOG_STR_LEN_MASK 0x7FFFu
+
+/* Common header of every segment: 128 bytes. Written once by the creator;
+ * magic is stored last (release) so a reader never sees a half-made header. */
+struct shmlog_seg_header {
+    uint64_t magic;          /* SHMLOG_MAGIC_META or SHMLOG_MAGIC_RING */
+    uint32_t abi_version;    /* SHMLOG_ABI_VERSION */
+    uint32_t header_bytes;   /* bytes before the first site / slot */
+    uint32_t kind;           /* enum shmlog_seg_kind */
+    uint32_t flags;          /* SHMLOG_SEG_* (CLOSED changes at runtime) */
+    uint64_t segment_bytes;  /* size of the file and the mapping */
+    uint64_t format_word;    /* SHMLOG_FORMAT_WORD of the writer's build */
+    uint32_t pid;            /* creating process */
+    uint32_t uid;            /* its real uid */
+    uint64_t proc_start;     /* /proc/<pid>/stat starttime: tells pid reuse apart */
+    uint64_t created_ns;     /* CLOCK_REALTIME at creation */
+    uint8_t reserved[64];    /* zero; room to grow */
+};
+SHMLOG__STATIC_ASSERT(sizeof(struct shmlog_seg_header) == 128, "segment header is 128 bytes");
+SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_seg_header, segment_bytes) == 24, "abi");
+SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_seg_header, pid) == 40, "abi");
+
+/* A registered call site: 64 bytes. Immutable once site_count covers it. */
+struct shmlog_site {
+    uint32_t fmt_offset;   /* format string: offset into the segment */
+    uint32_t fmt_len;      /* its length, no NUL counted */
+    uint32_t file_offset;  /* source file name: offset into the segment */
+    uint32_t file_len;     /* its length */
+    uint32_t line;         /* source line */
+    uint8_t level;         /* enum shmlog_level */
+    uint8_t category;      /* enum shmlog_category */
+    uint8_t nargs;         /* arguments after the format, <= SHMLOG_MAX_ARGS */
+    uint8_t flags;         /* zero */
+    uint8_t arg_types[SHMLOG_MAX_ARGS]; /* enum shmlog_arg_type, nargs used */
+    uint8_t reserved[24];  /* zero */
+};
+SHMLOG__STATIC_ASSERT(sizeof(struct shmlog_site) == SHMLOG_SITE_BYTES, "site is 64 bytes");
+
+/* The metadata segment header: exactly SHMLOG_META_HEADER_BYTES. */
+struct shmlog_meta {
+    struct shmlog_seg_header hdr;
+    char app[SHMLOG_APP_BYTES];   /* NUL-terminated application name */
+    char host[SHMLOG_HOST_BYTES]; /* NUL-terminated host name */
+    uint64_t tsc_hz;              /* TSC ticks per second, measured at init */
+    uint64_t anchor_tsc;          /* a TSC reading ... */
+    uint64_t anchor_ns;           /* ... and CLOCK_REALTIME ns taken at that moment */
+    uint32_t site_capacity;       /* slots in the site table */
+    uint32_t site_count;          /* published sites; release-stored after the site */
+    uint32_t sites_offset;        /* == SHMLOG_META_HEADER_BYTES */
+    uint32_t strings_offset;      /* string arena start */
+    uint32_t strings_bytes;       /* string arena size */
+    uint32_t strings_used;        /* bytes of the arena used (informational) */
+    uint32_t level;               /* live level: records below it are not written */
+    uint32_t ncpus;               /* possible cpus of the host at init */
+    uint32_t default_policy;      /* enum shmlog_policy the rings were made with */
+    uint32_t ring_records;        /* capacity of each ring */
+    uint64_t unregistered;        /* records lost: their site did not fit the table */
+    uint8_t reserved[SHMLOG_META_HEADER_BYTES - 128 - 2 * 64 - 3 * 8 - 10 * 4 - 8];
+};
+SHMLOG__STATIC_ASSERT(sizeof(struct shmlog_meta) == SHMLOG_META_HEADER_BYTES, "meta header is 4 KiB");
+SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_meta, tsc_hz) == 256, "abi");
+SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_meta, level) == 304, "abi");
+
+/* The ring segment header: exactly SHMLOG_RING_HEADER_BYTES. The producer and
+ * consumer lines are 128 bytes apart so the adjacent-line prefetcher does not
+ * couple them. */
+struct shmlog_ring {
+    struct shmlog_seg_header hdr;
+    uint32_t cpu;            /* cpu this ring serves */
+    int32_t numa_node;       /* node its memory is bound to; -1 if unknown */
+    uint64_t capacity;       /* records; a power of two */
+    uint32_t policy;         /* enum shmlog_policy */
+    uint32_t ring_flags;     /* zero */
+    uint8_t pad0[256 - 128 - 24];
+
+    /* producer line: written by the threads logging on this cpu */
+    uint64_t head;           /* next position to reserve */
+    uint64_t tail_cache;     /* producers' last read of tail: saves a line transfer */
+    uint64_t dropped;        /* records refused because the ring was full */
+    uint64_t drop_bytes;     /* their payload bytes, informational */
+    uint8_t pad1[128 - 32];
+
+    /* consumer line: written by the collector */
+    uint64_t tail;           /* everything below is released: writers may reuse it */
+    uint64_t collector_pid;  /* pid of the collector draining it, 0 if none */
+    uint64_t lost;           /* positions the collector skipped (dead writer, overwritten) */
+    uint8_t pad2[128 - 24];
+
+    uint8_t reserved[SHMLOG_RING_HEADER_BYTES - 512];
+};
+SHMLOG__STATIC_ASSERT(sizeof(struct shmlog_ring) == SHMLOG_RING_HEADER_BYTES, "ring header is 4 KiB");
+SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_ring, head) == 256, "producer line at 256");
+SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_ring, tail) == 384, "consumer line at 384");
+
+/* One record slot: 64 bytes. The head slot of a record: */
+struct shmlog_record {
+    uint64_t commit;   /* position + 1, release-stored last by the writer */
+    uint64_t tsc;      /* TSC at the call */
+    uint32_t site;     /* call-site id: index into the site table */
+    uint32_t tid;      /* kernel thread id of the writer */
+    uint8_t nslots;    /* slots this record spans, 1..SHMLOG_MAX_SLOTS */
+    uint8_t level;     /* the site's level, repeated so a record reads alone */
+    uint8_t category;  /* the site's category */
+    uint8_t flags;     /* SHMLOG_REC_* */
+    uint8_t payload[SHMLOG_HEAD_PAYLOAD]; /* packed arguments, then continuation slots */
+};
+/* A continuation slot: commit = (position + 1) | SHMLOG_COMMIT_CONT, then 56 bytes. */
+struct shmlog_cont {
+    uint64_t commit;
+    uint8_t payload[SHMLOG_CONT_PAYLOAD];
+};
+SHMLOG__STATIC_ASSERT(sizeof(struct shmlog_record) == SHMLOG_RECORD_BYTES, "record is one cache line");
+SHMLOG__STATIC_ASSERT(sizeof(struct shmlog_cont) == SHMLOG_RECORD_BYTES, "continuation is one cache line");
+SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_record, payload) == 64 - SHMLOG_HEAD_PAYLOAD, "abi");
+
+/* shmlog_record.flags */
+#define SHMLOG_REC_TRUNCATED 0x1u /* a string argument was cut to fit SHMLOG_MAX_PAYLOAD */
+#define SHMLOG_REC_PAD 0x2u       /* filler up to the ring end; no arguments, no site */
+
+/* Mixes every size the ABI depends on: a build whose structs differ is refused
+ * even if someone forgot to bump SHMLOG_ABI_VERSION. */
+#define SHMLOG_FORMAT_WORD                                                              \
+    (((uint64_t)SHMLOG_ABI_VERSION << 56) ^ ((uint64_t)sizeof(struct shmlog_meta) << 40) ^ \
+     ((uint64_t)sizeof(struct shmlog_ring) << 24) ^ ((uint64_t)sizeof(struct shmlog_site) << 16) ^ \
+     ((uint64_t)sizeof(struct shmlog_record) << 8) ^ (uint64_t)SHMLOG_MAX_SLOTS)
+
+/* Payload width of a fixed-size argument type; 0 for STR (variable) and unknown. */
+static inline unsigned shmlog_arg_width(unsigned type)
+{
+    switch (type) {
+    case SHMLOG_ARG_BOOL: case SHMLOG_ARG_I8: case SHMLOG_ARG_U8: return 1;
+    case SHMLOG_ARG_I16: case SHMLOG_ARG_U16: return 2;
+    case SHMLOG_ARG_I32: case SHMLOG_ARG_U32: case SHMLOG_ARG_F32: return 4;
+    case SHMLOG_ARG_I64: case SHMLOG_ARG_U64: case SHMLOG_ARG_F64: case SHMLOG_ARG_PTR: return 8;
+    default: return 0;
+    }
+}
+
+/* Byte offset of payload byte i of a record within its first slot. The payload
+ * stream runs through the head slot then each continuation slot's 56 bytes. */
+static inline size_t shmlog_payload_offset(size_t i)
+{
+    if (i < SHMLOG_HEAD_PAYLOAD)
+        return offsetof(struct shmlog_record, payload) + i;
+    i -= SHMLOG_HEAD_PAYLOAD;
+    return SHMLOG_RECORD_BYTES * (1 + i / SHMLOG_CONT_PAYLOAD) + 8 + i % SHMLOG_CONT_PAYLOAD;
+}
+
+/* Slots needed for a payload of n bytes. */
+static inline unsigned shmlog_slots_for_payload(size_t n)
+{
+    if (n <= SHMLOG_HEAD_PAYLOAD)
+        return 1;
+    return 1 + (unsigned)((n - SHMLOG_HEAD_PAYLOAD + SHMLOG_CONT_PAYLOAD - 1) / SHMLOG_CONT_PAYLOAD);
+}
+
+#endif /* SHMLOG_ABI_H */
