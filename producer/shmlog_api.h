@@ -394,7 +394,7 @@ static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
             if (0)                                                                             \
                 shmlog__format_check(__VA_ARGS__);                                             \
             static uint32_t shmlog__site_cache;                                                \
-            const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)};     \
+            static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)}; \
             uint32_t shmlog__site = shmlog__load_acquire(&shmlog__site_cache);                 \
             if (SHMLOG__UNLIKELY(!shmlog__site))                                               \
                 shmlog__site = shmlog__register_site(&shmlog__site_cache, (lvl), (cat), __FILE__,  \

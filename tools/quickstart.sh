@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The main job on a fresh Debian 12 machine, as root: install what is missing,
+# reserve hugepages, build, then run the collector, a sample producer, and the
+# dump of what landed on disk.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh
+
+[ -d build ] || meson setup build --buildtype=release >/dev/null
+ninja -C build >/dev/null
+echo "quickstart: built into ./build"
+
+work=$(mktemp -d /tmp/shmlog-quickstart.XXXXXX)
+mnt=$(awk '$3 == "hugetlbfs" { print $2; exit }' /proc/mounts)
+seg_dir=${mnt:-/dev/shm}/shmlog-quickstart-$$
+export SHMLOG_DIR=$seg_dir
+out=$work/out
+mkdir -p "$out"
+
+build/collector/shmlog-collector --dir "$seg_dir" --out "$out" &
+collector=$!
+trap 'kill $collector 2>/dev/null || true; rm -rf "$seg_dir"' EXIT
+
+build/tools/shmlog-sample --app quickstart --count 200000 --threads 2
+echo "quickstart: live segments while the collector drains:"
+build/tools/shmlog-dump segments --dir "$seg_dir" || true
+
+kill -TERM $collector
+wait $collector
+trap 'rm -rf "$seg_dir"' EXIT
+
+echo "quickstart: files written to $out:"
+ls -l "$out"
+echo "quickstart: the first records, as text and as JSON Lines:"
+build/tools/shmlog-dump read "$out" --limit 5
+build/tools/shmlog-dump read "$out" --format json --limit 3
+echo "quickstart: stats and verification:"
+build/tools/shmlog-dump stats "$out"
+build/tools/shmlog-dump verify "$out"/*.shlog

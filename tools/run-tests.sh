@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: a release build, an ASan+UBSan build, and a TSan build
+# of the suites TSan supports. Run from the repository root, as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh
+
+run() { # name, meson options...
+    local dir=build-test-$1; shift
+    [ -d "$dir" ] || meson setup "$dir" "$@" >/dev/null
+    ninja -C "$dir" >/dev/null
+    echo "== meson test ($dir)"
+    meson test -C "$dir" --print-errorlogs --num-processes 2
+}
+
+run release --buildtype=release
+run asan --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
+run tsan --buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dtsan=true
+echo "all test suites passed"

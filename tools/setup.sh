@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Prepares a Debian 12 machine for shmlog, as root: the packages it builds and
+# tests with, 2 MiB hugepages reserved, and a hugetlbfs mount. Idempotent.
+#   SHMLOG_HUGEPAGES   pages to reserve (default 512 = 1 GiB)
+set -euo pipefail
+
+want_pages=${SHMLOG_HUGEPAGES:-512}
+packages=(gcc g++ clang pkg-config meson ninja-build python3
+          liburing-dev libzstd-dev libnuma-dev libcriterion-dev numactl)
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup.sh: run as root (it installs packages and reserves hugepages)" >&2
+    exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+have=$(cat /proc/sys/vm/nr_hugepages)
+if [ "$have" -lt "$want_pages" ]; then
+    echo "$want_pages" > /proc/sys/vm/nr_hugepages
+    have=$(cat /proc/sys/vm/nr_hugepages)
+    [ "$have" -ge "$want_pages" ] || echo "setup: warning: only $have of $want_pages hugepages could be reserved" >&2
+fi
+
+mnt=$(awk '$3 == "hugetlbfs" { print $2; exit }' /proc/mounts)
+if [ -z "$mnt" ]; then
+    mnt=/dev/hugepages
+    mkdir -p "$mnt"
+    mount -t hugetlbfs -o pagesize=2M,mode=1777 nodev "$mnt"
+fi
+echo "setup: $(cat /proc/sys/vm/nr_hugepages) hugepages reserved, hugetlbfs at $mnt"
