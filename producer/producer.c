@@ -158,7 +158,8 @@ static int shmlog__meta_create(void)
         unlink(path);
         return -ENOSPC;
     }
-    memcpy((uint8_t *)m + m->sites_offset, shmlog__g.sites, shmlog__g.site_count * sizeof(struct shmlog_site));
+    if (shmlog__g.site_count) /* sites is NULL before the first init: memcpy from NULL is undefined */
+        memcpy((uint8_t *)m + m->sites_offset, shmlog__g.sites, shmlog__g.site_count * sizeof(struct shmlog_site));
     if (shmlog__g.strings_used)
         memcpy((uint8_t *)m + m->strings_offset, shmlog__g.strings, shmlog__g.strings_used);
     /* Local string offsets are relative to the arena; shift them into the segment. */

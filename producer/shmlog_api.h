@@ -139,8 +139,12 @@ SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t *room, unsi
     if (t != SHMLOG_ARG_STR)
         return shmlog_arg_width(t);
     const char *s = (const char *)(uintptr_t)v;
-    const char *end = (const char *)memchr(s, 0, *room + 1);
-    size_t n = end ? (size_t)(end - s) : *room + 1;
+    /* A bounded scan, not memchr(s, 0, *room + 1): GCC rejects that bound
+     * (-Wstringop-overread) when s is a known array shorter than the room,
+     * and strnlen is not ISO C. */
+    size_t n = 0;
+    while (n <= *room && s[n])
+        n++;
     if (n > *room) {
         n = *room;
         *trunc = 1;
@@ -176,12 +180,16 @@ SHMLOG__INLINE uint8_t *shmlog__reserve(struct shmlog__ring_local *r, unsigned n
         pad = idx + nslots > cap ? cap - idx : 0;
         need = pad + nslots;
         if (SHMLOG__LIKELY(r->policy != SHMLOG_OVERWRITE)) {
-            uint64_t tail = shmlog__load_relaxed(&h->tail_cache);
+            /* Acquire pairs with the release below: a producer that trusts
+             * another's cached tail inherits its acquire of the collector's
+             * release, so it reuses slots only after the collector copied
+             * them (plain movs on x86 either way). */
+            uint64_t tail = shmlog__load_acquire(&h->tail_cache);
             if (SHMLOG__UNLIKELY(head + need - tail > cap)) {
                 /* Acquire pairs with the collector's release of tail: it has
                  * finished copying the slots we are about to reuse. */
                 tail = shmlog__load_acquire(&h->tail);
-                shmlog__store_relaxed(&h->tail_cache, tail);
+                shmlog__store_release(&h->tail_cache, tail);
                 if (head + need - tail > cap) {
                     if (r->policy == SHMLOG_DROP) {
                         shmlog__drop(r, payload);
@@ -382,7 +390,7 @@ static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__A_FIXED(i, x) + (shmlog__t##i == SHMLOG_ARG_STR ? 2u : shmlog_arg_width(shmlog__t##i))
 #define SHMLOG__A_LEN(i, x) unsigned shmlog__c##i = 0; const size_t shmlog__l##i = \
     shmlog__arg_len(shmlog__t##i, shmlog__v##i, &shmlog__room, &shmlog__c##i); shmlog__trunc |= shmlog__c##i;
-#define SHMLOG__A_SUM(i, x) + shmlog__l##i
+#define SHMLOG__A_SUM(i, x) + (shmlog__t##i == SHMLOG_ARG_STR ? 2u : 0u) + shmlog__l##i
 #define SHMLOG__A_PUT(i, x) shmlog__off = shmlog__put_arg(shmlog__head, shmlog__off, shmlog__t##i, \
     shmlog__v##i, shmlog__l##i, shmlog__c##i);
 

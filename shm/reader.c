@@ -305,7 +305,7 @@ static int skip_to_next_head(const struct shmlog_ring_view *v, uint64_t *pos, ui
 {
     uint64_t first = *pos;
     uint64_t p = *pos + 1;
-    while (p < head && slot_commit(v, p) != p + 1)
+    while (p != head && slot_commit(v, p) != p + 1) /* positions are modular: never compare with < */
         p++;
     *pos = p;
     return loss(l, first, p - first, 1, reason);
@@ -317,7 +317,8 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
     for (;;) {
         uint64_t p = *pos;
         uint64_t head = shmlog_ring_head(v);
-        if (p >= head)
+        /* Free-running positions wrap at 2^64: compare distances, not values. */
+        if ((int64_t)(head - p) <= 0)
             return SHMLOG_READ_EMPTY;
         if (head - p > v->cap) {
             /* Flight-recorder mode overtook us (or a hostile head): the oldest
@@ -341,13 +342,15 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
         memcpy(&rec, slot_at(v, p), sizeof rec);
         uint64_t idx = p & v->mask;
         if (rec.flags & SHMLOG_REC_PAD) {
-            if (rec.nslots == 0 || idx + rec.nslots != v->cap) /* a pad runs exactly to the ring end */
+            /* A pad runs exactly to the ring end, inside what was reserved:
+             * skipping it must not carry pos past head. */
+            if (rec.nslots == 0 || idx + rec.nslots != v->cap || rec.nslots > head - p)
                 return skip_to_next_head(v, pos, head, l, SHMLOG_LOSS_CORRUPT);
             *pos = p + rec.nslots;
             continue;
         }
         unsigned n = rec.nslots;
-        if (n == 0 || n > SHMLOG_MAX_SLOTS || idx + n > v->cap || p + n > head ||
+        if (n == 0 || n > SHMLOG_MAX_SLOTS || idx + n > v->cap || n > head - p ||
             rec.level > SHMLOG_LEVEL_FATAL || rec.category >= SHMLOG_CAT_COUNT ||
             (rec.flags & ~(unsigned)SHMLOG_REC_TRUNCATED))
             return skip_to_next_head(v, pos, head, l, SHMLOG_LOSS_CORRUPT);

@@ -1,0 +1,444 @@
+/* Description: where segments live: hugetlbfs (flag, 2 MiB sizes, NUMA binding), the 4 KiB fallback and its single warning, require_hugepages failing cleanly, file modes, groups and planted symlinks. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <numa.h>
+#include <numaif.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reader.h"
+#include "shmlog.h"
+#include "test_util.h"
+
+#define HUGE_PAGE (2u << 20)
+#define PAGES_NEEDED 8 /* meta + a ring per cpu, with room */
+
+static char dir[TU_DIR_MAX];  /* a fresh directory on /dev/shm */
+static char mnt[TU_DIR_MAX];  /* a private hugetlbfs, when the test mounts one */
+static long pages_added;      /* what we raised nr_hugepages by, to give back */
+static int mount_error;       /* why mounting hugetlbfs failed, for the skip message */
+
+static long meminfo(const char *key)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    char line[256];
+    long v = -1;
+    size_t klen = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, key, klen) == 0 && line[klen] == ':')
+            v = strtol(line + klen + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static long read_nr_hugepages(void)
+{
+    char buf[64];
+    return tu_read_file("/proc/sys/vm/nr_hugepages", buf, sizeof buf) > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+static int write_nr_hugepages(long n)
+{
+    FILE *f = fopen("/proc/sys/vm/nr_hugepages", "we");
+    if (!f)
+        return -errno;
+    fprintf(f, "%ld\n", n);
+    return fclose(f) == 0 ? 0 : -errno;
+}
+
+static void dir_up(void) { cr_assert_eq(tu_mkdtemp(dir, sizeof dir, "huge"), 0); }
+
+static void dir_down(void)
+{
+    shmlog_shutdown();
+    tu_rmtree(dir);
+}
+
+/* Mounts hugetlbfs (2 MiB pages) with extra options on mnt. 0 or -errno. */
+static int mount_hugetlbfs(const char *options)
+{
+    snprintf(mnt, sizeof mnt, "/tmp/shmlog-test-hugetlbfs-XXXXXX");
+    if (!mkdtemp(mnt))
+        return -errno;
+    char opts[128];
+    snprintf(opts, sizeof opts, "pagesize=2M,mode=0700%s%s", options ? "," : "", options ? options : "");
+    if (mount("none", mnt, "hugetlbfs", 0, opts) != 0) {
+        int e = errno;
+        rmdir(mnt);
+        mnt[0] = 0;
+        return -e;
+    }
+    return 0;
+}
+
+/* Needs root: a free-page reserve and a private hugetlbfs mount. Skips with a
+ * reason otherwise. */
+static void huge_up(void)
+{
+    dir_up();
+    if (geteuid() != 0)
+        return; /* the test skips itself */
+    long free_pages = meminfo("HugePages_Free");
+    if (free_pages >= 0 && free_pages < PAGES_NEEDED) {
+        long before = read_nr_hugepages();
+        if (before >= 0 && write_nr_hugepages(before + PAGES_NEEDED - free_pages) == 0)
+            pages_added = read_nr_hugepages() - before;
+    }
+    mount_error = -mount_hugetlbfs(NULL);
+}
+
+static void huge_down(void)
+{
+    shmlog_shutdown();
+    if (mnt[0]) {
+        char sub[TU_PATH_MAX];
+        snprintf(sub, sizeof sub, "%s/shmlog", mnt);
+        tu_rmtree(sub);
+        tu_rmtree(mnt); /* unlinks the segments: their pages go back to the pool */
+        umount2(mnt, MNT_DETACH);
+        rmdir(mnt);
+        mnt[0] = 0;
+    }
+    if (pages_added > 0) /* give back what we took, leaving others' changes alone */
+        write_nr_hugepages(read_nr_hugepages() - pages_added);
+    pages_added = 0;
+    dir_down();
+}
+
+/* Criterion does not run .fini after cr_skip_test: clean up first. */
+#define SKIP_AFTER(cleanup, ...) \
+    do {                         \
+        cleanup();               \
+        cr_skip_test(__VA_ARGS__); \
+    } while (0)
+
+static void need_hugetlbfs(void)
+{
+    if (geteuid() != 0)
+        SKIP_AFTER(huge_down, "needs root: mounts a private hugetlbfs and reserves hugepages");
+    if (!mnt[0])
+        SKIP_AFTER(huge_down, "could not mount hugetlbfs (pagesize=2M): %s", strerror(mount_error));
+    if (meminfo("HugePages_Free") < PAGES_NEEDED)
+        SKIP_AFTER(huge_down, "fewer than %d free 2 MiB hugepages, and nr_hugepages could not be raised",
+                   PAGES_NEEDED);
+}
+
+static int producer_init(const char *where, int all_cpus, int require_huge, int quiet)
+{
+    struct shmlog_config cfg;
+    shmlog_config_init(&cfg);
+    cfg.app = "huge";
+    cfg.dir = where;
+    cfg.ring_bytes = 1u << 20;
+    cfg.all_cpus = all_cpus;
+    cfg.require_hugepages = require_huge;
+    cfg.quiet = quiet;
+    return shmlog_init(&cfg);
+}
+
+/* Checks the policy of the mapping at addr: MPOL_BIND to exactly node. */
+static void expect_bound(void *addr, int node, const char *what)
+{
+    int mode = -1;
+    unsigned long mask[16] = {0};
+    cr_assert_eq(get_mempolicy(&mode, mask, sizeof mask * 8, addr, MPOL_F_ADDR), 0, "get_mempolicy: %s",
+                 strerror(errno));
+    cr_expect_eq(mode, MPOL_BIND, "%s: policy %d, expected MPOL_BIND", what, mode);
+    for (int n = 0; n < (int)(sizeof mask * 8); n++)
+        cr_expect_eq((mask[n / 64] >> (n % 64)) & 1, (unsigned long)(n == node), "%s: node %d in the mask", what, n);
+}
+
+/* The node the page at addr is on. */
+static int page_node(void *addr)
+{
+    int node = -1;
+    cr_assert_eq(get_mempolicy(&node, NULL, 0, addr, MPOL_F_ADDR | MPOL_F_NODE), 0, "get_mempolicy: %s",
+                 strerror(errno));
+    return node;
+}
+
+/* ==== hugetlbfs ==== */
+
+Test(hugepages, segments_on_hugetlbfs_are_flagged_sized_and_bound, .init = huge_up, .fini = huge_down, .timeout = 30)
+{
+    need_hugetlbfs();
+    long free_before = meminfo("HugePages_Free");
+    int rc = producer_init(mnt, 1, 1, 0);
+    cr_assert_eq(rc, 0, "shmlog_init on hugetlbfs: %s", strerror(-rc));
+    cr_assert_str_eq(shmlog_dir(), mnt);
+
+    struct tu_proc proc;
+    char err[512] = "";
+    cr_assert_eq(tu_proc_open(&proc, mnt, "huge", (uint32_t)getpid(), 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(proc.nrings, tu_allowed_cpus());
+    uint64_t bytes = proc.meta.bytes;
+    cr_expect(proc.meta.hdr.flags & SHMLOG_SEG_HUGEPAGES, "meta flagged as hugepage-backed");
+    cr_expect_eq(proc.meta.bytes % HUGE_PAGE, 0, "meta size %zu is whole 2 MiB pages", proc.meta.bytes);
+    for (int i = 0; i < proc.nrings; i++) {
+        const struct shmlog_seg *s = &proc.ring_seg[i];
+        const struct shmlog_ring_view *v = &proc.ring[i];
+        bytes += s->bytes;
+        cr_expect(s->hdr.flags & SHMLOG_SEG_HUGEPAGES, "ring cpu%u flagged", v->cpu);
+        cr_expect_eq(s->bytes % HUGE_PAGE, 0, "ring cpu%u: %zu bytes", v->cpu, s->bytes);
+        cr_expect_eq(v->cap, (1u << 20) / SHMLOG_RECORD_BYTES);
+        if (numa_available() < 0) {
+            cr_log_warn("no NUMA support in this kernel: binding not checked");
+            continue;
+        }
+        int node = numa_node_of_cpu((int)v->cpu);
+        cr_expect_geq(v->numa_node, 0, "ring cpu%u: the producer bound it", v->cpu);
+        cr_expect_eq(v->numa_node, node, "ring cpu%u: bound to node %d of its cpu", v->cpu, node);
+        /* hugetlbfs keeps no shared policy: the binding is on the producer's
+         * own mapping; the pages themselves must sit on that node. */
+        void *own = tu_writable_mapping(s->path, NULL);
+        cr_assert_not_null(own, "the producer's mapping of %s", s->path);
+        expect_bound(own, node, s->path);
+        cr_expect_eq(page_node((void *)v->slots), node, "ring cpu%u: slot pages on node %d", v->cpu, node);
+    }
+    long used = free_before - meminfo("HugePages_Free");
+    cr_expect_eq((uint64_t)used * HUGE_PAGE, bytes, "%ld hugepages taken for %llu bytes of segments", used,
+                 (unsigned long long)bytes);
+
+    /* and records go through */
+    cr_assert_eq(tu_pin_self(0), 0);
+    for (uint32_t i = 0; i < 100; i++)
+        SHMLOG_INFO("on hugepages i=%u", i);
+    struct tu_drain_stats st = {0};
+    for (int i = 0; i < proc.nrings; i++) {
+        uint64_t pos = 0;
+        tu_drain(&proc.ring[i], &pos, 0, NULL, NULL, &st);
+    }
+    cr_expect_eq(st.records, 100);
+    tu_proc_close(&proc);
+}
+
+Test(hugepages, require_hugepages_with_no_free_pages_fails_and_leaves_nothing, .init = huge_up,
+     .fini = huge_down, .timeout = 30)
+{
+    need_hugetlbfs();
+    umount2(mnt, MNT_DETACH);
+    rmdir(mnt);
+    /* size=0: a hugetlbfs that can hand out no page at all */
+    cr_assert_eq(mount_hugetlbfs("size=0"), 0);
+    int rc = producer_init(mnt, 1, 1, 1);
+    cr_assert_lt(rc, 0, "no page to be had: shmlog_init must fail");
+    cr_expect_eq(rc, -ENOMEM, "%s", strerror(-rc));
+    cr_expect_eq(tu_count_files(mnt, NULL), 0, "no segment left behind");
+    cr_expect_null(shmlog_dir());
+    SHMLOG_INFO("not initialised: a no-op, not a crash");
+
+    /* An explicit directory is never silently replaced, hugepages required or not. */
+    rc = producer_init(mnt, 1, 0, 1);
+    cr_expect_eq(rc, -ENOMEM, "%s", strerror(-rc));
+    cr_expect_eq(tu_count_files(mnt, NULL), 0);
+
+    /* size=2M: the meta segment fits, the rings do not; the meta goes too */
+    umount2(mnt, MNT_DETACH);
+    rmdir(mnt);
+    cr_assert_eq(mount_hugetlbfs("size=2M"), 0);
+    rc = producer_init(mnt, 1, 1, 1);
+    cr_expect_eq(rc, -ENOMEM, "%s", strerror(-rc));
+    cr_expect_eq(tu_count_files(mnt, NULL), 0, "a half-made set of segments is removed");
+}
+
+Test(hugepages, ring_that_cannot_be_made_later_drops_and_counts, .init = huge_up, .fini = huge_down, .timeout = 30)
+{
+    need_hugetlbfs();
+    umount2(mnt, MNT_DETACH);
+    rmdir(mnt);
+    cr_assert_eq(mount_hugetlbfs("size=2M"), 0); /* room for the meta segment only */
+    int rc = producer_init(mnt, 0, 1, 1);
+    cr_assert_eq(rc, 0, "init makes only the meta segment: %s", strerror(-rc));
+    char log[TU_PATH_MAX];
+    snprintf(log, sizeof log, "%s/stderr", dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    cr_assert_eq(tu_pin_self(0), 0);
+    for (int i = 0; i < 10; i++)
+        SHMLOG_INFO("no ring for this cpu i=%d", i);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(fd);
+    close(saved);
+    cr_expect_eq(shmlog_dropped(), 10, "records without a ring are dropped and counted");
+    char text[4096];
+    cr_assert_geq(tu_read_file(log, text, sizeof text), 0);
+    cr_expect_eq(tu_count_substr(text, "cannot create the ring of cpu 0"), 1, "said once: %s", text);
+    cr_expect_eq(tu_count_files(mnt, ".ring"), 0);
+}
+
+/* ==== The 4 KiB fallback ==== */
+
+Test(fallback, plain_directory_works_on_4k_pages_and_warns_once, .init = dir_up, .fini = dir_down, .timeout = 30)
+{
+    char log[TU_PATH_MAX];
+    snprintf(log, sizeof log, "%s/stderr", dir);
+    char seg_dir[TU_PATH_MAX];
+    snprintf(seg_dir, sizeof seg_dir, "%s/segs", dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    int rc = producer_init(seg_dir, 1, 0, 0);
+    for (int i = 0; i < 10; i++)
+        SHMLOG_INFO("i=%d", i);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(fd);
+    close(saved);
+    cr_assert_eq(rc, 0, "%s", strerror(-rc));
+    char text[8192];
+    cr_assert_geq(tu_read_file(log, text, sizeof text), 0);
+    cr_expect_eq(tu_count_substr(text, "not on hugetlbfs"), 1, "one warning for %d segments: '%s'",
+                 1 + tu_allowed_cpus(), text);
+
+    struct tu_proc proc;
+    char err[512] = "";
+    cr_assert_eq(tu_proc_open(&proc, seg_dir, "huge", (uint32_t)getpid(), 0, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(proc.meta.hdr.flags & SHMLOG_SEG_HUGEPAGES, 0);
+    for (int i = 0; i < proc.nrings; i++) {
+        cr_expect_eq(proc.ring_seg[i].hdr.flags & SHMLOG_SEG_HUGEPAGES, 0);
+        cr_expect_eq(proc.ring_seg[i].bytes, SHMLOG_RING_HEADER_BYTES + (1u << 20), "4 KiB pages: no rounding");
+        if (numa_available() < 0)
+            continue;
+        /* tmpfs keeps the policy with the file: a second mapping shows it */
+        int node = numa_node_of_cpu((int)proc.ring[i].cpu);
+        cr_expect_eq(proc.ring[i].numa_node, node);
+        expect_bound(proc.ring_seg[i].addr, node, proc.ring_seg[i].path);
+        cr_expect_eq(page_node((void *)proc.ring[i].slots), node);
+    }
+    tu_proc_close(&proc);
+}
+
+Test(fallback, quiet_config_prints_nothing, .init = dir_up, .fini = dir_down, .timeout = 30)
+{
+    char log[TU_PATH_MAX];
+    snprintf(log, sizeof log, "%s/stderr", dir);
+    char seg_dir[TU_PATH_MAX];
+    snprintf(seg_dir, sizeof seg_dir, "%s/segs", dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    int rc = producer_init(seg_dir, 1, 0, 1);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(fd);
+    close(saved);
+    cr_assert_eq(rc, 0);
+    char text[4096];
+    cr_assert_eq(tu_read_file(log, text, sizeof text), 0, "quiet: '%s'", text);
+}
+
+Test(fallback, require_hugepages_refuses_a_plain_directory, .init = dir_up, .fini = dir_down, .timeout = 30)
+{
+    int rc = producer_init(dir, 1, 1, 1);
+    cr_assert_eq(rc, -ENOTSUP, "got %d (%s)", rc, strerror(-rc));
+    cr_expect_eq(tu_count_files(dir, NULL), 0, "no file left");
+    cr_expect_null(shmlog_dir());
+}
+
+/* ==== Modes, groups, symlinks ==== */
+
+static void expect_mode(const char *path, mode_t mode, gid_t gid)
+{
+    struct stat st;
+    cr_assert_eq(lstat(path, &st), 0, "%s: %s", path, strerror(errno));
+    cr_expect_eq(st.st_mode & 07777, mode, "%s: mode %o, expected %o", path, st.st_mode & 07777, mode);
+    cr_expect_eq(st.st_uid, getuid(), "%s: owner", path);
+    if (gid != (gid_t)-1)
+        cr_expect_eq(st.st_gid, gid, "%s: group %u, expected %u", path, st.st_gid, gid);
+}
+
+static void expect_segment_modes(const char *where, mode_t mode, gid_t gid)
+{
+    char path[TU_PATH_MAX];
+    snprintf(path, sizeof path, "%s/huge-%d.meta", where, (int)getpid());
+    expect_mode(path, mode, gid);
+    int rings = 0;
+    for (int cpu = 0; cpu < 1024 && rings < tu_allowed_cpus(); cpu++) {
+        snprintf(path, sizeof path, "%s/huge-%d-cpu%d.ring", where, (int)getpid(), cpu);
+        if (access(path, F_OK) == 0) {
+            expect_mode(path, mode, gid);
+            rings++;
+        }
+    }
+    cr_expect_eq(rings, tu_allowed_cpus());
+}
+
+Test(modes, segments_are_0600_even_with_umask_0, .init = dir_up, .fini = dir_down, .timeout = 30)
+{
+    mode_t old = umask(0);
+    char where[TU_DIR_MAX + 32];
+    snprintf(where, sizeof where, "%s/made-by-shmlog", dir);
+    int rc = producer_init(where, 1, 0, 1);
+    umask(old);
+    cr_assert_eq(rc, 0, "%s", strerror(-rc));
+    expect_mode(where, 0700, (gid_t)-1);
+    expect_segment_modes(where, 0600, getgid());
+}
+
+Test(modes, group_config_gives_0660_and_the_group, .init = dir_up, .fini = dir_down, .timeout = 30)
+{
+    if (geteuid() != 0)
+        SKIP_AFTER(dir_down, "needs root to give files a group it is not in (gid 65534)");
+    const gid_t group = 65534;
+    char where[TU_DIR_MAX + 32];
+    snprintf(where, sizeof where, "%s/made-by-shmlog", dir);
+    struct shmlog_config cfg;
+    shmlog_config_init(&cfg);
+    cfg.app = "huge";
+    cfg.dir = where;
+    cfg.ring_bytes = 1u << 20;
+    cfg.all_cpus = 1;
+    cfg.quiet = 1;
+    cfg.group = (int)group;
+    mode_t old = umask(077); /* a strict umask must not strip the group bits */
+    int rc = shmlog_init(&cfg);
+    umask(old);
+    cr_assert_eq(rc, 0, "%s", strerror(-rc));
+    expect_mode(where, 02770, group);
+    expect_segment_modes(where, 0660, group);
+}
+
+Test(modes, planted_symlinks_are_not_followed, .init = dir_up, .fini = dir_down, .timeout = 30)
+{
+    char target[TU_PATH_MAX], link[TU_PATH_MAX], victim[TU_PATH_MAX];
+    /* the segment directory itself is a symlink to somewhere else */
+    snprintf(target, sizeof target, "%s/elsewhere", dir);
+    snprintf(link, sizeof link, "%s/segs", dir);
+    cr_assert_eq(mkdir(target, 0700), 0);
+    cr_assert_eq(symlink(target, link), 0);
+    int rc = producer_init(link, 1, 0, 1);
+    cr_expect_eq(rc, -ENOTDIR, "a symlinked segment directory: %d (%s)", rc, strerror(-rc));
+    cr_expect_eq(tu_count_files(target, NULL), 0, "nothing written through the link");
+    if (rc == 0)
+        shmlog_shutdown();
+
+    /* a symlink where our meta segment will be created, pointing at a file
+     * the attacker wants clobbered */
+    char where[TU_DIR_MAX + 32];
+    snprintf(where, sizeof where, "%s/real", dir);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    cr_assert_eq(mkdir(where, 0700), 0);
+    FILE *f = fopen(victim, "w");
+    cr_assert_not_null(f);
+    fputs("precious", f);
+    fclose(f);
+    snprintf(link, sizeof link, "%s/huge-%d.meta", where, (int)getpid());
+    cr_assert_eq(symlink(victim, link), 0);
+    rc = producer_init(where, 1, 0, 1);
+    cr_expect_eq(rc, -EEXIST, "%d (%s)", rc, strerror(-rc));
+    char text[64];
+    cr_expect_eq(tu_read_file(victim, text, sizeof text), 8);
+    cr_expect_str_eq(text, "precious", "the link target is untouched");
+    struct stat st;
+    cr_expect_eq(lstat(link, &st), 0);
+    cr_expect(S_ISLNK(st.st_mode), "the planted link is left as it was");
+    cr_expect_eq(tu_count_files(where, ".ring"), 0, "no ring made after the failure");
+}

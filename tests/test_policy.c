@@ -1,0 +1,554 @@
+/* Description: what a full ring does under each policy (drop and count, overwrite the oldest, spin until released), and the live log level set in-process or from another process. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reader.h"
+#include "shmlog.h"
+#include "test_util.h"
+
+#define CAP 1024u /* records in the smallest ring */
+
+static char dir[TU_DIR_MAX];
+static struct tu_proc proc;
+static struct shmlog_ring_view *ring; /* the ring of cpu 0, where this test's thread writes */
+
+static void dir_up(void) { cr_assert_eq(tu_mkdtemp(dir, sizeof dir, "policy"), 0); }
+
+static void dir_down(void)
+{
+    tu_proc_close(&proc);
+    shmlog_shutdown();
+    tu_rmtree(dir);
+}
+
+/* A producer with rings of CAP records and the given policy; the calling
+ * thread pinned to cpu 0, whose ring is opened read-write (as the collector
+ * does) into `ring`. */
+static void producer_up(int policy)
+{
+    struct shmlog_config cfg;
+    shmlog_config_init(&cfg);
+    cfg.app = "policy";
+    cfg.dir = dir;
+    cfg.policy = policy;
+    cfg.ring_bytes = CAP * SHMLOG_RECORD_BYTES;
+    cfg.quiet = 1;
+    int rc = shmlog_init(&cfg);
+    cr_assert_eq(rc, 0, "shmlog_init: %s", strerror(-rc));
+    cr_assert_eq(tu_pin_self(0), 0);
+    cr_assert_eq(shmlog_thread_init(), 0);
+    char err[512] = "";
+    cr_assert_eq(tu_proc_open(&proc, dir, "policy", (uint32_t)getpid(), 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(proc.nrings, 1, "only the ring of cpu 0 was made");
+    ring = &proc.ring[0];
+    cr_assert_eq(ring->cpu, 0);
+    cr_assert_eq(ring->policy, (uint32_t)policy);
+}
+
+/* Collects the first u32 argument (a sequence number) of every record. */
+struct seqs {
+    uint32_t n;
+    uint32_t v[64 * 1024];
+    uint64_t pos[64 * 1024];
+};
+
+static int collect_seq(const struct shmlog_rec *rec, const struct shmlog_ring_view *v, void *ctx)
+{
+    (void)v;
+    struct seqs *s = ctx;
+    uint32_t seq = UINT32_MAX;
+    tu_arg_u32(rec, 0, &seq);
+    if (s->n < 64 * 1024) {
+        s->pos[s->n] = rec->pos;
+        s->v[s->n++] = seq;
+    }
+    return 0;
+}
+
+/* ==== DROP ==== */
+
+Test(policy, drop_counts_exactly_what_was_not_written, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_DROP);
+    const uint32_t attempts = CAP + 476;
+    for (uint32_t seq = 0; seq < attempts; seq++)
+        SHMLOG_INFO("seq=%u", seq);
+    cr_assert_eq(shmlog_ring_head(ring), CAP, "the ring is exactly full");
+    cr_assert_eq(shmlog_ring_dropped(ring), attempts - CAP);
+    cr_assert_eq(ring->hdr->dropped, attempts - CAP, "the ring header counts the drops");
+    cr_assert_eq(ring->hdr->drop_bytes, (uint64_t)(attempts - CAP) * 4, "and their payload bytes");
+    cr_assert_eq(shmlog_dropped(), attempts - CAP, "shmlog_dropped() agrees");
+
+    static struct seqs got;
+    uint64_t pos = 0;
+    struct tu_drain_stats st = {0};
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, &st), SHMLOG_READ_EMPTY);
+    cr_assert_eq(got.n, CAP);
+    for (uint32_t i = 0; i < CAP; i++)
+        cr_assert_eq(got.v[i], i, "the oldest records are kept, in order: at %u seq %u", i, got.v[i]);
+    cr_assert_eq(st.loss_events, 0, "drops are counted by the producer, not seen as holes");
+
+    /* Space released by the reader is used again; the count does not move. */
+    shmlog_ring_release(ring, pos);
+    for (uint32_t seq = 5000; seq < 5010; seq++)
+        SHMLOG_INFO("seq=%u", seq);
+    got.n = 0;
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, NULL), SHMLOG_READ_EMPTY);
+    cr_assert_eq(got.n, 10);
+    cr_assert_eq(got.v[0], 5000);
+    cr_assert_eq(shmlog_dropped(), attempts - CAP);
+}
+
+Test(policy, drop_refuses_a_record_that_does_not_fit_whole, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_DROP);
+    for (uint32_t seq = 0; seq < CAP - 4; seq++)
+        SHMLOG_INFO("seq=%u", seq);
+    char big[300];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    SHMLOG_INFO("seq=%u s=%s", 9999u, big); /* 6 slots: does not fit the 4 left */
+    cr_assert_eq(shmlog_dropped(), 1);
+    cr_assert_eq(shmlog_ring_head(ring), CAP - 4, "nothing of it was reserved");
+    for (uint32_t seq = CAP - 4; seq < CAP; seq++)
+        SHMLOG_INFO("seq=%u", seq); /* the 4 one-slot records still fit */
+    cr_assert_eq(shmlog_dropped(), 1);
+    cr_assert_eq(shmlog_ring_head(ring), CAP);
+    static struct seqs got;
+    uint64_t pos = 0;
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, NULL), SHMLOG_READ_EMPTY);
+    cr_assert_eq(got.n, CAP);
+    cr_assert_eq(got.v[CAP - 1], CAP - 1);
+}
+
+/* ==== OVERWRITE ==== */
+
+Test(policy, overwrite_keeps_the_newest_and_reports_the_loss, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_OVERWRITE);
+    const uint32_t written = 5 * CAP + 123;
+    for (uint32_t seq = 0; seq < written; seq++)
+        SHMLOG_INFO("seq=%u", seq);
+    cr_assert_eq(shmlog_ring_head(ring), written, "nothing refused");
+    cr_assert_eq(shmlog_dropped(), 0);
+
+    uint64_t pos = 0;
+    struct shmlog_rec rec;
+    struct shmlog_loss loss;
+    cr_assert_eq(shmlog_ring_next(ring, &pos, &rec, 0, &loss), SHMLOG_READ_LOSS);
+    cr_assert_eq(loss.reason, SHMLOG_LOSS_OVERWRITTEN);
+    cr_assert_eq(loss.first_pos, 0);
+    cr_assert_eq(loss.positions, written - CAP);
+    cr_assert_eq(pos, written - CAP);
+    static struct seqs got;
+    struct tu_drain_stats st = {0};
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, &st), SHMLOG_READ_EMPTY);
+    cr_assert_eq(st.loss_events, 0);
+    cr_assert_eq(got.n, CAP, "the newest cap records");
+    for (uint32_t i = 0; i < CAP; i++)
+        cr_assert_eq(got.v[i], written - CAP + i);
+}
+
+/* Records of 1..8 slots: the oldest record still whole starts somewhere in
+ * the last cap positions; from there on every record is there. */
+Test(policy, overwrite_with_records_of_every_size, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_OVERWRITE);
+    char s[SHMLOG_MAX_PAYLOAD];
+    const uint32_t written = 3000;
+    for (uint32_t seq = 0; seq < written; seq++) {
+        size_t len = (seq * 37) % 420;
+        memset(s, 'a' + seq % 26, len);
+        s[len] = 0;
+        SHMLOG_INFO("seq=%u s=%s", seq, s);
+    }
+    uint64_t head = shmlog_ring_head(ring);
+    uint64_t pos = 0;
+    static struct seqs got;
+    struct tu_drain_stats st = {0};
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, &st), SHMLOG_READ_EMPTY);
+    cr_assert_eq(st.loss_events, 1, "one loss: everything before the window");
+    uint64_t lost = st.lost_positions[SHMLOG_LOSS_OVERWRITTEN];
+    cr_assert(lost <= got.pos[0] && got.pos[0] - lost < SHMLOG_MAX_SLOTS,
+              "the loss runs up to the first record (or the pad before it): %llu, %llu", (unsigned long long)lost,
+              (unsigned long long)got.pos[0]);
+    cr_assert_geq(got.pos[0], head - CAP, "the first record read lies in the last cap positions");
+    cr_assert_leq(got.pos[0], head - CAP + 2 * SHMLOG_MAX_SLOTS, "and is the oldest whole one there");
+    cr_assert_eq(got.v[got.n - 1], written - 1, "the newest record is last");
+    for (uint32_t i = 1; i < got.n; i++)
+        cr_assert_eq(got.v[i], got.v[i - 1] + 1, "contiguous after the loss: %u then %u", got.v[i - 1], got.v[i]);
+}
+
+/* A reader racing a writer that laps it: every record it returns is whole
+ * (its string matches its seq), records come in order, and what it misses
+ * is reported as overwritten. */
+struct lapping_writer {
+    uint32_t records;
+    int done;
+};
+
+static size_t lap_string(char *s, uint32_t seq)
+{
+    size_t len = (seq * 29) % 400;
+    for (size_t i = 0; i < len; i++)
+        s[i] = (char)('a' + (seq + i) % 26);
+    s[len] = 0;
+    return len;
+}
+
+static void *lapping_writer_main(void *arg)
+{
+    struct lapping_writer *w = arg;
+    if (tu_pin_self(0) != 0)
+        return NULL;
+    char s[512];
+    for (uint32_t seq = 0; seq < w->records; seq++) {
+        lap_string(s, seq);
+        SHMLOG_INFO("seq=%u s=%s", seq, s);
+    }
+    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+Test(policy, overwrite_reader_racing_the_writer_never_returns_a_torn_record, .init = dir_up, .fini = dir_down,
+     .timeout = 30)
+{
+    producer_up(SHMLOG_OVERWRITE);
+    cr_assert_eq(tu_pin_self(tu_allowed_cpus() > 1 ? 1 : 0), 0, "reader on the other cpu");
+    struct lapping_writer w = {.records = 400000};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, lapping_writer_main, &w), 0);
+    uint64_t pos = 0, records = 0, losses = 0;
+    int64_t last = -1;
+    char want[512];
+    for (;;) {
+        int done = __atomic_load_n(&w.done, __ATOMIC_ACQUIRE);
+        struct shmlog_rec rec;
+        struct shmlog_loss loss;
+        int st;
+        while ((st = shmlog_ring_next(ring, &pos, &rec, 0, &loss)) != SHMLOG_READ_EMPTY) {
+            if (st == SHMLOG_READ_PENDING)
+                continue; /* the writer is mid-record: look again */
+            if (st == SHMLOG_READ_LOSS) {
+                cr_assert_eq(loss.reason, SHMLOG_LOSS_OVERWRITTEN, "reason %u", loss.reason);
+                losses++;
+                continue;
+            }
+            uint32_t seq = 0;
+            const uint8_t *b = NULL;
+            size_t len = 0;
+            int cut = 1;
+            cr_assert_eq(tu_arg_u32(&rec, 0, &seq), 0);
+            cr_assert_gt((int64_t)seq, last, "records in order: %u after %lld", seq, (long long)last);
+            size_t want_len = lap_string(want, seq);
+            cr_assert(tu_arg_str(&rec, 4, &b, &len, &cut) > 0 && len == want_len && !cut &&
+                          memcmp(b, want, len) == 0,
+                      "seq %u at %llu: torn record (len %zu, expected %zu)", seq, (unsigned long long)rec.pos, len,
+                      want_len);
+            last = seq;
+            records++;
+        }
+        if (done)
+            break;
+    }
+    pthread_join(th, NULL);
+    cr_assert_eq(last, (int64_t)w.records - 1, "the newest record is read last");
+    cr_assert_gt(losses, 0, "a writer lapping the reader shows as overwritten loss");
+    cr_log_info("read %llu of %u records, %llu loss events", (unsigned long long)records, w.records,
+                (unsigned long long)losses);
+}
+
+/* The same race made certain: the reader's copy of a record is stopped in
+ * the middle (its continuation slot's page is made unreadable, the fault
+ * handler runs the writer a full lap, then lets the copy go on). The reader
+ * must notice the record changed under it and report it overwritten. */
+static uint8_t *trap_page;
+static unsigned trapped;
+
+static void write_lap(void)
+{
+    for (uint32_t i = 0; i < CAP; i++)
+        SHMLOG_INFO("lap i=%u", i);
+}
+
+static void on_segv(int sig, siginfo_t *si, void *ctx)
+{
+    (void)ctx;
+    uint8_t *at = si->si_addr;
+    if (!trap_page || at < trap_page || at >= trap_page + 4096) {
+        signal(sig, SIG_DFL); /* a real crash: let it happen */
+        return;
+    }
+    trapped++;
+    write_lap(); /* the hot path takes no lock: fine in a handler */
+    mprotect(trap_page, 4096, PROT_READ);
+    trap_page = NULL;
+}
+
+Test(policy, overwrite_writer_lapping_mid_copy_is_reported_not_returned, .init = dir_up, .fini = dir_down,
+     .timeout = 20)
+{
+    producer_up(SHMLOG_OVERWRITE);
+    write_lap(); /* registers the site outside the handler; fills positions 0..CAP-1 */
+    /* Records of 3 slots from position CAP + 63: their head slot ends a page
+     * of the ring, their continuation slots start the next one. */
+    for (uint32_t i = 0; i < 63; i++)
+        SHMLOG_INFO("seq=%u", i);
+    char s[101];
+    memset(s, 's', 100);
+    s[100] = 0;
+    SHMLOG_INFO("seq=%u s=%s", 63u, s);
+    uint64_t pos = CAP + 63;
+    cr_assert_eq(shmlog_ring_head(ring), pos + 3);
+    uint8_t *cont = (uint8_t *)ring->slots + (((pos + 1) & ring->mask) << 6);
+    cr_assert_eq((uintptr_t)cont % 4096, 0, "the continuation slot starts a page");
+
+    struct sigaction sa = {0}, old;
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    cr_assert_eq(sigaction(SIGSEGV, &sa, &old), 0);
+    trap_page = cont;
+    cr_assert_eq(mprotect(cont, 4096, PROT_NONE), 0);
+
+    struct shmlog_rec rec;
+    struct shmlog_loss loss;
+    int st = shmlog_ring_next(ring, &pos, &rec, 0, &loss);
+    sigaction(SIGSEGV, &old, NULL);
+    cr_assert_eq(trapped, 1, "the copy was interrupted once");
+    cr_assert_eq(st, SHMLOG_READ_LOSS, "a record overwritten while copied is not returned (status %d)", st);
+    cr_assert_eq(loss.reason, SHMLOG_LOSS_OVERWRITTEN, "reason %u", loss.reason);
+    cr_assert_eq(loss.first_pos, CAP + 63);
+
+    /* Reading on finds the writer's newer records, whole. */
+    static struct seqs got;
+    struct tu_drain_stats stats = {0};
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, &stats), SHMLOG_READ_EMPTY);
+    cr_assert_eq(stats.lost_records[SHMLOG_LOSS_CORRUPT], 0);
+    cr_assert_gt(got.n, 0);
+    cr_assert_eq(got.v[got.n - 1], CAP - 1, "the last record of the lap is there");
+}
+
+/* ==== SPIN ==== */
+
+struct spin_writer {
+    uint32_t records;
+    uint32_t progress; /* records written so far */
+};
+
+static void *spin_writer_main(void *arg)
+{
+    struct spin_writer *w = arg;
+    if (tu_pin_self(0) != 0)
+        return NULL;
+    char s[300];
+    for (uint32_t seq = 0; seq < w->records; seq++) {
+        if (seq % 5 == 4) {
+            size_t len = seq % 250;
+            memset(s, 'q', len);
+            s[len] = 0;
+            SHMLOG_INFO("seq=%u s=%s", seq, s);
+        } else {
+            SHMLOG_INFO("seq=%u", seq);
+        }
+        __atomic_store_n(&w->progress, seq + 1, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&t, NULL);
+}
+
+Test(policy, spin_waits_for_the_reader_and_loses_nothing, .init = dir_up, .fini = dir_down, .timeout = 30)
+{
+    producer_up(SHMLOG_SPIN);
+    cr_assert_eq(tu_pin_self(tu_allowed_cpus() > 1 ? 1 : 0), 0);
+    struct spin_writer w = {.records = 50000};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, spin_writer_main, &w), 0);
+
+    /* No reader yet: the writer fills the ring and then waits. */
+    for (int waited = 0; shmlog_ring_head(ring) < CAP - SHMLOG_MAX_SLOTS && waited < 10000; waited++)
+        sleep_ms(1);
+    sleep_ms(20);
+    uint32_t stuck_at = __atomic_load_n(&w.progress, __ATOMIC_ACQUIRE);
+    sleep_ms(50);
+    cr_assert_eq(__atomic_load_n(&w.progress, __ATOMIC_ACQUIRE), stuck_at, "the writer waits while the ring is full");
+    cr_assert_lt(stuck_at, w.records);
+    cr_assert_geq(shmlog_ring_head(ring), CAP - SHMLOG_MAX_SLOTS, "it stopped at a full ring");
+    cr_assert_leq(shmlog_ring_head(ring), CAP);
+    cr_assert_eq(shmlog_dropped(), 0);
+
+    /* Drain and release: the writer goes on, and every record arrives. */
+    uint64_t pos = 0;
+    uint32_t next = 0;
+    struct shmlog_rec rec;
+    struct shmlog_loss loss;
+    while (next < w.records) {
+        int st = shmlog_ring_next(ring, &pos, &rec, 0, &loss);
+        cr_assert_neq(st, SHMLOG_READ_LOSS, "nothing is lost under SPIN");
+        if (st != SHMLOG_READ_RECORD) {
+            shmlog_ring_release(ring, pos);
+            continue;
+        }
+        uint32_t seq = UINT32_MAX;
+        cr_assert_eq(tu_arg_u32(&rec, 0, &seq), 0);
+        cr_assert_eq(seq, next, "in order and complete");
+        next++;
+        if (next % 100 == 0)
+            shmlog_ring_release(ring, pos);
+    }
+    pthread_join(th, NULL);
+    cr_assert_eq(shmlog_dropped(), 0);
+    cr_assert_eq(shmlog_ring_dropped(ring), 0);
+}
+
+/* ==== Live level ==== */
+
+static uint32_t evaluated;
+static uint32_t count_me(void) { return ++evaluated; }
+
+/* Records in the ring since *pos whose site has format fmt. */
+static unsigned count_site_records(uint64_t *pos, const char *fmt)
+{
+    struct shmlog_rec rec;
+    struct shmlog_loss loss;
+    static struct shmlog_site_info si;
+    unsigned n = 0;
+    while (shmlog_ring_next(ring, pos, &rec, 0, &loss) == SHMLOG_READ_RECORD)
+        if (shmlog_meta_site(&proc.meta, rec.site, &si) == 0 && strcmp(si.fmt, fmt) == 0)
+            n++;
+    return n;
+}
+
+static void log_each_level(void)
+{
+    SHMLOG_TRACE("trace n=%u", count_me());
+    SHMLOG_DEBUG("debug n=%u", count_me());
+    SHMLOG_INFO("info n=%u", count_me());
+    SHMLOG_ORDER(DEBUG, "order debug n=%u", count_me());
+    SHMLOG_FATAL("fatal n=%u", count_me());
+}
+
+struct level_counts {
+    unsigned trace, debug, info, order_debug, fatal;
+};
+
+static struct level_counts read_levels(uint64_t *pos)
+{
+    /* Each pass over the ring counts one format, from the same start. */
+    uint64_t start = *pos, end = start;
+    struct level_counts c;
+    const char *fmts[5] = {"trace n=%u", "debug n=%u", "info n=%u", "order debug n=%u", "fatal n=%u"};
+    unsigned *slots[5] = {&c.trace, &c.debug, &c.info, &c.order_debug, &c.fatal};
+    for (int i = 0; i < 5; i++) {
+        uint64_t p = start;
+        *slots[i] = count_site_records(&p, fmts[i]);
+        end = p;
+    }
+    *pos = end;
+    return c;
+}
+
+Test(level, set_level_filters_records_and_skips_their_arguments, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_DROP);
+    uint64_t pos = 0;
+    cr_assert_eq(shmlog_get_level(), SHMLOG_LEVEL_INFO, "the default level");
+    cr_assert_eq(proc.info.level, SHMLOG_LEVEL_INFO, "published in the meta segment");
+
+    evaluated = 0;
+    log_each_level();
+    struct level_counts c = read_levels(&pos);
+    cr_assert(c.trace == 0 && c.debug == 0 && c.order_debug == 0, "below INFO: not written");
+    cr_assert(c.info == 1 && c.fatal == 1);
+    cr_assert_eq(evaluated, 2, "arguments of filtered calls are not evaluated");
+
+    shmlog_set_level(SHMLOG_LEVEL_DEBUG);
+    cr_assert_eq(shmlog_get_level(), SHMLOG_LEVEL_DEBUG);
+    struct shmlog_proc_info info;
+    char err[256];
+    cr_assert_eq(shmlog_meta_info(&proc.meta, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(info.level, SHMLOG_LEVEL_DEBUG, "a reader sees the new level");
+    evaluated = 0;
+    log_each_level();
+    c = read_levels(&pos);
+    cr_assert(c.trace == 0 && c.debug == 1 && c.order_debug == 1 && c.info == 1 && c.fatal == 1);
+    cr_assert_eq(evaluated, 4);
+
+    shmlog_set_level(SHMLOG_LEVEL_OFF);
+    evaluated = 0;
+    log_each_level();
+    c = read_levels(&pos);
+    cr_assert(c.trace + c.debug + c.info + c.order_debug + c.fatal == 0, "OFF: nothing at all");
+    cr_assert_eq(evaluated, 0);
+
+    shmlog_set_level(42); /* not a level: ignored */
+    cr_assert_eq(shmlog_get_level(), SHMLOG_LEVEL_OFF);
+    shmlog_set_level(-1);
+    cr_assert_eq(shmlog_get_level(), SHMLOG_LEVEL_OFF);
+    shmlog_set_level(SHMLOG_LEVEL_TRACE);
+    log_each_level();
+    c = read_levels(&pos);
+    cr_assert(c.trace == 1 && c.debug == 1 && c.info == 1 && c.order_debug == 1 && c.fatal == 1);
+}
+
+/* Another process (a tool) opens the meta segment read-write and stores a level. */
+static void set_level_from_another_process(uint32_t level)
+{
+    char path[TU_PATH_MAX];
+    snprintf(path, sizeof path, "%s/policy-%d.meta", dir, (int)getpid());
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct shmlog_seg seg;
+        char err[256];
+        if (shmlog_seg_open(&seg, path, 1, NULL, 0, err, sizeof err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            _exit(1);
+        }
+        __atomic_store_n(&((struct shmlog_meta *)seg.addr)->level, level, __ATOMIC_RELAXED);
+        shmlog_seg_close(&seg);
+        _exit(0);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+Test(level, a_write_to_the_meta_segment_changes_the_level, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_DROP);
+    uint64_t pos = 0;
+    set_level_from_another_process(SHMLOG_LEVEL_TRACE);
+    cr_assert_eq(shmlog_get_level(), SHMLOG_LEVEL_TRACE);
+    evaluated = 0;
+    log_each_level();
+    struct level_counts c = read_levels(&pos);
+    cr_assert(c.trace == 1 && c.debug == 1 && c.info == 1 && c.order_debug == 1 && c.fatal == 1);
+    cr_assert_eq(evaluated, 5);
+
+    set_level_from_another_process(SHMLOG_LEVEL_FATAL);
+    cr_assert_eq(shmlog_get_level(), SHMLOG_LEVEL_FATAL);
+    log_each_level();
+    c = read_levels(&pos);
+    cr_assert(c.trace + c.debug + c.info + c.order_debug == 0 && c.fatal == 1);
+
+    set_level_from_another_process(SHMLOG_LEVEL_OFF);
+    log_each_level();
+    c = read_levels(&pos);
+    cr_assert_eq(c.fatal, 0);
+}

@@ -1,0 +1,246 @@
+/* Description: helpers for the producer-side tests (see test_util.h). */
+#include "test_util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int tu_mkdtemp(char *out, size_t cap, const char *tag)
+{
+    int n = snprintf(out, cap, "/dev/shm/shmlog-test-%s-XXXXXX", tag);
+    if (n < 0 || (size_t)n >= cap)
+        return -ENAMETOOLONG;
+    return mkdtemp(out) ? 0 : -errno;
+}
+
+/* Segment directories are shallow; the depth bound keeps a planted loop or a
+ * deep tree from recursing without end. Symlinks are removed, not followed. */
+static void rmtree_at(int parent, const char *name, int depth)
+{
+    if (unlinkat(parent, name, 0) == 0 || errno != EISDIR || depth > 8)
+        return;
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL)
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                rmtree_at(dirfd(d), e->d_name, depth + 1);
+        closedir(d);
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+void tu_rmtree(const char *dir)
+{
+    rmtree_at(AT_FDCWD, dir, 0);
+}
+
+int tu_count_files(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    int n = 0;
+    struct dirent *e;
+    size_t slen = suffix ? strlen(suffix) : 0;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (!suffix || (len >= slen && strcmp(e->d_name + len - slen, suffix) == 0))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+int tu_proc_open(struct tu_proc *p, const char *dir, const char *app, uint32_t pid, int writable, char *err,
+                 size_t errcap)
+{
+    char path[TU_PATH_MAX];
+    memset(p, 0, sizeof *p);
+    snprintf(path, sizeof path, "%s/%s-%u.meta", dir, app, pid);
+    int rc = shmlog_seg_open(&p->meta, path, writable, NULL, 0, err, errcap);
+    if (rc)
+        return rc;
+    rc = shmlog_meta_info(&p->meta, &p->info, err, errcap);
+    if (rc)
+        goto fail;
+    DIR *d = opendir(dir);
+    if (!d) {
+        rc = -errno;
+        goto fail;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        unsigned kind;
+        char name_app[SHMLOG_APP_BYTES];
+        uint32_t name_pid, cpu;
+        if (shmlog_parse_seg_name(e->d_name, &kind, name_app, sizeof name_app, &name_pid, &cpu) != 0 ||
+            kind != SHMLOG_SEG_RING || name_pid != pid || strcmp(name_app, app) != 0)
+            continue;
+        if (p->nrings == TU_MAX_RINGS) {
+            rc = -E2BIG;
+            break;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        int i = p->nrings;
+        rc = shmlog_seg_open(&p->ring_seg[i], path, writable, NULL, 0, err, errcap);
+        if (!rc) {
+            rc = shmlog_ring_view_init(&p->ring[i], &p->ring_seg[i], err, errcap);
+            if (rc)
+                shmlog_seg_close(&p->ring_seg[i]);
+        }
+        if (rc)
+            break;
+        if (p->ring[i].cpu != cpu) {
+            snprintf(err, errcap, "%s: header cpu %u differs from the name", path, p->ring[i].cpu);
+            shmlog_seg_close(&p->ring_seg[i]);
+            rc = -EINVAL;
+            break;
+        }
+        p->nrings++;
+    }
+    closedir(d);
+    if (!rc)
+        return 0;
+fail:
+    tu_proc_close(p);
+    return rc;
+}
+
+void tu_proc_close(struct tu_proc *p)
+{
+    for (int i = 0; i < p->nrings; i++)
+        shmlog_seg_close(&p->ring_seg[i]);
+    p->nrings = 0;
+    shmlog_seg_close(&p->meta);
+}
+
+int tu_drain(const struct shmlog_ring_view *v, uint64_t *pos, int writer_dead, tu_record_fn on_record, void *ctx,
+             struct tu_drain_stats *stats)
+{
+    struct shmlog_rec rec;
+    struct shmlog_loss loss;
+    for (;;) {
+        int st = shmlog_ring_next(v, pos, &rec, writer_dead, &loss);
+        if (st == SHMLOG_READ_RECORD) {
+            if (stats)
+                stats->records++;
+            int rc = on_record ? on_record(&rec, v, ctx) : 0;
+            if (rc)
+                return rc;
+        } else if (st == SHMLOG_READ_LOSS) {
+            if (stats) {
+                unsigned r = loss.reason <= SHMLOG_LOSS_UNREADABLE ? loss.reason : 0;
+                stats->loss_events++;
+                stats->lost_records[r] += loss.records;
+                stats->lost_positions[r] += loss.positions;
+            }
+        } else {
+            return st;
+        }
+    }
+}
+
+int tu_arg_u32(const struct shmlog_rec *rec, size_t off, uint32_t *out)
+{
+    if (off + 4 > rec->payload_len)
+        return -1;
+    memcpy(out, rec->payload + off, 4);
+    return 0;
+}
+
+int tu_arg_u64(const struct shmlog_rec *rec, size_t off, uint64_t *out)
+{
+    if (off + 8 > rec->payload_len)
+        return -1;
+    memcpy(out, rec->payload + off, 8);
+    return 0;
+}
+
+long tu_arg_str(const struct shmlog_rec *rec, size_t off, const uint8_t **bytes, size_t *len, int *cut)
+{
+    uint16_t hdr;
+    if (off + 2 > rec->payload_len)
+        return -1;
+    memcpy(&hdr, rec->payload + off, 2);
+    size_t n = hdr & SHMLOG_STR_LEN_MASK;
+    if (off + 2 + n > rec->payload_len)
+        return -1;
+    *bytes = rec->payload + off + 2;
+    *len = n;
+    *cut = (hdr & SHMLOG_STR_TRUNCATED) != 0;
+    return (long)(off + 2 + n);
+}
+
+int tu_pin_self(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set) == 0 ? 0 : -errno;
+}
+
+int tu_allowed_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return 1;
+    return CPU_COUNT(&set);
+}
+
+void *tu_writable_mapping(const char *path, const void *besides)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return NULL;
+    char line[TU_PATH_MAX + 256];
+    size_t len = strlen(path);
+    void *addr = NULL;
+    while (!addr && fgets(line, sizeof line, f)) {
+        /* start-end perms offset dev inode path */
+        char *perms = strchr(line, ' ');
+        char *name = strchr(line, '/');
+        if (perms && name && perms[2] == 'w' && strncmp(name, path, len) == 0 && name[len] == '\n')
+            addr = (void *)(uintptr_t)strtoull(line, NULL, 16);
+        if (addr == besides)
+            addr = NULL;
+    }
+    fclose(f);
+    return addr;
+}
+
+ssize_t tu_read_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t got = 0;
+    while (got + 1 < cap) {
+        ssize_t n = read(fd, buf + got, cap - 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = 0;
+    return (ssize_t)got;
+}
+
+int tu_count_substr(const char *haystack, const char *needle)
+{
+    int n = 0;
+    size_t len = strlen(needle);
+    for (const char *p = strstr(haystack, needle); p; p = strstr(p + len, needle))
+        n++;
+    return n;
+}
