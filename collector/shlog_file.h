@@ -137,6 +137,9 @@ struct shlog_event {
     const struct shlog_proc *proc; /* all but ERROR */
     uint32_t cpu;                  /* RECORD, LOSS */
     const struct shlog_site *site; /* SITE, RECORD */
+    /* SITE, RECORD: the same site as reader.h and the renderer (tools/render.h)
+     * take it, or NULL; valid until the next call. */
+    const struct shmlog_site_info *site_info;
     const struct shmlog_rec *rec;  /* RECORD: valid until the next call */
     struct shmlog_loss loss;       /* LOSS (DROPPED: records already deduplicated) */
     uint64_t counter_total;        /* LOSS, DROPPED: the ring's counter */
@@ -169,8 +172,9 @@ void shlog_dedup_free(struct shlog_dedup *d);
 struct shlog_reader;
 
 /* Opens path. follow: at the end of the data wait for more (return 0 and
- * retry later) instead of reporting a torn frame. dedup may be NULL (no
- * duplicate removal) and is shared, not owned. 0, or -errno with err set. */
+ * retry later) instead of reporting a torn frame. dedup: the state shared by
+ * the readers of several files of one host (read them in sequence order); NULL
+ * gives the reader a private one. Not owned. 0, or -errno with err set. */
 int shlog_reader_open(struct shlog_reader **out, const char *path, int follow, struct shlog_dedup *dedup,
                       char *err, size_t errcap);
 /* The same over a file descriptor the caller keeps open (name is for messages). */
@@ -187,9 +191,6 @@ const struct shlog_proc *shlog_reader_process(const struct shlog_reader *r, uint
 const struct shlog_site *shlog_reader_site(const struct shlog_reader *r, uint32_t proc, uint32_t id);
 /* Offset up to which the file was consumed (whole frames). */
 uint64_t shlog_reader_offset(const struct shlog_reader *r);
-
-/* Converts a record's TSC to ns since the epoch with its process's calibration. */
-uint64_t shlog_proc_tsc_to_ns(const struct shlog_proc *p, uint64_t tsc);
 
 #ifdef __cplusplus
 }

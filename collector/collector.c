@@ -1,0 +1,1643 @@
+/*
+ * collector.c - shmlog-collector: finds the segments of producer processes,
+ * drains their rings, compacts and compresses records into frames
+ * (collector/FORMAT.md) and writes them with io_uring into rotated files.
+ *
+ * The invariant everything here serves (DESIGN.md 5.2): ring space is
+ * released only after the frame holding its records was written (and, with
+ * --fsync batch, synced). Frames complete out of order, so releases are applied
+ * from a FIFO of frames in submission order, never from a completion directly.
+ *
+ *   rings --drain--> encoder (open frame) --flush--> frame FIFO --io_uring-->
+ *   file; FIFO head done --> shmlog_ring_release(), exits --> unlink segments
+ *
+ * One thread. Signal handlers only set flags; the loop does the work.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shlog_file.h"
+
+#define PROG "shmlog-collector"
+#define MAX_DIRS 8
+#define MAX_UIDS 32
+#define MAX_INFLIGHT 8              /* frames submitted and not yet done */
+#define FRAME_MAX_RECORDS 65536u    /* flush a frame at this many records ... */
+#define FRAME_MAX_RAW (16u << 20)   /* ... or this many uncompressed bytes ... */
+#define FRAME_MAX_AGE_NS 50000000ull /* ... or when its first record is this old */
+#define DRAIN_BUDGET 16384u         /* records per ring per pass: fairness */
+#define PREFETCH_SLOTS 12u          /* how far ahead of the reader slots are prefetched */
+#define RESCAN_NS 1000000000ull
+#define LIVENESS_NS 10000000ull
+#define NOTIFY_NS 2000000ull
+#define SITE_CACHE_MAX (1u << 20)   /* site ids cached per process */
+#define WRITE_RETRY_NS 1000000000ull
+
+/* ==== Options ==== */
+
+enum fsync_mode { FSYNC_NEVER, FSYNC_ROTATE, FSYNC_BATCH };
+
+static struct options {
+    char dirs[MAX_DIRS][4096];
+    int ndirs;
+    char out[4096];
+    cpu_set_t cpus;
+    int have_cpus;
+    int sqpoll_cpu;
+    int busy_poll;
+    uint64_t rotate_bytes;
+    uint64_t rotate_ns;
+    uint64_t keep;
+    uint64_t max_bytes;
+    int zstd_level;
+    enum fsync_mode fsync;
+    uid_t uids[MAX_UIDS];
+    size_t nuids;
+    int once;
+} opt = {
+    .out = "./shmlog-out",
+    .sqpoll_cpu = -1,
+    .rotate_bytes = 256ull << 20,
+    .zstd_level = 1,
+    .fsync = FSYNC_ROTATE,
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: " PROG " [options]\n"
+        "Drains shmlog shared-memory rings into zstd-compressed, rotated files.\n"
+        "\n"
+        "  --dir D            segment directory to watch (repeatable; default: $SHMLOG_DIR,\n"
+        "                     else <hugetlbfs>/shmlog and /dev/shm/shmlog)\n"
+        "  --out O            output directory (default ./shmlog-out; created 0700 if missing)\n"
+        "  --cpu N[,M...]     pin the collector to these cpus (warns if not isolated)\n"
+        "  --sqpoll-cpu N     io_uring kernel submission thread (SQPOLL) pinned to cpu N\n"
+        "  --poll busy|adaptive  busy: spin when idle; adaptive (default): short sleeps\n"
+        "  --rotate-size B    start a new file at B bytes (k/M/G suffixes; default 256M; 0 off)\n"
+        "  --rotate-time S    start a new file every S seconds (default 0: off)\n"
+        "  --keep N           keep at most N closed files (default 0: no limit)\n"
+        "  --max-bytes B      keep at most B bytes of closed files (default 0: no limit)\n"
+        "  --zstd-level L     zstd level, negative for faster (default 1)\n"
+        "  --fsync never|rotate|batch  when to fsync: never; when a file is closed (default);\n"
+        "                     after every frame, before its ring space is released\n"
+        "  --allow-uid U      accept segments of uid U (repeatable; default: own uid)\n"
+        "  --once             drain what is there now, close the file, exit\n"
+        "  --help, --version\n"
+        "\n"
+        "Signals: SIGTERM/SIGINT drain every ring, close the file and exit 0; SIGHUP rotates.\n"
+        "Files are written as <host>-<date>-<seq>.shlog.part and renamed to .shlog when closed.\n");
+}
+
+__attribute__((noreturn, format(printf, 1, 2)))
+static void bad_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see --help)\n", stderr);
+    va_end(ap);
+    exit(2);
+}
+
+/* "123", "64k", "256M", "2G" (powers of 1024). */
+static uint64_t parse_size(const char *flag, const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-')
+        bad_usage("%s: not a size: '%s'", flag, s);
+    unsigned shift = 0;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    default: bad_usage("%s: not a size: '%s'", flag, s);
+    }
+    if (*end || (shift && v > (UINT64_MAX >> shift)))
+        bad_usage("%s: not a size: '%s'", flag, s);
+    return (uint64_t)v << shift;
+}
+
+static long parse_long(const char *flag, const char *s, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        bad_usage("%s: expected an integer in [%ld, %ld], got '%s'", flag, lo, hi, s);
+    return v;
+}
+
+static void parse_options(int argc, char **argv)
+{
+    enum { OPT_DIR = 256, OPT_OUT, OPT_CPU, OPT_SQPOLL, OPT_POLL, OPT_RSIZE, OPT_RTIME, OPT_KEEP, OPT_MAXB, OPT_ZSTD, OPT_FSYNC,
+           OPT_UID, OPT_ONCE, OPT_HELP, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"dir", required_argument, NULL, OPT_DIR},        {"out", required_argument, NULL, OPT_OUT},
+        {"cpu", required_argument, NULL, OPT_CPU},        {"sqpoll-cpu", required_argument, NULL, OPT_SQPOLL},
+        {"poll", required_argument, NULL, OPT_POLL},      {"rotate-size", required_argument, NULL, OPT_RSIZE},
+        {"rotate-time", required_argument, NULL, OPT_RTIME}, {"keep", required_argument, NULL, OPT_KEEP},
+        {"max-bytes", required_argument, NULL, OPT_MAXB}, {"zstd-level", required_argument, NULL, OPT_ZSTD},
+        {"fsync", required_argument, NULL, OPT_FSYNC},    {"allow-uid", required_argument, NULL, OPT_UID},
+        {"once", no_argument, NULL, OPT_ONCE},            {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},      {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_DIR:
+            if (opt.ndirs == MAX_DIRS)
+                bad_usage("--dir: at most %d directories", MAX_DIRS);
+            if (!*optarg || strlen(optarg) >= sizeof(opt.dirs[0]))
+                bad_usage("--dir: bad directory '%s'", optarg);
+            snprintf(opt.dirs[opt.ndirs++], sizeof(opt.dirs[0]), "%s", optarg);
+            break;
+        case OPT_OUT:
+            if (!*optarg || strlen(optarg) >= sizeof(opt.out) - 300)
+                bad_usage("--out: bad directory '%s'", optarg);
+            snprintf(opt.out, sizeof(opt.out), "%s", optarg);
+            break;
+        case OPT_CPU: {
+            char *copy = strdup(optarg), *save = NULL;
+            CPU_ZERO(&opt.cpus);
+            for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                CPU_SET((int)parse_long("--cpu", t, 0, CPU_SETSIZE - 1), &opt.cpus);
+            free(copy);
+            if (!CPU_COUNT(&opt.cpus))
+                bad_usage("--cpu: no cpu in '%s'", optarg);
+            opt.have_cpus = 1;
+            break;
+        }
+        case OPT_SQPOLL: opt.sqpoll_cpu = (int)parse_long("--sqpoll-cpu", optarg, 0, CPU_SETSIZE - 1); break;
+        case OPT_POLL:
+            if (strcmp(optarg, "busy") == 0)
+                opt.busy_poll = 1;
+            else if (strcmp(optarg, "adaptive") == 0)
+                opt.busy_poll = 0;
+            else
+                bad_usage("--poll: expected busy or adaptive, got '%s'", optarg);
+            break;
+        case OPT_RSIZE: opt.rotate_bytes = parse_size("--rotate-size", optarg); break;
+        case OPT_RTIME:
+            opt.rotate_ns = (uint64_t)parse_long("--rotate-time", optarg, 0, 366L * 86400) * 1000000000ull;
+            break;
+        case OPT_KEEP: opt.keep = (uint64_t)parse_long("--keep", optarg, 0, LONG_MAX); break;
+        case OPT_MAXB: opt.max_bytes = parse_size("--max-bytes", optarg); break;
+        case OPT_ZSTD: opt.zstd_level = (int)parse_long("--zstd-level", optarg, -131072, 22); break;
+        case OPT_FSYNC:
+            if (strcmp(optarg, "never") == 0)
+                opt.fsync = FSYNC_NEVER;
+            else if (strcmp(optarg, "rotate") == 0)
+                opt.fsync = FSYNC_ROTATE;
+            else if (strcmp(optarg, "batch") == 0)
+                opt.fsync = FSYNC_BATCH;
+            else
+                bad_usage("--fsync: expected never, rotate or batch, got '%s'", optarg);
+            break;
+        case OPT_UID:
+            if (opt.nuids == MAX_UIDS)
+                bad_usage("--allow-uid: at most %d uids", MAX_UIDS);
+            opt.uids[opt.nuids++] = (uid_t)parse_long("--allow-uid", optarg, 0, UINT32_MAX - 1);
+            break;
+        case OPT_ONCE: opt.once = 1; break;
+        case OPT_HELP: usage(stdout); exit(0);
+        case OPT_VERSION: printf(PROG " %s (file format %u)\n", SHMLOG_COLLECTOR_VERSION, SHLOG_FILE_VERSION); exit(0);
+        case ':': bad_usage("%s needs a value", argv[optind - 1]);
+        default:
+            if (optopt > 0 && optopt < 128)
+                bad_usage("unknown option '-%c'", optopt);
+            bad_usage("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        bad_usage("unexpected argument '%s'", argv[optind]);
+    if (!opt.nuids)
+        opt.uids[opt.nuids++] = getuid();
+    if (!opt.ndirs)
+        opt.ndirs = shmlog_default_dirs(opt.dirs, MAX_DIRS);
+}
+
+/* ==== Time, signals, SIGBUS guard ==== */
+
+static volatile sig_atomic_t got_term, got_hup;
+
+static void on_term(int sig) { (void)sig; got_term = 1; }
+static void on_hup(int sig) { (void)sig; got_hup = 1; }
+
+/* A producer that truncates its segment under our mapping raises SIGBUS on the
+ * next access. Accesses to shared memory run inside bus_guard: the fault
+ * returns there and the ring is dropped instead of the collector dying. The
+ * handler runs with SA_NODEFER, so the jump need not restore the signal mask
+ * (sigsetjmp(.., 0): saving it would cost a syscall per drain). */
+static sigjmp_buf *volatile bus_guard;
+
+static void on_sigbus(int sig)
+{
+    if (bus_guard)
+        siglongjmp(*bus_guard, 1);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t real_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+__attribute__((format(printf, 1, 2)))
+static void warnx(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ==== State ==== */
+
+struct proc;
+
+struct ring {
+    struct proc *proc;
+    struct shmlog_seg seg;
+    struct shmlog_ring_view view;
+    dev_t dev;
+    ino_t ino;
+    uint32_t cpu;
+    uint64_t read_pos;      /* next position to read */
+    uint64_t stop_at;       /* shutdown: drain up to here */
+    uint64_t dropped_seen;  /* the ring's dropped counter as last reported */
+    uint64_t build_gen;     /* frame being built that holds a release of it */
+    size_t build_rel;       /* its index in that frame's release list */
+    int broken;             /* the mapping faulted: never touched again */
+    struct ring *next;
+};
+
+struct site_slot {
+    struct shmlog_site_info *info;
+    uint64_t file_gen; /* file it was emitted into */
+};
+
+struct proc {
+    uint32_t key;
+    char app[SHMLOG_APP_BYTES];
+    struct shmlog_seg meta;
+    dev_t dev;
+    ino_t ino;
+    struct shmlog_proc_info info;
+    struct site_slot *sites;
+    uint32_t nsites;
+    struct ring *rings;
+    int pidfd;
+    int gone;           /* exited: rings are read with writer_dead */
+    int exit_queued;    /* its EXIT section is in a frame */
+    uint64_t records, lost;
+    struct proc *next;
+};
+
+struct outfile {
+    int fd;                 /* -1 until the first frame */
+    uint64_t gen;           /* tells files apart for site emission */
+    uint64_t seq;
+    char final_path[4400];
+    char part_path[4400 + sizeof(SHLOG_PART_SUFFIX)];
+    uint64_t size;          /* bytes submitted: the next frame's offset */
+    uint64_t opened_ns;
+    struct shlog_enc *enc;
+    unsigned inflight;      /* frames not yet done */
+    int closing;
+    struct outfile *next;   /* closing files */
+};
+
+struct release {
+    struct ring *ring;
+    uint64_t pos;
+};
+
+enum frame_state { FR_WRITING, FR_SYNCING, FR_RETRY, FR_DONE };
+
+struct frame {
+    struct outfile *file;
+    uint8_t *buf;
+    size_t len, done;
+    uint64_t off;
+    enum frame_state state;
+    enum frame_state retry_state; /* what to redo when state is FR_RETRY */
+    int need_sync;
+    int error_reported;
+    uint64_t retry_at;
+    struct release *rel;
+    size_t nrel;
+    struct proc **exits;
+    size_t nexits;
+    struct frame *next;
+};
+
+static struct {
+    struct io_uring uring;
+    int inotify_fd;
+    int watch[MAX_DIRS];
+    char host[SHMLOG_HOST_BYTES];
+    struct proc *procs;
+    uint32_t next_key;
+    struct outfile *cur;
+    struct outfile *closing;
+    uint64_t next_seq;
+    uint64_t file_gen;
+    /* the frame being built */
+    struct ring *batch_ring;   /* ring of the open batch, or NULL */
+    struct release *rel;
+    size_t nrel, rel_cap;
+    struct proc **exits;
+    size_t nexits, exits_cap;
+    uint64_t build_gen;
+    uint64_t build_first_ns;   /* when it got its first content, 0 if empty */
+    int flush_soon;
+    /* frames submitted, in order */
+    struct frame *fifo_head, *fifo_tail;
+    unsigned inflight;
+    /* counters */
+    uint64_t records, frames, bytes;
+    /* segments that failed to open: reported once */
+    struct bad_seg { char path[4400]; ino_t ino; struct bad_seg *next; } *bad;
+    struct shmlog_rec rec;
+} S;
+
+/* ==== Output files ==== */
+
+static int ensure_dir(const char *dir)
+{
+    if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+        return 0;
+    return -errno;
+}
+
+/* Sequence number of an output file name "<host>-<date>-<seq>.shlog[.part]", or -1. */
+static int64_t file_seq_of(const char *name, int *part)
+{
+    size_t n = strlen(name);
+    *part = 0;
+    if (n > strlen(SHLOG_PART_SUFFIX) && strcmp(name + n - strlen(SHLOG_PART_SUFFIX), SHLOG_PART_SUFFIX) == 0) {
+        *part = 1;
+        n -= strlen(SHLOG_PART_SUFFIX);
+    }
+    size_t sl = strlen(SHLOG_FILE_SUFFIX);
+    if (n <= sl || strncmp(name + n - sl, SHLOG_FILE_SUFFIX, sl) != 0)
+        return -1;
+    n -= sl;
+    size_t d = n;
+    while (d > 0 && isdigit((unsigned char)name[d - 1]))
+        d--;
+    if (d == n || n - d > 18 || d == 0 || name[d - 1] != '-')
+        return -1;
+    return strtoll(name + d, NULL, 10);
+}
+
+static int collector_alive(uint64_t pid);
+
+/* Is this .part file still being written by a running collector? */
+static int part_file_in_use(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    uint8_t hb[SHLOG_FILE_HEADER_BYTES];
+    struct shlog_file_header h;
+    int in_use = pread(fd, hb, sizeof(hb), 0) == (ssize_t)sizeof(hb) &&
+                 !shlog_file_header_decode(hb, sizeof(hb), &h) && h.collector_pid != (uint32_t)getpid() &&
+                 collector_alive(h.collector_pid);
+    close(fd);
+    return in_use;
+}
+
+/* Renames the .part files a crashed run left (their whole frames are valid)
+ * and finds the next sequence number. */
+static void recover_out_dir(void)
+{
+    DIR *d = opendir(opt.out);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int part;
+        int64_t seq = file_seq_of(de->d_name, &part);
+        if (seq < 0)
+            continue;
+        if ((uint64_t)seq >= S.next_seq)
+            S.next_seq = (uint64_t)seq + 1;
+        if (!part)
+            continue;
+        char from[4400], to[4400];
+        snprintf(from, sizeof(from), "%s/%s", opt.out, de->d_name);
+        if (part_file_in_use(from))
+            continue;
+        snprintf(to, sizeof(to), "%s", from);
+        to[strlen(to) - strlen(SHLOG_PART_SUFFIX)] = '\0';
+        if (rename(from, to) == 0)
+            warnx("recovered %s from an earlier run (its last frame may be torn)", to);
+        else
+            warnx("cannot rename %s: %s", from, strerror(errno));
+    }
+    closedir(d);
+}
+
+struct kept { uint64_t seq; uint64_t bytes; char name[256]; };
+
+static int kept_cmp(const void *a, const void *b)
+{
+    const struct kept *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* --keep / --max-bytes: deletes the oldest closed files. */
+static void apply_retention(void)
+{
+    if (!opt.keep && !opt.max_bytes)
+        return;
+    DIR *d = opendir(opt.out);
+    if (!d)
+        return;
+    struct kept *v = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t total = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int part;
+        int64_t seq = file_seq_of(de->d_name, &part);
+        struct stat st;
+        if (seq < 0 || part || strlen(de->d_name) >= sizeof(v->name) ||
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct kept *nv = realloc(v, cap * sizeof(*v));
+            if (!nv)
+                break;
+            v = nv;
+        }
+        v[n].seq = (uint64_t)seq;
+        v[n].bytes = (uint64_t)st.st_size;
+        snprintf(v[n].name, sizeof(v[n].name), "%s", de->d_name);
+        total += v[n++].bytes;
+    }
+    qsort(v, n, sizeof(*v), kept_cmp);
+    for (size_t i = 0; i < n && ((opt.keep && n - i > opt.keep) || (opt.max_bytes && total > opt.max_bytes)); i++) {
+        if (unlinkat(dirfd(d), v[i].name, 0) != 0)
+            warnx("retention: cannot delete %s/%s: %s", opt.out, v[i].name, strerror(errno));
+        total -= v[i].bytes;
+    }
+    free(v);
+    closedir(d);
+}
+
+static struct outfile *outfile_new(void)
+{
+    struct outfile *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->fd = -1;
+    f->gen = ++S.file_gen;
+    if (shlog_enc_new(&f->enc, opt.zstd_level)) {
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* Creates the file on disk and writes its header (once, before any frame). */
+static int outfile_open(struct outfile *f)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char date[32];
+    strftime(date, sizeof(date), "%Y%m%d-%H%M%S", &tm);
+    f->seq = S.next_seq++;
+    snprintf(f->final_path, sizeof(f->final_path), "%s/%s-%s-%06" PRIu64 SHLOG_FILE_SUFFIX, opt.out, S.host,
+             date, f->seq);
+    snprintf(f->part_path, sizeof(f->part_path), "%s" SHLOG_PART_SUFFIX, f->final_path);
+    f->fd = open(f->part_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (f->fd < 0) {
+        int e = errno;
+        warnx("cannot create %s: %s", f->part_path, strerror(e));
+        return -e;
+    }
+    struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = real_ns(),
+                                  .collector_pid = (uint32_t)getpid()};
+    snprintf(h.host, sizeof(h.host), "%s", S.host);
+    uint8_t hb[SHLOG_FILE_HEADER_BYTES];
+    shlog_file_header_encode(hb, &h);
+    if (pwrite(f->fd, hb, sizeof(hb), 0) != (ssize_t)sizeof(hb)) {
+        int e = errno ? errno : EIO;
+        warnx("cannot write %s: %s", f->part_path, strerror(e));
+        close(f->fd);
+        unlink(f->part_path);
+        f->fd = -1;
+        return -e;
+    }
+    f->size = sizeof(hb);
+    f->opened_ns = mono_ns();
+    return 0;
+}
+
+/* The last frame of a closing file is done: sync, close, rename, retention. */
+static void outfile_finish(struct outfile *f)
+{
+    if (f->fd >= 0) {
+        if (opt.fsync != FSYNC_NEVER && fsync(f->fd) != 0)
+            warnx("fsync %s: %s", f->part_path, strerror(errno));
+        close(f->fd);
+        if (rename(f->part_path, f->final_path) != 0)
+            warnx("cannot rename %s: %s", f->part_path, strerror(errno));
+    }
+    shlog_enc_free(f->enc);
+    free(f);
+    apply_retention();
+}
+
+/* ==== io_uring: frame writes ==== */
+
+static int uring_setup(void)
+{
+    struct io_uring_params p;
+    memset(&p, 0, sizeof(p));
+    if (opt.sqpoll_cpu >= 0) {
+        p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF;
+        p.sq_thread_cpu = (unsigned)opt.sqpoll_cpu;
+        p.sq_thread_idle = 100; /* ms before the kernel thread sleeps */
+    }
+    int rc = io_uring_queue_init_params(64, &S.uring, &p);
+    if (rc < 0)
+        warnx("io_uring_queue_init: %s", strerror(-rc));
+    return rc;
+}
+
+static struct io_uring_sqe *get_sqe(void)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&S.uring);
+    if (!sqe) {
+        io_uring_submit(&S.uring);
+        sqe = io_uring_get_sqe(&S.uring);
+    }
+    return sqe;
+}
+
+static void frame_submit(struct frame *f)
+{
+    struct io_uring_sqe *sqe = get_sqe();
+    if (!sqe) { /* cannot happen with MAX_INFLIGHT far below the queue depth */
+        f->retry_state = f->state;
+        f->state = FR_RETRY;
+        f->retry_at = mono_ns();
+        return;
+    }
+    if (f->state == FR_SYNCING)
+        io_uring_prep_fsync(sqe, f->file->fd, IORING_FSYNC_DATASYNC);
+    else
+        io_uring_prep_write(sqe, f->file->fd, f->buf + f->done, (unsigned)(f->len - f->done), f->off + f->done);
+    io_uring_sqe_set_data(sqe, f);
+    io_uring_submit(&S.uring);
+}
+
+static void frame_failed(struct frame *f, int err)
+{
+    if (!f->error_reported)
+        warnx("%s %s at offset %" PRIu64 ": %s (retrying; the records stay in their rings)",
+              f->state == FR_SYNCING ? "fsync" : "write", f->file->part_path, f->off, strerror(err));
+    f->error_reported = 1;
+    f->retry_state = f->state;
+    f->state = FR_RETRY;
+    f->retry_at = mono_ns() + WRITE_RETRY_NS;
+}
+
+static void proc_finalize(struct proc *p);
+
+static void ring_release(struct ring *r, uint64_t pos)
+{
+    if (r->broken)
+        return;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        bus_guard = &jb;
+        shmlog_ring_release(&r->view, pos);
+    } else {
+        r->broken = 1;
+    }
+    bus_guard = NULL;
+}
+
+/* Applies what the frames at the head of the FIFO made durable. */
+static void fifo_advance(void)
+{
+    struct frame *f;
+    while ((f = S.fifo_head) && f->state == FR_DONE) {
+        S.fifo_head = f->next;
+        if (!S.fifo_head)
+            S.fifo_tail = NULL;
+        for (size_t i = 0; i < f->nrel; i++)
+            ring_release(f->rel[i].ring, f->rel[i].pos);
+        for (size_t i = 0; i < f->nexits; i++)
+            proc_finalize(f->exits[i]);
+        struct outfile *file = f->file;
+        if (file && --file->inflight == 0 && file->closing) {
+            struct outfile **pp = &S.closing;
+            while (*pp && *pp != file)
+                pp = &(*pp)->next;
+            if (*pp)
+                *pp = file->next;
+            outfile_finish(file);
+        }
+        S.inflight--;
+        free(f->buf);
+        free(f->rel);
+        free(f->exits);
+        free(f);
+    }
+}
+
+static void handle_cqe(struct io_uring_cqe *cqe)
+{
+    struct frame *f = io_uring_cqe_get_data(cqe);
+    int res = cqe->res;
+    io_uring_cqe_seen(&S.uring, cqe);
+    if (!f)
+        return;
+    if (res == -EINTR || res == -EAGAIN) {
+        frame_submit(f);
+        return;
+    }
+    if (res < 0) {
+        frame_failed(f, -res);
+        return;
+    }
+    if (f->state == FR_WRITING) {
+        if (res == 0) {
+            frame_failed(f, EIO);
+            return;
+        }
+        f->done += (size_t)res;
+        if (f->done < f->len) { /* short write: the rest at its offset */
+            frame_submit(f);
+            return;
+        }
+        if (f->need_sync) {
+            f->state = FR_SYNCING;
+            frame_submit(f);
+            return;
+        }
+    }
+    f->state = FR_DONE;
+    fifo_advance();
+}
+
+static void reap(int wait, uint64_t timeout_ns)
+{
+    struct io_uring_cqe *cqe;
+    if (wait && S.inflight) {
+        struct __kernel_timespec ts = {(long long)(timeout_ns / 1000000000ull), (long long)(timeout_ns % 1000000000ull)};
+        if (io_uring_wait_cqe_timeout(&S.uring, &cqe, &ts) == 0)
+            handle_cqe(cqe);
+    }
+    while (io_uring_peek_cqe(&S.uring, &cqe) == 0)
+        handle_cqe(cqe);
+}
+
+static void retry_frames(void)
+{
+    uint64_t now = mono_ns();
+    for (struct frame *f = S.fifo_head; f; f = f->next)
+        if (f->state == FR_RETRY && now >= f->retry_at) {
+            f->state = f->retry_state;
+            frame_submit(f);
+        }
+}
+
+/* ==== Building frames ==== */
+
+static int end_batch(void)
+{
+    if (!S.batch_ring)
+        return 0;
+    S.batch_ring = NULL;
+    return shlog_enc_batch_end(S.cur->enc);
+}
+
+static void mark_content(void)
+{
+    if (!S.build_first_ns)
+        S.build_first_ns = mono_ns();
+}
+
+/* Remembers that ring r may be released up to pos once this frame is done. */
+static void note_release(struct ring *r, uint64_t pos)
+{
+    if (r->build_gen == S.build_gen) {
+        S.rel[r->build_rel].pos = pos;
+        return;
+    }
+    if (S.nrel == S.rel_cap) {
+        size_t cap = S.rel_cap ? S.rel_cap * 2 : 64;
+        struct release *nv = realloc(S.rel, cap * sizeof(*nv));
+        if (!nv) {
+            warnx("out of memory");
+            exit(1);
+        }
+        S.rel = nv;
+        S.rel_cap = cap;
+    }
+    r->build_gen = S.build_gen;
+    r->build_rel = S.nrel;
+    S.rel[S.nrel++] = (struct release){r, pos};
+    mark_content();
+}
+
+static int ensure_process(struct proc *p)
+{
+    if (shlog_enc_has_process(S.cur->enc, p->key))
+        return 0;
+    int rc = end_batch();
+    return rc ? rc : shlog_enc_process(S.cur->enc, p->key, &p->info);
+}
+
+static void check_enc(int rc, const char *what)
+{
+    if (rc) { /* only out of memory or a misuse of the encoder */
+        warnx("encoding %s failed: %s", what, strerror(-rc));
+        exit(1);
+    }
+}
+
+/* The site a record names, read from the meta segment once; NULL if the
+ * process never published a valid one (then its records are stored raw). */
+static const struct shmlog_site_info *site_of(struct proc *p, uint32_t id, struct site_slot **slot_out)
+{
+    static struct shmlog_site_info scratch;
+    *slot_out = NULL;
+    if (id < p->nsites) {
+        struct site_slot *s = &p->sites[id];
+        *slot_out = s;
+        if (s->info)
+            return s->info;
+        struct shmlog_site_info *info = malloc(sizeof(*info));
+        if (info && shmlog_meta_site(&p->meta, id, info) == 0) {
+            s->info = info;
+            return info;
+        }
+        free(info);
+        return NULL;
+    }
+    return shmlog_meta_site(&p->meta, id, &scratch) == 0 ? &scratch : NULL;
+}
+
+static void emit_loss(struct ring *r, const struct shmlog_loss *l, uint64_t total)
+{
+    check_enc(end_batch(), "a batch");
+    check_enc(ensure_process(r->proc), "a process");
+    check_enc(shlog_enc_loss(S.cur->enc, r->proc->key, r->cpu, l, total), "a loss");
+    r->proc->lost += l->records;
+    mark_content();
+}
+
+/* Reads up to budget records of ring r into the open frame. Returns how many
+ * positions it advanced (0: nothing new). */
+static uint64_t drain_ring(struct ring *r, unsigned budget)
+{
+    if (r->broken)
+        return 0;
+    struct proc *p = r->proc;
+    struct shlog_enc *enc = S.cur->enc;
+    uint64_t start = r->read_pos;
+    volatile uint64_t pos = r->read_pos;
+    volatile unsigned n = 0;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) != 0) {
+        bus_guard = NULL;
+        r->broken = 1;
+        warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned at position %" PRIu64,
+              r->seg.path, (uint64_t)pos);
+        end_batch();
+        return 0;
+    }
+    bus_guard = &jb;
+    while (n < budget) {
+        struct shmlog_loss loss;
+        uint64_t at = pos;
+        /* The slots were written by another core: ask for them ahead of use
+         * so each record does not wait for a cache-line transfer. */
+        __builtin_prefetch(r->view.slots + (((pos + PREFETCH_SLOTS) & r->view.mask) << 6));
+        int st = shmlog_ring_next(&r->view, &at, &S.rec, p->gone, &loss);
+        if (st == SHMLOG_READ_EMPTY || st == SHMLOG_READ_PENDING)
+            break;
+        pos = at;
+        if (st == SHMLOG_READ_LOSS) {
+            emit_loss(r, &loss, 0);
+            continue;
+        }
+        if (S.batch_ring != r) {
+            check_enc(end_batch(), "a batch");
+            check_enc(ensure_process(p), "a process");
+            check_enc(shlog_enc_batch_begin(enc, p->key, r->cpu), "a batch");
+            S.batch_ring = r;
+        }
+        struct site_slot *slot;
+        if (!(S.rec.site < p->nsites && p->sites[S.rec.site].file_gen == S.cur->gen)) {
+            const struct shmlog_site_info *site = site_of(p, S.rec.site, &slot);
+            if (site && !shlog_enc_has_site(enc, p->key, S.rec.site))
+                check_enc(shlog_enc_site(enc, p->key, site), "a site");
+            if (site && slot)
+                slot->file_gen = S.cur->gen;
+        }
+        int rc = shlog_enc_record(enc, &S.rec);
+        if (rc == -ENOSPC) {
+            check_enc(end_batch(), "a batch");
+            check_enc(shlog_enc_batch_begin(enc, p->key, r->cpu), "a batch");
+            S.batch_ring = r;
+            rc = shlog_enc_record(enc, &S.rec);
+        }
+        check_enc(rc, "a record");
+        n++;
+        p->records++;
+        S.records++;
+        if (n == 1)
+            mark_content();
+        if (n % 1024 == 0 && (shlog_enc_frame_records(enc) >= FRAME_MAX_RECORDS ||
+                              shlog_enc_raw_bytes(enc) >= FRAME_MAX_RAW)) {
+            S.flush_soon = 1;
+            break;
+        }
+    }
+    uint64_t dropped = shmlog_ring_dropped(&r->view);
+    uint64_t tail = shmlog_ring_tail(&r->view);
+    bus_guard = NULL;
+    if (dropped != r->dropped_seen) {
+        struct shmlog_loss l = {.first_pos = pos,
+                                .records = dropped > r->dropped_seen ? dropped - r->dropped_seen : dropped,
+                                .reason = SHMLOG_LOSS_DROPPED};
+        emit_loss(r, &l, dropped);
+        r->dropped_seen = dropped;
+    }
+    r->read_pos = pos;
+    if (pos != start) {
+        note_release(r, pos);
+        /* Ring space comes back only when the frame is written: do not let a
+         * slow trickle sit on half a ring. */
+        if (pos - tail >= r->view.cap / 2)
+            S.flush_soon = 1;
+    }
+    return pos - start;
+}
+
+/* Compresses the open frame and submits its write. Frames with nothing to
+ * write still go through the FIFO so their releases keep their order. */
+static void flush_frame(void)
+{
+    check_enc(end_batch(), "a batch");
+    struct outfile *file = S.cur;
+    size_t raw = shlog_enc_raw_bytes(file->enc);
+    if (!raw && !S.nrel && !S.nexits)
+        return;
+    while (S.inflight >= MAX_INFLIGHT) {
+        reap(1, 100000000ull);
+        retry_frames();
+    }
+    struct frame *f = calloc(1, sizeof(*f));
+    if (!f) {
+        warnx("out of memory");
+        exit(1);
+    }
+    if (raw) {
+        if (file->fd < 0 && outfile_open(file) != 0) {
+            /* Nothing is released: the records are read again after a restart. */
+            warnx("cannot open an output file; exiting with the records still in their rings");
+            exit(1);
+        }
+        size_t cap = shlog_enc_frame_bound(file->enc);
+        f->buf = malloc(cap);
+        long n = f->buf ? shlog_enc_frame(file->enc, f->buf, cap) : -ENOMEM;
+        check_enc(n < 0 ? (int)n : 0, "a frame");
+        f->len = (size_t)n;
+        f->off = file->size;
+        file->size += f->len;
+        S.frames++;
+        S.bytes += f->len;
+    }
+    f->file = file;
+    file->inflight++;
+    f->rel = S.rel;
+    f->nrel = S.nrel;
+    f->exits = S.exits;
+    f->nexits = S.nexits;
+    /* Segments are unlinked after an exit: the records must be on disk first. */
+    f->need_sync = f->len && (opt.fsync == FSYNC_BATCH || S.nexits);
+    S.rel = NULL;
+    S.nrel = S.rel_cap = 0;
+    S.exits = NULL;
+    S.nexits = S.exits_cap = 0;
+    S.build_gen++;
+    S.build_first_ns = 0;
+    S.flush_soon = 0;
+    if (S.fifo_tail)
+        S.fifo_tail->next = f;
+    else
+        S.fifo_head = f;
+    S.fifo_tail = f;
+    S.inflight++;
+    if (f->len) {
+        f->state = FR_WRITING;
+        frame_submit(f);
+    } else {
+        f->state = FR_DONE;
+        fifo_advance();
+    }
+}
+
+/* Closes the current file (once its frames are done) and starts a new one. */
+static void rotate(void)
+{
+    flush_frame();
+    struct outfile *old = S.cur;
+    if (old->fd < 0)
+        return; /* nothing written yet: keep it */
+    struct outfile *nf = outfile_new();
+    if (!nf) {
+        warnx("out of memory");
+        exit(1);
+    }
+    S.cur = nf;
+    old->closing = 1;
+    if (old->inflight == 0) {
+        outfile_finish(old);
+    } else {
+        old->next = S.closing;
+        S.closing = old;
+    }
+}
+
+/* ==== Processes and segments ==== */
+
+static struct proc *find_proc(uint32_t pid, const char *app)
+{
+    for (struct proc *p = S.procs; p; p = p->next)
+        if (p->info.pid == pid && strcmp(p->app, app) == 0)
+            return p;
+    return NULL;
+}
+
+static int known_path(const char *path)
+{
+    for (struct proc *p = S.procs; p; p = p->next) {
+        if (strcmp(p->meta.path, path) == 0)
+            return 1;
+        for (struct ring *r = p->rings; r; r = r->next)
+            if (strcmp(r->seg.path, path) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* Reports a segment that failed validation once per (path, inode). */
+static void report_bad(const char *path, ino_t ino, const char *why)
+{
+    for (struct bad_seg *b = S.bad; b; b = b->next)
+        if (b->ino == ino && strcmp(b->path, path) == 0)
+            return;
+    struct bad_seg *b = calloc(1, sizeof(*b));
+    if (b) {
+        snprintf(b->path, sizeof(b->path), "%s", path);
+        b->ino = ino;
+        b->next = S.bad;
+        S.bad = b;
+    }
+    warnx("ignoring segment: %s", why);
+}
+
+static int pidfd_open_(uint32_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/* Opens the meta segment of a producer. 0, or -errno with err set. */
+static int open_meta(const char *path, const char *app, const struct stat *st, char *err, size_t errcap)
+{
+    struct proc *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    int rc = shmlog_seg_open(&p->meta, path, 0, opt.uids, opt.nuids, err, errcap);
+    if (rc == 0 && shmlog_meta_info(&p->meta, &p->info, err, errcap) != 0) {
+        shmlog_seg_close(&p->meta);
+        rc = -EINVAL;
+    }
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    snprintf(p->app, sizeof(p->app), "%s", app);
+    p->dev = st->st_dev;
+    p->ino = st->st_ino;
+    p->key = ++S.next_key;
+    p->nsites = p->info.site_capacity < SITE_CACHE_MAX ? p->info.site_capacity : SITE_CACHE_MAX;
+    p->sites = calloc(p->nsites ? p->nsites : 1, sizeof(*p->sites));
+    if (!p->sites) {
+        shmlog_seg_close(&p->meta);
+        free(p);
+        return -ENOMEM;
+    }
+    /* The pidfd refers to whatever runs as pid now; the start-time check after
+     * it makes sure that is our producer and not a reuse of its pid. */
+    p->pidfd = pidfd_open_(p->info.pid);
+    if (!shmlog_proc_alive(p->info.pid, p->info.proc_start)) {
+        p->gone = 1;
+        if (p->pidfd >= 0)
+            close(p->pidfd);
+        p->pidfd = -1;
+    }
+    p->next = S.procs;
+    S.procs = p;
+    return 0;
+}
+
+/* Is the collector that claims a ring (pid) still running? */
+static int collector_alive(uint64_t pid)
+{
+    if (pid == 0 || pid > INT32_MAX || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+        return 0;
+    char path[64], comm[64] = "";
+    snprintf(path, sizeof(path), "/proc/%" PRIu64 "/comm", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    int ok = fgets(comm, sizeof(comm), f) != NULL;
+    fclose(f);
+    return ok && strncmp(comm, "shmlog-collecto", 15) == 0;
+}
+
+/* Opens a ring segment of process p. 0, or -errno with err set. */
+static int open_ring(const char *path, struct proc *p, uint32_t cpu, const struct stat *st, char *err,
+                     size_t errcap)
+{
+    struct ring *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    int rc = shmlog_seg_open(&r->seg, path, 1, opt.uids, opt.nuids, err, errcap);
+    if (rc == 0 && (r->seg.hdr.pid != p->info.pid || r->seg.hdr.proc_start != p->info.proc_start)) {
+        snprintf(err, errcap, "%s: pid/start time differ from its process's meta segment", path);
+        rc = -EINVAL;
+        shmlog_seg_close(&r->seg);
+    } else if (rc == 0 && shmlog_ring_view_init(&r->view, &r->seg, err, errcap) != 0) {
+        rc = -EINVAL;
+        shmlog_seg_close(&r->seg);
+    }
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    /* One collector per ring: two would release each other's records. */
+    uint64_t me = (uint64_t)getpid(), owner = __atomic_load_n(&r->view.hdr->collector_pid, __ATOMIC_ACQUIRE);
+    if (owner != me && collector_alive(owner)) {
+        snprintf(err, errcap, "%s: drained by another collector (pid %" PRIu64 ")", path, owner);
+        shmlog_seg_close(&r->seg);
+        free(r);
+        return -EBUSY;
+    }
+    if (!__atomic_compare_exchange_n(&r->view.hdr->collector_pid, &owner, me, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        snprintf(err, errcap, "%s: claimed by another collector just now", path);
+        shmlog_seg_close(&r->seg);
+        free(r);
+        return -EBUSY;
+    }
+    /* Page-table entries for the whole ring in one call: faulting them in one
+     * by one while draining costs microseconds each on the path that decides
+     * whether a burst fits in the ring. Best effort (Linux 5.14+). */
+    if (madvise(r->seg.addr, r->seg.bytes, MADV_POPULATE_READ) != 0 && errno != EINVAL)
+        warnx("%s: prefaulting the ring: %s", path, strerror(errno));
+    r->proc = p;
+    r->cpu = cpu;
+    r->dev = st->st_dev;
+    r->ino = st->st_ino;
+    r->read_pos = shmlog_ring_tail(&r->view); /* a restart resumes here; the reader drops repeats */
+    r->next = p->rings;
+    p->rings = r;
+    return 0;
+}
+
+/* A segment that did not open. One still being created (no header yet) is
+ * retried quietly; if its process is gone it never will be: it cannot hold a
+ * record, so it is removed. Anything else is reported once and left alone. */
+static void open_failed(const char *path, uint32_t pid, const struct stat *st, int rc, const char *err)
+{
+    int unpublished = rc == -EAGAIN || (uint64_t)st->st_size < SHMLOG_RING_HEADER_BYTES;
+    if (unpublished && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+        if (unlink(path) == 0)
+            warnx("removed %s: never initialised by its process, which is gone", path);
+        return;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (unpublished && now.tv_sec - st->st_mtim.tv_sec < 2)
+        return; /* probably being created right now */
+    report_bad(path, st->st_ino, err);
+}
+
+/* Opens a meta (p NULL) or ring segment. The header reads can fault if the
+ * file is truncated meanwhile: that is a failed open, not a crash (the
+ * mapping of such a hostile file is then leaked). */
+static int open_guarded(const char *path, const char *app, struct proc *p, uint32_t cpu, const struct stat *st,
+                        char *err, size_t errcap)
+{
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) != 0) {
+        bus_guard = NULL;
+        snprintf(err, errcap, "%s: truncated while being opened (SIGBUS)", path);
+        return -EFAULT;
+    }
+    bus_guard = &jb;
+    int rc = p ? open_ring(path, p, cpu, st, err, errcap) : open_meta(path, app, st, err, errcap);
+    bus_guard = NULL;
+    return rc;
+}
+
+struct seg_name {
+    char name[256];
+    unsigned kind;
+    char app[SHMLOG_APP_BYTES];
+    uint32_t pid, cpu;
+};
+
+static void scan_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct seg_name *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        struct seg_name s;
+        if (strlen(de->d_name) >= sizeof(s.name) ||
+            shmlog_parse_seg_name(de->d_name, &s.kind, s.app, sizeof(s.app), &s.pid, &s.cpu) != 0)
+            continue;
+        snprintf(s.name, sizeof(s.name), "%s", de->d_name);
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            struct seg_name *nv = realloc(v, cap * sizeof(*v));
+            if (!nv)
+                break;
+            v = nv;
+        }
+        v[n++] = s;
+    }
+    closedir(d);
+    /* Metas first: a ring is attached to its process's meta. */
+    for (int pass = 0; pass < 2; pass++) {
+        unsigned want = pass == 0 ? SHMLOG_SEG_META : SHMLOG_SEG_RING;
+        for (size_t i = 0; i < n; i++) {
+            if (v[i].kind != want)
+                continue;
+            char path[4400];
+            snprintf(path, sizeof(path), "%s/%s", dir, v[i].name);
+            struct stat st;
+            if (known_path(path) || lstat(path, &st) != 0)
+                continue;
+            char err[4608];
+            int rc;
+            if (!S_ISREG(st.st_mode)) { /* a symlink planted in the directory is never followed */
+                snprintf(err, sizeof(err), "%s: not a regular file", path);
+                report_bad(path, st.st_ino, err);
+                continue;
+            }
+            struct proc *p = NULL;
+            if (want == SHMLOG_SEG_RING) {
+                p = find_proc(v[i].pid, v[i].app);
+                if (!p || p->exit_queued)
+                    continue; /* a ring whose meta is not (yet) there waits for a later scan */
+            }
+            rc = open_guarded(path, v[i].app, p, v[i].cpu, &st, err, sizeof(err));
+            if (rc)
+                open_failed(path, v[i].pid, &st, rc, err);
+        }
+    }
+    free(v);
+}
+
+static void watch_dirs(void)
+{
+    for (int i = 0; i < opt.ndirs; i++) {
+        if (S.watch[i] >= 0 || S.inotify_fd < 0)
+            continue;
+        S.watch[i] = inotify_add_watch(S.inotify_fd, opt.dirs[i], IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_CLOSE_WRITE);
+    }
+}
+
+static void scan_all(void)
+{
+    watch_dirs();
+    for (int i = 0; i < opt.ndirs; i++)
+        scan_dir(opt.dirs[i]);
+}
+
+/* 1 if inotify reported something in a watched directory. */
+static int inotify_pending(void)
+{
+    if (S.inotify_fd < 0)
+        return 0;
+    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int any = 0;
+    for (;;) {
+        ssize_t n = read(S.inotify_fd, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        any = 1;
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            if (ev->mask & IN_IGNORED) /* the directory went away: watch again later */
+                for (int i = 0; i < opt.ndirs; i++)
+                    if (S.watch[i] == ev->wd)
+                        S.watch[i] = -1;
+            p += sizeof(*ev) + ev->len;
+        }
+    }
+    return any;
+}
+
+/* Marks producers that exited. */
+static void check_liveness(void)
+{
+    for (struct proc *p = S.procs; p; p = p->next) {
+        if (p->gone)
+            continue;
+        int dead;
+        if (p->pidfd >= 0) {
+            struct pollfd pfd = {p->pidfd, POLLIN, 0};
+            dead = poll(&pfd, 1, 0) > 0;
+        } else {
+            dead = !shmlog_proc_alive(p->info.pid, p->info.proc_start);
+        }
+        if (dead) {
+            p->gone = 1;
+            if (p->pidfd >= 0)
+                close(p->pidfd);
+            p->pidfd = -1;
+        }
+    }
+}
+
+/* A gone producer: its rings drained to the end (uncommitted slots become
+ * losses), then an EXIT section; the segments go once that frame is on disk. */
+static void finish_gone(void)
+{
+    size_t n = 0;
+    for (struct proc *p = S.procs; p; p = p->next)
+        n += p->gone && !p->exit_queued;
+    if (!n)
+        return;
+    scan_all(); /* a ring made just before the exit must not be left behind */
+    n = 0;
+    for (struct proc *p = S.procs; p; p = p->next)
+        n += p->gone && !p->exit_queued;
+    /* A copy of the list: flushing below may finalize (free) other processes. */
+    struct proc **gone = malloc(n * sizeof(*gone));
+    if (!gone) {
+        warnx("out of memory");
+        exit(1);
+    }
+    n = 0;
+    for (struct proc *p = S.procs; p; p = p->next)
+        if (p->gone && !p->exit_queued)
+            gone[n++] = p;
+    for (size_t i = 0; i < n; i++) {
+        struct proc *p = gone[i];
+        for (struct ring *r = p->rings; r; r = r->next)
+            while (!r->broken && drain_ring(r, DRAIN_BUDGET) != 0)
+                if (S.flush_soon)
+                    flush_frame();
+        check_enc(end_batch(), "a batch");
+        check_enc(ensure_process(p), "a process");
+        check_enc(shlog_enc_exit(S.cur->enc, p->key, real_ns(), p->records, p->lost), "an exit");
+        if (S.nexits == S.exits_cap) {
+            size_t cap = S.exits_cap ? S.exits_cap * 2 : 8;
+            struct proc **nv = realloc(S.exits, cap * sizeof(*nv));
+            if (!nv) {
+                warnx("out of memory");
+                exit(1);
+            }
+            S.exits = nv;
+            S.exits_cap = cap;
+        }
+        S.exits[S.nexits++] = p;
+        p->exit_queued = 1;
+        mark_content();
+        S.flush_soon = 1;
+    }
+    free(gone);
+}
+
+/* Unlinks a segment if the path still names the file we mapped. */
+static void unlink_segment(const char *path, dev_t dev, ino_t ino)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino && unlink(path) != 0)
+        warnx("cannot remove %s: %s", path, strerror(errno));
+}
+
+/* Gives the ring back: the next collector need not wait for us. */
+static void ring_unclaim(struct ring *r)
+{
+    if (r->broken)
+        return;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        bus_guard = &jb;
+        uint64_t me = (uint64_t)getpid();
+        __atomic_compare_exchange_n(&r->view.hdr->collector_pid, &me, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    } else {
+        r->broken = 1;
+    }
+    bus_guard = NULL;
+}
+
+/* The ring's reserve head now, or where we are if the mapping is gone. */
+static uint64_t ring_head_now(struct ring *r)
+{
+    volatile uint64_t head = r->read_pos;
+    if (r->broken)
+        return head;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        bus_guard = &jb;
+        head = shmlog_ring_head(&r->view);
+    } else {
+        r->broken = 1;
+    }
+    bus_guard = NULL;
+    return head;
+}
+
+static void ring_free(struct ring *r)
+{
+    ring_unclaim(r);
+    shmlog_seg_close(&r->seg);
+    free(r);
+}
+
+/* The EXIT of p is on disk: its segments are no longer needed. */
+static void proc_finalize(struct proc *p)
+{
+    /* Nothing of p is in the frame being built (its rings were drained to the
+     * end before the EXIT); make sure no pointer to its rings outlives them. */
+    if (S.batch_ring && S.batch_ring->proc == p)
+        end_batch();
+    for (size_t i = 0; i < S.nrel;)
+        if (S.rel[i].ring->proc == p) {
+            S.rel[i] = S.rel[--S.nrel];
+            if (i < S.nrel)
+                S.rel[i].ring->build_rel = i;
+        } else {
+            i++;
+        }
+    for (struct ring *r = p->rings, *next; r; r = next) {
+        next = r->next;
+        unlink_segment(r->seg.path, r->dev, r->ino);
+        ring_free(r);
+    }
+    unlink_segment(p->meta.path, p->dev, p->ino);
+    shmlog_seg_close(&p->meta);
+    for (uint32_t i = 0; i < p->nsites; i++)
+        free(p->sites[i].info);
+    free(p->sites);
+    struct proc **pp = &S.procs;
+    while (*pp && *pp != p)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = p->next;
+    free(p);
+}
+
+/* ==== The loop ==== */
+
+static uint64_t drain_all(void)
+{
+    uint64_t moved = 0;
+    for (struct proc *p = S.procs; p; p = p->next)
+        for (struct ring *r = p->rings; r; r = r->next)
+            moved += drain_ring(r, DRAIN_BUDGET);
+    return moved;
+}
+
+static void maybe_rotate(int hup)
+{
+    struct outfile *f = S.cur;
+    if (f->fd < 0)
+        return;
+    if (hup || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
+        (opt.rotate_ns && mono_ns() - f->opened_ns >= opt.rotate_ns))
+        rotate();
+}
+
+/* Drains every ring to what is committed now, writes it all, closes the file. */
+static void shutdown_all(void)
+{
+    check_liveness();
+    finish_gone();
+    /* Up to the heads seen now: producers that keep logging do not keep us. */
+    for (struct proc *p = S.procs; p; p = p->next)
+        for (struct ring *r = p->rings; r; r = r->next)
+            r->stop_at = ring_head_now(r);
+    for (;;) {
+        uint64_t moved = 0;
+        for (struct proc *p = S.procs; p; p = p->next)
+            for (struct ring *r = p->rings; r; r = r->next)
+                if (r->read_pos < r->stop_at)
+                    moved += drain_ring(r, DRAIN_BUDGET);
+        if (S.flush_soon)
+            flush_frame();
+        reap(0, 0);
+        if (!moved)
+            break;
+    }
+    flush_frame();
+    while (S.inflight) {
+        reap(1, 100000000ull);
+        retry_frames();
+    }
+    struct outfile *f = S.cur;
+    S.cur = NULL;
+    f->closing = 1;
+    outfile_finish(f);
+    for (struct proc *p = S.procs; p; p = p->next)
+        for (struct ring *r = p->rings; r; r = r->next)
+            ring_unclaim(r);
+}
+
+static int isolated_cpu(int cpu)
+{
+    FILE *f = fopen("/sys/devices/system/cpu/isolated", "re");
+    if (!f)
+        return 0;
+    char line[4096] = "";
+    int found = 0;
+    if (fgets(line, sizeof(line), f))
+        for (char *save = NULL, *t = strtok_r(line, ",\n", &save); t; t = strtok_r(NULL, ",\n", &save)) {
+            int lo, hi;
+            int k = sscanf(t, "%d-%d", &lo, &hi);
+            if (k == 1)
+                hi = lo;
+            if (k >= 1 && cpu >= lo && cpu <= hi)
+                found = 1;
+        }
+    fclose(f);
+    return found;
+}
+
+static void pin_cpus(void)
+{
+    if (!opt.have_cpus)
+        return;
+    if (sched_setaffinity(0, sizeof(opt.cpus), &opt.cpus) != 0) {
+        fprintf(stderr, PROG ": --cpu: sched_setaffinity: %s\n", strerror(errno));
+        exit(2);
+    }
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &opt.cpus) && !isolated_cpu(c))
+            warnx("warning: cpu %d is not in /sys/devices/system/cpu/isolated; other tasks may share it", c);
+}
+
+int main(int argc, char **argv)
+{
+    parse_options(argc, argv);
+    pin_cpus();
+    int rc = ensure_dir(opt.out);
+    if (rc) {
+        fprintf(stderr, PROG ": --out %s: %s\n", opt.out, strerror(-rc));
+        return 2;
+    }
+    if (gethostname(S.host, sizeof(S.host) - 1) != 0)
+        snprintf(S.host, sizeof(S.host), "unknown");
+    for (char *c = S.host; *c; c++) /* the host name goes into file names */
+        if (*c == '/' || isspace((unsigned char)*c))
+            *c = '_';
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = on_sigbus;
+    sa.sa_flags = SA_NODEFER;
+    sigaction(SIGBUS, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (uring_setup() < 0)
+        return 1;
+    S.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (S.inotify_fd < 0)
+        warnx("inotify: %s (falling back to rescans)", strerror(errno));
+    for (int i = 0; i < MAX_DIRS; i++)
+        S.watch[i] = -1;
+    recover_out_dir();
+    S.cur = outfile_new();
+    if (!S.cur) {
+        warnx("out of memory");
+        return 1;
+    }
+    S.build_gen = 1;
+
+    scan_all();
+    if (opt.once) {
+        shutdown_all();
+        return 0;
+    }
+    uint64_t last_scan = mono_ns(), last_live = 0, last_notify = 0, idle = 0;
+    while (!got_term) {
+        uint64_t now = mono_ns();
+        if (now - last_notify >= NOTIFY_NS) { /* a read() per loop would cost more than the drain */
+            last_notify = now;
+            if (inotify_pending())
+                last_scan = 0;
+        }
+        if (now - last_scan >= RESCAN_NS) {
+            scan_all();
+            last_scan = now;
+        }
+        if (now - last_live >= LIVENESS_NS) {
+            check_liveness();
+            finish_gone();
+            last_live = now;
+        }
+        uint64_t moved = drain_all();
+        if (S.flush_soon || (S.build_first_ns && mono_ns() - S.build_first_ns >= FRAME_MAX_AGE_NS))
+            flush_frame();
+        reap(0, 0);
+        retry_frames();
+        int hup = got_hup;
+        if (hup)
+            got_hup = 0;
+        maybe_rotate(hup);
+        if (moved) {
+            idle = 0;
+            continue;
+        }
+        if (opt.busy_poll) {
+            __asm__ __volatile__("pause");
+            continue;
+        }
+        /* Adaptive: sleep longer the longer nothing came, at most 1 ms so a
+         * record still reaches the file well within 100 ms. */
+        uint64_t nap = idle < 6 ? 16000ull << idle : 1000000ull;
+        idle++;
+        if (S.inflight) {
+            reap(1, nap);
+        } else {
+            struct timespec ts = {0, (long)nap};
+            nanosleep(&ts, NULL);
+        }
+    }
+    shutdown_all();
+    fprintf(stderr, PROG ": exiting: %" PRIu64 " records in %" PRIu64 " frames, %" PRIu64 " bytes\n", S.records,
+            S.frames, S.bytes);
+    return 0;
+}

@@ -1,0 +1,1590 @@
+/*
+ * shlog_file.c - encoder and decoder of the collector's file format. The
+ * format is specified in collector/FORMAT.md; keep the two in step.
+ *
+ * The decoder treats every byte as hostile: all lengths are checked against
+ * what is left, every allocation is bounded by the limits below, and damage
+ * is reported as an event while reading goes on at the next frame.
+ */
+#include "shlog_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+/* Bounds on what one reader keeps for a hostile file. */
+#define MAX_PROCS_PER_FILE 65536u
+#define MAX_SITES_PER_FILE (1u << 20)
+#define MAX_SITE_STRING_BYTES (64u << 20)
+#define MAX_DEDUP_RINGS (1u << 20)
+#define MAX_DEDUP_SPANS 65536u
+#define RESYNC_CHUNK 65536u
+#define INFO_CACHE_SLOTS 1024u /* sites kept in the renderer's form, direct-mapped */
+
+/* ==== Bytes, varints, checks ==== */
+
+static void put_u32le(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64le(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64le(const uint8_t *p)
+{
+    return (uint64_t)get_u32le(p) | (uint64_t)get_u32le(p + 4) << 32;
+}
+
+static uint32_t fnv1a32(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static inline uint64_t zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+#define VARINT_MAX 10u
+
+static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static inline size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* A cursor over untrusted bytes: reads past the end set bad and return 0. */
+struct cur {
+    const uint8_t *p;
+    const uint8_t *end;
+    int bad;
+};
+
+static inline uint64_t get_varint(struct cur *c)
+{
+    if (c->p < c->end && *c->p < 0x80)
+        return *c->p++;
+    uint64_t v = 0;
+    for (unsigned shift = 0; c->p < c->end && shift <= 63; shift += 7) {
+        uint8_t b = *c->p++;
+        if (shift == 63 && b > 1)
+            break;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+    c->bad = 1;
+    return 0;
+}
+
+static inline uint8_t get_u8(struct cur *c)
+{
+    if (c->p < c->end)
+        return *c->p++;
+    c->bad = 1;
+    return 0;
+}
+
+static inline const uint8_t *get_bytes(struct cur *c, uint64_t n)
+{
+    if (n > (uint64_t)(c->end - c->p)) {
+        c->bad = 1;
+        return NULL;
+    }
+    const uint8_t *p = c->p;
+    c->p += n;
+    return p;
+}
+
+/* A growable byte buffer. */
+struct buf {
+    uint8_t *p;
+    size_t len;
+    size_t cap;
+};
+
+static int buf_reserve(struct buf *b, size_t extra)
+{
+    if (extra <= b->cap - b->len)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->len < extra) {
+        if (cap > SIZE_MAX / 2)
+            return -ENOMEM;
+        cap *= 2;
+    }
+    uint8_t *np = realloc(b->p, cap);
+    if (!np)
+        return -ENOMEM;
+    b->p = np;
+    b->cap = cap;
+    return 0;
+}
+
+static void buf_free(struct buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ==== A hash map from two u64 keys to a u32 value ==== */
+
+struct map_slot {
+    uint64_t k1;
+    uint64_t k2;
+    uint32_t val;
+    uint32_t used;
+};
+
+struct map {
+    struct map_slot *slots;
+    size_t cap; /* a power of two, or 0 */
+    size_t count;
+};
+
+static inline size_t map_hash(uint64_t k1, uint64_t k2)
+{
+    uint64_t h = k1 * 0x9E3779B97F4A7C15ULL ^ (k2 + 0x632BE59BD9B4E019ULL) * 0xC2B2AE3D27D4EB4FULL;
+    return (size_t)(h ^ (h >> 31));
+}
+
+static uint32_t *map_find(const struct map *m, uint64_t k1, uint64_t k2)
+{
+    if (!m->cap)
+        return NULL;
+    for (size_t i = map_hash(k1, k2) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        struct map_slot *s = &m->slots[i];
+        if (!s->used)
+            return NULL;
+        if (s->k1 == k1 && s->k2 == k2)
+            return &s->val;
+    }
+}
+
+static void map_place(struct map_slot *slots, size_t cap, uint64_t k1, uint64_t k2, uint32_t val)
+{
+    size_t i = map_hash(k1, k2) & (cap - 1);
+    while (slots[i].used)
+        i = (i + 1) & (cap - 1);
+    slots[i] = (struct map_slot){k1, k2, val, 1};
+}
+
+/* Inserts a key that is not in the map. */
+static int map_insert(struct map *m, uint64_t k1, uint64_t k2, uint32_t val)
+{
+    if ((m->count + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        struct map_slot *slots = calloc(cap, sizeof(*slots));
+        if (!slots)
+            return -ENOMEM;
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->slots[i].used)
+                map_place(slots, cap, m->slots[i].k1, m->slots[i].k2, m->slots[i].val);
+        free(m->slots);
+        m->slots = slots;
+        m->cap = cap;
+    }
+    map_place(m->slots, m->cap, k1, k2, val);
+    m->count++;
+    return 0;
+}
+
+static void map_free(struct map *m)
+{
+    free(m->slots);
+    m->slots = NULL;
+    m->cap = m->count = 0;
+}
+
+/* Grows a pointer array *v of *cap entries to hold n + 1. */
+static int grow_array(void *vp, size_t *cap, size_t n, size_t elem)
+{
+    void **v = vp;
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *nv = realloc(*v, ncap * elem);
+    if (!nv)
+        return -ENOMEM;
+    *v = nv;
+    *cap = ncap;
+    return 0;
+}
+
+/* ==== File header ==== */
+
+void shlog_file_header_encode(uint8_t out[SHLOG_FILE_HEADER_BYTES], const struct shlog_file_header *h)
+{
+    memset(out, 0, SHLOG_FILE_HEADER_BYTES);
+    put_u64le(out, SHLOG_FILE_MAGIC);
+    put_u32le(out + 8, SHLOG_FILE_VERSION);
+    put_u32le(out + 12, SHLOG_FILE_HEADER_BYTES);
+    put_u64le(out + 16, h->file_seq);
+    put_u64le(out + 24, h->created_ns);
+    put_u32le(out + 32, h->collector_pid);
+    put_u32le(out + 36, h->flags);
+    memcpy(out + 40, h->host, strnlen(h->host, SHMLOG_HOST_BYTES));
+    put_u32le(out + 124, fnv1a32(out, 124));
+}
+
+const char *shlog_file_header_decode(const uint8_t *in, size_t n, struct shlog_file_header *out)
+{
+    if (n < SHLOG_FILE_HEADER_BYTES)
+        return "file is shorter than its header";
+    if (get_u64le(in) != SHLOG_FILE_MAGIC)
+        return "not a shmlog file (bad magic)";
+    if (get_u32le(in + 124) != fnv1a32(in, 124))
+        return "file header checksum mismatch";
+    uint32_t version = get_u32le(in + 8);
+    if (version != SHLOG_FILE_VERSION)
+        return "unsupported file format version";
+    if (get_u32le(in + 12) != SHLOG_FILE_HEADER_BYTES)
+        return "unexpected file header size";
+    memset(out, 0, sizeof(*out));
+    out->version = version;
+    out->file_seq = get_u64le(in + 16);
+    out->created_ns = get_u64le(in + 24);
+    out->collector_pid = get_u32le(in + 32);
+    out->flags = get_u32le(in + 36);
+    memcpy(out->host, in + 40, SHMLOG_HOST_BYTES);
+    out->host[SHMLOG_HOST_BYTES] = '\0';
+    return NULL;
+}
+
+/* ==== Arguments: the per-site column coding shared by encoder and decoder ==== */
+
+enum { COL_GAP, COL_NSLOTS, COL_TSC, COL_SITE, COL_TID, COL_ATTR, COL_ARGS, NCOLS };
+
+#define ATTR_RAW 0x40u
+
+static inline uint64_t bswap_width(uint64_t v, unsigned type)
+{
+    return type == SHMLOG_ARG_F32 ? __builtin_bswap32((uint32_t)v) : __builtin_bswap64(v);
+}
+
+static inline int arg_type_valid(unsigned t)
+{
+    return t >= SHMLOG_ARG_BOOL && t < SHMLOG_ARG_TYPE_COUNT;
+}
+
+/* ==== Encoder ==== */
+
+struct enc_site {
+    uint32_t gen;   /* batch generation prev belongs to */
+    uint8_t nargs;
+    uint8_t raw_only; /* its types are not ones we can code */
+    uint8_t types[SHMLOG_MAX_ARGS];
+    uint64_t prev[SHMLOG_MAX_ARGS];
+};
+
+struct shlog_enc {
+    ZSTD_CCtx *cctx;
+    struct buf raw;        /* sections of the open frame */
+    struct buf col[NCOLS]; /* columns of the open batch */
+    struct map procs;      /* (proc, 0) */
+    struct map sites;      /* (proc, site) -> index into site_v */
+    struct enc_site *site_v;
+    size_t nsites, sites_cap;
+    int batch_open;
+    uint32_t batch_proc, batch_cpu, batch_count, batch_gen;
+    uint64_t first_pos, expected_pos, base_tsc, prev_tsc;
+    uint32_t prev_tid;
+    uint32_t cached_site_id;
+    int64_t cached_site; /* index into site_v for cached_site_id, -1 if none */
+    uint64_t frame_records;
+    unsigned col_room; /* records the fixed columns have room for */
+};
+
+#define COL_ROOM_RECORDS 256u
+
+int shlog_enc_new(struct shlog_enc **out, int zstd_level)
+{
+    struct shlog_enc *e = calloc(1, sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    e->cctx = ZSTD_createCCtx();
+    if (!e->cctx) {
+        free(e);
+        return -ENOMEM;
+    }
+    if (zstd_level < ZSTD_minCLevel() || zstd_level > ZSTD_maxCLevel() ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_compressionLevel, zstd_level)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_checksumFlag, 1)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_contentSizeFlag, 1))) {
+        shlog_enc_free(e);
+        return -EINVAL;
+    }
+    e->cached_site = -1;
+    *out = e;
+    return 0;
+}
+
+void shlog_enc_free(struct shlog_enc *e)
+{
+    if (!e)
+        return;
+    ZSTD_freeCCtx(e->cctx);
+    buf_free(&e->raw);
+    for (int i = 0; i < NCOLS; i++)
+        buf_free(&e->col[i]);
+    map_free(&e->procs);
+    map_free(&e->sites);
+    free(e->site_v);
+    free(e);
+}
+
+int shlog_enc_has_process(const struct shlog_enc *e, uint32_t proc)
+{
+    return map_find(&e->procs, proc, 0) != NULL;
+}
+
+int shlog_enc_has_site(const struct shlog_enc *e, uint32_t proc, uint32_t site)
+{
+    return map_find(&e->sites, proc, site) != NULL;
+}
+
+/* Appends a section whose body was built in body[0..n). */
+static int enc_section(struct shlog_enc *e, unsigned type, const uint8_t *body, size_t n)
+{
+    int rc = buf_reserve(&e->raw, 1 + VARINT_MAX + n);
+    if (rc)
+        return rc;
+    uint8_t *p = e->raw.p + e->raw.len;
+    *p++ = (uint8_t)type;
+    p = put_varint(p, n);
+    memcpy(p, body, n);
+    e->raw.len = (size_t)(p + n - e->raw.p);
+    return 0;
+}
+
+int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shmlog_proc_info *pi)
+{
+    if (e->batch_open)
+        return -EBUSY;
+    uint8_t body[8 * VARINT_MAX + 2 * (VARINT_MAX + SHMLOG_APP_BYTES)];
+    uint8_t *p = body;
+    size_t app_len = strnlen(pi->app, SHMLOG_APP_BYTES - 1);
+    size_t host_len = strnlen(pi->host, SHMLOG_HOST_BYTES - 1);
+    p = put_varint(p, proc);
+    p = put_varint(p, pi->pid);
+    p = put_varint(p, pi->uid);
+    p = put_varint(p, pi->proc_start);
+    p = put_varint(p, pi->created_ns);
+    p = put_varint(p, pi->tsc_hz);
+    p = put_varint(p, pi->anchor_tsc);
+    p = put_varint(p, pi->anchor_ns);
+    p = put_varint(p, app_len);
+    memcpy(p, pi->app, app_len);
+    p += app_len;
+    p = put_varint(p, host_len);
+    memcpy(p, pi->host, host_len);
+    p += host_len;
+    int rc = enc_section(e, SHLOG_SEC_PROCESS, body, (size_t)(p - body));
+    if (!rc && !map_find(&e->procs, proc, 0))
+        rc = map_insert(&e->procs, proc, 0, 0);
+    return rc;
+}
+
+int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shmlog_site_info *s)
+{
+    if (!map_find(&e->procs, proc, 0))
+        return -ENOENT;
+    uint32_t *idx = map_find(&e->sites, proc, s->id);
+    if (!idx) {
+        int rc = grow_array(&e->site_v, &e->sites_cap, e->nsites, sizeof(*e->site_v));
+        if (rc)
+            return rc;
+        rc = map_insert(&e->sites, proc, s->id, (uint32_t)e->nsites);
+        if (rc)
+            return rc;
+        idx = map_find(&e->sites, proc, s->id);
+        e->nsites++;
+    }
+    struct enc_site *es = &e->site_v[*idx];
+    memset(es, 0, sizeof(*es));
+    es->gen = e->batch_gen - 1; /* stale: reset at first use */
+    unsigned nargs = s->nargs;
+    if (nargs > SHMLOG_MAX_ARGS) {
+        nargs = 0;
+        es->raw_only = 1;
+    }
+    es->nargs = (uint8_t)nargs;
+    for (unsigned i = 0; i < nargs; i++) {
+        es->types[i] = s->arg_types[i];
+        if (!arg_type_valid(s->arg_types[i]))
+            es->raw_only = 1;
+    }
+    e->cached_site = -1;
+
+    size_t fmt_len = s->fmt_len < SHMLOG_MAX_FMT_BYTES ? s->fmt_len : SHMLOG_MAX_FMT_BYTES;
+    size_t file_len = s->file_len < SHMLOG_MAX_FILE_BYTES ? s->file_len : SHMLOG_MAX_FILE_BYTES;
+    uint8_t body[5 * VARINT_MAX + 3 + SHMLOG_MAX_ARGS + SHMLOG_MAX_FMT_BYTES + SHMLOG_MAX_FILE_BYTES];
+    uint8_t *p = body;
+    p = put_varint(p, proc);
+    p = put_varint(p, s->id);
+    p = put_varint(p, s->line);
+    *p++ = s->level;
+    *p++ = s->category;
+    *p++ = (uint8_t)nargs;
+    memcpy(p, s->arg_types, nargs);
+    p += nargs;
+    p = put_varint(p, fmt_len);
+    memcpy(p, s->fmt, fmt_len);
+    p += fmt_len;
+    p = put_varint(p, file_len);
+    memcpy(p, s->file, file_len);
+    p += file_len;
+    return enc_section(e, SHLOG_SEC_SITE, body, (size_t)(p - body));
+}
+
+int shlog_enc_loss(struct shlog_enc *e, uint32_t proc, uint32_t cpu, const struct shmlog_loss *l,
+                   uint64_t counter_total)
+{
+    if (e->batch_open)
+        return -EBUSY;
+    if (!map_find(&e->procs, proc, 0))
+        return -ENOENT;
+    uint8_t body[7 * VARINT_MAX + 1];
+    uint8_t *p = body;
+    p = put_varint(p, proc);
+    p = put_varint(p, cpu);
+    p = put_varint(p, l->first_pos);
+    p = put_varint(p, l->positions);
+    p = put_varint(p, l->records);
+    *p++ = (uint8_t)l->reason;
+    p = put_varint(p, counter_total);
+    return enc_section(e, SHLOG_SEC_LOSS, body, (size_t)(p - body));
+}
+
+int shlog_enc_exit(struct shlog_enc *e, uint32_t proc, uint64_t exit_ns, uint64_t records, uint64_t lost)
+{
+    if (e->batch_open)
+        return -EBUSY;
+    if (!map_find(&e->procs, proc, 0))
+        return -ENOENT;
+    uint8_t body[4 * VARINT_MAX];
+    uint8_t *p = body;
+    p = put_varint(p, proc);
+    p = put_varint(p, exit_ns);
+    p = put_varint(p, records);
+    p = put_varint(p, lost);
+    return enc_section(e, SHLOG_SEC_EXIT, body, (size_t)(p - body));
+}
+
+int shlog_enc_batch_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu)
+{
+    if (e->batch_open)
+        return -EBUSY;
+    if (!map_find(&e->procs, proc, 0))
+        return -ENOENT;
+    e->batch_open = 1;
+    e->batch_proc = proc;
+    e->batch_cpu = cpu;
+    e->batch_count = 0;
+    e->batch_gen++;
+    e->cached_site = -1;
+    for (int i = 0; i < NCOLS; i++)
+        e->col[i].len = 0;
+    e->col_room = 0;
+    return 0;
+}
+
+static struct enc_site *enc_lookup_site(struct shlog_enc *e, uint32_t site)
+{
+    if (e->cached_site >= 0 && e->cached_site_id == site)
+        return &e->site_v[e->cached_site];
+    uint32_t *idx = map_find(&e->sites, e->batch_proc, site);
+    if (!idx)
+        return NULL;
+    e->cached_site_id = site;
+    e->cached_site = *idx;
+    return &e->site_v[*idx];
+}
+
+/* Reads the arguments of r as site s declares them. 0, or -1 when the payload
+ * does not match the types (then the record is stored raw). */
+static int enc_parse_args(const struct enc_site *s, const struct shmlog_rec *r, uint64_t *vals)
+{
+    size_t off = 0, lim = r->payload_len < SHMLOG_MAX_PAYLOAD ? r->payload_len : SHMLOG_MAX_PAYLOAD;
+    for (unsigned i = 0; i < s->nargs; i++) {
+        unsigned t = s->types[i];
+        if (t == SHMLOG_ARG_STR) {
+            if (off + 2 > lim)
+                return -1;
+            uint64_t hdr = (uint64_t)r->payload[off] | (uint64_t)r->payload[off + 1] << 8;
+            if (off + 2 + (hdr & SHMLOG_STR_LEN_MASK) > lim)
+                return -1;
+            vals[i] = hdr;
+            off += 2 + (hdr & SHMLOG_STR_LEN_MASK);
+        } else {
+            unsigned w = shmlog_arg_width(t);
+            if (off + w > lim)
+                return -1;
+            uint64_t v = 0;
+            for (unsigned b = 0; b < w; b++)
+                v |= (uint64_t)r->payload[off + b] << (8 * b);
+            vals[i] = v;
+            off += w;
+        }
+    }
+    return 0;
+}
+
+int shlog_enc_record(struct shlog_enc *e, const struct shmlog_rec *r)
+{
+    if (!e->batch_open)
+        return -EINVAL;
+    if (e->batch_count >= SHLOG_MAX_BATCH_RECORDS)
+        return -ENOSPC;
+    /* Room in the fixed columns is reserved for many records at once: one
+     * check per record instead of one per column. */
+    if (!e->col_room) {
+        for (int i = 0; i < COL_ARGS; i++)
+            if (buf_reserve(&e->col[i], (size_t)COL_ROOM_RECORDS * VARINT_MAX))
+                return -ENOMEM;
+        e->col_room = COL_ROOM_RECORDS;
+    }
+    if (buf_reserve(&e->col[COL_ARGS], SHMLOG_MAX_ARGS * VARINT_MAX + SHMLOG_MAX_PAYLOAD + VARINT_MAX))
+        return -ENOMEM;
+    e->col_room--;
+    if (e->batch_count == 0) {
+        e->first_pos = e->expected_pos = r->pos;
+        e->base_tsc = e->prev_tsc = r->tsc;
+        e->prev_tid = 0;
+    }
+    struct buf *c = e->col;
+    c[COL_GAP].len = (size_t)(put_varint(c[COL_GAP].p + c[COL_GAP].len, r->pos - e->expected_pos) - c[COL_GAP].p);
+    c[COL_NSLOTS].p[c[COL_NSLOTS].len++] = r->nslots;
+    c[COL_TSC].len = (size_t)(put_varint(c[COL_TSC].p + c[COL_TSC].len,
+                                         zigzag((int64_t)(r->tsc - e->prev_tsc))) - c[COL_TSC].p);
+    c[COL_SITE].len = (size_t)(put_varint(c[COL_SITE].p + c[COL_SITE].len, r->site) - c[COL_SITE].p);
+    c[COL_TID].len = (size_t)(put_varint(c[COL_TID].p + c[COL_TID].len,
+                                         zigzag((int32_t)(r->tid - e->prev_tid))) - c[COL_TID].p);
+    e->expected_pos = r->pos + r->nslots;
+    e->prev_tsc = r->tsc;
+    e->prev_tid = r->tid;
+
+    uint64_t vals[SHMLOG_MAX_ARGS];
+    struct enc_site *s = enc_lookup_site(e, r->site);
+    int raw = !s || s->raw_only || enc_parse_args(s, r, vals) != 0;
+    unsigned level = r->level < 7 ? r->level : 7; /* values past 7 are not levels */
+    unsigned category = r->category < 7 ? r->category : 7;
+    uint64_t attr = level | category << 3 | (raw ? ATTR_RAW : 0) | (uint64_t)r->flags << 7;
+    c[COL_ATTR].len = (size_t)(put_varint(c[COL_ATTR].p + c[COL_ATTR].len, attr) - c[COL_ATTR].p);
+
+    uint8_t *p = c[COL_ARGS].p + c[COL_ARGS].len;
+    if (raw) {
+        size_t n = r->payload_len < SHMLOG_MAX_PAYLOAD ? r->payload_len : SHMLOG_MAX_PAYLOAD;
+        p = put_varint(p, n);
+        memcpy(p, r->payload, n);
+        p += n;
+    } else {
+        if (s->gen != e->batch_gen) {
+            s->gen = e->batch_gen;
+            memset(s->prev, 0, sizeof(s->prev));
+        }
+        size_t off = 0;
+        for (unsigned i = 0; i < s->nargs; i++) {
+            unsigned t = s->types[i];
+            uint64_t v = vals[i];
+            if (t == SHMLOG_ARG_STR) {
+                size_t n = v & SHMLOG_STR_LEN_MASK;
+                p = put_varint(p, v);
+                memcpy(p, r->payload + off + 2, n);
+                p += n;
+                off += 2 + n;
+                continue;
+            }
+            if (t == SHMLOG_ARG_F32 || t == SHMLOG_ARG_F64)
+                p = put_varint(p, bswap_width(v ^ s->prev[i], t));
+            else
+                p = put_varint(p, zigzag((int64_t)(v - s->prev[i])));
+            s->prev[i] = v;
+            off += shmlog_arg_width(t);
+        }
+    }
+    c[COL_ARGS].len = (size_t)(p - c[COL_ARGS].p);
+    e->batch_count++;
+    return 0;
+}
+
+int shlog_enc_batch_end(struct shlog_enc *e)
+{
+    if (!e->batch_open)
+        return -EINVAL;
+    e->batch_open = 0;
+    if (!e->batch_count)
+        return 0;
+    uint8_t hdr[5 * VARINT_MAX];
+    uint8_t *h = hdr;
+    h = put_varint(h, e->batch_proc);
+    h = put_varint(h, e->batch_cpu);
+    h = put_varint(h, e->first_pos);
+    h = put_varint(h, e->batch_count);
+    h = put_varint(h, e->base_tsc);
+    size_t body = (size_t)(h - hdr);
+    for (int i = 0; i < NCOLS; i++)
+        body += varint_len(e->col[i].len) + e->col[i].len;
+    int rc = buf_reserve(&e->raw, 1 + VARINT_MAX + body);
+    if (rc)
+        return rc;
+    uint8_t *p = e->raw.p + e->raw.len;
+    *p++ = SHLOG_SEC_BATCH;
+    p = put_varint(p, body);
+    memcpy(p, hdr, (size_t)(h - hdr));
+    p += h - hdr;
+    for (int i = 0; i < NCOLS; i++) {
+        p = put_varint(p, e->col[i].len);
+        memcpy(p, e->col[i].p, e->col[i].len);
+        p += e->col[i].len;
+        e->col[i].len = 0;
+    }
+    e->raw.len = (size_t)(p - e->raw.p);
+    e->frame_records += e->batch_count;
+    e->batch_count = 0;
+    return 0;
+}
+
+size_t shlog_enc_raw_bytes(const struct shlog_enc *e)
+{
+    size_t n = e->raw.len;
+    if (e->batch_open)
+        for (int i = 0; i < NCOLS; i++)
+            n += e->col[i].len + VARINT_MAX;
+    return n;
+}
+
+uint64_t shlog_enc_frame_records(const struct shlog_enc *e)
+{
+    return e->frame_records + (e->batch_open ? e->batch_count : 0);
+}
+
+size_t shlog_enc_frame_bound(const struct shlog_enc *e)
+{
+    return SHLOG_FRAME_PREFIX_BYTES + ZSTD_compressBound(e->raw.len);
+}
+
+long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
+{
+    if (e->batch_open)
+        return -EBUSY;
+    if (!e->raw.len)
+        return 0;
+    long rc;
+    if (e->raw.len > SHLOG_MAX_FRAME_RAW) {
+        rc = -E2BIG;
+        goto out;
+    }
+    if (cap < shlog_enc_frame_bound(e))
+        return -ENOSPC;
+    uint8_t *d = dst;
+    size_t z = ZSTD_compress2(e->cctx, d + SHLOG_FRAME_PREFIX_BYTES, cap - SHLOG_FRAME_PREFIX_BYTES,
+                              e->raw.p, e->raw.len);
+    if (ZSTD_isError(z)) {
+        ZSTD_CCtx_reset(e->cctx, ZSTD_reset_session_only);
+        rc = -EIO;
+        goto out;
+    }
+    put_u32le(d, SHLOG_FRAME_MAGIC);
+    put_u32le(d + 4, (uint32_t)z);
+    put_u32le(d + 8, (uint32_t)e->raw.len);
+    put_u32le(d + 12, fnv1a32(d, 12));
+    rc = (long)(SHLOG_FRAME_PREFIX_BYTES + z);
+out:
+    e->raw.len = 0;
+    e->frame_records = 0;
+    return rc;
+}
+
+/* ==== Dedup: which ring positions a reader already returned ==== */
+
+struct span {
+    uint64_t lo, hi; /* [lo, hi) */
+};
+
+struct dedup_ring {
+    struct span *spans; /* sorted, disjoint, not touching */
+    size_t n, cap;
+    uint64_t dropped_total; /* highest DROPPED counter seen */
+};
+
+struct shlog_dedup {
+    struct map keys; /* (pid << 32 | cpu, proc_start) -> index into rings */
+    struct dedup_ring *rings;
+    size_t n, cap;
+};
+
+int shlog_dedup_new(struct shlog_dedup **out)
+{
+    *out = calloc(1, sizeof(**out));
+    return *out ? 0 : -ENOMEM;
+}
+
+void shlog_dedup_free(struct shlog_dedup *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n; i++)
+        free(d->rings[i].spans);
+    free(d->rings);
+    map_free(&d->keys);
+    free(d);
+}
+
+/* The state of one ring; NULL when out of memory or past the bound (then no
+ * duplicates are removed for it). */
+static struct dedup_ring *dedup_ring_get(struct shlog_dedup *d, uint32_t pid, uint64_t proc_start,
+                                         uint32_t cpu)
+{
+    uint64_t k1 = (uint64_t)pid << 32 | cpu;
+    uint32_t *idx = map_find(&d->keys, k1, proc_start);
+    if (idx)
+        return &d->rings[*idx];
+    if (d->n >= MAX_DEDUP_RINGS || grow_array(&d->rings, &d->cap, d->n, sizeof(*d->rings)) ||
+        map_insert(&d->keys, k1, proc_start, (uint32_t)d->n))
+        return NULL;
+    memset(&d->rings[d->n], 0, sizeof(d->rings[0]));
+    return &d->rings[d->n++];
+}
+
+/* Records [lo, hi) as seen. Returns 1 if lo was new, 0 if it was seen before. */
+static int dedup_claim(struct dedup_ring *r, uint64_t lo, uint64_t hi)
+{
+    if (!r)
+        return 1;
+    if (hi <= lo)
+        hi = lo + 1;
+    size_t n = r->n;
+    /* The common case: the next positions of the ring, in order. */
+    if (n && lo == r->spans[n - 1].hi) {
+        r->spans[n - 1].hi = hi;
+        return 1;
+    }
+    /* i: the first span with spans[i].lo > lo */
+    size_t a = 0, b = n;
+    while (a < b) {
+        size_t m = (a + b) / 2;
+        if (r->spans[m].lo <= lo)
+            a = m + 1;
+        else
+            b = m;
+    }
+    size_t i = a;
+    if (i > 0 && lo < r->spans[i - 1].hi)
+        return 0;
+    if (i > 0 && lo == r->spans[i - 1].hi) {
+        r->spans[i - 1].hi = hi;
+        i--;
+    } else {
+        if (n == r->cap) {
+            if (n >= MAX_DEDUP_SPANS) {
+                /* Bound reached: forget the lowest gap (treat it as seen). */
+                r->spans[1].lo = r->spans[0].lo;
+                memmove(r->spans, r->spans + 1, (n - 1) * sizeof(*r->spans));
+                r->n = --n;
+                if (i > 0)
+                    i--;
+            } else if (grow_array(&r->spans, &r->cap, n, sizeof(*r->spans))) {
+                return 1;
+            }
+        }
+        memmove(r->spans + i + 1, r->spans + i, (n - i) * sizeof(*r->spans));
+        r->spans[i] = (struct span){lo, hi};
+        r->n = ++n;
+    }
+    /* Merge the spans the new one reaches. */
+    while (i + 1 < r->n && r->spans[i].hi >= r->spans[i + 1].lo) {
+        if (r->spans[i + 1].hi > r->spans[i].hi)
+            r->spans[i].hi = r->spans[i + 1].hi;
+        memmove(r->spans + i + 1, r->spans + i + 2, (r->n - i - 2) * sizeof(*r->spans));
+        r->n--;
+    }
+    return 1;
+}
+
+/* ==== Decoder ==== */
+
+struct dec_site {
+    struct shlog_site pub;
+    uint32_t gen; /* batch generation prev belongs to */
+    uint64_t prev[SHMLOG_MAX_ARGS];
+    char strings[]; /* fmt NUL file NUL */
+};
+
+struct batch_state {
+    int open;
+    const struct shlog_proc *proc;
+    uint32_t cpu, count, done;
+    struct cur col[NCOLS];
+    uint64_t expected, prev_tsc;
+    uint32_t prev_tid;
+    struct dedup_ring *dd;
+    struct dec_site *cached;
+};
+
+struct shlog_reader {
+    int fd, own_fd, follow;
+    char name[256];
+    struct shlog_file_header hdr;
+    uint64_t off;       /* next frame starts here */
+    uint64_t frame_off; /* the frame being returned */
+    ZSTD_DCtx *dctx;
+    struct buf zbuf, raw;
+    struct cur sec; /* sections left in the frame */
+    struct batch_state b;
+    struct shmlog_rec rec;
+    struct map procs; /* (key, 0) -> index into proc_v */
+    struct shlog_proc **proc_v;
+    size_t nprocs, procs_cap;
+    struct map sites; /* (proc, id) -> index into site_v */
+    struct dec_site **site_v;
+    size_t nsites, sites_cap, site_bytes;
+    uint32_t batch_gen;
+    struct shmlog_site_info *info_cache[INFO_CACHE_SLOTS];
+    const struct dec_site *info_of[INFO_CACHE_SLOTS]; /* which site each slot holds */
+    int torn_reported;
+    struct shlog_dedup *dedup;
+    int own_dedup;
+    struct shlog_reader_stats st;
+};
+
+static int reader_init(struct shlog_reader *r, int fd, const char *name, int follow, struct shlog_dedup *dedup,
+                       char *err, size_t errcap)
+{
+    r->fd = fd;
+    r->follow = follow;
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    r->dctx = ZSTD_createDCtx();
+    if (!r->dctx || ZSTD_isError(ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_windowLogMax, 27))) {
+        snprintf(err, errcap, "%s: out of memory", name);
+        return -ENOMEM;
+    }
+    if (dedup) {
+        r->dedup = dedup;
+    } else {
+        if (shlog_dedup_new(&r->dedup)) {
+            snprintf(err, errcap, "%s: out of memory", name);
+            return -ENOMEM;
+        }
+        r->own_dedup = 1;
+    }
+    uint8_t h[SHLOG_FILE_HEADER_BYTES];
+    ssize_t n = pread(fd, h, sizeof(h), 0);
+    if (n < 0) {
+        int e = errno;
+        snprintf(err, errcap, "%s: %s", name, strerror(e));
+        return -e;
+    }
+    const char *why = shlog_file_header_decode(h, (size_t)n, &r->hdr);
+    if (why) {
+        snprintf(err, errcap, "%s: %s", name, why);
+        return -EINVAL;
+    }
+    r->off = SHLOG_FILE_HEADER_BYTES;
+    return 0;
+}
+
+int shlog_reader_open_fd(struct shlog_reader **out, int fd, const char *name, int follow,
+                         struct shlog_dedup *dedup, char *err, size_t errcap)
+{
+    struct shlog_reader *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snprintf(err, errcap, "%s: out of memory", name);
+        return -ENOMEM;
+    }
+    int rc = reader_init(r, fd, name, follow, dedup, err, errcap);
+    if (rc) {
+        shlog_reader_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+int shlog_reader_open(struct shlog_reader **out, const char *path, int follow, struct shlog_dedup *dedup,
+                      char *err, size_t errcap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errcap, "%s: %s", path, strerror(e));
+        return -e;
+    }
+    int rc = shlog_reader_open_fd(out, fd, path, follow, dedup, err, errcap);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    (*out)->own_fd = 1;
+    return 0;
+}
+
+void shlog_reader_close(struct shlog_reader *r)
+{
+    if (!r)
+        return;
+    if (r->own_fd)
+        close(r->fd);
+    ZSTD_freeDCtx(r->dctx);
+    buf_free(&r->zbuf);
+    buf_free(&r->raw);
+    for (size_t i = 0; i < r->nprocs; i++)
+        free(r->proc_v[i]);
+    free(r->proc_v);
+    for (size_t i = 0; i < r->nsites; i++)
+        free(r->site_v[i]);
+    free(r->site_v);
+    map_free(&r->procs);
+    map_free(&r->sites);
+    for (unsigned i = 0; i < INFO_CACHE_SLOTS; i++)
+        free(r->info_cache[i]);
+    if (r->own_dedup)
+        shlog_dedup_free(r->dedup);
+    free(r);
+}
+
+const struct shlog_file_header *shlog_reader_header(const struct shlog_reader *r)
+{
+    return &r->hdr;
+}
+
+const struct shlog_reader_stats *shlog_reader_stats(const struct shlog_reader *r)
+{
+    return &r->st;
+}
+
+uint64_t shlog_reader_offset(const struct shlog_reader *r)
+{
+    return r->off;
+}
+
+const struct shlog_proc *shlog_reader_process(const struct shlog_reader *r, uint32_t key)
+{
+    uint32_t *idx = map_find(&r->procs, key, 0);
+    return idx ? r->proc_v[*idx] : NULL;
+}
+
+static struct dec_site *reader_find_site(const struct shlog_reader *r, uint32_t proc, uint32_t id)
+{
+    uint32_t *idx = map_find(&r->sites, proc, id);
+    return idx ? r->site_v[*idx] : NULL;
+}
+
+const struct shlog_site *shlog_reader_site(const struct shlog_reader *r, uint32_t proc, uint32_t id)
+{
+    struct dec_site *s = reader_find_site(r, proc, id);
+    return s ? &s->pub : NULL;
+}
+
+/* The site in reader.h's form, converted once and cached (bounded: a hostile
+ * file with a million sites costs conversions, not memory). */
+static const struct shmlog_site_info *site_info_of(struct shlog_reader *r, const struct dec_site *s)
+{
+    unsigned slot = (unsigned)((s->pub.proc * 2654435761u) ^ s->pub.id) % INFO_CACHE_SLOTS;
+    if (r->info_of[slot] == s)
+        return r->info_cache[slot];
+    struct shmlog_site_info *info = r->info_cache[slot];
+    if (!info && !(info = r->info_cache[slot] = malloc(sizeof(*info))))
+        return NULL;
+    memset(info, 0, offsetof(struct shmlog_site_info, fmt));
+    info->id = s->pub.id;
+    info->line = s->pub.line;
+    info->level = s->pub.level;
+    info->category = s->pub.category;
+    info->nargs = s->pub.nargs;
+    memcpy(info->arg_types, s->pub.arg_types, s->pub.nargs);
+    info->fmt_len = s->pub.fmt_len;
+    info->file_len = s->pub.file_len;
+    memcpy(info->fmt, s->pub.fmt, s->pub.fmt_len + 1);
+    memcpy(info->file, s->pub.file, s->pub.file_len + 1);
+    r->info_of[slot] = s;
+    return info;
+}
+
+static void ev_begin(struct shlog_reader *r, struct shlog_event *ev, int kind)
+{
+    ev->kind = kind;
+    ev->offset = r->frame_off;
+    ev->proc = NULL;
+    ev->cpu = 0;
+    ev->site = NULL;
+    ev->site_info = NULL;
+    ev->rec = NULL;
+    ev->torn = 0;
+    ev->error[0] = '\0';
+}
+
+__attribute__((format(printf, 4, 5)))
+static int ev_error(struct shlog_reader *r, struct shlog_event *ev, uint64_t offset, const char *fmt, ...)
+{
+    ev_begin(r, ev, SHLOG_EV_ERROR);
+    ev->offset = offset;
+    int n = snprintf(ev->error, sizeof(ev->error), "%s: offset %llu: ", r->name, (unsigned long long)offset);
+    if (n < 0 || (size_t)n >= sizeof(ev->error))
+        n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ev->error + n, sizeof(ev->error) - (size_t)n, fmt, ap);
+    va_end(ap);
+    memset(&ev->loss, 0, sizeof(ev->loss));
+    ev->loss.reason = SHMLOG_LOSS_UNREADABLE;
+    return 1;
+}
+
+/* Damage inside a frame: report it and drop the rest of the frame. */
+__attribute__((format(printf, 3, 4)))
+static int frame_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...)
+{
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    r->b.open = 0;
+    r->sec.p = r->sec.end;
+    r->st.bad_frames++;
+    return ev_error(r, ev, r->frame_off, "frame damaged: %s; rest of the frame skipped", what);
+}
+
+/* pread that retries short reads; returns bytes read (short only at EOF). */
+static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = pread(fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (k == 0)
+            break;
+        done += (size_t)k;
+    }
+    return (ssize_t)done;
+}
+
+static int prefix_valid(const uint8_t *p)
+{
+    return get_u32le(p) == SHLOG_FRAME_MAGIC && get_u32le(p + 12) == fnv1a32(p, 12) &&
+           get_u32le(p + 4) != 0 && get_u32le(p + 4) <= ZSTD_compressBound(SHLOG_MAX_FRAME_RAW) &&
+           get_u32le(p + 8) <= SHLOG_MAX_FRAME_RAW;
+}
+
+/* The offset of the next valid frame prefix after from, or the file's end. */
+static int64_t resync(struct shlog_reader *r, uint64_t from)
+{
+    uint8_t *chunk = malloc(RESYNC_CHUNK + SHLOG_FRAME_PREFIX_BYTES);
+    if (!chunk)
+        return -ENOMEM;
+    uint64_t at = from;
+    for (;;) {
+        ssize_t n = pread_full(r->fd, chunk, RESYNC_CHUNK + SHLOG_FRAME_PREFIX_BYTES, at);
+        if (n < 0) {
+            int e = errno;
+            free(chunk);
+            return -e;
+        }
+        if ((size_t)n < SHLOG_FRAME_PREFIX_BYTES) {
+            free(chunk);
+            return (int64_t)(at + (uint64_t)n);
+        }
+        for (size_t i = 0; i + SHLOG_FRAME_PREFIX_BYTES <= (size_t)n; i++)
+            if (chunk[i] == (SHLOG_FRAME_MAGIC & 0xff) && prefix_valid(chunk + i)) {
+                free(chunk);
+                return (int64_t)(at + i);
+            }
+        at += (uint64_t)n - SHLOG_FRAME_PREFIX_BYTES + 1;
+    }
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+/* The file ends inside the frame at r->off. */
+static int frame_torn(struct shlog_reader *r, struct shlog_event *ev, uint64_t have)
+{
+    if (r->follow || r->torn_reported)
+        return 0;
+    r->torn_reported = 1;
+    r->st.torn = 1;
+    uint64_t at = r->off;
+    r->off += have;
+    ev_error(r, ev, at, "file ends inside a frame (%llu bytes): torn write, the records in it are lost",
+             (unsigned long long)have);
+    ev->torn = 1;
+    return 1;
+}
+
+/* Loads the next frame: 1 loaded, 2 *ev holds an error to return, 0 no more
+ * data (for now), -errno on I/O errors. */
+static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
+{
+    uint8_t pre[SHLOG_FRAME_PREFIX_BYTES];
+    ssize_t n = pread_full(r->fd, pre, sizeof(pre), r->off);
+    if (n < 0)
+        return -errno;
+    if (n == 0)
+        return 0;
+    if ((size_t)n < sizeof(pre))
+        return frame_torn(r, ev, (uint64_t)n) ? 2 : 0;
+    if (!prefix_valid(pre)) {
+        if (r->follow && all_zero(pre, sizeof(pre)))
+            return 0; /* a write still in flight leaves a hole of zeros */
+        int64_t next = resync(r, r->off + 1);
+        if (next < 0)
+            return (int)next;
+        uint64_t at = r->off;
+        r->off = (uint64_t)next;
+        r->st.bad_frames++;
+        r->st.lost_records[SHMLOG_LOSS_UNREADABLE]++;
+        ev_error(r, ev, at, "bad frame prefix; skipped %llu bytes to the next frame",
+                 (unsigned long long)((uint64_t)next - at));
+        return 2;
+    }
+    uint32_t zbytes = get_u32le(pre + 4), raw_bytes = get_u32le(pre + 8);
+    if (buf_reserve(&r->zbuf, zbytes) || buf_reserve(&r->raw, raw_bytes ? raw_bytes : 1))
+        return -ENOMEM;
+    n = pread_full(r->fd, r->zbuf.p, zbytes, r->off + SHLOG_FRAME_PREFIX_BYTES);
+    if (n < 0)
+        return -errno;
+    if ((size_t)n < zbytes)
+        return frame_torn(r, ev, SHLOG_FRAME_PREFIX_BYTES + (uint64_t)n) ? 2 : 0;
+
+    uint64_t at = r->off;
+    r->frame_off = at;
+    r->off += SHLOG_FRAME_PREFIX_BYTES + zbytes;
+    const char *why = NULL;
+    unsigned long long content = ZSTD_getFrameContentSize(r->zbuf.p, zbytes);
+    size_t fsize = ZSTD_findFrameCompressedSize(r->zbuf.p, zbytes);
+    if (content != raw_bytes)
+        why = "zstd frame content size does not match the prefix";
+    else if (ZSTD_isError(fsize) || fsize != zbytes)
+        why = "zstd frame size does not match the prefix";
+    if (!why) {
+        ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
+        ZSTD_inBuffer in = {r->zbuf.p, zbytes, 0};
+        ZSTD_outBuffer out = {r->raw.p, raw_bytes, 0};
+        for (;;) {
+            size_t rc = ZSTD_decompressStream(r->dctx, &out, &in);
+            if (ZSTD_isError(rc)) {
+                why = ZSTD_getErrorName(rc);
+                break;
+            }
+            if (rc == 0)
+                break;
+            if (out.pos == out.size || in.pos == in.size) {
+                why = "zstd frame does not end where its sizes say";
+                break;
+            }
+        }
+        if (!why && (out.pos != raw_bytes || in.pos != zbytes))
+            why = "zstd frame does not end where its sizes say";
+    }
+    if (why) {
+        r->st.bad_frames++;
+        r->st.lost_records[SHMLOG_LOSS_UNREADABLE]++;
+        ev_error(r, ev, at, "frame unreadable: %s", why);
+        return 2;
+    }
+    r->raw.len = raw_bytes;
+    r->sec = (struct cur){r->raw.p, r->raw.p + raw_bytes, 0};
+    r->st.frames++;
+    r->st.raw_bytes += raw_bytes;
+    r->st.compressed_bytes += SHLOG_FRAME_PREFIX_BYTES + zbytes;
+    return 1;
+}
+
+static struct shlog_proc *need_proc(struct shlog_reader *r, uint64_t key)
+{
+    uint32_t *idx = key <= UINT32_MAX ? map_find(&r->procs, key, 0) : NULL;
+    return idx ? r->proc_v[*idx] : NULL;
+}
+
+static int sec_process(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
+{
+    struct shmlog_proc_info pi;
+    memset(&pi, 0, sizeof(pi));
+    uint64_t key = get_varint(c);
+    uint64_t pid = get_varint(c), uid = get_varint(c);
+    pi.proc_start = get_varint(c);
+    pi.created_ns = get_varint(c);
+    pi.tsc_hz = get_varint(c);
+    pi.anchor_tsc = get_varint(c);
+    pi.anchor_ns = get_varint(c);
+    uint64_t app_len = get_varint(c);
+    const uint8_t *app = app_len < SHMLOG_APP_BYTES ? get_bytes(c, app_len) : NULL;
+    uint64_t host_len = get_varint(c);
+    const uint8_t *host = host_len < SHMLOG_HOST_BYTES ? get_bytes(c, host_len) : NULL;
+    if (c->bad || !app || !host || key > UINT32_MAX || pid > UINT32_MAX || uid > UINT32_MAX)
+        return frame_damaged(r, ev, "bad PROCESS section");
+    pi.pid = (uint32_t)pid;
+    pi.uid = (uint32_t)uid;
+    memcpy(pi.app, app, app_len);
+    memcpy(pi.host, host, host_len);
+    struct shlog_proc *p = need_proc(r, key);
+    if (!p) {
+        if (r->nprocs >= MAX_PROCS_PER_FILE)
+            return frame_damaged(r, ev, "more than %u processes", MAX_PROCS_PER_FILE);
+        p = calloc(1, sizeof(*p));
+        if (!p || grow_array(&r->proc_v, &r->procs_cap, r->nprocs, sizeof(*r->proc_v)) ||
+            map_insert(&r->procs, key, 0, (uint32_t)r->nprocs)) {
+            free(p);
+            return -ENOMEM;
+        }
+        r->proc_v[r->nprocs++] = p;
+    }
+    p->key = (uint32_t)key;
+    p->info = pi;
+    r->st.processes++;
+    ev_begin(r, ev, SHLOG_EV_PROCESS);
+    ev->proc = p;
+    return 1;
+}
+
+static int sec_site(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
+{
+    uint64_t proc = get_varint(c), id = get_varint(c), line = get_varint(c);
+    uint8_t level = get_u8(c), category = get_u8(c), nargs = get_u8(c);
+    const uint8_t *types = nargs <= SHMLOG_MAX_ARGS ? get_bytes(c, nargs) : NULL;
+    uint64_t fmt_len = get_varint(c);
+    const uint8_t *fmt = fmt_len <= SHMLOG_MAX_FMT_BYTES ? get_bytes(c, fmt_len) : NULL;
+    uint64_t file_len = get_varint(c);
+    const uint8_t *file = file_len <= SHMLOG_MAX_FILE_BYTES ? get_bytes(c, file_len) : NULL;
+    if (c->bad || !types || !fmt || !file || id > UINT32_MAX || line > UINT32_MAX)
+        return frame_damaged(r, ev, "bad SITE section");
+    for (unsigned i = 0; i < nargs; i++)
+        if (!arg_type_valid(types[i]))
+            return frame_damaged(r, ev, "SITE %llu has an unknown argument type %u",
+                                 (unsigned long long)id, types[i]);
+    const struct shlog_proc *p = need_proc(r, proc);
+    if (!p)
+        return frame_damaged(r, ev, "SITE of an undefined process %llu", (unsigned long long)proc);
+    uint32_t *idx = map_find(&r->sites, proc, id);
+    size_t bytes = sizeof(struct dec_site) + fmt_len + file_len + 2;
+    if (!idx && (r->nsites >= MAX_SITES_PER_FILE || r->site_bytes + bytes > MAX_SITE_STRING_BYTES))
+        return frame_damaged(r, ev, "site table over its bound");
+    struct dec_site *s = calloc(1, bytes);
+    if (!s)
+        return -ENOMEM;
+    if (idx) {
+        for (unsigned i = 0; i < INFO_CACHE_SLOTS; i++)
+            if (r->info_of[i] == r->site_v[*idx])
+                r->info_of[i] = NULL;
+        free(r->site_v[*idx]);
+        r->site_v[*idx] = s;
+    } else {
+        if (grow_array(&r->site_v, &r->sites_cap, r->nsites, sizeof(*r->site_v)) ||
+            map_insert(&r->sites, proc, id, (uint32_t)r->nsites)) {
+            free(s);
+            return -ENOMEM;
+        }
+        r->site_v[r->nsites++] = s;
+        r->site_bytes += bytes;
+    }
+    s->gen = r->batch_gen - 1;
+    s->pub.proc = (uint32_t)proc;
+    s->pub.id = (uint32_t)id;
+    s->pub.line = (uint32_t)line;
+    s->pub.level = level;
+    s->pub.category = category;
+    s->pub.nargs = nargs;
+    memcpy(s->pub.arg_types, types, nargs);
+    s->pub.fmt_len = (uint32_t)fmt_len;
+    s->pub.file_len = (uint32_t)file_len;
+    memcpy(s->strings, fmt, fmt_len);
+    memcpy(s->strings + fmt_len + 1, file, file_len);
+    s->pub.fmt = s->strings;
+    s->pub.file = s->strings + fmt_len + 1;
+    r->b.cached = NULL;
+    r->st.sites++;
+    ev_begin(r, ev, SHLOG_EV_SITE);
+    ev->proc = p;
+    ev->site = &s->pub;
+    ev->site_info = site_info_of(r, s);
+    return 1;
+}
+
+/* Returns 1 with an event, 0 when the loss was seen before. */
+static int sec_loss(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
+{
+    uint64_t proc = get_varint(c), cpu = get_varint(c);
+    struct shmlog_loss l;
+    l.first_pos = get_varint(c);
+    l.positions = get_varint(c);
+    l.records = get_varint(c);
+    l.reason = get_u8(c);
+    uint64_t total = get_varint(c);
+    if (c->bad || cpu > UINT32_MAX || l.reason < SHMLOG_LOSS_DROPPED || l.reason > SHMLOG_LOSS_UNREADABLE)
+        return frame_damaged(r, ev, "bad LOSS section");
+    const struct shlog_proc *p = need_proc(r, proc);
+    if (!p)
+        return frame_damaged(r, ev, "LOSS of an undefined process %llu", (unsigned long long)proc);
+    struct dedup_ring *dd = dedup_ring_get(r->dedup, p->info.pid, p->info.proc_start, (uint32_t)cpu);
+    if (l.reason == SHMLOG_LOSS_DROPPED) {
+        if (dd) {
+            l.records = total > dd->dropped_total ? total - dd->dropped_total : 0;
+            if (total > dd->dropped_total)
+                dd->dropped_total = total;
+        }
+        if (!l.records) {
+            r->st.duplicates++;
+            return 0;
+        }
+    } else if (l.positions && !dedup_claim(dd, l.first_pos, l.first_pos + l.positions)) {
+        r->st.duplicates++;
+        return 0;
+    }
+    r->st.lost_records[l.reason] += l.records;
+    ev_begin(r, ev, SHLOG_EV_LOSS);
+    ev->proc = p;
+    ev->cpu = (uint32_t)cpu;
+    ev->loss = l;
+    ev->counter_total = total;
+    return 1;
+}
+
+static int sec_exit(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
+{
+    uint64_t proc = get_varint(c);
+    uint64_t exit_ns = get_varint(c), records = get_varint(c), lost = get_varint(c);
+    if (c->bad)
+        return frame_damaged(r, ev, "bad EXIT section");
+    const struct shlog_proc *p = need_proc(r, proc);
+    if (!p)
+        return frame_damaged(r, ev, "EXIT of an undefined process %llu", (unsigned long long)proc);
+    r->st.exits++;
+    ev_begin(r, ev, SHLOG_EV_EXIT);
+    ev->proc = p;
+    ev->exit_ns = exit_ns;
+    ev->exit_records = records;
+    ev->exit_lost = lost;
+    return 1;
+}
+
+static int sec_batch(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
+{
+    struct batch_state *b = &r->b;
+    uint64_t proc = get_varint(c), cpu = get_varint(c), first = get_varint(c), count = get_varint(c);
+    uint64_t base_tsc = get_varint(c);
+    for (int i = 0; i < NCOLS; i++) {
+        uint64_t n = get_varint(c);
+        const uint8_t *p = get_bytes(c, n);
+        b->col[i] = (struct cur){p, p ? p + n : NULL, 0};
+    }
+    if (c->bad || cpu > UINT32_MAX || count == 0 || count > SHLOG_MAX_BATCH_RECORDS)
+        return frame_damaged(r, ev, "bad BATCH section");
+    const struct shlog_proc *p = need_proc(r, proc);
+    if (!p)
+        return frame_damaged(r, ev, "BATCH of an undefined process %llu", (unsigned long long)proc);
+    b->open = 1;
+    b->proc = p;
+    b->cpu = (uint32_t)cpu;
+    b->count = (uint32_t)count;
+    b->done = 0;
+    b->expected = first;
+    b->prev_tsc = base_tsc;
+    b->prev_tid = 0;
+    b->cached = NULL;
+    b->dd = dedup_ring_get(r->dedup, p->info.pid, p->info.proc_start, (uint32_t)cpu);
+    r->batch_gen++;
+    return 0;
+}
+
+/* Decodes the arguments of one record coded against site s into rec. */
+static int decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c, struct shmlog_rec *rec)
+{
+    if (s->gen != r->batch_gen) {
+        s->gen = r->batch_gen;
+        memset(s->prev, 0, sizeof(s->prev));
+    }
+    size_t off = 0;
+    for (unsigned i = 0; i < s->pub.nargs; i++) {
+        unsigned t = s->pub.arg_types[i];
+        uint64_t x = get_varint(c);
+        if (t == SHMLOG_ARG_STR) {
+            uint64_t n = x & SHMLOG_STR_LEN_MASK;
+            const uint8_t *bytes = x <= UINT16_MAX ? get_bytes(c, n) : NULL;
+            if (!bytes || off + 2 + n > SHMLOG_MAX_PAYLOAD)
+                return -1;
+            rec->payload[off] = (uint8_t)x;
+            rec->payload[off + 1] = (uint8_t)(x >> 8);
+            memcpy(rec->payload + off + 2, bytes, n);
+            off += 2 + n;
+            continue;
+        }
+        unsigned w = shmlog_arg_width(t);
+        uint64_t v;
+        if (t == SHMLOG_ARG_F32 || t == SHMLOG_ARG_F64)
+            v = bswap_width(x, t) ^ s->prev[i];
+        else
+            v = s->prev[i] + (uint64_t)unzigzag(x);
+        if (w < 8)
+            v &= (1ULL << (8 * w)) - 1;
+        s->prev[i] = v;
+        if (c->bad || off + w > SHMLOG_MAX_PAYLOAD)
+            return -1;
+        for (unsigned k = 0; k < w; k++)
+            rec->payload[off + k] = (uint8_t)(v >> (8 * k));
+        off += w;
+    }
+    rec->payload_len = (uint16_t)off;
+    return c->bad ? -1 : 0;
+}
+
+/* The next record of the open batch: 1 with an event, 0 when the batch ended. */
+static int batch_next(struct shlog_reader *r, struct shlog_event *ev)
+{
+    struct batch_state *b = &r->b;
+    struct shmlog_rec *rec = &r->rec;
+    while (b->done < b->count) {
+        uint64_t gap = get_varint(&b->col[COL_GAP]);
+        uint8_t nslots = get_u8(&b->col[COL_NSLOTS]);
+        uint64_t dtsc = get_varint(&b->col[COL_TSC]);
+        uint64_t site = get_varint(&b->col[COL_SITE]);
+        uint64_t dtid = get_varint(&b->col[COL_TID]);
+        uint64_t attr = get_varint(&b->col[COL_ATTR]);
+        for (int i = 0; i < COL_ARGS; i++)
+            if (b->col[i].bad)
+                return frame_damaged(r, ev, "BATCH column %d ends early", i);
+        if (nslots < 1 || nslots > SHMLOG_MAX_SLOTS || site > UINT32_MAX || attr >> 7 > UINT8_MAX)
+            return frame_damaged(r, ev, "BATCH record %u out of range", b->done);
+        rec->pos = b->expected + gap;
+        rec->nslots = nslots;
+        rec->tsc = b->prev_tsc + (uint64_t)unzigzag(dtsc);
+        rec->site = (uint32_t)site;
+        rec->tid = b->prev_tid + (uint32_t)unzigzag(dtid);
+        rec->level = attr & 7;
+        rec->category = (attr >> 3) & 7;
+        rec->flags = (uint8_t)(attr >> 7);
+        b->expected = rec->pos + nslots;
+        b->prev_tsc = rec->tsc;
+        b->prev_tid = rec->tid;
+
+        struct dec_site *s = b->cached;
+        if (!s || s->pub.id != rec->site)
+            s = b->cached = reader_find_site(r, b->proc->key, rec->site);
+        struct cur *args = &b->col[COL_ARGS];
+        if (attr & ATTR_RAW) {
+            uint64_t n = get_varint(args);
+            const uint8_t *bytes = n <= SHMLOG_MAX_PAYLOAD ? get_bytes(args, n) : NULL;
+            if (!bytes)
+                return frame_damaged(r, ev, "BATCH record %u: bad raw payload", b->done);
+            memcpy(rec->payload, bytes, n);
+            rec->payload_len = (uint16_t)n;
+        } else if (!s) {
+            return frame_damaged(r, ev, "BATCH record %u: site %u is not defined in the file", b->done,
+                                 rec->site);
+        } else if (decode_args(r, s, args, rec)) {
+            return frame_damaged(r, ev, "BATCH record %u: bad arguments", b->done);
+        }
+        b->done++;
+        if (!dedup_claim(b->dd, rec->pos, rec->pos + nslots)) {
+            r->st.duplicates++;
+            continue;
+        }
+        r->st.records++;
+        ev_begin(r, ev, SHLOG_EV_RECORD);
+        ev->proc = b->proc;
+        ev->cpu = b->cpu;
+        ev->site = s ? &s->pub : NULL;
+        ev->site_info = s ? site_info_of(r, s) : NULL;
+        ev->rec = rec;
+        return 1;
+    }
+    b->open = 0;
+    for (int i = 0; i < NCOLS; i++)
+        if (b->col[i].p != b->col[i].end)
+            return frame_damaged(r, ev, "BATCH column %d has bytes past its %u records", i, b->count);
+    return 0;
+}
+
+/* The next section of the frame: 1 with an event, 0 when it gave none. */
+static int section_next(struct shlog_reader *r, struct shlog_event *ev)
+{
+    uint8_t type = get_u8(&r->sec);
+    uint64_t len = get_varint(&r->sec);
+    const uint8_t *body = get_bytes(&r->sec, len);
+    if (!body)
+        return frame_damaged(r, ev, "section runs past the end of the frame");
+    struct cur c = {body, body + len, 0};
+    switch (type) {
+    case SHLOG_SEC_PROCESS: return sec_process(r, &c, ev);
+    case SHLOG_SEC_SITE: return sec_site(r, &c, ev);
+    case SHLOG_SEC_BATCH: return sec_batch(r, &c, ev);
+    case SHLOG_SEC_LOSS: return sec_loss(r, &c, ev);
+    case SHLOG_SEC_EXIT: return sec_exit(r, &c, ev);
+    default: return 0; /* a section of a later version: skipped */
+    }
+}
+
+int shlog_reader_next(struct shlog_reader *r, struct shlog_event *ev)
+{
+    for (;;) {
+        int rc;
+        if (r->b.open) {
+            rc = batch_next(r, ev);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (r->sec.p < r->sec.end) {
+            rc = section_next(r, ev);
+            if (rc)
+                return rc;
+            continue;
+        }
+        rc = frame_load(r, ev);
+        if (rc <= 0)
+            return rc;
+        if (rc == 2)
+            return 1;
+    }
+}

@@ -1,0 +1,240 @@
+/* Description: end to end with real producer processes, io_uring and files: producers started before and after the collector are drained, every record lands exactly once (or is counted as dropped), per-thread order holds, rotation by size, time and SIGHUP under load loses and duplicates nothing, and exited producers' segments are removed. */
+#include "test_collector_helpers.h"
+
+static struct tc_env env;
+
+static void setup(void) { tc_setup(&env, "e2e"); }
+static void teardown(void)
+{
+    tc_kill_children();
+    th_rmdir(env.root);
+}
+
+TestSuite(collector_e2e, .init = setup, .fini = teardown, .timeout = 120);
+
+Test(collector_e2e, producers_before_and_after_start_exact_multiset)
+{
+    enum { COUNT = 60000, THREADS = 2 };
+    const char *pargs[] = {"--threads", "2", "--count", "60000", "--long-every", "97", NULL};
+    const char *hold_args[] = {"--threads", "2", "--count", "60000", "--long-every", "97", "--hold", NULL};
+    /* Started before the collector: its records wait in the rings. */
+    struct tc_child a = tc_producer(hold_args);
+    tc_wait_line(&a, "ready");
+    unsigned long long dropped = tc_wait_line(&a, "done ");
+
+    const char *cargs[] = {"--rotate-size", "16k", NULL};
+    struct tc_child col = tc_collector(&env, cargs);
+    tc_sleep_ms(100);
+    struct tc_child b = tc_producer(pargs), c = tc_producer(pargs);
+    dropped += tc_wait_line(&b, "done ");
+    dropped += tc_wait_line(&c, "done ");
+    cr_assert_eq(tc_wait_exit(&b), 0);
+    cr_assert_eq(tc_wait_exit(&c), 0);
+    close(a.in_fd); /* lets the first producer exit */
+    a.in_fd = -1;
+    cr_assert_eq(tc_wait_exit(&a), 0);
+    cr_assert(tc_wait_segments_gone(env.seg, 10000), "segments of exited producers were not removed");
+    tc_stop_collector(&env, &col);
+
+    cr_assert_eq(tc_count_files(env.out, ".part"), 0, "a .part file is left");
+    struct th_read got = {0};
+    size_t files = tc_read_all(env.out, &got);
+    cr_assert_geq(files, 2, "no rotation by size: %zu files", files);
+    cr_assert_eq(got.errors, 0, "%s", got.first_error);
+    cr_assert_eq(got.exits, 3);
+    size_t n = tc_check_producer(&got, (uint32_t)a.pid, THREADS, COUNT) +
+               tc_check_producer(&got, (uint32_t)b.pid, THREADS, COUNT) +
+               tc_check_producer(&got, (uint32_t)c.pid, THREADS, COUNT);
+    cr_assert_eq(n, got.n, "records of unknown processes");
+    cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], dropped, "drops in the files %lu, producers counted %llu",
+                 got.lost[SHMLOG_LOSS_DROPPED], dropped);
+    cr_assert_eq(n + dropped, 3ull * THREADS * COUNT, "records %zu + dropped %llu", n, dropped);
+    cr_assert_eq(got.lost[SHMLOG_LOSS_DEAD_WRITER] + got.lost[SHMLOG_LOSS_CORRUPT], 0);
+    th_read_free(&got);
+}
+
+Test(collector_e2e, rotation_by_time_and_sighup_under_load)
+{
+    enum { COUNT = 200000, THREADS = 2 };
+    const char *cargs[] = {"--rotate-time", "1", NULL};
+    struct tc_child col = tc_collector(&env, cargs);
+    const char *pargs[] = {"--threads", "2", "--count", "200000", "--burst", "500", "--pause-us", "1000", NULL};
+    struct tc_child p = tc_producer(pargs);
+    tc_wait_line(&p, "ready");
+    for (int k = 0; k < 12; k++) {
+        tc_sleep_ms(80);
+        cr_assert_eq(kill(col.pid, SIGHUP), 0);
+    }
+    unsigned long long dropped = tc_wait_line(&p, "done ");
+    cr_assert_eq(tc_wait_exit(&p), 0);
+    cr_assert(tc_wait_segments_gone(env.seg, 10000));
+    tc_stop_collector(&env, &col);
+
+    struct th_read got = {0};
+    size_t files = tc_read_all(env.out, &got);
+    cr_assert_geq(files, 6, "only %zu files after 12 SIGHUPs and time rotation", files);
+    cr_assert_eq(got.errors, 0, "%s", got.first_error);
+    size_t n = tc_check_producer(&got, (uint32_t)p.pid, THREADS, COUNT);
+    cr_assert_eq(n, got.n);
+    cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], dropped);
+    cr_assert_eq(n + dropped, (size_t)THREADS * COUNT, "records %zu + dropped %llu", n, dropped);
+    /* Each file is self-contained: every one defines the process it has records of. */
+    cr_assert_geq(got.processes, files - 1);
+    th_read_free(&got);
+}
+
+Test(collector_e2e, once_drains_and_ignores_bad_segments)
+{
+    /* Junk that looks like segments: a bad magic, a symlink, a foreign name. */
+    char path[400];
+    snprintf(path, sizeof(path), "%s/evil-4242.meta", env.seg);
+    int fd = open(path, O_WRONLY | O_CREAT, 0600);
+    char junk[8192];
+    memset(junk, 0x5a, sizeof(junk));
+    cr_assert_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+    /* An hour old: not a segment still being created. */
+    struct timespec old[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+    cr_assert_eq(futimens(fd, old), 0);
+    close(fd);
+    snprintf(path, sizeof(path), "%s/link-4243.meta", env.seg);
+    cr_assert_eq(symlink("/etc/passwd", path), 0);
+    snprintf(path, sizeof(path), "%s/evil-4242-cpu0.ring", env.seg);
+    cr_assert_eq(symlink("/etc/passwd", path), 0);
+
+    const char *pargs[] = {"--threads", "1", "--count", "5000", "--hold", NULL};
+    struct tc_child p = tc_producer(pargs);
+    unsigned long long dropped = tc_wait_line(&p, "done ");
+    const char *cargs[] = {"--once", NULL};
+    struct tc_child col = tc_collector(&env, cargs);
+    int st = tc_wait_exit(&col);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+    struct th_read got = {0};
+    cr_assert_eq(tc_read_all(env.out, &got), 1);
+    cr_assert_eq(tc_check_producer(&got, (uint32_t)p.pid, 1, 5000) + dropped, 5000);
+    cr_assert_eq(got.exits, 0, "the producer still runs");
+    th_read_free(&got);
+    /* The producer's segments stay: it is alive. */
+    cr_assert_geq(tc_count_files(env.seg, ".meta"), 3);
+    close(p.in_fd);
+    p.in_fd = -1;
+    cr_assert_eq(tc_wait_exit(&p), 0);
+
+    /* The junk was reported, once each, and never taken for a producer. */
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "test $(grep -c 'ignoring segment' '%s') -eq 3", env.log);
+    cr_assert_eq(system(cmd), 0, "expected 3 'ignoring segment' lines in the collector log");
+
+    /* A second --once run sees the producer gone: exit marker, segments removed. */
+    col = tc_collector(&env, cargs);
+    st = tc_wait_exit(&col);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    cr_assert_eq(tc_count_files(env.seg, ".meta"), 2, "junk stays, the producer's meta goes");
+    cr_assert_eq(tc_count_files(env.seg, ".ring"), 1, "only the junk ring symlink stays");
+    got = (struct th_read){0};
+    cr_assert_eq(tc_read_all(env.out, &got), 2);
+    cr_assert_eq(got.exits, 1);
+    cr_assert_eq(tc_check_producer(&got, (uint32_t)p.pid, 1, 5000) + dropped, 5000, "nothing read twice");
+    th_read_free(&got);
+}
+
+Test(collector_e2e, bad_flags_exit_2_with_one_line)
+{
+    const char *bad[][3] = {{"--bogus", NULL, NULL}, {"--poll", "sometimes", NULL}, {"--rotate-size", "12Q", NULL},
+                            {"--fsync", "maybe", NULL}, {"--zstd-level", "99", NULL}, {"--cpu", "x", NULL}};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        char log[400];
+        snprintf(log, sizeof(log), "%s/flags%zu.log", env.root, k);
+        char *argv[6] = {(char *)tc_exe("COLLECTOR"), "--out", env.out, (char *)bad[k][0], (char *)bad[k][1], NULL};
+        struct tc_child c = tc_spawn(argv, log);
+        int st = tc_wait_exit(&c);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s: status %#x", bad[k][0], st);
+        char cmd[600];
+        snprintf(cmd, sizeof(cmd), "test $(wc -l < '%s') -eq 1", log);
+        cr_assert_eq(system(cmd), 0, "%s: not exactly one line on stderr", bad[k][0]);
+    }
+}
+
+Test(collector_e2e, retention_by_count_and_bytes)
+{
+    const char *pargs[] = {"--threads", "2", "--count", "100000", "--burst", "500", "--pause-us", "3000", NULL};
+    const char *by_count[] = {"--rotate-size", "1k", "--keep", "3", NULL};
+    struct tc_child col = tc_collector(&env, by_count);
+    struct tc_child p = tc_producer(pargs);
+    tc_wait_line(&p, "done ");
+    cr_assert_eq(tc_wait_exit(&p), 0);
+    cr_assert(tc_wait_segments_gone(env.seg, 10000));
+    tc_stop_collector(&env, &col);
+    cr_assert_eq(tc_count_files(env.out, ".shlog"), 3, "--keep 3 left %zu files", tc_count_files(env.out, ".shlog"));
+    struct th_read got = {0};
+    tc_read_all(env.out, &got);
+    cr_assert_eq(got.errors, 0, "%s", got.first_error);
+    cr_assert_eq(got.exits, 1, "the newest files (with the exit) are the ones kept");
+    th_read_free(&got);
+
+    const char *by_bytes[] = {"--rotate-size", "1k", "--max-bytes", "20k", NULL};
+    col = tc_collector(&env, by_bytes);
+    p = tc_producer(pargs);
+    tc_wait_line(&p, "done ");
+    cr_assert_eq(tc_wait_exit(&p), 0);
+    cr_assert(tc_wait_segments_gone(env.seg, 10000));
+    tc_stop_collector(&env, &col);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "test $(cat '%s'/*.shlog | wc -c) -le 20480", env.out);
+    cr_assert_eq(system(cmd), 0, "closed files exceed --max-bytes");
+    cr_assert_geq(tc_count_files(env.out, ".shlog"), 2);
+}
+
+/* The newest output file (the open .part one), or "" if none yet. */
+static void newest_part(char *out, size_t cap)
+{
+    out[0] = '\0';
+    DIR *d = opendir(env.out);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strstr(de->d_name, ".shlog.part"))
+            snprintf(out, cap, "%s/%s", env.out, de->d_name);
+    closedir(d);
+}
+
+Test(collector_e2e, a_record_under_light_load_reaches_the_file_quickly)
+{
+    struct tc_child col = tc_collector(&env, NULL);
+    tc_sleep_ms(50);
+    const char *pargs[] = {"--threads", "1", "--count", "1", "--hold", NULL};
+    struct tc_child p = tc_producer(pargs);
+    tc_wait_line(&p, "done ");
+    uint64_t t0 = tc_now_ms(), found = 0;
+    struct shlog_reader *r = NULL;
+    while (!found && tc_now_ms() - t0 < 5000) {
+        char path[600];
+        if (!r) {
+            newest_part(path, sizeof(path));
+            char err[512];
+            if (!path[0] || shlog_reader_open(&r, path, 1, NULL, err, sizeof(err)) != 0) {
+                r = NULL;
+                tc_sleep_ms(2);
+                continue;
+            }
+        }
+        struct shlog_event ev;
+        int rc;
+        while ((rc = shlog_reader_next(r, &ev)) > 0)
+            if (ev.kind == SHLOG_EV_RECORD && ev.proc->info.pid == (uint32_t)p.pid)
+                found = tc_now_ms();
+        cr_assert_geq(rc, 0);
+        if (!found)
+            tc_sleep_ms(2);
+    }
+    if (r)
+        shlog_reader_close(r);
+    cr_assert(found, "the record did not reach the file within 5 s");
+    fprintf(stderr, "record visible in the file %lu ms after it was logged\n", (unsigned long)(found - t0));
+    /* The target is 100 ms; a loaded CI machine gets some slack. */
+    cr_assert_lt(found - t0, 1000, "took %lu ms", (unsigned long)(found - t0));
+    close(p.in_fd);
+    p.in_fd = -1;
+    cr_assert_eq(tc_wait_exit(&p), 0);
+    tc_stop_collector(&env, &col);
+}

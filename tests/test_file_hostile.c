@@ -1,0 +1,286 @@
+/* Description: damaged and hostile files never crash the decoder: a file cut at any offset reports a torn frame and returns every whole frame before it; bit flips, holes and bad prefixes lose only the frame they hit; wrong versions are refused; huge declared lengths and random section bytes are rejected within bounded memory. */
+#include "test_file_helpers.h"
+
+#include <errno.h>
+#include <sys/resource.h>
+#include <zstd.h>
+
+static char dir[256];
+static char path[300];
+
+static void setup(void)
+{
+    th_mkdtemp(dir, sizeof(dir), "hostile");
+    snprintf(path, sizeof(path), "%s/a.shlog", dir);
+}
+static void teardown(void) { th_rmdir(dir); }
+
+TestSuite(file_hostile, .init = setup, .fini = teardown, .timeout = 120);
+
+enum { FRAMES = 12, PER_FRAME = 300 };
+
+/* FRAMES frames of PER_FRAME records each (positions 0..), first frame holds
+ * the process and site. */
+static void write_clean(struct th_file *f)
+{
+    struct shmlog_site_info s;
+    th_site(&s, 0, "i=%lu s=%s", SHMLOG_ARG_U64, SHMLOG_ARG_STR, 0);
+    struct shmlog_proc_info pi;
+    th_proc(&pi, 100, 1);
+    th_open(f, path, 1);
+    cr_assert_eq(shlog_enc_process(f->enc, 1, &pi), 0);
+    cr_assert_eq(shlog_enc_site(f->enc, 1, &s), 0);
+    uint64_t pos = 0;
+    for (int k = 0; k < FRAMES; k++) {
+        cr_assert_eq(shlog_enc_batch_begin(f->enc, 1, 0), 0);
+        for (int i = 0; i < PER_FRAME; i++, pos++) {
+            struct shmlog_rec r = {0};
+            uint64_t v[1] = {pos};
+            const char *strs[1] = {pos % 3 ? "short" : "a somewhat longer string value"};
+            th_slots(&r, th_payload(&r, &s, v, strs));
+            r.pos = pos;
+            r.tsc = 5000 + pos * 7;
+            r.tid = 9;
+            cr_assert_eq(shlog_enc_record(f->enc, &r), 0);
+            pos += r.nslots - 1;
+        }
+        cr_assert_eq(shlog_enc_batch_end(f->enc), 0);
+        th_flush(f);
+    }
+    th_close(f);
+}
+
+static void corrupt(uint64_t off, uint8_t xor_mask)
+{
+    int fd = open(path, O_RDWR);
+    uint8_t b;
+    cr_assert_eq(pread(fd, &b, 1, (off_t)off), 1);
+    b ^= xor_mask;
+    cr_assert_eq(pwrite(fd, &b, 1, (off_t)off), 1);
+    close(fd);
+}
+
+/* Records of a good read must be exactly the records of frames `good` (a
+ * bitmask), in order, each carrying its value. */
+static void assert_frames(const struct th_read *got, const struct th_file *f, uint32_t good)
+{
+    size_t want = 0;
+    for (unsigned k = 0; k < f->nframes; k++)
+        if (good & (1u << k))
+            want += f->frame_records[k];
+    cr_assert_eq(got->n, want, "records %zu, expected %zu", got->n, want);
+    for (size_t i = 0; i < got->n; i++) {
+        uint64_t v;
+        memcpy(&v, got->recs[i].payload, 8);
+        cr_assert_eq(v, got->recs[i].pos, "record %zu carries %lu at position %lu", i, v, got->recs[i].pos);
+    }
+}
+
+Test(file_hostile, cut_at_every_frame_and_random_offsets)
+{
+    struct th_file f;
+    write_clean(&f);
+    uint64_t size = f.off;
+    char full[300];
+    snprintf(full, sizeof(full), "%s/full", dir);
+    cr_assert_eq(rename(path, full), 0);
+    srand(3);
+    for (int trial = 0; trial < 400; trial++) {
+        /* Cuts at, just before and just after frame ends, and anywhere. */
+        uint64_t cut;
+        unsigned k = (unsigned)rand() % f.nframes;
+        switch (trial % 4) {
+        case 0: cut = f.frame_end[k]; break;
+        case 1: cut = f.frame_end[k] - 1 - (uint64_t)(rand() % 20); break;
+        case 2: cut = f.frame_end[k] + 1 + (uint64_t)(rand() % 15); break;
+        default: cut = SHLOG_FILE_HEADER_BYTES + (uint64_t)rand() % (size - SHLOG_FILE_HEADER_BYTES); break;
+        }
+        if (cut > size)
+            cut = size;
+        char cmd[700];
+        snprintf(cmd, sizeof(cmd), "head -c %lu '%s' > '%s'", (unsigned long)cut, full, path);
+        cr_assert_eq(system(cmd), 0);
+        unsigned whole = 0;
+        while (whole < f.nframes && f.frame_end[whole] <= cut)
+            whole++;
+        int at_boundary = cut == SHLOG_FILE_HEADER_BYTES || (whole && f.frame_end[whole - 1] == cut);
+        struct th_read got = {0};
+        cr_assert_eq(th_read_file(path, NULL, &got), 0);
+        assert_frames(&got, &f, (1u << whole) - 1);
+        cr_assert_eq(got.torn, at_boundary ? 0u : 1u, "cut at %lu: torn reported %zu times", cut, got.torn);
+        cr_assert_eq(got.errors, got.torn, "cut at %lu: %s", cut, got.first_error);
+        th_read_free(&got);
+    }
+}
+
+Test(file_hostile, bit_flip_in_a_frame_loses_only_that_frame)
+{
+    struct th_file f;
+    write_clean(&f);
+    /* Frame 4's compressed bytes: the zstd checksum catches the flip. */
+    uint64_t at = f.frame_end[3] + SHLOG_FRAME_PREFIX_BYTES + (f.frame_end[4] - f.frame_end[3]) / 2;
+    corrupt(at, 0x10);
+    struct th_read got = {0};
+    cr_assert_eq(th_read_file(path, NULL, &got), 0);
+    cr_assert_eq(got.errors, 1, "errors: %zu", got.errors);
+    assert_frames(&got, &f, ((1u << FRAMES) - 1) & ~(1u << 4));
+    th_read_free(&got);
+}
+
+Test(file_hostile, bad_prefix_resyncs_to_the_next_frame)
+{
+    struct th_file f;
+    write_clean(&f);
+    corrupt(f.frame_end[5] + 5, 0xff); /* zbytes of frame 6: prefix check fails */
+    struct th_read got = {0};
+    cr_assert_eq(th_read_file(path, NULL, &got), 0);
+    cr_assert_eq(got.errors, 1);
+    assert_frames(&got, &f, ((1u << FRAMES) - 1) & ~(1u << 6));
+    th_read_free(&got);
+}
+
+Test(file_hostile, hole_of_zeros_from_an_unfinished_write)
+{
+    struct th_file f;
+    write_clean(&f);
+    int fd = open(path, O_RDWR);
+    uint64_t from = f.frame_end[1], n = f.frame_end[3] - from; /* frames 2 and 3 never landed */
+    uint8_t *zeros = calloc(1, n);
+    cr_assert_eq(pwrite(fd, zeros, n, (off_t)from), (ssize_t)n);
+    free(zeros);
+    close(fd);
+    struct th_read got = {0};
+    cr_assert_eq(th_read_file(path, NULL, &got), 0);
+    cr_assert_eq(got.errors, 1);
+    assert_frames(&got, &f, ((1u << FRAMES) - 1) & ~(3u << 2));
+    th_read_free(&got);
+}
+
+Test(file_hostile, wrong_version_or_magic_is_refused)
+{
+    struct th_file f;
+    write_clean(&f);
+    struct shlog_reader *r;
+    char err[512];
+    corrupt(8, 0x02); /* version 1 -> 3; the header check catches it first */
+    cr_assert_eq(shlog_reader_open(&r, path, 0, NULL, err, sizeof(err)), -EINVAL);
+    cr_assert(strstr(err, "checksum") != NULL, "%s", err);
+    /* A header with a valid check and another version. */
+    uint8_t hb[SHLOG_FILE_HEADER_BYTES];
+    struct shlog_file_header h = {.file_seq = 1};
+    shlog_file_header_encode(hb, &h);
+    hb[8] = 2;
+    uint32_t c = 2166136261u;
+    for (int i = 0; i < 124; i++) {
+        c ^= hb[i];
+        c *= 16777619u;
+    }
+    memcpy(hb + 124, &c, 4);
+    int fd = open(path, O_RDWR);
+    cr_assert_eq(pwrite(fd, hb, sizeof(hb), 0), (ssize_t)sizeof(hb));
+    close(fd);
+    cr_assert_eq(shlog_reader_open(&r, path, 0, NULL, err, sizeof(err)), -EINVAL);
+    cr_assert(strstr(err, "version") != NULL, "%s", err);
+    /* Not a shmlog file at all. */
+    fd = open(path, O_RDWR | O_TRUNC);
+    cr_assert_eq(write(fd, "hello\n", 6), 6);
+    close(fd);
+    cr_assert_lt(shlog_reader_open(&r, path, 0, NULL, err, sizeof(err)), 0);
+}
+
+static uint32_t fnv(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* Appends a well-formed frame whose content is exactly raw[0..n). */
+static void append_raw_frame(int fd, uint64_t *off, const uint8_t *raw, size_t n, uint32_t declared_raw)
+{
+    size_t cap = ZSTD_compressBound(n) + 16;
+    uint8_t *buf = malloc(cap);
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+    size_t z = ZSTD_compress2(cc, buf + 16, cap - 16, raw, n);
+    cr_assert(!ZSTD_isError(z));
+    ZSTD_freeCCtx(cc);
+    uint32_t w[3] = {SHLOG_FRAME_MAGIC, (uint32_t)z, declared_raw};
+    memcpy(buf, w, 12);
+    uint32_t c = fnv(buf, 12);
+    memcpy(buf + 12, &c, 4);
+    cr_assert_eq(pwrite(fd, buf, 16 + z, (off_t)*off), (ssize_t)(16 + z));
+    *off += 16 + z;
+    free(buf);
+}
+
+Test(file_hostile, huge_declared_lengths_are_rejected)
+{
+    struct th_file f;
+    write_clean(&f);
+    int fd = open(path, O_RDWR);
+    uint64_t off = f.off;
+    /* A prefix claiming 4 GiB of content: refused before any allocation. */
+    uint8_t pre[16];
+    uint32_t w[3] = {SHLOG_FRAME_MAGIC, 100, 0xffffffffu};
+    memcpy(pre, w, 12);
+    uint32_t c = fnv(pre, 12);
+    memcpy(pre + 12, &c, 4);
+    cr_assert_eq(pwrite(fd, pre, 16, (off_t)off), 16);
+    off += 16;
+    /* A frame whose declared size differs from the zstd content size. */
+    uint8_t sec[] = {SHLOG_SEC_EXIT, 4, 1, 0, 0, 0};
+    append_raw_frame(fd, &off, sec, sizeof(sec), 1000);
+    /* Sections with absurd lengths, counts and column sizes. */
+    uint8_t huge_section[] = {SHLOG_SEC_SITE, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3};
+    append_raw_frame(fd, &off, huge_section, sizeof(huge_section), sizeof(huge_section));
+    uint8_t huge_count[] = {SHLOG_SEC_BATCH, 10, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0};
+    append_raw_frame(fd, &off, huge_count, sizeof(huge_count), sizeof(huge_count));
+    uint8_t huge_col[] = {SHLOG_SEC_BATCH, 12, 1, 0, 0, 5, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0};
+    append_raw_frame(fd, &off, huge_col, sizeof(huge_col), sizeof(huge_col));
+    uint8_t long_fmt[] = {SHLOG_SEC_SITE, 12, 1, 0, 1, 2, 0, 0, 0xff, 0xff, 0x03, 'a', 'b', 'c'};
+    append_raw_frame(fd, &off, long_fmt, sizeof(long_fmt), sizeof(long_fmt));
+    /* A record of a process the file never defined. */
+    uint8_t no_proc[] = {SHLOG_SEC_BATCH, 4, 99, 0, 0, 1};
+    append_raw_frame(fd, &off, no_proc, sizeof(no_proc), sizeof(no_proc));
+    close(fd);
+
+    struct th_read got = {0};
+    cr_assert_eq(th_read_file(path, NULL, &got), 0);
+    assert_frames(&got, &f, (1u << FRAMES) - 1);
+    cr_assert_eq(got.errors, 7, "errors: %zu (%s)", got.errors, got.first_error);
+    th_read_free(&got);
+}
+
+Test(file_hostile, random_sections_never_crash_and_stay_bounded)
+{
+    /* The address space cap turns an unbounded allocation into a failure
+     * (not under AddressSanitizer, whose shadow memory needs terabytes). */
+#if !defined(__SANITIZE_ADDRESS__)
+    struct rlimit rl = {1ull << 30, 1ull << 30};
+    cr_assert_eq(setrlimit(RLIMIT_AS, &rl), 0);
+#endif
+    struct th_file f;
+    write_clean(&f);
+    int fd = open(path, O_RDWR);
+    uint64_t off = f.off;
+    srand(11);
+    uint8_t raw[512];
+    for (int i = 0; i < 3000; i++) {
+        size_t n = 1 + (size_t)rand() % sizeof(raw);
+        for (size_t k = 0; k < n; k++)
+            raw[k] = (uint8_t)rand();
+        raw[0] = (uint8_t)(1 + rand() % 6); /* mostly known section types */
+        if (rand() % 2)
+            raw[2] = 1; /* the defined process key */
+        append_raw_frame(fd, &off, raw, n, (uint32_t)n);
+    }
+    close(fd);
+    struct th_read got = {0};
+    cr_assert_eq(th_read_file(path, NULL, &got), 0);
+    cr_assert_geq(got.n, (size_t)FRAMES * PER_FRAME);
+    th_read_free(&got);
+}
