@@ -305,7 +305,9 @@ static int skip_to_next_head(const struct shmlog_ring_view *v, uint64_t *pos, ui
 {
     uint64_t first = *pos;
     uint64_t p = *pos + 1;
-    while (p != head && slot_commit(v, p) != p + 1) /* positions are modular: never compare with < */
+    /* Positions are modular: compare distances. At most one ring of slots is
+     * scanned, whatever a hostile head says. */
+    while ((int64_t)(head - p) > 0 && p - first < v->cap && slot_commit(v, p) != p + 1)
         p++;
     *pos = p;
     return loss(l, first, p - first, 1, reason);
@@ -316,7 +318,18 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
 {
     for (;;) {
         uint64_t p = *pos;
-        uint64_t head = shmlog_ring_head(v);
+        uint64_t commit = slot_commit(v, p);
+        uint64_t head;
+        if (commit == p + 1 && v->policy != SHMLOG_OVERWRITE) {
+            /* Nothing at or past the reader's position is rewritten before it
+             * releases it, so a slot committed for p is the record at p: the
+             * head line, which producers write on every record, is not read.
+             * p + cap is only a bound for the checks below; a bad record
+             * reads the real head. */
+            head = p + v->cap;
+            goto committed;
+        }
+        head = shmlog_ring_head(v);
         /* Free-running positions wrap at 2^64: compare distances, not values. */
         if ((int64_t)(head - p) <= 0)
             return SHMLOG_READ_EMPTY;
@@ -332,12 +345,13 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
             }
             return loss(l, p, *pos - p, 0, SHMLOG_LOSS_OVERWRITTEN);
         }
-        uint64_t commit = slot_commit(v, p);
+        commit = slot_commit(v, p);
         if (commit != p + 1) {
             if (!writer_dead)
                 return SHMLOG_READ_PENDING;
             return skip_to_next_head(v, pos, head, l, SHMLOG_LOSS_DEAD_WRITER);
         }
+    committed:;
         struct shmlog_record rec;
         memcpy(&rec, slot_at(v, p), sizeof rec);
         uint64_t idx = p & v->mask;
@@ -345,7 +359,7 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
             /* A pad runs exactly to the ring end, inside what was reserved:
              * skipping it must not carry pos past head. */
             if (rec.nslots == 0 || idx + rec.nslots != v->cap || rec.nslots > head - p)
-                return skip_to_next_head(v, pos, head, l, SHMLOG_LOSS_CORRUPT);
+                return skip_to_next_head(v, pos, shmlog_ring_head(v), l, SHMLOG_LOSS_CORRUPT);
             *pos = p + rec.nslots;
             continue;
         }
@@ -353,7 +367,7 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
         if (n == 0 || n > SHMLOG_MAX_SLOTS || idx + n > v->cap || n > head - p ||
             rec.level > SHMLOG_LEVEL_FATAL || rec.category >= SHMLOG_CAT_COUNT ||
             (rec.flags & ~(unsigned)SHMLOG_REC_TRUNCATED))
-            return skip_to_next_head(v, pos, head, l, SHMLOG_LOSS_CORRUPT);
+            return skip_to_next_head(v, pos, shmlog_ring_head(v), l, SHMLOG_LOSS_CORRUPT);
         memcpy(out->payload, rec.payload, SHMLOG_HEAD_PAYLOAD);
         int bad = 0;
         for (unsigned i = 1; i < n; i++) {
@@ -374,7 +388,7 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
             }
         }
         if (bad)
-            return skip_to_next_head(v, pos, head, l, SHMLOG_LOSS_CORRUPT);
+            return skip_to_next_head(v, pos, shmlog_ring_head(v), l, SHMLOG_LOSS_CORRUPT);
         out->pos = p;
         out->tsc = rec.tsc;
         out->site = rec.site;
