@@ -1,0 +1,1342 @@
+/* Description: the record renderer formats exactly like glibc printf for valid formats, renders hostile formats and payloads as visible errors without crashing, and emits valid, typed JSON. */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
+#include <errno.h>
+#include <float.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "render.h"
+
+/* ==== Helpers ==== */
+
+static struct shmlog_arg arg_int(unsigned type, uint64_t raw)
+{
+    /* Produces the argument as the producer would have captured a C value of
+     * that type: cut to the type's width, then sign- or zero-extended. */
+    struct shmlog_arg a;
+    memset(&a, 0, sizeof a);
+    a.type = (uint8_t)type;
+    switch (type) {
+    case SHMLOG_ARG_BOOL: a.v.u = raw != 0; break;
+    case SHMLOG_ARG_I8: a.v.i = (int8_t)raw; break;
+    case SHMLOG_ARG_U8: a.v.u = (uint8_t)raw; break;
+    case SHMLOG_ARG_I16: a.v.i = (int16_t)raw; break;
+    case SHMLOG_ARG_U16: a.v.u = (uint16_t)raw; break;
+    case SHMLOG_ARG_I32: a.v.i = (int32_t)raw; break;
+    case SHMLOG_ARG_U32: a.v.u = (uint32_t)raw; break;
+    case SHMLOG_ARG_I64: a.v.i = (int64_t)raw; break;
+    default: a.v.u = raw; break;
+    }
+    return a;
+}
+
+static struct shmlog_arg arg_f64(double v)
+{
+    struct shmlog_arg a;
+    memset(&a, 0, sizeof a);
+    a.type = SHMLOG_ARG_F64;
+    a.v.f = v;
+    return a;
+}
+
+static struct shmlog_arg arg_f32(float v)
+{
+    struct shmlog_arg a;
+    memset(&a, 0, sizeof a);
+    a.type = SHMLOG_ARG_F32;
+    a.v.f = v;
+    return a;
+}
+
+static struct shmlog_arg arg_str(const char *s)
+{
+    struct shmlog_arg a;
+    memset(&a, 0, sizeof a);
+    a.type = SHMLOG_ARG_STR;
+    a.str_len = (uint16_t)strlen(s);
+    a.v.s = (const uint8_t *)s;
+    return a;
+}
+
+static struct shmlog_arg arg_ptr(uint64_t p)
+{
+    struct shmlog_arg a;
+    memset(&a, 0, sizeof a);
+    a.type = SHMLOG_ARG_PTR;
+    a.v.u = p;
+    return a;
+}
+
+static char render_mem[1 << 16];
+
+/* Renders fmt into a static buffer, NUL-terminated; returns its length. */
+static size_t render(const char *fmt, const struct shmlog_arg *args, int nargs)
+{
+    struct shmlog_buf b;
+    shmlog_buf_init(&b, render_mem, sizeof render_mem - 1);
+    shmlog_format(fmt, args, nargs, &b);
+    if (b.overflow) /* no passing asserts in hot loops: --full-stats sends each one */
+        cr_assert_fail("unexpected overflow for \"%s\"", fmt);
+    render_mem[b.len] = 0;
+    return b.len;
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+
+static uint64_t rng(void)
+{
+    /* splitmix64: deterministic, so a failure reproduces. */
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+struct oracle_stats {
+    long checked;
+    long mismatches;
+};
+
+static void compare(struct oracle_stats *st, const char *fmt, const char *want, int want_len, const char *got,
+                    size_t got_len)
+{
+    st->checked++;
+    if (want_len < 0 || (size_t)want_len != got_len || memcmp(want, got, got_len) != 0) {
+        if (st->mismatches++ < 10)
+            cr_log_error("format \"%s\": printf gave [%.*s], we gave [%.*s]", fmt, want_len, want,
+                         (int)got_len, got);
+    }
+}
+
+/* ==== A minimal JSON validator (RFC 8259) ==== */
+
+struct json_cursor {
+    const char *p, *end;
+};
+
+static void json_ws(struct json_cursor *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+        c->p++;
+}
+
+static int json_value(struct json_cursor *c, int depth);
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* Validates a string, decoding it into out (UTF-8) when out is not NULL. */
+static int json_string_at(struct json_cursor *c, char *out, size_t *out_len)
+{
+    size_t n = 0;
+    if (c->p >= c->end || *c->p != '"')
+        return 0;
+    c->p++;
+    while (c->p < c->end) {
+        unsigned char ch = (unsigned char)*c->p;
+        if (ch == '"') {
+            c->p++;
+            if (out_len)
+                *out_len = n;
+            return 1;
+        }
+        if (ch < 0x20)
+            return 0;
+        if (ch == '\\') {
+            c->p++;
+            if (c->p >= c->end)
+                return 0;
+            char e = *c->p++;
+            unsigned cp;
+            switch (e) {
+            case '"': cp = '"'; break;
+            case '\\': cp = '\\'; break;
+            case '/': cp = '/'; break;
+            case 'b': cp = '\b'; break;
+            case 'f': cp = '\f'; break;
+            case 'n': cp = '\n'; break;
+            case 'r': cp = '\r'; break;
+            case 't': cp = '\t'; break;
+            case 'u':
+                if (c->end - c->p < 4)
+                    return 0;
+                cp = 0;
+                for (int i = 0; i < 4; i++) {
+                    int h = hexval(c->p[i]);
+                    if (h < 0)
+                        return 0;
+                    cp = cp * 16 + (unsigned)h;
+                }
+                c->p += 4;
+                if (cp >= 0xD800 && cp <= 0xDFFF) /* we never emit surrogates */
+                    return 0;
+                break;
+            default: return 0;
+            }
+            if (out) {
+                if (cp < 0x80) {
+                    out[n++] = (char)cp;
+                } else if (cp < 0x800) {
+                    out[n++] = (char)(0xC0 | (cp >> 6));
+                    out[n++] = (char)(0x80 | (cp & 0x3F));
+                } else {
+                    out[n++] = (char)(0xE0 | (cp >> 12));
+                    out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                    out[n++] = (char)(0x80 | (cp & 0x3F));
+                }
+            }
+            continue;
+        }
+        /* Raw bytes must be valid UTF-8. */
+        size_t len = ch < 0x80 ? 1 : (ch & 0xE0) == 0xC0 ? 2 : (ch & 0xF0) == 0xE0 ? 3 : (ch & 0xF8) == 0xF0 ? 4 : 0;
+        if (len == 0 || (size_t)(c->end - c->p) < len || (ch >= 0x80 && ch < 0xC2) || ch > 0xF4)
+            return 0;
+        for (size_t i = 1; i < len; i++)
+            if (((unsigned char)c->p[i] & 0xC0) != 0x80)
+                return 0;
+        if (len == 3) {
+            unsigned char b1 = (unsigned char)c->p[1];
+            if ((ch == 0xE0 && b1 < 0xA0) || (ch == 0xED && b1 > 0x9F))
+                return 0;
+        }
+        if (len == 4) {
+            unsigned char b1 = (unsigned char)c->p[1];
+            if ((ch == 0xF0 && b1 < 0x90) || (ch == 0xF4 && b1 > 0x8F))
+                return 0;
+        }
+        if (out)
+            memcpy(out + n, c->p, len);
+        n += len;
+        c->p += len;
+    }
+    return 0;
+}
+
+static int json_number(struct json_cursor *c)
+{
+    const char *s = c->p;
+    if (s < c->end && *s == '-')
+        s++;
+    if (s >= c->end)
+        return 0;
+    if (*s == '0') {
+        s++;
+    } else if (*s >= '1' && *s <= '9') {
+        while (s < c->end && *s >= '0' && *s <= '9')
+            s++;
+    } else {
+        return 0;
+    }
+    if (s < c->end && *s == '.') {
+        s++;
+        if (s >= c->end || *s < '0' || *s > '9')
+            return 0;
+        while (s < c->end && *s >= '0' && *s <= '9')
+            s++;
+    }
+    if (s < c->end && (*s == 'e' || *s == 'E')) {
+        s++;
+        if (s < c->end && (*s == '+' || *s == '-'))
+            s++;
+        if (s >= c->end || *s < '0' || *s > '9')
+            return 0;
+        while (s < c->end && *s >= '0' && *s <= '9')
+            s++;
+    }
+    c->p = s;
+    return 1;
+}
+
+static int json_literal(struct json_cursor *c, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, lit, n) != 0)
+        return 0;
+    c->p += n;
+    return 1;
+}
+
+static int json_value(struct json_cursor *c, int depth)
+{
+    if (depth > 32)
+        return 0;
+    json_ws(c);
+    if (c->p >= c->end)
+        return 0;
+    switch (*c->p) {
+    case '{':
+        c->p++;
+        json_ws(c);
+        if (c->p < c->end && *c->p == '}') {
+            c->p++;
+            return 1;
+        }
+        for (;;) {
+            json_ws(c);
+            if (!json_string_at(c, NULL, NULL))
+                return 0;
+            json_ws(c);
+            if (c->p >= c->end || *c->p++ != ':')
+                return 0;
+            if (!json_value(c, depth + 1))
+                return 0;
+            json_ws(c);
+            if (c->p >= c->end)
+                return 0;
+            if (*c->p == '}') {
+                c->p++;
+                return 1;
+            }
+            if (*c->p++ != ',')
+                return 0;
+        }
+    case '[':
+        c->p++;
+        json_ws(c);
+        if (c->p < c->end && *c->p == ']') {
+            c->p++;
+            return 1;
+        }
+        for (;;) {
+            if (!json_value(c, depth + 1))
+                return 0;
+            json_ws(c);
+            if (c->p >= c->end)
+                return 0;
+            if (*c->p == ']') {
+                c->p++;
+                return 1;
+            }
+            if (*c->p++ != ',')
+                return 0;
+        }
+    case '"':
+        return json_string_at(c, NULL, NULL);
+    case 't': return json_literal(c, "true");
+    case 'f': return json_literal(c, "false");
+    case 'n': return json_literal(c, "null");
+    default: return json_number(c);
+    }
+}
+
+/* 1 when s[0..n) is exactly one JSON value (surrounding whitespace allowed). */
+static int json_valid(const char *s, size_t n)
+{
+    struct json_cursor c = {s, s + n};
+    if (!json_value(&c, 0))
+        return 0;
+    json_ws(&c);
+    return c.p == c.end;
+}
+
+/* ==== Integers against printf ==== */
+
+static const uint64_t int_values[] = {
+    0, 1, (uint64_t)-1, 7, 8, 42, 100, 255, 256, 300, (uint64_t)-300, 32767, 32768, 65535, 65536,
+    INT_MAX, (uint64_t)(int64_t)INT_MIN, UINT_MAX, 0x80000000u, INT64_MAX, (uint64_t)INT64_MIN, UINT64_MAX,
+    1234567890123ULL, 0xDEADBEEFCAFEULL,
+};
+
+static const char *const lengths[] = {"", "hh", "h", "l", "ll", "j", "z", "t"};
+
+static int oracle_int(char *out, size_t cap, const char *fmt, const char *len, uint64_t v)
+{
+    if (!*len || !strcmp(len, "h") || !strcmp(len, "hh"))
+        return snprintf(out, cap, fmt, (int)v);
+    if (!strcmp(len, "l"))
+        return snprintf(out, cap, fmt, (long)v);
+    if (!strcmp(len, "ll"))
+        return snprintf(out, cap, fmt, (long long)v);
+    if (!strcmp(len, "j"))
+        return snprintf(out, cap, fmt, (intmax_t)v);
+    if (!strcmp(len, "z"))
+        return snprintf(out, cap, fmt, (size_t)v);
+    return snprintf(out, cap, fmt, (ptrdiff_t)v);
+}
+
+/* Every flag subset, widths, precisions and length modifiers of a conversion. */
+static void build_specs(char conv, void (*each)(const char *fmt, const char *len, void *ctx), void *ctx,
+                        int with_lengths)
+{
+    static const char flag_chars[] = "-+ #0";
+    static const char *const widths[] = {"", "1", "5", "25"};
+    static const char *const precs[] = {"", ".", ".0", ".1", ".3", ".25"};
+    char fmt[64];
+    int nlen = with_lengths ? (int)(sizeof lengths / sizeof lengths[0]) : 1;
+    for (unsigned mask = 0; mask < 32; mask++)
+        for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++)
+            for (size_t p = 0; p < sizeof precs / sizeof precs[0]; p++)
+                for (int l = 0; l < nlen; l++) {
+                    size_t n = 0;
+                    fmt[n++] = '[';
+                    fmt[n++] = '%';
+                    for (int f = 0; f < 5; f++)
+                        if (mask & (1u << f))
+                            fmt[n++] = flag_chars[f];
+                    n += (size_t)sprintf(fmt + n, "%s%s%s%c]", widths[w], precs[p], lengths[l], conv);
+                    each(fmt, lengths[l], ctx);
+                }
+}
+
+struct int_ctx {
+    struct oracle_stats st;
+};
+
+static void check_int_spec(const char *fmt, const char *len, void *vctx)
+{
+    struct int_ctx *ctx = vctx;
+    static const unsigned types[] = {SHMLOG_ARG_BOOL, SHMLOG_ARG_I8,  SHMLOG_ARG_U8,  SHMLOG_ARG_I16, SHMLOG_ARG_U16,
+                                     SHMLOG_ARG_I32,  SHMLOG_ARG_U32, SHMLOG_ARG_I64, SHMLOG_ARG_U64};
+    char want[256];
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+        for (size_t i = 0; i < sizeof int_values / sizeof int_values[0]; i++) {
+            struct shmlog_arg a = arg_int(types[t], int_values[i]);
+            int n = oracle_int(want, sizeof want, fmt, len, a.v.u);
+            size_t got = render(fmt, &a, 1);
+            compare(&ctx->st, fmt, want, n, render_mem, got);
+        }
+}
+
+Test(render_oracle, integers_match_printf, .timeout = 120)
+{
+    static const char convs[] = "diouxX";
+    struct int_ctx ctx = {{0, 0}};
+    for (const char *c = convs; *c; c++)
+        build_specs(*c, check_int_spec, &ctx, 1);
+    cr_log_info("%ld integer renderings compared", ctx.st.checked);
+    cr_assert_gt(ctx.st.checked, 100000);
+    cr_assert_eq(ctx.st.mismatches, 0, "%ld of %ld integer renderings differ from printf", ctx.st.mismatches,
+                 ctx.st.checked);
+}
+
+Test(render_oracle, length_modifier_truncation, .timeout = 10)
+{
+    struct shmlog_arg a = arg_int(SHMLOG_ARG_I32, 300);
+    render("%hhd", &a, 1);
+    cr_assert_str_eq(render_mem, "44");
+    a = arg_int(SHMLOG_ARG_I32, (uint64_t)-1);
+    render("%x", &a, 1);
+    cr_assert_str_eq(render_mem, "ffffffff");
+    a = arg_int(SHMLOG_ARG_I64, (uint64_t)-1);
+    render("%lx", &a, 1);
+    cr_assert_str_eq(render_mem, "ffffffffffffffff");
+    a = arg_int(SHMLOG_ARG_U64, UINT64_MAX);
+    render("%lu %d", (struct shmlog_arg[]){a, arg_int(SHMLOG_ARG_I32, (uint64_t)(int64_t)INT_MIN)}, 2);
+    cr_assert_str_eq(render_mem, "18446744073709551615 -2147483648");
+    a = arg_int(SHMLOG_ARG_I32, 70000);
+    render("%hd", &a, 1);
+    cr_assert_str_eq(render_mem, "4464");
+}
+
+/* ==== Characters, strings, pointers ==== */
+
+Test(render_oracle, chars_strings_pointers_match_printf, .timeout = 60)
+{
+    static const char *const strs[] = {"", "a", "hello", "héllo wörld", "a somewhat longer string of text"};
+    static const uint64_t ptrs[] = {0, 1, 0x1234, 0x7ffde0a1b2c3ULL, UINTPTR_MAX};
+    static const char *const specs[] = {"", "-", "0", "-0", "+", " ", "#", "+ 0"};
+    static const char *const widths[] = {"", "1", "3", "12", "40"};
+    static const char *const precs[] = {"", ".", ".0", ".2", ".5", ".20"};
+    struct oracle_stats st = {0, 0};
+    char fmt[64], want[256];
+
+    for (size_t f = 0; f < sizeof specs / sizeof specs[0]; f++)
+        for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++)
+            for (size_t p = 0; p < sizeof precs / sizeof precs[0]; p++) {
+                snprintf(fmt, sizeof fmt, "<%%%s%s%ss>", specs[f], widths[w], precs[p]);
+                for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+                    struct shmlog_arg a = arg_str(strs[i]);
+                    int n = snprintf(want, sizeof want, fmt, strs[i]);
+                    compare(&st, fmt, want, n, render_mem, render(fmt, &a, 1));
+                }
+                snprintf(fmt, sizeof fmt, "<%%%s%s%sp>", specs[f], widths[w], precs[p]);
+                for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) {
+                    struct shmlog_arg a = arg_ptr(ptrs[i]);
+                    int n = snprintf(want, sizeof want, fmt, (void *)(uintptr_t)ptrs[i]);
+                    compare(&st, fmt, want, n, render_mem, render(fmt, &a, 1));
+                }
+                if (precs[p][0])
+                    continue; /* precision with %c is undefined */
+                snprintf(fmt, sizeof fmt, "<%%%s%sc>", specs[f], widths[w]);
+                for (unsigned c = 0; c < 256; c++) {
+                    struct shmlog_arg a = arg_int(SHMLOG_ARG_I32, c);
+                    int n = snprintf(want, sizeof want, fmt, (int)c);
+                    compare(&st, fmt, want, n, render_mem, render(fmt, &a, 1));
+                }
+            }
+    cr_assert_eq(st.mismatches, 0, "%ld of %ld renderings differ from printf", st.mismatches, st.checked);
+
+    /* A precision cuts a string; an embedded NUL ends it as it would in C. */
+    struct shmlog_arg a = arg_str("abcdef");
+    render("%.3s|%-5.2s|%5.1s", (struct shmlog_arg[]){a, a, a}, 3);
+    cr_assert_str_eq(render_mem, "abc|ab   |    a");
+    static const char with_nul[] = {'a', 'b', 0, 'c'};
+    a.v.s = (const uint8_t *)with_nul;
+    a.str_len = sizeof with_nul;
+    render("[%s]", &a, 1);
+    cr_assert_str_eq(render_mem, "[ab]");
+}
+
+/* ==== Floating point ==== */
+
+static double special_doubles[] = {
+    0.0, -0.0, 1.0, -1.0, 0.1, 0.125, 0.375, 2.5, 3.5, -2.5, 9.995, 0.5, 1.5, 123456.789, 101.25, 99.99,
+    1e-30, 1e-300, 1e20, 1e22, 1e23, 1e300, DBL_MAX, -DBL_MAX, DBL_MIN, 5e-324, 2.2250738585072009e-308,
+    1.7976931348623157e308, 4503599627370496.5, 9007199254740993.0, 0.000123, 1e15, 1e16, 1e17, 123e-20,
+};
+
+struct dbl_ctx {
+    struct oracle_stats st;
+    const double *values;
+    size_t nvalues;
+};
+
+static void check_double_spec(const char *fmt, const char *len, void *vctx)
+{
+    struct dbl_ctx *ctx = vctx;
+    static char want[8192];
+    (void)len;
+    for (size_t i = 0; i < ctx->nvalues; i++) {
+        struct shmlog_arg a = arg_f64(ctx->values[i]);
+        int n = snprintf(want, sizeof want, fmt, ctx->values[i]);
+        compare(&ctx->st, fmt, want, n, render_mem, render(fmt, &a, 1));
+    }
+}
+
+Test(render_oracle, doubles_match_printf, .timeout = 180)
+{
+    static const char convs[] = "fFeEgGaA";
+    double values[sizeof special_doubles / sizeof special_doubles[0] + 8 + 40];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof special_doubles / sizeof special_doubles[0]; i++)
+        values[n++] = special_doubles[i];
+    values[n++] = NAN;
+    values[n++] = -NAN;
+    values[n++] = INFINITY;
+    values[n++] = -INFINITY;
+    values[n++] = nextafter(0.0, 1.0);
+    values[n++] = nextafter(DBL_MIN, 0.0);
+    values[n++] = -nextafter(0.0, 1.0);
+    values[n++] = 0x1.fffffffffffffp-1;
+    for (int i = 0; i < 40; i++) {
+        uint64_t bits = rng();
+        if (i < 20) /* everyday magnitudes: exponents around 2^-20 .. 2^40 */
+            bits = (bits & 0x800FFFFFFFFFFFFFULL) | ((uint64_t)(1003 + rng() % 60) << 52);
+        memcpy(&values[n++], &bits, sizeof(double));
+    }
+    struct dbl_ctx ctx = {{0, 0}, values, n};
+    for (const char *c = convs; *c; c++)
+        build_specs(*c, check_double_spec, &ctx, 0);
+    cr_log_info("%ld floating-point renderings compared", ctx.st.checked);
+    cr_assert_eq(ctx.st.mismatches, 0, "%ld of %ld double renderings differ from printf", ctx.st.mismatches,
+                 ctx.st.checked);
+}
+
+Test(render_oracle, fixed_notation_random_doubles_match_printf, .timeout = 120)
+{
+    /* %f is formatted by our own exact code for precisions up to 19: hammer it
+     * with random bit patterns and ties. */
+    struct oracle_stats st = {0, 0};
+    static char want[8192];
+    char fmt[16];
+    for (int i = 0; i < 200000; i++) {
+        uint64_t bits = rng();
+        if (i % 3 == 0)
+            bits = (bits & 0x800FFFFFFFFFFFFFULL) | ((uint64_t)(973 + rng() % 110) << 52);
+        double v;
+        memcpy(&v, &bits, sizeof v);
+        if (i % 7 == 0) /* exact binary ties: k / 2^j */
+            v = (double)(int64_t)(rng() % 2000000 - 1000000) / (double)(1u << (rng() % 12));
+        snprintf(fmt, sizeof fmt, "%%.%df", (int)(rng() % 21));
+        struct shmlog_arg a = arg_f64(v);
+        int n = snprintf(want, sizeof want, fmt, v);
+        compare(&st, fmt, want, n, render_mem, render(fmt, &a, 1));
+    }
+    cr_assert_eq(st.mismatches, 0, "%ld of %ld %%f renderings differ from printf", st.mismatches, st.checked);
+}
+
+Test(render_oracle, floats_and_long_double_modifiers, .timeout = 30)
+{
+    static const float fvals[] = {0.1f, 1.5f, -3.25f, 1e-40f, FLT_MAX, FLT_MIN, 16777217.0f, 0.0f};
+    /* Each format and its long double twin. */
+    static const char *const fmts[][2] = {
+        {"%f", "%Lf"},       {"%.3f", "%.3Lf"},         {"%e", "%Le"},     {"%g", "%Lg"},   {"%a", "%La"},
+        {"%10.2f", "%10.2Lf"}, {"%-+12.5e", "%-+12.5Le"}, {"%#g", "%#Lg"}, {"%.9g", "%.9Lg"}, {"%lf", "%lf"},
+    };
+    struct oracle_stats st = {0, 0};
+    char want[512];
+    for (size_t i = 0; i < sizeof fvals / sizeof fvals[0]; i++)
+        for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
+            struct shmlog_arg a = arg_f32(fvals[i]);
+            int n = snprintf(want, sizeof want, fmts[f][0], (double)fvals[i]);
+            compare(&st, fmts[f][0], want, n, render_mem, render(fmts[f][0], &a, 1));
+            /* A long double the producer narrowed to double. */
+            if (strchr(fmts[f][1], 'L'))
+                n = snprintf(want, sizeof want, fmts[f][1], (long double)fvals[i]);
+            a = arg_f64((double)fvals[i]);
+            compare(&st, fmts[f][1], want, n, render_mem, render(fmts[f][1], &a, 1));
+        }
+    cr_assert_gt(st.checked, 100);
+    cr_assert_eq(st.mismatches, 0, "%ld of %ld renderings differ", st.mismatches, st.checked);
+}
+
+Test(render_oracle, star_width_and_precision, .timeout = 10)
+{
+    static const int widths[] = {0, 1, 7, -7, 30, -30, INT_MIN + 1};
+    static const int precs[] = {-1, 0, 2, 9, -5};
+    struct oracle_stats st = {0, 0};
+    char want[256];
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++)
+        for (size_t p = 0; p < sizeof precs / sizeof precs[0]; p++) {
+            if (widths[w] == INT_MIN + 1)
+                continue; /* too large for the cap: checked below */
+            struct shmlog_arg args[3] = {arg_int(SHMLOG_ARG_I32, (uint64_t)(int64_t)widths[w]),
+                                         arg_int(SHMLOG_ARG_I32, (uint64_t)(int64_t)precs[p]),
+                                         arg_f64(3.14159)};
+            int n = snprintf(want, sizeof want, "[%*.*f]", widths[w], precs[p], 3.14159);
+            compare(&st, "[%*.*f]", want, n, render_mem, render("[%*.*f]", args, 3));
+            args[2] = arg_str("abcdefghijk");
+            n = snprintf(want, sizeof want, "[%*.*s]", widths[w], precs[p], "abcdefghijk");
+            compare(&st, "[%*.*s]", want, n, render_mem, render("[%*.*s]", args, 3));
+            args[2] = arg_int(SHMLOG_ARG_I64, (uint64_t)-42);
+            n = snprintf(want, sizeof want, "[%-*.*ld]", widths[w], precs[p], -42L);
+            compare(&st, "[%-*.*ld]", want, n, render_mem, render("[%-*.*ld]", args, 3));
+        }
+    cr_assert_eq(st.mismatches, 0);
+    struct shmlog_arg big[2] = {arg_int(SHMLOG_ARG_I32, (uint64_t)(int64_t)(INT_MIN + 1)), arg_int(SHMLOG_ARG_I32, 5)};
+    size_t n = render("%*d", big, 2);
+    cr_assert_str_eq(render_mem, "<width too large>");
+    cr_assert_lt(n, 64);
+}
+
+/* ==== Hostile formats ==== */
+
+Test(render_hostile, errors_are_visible, .timeout = 10)
+{
+    struct shmlog_arg i1 = arg_int(SHMLOG_ARG_I32, 1), s = arg_str("abc"), p = arg_ptr(0x10);
+
+    render("a%nb", &p, 1);
+    cr_assert_str_eq(render_mem, "a<%n refused>b");
+    render("%hhn%d", (struct shmlog_arg[]){p, i1}, 2);
+    cr_assert_str_eq(render_mem, "<%n refused>1");
+    render("%n", NULL, 0);
+    cr_assert_str_eq(render_mem, "<%n refused>");
+
+    size_t n = render("%99999999d", &i1, 1);
+    cr_assert_str_eq(render_mem, "<width too large>");
+    cr_assert_lt(n, 64);
+    render("%.99999999f", (struct shmlog_arg[]){arg_f64(1.0)}, 1);
+    cr_assert_str_eq(render_mem, "<precision too large>");
+    render("%4096d|", &i1, 1);
+    cr_assert_eq(strlen(render_mem), 4097, "a width of 4096 is still honoured");
+    render("%4097d", &i1, 1);
+    cr_assert_str_eq(render_mem, "<width too large>");
+    render("%999999999999999999999999999d", &i1, 1);
+    cr_assert_str_eq(render_mem, "<width too large>");
+
+    render("%d %d %s", &i1, 1);
+    cr_assert_str_eq(render_mem, "1 <missing arg> <missing arg>");
+    render("x", (struct shmlog_arg[]){i1, s, arg_f64(2.5), p, arg_int(SHMLOG_ARG_BOOL, 1)}, 5);
+    cr_assert_str_eq(render_mem, "x <extra: 1, \"abc\", 2.5, 0x10, true>");
+
+    render("100%", NULL, 0);
+    cr_assert_str_eq(render_mem, "100<incomplete %>");
+    render("%-08.3l", NULL, 0);
+    cr_assert_str_eq(render_mem, "<incomplete %>");
+    render("%*d", (struct shmlog_arg[]){s, i1}, 2);
+    cr_assert_str_eq(render_mem, "<bad * for str>");
+    render("%d|%s|%p|%f|%c", (struct shmlog_arg[]){s, i1, s, s, arg_f64(1)}, 5);
+    cr_assert_str_eq(render_mem, "<bad %d for str>|<bad %s for i32>|<bad %p for str>|<bad %f for str>|<bad %c for f64>");
+    render("%lx", &s, 1);
+    cr_assert_str_eq(render_mem, "<bad %lx for str>");
+    render("%ls %lc", (struct shmlog_arg[]){s, i1}, 2);
+    cr_assert_str_eq(render_mem, "<bad %ls for str> <bad %lc for i32>");
+    render("%k %y %1$d %m", &i1, 1);
+    cr_assert_str_eq(render_mem, "<bad conversion %k> <bad conversion %y> <positional args unsupported> <%m unsupported> <extra: 1>");
+    render("\x80\xff%\x80", NULL, 0);
+    cr_assert_str_eq(render_mem, "\x80\xff<bad conversion %\\x80>");
+    render("%%|%5%|%-5%", NULL, 0);
+    cr_assert_str_eq(render_mem, "%|%|%");
+}
+
+Test(render_hostile, long_formats_stay_bounded, .timeout = 30)
+{
+    /* 4096-byte formats of every kind into a small buffer with a guard after it. */
+    static const char *const units[] = {"%d", "%s", "%%", "%n", "%4096d", "%*.*f", "%", "é", "%.4096f"};
+    char fmt[SHMLOG_MAX_FMT_BYTES + 1];
+    struct shmlog_arg args[SHMLOG_MAX_ARGS];
+    for (unsigned i = 0; i < SHMLOG_MAX_ARGS; i++)
+        args[i] = i % 2 ? arg_f64(1e308) : arg_int(SHMLOG_ARG_I32, 4096);
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        size_t n = 0, ul = strlen(units[u]);
+        while (n + ul <= SHMLOG_MAX_FMT_BYTES) {
+            memcpy(fmt + n, units[u], ul);
+            n += ul;
+        }
+        fmt[n] = 0;
+        for (size_t cap = 0; cap <= 4096; cap = cap * 4 + 1) {
+            char mem[4096 + 64];
+            memset(mem, 0x5A, sizeof mem);
+            struct shmlog_buf b;
+            shmlog_buf_init(&b, mem, cap);
+            shmlog_format(fmt, args, SHMLOG_MAX_ARGS, &b);
+            if (b.len > cap)
+                cr_assert_fail("length %zu past capacity %zu", b.len, cap);
+            for (size_t g = cap; g < sizeof mem; g++)
+                if ((unsigned char)mem[g] != 0x5A)
+                    cr_assert_fail("write past the buffer for unit %s cap %zu", units[u], cap);
+        }
+        /* Unbounded: the whole output stays within what the caps allow. */
+        size_t out = render(fmt, args, SHMLOG_MAX_ARGS);
+        cr_assert_lt(out, 16 * 5000 + 3 * SHMLOG_MAX_FMT_BYTES);
+    }
+}
+
+Test(render_hostile, random_formats_and_payloads_never_crash, .timeout = 120)
+{
+    static const char alphabet[] = "%%%%%%dsxXpnfgeaAcuio*.-+ #0123456789lhjztLqm$\x80\xff\xc3\xa9 ab=_";
+    char fmt[256];
+    uint8_t payload[SHMLOG_MAX_PAYLOAD];
+    struct shmlog_site_info site;
+    struct shmlog_arg args[SHMLOG_MAX_ARGS];
+    char mem[512 + 32];
+    for (int iter = 0; iter < 300000; iter++) {
+        size_t flen = rng() % (sizeof fmt);
+        for (size_t i = 0; i < flen; i++)
+            fmt[i] = iter % 4 == 0 ? (char)(rng() % 255 + 1) : alphabet[rng() % (sizeof alphabet - 1)];
+        fmt[flen] = 0;
+        memset(&site, 0, sizeof site);
+        site.nargs = (uint8_t)(rng() % (SHMLOG_MAX_ARGS + 1));
+        for (unsigned i = 0; i < site.nargs; i++)
+            site.arg_types[i] = (uint8_t)(1 + rng() % (SHMLOG_ARG_TYPE_COUNT - 1));
+        size_t plen = rng() % (sizeof payload + 1);
+        for (size_t i = 0; i < plen; i++)
+            payload[i] = (uint8_t)rng();
+        int nargs = shmlog_decode_args(&site, payload, plen, args);
+        if (nargs < 0) { /* still format with made-up integers */
+            nargs = site.nargs;
+            for (int i = 0; i < nargs; i++)
+                args[i] = arg_int(SHMLOG_ARG_I64, rng());
+        }
+        for (int i = 0; i < nargs; i++)
+            if (args[i].type == SHMLOG_ARG_STR)
+                if (args[i].v.s < payload || args[i].v.s + args[i].str_len > payload + plen)
+                    cr_assert_fail("decoded string outside the payload");
+        memset(mem, 0x5A, sizeof mem);
+        struct shmlog_buf b;
+        size_t cap = rng() % 513;
+        shmlog_buf_init(&b, mem, cap);
+        shmlog_format(fmt, args, nargs, &b);
+        shmlog_json_fields(fmt, args, nargs, &b);
+        for (size_t g = cap; g < sizeof mem; g++)
+            if ((unsigned char)mem[g] != 0x5A)
+                cr_assert_fail("write past the buffer: format \"%s\"", fmt);
+        char jmem[1 << 14];
+        shmlog_buf_init(&b, jmem, sizeof jmem);
+        shmlog_json_fields(fmt, args, nargs, &b);
+        if (!b.overflow && !json_valid(b.data, b.len))
+            cr_assert_fail("invalid fields JSON for format \"%s\": %.*s", fmt, (int)b.len, b.data);
+    }
+}
+
+/* ==== Argument decoding ==== */
+
+static size_t put_le(uint8_t *p, uint64_t v, unsigned width)
+{
+    for (unsigned i = 0; i < width; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+    return width;
+}
+
+Test(render_decode, every_type_round_trips, .timeout = 10)
+{
+    struct shmlog_site_info site;
+    memset(&site, 0, sizeof site);
+    uint8_t payload[SHMLOG_MAX_PAYLOAD];
+    size_t off = 0;
+    static const uint8_t types[] = {SHMLOG_ARG_BOOL, SHMLOG_ARG_I8,  SHMLOG_ARG_U8,  SHMLOG_ARG_I16,
+                                    SHMLOG_ARG_U16,  SHMLOG_ARG_I32, SHMLOG_ARG_U32, SHMLOG_ARG_I64,
+                                    SHMLOG_ARG_U64,  SHMLOG_ARG_F32, SHMLOG_ARG_F64, SHMLOG_ARG_PTR,
+                                    SHMLOG_ARG_STR,  SHMLOG_ARG_STR};
+    float f = -1.25f;
+    uint32_t fbits;
+    memcpy(&fbits, &f, 4);
+    double d = 6.02214076e23;
+    uint64_t dbits;
+    memcpy(&dbits, &d, 8);
+    off += put_le(payload + off, 1, 1);
+    off += put_le(payload + off, (uint8_t)-5, 1);
+    off += put_le(payload + off, 250, 1);
+    off += put_le(payload + off, (uint16_t)-30000, 2);
+    off += put_le(payload + off, 60000, 2);
+    off += put_le(payload + off, (uint32_t)INT_MIN, 4);
+    off += put_le(payload + off, UINT32_MAX, 4);
+    off += put_le(payload + off, (uint64_t)INT64_MIN, 8);
+    off += put_le(payload + off, UINT64_MAX, 8);
+    off += put_le(payload + off, fbits, 4);
+    off += put_le(payload + off, dbits, 8);
+    off += put_le(payload + off, 0x7fffdeadbeefULL, 8);
+    off += put_le(payload + off, 5 | SHMLOG_STR_TRUNCATED, 2);
+    memcpy(payload + off, "hello", 5);
+    off += 5;
+    off += put_le(payload + off, 0, 2);
+    site.nargs = sizeof types;
+    memcpy(site.arg_types, types, sizeof types);
+    struct shmlog_arg a[SHMLOG_MAX_ARGS];
+    cr_assert_eq(shmlog_decode_args(&site, payload, off, a), (int)sizeof types);
+    cr_assert_eq(a[0].v.u, 1);
+    cr_assert_eq(a[1].v.i, -5);
+    cr_assert_eq(a[2].v.u, 250);
+    cr_assert_eq(a[3].v.i, -30000);
+    cr_assert_eq(a[4].v.u, 60000);
+    cr_assert_eq(a[5].v.i, INT_MIN);
+    cr_assert_eq(a[6].v.u, UINT32_MAX);
+    cr_assert_eq(a[7].v.i, INT64_MIN);
+    cr_assert_eq(a[8].v.u, UINT64_MAX);
+    cr_assert_eq(a[9].v.f, -1.25);
+    cr_assert_eq(a[10].v.f, d);
+    cr_assert_eq(a[11].v.u, 0x7fffdeadbeefULL);
+    cr_assert_eq(a[12].str_len, 5);
+    cr_assert(a[12].str_truncated);
+    cr_assert_eq(memcmp(a[12].v.s, "hello", 5), 0);
+    cr_assert_eq(a[13].str_len, 0);
+
+    render("%d %hhd %u %hd %hu %d %u %ld %lu %.2f %g %p %s|%s", a, site.nargs);
+    cr_assert_str_eq(render_mem, "1 -5 250 -30000 60000 -2147483648 4294967295 -9223372036854775808 "
+                                 "18446744073709551615 -1.25 6.02214e+23 0x7fffdeadbeef hello|");
+
+    /* Every shorter payload is inconsistent with the types. */
+    for (size_t cut = 0; cut < off; cut++)
+        cr_assert_eq(shmlog_decode_args(&site, payload, cut, a), -1, "payload cut at %zu accepted", cut);
+    /* A string length beyond the payload. */
+    site.nargs = 1;
+    site.arg_types[0] = SHMLOG_ARG_STR;
+    put_le(payload, 400, 2);
+    cr_assert_eq(shmlog_decode_args(&site, payload, 100, a), -1);
+    site.arg_types[0] = SHMLOG_ARG_NONE;
+    cr_assert_eq(shmlog_decode_args(&site, payload, 100, a), -1);
+    site.arg_types[0] = SHMLOG_ARG_TYPE_COUNT;
+    cr_assert_eq(shmlog_decode_args(&site, payload, 100, a), -1);
+    site.nargs = SHMLOG_MAX_ARGS + 1;
+    cr_assert_eq(shmlog_decode_args(&site, payload, 100, a), -1);
+    cr_assert_eq(shmlog_decode_args(NULL, payload, 100, a), -1);
+}
+
+/* ==== JSON ==== */
+
+static char json_mem[1 << 16];
+
+static const char *json_of_bytes(const void *s, size_t n, size_t *len)
+{
+    struct shmlog_buf b;
+    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
+    shmlog_json_string(&b, s, n);
+    json_mem[b.len] = 0;
+    *len = b.len;
+    return json_mem;
+}
+
+Test(render_json, strings_escape_everything, .timeout = 30)
+{
+    size_t len;
+    cr_assert_str_eq(json_of_bytes("a\"b\\c\n\x01\x1f\x7f", 9, &len), "\"a\\\"b\\\\c\\n\\u0001\\u001f\\u007f\"");
+    cr_assert_str_eq(json_of_bytes("\xff", 1, &len), "\"\\ufffd\"");
+    cr_assert_str_eq(json_of_bytes("\xc0\xaf", 2, &len), "\"\\ufffd\\ufffd\"", "overlong");
+    cr_assert_str_eq(json_of_bytes("\xed\xa0\x80", 3, &len), "\"\\ufffd\\ufffd\\ufffd\"", "surrogate");
+    cr_assert_str_eq(json_of_bytes("\xf4\x90\x80\x80", 4, &len), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"", "> U+10FFFF");
+    cr_assert_str_eq(json_of_bytes("h\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10, &len),
+                     "\"h\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", "valid UTF-8 stays");
+    cr_assert_str_eq(json_of_bytes("a\0b", 3, &len), "\"a\\u0000b\"");
+
+    /* Every single byte, and random byte strings: valid JSON, and valid UTF-8
+     * input decodes back to itself. */
+    for (unsigned c = 0; c < 256; c++) {
+        char in = (char)c;
+        const char *j = json_of_bytes(&in, 1, &len);
+        if (!json_valid(j, len))
+            cr_assert_fail("byte %02x: %s", c, j);
+    }
+    uint8_t in[300];
+    char decoded[sizeof json_mem];
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t n = rng() % sizeof in;
+        for (size_t i = 0; i < n; i++)
+            in[i] = iter % 2 ? (uint8_t)rng() : (uint8_t)(0x20 + rng() % 0x60);
+        const char *j = json_of_bytes(in, n, &len);
+        if (!json_valid(j, len))
+            cr_assert_fail("invalid JSON string for random bytes: %s", j);
+        struct json_cursor c = {j, j + len};
+        size_t dlen;
+        if (!json_string_at(&c, decoded, &dlen))
+            cr_assert_fail("undecodable: %s", j);
+        if (iter % 2 == 0 && (dlen != n || memcmp(decoded, in, n) != 0))
+            cr_assert_fail("ASCII text did not round-trip: %s", j);
+    }
+}
+
+static const char *json_double_of(double v, int is_f32)
+{
+    struct shmlog_buf b;
+    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
+    shmlog_json_double(&b, v, is_f32);
+    json_mem[b.len] = 0;
+    return json_mem;
+}
+
+Test(render_json, doubles_round_trip_shortest, .timeout = 60)
+{
+    cr_assert_str_eq(json_double_of(0.1, 0), "0.1");
+    cr_assert_str_eq(json_double_of(101.25, 0), "101.25");
+    cr_assert_str_eq(json_double_of(5.0, 0), "5.0");
+    cr_assert_str_eq(json_double_of(-0.0, 0), "-0.0");
+    cr_assert_str_eq(json_double_of(1e20, 0), "1e+20");
+    cr_assert_str_eq(json_double_of(NAN, 0), "null");
+    cr_assert_str_eq(json_double_of(-INFINITY, 0), "null");
+    cr_assert_str_eq(json_double_of(0.1f, 1), "0.1");
+    cr_assert_str_eq(json_double_of(16777216.0f, 1), "16777216.0");
+
+    for (int i = 0; i < 200000; i++) {
+        uint64_t bits = rng();
+        if (i % 2)
+            bits = (bits & 0x800FFFFFFFFFFFFFULL) | ((uint64_t)(1003 + rng() % 60) << 52);
+        double v;
+        memcpy(&v, &bits, sizeof v);
+        if (i % 5 == 0) /* prices: cents and ticks */
+            v = (double)(int64_t)(rng() % 100000000) / 100.0;
+        const char *j = json_double_of(v, 0);
+        size_t len = strlen(j);
+        if (!isfinite(v)) {
+            if (strcmp(j, "null") != 0)
+                cr_assert_fail("non-finite %a rendered as %s", v, j);
+            continue;
+        }
+        if (!json_valid(j, len) || strtod(j, NULL) != v)
+            cr_assert_fail("double %a rendered as %s", v, j);
+        /* Shortest: one significant digit fewer never reads back (within %.17g's reach). */
+        char shorter[400];
+        int digits = 0;
+        for (const char *p = j; *p && *p != 'e'; p++)
+            digits += *p >= '0' && *p <= '9';
+        if (digits > 2 && !strchr(j, 'e') && fabs(v) >= 1e-4 && fabs(v) < 1e15) {
+            snprintf(shorter, sizeof shorter, "%.*g", digits - 2, v);
+            if (strtod(shorter, NULL) == v && strlen(j) > strlen(shorter) + 2)
+                cr_assert_fail("%s is not the shortest for %a (%s reads back)", j, v, shorter);
+        }
+        float f = (float)v;
+        if (isfinite(f)) {
+            j = json_double_of(f, 1);
+            if (!json_valid(j, strlen(j)) || (float)strtod(j, NULL) != f)
+                cr_assert_fail("float %a rendered as %s", (double)f, j);
+        }
+    }
+}
+
+Test(render_json, fields_are_typed, .timeout = 10)
+{
+    const char *fmt = "order id=%lu px=%.2f qty=%d side=%s ok=%d p=%p f=%f neg=%hhd nan=%f m.x_1=%c";
+    struct shmlog_arg a[] = {
+        arg_int(SHMLOG_ARG_U64, UINT64_MAX), arg_f64(101.25),       arg_int(SHMLOG_ARG_I32, (uint64_t)-5),
+        arg_str("buy \"now\""),              arg_int(SHMLOG_ARG_BOOL, 1), arg_ptr(0x1234),
+        arg_f32(0.1f),                       arg_int(SHMLOG_ARG_I8, (uint64_t)-128), arg_f64(NAN),
+        arg_int(SHMLOG_ARG_U8, 65),
+    };
+    struct shmlog_buf b;
+    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
+    shmlog_json_fields(fmt, a, sizeof a / sizeof a[0], &b);
+    json_mem[b.len] = 0;
+    cr_assert_str_eq(json_mem, "{\"id\":18446744073709551615,\"px\":101.25,\"qty\":-5,\"side\":\"buy \\\"now\\\"\","
+                               "\"ok\":true,\"p\":\"0x1234\",\"f\":0.1,\"neg\":-128,\"nan\":null,\"m.x_1\":65}");
+    cr_assert(json_valid(json_mem, b.len));
+
+    /* No name, star arguments, duplicates and missing arguments. */
+    struct shmlog_arg s[] = {arg_int(SHMLOG_ARG_I32, 1), arg_int(SHMLOG_ARG_I32, 2), arg_int(SHMLOG_ARG_I32, 3),
+                             arg_int(SHMLOG_ARG_I32, 4), arg_int(SHMLOG_ARG_I32, 5)};
+    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
+    shmlog_json_fields("=%d a=%d%d w=%*d a=%d b=%d c=%d", s, 5, &b);
+    json_mem[b.len] = 0;
+    cr_assert_str_eq(json_mem, "{\"a\":2,\"w\":5}", "the star takes 4, w gets 5, the rest are missing");
+    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
+    shmlog_json_fields("a=%d a=%d %%d=%d x=%n y=%s", s, 5, &b);
+    json_mem[b.len] = 0;
+    cr_assert_str_eq(json_mem, "{\"a\":1,\"a_2\":2,\"d\":3,\"y\":5}", "%%%% ends a spec, so d= names the next");
+}
+
+/* ==== Whole lines ==== */
+
+static struct shmlog_site_info test_site;
+static struct shmlog_rec test_rec;
+
+static void make_record(const char *fmt, const char *file, uint32_t line, const uint8_t *types, unsigned nargs,
+                        const uint8_t *payload, size_t plen)
+{
+    memset(&test_site, 0, sizeof test_site);
+    snprintf(test_site.fmt, sizeof test_site.fmt, "%s", fmt);
+    test_site.fmt_len = (uint32_t)strlen(fmt);
+    snprintf(test_site.file, sizeof test_site.file, "%s", file);
+    test_site.file_len = (uint32_t)strlen(file);
+    test_site.line = line;
+    test_site.level = SHMLOG_LEVEL_INFO;
+    test_site.category = SHMLOG_CAT_ORDER;
+    test_site.nargs = (uint8_t)nargs;
+    memcpy(test_site.arg_types, types, nargs);
+    memset(&test_rec, 0, sizeof test_rec);
+    test_rec.pos = 4242;
+    test_rec.tid = 77;
+    test_rec.level = SHMLOG_LEVEL_INFO;
+    test_rec.category = SHMLOG_CAT_ORDER;
+    test_rec.nslots = (uint8_t)shmlog_slots_for_payload(plen);
+    test_rec.payload_len = (uint16_t)(SHMLOG_HEAD_PAYLOAD + (test_rec.nslots - 1u) * SHMLOG_CONT_PAYLOAD);
+    memcpy(test_rec.payload, payload, plen);
+}
+
+/* 2026-11-22T07:39:36.123456789Z */
+#define TEST_TS 1795333176123456789ULL
+
+static size_t render_line(const struct shmlog_site_info *site, int json)
+{
+    struct shmlog_render_input in = {"app", "host1", 1234, 1, TEST_TS, site, &test_rec};
+    struct shmlog_buf b;
+    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
+    if (shmlog_render_record(&in, json, &b) != 0)
+        cr_assert_fail("render failed or overflowed");
+    json_mem[b.len] = 0;
+    return b.len;
+}
+
+Test(render_line, text_and_json_lines, .timeout = 10)
+{
+    uint8_t payload[64];
+    size_t off = 0;
+    off += put_le(payload + off, 987654321, 8);
+    double px = 101.5;
+    uint64_t bits;
+    memcpy(&bits, &px, 8);
+    off += put_le(payload + off, bits, 8);
+    off += put_le(payload + off, 3, 2);
+    memcpy(payload + off, "buy", 3);
+    off += 3;
+    const uint8_t types[] = {SHMLOG_ARG_U64, SHMLOG_ARG_F64, SHMLOG_ARG_STR};
+    make_record("new order id=%lu px=%.2f side=%s", "src/oms/file.c", 42, types, 3, payload, off);
+
+    render_line(&test_site, 0);
+    cr_assert_str_eq(json_mem, "2026-11-22T07:39:36.123456789Z INFO  order app[1234/77] cpu1 file.c:42 "
+                               "new order id=987654321 px=101.50 side=buy\n");
+    size_t n = render_line(&test_site, 1);
+    cr_assert_str_eq(json_mem,
+                     "{\"ts_ns\":1795333176123456789,\"time\":\"2026-11-22T07:39:36.123456789Z\",\"level\":\"INFO\","
+                     "\"category\":\"order\",\"host\":\"host1\",\"app\":\"app\",\"pid\":1234,\"tid\":77,\"cpu\":1,"
+                     "\"seq\":4242,\"site\":\"src/oms/file.c:42\",\"msg\":\"new order id=987654321 px=101.50 side=buy\","
+                     "\"fields\":{\"id\":987654321,\"px\":101.5,\"side\":\"buy\"}}\n");
+    cr_assert(json_valid(json_mem, n));
+
+    /* Truncated, category none, hostile bytes in the message. */
+    test_rec.flags = SHMLOG_REC_TRUNCATED;
+    test_rec.category = SHMLOG_CAT_NONE;
+    test_rec.level = SHMLOG_LEVEL_WARN;
+    strcpy(test_site.fmt, "a\nb\x1b[31m\xff %s");
+    memcpy(payload, "\x02\x00\r\t", 4);
+    test_site.nargs = 1;
+    test_site.arg_types[0] = SHMLOG_ARG_STR;
+    memcpy(test_rec.payload, payload, 4);
+    render_line(&test_site, 0);
+    cr_assert_str_eq(json_mem, "2026-11-22T07:39:36.123456789Z WARN  - app[1234/77] cpu1 file.c:42 "
+                               "a\\nb\\x1b[31m\\xff \\r\\t <truncated>\n");
+    n = render_line(&test_site, 1);
+    cr_assert(json_valid(json_mem, n), "%s", json_mem);
+    cr_assert(strstr(json_mem, "\"msg\":\"a\\nb\\u001b[31m\\ufffd \\r\\t\""), "%s", json_mem);
+    cr_assert(strstr(json_mem, ",\"truncated\":true}"), "%s", json_mem);
+
+    /* Unknown site and a payload the site's types do not fit. */
+    n = render_line(NULL, 1);
+    cr_assert(json_valid(json_mem, n), "%s", json_mem);
+    cr_assert(strstr(json_mem, "\"site\":null,\"msg\":\"<unknown site 0>\",\"fields\":{}"), "%s", json_mem);
+    cr_assert(strstr(json_mem, "\"error\":\"unknown site\""), "%s", json_mem);
+    render_line(NULL, 0);
+    cr_assert(strstr(json_mem, " ? <unknown site 0>"), "%s", json_mem);
+    test_site.nargs = 3;
+    test_site.arg_types[0] = SHMLOG_ARG_STR;
+    test_site.arg_types[1] = SHMLOG_ARG_STR;
+    test_site.arg_types[2] = SHMLOG_ARG_STR;
+    memcpy(test_rec.payload, "\xff\x7f", 2);
+    n = render_line(&test_site, 1);
+    cr_assert(json_valid(json_mem, n), "%s", json_mem);
+    cr_assert(strstr(json_mem, "\"error\":\"corrupt payload\""), "%s", json_mem);
+}
+
+Test(render_line, random_records_always_valid_json, .timeout = 120)
+{
+    static const char alphabet[] = "%%%%dsxpnfc*.-0123456789lhz=ab_ \x01\n\"\\\x80\xff";
+    for (int iter = 0; iter < 50000; iter++) {
+        memset(&test_site, 0, sizeof test_site);
+        size_t flen = rng() % 200;
+        for (size_t i = 0; i < flen; i++)
+            test_site.fmt[i] = alphabet[rng() % (sizeof alphabet - 1)];
+        size_t file_len = rng() % 20;
+        for (size_t i = 0; i < file_len; i++)
+            test_site.file[i] = (char)(1 + rng() % 255);
+        test_site.nargs = (uint8_t)(rng() % (SHMLOG_MAX_ARGS + 1));
+        for (unsigned i = 0; i < test_site.nargs; i++)
+            test_site.arg_types[i] = (uint8_t)(1 + rng() % (SHMLOG_ARG_TYPE_COUNT - 1));
+        memset(&test_rec, 0, sizeof test_rec);
+        for (size_t i = 0; i < sizeof test_rec.payload; i++)
+            test_rec.payload[i] = (uint8_t)rng();
+        test_rec.payload_len = (uint16_t)(rng() % 600); /* also beyond the array: must be clamped */
+        test_rec.level = (uint8_t)rng();
+        test_rec.category = (uint8_t)rng();
+        test_rec.flags = (uint8_t)rng();
+        size_t n = render_line(iter % 10 ? &test_site : NULL, 1);
+        if (!json_valid(json_mem, n) || json_mem[n - 1] != '\n' || memchr(json_mem, '\n', n - 1))
+            cr_assert_fail("bad JSON line for format \"%s\": %s", test_site.fmt, json_mem);
+        n = render_line(&test_site, 0);
+        if (json_mem[n - 1] != '\n' || memchr(json_mem, '\n', n - 1))
+            cr_assert_fail("text line is not one line: %s", json_mem);
+    }
+}
+
+Test(render_line, loss_markers, .timeout = 10)
+{
+    struct shmlog_render_input in = {"app\n", "h\"ost", 99, 3, TEST_TS, NULL, NULL};
+    struct shmlog_loss loss = {1000, 34, 12, SHMLOG_LOSS_DEAD_WRITER};
+    struct shmlog_buf b;
+    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
+    cr_assert_eq(shmlog_render_loss(&in, &loss, 0, &b), 0);
+    json_mem[b.len] = 0;
+    cr_assert_str_eq(json_mem, "2026-11-22T07:39:36.123456789Z LOSS  app\\n[99] cpu3: 12 records "
+                               "(34 positions from seq 1000) lost: dead_writer\n");
+    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
+    cr_assert_eq(shmlog_render_loss(&in, &loss, 1, &b), 0);
+    json_mem[b.len] = 0;
+    cr_assert(json_valid(json_mem, b.len), "%s", json_mem);
+    cr_assert(strstr(json_mem, "\"loss\":{\"reason\":\"dead_writer\",\"records\":12,\"positions\":34,"
+                               "\"first_seq\":1000}}\n"), "%s", json_mem);
+
+    /* A buffer too small: cut, flagged, never past its end. */
+    char small[40];
+    memset(small, 0x5A, sizeof small);
+    shmlog_buf_init(&b, small, 20);
+    cr_assert_eq(shmlog_render_loss(&in, &loss, 1, &b), -ENOBUFS);
+    cr_assert_eq(b.len, 20);
+    for (size_t i = 20; i < sizeof small; i++)
+        cr_assert_eq((unsigned char)small[i], 0x5A);
+}
+
+Test(render_line, rfc3339_matches_gmtime, .timeout = 30)
+{
+    char want[64];
+    for (int i = 0; i < 100000; i++) {
+        uint64_t ns = i == 0 ? 0 : i == 1 ? UINT64_MAX : rng() % (UINT64_MAX / 4);
+        time_t secs = (time_t)(ns / 1000000000u);
+        struct tm tm;
+        if (!gmtime_r(&secs, &tm))
+            cr_assert_fail("gmtime_r failed for %" PRIu64, ns);
+        size_t n = strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(want + n, sizeof want - n, ".%09uZ", (unsigned)(ns % 1000000000u));
+        char got[64];
+        struct shmlog_buf b;
+        shmlog_buf_init(&b, got, sizeof got - 1);
+        shmlog_buf_rfc3339(&b, ns);
+        got[b.len] = 0;
+        if (strcmp(got, want) != 0)
+            cr_assert_fail("ns %" PRIu64 ": got %s want %s", ns, got, want);
+    }
+}
+
+/* ==== The shmlog-dump binary ==== */
+
+/* Runs the program named by env_var (meson sets it to the built binary)
+ * with argv; returns its exit status, stdout and stderr. */
+static int run_tool(const char *env_var, char *const argv[], char *out, size_t out_cap, char *err, size_t err_cap)
+{
+    const char *exe = getenv(env_var);
+    cr_assert_not_null(exe, "%s is set by meson to the built program", env_var);
+    int po[2], pe[2];
+    cr_assert_eq(pipe(po), 0);
+    cr_assert_eq(pipe(pe), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* No Criterion call in the child: it would talk to the runner as
+         * a process the runner does not know. */
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]);
+        close(pe[0]);
+        execv(exe, argv);
+        _exit(127);
+    }
+    cr_assert_gt(pid, 0);
+    close(po[1]);
+    close(pe[1]);
+    size_t no = 0, ne = 0;
+    ssize_t r;
+    /* Both pipes at once: a child that fills one while we wait on the other
+     * would never finish. */
+    struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+    int open_fds = 2;
+    while (open_fds > 0) {
+        if (poll(fds, 2, -1) < 0)
+            continue;
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || !fds[i].revents)
+                continue;
+            char *buf = i == 0 ? out : err;
+            size_t *n = i == 0 ? &no : &ne;
+            size_t cap = i == 0 ? out_cap : err_cap;
+            char sink[4096];
+            r = *n + 1 < cap ? read(fds[i].fd, buf + *n, cap - 1 - *n) : read(fds[i].fd, sink, sizeof sink);
+            if (r <= 0) {
+                fds[i].fd = -1;
+                open_fds--;
+            } else if (*n + 1 < cap) {
+                *n += (size_t)r;
+            }
+        }
+    }
+    out[no] = 0;
+    err[ne] = 0;
+    close(po[0]);
+    close(pe[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+Test(render_dump, bad_usage_is_one_line_and_exit_2, .timeout = 20)
+{
+    static char out[1 << 16], err[1 << 16];
+    char *const bad_flag[] = {"shmlog-dump", "ring", "--bogus", NULL};
+    cr_assert_eq(run_tool("SHMLOG_DUMP", bad_flag, out, sizeof out, err, sizeof err), 2);
+    cr_assert_eq(count_lines(err), 1, "stderr: %s", err);
+    cr_assert(strstr(err, "--bogus"), "stderr names the flag: %s", err);
+    cr_assert_str_empty(out);
+
+    char *const bad_cmd[] = {"shmlog-dump", "frobnicate", NULL};
+    cr_assert_eq(run_tool("SHMLOG_DUMP", bad_cmd, out, sizeof out, err, sizeof err), 2);
+    cr_assert_eq(count_lines(err), 1, "stderr: %s", err);
+    cr_assert(strstr(err, "frobnicate"), "stderr: %s", err);
+
+    char *const missing_value[] = {"shmlog-dump", "ring", "--pid", NULL};
+    cr_assert_eq(run_tool("SHMLOG_DUMP", missing_value, out, sizeof out, err, sizeof err), 2);
+    cr_assert_eq(count_lines(err), 1, "stderr: %s", err);
+
+    char *const bad_value[] = {"shmlog-dump", "ring", "--format", "xml", NULL};
+    cr_assert_eq(run_tool("SHMLOG_DUMP", bad_value, out, sizeof out, err, sizeof err), 2);
+    cr_assert_eq(count_lines(err), 1, "stderr: %s", err);
+
+    char *const help[] = {"shmlog-dump", "--help", NULL};
+    cr_assert_eq(run_tool("SHMLOG_DUMP", help, out, sizeof out, err, sizeof err), 0);
+    cr_assert(strstr(out, "segments") && strstr(out, "ring"), "help lists the subcommands: %s", out);
+
+    char *const version[] = {"shmlog-dump", "--version", NULL};
+    cr_assert_eq(run_tool("SHMLOG_DUMP", version, out, sizeof out, err, sizeof err), 0);
+    cr_assert_eq(count_lines(out), 1, "%s", out);
+}
+
+/* A fresh segment directory for the end-to-end test, removed afterwards
+ * whether the test passed or not. */
+static char seg_dir[64];
+
+static void seg_dir_make(void)
+{
+    snprintf(seg_dir, sizeof seg_dir, "/dev/shm/shmlog-test-render-XXXXXX");
+    cr_assert_not_null(mkdtemp(seg_dir));
+}
+
+static void seg_dir_remove(void)
+{
+    DIR *d = opendir(seg_dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    char path[sizeof seg_dir + 300];
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", seg_dir, de->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(seg_dir);
+}
+
+/* A real producer process writes its segments and exits; the dump then reads
+ * the rings of the dead process: every record, valid JSON, typed fields, and
+ * the segments listing says the process is dead. */
+Test(render_dump, ring_of_a_dead_sample_process, .init = seg_dir_make, .fini = seg_dir_remove, .timeout = 120)
+{
+    static char out[8 << 20], err[1 << 16];
+
+    char *const sample[] = {"shmlog-sample", "--app", "rendertest", "--count", "3000", "--threads", "2",
+                            "--dir", seg_dir, NULL};
+    cr_assert_eq(run_tool("SHMLOG_SAMPLE", sample, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+    cr_assert(strstr(out, "3001 log calls"), "%s", out);
+    cr_assert(strstr(out, " 0 dropped"), "%s", out);
+
+    char *const ring_json[] = {"shmlog-dump", "ring", "--dir", seg_dir, "--format", "json", NULL};
+    cr_assert_eq(run_tool("SHMLOG_DUMP", ring_json, out, sizeof out, err, sizeof err), 0, "stderr: %s", err);
+    int records = 0, with_fields = 0;
+    for (char *line = out, *nl; *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        cr_assert_not_null(nl, "every line ends with a newline");
+        *nl = '\0';
+        if (!json_valid(line, (size_t)(nl - line)))
+            cr_assert_fail("invalid JSON line: %s", line);
+        if (strstr(line, "\"loss\"") || !strstr(line, "\"app\":\"rendertest\""))
+            cr_assert_fail("a record of rendertest without loss expected: %s", line);
+        records++;
+        with_fields += strstr(line, "\"fields\":{\"") != NULL;
+        *nl = '\n';
+    }
+    cr_assert_eq(records, 3001, "one JSON line per log call");
+    cr_assert_eq(with_fields, 3001, "every record of the sample has named fields");
+    cr_assert(strstr(out, "\"category\":\"order\"") && strstr(out, "\"category\":\"market_data\"") &&
+              strstr(out, "\"level\":\"WARN\""), "the mix has categories and levels");
+
+    char *const ring_text[] = {"shmlog-dump", "ring", "--dir", seg_dir, NULL};
+    cr_assert_eq(run_tool("SHMLOG_DUMP", ring_text, out, sizeof out, err, sizeof err), 0);
+    cr_assert_eq(count_lines(out), 3001);
+    cr_assert(strstr(out, " order rendertest["), "text lines: %.200s", out);
+
+    char *const segments[] = {"shmlog-dump", "segments", "--dir", seg_dir, "--format", "json", NULL};
+    cr_assert_eq(run_tool("SHMLOG_DUMP", segments, out, sizeof out, err, sizeof err), 0);
+    cr_assert(strstr(out, "\"kind\":\"process\"") && strstr(out, "\"alive\":false"), "%s", out);
+    cr_assert(strstr(out, "\"kind\":\"ring\""), "%s", out);
+    cr_assert_null(strstr(out, "\"kind\":\"invalid\""), "%s", out);
+
+    /* A file that only looks like a segment: one line says which and why. */
+    char bogus[sizeof seg_dir + 32];
+    snprintf(bogus, sizeof bogus, "%s/bogus-77.meta", seg_dir);
+    FILE *f = fopen(bogus, "w");
+    cr_assert_not_null(f);
+    fputs("not a segment", f);
+    fclose(f);
+    char *const segments_text[] = {"shmlog-dump", "segments", "--dir", seg_dir, NULL};
+    cr_assert_eq(run_tool("SHMLOG_DUMP", segments_text, out, sizeof out, err, sizeof err), 0);
+    cr_assert(strstr(out, "invalid ") && strstr(out, "bogus-77.meta"), "%s", out);
+    cr_assert(strstr(out, "] dead"), "%s", out);
+}

@@ -1,0 +1,221 @@
+/*
+ * render.h - turns records read from rings or files into text and JSON Lines.
+ *
+ * Used by shmlog-dump (ring, read) and anything else that shows records. The
+ * format strings and payloads come from other processes and files: nothing here
+ * trusts them. Formats are rendered by our own printf-compatible formatter from
+ * the argument types the call site registered; no format string ever reaches a
+ * printf-family function, and no input makes these functions write out of
+ * bounds, allocate, or crash.
+ *
+ * Text line (one per record, '\n'-terminated; control bytes in the message are
+ * shown as \n, \r, \t or \xNN, invalid UTF-8 as \xNN):
+ *
+ *   2026-11-22T07:39:36.123456789Z INFO  order app[pid/tid] cpu1 file.c:42 msg
+ *
+ *   the category column is "-" for none; the site shows the file's last path
+ *   component; " <truncated>" ends a record whose strings were cut.
+ *
+ * JSON Lines: one object per line, keys always in this order:
+ *
+ *   ts_ns     number   nanoseconds since the Unix epoch (UTC)
+ *   time      string   the same as RFC 3339 with nanoseconds, "2026-11-22T07:39:36.123456789Z"
+ *   level     string   TRACE DEBUG INFO WARN ERROR FATAL ("L<n>" for an out-of-range value)
+ *   category  string   none trade order market_data risk portfolio ("cat<n>" out of range)
+ *   host      string   host name of the producing process
+ *   app       string   its application name
+ *   pid       number
+ *   tid       number   kernel thread id of the writer
+ *   cpu       number   cpu of the ring the record was in
+ *   seq       number   ring position of the record (unique and increasing per ring)
+ *   site      string   "file:line" as registered (full path), null when the site is unknown
+ *   msg       string   the rendered message
+ *   fields    object   every `name=%conv` of the format (name: the run of [A-Za-z0-9_.]
+ *                      right before '=', its last 128 bytes) -> the argument's typed value
+ *                      (integers as numbers, unsigned stays unsigned, floats shortest
+ *                      round-trip or null for NaN/Inf, strings, pointers "0x..", bool);
+ *                      a repeated name gets "_<argument number>" appended
+ *   truncated true     only present when the producer cut a string argument
+ *   error     string   only present when the record could not be decoded
+ *                      ("unknown site", "corrupt payload")
+ *
+ * Loss markers (records known lost, see enum shmlog_loss_reason):
+ *
+ *   text: 2026-...Z LOSS  app[pid] cpu1: 12 records (34 positions from seq 1000) lost: dead_writer
+ *   json: {"ts_ns":..,"time":..,"host":..,"app":..,"pid":..,"cpu":..,
+ *          "loss":{"reason":"dead_writer","records":12,"positions":34,"first_seq":1000}}
+ *
+ * Formatter error text, rendered in place of the conversion it concerns:
+ *   <%n refused>  <bad %x for str>  <missing arg>  <width too large>  <precision too large>
+ *   <bad * for str>  <bad conversion %k>  <incomplete %>  <positional args unsupported>
+ *   <%m unsupported>
+ * and " <extra: 1, \"abc\", 2.5>" at the end when the site registered more
+ * arguments than the format consumed.
+ */
+#ifndef SHMLOG_RENDER_H
+#define SHMLOG_RENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "reader.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest width or precision a format may ask for; larger renders an error. */
+#define SHMLOG_FMT_MAX_WIDTH 4096
+/* No line shmlog_render_record() or shmlog_render_loss() produces is longer.
+ * The caps bound the worst message (hostile format, JSON escaping) to about
+ * 250 KiB: 16 conversions of at most 4 KiB padding plus a 428-byte string
+ * escaped, the format's 4 KiB of literal text escaped, error text for up to
+ * 2048 more specs; fields and the other keys add less than 50 KiB. */
+#define SHMLOG_RENDER_LINE_MAX (512 * 1024)
+
+/* ==== Bounded output buffer ==== */
+
+/* Writes never pass cap: what does not fit is dropped and overflow is set. */
+struct shmlog_buf {
+    char *data;
+    size_t cap;
+    size_t len;
+    int overflow;
+};
+
+static inline void shmlog_buf_init(struct shmlog_buf *b, char *mem, size_t cap)
+{
+    b->data = mem;
+    b->cap = cap;
+    b->len = 0;
+    b->overflow = 0;
+}
+
+static inline size_t shmlog_buf_room(const struct shmlog_buf *b)
+{
+    return b->cap - b->len;
+}
+
+/* Long pieces, and pieces that do not fit: the fitting part is copied and
+ * overflow is set. */
+void shmlog_buf_put_slow(struct shmlog_buf *b, const void *src, size_t n);
+
+static inline void shmlog_buf_put(struct shmlog_buf *b, const void *src, size_t n)
+{
+    if (n > 16 || n > b->cap - b->len) {
+        shmlog_buf_put_slow(b, src, n);
+        return;
+    }
+    char *d = b->data + b->len;
+    const char *s = (const char *)src;
+    b->len += n;
+    /* Most pieces are a few bytes: two overlapping fixed-size copies beat a
+     * call to memcpy, and touch only bytes inside both ranges. */
+    if (n >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else if (n) {
+        d[0] = s[0];
+        d[n / 2] = s[n / 2];
+        d[n - 1] = s[n - 1];
+    }
+}
+
+static inline void shmlog_buf_putc(struct shmlog_buf *b, char c)
+{
+    if (b->len < b->cap)
+        b->data[b->len++] = c;
+    else
+        b->overflow = 1;
+}
+
+static inline void shmlog_buf_puts(struct shmlog_buf *b, const char *s)
+{
+    shmlog_buf_put(b, s, strlen(s));
+}
+
+/* n copies of c. */
+void shmlog_buf_fill(struct shmlog_buf *b, char c, size_t n);
+/* Decimal integers, no locale involved. */
+void shmlog_buf_u64(struct shmlog_buf *b, uint64_t v);
+void shmlog_buf_i64(struct shmlog_buf *b, int64_t v);
+
+/* ==== Arguments ==== */
+
+/* One decoded argument. Strings point into the payload they were decoded from. */
+struct shmlog_arg {
+    uint8_t type;          /* enum shmlog_arg_type */
+    uint8_t str_truncated; /* STR: the producer cut it (SHMLOG_STR_TRUNCATED) */
+    uint16_t str_len;      /* STR: bytes at v.s; not NUL-terminated */
+    union {
+        uint64_t u;        /* BOOL, U8..U64, PTR: zero-extended */
+        int64_t i;         /* I8..I64: sign-extended */
+        double f;          /* F32 (exactly widened) and F64 */
+        const uint8_t *s;  /* STR */
+    } v;
+};
+
+/* Decodes the payload of a record of site into args. Returns the number of
+ * arguments, or -1 when the payload does not match the site's types (a string
+ * or value beyond payload_len, an unknown type, too many arguments). */
+int shmlog_decode_args(const struct shmlog_site_info *site, const uint8_t *payload, size_t payload_len,
+                       struct shmlog_arg args[SHMLOG_MAX_ARGS]);
+
+/* Short name of an argument type ("i32", "str", ...), "?" when unknown. */
+const char *shmlog_arg_type_name(unsigned type);
+
+/* ==== Formatting ==== */
+
+/* Appends fmt (up to its first NUL) rendered with args, exactly as glibc printf
+ * would for a valid format and matching arguments; see the error text above for
+ * everything else. */
+void shmlog_format(const char *fmt, const struct shmlog_arg *args, int nargs, struct shmlog_buf *out);
+
+/* Appends n bytes as a quoted JSON string: valid JSON for any bytes (control
+ * characters escaped, invalid UTF-8 as \ufffd). */
+void shmlog_json_string(struct shmlog_buf *out, const void *s, size_t n);
+/* Appends a double as the shortest decimal that reads back as the same value
+ * (as the same float when is_f32), or null for NaN and infinities. */
+void shmlog_json_double(struct shmlog_buf *out, double v, int is_f32);
+/* Appends one argument's typed JSON value. */
+void shmlog_json_arg(struct shmlog_buf *out, const struct shmlog_arg *arg);
+/* Appends the "fields" object of fmt: {"name":value,...} for each name=%conv. */
+void shmlog_json_fields(const char *fmt, const struct shmlog_arg *args, int nargs, struct shmlog_buf *out);
+
+/* ==== Whole lines ==== */
+
+const char *shmlog_level_name(unsigned level);       /* NULL when out of range */
+const char *shmlog_category_name(unsigned category); /* NULL when out of range */
+const char *shmlog_loss_reason_name(unsigned reason); /* "unknown" when out of range */
+
+/* Appends "YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ" (30 bytes) for ns since the epoch, UTC. */
+void shmlog_buf_rfc3339(struct shmlog_buf *out, uint64_t ns);
+
+/* What one line is made of. Strings are NUL-terminated; app and host may be NULL. */
+struct shmlog_render_input {
+    const char *app;
+    const char *host;
+    uint32_t pid;
+    uint32_t cpu;                        /* cpu of the ring the record came from */
+    uint64_t ts_ns;                      /* the record's time, ns since the epoch */
+    const struct shmlog_site_info *site; /* NULL: unknown or corrupt site */
+    const struct shmlog_rec *rec;        /* the record (unused by shmlog_render_loss) */
+};
+
+/* Appends one record as a text line (json 0) or a JSON Lines object (json 1),
+ * newline included. 0, or -ENOBUFS when out overflowed (the line is cut). */
+int shmlog_render_record(const struct shmlog_render_input *in, int json, struct shmlog_buf *out);
+/* Appends one loss marker line; in->ts_ns is the time to show (e.g. of the
+ * record that follows the gap, or now). 0 or -ENOBUFS. */
+int shmlog_render_loss(const struct shmlog_render_input *in, const struct shmlog_loss *loss, int json,
+                       struct shmlog_buf *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMLOG_RENDER_H */
