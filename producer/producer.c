@@ -267,6 +267,15 @@ void shmlog__drop(struct shmlog__ring_local *ring, size_t payload)
     shmlog__add_relaxed(&ring->hdr->drop_bytes, payload);
 }
 
+/* A thread without an rseq registration, in a process whose other threads
+ * reserve with rseq, may not write any ring (see SHMLOG__USE_RSEQ): its
+ * records are dropped and counted with the records of unmade rings. */
+void shmlog__drop_no_rseq(size_t payload)
+{
+    shmlog__add_relaxed(&shmlog__null_ring.dropped, 1);
+    shmlog__add_relaxed(&shmlog__null_ring.drop_bytes, payload);
+}
+
 void shmlog__spill(uint8_t *head, size_t off, const void *src, size_t len)
 {
     const uint8_t *s = (const uint8_t *)src;
@@ -495,6 +504,8 @@ int shmlog_thread_init(void)
 {
     shmlog__tid_slow();
     unsigned cpu = shmlog__cpu();
+    if (cpu == SHMLOG__NO_CPU) /* no rseq registration: its records are dropped */
+        return -ENOTSUP;
     if (shmlog__load_acquire(&shmlog__rings[cpu].hdr))
         return shmlog__rings[cpu].hdr == &shmlog__null_ring ? -ENOMEM : 0;
     pthread_mutex_lock(&shmlog__lock);

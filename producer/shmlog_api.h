@@ -65,6 +65,7 @@ unsigned shmlog__cpu_slow(void);
 uint32_t shmlog__tid_slow(void);
 void shmlog__spill(uint8_t *head, size_t off, const void *src, size_t len);
 void shmlog__drop(struct shmlog__ring_local *ring, size_t payload);
+void shmlog__drop_no_rseq(size_t payload);
 void shmlog__site_refused(void);
 /* Shared by the producer implementation and the reader (shm/reader.c). */
 uint64_t shmlog__realtime_ns(void);
@@ -110,18 +111,92 @@ SHMLOG__INLINE uint64_t shmlog__rdtsc(void)
 #define SHMLOG__HAVE_RSEQ 1
 #endif
 
-/* The cpu the caller runs on: glibc keeps it in the thread's rseq area, one
- * load from %fs; a stale answer is harmless, the reservation is atomic. */
+#if defined(__SANITIZE_THREAD__)
+#define SHMLOG__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SHMLOG__TSAN 1
+#endif
+#endif
+/* ThreadSanitizer cannot see a store made in asm: its builds reserve with the CAS. */
+#if defined(SHMLOG__HAVE_RSEQ) && defined(__x86_64__) && !defined(SHMLOG__TSAN)
+#define SHMLOG__RSEQ_RESERVE 1
+#endif
+
+/* Reservations on a ring are serialized one of two ways for the whole process:
+ * with rseq (glibc registered it: __rseq_size != 0) each writer stores head in
+ * a restartable sequence on the ring's own cpu; without it, with a CAS from
+ * any cpu. The two never mix on one ring: a plain store racing a CAS from
+ * another cpu would lose a reservation. */
+#ifdef SHMLOG__RSEQ_RESERVE
+#define SHMLOG__USE_RSEQ() (__rseq_size != 0)
+#else
+#define SHMLOG__USE_RSEQ() 0
+#endif
+#define SHMLOG__NO_CPU UINT32_MAX
+
+/* The cpu the caller runs on. With rseq, glibc keeps it in the thread's rseq
+ * area: one load from %fs; SHMLOG__NO_CPU when this thread has no rseq
+ * registration although the process uses rseq. Without rseq: sched_getcpu();
+ * a stale answer is harmless there, the reservation is a CAS. */
 SHMLOG__INLINE unsigned shmlog__cpu(void)
 {
-#if defined(SHMLOG__HAVE_RSEQ) && defined(__x86_64__)
-    unsigned cpu;
-    __asm__ __volatile__("movl %%fs:4(%1), %0" : "=r"(cpu) : "r"(__rseq_offset));
-    if (SHMLOG__LIKELY(cpu < SHMLOG__MAX_CPUS))
-        return cpu;
+#ifdef SHMLOG__RSEQ_RESERVE
+    if (SHMLOG__LIKELY(SHMLOG__USE_RSEQ())) {
+        unsigned cpu;
+        __asm__ __volatile__("movl %%fs:4(%1), %0" : "=r"(cpu) : "r"(__rseq_offset));
+        return SHMLOG__LIKELY(cpu < SHMLOG__MAX_CPUS) ? cpu : SHMLOG__NO_CPU;
+    }
 #endif
     return shmlog__cpu_slow();
 }
+
+#ifdef SHMLOG__RSEQ_RESERVE
+/* Stores newv to *v if *v == expect, in a restartable sequence bound to cpu:
+ * the kernel aborts it when the thread is preempted, signalled or migrated
+ * before the store, so no other writer of this process can come in between
+ * and no locked instruction is needed. (A lock prefix waits for the store
+ * buffer to drain, i.e. for the cache lines of the previous record, which a
+ * busy collector keeps pulling to its own cpu.)
+ * 0: stored; 1: *v differed; -1: aborted, or not running on cpu. */
+SHMLOG__INLINE int shmlog__rseq_cmpeq_store(uint64_t *v, uint64_t expect, uint64_t newv, unsigned cpu)
+{
+    __asm__ __volatile__ goto(
+        ".pushsection __rseq_cs, \"aw\"\n\t"
+        ".balign 32\n\t"
+        "3:\n\t"
+        ".long 0x0, 0x0\n\t"              /* version, flags */
+        ".quad 1f, (2f - 1f), 4f\n\t"     /* start_ip, post_commit_offset, abort_ip */
+        ".popsection\n\t"
+        "leaq 3b(%%rip), %%rax\n\t"
+        "movq %%rax, %%fs:8(%[off])\n\t"  /* rseq->rseq_cs = &descriptor */
+        "1:\n\t"
+        "cmpl %[cpu], %%fs:4(%[off])\n\t" /* rseq->cpu_id */
+        "jnz 4f\n\t"
+        "cmpq %[v], %[expect]\n\t"
+        "jnz %l[differs]\n\t"
+        "movq %[newv], %[v]\n\t"          /* the commit: the last instruction */
+        "2:\n\t"
+        ".pushsection __rseq_failure, \"ax\"\n\t"
+        ".byte 0x0f, 0xb9, 0x3d\n\t"      /* ud1 <sig>(%%rip), %%edi: the kernel checks ... */
+        ".long 0x53053053\n\t"            /* ... glibc's RSEQ_SIG before the abort handler */
+        "4:\n\t"
+        "jmp %l[aborted]\n\t"
+        ".popsection\n\t"
+        :
+        : [cpu] "r"(cpu), [off] "r"(__rseq_offset), [v] "m"(*v), [expect] "r"(expect), [newv] "r"(newv)
+        : "memory", "cc", "rax"
+        : differs, aborted);
+    return 0;
+differs:
+    return 1;
+aborted:
+    return -1;
+}
+#endif
+
+/* shmlog__reserve's answer when the thread left the ring's cpu: pick again. */
+#define SHMLOG__MOVED ((uint8_t *)1)
 
 /* Copies len bytes to payload offset off of the record at head. */
 SHMLOG__INLINE void shmlog__put_bytes(uint8_t *head, size_t off, const void *src, size_t len)
@@ -168,8 +243,8 @@ SHMLOG__INLINE size_t shmlog__put_arg(uint8_t *head, size_t off, unsigned t, uin
 
 /* Reserves slots for a record of `payload` bytes on ring r. Returns the head
  * slot, or NULL when the record was dropped. */
-SHMLOG__INLINE uint8_t *shmlog__reserve(struct shmlog__ring_local *r, unsigned nslots, size_t payload,
-                                        uint64_t *pos_out)
+SHMLOG__INLINE uint8_t *shmlog__reserve(struct shmlog__ring_local *r, unsigned cpu, unsigned nslots,
+                                        size_t payload, uint64_t *pos_out)
 {
     struct shmlog_ring *h = r->hdr;
     uint64_t cap = r->mask + 1;
@@ -201,6 +276,18 @@ SHMLOG__INLINE uint8_t *shmlog__reserve(struct shmlog__ring_local *r, unsigned n
                 }
             }
         }
+#ifdef SHMLOG__RSEQ_RESERVE
+        if (SHMLOG__LIKELY(SHMLOG__USE_RSEQ())) {
+            int rc = shmlog__rseq_cmpeq_store(&h->head, head, head + need, cpu);
+            if (SHMLOG__LIKELY(rc == 0))
+                break;
+            if (rc < 0)
+                return SHMLOG__MOVED;
+            head = shmlog__load_relaxed(&h->head); /* another thread on this cpu came first */
+            continue;
+        }
+#endif
+        (void)cpu;
         if (shmlog__cas(&h->head, &head, head + need))
             break;
     }
@@ -236,19 +323,26 @@ SHMLOG__INLINE uint8_t *shmlog__begin(uint32_t site, unsigned lvl, unsigned cat,
         return NULL;
     }
     uint64_t tsc = shmlog__rdtsc();
-    unsigned cpu = shmlog__cpu();
-    struct shmlog__ring_local *ring = &shmlog__rings[cpu];
-    /* Acquire pairs with the release that publishes a new ring's descriptor. */
-    if (SHMLOG__UNLIKELY(!shmlog__load_acquire(&ring->hdr))) {
-        ring = shmlog__ring_slow(cpu);
-        if (!ring)
-            return NULL;
-    }
     uint32_t tid = shmlog__tid;
     if (SHMLOG__UNLIKELY(!tid))
         tid = shmlog__tid_slow();
     unsigned nslots = shmlog_slots_for_payload(payload);
-    uint8_t *head = shmlog__reserve(ring, nslots, payload, pos);
+    uint8_t *head;
+    do {
+        unsigned cpu = shmlog__cpu();
+        if (SHMLOG__UNLIKELY(cpu == SHMLOG__NO_CPU)) {
+            shmlog__drop_no_rseq(payload);
+            return NULL;
+        }
+        struct shmlog__ring_local *ring = &shmlog__rings[cpu];
+        /* Acquire pairs with the release that publishes a new ring's descriptor. */
+        if (SHMLOG__UNLIKELY(!shmlog__load_acquire(&ring->hdr))) {
+            ring = shmlog__ring_slow(cpu);
+            if (!ring)
+                return NULL;
+        }
+        head = shmlog__reserve(ring, cpu, nslots, payload, pos);
+    } while (SHMLOG__UNLIKELY(head == SHMLOG__MOVED));
     if (SHMLOG__UNLIKELY(!head))
         return NULL;
     struct shmlog_record *rec = (struct shmlog_record *)head;
