@@ -881,6 +881,8 @@ struct shlog_reader {
     struct map sites; /* (proc, id) -> index into site_v */
     struct dec_site **site_v;
     size_t nsites, sites_cap, site_bytes;
+    struct dec_site **retired; /* sites redefined: callers may still hold them */
+    size_t nretired, retired_cap;
     uint32_t batch_gen;
     struct shmlog_site_info *info_cache[INFO_CACHE_SLOTS];
     const struct dec_site *info_of[INFO_CACHE_SLOTS]; /* which site each slot holds */
@@ -976,6 +978,9 @@ void shlog_reader_close(struct shlog_reader *r)
     for (size_t i = 0; i < r->nsites; i++)
         free(r->site_v[i]);
     free(r->site_v);
+    for (size_t i = 0; i < r->nretired; i++)
+        free(r->retired[i]);
+    free(r->retired);
     map_free(&r->procs);
     map_free(&r->sites);
     for (unsigned i = 0; i < INFO_CACHE_SLOTS; i++)
@@ -1309,17 +1314,21 @@ static int sec_site(struct shlog_reader *r, struct cur *c, struct shlog_event *e
         return frame_damaged(r, ev, "SITE of an undefined process %llu", (unsigned long long)proc);
     uint32_t *idx = map_find(&r->sites, proc, id);
     size_t bytes = sizeof(struct dec_site) + fmt_len + file_len + 2;
-    if (!idx && (r->nsites >= MAX_SITES_PER_FILE || r->site_bytes + bytes > MAX_SITE_STRING_BYTES))
+    if ((!idx && r->nsites >= MAX_SITES_PER_FILE) || r->site_bytes + bytes > MAX_SITE_STRING_BYTES)
         return frame_damaged(r, ev, "site table over its bound");
     struct dec_site *s = calloc(1, bytes);
     if (!s)
         return -ENOMEM;
     if (idx) {
-        for (unsigned i = 0; i < INFO_CACHE_SLOTS; i++)
-            if (r->info_of[i] == r->site_v[*idx])
-                r->info_of[i] = NULL;
-        free(r->site_v[*idx]);
+        /* The old definition stays allocated until close: shlog_site
+         * pointers returned before stay valid, as shlog_file.h promises. */
+        if (grow_array(&r->retired, &r->retired_cap, r->nretired, sizeof(*r->retired))) {
+            free(s);
+            return -ENOMEM;
+        }
+        r->retired[r->nretired++] = r->site_v[*idx];
         r->site_v[*idx] = s;
+        r->site_bytes += bytes;
     } else {
         if (grow_array(&r->site_v, &r->sites_cap, r->nsites, sizeof(*r->site_v)) ||
             map_insert(&r->sites, proc, id, (uint32_t)r->nsites)) {

@@ -274,6 +274,12 @@ uint64_t shmlog_ring_dropped(const struct shmlog_ring_view *v) { return shmlog__
 
 void shmlog_ring_release(const struct shmlog_ring_view *v, uint64_t pos)
 {
+    /* A writer committing slots past its own head (only a hostile one can)
+     * may carry the reader past head; a tail beyond head would make the ring
+     * look full to its producers forever. One load per batch, not per record. */
+    uint64_t head = shmlog_ring_head(v);
+    if ((int64_t)(pos - head) > 0)
+        pos = head;
     /* Release pairs with the producer's acquire of tail: our copies of the
      * slots below pos are done before a producer may overwrite them. */
     shmlog__store_release(&v->hdr->tail, pos);

@@ -117,7 +117,7 @@ enum shmlog_loss_reason {
 };
 
 enum shmlog_read_status {
-    SHMLOG_READ_RECORD = 0,  /* *out holds the record at the old *pos */
+    SHMLOG_READ_RECORD = 0,  /* *out holds the next record; out->pos is its position */
     SHMLOG_READ_EMPTY = 1,   /* *pos reached the reserve head */
     SHMLOG_READ_PENDING = 2, /* the slot at *pos is reserved, not yet committed */
     SHMLOG_READ_LOSS = 3,    /* positions were skipped: *loss says which and why */

@@ -1,0 +1,627 @@
+/*
+ * Description: fuzzes the collector's file decoder (collector/shlog_file.c)
+ * with damaged and hostile files, and the encoder with round trips: whatever
+ * the encoder was given must come back from the decoder unchanged.
+ *
+ * Input: byte 0 bits 0-1 choose the mode, bit 2 reads in follow mode, bit 3
+ * cuts the end of a built file (tears the last frame).
+ *   0 file      the rest of the input is the whole file
+ *   1 frames    a valid file header, then the rest (prefixes, zstd frames)
+ *   2 sections  a valid file header, then one valid frame (prefix with a good
+ *               check, zstd with checksum and content size) per chunk of the
+ *               rest; a chunk is <u16 length><that many bytes of sections>
+ *   3 encoder   the rest drives shlog_enc_* (processes, sites, batches of
+ *               records as a ring reader returns them, losses, exits, frame
+ *               ends); the file read back must hold exactly those events
+ * Every file is read twice with one dedup state: the second pass must drop
+ * every record and position loss as already seen. Every event is checked
+ * against shlog_file.h, every record renders to a valid text and JSON line,
+ * and the sites the reader returned stay readable until it is closed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "fuzz_common.h"
+#include "render.h"
+#include "shlog_file.h"
+
+#define FZ_MAX_FILE (1u << 20)
+#define FZ_MAX_EVENTS (1u << 20)
+#define FZ_MAX_KEPT_SITES 4096u
+#define FZ_PROCS 4u
+#define FZ_CPUS 4u
+#define FZ_SITE_IDS 8u
+
+enum mode { MODE_FILE, MODE_FRAMES, MODE_SECTIONS, MODE_ENCODER };
+
+static uint8_t file_buf[FZ_MAX_FILE + 4096];
+static char line_buf[SHMLOG_RENDER_LINE_MAX];
+
+/* FNV-1a 32 as FORMAT.md defines the checks: an independent implementation. */
+static uint32_t fnv1a32(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static void put_u32le(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static size_t put_file_header(uint8_t *out)
+{
+    struct shlog_file_header h;
+    memset(&h, 0, sizeof h);
+    h.version = SHLOG_FILE_VERSION;
+    h.file_seq = 7;
+    h.created_ns = 1700000000000000000ull;
+    h.collector_pid = 4242;
+    memcpy(h.host, "fuzzhost", 9);
+    shlog_file_header_encode(out, &h);
+    return SHLOG_FILE_HEADER_BYTES;
+}
+
+/* Appends a valid frame holding content; returns its size, 0 if it does not fit. */
+static size_t put_frame(uint8_t *out, size_t cap, const uint8_t *content, size_t n)
+{
+    static ZSTD_CCtx *cctx;
+    if (!cctx) {
+        cctx = ZSTD_createCCtx();
+        if (!cctx)
+            return 0;
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1);
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
+    }
+    if (cap < SHLOG_FRAME_PREFIX_BYTES + ZSTD_compressBound(n))
+        return 0;
+    size_t z = ZSTD_compress2(cctx, out + SHLOG_FRAME_PREFIX_BYTES, cap - SHLOG_FRAME_PREFIX_BYTES, content, n);
+    if (ZSTD_isError(z))
+        return 0;
+    put_u32le(out, SHLOG_FRAME_MAGIC);
+    put_u32le(out + 4, (uint32_t)z);
+    put_u32le(out + 8, (uint32_t)n);
+    put_u32le(out + 12, fnv1a32(out, 12));
+    return SHLOG_FRAME_PREFIX_BYTES + z;
+}
+
+/* ==== What the encoder was given, to compare with what comes back ==== */
+
+struct want {
+    int kind;
+    uint32_t proc, cpu;
+    struct shmlog_proc_info info;            /* PROCESS */
+    const struct shmlog_site_info *site;     /* SITE */
+    struct shmlog_rec rec;                   /* RECORD: payload as the decoder must return it */
+    int site_known;                          /* RECORD: its site is in the file */
+    struct shmlog_loss loss;                 /* LOSS */
+    uint64_t counter_total, exit_ns, exit_records, exit_lost;
+};
+
+#define FZ_MAX_WANT 8192u
+static struct want wants[FZ_MAX_WANT];
+static size_t nwants;
+
+/* ==== Reading a file back ==== */
+
+/* Sites the reader returned: their strings must stay valid until it closes. */
+static const struct shlog_site *kept_sites[FZ_MAX_KEPT_SITES];
+static size_t nkept;
+
+/* The renderer takes the site in reader.h's form, as the event gives it. */
+static void check_site_info(const struct shlog_event *ev)
+{
+    const struct shlog_site *s = ev->site;
+    const struct shmlog_site_info *si = ev->site_info;
+    if (!s) {
+        FZ_CHECK(si == NULL);
+        return;
+    }
+    FZ_CHECK(si != NULL && si->id == s->id && si->line == s->line && si->level == s->level &&
+             si->category == s->category && si->nargs == s->nargs &&
+             memcmp(si->arg_types, s->arg_types, s->nargs) == 0 && si->fmt_len == s->fmt_len &&
+             si->file_len == s->file_len && memcmp(si->fmt, s->fmt, s->fmt_len + 1) == 0 &&
+             memcmp(si->file, s->file, s->file_len + 1) == 0);
+}
+
+static void render_record(const struct shlog_event *ev)
+{
+    const struct shmlog_proc_info *p = &ev->proc->info;
+    struct shmlog_render_input ri = {p->app, p->host, p->pid, ev->cpu, shmlog_tsc_to_ns(p, ev->rec->tsc),
+                                     ev->site_info, ev->rec};
+    for (int json = 0; json <= 1; json++) {
+        struct shmlog_buf b;
+        shmlog_buf_init(&b, line_buf, sizeof line_buf);
+        FZ_CHECK(shmlog_render_record(&ri, json, &b) == 0);
+        FZ_CHECK(json ? fz_json_line_valid(b.data, b.len) : fz_text_line_valid(b.data, b.len));
+    }
+}
+
+static void check_event(struct shlog_reader *r, const struct shlog_event *ev)
+{
+    FZ_CHECK(ev->kind >= SHLOG_EV_PROCESS && ev->kind <= SHLOG_EV_ERROR);
+    if (ev->kind == SHLOG_EV_ERROR) {
+        FZ_CHECK(ev->error[0] != '\0' && memchr(ev->error, 0, sizeof ev->error) != NULL);
+        return;
+    }
+    FZ_CHECK(ev->proc != NULL && shlog_reader_process(r, ev->proc->key) == ev->proc);
+    FZ_CHECK(memchr(ev->proc->info.app, 0, SHMLOG_APP_BYTES) && memchr(ev->proc->info.host, 0, SHMLOG_HOST_BYTES));
+    switch (ev->kind) {
+    case SHLOG_EV_SITE: {
+        const struct shlog_site *s = ev->site;
+        FZ_CHECK(s != NULL && s->proc == ev->proc->key && shlog_reader_site(r, s->proc, s->id) == s);
+        FZ_CHECK(s->nargs <= SHMLOG_MAX_ARGS);
+        for (unsigned i = 0; i < s->nargs; i++)
+            FZ_CHECK(s->arg_types[i] > SHMLOG_ARG_NONE && s->arg_types[i] < SHMLOG_ARG_TYPE_COUNT);
+        FZ_CHECK(s->fmt_len <= SHMLOG_MAX_FMT_BYTES && s->fmt[s->fmt_len] == '\0');
+        FZ_CHECK(s->file_len <= SHMLOG_MAX_FILE_BYTES && s->file[s->file_len] == '\0');
+        check_site_info(ev);
+        if (nkept < FZ_MAX_KEPT_SITES)
+            kept_sites[nkept++] = s;
+        break;
+    }
+    case SHLOG_EV_RECORD: {
+        const struct shmlog_rec *rec = ev->rec;
+        FZ_CHECK(rec != NULL && rec->nslots >= 1 && rec->nslots <= SHMLOG_MAX_SLOTS);
+        FZ_CHECK(rec->payload_len <= SHMLOG_MAX_PAYLOAD);
+        if (ev->site)
+            FZ_CHECK(ev->site == shlog_reader_site(r, ev->proc->key, rec->site));
+        check_site_info(ev);
+        render_record(ev);
+        break;
+    }
+    case SHLOG_EV_LOSS:
+        FZ_CHECK(ev->loss.reason >= SHMLOG_LOSS_DROPPED && ev->loss.reason <= SHMLOG_LOSS_UNREADABLE);
+        break;
+    default:
+        break;
+    }
+}
+
+static int same_want(const struct want *w, const struct shlog_event *ev)
+{
+    if (w->kind != ev->kind || (ev->kind != SHLOG_EV_ERROR && ev->proc->key != w->proc))
+        return 0;
+    switch (ev->kind) {
+    case SHLOG_EV_PROCESS: {
+        const struct shmlog_proc_info *a = &w->info, *b = &ev->proc->info;
+        return a->pid == b->pid && a->uid == b->uid && a->proc_start == b->proc_start &&
+               a->created_ns == b->created_ns && a->tsc_hz == b->tsc_hz && a->anchor_tsc == b->anchor_tsc &&
+               a->anchor_ns == b->anchor_ns && strcmp(a->app, b->app) == 0 && strcmp(a->host, b->host) == 0;
+    }
+    case SHLOG_EV_SITE: {
+        const struct shmlog_site_info *a = w->site;
+        const struct shlog_site *b = ev->site;
+        return a->id == b->id && a->line == b->line && a->level == b->level && a->category == b->category &&
+               a->nargs == b->nargs && memcmp(a->arg_types, b->arg_types, a->nargs) == 0 &&
+               a->fmt_len == b->fmt_len && memcmp(a->fmt, b->fmt, a->fmt_len) == 0 &&
+               a->file_len == b->file_len && memcmp(a->file, b->file, a->file_len) == 0;
+    }
+    case SHLOG_EV_RECORD: {
+        const struct shmlog_rec *a = &w->rec, *b = ev->rec;
+        return ev->cpu == w->cpu && (ev->site != NULL) == w->site_known && a->pos == b->pos &&
+               a->tsc == b->tsc && a->site == b->site && a->tid == b->tid && a->level == b->level &&
+               a->category == b->category && a->flags == b->flags && a->nslots == b->nslots &&
+               a->payload_len == b->payload_len && memcmp(a->payload, b->payload, a->payload_len) == 0;
+    }
+    case SHLOG_EV_LOSS:
+        return ev->cpu == w->cpu && ev->loss.first_pos == w->loss.first_pos &&
+               ev->loss.positions == w->loss.positions && ev->loss.records == w->loss.records &&
+               ev->loss.reason == w->loss.reason && ev->counter_total == w->counter_total;
+    case SHLOG_EV_EXIT:
+        return ev->exit_ns == w->exit_ns && ev->exit_records == w->exit_records && ev->exit_lost == w->exit_lost;
+    default:
+        return 0;
+    }
+}
+
+/* Reads the file at fd to its end. Returns how many records and position
+ * losses came out; with want_check, every event must be the next want. */
+static uint64_t read_file(int fd, int follow, struct shlog_dedup *dedup, size_t file_bytes, int want_check)
+{
+    struct shlog_reader *r;
+    char err[512];
+    if (shlog_reader_open_fd(&r, fd, "fuzz", follow, dedup, err, sizeof err) != 0) {
+        FZ_CHECK(!want_check && memchr(err, 0, sizeof err) != NULL);
+        return 0;
+    }
+    struct shlog_event ev;
+    uint64_t seen = 0, records = 0, processes = 0, sites = 0, exits = 0;
+    size_t next_want = 0;
+    nkept = 0;
+    for (uint32_t n = 0; n < FZ_MAX_EVENTS; n++) {
+        int rc = shlog_reader_next(r, &ev);
+        FZ_CHECK(rc == 0 || rc == 1);
+        if (rc == 0)
+            break;
+        check_event(r, &ev);
+        if (want_check) {
+            if (next_want >= nwants || !same_want(&wants[next_want], &ev)) {
+                fprintf(stderr, "event %zu of kind %d (%s) is not what the encoder was given\n", next_want,
+                        ev.kind, ev.kind == SHLOG_EV_ERROR ? ev.error : "");
+                FZ_CHECK(!"round trip lost or changed an event");
+            }
+            next_want++;
+        }
+        records += ev.kind == SHLOG_EV_RECORD;
+        processes += ev.kind == SHLOG_EV_PROCESS;
+        sites += ev.kind == SHLOG_EV_SITE;
+        exits += ev.kind == SHLOG_EV_EXIT;
+        /* What dedup removes on a second reading: records, and losses of
+         * positions or of a DROPPED counter's increase. */
+        if (ev.kind == SHLOG_EV_RECORD ||
+            (ev.kind == SHLOG_EV_LOSS && (ev.loss.positions > 0 || ev.loss.reason == SHMLOG_LOSS_DROPPED)))
+            seen++;
+    }
+    if (want_check)
+        FZ_CHECK(next_want == nwants);
+    const struct shlog_reader_stats *st = shlog_reader_stats(r);
+    FZ_CHECK(st->records == records && st->processes == processes && st->sites == sites && st->exits == exits);
+    FZ_CHECK(shlog_reader_offset(r) <= file_bytes);
+    /* Every site returned so far is still there. */
+    for (size_t i = 0; i < nkept; i++)
+        FZ_CHECK(strlen(kept_sites[i]->fmt) <= kept_sites[i]->fmt_len &&
+                 strlen(kept_sites[i]->file) <= kept_sites[i]->file_len);
+    shlog_reader_close(r);
+    return seen;
+}
+
+static void read_twice(const uint8_t *bytes, size_t n, int follow, int want_check)
+{
+    int fd = memfd_create("fuzz_file", MFD_CLOEXEC);
+    if (fd < 0)
+        return;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = write(fd, bytes + done, n - done);
+        if (k <= 0) {
+            close(fd);
+            return;
+        }
+        done += (size_t)k;
+    }
+    struct shlog_dedup *dedup;
+    if (shlog_dedup_new(&dedup) == 0) {
+        read_file(fd, follow, dedup, n, want_check);
+        /* The same file again: everything in it was seen. */
+        FZ_CHECK(read_file(fd, follow, dedup, n, 0) == 0);
+        shlog_dedup_free(dedup);
+    }
+    close(fd);
+}
+
+/* ==== Mode 3: encoder round trips ==== */
+
+struct ring_state {
+    uint64_t next_pos;   /* positions below were used: records and losses go above */
+    uint64_t dropped;    /* the DROPPED counter last written */
+    uint64_t dropped_seen;
+};
+
+struct enc_run {
+    struct fz_in *in;
+    struct shlog_enc *enc;
+    uint8_t *out;
+    size_t len, cap;
+    int proc_defined[FZ_PROCS];
+    struct shmlog_site_info *sites[FZ_PROCS][FZ_SITE_IDS]; /* as given to the encoder */
+    struct ring_state rings[FZ_PROCS][FZ_CPUS];
+    int batch_open;
+    uint32_t batch_proc, batch_cpu;
+    size_t batch_first_want; /* the batch's records wait here until it ends */
+};
+
+static struct want *add_want(int kind, uint32_t proc)
+{
+    if (nwants >= FZ_MAX_WANT)
+        return NULL;
+    struct want *w = &wants[nwants++];
+    memset(w, 0, sizeof *w);
+    w->kind = kind;
+    w->proc = proc;
+    return w;
+}
+
+/* Bytes of the payload the site's arguments use, or -1 if they do not parse
+ * (FORMAT.md: such a record is stored raw). */
+static long typed_payload_bytes(const struct shmlog_site_info *s, const struct shmlog_rec *r)
+{
+    size_t off = 0;
+    for (unsigned i = 0; i < s->nargs; i++) {
+        unsigned t = s->arg_types[i];
+        size_t w = t == SHMLOG_ARG_STR ? 2 : shmlog_arg_width(t);
+        if (w == 0 || off + w > r->payload_len)
+            return -1;
+        if (t == SHMLOG_ARG_STR)
+            w += (r->payload[off] | r->payload[off + 1] << 8) & SHMLOG_STR_LEN_MASK;
+        if (off + w > r->payload_len)
+            return -1;
+        off += w;
+    }
+    return (long)off;
+}
+
+static void small_string(struct fz_in *in, char *out, size_t max)
+{
+    size_t n = fz_u8(in) % (max + 1), got;
+    const uint8_t *p = fz_span(in, n, &got);
+    for (size_t i = 0; i < got; i++)
+        out[i] = p[i] ? (char)p[i] : '.';
+    out[got] = '\0';
+}
+
+static void op_process(struct enc_run *e, uint32_t key)
+{
+    struct fz_in *in = e->in;
+    struct shmlog_proc_info pi;
+    memset(&pi, 0, sizeof pi);
+    pi.pid = 1000 + key; /* the dedup identity stays one per key */
+    pi.proc_start = 77 + key;
+    pi.uid = fz_u32(in);
+    pi.created_ns = fz_u64(in);
+    pi.tsc_hz = fz_u64(in);
+    pi.anchor_tsc = fz_u64(in);
+    pi.anchor_ns = fz_u64(in);
+    small_string(in, pi.app, SHMLOG_APP_BYTES - 1);
+    small_string(in, pi.host, SHMLOG_HOST_BYTES - 1);
+    if (e->batch_open)
+        return;
+    FZ_CHECK(shlog_enc_process(e->enc, key, &pi) == 0);
+    e->proc_defined[key] = 1;
+    struct want *w = add_want(SHLOG_EV_PROCESS, key);
+    if (w)
+        w->info = pi;
+}
+
+static void op_site(struct enc_run *e, uint32_t key)
+{
+    struct fz_in *in = e->in;
+    uint32_t id = fz_u8(in) % FZ_SITE_IDS;
+    if (!e->proc_defined[key] || e->sites[key][id])
+        return; /* FORMAT.md: a site is emitted once per file */
+    struct shmlog_site_info *s = calloc(1, sizeof *s);
+    if (!s)
+        return;
+    s->id = id;
+    s->line = fz_u32(in);
+    s->level = fz_u8(in) % (SHMLOG_LEVEL_FATAL + 1);
+    s->category = fz_u8(in) % SHMLOG_CAT_COUNT;
+    s->nargs = fz_u8(in) % (SHMLOG_MAX_ARGS + 1);
+    for (unsigned i = 0; i < s->nargs; i++)
+        s->arg_types[i] = (uint8_t)(SHMLOG_ARG_BOOL + fz_u8(in) % (SHMLOG_ARG_TYPE_COUNT - 1));
+    small_string(in, s->fmt, 200);
+    s->fmt_len = (uint32_t)strlen(s->fmt);
+    small_string(in, s->file, 60);
+    s->file_len = (uint32_t)strlen(s->file);
+    FZ_CHECK(shlog_enc_site(e->enc, key, s) == 0);
+    e->sites[key][id] = s;
+    struct want *w = add_want(SHLOG_EV_SITE, key);
+    if (w)
+        w->site = s;
+}
+
+/* A record as shmlog_ring_next returns it: valid header fields, the slots'
+ * capacity as payload_len, arguments that fit the site's types or not. */
+static void op_record(struct enc_run *e)
+{
+    struct fz_in *in = e->in;
+    if (!e->batch_open)
+        return;
+    struct ring_state *rs = &e->rings[e->batch_proc][e->batch_cpu];
+    struct shmlog_rec rec;
+    memset(&rec, 0, sizeof rec);
+    uint8_t gap = fz_u8(in);
+    rec.pos = rs->next_pos + (gap < 200 ? 0 : gap - 200);
+    rec.nslots = (uint8_t)(1 + fz_u8(in) % SHMLOG_MAX_SLOTS);
+    rec.tsc = fz_u64(in);
+    rec.site = fz_u8(in) % (FZ_SITE_IDS + 2);
+    rec.tid = fz_u32(in);
+    rec.level = fz_u8(in) % (SHMLOG_LEVEL_FATAL + 1);
+    rec.category = fz_u8(in) % SHMLOG_CAT_COUNT;
+    rec.flags = fz_u8(in) & SHMLOG_REC_TRUNCATED;
+    rec.payload_len = (uint16_t)(SHMLOG_HEAD_PAYLOAD + (rec.nslots - 1u) * SHMLOG_CONT_PAYLOAD);
+    fz_bytes(in, rec.payload, rec.payload_len);
+    rs->next_pos = rec.pos + rec.nslots;
+
+    int rc = shlog_enc_record(e->enc, &rec);
+    FZ_CHECK(rc == 0 || rc == -ENOSPC);
+    if (rc != 0)
+        return;
+    const struct shmlog_site_info *s = rec.site < FZ_SITE_IDS ? e->sites[e->batch_proc][rec.site] : NULL;
+    long used = s ? typed_payload_bytes(s, &rec) : -1;
+    struct want *w = add_want(SHLOG_EV_RECORD, e->batch_proc);
+    if (!w)
+        return;
+    w->cpu = e->batch_cpu;
+    w->rec = rec;
+    /* Typed: the decoder gives back the bytes the arguments use; raw: all. */
+    if (used >= 0)
+        w->rec.payload_len = (uint16_t)used;
+}
+
+static void op_batch_end(struct enc_run *e)
+{
+    if (!e->batch_open)
+        return;
+    FZ_CHECK(shlog_enc_batch_end(e->enc) == 0);
+    e->batch_open = 0;
+    /* Whether a record's site is known is decided at the batch's end: the
+     * sites written until then precede the BATCH section. */
+    for (size_t i = e->batch_first_want; i < nwants; i++) {
+        struct want *w = &wants[i];
+        if (w->kind == SHLOG_EV_RECORD)
+            w->site_known = w->rec.site < FZ_SITE_IDS && e->sites[w->proc][w->rec.site] != NULL;
+    }
+    /* Sites given during the batch land before it: move their wants first. */
+    size_t lo = e->batch_first_want;
+    for (size_t i = lo; i < nwants; i++) {
+        if (wants[i].kind != SHLOG_EV_SITE)
+            continue;
+        struct want site = wants[i];
+        memmove(&wants[lo + 1], &wants[lo], (i - lo) * sizeof wants[0]);
+        wants[lo++] = site;
+    }
+}
+
+static void op_loss(struct enc_run *e, uint32_t key, uint32_t cpu)
+{
+    struct fz_in *in = e->in;
+    struct ring_state *rs = &e->rings[key][cpu];
+    struct shmlog_loss l;
+    l.reason = SHMLOG_LOSS_DROPPED + fz_u8(in) % SHMLOG_LOSS_UNREADABLE;
+    l.first_pos = rs->next_pos;
+    uint64_t counter_total = 0;
+    if (l.reason == SHMLOG_LOSS_DROPPED) {
+        l.positions = 0;
+        l.records = fz_u8(in);
+        counter_total = rs->dropped + fz_u8(in);
+    } else {
+        l.positions = 1 + fz_u8(in);
+        l.records = fz_u8(in);
+    }
+    if (e->batch_open || !e->proc_defined[key])
+        return;
+    FZ_CHECK(shlog_enc_loss(e->enc, key, cpu, &l, counter_total) == 0);
+    if (l.reason == SHMLOG_LOSS_DROPPED) {
+        rs->dropped = counter_total;
+        /* Readers count the counter's increase since the last marker. */
+        if (counter_total <= rs->dropped_seen)
+            return;
+        l.records = counter_total - rs->dropped_seen;
+        rs->dropped_seen = counter_total;
+    } else {
+        rs->next_pos += l.positions;
+    }
+    struct want *w = add_want(SHLOG_EV_LOSS, key);
+    if (w) {
+        w->cpu = cpu;
+        w->loss = l;
+        w->counter_total = counter_total;
+    }
+}
+
+static void op_frame(struct enc_run *e)
+{
+    if (e->batch_open)
+        return;
+    size_t bound = shlog_enc_frame_bound(e->enc);
+    if (e->len + bound > e->cap)
+        return;
+    long n = shlog_enc_frame(e->enc, e->out + e->len, e->cap - e->len);
+    FZ_CHECK(n >= 0);
+    e->len += (size_t)n;
+}
+
+static void run_encoder(struct fz_in *in, int follow)
+{
+    static struct enc_run e;
+    memset(&e, 0, sizeof e);
+    nwants = 0;
+    e.in = in;
+    e.out = file_buf;
+    e.cap = sizeof file_buf;
+    if (shlog_enc_new(&e.enc, (int)(fz_u8(in) % 4) - 1) != 0)
+        return;
+    e.len = put_file_header(e.out);
+    while (in->n > 0 && nwants < FZ_MAX_WANT - 1) {
+        unsigned op = fz_u8(in) % 8;
+        uint32_t key = fz_u8(in) % FZ_PROCS;
+        switch (op) {
+        case 0: op_process(&e, key); break;
+        case 1: op_site(&e, key); break;
+        case 2:
+            if (!e.batch_open && e.proc_defined[key]) {
+                e.batch_cpu = fz_u8(in) % FZ_CPUS;
+                FZ_CHECK(shlog_enc_batch_begin(e.enc, key, e.batch_cpu) == 0);
+                e.batch_open = 1;
+                e.batch_proc = key;
+                e.batch_first_want = nwants;
+            }
+            break;
+        case 3: op_record(&e); break;
+        case 4: op_batch_end(&e); break;
+        case 5: op_loss(&e, key, fz_u8(in) % FZ_CPUS); break;
+        case 6: {
+            uint64_t ns = fz_u64(in), records = fz_u64(in), lost = fz_u64(in);
+            if (!e.batch_open && e.proc_defined[key]) {
+                FZ_CHECK(shlog_enc_exit(e.enc, key, ns, records, lost) == 0);
+                struct want *w = add_want(SHLOG_EV_EXIT, key);
+                if (w) {
+                    w->exit_ns = ns;
+                    w->exit_records = records;
+                    w->exit_lost = lost;
+                }
+            }
+            break;
+        }
+        default: op_frame(&e); break;
+        }
+    }
+    op_batch_end(&e);
+    size_t before = e.len;
+    op_frame(&e);
+    if (e.len == before && shlog_enc_raw_bytes(e.enc) > 0)
+        nwants = 0; /* no room for the last frame: nothing to compare */
+    else
+        read_twice(e.out, e.len, follow, nwants > 0 && nwants < FZ_MAX_WANT - 1);
+    shlog_enc_free(e.enc);
+    for (unsigned p = 0; p < FZ_PROCS; p++)
+        for (unsigned s = 0; s < FZ_SITE_IDS; s++)
+            free(e.sites[p][s]);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0 || size > FZ_MAX_FILE)
+        return 0;
+    unsigned ctl = data[0];
+    int follow = (ctl >> 2) & 1;
+    struct fz_in in = {data + 1, size - 1};
+    size_t len = 0;
+    switch (ctl & 3) {
+    case MODE_FILE:
+        memcpy(file_buf, in.p, in.n);
+        len = in.n;
+        break;
+    case MODE_FRAMES: {
+        uint16_t cut = fz_u16(&in);
+        len = put_file_header(file_buf);
+        memcpy(file_buf + len, in.p, in.n);
+        len += in.n;
+        if (ctl & 8)
+            len -= cut % (len + 1);
+        break;
+    }
+    case MODE_SECTIONS: {
+        uint16_t cut = fz_u16(&in);
+        len = put_file_header(file_buf);
+        while (in.n > 0) {
+            size_t n;
+            const uint8_t *chunk = fz_span(&in, fz_u16(&in), &n);
+            size_t k = put_frame(file_buf + len, sizeof file_buf - len, chunk, n);
+            if (k == 0)
+                break;
+            len += k;
+        }
+        if (ctl & 8)
+            len -= cut % (len + 1);
+        break;
+    }
+    default:
+        run_encoder(&in, follow);
+        return 0;
+    }
+    read_twice(file_buf, len, follow, 0);
+    return 0;
+}
