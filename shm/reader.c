@@ -434,8 +434,10 @@ int shmlog_default_dirs(char dirs[][4096], int max)
         return n;
     }
     char mnt[4096];
-    if (shmlog__find_hugetlbfs(mnt, sizeof mnt) == 0 && strlen(mnt) + sizeof "/shmlog" <= 4096)
-        snprintf(dirs[n++], 4096, "%s/shmlog", mnt);
+    if (shmlog__find_hugetlbfs(mnt, sizeof mnt) == 0) {
+        int len = snprintf(dirs[n], 4096, "%s/shmlog", mnt);
+        n += len > 0 && len < 4096; /* a mount path too long to hold: skip it */
+    }
     if (n < max)
         snprintf(dirs[n++], 4096, "%s", "/dev/shm/shmlog");
     return n;
