@@ -30,11 +30,13 @@ struct bench_opts {
     uint64_t pause_ns;    /* spin between two batches, so a consumer keeps up */
     int cpu;              /* the producer thread's cpu */
     int drain_cpu;        /* the consumer's cpu, where the backend has one of its own */
-    int drain;            /* 0: no consumer at all (shmlog: the ring must hold every call) */
+    int drain;            /* 0: no consumer of ours (shmlog: the ring must hold every call) */
+    int external_drain;   /* with drain 0: another process (shmlog-collector) consumes */
     uint64_t drain_poll_ns; /* consumer pass period; 0: it polls without pause */
     double tsc_hz;        /* the harness's TSC calibration */
     const char *dir;      /* segment directory; NULL: a fresh one the backend removes */
     size_t ring_bytes;    /* per-cpu ring size; 0: the backend's default */
+    const char *out_dir;  /* where a backend that writes files puts them; NULL: /tmp */
 };
 
 /* What a backend reports about itself; filled by setup. */
@@ -67,7 +69,8 @@ struct bench_backend {
     /* Returns once the backend's consumer has taken everything logged so far
      * (or gave up after a bound it reports): each workload starts empty. */
     void (*settle)(void);
-    /* Records lost so far because a buffer was full; never hidden. */
+    /* Records lost so far because a buffer was full; never hidden.
+     * UINT64_MAX when only the caller can tell, from what reached the disk. */
     uint64_t (*dropped)(void);
     /* Records the consumer has taken so far; UINT64_MAX when it cannot tell. */
     uint64_t (*delivered)(void);

@@ -22,9 +22,23 @@
 #include <unistd.h>
 
 extern const struct bench_backend bench_backend_shmlog;
+#ifdef BENCH_HAVE_LTTNG
+extern const struct bench_backend bench_backend_lttng;
+#endif
+#ifdef BENCH_HAVE_SPDLOG
+extern const struct bench_backend bench_backend_spdlog_block;
+extern const struct bench_backend bench_backend_spdlog_overrun;
+#endif
 
 static const struct bench_backend *const bench_backends[] = {
     &bench_backend_shmlog,
+#ifdef BENCH_HAVE_LTTNG
+    &bench_backend_lttng,
+#endif
+#ifdef BENCH_HAVE_SPDLOG
+    &bench_backend_spdlog_block,
+    &bench_backend_spdlog_overrun,
+#endif
 };
 #define BENCH_BACKEND_COUNT (sizeof bench_backends / sizeof bench_backends[0])
 
@@ -76,6 +90,10 @@ static struct {
     struct bench_opts opts;
     const char *csv_path;
     const char *only;        /* comma-separated backend names, NULL: all */
+    int workloads;           /* bit w: run workload w */
+    int run_latency;         /* the latency phase */
+    int run_throughput;      /* the throughput phase */
+    double rate;             /* throughput calls per second; 0: back to back */
     double tsc_hz;
     int memory_locked;
     char loadavg[64];        /* /proc/loadavg at the start: others' load skews every figure */
@@ -216,8 +234,26 @@ static struct counters read_counters(const struct bench_backend *b)
 static void finish_counters(const struct bench_backend *b, struct counters before, struct result *r)
 {
     struct counters after = read_counters(b);
-    r->dropped = after.dropped - before.dropped;
+    r->dropped = after.dropped == UINT64_MAX ? UINT64_MAX : after.dropped - before.dropped;
     r->delivered = after.delivered == UINT64_MAX ? UINT64_MAX : after.delivered - before.delivered;
+}
+
+/* n calls at B.rate per second: chunks of `batch` back to back, each started
+ * on a schedule; when the calls are slower than the schedule, as fast as they go. */
+static void run_paced(const struct bench_loops *loops, uint64_t n)
+{
+    const unsigned chunk = B.opts.batch;
+    const double cycles_per_chunk = (double)chunk * B.tsc_hz / B.rate;
+    const uint64_t start = bench_tsc();
+    uint64_t chunks = 0;
+    for (uint64_t done = 0; done < n; chunks++) {
+        uint64_t k = n - done < chunk ? n - done : chunk;
+        loops->burst(done, k);
+        done += k;
+        const uint64_t next = start + (uint64_t)((double)(chunks + 1) * cycles_per_chunk);
+        while (bench_tsc() < next)
+            __asm__ __volatile__("pause" ::: "memory");
+    }
 }
 
 static void run_backend(struct backend_run *run)
@@ -229,17 +265,24 @@ static void run_backend(struct backend_run *run)
         return;
     }
     int huge = run->env.hugepages;
-    for (int w = 0; w < BENCH_WORKLOADS; w++) {
+    for (int w = 0; w < BENCH_WORKLOADS && B.run_latency; w++) {
+        if (!(B.workloads & 1 << w))
+            continue;
         struct result *r = new_result(b->name, workload_label[w], workload_key[w], huge);
         struct counters before = read_counters(b);
         run_latency(&b->loops[w], r);
         finish_counters(b, before, r); /* counts the warm-up calls too */
     }
-    for (int w = 0; w < BENCH_WORKLOADS; w++) {
+    for (int w = 0; w < BENCH_WORKLOADS && B.run_throughput; w++) {
+        if (!(B.workloads & 1 << w))
+            continue;
         struct result *r = new_result(b->name, workload_label[w], workload_key[w], huge);
         struct counters before = read_counters(b);
         uint64_t t0 = raw_ns();
-        b->loops[w].burst(0, B.opts.burst);
+        if (B.rate > 0)
+            run_paced(&b->loops[w], B.opts.burst);
+        else
+            b->loops[w].burst(0, B.opts.burst);
         uint64_t t1 = raw_ns();
         finish_counters(b, before, r);
         r->calls = B.opts.burst;
@@ -255,7 +298,7 @@ static void print_latency_block(int in_ns, const struct result *empty)
 {
     printf("\nlatency, %s per call (timed calls %llu, batches of %u)\n", in_ns ? "ns" : "TSC cycles",
            (unsigned long long)B.opts.calls, B.opts.batch);
-    printf("  %-8s %-25s", "backend", "workload");
+    printf("  %-14s %-25s", "backend", "workload");
     for (int p = 0; p < NPCT; p++)
         printf(" %9s", pct_label[p]);
     printf(" %9s", "mean<p99");
@@ -268,7 +311,7 @@ static void print_latency_block(int in_ns, const struct result *empty)
         const struct result *r = &B.results[i];
         if (!r->is_latency)
             continue;
-        printf("  %-8s %-25s", r->backend, r->label);
+        printf("  %-14s %-25s", r->backend, r->label);
         for (int p = 0; p < NPCT; p++) {
             if (in_ns)
                 printf(" %9.1f", cycles_to_ns(r->cycles[p]));
@@ -284,7 +327,10 @@ static void print_latency_block(int in_ns, const struct result *empty)
             printf(" %10.1f %10.1f", cycles_to_ns(r->cycles[P50]) - cycles_to_ns(empty->cycles[P50]),
                    (r->core_mean - empty->core_mean) * 1e9 / B.tsc_hz);
         } else {
-            printf(" %9llu", (unsigned long long)r->dropped);
+            if (r->dropped == UINT64_MAX)
+                printf(" %9s", "n/a");
+            else
+                printf(" %9llu", (unsigned long long)r->dropped);
             if (r->delivered == UINT64_MAX)
                 printf(" %10s", "n/a");
             else
@@ -300,15 +346,21 @@ static void print_report(void)
     print_latency_block(0, empty);
     print_latency_block(1, empty);
 
-    printf("\nthroughput, %llu calls back to back\n", (unsigned long long)B.opts.burst);
-    printf("  %-8s %-25s %12s %9s %10s %10s\n", "backend", "workload", "calls/s", "ns/call", "dropped",
+    if (B.rate > 0)
+        printf("\nthroughput, %llu calls paced at %.0f per second\n", (unsigned long long)B.opts.burst, B.rate);
+    else
+        printf("\nthroughput, %llu calls back to back\n", (unsigned long long)B.opts.burst);
+    printf("  %-14s %-25s %12s %9s %10s %10s\n", "backend", "workload", "calls/s", "ns/call", "dropped",
            "drained");
     for (unsigned i = 0; i < B.nresults; i++) {
         const struct result *r = &B.results[i];
         if (r->is_latency)
             continue;
-        printf("  %-8s %-25s %12.0f %9.2f %10llu", r->backend, r->label, r->calls_per_s, r->ns_per_call,
-               (unsigned long long)r->dropped);
+        printf("  %-14s %-25s %12.0f %9.2f", r->backend, r->label, r->calls_per_s, r->ns_per_call);
+        if (r->dropped == UINT64_MAX)
+            printf(" %10s", "n/a");
+        else
+            printf(" %10llu", (unsigned long long)r->dropped);
         if (r->delivered == UINT64_MAX)
             printf(" %10s\n", "n/a");
         else
@@ -319,7 +371,7 @@ static void print_report(void)
     for (unsigned i = 1; i < B.nresults; i++) {
         const struct result *r = &B.results[i];
         uint64_t logged = r->is_latency ? B.opts.warmup + B.opts.calls : r->calls;
-        if (r->delivered != UINT64_MAX && r->delivered + r->dropped != logged)
+        if (r->delivered != UINT64_MAX && r->dropped != UINT64_MAX && r->delivered + r->dropped != logged)
             printf("  WARNING: %s %s %s: %llu calls but %llu drained + %llu dropped\n", r->backend,
                    r->is_latency ? "latency" : "throughput", r->label, (unsigned long long)logged,
                    (unsigned long long)r->delivered, (unsigned long long)r->dropped);
@@ -362,7 +414,7 @@ static int write_csv(const char *path)
             fprintf(f, ",,");
         else
             fprintf(f, ",%.0f,%.3f", r->calls_per_s, r->ns_per_call);
-        if (r == empty)
+        if (r == empty || r->dropped == UINT64_MAX)
             fprintf(f, ",");
         else
             fprintf(f, ",%llu", (unsigned long long)r->dropped);
@@ -395,9 +447,16 @@ static void usage(FILE *out)
             "  --drain-poll-ns N  the consumer makes a pass every N ns (default 0: it\n"
             "                  polls without pause, like a busy-polling collector)\n"
             "  --no-drain      no consumer: the ring must hold every call (drops are counted)\n"
+            "  --collector     with --dir: shmlog-collector drains D; no drainer of ours,\n"
+            "                  and each workload starts once the collector has caught up\n"
             "  --dir D         segment directory (default: a fresh one under the default\n"
             "                  shmlog directory, removed at the end)\n"
             "  --ring-bytes N  ring bytes per cpu, a power of two (default: shmlog's, 8Mi)\n"
+            "  --workload W    args3, args3_str40 or all (default all)\n"
+            "  --phase P       latency, throughput or all (default all)\n"
+            "  --rate R        throughput calls paced at R per second, in chunks of --batch\n"
+            "                  (default 0: back to back)\n"
+            "  --out D         where file-writing backends (spdlog) write (default /tmp)\n"
             "  --backend LIST  comma-separated backends to run (default: all built:");
     for (size_t i = 0; i < BENCH_BACKEND_COUNT; i++)
         fprintf(out, " %s", bench_backends[i]->name);
@@ -435,7 +494,7 @@ static int parse_count(const char *s, uint64_t *out)
 static int parse_options(int argc, char **argv)
 {
     enum { O_CALLS = 256, O_WARMUP, O_BATCH, O_PAUSE, O_BURST, O_CPU, O_DRAIN_CPU, O_DRAIN_POLL, O_RING,
-           O_DIR, O_NO_DRAIN, O_BACKEND, O_CSV, O_HELP };
+           O_RATE, O_DIR, O_NO_DRAIN, O_BACKEND, O_CSV, O_WORKLOAD, O_PHASE, O_OUT, O_COLLECTOR, O_HELP };
     static const struct option longopts[] = {
         {"calls", required_argument, NULL, O_CALLS},     {"warmup", required_argument, NULL, O_WARMUP},
         {"batch", required_argument, NULL, O_BATCH},     {"pause-ns", required_argument, NULL, O_PAUSE},
@@ -444,6 +503,9 @@ static int parse_options(int argc, char **argv)
         {"ring-bytes", required_argument, NULL, O_RING}, {"backend", required_argument, NULL, O_BACKEND},
         {"drain-poll-ns", required_argument, NULL, O_DRAIN_POLL}, {"no-drain", no_argument, NULL, O_NO_DRAIN},
         {"csv", required_argument, NULL, O_CSV},         {"help", no_argument, NULL, O_HELP},
+        {"rate", required_argument, NULL, O_RATE},       {"workload", required_argument, NULL, O_WORKLOAD},
+        {"phase", required_argument, NULL, O_PHASE},     {"out", required_argument, NULL, O_OUT},
+        {"collector", no_argument, NULL, O_COLLECTOR},
         {NULL, 0, NULL, 0},
     };
     struct bench_opts *o = &B.opts;
@@ -455,10 +517,12 @@ static int parse_options(int argc, char **argv)
     o->cpu = 0;
     o->drain_cpu = 1;
     o->drain = 1;
+    B.workloads = (1 << BENCH_WORKLOADS) - 1;
+    B.run_latency = B.run_throughput = 1;
     int c, which = 0;
     while ((c = getopt_long(argc, argv, "", longopts, &which)) != -1) {
         uint64_t v = 0;
-        int needs_count = c >= O_CALLS && c <= O_RING;
+        int needs_count = c >= O_CALLS && c <= O_RATE;
         if (needs_count && parse_count(optarg, &v) != 0) {
             fprintf(stderr, "shmlog-bench-producer: --%s: not a count: %s\n", longopts[which].name, optarg);
             return -1;
@@ -475,6 +539,31 @@ static int parse_options(int argc, char **argv)
         case O_NO_DRAIN: o->drain = 0; break;
         case O_DIR: o->dir = optarg; break;
         case O_RING: o->ring_bytes = (size_t)v; break;
+        case O_RATE: B.rate = (double)v; break;
+        case O_OUT: o->out_dir = optarg; break;
+        case O_COLLECTOR: o->drain = 0; o->external_drain = 1; break;
+        case O_WORKLOAD:
+            if (strcmp(optarg, "all") == 0) {
+                B.workloads = (1 << BENCH_WORKLOADS) - 1;
+                break;
+            }
+            B.workloads = 0;
+            for (int w = 0; w < BENCH_WORKLOADS; w++)
+                if (strcmp(optarg, workload_key[w]) == 0)
+                    B.workloads = 1 << w;
+            if (!B.workloads) {
+                fprintf(stderr, "shmlog-bench-producer: --workload: no such workload: %s\n", optarg);
+                return -1;
+            }
+            break;
+        case O_PHASE:
+            B.run_latency = strcmp(optarg, "latency") == 0 || strcmp(optarg, "all") == 0;
+            B.run_throughput = strcmp(optarg, "throughput") == 0 || strcmp(optarg, "all") == 0;
+            if (!B.run_latency && !B.run_throughput) {
+                fprintf(stderr, "shmlog-bench-producer: --phase: latency, throughput or all: %s\n", optarg);
+                return -1;
+            }
+            break;
         case O_BACKEND: B.only = optarg; break;
         case O_CSV: B.csv_path = optarg; break;
         case O_HELP: usage(stdout); exit(0);
@@ -490,6 +579,8 @@ static int parse_options(int argc, char **argv)
         bad = "--batch must be between 1 and 1000000";
     else if (o->cpu < 0 || o->drain_cpu < 0)
         bad = "no such cpu";
+    else if (o->external_drain && !o->dir)
+        bad = "--collector needs --dir, the directory the collector watches";
     else if (o->ring_bytes && (o->ring_bytes & (o->ring_bytes - 1)))
         bad = "--ring-bytes must be a power of two";
     if (bad) {

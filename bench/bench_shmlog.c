@@ -40,6 +40,7 @@ static struct {
     char skipped[4200];      /* a default directory we could not use, and why */
     char meta_path[4400];
     int drain_cpu;
+    int external_drain;      /* a collector process releases the rings */
     uint64_t poll_cycles;    /* drainer pass period in TSC cycles; 0: no pause */
     struct drain_ring *rings;
     unsigned ring_cap;
@@ -188,9 +189,18 @@ static uint64_t shmlog_bench_dropped(void)
     return shmlog_dropped();
 }
 
+/* How far the consumer has got: our drainer's position, or the tail an
+ * external collector releases up to. */
+static uint64_t consumed_up_to(struct drain_ring *r)
+{
+    if (g.drainer_running)
+        return __atomic_load_n(&r->pos, __ATOMIC_ACQUIRE);
+    return shmlog_ring_tail(&r->view);
+}
+
 static void shmlog_bench_settle(void)
 {
-    if (!g.drainer_running)
+    if (!g.drainer_running && !g.external_drain)
         return;
     uint64_t give_up = monotonic_ns() + SETTLE_LIMIT_NS;
     unsigned n = __atomic_load_n(&g.ring_count, __ATOMIC_ACQUIRE);
@@ -198,9 +208,9 @@ static void shmlog_bench_settle(void)
         struct drain_ring *r = &g.rings[i];
         uint64_t head = shmlog_ring_head(&r->view);
         /* positions are free-running: compare distances */
-        while ((int64_t)(head - __atomic_load_n(&r->pos, __ATOMIC_ACQUIRE)) > 0) {
+        while ((int64_t)(head - consumed_up_to(r)) > 0) {
             if (monotonic_ns() > give_up) {
-                fprintf(stderr, "bench: the drainer did not catch up with cpu %u's ring in %llu s\n",
+                fprintf(stderr, "bench: the consumer did not catch up with cpu %u's ring in %llu s\n",
                         r->view.cpu, SETTLE_LIMIT_NS / 1000000000ull);
                 return;
             }
@@ -362,6 +372,24 @@ static void read_meta_tsc_hz(struct bench_env *env)
     shmlog_seg_close(&meta);
 }
 
+/* With an external collector, the first calls must not race its discovery of
+ * the rings: a ring it has not found yet fills and drops, which would be
+ * counted against the transport. Waits until it owns every ring of ours. */
+static int wait_for_collector(uint64_t *waited_ns)
+{
+    const uint64_t start = monotonic_ns();
+    for (unsigned i = 0; i < g.ring_count; i++) {
+        while (__atomic_load_n(&g.rings[i].view.hdr->collector_pid, __ATOMIC_ACQUIRE) == 0) {
+            if (monotonic_ns() - start > SETTLE_LIMIT_NS)
+                return -ETIMEDOUT;
+            struct timespec nap = {0, 1000 * 1000};
+            nanosleep(&nap, NULL);
+        }
+    }
+    *waited_ns = monotonic_ns() - start;
+    return 0;
+}
+
 /* setup, with the ending signals held: a signal that lands while the
  * segments are being made is handled once the handler knows their paths. */
 static int shmlog_bench_open(const struct bench_opts *opts, struct bench_env *env)
@@ -411,10 +439,20 @@ static int shmlog_bench_open(const struct bench_opts *opts, struct bench_env *en
         }
         g.drainer_running = 1;
     }
+    uint64_t waited_ns = 0;
+    if (g.external_drain && wait_for_collector(&waited_ns) != 0) {
+        snprintf(env->storage, sizeof env->storage, "no collector took the rings in %.3000s within %llu s", g.dir,
+                 SETTLE_LIMIT_NS / 1000000000ull);
+        shmlog_bench_teardown();
+        return -ETIMEDOUT;
+    }
     env->hugepages = g.all_huge;
     size_t ring_bytes = (size_t)g.rings[0].view.cap * SHMLOG_RECORD_BYTES;
     char drainer[128];
-    if (!opts->drain)
+    if (!opts->drain && opts->external_drain)
+        snprintf(drainer, sizeof drainer, "drained by an external collector (it took the rings %.1f ms after "
+                 "they were made)", (double)waited_ns / 1e6);
+    else if (!opts->drain)
         snprintf(drainer, sizeof drainer, "no drainer");
     else if (opts->drain_poll_ns)
         snprintf(drainer, sizeof drainer, "drainer on cpu %d, a pass every %llu ns", g.drain_cpu,
@@ -432,6 +470,7 @@ static int shmlog_bench_setup(const struct bench_opts *opts, struct bench_env *e
 {
     memset(&g, 0, sizeof g);
     g.drain_cpu = opts->drain_cpu;
+    g.external_drain = !opts->drain && opts->external_drain;
     g.poll_cycles = (uint64_t)((double)opts->drain_poll_ns * opts->tsc_hz / 1e9);
     g.all_huge = 1;
     env->storage[0] = 0;
