@@ -56,6 +56,10 @@ static struct {
     uint32_t site_capacity;
     uint32_t strings_used;
     uint32_t strings_bytes;
+    /* Where the table and the arena start in the meta segment: kept here, never
+     * read back from shared memory, which any process of our uid can scribble on. */
+    uint32_t sites_offset;
+    uint32_t strings_offset;
 } shmlog__g;
 
 void shmlog_config_init(struct shmlog_config *cfg)
@@ -176,6 +180,8 @@ static int shmlog__meta_create(void)
                                shmlog__g.huge ? SHMLOG_SEG_HUGEPAGES : 0, pid, shmlog__proc_start(pid));
     shmlog__g.meta = m;
     shmlog__g.meta_bytes = bytes;
+    shmlog__g.sites_offset = SHMLOG_META_HEADER_BYTES;
+    shmlog__g.strings_offset = SHMLOG_META_HEADER_BYTES + sites * SHMLOG_SITE_BYTES;
     if (!shmlog__g.sites) {
         shmlog__g.site_capacity = sites;
         shmlog__g.strings_bytes = m->strings_bytes;
@@ -297,8 +303,8 @@ static uint32_t shmlog__append_string(const char *s, uint32_t len)
     uint32_t off = shmlog__g.strings_used;
     memcpy(shmlog__g.strings + off, s, len);
     shmlog__g.strings[off + len] = 0;
-    memcpy((uint8_t *)shmlog__g.meta + shmlog__g.meta->strings_offset + off, s, len);
-    ((uint8_t *)shmlog__g.meta)[shmlog__g.meta->strings_offset + off + len] = 0;
+    memcpy((uint8_t *)shmlog__g.meta + shmlog__g.strings_offset + off, s, len);
+    ((uint8_t *)shmlog__g.meta)[shmlog__g.strings_offset + off + len] = 0;
     shmlog__g.strings_used += len + 1;
     return off;
 }
@@ -335,9 +341,9 @@ uint32_t shmlog__register_site(uint32_t *cache, int level, int category, const c
         s.nargs = (uint8_t)nargs;
         memcpy(s.arg_types, types, nargs);
         shmlog__g.sites[n] = s;
-        s.fmt_offset += m->strings_offset;
-        s.file_offset += m->strings_offset;
-        ((struct shmlog_site *)((uint8_t *)m + m->sites_offset))[n] = s;
+        s.fmt_offset += shmlog__g.strings_offset;
+        s.file_offset += shmlog__g.strings_offset;
+        ((struct shmlog_site *)((uint8_t *)m + shmlog__g.sites_offset))[n] = s;
         shmlog__g.site_count = n + 1;
         shmlog__store_relaxed(&m->strings_used, shmlog__g.strings_used);
         /* Release: a reader that sees the count sees the entry and its strings. */
