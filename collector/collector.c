@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert.h"
+#include "metrics.h"
 #include "shlog_file.h"
 
 #define PROG "shmlog-collector"
@@ -74,13 +76,21 @@ static struct options {
     uid_t uids[MAX_UIDS];
     size_t nuids;
     int once;
+    const char *metrics_listen;
+    int metrics_allow_remote;
+    const char *metrics_file;
+    unsigned metrics_interval_s;
 } opt = {
     .out = "./shmlog-out",
     .sqpoll_cpu = -1,
     .rotate_bytes = 256ull << 20,
     .zstd_level = 1,
     .fsync = FSYNC_ROTATE,
+    .metrics_interval_s = 10,
 };
+
+/* --alert rules: counted on the drain path, run from the loop. */
+static struct alert_set alerts;
 
 static void usage(FILE *f)
 {
@@ -103,6 +113,18 @@ static void usage(FILE *f)
         "                     after every frame, before its ring space is released\n"
         "  --allow-uid U      accept segments of uid U (repeatable; default: own uid)\n"
         "  --once             drain what is there now, close the file, exit\n"
+        "  --metrics-listen ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+        "                     (loopback only unless --metrics-allow-remote; port 0: any free port)\n"
+        "  --metrics-allow-remote  accept a non-loopback --metrics-listen address\n"
+        "  --metrics-file P   write the metrics to P for node_exporter's textfile collector\n"
+        "                     (atomically: P.tmp, fsync, rename)\n"
+        "  --metrics-interval S  seconds between --metrics-file writes (default 10)\n"
+        "  --alert RULE       run a command when records at or above a level come too often\n"
+        "                     (repeatable), e.g. 'level>=ERROR count>=10 window=60s exec=/path/cmd';\n"
+        "                     also category=NAME; window in s, m or h; exec takes the rest of the rule;\n"
+        "                     the command's environment has SHMLOG_ALERT_RULE, _COUNT, _LEVEL, _APP,\n"
+        "                     _PID and _MSG_SITE; it runs at most once per window per rule\n"
+        "  --alert-min-interval S  at least S seconds between two alert commands (default 0)\n"
         "  --help, --version\n"
         "\n"
         "Signals: SIGTERM/SIGINT drain every ring, close the file and exit 0; SIGHUP rotates.\n"
@@ -155,7 +177,8 @@ static long parse_long(const char *flag, const char *s, long lo, long hi)
 static void parse_options(int argc, char **argv)
 {
     enum { OPT_DIR = 256, OPT_OUT, OPT_CPU, OPT_SQPOLL, OPT_POLL, OPT_RSIZE, OPT_RTIME, OPT_KEEP, OPT_MAXB, OPT_ZSTD, OPT_FSYNC,
-           OPT_UID, OPT_ONCE, OPT_HELP, OPT_VERSION };
+           OPT_UID, OPT_ONCE, OPT_HELP, OPT_VERSION, OPT_MLISTEN, OPT_MREMOTE, OPT_MFILE, OPT_MINTERVAL, OPT_ALERT,
+           OPT_ALERT_GAP };
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, OPT_DIR},        {"out", required_argument, NULL, OPT_OUT},
         {"cpu", required_argument, NULL, OPT_CPU},        {"sqpoll-cpu", required_argument, NULL, OPT_SQPOLL},
@@ -164,8 +187,16 @@ static void parse_options(int argc, char **argv)
         {"max-bytes", required_argument, NULL, OPT_MAXB}, {"zstd-level", required_argument, NULL, OPT_ZSTD},
         {"fsync", required_argument, NULL, OPT_FSYNC},    {"allow-uid", required_argument, NULL, OPT_UID},
         {"once", no_argument, NULL, OPT_ONCE},            {"help", no_argument, NULL, OPT_HELP},
-        {"version", no_argument, NULL, OPT_VERSION},      {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"metrics-listen", required_argument, NULL, OPT_MLISTEN},
+        {"metrics-allow-remote", no_argument, NULL, OPT_MREMOTE},
+        {"metrics-file", required_argument, NULL, OPT_MFILE},
+        {"metrics-interval", required_argument, NULL, OPT_MINTERVAL},
+        {"alert", required_argument, NULL, OPT_ALERT},
+        {"alert-min-interval", required_argument, NULL, OPT_ALERT_GAP},
+        {NULL, 0, NULL, 0},
     };
+    char err[8192];
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
@@ -225,6 +256,21 @@ static void parse_options(int argc, char **argv)
             opt.uids[opt.nuids++] = (uid_t)parse_long("--allow-uid", optarg, 0, UINT32_MAX - 1);
             break;
         case OPT_ONCE: opt.once = 1; break;
+        case OPT_MLISTEN: opt.metrics_listen = optarg; break;
+        case OPT_MREMOTE: opt.metrics_allow_remote = 1; break;
+        case OPT_MFILE:
+            if (!*optarg || strlen(optarg) >= 4096)
+                bad_usage("--metrics-file: bad path '%s'", optarg);
+            opt.metrics_file = optarg;
+            break;
+        case OPT_MINTERVAL: opt.metrics_interval_s = (unsigned)parse_long("--metrics-interval", optarg, 1, 86400); break;
+        case OPT_ALERT:
+            if (alert_add(&alerts, optarg, err, sizeof(err)) != 0)
+                bad_usage("%s", err);
+            break;
+        case OPT_ALERT_GAP:
+            alerts.min_interval_ns = (uint64_t)parse_long("--alert-min-interval", optarg, 0, 86400) * 1000000000ull;
+            break;
         case OPT_HELP: usage(stdout); exit(0);
         case OPT_VERSION: printf(PROG " %s (file format %u)\n", SHMLOG_COLLECTOR_VERSION, SHLOG_FILE_VERSION); exit(0);
         case ':': bad_usage("%s needs a value", argv[optind - 1]);
@@ -236,6 +282,10 @@ static void parse_options(int argc, char **argv)
     }
     if (optind < argc)
         bad_usage("unexpected argument '%s'", argv[optind]);
+    struct sockaddr_storage listen_addr;
+    if (opt.metrics_listen &&
+        metrics_parse_listen(opt.metrics_listen, opt.metrics_allow_remote, &listen_addr, err, sizeof(err)) != 0)
+        bad_usage("%s", err);
     if (!opt.nuids)
         opt.uids[opt.nuids++] = getuid();
     if (!opt.ndirs)
@@ -303,9 +353,11 @@ struct ring {
     uint64_t read_pos;      /* next position to read */
     uint64_t stop_at;       /* shutdown: drain up to here */
     uint64_t dropped_seen;  /* the ring's dropped counter as last reported */
+    uint64_t records;       /* drained: metrics */
+    uint64_t payload_bytes;
     uint64_t build_gen;     /* frame being built that holds a release of it */
     size_t build_rel;       /* its index in that frame's release list */
-    int broken;             /* the mapping faulted: never touched again */
+    int broken;             /* the mapping faulted, or quarantined: never touched again */
     struct ring *next;
 };
 
@@ -360,7 +412,6 @@ struct frame {
     enum frame_state state;
     enum frame_state retry_state; /* what to redo when state is FR_RETRY */
     int need_sync;
-    int error_reported;
     uint64_t retry_at;
     struct release *rel;
     size_t nrel;
@@ -392,8 +443,14 @@ static struct {
     /* frames submitted, in order */
     struct frame *fifo_head, *fifo_tail;
     unsigned inflight;
+    /* output trouble (a full disk, an I/O error): one line when it starts, one when it ends */
+    int out_error;             /* errno of the failure going on, 0 if none */
+    uint64_t out_error_since;  /* mono_ns when it started */
     /* counters */
     uint64_t records, frames, bytes;
+    uint64_t record_slots;      /* ring slots of the records encoded */
+    uint64_t files, rotations, write_errors, written_bytes, rejected;
+    uint64_t losses[METRICS_LOSS_REASONS]; /* records, by loss reason - 1 */
     /* segments that failed to open: reported once */
     struct bad_seg { char path[4400]; ino_t ino; struct bad_seg *next; } *bad;
     struct shmlog_rec rec;
@@ -465,8 +522,18 @@ static void recover_out_dir(void)
             continue;
         char from[4400], to[4400];
         snprintf(from, sizeof(from), "%s/%s", opt.out, de->d_name);
-        if (part_file_in_use(from))
+        struct stat st;
+        /* Only regular files: a symlink planted under a .part name is neither
+         * followed nor given a .shlog name that readers would follow. */
+        if (lstat(from, &st) != 0 || !S_ISREG(st.st_mode) || part_file_in_use(from))
             continue;
+        if (st.st_size < SHLOG_FILE_HEADER_BYTES) {
+            /* Killed between creating it and writing its header: frames are
+             * written only after the header, so it holds nothing. */
+            if (unlink(from) == 0)
+                warnx("removed %s: an earlier run left it without a header (nothing in it)", from);
+            continue;
+        }
         snprintf(to, sizeof(to), "%s", from);
         to[strlen(to) - strlen(SHLOG_PART_SUFFIX)] = '\0';
         if (rename(from, to) == 0)
@@ -540,6 +607,28 @@ static struct outfile *outfile_new(void)
     return f;
 }
 
+/* A full disk fails every write and every retry: one line when the trouble
+ * starts and one when it ends, not one per frame or per second. Nothing is
+ * released meanwhile, so producers drop and count once their rings fill. */
+static void output_failed(const char *what, const char *path, int err)
+{
+    if (S.out_error)
+        return;
+    S.out_error = err;
+    S.out_error_since = mono_ns();
+    warnx("%s %s: %s; retrying every %llu ms, the records stay in their rings until written "
+          "(producers drop and count when a ring is full)",
+          what, path, strerror(err), WRITE_RETRY_NS / 1000000ull);
+}
+
+static void output_ok(void)
+{
+    if (!S.out_error)
+        return;
+    warnx("output works again after %.1f s", (double)(mono_ns() - S.out_error_since) / 1e9);
+    S.out_error = 0;
+}
+
 /* Creates the file on disk and writes its header (once, before any frame). */
 static int outfile_open(struct outfile *f)
 {
@@ -552,10 +641,16 @@ static int outfile_open(struct outfile *f)
     snprintf(f->final_path, sizeof(f->final_path), "%s/%s-%s-%06" PRIu64 SHLOG_FILE_SUFFIX, opt.out, S.host,
              date, f->seq);
     snprintf(f->part_path, sizeof(f->part_path), "%s" SHLOG_PART_SUFFIX, f->final_path);
+    /* O_EXCL | O_NOFOLLOW: whatever is planted under the name (a symlink to
+     * a file elsewhere) is neither followed nor reused; the caller moves on
+     * to the next sequence number. */
     f->fd = open(f->part_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (f->fd < 0) {
         int e = errno;
-        warnx("cannot create %s: %s", f->part_path, strerror(e));
+        if (e == EEXIST)
+            warnx("%s exists and is not ours: left alone, taking the next file number", f->part_path);
+        else
+            output_failed("cannot create", f->part_path, e);
         return -e;
     }
     struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = real_ns(),
@@ -563,16 +658,19 @@ static int outfile_open(struct outfile *f)
     snprintf(h.host, sizeof(h.host), "%s", S.host);
     uint8_t hb[SHLOG_FILE_HEADER_BYTES];
     shlog_file_header_encode(hb, &h);
+    errno = 0;
     if (pwrite(f->fd, hb, sizeof(hb), 0) != (ssize_t)sizeof(hb)) {
-        int e = errno ? errno : EIO;
-        warnx("cannot write %s: %s", f->part_path, strerror(e));
+        int e = errno ? errno : ENOSPC; /* a short write: the disk filled */
+        output_failed("cannot write the header of", f->part_path, e);
         close(f->fd);
         unlink(f->part_path);
         f->fd = -1;
+        S.next_seq = f->seq; /* the number is free again */
         return -e;
     }
     f->size = sizeof(hb);
     f->opened_ns = mono_ns();
+    S.files++;
     return 0;
 }
 
@@ -637,10 +735,8 @@ static void frame_submit(struct frame *f)
 
 static void frame_failed(struct frame *f, int err)
 {
-    if (!f->error_reported)
-        warnx("%s %s at offset %" PRIu64 ": %s (retrying; the records stay in their rings)",
-              f->state == FR_SYNCING ? "fsync" : "write", f->file->part_path, f->off, strerror(err));
-    f->error_reported = 1;
+    output_failed(f->state == FR_SYNCING ? "fsync" : "write", f->file->part_path, err);
+    S.write_errors++;
     f->retry_state = f->state;
     f->state = FR_RETRY;
     f->retry_at = mono_ns() + WRITE_RETRY_NS;
@@ -712,6 +808,7 @@ static void handle_cqe(struct io_uring_cqe *cqe)
             return;
         }
         f->done += (size_t)res;
+        S.written_bytes += (uint64_t)res;
         if (f->done < f->len) { /* short write: the rest at its offset */
             frame_submit(f);
             return;
@@ -722,6 +819,7 @@ static void handle_cqe(struct io_uring_cqe *cqe)
             return;
         }
     }
+    output_ok();
     f->state = FR_DONE;
     fifo_advance();
 }
@@ -746,6 +844,32 @@ static void retry_frames(void)
             f->state = f->retry_state;
             frame_submit(f);
         }
+}
+
+/* Waits up to 100 ms for a write to complete, then retries what is due. A
+ * collector told to stop while its output keeps failing would wait here for
+ * ever: after two more retries it exits instead. It released nothing it did
+ * not write, so the next run finds every unwritten record in its ring. */
+static void wait_output(void)
+{
+    static uint64_t term_seen_ns;
+    if (got_term && S.out_error) {
+        uint64_t now = mono_ns();
+        if (!term_seen_ns)
+            term_seen_ns = now;
+        if (now - term_seen_ns > 2 * WRITE_RETRY_NS + WRITE_RETRY_NS / 2) {
+            warnx("exiting on SIGTERM while the output fails (%s): %u frame(s) not written, their records "
+                  "stay in the rings for the next run", strerror(S.out_error), S.inflight);
+            exit(1);
+        }
+    }
+    if (S.inflight) {
+        reap(1, 100000000ull);
+    } else {
+        struct timespec ts = {0, 100000000L};
+        nanosleep(&ts, NULL);
+    }
+    retry_frames();
 }
 
 /* ==== Building frames ==== */
@@ -831,6 +955,8 @@ static void emit_loss(struct ring *r, const struct shmlog_loss *l, uint64_t tota
     check_enc(ensure_process(r->proc), "a process");
     check_enc(shlog_enc_loss(S.cur->enc, r->proc->key, r->cpu, l, total), "a loss");
     r->proc->lost += l->records;
+    if (l->reason >= SHMLOG_LOSS_DROPPED && l->reason < SHMLOG_LOSS_DROPPED + METRICS_LOSS_REASONS)
+        S.losses[l->reason - SHMLOG_LOSS_DROPPED] += l->records;
     mark_content();
 }
 
@@ -844,7 +970,8 @@ static uint64_t drain_ring(struct ring *r, unsigned budget)
     struct shlog_enc *enc = S.cur->enc;
     uint64_t start = r->read_pos;
     volatile uint64_t pos = r->read_pos;
-    volatile unsigned n = 0;
+    volatile unsigned n = 0, losses = 0;
+    const char *volatile hostile = NULL; /* why the ring is quarantined */
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) != 0) {
         bus_guard = NULL;
@@ -855,7 +982,7 @@ static uint64_t drain_ring(struct ring *r, unsigned budget)
         return 0;
     }
     bus_guard = &jb;
-    while (n < budget) {
+    while (n + losses < budget) { /* losses count too: a scribbled ring must not keep us here */
         struct shmlog_loss loss;
         uint64_t at = pos;
         /* The slots were written by another core: ask for them ahead of use
@@ -864,9 +991,21 @@ static uint64_t drain_ring(struct ring *r, unsigned budget)
         int st = shmlog_ring_next(&r->view, &at, &S.rec, p->gone, &loss);
         if (st == SHMLOG_READ_EMPTY || st == SHMLOG_READ_PENDING)
             break;
+        if (st == SHMLOG_READ_LOSS && loss.reason == SHMLOG_LOSS_OVERWRITTEN && r->view.policy != SHMLOG_OVERWRITE) {
+            /* Producers never reserve past what we released: a head more
+             * than a ring ahead was written by something else. Its numbers
+             * are not worth a loss marker. */
+            hostile = "its head ran more than a ring ahead of what was released";
+            break;
+        }
         pos = at;
         if (st == SHMLOG_READ_LOSS) {
             emit_loss(r, &loss, 0);
+            losses++;
+            if (loss.reason == SHMLOG_LOSS_CORRUPT) {
+                hostile = "a committed record failed validation";
+                break;
+            }
             continue;
         }
         if (S.batch_ring != r) {
@@ -894,6 +1033,11 @@ static uint64_t drain_ring(struct ring *r, unsigned budget)
         n++;
         p->records++;
         S.records++;
+        r->records++;
+        r->payload_bytes += S.rec.payload_len;
+        S.record_slots += S.rec.nslots;
+        if (S.rec.level >= alerts.min_level) /* no rule: never true */
+            alert_count(&alerts, S.rec.level, S.rec.category, S.rec.site, p->key, p->info.pid, p->app);
         if (n == 1)
             mark_content();
         if (n % 1024 == 0 && (shlog_enc_frame_records(enc) >= FRAME_MAX_RECORDS ||
@@ -905,12 +1049,20 @@ static uint64_t drain_ring(struct ring *r, unsigned budget)
     uint64_t dropped = shmlog_ring_dropped(&r->view);
     uint64_t tail = shmlog_ring_tail(&r->view);
     bus_guard = NULL;
-    if (dropped != r->dropped_seen) {
-        struct shmlog_loss l = {.first_pos = pos,
-                                .records = dropped > r->dropped_seen ? dropped - r->dropped_seen : dropped,
-                                .reason = SHMLOG_LOSS_DROPPED};
+    if (dropped < r->dropped_seen && !hostile)
+        hostile = "its drop counter went backwards";
+    if (dropped > r->dropped_seen && !hostile) {
+        struct shmlog_loss l = {.first_pos = pos, .records = dropped - r->dropped_seen, .reason = SHMLOG_LOSS_DROPPED};
         emit_loss(r, &l, dropped);
         r->dropped_seen = dropped;
+    }
+    if (hostile) {
+        /* Not what a producer writes: a hostile process, or one scribbling
+         * on its own ring. Reported once, then left alone; the records read
+         * before stay in the frame, what the ring holds from here is lost. */
+        r->broken = 1;
+        S.rejected++;
+        warnx("%s: quarantined, never read again: %s (position %" PRIu64 ")", r->seg.path, hostile, (uint64_t)pos);
     }
     r->read_pos = pos;
     if (pos != start) {
@@ -932,21 +1084,21 @@ static void flush_frame(void)
     size_t raw = shlog_enc_raw_bytes(file->enc);
     if (!raw && !S.nrel && !S.nexits)
         return;
-    while (S.inflight >= MAX_INFLIGHT) {
-        reap(1, 100000000ull);
-        retry_frames();
-    }
+    while (S.inflight >= MAX_INFLIGHT)
+        wait_output();
     struct frame *f = calloc(1, sizeof(*f));
     if (!f) {
         warnx("out of memory");
         exit(1);
     }
     if (raw) {
-        if (file->fd < 0 && outfile_open(file) != 0) {
-            /* Nothing is released: the records are read again after a restart. */
-            warnx("cannot open an output file; exiting with the records still in their rings");
-            exit(1);
-        }
+        /* A file that cannot be made yet (a full disk) is retried like a
+         * failed write, with nothing released meanwhile; a name taken by
+         * something else is skipped at once. */
+        int rc;
+        while (file->fd < 0 && (rc = outfile_open(file)) != 0)
+            if (rc != -EEXIST)
+                wait_output();
         size_t cap = shlog_enc_frame_bound(file->enc);
         f->buf = malloc(cap);
         long n = f->buf ? shlog_enc_frame(file->enc, f->buf, cap) : -ENOMEM;
@@ -1000,6 +1152,7 @@ static void rotate(void)
         exit(1);
     }
     S.cur = nf;
+    S.rotations++;
     old->closing = 1;
     if (old->inflight == 0) {
         outfile_finish(old);
@@ -1044,6 +1197,7 @@ static void report_bad(const char *path, ino_t ino, const char *why)
         b->next = S.bad;
         S.bad = b;
     }
+    S.rejected++;
     warnx("ignoring segment: %s", why);
 }
 
@@ -1165,11 +1319,15 @@ static int open_ring(const char *path, struct proc *p, uint32_t cpu, const struc
 
 /* A segment that did not open. One still being created (no header yet) is
  * retried quietly; if its process is gone it never will be: it cannot hold a
- * record, so it is removed. Anything else is reported once and left alone. */
-static void open_failed(const char *path, uint32_t pid, const struct stat *st, int rc, const char *err)
+ * record, so it is removed. Anything else is reported once and left alone.
+ * owner_gone: the ring's process is known to have exited (its pidfd said
+ * so). kill() cannot tell: it still reaches a zombie, and a ring left by then
+ * would outlive its process's meta segment, unseen by every later scan. */
+static void open_failed(const char *path, uint32_t pid, int owner_gone, const struct stat *st, int rc,
+                        const char *err)
 {
     int unpublished = rc == -EAGAIN || (uint64_t)st->st_size < SHMLOG_RING_HEADER_BYTES;
-    if (unpublished && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+    if (unpublished && (owner_gone || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))) {
         if (unlink(path) == 0)
             warnx("removed %s: never initialised by its process, which is gone", path);
         return;
@@ -1256,7 +1414,7 @@ static void scan_dir(const char *dir)
             }
             rc = open_guarded(path, v[i].app, p, v[i].cpu, &st, err, sizeof(err));
             if (rc)
-                open_failed(path, v[i].pid, &st, rc, err);
+                open_failed(path, v[i].pid, p && p->gone, &st, rc, err);
         }
     }
     free(v);
@@ -1455,6 +1613,136 @@ static void proc_finalize(struct proc *p)
     free(p);
 }
 
+/* ==== Metrics and alerts ==== */
+
+#define METRICS_PUBLISH_NS 100000000ull /* snapshots for the metrics threads, at most this often */
+
+/* Fill and lag of a ring, read from shared memory under the SIGBUS guard.
+ * The lag is the age of the record at the read position (not drained yet),
+ * from its TSC through the process's calibration. */
+static void ring_observe(struct ring *r, struct metrics_ring *m)
+{
+    static struct shmlog_rec oldest; /* 450 bytes; one drain thread */
+    if (r->broken)
+        return;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        bus_guard = &jb;
+        uint64_t head = shmlog_ring_head(&r->view), tail = shmlog_ring_tail(&r->view);
+        double fill = head > tail ? (double)(head - tail) / (double)r->view.cap : 0.0;
+        m->fill_ratio = fill > 1.0 ? 1.0 : fill;
+        uint64_t at = r->read_pos;
+        struct shmlog_loss loss;
+        if (head != r->read_pos && shmlog_ring_next(&r->view, &at, &oldest, 0, &loss) == SHMLOG_READ_RECORD) {
+            uint64_t born = shmlog_tsc_to_ns(&r->proc->info, oldest.tsc), now = real_ns();
+            m->lag_seconds = now > born ? (double)(now - born) / 1e9 : 0.0;
+        }
+    } else {
+        r->broken = 1;
+    }
+    bus_guard = NULL;
+}
+
+/* The live call-site count and level of a process (the copy taken at open
+ * ages). */
+static void proc_observe(struct proc *p, struct metrics_proc *m)
+{
+    static struct shmlog_proc_info live;
+    m->call_sites = p->info.site_count;
+    m->level = p->info.level;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        bus_guard = &jb;
+        char err[256];
+        if (shmlog_meta_info(&p->meta, &live, err, sizeof(err)) == 0) {
+            m->call_sites = live.site_count;
+            m->level = live.level;
+        }
+    }
+    bus_guard = NULL;
+}
+
+/* Builds a snapshot and hands it to the metrics threads. 1 if published. */
+static int publish_metrics(int wait)
+{
+    struct metrics_snapshot *s = metrics_stage();
+    if (!s)
+        return 0;
+    for (struct proc *p = S.procs; p; p = p->next) {
+        struct metrics_proc *mp = metrics_add_proc(s);
+        if (!mp)
+            break;
+        snprintf(mp->app, sizeof(mp->app), "%s", p->app);
+        mp->pid = p->info.pid;
+        proc_observe(p, mp);
+        for (struct ring *r = p->rings; r; r = r->next) {
+            struct metrics_ring *mr = metrics_add_ring(s);
+            if (!mr)
+                break;
+            snprintf(mr->app, sizeof(mr->app), "%s", p->app);
+            mr->pid = p->info.pid;
+            mr->cpu = r->cpu;
+            mr->records = r->records;
+            mr->payload_bytes = r->payload_bytes;
+            mr->dropped = r->dropped_seen;
+            ring_observe(r, mr);
+        }
+    }
+    struct metrics_totals *t = &s->totals;
+    t->files = S.files;
+    t->written_bytes = S.written_bytes;
+    t->records = S.records;
+    t->record_bytes = S.record_slots * SHMLOG_RECORD_BYTES;
+    t->write_errors = S.write_errors;
+    t->rotations = S.rotations;
+    t->segments_rejected = S.rejected;
+    memcpy(t->losses, S.losses, sizeof(t->losses));
+    struct timespec cpu;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu) == 0)
+        t->cpu_seconds = (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9;
+    return metrics_publish(wait);
+}
+
+/* "file:line" of a call site for an alert's environment. */
+static void alert_site_text(void *ctx, uint32_t key, uint32_t site, char *buf, size_t cap)
+{
+    (void)ctx;
+    snprintf(buf, cap, "unknown");
+    for (struct proc *p = S.procs; p; p = p->next) {
+        if (p->key != key)
+            continue;
+        sigjmp_buf jb;
+        if (sigsetjmp(jb, 0) == 0) {
+            bus_guard = &jb;
+            struct site_slot *slot;
+            const struct shmlog_site_info *info = site_of(p, site, &slot);
+            if (info)
+                snprintf(buf, cap, "%s:%" PRIu32, info->file, info->line);
+        }
+        bus_guard = NULL;
+        return;
+    }
+}
+
+/* Once per loop pass: due alerts, and a metrics snapshot now and then. */
+static void observe(uint64_t now)
+{
+    static uint64_t last_publish;
+    if (alerts.n)
+        alert_poll(&alerts, now, alert_site_text, NULL);
+    if (metrics_enabled() && now - last_publish >= METRICS_PUBLISH_NS && publish_metrics(0))
+        last_publish = now;
+}
+
+/* At exit: alerts for the last records, the final counters for the readers. */
+static void observe_last(void)
+{
+    if (alerts.n)
+        alert_poll(&alerts, mono_ns(), alert_site_text, NULL);
+    publish_metrics(1);
+    metrics_stop();
+}
+
 /* ==== The loop ==== */
 
 static uint64_t drain_all(void)
@@ -1498,10 +1786,8 @@ static void shutdown_all(void)
             break;
     }
     flush_frame();
-    while (S.inflight) {
-        reap(1, 100000000ull);
-        retry_frames();
-    }
+    while (S.inflight)
+        wait_output();
     struct outfile *f = S.cur;
     S.cur = NULL;
     f->closing = 1;
@@ -1546,7 +1832,17 @@ static void pin_cpus(void)
 
 int main(int argc, char **argv)
 {
+    alert_set_init(&alerts);
     parse_options(argc, argv);
+    /* Before pin_cpus: the metrics threads take the cpus the drain loop leaves. */
+    struct metrics_config mc = {.listen = opt.metrics_listen, .allow_remote = opt.metrics_allow_remote,
+                                .file = opt.metrics_file, .interval_s = opt.metrics_interval_s,
+                                .drain_cpus = opt.have_cpus ? &opt.cpus : NULL};
+    char merr[8192];
+    if (metrics_start(&mc, merr, sizeof(merr)) != 0) {
+        fprintf(stderr, PROG ": %s\n", merr);
+        return 2;
+    }
     pin_cpus();
     int rc = ensure_dir(opt.out);
     if (rc) {
@@ -1587,8 +1883,10 @@ int main(int argc, char **argv)
     S.build_gen = 1;
 
     scan_all();
+    observe(mono_ns()); /* the alert clock must be set before the first drain counts */
     if (opt.once) {
         shutdown_all();
+        observe_last();
         return 0;
     }
     uint64_t last_scan = mono_ns(), last_live = 0, last_notify = 0, idle = 0;
@@ -1609,6 +1907,7 @@ int main(int argc, char **argv)
             last_live = now;
         }
         uint64_t moved = drain_all();
+        observe(now);
         if (S.flush_soon || (S.build_first_ns && mono_ns() - S.build_first_ns >= FRAME_MAX_AGE_NS))
             flush_frame();
         reap(0, 0);
@@ -1637,6 +1936,7 @@ int main(int argc, char **argv)
         }
     }
     shutdown_all();
+    observe_last();
     fprintf(stderr, PROG ": exiting: %" PRIu64 " records in %" PRIu64 " frames, %" PRIu64 " bytes\n", S.records,
             S.frames, S.bytes);
     return 0;

@@ -7,7 +7,7 @@ set -euo pipefail
 want_pages=${SHMLOG_HUGEPAGES:-512}
 packages=(gcc g++ clang pkg-config meson ninja-build python3
           liburing-dev libzstd-dev libnuma-dev libcriterion-dev libmicrohttpd-dev numactl
-          libclang-rt-14-dev)
+          libclang-rt-14-dev rsyslog)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup.sh: run as root (it installs packages and reserves hugepages)" >&2

@@ -1,0 +1,640 @@
+/*
+ * metrics.c - the collector's metrics: snapshot exchange, text exposition
+ * format, the libmicrohttpd endpoint and the node_exporter textfile writer.
+ * See metrics.h for the threading.
+ */
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "render.h"
+
+#define PROG "shmlog-collector"
+
+static struct {
+    int enabled;
+    pthread_mutex_t swap_lock;  /* held for a pointer swap only; the drain loop only try-locks it */
+    pthread_mutex_t read_lock;  /* one reader formats front at a time */
+    struct metrics_snapshot bufs[3];
+    struct metrics_snapshot *stage, *ready, *front;
+    int fresh;                  /* ready holds a snapshot no reader took yet */
+    struct MHD_Daemon *http;
+    const char *file;
+    unsigned interval_s;
+    pthread_t file_thread;
+    int file_thread_running;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    int stopping;
+    int file_error;             /* errno of the last failed write, reported once */
+} M = {
+    .swap_lock = PTHREAD_MUTEX_INITIALIZER,
+    .read_lock = PTHREAD_MUTEX_INITIALIZER,
+    .stop_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/* ==== Snapshots ==== */
+
+int metrics_enabled(void)
+{
+    return M.enabled;
+}
+
+struct metrics_snapshot *metrics_stage(void)
+{
+    if (!M.enabled)
+        return NULL;
+    M.stage->nrings = 0;
+    M.stage->nprocs = 0;
+    memset(&M.stage->totals, 0, sizeof(M.stage->totals));
+    return M.stage;
+}
+
+/* Grows an array of entries by one zeroed entry. */
+static void *add_entry(void **arr, size_t *n, size_t *cap, size_t size)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        void *nv = realloc(*arr, ncap * size);
+        if (!nv)
+            return NULL;
+        *arr = nv;
+        *cap = ncap;
+    }
+    void *e = (char *)*arr + *n * size;
+    memset(e, 0, size);
+    (*n)++;
+    return e;
+}
+
+struct metrics_ring *metrics_add_ring(struct metrics_snapshot *s)
+{
+    return add_entry((void **)&s->rings, &s->nrings, &s->rings_cap, sizeof(*s->rings));
+}
+
+struct metrics_proc *metrics_add_proc(struct metrics_snapshot *s)
+{
+    return add_entry((void **)&s->procs, &s->nprocs, &s->procs_cap, sizeof(*s->procs));
+}
+
+int metrics_publish(int wait)
+{
+    if (!M.enabled)
+        return 0;
+    if (wait)
+        pthread_mutex_lock(&M.swap_lock);
+    else if (pthread_mutex_trylock(&M.swap_lock) != 0)
+        return 0;
+    struct metrics_snapshot *t = M.ready;
+    M.ready = M.stage;
+    M.stage = t;
+    M.fresh = 1;
+    pthread_mutex_unlock(&M.swap_lock);
+    return 1;
+}
+
+/* Reader: the newest published snapshot as text. Holds read_lock throughout,
+ * swap_lock only for the swap. */
+static char *format_latest(size_t *len)
+{
+    pthread_mutex_lock(&M.read_lock);
+    pthread_mutex_lock(&M.swap_lock);
+    if (M.fresh) {
+        struct metrics_snapshot *t = M.front;
+        M.front = M.ready;
+        M.ready = t;
+        M.fresh = 0;
+    }
+    pthread_mutex_unlock(&M.swap_lock);
+    char *text = metrics_format(M.front, len);
+    pthread_mutex_unlock(&M.read_lock);
+    return text;
+}
+
+/* ==== Text exposition format ==== */
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t len;
+    uint32_t min, cp;
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xE0) == 0xC0) {
+        len = 2, min = 0x80, cp = s[0] & 0x1F;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        len = 3, min = 0x800, cp = s[0] & 0x0F;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        len = 4, min = 0x10000, cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+/* A label value: the format escapes backslash, double quote and newline; it
+ * must be UTF-8, so invalid bytes (the app name comes from a file name any
+ * local user may choose) become U+FFFD and other control bytes '?'. */
+static void put_label_value(FILE *out, const char *value)
+{
+    const unsigned char *s = (const unsigned char *)value;
+    size_t n = strlen(value);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        if (c == '\\' || c == '"') {
+            fputc('\\', out);
+            fputc(c, out);
+        } else if (c == '\n') {
+            fputs("\\n", out);
+        } else if (c < 0x20 || c == 0x7F) {
+            fputc('?', out);
+        } else if (c >= 0x80) {
+            size_t len = utf8_seq(s + i, n - i);
+            if (len) {
+                fwrite(s + i, 1, len, out);
+                i += len;
+                continue;
+            }
+            fputs("\xEF\xBF\xBD", out);
+        } else {
+            fputc(c, out);
+        }
+        i++;
+    }
+}
+
+static void put_family(FILE *out, const char *name, const char *type, const char *help)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A gauge value as Prometheus reads it: finite, shortest sensible form. */
+static void put_double(FILE *out, double v)
+{
+    if (!(v == v) || v > 1e300 || v < -1e300)
+        v = 0;
+    fprintf(out, "%.9g\n", v);
+}
+
+static int ring_cmp(const void *a, const void *b)
+{
+    const struct metrics_ring *x = a, *y = b;
+    int c = strcmp(x->app, y->app);
+    if (c)
+        return c;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    return x->cpu < y->cpu ? -1 : x->cpu > y->cpu;
+}
+
+static int proc_cmp(const void *a, const void *b)
+{
+    const struct metrics_proc *x = a, *y = b;
+    int c = strcmp(x->app, y->app);
+    if (c)
+        return c;
+    return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+enum ring_field { RF_RECORDS, RF_BYTES, RF_DROPPED, RF_FILL, RF_LAG };
+
+static void put_ring_family(FILE *out, const struct metrics_snapshot *s, enum ring_field field)
+{
+    for (size_t i = 0; i < s->nrings; i++) {
+        const struct metrics_ring *r = &s->rings[i];
+        /* Two entries with one label set (a pid reused while the old
+         * process's segments are still drained) would make the whole scrape
+         * invalid: the first one stands for both. */
+        if (i && ring_cmp(r, &s->rings[i - 1]) == 0)
+            continue;
+        static const char *const names[] = {"shmlog_ring_records_total", "shmlog_ring_bytes_total",
+                                            "shmlog_ring_dropped_records_total", "shmlog_ring_fill_ratio",
+                                            "shmlog_ring_lag_seconds"};
+        fprintf(out, "%s{app=\"", names[field]);
+        put_label_value(out, r->app);
+        fprintf(out, "\",pid=\"%" PRIu32 "\",cpu=\"%" PRIu32 "\"} ", r->pid, r->cpu);
+        switch (field) {
+        case RF_RECORDS: fprintf(out, "%" PRIu64 "\n", r->records); break;
+        case RF_BYTES: fprintf(out, "%" PRIu64 "\n", r->payload_bytes); break;
+        case RF_DROPPED: fprintf(out, "%" PRIu64 "\n", r->dropped); break;
+        case RF_FILL: put_double(out, r->fill_ratio); break;
+        case RF_LAG: put_double(out, r->lag_seconds); break;
+        }
+    }
+}
+
+static void put_proc_family(FILE *out, const struct metrics_snapshot *s, int level)
+{
+    for (size_t i = 0; i < s->nprocs; i++) {
+        const struct metrics_proc *p = &s->procs[i];
+        if (i && proc_cmp(p, &s->procs[i - 1]) == 0)
+            continue;
+        fprintf(out, "%s{app=\"", level ? "shmlog_process_level" : "shmlog_process_call_sites");
+        put_label_value(out, p->app);
+        fprintf(out, "\",pid=\"%" PRIu32 "\"} %" PRIu32 "\n", p->pid, level ? p->level : p->call_sites);
+    }
+}
+
+char *metrics_format(struct metrics_snapshot *s, size_t *len)
+{
+    char *text = NULL;
+    size_t n = 0;
+    FILE *out = open_memstream(&text, &n);
+    if (!out)
+        return NULL;
+    if (s->nrings)
+        qsort(s->rings, s->nrings, sizeof(*s->rings), ring_cmp);
+    if (s->nprocs)
+        qsort(s->procs, s->nprocs, sizeof(*s->procs), proc_cmp);
+
+    put_family(out, "shmlog_ring_records_total", "counter", "Records drained from the ring.");
+    put_ring_family(out, s, RF_RECORDS);
+    put_family(out, "shmlog_ring_bytes_total", "counter", "Payload bytes of the records drained from the ring.");
+    put_ring_family(out, s, RF_BYTES);
+    put_family(out, "shmlog_ring_dropped_records_total", "counter",
+               "Records the producer dropped because the ring was full (the ring's own counter).");
+    put_ring_family(out, s, RF_DROPPED);
+    put_family(out, "shmlog_ring_fill_ratio", "gauge", "Used fraction of the ring, (head - tail) / capacity.");
+    put_ring_family(out, s, RF_FILL);
+    put_family(out, "shmlog_ring_lag_seconds", "gauge",
+               "Age of the oldest record not yet drained from the ring, 0 when there is none.");
+    put_ring_family(out, s, RF_LAG);
+
+    put_family(out, "shmlog_process_call_sites", "gauge", "Call sites the process registered.");
+    put_proc_family(out, s, 0);
+    put_family(out, "shmlog_process_level", "gauge", "Live log level of the process (0 TRACE .. 5 FATAL, 6 OFF).");
+    put_proc_family(out, s, 1);
+
+    const struct metrics_totals *t = &s->totals;
+    put_family(out, "shmlog_collector_files_total", "counter", "Output files opened.");
+    fprintf(out, "shmlog_collector_files_total %" PRIu64 "\n", t->files);
+    put_family(out, "shmlog_collector_written_bytes_total", "counter", "Compressed bytes written to output files.");
+    fprintf(out, "shmlog_collector_written_bytes_total %" PRIu64 "\n", t->written_bytes);
+    put_family(out, "shmlog_collector_records_total", "counter", "Records written to output files.");
+    fprintf(out, "shmlog_collector_records_total %" PRIu64 "\n", t->records);
+    put_family(out, "shmlog_collector_compression_ratio", "gauge",
+               "Ring bytes of the records (64 per slot) per compressed byte written, since start.");
+    fputs("shmlog_collector_compression_ratio ", out);
+    put_double(out, t->written_bytes ? (double)t->record_bytes / (double)t->written_bytes : 0.0);
+    put_family(out, "shmlog_collector_write_errors_total", "counter",
+               "Failed writes or fsyncs (retried; their records stay in their rings).");
+    fprintf(out, "shmlog_collector_write_errors_total %" PRIu64 "\n", t->write_errors);
+    put_family(out, "shmlog_collector_rotations_total", "counter", "Output files closed and replaced by a new one.");
+    fprintf(out, "shmlog_collector_rotations_total %" PRIu64 "\n", t->rotations);
+    put_family(out, "shmlog_collector_cpu_seconds_total", "counter",
+               "CPU time of the collector process, user and system.");
+    fputs("shmlog_collector_cpu_seconds_total ", out);
+    put_double(out, t->cpu_seconds);
+    put_family(out, "shmlog_collector_segments_rejected_total", "counter",
+               "Segments ignored: owned by a uid not allowed, or failed validation.");
+    fprintf(out, "shmlog_collector_segments_rejected_total %" PRIu64 "\n", t->segments_rejected);
+    put_family(out, "shmlog_collector_losses_total", "counter", "Records known lost, by reason.");
+    for (unsigned i = 0; i < METRICS_LOSS_REASONS; i++)
+        fprintf(out, "shmlog_collector_losses_total{reason=\"%s\"} %" PRIu64 "\n",
+                shmlog_loss_reason_name(SHMLOG_LOSS_DROPPED + i), t->losses[i]);
+
+    if (fclose(out) != 0) {
+        free(text);
+        return NULL;
+    }
+    *len = n;
+    return text;
+}
+
+/* ==== Listen address ==== */
+
+static int is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return 0;
+}
+
+int metrics_parse_listen(const char *arg, int allow_remote, struct sockaddr_storage *out, char *err,
+                         size_t errcap)
+{
+    char host[256];
+    const char *colon = strrchr(arg, ':');
+    const char *port = colon ? colon + 1 : NULL;
+    size_t hlen = colon ? (size_t)(colon - arg) : 0;
+    if (!colon || hlen == 0 || hlen >= sizeof(host) || !*port || strspn(port, "0123456789") != strlen(port) ||
+        strlen(port) > 5 || atoi(port) > 65535) {
+        snprintf(err, errcap, "--metrics-listen: expected ADDR:PORT (e.g. 127.0.0.1:9464), got '%s'", arg);
+        return -EINVAL;
+    }
+    memcpy(host, arg, hlen);
+    host[hlen] = '\0';
+    if (host[0] == '[') { /* [v6]:port */
+        if (hlen < 3 || host[hlen - 1] != ']') {
+            snprintf(err, errcap, "--metrics-listen: bad IPv6 address in '%s'", arg);
+            return -EINVAL;
+        }
+        memmove(host, host + 1, hlen - 2);
+        host[hlen - 2] = '\0';
+    }
+    struct addrinfo hints = {.ai_flags = AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0 || !res || res->ai_addrlen > sizeof(*out)) {
+        snprintf(err, errcap, "--metrics-listen: cannot resolve '%s': %s", host,
+                 rc ? gai_strerror(rc) : "no address");
+        if (res)
+            freeaddrinfo(res);
+        return -EINVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (!allow_remote && !is_loopback((struct sockaddr *)out)) {
+        snprintf(err, errcap,
+                 "--metrics-listen %s: not a loopback address; the endpoint has no authentication "
+                 "(add --metrics-allow-remote to listen there anyway)", arg);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* ==== HTTP endpoint (libmicrohttpd's own thread) ==== */
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, char *body,
+                             size_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result rc = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status, const char *text)
+{
+    char *body = strdup(text);
+    return body ? reply(conn, status, "text/plain; charset=utf-8", body, strlen(body)) : MHD_NO;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)cls, (void)version, (void)upload_data, (void)con_cls;
+    if (*upload_data_size) { /* a request body is not read: drop it */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+    if (strcmp(url, "/") == 0)
+        return reply_text(conn, MHD_HTTP_OK, PROG ": metrics at /metrics\n");
+    if (strcmp(url, "/metrics") != 0)
+        return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found; metrics are at /metrics\n");
+    size_t len;
+    char *text = format_latest(&len);
+    if (!text)
+        return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+/* libmicrohttpd's messages: while the daemon starts, its reason is kept for
+ * our one-line error; afterwards they are logged with our prefix. */
+static int http_starting;
+static char http_start_error[512];
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    if (__atomic_load_n(&http_starting, __ATOMIC_ACQUIRE))
+        snprintf(http_start_error, sizeof(http_start_error), "%s", msg);
+    else
+        fprintf(stderr, PROG ": metrics endpoint: %s\n", msg);
+}
+
+static int http_start(const struct metrics_config *cfg, char *err, size_t errcap)
+{
+    struct sockaddr_storage addr;
+    int rc = metrics_parse_listen(cfg->listen, cfg->allow_remote, &addr, err, errcap);
+    if (rc)
+        return rc;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    if (addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    uint16_t port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                                     : ((struct sockaddr_in *)&addr)->sin_port);
+    __atomic_store_n(&http_starting, 1, __ATOMIC_RELEASE);
+    M.http = MHD_start_daemon(flags, port, NULL, NULL, on_request, NULL,
+                              MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                              MHD_OPTION_END);
+    __atomic_store_n(&http_starting, 0, __ATOMIC_RELEASE);
+    if (!M.http) {
+        snprintf(err, errcap, "--metrics-listen %s: cannot listen: %s", cfg->listen,
+                 *http_start_error ? http_start_error : "libmicrohttpd could not start");
+        return -EADDRINUSE;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(M.http, MHD_DAEMON_INFO_BIND_PORT);
+    char shown[INET6_ADDRSTRLEN] = "?";
+    if (addr.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&addr)->sin6_addr, shown, sizeof(shown));
+    else
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&addr)->sin_addr, shown, sizeof(shown));
+    /* With port 0 this line is the only way to learn the port. */
+    fprintf(stderr, PROG ": metrics on http://%s%s%s:%u/metrics\n", addr.ss_family == AF_INET6 ? "[" : "", shown,
+            addr.ss_family == AF_INET6 ? "]" : "", info ? (unsigned)info->port : (unsigned)port);
+    return 0;
+}
+
+/* ==== Textfile (its own thread) ==== */
+
+/* Writes PATH.tmp, syncs it and renames it over PATH: node_exporter never
+ * reads a half-written file. 0 or -errno. */
+static int write_textfile(int report)
+{
+    size_t len;
+    char *text = format_latest(&len);
+    if (!text)
+        return -ENOMEM;
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", M.file);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int rc = 0;
+    if (fd < 0) {
+        rc = -errno;
+    } else {
+        for (size_t done = 0; done < len && !rc;) {
+            ssize_t n = write(fd, text + done, len - done);
+            if (n > 0)
+                done += (size_t)n;
+            else if (n == 0)
+                rc = -EIO;
+            else if (errno != EINTR)
+                rc = -errno;
+        }
+        if (!rc && fsync(fd) != 0)
+            rc = -errno;
+        if (close(fd) != 0 && !rc)
+            rc = -errno;
+        if (!rc && rename(tmp, M.file) != 0)
+            rc = -errno;
+        if (rc)
+            unlink(tmp);
+    }
+    free(text);
+    if (!report)
+        return rc;
+    if (rc && -rc != M.file_error)
+        fprintf(stderr, PROG ": --metrics-file %s: %s (will retry)\n", M.file, strerror(-rc));
+    else if (!rc && M.file_error)
+        fprintf(stderr, PROG ": --metrics-file %s: written again\n", M.file);
+    M.file_error = -rc;
+    return rc;
+}
+
+static void *file_loop(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&M.stop_lock);
+    while (!M.stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += M.interval_s;
+        while (!M.stopping && pthread_cond_timedwait(&M.stop_cond, &M.stop_lock, &until) != ETIMEDOUT)
+            ;
+        if (M.stopping)
+            break;
+        pthread_mutex_unlock(&M.stop_lock);
+        write_textfile(1);
+        pthread_mutex_lock(&M.stop_lock);
+    }
+    pthread_mutex_unlock(&M.stop_lock);
+    return NULL;
+}
+
+static int file_start(const struct metrics_config *cfg, char *err, size_t errcap)
+{
+    M.file = cfg->file;
+    M.interval_s = cfg->interval_s ? cfg->interval_s : 10;
+    /* A path that cannot be written is a configuration error: found now, not
+     * ten seconds into the run. */
+    int rc = write_textfile(0);
+    if (rc) {
+        snprintf(err, errcap, "--metrics-file %s: %s", cfg->file, strerror(-rc));
+        return rc;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&M.stop_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    rc = pthread_create(&M.file_thread, NULL, file_loop, NULL);
+    if (rc) {
+        snprintf(err, errcap, "--metrics-file: cannot start its thread: %s", strerror(rc));
+        return -rc;
+    }
+    M.file_thread_running = 1;
+    pthread_setname_np(M.file_thread, "shmlog-textfile"); /* in top -H and /proc/<pid>/task */
+    return 0;
+}
+
+/* ==== Start and stop ==== */
+
+int metrics_start(const struct metrics_config *cfg, char *err, size_t errcap)
+{
+    if (!cfg->listen && !cfg->file)
+        return 0;
+    for (int i = 0; i < 3; i++)
+        memset(&M.bufs[i], 0, sizeof(M.bufs[i]));
+    M.stage = &M.bufs[0];
+    M.ready = &M.bufs[1];
+    M.front = &M.bufs[2];
+    M.fresh = 0;
+    M.enabled = 1;
+
+    /* Threads inherit the creator's affinity and signal mask: set both for
+     * them here, then give the drain thread its own back. The metrics threads
+     * run on the cpus the drain loop does not own, and signals (SIGTERM,
+     * SIGHUP, SIGCHLD) go to the drain thread, which handles them. */
+    cpu_set_t before, others;
+    int restore_affinity = 0;
+    if (cfg->drain_cpus && sched_getaffinity(0, sizeof(before), &before) == 0) {
+        CPU_ZERO(&others);
+        for (int c = 0; c < CPU_SETSIZE; c++)
+            if (CPU_ISSET(c, &before) && !CPU_ISSET(c, cfg->drain_cpus))
+                CPU_SET(c, &others);
+        if (!CPU_COUNT(&others))
+            fprintf(stderr, PROG ": warning: every allowed cpu is in --cpu; the metrics threads share them\n");
+        else if (sched_setaffinity(0, sizeof(others), &others) == 0)
+            restore_affinity = 1;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+
+    int rc = 0;
+    if (cfg->listen)
+        rc = http_start(cfg, err, errcap);
+    if (!rc && cfg->file)
+        rc = file_start(cfg, err, errcap);
+
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (restore_affinity)
+        sched_setaffinity(0, sizeof(before), &before);
+    if (rc)
+        metrics_stop();
+    return rc;
+}
+
+void metrics_stop(void)
+{
+    if (!M.enabled)
+        return;
+    if (M.http) {
+        MHD_stop_daemon(M.http);
+        M.http = NULL;
+    }
+    if (M.file_thread_running) {
+        pthread_mutex_lock(&M.stop_lock);
+        M.stopping = 1;
+        pthread_cond_signal(&M.stop_cond);
+        pthread_mutex_unlock(&M.stop_lock);
+        pthread_join(M.file_thread, NULL);
+        M.file_thread_running = 0;
+        /* The final counters, for whoever reads the file after the exit. */
+        write_textfile(1);
+    }
+    M.enabled = 0;
+}
