@@ -1,4 +1,4 @@
-/* Description: the record renderer formats exactly like glibc printf for valid formats, renders hostile formats and payloads as visible errors without crashing, and emits valid, typed JSON. */
+/* Description: the record renderer formats exactly like glibc printf for valid formats, renders hostile formats and payloads as visible errors without crashing, emits valid, typed JSON, renders prepared sites exactly like the general path, and converts TSC to time exactly like the reader. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
@@ -1135,6 +1135,136 @@ Test(render_line, loss_markers, .timeout = 10)
     cr_assert_eq(b.len, 20);
     for (size_t i = 20; i < sizeof small; i++)
         cr_assert_eq((unsigned char)small[i], 0x5A);
+}
+
+/* A random site whose format mixes the conversions the prepared form renders
+ * on its fast paths (%d %u %ld %s %f %.Nf, named fields) with the others. */
+static void random_mixed_site(void)
+{
+    static const char *const pieces[] = {
+        "px=%.2f ", "qty=%d ", "id=%lu ", "sym=%s ", "f=%f ", "n=%u ", "x=%x ", "w=%5d ", "e=%e ",
+        "%% ", "lit \"q\"\\ ", "p=%.4f ", "g=%g ", "c=%c ", "l=%lld ", "t=%.0f ", "s=%.3s ", "z=%zu ",
+    };
+    static const uint8_t types[] = {SHMLOG_ARG_I8, SHMLOG_ARG_U8, SHMLOG_ARG_I16, SHMLOG_ARG_U16, SHMLOG_ARG_I32,
+                                    SHMLOG_ARG_U32, SHMLOG_ARG_I64, SHMLOG_ARG_U64, SHMLOG_ARG_F32, SHMLOG_ARG_F64,
+                                    SHMLOG_ARG_STR, SHMLOG_ARG_BOOL, SHMLOG_ARG_PTR};
+    memset(&test_site, 0, sizeof test_site);
+    int n = 1 + (int)(rng() % 8);
+    for (int k = 0; k < n; k++)
+        strcat(test_site.fmt, pieces[rng() % (sizeof pieces / sizeof pieces[0])]);
+    strcpy(test_site.file, "src/x.c");
+    test_site.line = 7;
+    test_site.nargs = (uint8_t)(rng() % 10);
+    for (unsigned k = 0; k < test_site.nargs; k++)
+        test_site.arg_types[k] = types[rng() % sizeof types];
+    test_site.level = SHMLOG_LEVEL_INFO;
+    test_site.category = SHMLOG_CAT_ORDER;
+}
+
+/* A payload that matches the site's types (mostly), with prices, huge and
+ * negative values, and strings with bytes to escape. */
+static void random_matching_payload(void)
+{
+    memset(&test_rec, 0, sizeof test_rec);
+    size_t off = 0;
+    for (unsigned k = 0; k < test_site.nargs; k++) {
+        unsigned t = test_site.arg_types[k];
+        if (t == SHMLOG_ARG_STR) {
+            size_t len = rng() % 12;
+            test_rec.payload[off] = (uint8_t)len;
+            test_rec.payload[off + 1] = 0;
+            for (size_t j = 0; j < len; j++)
+                test_rec.payload[off + 2 + j] = (uint8_t)(rng() % 3 ? 'a' + rng() % 26 : rng());
+            off += 2 + len;
+        } else if (t == SHMLOG_ARG_F64) {
+            double v = rng() % 2 ? (double)(int64_t)(rng() % 2000000 - 1000000) / 100.0 + (rng() % 2 ? 0.01 : 0)
+                                 : (double)(int64_t)rng() / (double)(1ULL << (rng() % 64));
+            memcpy(test_rec.payload + off, &v, 8);
+            off += 8;
+        } else {
+            uint64_t v = rng() >> (rng() % 64);
+            memcpy(test_rec.payload + off, &v, shmlog_arg_width(t));
+            off += shmlog_arg_width(t);
+        }
+    }
+    test_rec.payload_len = (uint16_t)(rng() % 50 ? off : rng() % (off + 1));
+    test_rec.tid = (uint32_t)rng();
+    test_rec.pos = rng();
+    test_rec.level = rng() % 20 ? test_site.level : (uint8_t)(rng() % 8);
+    test_rec.category = rng() % 20 ? test_site.category : (uint8_t)(rng() % 8);
+    test_rec.flags = rng() % 10 ? 0 : SHMLOG_REC_TRUNCATED;
+}
+
+Test(render_line, prepared_site_matches_the_general_formatter, .timeout = 120)
+{
+    static char other[SHMLOG_RENDER_LINE_MAX];
+    for (int iter = 0; iter < 4000; iter++) {
+        random_mixed_site();
+        struct shmlog_site_render *sr = shmlog_site_render_new(&test_site, "app", "host1", 1234);
+        cr_assert(sr != NULL);
+        for (int k = 0; k < 8; k++) {
+            random_matching_payload();
+            /* Whole lines: as shmlog_render_record (prepared per record) does. */
+            for (int json = 0; json <= 1; json++) {
+                size_t n = render_line(&test_site, json);
+                struct shmlog_buf b;
+                shmlog_buf_init(&b, other, sizeof other - 1);
+                cr_assert_eq(shmlog_render_prepared(sr, &test_rec, 1, TEST_TS, json, &b), 0);
+                other[b.len] = 0;
+                if (b.len != n || memcmp(other, json_mem, n) != 0)
+                    cr_assert_fail("format \"%s\": prepared\n%s\nper record\n%s", test_site.fmt, other, json_mem);
+                if (json && !json_valid(json_mem, n))
+                    cr_assert_fail("bad JSON for \"%s\": %s", test_site.fmt, json_mem);
+            }
+            /* The message and the fields against the general path (no fast
+             * conversions, no reuse of the message's digits). */
+            struct shmlog_arg args[SHMLOG_MAX_ARGS];
+            int nargs = shmlog_decode_args(&test_site, test_rec.payload, test_rec.payload_len, args);
+            if (nargs < 0)
+                continue;
+            struct shmlog_buf b;
+            shmlog_buf_init(&b, other, sizeof other - 1);
+            shmlog_format(test_site.fmt, args, nargs, &b);
+            other[b.len] = 0;
+            shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
+            shmlog_render_prepared_msg(sr, &test_rec, &b);
+            json_mem[b.len] = 0;
+            cr_assert_str_eq(json_mem, other, "format \"%s\"", test_site.fmt);
+            render_line(&test_site, 1);
+            shmlog_buf_init(&b, other, sizeof other - 1);
+            shmlog_buf_puts(&b, "\"fields\":");
+            shmlog_json_fields(test_site.fmt, args, nargs, &b);
+            other[b.len] = 0;
+            if (!strstr(json_mem, other))
+                cr_assert_fail("format \"%s\": fields %s not in %s", test_site.fmt, other, json_mem);
+        }
+        shmlog_site_render_free(sr);
+    }
+}
+
+Test(render_line, tsc_clock_matches_the_reader, .timeout = 60)
+{
+    for (int i = 0; i < 2000000; i++) {
+        struct shmlog_proc_info p;
+        memset(&p, 0, sizeof p);
+        switch (i % 5) {
+        case 0: p.tsc_hz = 2000000000u + rng() % 2000000000u; break; /* real TSCs */
+        case 1: p.tsc_hz = 1 + rng() % 1000; break;
+        case 2: p.tsc_hz = rng() >> (rng() % 64); break;             /* 0 too */
+        case 3: p.tsc_hz = 1000000000u; break;
+        default: p.tsc_hz = UINT64_MAX - rng() % 1000; break;
+        }
+        p.anchor_tsc = rng();
+        p.anchor_ns = rng() >> (rng() % 8);
+        uint64_t span = rng() >> (rng() % 64);
+        uint64_t tsc = i % 3 == 0 ? rng() : i % 3 == 1 ? p.anchor_tsc + span : p.anchor_tsc - span;
+        struct shmlog_tsc_clock c;
+        shmlog_tsc_clock_init(&c, &p);
+        uint64_t fast = shmlog_tsc_clock_ns(&c, tsc), exact = shmlog_tsc_to_ns(&p, tsc);
+        if (fast != exact)
+            cr_assert_fail("hz %" PRIu64 " anchor %" PRIu64 "/%" PRIu64 " tsc %" PRIu64 ": %" PRIu64 ", reader %" PRIu64,
+                           p.tsc_hz, p.anchor_tsc, p.anchor_ns, tsc, fast, exact);
+    }
 }
 
 Test(render_line, rfc3339_matches_gmtime, .timeout = 30)

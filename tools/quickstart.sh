@@ -6,9 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 
-[ -d build ] || meson setup build --buildtype=release >/dev/null
-ninja -C build >/dev/null
-echo "quickstart: built into ./build"
+# SHMLOG_BUILD: the build directory (default ./build).
+build=${SHMLOG_BUILD:-build}
+[ -d "$build" ] || meson setup "$build" --buildtype=release >/dev/null
+ninja -C "$build" >/dev/null
+echo "quickstart: built into ./$build"
 
 work=$(mktemp -d /tmp/shmlog-quickstart.XXXXXX)
 mnt=$(awk '$3 == "hugetlbfs" { print $2; exit }' /proc/mounts)
@@ -17,13 +19,13 @@ export SHMLOG_DIR=$seg_dir
 out=$work/out
 mkdir -p "$out"
 
-build/collector/shmlog-collector --dir "$seg_dir" --out "$out" &
+"$build"/collector/shmlog-collector --dir "$seg_dir" --out "$out" &
 collector=$!
 trap 'kill $collector 2>/dev/null || true; rm -rf "$seg_dir"' EXIT
 
-build/tools/shmlog-sample --app quickstart --count 200000 --threads 2
+"$build"/tools/shmlog-sample --app quickstart --count 200000 --threads 2 --rate 2000000
 echo "quickstart: live segments while the collector drains:"
-build/tools/shmlog-dump segments --dir "$seg_dir" || true
+"$build"/tools/shmlog-dump segments --dir "$seg_dir" || true
 
 kill -TERM $collector
 wait $collector
@@ -32,8 +34,8 @@ trap 'rm -rf "$seg_dir"' EXIT
 echo "quickstart: files written to $out:"
 ls -l "$out"
 echo "quickstart: the first records, as text and as JSON Lines:"
-build/tools/shmlog-dump read "$out" --limit 5
-build/tools/shmlog-dump read "$out" --format json --limit 3
+"$build"/tools/shmlog-dump read "$out" --limit 5
+"$build"/tools/shmlog-dump read "$out" --format json --limit 3
 echo "quickstart: stats and verification:"
-build/tools/shmlog-dump stats "$out"
-build/tools/shmlog-dump verify "$out"/*.shlog
+"$build"/tools/shmlog-dump stats "$out"
+"$build"/tools/shmlog-dump verify "$out"/*.shlog

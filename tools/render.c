@@ -83,8 +83,32 @@ void shmlog_buf_fill(struct shmlog_buf *b, char c, size_t n)
     b->len += n;
 }
 
+/* Decimal digits of v (1..20). */
+static unsigned u64_ndigits(uint64_t v)
+{
+    static const uint64_t pow10[20] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+        1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+        100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+        1000000000000000000ULL, 10000000000000000000ULL,
+    };
+    /* log10 from log2: 1233/4096 ~ log10(2), then one compare. */
+    if (v < 10)
+        return 1;
+    unsigned bits = 64 - (unsigned)__builtin_clzll(v);
+    unsigned d = bits * 1233 >> 12;
+    return d + (d < 20 && v >= pow10[d]);
+}
+
 void shmlog_buf_u64(struct shmlog_buf *b, uint64_t v)
 {
+    /* Straight into the buffer when it has room: no copy. */
+    if (b->cap - b->len >= 20) {
+        unsigned n = u64_ndigits(v);
+        u64_digits_back(b->data + b->len + n, v);
+        b->len += n;
+        return;
+    }
     char tmp[20];
     char *p = u64_digits_back(tmp + sizeof tmp, v);
     shmlog_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
@@ -178,15 +202,16 @@ static int64_t sign_extend(uint64_t v, unsigned bits)
     return (int64_t)((v ^ sign) - sign);
 }
 
-int shmlog_decode_args(const struct shmlog_site_info *site, const uint8_t *payload, size_t payload_len,
-                       struct shmlog_arg args[SHMLOG_MAX_ARGS])
+/* shmlog_decode_args for nargs arguments of the given types. */
+static int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
+                             struct shmlog_arg args[SHMLOG_MAX_ARGS])
 {
-    if (!site || site->nargs > SHMLOG_MAX_ARGS)
+    if (nargs > SHMLOG_MAX_ARGS)
         return -1;
     size_t off = 0;
-    for (unsigned i = 0; i < site->nargs; i++) {
+    for (unsigned i = 0; i < nargs; i++) {
         struct shmlog_arg *a = &args[i];
-        unsigned type = site->arg_types[i];
+        unsigned type = types[i];
         a->type = (uint8_t)type;
         a->str_truncated = 0;
         a->str_len = 0;
@@ -228,7 +253,15 @@ int shmlog_decode_args(const struct shmlog_site_info *site, const uint8_t *paylo
             break;
         }
     }
-    return site->nargs;
+    return (int)nargs;
+}
+
+int shmlog_decode_args(const struct shmlog_site_info *site, const uint8_t *payload, size_t payload_len,
+                       struct shmlog_arg args[SHMLOG_MAX_ARGS])
+{
+    if (!site)
+        return -1;
+    return decode_args_typed(site->nargs, site->arg_types, payload, payload_len, args);
 }
 
 static int arg_is_integer(unsigned type)
@@ -777,12 +810,32 @@ static void put_fixed(struct shmlog_buf *out, u128 q, int prec, int dot_always)
 {
     uint64_t scale = pow10_u64[prec];
     if (q <= UINT64_MAX) {
-        uint64_t q64 = (uint64_t)q;
-        shmlog_buf_u64(out, q64 / scale);
-        if (prec > 0 || dot_always)
+        /* The digits of q once, the point put in: no division by 10^prec. */
+        unsigned nd = u64_ndigits((uint64_t)q);
+        unsigned digits = nd > (unsigned)prec ? nd : (unsigned)prec + 1;
+        int dot = prec > 0 || dot_always;
+        if (out->cap - out->len >= 48) {
+            char *d = out->data + out->len;
+            u64_digits_back(d + digits, (uint64_t)q);
+            for (unsigned i = 0; i < digits - nd; i++)
+                d[i] = '0';
+            if (dot) { /* a few bytes: a loop, not a call */
+                for (unsigned i = digits; i > digits - (unsigned)prec; i--)
+                    d[i] = d[i - 1];
+                d[digits - prec] = '.';
+            }
+            out->len += digits + (unsigned)dot;
+            return;
+        }
+        char tmp[24];
+        char *end = tmp + sizeof tmp;
+        char *p = u64_digits_back(end, (uint64_t)q);
+        while (end - p < prec + 1)
+            *--p = '0';
+        shmlog_buf_put(out, p, (size_t)(end - p - prec));
+        if (dot)
             shmlog_buf_putc(out, '.');
-        if (prec > 0)
-            buf_u64_padded(out, q64 % scale, prec);
+        shmlog_buf_put(out, end - prec, (size_t)prec);
         return;
     }
     buf_u128(out, q / scale);
@@ -1019,13 +1072,110 @@ static void format_spec(struct shmlog_buf *out, const struct fmt_spec *sp, const
     put_bad_type(out, sp, a->type, esc);
 }
 
+struct shortest_try {
+    double a;       /* > 0, finite */
+    uint64_t m;     /* a = m / 2^shift */
+    int shift;
+    unsigned bexp;
+    int is_f32;
+};
+
+static void shortest_init(struct shortest_try *t, double a, int is_f32)
+{
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof bits);
+    t->a = a;
+    t->is_f32 = is_f32;
+    t->bexp = (unsigned)(bits >> 52) & 0x7ff;
+    t->m = t->bexp ? (bits & ((1ULL << 52) - 1)) | (1ULL << 52) : bits & ((1ULL << 52) - 1);
+    t->shift = t->bexp ? 1075 - (int)t->bexp : 1074; /* a = m / 2^shift */
+}
+
+/* Whether q / 10^p reads back as a: 1 yes, 0 no, -1 cannot tell here. */
+static int candidate_reads_back(const struct shortest_try *t, int p, u128 q)
+{
+    static const double pow10_dbl[20] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+                                         1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
+    if (t->is_f32 || t->shift <= 0 || t->shift > 116) {
+        if (q > (1ULL << 53))
+            return -1;
+        /* q and 10^p are exact doubles: one correctly rounded division. */
+        double back = (double)(uint64_t)q / pow10_dbl[p];
+        return t->is_f32 ? (float)back == (float)t->a : back == t->a;
+    }
+    /* In integers: |q / 10^p - m / 2^shift| < half an ulp (1 / 2^(shift+1)),
+     * scaled by 2^(shift+2) * 10^p; a tie reads back as a when m is even.
+     * Below a power of two the interval is half as wide. All < 2^120. */
+    u128 scale = pow10_u64[p];
+    u128 cand = q << t->shift, exact = (u128)t->m * scale;
+    int below = cand < exact;
+    u128 dist = 4 * (below ? exact - cand : cand - exact), half = 2 * scale;
+    if (below && t->m == (1ULL << 52) && t->bexp > 1)
+        dist *= 2;
+    return dist < half || (dist == half && (t->m & 1) == 0);
+}
+
+/* Whether a rounded to p fraction digits (*q / 10^p) reads back as a: 1 yes,
+ * 0 no, -1 cannot tell here (then %g decides). */
+static int shortest_check(const struct shortest_try *t, int p, u128 *q)
+{
+    if (fixed_round(t->a, p, q) < 0)
+        return -1;
+    return candidate_reads_back(t, p, *q);
+}
+
+/* The fewest fraction digits p >= lo at which a reads back (*q then holds
+ * it rounded), knowing that lo - 1 does not; -1 when that is not decided
+ * here. Reading back only gets better with more digits (the closest value of
+ * p + 1 digits is no farther than the one of p digits), so the answer is
+ * found by halving, after a guess at 15, 16 and 17 significant digits where
+ * long values end. int_digits: the significant digits a has before the
+ * point (negative: zeros after it). */
+static int shortest_above(const struct shortest_try *t, int lo, int int_digits, u128 *q)
+{
+    int hi = -1; /* the smallest p known to read back; *q holds it rounded */
+    u128 cand;
+    for (int sig = 15; sig <= 17; sig++) {
+        int p = sig - int_digits;
+        if (p < lo)
+            continue;
+        if (p > 19)
+            break;
+        int r = shortest_check(t, p, &cand);
+        if (r < 0)
+            return -1;
+        if (r) {
+            hi = p;
+            *q = cand;
+            break;
+        }
+        lo = p + 1;
+    }
+    if (hi < 0) {
+        if (lo > 19 || shortest_check(t, 19, q) != 1)
+            return -1;
+        hi = 19;
+    }
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        int r = shortest_check(t, mid, &cand);
+        if (r < 0)
+            return -1;
+        if (r) {
+            hi = mid;
+            *q = cand;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return hi;
+}
+
 /* Shortest decimal of a finite double that reads back as the same double (or,
  * is_f32, whose double narrows back to the same float). Always has a '.' or an
  * exponent, so a JSON reader keeps it a float. */
 static void put_shortest_double(struct shmlog_buf *out, double v, int is_f32)
 {
-    static const double pow10_dbl[20] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
-                                         1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
     double a = fabs(v);
     if (signbit(v))
         shmlog_buf_putc(out, '-');
@@ -1033,21 +1183,28 @@ static void put_shortest_double(struct shmlog_buf *out, double v, int is_f32)
         shmlog_buf_puts(out, "0.0");
         return;
     }
-    /* Fixed notation with the fewest fraction digits that round-trips. A
-     * candidate q / 10^p with q <= 2^53 and p <= 22 converts to the correctly
-     * rounded double with one division (both operands are exact), so the
-     * check is exact. */
-    for (int p = 0; p <= 19; p++) {
-        u128 q;
-        if (fixed_round(a, p, &q) < 0 || q > (1ULL << 53))
+    /* Fixed notation with the fewest fraction digits that round-trips
+     * (shortest_check: exact for short candidates and for the 16 or 17 digits
+     * computed prices such as 100.01 - 0.01 need). Short prices are found by
+     * counting up; longer values by shortest_above(). */
+    struct shortest_try t;
+    shortest_init(&t, a, is_f32);
+    u128 q;
+    int found = -1;
+    for (int p = 0; p <= 3 && found < 0; p++) {
+        int r = shortest_check(&t, p, &q);
+        if (r < 0)
             break;
-        double back = (double)(uint64_t)q / pow10_dbl[p];
-        if (is_f32 ? (float)back == (float)a : back == a) {
-            put_fixed(out, q, p, 1);
-            if (p == 0)
-                shmlog_buf_putc(out, '0');
-            return;
-        }
+        if (r)
+            found = p;
+        else if (p == 3)
+            found = shortest_above(&t, 4, q ? (int)u64_ndigits((uint64_t)q) - 3 : -3, &q);
+    }
+    if (found >= 0) {
+        put_fixed(out, q, found, 1);
+        if (found == 0)
+            shmlog_buf_putc(out, '0');
+        return;
     }
     /* Very large, very small or long: the fewest %g digits that read back. */
     char tmp[40];
@@ -1146,6 +1303,20 @@ static void note_field(struct field_refs *f, const struct fmt_spec *sp)
     f->n++;
 }
 
+/* " <extra: ...>" for the arguments from..nargs the format did not use. */
+static void put_extras(struct shmlog_buf *out, const struct shmlog_arg *args, int from, int nargs, enum esc_mode esc)
+{
+    if (from >= nargs)
+        return;
+    shmlog_buf_puts(out, " <extra: ");
+    for (int i = from; i < nargs; i++) {
+        if (i > from)
+            shmlog_buf_puts(out, ", ");
+        put_extra_arg(out, &args[i], esc);
+    }
+    shmlog_buf_putc(out, '>');
+}
+
 /* Renders fmt with args into out, escaped as esc says; notes the named
  * fields in fields when it is not NULL. */
 static void render_msg(const char *fmt, const struct shmlog_arg *args, int nargs, struct shmlog_buf *out,
@@ -1167,15 +1338,7 @@ static void render_msg(const char *fmt, const struct shmlog_arg *args, int nargs
         if (fields)
             note_field(fields, &sp);
     }
-    if (w.next_arg < w.nargs) {
-        shmlog_buf_puts(out, " <extra: ");
-        for (int i = w.next_arg; i < w.nargs; i++) {
-            if (i > w.next_arg)
-                shmlog_buf_puts(out, ", ");
-            put_extra_arg(out, &args[i], esc);
-        }
-        shmlog_buf_putc(out, '>');
-    }
+    put_extras(out, args, w.next_arg, w.nargs, esc);
 }
 
 void shmlog_format(const char *fmt, const struct shmlog_arg *args, int nargs, struct shmlog_buf *out)
@@ -1222,26 +1385,32 @@ void shmlog_json_arg(struct shmlog_buf *out, const struct shmlog_arg *a)
     }
 }
 
-/* {"name":value,...}; a repeated name gets its argument's position as a
+/* "name": of field i; a repeated name gets its argument's position as a
  * suffix, so no value hides behind a duplicate key. */
+static void put_field_key(struct shmlog_buf *out, const struct field_refs *f, int i)
+{
+    const struct field_ref *r = &f->v[i];
+    int duplicate = 0;
+    for (int j = 0; j < i; j++)
+        duplicate |= f->v[j].len == r->len && memcmp(f->v[j].name, r->name, r->len) == 0;
+    shmlog_buf_putc(out, '"');
+    shmlog_buf_put(out, r->name, r->len); /* [A-Za-z0-9_.]: nothing to escape */
+    if (duplicate) {
+        shmlog_buf_putc(out, '_');
+        shmlog_buf_u64(out, (uint64_t)r->arg + 1);
+    }
+    shmlog_buf_puts(out, "\":");
+}
+
+/* {"name":value,...} */
 static void emit_fields(struct shmlog_buf *out, const struct field_refs *f, const struct shmlog_arg *args)
 {
     shmlog_buf_putc(out, '{');
     for (int i = 0; i < f->n; i++) {
-        const struct field_ref *r = &f->v[i];
-        int duplicate = 0;
-        for (int j = 0; j < i; j++)
-            duplicate |= f->v[j].len == r->len && memcmp(f->v[j].name, r->name, r->len) == 0;
         if (i)
             shmlog_buf_putc(out, ',');
-        shmlog_buf_putc(out, '"');
-        shmlog_buf_put(out, r->name, r->len); /* [A-Za-z0-9_.]: nothing to escape */
-        if (duplicate) {
-            shmlog_buf_putc(out, '_');
-            shmlog_buf_u64(out, (uint64_t)r->arg + 1);
-        }
-        shmlog_buf_puts(out, "\":");
-        shmlog_json_arg(out, &args[r->arg]);
+        put_field_key(out, f, i);
+        shmlog_json_arg(out, &args[f->v[i].arg]);
     }
     shmlog_buf_putc(out, '}');
 }
@@ -1325,20 +1494,25 @@ static void format_civil_second(char out[19], uint64_t secs)
     buf_u64_padded(&b, sod % 60u, 2);
 }
 
-void shmlog_buf_rfc3339(struct shmlog_buf *out, uint64_t ns)
+/* "YYYY-MM-DDThh:mm:ss" of secs. Records come in bursts within one second:
+ * the last second's text is kept. */
+static const char *civil_second(uint64_t secs)
 {
-    /* Records come in bursts within one second: keep the last second's text. */
     static __thread uint64_t cached_sec = UINT64_MAX;
     static __thread char cached[19];
-    uint64_t secs = ns / 1000000000u;
     if (secs != cached_sec) {
         format_civil_second(cached, secs);
         cached_sec = secs;
     }
+    return cached;
+}
+
+void shmlog_buf_rfc3339(struct shmlog_buf *out, uint64_t ns)
+{
     char tmp[30];
     struct shmlog_buf b;
     shmlog_buf_init(&b, tmp, sizeof tmp);
-    shmlog_buf_put(&b, cached, sizeof cached);
+    shmlog_buf_put(&b, civil_second(ns / 1000000000u), 19);
     shmlog_buf_putc(&b, '.');
     buf_u64_padded(&b, ns % 1000000000u, 9);
     shmlog_buf_putc(&b, 'Z');
@@ -1361,9 +1535,44 @@ static void put_json_cstring(struct shmlog_buf *out, const char *s)
 /* The fields every line starts with in JSON: ts_ns and time. */
 static void put_json_time(struct shmlog_buf *out, uint64_t ts_ns)
 {
-    shmlog_buf_puts(out, "{\"ts_ns\":");
-    shmlog_buf_u64(out, ts_ns);
-    shmlog_buf_puts(out, ",\"time\":\"");
+    /* Records of one second share the leading digits: only the last 9 are
+     * made per record. */
+    static __thread uint64_t cached_sec = UINT64_MAX;
+    static __thread char sec_digits[20];
+    static __thread unsigned sec_len;
+    shmlog_buf_put(out, "{\"ts_ns\":", 9);
+    size_t digits_at = out->len;
+    uint64_t sec = ts_ns / 1000000000u;
+    if (sec && out->cap - out->len >= 32) {
+        if (sec != cached_sec) {
+            char *p = u64_digits_back(sec_digits + sizeof sec_digits, sec);
+            sec_len = (unsigned)(sec_digits + sizeof sec_digits - p);
+            memmove(sec_digits, p, sec_len);
+            cached_sec = sec;
+        }
+        char *d = out->data + out->len;
+        memcpy(d, sec_digits, 16);
+        d += sec_len;
+        uint32_t ns = (uint32_t)(ts_ns % 1000000000u);
+        write_8_digits(d, ns / 10);
+        d[8] = (char)('0' + ns % 10);
+        out->len += sec_len + 9;
+    } else {
+        shmlog_buf_u64(out, ts_ns);
+    }
+    size_t ndigits = out->len - digits_at;
+    shmlog_buf_put(out, ",\"time\":\"", 9);
+    if (ts_ns >= 1000000000u && !out->overflow && out->cap - out->len >= 31) {
+        /* The nanoseconds are the last 9 digits just written. */
+        char *d = out->data + out->len;
+        memcpy(d, civil_second(ts_ns / 1000000000u), 19);
+        d[19] = '.';
+        memcpy(d + 20, out->data + digits_at + ndigits - 9, 9);
+        d[29] = 'Z';
+        d[30] = '"';
+        out->len += 31;
+        return;
+    }
     shmlog_buf_rfc3339(out, ts_ns);
     shmlog_buf_putc(out, '"');
 }
@@ -1384,121 +1593,648 @@ static void put_level_text(struct shmlog_buf *out, unsigned level, int pad)
         shmlog_buf_fill(out, ' ', 5 - len);
 }
 
-/* The message of a record (escaped as esc says), noting its fields. */
-static void put_record_msg(const struct shmlog_render_input *in, const struct shmlog_arg *args, int nargs,
-                           struct shmlog_buf *out, enum esc_mode esc, struct field_refs *fields)
+/* ==== Prepared sites: what every record of a site shares, done once ==== */
+
+/* ",\"level\":\"INFO\",\"category\":\"order\",\"host\":..,\"app\":..,\"pid\":1234,\"tid\":" */
+static void put_json_head(struct shmlog_buf *out, unsigned level, unsigned category, const char *host,
+                          const char *app, uint32_t pid)
 {
-    if (!in->site) {
-        shmlog_buf_puts(out, "<unknown site ");
-        shmlog_buf_u64(out, in->rec->site);
-        shmlog_buf_putc(out, '>');
-    } else if (nargs < 0) {
-        shmlog_buf_puts(out, "<corrupt payload: ");
-        shmlog_buf_u64(out, in->rec->payload_len);
-        shmlog_buf_puts(out, " bytes do not match the site's argument types>");
-    } else {
-        render_msg(in->site->fmt, args, nargs, out, esc, fields);
-    }
-}
-
-int shmlog_render_record(const struct shmlog_render_input *in, int json, struct shmlog_buf *out)
-{
-    const struct shmlog_rec *rec = in->rec;
-    const struct shmlog_site_info *site = in->site;
-    struct shmlog_arg args[SHMLOG_MAX_ARGS];
-    struct field_refs fields;
-    int nargs = -1;
-
-    if (!rec)
-        return -EINVAL;
-    fields.n = 0;
-    if (site) {
-        size_t payload_len = rec->payload_len < sizeof rec->payload ? rec->payload_len : sizeof rec->payload;
-        nargs = shmlog_decode_args(site, rec->payload, payload_len, args);
-    }
-    int truncated = (rec->flags & SHMLOG_REC_TRUNCATED) != 0;
-
-    if (!json) {
-        shmlog_buf_rfc3339(out, in->ts_ns);
-        shmlog_buf_putc(out, ' ');
-        put_level_text(out, rec->level, 1);
-        shmlog_buf_putc(out, ' ');
-        const char *cat = shmlog_category_name(rec->category);
-        if (!cat) {
-            shmlog_buf_puts(out, "cat");
-            shmlog_buf_u64(out, rec->category);
-        } else {
-            shmlog_buf_puts(out, rec->category == SHMLOG_CAT_NONE ? "-" : cat);
-        }
-        shmlog_buf_putc(out, ' ');
-        if (in->app)
-            put_text_escaped(out, in->app, strlen(in->app));
-        shmlog_buf_putc(out, '[');
-        shmlog_buf_u64(out, in->pid);
-        shmlog_buf_putc(out, '/');
-        shmlog_buf_u64(out, rec->tid);
-        shmlog_buf_puts(out, "] cpu");
-        shmlog_buf_u64(out, in->cpu);
-        shmlog_buf_putc(out, ' ');
-        if (site) {
-            const char *file = base_name(site->file);
-            put_text_escaped(out, file, strlen(file));
-            shmlog_buf_putc(out, ':');
-            shmlog_buf_u64(out, site->line);
-        } else {
-            shmlog_buf_putc(out, '?');
-        }
-        shmlog_buf_putc(out, ' ');
-        put_record_msg(in, args, nargs, out, ESC_TEXT, NULL);
-        if (truncated)
-            shmlog_buf_puts(out, " <truncated>");
-        shmlog_buf_putc(out, '\n');
-        return out->overflow ? -ENOBUFS : 0;
-    }
-
-    put_json_time(out, in->ts_ns);
     shmlog_buf_puts(out, ",\"level\":\"");
-    put_level_text(out, rec->level, 0);
+    put_level_text(out, level, 0);
     shmlog_buf_puts(out, "\",\"category\":\"");
-    const char *cat = shmlog_category_name(rec->category);
+    const char *cat = shmlog_category_name(category);
     if (cat) {
         shmlog_buf_puts(out, cat);
     } else {
         shmlog_buf_puts(out, "cat");
-        shmlog_buf_u64(out, rec->category);
+        shmlog_buf_u64(out, category);
     }
     shmlog_buf_puts(out, "\",\"host\":");
+    put_json_cstring(out, host);
+    shmlog_buf_puts(out, ",\"app\":");
+    put_json_cstring(out, app);
+    shmlog_buf_puts(out, ",\"pid\":");
+    shmlog_buf_u64(out, pid);
+    shmlog_buf_puts(out, ",\"tid\":");
+}
+
+/* " INFO  order app[1234/" */
+static void put_text_head(struct shmlog_buf *out, unsigned level, unsigned category, const char *app, uint32_t pid)
+{
+    shmlog_buf_putc(out, ' ');
+    put_level_text(out, level, 1);
+    shmlog_buf_putc(out, ' ');
+    const char *cat = shmlog_category_name(category);
+    if (!cat) {
+        shmlog_buf_puts(out, "cat");
+        shmlog_buf_u64(out, category);
+    } else {
+        shmlog_buf_puts(out, category == SHMLOG_CAT_NONE ? "-" : cat);
+    }
+    shmlog_buf_putc(out, ' ');
+    if (app)
+        put_text_escaped(out, app, strlen(app));
+    shmlog_buf_putc(out, '[');
+    shmlog_buf_u64(out, pid);
+    shmlog_buf_putc(out, '/');
+}
+
+/* ",\"site\":\"file:line\",\"msg\":\"" */
+static void put_json_site(struct shmlog_buf *out, const char *file, uint32_t line, int known)
+{
+    if (!known) {
+        shmlog_buf_puts(out, ",\"site\":null,\"msg\":\"");
+        return;
+    }
+    shmlog_buf_puts(out, ",\"site\":\"");
+    json_escape_body(out, (const uint8_t *)file, strlen(file));
+    shmlog_buf_putc(out, ':');
+    shmlog_buf_u64(out, line);
+    shmlog_buf_puts(out, "\",\"msg\":\"");
+}
+
+/* " file.c:42 " (the file's last path component) */
+static void put_text_site(struct shmlog_buf *out, const char *file, uint32_t line, int known)
+{
+    shmlog_buf_putc(out, ' ');
+    if (known) {
+        const char *name = base_name(file);
+        put_text_escaped(out, name, strlen(name));
+        shmlog_buf_putc(out, ':');
+        shmlog_buf_u64(out, line);
+    } else {
+        shmlog_buf_putc(out, '?');
+    }
+    shmlog_buf_putc(out, ' ');
+}
+
+/* Conversions common enough to bypass format_spec: chosen when the site is
+ * prepared, from the spec and the site's argument type, so that the record
+ * needs no check. */
+enum prep_fast {
+    FAST_NONE,     /* format_spec */
+    FAST_SIGNED,   /* %d %ld ...: no flags, width or precision; no cut changes the value */
+    FAST_UNSIGNED, /* %u %lu ...: the same */
+    FAST_STR,      /* %s: no flags, width or precision */
+    FAST_FIXED,    /* %f %.Nf: no flags or width */
+};
+
+enum prep_kind { PREP_TEXT, PREP_SPEC };
+
+struct prep_item {
+    uint8_t kind;
+    uint8_t fast;
+    uint8_t plain;  /* TEXT: nothing in it to escape, for text or JSON */
+    int8_t prec;    /* FAST_FIXED: fraction digits */
+    int arg;        /* FAST_*: the value argument */
+    const char *text; /* TEXT, in the arena */
+    size_t len;
+    struct fmt_spec spec; /* SPEC: its pointers are into the arena's format copy */
+};
+
+struct prep_field {
+    const char *key; /* ",\"name\":" in the arena */
+    size_t key_len;
+    int arg;
+};
+
+struct shmlog_site_render {
+    size_t bytes;
+    int known;          /* a site was given */
+    uint8_t level, category, nargs;
+    uint8_t arg_types[SHMLOG_MAX_ARGS];
+    uint32_t line;
+    uint32_t pid;
+    const char *app, *host, *file; /* arena copies */
+    const char *json_head, *text_head, *json_site, *text_site;
+    size_t json_head_len, text_head_len, json_site_len, text_site_len;
+    int nitems;
+    int first_extra;    /* arguments from here on were not used by the format */
+    int nfields;
+    struct prep_field fields[SHMLOG_MAX_ARGS];
+    struct prep_item *items;
+    size_t arena_len;
+    char arena[];
+};
+
+static int fast_int_fits(const struct fmt_spec *sp, unsigned type, int is_signed)
+{
+    if (!arg_is_integer(type))
+        return 0;
+    switch (sp->length) {
+    case LEN_L: case LEN_LL: case LEN_J: case LEN_Z: case LEN_T:
+        return 1; /* no cut: the 64-bit value as printf reads it */
+    case LEN_NONE: /* cut to 32 bits: a no-op for the narrower types */
+        if (is_signed)
+            return type == SHMLOG_ARG_BOOL || type == SHMLOG_ARG_I8 || type == SHMLOG_ARG_U8 ||
+                   type == SHMLOG_ARG_I16 || type == SHMLOG_ARG_U16 || type == SHMLOG_ARG_I32;
+        return type == SHMLOG_ARG_BOOL || type == SHMLOG_ARG_U8 || type == SHMLOG_ARG_U16 ||
+               type == SHMLOG_ARG_U32;
+    default:
+        return 0;
+    }
+}
+
+static enum prep_fast choose_fast(const struct fmt_spec *sp, const uint8_t *types)
+{
+    if (sp->error != SPEC_OK || sp->flags || sp->width >= 0 || sp->width_arg != ARG_NONE ||
+        sp->prec_arg != ARG_NONE || sp->value_arg < 0)
+        return FAST_NONE;
+    unsigned type = types[sp->value_arg];
+    switch (sp->conv) {
+    case 'd': case 'i':
+        return sp->prec < 0 && fast_int_fits(sp, type, 1) ? FAST_SIGNED : FAST_NONE;
+    case 'u':
+        return sp->prec < 0 && fast_int_fits(sp, type, 0) ? FAST_UNSIGNED : FAST_NONE;
+    case 's':
+        return sp->prec < 0 && sp->length == LEN_NONE && type == SHMLOG_ARG_STR ? FAST_STR : FAST_NONE;
+    case 'f': case 'F':
+        return sp->prec <= 19 && (sp->length == LEN_NONE || sp->length == LEN_L) &&
+                       (type == SHMLOG_ARG_F64 || type == SHMLOG_ARG_F32)
+                   ? FAST_FIXED
+                   : FAST_NONE;
+    default:
+        return FAST_NONE;
+    }
+}
+
+static size_t bounded_strlen(const char *s, size_t max)
+{
+    return s ? strnlen(s, max) : 0;
+}
+
+/* Bytes of the prepared form, with an upper bound on every escaped piece
+ * (a byte escapes to at most 6 in JSON, 4 in text). */
+static size_t prep_bytes(const struct shmlog_site_info *site, const char *app, const char *host, int *nitems)
+{
+    size_t fmt_len = site ? bounded_strlen(site->fmt, SHMLOG_MAX_FMT_BYTES) : 0;
+    size_t file_len = site ? bounded_strlen(site->file, SHMLOG_MAX_FILE_BYTES) : 0;
+    size_t app_len = bounded_strlen(app, SHMLOG_APP_BYTES), host_len = bounded_strlen(host, SHMLOG_HOST_BYTES);
+    /* Each item takes at least one byte of the format. */
+    *nitems = (int)fmt_len;
+    size_t arena = (fmt_len + 1) + (file_len + 1) + (app_len + 1) + (host_len + 1) +
+                   (128 + 6 * (app_len + host_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
+                   (32 + 4 * file_len) + SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32);
+    return sizeof(struct shmlog_site_render) + arena + 8 + (size_t)*nitems * sizeof(struct prep_item);
+}
+
+/* A NUL-terminated copy of n bytes of s in the arena. */
+static const char *arena_copy(struct shmlog_buf *arena, const char *s, size_t n)
+{
+    const char *at = arena->data + arena->len;
+    shmlog_buf_put(arena, s ? s : "", n);
+    shmlog_buf_putc(arena, '\0');
+    return at;
+}
+
+/* Fills mem (prep_bytes() of it) with the prepared form. 0, or -EINVAL if a
+ * piece did not fit (a bound above is wrong: never for valid sizes). */
+static int prep_fill(void *mem, size_t bytes, const struct shmlog_site_info *site, const char *app,
+                     const char *host, uint32_t pid, int max_items)
+{
+    struct shmlog_site_render *sr = mem;
+    memset(sr, 0, sizeof *sr);
+    sr->bytes = bytes;
+    sr->known = site != NULL;
+    sr->pid = pid;
+    /* items after the arena, aligned */
+    size_t items_off = (bytes - (size_t)max_items * sizeof(struct prep_item)) & ~(size_t)7;
+    sr->items = (struct prep_item *)((char *)mem + items_off);
+    struct shmlog_buf arena;
+    shmlog_buf_init(&arena, sr->arena, items_off - offsetof(struct shmlog_site_render, arena));
+
+    sr->app = arena_copy(&arena, app, bounded_strlen(app, SHMLOG_APP_BYTES));
+    sr->host = arena_copy(&arena, host, bounded_strlen(host, SHMLOG_HOST_BYTES));
+    const char *fmt = "";
+    if (site) {
+        sr->level = site->level;
+        sr->category = site->category;
+        sr->nargs = site->nargs > SHMLOG_MAX_ARGS ? SHMLOG_MAX_ARGS + 1 : site->nargs;
+        memcpy(sr->arg_types, site->arg_types, sizeof sr->arg_types);
+        sr->line = site->line;
+        sr->file = arena_copy(&arena, site->file, bounded_strlen(site->file, SHMLOG_MAX_FILE_BYTES));
+        fmt = arena_copy(&arena, site->fmt, bounded_strlen(site->fmt, SHMLOG_MAX_FMT_BYTES));
+    } else {
+        sr->file = arena_copy(&arena, "", 0);
+    }
+
+    sr->json_head = arena.data + arena.len;
+    put_json_head(&arena, sr->level, sr->category, sr->host, sr->app, pid);
+    sr->json_head_len = (size_t)(arena.data + arena.len - sr->json_head);
+    sr->text_head = arena.data + arena.len;
+    put_text_head(&arena, sr->level, sr->category, sr->app, pid);
+    sr->text_head_len = (size_t)(arena.data + arena.len - sr->text_head);
+    sr->json_site = arena.data + arena.len;
+    put_json_site(&arena, sr->file, sr->line, sr->known);
+    sr->json_site_len = (size_t)(arena.data + arena.len - sr->json_site);
+    sr->text_site = arena.data + arena.len;
+    put_text_site(&arena, sr->file, sr->line, sr->known);
+    sr->text_site_len = (size_t)(arena.data + arena.len - sr->text_site);
+
+    if (site && sr->nargs <= SHMLOG_MAX_ARGS) {
+        struct fmt_walk w;
+        struct fmt_spec sp;
+        struct field_refs fields;
+        const char *text;
+        size_t len;
+        enum item_kind kind;
+        fields.n = 0;
+        walk_init(&w, fmt, sr->nargs);
+        while ((kind = walk_next(&w, &sp, &text, &len)) != ITEM_END) {
+            if (sr->nitems >= max_items)
+                return -EINVAL;
+            struct prep_item *it = &sr->items[sr->nitems++];
+            memset(it, 0, sizeof *it);
+            if (kind == ITEM_TEXT) {
+                it->kind = PREP_TEXT;
+                it->text = text;
+                it->len = len;
+                it->plain = plain_run((const uint8_t *)text, 0, len, json_plain) == len;
+                continue;
+            }
+            it->kind = PREP_SPEC;
+            it->spec = sp;
+            it->fast = (uint8_t)choose_fast(&sp, sr->arg_types);
+            it->arg = sp.value_arg;
+            it->prec = (int8_t)(sp.prec < 0 ? 6 : sp.prec);
+            note_field(&fields, &sp);
+        }
+        sr->first_extra = w.next_arg;
+        for (int i = 0; i < fields.n; i++) {
+            struct prep_field *f = &sr->fields[i];
+            f->key = arena.data + arena.len;
+            shmlog_buf_putc(&arena, ',');
+            put_field_key(&arena, &fields, i);
+            f->key_len = (size_t)(arena.data + arena.len - f->key);
+            f->arg = fields.v[i].arg;
+        }
+        sr->nfields = fields.n;
+    }
+    sr->arena_len = arena.len;
+    return arena.overflow ? -EINVAL : 0;
+}
+
+struct shmlog_site_render *shmlog_site_render_new(const struct shmlog_site_info *site, const char *app,
+                                                  const char *host, uint32_t pid)
+{
+    int max_items;
+    size_t bytes = prep_bytes(site, app, host, &max_items);
+    struct shmlog_site_render *sr = malloc(bytes);
+    if (sr && prep_fill(sr, bytes, site, app, host, pid, max_items) != 0) {
+        free(sr);
+        sr = NULL;
+    }
+    return sr;
+}
+
+void shmlog_site_render_free(struct shmlog_site_render *sr)
+{
+    free(sr);
+}
+
+size_t shmlog_site_render_bytes(const struct shmlog_site_render *sr)
+{
+    return sr->bytes;
+}
+
+/* What the JSON message wrote for an argument, for its field to reuse. */
+enum memo_kind {
+    MEMO_NONE,
+    MEMO_COPY,  /* the field's value is the bytes the message has */
+    MEMO_STR,   /* the same, in quotes */
+    MEMO_FIXED, /* a double the message showed as q / 10^prec */
+};
+
+struct arg_memo {
+    uint8_t kind;
+    int8_t prec;
+    uint32_t off, len;
+    u128 q;
+};
+
+/* %s of a prepared FAST_STR item. 1 when it showed the whole string. */
+static int put_str_arg(struct shmlog_buf *out, const struct shmlog_arg *a, enum esc_mode esc)
+{
+    size_t n = a->str_len;
+    const void *nul = memchr(a->v.s, '\0', n);
+    if (nul)
+        n = (size_t)((const uint8_t *)nul - a->v.s);
+    put_escaped(out, esc, a->v.s, n);
+    return n == a->str_len;
+}
+
+/* The shortest round-trip form of a finite double whose fixed rendering
+ * with p digits was q: from there it only needs to look shorter. */
+static void put_shortest_from(struct shmlog_buf *out, double v, u128 q, int p)
+{
+    struct shortest_try t;
+    double a = fabs(v);
+    shortest_init(&t, a, 0);
+    if (a == 0 || q > UINT64_MAX) {
+        put_shortest_double(out, v, 0);
+        return;
+    }
+    int r = candidate_reads_back(&t, p, q);
+    if (r != 1) {
+        /* Longer than p digits (a computed value): search from p + 1. */
+        int found = r < 0 ? -1 : shortest_above(&t, p + 1, q ? (int)u64_ndigits((uint64_t)q) - p : -p, &q);
+        if (found < 0) {
+            put_shortest_double(out, v, 0);
+            return;
+        }
+        if (signbit(v))
+            shmlog_buf_putc(out, '-');
+        put_fixed(out, q, found, 1);
+        if (found == 0)
+            shmlog_buf_putc(out, '0');
+        return;
+    }
+    if (q <= UINT64_MAX) { /* 64-bit: a division by a constant is a multiplication */
+        uint64_t q64 = (uint64_t)q;
+        while (p > 0 && q64 % 10 == 0) {
+            q64 /= 10;
+            p--;
+        }
+        q = q64;
+    } else {
+        while (p > 0 && q % 10 == 0) {
+            q /= 10;
+            p--;
+        }
+    }
+    /* Reading back is monotonic in p: shorter only while p - 1 still does.
+     * q's last digit is not 0, so every p - 1 digit value is at least 10^-p
+     * away: none can share a's rounding interval, one ulp wide, when the ulp
+     * (2^-shift) is smaller than that. */
+    u128 shorter;
+    int ulp_below = t.shift >= 64 || (t.shift > 0 && pow10_u64[p] < (1ULL << t.shift));
+    while (p > 0 && !ulp_below && shortest_check(&t, p - 1, &shorter) == 1) {
+        q = shorter;
+        p--;
+    }
+    if (signbit(v))
+        shmlog_buf_putc(out, '-');
+    put_fixed(out, q, p, 1);
+    if (p == 0)
+        shmlog_buf_putc(out, '0');
+}
+
+static void memo_bytes(struct arg_memo *memo, uint8_t kind, size_t from, const struct shmlog_buf *out)
+{
+    if (!memo || out->overflow)
+        return;
+    memo->kind = kind;
+    memo->off = (uint32_t)from;
+    memo->len = (uint32_t)(out->len - from);
+}
+
+/* The message; memo (JSON only, or NULL) notes what the fields can reuse. */
+static void render_items(const struct shmlog_site_render *sr, const struct shmlog_arg *args, struct shmlog_buf *out,
+                         enum esc_mode esc, struct arg_memo *memo)
+{
+    for (int i = 0; i < sr->nitems; i++) {
+        const struct prep_item *it = &sr->items[i];
+        if (it->kind == PREP_TEXT) {
+            if (it->plain)
+                shmlog_buf_put(out, it->text, it->len);
+            else
+                put_escaped(out, esc, it->text, it->len);
+            continue;
+        }
+        const struct shmlog_arg *a = &args[it->arg];
+        struct arg_memo *m = memo ? &memo[it->arg] : NULL;
+        size_t from = out->len;
+        switch (it->fast) {
+        case FAST_SIGNED:
+            shmlog_buf_i64(out, (int64_t)a->v.u);
+            /* the field of a signed type shows the same digits */
+            if (a->type >= SHMLOG_ARG_I8 && a->type <= SHMLOG_ARG_I64 && (a->type & 1) == 0)
+                memo_bytes(m, MEMO_COPY, from, out);
+            continue;
+        case FAST_UNSIGNED:
+            shmlog_buf_u64(out, a->v.u);
+            if (a->type >= SHMLOG_ARG_U8 && a->type <= SHMLOG_ARG_U64 && (a->type & 1) == 1)
+                memo_bytes(m, MEMO_COPY, from, out);
+            continue;
+        case FAST_STR:
+            if (put_str_arg(out, a, esc))
+                memo_bytes(m, MEMO_STR, from, out);
+            continue;
+        case FAST_FIXED: {
+            u128 q;
+            if (fixed_round(a->v.f, it->prec, &q) == 0) {
+                if (signbit(a->v.f))
+                    shmlog_buf_putc(out, '-');
+                put_fixed(out, q, it->prec, 0);
+                if (m && a->type == SHMLOG_ARG_F64) {
+                    m->kind = MEMO_FIXED;
+                    m->prec = it->prec;
+                    m->q = q;
+                }
+                continue;
+            }
+            break; /* not finite, or too large: the general path */
+        }
+        default:
+            break;
+        }
+        format_spec(out, &it->spec, args, esc);
+    }
+    put_extras(out, args, sr->first_extra, sr->nargs, esc);
+}
+
+/* The message: rendered, or what was wrong with the record. */
+static void put_prepared_msg(const struct shmlog_site_render *sr, const struct shmlog_rec *rec,
+                             const struct shmlog_arg *args, int nargs, struct shmlog_buf *out, enum esc_mode esc,
+                             struct arg_memo *memo)
+{
+    if (!sr->known) {
+        shmlog_buf_puts(out, "<unknown site ");
+        shmlog_buf_u64(out, rec->site);
+        shmlog_buf_putc(out, '>');
+    } else if (nargs < 0) {
+        shmlog_buf_puts(out, "<corrupt payload: ");
+        shmlog_buf_u64(out, rec->payload_len);
+        shmlog_buf_puts(out, " bytes do not match the site's argument types>");
+    } else {
+        render_items(sr, args, out, esc, memo);
+    }
+}
+
+static int prepared_args(const struct shmlog_site_render *sr, const struct shmlog_rec *rec,
+                         struct shmlog_arg args[SHMLOG_MAX_ARGS])
+{
+    if (!sr->known)
+        return -1;
+    size_t payload_len = rec->payload_len < sizeof rec->payload ? rec->payload_len : sizeof rec->payload;
+    return decode_args_typed(sr->nargs, sr->arg_types, rec->payload, payload_len, args);
+}
+
+int shmlog_render_prepared(const struct shmlog_site_render *sr, const struct shmlog_rec *rec, uint32_t cpu,
+                           uint64_t ts_ns, int json, struct shmlog_buf *out)
+{
+    struct shmlog_arg args[SHMLOG_MAX_ARGS];
+    int nargs = prepared_args(sr, rec, args);
+    int truncated = (rec->flags & SHMLOG_REC_TRUNCATED) != 0;
+    /* A record repeats its site's level and category; one that differs
+     * (a hostile or damaged record) gets its own head. */
+    int own_head = rec->level != sr->level || rec->category != sr->category;
+
+    if (!json) {
+        shmlog_buf_rfc3339(out, ts_ns);
+        if (own_head)
+            put_text_head(out, rec->level, rec->category, sr->app, sr->pid);
+        else
+            shmlog_buf_put(out, sr->text_head, sr->text_head_len);
+        shmlog_buf_u64(out, rec->tid);
+        shmlog_buf_put(out, "] cpu", 5);
+        shmlog_buf_u64(out, cpu);
+        shmlog_buf_put(out, sr->text_site, sr->text_site_len);
+        put_prepared_msg(sr, rec, args, nargs, out, ESC_TEXT, NULL);
+        if (truncated)
+            shmlog_buf_put(out, " <truncated>", 12);
+        shmlog_buf_putc(out, '\n');
+        return out->overflow ? -ENOBUFS : 0;
+    }
+
+    put_json_time(out, ts_ns);
+    if (own_head)
+        put_json_head(out, rec->level, rec->category, sr->host, sr->app, sr->pid);
+    else
+        shmlog_buf_put(out, sr->json_head, sr->json_head_len);
+    shmlog_buf_u64(out, rec->tid);
+    shmlog_buf_put(out, ",\"cpu\":", 7);
+    shmlog_buf_u64(out, cpu);
+    shmlog_buf_put(out, ",\"seq\":", 7);
+    shmlog_buf_u64(out, rec->pos);
+    shmlog_buf_put(out, sr->json_site, sr->json_site_len);
+    struct arg_memo memo[SHMLOG_MAX_ARGS];
+    for (int i = 0; i < sr->nfields; i++)
+        memo[sr->fields[i].arg].kind = MEMO_NONE;
+    put_prepared_msg(sr, rec, args, nargs, out, ESC_JSON, sr->nfields ? memo : NULL);
+    shmlog_buf_put(out, "\",\"fields\":{", 12);
+    if (nargs >= 0) {
+        for (int i = 0; i < sr->nfields; i++) {
+            const struct prep_field *f = &sr->fields[i];
+            const struct arg_memo *m = &memo[f->arg];
+            /* the first key without its leading comma */
+            shmlog_buf_put(out, f->key + (i == 0), f->key_len - (i == 0));
+            switch (out->overflow ? MEMO_NONE : m->kind) {
+            case MEMO_COPY:
+                shmlog_buf_put(out, out->data + m->off, m->len);
+                break;
+            case MEMO_STR:
+                shmlog_buf_putc(out, '"');
+                shmlog_buf_put(out, out->data + m->off, m->len);
+                shmlog_buf_putc(out, '"');
+                break;
+            case MEMO_FIXED:
+                put_shortest_from(out, args[f->arg].v.f, m->q, m->prec);
+                break;
+            default:
+                shmlog_json_arg(out, &args[f->arg]);
+                break;
+            }
+        }
+    }
+    shmlog_buf_putc(out, '}');
+    if (truncated)
+        shmlog_buf_puts(out, ",\"truncated\":true");
+    if (!sr->known)
+        shmlog_buf_puts(out, ",\"error\":\"unknown site\"");
+    else if (nargs < 0)
+        shmlog_buf_puts(out, ",\"error\":\"corrupt payload\"");
+    shmlog_buf_put(out, "}\n", 2);
+    return out->overflow ? -ENOBUFS : 0;
+}
+
+int shmlog_render_prepared_msg(const struct shmlog_site_render *sr, const struct shmlog_rec *rec,
+                               struct shmlog_buf *out)
+{
+    struct shmlog_arg args[SHMLOG_MAX_ARGS];
+    int nargs = prepared_args(sr, rec, args);
+    put_prepared_msg(sr, rec, args, nargs, out, ESC_NONE, NULL);
+    return out->overflow ? -ENOBUFS : 0;
+}
+
+int shmlog_render_record(const struct shmlog_render_input *in, int json, struct shmlog_buf *out)
+{
+    if (!in->rec)
+        return -EINVAL;
+    int max_items;
+    size_t bytes = prep_bytes(in->site, in->app, in->host, &max_items);
+    struct shmlog_site_render *sr = malloc(bytes);
+    if (!sr)
+        return -ENOMEM;
+    int rc = prep_fill(sr, bytes, in->site, in->app, in->host, in->pid, max_items);
+    if (rc == 0)
+        rc = shmlog_render_prepared(sr, in->rec, in->cpu, in->ts_ns, json, out);
+    free(sr);
+    return rc;
+}
+
+/* ==== Exit markers and the clock ==== */
+
+int shmlog_render_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, int json,
+                       struct shmlog_buf *out)
+{
+    if (!json) {
+        shmlog_buf_rfc3339(out, in->ts_ns);
+        shmlog_buf_puts(out, " EXIT  ");
+        if (in->app)
+            put_text_escaped(out, in->app, strlen(in->app));
+        shmlog_buf_putc(out, '[');
+        shmlog_buf_u64(out, in->pid);
+        shmlog_buf_puts(out, "]: process exited; ");
+        shmlog_buf_u64(out, records);
+        shmlog_buf_puts(out, records == 1 ? " record, " : " records, ");
+        shmlog_buf_u64(out, lost);
+        shmlog_buf_puts(out, " lost\n");
+        return out->overflow ? -ENOBUFS : 0;
+    }
+    put_json_time(out, in->ts_ns);
+    shmlog_buf_puts(out, ",\"host\":");
     put_json_cstring(out, in->host);
     shmlog_buf_puts(out, ",\"app\":");
     put_json_cstring(out, in->app);
     shmlog_buf_puts(out, ",\"pid\":");
     shmlog_buf_u64(out, in->pid);
-    shmlog_buf_puts(out, ",\"tid\":");
-    shmlog_buf_u64(out, rec->tid);
-    shmlog_buf_puts(out, ",\"cpu\":");
-    shmlog_buf_u64(out, in->cpu);
-    shmlog_buf_puts(out, ",\"seq\":");
-    shmlog_buf_u64(out, rec->pos);
-    if (site) {
-        shmlog_buf_puts(out, ",\"site\":\"");
-        json_escape_body(out, (const uint8_t *)site->file, strlen(site->file));
-        shmlog_buf_putc(out, ':');
-        shmlog_buf_u64(out, site->line);
-        shmlog_buf_puts(out, "\",\"msg\":\"");
-    } else {
-        shmlog_buf_puts(out, ",\"site\":null,\"msg\":\"");
-    }
-    put_record_msg(in, args, nargs, out, ESC_JSON, &fields);
-    shmlog_buf_puts(out, "\",\"fields\":");
-    emit_fields(out, &fields, args);
-    if (truncated)
-        shmlog_buf_puts(out, ",\"truncated\":true");
-    if (!site)
-        shmlog_buf_puts(out, ",\"error\":\"unknown site\"");
-    else if (nargs < 0)
-        shmlog_buf_puts(out, ",\"error\":\"corrupt payload\"");
-    shmlog_buf_puts(out, "}\n");
+    shmlog_buf_puts(out, ",\"exit\":{\"records\":");
+    shmlog_buf_u64(out, records);
+    shmlog_buf_puts(out, ",\"lost\":");
+    shmlog_buf_u64(out, lost);
+    shmlog_buf_puts(out, "}}\n");
     return out->overflow ? -ENOBUFS : 0;
+}
+
+void shmlog_tsc_clock_init(struct shmlog_tsc_clock *c, const struct shmlog_proc_info *p)
+{
+    c->hz = p->tsc_hz;
+    c->anchor_tsc = p->anchor_tsc;
+    c->anchor_ns = p->anchor_ns;
+    c->mult_hi = c->mult_lo = 0;
+    if (c->hz) {
+        /* floor(1e9 * 2^64 / hz), as 64.64 fixed point */
+        u128 scaled_hi = (u128)1000000000u / c->hz;
+        u128 rem = (u128)1000000000u % c->hz;
+        c->mult_hi = (uint64_t)scaled_hi;
+        c->mult_lo = (uint64_t)((rem << 64) / c->hz);
+    }
+}
+
+uint64_t shmlog_tsc_clock_ns(const struct shmlog_tsc_clock *c, uint64_t tsc)
+{
+    if (!c->hz)
+        return c->anchor_ns;
+    int64_t delta = (int64_t)(tsc - c->anchor_tsc);
+    uint64_t d = delta < 0 ? (uint64_t)0 - (uint64_t)delta : (uint64_t)delta;
+    /* q = floor(d * 1e9 / hz): the multiplier is at most one unit low in
+     * its last bit, so q is exact or one short; one product tells which. */
+    u128 q = (u128)d * c->mult_hi + (((u128)d * c->mult_lo) >> 64);
+    if ((q + 1) * c->hz <= (u128)d * 1000000000u)
+        q++;
+    __int128 ns = (__int128)c->anchor_ns + (delta < 0 ? -(__int128)q : (__int128)q);
+    return ns < 0 ? 0 : ns > (__int128)UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
 }
 
 int shmlog_render_loss(const struct shmlog_render_input *in, const struct shmlog_loss *loss, int json,

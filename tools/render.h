@@ -6,7 +6,8 @@
  * trusts them. Formats are rendered by our own printf-compatible formatter from
  * the argument types the call site registered; no format string ever reaches a
  * printf-family function, and no input makes these functions write out of
- * bounds, allocate, or crash.
+ * bounds or crash. Only preparing a site allocates (its size is bounded by
+ * the format's); rendering a record allocates nothing.
  *
  * Text line (one per record, '\n'-terminated; control bytes in the message are
  * shown as \n, \r, \t or \xNN, invalid UTF-8 as \xNN):
@@ -44,6 +45,11 @@
  *   text: 2026-...Z LOSS  app[pid] cpu1: 12 records (34 positions from seq 1000) lost: dead_writer
  *   json: {"ts_ns":..,"time":..,"host":..,"app":..,"pid":..,"cpu":..,
  *          "loss":{"reason":"dead_writer","records":12,"positions":34,"first_seq":1000}}
+ *
+ * Exit markers (the collector saw the process end; its counts over the collector's run):
+ *
+ *   text: 2026-...Z EXIT  app[pid]: process exited; 1234 records, 0 lost
+ *   json: {"ts_ns":..,"time":..,"host":..,"app":..,"pid":..,"exit":{"records":1234,"lost":0}}
  *
  * Formatter error text, rendered in place of the conversion it concerns:
  *   <%n refused>  <bad %x for str>  <missing arg>  <width too large>  <precision too large>
@@ -207,8 +213,53 @@ struct shmlog_render_input {
 };
 
 /* Appends one record as a text line (json 0) or a JSON Lines object (json 1),
- * newline included. 0, or -ENOBUFS when out overflowed (the line is cut). */
+ * newline included. 0, or -ENOBUFS when out overflowed (the line is cut), or
+ * -ENOMEM. Prepares in->site for this one record: to render many records of
+ * a site, prepare it once (below). */
 int shmlog_render_record(const struct shmlog_render_input *in, int json, struct shmlog_buf *out);
+
+/* ==== Prepared sites ====
+ *
+ * Everything the records of one call site of one process share, done once:
+ * the format parsed into literal runs and conversion specs (common ones with a
+ * direct path), literal text checked for escaping, the fields object's keys
+ * and the constant parts of both line formats (level, category, host, app,
+ * pid, site). Rendering a record then decodes its arguments and writes. The
+ * output is exactly shmlog_render_record()'s. */
+struct shmlog_site_render;
+
+/* site NULL: records of an unknown site. app and host may be NULL. Copies
+ * what it keeps. NULL when out of memory. */
+struct shmlog_site_render *shmlog_site_render_new(const struct shmlog_site_info *site, const char *app,
+                                                  const char *host, uint32_t pid);
+void shmlog_site_render_free(struct shmlog_site_render *sr);
+/* Its allocation, for caches that bound their memory. */
+size_t shmlog_site_render_bytes(const struct shmlog_site_render *sr);
+/* One record of that site, from the ring of cpu, at ts_ns: as shmlog_render_record(). */
+int shmlog_render_prepared(const struct shmlog_site_render *sr, const struct shmlog_rec *rec, uint32_t cpu,
+                           uint64_t ts_ns, int json, struct shmlog_buf *out);
+/* The rendered message alone, unescaped (what --grep matches). 0 or -ENOBUFS. */
+int shmlog_render_prepared_msg(const struct shmlog_site_render *sr, const struct shmlog_rec *rec,
+                               struct shmlog_buf *out);
+
+/* Appends one exit marker line; in->ts_ns is when the collector saw the exit. */
+int shmlog_render_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, int json,
+                       struct shmlog_buf *out);
+
+/* ==== TSC to wall time ====
+ *
+ * shmlog_tsc_to_ns() (shm/reader.h) with the division by the TSC rate
+ * replaced by a precomputed 64.64 multiplier and one exactness check: the same
+ * result, a few multiplications per record. */
+struct shmlog_tsc_clock {
+    uint64_t hz;
+    uint64_t anchor_tsc;
+    uint64_t anchor_ns;
+    uint64_t mult_hi, mult_lo; /* floor(1e9 * 2^64 / hz) */
+};
+
+void shmlog_tsc_clock_init(struct shmlog_tsc_clock *c, const struct shmlog_proc_info *p);
+uint64_t shmlog_tsc_clock_ns(const struct shmlog_tsc_clock *c, uint64_t tsc);
 /* Appends one loss marker line; in->ts_ns is the time to show (e.g. of the
  * record that follows the gap, or now). 0 or -ENOBUFS. */
 int shmlog_render_loss(const struct shmlog_render_input *in, const struct shmlog_loss *loss, int json,

@@ -1,0 +1,191 @@
+#!/bin/bash
+# Description: shmlog-dump against running processes: follow prints the records a producer logs after it started, across file rotations, and stops on SIGINT; set-level stops and resumes what a live producer writes; status exits 3 when a producer drops during its sample and 0 when nothing drops.
+# usage: test_dump_live.sh DUMP COLLECTOR TEST_PRODUCER
+set -u
+dump=$1
+collector=$2
+producer=$3
+tmp=$(mktemp -d /tmp/shmlog-test-dump-live-XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do
+        kill -KILL "$p" 2>/dev/null
+    done
+    wait 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+passed=0
+failed=0
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
+check() {
+    local name=$1
+    shift
+    if "$@" >"$tmp/check.log" 2>&1; then
+        ok "$name"
+    else
+        not_ok "$name"
+        sed 's/^/#   /' "$tmp/check.log" | head -20
+    fi
+}
+now_ns() { date +%s%N; }
+# wait_for SECONDS COMMAND...: polls until the command succeeds.
+wait_for() {
+    local tries=$(($1 * 20))
+    shift
+    for _ in $(seq "$tries"); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    return 1
+}
+# The number of records of pid in JSON Lines file $2 (markers not counted).
+records_of() {
+    python3 -c "
+import json, sys
+n = 0
+for l in open('$2'):
+    o = json.loads(l)
+    n += o.get('pid') == $1 and 'loss' not in o and 'exit' not in o
+print(n)"
+}
+
+# ---- follow ----
+seg=$tmp/seg1
+out=$tmp/out1
+mkdir -p "$seg"
+export SHMLOG_DIR=$seg
+"$collector" --dir "$seg" --out "$out" --rotate-size 4k >"$tmp/collector1.log" 2>&1 &
+col=$!
+pids+=("$col")
+"$dump" follow --out "$out" --format json >"$tmp/follow.json" 2>"$tmp/follow.err" &
+follow=$!
+pids+=("$follow")
+sleep 0.5
+"$producer" --threads 2 --count 5000 --burst 25 --pause-us 2000 --long-every 7 >"$tmp/producer1.out" &
+prod=$!
+pids+=("$prod")
+wait "$prod"
+check "the producer dropped nothing" grep -q '^done 0$' "$tmp/producer1.out"
+# Its records, then its exit marker, arrive while follow runs.
+check "follow prints the 10000 records logged after it started" \
+    wait_for 15 test "$(records_of "$prod" "$tmp/follow.json")" -eq 10000
+check "follow prints the exit marker" wait_for 10 grep -q "\"pid\":$prod,\"exit\":{\"records\":10000," "$tmp/follow.json"
+check "the collector rotated files under follow" test "$(ls "$out" | wc -l)" -ge 3
+kill -INT "$follow"
+wait "$follow"
+check "follow stops on SIGINT with exit status 0" test $? -eq 0
+check "follow wrote valid JSON Lines, nothing on stderr" \
+    python3 -c "
+import json, sys
+[json.loads(l) for l in open('$tmp/follow.json')]
+sys.exit(1 if open('$tmp/follow.err').read() else 0)"
+# follow shows what is new: a second follow started now prints nothing old.
+"$dump" follow --out "$out" >"$tmp/follow2.txt" 2>&1 &
+follow=$!
+pids+=("$follow")
+sleep 0.5
+kill -TERM "$follow"
+wait "$follow"
+check "follow stops on SIGTERM with exit status 0" test $? -eq 0
+check "follow prints no record written before it started" test ! -s "$tmp/follow2.txt"
+kill -TERM "$col"
+wait "$col"
+
+# ---- set-level on a live producer ----
+seg=$tmp/seg2
+out=$tmp/out2
+mkdir -p "$seg"
+export SHMLOG_DIR=$seg
+"$collector" --dir "$seg" --out "$out" >"$tmp/collector2.log" 2>&1 &
+col=$!
+pids+=("$col")
+"$producer" --threads 1 --forever --burst 20 --pause-us 1000 >"$tmp/producer2.out" &
+prod=$!
+pids+=("$prod")
+wait_for 10 grep -q ready "$tmp/producer2.out"
+sleep 0.5
+"$dump" set-level --pid "$prod" WARN --dir "$seg" >"$tmp/set1.out" 2>&1
+set1_status=$?
+t_off=$(now_ns)
+sleep 1
+t_on=$(now_ns)
+"$dump" set-level --pid "$prod" info --dir "$seg" >"$tmp/set2.out" 2>&1
+set2_status=$?
+sleep 0.5
+"$dump" segments --dir "$seg" --format json >"$tmp/segments.json"
+kill -KILL "$prod"
+wait "$prod" 2>/dev/null
+sleep 0.3
+kill -TERM "$col"
+wait "$col"
+check "set-level prints old -> new and exits 0" \
+    test "$set1_status" -eq 0 -a "$(cat "$tmp/set1.out")" = "tprod[$prod]: INFO -> WARN"
+check "set-level back to INFO" test "$set2_status" -eq 0 -a "$(cat "$tmp/set2.out")" = "tprod[$prod]: WARN -> INFO"
+check "the process's level is INFO again" grep -q '"kind":"process".*"level":"INFO"' "$tmp/segments.json"
+"$dump" read --format json "$out" >"$tmp/levels.json"
+check "INFO records before WARN, none while at WARN, again after INFO" python3 -c "
+import json, sys
+before = during = after = 0
+for l in open('$tmp/levels.json'):
+    o = json.loads(l)
+    if o.get('pid') != $prod or 'msg' not in o:
+        continue
+    t = o['ts_ns']
+    if t < $t_off - 20000000: before += 1
+    elif $t_off < t < $t_on: during += 1
+    elif t > $t_on + 20000000: after += 1
+print('before', before, 'during', during, 'after', after)
+sys.exit(0 if before > 100 and during == 0 and after > 100 else 1)"
+"$dump" set-level --pid 999999 WARN --dir "$seg" >/dev/null 2>&1
+check "set-level of no process exits 1" test $? -eq 1
+"$dump" set-level WARN --dir "$seg" >/dev/null 2>"$tmp/usage.err"
+check "set-level without --pid or --app is a usage error" test $? -eq 2 -a "$(wc -l <"$tmp/usage.err")" -eq 1
+"$dump" set-level --pid 1 LOUD --dir "$seg" >/dev/null 2>&1
+check "set-level of a bad level is a usage error" test $? -eq 2
+
+# ---- status ----
+seg=$tmp/seg3
+mkdir -p "$seg"
+export SHMLOG_DIR=$seg
+# No collector: a producer that keeps logging fills its smallest ring and drops.
+"$producer" --threads 1 --forever --ring-bytes 65536 --burst 50 --pause-us 200 >"$tmp/producer3.out" &
+prod=$!
+pids+=("$prod")
+wait_for 10 grep -q ready "$tmp/producer3.out"
+sleep 0.3
+"$dump" status --dir "$seg" --out "$tmp/none" --watch 0.5 >"$tmp/status1.txt" 2>&1
+check "status exits 3 when a producer drops during the sample" test $? -eq 3
+check "status says how many were dropped" grep -q 'records dropped during the sample' "$tmp/status1.txt"
+"$dump" status --dir "$seg" --out "$tmp/none" --watch 0.3 --format json >"$tmp/status.json" 2>&1
+check "status --format json exits 3 too and is one JSON object with the rings" python3 -c "
+import json, sys
+s = json.load(open('$tmp/status.json'))
+# the thread may have moved to another cpu (and ring): one full ring drops
+full = [r for r in s['processes'][0]['rings'] if r['dropped_during_sample'] > 0 and r['fill'] == r['capacity']]
+print(json.dumps(s))
+sys.exit(0 if s['drops_grew'] and full else 1)"
+kill -KILL "$prod"
+wait "$prod" 2>/dev/null
+rm -rf "$seg"
+mkdir -p "$seg"
+# A producer that logged and now idles: nothing drops; its records wait for a collector.
+# (--hold waits for its stdin to close: a FIFO this script holds open)
+mkfifo "$tmp/hold"
+"$producer" --threads 1 --count 100 --hold <"$tmp/hold" >"$tmp/producer4.out" &
+prod=$!
+exec 4>"$tmp/hold"
+pids+=("$prod")
+wait_for 10 grep -q done "$tmp/producer4.out"
+"$dump" status --dir "$seg" --out "$tmp/none" --watch 0.3 >"$tmp/status2.txt" 2>&1
+check "status exits 0 when nothing drops" test $? -eq 0
+check "status shows the process, its ring and the lag of undrained records" \
+    grep -q "^tprod\[$prod\] alive level=INFO rings=[12]" "$tmp/status2.txt"
+check "status shows fill and lag" grep -q 'fill=[0-9]*/.* dropped=0 (+0) lag=[0-9.]*[mu]*s' "$tmp/status2.txt"
+exec 4>&-
+wait "$prod"
+check "the held producer exits 0 once let go" test $? -eq 0
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,197 @@
+#!/bin/sh
+# Description: the installed systemd unit passes `systemd-analyze verify` (which catches broken copies of it), keeps its hardening, starts the installed collector with a command line it accepts; the tmpfiles.d snippet makes the segment and log directories with their modes; the sysctl.d snippet sets an existing key.
+# usage: test_systemd.sh BUILD_DIR
+# Works without a running systemd (a container): everything is checked offline.
+set -u
+build=$1
+tmp=$(mktemp -d /tmp/shmlog-test-systemd-XXXXXX)
+segs=$(mktemp -d /dev/shm/shmlog-test-systemd-XXXXXX)
+trap 'rm -rf "$tmp" "$segs"' EXIT
+root=$tmp/root
+passed=0
+failed=0
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+}
+# The value of key $2 in unit file $1 (the last one wins, as in systemd).
+unit_value() {
+    sed -n "s/^$2=//p" "$1" | tail -n 1
+}
+
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    # Debian ships it with systemd; a minimal container may not have it.
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >"$tmp/apt.log" 2>&1 || cat "$tmp/apt.log"
+    fi
+fi
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    not_ok "systemd-analyze is not installed and could not be installed"
+    finish
+fi
+
+if ! meson install -C "$build" --no-rebuild --destdir "$root" >"$tmp/install.log" 2>&1; then
+    sed 's/^/#   /' "$tmp/install.log"
+    not_ok "meson install --destdir"
+    finish
+fi
+unit=$(find "$root" -name shmlog-collector.service -path '*/systemd/system/*' | head -n 1)
+if [ -z "$unit" ]; then
+    not_ok "shmlog-collector.service installed into a systemd/system directory"
+    finish
+fi
+ok "unit installed as ${unit#"$root"}"
+
+# ---- the command lines name installed programs ----
+exec_start=$(unit_value "$unit" ExecStart)
+collector=${exec_start%% *}
+if [ -x "$root$collector" ]; then
+    ok "ExecStart runs the installed $collector"
+else
+    not_ok "ExecStart names $collector, which meson did not install"
+fi
+
+# ---- systemd-analyze verify ----
+# verify needs the programs at the paths the unit names: a copy of the unit
+# whose only change is that the collector path points into DESTDIR. The
+# Documentation= man pages are looked up in DESTDIR too.
+mkdir -p "$tmp/verify" "$tmp/broken"
+verify_unit="$tmp/verify/shmlog-collector.service"
+sed "s|$collector |$root$collector |" "$unit" >"$verify_unit"
+mandir=$(dirname "$(dirname "$(find "$root" -name shmlog-collector.8 | head -n 1)")")
+# verify prints nothing for a good unit and, for many mistakes (unknown keys,
+# bad values), only a warning with exit status 0: any line about our unit fails.
+verify() {
+    MANPATH="$mandir:" systemd-analyze verify "$1" >"$tmp/verify.log" 2>&1
+    rc=$?
+    [ "$rc" -eq 0 ] && ! grep -q 'shmlog' "$tmp/verify.log"
+}
+if verify "$verify_unit"; then
+    ok "systemd-analyze verify: no error, no warning"
+else
+    not_ok "systemd-analyze verify"
+    sed 's/^/#   /' "$tmp/verify.log"
+fi
+
+# The check above must be able to fail: each broken copy is reported.
+broken=0
+for mutation in 's/^KillSignal=.*/KillSignal=SIGFOO/' 's/^Restart=.*/Restart=sometimes/' \
+    's/^ProtectSystem=/ProtectSystm=/' 's/^TimeoutStopSec=.*/TimeoutStopSec=ninety/' \
+    's/^\[Service\]/[Servic]/' "s|^ExecStart=[^ ]*|ExecStart=$root/nonexistent/shmlog-collector|"; do
+    sed "$mutation" "$verify_unit" >"$tmp/broken/shmlog-collector.service"
+    if verify "$tmp/broken/shmlog-collector.service"; then
+        not_ok "systemd-analyze verify did not report a broken unit ($mutation)"
+        broken=$((broken + 1))
+    fi
+done
+[ "$broken" -eq 0 ] && ok "systemd-analyze verify reports each of 6 broken copies"
+
+# ---- what the unit must keep ----
+for setting in Type=simple KillSignal=SIGTERM Restart=on-failure LimitMEMLOCK=infinity \
+    ProtectSystem=strict NoNewPrivileges=yes; do
+    key=${setting%%=*}
+    if [ "$(unit_value "$unit" "$key")" = "${setting#*=}" ]; then
+        ok "$setting"
+    else
+        not_ok "$key is '$(unit_value "$unit" "$key")', expected '${setting#*=}'"
+    fi
+done
+stop=$(unit_value "$unit" TimeoutStopSec)
+case $stop in
+    [0-9]*) if [ "${stop%%[!0-9]*}" -ge 30 ]; then ok "TimeoutStopSec=$stop leaves time to drain"; else not_ok "TimeoutStopSec=$stop is short for a drain"; fi ;;
+    *) not_ok "TimeoutStopSec missing or not in seconds: '$stop'" ;;
+esac
+rw=$(unit_value "$unit" ReadWritePaths)
+case " $rw " in
+    *"/dev/hugepages "*"/dev/shm "* | *"/dev/shm "*"/dev/hugepages "*) ok "ReadWritePaths=$rw" ;;
+    *) not_ok "ReadWritePaths '$rw' lacks /dev/hugepages or /dev/shm" ;;
+esac
+if grep -q '^EnvironmentFile=-/etc/default/shmlog-collector$' "$unit" &&
+    grep -q '^ExecStart=.*\$SHMLOG_COLLECTOR_OPTS' "$unit"; then
+    ok "flags come from SHMLOG_COLLECTOR_OPTS in /etc/default/shmlog-collector"
+else
+    not_ok "EnvironmentFile=-/etc/default/shmlog-collector and \$SHMLOG_COLLECTOR_OPTS in ExecStart"
+fi
+# The hardening as a whole: systemd's own score, 0 (best) to 10.
+if systemd-analyze security --offline=yes --threshold=30 "$verify_unit" >"$tmp/security.log" 2>&1; then
+    ok "systemd-analyze security: $(grep -o 'exposure level.*' "$tmp/security.log")"
+else
+    not_ok "systemd-analyze security: exposure above 3.0"
+    grep -v '✓' "$tmp/security.log" | sed 's/^/#   /'
+fi
+
+# ---- the ExecStart command line, as systemd runs it without an environment file ----
+# Same flags; the output goes to a temporary directory; --once makes it return.
+mkdir -p "$segs/segments"
+args=$(echo "$exec_start" | sed -e "s|^$collector||" -e 's|\$SHMLOG_COLLECTOR_OPTS||' -e "s|/var/log/shmlog|$tmp/out|")
+# shellcheck disable=SC2086 # the unit's arguments, split as systemd splits them
+if "$root$collector" $args --dir "$segs/segments" --once >"$tmp/run.log" 2>&1 && [ -d "$tmp/out" ]; then
+    ok "the collector accepts the unit's command line (--once)"
+else
+    not_ok "the collector rejects the unit's command line:$args"
+    sed 's/^/#   /' "$tmp/run.log"
+fi
+default_file=$(find "$root" -name shmlog-collector.default | head -n 1)
+opts=$(sed -n 's/^#SHMLOG_COLLECTOR_OPTS="\(.*\)"$/\1/p' "$default_file" 2>/dev/null)
+# The example in the installed default file, minus pinning (cpus vary).
+opts=$(echo "$opts" | sed 's/--cpu [0-9,]*//')
+# shellcheck disable=SC2086
+if [ -n "$opts" ] && "$root$collector" $args $opts --dir "$segs/segments" --once >"$tmp/run.log" 2>&1; then
+    ok "the collector accepts the example flags of shmlog-collector.default: $opts"
+else
+    not_ok "the example flags of shmlog-collector.default ('$opts')"
+    sed 's/^/#   /' "$tmp/run.log"
+fi
+
+# ---- tmpfiles.d: the unit's ExecStartPre, applied to DESTDIR ----
+pre=$(unit_value "$unit" ExecStartPre | sed 's/^[-+@:!]*//')
+tmpfiles_conf=$(find "$root" -name shmlog.conf -path '*/tmpfiles.d/*' | head -n 1)
+if [ -z "$tmpfiles_conf" ]; then
+    not_ok "shmlog.conf installed into a tmpfiles.d directory"
+else
+    # shellcheck disable=SC2086
+    if $pre --root="$root" >"$tmp/tmpfiles.log" 2>&1; then
+        ok "ExecStartPre ($pre) finds ${tmpfiles_conf#"$root"} and applies it"
+    else
+        not_ok "ExecStartPre: $pre --root=DESTDIR"
+        sed 's/^/#   /' "$tmp/tmpfiles.log"
+    fi
+    logs_mode=$(unit_value "$unit" LogsDirectoryMode)
+    for want in "/dev/hugepages/shmlog 1777" "/dev/shm/shmlog 1777" "/var/log/shmlog ${logs_mode#0}"; do
+        dir=${want% *}
+        mode=${want#* }
+        have=$(stat -c '%a %U' "$root$dir" 2>/dev/null)
+        if [ "$have" = "$mode root" ]; then
+            ok "tmpfiles.d makes $dir mode $mode"
+        else
+            not_ok "$dir: '$have', expected '$mode root'"
+        fi
+    done
+fi
+
+# ---- sysctl.d ----
+sysctl_conf=$(find "$root" -name '*shmlog.conf' -path '*/sysctl.d/*' | head -n 1)
+if [ -z "$sysctl_conf" ]; then
+    not_ok "a shmlog sysctl.d snippet installed"
+else
+    bad=$(grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$sysctl_conf" |
+        grep -v -E '^[a-z0-9_.]+ *= *[0-9]+$')
+    pages=$(sed -n 's/^vm\.nr_hugepages *= *\([0-9]*\)$/\1/p' "$sysctl_conf")
+    if [ -z "$bad" ] && [ -n "$pages" ] && [ "$pages" -gt 0 ]; then
+        ok "${sysctl_conf#"$root"}: vm.nr_hugepages = $pages"
+    else
+        not_ok "${sysctl_conf#"$root"}: lines not 'key = number': $bad; nr_hugepages '$pages'"
+    fi
+    for key in $(grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$sysctl_conf" | sed 's/ *=.*//'); do
+        if [ -e "/proc/sys/$(echo "$key" | tr . /)" ]; then
+            ok "sysctl key $key exists"
+        else
+            not_ok "sysctl key $key does not exist in /proc/sys"
+        fi
+    done
+fi
+
+finish

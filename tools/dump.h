@@ -1,0 +1,94 @@
+/*
+ * dump.h - what the parts of shmlog-dump share: the parsed command line, the
+ * record filters, and the buffered standard output.
+ *
+ *   shmlog-dump.c   command line, segments, ring, status, set-level
+ *   dump_files.c    read, stats, follow, verify (collector files)
+ */
+#ifndef SHMLOG_DUMP_H
+#define SHMLOG_DUMP_H
+
+#include <regex.h>
+#include <stdint.h>
+
+#include "reader.h"
+#include "render.h"
+
+#define DUMP_MAX_DIRS 16
+#define EXIT_USAGE 2
+#define EXIT_DROPS 3 /* status: records were dropped during the sample */
+
+extern const char *const dump_prog;
+
+/* A record is shown when it passes every filter given. */
+struct dump_filter {
+    int min_level;      /* -1: any */
+    int category;       /* -1: any */
+    const char *app;    /* NULL: any */
+    uint32_t pid;       /* 0: any */
+    uint64_t since_ns;  /* inclusive */
+    uint64_t until_ns;  /* exclusive; UINT64_MAX: none */
+    int has_grep;
+    regex_t grep;       /* on the rendered message */
+    uint64_t limit;     /* records; 0: no limit */
+};
+
+/* What any subcommand may be given. Subcommands say which options they take. */
+struct cli {
+    const char *command;
+    char dirs[DUMP_MAX_DIRS][4096];
+    int ndirs;
+    int dirs_explicit;
+    int json;
+    int help;
+    struct dump_filter filter;
+    const char *out_dir;      /* follow, status: the collector's output directory */
+    uint64_t watch_ns;        /* status: sample length */
+    const char *metrics_file; /* status: the collector's Prometheus textfile */
+    int npositional;
+    char **positional;
+};
+
+/* ==== Output: one large buffer, written in big chunks ==== */
+
+/* A buffer over the free end of the output, with room for any one line. */
+struct shmlog_buf out_begin(void);
+void out_end(const struct shmlog_buf *b);
+void out_flush(void);
+/* out_flush() then fflush(stdout): for output a person or pipe waits for. */
+void out_push(void);
+
+/* ==== Pieces of output lines ==== */
+
+void put_json_kv_str(struct shmlog_buf *b, const char *key, const char *value);
+void put_json_kv_u64(struct shmlog_buf *b, const char *key, uint64_t v);
+void put_json_kv_bool(struct shmlog_buf *b, const char *key, int v);
+/* Text from shared memory or a file, with control bytes escaped, no quotes. */
+void put_text_safe(struct shmlog_buf *b, const char *s);
+const char *level_text(uint32_t level);
+uint64_t now_ns(void);
+
+/* ==== Filters ==== */
+
+/* The process-level filters (app, pid). */
+int filter_process(const struct dump_filter *f, const char *app, uint32_t pid);
+/* Level, category and time; grep is checked with filter_grep() after. */
+int filter_record(const struct dump_filter *f, unsigned level, unsigned category, uint64_t ts_ns);
+/* 1 when the rendered message of rec matches --grep (or there is none). */
+int filter_grep(const struct dump_filter *f, const struct shmlog_site_render *sr, const struct shmlog_rec *rec);
+
+/* ==== File commands (dump_files.c) ==== */
+
+struct shlog_file_header;
+/* The open file the collector writes in dir: the .part with the highest
+ * sequence number above min_seq (or any, min_seq 0). 0 with its path, or -ENOENT. */
+int find_open_part(const char *dir, uint64_t min_seq, char *path, size_t cap, uint64_t *seq);
+/* Reads and checks a file's 128-byte header. 0, or -errno / -EINVAL. */
+int read_file_header(const char *path, struct shlog_file_header *h);
+
+int cmd_read(struct cli *cli);
+int cmd_stats(struct cli *cli);
+int cmd_follow(struct cli *cli);
+int cmd_verify(struct cli *cli);
+
+#endif /* SHMLOG_DUMP_H */

@@ -1,0 +1,1652 @@
+/*
+ * dump_files.c - shmlog-dump's commands on collector files: read, stats,
+ * follow and verify.
+ *
+ * Inputs are grouped into sources: the files of one host, in sequence order,
+ * read one after the other with one dedup state (collector/FORMAT.md,
+ * "Duplicates"). Each source decodes one frame at a time.
+ *
+ * read merges records in time order with bounded memory. Every ring is a
+ * stream (a FIFO of decoded records, in ring order); a heap orders the
+ * streams by the time of their first record. Ring order is kept: a writer
+ * preempted between taking its time and reserving its slot has an older time
+ * than the record before it in its ring, and comes right after that one. The smallest record may be
+ * written once no stream that is empty could still bring an earlier one:
+ *
+ *   stream empty, its source not at its end, the ring still logging
+ *     -> its next record is no earlier than its last one (ring order), so
+ *        records up to that time may go; later ones wait for a frame more
+ *   the ring had no record for QUIET frames of its source
+ *     -> the collector found it empty on a later pass: what it logs next is
+ *        newer than what those frames hold; it no longer holds others back
+ *
+ * A ring the merge has not seen yet can still come: the collector finds a
+ * new segment within a rescan (1 s), so a ring's first records may follow
+ * newer records of others in the file. A record also waits until the inputs
+ * reached MERGE_WINDOW_NS past it.
+ *
+ * Records wait in the FIFOs while a source decodes further. If they ever
+ * exceed MERGE_BUFFER_MAX, the smallest goes out anyway (order is then best
+ * effort; memory stays bounded).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dump.h"
+#include "shlog_file.h"
+
+#define MERGE_BUFFER_MAX (64u << 20) /* bytes of records waiting in FIFOs */
+#define MERGE_WINDOW_NS 1200000000u   /* the collector's rescan period and a frame's age, with margin */
+#define CHUNK_BYTES ((2u << 20) - 64) /* with its header, one 2 MiB (huge) page */
+#define SITE_STRINGS_MAX (512u << 20) /* call-site text kept over all inputs */
+#define PREPARED_MAX (256u << 20)     /* prepared renderers kept; beyond, all are dropped and redone */
+#define SITE_PTR_CACHE 256u
+#define TOP_SITES 20
+#define FOLLOW_POLL_NS 100000000u
+
+/* ==== Small hash map: (k1, k2) -> pointer ==== */
+
+struct hmap_slot {
+    uint64_t k1, k2;
+    void *v; /* NULL: free */
+};
+
+struct hmap {
+    struct hmap_slot *slots;
+    size_t cap, n;
+};
+
+static size_t hmap_hash(uint64_t k1, uint64_t k2)
+{
+    uint64_t h = (k1 ^ (k2 * 0x9E3779B97F4A7C15ULL)) * 0xBF58476D1CE4E5B9ULL;
+    return (size_t)(h ^ (h >> 31));
+}
+
+static void *hmap_get(const struct hmap *m, uint64_t k1, uint64_t k2)
+{
+    if (!m->cap)
+        return NULL;
+    for (size_t i = hmap_hash(k1, k2) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        const struct hmap_slot *s = &m->slots[i];
+        if (!s->v)
+            return NULL;
+        if (s->k1 == k1 && s->k2 == k2)
+            return s->v;
+    }
+}
+
+/* 0, or -ENOMEM. v must not be NULL; an existing key is replaced. */
+static int hmap_put(struct hmap *m, uint64_t k1, uint64_t k2, void *v)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        struct hmap_slot *slots = calloc(cap, sizeof *slots);
+        if (!slots)
+            return -ENOMEM;
+        for (size_t j = 0; j < m->cap; j++) {
+            struct hmap_slot *s = &m->slots[j];
+            if (!s->v)
+                continue;
+            size_t i = hmap_hash(s->k1, s->k2) & (cap - 1);
+            while (slots[i].v)
+                i = (i + 1) & (cap - 1);
+            slots[i] = *s;
+        }
+        free(m->slots);
+        m->slots = slots;
+        m->cap = cap;
+    }
+    size_t i = hmap_hash(k1, k2) & (m->cap - 1);
+    while (m->slots[i].v && !(m->slots[i].k1 == k1 && m->slots[i].k2 == k2))
+        i = (i + 1) & (m->cap - 1);
+    if (!m->slots[i].v)
+        m->n++;
+    m->slots[i] = (struct hmap_slot){k1, k2, v};
+    return 0;
+}
+
+static void hmap_clear(struct hmap *m)
+{
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
+/* ==== What the inputs define ==== */
+
+struct source;
+
+/* A process, as (pid, proc_start) within one source. */
+struct dproc {
+    struct shmlog_proc_info info;
+    struct shmlog_tsc_clock clock;
+    int passes;            /* --pid / --app */
+    struct shmlog_site_render *unknown; /* renders records of sites the file did not define */
+    struct hmap rings;     /* cpu -> dring */
+    struct hmap sites;     /* id -> dsite */
+    struct dproc *next_all;
+};
+
+/* A FIFO of entries in chunks. */
+struct chunk {
+    struct chunk *next;
+    size_t head, tail; /* bytes consumed, bytes written */
+    unsigned char data[CHUNK_BYTES];
+};
+
+struct fifo {
+    struct chunk *first, *last;
+    uint64_t count;
+};
+
+/* One ring of one process: a stream of the merge. */
+struct dring {
+    struct fifo q;        /* first: the heap holds &q */
+    struct dproc *proc;
+    struct source *src;
+    uint32_t cpu;
+    uint64_t last_ts;     /* time of the last record decoded */
+    int has_last;
+    uint64_t last_frame;  /* its source's frame count at that record */
+    int finished;         /* its process exited: nothing more comes */
+    int heap_index;       /* -1: not in the heap */
+    /* verify */
+    uint64_t expected;    /* the next ring position */
+    int has_expected;
+    struct dring *next_all;
+};
+
+/* A call site of a process; the prepared renderer is made on first use. */
+struct dsite {
+    struct dproc *proc;
+    uint32_t id, line;
+    uint8_t level, category, nargs;
+    uint8_t arg_types[SHMLOG_MAX_ARGS];
+    char *fmt, *file;      /* NULL when over SITE_STRINGS_MAX: shown as unknown */
+    struct shmlog_site_render *sr;
+    uint64_t records;      /* stats */
+    struct dsite *next_all;
+};
+
+struct in_file {
+    char path[4096];
+    char host[SHMLOG_HOST_BYTES + 1];
+    uint64_t seq;
+    uint64_t bytes;
+    int part;          /* a .shlog.part */
+    int writer_alive;  /* a .part whose collector runs: it is still being written */
+    int bad_header;
+    char error[256];
+    /* verify */
+    uint64_t records, gaps, gap_positions, errors, frames, torn;
+};
+
+struct source {
+    struct in_file *files;
+    size_t nfiles, next;
+    struct in_file *cur_file;
+    struct shlog_reader *rd;
+    struct shlog_dedup *dedup;
+    int done;
+    uint64_t frames;        /* frames begun */
+    uint64_t frame_off;     /* offset of the frame being decoded */
+    uint64_t max_ts;        /* latest record time decoded */
+    struct hmap procs;      /* (pid, proc_start) -> dproc */
+    struct hmap by_ptr;     /* the reader's shlog_proc pointer -> dproc (this file) */
+    const struct shlog_proc *last_ptr;
+    struct dring *last_ring;
+    struct dproc *last_proc;
+    const void *site_ptr[SITE_PTR_CACHE]; /* the reader's shlog_site pointer ... */
+    struct dsite *site_of[SITE_PTR_CACHE]; /* ... -> dsite (this file) */
+    size_t nrings;          /* rings it has records of */
+    uint64_t skip_below;    /* follow: frames before this offset were there at start */
+};
+
+enum mode { MODE_READ, MODE_STATS, MODE_VERIFY, MODE_FOLLOW };
+
+static struct {
+    enum mode mode;
+    const struct cli *cli;
+    int status;              /* exit status so far */
+    uint64_t shown;          /* records written */
+    int stop;                /* --limit reached */
+    uint64_t buffered;       /* bytes in FIFOs */
+    uint64_t frontier;       /* latest record time decoded from any input */
+    uint64_t site_bytes, prepared_bytes;
+    struct chunk *free_chunks;
+    struct dproc *all_procs;
+    struct dring *all_rings;
+    struct dsite *all_sites;
+    /* the heap of streams: the FIFOs of the rings (struct dring) */
+    struct fifo **heap;
+    size_t nheap, heap_cap;
+    /* stats */
+    uint64_t levels[8], categories[8], records, lost[8], duplicates, frames, bad_frames, torn;
+    uint64_t first_ns, last_ns, file_bytes, nfiles;
+    struct hmap apps; /* app name hash -> app_count */
+} G;
+
+static void note_error(const char *msg)
+{
+    out_push();
+    fprintf(stderr, "%s: %s\n", dump_prog, msg);
+}
+
+/* ==== FIFO entries ==== */
+
+enum entry_kind { ENTRY_RECORD = 1, ENTRY_LOSS = 2, ENTRY_EXIT = 3 };
+
+/* Kept small: the merge window holds many. */
+struct entry {
+    uint64_t ts_ns;
+    struct dproc *proc;
+    struct dsite *site;   /* RECORD; NULL: a site the file did not define */
+    uint16_t bytes;       /* the whole entry, 8-aligned */
+    uint8_t kind;
+    uint32_t cpu;
+    /* RECORD: the head of a struct shmlog_rec, payload_len bytes of payload.
+     * LOSS: struct shmlog_loss. EXIT: struct entry_exit. */
+};
+
+struct entry_exit {
+    uint64_t records, lost;
+};
+
+#define REC_HEAD offsetof(struct shmlog_rec, payload)
+
+/* Chunks are 2 MiB mappings asking for a huge page: a first touch of
+ * fresh memory costs a page fault (dear on VMs), one per 2 MiB instead of
+ * one per 4 KiB. Used chunks are kept for reuse, never returned. */
+static struct chunk *chunk_new(void)
+{
+    _Static_assert(sizeof(struct chunk) <= (2u << 20), "a chunk fits 2 MiB");
+    struct chunk *c = G.free_chunks;
+    if (c) {
+        G.free_chunks = c->next;
+    } else {
+        void *m = mmap(NULL, 2u << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+            return NULL;
+        madvise(m, 2u << 20, MADV_HUGEPAGE);
+        c = m;
+    }
+    c->next = NULL;
+    c->head = c->tail = 0;
+    return c;
+}
+
+/* Room for an entry of bytes at the FIFO's end, or NULL (out of memory). */
+static struct entry *fifo_push(struct fifo *q, size_t bytes)
+{
+    bytes = (bytes + 7) & ~(size_t)7; /* < 1 KiB: a record head and its payload at most */
+    if (!q->last || CHUNK_BYTES - q->last->tail < bytes) {
+        struct chunk *c = chunk_new();
+        if (!c)
+            return NULL;
+        if (q->last)
+            q->last->next = c;
+        else
+            q->first = c;
+        q->last = c;
+    }
+    struct entry *e = (struct entry *)(q->last->data + q->last->tail);
+    q->last->tail += bytes;
+    e->bytes = (uint16_t)bytes;
+    q->count++;
+    G.buffered += bytes;
+    return e;
+}
+
+static struct entry *fifo_front(const struct fifo *q)
+{
+    return q->count ? (struct entry *)(q->first->data + q->first->head) : NULL;
+}
+
+static void fifo_pop(struct fifo *q)
+{
+    struct chunk *c = q->first;
+    struct entry *e = (struct entry *)(c->data + c->head);
+    c->head += e->bytes;
+    G.buffered -= e->bytes;
+    q->count--;
+    if (c->head == c->tail) {
+        if (c->next) {
+            q->first = c->next;
+            c->next = G.free_chunks;
+            G.free_chunks = c;
+        } else {
+            c->head = c->tail = 0; /* keep the last chunk for the next push */
+        }
+    }
+}
+
+/* ==== Heap of streams by the time of their first entry ==== */
+
+static int *stream_heap_index(struct fifo *q);
+
+/* The heap holds streams: each is the FIFO at the start of a dring. */
+static uint64_t stream_ts(struct fifo *q)
+{
+    return fifo_front(q)->ts_ns;
+}
+
+static void heap_swap(size_t a, size_t b)
+{
+    struct fifo *t = G.heap[a];
+    G.heap[a] = G.heap[b];
+    G.heap[b] = t;
+    *stream_heap_index(G.heap[a]) = (int)a;
+    *stream_heap_index(G.heap[b]) = (int)b;
+}
+
+static void heap_up(size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (stream_ts(G.heap[p]) <= stream_ts(G.heap[i]))
+            return;
+        heap_swap(i, p);
+        i = p;
+    }
+}
+
+static void heap_down(size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < G.nheap && stream_ts(G.heap[l]) < stream_ts(G.heap[m]))
+            m = l;
+        if (r < G.nheap && stream_ts(G.heap[r]) < stream_ts(G.heap[m]))
+            m = r;
+        if (m == i)
+            return;
+        heap_swap(i, m);
+        i = m;
+    }
+}
+
+/* A stream got its first entry. */
+static int heap_add(struct fifo *q)
+{
+    if (G.nheap == G.heap_cap) {
+        size_t cap = G.heap_cap ? G.heap_cap * 2 : 64;
+        struct fifo **h = realloc(G.heap, cap * sizeof *h);
+        if (!h)
+            return -ENOMEM;
+        G.heap = h;
+        G.heap_cap = cap;
+    }
+    G.heap[G.nheap] = q;
+    *stream_heap_index(q) = (int)G.nheap;
+    G.nheap++;
+    heap_up(G.nheap - 1);
+    return 0;
+}
+
+/* The top stream's first entry was taken. */
+static void heap_top_popped(void)
+{
+    struct fifo *q = G.heap[0];
+    if (q->count) {
+        heap_down(0);
+        return;
+    }
+    *stream_heap_index(q) = -1;
+    G.nheap--;
+    if (G.nheap) {
+        G.heap[0] = G.heap[G.nheap];
+        *stream_heap_index(G.heap[0]) = 0;
+        heap_down(0);
+    }
+}
+
+static int *stream_heap_index(struct fifo *q)
+{
+    return &((struct dring *)q)->heap_index;
+}
+
+/* ==== Inputs ==== */
+
+int read_file_header(const char *path, struct shlog_file_header *h)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    uint8_t buf[SHLOG_FILE_HEADER_BYTES];
+    ssize_t n = pread(fd, buf, sizeof buf, 0);
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return -e;
+    return shlog_file_header_decode(buf, (size_t)n, h) ? -EINVAL : 0;
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The sequence number in "<host>-<date>-<seq>.shlog[.part]": the digits
+ * before the suffix. */
+static int name_seq(const char *name, uint64_t *seq)
+{
+    const char *dot = strstr(name, SHLOG_FILE_SUFFIX);
+    if (!dot)
+        return -1;
+    const char *p = dot;
+    while (p > name && p[-1] >= '0' && p[-1] <= '9')
+        p--;
+    if (p == dot || p == name || p[-1] != '-')
+        return -1;
+    *seq = strtoull(p, NULL, 10);
+    return 0;
+}
+
+int find_open_part(const char *dir, uint64_t min_seq, char *path, size_t cap, uint64_t *seq)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    int found = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t s;
+        if (!has_suffix(de->d_name, SHLOG_FILE_SUFFIX SHLOG_PART_SUFFIX) || name_seq(de->d_name, &s) != 0)
+            continue;
+        if (s < min_seq || (found && s <= *seq))
+            continue;
+        if ((size_t)snprintf(path, cap, "%s/%s", dir, de->d_name) >= cap)
+            continue;
+        *seq = s;
+        found = 1;
+    }
+    closedir(d);
+    return found ? 0 : -ENOENT;
+}
+
+struct in_list {
+    struct in_file *v;
+    size_t n, cap;
+};
+
+static int add_input(struct in_list *l, const char *path, int from_dir)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        struct in_file *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    struct in_file *f = &l->v[l->n];
+    memset(f, 0, sizeof *f);
+    if ((size_t)snprintf(f->path, sizeof f->path, "%s", path) >= sizeof f->path)
+        return -ENAMETOOLONG;
+    struct stat st;
+    if (stat(path, &st) == 0)
+        f->bytes = (uint64_t)st.st_size;
+    f->part = has_suffix(path, SHLOG_PART_SUFFIX);
+    struct shlog_file_header h;
+    int rc = read_file_header(path, &h);
+    if (rc) {
+        f->bad_header = 1;
+        snprintf(f->error, sizeof f->error, "%s",
+                 rc == -EINVAL ? "not a shmlog file (bad file header)" : strerror(-rc));
+    } else {
+        snprintf(f->host, sizeof f->host, "%s", h.host);
+        f->seq = h.file_seq;
+        f->writer_alive = f->part && h.collector_pid &&
+                          (kill((pid_t)h.collector_pid, 0) == 0 || errno == EPERM);
+        if (f->part && from_dir && G.mode != MODE_VERIFY) {
+            char note[4096 + 128];
+            snprintf(note, sizeof note, "note: %s is %s; reading the frames it has", path,
+                     f->writer_alive ? "still being written" : "left open by a collector that is gone");
+            note_error(note);
+        }
+    }
+    l->n++;
+    return 0;
+}
+
+static int in_file_cmp(const void *a, const void *b)
+{
+    const struct in_file *x = a, *y = b;
+    int c = strcmp(x->host, y->host);
+    if (c)
+        return c;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+/* The files named: files as given, directories as their .shlog and .shlog.part
+ * files. Sorted by host then sequence number. */
+static int collect_inputs(const struct cli *cli, struct in_list *l)
+{
+    if (cli->npositional == 0) {
+        fprintf(stderr, "%s: %s: no file or directory given (see '%s --help')\n", dump_prog, cli->command,
+                dump_prog);
+        exit(EXIT_USAGE);
+    }
+    for (int i = 0; i < cli->npositional; i++) {
+        const char *arg = cli->positional[i];
+        struct stat st;
+        if (stat(arg, &st) != 0) {
+            fprintf(stderr, "%s: %s: %s\n", dump_prog, arg, strerror(errno));
+            G.status = 1;
+            continue;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            if (add_input(l, arg, 0) != 0)
+                return -ENOMEM;
+            continue;
+        }
+        DIR *d = opendir(arg);
+        if (!d) {
+            fprintf(stderr, "%s: %s: %s\n", dump_prog, arg, strerror(errno));
+            G.status = 1;
+            continue;
+        }
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            if (de->d_name[0] == '.' || !(has_suffix(de->d_name, SHLOG_FILE_SUFFIX) ||
+                                          has_suffix(de->d_name, SHLOG_FILE_SUFFIX SHLOG_PART_SUFFIX)))
+                continue;
+            char path[4096];
+            if ((size_t)snprintf(path, sizeof path, "%s/%s", arg, de->d_name) >= sizeof path)
+                continue;
+            if (add_input(l, path, 1) != 0) {
+                closedir(d);
+                return -ENOMEM;
+            }
+        }
+        closedir(d);
+    }
+    if (l->n)
+        qsort(l->v, l->n, sizeof l->v[0], in_file_cmp);
+    return 0;
+}
+
+/* ==== Identities: processes, rings, sites ==== */
+
+static struct dproc *proc_of(struct source *s, const struct shlog_proc *p)
+{
+    if (p == s->last_ptr)
+        return s->last_proc;
+    struct dproc *d = hmap_get(&s->by_ptr, (uintptr_t)p, 0);
+    if (!d) {
+        d = hmap_get(&s->procs, p->info.pid, p->info.proc_start);
+        if (!d) {
+            d = calloc(1, sizeof *d);
+            if (!d || hmap_put(&s->procs, p->info.pid, p->info.proc_start, d) != 0) {
+                free(d);
+                return NULL;
+            }
+            d->next_all = G.all_procs;
+            G.all_procs = d;
+        }
+        if (hmap_put(&s->by_ptr, (uintptr_t)p, 0, d) != 0)
+            return NULL;
+        /* The latest definition: the same process in every file. */
+        d->info = p->info;
+        shmlog_tsc_clock_init(&d->clock, &d->info);
+        d->passes = filter_process(&G.cli->filter, d->info.app, d->info.pid);
+    }
+    s->last_ptr = p;
+    s->last_proc = d;
+    return d;
+}
+
+static struct dring *ring_of(struct source *s, struct dproc *p, uint32_t cpu)
+{
+    /* A batch is records of one ring: the last one is the likely one. */
+    struct dring *r = s->last_ring;
+    if (r && r->proc == p && r->cpu == cpu)
+        return r;
+    r = hmap_get(&p->rings, cpu, 0);
+    if (r) {
+        s->last_ring = r;
+        return r;
+    }
+    r = calloc(1, sizeof *r);
+    if (!r || hmap_put(&p->rings, cpu, 0, r) != 0) {
+        free(r);
+        return NULL;
+    }
+    r->proc = p;
+    r->src = s;
+    r->cpu = cpu;
+    r->heap_index = -1;
+    s->nrings++;
+    r->next_all = G.all_rings;
+    G.all_rings = r;
+    return r;
+}
+
+static char *copy_string(const char *s, size_t n)
+{
+    if (G.site_bytes + n + 1 > SITE_STRINGS_MAX)
+        return NULL;
+    char *c = malloc(n + 1);
+    if (c) {
+        memcpy(c, s, n);
+        c[n] = '\0';
+        G.site_bytes += n + 1;
+    }
+    return c;
+}
+
+static struct dsite *site_of(struct source *s, struct dproc *p, const struct shlog_site *site)
+{
+    unsigned slot = (unsigned)(((uintptr_t)site >> 4) % SITE_PTR_CACHE);
+    if (s->site_ptr[slot] == site)
+        return s->site_of[slot];
+    struct dsite *d = hmap_get(&p->sites, site->id, 0);
+    if (!d) {
+        d = calloc(1, sizeof *d);
+        if (!d || hmap_put(&p->sites, site->id, 0, d) != 0) {
+            free(d);
+            return NULL;
+        }
+        d->proc = p;
+        d->id = site->id;
+        d->next_all = G.all_sites;
+        G.all_sites = d;
+    }
+    if (!d->fmt) {
+        d->line = site->line;
+        d->level = site->level;
+        d->category = site->category;
+        d->nargs = site->nargs;
+        memcpy(d->arg_types, site->arg_types, sizeof d->arg_types);
+        d->fmt = copy_string(site->fmt, site->fmt_len);
+        d->file = copy_string(site->file, site->file_len);
+        if (!d->fmt || !d->file) {
+            free(d->fmt);
+            free(d->file);
+            d->fmt = d->file = NULL;
+        }
+    }
+    s->site_ptr[slot] = site;
+    s->site_of[slot] = d;
+    return d;
+}
+
+/* The renderer of records of site d (NULL: of an unknown site of proc). */
+static const struct shmlog_site_render *prepared(struct dsite *d, struct dproc *proc)
+{
+    static struct shmlog_site_info info;
+    int known = d && d->fmt;
+    struct shmlog_site_render **slot = known ? &d->sr : &proc->unknown;
+    if (*slot)
+        return *slot;
+    if (G.prepared_bytes > PREPARED_MAX) {
+        /* Hostile numbers of sites: start over rather than grow. */
+        for (struct dsite *x = G.all_sites; x; x = x->next_all) {
+            shmlog_site_render_free(x->sr);
+            x->sr = NULL;
+        }
+        for (struct dproc *x = G.all_procs; x; x = x->next_all) {
+            shmlog_site_render_free(x->unknown);
+            x->unknown = NULL;
+        }
+        G.prepared_bytes = 0;
+    }
+    if (known) {
+        memset(&info, 0, offsetof(struct shmlog_site_info, fmt));
+        info.id = d->id;
+        info.line = d->line;
+        info.level = d->level;
+        info.category = d->category;
+        info.nargs = d->nargs;
+        memcpy(info.arg_types, d->arg_types, sizeof info.arg_types);
+        snprintf(info.fmt, sizeof info.fmt, "%s", d->fmt);
+        snprintf(info.file, sizeof info.file, "%s", d->file);
+        info.fmt_len = (uint32_t)strlen(info.fmt);
+        info.file_len = (uint32_t)strlen(info.file);
+    }
+    *slot = shmlog_site_render_new(known ? &info : NULL, proc->info.app, proc->info.host, proc->info.pid);
+    if (*slot)
+        G.prepared_bytes += shmlog_site_render_bytes(*slot);
+    return *slot;
+}
+
+/* ==== Sources ==== */
+
+static int source_open_next(struct source *s)
+{
+    char err[512];
+    while (s->next < s->nfiles) {
+        struct in_file *f = &s->files[s->next++];
+        s->cur_file = f;
+        if (f->bad_header) {
+            char msg[4096 + 300];
+            snprintf(msg, sizeof msg, "%s: %s", f->path, f->error);
+            note_error(msg);
+            f->errors++;
+            G.status = 1;
+            continue;
+        }
+        if (shlog_reader_open(&s->rd, f->path, G.mode == MODE_FOLLOW, s->dedup, err, sizeof err) != 0) {
+            note_error(err);
+            f->errors++;
+            G.status = 1;
+            continue;
+        }
+        /* The reader's process and site pointers are its own, and its frame
+         * offsets start over. */
+        s->frame_off = UINT64_MAX;
+        hmap_clear(&s->by_ptr);
+        s->last_ptr = NULL;
+        memset(s->site_ptr, 0, sizeof s->site_ptr);
+        return 1;
+    }
+    return 0;
+}
+
+static void source_close_file(struct source *s)
+{
+    if (!s->rd)
+        return;
+    const struct shlog_reader_stats *st = shlog_reader_stats(s->rd);
+    G.frames += st->frames;
+    G.bad_frames += st->bad_frames;
+    G.torn += st->torn;
+    G.duplicates += st->duplicates;
+    s->cur_file->frames = st->frames;
+    shlog_reader_close(s->rd);
+    s->rd = NULL;
+    hmap_clear(&s->by_ptr);
+    s->last_ptr = NULL;
+    memset(s->site_ptr, 0, sizeof s->site_ptr);
+}
+
+/* ==== Events ==== */
+
+static void handle_error(struct source *s, const struct shlog_event *ev)
+{
+    struct in_file *f = s->cur_file;
+    if (ev->torn && f->writer_alive) {
+        /* The collector is writing the frame right now. */
+        if (G.mode != MODE_VERIFY) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "note: %s", ev->error);
+            note_error(msg);
+            return;
+        }
+    }
+    f->errors++;
+    f->torn |= (uint64_t)ev->torn;
+    G.status = 1;
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s%s", ev->error, ev->torn ? "" : " (reading goes on)");
+    note_error(msg);
+}
+
+/* verify: ring positions follow each other, but for PAD slots at the end
+ * of the ring (the next record then starts the ring over) and losses. */
+static void verify_position(struct source *s, struct dring *r, uint64_t pos, uint64_t next)
+{
+    if (r->has_expected && pos != r->expected) {
+        int pad = pos > r->expected && pos - r->expected < SHMLOG_MAX_SLOTS && pos % SHMLOG_RING_MIN_RECORDS == 0;
+        if (!pad) {
+            struct in_file *f = s->cur_file;
+            f->gaps++;
+            f->gap_positions += pos > r->expected ? pos - r->expected : 0;
+            char msg[4096 + 300];
+            snprintf(msg, sizeof msg,
+                     "%s: %s[%u] cpu%u: ring positions %llu..%llu are missing and no loss marker explains them",
+                     f->path, r->proc->info.app, r->proc->info.pid, r->cpu, (unsigned long long)r->expected,
+                     (unsigned long long)pos - 1);
+            if (pos < r->expected)
+                snprintf(msg, sizeof msg, "%s: %s[%u] cpu%u: ring position %llu after %llu (out of order)",
+                         f->path, r->proc->info.app, r->proc->info.pid, r->cpu, (unsigned long long)pos,
+                         (unsigned long long)r->expected);
+            note_error(msg);
+        }
+    }
+    r->expected = next;
+    r->has_expected = 1;
+}
+
+struct app_count {
+    char name[SHMLOG_APP_BYTES];
+    uint64_t n;
+};
+
+static void count_app(const char *app, uint64_t n)
+{
+    /* FNV-1a of the name; the name itself is kept with its count. */
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = app; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    struct app_count *a = hmap_get(&G.apps, h, 0);
+    if (!a) {
+        if (G.apps.n >= 65536 || !(a = calloc(1, sizeof *a)) || hmap_put(&G.apps, h, 0, a) != 0) {
+            free(a);
+            return;
+        }
+        snprintf(a->name, sizeof a->name, "%s", app);
+    }
+    a->n += n;
+}
+
+static void oom(void)
+{
+    out_push();
+    fprintf(stderr, "%s: out of memory\n", dump_prog);
+    exit(1);
+}
+
+static void take_record(struct source *s, const struct shlog_event *ev)
+{
+    struct dproc *p = proc_of(s, ev->proc);
+    if (!p)
+        oom();
+    struct dring *r = ring_of(s, p, ev->cpu);
+    if (!r)
+        oom();
+    const struct shmlog_rec *rec = ev->rec;
+    uint64_t ts = shmlog_tsc_clock_ns(&p->clock, rec->tsc);
+    r->last_ts = ts;
+    r->has_last = 1;
+    r->last_frame = s->frames;
+    r->finished = 0;
+    if (ts > s->max_ts)
+        s->max_ts = ts;
+    if (ts > G.frontier)
+        G.frontier = ts;
+    if (G.mode == MODE_VERIFY) {
+        s->cur_file->records++;
+        verify_position(s, r, rec->pos, rec->pos + rec->nslots);
+        return;
+    }
+    if (ev->offset < s->skip_below)
+        return;
+    if (!p->passes || !filter_record(&G.cli->filter, rec->level, rec->category, ts))
+        return;
+    struct dsite *d = ev->site ? site_of(s, p, ev->site) : NULL;
+    if (ev->site && !d)
+        oom();
+    if (G.cli->filter.has_grep) {
+        const struct shmlog_site_render *sr = prepared(d, p);
+        if (!sr)
+            oom();
+        if (!filter_grep(&G.cli->filter, sr, rec))
+            return;
+    }
+    if (G.mode == MODE_STATS) {
+        G.records++;
+        G.levels[rec->level & 7]++;
+        G.categories[rec->category & 7]++;
+        if (d)
+            d->records++;
+        if (!G.first_ns || ts < G.first_ns)
+            G.first_ns = ts;
+        if (ts > G.last_ns)
+            G.last_ns = ts;
+        return;
+    }
+    struct entry *e = fifo_push(&r->q, sizeof(struct entry) + REC_HEAD + rec->payload_len);
+    if (!e)
+        oom();
+    e->ts_ns = ts;
+    e->kind = ENTRY_RECORD;
+    e->cpu = ev->cpu;
+    e->site = d && d->fmt ? d : NULL;
+    e->proc = p;
+    memcpy(e + 1, rec, REC_HEAD + rec->payload_len);
+    if (r->heap_index < 0 && heap_add(&r->q) != 0)
+        oom();
+}
+
+static void take_loss(struct source *s, const struct shlog_event *ev)
+{
+    struct dproc *p = proc_of(s, ev->proc);
+    if (!p)
+        oom();
+    struct dring *r = ring_of(s, p, ev->cpu);
+    if (!r)
+        oom();
+    if (G.mode == MODE_VERIFY) {
+        if (ev->loss.positions)
+            verify_position(s, r, ev->loss.first_pos, ev->loss.first_pos + ev->loss.positions);
+        return;
+    }
+    if (ev->offset < s->skip_below || !p->passes)
+        return;
+    uint64_t ts = r->has_last ? r->last_ts : s->max_ts;
+    const struct dump_filter *f = &G.cli->filter;
+    if (ts < f->since_ns || ts >= f->until_ns)
+        return;
+    if (G.mode == MODE_STATS) {
+        G.lost[ev->loss.reason & 7] += ev->loss.records;
+        return;
+    }
+    struct entry *e = fifo_push(&r->q, sizeof(struct entry) + sizeof(struct shmlog_loss));
+    if (!e)
+        oom();
+    e->ts_ns = ts;
+    e->kind = ENTRY_LOSS;
+    e->cpu = ev->cpu;
+    e->site = NULL;
+    e->proc = p;
+    memcpy(e + 1, &ev->loss, sizeof ev->loss);
+    if (r->heap_index < 0 && heap_add(&r->q) != 0)
+        oom();
+}
+
+static void take_exit(struct source *s, const struct shlog_event *ev)
+{
+    struct dproc *p = proc_of(s, ev->proc);
+    if (!p)
+        oom();
+    for (size_t i = 0; i < p->rings.cap; i++)
+        if (p->rings.slots[i].v)
+            ((struct dring *)p->rings.slots[i].v)->finished = 1;
+    if (G.mode == MODE_VERIFY || G.mode == MODE_STATS || ev->offset < s->skip_below || !p->passes)
+        return;
+    const struct dump_filter *f = &G.cli->filter;
+    if (ev->exit_ns < f->since_ns || ev->exit_ns >= f->until_ns)
+        return;
+    /* An exit marker is merged like a record: it goes into the stream of
+     * one of the process's rings (after its records: the collector writes it
+     * once they are drained), or of a stream of its own. */
+    struct dring *r = NULL;
+    for (size_t i = 0; i < p->rings.cap && !r; i++)
+        r = p->rings.slots[i].v;
+    if (!r && !(r = ring_of(s, p, UINT32_MAX)))
+        oom();
+    struct entry *e = fifo_push(&r->q, sizeof(struct entry) + sizeof(struct entry_exit));
+    if (!e)
+        oom();
+    e->ts_ns = ev->exit_ns > r->last_ts ? ev->exit_ns : r->last_ts;
+    e->kind = ENTRY_EXIT;
+    e->cpu = r->cpu;
+    e->site = NULL;
+    e->proc = p;
+    struct entry_exit x = {ev->exit_records, ev->exit_lost};
+    memcpy(e + 1, &x, sizeof x);
+    if (r->heap_index < 0 && heap_add(&r->q) != 0)
+        oom();
+}
+
+static void take_event(struct source *s, const struct shlog_event *ev)
+{
+    if (ev->kind != SHLOG_EV_ERROR && ev->offset != s->frame_off) {
+        s->frame_off = ev->offset;
+        s->frames++;
+    }
+    switch (ev->kind) {
+    case SHLOG_EV_PROCESS:
+        if (!proc_of(s, ev->proc))
+            oom();
+        break;
+    case SHLOG_EV_RECORD:
+        take_record(s, ev);
+        break;
+    case SHLOG_EV_LOSS:
+        take_loss(s, ev);
+        break;
+    case SHLOG_EV_EXIT:
+        take_exit(s, ev);
+        break;
+    case SHLOG_EV_ERROR:
+        handle_error(s, ev);
+        break;
+    default: /* SITE: taken when a record uses it */
+        break;
+    }
+}
+
+/* Decodes about one frame of s: events until one of a later frame, or the
+ * end of the data. Returns 1 if it decoded something, 0 at the end of the
+ * source (in follow mode: for now). */
+static int source_step(struct source *s)
+{
+    static struct shlog_event ev;
+    if (s->done)
+        return 0;
+    uint64_t start_frames = s->frames;
+    int got = 0;
+    for (;;) {
+        if (!s->rd && !source_open_next(s)) {
+            if (G.mode != MODE_FOLLOW)
+                s->done = 1;
+            return got;
+        }
+        int rc = shlog_reader_next(s->rd, &ev);
+        if (rc < 0) {
+            char msg[4096 + 128];
+            snprintf(msg, sizeof msg, "%s: %s", s->cur_file->path, strerror(-rc));
+            note_error(msg);
+            s->cur_file->errors++;
+            G.status = 1;
+            source_close_file(s);
+            continue;
+        }
+        if (rc == 0) {
+            if (G.mode == MODE_FOLLOW)
+                return got;
+            /* A file ended: back to the caller, which may want to know. */
+            source_close_file(s);
+            return 1;
+        }
+        got = 1;
+        take_event(s, &ev);
+        if (s->frames > start_frames + 1 || (ev.kind == SHLOG_EV_ERROR && s->frames > start_frames))
+            return 1;
+    }
+}
+
+/* ==== Emitting in time order ==== */
+
+static void emit_entry(const struct entry *e)
+{
+    struct dproc *p = e->proc;
+    struct shmlog_buf b = out_begin();
+    if (e->kind == ENTRY_RECORD) {
+        const struct shmlog_rec *rec = (const struct shmlog_rec *)(e + 1);
+        const struct shmlog_site_render *sr = prepared(e->site, p);
+        if (!sr)
+            oom();
+        shmlog_render_prepared(sr, rec, e->cpu, e->ts_ns, G.cli->json, &b);
+        G.shown++;
+        if (G.cli->filter.limit && G.shown >= G.cli->filter.limit)
+            G.stop = 1;
+    } else {
+        struct shmlog_render_input in = {p->info.app, p->info.host, p->info.pid, e->cpu, e->ts_ns, NULL, NULL};
+        if (e->kind == ENTRY_LOSS) {
+            struct shmlog_loss loss;
+            memcpy(&loss, e + 1, sizeof loss);
+            shmlog_render_loss(&in, &loss, G.cli->json, &b);
+        } else {
+            struct entry_exit x;
+            memcpy(&x, e + 1, sizeof x);
+            shmlog_render_exit(&in, x.records, x.lost, G.cli->json, &b);
+        }
+    }
+    out_end(&b);
+}
+
+/* Frames without a record of a ring after which it no longer holds others
+ * back. One collector pass over every ring fits a frame or a few (a pass
+ * drains at most 16 Ki records per ring, a frame takes 64 Ki): a ring absent
+ * from this many frames was found empty by a pass since its last record. */
+static uint64_t quiet_frames(const struct source *s)
+{
+    return 4 + s->nrings / 4;
+}
+
+/* The time up to which every stream is complete, and the source that holds
+ * the others back (NULL if none does). */
+static uint64_t horizon(struct source *srcs, size_t nsrc, struct source **blocking)
+{
+    uint64_t h = UINT64_MAX;
+    *blocking = NULL;
+    for (size_t i = 0; i < nsrc; i++)
+        if (!srcs[i].done && srcs[i].frames == 0) {
+            *blocking = &srcs[i];
+            return 0;
+        }
+    for (struct dring *r = G.all_rings; r; r = r->next_all) {
+        struct source *s = r->src;
+        if (s->done || r->q.count || r->finished || !r->has_last || s->frames - r->last_frame >= quiet_frames(s))
+            continue;
+        if (r->last_ts < h) {
+            h = r->last_ts;
+            *blocking = s;
+        }
+    }
+    return h;
+}
+
+/* Writes entries while they are known to be next. all: the inputs ended (or
+ * a follow pass did), write everything. */
+static void drain(struct source *srcs, size_t nsrc, int all)
+{
+    struct source *blocking = NULL;
+    uint64_t h = all ? UINT64_MAX : horizon(srcs, nsrc, &blocking);
+    while (G.nheap && !G.stop) {
+        struct fifo *q = G.heap[0];
+        struct entry *e = fifo_front(q);
+        if (!all && (e->ts_ns > h || e->ts_ns > G.frontier - MERGE_WINDOW_NS || G.frontier < MERGE_WINDOW_NS) &&
+            G.buffered < MERGE_BUFFER_MAX)
+            return;
+        emit_entry(e);
+        fifo_pop(q);
+        heap_top_popped();
+        if (!q->count && !all) {
+            /* The stream ran dry: later ones may not pass its last time. */
+            struct dring *r = (struct dring *)q;
+            struct source *s = r->src;
+            if (!s->done && !r->finished && s->frames - r->last_frame < quiet_frames(s) && r->last_ts < h)
+                h = r->last_ts;
+        }
+    }
+}
+
+static void merge_run(struct source *srcs, size_t nsrc)
+{
+    for (;;) {
+        drain(srcs, nsrc, 0);
+        if (G.stop)
+            return;
+        struct source *blocking = NULL;
+        horizon(srcs, nsrc, &blocking);
+        if (!blocking) {
+            /* Only the window holds the heap back: decode the input that is
+             * furthest behind. */
+            for (size_t i = 0; i < nsrc; i++)
+                if (!srcs[i].done && (!blocking || srcs[i].max_ts < blocking->max_ts))
+                    blocking = &srcs[i];
+        }
+        if (!blocking)
+            break;
+        source_step(blocking);
+    }
+    drain(srcs, nsrc, 1);
+}
+
+/* ==== Sources from the inputs ==== */
+
+static struct source *make_sources(struct in_list *l, size_t *nsrc)
+{
+    struct source *srcs = calloc(l->n ? l->n : 1, sizeof *srcs);
+    if (!srcs)
+        oom();
+    size_t n = 0;
+    for (size_t i = 0; i < l->n;) {
+        size_t end = i + 1;
+        while (end < l->n && strcmp(l->v[end].host, l->v[i].host) == 0)
+            end++;
+        struct source *s = &srcs[n++];
+        s->files = &l->v[i];
+        s->nfiles = end - i;
+        s->frame_off = UINT64_MAX;
+        if (shlog_dedup_new(&s->dedup) != 0)
+            oom();
+        i = end;
+    }
+    *nsrc = n;
+    return srcs;
+}
+
+static void free_sources(struct source *srcs, size_t nsrc)
+{
+    for (size_t i = 0; i < nsrc; i++) {
+        source_close_file(&srcs[i]);
+        shlog_dedup_free(srcs[i].dedup);
+        hmap_clear(&srcs[i].procs);
+        hmap_clear(&srcs[i].by_ptr);
+    }
+    free(srcs);
+    while (G.all_rings) {
+        struct dring *r = G.all_rings;
+        G.all_rings = r->next_all;
+        for (struct chunk *c = r->q.first, *next; c; c = next) {
+            next = c->next;
+            munmap(c, 2u << 20);
+        }
+        free(r);
+    }
+    while (G.all_sites) {
+        struct dsite *d = G.all_sites;
+        G.all_sites = d->next_all;
+        shmlog_site_render_free(d->sr);
+        free(d->fmt);
+        free(d->file);
+        free(d);
+    }
+    while (G.all_procs) {
+        struct dproc *p = G.all_procs;
+        G.all_procs = p->next_all;
+        hmap_clear(&p->rings);
+        hmap_clear(&p->sites);
+        shmlog_site_render_free(p->unknown);
+        free(p);
+    }
+    while (G.free_chunks) {
+        struct chunk *c = G.free_chunks;
+        G.free_chunks = c->next;
+        munmap(c, 2u << 20);
+    }
+    free(G.heap);
+    G.heap = NULL;
+    G.nheap = G.heap_cap = 0;
+}
+
+static void begin(struct cli *cli, enum mode mode)
+{
+    G.mode = mode;
+    G.cli = cli;
+}
+
+/* ==== read ==== */
+
+int cmd_read(struct cli *cli)
+{
+    begin(cli, MODE_READ);
+    struct in_list l = {0};
+    if (collect_inputs(cli, &l) != 0)
+        oom();
+    size_t nsrc;
+    struct source *srcs = make_sources(&l, &nsrc);
+    merge_run(srcs, nsrc);
+    free_sources(srcs, nsrc);
+    free(l.v);
+    return G.status;
+}
+
+/* ==== stats ==== */
+
+static int site_count_cmp(const void *a, const void *b)
+{
+    const struct dsite *x = *(const struct dsite *const *)a, *y = *(const struct dsite *const *)b;
+    if (x->records != y->records)
+        return x->records > y->records ? -1 : 1;
+    return strcmp(x->file ? x->file : "", y->file ? y->file : "");
+}
+
+static void put_rate(struct shmlog_buf *b, const char *fmt, double v)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, fmt, v);
+    shmlog_buf_puts(b, tmp);
+}
+
+static void put_share(struct shmlog_buf *b, uint64_t n, uint64_t total)
+{
+    shmlog_buf_u64(b, n);
+    put_rate(b, " (%.1f%%)", total ? 100.0 * (double)n / (double)total : 0.0);
+}
+
+int cmd_stats(struct cli *cli)
+{
+    begin(cli, MODE_STATS);
+    struct in_list l = {0};
+    if (collect_inputs(cli, &l) != 0)
+        oom();
+    for (size_t i = 0; i < l.n; i++)
+        G.file_bytes += l.v[i].bytes;
+    G.nfiles = l.n;
+    size_t nsrc;
+    struct source *srcs = make_sources(&l, &nsrc);
+    for (size_t i = 0; i < nsrc; i++)
+        while (source_step(&srcs[i]))
+            ;
+
+    /* apps and sites */
+    for (struct dsite *d = G.all_sites; d; d = d->next_all)
+        if (d->records)
+            count_app(d->proc->info.app, d->records);
+    size_t nsites = 0;
+    for (struct dsite *d = G.all_sites; d; d = d->next_all)
+        nsites += d->records != 0;
+    struct dsite **sites = calloc(nsites ? nsites : 1, sizeof *sites);
+    if (!sites)
+        oom();
+    nsites = 0;
+    for (struct dsite *d = G.all_sites; d; d = d->next_all)
+        if (d->records)
+            sites[nsites++] = d;
+    qsort(sites, nsites, sizeof *sites, site_count_cmp);
+    /* Records of sites the files never defined count under "?". */
+    uint64_t lost_total = 0;
+    for (int i = 0; i < 8; i++)
+        lost_total += G.lost[i];
+    double span = G.last_ns > G.first_ns ? (double)(G.last_ns - G.first_ns) / 1e9 : 0;
+    double per_record = G.records ? (double)G.file_bytes / (double)G.records : 0;
+    double rate = span > 0 ? (double)G.records / span : 0;
+
+    struct shmlog_buf b = out_begin();
+    if (cli->json) {
+        shmlog_buf_puts(&b, "{\"files\":");
+        shmlog_buf_u64(&b, G.nfiles);
+        put_json_kv_u64(&b, "bytes", G.file_bytes);
+        put_json_kv_u64(&b, "frames", G.frames);
+        put_json_kv_u64(&b, "bad_frames", G.bad_frames);
+        put_json_kv_u64(&b, "torn", G.torn);
+        put_json_kv_u64(&b, "records", G.records);
+        put_json_kv_u64(&b, "duplicates", G.duplicates);
+        shmlog_buf_puts(&b, ",\"bytes_per_record\":");
+        shmlog_json_double(&b, per_record, 0);
+        put_json_kv_u64(&b, "first_ns", G.first_ns);
+        put_json_kv_u64(&b, "last_ns", G.last_ns);
+        shmlog_buf_puts(&b, ",\"span_s\":");
+        shmlog_json_double(&b, span, 0);
+        shmlog_buf_puts(&b, ",\"records_per_s\":");
+        shmlog_json_double(&b, rate, 0);
+        shmlog_buf_puts(&b, ",\"losses\":{\"total\":");
+        shmlog_buf_u64(&b, lost_total);
+        for (unsigned r = SHMLOG_LOSS_DROPPED; r <= SHMLOG_LOSS_UNREADABLE; r++)
+            put_json_kv_u64(&b, shmlog_loss_reason_name(r), G.lost[r]);
+        shmlog_buf_puts(&b, "},\"levels\":{");
+        for (unsigned i = 0, n = 0; i < 8; i++) {
+            if (!G.levels[i])
+                continue;
+            if (n++)
+                shmlog_buf_putc(&b, ',');
+            shmlog_buf_putc(&b, '"');
+            shmlog_buf_puts(&b, shmlog_level_name(i) ? shmlog_level_name(i) : "?");
+            shmlog_buf_puts(&b, "\":");
+            shmlog_buf_u64(&b, G.levels[i]);
+        }
+        shmlog_buf_puts(&b, "},\"categories\":{");
+        for (unsigned i = 0, n = 0; i < 8; i++) {
+            if (!G.categories[i])
+                continue;
+            if (n++)
+                shmlog_buf_putc(&b, ',');
+            shmlog_buf_putc(&b, '"');
+            shmlog_buf_puts(&b, shmlog_category_name(i) ? shmlog_category_name(i) : "?");
+            shmlog_buf_puts(&b, "\":");
+            shmlog_buf_u64(&b, G.categories[i]);
+        }
+        shmlog_buf_puts(&b, "},\"apps\":{");
+        for (size_t i = 0, n = 0; i < G.apps.cap; i++) {
+            struct app_count *a = G.apps.slots[i].v;
+            if (!a)
+                continue;
+            if (n++)
+                shmlog_buf_putc(&b, ',');
+            shmlog_json_string(&b, a->name, strlen(a->name));
+            shmlog_buf_putc(&b, ':');
+            shmlog_buf_u64(&b, a->n);
+        }
+        shmlog_buf_puts(&b, "},\"sites\":[");
+        out_end(&b);
+        for (size_t i = 0; i < nsites && i < TOP_SITES; i++) {
+            const struct dsite *d = sites[i];
+            b = out_begin();
+            if (i)
+                shmlog_buf_putc(&b, ',');
+            shmlog_buf_puts(&b, "{\"site\":");
+            if (d->file) {
+                char line[32];
+                snprintf(line, sizeof line, ":%u\"", d->line);
+                shmlog_json_string(&b, d->file, strlen(d->file));
+                if (!b.overflow)
+                    b.len--; /* the closing quote: ":line" goes inside */
+                shmlog_buf_puts(&b, line);
+            } else {
+                shmlog_buf_puts(&b, "null");
+            }
+            put_json_kv_str(&b, "format", d->fmt ? d->fmt : "");
+            put_json_kv_str(&b, "app", d->proc->info.app);
+            put_json_kv_u64(&b, "pid", d->proc->info.pid);
+            put_json_kv_u64(&b, "records", d->records);
+            shmlog_buf_putc(&b, '}');
+            out_end(&b);
+        }
+        b = out_begin();
+        shmlog_buf_puts(&b, "]}\n");
+    } else {
+        char line[256];
+        snprintf(line, sizeof line, "files: %llu, %llu bytes on disk, %llu frames (%llu damaged%s)\n",
+                 (unsigned long long)G.nfiles, (unsigned long long)G.file_bytes, (unsigned long long)G.frames,
+                 (unsigned long long)G.bad_frames, G.torn ? ", torn tail" : "");
+        shmlog_buf_puts(&b, line);
+        snprintf(line, sizeof line, "records: %llu (%llu duplicates dropped), %.2f bytes on disk per record\n",
+                 (unsigned long long)G.records, (unsigned long long)G.duplicates, per_record);
+        shmlog_buf_puts(&b, line);
+        if (G.records) {
+            shmlog_buf_puts(&b, "time: ");
+            shmlog_buf_rfc3339(&b, G.first_ns);
+            shmlog_buf_puts(&b, " .. ");
+            shmlog_buf_rfc3339(&b, G.last_ns);
+            put_rate(&b, " (%.3f s)", span);
+            put_rate(&b, ", %.0f records/s\n", rate);
+        }
+        snprintf(line, sizeof line, "losses: %llu records", (unsigned long long)lost_total);
+        shmlog_buf_puts(&b, line);
+        for (unsigned r = SHMLOG_LOSS_DROPPED; r <= SHMLOG_LOSS_UNREADABLE; r++)
+            if (G.lost[r]) {
+                snprintf(line, sizeof line, ", %s %llu", shmlog_loss_reason_name(r), (unsigned long long)G.lost[r]);
+                shmlog_buf_puts(&b, line);
+            }
+        shmlog_buf_puts(&b, "\nby level:");
+        for (unsigned i = 0; i < 8; i++)
+            if (G.levels[i]) {
+                shmlog_buf_putc(&b, ' ');
+                shmlog_buf_puts(&b, shmlog_level_name(i) ? shmlog_level_name(i) : "?");
+                shmlog_buf_putc(&b, ' ');
+                put_share(&b, G.levels[i], G.records);
+            }
+        shmlog_buf_puts(&b, "\nby category:");
+        for (unsigned i = 0; i < 8; i++)
+            if (G.categories[i]) {
+                shmlog_buf_putc(&b, ' ');
+                shmlog_buf_puts(&b, shmlog_category_name(i) ? shmlog_category_name(i) : "?");
+                shmlog_buf_putc(&b, ' ');
+                put_share(&b, G.categories[i], G.records);
+            }
+        shmlog_buf_puts(&b, "\nby app:");
+        for (size_t i = 0; i < G.apps.cap; i++) {
+            struct app_count *a = G.apps.slots[i].v;
+            if (!a)
+                continue;
+            shmlog_buf_putc(&b, ' ');
+            put_text_safe(&b, a->name);
+            shmlog_buf_putc(&b, ' ');
+            put_share(&b, a->n, G.records);
+        }
+        snprintf(line, sizeof line, "\ntop sites (%zu with records):\n", nsites);
+        shmlog_buf_puts(&b, line);
+        out_end(&b);
+        for (size_t i = 0; i < nsites && i < TOP_SITES; i++) {
+            const struct dsite *d = sites[i];
+            b = out_begin();
+            snprintf(line, sizeof line, "  %12llu %5.1f%%  ", (unsigned long long)d->records,
+                     G.records ? 100.0 * (double)d->records / (double)G.records : 0.0);
+            shmlog_buf_puts(&b, line);
+            put_text_safe(&b, d->proc->info.app);
+            shmlog_buf_putc(&b, ' ');
+            if (d->file) {
+                const char *slash = strrchr(d->file, '/');
+                put_text_safe(&b, slash ? slash + 1 : d->file);
+                snprintf(line, sizeof line, ":%u ", d->line);
+                shmlog_buf_puts(&b, line);
+                put_text_safe(&b, d->fmt);
+            } else {
+                shmlog_buf_puts(&b, "?");
+            }
+            shmlog_buf_putc(&b, '\n');
+            out_end(&b);
+        }
+        b = out_begin();
+    }
+    out_end(&b);
+    for (size_t i = 0; i < G.apps.cap; i++)
+        free(G.apps.slots[i].v);
+    hmap_clear(&G.apps);
+    free(sites);
+    free_sources(srcs, nsrc);
+    free(l.v);
+    return G.status;
+}
+
+/* ==== verify ==== */
+
+int cmd_verify(struct cli *cli)
+{
+    begin(cli, MODE_VERIFY);
+    struct in_list l = {0};
+    if (collect_inputs(cli, &l) != 0)
+        oom();
+    size_t nsrc;
+    struct source *srcs = make_sources(&l, &nsrc);
+    int whole_all = G.status == 0;
+    for (size_t i = 0; i < nsrc; i++) {
+        struct source *s = &srcs[i];
+        size_t reported = 0;
+        while (!s->done || reported < s->next) {
+            if (!s->done)
+                source_step(s);
+            /* Files before the open one are finished: their summaries. */
+            size_t finished = s->rd ? s->next - 1 : s->next;
+            for (; reported < finished; reported++) {
+                const struct in_file *f = &s->files[reported];
+                int whole = !f->errors && !f->gaps && !f->bad_header;
+                whole_all &= whole;
+                struct shmlog_buf b = out_begin();
+                put_text_safe(&b, f->path);
+                char line[512];
+                if (f->bad_header)
+                    snprintf(line, sizeof line, ": BAD: %s\n", f->error);
+                else if (whole)
+                    snprintf(line, sizeof line, ": ok: %llu frames, %llu records, %llu bytes\n",
+                             (unsigned long long)f->frames, (unsigned long long)f->records,
+                             (unsigned long long)f->bytes);
+                else
+                    snprintf(line, sizeof line,
+                             ": DAMAGED: %llu frame errors%s, %llu unexplained position gaps (%llu positions); "
+                             "%llu good frames, %llu records%s\n",
+                             (unsigned long long)(f->errors - f->torn), f->torn ? ", torn tail" : "",
+                             (unsigned long long)f->gaps, (unsigned long long)f->gap_positions,
+                             (unsigned long long)f->frames, (unsigned long long)f->records,
+                             f->part && f->writer_alive ? " (still being written)" : "");
+                shmlog_buf_puts(&b, line);
+                out_end(&b);
+                out_push();
+            }
+        }
+    }
+    free_sources(srcs, nsrc);
+    free(l.v);
+    return whole_all && G.status == 0 ? 0 : 1;
+}
+
+/* ==== follow ==== */
+
+static volatile sig_atomic_t follow_stop;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    follow_stop = 1;
+}
+
+static int path_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* The file after after_seq in dir (the lowest sequence number above it, or
+ * any when has_after is 0 and newest is 0; the highest when newest is 1):
+ * closed .shlog or open .shlog.part. 0, or -ENOENT. */
+static int find_file(const char *dir, int has_after, uint64_t after_seq, int newest, int only_part,
+                     struct in_file *f)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    int found = 0;
+    uint64_t best = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t seq;
+        int part = has_suffix(de->d_name, SHLOG_FILE_SUFFIX SHLOG_PART_SUFFIX);
+        if ((!part && (only_part || !has_suffix(de->d_name, SHLOG_FILE_SUFFIX))) || name_seq(de->d_name, &seq) != 0)
+            continue;
+        if ((has_after && seq <= after_seq) || (found && (newest ? seq <= best : seq >= best)))
+            continue;
+        if ((size_t)snprintf(f->path, sizeof f->path, "%s/%s", dir, de->d_name) >= sizeof f->path)
+            continue;
+        best = seq;
+        f->seq = seq;
+        f->part = part;
+        found = 1;
+    }
+    closedir(d);
+    return found ? 0 : -ENOENT;
+}
+
+int cmd_follow(struct cli *cli)
+{
+    begin(cli, MODE_FOLLOW);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    struct in_file file;
+    struct source src;
+    memset(&src, 0, sizeof src);
+    memset(&file, 0, sizeof file);
+    src.files = &file;
+    src.frame_off = UINT64_MAX;
+    if (shlog_dedup_new(&src.dedup) != 0)
+        oom();
+    struct timespec poll = {0, FOLLOW_POLL_NS};
+
+    /* Start at the end of the open file; with none, after the newest file
+     * there is: records already written are not new. */
+    int has_after = 0;
+    uint64_t after = 0;
+    struct in_file start;
+    memset(&start, 0, sizeof start);
+    if (find_file(cli->out_dir, 0, 0, 1, 1, &start) == 0) {
+        struct stat st;
+        has_after = start.seq > 0;
+        after = start.seq - 1;
+        src.skip_below = stat(start.path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    } else if (find_file(cli->out_dir, 0, 0, 1, 0, &start) == 0) {
+        has_after = 1;
+        after = start.seq;
+    }
+
+    while (!follow_stop && !G.stop) {
+        if (!src.rd) {
+            /* The next file in sequence, closed or still open: a rotation
+             * may have closed one before we saw it open. */
+            memset(&file, 0, sizeof file);
+            if (find_file(cli->out_dir, has_after, after, 0, 0, &file) != 0) {
+                nanosleep(&poll, NULL);
+                continue;
+            }
+            file.writer_alive = file.part;
+            has_after = 1;
+            after = file.seq;
+            src.nfiles = 1;
+            src.next = 0;
+            if (!source_open_next(&src)) {
+                src.skip_below = 0;
+                continue;
+            }
+        }
+        while (source_step(&src) && !follow_stop)
+            ;
+        if (!file.part || !path_exists(file.path)) {
+            /* Closed (renamed after its last write): read to its end. */
+            while (source_step(&src))
+                ;
+            source_close_file(&src);
+            src.skip_below = 0;
+        }
+        drain(&src, 1, 1);
+        out_push();
+        if (src.rd)
+            nanosleep(&poll, NULL);
+    }
+    drain(&src, 1, 1);
+    out_push();
+    source_close_file(&src);
+    shlog_dedup_free(src.dedup);
+    hmap_clear(&src.procs);
+    hmap_clear(&src.by_ptr);
+    free_sources(NULL, 0);
+    return G.status;
+}
