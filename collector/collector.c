@@ -292,27 +292,12 @@ static void parse_options(int argc, char **argv)
         opt.ndirs = shmlog_default_dirs(opt.dirs, MAX_DIRS);
 }
 
-/* ==== Time, signals, SIGBUS guard ==== */
+/* ==== Time, signals ==== */
 
 static volatile sig_atomic_t got_term, got_hup;
 
 static void on_term(int sig) { (void)sig; got_term = 1; }
 static void on_hup(int sig) { (void)sig; got_hup = 1; }
-
-/* A producer that truncates its segment under our mapping raises SIGBUS on the
- * next access. Accesses to shared memory run inside bus_guard: the fault
- * returns there and the ring is dropped instead of the collector dying. The
- * handler runs with SA_NODEFER, so the jump need not restore the signal mask
- * (sigsetjmp(.., 0): saving it would cost a syscall per drain). */
-static sigjmp_buf *volatile bus_guard;
-
-static void on_sigbus(int sig)
-{
-    if (bus_guard)
-        siglongjmp(*bus_guard, 1);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
 
 static uint64_t mono_ns(void)
 {
@@ -750,12 +735,12 @@ static void ring_release(struct ring *r, uint64_t pos)
         return;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
-        bus_guard = &jb;
+        shmlog_bus_guard = &jb;
         shmlog_ring_release(&r->view, pos);
     } else {
         r->broken = 1;
     }
-    bus_guard = NULL;
+    shmlog_bus_guard = NULL;
 }
 
 /* Applies what the frames at the head of the FIFO made durable. */
@@ -974,14 +959,14 @@ static uint64_t drain_ring(struct ring *r, unsigned budget)
     const char *volatile hostile = NULL; /* why the ring is quarantined */
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) != 0) {
-        bus_guard = NULL;
+        shmlog_bus_guard = NULL;
         r->broken = 1;
         warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned at position %" PRIu64,
               r->seg.path, (uint64_t)pos);
         end_batch();
         return 0;
     }
-    bus_guard = &jb;
+    shmlog_bus_guard = &jb;
     while (n + losses < budget) { /* losses count too: a scribbled ring must not keep us here */
         struct shmlog_loss loss;
         uint64_t at = pos;
@@ -1048,7 +1033,7 @@ static uint64_t drain_ring(struct ring *r, unsigned budget)
     }
     uint64_t dropped = shmlog_ring_dropped(&r->view);
     uint64_t tail = shmlog_ring_tail(&r->view);
-    bus_guard = NULL;
+    shmlog_bus_guard = NULL;
     if (dropped < r->dropped_seen && !hostile)
         hostile = "its drop counter went backwards";
     if (dropped > r->dropped_seen && !hostile) {
@@ -1347,13 +1332,13 @@ static int open_guarded(const char *path, const char *app, struct proc *p, uint3
 {
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) != 0) {
-        bus_guard = NULL;
+        shmlog_bus_guard = NULL;
         snprintf(err, errcap, "%s: truncated while being opened (SIGBUS)", path);
         return -EFAULT;
     }
-    bus_guard = &jb;
+    shmlog_bus_guard = &jb;
     int rc = p ? open_ring(path, p, cpu, st, err, errcap) : open_meta(path, app, st, err, errcap);
-    bus_guard = NULL;
+    shmlog_bus_guard = NULL;
     return rc;
 }
 
@@ -1547,13 +1532,13 @@ static void ring_unclaim(struct ring *r)
         return;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
-        bus_guard = &jb;
+        shmlog_bus_guard = &jb;
         uint64_t me = (uint64_t)getpid();
         __atomic_compare_exchange_n(&r->view.hdr->collector_pid, &me, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
     } else {
         r->broken = 1;
     }
-    bus_guard = NULL;
+    shmlog_bus_guard = NULL;
 }
 
 /* The ring's reserve head now, or where we are if the mapping is gone. */
@@ -1564,12 +1549,12 @@ static uint64_t ring_head_now(struct ring *r)
         return head;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
-        bus_guard = &jb;
+        shmlog_bus_guard = &jb;
         head = shmlog_ring_head(&r->view);
     } else {
         r->broken = 1;
     }
-    bus_guard = NULL;
+    shmlog_bus_guard = NULL;
     return head;
 }
 
@@ -1627,7 +1612,7 @@ static void ring_observe(struct ring *r, struct metrics_ring *m)
         return;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
-        bus_guard = &jb;
+        shmlog_bus_guard = &jb;
         uint64_t head = shmlog_ring_head(&r->view), tail = shmlog_ring_tail(&r->view);
         double fill = head > tail ? (double)(head - tail) / (double)r->view.cap : 0.0;
         m->fill_ratio = fill > 1.0 ? 1.0 : fill;
@@ -1640,7 +1625,7 @@ static void ring_observe(struct ring *r, struct metrics_ring *m)
     } else {
         r->broken = 1;
     }
-    bus_guard = NULL;
+    shmlog_bus_guard = NULL;
 }
 
 /* The live call-site count and level of a process (the copy taken at open
@@ -1652,14 +1637,14 @@ static void proc_observe(struct proc *p, struct metrics_proc *m)
     m->level = p->info.level;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
-        bus_guard = &jb;
+        shmlog_bus_guard = &jb;
         char err[256];
         if (shmlog_meta_info(&p->meta, &live, err, sizeof(err)) == 0) {
             m->call_sites = live.site_count;
             m->level = live.level;
         }
     }
-    bus_guard = NULL;
+    shmlog_bus_guard = NULL;
 }
 
 /* Builds a snapshot and hands it to the metrics threads. 1 if published. */
@@ -1713,13 +1698,13 @@ static void alert_site_text(void *ctx, uint32_t key, uint32_t site, char *buf, s
             continue;
         sigjmp_buf jb;
         if (sigsetjmp(jb, 0) == 0) {
-            bus_guard = &jb;
+            shmlog_bus_guard = &jb;
             struct site_slot *slot;
             const struct shmlog_site_info *info = site_of(p, site, &slot);
             if (info)
                 snprintf(buf, cap, "%s:%" PRIu32, info->file, info->line);
         }
-        bus_guard = NULL;
+        shmlog_bus_guard = NULL;
         return;
     }
 }
@@ -1862,9 +1847,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
-    sa.sa_handler = on_sigbus;
-    sa.sa_flags = SA_NODEFER;
-    sigaction(SIGBUS, &sa, NULL);
+    shmlog_bus_guard_install(); /* a producer may shrink a segment under our mapping */
     signal(SIGPIPE, SIG_IGN);
 
     if (uring_setup() < 0)

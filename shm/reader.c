@@ -409,6 +409,27 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
     }
 }
 
+/* ==== SIGBUS guard ==== */
+
+sigjmp_buf *volatile shmlog_bus_guard;
+
+static void on_sigbus(int sig)
+{
+    if (shmlog_bus_guard)
+        siglongjmp(*shmlog_bus_guard, 1);
+    signal(sig, SIG_DFL); /* a fault outside any guard: die of it, as without us */
+    raise(sig);
+}
+
+int shmlog_bus_guard_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigbus;
+    sa.sa_flags = SA_NODEFER;
+    return sigaction(SIGBUS, &sa, NULL) == 0 ? 0 : -errno;
+}
+
 /* ==== Processes and directories ==== */
 
 int shmlog_proc_alive(uint32_t pid, uint64_t proc_start)

@@ -9,6 +9,7 @@
 #ifndef SHMLOG_READER_H
 #define SHMLOG_READER_H
 
+#include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -142,6 +143,18 @@ void shmlog_ring_release(const struct shmlog_ring_view *v, uint64_t pos);
 uint64_t shmlog_ring_head(const struct shmlog_ring_view *v);
 uint64_t shmlog_ring_tail(const struct shmlog_ring_view *v);
 uint64_t shmlog_ring_dropped(const struct shmlog_ring_view *v);
+
+/* ---- segments that shrink under the mapping ----
+ *
+ * A writer that truncates its segment file makes the next access to the lost
+ * pages raise SIGBUS. A reader points shmlog_bus_guard at a sigjmp_buf of its
+ * own (sigsetjmp(jb, 0)) while it touches shared memory, and NULL after: the
+ * fault then returns there instead of killing the process. The handler runs
+ * with SA_NODEFER, so the jump need not restore the signal mask (saving it
+ * would cost a syscall per access window). */
+extern sigjmp_buf *volatile shmlog_bus_guard;
+/* Installs the SIGBUS handler. 0 or -errno. */
+int shmlog_bus_guard_install(void);
 
 /* ---- processes ---- */
 

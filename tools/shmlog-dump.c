@@ -808,46 +808,25 @@ static void print_ring(const struct cli *cli, const struct seg_entry *e, const s
     out_end(&b);
 }
 
-/* A writer that shrinks its segment file while we read it makes the next
- * access to the lost pages raise SIGBUS. The reads of one process's segments
- * run under bus_guard: the fault returns there, the process is reported and
- * the dump goes on with the next one (its mappings are leaked until exit).
- * The handler runs with SA_NODEFER, so the jump need not restore the mask. */
-static sigjmp_buf *volatile bus_guard;
-
-static void on_sigbus(int sig)
-{
-    if (bus_guard)
-        siglongjmp(*bus_guard, 1);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static void guard_sigbus(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigbus;
-    sa.sa_flags = SA_NODEFER;
-    sigaction(SIGBUS, &sa, NULL);
-}
-
-/* Runs fn over the segments entries[0..n) of one process under bus_guard.
+/* A segment shrunk under us (see shmlog_bus_guard): the reads of one process's
+ * segments run guarded; on the fault the process is reported and the dump goes
+ * on with the next one (its mappings are leaked until exit). */
+/* Runs fn over the segments entries[0..n) of one process under shmlog_bus_guard.
  * 0, or 1 when a segment shrank under the mapping. */
 static int guarded(void (*fn)(const struct cli *, const struct seg_entry *, size_t), const struct cli *cli,
                    const struct seg_entry *entries, size_t n)
 {
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) != 0) {
-        bus_guard = NULL;
+        shmlog_bus_guard = NULL;
         out_flush();
         fprintf(stderr, "%s: %s[%u]: a segment shrank while being read (SIGBUS); the rest of it is skipped\n", dump_prog,
                 entries[0].app, entries[0].pid);
         return 1;
     }
-    bus_guard = &jb;
+    shmlog_bus_guard = &jb;
     fn(cli, entries, n);
-    bus_guard = NULL;
+    shmlog_bus_guard = NULL;
     return 0;
 }
 
@@ -884,7 +863,7 @@ static int cmd_segments(struct cli *cli)
 {
     struct seg_list list = {0};
     int status = scan_dirs(cli, &list);
-    guard_sigbus();
+    shmlog_bus_guard_install();
     for (size_t i = 0; i < list.n;) {
         size_t end = i + 1;
         while (end < list.n && same_process(&list.v[i], &list.v[end]))
@@ -1134,7 +1113,7 @@ static int cmd_ring(struct cli *cli)
 {
     struct seg_list list = {0};
     int status = scan_dirs(cli, &list);
-    guard_sigbus();
+    shmlog_bus_guard_install();
     for (size_t i = 0; i < list.n;) {
         size_t end = i + 1;
         while (end < list.n && same_process(&list.v[i], &list.v[end]))
