@@ -129,8 +129,13 @@ Test(collector_crash, a_ring_truncated_under_the_mapping_is_abandoned_not_fatal)
     find_ring(env.seg, p.pid, ring, sizeof(ring));
     cr_assert(ring[0], "no ring segment");
     /* A hostile or broken writer shrinks its ring: every access past the new
-     * end faults, in the producer and in the collector. */
+     * end faults, in the producer and in the collector. The collector is held
+     * meanwhile, so undrained records lie past the cut (8192 bytes keep 64
+     * slots; 200 ms is ~10000 records) and it must touch the lost pages. */
+    cr_assert_eq(kill(col.pid, SIGSTOP), 0);
+    tc_sleep_ms(200);
     cr_assert_eq(truncate(ring, 8192), 0);
+    cr_assert_eq(kill(col.pid, SIGCONT), 0);
     tc_sleep_ms(100);
     kill(p.pid, SIGKILL);
     tc_wait_exit(&p);
