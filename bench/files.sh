@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Bytes on disk per record for the trading-like mix of shmlog-sample (orders,
+# market data ticks, risk warnings, strings), and the rate at which
+# `shmlog-dump read --format json` decodes those files, on one core.
+#   bench/files.sh [RECORDS]   (default 10000000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+records=${1:-10000000}
+build=${SHMLOG_BUILD:-build}
+[ -d "$build" ] || meson setup "$build" --buildtype=release >/dev/null
+ninja -C "$build" >/dev/null
+
+work=$(mktemp -d /tmp/shmlog-bench-files.XXXXXX)
+seg=/dev/shm/shmlog-bench-files-$$
+trap 'rm -rf "$work" "$seg"; [ -n "${col:-}" ] && kill "$col" 2>/dev/null || true' EXIT
+echo "command: bench/files.sh $records  ($(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg))"
+
+"$build/collector/shmlog-collector" --dir "$seg" --out "$work/out" --cpu 1 2>/dev/null &
+col=$!
+# Paced below the collector's zero-loss rate, so the file holds the whole mix.
+SHMLOG_DIR=$seg taskset -c 0 "$build/tools/shmlog-sample" --app files-bench --count "$records" \
+    --threads 1 --rate 2000000 2>/dev/null
+sleep 1.5
+kill -TERM "$col"
+wait "$col"
+col=
+
+python3 - "$build" "$work/out" <<'PY'
+import json, os, subprocess, sys, time, resource
+build, out = sys.argv[1], sys.argv[2]
+stats = json.loads(subprocess.run([f"{build}/tools/shmlog-dump", "stats", out, "--format", "json"],
+                                  check=True, capture_output=True, text=True).stdout)
+size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+records = stats.get("records") or 0
+print(f"records on disk:        {records}")
+print(f"bytes on disk:          {size}")
+print(f"bytes per record:       {size / max(records, 1):.2f}")
+before = resource.getrusage(resource.RUSAGE_CHILDREN)
+t0 = time.monotonic()
+with open(os.devnull, "w") as null:
+    subprocess.run(["taskset", "-c", "0", f"{build}/tools/shmlog-dump", "read", out, "--format", "json"],
+                   check=True, stdout=null)
+wall = time.monotonic() - t0
+after = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+print(f"read --format json:     {records / cpu / 1e6:.2f} M records/s per cpu-second ({cpu:.2f} s cpu, {wall:.2f} s wall)")
+PY
