@@ -1265,6 +1265,22 @@ static void put_rate(struct shmlog_buf *b, const char *fmt, double v)
     shmlog_buf_puts(b, tmp);
 }
 
+
+/* "name":count for every non-zero one of the 8 counters, comma-separated. */
+static void put_json_counts(struct shmlog_buf *b, const uint64_t counts[8], const char *(*name)(unsigned))
+{
+    for (unsigned i = 0, n = 0; i < 8; i++) {
+        if (!counts[i])
+            continue;
+        if (n++)
+            shmlog_buf_putc(b, ',');
+        shmlog_buf_putc(b, '"');
+        shmlog_buf_puts(b, name(i) ? name(i) : "?");
+        shmlog_buf_puts(b, "\":");
+        shmlog_buf_u64(b, counts[i]);
+    }
+}
+
 static void put_share(struct shmlog_buf *b, uint64_t n, uint64_t total)
 {
     shmlog_buf_u64(b, n);
@@ -1332,27 +1348,9 @@ int cmd_stats(struct cli *cli)
         for (unsigned r = SHMLOG_LOSS_DROPPED; r <= SHMLOG_LOSS_UNREADABLE; r++)
             put_json_kv_u64(&b, shmlog_loss_reason_name(r), G.lost[r]);
         shmlog_buf_puts(&b, "},\"levels\":{");
-        for (unsigned i = 0, n = 0; i < 8; i++) {
-            if (!G.levels[i])
-                continue;
-            if (n++)
-                shmlog_buf_putc(&b, ',');
-            shmlog_buf_putc(&b, '"');
-            shmlog_buf_puts(&b, shmlog_level_name(i) ? shmlog_level_name(i) : "?");
-            shmlog_buf_puts(&b, "\":");
-            shmlog_buf_u64(&b, G.levels[i]);
-        }
+        put_json_counts(&b, G.levels, shmlog_level_name);
         shmlog_buf_puts(&b, "},\"categories\":{");
-        for (unsigned i = 0, n = 0; i < 8; i++) {
-            if (!G.categories[i])
-                continue;
-            if (n++)
-                shmlog_buf_putc(&b, ',');
-            shmlog_buf_putc(&b, '"');
-            shmlog_buf_puts(&b, shmlog_category_name(i) ? shmlog_category_name(i) : "?");
-            shmlog_buf_puts(&b, "\":");
-            shmlog_buf_u64(&b, G.categories[i]);
-        }
+        put_json_counts(&b, G.categories, shmlog_category_name);
         shmlog_buf_puts(&b, "},\"apps\":{");
         for (size_t i = 0, n = 0; i < G.apps.cap; i++) {
             struct app_count *a = G.apps.slots[i].v;

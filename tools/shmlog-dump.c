@@ -596,6 +596,15 @@ static int same_process(const struct seg_entry *a, const struct seg_entry *b)
     return a->dir == b->dir && a->pid == b->pid && strcmp(a->app, b->app) == 0;
 }
 
+/* The list is sorted by process: the end of the run of segments that starts at i. */
+static size_t process_run_end(const struct seg_list *list, size_t i)
+{
+    size_t end = i + 1;
+    while (end < list->n && same_process(&list->v[i], &list->v[end]))
+        end++;
+    return end;
+}
+
 /* Opens a segment read-only. The dump is an inspection tool: it accepts any
  * owner whose file it may read (the reader validates the contents anyway). */
 static int open_segment(const struct seg_entry *e, struct shmlog_seg *seg, char *err, size_t errcap)
@@ -865,9 +874,7 @@ static int cmd_segments(struct cli *cli)
     int status = scan_dirs(cli, &list);
     shmlog_bus_guard_install();
     for (size_t i = 0; i < list.n;) {
-        size_t end = i + 1;
-        while (end < list.n && same_process(&list.v[i], &list.v[end]))
-            end++;
+        size_t end = process_run_end(&list, i);
         status |= guarded(list_process, cli, &list.v[i], end - i);
         i = end;
     }
@@ -1115,9 +1122,7 @@ static int cmd_ring(struct cli *cli)
     int status = scan_dirs(cli, &list);
     shmlog_bus_guard_install();
     for (size_t i = 0; i < list.n;) {
-        size_t end = i + 1;
-        while (end < list.n && same_process(&list.v[i], &list.v[end]))
-            end++;
+        size_t end = process_run_end(&list, i);
         if (ring_limit_reached(cli))
             break;
         status |= guarded(dump_process, cli, &list.v[i], end - i);
@@ -1278,9 +1283,7 @@ static int cmd_status(struct cli *cli)
 
     /* Open everything first, so the sample covers the same rings. */
     for (size_t i = 0; i < list.n;) {
-        size_t end = i + 1;
-        while (end < list.n && same_process(&list.v[i], &list.v[end]))
-            end++;
+        size_t end = process_run_end(&list, i);
         struct shmlog_seg meta;
         if (list.v[i].kind != SHMLOG_SEG_META || open_segment(&list.v[i], &meta, err, sizeof err) != 0) {
             i = end;
