@@ -48,7 +48,9 @@
 #define FRAME_MAX_RAW (16u << 20)   /* ... or this many uncompressed bytes ... */
 #define FRAME_MAX_AGE_NS 50000000ull /* ... or when its first record is this old */
 #define DRAIN_BUDGET 16384u         /* records per ring per pass: fairness */
-#define PREFETCH_SLOTS 12u          /* how far ahead of the reader slots are prefetched */
+#define PREFETCH_SLOTS 16u          /* how far ahead of the reader slots are prefetched */
+#define MAX_PASS_WAIT_NS 100000ull  /* longest wait between drain passes (see pass_wait_ns) */
+#define PEAK_RECORDS_PER_US 100u    /* the fastest a producer core can fill a ring */
 #define RESCAN_NS 1000000000ull
 #define LIVENESS_NS 10000000ull
 #define NOTIFY_NS 2000000ull
@@ -945,34 +947,34 @@ static void emit_loss(struct ring *r, const struct shmlog_loss *l, uint64_t tota
     mark_content();
 }
 
-/* Reads up to budget records of ring r into the open frame. Returns how many
- * positions it advanced (0: nothing new). */
-static uint64_t drain_ring(struct ring *r, unsigned budget)
+/* What one pass over a ring found. */
+struct drain_pass {
+    uint64_t pos;          /* next position to read */
+    unsigned records, losses;
+    uint64_t payload_bytes, slots;
+    const char *hostile;   /* why the ring is quarantined, or NULL */
+};
+
+/* The record loop of drain_ring, apart so its locals live in registers:
+ * drain_ring's sigsetjmp would otherwise make each of them a memory access
+ * per record. head: the producers' head read at the start of the pass. */
+__attribute__((noinline)) static void drain_records(struct ring *r, uint64_t head, unsigned budget,
+                                                    struct drain_pass *dp)
 {
-    if (r->broken)
-        return 0;
     struct proc *p = r->proc;
     struct shlog_enc *enc = S.cur->enc;
-    uint64_t start = r->read_pos;
-    volatile uint64_t pos = r->read_pos;
-    volatile unsigned n = 0, losses = 0;
-    const char *volatile hostile = NULL; /* why the ring is quarantined */
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) != 0) {
-        shmlog_bus_guard = NULL;
-        r->broken = 1;
-        warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned at position %" PRIu64,
-              r->seg.path, (uint64_t)pos);
-        end_batch();
-        return 0;
-    }
-    shmlog_bus_guard = &jb;
+    uint64_t pos = dp->pos, payload_bytes = 0, slots = 0;
+    unsigned n = 0, losses = 0;
+    const char *hostile = NULL;
     while (n + losses < budget) { /* losses count too: a scribbled ring must not keep us here */
         struct shmlog_loss loss;
         uint64_t at = pos;
         /* The slots were written by another core: ask for them ahead of use
-         * so each record does not wait for a cache-line transfer. */
-        __builtin_prefetch(r->view.slots + (((pos + PREFETCH_SLOTS) & r->view.mask) << 6));
+         * so each record does not wait for a cache-line transfer. Never past
+         * the head seen: a slot about to be written would be pulled away from
+         * its producer, who would then wait for it back. */
+        if ((int64_t)(head - (pos + PREFETCH_SLOTS)) > 0)
+            __builtin_prefetch(r->view.slots + (((pos + PREFETCH_SLOTS) & r->view.mask) << 6));
         int st = shmlog_ring_next(&r->view, &at, &S.rec, p->gone, &loss);
         if (st == SHMLOG_READ_EMPTY || st == SHMLOG_READ_PENDING)
             break;
@@ -1016,11 +1018,8 @@ static uint64_t drain_ring(struct ring *r, unsigned budget)
         }
         check_enc(rc, "a record");
         n++;
-        p->records++;
-        S.records++;
-        r->records++;
-        r->payload_bytes += S.rec.payload_len;
-        S.record_slots += S.rec.nslots;
+        payload_bytes += S.rec.payload_len;
+        slots += S.rec.nslots;
         if (S.rec.level >= alerts.min_level) /* no rule: never true */
             alert_count(&alerts, S.rec.level, S.rec.category, S.rec.site, p->key, p->info.pid, p->app);
         if (n == 1)
@@ -1031,9 +1030,44 @@ static uint64_t drain_ring(struct ring *r, unsigned budget)
             break;
         }
     }
+    *dp = (struct drain_pass){pos, n, losses, payload_bytes, slots, hostile};
+}
+
+/* Reads up to budget records of ring r into the open frame. Returns how many
+ * positions it advanced (0: nothing new). */
+static uint64_t drain_ring(struct ring *r, unsigned budget)
+{
+    if (r->broken)
+        return 0;
+    struct proc *p = r->proc;
+    uint64_t start = r->read_pos;
+    struct drain_pass dp = {.pos = start};
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) != 0) {
+        shmlog_bus_guard = NULL;
+        r->broken = 1;
+        warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned after position %" PRIu64,
+              r->seg.path, start);
+        end_batch();
+        return 0;
+    }
+    shmlog_bus_guard = &jb;
+    /* The producers' line is read once per pass, never per record: each read
+     * takes it away from the core that writes it on every call. */
+    uint64_t head = shmlog_ring_head(&r->view);
+    /* Nothing reserved since: the slot at pos is the next a producer writes. */
+    if (head != start || p->gone || r->view.policy == SHMLOG_OVERWRITE)
+        drain_records(r, head, budget, &dp);
     uint64_t dropped = shmlog_ring_dropped(&r->view);
     uint64_t tail = shmlog_ring_tail(&r->view);
     shmlog_bus_guard = NULL;
+    uint64_t pos = dp.pos;
+    const char *hostile = dp.hostile;
+    p->records += dp.records;
+    S.records += dp.records;
+    r->records += dp.records;
+    r->payload_bytes += dp.payload_bytes;
+    S.record_slots += dp.slots;
     if (dropped < r->dropped_seen && !hostile)
         hostile = "its drop counter went backwards";
     if (dropped > r->dropped_seen && !hostile) {
@@ -1047,14 +1081,15 @@ static uint64_t drain_ring(struct ring *r, unsigned budget)
          * before stay in the frame, what the ring holds from here is lost. */
         r->broken = 1;
         S.rejected++;
-        warnx("%s: quarantined, never read again: %s (position %" PRIu64 ")", r->seg.path, hostile, (uint64_t)pos);
+        warnx("%s: quarantined, never read again: %s (position %" PRIu64 ")", r->seg.path, hostile, pos);
     }
     r->read_pos = pos;
     if (pos != start) {
         note_release(r, pos);
-        /* Ring space comes back only when the frame is written: do not let a
-         * slow trickle sit on half a ring. */
-        if (pos - tail >= r->view.cap / 2)
+        /* Ring space comes back only when the frame is written: a quarter of
+         * the ring held by the frame being built leaves the rest for the
+         * frames in flight and for what arrives while this one compresses. */
+        if (pos - tail >= r->view.cap / 4)
             S.flush_soon = 1;
     }
     return pos - start;
@@ -1730,13 +1765,45 @@ static void observe_last(void)
 
 /* ==== The loop ==== */
 
-static uint64_t drain_all(void)
+/* One pass over every ring. *smallest: the capacity of the smallest ring
+ * (UINT64_MAX with none), which bounds how long the next pass may wait. */
+static uint64_t drain_all(uint64_t *smallest)
 {
-    uint64_t moved = 0;
+    uint64_t moved = 0, cap = UINT64_MAX;
     for (struct proc *p = S.procs; p; p = p->next)
-        for (struct ring *r = p->rings; r; r = r->next)
+        for (struct ring *r = p->rings; r; r = r->next) {
             moved += drain_ring(r, DRAIN_BUDGET);
+            if (!r->broken && r->view.cap < cap)
+                cap = r->view.cap;
+        }
+    *smallest = cap;
     return moved;
+}
+
+/* How long the next pass waits after one that moved `moved` positions in
+ * `elapsed` ns. Every pass takes each ring's producer line, and the slot at
+ * its head, away from the core that writes them; a producer that finds them
+ * gone stalls for a cross-core transfer (100-200 ns on a VM), which is the
+ * whole tail of its latency. So passes are spaced to collect about a
+ * sixteenth of the smallest ring each, and never so far apart that a burst
+ * at PEAK_RECORDS_PER_US could fill an eighth of it. Records reach the file
+ * with their frame (tens of ms) either way. */
+static uint64_t pass_wait_ns(uint64_t moved, uint64_t elapsed, uint64_t smallest)
+{
+    if (smallest == UINT64_MAX)
+        return MAX_PASS_WAIT_NS;
+    uint64_t longest = smallest / 8 * 1000 / PEAK_RECORDS_PER_US;
+    if (longest > MAX_PASS_WAIT_NS)
+        longest = MAX_PASS_WAIT_NS;
+    if (!moved)
+        return longest;
+    uint64_t target = smallest / 16;
+    if (moved >= target)
+        return 0;
+    /* At the rate just seen, target records take target * elapsed / moved. */
+    uint64_t wait = (uint64_t)((unsigned __int128)target * elapsed / moved);
+    wait = wait > elapsed ? wait - elapsed : 0;
+    return wait < longest ? wait : longest;
 }
 
 static void maybe_rotate(int hup)
@@ -1872,7 +1939,7 @@ int main(int argc, char **argv)
         observe_last();
         return 0;
     }
-    uint64_t last_scan = mono_ns(), last_live = 0, last_notify = 0, idle = 0;
+    uint64_t last_scan = mono_ns(), last_live = 0, last_notify = 0, idle = 0, last_pass = mono_ns();
     while (!got_term) {
         uint64_t now = mono_ns();
         if (now - last_notify >= NOTIFY_NS) { /* a read() per loop would cost more than the drain */
@@ -1889,7 +1956,10 @@ int main(int argc, char **argv)
             finish_gone();
             last_live = now;
         }
-        uint64_t moved = drain_all();
+        uint64_t smallest;
+        uint64_t moved = drain_all(&smallest);
+        uint64_t wait = pass_wait_ns(moved, now - last_pass, smallest);
+        last_pass = now;
         observe(now);
         if (S.flush_soon || (S.build_first_ns && mono_ns() - S.build_first_ns >= FRAME_MAX_AGE_NS))
             flush_frame();
@@ -1899,17 +1969,35 @@ int main(int argc, char **argv)
         if (hup)
             got_hup = 0;
         maybe_rotate(hup);
-        if (moved) {
+        if (moved)
             idle = 0;
+        if (!wait || got_term)
+            continue;
+        if (S.inflight) {
+            /* Never spin while a write is out: buffered writes to most
+             * filesystems complete in an io_uring worker thread, which shares
+             * our cpu and would wait for our time slice, and the ring space
+             * those records hold comes back only when it has run. */
+            reap(1, wait);
             continue;
         }
-        if (opt.busy_poll) {
-            __asm__ __volatile__("pause");
+        if (opt.busy_poll || moved) {
+            /* Spin: no sleep's wake-up delay. */
+            uint64_t until = mono_ns() + wait;
+            while (mono_ns() < until && !got_term && !got_hup) {
+                reap(0, 0);
+                for (int i = 0; i < 64; i++)
+                    __asm__ __volatile__("pause");
+            }
             continue;
         }
-        /* Adaptive: sleep longer the longer nothing came, at most 1 ms so a
-         * record still reaches the file well within 100 ms. */
+        /* Adaptive and idle: sleep longer the longer nothing came, at most
+         * 1 ms so a record still reaches the file well within 100 ms, and
+         * never longer than a burst could take to fill the smallest ring. */
         uint64_t nap = idle < 6 ? 16000ull << idle : 1000000ull;
+        uint64_t ring_bound = smallest == UINT64_MAX ? nap : smallest / 2 * 1000 / PEAK_RECORDS_PER_US;
+        if (nap > ring_bound)
+            nap = ring_bound;
         idle++;
         if (S.inflight) {
             reap(1, nap);

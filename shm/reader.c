@@ -290,6 +290,16 @@ static const uint8_t *slot_at(const struct shmlog_ring_view *v, uint64_t pos)
     return v->slots + ((pos & v->mask) << 6);
 }
 
+/* shmlog_ring_next loads site and tid as one word, the four byte fields as another. */
+_Static_assert(offsetof(struct shmlog_record, tid) == offsetof(struct shmlog_record, site) + 4 &&
+                   offsetof(struct shmlog_record, site) % 8 == 0,
+               "site and tid share an aligned word");
+_Static_assert(offsetof(struct shmlog_record, level) == offsetof(struct shmlog_record, nslots) + 1 &&
+                   offsetof(struct shmlog_record, category) == offsetof(struct shmlog_record, nslots) + 2 &&
+                   offsetof(struct shmlog_record, flags) == offsetof(struct shmlog_record, nslots) + 3 &&
+                   offsetof(struct shmlog_record, nslots) % 4 == 0,
+               "nslots, level, category, flags share an aligned word");
+
 static uint64_t slot_commit(const struct shmlog_ring_view *v, uint64_t pos)
 {
     /* Acquire pairs with the writer's release of commit (the B-C pair in shmlog_abi.h). */
@@ -358,8 +368,28 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
             return skip_to_next_head(v, pos, head, l, SHMLOG_LOSS_DEAD_WRITER);
         }
     committed:;
-        struct shmlog_record rec;
-        memcpy(&rec, slot_at(v, p), sizeof rec);
+        /* Each header word is loaded once and the checks use those values,
+         * never the ring again. The payload is copied straight to out below:
+         * a writer changing it under us changes only data, never trusted.
+         * Loads into registers, not a copy of the line on the stack: reading
+         * fields back out of such a copy costs a failed store-to-load
+         * forward per record. */
+        const uint8_t *slot = slot_at(v, p);
+        struct {
+            uint64_t tsc;
+            uint32_t site, tid;
+            uint8_t nslots, level, category, flags;
+        } rec;
+        uint64_t ids = shmlog__load_relaxed((const uint64_t *)(slot + offsetof(struct shmlog_record, site)));
+        uint32_t attrs = __atomic_load_n((const uint32_t *)(slot + offsetof(struct shmlog_record, nslots)),
+                                         __ATOMIC_RELAXED);
+        rec.tsc = shmlog__load_relaxed((const uint64_t *)(slot + offsetof(struct shmlog_record, tsc)));
+        rec.site = (uint32_t)ids; /* little-endian, like the ABI */
+        rec.tid = (uint32_t)(ids >> 32);
+        rec.nslots = (uint8_t)attrs;
+        rec.level = (uint8_t)(attrs >> 8);
+        rec.category = (uint8_t)(attrs >> 16);
+        rec.flags = (uint8_t)(attrs >> 24);
         uint64_t idx = p & v->mask;
         if (rec.flags & SHMLOG_REC_PAD) {
             /* A pad runs exactly to the ring end, inside what was reserved:
@@ -374,14 +404,15 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
             rec.level > SHMLOG_LEVEL_FATAL || rec.category >= SHMLOG_CAT_COUNT ||
             (rec.flags & ~(unsigned)SHMLOG_REC_TRUNCATED))
             return skip_to_next_head(v, pos, shmlog_ring_head(v), l, SHMLOG_LOSS_CORRUPT);
-        memcpy(out->payload, rec.payload, SHMLOG_HEAD_PAYLOAD);
+        memcpy(out->payload, slot + offsetof(struct shmlog_record, payload), SHMLOG_HEAD_PAYLOAD);
         int bad = 0;
         for (unsigned i = 1; i < n; i++) {
-            struct shmlog_cont c;
-            memcpy(&c, slot_at(v, p + i), sizeof c);
-            bad |= c.commit != ((p + i + 1) | SHMLOG_COMMIT_CONT);
-            memcpy(out->payload + SHMLOG_HEAD_PAYLOAD + (i - 1) * SHMLOG_CONT_PAYLOAD, c.payload,
-                   SHMLOG_CONT_PAYLOAD);
+            const uint8_t *cont = slot_at(v, p + i);
+            uint64_t commit;
+            memcpy(&commit, cont, sizeof commit);
+            bad |= commit != ((p + i + 1) | SHMLOG_COMMIT_CONT);
+            memcpy(out->payload + SHMLOG_HEAD_PAYLOAD + (i - 1) * SHMLOG_CONT_PAYLOAD,
+                   cont + offsetof(struct shmlog_cont, payload), SHMLOG_CONT_PAYLOAD);
         }
         if (v->policy == SHMLOG_OVERWRITE) {
             /* Our copy is good only if no writer reserved these slots again
