@@ -30,6 +30,11 @@ static const uint32_t shmlog__level_when_off = SHMLOG_LEVEL_OFF;
 const uint32_t *shmlog__level_ptr = &shmlog__level_when_off;
 __thread uint32_t shmlog__tid __attribute__((tls_model("initial-exec")));
 
+/* One past the highest cpu with a published ring descriptor: readers of
+ * every ring (shmlog_dropped) stop there instead of touching, and faulting
+ * in, the untouched pages of a table sized for SHMLOG__MAX_CPUS. */
+static unsigned shmlog__rings_end;
+
 /* Where records go when their cpu's ring could not be made: always full, so
  * they are dropped and counted like any ring-full drop. */
 static struct shmlog_ring shmlog__null_ring;
@@ -205,6 +210,8 @@ static void shmlog__publish_ring(unsigned cpu, struct shmlog_ring *hdr, uint8_t 
     /* Release pairs with the acquire in shmlog__begin: a thread that sees hdr
      * sees slots, mask and policy. */
     shmlog__store_release(&r->hdr, hdr);
+    if (cpu >= shmlog__load_relaxed(&shmlog__rings_end)) /* the lock is held: no other writer */
+        shmlog__store_release(&shmlog__rings_end, cpu + 1);
 }
 
 static void shmlog__use_null_ring(unsigned cpu)
@@ -371,7 +378,7 @@ void shmlog__site_refused(void)
 static void shmlog__unmap_all(int remove)
 {
     char path[4200], suffix[32];
-    for (unsigned cpu = 0; cpu < SHMLOG__MAX_CPUS; cpu++) {
+    for (unsigned cpu = 0; cpu < shmlog__rings_end; cpu++) {
         struct shmlog_ring *r = shmlog__rings[cpu].hdr;
         shmlog__store_relaxed(&shmlog__rings[cpu].hdr, (struct shmlog_ring *)NULL);
         if (!r || r == &shmlog__null_ring)
@@ -555,7 +562,8 @@ int shmlog_get_level(void)
 uint64_t shmlog_dropped(void)
 {
     uint64_t sum = shmlog__load_relaxed(&shmlog__null_ring.dropped);
-    for (unsigned cpu = 0; cpu < SHMLOG__MAX_CPUS; cpu++) {
+    unsigned end = shmlog__load_acquire(&shmlog__rings_end);
+    for (unsigned cpu = 0; cpu < end; cpu++) {
         struct shmlog_ring *r = shmlog__load_acquire(&shmlog__rings[cpu].hdr);
         if (r && r != &shmlog__null_ring)
             sum += shmlog__load_relaxed(&r->dropped);
