@@ -1,8 +1,8 @@
 /*
  * bench.h - what the producer benchmark harness shares with its backends.
  *
- * A backend (shmlog now; LTTng-UST and spdlog next to it later) provides
- * set-up, settle, counters and tear-down, and instantiates the timed loops
+ * A backend (shmlog, LTTng-UST, spdlog) provides set-up, settle, counters,
+ * tear-down and optionally a per-thread init, and instantiates the timed loops
  * with BENCH_DEFINE_LOOPS around its own log statement. The statement is
  * expanded inside the loop, so it is inlined exactly as in an application,
  * and every backend is timed with the same bracket, pacing and statistics.
@@ -75,6 +75,9 @@ struct bench_backend {
     /* Records the consumer has taken so far; UINT64_MAX when it cannot tell. */
     uint64_t (*delivered)(void);
     void (*teardown)(void);
+    /* Called on every further producer thread (--cpus), pinned, before its
+     * first call; NULL when the backend needs nothing per thread. 0 or -errno. */
+    int (*thread_init)(void);
     struct bench_loops loops[BENCH_WORKLOADS];
 };
 

@@ -5,13 +5,20 @@
  * Latency: every call sits between two `lfence; rdtsc; lfence` reads, after a
  * warm-up, in paced batches; the same bracket around nothing is measured the
  * same way, so the figures can be read raw and above the bracket.
- * Throughput: calls back to back on one thread while the backend's consumer
- * runs on another cpu; drops are counted and printed, never hidden.
+ * Throughput: calls back to back (or paced, --rate) while the backend's
+ * consumer runs on another cpu; drops are counted and printed, never hidden.
+ * Overload: calls paced at --rate, typically above what the consumer drains,
+ * with one call of each chunk timed: what a call costs while the buffer is
+ * full, next to what was dropped.
+ * With --cpus, one producer thread per listed cpu runs every phase at the same
+ * time; the counters and the "all" rows cover them together.
  */
 #include "bench.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,25 +66,62 @@ static const char *const workload_key[BENCH_WORKLOADS] = {
 };
 
 BENCH_DEFINE_LOOPS(empty_bracket, (void)0)
+/* One rdtsc in the bracket: the floor of any call that stores a timestamp,
+ * so what a logger adds above it is its own cost. */
+static volatile uint64_t tsc_sink;
+BENCH_DEFINE_LOOPS(rdtsc_alone, tsc_sink = bench_tsc())
 
 enum { P50, P99, P999, P9999, PMAX, NPCT };
 static const char *const pct_label[NPCT] = {"p50", "p99", "p99.9", "p99.99", "max"};
+
+enum kind { KIND_LATENCY, KIND_THROUGHPUT, KIND_OVERLOAD, KINDS };
+static const char *const kind_name[KINDS] = {"latency", "throughput", "overload"};
+
+#define MAX_PRODUCERS 64
+/* How long a process of --start-gate waits for the others. */
+#define GATE_LIMIT_NS (60ull * 1000u * 1000u * 1000u)
 
 /* One line of the report. */
 struct result {
     const char *backend;
     const char *label;
     const char *key;
-    int is_latency;
-    uint64_t calls;
-    uint64_t cycles[NPCT];   /* latency */
+    enum kind kind;
+    int producer;            /* index in --cpus; -1: the producers together */
+    int cpu;                 /* the producer's cpu; -1: several */
+    uint64_t calls;          /* timed calls (latency), calls made (throughput, overload) */
+    uint64_t warmup;         /* untimed calls before the timed ones */
+    uint64_t samples;        /* timed calls behind cycles[] */
+    uint64_t cycles[NPCT];   /* latency and overload */
     double core_mean;        /* mean of the samples up to p99, in cycles: finer than a
                                 TSC tick, which is 10 ns on some AMD hosts */
-    double calls_per_s;      /* throughput */
+    double calls_per_s;      /* throughput and overload */
     double ns_per_call;
-    uint64_t dropped;
-    uint64_t delivered;      /* UINT64_MAX: the backend cannot tell */
+    uint64_t t_start_ns;     /* CLOCK_MONOTONIC_RAW, which every process shares: */
+    uint64_t t_end_ns;       /* runs of several processes add up over one span */
+    uint64_t dropped;        /* UINT64_MAX: the backend cannot tell, or a row of one thread */
+    uint64_t delivered;      /* UINT64_MAX: the same */
     int hugepages;
+};
+
+/* One producer thread; producer 0 is the main thread. */
+struct producer {
+    int index;
+    int cpu;
+    pthread_t thread;
+    uint64_t *samples;       /* its slice of B.samples */
+    uint64_t nsamples;       /* timed calls of the last phase */
+    uint64_t calls;          /* calls made in the last phase, warm-up excluded */
+    uint64_t t_start_ns;
+    uint64_t t_end_ns;
+    long preempted;          /* involuntary context switches during the last phase */
+};
+
+/* What every producer runs next. */
+struct phase {
+    enum kind kind;
+    const struct bench_backend *backend;  /* NULL: the empty bracket */
+    const struct bench_loops *loops;
 };
 
 struct backend_run {
@@ -91,17 +135,29 @@ static struct {
     const char *csv_path;
     const char *only;        /* comma-separated backend names, NULL: all */
     int workloads;           /* bit w: run workload w */
-    int run_latency;         /* the latency phase */
-    int run_throughput;      /* the throughput phase */
-    double rate;             /* throughput calls per second; 0: back to back */
+    int phases;              /* bit k: run phase kind k */
+    double rate;             /* throughput and overload calls per second; 0: back to back */
+    uint64_t duration_ms;    /* a paced run stops after this long; 0: once --burst calls are made */
+    const char *samples_path; /* every timed call of the backends, raw cycles */
+    FILE *samples_file;
+    const char *gate_dir;    /* --start-gate */
+    int gate_passed;
     double tsc_hz;
     int memory_locked;
     char loadavg[64];        /* /proc/loadavg at the start: others' load skews every figure */
-    long preempted;          /* involuntary context switches of the producer thread */
+    long preempted;          /* involuntary context switches of the producer threads */
     char mlock_error[128];
+    struct producer producers[MAX_PRODUCERS];
+    int nproducers;
+    int cpus_given;
+    uint64_t sample_cap;     /* samples per producer */
     uint64_t *samples;
-    struct result results[1 + BENCH_BACKEND_COUNT * BENCH_WORKLOADS * 2];
+    pthread_barrier_t start; /* the producers start each phase together */
+    struct phase phase;
+    struct result *results;
     unsigned nresults;
+    unsigned max_results;
+    const struct result *empty;
     struct backend_run runs[BENCH_BACKEND_COUNT];
     unsigned nruns;
 } B;
@@ -166,6 +222,9 @@ static uint64_t percentile(const uint64_t *v, uint64_t n, uint64_t num, uint64_t
 static void summarize(uint64_t *v, uint64_t n, struct result *r)
 {
     uint64_t *out = r->cycles;
+    r->samples = n;
+    if (n == 0)
+        return;
     qsort(v, n, sizeof *v, cmp_u64);
     out[P50] = percentile(v, n, 1, 2);
     out[P99] = percentile(v, n, 99, 100);
@@ -189,36 +248,250 @@ static uint64_t pause_cycles(void)
     return (uint64_t)((double)B.opts.pause_ns * B.tsc_hz / 1e9);
 }
 
-/* Warm-up then the timed calls; fills r->cycles. Call numbers continue across
+static int pin_to(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {
+        fprintf(stderr, "shmlog-bench-producer: cannot pin to cpu %d: %s\n", cpu, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static long thread_preemptions(void)
+{
+    struct rusage usage;
+    getrusage(RUSAGE_THREAD, &usage);
+    return usage.ru_nivcsw;
+}
+
+/* Warm-up then the timed calls into samples. Call numbers continue across
  * the two so the arguments keep changing. */
-static void run_latency(const struct bench_loops *loops, struct result *r)
+static void run_latency(const struct bench_loops *loops, uint64_t *samples)
 {
     uint64_t done = 0;
     for (uint64_t left = B.opts.warmup; left;) {
         uint64_t n = left < B.opts.calls ? left : B.opts.calls;
-        loops->latency(done, n, B.opts.batch, pause_cycles(), B.samples);
+        loops->latency(done, n, B.opts.batch, pause_cycles(), samples);
         done += n;
         left -= n;
     }
-    loops->latency(done, B.opts.calls, B.opts.batch, pause_cycles(), B.samples);
-    r->is_latency = 1;
-    r->calls = B.opts.calls;
-    summarize(B.samples, B.opts.calls, r);
+    loops->latency(done, B.opts.calls, B.opts.batch, pause_cycles(), samples);
+}
+
+/* Up to n calls at B.rate per second: chunks of `batch` back to back, each
+ * started on a schedule; when the calls are slower than the schedule, as fast
+ * as they go. Stops early after --duration-ms. With samples, one call of each
+ * chunk, at a position that moves from chunk to chunk, is timed in the fenced
+ * bracket (*nsamples of them): the others stay untimed so the bracket does not
+ * lower the rate the consumer faces. Returns the calls made. */
+static uint64_t run_paced(const struct bench_loops *loops, uint64_t n, uint64_t *samples, uint64_t *nsamples)
+{
+    const unsigned chunk = B.opts.batch;
+    const double cycles_per_chunk = (double)chunk * B.tsc_hz / B.rate;
+    const uint64_t start = bench_tsc();
+    const uint64_t deadline =
+        B.duration_ms ? start + (uint64_t)((double)B.duration_ms * B.tsc_hz / 1e3) : UINT64_MAX;
+    uint64_t chunks = 0, done = 0;
+    while (done < n) {
+        const uint64_t k = n - done < chunk ? n - done : chunk;
+        if (samples) {
+            const uint64_t at = chunks % k;
+            loops->burst(done, at);
+            loops->latency(done + at, 1, 1, 0, &samples[chunks]);
+            loops->burst(done + at + 1, k - at - 1);
+        } else {
+            loops->burst(done, k);
+        }
+        done += k;
+        chunks++;
+        const uint64_t next = start + (uint64_t)((double)chunks * cycles_per_chunk);
+        uint64_t now;
+        while ((now = bench_tsc()) < next)
+            __asm__ __volatile__("pause" ::: "memory");
+        if (now >= deadline)
+            break;
+    }
+    if (nsamples)
+        *nsamples = samples ? chunks : 0;
+    return done;
+}
+
+/* One producer's part of B.phase, started with the others. */
+static void producer_phase(struct producer *p)
+{
+    const struct phase *ph = &B.phase;
+    if (p->index > 0 && ph->backend && ph->backend->thread_init) {
+        int err = ph->backend->thread_init();
+        if (err)
+            fprintf(stderr, "bench: %s: producer %d on cpu %d: thread init: %s (its drops are counted)\n",
+                    ph->backend->name, p->index, p->cpu, strerror(-err));
+    }
+    if (B.nproducers > 1)
+        pthread_barrier_wait(&B.start);
+    const long preempted = thread_preemptions();
+    p->nsamples = 0;
+    p->t_start_ns = raw_ns();
+    switch (ph->kind) {
+    case KIND_LATENCY:
+        run_latency(ph->loops, p->samples);
+        p->calls = p->nsamples = B.opts.calls;
+        break;
+    case KIND_THROUGHPUT:
+        if (B.rate > 0) {
+            p->calls = run_paced(ph->loops, B.opts.burst, NULL, NULL);
+        } else {
+            ph->loops->burst(0, B.opts.burst);
+            p->calls = B.opts.burst;
+        }
+        break;
+    case KIND_OVERLOAD:
+        p->calls = run_paced(ph->loops, B.opts.burst, p->samples, &p->nsamples);
+        break;
+    case KINDS:
+        break;
+    }
+    p->t_end_ns = raw_ns();
+    p->preempted = thread_preemptions() - preempted;
+}
+
+static void *producer_main(void *arg)
+{
+    struct producer *p = arg;
+    pin_to(p->cpu); /* the cpu was checked at start-up; unpinned, it still counts */
+    producer_phase(p);
+    return NULL;
+}
+
+/* --start-gate: processes started together begin their timed calls together.
+ * Once set up, this one says so with DIR/ready.<pid>, then waits for DIR/go. */
+static void wait_at_gate(void)
+{
+    if (!B.gate_dir || B.gate_passed)
+        return;
+    B.gate_passed = 1;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/ready.%d", B.gate_dir, (int)getpid());
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "bench: %s: %s; starting without the others\n", path, strerror(errno));
+        return;
+    }
+    close(fd);
+    snprintf(path, sizeof path, "%s/go", B.gate_dir);
+    const uint64_t give_up = raw_ns() + GATE_LIMIT_NS;
+    while (access(path, F_OK) != 0) {
+        if (raw_ns() > give_up) {
+            fprintf(stderr, "bench: no %s after %llu s; starting without the others\n", path,
+                    GATE_LIMIT_NS / 1000000000ull);
+            return;
+        }
+        struct timespec nap = {0, 200 * 1000};
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* Every producer runs `kind` over loops, at the same time. */
+static void run_phase(enum kind kind, const struct bench_backend *b, const struct bench_loops *loops)
+{
+    B.phase = (struct phase){kind, b, loops};
+    if (b)
+        wait_at_gate();
+    for (int i = 1; i < B.nproducers; i++) {
+        int err = pthread_create(&B.producers[i].thread, NULL, producer_main, &B.producers[i]);
+        if (err) {
+            /* the threads already made wait at the barrier for good */
+            fprintf(stderr, "shmlog-bench-producer: producer thread %d: %s\n", i, strerror(err));
+            if (b)
+                b->teardown();
+            exit(1);
+        }
+    }
+    producer_phase(&B.producers[0]);
+    for (int i = 1; i < B.nproducers; i++)
+        pthread_join(B.producers[i].thread, NULL);
 }
 
 static struct result *new_result(const char *backend, const char *label, const char *key, int hugepages)
 {
+    if (B.nresults == B.max_results) {
+        fprintf(stderr, "shmlog-bench-producer: more than %u result rows\n", B.max_results);
+        exit(1);
+    }
     struct result *r = &B.results[B.nresults++];
     memset(r, 0, sizeof *r);
     r->backend = backend;
     r->label = label;
     r->key = key;
     r->hugepages = hugepages;
+    r->dropped = UINT64_MAX;
     r->delivered = UINT64_MAX;
     return r;
 }
 
-/* Counters before a workload, to report what it alone dropped and delivered. */
+static void set_span(struct result *r, enum kind kind, uint64_t calls, uint64_t t_start_ns, uint64_t t_end_ns)
+{
+    r->kind = kind;
+    r->calls = calls;
+    r->t_start_ns = t_start_ns;
+    r->t_end_ns = t_end_ns;
+    if (kind != KIND_LATENCY && t_end_ns > t_start_ns && calls) {
+        r->ns_per_call = (double)(t_end_ns - t_start_ns) / (double)calls;
+        r->calls_per_s = (double)calls * 1e9 / (double)(t_end_ns - t_start_ns);
+    }
+}
+
+static void write_samples(const uint64_t *v, uint64_t n)
+{
+    if (B.samples_file && fwrite(v, sizeof *v, n, B.samples_file) != n)
+        fprintf(stderr, "shmlog-bench-producer: %s: %s\n", B.samples_path, strerror(errno));
+}
+
+/* The rows of the phase just run: one per producer when there are several,
+ * then the producers together, the row that gets the counters. */
+static struct result *record_phase(const char *backend, const char *label, const char *key, int hugepages)
+{
+    const enum kind kind = B.phase.kind;
+    const int timed = kind != KIND_THROUGHPUT;
+    uint64_t calls = 0, nsamples = 0, t_start = UINT64_MAX, t_end = 0;
+    for (int i = 0; i < B.nproducers; i++) {
+        struct producer *p = &B.producers[i];
+        if (B.nproducers > 1) {
+            struct result *r = new_result(backend, label, key, hugepages);
+            set_span(r, kind, p->calls, p->t_start_ns, p->t_end_ns);
+            r->producer = i;
+            r->cpu = p->cpu;
+            r->warmup = kind == KIND_LATENCY ? B.opts.warmup : 0;
+            if (timed)
+                summarize(p->samples, p->nsamples, r);
+        }
+        calls += p->calls;
+        t_start = p->t_start_ns < t_start ? p->t_start_ns : t_start;
+        t_end = p->t_end_ns > t_end ? p->t_end_ns : t_end;
+        B.preempted += p->preempted;
+        /* Gathered at the front for the row of all: each slice starts at or
+         * after the end of the gathered ones, and ends before the next slice. */
+        if (timed) {
+            memmove(B.samples + nsamples, p->samples, p->nsamples * sizeof *B.samples);
+            nsamples += p->nsamples;
+        }
+    }
+    struct result *all = new_result(backend, label, key, hugepages);
+    set_span(all, kind, calls, t_start, t_end);
+    all->producer = -1;
+    all->cpu = B.nproducers == 1 ? B.producers[0].cpu : -1;
+    all->warmup = kind == KIND_LATENCY ? B.opts.warmup * (uint64_t)B.nproducers : 0;
+    if (timed) {
+        if (B.phase.backend)
+            write_samples(B.samples, nsamples);
+        summarize(B.samples, nsamples, all);
+    }
+    return all;
+}
+
+/* Counters before a phase, to report what it alone dropped and delivered. */
 struct counters {
     uint64_t dropped;
     uint64_t delivered;
@@ -238,24 +511,6 @@ static void finish_counters(const struct bench_backend *b, struct counters befor
     r->delivered = after.delivered == UINT64_MAX ? UINT64_MAX : after.delivered - before.delivered;
 }
 
-/* n calls at B.rate per second: chunks of `batch` back to back, each started
- * on a schedule; when the calls are slower than the schedule, as fast as they go. */
-static void run_paced(const struct bench_loops *loops, uint64_t n)
-{
-    const unsigned chunk = B.opts.batch;
-    const double cycles_per_chunk = (double)chunk * B.tsc_hz / B.rate;
-    const uint64_t start = bench_tsc();
-    uint64_t chunks = 0;
-    for (uint64_t done = 0; done < n; chunks++) {
-        uint64_t k = n - done < chunk ? n - done : chunk;
-        loops->burst(done, k);
-        done += k;
-        const uint64_t next = start + (uint64_t)((double)(chunks + 1) * cycles_per_chunk);
-        while (bench_tsc() < next)
-            __asm__ __volatile__("pause" ::: "memory");
-    }
-}
-
 static void run_backend(struct backend_run *run)
 {
     const struct bench_backend *b = run->backend;
@@ -264,41 +519,58 @@ static void run_backend(struct backend_run *run)
         fprintf(stderr, "bench: %s: cannot set up: %s\n", b->name, run->env.storage);
         return;
     }
-    int huge = run->env.hugepages;
-    for (int w = 0; w < BENCH_WORKLOADS && B.run_latency; w++) {
-        if (!(B.workloads & 1 << w))
-            continue;
-        struct result *r = new_result(b->name, workload_label[w], workload_key[w], huge);
-        struct counters before = read_counters(b);
-        run_latency(&b->loops[w], r);
-        finish_counters(b, before, r); /* counts the warm-up calls too */
-    }
-    for (int w = 0; w < BENCH_WORKLOADS && B.run_throughput; w++) {
-        if (!(B.workloads & 1 << w))
-            continue;
-        struct result *r = new_result(b->name, workload_label[w], workload_key[w], huge);
-        struct counters before = read_counters(b);
-        uint64_t t0 = raw_ns();
-        if (B.rate > 0)
-            run_paced(&b->loops[w], B.opts.burst);
-        else
-            b->loops[w].burst(0, B.opts.burst);
-        uint64_t t1 = raw_ns();
-        finish_counters(b, before, r);
-        r->calls = B.opts.burst;
-        r->ns_per_call = (double)(t1 - t0) / (double)B.opts.burst;
-        r->calls_per_s = (double)B.opts.burst * 1e9 / (double)(t1 - t0);
+    for (int kind = 0; kind < KINDS; kind++) {
+        for (int w = 0; w < BENCH_WORKLOADS; w++) {
+            if (!(B.phases & 1 << kind) || !(B.workloads & 1 << w))
+                continue;
+            struct counters before = read_counters(b);
+            run_phase(kind, b, &b->loops[w]);
+            struct result *all = record_phase(b->name, workload_label[w], workload_key[w], run->env.hugepages);
+            finish_counters(b, before, all); /* a latency phase counts its warm-up calls too */
+        }
     }
     b->teardown();
 }
 
 /* ==== Report ==== */
 
-static void print_latency_block(int in_ns, const struct result *empty)
+/* "cpu 0" for the one producer, "all" for several together, "#1 cpu 1" for one of them. */
+static const char *producer_label(const struct result *r, char *buf, size_t size)
 {
-    printf("\nlatency, %s per call (timed calls %llu, batches of %u)\n", in_ns ? "ns" : "TSC cycles",
+    if (r->producer >= 0)
+        snprintf(buf, size, "#%d cpu %d", r->producer, r->cpu);
+    else if (r->cpu >= 0)
+        snprintf(buf, size, "cpu %d", r->cpu);
+    else
+        snprintf(buf, size, "all %d", B.nproducers);
+    return buf;
+}
+
+static void print_count(uint64_t v, int width)
+{
+    if (v == UINT64_MAX)
+        printf(" %*s", width, "n/a");
+    else
+        printf(" %*llu", width, (unsigned long long)v);
+}
+
+static void print_row_start(const struct result *r)
+{
+    char who[32];
+    printf("  %-14s %-25s %-9s", r->backend, r->label, producer_label(r, who, sizeof who));
+}
+
+static void print_header_start(void)
+{
+    printf("  %-14s %-25s %-9s", "backend", "workload", "producer");
+}
+
+static void print_latency_block(int in_ns)
+{
+    const struct result *empty = B.empty;
+    printf("\nlatency, %s per call (timed calls %llu per producer, batches of %u)\n", in_ns ? "ns" : "TSC cycles",
            (unsigned long long)B.opts.calls, B.opts.batch);
-    printf("  %-14s %-25s", "backend", "workload");
+    print_header_start();
     for (int p = 0; p < NPCT; p++)
         printf(" %9s", pct_label[p]);
     printf(" %9s", "mean<p99");
@@ -309,9 +581,9 @@ static void print_latency_block(int in_ns, const struct result *empty)
     printf("\n");
     for (unsigned i = 0; i < B.nresults; i++) {
         const struct result *r = &B.results[i];
-        if (!r->is_latency)
+        if (r->kind != KIND_LATENCY)
             continue;
-        printf("  %-14s %-25s", r->backend, r->label);
+        print_row_start(r);
         for (int p = 0; p < NPCT; p++) {
             if (in_ns)
                 printf(" %9.1f", cycles_to_ns(r->cycles[p]));
@@ -319,7 +591,7 @@ static void print_latency_block(int in_ns, const struct result *empty)
                 printf(" %9llu", (unsigned long long)r->cycles[p]);
         }
         printf(" %9.1f", in_ns ? r->core_mean * 1e9 / B.tsc_hz : r->core_mean);
-        if (r == empty) {
+        if (r == empty || !strcmp(r->backend, "none")) {
             printf("\n");
             continue;
         }
@@ -327,57 +599,65 @@ static void print_latency_block(int in_ns, const struct result *empty)
             printf(" %10.1f %10.1f", cycles_to_ns(r->cycles[P50]) - cycles_to_ns(empty->cycles[P50]),
                    (r->core_mean - empty->core_mean) * 1e9 / B.tsc_hz);
         } else {
-            if (r->dropped == UINT64_MAX)
-                printf(" %9s", "n/a");
-            else
-                printf(" %9llu", (unsigned long long)r->dropped);
-            if (r->delivered == UINT64_MAX)
-                printf(" %10s", "n/a");
-            else
-                printf(" %10llu", (unsigned long long)r->delivered);
+            print_count(r->dropped, 9);
+            print_count(r->delivered, 10);
         }
+        printf("\n");
+    }
+}
+
+static void print_rate_block(enum kind kind)
+{
+    printf("\n%s, %llu calls per producer", kind_name[kind], (unsigned long long)B.opts.burst);
+    if (B.rate > 0)
+        printf(" paced at %.0f per second", B.rate);
+    else
+        printf(" back to back");
+    if (B.rate > 0 && B.duration_ms)
+        printf(", or fewer: stopped after %llu ms", (unsigned long long)B.duration_ms);
+    if (kind == KIND_OVERLOAD)
+        printf("; one call in %u timed, ns", B.opts.batch);
+    printf("\n");
+    print_header_start();
+    printf(" %10s %12s %9s %10s %10s", "calls", "calls/s", "ns/call", "dropped", "drained");
+    if (kind == KIND_OVERLOAD)
+        printf(" %9s %9s %9s %9s", "p50", "p99", "p99.9", "max");
+    printf("\n");
+    for (unsigned i = 0; i < B.nresults; i++) {
+        const struct result *r = &B.results[i];
+        if (r->kind != kind)
+            continue;
+        print_row_start(r);
+        printf(" %10llu %12.0f %9.2f", (unsigned long long)r->calls, r->calls_per_s, r->ns_per_call);
+        print_count(r->dropped, 10);
+        print_count(r->delivered, 10);
+        if (kind == KIND_OVERLOAD)
+            printf(" %9.1f %9.1f %9.1f %9.1f", cycles_to_ns(r->cycles[P50]), cycles_to_ns(r->cycles[P99]),
+                   cycles_to_ns(r->cycles[P999]), cycles_to_ns(r->cycles[PMAX]));
         printf("\n");
     }
 }
 
 static void print_report(void)
 {
-    const struct result *empty = &B.results[0];
-    print_latency_block(0, empty);
-    print_latency_block(1, empty);
-
-    if (B.rate > 0)
-        printf("\nthroughput, %llu calls paced at %.0f per second\n", (unsigned long long)B.opts.burst, B.rate);
-    else
-        printf("\nthroughput, %llu calls back to back\n", (unsigned long long)B.opts.burst);
-    printf("  %-14s %-25s %12s %9s %10s %10s\n", "backend", "workload", "calls/s", "ns/call", "dropped",
-           "drained");
-    for (unsigned i = 0; i < B.nresults; i++) {
-        const struct result *r = &B.results[i];
-        if (r->is_latency)
-            continue;
-        printf("  %-14s %-25s %12.0f %9.2f", r->backend, r->label, r->calls_per_s, r->ns_per_call);
-        if (r->dropped == UINT64_MAX)
-            printf(" %10s", "n/a");
-        else
-            printf(" %10llu", (unsigned long long)r->dropped);
-        if (r->delivered == UINT64_MAX)
-            printf(" %10s\n", "n/a");
-        else
-            printf(" %10llu\n", (unsigned long long)r->delivered);
-    }
+    print_latency_block(0);
+    print_latency_block(1);
+    for (enum kind kind = KIND_THROUGHPUT; kind < KINDS; kind++)
+        if (B.phases & 1 << kind)
+            print_rate_block(kind);
 
     /* Every call is either delivered or dropped: say so when it is not. */
-    for (unsigned i = 1; i < B.nresults; i++) {
+    for (unsigned i = 0; i < B.nresults; i++) {
         const struct result *r = &B.results[i];
-        uint64_t logged = r->is_latency ? B.opts.warmup + B.opts.calls : r->calls;
+        uint64_t logged = r->calls + r->warmup;
         if (r->delivered != UINT64_MAX && r->dropped != UINT64_MAX && r->delivered + r->dropped != logged)
             printf("  WARNING: %s %s %s: %llu calls but %llu drained + %llu dropped\n", r->backend,
-                   r->is_latency ? "latency" : "throughput", r->label, (unsigned long long)logged,
-                   (unsigned long long)r->delivered, (unsigned long long)r->dropped);
+                   kind_name[r->kind], r->label, (unsigned long long)logged, (unsigned long long)r->delivered,
+                   (unsigned long long)r->dropped);
     }
     printf("\nmean<p99: mean of the samples up to p99 (resolves below a TSC tick); x-empty: the same figure\n"
-           "minus the empty bracket's; latency dropped/drained count the warm-up calls too.\n");
+           "minus the empty bracket's; latency dropped/drained count the warm-up calls too; the counters\n"
+           "are on the rows of all producers together.\n");
 }
 
 static int write_csv(const char *path)
@@ -390,31 +670,33 @@ static int write_csv(const char *path)
     fprintf(f, "backend,workload,kind,calls,warmup,batch,pause_ns,p50_cycles,p99_cycles,p999_cycles,"
                "p9999_cycles,max_cycles,p50_ns,p99_ns,p999_ns,p9999_ns,max_ns,mean_p99_ns,p50_above_empty_ns,"
                "mean_p99_above_empty_ns,"
-               "calls_per_s,ns_per_call,dropped,drained,hugepages,tsc_hz\n");
-    const struct result *empty = &B.results[0];
+               "calls_per_s,ns_per_call,dropped,drained,hugepages,tsc_hz,"
+               "producer,cpu,t_start_ns,t_end_ns,samples\n");
+    const struct result *empty = B.empty;
     for (unsigned i = 0; i < B.nresults; i++) {
         const struct result *r = &B.results[i];
-        fprintf(f, "%s,%s,%s,%llu,%llu,%u,%llu", r->backend, r->key, r->is_latency ? "latency" : "throughput",
-                (unsigned long long)r->calls, (unsigned long long)(r->is_latency ? B.opts.warmup : 0),
-                r->is_latency ? B.opts.batch : 0, (unsigned long long)(r->is_latency ? B.opts.pause_ns : 0));
+        const int timed = r->kind != KIND_THROUGHPUT && r->samples;
+        fprintf(f, "%s,%s,%s,%llu,%llu,%u,%llu", r->backend, r->key, kind_name[r->kind],
+                (unsigned long long)r->calls, (unsigned long long)r->warmup, timed ? B.opts.batch : 0,
+                (unsigned long long)(r->kind == KIND_LATENCY ? B.opts.pause_ns : 0));
         for (int p = 0; p < NPCT; p++)
-            r->is_latency ? fprintf(f, ",%llu", (unsigned long long)r->cycles[p]) : fprintf(f, ",");
+            timed ? fprintf(f, ",%llu", (unsigned long long)r->cycles[p]) : fprintf(f, ",");
         for (int p = 0; p < NPCT; p++)
-            r->is_latency ? fprintf(f, ",%.2f", cycles_to_ns(r->cycles[p])) : fprintf(f, ",");
-        if (r->is_latency)
+            timed ? fprintf(f, ",%.2f", cycles_to_ns(r->cycles[p])) : fprintf(f, ",");
+        if (timed)
             fprintf(f, ",%.2f", r->core_mean * 1e9 / B.tsc_hz);
         else
             fprintf(f, ",");
-        if (r->is_latency && r != empty)
+        if (r->kind == KIND_LATENCY && strcmp(r->backend, "none") != 0)
             fprintf(f, ",%.2f,%.2f", cycles_to_ns(r->cycles[P50]) - cycles_to_ns(empty->cycles[P50]),
                     (r->core_mean - empty->core_mean) * 1e9 / B.tsc_hz);
         else
             fprintf(f, ",,");
-        if (r->is_latency)
+        if (r->kind == KIND_LATENCY)
             fprintf(f, ",,");
         else
             fprintf(f, ",%.0f,%.3f", r->calls_per_s, r->ns_per_call);
-        if (r == empty || r->dropped == UINT64_MAX)
+        if (r->dropped == UINT64_MAX)
             fprintf(f, ",");
         else
             fprintf(f, ",%llu", (unsigned long long)r->dropped);
@@ -422,7 +704,17 @@ static int write_csv(const char *path)
             fprintf(f, ",");
         else
             fprintf(f, ",%llu", (unsigned long long)r->delivered);
-        fprintf(f, ",%s,%.0f\n", r->hugepages > 0 ? "yes" : r->hugepages == 0 ? "no" : "", B.tsc_hz);
+        fprintf(f, ",%s,%.0f", r->hugepages > 0 ? "yes" : r->hugepages == 0 ? "no" : "", B.tsc_hz);
+        if (r->producer >= 0)
+            fprintf(f, ",%d", r->producer);
+        else
+            fprintf(f, ",all");
+        if (r->cpu >= 0)
+            fprintf(f, ",%d", r->cpu);
+        else
+            fprintf(f, ",");
+        fprintf(f, ",%llu,%llu,%llu\n", (unsigned long long)r->t_start_ns, (unsigned long long)r->t_end_ns,
+                (unsigned long long)r->samples);
     }
     if (fclose(f) != 0) {
         fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
@@ -437,12 +729,15 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: shmlog-bench-producer [options]\n"
-            "  --calls N       timed calls per latency workload (default 2M)\n"
+            "  --calls N       timed calls per latency workload and producer (default 2M)\n"
             "  --warmup N      untimed calls before them (default 200k)\n"
             "  --batch N       calls per paced batch (default 20)\n"
             "  --pause-ns N    spin between batches (default 2000)\n"
-            "  --burst N       back-to-back calls per throughput workload (default 10M)\n"
+            "  --burst N       calls per throughput or overload workload and producer\n"
+            "                  (default 10M)\n"
             "  --cpu N         producer cpu (default 0)\n"
+            "  --cpus LIST     one producer thread per cpu of LIST (e.g. 0,1), all running\n"
+            "                  each phase at once; overrides --cpu\n"
             "  --drain-cpu N   consumer cpu (default 1)\n"
             "  --drain-poll-ns N  the consumer makes a pass every N ns (default 0: it\n"
             "                  polls without pause, like a busy-polling collector)\n"
@@ -453,9 +748,16 @@ static void usage(FILE *out)
             "                  shmlog directory, removed at the end)\n"
             "  --ring-bytes N  ring bytes per cpu, a power of two (default: shmlog's, 8Mi)\n"
             "  --workload W    args3, args3_str40 or all (default all)\n"
-            "  --phase P       latency, throughput or all (default all)\n"
-            "  --rate R        throughput calls paced at R per second, in chunks of --batch\n"
-            "                  (default 0: back to back)\n"
+            "  --phase P       latency, throughput, overload, or all: latency and throughput\n"
+            "                  (default all); overload: --burst calls paced at --rate with\n"
+            "                  one call in --batch timed, for the latency while full\n"
+            "  --rate R        throughput and overload calls paced at R per second, in chunks\n"
+            "                  of --batch (default 0: back to back)\n"
+            "  --duration-ms N a paced run stops after N ms, --burst calls made or not\n"
+            "  --samples FILE  every timed call of the backends, in TSC cycles (native\n"
+            "                  uint64), to merge the percentiles of several processes\n"
+            "  --start-gate D  once set up, create D/ready.<pid>, then wait for D/go before\n"
+            "                  the first timed call: processes started together measure together\n"
             "  --out D         where file-writing backends (spdlog) write (default /tmp)\n"
             "  --backend LIST  comma-separated backends to run (default: all built:");
     for (size_t i = 0; i < BENCH_BACKEND_COUNT; i++)
@@ -491,10 +793,46 @@ static int parse_count(const char *s, uint64_t *out)
     return 0;
 }
 
+/* "0,1": one producer per cpu. 0, or -1 on a malformed list. */
+static int parse_cpus(const char *s)
+{
+    B.nproducers = 0;
+    for (const char *p = s;;) {
+        if (*p < '0' || *p > '9' || B.nproducers == MAX_PRODUCERS)
+            return -1;
+        char *end;
+        errno = 0;
+        unsigned long cpu = strtoul(p, &end, 10);
+        if (errno || cpu >= CPU_SETSIZE)
+            return -1;
+        B.producers[B.nproducers++].cpu = (int)cpu;
+        if (*end == 0)
+            return 0;
+        if (*end != ',')
+            return -1;
+        p = end + 1;
+    }
+}
+
+/* "all" (latency and throughput): overload needs a rate, so only by name. */
+#define DEFAULT_PHASES (1 << KIND_LATENCY | 1 << KIND_THROUGHPUT)
+
+/* The bit of arg among names[0..n), all_bits for "all", 0 for no such name. */
+static int choice_bits(const char *arg, const char *const *names, int n, int all_bits)
+{
+    if (strcmp(arg, "all") == 0)
+        return all_bits;
+    for (int i = 0; i < n; i++)
+        if (strcmp(arg, names[i]) == 0)
+            return 1 << i;
+    return 0;
+}
+
 static int parse_options(int argc, char **argv)
 {
     enum { O_CALLS = 256, O_WARMUP, O_BATCH, O_PAUSE, O_BURST, O_CPU, O_DRAIN_CPU, O_DRAIN_POLL, O_RING,
-           O_RATE, O_DIR, O_NO_DRAIN, O_BACKEND, O_CSV, O_WORKLOAD, O_PHASE, O_OUT, O_COLLECTOR, O_HELP };
+           O_DURATION, O_RATE, O_DIR, O_NO_DRAIN, O_BACKEND, O_CSV, O_WORKLOAD, O_PHASE, O_OUT, O_COLLECTOR,
+           O_CPUS, O_SAMPLES, O_GATE, O_HELP };
     static const struct option longopts[] = {
         {"calls", required_argument, NULL, O_CALLS},     {"warmup", required_argument, NULL, O_WARMUP},
         {"batch", required_argument, NULL, O_BATCH},     {"pause-ns", required_argument, NULL, O_PAUSE},
@@ -505,7 +843,9 @@ static int parse_options(int argc, char **argv)
         {"csv", required_argument, NULL, O_CSV},         {"help", no_argument, NULL, O_HELP},
         {"rate", required_argument, NULL, O_RATE},       {"workload", required_argument, NULL, O_WORKLOAD},
         {"phase", required_argument, NULL, O_PHASE},     {"out", required_argument, NULL, O_OUT},
-        {"collector", no_argument, NULL, O_COLLECTOR},
+        {"collector", no_argument, NULL, O_COLLECTOR},   {"cpus", required_argument, NULL, O_CPUS},
+        {"duration-ms", required_argument, NULL, O_DURATION}, {"samples", required_argument, NULL, O_SAMPLES},
+        {"start-gate", required_argument, NULL, O_GATE},
         {NULL, 0, NULL, 0},
     };
     struct bench_opts *o = &B.opts;
@@ -518,7 +858,7 @@ static int parse_options(int argc, char **argv)
     o->drain_cpu = 1;
     o->drain = 1;
     B.workloads = (1 << BENCH_WORKLOADS) - 1;
-    B.run_latency = B.run_throughput = 1;
+    B.phases = DEFAULT_PHASES;
     int c, which = 0;
     while ((c = getopt_long(argc, argv, "", longopts, &which)) != -1) {
         uint64_t v = 0;
@@ -539,28 +879,32 @@ static int parse_options(int argc, char **argv)
         case O_NO_DRAIN: o->drain = 0; break;
         case O_DIR: o->dir = optarg; break;
         case O_RING: o->ring_bytes = (size_t)v; break;
+        case O_DURATION: B.duration_ms = v; break;
         case O_RATE: B.rate = (double)v; break;
         case O_OUT: o->out_dir = optarg; break;
         case O_COLLECTOR: o->drain = 0; o->external_drain = 1; break;
-        case O_WORKLOAD:
-            if (strcmp(optarg, "all") == 0) {
-                B.workloads = (1 << BENCH_WORKLOADS) - 1;
-                break;
+        case O_SAMPLES: B.samples_path = optarg; break;
+        case O_GATE: B.gate_dir = optarg; break;
+        case O_CPUS:
+            if (parse_cpus(optarg) != 0) {
+                fprintf(stderr, "shmlog-bench-producer: --cpus: not a list of at most %d cpus: %s\n",
+                        MAX_PRODUCERS, optarg);
+                return -1;
             }
-            B.workloads = 0;
-            for (int w = 0; w < BENCH_WORKLOADS; w++)
-                if (strcmp(optarg, workload_key[w]) == 0)
-                    B.workloads = 1 << w;
+            B.cpus_given = 1;
+            break;
+        case O_WORKLOAD:
+            B.workloads = choice_bits(optarg, workload_key, BENCH_WORKLOADS, (1 << BENCH_WORKLOADS) - 1);
             if (!B.workloads) {
                 fprintf(stderr, "shmlog-bench-producer: --workload: no such workload: %s\n", optarg);
                 return -1;
             }
             break;
         case O_PHASE:
-            B.run_latency = strcmp(optarg, "latency") == 0 || strcmp(optarg, "all") == 0;
-            B.run_throughput = strcmp(optarg, "throughput") == 0 || strcmp(optarg, "all") == 0;
-            if (!B.run_latency && !B.run_throughput) {
-                fprintf(stderr, "shmlog-bench-producer: --phase: latency, throughput or all: %s\n", optarg);
+            B.phases = choice_bits(optarg, kind_name, KINDS, DEFAULT_PHASES);
+            if (!B.phases) {
+                fprintf(stderr, "shmlog-bench-producer: --phase: latency, throughput, overload or all: %s\n",
+                        optarg);
                 return -1;
             }
             break;
@@ -570,6 +914,11 @@ static int parse_options(int argc, char **argv)
         default: usage(stderr); return -1;
         }
     }
+    if (!B.cpus_given) {
+        B.nproducers = 1;
+        B.producers[0].cpu = o->cpu;
+    }
+    o->cpu = B.producers[0].cpu;
     const char *bad = NULL;
     if (optind < argc)
         bad = "unexpected argument";
@@ -583,6 +932,8 @@ static int parse_options(int argc, char **argv)
         bad = "--collector needs --dir, the directory the collector watches";
     else if (o->ring_bytes && (o->ring_bytes & (o->ring_bytes - 1)))
         bad = "--ring-bytes must be a power of two";
+    else if ((B.phases & 1 << KIND_OVERLOAD) && B.rate <= 0)
+        bad = "--phase overload needs --rate";
     if (bad) {
         fprintf(stderr, "shmlog-bench-producer: %s%s%s\n", bad, optind < argc ? ": " : "",
                 optind < argc ? argv[optind] : "");
@@ -638,42 +989,109 @@ static void read_loadavg(void)
     fclose(f);
 }
 
-static int pin_to(int cpu)
+/* Every producer cpu is one this process may run on: a thread that cannot
+ * be pinned would measure something else. */
+static int check_producer_cpus(void)
 {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) {
-        fprintf(stderr, "shmlog-bench-producer: cannot pin to cpu %d: %s\n", cpu, strerror(errno));
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
+        fprintf(stderr, "shmlog-bench-producer: sched_getaffinity: %s\n", strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < B.nproducers; i++) {
+        B.producers[i].index = i;
+        if (!CPU_ISSET(B.producers[i].cpu, &allowed)) {
+            fprintf(stderr, "shmlog-bench-producer: cpu %d is not one this process may run on\n",
+                    B.producers[i].cpu);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Sample slices of every producer, and room for every result row. */
+static int allocate(void)
+{
+    B.sample_cap = B.opts.calls;
+    if (B.phases & 1 << KIND_OVERLOAD) {
+        uint64_t chunks = B.opts.burst / B.opts.batch + 1;
+        B.sample_cap = chunks > B.sample_cap ? chunks : B.sample_cap;
+    }
+    if (B.sample_cap > SIZE_MAX / sizeof *B.samples / (uint64_t)B.nproducers) {
+        fprintf(stderr, "shmlog-bench-producer: too many samples: %llu per producer\n",
+                (unsigned long long)B.sample_cap);
+        return -1;
+    }
+    size_t total = (size_t)B.sample_cap * (size_t)B.nproducers;
+    B.samples = malloc(total * sizeof *B.samples);
+    if (!B.samples) {
+        fprintf(stderr, "shmlog-bench-producer: no memory for %zu samples\n", total);
+        return -1;
+    }
+    /* touched now, so no page fault lands in a timed call */
+    memset(B.samples, 0, total * sizeof *B.samples);
+    for (int i = 0; i < B.nproducers; i++)
+        B.producers[i].samples = B.samples + (size_t)i * B.sample_cap;
+    /* per phase: a row per producer when there are several, and the row of all */
+    B.max_results = (1 + (unsigned)(BENCH_BACKEND_COUNT * BENCH_WORKLOADS * KINDS)) *
+                    (unsigned)(B.nproducers > 1 ? B.nproducers + 1 : 1);
+    B.results = calloc(B.max_results, sizeof *B.results);
+    if (!B.results) {
+        fprintf(stderr, "shmlog-bench-producer: no memory for the results\n");
         return -1;
     }
     return 0;
 }
 
+static void print_preamble(int argc, char **argv)
+{
+    printf("shmlog-bench-producer:");
+    for (int i = 1; i < argc; i++)
+        printf(" %s", argv[i]);
+    printf("\nproducer%s on cpu%s", B.nproducers > 1 ? "s" : "", B.nproducers > 1 ? "s" : "");
+    for (int i = 0; i < B.nproducers; i++)
+        printf("%s%d", i ? "," : " ", B.producers[i].cpu);
+    printf(", memory %s; TSC %.2f MHz (calibrated against CLOCK_MONOTONIC_RAW)\n",
+           B.memory_locked ? "locked (mlockall)" : "NOT locked", B.tsc_hz / 1e6);
+    if (!B.memory_locked)
+        printf("  mlockall failed: %s\n", B.mlock_error);
+    printf("host: load average %s at the start; the producer thread%s preempted %ld times while measuring\n",
+           B.loadavg, B.nproducers > 1 ? "s were" : " was", B.preempted);
+    printf("latency: %llu warm-up + %llu timed calls per workload and producer, batches of %u, %llu ns spin "
+           "between batches\n",
+           (unsigned long long)B.opts.warmup, (unsigned long long)B.opts.calls, B.opts.batch,
+           (unsigned long long)B.opts.pause_ns);
+}
+
 int main(int argc, char **argv)
 {
-    if (parse_options(argc, argv) != 0 || check_backend_names() != 0)
+    if (parse_options(argc, argv) != 0 || check_backend_names() != 0 || check_producer_cpus() != 0)
         return 2;
-    if (pin_to(B.opts.cpu) != 0)
+    if (pin_to(B.producers[0].cpu) != 0)
         return 2;
     /* A page fault costs ~12 us on this kind of VM: none may land in a timed call. */
     B.memory_locked = mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
     if (!B.memory_locked)
         snprintf(B.mlock_error, sizeof B.mlock_error, "%s", strerror(errno));
-    B.samples = malloc(B.opts.calls * sizeof *B.samples);
-    if (!B.samples) {
-        fprintf(stderr, "shmlog-bench-producer: no memory for %llu samples\n", (unsigned long long)B.opts.calls);
+    if (allocate() != 0)
+        return 1;
+    if (B.samples_path && !(B.samples_file = fopen(B.samples_path, "we"))) {
+        fprintf(stderr, "shmlog-bench-producer: %s: %s\n", B.samples_path, strerror(errno));
         return 1;
     }
-    memset(B.samples, 0, B.opts.calls * sizeof *B.samples);
+    int err = B.nproducers > 1 ? pthread_barrier_init(&B.start, NULL, (unsigned)B.nproducers) : 0;
+    if (err) {
+        fprintf(stderr, "shmlog-bench-producer: pthread_barrier_init: %s\n", strerror(err));
+        return 1;
+    }
     read_loadavg();
     B.tsc_hz = calibrate_tsc_hz();
     B.opts.tsc_hz = B.tsc_hz;
-    struct rusage usage_before, usage_after;
-    getrusage(RUSAGE_THREAD, &usage_before);
 
-    struct result *empty = new_result("none", "empty bracket", "empty", -1);
-    run_latency(&(struct bench_loops)BENCH_LOOPS(empty_bracket), empty);
+    run_phase(KIND_LATENCY, NULL, &(struct bench_loops)BENCH_LOOPS(empty_bracket));
+    B.empty = record_phase("none", "empty bracket", "empty", -1);
+    run_phase(KIND_LATENCY, NULL, &(struct bench_loops)BENCH_LOOPS(rdtsc_alone));
+    record_phase("none", "one rdtsc in the bracket", "rdtsc", -1);
 
     for (size_t i = 0; i < BENCH_BACKEND_COUNT; i++) {
         if (!backend_selected(bench_backends[i]->name))
@@ -682,22 +1100,8 @@ int main(int argc, char **argv)
         run->backend = bench_backends[i];
         run_backend(run);
     }
-    getrusage(RUSAGE_THREAD, &usage_after);
-    B.preempted = usage_after.ru_nivcsw - usage_before.ru_nivcsw;
 
-    printf("shmlog-bench-producer:");
-    for (int i = 1; i < argc; i++)
-        printf(" %s", argv[i]);
-    printf("\nproducer on cpu %d, memory %s; TSC %.2f MHz (calibrated against CLOCK_MONOTONIC_RAW)\n",
-           B.opts.cpu, B.memory_locked ? "locked (mlockall)" : "NOT locked", B.tsc_hz / 1e6);
-    if (!B.memory_locked)
-        printf("  mlockall failed: %s\n", B.mlock_error);
-    printf("host: load average %s at the start; the producer thread was preempted %ld times while measuring\n",
-           B.loadavg, B.preempted);
-    printf("latency: %llu warm-up + %llu timed calls per workload, batches of %u, %llu ns spin between "
-           "batches\n",
-           (unsigned long long)B.opts.warmup, (unsigned long long)B.opts.calls, B.opts.batch,
-           (unsigned long long)B.opts.pause_ns);
+    print_preamble(argc, argv);
     int failed = 0;
     for (unsigned i = 0; i < B.nruns; i++) {
         const struct backend_run *run = &B.runs[i];
@@ -714,6 +1118,11 @@ int main(int argc, char **argv)
     print_report();
     if (B.csv_path && write_csv(B.csv_path) != 0)
         failed = 1;
+    if (B.samples_file && fclose(B.samples_file) != 0) {
+        fprintf(stderr, "shmlog-bench-producer: %s: %s\n", B.samples_path, strerror(errno));
+        failed = 1;
+    }
     free(B.samples);
+    free(B.results);
     return failed;
 }

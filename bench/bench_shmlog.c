@@ -466,6 +466,13 @@ static int shmlog_bench_open(const struct bench_opts *opts, struct bench_env *en
     return 0;
 }
 
+/* A further producer thread: its thread id is cached and its cpu's ring
+ * exists before its first call, as shmlog_thread_init is meant to be used. */
+static int shmlog_bench_thread_init(void)
+{
+    return shmlog_thread_init();
+}
+
 static int shmlog_bench_setup(const struct bench_opts *opts, struct bench_env *env)
 {
     memset(&g, 0, sizeof g);
@@ -487,6 +494,7 @@ const struct bench_backend bench_backend_shmlog = {
     .dropped = shmlog_bench_dropped,
     .delivered = shmlog_bench_delivered,
     .teardown = shmlog_bench_teardown,
+    .thread_init = shmlog_bench_thread_init,
     .loops = {
         [BENCH_ARGS3] = BENCH_LOOPS(shmlog_args3),
         [BENCH_ARGS3_STR] = BENCH_LOOPS(shmlog_args3_str),

@@ -121,11 +121,11 @@ BENCH_DEFINE_LOOPS(spdlog_args3_str,
                    logger->info("order id={} px={} qty={} note={}", bench_id, bench_px, bench_qty, bench_note))
 
 extern "C" const bench_backend bench_backend_spdlog_block = {
-    "spdlog-block", setup_block, settle, dropped, unknown, teardown,
+    "spdlog-block", setup_block, settle, dropped, unknown, teardown, nullptr,
     {BENCH_LOOPS(spdlog_args3), BENCH_LOOPS(spdlog_args3_str)},
 };
 
 extern "C" const bench_backend bench_backend_spdlog_overrun = {
-    "spdlog-overrun", setup_overrun, settle, dropped, unknown, teardown,
+    "spdlog-overrun", setup_overrun, settle, dropped, unknown, teardown, nullptr,
     {BENCH_LOOPS(spdlog_args3), BENCH_LOOPS(spdlog_args3_str)},
 };

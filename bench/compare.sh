@@ -1,51 +1,110 @@
 #!/bin/bash
 # compare.sh - shmlog side by side with LTTng-UST and spdlog on this machine.
 #
-# usage: bench/compare.sh [--reps N] [--quick]
-#   --reps N  repetitions (default 3; with --quick, 1)
-#   --quick   a tenth of the calls and three rate targets: a check that it all works
+# usage: bench/compare.sh [--reps N] [--quick] [--workloads LIST] [--overload-rate R]
+#   --reps N           repetitions (default 3; with --quick, 1)
+#   --quick            a tenth of the calls, three rate targets, 1 s of overload:
+#                      a check that it all works
+#   --workloads LIST   comma-separated (default all: every one below)
+#     args3            one producer on cpu 0 logs 3 fields (u64 id, double px,
+#                      int qty): latency, burst throughput, bytes on disk per
+#                      record, and the highest zero-loss paced rate
+#     args3_str40      the same call with a 40-character string: latency, burst,
+#                      bytes on disk
+#     threads2         2 producer threads of one process, pinned to cpu 0 and cpu 1,
+#                      each half of the calls: latency per thread, aggregate burst
+#                      throughput and losses. The consumer then shares cpu 1 with a
+#                      producer: this VM has 2 cores.
+#     procs4           4 producer processes at once, all on cpu 0 (the consumer
+#                      keeps cpu 1), each a quarter of the calls: latency
+#                      percentiles merged over the processes, aggregate throughput
+#                      (all calls over the span from the first start to the last
+#                      end), losses on disk
+#     overload         args3 paced above what the consumer drains, for 2 s: calls
+#                      sent, records landed on disk, drops as the system reports
+#                      them and as counted (sent - landed), the rate the producer
+#                      achieved (spdlog block waits instead of dropping) and the
+#                      latency of one call in 20 while full
+#   --overload-rate R  the offered rate of overload: a count for every peer
+#                      (default 40M: as fast as the producer goes, up to 40 M/s;
+#                      LTTng's and spdlog's producers cannot outpace their
+#                      consumers at a lower paced rate on this VM), or auto:
+#                      1.5 x the peer's zero-loss rate found by the args3 rate
+#                      search (run for it when args3 is not selected), the
+#                      lowest target if none was loss-free
 #
-# Every peer logs the same three fields (u64 id, double px, int qty) from a
-# producer pinned to cpu 0, with its consumer pinned to cpu 1, and writes to
-# disk for real: shmlog through shmlog-collector, LTTng through its session
-# daemons, spdlog through its async worker and a file sink. What reached the
-# disk is counted afterwards (shmlog-dump stats, babeltrace2, wc -l), so loss
-# is sent - counted whatever the peer says about itself.
+# Every peer writes to disk for real: shmlog through shmlog-collector, LTTng
+# through its session daemons, spdlog through its async worker and a file sink;
+# consumers are pinned to cpu 1. What reached the disk is counted afterwards
+# (shmlog-dump stats, babeltrace2, wc -l), so loss is sent - counted whatever
+# the peer says about itself; what the peer says is reported next to it
+# (shmlog: loss records in its files; LTTng: the channel's discarded events;
+# spdlog: its overrun counter).
 #
-# Per repetition and peer: latency (2 M timed calls in paced batches of 20
-# after 200 k warm-up), throughput (10 M calls back to back), bytes on disk per
-# record. Once per peer: the highest paced rate delivered without loss
-# (1, 2, 5, 10, 20, 40 M/s targets, 1 s each, stopping at the first loss or
-# once the producer cannot reach the target). Medians over the repetitions,
-# with min and max; one table on stdout, bench/results/compare.csv and
-# bench/results/latency.png.
+# Per repetition, workload and peer: latency (2 M timed calls in paced batches
+# of 20 after 200 k warm-up, shared among the producers), throughput (10 M
+# calls back to back, shared the same way), bytes on disk per record. Once per
+# peer: the highest paced rate delivered without loss (1, 2, 5, 10, 20, 40 M/s
+# targets, 1 s each, stopping at the first loss or once the producer cannot
+# reach the target; the highest rate achieved counts). Medians over the
+# repetitions, with min and max; tables on stdout, compare.csv and latency.png
+# (args3) in bench/results.
 #
 # Installs the peers with apt-get when missing. BUILD_DIR overrides the build
-# directory (default <repo>/build-peers).
+# directory (default <repo>/build-peers), RESULTS_DIR the results directory.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$repo/build-peers}
-results=$repo/bench/results
+results=${RESULTS_DIR:-$repo/bench/results}
+all_workloads="args3 args3_str40 threads2 procs4 overload"
 reps=""
 quick=0
+workloads=$all_workloads
+overload_rate=40M
 while [ $# -gt 0 ]; do
     case $1 in
-    --reps) reps=$2; shift 2 ;;
+    --reps) reps=${2-}; shift 2 || shift ;;
     --quick) quick=1; shift ;;
+    --workloads) workloads=${2-}; shift 2 || shift ;;
+    --overload-rate) overload_rate=${2-}; shift 2 || shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
 done
 [ -z "$reps" ] && { [ $quick = 1 ] && reps=1 || reps=3; }
 case $reps in ''|*[!0-9]*|0) echo "compare.sh: --reps needs a positive number" >&2; exit 2 ;; esac
+workloads=${workloads//,/ }
+[ "$workloads" = all ] && workloads=$all_workloads
+[ -n "${workloads// /}" ] || { echo "compare.sh: --workloads needs at least one of: $all_workloads" >&2; exit 2; }
+for w in $workloads; do
+    [[ " $all_workloads " == *" $w "* ]] || { echo "compare.sh: --workloads: no such workload: $w (one of: $all_workloads)" >&2; exit 2; }
+done
+selected() { [[ " $workloads " == *" $1 "* ]]; }
 
-calls=2M warmup=200k burst=10M rates="1M 2M 5M 10M 20M 40M"
+# "40M" -> 40000000; nothing for what is not a count.
+count_value() {
+    awk -v s="$1" 'BEGIN {
+        if (match(s, /^[0-9]+(\.[0-9]+)?[kMG]?$/) == 0) exit 1
+        m = substr(s, length(s)); n = s + 0
+        if (m == "k") n *= 1e3; else if (m == "M") n *= 1e6; else if (m == "G") n *= 1e9
+        if (n < 1) exit 1
+        printf "%.0f\n", n }'
+}
+if [ "$overload_rate" != auto ] && ! count_value "$overload_rate" >/dev/null; then
+    echo "compare.sh: --overload-rate: auto or a count such as 40M: $overload_rate" >&2
+    exit 2
+fi
+
+# Totals; a workload of several producers gives each its share.
+calls=2000000 warmup=200000 burst=10000000 rates="1M 2M 5M 10M 20M 40M" overload_s=2
 if [ $quick = 1 ]; then
-    calls=200k warmup=20k burst=1M rates="1M 5M 20M"
+    calls=200000 warmup=20000 burst=1000000 rates="1M 5M 20M" overload_s=1
 fi
 producer_cpu=0
 consumer_cpu=1
+thread_cpus="0,1"
+procs_cpus="0 0 0 0"
 
 # ==== Peers and build ====
 
@@ -73,16 +132,34 @@ collector=$build/collector/shmlog-collector
 dump=$build/tools/shmlog-dump
 peers=$("$bench" --help | sed -n 's/.*all built: \(.*\))$/\1/p')
 
+# ==== Clean-up on every way out ====
+# Producers still running, the collector, our LTTng session, the segment
+# directory and the scratch directory go whether the run ends, fails or is
+# interrupted.
+
 work=$(mktemp -d /tmp/shmlog-compare-XXXXXX)
+session=shmlog-compare-$$
+session_live=0
 segdir=""
 collector_pid=""
+producer_pids=()
 cleanup() {
-    [ -n "$collector_pid" ] && kill -TERM "$collector_pid" 2>/dev/null && wait "$collector_pid" 2>/dev/null
-    lttng destroy shmlog-compare >/dev/null 2>&1 || true
+    set +e
+    local pid
+    for pid in "${producer_pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in "${producer_pids[@]}"; do wait "$pid" 2>/dev/null; done
+    if [ -n "$collector_pid" ]; then
+        kill -TERM "$collector_pid" 2>/dev/null
+        wait "$collector_pid" 2>/dev/null
+    fi
+    [ $session_live = 1 ] && lttng destroy "$session" >/dev/null 2>&1
     [ -n "$segdir" ] && rm -rf "$segdir"
     rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # ==== LTTng session daemon, on the consumer cpu ====
 
@@ -98,86 +175,229 @@ if [[ " $peers " == *" lttng "* ]] && ! pgrep -x lttng-sessiond >/dev/null; then
 fi
 
 # ==== One run of one peer ====
-# run_peer PEER TAG ARGS...: runs the producer for PEER with ARGS, its
-# consumer started before and stopped after; leaves in $work/TAG.csv the
-# harness's CSV and in $work/TAG.disk "counted bytes".
 
-count_lines() { wc -l < "$1"; }
-
-run_peer() {
-    local peer=$1 tag=$2; shift 2
-    local out=$work/out-$tag counted bytes
-    rm -rf "$out"; mkdir -p "$out"
-    local common=(--cpu $producer_cpu --drain-cpu $consumer_cpu --workload args3 --csv "$work/$tag.csv")
+# consumer_start PEER OUT: the peer's consumer, writing under OUT.
+consumer_start() {
+    local peer=$1 out=$2
     case $peer in
     shmlog)
         segdir=$(mktemp -d /dev/shm/shmlog-compare-XXXXXX)
-        "$collector" --dir "$segdir" --out "$out" --cpu $consumer_cpu --poll busy >"$work/$tag.collector" 2>&1 &
+        "$collector" --dir "$segdir" --out "$out" --cpu $consumer_cpu --poll busy >"$out.collector" 2>&1 &
         collector_pid=$!
         sleep 0.3
-        "$bench" "${common[@]}" --backend shmlog --dir "$segdir" --collector "$@" >"$work/$tag.txt"
-        kill -TERM "$collector_pid"; wait "$collector_pid" || true
-        collector_pid=""
-        rm -rf "$segdir"; segdir=""
-        counted=$("$dump" stats "$out" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])')
         ;;
     lttng)
-        lttng create shmlog-compare --output "$out/trace" >/dev/null
-        lttng enable-channel -u -s shmlog-compare --discard --subbuf-size 1M --num-subbuf 8 ch >/dev/null
-        lttng enable-event -u -s shmlog-compare -c ch 'bench:order,bench:order_note' >/dev/null
-        lttng start shmlog-compare >/dev/null
+        lttng create "$session" --output "$out/trace" >/dev/null
+        session_live=1
+        lttng enable-channel -u -s "$session" --discard --subbuf-size 1M --num-subbuf 8 ch >/dev/null
+        lttng enable-event -u -s "$session" -c ch 'bench:order,bench:order_note' >/dev/null
+        lttng start "$session" >/dev/null
         pin_lttng_daemons
-        "$bench" "${common[@]}" --backend lttng "$@" >"$work/$tag.txt"
-        lttng stop shmlog-compare >/dev/null
-        lttng destroy shmlog-compare >/dev/null
+        ;;
+    esac
+}
+
+# consumer_stop PEER OUT: stops the consumer; sets counted, the records found
+# on disk under OUT, and reported, the losses the peer reports through its own
+# tools ("-" when it has none outside the process). Not in a subshell: it
+# clears the state the clean-up reads.
+consumer_stop() {
+    local peer=$1 out=$2
+    case $peer in
+    shmlog)
+        kill -TERM "$collector_pid"
+        wait "$collector_pid" || echo "# shmlog-collector exited with $?: $(tail -3 "$out.collector")" >&2
+        collector_pid=""
+        rm -rf "$segdir"; segdir=""
+        read -r counted reported < <("$dump" stats "$out" --format json |
+            python3 -c 'import json,sys; s = json.load(sys.stdin); print(s["records"], s["losses"]["total"])')
+        ;;
+    lttng)
+        lttng stop "$session" >/dev/null 2>&1
+        reported=$(lttng list "$session" | awk '/Discarded events:/ {n += $3} END {print n + 0}')
+        lttng destroy "$session" >/dev/null
+        session_live=0
         counted=$(babeltrace2 "$out/trace" -c sink.utils.counter 2>/dev/null | awk '/Event messages/ {n = $1} END {print n + 0}')
         ;;
     spdlog-*)
-        "$bench" "${common[@]}" --backend "$peer" --out "$out" "$@" >"$work/$tag.txt"
-        counted=$(count_lines "$out/spdlog-${peer#spdlog-}.log")
+        counted=$(cat "$out"/p*/spdlog-*.log | wc -l)
+        reported=-
         ;;
     esac
+}
+
+# open_gate GATE N: once the N producers of a run are set up, lets them
+# start together. One that died before the gate ends the wait.
+open_gate() {
+    local gate=$1 n=$2 tries=0 pid ready
+    while :; do
+        ready=$(find "$gate" -maxdepth 1 -name 'ready.*' | wc -l)
+        [ "$ready" -ge "$n" ] && break
+        for pid in "${producer_pids[@]}"; do
+            kill -0 "$pid" 2>/dev/null || { touch "$gate/go"; return; }
+        done
+        tries=$((tries + 1))
+        if [ $tries -gt 1200 ]; then
+            echo "# only $ready of $n producers ready after 60 s; starting them anyway" >&2
+            break
+        fi
+        sleep 0.05
+    done
+    touch "$gate/go"
+}
+
+# run_peer PEER TAG "CPU..." ARGS...: one producer process per CPU runs with
+# ARGS (several start together and write their timed calls to
+# $work/TAG.pK.samples), the peer's consumer started before and stopped after.
+# Leaves per process $work/TAG.pK.csv, and in $work/TAG.disk
+# "counted bytes reported".
+run_peer() {
+    local peer=$1 tag=$2 cpus=$3; shift 3
+    local out=$work/out-$tag nproc k=0 cpu pid failed=0 counted reported bytes gate=""
+    nproc=$(wc -w <<<"$cpus")
+    rm -rf "$out"; mkdir -p "$out"
+    consumer_start "$peer" "$out"
+    if [ "$nproc" -gt 1 ]; then
+        gate=$work/gate-$tag
+        mkdir "$gate"
+    fi
+    for cpu in $cpus; do
+        local args=(--backend "$peer" --cpu "$cpu" --drain-cpu $consumer_cpu --csv "$work/$tag.p$k.csv")
+        [ -n "$gate" ] && args+=(--start-gate "$gate" --samples "$work/$tag.p$k.samples")
+        case $peer in
+        shmlog) args+=(--dir "$segdir" --collector) ;;
+        spdlog-*) mkdir -p "$out/p$k"; args+=(--out "$out/p$k") ;;
+        esac
+        "$bench" "${args[@]}" "$@" >"$work/$tag.p$k.txt" 2>"$work/$tag.p$k.err" &
+        producer_pids+=($!)
+        k=$((k + 1))
+    done
+    [ -n "$gate" ] && open_gate "$gate" "$nproc"
+    for pid in "${producer_pids[@]}"; do
+        wait "$pid" || failed=1
+    done
+    producer_pids=()
+    consumer_stop "$peer" "$out"
     bytes=$(du -sb "$out" | cut -f1)
-    echo "$counted $bytes" >"$work/$tag.disk"
-    rm -rf "$out"
+    echo "$counted $bytes $reported" >"$work/$tag.disk"
+    rm -rf "$out" "$out.collector"
+    for k in $(seq 0 $((nproc - 1))); do
+        [ -s "$work/$tag.p$k.err" ] && sed "s/^/# $tag p$k: /" "$work/$tag.p$k.err" >&2
+        rm -f "$work/$tag.p$k.err"
+    done
+    if [ $failed = 1 ]; then
+        echo "compare.sh: a producer of $tag failed; its output:" >&2
+        cat "$work/$tag".p*.txt >&2
+        exit 1
+    fi
+}
+
+# csv_field FILE KIND FIELD: FIELD of the row of a backend's producers together.
+csv_field() {
+    awk -F, -v kind="$2" -v field="$3" '
+        NR == 1 {for (i = 1; i <= NF; i++) col[$i] = i; next}
+        $3 == kind && $1 != "none" && $col["producer"] == "all" {print $col[field]}' "$1"
+}
+
+# zero_loss_search PEER: the paced rate targets, 1 s of calls each, up to the
+# first loss or the first target the producer cannot keep; writes
+# $work/rate.PEER.best, "TARGET ACHIEVED-CALLS/S" of the highest rate achieved
+# without loss (nothing when there is none), the one verdict the overload rate
+# and the report both read. A producer behind its target can achieve less at
+# a higher one.
+zero_loss_search() {
+    local peer=$1 rate tag counted sent achieved best=0
+    rm -f "$work/rate.$peer.best"
+    for rate in $rates; do
+        tag=rate.$peer.$rate
+        run_peer "$peer" "$tag" "$producer_cpu" --workload args3 --phase throughput --calls 1k --warmup 0 \
+            --burst "$rate" --rate "$rate"
+        read -r counted _ <"$work/$tag.disk"
+        sent=$(csv_field "$work/$tag.p0.csv" throughput calls)
+        achieved=$(csv_field "$work/$tag.p0.csv" throughput calls_per_s)
+        echo "# rate $peer $rate: sent $sent, counted $counted, achieved $achieved/s" >&2
+        [ "$counted" -lt "$sent" ] && break
+        if awk -v a="$achieved" -v b="$best" 'BEGIN {exit !(a > b)}'; then
+            echo "$rate $achieved" >"$work/rate.$peer.best"
+            best=$achieved
+        fi
+        # A producer that cannot keep the pace says nothing more at a higher target.
+        awk -v a="$achieved" -v s="$sent" 'BEGIN {exit !(a < 0.9 * s)}' && break
+    done
+    return 0
+}
+
+# run_workload W PEER REP: the latency and the throughput run of W.
+run_workload() {
+    local w=$1 peer=$2 rep=$3 cpus=$producer_cpu n=1 extra=() workload=$1
+    case $w in
+    threads2) n=$(tr ',' ' ' <<<"$thread_cpus" | wc -w); extra=(--cpus "$thread_cpus"); workload=args3 ;;
+    procs4) cpus=$procs_cpus; n=$(wc -w <<<"$cpus"); workload=args3 ;;
+    esac
+    run_peer "$peer" "$w.lat.$peer.$rep" "$cpus" "${extra[@]}" --workload $workload --phase latency \
+        --calls $((calls / n)) --warmup $((warmup / n))
+    run_peer "$peer" "$w.tput.$peer.$rep" "$cpus" "${extra[@]}" --workload $workload --phase throughput \
+        --calls 1k --warmup 0 --burst $((burst / n))
 }
 
 # ==== The runs ====
 
 host="$(uname -sr), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 echo "# $host; load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# peers: $peers; producer on cpu $producer_cpu, consumers on cpu $consumer_cpu; reps $reps"
+echo "# peers: $peers; workloads: $workloads; reps $reps"
+echo "# producer on cpu $producer_cpu, consumers on cpu $consumer_cpu"
+selected threads2 && echo "# threads2: producer threads on cpus $thread_cpus; each consumer shares cpu $consumer_cpu with one of them (2-core VM: no core of its own)"
+selected procs4 && echo "# procs4: $(wc -w <<<"$procs_cpus") producer processes on cpus ${procs_cpus// /,} (time-shared); consumers keep cpu $consumer_cpu"
 start=$(date +%s)
 for rep in $(seq 1 "$reps"); do
+    for w in $workloads; do
+        [ $w = overload ] && continue
+        for peer in $peers; do
+            run_workload "$w" "$peer" "$rep"
+        done
+        echo "# rep $rep $w done ($(( $(date +%s) - start )) s; load $(cut -d' ' -f1 /proc/loadavg))" >&2
+    done
+done
+if selected args3 || { selected overload && [ "$overload_rate" = auto ]; }; then
     for peer in $peers; do
-        run_peer "$peer" "lat-$peer-$rep" --phase latency --calls $calls --warmup $warmup --burst 1
-        run_peer "$peer" "tput-$peer-$rep" --phase throughput --calls 1k --warmup 0 --burst $burst
-        echo "# rep $rep $peer done ($(( $(date +%s) - start )) s; load $(cut -d' ' -f1 /proc/loadavg))" >&2
+        zero_loss_search "$peer"
     done
-done
-for peer in $peers; do
-    for rate in $rates; do
-        # rate-PEER-RATE: 1 s of calls at RATE per second
-        run_peer "$peer" "rate-$peer-$rate" --phase throughput --calls 1k --warmup 0 --burst "$rate" --rate "$rate"
-        read -r counted _ <"$work/rate-$peer-$rate.disk"
-        achieved=$(awk -F, '$3 == "throughput" {print $21}' "$work/rate-$peer-$rate.csv")
-        sent=$(awk -F, '$3 == "throughput" {print $4}' "$work/rate-$peer-$rate.csv")
-        echo "# rate $peer $rate: sent $sent, counted $counted, achieved $achieved/s" >&2
-        # Past the first loss, or once the producer cannot keep the pace, a
-        # higher target says nothing more.
-        if [ "$counted" -lt "$sent" ] || awk -v a="$achieved" -v s="$sent" 'BEGIN {exit !(a < 0.9 * s)}'; then
-            break
+fi
+if selected overload; then
+    for peer in $peers; do
+        if [ "$overload_rate" != auto ]; then
+            offered=$(count_value "$overload_rate"); how="fixed: --overload-rate $overload_rate"
+        elif read -r target achieved 2>/dev/null <"$work/rate.$peer.best"; then
+            offered=$(awk -v a="$achieved" 'BEGIN {printf "%.0f", 1.5 * a}')
+            how="1.5 x zero-loss rate $achieved/s (target $target)"
+        else
+            first=${rates%% *}
+            offered=$(count_value "$first"); how="the lowest target, $first, already lost"
         fi
+        echo "$offered $how" >"$work/overload.$peer.offered"
+        echo "# overload $peer: offered $offered/s for $overload_s s ($how)" >&2
+        for rep in $(seq 1 "$reps"); do
+            run_peer "$peer" "overload.$peer.$rep" "$producer_cpu" --workload args3 --phase overload \
+                --rate "$offered" --burst $((offered * overload_s)) --duration-ms $((overload_s * 1000)) \
+                --calls 1k --warmup 0
+        done
     done
-done
+fi
 echo "# runs took $(( $(date +%s) - start )) s; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ==== Report ====
 
 mkdir -p "$results"
-python3 "$repo/bench/compare_report.py" "$work" "$results" "$reps" "$calls" "$warmup" "$burst" "$rates" $peers
-if command -v gnuplot >/dev/null; then
-    gnuplot -e "results='$results'" "$repo/bench/latency.gp" 2>&1 | grep -v '^$' >&2 || true
+python3 "$repo/bench/compare_report.py" --work "$work" --results "$results" --reps "$reps" \
+    --calls "$calls" --warmup "$warmup" --burst "$burst" --rates "$rates" --workloads "$workloads" \
+    --overload-seconds "$overload_s" --thread-cpus "$thread_cpus" --procs-cpus "$procs_cpus" \
+    --consumer-cpu "$consumer_cpu" --peers "$peers"
+written="$results/compare.csv"
+if [ -f "$results/latency.dat" ]; then
+    if command -v gnuplot >/dev/null; then
+        gnuplot -e "results='$results'" "$repo/bench/latency.gp" 2>&1 | grep -v '^$' >&2 || true
+        written="$written and $results/latency.png"
+    fi
     rm -f "$results/latency.dat"
 fi
-echo "# wrote $results/compare.csv and $results/latency.png"
+echo "# wrote $written"
