@@ -436,6 +436,7 @@ static struct {
     /* counters */
     uint64_t records, frames, bytes;
     uint64_t record_slots;      /* ring slots of the records encoded */
+    int backlog;                /* the last pass left records behind (a ring's budget ran out) */
     uint64_t files, rotations, write_errors, written_bytes, rejected;
     uint64_t losses[METRICS_LOSS_REASONS]; /* records, by loss reason - 1 */
     /* segments that failed to open: reported once */
@@ -1058,6 +1059,8 @@ static uint64_t drain_ring(struct ring *r, unsigned budget)
     /* Nothing reserved since: the slot at pos is the next a producer writes. */
     if (head != start || p->gone || r->view.policy == SHMLOG_OVERWRITE)
         drain_records(r, head, budget, &dp);
+    if (dp.records + dp.losses >= budget)
+        S.backlog = 1; /* more is waiting: the next pass comes at once */
     uint64_t dropped = shmlog_ring_dropped(&r->view);
     uint64_t tail = shmlog_ring_tail(&r->view);
     shmlog_bus_guard = NULL;
@@ -1770,6 +1773,7 @@ static void observe_last(void)
 static uint64_t drain_all(uint64_t *smallest)
 {
     uint64_t moved = 0, cap = UINT64_MAX;
+    S.backlog = 0;
     for (struct proc *p = S.procs; p; p = p->next)
         for (struct ring *r = p->rings; r; r = r->next) {
             moved += drain_ring(r, DRAIN_BUDGET);
@@ -1958,7 +1962,7 @@ int main(int argc, char **argv)
         }
         uint64_t smallest;
         uint64_t moved = drain_all(&smallest);
-        uint64_t wait = pass_wait_ns(moved, now - last_pass, smallest);
+        uint64_t wait = S.backlog ? 0 : pass_wait_ns(moved, now - last_pass, smallest);
         last_pass = now;
         observe(now);
         if (S.flush_soon || (S.build_first_ns && mono_ns() - S.build_first_ns >= FRAME_MAX_AGE_NS))
