@@ -436,7 +436,7 @@ static struct {
     /* counters */
     uint64_t records, frames, bytes;
     uint64_t record_slots;      /* ring slots of the records encoded */
-    int backlog;                /* the last pass left records behind (a ring's budget ran out) */
+    int backlog;                /* the last pass left records behind (budget spent, frame full) */
     uint64_t files, rotations, write_errors, written_bytes, rejected;
     uint64_t losses[METRICS_LOSS_REASONS]; /* records, by loss reason - 1 */
     /* segments that failed to open: reported once */
@@ -954,6 +954,7 @@ struct drain_pass {
     unsigned records, losses;
     uint64_t payload_bytes, slots;
     const char *hostile;   /* why the ring is quarantined, or NULL */
+    int more;              /* stopped before the head: budget spent or frame full */
 };
 
 /* The record loop of drain_ring, apart so its locals live in registers:
@@ -967,6 +968,7 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
     uint64_t pos = dp->pos, payload_bytes = 0, slots = 0;
     unsigned n = 0, losses = 0;
     const char *hostile = NULL;
+    int more = 1; /* unless the loop finds the ring empty */
     while (n + losses < budget) { /* losses count too: a scribbled ring must not keep us here */
         struct shmlog_loss loss;
         uint64_t at = pos;
@@ -977,8 +979,10 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
         if ((int64_t)(head - (pos + PREFETCH_SLOTS)) > 0)
             __builtin_prefetch(r->view.slots + (((pos + PREFETCH_SLOTS) & r->view.mask) << 6));
         int st = shmlog_ring_next(&r->view, &at, &S.rec, p->gone, &loss);
-        if (st == SHMLOG_READ_EMPTY || st == SHMLOG_READ_PENDING)
+        if (st == SHMLOG_READ_EMPTY || st == SHMLOG_READ_PENDING) {
+            more = 0;
             break;
+        }
         if (st == SHMLOG_READ_LOSS && loss.reason == SHMLOG_LOSS_OVERWRITTEN && r->view.policy != SHMLOG_OVERWRITE) {
             /* Producers never reserve past what we released: a head more
              * than a ring ahead was written by something else. Its numbers
@@ -1031,7 +1035,7 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
             break;
         }
     }
-    *dp = (struct drain_pass){pos, n, losses, payload_bytes, slots, hostile};
+    *dp = (struct drain_pass){pos, n, losses, payload_bytes, slots, hostile, more && !hostile};
 }
 
 /* Reads up to budget records of ring r into the open frame. Returns how many
@@ -1059,7 +1063,7 @@ static uint64_t drain_ring(struct ring *r, unsigned budget)
     /* Nothing reserved since: the slot at pos is the next a producer writes. */
     if (head != start || p->gone || r->view.policy == SHMLOG_OVERWRITE)
         drain_records(r, head, budget, &dp);
-    if (dp.records + dp.losses >= budget)
+    if (dp.more)
         S.backlog = 1; /* more is waiting: the next pass comes at once */
     uint64_t dropped = shmlog_ring_dropped(&r->view);
     uint64_t tail = shmlog_ring_tail(&r->view);
