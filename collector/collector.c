@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <liburing.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -49,6 +50,7 @@
 #define FRAME_MAX_AGE_NS 50000000ull /* ... or when its first record is this old */
 #define DRAIN_BUDGET 16384u         /* records per ring per pass: fairness */
 #define PREFETCH_SLOTS 16u          /* how far ahead of the reader slots are prefetched */
+#define WARM_UP_RECORDS 32768u      /* a frame's worth: see prepare_memory */
 #define MAX_PASS_WAIT_NS 100000ull  /* longest wait between drain passes (see pass_wait_ns) */
 #define PEAK_RECORDS_PER_US 100u    /* the fastest a producer core can fill a ring */
 #define RESCAN_NS 1000000000ull
@@ -579,6 +581,44 @@ static void apply_retention(void)
     }
     free(v);
     closedir(d);
+}
+
+/* A page fault costs about 12 us on a VM, and a producer at 40 M records/s
+ * fills half a ring in under 2 ms: the drain loop must not fault. glibc
+ * would hand frame buffers and compression workspaces back to the kernel
+ * when freed (mmap above 128 KiB, heap trimming) and fault them in again on
+ * the next frame or file; kept, they are reused. Then one throwaway frame
+ * of the size real frames have makes zstd allocate and touch its workspace
+ * now, before the first producer, instead of at its first frame (and the
+ * freed memory serves every encoder after: rotations too). */
+static void prepare_memory(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    struct shlog_enc *enc;
+    if (shlog_enc_new(&enc, opt.zstd_level) != 0)
+        return;
+    struct shmlog_proc_info pi = {.app = "warm-up", .tsc_hz = 1000000000};
+    static struct shmlog_rec rec;
+    int rc = shlog_enc_process(enc, 0, &pi);
+    rc = rc ? rc : shlog_enc_batch_begin(enc, 0, 0);
+    for (uint64_t i = 0; !rc && i < WARM_UP_RECORDS; i++) {
+        rec = (struct shmlog_rec){.pos = i, .tsc = i * 37, .nslots = 1, .payload_len = SHMLOG_HEAD_PAYLOAD};
+        memcpy(rec.payload, &rec.tsc, sizeof rec.tsc); /* something to compress, not all zeros */
+        rc = shlog_enc_record(enc, &rec);
+        if (rc == -ENOSPC) { /* a full batch: the next one */
+            rc = shlog_enc_batch_end(enc);
+            rc = rc ? rc : shlog_enc_batch_begin(enc, 0, 0);
+            rc = rc ? rc : shlog_enc_record(enc, &rec);
+        }
+    }
+    rc = rc ? rc : shlog_enc_batch_end(enc);
+    size_t cap = shlog_enc_frame_bound(enc);
+    void *buf = rc ? NULL : malloc(cap);
+    if (buf)
+        shlog_enc_frame(enc, buf, cap);
+    free(buf);
+    shlog_enc_free(enc);
 }
 
 static struct outfile *outfile_new(void)
@@ -1933,6 +1973,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < MAX_DIRS; i++)
         S.watch[i] = -1;
     recover_out_dir();
+    prepare_memory();
     S.cur = outfile_new();
     if (!S.cur) {
         warnx("out of memory");
