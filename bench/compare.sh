@@ -44,7 +44,7 @@
 # Per repetition, workload and peer: latency (2 M timed calls in paced batches
 # of 20 after 200 k warm-up, shared among the producers), throughput (10 M
 # calls back to back, shared the same way), bytes on disk per record. Once per
-# peer: the highest paced rate delivered without loss (1, 2, 5, 10, 20, 40 M/s
+# peer: the highest paced rate delivered without loss (1, 2, 5, 10, 20, 30, 40 M/s
 # targets, 1 s each, stopping at the first loss or once the producer cannot
 # reach the target; the highest rate achieved counts). Medians over the
 # repetitions, with min and max; tables on stdout, compare.csv and latency.png
