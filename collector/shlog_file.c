@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -278,8 +279,13 @@ const char *shlog_file_header_decode(const uint8_t *in, size_t n, struct shlog_f
     if (get_u32le(in + 124) != fnv1a32(in, 124))
         return "file header checksum mismatch";
     uint32_t version = get_u32le(in + 8);
-    if (version != SHLOG_FILE_VERSION)
-        return "unsupported file format version";
+    if (version != SHLOG_FILE_VERSION) {
+        static __thread char why[160];
+        snprintf(why, sizeof(why), "file format version %u is %s; this reader reads version %u only", version,
+                 version < SHLOG_FILE_VERSION ? "from an earlier shmlog and no longer readable" : "newer than this shmlog",
+                 SHLOG_FILE_VERSION);
+        return why;
+    }
     if (get_u32le(in + 12) != SHLOG_FILE_HEADER_BYTES)
         return "unexpected file header size";
     memset(out, 0, sizeof(*out));
@@ -293,15 +299,38 @@ const char *shlog_file_header_decode(const uint8_t *in, size_t n, struct shlog_f
     return NULL;
 }
 
-/* ==== Arguments: the per-site column coding shared by encoder and decoder ==== */
+/* ==== Arguments: the coding encoder and decoder share (FORMAT.md, "Arguments") ==== */
 
 enum { COL_GAP, COL_NSLOTS, COL_TSC, COL_SITE, COL_TID, COL_ATTR, COL_ARGS, NCOLS };
 
 #define ATTR_RAW 0x40u
 
+#define DECIMAL_MAX_SCALE 15 /* decimal doubles: m / 10^k for k in 0..15 */
+#define DECIMAL_LIMIT 0x1p51 /* |m| and |value| stay below: deltas fit 52 bits */
+#define STR_SLOTS 8u         /* recent strings kept per site and argument */
+#define STR_SHORT 32u        /* longer strings are never kept */
+#define STR_FIND_BITS 6
+#define STR_FIND_BUCKETS (1u << STR_FIND_BITS)
+#define KEY_VALUES (STR_SLOTS + 1) /* a key argument's slot, or STR_SLOTS when not kept */
+/* The contexts and string tables of one file's sites, counted in units
+ * (FORMAT.md): a context is one, a string table STR_UNITS. At most
+ * TABLE_UNITS_MAX, so a process with a million sites costs the collector
+ * and a reader no more than that (48 MiB). */
+#define STR_UNITS 17u
+#define TABLE_UNITS_MAX (2u << 20)
+
+static const double pow10_exact[DECIMAL_MAX_SCALE + 1] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+};
+
 static inline uint64_t bswap_width(uint64_t v, unsigned type)
 {
     return type == SHMLOG_ARG_F32 ? __builtin_bswap32((uint32_t)v) : __builtin_bswap64(v);
+}
+
+static inline double abs_double(double x)
+{
+    return x < 0 ? -x : x; /* NaN stays NaN: the range checks below fail on it */
 }
 
 static inline int arg_type_valid(unsigned t)
@@ -309,14 +338,292 @@ static inline int arg_type_valid(unsigned t)
     return t >= SHMLOG_ARG_BOOL && t < SHMLOG_ARG_TYPE_COUNT;
 }
 
+/* What the previous value of a context was. Every context belongs to one
+ * batch (gen): a stale one reads as new. */
+struct num_ctx {
+    uint64_t prev;  /* integers: the value; decimal doubles: m */
+    uint64_t bits;  /* doubles: the bits of the value */
+    uint32_t gen;
+    int32_t scale;  /* doubles: the decimal scale k, or -1 (none yet, or not decimal) */
+};
+
+static inline struct num_ctx *ctx_claim(struct num_ctx *c, uint32_t gen)
+{
+    if (c->gen != gen)
+        *c = (struct num_ctx){.gen = gen, .scale = -1};
+    return c;
+}
+
+/* The value m / 10^k has, as the bits of a double or (F32) a float. */
+static inline uint64_t decimal_bits(int64_t m, int k, unsigned type)
+{
+    double d = (double)m / pow10_exact[k];
+    if (type == SHMLOG_ARG_F32) {
+        if (!(abs_double(d) <= FLT_MAX)) /* only a hostile m: the float infinity */
+            return d < 0 ? 0xff800000u : 0x7f800000u;
+        float f = (float)d;
+        uint32_t b;
+        memcpy(&b, &f, sizeof b);
+        return b;
+    }
+    uint64_t b;
+    memcpy(&b, &d, sizeof b);
+    return b;
+}
+
+static inline double value_of_bits(uint64_t bits, unsigned type)
+{
+    if (type == SHMLOG_ARG_F32) {
+        uint32_t b = (uint32_t)bits;
+        float f;
+        memcpy(&f, &b, sizeof f);
+        return f;
+    }
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* Whether the value (d, its bits) is exactly decimal_bits(m, k): m then. */
+static inline int decimal_at(double d, uint64_t bits, unsigned type, int k, int64_t *m)
+{
+    double t = d * pow10_exact[k];
+    if (!(abs_double(t) < DECIMAL_LIMIT))
+        return 0; /* also NaN */
+    *m = (int64_t)(t < 0 ? t - 0.5 : t + 0.5);
+    return decimal_bits(*m, k, type) == bits;
+}
+
+/* The smallest k at which the value is decimal, with its m; 0 when it is at
+ * none. The one scale tried is the largest whose m stays below DECIMAL_LIMIT
+ * for this magnitude: a value decimal at a smaller scale is decimal there too
+ * (the same quotient, rounded once), and its m ends in zeros to strip. */
+static int decimal_min(double d, uint64_t bits, unsigned type, int *k, int64_t *m)
+{
+    if (!(abs_double(d) < DECIMAL_LIMIT))
+        return 0;
+    uint64_t dbits;
+    memcpy(&dbits, &d, sizeof dbits);
+    int e = (int)(dbits >> 52 & 0x7ff) - 1023; /* |d| < 2^(e+1); -1023 for 0 and subnormals */
+    /* 2^(e+1) * 10^K <= 2^51: K <= (50 - e) * log10(2); 1233/4096 is just below. */
+    int K = (50 - e) * 1233 >> 12;
+    if (K > DECIMAL_MAX_SCALE)
+        K = DECIMAL_MAX_SCALE;
+    if (!decimal_at(d, bits, type, K, m))
+        return 0;
+    /* Strip trailing zeros 8, 4, 2, 1 at a time: division by constants. */
+    if (K >= 8 && *m % 100000000 == 0) {
+        *m /= 100000000;
+        K -= 8;
+    }
+    if (K >= 4 && *m % 10000 == 0) {
+        *m /= 10000;
+        K -= 4;
+    }
+    if (K >= 2 && *m % 100 == 0) {
+        *m /= 100;
+        K -= 2;
+    }
+    if (K >= 1 && *m % 10 == 0) {
+        *m /= 10;
+        K -= 1;
+    }
+    *k = K;
+    return 1;
+}
+
+/* Recent short strings of one argument of one site, in the batch gen. */
+struct str_table {
+    uint32_t gen;
+    uint8_t next;  /* the slot the next new string takes */
+    uint8_t used;  /* slots 0..used-1 hold strings */
+    uint16_t hdr[STR_SLOTS]; /* the u16 length word, SHMLOG_STR_TRUNCATED included */
+    uint64_t head[STR_SLOTS]; /* the first 8 bytes, zero-padded: most strings differ there */
+    uint8_t bytes[STR_SLOTS][STR_SHORT];
+    /* For the encoder's str_find: slot + 1 by a hash of (hdr, head), 0 for
+     * none; a string whose bucket another took is found by a scan. */
+    uint8_t find[STR_FIND_BUCKETS];
+};
+
+static inline unsigned str_bucket(uint16_t hdr, uint64_t head)
+{
+    return (unsigned)(((head ^ hdr) * 0x9E3779B97F4A7C15ULL) >> (64 - STR_FIND_BITS));
+}
+
+/* The first 8 bytes of n, zero-padded. */
+static inline uint64_t str_head(const uint8_t *bytes, size_t n)
+{
+    uint64_t h = 0;
+    memcpy(&h, bytes, n < 8 ? n : 8);
+    return h;
+}
+
+static inline void str_table_claim(struct str_table *t, uint32_t gen)
+{
+    if (t->gen != gen) {
+        t->gen = gen;
+        t->next = t->used = 0;
+        memset(t->find, 0, sizeof(t->find));
+    }
+}
+
+/* Encoder: the slot holding (hdr, bytes) whose first 8 bytes are head, or -1. */
+static inline int str_find(const struct str_table *t, uint16_t hdr, uint64_t head, const uint8_t *bytes)
+{
+    size_t n = hdr & SHMLOG_STR_LEN_MASK;
+    int i = t->find[str_bucket(hdr, head)] - 1;
+    if (i >= 0 && t->head[i] == head && t->hdr[i] == hdr &&
+        (n <= 8 || memcmp(t->bytes[i] + 8, bytes + 8, n - 8) == 0))
+        return i;
+    for (i = 0; i < t->used; i++)
+        if (t->head[i] == head && t->hdr[i] == hdr && (n <= 8 || memcmp(t->bytes[i] + 8, bytes + 8, n - 8) == 0))
+            return i;
+    return -1;
+}
+
+/* Keeps a string that came as a literal; returns its slot, or STR_SLOTS when
+ * it is too long to keep. */
+static inline unsigned str_keep(struct str_table *t, uint16_t hdr, const uint8_t *bytes)
+{
+    size_t n = hdr & SHMLOG_STR_LEN_MASK;
+    if (n > STR_SHORT)
+        return STR_SLOTS;
+    unsigned i = t->next;
+    if (i < t->used && t->find[str_bucket(t->hdr[i], t->head[i])] == i + 1)
+        t->find[str_bucket(t->hdr[i], t->head[i])] = 0;
+    t->hdr[i] = hdr;
+    t->head[i] = str_head(bytes, n);
+    t->find[str_bucket(hdr, t->head[i])] = (uint8_t)(i + 1);
+    memcpy(t->bytes[i], bytes, n);
+    t->next = (uint8_t)((i + 1) % STR_SLOTS);
+    if (t->used <= i)
+        t->used = (uint8_t)(i + 1);
+    return i;
+}
+
+/* What coding an argument takes: integers by their width (1, 2, 4, 8). */
+enum arg_op { OP_INT8 = 1, OP_INT16 = 2, OP_INT32 = 4, OP_INT64 = 8, OP_F32, OP_F64, OP_STR };
+
+/* How the arguments of a site are coded, worked out once from its types. */
+struct arg_plan {
+    uint8_t nargs;
+    uint8_t nstr;        /* string arguments */
+    uint8_t raw_only;    /* types we cannot code: every record is stored raw */
+    uint8_t key_arg;     /* the first string argument; nargs when none */
+    uint8_t nkeyed;      /* arguments after it */
+    uint8_t op[SHMLOG_MAX_ARGS];        /* enum arg_op */
+    uint8_t str_index[SHMLOG_MAX_ARGS]; /* STR: which of the site's string tables */
+    /* Payload bytes of the fixed-width arguments before each string (since
+     * the one before it), and after the last one. */
+    uint16_t fixed_before[SHMLOG_MAX_ARGS];
+    uint16_t fixed_after;
+};
+
+static inline unsigned arg_op_of(unsigned type)
+{
+    switch (type) {
+    case SHMLOG_ARG_F32: return OP_F32;
+    case SHMLOG_ARG_F64: return OP_F64;
+    case SHMLOG_ARG_STR: return OP_STR;
+    default: return shmlog_arg_width(type);
+    }
+}
+
+static void plan_site(struct arg_plan *pl, unsigned nargs, const uint8_t *types)
+{
+    memset(pl, 0, sizeof(*pl));
+    if (nargs > SHMLOG_MAX_ARGS) {
+        pl->raw_only = 1;
+        return;
+    }
+    pl->nargs = (uint8_t)nargs;
+    pl->key_arg = (uint8_t)nargs;
+    unsigned fixed = 0;
+    for (unsigned i = 0; i < nargs; i++) {
+        if (!arg_type_valid(types[i])) {
+            *pl = (struct arg_plan){.raw_only = 1}; /* no tables either */
+            return;
+        }
+        pl->op[i] = (uint8_t)arg_op_of(types[i]);
+        if (types[i] == SHMLOG_ARG_STR) {
+            if (pl->nstr == 0)
+                pl->key_arg = (uint8_t)i;
+            pl->fixed_before[pl->nstr] = (uint16_t)fixed;
+            fixed = 0;
+            pl->str_index[i] = pl->nstr++;
+        } else {
+            fixed += shmlog_arg_width(types[i]);
+        }
+    }
+    pl->fixed_after = (uint16_t)fixed;
+    pl->nkeyed = pl->key_arg < nargs ? (uint8_t)(nargs - pl->key_arg - 1) : 0;
+}
+
+/* Bytes of a site's keyed contexts and string tables, kept in one block. */
+static size_t site_tables_bytes(const struct arg_plan *pl)
+{
+    return KEY_VALUES * pl->nkeyed * sizeof(struct num_ctx) + pl->nstr * sizeof(struct str_table);
+}
+
+_Static_assert(sizeof(struct str_table) <= STR_UNITS * sizeof(struct num_ctx), "a unit bounds 24 bytes");
+
+static size_t site_table_units(const struct arg_plan *pl)
+{
+    return KEY_VALUES * pl->nkeyed + STR_UNITS * pl->nstr;
+}
+
+/* The tables of a file's sites take at most TABLE_UNITS_MAX: a site
+ * defined when used units are taken and its own would not fit is coded raw
+ * only. The encoder and the decoder decide alike, in the same order (a
+ * redefined site gives its old units back after), so they agree on every
+ * site. Returns the site's units, 0 when it became raw only. */
+static size_t plan_tables_within(struct arg_plan *pl, size_t used)
+{
+    size_t units = site_table_units(pl);
+    if (used + units > TABLE_UNITS_MAX) {
+        *pl = (struct arg_plan){.raw_only = 1};
+        units = 0;
+    }
+    return units;
+}
+
+/* Lays the tables out in mem (site_tables_bytes of it), all marked as of
+ * batch gen, so stale in the next; ctx is the site's SHMLOG_MAX_ARGS array. */
+static void site_tables_init(const struct arg_plan *pl, void *mem, uint32_t gen, struct num_ctx *ctx,
+                             struct num_ctx **keyed, struct str_table **str)
+{
+    *keyed = mem;
+    *str = mem ? (struct str_table *)(*keyed + KEY_VALUES * pl->nkeyed) : NULL; /* NULL: a site with neither */
+    if (mem)
+        memset(mem, 0, site_tables_bytes(pl));
+    for (unsigned i = 0; i < KEY_VALUES * pl->nkeyed; i++)
+        (*keyed)[i].gen = gen;
+    for (unsigned i = 0; i < pl->nstr; i++)
+        (*str)[i].gen = gen;
+    for (unsigned i = 0; i < SHMLOG_MAX_ARGS; i++)
+        ctx[i].gen = gen;
+}
+
+/* The context of numeric argument i of a record whose key argument took
+ * key_slot: one per site and argument before the key, one per site,
+ * argument and key value after it. */
+static inline struct num_ctx *arg_ctx(const struct arg_plan *pl, struct num_ctx *site_ctx, struct num_ctx *keyed,
+                                      unsigned i, unsigned key_slot, uint32_t gen)
+{
+    if (i < pl->key_arg)
+        return ctx_claim(&site_ctx[i], gen);
+    return ctx_claim(&keyed[key_slot * pl->nkeyed + (i - pl->key_arg - 1)], gen);
+}
+
 /* ==== Encoder ==== */
 
+#define ENC_SITE_CACHE 64u
+
 struct enc_site {
-    uint32_t gen;   /* batch generation prev belongs to */
-    uint8_t nargs;
-    uint8_t raw_only; /* its types are not ones we can code */
-    uint8_t types[SHMLOG_MAX_ARGS];
-    uint64_t prev[SHMLOG_MAX_ARGS];
+    struct arg_plan plan;
+    struct num_ctx ctx[SHMLOG_MAX_ARGS]; /* arguments before the key argument */
+    struct num_ctx *keyed;               /* KEY_VALUES x plan.nkeyed, then plan.nstr string tables */
+    struct str_table *str;
 };
 
 struct shlog_enc {
@@ -331,13 +638,25 @@ struct shlog_enc {
     uint32_t batch_proc, batch_cpu, batch_count, batch_gen;
     uint64_t first_pos, expected_pos, base_tsc, prev_tsc;
     uint32_t prev_tid;
-    uint32_t cached_site_id;
-    int64_t cached_site; /* index into site_v for cached_site_id, -1 if none */
+    /* Sites of the batch's process by id, direct-mapped: a record's site
+     * is one of a few that take turns. */
+    struct {
+        uint32_t id;
+        int32_t index; /* into site_v; -1: empty */
+    } site_cache[ENC_SITE_CACHE];
     uint64_t frame_records;
     unsigned col_room; /* records the fixed columns have room for */
+    size_t table_units; /* of every site's contexts and string tables */
 };
 
 #define COL_ROOM_RECORDS 256u
+
+/* The batch's process changed: the cache is of another one. */
+static void enc_forget_sites(struct shlog_enc *e)
+{
+    for (unsigned i = 0; i < ENC_SITE_CACHE; i++)
+        e->site_cache[i].index = -1;
+}
 
 int shlog_enc_new(struct shlog_enc **out, int zstd_level)
 {
@@ -356,7 +675,7 @@ int shlog_enc_new(struct shlog_enc **out, int zstd_level)
         shlog_enc_free(e);
         return -EINVAL;
     }
-    e->cached_site = -1;
+    enc_forget_sites(e);
     *out = e;
     return 0;
 }
@@ -371,6 +690,8 @@ void shlog_enc_free(struct shlog_enc *e)
         buf_free(&e->col[i]);
     map_free(&e->procs);
     map_free(&e->sites);
+    for (size_t i = 0; i < e->nsites; i++)
+        free(e->site_v[i].keyed);
     free(e->site_v);
     free(e);
 }
@@ -431,32 +752,35 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shmlog_site_
 {
     if (!map_find(&e->procs, proc, 0))
         return -ENOENT;
+    struct arg_plan plan;
+    plan_site(&plan, s->nargs, s->arg_types);
+    size_t units = plan_tables_within(&plan, e->table_units);
+    size_t tables = site_tables_bytes(&plan);
+    void *mem = tables ? malloc(tables) : NULL;
+    if (tables && !mem)
+        return -ENOMEM;
     uint32_t *idx = map_find(&e->sites, proc, s->id);
     if (!idx) {
         int rc = grow_array(&e->site_v, &e->sites_cap, e->nsites, sizeof(*e->site_v));
-        if (rc)
+        if (!rc)
+            rc = map_insert(&e->sites, proc, s->id, (uint32_t)e->nsites);
+        if (rc) {
+            free(mem);
             return rc;
-        rc = map_insert(&e->sites, proc, s->id, (uint32_t)e->nsites);
-        if (rc)
-            return rc;
+        }
         idx = map_find(&e->sites, proc, s->id);
-        e->nsites++;
+        e->site_v[e->nsites++].keyed = NULL;
     }
+    /* A redefined site starts over, with tables of its new types. */
     struct enc_site *es = &e->site_v[*idx];
-    memset(es, 0, sizeof(*es));
-    es->gen = e->batch_gen - 1; /* stale: reset at first use */
-    unsigned nargs = s->nargs;
-    if (nargs > SHMLOG_MAX_ARGS) {
-        nargs = 0;
-        es->raw_only = 1;
-    }
-    es->nargs = (uint8_t)nargs;
-    for (unsigned i = 0; i < nargs; i++) {
-        es->types[i] = s->arg_types[i];
-        if (!arg_type_valid(s->arg_types[i]))
-            es->raw_only = 1;
-    }
-    e->cached_site = -1;
+    if (es->keyed)
+        e->table_units -= site_table_units(&es->plan);
+    free(es->keyed);
+    e->table_units += units;
+    es->plan = plan;
+    /* stale: each context starts over at its first use */
+    site_tables_init(&plan, mem, e->batch_gen - 1, es->ctx, &es->keyed, &es->str);
+    unsigned nargs = plan.raw_only && s->nargs > SHMLOG_MAX_ARGS ? 0 : s->nargs;
 
     size_t fmt_len = s->fmt_len < SHMLOG_MAX_FMT_BYTES ? s->fmt_len : SHMLOG_MAX_FMT_BYTES;
     size_t file_len = s->file_len < SHMLOG_MAX_FILE_BYTES ? s->file_len : SHMLOG_MAX_FILE_BYTES;
@@ -524,7 +848,7 @@ int shlog_enc_batch_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu)
     e->batch_cpu = cpu;
     e->batch_count = 0;
     e->batch_gen++;
-    e->cached_site = -1;
+    enc_forget_sites(e);
     for (int i = 0; i < NCOLS; i++)
         e->col[i].len = 0;
     e->col_room = 0;
@@ -533,43 +857,123 @@ int shlog_enc_batch_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu)
 
 static struct enc_site *enc_lookup_site(struct shlog_enc *e, uint32_t site)
 {
-    if (e->cached_site >= 0 && e->cached_site_id == site)
-        return &e->site_v[e->cached_site];
+    unsigned slot = site % ENC_SITE_CACHE;
+    if (e->site_cache[slot].id == site && e->site_cache[slot].index >= 0)
+        return &e->site_v[e->site_cache[slot].index];
     uint32_t *idx = map_find(&e->sites, e->batch_proc, site);
     if (!idx)
         return NULL;
-    e->cached_site_id = site;
-    e->cached_site = *idx;
+    e->site_cache[slot].id = site;
+    e->site_cache[slot].index = (int32_t)*idx;
     return &e->site_v[*idx];
 }
 
-/* Reads the arguments of r as site s declares them. 0, or -1 when the payload
- * does not match the types (then the record is stored raw). */
-static int enc_parse_args(const struct enc_site *s, const struct shmlog_rec *r, uint64_t *vals)
+/* 0 with *used the payload bytes the arguments of r take as plan declares
+ * them, or -1 when the payload does not match the types (then the record is
+ * stored raw). */
+static int enc_args_measure(const struct arg_plan *pl, const struct shmlog_rec *r, size_t *used)
 {
-    size_t off = 0, lim = r->payload_len < SHMLOG_MAX_PAYLOAD ? r->payload_len : SHMLOG_MAX_PAYLOAD;
-    for (unsigned i = 0; i < s->nargs; i++) {
-        unsigned t = s->types[i];
-        if (t == SHMLOG_ARG_STR) {
-            if (off + 2 > lim)
-                return -1;
-            uint64_t hdr = (uint64_t)r->payload[off] | (uint64_t)r->payload[off + 1] << 8;
-            if (off + 2 + (hdr & SHMLOG_STR_LEN_MASK) > lim)
-                return -1;
-            vals[i] = hdr;
-            off += 2 + (hdr & SHMLOG_STR_LEN_MASK);
-        } else {
-            unsigned w = shmlog_arg_width(t);
-            if (off + w > lim)
-                return -1;
-            uint64_t v = 0;
-            for (unsigned b = 0; b < w; b++)
-                v |= (uint64_t)r->payload[off + b] << (8 * b);
-            vals[i] = v;
-            off += w;
-        }
+    size_t lim = r->payload_len < SHMLOG_MAX_PAYLOAD ? r->payload_len : SHMLOG_MAX_PAYLOAD;
+    size_t off = 0;
+    for (unsigned k = 0; k < pl->nstr; k++) {
+        off += pl->fixed_before[k];
+        if (off + 2 > lim)
+            return -1;
+        off += 2 + (((size_t)r->payload[off] | (size_t)r->payload[off + 1] << 8) & SHMLOG_STR_LEN_MASK);
     }
-    return 0;
+    off += pl->fixed_after;
+    *used = off;
+    return off <= lim ? 0 : -1;
+}
+
+/* A double or float argument against its context (FORMAT.md, "Arguments"). */
+static inline uint8_t *enc_float(uint8_t *p, struct num_ctx *c, uint64_t bits, unsigned t)
+{
+    double d = value_of_bits(bits, t);
+    int64_t m;
+    int k;
+    if (c->scale >= 0 && decimal_at(d, bits, t, c->scale, &m)) {
+        p = put_varint(p, zigzag(m - (int64_t)c->prev) << 1);
+        c->prev = (uint64_t)m;
+    } else if (decimal_min(d, bits, t, &k, &m)) {
+        p = put_varint(p, (uint64_t)(1 + k) << 1 | 1);
+        p = put_varint(p, zigzag(m));
+        c->scale = k;
+        c->prev = (uint64_t)m;
+    } else {
+        *p++ = 1;
+        p = put_varint(p, bswap_width(bits ^ c->bits, t));
+        c->scale = -1;
+    }
+    c->bits = bits;
+    return p;
+}
+
+/* str_head of a string in r's payload: one load when 8 bytes are there. */
+static inline uint64_t enc_str_head(const struct shmlog_rec *r, const uint8_t *bytes, size_t n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (bytes + 8 <= r->payload + sizeof(r->payload)) {
+        uint64_t h;
+        memcpy(&h, bytes, 8);
+        return n >= 8 ? h : h & ((1ULL << (8 * n)) - 1);
+    }
+#else
+    (void)r;
+#endif
+    return str_head(bytes, n);
+}
+
+/* The arguments of r (checked by enc_args_measure) into the args column at p. */
+static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct shmlog_rec *r, uint8_t *p)
+{
+    const struct arg_plan *pl = &s->plan;
+    const uint8_t *a = r->payload;
+    unsigned key_slot = 0;
+    for (unsigned i = 0; i < pl->nargs; i++) {
+        uint64_t v;
+        unsigned op = pl->op[i];
+        switch (op) {
+        case OP_STR: {
+            uint16_t hdr = (uint16_t)(a[0] | a[1] << 8);
+            size_t n = hdr & SHMLOG_STR_LEN_MASK;
+            struct str_table *tb = &s->str[pl->str_index[i]];
+            str_table_claim(tb, e->batch_gen);
+            int slot = n <= STR_SHORT ? str_find(tb, hdr, enc_str_head(r, a + 2, n), a + 2) : -1;
+            if (slot >= 0) {
+                p = put_varint(p, (uint64_t)slot << 1 | 1);
+            } else {
+                p = put_varint(p, (uint64_t)hdr << 1);
+                memcpy(p, a + 2, n);
+                p += n;
+                slot = (int)str_keep(tb, hdr, a + 2);
+            }
+            if (i == pl->key_arg)
+                key_slot = (unsigned)slot;
+            a += 2 + n;
+            continue;
+        }
+        case OP_F64:
+            v = get_u64le(a);
+            a += 8;
+            p = enc_float(p, arg_ctx(pl, s->ctx, s->keyed, i, key_slot, e->batch_gen), v, SHMLOG_ARG_F64);
+            continue;
+        case OP_F32:
+            v = get_u32le(a);
+            a += 4;
+            p = enc_float(p, arg_ctx(pl, s->ctx, s->keyed, i, key_slot, e->batch_gen), v, SHMLOG_ARG_F32);
+            continue;
+        case OP_INT8: v = a[0]; break;
+        case OP_INT16: v = (uint64_t)a[0] | (uint64_t)a[1] << 8; break;
+        case OP_INT32: v = get_u32le(a); break;
+        default: v = get_u64le(a); break;
+        }
+        a += op; /* the integer's width */
+        struct num_ctx *c = arg_ctx(pl, s->ctx, s->keyed, i, key_slot, e->batch_gen);
+        p = put_varint(p, zigzag((int64_t)(v - c->prev)));
+        c->prev = v;
+    }
+    return p;
 }
 
 int shlog_enc_record(struct shlog_enc *e, const struct shmlog_rec *r)
@@ -586,7 +990,9 @@ int shlog_enc_record(struct shlog_enc *e, const struct shmlog_rec *r)
                 return -ENOMEM;
         e->col_room = COL_ROOM_RECORDS;
     }
-    if (buf_reserve(&e->col[COL_ARGS], SHMLOG_MAX_ARGS * VARINT_MAX + SHMLOG_MAX_PAYLOAD + VARINT_MAX))
+    /* An argument costs at most a varint and a tag byte more than its
+     * payload bytes (a raw double): the payload's size bounds the record's. */
+    if (buf_reserve(&e->col[COL_ARGS], SHMLOG_MAX_ARGS * (VARINT_MAX + 1) + SHMLOG_MAX_PAYLOAD + VARINT_MAX))
         return -ENOMEM;
     e->col_room--;
     if (e->batch_count == 0) {
@@ -596,7 +1002,6 @@ int shlog_enc_record(struct shlog_enc *e, const struct shmlog_rec *r)
     }
     struct buf *c = e->col;
     c[COL_GAP].len = (size_t)(put_varint(c[COL_GAP].p + c[COL_GAP].len, r->pos - e->expected_pos) - c[COL_GAP].p);
-    c[COL_NSLOTS].p[c[COL_NSLOTS].len++] = r->nslots;
     c[COL_TSC].len = (size_t)(put_varint(c[COL_TSC].p + c[COL_TSC].len,
                                          zigzag((int64_t)(r->tsc - e->prev_tsc))) - c[COL_TSC].p);
     c[COL_SITE].len = (size_t)(put_varint(c[COL_SITE].p + c[COL_SITE].len, r->site) - c[COL_SITE].p);
@@ -606,9 +1011,9 @@ int shlog_enc_record(struct shlog_enc *e, const struct shmlog_rec *r)
     e->prev_tsc = r->tsc;
     e->prev_tid = r->tid;
 
-    uint64_t vals[SHMLOG_MAX_ARGS];
     struct enc_site *s = enc_lookup_site(e, r->site);
-    int raw = !s || s->raw_only || enc_parse_args(s, r, vals) != 0;
+    size_t used;
+    int raw = !s || s->plan.raw_only || enc_args_measure(&s->plan, r, &used) != 0;
     unsigned level = r->level < 7 ? r->level : 7; /* values past 7 are not levels */
     unsigned category = r->category < 7 ? r->category : 7;
     uint64_t attr = level | category << 3 | (raw ? ATTR_RAW : 0) | (uint64_t)r->flags << 7;
@@ -616,36 +1021,17 @@ int shlog_enc_record(struct shlog_enc *e, const struct shmlog_rec *r)
 
     uint8_t *p = c[COL_ARGS].p + c[COL_ARGS].len;
     if (raw) {
-        size_t n = r->payload_len < SHMLOG_MAX_PAYLOAD ? r->payload_len : SHMLOG_MAX_PAYLOAD;
-        p = put_varint(p, n);
-        memcpy(p, r->payload, n);
-        p += n;
+        used = r->payload_len < SHMLOG_MAX_PAYLOAD ? r->payload_len : SHMLOG_MAX_PAYLOAD;
+        p = put_varint(p, used);
+        memcpy(p, r->payload, used);
+        p += used;
     } else {
-        if (s->gen != e->batch_gen) {
-            s->gen = e->batch_gen;
-            memset(s->prev, 0, sizeof(s->prev));
-        }
-        size_t off = 0;
-        for (unsigned i = 0; i < s->nargs; i++) {
-            unsigned t = s->types[i];
-            uint64_t v = vals[i];
-            if (t == SHMLOG_ARG_STR) {
-                size_t n = v & SHMLOG_STR_LEN_MASK;
-                p = put_varint(p, v);
-                memcpy(p, r->payload + off + 2, n);
-                p += n;
-                off += 2 + n;
-                continue;
-            }
-            if (t == SHMLOG_ARG_F32 || t == SHMLOG_ARG_F64)
-                p = put_varint(p, bswap_width(v ^ s->prev[i], t));
-            else
-                p = put_varint(p, zigzag((int64_t)(v - s->prev[i])));
-            s->prev[i] = v;
-            off += shmlog_arg_width(t);
-        }
+        p = enc_args(e, s, r, p);
     }
     c[COL_ARGS].len = (size_t)(p - c[COL_ARGS].p);
+    /* The slots follow from the bytes the arguments take, but for records
+     * that reserved more: stored as the difference. */
+    c[COL_NSLOTS].p[c[COL_NSLOTS].len++] = (uint8_t)(r->nslots - shmlog_slots_for_payload(used));
     e->batch_count++;
     return 0;
 }
@@ -789,19 +1175,26 @@ static struct dedup_ring *dedup_ring_get(struct shlog_dedup *d, uint32_t pid, ui
     return &d->rings[d->n++];
 }
 
+static int dedup_claim_slow(struct dedup_ring *r, uint64_t lo, uint64_t hi);
+
 /* Records [lo, hi) as seen. Returns 1 if lo was new, 0 if it was seen before. */
-static int dedup_claim(struct dedup_ring *r, uint64_t lo, uint64_t hi)
+static inline int dedup_claim(struct dedup_ring *r, uint64_t lo, uint64_t hi)
 {
     if (!r)
         return 1;
     if (hi <= lo)
         hi = lo + 1;
-    size_t n = r->n;
-    /* The common case: the next positions of the ring, in order. */
-    if (n && lo == r->spans[n - 1].hi) {
-        r->spans[n - 1].hi = hi;
+    /* The common case, inline: the next positions of the ring, in order. */
+    if (r->n && lo == r->spans[r->n - 1].hi) {
+        r->spans[r->n - 1].hi = hi;
         return 1;
     }
+    return dedup_claim_slow(r, lo, hi);
+}
+
+static int dedup_claim_slow(struct dedup_ring *r, uint64_t lo, uint64_t hi)
+{
+    size_t n = r->n;
     /* i: the first span with spans[i].lo > lo */
     size_t a = 0, b = n;
     while (a < b) {
@@ -846,11 +1239,13 @@ static int dedup_claim(struct dedup_ring *r, uint64_t lo, uint64_t hi)
 
 /* ==== Decoder ==== */
 
+/* One allocation: the site, then fmt NUL file NUL. */
 struct dec_site {
     struct shlog_site pub;
-    uint32_t gen; /* batch generation prev belongs to */
-    uint64_t prev[SHMLOG_MAX_ARGS];
-    char strings[]; /* fmt NUL file NUL */
+    struct arg_plan plan;
+    struct num_ctx ctx[SHMLOG_MAX_ARGS]; /* arguments before the key argument */
+    struct num_ctx *keyed;               /* its table block (site_tables_init), or NULL */
+    struct str_table *str;
 };
 
 struct batch_state {
@@ -880,7 +1275,7 @@ struct shlog_reader {
     size_t nprocs, procs_cap;
     struct map sites; /* (proc, id) -> index into site_v */
     struct dec_site **site_v;
-    size_t nsites, sites_cap, site_bytes;
+    size_t nsites, sites_cap, site_bytes, table_units;
     struct dec_site **retired; /* sites redefined: callers may still hold them */
     size_t nretired, retired_cap;
     uint32_t batch_gen;
@@ -975,8 +1370,10 @@ void shlog_reader_close(struct shlog_reader *r)
     for (size_t i = 0; i < r->nprocs; i++)
         free(r->proc_v[i]);
     free(r->proc_v);
-    for (size_t i = 0; i < r->nsites; i++)
+    for (size_t i = 0; i < r->nsites; i++) {
+        free(r->site_v[i]->keyed);
         free(r->site_v[i]);
+    }
     free(r->site_v);
     for (size_t i = 0; i < r->nretired; i++)
         free(r->retired[i]);
@@ -1316,29 +1713,49 @@ static int sec_site(struct shlog_reader *r, struct cur *c, struct shlog_event *e
     size_t bytes = sizeof(struct dec_site) + fmt_len + file_len + 2;
     if ((!idx && r->nsites >= MAX_SITES_PER_FILE) || r->site_bytes + bytes > MAX_SITE_STRING_BYTES)
         return frame_damaged(r, ev, "site table over its bound");
+    struct arg_plan plan;
+    plan_site(&plan, nargs, types); /* nargs <= SHMLOG_MAX_ARGS, types valid: checked above */
+    size_t units = plan_tables_within(&plan, r->table_units);
+    size_t tables = site_tables_bytes(&plan);
     struct dec_site *s = calloc(1, bytes);
-    if (!s)
+    void *mem = tables ? malloc(tables) : NULL;
+    if (!s || (tables && !mem)) {
+        free(s);
+        free(mem);
         return -ENOMEM;
+    }
     if (idx) {
         /* The old definition stays allocated until close: shlog_site
-         * pointers returned before stay valid, as shlog_file.h promises. */
+         * pointers returned before stay valid, as shlog_file.h promises.
+         * Its tables go: no record is decoded against it again. */
         if (grow_array(&r->retired, &r->retired_cap, r->nretired, sizeof(*r->retired))) {
             free(s);
+            free(mem);
             return -ENOMEM;
         }
-        r->retired[r->nretired++] = r->site_v[*idx];
+        struct dec_site *old = r->site_v[*idx];
+        if (old->keyed)
+            r->table_units -= site_table_units(&old->plan);
+        free(old->keyed);
+        old->keyed = NULL;
+        old->str = NULL;
+        r->retired[r->nretired++] = old;
         r->site_v[*idx] = s;
         r->site_bytes += bytes;
     } else {
         if (grow_array(&r->site_v, &r->sites_cap, r->nsites, sizeof(*r->site_v)) ||
             map_insert(&r->sites, proc, id, (uint32_t)r->nsites)) {
             free(s);
+            free(mem);
             return -ENOMEM;
         }
         r->site_v[r->nsites++] = s;
         r->site_bytes += bytes;
     }
-    s->gen = r->batch_gen - 1;
+    r->table_units += units;
+    s->plan = plan;
+    site_tables_init(&plan, mem, r->batch_gen - 1, s->ctx, &s->keyed, &s->str);
+    char *strings = (char *)(s + 1);
     s->pub.proc = (uint32_t)proc;
     s->pub.id = (uint32_t)id;
     s->pub.line = (uint32_t)line;
@@ -1348,10 +1765,10 @@ static int sec_site(struct shlog_reader *r, struct cur *c, struct shlog_event *e
     memcpy(s->pub.arg_types, types, nargs);
     s->pub.fmt_len = (uint32_t)fmt_len;
     s->pub.file_len = (uint32_t)file_len;
-    memcpy(s->strings, fmt, fmt_len);
-    memcpy(s->strings + fmt_len + 1, file, file_len);
-    s->pub.fmt = s->strings;
-    s->pub.file = s->strings + fmt_len + 1;
+    memcpy(strings, fmt, fmt_len);
+    memcpy(strings + fmt_len + 1, file, file_len);
+    s->pub.fmt = strings;
+    s->pub.file = strings + fmt_len + 1;
     r->b.cached = NULL;
     r->st.sites++;
     ev_begin(r, ev, SHLOG_EV_SITE);
@@ -1447,44 +1864,111 @@ static int sec_batch(struct shlog_reader *r, struct cur *c, struct shlog_event *
     return 0;
 }
 
-/* Decodes the arguments of one record coded against site s into rec. */
+/* A double or float argument against its context: its bits, or 0 with
+ * c->bad set when the token is not one the encoder writes. */
+static inline uint64_t dec_float(struct cur *c, struct num_ctx *x, unsigned t)
+{
+    uint64_t h = get_varint(c), bits;
+    if (!(h & 1)) {
+        if (x->scale < 0) {
+            c->bad = 1;
+            return 0;
+        }
+        x->prev += (uint64_t)unzigzag(h >> 1);
+        bits = decimal_bits((int64_t)x->prev, x->scale, t);
+    } else if (h == 1) {
+        uint64_t v = get_varint(c);
+        if (t == SHMLOG_ARG_F32 && v > UINT32_MAX) {
+            c->bad = 1;
+            return 0;
+        }
+        bits = bswap_width(v, t) ^ x->bits;
+        x->scale = -1;
+    } else if ((h >> 1) - 1 <= DECIMAL_MAX_SCALE) {
+        x->scale = (int32_t)((h >> 1) - 1);
+        x->prev = (uint64_t)unzigzag(get_varint(c));
+        bits = decimal_bits((int64_t)x->prev, x->scale, t);
+    } else {
+        c->bad = 1;
+        return 0;
+    }
+    x->bits = bits;
+    return bits;
+}
+
+/* Decodes the arguments of one record coded against site s into rec
+ * (payload and payload_len). 0, or -1 when they are damaged. */
 static int decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c, struct shmlog_rec *rec)
 {
-    if (s->gen != r->batch_gen) {
-        s->gen = r->batch_gen;
-        memset(s->prev, 0, sizeof(s->prev));
-    }
-    size_t off = 0;
-    for (unsigned i = 0; i < s->pub.nargs; i++) {
-        unsigned t = s->pub.arg_types[i];
-        uint64_t x = get_varint(c);
-        if (t == SHMLOG_ARG_STR) {
-            uint64_t n = x & SHMLOG_STR_LEN_MASK;
-            const uint8_t *bytes = x <= UINT16_MAX ? get_bytes(c, n) : NULL;
-            if (!bytes || off + 2 + n > SHMLOG_MAX_PAYLOAD)
+    const struct arg_plan *pl = &s->plan;
+    if (pl->raw_only)
+        return -1; /* its records are all raw (plan_tables_within) */
+    uint8_t *out = rec->payload;
+    const uint8_t *end = rec->payload + SHMLOG_MAX_PAYLOAD;
+    unsigned key_slot = 0;
+    for (unsigned i = 0; i < pl->nargs; i++) {
+        unsigned op = pl->op[i];
+        uint64_t x;
+        if (op == OP_STR) {
+            struct str_table *tb = &s->str[pl->str_index[i]];
+            str_table_claim(tb, r->batch_gen);
+            uint64_t h = get_varint(c);
+            uint16_t hdr;
+            const uint8_t *bytes;
+            unsigned slot;
+            if (h & 1) {
+                slot = (unsigned)(h >> 1);
+                if (h >> 1 >= tb->used)
+                    return -1;
+                hdr = tb->hdr[slot];
+                bytes = tb->bytes[slot];
+            } else {
+                if (h >> 1 > UINT16_MAX)
+                    return -1;
+                hdr = (uint16_t)(h >> 1);
+                bytes = get_bytes(c, hdr & SHMLOG_STR_LEN_MASK);
+                if (!bytes)
+                    return -1;
+            }
+            size_t n = hdr & SHMLOG_STR_LEN_MASK;
+            if ((size_t)(end - out) < 2 + n)
                 return -1;
-            rec->payload[off] = (uint8_t)x;
-            rec->payload[off + 1] = (uint8_t)(x >> 8);
-            memcpy(rec->payload + off + 2, bytes, n);
-            off += 2 + n;
+            out[0] = (uint8_t)hdr;
+            out[1] = (uint8_t)(hdr >> 8);
+            if ((h & 1) && end - out >= 2 + (ptrdiff_t)STR_SHORT)
+                memcpy(out + 2, bytes, STR_SHORT); /* the whole slot: one fixed-size copy */
+            else
+                memcpy(out + 2, bytes, n);
+            out += 2 + n;
+            if (!(h & 1))
+                slot = str_keep(tb, hdr, bytes);
+            if (i == pl->key_arg)
+                key_slot = slot;
             continue;
         }
-        unsigned w = shmlog_arg_width(t);
-        uint64_t v;
-        if (t == SHMLOG_ARG_F32 || t == SHMLOG_ARG_F64)
-            v = bswap_width(x, t) ^ s->prev[i];
-        else
-            v = s->prev[i] + (uint64_t)unzigzag(x);
-        if (w < 8)
-            v &= (1ULL << (8 * w)) - 1;
-        s->prev[i] = v;
-        if (c->bad || off + w > SHMLOG_MAX_PAYLOAD)
+        if (end - out < 8) /* the widest value: past it only after long strings */
             return -1;
-        for (unsigned k = 0; k < w; k++)
-            rec->payload[off + k] = (uint8_t)(v >> (8 * k));
-        off += w;
+        struct num_ctx *ctx = arg_ctx(pl, s->ctx, s->keyed, i, key_slot, r->batch_gen);
+        switch (op) {
+        case OP_F64:
+            put_u64le(out, dec_float(c, ctx, SHMLOG_ARG_F64));
+            out += 8;
+            continue;
+        case OP_F32:
+            put_u32le(out, (uint32_t)dec_float(c, ctx, SHMLOG_ARG_F32));
+            out += 4;
+            continue;
+        default:
+            x = ctx->prev + (uint64_t)unzigzag(get_varint(c));
+            if (op < 8)
+                x &= (1ULL << (8 * op)) - 1;
+            ctx->prev = x;
+            put_u64le(out, x); /* the bytes past its width are overwritten or past payload_len */
+            out += op;
+            break;
+        }
     }
-    rec->payload_len = (uint16_t)off;
+    rec->payload_len = (uint16_t)(out - rec->payload);
     return c->bad ? -1 : 0;
 }
 
@@ -1495,25 +1979,26 @@ static int batch_next(struct shlog_reader *r, struct shlog_event *ev)
     struct shmlog_rec *rec = &r->rec;
     while (b->done < b->count) {
         uint64_t gap = get_varint(&b->col[COL_GAP]);
-        uint8_t nslots = get_u8(&b->col[COL_NSLOTS]);
+        uint8_t extra_slots = get_u8(&b->col[COL_NSLOTS]);
         uint64_t dtsc = get_varint(&b->col[COL_TSC]);
         uint64_t site = get_varint(&b->col[COL_SITE]);
         uint64_t dtid = get_varint(&b->col[COL_TID]);
         uint64_t attr = get_varint(&b->col[COL_ATTR]);
-        for (int i = 0; i < COL_ARGS; i++)
-            if (b->col[i].bad)
-                return frame_damaged(r, ev, "BATCH column %d ends early", i);
-        if (nslots < 1 || nslots > SHMLOG_MAX_SLOTS || site > UINT32_MAX || attr >> 7 > UINT8_MAX)
+        if (b->col[COL_GAP].bad | b->col[COL_NSLOTS].bad | b->col[COL_TSC].bad | b->col[COL_SITE].bad |
+            b->col[COL_TID].bad | b->col[COL_ATTR].bad) {
+            for (int i = 0; i < COL_ARGS; i++)
+                if (b->col[i].bad)
+                    return frame_damaged(r, ev, "BATCH column %d ends early", i);
+        }
+        if (site > UINT32_MAX || attr >> 7 > UINT8_MAX)
             return frame_damaged(r, ev, "BATCH record %u out of range", b->done);
         rec->pos = b->expected + gap;
-        rec->nslots = nslots;
         rec->tsc = b->prev_tsc + (uint64_t)unzigzag(dtsc);
         rec->site = (uint32_t)site;
         rec->tid = b->prev_tid + (uint32_t)unzigzag(dtid);
         rec->level = attr & 7;
         rec->category = (attr >> 3) & 7;
         rec->flags = (uint8_t)(attr >> 7);
-        b->expected = rec->pos + nslots;
         b->prev_tsc = rec->tsc;
         b->prev_tid = rec->tid;
 
@@ -1534,6 +2019,11 @@ static int batch_next(struct shlog_reader *r, struct shlog_event *ev)
         } else if (decode_args(r, s, args, rec)) {
             return frame_damaged(r, ev, "BATCH record %u: bad arguments", b->done);
         }
+        unsigned nslots = (uint8_t)(extra_slots + shmlog_slots_for_payload(rec->payload_len));
+        if (nslots < 1 || nslots > SHMLOG_MAX_SLOTS)
+            return frame_damaged(r, ev, "BATCH record %u out of range", b->done);
+        rec->nslots = (uint8_t)nslots;
+        b->expected = rec->pos + nslots;
         b->done++;
         if (!dedup_claim(b->dd, rec->pos, rec->pos + nslots)) {
             r->st.duplicates++;

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define SHLOG_FILE_MAGIC 0x01464C4F4C4D4853ULL /* "SHMLOGF\x01" */
-#define SHLOG_FILE_VERSION 1u
+#define SHLOG_FILE_VERSION 2u
 #define SHLOG_FILE_HEADER_BYTES 128u
 #define SHLOG_FRAME_MAGIC 0x52464C53u /* "SLFR" */
 #define SHLOG_FRAME_PREFIX_BYTES 16u
@@ -59,7 +59,8 @@ struct shlog_file_header {
 
 /* Writes the 128-byte header. */
 void shlog_file_header_encode(uint8_t out[SHLOG_FILE_HEADER_BYTES], const struct shlog_file_header *h);
-/* NULL if valid, else why not. */
+/* NULL if valid, else why not (valid until the thread's next call). A file of
+ * another format version is refused: one message says which and why. */
 const char *shlog_file_header_decode(const uint8_t *in, size_t n, struct shlog_file_header *out);
 
 /* ==== Encoder ==== */

@@ -415,7 +415,8 @@ static int *stream_heap_index(struct fifo *q)
 
 /* ==== Inputs ==== */
 
-int read_file_header(const char *path, struct shlog_file_header *h)
+/* read_file_header, with why a header was refused (-EINVAL) in *why. */
+static int read_header_why(const char *path, struct shlog_file_header *h, const char **why)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
@@ -426,7 +427,14 @@ int read_file_header(const char *path, struct shlog_file_header *h)
     close(fd);
     if (n < 0)
         return -e;
-    return shlog_file_header_decode(buf, (size_t)n, h) ? -EINVAL : 0;
+    *why = shlog_file_header_decode(buf, (size_t)n, h);
+    return *why ? -EINVAL : 0;
+}
+
+int read_file_header(const char *path, struct shlog_file_header *h)
+{
+    const char *why;
+    return read_header_why(path, h, &why);
 }
 
 static int has_suffix(const char *s, const char *suffix)
@@ -497,11 +505,11 @@ static int add_input(struct in_list *l, const char *path, int from_dir)
         f->bytes = (uint64_t)st.st_size;
     f->part = has_suffix(path, SHLOG_PART_SUFFIX);
     struct shlog_file_header h;
-    int rc = read_file_header(path, &h);
+    const char *why = NULL;
+    int rc = read_header_why(path, &h, &why);
     if (rc) {
         f->bad_header = 1;
-        snprintf(f->error, sizeof f->error, "%s",
-                 rc == -EINVAL ? "not a shmlog file (bad file header)" : strerror(-rc));
+        snprintf(f->error, sizeof f->error, "%s", rc == -EINVAL ? why : strerror(-rc));
     } else {
         snprintf(f->host, sizeof f->host, "%s", h.host);
         f->seq = h.file_seq;

@@ -1,0 +1,540 @@
+/* Description: file format version 2 (collector/FORMAT.md, "Arguments") and
+ * the renderer's fast paths.
+ *
+ * format_roundtrip: every argument comes back bit for bit whichever coding
+ * the encoder chose (decimal doubles, raw doubles, NaNs, -0.0, infinities,
+ * subnormals, floats; strings from the recent-string tables, evicted, long,
+ * truncated; records that reserved more slots than their arguments need),
+ * the decimal coding pays on prices, and a file of another version is
+ * refused with one message.
+ *
+ * format_render: the prepared renderer (tools/render.c) against the general
+ * formatter and field writer: %c, %hu, %hhd, %#lx and other integer
+ * conversions with flags and widths, and the JSON fields of doubles taken
+ * from the digits the message already shows. The general formatter is itself
+ * checked against glibc printf (test_render.c, fuzz format). */
+#include <criterion/logging.h>
+#include <errno.h>
+
+#include "render.h"
+#include "test_file_helpers.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static uint64_t rnd(void)
+{
+    uint64_t x = rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return rng_state = x;
+}
+
+static char dir[256];
+static void setup(void) { th_mkdtemp(dir, sizeof(dir), "format"); }
+static void teardown(void) { th_rmdir(dir); }
+
+TestSuite(format_roundtrip, .init = setup, .fini = teardown, .timeout = 120);
+
+static uint64_t bits_of(double d)
+{
+    uint64_t b;
+    memcpy(&b, &d, sizeof b);
+    return b;
+}
+
+static uint64_t bits_of_float(float f)
+{
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    return b;
+}
+
+/* A file of records that all go through one encoder, read back at the end. */
+struct rt {
+    char path[300];
+    struct th_file f;
+    struct shmlog_rec *want;
+    size_t *used;
+    size_t n, cap;
+    uint64_t pos, tsc;
+    uint64_t tsc_step; /* 0: a random step */
+    int batch_open;
+    size_t came_raw; /* records that came back with all their slots' bytes (stored raw) */
+};
+
+static void rt_open(struct rt *t, const char *name, const struct shmlog_site_info *sites, unsigned nsites)
+{
+    memset(t, 0, sizeof(*t));
+    snprintf(t->path, sizeof(t->path), "%s/%s.shlog", dir, name);
+    th_open(&t->f, t->path, 1);
+    struct shmlog_proc_info pi;
+    th_proc(&pi, 77, 1);
+    cr_assert_eq(shlog_enc_process(t->f.enc, 1, &pi), 0);
+    for (unsigned i = 0; i < nsites; i++)
+        cr_assert_eq(shlog_enc_site(t->f.enc, 1, &sites[i]), 0);
+    t->tsc = 1ull << 40;
+}
+
+/* Appends r (payload filled, used bytes of it meant) to the batch, opening
+ * one when needed; batch_records > 0 ends the batch every that many. */
+static void rt_add(struct rt *t, struct shmlog_rec *r, size_t used, size_t batch_records)
+{
+    if (!t->batch_open) {
+        cr_assert_eq(shlog_enc_batch_begin(t->f.enc, 1, 3), 0);
+        t->batch_open = 1;
+    }
+    if (!r->nslots)
+        th_slots(r, used);
+    r->pos = t->pos;
+    r->tsc = t->tsc += t->tsc_step ? t->tsc_step : 100 + rnd() % 900;
+    r->tid = 4242;
+    r->level = SHMLOG_LEVEL_INFO;
+    t->pos += r->nslots;
+    cr_assert_eq(shlog_enc_record(t->f.enc, r), 0);
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 1024;
+        t->want = realloc(t->want, t->cap * sizeof(*t->want));
+        t->used = realloc(t->used, t->cap * sizeof(*t->used));
+        cr_assert(t->want && t->used);
+    }
+    t->want[t->n] = *r;
+    t->used[t->n++] = used;
+    if (batch_records && t->n % batch_records == 0) {
+        cr_assert_eq(shlog_enc_batch_end(t->f.enc), 0);
+        t->batch_open = 0;
+    }
+}
+
+/* Ends the file and checks that every record came back as it went in:
+ * header fields, slots, and the payload bytes, bit for bit. Returns the
+ * file's size. */
+static uint64_t rt_check(struct rt *t)
+{
+    if (t->batch_open)
+        cr_assert_eq(shlog_enc_batch_end(t->f.enc), 0);
+    th_flush(&t->f);
+    th_close(&t->f);
+    struct th_read got = {0};
+    cr_assert_eq(th_read_file(t->path, NULL, &got), 0);
+    cr_assert_eq(got.errors, 0, "%s", got.first_error);
+    cr_assert_eq(got.n, t->n);
+    for (size_t i = 0; i < t->n; i++) {
+        const struct shmlog_rec *g = &got.recs[i], *w = &t->want[i];
+        cr_assert_eq(g->pos, w->pos, "record %zu", i);
+        cr_assert_eq(g->tsc, w->tsc, "record %zu", i);
+        cr_assert_eq(g->site, w->site, "record %zu", i);
+        cr_assert_eq(g->nslots, w->nslots, "record %zu", i);
+        cr_assert_eq(g->flags, w->flags, "record %zu", i);
+        /* The bytes the arguments use, or (stored raw) every byte of the slots. */
+        size_t n = g->payload_len;
+        cr_assert(n == t->used[i] || n == w->payload_len, "record %zu: %zu payload bytes", i, n);
+        t->came_raw += n != t->used[i];
+        if (memcmp(g->payload, w->payload, n) != 0)
+            cr_assert_fail("record %zu (site %u): payload differs", i, w->site);
+    }
+    th_read_free(&got);
+    free(t->want);
+    free(t->used);
+    return t->f.off;
+}
+
+/* Doubles the decimal coding must leave alone or get exactly right. */
+static double special_double(unsigned k)
+{
+    static const uint64_t bits[] = {
+        0x0000000000000000ull, /* +0.0 */
+        0x8000000000000000ull, /* -0.0 */
+        0x7ff0000000000000ull, /* +inf */
+        0xfff0000000000000ull, /* -inf */
+        0x7ff8000000000000ull, /* quiet NaN */
+        0xfff8000000000001ull, /* negative NaN with a payload */
+        0x7ff0000000000001ull, /* signalling NaN */
+        0x7ff4000000dead00ull, /* signalling NaN, another payload */
+        0x0000000000000001ull, /* smallest subnormal */
+        0x800fffffffffffffull, /* largest negative subnormal */
+        0x0008000000000000ull, /* a subnormal */
+        0x0010000000000000ull, /* smallest normal */
+        0x7fefffffffffffffull, /* DBL_MAX */
+        0x4330000000000000ull, /* 2^52 */
+        0x4320000000000000ull, /* 2^51: the decimal limit */
+        0x431fffffffffffffull, /* just below it */
+        0x3fb999999999999aull, /* 0.1 */
+        0x3fd3333333333334ull, /* 0.30000000000000004 */
+    };
+    uint64_t b = bits[k % (sizeof bits / sizeof bits[0])];
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+/* A price on a tick grid, made the way a feed handler makes it. */
+static double grid_price(int64_t units, unsigned decimals)
+{
+    static const double scale[] = {1, 10, 100, 1000, 10000, 100000, 1e6, 1e7, 1e8};
+    return (double)units / scale[decimals];
+}
+
+static double mixed_double(unsigned i)
+{
+    switch (rnd() % 6) {
+    case 0: return special_double((unsigned)rnd());
+    case 1: { /* any bits at all */
+        double d;
+        uint64_t b = rnd();
+        memcpy(&d, &b, sizeof d);
+        return d;
+    }
+    case 2: return grid_price((int64_t)(rnd() % 2000000) - 1000000, (unsigned)(rnd() % 9));
+    case 3: return grid_price(1000000 + (int64_t)i, 4) + 1e-9; /* computed, not a short decimal */
+    case 4: return (double)(int64_t)(rnd() >> (rnd() % 64)); /* integers, large ones too */
+    default: return grid_price(500000 + (int64_t)(rnd() % 5), 2); /* the same few again */
+    }
+}
+
+/* Every double and float coding, in contexts before and after a key string,
+ * with the context's state changing under it (decimal, raw, scale up). */
+Test(format_roundtrip, doubles_and_floats_come_back_bit_for_bit)
+{
+    struct shmlog_site_info s[3];
+    th_site(&s[0], 0, "a=%f b=%f", SHMLOG_ARG_F64, SHMLOG_ARG_F64, 0);
+    th_site(&s[1], 1, "sym=%s px=%f f=%f", SHMLOG_ARG_STR, SHMLOG_ARG_F64, SHMLOG_ARG_F32, 0);
+    th_site(&s[2], 2, "f=%f g=%f", SHMLOG_ARG_F32, SHMLOG_ARG_F32, 0);
+    struct rt t;
+    rt_open(&t, "doubles", s, 3);
+    static const char *const syms[] = {"AAPL", "MSFT", "ES", "EURUSD"};
+    for (unsigned i = 0; i < 60000; i++) {
+        struct shmlog_rec r = {0};
+        uint64_t v[3] = {0};
+        const char *str[1] = {syms[rnd() % 4]};
+        r.site = (uint32_t)(rnd() % 3);
+        if (r.site == 0) {
+            v[0] = bits_of(mixed_double(i));
+            v[1] = bits_of(mixed_double(i));
+        } else if (r.site == 1) {
+            v[1] = bits_of(mixed_double(i));
+            v[2] = bits_of_float((float)mixed_double(i));
+        } else {
+            double d = mixed_double(i);
+            v[0] = bits_of_float((float)d);
+            uint32_t any = (uint32_t)rnd(); /* float bits of any kind: NaNs, subnormals */
+            v[1] = any;
+        }
+        size_t used = th_payload(&r, &s[r.site], v, str);
+        rt_add(&t, &r, used, 5000);
+    }
+    /* All specials in a row, in each context, twice (the second time the
+     * context holds the value before). */
+    for (unsigned k = 0; k < 2 * 18; k++) {
+        struct shmlog_rec r = {0};
+        uint64_t v[3] = {bits_of(special_double(k)), bits_of(special_double(k + 1)), 0};
+        r.site = 0;
+        rt_add(&t, &r, th_payload(&r, &s[0], v, NULL), 0);
+        struct shmlog_rec q = {0};
+        uint64_t w[3] = {0, bits_of(special_double(k)), bits_of_float((float)special_double(k))};
+        const char *str[1] = {"AAPL"};
+        q.site = 1;
+        rt_add(&t, &q, th_payload(&q, &s[1], w, str), 0);
+    }
+    rt_check(&t);
+}
+
+/* Strings: more distinct ones than a table keeps (eviction), long ones,
+ * empty ones, truncated ones, bytes of every value. */
+Test(format_roundtrip, strings_come_back_from_tables_and_literals)
+{
+    struct shmlog_site_info s[2];
+    th_site(&s[0], 0, "k=%s v=%d w=%s", SHMLOG_ARG_STR, SHMLOG_ARG_I32, SHMLOG_ARG_STR, 0);
+    th_site(&s[1], 1, "x=%lu y=%s", SHMLOG_ARG_U64, SHMLOG_ARG_STR, 0);
+    struct rt t;
+    rt_open(&t, "strings", s, 2);
+    char pool[20][80];
+    for (unsigned k = 0; k < 20; k++) {
+        size_t n = k == 0 ? 0 : k < 12 ? 1 + k : 31 + k; /* empty, short, at and past the kept length */
+        for (size_t j = 0; j < n; j++)
+            pool[k][j] = (char)(k % 5 == 4 ? 1 + rnd() % 255 : 'a' + (k + j) % 26);
+        pool[k][n] = '\0';
+    }
+    for (unsigned i = 0; i < 40000; i++) {
+        struct shmlog_rec r = {0};
+        unsigned spread = i < 20000 ? 6 : 20; /* fits the table, then evicts */
+        const char *str[2] = {pool[rnd() % spread], pool[rnd() % spread]};
+        uint64_t v[3] = {0, (uint64_t)(uint32_t)(int32_t)(rnd() % 200 - 100), 0};
+        r.site = (uint32_t)(rnd() % 2);
+        if (r.site == 1) {
+            v[0] = 1000000 + i;
+            str[0] = str[1];
+        }
+        size_t used = th_payload(&r, &s[r.site], v, str);
+        if (rnd() % 50 == 0) { /* a producer cut this string: the flag rides in its length word */
+            size_t at = r.site == 0 ? 0 : 8;
+            r.payload[at + 1] |= SHMLOG_STR_TRUNCATED >> 8;
+            r.flags = SHMLOG_REC_TRUNCATED;
+        }
+        rt_add(&t, &r, used, 3000);
+    }
+    rt_check(&t);
+}
+
+/* Records whose producer reserved more slots than the arguments need, and
+ * records stored raw (payload that does not match the types), keep their
+ * slot counts and bytes. */
+Test(format_roundtrip, slot_counts_and_raw_payloads_survive)
+{
+    struct shmlog_site_info s[2];
+    th_site(&s[0], 0, "n=%d", SHMLOG_ARG_I32, 0);
+    th_site(&s[1], 1, "s=%s", SHMLOG_ARG_STR, 0);
+    struct rt t;
+    rt_open(&t, "slots", s, 2);
+    for (unsigned i = 0; i < 5000; i++) {
+        struct shmlog_rec r = {0};
+        uint64_t v[1] = {i};
+        r.site = 0;
+        size_t used = th_payload(&r, &s[0], v, NULL);
+        if (i % 3 == 0) {
+            r.nslots = (uint8_t)(1 + i % SHMLOG_MAX_SLOTS);
+            r.payload_len = (uint16_t)(SHMLOG_HEAD_PAYLOAD + (r.nslots - 1) * SHMLOG_CONT_PAYLOAD);
+        }
+        if (i % 7 == 0) { /* a string longer than its slots: stored raw, every payload byte kept */
+            r.site = 1;
+            r.payload[0] = 0xff;
+            r.payload[1] = 0x0f;
+            th_slots(&r, SHMLOG_HEAD_PAYLOAD);
+            used = r.payload_len;
+        }
+        rt_add(&t, &r, used, 1000);
+    }
+    rt_check(&t);
+}
+
+/* Ticks of prices that random-walk per symbol: as the doubles nearest to
+ * short decimals (what a feed handler makes), or one ulp off them (what
+ * arithmetic on prices can make). Returns bytes per record on disk. */
+static double tick_file(const char *name, int off_grid)
+{
+    struct shmlog_site_info s[1];
+    th_site(&s[0], 0, "tick sym=%s bid=%.2f ask=%.2f id=%lu", SHMLOG_ARG_STR, SHMLOG_ARG_F64, SHMLOG_ARG_F64,
+            SHMLOG_ARG_U64, 0);
+    struct rt t;
+    rt_open(&t, name, s, 1);
+    t.tsc_step = 1000; /* the prices' cost, not the clock's */
+    static const char *const syms[] = {"AAPL", "MSFT", "ESZ6", "NQZ6", "TSLA", "SPY"};
+    int64_t bid[6] = {18950, 41234, 589025, 2104050, 24512, 58934};
+    rng_state = 12345;
+    enum { N = 100000 };
+    for (unsigned i = 0; i < N; i++) {
+        unsigned k = (unsigned)(rnd() % 6);
+        bid[k] += (int64_t)(rnd() % 3) - 1;
+        struct shmlog_rec r = {0};
+        const char *str[1] = {syms[k]};
+        uint64_t v[4] = {0, bits_of(grid_price(bid[k], 2)) + (uint64_t)off_grid,
+                         bits_of(grid_price(bid[k] + 1, 2)) + (uint64_t)off_grid, 1000000 + i};
+        rt_add(&t, &r, th_payload(&r, &s[0], v, str), 16384);
+    }
+    return (double)rt_check(&t) / N;
+}
+
+/* The decimal coding pays on prices: the same ticks one ulp off the grid
+ * (coded as raw doubles) take far more room. */
+Test(format_roundtrip, decimal_prices_take_less_room_than_raw_doubles)
+{
+    double decimal = tick_file("ticks-decimal", 0), raw = tick_file("ticks-raw", 1);
+    cr_log_info("ticks: %.2f bytes/record as decimals, %.2f one ulp off", decimal, raw);
+    cr_assert_lt(decimal, raw * 0.6, "%.2f bytes per record, %.2f one ulp off", decimal, raw);
+}
+
+/* More sites than the tables of one file may take (a process with very many
+ * call sites of many strings): the sites past the bound are stored raw, and
+ * every record still comes back, before and after it. */
+Test(format_roundtrip, sites_past_the_table_bound_come_back_raw)
+{
+    enum { NSITES = 9000 }; /* 16 strings each: 407 table units, the bound (2 Mi units) past 5152 sites */
+    static struct shmlog_site_info s[NSITES];
+    for (uint32_t k = 0; k < NSITES; k++) {
+        th_site(&s[k], k, "%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s", SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR,
+                SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR,
+                SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR,
+                SHMLOG_ARG_STR, 0);
+    }
+    struct rt t;
+    rt_open(&t, "many-sites", s, NSITES);
+    static const char *const words[] = {"a", "bb", "ccc", "dddd"};
+    for (unsigned pass = 0; pass < 2; pass++) {
+        for (uint32_t k = 0; k < NSITES; k += 1 + pass * 7) {
+            struct shmlog_rec r = {0};
+            const char *str[16];
+            for (int j = 0; j < 16; j++)
+                str[j] = words[(k + (unsigned)j) % 4];
+            r.site = k;
+            rt_add(&t, &r, th_payload(&r, &s[k], NULL, str), 4096);
+        }
+    }
+    rt_check(&t);
+    cr_assert(t.came_raw > 0 && t.came_raw < t.n, "%zu of %zu records stored raw", t.came_raw, t.n);
+}
+
+/* A version 1 file (valid header, valid check) is refused when opened, with
+ * one message naming both versions; the same for a version from the future. */
+Test(format_roundtrip, other_versions_are_refused_with_one_message)
+{
+    static const uint32_t versions[] = {1, SHLOG_FILE_VERSION + 1};
+    for (unsigned k = 0; k < 2; k++) {
+        uint8_t h[SHLOG_FILE_HEADER_BYTES];
+        struct shlog_file_header fh = {.file_seq = 1, .created_ns = 1, .collector_pid = 1};
+        shlog_file_header_encode(h, &fh);
+        for (int i = 0; i < 4; i++)
+            h[8 + i] = (uint8_t)(versions[k] >> (8 * i));
+        uint32_t c = 2166136261u; /* FNV-1a 32 of bytes 0..123, as FORMAT.md defines the check */
+        for (int i = 0; i < 124; i++)
+            c = (c ^ h[i]) * 16777619u;
+        for (int i = 0; i < 4; i++)
+            h[124 + i] = (uint8_t)(c >> (8 * i));
+        char path[300];
+        snprintf(path, sizeof(path), "%s/v%u.shlog", dir, versions[k]);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        cr_assert(fd >= 0);
+        cr_assert_eq(write(fd, h, sizeof(h)), (ssize_t)sizeof(h));
+        close(fd);
+        struct shlog_reader *r = NULL;
+        char err[512] = "";
+        cr_assert_eq(shlog_reader_open(&r, path, 0, NULL, err, sizeof(err)), -EINVAL);
+        cr_assert_null(r);
+        char want[64];
+        snprintf(want, sizeof(want), "file format version %u is", versions[k]);
+        cr_assert(strstr(err, want) != NULL, "%s", err);
+        snprintf(want, sizeof(want), "reads version %u only", SHLOG_FILE_VERSION);
+        cr_assert(strstr(err, want) != NULL, "%s", err);
+        cr_assert(strstr(err, path) != NULL, "names the file: %s", err);
+        cr_assert_null(strchr(err, '\n'), "one line: %s", err);
+    }
+}
+
+/* ==== format_render ==== */
+
+static char line[SHMLOG_RENDER_LINE_MAX], msg[SHMLOG_RENDER_LINE_MAX], want[SHMLOG_RENDER_LINE_MAX];
+
+static void make_site(struct shmlog_site_info *s, const char *fmt, unsigned nargs, const uint8_t *types)
+{
+    memset(s, 0, sizeof(*s));
+    snprintf(s->fmt, sizeof(s->fmt), "%s", fmt);
+    s->fmt_len = (uint32_t)strlen(s->fmt);
+    snprintf(s->file, sizeof(s->file), "src/x.c");
+    s->file_len = 7;
+    s->line = 9;
+    s->level = SHMLOG_LEVEL_INFO;
+    s->category = SHMLOG_CAT_TRADE;
+    s->nargs = (uint8_t)nargs;
+    memcpy(s->arg_types, types, nargs);
+}
+
+/* Renders rec of site prepared, and checks the message against
+ * shmlog_format and the fields against shmlog_json_fields. */
+static void check_record(const struct shmlog_site_info *site, const struct shmlog_rec *rec)
+{
+    struct shmlog_site_render *sr = shmlog_site_render_new(site, "app", "host", 42);
+    cr_assert_not_null(sr);
+    struct shmlog_arg args[SHMLOG_MAX_ARGS];
+    int nargs = shmlog_decode_args(site, rec->payload, rec->payload_len, args);
+    cr_assert_eq(nargs, site->nargs);
+
+    struct shmlog_buf b;
+    shmlog_buf_init(&b, msg, sizeof(msg) - 1);
+    cr_assert_eq(shmlog_render_prepared_msg(sr, rec, &b), 0);
+    msg[b.len] = '\0';
+    shmlog_buf_init(&b, want, sizeof(want) - 1);
+    shmlog_format(site->fmt, args, nargs, &b);
+    want[b.len] = '\0';
+    cr_assert_str_eq(msg, want, "format \"%s\": prepared \"%s\", general \"%s\"", site->fmt, msg, want);
+
+    shmlog_buf_init(&b, line, sizeof(line) - 1);
+    cr_assert_eq(shmlog_render_prepared(sr, rec, 1, 1700000000123456789ull, 1, &b), 0);
+    line[b.len] = '\0';
+    shmlog_buf_init(&b, want, sizeof(want) - 1);
+    shmlog_buf_puts(&b, ",\"fields\":");
+    shmlog_json_fields(site->fmt, args, nargs, &b);
+    shmlog_buf_putc(&b, '}');
+    want[b.len] = '\0';
+    if (!strstr(line, want))
+        cr_assert_fail("format \"%s\": fields %s not in\n%s", site->fmt, want, line);
+    shmlog_site_render_free(sr);
+}
+
+static size_t put_value(uint8_t *p, unsigned type, uint64_t v)
+{
+    unsigned w = shmlog_arg_width(type);
+    for (unsigned i = 0; i < w; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+    return w;
+}
+
+Test(format_render, integer_and_char_conversions_match_the_general_path)
+{
+    static const char *const convs[] = {
+        "%hu", "%hhu", "%hd", "%hhd", "%#lx", "%lx", "%X", "%#X", "%o", "%#o", "%-5u", "%+d", "% d",
+        "%05x", "%5.3d", "%-+8ld", "%c", "%lld", "%llu", "%u", "%d", "%zu", "%#hx", "%08.3lu",
+    };
+    static const uint8_t types[] = {SHMLOG_ARG_BOOL, SHMLOG_ARG_I8, SHMLOG_ARG_U8, SHMLOG_ARG_I16, SHMLOG_ARG_U16,
+                                    SHMLOG_ARG_I32, SHMLOG_ARG_U32, SHMLOG_ARG_I64, SHMLOG_ARG_U64};
+    static const uint64_t chars[] = {'A', '"', '\\', '\n', 0x7f, 0x80, 0xff, 0, ' ', 'z' + 0x100};
+    for (unsigned iter = 0; iter < 20000; iter++) {
+        char fmt[256];
+        uint8_t t[4];
+        unsigned n = 1 + (unsigned)(rnd() % 4);
+        size_t len = 0;
+        struct shmlog_rec rec;
+        memset(&rec, 0, sizeof(rec));
+        size_t off = 0;
+        for (unsigned i = 0; i < n; i++) {
+            const char *conv = convs[rnd() % (sizeof convs / sizeof convs[0])];
+            len += (size_t)snprintf(fmt + len, sizeof(fmt) - len, "k%u=%s ", i, conv);
+            t[i] = types[rnd() % sizeof types];
+            uint64_t v = strcmp(conv, "%c") == 0 ? chars[rnd() % (sizeof chars / sizeof chars[0])]
+                                                  : rnd() >> (rnd() % 64);
+            if (rnd() % 4 == 0)
+                v = (uint64_t)-(int64_t)(rnd() % 1000); /* negative in every width */
+            off += put_value(rec.payload + off, t[i], v);
+        }
+        struct shmlog_site_info site;
+        make_site(&site, fmt, n, t);
+        rec.payload_len = (uint16_t)off;
+        rec.level = site.level;
+        rec.category = site.category;
+        check_record(&site, &rec);
+    }
+}
+
+/* Prices as a feed makes them, computed values, signs and zeros: the field
+ * (shortest round trip) must not depend on reusing the message's digits. */
+Test(format_render, double_fields_from_the_message_digits_match_the_general_path)
+{
+    static const char *const convs[] = {"%.2f", "%.4f", "%.0f", "%.1f", "%f", "%.3f"};
+    static const double scale[] = {1, 10, 100, 1000, 10000, 100000};
+    for (unsigned iter = 0; iter < 40000; iter++) {
+        const char *conv = convs[rnd() % (sizeof convs / sizeof convs[0])];
+        char fmt[64];
+        snprintf(fmt, sizeof(fmt), "px=%s q=%%d", conv);
+        double v;
+        switch (rnd() % 5) {
+        case 0: v = (double)(int64_t)(rnd() % 20000000 - 10000000) / scale[rnd() % 6]; break;
+        case 1: v = (double)(int64_t)(rnd() % 200000) / 100.0 - 0.01; break; /* computed */
+        case 2: v = (double)(int64_t)(rnd() % 1000) * 100.0 / 50000.0; break;
+        case 3: v = rnd() % 2 ? 0.0 : -0.0; break;
+        default: {
+            uint64_t b = rnd() >> (rnd() % 12);
+            memcpy(&v, &b, sizeof v);
+            break;
+        }
+        }
+        uint8_t t[2] = {SHMLOG_ARG_F64, SHMLOG_ARG_I32};
+        struct shmlog_rec rec;
+        memset(&rec, 0, sizeof(rec));
+        memcpy(rec.payload, &v, 8);
+        put_value(rec.payload + 8, SHMLOG_ARG_I32, 7);
+        rec.payload_len = 12;
+        struct shmlog_site_info site;
+        make_site(&site, fmt, 2, t);
+        rec.level = site.level;
+        rec.category = site.category;
+        check_record(&site, &rec);
+    }
+}
