@@ -27,7 +27,7 @@ static const char digit_pairs[201] =
     "8081828384858687888990919293949596979899";
 
 /* Writes v (< 10^8) as exactly 8 digits at p. */
-static void write_8_digits(char *p, uint32_t v)
+static inline void write_8_digits(char *p, uint32_t v)
 {
     uint32_t hi = v / 10000, lo = v % 10000;
     memcpy(p, digit_pairs + 2 * (hi / 100), 2);
@@ -100,10 +100,16 @@ static unsigned u64_ndigits(uint64_t v)
     return d + (d < 20 && v >= pow10[d]);
 }
 
-void shmlog_buf_u64(struct shmlog_buf *b, uint64_t v)
+/* shmlog_buf_u64, inlined where every record calls it: a few digits cost
+ * less than the call. */
+static inline void buf_u64(struct shmlog_buf *b, uint64_t v)
 {
     /* Straight into the buffer when it has room: no copy. */
     if (b->cap - b->len >= 20) {
+        if (v < 10) {
+            b->data[b->len++] = (char)('0' + v);
+            return;
+        }
         unsigned n = u64_ndigits(v);
         u64_digits_back(b->data + b->len + n, v);
         b->len += n;
@@ -112,6 +118,11 @@ void shmlog_buf_u64(struct shmlog_buf *b, uint64_t v)
     char tmp[20];
     char *p = u64_digits_back(tmp + sizeof tmp, v);
     shmlog_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+void shmlog_buf_u64(struct shmlog_buf *b, uint64_t v)
+{
+    buf_u64(b, v);
 }
 
 void shmlog_buf_i64(struct shmlog_buf *b, int64_t v)
@@ -202,7 +213,8 @@ static int64_t sign_extend(uint64_t v, unsigned bits)
     return (int64_t)((v ^ sign) - sign);
 }
 
-/* shmlog_decode_args for nargs arguments of the given types. */
+/* shmlog_decode_args for nargs arguments of the given types: one switch
+ * per argument, each case loading its own width. */
 static int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
                              struct shmlog_arg args[SHMLOG_MAX_ARGS])
 {
@@ -211,46 +223,81 @@ static int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t
     size_t off = 0;
     for (unsigned i = 0; i < nargs; i++) {
         struct shmlog_arg *a = &args[i];
-        unsigned type = types[i];
-        a->type = (uint8_t)type;
+        const uint8_t *p = payload + off;
+        size_t left = payload_len - off;
+        a->type = types[i];
         a->str_truncated = 0;
         a->str_len = 0;
-        if (type == SHMLOG_ARG_STR) {
-            if (payload_len - off < 2)
+        switch (types[i]) {
+        case SHMLOG_ARG_BOOL: case SHMLOG_ARG_U8:
+            if (left < 1)
                 return -1;
-            uint16_t hdr = (uint16_t)load_le(payload + off, 2);
-            size_t len = hdr & SHMLOG_STR_LEN_MASK;
+            a->v.u = p[0];
+            off += 1;
+            break;
+        case SHMLOG_ARG_I8:
+            if (left < 1)
+                return -1;
+            a->v.i = sign_extend(p[0], 8);
+            off += 1;
+            break;
+        case SHMLOG_ARG_U16:
+            if (left < 2)
+                return -1;
+            a->v.u = load_le(p, 2);
             off += 2;
-            if (payload_len - off < len)
+            break;
+        case SHMLOG_ARG_I16:
+            if (left < 2)
                 return -1;
-            a->str_truncated = (hdr & SHMLOG_STR_TRUNCATED) != 0;
-            a->str_len = (uint16_t)len;
-            a->v.s = payload + off;
-            off += len;
-            continue;
-        }
-        unsigned width = shmlog_arg_width(type);
-        if (width == 0 || payload_len - off < width)
-            return -1;
-        uint64_t raw = load_le(payload + off, width);
-        off += width;
-        switch (type) {
-        case SHMLOG_ARG_I8: case SHMLOG_ARG_I16: case SHMLOG_ARG_I32: case SHMLOG_ARG_I64:
-            a->v.i = sign_extend(raw, 8 * width);
+            a->v.i = sign_extend(load_le(p, 2), 16);
+            off += 2;
+            break;
+        case SHMLOG_ARG_U32:
+            if (left < 4)
+                return -1;
+            a->v.u = load_le(p, 4);
+            off += 4;
+            break;
+        case SHMLOG_ARG_I32:
+            if (left < 4)
+                return -1;
+            a->v.i = sign_extend(load_le(p, 4), 32);
+            off += 4;
             break;
         case SHMLOG_ARG_F32: {
-            uint32_t bits = (uint32_t)raw;
+            if (left < 4)
+                return -1;
+            uint32_t bits = (uint32_t)load_le(p, 4);
             float f;
             memcpy(&f, &bits, sizeof f);
             a->v.f = f;
+            off += 4;
             break;
         }
-        case SHMLOG_ARG_F64:
-            memcpy(&a->v.f, &raw, sizeof a->v.f);
+        case SHMLOG_ARG_U64: case SHMLOG_ARG_I64: case SHMLOG_ARG_PTR: case SHMLOG_ARG_F64: {
+            if (left < 8)
+                return -1;
+            uint64_t raw = load_le(p, 8);
+            memcpy(&a->v, &raw, sizeof raw); /* the bits of u, i or f alike */
+            off += 8;
             break;
+        }
+        case SHMLOG_ARG_STR: {
+            if (left < 2)
+                return -1;
+            uint16_t hdr = (uint16_t)load_le(p, 2);
+            size_t len = hdr & SHMLOG_STR_LEN_MASK;
+            if (left - 2 < len)
+                return -1;
+            a->str_truncated = (hdr & SHMLOG_STR_TRUNCATED) != 0;
+            a->str_len = (uint16_t)len;
+            a->v.s = p + 2;
+            off += 2 + len;
+            break;
+        }
         default:
-            a->v.u = raw;
-            break;
+            return -1;
         }
     }
     return (int)nargs;
@@ -757,10 +804,35 @@ static const uint64_t pow10_u64[20] = {
     1000000000000000000ULL, 10000000000000000000ULL,
 };
 
+static const double pow10_dbl[20] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
+                                     1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
+
+static int fixed_round_exact(double a, int prec, u128 *q);
+
 /* *q = |a| * 10^prec rounded to an integer, ties to even, computed on the exact
  * binary value: the digits glibc prints for %.<prec>f in the default rounding
  * mode. -1 when a is not finite or the result does not fit 128 bits. */
-static int fixed_round(double a, int prec, u128 *q)
+static inline int fixed_round(double a, int prec, u128 *q)
+{
+    /* Most values: |a| * 10^prec in one multiplication (10^prec is exact),
+     * off the exact product by at most half its ulp, 2^-14 below 2^40. When
+     * the product is farther than that from a half, its nearest integer is
+     * the exact product's: no tie, and the same integer. (NaN fails t < 2^40.) */
+    if (prec >= 0 && prec <= 19) {
+        double t = fabs(a) * pow10_dbl[prec];
+        if (t < 0x1p40) {
+            double n = (double)(uint64_t)(t + 0.5); /* an integer nearest t, or next to it */
+            double d = t - n;                        /* exact: n is within 1 of t */
+            if (d > -0.5 + 0x1p-13 && d < 0.5 - 0x1p-13) {
+                *q = (uint64_t)n;
+                return 0;
+            }
+        }
+    }
+    return fixed_round_exact(a, prec, q);
+}
+
+static int fixed_round_exact(double a, int prec, u128 *q)
 {
     uint64_t bits;
     memcpy(&bits, &a, sizeof bits);
@@ -804,36 +876,63 @@ static int fixed_round(double a, int prec, u128 *q)
     return 0;
 }
 
+static void put_fixed_cut(struct shmlog_buf *out, u128 q, int prec, int dot_always);
+
 /* Appends q / 10^prec with prec fraction digits; dot_always adds the '.' even
  * when prec is 0. */
-static void put_fixed(struct shmlog_buf *out, u128 q, int prec, int dot_always)
+static inline void put_fixed(struct shmlog_buf *out, u128 q, int prec, int dot_always)
+{
+    if (q > UINT64_MAX || out->cap - out->len < 48) {
+        put_fixed_cut(out, q, prec, dot_always);
+        return;
+    }
+    /* Backwards from the end: the fraction two digits at a time (leading
+     * zeros come out of the pairs), the point, then the integer part; no
+     * division by 10^prec. */
+    unsigned nd = u64_ndigits((uint64_t)q);
+    unsigned int_digits = nd > (unsigned)prec ? nd - (unsigned)prec : 1;
+    int dot = prec > 0 || dot_always;
+    char *d = out->data + out->len;
+    char *p = d + int_digits + (unsigned)dot + (unsigned)prec;
+    uint64_t v = (uint64_t)q;
+    int k = prec;
+    for (; k >= 2 && v > UINT32_MAX; k -= 2) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v <= UINT32_MAX) { /* the rest in 32-bit arithmetic: cheaper */
+        uint32_t w = (uint32_t)v;
+        for (; k >= 2; k -= 2) {
+            p -= 2;
+            memcpy(p, digit_pairs + 2 * (w % 100), 2);
+            w /= 100;
+        }
+        v = w;
+    }
+    if (k) {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    }
+    if (dot)
+        *--p = '.';
+    u64_digits_back(p, v);
+    out->len += int_digits + (unsigned)dot + (unsigned)prec;
+}
+
+/* put_fixed for 128-bit values and for a buffer near its end (where what
+ * does not fit is cut). */
+static void put_fixed_cut(struct shmlog_buf *out, u128 q, int prec, int dot_always)
 {
     uint64_t scale = pow10_u64[prec];
     if (q <= UINT64_MAX) {
-        /* The digits of q once, the point put in: no division by 10^prec. */
-        unsigned nd = u64_ndigits((uint64_t)q);
-        unsigned digits = nd > (unsigned)prec ? nd : (unsigned)prec + 1;
-        int dot = prec > 0 || dot_always;
-        if (out->cap - out->len >= 48) {
-            char *d = out->data + out->len;
-            u64_digits_back(d + digits, (uint64_t)q);
-            for (unsigned i = 0; i < digits - nd; i++)
-                d[i] = '0';
-            if (dot) { /* a few bytes: a loop, not a call */
-                for (unsigned i = digits; i > digits - (unsigned)prec; i--)
-                    d[i] = d[i - 1];
-                d[digits - prec] = '.';
-            }
-            out->len += digits + (unsigned)dot;
-            return;
-        }
         char tmp[24];
         char *end = tmp + sizeof tmp;
         char *p = u64_digits_back(end, (uint64_t)q);
         while (end - p < prec + 1)
             *--p = '0';
         shmlog_buf_put(out, p, (size_t)(end - p - prec));
-        if (dot)
+        if (prec > 0 || dot_always)
             shmlog_buf_putc(out, '.');
         shmlog_buf_put(out, end - prec, (size_t)prec);
         return;
@@ -1094,15 +1193,14 @@ static void shortest_init(struct shortest_try *t, double a, int is_f32)
 /* Whether q / 10^p reads back as a: 1 yes, 0 no, -1 cannot tell here. */
 static int candidate_reads_back(const struct shortest_try *t, int p, u128 q)
 {
-    static const double pow10_dbl[20] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
-                                         1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
-    if (t->is_f32 || t->shift <= 0 || t->shift > 116) {
-        if (q > (1ULL << 53))
-            return -1;
-        /* q and 10^p are exact doubles: one correctly rounded division. */
+    if (q <= (1ULL << 53)) {
+        /* q and 10^p are exact doubles: one correctly rounded division,
+         * cheaper than the integers below. */
         double back = (double)(uint64_t)q / pow10_dbl[p];
         return t->is_f32 ? (float)back == (float)t->a : back == t->a;
     }
+    if (t->is_f32 || t->shift <= 0 || t->shift > 116)
+        return -1;
     /* In integers: |q / 10^p - m / 2^shift| < half an ulp (1 / 2^(shift+1)),
      * scaled by 2^(shift+2) * 10^p; a tie reads back as a when m is even.
      * Below a power of two the interval is half as wide. All < 2^120. */
@@ -1129,12 +1227,25 @@ static int shortest_check(const struct shortest_try *t, int p, u128 *q)
  * here. Reading back only gets better with more digits (the closest value of
  * p + 1 digits is no farther than the one of p digits), so the answer is
  * found by halving, after a guess at 15, 16 and 17 significant digits where
- * long values end. int_digits: the significant digits a has before the
- * point (negative: zeros after it). */
+ * long values end. Before those, the next SHORT_TRIES digits one by one:
+ * prices a format shows with too few digits are short decimals still.
+ * int_digits: the significant digits a has before the point (negative:
+ * zeros after it). */
+#define SHORT_TRIES 3
 static int shortest_above(const struct shortest_try *t, int lo, int int_digits, u128 *q)
 {
     int hi = -1; /* the smallest p known to read back; *q holds it rounded */
     u128 cand;
+    for (int k = 0; k < SHORT_TRIES && lo <= 19 && lo + int_digits < 15; k++) {
+        int r = shortest_check(t, lo, &cand);
+        if (r < 0)
+            return -1;
+        if (r) {
+            *q = cand;
+            return lo;
+        }
+        lo++;
+    }
     for (int sig = 15; sig <= 17; sig++) {
         int p = sig - int_digits;
         if (p < lo)
@@ -1535,44 +1646,41 @@ static void put_json_cstring(struct shmlog_buf *out, const char *s)
 /* The fields every line starts with in JSON: ts_ns and time. */
 static void put_json_time(struct shmlog_buf *out, uint64_t ts_ns)
 {
-    /* Records of one second share the leading digits: only the last 9 are
-     * made per record. */
+    /* Records of one second share everything but the 9 nanosecond digits
+     * (twice): "{"ts_ns":<seconds>" and ","time":"<civil second>." are made
+     * once per second. */
     static __thread uint64_t cached_sec = UINT64_MAX;
-    static __thread char sec_digits[20];
-    static __thread unsigned sec_len;
-    shmlog_buf_put(out, "{\"ts_ns\":", 9);
-    size_t digits_at = out->len;
+    static __thread char head[9 + 20], middle[9 + 19 + 1];
+    static __thread unsigned head_len;
     uint64_t sec = ts_ns / 1000000000u;
-    if (sec && out->cap - out->len >= 32) {
+    if (sec && out->cap - out->len >= sizeof head + sizeof middle + 20) {
         if (sec != cached_sec) {
-            char *p = u64_digits_back(sec_digits + sizeof sec_digits, sec);
-            sec_len = (unsigned)(sec_digits + sizeof sec_digits - p);
-            memmove(sec_digits, p, sec_len);
+            memcpy(head, "{\"ts_ns\":", 9);
+            char digits[20];
+            char *p = u64_digits_back(digits + sizeof digits, sec);
+            head_len = 9 + (unsigned)(digits + sizeof digits - p);
+            memcpy(head + 9, p, head_len - 9);
+            memcpy(middle, ",\"time\":\"", 9);
+            memcpy(middle + 9, civil_second(sec), 19);
+            middle[28] = '.';
             cached_sec = sec;
         }
         char *d = out->data + out->len;
-        memcpy(d, sec_digits, 16);
-        d += sec_len;
+        memcpy(d, head, sizeof head);
+        d += head_len;
         uint32_t ns = (uint32_t)(ts_ns % 1000000000u);
         write_8_digits(d, ns / 10);
         d[8] = (char)('0' + ns % 10);
-        out->len += sec_len + 9;
-    } else {
-        shmlog_buf_u64(out, ts_ns);
-    }
-    size_t ndigits = out->len - digits_at;
-    shmlog_buf_put(out, ",\"time\":\"", 9);
-    if (ts_ns >= 1000000000u && !out->overflow && out->cap - out->len >= 31) {
-        /* The nanoseconds are the last 9 digits just written. */
-        char *d = out->data + out->len;
-        memcpy(d, civil_second(ts_ns / 1000000000u), 19);
-        d[19] = '.';
-        memcpy(d + 20, out->data + digits_at + ndigits - 9, 9);
-        d[29] = 'Z';
-        d[30] = '"';
-        out->len += 31;
+        memcpy(d + 9, middle, sizeof middle);
+        memcpy(d + 9 + sizeof middle, d, 9);
+        d[18 + sizeof middle] = 'Z';
+        d[19 + sizeof middle] = '"';
+        out->len += head_len + 9 + sizeof middle + 11;
         return;
     }
+    shmlog_buf_put(out, "{\"ts_ns\":", 9);
+    shmlog_buf_u64(out, ts_ns);
+    shmlog_buf_put(out, ",\"time\":\"", 9);
     shmlog_buf_rfc3339(out, ts_ns);
     shmlog_buf_putc(out, '"');
 }
@@ -1677,17 +1785,45 @@ enum prep_fast {
     FAST_UNSIGNED, /* %u %lu ...: the same */
     FAST_STR,      /* %s: no flags, width or precision */
     FAST_FIXED,    /* %f %.Nf: no flags or width */
+    FAST_CHAR,     /* %c of an integer: no flags or width */
+    FAST_INT,      /* any other d i u o x X of an integer: format_integer straight away */
 };
 
 enum prep_kind { PREP_TEXT, PREP_SPEC };
 
+/* Pieces of a line copied from a prepared site's arena, or from earlier in
+ * the line: their source has PIECE_PAD readable bytes (the arena is padded),
+ * so a short piece is one fixed-size copy, no length tests. The copy may run
+ * past the piece into the buffer's free end, which later writes cover. */
+#define PIECE_PAD 64
+
+static inline void put_piece(struct shmlog_buf *out, const char *s, size_t n)
+{
+    if (out->cap - out->len >= PIECE_PAD) {
+        /* memmove: a memo piece may lie just before where it goes */
+        if (n <= 16) {
+            memmove(out->data + out->len, s, 16);
+            out->len += n;
+            return;
+        }
+        if (n <= PIECE_PAD) {
+            memmove(out->data + out->len, s, PIECE_PAD);
+            out->len += n;
+            return;
+        }
+    }
+    shmlog_buf_put(out, s, n);
+}
+
+/* A conversion spec with the literal text before it, or literal text alone
+ * (the format's end). */
 struct prep_item {
     uint8_t kind;
     uint8_t fast;
-    uint8_t plain;  /* TEXT: nothing in it to escape, for text or JSON */
+    uint8_t plain;  /* the text has nothing to escape, for text or JSON */
     int8_t prec;    /* FAST_FIXED: fraction digits */
     int arg;        /* FAST_*: the value argument */
-    const char *text; /* TEXT, in the arena */
+    const char *text; /* in the arena's format copy; len 0: none */
     size_t len;
     struct fmt_spec spec; /* SPEC: its pointers are into the arena's format copy */
 };
@@ -1730,6 +1866,15 @@ static int fast_int_fits(const struct fmt_spec *sp, unsigned type, int is_signed
                    type == SHMLOG_ARG_I16 || type == SHMLOG_ARG_U16 || type == SHMLOG_ARG_I32;
         return type == SHMLOG_ARG_BOOL || type == SHMLOG_ARG_U8 || type == SHMLOG_ARG_U16 ||
                type == SHMLOG_ARG_U32;
+    case LEN_H: /* cut to 16 bits */
+        if (is_signed)
+            return type == SHMLOG_ARG_BOOL || type == SHMLOG_ARG_I8 || type == SHMLOG_ARG_U8 ||
+                   type == SHMLOG_ARG_I16;
+        return type == SHMLOG_ARG_BOOL || type == SHMLOG_ARG_U8 || type == SHMLOG_ARG_U16;
+    case LEN_HH: /* cut to 8 bits: a bool's byte may be any byte */
+        if (is_signed)
+            return type == SHMLOG_ARG_I8;
+        return type == SHMLOG_ARG_BOOL || type == SHMLOG_ARG_U8;
     default:
         return 0;
     }
@@ -1737,15 +1882,31 @@ static int fast_int_fits(const struct fmt_spec *sp, unsigned type, int is_signed
 
 static enum prep_fast choose_fast(const struct fmt_spec *sp, const uint8_t *types)
 {
-    if (sp->error != SPEC_OK || sp->flags || sp->width >= 0 || sp->width_arg != ARG_NONE ||
-        sp->prec_arg != ARG_NONE || sp->value_arg < 0)
+    if (sp->error != SPEC_OK || sp->width_arg != ARG_NONE || sp->prec_arg != ARG_NONE || sp->value_arg < 0)
         return FAST_NONE;
     unsigned type = types[sp->value_arg];
+    if (sp->flags || sp->width >= 0) {
+        /* Padding and flags: integers still skip format_spec's checks. */
+        switch (sp->conv) {
+        case 'd': case 'i': case 'u': case 'o': case 'x': case 'X':
+            return arg_is_integer(type) ? FAST_INT : FAST_NONE;
+        default:
+            return FAST_NONE;
+        }
+    }
     switch (sp->conv) {
     case 'd': case 'i':
-        return sp->prec < 0 && fast_int_fits(sp, type, 1) ? FAST_SIGNED : FAST_NONE;
+        if (sp->prec < 0 && fast_int_fits(sp, type, 1))
+            return FAST_SIGNED;
+        return arg_is_integer(type) ? FAST_INT : FAST_NONE;
     case 'u':
-        return sp->prec < 0 && fast_int_fits(sp, type, 0) ? FAST_UNSIGNED : FAST_NONE;
+        if (sp->prec < 0 && fast_int_fits(sp, type, 0))
+            return FAST_UNSIGNED;
+        return arg_is_integer(type) ? FAST_INT : FAST_NONE;
+    case 'o': case 'x': case 'X':
+        return arg_is_integer(type) ? FAST_INT : FAST_NONE;
+    case 'c':
+        return sp->length == LEN_NONE && arg_is_integer(type) ? FAST_CHAR : FAST_NONE;
     case 's':
         return sp->prec < 0 && sp->length == LEN_NONE && type == SHMLOG_ARG_STR ? FAST_STR : FAST_NONE;
     case 'f': case 'F':
@@ -1775,7 +1936,7 @@ static size_t prep_bytes(const struct shmlog_site_info *site, const char *app, c
     size_t arena = (fmt_len + 1) + (file_len + 1) + (app_len + 1) + (host_len + 1) +
                    (128 + 6 * (app_len + host_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
                    (32 + 4 * file_len) + SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32);
-    return sizeof(struct shmlog_site_render) + arena + 8 + (size_t)*nitems * sizeof(struct prep_item);
+    return sizeof(struct shmlog_site_render) + arena + PIECE_PAD + 8 + (size_t)*nitems * sizeof(struct prep_item);
 }
 
 /* A NUL-terminated copy of n bytes of s in the arena. */
@@ -1841,10 +2002,17 @@ static int prep_fill(void *mem, size_t bytes, const struct shmlog_site_info *sit
         fields.n = 0;
         walk_init(&w, fmt, sr->nargs);
         while ((kind = walk_next(&w, &sp, &text, &len)) != ITEM_END) {
-            if (sr->nitems >= max_items)
-                return -EINVAL;
-            struct prep_item *it = &sr->items[sr->nitems++];
-            memset(it, 0, sizeof *it);
+            struct prep_item *it;
+            if (kind == ITEM_SPEC && sr->nitems && sr->items[sr->nitems - 1].kind == PREP_TEXT) {
+                it = &sr->items[sr->nitems - 1]; /* the text before it: one item */
+            } else {
+                if (sr->nitems >= max_items)
+                    return -EINVAL;
+                it = &sr->items[sr->nitems++];
+                memset(it, 0, sizeof *it);
+                it->plain = 1; /* no text: nothing to escape */
+                it->text = sr->arena; /* readable for put_piece, 0 bytes of it */
+            }
             if (kind == ITEM_TEXT) {
                 it->kind = PREP_TEXT;
                 it->text = text;
@@ -1855,6 +2023,13 @@ static int prep_fill(void *mem, size_t bytes, const struct shmlog_site_info *sit
             it->kind = PREP_SPEC;
             it->spec = sp;
             it->fast = (uint8_t)choose_fast(&sp, sr->arg_types);
+            if (it->fast == FAST_INT) {
+                /* What format_spec settles per record, settled once. */
+                if (it->spec.flags & FL_MINUS)
+                    it->spec.flags &= ~(unsigned)FL_ZERO;
+                if (it->spec.flags & FL_PLUS)
+                    it->spec.flags &= ~(unsigned)FL_SPACE;
+            }
             it->arg = sp.value_arg;
             it->prec = (int8_t)(sp.prec < 0 ? 6 : sp.prec);
             note_field(&fields, &sp);
@@ -1916,6 +2091,11 @@ struct arg_memo {
 static int put_str_arg(struct shmlog_buf *out, const struct shmlog_arg *a, enum esc_mode esc)
 {
     size_t n = a->str_len;
+    /* Most strings have nothing to escape (and so no NUL): one pass. */
+    if (esc != ESC_NONE && plain_run(a->v.s, 0, n, esc == ESC_JSON ? json_plain : text_plain) == n) {
+        shmlog_buf_put(out, a->v.s, n);
+        return 1;
+    }
     const void *nul = memchr(a->v.s, '\0', n);
     if (nul)
         n = (size_t)((const uint8_t *)nul - a->v.s);
@@ -1924,8 +2104,9 @@ static int put_str_arg(struct shmlog_buf *out, const struct shmlog_arg *a, enum 
 }
 
 /* The shortest round-trip form of a finite double whose fixed rendering
- * with p digits was q: from there it only needs to look shorter. */
-static void put_shortest_from(struct shmlog_buf *out, double v, u128 q, int p)
+ * with p digits was q: from there it only needs to look shorter. shown
+ * (or NULL): that rendering as text, sign included, shown_len bytes. */
+static void put_shortest_from(struct shmlog_buf *out, double v, u128 q, int p, const char *shown, size_t shown_len)
 {
     struct shortest_try t;
     double a = fabs(v);
@@ -1949,6 +2130,7 @@ static void put_shortest_from(struct shmlog_buf *out, double v, u128 q, int p)
             shmlog_buf_putc(out, '0');
         return;
     }
+    int shown_p = p;
     if (q <= UINT64_MAX) { /* 64-bit: a division by a constant is a multiplication */
         uint64_t q64 = (uint64_t)q;
         while (p > 0 && q64 % 10 == 0) {
@@ -1968,6 +2150,15 @@ static void put_shortest_from(struct shmlog_buf *out, double v, u128 q, int p)
      * (2^-shift) is smaller than that. */
     u128 shorter;
     int ulp_below = t.shift >= 64 || (t.shift > 0 && pow10_u64[p] < (1ULL << t.shift));
+    if (ulp_below && shown) {
+        /* The message's digits without the zeros just stripped. */
+        shmlog_buf_put(out, shown, shown_len - (size_t)(shown_p - p));
+        if (shown_p == 0)
+            shmlog_buf_put(out, ".0", 2);
+        else if (p == 0)
+            shmlog_buf_putc(out, '0');
+        return;
+    }
     while (p > 0 && !ulp_below && shortest_check(&t, p - 1, &shorter) == 1) {
         q = shorter;
         p--;
@@ -1994,13 +2185,12 @@ static void render_items(const struct shmlog_site_render *sr, const struct shmlo
 {
     for (int i = 0; i < sr->nitems; i++) {
         const struct prep_item *it = &sr->items[i];
-        if (it->kind == PREP_TEXT) {
-            if (it->plain)
-                shmlog_buf_put(out, it->text, it->len);
-            else
-                put_escaped(out, esc, it->text, it->len);
+        if (it->plain)
+            put_piece(out, it->text, it->len);
+        else
+            put_escaped(out, esc, it->text, it->len);
+        if (it->kind == PREP_TEXT)
             continue;
-        }
         const struct shmlog_arg *a = &args[it->arg];
         struct arg_memo *m = memo ? &memo[it->arg] : NULL;
         size_t from = out->len;
@@ -2012,7 +2202,7 @@ static void render_items(const struct shmlog_site_render *sr, const struct shmlo
                 memo_bytes(m, MEMO_COPY, from, out);
             continue;
         case FAST_UNSIGNED:
-            shmlog_buf_u64(out, a->v.u);
+            buf_u64(out, a->v.u);
             if (a->type >= SHMLOG_ARG_U8 && a->type <= SHMLOG_ARG_U64 && (a->type & 1) == 1)
                 memo_bytes(m, MEMO_COPY, from, out);
             continue;
@@ -2020,6 +2210,21 @@ static void render_items(const struct shmlog_site_render *sr, const struct shmlo
             if (put_str_arg(out, a, esc))
                 memo_bytes(m, MEMO_STR, from, out);
             continue;
+        case FAST_CHAR: {
+            uint8_t ch = (uint8_t)a->v.u;
+            if (esc == ESC_NONE || (esc == ESC_JSON ? json_plain : text_plain)[ch])
+                shmlog_buf_putc(out, (char)ch);
+            else
+                put_escaped(out, esc, &ch, 1);
+            continue;
+        }
+        case FAST_INT: {
+            const struct fmt_spec *sp = &it->spec;
+            int is_signed = sp->conv == 'd' || sp->conv == 'i';
+            format_integer(out, sp, sp->width, sp->prec, cut_to_length(a->v.u, sp->length, is_signed), is_signed,
+                           sp->conv == 'i' ? 'd' : sp->conv);
+            continue;
+        }
         case FAST_FIXED: {
             u128 q;
             if (fixed_round(a->v.f, it->prec, &q) == 0) {
@@ -2027,7 +2232,7 @@ static void render_items(const struct shmlog_site_render *sr, const struct shmlo
                     shmlog_buf_putc(out, '-');
                 put_fixed(out, q, it->prec, 0);
                 if (m && a->type == SHMLOG_ARG_F64) {
-                    m->kind = MEMO_FIXED;
+                    memo_bytes(m, MEMO_FIXED, from, out);
                     m->prec = it->prec;
                     m->q = q;
                 }
@@ -2070,6 +2275,26 @@ static int prepared_args(const struct shmlog_site_render *sr, const struct shmlo
     return decode_args_typed(sr->nargs, sr->arg_types, rec->payload, payload_len, args);
 }
 
+/* "<tid>,"cpu":<cpu>": a ring's records mostly share both, so the text of
+ * the last pair is kept. */
+static void put_tid_cpu(struct shmlog_buf *out, uint32_t tid, uint32_t cpu)
+{
+    static __thread uint64_t cached = UINT64_MAX;
+    static __thread char text[32];
+    static __thread size_t text_len;
+    uint64_t key = (uint64_t)tid << 32 | cpu;
+    if (key != cached) {
+        struct shmlog_buf b;
+        shmlog_buf_init(&b, text, sizeof text);
+        buf_u64(&b, tid);
+        shmlog_buf_put(&b, ",\"cpu\":", 7);
+        buf_u64(&b, cpu);
+        text_len = b.len;
+        cached = key;
+    }
+    shmlog_buf_put(out, text, text_len);
+}
+
 int shmlog_render_prepared(const struct shmlog_site_render *sr, const struct shmlog_rec *rec, uint32_t cpu,
                            uint64_t ts_ns, int json, struct shmlog_buf *out)
 {
@@ -2085,11 +2310,11 @@ int shmlog_render_prepared(const struct shmlog_site_render *sr, const struct shm
         if (own_head)
             put_text_head(out, rec->level, rec->category, sr->app, sr->pid);
         else
-            shmlog_buf_put(out, sr->text_head, sr->text_head_len);
+            put_piece(out, sr->text_head, sr->text_head_len);
         shmlog_buf_u64(out, rec->tid);
         shmlog_buf_put(out, "] cpu", 5);
         shmlog_buf_u64(out, cpu);
-        shmlog_buf_put(out, sr->text_site, sr->text_site_len);
+        put_piece(out, sr->text_site, sr->text_site_len);
         put_prepared_msg(sr, rec, args, nargs, out, ESC_TEXT, NULL);
         if (truncated)
             shmlog_buf_put(out, " <truncated>", 12);
@@ -2101,13 +2326,11 @@ int shmlog_render_prepared(const struct shmlog_site_render *sr, const struct shm
     if (own_head)
         put_json_head(out, rec->level, rec->category, sr->host, sr->app, sr->pid);
     else
-        shmlog_buf_put(out, sr->json_head, sr->json_head_len);
-    shmlog_buf_u64(out, rec->tid);
-    shmlog_buf_put(out, ",\"cpu\":", 7);
-    shmlog_buf_u64(out, cpu);
+        put_piece(out, sr->json_head, sr->json_head_len);
+    put_tid_cpu(out, rec->tid, cpu);
     shmlog_buf_put(out, ",\"seq\":", 7);
-    shmlog_buf_u64(out, rec->pos);
-    shmlog_buf_put(out, sr->json_site, sr->json_site_len);
+    buf_u64(out, rec->pos);
+    put_piece(out, sr->json_site, sr->json_site_len);
     struct arg_memo memo[SHMLOG_MAX_ARGS];
     for (int i = 0; i < sr->nfields; i++)
         memo[sr->fields[i].arg].kind = MEMO_NONE;
@@ -2118,18 +2341,18 @@ int shmlog_render_prepared(const struct shmlog_site_render *sr, const struct shm
             const struct prep_field *f = &sr->fields[i];
             const struct arg_memo *m = &memo[f->arg];
             /* the first key without its leading comma */
-            shmlog_buf_put(out, f->key + (i == 0), f->key_len - (i == 0));
+            put_piece(out, f->key + (i == 0), f->key_len - (i == 0));
             switch (out->overflow ? MEMO_NONE : m->kind) {
             case MEMO_COPY:
-                shmlog_buf_put(out, out->data + m->off, m->len);
+                put_piece(out, out->data + m->off, m->len);
                 break;
             case MEMO_STR:
                 shmlog_buf_putc(out, '"');
-                shmlog_buf_put(out, out->data + m->off, m->len);
+                put_piece(out, out->data + m->off, m->len);
                 shmlog_buf_putc(out, '"');
                 break;
             case MEMO_FIXED:
-                put_shortest_from(out, args[f->arg].v.f, m->q, m->prec);
+                put_shortest_from(out, args[f->arg].v.f, m->q, m->prec, out->data + m->off, m->len);
                 break;
             default:
                 shmlog_json_arg(out, &args[f->arg]);
@@ -2230,8 +2453,11 @@ uint64_t shmlog_tsc_clock_ns(const struct shmlog_tsc_clock *c, uint64_t tsc)
     uint64_t d = delta < 0 ? (uint64_t)0 - (uint64_t)delta : (uint64_t)delta;
     /* q = floor(d * 1e9 / hz): the multiplier is at most one unit low in
      * its last bit, so q is exact or one short; one product tells which. */
-    u128 q = (u128)d * c->mult_hi + (((u128)d * c->mult_lo) >> 64);
-    if ((q + 1) * c->hz <= (u128)d * 1000000000u)
+    u128 lo = (u128)d * c->mult_lo;
+    u128 q = (u128)d * c->mult_hi + (lo >> 64);
+    /* The product is below the exact quotient by less than d / 2^64: it
+     * can be one short only when its fraction is that close to 1. */
+    if ((uint64_t)lo > (uint64_t)0 - d && (q + 1) * c->hz <= (u128)d * 1000000000u)
         q++;
     __int128 ns = (__int128)c->anchor_ns + (delta < 0 ? -(__int128)q : (__int128)q);
     return ns < 0 ? 0 : ns > (__int128)UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
