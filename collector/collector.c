@@ -1701,7 +1701,9 @@ static void ring_observe(struct ring *r, struct metrics_ring *m)
         uint64_t at = r->read_pos;
         struct shmlog_loss loss;
         if (head != r->read_pos && shmlog_ring_next(&r->view, &at, &oldest, 0, &loss) == SHMLOG_READ_RECORD) {
-            uint64_t born = shmlog_tsc_to_ns(&r->proc->info, oldest.tsc), now = real_ns();
+            struct shmlog_tsc_clock clock;
+            shmlog_tsc_clock_init(&clock, &r->proc->info);
+            uint64_t born = shmlog_tsc_clock_ns(&clock, oldest.tsc), now = real_ns();
             m->lag_seconds = now > born ? (double)(now - born) / 1e9 : 0.0;
         }
     } else {

@@ -77,8 +77,20 @@ int shmlog_meta_info(const struct shmlog_seg *meta, struct shmlog_proc_info *out
 /* 0 and a copy of site id; -ENOENT when id is not published; -EINVAL when the
  * entry is corrupt (offsets out of bounds, bad types, too many arguments). */
 int shmlog_meta_site(const struct shmlog_seg *meta, uint32_t id, struct shmlog_site_info *out);
-/* TSC to ns since the Unix epoch with the process's calibration. */
-uint64_t shmlog_tsc_to_ns(const struct shmlog_proc_info *p, uint64_t tsc);
+/* TSC to ns since the Unix epoch with a process's calibration: floor of
+ * anchor_ns + (tsc - anchor_tsc) * 1e9 / tsc_hz in integer math (a double
+ * holds epoch nanoseconds only to 256 ns), records before the anchor too,
+ * clamped to 0..UINT64_MAX. The division by the TSC rate is a precomputed
+ * 64.64 multiplier and one exactness check: a few multiplications a record. */
+struct shmlog_tsc_clock {
+    uint64_t hz;
+    uint64_t anchor_tsc;
+    uint64_t anchor_ns;
+    uint64_t mult_hi, mult_lo; /* floor(1e9 * 2^64 / hz) */
+};
+
+void shmlog_tsc_clock_init(struct shmlog_tsc_clock *c, const struct shmlog_proc_info *p);
+uint64_t shmlog_tsc_clock_ns(const struct shmlog_tsc_clock *c, uint64_t tsc);
 
 /* ---- rings ---- */
 

@@ -246,20 +246,6 @@ int shmlog_render_prepared_msg(const struct shmlog_site_render *sr, const struct
 int shmlog_render_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, int json,
                        struct shmlog_buf *out);
 
-/* ==== TSC to wall time ====
- *
- * shmlog_tsc_to_ns() (shm/reader.h) with the division by the TSC rate
- * replaced by a precomputed 64.64 multiplier and one exactness check: the same
- * result, a few multiplications per record. */
-struct shmlog_tsc_clock {
-    uint64_t hz;
-    uint64_t anchor_tsc;
-    uint64_t anchor_ns;
-    uint64_t mult_hi, mult_lo; /* floor(1e9 * 2^64 / hz) */
-};
-
-void shmlog_tsc_clock_init(struct shmlog_tsc_clock *c, const struct shmlog_proc_info *p);
-uint64_t shmlog_tsc_clock_ns(const struct shmlog_tsc_clock *c, uint64_t tsc);
 /* Appends one loss marker line; in->ts_ns is the time to show (e.g. of the
  * record that follows the gap, or now). 0 or -ENOBUFS. */
 int shmlog_render_loss(const struct shmlog_render_input *in, const struct shmlog_loss *loss, int json,

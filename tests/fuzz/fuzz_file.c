@@ -138,7 +138,9 @@ static void check_site_info(const struct shlog_event *ev)
 static void render_record(const struct shlog_event *ev)
 {
     const struct shmlog_proc_info *p = &ev->proc->info;
-    struct shmlog_render_input ri = {p->app, p->host, p->pid, ev->cpu, shmlog_tsc_to_ns(p, ev->rec->tsc),
+    struct shmlog_tsc_clock clock;
+    shmlog_tsc_clock_init(&clock, p);
+    struct shmlog_render_input ri = {p->app, p->host, p->pid, ev->cpu, shmlog_tsc_clock_ns(&clock, ev->rec->tsc),
                                      ev->site_info, ev->rec};
     for (int json = 0; json <= 1; json++) {
         struct shmlog_buf b;

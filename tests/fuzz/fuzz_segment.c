@@ -85,9 +85,11 @@ static void check_meta(const struct shmlog_seg *seg)
         FZ_CHECK(memchr(info.app, 0, sizeof info.app) && memchr(info.host, 0, sizeof info.host));
         FZ_CHECK(info.pid == FZ_PID);
         /* The clock conversion takes any record time without overflow. */
-        shmlog_tsc_to_ns(&info, 0);
-        shmlog_tsc_to_ns(&info, UINT64_MAX);
-        shmlog_tsc_to_ns(&info, info.anchor_tsc + info.tsc_hz);
+        struct shmlog_tsc_clock clock;
+        shmlog_tsc_clock_init(&clock, &info);
+        shmlog_tsc_clock_ns(&clock, 0);
+        shmlog_tsc_clock_ns(&clock, UINT64_MAX);
+        shmlog_tsc_clock_ns(&clock, info.anchor_tsc + info.tsc_hz);
     }
     uint32_t published = rc == 0 ? info.site_count : 0;
     uint32_t last = published < FZ_MAX_SITE_IDS ? published + 2 : FZ_MAX_SITE_IDS;
