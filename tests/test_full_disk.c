@@ -111,9 +111,11 @@ Test(full_disk, sigterm_on_a_full_disk_exits_1_and_the_next_run_loses_nothing)
     char filler[400];
     snprintf(filler, sizeof(filler), "%s/filler", env.out);
     fill_up(filler, 16 << 10);
-    enum { COUNT = 60000 };
+    /* Enough records to outgrow the 16 KiB left however well they compress
+     * (sequential values take well under a byte each in the file). */
+    enum { COUNT = 600000 };
     struct tc_child col = tc_collector(&env, NULL);
-    const char *pargs[] = {"--threads", "1", "--count", "60000", "--burst", "100", "--pause-us", "1000",
+    const char *pargs[] = {"--threads", "1", "--count", "600000", "--burst", "100", "--pause-us", "1000",
                            "--ring-bytes", "1048576", "--hold", NULL};
     struct tc_child p = tc_producer(pargs);
     cr_assert(rb_wait_log(&env, "No space left on device", 60000), "the collector never reported ENOSPC");
