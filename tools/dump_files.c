@@ -856,6 +856,24 @@ static void oom(void)
     exit(1);
 }
 
+/* Appends an entry (its header, then len bytes of body) to ring r's stream,
+ * and puts the stream in the merge heap if it was not. */
+static void queue_entry(struct dring *r, enum entry_kind kind, uint64_t ts, uint32_t cpu, struct dsite *site,
+                        struct dproc *p, const void *body, size_t len)
+{
+    struct entry *e = fifo_push(&r->q, sizeof(struct entry) + len);
+    if (!e)
+        oom();
+    e->ts_ns = ts;
+    e->kind = (uint8_t)kind;
+    e->cpu = cpu;
+    e->site = site;
+    e->proc = p;
+    memcpy(e + 1, body, len);
+    if (r->heap_index < 0 && heap_add(&r->q) != 0)
+        oom();
+}
+
 static void take_record(struct source *s, const struct shlog_event *ev)
 {
     struct dproc *p = proc_of(s, ev->proc);
@@ -905,17 +923,7 @@ static void take_record(struct source *s, const struct shlog_event *ev)
             G.last_ns = ts;
         return;
     }
-    struct entry *e = fifo_push(&r->q, sizeof(struct entry) + REC_HEAD + rec->payload_len);
-    if (!e)
-        oom();
-    e->ts_ns = ts;
-    e->kind = ENTRY_RECORD;
-    e->cpu = ev->cpu;
-    e->site = d && d->fmt ? d : NULL;
-    e->proc = p;
-    memcpy(e + 1, rec, REC_HEAD + rec->payload_len);
-    if (r->heap_index < 0 && heap_add(&r->q) != 0)
-        oom();
+    queue_entry(r, ENTRY_RECORD, ts, ev->cpu, d && d->fmt ? d : NULL, p, rec, REC_HEAD + rec->payload_len);
 }
 
 static void take_loss(struct source *s, const struct shlog_event *ev)
@@ -941,17 +949,7 @@ static void take_loss(struct source *s, const struct shlog_event *ev)
         G.lost[ev->loss.reason & 7] += ev->loss.records;
         return;
     }
-    struct entry *e = fifo_push(&r->q, sizeof(struct entry) + sizeof(struct shmlog_loss));
-    if (!e)
-        oom();
-    e->ts_ns = ts;
-    e->kind = ENTRY_LOSS;
-    e->cpu = ev->cpu;
-    e->site = NULL;
-    e->proc = p;
-    memcpy(e + 1, &ev->loss, sizeof ev->loss);
-    if (r->heap_index < 0 && heap_add(&r->q) != 0)
-        oom();
+    queue_entry(r, ENTRY_LOSS, ts, ev->cpu, NULL, p, &ev->loss, sizeof ev->loss);
 }
 
 static void take_exit(struct source *s, const struct shlog_event *ev)
@@ -975,18 +973,8 @@ static void take_exit(struct source *s, const struct shlog_event *ev)
         r = p->rings.slots[i].v;
     if (!r && !(r = ring_of(s, p, UINT32_MAX)))
         oom();
-    struct entry *e = fifo_push(&r->q, sizeof(struct entry) + sizeof(struct entry_exit));
-    if (!e)
-        oom();
-    e->ts_ns = ev->exit_ns > r->last_ts ? ev->exit_ns : r->last_ts;
-    e->kind = ENTRY_EXIT;
-    e->cpu = r->cpu;
-    e->site = NULL;
-    e->proc = p;
     struct entry_exit x = {ev->exit_records, ev->exit_lost};
-    memcpy(e + 1, &x, sizeof x);
-    if (r->heap_index < 0 && heap_add(&r->q) != 0)
-        oom();
+    queue_entry(r, ENTRY_EXIT, ev->exit_ns > r->last_ts ? ev->exit_ns : r->last_ts, r->cpu, NULL, p, &x, sizeof x);
 }
 
 static void take_event(struct source *s, const struct shlog_event *ev)
