@@ -51,7 +51,7 @@
 #define DRAIN_BUDGET 16384u         /* records per ring per pass: fairness */
 #define PREFETCH_SLOTS 16u          /* how far ahead of the reader slots are prefetched */
 #define WARM_UP_RECORDS 32768u      /* a frame's worth: see prepare_memory */
-#define MAX_PASS_WAIT_NS 100000ull  /* longest wait between drain passes (see pass_wait_ns) */
+#define MAX_PASS_WAIT_NS 1000000ull /* longest wait between drain passes (see pass_wait_ns) */
 #define PEAK_RECORDS_PER_US 100u    /* the fastest a producer core can fill a ring */
 #define RESCAN_NS 1000000000ull
 #define LIVENESS_NS 10000000ull
@@ -1830,21 +1830,35 @@ static uint64_t drain_all(uint64_t *smallest)
     return moved;
 }
 
+/* The longest a ring may go unvisited: a burst at PEAK_RECORDS_PER_US
+ * fills at most half the smallest ring meanwhile. A longer wait shortens
+ * the longest burst the ring survives only a little, since it is the
+ * collector's drain rate that loses the race, not the first look: at
+ * 33 M records/s drained, an 8 MiB ring (131072 slots) survives a burst at
+ * the peak of 1.9 ms when first looked at after 131 us, of 1.6 ms after
+ * 655 us (the ring holds the peak's excess over the drain rate once the
+ * collector looks). */
+static uint64_t longest_wait_ns(uint64_t smallest)
+{
+    uint64_t longest = smallest / 2 * 1000 / PEAK_RECORDS_PER_US;
+    return longest < MAX_PASS_WAIT_NS ? longest : MAX_PASS_WAIT_NS;
+}
+
 /* How long the next pass waits after one that moved `moved` positions in
  * `elapsed` ns. Every pass takes each ring's producer line, and the slot at
  * its head, away from the core that writes them; a producer that finds them
- * gone stalls for a cross-core transfer (100-200 ns on a VM), which is the
- * whole tail of its latency. So passes are spaced to collect about a
- * sixteenth of the smallest ring each, and never so far apart that a burst
- * at PEAK_RECORDS_PER_US could fill an eighth of it. Records reach the file
- * with their frame (tens of ms) either way. */
+ * gone stalls for a cross-core transfer (100-200 ns on a VM), two or three
+ * calls in a row, which is the whole tail of its latency. So passes are
+ * spaced to collect about a sixteenth of the smallest ring each, up to
+ * longest_wait_ns: a producer paced at 7 M calls/s had one call in 1000
+ * over 170 ns with passes 131 us apart (an eighth of its 8 MiB ring) and
+ * 40-50 ns at p99.9 with them 655 us apart. Records reach the file with
+ * their frame (tens of ms) either way. */
 static uint64_t pass_wait_ns(uint64_t moved, uint64_t elapsed, uint64_t smallest)
 {
     if (smallest == UINT64_MAX)
         return MAX_PASS_WAIT_NS;
-    uint64_t longest = smallest / 8 * 1000 / PEAK_RECORDS_PER_US;
-    if (longest > MAX_PASS_WAIT_NS)
-        longest = MAX_PASS_WAIT_NS;
+    uint64_t longest = longest_wait_ns(smallest);
     if (!moved)
         return longest;
     uint64_t target = smallest / 16;
@@ -2022,6 +2036,15 @@ int main(int argc, char **argv)
         maybe_rotate(hup);
         if (moved)
             idle = 0;
+        if (S.inflight && !wait) {
+            /* A write io_uring could not finish inline runs in a worker
+             * thread on our cpu, which would wait for our time slice while a
+             * backlog keeps us busy, and hold its frame's ring space that
+             * long: at 25 M records/s, six frames piled up and the ring
+             * filled. It gets the cpu now. */
+            sched_yield();
+            reap(0, 0);
+        }
         if (!wait || got_term)
             continue;
         if (S.inflight) {
@@ -2044,11 +2067,10 @@ int main(int argc, char **argv)
         }
         /* Adaptive and idle: sleep longer the longer nothing came, at most
          * 1 ms so a record still reaches the file well within 100 ms, and
-         * never longer than a burst could take to fill the smallest ring. */
-        uint64_t nap = idle < 6 ? 16000ull << idle : 1000000ull;
-        uint64_t ring_bound = smallest == UINT64_MAX ? nap : smallest / 2 * 1000 / PEAK_RECORDS_PER_US;
-        if (nap > ring_bound)
-            nap = ring_bound;
+         * never longer than longest_wait_ns. */
+        uint64_t nap = idle < 6 ? 16000ull << idle : MAX_PASS_WAIT_NS;
+        if (smallest != UINT64_MAX && nap > longest_wait_ns(smallest))
+            nap = longest_wait_ns(smallest);
         idle++;
         if (S.inflight) {
             reap(1, nap);
