@@ -820,14 +820,18 @@ static void print_ring(const struct cli *cli, const struct seg_entry *e, const s
 /* A segment shrunk under us (see shmlog_bus_guard): the reads of one process's
  * segments run guarded; on the fault the process is reported and the dump goes
  * on with the next one (its mappings are leaked until exit). */
-/* Runs fn over the segments entries[0..n) of one process under shmlog_bus_guard.
+/* Runs fn over the segments entries[0..n) of one process under shmlog_bus_guard;
+ * release, when given, frees what fn holds if a fault cuts it short (fn keeps
+ * it in static storage: its own frame is gone after the jump).
  * 0, or 1 when a segment shrank under the mapping. */
-static int guarded(void (*fn)(const struct cli *, const struct seg_entry *, size_t), const struct cli *cli,
-                   const struct seg_entry *entries, size_t n)
+static int guarded(void (*fn)(const struct cli *, const struct seg_entry *, size_t), void (*release)(void),
+                   const struct cli *cli, const struct seg_entry *entries, size_t n)
 {
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) != 0) {
         shmlog_bus_guard = NULL;
+        if (release)
+            release();
         out_flush();
         fprintf(stderr, "%s: %s[%u]: a segment shrank while being read (SIGBUS); the rest of it is skipped\n", dump_prog,
                 entries[0].app, entries[0].pid);
@@ -875,7 +879,7 @@ static int cmd_segments(struct cli *cli)
     shmlog_bus_guard_install();
     for (size_t i = 0; i < list.n;) {
         size_t end = process_run_end(&list, i);
-        status |= guarded(list_process, cli, &list.v[i], end - i);
+        status |= guarded(list_process, NULL, cli, &list.v[i], end - i);
         i = end;
     }
     free(list.v);
@@ -1025,6 +1029,22 @@ static void heap_down(struct ring_cursor *cur, int *heap, int n, int i)
     }
 }
 
+/* The heap memory of the dump_process running, where dump_process_release
+ * finds it after a SIGBUS too. */
+static struct {
+    struct site_cache sites;
+    struct ring_cursor *cur;
+    int *heap;
+} dumping;
+
+static void dump_process_release(void)
+{
+    free(dumping.heap);
+    free(dumping.cur);
+    site_cache_free(&dumping.sites);
+    memset(&dumping, 0, sizeof dumping);
+}
+
 /* Every record of one process's rings, merged in TSC order. */
 static void dump_process(const struct cli *cli, const struct seg_entry *entries, size_t n)
 {
@@ -1052,17 +1072,18 @@ static void dump_process(const struct cli *cli, const struct seg_entry *entries,
         shmlog_seg_close(&meta);
         return;
     }
-    struct site_cache sites = {&meta, &info, info.site_capacity,
-                               calloc(info.site_capacity ? info.site_capacity : 1, sizeof(struct shmlog_site_render *)),
-                               calloc(info.site_capacity ? info.site_capacity : 1, 1), NULL};
-    struct ring_cursor *cur = calloc(n, sizeof *cur);
-    int *heap = calloc(n, sizeof *heap);
-    if (!sites.sites || !sites.state || !cur || !heap) {
+    dumping.sites = (struct site_cache){&meta, &info, info.site_capacity,
+                                        calloc(info.site_capacity ? info.site_capacity : 1,
+                                               sizeof(struct shmlog_site_render *)),
+                                        calloc(info.site_capacity ? info.site_capacity : 1, 1), NULL};
+    struct ring_cursor *cur = dumping.cur = calloc(n, sizeof *cur);
+    int *heap = dumping.heap = calloc(n, sizeof *heap);
+    if (!dumping.sites.sites || !dumping.sites.state || !cur || !heap) {
         fprintf(stderr, "%s: out of memory for %s\n", dump_prog, meta_entry->path);
         goto out;
     }
 
-    struct ring_ctx ctx = {cli, &info, {0}, &sites, !shmlog_proc_alive(info.pid, info.proc_start), 0};
+    struct ring_ctx ctx = {cli, &info, {0}, &dumping.sites, !shmlog_proc_alive(info.pid, info.proc_start), 0};
     shmlog_tsc_clock_init(&ctx.clock, &info);
     int nrings = 0;
     for (size_t i = 1; i < n; i++) {
@@ -1110,9 +1131,7 @@ static void dump_process(const struct cli *cli, const struct seg_entry *entries,
         shmlog_seg_close(&cur[i].seg);
     }
 out:
-    free(heap);
-    free(cur);
-    site_cache_free(&sites);
+    dump_process_release();
     shmlog_seg_close(&meta);
 }
 
@@ -1125,7 +1144,7 @@ static int cmd_ring(struct cli *cli)
         size_t end = process_run_end(&list, i);
         if (ring_limit_reached(cli))
             break;
-        status |= guarded(dump_process, cli, &list.v[i], end - i);
+        status |= guarded(dump_process, dump_process_release, cli, &list.v[i], end - i);
         i = end;
     }
     free(list.v);
