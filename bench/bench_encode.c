@@ -3,11 +3,12 @@
  * the collector's I/O: ns per record to encode and to compress, records per
  * second to decode, and bytes per record on disk.
  *
- *   shmlog-bench-encode [--records N] [--mix trading|uniform] [--rate R] [--level L] [--repeat K]
- *                       [--out FILE]
+ *   shmlog-bench-encode [--records N] [--mix trading|uniform|args3] [--rate R] [--level L]
+ *                       [--repeat K] [--out FILE]
  *
  * The records are real: this process logs shmlog-sample's mix (the file is
- * included below) into its own rings at --rate records per second (default
+ * included below), or with --mix args3 the call bench/compare.sh times (a u64
+ * id, a double price and an int quantity, the values of bench.h), into its own rings at --rate records per second (default
  * 2 M/s, what bench/files.sh asks of shmlog-sample, so the TSC deltas are
  * those of a paced producer), and reads them back out of the ring as the
  * collector does. Encoding follows the collector too: batches of at most
@@ -26,8 +27,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "reader.h"
 #include "shlog_file.h"
+
+/* The mixes of shmlog-sample, and the benchmark's one call. */
+#define MIX_ARGS3 (MIX_UNIFORM + 1)
 
 #define DRAIN_BUDGET 16384u      /* collector.c: records per ring per pass */
 #define FRAME_MAX_RECORDS 65536u /* collector.c: a frame is flushed at this many records */
@@ -146,8 +151,21 @@ static void remove_dir(const char *dir)
     rmdir(dir);
 }
 
+/* count benchmark calls from first on, paced like mix_run. */
+static void args3_run(uint64_t first, uint64_t count, double rate)
+{
+    uint64_t start = mono_ns();
+    for (uint64_t i = 0; i < count; i++) {
+        if (rate > 0 && (i & 63) == 0 && mono_ns() < start + (uint64_t)((double)i * 1e9 / rate))
+            sleep_until(start + (uint64_t)((double)i * 1e9 / rate));
+        BENCH_ARGS(first + i);
+        (void)bench_note;
+        SHMLOG_INFO("order id=%lu px=%f qty=%d", bench_id, bench_px, bench_qty);
+    }
+}
+
 /* Logs n calls of the mix on one cpu and reads them out of the ring. */
-static void make_records(struct segs *g, struct store *s, uint64_t n, enum mix_kind kind, double rate)
+static void make_records(struct segs *g, struct store *s, uint64_t n, int kind, double rate)
 {
     cpu_set_t one;
     CPU_ZERO(&one);
@@ -167,10 +185,13 @@ static void make_records(struct segs *g, struct store *s, uint64_t n, enum mix_k
         die("shmlog_init: %s", strerror(-rc));
     open_segments(g);
     struct mix m;
-    mix_init(&m, kind, 0x9E3779B97F4A7C15ULL);
+    mix_init(&m, kind == MIX_ARGS3 ? MIX_TRADING : (enum mix_kind)kind, 0x9E3779B97F4A7C15ULL);
     for (uint64_t done = 0; done < n;) {
         uint64_t k = n - done < DRAIN_BUDGET ? n - done : DRAIN_BUDGET;
-        mix_run(&m, done, k, rate);
+        if (kind == MIX_ARGS3)
+            args3_run(done, k, rate);
+        else
+            mix_run(&m, done, k, rate);
         drain(g, s);
         done += k;
     }
@@ -288,7 +309,9 @@ int main(int argc, char **argv)
     uint64_t n = 1000000, repeat = 5;
     double rate = 2e6;
     int level = 1;
-    enum mix_kind kind = MIX_TRADING;
+    int kind = MIX_TRADING;
+    static const char *const mix_names[] = {[MIX_TRADING] = "trading", [MIX_UNIFORM] = "uniform",
+                                            [MIX_ARGS3] = "args3"};
     const char *out = NULL;
     for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
@@ -302,10 +325,10 @@ int main(int argc, char **argv)
             repeat = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--out") && *v)
             out = v;
-        else if (!strcmp(a, "--mix") && (!strcmp(v, "trading") || !strcmp(v, "uniform")))
-            kind = !strcmp(v, "uniform") ? MIX_UNIFORM : MIX_TRADING;
+        else if (!strcmp(a, "--mix") && (!strcmp(v, "trading") || !strcmp(v, "uniform") || !strcmp(v, "args3")))
+            kind = !strcmp(v, "uniform") ? MIX_UNIFORM : !strcmp(v, "args3") ? MIX_ARGS3 : MIX_TRADING;
         else
-            die("usage: shmlog-bench-encode [--records N] [--mix trading|uniform] [--rate R] [--level L] "
+            die("usage: shmlog-bench-encode [--records N] [--mix trading|uniform|args3] [--rate R] [--level L] "
                 "[--repeat K] [--out FILE]");
     }
     if (n == 0 || repeat == 0)
@@ -342,7 +365,7 @@ int main(int argc, char **argv)
     }
     double recs = (double)s.count;
     printf("mix %s, %llu records (%.1f payload bytes each), zstd level %d, file format version %u, best of %llu\n",
-           kind == MIX_UNIFORM ? "uniform" : "trading", (unsigned long long)s.count,
+           mix_names[kind], (unsigned long long)s.count,
            (double)(s.len - s.count * REC_HEAD) / recs, level, SHLOG_FILE_VERSION, (unsigned long long)repeat);
     printf("bytes per record:   %.3f (%zu bytes)\n", (double)best.file_bytes / recs, best.file_bytes);
     printf("encode:             %.1f ns/record (shlog_enc_record and batches, record copy included)\n",

@@ -49,13 +49,6 @@ static const struct bench_backend *const bench_backends[] = {
 };
 #define BENCH_BACKEND_COUNT (sizeof bench_backends / sizeof bench_backends[0])
 
-const char *const bench_notes[4] = {
-    "venue=XNAS acct=ACC-000017 strat=momentum",
-    "venue=XNYS acct=ACC-004242 strat=meanrev1",
-    "venue=BATS acct=ACC-031337 strat=pairs_01",
-    "venue=ARCX acct=ACC-000099 strat=mm_quote",
-};
-
 static const char *const workload_label[BENCH_WORKLOADS] = {
     [BENCH_ARGS3] = "3 args (u64, double, int)",
     [BENCH_ARGS3_STR] = "3 args + 40-char string",
