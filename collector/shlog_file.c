@@ -43,12 +43,12 @@ static void put_u64le(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint32_t get_u32le(const uint8_t *p)
+static inline uint32_t get_u32le(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint64_t get_u64le(const uint8_t *p)
+static inline uint64_t get_u64le(const uint8_t *p)
 {
     return (uint64_t)get_u32le(p) | (uint64_t)get_u32le(p + 4) << 32;
 }
@@ -976,50 +976,53 @@ static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct s
     return p;
 }
 
+/* What one record can add to the args column: an argument costs at most a
+ * varint and a tag byte more than its payload bytes (a raw double), so the
+ * payload's size bounds the record's. */
+#define ARGS_RECORD_MAX (SHMLOG_MAX_ARGS * (VARINT_MAX + 1) + SHMLOG_MAX_PAYLOAD + VARINT_MAX)
+
 int shlog_enc_record(struct shlog_enc *e, const struct shmlog_rec *r)
 {
     if (!e->batch_open)
         return -EINVAL;
     if (e->batch_count >= SHLOG_MAX_BATCH_RECORDS)
         return -ENOSPC;
-    /* Room in the fixed columns is reserved for many records at once: one
-     * check per record instead of one per column. */
+    /* Room in every column is reserved for many records at once: one check
+     * per record instead of one per column. */
     if (!e->col_room) {
-        for (int i = 0; i < COL_ARGS; i++)
-            if (buf_reserve(&e->col[i], (size_t)COL_ROOM_RECORDS * VARINT_MAX))
+        for (int i = 0; i < NCOLS; i++)
+            if (buf_reserve(&e->col[i], (size_t)COL_ROOM_RECORDS * (i == COL_ARGS ? ARGS_RECORD_MAX : VARINT_MAX)))
                 return -ENOMEM;
         e->col_room = COL_ROOM_RECORDS;
     }
-    /* An argument costs at most a varint and a tag byte more than its
-     * payload bytes (a raw double): the payload's size bounds the record's. */
-    if (buf_reserve(&e->col[COL_ARGS], SHMLOG_MAX_ARGS * (VARINT_MAX + 1) + SHMLOG_MAX_PAYLOAD + VARINT_MAX))
-        return -ENOMEM;
     e->col_room--;
     if (e->batch_count == 0) {
         e->first_pos = e->expected_pos = r->pos;
         e->base_tsc = e->prev_tsc = r->tsc;
         e->prev_tid = 0;
     }
+    /* The columns' ends in locals: a store through a byte pointer may alias
+     * any field of e, so the compiler would reload them after every byte. */
     struct buf *c = e->col;
-    c[COL_GAP].len = (size_t)(put_varint(c[COL_GAP].p + c[COL_GAP].len, r->pos - e->expected_pos) - c[COL_GAP].p);
-    c[COL_TSC].len = (size_t)(put_varint(c[COL_TSC].p + c[COL_TSC].len,
-                                         zigzag((int64_t)(r->tsc - e->prev_tsc))) - c[COL_TSC].p);
-    c[COL_SITE].len = (size_t)(put_varint(c[COL_SITE].p + c[COL_SITE].len, r->site) - c[COL_SITE].p);
-    c[COL_TID].len = (size_t)(put_varint(c[COL_TID].p + c[COL_TID].len,
-                                         zigzag((int32_t)(r->tid - e->prev_tid))) - c[COL_TID].p);
+    uint8_t *gap = c[COL_GAP].p + c[COL_GAP].len, *tsc = c[COL_TSC].p + c[COL_TSC].len;
+    uint8_t *site = c[COL_SITE].p + c[COL_SITE].len, *tid = c[COL_TID].p + c[COL_TID].len;
+    uint8_t *attr_end = c[COL_ATTR].p + c[COL_ATTR].len, *p = c[COL_ARGS].p + c[COL_ARGS].len;
+    uint64_t expected_pos = e->expected_pos, prev_tsc = e->prev_tsc;
+    uint32_t prev_tid = e->prev_tid;
     e->expected_pos = r->pos + r->nslots;
     e->prev_tsc = r->tsc;
     e->prev_tid = r->tid;
+    gap = put_varint(gap, r->pos - expected_pos);
+    tsc = put_varint(tsc, zigzag((int64_t)(r->tsc - prev_tsc)));
+    site = put_varint(site, r->site);
+    tid = put_varint(tid, zigzag((int32_t)(r->tid - prev_tid)));
 
     struct enc_site *s = enc_lookup_site(e, r->site);
     size_t used;
     int raw = !s || s->plan.raw_only || enc_args_measure(&s->plan, r, &used) != 0;
     unsigned level = r->level < 7 ? r->level : 7; /* values past 7 are not levels */
     unsigned category = r->category < 7 ? r->category : 7;
-    uint64_t attr = level | category << 3 | (raw ? ATTR_RAW : 0) | (uint64_t)r->flags << 7;
-    c[COL_ATTR].len = (size_t)(put_varint(c[COL_ATTR].p + c[COL_ATTR].len, attr) - c[COL_ATTR].p);
-
-    uint8_t *p = c[COL_ARGS].p + c[COL_ARGS].len;
+    attr_end = put_varint(attr_end, level | category << 3 | (raw ? ATTR_RAW : 0) | (uint64_t)r->flags << 7);
     if (raw) {
         used = r->payload_len < SHMLOG_MAX_PAYLOAD ? r->payload_len : SHMLOG_MAX_PAYLOAD;
         p = put_varint(p, used);
@@ -1028,6 +1031,11 @@ int shlog_enc_record(struct shlog_enc *e, const struct shmlog_rec *r)
     } else {
         p = enc_args(e, s, r, p);
     }
+    c[COL_GAP].len = (size_t)(gap - c[COL_GAP].p);
+    c[COL_TSC].len = (size_t)(tsc - c[COL_TSC].p);
+    c[COL_SITE].len = (size_t)(site - c[COL_SITE].p);
+    c[COL_TID].len = (size_t)(tid - c[COL_TID].p);
+    c[COL_ATTR].len = (size_t)(attr_end - c[COL_ATTR].p);
     c[COL_ARGS].len = (size_t)(p - c[COL_ARGS].p);
     /* The slots follow from the bytes the arguments take, but for records
      * that reserved more: stored as the difference. */
