@@ -8,10 +8,10 @@
  *
  * The records are real: this process logs shmlog-sample's mix (the file is
  * included below), or with --mix args3 the call bench/compare.sh times (a u64
- * id, a double price and an int quantity, the values of bench.h), into its own rings at --rate records per second (default
- * 2 M/s, what bench/files.sh asks of shmlog-sample, so the TSC deltas are
- * those of a paced producer), and reads them back out of the ring as the
- * collector does. Encoding follows the collector too: batches of at most
+ * id, a double price and an int quantity, the values of bench.h), into its
+ * own rings at --rate records per second (default 2 M/s, what bench/files.sh
+ * asks of shmlog-sample, so the TSC deltas are those of a paced producer), and
+ * reads them back out of the ring as the collector does. Encoding follows the collector too: batches of at most
  * DRAIN_BUDGET records of one ring, a frame every FRAME_MAX_RECORDS records
  * (collector/collector.c), zstd at --level (default 1, the collector's).
  * Decoding reads the file back with shlog_reader_next(); a first, untimed pass
@@ -156,8 +156,7 @@ static void args3_run(uint64_t first, uint64_t count, double rate)
 {
     uint64_t start = mono_ns();
     for (uint64_t i = 0; i < count; i++) {
-        if (rate > 0 && (i & 63) == 0 && mono_ns() < start + (uint64_t)((double)i * 1e9 / rate))
-            sleep_until(start + (uint64_t)((double)i * 1e9 / rate));
+        pace_call(start, i, rate);
         BENCH_ARGS(first + i);
         (void)bench_note;
         SHMLOG_INFO("order id=%lu px=%f qty=%d", bench_id, bench_px, bench_qty);

@@ -300,17 +300,24 @@ static void mix_log_one(struct mix *m, uint64_t seq)
         log_trading(m, seq);
 }
 
+/* Before call i of a run that began at start: waits until the call is due at
+ * rate calls per second (0: unpaced), checking the clock every 64 calls. */
+static void pace_call(uint64_t start, uint64_t i, double rate)
+{
+    if (rate > 0 && (i & 63) == 0) {
+        uint64_t due = start + (uint64_t)((double)i * 1e9 / rate);
+        if (mono_ns() < due)
+            sleep_until(due);
+    }
+}
+
 /* count calls from first on, at rate records per second (0: unpaced);
  * pacing happens between log calls, never in one. */
 static void mix_run(struct mix *m, uint64_t first, uint64_t count, double rate)
 {
     uint64_t start = mono_ns();
     for (uint64_t i = 0; i < count; i++) {
-        if (rate > 0 && (i & 63) == 0) {
-            uint64_t due = start + (uint64_t)((double)i * 1e9 / rate);
-            if (mono_ns() < due)
-                sleep_until(due);
-        }
+        pace_call(start, i, rate);
         mix_log_one(m, first + i);
     }
 }
