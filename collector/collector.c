@@ -1837,11 +1837,12 @@ static uint64_t drain_all(uint64_t *smallest)
  * 33 M records/s drained, an 8 MiB ring (131072 slots) survives a burst at
  * the peak of 1.9 ms when first looked at after 131 us, of 1.6 ms after
  * 655 us (the ring holds the peak's excess over the drain rate once the
- * collector looks). */
+ * collector looks). smallest: UINT64_MAX when there is no ring. */
 static uint64_t longest_wait_ns(uint64_t smallest)
 {
-    uint64_t longest = smallest / 2 * 1000 / PEAK_RECORDS_PER_US;
-    return longest < MAX_PASS_WAIT_NS ? longest : MAX_PASS_WAIT_NS;
+    if (smallest / 2 >= MAX_PASS_WAIT_NS * PEAK_RECORDS_PER_US / 1000)
+        return MAX_PASS_WAIT_NS; /* also no ring, whose bound would overflow */
+    return smallest / 2 * 1000 / PEAK_RECORDS_PER_US;
 }
 
 /* How long the next pass waits after one that moved `moved` positions in
@@ -1856,10 +1857,8 @@ static uint64_t longest_wait_ns(uint64_t smallest)
  * their frame (tens of ms) either way. */
 static uint64_t pass_wait_ns(uint64_t moved, uint64_t elapsed, uint64_t smallest)
 {
-    if (smallest == UINT64_MAX)
-        return MAX_PASS_WAIT_NS;
     uint64_t longest = longest_wait_ns(smallest);
-    if (!moved)
+    if (!moved) /* also when there is no ring */
         return longest;
     uint64_t target = smallest / 16;
     if (moved >= target)
@@ -2069,8 +2068,9 @@ int main(int argc, char **argv)
          * 1 ms so a record still reaches the file well within 100 ms, and
          * never longer than longest_wait_ns. */
         uint64_t nap = idle < 6 ? 16000ull << idle : MAX_PASS_WAIT_NS;
-        if (smallest != UINT64_MAX && nap > longest_wait_ns(smallest))
-            nap = longest_wait_ns(smallest);
+        uint64_t longest = longest_wait_ns(smallest);
+        if (nap > longest)
+            nap = longest;
         idle++;
         if (S.inflight) {
             reap(1, nap);
