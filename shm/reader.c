@@ -139,7 +139,8 @@ int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, cons
      * is skipped: a few faults there. */
     if (no_holes) {
         (void)madvise(addr, bytes, MADV_POPULATE_READ); /* an old kernel refuses it: the reads fault */
-        for (size_t off = 0; off < bytes; off += 4096)
+        size_t page = (size_t)sysconf(_SC_PAGESIZE); /* the step the creator faulted them in with */
+        for (size_t off = 0; off < bytes; off += page)
             (void)*(volatile const uint8_t *)((const uint8_t *)addr + off);
     }
     seg->addr = addr;
