@@ -164,10 +164,16 @@ static int tally_record(const struct shmlog_rec *rec, const struct shmlog_ring_v
 
 /* ==== Writers ==== */
 
+enum migration {
+    MIGRATE_NONE,
+    MIGRATE_SELF,         /* move to the next cpu every MT_CHUNK records */
+    MIGRATE_AWAIT,        /* moved by another thread; halfway, wait until it has been */
+};
+
 struct writer {
     uint32_t idx;
     uint32_t records;
-    int self_migrate;     /* move to the next cpu every MT_CHUNK records */
+    enum migration migration;
     int ncpus;
     pthread_t thread;
     uint32_t tid;         /* published once running */
@@ -180,7 +186,15 @@ static void *writer_main(void *arg)
     __atomic_store_n(&w->tid, (uint32_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
     char s[512];
     for (uint32_t seq = 0; seq < w->records; seq++) {
-        if (w->self_migrate && seq % MT_CHUNK == 0) {
+        /* On a loaded machine a writer can finish before the migrator ever
+         * sends it elsewhere, and the test would not have moved it at all.
+         * The test's timeout bounds the wait. */
+        if (w->migration == MIGRATE_AWAIT && seq == w->records / 2 && w->ncpus > 1) {
+            int last_cpu = sched_getcpu();
+            while (sched_getcpu() == last_cpu)
+                sched_yield();
+        }
+        if (w->migration == MIGRATE_SELF && seq % MT_CHUNK == 0) {
             int rc = tu_pin_self((int)((w->idx + seq / MT_CHUNK) % (uint32_t)w->ncpus));
             if (rc == 0 && seq == 0)
                 rc = shmlog_thread_init();
@@ -199,11 +213,11 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static void writers_start(struct writer *ws, uint32_t records, int self_migrate)
+static void writers_start(struct writer *ws, uint32_t records, enum migration migration)
 {
     int ncpus = tu_allowed_cpus();
     for (uint32_t i = 0; i < MT_WRITERS; i++) {
-        ws[i] = (struct writer){.idx = i, .records = records, .self_migrate = self_migrate, .ncpus = ncpus};
+        ws[i] = (struct writer){.idx = i, .records = records, .migration = migration, .ncpus = ncpus};
         MT_ASSERT(pthread_create(&ws[i].thread, NULL, writer_main, &ws[i]) == 0, "pthread_create");
     }
 }
@@ -337,7 +351,7 @@ static void stress_spin_with_reader_and_migrator(void)
     struct reader rd = {.proc = &proc, .t = &t};
     MT_ASSERT(pthread_create(&rd.thread, NULL, reader_main, &rd) == 0, "pthread_create");
     struct writer ws[MT_WRITERS];
-    writers_start(ws, MT_RECORDS_PER_THREAD, 0);
+    writers_start(ws, MT_RECORDS_PER_THREAD, MIGRATE_AWAIT);
     struct migrator mg = {.ws = ws};
     MT_ASSERT(pthread_create(&mg.thread, NULL, migrator_main, &mg) == 0, "pthread_create");
 
@@ -370,7 +384,7 @@ static void stress_drop_big_rings_self_migrating(void)
     t.ncpus = tu_allowed_cpus();
     t.chunks_pinned = 1;
     struct writer ws[MT_WRITERS];
-    writers_start(ws, MT_RECORDS_PER_THREAD, 1);
+    writers_start(ws, MT_RECORDS_PER_THREAD, MIGRATE_SELF);
     writers_join(ws);
 
     struct tu_proc proc;
