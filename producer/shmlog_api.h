@@ -243,16 +243,16 @@ SHMLOG__INLINE size_t shmlog__put_arg(uint8_t *head, size_t off, unsigned t, uin
 
 /* Reserves slots for a record of `payload` bytes on ring r. Returns the head
  * slot, or NULL when the record was dropped. */
-SHMLOG__INLINE uint8_t *shmlog__reserve(struct shmlog__ring_local *r, unsigned cpu, unsigned nslots,
-                                        size_t payload, uint64_t *pos_out)
+SHMLOG__INLINE uint8_t *shmlog__reserve(struct shmlog__ring_local *r, struct shmlog_ring *h, unsigned cpu,
+                                        unsigned nslots, size_t payload, uint64_t *pos_out)
 {
-    struct shmlog_ring *h = r->hdr;
     uint64_t cap = r->mask + 1;
     uint64_t head = shmlog__load_relaxed(&h->head);
     uint64_t pad, need;
     for (;;) {
         uint64_t idx = head & r->mask;
-        pad = idx + nslots > cap ? cap - idx : 0;
+        /* nslots is a constant at most sites: a one-slot record never pads. */
+        pad = nslots > 1 && idx + nslots > cap ? cap - idx : 0;
         need = pad + nslots;
         if (SHMLOG__LIKELY(r->policy != SHMLOG_OVERWRITE)) {
             /* Acquire pairs with the release below: a producer that trusts
@@ -312,9 +312,9 @@ SHMLOG__INLINE uint8_t *shmlog__reserve(struct shmlog__ring_local *r, unsigned c
     return slot;
 }
 
-/* Everything of a record but its arguments: the timestamp, the ring of this
- * cpu, the reservation and the header. NULL when dropped or not set up. */
-SHMLOG__INLINE uint8_t *shmlog__begin(uint32_t site, unsigned lvl, unsigned cat, size_t payload,
+/* Everything of a record but its arguments: the ring of this cpu, the
+ * reservation and the header. NULL when dropped or not set up. */
+SHMLOG__INLINE uint8_t *shmlog__begin(uint64_t tsc, uint32_t site, unsigned lvl, unsigned cat, size_t payload,
                                       unsigned trunc, uint64_t *pos)
 {
     if (SHMLOG__UNLIKELY(site - 1u >= UINT32_MAX - 1u)) { /* 0: not set up; UINT32_MAX: refused */
@@ -322,13 +322,9 @@ SHMLOG__INLINE uint8_t *shmlog__begin(uint32_t site, unsigned lvl, unsigned cat,
             shmlog__site_refused();
         return NULL;
     }
-    uint64_t tsc = shmlog__rdtsc();
-    uint32_t tid = shmlog__tid;
-    if (SHMLOG__UNLIKELY(!tid))
-        tid = shmlog__tid_slow();
     unsigned nslots = shmlog_slots_for_payload(payload);
     uint8_t *head;
-    do {
+    for (;;) {
         unsigned cpu = shmlog__cpu();
         if (SHMLOG__UNLIKELY(cpu == SHMLOG__NO_CPU)) {
             shmlog__drop_no_rseq(payload);
@@ -336,15 +332,20 @@ SHMLOG__INLINE uint8_t *shmlog__begin(uint32_t site, unsigned lvl, unsigned cat,
         }
         struct shmlog__ring_local *ring = &shmlog__rings[cpu];
         /* Acquire pairs with the release that publishes a new ring's descriptor. */
-        if (SHMLOG__UNLIKELY(!shmlog__load_acquire(&ring->hdr))) {
+        struct shmlog_ring *h = shmlog__load_acquire(&ring->hdr);
+        if (SHMLOG__UNLIKELY(!h)) {
             ring = shmlog__ring_slow(cpu);
-            if (!ring)
-                return NULL;
+            h = ring->hdr;
         }
-        head = shmlog__reserve(ring, cpu, nslots, payload, pos);
-    } while (SHMLOG__UNLIKELY(head == SHMLOG__MOVED));
-    if (SHMLOG__UNLIKELY(!head))
-        return NULL;
+        head = shmlog__reserve(ring, h, cpu, nslots, payload, pos);
+        if (SHMLOG__LIKELY(head > SHMLOG__MOVED))
+            break;
+        if (!head)
+            return NULL;
+    }
+    uint32_t tid = shmlog__tid;
+    if (SHMLOG__UNLIKELY(!tid))
+        tid = shmlog__tid_slow();
     struct shmlog_record *rec = (struct shmlog_record *)head;
     rec->tsc = tsc;
     rec->site = site - 1;
@@ -489,12 +490,16 @@ static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
     shmlog__v##i, shmlog__l##i, shmlog__c##i);
 
 /* Logs one record at category cat and level lvl; the rest is printf-like.
- * Arguments are evaluated once, and not at all when lvl is below the live level. */
+ * Arguments are evaluated once, and not at all when lvl is below the live level.
+ * The TSC is read first, before the arguments and the reservation: rdtsc is
+ * the longest wait of the call, so what follows it runs in its shadow, and
+ * what precedes it adds to the call. */
 #define SHMLOG_LOG(cat, lvl, ...)                                                              \
     do {                                                                                       \
         if (SHMLOG__LIKELY((uint32_t)(lvl) >= shmlog__load_relaxed(shmlog__level_ptr))) {      \
             if (0)                                                                             \
                 shmlog__format_check(__VA_ARGS__);                                             \
+            const uint64_t shmlog__tsc = shmlog__rdtsc();                                      \
             static uint32_t shmlog__site_cache;                                                \
             static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)}; \
             uint32_t shmlog__site = shmlog__load_acquire(&shmlog__site_cache);                 \
@@ -510,8 +515,8 @@ static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
             SHMLOG__EACH(SHMLOG__A_LEN, __VA_ARGS__)                                           \
             const size_t shmlog__payload = 0 SHMLOG__EACH(SHMLOG__A_SUM, __VA_ARGS__);         \
             uint64_t shmlog__pos;                                                              \
-            uint8_t *shmlog__head = shmlog__begin(shmlog__site, (lvl), (cat), shmlog__payload,  \
-                                                  shmlog__trunc, &shmlog__pos);                 \
+            uint8_t *shmlog__head = shmlog__begin(shmlog__tsc, shmlog__site, (lvl), (cat),       \
+                                                  shmlog__payload, shmlog__trunc, &shmlog__pos); \
             if (SHMLOG__LIKELY(shmlog__head != NULL)) {                                        \
                 size_t shmlog__off = 0;                                                        \
                 SHMLOG__EACH(SHMLOG__A_PUT, __VA_ARGS__)                                       \

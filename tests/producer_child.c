@@ -77,7 +77,7 @@ static void reserve_and_abandon(size_t payload)
     uint32_t site = shmlog__register_site(&site_cache, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, __FILE__, __LINE__,
                                           "abandoned s=%s", 1, types);
     uint64_t pos;
-    uint8_t *head = shmlog__begin(site, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, payload, 0, &pos);
+    uint8_t *head = shmlog__begin(shmlog__rdtsc(), site, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, payload, 0, &pos);
     if (!head) {
         fprintf(stderr, "producer_child: could not reserve the abandoned record\n");
         exit(3);
