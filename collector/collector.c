@@ -414,6 +414,10 @@ static struct {
     struct io_uring uring;
     int inotify_fd;
     int watch[MAX_DIRS];
+    /* While opt.dirs[i] does not exist: a watch on its nearest existing
+     * ancestor, and the name that appears there on the way to it. */
+    int ancestor_watch[MAX_DIRS];
+    char ancestor_child[MAX_DIRS][256];
     char host[SHMLOG_HOST_BYTES];
     struct proc *procs;
     uint32_t next_key;
@@ -1499,12 +1503,62 @@ static void scan_dir(const char *dir)
     free(v);
 }
 
+#define DIR_EVENTS (IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_CLOSE_WRITE)
+
+static void unwatch_ancestor(int i)
+{
+    int wd = S.ancestor_watch[i];
+    S.ancestor_watch[i] = -1;
+    if (wd < 0)
+        return;
+    for (int j = 0; j < opt.ndirs; j++)
+        if (S.watch[j] == wd || S.ancestor_watch[j] == wd)
+            return; /* still needed */
+    inotify_rm_watch(S.inotify_fd, wd);
+}
+
+/* Watches the nearest existing ancestor of dir i, which does not exist: the
+ * first producer usually makes it, and without a watch the collector would
+ * find it only at the next rescan, up to RESCAN_NS later, while the
+ * producer's ring fills. Called again on each event there, so the watch
+ * moves down as the path is made, one directory at a time. */
+static void watch_ancestor(int i)
+{
+    char path[sizeof(opt.dirs[0])];
+    snprintf(path, sizeof(path), "%s", opt.dirs[i]);
+    for (;;) {
+        char *slash = strrchr(path, '/');
+        if (!slash || !slash[1])
+            return; /* a relative name, or a trailing slash: the rescans find it */
+        snprintf(S.ancestor_child[i], sizeof(S.ancestor_child[i]), "%s", slash + 1);
+        if (slash == path)
+            slash[1] = '\0'; /* the root */
+        else
+            *slash = '\0';
+        /* IN_MASK_ADD: the ancestor may be a watched directory itself. The
+         * same directory gives the same descriptor. */
+        int wd = inotify_add_watch(S.inotify_fd, path, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR | IN_MASK_ADD);
+        if (wd >= 0 || errno != ENOENT) {
+            if (wd != S.ancestor_watch[i]) {
+                unwatch_ancestor(i);
+                S.ancestor_watch[i] = wd;
+            }
+            return;
+        }
+    }
+}
+
 static void watch_dirs(void)
 {
+    if (S.inotify_fd < 0)
+        return;
     for (int i = 0; i < opt.ndirs; i++) {
-        if (S.watch[i] >= 0 || S.inotify_fd < 0)
-            continue;
-        S.watch[i] = inotify_add_watch(S.inotify_fd, opt.dirs[i], IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_CLOSE_WRITE);
+        if (S.watch[i] < 0)
+            S.watch[i] = inotify_add_watch(S.inotify_fd, opt.dirs[i], DIR_EVENTS);
+        if (S.watch[i] >= 0)
+            unwatch_ancestor(i);
+        else if (errno == ENOENT)
+            watch_ancestor(i);
     }
 }
 
@@ -1515,7 +1569,8 @@ static void scan_all(void)
         scan_dir(opt.dirs[i]);
 }
 
-/* 1 if inotify reported something in a watched directory. */
+/* 1 if inotify reported something in a watched directory, or the creation
+ * of a step towards one that does not exist yet. */
 static int inotify_pending(void)
 {
     if (S.inotify_fd < 0)
@@ -1526,13 +1581,24 @@ static int inotify_pending(void)
         ssize_t n = read(S.inotify_fd, buf, sizeof(buf));
         if (n <= 0)
             break;
-        any = 1;
         for (char *p = buf; p < buf + n;) {
             struct inotify_event *ev = (struct inotify_event *)p;
-            if (ev->mask & IN_IGNORED) /* the directory went away: watch again later */
-                for (int i = 0; i < opt.ndirs; i++)
-                    if (S.watch[i] == ev->wd)
+            for (int i = 0; i < opt.ndirs; i++) {
+                if (S.watch[i] == ev->wd) {
+                    any = 1;
+                    if (ev->mask & IN_IGNORED) /* the directory went away: watch again later */
                         S.watch[i] = -1;
+                }
+                if (S.ancestor_watch[i] == ev->wd) {
+                    /* Other names come and go there (/dev/shm): only ours counts. */
+                    if (ev->len && !strcmp(ev->name, S.ancestor_child[i]))
+                        any = 1;
+                    if (ev->mask & IN_IGNORED) {
+                        S.ancestor_watch[i] = -1;
+                        any = 1;
+                    }
+                }
+            }
             p += sizeof(*ev) + ev->len;
         }
     }
@@ -1998,7 +2064,7 @@ int main(int argc, char **argv)
     if (S.inotify_fd < 0)
         warnx("inotify: %s (falling back to rescans)", strerror(errno));
     for (int i = 0; i < MAX_DIRS; i++)
-        S.watch[i] = -1;
+        S.watch[i] = S.ancestor_watch[i] = -1;
     recover_out_dir();
     prepare_memory();
     S.cur = outfile_new();
