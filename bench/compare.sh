@@ -97,7 +97,7 @@ if [ "$overload_rate" != auto ] && ! count_value "$overload_rate" >/dev/null; th
 fi
 
 # Totals; a workload of several producers gives each its share.
-calls=2000000 warmup=200000 burst=10000000 rates="1M 2M 5M 10M 20M 30M 40M" overload_s=2
+calls=2000000 warmup=200000 burst=10000000 rates="1M 2M 5M 10M 20M 30M 35M 40M" overload_s=2
 if [ $quick = 1 ]; then
     calls=200000 warmup=20000 burst=1000000 rates="1M 5M 20M" overload_s=1
 fi
