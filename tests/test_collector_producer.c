@@ -1,23 +1,33 @@
-/* Description: the producer the collector tests run as a child process: T threads each log records
- * "t=%u i=%lu px=%f s=%s" with i = 0, 1, ... so that a test knows the exact multiset to expect.
+/* Description: the producer the collector tests and the crash matrix run as a child process: T threads
+ * each log records "t=%u i=%lu px=%f s=%s" with i = 0, 1, ... so that a test knows the exact multiset
+ * to expect.
  *
  *   test-collector-producer [--app A] [--threads T] [--count N | --forever] [--burst B --pause-us U]
- *                           [--ring-bytes BYTES] [--long-every K] [--hold]
+ *                           [--ring-bytes BYTES] [--long-every K] [--hold] [--progress FILE]
  *
- * Prints "ready" once logging started, "progress <i>" every 10000 records of thread 0, and at the end
- * "done <dropped>" (the producer-side drop counter). --hold: then waits for stdin to close. */
+ * --count 0, or --forever: until killed. Prints "ready" once logging started, "progress <i>" every
+ * 10000 records of thread 0, and at the end "done <dropped>" (the producer-side drop counter).
+ * --hold: then waits for stdin to close.
+ * --progress FILE (at least PROGRESS_THREADS u64; T at most that): instead of the progress lines,
+ * after every call that returned, i + 1 is stored for its thread in FILE, shared. A killed process
+ * leaves the file behind: it says which calls returned, i.e. which records were committed or counted
+ * as dropped, and which one per thread may have been in flight at the kill. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "shmlog.h"
 
+#define PROGRESS_THREADS 8
+
 static unsigned threads = 2, burst = 0, pause_us = 0, long_every = 0;
 static unsigned long count = 1000;
-static int forever;
+static uint64_t *progress; /* --progress: PROGRESS_THREADS counters, shared with the test */
 
 static const char long_text[] =
     "a long string argument that takes continuation slots of the ring: "
@@ -32,10 +42,14 @@ static void *run(void *arg)
 {
     unsigned t = (unsigned)(uintptr_t)arg;
     shmlog_thread_init();
-    for (unsigned long i = 0; forever || i < count; i++) {
+    for (unsigned long i = 0; count == 0 || i < count; i++) {
         const char *s = long_every && i % long_every == 0 ? long_arg : &"xyz"[i % 4];
         SHMLOG_INFO("t=%u i=%lu px=%f s=%s", t, i, (double)i * 0.25, s);
-        if (t == 0 && i % 10000 == 9999) {
+        if (progress) {
+            /* After the call returned: a kill before this store leaves record
+             * i counted as the one in flight, which the checker allows for. */
+            __atomic_store_n(&progress[t], (uint64_t)i + 1, __ATOMIC_RELEASE);
+        } else if (t == 0 && i % 10000 == 9999) {
             printf("progress %lu\n", i + 1);
             fflush(stdout);
         }
@@ -54,10 +68,11 @@ int main(int argc, char **argv)
     cfg.app = "tprod";
     cfg.quiet = 1;
     int hold = 0;
+    const char *progress_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--hold")) { hold = 1; continue; }
-        if (!strcmp(a, "--forever")) { forever = 1; continue; }
+        if (!strcmp(a, "--forever")) { count = 0; continue; }
         if (!v) { fprintf(stderr, "test-collector-producer: %s needs a value\n", a); return 2; }
         i++;
         if (!strcmp(a, "--app")) cfg.app = v;
@@ -67,7 +82,26 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--pause-us")) pause_us = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--ring-bytes")) cfg.ring_bytes = strtoul(v, NULL, 10);
         else if (!strcmp(a, "--long-every")) long_every = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--progress")) progress_path = v;
         else { fprintf(stderr, "test-collector-producer: unknown option %s\n", a); return 2; }
+    }
+    if (progress_path) {
+        if (threads < 1 || threads > PROGRESS_THREADS) {
+            fprintf(stderr, "test-collector-producer: --progress takes at most %d threads\n", PROGRESS_THREADS);
+            return 2;
+        }
+        int fd = open(progress_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+            perror("test-collector-producer: --progress");
+            return 1;
+        }
+        void *m = mmap(NULL, PROGRESS_THREADS * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        close(fd);
+        if (m == MAP_FAILED) {
+            perror("test-collector-producer: mmap --progress");
+            return 1;
+        }
+        progress = m;
     }
     int rc = shmlog_init(&cfg);
     if (rc < 0) {

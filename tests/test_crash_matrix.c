@@ -2,7 +2,7 @@
 #include "test_robust_helpers.h"
 
 /*
- * What "committed" means for a SIGKILLed producer: tests/crash_producer.c
+ * What "committed" means for a SIGKILLed producer: --progress in tests/test_collector_producer.c
  * stores, per thread, how many of its log calls returned. A call that
  * returned either committed its record or counted it as dropped, so per
  * thread, records 0 .. attempted-1 must each be in the files or be counted in
@@ -89,7 +89,7 @@ struct cm_run {
     struct cm_prod *last_found;
 };
 
-static const char *cm_exe(void) { return tc_exe("CRASH_PRODUCER"); }
+static const char *cm_exe(void) { return tc_exe("TEST_PRODUCER"); }
 
 static void cm_kill(struct cm_run *run, struct cm_prod *p);
 
