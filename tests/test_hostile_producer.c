@@ -99,7 +99,11 @@ static size_t accepted_segments_left(void)
 static void assert_collector_alive(const struct tc_child *col)
 {
     int st = 0;
-    cr_assert_eq(waitpid(col->pid, &st, WNOHANG), 0, "the collector died (status %#x)", st);
+    pid_t w = waitpid(col->pid, &st, WNOHANG);
+    /* Once this read "died (status 0)" with no more to go on: say which. */
+    cr_assert(w != -1, "waitpid on the collector: %s", strerror(errno));
+    cr_assert_eq(w, 0, "the collector %s %d", WIFSIGNALED(st) ? "was killed by signal" : "exited with",
+                 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 }
 
 Test(hostile_producer, scribbling_and_shrinking_producers_crash_and_hang_nothing)
