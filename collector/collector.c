@@ -598,10 +598,10 @@ static void apply_retention(void)
  * benchmarks' collector peaked at 12 MB resident without it), and freed:
  * growth is carved from pages already there. (Without it, records with a
  * 40-character string lost 3,500 to 27,000 records of a 5 M/s run while the
- * first frames faulted their buffers in.) Then one throwaway
- * frame of the size real frames have makes zstd allocate and touch its
- * workspace now, before the first producer, instead of at its first frame
- * (and the freed memory serves every encoder after: rotations too). */
+ * first frames faulted their buffers in.) Then one throwaway frame of the
+ * size real frames have makes zstd allocate and touch its workspace now,
+ * before the first producer, instead of at its first frame (and the freed
+ * memory serves every encoder after: rotations too). */
 static void prepare_memory(void)
 {
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
