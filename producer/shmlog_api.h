@@ -338,7 +338,7 @@ SHMLOG__INLINE uint8_t *shmlog__begin(uint64_t tsc, uint32_t site, unsigned lvl,
             h = ring->hdr;
         }
         head = shmlog__reserve(ring, h, cpu, nslots, payload, pos);
-        if (SHMLOG__LIKELY(head > SHMLOG__MOVED))
+        if (SHMLOG__LIKELY((uintptr_t)head > (uintptr_t)SHMLOG__MOVED)) /* neither dropped nor moved */
             break;
         if (!head)
             return NULL;
@@ -514,8 +514,8 @@ static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
             (void)shmlog__room;                                                                \
             SHMLOG__EACH(SHMLOG__A_LEN, __VA_ARGS__)                                           \
             const size_t shmlog__payload = 0 SHMLOG__EACH(SHMLOG__A_SUM, __VA_ARGS__);         \
-            uint64_t shmlog__pos;                                                              \
-            uint8_t *shmlog__head = shmlog__begin(shmlog__tsc, shmlog__site, (lvl), (cat),       \
+            uint64_t shmlog__pos = 0; /* set with every head; GCC cannot see it */             \
+            uint8_t *shmlog__head = shmlog__begin(shmlog__tsc, shmlog__site, (lvl), (cat),     \
                                                   shmlog__payload, shmlog__trunc, &shmlog__pos); \
             if (SHMLOG__LIKELY(shmlog__head != NULL)) {                                        \
                 size_t shmlog__off = 0;                                                        \
