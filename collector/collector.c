@@ -608,7 +608,7 @@ static void prepare_memory(void)
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     void *heap = malloc(WARM_HEAP_BYTES);
     if (heap) {
-        shmlog_pages_fault_in(heap, WARM_HEAP_BYTES, 1);
+        shmlog__pages_fault_in(heap, WARM_HEAP_BYTES, 1);
         free(heap);
     }
     struct shlog_enc *enc;

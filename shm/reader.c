@@ -131,12 +131,12 @@ int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, cons
      * 131072 records of an 8 MiB ring at 45-56 ns each and the rest at
      * 23-27, and the ring overflowed 3-5 ms after the first record.
      * Filling the page table alone did not help on this VM (see
-     * shmlog_pages_fault_in). Only when the file has no holes, so nothing
+     * shmlog__pages_fault_in, the creator's way too). Only when the file has no holes, so nothing
      * gets allocated (a sparse file, a hostile one of up to
      * SHMLOG_MAX_SEGMENT_BYTES, is faulted in only as far as it is read).
      * Hugetlbfs reports no blocks and is skipped: a few faults there. */
     if (no_holes)
-        shmlog_pages_fault_in(addr, bytes, 0);
+        shmlog__pages_fault_in(addr, bytes, 0);
     seg->addr = addr;
     seg->bytes = bytes;
     seg->writable = writable;
@@ -530,21 +530,6 @@ int shmlog_default_dirs(char dirs[][4096], int max)
     if (n < max)
         snprintf(dirs[n++], 4096, "%s", "/dev/shm/shmlog");
     return n;
-}
-
-void shmlog_pages_fault_in(void *addr, size_t bytes, int write)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE); /* the step a segment's creator faults it in with */
-    uintptr_t from = ((uintptr_t)addr + page - 1) & ~(uintptr_t)(page - 1);
-    uintptr_t to = ((uintptr_t)addr + bytes) & ~(uintptr_t)(page - 1);
-    if (to > from) /* an old kernel refuses it: the accesses below fault instead */
-        (void)madvise((void *)from, to - from, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
-    volatile uint8_t *p = addr;
-    for (size_t off = 0; off < bytes; off += page) {
-        uint8_t b = p[off];
-        if (write)
-            p[off] = b;
-    }
 }
 
 int shmlog_parse_seg_name(const char *name, unsigned *kind, char *app, size_t app_cap, uint32_t *pid,

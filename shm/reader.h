@@ -180,13 +180,6 @@ int shmlog_proc_alive(uint32_t pid, uint64_t proc_start);
  * many were written to dirs. */
 int shmlog_default_dirs(char dirs[][4096], int max);
 
-/* Maps every page of [addr, addr + bytes) into this process now, each read
- * (write 0) or rewritten with its own value (write 1) once: the kernel fills
- * the page table in one call, but a hypervisor that shadows page tables still
- * traps the first access to each page (about 12 us apiece on the 2-core VM
- * of the benchmarks). */
-void shmlog_pages_fault_in(void *addr, size_t bytes, int write);
-
 /* Parses "<app>-<pid>.meta" / "<app>-<pid>-cpu<N>.ring". 0 on match. */
 int shmlog_parse_seg_name(const char *name, unsigned *kind, char *app, size_t app_cap, uint32_t *pid,
                           uint32_t *cpu);
