@@ -11,9 +11,10 @@
  * id, a double price and an int quantity, the values of bench.h), into its
  * own rings at --rate records per second (default 2 M/s, what bench/files.sh
  * asks of shmlog-sample, so the TSC deltas are those of a paced producer), and
- * reads them back out of the ring as the collector does. Encoding follows the collector too: batches of at most
- * DRAIN_BUDGET records of one ring, a frame every FRAME_MAX_RECORDS records
- * (collector/collector.c), zstd at --level (default 1, the collector's).
+ * reads them back out of the ring as the collector does. Encoding follows the
+ * collector too: batches of at most DRAIN_BUDGET records of one ring, a frame
+ * every FRAME_MAX_RECORDS records (collector/collector.c), zstd at --level
+ * (default 1, the collector's).
  * Decoding reads the file back with shlog_reader_next(); a first, untimed pass
  * checks that every record comes out as it went in. Timings are the best of
  * --repeat runs. --out keeps the file, for shmlog-dump.
@@ -33,6 +34,17 @@
 
 /* The mixes of shmlog-sample, and the benchmark's one call. */
 #define MIX_ARGS3 (MIX_UNIFORM + 1)
+static const char *const mix_names[] = {[MIX_TRADING] = "trading", [MIX_UNIFORM] = "uniform",
+                                        [MIX_ARGS3] = "args3"};
+
+/* The mix called name, or -1. */
+static int mix_named(const char *name)
+{
+    for (int k = 0; k < (int)(sizeof mix_names / sizeof mix_names[0]); k++)
+        if (!strcmp(name, mix_names[k]))
+            return k;
+    return -1;
+}
 
 #define DRAIN_BUDGET 16384u      /* collector.c: records per ring per pass */
 #define FRAME_MAX_RECORDS 65536u /* collector.c: a frame is flushed at this many records */
@@ -309,8 +321,6 @@ int main(int argc, char **argv)
     double rate = 2e6;
     int level = 1;
     int kind = MIX_TRADING;
-    static const char *const mix_names[] = {[MIX_TRADING] = "trading", [MIX_UNIFORM] = "uniform",
-                                            [MIX_ARGS3] = "args3"};
     const char *out = NULL;
     for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
@@ -324,8 +334,8 @@ int main(int argc, char **argv)
             repeat = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--out") && *v)
             out = v;
-        else if (!strcmp(a, "--mix") && (!strcmp(v, "trading") || !strcmp(v, "uniform") || !strcmp(v, "args3")))
-            kind = !strcmp(v, "uniform") ? MIX_UNIFORM : !strcmp(v, "args3") ? MIX_ARGS3 : MIX_TRADING;
+        else if (!strcmp(a, "--mix") && mix_named(v) >= 0)
+            kind = mix_named(v);
         else
             die("usage: shmlog-bench-encode [--records N] [--mix trading|uniform|args3] [--rate R] [--level L] "
                 "[--repeat K] [--out FILE]");
