@@ -49,7 +49,7 @@
 #define FRAME_MAX_RAW (16u << 20)   /* ... or this many uncompressed bytes ... */
 #define FRAME_MAX_AGE_NS 50000000ull /* ... or when its first record is this old */
 #define DRAIN_BUDGET 16384u         /* records per ring per pass: fairness */
-#define PREFETCH_SLOTS 16u          /* how far ahead of the reader slots are prefetched */
+#define TAKE_RECORDS 64u            /* one-slot records copied out of a ring at a time */
 #define WARM_HEAP_BYTES (16u << 20) /* heap faulted in at start: see prepare_memory */
 #define WARM_UP_RECORDS 32768u      /* a frame's worth: see prepare_memory */
 #define MAX_PASS_WAIT_NS 1000000ull /* longest wait between drain passes (see pass_wait_ns) */
@@ -449,6 +449,7 @@ static struct {
     /* segments that failed to open: reported once */
     struct bad_seg { char path[4400]; ino_t ino; struct bad_seg *next; } *bad;
     struct shmlog_rec rec;
+    _Alignas(64) struct shmlog_record take[TAKE_RECORDS];
 } S;
 
 /* ==== Output files ==== */
@@ -1013,6 +1014,64 @@ struct drain_pass {
     int more;              /* stopped before the head: budget spent or frame full */
 };
 
+/* The open batch is of ring r, its process in the file. */
+static void batch_of(struct ring *r)
+{
+    if (S.batch_ring == r)
+        return;
+    check_enc(end_batch(), "a batch");
+    check_enc(ensure_process(r->proc), "a process");
+    check_enc(shlog_enc_batch_begin(S.cur->enc, r->proc->key, r->cpu), "a batch");
+    S.batch_ring = r;
+}
+
+/* The site a record names is in the file before the record is (in a batch of
+ * its process: the process is in the file). */
+static inline void site_in_file(struct proc *p, uint32_t id)
+{
+    if (id < p->nsites && p->sites[id].file_gen == S.cur->gen)
+        return;
+    struct site_slot *slot;
+    const struct shmlog_site_info *site = site_of(p, id, &slot);
+    if (site && !shlog_enc_has_site(S.cur->enc, p->key, id))
+        check_enc(shlog_enc_site(S.cur->enc, p->key, site), "a site");
+    if (site && slot)
+        slot->file_gen = S.cur->gen;
+}
+
+/* A record as the alert rules see it. */
+static inline void count_record(struct proc *p, unsigned level, unsigned category, uint32_t site)
+{
+    if (level >= alerts.min_level) /* no rule: never true */
+        alert_count(&alerts, level, category, site, p->key, p->info.pid, p->app);
+}
+
+/* Encodes the n one-slot records shmlog_ring_take copied from positions pos... */
+static void encode_taken(struct ring *r, size_t n, uint64_t pos)
+{
+    struct proc *p = r->proc;
+    uint32_t known = UINT32_MAX; /* runs of one site are the common case */
+    batch_of(r);
+    for (size_t i = 0; i < n; i++) {
+        const struct shmlog_record *t = &S.take[i];
+        if (t->site != known) {
+            site_in_file(p, t->site);
+            known = t->site;
+        }
+        count_record(p, t->level, t->category, t->site);
+    }
+    for (size_t done = 0; done < n;) {
+        long rc = shlog_enc_slots(S.cur->enc, S.take + done, n - done, pos + done);
+        if (rc == -ENOSPC) {
+            check_enc(end_batch(), "a batch");
+            batch_of(r);
+            continue;
+        }
+        check_enc(rc < 0 ? (int)rc : 0, "a record");
+        done += (size_t)rc;
+    }
+}
+
 /* The record loop of drain_ring, apart so its locals live in registers:
  * drain_ring's sigsetjmp would otherwise make each of them a memory access
  * per record. head: the producers' head read at the start of the pass. */
@@ -1026,67 +1085,61 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
     const char *hostile = NULL;
     int more = 1; /* unless the loop finds the ring empty */
     while (n + losses < budget) { /* losses count too: a scribbled ring must not keep us here */
-        struct shmlog_loss loss;
-        uint64_t at = pos;
-        /* The slots were written by another core: ask for them ahead of use
-         * so each record does not wait for a cache-line transfer. Never past
-         * the head seen: a slot about to be written would be pulled away from
-         * its producer, who would then wait for it back. */
-        if ((int64_t)(head - (pos + PREFETCH_SLOTS)) > 0)
-            __builtin_prefetch(r->view.slots + (((pos + PREFETCH_SLOTS) & r->view.mask) << 6));
-        int st = shmlog_ring_next(&r->view, &at, &S.rec, p->gone, &loss);
-        if (st == SHMLOG_READ_EMPTY || st == SHMLOG_READ_PENDING) {
-            more = 0;
-            break;
-        }
-        if (st == SHMLOG_READ_LOSS && loss.reason == SHMLOG_LOSS_OVERWRITTEN && r->view.policy != SHMLOG_OVERWRITE) {
-            /* Producers never reserve past what we released: a head more
-             * than a ring ahead was written by something else. Its numbers
-             * are not worth a loss marker. */
-            hostile = "its head ran more than a ring ahead of what was released";
-            break;
-        }
-        pos = at;
-        if (st == SHMLOG_READ_LOSS) {
-            emit_loss(r, &loss, 0);
-            losses++;
-            if (loss.reason == SHMLOG_LOSS_CORRUPT) {
-                hostile = "a committed record failed validation";
+        unsigned before = n;
+        uint64_t from = pos;
+        unsigned want = budget - n - losses < TAKE_RECORDS ? budget - n - losses : TAKE_RECORDS;
+        size_t took = shmlog_ring_take(&r->view, &pos, head, S.take, want);
+        if (took) {
+            encode_taken(r, took, from);
+            n += (unsigned)took;
+            payload_bytes += took * SHMLOG_HEAD_PAYLOAD;
+            slots += took;
+        } else {
+            /* Anything else: records of several slots, pads, losses. */
+            struct shmlog_loss loss;
+            uint64_t at = pos;
+            shmlog_ring_prefetch(&r->view, pos, head);
+            int st = shmlog_ring_next(&r->view, &at, &S.rec, p->gone, &loss);
+            if (st == SHMLOG_READ_EMPTY || st == SHMLOG_READ_PENDING) {
+                more = 0;
                 break;
             }
-            continue;
+            if (st == SHMLOG_READ_LOSS && loss.reason == SHMLOG_LOSS_OVERWRITTEN &&
+                r->view.policy != SHMLOG_OVERWRITE) {
+                /* Producers never reserve past what we released: a head more
+                 * than a ring ahead was written by something else. Its numbers
+                 * are not worth a loss marker. */
+                hostile = "its head ran more than a ring ahead of what was released";
+                break;
+            }
+            pos = at;
+            if (st == SHMLOG_READ_LOSS) {
+                emit_loss(r, &loss, 0);
+                losses++;
+                if (loss.reason == SHMLOG_LOSS_CORRUPT) {
+                    hostile = "a committed record failed validation";
+                    break;
+                }
+                continue;
+            }
+            batch_of(r);
+            site_in_file(p, S.rec.site);
+            int rc = shlog_enc_record(enc, &S.rec);
+            if (rc == -ENOSPC) {
+                check_enc(end_batch(), "a batch");
+                batch_of(r);
+                rc = shlog_enc_record(enc, &S.rec);
+            }
+            check_enc(rc, "a record");
+            n++;
+            payload_bytes += S.rec.payload_len;
+            slots += S.rec.nslots;
+            count_record(p, S.rec.level, S.rec.category, S.rec.site);
         }
-        if (S.batch_ring != r) {
-            check_enc(end_batch(), "a batch");
-            check_enc(ensure_process(p), "a process");
-            check_enc(shlog_enc_batch_begin(enc, p->key, r->cpu), "a batch");
-            S.batch_ring = r;
-        }
-        struct site_slot *slot;
-        if (!(S.rec.site < p->nsites && p->sites[S.rec.site].file_gen == S.cur->gen)) {
-            const struct shmlog_site_info *site = site_of(p, S.rec.site, &slot);
-            if (site && !shlog_enc_has_site(enc, p->key, S.rec.site))
-                check_enc(shlog_enc_site(enc, p->key, site), "a site");
-            if (site && slot)
-                slot->file_gen = S.cur->gen;
-        }
-        int rc = shlog_enc_record(enc, &S.rec);
-        if (rc == -ENOSPC) {
-            check_enc(end_batch(), "a batch");
-            check_enc(shlog_enc_batch_begin(enc, p->key, r->cpu), "a batch");
-            S.batch_ring = r;
-            rc = shlog_enc_record(enc, &S.rec);
-        }
-        check_enc(rc, "a record");
-        n++;
-        payload_bytes += S.rec.payload_len;
-        slots += S.rec.nslots;
-        if (S.rec.level >= alerts.min_level) /* no rule: never true */
-            alert_count(&alerts, S.rec.level, S.rec.category, S.rec.site, p->key, p->info.pid, p->app);
-        if (n == 1)
+        if (before == 0)
             mark_content();
-        if (n % 1024 == 0 && (shlog_enc_frame_records(enc) >= FRAME_MAX_RECORDS ||
-                              shlog_enc_raw_bytes(enc) >= FRAME_MAX_RAW)) {
+        if (n / 1024 != before / 1024 && (shlog_enc_frame_records(enc) >= FRAME_MAX_RECORDS ||
+                                          shlog_enc_raw_bytes(enc) >= FRAME_MAX_RAW)) {
             S.flush_soon = 1;
             break;
         }

@@ -587,10 +587,23 @@ static size_t plan_tables_within(struct arg_plan *pl, size_t used)
     return units;
 }
 
+/* The contexts of a site's arguments before its key: they start over in each
+ * batch, all at once at the site's first record there (*ctx_gen is the batch
+ * they are of), not one by one at each argument. */
+static inline void site_ctx_claim(const struct arg_plan *pl, struct num_ctx *ctx, uint32_t *ctx_gen, uint32_t gen)
+{
+    if (*ctx_gen == gen)
+        return;
+    *ctx_gen = gen;
+    for (unsigned i = 0; i < pl->key_arg; i++)
+        ctx[i] = (struct num_ctx){.gen = gen, .scale = -1};
+}
+
 /* Lays the tables out in mem (site_tables_bytes of it), all marked as of
- * batch gen, so stale in the next; ctx is the site's SHMLOG_MAX_ARGS array. */
+ * batch gen, so stale in the next; ctx is the site's SHMLOG_MAX_ARGS array,
+ * ctx_gen the batch it is of. */
 static void site_tables_init(const struct arg_plan *pl, void *mem, uint32_t gen, struct num_ctx *ctx,
-                             struct num_ctx **keyed, struct str_table **str)
+                             uint32_t *ctx_gen, struct num_ctx **keyed, struct str_table **str)
 {
     *keyed = mem;
     *str = mem ? (struct str_table *)(*keyed + KEY_VALUES * pl->nkeyed) : NULL; /* NULL: a site with neither */
@@ -602,16 +615,17 @@ static void site_tables_init(const struct arg_plan *pl, void *mem, uint32_t gen,
         (*str)[i].gen = gen;
     for (unsigned i = 0; i < SHMLOG_MAX_ARGS; i++)
         ctx[i].gen = gen;
+    *ctx_gen = gen;
 }
 
 /* The context of numeric argument i of a record whose key argument took
- * key_slot: one per site and argument before the key, one per site,
- * argument and key value after it. */
+ * key_slot: one per site and argument before the key (claimed with the site,
+ * site_ctx_claim), one per site, argument and key value after it. */
 static inline struct num_ctx *arg_ctx(const struct arg_plan *pl, struct num_ctx *site_ctx, struct num_ctx *keyed,
                                       unsigned i, unsigned key_slot, uint32_t gen)
 {
     if (i < pl->key_arg)
-        return ctx_claim(&site_ctx[i], gen);
+        return &site_ctx[i];
     return ctx_claim(&keyed[key_slot * pl->nkeyed + (i - pl->key_arg - 1)], gen);
 }
 
@@ -622,6 +636,7 @@ static inline struct num_ctx *arg_ctx(const struct arg_plan *pl, struct num_ctx 
 struct enc_site {
     struct arg_plan plan;
     struct num_ctx ctx[SHMLOG_MAX_ARGS]; /* arguments before the key argument */
+    uint32_t ctx_gen;                    /* the batch ctx is of */
     struct num_ctx *keyed;               /* KEY_VALUES x plan.nkeyed, then plan.nstr string tables */
     struct str_table *str;
 };
@@ -779,7 +794,7 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shmlog_site_
     e->table_units += units;
     es->plan = plan;
     /* stale: each context starts over at its first use */
-    site_tables_init(&plan, mem, e->batch_gen - 1, es->ctx, &es->keyed, &es->str);
+    site_tables_init(&plan, mem, e->batch_gen - 1, es->ctx, &es->ctx_gen, &es->keyed, &es->str);
     unsigned nargs = plan.raw_only && s->nargs > SHMLOG_MAX_ARGS ? 0 : s->nargs;
 
     size_t fmt_len = s->fmt_len < SHMLOG_MAX_FMT_BYTES ? s->fmt_len : SHMLOG_MAX_FMT_BYTES;
@@ -868,18 +883,27 @@ static struct enc_site *enc_lookup_site(struct shlog_enc *e, uint32_t site)
     return &e->site_v[*idx];
 }
 
-/* 0 with *used the payload bytes the arguments of r take as plan declares
- * them, or -1 when the payload does not match the types (then the record is
- * stored raw). */
-static int enc_args_measure(const struct arg_plan *pl, const struct shmlog_rec *r, size_t *used)
+/* A record's payload as the encoder reads it: a private copy, never the ring,
+ * since lengths read from it are trusted once measured. Word loads may read up
+ * to end, past len, and mask what they do not use. */
+struct enc_payload {
+    const uint8_t *p;
+    size_t len; /* at most SHMLOG_MAX_PAYLOAD */
+    const uint8_t *end;
+};
+
+/* 0 with *used the payload bytes the arguments take as plan declares them, or
+ * -1 when the payload does not match the types (then the record is stored
+ * raw). */
+static int enc_args_measure(const struct arg_plan *pl, const struct enc_payload *a, size_t *used)
 {
-    size_t lim = r->payload_len < SHMLOG_MAX_PAYLOAD ? r->payload_len : SHMLOG_MAX_PAYLOAD;
+    size_t lim = a->len;
     size_t off = 0;
     for (unsigned k = 0; k < pl->nstr; k++) {
         off += pl->fixed_before[k];
         if (off + 2 > lim)
             return -1;
-        off += 2 + (((size_t)r->payload[off] | (size_t)r->payload[off + 1] << 8) & SHMLOG_STR_LEN_MASK);
+        off += 2 + (((size_t)a->p[off] | (size_t)a->p[off + 1] << 8) & SHMLOG_STR_LEN_MASK);
     }
     off += pl->fixed_after;
     *used = off;
@@ -909,26 +933,26 @@ static inline uint8_t *enc_float(uint8_t *p, struct num_ctx *c, uint64_t bits, u
     return p;
 }
 
-/* str_head of a string in r's payload: one load when 8 bytes are there. */
-static inline uint64_t enc_str_head(const struct shmlog_rec *r, const uint8_t *bytes, size_t n)
+/* str_head of a string in a payload: one load when 8 bytes are there. */
+static inline uint64_t enc_str_head(const uint8_t *end, const uint8_t *bytes, size_t n)
 {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (bytes + 8 <= r->payload + sizeof(r->payload)) {
+    if (bytes + 8 <= end) {
         uint64_t h;
         memcpy(&h, bytes, 8);
         return n >= 8 ? h : h & ((1ULL << (8 * n)) - 1);
     }
 #else
-    (void)r;
+    (void)end;
 #endif
     return str_head(bytes, n);
 }
 
-/* The arguments of r (checked by enc_args_measure) into the args column at p. */
-static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct shmlog_rec *r, uint8_t *p)
+/* The arguments (checked by enc_args_measure) into the args column at p. */
+static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct enc_payload *pay, uint8_t *p)
 {
     const struct arg_plan *pl = &s->plan;
-    const uint8_t *a = r->payload;
+    const uint8_t *a = pay->p;
     unsigned key_slot = 0;
     for (unsigned i = 0; i < pl->nargs; i++) {
         uint64_t v;
@@ -939,7 +963,7 @@ static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct s
             size_t n = hdr & SHMLOG_STR_LEN_MASK;
             struct str_table *tb = &s->str[pl->str_index[i]];
             str_table_claim(tb, e->batch_gen);
-            int slot = n <= STR_SHORT ? str_find(tb, hdr, enc_str_head(r, a + 2, n), a + 2) : -1;
+            int slot = n <= STR_SHORT ? str_find(tb, hdr, enc_str_head(pay->end, a + 2, n), a + 2) : -1;
             if (slot >= 0) {
                 p = put_varint(p, (uint64_t)slot << 1 | 1);
             } else {
@@ -981,67 +1005,166 @@ static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct s
  * payload's size bounds the record's. */
 #define ARGS_RECORD_MAX (SHMLOG_MAX_ARGS * (VARINT_MAX + 1) + SHMLOG_MAX_PAYLOAD + VARINT_MAX)
 
+/* The open batch's column ends and running values, held in locals while
+ * records are encoded: a store through a byte pointer may alias any field of
+ * e, so the compiler would reload them after every byte. */
+struct enc_cursor {
+    /* one name per column, not an array: vectorized in and out of an array
+     * they cost a failed store-to-load forward per record */
+    uint8_t *gap, *nslots, *tsc, *site, *tid, *attr, *args;
+    uint64_t expected_pos, prev_tsc;
+    uint32_t prev_tid;
+    /* the last record's site: runs of one site skip the lookup */
+    uint32_t site_id;
+    struct enc_site *known;
+};
+
+/* Room in every column for n more records and the cursor at their ends. The
+ * room is reserved for many records at once: one check per call instead of
+ * one per column per record. */
+static int enc_cursor_open(struct shlog_enc *e, struct enc_cursor *k, unsigned n)
+{
+    if (e->col_room < n) {
+        unsigned room = n + COL_ROOM_RECORDS;
+        for (int i = 0; i < NCOLS; i++)
+            if (buf_reserve(&e->col[i], (size_t)room * (i == COL_ARGS ? ARGS_RECORD_MAX : VARINT_MAX)))
+                return -ENOMEM;
+        e->col_room = room;
+    }
+    e->col_room -= n;
+    struct buf *c = e->col;
+    k->gap = c[COL_GAP].p + c[COL_GAP].len;
+    k->nslots = c[COL_NSLOTS].p + c[COL_NSLOTS].len;
+    k->tsc = c[COL_TSC].p + c[COL_TSC].len;
+    k->site = c[COL_SITE].p + c[COL_SITE].len;
+    k->tid = c[COL_TID].p + c[COL_TID].len;
+    k->attr = c[COL_ATTR].p + c[COL_ATTR].len;
+    k->args = c[COL_ARGS].p + c[COL_ARGS].len;
+    k->expected_pos = e->expected_pos;
+    k->prev_tsc = e->prev_tsc;
+    k->prev_tid = e->prev_tid;
+    k->site_id = UINT32_MAX;
+    k->known = NULL;
+    return 0;
+}
+
+static void enc_cursor_close(struct shlog_enc *e, const struct enc_cursor *k, unsigned records)
+{
+    struct buf *c = e->col;
+    c[COL_GAP].len = (size_t)(k->gap - c[COL_GAP].p);
+    c[COL_NSLOTS].len = (size_t)(k->nslots - c[COL_NSLOTS].p);
+    c[COL_TSC].len = (size_t)(k->tsc - c[COL_TSC].p);
+    c[COL_SITE].len = (size_t)(k->site - c[COL_SITE].p);
+    c[COL_TID].len = (size_t)(k->tid - c[COL_TID].p);
+    c[COL_ATTR].len = (size_t)(k->attr - c[COL_ATTR].p);
+    c[COL_ARGS].len = (size_t)(k->args - c[COL_ARGS].p);
+    e->expected_pos = k->expected_pos;
+    e->prev_tsc = k->prev_tsc;
+    e->prev_tid = k->prev_tid;
+    e->batch_count += records;
+}
+
+/* A record's header fields, whichever copy they come from. */
+struct enc_head {
+    uint64_t pos, tsc;
+    uint32_t site, tid;
+    unsigned level, category, flags, nslots;
+};
+
+/* One record into the columns at k, which have room for it. */
+static inline void enc_put(struct shlog_enc *e, struct enc_cursor *k, const struct enc_head *h,
+                           const struct enc_payload *pay)
+{
+    k->gap = put_varint(k->gap, h->pos - k->expected_pos);
+    k->tsc = put_varint(k->tsc, zigzag((int64_t)(h->tsc - k->prev_tsc)));
+    k->site = put_varint(k->site, h->site);
+    k->tid = put_varint(k->tid, zigzag((int32_t)(h->tid - k->prev_tid)));
+    k->expected_pos = h->pos + h->nslots;
+    k->prev_tsc = h->tsc;
+    k->prev_tid = h->tid;
+
+    if (h->site != k->site_id || !k->known) {
+        k->known = enc_lookup_site(e, h->site);
+        k->site_id = h->site;
+    }
+    struct enc_site *s = k->known;
+    if (s)
+        site_ctx_claim(&s->plan, s->ctx, &s->ctx_gen, e->batch_gen);
+    size_t used;
+    int raw = !s || s->plan.raw_only || enc_args_measure(&s->plan, pay, &used) != 0;
+    unsigned level = h->level < 7 ? h->level : 7; /* values past 7 are not levels */
+    unsigned category = h->category < 7 ? h->category : 7;
+    k->attr = put_varint(k->attr, level | category << 3 | (raw ? ATTR_RAW : 0) | (uint64_t)h->flags << 7);
+    if (raw) {
+        used = pay->len;
+        k->args = put_varint(k->args, used);
+        memcpy(k->args, pay->p, used);
+        k->args += used;
+    } else {
+        k->args = enc_args(e, s, pay, k->args);
+    }
+    /* The slots follow from the bytes the arguments take, but for records
+     * that reserved more: stored as the difference. */
+    *k->nslots++ = (uint8_t)(h->nslots - shmlog_slots_for_payload(used));
+}
+
+/* The batch's first record sets what the others are told against. */
+static void enc_batch_first(struct shlog_enc *e, uint64_t pos, uint64_t tsc)
+{
+    e->first_pos = e->expected_pos = pos;
+    e->base_tsc = e->prev_tsc = tsc;
+    e->prev_tid = 0;
+}
+
 int shlog_enc_record(struct shlog_enc *e, const struct shmlog_rec *r)
 {
     if (!e->batch_open)
         return -EINVAL;
     if (e->batch_count >= SHLOG_MAX_BATCH_RECORDS)
         return -ENOSPC;
-    /* Room in every column is reserved for many records at once: one check
-     * per record instead of one per column. */
-    if (!e->col_room) {
-        for (int i = 0; i < NCOLS; i++)
-            if (buf_reserve(&e->col[i], (size_t)COL_ROOM_RECORDS * (i == COL_ARGS ? ARGS_RECORD_MAX : VARINT_MAX)))
-                return -ENOMEM;
-        e->col_room = COL_ROOM_RECORDS;
-    }
-    e->col_room--;
-    if (e->batch_count == 0) {
-        e->first_pos = e->expected_pos = r->pos;
-        e->base_tsc = e->prev_tsc = r->tsc;
-        e->prev_tid = 0;
-    }
-    /* The columns' ends in locals: a store through a byte pointer may alias
-     * any field of e, so the compiler would reload them after every byte. */
-    struct buf *c = e->col;
-    uint8_t *gap = c[COL_GAP].p + c[COL_GAP].len, *tsc = c[COL_TSC].p + c[COL_TSC].len;
-    uint8_t *site = c[COL_SITE].p + c[COL_SITE].len, *tid = c[COL_TID].p + c[COL_TID].len;
-    uint8_t *attr_end = c[COL_ATTR].p + c[COL_ATTR].len, *p = c[COL_ARGS].p + c[COL_ARGS].len;
-    uint64_t expected_pos = e->expected_pos, prev_tsc = e->prev_tsc;
-    uint32_t prev_tid = e->prev_tid;
-    e->expected_pos = r->pos + r->nslots;
-    e->prev_tsc = r->tsc;
-    e->prev_tid = r->tid;
-    gap = put_varint(gap, r->pos - expected_pos);
-    tsc = put_varint(tsc, zigzag((int64_t)(r->tsc - prev_tsc)));
-    site = put_varint(site, r->site);
-    tid = put_varint(tid, zigzag((int32_t)(r->tid - prev_tid)));
-
-    struct enc_site *s = enc_lookup_site(e, r->site);
-    size_t used;
-    int raw = !s || s->plan.raw_only || enc_args_measure(&s->plan, r, &used) != 0;
-    unsigned level = r->level < 7 ? r->level : 7; /* values past 7 are not levels */
-    unsigned category = r->category < 7 ? r->category : 7;
-    attr_end = put_varint(attr_end, level | category << 3 | (raw ? ATTR_RAW : 0) | (uint64_t)r->flags << 7);
-    if (raw) {
-        used = r->payload_len < SHMLOG_MAX_PAYLOAD ? r->payload_len : SHMLOG_MAX_PAYLOAD;
-        p = put_varint(p, used);
-        memcpy(p, r->payload, used);
-        p += used;
-    } else {
-        p = enc_args(e, s, r, p);
-    }
-    c[COL_GAP].len = (size_t)(gap - c[COL_GAP].p);
-    c[COL_TSC].len = (size_t)(tsc - c[COL_TSC].p);
-    c[COL_SITE].len = (size_t)(site - c[COL_SITE].p);
-    c[COL_TID].len = (size_t)(tid - c[COL_TID].p);
-    c[COL_ATTR].len = (size_t)(attr_end - c[COL_ATTR].p);
-    c[COL_ARGS].len = (size_t)(p - c[COL_ARGS].p);
-    /* The slots follow from the bytes the arguments take, but for records
-     * that reserved more: stored as the difference. */
-    c[COL_NSLOTS].p[c[COL_NSLOTS].len++] = (uint8_t)(r->nslots - shmlog_slots_for_payload(used));
-    e->batch_count++;
+    if (e->batch_count == 0)
+        enc_batch_first(e, r->pos, r->tsc);
+    struct enc_cursor k;
+    if (enc_cursor_open(e, &k, 1))
+        return -ENOMEM;
+    struct enc_head h = {r->pos, r->tsc, r->site, r->tid, r->level, r->category, r->flags, r->nslots};
+    struct enc_payload pay = {r->payload, r->payload_len < SHMLOG_MAX_PAYLOAD ? r->payload_len : SHMLOG_MAX_PAYLOAD,
+                              r->payload + sizeof(r->payload)};
+    enc_put(e, &k, &h, &pay);
+    enc_cursor_close(e, &k, 1);
     return 0;
+}
+
+/* flatten: enc_put and enc_args inlined into the loop keep the cursor in
+ * registers across records. */
+__attribute__((flatten)) long shlog_enc_slots(struct shlog_enc *e, const struct shmlog_record *slots, size_t n,
+                                              uint64_t pos)
+{
+    if (!e->batch_open)
+        return -EINVAL;
+    size_t room = SHLOG_MAX_BATCH_RECORDS - e->batch_count;
+    if (n > room)
+        n = room;
+    if (!n)
+        return room ? 0 : -ENOSPC;
+    if (e->batch_count == 0)
+        enc_batch_first(e, pos, slots[0].tsc);
+    for (size_t done = 0; done < n;) {
+        /* in parts, so the room reserved stays that of a few records */
+        unsigned part = n - done < COL_ROOM_RECORDS ? (unsigned)(n - done) : COL_ROOM_RECORDS;
+        struct enc_cursor k;
+        if (enc_cursor_open(e, &k, part))
+            return done ? (long)done : -ENOMEM;
+        for (unsigned i = 0; i < part; i++) {
+            const struct shmlog_record *r = &slots[done + i];
+            struct enc_head h = {pos + done + i, r->tsc, r->site, r->tid, r->level, r->category, r->flags, 1};
+            struct enc_payload pay = {r->payload, SHMLOG_HEAD_PAYLOAD, r->payload + SHMLOG_HEAD_PAYLOAD};
+            enc_put(e, &k, &h, &pay);
+        }
+        enc_cursor_close(e, &k, part);
+        done += part;
+    }
+    return (long)n;
 }
 
 int shlog_enc_batch_end(struct shlog_enc *e)
@@ -1252,6 +1375,7 @@ struct dec_site {
     struct shlog_site pub;
     struct arg_plan plan;
     struct num_ctx ctx[SHMLOG_MAX_ARGS]; /* arguments before the key argument */
+    uint32_t ctx_gen;                    /* the batch ctx is of */
     struct num_ctx *keyed;               /* its table block (site_tables_init), or NULL */
     struct str_table *str;
 };
@@ -1762,7 +1886,7 @@ static int sec_site(struct shlog_reader *r, struct cur *c, struct shlog_event *e
     }
     r->table_units += units;
     s->plan = plan;
-    site_tables_init(&plan, mem, r->batch_gen - 1, s->ctx, &s->keyed, &s->str);
+    site_tables_init(&plan, mem, r->batch_gen - 1, s->ctx, &s->ctx_gen, &s->keyed, &s->str);
     char *strings = (char *)(s + 1);
     s->pub.proc = (uint32_t)proc;
     s->pub.id = (uint32_t)id;
@@ -1911,6 +2035,7 @@ static int decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c
     const struct arg_plan *pl = &s->plan;
     if (pl->raw_only)
         return -1; /* its records are all raw (plan_tables_within) */
+    site_ctx_claim(pl, s->ctx, &s->ctx_gen, r->batch_gen);
     uint8_t *out = rec->payload;
     const uint8_t *end = rec->payload + SHMLOG_MAX_PAYLOAD;
     unsigned key_slot = 0;

@@ -477,6 +477,31 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
     }
 }
 
+size_t shmlog_ring_take(const struct shmlog_ring_view *v, uint64_t *pos, uint64_t head, struct shmlog_record *out,
+                        size_t max)
+{
+    /* There a writer may reserve a slot again while it is copied, which
+     * shmlog_ring_next checks record by record. */
+    if (v->policy == SHMLOG_OVERWRITE)
+        return 0;
+    uint64_t p = *pos;
+    size_t n = 0;
+    for (; n < max; n++, p++) {
+        shmlog_ring_prefetch(v, p, head);
+        /* As in shmlog_ring_next: committed for p, so nothing rewrites it
+         * before we release it. */
+        if (slot_commit(v, p) != p + 1)
+            break;
+        memcpy(&out[n], slot_at(v, p), sizeof(out[n]));
+        /* Checked in the copy: what the caller reads is what was checked. */
+        const struct shmlog_record *r = &out[n];
+        if (r->nslots != 1 || r->flags != 0 || r->level > SHMLOG_LEVEL_FATAL || r->category >= SHMLOG_CAT_COUNT)
+            break;
+    }
+    *pos = p;
+    return n;
+}
+
 /* ==== SIGBUS guard ==== */
 
 sigjmp_buf *volatile shmlog_bus_guard;

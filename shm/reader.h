@@ -149,6 +149,25 @@ struct shmlog_loss {
  * ring. */
 int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shmlog_rec *out,
                      int writer_dead, struct shmlog_loss *loss);
+/* The fast way through a ring's common records: copies the run of committed
+ * one-slot records without flags at *pos (at most max) to out, checked as
+ * shmlog_ring_next checks them, and advances *pos past them. It stops at any
+ * other slot, which shmlog_ring_next then reads; returns 0 at once for an
+ * OVERWRITE ring. head: the reserve head the caller last read, which bounds
+ * only how far ahead slots are prefetched. */
+size_t shmlog_ring_take(const struct shmlog_ring_view *v, uint64_t *pos, uint64_t head, struct shmlog_record *out,
+                        size_t max);
+/* Asks for the slot a few positions ahead of a reader at pos: written by
+ * another core, it would otherwise keep a record waiting for its line. Never
+ * past head, the reserve head last read: a slot about to be written would be
+ * pulled away from its producer, who would then wait for it back. */
+#define SHMLOG_PREFETCH_SLOTS 16u
+static inline void shmlog_ring_prefetch(const struct shmlog_ring_view *v, uint64_t pos, uint64_t head)
+{
+    uint64_t ahead = pos + SHMLOG_PREFETCH_SLOTS;
+    if ((int64_t)(head - ahead) > 0)
+        __builtin_prefetch(v->slots + ((ahead & v->mask) << 6));
+}
 /* The collector's release: slots below pos may be reused by producers. */
 void shmlog_ring_release(const struct shmlog_ring_view *v, uint64_t pos);
 /* Current counters, read with the right ordering. */

@@ -373,6 +373,155 @@ Test(format_roundtrip, sites_past_the_table_bound_come_back_raw)
     cr_assert(t.came_raw > 0 && t.came_raw < t.n, "%zu of %zu records stored raw", t.came_raw, t.n);
 }
 
+/* One-slot record copies as shmlog_ring_take leaves them, with a shmlog_rec
+ * of the same record for shlog_enc_record. */
+static void slot_and_rec(struct shmlog_record *slot, struct shmlog_rec *rec, const struct shmlog_site_info *sites,
+                         unsigned nsites, char pool[][16], uint64_t pos, uint64_t *tsc)
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->site = (uint32_t)(rnd() % (nsites + 1)); /* nsites: a site the file never defined */
+    if (rec->site < nsites) {
+        uint64_t v[SHMLOG_MAX_ARGS];
+        for (unsigned i = 0; i < SHMLOG_MAX_ARGS; i++) {
+            double d = mixed_double(i);
+            memcpy(&v[i], &d, sizeof d);
+            if (rnd() % 2)
+                v[i] = 1000 + rnd() % 16;
+        }
+        const char *str[4] = {pool[rnd() % 12], pool[rnd() % 12], pool[rnd() % 12], pool[rnd() % 12]};
+        th_payload(rec, &sites[rec->site], v, str);
+        if (rnd() % 40 == 0) /* a length past the slot: stored raw */
+            rec->payload[1] = 0x0f;
+    } else {
+        for (unsigned i = 0; i < SHMLOG_HEAD_PAYLOAD; i++)
+            rec->payload[i] = (uint8_t)rnd();
+    }
+    rec->pos = pos;
+    *tsc += rnd() % 8 == 0 ? (uint64_t)-(int64_t)(rnd() % 50) : rnd() % 3000; /* now and then a step back */
+    rec->tsc = *tsc;
+    rec->tid = 4000 + (uint32_t)(rnd() % 3);
+    rec->level = (uint8_t)(rnd() % (SHMLOG_LEVEL_FATAL + 1));
+    rec->category = (uint8_t)(rnd() % SHMLOG_CAT_COUNT);
+    rec->flags = rnd() % 30 == 0 ? SHMLOG_REC_TRUNCATED : 0;
+    rec->nslots = 1;
+    rec->payload_len = SHMLOG_HEAD_PAYLOAD;
+    memset(slot, 0, sizeof(*slot));
+    slot->commit = pos + 1;
+    slot->tsc = rec->tsc;
+    slot->site = rec->site;
+    slot->tid = rec->tid;
+    slot->nslots = 1;
+    slot->level = rec->level;
+    slot->category = rec->category;
+    slot->flags = rec->flags;
+    memcpy(slot->payload, rec->payload, SHMLOG_HEAD_PAYLOAD);
+}
+
+/* shlog_enc_slots writes the bytes shlog_enc_record writes for the same
+ * records, in runs of any length, across batches that fill up and end early,
+ * and the file reads back. */
+Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
+{
+    enum { NSITES = 5, RECORDS = 150000, RUN_MAX = 700 };
+    struct shmlog_site_info s[NSITES];
+    th_site(&s[0], 0, "a=%lu b=%f c=%d", SHMLOG_ARG_U64, SHMLOG_ARG_F64, SHMLOG_ARG_I32, 0);
+    th_site(&s[1], 1, "k=%s v=%f n=%u", SHMLOG_ARG_STR, SHMLOG_ARG_F64, SHMLOG_ARG_U32, 0); /* keyed contexts */
+    th_site(&s[2], 2, "s=%s t=%s", SHMLOG_ARG_STR, SHMLOG_ARG_STR, 0);
+    th_site(&s[3], 3, "f=%f h=%hd c=%hhu", SHMLOG_ARG_F32, SHMLOG_ARG_I16, SHMLOG_ARG_U8, 0);
+    th_site(&s[4], 4, "nothing", 0);
+    char pool[12][16];
+    for (unsigned k = 0; k < 12; k++)
+        snprintf(pool[k], sizeof pool[k], "%.*s", (int)(k % 9), &"SYMBOLXYZ"[k % 3]);
+    char path[2][300];
+    struct th_file f[2]; /* 0: shlog_enc_record, 1: shlog_enc_slots */
+    struct shmlog_proc_info pi;
+    th_proc(&pi, 77, 1);
+    for (int k = 0; k < 2; k++) {
+        snprintf(path[k], sizeof path[k], "%s/%s.shlog", dir, k ? "slots" : "records");
+        th_open(&f[k], path[k], 1);
+        cr_assert_eq(shlog_enc_process(f[k].enc, 1, &pi), 0);
+        for (unsigned i = 0; i < NSITES; i++)
+            cr_assert_eq(shlog_enc_site(f[k].enc, 1, &s[i]), 0);
+        cr_assert_eq(shlog_enc_batch_begin(f[k].enc, 1, 3), 0);
+    }
+    static struct shmlog_record slots[RUN_MAX];
+    static struct shmlog_rec want[RECORDS];
+    uint64_t pos = 1ull << 33, tsc = 1ull << 40;
+    size_t n = 0, full = 0;
+    while (n < RECORDS) {
+        size_t run = 1 + rnd() % (rnd() % 4 ? 64 : RUN_MAX);
+        if (run > RECORDS - n)
+            run = RECORDS - n;
+        pos += rnd() % 5 == 0 ? 1 + rnd() % 9 : 0; /* positions of records not taken: a gap */
+        for (size_t i = 0; i < run; i++)
+            slot_and_rec(&slots[i], &want[n + i], s, NSITES, pool, pos + i, &tsc);
+        for (size_t i = 0; i < run; i++) {
+            int rc = shlog_enc_record(f[0].enc, &want[n + i]);
+            if (rc == -ENOSPC) {
+                cr_assert_eq(shlog_enc_batch_end(f[0].enc), 0);
+                cr_assert_eq(shlog_enc_batch_begin(f[0].enc, 1, 3), 0);
+                rc = shlog_enc_record(f[0].enc, &want[n + i]);
+            }
+            cr_assert_eq(rc, 0);
+        }
+        for (size_t done = 0; done < run;) {
+            long took = shlog_enc_slots(f[1].enc, slots + done, run - done, pos + done);
+            if (took == -ENOSPC || (took >= 0 && (size_t)took < run - done)) {
+                full++;
+                cr_assert_eq(shlog_enc_batch_end(f[1].enc), 0);
+                cr_assert_eq(shlog_enc_batch_begin(f[1].enc, 1, 3), 0);
+            }
+            cr_assert_geq(took, took == -ENOSPC ? -ENOSPC : 0, "shlog_enc_slots: %ld", took);
+            done += took > 0 ? (size_t)took : 0;
+        }
+        n += run;
+        pos += run;
+        /* Early batches end anywhere; the last ones fill up. */
+        int early = n < RECORDS / 3, end_batch = early && rnd() % 8 == 0, flush = early && rnd() % 40 == 0;
+        for (int k = 0; k < 2; k++) {
+            if (end_batch || flush) {
+                cr_assert_eq(shlog_enc_batch_end(f[k].enc), 0);
+                if (flush)
+                    th_flush(&f[k]);
+                cr_assert_eq(shlog_enc_batch_begin(f[k].enc, 1, 3), 0);
+            }
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(shlog_enc_batch_end(f[k].enc), 0);
+        th_flush(&f[k]);
+        cr_assert_eq(f[k].nframes, f[0].nframes);
+        th_close(&f[k]);
+    }
+    cr_assert_gt(full, 0, "a batch filled up in the middle of a run");
+    cr_assert_eq(f[1].off, f[0].off, "the same file size");
+    uint8_t *bytes[2];
+    for (int k = 0; k < 2; k++) {
+        bytes[k] = malloc(f[k].off);
+        cr_assert(bytes[k]);
+        int fd = open(path[k], O_RDONLY);
+        cr_assert_eq(pread(fd, bytes[k], f[k].off, 0), (ssize_t)f[k].off);
+        close(fd);
+    }
+    cr_assert_eq(memcmp(bytes[0], bytes[1], f[0].off), 0, "the same bytes");
+    free(bytes[0]);
+    free(bytes[1]);
+
+    struct th_read got = {0};
+    cr_assert_eq(th_read_file(path[1], NULL, &got), 0);
+    cr_assert_eq(got.errors, 0, "%s", got.first_error);
+    cr_assert_eq(got.n, RECORDS);
+    for (size_t i = 0; i < RECORDS; i++) {
+        const struct shmlog_rec *g = &got.recs[i], *w = &want[i];
+        cr_assert(g->pos == w->pos && g->tsc == w->tsc && g->site == w->site && g->tid == w->tid &&
+                      g->level == w->level && g->category == w->category && g->flags == w->flags &&
+                      g->nslots == 1,
+                  "record %zu", i);
+        cr_assert_eq(memcmp(g->payload, w->payload, g->payload_len), 0, "record %zu", i);
+    }
+    th_read_free(&got);
+}
+
 /* A version 1 file (valid header, valid check) is refused when opened, with
  * one message naming both versions; the same for a version from the future. */
 Test(format_roundtrip, other_versions_are_refused_with_one_message)

@@ -1,4 +1,4 @@
-/* Description: what a full ring does under each policy (drop and count, overwrite the oldest, spin until released), and the live log level set in-process or from another process. */
+/* Description: what a full ring does under each policy (drop and count, overwrite the oldest, spin until released), the live log level set in-process or from another process, and the collector's fast read of one-slot records (shmlog_ring_take) against shmlog_ring_next. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
@@ -413,6 +413,176 @@ Test(policy, spin_waits_for_the_reader_and_loses_nothing, .init = dir_up, .fini 
     pthread_join(th, NULL);
     cr_assert_eq(shmlog_dropped(), 0);
     cr_assert_eq(shmlog_ring_dropped(ring), 0);
+}
+
+/* ==== shmlog_ring_take ==== */
+
+/* What the collector does: runs of one-slot records by shmlog_ring_take,
+ * anything else by shmlog_ring_next. Reads from *pos to the end, into out;
+ * returns how many came by take. */
+static size_t read_as_collector(uint64_t *pos, struct shmlog_rec *out, size_t *n, size_t cap)
+{
+    static struct shmlog_record taken[64];
+    size_t by_take = 0;
+    for (;;) {
+        uint64_t from = *pos;
+        size_t k = shmlog_ring_take(ring, pos, shmlog_ring_head(ring), taken, 1 + *n % 64);
+        cr_assert_leq(k, 1 + *n % 64, "at most max");
+        cr_assert_eq(*pos, from + k, "one position per record taken");
+        for (size_t i = 0; i < k && *n < cap; i++) {
+            struct shmlog_rec *r = &out[(*n)++];
+            memset(r, 0, sizeof(*r));
+            r->pos = from + i;
+            r->tsc = taken[i].tsc;
+            r->site = taken[i].site;
+            r->tid = taken[i].tid;
+            r->level = taken[i].level;
+            r->category = taken[i].category;
+            r->flags = taken[i].flags;
+            r->nslots = taken[i].nslots;
+            r->payload_len = SHMLOG_HEAD_PAYLOAD;
+            memcpy(r->payload, taken[i].payload, SHMLOG_HEAD_PAYLOAD);
+        }
+        by_take += k;
+        if (k)
+            continue;
+        struct shmlog_loss loss;
+        int st = shmlog_ring_next(ring, pos, &out[*n], 0, &loss);
+        if (st != SHMLOG_READ_RECORD)
+            return by_take;
+        cr_assert_gt(out[*n].nslots, 1, "take leaves only records of several slots at position %llu",
+                     (unsigned long long)out[*n].pos);
+        if (*n < cap)
+            (*n)++;
+    }
+}
+
+static size_t read_by_next(uint64_t *pos, struct shmlog_rec *out, size_t cap)
+{
+    size_t n = 0;
+    struct shmlog_loss loss;
+    while (n < cap && shmlog_ring_next(ring, pos, &out[n], 0, &loss) == SHMLOG_READ_RECORD)
+        n++;
+    return n;
+}
+
+static void assert_same_records(const struct shmlog_rec *a, const struct shmlog_rec *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cr_assert(a[i].pos == b[i].pos && a[i].tsc == b[i].tsc && a[i].site == b[i].site && a[i].tid == b[i].tid &&
+                      a[i].level == b[i].level && a[i].category == b[i].category && a[i].flags == b[i].flags &&
+                      a[i].nslots == b[i].nslots && a[i].payload_len == b[i].payload_len,
+                  "record %zu (position %llu)", i, (unsigned long long)a[i].pos);
+        cr_assert_eq(memcmp(a[i].payload, b[i].payload, a[i].payload_len), 0, "record %zu", i);
+    }
+}
+
+/* Records of one slot and of several, a truncated string, other levels, and
+ * a pad where a long record did not fit at the ring's end: the fast read
+ * returns what shmlog_ring_next returns, record for record. */
+Test(take, returns_what_ring_next_returns, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_DROP);
+    static struct shmlog_rec fast[CAP], slow[CAP];
+    char s[SHMLOG_MAX_PAYLOAD + 10];
+    uint64_t start = 0;
+    for (int lap = 0; lap < 3; lap++) {
+        uint32_t seq = 0;
+        while (shmlog_ring_head(ring) - start < CAP - 2 * SHMLOG_MAX_SLOTS) {
+            size_t len = seq % 7 == 3 ? (seq * 31) % 300 : seq % 5;
+            if (seq % 97 == 0)
+                len = sizeof s - 1; /* cut to fit: the truncated flag */
+            memset(s, 'a' + seq % 26, len);
+            s[len] = 0;
+            if (seq % 11 == 0)
+                SHMLOG_WARN("seq=%u s=%s", seq, s);
+            else
+                SHMLOG_INFO("seq=%u s=%s", seq, s);
+            seq++;
+        }
+        uint64_t a = start, b = start;
+        size_t nf = 0;
+        size_t by_take = read_as_collector(&a, fast, &nf, CAP);
+        size_t ns = read_by_next(&b, slow, CAP);
+        cr_assert_eq(a, b, "both end at the same position");
+        cr_assert_eq(a, shmlog_ring_head(ring));
+        cr_assert_eq(nf, ns, "lap %d: %zu records, %zu by ring_next", lap, nf, ns);
+        assert_same_records(fast, slow, nf);
+        cr_assert_gt(by_take, ns / 2, "most came by take (%zu of %zu)", by_take, ns);
+        cr_assert_lt(by_take, ns, "and not all");
+        shmlog_ring_release(ring, a);
+        start = a;
+    }
+    cr_assert_gt(start, 2 * CAP, "the ring wrapped: its pads were crossed");
+    cr_assert_eq(shmlog_dropped(), 0);
+}
+
+static struct shmlog_record *slot_of(uint64_t pos)
+{
+    return (struct shmlog_record *)(uintptr_t)(ring->slots + ((pos & ring->mask) << 6));
+}
+
+/* A slot not yet committed, and committed slots whose headers no producer
+ * writes (a level or category out of range, two slots claimed without a
+ * continuation, a pad flag mid-ring): take stops before each and leaves it
+ * to shmlog_ring_next, which says what it is. */
+Test(take, stops_before_any_slot_it_does_not_copy, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_DROP);
+    for (uint32_t seq = 0; seq < 40; seq++)
+        SHMLOG_INFO("seq=%u", seq);
+    static struct shmlog_record out[64];
+    uint64_t pos = 0, head = shmlog_ring_head(ring);
+    cr_assert_eq(head, 40);
+
+    slot_of(5)->commit = 0;
+    cr_assert_eq(shmlog_ring_take(ring, &pos, head, out, 64), 5);
+    cr_assert_eq(pos, 5);
+    for (uint64_t i = 0; i < 5; i++)
+        cr_assert_eq(memcmp(&out[i], slot_of(i), sizeof(out[i])), 0, "slot %llu copied whole", (unsigned long long)i);
+    struct shmlog_rec rec;
+    struct shmlog_loss loss;
+    cr_assert_eq(shmlog_ring_next(ring, &pos, &rec, 0, &loss), SHMLOG_READ_PENDING);
+    slot_of(5)->commit = 6;
+
+    static const struct {
+        uint64_t at;
+        unsigned field;
+        uint8_t value;
+    } bad[] = {{9, 0, SHMLOG_LEVEL_FATAL + 1}, {14, 1, SHMLOG_CAT_COUNT}, {20, 2, 2}, {27, 3, SHMLOG_REC_PAD},
+               {33, 3, 0x80}};
+    for (unsigned k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        struct shmlog_record *r = slot_of(bad[k].at);
+        uint8_t *field[] = {&r->level, &r->category, &r->nslots, &r->flags};
+        *field[bad[k].field] = bad[k].value;
+        uint64_t from = pos;
+        cr_assert_eq(shmlog_ring_take(ring, &pos, head, out, 64), bad[k].at - from);
+        cr_assert_eq(pos, bad[k].at, "stopped before position %llu", (unsigned long long)bad[k].at);
+        cr_assert_eq(shmlog_ring_next(ring, &pos, &rec, 0, &loss), SHMLOG_READ_LOSS);
+        cr_assert_eq(loss.reason, SHMLOG_LOSS_CORRUPT, "position %llu: reason %u", (unsigned long long)bad[k].at,
+                     loss.reason);
+        cr_assert_eq(loss.first_pos, bad[k].at);
+    }
+    cr_assert_eq(shmlog_ring_take(ring, &pos, head, out, 3), 3, "at most max");
+    uint64_t from = pos;
+    cr_assert_eq(shmlog_ring_take(ring, &pos, head, out, 64), head - from, "then the rest, up to the head");
+    cr_assert_eq(shmlog_ring_take(ring, &pos, head, out, 64), 0, "and nothing past it");
+}
+
+/* There a writer may lap the reader while it copies: take leaves every
+ * record to shmlog_ring_next, which checks each again after its copy. */
+Test(take, leaves_an_overwrite_ring_to_ring_next, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_OVERWRITE);
+    for (uint32_t seq = 0; seq < 10; seq++)
+        SHMLOG_INFO("seq=%u", seq);
+    static struct shmlog_record out[64];
+    uint64_t pos = 0;
+    cr_assert_eq(shmlog_ring_take(ring, &pos, shmlog_ring_head(ring), out, 64), 0);
+    cr_assert_eq(pos, 0);
+    struct shmlog_rec rec;
+    struct shmlog_loss loss;
+    cr_assert_eq(shmlog_ring_next(ring, &pos, &rec, 0, &loss), SHMLOG_READ_RECORD);
 }
 
 /* ==== Live level ==== */

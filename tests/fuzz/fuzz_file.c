@@ -413,6 +413,22 @@ static void op_site(struct enc_run *e, uint32_t key)
         w->site = s;
 }
 
+/* What the reader must return for a record the batch took. */
+static int want_record(struct enc_run *e, const struct shmlog_rec *rec)
+{
+    const struct shmlog_site_info *s = rec->site < FZ_SITE_IDS ? e->sites[e->batch_proc][rec->site] : NULL;
+    long used = s ? typed_payload_bytes(s, rec) : -1;
+    struct want *w = add_want(SHLOG_EV_RECORD, e->batch_proc);
+    if (!w)
+        return -1;
+    w->cpu = e->batch_cpu;
+    w->rec = *rec;
+    /* Typed: the decoder gives back the bytes the arguments use; raw: all. */
+    if (used >= 0)
+        w->rec.payload_len = (uint16_t)used;
+    return 0;
+}
+
 /* A record as shmlog_ring_next returns it: valid header fields, the slots'
  * capacity as payload_len, arguments that fit the site's types or not. */
 static void op_record(struct enc_run *e)
@@ -438,18 +454,54 @@ static void op_record(struct enc_run *e)
 
     int rc = shlog_enc_record(e->enc, &rec);
     FZ_CHECK(rc == 0 || rc == -ENOSPC);
-    if (rc != 0)
+    if (rc == 0)
+        want_record(e, &rec);
+}
+
+/* A run of one-slot records as shmlog_ring_take copies them out of a ring:
+ * consecutive positions, no flags; what shlog_enc_slots takes of them. */
+static void op_slots(struct enc_run *e)
+{
+    struct fz_in *in = e->in;
+    if (!e->batch_open)
         return;
-    const struct shmlog_site_info *s = rec.site < FZ_SITE_IDS ? e->sites[e->batch_proc][rec.site] : NULL;
-    long used = s ? typed_payload_bytes(s, &rec) : -1;
-    struct want *w = add_want(SHLOG_EV_RECORD, e->batch_proc);
-    if (!w)
+    struct ring_state *rs = &e->rings[e->batch_proc][e->batch_cpu];
+    static struct shmlog_record run[16];
+    size_t n = 1 + fz_u8(in) % 16;
+    uint8_t gap = fz_u8(in);
+    uint64_t pos = rs->next_pos + (gap < 200 ? 0 : gap - 200);
+    for (size_t i = 0; i < n; i++) {
+        struct shmlog_record *r = &run[i];
+        memset(r, 0, sizeof *r);
+        r->commit = pos + i + 1;
+        r->tsc = fz_u64(in);
+        r->site = fz_u8(in) % (FZ_SITE_IDS + 2);
+        r->tid = fz_u32(in);
+        r->nslots = 1;
+        r->level = fz_u8(in) % (SHMLOG_LEVEL_FATAL + 1);
+        r->category = fz_u8(in) % SHMLOG_CAT_COUNT;
+        fz_bytes(in, r->payload, SHMLOG_HEAD_PAYLOAD);
+    }
+    long took = shlog_enc_slots(e->enc, run, n, pos);
+    FZ_CHECK(took == -ENOSPC || (took >= 0 && (size_t)took <= n));
+    if (took <= 0)
         return;
-    w->cpu = e->batch_cpu;
-    w->rec = rec;
-    /* Typed: the decoder gives back the bytes the arguments use; raw: all. */
-    if (used >= 0)
-        w->rec.payload_len = (uint16_t)used;
+    rs->next_pos = pos + (uint64_t)took;
+    for (long i = 0; i < took; i++) {
+        struct shmlog_rec rec;
+        memset(&rec, 0, sizeof rec);
+        rec.pos = pos + (uint64_t)i;
+        rec.tsc = run[i].tsc;
+        rec.site = run[i].site;
+        rec.tid = run[i].tid;
+        rec.level = run[i].level;
+        rec.category = run[i].category;
+        rec.nslots = 1;
+        rec.payload_len = SHMLOG_HEAD_PAYLOAD;
+        memcpy(rec.payload, run[i].payload, SHMLOG_HEAD_PAYLOAD);
+        if (want_record(e, &rec))
+            return;
+    }
 }
 
 static void op_batch_end(struct enc_run *e)
@@ -537,7 +589,7 @@ static void run_encoder(struct fz_in *in, int follow)
         return;
     e.len = put_file_header(e.out);
     while (in->n > 0 && nwants < FZ_MAX_WANT - 1) {
-        unsigned op = fz_u8(in) % 8;
+        unsigned op = fz_u8(in) % 9;
         uint32_t key = fz_u8(in) % FZ_PROCS;
         switch (op) {
         case 0: op_process(&e, key); break;
@@ -567,6 +619,7 @@ static void run_encoder(struct fz_in *in, int follow)
             }
             break;
         }
+        case 7: op_slots(&e); break;
         default: op_frame(&e); break;
         }
     }
