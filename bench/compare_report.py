@@ -5,11 +5,11 @@ usage: compare_report.py --work W --results R --reps N --calls C --warmup W --bu
                          --workloads "args3 ..." --peers "shmlog ..." [--overload-seconds S]
                          [--thread-cpus 0,1] [--procs-cpus "0 0 0 0"] [--consumer-cpu 1]
 
-WORK holds, per run TAG (W.lat.PEER.REP, W.tput.PEER.REP, rate.PEER.RATE,
+WORK holds, per run TAG (W.lat.PEER.REP, W.tput.PEER.REP, rate.PEER.REP.RATE,
 overload.PEER.REP), the harness's CSV of each producer process (TAG.pK.csv),
 the timed calls of runs of several processes (TAG.pK.samples, native uint64
 TSC cycles) and "counted bytes reported" from the disk (TAG.disk);
-rate.PEER.best holds "target achieved-calls/s" of the rate search's verdict,
+rate.PEER.REP.best holds "target achieved-calls/s" of a rate search's verdict,
 overload.PEER.offered "rate how-chosen".
 """
 import argparse
@@ -167,14 +167,21 @@ def collect_workload(a, w, peer):
 
 
 def zero_loss(a, peer):
-    """(target, achieved calls/s) of the highest rate delivered without loss,
-    as compare.sh's search judged it; None when there is none."""
-    path = os.path.join(a.work, f"rate.{peer}.best")
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        target, achieved = f.read().split()
-    return target, float(achieved)
+    """(targets, spread of achieved calls/s) of the highest rates delivered
+    without loss, one per repetition as compare.sh's searches judged them: a
+    rep with none counts 0 ("none")."""
+    targets, achieved = [], []
+    for rep in range(1, a.reps + 1):
+        path = os.path.join(a.work, f"rate.{peer}.{rep}.best")
+        if os.path.exists(path):
+            with open(path) as f:
+                t, v = f.read().split()
+            targets.append(t)
+            achieved.append(float(v))
+        else:
+            targets.append("none")
+            achieved.append(0.0)
+    return targets, spread(achieved)
 
 
 def collect_overload(a, peer):
@@ -244,7 +251,8 @@ def main():
     print("self-dropped: the loss the peer reports itself (" +
           "; ".join(f"{peer}: {OWN_COUNT.get(peer, 'its own counter')}" for peer in peers) + ")")
     if "args3" in workloads:
-        print(f"zero-loss rate (args3): highest of {a.rates} per second (1 s each) with nothing lost, as achieved")
+        print(f"zero-loss rate (args3): highest of {a.rates} per second (1 s each) with nothing lost, as achieved;"
+              f" one search per run, the targets each reached in brackets")
     if "threads2" in workloads:
         print(f"threads2: {nthreads} producer threads on cpus {a.thread_cpus}, each 1/{nthreads} of the calls;"
               f" the consumer shares cpu {a.consumer_cpu} with one of them (2-core VM: no core of its own);"
@@ -270,7 +278,7 @@ def main():
                     z = zl.get(peer) if w == "args3" else None
                     row += [fmt(s["calls_s"], 2, 1e6), fmt(s["delivered_s"], 2, 1e6), fmt(s["loss_pct"], 2),
                             fmt(s["self_dropped"]), fmt(s["lat_loss"]), fmt(s["bytes_rec"], 2),
-                            (f"{z[1] / 1e6:.2f} (target {z[0]})" if z else "none") if w == "args3" else ""]
+                            (f"{fmt(z[1], 2, 1e6)} [{' '.join(z[0])}]" if z else "") if w == "args3" else ""]
                 else:
                     row += [""] * 7
                 rows.append(row)
@@ -301,21 +309,22 @@ def main():
         wr = csv.writer(f)
         wr.writerow(["workload", "peer", "producer", "reps"] +
                     [f"{k}_{s}" for k in Metrics.NAMES for s in ("median", "min", "max")] +
-                    ["zero_loss_target", "zero_loss_achieved_per_s", "offered_per_s"])
+                    ["zero_loss_targets", "zero_loss_achieved_per_s_median", "zero_loss_achieved_per_s_min",
+                     "zero_loss_achieved_per_s_max", "offered_per_s"])
         blank = ("", "", "")
         for name, b in (("empty", empty), ("rdtsc", rdtsc)):
             if b:
                 wr.writerow([lat_workloads[0], name, "all", a.reps] +
-                            [x for k in Metrics.NAMES for x in (b.get(k) or blank)] + ["", "", ""])
+                            [x for k in Metrics.NAMES for x in (b.get(k) or blank)] + ["", "", "", "", ""])
         for w in lat_workloads:
             for peer in peers:
                 for label, s in table[w, peer].items():
                     z = zl.get(peer) if w == "args3" and label == "all" else None
                     wr.writerow([w, peer, label, a.reps] + [x for k in Metrics.NAMES for x in (s[k] or blank)] +
-                                ([z[0], f"{z[1]:.0f}"] if z else ["", ""]) + [""])
+                                ([" ".join(z[0])] + [f"{x:.0f}" for x in z[1]] if z else ["", "", "", ""]) + [""])
         for peer, (s, offered, _, _) in overload.items():
             wr.writerow(["overload", peer, "all", a.reps] + [x for k in Metrics.NAMES for x in (s[k] or blank)] +
-                        ["", "", offered])
+                        ["", "", "", "", offered])
 
     # ==== plot data (args3): one line per percentile, one column per peer ====
     if "args3" in workloads:
