@@ -49,7 +49,7 @@
 #define FRAME_MAX_RAW (16u << 20)   /* ... or this many uncompressed bytes ... */
 #define FRAME_MAX_AGE_NS 50000000ull /* ... or when its first record is this old */
 #define DRAIN_BUDGET 16384u         /* records per ring per pass: fairness */
-#define TAKE_RECORDS 64u            /* one-slot records copied out of a ring at a time */
+#define TAKE_SLOTS 64u              /* slots copied out of a ring at a time */
 #define WARM_HEAP_BYTES (16u << 20) /* heap faulted in at start: see prepare_memory */
 #define WARM_UP_RECORDS 32768u      /* a frame's worth: see prepare_memory */
 #define MAX_PASS_WAIT_NS 1000000ull /* longest wait between drain passes (see pass_wait_ns) */
@@ -449,7 +449,7 @@ static struct {
     /* segments that failed to open: reported once */
     struct bad_seg { char path[4400]; ino_t ino; struct bad_seg *next; } *bad;
     struct shmlog_rec rec;
-    _Alignas(64) struct shmlog_record take[TAKE_RECORDS];
+    _Alignas(64) struct shmlog_record take[TAKE_SLOTS];
 } S;
 
 /* ==== Output files ==== */
@@ -1046,14 +1046,21 @@ static inline void count_record(struct proc *p, unsigned level, unsigned categor
         alert_count(&alerts, level, category, site, p->key, p->info.pid, p->app);
 }
 
-/* Encodes the n one-slot records shmlog_ring_take copied from positions pos... */
-static void encode_taken(struct ring *r, size_t n, uint64_t pos)
+/* Encodes the records in the n slots shmlog_ring_take copied from positions
+ * pos...; returns how many records they were. */
+static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos)
 {
     struct proc *p = r->proc;
     uint32_t known = UINT32_MAX; /* runs of one site are the common case */
+    unsigned records = 0;
     batch_of(r);
+    /* Slot by slot, continuation slots passed over: stepping by each head's
+     * slot count would chain every step to a load. */
     for (size_t i = 0; i < n; i++) {
         const struct shmlog_record *t = &S.take[i];
+        if (t->commit & SHMLOG_COMMIT_CONT)
+            continue;
+        records++;
         if (t->site != known) {
             site_in_file(p, t->site);
             known = t->site;
@@ -1070,6 +1077,7 @@ static void encode_taken(struct ring *r, size_t n, uint64_t pos)
         check_enc(rc < 0 ? (int)rc : 0, "a record");
         done += (size_t)rc;
     }
+    return records;
 }
 
 /* The record loop of drain_ring, apart so its locals live in registers:
@@ -1087,15 +1095,16 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
     while (n + losses < budget) { /* losses count too: a scribbled ring must not keep us here */
         unsigned before = n;
         uint64_t from = pos;
-        unsigned want = budget - n - losses < TAKE_RECORDS ? budget - n - losses : TAKE_RECORDS;
+        unsigned want = budget - n - losses < TAKE_SLOTS ? budget - n - losses : TAKE_SLOTS;
         size_t took = shmlog_ring_take(&r->view, &pos, head, S.take, want);
         if (took) {
-            encode_taken(r, took, from);
-            n += (unsigned)took;
-            payload_bytes += took * SHMLOG_HEAD_PAYLOAD;
+            unsigned records = encode_taken(r, took, from);
+            n += records;
+            /* a head slot's payload, and a continuation slot's for the others */
+            payload_bytes += records * SHMLOG_HEAD_PAYLOAD + (took - records) * SHMLOG_CONT_PAYLOAD;
             slots += took;
         } else {
-            /* Anything else: records of several slots, pads, losses. */
+            /* Anything else: pads, records not committed yet, losses. */
             struct shmlog_loss loss;
             uint64_t at = pos;
             shmlog_ring_prefetch(&r->view, pos, head);

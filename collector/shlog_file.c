@@ -1135,26 +1135,18 @@ int shlog_enc_record(struct shlog_enc *e, const struct shmlog_rec *r)
     return 0;
 }
 
-/* flatten: enc_put and enc_args inlined into the loop keep the cursor in
- * registers across records. */
-__attribute__((flatten)) long shlog_enc_slots(struct shlog_enc *e, const struct shmlog_record *slots, size_t n,
-                                              uint64_t pos)
+/* A run of n one-slot records from ring position pos, with room in the
+ * batch. flatten: enc_put and enc_args inlined into the loop keep the cursor
+ * in registers across records. */
+__attribute__((flatten, noinline)) static int enc_one_slot_run(struct shlog_enc *e, const struct shmlog_record *slots,
+                                                     size_t n, uint64_t pos)
 {
-    if (!e->batch_open)
-        return -EINVAL;
-    size_t room = SHLOG_MAX_BATCH_RECORDS - e->batch_count;
-    if (n > room)
-        n = room;
-    if (!n)
-        return room ? 0 : -ENOSPC;
-    if (e->batch_count == 0)
-        enc_batch_first(e, pos, slots[0].tsc);
     for (size_t done = 0; done < n;) {
         /* in parts, so the room reserved stays that of a few records */
         unsigned part = n - done < COL_ROOM_RECORDS ? (unsigned)(n - done) : COL_ROOM_RECORDS;
         struct enc_cursor k;
         if (enc_cursor_open(e, &k, part))
-            return done ? (long)done : -ENOMEM;
+            return -ENOMEM;
         for (unsigned i = 0; i < part; i++) {
             const struct shmlog_record *r = &slots[done + i];
             struct enc_head h = {pos + done + i, r->tsc, r->site, r->tid, r->level, r->category, r->flags, 1};
@@ -1164,7 +1156,75 @@ __attribute__((flatten)) long shlog_enc_slots(struct shlog_enc *e, const struct 
         enc_cursor_close(e, &k, part);
         done += part;
     }
-    return (long)n;
+    return 0;
+}
+
+/* A run of records of several slots each, in n slots from ring position pos
+ * (their counts checked by the caller), with room in the batch for them:
+ * each payload gathered from its slots, then coded. Apart from the one-slot
+ * loop, whose registers the gathering would take. */
+__attribute__((flatten, noinline)) static int enc_multi_slot_run(struct shlog_enc *e,
+                                                                 const struct shmlog_record *slots, size_t n,
+                                                                 uint64_t pos)
+{
+    for (size_t done = 0; done < n;) {
+        unsigned part = n - done < COL_ROOM_RECORDS ? (unsigned)(n - done) : COL_ROOM_RECORDS;
+        struct enc_cursor k;
+        if (enc_cursor_open(e, &k, part))
+            return -ENOMEM;
+        unsigned records = 0;
+        for (; records < part && done < n; records++) {
+            const struct shmlog_record *r = &slots[done];
+            unsigned nslots = r->nslots;
+            uint8_t whole[SHMLOG_MAX_PAYLOAD];
+            memcpy(whole, r->payload, SHMLOG_HEAD_PAYLOAD);
+            for (unsigned j = 1; j < nslots; j++)
+                memcpy(whole + SHMLOG_HEAD_PAYLOAD + (j - 1) * SHMLOG_CONT_PAYLOAD,
+                       ((const struct shmlog_cont *)&r[j])->payload, SHMLOG_CONT_PAYLOAD);
+            struct enc_head h = {pos + done, r->tsc, r->site, r->tid, r->level, r->category, r->flags, nslots};
+            struct enc_payload pay = {whole, SHMLOG_HEAD_PAYLOAD + (nslots - 1) * SHMLOG_CONT_PAYLOAD,
+                                      whole + sizeof(whole)};
+            enc_put(e, &k, &h, &pay);
+            done += nslots;
+        }
+        enc_cursor_close(e, &k, records);
+    }
+    return 0;
+}
+
+long shlog_enc_slots(struct shlog_enc *e, const struct shmlog_record *slots, size_t n, uint64_t pos)
+{
+    if (!e->batch_open)
+        return -EINVAL;
+    if (!n)
+        return 0;
+    if (e->batch_count >= SHLOG_MAX_BATCH_RECORDS)
+        return -ENOSPC;
+    if (e->batch_count == 0)
+        enc_batch_first(e, pos, slots[0].tsc);
+    size_t done = 0;
+    while (done < n && e->batch_count < SHLOG_MAX_BATCH_RECORDS) {
+        unsigned k = slots[done].nslots;
+        int rc = -EINVAL; /* slot counts that do not tile: not what shmlog_ring_take copies */
+        size_t room = SHLOG_MAX_BATCH_RECORDS - e->batch_count, run = 1, span = k;
+        if (k == 1) {
+            while (done + run < n && run < room && slots[done + run].nslots == 1)
+                run++;
+            rc = enc_one_slot_run(e, slots + done, run, pos + done);
+            span = run;
+        } else if (k > 1 && k <= SHMLOG_MAX_SLOTS && k <= n - done) {
+            for (unsigned m; done + span < n && run < room; span += m, run++) {
+                m = slots[done + span].nslots;
+                if (m < 2 || m > SHMLOG_MAX_SLOTS || m > n - done - span)
+                    break; /* one slot: the other loop's; a bad count: -EINVAL when it comes first */
+            }
+            rc = enc_multi_slot_run(e, slots + done, span, pos + done);
+        }
+        if (rc)
+            return done ? (long)done : rc;
+        done += span;
+    }
+    return (long)done;
 }
 
 int shlog_enc_batch_end(struct shlog_enc *e)

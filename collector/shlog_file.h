@@ -88,11 +88,12 @@ int shlog_enc_exit(struct shlog_enc *e, uint32_t proc, uint64_t exit_ns, uint64_
  * batch and begin another). */
 int shlog_enc_batch_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu);
 int shlog_enc_record(struct shlog_enc *e, const struct shmlog_rec *r);
-/* The same for n one-slot records at ring positions pos, pos + 1, ...: slots
- * copied out of the ring by shmlog_ring_take, encoded as shlog_enc_record
- * would encode them one by one, in a fraction of its time. Returns how many
- * it took: fewer than n when the batch is full (end it and begin another for
- * the rest), or -errno. */
+/* The same for the records in n slots copied from ring positions pos,
+ * pos + 1, ... by shmlog_ring_take (a record of k slots takes k of them),
+ * encoded as shlog_enc_record would encode them one by one, with less work
+ * per record. Returns the slots it took, whole records: fewer than n when the
+ * batch is full (end it and begin another for the rest) or at slot counts
+ * that do not tile the n slots, or -errno (-EINVAL: that at the first). */
 long shlog_enc_slots(struct shlog_enc *e, const struct shmlog_record *slots, size_t n, uint64_t pos);
 int shlog_enc_batch_end(struct shlog_enc *e);
 

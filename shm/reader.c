@@ -343,6 +343,22 @@ static uint64_t slot_commit(const struct shmlog_ring_view *v, uint64_t pos)
     return shmlog__load_acquire((const uint64_t *)slot_at(v, pos));
 }
 
+/* What a producer writes in a record's head slot at ring index idx, with room
+ * positions reserved from it: the checks shmlog_ring_next and
+ * shmlog_ring_take both make before they trust a record. */
+static inline int head_ok(unsigned nslots, unsigned level, unsigned category, unsigned flags, uint64_t idx,
+                          uint64_t cap, uint64_t room)
+{
+    return nslots != 0 && nslots <= SHMLOG_MAX_SLOTS && idx + nslots <= cap && nslots <= room &&
+           level <= SHMLOG_LEVEL_FATAL && category < SHMLOG_CAT_COUNT && !(flags & ~(unsigned)SHMLOG_REC_TRUNCATED);
+}
+
+/* The commit word of the continuation slot at pos. */
+static inline uint64_t cont_commit(uint64_t pos)
+{
+    return (pos + 1) | SHMLOG_COMMIT_CONT;
+}
+
 static int loss(struct shmlog_loss *l, uint64_t first, uint64_t positions, uint64_t records, unsigned reason)
 {
     l->first_pos = first;
@@ -437,9 +453,7 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
             continue;
         }
         unsigned n = rec.nslots;
-        if (n == 0 || n > SHMLOG_MAX_SLOTS || idx + n > v->cap || n > head - p ||
-            rec.level > SHMLOG_LEVEL_FATAL || rec.category >= SHMLOG_CAT_COUNT ||
-            (rec.flags & ~(unsigned)SHMLOG_REC_TRUNCATED))
+        if (!head_ok(n, rec.level, rec.category, rec.flags, idx, v->cap, head - p))
             return skip_to_next_head(v, pos, shmlog_ring_head(v), l, SHMLOG_LOSS_CORRUPT);
         memcpy(out->payload, slot + offsetof(struct shmlog_record, payload), SHMLOG_HEAD_PAYLOAD);
         int bad = 0;
@@ -447,7 +461,7 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
             const uint8_t *cont = slot_at(v, p + i);
             uint64_t commit;
             memcpy(&commit, cont, sizeof commit);
-            bad |= commit != ((p + i + 1) | SHMLOG_COMMIT_CONT);
+            bad |= commit != cont_commit(p + i);
             memcpy(out->payload + SHMLOG_HEAD_PAYLOAD + (i - 1) * SHMLOG_CONT_PAYLOAD,
                    cont + offsetof(struct shmlog_cont, payload), SHMLOG_CONT_PAYLOAD);
         }
@@ -486,17 +500,35 @@ size_t shmlog_ring_take(const struct shmlog_ring_view *v, uint64_t *pos, uint64_
         return 0;
     uint64_t p = *pos;
     size_t n = 0;
-    for (; n < max; n++, p++) {
+    while (n < max) {
         shmlog_ring_prefetch(v, p, head);
         /* As in shmlog_ring_next: committed for p, so nothing rewrites it
-         * before we release it. */
+         * before we release it, and p + cap bounds what it may claim. */
         if (slot_commit(v, p) != p + 1)
             break;
         memcpy(&out[n], slot_at(v, p), sizeof(out[n]));
         /* Checked in the copy: what the caller reads is what was checked. */
         const struct shmlog_record *r = &out[n];
-        if (r->nslots != 1 || r->flags != 0 || r->level > SHMLOG_LEVEL_FATAL || r->category >= SHMLOG_CAT_COUNT)
+        unsigned k = r->nslots;
+        if (k == 1) { /* the common case, its checks folded for one slot */
+            if (!head_ok(1, r->level, r->category, r->flags, 0, 1, 1))
+                break;
+            n++;
+            p++;
+            continue;
+        }
+        if (!head_ok(k, r->level, r->category, r->flags, p & v->mask, v->cap, v->cap) || k > max - n)
             break;
+        int bad = 0;
+        for (unsigned i = 1; i < k; i++) {
+            shmlog_ring_prefetch(v, p + i, head);
+            memcpy(&out[n + i], slot_at(v, p + i), sizeof(out[n + i]));
+            bad |= out[n + i].commit != cont_commit(p + i);
+        }
+        if (bad)
+            break;
+        n += k;
+        p += k;
     }
     *pos = p;
     return n;

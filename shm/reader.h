@@ -149,12 +149,15 @@ struct shmlog_loss {
  * ring. */
 int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shmlog_rec *out,
                      int writer_dead, struct shmlog_loss *loss);
-/* The fast way through a ring's common records: copies the run of committed
- * one-slot records without flags at *pos (at most max) to out, checked as
- * shmlog_ring_next checks them, and advances *pos past them. It stops at any
- * other slot, which shmlog_ring_next then reads; returns 0 at once for an
- * OVERWRITE ring. head: the reserve head the caller last read, which bounds
- * only how far ahead slots are prefetched. */
+/* The fast way through a ring: copies the run of committed records at *pos
+ * to out slot for slot (a record of n slots takes n entries: its head slot,
+ * then its continuation slots as struct shmlog_cont), checked as
+ * shmlog_ring_next checks them, and advances *pos past them. Returns the
+ * slots copied, at most max, whole records only. It stops at a slot not yet
+ * committed, a pad and anything it would not trust, which shmlog_ring_next
+ * then reads; returns 0 at once for an OVERWRITE ring. head: the reserve head
+ * the caller last read, which bounds only how far ahead slots are
+ * prefetched. */
 size_t shmlog_ring_take(const struct shmlog_ring_view *v, uint64_t *pos, uint64_t head, struct shmlog_record *out,
                         size_t max);
 /* Asks for the slot a few positions ahead of a reader at pos: written by

@@ -373,13 +373,15 @@ Test(format_roundtrip, sites_past_the_table_bound_come_back_raw)
     cr_assert(t.came_raw > 0 && t.came_raw < t.n, "%zu of %zu records stored raw", t.came_raw, t.n);
 }
 
-/* One-slot record copies as shmlog_ring_take leaves them, with a shmlog_rec
- * of the same record for shlog_enc_record. */
-static void slot_and_rec(struct shmlog_record *slot, struct shmlog_rec *rec, const struct shmlog_site_info *sites,
-                         unsigned nsites, char pool[][16], uint64_t pos, uint64_t *tsc)
+/* A record as shmlog_ring_take copies it, slot for slot into slots (returns
+ * how many it takes), and the shmlog_rec of the same record for
+ * shlog_enc_record. pool: short strings; long: a string of up to 300 bytes. */
+static unsigned slots_and_rec(struct shmlog_record *slots, struct shmlog_rec *rec, const struct shmlog_site_info *sites,
+                              unsigned nsites, char pool[][16], const char *long_str, uint64_t pos, uint64_t *tsc)
 {
     memset(rec, 0, sizeof(*rec));
     rec->site = (uint32_t)(rnd() % (nsites + 1)); /* nsites: a site the file never defined */
+    size_t used = SHMLOG_HEAD_PAYLOAD;
     if (rec->site < nsites) {
         uint64_t v[SHMLOG_MAX_ARGS];
         for (unsigned i = 0; i < SHMLOG_MAX_ARGS; i++) {
@@ -389,12 +391,20 @@ static void slot_and_rec(struct shmlog_record *slot, struct shmlog_rec *rec, con
                 v[i] = 1000 + rnd() % 16;
         }
         const char *str[4] = {pool[rnd() % 12], pool[rnd() % 12], pool[rnd() % 12], pool[rnd() % 12]};
-        th_payload(rec, &sites[rec->site], v, str);
-        if (rnd() % 40 == 0) /* a length past the slot: stored raw */
+        if (rnd() % 4 == 0)
+            str[rnd() % 2] = long_str + rnd() % 300; /* a tail of it: 0 to 300 bytes */
+        used = th_payload(rec, &sites[rec->site], v, str);
+        if (rnd() % 40 == 0) /* a length past the slots: stored raw */
             rec->payload[1] = 0x0f;
     } else {
-        for (unsigned i = 0; i < SHMLOG_HEAD_PAYLOAD; i++)
+        for (unsigned i = 0; i < SHMLOG_MAX_PAYLOAD; i++)
             rec->payload[i] = (uint8_t)rnd();
+        used = 1 + rnd() % 200;
+    }
+    th_slots(rec, used);
+    if (rnd() % 50 == 0 && rec->nslots < SHMLOG_MAX_SLOTS) { /* a producer reserved more than it used */
+        rec->nslots++;
+        rec->payload_len = (uint16_t)(rec->payload_len + SHMLOG_CONT_PAYLOAD);
     }
     rec->pos = pos;
     *tsc += rnd() % 8 == 0 ? (uint64_t)-(int64_t)(rnd() % 50) : rnd() % 3000; /* now and then a step back */
@@ -403,35 +413,43 @@ static void slot_and_rec(struct shmlog_record *slot, struct shmlog_rec *rec, con
     rec->level = (uint8_t)(rnd() % (SHMLOG_LEVEL_FATAL + 1));
     rec->category = (uint8_t)(rnd() % SHMLOG_CAT_COUNT);
     rec->flags = rnd() % 30 == 0 ? SHMLOG_REC_TRUNCATED : 0;
-    rec->nslots = 1;
-    rec->payload_len = SHMLOG_HEAD_PAYLOAD;
-    memset(slot, 0, sizeof(*slot));
-    slot->commit = pos + 1;
-    slot->tsc = rec->tsc;
-    slot->site = rec->site;
-    slot->tid = rec->tid;
-    slot->nslots = 1;
-    slot->level = rec->level;
-    slot->category = rec->category;
-    slot->flags = rec->flags;
-    memcpy(slot->payload, rec->payload, SHMLOG_HEAD_PAYLOAD);
+    memset(slots, 0, rec->nslots * sizeof(*slots));
+    slots[0].commit = pos + 1;
+    slots[0].tsc = rec->tsc;
+    slots[0].site = rec->site;
+    slots[0].tid = rec->tid;
+    slots[0].nslots = rec->nslots;
+    slots[0].level = rec->level;
+    slots[0].category = rec->category;
+    slots[0].flags = rec->flags;
+    memcpy(slots[0].payload, rec->payload, SHMLOG_HEAD_PAYLOAD);
+    for (unsigned j = 1; j < rec->nslots; j++) {
+        struct shmlog_cont *c = (struct shmlog_cont *)&slots[j];
+        c->commit = (pos + j + 1) | SHMLOG_COMMIT_CONT;
+        memcpy(c->payload, rec->payload + SHMLOG_HEAD_PAYLOAD + (j - 1) * SHMLOG_CONT_PAYLOAD, SHMLOG_CONT_PAYLOAD);
+    }
+    return rec->nslots;
 }
 
 /* shlog_enc_slots writes the bytes shlog_enc_record writes for the same
- * records, in runs of any length, across batches that fill up and end early,
- * and the file reads back. */
+ * records, of one slot and of several, in runs of any length, across batches
+ * that fill up and end early, and the file reads back. */
 Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
 {
-    enum { NSITES = 5, RECORDS = 150000, RUN_MAX = 700 };
+    enum { NSITES = 6, RECORDS = 150000, RUN_MAX = 700 };
     struct shmlog_site_info s[NSITES];
     th_site(&s[0], 0, "a=%lu b=%f c=%d", SHMLOG_ARG_U64, SHMLOG_ARG_F64, SHMLOG_ARG_I32, 0);
     th_site(&s[1], 1, "k=%s v=%f n=%u", SHMLOG_ARG_STR, SHMLOG_ARG_F64, SHMLOG_ARG_U32, 0); /* keyed contexts */
     th_site(&s[2], 2, "s=%s t=%s", SHMLOG_ARG_STR, SHMLOG_ARG_STR, 0);
     th_site(&s[3], 3, "f=%f h=%hd c=%hhu", SHMLOG_ARG_F32, SHMLOG_ARG_I16, SHMLOG_ARG_U8, 0);
     th_site(&s[4], 4, "nothing", 0);
+    th_site(&s[5], 5, "id=%lu px=%f q=%d", SHMLOG_ARG_U64, SHMLOG_ARG_F64, SHMLOG_ARG_I32, 0);
     char pool[12][16];
     for (unsigned k = 0; k < 12; k++)
         snprintf(pool[k], sizeof pool[k], "%.*s", (int)(k % 9), &"SYMBOLXYZ"[k % 3]);
+    static char long_str[301];
+    for (unsigned i = 0; i < 300; i++)
+        long_str[i] = (char)('a' + i % 26);
     char path[2][300];
     struct th_file f[2]; /* 0: shlog_enc_record, 1: shlog_enc_slots */
     struct shmlog_proc_info pi;
@@ -444,17 +462,21 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
             cr_assert_eq(shlog_enc_site(f[k].enc, 1, &s[i]), 0);
         cr_assert_eq(shlog_enc_batch_begin(f[k].enc, 1, 3), 0);
     }
-    static struct shmlog_record slots[RUN_MAX];
+    static struct shmlog_record slots[RUN_MAX * SHMLOG_MAX_SLOTS];
     static struct shmlog_rec want[RECORDS];
     uint64_t pos = 1ull << 33, tsc = 1ull << 40;
-    size_t n = 0, full = 0;
+    size_t n = 0, full = 0, multi = 0;
     while (n < RECORDS) {
         size_t run = 1 + rnd() % (rnd() % 4 ? 64 : RUN_MAX);
         if (run > RECORDS - n)
             run = RECORDS - n;
         pos += rnd() % 5 == 0 ? 1 + rnd() % 9 : 0; /* positions of records not taken: a gap */
-        for (size_t i = 0; i < run; i++)
-            slot_and_rec(&slots[i], &want[n + i], s, NSITES, pool, pos + i, &tsc);
+        size_t nslots = 0;
+        for (size_t i = 0; i < run; i++) {
+            unsigned k = slots_and_rec(&slots[nslots], &want[n + i], s, NSITES, pool, long_str, pos + nslots, &tsc);
+            multi += k > 1;
+            nslots += k;
+        }
         for (size_t i = 0; i < run; i++) {
             int rc = shlog_enc_record(f[0].enc, &want[n + i]);
             if (rc == -ENOSPC) {
@@ -464,9 +486,9 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
             }
             cr_assert_eq(rc, 0);
         }
-        for (size_t done = 0; done < run;) {
-            long took = shlog_enc_slots(f[1].enc, slots + done, run - done, pos + done);
-            if (took == -ENOSPC || (took >= 0 && (size_t)took < run - done)) {
+        for (size_t done = 0; done < nslots;) {
+            long took = shlog_enc_slots(f[1].enc, slots + done, nslots - done, pos + done);
+            if (took == -ENOSPC || (took >= 0 && (size_t)took < nslots - done)) {
                 full++;
                 cr_assert_eq(shlog_enc_batch_end(f[1].enc), 0);
                 cr_assert_eq(shlog_enc_batch_begin(f[1].enc, 1, 3), 0);
@@ -475,7 +497,7 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
             done += took > 0 ? (size_t)took : 0;
         }
         n += run;
-        pos += run;
+        pos += nslots;
         /* Early batches end anywhere; the last ones fill up. */
         int early = n < RECORDS / 3, end_batch = early && rnd() % 8 == 0, flush = early && rnd() % 40 == 0;
         for (int k = 0; k < 2; k++) {
@@ -494,6 +516,7 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
         th_close(&f[k]);
     }
     cr_assert_gt(full, 0, "a batch filled up in the middle of a run");
+    cr_assert_gt(multi, RECORDS / 20, "records of several slots: %zu", multi);
     cr_assert_eq(f[1].off, f[0].off, "the same file size");
     uint8_t *bytes[2];
     for (int k = 0; k < 2; k++) {
@@ -515,11 +538,25 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
         const struct shmlog_rec *g = &got.recs[i], *w = &want[i];
         cr_assert(g->pos == w->pos && g->tsc == w->tsc && g->site == w->site && g->tid == w->tid &&
                       g->level == w->level && g->category == w->category && g->flags == w->flags &&
-                      g->nslots == 1,
+                      g->nslots == w->nslots,
                   "record %zu", i);
         cr_assert_eq(memcmp(g->payload, w->payload, g->payload_len), 0, "record %zu", i);
     }
     th_read_free(&got);
+
+    /* Slot counts that do not tile the slots given are refused. */
+    struct th_file bad;
+    char bad_path[300];
+    snprintf(bad_path, sizeof bad_path, "%s/bad.shlog", dir);
+    th_open(&bad, bad_path, 1);
+    cr_assert_eq(shlog_enc_process(bad.enc, 1, &pi), 0);
+    cr_assert_eq(shlog_enc_batch_begin(bad.enc, 1, 3), 0);
+    slots_and_rec(slots, &want[0], s, 0, pool, long_str, 0, &tsc);
+    slots[0].nslots = 2;
+    cr_assert_eq(shlog_enc_slots(bad.enc, slots, 1, 0), -EINVAL);
+    slots[0].nslots = 0;
+    cr_assert_eq(shlog_enc_slots(bad.enc, slots, 1, 0), -EINVAL);
+    th_close(&bad);
 }
 
 /* A version 1 file (valid header, valid check) is refused when opened, with

@@ -458,50 +458,63 @@ static void op_record(struct enc_run *e)
         want_record(e, &rec);
 }
 
-/* A run of one-slot records as shmlog_ring_take copies them out of a ring:
- * consecutive positions, no flags; what shlog_enc_slots takes of them. */
+/* A run of records as shmlog_ring_take copies them out of a ring: slot for
+ * slot, consecutive positions, valid headers; what shlog_enc_slots takes of
+ * them. */
 static void op_slots(struct enc_run *e)
 {
     struct fz_in *in = e->in;
     if (!e->batch_open)
         return;
     struct ring_state *rs = &e->rings[e->batch_proc][e->batch_cpu];
-    static struct shmlog_record run[16];
-    size_t n = 1 + fz_u8(in) % 16;
+    static struct shmlog_record run[48];
+    static struct shmlog_rec recs[48];
+    size_t want = 1 + fz_u8(in) % 16, n = 0, nrecs = 0;
     uint8_t gap = fz_u8(in);
     uint64_t pos = rs->next_pos + (gap < 200 ? 0 : gap - 200);
-    for (size_t i = 0; i < n; i++) {
-        struct shmlog_record *r = &run[i];
-        memset(r, 0, sizeof *r);
-        r->commit = pos + i + 1;
-        r->tsc = fz_u64(in);
-        r->site = fz_u8(in) % (FZ_SITE_IDS + 2);
-        r->tid = fz_u32(in);
-        r->nslots = 1;
-        r->level = fz_u8(in) % (SHMLOG_LEVEL_FATAL + 1);
-        r->category = fz_u8(in) % SHMLOG_CAT_COUNT;
-        fz_bytes(in, r->payload, SHMLOG_HEAD_PAYLOAD);
+    while (nrecs < want) {
+        struct shmlog_rec *rec = &recs[nrecs];
+        memset(rec, 0, sizeof *rec);
+        rec->pos = pos + n;
+        rec->nslots = (uint8_t)(1 + fz_u8(in) % 3);
+        if (n + rec->nslots > sizeof run / sizeof run[0])
+            break;
+        rec->tsc = fz_u64(in);
+        rec->site = fz_u8(in) % (FZ_SITE_IDS + 2);
+        rec->tid = fz_u32(in);
+        rec->level = fz_u8(in) % (SHMLOG_LEVEL_FATAL + 1);
+        rec->category = fz_u8(in) % SHMLOG_CAT_COUNT;
+        rec->flags = fz_u8(in) & SHMLOG_REC_TRUNCATED;
+        rec->payload_len = (uint16_t)(SHMLOG_HEAD_PAYLOAD + (rec->nslots - 1u) * SHMLOG_CONT_PAYLOAD);
+        fz_bytes(in, rec->payload, rec->payload_len);
+        struct shmlog_record *h = &run[n];
+        memset(h, 0, sizeof *h);
+        h->commit = rec->pos + 1;
+        h->tsc = rec->tsc;
+        h->site = rec->site;
+        h->tid = rec->tid;
+        h->nslots = rec->nslots;
+        h->level = rec->level;
+        h->category = rec->category;
+        h->flags = rec->flags;
+        memcpy(h->payload, rec->payload, SHMLOG_HEAD_PAYLOAD);
+        for (unsigned j = 1; j < rec->nslots; j++) {
+            struct shmlog_cont *c = (struct shmlog_cont *)&run[n + j];
+            c->commit = (rec->pos + j + 1) | SHMLOG_COMMIT_CONT;
+            memcpy(c->payload, rec->payload + SHMLOG_HEAD_PAYLOAD + (j - 1) * SHMLOG_CONT_PAYLOAD,
+                   SHMLOG_CONT_PAYLOAD);
+        }
+        n += rec->nslots;
+        nrecs++;
     }
     long took = shlog_enc_slots(e->enc, run, n, pos);
     FZ_CHECK(took == -ENOSPC || (took >= 0 && (size_t)took <= n));
     if (took <= 0)
         return;
     rs->next_pos = pos + (uint64_t)took;
-    for (long i = 0; i < took; i++) {
-        struct shmlog_rec rec;
-        memset(&rec, 0, sizeof rec);
-        rec.pos = pos + (uint64_t)i;
-        rec.tsc = run[i].tsc;
-        rec.site = run[i].site;
-        rec.tid = run[i].tid;
-        rec.level = run[i].level;
-        rec.category = run[i].category;
-        rec.nslots = 1;
-        rec.payload_len = SHMLOG_HEAD_PAYLOAD;
-        memcpy(rec.payload, run[i].payload, SHMLOG_HEAD_PAYLOAD);
-        if (want_record(e, &rec))
+    for (size_t i = 0, at = 0; i < nrecs && at < (size_t)took; at += recs[i++].nslots)
+        if (want_record(e, &recs[i]))
             return;
-    }
 }
 
 static void op_batch_end(struct enc_run *e)

@@ -126,14 +126,20 @@ static void drain_ring(const struct shmlog_ring_view *v, int writer_dead)
         FZ_CHECK(step < max_steps);
         struct shmlog_loss loss;
         const uint64_t old = pos;
-        /* The fast read first, in runs of every length: only committed
-         * one-slot records without flags, each in its own position. */
+        /* The fast read first, in runs of every length: whole committed
+         * records whose slots tile what it took, headers as ring_next
+         * checks them. */
         size_t max = 1 + step % 64;
         size_t took = shmlog_ring_take(v, &pos, head, taken, max);
         FZ_CHECK(took <= max && pos == old + took);
-        for (size_t i = 0; i < took; i++) {
-            FZ_CHECK(taken[i].commit == old + i + 1 && taken[i].nslots == 1 && taken[i].flags == 0);
-            FZ_CHECK(taken[i].level <= SHMLOG_LEVEL_FATAL && taken[i].category < SHMLOG_CAT_COUNT);
+        for (size_t i = 0; i < took; i += taken[i].nslots) {
+            const struct shmlog_record *r = &taken[i];
+            FZ_CHECK(r->commit == old + i + 1 && r->nslots >= 1 && r->nslots <= took - i);
+            FZ_CHECK(((old + i) & v->mask) + r->nslots <= v->cap);
+            FZ_CHECK(r->level <= SHMLOG_LEVEL_FATAL && r->category < SHMLOG_CAT_COUNT);
+            FZ_CHECK((r->flags & ~(unsigned)SHMLOG_REC_TRUNCATED) == 0);
+            for (unsigned j = 1; j < r->nslots; j++)
+                FZ_CHECK(taken[i + j].commit == ((old + i + j + 1) | SHMLOG_COMMIT_CONT));
         }
         if (took)
             continue;
