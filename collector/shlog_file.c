@@ -596,7 +596,7 @@ static inline void site_ctx_claim(const struct arg_plan *pl, struct num_ctx *ctx
         return;
     *ctx_gen = gen;
     for (unsigned i = 0; i < pl->key_arg; i++)
-        ctx[i] = (struct num_ctx){.gen = gen, .scale = -1};
+        ctx_claim(&ctx[i], gen);
 }
 
 /* Lays the tables out in mem (site_tables_bytes of it), all marked as of
@@ -1177,13 +1177,9 @@ __attribute__((flatten, noinline)) static int enc_multi_slot_run(struct shlog_en
             const struct shmlog_record *r = &slots[done];
             unsigned nslots = r->nslots;
             uint8_t whole[SHMLOG_MAX_PAYLOAD];
-            memcpy(whole, r->payload, SHMLOG_HEAD_PAYLOAD);
-            for (unsigned j = 1; j < nslots; j++)
-                memcpy(whole + SHMLOG_HEAD_PAYLOAD + (j - 1) * SHMLOG_CONT_PAYLOAD,
-                       ((const struct shmlog_cont *)&r[j])->payload, SHMLOG_CONT_PAYLOAD);
+            size_t len = shmlog_record_payload(whole, r, nslots);
             struct enc_head h = {pos + done, r->tsc, r->site, r->tid, r->level, r->category, r->flags, nslots};
-            struct enc_payload pay = {whole, SHMLOG_HEAD_PAYLOAD + (nslots - 1) * SHMLOG_CONT_PAYLOAD,
-                                      whole + sizeof(whole)};
+            struct enc_payload pay = {whole, len, whole + sizeof(whole)};
             enc_put(e, &k, &h, &pay);
             done += nslots;
         }

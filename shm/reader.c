@@ -455,15 +455,12 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
         unsigned n = rec.nslots;
         if (!head_ok(n, rec.level, rec.category, rec.flags, idx, v->cap, head - p))
             return skip_to_next_head(v, pos, shmlog_ring_head(v), l, SHMLOG_LOSS_CORRUPT);
-        memcpy(out->payload, slot + offsetof(struct shmlog_record, payload), SHMLOG_HEAD_PAYLOAD);
+        size_t payload_len = shmlog_record_payload(out->payload, (const struct shmlog_record *)slot, n);
         int bad = 0;
         for (unsigned i = 1; i < n; i++) {
-            const uint8_t *cont = slot_at(v, p + i);
             uint64_t commit;
-            memcpy(&commit, cont, sizeof commit);
+            memcpy(&commit, slot_at(v, p + i), sizeof commit);
             bad |= commit != cont_commit(p + i);
-            memcpy(out->payload + SHMLOG_HEAD_PAYLOAD + (i - 1) * SHMLOG_CONT_PAYLOAD,
-                   cont + offsetof(struct shmlog_cont, payload), SHMLOG_CONT_PAYLOAD);
         }
         if (v->policy == SHMLOG_OVERWRITE) {
             /* Our copy is good only if no writer reserved these slots again
@@ -485,7 +482,7 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
         out->category = rec.category;
         out->flags = rec.flags;
         out->nslots = (uint8_t)n;
-        out->payload_len = (uint16_t)(SHMLOG_HEAD_PAYLOAD + (n - 1) * SHMLOG_CONT_PAYLOAD);
+        out->payload_len = (uint16_t)payload_len;
         *pos = p + n;
         return SHMLOG_READ_RECORD;
     }

@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "shmlog.h"
@@ -160,6 +161,18 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
  * prefetched. */
 size_t shmlog_ring_take(const struct shmlog_ring_view *v, uint64_t *pos, uint64_t head, struct shmlog_record *out,
                         size_t max);
+/* The payload of a record whose nslots slots lie one after the other from
+ * head, as in a ring or in what shmlog_ring_take copied: the head slot's
+ * bytes, then each continuation slot's, into dst (SHMLOG_MAX_PAYLOAD bytes
+ * for a record of the most slots). Returns its length. */
+static inline size_t shmlog_record_payload(uint8_t *dst, const struct shmlog_record *head, unsigned nslots)
+{
+    memcpy(dst, head->payload, SHMLOG_HEAD_PAYLOAD);
+    for (unsigned i = 1; i < nslots; i++)
+        memcpy(dst + SHMLOG_HEAD_PAYLOAD + (i - 1) * SHMLOG_CONT_PAYLOAD,
+               ((const struct shmlog_cont *)&head[i])->payload, SHMLOG_CONT_PAYLOAD);
+    return SHMLOG_HEAD_PAYLOAD + (size_t)(nslots - 1) * SHMLOG_CONT_PAYLOAD;
+}
 /* Asks for the slot a few positions ahead of a reader at pos: written by
  * another core, it would otherwise keep a record waiting for its line. Never
  * past head, the reserve head last read: a slot about to be written would be

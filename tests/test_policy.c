@@ -442,14 +442,9 @@ static size_t read_as_collector(uint64_t *pos, struct shmlog_rec *out, size_t *n
             r->category = taken[i].category;
             r->flags = taken[i].flags;
             r->nslots = taken[i].nslots;
-            r->payload_len = (uint16_t)(SHMLOG_HEAD_PAYLOAD + (r->nslots - 1) * SHMLOG_CONT_PAYLOAD);
-            memcpy(r->payload, taken[i].payload, SHMLOG_HEAD_PAYLOAD);
-            for (unsigned j = 1; j < r->nslots; j++) {
-                const struct shmlog_cont *c = (const struct shmlog_cont *)&taken[i + j];
-                cr_assert_eq(c->commit, (r->pos + j + 1) | SHMLOG_COMMIT_CONT);
-                memcpy(r->payload + SHMLOG_HEAD_PAYLOAD + (j - 1) * SHMLOG_CONT_PAYLOAD, c->payload,
-                       SHMLOG_CONT_PAYLOAD);
-            }
+            r->payload_len = (uint16_t)shmlog_record_payload(r->payload, &taken[i], r->nslots);
+            for (unsigned j = 1; j < r->nslots; j++)
+                cr_assert_eq(taken[i + j].commit, (r->pos + j + 1) | SHMLOG_COMMIT_CONT);
             by_take++;
         }
         if (k)
