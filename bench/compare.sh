@@ -44,13 +44,16 @@
 # Per repetition, workload and peer: latency (2 M timed calls in paced batches
 # of 20 after 200 k warm-up, shared among the producers), throughput (10 M
 # calls back to back, shared the same way), bytes on disk per record. Once per
-# peer: the highest paced rate delivered without loss (1, 2, 5, 10, 20, 30, 40 M/s
-# targets, 1 s each, stopping at the first loss or once the producer cannot
-# reach the target; the highest rate achieved counts). Medians over the
+# repetition and peer: the highest paced rate delivered without loss (1, 2, 5,
+# 10, 20, 30, 35, 40, 45, 50 M/s targets, 1 s each, stopping at the first loss
+# or once the producer cannot reach the target; the highest rate achieved
+# counts). Medians over the
 # repetitions, with min and max; tables on stdout, compare.csv and latency.png
 # (args3) in bench/results.
 #
-# Installs the peers with apt-get when missing. BUILD_DIR overrides the build
+# Installs the peers with apt-get when missing, and runs tools/setup.sh for
+# shmlog's hugepages (its rings go on the hugetlbfs mount, as deployed; in
+# /dev/shm on 4 KiB pages only without one). BUILD_DIR overrides the build
 # directory (default <repo>/build-peers), RESULTS_DIR the results directory.
 set -euo pipefail
 
@@ -118,6 +121,16 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y $missing >&2
 fi
 
+# shmlog runs as it is deployed: its rings on 2 MiB hugepages, from the
+# hugetlbfs mount that tools/setup.sh reserves pages for; on 4 KiB pages in
+# /dev/shm only where there is none, and the header says so.
+"$repo/tools/setup.sh" >&2
+seg_parent=$(awk '$3 == "hugetlbfs" { print $2; exit }' /proc/mounts)
+seg_pages="2 MiB hugepages (hugetlbfs at $seg_parent)"
+if [ -z "$seg_parent" ] || [ ! -w "$seg_parent" ]; then
+    seg_parent=/dev/shm seg_pages="4 KiB pages (/dev/shm: no writable hugetlbfs mount)"
+fi
+
 if [ -f "$build/build.ninja" ]; then
     meson configure "$build" -Dbuildtype=release -Db_ndebug=true >/dev/null
 else
@@ -181,7 +194,7 @@ consumer_start() {
     local peer=$1 out=$2
     case $peer in
     shmlog)
-        segdir=$(mktemp -d /dev/shm/shmlog-compare-XXXXXX)
+        segdir=$(mktemp -d "$seg_parent/shmlog-compare-XXXXXX")
         "$collector" --dir "$segdir" --out "$out" --cpu $consumer_cpu --poll busy >"$out.collector" 2>&1 &
         collector_pid=$!
         sleep 0.3
@@ -348,7 +361,7 @@ run_workload() {
 host="$(uname -sr), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 echo "# $host; load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# peers: $peers; workloads: $workloads; reps $reps"
-echo "# producer on cpu $producer_cpu, consumers on cpu $consumer_cpu"
+echo "# producer on cpu $producer_cpu, consumers on cpu $consumer_cpu; shmlog's rings on $seg_pages"
 selected threads2 && echo "# threads2: producer threads on cpus $thread_cpus; each consumer shares cpu $consumer_cpu with one of them (2-core VM: no core of its own)"
 selected procs4 && echo "# procs4: $(wc -w <<<"$procs_cpus") producer processes on cpus ${procs_cpus// /,} (time-shared); consumers keep cpu $consumer_cpu"
 start=$(date +%s)
