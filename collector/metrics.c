@@ -293,6 +293,9 @@ char *metrics_format(struct metrics_snapshot *s, size_t *len)
     fprintf(out, "shmlog_collector_files_total %" PRIu64 "\n", t->files);
     put_family(out, "shmlog_collector_written_bytes_total", "counter", "Compressed bytes written to output files.");
     fprintf(out, "shmlog_collector_written_bytes_total %" PRIu64 "\n", t->written_bytes);
+    put_family(out, "shmlog_collector_fast_frames_total", "counter",
+               "Frames compressed at --zstd-fast-level while a ring was filling.");
+    fprintf(out, "shmlog_collector_fast_frames_total %" PRIu64 "\n", t->fast_frames);
     put_family(out, "shmlog_collector_records_total", "counter", "Records written to output files.");
     fprintf(out, "shmlog_collector_records_total %" PRIu64 "\n", t->records);
     put_family(out, "shmlog_collector_compression_ratio", "gauge",

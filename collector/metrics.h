@@ -50,6 +50,7 @@ struct metrics_proc {
 struct metrics_totals {
     uint64_t files;             /* output files opened */
     uint64_t written_bytes;     /* compressed bytes whose write completed */
+    uint64_t fast_frames;       /* frames compressed at --zstd-fast-level */
     uint64_t records;           /* records encoded into frames */
     uint64_t record_bytes;      /* their ring bytes, 64 per slot: the compression ratio's numerator */
     uint64_t write_errors;

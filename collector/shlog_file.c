@@ -683,8 +683,7 @@ int shlog_enc_new(struct shlog_enc **out, int zstd_level)
         free(e);
         return -ENOMEM;
     }
-    if (zstd_level < ZSTD_minCLevel() || zstd_level > ZSTD_maxCLevel() ||
-        ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_compressionLevel, zstd_level)) ||
+    if (shlog_enc_set_level(e, zstd_level) != 0 ||
         ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_checksumFlag, 1)) ||
         ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_contentSizeFlag, 1))) {
         shlog_enc_free(e);
@@ -692,6 +691,14 @@ int shlog_enc_new(struct shlog_enc **out, int zstd_level)
     }
     enc_forget_sites(e);
     *out = e;
+    return 0;
+}
+
+int shlog_enc_set_level(struct shlog_enc *e, int zstd_level)
+{
+    if (zstd_level < ZSTD_minCLevel() || zstd_level > ZSTD_maxCLevel() ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_compressionLevel, zstd_level)))
+        return -EINVAL;
     return 0;
 }
 

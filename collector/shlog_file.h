@@ -70,6 +70,8 @@ struct shlog_enc;
 /* One encoder per output file: it remembers which processes and sites the file
  * has. zstd_level may be negative (faster). 0 or -errno. */
 int shlog_enc_new(struct shlog_enc **out, int zstd_level);
+/* The zstd level of the frames from the next one on. 0 or -EINVAL. */
+int shlog_enc_set_level(struct shlog_enc *e, int zstd_level);
 void shlog_enc_free(struct shlog_enc *e);
 
 /* 1 if the process / site was already emitted into this file. */

@@ -1,4 +1,4 @@
-/* Description: end to end with real producer processes, io_uring and files: producers started before and after the collector are drained, every record lands exactly once (or is counted as dropped), per-thread order holds, rotation by size, time and SIGHUP under load loses and duplicates nothing, and exited producers' segments are removed; segment directories made after the collector started are found at once. */
+/* Description: end to end with real producer processes, io_uring and files: producers started before and after the collector are drained, every record lands exactly once (or is counted as dropped), per-thread order holds, rotation by size, time and SIGHUP under load loses and duplicates nothing, and exited producers' segments are removed; segment directories made after the collector started are found at once; a collector that finds a ring over half full compresses at --zstd-fast-level (and only then). */
 #include "test_collector_helpers.h"
 
 static struct tc_env env;
@@ -229,6 +229,23 @@ static uint64_t ms_until_in_file(pid_t pid, unsigned timeout_ms)
     return found ? found - t0 : UINT64_MAX;
 }
 
+/* The frames at the fast level that the collector's last exit line gives, or
+ * -1 when there is no such line. */
+static long fast_frames_logged(void)
+{
+    FILE *f = fopen(env.log, "r");
+    char line[512];
+    long n = -1;
+    while (f && fgets(line, sizeof(line), f)) {
+        const char *p = strstr(line, " frames (");
+        if (p && strstr(p, " at the fast level)"))
+            n = strtol(p + strlen(" frames ("), NULL, 10);
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
 Test(collector_e2e, a_record_under_light_load_reaches_the_file_quickly)
 {
     struct tc_child col = tc_collector(&env, NULL);
@@ -245,6 +262,47 @@ Test(collector_e2e, a_record_under_light_load_reaches_the_file_quickly)
     p.in_fd = -1;
     cr_assert_eq(tc_wait_exit(&p), 0);
     tc_stop_collector(&env, &col);
+    cr_assert_eq(fast_frames_logged(), 0, "a ring never near full got frames at the fast level");
+}
+
+/* A producer fills rings of 16384 slots with 20000 records, then the collector
+ * starts: it finds one ring over half full (all of one, or the larger share
+ * of two) and compresses frames at --zstd-fast-level until the rings are under
+ * a quarter full, unless that level is --zstd-level's. Every record lands
+ * either way. */
+static void filled_ring_drained(const char *const cargs[], int fast_expected)
+{
+    const char *pargs[] = {"--threads", "1", "--count", "20000", "--ring-bytes", "1048576", "--hold", NULL};
+    struct tc_child p = tc_producer(pargs);
+    unsigned long long dropped = tc_wait_line(&p, "done ");
+    struct tc_child col = tc_collector(&env, cargs);
+    /* A drain pass, not only the one at shutdown, must have seen the fill. */
+    cr_assert(ms_until_in_file(p.pid, 5000) != UINT64_MAX, "no record reached the file within 5 s");
+    tc_stop_collector(&env, &col);
+    long fast = fast_frames_logged();
+    cr_assert_geq(fast, 0, "no exit line with the frames at the fast level");
+    if (fast_expected)
+        cr_assert_gt(fast, 0, "no frame was compressed at the fast level");
+    else
+        cr_assert_eq(fast, 0, "%ld frames at the fast level", fast);
+    struct th_read got = {0};
+    cr_assert_geq(tc_read_all(env.out, &got), 1);
+    cr_assert_eq(tc_check_producer(&got, (uint32_t)p.pid, 1, 20000) + dropped, 20000);
+    th_read_free(&got);
+    close(p.in_fd);
+    p.in_fd = -1;
+    cr_assert_eq(tc_wait_exit(&p), 0);
+}
+
+Test(collector_e2e, a_filling_ring_gets_frames_at_the_fast_level)
+{
+    filled_ring_drained(NULL, 1);
+}
+
+Test(collector_e2e, a_fast_level_equal_to_the_level_is_never_used)
+{
+    const char *cargs[] = {"--zstd-level", "3", "--zstd-fast-level", "3", NULL};
+    filled_ring_drained(cargs, 0);
 }
 
 /* A segment directory that does not exist when the collector starts (the

@@ -121,6 +121,7 @@ fi
 for name in shmlog_ring_records_total shmlog_ring_bytes_total shmlog_ring_dropped_records_total \
             shmlog_ring_fill_ratio shmlog_ring_lag_seconds shmlog_process_call_sites shmlog_process_level \
             shmlog_collector_files_total shmlog_collector_written_bytes_total shmlog_collector_records_total \
+            shmlog_collector_fast_frames_total \
             shmlog_collector_compression_ratio shmlog_collector_write_errors_total \
             shmlog_collector_rotations_total shmlog_collector_cpu_seconds_total \
             shmlog_collector_segments_rejected_total shmlog_collector_losses_total; do
