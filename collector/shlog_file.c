@@ -955,6 +955,15 @@ static inline uint64_t enc_str_head(const uint8_t *end, const uint8_t *bytes, si
     return str_head(bytes, n);
 }
 
+/* The cases of a switch on op that read the integer argument of width op
+ * (enum arg_op: 1, 2, 4 or 8 bytes) at a into v. A macro, not a function: a
+ * second switch inside the arguments' own cost 6-8 instructions a record. */
+#define INT_ARG_CASES(v, op, a)                                                                                   \
+    case OP_INT8: v = (a)[0]; break;                                                                            \
+    case OP_INT16: v = (uint64_t)(a)[0] | (uint64_t)(a)[1] << 8; break;                                         \
+    case OP_INT32: v = get_u32le(a); break;                                                                     \
+    default: v = get_u64le(a); break;
+
 /* The arguments (checked by enc_args_measure) into the args column at p. */
 static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct enc_payload *pay, uint8_t *p)
 {
@@ -994,13 +1003,39 @@ static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct e
             a += 4;
             p = enc_float(p, arg_ctx(pl, s->ctx, s->keyed, i, key_slot, e->batch_gen), v, SHMLOG_ARG_F32);
             continue;
-        case OP_INT8: v = a[0]; break;
-        case OP_INT16: v = (uint64_t)a[0] | (uint64_t)a[1] << 8; break;
-        case OP_INT32: v = get_u32le(a); break;
-        default: v = get_u64le(a); break;
+        INT_ARG_CASES(v, op, a)
         }
         a += op; /* the integer's width */
         struct num_ctx *c = arg_ctx(pl, s->ctx, s->keyed, i, key_slot, e->batch_gen);
+        p = put_varint(p, zigzag((int64_t)(v - c->prev)));
+        c->prev = v;
+    }
+    return p;
+}
+
+/* The arguments of a site without strings (nstr 0: each context is the
+ * site's) into the args column at p: enc_args without the string cases and
+ * the key lookups, the common shape of a trading call. */
+static inline uint8_t *enc_numeric_args(struct enc_site *s, const struct enc_payload *pay, uint8_t *p)
+{
+    const struct arg_plan *pl = &s->plan;
+    const uint8_t *a = pay->p;
+    struct num_ctx *c = s->ctx;
+    for (unsigned i = 0; i < pl->nargs; i++, c++) {
+        unsigned op = pl->op[i];
+        uint64_t v;
+        switch (op) {
+        case OP_F64:
+            p = enc_float(p, c, get_u64le(a), SHMLOG_ARG_F64);
+            a += 8;
+            continue;
+        case OP_F32:
+            p = enc_float(p, c, get_u32le(a), SHMLOG_ARG_F32);
+            a += 4;
+            continue;
+        INT_ARG_CASES(v, op, a)
+        }
+        a += op; /* the integer's width */
         p = put_varint(p, zigzag((int64_t)(v - c->prev)));
         c->prev = v;
     }
@@ -1098,7 +1133,14 @@ static inline void enc_put(struct shlog_enc *e, struct enc_cursor *k, const stru
     if (s)
         site_ctx_claim(&s->plan, s->ctx, &s->ctx_gen, e->batch_gen);
     size_t used;
-    int raw = !s || s->plan.raw_only || enc_args_measure(&s->plan, pay, &used) != 0;
+    int numeric = s && !s->plan.raw_only && s->plan.nstr == 0;
+    int raw;
+    if (numeric) {
+        used = s->plan.fixed_after;
+        raw = used > pay->len;
+    } else {
+        raw = !s || s->plan.raw_only || enc_args_measure(&s->plan, pay, &used) != 0;
+    }
     unsigned level = h->level < 7 ? h->level : 7; /* values past 7 are not levels */
     unsigned category = h->category < 7 ? h->category : 7;
     k->attr = put_varint(k->attr, level | category << 3 | (raw ? ATTR_RAW : 0) | (uint64_t)h->flags << 7);
@@ -1107,6 +1149,8 @@ static inline void enc_put(struct shlog_enc *e, struct enc_cursor *k, const stru
         k->args = put_varint(k->args, used);
         memcpy(k->args, pay->p, used);
         k->args += used;
+    } else if (numeric) {
+        k->args = enc_numeric_args(s, pay, k->args);
     } else {
         k->args = enc_args(e, s, pay, k->args);
     }
