@@ -77,7 +77,7 @@ static struct options {
     uint64_t keep;
     uint64_t max_bytes;
     int zstd_level;
-    int zstd_fast_level; /* while a ring fills: see frame_level */
+    int zstd_fast_level; /* while a ring fills: see set_frame_level */
     enum fsync_mode fsync;
     uid_t uids[MAX_UIDS];
     size_t nuids;
@@ -451,7 +451,7 @@ static struct {
     /* counters */
     uint64_t records, frames, fast_frames, bytes;
     unsigned fill_quarters;     /* the fullest ring at the last drain_all: quarters of it in use */
-    int filling;                /* frames go at opt.zstd_fast_level: see frame_level */
+    int filling;                /* frames go at opt.zstd_fast_level: see set_frame_level */
     uint64_t record_slots;      /* ring slots of the records encoded */
     int backlog;                /* the last pass left records behind (budget spent, frame full) */
     uint64_t files, rotations, write_errors, written_bytes, rejected;
