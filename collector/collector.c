@@ -389,7 +389,6 @@ struct outfile {
     uint64_t size;          /* bytes submitted: the next frame's offset */
     uint64_t opened_ns;
     struct shlog_enc *enc;
-    int level;              /* zstd level enc compresses at */
     unsigned inflight;      /* frames not yet done */
     int closing;
     struct outfile *next;   /* closing files */
@@ -659,7 +658,6 @@ static struct outfile *outfile_new(void)
         free(f);
         return NULL;
     }
-    f->level = opt.zstd_level;
     return f;
 }
 
@@ -1225,9 +1223,8 @@ static uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
     uint64_t dropped = shmlog_ring_dropped(&r->view);
     uint64_t tail = shmlog_ring_tail(&r->view);
     shmlog_bus_guard = NULL;
-    /* In use at the pass's start: what the producers cannot reserve. */
-    uint64_t used = head - tail;
-    unsigned quarters = used >= r->view.cap ? 4 : (unsigned)(used * 4 / r->view.cap);
+    /* In use at the pass's start. */
+    unsigned quarters = (unsigned)(shmlog_ring_used(&r->view, head, tail) * 4 / r->view.cap);
     if (quarters > S.fill_quarters)
         S.fill_quarters = quarters;
     uint64_t pos = dp.pos;
@@ -1272,10 +1269,7 @@ static uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
 static void set_frame_level(struct outfile *file)
 {
     int level = S.filling ? opt.zstd_fast_level : opt.zstd_level;
-    if (level != file->level) {
-        check_enc(shlog_enc_set_level(file->enc, level), "a frame (its zstd level)");
-        file->level = level;
-    }
+    check_enc(shlog_enc_set_level(file->enc, level), "a frame (its zstd level)");
     if (level != opt.zstd_level)
         S.fast_frames++;
 }
@@ -1897,8 +1891,7 @@ static void ring_observe(struct ring *r, struct metrics_ring *m)
     if (sigsetjmp(jb, 0) == 0) {
         shmlog_bus_guard = &jb;
         uint64_t head = shmlog_ring_head(&r->view), tail = shmlog_ring_tail(&r->view);
-        double fill = head > tail ? (double)(head - tail) / (double)r->view.cap : 0.0;
-        m->fill_ratio = fill > 1.0 ? 1.0 : fill;
+        m->fill_ratio = head > tail ? (double)shmlog_ring_used(&r->view, head, tail) / (double)r->view.cap : 0.0;
         uint64_t at = r->read_pos;
         struct shmlog_loss loss;
         if (head != r->read_pos && shmlog_ring_next(&r->view, &at, &oldest, 0, &loss) == SHMLOG_READ_RECORD) {

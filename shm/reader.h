@@ -190,6 +190,12 @@ void shmlog_ring_release(const struct shmlog_ring_view *v, uint64_t pos);
 uint64_t shmlog_ring_head(const struct shmlog_ring_view *v);
 uint64_t shmlog_ring_tail(const struct shmlog_ring_view *v);
 uint64_t shmlog_ring_dropped(const struct shmlog_ring_view *v);
+/* Slots in use between a tail and a head read from v: what producers cannot
+ * reserve. At most v->cap, whatever a hostile head says. */
+static inline uint64_t shmlog_ring_used(const struct shmlog_ring_view *v, uint64_t head, uint64_t tail)
+{
+    return head - tail > v->cap ? v->cap : head - tail;
+}
 
 /* ---- segments that shrink under the mapping ----
  *

@@ -756,7 +756,7 @@ static void print_ring(const struct cli *cli, const struct seg_entry *e, const s
 {
     uint64_t head = shmlog_ring_head(v);
     uint64_t tail = shmlog_ring_tail(v);
-    uint64_t fill = head - tail > v->cap ? v->cap : head - tail;
+    uint64_t fill = shmlog_ring_used(v, head, tail);
     uint64_t dropped = shmlog_ring_dropped(v);
     uint64_t lost = shmlog__load_relaxed(&v->hdr->lost);
     int huge = (seg->hdr.flags & SHMLOG_SEG_HUGEPAGES) != 0;
