@@ -4,7 +4,7 @@
 # dump of what landed on disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup.sh
+mnt=$(bash tools/setup.sh --print-mount)
 
 # SHMLOG_BUILD: the build directory (default ./build).
 build=${SHMLOG_BUILD:-build}
@@ -13,7 +13,6 @@ ninja -C "$build" >/dev/null
 echo "quickstart: built into ./$build"
 
 work=$(mktemp -d /tmp/shmlog-quickstart.XXXXXX)
-mnt=$(awk '$3 == "hugetlbfs" { print $2; exit }' /proc/mounts)
 seg_dir=${mnt:-/dev/shm}/shmlog-quickstart-$$
 export SHMLOG_DIR=$seg_dir
 out=$work/out

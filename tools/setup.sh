@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Prepares a Debian 12 machine for shmlog, as root: the packages it builds and
 # tests with, 2 MiB hugepages reserved, and a hugetlbfs mount. Idempotent.
+# Reports on stderr; with --print-mount, prints the hugetlbfs mount on stdout.
 #   SHMLOG_HUGEPAGES   pages to reserve (default 512 = 1 GiB)
 set -euo pipefail
+
+print_mount=0
+case "${1:-}" in
+--print-mount) print_mount=1 ;;
+"") ;;
+*) echo "setup.sh: unknown argument: $1 (only --print-mount)" >&2; exit 2 ;;
+esac
 
 want_pages=${SHMLOG_HUGEPAGES:-512}
 packages=(gcc g++ clang pkg-config meson ninja-build python3
@@ -19,7 +27,7 @@ for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-    echo "setup: installing ${missing[*]}"
+    echo "setup: installing ${missing[*]}" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -37,4 +45,5 @@ if [ -z "$mnt" ]; then
     mkdir -p "$mnt"
     mount -t hugetlbfs -o pagesize=2M,mode=1777 nodev "$mnt"
 fi
-echo "setup: $(cat /proc/sys/vm/nr_hugepages) hugepages reserved, hugetlbfs at $mnt"
+echo "setup: $(cat /proc/sys/vm/nr_hugepages) hugepages reserved, hugetlbfs at $mnt" >&2
+[ $print_mount = 0 ] || echo "$mnt"
