@@ -91,7 +91,7 @@ static struct options {
     .sqpoll_cpu = -1,
     .rotate_bytes = 256ull << 20,
     .zstd_level = 1,
-    .zstd_fast_level = -5,
+    .zstd_fast_level = -50,
     .fsync = FSYNC_ROTATE,
     .metrics_interval_s = 10,
 };
@@ -117,7 +117,7 @@ static void usage(FILE *f)
         "  --max-bytes B      keep at most B bytes of closed files (default 0: no limit)\n"
         "  --zstd-level L     zstd level, negative for faster (default 1)\n"
         "  --zstd-fast-level L  zstd level while a ring is over half full, until every\n"
-        "                     ring is under a quarter (default -5; L = --zstd-level: never)\n"
+        "                     ring is under a quarter (default -50; L = --zstd-level: never)\n"
         "  --fsync never|rotate|batch  when to fsync: never; when a file is closed (default);\n"
         "                     after every frame, before its ring space is released\n"
         "  --allow-uid U      accept segments of uid U (repeatable; default: own uid)\n"
@@ -1266,8 +1266,11 @@ static uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
 /* A collector that falls behind compresses at opt.zstd_fast_level, from a
  * pass that finds a ring over half full until one finds every ring under a
  * quarter: losing records to a full ring costs more than bytes on disk.
- * shmlog-bench-encode, trading mix: 22.0 ns a record to compress at level 1,
- * 11.7 at -5, for 4.77 and 6.46 bytes a record; args3: 2.9 and 2.4 ns. */
+ * shmlog-bench-encode, trading mix: 22.1 ns a record to compress at level 1,
+ * 11.8-12.1 at -5 and 4.7-4.8 at -50, for 4.84, 6.54-6.61 and 7.34-7.36
+ * bytes a record; args3: 3.1, 2.5-2.6 and 1.6-1.7 ns. Overloaded (60 M/s
+ * offered, 80 M args3 records), -50 landed 78.5-80.0 M where -5 landed
+ * 73.8-78.7 M, in 4 alternated pairs. */
 static void set_frame_level(struct outfile *file)
 {
     int level = S.filling ? opt.zstd_fast_level : opt.zstd_level;
