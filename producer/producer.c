@@ -207,8 +207,15 @@ static void shmlog__publish_ring(unsigned cpu, struct shmlog_ring *hdr, uint8_t 
     r->slots = slots;
     r->mask = mask;
     r->policy = policy;
-    /* Release pairs with the acquire in shmlog__begin: a thread that sees hdr
-     * sees slots, mask and policy. */
+    /* The inline path is the rseq path: without rseq, and on the null ring
+     * (its capacity wraps to 0), a limit of 0 sends every record to the slow
+     * path. */
+    uint64_t limit = 0;
+    if (SHMLOG__USE_RSEQ() && hdr != &shmlog__null_ring)
+        limit = policy == SHMLOG_OVERWRITE ? UINT64_MAX : shmlog__load_acquire(&hdr->tail) + mask + 1;
+    shmlog__store_relaxed(&r->limit, limit);
+    /* Release pairs with the acquire in shmlog__reserve: a thread that sees
+     * hdr sees slots, mask, limit and policy. */
     shmlog__store_release(&r->hdr, hdr);
     if (cpu >= shmlog__load_relaxed(&shmlog__rings_end)) /* the lock is held: no other writer */
         shmlog__store_release(&shmlog__rings_end, cpu + 1);
@@ -248,7 +255,7 @@ static int shmlog__ring_create(unsigned cpu)
     return 0;
 }
 
-struct shmlog__ring_local *shmlog__ring_slow(unsigned cpu)
+static struct shmlog__ring_local *shmlog__ring_slow(unsigned cpu)
 {
     pthread_mutex_lock(&shmlog__lock);
     int err = shmlog__g.initialized ? shmlog__ring_create(cpu) : -ENODEV;
@@ -262,8 +269,18 @@ struct shmlog__ring_local *shmlog__ring_slow(unsigned cpu)
     return &shmlog__rings[cpu];
 }
 
-unsigned shmlog__cpu_slow(void)
+/* The cpu the caller runs on. With rseq, glibc keeps it in the thread's rseq
+ * area; SHMLOG__NO_CPU when this thread has no rseq registration although the
+ * process uses rseq. Without rseq: sched_getcpu(); a stale answer is harmless
+ * there, the reservation is a CAS. */
+static unsigned shmlog__cpu(void)
 {
+#ifdef SHMLOG__RSEQ_RESERVE
+    if (SHMLOG__USE_RSEQ()) {
+        unsigned cpu = shmlog__rseq_cpu(__rseq_offset);
+        return cpu < SHMLOG__MAX_CPUS ? cpu : SHMLOG__NO_CPU;
+    }
+#endif
     int cpu = sched_getcpu();
     return cpu < 0 ? 0u : (unsigned)cpu % SHMLOG__MAX_CPUS;
 }
@@ -274,7 +291,7 @@ uint32_t shmlog__tid_slow(void)
     return shmlog__tid;
 }
 
-void shmlog__drop(struct shmlog__ring_local *ring, size_t payload)
+static void shmlog__drop(struct shmlog__ring_local *ring, size_t payload)
 {
     shmlog__add_relaxed(&ring->hdr->dropped, 1);
     shmlog__add_relaxed(&ring->hdr->drop_bytes, payload);
@@ -283,10 +300,101 @@ void shmlog__drop(struct shmlog__ring_local *ring, size_t payload)
 /* A thread without an rseq registration, in a process whose other threads
  * reserve with rseq, may not write any ring (see SHMLOG__USE_RSEQ): its
  * records are dropped and counted with the records of unmade rings. */
-void shmlog__drop_no_rseq(size_t payload)
+static void shmlog__drop_no_rseq(size_t payload)
 {
     shmlog__add_relaxed(&shmlog__null_ring.dropped, 1);
     shmlog__add_relaxed(&shmlog__null_ring.drop_bytes, payload);
+}
+
+/* shmlog__reserve_on's answer when the thread left the ring's cpu: pick again. */
+#define SHMLOG__MOVED ((uint8_t *)1)
+
+/* Reserves slots for a record of `payload` bytes on ring r, whatever the
+ * ring's state: the head slot, NULL when the record was dropped, or
+ * SHMLOG__MOVED. rseq: this process reserves with rseq (on cpu). */
+static uint8_t *shmlog__reserve_on(struct shmlog__ring_local *r, struct shmlog_ring *h, unsigned cpu, int rseq,
+                                   unsigned nslots, size_t payload, uint64_t *pos_out)
+{
+    uint64_t cap = r->mask + 1;
+    uint64_t head = shmlog__load_relaxed(&h->head);
+    uint64_t pad, need;
+    for (;;) {
+        uint64_t idx = head & r->mask;
+        pad = nslots > 1 && idx + nslots > cap ? cap - idx : 0;
+        need = pad + nslots;
+        if (r->policy != SHMLOG_OVERWRITE) {
+            /* Acquire pairs with the release below: a producer that trusts
+             * another's cached tail inherits its acquire of the collector's
+             * release, so it reuses slots only after the collector copied
+             * them (plain movs on x86 either way). */
+            uint64_t tail = shmlog__load_acquire(&h->tail_cache);
+            if (head + need - tail > cap) {
+                /* Acquire pairs with the collector's release of tail: it has
+                 * finished copying the slots we are about to reuse. */
+                tail = shmlog__load_acquire(&h->tail);
+                shmlog__store_release(&h->tail_cache, tail);
+            }
+            if (rseq) /* the inline path's bound, from the tail just trusted */
+                shmlog__store_release(&r->limit, tail + cap);
+            if (head + need - tail > cap) {
+                if (r->policy == SHMLOG_DROP) {
+                    shmlog__drop(r, payload);
+                    return NULL;
+                }
+                shmlog__cpu_relax();
+                head = shmlog__load_relaxed(&h->head);
+                continue;
+            }
+        }
+#ifdef SHMLOG__RSEQ_RESERVE
+        if (rseq) {
+            int rc = shmlog__rseq_cmpeq_store(&h->head, head, head + need, cpu, __rseq_offset);
+            if (rc == 0)
+                break;
+            if (rc < 0)
+                return SHMLOG__MOVED;
+            head = shmlog__load_relaxed(&h->head); /* another thread on this cpu came first */
+            continue;
+        }
+#endif
+        (void)cpu;
+        if (shmlog__cas(&h->head, &head, head + need))
+            break;
+    }
+    if (pad) {
+        struct shmlog_record *p = (struct shmlog_record *)(r->slots + ((head & r->mask) << 6));
+        p->nslots = (uint8_t)pad; /* < SHMLOG_MAX_SLOTS: only a record that crosses the end pads */
+        p->flags = SHMLOG_REC_PAD;
+        p->site = 0;
+        p->tsc = 0;
+        shmlog__store_release(&p->commit, head + 1);
+        head += pad;
+    }
+    uint8_t *slot = r->slots + ((head & r->mask) << 6);
+    shmlog__slots_open(r, slot, head, nslots);
+    *pos_out = head;
+    return slot;
+}
+
+uint8_t *shmlog__reserve_slow(unsigned nslots, size_t payload, uint64_t *pos)
+{
+    const int rseq = SHMLOG__USE_RSEQ();
+    for (;;) {
+        unsigned cpu = shmlog__cpu();
+        if (cpu == SHMLOG__NO_CPU) {
+            shmlog__drop_no_rseq(payload);
+            return NULL;
+        }
+        struct shmlog__ring_local *ring = &shmlog__rings[cpu];
+        struct shmlog_ring *h = shmlog__load_acquire(&ring->hdr);
+        if (!h) {
+            ring = shmlog__ring_slow(cpu);
+            h = ring->hdr;
+        }
+        uint8_t *head = shmlog__reserve_on(ring, h, cpu, rseq, nslots, payload, pos);
+        if (head != SHMLOG__MOVED)
+            return head;
+    }
 }
 
 void shmlog__spill(uint8_t *head, size_t off, const void *src, size_t len)
@@ -316,14 +424,28 @@ static uint32_t shmlog__append_string(const char *s, uint32_t len)
     return off;
 }
 
+static void shmlog__site_refused(void)
+{
+    struct shmlog_meta *m = shmlog__g.meta;
+    if (m)
+        shmlog__add_relaxed(&m->unregistered, 1);
+}
+
 uint32_t shmlog__register_site(uint32_t *cache, int level, int category, const char *file, int line,
                                const char *fmt, unsigned nargs, const uint8_t *types)
 {
+    uint32_t id = shmlog__load_acquire(cache);
+    if (id == UINT32_MAX) {
+        shmlog__site_refused();
+        return 0;
+    }
     pthread_mutex_lock(&shmlog__lock);
-    uint32_t id = shmlog__load_relaxed(cache);
+    id = shmlog__load_relaxed(cache);
     if (id || !shmlog__g.initialized) {
         pthread_mutex_unlock(&shmlog__lock);
-        return id;
+        if (id == UINT32_MAX)
+            shmlog__site_refused();
+        return id == UINT32_MAX ? 0 : id;
     }
     size_t fmt_len = strlen(fmt), file_len = strlen(file);
     struct shmlog_meta *m = shmlog__g.meta;
@@ -361,14 +483,9 @@ uint32_t shmlog__register_site(uint32_t *cache, int level, int category, const c
      * this site is committed after the site is published. */
     shmlog__store_release(cache, id);
     pthread_mutex_unlock(&shmlog__lock);
-    return id;
-}
-
-void shmlog__site_refused(void)
-{
-    struct shmlog_meta *m = shmlog__g.meta;
-    if (m)
-        shmlog__add_relaxed(&m->unregistered, 1);
+    if (id == UINT32_MAX)
+        shmlog__site_refused();
+    return id == UINT32_MAX ? 0 : id;
 }
 
 /* ---- lifecycle ---- */

@@ -45,28 +45,33 @@ const char *shmlog_dir(void);
 #define SHMLOG__MAX_CPUS 1024u
 
 /* Process-local view of a ring: never read back from shared memory, so a
- * corrupted segment cannot steer the producer out of bounds. */
+ * corrupted segment cannot steer the producer out of bounds. One cache line
+ * per cpu: limit is written by the threads of that cpu alone. */
 struct shmlog__ring_local {
     struct shmlog_ring *hdr; /* NULL until created; published with release */
     uint8_t *slots;
     uint64_t mask;
+    /* A record may take the positions below limit without reading tail: tail
+     * + capacity as this process last read tail (a stale, lower limit only
+     * costs a slow call). 0 sends every reservation to the slow path (no
+     * rseq, a ring that takes nothing); UINT64_MAX on an overwrite ring. */
+    uint64_t limit;
     uint32_t policy;
     uint32_t pad;
-};
+} __attribute__((aligned(64)));
 
 extern struct shmlog__ring_local shmlog__rings[SHMLOG__MAX_CPUS];
 extern const uint32_t *shmlog__level_ptr;
 extern __thread uint32_t shmlog__tid __attribute__((tls_model("initial-exec")));
 
+/* The first call of a site, and every call of a refused one: the id + 1 that
+ * *cache then holds, or 0 when the record is not written (logging is not set
+ * up, or the site was refused: counted as unregistered). */
 uint32_t shmlog__register_site(uint32_t *cache, int level, int category, const char *file,
                                int line, const char *fmt, unsigned nargs, const uint8_t *types);
-struct shmlog__ring_local *shmlog__ring_slow(unsigned cpu);
-unsigned shmlog__cpu_slow(void);
+uint8_t *shmlog__reserve_slow(unsigned nslots, size_t payload, uint64_t *pos);
 uint32_t shmlog__tid_slow(void);
 void shmlog__spill(uint8_t *head, size_t off, const void *src, size_t len);
-void shmlog__drop(struct shmlog__ring_local *ring, size_t payload);
-void shmlog__drop_no_rseq(size_t payload);
-void shmlog__site_refused(void);
 /* Shared by the producer implementation and the reader (shm/reader.c). */
 uint64_t shmlog__realtime_ns(void);
 uint64_t shmlog__proc_start(uint32_t pid);
@@ -136,23 +141,17 @@ SHMLOG__INLINE uint64_t shmlog__rdtsc(void)
 #endif
 #define SHMLOG__NO_CPU UINT32_MAX
 
-/* The cpu the caller runs on. With rseq, glibc keeps it in the thread's rseq
- * area: one load from %fs; SHMLOG__NO_CPU when this thread has no rseq
- * registration although the process uses rseq. Without rseq: sched_getcpu();
- * a stale answer is harmless there, the reservation is a CAS. */
-SHMLOG__INLINE unsigned shmlog__cpu(void)
-{
 #ifdef SHMLOG__RSEQ_RESERVE
-    if (SHMLOG__LIKELY(SHMLOG__USE_RSEQ())) {
-        unsigned cpu;
-        __asm__ __volatile__("movl %%fs:4(%1), %0" : "=r"(cpu) : "r"(__rseq_offset));
-        return SHMLOG__LIKELY(cpu < SHMLOG__MAX_CPUS) ? cpu : SHMLOG__NO_CPU;
-    }
-#endif
-    return shmlog__cpu_slow();
+/* The cpu in this thread's rseq area (rseq_offset: glibc's __rseq_offset).
+ * glibc leaves RSEQ_CPU_ID_REGISTRATION_FAILED there in a thread without an
+ * rseq registration: never below SHMLOG__MAX_CPUS. */
+SHMLOG__INLINE unsigned shmlog__rseq_cpu(ptrdiff_t rseq_offset)
+{
+    unsigned cpu;
+    __asm__ __volatile__("movl %%fs:4(%1), %0" : "=r"(cpu) : "r"(rseq_offset));
+    return cpu;
 }
 
-#ifdef SHMLOG__RSEQ_RESERVE
 /* Stores newv to *v if *v == expect, in a restartable sequence bound to cpu:
  * the kernel aborts it when the thread is preempted, signalled or migrated
  * before the store, so no other writer of this process can come in between
@@ -160,7 +159,8 @@ SHMLOG__INLINE unsigned shmlog__cpu(void)
  * buffer to drain, i.e. for the cache lines of the previous record, which a
  * busy collector keeps pulling to its own cpu.)
  * 0: stored; 1: *v differed; -1: aborted, or not running on cpu. */
-SHMLOG__INLINE int shmlog__rseq_cmpeq_store(uint64_t *v, uint64_t expect, uint64_t newv, unsigned cpu)
+SHMLOG__INLINE int shmlog__rseq_cmpeq_store(uint64_t *v, uint64_t expect, uint64_t newv, unsigned cpu,
+                                            ptrdiff_t rseq_offset)
 {
     __asm__ __volatile__ goto(
         ".pushsection __rseq_cs, \"aw\"\n\t"
@@ -185,7 +185,7 @@ SHMLOG__INLINE int shmlog__rseq_cmpeq_store(uint64_t *v, uint64_t expect, uint64
         "jmp %l[aborted]\n\t"
         ".popsection\n\t"
         :
-        : [cpu] "r"(cpu), [off] "r"(__rseq_offset), [v] "m"(*v), [expect] "r"(expect), [newv] "r"(newv)
+        : [cpu] "r"(cpu), [off] "r"(rseq_offset), [v] "m"(*v), [expect] "r"(expect), [newv] "r"(newv)
         : "memory", "cc", "rax"
         : differs, aborted);
     return 0;
@@ -196,8 +196,19 @@ aborted:
 }
 #endif
 
-/* shmlog__reserve's answer when the thread left the ring's cpu: pick again. */
-#define SHMLOG__MOVED ((uint8_t *)1)
+/* Readies the slots a reservation took, from head on ring r, for the record
+ * to be written. */
+SHMLOG__INLINE void shmlog__slots_open(const struct shmlog__ring_local *r, uint8_t *slot, uint64_t head,
+                                       unsigned nslots)
+{
+    if (SHMLOG__UNLIKELY(r->policy == SHMLOG_OVERWRITE)) {
+        /* A reader copying this slot must see it change: invalidate first. */
+        shmlog__store_relaxed(&((struct shmlog_record *)slot)->commit, 0);
+        shmlog__fence_release();
+    }
+    for (unsigned i = 1; i < nslots; i++)
+        ((struct shmlog_cont *)(slot + 64u * i))->commit = (head + i + 1) | SHMLOG_COMMIT_CONT;
+}
 
 /* Copies len bytes to payload offset off of the record at head. */
 SHMLOG__INLINE void shmlog__put_bytes(uint8_t *head, size_t off, const void *src, size_t len)
@@ -242,108 +253,57 @@ SHMLOG__INLINE size_t shmlog__put_arg(uint8_t *head, size_t off, unsigned t, uin
     return off + 2 + len;
 }
 
-/* Reserves slots for a record of `payload` bytes on ring r. Returns the head
- * slot, or NULL when the record was dropped. */
-SHMLOG__INLINE uint8_t *shmlog__reserve(struct shmlog__ring_local *r, struct shmlog_ring *h, unsigned cpu,
-                                        unsigned nslots, size_t payload, uint64_t *pos_out)
+/* Reserves the slots of a record of `payload` bytes on the ring of this cpu:
+ * the head slot, or NULL when the record is dropped. Inline is only the
+ * common case of the rseq build: the thread's cpu has a ring, the ring has
+ * room below limit and the restartable store goes through. Everything else
+ * (no rseq, a ring to create, a full ring, a record that wraps, a thread
+ * that moved) is shmlog__reserve_slow's. Every instruction here counts: those
+ * after the TSC read retire only once it completes. */
+SHMLOG__INLINE uint8_t *shmlog__reserve(unsigned nslots, size_t payload, uint64_t *pos)
 {
-    uint64_t cap = r->mask + 1;
-    uint64_t head = shmlog__load_relaxed(&h->head);
-    uint64_t pad, need;
-    for (;;) {
-        uint64_t idx = head & r->mask;
-        /* nslots is a constant at most sites: a one-slot record never pads. */
-        pad = nslots > 1 && idx + nslots > cap ? cap - idx : 0;
-        need = pad + nslots;
-        if (SHMLOG__LIKELY(r->policy != SHMLOG_OVERWRITE)) {
-            /* Acquire pairs with the release below: a producer that trusts
-             * another's cached tail inherits its acquire of the collector's
-             * release, so it reuses slots only after the collector copied
-             * them (plain movs on x86 either way). */
-            uint64_t tail = shmlog__load_acquire(&h->tail_cache);
-            if (SHMLOG__UNLIKELY(head + need - tail > cap)) {
-                /* Acquire pairs with the collector's release of tail: it has
-                 * finished copying the slots we are about to reuse. */
-                tail = shmlog__load_acquire(&h->tail);
-                shmlog__store_release(&h->tail_cache, tail);
-                if (head + need - tail > cap) {
-                    if (r->policy == SHMLOG_DROP) {
-                        shmlog__drop(r, payload);
-                        return NULL;
-                    }
-                    shmlog__cpu_relax();
-                    head = shmlog__load_relaxed(&h->head);
-                    continue;
-                }
+#ifdef SHMLOG__RSEQ_RESERVE
+    /* A thread without rseq fails the first test; in a process without rseq
+     * every limit is 0. */
+    const ptrdiff_t rseq_offset = __rseq_offset;
+    unsigned cpu = shmlog__rseq_cpu(rseq_offset);
+    if (SHMLOG__LIKELY(cpu < SHMLOG__MAX_CPUS)) {
+        struct shmlog__ring_local *r = &shmlog__rings[cpu];
+        /* Acquire pairs with the release that publishes a new ring's descriptor. */
+        struct shmlog_ring *h = shmlog__load_acquire(&r->hdr);
+        if (SHMLOG__LIKELY(h != NULL)) {
+            uint64_t head = shmlog__load_relaxed(&h->head);
+            uint64_t idx = head & r->mask;
+            /* Acquire pairs with the release of limit: the thread that read
+             * tail for it passes on its acquire of the collector's release. */
+            if (SHMLOG__LIKELY(head + nslots <= shmlog__load_acquire(&r->limit)) &&
+                (nslots == 1 || idx + nslots <= r->mask + 1) && /* else it pads: slow path */
+                SHMLOG__LIKELY(shmlog__rseq_cmpeq_store(&h->head, head, head + nslots, cpu, rseq_offset) == 0)) {
+                uint8_t *slot = r->slots + (idx << 6);
+                if (!slot) /* only the null ring has none, and its limit is 0: tells GCC */
+                    __builtin_unreachable();
+                shmlog__slots_open(r, slot, head, nslots);
+                *pos = head;
+                return slot;
             }
         }
-#ifdef SHMLOG__RSEQ_RESERVE
-        if (SHMLOG__LIKELY(SHMLOG__USE_RSEQ())) {
-            int rc = shmlog__rseq_cmpeq_store(&h->head, head, head + need, cpu);
-            if (SHMLOG__LIKELY(rc == 0))
-                break;
-            if (rc < 0)
-                return SHMLOG__MOVED;
-            head = shmlog__load_relaxed(&h->head); /* another thread on this cpu came first */
-            continue;
-        }
+    }
 #endif
-        (void)cpu;
-        if (shmlog__cas(&h->head, &head, head + need))
-            break;
-    }
-    if (SHMLOG__UNLIKELY(pad)) {
-        struct shmlog_record *p = (struct shmlog_record *)(r->slots + ((head & r->mask) << 6));
-        p->nslots = (uint8_t)pad; /* < SHMLOG_MAX_SLOTS: only a record that crosses the end pads */
-        p->flags = SHMLOG_REC_PAD;
-        p->site = 0;
-        p->tsc = 0;
-        shmlog__store_release(&p->commit, head + 1);
-        head += pad;
-    }
-    uint8_t *slot = r->slots + ((head & r->mask) << 6);
-    if (SHMLOG__UNLIKELY(r->policy == SHMLOG_OVERWRITE)) {
-        /* A reader copying this slot must see it change: invalidate first. */
-        shmlog__store_relaxed(&((struct shmlog_record *)slot)->commit, 0);
-        shmlog__fence_release();
-    }
-    for (unsigned i = 1; i < nslots; i++)
-        ((struct shmlog_cont *)(slot + 64u * i))->commit = (head + i + 1) | SHMLOG_COMMIT_CONT;
-    *pos_out = head;
+    uint64_t slow_pos; /* pos stays in a register on the inline path */
+    uint8_t *slot = shmlog__reserve_slow(nslots, payload, &slow_pos);
+    *pos = slow_pos;
     return slot;
 }
 
-/* Everything of a record but its arguments: the ring of this cpu, the
- * reservation and the header. NULL when dropped or not set up. */
+/* Everything of a record but its arguments: the reservation and the header.
+ * site is a registered site's id + 1. NULL when dropped. */
 SHMLOG__INLINE uint8_t *shmlog__begin(uint64_t tsc, uint32_t site, unsigned lvl, unsigned cat, size_t payload,
                                       unsigned trunc, uint64_t *pos)
 {
-    if (SHMLOG__UNLIKELY(site - 1u >= UINT32_MAX - 1u)) { /* 0: not set up; UINT32_MAX: refused */
-        if (site)
-            shmlog__site_refused();
-        return NULL;
-    }
     unsigned nslots = shmlog_slots_for_payload(payload);
-    uint8_t *head;
-    for (;;) {
-        unsigned cpu = shmlog__cpu();
-        if (SHMLOG__UNLIKELY(cpu == SHMLOG__NO_CPU)) {
-            shmlog__drop_no_rseq(payload);
-            return NULL;
-        }
-        struct shmlog__ring_local *ring = &shmlog__rings[cpu];
-        /* Acquire pairs with the release that publishes a new ring's descriptor. */
-        struct shmlog_ring *h = shmlog__load_acquire(&ring->hdr);
-        if (SHMLOG__UNLIKELY(!h)) {
-            ring = shmlog__ring_slow(cpu);
-            h = ring->hdr;
-        }
-        head = shmlog__reserve(ring, h, cpu, nslots, payload, pos);
-        if (SHMLOG__LIKELY((uintptr_t)head > (uintptr_t)SHMLOG__MOVED)) /* neither dropped nor moved */
-            break;
-        if (!head)
-            return NULL;
-    }
+    uint8_t *head = shmlog__reserve(nslots, payload, pos);
+    if (SHMLOG__UNLIKELY(!head))
+        return NULL;
     uint32_t tid = shmlog__tid;
     if (SHMLOG__UNLIKELY(!tid))
         tid = shmlog__tid_slow();
@@ -504,7 +464,8 @@ static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
             static uint32_t shmlog__site_cache;                                                \
             static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)}; \
             uint32_t shmlog__site = shmlog__load_acquire(&shmlog__site_cache);                 \
-            if (SHMLOG__UNLIKELY(!shmlog__site))                                               \
+            /* One test for both: 0 (not registered yet) and UINT32_MAX (refused). */          \
+            if (SHMLOG__UNLIKELY(shmlog__site - 1u >= UINT32_MAX - 1u))                        \
                 shmlog__site = shmlog__register_site(&shmlog__site_cache, (lvl), (cat), __FILE__,  \
                     __LINE__, SHMLOG__FIRST(__VA_ARGS__), SHMLOG__NARGS(__VA_ARGS__),          \
                     shmlog__types + 1);                                                        \
@@ -516,8 +477,10 @@ static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
             SHMLOG__EACH(SHMLOG__A_LEN, __VA_ARGS__)                                           \
             const size_t shmlog__payload = 0 SHMLOG__EACH(SHMLOG__A_SUM, __VA_ARGS__);         \
             uint64_t shmlog__pos = 0; /* set with every head; GCC cannot see it */             \
-            uint8_t *shmlog__head = shmlog__begin(shmlog__tsc, shmlog__site, (lvl), (cat),     \
-                                                  shmlog__payload, shmlog__trunc, &shmlog__pos); \
+            uint8_t *shmlog__head = SHMLOG__LIKELY(shmlog__site != 0) /* 0: not written */     \
+                ? shmlog__begin(shmlog__tsc, shmlog__site, (lvl), (cat), shmlog__payload,      \
+                                shmlog__trunc, &shmlog__pos)                                   \
+                : NULL;                                                                        \
             if (SHMLOG__LIKELY(shmlog__head != NULL)) {                                        \
                 size_t shmlog__off = 0;                                                        \
                 SHMLOG__EACH(SHMLOG__A_PUT, __VA_ARGS__)                                       \

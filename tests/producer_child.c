@@ -76,6 +76,10 @@ static void reserve_and_abandon(size_t payload)
     const uint8_t types[1] = {SHMLOG_ARG_STR};
     uint32_t site = shmlog__register_site(&site_cache, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, __FILE__, __LINE__,
                                           "abandoned s=%s", 1, types);
+    if (!site) {
+        fprintf(stderr, "producer_child: the abandoned record's site was refused\n");
+        exit(3);
+    }
     uint64_t pos;
     uint8_t *head = shmlog__begin(shmlog__rdtsc(), site, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, payload, 0, &pos);
     if (!head) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -541,5 +542,27 @@ Test(producer_mt, drop_big_rings_self_migrating, .init = dir_up, .fini = dir_dow
 Test(producer_mt, strings_of_every_length, .init = dir_up, .fini = dir_down, .timeout = 30)
 {
     strings_of_every_length();
+}
+
+/* meson runs this suite twice: as it comes, and with glibc's rseq off
+ * (GLIBC_TUNABLES=glibc.pthread.rseq=0, SHMLOG_TEST_RSEQ=0), where every
+ * reservation must take the CAS of the slow path: a plain rseq store racing a
+ * CAS from another cpu would lose a reservation. The inline path is closed to
+ * such a process by a limit of 0 on every ring. */
+Test(producer_mt, reserves_the_way_the_process_does, .init = dir_up, .fini = dir_down, .timeout = 30)
+{
+    const char *want = getenv("SHMLOG_TEST_RSEQ");
+    int rseq = want ? atoi(want) : 1;
+    cr_assert_eq(__rseq_size != 0, rseq, "glibc's rseq is %s, the test runs with SHMLOG_TEST_RSEQ=%s",
+                 __rseq_size ? "on" : "off", want ? want : "(unset: 1)");
+    producer_init(SHMLOG_DROP, 64 * 1024);
+    cr_assert_eq(tu_pin_self(0), 0, "pin to cpu 0");
+    SHMLOG_INFO("mode probe %d", rseq);
+    const struct shmlog__ring_local *r = &shmlog__rings[0];
+    cr_assert_not_null(r->hdr, "the ring of cpu 0 exists");
+    cr_assert_eq(shmlog__load_relaxed(&r->hdr->head), 1, "the probe reserved one slot");
+    uint64_t expect_limit = rseq ? 64 * 1024 / SHMLOG_RECORD_BYTES : 0; /* tail 0 + capacity */
+    cr_assert_eq(r->limit, expect_limit, "limit %llu, expected %llu", (unsigned long long)r->limit,
+                 (unsigned long long)expect_limit);
 }
 #endif
