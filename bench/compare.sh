@@ -124,11 +124,9 @@ fi
 # shmlog runs as it is deployed: its rings on 2 MiB hugepages, from the
 # hugetlbfs mount that tools/setup.sh reserves pages for; on 4 KiB pages in
 # /dev/shm only where there is none, and the header says so.
-seg_parent=$("$repo/tools/setup.sh" --print-mount)
+seg_parent=$("$repo/tools/setup.sh" --print-seg-parent)
 seg_pages="2 MiB hugepages (hugetlbfs at $seg_parent)"
-if [ -z "$seg_parent" ] || [ ! -w "$seg_parent" ]; then
-    seg_parent=/dev/shm seg_pages="4 KiB pages (/dev/shm: no writable hugetlbfs mount)"
-fi
+[ "$seg_parent" != /dev/shm ] || seg_pages="4 KiB pages (/dev/shm: no writable hugetlbfs mount)"
 
 if [ -f "$build/build.ninja" ]; then
     meson configure "$build" -Dbuildtype=release -Db_ndebug=true >/dev/null

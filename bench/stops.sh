@@ -38,8 +38,7 @@ awk -v m="$stop_ms" 'BEGIN {exit !(m + 0 > 0 && m + 0 <= 1000)}' ||
 build=${SHMLOG_BUILD:-build}
 [ -d "$build" ] || meson setup "$build" --buildtype=release >/dev/null
 ninja -C "$build" >/dev/null
-seg_parent=$(tools/setup.sh --print-mount)
-[ -n "$seg_parent" ] && [ -w "$seg_parent" ] || seg_parent=/dev/shm
+seg_parent=$(tools/setup.sh --print-seg-parent)
 work=$(mktemp -d /tmp/shmlog-bench-stops.XXXXXX)
 seg=$seg_parent/shmlog-bench-stops-$$
 col= stopper=

@@ -4,7 +4,7 @@
 # dump of what landed on disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mnt=$(bash tools/setup.sh --print-mount)
+seg_parent=$(bash tools/setup.sh --print-seg-parent)
 
 # SHMLOG_BUILD: the build directory (default ./build).
 build=${SHMLOG_BUILD:-build}
@@ -13,7 +13,7 @@ ninja -C "$build" >/dev/null
 echo "quickstart: built into ./$build"
 
 work=$(mktemp -d /tmp/shmlog-quickstart.XXXXXX)
-seg_dir=${mnt:-/dev/shm}/shmlog-quickstart-$$
+seg_dir=$seg_parent/shmlog-quickstart-$$
 export SHMLOG_DIR=$seg_dir
 out=$work/out
 mkdir -p "$out"

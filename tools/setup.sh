@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Prepares a Debian 12 machine for shmlog, as root: the packages it builds and
 # tests with, 2 MiB hugepages reserved, and a hugetlbfs mount. Idempotent.
-# Reports on stderr; with --print-mount, prints the hugetlbfs mount on stdout.
+# Reports on stderr. With --print-seg-parent, prints on stdout where the
+# scripts put segments: the hugetlbfs mount, or /dev/shm (4 KiB pages, said on
+# stderr) when the mount is not writable.
 #   SHMLOG_HUGEPAGES   pages to reserve (default 512 = 1 GiB)
 set -euo pipefail
 
-print_mount=0
+print_seg_parent=0
 case "${1:-}" in
---print-mount) print_mount=1 ;;
+--print-seg-parent) print_seg_parent=1 ;;
 "") ;;
-*) echo "setup.sh: unknown argument: $1 (only --print-mount)" >&2; exit 2 ;;
+*) echo "setup.sh: unknown argument: $1 (only --print-seg-parent)" >&2; exit 2 ;;
 esac
 
 want_pages=${SHMLOG_HUGEPAGES:-512}
@@ -46,4 +48,11 @@ if [ -z "$mnt" ]; then
     mount -t hugetlbfs -o pagesize=2M,mode=1777 nodev "$mnt"
 fi
 echo "setup: $(cat /proc/sys/vm/nr_hugepages) hugepages reserved, hugetlbfs at $mnt" >&2
-[ $print_mount = 0 ] || echo "$mnt"
+if [ $print_seg_parent = 1 ]; then
+    if [ -w "$mnt" ]; then
+        echo "$mnt"
+    else
+        echo "setup: $mnt is not writable: segments go to /dev/shm, on 4 KiB pages" >&2
+        echo /dev/shm
+    fi
+fi
