@@ -46,7 +46,7 @@ const char *shmlog_dir(void);
 
 /* Process-local view of a ring: never read back from shared memory, so a
  * corrupted segment cannot steer the producer out of bounds. One cache line
- * per cpu: limit is written by the threads of that cpu alone. */
+ * per cpu: a thread refreshing one cpu's limit leaves the others' lines alone. */
 struct shmlog__ring_local {
     struct shmlog_ring *hdr; /* NULL until created; published with release */
     uint8_t *slots;
