@@ -431,22 +431,12 @@ static void shmlog__site_refused(void)
         shmlog__add_relaxed(&m->unregistered, 1);
 }
 
-uint32_t shmlog__register_site(uint32_t *cache, int level, int category, const char *file, int line,
-                               const char *fmt, unsigned nargs, const uint8_t *types)
+/* Adds a site to the table and publishes its id + 1 (UINT32_MAX: refused)
+ * in *cache. Called with the lock held. */
+static uint32_t shmlog__site_add(uint32_t *cache, int level, int category, const char *file, int line,
+                                 const char *fmt, unsigned nargs, const uint8_t *types)
 {
-    uint32_t id = shmlog__load_acquire(cache);
-    if (id == UINT32_MAX) {
-        shmlog__site_refused();
-        return 0;
-    }
-    pthread_mutex_lock(&shmlog__lock);
-    id = shmlog__load_relaxed(cache);
-    if (id || !shmlog__g.initialized) {
-        pthread_mutex_unlock(&shmlog__lock);
-        if (id == UINT32_MAX)
-            shmlog__site_refused();
-        return id == UINT32_MAX ? 0 : id;
-    }
+    uint32_t id;
     size_t fmt_len = strlen(fmt), file_len = strlen(file);
     struct shmlog_meta *m = shmlog__g.meta;
     if (file_len > SHMLOG_MAX_FILE_BYTES) { /* keep the end: it names the file */
@@ -482,10 +472,25 @@ uint32_t shmlog__register_site(uint32_t *cache, int level, int category, const c
     /* Release pairs with the hot path's acquire of the cache: a record naming
      * this site is committed after the site is published. */
     shmlog__store_release(cache, id);
-    pthread_mutex_unlock(&shmlog__lock);
-    if (id == UINT32_MAX)
+    return id;
+}
+
+uint32_t shmlog__register_site(uint32_t *cache, int level, int category, const char *file, int line,
+                               const char *fmt, unsigned nargs, const uint8_t *types)
+{
+    uint32_t id = shmlog__load_acquire(cache);
+    if (id != UINT32_MAX) { /* a refused site's calls take no lock */
+        pthread_mutex_lock(&shmlog__lock);
+        id = shmlog__load_relaxed(cache);
+        if (!id && shmlog__g.initialized)
+            id = shmlog__site_add(cache, level, category, file, line, fmt, nargs, types);
+        pthread_mutex_unlock(&shmlog__lock);
+    }
+    if (id == UINT32_MAX) {
         shmlog__site_refused();
-    return id == UINT32_MAX ? 0 : id;
+        return 0;
+    }
+    return id;
 }
 
 /* ---- lifecycle ---- */

@@ -1,4 +1,4 @@
-/* Description: what a full ring does under each policy (drop and count, overwrite the oldest, spin until released), the live log level set in-process or from another process, and the collector's fast read of one-slot records (shmlog_ring_take) against shmlog_ring_next. */
+/* Description: what a full ring does under each policy (drop and count, overwrite the oldest, spin until released), the live log level set in-process or from another process, a refused call site, and the collector's fast read of one-slot records (shmlog_ring_take) against shmlog_ring_next. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
@@ -701,6 +701,34 @@ Test(level, set_level_filters_records_and_skips_their_arguments, .init = dir_up,
     log_each_level();
     c = read_levels(&pos);
     cr_assert(c.trace == 1 && c.debug == 1 && c.info == 1 && c.order_debug == 1 && c.fatal == 1);
+}
+
+/* A format longer than SHMLOG_MAX_FMT_BYTES is refused at its first call: no
+ * call of that site writes a record, each one is counted as unregistered, and
+ * the sites around it are not disturbed. */
+Test(site, a_refused_site_writes_nothing_and_counts_every_call, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_DROP);
+    static char too_long[SHMLOG_MAX_FMT_BYTES + 8];
+    memset(too_long, 'x', SHMLOG_MAX_FMT_BYTES);
+    strcpy(too_long + SHMLOG_MAX_FMT_BYTES, "%u");
+    for (uint32_t seq = 0; seq < 3; seq++) {
+        SHMLOG_INFO("seq=%u", seq);
+        SHMLOG_INFO(too_long, 1000 + seq);
+    }
+    struct shmlog_proc_info info;
+    char err[256];
+    cr_assert_eq(shmlog_meta_info(&proc.meta, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(info.unregistered, 3, "every call of the refused site is counted: %llu",
+                 (unsigned long long)info.unregistered);
+    cr_assert_eq(shmlog_dropped(), 3, "and reported by shmlog_dropped()");
+    cr_assert_eq(shmlog_ring_head(ring), 3, "only the other site's records were reserved");
+    static struct seqs got;
+    uint64_t pos = 0;
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, NULL), SHMLOG_READ_EMPTY);
+    cr_assert_eq(got.n, 3);
+    for (uint32_t i = 0; i < 3; i++)
+        cr_assert_eq(got.v[i], i, "record %u is seq=%u", i, got.v[i]);
 }
 
 /* Another process (a tool) opens the meta segment read-write and stores a level. */
