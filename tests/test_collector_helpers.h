@@ -153,9 +153,31 @@ static inline struct tc_child tc_producer(const char *const args[])
     return tc_spawn(argv, NULL);
 }
 
-/* SIGTERM, then the exit status must be 0. */
+/* Whether process pid has a handler for sig (SigCgt in /proc/pid/status). */
+static inline int tc_catches(pid_t pid, int sig)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    unsigned long long caught = 0;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "SigCgt: %llx", &caught) == 1)
+            break;
+    fclose(f);
+    return (int)((caught >> (sig - 1)) & 1);
+}
+
+/* SIGTERM, then the exit status must be 0. A collector restarted with
+ * nothing left to drain is stopped as soon as it is spawned: the signal waits
+ * for its handler, or (slowest under ASan) the default action kills it. */
 static inline void tc_stop_collector(const struct tc_env *e, struct tc_child *c)
 {
+    uint64_t until = tc_now_ms() + 10000;
+    while (!tc_catches(c->pid, SIGTERM) && tc_now_ms() < until)
+        tc_sleep_ms(5);
+    cr_assert(tc_catches(c->pid, SIGTERM), "collector %d never set its SIGTERM handler", (int)c->pid);
     cr_assert_eq(kill(c->pid, SIGTERM), 0);
     int st = tc_wait_exit(c);
     char cmd[400];
