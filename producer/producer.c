@@ -200,6 +200,18 @@ static int shmlog__meta_create(void)
 
 /* ---- rings ---- */
 
+/* Reservations on a ring are serialized one of two ways for the whole process:
+ * with rseq (glibc registered it: __rseq_size != 0) each writer stores head in
+ * a restartable sequence on the ring's own cpu; without it, with a CAS from
+ * any cpu. The two never mix on one ring: a plain store racing a CAS from
+ * another cpu would lose a reservation. */
+#ifdef SHMLOG__RSEQ_RESERVE
+#define SHMLOG__USE_RSEQ() (__rseq_size != 0)
+#else
+#define SHMLOG__USE_RSEQ() 0
+#endif
+#define SHMLOG__NO_CPU UINT32_MAX
+
 static void shmlog__publish_ring(unsigned cpu, struct shmlog_ring *hdr, uint8_t *slots, uint64_t mask,
                                  uint32_t policy)
 {

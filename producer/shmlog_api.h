@@ -129,18 +129,6 @@ SHMLOG__INLINE uint64_t shmlog__rdtsc(void)
 #define SHMLOG__RSEQ_RESERVE 1
 #endif
 
-/* Reservations on a ring are serialized one of two ways for the whole process:
- * with rseq (glibc registered it: __rseq_size != 0) each writer stores head in
- * a restartable sequence on the ring's own cpu; without it, with a CAS from
- * any cpu. The two never mix on one ring: a plain store racing a CAS from
- * another cpu would lose a reservation. */
-#ifdef SHMLOG__RSEQ_RESERVE
-#define SHMLOG__USE_RSEQ() (__rseq_size != 0)
-#else
-#define SHMLOG__USE_RSEQ() 0
-#endif
-#define SHMLOG__NO_CPU UINT32_MAX
-
 #ifdef SHMLOG__RSEQ_RESERVE
 /* The cpu in this thread's rseq area (rseq_offset: glibc's __rseq_offset).
  * glibc leaves RSEQ_CPU_ID_REGISTRATION_FAILED there in a thread without an
@@ -263,8 +251,9 @@ SHMLOG__INLINE size_t shmlog__put_arg(uint8_t *head, size_t off, unsigned t, uin
 SHMLOG__INLINE uint8_t *shmlog__reserve(unsigned nslots, size_t payload, uint64_t *pos)
 {
 #ifdef SHMLOG__RSEQ_RESERVE
-    /* A thread without rseq fails the first test; in a process without rseq
-     * every limit is 0. */
+    /* A thread without rseq fails the first test. A process without rseq
+     * reserves with a CAS, which this store must never race: every limit is
+     * 0 there (shmlog__publish_ring). */
     const ptrdiff_t rseq_offset = __rseq_offset;
     unsigned cpu = shmlog__rseq_cpu(rseq_offset);
     if (SHMLOG__LIKELY(cpu < SHMLOG__MAX_CPUS)) {
