@@ -72,12 +72,17 @@ Test(collector_crash, producer_sigkill_mid_burst)
 Test(collector_crash, collector_sigkill_and_restart_duplicates_nothing)
 {
     enum { COUNT = 150000, THREADS = 2 };
-    const char *pargs[] = {"--threads", "2", "--count", "150000", "--burst", "1000", "--pause-us", "1000", NULL};
+    /* The gate keeps the last 30000 records of each thread for after the
+     * kill: on a loaded machine the producer could otherwise be done and
+     * drained before it, and the restart would have nothing to write. */
+    const char *pargs[] = {"--threads", "2", "--count", "150000", "--burst", "1000", "--pause-us", "1000",
+                           "--gate-at", "120000", NULL};
     struct tc_child p = tc_producer(pargs);
     tc_wait_line(&p, "ready");
     struct tc_child col = tc_collector(&env, NULL);
     tc_wait_line(&p, "progress ");
-    /* Killed once it has written part of a file, while the producer goes on. */
+    /* Killed once it has written part of a file, most often while the
+     * producer is still before the gate. */
     uint64_t until = tc_now_ms() + 10000;
     while (tc_count_files(env.out, ".part") == 0 && tc_now_ms() < until)
         tc_sleep_ms(5);
@@ -85,6 +90,7 @@ Test(collector_crash, collector_sigkill_and_restart_duplicates_nothing)
     cr_assert_eq(kill(col.pid, SIGKILL), 0);
     tc_wait_exit(&col);
     cr_assert_geq(tc_count_files(env.out, ".part"), 1, "the killed collector left no file");
+    cr_assert_eq(kill(p.pid, SIGUSR1), 0);
     tc_sleep_ms(50);
     col = tc_collector(&env, NULL);
     unsigned long long dropped = tc_wait_line(&p, "done ");

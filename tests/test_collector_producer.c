@@ -3,10 +3,12 @@
  * to expect.
  *
  *   test-collector-producer [--app A] [--threads T] [--count N | --forever] [--burst B --pause-us U]
- *                           [--ring-bytes BYTES] [--long-every K] [--hold] [--progress FILE]
+ *                           [--ring-bytes BYTES] [--long-every K] [--gate-at G] [--hold] [--progress FILE]
  *
  * --count 0, or --forever: until killed. Prints "ready" once logging started, "progress <i>" every
  * 10000 records of thread 0, and at the end "done <dropped>" (the producer-side drop counter).
+ * --gate-at G: each thread stops before its record G until the process gets SIGUSR1, so that a test
+ * can act while records are still to come however slowly the machine runs.
  * --hold: then waits for stdin to close.
  * --progress FILE (at least PROGRESS_THREADS u64; T at most that): instead of the progress lines,
  * after every call that returned, i + 1 is stored for its thread in FILE, shared. A killed process
@@ -14,6 +16,7 @@
  * as dropped, and which one per thread may have been in flight at the kill. */
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +29,8 @@
 #define PROGRESS_THREADS 8
 
 static unsigned threads = 2, burst = 0, pause_us = 0, long_every = 0;
-static unsigned long count = 1000;
+static unsigned long count = 1000, gate_at = 0;
+static volatile sig_atomic_t gate_open;
 static uint64_t *progress; /* --progress: PROGRESS_THREADS counters, shared with the test */
 
 static const char long_text[] =
@@ -38,11 +42,21 @@ static const char long_text[] =
  * string argument must not be judged against this array's size by GCC. */
 static const char *volatile long_arg = long_text;
 
+static void open_gate(int sig)
+{
+    (void)sig;
+    gate_open = 1;
+}
+
 static void *run(void *arg)
 {
     unsigned t = (unsigned)(uintptr_t)arg;
     shmlog_thread_init();
     for (unsigned long i = 0; count == 0 || i < count; i++) {
+        while (gate_at && i == gate_at && !gate_open) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
         const char *s = long_every && i % long_every == 0 ? long_arg : &"xyz"[i % 4];
         SHMLOG_INFO("t=%u i=%lu px=%f s=%s", t, i, (double)i * 0.25, s);
         if (progress) {
@@ -82,6 +96,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--pause-us")) pause_us = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--ring-bytes")) cfg.ring_bytes = strtoul(v, NULL, 10);
         else if (!strcmp(a, "--long-every")) long_every = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--gate-at")) gate_at = strtoul(v, NULL, 10);
         else if (!strcmp(a, "--progress")) progress_path = v;
         else { fprintf(stderr, "test-collector-producer: unknown option %s\n", a); return 2; }
     }
@@ -103,6 +118,11 @@ int main(int argc, char **argv)
         }
         progress = m;
     }
+    /* Before "ready": a SIGUSR1 the test sends early opens the gate instead
+     * of killing the process. */
+    struct sigaction sa = {.sa_handler = open_gate};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
     int rc = shmlog_init(&cfg);
     if (rc < 0) {
         fprintf(stderr, "test-collector-producer: shmlog_init: %s\n", strerror(-rc));
