@@ -2154,6 +2154,18 @@ int main(int argc, char **argv)
 {
     alert_set_init(&alerts);
     parse_options(argc, argv);
+    /* First: a service manager's stop that comes while the metrics threads
+     * start or the output directory is made ends in the orderly exit 0, not
+     * in death by signal. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    shmlog_bus_guard_install(); /* a producer may shrink a segment under our mapping */
+    signal(SIGPIPE, SIG_IGN);
     /* Before pin_cpus: the metrics threads take the cpus the drain loop leaves. */
     struct metrics_config mc = {.listen = opt.metrics_listen, .allow_remote = opt.metrics_allow_remote,
                                 .file = opt.metrics_file, .interval_s = opt.metrics_interval_s,
@@ -2174,16 +2186,6 @@ int main(int argc, char **argv)
     for (char *c = S.host; *c; c++) /* the host name goes into file names */
         if (*c == '/' || isspace((unsigned char)*c))
             *c = '_';
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_term;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = on_hup;
-    sigaction(SIGHUP, &sa, NULL);
-    shmlog_bus_guard_install(); /* a producer may shrink a segment under our mapping */
-    signal(SIGPIPE, SIG_IGN);
 
     if (uring_setup() < 0)
         return 1;
