@@ -81,8 +81,8 @@ Test(collector_crash, collector_sigkill_and_restart_duplicates_nothing)
     tc_wait_line(&p, "ready");
     struct tc_child col = tc_collector(&env, NULL);
     tc_wait_line(&p, "progress ");
-    /* Killed once it has written part of a file, most often while the
-     * producer is still before the gate. */
+    /* Killed once it has written part of a file, wherever the producer
+     * has got to. */
     uint64_t until = tc_now_ms() + 10000;
     while (tc_count_files(env.out, ".part") == 0 && tc_now_ms() < until)
         tc_sleep_ms(5);
