@@ -30,8 +30,7 @@ Test(collector_e2e, producers_before_and_after_start_exact_multiset)
     dropped += tc_wait_line(&c, "done ");
     cr_assert_eq(tc_wait_exit(&b), 0);
     cr_assert_eq(tc_wait_exit(&c), 0);
-    close(a.in_fd); /* lets the first producer exit */
-    a.in_fd = -1;
+    tc_close_stdin(&a); /* lets the first producer exit */
     cr_assert_eq(tc_wait_exit(&a), 0);
     cr_assert(tc_wait_segments_gone(env.seg, 10000), "segments of exited producers were not removed");
     tc_stop_collector(&env, &col);
@@ -115,8 +114,7 @@ Test(collector_e2e, once_drains_and_ignores_bad_segments)
     th_read_free(&got);
     /* The producer's segments stay: it is alive. */
     cr_assert_geq(tc_count_files(env.seg, ".meta"), 3);
-    close(p.in_fd);
-    p.in_fd = -1;
+    tc_close_stdin(&p);
     cr_assert_eq(tc_wait_exit(&p), 0);
 
     /* The junk was reported, once each, and never taken for a producer. */
@@ -258,8 +256,7 @@ Test(collector_e2e, a_record_under_light_load_reaches_the_file_quickly)
     fprintf(stderr, "record visible in the file %lu ms after it was logged\n", (unsigned long)ms);
     /* The target is 100 ms; a loaded CI machine gets some slack. */
     cr_assert_lt(ms, 1000, "took %lu ms", (unsigned long)ms);
-    close(p.in_fd);
-    p.in_fd = -1;
+    tc_close_stdin(&p);
     cr_assert_eq(tc_wait_exit(&p), 0);
     tc_stop_collector(&env, &col);
     cr_assert_eq(fast_frames_logged(), 0, "a ring never near full got frames at the fast level");
@@ -289,8 +286,7 @@ static void filled_ring_drained(const char *const cargs[], int fast_expected)
     cr_assert_geq(tc_read_all(env.out, &got), 1);
     cr_assert_eq(tc_check_producer(&got, (uint32_t)p.pid, 1, 20000) + dropped, 20000);
     th_read_free(&got);
-    close(p.in_fd);
-    p.in_fd = -1;
+    tc_close_stdin(&p);
     cr_assert_eq(tc_wait_exit(&p), 0);
 }
 
@@ -340,8 +336,7 @@ Test(collector_e2e, segment_dirs_made_after_start_are_found_at_once)
         fprintf(stderr, "%s: the record reached the file in %lu ms\n", dirs[i], (unsigned long)ms);
         /* inotify answers in milliseconds; a loaded CI machine gets some slack */
         cr_assert_lt(ms, 300, "%s: %lu ms", dirs[i], (unsigned long)ms);
-        close(p.in_fd);
-        p.in_fd = -1;
+        tc_close_stdin(&p);
         cr_assert_eq(tc_wait_exit(&p), 0);
     }
     setenv("SHMLOG_DIR", env.seg, 1);

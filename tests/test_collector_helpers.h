@@ -111,6 +111,15 @@ static inline unsigned long long tc_wait_line(struct tc_child *c, const char *pr
     return 0;
 }
 
+/* Closes the child's stdin: a test producer run with --hold or --gate-at
+ * goes on. */
+static inline void tc_close_stdin(struct tc_child *c)
+{
+    if (c->in_fd >= 0)
+        close(c->in_fd);
+    c->in_fd = -1;
+}
+
 static inline int tc_wait_exit(struct tc_child *c)
 {
     int st;
@@ -121,9 +130,7 @@ static inline int tc_wait_exit(struct tc_child *c)
     if (c->out)
         fclose(c->out);
     c->out = NULL;
-    if (c->in_fd >= 0)
-        close(c->in_fd);
-    c->in_fd = -1;
+    tc_close_stdin(c);
     return st;
 }
 

@@ -7,16 +7,15 @@
  *
  * --count 0, or --forever: until killed. Prints "ready" once logging started, "progress <i>" every
  * 10000 records of thread 0, and at the end "done <dropped>" (the producer-side drop counter).
- * --gate-at G: each thread stops before its record G until the process gets SIGUSR1, so that a test
- * can act while records are still to come however slowly the machine runs.
- * --hold: then waits for stdin to close.
+ * --gate-at G: each thread stops before its record G until stdin closes, so that a test can act while
+ * records are still to come however slowly the machine runs.
+ * --hold: then waits for stdin to close (at once if it already has).
  * --progress FILE (at least PROGRESS_THREADS u64; T at most that): instead of the progress lines,
  * after every call that returned, i + 1 is stored for its thread in FILE, shared. A killed process
  * leaves the file behind: it says which calls returned, i.e. which records were committed or counted
  * as dropped, and which one per thread may have been in flight at the kill. */
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +29,7 @@
 
 static unsigned threads = 2, burst = 0, pause_us = 0, long_every = 0;
 static unsigned long count = 1000, gate_at = 0;
-static volatile sig_atomic_t gate_open;
+static int gate_open; /* atomic: set by main once stdin closed */
 static uint64_t *progress; /* --progress: PROGRESS_THREADS counters, shared with the test */
 
 static const char long_text[] =
@@ -42,10 +41,12 @@ static const char long_text[] =
  * string argument must not be judged against this array's size by GCC. */
 static const char *volatile long_arg = long_text;
 
-static void open_gate(int sig)
+/* The test's word to go on: its end of our stdin closed. */
+static void wait_stdin_closed(void)
 {
-    (void)sig;
-    gate_open = 1;
+    char buf[64];
+    while (read(0, buf, sizeof(buf)) > 0)
+        ;
 }
 
 static void *run(void *arg)
@@ -53,7 +54,7 @@ static void *run(void *arg)
     unsigned t = (unsigned)(uintptr_t)arg;
     shmlog_thread_init();
     for (unsigned long i = 0; count == 0 || i < count; i++) {
-        while (gate_at && i == gate_at && !gate_open) {
+        while (gate_at && i == gate_at && !__atomic_load_n(&gate_open, __ATOMIC_ACQUIRE)) {
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
         }
@@ -118,11 +119,6 @@ int main(int argc, char **argv)
         }
         progress = m;
     }
-    /* Before "ready": a SIGUSR1 the test sends early opens the gate instead
-     * of killing the process. */
-    struct sigaction sa = {.sa_handler = open_gate};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, NULL);
     int rc = shmlog_init(&cfg);
     if (rc < 0) {
         fprintf(stderr, "test-collector-producer: shmlog_init: %s\n", strerror(-rc));
@@ -135,15 +131,16 @@ int main(int argc, char **argv)
         threads = 2;
     for (unsigned t = 0; t < threads; t++)
         pthread_create(&tid[t], NULL, run, (void *)(uintptr_t)t);
+    if (gate_at) {
+        wait_stdin_closed();
+        __atomic_store_n(&gate_open, 1, __ATOMIC_RELEASE);
+    }
     for (unsigned t = 0; t < threads; t++)
         pthread_join(tid[t], NULL);
     printf("done %llu\n", (unsigned long long)shmlog_dropped());
     fflush(stdout);
-    if (hold) {
-        char buf[64];
-        while (read(0, buf, sizeof(buf)) > 0)
-            ;
-    }
+    if (hold)
+        wait_stdin_closed();
     shmlog_shutdown();
     return 0;
 }

@@ -83,8 +83,7 @@ Test(full_disk, enospc_is_reported_once_nothing_committed_is_lost_and_writing_re
 
     cr_assert_eq(unlink(filler), 0);
     cr_assert(rb_wait_log(&env, "output works again", 30000), "no line saying that writing resumed");
-    close(p.in_fd); /* the producer exits; the collector drains it, writes its EXIT, removes it */
-    p.in_fd = -1;
+    tc_close_stdin(&p); /* the producer exits; the collector drains it, writes its EXIT, removes it */
     cr_assert_eq(tc_wait_exit(&p), 0);
     cr_assert(tc_wait_segments_gone(env.seg, 30000), "the producer's segments were not removed after space came back");
     tc_stop_collector(&env, &col);
@@ -129,8 +128,7 @@ Test(full_disk, sigterm_on_a_full_disk_exits_1_and_the_next_run_loses_nothing)
     unsigned long long dropped = tc_wait_line(&p, "done ");
     cr_assert_eq(unlink(filler), 0);
     col = tc_collector(&env, NULL);
-    close(p.in_fd);
-    p.in_fd = -1;
+    tc_close_stdin(&p);
     cr_assert_eq(tc_wait_exit(&p), 0);
     cr_assert(tc_wait_segments_gone(env.seg, 30000));
     tc_stop_collector(&env, &col);

@@ -158,14 +158,12 @@ Test(hostile_producer, scribbling_and_shrinking_producers_crash_and_hang_nothing
         for (int k = 0; k < 2; k++)
             cr_assert_eq(lines_about(h[k].pid), before[k], "hostile writer %d re-reported in a loop", (int)h[k].pid);
         for (int k = 0; k < 2; k++) {
-            close(h[k].in_fd);
-            h[k].in_fd = -1;
+            tc_close_stdin(&h[k]);
             cr_assert_eq(tc_wait_exit(&h[k]), 0);
         }
     }
     unsigned long long dropped = tc_wait_line(&good, "done ");
-    close(good.in_fd);
-    good.in_fd = -1;
+    tc_close_stdin(&good);
     cr_assert_eq(tc_wait_exit(&good), 0);
     /* Every process the collector accepted is drained and removed. A hostile
      * meta refused at open is not the collector's to delete: it stays. */
@@ -231,8 +229,7 @@ Test(hostile_producer, a_ring_shrunk_while_shmlog_dump_reads_it_is_reported_not_
     int st = rb_wait_exit_within(&d, DUMP_DEADLINE_MS, "shmlog-dump ring");
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) <= 1, "shmlog-dump ring ended with status %#x%s", st,
               WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS ? " (SIGBUS: no guard for a segment that shrinks)" : "");
-    close(p.in_fd);
-    p.in_fd = -1;
+    tc_close_stdin(&p);
     tc_wait_exit(&p);
 }
 
@@ -269,12 +266,10 @@ Test(hostile_producer, segments_broken_before_the_collector_starts_are_reported_
     cr_assert_eq(system(cmd), 0, "a segment was reported twice (the collector log is above)");
     assert_collector_alive(&col);
 
-    close(good.in_fd);
-    good.in_fd = -1;
+    tc_close_stdin(&good);
     cr_assert_eq(tc_wait_exit(&good), 0);
     for (int k = 0; k < 3; k++) {
-        close(h[k].in_fd);
-        h[k].in_fd = -1;
+        tc_close_stdin(&h[k]);
         cr_assert_eq(tc_wait_exit(&h[k]), 0);
     }
     tc_stop_collector(&env, &col);

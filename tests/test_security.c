@@ -125,8 +125,7 @@ Test(security, planted_symlinks_under_output_names_are_not_followed)
     }
     cr_assert_eq(kill(col.pid, SIGHUP), 0);
     unsigned long long dropped = tc_wait_line(&p, "done ");
-    close(p.in_fd);
-    p.in_fd = -1;
+    tc_close_stdin(&p);
     cr_assert_eq(tc_wait_exit(&p), 0);
     cr_assert(tc_wait_segments_gone(env.seg, 10000));
     tc_stop_collector(&env, &col);
@@ -206,8 +205,7 @@ Test(security, segments_of_a_uid_not_allowed_are_ignored_once_then_drained_when_
 
     const char *allow[] = {"--allow-uid", "65534", NULL};
     col = tc_collector(&env, allow);
-    close(p.in_fd);
-    p.in_fd = -1;
+    tc_close_stdin(&p);
     cr_assert_eq(tc_wait_exit(&p), 0);
     cr_assert(tc_wait_segments_gone(env.seg, 10000), "the allowed uid's segments were not drained and removed");
     tc_stop_collector(&env, &col);
