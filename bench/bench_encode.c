@@ -111,7 +111,7 @@ static void open_segments(struct segs *g)
 {
     char err[512], path[512];
     snprintf(path, sizeof path, "%s/bench-encode-%d.meta", g->dir, (int)getpid());
-    if (shmlog_seg_open(&g->meta, path, 0, NULL, 0, err, sizeof err) || shmlog_meta_info(&g->meta, &g->info, err, sizeof err))
+    if (shmlog_seg_open(&g->meta, path, 0, NULL, err, sizeof err) || shmlog_meta_info(&g->meta, &g->info, err, sizeof err))
         die("%s", err);
     DIR *d = opendir(g->dir);
     struct dirent *de;
@@ -119,7 +119,7 @@ static void open_segments(struct segs *g)
         if (!strstr(de->d_name, ".ring"))
             continue;
         snprintf(path, sizeof path, "%s/%s", g->dir, de->d_name);
-        if (shmlog_seg_open(&g->ring, path, 1, NULL, 0, err, sizeof err) ||
+        if (shmlog_seg_open(&g->ring, path, 1, NULL, err, sizeof err) ||
             shmlog_ring_view_init(&g->view, &g->ring, err, sizeof err))
             die("%s", err);
         break;

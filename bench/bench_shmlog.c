@@ -96,7 +96,7 @@ static void open_new_rings(void)
         struct drain_ring *r = &g.rings[g.ring_count];
         char path[4400], err[512];
         snprintf(path, sizeof path, "%s/%s", g.dir, e->d_name);
-        if (shmlog_seg_open(&r->seg, path, 1, NULL, 0, err, sizeof err) != 0 ||
+        if (shmlog_seg_open(&r->seg, path, 1, NULL, err, sizeof err) != 0 ||
             shmlog_ring_view_init(&r->view, &r->seg, err, sizeof err) != 0) {
             shmlog_seg_close(&r->seg);
             fprintf(stderr, "bench: cannot drain %s\n", err);
@@ -361,7 +361,7 @@ static void read_meta_tsc_hz(struct bench_env *env)
     char err[512];
     struct shmlog_seg meta;
     struct shmlog_proc_info info;
-    if (shmlog_seg_open(&meta, g.meta_path, 0, NULL, 0, err, sizeof err) != 0) {
+    if (shmlog_seg_open(&meta, g.meta_path, 0, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "bench: %s\n", err);
         return;
     }

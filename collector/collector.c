@@ -18,11 +18,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <liburing.h>
 #include <limits.h>
 #include <malloc.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -81,6 +83,9 @@ static struct options {
     enum fsync_mode fsync;
     uid_t uids[MAX_UIDS];
     size_t nuids;
+    gid_t gids[MAX_UIDS];
+    size_t ngids;
+    struct shmlog_accept accept; /* the two lists above, and always our own uid */
     int once;
     const char *metrics_listen;
     int metrics_allow_remote;
@@ -120,7 +125,9 @@ static void usage(FILE *f)
         "                     ring is under a quarter (default -50; L = --zstd-level: never)\n"
         "  --fsync never|rotate|batch  when to fsync: never; when a file is closed (default);\n"
         "                     after every frame, before its ring space is released\n"
-        "  --allow-uid U      accept segments of uid U (repeatable; default: own uid)\n"
+        "  --allow-uid U      also accept the segments of user U, a name or a uid\n"
+        "                     (repeatable; the collector's own uid is always accepted)\n"
+        "  --allow-group G    also accept the segments of every member of group G\n"
         "  --once             drain what is there now, close the file, exit\n"
         "  --metrics-listen ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
         "                     (loopback only unless --metrics-allow-remote; port 0: any free port)\n"
@@ -183,10 +190,23 @@ static long parse_long(const char *flag, const char *s, long lo, long hi)
     return v;
 }
 
+/* A user (group: a group) as an operator writes it: a name, or a number. */
+static uint32_t parse_owner(const char *flag, const char *s, int group)
+{
+    struct passwd *pw = group ? NULL : getpwnam(s);
+    struct group *gr = group ? getgrnam(s) : NULL;
+    if (pw || gr)
+        return pw ? pw->pw_uid : gr->gr_gid;
+    const char *what = group ? "group" : "user";
+    if (!*s || strspn(s, "0123456789") != strlen(s))
+        bad_usage("%s: no %s '%s' (give a %s name or number)", flag, what, s, what);
+    return (uint32_t)parse_long(flag, s, 0, UINT32_MAX - 1);
+}
+
 static void parse_options(int argc, char **argv)
 {
     enum { OPT_DIR = 256, OPT_OUT, OPT_CPU, OPT_SQPOLL, OPT_POLL, OPT_RSIZE, OPT_RTIME, OPT_KEEP, OPT_MAXB, OPT_ZSTD, OPT_ZSTD_FAST, OPT_FSYNC,
-           OPT_UID, OPT_ONCE, OPT_HELP, OPT_VERSION, OPT_MLISTEN, OPT_MREMOTE, OPT_MFILE, OPT_MINTERVAL, OPT_ALERT,
+           OPT_UID, OPT_GID, OPT_ONCE, OPT_HELP, OPT_VERSION, OPT_MLISTEN, OPT_MREMOTE, OPT_MFILE, OPT_MINTERVAL, OPT_ALERT,
            OPT_ALERT_GAP };
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, OPT_DIR},        {"out", required_argument, NULL, OPT_OUT},
@@ -196,6 +216,7 @@ static void parse_options(int argc, char **argv)
         {"max-bytes", required_argument, NULL, OPT_MAXB}, {"zstd-level", required_argument, NULL, OPT_ZSTD},
         {"zstd-fast-level", required_argument, NULL, OPT_ZSTD_FAST},
         {"fsync", required_argument, NULL, OPT_FSYNC},    {"allow-uid", required_argument, NULL, OPT_UID},
+        {"allow-group", required_argument, NULL, OPT_GID},
         {"once", no_argument, NULL, OPT_ONCE},            {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {"metrics-listen", required_argument, NULL, OPT_MLISTEN},
@@ -262,9 +283,14 @@ static void parse_options(int argc, char **argv)
                 bad_usage("--fsync: expected never, rotate or batch, got '%s'", optarg);
             break;
         case OPT_UID:
-            if (opt.nuids == MAX_UIDS)
-                bad_usage("--allow-uid: at most %d uids", MAX_UIDS);
-            opt.uids[opt.nuids++] = (uid_t)parse_long("--allow-uid", optarg, 0, UINT32_MAX - 1);
+            if (opt.nuids == MAX_UIDS - 1) /* one place is kept for our own uid */
+                bad_usage("--allow-uid: at most %d users", MAX_UIDS - 1);
+            opt.uids[opt.nuids++] = parse_owner("--allow-uid", optarg, 0);
+            break;
+        case OPT_GID:
+            if (opt.ngids == MAX_UIDS)
+                bad_usage("--allow-group: at most %d groups", MAX_UIDS);
+            opt.gids[opt.ngids++] = parse_owner("--allow-group", optarg, 1);
             break;
         case OPT_ONCE: opt.once = 1; break;
         case OPT_MLISTEN: opt.metrics_listen = optarg; break;
@@ -297,8 +323,8 @@ static void parse_options(int argc, char **argv)
     if (opt.metrics_listen &&
         metrics_parse_listen(opt.metrics_listen, opt.metrics_allow_remote, &listen_addr, err, sizeof(err)) != 0)
         bad_usage("%s", err);
-    if (!opt.nuids)
-        opt.uids[opt.nuids++] = getuid();
+    opt.uids[opt.nuids++] = getuid();
+    opt.accept = (struct shmlog_accept){.uids = opt.uids, .n_uids = opt.nuids, .gids = opt.gids, .n_gids = opt.ngids};
     if (!opt.ndirs)
         opt.ndirs = shmlog_default_dirs(opt.dirs, MAX_DIRS);
 }
@@ -325,14 +351,23 @@ static uint64_t real_ns(void)
 }
 
 __attribute__((format(printf, 1, 2)))
+/* One line on stderr. File names in it come from directories other users
+ * write: a control character is shown as \xNN, so no name can forge a line
+ * of the log. */
 static void warnx(const char *fmt, ...)
 {
+    char line[8192];
     va_list ap;
     va_start(ap, fmt);
-    fputs(PROG ": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    fputs(PROG ": ", stderr);
+    for (const unsigned char *c = (const unsigned char *)line; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            fprintf(stderr, "\\x%02x", *c);
+        else
+            fputc(*c, stderr);
+    fputc('\n', stderr);
 }
 
 /* ==== State ==== */
@@ -365,7 +400,7 @@ struct site_slot {
 
 struct proc {
     uint32_t key;
-    char app[SHMLOG_APP_BYTES];
+    int dir;            /* index in opt.dirs: its rings are in the same directory */
     struct shmlog_seg meta;
     dev_t dev;
     ino_t ino;
@@ -376,6 +411,7 @@ struct proc {
     int pidfd;
     int gone;           /* exited: rings are read with writer_dead */
     int exit_queued;    /* its EXIT section is in a frame */
+    uint64_t no_ring_seen, unregistered_seen; /* the meta's loss counters as last written */
     uint64_t records, lost;
     struct proc *next;
 };
@@ -454,9 +490,9 @@ static struct {
     uint64_t record_slots;      /* ring slots of the records encoded */
     int backlog;                /* the last pass left records behind (budget spent, frame full) */
     uint64_t files, rotations, write_errors, written_bytes, rejected;
-    uint64_t losses[METRICS_LOSS_REASONS]; /* records, by loss reason - 1 */
+    uint64_t losses[SHMLOG_LOSS_REASON_MAX + 1]; /* records, by enum shmlog_loss_reason */
     /* segments that failed to open: reported once */
-    struct bad_seg { char path[4400]; ino_t ino; struct bad_seg *next; } *bad;
+    struct bad_seg { char path[4400]; ino_t ino; int final; struct bad_seg *next; } *bad;
     struct shmlog_rec rec;
     _Alignas(64) struct shmlog_record take[TAKE_SLOTS];
 } S;
@@ -1003,15 +1039,45 @@ static const struct shmlog_site_info *site_of(struct proc *p, uint32_t id, struc
     return shmlog_meta_site(&p->meta, id, &scratch) == 0 ? &scratch : NULL;
 }
 
-static void emit_loss(struct ring *r, const struct shmlog_loss *l, uint64_t total)
+static void emit_proc_loss(struct proc *p, uint32_t cpu, const struct shmlog_loss *l, uint64_t total)
 {
     check_enc(end_batch(), "a batch");
-    check_enc(ensure_process(r->proc), "a process");
-    check_enc(shlog_enc_loss(S.cur->enc, r->proc->key, r->cpu, l, total), "a loss");
-    r->proc->lost += l->records;
-    if (l->reason >= SHMLOG_LOSS_DROPPED && l->reason < SHMLOG_LOSS_DROPPED + METRICS_LOSS_REASONS)
-        S.losses[l->reason - SHMLOG_LOSS_DROPPED] += l->records;
+    check_enc(ensure_process(p), "a process");
+    check_enc(shlog_enc_loss(S.cur->enc, p->key, cpu, l, total), "a loss");
+    p->lost += l->records;
+    if (l->reason <= SHMLOG_LOSS_REASON_MAX)
+        S.losses[l->reason] += l->records;
     mark_content();
+}
+
+static void emit_loss(struct ring *r, const struct shmlog_loss *l, uint64_t total)
+{
+    emit_proc_loss(r->proc, r->cpu, l, total);
+}
+
+/* The producer's own loss counters in its meta segment (records of cpus
+ * without a ring, of sites without a place in the table) into loss markers. */
+static void proc_losses(struct proc *p)
+{
+    volatile uint64_t no_ring = p->no_ring_seen, unregistered = p->unregistered_seen;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        shmlog_bus_guard = &jb;
+        const struct shmlog_meta *m = p->meta.addr;
+        no_ring = shmlog__load_relaxed(&m->no_ring);
+        unregistered = shmlog__load_relaxed(&m->unregistered);
+    }
+    shmlog_bus_guard = NULL;
+    const struct { uint64_t now, *seen; uint32_t reason; } counters[] = {
+        {no_ring, &p->no_ring_seen, SHMLOG_LOSS_NO_RING},
+        {unregistered, &p->unregistered_seen, SHMLOG_LOSS_UNREGISTERED},
+    };
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+        if (counters[i].now > *counters[i].seen) { /* one that goes backwards is not believed */
+            struct shmlog_loss l = {.records = counters[i].now - *counters[i].seen, .reason = counters[i].reason};
+            emit_proc_loss(p, SHLOG_CPU_NONE, &l, counters[i].now);
+            *counters[i].seen = counters[i].now;
+        }
 }
 
 /* What one pass over a ring found. */
@@ -1052,7 +1118,7 @@ static inline void site_in_file(struct proc *p, uint32_t id)
 static inline void count_record(struct proc *p, unsigned level, unsigned category, uint32_t site)
 {
     if (level >= alerts.min_level) /* no rule: never true */
-        alert_count(&alerts, level, category, site, p->key, p->info.pid, p->app);
+        alert_count(&alerts, level, category, site, p->key, p->info.pid, p->info.app);
 }
 
 /* Encodes the records in the n slots shmlog_ring_take copied from positions
@@ -1369,14 +1435,6 @@ static void rotate(void)
 
 /* ==== Processes and segments ==== */
 
-static struct proc *find_proc(uint32_t pid, const char *app)
-{
-    for (struct proc *p = S.procs; p; p = p->next)
-        if (p->info.pid == pid && strcmp(p->app, app) == 0)
-            return p;
-    return NULL;
-}
-
 static int known_path(const char *path)
 {
     for (struct proc *p = S.procs; p; p = p->next) {
@@ -1389,16 +1447,26 @@ static int known_path(const char *path)
     return 0;
 }
 
-/* Reports a segment that failed validation once per (path, inode). */
-static void report_bad(const char *path, ino_t ino, const char *why)
+static struct bad_seg *find_bad(const char *path, ino_t ino)
 {
     for (struct bad_seg *b = S.bad; b; b = b->next)
         if (b->ino == ino && strcmp(b->path, path) == 0)
-            return;
+            return b;
+    return NULL;
+}
+
+/* Reports a segment that failed validation once per (path, inode). final: it
+ * is never opened again, though what made it fail may change (a refused
+ * meta's claimed process exits, and could no longer be told from it). */
+static void report_bad(const char *path, ino_t ino, const char *why, int final)
+{
+    if (find_bad(path, ino))
+        return;
     struct bad_seg *b = calloc(1, sizeof(*b));
     if (b) {
         snprintf(b->path, sizeof(b->path), "%s", path);
         b->ino = ino;
+        b->final = final;
         b->next = S.bad;
         S.bad = b;
     }
@@ -1418,21 +1486,29 @@ static int pidfd_open_(uint32_t pid)
 }
 
 /* Opens the meta segment of a producer. 0, or -errno with err set. */
-static int open_meta(const char *path, const char *app, const struct stat *st, char *err, size_t errcap)
+static int open_meta(const char *path, int dir, const struct stat *st, char *err, size_t errcap)
 {
     struct proc *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
-    int rc = shmlog_seg_open(&p->meta, path, 0, opt.uids, opt.nuids, err, errcap);
-    if (rc == 0 && shmlog_meta_info(&p->meta, &p->info, err, errcap) != 0) {
+    int rc = shmlog_seg_open(&p->meta, path, 0, &opt.accept, err, errcap);
+    if (rc == 0 && ((rc = shmlog_meta_info(&p->meta, &p->info, err, errcap)) != 0 ||
+                    (rc = shmlog_meta_attribution(&p->meta, &p->info, err, errcap)) != 0))
         shmlog_seg_close(&p->meta);
-        rc = -EINVAL;
-    }
+    /* The same process seen under another owner: one of the two lies, and the
+     * first was checked while its process could still be asked. */
+    for (struct proc *q = S.procs; rc == 0 && q; q = q->next)
+        if (q->info.pid == p->info.pid && q->info.proc_start == p->info.proc_start && q->meta.owner != p->meta.owner) {
+            snprintf(err, errcap, "%s: claims pid %u, already known as a process of uid %u (%s)", path, p->info.pid,
+                     (unsigned)q->meta.owner, q->meta.path);
+            shmlog_seg_close(&p->meta);
+            rc = -EPERM;
+        }
     if (rc) {
         free(p);
         return rc;
     }
-    snprintf(p->app, sizeof(p->app), "%s", app);
+    p->dir = dir;
     p->dev = st->st_dev;
     p->ino = st->st_ino;
     p->key = ++S.next_key;
@@ -1472,17 +1548,28 @@ static int collector_alive(uint64_t pid)
     return ok && strncmp(comm, "shmlog-collecto", 15) == 0;
 }
 
-/* Opens a ring segment of process p. 0, or -errno with err set. */
-static int open_ring(const char *path, struct proc *p, uint32_t cpu, const struct stat *st, char *err,
-                     size_t errcap)
+/* The process a ring of directory dir belongs to (shmlog_ring_belongs), or
+ * NULL with the reason in err. */
+static struct proc *owner_of(const struct shmlog_seg *ring, int dir, char *err, size_t errcap)
+{
+    snprintf(err, errcap, "%s: no process of its directory has pid %u", ring->path, ring->hdr.pid);
+    for (struct proc *p = S.procs; p; p = p->next)
+        if (p->dir == dir && p->info.pid == ring->hdr.pid && !p->exit_queued &&
+            shmlog_ring_belongs(&p->meta, ring, err, errcap) == 0)
+            return p;
+    return NULL;
+}
+
+/* Opens a ring segment of the process it belongs to. 0, or -errno with err set. */
+static int open_ring(const char *path, int dir, uint32_t cpu, const struct stat *st, char *err, size_t errcap)
 {
     struct ring *r = calloc(1, sizeof(*r));
     if (!r)
         return -ENOMEM;
-    int rc = shmlog_seg_open(&r->seg, path, 1, opt.uids, opt.nuids, err, errcap);
-    if (rc == 0 && (r->seg.hdr.pid != p->info.pid || r->seg.hdr.proc_start != p->info.proc_start)) {
-        snprintf(err, errcap, "%s: pid/start time differ from its process's meta segment", path);
-        rc = -EINVAL;
+    struct proc *p = NULL;
+    int rc = shmlog_seg_open(&r->seg, path, 1, &opt.accept, err, errcap);
+    if (rc == 0 && !(p = owner_of(&r->seg, dir, err, errcap))) {
+        rc = -EPERM;
         shmlog_seg_close(&r->seg);
     } else if (rc == 0 && shmlog_ring_view_init(&r->view, &r->seg, err, errcap) != 0) {
         rc = -EINVAL;
@@ -1528,27 +1615,36 @@ static int open_ring(const char *path, struct proc *p, uint32_t cpu, const struc
  * owner_gone: the ring's process is known to have exited (its pidfd said
  * so). kill() cannot tell: it still reaches a zombie, and a ring left by then
  * would outlive its process's meta segment, unseen by every later scan. */
-static void open_failed(const char *path, uint32_t pid, int owner_gone, const struct stat *st, int rc,
+static void open_failed(const char *path, unsigned kind, uint32_t pid, int owner_gone, const struct stat *st, int rc,
                         const char *err)
 {
     int unpublished = rc == -EAGAIN || (uint64_t)st->st_size < SHMLOG_RING_HEADER_BYTES;
-    if (unpublished && (owner_gone || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))) {
+    /* Only a file of a uid we accept is ours to remove. */
+    if (unpublished && shmlog_accepts(&opt.accept, st->st_uid) &&
+        (owner_gone || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))) {
         if (unlink(path) == 0)
             warnx("removed %s: never initialised by its process, which is gone", path);
+        return;
+    }
+    if (rc == -EACCES) {
+        char why[4700];
+        snprintf(why, sizeof(why), "%s; to drain it, add --allow-uid %u (or --allow-group with one of its groups)",
+                 err, (unsigned)st->st_uid);
+        report_bad(path, st->st_ino, why, 1);
         return;
     }
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     if (unpublished && now.tv_sec - st->st_mtim.tv_sec < 2)
         return; /* probably being created right now */
-    report_bad(path, st->st_ino, err);
+    report_bad(path, st->st_ino, err, kind == SHMLOG_SEG_META && rc == -EPERM && !unpublished);
 }
 
 /* Opens a meta (p NULL) or ring segment. The header reads can fault if the
  * file is truncated meanwhile: that is a failed open, not a crash (the
  * mapping of such a hostile file is then leaked). */
-static int open_guarded(const char *path, const char *app, struct proc *p, uint32_t cpu, const struct stat *st,
-                        char *err, size_t errcap)
+static int open_guarded(const char *path, unsigned kind, int dir, uint32_t cpu, const struct stat *st, char *err,
+                        size_t errcap)
 {
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) != 0) {
@@ -1557,7 +1653,7 @@ static int open_guarded(const char *path, const char *app, struct proc *p, uint3
         return -EFAULT;
     }
     shmlog_bus_guard = &jb;
-    int rc = p ? open_ring(path, p, cpu, st, err, errcap) : open_meta(path, app, st, err, errcap);
+    int rc = kind == SHMLOG_SEG_RING ? open_ring(path, dir, cpu, st, err, errcap) : open_meta(path, dir, st, err, errcap);
     shmlog_bus_guard = NULL;
     return rc;
 }
@@ -1569,8 +1665,9 @@ struct seg_name {
     uint32_t pid, cpu;
 };
 
-static void scan_dir(const char *dir)
+static void scan_dir(int dir_index)
 {
+    const char *dir = opt.dirs[dir_index];
     DIR *d = opendir(dir);
     if (!d)
         return;
@@ -1602,24 +1699,29 @@ static void scan_dir(const char *dir)
             char path[4400];
             snprintf(path, sizeof(path), "%s/%s", dir, v[i].name);
             struct stat st;
-            if (known_path(path) || lstat(path, &st) != 0)
+            struct bad_seg *bad;
+            if (known_path(path) || lstat(path, &st) != 0 || ((bad = find_bad(path, st.st_ino)) && bad->final))
                 continue;
             char err[4608];
             int rc;
             if (!S_ISREG(st.st_mode)) { /* a symlink planted in the directory is never followed */
                 snprintf(err, sizeof(err), "%s: not a regular file", path);
-                report_bad(path, st.st_ino, err);
+                report_bad(path, st.st_ino, err, 1);
                 continue;
             }
-            struct proc *p = NULL;
+            int owner_gone = 0, candidates = 0;
             if (want == SHMLOG_SEG_RING) {
-                p = find_proc(v[i].pid, v[i].app);
-                if (!p || p->exit_queued)
+                for (struct proc *p = S.procs; p; p = p->next)
+                    if (p->dir == dir_index && p->info.pid == v[i].pid && !p->exit_queued) {
+                        candidates++;
+                        owner_gone |= p->gone;
+                    }
+                if (!candidates)
                     continue; /* a ring whose meta is not (yet) there waits for a later scan */
             }
-            rc = open_guarded(path, v[i].app, p, v[i].cpu, &st, err, sizeof(err));
+            rc = open_guarded(path, want, dir_index, v[i].cpu, &st, err, sizeof(err));
             if (rc)
-                open_failed(path, v[i].pid, p && p->gone, &st, rc, err);
+                open_failed(path, want, v[i].pid, owner_gone && candidates == 1, &st, rc, err);
         }
     }
     free(v);
@@ -1688,7 +1790,7 @@ static void scan_all(void)
 {
     watch_dirs();
     for (int i = 0; i < opt.ndirs; i++)
-        scan_dir(opt.dirs[i]);
+        scan_dir(i);
 }
 
 /* 1 if inotify reported something in a watched directory, or the creation
@@ -1733,6 +1835,7 @@ static void check_liveness(void)
     for (struct proc *p = S.procs; p; p = p->next) {
         if (p->gone)
             continue;
+        proc_losses(p);
         int dead;
         if (p->pidfd >= 0) {
             struct pollfd pfd = {p->pidfd, POLLIN, 0};
@@ -1778,6 +1881,7 @@ static void finish_gone(void)
             while (!r->broken && drain_ring(r, DRAIN_BUDGET, 0) != 0)
                 if (S.flush_soon)
                     flush_frame();
+        proc_losses(p);
         check_enc(end_batch(), "a batch");
         check_enc(ensure_process(p), "a process");
         check_enc(shlog_enc_exit(S.cur->enc, p->key, real_ns(), p->records, p->lost), "an exit");
@@ -1940,14 +2044,14 @@ static int publish_metrics(int wait)
         struct metrics_proc *mp = metrics_add_proc(s);
         if (!mp)
             break;
-        snprintf(mp->app, sizeof(mp->app), "%s", p->app);
+        snprintf(mp->app, sizeof(mp->app), "%s", p->info.app);
         mp->pid = p->info.pid;
         proc_observe(p, mp);
         for (struct ring *r = p->rings; r; r = r->next) {
             struct metrics_ring *mr = metrics_add_ring(s);
             if (!mr)
                 break;
-            snprintf(mr->app, sizeof(mr->app), "%s", p->app);
+            snprintf(mr->app, sizeof(mr->app), "%s", p->info.app);
             mr->pid = p->info.pid;
             mr->cpu = r->cpu;
             mr->records = r->records;

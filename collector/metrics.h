@@ -44,8 +44,6 @@ struct metrics_proc {
     uint32_t level;          /* live level, enum shmlog_level */
 };
 
-/* Loss reasons that have a series, in label order: SHMLOG_LOSS_DROPPED .. CORRUPT. */
-#define METRICS_LOSS_REASONS 4
 
 struct metrics_totals {
     uint64_t files;             /* output files opened */
@@ -56,7 +54,8 @@ struct metrics_totals {
     uint64_t write_errors;
     uint64_t rotations;
     uint64_t segments_rejected;
-    uint64_t losses[METRICS_LOSS_REASONS]; /* records, by enum shmlog_loss_reason - 1 */
+    uint64_t losses[SHMLOG_LOSS_REASON_MAX + 1]; /* records, by enum shmlog_loss_reason (UNREADABLE:
+                                                    only readers of files see it, no series) */
     double cpu_seconds;
 };
 

@@ -1453,7 +1453,12 @@ struct dedup_ring {
 };
 
 struct shlog_dedup {
-    struct map keys; /* (pid << 32 | cpu, proc_start) -> index into rings */
+    /* A process is (pid, start time, uid): a uid that claims another's pid
+     * and start time is another process, whose positions never hide the
+     * real one's records. */
+    struct map procs; /* (pid << 32 | uid, proc_start) -> process number */
+    uint32_t nprocs;
+    struct map keys;  /* (process number << 32 | cpu, 0) -> index into rings */
     struct dedup_ring *rings;
     size_t n, cap;
 };
@@ -1472,20 +1477,28 @@ void shlog_dedup_free(struct shlog_dedup *d)
         free(d->rings[i].spans);
     free(d->rings);
     map_free(&d->keys);
+    map_free(&d->procs);
     free(d);
 }
 
 /* The state of one ring; NULL when out of memory or past the bound (then no
  * duplicates are removed for it). */
-static struct dedup_ring *dedup_ring_get(struct shlog_dedup *d, uint32_t pid, uint64_t proc_start,
-                                         uint32_t cpu)
+static struct dedup_ring *dedup_ring_get(struct shlog_dedup *d, const struct shmlog_proc_info *p, uint32_t cpu)
 {
-    uint64_t k1 = (uint64_t)pid << 32 | cpu;
-    uint32_t *idx = map_find(&d->keys, k1, proc_start);
+    uint64_t who = (uint64_t)p->pid << 32 | p->uid;
+    uint32_t *proc = map_find(&d->procs, who, p->proc_start);
+    if (!proc) {
+        if (d->nprocs >= MAX_DEDUP_RINGS || map_insert(&d->procs, who, p->proc_start, d->nprocs))
+            return NULL;
+        proc = map_find(&d->procs, who, p->proc_start);
+        d->nprocs++;
+    }
+    uint64_t k1 = (uint64_t)*proc << 32 | cpu;
+    uint32_t *idx = map_find(&d->keys, k1, 0);
     if (idx)
         return &d->rings[*idx];
     if (d->n >= MAX_DEDUP_RINGS || grow_array(&d->rings, &d->cap, d->n, sizeof(*d->rings)) ||
-        map_insert(&d->keys, k1, proc_start, (uint32_t)d->n))
+        map_insert(&d->keys, k1, 0, (uint32_t)d->n))
         return NULL;
     memset(&d->rings[d->n], 0, sizeof(d->rings[0]));
     return &d->rings[d->n++];
@@ -2105,13 +2118,19 @@ static int sec_loss(struct shlog_reader *r, struct cur *c, struct shlog_event *e
     l.records = get_varint(c);
     l.reason = get_u8(c);
     uint64_t total = get_varint(c);
-    if (c->bad || cpu > UINT32_MAX || l.reason < SHMLOG_LOSS_DROPPED || l.reason > SHMLOG_LOSS_UNREADABLE)
+    if (c->bad || cpu > UINT32_MAX || l.reason < SHMLOG_LOSS_DROPPED || l.reason > SHMLOG_LOSS_REASON_MAX ||
+        l.reason == SHMLOG_LOSS_UNREADABLE)
         return frame_damaged(r, ev, "bad LOSS section");
     const struct shlog_proc *p = need_proc(r, proc);
     if (!p)
         return frame_damaged(r, ev, "LOSS of an undefined process %llu", (unsigned long long)proc);
-    struct dedup_ring *dd = dedup_ring_get(r->dedup, p->info.pid, p->info.proc_start, (uint32_t)cpu);
-    if (l.reason == SHMLOG_LOSS_DROPPED) {
+    /* Counted by the producer: each counter has its own running total, the
+     * process's (NO_RING, UNREGISTERED) under a key no cpu has. */
+    int counted = l.reason == SHMLOG_LOSS_DROPPED || l.reason == SHMLOG_LOSS_NO_RING ||
+                  l.reason == SHMLOG_LOSS_UNREGISTERED;
+    uint32_t key = l.reason == SHMLOG_LOSS_DROPPED || !counted ? (uint32_t)cpu : UINT32_MAX - l.reason;
+    struct dedup_ring *dd = dedup_ring_get(r->dedup, &p->info, key);
+    if (counted) {
         if (dd) {
             l.records = total > dd->dropped_total ? total - dd->dropped_total : 0;
             if (total > dd->dropped_total)
@@ -2176,7 +2195,7 @@ static int sec_batch(struct shlog_reader *r, struct cur *c, struct shlog_event *
     b->prev_tsc = base_tsc;
     b->prev_tid = 0;
     b->cached = NULL;
-    b->dd = dedup_ring_get(r->dedup, p->info.pid, p->info.proc_start, (uint32_t)cpu);
+    b->dd = dedup_ring_get(r->dedup, &p->info, (uint32_t)cpu);
     r->batch_gen++;
     return 0;
 }

@@ -81,6 +81,8 @@ int shlog_enc_has_site(const struct shlog_enc *e, uint32_t proc, uint32_t site);
  * shlog_enc_site, which may come between records (it lands before the batch). */
 int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shmlog_proc_info *p);
 int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shmlog_site_info *s);
+/* The cpu of a loss that is the whole process's (NO_RING, UNREGISTERED). */
+#define SHLOG_CPU_NONE UINT32_MAX
 int shlog_enc_loss(struct shlog_enc *e, uint32_t proc, uint32_t cpu, const struct shmlog_loss *l,
                    uint64_t counter_total);
 int shlog_enc_exit(struct shlog_enc *e, uint32_t proc, uint64_t exit_ns, uint64_t records, uint64_t lost);
@@ -169,7 +171,7 @@ struct shlog_reader_stats {
     uint64_t compressed_bytes;   /* bytes of good frames on disk, prefixes included */
     uint64_t records;            /* returned */
     uint64_t duplicates;         /* dropped by the dedup state */
-    uint64_t lost_records[8];    /* by enum shmlog_loss_reason */
+    uint64_t lost_records[SHMLOG_LOSS_REASON_MAX + 1]; /* by enum shmlog_loss_reason */
     uint64_t processes, sites, exits;
 };
 

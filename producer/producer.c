@@ -36,8 +36,13 @@ __thread uint32_t shmlog__tid __attribute__((tls_model("initial-exec")));
 static unsigned shmlog__rings_end;
 
 /* Where records go when their cpu's ring could not be made: always full, so
- * they are dropped and counted like any ring-full drop. */
+ * they are dropped, and counted in the meta segment (no_ring) where the
+ * collector reads them into a loss marker. */
 static struct shmlog_ring shmlog__null_ring;
+
+/* The tag a ring's name got when its plain name was taken ("" if none): the
+ * name is needed again only to remove the ring after a failed init. */
+static char shmlog__ring_tag[SHMLOG__MAX_CPUS][18];
 
 /* Guards everything below and the creation of rings and sites. */
 static pthread_mutex_t shmlog__lock = PTHREAD_MUTEX_INITIALIZER;
@@ -49,6 +54,8 @@ static struct {
     char app[SHMLOG_APP_BYTES];
     char dir[4096];
     int huge;
+    uint8_t instance[16]; /* random per process: see shmlog_seg_header.instance */
+    char meta_path[4200];
     struct shmlog_meta *meta;
     size_t meta_bytes;
     uint64_t ring_records;
@@ -107,11 +114,13 @@ static void shmlog__calibrate(uint64_t *hz, uint64_t *anchor_tsc, uint64_t *anch
 
 /* ---- names ---- */
 
-/* App names become file names: keep [A-Za-z0-9_.-], never empty or hidden. */
-static void shmlog__sanitize_app(const char *in, char *out)
+/* App and host names become file names and metric labels: keep
+ * [A-Za-z0-9_.-], never empty or hidden, as readers require
+ * (shmlog_name_valid in shm/reader.c). max: bytes of out. */
+static void shmlog__sanitize_name(const char *in, char *out, size_t max)
 {
     size_t n = 0;
-    for (; in && in[n] && n < SHMLOG_APP_BYTES - 16; n++) {
+    for (; in && in[n] && n < max - 1; n++) {
         char c = in[n];
         int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
                  c == '.' || c == '-';
@@ -124,9 +133,11 @@ static void shmlog__sanitize_app(const char *in, char *out)
         out[1] = 0;
 }
 
-static int shmlog__seg_path(char *out, size_t cap, const char *suffix)
+/* <dir>/<app>-<pid> then what_cpu ("" or "-cpu<N>"): the name before its
+ * tag (if any) and extension. */
+static int shmlog__seg_stem(char *out, size_t cap, const char *what_cpu)
 {
-    int n = snprintf(out, cap, "%s/%s-%d%s", shmlog__g.dir, shmlog__g.app, (int)getpid(), suffix);
+    int n = snprintf(out, cap, "%s/%s-%d%s", shmlog__g.dir, shmlog__g.app, (int)getpid(), what_cpu);
     return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
 }
 
@@ -134,14 +145,15 @@ static int shmlog__seg_path(char *out, size_t cap, const char *suffix)
 
 static int shmlog__meta_create(void)
 {
-    char path[4200];
-    int err = shmlog__seg_path(path, sizeof path, ".meta");
+    char stem[4200], *path = shmlog__g.meta_path;
+    int err = shmlog__seg_stem(stem, sizeof stem, "");
     if (err)
         return err;
     size_t bytes = shmlog__seg_round(shmlog__g.cfg.meta_bytes, shmlog__g.huge);
     void *addr;
     int bound;
-    err = shmlog__seg_create(path, bytes, -1, shmlog__g.cfg.group, &addr, &bound);
+    err = shmlog__seg_create(stem, ".meta", path, sizeof shmlog__g.meta_path, bytes, -1, shmlog__g.cfg.group, &addr,
+                             &bound);
     if (err)
         return err;
     struct shmlog_meta *m = (struct shmlog_meta *)addr;
@@ -149,8 +161,10 @@ static int shmlog__meta_create(void)
     if (sites > 65536)
         sites = 65536;
     snprintf(m->app, sizeof m->app, "%s", shmlog__g.app);
-    if (gethostname(m->host, sizeof m->host - 1) != 0)
-        snprintf(m->host, sizeof m->host, "unknown");
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "unknown");
+    shmlog__sanitize_name(host, m->host, sizeof m->host);
     shmlog__calibrate(&m->tsc_hz, &m->anchor_tsc, &m->anchor_ns);
     m->site_capacity = sites;
     m->sites_offset = SHMLOG_META_HEADER_BYTES;
@@ -182,8 +196,9 @@ static int shmlog__meta_create(void)
 
     uint32_t pid = (uint32_t)getpid();
     shmlog__seg_header_publish(&m->hdr, SHMLOG_MAGIC_META, SHMLOG_SEG_META, bytes,
-                               shmlog__g.huge ? SHMLOG_SEG_HUGEPAGES : 0, pid, shmlog__proc_start(pid));
-    shmlog__g.meta = m;
+                               shmlog__g.huge ? SHMLOG_SEG_HUGEPAGES : 0, pid, shmlog__proc_start(pid),
+                               shmlog__g.instance);
+    shmlog__store_release(&shmlog__g.meta, m); /* after the header: shmlog__drop_no_ring reads it */
     shmlog__g.meta_bytes = bytes;
     shmlog__g.sites_offset = SHMLOG_META_HEADER_BYTES;
     shmlog__g.strings_offset = SHMLOG_META_HEADER_BYTES + sites * SHMLOG_SITE_BYTES;
@@ -243,17 +258,20 @@ static int shmlog__ring_create(unsigned cpu)
 {
     if (shmlog__rings[cpu].hdr)
         return 0;
-    char path[4200], suffix[32];
-    snprintf(suffix, sizeof suffix, "-cpu%u.ring", cpu);
-    int err = shmlog__seg_path(path, sizeof path, suffix);
+    char stem[4200], path[4300], what_cpu[32];
+    snprintf(what_cpu, sizeof what_cpu, "-cpu%u", cpu);
+    int err = shmlog__seg_stem(stem, sizeof stem, what_cpu);
     if (err)
         return err;
     int node = numa_available() >= 0 ? numa_node_of_cpu((int)cpu) : -1;
     void *addr;
     int bound = 0;
-    err = shmlog__seg_create(path, shmlog__g.ring_bytes, node, shmlog__g.cfg.group, &addr, &bound);
+    err = shmlog__seg_create(stem, ".ring", path, sizeof path, shmlog__g.ring_bytes, node, shmlog__g.cfg.group, &addr,
+                             &bound);
     if (err)
         return err;
+    const char *tag = path + strlen(stem);
+    snprintf(shmlog__ring_tag[cpu], sizeof shmlog__ring_tag[cpu], "%.*s", (int)(strlen(tag) - strlen(".ring")), tag);
     struct shmlog_ring *r = (struct shmlog_ring *)addr;
     r->cpu = cpu;
     r->numa_node = bound ? node : -1;
@@ -261,7 +279,8 @@ static int shmlog__ring_create(unsigned cpu)
     r->policy = (uint32_t)shmlog__g.cfg.policy;
     uint32_t pid = (uint32_t)getpid();
     shmlog__seg_header_publish(&r->hdr, SHMLOG_MAGIC_RING, SHMLOG_SEG_RING, shmlog__g.ring_bytes,
-                               shmlog__g.huge ? SHMLOG_SEG_HUGEPAGES : 0, pid, shmlog__g.meta->hdr.proc_start);
+                               shmlog__g.huge ? SHMLOG_SEG_HUGEPAGES : 0, pid, shmlog__g.meta->hdr.proc_start,
+                               shmlog__g.instance);
     shmlog__publish_ring(cpu, r, (uint8_t *)addr + SHMLOG_RING_HEADER_BYTES, shmlog__g.ring_records - 1,
                          (uint32_t)shmlog__g.cfg.policy);
     return 0;
@@ -273,7 +292,7 @@ static struct shmlog__ring_local *shmlog__ring_slow(unsigned cpu)
     int err = shmlog__g.initialized ? shmlog__ring_create(cpu) : -ENODEV;
     if (err) {
         if (shmlog__g.initialized)
-            fprintf(stderr, "shmlog: cannot create the ring of cpu %u in %s: %s; its records are dropped\n",
+            fprintf(stderr, "shmlog: cannot create the ring of cpu %u in %s: %s; its records are dropped and counted as lost\n",
                     cpu, shmlog__g.dir, strerror(-err));
         shmlog__use_null_ring(cpu);
     }
@@ -303,8 +322,21 @@ uint32_t shmlog__tid_slow(void)
     return shmlog__tid;
 }
 
+/* A record with no ring to go to: counted where the collector sees it, in
+ * the meta segment (shmlog_shutdown unmaps it only after a grace period for
+ * calls in flight). */
+static void shmlog__drop_no_ring(void)
+{
+    struct shmlog_meta *m = shmlog__load_acquire(&shmlog__g.meta);
+    shmlog__add_relaxed(m ? &m->no_ring : &shmlog__null_ring.dropped, 1);
+}
+
 static void shmlog__drop(struct shmlog__ring_local *ring, size_t payload)
 {
+    if (ring->hdr == &shmlog__null_ring) {
+        shmlog__drop_no_ring();
+        return;
+    }
     shmlog__add_relaxed(&ring->hdr->dropped, 1);
     shmlog__add_relaxed(&ring->hdr->drop_bytes, payload);
 }
@@ -314,8 +346,8 @@ static void shmlog__drop(struct shmlog__ring_local *ring, size_t payload)
  * records are dropped and counted with the records of unmade rings. */
 static void shmlog__drop_no_rseq(size_t payload)
 {
-    shmlog__add_relaxed(&shmlog__null_ring.dropped, 1);
-    shmlog__add_relaxed(&shmlog__null_ring.drop_bytes, payload);
+    (void)payload;
+    shmlog__drop_no_ring();
 }
 
 /* shmlog__reserve_on's answer when the thread left the ring's cpu: pick again. */
@@ -511,23 +543,27 @@ uint32_t shmlog__register_site(uint32_t *cache, int level, int category, const c
  * so no record can be in them). */
 static void shmlog__unmap_all(int remove)
 {
-    char path[4200], suffix[32];
+    char stem[4200], what_cpu[32];
     for (unsigned cpu = 0; cpu < shmlog__rings_end; cpu++) {
         struct shmlog_ring *r = shmlog__rings[cpu].hdr;
         shmlog__store_relaxed(&shmlog__rings[cpu].hdr, (struct shmlog_ring *)NULL);
         if (!r || r == &shmlog__null_ring)
             continue;
-        snprintf(suffix, sizeof suffix, "-cpu%u.ring", cpu);
-        if (remove && shmlog__seg_path(path, sizeof path, suffix) == 0)
-            unlink(path);
+        snprintf(what_cpu, sizeof what_cpu, "-cpu%u", cpu);
+        if (remove && shmlog__seg_stem(stem, sizeof stem, what_cpu) == 0) {
+            char path[4300];
+            if ((size_t)snprintf(path, sizeof path, "%s%.17s.ring", stem, shmlog__ring_tag[cpu]) < sizeof path)
+                unlink(path);
+        }
         munmap(r, shmlog__g.ring_bytes);
     }
-    if (shmlog__g.meta) {
-        if (remove && shmlog__seg_path(path, sizeof path, ".meta") == 0)
-            unlink(path);
-        munmap(shmlog__g.meta, shmlog__g.meta_bytes);
+    struct shmlog_meta *m = shmlog__g.meta;
+    shmlog__store_release(&shmlog__g.meta, (struct shmlog_meta *)NULL);
+    if (m) {
+        if (remove)
+            unlink(shmlog__g.meta_path);
+        munmap(m, shmlog__g.meta_bytes);
     }
-    shmlog__g.meta = NULL;
 }
 
 static int shmlog__create_rings_of_affinity(void)
@@ -570,6 +606,7 @@ static void shmlog__atfork_child(void)
         return;
     shmlog__level_ptr = &shmlog__level_when_off;
     shmlog__unmap_all(0);
+    shmlog__random(shmlog__g.instance, sizeof shmlog__g.instance);
     int err = shmlog__open_segments();
     if (err) {
         shmlog__g.initialized = 0;
@@ -607,7 +644,8 @@ int shmlog_init(const struct shmlog_config *cfg)
     shmlog__g.cfg = *cfg;
     shmlog__g.cfg.app = NULL;
     shmlog__g.cfg.dir = NULL;
-    shmlog__sanitize_app(cfg->app ? cfg->app : program_invocation_short_name, shmlog__g.app);
+    shmlog__sanitize_name(cfg->app ? cfg->app : program_invocation_short_name, shmlog__g.app, SHMLOG_APP_BYTES - 15);
+    shmlog__random(shmlog__g.instance, sizeof shmlog__g.instance);
     err = shmlog__resolve_dir(cfg->dir, shmlog__g.dir, sizeof shmlog__g.dir, &shmlog__g.huge, cfg->group);
     if (err)
         goto out;
@@ -703,7 +741,7 @@ uint64_t shmlog_dropped(void)
             sum += shmlog__load_relaxed(&r->dropped);
     }
     if (shmlog__g.meta)
-        sum += shmlog__load_relaxed(&shmlog__g.meta->unregistered);
+        sum += shmlog__load_relaxed(&shmlog__g.meta->unregistered) + shmlog__load_relaxed(&shmlog__g.meta->no_ring);
     return sum;
 }
 

@@ -80,9 +80,11 @@ int shmlog__dir_is_hugetlbfs(const char *dir);
 int shmlog__resolve_dir(const char *want, char *out, size_t cap, int *huge, int group);
 size_t shmlog__seg_round(size_t bytes, int huge);
 void shmlog__pages_fault_in(void *addr, size_t bytes, int write);
-int shmlog__seg_create(const char *path, size_t bytes, int node, int group, void **out, int *bound);
+void shmlog__random(void *out, size_t n);
+int shmlog__seg_create(const char *stem, const char *ext, char *path, size_t cap, size_t bytes, int node, int group,
+                       void **out, int *bound);
 void shmlog__seg_header_publish(struct shmlog_seg_header *h, uint64_t magic, unsigned kind, size_t bytes,
-                                unsigned flags, uint32_t pid, uint64_t proc_start);
+                                unsigned flags, uint32_t pid, uint64_t proc_start, const uint8_t instance[16]);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,7 +64,41 @@ const char *shmlog_seg_check_header(const struct shmlog_seg_header *h, size_t ma
     return NULL;
 }
 
-int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, const uid_t *uids, size_t n_uids,
+/* 1 if the user uid is a member of group gid, primary or supplementary. */
+static int uid_in_group(uid_t uid, gid_t gid)
+{
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) != 0 || !found)
+        return 0;
+    if (pw.pw_gid == gid)
+        return 1;
+    gid_t groups[256];
+    int n = (int)(sizeof groups / sizeof groups[0]);
+    if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
+        return 0; /* more than 256 groups: not a user we would admit by group */
+    for (int i = 0; i < n; i++)
+        if (groups[i] == gid)
+            return 1;
+    return 0;
+}
+
+int shmlog_accepts(const struct shmlog_accept *acc, uid_t uid)
+{
+    if (!acc)
+        return uid == getuid();
+    if (acc->any_owner)
+        return 1;
+    for (size_t i = 0; i < acc->n_uids; i++)
+        if (acc->uids[i] == uid)
+            return 1;
+    for (size_t i = 0; i < acc->n_gids; i++)
+        if (uid_in_group(uid, acc->gids[i]))
+            return 1;
+    return 0;
+}
+
+int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, const struct shmlog_accept *acc,
                     char *err, size_t errcap)
 {
     memset(seg, 0, sizeof *seg);
@@ -86,21 +122,22 @@ int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, cons
         close(fd);
         return fail(err, errcap, -e, "%s: %s", path, strerror(e));
     }
-    int allowed = 0;
-    if (n_uids == 0)
-        allowed = st.st_uid == getuid();
-    for (size_t i = 0; i < n_uids; i++)
-        allowed |= st.st_uid == uids[i];
     const char *why = NULL;
     if (!S_ISREG(st.st_mode))
         why = "not a regular file";
-    else if (!allowed)
-        why = "owned by a uid that is not allowed";
     else if ((uint64_t)st.st_size < SHMLOG_RING_HEADER_BYTES || (uint64_t)st.st_size > SHMLOG_MAX_SEGMENT_BYTES)
         why = "implausible size";
     if (why) {
         close(fd);
         return fail(err, errcap, -EPERM, "%s: %s", path, why);
+    }
+    if (!shmlog_accepts(acc, st.st_uid)) {
+        close(fd);
+        struct passwd pw, *found = NULL;
+        char buf[4096];
+        int named = getpwuid_r(st.st_uid, &pw, buf, sizeof buf, &found) == 0 && found;
+        return fail(err, errcap, -EACCES, "%s: owned by uid %u%s%s%s, whose segments are not accepted", path,
+                    (unsigned)st.st_uid, named ? " (" : "", named ? pw.pw_name : "", named ? ")" : "");
     }
     size_t bytes = (size_t)st.st_size;
     void *addr = mmap(NULL, bytes, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
@@ -140,6 +177,7 @@ int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, cons
     seg->addr = addr;
     seg->bytes = bytes;
     seg->writable = writable;
+    seg->owner = st.st_uid;
     seg->hdr = h;
     memcpy(seg->path, path, strlen(path) + 1);
     return 0;
@@ -187,6 +225,8 @@ int shmlog_meta_info(const struct shmlog_seg *seg, struct shmlog_proc_info *out,
     out->app[sizeof out->app - 1] = 0;
     memcpy(out->host, m->host, sizeof out->host);
     out->host[sizeof out->host - 1] = 0;
+    if (!shmlog_name_valid(out->app, sizeof out->app) || !shmlog_name_valid(out->host, sizeof out->host))
+        return fail(err, errcap, -EINVAL, "%s: app or host name is not [A-Za-z0-9_.-]", seg->path);
     out->pid = seg->hdr.pid;
     out->uid = seg->hdr.uid;
     out->proc_start = seg->hdr.proc_start;
@@ -200,6 +240,7 @@ int shmlog_meta_info(const struct shmlog_seg *seg, struct shmlog_proc_info *out,
     out->site_capacity = cap;
     out->flags = shmlog__load_relaxed(&m->hdr.flags);
     out->unregistered = shmlog__load_relaxed(&m->unregistered);
+    out->no_ring = shmlog__load_relaxed(&m->no_ring);
     if (out->tsc_hz < 1000000 || out->tsc_hz > 100000000000ull)
         return fail(err, errcap, -EINVAL, "%s: implausible TSC frequency %llu Hz", seg->path,
                     (unsigned long long)out->tsc_hz);
@@ -552,6 +593,96 @@ int shmlog_bus_guard_install(void)
     return sigaction(SIGBUS, &sa, NULL) == 0 ? 0 : -errno;
 }
 
+/* ==== Attribution ==== */
+
+int shmlog_name_valid(const char *name, size_t max)
+{
+    size_t n = 0;
+    for (; n < max && name[n]; n++) {
+        char c = name[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == '-'))
+            return 0;
+    }
+    return n > 0 && n < max && name[0] != '.';
+}
+
+/* The real uid of the process pid from /proc/<pid>/status; -1 if unknown. */
+static long proc_real_uid(uint32_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%u/status", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    long uid = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "Uid:", 4) == 0) {
+            uid = strtol(line + 4, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return uid;
+}
+
+static const char *base_name(const char *path, size_t *dir_len)
+{
+    const char *slash = strrchr(path, '/');
+    *dir_len = slash ? (size_t)(slash - path) : 0;
+    return slash ? slash + 1 : path;
+}
+
+int shmlog_meta_attribution(const struct shmlog_seg *meta, const struct shmlog_proc_info *info, char *err,
+                            size_t errcap)
+{
+    size_t dir_len;
+    unsigned kind;
+    uint32_t pid, cpu;
+    char app[SHMLOG_APP_BYTES];
+    if (shmlog_parse_seg_name(base_name(meta->path, &dir_len), &kind, app, sizeof app, &pid, &cpu) != 0 ||
+        strcmp(app, info->app) != 0)
+        return fail(err, errcap, -EPERM, "%s: the name's app differs from the app '%s' inside", meta->path,
+                    info->app);
+    /* The start time goes with the pid: a process that is not the one that made
+     * the meta (a reused pid, a pid of another pid namespace) has another. */
+    if (meta->owner != 0 && shmlog_proc_alive(info->pid, info->proc_start)) {
+        /* Root's segments are exempt: a daemon may drop privileges after
+         * shmlog_init, and root could write any process's records anyway. */
+        long runs_as = proc_real_uid(info->pid);
+        if (runs_as >= 0 && (uid_t)runs_as != meta->owner)
+            return fail(err, errcap, -EPERM, "%s: claims pid %u, which runs as uid %ld, but is owned by uid %u",
+                        meta->path, info->pid, runs_as, (unsigned)meta->owner);
+    }
+    return 0;
+}
+
+int shmlog_ring_belongs(const struct shmlog_seg *meta, const struct shmlog_seg *ring, char *err, size_t errcap)
+{
+    size_t meta_dir, ring_dir;
+    base_name(meta->path, &meta_dir);
+    const char *ring_base = base_name(ring->path, &ring_dir);
+    const char *meta_base = meta->path + meta_dir + (meta_dir ? 1 : 0);
+    unsigned kind;
+    uint32_t meta_pid, ring_pid, cpu;
+    char meta_app[SHMLOG_APP_BYTES], ring_app[SHMLOG_APP_BYTES];
+    const char *why = NULL;
+    if (meta_dir != ring_dir || memcmp(meta->path, ring->path, meta_dir) != 0)
+        why = "is in another directory than";
+    else if (ring->owner != meta->owner || ring->hdr.uid != meta->hdr.uid)
+        why = "has another owner than";
+    else if (ring->hdr.pid != meta->hdr.pid || ring->hdr.proc_start != meta->hdr.proc_start)
+        why = "has another pid or start time than";
+    else if (memcmp(ring->hdr.instance, meta->hdr.instance, sizeof meta->hdr.instance) != 0)
+        why = "has another process instance than";
+    else if (shmlog_parse_seg_name(ring_base, &kind, ring_app, sizeof ring_app, &ring_pid, &cpu) != 0 ||
+             shmlog_parse_seg_name(meta_base, &kind, meta_app, sizeof meta_app, &meta_pid, &cpu) != 0 ||
+             strcmp(ring_app, meta_app) != 0)
+        why = "names another app than";
+    if (why)
+        return fail(err, errcap, -EPERM, "%s %s %s", ring->path, why, meta->path);
+    return 0;
+}
+
 /* ==== Processes and directories ==== */
 
 int shmlog_proc_alive(uint32_t pid, uint64_t proc_start)
@@ -586,18 +717,33 @@ int shmlog_default_dirs(char dirs[][4096], int max)
     return n;
 }
 
+/* 1 if the 17 bytes before end are '.' and 16 lowercase hex digits. */
+static int ends_in_tag(const char *name, const char *end)
+{
+    if (end - name < 17 || end[-17] != '.')
+        return 0;
+    for (const char *c = end - 16; c < end; c++)
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+            return 0;
+    return 1;
+}
+
 int shmlog_parse_seg_name(const char *name, unsigned *kind, char *app, size_t app_cap, uint32_t *pid,
                           uint32_t *cpu)
 {
     size_t len = strlen(name);
     const char *end;
     *cpu = 0;
-    if (len > 5 && strcmp(name + len - 5, ".meta") == 0) {
+    if (len > 5 && strcmp(name + len - 5, ".meta") == 0)
         *kind = SHMLOG_SEG_META;
-        end = name + len - 5;
-    } else if (len > 5 && strcmp(name + len - 5, ".ring") == 0) {
+    else if (len > 5 && strcmp(name + len - 5, ".ring") == 0)
         *kind = SHMLOG_SEG_RING;
-        end = name + len - 5;
+    else
+        return -1;
+    end = name + len - 5;
+    if (ends_in_tag(name, end))
+        end -= 17;
+    if (*kind == SHMLOG_SEG_RING) {
         const char *c = end;
         while (c > name && c[-1] >= '0' && c[-1] <= '9')
             c--;
@@ -605,8 +751,6 @@ int shmlog_parse_seg_name(const char *name, unsigned *kind, char *app, size_t ap
             return -1;
         *cpu = (uint32_t)strtoul(c, NULL, 10);
         end = c - 4;
-    } else {
-        return -1;
     }
     const char *d = end;
     while (d > name && d[-1] >= '0' && d[-1] <= '9')

@@ -26,14 +26,26 @@ struct shmlog_seg {
     void *addr;          /* the mapping */
     size_t bytes;        /* its size == st_size at open */
     int writable;        /* mapped read-write (the collector) */
+    uid_t owner;         /* the file's owner at open (== hdr.uid) */
     char path[4096];
     struct shmlog_seg_header hdr; /* validated copy taken at open */
 };
 
-/* Opens and validates the segment at path. uids: the owners accepted (n_uids 0:
- * only our own uid). Returns 0, or -errno with a reason in err (one line). */
-int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, const uid_t *uids,
-                    size_t n_uids, char *err, size_t errcap);
+/* Whose segments a reader takes. */
+struct shmlog_accept {
+    const uid_t *uids;   /* these owners ... */
+    size_t n_uids;
+    const gid_t *gids;   /* ... and every member of these groups (primary or supplementary) */
+    size_t n_gids;
+    int any_owner;       /* an inspector (shmlog-dump): whatever the kernel lets it open */
+};
+/* 1 if acc takes segments owned by uid. A NULL acc takes only our own uid. */
+int shmlog_accepts(const struct shmlog_accept *acc, uid_t uid);
+
+/* Opens and validates the segment at path, if acc takes its owner (else
+ * -EACCES). Returns 0, or -errno with a reason in err (one line). */
+int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, const struct shmlog_accept *acc,
+                    char *err, size_t errcap);
 void shmlog_seg_close(struct shmlog_seg *seg);
 /* Checks a header copy against the mapped size: NULL if valid, else why not. */
 const char *shmlog_seg_check_header(const struct shmlog_seg_header *h, size_t mapped_bytes,
@@ -57,6 +69,7 @@ struct shmlog_proc_info {
     uint32_t site_capacity;
     uint32_t flags;          /* SHMLOG_SEG_* */
     uint64_t unregistered;   /* records lost: their site did not fit the table */
+    uint64_t no_ring;        /* records lost: their cpu had no ring */
 };
 
 /* A validated copy of one call site. */
@@ -73,8 +86,25 @@ struct shmlog_site_info {
     char file[SHMLOG_MAX_FILE_BYTES + 1]; /* NUL-terminated */
 };
 
-/* 0, or -EINVAL with a reason in err when the header fields are inconsistent. */
+/* 0, or -EINVAL with a reason in err when the header fields are inconsistent
+ * or the app or host name is not one shmlog_name_valid() takes. */
 int shmlog_meta_info(const struct shmlog_seg *meta, struct shmlog_proc_info *out, char *err, size_t errcap);
+
+/* ---- attribution: which records are whose (shmlog_abi.h, "Names ...") ----
+ *
+ * The one rule, for the collector and the dump alike. A meta segment speaks
+ * for its process only if its name's app is the app inside it and, while a
+ * process with its pid and start time runs, that process runs as the meta's
+ * owner (or the owner is root, whose processes may drop privileges after
+ * shmlog_init). A ring belongs to a meta only if both sit in the same directory and
+ * have the same owner, pid, start time and instance. 0, or -EPERM with the
+ * reason in err. */
+int shmlog_meta_attribution(const struct shmlog_seg *meta, const struct shmlog_proc_info *info, char *err,
+                            size_t errcap);
+int shmlog_ring_belongs(const struct shmlog_seg *meta, const struct shmlog_seg *ring, char *err, size_t errcap);
+/* 1 for a name producers write: 1..max-1 bytes of [A-Za-z0-9_.-], not
+ * starting with '.'. Such a name is safe in a path, a label and a line. */
+int shmlog_name_valid(const char *name, size_t max);
 /* 0 and a copy of site id; -ENOENT when id is not published; -EINVAL when the
  * entry is corrupt (offsets out of bounds, bad types, too many arguments). */
 int shmlog_meta_site(const struct shmlog_seg *meta, uint32_t id, struct shmlog_site_info *out);
@@ -128,6 +158,9 @@ enum shmlog_loss_reason {
     SHMLOG_LOSS_OVERWRITTEN = 3, /* flight-recorder mode overtook the reader */
     SHMLOG_LOSS_CORRUPT = 4,     /* a committed record failed validation */
     SHMLOG_LOSS_UNREADABLE = 5,  /* a file frame that could not be decoded */
+    SHMLOG_LOSS_NO_RING = 6,     /* its cpu had no ring (it could not be made), counted by the producer */
+    SHMLOG_LOSS_UNREGISTERED = 7, /* its call site did not fit the site table, counted by the producer */
+    SHMLOG_LOSS_REASON_MAX = 7,
 };
 
 enum shmlog_read_status {
@@ -221,7 +254,8 @@ int shmlog_proc_alive(uint32_t pid, uint64_t proc_start);
  * many were written to dirs. */
 int shmlog_default_dirs(char dirs[][4096], int max);
 
-/* Parses "<app>-<pid>.meta" / "<app>-<pid>-cpu<N>.ring". 0 on match. */
+/* Parses "<app>-<pid>[.<tag>].meta" / "<app>-<pid>-cpu<N>[.<tag>].ring",
+ * where a tag is 16 lowercase hex digits. 0 on match. */
 int shmlog_parse_seg_name(const char *name, unsigned *kind, char *app, size_t app_cap, uint32_t *pid,
                           uint32_t *cpu);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,35 +89,72 @@ uint64_t shmlog__proc_start(uint32_t pid)
     return strtoull(p, NULL, 10);
 }
 
-/* Picks the segment directory and makes sure it exists and is a real directory.
- * want: the configured directory or NULL. *huge: it is on 2 MiB hugetlbfs. */
+/* The directory where segments of several users meet: it must not let one
+ * user remove or replace another's files. NULL if safe, else why not. */
+static const char *shmlog__dir_unsafe(const struct stat *st, int group)
+{
+    if (!S_ISDIR(st->st_mode)) /* a symlink or a file planted where the directory goes */
+        return "is not a directory (a symlink or a file stands there)";
+    if (st->st_uid != getuid() && st->st_uid != 0)
+        return "belongs to another user, who could remove or replace its segments";
+    /* The configured group is trusted with our segments; nobody else is. */
+    int others_write = (st->st_mode & S_IWOTH) || ((st->st_mode & S_IWGRP) && (group < 0 || st->st_gid != (gid_t)group));
+    if (others_write && !(st->st_mode & S_ISVTX))
+        return "is writable by others without the sticky bit, so they could remove its segments";
+    return NULL;
+}
+
+/* Picks the segment directory and makes sure it exists and is safe to share.
+ * want: the configured directory or NULL. *huge: it is on 2 MiB hugetlbfs.
+ * A directory made here for everyone (the default places) is 01777, like
+ * /tmp: any user may add segments, none may remove another's, and no name is
+ * reserved (see shmlog__seg_create). With a group: 03770. A directory the
+ * caller named is the caller's own: 0700, or 02770 with a group. On failure
+ * one line on stderr names the directory and what fixes it. */
 int shmlog__resolve_dir(const char *want, char *out, size_t cap, int *huge, int group)
 {
     const char *env = getenv("SHMLOG_DIR");
     char mnt[4096];
-    int n;
-    if (want && *want)
+    int n, shared = 0;
+    if (want && *want) {
         n = snprintf(out, cap, "%s", want);
-    else if (env && *env)
+    } else if (env && *env) {
         n = snprintf(out, cap, "%s", env);
-    else if (shmlog__find_hugetlbfs(mnt, sizeof mnt) == 0)
+    } else if (shmlog__find_hugetlbfs(mnt, sizeof mnt) == 0) {
         n = snprintf(out, cap, "%s/shmlog", mnt);
-    else
+        shared = 1;
+    } else {
         n = snprintf(out, cap, "%s", SHMLOG__FALLBACK_DIR);
+        shared = 1;
+    }
     if (n < 0 || (size_t)n >= cap)
         return -ENAMETOOLONG;
-    mode_t mode = group >= 0 ? 02770 : 0700;
-    if (mkdir(out, mode) == 0) {
-        if (group >= 0 && (chown(out, (uid_t)-1, (gid_t)group) != 0 || chmod(out, mode) != 0))
-            return -errno;
+    shared |= strcmp(out, SHMLOG__FALLBACK_DIR) == 0; /* also when no hugepages were free */
+    mode_t mode = group >= 0 ? (shared ? 03770 : 02770) : (shared ? 01777 : 0700);
+    int err = 0;
+    if (mkdir(out, mode) == 0) { /* chmod: mkdir's mode passed through the umask */
+        if ((group >= 0 && chown(out, (uid_t)-1, (gid_t)group) != 0) || chmod(out, mode) != 0)
+            err = -errno;
     } else if (errno != EEXIST) {
-        return -errno;
+        err = -errno;
     }
     struct stat st;
-    if (lstat(out, &st) != 0)
-        return -errno;
-    if (!S_ISDIR(st.st_mode)) /* a symlink or a file planted where the directory goes */
-        return -ENOTDIR;
+    const char *unsafe = NULL;
+    if (!err && lstat(out, &st) != 0)
+        err = -errno;
+    if (!err && (unsafe = shmlog__dir_unsafe(&st, group)) != NULL)
+        err = -ENOTDIR;
+    if (!err && access(out, W_OK | X_OK) != 0)
+        err = -errno;
+    if (err) {
+        /* Fixed the way tmpfiles.d/shmlog.conf makes a shared directory. */
+        int planted = unsafe && !S_ISDIR(st.st_mode); /* st is set whenever unsafe is */
+        fprintf(stderr, "shmlog: segment directory %s: %s; as root: %s%s%smkdir -p %s && chown root %s && chmod %s %s "
+                        "(or set SHMLOG_DIR or cfg.dir to a directory of your own)\n",
+                out, unsafe ? unsafe : strerror(-err), planted ? "rm " : "", planted ? out : "", planted ? " && " : "",
+                out, out, group >= 0 ? "3770" : "1777", out);
+        return err;
+    }
     *huge = shmlog__dir_is_hugetlbfs(out);
     return 0;
 }
@@ -164,15 +202,43 @@ void shmlog__pages_fault_in(void *addr, size_t bytes, int write)
     }
 }
 
+/* Random bytes for names and instances; getrandom() never fails for 16
+ * bytes once the pool is ready, the clock and pid only stand in before. */
+void shmlog__random(void *out, size_t n)
+{
+    if (getrandom(out, n, 0) == (ssize_t)n)
+        return;
+    uint64_t x = shmlog__realtime_ns() ^ ((uint64_t)getpid() << 32);
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ((uint8_t *)out)[i] = (uint8_t)x;
+    }
+}
+
 /* Creates a segment file of `bytes` (already rounded) and maps it: exclusive,
  * no symlink followed, 0600 or 0660 with group, memory bound to `node` (-1:
- * none) and faulted in now so that the hot path never page-faults.
+ * none) and faulted in now so that the hot path never page-faults. The name
+ * is <stem><ext>, or <stem>.<16 random hex digits><ext> when that is taken:
+ * a name another user made first (or a segment left by an earlier process
+ * with our pid) never stops us. The name used goes to path (cap bytes).
  * *bound: the NUMA binding took. 0 or -errno; nothing is left on failure. */
-int shmlog__seg_create(const char *path, size_t bytes, int node, int group, void **out, int *bound)
+int shmlog__seg_create(const char *stem, const char *ext, char *path, size_t cap, size_t bytes, int node, int group,
+                       void **out, int *bound)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 4; attempt++) {
+        uint64_t tag;
+        shmlog__random(&tag, sizeof tag);
+        int n = attempt == 0 ? snprintf(path, cap, "%s%s", stem, ext)
+                             : snprintf(path, cap, "%s.%016llx%s", stem, (unsigned long long)tag, ext);
+        if (n < 0 || (size_t)n >= cap)
+            return -ENAMETOOLONG;
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            return -errno;
+    }
     if (fd < 0)
-        return -errno;
+        return -EEXIST;
     int err = 0;
     void *addr = MAP_FAILED;
     if (group >= 0 && (fchown(fd, (uid_t)-1, (gid_t)group) != 0 || fchmod(fd, 0660) != 0))
@@ -202,8 +268,9 @@ int shmlog__seg_create(const char *path, size_t bytes, int node, int group, void
 /* Fills the common header; magic is stored last, with release, so a reader that
  * sees the magic sees the rest. */
 void shmlog__seg_header_publish(struct shmlog_seg_header *h, uint64_t magic, unsigned kind, size_t bytes,
-                                unsigned flags, uint32_t pid, uint64_t proc_start)
+                                unsigned flags, uint32_t pid, uint64_t proc_start, const uint8_t instance[16])
 {
+    memcpy(h->instance, instance, sizeof h->instance);
     h->abi_version = SHMLOG_ABI_VERSION;
     h->header_bytes = kind == SHMLOG_SEG_META ? SHMLOG_META_HEADER_BYTES : SHMLOG_RING_HEADER_BYTES;
     h->kind = kind;

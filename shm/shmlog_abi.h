@@ -7,7 +7,7 @@
  *
  * A process owns one metadata segment and one ring segment per cpu it logged on:
  *
- *   <dir>/<app>-<pid>.meta
+ *   <dir>/<app>-<pid>[.<tag>].meta
  *   +--------------------------+ 0
  *   | shmlog_seg_header (128)  |  magic, abi, kind, sizes, pid, uid, start time
  *   | process info             |  app, host, TSC calibration, live level, counters
@@ -17,7 +17,7 @@
  *   | "fmt\0file\0fmt\0..."    |  string arena the sites point into
  *   +--------------------------+ segment_bytes
  *
- *   <dir>/<app>-<pid>-cpu<N>.ring
+ *   <dir>/<app>-<pid>-cpu<N>[.<tag>].ring
  *   +--------------------------+ 0
  *   | shmlog_seg_header (128)  |
  *   | ring description         |  cpu, node, capacity, policy
@@ -26,6 +26,15 @@
  *   +--------------------------+ SHMLOG_RING_HEADER_BYTES (4096)
  *   | slot[0] ... slot[cap-1]  |  64-byte records, slot = position & (cap - 1)
  *   +--------------------------+
+ *
+ * Names only help people find segments; they attribute nothing. A name another
+ * user already took (a segment directory is shared) gets a random 16-hex-digit
+ * <tag>. A ring belongs to the meta segment in the same directory whose owner
+ * uid, pid, start time and 128-bit random instance match its own. Files are
+ * owned by their creator, so no other uid can make a ring that passes; the
+ * instance (never in a name) tells apart two processes of one uid that had
+ * the same pid. The rule is enforced in one place: shmlog_ring_belongs() in
+ * shm/reader.c.
  *
  * Positions are free-running 64-bit counters. A ring is full when head - tail >= cap.
  *
@@ -60,8 +69,10 @@
 #define SHMLOG_MAGIC_META 0x014D474F4C4D4853ULL /* "SHMLOGM\x01" */
 #define SHMLOG_MAGIC_RING 0x0152474F4C4D4853ULL /* "SHMLOGR\x01" */
 
-/* Bumped on any incompatible layout change; readers refuse other versions. */
-#define SHMLOG_ABI_VERSION 1u
+/* Bumped on any incompatible layout change; readers refuse other versions.
+ * 2: the process instance in every header; the meta counts records of cpus
+ * without a ring. */
+#define SHMLOG_ABI_VERSION 2u
 
 #define SHMLOG_CACHELINE 64u
 #define SHMLOG_RECORD_BYTES 64u
@@ -166,11 +177,13 @@ struct shmlog_seg_header {
     uint32_t uid;            /* its real uid */
     uint64_t proc_start;     /* /proc/<pid>/stat starttime: tells pid reuse apart */
     uint64_t created_ns;     /* CLOCK_REALTIME at creation */
-    uint8_t reserved[64];    /* zero; room to grow */
+    uint8_t instance[16];    /* random per process (getrandom): ties rings to their meta */
+    uint8_t reserved[48];    /* zero; room to grow */
 };
 SHMLOG__STATIC_ASSERT(sizeof(struct shmlog_seg_header) == 128, "segment header is 128 bytes");
 SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_seg_header, segment_bytes) == 24, "abi");
 SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_seg_header, pid) == 40, "abi");
+SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_seg_header, instance) == 64, "abi");
 
 /* A registered call site: 64 bytes. Immutable once site_count covers it. */
 struct shmlog_site {
@@ -207,7 +220,9 @@ struct shmlog_meta {
     uint32_t default_policy;      /* enum shmlog_policy the rings were made with */
     uint32_t ring_records;        /* capacity of each ring */
     uint64_t unregistered;        /* records lost: their site did not fit the table */
-    uint8_t reserved[SHMLOG_META_HEADER_BYTES - 128 - 2 * 64 - 3 * 8 - 10 * 4 - 8];
+    uint64_t no_ring;             /* records lost: their cpu's ring could not be made, or
+                                     their thread may not write rings (no rseq) */
+    uint8_t reserved[SHMLOG_META_HEADER_BYTES - 128 - 2 * 64 - 3 * 8 - 10 * 4 - 2 * 8];
 };
 SHMLOG__STATIC_ASSERT(sizeof(struct shmlog_meta) == SHMLOG_META_HEADER_BYTES, "meta header is 4 KiB");
 SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_meta, tsc_hz) == 256, "abi");

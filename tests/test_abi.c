@@ -37,7 +37,8 @@ Test(layout, segment_header, .timeout = 10)
     EXPECT_OFFSET(struct shmlog_seg_header, uid, 44);
     EXPECT_OFFSET(struct shmlog_seg_header, proc_start, 48);
     EXPECT_OFFSET(struct shmlog_seg_header, created_ns, 56);
-    EXPECT_OFFSET(struct shmlog_seg_header, reserved, 64);
+    EXPECT_OFFSET(struct shmlog_seg_header, instance, 64);
+    EXPECT_OFFSET(struct shmlog_seg_header, reserved, 80);
     /* The magic reads as ASCII in a hex dump, kind letter then version byte. */
     uint64_t m = SHMLOG_MAGIC_META, r = SHMLOG_MAGIC_RING;
     cr_expect_eq(memcmp(&m, "SHMLOGM\x01", 8), 0);
@@ -58,6 +59,7 @@ Test(layout, meta_ring_site_record, .timeout = 10)
     EXPECT_OFFSET(struct shmlog_meta, level, 304);
     EXPECT_OFFSET(struct shmlog_meta, ring_records, 316);
     EXPECT_OFFSET(struct shmlog_meta, unregistered, 320);
+    EXPECT_OFFSET(struct shmlog_meta, no_ring, 328);
 
     EXPECT_OFFSET(struct shmlog_ring, cpu, 128);
     EXPECT_OFFSET(struct shmlog_ring, numa_node, 132);
@@ -185,7 +187,8 @@ static void expect_refused(const char *path, int code, const char *why, const ui
 {
     struct shmlog_seg seg;
     char err[512] = "";
-    int rc = shmlog_seg_open(&seg, path, 0, uids, n_uids, err, sizeof err);
+    struct shmlog_accept acc = {.uids = uids, .n_uids = n_uids};
+    int rc = shmlog_seg_open(&seg, path, 0, uids ? &acc : NULL, err, sizeof err);
     if (rc == 0)
         shmlog_seg_close(&seg);
     cr_assert_eq(rc, code, "%s: got %d (%s), expected %d (%s)", path, rc, err, code, why);
@@ -200,7 +203,7 @@ Test(seg_open, accepts_the_real_segments_and_copies_the_header, .init = producer
     struct shmlog_seg seg;
     char err[512] = "";
     struct stat st;
-    cr_assert_eq(shmlog_seg_open(&seg, meta_path, 0, NULL, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(shmlog_seg_open(&seg, meta_path, 0, NULL, err, sizeof err), 0, "%s", err);
     cr_assert_eq(stat(meta_path, &st), 0);
     cr_expect_eq(seg.bytes, (size_t)st.st_size);
     cr_expect_eq(seg.hdr.magic, SHMLOG_MAGIC_META);
@@ -230,7 +233,7 @@ Test(seg_open, accepts_the_real_segments_and_copies_the_header, .init = producer
     cr_expect_eq(m->default_policy, SHMLOG_DROP);
     shmlog_seg_close(&seg);
 
-    cr_assert_eq(shmlog_seg_open(&seg, ring_path, 0, NULL, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(shmlog_seg_open(&seg, ring_path, 0, NULL, err, sizeof err), 0, "%s", err);
     struct shmlog_ring_view v;
     cr_assert_eq(shmlog_ring_view_init(&v, &seg, err, sizeof err), 0, "%s", err);
     cr_expect_eq(seg.hdr.magic, SHMLOG_MAGIC_RING);
@@ -354,9 +357,9 @@ Test(seg_open, refuses_other_owners, .init = producer_up, .fini = producer_down,
     const char *p = copy_seg(meta_path, meta_name(0));
     cr_assert_eq(chown(p, 65534, 65534), 0);
     /* default: only our own uid */
-    expect_refused(p, -EPERM, "uid that is not allowed", NULL, 0);
+    expect_refused(p, -EACCES, "owned by uid 65534 (nobody), whose segments are not accepted", NULL, 0);
     uid_t ours = getuid();
-    expect_refused(p, -EPERM, "uid that is not allowed", &ours, 1);
+    expect_refused(p, -EACCES, "owned by uid 65534", &ours, 1);
     /* allowed owner, but the header says the file was made by someone else */
     uid_t nobody = 65534;
     expect_refused(p, -EINVAL, "uid in the header", &nobody, 1);
@@ -365,7 +368,8 @@ Test(seg_open, refuses_other_owners, .init = producer_up, .fini = producer_down,
     struct shmlog_seg seg;
     char err[512] = "";
     uid_t both[2] = {ours, nobody};
-    cr_assert_eq(shmlog_seg_open(&seg, p, 0, both, 2, err, sizeof err), 0, "%s", err);
+    struct shmlog_accept acc = {.uids = both, .n_uids = 2};
+    cr_assert_eq(shmlog_seg_open(&seg, p, 0, &acc, err, sizeof err), 0, "%s", err);
     cr_expect_eq(seg.hdr.uid, 65534);
     shmlog_seg_close(&seg);
 }

@@ -257,7 +257,7 @@ Test(multiproc, four_producers_at_once, .init = dir_up, .fini = dir_down, .timeo
         struct shmlog_seg meta;
         struct shmlog_proc_info info;
         snprintf(path, sizeof path, "%s/child%u-%d.meta", dir, c, (int)pids[c]);
-        cr_assert_eq(shmlog_seg_open(&meta, path, 0, NULL, 0, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(shmlog_seg_open(&meta, path, 0, NULL, err, sizeof err), 0, "%s", err);
         cr_assert_eq(shmlog_meta_info(&meta, &info, err, sizeof err), 0, "%s", err);
         cr_expect(info.flags & SHMLOG_SEG_CLOSED, "child %u called shmlog_shutdown()", c);
         cr_expect_eq(info.site_count, 2, "two call sites registered once each, whatever the threads");

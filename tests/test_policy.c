@@ -742,7 +742,7 @@ static void set_level_from_another_process(uint32_t level)
     if (pid == 0) {
         struct shmlog_seg seg;
         char err[256];
-        if (shmlog_seg_open(&seg, path, 1, NULL, 0, err, sizeof err) != 0) {
+        if (shmlog_seg_open(&seg, path, 1, NULL, err, sizeof err) != 0) {
             fprintf(stderr, "%s\n", err);
             _exit(1);
         }

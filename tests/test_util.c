@@ -68,7 +68,7 @@ int tu_proc_open(struct tu_proc *p, const char *dir, const char *app, uint32_t p
     char path[TU_PATH_MAX];
     memset(p, 0, sizeof *p);
     snprintf(path, sizeof path, "%s/%s-%u.meta", dir, app, pid);
-    int rc = shmlog_seg_open(&p->meta, path, writable, NULL, 0, err, errcap);
+    int rc = shmlog_seg_open(&p->meta, path, writable, NULL, err, errcap);
     if (rc)
         return rc;
     rc = shmlog_meta_info(&p->meta, &p->info, err, errcap);
@@ -93,7 +93,7 @@ int tu_proc_open(struct tu_proc *p, const char *dir, const char *app, uint32_t p
         }
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         int i = p->nrings;
-        rc = shmlog_seg_open(&p->ring_seg[i], path, writable, NULL, 0, err, errcap);
+        rc = shmlog_seg_open(&p->ring_seg[i], path, writable, NULL, err, errcap);
         if (!rc) {
             rc = shmlog_ring_view_init(&p->ring[i], &p->ring_seg[i], err, errcap);
             if (rc)

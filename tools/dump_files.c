@@ -1341,7 +1341,7 @@ int cmd_stats(struct cli *cli)
         shmlog_json_double(&b, rate, 0);
         shmlog_buf_puts(&b, ",\"losses\":{\"total\":");
         shmlog_buf_u64(&b, lost_total);
-        for (unsigned r = SHMLOG_LOSS_DROPPED; r <= SHMLOG_LOSS_UNREADABLE; r++)
+        for (unsigned r = SHMLOG_LOSS_DROPPED; r <= SHMLOG_LOSS_REASON_MAX; r++)
             put_json_kv_u64(&b, shmlog_loss_reason_name(r), G.lost[r]);
         shmlog_buf_puts(&b, "},\"levels\":{");
         put_json_counts(&b, G.levels, shmlog_level_name);
@@ -1404,7 +1404,7 @@ int cmd_stats(struct cli *cli)
         }
         snprintf(line, sizeof line, "losses: %llu records", (unsigned long long)lost_total);
         shmlog_buf_puts(&b, line);
-        for (unsigned r = SHMLOG_LOSS_DROPPED; r <= SHMLOG_LOSS_UNREADABLE; r++)
+        for (unsigned r = SHMLOG_LOSS_DROPPED; r <= SHMLOG_LOSS_REASON_MAX; r++)
             if (G.lost[r]) {
                 snprintf(line, sizeof line, ", %s %llu", shmlog_loss_reason_name(r), (unsigned long long)G.lost[r]);
                 shmlog_buf_puts(&b, line);

@@ -1566,6 +1566,8 @@ const char *shmlog_loss_reason_name(unsigned reason)
     case SHMLOG_LOSS_OVERWRITTEN: return "overwritten";
     case SHMLOG_LOSS_CORRUPT: return "corrupt";
     case SHMLOG_LOSS_UNREADABLE: return "unreadable";
+    case SHMLOG_LOSS_NO_RING: return "no_ring";
+    case SHMLOG_LOSS_UNREGISTERED: return "unregistered";
     default: return "unknown";
     }
 }

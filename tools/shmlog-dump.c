@@ -607,15 +607,11 @@ static size_t process_run_end(const struct seg_list *list, size_t i)
 
 /* Opens a segment read-only. The dump is an inspection tool: it accepts any
  * owner whose file it may read (the reader validates the contents anyway). */
+static const struct shmlog_accept inspector = {.any_owner = 1};
+
 static int open_segment(const struct seg_entry *e, struct shmlog_seg *seg, char *err, size_t errcap)
 {
-    struct stat st;
-    if (lstat(e->path, &st) != 0) {
-        snprintf(err, errcap, "%s: %s", e->path, strerror(errno));
-        return -errno;
-    }
-    uid_t owner = st.st_uid;
-    return shmlog_seg_open(seg, e->path, 0, &owner, 1, err, errcap);
+    return shmlog_seg_open(seg, e->path, 0, &inspector, err, errcap);
 }
 
 /* ==== Output pieces ==== */
@@ -1045,24 +1041,36 @@ static void dump_process_release(void)
     memset(&dumping, 0, sizeof dumping);
 }
 
-/* Every record of one process's rings, merged in TSC order. */
-static void dump_process(const struct cli *cli, const struct seg_entry *entries, size_t n)
+/* Opens the ring at e if it belongs to meta (shmlog_ring_belongs), with its
+ * view. 0, or -1 with the reason in err. */
+static int open_ring_of(const struct shmlog_seg *meta, const struct seg_entry *e, struct shmlog_seg *seg,
+                        struct shmlog_ring_view *view, char *err, size_t errcap)
+{
+    if (open_segment(e, seg, err, errcap) != 0)
+        return -1;
+    if (shmlog_ring_belongs(meta, seg, err, errcap) != 0 || shmlog_ring_view_init(view, seg, err, errcap) != 0) {
+        shmlog_seg_close(seg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every record of the rings of one process, merged in TSC order. entries:
+ * the segments of one pid in one directory, its meta segments first (more
+ * than one when another user took a name first); claimed[i]: ring i
+ * belonged to a meta. */
+static void dump_one(const struct cli *cli, const struct seg_entry *meta_entry, const struct seg_entry *entries,
+                     size_t n, char *claimed)
 {
     char err[4096 + 256];
     struct shmlog_seg meta;
     struct shmlog_proc_info info;
-    const struct seg_entry *meta_entry = entries[0].kind == SHMLOG_SEG_META ? &entries[0] : NULL;
-
-    if (!meta_entry) {
-        fprintf(stderr, "%s: %s[%u]: no metadata segment, its %zu ring(s) cannot be decoded\n", dump_prog,
-                entries[0].app, entries[0].pid, n);
-        return;
-    }
     if (open_segment(meta_entry, &meta, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", dump_prog, err);
         return;
     }
-    if (shmlog_meta_info(&meta, &info, err, sizeof err) != 0) {
+    if (shmlog_meta_info(&meta, &info, err, sizeof err) != 0 ||
+        shmlog_meta_attribution(&meta, &info, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", dump_prog, err);
         shmlog_seg_close(&meta);
         return;
@@ -1086,17 +1094,12 @@ static void dump_process(const struct cli *cli, const struct seg_entry *entries,
     struct ring_ctx ctx = {cli, &info, {0}, &dumping.sites, !shmlog_proc_alive(info.pid, info.proc_start), 0};
     shmlog_tsc_clock_init(&ctx.clock, &info);
     int nrings = 0;
-    for (size_t i = 1; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         struct ring_cursor *c = &cur[nrings];
-        if (open_segment(&entries[i], &c->seg, err, sizeof err) != 0) {
-            fprintf(stderr, "%s: %s\n", dump_prog, err);
+        if (entries[i].kind != SHMLOG_SEG_RING || claimed[i] ||
+            open_ring_of(&meta, &entries[i], &c->seg, &c->view, err, sizeof err) != 0)
             continue;
-        }
-        if (shmlog_ring_view_init(&c->view, &c->seg, err, sizeof err) != 0) {
-            fprintf(stderr, "%s: %s\n", dump_prog, err);
-            shmlog_seg_close(&c->seg);
-            continue;
-        }
+        claimed[i] = 1;
         c->pos = shmlog_ring_tail(&c->view);
         c->end = shmlog_ring_head(&c->view);
         nrings++;
@@ -1133,6 +1136,23 @@ static void dump_process(const struct cli *cli, const struct seg_entry *entries,
 out:
     dump_process_release();
     shmlog_seg_close(&meta);
+}
+
+static void dump_process(const struct cli *cli, const struct seg_entry *entries, size_t n)
+{
+    char *claimed = calloc(n, 1);
+    if (!claimed) {
+        fprintf(stderr, "%s: out of memory\n", dump_prog);
+        return;
+    }
+    size_t metas = 0;
+    for (; metas < n && entries[metas].kind == SHMLOG_SEG_META; metas++)
+        dump_one(cli, &entries[metas], entries, n, claimed);
+    for (size_t i = metas; i < n; i++)
+        if (!claimed[i])
+            fprintf(stderr, "%s: %s: belongs to no metadata segment of its directory, not decoded\n", dump_prog,
+                    entries[i].path);
+    free(claimed);
 }
 
 static int cmd_ring(struct cli *cli)
@@ -1301,37 +1321,30 @@ static int cmd_status(struct cli *cli)
     }
 
     /* Open everything first, so the sample covers the same rings. */
-    for (size_t i = 0; i < list.n;) {
-        size_t end = process_run_end(&list, i);
+    for (size_t i = 0; i < list.n; i++) {
         struct shmlog_seg meta;
-        if (list.v[i].kind != SHMLOG_SEG_META || open_segment(&list.v[i], &meta, err, sizeof err) != 0) {
-            i = end;
+        if (list.v[i].kind != SHMLOG_SEG_META || open_segment(&list.v[i], &meta, err, sizeof err) != 0)
             continue;
-        }
         struct status_proc *p = &procs[nprocs];
-        int ok = shmlog_meta_info(&meta, &p->info, err, sizeof err) == 0;
-        shmlog_seg_close(&meta);
-        if (!ok) {
+        if (shmlog_meta_info(&meta, &p->info, err, sizeof err) != 0 ||
+            shmlog_meta_attribution(&meta, &p->info, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", dump_prog, err);
-            i = end;
+            shmlog_seg_close(&meta);
             continue;
         }
         p->alive = shmlog_proc_alive(p->info.pid, p->info.proc_start);
         p->first_ring = nrings;
-        for (size_t j = i + 1; j < end; j++) {
+        for (size_t j = i + 1, end = process_run_end(&list, i); j < end; j++) {
             struct status_ring *r = &rings[nrings];
-            if (open_segment(&list.v[j], &r->seg, err, sizeof err) != 0)
-                continue;
-            if (shmlog_ring_view_init(&r->view, &r->seg, err, sizeof err) != 0) {
-                shmlog_seg_close(&r->seg);
-                continue;
+            if (list.v[j].kind == SHMLOG_SEG_RING && nrings < list.n && /* two metas of one owner may claim it */
+                open_ring_of(&meta, &list.v[j], &r->seg, &r->view, err, sizeof err) == 0) {
+                r->dropped0 = shmlog_ring_dropped(&r->view);
+                nrings++;
             }
-            r->dropped0 = shmlog_ring_dropped(&r->view);
-            nrings++;
         }
+        shmlog_seg_close(&meta);
         p->nrings = nrings - p->first_ring;
         nprocs++;
-        i = end;
     }
 
     struct collector_sample c0, c1;
@@ -1496,16 +1509,9 @@ static int cmd_set_level(struct cli *cli)
         const struct seg_entry *e = &list.v[i];
         if (e->kind != SHMLOG_SEG_META || (cli->filter.app && strcmp(e->app, cli->filter.app) != 0))
             continue;
-        struct stat st;
         struct shmlog_seg seg;
         struct shmlog_proc_info info;
-        if (lstat(e->path, &st) != 0) {
-            fprintf(stderr, "%s: %s: %s\n", dump_prog, e->path, strerror(errno));
-            status = 1;
-            continue;
-        }
-        uid_t owner = st.st_uid;
-        if (shmlog_seg_open(&seg, e->path, 1, &owner, 1, err, sizeof err) != 0) {
+        if (shmlog_seg_open(&seg, e->path, 1, &inspector, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", dump_prog, err);
             status = 1;
             continue;

@@ -235,7 +235,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct shmlog_seg seg;
     char err[512];
-    int rc = shmlog_seg_open(&seg, path, writable, NULL, 0, err, sizeof err);
+    int rc = shmlog_seg_open(&seg, path, writable, NULL, err, sizeof err);
     unlink(path); /* the mapping stays; a crash below leaves no file behind */
     if (rc == 0) {
         FZ_CHECK(seg.bytes == bytes && seg.hdr.segment_bytes == bytes && seg.hdr.pid == FZ_PID);

@@ -442,9 +442,9 @@ int main(int argc, char **argv)
     /* Read back what was written: sites, records, process info. */
     struct shmlog_seg meta, ring;
     struct shmlog_ring_view view;
-    if (shmlog_seg_open(&meta, meta_path, 0, NULL, 0, err, sizeof err) != 0 ||
+    if (shmlog_seg_open(&meta, meta_path, 0, NULL, err, sizeof err) != 0 ||
         shmlog_meta_info(&meta, &rd.info, err, sizeof err) != 0 ||
-        shmlog_seg_open(&ring, ring_path, 1, NULL, 0, err, sizeof err) != 0 ||
+        shmlog_seg_open(&ring, ring_path, 1, NULL, err, sizeof err) != 0 ||
         shmlog_ring_view_init(&view, &ring, err, sizeof err) != 0)
         die("%s", err);
     for (uint32_t id = 0; id < rd.info.site_count && rd.nsites < 16; id++)
