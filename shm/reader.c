@@ -679,7 +679,7 @@ int shmlog_ring_belongs(const struct shmlog_seg *meta, const struct shmlog_seg *
              strcmp(ring_app, meta_app) != 0)
         why = "names another app than";
     if (why)
-        return fail(err, errcap, -EPERM, "%s %s %s", ring->path, why, meta->path);
+        return fail(err, errcap, -EPERM, "%s: %s %s", ring->path, why, meta->path);
     return 0;
 }
 
