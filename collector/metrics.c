@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +34,9 @@ static struct {
     struct metrics_snapshot *stage, *ready, *front;
     int fresh;                  /* ready holds a snapshot no reader took yet */
     struct MHD_Daemon *http;
+    pthread_t http_thread;      /* runs libmicrohttpd and the slow-client sweep */
+    int http_thread_running;
+    int http_stopping;
     const char *file;
     unsigned interval_s;
     pthread_t file_thread;
@@ -385,7 +389,170 @@ int metrics_parse_listen(const char *arg, int allow_remote, struct sockaddr_stor
     return 0;
 }
 
-/* ==== HTTP endpoint (libmicrohttpd's own thread) ==== */
+/* ==== Slow clients (the HTTP thread) ==== */
+
+/* A client that trickles its request resets libmicrohttpd's idle timeout with
+ * every byte, and a local attacker shares the scraper's address: so a request
+ * must be complete within a deadline of its connection's accept (or of the
+ * previous response on a kept-alive connection), and a new connection evicts
+ * the oldest one still waiting for its request when its address, or the
+ * server, has too many. Every list and callback below runs on the HTTP thread. */
+#define HTTP_DEADLINE_MS 3000       /* a scraper sends its request in one round trip */
+/* Connections waiting for their request, of one address and of all: room
+ * enough that the oldest one evicted by a burst of reconnections is an old
+ * trickler, not a scraper accepted a few milliseconds ago. */
+#define HTTP_WAITING_PER_ADDR 128
+#define HTTP_WAITING_MAX 256
+#define HTTP_PER_ADDR_LIMIT 192     /* libmicrohttpd refuses more from one address (a backstop) */
+#define HTTP_CONNECTION_LIMIT 384   /* room for answered and evicted ones above the waiting */
+#define HTTP_IDLE_TIMEOUT_S 10      /* a response the client does not read */
+#define HTTP_SWEEP_MS 250
+
+struct http_client {
+    struct http_client *prev, *next; /* in clients, oldest since_ms first */
+    int fd;
+    int family;
+    unsigned char addr[16];          /* the client's IP address, the per-address key */
+    uint64_t since_ms;               /* accept, or the end of the previous response */
+    int answered;                    /* a response is queued: the deadline is met */
+    int evicted;                     /* shut down; libmicrohttpd closes it on its next turn */
+};
+
+static struct {
+    struct http_client *head, *tail;
+} clients;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void client_unlink(struct http_client *c)
+{
+    *(c->prev ? &c->prev->next : &clients.head) = c->next;
+    *(c->next ? &c->next->prev : &clients.tail) = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void client_append(struct http_client *c)
+{
+    c->prev = clients.tail;
+    c->next = NULL;
+    *(clients.tail ? &clients.tail->next : &clients.head) = c;
+    clients.tail = c;
+}
+
+static int same_addr(const struct http_client *a, const struct http_client *b)
+{
+    return a->family == b->family && memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
+/* shutdown(), not close(): the socket stays libmicrohttpd's, which reads the
+ * end of the stream and closes the connection itself. */
+static void evict(struct http_client *c)
+{
+    shutdown(c->fd, SHUT_RDWR);
+    c->evicted = 1;
+}
+
+/* Evicts the oldest connection waiting for its request (of like's address
+ * when like is given) if there are at least max of them. */
+static void make_room(const struct http_client *like, unsigned max)
+{
+    struct http_client *oldest = NULL;
+    unsigned waiting = 0;
+    for (struct http_client *c = clients.head; c; c = c->next) {
+        if (c->answered || c->evicted || (like && !same_addr(c, like)))
+            continue;
+        if (!oldest)
+            oldest = c;
+        waiting++;
+    }
+    if (waiting >= max)
+        evict(oldest);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    struct http_client *c = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (c) {
+            client_unlink(c);
+            free(c);
+        }
+        return;
+    }
+    const union MHD_ConnectionInfo *sock = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *peer = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!sock)
+        return;
+    c = calloc(1, sizeof(*c));
+    if (!c) { /* untracked, it would escape the deadline */
+        shutdown(sock->connect_fd, SHUT_RDWR);
+        return;
+    }
+    c->fd = sock->connect_fd;
+    c->since_ms = now_ms();
+    if (peer && peer->client_addr) {
+        const struct sockaddr *sa = peer->client_addr;
+        c->family = sa->sa_family;
+        if (sa->sa_family == AF_INET)
+            memcpy(c->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        else if (sa->sa_family == AF_INET6)
+            memcpy(c->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    }
+    make_room(c, HTTP_WAITING_PER_ADDR);
+    make_room(NULL, HTTP_WAITING_MAX);
+    client_append(c);
+    *socket_context = c;
+}
+
+static struct http_client *client_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+/* A response was sent: a kept-alive connection waits for its next request,
+ * under a new deadline. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)con_cls, (void)toe;
+    struct http_client *c = client_of(conn);
+    if (!c || c->evicted)
+        return;
+    c->answered = 0;
+    c->since_ms = now_ms();
+    client_unlink(c);
+    client_append(c);
+}
+
+/* Evicts the connections whose request is not complete by the deadline. */
+static void sweep(void)
+{
+    uint64_t now = now_ms();
+    for (struct http_client *c = clients.head; c && now - c->since_ms >= HTTP_DEADLINE_MS; c = c->next)
+        if (!c->answered && !c->evicted)
+            evict(c);
+}
+
+static void *http_loop(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&M.http_stopping, __ATOMIC_ACQUIRE)) {
+        if (MHD_run_wait(M.http, HTTP_SWEEP_MS) != MHD_YES) /* not expected: do not spin */
+            nanosleep(&(struct timespec){.tv_nsec = HTTP_SWEEP_MS * 1000000L}, NULL);
+        sweep();
+    }
+    return NULL;
+}
+
+/* ==== HTTP endpoint (the HTTP thread) ==== */
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, char *body,
                              size_t len)
@@ -396,6 +563,9 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    struct http_client *c = client_of(conn);
+    if (c)
+        c->answered = 1;
     enum MHD_Result rc = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -430,9 +600,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 /* libmicrohttpd's messages: while the daemon starts, its reason is kept for
- * our one-line error; afterwards they are logged with our prefix. */
+ * our one-line error; afterwards they are logged with our prefix, at most one
+ * a minute: every client that hangs up or is evicted mid-request makes one,
+ * and a flood of clients must not flood the log. */
 static int http_starting;
 static char http_start_error[512];
+static uint64_t http_log_next_ms;
+static unsigned long http_log_held; /* messages not shown since the last one shown */
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -440,10 +614,18 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
-    if (__atomic_load_n(&http_starting, __ATOMIC_ACQUIRE))
+    if (__atomic_load_n(&http_starting, __ATOMIC_ACQUIRE)) {
         snprintf(http_start_error, sizeof(http_start_error), "%s", msg);
-    else
-        fprintf(stderr, PROG ": metrics endpoint: %s\n", msg);
+    } else if (now_ms() < http_log_next_ms) {
+        http_log_held++;
+    } else {
+        char more[64] = "";
+        if (http_log_held)
+            snprintf(more, sizeof(more), " (and %lu more not shown)", http_log_held);
+        fprintf(stderr, PROG ": metrics endpoint: %s%s\n", msg, more);
+        http_log_next_ms = now_ms() + 60000;
+        http_log_held = 0;
+    }
 }
 
 static int http_start(const struct metrics_config *cfg, char *err, size_t errcap)
@@ -452,7 +634,12 @@ static int http_start(const struct metrics_config *cfg, char *err, size_t errcap
     int rc = metrics_parse_listen(cfg->listen, cfg->allow_remote, &addr, err, errcap);
     if (rc)
         return rc;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    /* No internal thread: ours runs libmicrohttpd and the sweep in turn, so a
+     * socket the sweep shuts down is never one already closed (its number
+     * reused): libmicrohttpd closes it only after telling on_connection. */
+    unsigned flags = MHD_USE_ERROR_LOG;
+    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+        flags |= MHD_USE_EPOLL; /* no FD_SETSIZE limit on the sockets */
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     uint16_t port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
@@ -461,8 +648,11 @@ static int http_start(const struct metrics_config *cfg, char *err, size_t errcap
     M.http = MHD_start_daemon(flags, port, NULL, NULL, on_request, NULL,
                               MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_ADDR_LIMIT,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
                               MHD_OPTION_END);
     __atomic_store_n(&http_starting, 0, __ATOMIC_RELEASE);
     if (!M.http) {
@@ -470,6 +660,16 @@ static int http_start(const struct metrics_config *cfg, char *err, size_t errcap
                  *http_start_error ? http_start_error : "libmicrohttpd could not start");
         return -EADDRINUSE;
     }
+    M.http_stopping = 0;
+    rc = pthread_create(&M.http_thread, NULL, http_loop, NULL);
+    if (rc) {
+        snprintf(err, errcap, "--metrics-listen: cannot start its thread: %s", strerror(rc));
+        MHD_stop_daemon(M.http);
+        M.http = NULL;
+        return -rc;
+    }
+    M.http_thread_running = 1;
+    pthread_setname_np(M.http_thread, "shmlog-metrics");
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(M.http, MHD_DAEMON_INFO_BIND_PORT);
     char shown[INET6_ADDRSTRLEN] = "?";
     if (addr.ss_family == AF_INET6)
@@ -626,8 +826,13 @@ void metrics_stop(void)
 {
     if (!M.enabled)
         return;
+    if (M.http_thread_running) {
+        __atomic_store_n(&M.http_stopping, 1, __ATOMIC_RELEASE);
+        pthread_join(M.http_thread, NULL); /* within HTTP_SWEEP_MS */
+        M.http_thread_running = 0;
+    }
     if (M.http) {
-        MHD_stop_daemon(M.http);
+        MHD_stop_daemon(M.http); /* closes the connections: their clients are freed */
         M.http = NULL;
     }
     if (M.file_thread_running) {
