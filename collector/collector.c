@@ -389,7 +389,10 @@ struct ring {
     uint64_t waiting_since; /* mono ns a pass first left its few records waiting: 0 when none */
     uint64_t build_gen;     /* frame being built that holds a release of it */
     size_t build_rel;       /* its index in that frame's release list */
-    int broken;             /* the mapping faulted, or quarantined: never touched again */
+    int broken;             /* the mapping faulted, or quarantined: never read again */
+    uint64_t corrupt_seen;  /* records that failed validation: the first is reported */
+    int quarantined;        /* broken by what its writers wrote: its head is still read ... */
+    uint64_t abandoned_to;  /* ... and positions up to here were written as lost */
     struct ring *next;
 };
 
@@ -506,25 +509,94 @@ static int ensure_dir(const char *dir)
     return -errno;
 }
 
-/* Sequence number of an output file name "<host>-<date>-<seq>.shlog[.part]", or -1. */
-static int64_t file_seq_of(const char *name, int *part)
+/* 0 with *seq for a name outfile_open gives, "<host>-<YYYYmmdd>-<HHMMSS>-<seq>.shlog[.part]"
+ * with seq printed "%06" PRIu64, else -1: a name spelled otherwise (a number past UINT64_MAX,
+ * a leading zero past six digits) is never one the collector writes, so numbering and
+ * retention leave it alone. */
+static int file_seq_of(const char *name, uint64_t *seq, int *part)
 {
-    size_t n = strlen(name);
-    *part = 0;
-    if (n > strlen(SHLOG_PART_SUFFIX) && strcmp(name + n - strlen(SHLOG_PART_SUFFIX), SHLOG_PART_SUFFIX) == 0) {
-        *part = 1;
-        n -= strlen(SHLOG_PART_SUFFIX);
-    }
-    size_t sl = strlen(SHLOG_FILE_SUFFIX);
+    size_t n = strlen(name), pl = strlen(SHLOG_PART_SUFFIX), sl = strlen(SHLOG_FILE_SUFFIX);
+    *part = n > pl && strcmp(name + n - pl, SHLOG_PART_SUFFIX) == 0;
+    if (*part)
+        n -= pl;
     if (n <= sl || strncmp(name + n - sl, SHLOG_FILE_SUFFIX, sl) != 0)
         return -1;
     n -= sl;
     size_t d = n;
     while (d > 0 && isdigit((unsigned char)name[d - 1]))
         d--;
-    if (d == n || n - d > 18 || d == 0 || name[d - 1] != '-')
+    if (n - d < 6 || (n - d > 6 && name[d] == '0'))
         return -1;
-    return strtoll(name + d, NULL, 10);
+    /* "-YYYYmmdd-HHMMSS-" before the number, a host name before that */
+    if (d < 18 || name[d - 1] != '-' || name[d - 8] != '-' || name[d - 17] != '-')
+        return -1;
+    for (size_t i = d - 16; i < d - 1; i++)
+        if (i != d - 8 && !isdigit((unsigned char)name[i]))
+            return -1;
+    uint64_t v = 0;
+    for (size_t i = d; i < n; i++) {
+        unsigned c = (unsigned)(name[i] - '0');
+        if (v > (UINT64_MAX - c) / 10)
+            return -1;
+        v = v * 10 + c;
+    }
+    *seq = v;
+    return 0;
+}
+
+/* Set once UINT64_MAX is taken: wrapping around to 0 would reuse names. */
+static int seq_spent;
+
+/* The next file number, or -EOVERFLOW when none is left. */
+static int take_seq(uint64_t *seq)
+{
+    if (seq_spent)
+        return -EOVERFLOW;
+    *seq = S.next_seq++;
+    seq_spent = S.next_seq == 0;
+    return 0;
+}
+
+/* path with its number replaced: "<stem>-<seq>.shlog", the stem (directory,
+ * host, date) kept. 0, or -ENAMETOOLONG. */
+static int renumbered(char *out, size_t cap, const char *path, uint64_t seq)
+{
+    const char *dash = strrchr(path, '-');
+    if (!dash)
+        return -EINVAL;
+    size_t n = (size_t)snprintf(out, cap, "%.*s-%06" PRIu64 SHLOG_FILE_SUFFIX, (int)(dash - path), path, seq);
+    return n < cap ? 0 : -ENAMETOOLONG;
+}
+
+/* rename(2) that never replaces what is at to: -EEXIST if anything is. */
+static int rename_noreplace(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -errno;
+    /* A file system without RENAME_NOREPLACE: link(2) refuses a taken name too. */
+    if (link(from, to) != 0)
+        return -errno;
+    if (unlink(from) != 0)
+        warnx("cannot remove %s (it is also %s now): %s", from, to, strerror(errno));
+    return 0;
+}
+
+/* Renames the closed file at from to to, or under the next free number (to
+ * is updated) when something already has that name. 0, or -errno. */
+static int close_as(const char *from, char *to, size_t cap)
+{
+    int rc;
+    while ((rc = rename_noreplace(from, to)) == -EEXIST) {
+        uint64_t seq;
+        char next[4400];
+        if ((rc = take_seq(&seq)) != 0 || (rc = renumbered(next, sizeof(next), to, seq)) != 0)
+            return rc;
+        warnx("%s exists: left alone, %s becomes %s", to, from, next);
+        snprintf(to, cap, "%s", next);
+    }
+    return rc;
 }
 
 static int collector_alive(uint64_t pid);
@@ -532,7 +604,8 @@ static int collector_alive(uint64_t pid);
 /* Is this .part file still being written by a running collector? */
 static int part_file_in_use(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO swapped in under the name must not hang the start. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return 0;
     uint8_t hb[SHLOG_FILE_HEADER_BYTES];
@@ -544,22 +617,40 @@ static int part_file_in_use(const char *path)
     return in_use;
 }
 
-/* Renames the .part files a crashed run left (their whole frames are valid)
- * and finds the next sequence number. */
+/* Numbers new files after every name present, then renames the .part files a
+ * crashed run left (their whole frames are valid); exits 2, renaming nothing,
+ * when a file has the last number, since wrapping around would reuse names. */
 static void recover_out_dir(void)
 {
     DIR *d = opendir(opt.out);
     if (!d)
         return;
     struct dirent *de;
+    int any = 0;
+    uint64_t top = 0;
+    char top_name[256] = "";
     while ((de = readdir(d))) {
         int part;
-        int64_t seq = file_seq_of(de->d_name, &part);
-        if (seq < 0)
-            continue;
-        if ((uint64_t)seq >= S.next_seq)
-            S.next_seq = (uint64_t)seq + 1;
-        if (!part)
+        uint64_t seq;
+        if (file_seq_of(de->d_name, &seq, &part) == 0 && (!any || seq > top)) {
+            any = 1;
+            top = seq;
+            snprintf(top_name, sizeof(top_name), "%s", de->d_name);
+        }
+    }
+    if (any && top == UINT64_MAX) {
+        fprintf(stderr, PROG ": --out %s: %s has the last file number, %" PRIu64 ": none is left for a new file "
+                "(move the files elsewhere)\n", opt.out, top_name, top);
+        exit(2);
+    }
+    S.next_seq = any ? top + 1 : 0;
+    /* A second pass: a .part renamed because its name is taken gets a number
+     * above every file, so all of them must have been seen. */
+    rewinddir(d);
+    while ((de = readdir(d))) {
+        int part;
+        uint64_t seq;
+        if (file_seq_of(de->d_name, &seq, &part) != 0 || !part)
             continue;
         char from[4400], to[4400];
         snprintf(from, sizeof(from), "%s/%s", opt.out, de->d_name);
@@ -577,10 +668,11 @@ static void recover_out_dir(void)
         }
         snprintf(to, sizeof(to), "%s", from);
         to[strlen(to) - strlen(SHLOG_PART_SUFFIX)] = '\0';
-        if (rename(from, to) == 0)
+        int rc = close_as(from, to, sizeof(to));
+        if (rc == 0)
             warnx("recovered %s from an earlier run (its last frame may be torn)", to);
         else
-            warnx("cannot rename %s: %s", from, strerror(errno));
+            warnx("cannot rename %s: %s", from, strerror(-rc));
     }
     closedir(d);
 }
@@ -607,24 +699,29 @@ static void apply_retention(void)
     struct dirent *de;
     while ((de = readdir(d))) {
         int part;
-        int64_t seq = file_seq_of(de->d_name, &part);
+        uint64_t seq;
         struct stat st;
-        if (seq < 0 || part || strlen(de->d_name) >= sizeof(v->name) ||
+        if (file_seq_of(de->d_name, &seq, &part) != 0 || part || strlen(de->d_name) >= sizeof(v->name) ||
             fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             struct kept *nv = realloc(v, cap * sizeof(*v));
-            if (!nv)
+            if (!nv) {
+                /* Without every file, the oldest ones are not known: delete none this time. */
+                warnx("retention: out of memory, nothing deleted");
+                n = 0;
                 break;
+            }
             v = nv;
         }
-        v[n].seq = (uint64_t)seq;
+        v[n].seq = seq;
         v[n].bytes = (uint64_t)st.st_size;
         snprintf(v[n].name, sizeof(v[n].name), "%s", de->d_name);
         total += v[n++].bytes;
     }
-    qsort(v, n, sizeof(*v), kept_cmp);
+    if (n)
+        qsort(v, n, sizeof(*v), kept_cmp);
     for (size_t i = 0; i < n && ((opt.keep && n - i > opt.keep) || (opt.max_bytes && total > opt.max_bytes)); i++) {
         if (unlinkat(dirfd(d), v[i].name, 0) != 0)
             warnx("retention: cannot delete %s/%s: %s", opt.out, v[i].name, strerror(errno));
@@ -727,10 +824,20 @@ static int outfile_open(struct outfile *f)
     gmtime_r(&now, &tm);
     char date[32];
     strftime(date, sizeof(date), "%Y%m%d-%H%M%S", &tm);
-    f->seq = S.next_seq++;
+    if (take_seq(&f->seq) != 0) {
+        output_failed("no file number is left after 18446744073709551615 in", opt.out, EOVERFLOW);
+        return -EOVERFLOW;
+    }
     snprintf(f->final_path, sizeof(f->final_path), "%s/%s-%s-%06" PRIu64 SHLOG_FILE_SUFFIX, opt.out, S.host,
              date, f->seq);
     snprintf(f->part_path, sizeof(f->part_path), "%s" SHLOG_PART_SUFFIX, f->final_path);
+    /* A closed file under the name is skipped now; outfile_finish still never
+     * replaces one that appears meanwhile. */
+    struct stat st;
+    if (lstat(f->final_path, &st) == 0) {
+        warnx("%s exists and is not ours: left alone, taking the next file number", f->final_path);
+        return -EEXIST;
+    }
     /* O_EXCL | O_NOFOLLOW: whatever is planted under the name (a symlink to
      * a file elsewhere) is neither followed nor reused; the caller moves on
      * to the next sequence number. */
@@ -756,6 +863,7 @@ static int outfile_open(struct outfile *f)
         unlink(f->part_path);
         f->fd = -1;
         S.next_seq = f->seq; /* the number is free again */
+        seq_spent = 0;
         return -e;
     }
     f->size = sizeof(hb);
@@ -771,8 +879,9 @@ static void outfile_finish(struct outfile *f)
         if (opt.fsync != FSYNC_NEVER && fsync(f->fd) != 0)
             warnx("fsync %s: %s", f->part_path, strerror(errno));
         close(f->fd);
-        if (rename(f->part_path, f->final_path) != 0)
-            warnx("cannot rename %s: %s", f->part_path, strerror(errno));
+        int rc = close_as(f->part_path, f->final_path, sizeof(f->final_path));
+        if (rc != 0)
+            warnx("cannot rename %s: %s (the next start recovers it)", f->part_path, strerror(-rc));
     }
     shlog_enc_free(f->enc);
     free(f);
@@ -1080,6 +1189,28 @@ static void proc_losses(struct proc *p)
         }
 }
 
+/* What a quarantined ring holds past what was read is lost: written as
+ * CORRUPT positions, each counted as a record since record boundaries there
+ * cannot be trusted (an upper bound), at most a ring's worth at a time. */
+static void lose_abandoned(struct ring *r)
+{
+    volatile uint64_t head = r->abandoned_to;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        shmlog_bus_guard = &jb;
+        head = shmlog_ring_head(&r->view);
+    }
+    shmlog_bus_guard = NULL;
+    uint64_t n = head - r->abandoned_to;
+    if ((int64_t)n <= 0)
+        return;
+    if (n > r->view.cap)
+        n = r->view.cap;
+    struct shmlog_loss l = {.first_pos = r->abandoned_to, .positions = n, .records = n, .reason = SHMLOG_LOSS_CORRUPT};
+    emit_loss(r, &l, 0);
+    r->abandoned_to = head;
+}
+
 /* What one pass over a ring found. */
 struct drain_pass {
     uint64_t pos;          /* next position to read */
@@ -1198,12 +1329,14 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
             }
             pos = at;
             if (st == SHMLOG_READ_LOSS) {
+                /* A record that fails validation (the reader skipped to the
+                 * next record head) costs only itself: the ring stays read. */
                 emit_loss(r, &loss, 0);
                 losses++;
-                if (loss.reason == SHMLOG_LOSS_CORRUPT) {
-                    hostile = "a committed record failed validation";
-                    break;
-                }
+                if (loss.reason == SHMLOG_LOSS_CORRUPT && !r->corrupt_seen++)
+                    warnx("%s: a committed record failed validation at position %" PRIu64
+                          ": skipped and counted as lost (so are later ones, without another line)",
+                          r->seg.path, loss.first_pos);
                 continue;
             }
             batch_of(r);
@@ -1311,9 +1444,11 @@ static uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
         /* Not what a producer writes: a hostile process, or one scribbling
          * on its own ring. Reported once, then left alone; the records read
          * before stay in the frame, what the ring holds from here is lost. */
-        r->broken = 1;
+        r->broken = r->quarantined = 1;
+        r->abandoned_to = pos;
         S.rejected++;
         warnx("%s: quarantined, never read again: %s (position %" PRIu64 ")", r->seg.path, hostile, pos);
+        lose_abandoned(r);
     }
     r->read_pos = pos;
     if (pos != start) {
@@ -1519,13 +1654,18 @@ static int open_meta(const char *path, int dir, const struct stat *st, char *err
         free(p);
         return -ENOMEM;
     }
-    /* The pidfd refers to whatever runs as pid now; the start-time check after
-     * it makes sure that is our producer and not a reuse of its pid. */
-    p->pidfd = pidfd_open_(p->info.pid);
-    if (!shmlog_proc_alive(p->info.pid, p->info.proc_start)) {
-        p->gone = 1;
-        if (p->pidfd >= 0)
-            close(p->pidfd);
+    /* Liveness is the producer's lock on its meta segment, which works in any
+     * pid namespace; a pidfd on the holder, checked to still hold it after the
+     * pidfd was made (so it is no reuse of a pid), says it without asking. */
+    p->pidfd = -1;
+    long holder = shmlog_meta_holder(&p->meta);
+    if (holder > 0 && (p->pidfd = pidfd_open_((uint32_t)holder)) >= 0 && shmlog_meta_holder(&p->meta) != holder) {
+        close(p->pidfd);
+        p->pidfd = -1;
+    }
+    p->gone = shmlog_meta_holder(&p->meta) < 0;
+    if (p->gone && p->pidfd >= 0) {
+        close(p->pidfd);
         p->pidfd = -1;
     }
     p->next = S.procs;
@@ -1609,19 +1749,35 @@ static int open_ring(const char *path, int dir, uint32_t cpu, const struct stat 
     return 0;
 }
 
+/* 1 if no process holds the lock of the meta segment at path: its creator
+ * (which locks it first thing) is gone, or never got that far. */
+static int meta_unlocked(const char *path)
+{
+    struct shmlog_seg probe = {.fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)};
+    if (probe.fd < 0)
+        return 0;
+    int unlocked = shmlog_meta_holder(&probe) < 0;
+    close(probe.fd);
+    return unlocked;
+}
+
 /* A segment that did not open. One still being created (no header yet) is
  * retried quietly; if its process is gone it never will be: it cannot hold a
  * record, so it is removed. Anything else is reported once and left alone.
- * owner_gone: the ring's process is known to have exited (its pidfd said
- * so). kill() cannot tell: it still reaches a zombie, and a ring left by then
- * would outlive its process's meta segment, unseen by every later scan. */
-static void open_failed(const char *path, unsigned kind, uint32_t pid, int owner_gone, const struct stat *st, int rc,
+ * owner_gone: a ring's process is known to have exited (its meta's lock
+ * said so). A meta is its own witness: its lock, taken right after it was
+ * created; the 2 s before one is removed cover that moment. */
+static void open_failed(const char *path, unsigned kind, int owner_gone, const struct stat *st, int rc,
                         const char *err)
 {
     int unpublished = rc == -EAGAIN || (uint64_t)st->st_size < SHMLOG_RING_HEADER_BYTES;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int young = now.tv_sec - st->st_mtim.tv_sec < 2;
+    if (kind == SHMLOG_SEG_META)
+        owner_gone = !young && meta_unlocked(path);
     /* Only a file of a uid we accept is ours to remove. */
-    if (unpublished && shmlog_accepts(&opt.accept, st->st_uid) &&
-        (owner_gone || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))) {
+    if (unpublished && owner_gone && shmlog_accepts(&opt.accept, st->st_uid)) {
         if (unlink(path) == 0)
             warnx("removed %s: never initialised by its process, which is gone", path);
         return;
@@ -1633,9 +1789,7 @@ static void open_failed(const char *path, unsigned kind, uint32_t pid, int owner
         report_bad(path, st->st_ino, why, 1);
         return;
     }
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (unpublished && now.tv_sec - st->st_mtim.tv_sec < 2)
+    if (unpublished && young)
         return; /* probably being created right now */
     report_bad(path, st->st_ino, err, kind == SHMLOG_SEG_META && rc == -EPERM && !unpublished);
 }
@@ -1721,7 +1875,7 @@ static void scan_dir(int dir_index)
             }
             rc = open_guarded(path, want, dir_index, v[i].cpu, &st, err, sizeof(err));
             if (rc)
-                open_failed(path, want, v[i].pid, owner_gone && candidates == 1, &st, rc, err);
+                open_failed(path, want, owner_gone && candidates == 1, &st, rc, err);
         }
     }
     free(v);
@@ -1829,8 +1983,9 @@ static int inotify_pending(void)
     return any;
 }
 
-/* Marks producers that exited. */
-static void check_liveness(void)
+/* Marks producers that exited (or shut down: locks, which costs a call per
+ * process, so not on every pass). */
+static void check_liveness(int locks)
 {
     for (struct proc *p = S.procs; p; p = p->next) {
         if (p->gone)
@@ -1839,9 +1994,11 @@ static void check_liveness(void)
         int dead;
         if (p->pidfd >= 0) {
             struct pollfd pfd = {p->pidfd, POLLIN, 0};
-            dead = poll(&pfd, 1, 0) > 0;
+            /* Its end; a shutdown, which lets go of the lock before the end,
+             * is seen at the next rescan. */
+            dead = poll(&pfd, 1, 0) > 0 || (locks && shmlog_meta_holder(&p->meta) < 0);
         } else {
-            dead = !shmlog_proc_alive(p->info.pid, p->info.proc_start);
+            dead = shmlog_meta_holder(&p->meta) < 0;
         }
         if (dead) {
             p->gone = 1;
@@ -1854,6 +2011,18 @@ static void check_liveness(void)
 
 /* A gone producer: its rings drained to the end (uncommitted slots become
  * losses), then an EXIT section; the segments go once that frame is on disk. */
+static enum shlog_exit_how exit_how(struct proc *p)
+{
+    volatile uint32_t flags = 0;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        shmlog_bus_guard = &jb;
+        flags = shmlog__load_acquire(&((const struct shmlog_seg_header *)p->meta.addr)->flags);
+    }
+    shmlog_bus_guard = NULL;
+    return flags & SHMLOG_SEG_CLOSED ? SHLOG_EXIT_SHUTDOWN : SHLOG_EXIT_DIED;
+}
+
 static void finish_gone(void)
 {
     size_t n = 0;
@@ -1877,14 +2046,17 @@ static void finish_gone(void)
             gone[n++] = p;
     for (size_t i = 0; i < n; i++) {
         struct proc *p = gone[i];
-        for (struct ring *r = p->rings; r; r = r->next)
+        for (struct ring *r = p->rings; r; r = r->next) {
             while (!r->broken && drain_ring(r, DRAIN_BUDGET, 0) != 0)
                 if (S.flush_soon)
                     flush_frame();
+            if (r->quarantined) /* what its writers added after it was abandoned */
+                lose_abandoned(r);
+        }
         proc_losses(p);
         check_enc(end_batch(), "a batch");
         check_enc(ensure_process(p), "a process");
-        check_enc(shlog_enc_exit(S.cur->enc, p->key, real_ns(), p->records, p->lost), "an exit");
+        check_enc(shlog_enc_exit(S.cur->enc, p->key, real_ns(), p->records, p->lost, exit_how(p)), "an exit");
         if (S.nexits == S.exits_cap) {
             size_t cap = S.exits_cap ? S.exits_cap * 2 : 8;
             struct proc **nv = realloc(S.exits, cap * sizeof(*nv));
@@ -2127,6 +2299,11 @@ static uint64_t drain_all(uint64_t *smallest)
     S.fill_quarters = 0;
     for (struct proc *p = S.procs; p; p = p->next)
         for (struct ring *r = p->rings; r; r = r->next) {
+            /* A full frame goes before the next ring adds to it: however many
+             * rings there are, no frame grows past what readers take
+             * (SHLOG_MAX_FRAME_RAW). */
+            if (S.flush_soon)
+                flush_frame();
             moved += drain_ring(r, DRAIN_BUDGET, 1);
             if (!r->broken && r->view.cap < cap)
                 cap = r->view.cap;
@@ -2191,7 +2368,7 @@ static void maybe_rotate(int hup)
 /* Drains every ring to what is committed now, writes it all, closes the file. */
 static void shutdown_all(void)
 {
-    check_liveness();
+    check_liveness(1);
     finish_gone();
     /* Up to the heads seen now: producers that keep logging do not keep us. */
     for (struct proc *p = S.procs; p; p = p->next)
@@ -2322,12 +2499,13 @@ int main(int argc, char **argv)
             if (inotify_pending())
                 last_scan = 0;
         }
-        if (now - last_scan >= RESCAN_NS) {
+        int rescan = now - last_scan >= RESCAN_NS;
+        if (rescan) {
             scan_all();
             last_scan = now;
         }
-        if (now - last_live >= LIVENESS_NS) {
-            check_liveness();
+        if (rescan || now - last_live >= LIVENESS_NS) {
+            check_liveness(rescan);
             finish_gone();
             last_live = now;
         }

@@ -844,18 +844,20 @@ int shlog_enc_loss(struct shlog_enc *e, uint32_t proc, uint32_t cpu, const struc
     return enc_section(e, SHLOG_SEC_LOSS, body, (size_t)(p - body));
 }
 
-int shlog_enc_exit(struct shlog_enc *e, uint32_t proc, uint64_t exit_ns, uint64_t records, uint64_t lost)
+int shlog_enc_exit(struct shlog_enc *e, uint32_t proc, uint64_t exit_ns, uint64_t records, uint64_t lost,
+                   enum shlog_exit_how how)
 {
     if (e->batch_open)
         return -EBUSY;
     if (!map_find(&e->procs, proc, 0))
         return -ENOENT;
-    uint8_t body[4 * VARINT_MAX];
+    uint8_t body[5 * VARINT_MAX];
     uint8_t *p = body;
     p = put_varint(p, proc);
     p = put_varint(p, exit_ns);
     p = put_varint(p, records);
     p = put_varint(p, lost);
+    p = put_varint(p, how);
     return enc_section(e, SHLOG_SEC_EXIT, body, (size_t)(p - body));
 }
 
@@ -1589,14 +1591,23 @@ struct batch_state {
     struct dec_site *cached;
 };
 
+/* What a frame is decoded in. Every reader has its own; readers that take
+ * turns may share one. */
+struct shlog_frame_mem {
+    ZSTD_DCtx *dctx;
+    struct buf zbuf, raw;
+    struct shlog_reader *user; /* shared: the reader whose frame it holds, or NULL */
+};
+
 struct shlog_reader {
     int fd, own_fd, follow;
     char name[256];
     struct shlog_file_header hdr;
     uint64_t off;       /* next frame starts here */
     uint64_t frame_off; /* the frame being returned */
-    ZSTD_DCtx *dctx;
-    struct buf zbuf, raw;
+    struct shlog_frame_mem own;
+    struct shlog_frame_mem *shared; /* shlog_reader_share_frame_mem, or NULL */
+    struct shlog_frame_mem *fm;     /* what the last frame was decoded in: own or shared */
     struct cur sec; /* sections left in the frame */
     struct batch_state b;
     struct shmlog_rec rec;
@@ -1610,12 +1621,78 @@ struct shlog_reader {
     size_t nretired, retired_cap;
     uint32_t batch_gen;
     struct shmlog_site_info *info_cache[INFO_CACHE_SLOTS];
+    size_t ninfo; /* of info_cache's slots, those allocated */
     const struct dec_site *info_of[INFO_CACHE_SLOTS]; /* which site each slot holds */
     int torn_reported;
+    int frame_open;     /* a frame was loaded and its SHLOG_EV_FRAME_END is still due */
+    int frame_ends;     /* shlog_reader_report_frame_ends */
     struct shlog_dedup *dedup;
     int own_dedup;
     struct shlog_reader_stats st;
 };
+
+/* The zstd context, made at the first frame (again after shlog_reader_trim). */
+static ZSTD_DCtx *frame_mem_dctx(struct shlog_frame_mem *m)
+{
+    if (!m->dctx) {
+        m->dctx = ZSTD_createDCtx();
+        if (m->dctx && ZSTD_isError(ZSTD_DCtx_setParameter(m->dctx, ZSTD_d_windowLogMax, 27))) {
+            ZSTD_freeDCtx(m->dctx);
+            m->dctx = NULL;
+        }
+    }
+    return m->dctx;
+}
+
+static size_t frame_mem_bytes(const struct shlog_frame_mem *m)
+{
+    return m->raw.cap + m->zbuf.cap + (m->dctx ? ZSTD_sizeof_DCtx(m->dctx) : 0);
+}
+
+static void frame_mem_release(struct shlog_frame_mem *m)
+{
+    ZSTD_freeDCtx(m->dctx);
+    m->dctx = NULL;
+    buf_free(&m->zbuf);
+    buf_free(&m->raw);
+}
+
+int shlog_frame_mem_new(struct shlog_frame_mem **out)
+{
+    *out = calloc(1, sizeof(**out));
+    return *out ? 0 : -ENOMEM;
+}
+
+void shlog_frame_mem_free(struct shlog_frame_mem *m)
+{
+    if (!m)
+        return;
+    frame_mem_release(m);
+    free(m);
+}
+
+/* Whether r still reads its frame: its sections or batch columns point into it. */
+static int reader_mid_frame(const struct shlog_reader *r)
+{
+    return r->b.open || r->sec.p != r->sec.end;
+}
+
+/* The memory r decodes its next frame in: the shared one, unless another
+ * reader is mid-frame in it. r is between frames. */
+static struct shlog_frame_mem *frame_mem_take(struct shlog_reader *r)
+{
+    struct shlog_frame_mem *m = r->shared;
+    if (!m)
+        return &r->own;
+    struct shlog_reader *u = m->user;
+    if (u && u != r) {
+        if (reader_mid_frame(u))
+            return &r->own;
+        u->sec = (struct cur){NULL, NULL, 0}; /* none of u's cursors points into m now */
+    }
+    m->user = r;
+    return m;
+}
 
 static int reader_init(struct shlog_reader *r, int fd, const char *name, int follow, struct shlog_dedup *dedup,
                        char *err, size_t errcap)
@@ -1623,11 +1700,6 @@ static int reader_init(struct shlog_reader *r, int fd, const char *name, int fol
     r->fd = fd;
     r->follow = follow;
     snprintf(r->name, sizeof(r->name), "%s", name);
-    r->dctx = ZSTD_createDCtx();
-    if (!r->dctx || ZSTD_isError(ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_windowLogMax, 27))) {
-        snprintf(err, errcap, "%s: out of memory", name);
-        return -ENOMEM;
-    }
     if (dedup) {
         r->dedup = dedup;
     } else {
@@ -1694,9 +1766,9 @@ void shlog_reader_close(struct shlog_reader *r)
         return;
     if (r->own_fd)
         close(r->fd);
-    ZSTD_freeDCtx(r->dctx);
-    buf_free(&r->zbuf);
-    buf_free(&r->raw);
+    if (r->shared && r->shared->user == r)
+        r->shared->user = NULL;
+    frame_mem_release(&r->own);
     for (size_t i = 0; i < r->nprocs; i++)
         free(r->proc_v[i]);
     free(r->proc_v);
@@ -1732,6 +1804,41 @@ uint64_t shlog_reader_offset(const struct shlog_reader *r)
     return r->off;
 }
 
+void shlog_reader_report_frame_ends(struct shlog_reader *r, int on)
+{
+    r->frame_ends = on != 0;
+}
+
+int shlog_reader_share_frame_mem(struct shlog_reader *r, struct shlog_frame_mem *m)
+{
+    if (r->fm)
+        return -EBUSY;
+    r->shared = m;
+    return 0;
+}
+
+/* What shlog_reader_trim frees. */
+static size_t frame_memory(const struct shlog_reader *r)
+{
+    return frame_mem_bytes(&r->own) + r->ninfo * sizeof(struct shmlog_site_info);
+}
+
+size_t shlog_reader_trim(struct shlog_reader *r, size_t keep)
+{
+    size_t held = frame_memory(r);
+    if (held <= keep || reader_mid_frame(r))
+        return held;
+    frame_mem_release(&r->own);
+    r->sec = (struct cur){NULL, NULL, 0};
+    for (unsigned i = 0; i < INFO_CACHE_SLOTS; i++) {
+        free(r->info_cache[i]);
+        r->info_cache[i] = NULL;
+        r->info_of[i] = NULL;
+    }
+    r->ninfo = 0;
+    return 0;
+}
+
 const struct shlog_proc *shlog_reader_process(const struct shlog_reader *r, uint32_t key)
 {
     uint32_t *idx = map_find(&r->procs, key, 0);
@@ -1758,8 +1865,11 @@ static const struct shmlog_site_info *site_info_of(struct shlog_reader *r, const
     if (r->info_of[slot] == s)
         return r->info_cache[slot];
     struct shmlog_site_info *info = r->info_cache[slot];
-    if (!info && !(info = r->info_cache[slot] = malloc(sizeof(*info))))
-        return NULL;
+    if (!info) {
+        if (!(info = r->info_cache[slot] = malloc(sizeof(*info))))
+            return NULL;
+        r->ninfo++;
+    }
     memset(info, 0, offsetof(struct shmlog_site_info, fmt));
     info->id = s->pub.id;
     info->line = s->pub.line;
@@ -1838,14 +1948,41 @@ static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
     return (ssize_t)done;
 }
 
-static int prefix_valid(const uint8_t *p)
+/* A prefix as a writer made it, whatever sizes it declares. */
+static int prefix_intact(const uint8_t *p)
 {
-    return get_u32le(p) == SHLOG_FRAME_MAGIC && get_u32le(p + 12) == fnv1a32(p, 12) &&
-           get_u32le(p + 4) != 0 && get_u32le(p + 4) <= ZSTD_compressBound(SHLOG_MAX_FRAME_RAW) &&
-           get_u32le(p + 8) <= SHLOG_MAX_FRAME_RAW;
+    return get_u32le(p) == SHLOG_FRAME_MAGIC && get_u32le(p + 12) == fnv1a32(p, 12);
 }
 
-/* The offset of the next valid frame prefix after from, or the file's end. */
+static int prefix_valid(const uint8_t *p)
+{
+    return prefix_intact(p) && get_u32le(p + 4) != 0 &&
+           get_u32le(p + 4) <= ZSTD_compressBound(SHLOG_MAX_FRAME_RAW) && get_u32le(p + 8) <= SHLOG_MAX_FRAME_RAW;
+}
+
+/* An intact prefix of a frame larger than any writer makes: refused unread. */
+static int prefix_oversized(const uint8_t *p)
+{
+    return prefix_intact(p) && get_u32le(p + 8) > SHLOG_MAX_FRAME_RAW;
+}
+
+/* A frame read no further: counted, with why. Returns 2 (frame_load). */
+__attribute__((format(printf, 4, 5)))
+static int frame_unreadable(struct shlog_reader *r, struct shlog_event *ev, uint64_t at, const char *fmt, ...)
+{
+    char why[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    r->st.bad_frames++;
+    r->st.lost_records[SHMLOG_LOSS_UNREADABLE]++;
+    ev_error(r, ev, at, "frame unreadable: %s", why);
+    return 2;
+}
+
+/* The offset of the next valid frame prefix after from, or the file's end.
+ * An intact prefix over the limit stops it too: that frame is counted apart. */
 static int64_t resync(struct shlog_reader *r, uint64_t from)
 {
     uint8_t *chunk = malloc(RESYNC_CHUNK + SHLOG_FRAME_PREFIX_BYTES);
@@ -1864,7 +2001,7 @@ static int64_t resync(struct shlog_reader *r, uint64_t from)
             return (int64_t)(at + (uint64_t)n);
         }
         for (size_t i = 0; i + SHLOG_FRAME_PREFIX_BYTES <= (size_t)n; i++)
-            if (chunk[i] == (SHLOG_FRAME_MAGIC & 0xff) && prefix_valid(chunk + i)) {
+            if (chunk[i] == (SHLOG_FRAME_MAGIC & 0xff) && (prefix_valid(chunk + i) || prefix_oversized(chunk + i))) {
                 free(chunk);
                 return (int64_t)(at + i);
             }
@@ -1907,6 +2044,19 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
         return 0;
     if ((size_t)n < sizeof(pre))
         return frame_torn(r, ev, (uint64_t)n) ? 2 : 0;
+    if (prefix_oversized(pre)) {
+        /* As a writer made it, but over the limit: decompressing it would
+         * cost what no writer's frame costs. Its zbytes is not trusted
+         * either: the next frame is looked for as after damage. */
+        int64_t next = resync(r, r->off + 1);
+        if (next < 0)
+            return (int)next;
+        uint64_t at = r->off;
+        r->off = (uint64_t)next;
+        return frame_unreadable(r, ev, at, "it expands to %u bytes, over the %u no writer exceeds; skipped unread "
+                                "(%llu bytes to the next frame)", get_u32le(pre + 8), SHLOG_MAX_FRAME_RAW,
+                                (unsigned long long)((uint64_t)next - at));
+    }
     if (!prefix_valid(pre)) {
         if (r->follow && all_zero(pre, sizeof(pre)))
             return 0; /* a write still in flight leaves a hole of zeros */
@@ -1922,9 +2072,10 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
         return 2;
     }
     uint32_t zbytes = get_u32le(pre + 4), raw_bytes = get_u32le(pre + 8);
-    if (buf_reserve(&r->zbuf, zbytes) || buf_reserve(&r->raw, raw_bytes ? raw_bytes : 1))
+    struct shlog_frame_mem *m = r->fm = frame_mem_take(r);
+    if (buf_reserve(&m->zbuf, zbytes))
         return -ENOMEM;
-    n = pread_full(r->fd, r->zbuf.p, zbytes, r->off + SHLOG_FRAME_PREFIX_BYTES);
+    n = pread_full(r->fd, m->zbuf.p, zbytes, r->off + SHLOG_FRAME_PREFIX_BYTES);
     if (n < 0)
         return -errno;
     if ((size_t)n < zbytes)
@@ -1934,18 +2085,27 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
     r->frame_off = at;
     r->off += SHLOG_FRAME_PREFIX_BYTES + zbytes;
     const char *why = NULL;
-    unsigned long long content = ZSTD_getFrameContentSize(r->zbuf.p, zbytes);
-    size_t fsize = ZSTD_findFrameCompressedSize(r->zbuf.p, zbytes);
+    /* The zstd frame header says what it expands to: checked before the
+     * buffer is made or a byte decompressed. */
+    unsigned long long content = ZSTD_getFrameContentSize(m->zbuf.p, zbytes);
+    size_t fsize = ZSTD_findFrameCompressedSize(m->zbuf.p, zbytes);
+    if (content != raw_bytes && content < ZSTD_CONTENTSIZE_ERROR && content > SHLOG_MAX_FRAME_RAW)
+        return frame_unreadable(r, ev, at, "its zstd frame expands to %llu bytes, over the %u no writer exceeds; "
+                                "skipped unread", content, SHLOG_MAX_FRAME_RAW);
     if (content != raw_bytes)
         why = "zstd frame content size does not match the prefix";
     else if (ZSTD_isError(fsize) || fsize != zbytes)
         why = "zstd frame size does not match the prefix";
+    /* The buffer holds one frame: reserved from its start (a length kept
+     * from the last frame would double it). */
+    if (!why && (buf_reserve(&m->raw, raw_bytes ? raw_bytes : 1) || !frame_mem_dctx(m)))
+        return -ENOMEM;
     if (!why) {
-        ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
-        ZSTD_inBuffer in = {r->zbuf.p, zbytes, 0};
-        ZSTD_outBuffer out = {r->raw.p, raw_bytes, 0};
+        ZSTD_DCtx_reset(m->dctx, ZSTD_reset_session_only);
+        ZSTD_inBuffer in = {m->zbuf.p, zbytes, 0};
+        ZSTD_outBuffer out = {m->raw.p, raw_bytes, 0};
         for (;;) {
-            size_t rc = ZSTD_decompressStream(r->dctx, &out, &in);
+            size_t rc = ZSTD_decompressStream(m->dctx, &out, &in);
             if (ZSTD_isError(rc)) {
                 why = ZSTD_getErrorName(rc);
                 break;
@@ -1960,14 +2120,10 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
         if (!why && (out.pos != raw_bytes || in.pos != zbytes))
             why = "zstd frame does not end where its sizes say";
     }
-    if (why) {
-        r->st.bad_frames++;
-        r->st.lost_records[SHMLOG_LOSS_UNREADABLE]++;
-        ev_error(r, ev, at, "frame unreadable: %s", why);
-        return 2;
-    }
-    r->raw.len = raw_bytes;
-    r->sec = (struct cur){r->raw.p, r->raw.p + raw_bytes, 0};
+    if (why)
+        return frame_unreadable(r, ev, at, "%s", why);
+    r->frame_open = 1;
+    r->sec = (struct cur){m->raw.p, m->raw.p + raw_bytes, 0};
     r->st.frames++;
     r->st.raw_bytes += raw_bytes;
     r->st.compressed_bytes += SHLOG_FRAME_PREFIX_BYTES + zbytes;
@@ -2157,6 +2313,9 @@ static int sec_exit(struct shlog_reader *r, struct cur *c, struct shlog_event *e
 {
     uint64_t proc = get_varint(c);
     uint64_t exit_ns = get_varint(c), records = get_varint(c), lost = get_varint(c);
+    /* Files before the field end the section here; a value from a later
+     * version that this one does not know says nothing either. */
+    uint64_t how = c->p < c->end ? get_varint(c) : SHLOG_EXIT_UNSAID;
     if (c->bad)
         return frame_damaged(r, ev, "bad EXIT section");
     const struct shlog_proc *p = need_proc(r, proc);
@@ -2168,6 +2327,7 @@ static int sec_exit(struct shlog_reader *r, struct cur *c, struct shlog_event *e
     ev->exit_ns = exit_ns;
     ev->exit_records = records;
     ev->exit_lost = lost;
+    ev->exit_how = how <= SHLOG_EXIT_DIED ? (enum shlog_exit_how)how : SHLOG_EXIT_UNSAID;
     return 1;
 }
 
@@ -2397,6 +2557,9 @@ static int section_next(struct shlog_reader *r, struct shlog_event *ev)
     case SHLOG_SEC_BATCH: return sec_batch(r, &c, ev);
     case SHLOG_SEC_LOSS: return sec_loss(r, &c, ev);
     case SHLOG_SEC_EXIT: return sec_exit(r, &c, ev);
+    /* No version writes it: zeros where sections should be, as in a frame
+     * made only to cost a reader its decompression. */
+    case 0: return frame_damaged(r, ev, "a section of type 0");
     default: return 0; /* a section of a later version: skipped */
     }
 }
@@ -2416,6 +2579,13 @@ int shlog_reader_next(struct shlog_reader *r, struct shlog_event *ev)
             if (rc)
                 return rc;
             continue;
+        }
+        if (r->frame_open) {
+            r->frame_open = 0;
+            if (r->frame_ends) {
+                ev_begin(r, ev, SHLOG_EV_FRAME_END);
+                return 1;
+            }
         }
         rc = frame_load(r, ev);
         if (rc <= 0)

@@ -34,7 +34,15 @@ extern "C" {
 #define SHLOG_FILE_HEADER_BYTES 128u
 #define SHLOG_FRAME_MAGIC 0x52464C53u /* "SLFR" */
 #define SHLOG_FRAME_PREFIX_BYTES 16u
-#define SHLOG_MAX_FRAME_RAW (64u << 20)  /* decompressed bytes of one frame, at most */
+/* Decompressed bytes of one frame, at most: the one limit of writers and
+ * readers. shlog_enc_frame refuses a larger frame; a reader refuses one
+ * (unread, counted as SHMLOG_LOSS_UNREADABLE) from its 16-byte prefix or its
+ * zstd frame header, before decompressing anything. The collector closes a
+ * frame at 16 MiB (FRAME_MAX_RAW in collector.c), but a drain pass that
+ * crosses that still adds about a thousand records of every other ring, so
+ * its frames can be larger; and files written under this limit must stay
+ * readable: it never shrinks. */
+#define SHLOG_MAX_FRAME_RAW (64u << 20)
 #define SHLOG_MAX_BATCH_RECORDS 65536u
 #define SHLOG_FILE_SUFFIX ".shlog"
 #define SHLOG_PART_SUFFIX ".part"
@@ -85,7 +93,14 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shmlog_site_
 #define SHLOG_CPU_NONE UINT32_MAX
 int shlog_enc_loss(struct shlog_enc *e, uint32_t proc, uint32_t cpu, const struct shmlog_loss *l,
                    uint64_t counter_total);
-int shlog_enc_exit(struct shlog_enc *e, uint32_t proc, uint64_t exit_ns, uint64_t records, uint64_t lost);
+/* How a process ended, as its EXIT says (FORMAT.md, section 5). */
+enum shlog_exit_how {
+    SHLOG_EXIT_UNSAID = 0,   /* a file from before the field */
+    SHLOG_EXIT_SHUTDOWN = 1, /* it called shmlog_shutdown() */
+    SHLOG_EXIT_DIED = 2,     /* it was gone without having called it: a crash, a kill, an exit() that skipped it */
+};
+int shlog_enc_exit(struct shlog_enc *e, uint32_t proc, uint64_t exit_ns, uint64_t records, uint64_t lost,
+                   enum shlog_exit_how how);
 
 /* Records of one ring, in ring order. A batch holds at most
  * SHLOG_MAX_BATCH_RECORDS: shlog_enc_record returns -ENOSPC when full (end the
@@ -141,6 +156,8 @@ enum shlog_event_kind {
     SHLOG_EV_LOSS = 4,    /* loss: records/positions that will never appear */
     SHLOG_EV_EXIT = 5,    /* proc exited */
     SHLOG_EV_ERROR = 6,   /* damage: error says what, offset says where; reading goes on */
+    SHLOG_EV_FRAME_END = 7, /* the frame at offset has no event left: only when asked for
+                               (shlog_reader_report_frame_ends) */
 };
 
 struct shlog_event {
@@ -158,6 +175,7 @@ struct shlog_event {
     uint64_t exit_ns;              /* EXIT */
     uint64_t exit_records;         /* EXIT */
     uint64_t exit_lost;            /* EXIT */
+    enum shlog_exit_how exit_how;  /* EXIT */
     int torn;                      /* ERROR: the file ends inside a frame */
     char error[256];               /* ERROR */
 };
@@ -203,6 +221,29 @@ const struct shlog_proc *shlog_reader_process(const struct shlog_reader *r, uint
 const struct shlog_site *shlog_reader_site(const struct shlog_reader *r, uint32_t proc, uint32_t id);
 /* Offset up to which the file was consumed (whole frames). */
 uint64_t shlog_reader_offset(const struct shlog_reader *r);
+/* on: shlog_reader_next returns an SHLOG_EV_FRAME_END event once the events
+ * of each frame are out, so a caller can stop between frames. Off at open. */
+void shlog_reader_report_frame_ends(struct shlog_reader *r, int on);
+
+/* Memory to decode frames in (the compressed and the decompressed frame, the
+ * zstd context) that readers taking turns share: the readers of a merge of
+ * many files then hold one decoded frame between them, up to
+ * SHLOG_MAX_FRAME_RAW, not one each, and decode into memory already touched.
+ * A reader uses it from a frame's load to the frame's end; one that finds
+ * another reader mid-frame in it decodes into its own memory. Free it after
+ * closing its readers. */
+struct shlog_frame_mem;
+int shlog_frame_mem_new(struct shlog_frame_mem **out);
+void shlog_frame_mem_free(struct shlog_frame_mem *m);
+/* Before the first frame: r decodes in m. 0, or -EBUSY. */
+int shlog_reader_share_frame_mem(struct shlog_reader *r, struct shlog_frame_mem *m);
+/* Between frames (after SHLOG_EV_FRAME_END or an ERROR, before the next
+ * call), when the reader holds more than keep bytes of its own for frames:
+ * frees them (its own frame memory, the sites' cached forms); the next frame
+ * makes them again. For a reader that waits while others are read. The
+ * last event's rec and site_info are then invalid. Returns the bytes it still
+ * holds. */
+size_t shlog_reader_trim(struct shlog_reader *r, size_t keep);
 
 #ifdef __cplusplus
 }

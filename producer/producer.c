@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +57,8 @@ static struct {
     int huge;
     uint8_t instance[16]; /* random per process: see shmlog_seg_header.instance */
     char meta_path[4200];
+    int meta_fd; /* holds the meta segment's lock: we run (shmlog_meta_holder) */
+    int warned_unlocked; /* said once that rings are not locked in memory */
     struct shmlog_meta *meta;
     size_t meta_bytes;
     uint64_t ring_records;
@@ -151,9 +154,9 @@ static int shmlog__meta_create(void)
         return err;
     size_t bytes = shmlog__seg_round(shmlog__g.cfg.meta_bytes, shmlog__g.huge);
     void *addr;
-    int bound;
-    err = shmlog__seg_create(stem, ".meta", path, sizeof shmlog__g.meta_path, bytes, -1, shmlog__g.cfg.group, &addr,
-                             &bound);
+    int bound, locked;
+    err = shmlog__seg_create(stem, ".meta", path, sizeof shmlog__g.meta_path, bytes, -1, shmlog__g.cfg.group,
+                             &shmlog__g.meta_fd, &addr, &bound, &locked);
     if (err)
         return err;
     struct shmlog_meta *m = (struct shmlog_meta *)addr;
@@ -179,6 +182,7 @@ static int shmlog__meta_create(void)
     if (shmlog__g.site_count > sites || shmlog__g.strings_used > m->strings_bytes) {
         munmap(addr, bytes);
         unlink(path);
+        close(shmlog__g.meta_fd);
         return -ENOSPC;
     }
     if (shmlog__g.site_count) /* sites is NULL before the first init: memcpy from NULL is undefined */
@@ -265,11 +269,20 @@ static int shmlog__ring_create(unsigned cpu)
         return err;
     int node = numa_available() >= 0 ? numa_node_of_cpu((int)cpu) : -1;
     void *addr;
-    int bound = 0;
-    err = shmlog__seg_create(stem, ".ring", path, sizeof path, shmlog__g.ring_bytes, node, shmlog__g.cfg.group, &addr,
-                             &bound);
+    int bound = 0, locked = 0;
+    err = shmlog__seg_create(stem, ".ring", path, sizeof path, shmlog__g.ring_bytes, node, shmlog__g.cfg.group, NULL,
+                             &addr, &bound, &locked);
     if (err)
         return err;
+    if (!locked && !shmlog__g.cfg.quiet && !shmlog__g.warned_unlocked) {
+        struct rlimit lim;
+        getrlimit(RLIMIT_MEMLOCK, &lim);
+        fprintf(stderr, "shmlog: warning: rings in %s are not locked in memory (RLIMIT_MEMLOCK %llu KiB, a ring "
+                        "%zu KiB): under memory pressure a log call may wait for a page; raise it (ulimit -l, "
+                        "LimitMEMLOCK= in a unit) or reserve hugepages\n",
+                shmlog__g.dir, (unsigned long long)(lim.rlim_cur / 1024), shmlog__g.ring_bytes / 1024);
+        shmlog__g.warned_unlocked = 1;
+    }
     const char *tag = path + strlen(stem);
     snprintf(shmlog__ring_tag[cpu], sizeof shmlog__ring_tag[cpu], "%.*s", (int)(strlen(tag) - strlen(".ring")), tag);
     struct shmlog_ring *r = (struct shmlog_ring *)addr;
@@ -563,6 +576,9 @@ static void shmlog__unmap_all(int remove)
         if (remove)
             unlink(shmlog__g.meta_path);
         munmap(m, shmlog__g.meta_bytes);
+        /* The lock goes with it: to readers this process no longer logs. In a
+         * forked child the descriptor is the parent's, whose lock stays. */
+        close(shmlog__g.meta_fd);
     }
 }
 
@@ -637,6 +653,7 @@ int shmlog_init(const struct shmlog_config *cfg)
         shmlog_config_init(&defaults);
         cfg = &defaults;
     }
+    char no_pages_in[4096] = ""; /* hugetlbfs we fell back from; here, as C++ forbids jumping past it */
     pthread_mutex_lock(&shmlog__lock);
     int err = shmlog__g.initialized ? -EALREADY : shmlog__check_config(cfg, &shmlog__g.ring_records);
     if (err)
@@ -659,6 +676,7 @@ int shmlog_init(const struct shmlog_config *cfg)
     if (err == -ENOMEM && shmlog__g.huge && !cfg->require_hugepages && !(cfg->dir && *cfg->dir) &&
         !getenv("SHMLOG_DIR")) {
         /* hugetlbfs is mounted but has no free pages: the documented fallback */
+        snprintf(no_pages_in, sizeof no_pages_in, "%s", shmlog__g.dir);
         shmlog__unmap_all(1);
         err = shmlog__resolve_dir(SHMLOG__FALLBACK_DIR, shmlog__g.dir, sizeof shmlog__g.dir, &shmlog__g.huge,
                                   cfg->group);
@@ -670,7 +688,11 @@ int shmlog_init(const struct shmlog_config *cfg)
         shmlog__unmap_all(1);
         goto out;
     }
-    if (!shmlog__g.huge && !cfg->quiet)
+    if (no_pages_in[0] && !cfg->quiet)
+        fprintf(stderr, "shmlog: warning: no free hugepages in %s, so rings use 4 KiB pages in %s; segments of "
+                        "processes that are gone may hold them (shmlog-dump clean), or reserve more "
+                        "(echo N > /proc/sys/vm/nr_hugepages)\n", no_pages_in, shmlog__g.dir);
+    else if (!shmlog__g.huge && !cfg->quiet)
         fprintf(stderr, "shmlog: warning: %s is not on hugetlbfs; rings use 4 KiB pages "
                         "(reserve hugepages: echo 512 > /proc/sys/vm/nr_hugepages)\n", shmlog__g.dir);
     if (!shmlog__g.atfork_registered) {
@@ -740,8 +762,10 @@ uint64_t shmlog_dropped(void)
         if (r && r != &shmlog__null_ring)
             sum += shmlog__load_relaxed(&r->dropped);
     }
-    if (shmlog__g.meta)
-        sum += shmlog__load_relaxed(&shmlog__g.meta->unregistered) + shmlog__load_relaxed(&shmlog__g.meta->no_ring);
+    /* Acquire, as shmlog__drop_no_ring reads it: a shutdown may unmap it. */
+    const struct shmlog_meta *m = shmlog__load_acquire(&shmlog__g.meta);
+    if (m)
+        sum += shmlog__load_relaxed(&m->unregistered) + shmlog__load_relaxed(&m->no_ring);
     return sum;
 }
 

@@ -82,7 +82,7 @@ size_t shmlog__seg_round(size_t bytes, int huge);
 void shmlog__pages_fault_in(void *addr, size_t bytes, int write);
 void shmlog__random(void *out, size_t n);
 int shmlog__seg_create(const char *stem, const char *ext, char *path, size_t cap, size_t bytes, int node, int group,
-                       void **out, int *bound);
+                       int *lock_fd, void **out, int *bound, int *locked);
 void shmlog__seg_header_publish(struct shmlog_seg_header *h, uint64_t magic, unsigned kind, size_t bytes,
                                 unsigned flags, uint32_t pid, uint64_t proc_start, const uint8_t instance[16]);
 
@@ -396,6 +396,26 @@ template <typename T> inline uint64_t bits(const T &v)
 
 /* ---- the logging macros ---- */
 
+/* Misuse the compiler can see stops the build with one message: a level or
+ * category constant out of range (the call is made only from a branch the
+ * compiler removes whenever the value is in range or not a constant). */
+void shmlog__bad_level(void) __attribute__((error(
+    "shmlog: level out of range: use SHMLOG_LEVEL_TRACE .. SHMLOG_LEVEL_FATAL")));
+void shmlog__bad_category(void) __attribute__((error(
+    "shmlog: category out of range: use SHMLOG_CAT_NONE .. SHMLOG_CAT_PORTFOLIO")));
+/* A level or category that is not a constant is checked at run time, off the
+ * constant path: out of range becomes FATAL (never hidden) or NONE. */
+#define SHMLOG__LEVEL_OF(lvl)                                                               \
+    (__builtin_constant_p(lvl) && (unsigned)(lvl) > SHMLOG_LEVEL_FATAL ? (shmlog__bad_level(), 0u) \
+     : (unsigned)(lvl) > SHMLOG_LEVEL_FATAL ? (unsigned)SHMLOG_LEVEL_FATAL : (unsigned)(lvl))
+#define SHMLOG__CATEGORY_OF(cat)                                                            \
+    (__builtin_constant_p(cat) && (unsigned)(cat) >= SHMLOG_CAT_COUNT ? (shmlog__bad_category(), 0u) \
+     : (unsigned)(cat) >= SHMLOG_CAT_COUNT ? (unsigned)SHMLOG_CAT_NONE : (unsigned)(cat))
+/* A call site registers its format once: a format that changes from call to
+ * call would log the first one seen for all of them. */
+#define SHMLOG__FORMAT_LITERAL(fmt)                                                         \
+    SHMLOG__STATIC_ASSERT(__builtin_constant_p(fmt), "shmlog: the format must be a string literal")
+
 /* Never called: lets the compiler check the format against the arguments. */
 static inline void shmlog__format_check(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
@@ -448,7 +468,9 @@ static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
  * what precedes it adds to the call. */
 #define SHMLOG_LOG(cat, lvl, ...)                                                              \
     do {                                                                                       \
-        if (SHMLOG__LIKELY((uint32_t)(lvl) >= shmlog__load_relaxed(shmlog__level_ptr))) {      \
+        SHMLOG__FORMAT_LITERAL(SHMLOG__FIRST(__VA_ARGS__));                                    \
+        const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl), shmlog__cat = SHMLOG__CATEGORY_OF(cat); \
+        if (SHMLOG__LIKELY(shmlog__lvl >= shmlog__load_relaxed(shmlog__level_ptr))) {          \
             if (0)                                                                             \
                 shmlog__format_check(__VA_ARGS__);                                             \
             const uint64_t shmlog__tsc = shmlog__rdtsc();                                      \
@@ -457,7 +479,8 @@ static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
             uint32_t shmlog__site = shmlog__load_acquire(&shmlog__site_cache);                 \
             /* One test for both: 0 (not registered yet) and UINT32_MAX (refused). */          \
             if (SHMLOG__UNLIKELY(shmlog__site - 1u >= UINT32_MAX - 1u))                        \
-                shmlog__site = shmlog__register_site(&shmlog__site_cache, (lvl), (cat), __FILE__,  \
+                shmlog__site = shmlog__register_site(&shmlog__site_cache, (int)shmlog__lvl,       \
+                    (int)shmlog__cat, __FILE__,                                                \
                     __LINE__, SHMLOG__FIRST(__VA_ARGS__), SHMLOG__NARGS(__VA_ARGS__),          \
                     shmlog__types + 1);                                                        \
             (void)shmlog__types;                                                               \
@@ -469,7 +492,7 @@ static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
             const size_t shmlog__payload = 0 SHMLOG__EACH(SHMLOG__A_SUM, __VA_ARGS__);         \
             uint64_t shmlog__pos = 0; /* set with every head; GCC cannot see it */             \
             uint8_t *shmlog__head = SHMLOG__LIKELY(shmlog__site != 0) /* 0: not written */     \
-                ? shmlog__begin(shmlog__tsc, shmlog__site, (lvl), (cat), shmlog__payload,      \
+                ? shmlog__begin(shmlog__tsc, shmlog__site, shmlog__lvl, shmlog__cat, shmlog__payload, \
                                 shmlog__trunc, &shmlog__pos)                                   \
                 : NULL;                                                                        \
             if (SHMLOG__LIKELY(shmlog__head != NULL)) {                                        \

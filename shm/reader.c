@@ -102,6 +102,7 @@ int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, cons
                     char *err, size_t errcap)
 {
     memset(seg, 0, sizeof *seg);
+    seg->fd = -1;
     if (strlen(path) >= sizeof seg->path)
         return fail(err, errcap, -ENAMETOOLONG, "%s: path too long", path);
     const char *base = strrchr(path, '/');
@@ -146,9 +147,14 @@ int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, cons
      * before it publishes magic, which we read next. */
     struct stat now;
     int no_holes = fstat(fd, &now) == 0 && (uint64_t)now.st_blocks * 512 >= bytes;
-    close(fd);
-    if (addr == MAP_FAILED)
+    if (addr == MAP_FAILED) {
+        close(fd);
         return fail(err, errcap, -map_errno, "%s: mmap: %s", path, strerror(map_errno));
+    }
+    if (kind != SHMLOG_SEG_META) {
+        close(fd);
+        fd = -1;
+    }
 
     struct shmlog_seg_header h;
     /* Acquire pairs with the creator's release of magic: the rest of the header is complete. */
@@ -161,6 +167,8 @@ int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, cons
         why = "uid in the header differs from the file owner";
     if (why) {
         munmap(addr, bytes);
+        if (fd >= 0)
+            close(fd);
         return fail(err, errcap, h.magic == 0 ? -EAGAIN : -EINVAL, "%s: %s", path, why);
     }
     /* Every page is mapped now, not on the first lap of the ring: at 30 M
@@ -178,6 +186,7 @@ int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, cons
     seg->bytes = bytes;
     seg->writable = writable;
     seg->owner = st.st_uid;
+    seg->fd = fd;
     seg->hdr = h;
     memcpy(seg->path, path, strlen(path) + 1);
     return 0;
@@ -185,9 +194,14 @@ int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, cons
 
 void shmlog_seg_close(struct shmlog_seg *seg)
 {
-    if (seg->addr)
-        munmap(seg->addr, seg->bytes);
+    if (!seg->addr) /* never opened, or closed: its fd may be a zeroed 0 */
+        return;
+    munmap(seg->addr, seg->bytes);
     seg->addr = NULL;
+    /* Closing drops only locks of our own: we take none on segments. */
+    if (seg->fd >= 0)
+        close(seg->fd);
+    seg->fd = -1;
 }
 
 /* ==== Metadata ==== */
@@ -645,14 +659,21 @@ int shmlog_meta_attribution(const struct shmlog_seg *meta, const struct shmlog_p
                     info->app);
     /* The start time goes with the pid: a process that is not the one that made
      * the meta (a reused pid, a pid of another pid namespace) has another. */
-    if (meta->owner != 0 && shmlog_proc_alive(info->pid, info->proc_start)) {
-        /* Root's segments are exempt: a daemon may drop privileges after
-         * shmlog_init, and root could write any process's records anyway. */
+    /* Root's segments are exempt: a daemon may drop privileges after
+     * shmlog_init, and root could write any process's records anyway. */
+    if (meta->owner == 0)
+        return 0;
+    if (shmlog_proc_alive(info->pid, info->proc_start)) {
         long runs_as = proc_real_uid(info->pid);
         if (runs_as >= 0 && (uid_t)runs_as != meta->owner)
             return fail(err, errcap, -EPERM, "%s: claims pid %u, which runs as uid %ld, but is owned by uid %u",
                         meta->path, info->pid, runs_as, (unsigned)meta->owner);
     }
+    /* The process that holds its lock, seen from here whatever its pid namespace. */
+    long holder = shmlog_meta_holder(meta), runs_as = holder > 0 ? proc_real_uid((uint32_t)holder) : -1;
+    if (runs_as >= 0 && (uid_t)runs_as != meta->owner)
+        return fail(err, errcap, -EPERM, "%s: its lock is held by pid %ld, which runs as uid %ld, but it is owned by uid %u",
+                    meta->path, holder, runs_as, (unsigned)meta->owner);
     return 0;
 }
 
@@ -684,6 +705,15 @@ int shmlog_ring_belongs(const struct shmlog_seg *meta, const struct shmlog_seg *
 }
 
 /* ==== Processes and directories ==== */
+
+long shmlog_meta_holder(const struct shmlog_seg *meta)
+{
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = SHMLOG_LOCK_ALIVE, .l_len = 1};
+    if (meta->fd < 0 || fcntl(meta->fd, F_OFD_GETLK, &lk) != 0 || lk.l_type == F_UNLCK)
+        return -1;
+    lk = (struct flock){.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = SHMLOG_LOCK_PID, .l_len = 1};
+    return fcntl(meta->fd, F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK && lk.l_pid > 0 ? (long)lk.l_pid : 0;
+}
 
 int shmlog_proc_alive(uint32_t pid, uint64_t proc_start)
 {

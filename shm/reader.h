@@ -27,6 +27,7 @@ struct shmlog_seg {
     size_t bytes;        /* its size == st_size at open */
     int writable;        /* mapped read-write (the collector) */
     uid_t owner;         /* the file's owner at open (== hdr.uid) */
+    int fd;              /* meta segments: kept open to ask who holds its lock; else -1 */
     char path[4096];
     struct shmlog_seg_header hdr; /* validated copy taken at open */
 };
@@ -244,8 +245,18 @@ int shmlog_bus_guard_install(void);
 
 /* ---- processes ---- */
 
-/* 1 if pid runs and is the same process (start time matches), else 0. */
+/* 1 if pid runs and is the same process (start time matches), else 0. Only
+ * for a pid of our own pid namespace: liveness is shmlog_meta_holder's. */
 int shmlog_proc_alive(uint32_t pid, uint64_t proc_start);
+
+/* Who runs the process of a meta segment. Every producer holds write locks
+ * on its meta segment from shmlog_init to shmlog_shutdown or its end, and the
+ * kernel drops them when the process is gone, whatever pid namespace it runs
+ * in (SHMLOG_LOCK_ALIVE, SHMLOG_LOCK_PID). Returns the holder's pid as this
+ * process sees it (0 when unknown: a pid namespace we cannot see, or a
+ * process that closed another descriptor of the file), or -1 when no process
+ * holds it: the producer shut down or is gone. */
+long shmlog_meta_holder(const struct shmlog_seg *meta);
 
 /* ---- directories ---- */
 

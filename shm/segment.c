@@ -202,6 +202,27 @@ void shmlog__pages_fault_in(void *addr, size_t bytes, int write)
     }
 }
 
+/* The locks that say a meta segment's process runs (shmlog_meta_holder in
+ * shm/reader.h reads them). Byte 0: an open-file-description lock, which
+ * only the end of the process (or closing this descriptor) drops; a POSIX
+ * lock would go with the close of any other descriptor of the file the
+ * process made. Byte 1: a POSIX lock, only so readers learn the holder's pid
+ * in their own pid namespace; losing it costs them nothing but that. */
+static int shmlog__seg_lock(int fd)
+{
+    struct flock lk; /* set field by field: C++17 has no designated initializers */
+    memset(&lk, 0, sizeof lk);
+    lk.l_type = F_WRLCK;
+    lk.l_whence = SEEK_SET;
+    lk.l_start = SHMLOG_LOCK_ALIVE;
+    lk.l_len = 1;
+    if (fcntl(fd, F_OFD_SETLK, &lk) != 0)
+        return -errno;
+    lk.l_start = SHMLOG_LOCK_PID;
+    (void)fcntl(fd, F_SETLK, &lk);
+    return 0;
+}
+
 /* Random bytes for names and instances; getrandom() never fails for 16
  * bytes once the pool is ready, the clock and pid only stand in before. */
 void shmlog__random(void *out, size_t n)
@@ -221,9 +242,12 @@ void shmlog__random(void *out, size_t n)
  * is <stem><ext>, or <stem>.<16 random hex digits><ext> when that is taken:
  * a name another user made first (or a segment left by an earlier process
  * with our pid) never stops us. The name used goes to path (cap bytes).
- * *bound: the NUMA binding took. 0 or -errno; nothing is left on failure. */
+ * lock_fd: NULL, or where the file's descriptor goes, with a write lock on
+ * the file taken before anything else (shmlog_meta_holder in shm/reader.h).
+ * *bound: the NUMA binding took; *locked: mlock took. 0 or -errno; nothing
+ * is left on failure. */
 int shmlog__seg_create(const char *stem, const char *ext, char *path, size_t cap, size_t bytes, int node, int group,
-                       void **out, int *bound)
+                       int *lock_fd, void **out, int *bound, int *locked)
 {
     int fd = -1;
     for (int attempt = 0; fd < 0 && attempt < 4; attempt++) {
@@ -239,7 +263,7 @@ int shmlog__seg_create(const char *stem, const char *ext, char *path, size_t cap
     }
     if (fd < 0)
         return -EEXIST;
-    int err = 0;
+    int err = lock_fd ? shmlog__seg_lock(fd) : 0;
     void *addr = MAP_FAILED;
     if (group >= 0 && (fchown(fd, (uid_t)-1, (gid_t)group) != 0 || fchmod(fd, 0660) != 0))
         err = -errno;
@@ -251,16 +275,19 @@ int shmlog__seg_create(const char *stem, const char *ext, char *path, size_t cap
         if (addr == MAP_FAILED)
             err = -errno;
     }
-    close(fd);
+    if (err || !lock_fd)
+        close(fd);
     if (err) {
         unlink(path);
         return err;
     }
+    if (lock_fd)
+        *lock_fd = fd;
     *bound = node >= 0 && shmlog__bind_node(addr, bytes, node) == 0;
     shmlog__pages_fault_in(addr, bytes, 1); /* after the binding: on its node */
     /* Hugetlb pages are never swapped; on tmpfs this may fail under a low
-     * RLIMIT_MEMLOCK, which costs only a possible fault under memory pressure. */
-    (void)mlock(addr, bytes);
+     * RLIMIT_MEMLOCK, which costs a possible fault under memory pressure. */
+    *locked = mlock(addr, bytes) == 0;
     *out = addr;
     return 0;
 }

@@ -107,6 +107,11 @@ enum shmlog_seg_kind {
     SHMLOG_SEG_RING = 2,
 };
 
+/* Byte locks on a meta segment while its process logs (see shm/segment.c):
+ * an open-file-description write lock on ALIVE, a POSIX one on PID. */
+#define SHMLOG_LOCK_ALIVE 0
+#define SHMLOG_LOCK_PID 1
+
 /* shmlog_seg_header.flags */
 #define SHMLOG_SEG_HUGEPAGES 0x1u /* backed by hugetlbfs */
 #define SHMLOG_SEG_CLOSED 0x2u    /* meta: the process called shmlog_shutdown() */

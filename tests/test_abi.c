@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "reader.h"
@@ -218,8 +219,20 @@ Test(seg_open, accepts_the_real_segments_and_copies_the_header, .init = producer
     cr_expect_eq(shmlog_proc_alive(seg.hdr.pid, seg.hdr.proc_start + 1), 0, "another start time: pid reuse");
     uint64_t now = shmlog__realtime_ns();
     cr_expect(seg.hdr.created_ns <= now && now - seg.hdr.created_ns < 60ull * 1000000000ull);
-    static const uint8_t zero[64];
+    static const uint8_t zero[sizeof seg.hdr.reserved];
     cr_expect_eq(memcmp(seg.hdr.reserved, zero, sizeof zero), 0, "reserved bytes are zero");
+    cr_expect_neq(memcmp(seg.hdr.instance, zero, sizeof seg.hdr.instance), 0, "the instance is random, not zero");
+    /* Its own lock never conflicts with the process itself: ask from a child. */
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        struct shmlog_seg again;
+        _exit(shmlog_seg_open(&again, meta_path, 0, NULL, err, sizeof err) == 0 &&
+                      shmlog_meta_holder(&again) == (long)getppid() ? 0 : 1);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the producer holds its meta segment's lock");
 
     struct shmlog_proc_info info;
     cr_assert_eq(shmlog_meta_info(&seg, &info, err, sizeof err), 0, "%s", err);

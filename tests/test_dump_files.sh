@@ -161,7 +161,7 @@ for app, count in (("alpha", 20000), ("beta", 8000)):
     if count_by(mine, "category") != cat:
         errors.append("%s categories %s, expected %s" % (app, count_by(mine, "category"), cat))
 exits = [o for o in objs if "exit" in o]
-if sorted(o["app"] for o in exits) != ["alpha", "beta"]:
+if sorted(o["app"] for o in exits) != ["alpha", "beta"] or any(o["exit"].get("how") != "shutdown" for o in exits):
     errors.append("exit markers %s" % exits)
 if any("loss" in o for o in objs):
     errors.append("loss markers without drops")
@@ -177,8 +177,8 @@ check "every line is JSON with the documented keys; the records are exactly the 
 
 "$dump" read "$out" >"$tmp/all.txt"
 check "the text output has a line per JSON line" test "$(wc -l <"$tmp/all.txt")" -eq "$(wc -l <"$tmp/all.json")"
-check "text lines show records and exit markers" \
-    grep -q '^20[0-9-]*T[0-9:.]*Z EXIT  alpha\[[0-9]*\]: process exited; 20001 records, 0 lost$' "$tmp/all.txt"
+check "text lines show records and exit markers, which say the sample shut down" \
+    grep -q '^20[0-9-]*T[0-9:.]*Z EXIT  alpha\[[0-9]*\]: process shut down; 20001 records, 0 lost$' "$tmp/all.txt"
 
 # ---- filters: each gives exactly the lines the full output says it should ----
 alpha_pid=$(python3 -c "

@@ -134,7 +134,8 @@ struct th_read {
     uint32_t *rec_cpu;
     size_t n, cap;
     size_t errors, torn, losses, exits, processes, sites;
-    uint64_t lost[8];
+    size_t exits_how[SHLOG_EXIT_DIED + 1]; /* by enum shlog_exit_how */
+    uint64_t lost[SHMLOG_LOSS_REASON_MAX + 1];
     char first_error[256];
 };
 
@@ -170,7 +171,10 @@ static inline void th_read_event(struct th_read *out, const struct shlog_event *
         if (ev->loss.reason < 8)
             out->lost[ev->loss.reason] += ev->loss.records;
         break;
-    case SHLOG_EV_EXIT: out->exits++; break;
+    case SHLOG_EV_EXIT:
+        out->exits++;
+        out->exits_how[ev->exit_how]++;
+        break;
     case SHLOG_EV_PROCESS: out->processes++; break;
     case SHLOG_EV_SITE: out->sites++; break;
     }

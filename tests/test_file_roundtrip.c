@@ -129,7 +129,7 @@ Test(file_roundtrip, every_field_of_every_type)
         pos[1] += 3;
         th_flush(&f);
     }
-    cr_assert_eq(shlog_enc_exit(f.enc, 5, 1234, n, 4), 0);
+    cr_assert_eq(shlog_enc_exit(f.enc, 5, 1234, n, 4, SHLOG_EXIT_DIED), 0);
     th_flush(&f);
     th_close(&f);
 
@@ -145,6 +145,7 @@ Test(file_roundtrip, every_field_of_every_type)
     cr_assert_eq(got.losses, 4);
     cr_assert_eq(got.lost[SHMLOG_LOSS_DEAD_WRITER], 4);
     cr_assert_eq(got.exits, 1);
+    cr_assert_eq(got.exits_how[SHLOG_EXIT_DIED], 1, "how the process ended survives the round trip");
     cr_assert_eq(got.processes, 1);
     cr_assert_eq(got.sites, NSITES - 1);
     th_read_free(&got);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Description: the installed shmlog.h alone builds a program as C11 and as C++17 (gcc, g++, clang, clang++) with -pedantic -Werror, which links with -lnuma -lpthread, runs, and leaves its segments.
+# Description: the installed shmlog.h alone builds a program as C11 and as C++17 (gcc, g++, clang, clang++) with -pedantic -Werror, which links with -lnuma -lpthread, runs, and leaves its segments; a constant level or category out of range and a format that is not a literal are compile errors that say so, with each compiler, at -O0 and -O2.
 # usage: test_header.sh BUILD_DIR SOURCE_DIR
 set -u
 build=$1
@@ -70,6 +70,50 @@ check gcc-c11 gcc "-std=c11"
 check gxx-cxx17 g++ "-std=c++17 -x c++"
 check clang-c11 clang "-std=c11"
 check clangxx-cxx17 clang++ "-std=c++17 -x c++"
+
+# Misuse the compiler can see is a compile error that says what to do: name,
+# compiler, language flags, optimisation, the call, what the error must say.
+refused() {
+    name=$1
+    cc=$2
+    std=$3
+    opt=$4
+    call=$5
+    says=$6
+    out="$tmp/refused-$name"
+    mkdir -p "$out"
+    printf '#include "shmlog.h"\nint f(int n, char **v);\nint f(int n, char **v)\n{\n    (void)n; (void)v;\n    %s;\n    return 0;\n}\n' \
+        "$call" >"$out/use.c"
+    if "$cc" $std $warn $opt -I"$inc" -c "$out/use.c" -o "$out/use.o" >"$out/log" 2>&1; then
+        echo "not ok - $name: compiled: $call"
+        failed=$((failed + 1))
+    elif ! grep -q "$says" "$out/log"; then
+        echo "not ok - $name: the error does not say '$says'"
+        sed 's/^/#   /' "$out/log"
+        failed=$((failed + 1))
+    elif [ "$(grep -c "error" "$out/log")" -gt 2 ]; then
+        echo "not ok - $name: more than one error for one mistake"
+        sed 's/^/#   /' "$out/log"
+        failed=$((failed + 1))
+    else
+        echo "ok - $name: $(grep -m1 -o "$says.*" "$out/log" | head -c 100)"
+        passed=$((passed + 1))
+    fi
+}
+for c in "gcc-c11 gcc -std=c11" "gxx-cxx17 g++ -std=c++17 -x c++" "clang-c11 clang -std=c11" \
+         "clangxx-cxx17 clang++ -std=c++17 -x c++"; do
+    set -- $c
+    compiler_name=$1 compiler=$2
+    shift 2
+    for opt in -O0 -O2; do
+        refused "$compiler_name$opt-category" "$compiler" "$*" $opt 'SHMLOG_LOG(7, SHMLOG_LEVEL_INFO, "x %d", 1)' \
+            "category out of range: use SHMLOG_CAT_NONE .. SHMLOG_CAT_PORTFOLIO"
+        refused "$compiler_name$opt-level" "$compiler" "$*" $opt 'SHMLOG_LOG(SHMLOG_CAT_ORDER, 9, "x %d", 1)' \
+            "level out of range: use SHMLOG_LEVEL_TRACE .. SHMLOG_LEVEL_FATAL"
+        refused "$compiler_name$opt-format" "$compiler" "$*" $opt 'const char *fmts[2] = {"a=%d", "b=%d"}; SHMLOG_INFO(fmts[n & 1], n)' \
+            "the format must be a string literal"
+    done
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -703,18 +703,55 @@ Test(level, set_level_filters_records_and_skips_their_arguments, .init = dir_up,
     cr_assert(c.trace == 1 && c.debug == 1 && c.info == 1 && c.order_debug == 1 && c.fatal == 1);
 }
 
+/* A level or category out of range that the compiler cannot see (a variable)
+ * is clamped at the call: FATAL (never hidden below the live level) and NONE.
+ * The record, its site and the records after it stay readable. */
+Test(site, a_variable_level_or_category_out_of_range_is_clamped, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_DROP);
+    volatile int bad_category = 7, bad_level = 9, negative = -1;
+    SHMLOG_LOG(bad_category, SHMLOG_LEVEL_INFO, "cat n=%u", 1u);
+    SHMLOG_LOG(SHMLOG_CAT_ORDER, bad_level, "lvl n=%u", 2u);
+    SHMLOG_LOG(negative, negative, "both n=%u", 3u);
+    for (uint32_t seq = 0; seq < 50; seq++)
+        SHMLOG_INFO("seq=%u", seq);
+    struct shmlog_rec rec;
+    struct shmlog_loss loss;
+    static struct shmlog_site_info si;
+    uint64_t pos = 0;
+    const struct { const char *fmt; unsigned level, category; } want[3] = {
+        {"cat n=%u", SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE},
+        {"lvl n=%u", SHMLOG_LEVEL_FATAL, SHMLOG_CAT_ORDER},
+        {"both n=%u", SHMLOG_LEVEL_FATAL, SHMLOG_CAT_NONE},
+    };
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(shmlog_ring_next(ring, &pos, &rec, 0, &loss), SHMLOG_READ_RECORD, "record %d is readable", i);
+        cr_assert_eq(shmlog_meta_site(&proc.meta, rec.site, &si), 0);
+        cr_assert_str_eq(si.fmt, want[i].fmt);
+        cr_assert_eq(rec.level, want[i].level, "%s: level %u", want[i].fmt, rec.level);
+        cr_assert_eq(rec.category, want[i].category, "%s: category %u", want[i].fmt, rec.category);
+        cr_assert_eq(si.level, want[i].level);
+        cr_assert_eq(si.category, want[i].category);
+    }
+    static struct seqs got;
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, NULL), SHMLOG_READ_EMPTY);
+    cr_assert_eq(got.n, 50, "the records after them: %u", got.n);
+}
+
 /* A format longer than SHMLOG_MAX_FMT_BYTES is refused at its first call: no
  * call of that site writes a record, each one is counted as unregistered, and
  * the sites around it are not disturbed. */
 Test(site, a_refused_site_writes_nothing_and_counts_every_call, .init = dir_up, .fini = dir_down, .timeout = 20)
 {
     producer_up(SHMLOG_DROP);
-    static char too_long[SHMLOG_MAX_FMT_BYTES + 8];
-    memset(too_long, 'x', SHMLOG_MAX_FMT_BYTES);
-    strcpy(too_long + SHMLOG_MAX_FMT_BYTES, "%u");
+    /* A format must be a literal: one of SHMLOG_MAX_FMT_BYTES + 2 bytes. */
+#define X16 "xxxxxxxxxxxxxxxx"
+#define X256 X16 X16 X16 X16 X16 X16 X16 X16 X16 X16 X16 X16 X16 X16 X16 X16
+#define X4096 X256 X256 X256 X256 X256 X256 X256 X256 X256 X256 X256 X256 X256 X256 X256 X256
+    _Static_assert(sizeof(X4096 "%u") - 1 > SHMLOG_MAX_FMT_BYTES, "the format is too long to register");
     for (uint32_t seq = 0; seq < 3; seq++) {
         SHMLOG_INFO("seq=%u", seq);
-        SHMLOG_INFO(too_long, 1000 + seq);
+        SHMLOG_INFO(X4096 "%u", 1000 + seq);
     }
     struct shmlog_proc_info info;
     char err[256];

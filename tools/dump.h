@@ -45,6 +45,7 @@ struct cli {
     const char *out_dir;      /* follow, status: the collector's output directory */
     uint64_t watch_ns;        /* status: sample length */
     const char *metrics_file; /* status: the collector's Prometheus textfile */
+    int force;                /* clean: also segments with records not drained */
     int npositional;
     char **positional;
 };

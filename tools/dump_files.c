@@ -27,7 +27,15 @@
  *
  * Records wait in the FIFOs while a source decodes further. If they ever
  * exceed MERGE_BUFFER_MAX, the smallest goes out anyway (order is then best
- * effort; memory stays bounded).
+ * effort; memory stays bounded), also in the middle of a frame.
+ *
+ * Memory does not grow with the number of files, hosts or frames: a source
+ * waits between frames, where its reader needs none of the last one; every
+ * reader decodes in one shared frame memory (at most SHLOG_MAX_FRAME_RAW
+ * decompressed), and what readers keep of their own while they wait stays
+ * within PARKED_FRAMES_MAX. Besides: MERGE_BUFFER_MAX of FIFO chunks and
+ * FREE_CHUNKS_MAX spare ones, and what the files define (processes, sites:
+ * SITE_STRINGS_MAX, PREPARED_MAX and the readers' own bounds per file).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -44,11 +52,14 @@
 #include "dump.h"
 #include "shlog_file.h"
 
-#define MERGE_BUFFER_MAX (64u << 20) /* bytes of records waiting in FIFOs */
+#define MERGE_BUFFER_MAX (64u << 20) /* bytes of the FIFOs' chunks, where records wait */
 #define MERGE_WINDOW_NS 1200000000u   /* the collector's rescan period and a frame's age, with margin */
-#define CHUNK_BYTES ((2u << 20) - 64) /* with its header, one 2 MiB (huge) page */
+#define CHUNK_MAP_BYTES (2u << 20)     /* the largest chunk: one 2 MiB (huge) page */
+#define CHUNK_FIRST_BYTES (16u << 10)  /* a stream's first chunk: what a ring that waits holds */
+#define FREE_CHUNKS_MAX 4u             /* 2 MiB chunks kept for reuse */
 #define SITE_STRINGS_MAX (512u << 20) /* call-site text kept over all inputs */
 #define PREPARED_MAX (256u << 20)     /* prepared renderers kept; beyond, all are dropped and redone */
+#define PARKED_FRAMES_MAX (32u << 20) /* frame memory kept by readers that wait, over all sources */
 #define SITE_PTR_CACHE 256u
 #define TOP_SITES 20
 #define FOLLOW_POLL_NS 100000000u
@@ -135,11 +146,13 @@ struct dproc {
     struct dproc *next_all;
 };
 
-/* A FIFO of entries in chunks. */
+/* A FIFO of entries in chunks, each twice the one before up to 2 MiB: a
+ * stream that holds a few entries costs 16 KiB, not a huge page. */
 struct chunk {
     struct chunk *next;
     size_t head, tail; /* bytes consumed, bytes written */
-    unsigned char data[CHUNK_BYTES];
+    size_t bytes;      /* of the allocation, header included */
+    unsigned char data[];
 };
 
 struct fifo {
@@ -208,6 +221,7 @@ struct source {
     struct dsite *site_of[SITE_PTR_CACHE]; /* ... -> dsite (this file) */
     size_t nrings;          /* rings it has records of */
     uint64_t skip_below;    /* follow: frames before this offset were there at start */
+    size_t parked;          /* bytes its reader keeps for frames while it waits */
 };
 
 enum mode { MODE_READ, MODE_STATS, MODE_VERIFY, MODE_FOLLOW };
@@ -218,10 +232,15 @@ static struct {
     int status;              /* exit status so far */
     uint64_t shown;          /* records written */
     int stop;                /* --limit reached */
-    uint64_t buffered;       /* bytes in FIFOs */
+    uint64_t buffered;       /* bytes of the FIFOs' chunks */
+    struct source *srcs;     /* read: the merge's inputs, one source per host */
+    size_t nsrc;
+    size_t parked;           /* bytes readers keep for frames while their sources wait */
+    struct shlog_frame_mem *frame_mem; /* what every reader decodes in: one frame at a time */
     uint64_t frontier;       /* latest record time decoded from any input */
     uint64_t site_bytes, prepared_bytes;
-    struct chunk *free_chunks;
+    struct chunk *free_chunks; /* of CHUNK_MAP_BYTES */
+    unsigned nfree_chunks;
     struct dproc *all_procs;
     struct dring *all_rings;
     struct dsite *all_sites;
@@ -258,41 +277,65 @@ struct entry {
 
 struct entry_exit {
     uint64_t records, lost;
+    unsigned how; /* enum shlog_exit_how */
 };
 
 #define REC_HEAD offsetof(struct shmlog_rec, payload)
 
-/* Chunks are 2 MiB mappings asking for a huge page: a first touch of
- * fresh memory costs a page fault (dear on VMs), one per 2 MiB instead of
- * one per 4 KiB. Used chunks are kept for reuse, never returned. */
-static struct chunk *chunk_new(void)
+/* A chunk of bytes (header included). The 2 MiB ones are mappings asking
+ * for a huge page: a first touch of fresh memory costs a page fault (dear on
+ * VMs), one per 2 MiB instead of one per 4 KiB; a few are kept for reuse. */
+static struct chunk *chunk_new(size_t bytes)
 {
-    _Static_assert(sizeof(struct chunk) <= (2u << 20), "a chunk fits 2 MiB");
-    struct chunk *c = G.free_chunks;
-    if (c) {
+    struct chunk *c = NULL;
+    if (bytes < CHUNK_MAP_BYTES) {
+        c = malloc(bytes);
+    } else if (G.free_chunks) {
+        c = G.free_chunks;
         G.free_chunks = c->next;
+        G.nfree_chunks--;
     } else {
-        void *m = mmap(NULL, 2u << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void *m = mmap(NULL, CHUNK_MAP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED)
             return NULL;
-        madvise(m, 2u << 20, MADV_HUGEPAGE);
+        madvise(m, CHUNK_MAP_BYTES, MADV_HUGEPAGE);
         c = m;
     }
+    if (!c)
+        return NULL;
     c->next = NULL;
     c->head = c->tail = 0;
+    c->bytes = bytes;
+    G.buffered += bytes;
     return c;
+}
+
+static void chunk_free(struct chunk *c)
+{
+    G.buffered -= c->bytes;
+    if (c->bytes < CHUNK_MAP_BYTES) {
+        free(c);
+    } else if (G.nfree_chunks < FREE_CHUNKS_MAX) {
+        c->next = G.free_chunks;
+        G.free_chunks = c;
+        G.nfree_chunks++;
+    } else {
+        munmap(c, CHUNK_MAP_BYTES);
+    }
 }
 
 /* Room for an entry of bytes at the FIFO's end, or NULL (out of memory). */
 static struct entry *fifo_push(struct fifo *q, size_t bytes)
 {
     bytes = (bytes + 7) & ~(size_t)7; /* < 1 KiB: a record head and its payload at most */
-    if (!q->last || CHUNK_BYTES - q->last->tail < bytes) {
-        struct chunk *c = chunk_new();
+    struct chunk *last = q->last;
+    if (!last || last->bytes - sizeof(*last) - last->tail < bytes) {
+        size_t size = last ? 2 * last->bytes : CHUNK_FIRST_BYTES;
+        struct chunk *c = chunk_new(size < CHUNK_MAP_BYTES ? size : CHUNK_MAP_BYTES);
         if (!c)
             return NULL;
-        if (q->last)
-            q->last->next = c;
+        if (last)
+            last->next = c;
         else
             q->first = c;
         q->last = c;
@@ -301,7 +344,6 @@ static struct entry *fifo_push(struct fifo *q, size_t bytes)
     q->last->tail += bytes;
     e->bytes = (uint16_t)bytes;
     q->count++;
-    G.buffered += bytes;
     return e;
 }
 
@@ -315,16 +357,13 @@ static void fifo_pop(struct fifo *q)
     struct chunk *c = q->first;
     struct entry *e = (struct entry *)(c->data + c->head);
     c->head += e->bytes;
-    G.buffered -= e->bytes;
     q->count--;
     if (c->head == c->tail) {
-        if (c->next) {
-            q->first = c->next;
-            c->next = G.free_chunks;
-            G.free_chunks = c;
-        } else {
-            c->head = c->tail = 0; /* keep the last chunk for the next push */
-        }
+        /* Emptied: a stream that waits holds no chunk. */
+        q->first = c->next;
+        if (!q->first)
+            q->last = NULL;
+        chunk_free(c);
     }
 }
 
@@ -751,6 +790,11 @@ static int source_open_next(struct source *s)
             G.status = 1;
             continue;
         }
+        /* source_step stops between frames, where the reader holds nothing
+         * it still needs. */
+        shlog_reader_report_frame_ends(s->rd, 1);
+        if (G.frame_mem)
+            shlog_reader_share_frame_mem(s->rd, G.frame_mem);
         /* The reader's process and site pointers are its own, and its frame
          * offsets start over. */
         s->frame_off = UINT64_MAX;
@@ -762,8 +806,28 @@ static int source_open_next(struct source *s)
     return 0;
 }
 
+/* The source waits while others decode (read merges them): its reader
+ * keeps the last frame's memory only within PARKED_FRAMES_MAX over all of
+ * them, so a merge of any number of files holds one decoded frame and
+ * budgets the rest. */
+static void source_park(struct source *s)
+{
+    if (!s->rd || G.nsrc < 2)
+        return;
+    size_t room = G.parked < PARKED_FRAMES_MAX ? PARKED_FRAMES_MAX - G.parked : 0;
+    s->parked = shlog_reader_trim(s->rd, room);
+    G.parked += s->parked;
+}
+
+static void source_unpark(struct source *s)
+{
+    G.parked -= s->parked;
+    s->parked = 0;
+}
+
 static void source_close_file(struct source *s)
 {
+    source_unpark(s);
     if (!s->rd)
         return;
     const struct shlog_reader_stats *st = shlog_reader_stats(s->rd);
@@ -973,7 +1037,7 @@ static void take_exit(struct source *s, const struct shlog_event *ev)
         r = p->rings.slots[i].v;
     if (!r && !(r = ring_of(s, p, UINT32_MAX)))
         oom();
-    struct entry_exit x = {ev->exit_records, ev->exit_lost};
+    struct entry_exit x = {ev->exit_records, ev->exit_lost, ev->exit_how};
     queue_entry(r, ENTRY_EXIT, ev->exit_ns > r->last_ts ? ev->exit_ns : r->last_ts, r->cpu, NULL, p, &x, sizeof x);
 }
 
@@ -1005,15 +1069,17 @@ static void take_event(struct source *s, const struct shlog_event *ev)
     }
 }
 
-/* Decodes about one frame of s: events until one of a later frame, or the
- * end of the data. Returns 1 if it decoded something, 0 at the end of the
- * source (in follow mode: for now). */
+static void drain(struct source *srcs, size_t nsrc, int all);
+
+/* Decodes one frame of s (and the damage before it): its events up to its
+ * SHLOG_EV_FRAME_END, or to the end of the data. Returns 1 if it decoded
+ * something, 0 at the end of the source (in follow mode: for now). */
 static int source_step(struct source *s)
 {
     static struct shlog_event ev;
     if (s->done)
         return 0;
-    uint64_t start_frames = s->frames;
+    source_unpark(s);
     int got = 0;
     for (;;) {
         if (!s->rd && !source_open_next(s)) {
@@ -1039,9 +1105,17 @@ static int source_step(struct source *s)
             return 1;
         }
         got = 1;
-        take_event(s, &ev);
-        if (s->frames > start_frames + 1 || (ev.kind == SHLOG_EV_ERROR && s->frames > start_frames))
+        if (ev.kind == SHLOG_EV_FRAME_END) {
+            source_park(s);
             return 1;
+        }
+        take_event(s, &ev);
+        /* One frame may hold millions of records: past the merge's buffer,
+         * the earliest go out now, in best-effort order. */
+        if (G.buffered >= MERGE_BUFFER_MAX && G.srcs)
+            drain(G.srcs, G.nsrc, 0);
+        if (G.stop)
+            return 1; /* --limit reached: nothing more is wanted */
     }
 }
 
@@ -1069,7 +1143,7 @@ static void emit_entry(const struct entry *e)
         } else {
             struct entry_exit x;
             memcpy(&x, e + 1, sizeof x);
-            shmlog_render_exit(&in, x.records, x.lost, G.cli->json, &b);
+            shmlog_render_exit(&in, x.records, x.lost, x.how, G.cli->json, &b);
         }
     }
     out_end(&b);
@@ -1134,10 +1208,12 @@ static void drain(struct source *srcs, size_t nsrc, int all)
 
 static void merge_run(struct source *srcs, size_t nsrc)
 {
+    G.srcs = srcs;
+    G.nsrc = nsrc;
     for (;;) {
         drain(srcs, nsrc, 0);
         if (G.stop)
-            return;
+            break;
         struct source *blocking = NULL;
         horizon(srcs, nsrc, &blocking);
         if (!blocking) {
@@ -1152,6 +1228,8 @@ static void merge_run(struct source *srcs, size_t nsrc)
         source_step(blocking);
     }
     drain(srcs, nsrc, 1);
+    G.srcs = NULL;
+    G.nsrc = 0;
 }
 
 /* ==== Sources from the inputs ==== */
@@ -1159,7 +1237,7 @@ static void merge_run(struct source *srcs, size_t nsrc)
 static struct source *make_sources(struct in_list *l, size_t *nsrc)
 {
     struct source *srcs = calloc(l->n ? l->n : 1, sizeof *srcs);
-    if (!srcs)
+    if (!srcs || (!G.frame_mem && shlog_frame_mem_new(&G.frame_mem) != 0))
         oom();
     size_t n = 0;
     for (size_t i = 0; i < l->n;) {
@@ -1187,12 +1265,14 @@ static void free_sources(struct source *srcs, size_t nsrc)
         hmap_clear(&srcs[i].by_ptr);
     }
     free(srcs);
+    shlog_frame_mem_free(G.frame_mem); /* after its readers */
+    G.frame_mem = NULL;
     while (G.all_rings) {
         struct dring *r = G.all_rings;
         G.all_rings = r->next_all;
         for (struct chunk *c = r->q.first, *next; c; c = next) {
             next = c->next;
-            munmap(c, 2u << 20);
+            chunk_free(c);
         }
         free(r);
     }
@@ -1215,8 +1295,9 @@ static void free_sources(struct source *srcs, size_t nsrc)
     while (G.free_chunks) {
         struct chunk *c = G.free_chunks;
         G.free_chunks = c->next;
-        munmap(c, 2u << 20);
+        munmap(c, CHUNK_MAP_BYTES);
     }
+    G.nfree_chunks = 0;
     free(G.heap);
     G.heap = NULL;
     G.nheap = G.heap_cap = 0;

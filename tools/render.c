@@ -2400,9 +2400,12 @@ int shmlog_render_record(const struct shmlog_render_input *in, int json, struct 
 
 /* ==== Exit markers and the clock ==== */
 
-int shmlog_render_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, int json,
+int shmlog_render_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, unsigned how, int json,
                        struct shmlog_buf *out)
 {
+    static const char *const text[3] = {"process exited", "process shut down", "process died without shutting down"};
+    static const char *const key[3] = {NULL, "shutdown", "died"};
+    how = how < 3 ? how : 0;
     if (!json) {
         shmlog_buf_rfc3339(out, in->ts_ns);
         shmlog_buf_puts(out, " EXIT  ");
@@ -2410,7 +2413,9 @@ int shmlog_render_exit(const struct shmlog_render_input *in, uint64_t records, u
             put_text_escaped(out, in->app, strlen(in->app));
         shmlog_buf_putc(out, '[');
         shmlog_buf_u64(out, in->pid);
-        shmlog_buf_puts(out, "]: process exited; ");
+        shmlog_buf_puts(out, "]: ");
+        shmlog_buf_puts(out, text[how]);
+        shmlog_buf_puts(out, "; ");
         shmlog_buf_u64(out, records);
         shmlog_buf_puts(out, records == 1 ? " record, " : " records, ");
         shmlog_buf_u64(out, lost);
@@ -2428,6 +2433,11 @@ int shmlog_render_exit(const struct shmlog_render_input *in, uint64_t records, u
     shmlog_buf_u64(out, records);
     shmlog_buf_puts(out, ",\"lost\":");
     shmlog_buf_u64(out, lost);
+    if (key[how]) {
+        shmlog_buf_puts(out, ",\"how\":\"");
+        shmlog_buf_puts(out, key[how]);
+        shmlog_buf_putc(out, '"');
+    }
     shmlog_buf_puts(out, "}}\n");
     return out->overflow ? -ENOBUFS : 0;
 }

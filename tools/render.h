@@ -48,8 +48,11 @@
  *
  * Exit markers (the collector saw the process end; its counts over the collector's run):
  *
- *   text: 2026-...Z EXIT  app[pid]: process exited; 1234 records, 0 lost
- *   json: {"ts_ns":..,"time":..,"host":..,"app":..,"pid":..,"exit":{"records":1234,"lost":0}}
+ *   text: 2026-...Z EXIT  app[pid]: process shut down; 1234 records, 0 lost
+ *         ("process died without shutting down" when it never called shmlog_shutdown;
+ *         "process exited" in files from before the distinction)
+ *   json: {"ts_ns":..,"time":..,"host":..,"app":..,"pid":..,"exit":{"records":1234,"lost":0,"how":"shutdown"}}
+ *         ("how":"died"; no "how" in files from before the distinction)
  *
  * Formatter error text, rendered in place of the conversion it concerns:
  *   <%n refused>  <bad %x for str>  <missing arg>  <width too large>  <precision too large>
@@ -242,8 +245,10 @@ int shmlog_render_prepared(const struct shmlog_site_render *sr, const struct shm
 int shmlog_render_prepared_msg(const struct shmlog_site_render *sr, const struct shmlog_rec *rec,
                                struct shmlog_buf *out);
 
-/* Appends one exit marker line; in->ts_ns is when the collector saw the exit. */
-int shmlog_render_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, int json,
+/* Appends one exit marker line; in->ts_ns is when the collector saw the exit.
+ * how: enum shlog_exit_how (collector/shlog_file.h): 0 not said, 1 shut down,
+ * 2 died without shutting down. */
+int shmlog_render_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, unsigned how, int json,
                        struct shmlog_buf *out);
 
 /* Appends one loss marker line; in->ts_ns is the time to show (e.g. of the

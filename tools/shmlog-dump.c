@@ -81,7 +81,7 @@ void out_end(const struct shmlog_buf *b)
 
 enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
-    OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS,
+    OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE,
 };
 
 struct opt_spec {
@@ -106,6 +106,7 @@ static const struct opt_spec all_opts[] = {
     {"out", 'o', 1, OPT_OUT},
     {"watch", 0, 1, OPT_WATCH},
     {"metrics-file", 0, 1, OPT_METRICS},
+    {"force", 0, 0, OPT_FORCE},
 };
 
 struct command {
@@ -121,6 +122,7 @@ static int cmd_segments(struct cli *cli);
 static int cmd_ring(struct cli *cli);
 static int cmd_status(struct cli *cli);
 static int cmd_set_level(struct cli *cli);
+static int cmd_clean(struct cli *cli);
 
 #define BIT(o) (1u << (o))
 #define BASE_OPTS (BIT(OPT_FORMAT) | BIT(OPT_HELP))
@@ -153,6 +155,10 @@ static const struct command commands[] = {
     {"set-level", cmd_set_level, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_PID) | BIT(OPT_APP), 1,
      "set-level (--pid P | --app A) LEVEL [--dir D]...",
      "change the live level of running processes (TRACE DEBUG INFO WARN ERROR FATAL OFF)"},
+    {"clean", cmd_clean, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_FORCE), 0,
+     "clean [--dir D]... [--force]",
+     "remove the segments of processes that are gone, when no collector runs; records never drained\n"
+     "                  keep them unless --force, which says how many it discards"},
 };
 
 static void usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -442,6 +448,7 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
             usage_error("--metrics-file wants a file");
         cli->metrics_file = value;
         break;
+    case OPT_FORCE: cli->force = 1; break;
     }
 }
 
@@ -843,6 +850,7 @@ static int guarded(void (*fn)(const struct cli *, const struct seg_entry *, size
 static void list_process(const struct cli *cli, const struct seg_entry *entries, size_t n)
 {
     char err[4096 + 256];
+    int alive = 0; /* of the run's meta segment (they come first): rings have no lock */
     for (size_t j = 0; j < n; j++) {
         const struct seg_entry *e = &entries[j];
         struct shmlog_seg seg;
@@ -850,7 +858,8 @@ static void list_process(const struct cli *cli, const struct seg_entry *entries,
             report_invalid(cli, e, err);
             continue;
         }
-        int alive = shmlog_proc_alive(seg.hdr.pid, seg.hdr.proc_start);
+        if (e->kind == SHMLOG_SEG_META)
+            alive = shmlog_meta_holder(&seg) >= 0;
         if (e->kind == SHMLOG_SEG_META) {
             struct shmlog_proc_info info;
             if (shmlog_meta_info(&seg, &info, err, sizeof err) != 0)
@@ -1091,7 +1100,7 @@ static void dump_one(const struct cli *cli, const struct seg_entry *meta_entry, 
         goto out;
     }
 
-    struct ring_ctx ctx = {cli, &info, {0}, &dumping.sites, !shmlog_proc_alive(info.pid, info.proc_start), 0};
+    struct ring_ctx ctx = {cli, &info, {0}, &dumping.sites, shmlog_meta_holder(&meta) < 0, 0};
     shmlog_tsc_clock_init(&ctx.clock, &info);
     int nrings = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1332,7 +1341,7 @@ static int cmd_status(struct cli *cli)
             shmlog_seg_close(&meta);
             continue;
         }
-        p->alive = shmlog_proc_alive(p->info.pid, p->info.proc_start);
+        p->alive = shmlog_meta_holder(&meta) >= 0;
         p->first_ring = nrings;
         for (size_t j = i + 1, end = process_run_end(&list, i); j < end; j++) {
             struct status_ring *r = &rings[nrings];
@@ -1530,7 +1539,7 @@ static int cmd_set_level(struct cli *cli)
          * store, nothing else in the segment is written. */
         uint32_t old = shmlog__load_relaxed(&meta->level);
         shmlog__store_release(&meta->level, (uint32_t)level);
-        int alive = shmlog_proc_alive(info.pid, info.proc_start);
+        int alive = shmlog_meta_holder(&seg) >= 0;
         struct shmlog_buf b = out_begin();
         put_text_safe(&b, info.app);
         shmlog_buf_putc(&b, '[');
@@ -1553,6 +1562,169 @@ static int cmd_set_level(struct cli *cli)
 }
 
 /* ==== main ==== */
+
+/* ==== clean: the segments of processes that are gone ==== */
+
+/* Records in a ring that no collector released: read as a collector would
+ * read a dead writer's ring (at most one lap). *slots: positions in use. */
+static uint64_t records_not_drained(const struct shmlog_ring_view *v, uint64_t *slots)
+{
+    uint64_t pos = shmlog_ring_tail(v), head = shmlog_ring_head(v), n = 0;
+    *slots = shmlog_ring_used(v, head, pos);
+    if (head - pos > v->cap)
+        pos = head - v->cap;
+    struct shmlog_rec rec;
+    struct shmlog_loss loss;
+    for (uint64_t steps = 0; steps <= v->cap; steps++) {
+        int st = shmlog_ring_next(v, &pos, &rec, 1, &loss);
+        if (st == SHMLOG_READ_RECORD)
+            n++;
+        else if (st == SHMLOG_READ_LOSS)
+            n += loss.records;
+        else
+            break;
+    }
+    return n;
+}
+
+/* 1 if a collector that runs claims the ring: it will finish the job. */
+static int ring_claimed(const struct shmlog_ring_view *v)
+{
+    uint64_t pid = shmlog__load_relaxed(&v->hdr->collector_pid);
+    return pid && pid <= INT32_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* The rings of one gone process (entries of its run that belong to meta), or
+ * of none (meta NULL: rings whose meta segment is missing, which nothing can
+ * decode): counted, then removed with meta when nothing would be lost or
+ * --force. Returns 0, or 1 when something was kept or could not go. */
+static int clean_process(const struct cli *cli, const struct shmlog_seg *meta, const char *what,
+                         const struct seg_entry *entries, size_t n, char *claimed)
+{
+    char err[4096 + 256];
+    uint64_t records = 0, slots = 0;
+    size_t rings = 0;
+    int busy = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct shmlog_seg seg;
+        struct shmlog_ring_view v;
+        if (entries[i].kind != SHMLOG_SEG_RING || claimed[i])
+            continue;
+        if (meta && open_ring_of(meta, &entries[i], &seg, &v, err, sizeof err) != 0)
+            continue;
+        if (!meta && open_segment(&entries[i], &seg, err, sizeof err) != 0)
+            continue;
+        if (!meta && shmlog_ring_view_init(&v, &seg, err, sizeof err) != 0) {
+            shmlog_seg_close(&seg);
+            continue;
+        }
+        claimed[i] = 2; /* ours: removed below if the process goes */
+        uint64_t used;
+        records += records_not_drained(&v, &used);
+        slots += used;
+        busy |= ring_claimed(&v);
+        rings++;
+        shmlog_seg_close(&seg);
+    }
+    if (busy) {
+        printf("%s: kept: a running collector drains it\n", what);
+        return 0;
+    }
+    if (records && !cli->force) {
+        printf("%s: kept: %llu record(s) never drained; start shmlog-collector, or discard them with clean --force\n",
+               what, (unsigned long long)records);
+        return 1;
+    }
+    int status = 0;
+    for (size_t i = 0; i < n; i++)
+        if (claimed[i] == 2) {
+            claimed[i] = 1;
+            if (unlink(entries[i].path) != 0) {
+                fprintf(stderr, "%s: cannot remove %s: %s\n", dump_prog, entries[i].path, strerror(errno));
+                status = 1;
+            }
+        }
+    if (meta && unlink(meta->path) != 0) {
+        fprintf(stderr, "%s: cannot remove %s: %s\n", dump_prog, meta->path, strerror(errno));
+        status = 1;
+    }
+    if (records)
+        printf("%s: removed %zu ring(s); discarded %llu record(s) never drained (%llu slots)\n", what, rings,
+               (unsigned long long)records, (unsigned long long)slots);
+    else
+        printf("%s: removed (%zu ring(s), nothing left to drain)\n", what, rings);
+    return status;
+}
+
+/* What clean found, kept where a fault cutting clean_run short leaves it. */
+static struct {
+    int status;
+    size_t gone;   /* processes found gone */
+    char *claimed; /* of the run being cleaned */
+} cleaning;
+
+static void clean_release(void)
+{
+    free(cleaning.claimed);
+    cleaning.claimed = NULL;
+    cleaning.status = 1;
+}
+
+/* The segments of one pid in one directory (a run of scan_dirs). */
+static void clean_run(const struct cli *cli, const struct seg_entry *entries, size_t n)
+{
+    char err[4096 + 256], what[4096 + 128];
+    char *claimed = cleaning.claimed = calloc(n, 1);
+    if (!claimed) {
+        fprintf(stderr, "%s: out of memory\n", dump_prog);
+        cleaning.status = 1;
+        return;
+    }
+    for (size_t m = 0; m < n && entries[m].kind == SHMLOG_SEG_META; m++) {
+        struct shmlog_seg meta;
+        struct shmlog_proc_info info;
+        if (open_segment(&entries[m], &meta, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s (left alone)\n", dump_prog, err);
+            continue;
+        }
+        if (shmlog_meta_info(&meta, &info, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s (left alone)\n", dump_prog, err);
+            shmlog_seg_close(&meta);
+            continue;
+        }
+        if (shmlog_meta_holder(&meta) < 0) {
+            snprintf(what, sizeof what, "%s (%s[%u], gone)", entries[m].path, info.app, info.pid);
+            cleaning.status |= clean_process(cli, &meta, what, entries, n, claimed);
+            cleaning.gone++;
+        }
+        shmlog_seg_close(&meta);
+    }
+    /* Rings of a pid whose directory holds no meta segment of it. */
+    if (entries[0].kind == SHMLOG_SEG_RING) {
+        snprintf(what, sizeof what, "%s/%s-%u-cpu*.ring (no metadata segment)", entries[0].dir, entries[0].app,
+                 entries[0].pid);
+        cleaning.status |= clean_process(cli, NULL, what, entries, n, claimed);
+        cleaning.gone++;
+    }
+    free(claimed);
+    cleaning.claimed = NULL;
+}
+
+static int cmd_clean(struct cli *cli)
+{
+    struct seg_list list = {0};
+    int status = scan_dirs(cli, &list);
+    shmlog_bus_guard_install();
+    for (size_t i = 0; i < list.n;) {
+        size_t end = process_run_end(&list, i);
+        status |= guarded(clean_run, clean_release, cli, &list.v[i], end - i);
+        i = end;
+    }
+    if (!cleaning.gone)
+        printf("no segments of processes that are gone\n");
+    free(list.v);
+    return status | cleaning.status;
+}
 
 int main(int argc, char **argv)
 {

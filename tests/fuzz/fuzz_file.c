@@ -622,7 +622,7 @@ static void run_encoder(struct fz_in *in, int follow)
         case 6: {
             uint64_t ns = fz_u64(in), records = fz_u64(in), lost = fz_u64(in);
             if (!e.batch_open && e.proc_defined[key]) {
-                FZ_CHECK(shlog_enc_exit(e.enc, key, ns, records, lost) == 0);
+                FZ_CHECK(shlog_enc_exit(e.enc, key, ns, records, lost, SHLOG_EXIT_DIED) == 0);
                 struct want *w = add_want(SHLOG_EV_EXIT, key);
                 if (w) {
                     w->exit_ns = ns;

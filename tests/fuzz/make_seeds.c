@@ -291,7 +291,7 @@ static void file_seeds(const struct real *rd)
     struct shmlog_loss loss = {1000, 4, 1, SHMLOG_LOSS_DEAD_WRITER};
     struct shmlog_loss dropped = {1004, 0, 12, SHMLOG_LOSS_DROPPED};
     if (shlog_enc_loss(enc, 0, 3, &loss, 0) || shlog_enc_loss(enc, 0, 3, &dropped, 12) ||
-        shlog_enc_exit(enc, 0, rd->info.created_ns + 1000000000ull, (uint64_t)rd->nrecs, 13))
+        shlog_enc_exit(enc, 0, rd->info.created_ns + 1000000000ull, (uint64_t)rd->nrecs, 13, SHLOG_EXIT_SHUTDOWN))
         die("shlog_enc_loss/exit failed");
     frame_at[1] = len;
     n = shlog_enc_frame(enc, frames + len, sizeof frames - len);

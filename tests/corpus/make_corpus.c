@@ -1,0 +1,549 @@
+/* Description: writes one version's files of the format corpus (tests/corpus/README) with the
+ * encoder of collector/shlog_file.h, every value fixed so that what shmlog-dump prints for them
+ * never changes:
+ *
+ *   make_corpus OUTDIR    writes OUTDIR/processes.shlog   three processes, call sites of every
+ *                                                         argument type, strings kept and literal,
+ *                                                         truncated, in continuation slots, decimal
+ *                                                         and raw doubles, a record of an unknown
+ *                                                         site and one that does not parse
+ *                                 OUTDIR/losses.shlog     a loss marker of every reason the
+ *                                                         collector writes, exit markers
+ *                                 OUTDIR/rotation/       two files of one host, the second as after
+ *                                                         a rotation and a collector restart: process
+ *                                                         and sites again, records and a drop counter
+ *                                                         written again
+ *
+ * Files once checked in are never written again (the README says why): this program makes the
+ * files of a new version, and documents how the old ones were made. Built with
+ * -DCORPUS_EXIT_WITHOUT_HOW, it takes the encoder from before EXIT's `how` (as of commit 92179eb),
+ * which wrote tests/corpus/v2.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shlog_file.h"
+
+#define CREATED_NS 1767225600000000000ull /* 2026-01-01T00:00:00Z */
+#define TSC_HZ 3000000000ull
+#define ANCHOR_TSC 1000000000ull
+#define TICKS_PER_US 3000ull
+
+static const char *out_dir;
+
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "make_corpus: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+static void check(long rc, const char *what)
+{
+    if (rc < 0)
+        die("%s: %s", what, strerror((int)-rc));
+}
+
+/* ==== Files and frames ==== */
+
+struct out {
+    FILE *f;
+    struct shlog_enc *enc;
+    char path[4096];
+};
+
+static void file_open(struct out *o, const char *name, uint64_t seq)
+{
+    snprintf(o->path, sizeof(o->path), "%s/%s", out_dir, name);
+    o->f = fopen(o->path, "wb");
+    if (!o->f)
+        die("%s: %s", o->path, strerror(errno));
+    check(shlog_enc_new(&o->enc, 3), "encoder");
+    struct shlog_file_header h = {.file_seq = seq, .created_ns = CREATED_NS + seq * 1000000000ull,
+                                  .collector_pid = 4000};
+    snprintf(h.host, sizeof(h.host), "corpus-host");
+    uint8_t b[SHLOG_FILE_HEADER_BYTES];
+    shlog_file_header_encode(b, &h);
+    if (fwrite(b, 1, sizeof(b), o->f) != sizeof(b))
+        die("%s: cannot write", o->path);
+}
+
+static void frame(struct out *o)
+{
+    size_t cap = shlog_enc_frame_bound(o->enc);
+    void *buf = malloc(cap);
+    if (!buf)
+        die("out of memory");
+    long n = shlog_enc_frame(o->enc, buf, cap);
+    check(n, "frame");
+    if (fwrite(buf, 1, (size_t)n, o->f) != (size_t)n)
+        die("%s: cannot write", o->path);
+    free(buf);
+}
+
+static void file_close(struct out *o)
+{
+    frame(o);
+    shlog_enc_free(o->enc);
+    if (fclose(o->f) != 0)
+        die("%s: cannot write", o->path);
+    printf("%s\n", o->path);
+}
+
+/* ==== Processes, sites, records ==== */
+
+static void process(struct out *o, uint32_t key, const char *app, uint32_t pid, uint64_t proc_start)
+{
+    struct shmlog_proc_info p;
+    memset(&p, 0, sizeof(p));
+    snprintf(p.app, sizeof(p.app), "%s", app);
+    snprintf(p.host, sizeof(p.host), "corpus-host");
+    p.pid = pid;
+    p.uid = 1000;
+    p.proc_start = proc_start;
+    p.created_ns = CREATED_NS;
+    p.tsc_hz = TSC_HZ;
+    p.anchor_tsc = ANCHOR_TSC;
+    p.anchor_ns = CREATED_NS;
+    check(shlog_enc_process(o->enc, key, &p), "process");
+}
+
+/* A site of proc with the types of a 0-terminated list. */
+static void site(struct out *o, uint32_t proc, uint32_t id, unsigned level, unsigned category, const char *fmt, ...)
+{
+    struct shmlog_site_info s;
+    memset(&s, 0, sizeof(s));
+    s.id = id;
+    s.line = 100 + id;
+    s.level = (uint8_t)level;
+    s.category = (uint8_t)category;
+    snprintf(s.fmt, sizeof(s.fmt), "%s", fmt);
+    s.fmt_len = (uint32_t)strlen(s.fmt);
+    snprintf(s.file, sizeof(s.file), "src/corpus/site%u.c", id);
+    s.file_len = (uint32_t)strlen(s.file);
+    va_list ap;
+    va_start(ap, fmt);
+    int t;
+    while ((t = va_arg(ap, int)) != 0)
+        s.arg_types[s.nargs++] = (uint8_t)t;
+    va_end(ap);
+    check(shlog_enc_site(o->enc, proc, &s), "site");
+}
+
+/* A payload in the ring's layout: fixed widths, strings as u16 + bytes. */
+struct pay {
+    uint8_t b[SHMLOG_MAX_PAYLOAD];
+    size_t n;
+};
+
+static void pay_int(struct pay *p, unsigned width, uint64_t v)
+{
+    for (unsigned i = 0; i < width; i++)
+        p->b[p->n++] = (uint8_t)(v >> (8 * i));
+}
+
+static void pay_f64(struct pay *p, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof(v));
+    pay_int(p, 8, v);
+}
+
+static void pay_f32(struct pay *p, float f)
+{
+    uint32_t v;
+    memcpy(&v, &f, sizeof(v));
+    pay_int(p, 4, v);
+}
+
+/* A string, cut to fit what is left of the payload (then marked truncated). */
+static void pay_str(struct pay *p, const char *s, int *truncated)
+{
+    size_t n = strlen(s), room = sizeof(p->b) - p->n - 2;
+    uint16_t hdr = (uint16_t)n;
+    if (n > room) {
+        n = room;
+        hdr = (uint16_t)(n | SHMLOG_STR_TRUNCATED);
+        *truncated = 1;
+    }
+    pay_int(p, 2, hdr);
+    memcpy(p->b + p->n, s, n);
+    p->n += n;
+}
+
+struct batch {
+    struct out *o;
+    uint64_t pos, tsc;
+    uint32_t tid;
+};
+
+static void batch_begin(struct batch *b, struct out *o, uint32_t proc, uint32_t cpu, uint64_t pos, uint64_t us)
+{
+    b->o = o;
+    b->pos = pos;
+    b->tsc = ANCHOR_TSC + us * TICKS_PER_US;
+    b->tid = 0;
+    check(shlog_enc_batch_begin(o->enc, proc, cpu), "batch");
+}
+
+/* The next record of the batch, dt_us after the last, from thread tid;
+ * extra_slots: slots it reserved beyond what its payload needs. */
+static void record(struct batch *b, uint32_t site_id, uint32_t tid, unsigned level, unsigned category,
+                   const struct pay *p, int truncated, unsigned extra_slots, uint64_t dt_us)
+{
+    struct shmlog_rec r;
+    memset(&r, 0, sizeof(r));
+    b->tsc += dt_us * TICKS_PER_US;
+    r.pos = b->pos;
+    r.tsc = b->tsc;
+    r.site = site_id;
+    r.tid = tid;
+    r.level = (uint8_t)level;
+    r.category = (uint8_t)category;
+    r.flags = truncated ? SHMLOG_REC_TRUNCATED : 0;
+    r.nslots = (uint8_t)(shmlog_slots_for_payload(p->n) + extra_slots);
+    /* The capacity of its slots, as the ring hands it over; the bytes past
+     * the arguments are the ring's, zero here. */
+    r.payload_len = (uint16_t)(SHMLOG_HEAD_PAYLOAD + (r.nslots - 1) * SHMLOG_CONT_PAYLOAD);
+    if (r.payload_len > SHMLOG_MAX_PAYLOAD)
+        r.payload_len = SHMLOG_MAX_PAYLOAD;
+    memcpy(r.payload, p->b, p->n);
+    check(shlog_enc_record(b->o->enc, &r), "record");
+    b->pos += r.nslots;
+}
+
+static void batch_end(struct batch *b)
+{
+    check(shlog_enc_batch_end(b->o->enc), "batch end");
+}
+
+/* Another batch of the same ring from position pos, its times going on from
+ * the last record: what the collector writes after a loss marker. */
+static void batch_again(struct batch *b, uint32_t proc, uint32_t cpu, uint64_t pos)
+{
+    uint64_t tsc = b->tsc;
+    batch_begin(b, b->o, proc, cpu, pos, 0);
+    b->tsc = tsc;
+}
+
+static void loss(struct out *o, uint32_t proc, uint32_t cpu, unsigned reason, uint64_t first_pos, uint64_t positions,
+                 uint64_t records, uint64_t counter_total)
+{
+    struct shmlog_loss l = {.first_pos = first_pos, .positions = positions, .records = records, .reason = reason};
+    check(shlog_enc_loss(o->enc, proc, cpu, &l, counter_total), "loss");
+}
+
+#ifdef CORPUS_EXIT_WITHOUT_HOW
+#define EXIT_SHUTDOWN 1
+#define EXIT_DIED 2
+#define enc_exit(e, proc, ns, records, lost, how) shlog_enc_exit(e, proc, ns, records, lost)
+#else
+#define EXIT_SHUTDOWN SHLOG_EXIT_SHUTDOWN
+#define EXIT_DIED SHLOG_EXIT_DIED
+#define enc_exit(e, proc, ns, records, lost, how) shlog_enc_exit(e, proc, ns, records, lost, how)
+#endif
+
+static void exit_marker(struct out *o, uint32_t proc, uint64_t at_us, uint64_t records, uint64_t lost, int how)
+{
+    (void)how; /* the encoder before EXIT's how has none */
+    check(enc_exit(o->enc, proc, CREATED_NS + at_us * 1000, records, lost, how), "exit");
+}
+
+/* ==== processes.shlog ==== */
+
+static const char *const symbols[] = {"ESZ6", "NQZ6", "CLF7", "GCG7", "ZNH7", "6EZ6", "BTCZ6", "YMZ6", "RTYZ6", "HGH7"};
+
+static const char long_reason[] =
+    "self-trade prevention: resting order on the opposite side from the same account, cancelled by "
+    "the venue after the risk check; long enough for several continuation slots";
+
+static const char too_long[] =
+    "a reason longer than any payload holds, so the producer cut it and marked the record truncated: "
+    "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghij"
+    "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghij"
+    "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghij"
+    "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghij"
+    "and this end never fits";
+
+static void all_types(struct batch *b, uint64_t k, double f64, float f32, const char *s)
+{
+    struct pay p = {{0}, 0};
+    int t = 0;
+    pay_int(&p, 1, k & 1);
+    pay_int(&p, 1, (uint64_t)(int64_t)-(int64_t)(k + 1));
+    pay_int(&p, 1, 200 + k);
+    pay_int(&p, 2, (uint64_t)(int64_t)(-30000 + (int64_t)k));
+    pay_int(&p, 2, 65000 + k);
+    pay_int(&p, 4, (uint64_t)(int64_t)(-2000000000 + (int64_t)k));
+    pay_int(&p, 4, 4000000000u + k);
+    pay_int(&p, 8, (uint64_t)(INT64_MIN + (int64_t)k));
+    pay_int(&p, 8, UINT64_MAX - k);
+    pay_f32(&p, f32);
+    pay_f64(&p, f64);
+    pay_int(&p, 8, 0x7ffd12345000ull + 64 * k);
+    pay_str(&p, s, &t);
+    record(b, 1, 501, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, &p, t, 0, 7);
+}
+
+static void order(struct batch *b, uint32_t tid, const char *sym, double px, int32_t qty, const char *side)
+{
+    struct pay p = {{0}, 0};
+    int t = 0;
+    pay_str(&p, sym, &t);
+    pay_f64(&p, px);
+    pay_int(&p, 4, (uint32_t)qty);
+    pay_str(&p, side, &t);
+    record(b, 2, tid, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, &p, t, 0, 3);
+}
+
+static void reject(struct batch *b, const char *sym, const char *reason, unsigned extra_slots)
+{
+    struct pay p = {{0}, 0};
+    int t = 0;
+    pay_str(&p, sym, &t);
+    pay_str(&p, reason, &t);
+    record(b, 3, 502, SHMLOG_LEVEL_WARN, SHMLOG_CAT_ORDER, &p, t, extra_slots, 11);
+}
+
+static void quote(struct batch *b, uint32_t tid, const char *sym, double bid, double ask, uint32_t bsz, uint32_t asz)
+{
+    struct pay p = {{0}, 0};
+    int t = 0;
+    pay_str(&p, sym, &t);
+    pay_f64(&p, bid);
+    pay_f64(&p, ask);
+    pay_int(&p, 4, bsz);
+    pay_int(&p, 4, asz);
+    record(b, 1, tid, SHMLOG_LEVEL_DEBUG, SHMLOG_CAT_MARKET_DATA, &p, t, 0, 1);
+}
+
+static void write_processes(void)
+{
+    struct out o;
+    file_open(&o, "processes.shlog", 1);
+    process(&o, 1, "gateway", 1001, 5001);
+    process(&o, 2, "pricer", 1002, 5002);
+    process(&o, 3, "risk", 1003, 5003);
+    site(&o, 1, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE,
+         "all b=%d i8=%d u8=%u i16=%d u16=%u i32=%d u32=%u i64=%lld u64=%llu f32=%g f64=%.17g ptr=%p s=%s",
+         SHMLOG_ARG_BOOL, SHMLOG_ARG_I8, SHMLOG_ARG_U8, SHMLOG_ARG_I16, SHMLOG_ARG_U16, SHMLOG_ARG_I32,
+         SHMLOG_ARG_U32, SHMLOG_ARG_I64, SHMLOG_ARG_U64, SHMLOG_ARG_F32, SHMLOG_ARG_F64, SHMLOG_ARG_PTR,
+         SHMLOG_ARG_STR, 0);
+    site(&o, 1, 2, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, "order sym=%s px=%.2f qty=%d side=%s", SHMLOG_ARG_STR,
+         SHMLOG_ARG_F64, SHMLOG_ARG_I32, SHMLOG_ARG_STR, 0);
+    site(&o, 1, 3, SHMLOG_LEVEL_WARN, SHMLOG_CAT_ORDER, "reject sym=%s reason=%s", SHMLOG_ARG_STR, SHMLOG_ARG_STR,
+         0);
+    site(&o, 1, 4, SHMLOG_LEVEL_DEBUG, SHMLOG_CAT_NONE, "heartbeat", 0);
+
+    /* Frame 1: the gateway on two cpus. */
+    struct batch b;
+    batch_begin(&b, &o, 1, 0, 0, 10);
+    all_types(&b, 0, 101.25, 3.5f, "plain");
+    all_types(&b, 1, -0.0, -1.0f / 3.0f, "");
+    all_types(&b, 2, 0.1 + 0.2, 1e-40f, "a string of exactly 32 bytes ok");
+    all_types(&b, 3, INFINITY, NAN, "tab\there, newline\nand a quote \" in it");
+    all_types(&b, 4, 4.9e-324, 16777216.0f, "\xc3\xa9t\xc3\xa9 and a bad byte \xff");
+    all_types(&b, 5, -123456.789, 0.1f, "plain"); /* the string from the table */
+    for (unsigned i = 0; i < 12; i++) /* twelve symbols and back: the table's slots cycle */
+        order(&b, 503, symbols[i % 10], 4500.25 + 0.25 * (i % 4), (int32_t)(i * 10) - 30, i & 1 ? "sell" : "buy");
+    order(&b, 503, symbols[3], 4500.5, 7, "buy");
+    order(&b, 503, "A-SYMBOL-LONGER-THAN-THIRTY-TWO-BYTES", 1.0 / 3.0, 1, "buy");
+    reject(&b, "ESZ6", long_reason, 0);
+    reject(&b, "ESZ6", too_long, 0);
+    reject(&b, "NQZ6", "price band", 2); /* reserved more slots than it used */
+    struct pay none = {{0}, 0};
+    record(&b, 4, 501, SHMLOG_LEVEL_DEBUG, SHMLOG_CAT_NONE, &none, 0, 0, 1000);
+    struct pay raw = {{0}, 0};
+    pay_int(&raw, 8, 0x1122334455667788ull);
+    record(&b, 99, 501, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_NONE, &raw, 0, 0, 5); /* a site never defined */
+    struct pay short_order = {{0}, 0};
+    pay_int(&short_order, 2, 40); /* says 40 bytes of symbol, has none */
+    record(&b, 2, 503, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, &short_order, 0, 0, 5);
+    batch_end(&b);
+    uint64_t cpu0_pos = b.pos;
+    batch_begin(&b, &o, 1, 3, 1000, 20);
+    for (unsigned i = 0; i < 5; i++)
+        order(&b, 504, symbols[i % 2], 99.99 + i, -(int32_t)i, "sell");
+    batch_end(&b);
+    frame(&o);
+
+    /* Frame 2: the pricer and the risk process, and the gateway again (its
+     * contexts start over with each batch). */
+    site(&o, 2, 1, SHMLOG_LEVEL_DEBUG, SHMLOG_CAT_MARKET_DATA, "quote sym=%s bid=%.4f ask=%.4f bsz=%u asz=%u",
+         SHMLOG_ARG_STR, SHMLOG_ARG_F64, SHMLOG_ARG_F64, SHMLOG_ARG_U32, SHMLOG_ARG_U32, 0);
+    site(&o, 2, 2, SHMLOG_LEVEL_INFO, SHMLOG_CAT_MARKET_DATA, "fx rate=%f", SHMLOG_ARG_F32, 0);
+    site(&o, 3, 1, SHMLOG_LEVEL_WARN, SHMLOG_CAT_RISK, "limit %s used=%.1f%%", SHMLOG_ARG_STR, SHMLOG_ARG_F64, 0);
+    site(&o, 3, 2, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_RISK, "breach acct=%s exposure=%lld", SHMLOG_ARG_STR,
+         SHMLOG_ARG_I64, 0);
+    batch_begin(&b, &o, 2, 1, 0, 15);
+    for (unsigned i = 0; i < 20; i++)
+        quote(&b, 601 + i % 2, symbols[i % 3], 4500.25 + 0.25 * (i % 5), 4500.5 + 0.25 * (i % 5), 10 + i, 20 - i % 7);
+    struct pay fx = {{0}, 0};
+    pay_f32(&fx, 1.0842f);
+    record(&b, 2, 601, SHMLOG_LEVEL_INFO, SHMLOG_CAT_MARKET_DATA, &fx, 0, 0, 2);
+    batch_end(&b);
+    batch_begin(&b, &o, 3, 2, 0, 25);
+    struct pay lim = {{0}, 0};
+    int t = 0;
+    pay_str(&lim, "ES delta", &t);
+    pay_f64(&lim, 87.5);
+    record(&b, 1, 701, SHMLOG_LEVEL_WARN, SHMLOG_CAT_RISK, &lim, t, 0, 4);
+    struct pay breach = {{0}, 0};
+    pay_str(&breach, "ACCT-0042", &t);
+    pay_int(&breach, 8, (uint64_t)-2500000ll);
+    record(&b, 2, 701, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_RISK, &breach, t, 0, 4);
+    batch_end(&b);
+    /* cpu 0 of the gateway goes on: what the first batch kept is gone. */
+    batch_begin(&b, &o, 1, 0, cpu0_pos, 2000);
+    all_types(&b, 6, 101.5, 3.25f, "plain");
+    order(&b, 503, symbols[0], 4500.25, 1, "buy");
+    order(&b, 503, symbols[0], 4500.5, 2, "buy");
+    batch_end(&b);
+    file_close(&o);
+}
+
+/* ==== losses.shlog ==== */
+
+static void tick(struct batch *b, uint32_t tid, uint64_t n)
+{
+    struct pay p = {{0}, 0};
+    pay_int(&p, 8, n);
+    record(b, 1, tid, SHMLOG_LEVEL_INFO, SHMLOG_CAT_TRADE, &p, 0, 0, 50);
+}
+
+static void write_losses(void)
+{
+    struct out o;
+    file_open(&o, "losses.shlog", 1);
+    process(&o, 1, "feed", 2001, 6001);
+    process(&o, 2, "victim", 2002, 6002);
+    site(&o, 1, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_TRADE, "fill n=%llu", SHMLOG_ARG_U64, 0);
+    site(&o, 2, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_TRADE, "fill n=%llu", SHMLOG_ARG_U64, 0);
+
+    struct batch b;
+    batch_begin(&b, &o, 1, 0, 0, 100);
+    for (uint64_t n = 0; n < 4; n++)
+        tick(&b, 801, n);
+    batch_end(&b);
+    /* The ring was full: the producer counted 5, then 7 more. */
+    loss(&o, 1, 0, SHMLOG_LOSS_DROPPED, b.pos, 0, 5, 5);
+    /* A writer died between reserving 3 slots (one record) and committing. */
+    loss(&o, 1, 0, SHMLOG_LOSS_DEAD_WRITER, b.pos, 3, 1, 0);
+    batch_again(&b, 1, 0, b.pos + 3);
+    for (uint64_t n = 4; n < 6; n++)
+        tick(&b, 801, n);
+    batch_end(&b);
+    /* A committed record that failed validation: its slot is skipped. */
+    loss(&o, 1, 0, SHMLOG_LOSS_CORRUPT, b.pos, 1, 1, 0);
+    loss(&o, 1, 0, SHMLOG_LOSS_DROPPED, b.pos + 1, 0, 7, 12);
+    /* Counted by the producer for the whole process. */
+    loss(&o, 1, SHLOG_CPU_NONE, SHMLOG_LOSS_NO_RING, 0, 0, 3, 3);
+    loss(&o, 1, SHLOG_CPU_NONE, SHMLOG_LOSS_UNREGISTERED, 0, 0, 2, 2);
+    batch_again(&b, 1, 0, b.pos + 1);
+    tick(&b, 801, 6);
+    batch_end(&b);
+    frame(&o);
+
+    /* A flight-recorder ring the writer lapped: 100 positions (40 records)
+     * overwritten before the collector read them. */
+    batch_begin(&b, &o, 2, 1, 0, 200);
+    tick(&b, 802, 0);
+    batch_end(&b);
+    loss(&o, 2, 1, SHMLOG_LOSS_OVERWRITTEN, 1, 100, 40, 0);
+    batch_again(&b, 2, 1, 101);
+    tick(&b, 802, 41);
+    batch_end(&b);
+    loss(&o, 1, SHLOG_CPU_NONE, SHMLOG_LOSS_NO_RING, 0, 0, 1, 4); /* one more since */
+    exit_marker(&o, 1, 900, 7, 29, EXIT_SHUTDOWN);
+    exit_marker(&o, 2, 950, 2, 40, EXIT_DIED);
+    file_close(&o);
+}
+
+/* ==== rotation/ ==== */
+
+static void svc_process_and_sites(struct out *o, uint32_t key)
+{
+    process(o, key, "svc", 3001, 7001);
+    site(o, key, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_PORTFOLIO, "pos sym=%s qty=%lld avg=%.4f", SHMLOG_ARG_STR,
+         SHMLOG_ARG_I64, SHMLOG_ARG_F64, 0);
+    site(o, key, 2, SHMLOG_LEVEL_TRACE, SHMLOG_CAT_NONE, "step %u", SHMLOG_ARG_U32, 0);
+}
+
+static void svc_records(struct batch *b, uint64_t from, uint64_t to)
+{
+    for (uint64_t n = from; n < to; n++) {
+        struct pay p = {{0}, 0};
+        if (n % 3) {
+            pay_int(&p, 4, n);
+            record(b, 2, 901, SHMLOG_LEVEL_TRACE, SHMLOG_CAT_NONE, &p, 0, 0, 20);
+        } else {
+            int t = 0;
+            pay_str(&p, symbols[n % 4], &t);
+            pay_int(&p, 8, (uint64_t)(int64_t)(100 - (int64_t)n));
+            pay_f64(&p, 4500.0 + 0.0625 * (double)n);
+            record(b, 1, 901, SHMLOG_LEVEL_INFO, SHMLOG_CAT_PORTFOLIO, &p, t, 0, 20);
+        }
+    }
+}
+
+static void write_rotation(void)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/rotation", out_dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        die("%s: %s", dir, strerror(errno));
+
+    struct out o;
+    file_open(&o, "rotation/corpus-host-20260101-000007-000007.shlog", 7);
+    svc_process_and_sites(&o, 1);
+    struct batch b;
+    batch_begin(&b, &o, 1, 0, 0, 300);
+    svc_records(&b, 0, 30);
+    batch_end(&b);
+    loss(&o, 1, 0, SHMLOG_LOSS_DROPPED, b.pos, 0, 4, 4);
+    frame(&o);
+    batch_again(&b, 1, 0, b.pos);
+    svc_records(&b, 30, 50);
+    batch_end(&b);
+    file_close(&o);
+
+    /* The next file: keys are the file's own, so the process may have
+     * another; the last 10 records and the drop marker come again, as after
+     * a collector that stopped before releasing them. */
+    file_open(&o, "rotation/corpus-host-20260101-000008-000008.shlog", 8);
+    svc_process_and_sites(&o, 5);
+    batch_begin(&b, &o, 5, 0, 40, 300 + 40 * 20); /* the times the first file gave them */
+    svc_records(&b, 40, 70);
+    batch_end(&b);
+    loss(&o, 5, 0, SHMLOG_LOSS_DROPPED, 30, 0, 4, 4);
+    loss(&o, 5, 0, SHMLOG_LOSS_DROPPED, b.pos, 0, 2, 6);
+    exit_marker(&o, 5, 2000, 70, 6, EXIT_SHUTDOWN);
+    file_close(&o);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: make_corpus OUTDIR\n");
+        return 2;
+    }
+    out_dir = argv[1];
+    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST)
+        die("%s: %s", out_dir, strerror(errno));
+    write_processes();
+    write_losses();
+    write_rotation();
+    return 0;
+}

@@ -1,0 +1,673 @@
+/* Description: shmlog-dump reads within a fixed memory budget whatever the number of files, hosts or frames: 100 crafted files of 2.4 KB, each of another host and with a frame that expands to 64 MiB, are read in under 200 MB and 3 s of CPU with every such frame reported (the dump before this kept one decoded frame per host: 6.8 GB and 35 s); 100 such frames in one file cost no more; a 7 KB frame of ten million records is merged in the same bound (720 MB before); frames larger than any writer makes are refused from their headers, unread, and counted; two readers taking turns in one frame memory, one stopped mid-frame, each read their own file exactly; files the real collector wrote, merged over several hosts, read exactly as each host's alone. */
+#include <errno.h>
+#include <sys/resource.h>
+#include <zstd.h>
+
+#include "test_collector_helpers.h"
+
+#define INFLATED_RAW (64u << 20) /* what a crafted frame expands to: SHLOG_MAX_FRAME_RAW, the most allowed */
+#define HOSTS 100
+#define RSS_MAX_KB (200u << 10)  /* the bound the dump must stay under, with room over what it takes */
+#define CPU_MAX_S 3.0
+
+static struct tc_env env;
+
+static void setup(void) { tc_setup(&env, "dumpmem"); }
+static void teardown(void)
+{
+    tc_kill_children();
+    th_rmdir(env.root);
+}
+
+TestSuite(dump_memory, .init = setup, .fini = teardown, .timeout = 180);
+
+/* ==== Crafted files ==== */
+
+static uint32_t fnv(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+static void put_prefix(uint8_t *p, uint32_t zbytes, uint32_t raw_bytes)
+{
+    uint32_t w[3] = {SHLOG_FRAME_MAGIC, zbytes, raw_bytes};
+    memcpy(p, w, 12);
+    uint32_t c = fnv(p, 12);
+    memcpy(p + 12, &c, 4);
+}
+
+/* A frame the encoder makes: a process, a site, one record at ring position
+ * pos. Its sections (decompressed) go to sections, when not NULL. */
+static size_t small_frame(uint8_t *out, size_t cap, uint64_t pos, uint8_t *sections, size_t *sections_len)
+{
+    struct shlog_enc *e;
+    cr_assert_eq(shlog_enc_new(&e, 1), 0);
+    struct shmlog_proc_info p;
+    th_proc(&p, 4242, 1);
+    cr_assert_eq(shlog_enc_process(e, 1, &p), 0);
+    struct shmlog_site_info s;
+    th_site(&s, 1, "tick %lu", SHMLOG_ARG_U64, 0);
+    cr_assert_eq(shlog_enc_site(e, 1, &s), 0);
+    cr_assert_eq(shlog_enc_batch_begin(e, 1, 0), 0);
+    struct shmlog_rec r;
+    memset(&r, 0, sizeof(r));
+    r.pos = pos;
+    r.tsc = p.anchor_tsc + pos;
+    r.site = 1;
+    r.level = SHMLOG_LEVEL_INFO;
+    uint64_t v = pos;
+    th_slots(&r, th_payload(&r, &s, &v, NULL));
+    cr_assert_eq(shlog_enc_record(e, &r), 0);
+    cr_assert_eq(shlog_enc_batch_end(e), 0);
+    long n = shlog_enc_frame(e, out, cap);
+    cr_assert(n > 0);
+    shlog_enc_free(e);
+    if (sections) {
+        size_t got = ZSTD_decompress(sections, *sections_len, out + SHLOG_FRAME_PREFIX_BYTES,
+                                     (size_t)n - SHLOG_FRAME_PREFIX_BYTES);
+        cr_assert(!ZSTD_isError(got));
+        *sections_len = got;
+    }
+    return (size_t)n;
+}
+
+/* A frame whose content is head then zeros, content_bytes in all, compressed
+ * a megabyte at a time (the test itself stays small); its prefix says
+ * prefix_raw. Returns the frame, *len its bytes. */
+static uint8_t *inflated_frame(const uint8_t *head, size_t head_len, uint64_t content_bytes, uint32_t prefix_raw,
+                               size_t *len)
+{
+    static const uint8_t zeros[1u << 20];
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    cr_assert(c != NULL);
+    cr_assert(!ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 1)));
+    cr_assert(!ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)));
+    cr_assert(!ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(c, content_bytes)));
+    size_t cap = 1u << 20;
+    uint8_t *buf = malloc(cap);
+    cr_assert(buf != NULL);
+    ZSTD_outBuffer out = {buf + SHLOG_FRAME_PREFIX_BYTES, cap - SHLOG_FRAME_PREFIX_BYTES, 0};
+    uint64_t fed = 0;
+    while (fed < content_bytes) {
+        ZSTD_inBuffer in;
+        if (fed < head_len)
+            in = (ZSTD_inBuffer){head, head_len, 0};
+        else
+            in = (ZSTD_inBuffer){zeros, content_bytes - fed < sizeof(zeros) ? content_bytes - fed : sizeof(zeros), 0};
+        while (in.pos < in.size)
+            cr_assert(!ZSTD_isError(ZSTD_compressStream2(c, &out, &in, ZSTD_e_continue)));
+        fed += in.size;
+    }
+    ZSTD_inBuffer none = {NULL, 0, 0};
+    size_t left;
+    do {
+        left = ZSTD_compressStream2(c, &out, &none, ZSTD_e_end);
+        cr_assert(!ZSTD_isError(left));
+    } while (left);
+    ZSTD_freeCCtx(c);
+    put_prefix(buf, (uint32_t)out.pos, prefix_raw);
+    *len = SHLOG_FRAME_PREFIX_BYTES + out.pos;
+    return buf;
+}
+
+/* A file of host with the given frames after its header. */
+static void write_file(const char *path, const char *host, const uint8_t *const frames[], const size_t lens[],
+                       size_t nframes)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    cr_assert(fd >= 0, "%s", path);
+    struct shlog_file_header h = {.file_seq = 1, .created_ns = 1700000000000000000ull, .collector_pid = 1};
+    snprintf(h.host, sizeof(h.host), "%s", host);
+    uint8_t hb[SHLOG_FILE_HEADER_BYTES];
+    shlog_file_header_encode(hb, &h);
+    cr_assert_eq(write(fd, hb, sizeof(hb)), (ssize_t)sizeof(hb));
+    for (size_t i = 0; i < nframes; i++)
+        cr_assert_eq(write(fd, frames[i], lens[i]), (ssize_t)lens[i]);
+    close(fd);
+}
+
+/* ==== Running the dump ==== */
+
+struct run {
+    int status;     /* exit status, or -1 when it did not exit */
+    long maxrss_kb; /* peak resident memory */
+    double cpu_s;   /* user + system */
+};
+
+/* shmlog-dump args..., stdout to out_path and stderr to err_path. */
+static struct run run_dump(const char *out_path, const char *err_path, const char *const args[])
+{
+    char *argv[16];
+    int n = 0;
+    argv[n++] = (char *)tc_exe("SHMLOG_DUMP");
+    for (int i = 0; args[i] && n < 15; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600), e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    struct rusage ru;
+    /* wait4: the rusage of this child alone, not the peak of every child so
+     * far. Linux keeps the larger of the peaks before and after exec, so it
+     * counts this process's size at the fork too: an upper bound. */
+    cr_assert_eq(wait4(pid, &st, 0, &ru), pid);
+    struct run r = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, ru.ru_maxrss,
+                    (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                        ru.ru_stime.tv_usec / 1e6};
+    char what[1024] = "";
+    for (int i = 0; args[i]; i++)
+        snprintf(what + strlen(what), sizeof(what) - strlen(what), " %s", args[i]);
+    fprintf(stderr, "shmlog-dump%s: exit %d, peak RSS %ld KB, %.2f s CPU\n", what, r.status, r.maxrss_kb, r.cpu_s);
+    return r;
+}
+
+/* Lines of path that contain what. */
+static size_t count_lines(const char *path, const char *what)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert(f != NULL, "%s", path);
+    static char line[1 << 16];
+    size_t n = 0;
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, what) != NULL;
+    fclose(f);
+    return n;
+}
+
+static void assert_contains(const char *path, const char *what)
+{
+    cr_assert_gt(count_lines(path, what), 0, "%s has no '%s'", path, what);
+}
+
+/* ==== Inflated frames ==== */
+
+Test(dump_memory, a_hundred_hosts_with_inflated_frames)
+{
+    /* Each file: a small good frame, then one whose sections define the
+     * process again and are followed by zeros up to 64 MiB. The dump used to
+     * keep the second frame decoded while it merged the other hosts (it
+     * stopped after the first event of a new frame), so each host held 64
+     * MiB; a file of zeros alone was read to its end and let go at once. */
+    uint8_t good[4096], sections[4096];
+    size_t sections_len = sizeof(sections);
+    size_t good_len = small_frame(good, sizeof(good), 0, sections, &sections_len);
+    size_t bad_len;
+    uint8_t *bad = inflated_frame(sections, sections_len, INFLATED_RAW, INFLATED_RAW, &bad_len);
+    char dir[400], path[600], host[32];
+    snprintf(dir, sizeof(dir), "%s/hosts", env.root);
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    for (int i = 0; i < HOSTS; i++) {
+        snprintf(host, sizeof(host), "host%03d", i);
+        snprintf(path, sizeof(path), "%s/%s-20250101-000000-000001.shlog", dir, host);
+        const uint8_t *frames[] = {good, bad};
+        size_t lens[] = {good_len, bad_len};
+        write_file(path, host, frames, lens, 2);
+    }
+    free(bad);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_lt(st.st_size, 4096, "a crafted file takes %lld bytes", (long long)st.st_size);
+
+    char out[400], err[400];
+    snprintf(out, sizeof(out), "%s/read.out", env.root);
+    snprintf(err, sizeof(err), "%s/read.err", env.root);
+    const char *read_args[] = {"read", dir, NULL};
+    struct run r = run_dump(out, err, read_args);
+    cr_assert_eq(r.status, 1, "damage makes the exit status 1");
+    cr_assert_lt(r.maxrss_kb, RSS_MAX_KB, "read of %d hosts: peak RSS %ld KB", HOSTS, r.maxrss_kb);
+    cr_assert_lt(r.cpu_s, CPU_MAX_S, "read of %d hosts: %.2f s CPU", HOSTS, r.cpu_s);
+    cr_assert_eq(count_lines(err, "frame damaged: a section of type 0"), HOSTS, "every inflated frame is reported");
+    cr_assert_eq(count_lines(out, "tick 0"), HOSTS, "the good frame of every host is read");
+
+    const char *stats_args[] = {"stats", "--format", "json", dir, NULL};
+    r = run_dump(out, err, stats_args);
+    cr_assert_lt(r.maxrss_kb, RSS_MAX_KB);
+    cr_assert_lt(r.cpu_s, CPU_MAX_S);
+    assert_contains(out, "\"bad_frames\":100,");
+    assert_contains(out, "\"records\":100,");
+}
+
+Test(dump_memory, a_hundred_inflated_frames_in_one_file)
+{
+    /* Zeros alone: every frame decompresses, and is damage from its first byte. */
+    size_t bad_len;
+    uint8_t *bad = inflated_frame(NULL, 0, INFLATED_RAW, INFLATED_RAW, &bad_len);
+    const uint8_t *frames[HOSTS];
+    size_t lens[HOSTS];
+    for (int i = 0; i < HOSTS; i++) {
+        frames[i] = bad;
+        lens[i] = bad_len;
+    }
+    char path[600], out[400], err[400];
+    snprintf(path, sizeof(path), "%s/one-20250101-000000-000001.shlog", env.root);
+    write_file(path, "one", frames, lens, HOSTS);
+    free(bad);
+    snprintf(out, sizeof(out), "%s/stats.out", env.root);
+    snprintf(err, sizeof(err), "%s/stats.err", env.root);
+    const char *args[] = {"stats", "--format", "json", path, NULL};
+    struct run r = run_dump(out, err, args);
+    cr_assert_eq(r.status, 1);
+    cr_assert_lt(r.maxrss_kb, RSS_MAX_KB, "peak RSS %ld KB", r.maxrss_kb);
+    cr_assert_lt(r.cpu_s, CPU_MAX_S, "%.2f s CPU (6.5 s when each was read to its end)", r.cpu_s);
+    assert_contains(out, "\"bad_frames\":100,");
+    cr_assert_eq(count_lines(err, "frame damaged: a section of type 0"), HOSTS);
+}
+
+Test(dump_memory, frames_over_the_limit_are_refused_unread)
+{
+    /* Frames that expand past SHLOG_MAX_FRAME_RAW: two in a row that say so
+     * in their prefixes (each counted), one in its zstd header only (its
+     * prefix claims 1 MiB). Good frames before and after them are read. */
+    uint64_t over = (uint64_t)SHLOG_MAX_FRAME_RAW + (64u << 10);
+    uint8_t good1[4096], good2[4096];
+    size_t good1_len = small_frame(good1, sizeof(good1), 0, NULL, NULL);
+    size_t good2_len = small_frame(good2, sizeof(good2), 1, NULL, NULL);
+    size_t big1_len, big2_len;
+    uint8_t *big1 = inflated_frame(NULL, 0, over, (uint32_t)over, &big1_len);
+    uint8_t *big2 = inflated_frame(NULL, 0, over, 1u << 20, &big2_len);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/big-20250101-000000-000001.shlog", env.root);
+    const uint8_t *frames[] = {good1, big1, big1, big2, good2};
+    size_t lens[] = {good1_len, big1_len, big1_len, big2_len, good2_len};
+    write_file(path, "big", frames, lens, 5);
+    free(big1);
+    free(big2);
+
+    struct rusage before, after;
+    cr_assert_eq(getrusage(RUSAGE_SELF, &before), 0);
+    struct shlog_reader *rd;
+    char why[512];
+    cr_assert_eq(shlog_reader_open(&rd, path, 0, NULL, why, sizeof(why)), 0, "%s", why);
+    struct th_read got = {0};
+    struct shlog_event ev;
+    int rc;
+    while ((rc = shlog_reader_next(rd, &ev)) > 0) {
+        th_read_event(&got, &ev);
+        if (ev.kind == SHLOG_EV_ERROR)
+            cr_assert(strstr(ev.error, "frame unreadable: ") && strstr(ev.error, "no writer exceeds; skipped unread"),
+                      "%s", ev.error);
+    }
+    cr_assert_eq(rc, 0);
+    const struct shlog_reader_stats *st = shlog_reader_stats(rd);
+    cr_assert_eq(got.errors, 3, "errors: %zu (%s)", got.errors, got.first_error);
+    cr_assert_eq(st->lost_records[SHMLOG_LOSS_UNREADABLE], 3, "each counted as an unreadable frame");
+    cr_assert_eq(st->bad_frames, 3);
+    cr_assert_eq(st->frames, 2);
+    cr_assert_eq(got.n, 2, "the good frames around them are read");
+    shlog_reader_close(rd);
+    cr_assert_eq(getrusage(RUSAGE_SELF, &after), 0);
+    /* Decompressing either would have touched 64 MiB. */
+    cr_assert_lt(after.ru_maxrss - before.ru_maxrss, 16 << 10, "peak RSS grew by %ld KB while reading",
+                 after.ru_maxrss - before.ru_maxrss);
+    th_read_free(&got);
+
+    char out[400], err[400];
+    snprintf(out, sizeof(out), "%s/read.out", env.root);
+    snprintf(err, sizeof(err), "%s/read.err", env.root);
+    const char *args[] = {"read", path, NULL};
+    struct run r = run_dump(out, err, args);
+    cr_assert_eq(r.status, 1);
+    cr_assert_eq(count_lines(err, "no writer exceeds; skipped unread"), 3);
+    cr_assert_eq(count_lines(out, " tick "), 2);
+    cr_assert_lt(r.cpu_s, 1.0);
+}
+
+Test(dump_memory, a_frame_of_ten_million_records)
+{
+    /* 60 MiB of records of 6 bytes each, in a 7 KB file: the merge used to
+     * queue all of them before writing one (720 MB). */
+    struct shlog_enc *e;
+    cr_assert_eq(shlog_enc_new(&e, 1), 0);
+    struct shmlog_proc_info p;
+    th_proc(&p, 4242, 1);
+    cr_assert_eq(shlog_enc_process(e, 1, &p), 0);
+    struct shmlog_site_info s;
+    th_site(&s, 1, "nothing", 0);
+    cr_assert_eq(shlog_enc_site(e, 1, &s), 0);
+    uint64_t pos = 0;
+    struct shmlog_rec rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.site = 1;
+    rec.level = SHMLOG_LEVEL_INFO;
+    rec.nslots = 1;
+    while (shlog_enc_raw_bytes(e) < (60u << 20)) {
+        cr_assert_eq(shlog_enc_batch_begin(e, 1, 0), 0);
+        for (unsigned i = 0; i < SHLOG_MAX_BATCH_RECORDS; i++, pos++) {
+            rec.pos = pos;
+            rec.tsc = p.anchor_tsc + pos;
+            if (shlog_enc_record(e, &rec) != 0)
+                cr_assert_fail("record %llu", (unsigned long long)pos);
+        }
+        cr_assert_eq(shlog_enc_batch_end(e), 0);
+    }
+    size_t cap = shlog_enc_frame_bound(e);
+    uint8_t *frame = malloc(cap);
+    long n = shlog_enc_frame(e, frame, cap);
+    cr_assert(n > 0);
+    shlog_enc_free(e);
+    char path[600], err[400], out[400];
+    snprintf(path, sizeof(path), "%s/many-20250101-000000-000001.shlog", env.root);
+    const uint8_t *frames[] = {frame};
+    size_t lens[] = {(size_t)n};
+    write_file(path, "many", frames, lens, 1);
+    free(frame);
+
+    snprintf(err, sizeof(err), "%s/read.err", env.root);
+    const char *read_args[] = {"read", path, NULL};
+    struct run r = run_dump("/dev/null", err, read_args);
+    cr_assert_eq(r.status, 0);
+    cr_assert_lt(r.maxrss_kb, RSS_MAX_KB, "peak RSS %ld KB", r.maxrss_kb);
+    snprintf(out, sizeof(out), "%s/stats.out", env.root);
+    const char *stats_args[] = {"stats", "--format", "json", path, NULL};
+    r = run_dump(out, err, stats_args);
+    cr_assert_eq(r.status, 0);
+    char want[64];
+    snprintf(want, sizeof(want), "\"records\":%llu,", (unsigned long long)pos);
+    assert_contains(out, want);
+}
+
+/* ==== Readers taking turns in one frame memory ==== */
+
+/* A file of frames of records of one process, values base, base + stride, ... */
+static void write_records_file(const char *path, uint32_t pid, uint64_t base, uint64_t stride)
+{
+    struct th_file f;
+    th_open(&f, path, 1);
+    struct shmlog_proc_info p;
+    th_proc(&p, pid, 1);
+    cr_assert_eq(shlog_enc_process(f.enc, 1, &p), 0);
+    struct shmlog_site_info s;
+    th_site(&s, 1, "v=%lu", SHMLOG_ARG_U64, 0);
+    cr_assert_eq(shlog_enc_site(f.enc, 1, &s), 0);
+    uint64_t pos = 0;
+    for (int frame = 0; frame < 4; frame++) {
+        cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 0), 0);
+        for (int i = 0; i < 100; i++, pos++) {
+            struct shmlog_rec r;
+            memset(&r, 0, sizeof(r));
+            r.pos = pos;
+            r.tsc = p.anchor_tsc + pos;
+            r.site = 1;
+            uint64_t v = base + stride * pos;
+            th_slots(&r, th_payload(&r, &s, &v, NULL));
+            cr_assert_eq(shlog_enc_record(f.enc, &r), 0);
+        }
+        cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+        th_flush(&f);
+    }
+    th_close(&f);
+}
+
+/* The value of a record of write_records_file. */
+static uint64_t record_value(const struct shlog_event *ev)
+{
+    uint64_t v;
+    memcpy(&v, ev->rec->payload, sizeof(v));
+    return v;
+}
+
+/* Reads one event of r; 0 at the end. Checks that a record is the next of
+ * its file. */
+static int step(struct shlog_reader *r, uint64_t *next_value, uint64_t stride, int *frame_end)
+{
+    struct shlog_event ev;
+    int rc = shlog_reader_next(r, &ev);
+    cr_assert_geq(rc, 0);
+    *frame_end = rc && ev.kind == SHLOG_EV_FRAME_END;
+    if (rc && ev.kind == SHLOG_EV_RECORD)
+        cr_assert_eq(record_value(&ev), *next_value);
+    if (rc && ev.kind == SHLOG_EV_RECORD)
+        *next_value += stride;
+    cr_assert(!rc || ev.kind != SHLOG_EV_ERROR, "%s", ev.error);
+    return rc;
+}
+
+Test(dump_memory, readers_take_turns_in_one_frame_memory)
+{
+    char a[600], b[600], why[512];
+    snprintf(a, sizeof(a), "%s/a.shlog", env.root);
+    snprintf(b, sizeof(b), "%s/b.shlog", env.root);
+    /* Other values, other deltas: a reader given the other's bytes shows. */
+    write_records_file(a, 11, 0, 1);
+    write_records_file(b, 12, 1000000, 3);
+    struct shlog_frame_mem *m;
+    cr_assert_eq(shlog_frame_mem_new(&m), 0);
+    struct shlog_reader *ra, *rb;
+    cr_assert_eq(shlog_reader_open(&ra, a, 0, NULL, why, sizeof(why)), 0, "%s", why);
+    cr_assert_eq(shlog_reader_open(&rb, b, 0, NULL, why, sizeof(why)), 0, "%s", why);
+    cr_assert_eq(shlog_reader_share_frame_mem(ra, m), 0);
+    cr_assert_eq(shlog_reader_share_frame_mem(rb, m), 0);
+    shlog_reader_report_frame_ends(ra, 1);
+    shlog_reader_report_frame_ends(rb, 1);
+    uint64_t va = 0, vb = 1000000;
+    int end;
+    /* a stops mid-frame: b cannot take the memory a reads in, and a trim
+     * of a reader mid-frame frees nothing it reads. */
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(step(ra, &va, 1, &end), 1);
+    while (step(rb, &vb, 3, &end) && !end)
+        ;
+    shlog_reader_trim(ra, 0);
+    cr_assert_eq(shlog_reader_share_frame_mem(ra, NULL), -EBUSY, "only before the first frame");
+    /* Then turns between frames, each trimmed to nothing of its own. */
+    int more_a = 1, more_b = 1;
+    while (more_a || more_b) {
+        while (more_a && (more_a = step(ra, &va, 1, &end)) && !end)
+            ;
+        cr_assert_eq(shlog_reader_trim(ra, 0), 0);
+        while (more_b && (more_b = step(rb, &vb, 3, &end)) && !end)
+            ;
+        cr_assert_eq(shlog_reader_trim(rb, 0), 0);
+    }
+    cr_assert_eq(va, 400, "every record of a, in order");
+    cr_assert_eq(vb, 1001200, "every record of b, in order");
+    shlog_reader_close(ra);
+    shlog_reader_close(rb);
+    shlog_frame_mem_free(m);
+}
+
+/* ==== Files of the real collector ==== */
+
+/* A copy of every .shlog file of from in to, its header naming host. */
+static void copy_as_host(const char *from, const char *to, const char *host)
+{
+    cr_assert_eq(mkdir(to, 0700), 0);
+    DIR *d = opendir(from);
+    cr_assert(d != NULL);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 7 || strcmp(de->d_name + l - 6, ".shlog") != 0)
+            continue;
+        char src[1400], dst[1400];
+        snprintf(src, sizeof(src), "%s/%s", from, de->d_name);
+        snprintf(dst, sizeof(dst), "%s/%s", to, de->d_name);
+        int in = open(src, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        cr_assert(in >= 0 && out >= 0);
+        static uint8_t buf[1 << 16];
+        ssize_t n;
+        for (off_t off = 0; (n = read(in, buf, sizeof(buf))) > 0; off += n) {
+            if (off == 0) {
+                struct shlog_file_header h;
+                cr_assert(n >= (ssize_t)SHLOG_FILE_HEADER_BYTES);
+                cr_assert(shlog_file_header_decode(buf, (size_t)n, &h) == NULL);
+                snprintf(h.host, sizeof(h.host), "%s", host);
+                shlog_file_header_encode(buf, &h);
+            }
+            cr_assert_eq(write(out, buf, (size_t)n), n);
+        }
+        close(in);
+        close(out);
+    }
+    closedir(d);
+}
+
+struct lines {
+    char **v;
+    size_t n, cap;
+};
+
+static void lines_add(struct lines *l, const char *s)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 1024;
+        l->v = realloc(l->v, l->cap * sizeof(*l->v));
+        cr_assert(l->v != NULL);
+    }
+    l->v[l->n++] = strdup(s);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void lines_free(struct lines *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+/* The unsigned number after "key": in a JSON line, or -1 without the key. */
+static long long json_u64(const char *line, const char *key)
+{
+    char k[32];
+    snprintf(k, sizeof(k), "\"%s\":", key);
+    const char *p = strstr(line, k);
+    return p ? (long long)strtoull(p + strlen(k), NULL, 10) : -1;
+}
+
+/* The string after "key":" in a JSON line (no escapes in what the tests log). */
+static void json_str(const char *line, const char *key, char *out, size_t cap)
+{
+    char k[32];
+    snprintf(k, sizeof(k), "\"%s\":\"", key);
+    const char *p = strstr(line, k);
+    cr_assert(p != NULL, "no %s in %s", key, line);
+    p += strlen(k);
+    size_t n = strcspn(p, "\"");
+    cr_assert_lt(n, cap);
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static void read_lines(const char *path, struct lines *l)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert(f != NULL);
+    static char line[1 << 16];
+    while (fgets(line, sizeof(line), f))
+        lines_add(l, line);
+    fclose(f);
+}
+
+Test(dump_memory, collector_files_merged_over_hosts_read_exactly)
+{
+    enum { COUNT = 20000, THREADS = 2, NHOSTS = 3 };
+    /* Three collector runs, one producer app each; the files of run k
+     * then named as of host k: a merge of three sources that take turns in
+     * one frame memory, each with records of its own. */
+    char dirs[NHOSTS][400], app[NHOSTS][16];
+    size_t records[NHOSTS];
+    for (int k = 0; k < NHOSTS; k++) {
+        snprintf(app[k], sizeof(app[k]), "app%d", k);
+        snprintf(env.out, sizeof(env.out), "%s/out%d", env.root, k);
+        /* Bursts a frame apart and small files: several frames and files. */
+        const char *cargs[] = {"--rotate-size", "2k", NULL};
+        struct tc_child col = tc_collector(&env, cargs);
+        tc_sleep_ms(100);
+        const char *pargs[] = {"--app", app[k], "--threads", "2", "--count", "20000", "--long-every", "97",
+                               "--burst", "1000", "--pause-us", "10000", NULL};
+        struct tc_child p = tc_producer(pargs);
+        unsigned long long dropped = tc_wait_line(&p, "done ");
+        cr_assert_eq(tc_wait_exit(&p), 0);
+        cr_assert(tc_wait_segments_gone(env.seg, 10000));
+        tc_stop_collector(&env, &col);
+
+        struct th_read got = {0};
+        cr_assert_geq(tc_read_all(env.out, &got), 2, "several files");
+        cr_assert_eq(got.errors, 0, "%s", got.first_error);
+        records[k] = tc_check_producer(&got, (uint32_t)p.pid, THREADS, COUNT);
+        cr_assert_eq(records[k] + dropped, (size_t)THREADS * COUNT);
+        th_read_free(&got);
+        char host[16];
+        snprintf(host, sizeof(host), "host%d", k);
+        snprintf(dirs[k], sizeof(dirs[k]), "%s/%s", env.root, host);
+        copy_as_host(env.out, dirs[k], host);
+    }
+
+    char out[400], err[400];
+    snprintf(err, sizeof(err), "%s/read.err", env.root);
+    struct lines alone[NHOSTS] = {{0}}, merged = {0};
+    for (int k = 0; k < NHOSTS; k++) {
+        snprintf(out, sizeof(out), "%s/alone%d.json", env.root, k);
+        const char *args[] = {"read", "--format", "json", dirs[k], NULL};
+        struct run r = run_dump(out, err, args);
+        cr_assert_eq(r.status, 0);
+        cr_assert_eq(count_lines(err, ""), 0, "nothing on stderr");
+        read_lines(out, &alone[k]);
+        size_t recs = 0;
+        for (size_t i = 0; i < alone[k].n; i++)
+            recs += json_u64(alone[k].v[i], "seq") >= 0;
+        cr_assert_eq(recs, records[k], "%s: %zu records, the library read %zu", app[k], recs, records[k]);
+    }
+    snprintf(out, sizeof(out), "%s/merged.json", env.root);
+    const char *args[] = {"read", "--format", "json", dirs[0], dirs[1], dirs[2], NULL};
+    struct run r = run_dump(out, err, args);
+    cr_assert_eq(r.status, 0);
+    cr_assert_eq(count_lines(err, ""), 0, "nothing on stderr");
+    read_lines(out, &merged);
+
+    /* Each host's lines are exactly its lines read alone ... */
+    for (int k = 0; k < NHOSTS; k++) {
+        struct lines mine = {0};
+        char a[64];
+        for (size_t i = 0; i < merged.n; i++) {
+            json_str(merged.v[i], "app", a, sizeof(a));
+            if (!strcmp(a, app[k]))
+                lines_add(&mine, merged.v[i]);
+        }
+        cr_assert_eq(mine.n, alone[k].n, "%s: %zu lines merged, %zu alone", app[k], mine.n, alone[k].n);
+        qsort(mine.v, mine.n, sizeof(*mine.v), str_cmp);
+        qsort(alone[k].v, alone[k].n, sizeof(*alone[k].v), str_cmp);
+        for (size_t i = 0; i < mine.n; i++)
+            cr_assert_str_eq(mine.v[i], alone[k].v[i]);
+        lines_free(&mine);
+        lines_free(&alone[k]);
+    }
+    /* ... in time order, each ring in ring order: the running latest time
+     * of each ring never goes back (tests/test_dump_files.sh says why). */
+    struct ring_time {
+        long long pid, cpu, ts;
+    } rings[64];
+    size_t nrings = 0;
+    long long last = 0;
+    for (size_t i = 0; i < merged.n; i++) {
+        const char *l = merged.v[i];
+        long long pid = json_u64(l, "pid"), cpu = json_u64(l, "cpu"), ts = json_u64(l, "ts_ns");
+        size_t j = 0;
+        while (j < nrings && !(rings[j].pid == pid && rings[j].cpu == cpu))
+            j++;
+        if (j == nrings) {
+            cr_assert_lt(nrings, 64);
+            rings[nrings++] = (struct ring_time){pid, cpu, 0};
+        }
+        if (ts > rings[j].ts)
+            rings[j].ts = ts;
+        cr_assert_geq(rings[j].ts, last, "line %zu goes back in time: %s", i + 1, l);
+        last = rings[j].ts;
+    }
+    lines_free(&merged);
+}
