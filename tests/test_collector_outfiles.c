@@ -222,7 +222,7 @@ static void assert_records(char names[][300], size_t n, pid_t pid, unsigned long
     struct th_read got = {0};
     for (size_t i = 0; i < n; i++) {
         char path[1024];
-        snprintf(path, sizeof(path), "%s/%s", env.out, names[i]);
+        cr_assert_lt((size_t)snprintf(path, sizeof(path), "%s/%.299s", env.out, names[i]), sizeof(path));
         cr_assert_eq(th_read_file(path, dd, &got), 0, "%s", path);
     }
     shlog_dedup_free(dd);

@@ -8,7 +8,8 @@ bash tools/setup.sh
 run() { # name, meson options...
     local dir=build-test-$1; shift
     [ -d "$dir" ] || meson setup "$dir" "$@" >/dev/null
-    ninja -C "$dir" >/dev/null
+    # Quiet when it builds; the compiler's words when it does not.
+    ninja -C "$dir" >"$dir/ninja.log" 2>&1 || { tail -n 40 "$dir/ninja.log"; echo "build failed: $dir"; exit 1; }
     echo "== meson test ($dir)"
     meson test -C "$dir" --print-errorlogs --num-processes 2
 }
