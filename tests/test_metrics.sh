@@ -101,7 +101,9 @@ echo "# producer $prod_pid logged $((threads * count)) records, dropped $dropped
 # not UTF-8 (any local user can name a file so): the app comes from inside the
 # segment, never from its name, so the copy is refused and no label has it.
 weird_app=$'we"ird\\app\nx\xff'
-cp "$seg/tprod-$prod_pid.meta" "$seg/$weird_app-$prod_pid.meta"
+# Copied then renamed, so the collector meets it whole (a half-copied one is
+# refused too, but for its size, which the check below does not look for).
+cp "$seg/tprod-$prod_pid.meta" "$seg/copying" && mv "$seg/copying" "$seg/$weird_app-$prod_pid.meta"
 
 scrape() { curl -sf "$url" >"$root/scrape.txt"; }
 value() { # value NAME_WITH_LABELS [file]
