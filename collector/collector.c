@@ -50,6 +50,9 @@
 #define FRAME_MAX_RECORDS 65536u    /* flush a frame at this many records ... */
 #define FRAME_MAX_RAW (16u << 20)   /* ... or this many uncompressed bytes ... */
 #define FRAME_MAX_AGE_NS 50000000ull /* ... or when its first record is this old */
+/* A pass adds to a frame until this, which leaves room below SHLOG_MAX_FRAME_RAW
+ * for two rings' passes of the largest records (DRAIN_BUDGET x 8 slots). */
+#define FRAME_RAW_STOP (SHLOG_MAX_FRAME_RAW - 2u * DRAIN_BUDGET * SHMLOG_MAX_SLOTS * SHMLOG_RECORD_BYTES)
 #define DRAIN_BUDGET 16384u         /* records per ring per pass: fairness */
 #define TAKE_SLOTS 64u              /* slots copied out of a ring at a time */
 #define WARM_HEAP_BYTES (16u << 20) /* heap faulted in at start: see prepare_memory */
@@ -2299,14 +2302,17 @@ static uint64_t drain_all(uint64_t *smallest)
     S.fill_quarters = 0;
     for (struct proc *p = S.procs; p; p = p->next)
         for (struct ring *r = p->rings; r; r = r->next) {
-            /* A full frame goes before the next ring adds to it: however many
-             * rings there are, no frame grows past what readers take
-             * (SHLOG_MAX_FRAME_RAW). */
-            if (S.flush_soon)
-                flush_frame();
-            moved += drain_ring(r, DRAIN_BUDGET, 1);
             if (!r->broken && r->view.cap < cap)
                 cap = r->view.cap;
+            /* A frame near what readers take (SHLOG_MAX_FRAME_RAW) takes no
+             * more: the loop writes it and comes back at once. Only then,
+             * since the rings after this one wait a pass; and not written
+             * from here: a completed write may free processes this loop walks. */
+            if (shlog_enc_raw_bytes(S.cur->enc) >= FRAME_RAW_STOP) {
+                S.flush_soon = S.backlog = 1;
+                continue;
+            }
+            moved += drain_ring(r, DRAIN_BUDGET, 1);
         }
     *smallest = cap;
     if (S.fill_quarters >= 2)
