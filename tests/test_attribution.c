@@ -315,18 +315,8 @@ struct pid_view {
  * records decoded with a format other than the test producer's. */
 static void read_all_for(const char *dir, struct th_read *got, struct pid_view *v)
 {
-    DIR *d = opendir(dir);
-    cr_assert(d != NULL, "no output directory %s", dir);
     char *names[4096];
-    size_t n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) && n < 4096) {
-        size_t l = strlen(de->d_name);
-        if (l > 6 && strcmp(de->d_name + l - 6, ".shlog") == 0)
-            names[n++] = strdup(de->d_name);
-    }
-    closedir(d);
-    qsort(names, n, sizeof(names[0]), tc_name_cmp);
+    size_t n = tc_closed_files(dir, names);
     struct shlog_dedup *dd;
     cr_assert_eq(shlog_dedup_new(&dd), 0);
     for (size_t i = 0; i < n; i++) {

@@ -232,12 +232,12 @@ static int tc_name_cmp(const void *a, const void *b)
     return nx < ny ? -1 : nx > ny;
 }
 
-/* Reads every closed file of dir in sequence order with one dedup state. */
-static inline size_t tc_read_all(const char *dir, struct th_read *got)
+/* The closed files of dir (at most 4096), in sequence order, strdup'ed into
+ * names. Returns how many. */
+static inline size_t tc_closed_files(const char *dir, char *names[4096])
 {
     DIR *d = opendir(dir);
     cr_assert(d != NULL, "no output directory %s", dir);
-    char *names[4096];
     size_t n = 0;
     struct dirent *de;
     while ((de = readdir(d)) && n < 4096) {
@@ -247,6 +247,14 @@ static inline size_t tc_read_all(const char *dir, struct th_read *got)
     }
     closedir(d);
     qsort(names, n, sizeof(names[0]), tc_name_cmp);
+    return n;
+}
+
+/* Reads every closed file of dir in sequence order with one dedup state. */
+static inline size_t tc_read_all(const char *dir, struct th_read *got)
+{
+    char *names[4096];
+    size_t n = tc_closed_files(dir, names);
     struct shlog_dedup *dd;
     cr_assert_eq(shlog_dedup_new(&dd), 0);
     for (size_t i = 0; i < n; i++) {
