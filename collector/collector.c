@@ -1662,15 +1662,15 @@ static int open_meta(const char *path, int dir, const struct stat *st, char *err
      * pidfd was made (so it is no reuse of a pid), says it without asking. */
     p->pidfd = -1;
     long holder = shmlog_meta_holder(&p->meta);
-    if (holder > 0 && (p->pidfd = pidfd_open_((uint32_t)holder)) >= 0 && shmlog_meta_holder(&p->meta) != holder) {
-        close(p->pidfd);
-        p->pidfd = -1;
+    if (holder > 0 && (p->pidfd = pidfd_open_((uint32_t)holder)) >= 0) {
+        long again = shmlog_meta_holder(&p->meta);
+        if (again != holder) { /* it ended, or handed over: no pidfd, the lock decides */
+            close(p->pidfd);
+            p->pidfd = -1;
+            holder = again;
+        }
     }
-    p->gone = shmlog_meta_holder(&p->meta) < 0;
-    if (p->gone && p->pidfd >= 0) {
-        close(p->pidfd);
-        p->pidfd = -1;
-    }
+    p->gone = holder < 0;
     p->next = S.procs;
     S.procs = p;
     return 0;
