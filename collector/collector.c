@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "anchors.h"
 #include "metrics.h"
 #include "shlog_file.h"
 
@@ -500,6 +501,7 @@ static struct {
     /* segments that failed to open: reported once */
     struct bad_seg { char path[4400]; ino_t ino; int final; struct bad_seg *next; } *bad;
     struct shmlog_rec rec;
+    struct frame_anchors clock;
     _Alignas(64) struct shmlog_record take[TAKE_SLOTS];
 } S;
 
@@ -1086,8 +1088,10 @@ static int end_batch(void)
 
 static void mark_content(void)
 {
-    if (!S.build_first_ns)
+    if (!S.build_first_ns) {
         S.build_first_ns = mono_ns();
+        anchors_frame_opened(&S.clock);
+    }
 }
 
 /* Remembers that ring r may be released up to pos once this frame is done. */
@@ -1508,6 +1512,8 @@ static void flush_frame(void)
             if (rc != -EEXIST)
                 wait_output();
         set_frame_level(file);
+        /* After the frame's last record and right before it is sealed. */
+        check_enc(anchors_seal(&S.clock, file->enc), "the clock's anchors");
         size_t cap = shlog_enc_frame_bound(file->enc);
         f->buf = malloc(cap);
         long n = f->buf ? shlog_enc_frame(file->enc, f->buf, cap) : -ENOMEM;
@@ -2179,9 +2185,7 @@ static void ring_observe(struct ring *r, struct metrics_ring *m)
         uint64_t at = r->read_pos;
         struct shmlog_loss loss;
         if (head != r->read_pos && shmlog_ring_next(&r->view, &at, &oldest, 0, &loss) == SHMLOG_READ_RECORD) {
-            struct shmlog_tsc_clock clock;
-            shmlog_tsc_clock_init(&clock, &r->proc->info);
-            uint64_t born = shmlog_tsc_clock_ns(&clock, oldest.tsc), now = real_ns();
+            uint64_t born = anchors_ns(&S.clock, oldest.tsc), now = real_ns();
             m->lag_seconds = now > born ? (double)(now - born) / 1e9 : 0.0;
         }
     } else {
@@ -2235,6 +2239,7 @@ static int publish_metrics(int wait)
             ring_observe(r, mr);
         }
     }
+    anchors_observe(&S.clock, &s->clock);
     struct metrics_totals *t = &s->totals;
     t->files = S.files;
     t->written_bytes = S.written_bytes;
@@ -2476,6 +2481,9 @@ int main(int argc, char **argv)
 
     if (uring_setup() < 0)
         return 1;
+    const char *clock_warning = anchors_init(&S.clock);
+    if (clock_warning)
+        warnx("%s", clock_warning);
     S.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (S.inotify_fd < 0)
         warnx("inotify: %s (falling back to rescans)", strerror(errno));
@@ -2509,6 +2517,7 @@ int main(int argc, char **argv)
         if (rescan) {
             scan_all();
             last_scan = now;
+            anchors_tick(&S.clock);
         }
         if (rescan || now - last_live >= LIVENESS_NS) {
             check_liveness(rescan);

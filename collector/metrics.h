@@ -59,8 +59,22 @@ struct metrics_totals {
     double cpu_seconds;
 };
 
+/* The host's clocks and the collector's anchors (shm/clock.h). */
+struct metrics_clock {
+    int tsc_invariant;        /* 1, 0, or -1: unknown */
+    int synchronized;         /* the kernel's clock: 1, 0, or -1: unknown */
+    uint64_t esterror_ns;     /* the kernel's estimated error of CLOCK_REALTIME */
+    uint64_t maxerror_ns;     /* and its maximum error */
+    char clocksource[32];     /* "" if unknown */
+    uint64_t anchors;         /* anchors taken */
+    uint64_t steps;           /* steps of CLOCK_REALTIME seen */
+    uint32_t last_err_ns;     /* the last anchor's error */
+    double tsc_hz;            /* TSC ticks per second of CLOCK_REALTIME, as measured */
+};
+
 struct metrics_snapshot {
     struct metrics_totals totals;
+    struct metrics_clock clock;
     struct metrics_ring *rings;
     size_t nrings, rings_cap;
     struct metrics_proc *procs;

@@ -861,6 +861,37 @@ int shlog_enc_exit(struct shlog_enc *e, uint32_t proc, uint64_t exit_ns, uint64_
     return enc_section(e, SHLOG_SEC_EXIT, body, (size_t)(p - body));
 }
 
+static unsigned tristate_bits(enum shlog_tristate t)
+{
+    return t == SHLOG_YES ? 1u : t == SHLOG_NO ? 2u : 0u;
+}
+
+int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, const struct shmlog_clock_anchor *a,
+                    size_t n)
+{
+    if (e->batch_open)
+        return -EBUSY;
+    if (!n || n > SHLOG_CLOCK_MAX_ANCHORS)
+        return -EINVAL;
+    size_t cs = strnlen(ci->clocksource, sizeof(ci->clocksource) - 1);
+    uint8_t body[5 * VARINT_MAX + sizeof(ci->clocksource) + SHLOG_CLOCK_MAX_ANCHORS * 4 * VARINT_MAX];
+    uint8_t *p = body;
+    p = put_varint(p, ci->hz_q16);
+    p = put_varint(p, tristate_bits(ci->tsc_invariant) | tristate_bits(ci->synchronized) << 2);
+    p = put_varint(p, ci->esterror_ns);
+    p = put_varint(p, cs);
+    memcpy(p, ci->clocksource, cs);
+    p += cs;
+    p = put_varint(p, n);
+    for (size_t i = 0; i < n; i++) {
+        p = put_varint(p, a[i].tsc);
+        p = put_varint(p, a[i].ns);
+        p = put_varint(p, a[i].err_ns);
+        p = put_varint(p, a[i].flags);
+    }
+    return enc_section(e, SHLOG_SEC_CLOCK, body, (size_t)(p - body));
+}
+
 int shlog_enc_batch_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu)
 {
     if (e->batch_open)
@@ -1609,6 +1640,10 @@ struct shlog_reader {
     struct shlog_frame_mem *shared; /* shlog_reader_share_frame_mem, or NULL */
     struct shlog_frame_mem *fm;     /* what the last frame was decoded in: own or shared */
     struct cur sec; /* sections left in the frame */
+    struct cur clock_scan;  /* sections not yet looked at for anchors */
+    struct cur clock_body;  /* anchors left of the CLOCK section being returned */
+    uint64_t clock_left;
+    struct shlog_clock_info clock;
     struct batch_state b;
     struct shmlog_rec rec;
     struct map procs; /* (key, 0) -> index into proc_v */
@@ -2124,6 +2159,8 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
         return frame_unreadable(r, ev, at, "%s", why);
     r->frame_open = 1;
     r->sec = (struct cur){m->raw.p, m->raw.p + raw_bytes, 0};
+    r->clock_scan = r->sec;
+    r->clock_left = 0;
     r->st.frames++;
     r->st.raw_bytes += raw_bytes;
     r->st.compressed_bytes += SHLOG_FRAME_PREFIX_BYTES + zbytes;
@@ -2543,6 +2580,69 @@ static int batch_next(struct shlog_reader *r, struct shlog_event *ev)
 }
 
 /* The next section of the frame: 1 with an event, 0 when it gave none. */
+static enum shlog_tristate tristate_of(unsigned bits)
+{
+    return bits == 1 ? SHLOG_YES : bits == 2 ? SHLOG_NO : SHLOG_UNKNOWN;
+}
+
+/* A frame's anchors go out before its other events, so that a reader maps
+ * every record of the frame between anchors taken around it. 1 with an
+ * event, 0 when the frame has no anchor left. */
+static int clock_next(struct shlog_reader *r, struct shlog_event *ev)
+{
+    while (!r->clock_left) {
+        if (r->clock_scan.p >= r->clock_scan.end)
+            return 0;
+        uint8_t type = get_u8(&r->clock_scan);
+        uint64_t len = get_varint(&r->clock_scan);
+        const uint8_t *body = get_bytes(&r->clock_scan, len);
+        if (!body || r->clock_scan.bad || type == 0) {
+            r->clock_scan.p = r->clock_scan.end; /* damage: the section pass reports it */
+            return 0;
+        }
+        if (type != SHLOG_SEC_CLOCK)
+            continue;
+        struct cur c = {body, body + len, 0};
+        struct shlog_clock_info ci;
+        memset(&ci, 0, sizeof(ci));
+        ci.hz_q16 = get_varint(&c);
+        uint64_t state = get_varint(&c);
+        ci.tsc_invariant = tristate_of(state & 3u);
+        ci.synchronized = tristate_of(state >> 2 & 3u);
+        ci.esterror_ns = get_varint(&c);
+        uint64_t cs = get_varint(&c);
+        const uint8_t *name = cs < sizeof(ci.clocksource) ? get_bytes(&c, cs) : NULL;
+        uint64_t n = get_varint(&c);
+        if (!name || c.bad || !n || n > SHLOG_CLOCK_MAX_ANCHORS) {
+            r->clock_scan.p = r->clock_scan.end;
+            return frame_damaged(r, ev, "bad CLOCK section");
+        }
+        for (uint64_t i = 0; i < cs; i++) /* a label and a line: printable only */
+            ci.clocksource[i] = name[i] >= 0x21 && name[i] < 0x7f ? (char)name[i] : '_';
+        r->clock = ci;
+        r->clock_body = c;
+        r->clock_left = n;
+    }
+    struct cur *c = &r->clock_body;
+    struct shmlog_clock_anchor a;
+    a.tsc = get_varint(c);
+    a.ns = get_varint(c);
+    uint64_t err = get_varint(c), flags = get_varint(c);
+    if (c->bad || err > UINT32_MAX) {
+        r->clock_left = 0;
+        r->clock_scan.p = r->clock_scan.end;
+        return frame_damaged(r, ev, "bad CLOCK section");
+    }
+    a.err_ns = (uint32_t)err;
+    a.flags = (uint32_t)(flags & SHMLOG_ANCHOR_STEPPED);
+    r->clock_left--;
+    r->st.anchors++;
+    ev_begin(r, ev, SHLOG_EV_CLOCK);
+    ev->anchor = a;
+    ev->clock = r->clock;
+    return 1;
+}
+
 static int section_next(struct shlog_reader *r, struct shlog_event *ev)
 {
     uint8_t type = get_u8(&r->sec);
@@ -2557,6 +2657,7 @@ static int section_next(struct shlog_reader *r, struct shlog_event *ev)
     case SHLOG_SEC_BATCH: return sec_batch(r, &c, ev);
     case SHLOG_SEC_LOSS: return sec_loss(r, &c, ev);
     case SHLOG_SEC_EXIT: return sec_exit(r, &c, ev);
+    case SHLOG_SEC_CLOCK: return 0; /* returned before the frame's other sections */
     /* No version writes it: zeros where sections should be, as in a frame
      * made only to cost a reader its decompression. */
     case 0: return frame_damaged(r, ev, "a section of type 0");
@@ -2570,6 +2671,12 @@ int shlog_reader_next(struct shlog_reader *r, struct shlog_event *ev)
         int rc;
         if (r->b.open) {
             rc = batch_next(r, ev);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (r->clock_left || r->clock_scan.p < r->clock_scan.end) {
+            rc = clock_next(r, ev);
             if (rc)
                 return rc;
             continue;

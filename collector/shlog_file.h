@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "reader.h"
 
 #ifdef __cplusplus
@@ -53,6 +54,18 @@ enum shlog_section {
     SHLOG_SEC_BATCH = 3,
     SHLOG_SEC_LOSS = 4,
     SHLOG_SEC_EXIT = 5,
+    SHLOG_SEC_CLOCK = 6,
+};
+
+/* What a CLOCK section says besides its anchors (FORMAT.md, section 6). */
+#define SHLOG_CLOCK_MAX_ANCHORS 64u
+enum shlog_tristate { SHLOG_UNKNOWN = 0, SHLOG_YES = 1, SHLOG_NO = 2 };
+struct shlog_clock_info {
+    uint64_t hz_q16;             /* the writer's rate: TSC ticks per second of CLOCK_REALTIME << 16 */
+    enum shlog_tristate tsc_invariant;
+    enum shlog_tristate synchronized; /* the kernel's clock */
+    uint64_t esterror_ns;        /* the kernel's estimated error of CLOCK_REALTIME */
+    char clocksource[32];        /* NUL-terminated; "" if unknown */
 };
 
 /* The decoded file header. */
@@ -101,6 +114,12 @@ enum shlog_exit_how {
 };
 int shlog_enc_exit(struct shlog_enc *e, uint32_t proc, uint64_t exit_ns, uint64_t records, uint64_t lost,
                    enum shlog_exit_how how);
+
+/* Anchors of the host's clock (at most SHLOG_CLOCK_MAX_ANCHORS, in the
+ * order taken) and its state. Readers take a frame's anchors before its
+ * records, wherever in the frame the section is. */
+int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, const struct shmlog_clock_anchor *a,
+                    size_t n);
 
 /* Records of one ring, in ring order. A batch holds at most
  * SHLOG_MAX_BATCH_RECORDS: shlog_enc_record returns -ENOSPC when full (end the
@@ -158,6 +177,8 @@ enum shlog_event_kind {
     SHLOG_EV_ERROR = 6,   /* damage: error says what, offset says where; reading goes on */
     SHLOG_EV_FRAME_END = 7, /* the frame at offset has no event left: only when asked for
                                (shlog_reader_report_frame_ends) */
+    SHLOG_EV_CLOCK = 8,     /* anchor and clock: one anchor of the host's clock. A frame's
+                               anchors come before its other events. */
 };
 
 struct shlog_event {
@@ -176,6 +197,8 @@ struct shlog_event {
     uint64_t exit_records;         /* EXIT */
     uint64_t exit_lost;            /* EXIT */
     enum shlog_exit_how exit_how;  /* EXIT */
+    struct shmlog_clock_anchor anchor; /* CLOCK */
+    struct shlog_clock_info clock;  /* CLOCK: the state written with it */
     int torn;                      /* ERROR: the file ends inside a frame */
     char error[256];               /* ERROR */
 };
@@ -191,6 +214,7 @@ struct shlog_reader_stats {
     uint64_t duplicates;         /* dropped by the dedup state */
     uint64_t lost_records[SHMLOG_LOSS_REASON_MAX + 1]; /* by enum shmlog_loss_reason */
     uint64_t processes, sites, exits;
+    uint64_t anchors;            /* clock anchors returned */
 };
 
 /* Which (pid, proc_start, cpu) positions were already returned, over several

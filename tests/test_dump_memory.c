@@ -23,19 +23,11 @@ TestSuite(dump_memory, .init = setup, .fini = teardown, .timeout = 180);
 
 /* ==== Crafted files ==== */
 
-static uint32_t fnv(const uint8_t *p, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h;
-}
-
 static void put_prefix(uint8_t *p, uint32_t zbytes, uint32_t raw_bytes)
 {
     uint32_t w[3] = {SHLOG_FRAME_MAGIC, zbytes, raw_bytes};
     memcpy(p, w, 12);
-    uint32_t c = fnv(p, 12);
+    uint32_t c = th_fnv(p, 12);
     memcpy(p + 12, &c, 4);
 }
 

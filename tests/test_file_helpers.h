@@ -10,8 +10,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "shlog_file.h"
+
+/* FNV-1a 32, the check of file headers and frame prefixes (FORMAT.md). */
+static inline uint32_t th_fnv(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+/* Writes at *off a frame no encoder would make: a valid prefix and zstd
+ * frame around exactly raw[0..n), whose prefix declares declared_raw bytes. */
+static inline void th_append_raw_frame(int fd, uint64_t *off, const uint8_t *raw, size_t n, uint32_t declared_raw)
+{
+    size_t cap = ZSTD_compressBound(n) + 16;
+    uint8_t *buf = malloc(cap);
+    cr_assert(buf);
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+    size_t z = ZSTD_compress2(cc, buf + 16, cap - 16, raw, n);
+    cr_assert(!ZSTD_isError(z));
+    ZSTD_freeCCtx(cc);
+    uint32_t w[3] = {SHLOG_FRAME_MAGIC, (uint32_t)z, declared_raw};
+    memcpy(buf, w, 12);
+    uint32_t c = th_fnv(buf, 12);
+    memcpy(buf + 12, &c, 4);
+    cr_assert_eq(pwrite(fd, buf, 16 + z, (off_t)*off), (ssize_t)(16 + z));
+    *off += 16 + z;
+    free(buf);
+}
 
 static inline void th_proc(struct shmlog_proc_info *p, uint32_t pid, uint64_t start)
 {

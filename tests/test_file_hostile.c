@@ -170,11 +170,7 @@ Test(file_hostile, wrong_version_or_magic_is_refused)
     struct shlog_file_header h = {.file_seq = 1};
     shlog_file_header_encode(hb, &h);
     hb[8] = (uint8_t)(SHLOG_FILE_VERSION + 1);
-    uint32_t c = 2166136261u;
-    for (int i = 0; i < 124; i++) {
-        c ^= hb[i];
-        c *= 16777619u;
-    }
+    uint32_t c = th_fnv(hb, 124);
     memcpy(hb + 124, &c, 4);
     int fd = open(path, O_RDWR);
     cr_assert_eq(pwrite(fd, hb, sizeof(hb), 0), (ssize_t)sizeof(hb));
@@ -188,35 +184,6 @@ Test(file_hostile, wrong_version_or_magic_is_refused)
     cr_assert_lt(shlog_reader_open(&r, path, 0, NULL, err, sizeof(err)), 0);
 }
 
-static uint32_t fnv(const uint8_t *p, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
-/* Appends a well-formed frame whose content is exactly raw[0..n). */
-static void append_raw_frame(int fd, uint64_t *off, const uint8_t *raw, size_t n, uint32_t declared_raw)
-{
-    size_t cap = ZSTD_compressBound(n) + 16;
-    uint8_t *buf = malloc(cap);
-    ZSTD_CCtx *cc = ZSTD_createCCtx();
-    ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
-    size_t z = ZSTD_compress2(cc, buf + 16, cap - 16, raw, n);
-    cr_assert(!ZSTD_isError(z));
-    ZSTD_freeCCtx(cc);
-    uint32_t w[3] = {SHLOG_FRAME_MAGIC, (uint32_t)z, declared_raw};
-    memcpy(buf, w, 12);
-    uint32_t c = fnv(buf, 12);
-    memcpy(buf + 12, &c, 4);
-    cr_assert_eq(pwrite(fd, buf, 16 + z, (off_t)*off), (ssize_t)(16 + z));
-    *off += 16 + z;
-    free(buf);
-}
-
 Test(file_hostile, huge_declared_lengths_are_rejected)
 {
     struct th_file f;
@@ -227,25 +194,25 @@ Test(file_hostile, huge_declared_lengths_are_rejected)
     uint8_t pre[16];
     uint32_t w[3] = {SHLOG_FRAME_MAGIC, 100, 0xffffffffu};
     memcpy(pre, w, 12);
-    uint32_t c = fnv(pre, 12);
+    uint32_t c = th_fnv(pre, 12);
     memcpy(pre + 12, &c, 4);
     cr_assert_eq(pwrite(fd, pre, 16, (off_t)off), 16);
     off += 16;
     /* A frame whose declared size differs from the zstd content size. */
     uint8_t sec[] = {SHLOG_SEC_EXIT, 4, 1, 0, 0, 0};
-    append_raw_frame(fd, &off, sec, sizeof(sec), 1000);
+    th_append_raw_frame(fd, &off, sec, sizeof(sec), 1000);
     /* Sections with absurd lengths, counts and column sizes. */
     uint8_t huge_section[] = {SHLOG_SEC_SITE, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3};
-    append_raw_frame(fd, &off, huge_section, sizeof(huge_section), sizeof(huge_section));
+    th_append_raw_frame(fd, &off, huge_section, sizeof(huge_section), sizeof(huge_section));
     uint8_t huge_count[] = {SHLOG_SEC_BATCH, 10, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0};
-    append_raw_frame(fd, &off, huge_count, sizeof(huge_count), sizeof(huge_count));
+    th_append_raw_frame(fd, &off, huge_count, sizeof(huge_count), sizeof(huge_count));
     uint8_t huge_col[] = {SHLOG_SEC_BATCH, 12, 1, 0, 0, 5, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0};
-    append_raw_frame(fd, &off, huge_col, sizeof(huge_col), sizeof(huge_col));
+    th_append_raw_frame(fd, &off, huge_col, sizeof(huge_col), sizeof(huge_col));
     uint8_t long_fmt[] = {SHLOG_SEC_SITE, 12, 1, 0, 1, 2, 0, 0, 0xff, 0xff, 0x03, 'a', 'b', 'c'};
-    append_raw_frame(fd, &off, long_fmt, sizeof(long_fmt), sizeof(long_fmt));
+    th_append_raw_frame(fd, &off, long_fmt, sizeof(long_fmt), sizeof(long_fmt));
     /* A record of a process the file never defined. */
     uint8_t no_proc[] = {SHLOG_SEC_BATCH, 4, 99, 0, 0, 1};
-    append_raw_frame(fd, &off, no_proc, sizeof(no_proc), sizeof(no_proc));
+    th_append_raw_frame(fd, &off, no_proc, sizeof(no_proc), sizeof(no_proc));
     close(fd);
 
     struct th_read got = {0};
@@ -276,7 +243,7 @@ Test(file_hostile, random_sections_never_crash_and_stay_bounded)
         raw[0] = (uint8_t)(1 + rand() % 6); /* mostly known section types */
         if (rand() % 2)
             raw[2] = 1; /* the defined process key */
-        append_raw_frame(fd, &off, raw, n, (uint32_t)n);
+        th_append_raw_frame(fd, &off, raw, n, (uint32_t)n);
     }
     close(fd);
     struct th_read got = {0};

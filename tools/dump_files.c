@@ -222,6 +222,8 @@ struct source {
     size_t nrings;          /* rings it has records of */
     uint64_t skip_below;    /* follow: frames before this offset were there at start */
     size_t parked;          /* bytes its reader keeps for frames while it waits */
+    struct shmlog_clock_map clock; /* the host's anchors, over its files in order */
+    int file_anchored;      /* the current file gave an anchor: its records map with them */
 };
 
 enum mode { MODE_READ, MODE_STATS, MODE_VERIFY, MODE_FOLLOW };
@@ -251,6 +253,13 @@ static struct {
     uint64_t levels[8], categories[8], records, lost[8], duplicates, frames, bad_frames, torn;
     uint64_t first_ns, last_ns, file_bytes, nfiles;
     struct hmap apps; /* app name hash -> app_count */
+    struct clock_stats {
+        uint64_t anchors, steps, process_calibrated; /* process_calibrated: records mapped without anchors */
+        uint32_t max_err_ns;
+        struct shlog_clock_info last; /* the state the newest section gave */
+        uint64_t max_esterror_ns;
+        uint64_t unsynchronized;      /* anchors taken while the kernel said its clock was not */
+    } clock;
 } G;
 
 static void note_error(const char *msg)
@@ -776,6 +785,7 @@ static int source_open_next(struct source *s)
     while (s->next < s->nfiles) {
         struct in_file *f = &s->files[s->next++];
         s->cur_file = f;
+        s->file_anchored = 0;
         if (f->bad_header) {
             char msg[4096 + 300];
             snprintf(msg, sizeof msg, "%s: %s", f->path, f->error);
@@ -947,7 +957,13 @@ static void take_record(struct source *s, const struct shlog_event *ev)
     if (!r)
         oom();
     const struct shmlog_rec *rec = ev->rec;
-    uint64_t ts = shmlog_tsc_clock_ns(&p->clock, rec->tsc);
+    uint64_t ts;
+    if (s->file_anchored) {
+        ts = shmlog_clock_map_ns(&s->clock, rec->tsc);
+    } else {
+        ts = shmlog_tsc_clock_ns(&p->clock, rec->tsc);
+        G.clock.process_calibrated++;
+    }
     r->last_ts = ts;
     r->has_last = 1;
     r->last_frame = s->frames;
@@ -1041,6 +1057,24 @@ static void take_exit(struct source *s, const struct shlog_event *ev)
     queue_entry(r, ENTRY_EXIT, ev->exit_ns > r->last_ts ? ev->exit_ns : r->last_ts, r->cpu, NULL, p, &x, sizeof x);
 }
 
+static void take_anchor(struct source *s, const struct shlog_event *ev)
+{
+    struct clock_stats *c = &G.clock;
+    uint64_t anchors = s->clock.anchors;
+    shmlog_clock_map_add(&s->clock, &ev->anchor, ev->clock.hz_q16);
+    s->file_anchored = shmlog_clock_map_ready(&s->clock);
+    if (s->clock.anchors == anchors)
+        return; /* one it had */
+    c->anchors++;
+    c->steps += (ev->anchor.flags & SHMLOG_ANCHOR_STEPPED) != 0;
+    if (ev->anchor.err_ns > c->max_err_ns)
+        c->max_err_ns = ev->anchor.err_ns;
+    if (ev->clock.esterror_ns > c->max_esterror_ns)
+        c->max_esterror_ns = ev->clock.esterror_ns;
+    c->unsynchronized += ev->clock.synchronized == SHLOG_NO;
+    c->last = ev->clock;
+}
+
 static void take_event(struct source *s, const struct shlog_event *ev)
 {
     if (ev->kind != SHLOG_EV_ERROR && ev->offset != s->frame_off) {
@@ -1060,6 +1094,9 @@ static void take_event(struct source *s, const struct shlog_event *ev)
         break;
     case SHLOG_EV_EXIT:
         take_exit(s, ev);
+        break;
+    case SHLOG_EV_CLOCK:
+        take_anchor(s, ev);
         break;
     case SHLOG_EV_ERROR:
         handle_error(s, ev);
@@ -1358,6 +1395,59 @@ static void put_json_counts(struct shmlog_buf *b, const uint64_t counts[8], cons
     }
 }
 
+static const char *tristate_json(enum shlog_tristate t)
+{
+    return t == SHLOG_YES ? "true" : t == SHLOG_NO ? "false" : "null";
+}
+
+/* What the times rest on: the collector's anchors and the clocks' state
+ * they were taken in, or each process's own calibration. */
+static void put_clock_stats(struct shmlog_buf *b, int json)
+{
+    const struct clock_stats *c = &G.clock;
+    char line[512];
+    if (json) {
+        snprintf(line, sizeof line,
+                 ",\"clock\":{\"anchors\":%llu,\"steps\":%llu,\"max_anchor_error_ns\":%u,"
+                 "\"records_on_process_calibration\":%llu,\"tsc_invariant\":%s,\"synchronized\":%s,"
+                 "\"anchors_unsynchronized\":%llu,\"max_esterror_ns\":%llu,\"clocksource\":",
+                 (unsigned long long)c->anchors, (unsigned long long)c->steps, c->max_err_ns,
+                 (unsigned long long)c->process_calibrated, tristate_json(c->last.tsc_invariant),
+                 tristate_json(c->last.synchronized), (unsigned long long)c->unsynchronized,
+                 (unsigned long long)c->max_esterror_ns);
+        shmlog_buf_puts(b, line);
+        shmlog_json_string(b, c->last.clocksource, strlen(c->last.clocksource));
+        shmlog_buf_putc(b, '}');
+        return;
+    }
+    if (!c->anchors) {
+        shmlog_buf_puts(b, "clock: no anchors (files from before them): times use each process's own "
+                           "calibration, good for seconds after its start\n");
+        return;
+    }
+    snprintf(line, sizeof line, "clock: %llu anchors, worst error %u ns, %llu steps of the wall clock; TSC %s; "
+             "clocksource %s; system clock %s",
+             (unsigned long long)c->anchors, c->max_err_ns, (unsigned long long)c->steps,
+             c->last.tsc_invariant == SHLOG_YES ? "invariant" : c->last.tsc_invariant == SHLOG_NO
+                                                                   ? "NOT invariant"
+                                                                   : "invariance unknown",
+             c->last.clocksource[0] ? c->last.clocksource : "unknown",
+             c->unsynchronized == c->anchors ? "not synchronised"
+             : c->unsynchronized           ? "not synchronised at times"
+                                           : "synchronised");
+    shmlog_buf_puts(b, line);
+    if (c->max_esterror_ns) {
+        snprintf(line, sizeof line, " (estimated error up to %.6f s)", (double)c->max_esterror_ns / 1e9);
+        shmlog_buf_puts(b, line);
+    }
+    if (c->process_calibrated) {
+        snprintf(line, sizeof line, "; %llu records from files without anchors use their process's calibration",
+                 (unsigned long long)c->process_calibrated);
+        shmlog_buf_puts(b, line);
+    }
+    shmlog_buf_putc(b, '\n');
+}
+
 static void put_share(struct shmlog_buf *b, uint64_t n, uint64_t total)
 {
     shmlog_buf_u64(b, n);
@@ -1420,6 +1510,7 @@ int cmd_stats(struct cli *cli)
         shmlog_json_double(&b, span, 0);
         shmlog_buf_puts(&b, ",\"records_per_s\":");
         shmlog_json_double(&b, rate, 0);
+        put_clock_stats(&b, 1);
         shmlog_buf_puts(&b, ",\"losses\":{\"total\":");
         shmlog_buf_u64(&b, lost_total);
         for (unsigned r = SHMLOG_LOSS_DROPPED; r <= SHMLOG_LOSS_REASON_MAX; r++)
@@ -1483,6 +1574,7 @@ int cmd_stats(struct cli *cli)
             put_rate(&b, " (%.3f s)", span);
             put_rate(&b, ", %.0f records/s\n", rate);
         }
+        put_clock_stats(&b, 0);
         snprintf(line, sizeof line, "losses: %llu records", (unsigned long long)lost_total);
         shmlog_buf_puts(&b, line);
         for (unsigned r = SHMLOG_LOSS_DROPPED; r <= SHMLOG_LOSS_REASON_MAX; r++)

@@ -14,10 +14,15 @@
  *                                                         and sites again, records and a drop counter
  *                                                         written again
  *
+ * Every frame carries the host clock's anchors (CLOCK, FORMAT.md section 6): a wall clock
+ * 100 ppm faster than the processes' own calibration, so that a reader that maps with the
+ * anchors prints other times than one that does not.
+ *
  * Files once checked in are never written again (the README says why): this program makes the
  * files of a new version, and documents how the old ones were made. Built with
  * -DCORPUS_EXIT_WITHOUT_HOW, it takes the encoder from before EXIT's `how` (as of commit 92179eb),
- * which wrote tests/corpus/v2.
+ * which wrote tests/corpus/v2; with -DCORPUS_WITHOUT_CLOCK, the encoder from before CLOCK, which
+ * wrote tests/corpus/v2-exit-how.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,6 +87,20 @@ static void file_open(struct out *o, const char *name, uint64_t seq)
 
 static void frame(struct out *o)
 {
+#ifndef CORPUS_WITHOUT_CLOCK
+    /* Frame k: anchors 10 k s and 10 (k + 1) s of TSC after the calibration's, each 10 s of
+     * TSC at the calibration's rate 10.001 s of wall clock, as a collector takes them. */
+    static uint64_t frames;
+    const struct shmlog_clock_anchor anchors[2] = {
+        {.tsc = ANCHOR_TSC + frames * 10 * TSC_HZ, .ns = CREATED_NS + frames * 10001000000ull, .err_ns = 12},
+        {.tsc = ANCHOR_TSC + (frames + 1) * 10 * TSC_HZ, .ns = CREATED_NS + (frames + 1) * 10001000000ull,
+         .err_ns = 9},
+    };
+    frames++;
+    struct shlog_clock_info ci = {.hz_q16 = (TSC_HZ << 16) / 10001 * 10000, .tsc_invariant = SHLOG_YES,
+                                  .synchronized = SHLOG_YES, .esterror_ns = 500000, .clocksource = "tsc"};
+    check(shlog_enc_clock(o->enc, &ci, anchors, 2), "clock");
+#endif
     size_t cap = shlog_enc_frame_bound(o->enc);
     void *buf = malloc(cap);
     if (!buf)

@@ -1,0 +1,96 @@
+/*
+ * anchors.c - the collector's anchors of the host's clock (anchors.h).
+ */
+#include "anchors.h"
+
+#include <string.h>
+
+static void push(struct frame_anchors *f, const struct shmlog_clock_anchor *a)
+{
+    /* A frame lives at most FRAME_MAX_AGE_NS: one tick, its opening and
+     * its seal fit with room; the last slot is kept for the seal. */
+    if (f->npending < SHLOG_CLOCK_MAX_ANCHORS - 1)
+        f->pending[f->npending++] = *a;
+}
+
+const char *anchors_init(struct frame_anchors *f)
+{
+    memset(f, 0, sizeof(*f));
+    struct shmlog_clock_anchor a;
+    shmlog_clock_take(&f->taker, &a);
+    shmlog_clock_state_read(&f->state);
+    return shmlog_clock_state_warning(&f->state);
+}
+
+void anchors_frame_opened(struct frame_anchors *f)
+{
+    if (f->frame_open)
+        return;
+    f->frame_open = 1;
+    f->npending = 0;
+    if (f->have_after_step) {
+        push(f, &f->after_step);
+        f->have_after_step = 0;
+    }
+    struct shmlog_clock_anchor a;
+    shmlog_clock_take(&f->taker, &a);
+    push(f, &a);
+}
+
+void anchors_tick(struct frame_anchors *f)
+{
+    struct shmlog_clock_anchor a;
+    shmlog_clock_take(&f->taker, &a);
+    if (f->frame_open) {
+        push(f, &a);
+    } else if ((a.flags & SHMLOG_ANCHOR_STEPPED) && !f->have_after_step) {
+        /* Records written after it and drained into the next frame map
+         * on the clock after the step. */
+        f->after_step = a;
+        f->have_after_step = 1;
+    }
+    shmlog_clock_state_read(&f->state);
+}
+
+static enum shlog_tristate tristate(int v)
+{
+    return v > 0 ? SHLOG_YES : v == 0 ? SHLOG_NO : SHLOG_UNKNOWN;
+}
+
+int anchors_seal(struct frame_anchors *f, struct shlog_enc *enc)
+{
+    struct shmlog_clock_anchor a;
+    shmlog_clock_take(&f->taker, &a);
+    if (f->have_after_step && !f->frame_open) { /* a frame of losses or exits only */
+        f->pending[f->npending++] = f->after_step;
+        f->have_after_step = 0;
+    }
+    f->pending[f->npending++] = a;
+    struct shlog_clock_info ci = {.hz_q16 = f->taker.hz_q16,
+                                  .tsc_invariant = tristate(f->state.tsc_invariant),
+                                  .synchronized = tristate(f->state.synchronized),
+                                  .esterror_ns = f->state.esterror_ns};
+    memcpy(ci.clocksource, f->state.clocksource, sizeof(ci.clocksource));
+    int rc = shlog_enc_clock(enc, &ci, f->pending, f->npending);
+    f->npending = 0;
+    f->frame_open = 0;
+    return rc;
+}
+
+uint64_t anchors_ns(const struct frame_anchors *f, uint64_t tsc)
+{
+    return shmlog_clock_taker_ns(&f->taker, tsc);
+}
+
+void anchors_observe(const struct frame_anchors *f, struct metrics_clock *m)
+{
+    m->tsc_invariant = f->state.tsc_invariant;
+    m->synchronized = f->state.synchronized;
+    m->esterror_ns = f->state.esterror_ns;
+    m->maxerror_ns = f->state.maxerror_ns;
+    memcpy(m->clocksource, f->state.clocksource, sizeof(m->clocksource));
+    m->anchors = f->taker.anchors;
+    m->steps = f->taker.steps;
+    m->last_err_ns = f->taker.last.err_ns;
+    m->tsc_hz = (double)f->taker.hz_q16 / 65536.0;
+}

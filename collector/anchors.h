@@ -1,0 +1,38 @@
+/*
+ * anchors.h - the collector's anchors of the host's clock: taken when a
+ * frame gets its first record, when it is sealed, and once a second between
+ * (for the rate and to see a step while idle); written into each frame as
+ * its CLOCK section (FORMAT.md, section 6).
+ */
+#ifndef SHMLOG_COLLECTOR_ANCHORS_H
+#define SHMLOG_COLLECTOR_ANCHORS_H
+
+#include "clock.h"
+#include "metrics.h"
+#include "shlog_file.h"
+
+struct frame_anchors {
+    struct shmlog_clock_taker taker;
+    struct shmlog_clock_state state; /* refreshed by anchors_tick */
+    struct shmlog_clock_anchor pending[SHLOG_CLOCK_MAX_ANCHORS]; /* for the open frame, in order */
+    unsigned npending;
+    int frame_open;
+    struct shmlog_clock_anchor after_step; /* the first anchor after a step seen between frames */
+    int have_after_step;
+};
+
+/* Takes the first anchor (it waits 20 ms for a rate) and reads the clocks'
+ * state. Returns the warning to log about the host's clocks, or NULL. */
+const char *anchors_init(struct frame_anchors *f);
+/* The frame got its first content. */
+void anchors_frame_opened(struct frame_anchors *f);
+/* Once a second. */
+void anchors_tick(struct frame_anchors *f);
+/* Before the frame is compressed: takes the sealing anchor and appends the
+ * frame's CLOCK section. 0 or -errno from the encoder. */
+int anchors_seal(struct frame_anchors *f, struct shlog_enc *enc);
+/* Wall-clock ns of a TSC reading near now. */
+uint64_t anchors_ns(const struct frame_anchors *f, uint64_t tsc);
+void anchors_observe(const struct frame_anchors *f, struct metrics_clock *m);
+
+#endif /* SHMLOG_COLLECTOR_ANCHORS_H */
