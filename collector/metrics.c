@@ -262,6 +262,72 @@ static void put_proc_family(FILE *out, const struct metrics_snapshot *s, int lev
     }
 }
 
+/* The host's clocks and the collector's anchors. A snapshot staged before
+ * the collector filled them holds zeros throughout: then every family keeps
+ * its HELP and TYPE lines (the set of families never changes) and has no
+ * sample, as does a value the kernel did not report (-1, "" or a rate of 0):
+ * a dashboard sees "absent", never a 0 that means "not invariant" or "not
+ * synchronised". */
+static int clock_filled(const struct metrics_clock *c)
+{
+    /* Field by field: padding copied with the struct may hold anything. */
+    return c->tsc_invariant || c->synchronized || c->esterror_ns || c->maxerror_ns || c->clocksource[0] ||
+           c->anchors || c->steps || c->last_err_ns || c->tsc_hz != 0;
+}
+
+static void put_clock(FILE *out, const struct metrics_clock *c)
+{
+    int filled = clock_filled(c);
+    int kernel = filled && c->synchronized >= 0; /* adjtimex answered */
+    put_family(out, "shmlog_clock_tsc_invariant", "gauge",
+               "1 when the cpus say constant_tsc and nonstop_tsc (an invariant TSC), 0 when not; absent if unknown.");
+    if (filled && c->tsc_invariant >= 0)
+        fprintf(out, "shmlog_clock_tsc_invariant %d\n", c->tsc_invariant ? 1 : 0);
+    put_family(out, "shmlog_clock_info", "gauge", "The kernel's current clocksource, in the label; always 1.");
+    if (filled && c->clocksource[0]) {
+        char cs[sizeof(c->clocksource) + 1];
+        memcpy(cs, c->clocksource, sizeof(c->clocksource));
+        cs[sizeof(c->clocksource)] = '\0';
+        fputs("shmlog_clock_info{clocksource=\"", out);
+        put_label_value(out, cs);
+        fputs("\"} 1\n", out);
+    }
+    put_family(out, "shmlog_clock_synchronized", "gauge",
+               "1 when the kernel says the system clock is synchronised (adjtimex), 0 when not; absent if unknown.");
+    if (kernel)
+        fprintf(out, "shmlog_clock_synchronized %d\n", c->synchronized ? 1 : 0);
+    put_family(out, "shmlog_clock_estimated_error_seconds", "gauge",
+               "The kernel's estimated error of the system clock (adjtimex esterror).");
+    if (kernel) {
+        fputs("shmlog_clock_estimated_error_seconds ", out);
+        put_double(out, (double)c->esterror_ns / 1e9);
+    }
+    put_family(out, "shmlog_clock_max_error_seconds", "gauge",
+               "The kernel's maximum error of the system clock (adjtimex maxerror).");
+    if (kernel) {
+        fputs("shmlog_clock_max_error_seconds ", out);
+        put_double(out, (double)c->maxerror_ns / 1e9);
+    }
+    put_family(out, "shmlog_clock_tsc_hz", "gauge", "TSC ticks per second of the system clock, as the collector measured it.");
+    if (filled && c->tsc_hz > 0) {
+        fputs("shmlog_clock_tsc_hz ", out);
+        put_double(out, c->tsc_hz);
+    }
+    put_family(out, "shmlog_clock_anchor_error_seconds", "gauge",
+               "Error bound of the collector's last TSC-to-wall-clock anchor.");
+    if (filled && c->anchors) {
+        fputs("shmlog_clock_anchor_error_seconds ", out);
+        put_double(out, (double)c->last_err_ns / 1e9);
+    }
+    put_family(out, "shmlog_clock_anchors_total", "counter", "TSC-to-wall-clock anchors the collector took.");
+    if (filled)
+        fprintf(out, "shmlog_clock_anchors_total %" PRIu64 "\n", c->anchors);
+    put_family(out, "shmlog_clock_steps_total", "counter",
+               "Steps of the system clock (set, not slewed) the collector's anchors saw.");
+    if (filled)
+        fprintf(out, "shmlog_clock_steps_total %" PRIu64 "\n", c->steps);
+}
+
 char *metrics_format(struct metrics_snapshot *s, size_t *len)
 {
     char *text = NULL;
@@ -291,6 +357,8 @@ char *metrics_format(struct metrics_snapshot *s, size_t *len)
     put_proc_family(out, s, 0);
     put_family(out, "shmlog_process_level", "gauge", "Live log level of the process (0 TRACE .. 5 FATAL, 6 OFF).");
     put_proc_family(out, s, 1);
+
+    put_clock(out, &s->clock);
 
     const struct metrics_totals *t = &s->totals;
     put_family(out, "shmlog_collector_files_total", "counter", "Output files opened.");

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: shmlog-dump against running processes: follow prints the records a producer logs after it started, across file rotations, and stops on SIGINT; set-level stops and resumes what a live producer writes; status exits 3 when a producer drops during its sample and 0 when nothing drops.
+# Description: shmlog-dump against running processes: follow prints the records a producer logs after it started, across file rotations, and stops on SIGINT; set-level stops and resumes what a live producer writes; status exits 3 when a producer drops during its sample and 0 when nothing drops, and shows the host's clocks (TSC invariant, clocksource, synchronised) as the cpu flags, sysfs and adjtimex say, with a warning when they are not fit.
 # usage: test_dump_live.sh DUMP COLLECTOR TEST_PRODUCER
 set -u
 dump=$1
@@ -183,6 +183,40 @@ check "status exits 0 when nothing drops" test $? -eq 0
 check "status shows the process, its ring and the lag of undrained records" \
     grep -q "^tprod\[$prod\] alive level=INFO rings=[12]" "$tmp/status2.txt"
 check "status shows fill and lag" grep -q 'fill=[0-9]*/.* dropped=0 (+0) lag=[0-9.]*[mu]*s' "$tmp/status2.txt"
+# The host's clocks, as the kernel's own sources say (not through shm/clock.c):
+# cpu flags, sysfs, and adjtimex(2) (TIME_ERROR = 5, STA_UNSYNC = 0x40).
+if grep -m1 '^flags' /proc/cpuinfo | grep -qw constant_tsc && grep -m1 '^flags' /proc/cpuinfo | grep -qw nonstop_tsc; then
+    want_tsc="TSC invariant"
+else
+    want_tsc="TSC NOT invariant"
+fi
+want_cs=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)
+want_sync=$(python3 -c 'import ctypes
+class Timex(ctypes.Structure):
+    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
+                ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
+                ("rest", ctypes.c_char * 256)]
+t = Timex()
+rc = ctypes.CDLL(None).adjtimex(ctypes.byref(t))
+print("synchronised" if rc >= 0 and rc != 5 and not t.status & 0x40 else "not synchronised")')
+want_clock="clock: $want_tsc, clocksource $want_cs, system clock $want_sync (estimated error "
+check "status has the line '$want_clock...'" grep -qF -- "$want_clock" "$tmp/status2.txt"
+if [ "$want_tsc" = "TSC NOT invariant" ] || [ "$want_sync" = "not synchronised" ]; then
+    check "status warns about the clock (TSC not invariant or clock not synchronised)" \
+        grep -q '^clock warning: .*\(TSC is not invariant\|not synchronised\)' "$tmp/status2.txt"
+else
+    check "status has no clock warning on a host whose clocks are fine" test "$(grep -c '^clock warning:' "$tmp/status2.txt")" = 0
+fi
+"$dump" status --dir "$seg" --out "$tmp/none" --watch 0.1 --format json >"$tmp/status2.json" 2>&1
+check "status --format json has the clock as the kernel says" python3 -c "
+import json, sys
+c = json.load(open('$tmp/status2.json'))['clock']
+print(c)
+ok = (c['tsc_invariant'] == ('$want_tsc' == 'TSC invariant') and c['clocksource'] == '$want_cs'
+      and c['synchronized'] == ('$want_sync' == 'synchronised')
+      and isinstance(c['esterror_ns'], int) and isinstance(c['maxerror_ns'], int)
+      and (c['warning'] is None) == ('$want_tsc' == 'TSC invariant' and '$want_sync' == 'synchronised'))
+sys.exit(0 if ok else 1)"
 exec 4>&-
 wait "$prod"
 check "the held producer exits 0 once let go" test $? -eq 0

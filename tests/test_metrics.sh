@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: shmlog-collector's metrics: a real Prometheus server scrapes --metrics-listen and its query API returns the records a producer logged; promtool accepts the scraped text; a segment renamed to a hostile app name is refused and reaches no label; per-ring and per-process series are right; the --metrics-file textfile is valid and replaced atomically (rename: new inode, never seen half written, no .tmp left); non-loopback addresses are refused; the HTTP thread stays off the --cpu drain cpu.
+# Description: shmlog-collector's metrics: a real Prometheus server scrapes --metrics-listen and its query API returns the records a producer logged; promtool accepts the scraped text; a segment renamed to a hostile app name is refused and reaches no label; per-ring and per-process series are right; the clock series say what the cpu flags, sysfs and adjtimex say (TSC invariant, clocksource, synchronised, errors) and count anchors; the --metrics-file textfile is valid and replaced atomically (rename: new inode, never seen half written, no .tmp left); non-loopback addresses are refused; the HTTP thread stays off the --cpu drain cpu.
 # Run by meson test with COLLECTOR and TEST_PRODUCER set. Installs the Debian
 # prometheus package when it is missing and we are root; fails when it cannot.
 set -u
@@ -127,7 +127,10 @@ for name in shmlog_ring_records_total shmlog_ring_bytes_total shmlog_ring_droppe
             shmlog_collector_fast_frames_total \
             shmlog_collector_compression_ratio shmlog_collector_write_errors_total \
             shmlog_collector_rotations_total shmlog_collector_cpu_seconds_total \
-            shmlog_collector_segments_rejected_total shmlog_collector_losses_total; do
+            shmlog_collector_segments_rejected_total shmlog_collector_losses_total \
+            shmlog_clock_tsc_invariant shmlog_clock_info shmlog_clock_synchronized \
+            shmlog_clock_estimated_error_seconds shmlog_clock_max_error_seconds shmlog_clock_tsc_hz \
+            shmlog_clock_anchor_error_seconds shmlog_clock_anchors_total shmlog_clock_steps_total; do
     type=gauge
     case $name in *_total) type=counter ;; esac
     grep -qx "# TYPE $name $type" "$root/scrape.txt" && grep -q "^# HELP $name " "$root/scrape.txt" ||
@@ -166,6 +169,51 @@ check "no label carries the renamed segment's name, and the producer is one proc
     [ "$(grep -c 'app="we' "$root/scrape.txt")" = 0 -a "$(grep -c '^shmlog_process_level{' "$root/scrape.txt")" = 1 ]
 check "compression ratio is above 1 (got $(value shmlog_collector_compression_ratio))" \
     awk -v r="$(value shmlog_collector_compression_ratio)" 'BEGIN { exit !(r > 1) }'
+# ==== The host's clocks ====
+
+# What the series must say, read here from the kernel's own sources, not
+# through shm/clock.c: the cpu flags, sysfs, and adjtimex(2) through ctypes
+# (its return value, TIME_ERROR = 5, and STA_UNSYNC = 0x40 in status).
+if grep -m1 '^flags' /proc/cpuinfo | grep -qw constant_tsc && grep -m1 '^flags' /proc/cpuinfo | grep -qw nonstop_tsc; then
+    want_inv=1
+else
+    want_inv=0
+fi
+want_cs=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)
+read -r want_sync want_est want_max <<<"$(python3 -c 'import ctypes
+class Timex(ctypes.Structure):
+    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
+                ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
+                ("rest", ctypes.c_char * 256)]
+t = Timex()
+rc = ctypes.CDLL(None).adjtimex(ctypes.byref(t))
+sync = 1 if rc >= 0 and rc != 5 and not t.status & 0x40 else 0
+print(sync, max(t.esterror, 0) / 1e6, max(t.maxerror, 0) / 1e6)')"
+echo "# expected: tsc invariant $want_inv, clocksource $want_cs, synchronised $want_sync (esterror ${want_est} s, maxerror ${want_max} s)"
+check "shmlog_clock_tsc_invariant is $want_inv, as /proc/cpuinfo's flags say (got $(value shmlog_clock_tsc_invariant))" \
+    [ "$(value shmlog_clock_tsc_invariant)" = "$want_inv" ]
+check "shmlog_clock_info has the current clocksource, $want_cs: $(grep '^shmlog_clock_info' "$root/scrape.txt")" \
+    [ "$(grep -c '^shmlog_clock_info{' "$root/scrape.txt")" = 1 -a "$(value "shmlog_clock_info{clocksource=\"$want_cs\"}")" = 1 ]
+check "shmlog_clock_synchronized is $want_sync, as adjtimex says (got $(value shmlog_clock_synchronized))" \
+    [ "$(value shmlog_clock_synchronized)" = "$want_sync" ]
+# The kernel's errors move with every NTP update (and maxerror grows by 500
+# ppm a second between them): within 10 ms, or 10 %, of what adjtimex said.
+near() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && (d <= 0.01 || d <= 0.1 * b)) }'; }
+check "shmlog_clock_estimated_error_seconds is near adjtimex's $want_est s (got $(value shmlog_clock_estimated_error_seconds))" \
+    near "$(value shmlog_clock_estimated_error_seconds)" "$want_est"
+check "shmlog_clock_max_error_seconds is near adjtimex's $want_max s (got $(value shmlog_clock_max_error_seconds))" \
+    near "$(value shmlog_clock_max_error_seconds)" "$want_max"
+# One frame written (records_total above) means anchors around it.
+check "shmlog_clock_anchors_total > 0 once a frame was written (got $(value shmlog_clock_anchors_total))" \
+    awk -v v="$(value shmlog_clock_anchors_total)" 'BEGIN { exit !(v != "" && v + 0 > 0) }'
+is_count() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
+check "shmlog_clock_steps_total is a count (got $(value shmlog_clock_steps_total))" \
+    is_count "$(value shmlog_clock_steps_total)"
+check "shmlog_clock_anchor_error_seconds is in [0, 1 ms] (got $(value shmlog_clock_anchor_error_seconds))" \
+    awk -v v="$(value shmlog_clock_anchor_error_seconds)" 'BEGIN { exit !(v != "" && v + 0 >= 0 && v + 0 <= 0.001) }'
+check "shmlog_clock_tsc_hz is a cpu's rate, 100 MHz .. 10 GHz (got $(value shmlog_clock_tsc_hz))" \
+    awk -v v="$(value shmlog_clock_tsc_hz)" 'BEGIN { exit !(v != "" && v + 0 >= 1e8 && v + 0 <= 1e10) }'
+
 check "GET /nope is 404" [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nope")" = 404 ]
 check "POST /metrics is 405" [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url")" = 405 ]
 check "the content type is the text format 0.0.4" \

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "dump.h"
 #include "shlog_file.h"
 
@@ -941,10 +942,23 @@ struct ring_cursor {
     int has_rec;
 };
 
+/* The dump's own anchor of the host's clock, taken once, at the first live
+ * segment it reads: recent records map as well as the collector's anchors
+ * map them (shm/clock.h), with no collector running. */
+static const struct shmlog_clock_taker *live_clock(void)
+{
+    static struct shmlog_clock_taker taker;
+    if (!taker.have_last) {
+        struct shmlog_clock_anchor now;
+        shmlog_clock_take(&taker, &now);
+    }
+    return &taker;
+}
+
 struct ring_ctx {
     const struct cli *cli;
     const struct shmlog_proc_info *info;
-    struct shmlog_tsc_clock clock;
+    struct shmlog_clock_map clock;
     struct site_cache *sites;
     int writer_dead;
     uint64_t last_ns; /* time of the last record shown: loss markers use it */
@@ -993,7 +1007,7 @@ static void cursor_fill(struct ring_ctx *ctx, struct ring_cursor *c)
 static void emit_record(struct ring_ctx *ctx, const struct ring_cursor *c)
 {
     const struct dump_filter *f = &ctx->cli->filter;
-    uint64_t ts = shmlog_tsc_clock_ns(&ctx->clock, c->rec.tsc);
+    uint64_t ts = shmlog_clock_map_ns(&ctx->clock, c->rec.tsc);
     const struct shmlog_site_render *sr = site_lookup(ctx->sites, c->rec.site);
     ctx->last_ns = ts;
     if (!sr) {
@@ -1100,8 +1114,11 @@ static void dump_one(const struct cli *cli, const struct seg_entry *meta_entry, 
         goto out;
     }
 
-    struct ring_ctx ctx = {cli, &info, {0}, &dumping.sites, shmlog_meta_holder(&meta) < 0, 0};
-    shmlog_tsc_clock_init(&ctx.clock, &info);
+    static struct ring_ctx ctx; /* its map is 6 KiB; one process at a time */
+    ctx = (struct ring_ctx){.cli = cli, .info = &info, .sites = &dumping.sites,
+                            .writer_dead = shmlog_meta_holder(&meta) < 0};
+    const struct shmlog_clock_taker *now = live_clock();
+    shmlog_clock_map_live(&ctx.clock, info.anchor_tsc, info.anchor_ns, &now->last, now->hz_q16);
     int nrings = 0;
     for (size_t i = 0; i < n; i++) {
         struct ring_cursor *c = &cur[nrings];
@@ -1198,7 +1215,7 @@ struct status_proc {
 
 /* Age of the record at the ring's tail: the oldest one the collector has not
  * released. Read the way `ring` reads it, without writing. */
-static int ring_lag(const struct status_ring *r, const struct shmlog_proc_info *info, int writer_dead,
+static int ring_lag(const struct status_ring *r, int writer_dead,
                     uint64_t now, uint64_t *lag)
 {
     static struct shmlog_rec rec;
@@ -1207,9 +1224,7 @@ static int ring_lag(const struct status_ring *r, const struct shmlog_proc_info *
     for (int tries = 0; tries < 4; tries++) {
         int st = shmlog_ring_next(&r->view, &pos, &rec, writer_dead, &loss);
         if (st == SHMLOG_READ_RECORD) {
-            struct shmlog_tsc_clock clock;
-            shmlog_tsc_clock_init(&clock, info);
-            uint64_t ts = shmlog_tsc_clock_ns(&clock, rec.tsc);
+            uint64_t ts = shmlog_clock_taker_ns(live_clock(), rec.tsc);
             *lag = now > ts ? now - ts : 0;
             return 1;
         }
@@ -1313,6 +1328,60 @@ static void put_json_kv_double(struct shmlog_buf *b, const char *key, double v)
     shmlog_json_double(b, v, 0);
 }
 
+/* The host's clocks (status runs on the host it reports): one "clock:" line
+ * and, when something is wrong, one "clock warning:" line; with json, a
+ * ,"clock":{...} member. */
+static void put_clock_state(struct shmlog_buf *b, int json)
+{
+    struct shmlog_clock_state cs;
+    shmlog_clock_state_read(&cs);
+    const char *warning = shmlog_clock_state_warning(&cs);
+    if (json) {
+        shmlog_buf_puts(b, ",\"clock\":{\"tsc_invariant\":");
+        shmlog_buf_puts(b, cs.tsc_invariant < 0 ? "null" : cs.tsc_invariant ? "true" : "false");
+        shmlog_buf_puts(b, ",\"clocksource\":");
+        if (cs.clocksource[0])
+            shmlog_json_string(b, cs.clocksource, strlen(cs.clocksource));
+        else
+            shmlog_buf_puts(b, "null");
+        shmlog_buf_puts(b, ",\"synchronized\":");
+        shmlog_buf_puts(b, cs.synchronized < 0 ? "null" : cs.synchronized ? "true" : "false");
+        if (cs.synchronized >= 0) {
+            put_json_kv_u64(b, "esterror_ns", cs.esterror_ns);
+            put_json_kv_u64(b, "maxerror_ns", cs.maxerror_ns);
+        } else {
+            shmlog_buf_puts(b, ",\"esterror_ns\":null,\"maxerror_ns\":null");
+        }
+        shmlog_buf_puts(b, ",\"warning\":");
+        if (warning)
+            shmlog_json_string(b, warning, strlen(warning));
+        else
+            shmlog_buf_puts(b, "null");
+        shmlog_buf_putc(b, '}');
+        return;
+    }
+    shmlog_buf_puts(b, cs.tsc_invariant < 0  ? "clock: TSC invariance unknown"
+                       : cs.tsc_invariant ? "clock: TSC invariant"
+                                          : "clock: TSC NOT invariant");
+    shmlog_buf_puts(b, ", clocksource ");
+    put_text_safe(b, cs.clocksource[0] ? cs.clocksource : "unknown");
+    if (cs.synchronized < 0) {
+        shmlog_buf_puts(b, ", system clock synchronisation unknown (adjtimex failed)\n");
+    } else {
+        shmlog_buf_puts(b, cs.synchronized ? ", system clock synchronised (estimated error "
+                                           : ", system clock not synchronised (estimated error ");
+        put_duration(b, cs.esterror_ns);
+        shmlog_buf_puts(b, ", maximum ");
+        put_duration(b, cs.maxerror_ns);
+        shmlog_buf_puts(b, ")\n");
+    }
+    if (warning) {
+        shmlog_buf_puts(b, "clock warning: ");
+        shmlog_buf_puts(b, warning);
+        shmlog_buf_putc(b, '\n');
+    }
+}
+
 static int cmd_status(struct cli *cli)
 {
     struct seg_list list = {0};
@@ -1373,7 +1442,7 @@ static int cmd_status(struct cli *cli)
             struct status_ring *r = &rings[j];
             r->dropped1 = shmlog_ring_dropped(&r->view);
             drops_grew += r->dropped1 > r->dropped0 ? r->dropped1 - r->dropped0 : 0;
-            r->has_lag = ring_lag(r, &p->info, !p->alive, t1, &r->lag_ns);
+            r->has_lag = ring_lag(r, !p->alive, t1, &r->lag_ns);
         }
     }
     double rate_bytes = (double)collector_growth(&c0, &c1) / secs, rate_records = -1;
@@ -1397,7 +1466,9 @@ static int cmd_status(struct cli *cli)
         put_json_kv_double(&b, "write_bytes_per_s", rate_bytes);
         if (rate_records >= 0)
             put_json_kv_double(&b, "records_per_s", rate_records);
-        shmlog_buf_puts(&b, "},\"processes\":[");
+        shmlog_buf_putc(&b, '}');
+        put_clock_state(&b, 1);
+        shmlog_buf_puts(&b, ",\"processes\":[");
         for (size_t k = 0; k < nprocs; k++) {
             struct status_proc *p = &procs[k];
             if (k)
@@ -1452,6 +1523,7 @@ static int cmd_status(struct cli *cli)
         }
         snprintf(line, sizeof line, " (sampled %.2f s)\n", secs);
         shmlog_buf_puts(&b, line);
+        put_clock_state(&b, 0);
         for (size_t k = 0; k < nprocs; k++) {
             struct status_proc *p = &procs[k];
             put_text_safe(&b, p->info.app);
