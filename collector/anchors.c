@@ -3,7 +3,10 @@
  */
 #include "anchors.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 static void push(struct frame_anchors *f, const struct shmlog_clock_anchor *a)
 {
@@ -13,9 +16,23 @@ static void push(struct frame_anchors *f, const struct shmlog_clock_anchor *a)
         f->pending[f->npending++] = *a;
 }
 
+/* A timer on CLOCK_REALTIME that never fires, armed so that setting the
+ * clock cancels it: the kernel's own notice of a step. */
+static void arm_set_timer(struct frame_anchors *f)
+{
+    struct itimerspec never = {.it_value = {.tv_sec = (time_t)1 << 62}};
+    if (timerfd_settime(f->set_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &never, NULL) != 0) {
+        close(f->set_fd);
+        f->set_fd = -1; /* the once-a-second anchors still see steps */
+    }
+}
+
 const char *anchors_init(struct frame_anchors *f)
 {
     memset(f, 0, sizeof(*f));
+    f->set_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (f->set_fd >= 0)
+        arm_set_timer(f);
     struct shmlog_clock_anchor a;
     shmlog_clock_take(&f->taker, &a);
     shmlog_clock_state_read(&f->state);
@@ -37,7 +54,7 @@ void anchors_frame_opened(struct frame_anchors *f)
     push(f, &a);
 }
 
-void anchors_tick(struct frame_anchors *f)
+static void take_between(struct frame_anchors *f)
 {
     struct shmlog_clock_anchor a;
     shmlog_clock_take(&f->taker, &a);
@@ -49,7 +66,21 @@ void anchors_tick(struct frame_anchors *f)
         f->after_step = a;
         f->have_after_step = 1;
     }
+}
+
+void anchors_tick(struct frame_anchors *f)
+{
+    take_between(f);
     shmlog_clock_state_read(&f->state);
+}
+
+void anchors_poll(struct frame_anchors *f)
+{
+    uint64_t expirations;
+    if (f->set_fd < 0 || read(f->set_fd, &expirations, sizeof(expirations)) >= 0 || errno != ECANCELED)
+        return;
+    arm_set_timer(f);
+    take_between(f);
 }
 
 static enum shlog_tristate tristate(int v)

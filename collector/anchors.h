@@ -1,8 +1,8 @@
 /*
  * anchors.h - the collector's anchors of the host's clock: taken when a
- * frame gets its first record, when it is sealed, and once a second between
- * (for the rate and to see a step while idle); written into each frame as
- * its CLOCK section (FORMAT.md, section 6).
+ * frame gets its first record, when it is sealed, once a second between
+ * (for the rate), and as soon as the kernel says the wall clock was set;
+ * written into each frame as its CLOCK section (FORMAT.md, section 6).
  */
 #ifndef SHMLOG_COLLECTOR_ANCHORS_H
 #define SHMLOG_COLLECTOR_ANCHORS_H
@@ -19,6 +19,7 @@ struct frame_anchors {
     int frame_open;
     struct shmlog_clock_anchor after_step; /* the first anchor after a step seen between frames */
     int have_after_step;
+    int set_fd;  /* a timerfd the kernel cancels when CLOCK_REALTIME is set; -1 if none */
 };
 
 /* Takes the first anchor (it waits 20 ms for a rate) and reads the clocks'
@@ -28,6 +29,9 @@ const char *anchors_init(struct frame_anchors *f);
 void anchors_frame_opened(struct frame_anchors *f);
 /* Once a second. */
 void anchors_tick(struct frame_anchors *f);
+/* Often (a read of a timerfd): an anchor at once when the wall clock was
+ * set, so that few records fall between the step and the next anchor. */
+void anchors_poll(struct frame_anchors *f);
 /* Before the frame is compressed: takes the sealing anchor and appends the
  * frame's CLOCK section. 0 or -errno from the encoder. */
 int anchors_seal(struct frame_anchors *f, struct shlog_enc *enc);

@@ -2512,6 +2512,7 @@ int main(int argc, char **argv)
             last_notify = now;
             if (inotify_pending())
                 last_scan = 0;
+            anchors_poll(&S.clock);
         }
         int rescan = now - last_scan >= RESCAN_NS;
         if (rescan) {
