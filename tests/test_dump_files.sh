@@ -12,26 +12,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
-# check NAME COMMAND...: the command's exit status decides.
-check() {
-    local name=$1
-    shift
-    if "$@" >"$tmp/check.log" 2>&1; then
-        ok "$name"
-    else
-        not_ok "$name"
-        sed 's/^/#   /' "$tmp/check.log" | head -20
-    fi
-}
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit
-}
+. "$(dirname "$0")/tap.sh"
 
 seg=$tmp/seg
 out=$tmp/out
@@ -346,4 +327,4 @@ echo "not a shmlog file at all, just text" >"$tmp/junk.shlog"
 "$dump" verify "$tmp/junk.shlog" >"$tmp/verify.txt" 2>&1
 check "verify of a file that is not a shmlog file exits 1" test $? -eq 1
 
-finish
+tap_done

@@ -6,40 +6,9 @@ dump=$1
 collector=$2
 producer=$3
 tmp=$(mktemp -d /tmp/shmlog-test-dump-live-XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    wait 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
-check() {
-    local name=$1
-    shift
-    if "$@" >"$tmp/check.log" 2>&1; then
-        ok "$name"
-    else
-        not_ok "$name"
-        sed 's/^/#   /' "$tmp/check.log" | head -20
-    fi
-}
+. "$(dirname "$0")/tap.sh"
+trap tap_cleanup EXIT
 now_ns() { date +%s%N; }
-# wait_for SECONDS COMMAND...: polls until the command succeeds.
-wait_for() {
-    local tries=$(($1 * 20))
-    shift
-    for _ in $(seq "$tries"); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    return 1
-}
 # The number of records of pid in JSON Lines file $2 (markers not counted).
 records_of() {
     python3 -c "
@@ -183,22 +152,10 @@ check "status exits 0 when nothing drops" test $? -eq 0
 check "status shows the process, its ring and the lag of undrained records" \
     grep -q "^tprod\[$prod\] alive level=INFO rings=[12]" "$tmp/status2.txt"
 check "status shows fill and lag" grep -q 'fill=[0-9]*/.* dropped=0 (+0) lag=[0-9.]*[mu]*s' "$tmp/status2.txt"
-# The host's clocks, as the kernel's own sources say (not through shm/clock.c):
-# cpu flags, sysfs, and adjtimex(2) (TIME_ERROR = 5, STA_UNSYNC = 0x40).
-if grep -m1 '^flags' /proc/cpuinfo | grep -qw constant_tsc && grep -m1 '^flags' /proc/cpuinfo | grep -qw nonstop_tsc; then
-    want_tsc="TSC invariant"
-else
-    want_tsc="TSC NOT invariant"
-fi
-want_cs=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)
-want_sync=$(python3 -c 'import ctypes
-class Timex(ctypes.Structure):
-    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
-                ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
-                ("rest", ctypes.c_char * 256)]
-t = Timex()
-rc = ctypes.CDLL(None).adjtimex(ctypes.byref(t))
-print("synchronised" if rc >= 0 and rc != 5 and not t.status & 0x40 else "not synchronised")')
+# The host's clocks, as the kernel's own sources say (not through shm/clock.c).
+read -r want_inv want_cs want_synced _ <<<"$(python3 "$(dirname "$0")/host_clock.py")"
+[ "$want_inv" = 1 ] && want_tsc="TSC invariant" || want_tsc="TSC NOT invariant"
+[ "$want_synced" = 1 ] && want_sync="synchronised" || want_sync="not synchronised"
 want_clock="clock: $want_tsc, clocksource $want_cs, system clock $want_sync (estimated error "
 check "status has the line '$want_clock...'" grep -qF -- "$want_clock" "$tmp/status2.txt"
 if [ "$want_tsc" = "TSC NOT invariant" ] || [ "$want_sync" = "not synchronised" ]; then
@@ -221,5 +178,4 @@ exec 4>&-
 wait "$prod"
 check "the held producer exits 0 once let go" test $? -eq 0
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_done

@@ -171,24 +171,8 @@ check "compression ratio is above 1 (got $(value shmlog_collector_compression_ra
     awk -v r="$(value shmlog_collector_compression_ratio)" 'BEGIN { exit !(r > 1) }'
 # ==== The host's clocks ====
 
-# What the series must say, read here from the kernel's own sources, not
-# through shm/clock.c: the cpu flags, sysfs, and adjtimex(2) through ctypes
-# (its return value, TIME_ERROR = 5, and STA_UNSYNC = 0x40 in status).
-if grep -m1 '^flags' /proc/cpuinfo | grep -qw constant_tsc && grep -m1 '^flags' /proc/cpuinfo | grep -qw nonstop_tsc; then
-    want_inv=1
-else
-    want_inv=0
-fi
-want_cs=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)
-read -r want_sync want_est want_max <<<"$(python3 -c 'import ctypes
-class Timex(ctypes.Structure):
-    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
-                ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
-                ("rest", ctypes.c_char * 256)]
-t = Timex()
-rc = ctypes.CDLL(None).adjtimex(ctypes.byref(t))
-sync = 1 if rc >= 0 and rc != 5 and not t.status & 0x40 else 0
-print(sync, max(t.esterror, 0) / 1e6, max(t.maxerror, 0) / 1e6)')"
+# What the series must say, read from the kernel's own sources, not through shm/clock.c.
+read -r want_inv want_cs want_sync want_est want_max <<<"$(python3 "$(dirname "$0")/host_clock.py")"
 echo "# expected: tsc invariant $want_inv, clocksource $want_cs, synchronised $want_sync (esterror ${want_est} s, maxerror ${want_max} s)"
 check "shmlog_clock_tsc_invariant is $want_inv, as /proc/cpuinfo's flags say (got $(value shmlog_clock_tsc_invariant))" \
     [ "$(value shmlog_clock_tsc_invariant)" = "$want_inv" ]

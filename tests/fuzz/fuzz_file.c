@@ -118,6 +118,8 @@ static size_t nwants;
 /* Sites the reader returned: their strings must stay valid until it closes. */
 static const struct shlog_site *kept_sites[FZ_MAX_KEPT_SITES];
 static size_t nkept;
+/* The anchors a file gave so far: its records map with them, as readers map them. */
+static struct shmlog_clock_map clock_map;
 
 /* The renderer takes the site in reader.h's form, as the event gives it. */
 static void check_site_info(const struct shlog_event *ev)
@@ -138,10 +140,15 @@ static void check_site_info(const struct shlog_event *ev)
 static void render_record(const struct shlog_event *ev)
 {
     const struct shmlog_proc_info *p = &ev->proc->info;
-    struct shmlog_tsc_clock clock;
-    shmlog_tsc_clock_init(&clock, p);
-    struct shmlog_render_input ri = {p->app, p->host, p->pid, ev->cpu, shmlog_tsc_clock_ns(&clock, ev->rec->tsc),
-                                     ev->site_info, ev->rec};
+    uint64_t ts;
+    if (shmlog_clock_map_ready(&clock_map)) {
+        ts = shmlog_clock_map_ns(&clock_map, ev->rec->tsc);
+    } else {
+        struct shmlog_tsc_clock clock;
+        shmlog_tsc_clock_init(&clock, p);
+        ts = shmlog_tsc_clock_ns(&clock, ev->rec->tsc);
+    }
+    struct shmlog_render_input ri = {p->app, p->host, p->pid, ev->cpu, ts, ev->site_info, ev->rec};
     for (int json = 0; json <= 1; json++) {
         struct shmlog_buf b;
         shmlog_buf_init(&b, line_buf, sizeof line_buf);
@@ -152,9 +159,20 @@ static void render_record(const struct shlog_event *ev)
 
 static void check_event(struct shlog_reader *r, const struct shlog_event *ev)
 {
-    FZ_CHECK(ev->kind >= SHLOG_EV_PROCESS && ev->kind <= SHLOG_EV_ERROR);
+    FZ_CHECK((ev->kind >= SHLOG_EV_PROCESS && ev->kind <= SHLOG_EV_ERROR) || ev->kind == SHLOG_EV_CLOCK);
     if (ev->kind == SHLOG_EV_ERROR) {
         FZ_CHECK(ev->error[0] != '\0' && memchr(ev->error, 0, sizeof ev->error) != NULL);
+        return;
+    }
+    if (ev->kind == SHLOG_EV_CLOCK) {
+        /* A label and a line: printable, terminated; the map takes anything. */
+        const char *cs = ev->clock.clocksource;
+        FZ_CHECK(memchr(cs, 0, sizeof ev->clock.clocksource) != NULL);
+        for (const char *c = cs; *c; c++)
+            FZ_CHECK(*c > 0x20 && *c < 0x7f);
+        FZ_CHECK((ev->anchor.flags & ~SHMLOG_ANCHOR_STEPPED) == 0);
+        shmlog_clock_map_add(&clock_map, &ev->anchor, ev->clock.hz_q16);
+        FZ_CHECK(clock_map.n >= 1 && clock_map.n <= SHMLOG_CLOCK_MAP_ANCHORS);
         return;
     }
     FZ_CHECK(ev->proc != NULL && shlog_reader_process(r, ev->proc->key) == ev->proc);
@@ -242,6 +260,7 @@ static uint64_t read_file(int fd, int follow, struct shlog_dedup *dedup, size_t 
     uint64_t seen = 0, records = 0, processes = 0, sites = 0, exits = 0;
     size_t next_want = 0;
     nkept = 0;
+    memset(&clock_map, 0, sizeof clock_map);
     for (uint32_t n = 0; n < FZ_MAX_EVENTS; n++) {
         int rc = shlog_reader_next(r, &ev);
         FZ_CHECK(rc == 0 || rc == 1);
@@ -319,6 +338,7 @@ struct enc_run {
     int proc_defined[FZ_PROCS];
     struct shmlog_site_info *sites[FZ_PROCS][FZ_SITE_IDS]; /* as given to the encoder */
     struct ring_state rings[FZ_PROCS][FZ_CPUS];
+    struct ring_state process_counted[FZ_PROCS][2]; /* NO_RING, UNREGISTERED: the process's counters */
     int batch_open;
     uint32_t batch_proc, batch_cpu;
     size_t batch_first_want; /* the batch's records wait here until it ends */
@@ -544,12 +564,19 @@ static void op_batch_end(struct enc_run *e)
 static void op_loss(struct enc_run *e, uint32_t key, uint32_t cpu)
 {
     struct fz_in *in = e->in;
-    struct ring_state *rs = &e->rings[key][cpu];
+    /* Every reason a collector writes; UNREADABLE only readers count. */
+    static const uint8_t reasons[] = {SHMLOG_LOSS_DROPPED, SHMLOG_LOSS_DEAD_WRITER, SHMLOG_LOSS_OVERWRITTEN,
+                                      SHMLOG_LOSS_CORRUPT, SHMLOG_LOSS_NO_RING, SHMLOG_LOSS_UNREGISTERED};
     struct shmlog_loss l;
-    l.reason = SHMLOG_LOSS_DROPPED + fz_u8(in) % SHMLOG_LOSS_UNREADABLE;
+    l.reason = reasons[fz_u8(in) % sizeof reasons];
+    int whole_process = l.reason == SHMLOG_LOSS_NO_RING || l.reason == SHMLOG_LOSS_UNREGISTERED;
+    if (whole_process)
+        cpu = SHLOG_CPU_NONE;
+    struct ring_state *rs = whole_process ? &e->process_counted[key][l.reason == SHMLOG_LOSS_UNREGISTERED]
+                                          : &e->rings[key][cpu];
     l.first_pos = rs->next_pos;
     uint64_t counter_total = 0;
-    if (l.reason == SHMLOG_LOSS_DROPPED) {
+    if (l.reason == SHMLOG_LOSS_DROPPED || whole_process) {
         l.positions = 0;
         l.records = fz_u8(in);
         counter_total = rs->dropped + fz_u8(in);
@@ -560,7 +587,7 @@ static void op_loss(struct enc_run *e, uint32_t key, uint32_t cpu)
     if (e->batch_open || !e->proc_defined[key])
         return;
     FZ_CHECK(shlog_enc_loss(e->enc, key, cpu, &l, counter_total) == 0);
-    if (l.reason == SHMLOG_LOSS_DROPPED) {
+    if (l.reason == SHMLOG_LOSS_DROPPED || whole_process) {
         rs->dropped = counter_total;
         /* Readers count the counter's increase since the last marker. */
         if (counter_total <= rs->dropped_seen)

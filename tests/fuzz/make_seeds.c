@@ -293,6 +293,16 @@ static void file_seeds(const struct real *rd)
     if (shlog_enc_loss(enc, 0, 3, &loss, 0) || shlog_enc_loss(enc, 0, 3, &dropped, 12) ||
         shlog_enc_exit(enc, 0, rd->info.created_ns + 1000000000ull, (uint64_t)rd->nrecs, 13, SHLOG_EXIT_SHUTDOWN))
         die("shlog_enc_loss/exit failed");
+    const struct shmlog_clock_anchor anchors[2] = {
+        {.tsc = rd->info.anchor_tsc, .ns = rd->info.anchor_ns, .err_ns = 11},
+        {.tsc = rd->info.anchor_tsc + rd->info.tsc_hz, .ns = rd->info.anchor_ns + 1000000000ull, .err_ns = 9,
+         .flags = SHMLOG_ANCHOR_STEPPED},
+    };
+    const struct shlog_clock_info clock = {.hz_q16 = rd->info.tsc_hz << 16, .tsc_invariant = SHLOG_YES,
+                                           .synchronized = SHLOG_NO, .esterror_ns = 16000000000ull,
+                                           .clocksource = "kvm-clock"};
+    if (shlog_enc_clock(enc, &clock, anchors, 2) != 0)
+        die("shlog_enc_clock failed");
     frame_at[1] = len;
     n = shlog_enc_frame(enc, frames + len, sizeof frames - len);
     if (n <= 0)
