@@ -202,7 +202,8 @@ static void check_event(struct shlog_reader *r, const struct shlog_event *ev)
         break;
     }
     case SHLOG_EV_LOSS:
-        FZ_CHECK(ev->loss.reason >= SHMLOG_LOSS_DROPPED && ev->loss.reason <= SHMLOG_LOSS_UNREADABLE);
+        FZ_CHECK(ev->loss.reason >= SHMLOG_LOSS_DROPPED && ev->loss.reason <= SHMLOG_LOSS_REASON_MAX &&
+                 ev->loss.reason != SHMLOG_LOSS_UNREADABLE); /* only readers count that one */
         break;
     default:
         break;
