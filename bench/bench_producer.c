@@ -1062,7 +1062,7 @@ int main(int argc, char **argv)
         return 2;
     if (pin_to(B.producers[0].cpu) != 0)
         return 2;
-    /* A page fault costs ~12 us on this kind of VM: none may land in a timed call. */
+    /* A page fault costs microseconds, a hundred calls and more: none may land in a timed call. */
     B.memory_locked = mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
     if (!B.memory_locked)
         snprintf(B.mlock_error, sizeof B.mlock_error, "%s", strerror(errno));

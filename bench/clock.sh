@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# clock.sh - record time against the wall clock over a long run (issue 18; DESIGN.md target: <= 2 us at
-# all times, over 30 minutes, every process).
+# clock.sh - record time against the wall clock over a long run (the target: <= 2 us at all times,
+# over 30 minutes, every process; README.md, "Guarantees", promises 1 us).
 #
 # usage: bench/clock.sh [--procs N] [--interval-ms M] [--minutes X] [--buckets K | --bucket-s S]
 #                       [--skew-ppm P[,P...]]

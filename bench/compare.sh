@@ -14,7 +14,7 @@
 #     threads2         2 producer threads of one process, pinned to cpu 0 and cpu 1,
 #                      each half of the calls: latency per thread, aggregate burst
 #                      throughput and losses. The consumer then shares cpu 1 with a
-#                      producer: this VM has 2 cores.
+#                      producer: the benchmark machine has 2 cores.
 #     procs4           4 producer processes at once, all on cpu 0 (the consumer
 #                      keeps cpu 1), each a quarter of the calls: latency
 #                      percentiles merged over the processes, aggregate throughput
@@ -28,7 +28,7 @@
 #   --overload-rate R  the offered rate of overload: a count for every peer
 #                      (default 60M: as fast as the producer goes, up to 60 M/s;
 #                      LTTng's and spdlog's producers cannot outpace their
-#                      consumers at a lower paced rate on this VM), or auto:
+#                      consumers at a lower paced rate), or auto:
 #                      1.5 x the peer's zero-loss rate found by the args3 rate
 #                      search (run for it when args3 is not selected), the
 #                      lowest target if none was loss-free

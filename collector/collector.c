@@ -3,7 +3,7 @@
  * drains their rings, compacts and compresses records into frames
  * (collector/FORMAT.md) and writes them with io_uring into rotated files.
  *
- * The invariant everything here serves (DESIGN.md 5.2): ring space is
+ * The invariant everything here serves (README.md, "Guarantees"): ring space is
  * released only after the frame holding its records was written (and, with
  * --fsync batch, synced). Frames complete out of order, so releases are applied
  * from a FIFO of frames in submission order, never from a completion directly.
@@ -736,17 +736,17 @@ static void apply_retention(void)
     closedir(d);
 }
 
-/* A page fault costs about 12 us on a VM, and a producer at 40 M records/s
- * fills half a ring in under 2 ms: the drain loop must not fault. glibc
+/* The drain loop must not fault: a page fault takes microseconds, in which a
+ * producer at full rate fills a good part of its ring (bench/compare.sh
+ * --workloads args3_str40 loses records to the first frames' faults without
+ * this). glibc
  * would hand frame buffers and compression workspaces back to the kernel
  * when freed (mmap above 128 KiB, heap trimming) and fault them in again on
  * the next frame or file; kept, they are reused. Buffers still grow past
  * what they had (the columns and frames of longer records, more frames in
- * flight), so the heap is faulted in first, WARM_HEAP_BYTES of it (the
- * benchmarks' collector peaked at 12 MB resident without it), and freed:
- * growth is carved from pages already there. (Without it, records with a
- * 40-character string lost 3,500 to 27,000 records of a 5 M/s run while the
- * first frames faulted their buffers in.) Then one throwaway frame of the
+ * flight), so the heap is faulted in first, WARM_HEAP_BYTES of it (more than
+ * the collector's peak under the benchmarks), and freed:
+ * growth is carved from pages already there. Then one throwaway frame of the
  * size real frames have makes zstd allocate and touch its workspace now,
  * before the first producer, instead of at its first frame (and the freed
  * memory serves every encoder after: rotations too). */
@@ -1375,9 +1375,9 @@ static uint64_t longest_wait_ns(uint64_t smallest);
 
 /* Whether a pass leaves the `waiting` records of live ring r for a later one.
  * A collector that catches up with a producer reads, from then on, the lines
- * its core has just written, each a cross-core transfer: at 40 M records/s
- * paced, passes of 16384 records cost 18.3-19.2 ns a record once the collector
- * had caught up, 15.2-15.9 while it stayed 2 k to 32 k slots behind. So a
+ * its core has just written, each a cross-core transfer, so a record costs
+ * more to drain than while the collector stays a little behind (the
+ * zero-loss rate of bench/compare.sh shows it). So a
  * pass waits for a thirty-second of the ring, but never longer than the
  * longest wait between passes, which bounds the ring's fill meanwhile. Only
  * with cpus of our own: a producer that shares our cpu fills its ring while
@@ -1462,9 +1462,9 @@ static uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
         note_release(r, pos);
         /* Ring space comes back only when the frame is written, so what the
          * frame being built holds is lost to a producer while the collector
-         * is stopped: an eighth of the ring, not a quarter, halved what stops
-         * of 3 ms at 35 M/s lost (bench/stops.sh), for twice the frames and
-         * no change in bytes per record measured. */
+         * is stopped: a frame of an eighth of the ring, not more, keeps what
+         * a stop costs small at no cost in bytes per record (bench/stops.sh
+         * shows it). */
         if (pos - tail >= r->view.cap / 8)
             S.flush_soon = 1;
     }
@@ -1473,12 +1473,10 @@ static uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
 
 /* A collector that falls behind compresses at opt.zstd_fast_level, from a
  * pass that finds a ring over half full until one finds every ring under a
- * quarter: losing records to a full ring costs more than bytes on disk.
- * shmlog-bench-encode, trading mix: 22.1 ns a record to compress at level 1,
- * 11.8-12.1 at -5 and 4.7-4.8 at -50, for 4.84, 6.54-6.61 and 7.34-7.36
- * bytes a record; args3: 3.1, 2.5-2.6 and 1.6-1.7 ns. Overloaded (60 M/s
- * offered, 80 M args3 records), -50 landed 78.5-80.0 M where -5 landed
- * 73.8-78.7 M, in 4 alternated pairs. */
+ * quarter: losing records to a full ring costs more than bytes on disk, and
+ * the fastest level lets the most records through an overload
+ * (shmlog-bench-encode --level L prints each level's cost and bytes a
+ * record; bench/compare.sh --workloads overload shows what lands). */
 static void set_frame_level(struct outfile *file)
 {
     int level = S.filling ? opt.zstd_fast_level : opt.zstd_level;
@@ -2330,11 +2328,9 @@ static uint64_t drain_all(uint64_t *smallest)
 /* The longest a ring may go unvisited: a burst at PEAK_RECORDS_PER_US
  * fills at most half the smallest ring meanwhile. A longer wait shortens
  * the longest burst the ring survives only a little, since it is the
- * collector's drain rate that loses the race, not the first look: at
- * 33 M records/s drained, an 8 MiB ring (131072 slots) survives a burst at
- * the peak of 1.9 ms when first looked at after 131 us, of 1.6 ms after
- * 655 us (the ring holds the peak's excess over the drain rate once the
- * collector looks). smallest: UINT64_MAX when there is no ring. */
+ * collector's drain rate that loses the race, not the first look (the
+ * burst of bench/compare.sh shows it). smallest: UINT64_MAX when there is
+ * no ring. */
 static uint64_t longest_wait_ns(uint64_t smallest)
 {
     if (smallest / 2 >= MAX_PASS_WAIT_NS * PEAK_RECORDS_PER_US / 1000)
@@ -2345,12 +2341,11 @@ static uint64_t longest_wait_ns(uint64_t smallest)
 /* How long the next pass waits after one that moved `moved` positions in
  * `elapsed` ns. Every pass takes each ring's producer line, and the slot at
  * its head, away from the core that writes them; a producer that finds them
- * gone stalls for a cross-core transfer (100-200 ns on a VM), two or three
+ * gone stalls for a cross-core transfer, two or three
  * calls in a row, which is the whole tail of its latency. So passes are
  * spaced to collect about a sixteenth of the smallest ring each, up to
- * longest_wait_ns: a producer paced at 7 M calls/s had one call in 1000
- * over 170 ns with passes 131 us apart (an eighth of its 8 MiB ring) and
- * 40-50 ns at p99.9 with them 655 us apart. Records reach the file with
+ * longest_wait_ns, which keeps a producer's p99.9 near a bare rdtsc's
+ * (bench/compare.sh shows it). Records reach the file with
  * their frame (tens of ms) either way. */
 static uint64_t pass_wait_ns(uint64_t moved, uint64_t elapsed, uint64_t smallest)
 {
@@ -2544,8 +2539,8 @@ int main(int argc, char **argv)
             /* A write io_uring could not finish inline runs in a worker
              * thread on our cpu, which would wait for our time slice while a
              * backlog keeps us busy, and hold its frame's ring space that
-             * long: at 25 M records/s, six frames piled up and the ring
-             * filled. It gets the cpu now. */
+             * long, until frames pile up and the ring fills (bench/compare.sh's
+             * zero-loss search shows it). It gets the cpu now. */
             sched_yield();
             reap(0, 0);
         }

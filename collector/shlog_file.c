@@ -990,7 +990,8 @@ static inline uint64_t enc_str_head(const uint8_t *end, const uint8_t *bytes, si
 
 /* The cases of a switch on op that read the integer argument of width op
  * (enum arg_op: 1, 2, 4 or 8 bytes) at a into v. A macro, not a function: a
- * second switch inside the arguments' own cost 6-8 instructions a record. */
+ * second switch inside the arguments' own adds instructions to every record
+ * (shmlog-bench-encode, bench/bench_encode.c, shows the cost). */
 #define INT_ARG_CASES(v, op, a)                                                                                   \
     case OP_INT8: v = (a)[0]; break;                                                                            \
     case OP_INT16: v = (uint64_t)(a)[0] | (uint64_t)(a)[1] << 8; break;                                         \
@@ -1267,10 +1268,10 @@ _Static_assert(offsetof(struct shmlog_record, flags) == offsetof(struct shmlog_r
  * batch: what enc_put writes, with what stays the same along a run worked
  * out once. Positions follow one another, so every gap but the first is 0;
  * the arguments of a one-slot record fit its slot, so its nslots entry is 0;
- * the site's mode and the attributes are redone only when they change.
- * callgrind, 2 M args3 records drained: 220 instructions a record here with
- * enc_put per record, 182 now. flatten: enc_args inlined into the loop
- * keeps the cursor in registers. */
+ * the site's mode and the attributes are redone only when they change,
+ * which makes a record cheaper than enc_put per record (the overload of
+ * bench/compare.sh shows what the collector gets through). flatten:
+ * enc_args inlined into the loop keeps the cursor in registers. */
 __attribute__((flatten, noinline)) static int enc_one_slot_run(struct shlog_enc *e, const struct shmlog_record *slots,
                                                      size_t n, uint64_t pos)
 {
@@ -1303,7 +1304,7 @@ __attribute__((flatten, noinline)) static int enc_one_slot_run(struct shlog_enc 
                 if (s)
                     site_ctx_claim(&s->plan, s->ctx, &s->ctx_gen, e->batch_gen);
                 mode = enc_site_mode(s, SHMLOG_HEAD_PAYLOAD);
-                attr_of = 0; /* not needed; without it gcc 12 spills more: 183.5 instructions a record */
+                attr_of = 0; /* not needed; without it gcc 12 spills more registers in this loop */
             }
             struct enc_payload pay = {r->payload, SHMLOG_HEAD_PAYLOAD, r->payload + SHMLOG_HEAD_PAYLOAD};
             size_t used;

@@ -171,12 +171,11 @@ int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, cons
             close(fd);
         return fail(err, errcap, h.magic == 0 ? -EAGAIN : -EINVAL, "%s: %s", path, why);
     }
-    /* Every page is mapped now, not on the first lap of the ring: at 30 M
-     * records/s on /dev/shm (4 KiB pages), the collector drained the first
-     * 131072 records of an 8 MiB ring at 45-56 ns each and the rest at
-     * 23-27, and the ring overflowed 3-5 ms after the first record.
-     * Filling the page table alone did not help on this VM (see
-     * shmlog__pages_fault_in, the creator's way too). Only when the file has no holes, so nothing
+    /* Every page is mapped now, not on the first lap of the ring: on 4 KiB
+     * pages the faults of that lap slow the drain enough for a burst to
+     * overflow the ring (bench/files.sh, segments on /dev/shm, shows it),
+     * and the page table must be touched page by page, not only filled
+     * (shmlog__pages_fault_in says why). Only when the file has no holes, so nothing
      * gets allocated (a sparse file, a hostile one of up to
      * SHMLOG_MAX_SEGMENT_BYTES, is faulted in only as far as it is read).
      * Hugetlbfs reports no blocks and is skipped: a few faults there. */

@@ -183,8 +183,8 @@ static int shmlog__bind_node(void *addr, size_t bytes, int node)
 /* Maps every page of [addr, addr + bytes) into this process now, each read
  * (write 0) or rewritten with its own value (write 1) once. The kernel can
  * fill the page table in one call, but a hypervisor that shadows page tables
- * still traps the first access to each page (about 12 us apiece on the
- * 2-core VM of the benchmarks, 2.3 us after the call), so both are done. */
+ * still traps the first access to each page, so both are done (a fault left
+ * for a log call shows in the tail bench/run.sh prints). */
 void shmlog__pages_fault_in(void *addr, size_t bytes, int write)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
