@@ -389,9 +389,10 @@ static void op_process(struct enc_run *e, uint32_t key)
     struct fz_in *in = e->in;
     struct shmlog_proc_info pi;
     memset(&pi, 0, sizeof pi);
-    pi.pid = 1000 + key; /* the dedup identity stays one per key */
+    /* The dedup identity, (pid, start, uid), stays one per key. */
+    pi.pid = 1000 + key;
     pi.proc_start = 77 + key;
-    pi.uid = fz_u32(in);
+    pi.uid = 2000 + key;
     pi.created_ns = fz_u64(in);
     pi.tsc_hz = fz_u64(in);
     pi.anchor_tsc = fz_u64(in);
