@@ -2,22 +2,41 @@
 """The host's clocks as the kernel's own sources say them, for tests to hold
 shmlog's report against (not through shm/clock.c): the cpu flags, sysfs, and
 adjtimex(2) (its return value TIME_ERROR = 5, STA_UNSYNC = 0x40 in status).
-Prints one line: tsc_invariant clocksource synchronised esterror_s maxerror_s
-(1 or 0, a name, 1 or 0, seconds, seconds)."""
+
+  host_clock.py            prints: tsc_invariant clocksource synchronised esterror_s maxerror_s
+                           (1 or 0, a name, 1 or 0, seconds, seconds)
+  host_clock.py step S     steps CLOCK_REALTIME by S seconds (root): the kernel adds
+                           S at once (ADJ_SETOFFSET), so steps that sum to 0 leave the
+                           clock where it would have been
+"""
 import ctypes
+import sys
+
+ADJ_SETOFFSET = 0x0100
+ADJ_NANO = 0x2000
 
 
 class Timex(ctypes.Structure):
+    # struct timex of x86-64 (linux/timex.h), up to and with its time field; the rest is room.
     _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
                 ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
-                ("rest", ctypes.c_char * 256)]
+                ("constant", ctypes.c_long), ("precision", ctypes.c_long), ("tolerance", ctypes.c_long),
+                ("tv_sec", ctypes.c_long), ("tv_usec", ctypes.c_long), ("rest", ctypes.c_char * 256)]
 
+
+libc = ctypes.CDLL(None, use_errno=True)
+if len(sys.argv) == 3 and sys.argv[1] == "step":
+    ns = round(float(sys.argv[2]) * 1e9)
+    t = Timex(modes=ADJ_SETOFFSET | ADJ_NANO, tv_sec=ns // 1000000000, tv_usec=ns % 1000000000)
+    if libc.adjtimex(ctypes.byref(t)) < 0:
+        sys.exit("host_clock.py: adjtimex(ADJ_SETOFFSET): errno %d" % ctypes.get_errno())
+    sys.exit(0)
 
 flags = next((line.split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
 invariant = int("constant_tsc" in flags and "nonstop_tsc" in flags)
 with open("/sys/devices/system/clocksource/clocksource0/current_clocksource") as f:
     clocksource = f.read().strip()
 t = Timex()
-rc = ctypes.CDLL(None).adjtimex(ctypes.byref(t))
+rc = libc.adjtimex(ctypes.byref(t))
 synchronised = int(rc >= 0 and rc != 5 and not t.status & 0x40)
 print(invariant, clocksource, synchronised, max(t.esterror, 0) / 1e6, max(t.maxerror, 0) / 1e6)

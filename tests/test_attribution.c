@@ -329,7 +329,7 @@ static void read_all_for(const char *dir, struct th_read *got, struct pid_view *
         int rc;
         while ((rc = shlog_reader_next(r, &ev)) > 0) {
             th_read_event(got, &ev);
-            if (ev.kind == SHLOG_EV_ERROR || ev.proc->info.pid != v->pid)
+            if (!ev.proc || ev.proc->info.pid != v->pid) /* errors and clock anchors are no one's */
                 continue;
             if (ev.kind == SHLOG_EV_EXIT)
                 v->exits++;
