@@ -10,6 +10,7 @@
  */
 #include "bench.h"
 #include "reader.h"
+#include "shmlog.h"
 
 #include <dirent.h>
 #include <errno.h>

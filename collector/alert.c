@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "render.h"
+#include "names.h"
 
 #define PROG "shmlog-collector"
 #define ENV_PREFIX "SHMLOG_ALERT_"

@@ -756,7 +756,7 @@ static void prepare_memory(void)
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     void *heap = malloc(WARM_HEAP_BYTES);
     if (heap) {
-        shmlog__pages_fault_in(heap, WARM_HEAP_BYTES, 1);
+        shmlog_prefault(heap, WARM_HEAP_BYTES, 1);
         free(heap);
     }
     struct shlog_enc *enc;
@@ -1727,15 +1727,14 @@ static int open_ring(const char *path, int dir, uint32_t cpu, const struct stat 
         return rc;
     }
     /* One collector per ring: two would release each other's records. */
-    uint64_t me = (uint64_t)getpid(), owner = __atomic_load_n(&r->view.hdr->collector_pid, __ATOMIC_ACQUIRE);
+    uint64_t me = (uint64_t)getpid(), owner = shmlog_ring_owner(&r->view);
     if (owner != me && collector_alive(owner)) {
         snprintf(err, errcap, "%s: drained by another collector (pid %" PRIu64 ")", path, owner);
         shmlog_seg_close(&r->seg);
         free(r);
         return -EBUSY;
     }
-    if (!__atomic_compare_exchange_n(&r->view.hdr->collector_pid, &owner, me, 0, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE)) {
+    if (shmlog_ring_claim(&r->view, owner, me) != 0) {
         snprintf(err, errcap, "%s: claimed by another collector just now", path);
         shmlog_seg_close(&r->seg);
         free(r);
@@ -2098,8 +2097,7 @@ static void ring_unclaim(struct ring *r)
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
         shmlog_bus_guard = &jb;
-        uint64_t me = (uint64_t)getpid();
-        __atomic_compare_exchange_n(&r->view.hdr->collector_pid, &me, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+        shmlog_ring_unclaim(&r->view, (uint64_t)getpid());
     } else {
         r->broken = 1;
     }

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "render.h"
+#include "names.h"
 
 #define PROG "shmlog-collector"
 

@@ -72,14 +72,10 @@ uint32_t shmlog__register_site(uint32_t *cache, int level, int category, const c
 uint8_t *shmlog__reserve_slow(unsigned nslots, size_t payload, uint64_t *pos);
 uint32_t shmlog__tid_slow(void);
 void shmlog__spill(uint8_t *head, size_t off, const void *src, size_t len);
-/* Shared by the producer implementation and the reader (shm/reader.c). */
+/* Segments (producer/segment.c; what the reader asks the host too is in shm/shmlog_os.h). */
 uint64_t shmlog__realtime_ns(void);
-uint64_t shmlog__proc_start(uint32_t pid);
-int shmlog__find_hugetlbfs(char *out, size_t cap);
-int shmlog__dir_is_hugetlbfs(const char *dir);
 int shmlog__resolve_dir(const char *want, char *out, size_t cap, int *huge, int group);
 size_t shmlog__seg_round(size_t bytes, int huge);
-void shmlog__pages_fault_in(void *addr, size_t bytes, int write);
 void shmlog__random(void *out, size_t n);
 int shmlog__seg_create(const char *stem, const char *ext, char *path, size_t cap, size_t bytes, int node, int group,
                        int *lock_fd, void **out, int *bound, int *locked);

@@ -10,6 +10,7 @@
  * the collector guards its accesses for that, see collector/.)
  */
 #include "reader.h"
+#include "shmlog_os.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -376,6 +377,27 @@ void shmlog_ring_release(const struct shmlog_ring_view *v, uint64_t pos)
     shmlog__store_release(&v->hdr->tail, pos);
 }
 
+uint64_t shmlog_ring_owner(const struct shmlog_ring_view *v)
+{
+    /* Acquire pairs with the release of a collector that gave the ring back:
+     * what it wrote before (the tail) is seen by the next. */
+    return __atomic_load_n(&v->hdr->collector_pid, __ATOMIC_ACQUIRE);
+}
+
+int shmlog_ring_claim(const struct shmlog_ring_view *v, uint64_t owner, uint64_t me)
+{
+    /* Strong: a spurious failure would refuse a ring nobody holds. */
+    return __atomic_compare_exchange_n(&v->hdr->collector_pid, &owner, me, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+               ? 0
+               : -EBUSY;
+}
+
+void shmlog_ring_unclaim(const struct shmlog_ring_view *v, uint64_t me)
+{
+    /* Release: our last tail store is seen by the collector that claims it next. */
+    __atomic_compare_exchange_n(&v->hdr->collector_pid, &me, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
 static const uint8_t *slot_at(const struct shmlog_ring_view *v, uint64_t pos)
 {
     return v->slots + ((pos & v->mask) << 6);
@@ -725,6 +747,10 @@ int shmlog_proc_alive(uint32_t pid, uint64_t proc_start)
         return 0;
     return now == proc_start;
 }
+
+uint64_t shmlog_proc_start_time(uint32_t pid) { return shmlog__proc_start(pid); }
+
+void shmlog_prefault(void *addr, size_t bytes, int write) { shmlog__pages_fault_in(addr, bytes, write); }
 
 int shmlog_default_dirs(char dirs[][4096], int max)
 {

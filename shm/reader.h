@@ -15,7 +15,8 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "shmlog.h"
+#include "shmlog_abi.h"
+#include "shmlog_atomic.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -139,6 +140,16 @@ struct shmlog_ring_view {
 
 int shmlog_ring_view_init(struct shmlog_ring_view *v, const struct shmlog_seg *ring, char *err, size_t errcap);
 
+/* One collector per ring: two would release each other's records. The pid
+ * of the collector that claimed the ring, 0 if none (acquire). */
+uint64_t shmlog_ring_owner(const struct shmlog_ring_view *v);
+/* Takes the ring for collector pid me if its owner is still owner (as read
+ * by shmlog_ring_owner, after the caller decided that owner is gone or is
+ * me). 0, or -EBUSY when another collector claimed it in between. */
+int shmlog_ring_claim(const struct shmlog_ring_view *v, uint64_t owner, uint64_t me);
+/* Gives the ring back if me still holds it: the next collector need not wait. */
+void shmlog_ring_unclaim(const struct shmlog_ring_view *v, uint64_t me);
+
 /* One record copied out of a ring. */
 struct shmlog_rec {
     uint64_t pos;          /* ring position of its head slot */
@@ -248,6 +259,14 @@ int shmlog_bus_guard_install(void);
 /* 1 if pid runs and is the same process (start time matches), else 0. Only
  * for a pid of our own pid namespace: liveness is shmlog_meta_holder's. */
 int shmlog_proc_alive(uint32_t pid, uint64_t proc_start);
+/* starttime (field 22) of /proc/<pid>/stat, the proc_start of segment
+ * headers: with the pid it names a process across pid reuse. 0 when the
+ * process does not exist. */
+uint64_t shmlog_proc_start_time(uint32_t pid);
+/* Maps every page of [addr, addr + bytes) into this process now, each read
+ * (write 0) or rewritten with its own value (write 1) once: memory a loop is
+ * about to touch for the first time, faulted in before it is timed. */
+void shmlog_prefault(void *addr, size_t bytes, int write);
 
 /* Who runs the process of a meta segment. Every producer holds write locks
  * on its meta segment from shmlog_init to shmlog_shutdown or its end, and the

@@ -107,7 +107,7 @@ enum shmlog_seg_kind {
     SHMLOG_SEG_RING = 2,
 };
 
-/* Byte locks on a meta segment while its process logs (see shm/segment.c):
+/* Byte locks on a meta segment while its process logs (see producer/segment.c):
  * an open-file-description write lock on ALIVE, a POSIX one on PID. */
 #define SHMLOG_LOCK_ALIVE 0
 #define SHMLOG_LOCK_PID 1

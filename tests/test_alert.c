@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 
 #include "alert.h"
+#include "shmlog.h"
 #include "test_collector_helpers.h"
 
 static struct tc_env env;

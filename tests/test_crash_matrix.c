@@ -140,7 +140,7 @@ static struct cm_prod *cm_spawn(struct cm_run *run)
         return p;
     }
     tc_wait_line(&p->child, "ready");
-    p->proc_start = shmlog__proc_start(p->pid);
+    p->proc_start = shmlog_proc_start_time(p->pid);
     cr_assert_neq(p->proc_start, 0);
     return p;
 }
@@ -152,7 +152,7 @@ static void cm_reap(struct cm_run *run, struct cm_prod *p)
     memset(&si, 0, sizeof(si));
     cr_assert_eq(waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOWAIT), 0);
     if (!p->proc_start) /* a zombie still has its start time */
-        p->proc_start = shmlog__proc_start(p->pid);
+        p->proc_start = shmlog_proc_start_time(p->pid);
     if (si.si_code == CLD_EXITED) {
         cr_assert_eq(si.si_status, 0, "producer %u exited with %d", p->pid, si.si_status);
         p->done_dropped = tc_wait_line(&p->child, "done ");

@@ -2,8 +2,12 @@
  * dump.h - what the parts of shmlog-dump share: the parsed command line, the
  * record filters, and the buffered standard output.
  *
- *   shmlog-dump.c   command line, segments, ring, status, set-level
+ *   shmlog-dump.c   command line, segments, ring, status, set-level, clean
  *   dump_files.c    read, stats, follow, verify (collector files)
+ *   dump_output.c   output, pieces of lines, filters: used by both, calls neither
+ *
+ * The arrows: shmlog-dump.c -> dump_files.c -> dump_output.c (and
+ * shmlog-dump.c -> dump_output.c); nothing points back.
  */
 #ifndef SHMLOG_DUMP_H
 #define SHMLOG_DUMP_H
@@ -50,7 +54,7 @@ struct cli {
     char **positional;
 };
 
-/* ==== Output: one large buffer, written in big chunks ==== */
+/* ==== Output: one large buffer, written in big chunks (dump_output.c) ==== */
 
 /* A buffer over the free end of the output, with room for any one line. */
 struct shmlog_buf out_begin(void);
@@ -58,8 +62,10 @@ void out_end(const struct shmlog_buf *b);
 void out_flush(void);
 /* out_flush() then fflush(stdout): for output a person or pipe waits for. */
 void out_push(void);
+/* At exit: out_flush() then fflush(stdout); 0, or -1 when any write failed (errno says why). */
+int out_finish(void);
 
-/* ==== Pieces of output lines ==== */
+/* ==== Pieces of output lines (dump_output.c) ==== */
 
 void put_json_kv_str(struct shmlog_buf *b, const char *key, const char *value);
 void put_json_kv_u64(struct shmlog_buf *b, const char *key, uint64_t v);
@@ -69,7 +75,7 @@ void put_text_safe(struct shmlog_buf *b, const char *s);
 const char *level_text(uint32_t level);
 uint64_t now_ns(void);
 
-/* ==== Filters ==== */
+/* ==== Filters (dump_output.c) ==== */
 
 /* The process-level filters (app, pid). */
 int filter_process(const struct dump_filter *f, const char *app, uint32_t pid);

@@ -68,6 +68,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "names.h"
 #include "reader.h"
 
 #ifdef __cplusplus
@@ -197,9 +198,7 @@ void shmlog_json_fields(const char *fmt, const struct shmlog_arg *args, int narg
 
 /* ==== Whole lines ==== */
 
-const char *shmlog_level_name(unsigned level);       /* NULL when out of range */
-const char *shmlog_category_name(unsigned category); /* NULL when out of range */
-const char *shmlog_loss_reason_name(unsigned reason); /* "unknown" when out of range */
+/* Level, category and loss reason names: shm/names.h (included above). */
 
 /* Appends "YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ" (30 bytes) for ns since the epoch, UTC. */
 void shmlog_buf_rfc3339(struct shmlog_buf *out, uint64_t ns);

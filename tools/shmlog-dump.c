@@ -42,42 +42,6 @@
 #define SHMLOG_VERSION "unknown"
 #endif
 
-const char *const dump_prog = "shmlog-dump";
-
-/* ==== Output: one large buffer, written in big chunks ==== */
-
-static char out_mem[4u << 20];
-static size_t out_len;
-static int out_failed;
-
-void out_flush(void)
-{
-    if (out_len && !out_failed && fwrite(out_mem, 1, out_len, stdout) != out_len)
-        out_failed = 1;
-    out_len = 0;
-}
-
-void out_push(void)
-{
-    out_flush();
-    if (fflush(stdout) != 0)
-        out_failed = 1;
-}
-
-struct shmlog_buf out_begin(void)
-{
-    struct shmlog_buf b;
-    if (sizeof out_mem - out_len < SHMLOG_RENDER_LINE_MAX)
-        out_flush();
-    shmlog_buf_init(&b, out_mem + out_len, sizeof out_mem - out_len);
-    return b;
-}
-
-void out_end(const struct shmlog_buf *b)
-{
-    out_len += b->len;
-}
-
 /* ==== Command line ==== */
 
 enum opt_id {
@@ -496,32 +460,6 @@ static void parse_options(struct cli *cli, const struct command *cmd, int argc, 
     }
 }
 
-/* ==== Filters ==== */
-
-int filter_process(const struct dump_filter *f, const char *app, uint32_t pid)
-{
-    return (!f->pid || f->pid == pid) && (!f->app || strcmp(f->app, app ? app : "") == 0);
-}
-
-int filter_record(const struct dump_filter *f, unsigned level, unsigned category, uint64_t ts_ns)
-{
-    return (int)level >= f->min_level && (f->category < 0 || (int)category == f->category) &&
-           ts_ns >= f->since_ns && ts_ns < f->until_ns;
-}
-
-int filter_grep(const struct dump_filter *f, const struct shmlog_site_render *sr, const struct shmlog_rec *rec)
-{
-    if (!f->has_grep)
-        return 1;
-    /* The longest message fits with room; a cut one is matched as far as it goes. */
-    static char msg[SHMLOG_RENDER_LINE_MAX + 1];
-    struct shmlog_buf b;
-    shmlog_buf_init(&b, msg, sizeof msg - 1);
-    shmlog_render_prepared_msg(sr, rec, &b);
-    msg[b.len] = '\0';
-    return regexec(&f->grep, msg, 0, NULL, 0) == 0;
-}
-
 /* ==== Segment discovery ==== */
 
 struct seg_entry {
@@ -622,51 +560,7 @@ static int open_segment(const struct seg_entry *e, struct shmlog_seg *seg, char 
     return shmlog_seg_open(seg, e->path, 0, &inspector, err, errcap);
 }
 
-/* ==== Output pieces ==== */
-
-void put_json_kv_str(struct shmlog_buf *b, const char *key, const char *value)
-{
-    shmlog_buf_putc(b, ',');
-    shmlog_buf_putc(b, '"');
-    shmlog_buf_puts(b, key);
-    shmlog_buf_puts(b, "\":");
-    shmlog_json_string(b, value, strlen(value));
-}
-
-void put_json_kv_u64(struct shmlog_buf *b, const char *key, uint64_t v)
-{
-    shmlog_buf_putc(b, ',');
-    shmlog_buf_putc(b, '"');
-    shmlog_buf_puts(b, key);
-    shmlog_buf_puts(b, "\":");
-    shmlog_buf_u64(b, v);
-}
-
-void put_json_kv_bool(struct shmlog_buf *b, const char *key, int v)
-{
-    shmlog_buf_putc(b, ',');
-    shmlog_buf_putc(b, '"');
-    shmlog_buf_puts(b, key);
-    shmlog_buf_puts(b, v ? "\":true" : "\":false");
-}
-
-/* Text values from shared memory may hold anything: show them through the
- * JSON escaper without the quotes, so a hostile name cannot break the line. */
-void put_text_safe(struct shmlog_buf *b, const char *s)
-{
-    size_t start = b->len;
-    shmlog_json_string(b, s, strlen(s));
-    if (b->overflow || b->len - start < 2)
-        return;
-    memmove(b->data + start, b->data + start + 1, b->len - start - 2);
-    b->len -= 2;
-}
-
-const char *level_text(uint32_t level)
-{
-    const char *name = shmlog_level_name(level);
-    return name ? name : level == SHMLOG_LEVEL_OFF ? "OFF" : "?";
-}
+/* ==== Segment lines ==== */
 
 static const char *policy_name(uint32_t policy)
 {
@@ -692,13 +586,6 @@ static void report_invalid(const struct cli *cli, const struct seg_entry *e, con
         shmlog_buf_putc(&b, '\n');
     }
     out_end(&b);
-}
-
-uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ==== segments ==== */
@@ -1835,8 +1722,7 @@ int main(int argc, char **argv)
         return 0;
     }
     int status = cmd->run(&cli);
-    out_flush();
-    if (fflush(stdout) != 0 || out_failed) {
+    if (out_finish() != 0) {
         fprintf(stderr, "%s: writing output: %s\n", dump_prog, strerror(errno));
         return 1;
     }

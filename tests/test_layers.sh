@@ -1,0 +1,157 @@
+#!/bin/bash
+# Description: every #include "..." (and every //@include of the header template) in shm/, producer/, collector/ and tools/ points along an allowed arrow between the layers; a wrong-way include fails this test with its file, line and the rule it breaks.
+#
+# The layers, from the ground up (an arrow A -> B: A may include B):
+#
+#   shm        -> shm                      the segment ABI (shmlog_abi.h, shmlog_atomic.h,
+#                                          shmlog_os.h), reader, host clock, names; no producer
+#   producer   -> producer, shm            shmlog.h (generated from the producer's parts and
+#                                          the shm ABI it writes), the producer implementation
+#   collector  -> collector, shm           the daemon and its file-format library
+#     collector/shlog_file.{c,h} -> shm    the file-format library alone: the tools link it
+#                                          without the rest of the collector
+#   tools      -> tools, shm, collector/shlog_file.h
+#                                          the renderer and shmlog-dump
+#     tools/sample_producer.c -> producer  an application of the public header, nothing else
+#   tests, bench -> anything               (not checked)
+#
+# The build enforces the coarse part too: each layer's meson targets get only
+# the include directories they may use (implicit_include_directories: false),
+# so a wrong-way include of another folder's header fails to compile. This
+# test adds what include directories cannot say (which header of an allowed
+# folder, the file-format library alone, relative paths) and names the line.
+#
+# usage: test_layers.sh SOURCE_ROOT      (TAP on stdout; exit 1 when an arrow is broken)
+#        test_layers.sh --self-test SOURCE_ROOT
+#                                          also proves it on a copy with wrong-way includes added
+set -u
+
+self_test=0
+if [ "${1:-}" = --self-test ]; then
+    self_test=1
+    shift
+fi
+root=${1:?usage: test_layers.sh [--self-test] SOURCE_ROOT}
+layers="shm producer collector tools"
+
+# The folder (layer) that holds header NAME included from FILE, as the compiler
+# would find it: a path is taken relative to the including file; a bare name in
+# the including file's folder first, then in the other folders (where_is, one
+# find for the whole tree). The generated shmlog.h is the producer's.
+declare -A where_is
+index_tree() {
+    local f base
+    where_is=()
+    while read -r f; do
+        base=${f##*/}
+        [[ " ${where_is[$base]:-} " == *" ${f%%/*} "* ]] || where_is[$base]="${where_is[$base]:+${where_is[$base]} }${f%%/*}"
+    done < <(cd "$root" && find $layers tests bench -type f 2>/dev/null)
+}
+owner_of() {
+    local file=$1 name=$2 dir=${1%/*} path
+    if [[ $name == */* ]]; then
+        path=$(realpath -m --relative-to="$root" "$root/$dir/$name")
+        echo "${path%%/*}"
+    elif [ -e "$root/$dir/$name" ]; then
+        echo "${dir%%/*}"
+    elif [ "$name" = shmlog.h ]; then
+        echo producer
+    else
+        echo "${where_is[$name]:-unknown}"
+    fi
+}
+
+# 0 if FILE (relative to the root) may include NAME, which lives in layer TO.
+allowed() {
+    local file=$1 name=$2 to=$3 from=${1%%/*}
+    case "$file" in
+    collector/shlog_file.c | collector/shlog_file.h)
+        [ "$to" = shm ] || [ "$name" = shlog_file.h ]
+        return
+        ;;
+    tools/sample_producer.c)
+        [ "$to" = producer ] && [ "$name" = shmlog.h ]
+        return
+        ;;
+    esac
+    case "$from:$to" in
+    shm:shm | producer:producer | producer:shm | collector:collector | collector:shm | tools:tools | tools:shm)
+        return 0
+        ;;
+    tools:collector)
+        [ "$(basename "$name")" = shlog_file.h ]
+        return
+        ;;
+    esac
+    return 1
+}
+
+rule_of() {
+    case "$1" in
+    collector/shlog_file.c | collector/shlog_file.h) echo "the file-format library may include shm/ and shlog_file.h only" ;;
+    tools/sample_producer.c) echo "the sample producer may include shmlog.h only" ;;
+    shm/*) echo "shm/ may include shm/ only" ;;
+    producer/*) echo "producer/ may include producer/ and shm/" ;;
+    collector/*) echo "collector/ may include collector/ and shm/" ;;
+    tools/*) echo "tools/ may include tools/, shm/ and collector/shlog_file.h" ;;
+    esac
+}
+
+# Checks every include line under the root; prints one "not ok" per broken
+# arrow and returns the number of them (capped at 255 by the shell).
+check_tree() {
+    local bad=0 files file lineno text name to
+    index_tree
+    files=$(cd "$root" && find $layers -type f \( -name '*.c' -o -name '*.h' -o -name '*.cpp' -o -name '*.in' \) | sort)
+    for file in $files; do
+        while IFS=: read -r lineno text; do
+            if [[ $text =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\"([^\"]+)\" ]] ||
+                [[ $text =~ ^[[:space:]]*//@include[[:space:]]+([^[:space:]]+) ]]; then
+                name=${BASH_REMATCH[1]}
+            else
+                continue
+            fi
+            to=$(owner_of "$file" "$name")
+            # unknown, or a name in two folders (ambiguous): refused as well
+            if [ "$to" = unknown ] || [[ $to == *' '* ]] || ! allowed "$file" "$name" "$to"; then
+                echo "not ok - $file:$lineno: ${text#"${text%%[![:space:]]*}"} (in $to): $(rule_of "$file")"
+                bad=$((bad + 1))
+            fi
+        done < <(grep -nE '^[[:space:]]*(#[[:space:]]*include[[:space:]]*"|//@include[[:space:]])' "$root/$file")
+    done
+    return $((bad > 255 ? 255 : bad))
+}
+
+n=1
+[ $self_test = 1 ] && n=2
+echo "1..$n"
+out=$(check_tree)
+status=$?
+if [ $status -eq 0 ]; then
+    echo "ok 1 - every include in $layers points along an allowed arrow"
+else
+    echo "$out" | sed 's/^not ok - /# wrong way: /'
+    echo "not ok 1 - includes against the arrows (see the lines above)"
+fi
+
+if [ $self_test = 1 ]; then
+    # The same check on a copy with one wrong-way include per rule: each must be named.
+    tmp=$(mktemp -d /tmp/shmlog-test-layers-XXXXXX)
+    trap 'rm -rf "$tmp"' EXIT
+    for l in $layers; do cp -r "$root/$l" "$tmp/"; done
+    mkdir -p "$tmp/tests" "$tmp/bench"
+    printf '#include "shmlog.h"\n' >>"$tmp/shm/names.c"
+    printf '#include "render.h"\n' >>"$tmp/collector/alert.c"
+    printf '#include "metrics.h"\n' >>"$tmp/collector/shlog_file.c"
+    printf '#include "alert.h"\n' >>"$tmp/tools/dump_files.c"
+    printf '#include "../collector/collector.c"\n' >>"$tmp/tools/render.c"
+    printf '#include "dump.h"\n' >>"$tmp/producer/producer.c"
+    got=$(root=$tmp check_tree | grep -c '^not ok')
+    if [ "$got" -eq 6 ]; then
+        echo "ok 2 - a copy with 6 wrong-way includes is refused, each line named"
+    else
+        root=$tmp check_tree | sed 's/^/# /'
+        echo "not ok 2 - a copy with 6 wrong-way includes: $got named"
+    fi
+fi
+[ $status -eq 0 ] && [ "${got:-6}" -eq 6 ]
