@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-uint64_t shmlog__realtime_ns(void)
+static uint64_t shmlog__realtime_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -54,7 +54,7 @@ static const char *shmlog__dir_unsafe(const struct stat *st, int group)
  * reserved (see shmlog__seg_create). With a group: 03770. A directory the
  * caller named is the caller's own: 0700, or 02770 with a group. On failure
  * one line on stderr names the directory and what fixes it. */
-int shmlog__resolve_dir(const char *want, char *out, size_t cap, int *huge, int group)
+static int shmlog__resolve_dir(const char *want, char *out, size_t cap, int *huge, int group)
 {
     const char *env = getenv("SHMLOG_DIR");
     char mnt[4096];
@@ -102,7 +102,7 @@ int shmlog__resolve_dir(const char *want, char *out, size_t cap, int *huge, int 
     return 0;
 }
 
-size_t shmlog__seg_round(size_t bytes, int huge)
+static size_t shmlog__seg_round(size_t bytes, int huge)
 {
     size_t page = huge ? SHMLOG_HUGEPAGE_BYTES : 4096u;
     return (bytes + page - 1) & ~(page - 1);
@@ -146,7 +146,7 @@ static int shmlog__seg_lock(int fd)
 
 /* Random bytes for names and instances; getrandom() never fails for 16
  * bytes once the pool is ready, the clock and pid only stand in before. */
-void shmlog__random(void *out, size_t n)
+static void shmlog__random(void *out, size_t n)
 {
     if (getrandom(out, n, 0) == (ssize_t)n)
         return;
@@ -167,7 +167,7 @@ void shmlog__random(void *out, size_t n)
  * the file taken before anything else (shmlog_meta_holder in shm/reader.h).
  * *bound: the NUMA binding took; *locked: mlock took. 0 or -errno; nothing
  * is left on failure. */
-int shmlog__seg_create(const char *stem, const char *ext, char *path, size_t cap, size_t bytes, int node, int group,
+static int shmlog__seg_create(const char *stem, const char *ext, char *path, size_t cap, size_t bytes, int node, int group,
                        int *lock_fd, void **out, int *bound, int *locked)
 {
     int fd = -1;
@@ -215,7 +215,7 @@ int shmlog__seg_create(const char *stem, const char *ext, char *path, size_t cap
 
 /* Fills the common header; magic is stored last, with release, so a reader that
  * sees the magic sees the rest. */
-void shmlog__seg_header_publish(struct shmlog_seg_header *h, uint64_t magic, unsigned kind, size_t bytes,
+static void shmlog__seg_header_publish(struct shmlog_seg_header *h, uint64_t magic, unsigned kind, size_t bytes,
                                 unsigned flags, uint32_t pid, uint64_t proc_start, const uint8_t instance[16])
 {
     memcpy(h->instance, instance, sizeof h->instance);

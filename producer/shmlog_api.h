@@ -72,16 +72,6 @@ uint32_t shmlog__register_site(uint32_t *cache, int level, int category, const c
 uint8_t *shmlog__reserve_slow(unsigned nslots, size_t payload, uint64_t *pos);
 uint32_t shmlog__tid_slow(void);
 void shmlog__spill(uint8_t *head, size_t off, const void *src, size_t len);
-/* Segments (producer/segment.c; what the reader asks the host too is in shm/shmlog_os.h). */
-uint64_t shmlog__realtime_ns(void);
-int shmlog__resolve_dir(const char *want, char *out, size_t cap, int *huge, int group);
-size_t shmlog__seg_round(size_t bytes, int huge);
-void shmlog__random(void *out, size_t n);
-int shmlog__seg_create(const char *stem, const char *ext, char *path, size_t cap, size_t bytes, int node, int group,
-                       int *lock_fd, void **out, int *bound, int *locked);
-void shmlog__seg_header_publish(struct shmlog_seg_header *h, uint64_t magic, unsigned kind, size_t bytes,
-                                unsigned flags, uint32_t pid, uint64_t proc_start, const uint8_t instance[16]);
-
 #ifdef __cplusplus
 }
 #endif
@@ -92,11 +82,6 @@ void shmlog__seg_header_publish(struct shmlog_seg_header *h, uint64_t magic, uns
 #define SHMLOG__INLINE static inline __attribute__((always_inline))
 #else
 #error "shmlog.h needs GCC or Clang"
-#endif
-
-#ifndef SHMLOG_ASSERT
-#include <assert.h>
-#define SHMLOG_ASSERT(x) assert(x)
 #endif
 
 SHMLOG__INLINE uint64_t shmlog__rdtsc(void)
