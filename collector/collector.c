@@ -307,7 +307,7 @@ static void parse_options(int argc, char **argv)
         case OPT_MLISTEN:
         case OPT_MREMOTE:
             bad_usage("--metrics-listen, --metrics-allow-remote: metrics over HTTP are not built in (this build has "
-                      "no libmicrohttpd: meson -Dmetrics=enabled); --metrics-file is");
+                      "no libmicrohttpd: meson -Dmetrics=enabled); --metrics-file works");
 #endif
         case OPT_MFILE:
             if (!*optarg || strlen(optarg) >= 4096)
