@@ -136,6 +136,9 @@ static void usage(FILE *f)
         "  --metrics-listen ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
         "                     (loopback only unless --metrics-allow-remote; port 0: any free port)\n"
         "  --metrics-allow-remote  accept a non-loopback --metrics-listen address\n"
+#if !SHMLOG_HAVE_MICROHTTPD
+        "                     (both not built in: this build has no libmicrohttpd)\n"
+#endif
         "  --metrics-file P   write the metrics to P for node_exporter's textfile collector\n"
         "                     (atomically: P.tmp, fsync, rename)\n"
         "  --metrics-interval S  seconds between --metrics-file writes (default 10)\n"
@@ -297,8 +300,15 @@ static void parse_options(int argc, char **argv)
             opt.gids[opt.ngids++] = parse_owner("--allow-group", optarg, 1);
             break;
         case OPT_ONCE: opt.once = 1; break;
+#if SHMLOG_HAVE_MICROHTTPD
         case OPT_MLISTEN: opt.metrics_listen = optarg; break;
         case OPT_MREMOTE: opt.metrics_allow_remote = 1; break;
+#else
+        case OPT_MLISTEN:
+        case OPT_MREMOTE:
+            bad_usage("--metrics-listen, --metrics-allow-remote: metrics over HTTP are not built in (this build has "
+                      "no libmicrohttpd: meson -Dmetrics=enabled); --metrics-file works");
+#endif
         case OPT_MFILE:
             if (!*optarg || strlen(optarg) >= 4096)
                 bad_usage("--metrics-file: bad path '%s'", optarg);

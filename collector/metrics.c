@@ -1,7 +1,8 @@
 /*
  * metrics.c - the collector's metrics: snapshot exchange, text exposition
  * format, the libmicrohttpd endpoint and the node_exporter textfile writer.
- * See metrics.h for the threading.
+ * See metrics.h for the threading. Without libmicrohttpd (meson -Dmetrics=disabled,
+ * or not found) SHMLOG_HAVE_MICROHTTPD is 0: no HTTP endpoint, the textfile stays.
  */
 #include "metrics.h"
 
@@ -9,7 +10,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#if SHMLOG_HAVE_MICROHTTPD
 #include <microhttpd.h>
+#endif
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -33,7 +36,9 @@ static struct {
     struct metrics_snapshot bufs[3];
     struct metrics_snapshot *stage, *ready, *front;
     int fresh;                  /* ready holds a snapshot no reader took yet */
+#if SHMLOG_HAVE_MICROHTTPD
     struct MHD_Daemon *http;
+#endif
     pthread_t http_thread;      /* runs libmicrohttpd and the slow-client sweep */
     int http_thread_running;
     int http_stopping;
@@ -457,6 +462,7 @@ int metrics_parse_listen(const char *arg, int allow_remote, struct sockaddr_stor
     return 0;
 }
 
+#if SHMLOG_HAVE_MICROHTTPD
 /* ==== Slow clients (the HTTP thread) ==== */
 
 /* A client that trickles its request resets libmicrohttpd's idle timeout with
@@ -750,6 +756,16 @@ static int http_start(const struct metrics_config *cfg, char *err, size_t errcap
     return 0;
 }
 
+#else /* !SHMLOG_HAVE_MICROHTTPD */
+
+static int http_start(const struct metrics_config *cfg, char *err, size_t errcap)
+{
+    (void)cfg;
+    snprintf(err, errcap, "metrics over HTTP are not built in (no libmicrohttpd)");
+    return -ENOTSUP;
+}
+#endif /* SHMLOG_HAVE_MICROHTTPD */
+
 /* ==== Textfile (its own thread) ==== */
 
 /* Writes PATH.tmp, syncs it and renames it over PATH: node_exporter never
@@ -899,10 +915,12 @@ void metrics_stop(void)
         pthread_join(M.http_thread, NULL); /* within HTTP_SWEEP_MS */
         M.http_thread_running = 0;
     }
+#if SHMLOG_HAVE_MICROHTTPD
     if (M.http) {
         MHD_stop_daemon(M.http); /* closes the connections: their clients are freed */
         M.http = NULL;
     }
+#endif
     if (M.file_thread_running) {
         pthread_mutex_lock(&M.stop_lock);
         M.stopping = 1;

@@ -3,9 +3,9 @@
 
 #include "alert.h"
 #include "shmlog.h"
-#include "test_collector_helpers.h"
+#include "test_util_file.h"
 
-static struct tc_env env;
+static struct tu_env env;
 static char script[400], runs[400];
 
 /* The alert command: one file per run holding its SHMLOG_ALERT_* variables,
@@ -24,30 +24,30 @@ static void write_script(void)
 
 static void setup(void)
 {
-    tc_setup(&env, "alert");
+    tu_env_setup(&env, "alert");
     write_script();
 }
 
 static void teardown(void)
 {
-    tc_kill_children();
-    th_rmdir(env.root);
+    tu_kill_children();
+    tu_rmtree(env.root);
 }
 
 TestSuite(alert, .init = setup, .fini = teardown, .timeout = 60);
 
 static size_t count_runs(void)
 {
-    size_t all = tc_count_files(runs, ""), tmp = tc_count_files(runs, ".tmp");
+    size_t all = tu_count_files(runs, ""), tmp = tu_count_files(runs, ".tmp");
     return all - tmp;
 }
 
 /* Waits until at least n runs finished writing; returns how many there are. */
 static size_t wait_runs(size_t n, unsigned timeout_ms)
 {
-    uint64_t end = tc_now_ms() + timeout_ms;
-    while (count_runs() < n && tc_now_ms() < end)
-        tc_sleep_ms(10);
+    uint64_t end = tu_now_ms() + timeout_ms;
+    while (count_runs() < n && tu_now_ms() < end)
+        tu_sleep_ms(10);
     return count_runs();
 }
 
@@ -113,17 +113,17 @@ static pid_t burst(unsigned n, int level, int category)
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "producer status %#x", st);
-    cr_assert(tc_wait_segments_gone(env.seg, 10000), "the collector did not drain producer %d", (int)pid);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000), "the collector did not drain producer %d", (int)pid);
     return pid;
 }
 
-static struct tc_child collector_with_rule(const char *rule_fmt)
+static struct tu_child collector_with_rule(const char *rule_fmt)
 {
     static char rule[1024];
     snprintf(rule, sizeof(rule), rule_fmt, script, runs);
     const char *args[] = {"--alert", rule, NULL};
-    struct tc_child c = tc_collector(&env, args);
-    tc_sleep_ms(100);
+    struct tu_child c = tu_collector(&env, args);
+    tu_sleep_ms(100);
     return c;
 }
 
@@ -132,7 +132,7 @@ static struct tc_child collector_with_rule(const char *rule_fmt)
 Test(alert, burst_runs_command_once_with_context)
 {
     const char *rule_fmt = "level>=ERROR count>=10 window=60s exec=%s %s";
-    struct tc_child col = collector_with_rule(rule_fmt);
+    struct tu_child col = collector_with_rule(rule_fmt);
     pid_t first = burst(15, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_NONE);
     cr_assert_eq(wait_runs(1, 10000), 1, "the command did not run after 15 ERROR records");
 
@@ -157,18 +157,18 @@ Test(alert, burst_runs_command_once_with_context)
 
     /* A second burst inside the window: counted, but the rule already ran. */
     burst(15, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_NONE);
-    tc_sleep_ms(500);
+    tu_sleep_ms(500);
     cr_assert_eq(count_runs(), 1, "the command ran again inside the window");
-    tc_stop_collector(&env, &col);
+    tu_stop_collector(&env, &col);
     cr_assert_eq(count_runs(), 1);
 }
 
 Test(alert, below_count_and_lower_levels_do_not_run_it)
 {
-    struct tc_child col = collector_with_rule("level>=ERROR count>=10 window=60s exec=%s %s");
+    struct tu_child col = collector_with_rule("level>=ERROR count>=10 window=60s exec=%s %s");
     burst(9, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_NONE);
     burst(200, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE);
-    tc_sleep_ms(500);
+    tu_sleep_ms(500);
     cr_assert_eq(count_runs(), 0, "9 ERROR and 200 INFO records ran a count>=10 ERROR rule");
     /* The tenth ERROR in the window, from another process, completes the count. */
     burst(1, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_NONE);
@@ -176,21 +176,21 @@ Test(alert, below_count_and_lower_levels_do_not_run_it)
     char v[64];
     run_value("COUNT", v, sizeof(v));
     cr_assert_str_eq(v, "10");
-    tc_stop_collector(&env, &col);
+    tu_stop_collector(&env, &col);
 }
 
 Test(alert, category_filter)
 {
-    struct tc_child col = collector_with_rule("level>=WARN count>=5 window=1m category=order exec=%s %s");
+    struct tu_child col = collector_with_rule("level>=WARN count>=5 window=1m category=order exec=%s %s");
     burst(20, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_NONE);
-    tc_sleep_ms(500);
+    tu_sleep_ms(500);
     cr_assert_eq(count_runs(), 0, "ERROR records without a category ran a category=order rule");
     burst(5, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_ORDER);
     cr_assert_eq(wait_runs(1, 10000), 1, "5 ORDER ERROR records did not run the category=order rule");
     char v[64];
     run_value("LEVEL", v, sizeof(v));
     cr_assert_str_eq(v, "ERROR");
-    tc_stop_collector(&env, &col);
+    tu_stop_collector(&env, &col);
 }
 
 Test(alert, bad_rules_are_one_line_and_exit_2)
@@ -215,8 +215,8 @@ Test(alert, bad_rules_are_one_line_and_exit_2)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         unlink(env.log);
         const char *args[] = {"--alert", bad[i], NULL};
-        struct tc_child c = tc_collector(&env, args);
-        int st = tc_wait_exit(&c);
+        struct tu_child c = tu_collector(&env, args);
+        int st = tu_wait_exit(&c);
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "rule '%s': status %#x", bad[i], st);
         FILE *f = fopen(env.log, "r");
         cr_assert(f);
@@ -279,7 +279,7 @@ Test(alert, window_slides_by_the_second_and_rate_limits)
 
     /* Still 3 in the window at 115 s and 119 s (records count in the second
      * of the last poll), but it ran at 110 s: not again before 120 s. */
-    tc_sleep_ms(200); /* the first command exits, so only the window holds it back */
+    tu_sleep_ms(200); /* the first command exits, so only the window holds it back */
     cr_assert_eq(alert_poll(&a, 115 * SEC, no_site, NULL), 0, "ran twice within one window");
     add(&a, 3, SHMLOG_LEVEL_ERROR);
     cr_assert_eq(alert_poll(&a, 119 * SEC, no_site, NULL), 0, "ran twice within one window");

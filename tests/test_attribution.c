@@ -1,5 +1,5 @@
 /* Description: records are attributed by what the kernel vouches for, not by names: a ring or meta segment another uid crafted from a victim's own bytes is refused and left in place, names another user took first do not stop a producer, an app name with a newline never reaches an alert's environment, records of cpus without a ring reach the files as no_ring losses, --allow-uid takes names, --allow-group members and the own uid always, and the default segment directories are made 01777 for every user while an unsafe one is refused with its chmod. */
-#include "test_robust_helpers.h"
+#include "test_util_file.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -10,7 +10,7 @@
 #define FORGED_FMT "T=%u I=%lu PX=%f S=%s" /* the same length and arguments */
 #define FORGED_T 9                         /* the thread number forged records claim */
 
-static struct tc_env env;
+static struct tu_env env;
 static char mnt[400];     /* a private hugetlbfs, when a test mounts one */
 static long pages_added; /* what we raised vm.nr_hugepages by, to give back */
 
@@ -23,27 +23,6 @@ struct user {
 static struct user atk = {"shmlog-atk", 0, 0}, grp = {"shmlog-grp", 0, 0};
 static const char *ops_group = "shmlog-ops"; /* grp is a member: --allow-group */
 static gid_t ops_gid;
-
-static long read_nr_hugepages(void)
-{
-    FILE *f = fopen("/proc/sys/vm/nr_hugepages", "re");
-    long n = -1;
-    if (f) {
-        if (fscanf(f, "%ld", &n) != 1)
-            n = -1;
-        fclose(f);
-    }
-    return n;
-}
-
-static int write_nr_hugepages(long n)
-{
-    FILE *f = fopen("/proc/sys/vm/nr_hugepages", "we");
-    if (!f)
-        return -1;
-    fprintf(f, "%ld\n", n);
-    return fclose(f);
-}
 
 static long free_hugepages(void)
 {
@@ -60,14 +39,14 @@ static long free_hugepages(void)
 
 static void setup(void)
 {
-    tc_setup(&env, "attribution");
+    tu_env_setup(&env, "attribution");
     /* the test users' producers must reach the segment directory */
     cr_assert_eq(chmod(env.root, 0711), 0);
 }
 
 static void teardown(void)
 {
-    tc_kill_children();
+    tu_kill_children();
     if (mnt[0]) {
         char cmd[600];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'/* 2>/dev/null", mnt);
@@ -78,9 +57,9 @@ static void teardown(void)
         mnt[0] = '\0';
     }
     if (pages_added > 0) /* give back what we took, leaving others' changes alone */
-        write_nr_hugepages(read_nr_hugepages() - pages_added);
+        tu_write_nr_hugepages(tu_read_nr_hugepages() - pages_added);
     pages_added = 0;
-    th_rmdir(env.root);
+    tu_rmtree(env.root);
 }
 
 TestSuite(attribution, .init = setup, .fini = teardown, .timeout = 60);
@@ -160,10 +139,10 @@ static void need_users(void)
     cr_assert(!in_group(atk.name, atk.gid, ops_gid), "%s must not be in group %s", atk.name, ops_group);
 }
 
-/* tc_spawn, with stderr to err_path when given, and, when gate is given,
+/* tu_spawn, with stderr to err_path when given, and, when gate is given,
  * the exec held until the test writes to *gate: the test knows the pid of
  * the program before it runs. */
-static struct tc_child spawn(char *const argv[], const char *err_path, int *gate)
+static struct tu_child spawn(char *const argv[], const char *err_path, int *gate)
 {
     int out[2], in[2], g[2] = {-1, -1};
     cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
@@ -196,13 +175,13 @@ static struct tc_child spawn(char *const argv[], const char *err_path, int *gate
         close(g[0]);
         *gate = g[1];
     }
-    if (tc_nchildren < sizeof(tc_children) / sizeof(tc_children[0]))
-        tc_children[tc_nchildren++] = pid;
-    return (struct tc_child){pid, fdopen(out[0], "r"), in[1]};
+    if (tu_nchildren < sizeof(tu_children) / sizeof(tu_children[0]))
+        tu_children[tu_nchildren++] = pid;
+    return (struct tu_child){pid, fdopen(out[0], "r"), in[1]};
 }
 
 /* The test producer with args, as user u (NULL: as we are). */
-static struct tc_child producer_as(const struct user *u, int init_groups, const char *const args[],
+static struct tu_child producer_as(const struct user *u, int init_groups, const char *const args[],
                                    const char *err_path, int *gate)
 {
     static char ruid[32], rgid[32];
@@ -216,7 +195,7 @@ static struct tc_child producer_as(const struct user *u, int init_groups, const 
         argv[n++] = rgid;
         argv[n++] = init_groups ? "--init-groups" : "--clear-groups";
     }
-    argv[n++] = (char *)tc_exe("TEST_PRODUCER");
+    argv[n++] = (char *)tu_exe("TEST_PRODUCER");
     for (int i = 0; args && args[i] && n < 39; i++)
         argv[n++] = (char *)args[i];
     argv[n] = NULL;
@@ -234,9 +213,9 @@ static int run_as(const struct user *u, const char *const args[])
     for (int i = 0; args[i] && n < 39; i++)
         argv[n++] = (char *)args[i];
     argv[n] = NULL;
-    struct tc_child c = spawn(argv, NULL, NULL);
-    tc_close_stdin(&c);
-    int st = rb_wait_exit_within(&c, 10000, args[0]);
+    struct tu_child c = spawn(argv, NULL, NULL);
+    tu_close_stdin(&c);
+    int st = tu_wait_exit_within(&c, 10000, args[0]);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -262,9 +241,9 @@ static size_t pid_files(const char *dir, pid_t pid)
  * files of its names stay (the ones others made). */
 static void wait_pid_files(const char *dir, pid_t pid, size_t left, unsigned timeout_ms)
 {
-    uint64_t end = tc_now_ms() + timeout_ms;
-    while (pid_files(dir, pid) > left && tc_now_ms() < end)
-        tc_sleep_ms(20);
+    uint64_t end = tu_now_ms() + timeout_ms;
+    while (pid_files(dir, pid) > left && tu_now_ms() < end)
+        tu_sleep_ms(20);
     if (pid_files(dir, pid) == left)
         return;
     char cmd[1200];
@@ -311,12 +290,12 @@ struct pid_view {
     char fmt_seen[300];
 };
 
-/* tc_read_all, and for process v->pid: its records, EXIT sections and
+/* tu_read_all, and for process v->pid: its records, EXIT sections and
  * records decoded with a format other than the test producer's. */
-static void read_all_for(const char *dir, struct th_read *got, struct pid_view *v)
+static void read_all_for(const char *dir, struct tu_read *got, struct pid_view *v)
 {
     char *names[4096];
-    size_t n = tc_closed_files(dir, names);
+    size_t n = tu_closed_files(dir, names);
     struct shlog_dedup *dd;
     cr_assert_eq(shlog_dedup_new(&dd), 0);
     for (size_t i = 0; i < n; i++) {
@@ -328,7 +307,7 @@ static void read_all_for(const char *dir, struct th_read *got, struct pid_view *
         struct shlog_event ev;
         int rc;
         while ((rc = shlog_reader_next(r, &ev)) > 0) {
-            th_read_event(got, &ev);
+            tu_read_event(got, &ev);
             if (!ev.proc || ev.proc->info.pid != v->pid) /* errors and clock anchors are no one's */
                 continue;
             if (ev.kind == SHLOG_EV_EXIT)
@@ -402,8 +381,8 @@ Test(attribution, forged_ring_of_another_uid_is_not_attributed_to_the_victim, .t
     need_users();
     const unsigned count = 2000;
     const char *vargs[] = {"--threads", "1", "--count", "2000", "--ring-bytes", "262144", "--hold", NULL};
-    struct tc_child victim = producer_as(NULL, 0, vargs, NULL, NULL);
-    unsigned long long dropped = tc_wait_line(&victim, "done ");
+    struct tu_child victim = producer_as(NULL, 0, vargs, NULL, NULL);
+    unsigned long long dropped = tu_wait_line(&victim, "done ");
     cr_assert_eq(dropped, 0, "the ring holds all %u records", count);
 
     /* The attacker's ring: the victim's own bytes (its secret instance too:
@@ -442,35 +421,35 @@ Test(attribution, forged_ring_of_another_uid_is_not_attributed_to_the_victim, .t
     write_as(forged_path, buf, len, &atk);
     free(buf);
 
-    struct tc_child col = tc_collector(&env, allow_attacker_and_root(NULL, NULL));
-    rb_wait_log(&env, "has another owner than", 10000);
-    tc_close_stdin(&victim);
-    cr_assert_eq(rb_wait_exit_within(&victim, 10000, "the victim"), 0);
+    struct tu_child col = tu_collector(&env, allow_attacker_and_root(NULL, NULL));
+    tu_wait_log(&env, "has another owner than", 10000);
+    tu_close_stdin(&victim);
+    cr_assert_eq(tu_wait_exit_within(&victim, 10000, "the victim"), 0);
     char meta[600];
     snprintf(meta, sizeof(meta), "%s/tprod-%d.meta", env.seg, (int)victim.pid);
-    uint64_t until = tc_now_ms() + 10000;
-    while (exists_owned(meta, 0) && tc_now_ms() < until)
-        tc_sleep_ms(20);
-    tc_stop_collector(&env, &col);
+    uint64_t until = tu_now_ms() + 10000;
+    while (exists_owned(meta, 0) && tu_now_ms() < until)
+        tu_sleep_ms(20);
+    tu_stop_collector(&env, &col);
 
-    struct th_read got = {0};
+    struct tu_read got = {0};
     struct pid_view v = {.pid = (uint32_t)victim.pid};
     read_all_for(env.out, &got, &v);
     for (size_t i = 0; i < got.n; i++)
         cr_assert_neq(got.rec_cpu[i], k, "a record of the forged ring (cpu %u) was written", k);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)victim.pid, 1, count), count,
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)victim.pid, 1, count), count,
                  "exactly the victim's %u records", count);
     cr_assert_eq(v.records, count);
     cr_assert_eq(v.exits, 1);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
-    th_read_free(&got);
+    tu_read_free(&got);
     /* The victim's segments are drained and removed; the forged ring, not
      * the collector's to remove, is left, reported once. */
     cr_assert(!exists_owned(meta, 0), "the victim's meta was not drained and removed");
     cr_assert(exists_owned(forged_path, atk.uid), "the collector removed a file of another owner");
-    cr_assert_eq(tc_count_files(env.seg, ""), 1);
-    cr_assert_eq(rb_log_lines(&env, forged_path), 1, "the forged ring must be reported exactly once");
-    cr_assert_eq(rb_log_lines(&env, "has another owner than"), 1);
+    cr_assert_eq(tu_count_files(env.seg, ""), 1);
+    cr_assert_eq(tu_log_lines(&env, forged_path), 1, "the forged ring must be reported exactly once");
+    cr_assert_eq(tu_log_lines(&env, "has another owner than"), 1);
 }
 
 /* The meta segment at path with FMT replaced by FORGED_FMT, as user u's file at to. */
@@ -495,8 +474,8 @@ Test(attribution, forged_meta_claiming_a_running_pid_is_refused_in_every_directo
     snprintf(dir_b, sizeof(dir_b), "%s/segB", env.root);
     cr_assert_eq(mkdir(dir_b, 0700), 0);
     const char *vargs[] = {"--threads", "1", "--count", "2000", "--ring-bytes", "262144", "--hold", NULL};
-    struct tc_child victim = producer_as(NULL, 0, vargs, NULL, NULL);
-    unsigned long long dropped = tc_wait_line(&victim, "done ");
+    struct tu_child victim = producer_as(NULL, 0, vargs, NULL, NULL);
+    unsigned long long dropped = tu_wait_line(&victim, "done ");
 
     /* Copies of the victim's meta with other formats, owned by the attacker:
      * under its very name in the other watched directory, and under a tagged
@@ -508,29 +487,29 @@ Test(attribution, forged_meta_claiming_a_running_pid_is_refused_in_every_directo
     forge_meta(meta, in_b, &atk);
     forge_meta(meta, tagged, &atk);
 
-    struct tc_child col = tc_collector(&env, allow_attacker_and_root("--dir", dir_b));
-    uint64_t until = tc_now_ms() + 10000;
-    while (rb_log_lines(&env, "claims pid") < 2 && tc_now_ms() < until)
-        tc_sleep_ms(20);
-    tc_close_stdin(&victim);
-    cr_assert_eq(rb_wait_exit_within(&victim, 10000, "the victim"), 0);
+    struct tu_child col = tu_collector(&env, allow_attacker_and_root("--dir", dir_b));
+    uint64_t until = tu_now_ms() + 10000;
+    while (tu_log_lines(&env, "claims pid") < 2 && tu_now_ms() < until)
+        tu_sleep_ms(20);
+    tu_close_stdin(&victim);
+    cr_assert_eq(tu_wait_exit_within(&victim, 10000, "the victim"), 0);
     /* its own meta and rings are removed; the two copies are left */
     wait_pid_files(env.seg, victim.pid, 1, 10000);
-    tc_stop_collector(&env, &col);
+    tu_stop_collector(&env, &col);
 
-    struct th_read got = {0};
+    struct tu_read got = {0};
     struct pid_view v = {.pid = (uint32_t)victim.pid};
     read_all_for(env.out, &got, &v);
     cr_assert_eq(v.other_fmt, 0, "%zu of the victim's records decoded with another format: '%s'", v.other_fmt,
                  v.fmt_seen);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)victim.pid, 1, count) + dropped, count);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)victim.pid, 1, count) + dropped, count);
     cr_assert_eq(v.exits, 1, "one process has the victim's pid: %zu EXIT sections", v.exits);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
-    th_read_free(&got);
+    tu_read_free(&got);
 
-    cr_assert_eq(rb_log_lines(&env, "claims pid"), 2, "each crafted meta is refused and reported once");
-    cr_assert_eq(rb_log_lines(&env, in_b), 1);
-    cr_assert_eq(rb_log_lines(&env, tagged), 1);
+    cr_assert_eq(tu_log_lines(&env, "claims pid"), 2, "each crafted meta is refused and reported once");
+    cr_assert_eq(tu_log_lines(&env, in_b), 1);
+    cr_assert_eq(tu_log_lines(&env, tagged), 1);
     cr_assert(!exists_owned(meta, 0), "the victim's meta was not drained and removed");
     cr_assert(exists_owned(in_b, atk.uid), "the collector removed a file it refused");
     cr_assert(exists_owned(tagged, atk.uid), "the collector removed a file it refused");
@@ -546,7 +525,7 @@ Test(attribution, names_taken_by_another_user_do_not_stop_a_producer, .timeout =
     const unsigned count = 5000;
     const char *pargs[] = {"--threads", "1", "--count", "5000", "--ring-bytes", "262144", NULL};
     int gate;
-    struct tc_child p = producer_as(NULL, 0, pargs, NULL, &gate);
+    struct tu_child p = producer_as(NULL, 0, pargs, NULL, &gate);
 
     /* Before it runs, the attacker (a uid the collector does not accept)
      * takes every name it would use. */
@@ -564,15 +543,15 @@ Test(attribution, names_taken_by_another_user_do_not_stop_a_producer, .timeout =
     for (long i = 0; i <= ncpus; i++)
         cr_assert(exists_owned(names[i], atk.uid), "%s", names[i]);
 
-    struct tc_child col = tc_collector(&env, NULL);
+    struct tu_child col = tu_collector(&env, NULL);
     cr_assert_eq(write(gate, "x", 1), 1);
     close(gate);
-    unsigned long long dropped = tc_wait_line(&p, "done ");
-    cr_assert_eq(rb_wait_exit_within(&p, 10000, "the producer"), 0);
+    unsigned long long dropped = tu_wait_line(&p, "done ");
+    cr_assert_eq(tu_wait_exit_within(&p, 10000, "the producer"), 0);
     /* its segments (under tagged names) are drained and removed; the
      * attacker's files stay */
     wait_pid_files(env.seg, p.pid, (size_t)ncpus + 1, 10000);
-    tc_stop_collector(&env, &col);
+    tu_stop_collector(&env, &col);
 
     for (long i = 0; i <= ncpus; i++) {
         struct stat st;
@@ -580,10 +559,10 @@ Test(attribution, names_taken_by_another_user_do_not_stop_a_producer, .timeout =
         cr_assert_eq(stat(names[i], &st), 0);
         cr_assert_eq(st.st_size, 0, "%s was written to", names[i]);
     }
-    struct th_read got = {0};
+    struct tu_read got = {0};
     struct pid_view v = {.pid = (uint32_t)p.pid};
     read_all_for(env.out, &got, &v);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)p.pid, 1, count) + dropped, count,
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, count) + dropped, count,
                  "every record is written or counted as dropped");
     uint64_t lost = 0;
     for (int r = 0; r < 8; r++)
@@ -592,7 +571,7 @@ Test(attribution, names_taken_by_another_user_do_not_stop_a_producer, .timeout =
                  dropped);
     cr_assert_eq(v.exits, 1);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
-    th_read_free(&got);
+    tu_read_free(&got);
 }
 
 /* ==== Control characters in a name ==== */
@@ -613,8 +592,8 @@ Test(attribution, app_name_with_control_characters_never_reaches_an_alert, .time
     /* A real process's segments, of our own uid, renamed to carry a newline
      * and a variable assignment in the app part of their names. */
     const char *vargs[] = {"--threads", "1", "--count", "200", "--ring-bytes", "262144", "--hold", NULL};
-    struct tc_child victim = producer_as(NULL, 0, vargs, NULL, NULL);
-    tc_wait_line(&victim, "done ");
+    struct tu_child victim = producer_as(NULL, 0, vargs, NULL, NULL);
+    tu_wait_line(&victim, "done ");
     char rings[64][600], from[600], to[700];
     unsigned cpus[64];
     size_t nrings = victim_rings(env.seg, victim.pid, rings, 64, cpus);
@@ -630,18 +609,18 @@ Test(attribution, app_name_with_control_characters_never_reaches_an_alert, .time
     static char rule[1024];
     snprintf(rule, sizeof(rule), "level>=INFO count>=1 window=60s exec=%s %s", script, runs);
     const char *args[] = {"--alert", rule, NULL};
-    struct tc_child col = tc_collector(&env, args);
-    rb_wait_log(&env, "differs from the app", 5000);
+    struct tu_child col = tu_collector(&env, args);
+    tu_wait_log(&env, "differs from the app", 5000);
     /* Then a process with an honest name logs: the rule must run for it. */
     const char *pargs[] = {"--threads", "1", "--count", "50", NULL};
-    struct tc_child honest = producer_as(NULL, 0, pargs, NULL, NULL);
-    tc_wait_line(&honest, "done ");
-    cr_assert_eq(rb_wait_exit_within(&honest, 10000, "the honest producer"), 0);
-    uint64_t until = tc_now_ms() + 10000;
-    while (tc_count_files(runs, "") == tc_count_files(runs, ".tmp") && tc_now_ms() < until)
-        tc_sleep_ms(10);
+    struct tu_child honest = producer_as(NULL, 0, pargs, NULL, NULL);
+    tu_wait_line(&honest, "done ");
+    cr_assert_eq(tu_wait_exit_within(&honest, 10000, "the honest producer"), 0);
+    uint64_t until = tu_now_ms() + 10000;
+    while (tu_count_files(runs, "") == tu_count_files(runs, ".tmp") && tu_now_ms() < until)
+        tu_sleep_ms(10);
     wait_pid_files(env.seg, honest.pid, 0, 10000);
-    tc_stop_collector(&env, &col);
+    tu_stop_collector(&env, &col);
 
     /* Every run saw one SHMLOG_ALERT_LEVEL and the honest app and pid. */
     DIR *d = opendir(runs);
@@ -671,13 +650,13 @@ Test(attribution, app_name_with_control_characters_never_reaches_an_alert, .time
     }
     closedir(d);
     cr_assert_eq(nruns, 1, "the rule ran %zu times", nruns);
-    cr_assert_eq(rb_log_lines(&env, "differs from the app 'tprod' inside"), 1,
+    cr_assert_eq(tu_log_lines(&env, "differs from the app 'tprod' inside"), 1,
                  "the renamed meta must be refused and reported once");
     char meta[700];
     snprintf(meta, sizeof(meta), "%s/%s-%d.meta", env.seg, evil, (int)victim.pid);
     cr_assert(exists_owned(meta, getuid()), "the refused meta was removed");
-    tc_close_stdin(&victim);
-    cr_assert_eq(rb_wait_exit_within(&victim, 10000, "the renamed producer"), 0);
+    tu_close_stdin(&victim);
+    cr_assert_eq(tu_wait_exit_within(&victim, 10000, "the renamed producer"), 0);
 }
 
 /* ==== Records without a ring ==== */
@@ -690,9 +669,9 @@ static void need_free_hugepages(long n)
         SKIP("needs root: mounts hugetlbfs and reserves hugepages");
     long have = free_hugepages();
     if (have >= 0 && have < n) {
-        long before = read_nr_hugepages();
-        if (before >= 0 && write_nr_hugepages(before + n - have) == 0)
-            pages_added = read_nr_hugepages() - before;
+        long before = tu_read_nr_hugepages();
+        if (before >= 0 && tu_write_nr_hugepages(before + n - have) == 0)
+            pages_added = tu_read_nr_hugepages() - before;
     }
     if (free_hugepages() < n)
         SKIP("fewer than %ld free 2 MiB hugepages, and vm.nr_hugepages could not be raised", n);
@@ -711,22 +690,22 @@ Test(attribution, records_of_cpus_without_a_ring_reach_the_files_as_losses, .tim
         SKIP("cannot mount hugetlbfs (pagesize=2M): %s", strerror(e));
     }
     setenv("SHMLOG_DIR", mnt, 1);
-    struct tc_env huge = env;
+    struct tu_env huge = env;
     snprintf(huge.seg, sizeof(huge.seg), "%.290s", mnt);
-    struct tc_child col = tc_collector(&huge, NULL);
+    struct tu_child col = tu_collector(&huge, NULL);
 
     const unsigned count = 1000;
     char errlog[400];
     snprintf(errlog, sizeof(errlog), "%s/producer.stderr", env.root);
     const char *pargs[] = {"--threads", "1", "--count", "1000", "--ring-bytes", "65536", NULL};
-    struct tc_child p = producer_as(NULL, 0, pargs, errlog, NULL);
-    unsigned long long dropped = tc_wait_line(&p, "done ");
-    cr_assert_eq(rb_wait_exit_within(&p, 10000, "the producer"), 0);
+    struct tu_child p = producer_as(NULL, 0, pargs, errlog, NULL);
+    unsigned long long dropped = tu_wait_line(&p, "done ");
+    cr_assert_eq(tu_wait_exit_within(&p, 10000, "the producer"), 0);
     cr_assert_eq(dropped, count, "every record had no ring: the producer counts them all");
     wait_pid_files(mnt, p.pid, 0, 10000);
-    tc_stop_collector(&env, &col);
+    tu_stop_collector(&env, &col);
 
-    struct th_read got = {0};
+    struct tu_read got = {0};
     struct pid_view v = {.pid = (uint32_t)p.pid};
     read_all_for(env.out, &got, &v);
     cr_assert_eq(v.records, 0);
@@ -737,7 +716,7 @@ Test(attribution, records_of_cpus_without_a_ring_reach_the_files_as_losses, .tim
             cr_assert_eq(got.lost[r], 0, "%lu records lost for reason %d", (unsigned long)got.lost[r], r);
     cr_assert_eq(v.exits, 1);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
-    th_read_free(&got);
+    tu_read_free(&got);
 
     char text[4096] = "";
     FILE *f = fopen(errlog, "r");
@@ -751,7 +730,7 @@ Test(attribution, records_of_cpus_without_a_ring_reach_the_files_as_losses, .tim
     /* and shmlog-dump stats names the reason */
     char cmd[1200], out[400];
     snprintf(out, sizeof(out), "%s/stats.txt", env.root);
-    snprintf(cmd, sizeof(cmd), "'%s' stats '%s' > '%s' 2>&1", tc_exe("SHMLOG_DUMP"), env.out, out);
+    snprintf(cmd, sizeof(cmd), "'%s' stats '%s' > '%s' 2>&1", tu_exe("SHMLOG_DUMP"), env.out, out);
     cr_assert_eq(run_cmd(cmd), 0);
     f = fopen(out, "r");
     cr_assert(f);
@@ -771,37 +750,37 @@ Test(attribution, allow_uid_takes_a_name_and_allow_group_takes_its_members, .tim
     const char *hold[] = {"--threads", "1", "--count", "3000", "--hold", NULL};
     const char *run[] = {"--threads", "1", "--count", "3000", NULL};
     /* grp (a member of the group) and atk (not a member) */
-    struct tc_child pa = producer_as(&atk, 0, hold, NULL, NULL);
-    struct tc_child pg = producer_as(&grp, 1, run, NULL, NULL);
-    unsigned long long dropped_a = tc_wait_line(&pa, "done ");
-    unsigned long long dropped_g = tc_wait_line(&pg, "done ");
-    cr_assert_eq(rb_wait_exit_within(&pg, 10000, "the group member's producer"), 0);
+    struct tu_child pa = producer_as(&atk, 0, hold, NULL, NULL);
+    struct tu_child pg = producer_as(&grp, 1, run, NULL, NULL);
+    unsigned long long dropped_a = tu_wait_line(&pa, "done ");
+    unsigned long long dropped_g = tu_wait_line(&pg, "done ");
+    cr_assert_eq(tu_wait_exit_within(&pg, 10000, "the group member's producer"), 0);
 
     const char *by_group[] = {"--allow-group", ops_group, NULL};
-    struct tc_child col = tc_collector(&env, by_group);
+    struct tu_child col = tu_collector(&env, by_group);
     wait_pid_files(env.seg, pg.pid, 0, 10000);
     char report[300];
     snprintf(report, sizeof(report),
              "owned by uid %u (%s), whose segments are not accepted; to drain it, add --allow-uid %u",
              (unsigned)atk.uid, atk.name, (unsigned)atk.uid);
-    cr_assert(rb_wait_log(&env, report, 10000), "no report of the segments of %s", atk.name);
-    tc_stop_collector(&env, &col);
-    cr_assert_eq(rb_log_lines(&env, report), 1);
+    cr_assert(tu_wait_log(&env, report, 10000), "no report of the segments of %s", atk.name);
+    tu_stop_collector(&env, &col);
+    cr_assert_eq(tu_log_lines(&env, report), 1);
     cr_assert_geq(pid_files(env.seg, pa.pid), 2, "the refused segments were removed");
 
     const char *by_name[] = {"--allow-uid", atk.name, NULL};
-    col = tc_collector(&env, by_name);
-    tc_close_stdin(&pa);
-    cr_assert_eq(rb_wait_exit_within(&pa, 10000, "the attacker's producer"), 0);
+    col = tu_collector(&env, by_name);
+    tu_close_stdin(&pa);
+    cr_assert_eq(tu_wait_exit_within(&pa, 10000, "the attacker's producer"), 0);
     wait_pid_files(env.seg, pa.pid, 0, 10000);
-    tc_stop_collector(&env, &col);
+    tu_stop_collector(&env, &col);
 
-    struct th_read got = {0};
-    tc_read_all(env.out, &got);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)pg.pid, 1, count) + dropped_g, count);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)pa.pid, 1, count) + dropped_a, count);
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)pg.pid, 1, count) + dropped_g, count);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)pa.pid, 1, count) + dropped_a, count);
     cr_assert_eq(got.exits, 2);
-    th_read_free(&got);
+    tu_read_free(&got);
 }
 
 Test(attribution, own_uid_is_always_accepted_and_an_unknown_user_exits_2, .timeout = 60)
@@ -810,27 +789,27 @@ Test(attribution, own_uid_is_always_accepted_and_an_unknown_user_exits_2, .timeo
         SKIP("needs root: the collector's own uid must differ from 65534");
     const unsigned count = 3000;
     const char *only_nobody[] = {"--allow-uid", "65534", NULL};
-    struct tc_child col = tc_collector(&env, only_nobody);
+    struct tu_child col = tu_collector(&env, only_nobody);
     const char *pargs[] = {"--threads", "1", "--count", "3000", NULL};
-    struct tc_child p = tc_producer(pargs);
-    unsigned long long dropped = tc_wait_line(&p, "done ");
-    cr_assert_eq(rb_wait_exit_within(&p, 10000, "the producer"), 0);
-    rb_assert_segments_gone(&env, 10000);
-    tc_stop_collector(&env, &col);
-    struct th_read got = {0};
-    tc_read_all(env.out, &got);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)p.pid, 1, count) + dropped, count);
+    struct tu_child p = tu_producer(pargs);
+    unsigned long long dropped = tu_wait_line(&p, "done ");
+    cr_assert_eq(tu_wait_exit_within(&p, 10000, "the producer"), 0);
+    tu_assert_segments_gone(&env, 10000);
+    tu_stop_collector(&env, &col);
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, count) + dropped, count);
     cr_assert_eq(got.exits, 1);
-    th_read_free(&got);
+    tu_read_free(&got);
 
     const char *bad[][2] = {{"--allow-uid", "no-such-user-xyz"}, {"--allow-group", "no-such-group-xyz"}};
     for (size_t i = 0; i < 2; i++) {
         char log[400];
         snprintf(log, sizeof(log), "%s/bad%zu.log", env.root, i);
-        char *argv[] = {(char *)tc_exe("COLLECTOR"), "--dir", env.seg, "--out", env.out,
+        char *argv[] = {(char *)tu_exe("COLLECTOR"), "--dir", env.seg, "--out", env.out,
                         (char *)bad[i][0], (char *)bad[i][1], NULL};
-        struct tc_child c = tc_spawn(argv, log);
-        int st = rb_wait_exit_within(&c, 10000, "a collector with a bad name");
+        struct tu_child c = tu_spawn(argv, log);
+        int st = tu_wait_exit_within(&c, 10000, "a collector with a bad name");
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s %s: status %#x", bad[i][0], bad[i][1], st);
         FILE *f = fopen(log, "r");
         cr_assert(f);
@@ -917,9 +896,9 @@ Test(attribution, default_directories_are_made_1777_and_shared, .timeout = 60)
     snprintf(uid, sizeof(uid), "%u", (unsigned)atk.uid);
     snprintf(gid, sizeof(gid), "%u", (unsigned)atk.gid);
     char *argv[] = {"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", script,
-                    (char *)tc_exe("TEST_PRODUCER"), uid, gid, NULL};
-    struct tc_child c = tc_spawn(argv, results);
-    int st = rb_wait_exit_within(&c, 30000, "the namespace script");
+                    (char *)tu_exe("TEST_PRODUCER"), uid, gid, NULL};
+    struct tu_child c = tu_spawn(argv, results);
+    int st = tu_wait_exit_within(&c, 30000, "the namespace script");
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "cat '%s' >&2", results);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
@@ -980,11 +959,11 @@ Test(attribution, unsafe_directory_is_refused_with_a_chmod_hint, .timeout = 60)
     cr_assert_eq(chmod(dir, 0777), 0);
     setenv("SHMLOG_DIR", dir, 1);
     const char *pargs[] = {"--threads", "1", "--count", "10", NULL};
-    struct tc_child p = producer_as(&atk, 0, pargs, errlog, NULL);
-    tc_close_stdin(&p);
-    int st = rb_wait_exit_within(&p, 10000, "the producer");
+    struct tu_child p = producer_as(&atk, 0, pargs, errlog, NULL);
+    tu_close_stdin(&p);
+    int st = tu_wait_exit_within(&p, 10000, "the producer");
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "a producer in a 0777 directory: status %#x", st);
-    cr_assert_eq(tc_count_files(dir, ""), 0, "a segment was made in the unsafe directory");
+    cr_assert_eq(tu_count_files(dir, ""), 0, "a segment was made in the unsafe directory");
     FILE *f = fopen(errlog, "r");
     cr_assert(f);
     char line[2048], all[8192] = "";

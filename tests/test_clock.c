@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "test_file_helpers.h"
+#include "test_util_file.h"
 
 #define GHZ_Q16 (1000000000ull << 16) /* 1 tick a nanosecond */
 #define EPOCH 1800000000000000000ull
@@ -226,20 +226,20 @@ Test(clock_file, a_frame_s_anchors_come_before_its_records_wherever_the_section_
 {
     char path[512];
     snprintf(path, sizeof path, "%s/a.shlog", dir);
-    struct th_file f;
-    th_open(&f, path, 1);
+    struct tu_file f;
+    tu_file_open(&f, path, 1);
     struct shmlog_proc_info p;
-    th_proc(&p, 42, 7);
+    tu_proc_info(&p, 42, 7);
     cr_assert_eq(shlog_enc_process(f.enc, 1, &p), 0);
     struct shmlog_site_info s;
-    th_site(&s, 0, "x=%d", SHMLOG_ARG_I32, 0);
+    tu_site(&s, 0, "x=%d", SHMLOG_ARG_I32, 0);
     cr_assert_eq(shlog_enc_site(f.enc, 1, &s), 0);
     cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 0), 0);
     struct shmlog_rec r;
     memset(&r, 0, sizeof r);
     r.tsc = 5000;
     uint64_t v[1] = {9};
-    th_slots(&r, th_payload(&r, &s, v, NULL));
+    tu_slots(&r, tu_payload(&r, &s, v, NULL));
     cr_assert_eq(shlog_enc_record(f.enc, &r), 0);
     cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
     struct shmlog_clock_anchor an[2] = {anchor(4000, EPOCH, 0), anchor(6000, EPOCH + 2000, SHMLOG_ANCHOR_STEPPED)};
@@ -248,8 +248,8 @@ Test(clock_file, a_frame_s_anchors_come_before_its_records_wherever_the_section_
                                   .esterror_ns = 16000000000ull, .clocksource = "kvm-clock"};
     cr_assert_eq(shlog_enc_clock(f.enc, &ci, an, 2), 0);
     cr_assert_eq(shlog_enc_clock(f.enc, &ci, an, 0), -EINVAL);
-    th_flush(&f);
-    th_close(&f);
+    tu_file_flush(&f);
+    tu_file_close(&f);
 
     struct shlog_reader *rd;
     char err[256];
@@ -287,10 +287,10 @@ Test(clock_file, a_frame_s_anchors_come_before_its_records_wherever_the_section_
 /* A file of one frame whose content is the sections given. */
 static void write_raw_frame(const char *path, const uint8_t *content, size_t n)
 {
-    struct th_file f;
-    th_open(&f, path, 1);
-    th_append_raw_frame(f.fd, &f.off, content, n, (uint32_t)n);
-    th_close(&f);
+    struct tu_file f;
+    tu_file_open(&f, path, 1);
+    tu_append_raw_frame(f.fd, &f.off, content, n, (uint32_t)n);
+    tu_file_close(&f);
 }
 
 Test(clock_file, a_damaged_clock_section_is_reported_and_its_frame_skipped)

@@ -1,29 +1,29 @@
 /* Description: crashes lose nothing committed: a producer killed with SIGKILL mid-burst has every committed record written and its segments removed; a collector killed with SIGKILL and restarted leaves files whose dedup'd reading has every record exactly once; a ring truncated under the mapping (SIGBUS) is abandoned, not fatal. */
-#include "test_collector_helpers.h"
+#include "test_util_file.h"
 
 #include <sys/types.h>
 
-static struct tc_env env;
+static struct tu_env env;
 
-static void setup(void) { tc_setup(&env, "crash"); }
+static void setup(void) { tu_env_setup(&env, "crash"); }
 static void teardown(void)
 {
-    tc_kill_children();
-    th_rmdir(env.root);
+    tu_kill_children();
+    tu_rmtree(env.root);
 }
 
 TestSuite(collector_crash, .init = setup, .fini = teardown, .timeout = 120);
 
 /* Per thread, the record indexes must be exactly 0..max (a prefix: each
  * committed record landed), apart from at most `allowed` missing ones. */
-static void assert_prefixes(const struct th_read *got, uint32_t pid, unsigned threads, uint64_t cap,
+static void assert_prefixes(const struct tu_read *got, uint32_t pid, unsigned threads, uint64_t cap,
                             uint64_t allowed)
 {
     uint64_t max[8] = {0}, n[8] = {0};
     for (size_t k = 0; k < got->n; k++) {
         if (got->rec_pid[k] != pid)
             continue;
-        struct tc_rec r = tc_decode(&got->recs[k]);
+        struct tu_rec r = tu_decode(&got->recs[k]);
         cr_assert_lt(r.t, threads);
         if (r.i + 1 > max[r.t])
             max[r.t] = r.i + 1;
@@ -33,7 +33,7 @@ static void assert_prefixes(const struct th_read *got, uint32_t pid, unsigned th
     for (unsigned t = 0; t < threads; t++)
         top = max[t] > top ? max[t] : top;
     cr_assert_leq(top, cap);
-    tc_check_producer(got, pid, threads, top); /* no duplicates, order kept */
+    tu_check_producer(got, pid, threads, top); /* no duplicates, order kept */
     uint64_t missing = 0;
     for (unsigned t = 0; t < threads; t++) /* a thread may not have started before the kill */
         missing += max[t] - n[t];
@@ -42,21 +42,21 @@ static void assert_prefixes(const struct th_read *got, uint32_t pid, unsigned th
 
 Test(collector_crash, producer_sigkill_mid_burst)
 {
-    struct tc_child col = tc_collector(&env, NULL);
+    struct tu_child col = tu_collector(&env, NULL);
     const char *pargs[] = {"--threads", "2", "--forever", "--burst", "2000", "--pause-us", "300",
                            "--ring-bytes", "67108864", NULL};
-    struct tc_child p = tc_producer(pargs);
-    tc_wait_line(&p, "ready");
-    tc_wait_line(&p, "progress ");
-    tc_wait_line(&p, "progress ");
+    struct tu_child p = tu_producer(pargs);
+    tu_wait_line(&p, "ready");
+    tu_wait_line(&p, "progress ");
+    tu_wait_line(&p, "progress ");
     cr_assert_eq(kill(p.pid, SIGKILL), 0);
-    int st = tc_wait_exit(&p);
+    int st = tu_wait_exit(&p);
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-    cr_assert(tc_wait_segments_gone(env.seg, 10000), "the killed producer's segments were not removed");
-    tc_stop_collector(&env, &col);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000), "the killed producer's segments were not removed");
+    tu_stop_collector(&env, &col);
 
-    struct th_read got = {0};
-    tc_read_all(env.out, &got);
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     cr_assert_eq(got.exits, 1);
     cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], 0, "the 64 MiB rings should not fill");
@@ -66,7 +66,7 @@ Test(collector_crash, producer_sigkill_mid_burst)
     uint64_t dead = got.lost[SHMLOG_LOSS_DEAD_WRITER];
     cr_assert_leq(dead, 2);
     assert_prefixes(&got, (uint32_t)p.pid, 2, 1ull << 32, dead);
-    th_read_free(&got);
+    tu_read_free(&got);
 }
 
 Test(collector_crash, collector_sigkill_and_restart_duplicates_nothing)
@@ -77,37 +77,37 @@ Test(collector_crash, collector_sigkill_and_restart_duplicates_nothing)
      * drained before it, and the restart would have nothing to write. */
     const char *pargs[] = {"--threads", "2", "--count", "150000", "--burst", "1000", "--pause-us", "1000",
                            "--gate-at", "120000", NULL};
-    struct tc_child p = tc_producer(pargs);
-    tc_wait_line(&p, "ready");
-    struct tc_child col = tc_collector(&env, NULL);
-    tc_wait_line(&p, "progress ");
+    struct tu_child p = tu_producer(pargs);
+    tu_wait_line(&p, "ready");
+    struct tu_child col = tu_collector(&env, NULL);
+    tu_wait_line(&p, "progress ");
     /* Killed once it has written part of a file, wherever the producer
      * has got to. */
-    uint64_t until = tc_now_ms() + 10000;
-    while (tc_count_files(env.out, ".part") == 0 && tc_now_ms() < until)
-        tc_sleep_ms(5);
-    tc_sleep_ms(100);
+    uint64_t until = tu_now_ms() + 10000;
+    while (tu_count_files(env.out, ".part") == 0 && tu_now_ms() < until)
+        tu_sleep_ms(5);
+    tu_sleep_ms(100);
     cr_assert_eq(kill(col.pid, SIGKILL), 0);
-    tc_wait_exit(&col);
-    cr_assert_geq(tc_count_files(env.out, ".part"), 1, "the killed collector left no file");
-    tc_close_stdin(&p);
-    tc_sleep_ms(50);
-    col = tc_collector(&env, NULL);
-    unsigned long long dropped = tc_wait_line(&p, "done ");
-    cr_assert_eq(tc_wait_exit(&p), 0);
-    cr_assert(tc_wait_segments_gone(env.seg, 10000));
-    tc_stop_collector(&env, &col);
+    tu_wait_exit(&col);
+    cr_assert_geq(tu_count_files(env.out, ".part"), 1, "the killed collector left no file");
+    tu_close_stdin(&p);
+    tu_sleep_ms(50);
+    col = tu_collector(&env, NULL);
+    unsigned long long dropped = tu_wait_line(&p, "done ");
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000));
+    tu_stop_collector(&env, &col);
 
-    cr_assert_eq(tc_count_files(env.out, ".part"), 0, "the restart did not recover the .part file");
-    struct th_read got = {0};
-    cr_assert_geq(tc_read_all(env.out, &got), 2);
-    size_t n = tc_check_producer(&got, (uint32_t)p.pid, THREADS, COUNT);
+    cr_assert_eq(tu_count_files(env.out, ".part"), 0, "the restart did not recover the .part file");
+    struct tu_read got = {0};
+    cr_assert_geq(tu_read_all(env.out, &got), 2);
+    size_t n = tu_check_producer(&got, (uint32_t)p.pid, THREADS, COUNT);
     cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], dropped);
     cr_assert_eq(n + dropped, (size_t)THREADS * COUNT, "records %zu + dropped %llu", n, dropped);
     /* The only errors allowed: the killed collector's torn last frame. */
     cr_assert_leq(got.errors, 1, "%s", got.first_error);
     cr_assert_eq(got.errors, got.torn);
-    th_read_free(&got);
+    tu_read_free(&got);
 }
 
 /* The first ring segment of process pid in dir, or "" */
@@ -127,10 +127,10 @@ static void find_ring(const char *dir, pid_t pid, char *out, size_t cap)
 
 Test(collector_crash, a_ring_truncated_under_the_mapping_is_abandoned_not_fatal)
 {
-    struct tc_child col = tc_collector(&env, NULL);
+    struct tu_child col = tu_collector(&env, NULL);
     const char *slow[] = {"--threads", "1", "--forever", "--burst", "100", "--pause-us", "2000", NULL};
-    struct tc_child p = tc_producer(slow);
-    tc_wait_line(&p, "progress ");
+    struct tu_child p = tu_producer(slow);
+    tu_wait_line(&p, "progress ");
     char ring[600];
     find_ring(env.seg, p.pid, ring, sizeof(ring));
     cr_assert(ring[0], "no ring segment");
@@ -139,13 +139,13 @@ Test(collector_crash, a_ring_truncated_under_the_mapping_is_abandoned_not_fatal)
      * meanwhile, so undrained records lie past the cut (8192 bytes keep 64
      * slots; 200 ms is ~10000 records) and it must touch the lost pages. */
     cr_assert_eq(kill(col.pid, SIGSTOP), 0);
-    tc_sleep_ms(200);
+    tu_sleep_ms(200);
     cr_assert_eq(truncate(ring, 8192), 0);
     cr_assert_eq(kill(col.pid, SIGCONT), 0);
-    tc_sleep_ms(100);
+    tu_sleep_ms(100);
     kill(p.pid, SIGKILL);
-    tc_wait_exit(&p);
-    cr_assert(tc_wait_segments_gone(env.seg, 10000), "the broken producer's segments were not removed");
+    tu_wait_exit(&p);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000), "the broken producer's segments were not removed");
     cr_assert_eq(kill(col.pid, 0), 0, "the collector died");
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "grep -q 'SIGBUS' '%s'", env.log);
@@ -153,13 +153,13 @@ Test(collector_crash, a_ring_truncated_under_the_mapping_is_abandoned_not_fatal)
 
     /* And it goes on serving others. */
     const char *pargs[] = {"--threads", "1", "--count", "20000", NULL};
-    struct tc_child q = tc_producer(pargs);
-    unsigned long long dropped = tc_wait_line(&q, "done ");
-    cr_assert_eq(tc_wait_exit(&q), 0);
-    cr_assert(tc_wait_segments_gone(env.seg, 10000));
-    tc_stop_collector(&env, &col);
-    struct th_read got = {0};
-    tc_read_all(env.out, &got);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)q.pid, 1, 20000) + dropped, 20000);
-    th_read_free(&got);
+    struct tu_child q = tu_producer(pargs);
+    unsigned long long dropped = tu_wait_line(&q, "done ");
+    cr_assert_eq(tu_wait_exit(&q), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000));
+    tu_stop_collector(&env, &col);
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)q.pid, 1, 20000) + dropped, 20000);
+    tu_read_free(&got);
 }

@@ -1,13 +1,13 @@
 /* Description: end to end with real producer processes, io_uring and files: producers started before and after the collector are drained, every record lands exactly once (or is counted as dropped), per-thread order holds, rotation by size, time and SIGHUP under load loses and duplicates nothing, and exited producers' segments are removed; segment directories made after the collector started are found at once; a collector that finds a ring over half full compresses at --zstd-fast-level (and only then). */
-#include "test_collector_helpers.h"
+#include "test_util_file.h"
 
-static struct tc_env env;
+static struct tu_env env;
 
-static void setup(void) { tc_setup(&env, "e2e"); }
+static void setup(void) { tu_env_setup(&env, "e2e"); }
 static void teardown(void)
 {
-    tc_kill_children();
-    th_rmdir(env.root);
+    tu_kill_children();
+    tu_rmtree(env.root);
 }
 
 TestSuite(collector_e2e, .init = setup, .fini = teardown, .timeout = 120);
@@ -18,68 +18,68 @@ Test(collector_e2e, producers_before_and_after_start_exact_multiset)
     const char *pargs[] = {"--threads", "2", "--count", "60000", "--long-every", "97", NULL};
     const char *hold_args[] = {"--threads", "2", "--count", "60000", "--long-every", "97", "--hold", NULL};
     /* Started before the collector: its records wait in the rings. */
-    struct tc_child a = tc_producer(hold_args);
-    tc_wait_line(&a, "ready");
-    unsigned long long dropped = tc_wait_line(&a, "done ");
+    struct tu_child a = tu_producer(hold_args);
+    tu_wait_line(&a, "ready");
+    unsigned long long dropped = tu_wait_line(&a, "done ");
 
     const char *cargs[] = {"--rotate-size", "16k", NULL};
-    struct tc_child col = tc_collector(&env, cargs);
-    tc_sleep_ms(100);
-    struct tc_child b = tc_producer(pargs), c = tc_producer(pargs);
-    dropped += tc_wait_line(&b, "done ");
-    dropped += tc_wait_line(&c, "done ");
-    cr_assert_eq(tc_wait_exit(&b), 0);
-    cr_assert_eq(tc_wait_exit(&c), 0);
-    tc_close_stdin(&a); /* lets the first producer exit */
-    cr_assert_eq(tc_wait_exit(&a), 0);
-    cr_assert(tc_wait_segments_gone(env.seg, 10000), "segments of exited producers were not removed");
-    tc_stop_collector(&env, &col);
+    struct tu_child col = tu_collector(&env, cargs);
+    tu_sleep_ms(100);
+    struct tu_child b = tu_producer(pargs), c = tu_producer(pargs);
+    dropped += tu_wait_line(&b, "done ");
+    dropped += tu_wait_line(&c, "done ");
+    cr_assert_eq(tu_wait_exit(&b), 0);
+    cr_assert_eq(tu_wait_exit(&c), 0);
+    tu_close_stdin(&a); /* lets the first producer exit */
+    cr_assert_eq(tu_wait_exit(&a), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000), "segments of exited producers were not removed");
+    tu_stop_collector(&env, &col);
 
-    cr_assert_eq(tc_count_files(env.out, ".part"), 0, "a .part file is left");
-    struct th_read got = {0};
-    size_t files = tc_read_all(env.out, &got);
+    cr_assert_eq(tu_count_files(env.out, ".part"), 0, "a .part file is left");
+    struct tu_read got = {0};
+    size_t files = tu_read_all(env.out, &got);
     cr_assert_geq(files, 2, "no rotation by size: %zu files", files);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     cr_assert_eq(got.exits, 3);
-    size_t n = tc_check_producer(&got, (uint32_t)a.pid, THREADS, COUNT) +
-               tc_check_producer(&got, (uint32_t)b.pid, THREADS, COUNT) +
-               tc_check_producer(&got, (uint32_t)c.pid, THREADS, COUNT);
+    size_t n = tu_check_producer(&got, (uint32_t)a.pid, THREADS, COUNT) +
+               tu_check_producer(&got, (uint32_t)b.pid, THREADS, COUNT) +
+               tu_check_producer(&got, (uint32_t)c.pid, THREADS, COUNT);
     cr_assert_eq(n, got.n, "records of unknown processes");
     cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], dropped, "drops in the files %lu, producers counted %llu",
                  got.lost[SHMLOG_LOSS_DROPPED], dropped);
     cr_assert_eq(n + dropped, 3ull * THREADS * COUNT, "records %zu + dropped %llu", n, dropped);
     cr_assert_eq(got.lost[SHMLOG_LOSS_DEAD_WRITER] + got.lost[SHMLOG_LOSS_CORRUPT], 0);
-    th_read_free(&got);
+    tu_read_free(&got);
 }
 
 Test(collector_e2e, rotation_by_time_and_sighup_under_load)
 {
     enum { COUNT = 200000, THREADS = 2 };
     const char *cargs[] = {"--rotate-time", "1", NULL};
-    struct tc_child col = tc_collector(&env, cargs);
+    struct tu_child col = tu_collector(&env, cargs);
     const char *pargs[] = {"--threads", "2", "--count", "200000", "--burst", "500", "--pause-us", "1000", NULL};
-    struct tc_child p = tc_producer(pargs);
-    tc_wait_line(&p, "ready");
+    struct tu_child p = tu_producer(pargs);
+    tu_wait_line(&p, "ready");
     for (int k = 0; k < 12; k++) {
-        tc_sleep_ms(80);
+        tu_sleep_ms(80);
         cr_assert_eq(kill(col.pid, SIGHUP), 0);
     }
-    unsigned long long dropped = tc_wait_line(&p, "done ");
-    cr_assert_eq(tc_wait_exit(&p), 0);
-    cr_assert(tc_wait_segments_gone(env.seg, 10000));
-    tc_stop_collector(&env, &col);
+    unsigned long long dropped = tu_wait_line(&p, "done ");
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000));
+    tu_stop_collector(&env, &col);
 
-    struct th_read got = {0};
-    size_t files = tc_read_all(env.out, &got);
+    struct tu_read got = {0};
+    size_t files = tu_read_all(env.out, &got);
     cr_assert_geq(files, 6, "only %zu files after 12 SIGHUPs and time rotation", files);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
-    size_t n = tc_check_producer(&got, (uint32_t)p.pid, THREADS, COUNT);
+    size_t n = tu_check_producer(&got, (uint32_t)p.pid, THREADS, COUNT);
     cr_assert_eq(n, got.n);
     cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], dropped);
     cr_assert_eq(n + dropped, (size_t)THREADS * COUNT, "records %zu + dropped %llu", n, dropped);
     /* Each file is self-contained: every one defines the process it has records of. */
     cr_assert_geq(got.processes, files - 1);
-    th_read_free(&got);
+    tu_read_free(&got);
 }
 
 Test(collector_e2e, once_drains_and_ignores_bad_segments)
@@ -101,21 +101,21 @@ Test(collector_e2e, once_drains_and_ignores_bad_segments)
     cr_assert_eq(symlink("/etc/passwd", path), 0);
 
     const char *pargs[] = {"--threads", "1", "--count", "5000", "--hold", NULL};
-    struct tc_child p = tc_producer(pargs);
-    unsigned long long dropped = tc_wait_line(&p, "done ");
+    struct tu_child p = tu_producer(pargs);
+    unsigned long long dropped = tu_wait_line(&p, "done ");
     const char *cargs[] = {"--once", NULL};
-    struct tc_child col = tc_collector(&env, cargs);
-    int st = tc_wait_exit(&col);
+    struct tu_child col = tu_collector(&env, cargs);
+    int st = tu_wait_exit(&col);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
-    struct th_read got = {0};
-    cr_assert_eq(tc_read_all(env.out, &got), 1);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)p.pid, 1, 5000) + dropped, 5000);
+    struct tu_read got = {0};
+    cr_assert_eq(tu_read_all(env.out, &got), 1);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, 5000) + dropped, 5000);
     cr_assert_eq(got.exits, 0, "the producer still runs");
-    th_read_free(&got);
+    tu_read_free(&got);
     /* The producer's segments stay: it is alive. */
-    cr_assert_geq(tc_count_files(env.seg, ".meta"), 3);
-    tc_close_stdin(&p);
-    cr_assert_eq(tc_wait_exit(&p), 0);
+    cr_assert_geq(tu_count_files(env.seg, ".meta"), 3);
+    tu_close_stdin(&p);
+    cr_assert_eq(tu_wait_exit(&p), 0);
 
     /* The junk was reported, once each, and never taken for a producer. */
     char cmd[600];
@@ -123,16 +123,16 @@ Test(collector_e2e, once_drains_and_ignores_bad_segments)
     cr_assert_eq(system(cmd), 0, "expected 3 'ignoring segment' lines in the collector log");
 
     /* A second --once run sees the producer gone: exit marker, segments removed. */
-    col = tc_collector(&env, cargs);
-    st = tc_wait_exit(&col);
+    col = tu_collector(&env, cargs);
+    st = tu_wait_exit(&col);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    cr_assert_eq(tc_count_files(env.seg, ".meta"), 2, "junk stays, the producer's meta goes");
-    cr_assert_eq(tc_count_files(env.seg, ".ring"), 1, "only the junk ring symlink stays");
-    got = (struct th_read){0};
-    cr_assert_eq(tc_read_all(env.out, &got), 2);
+    cr_assert_eq(tu_count_files(env.seg, ".meta"), 2, "junk stays, the producer's meta goes");
+    cr_assert_eq(tu_count_files(env.seg, ".ring"), 1, "only the junk ring symlink stays");
+    got = (struct tu_read){0};
+    cr_assert_eq(tu_read_all(env.out, &got), 2);
     cr_assert_eq(got.exits, 1);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)p.pid, 1, 5000) + dropped, 5000, "nothing read twice");
-    th_read_free(&got);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, 5000) + dropped, 5000, "nothing read twice");
+    tu_read_free(&got);
 }
 
 Test(collector_e2e, bad_flags_exit_2_with_one_line)
@@ -142,9 +142,9 @@ Test(collector_e2e, bad_flags_exit_2_with_one_line)
     for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
         char log[400];
         snprintf(log, sizeof(log), "%s/flags%zu.log", env.root, k);
-        char *argv[6] = {(char *)tc_exe("COLLECTOR"), "--out", env.out, (char *)bad[k][0], (char *)bad[k][1], NULL};
-        struct tc_child c = tc_spawn(argv, log);
-        int st = tc_wait_exit(&c);
+        char *argv[6] = {(char *)tu_exe("COLLECTOR"), "--out", env.out, (char *)bad[k][0], (char *)bad[k][1], NULL};
+        struct tu_child c = tu_spawn(argv, log);
+        int st = tu_wait_exit(&c);
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s: status %#x", bad[k][0], st);
         char cmd[600];
         snprintf(cmd, sizeof(cmd), "test $(wc -l < '%s') -eq 1", log);
@@ -156,30 +156,30 @@ Test(collector_e2e, retention_by_count_and_bytes)
 {
     const char *pargs[] = {"--threads", "2", "--count", "100000", "--burst", "500", "--pause-us", "3000", NULL};
     const char *by_count[] = {"--rotate-size", "1k", "--keep", "3", NULL};
-    struct tc_child col = tc_collector(&env, by_count);
-    struct tc_child p = tc_producer(pargs);
-    tc_wait_line(&p, "done ");
-    cr_assert_eq(tc_wait_exit(&p), 0);
-    cr_assert(tc_wait_segments_gone(env.seg, 10000));
-    tc_stop_collector(&env, &col);
-    cr_assert_eq(tc_count_files(env.out, ".shlog"), 3, "--keep 3 left %zu files", tc_count_files(env.out, ".shlog"));
-    struct th_read got = {0};
-    tc_read_all(env.out, &got);
+    struct tu_child col = tu_collector(&env, by_count);
+    struct tu_child p = tu_producer(pargs);
+    tu_wait_line(&p, "done ");
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000));
+    tu_stop_collector(&env, &col);
+    cr_assert_eq(tu_count_files(env.out, ".shlog"), 3, "--keep 3 left %zu files", tu_count_files(env.out, ".shlog"));
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     cr_assert_eq(got.exits, 1, "the newest files (with the exit) are the ones kept");
-    th_read_free(&got);
+    tu_read_free(&got);
 
     const char *by_bytes[] = {"--rotate-size", "1k", "--max-bytes", "20k", NULL};
-    col = tc_collector(&env, by_bytes);
-    p = tc_producer(pargs);
-    tc_wait_line(&p, "done ");
-    cr_assert_eq(tc_wait_exit(&p), 0);
-    cr_assert(tc_wait_segments_gone(env.seg, 10000));
-    tc_stop_collector(&env, &col);
+    col = tu_collector(&env, by_bytes);
+    p = tu_producer(pargs);
+    tu_wait_line(&p, "done ");
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000));
+    tu_stop_collector(&env, &col);
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "test $(cat '%s'/*.shlog | wc -c) -le 20480", env.out);
     cr_assert_eq(system(cmd), 0, "closed files exceed --max-bytes");
-    cr_assert_geq(tc_count_files(env.out, ".shlog"), 2);
+    cr_assert_geq(tu_count_files(env.out, ".shlog"), 2);
 }
 
 /* The newest output file (the open .part one), or "" if none yet. */
@@ -200,16 +200,16 @@ static void newest_part(char *out, size_t cap)
  * file, from now; UINT64_MAX when none within timeout_ms. */
 static uint64_t ms_until_in_file(pid_t pid, unsigned timeout_ms)
 {
-    uint64_t t0 = tc_now_ms(), found = 0;
+    uint64_t t0 = tu_now_ms(), found = 0;
     struct shlog_reader *r = NULL;
-    while (!found && tc_now_ms() - t0 < timeout_ms) {
+    while (!found && tu_now_ms() - t0 < timeout_ms) {
         char path[600];
         if (!r) {
             newest_part(path, sizeof(path));
             char err[512];
             if (!path[0] || shlog_reader_open(&r, path, 1, NULL, err, sizeof(err)) != 0) {
                 r = NULL;
-                tc_sleep_ms(2);
+                tu_sleep_ms(2);
                 continue;
             }
         }
@@ -217,10 +217,10 @@ static uint64_t ms_until_in_file(pid_t pid, unsigned timeout_ms)
         int rc;
         while ((rc = shlog_reader_next(r, &ev)) > 0)
             if (ev.kind == SHLOG_EV_RECORD && ev.proc->info.pid == (uint32_t)pid)
-                found = tc_now_ms();
+                found = tu_now_ms();
         cr_assert_geq(rc, 0);
         if (!found)
-            tc_sleep_ms(2);
+            tu_sleep_ms(2);
     }
     if (r)
         shlog_reader_close(r);
@@ -246,19 +246,19 @@ static long fast_frames_logged(void)
 
 Test(collector_e2e, a_record_under_light_load_reaches_the_file_quickly)
 {
-    struct tc_child col = tc_collector(&env, NULL);
-    tc_sleep_ms(50);
+    struct tu_child col = tu_collector(&env, NULL);
+    tu_sleep_ms(50);
     const char *pargs[] = {"--threads", "1", "--count", "1", "--hold", NULL};
-    struct tc_child p = tc_producer(pargs);
-    tc_wait_line(&p, "done ");
+    struct tu_child p = tu_producer(pargs);
+    tu_wait_line(&p, "done ");
     uint64_t ms = ms_until_in_file(p.pid, 5000);
     cr_assert(ms != UINT64_MAX, "the record did not reach the file within 5 s");
     fprintf(stderr, "record visible in the file %lu ms after it was logged\n", (unsigned long)ms);
     /* The target is 100 ms; a loaded CI machine gets some slack. */
     cr_assert_lt(ms, 1000, "took %lu ms", (unsigned long)ms);
-    tc_close_stdin(&p);
-    cr_assert_eq(tc_wait_exit(&p), 0);
-    tc_stop_collector(&env, &col);
+    tu_close_stdin(&p);
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    tu_stop_collector(&env, &col);
     cr_assert_eq(fast_frames_logged(), 0, "a ring never near full got frames at the fast level");
 }
 
@@ -270,24 +270,24 @@ Test(collector_e2e, a_record_under_light_load_reaches_the_file_quickly)
 static void filled_ring_drained(const char *const cargs[], int fast_expected)
 {
     const char *pargs[] = {"--threads", "1", "--count", "20000", "--ring-bytes", "1048576", "--hold", NULL};
-    struct tc_child p = tc_producer(pargs);
-    unsigned long long dropped = tc_wait_line(&p, "done ");
-    struct tc_child col = tc_collector(&env, cargs);
+    struct tu_child p = tu_producer(pargs);
+    unsigned long long dropped = tu_wait_line(&p, "done ");
+    struct tu_child col = tu_collector(&env, cargs);
     /* A drain pass, not only the one at shutdown, must have seen the fill. */
     cr_assert(ms_until_in_file(p.pid, 5000) != UINT64_MAX, "no record reached the file within 5 s");
-    tc_stop_collector(&env, &col);
+    tu_stop_collector(&env, &col);
     long fast = fast_frames_logged();
     cr_assert_geq(fast, 0, "no exit line with the frames at the fast level");
     if (fast_expected)
         cr_assert_gt(fast, 0, "no frame was compressed at the fast level");
     else
         cr_assert_eq(fast, 0, "%ld frames at the fast level", fast);
-    struct th_read got = {0};
-    cr_assert_geq(tc_read_all(env.out, &got), 1);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)p.pid, 1, 20000) + dropped, 20000);
-    th_read_free(&got);
-    tc_close_stdin(&p);
-    cr_assert_eq(tc_wait_exit(&p), 0);
+    struct tu_read got = {0};
+    cr_assert_geq(tu_read_all(env.out, &got), 1);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, 20000) + dropped, 20000);
+    tu_read_free(&got);
+    tu_close_stdin(&p);
+    cr_assert_eq(tu_wait_exit(&p), 0);
 }
 
 Test(collector_e2e, a_filling_ring_gets_frames_at_the_fast_level)
@@ -313,16 +313,16 @@ Test(collector_e2e, segment_dirs_made_after_start_are_found_at_once)
     snprintf(dirs[0], sizeof(dirs[0]), "%s/late0", env.root);
     snprintf(dirs[1], sizeof(dirs[1]), "%s/late1", env.root);
     snprintf(dirs[2], sizeof(dirs[2]), "%s/late2/seg", env.root);
-    struct tc_env late = env;
+    struct tu_env late = env;
     snprintf(late.seg, sizeof(late.seg), "%s", dirs[0]);
     const char *cargs[] = {"--dir", dirs[1], "--dir", dirs[2], NULL};
-    struct tc_child col = tc_collector(&late, cargs);
-    tc_sleep_ms(200);
-    uint64_t start = tc_now_ms();
+    struct tu_child col = tu_collector(&late, cargs);
+    tu_sleep_ms(200);
+    uint64_t start = tu_now_ms();
     for (int i = 0; i < 3; i++) {
         uint64_t due = start + 333u * (unsigned)i;
-        while (tc_now_ms() < due)
-            tc_sleep_ms(1);
+        while (tu_now_ms() < due)
+            tu_sleep_ms(1);
         if (i == 2) {
             char parent[300];
             snprintf(parent, sizeof(parent), "%s/late2", env.root);
@@ -330,15 +330,15 @@ Test(collector_e2e, segment_dirs_made_after_start_are_found_at_once)
         }
         setenv("SHMLOG_DIR", dirs[i], 1); /* the producer makes it */
         const char *pargs[] = {"--threads", "1", "--count", "1", "--hold", NULL};
-        struct tc_child p = tc_producer(pargs);
-        tc_wait_line(&p, "done ");
+        struct tu_child p = tu_producer(pargs);
+        tu_wait_line(&p, "done ");
         uint64_t ms = ms_until_in_file(p.pid, 5000);
         fprintf(stderr, "%s: the record reached the file in %lu ms\n", dirs[i], (unsigned long)ms);
         /* inotify answers in milliseconds; a loaded CI machine gets some slack */
         cr_assert_lt(ms, 300, "%s: %lu ms", dirs[i], (unsigned long)ms);
-        tc_close_stdin(&p);
-        cr_assert_eq(tc_wait_exit(&p), 0);
+        tu_close_stdin(&p);
+        cr_assert_eq(tu_wait_exit(&p), 0);
     }
     setenv("SHMLOG_DIR", env.seg, 1);
-    tc_stop_collector(&late, &col);
+    tu_stop_collector(&late, &col);
 }

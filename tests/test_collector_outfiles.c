@@ -1,15 +1,15 @@
 /* Description: issue 17: no output file is ever overwritten or its name reused, whatever the output directory holds: a dead collector's .part recovered next to a closed file of its name, a closed name taken while the file is written, sequence numbers of 19 and 20 digits; --keep and --max-bytes count every file the collector could have written and delete nothing else; the last number (UINT64_MAX) leaves none, so the collector refuses to start. */
-#include "test_robust_helpers.h"
+#include "test_util_file.h"
 
 #include <errno.h>
 
-static struct tc_env env;
+static struct tu_env env;
 
-static void setup(void) { tc_setup(&env, "outfiles"); }
+static void setup(void) { tu_env_setup(&env, "outfiles"); }
 static void teardown(void)
 {
-    tc_kill_children();
-    th_rmdir(env.root);
+    tu_kill_children();
+    tu_rmtree(env.root);
 }
 
 TestSuite(collector_outfiles, .init = setup, .fini = teardown, .timeout = 30);
@@ -78,19 +78,19 @@ static void assert_planted(const char *path) { assert_content(path, precious, si
  * the writer is gone), then `records` records of process pid. */
 static void write_shlog(const char *path, uint32_t pid, uint64_t records)
 {
-    struct th_file f;
-    th_open(&f, path, 7);
+    struct tu_file f;
+    tu_file_open(&f, path, 7);
     struct shmlog_site_info s;
-    th_site(&s, 0, "v=%lu", SHMLOG_ARG_U64, 0);
+    tu_site(&s, 0, "v=%lu", SHMLOG_ARG_U64, 0);
     struct shmlog_proc_info pi;
-    th_proc(&pi, pid, 5);
+    tu_proc_info(&pi, pid, 5);
     cr_assert_eq(shlog_enc_process(f.enc, pid, &pi), 0);
     cr_assert_eq(shlog_enc_site(f.enc, pid, &s), 0);
     cr_assert_eq(shlog_enc_batch_begin(f.enc, pid, 0), 0);
     for (uint64_t p = 0; p < records; p++) {
         struct shmlog_rec r = {0};
         uint64_t v[1] = {p * 3};
-        th_slots(&r, th_payload(&r, &s, v, NULL));
+        tu_slots(&r, tu_payload(&r, &s, v, NULL));
         r.pos = p;
         r.tsc = 1000 + p;
         r.site = s.id;
@@ -98,21 +98,21 @@ static void write_shlog(const char *path, uint32_t pid, uint64_t records)
         cr_assert_eq(shlog_enc_record(f.enc, &r), 0);
     }
     cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
-    th_flush(&f);
-    th_close(&f);
+    tu_file_flush(&f);
+    tu_file_close(&f);
 }
 
 /* Records of process pid in path, read alone. */
 static size_t records_of(const char *path, uint32_t pid)
 {
-    struct th_read got = {0};
-    cr_assert_eq(th_read_file(path, NULL, &got), 0, "%s", path);
+    struct tu_read got = {0};
+    cr_assert_eq(tu_read_shlog(path, NULL, &got), 0, "%s", path);
     cr_assert_eq(got.errors, 0, "%s: %s", path, got.first_error);
     size_t n = 0;
     for (size_t k = 0; k < got.n; k++)
         n += got.rec_pid[k] == pid;
     cr_assert_eq(n, got.n, "%s holds records of another process", path);
-    th_read_free(&got);
+    tu_read_free(&got);
     return n;
 }
 
@@ -200,16 +200,16 @@ static size_t collector_files(const char *host, uint64_t *seq, char names[][300]
 
 /* Runs a 1-thread producer of count records to the end, with the collector
  * col draining it, then stops col. Returns the producer's pid and drops. */
-static pid_t produce_and_stop(struct tc_child *col, unsigned long count, unsigned long long *dropped)
+static pid_t produce_and_stop(struct tu_child *col, unsigned long count, unsigned long long *dropped)
 {
     char cnt[32];
     snprintf(cnt, sizeof(cnt), "%lu", count);
     const char *pargs[] = {"--threads", "1", "--count", cnt, "--burst", "200", "--pause-us", "2000", NULL};
-    struct tc_child p = tc_producer(pargs);
-    *dropped = tc_wait_line(&p, "done ");
-    cr_assert_eq(tc_wait_exit(&p), 0);
-    rb_assert_segments_gone(&env, 10000);
-    tc_stop_collector(&env, col);
+    struct tu_child p = tu_producer(pargs);
+    *dropped = tu_wait_line(&p, "done ");
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    tu_assert_segments_gone(&env, 10000);
+    tu_stop_collector(&env, col);
     return p.pid;
 }
 
@@ -219,16 +219,16 @@ static void assert_records(char names[][300], size_t n, pid_t pid, unsigned long
 {
     struct shlog_dedup *dd;
     cr_assert_eq(shlog_dedup_new(&dd), 0);
-    struct th_read got = {0};
+    struct tu_read got = {0};
     for (size_t i = 0; i < n; i++) {
         char path[1024];
         cr_assert_lt((size_t)snprintf(path, sizeof(path), "%s/%.299s", env.out, names[i]), sizeof(path));
-        cr_assert_eq(th_read_file(path, dd, &got), 0, "%s", path);
+        cr_assert_eq(tu_read_shlog(path, dd, &got), 0, "%s", path);
     }
     shlog_dedup_free(dd);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)pid, 1, count) + dropped, count);
-    th_read_free(&got);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)pid, 1, count) + dropped, count);
+    tu_read_free(&got);
 }
 
 Test(collector_outfiles, a_recovered_part_never_replaces_a_closed_file_of_its_name)
@@ -245,8 +245,8 @@ Test(collector_outfiles, a_recovered_part_never_replaces_a_closed_file_of_its_na
     size_t closed_n, part_n, lone_n;
     char *closed_b = slurp(closed, &closed_n), *part_b = slurp(part, &part_n), *lone_b = slurp(lone, &lone_n);
 
-    struct tc_child col = tc_collector(&env, (const char *const[]){"--once", NULL});
-    int st = rb_wait_exit_within(&col, 15000, "collector --once");
+    struct tu_child col = tu_collector(&env, (const char *const[]){"--once", NULL});
+    int st = tu_wait_exit_within(&col, 15000, "collector --once");
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "collector status %#x", st);
 
     /* Exactly: the closed file as it was, the free-named part under its own
@@ -272,7 +272,7 @@ Test(collector_outfiles, a_recovered_part_never_replaces_a_closed_file_of_its_na
     cr_assert_eq(records_of(closed, 101), 100);
     cr_assert_eq(records_of(renamed, 102), 50);
     cr_assert_eq(records_of(lone_final, 103), 30);
-    cr_assert_geq(rb_log_lines(&env, "000008"), 1, "the collector did not say where the part went");
+    cr_assert_geq(tu_log_lines(&env, "000008"), 1, "the collector did not say where the part went");
     free(closed_b);
     free(part_b);
     free(lone_b);
@@ -283,12 +283,12 @@ Test(collector_outfiles, a_closed_name_taken_while_the_file_is_written_is_not_re
     char host[256];
     host_name(host, sizeof(host));
     const char *pargs[] = {"--threads", "1", "--count", "20000", "--gate-at", "10000", NULL};
-    struct tc_child p = tc_producer(pargs);
-    tc_wait_line(&p, "ready");
-    struct tc_child col = tc_collector(&env, NULL);
-    uint64_t until = tc_now_ms() + 10000;
-    while (tc_count_files(env.out, SHLOG_PART_SUFFIX) == 0 && tc_now_ms() < until)
-        tc_sleep_ms(5);
+    struct tu_child p = tu_producer(pargs);
+    tu_wait_line(&p, "ready");
+    struct tu_child col = tu_collector(&env, NULL);
+    uint64_t until = tu_now_ms() + 10000;
+    while (tu_count_files(env.out, SHLOG_PART_SUFFIX) == 0 && tu_now_ms() < until)
+        tu_sleep_ms(5);
     struct listing l;
     list_dir(env.out, &l);
     cr_assert_eq(l.n, 1, "the collector did not start its file");
@@ -300,19 +300,19 @@ Test(collector_outfiles, a_closed_name_taken_while_the_file_is_written_is_not_re
     *dot = '\0';
     free_listing(&l);
     plant(taken);
-    tc_close_stdin(&p);
-    unsigned long long dropped = tc_wait_line(&p, "done ");
-    cr_assert_eq(tc_wait_exit(&p), 0);
-    rb_assert_segments_gone(&env, 10000);
-    tc_stop_collector(&env, &col);
+    tu_close_stdin(&p);
+    unsigned long long dropped = tu_wait_line(&p, "done ");
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    tu_assert_segments_gone(&env, 10000);
+    tu_stop_collector(&env, &col);
 
     assert_planted(taken);
     uint64_t seq[8];
     char names[8][300];
     size_t n = collector_files(host, seq, names, 8);
-    if (n != 2 || tc_count_files(env.out, "") != 2)
+    if (n != 2 || tu_count_files(env.out, "") != 2)
         show_dir();
-    cr_assert_eq(tc_count_files(env.out, ""), 2, "expected the planted file and the collector's");
+    cr_assert_eq(tu_count_files(env.out, ""), 2, "expected the planted file and the collector's");
     cr_assert_eq(n, 2);
     cr_assert_eq(seq[1], seq[0] + 1, "the closed file took %lu, after %lu", seq[1], seq[0]);
     cr_assert_str_eq(names[0], strrchr(taken, '/') + 1);
@@ -339,7 +339,7 @@ Test(collector_outfiles, numbers_of_19_digits_count_and_their_names_are_never_re
 
     for (int i = 0; i < np; i++)
         plant(planted[i]);
-    struct tc_child col = tc_collector(&env, NULL);
+    struct tu_child col = tu_collector(&env, NULL);
     unsigned long long dropped;
     pid_t pid = produce_and_stop(&col, 20000, &dropped);
 
@@ -349,9 +349,9 @@ Test(collector_outfiles, numbers_of_19_digits_count_and_their_names_are_never_re
     uint64_t seq[64];
     char names[64][300];
     size_t n = collector_files(host, seq, names, 64);
-    if (n != (size_t)np + 2 || tc_count_files(env.out, "") != n)
+    if (n != (size_t)np + 2 || tu_count_files(env.out, "") != n)
         show_dir();
-    cr_assert_eq(tc_count_files(env.out, ""), n, "a file not in the collector's pattern appeared");
+    cr_assert_eq(tu_count_files(env.out, ""), n, "a file not in the collector's pattern appeared");
     cr_assert_eq(n, (size_t)np + 2, "expected the planted files and one new file");
     /* Sorted: the 18-digit one, the 19-digit planted ones, then the new one. */
     cr_assert_eq(seq[n - 1], BIG19_U + 1, "the new file is numbered %lu", seq[n - 1]);
@@ -376,7 +376,7 @@ Test(collector_outfiles, keep_counts_19_digit_files_and_deletes_only_its_own_nam
     plant(notes);
     plant(other);
 
-    struct tc_child col = tc_collector(&env, (const char *const[]){"--rotate-size", "512", "--keep", "2", NULL});
+    struct tu_child col = tu_collector(&env, (const char *const[]){"--rotate-size", "512", "--keep", "2", NULL});
     unsigned long long dropped;
     produce_and_stop(&col, 40000, &dropped);
 
@@ -389,10 +389,10 @@ Test(collector_outfiles, keep_counts_19_digit_files_and_deletes_only_its_own_nam
     uint64_t seq[64];
     char names[64][300];
     size_t n = collector_files(host, seq, names, 64);
-    if (n != 2 || tc_count_files(env.out, "") != 6)
+    if (n != 2 || tu_count_files(env.out, "") != 6)
         show_dir();
     cr_assert_eq(n, 2, "--keep 2 left %zu files", n);
-    cr_assert_eq(tc_count_files(env.out, ""), 6);
+    cr_assert_eq(tu_count_files(env.out, ""), 6);
     cr_assert_gt(seq[0], BIG19_U, "numbered %lu, below the 19-digit file", seq[0]);
     cr_assert_eq(seq[1], seq[0] + 1);
 }
@@ -411,8 +411,8 @@ Test(collector_outfiles, max_bytes_counts_19_digit_files_and_deletes_only_its_ow
     write_bytes(big, mib, sizeof(mib));
     write_bytes(past, mib, sizeof(mib));
 
-    struct tc_child col =
-        tc_collector(&env, (const char *const[]){"--rotate-size", "512", "--max-bytes", "262144", NULL});
+    struct tu_child col =
+        tu_collector(&env, (const char *const[]){"--rotate-size", "512", "--max-bytes", "262144", NULL});
     unsigned long long dropped;
     pid_t pid = produce_and_stop(&col, 20000, &dropped);
 
@@ -422,9 +422,9 @@ Test(collector_outfiles, max_bytes_counts_19_digit_files_and_deletes_only_its_ow
     uint64_t seq[256];
     char names[256][300];
     size_t n = collector_files(host, seq, names, 256);
-    if (n < 1 || tc_count_files(env.out, "") != n + 1)
+    if (n < 1 || tu_count_files(env.out, "") != n + 1)
         show_dir();
-    cr_assert_eq(tc_count_files(env.out, ""), n + 1);
+    cr_assert_eq(tu_count_files(env.out, ""), n + 1);
     cr_assert_geq(n, 1);
     /* Everything written stays: the new files are far under the limit. */
     for (size_t i = 0; i < n; i++)
@@ -440,7 +440,7 @@ Test(collector_outfiles, twenty_digit_numbers_count_up_to_the_last_then_the_coll
     char near[1024], dead[1024];
     snprintf(near, sizeof(near), "%s/%s-20200101-000000-18446744073709551614%s", env.out, host, SHLOG_FILE_SUFFIX);
     plant(near);
-    struct tc_child col = tc_collector(&env, NULL);
+    struct tu_child col = tu_collector(&env, NULL);
     unsigned long long dropped;
     pid_t pid = produce_and_stop(&col, 20000, &dropped);
     assert_planted(near);
@@ -461,13 +461,13 @@ Test(collector_outfiles, twenty_digit_numbers_count_up_to_the_last_then_the_coll
     write_shlog(dead, 401, 10);
     struct listing before, after;
     list_dir(env.out, &before);
-    col = tc_collector(&env, (const char *const[]){"--once", NULL});
-    int st = rb_wait_exit_within(&col, 15000, "collector --once");
+    col = tu_collector(&env, (const char *const[]){"--once", NULL});
+    int st = tu_wait_exit_within(&col, 15000, "collector --once");
     list_dir(env.out, &after);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 2)
         show_dir();
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "collector status %#x, expected exit 2", st);
-    cr_assert_geq(rb_log_lines(&env, "18446744073709551615"), 1, "the collector did not name the last number");
+    cr_assert_geq(tu_log_lines(&env, "18446744073709551615"), 1, "the collector did not name the last number");
     cr_assert_eq(after.n, before.n);
     for (size_t i = 0; i < after.n; i++)
         cr_assert_str_eq(after.name[i], before.name[i]);

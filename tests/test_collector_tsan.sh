@@ -9,6 +9,8 @@ work=$(mktemp -d /tmp/shmlog-tsan.XXXXXX)
 seg=/dev/shm/shmlog-tsan-$$
 col=
 trap '[ -n "$col" ] && kill -9 "$col" 2>/dev/null; rm -rf "$work" "$seg"' EXIT
+. "$(dirname "$0")/tap.sh"
+tap_require python3 python3
 export TSAN_OPTIONS="halt_on_error=1 exitcode=66"
 
 "$build/collector/shmlog-collector" --dir "$seg" --out "$work/out" --rotate-size 1M \
@@ -25,7 +27,7 @@ kill -TERM "$col"
 rc=0; wait "$col" || rc=$?
 col=
 if [ "$rc" -ne 0 ]; then
-    echo "collector exited $rc"; cat "$work/collector.log"; exit 1
+    diag "$work/collector.log"; bail "collector exited $rc"
 fi
 expected=0
 for round in 1 2 3; do
@@ -34,7 +36,9 @@ for round in 1 2 3; do
 done
 got=$("$build/tools/shmlog-dump" stats "$work/out" --format json |
       python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])')
-if [ "$got" -ne "$expected" ]; then
-    echo "files hold $got records, producers wrote $expected"; exit 1
+if [ "$got" -eq "$expected" ]; then
+    ok "$got records through a TSan collector with metrics threads, no race"
+else
+    not_ok "files hold $got records, producers wrote $expected"
 fi
-echo "1 passed, 0 failed: $got records through a TSan collector with metrics threads, no race"
+tap_done

@@ -1,5 +1,5 @@
 /* Description: invariants 2 and 3 under SIGKILL: while producers log known per-thread sequences, the harness kills producers, the collector (and restarts it), or both, dozens of times at seeded random moments; afterwards every record whose log call returned is in the files exactly once or counted as dropped, per-thread order holds in ring order, every loss is a counted marker, and producers that exited normally have all their records. */
-#include "test_robust_helpers.h"
+#include "test_util_file.h"
 
 /*
  * What "committed" means for a SIGKILLed producer: --progress in tests/test_collector_producer.c
@@ -22,13 +22,13 @@
 #define CM_LIVE 3                 /* producers running at once */
 #define CM_DEFAULT_ROUNDS 24
 
-static struct tc_env env;
+static struct tu_env env;
 
-static void setup(void) { tc_setup(&env, "crashmx"); }
+static void setup(void) { tu_env_setup(&env, "crashmx"); }
 static void teardown(void)
 {
-    tc_kill_children();
-    th_rmdir(env.root);
+    tu_kill_children();
+    tu_rmtree(env.root);
 }
 
 TestSuite(crash_matrix, .init = setup, .fini = teardown, .timeout = 600);
@@ -58,7 +58,7 @@ struct cm_pos {
 };
 
 struct cm_prod {
-    struct tc_child child;
+    struct tu_child child;
     uint32_t pid;
     uint64_t proc_start;
     unsigned threads;
@@ -82,14 +82,14 @@ struct cm_run {
     int kill_producers, kill_collector;
     struct cm_prod **prods;
     size_t nprods, cap;
-    struct tc_child col;
+    struct tu_child col;
     uint32_t killed_collectors[4096];
     size_t nkilled_collectors;
     uint64_t producer_kills, producer_kills_in_init, normal_exits, collector_kills;
     struct cm_prod *last_found;
 };
 
-static const char *cm_exe(void) { return tc_exe("TEST_PRODUCER"); }
+static const char *cm_exe(void) { return tu_exe("TEST_PRODUCER"); }
 
 static void cm_kill(struct cm_run *run, struct cm_prod *p);
 
@@ -127,7 +127,7 @@ static struct cm_prod *cm_spawn(struct cm_run *run)
     snprintf(longe, sizeof(longe), "%u", rnd_below(3) ? 0u : 5 + (unsigned)rnd_below(60));
     char *argv[] = {(char *)cm_exe(), "--progress", p->progress, "--threads", threads, "--count", count,
                     "--ring-bytes", ring, "--burst", burst, "--pause-us", pause, "--long-every", longe, NULL};
-    p->child = tc_spawn(argv, NULL);
+    p->child = tu_spawn(argv, NULL);
     p->pid = (uint32_t)p->child.pid;
     p->running = 1;
     if (run->kill_producers && rnd_below(8) == 0) {
@@ -139,7 +139,7 @@ static struct cm_prod *cm_spawn(struct cm_run *run)
         cm_kill(run, p);
         return p;
     }
-    tc_wait_line(&p->child, "ready");
+    tu_wait_line(&p->child, "ready");
     p->proc_start = shmlog_proc_start_time(p->pid);
     cr_assert_neq(p->proc_start, 0);
     return p;
@@ -155,7 +155,7 @@ static void cm_reap(struct cm_run *run, struct cm_prod *p)
         p->proc_start = shmlog_proc_start_time(p->pid);
     if (si.si_code == CLD_EXITED) {
         cr_assert_eq(si.si_status, 0, "producer %u exited with %d", p->pid, si.si_status);
-        p->done_dropped = tc_wait_line(&p->child, "done ");
+        p->done_dropped = tu_wait_line(&p->child, "done ");
         p->killed = 0;
         run->normal_exits++;
     } else {
@@ -165,7 +165,7 @@ static void cm_reap(struct cm_run *run, struct cm_prod *p)
         run->producer_kills++;
         run->producer_kills_in_init += p->killed_in_init;
     }
-    tc_wait_exit(&p->child);
+    tu_wait_exit(&p->child);
     p->running = 0;
     int fd = open(p->progress, O_RDONLY | O_CLOEXEC);
     cr_assert(fd >= 0);
@@ -227,7 +227,7 @@ static const char *const collector_args[] = {"--rotate-size", "256k", NULL};
 static void cm_kill_collector(struct cm_run *run)
 {
     cr_assert_eq(kill(run->col.pid, SIGKILL), 0);
-    int st = tc_wait_exit(&run->col);
+    int st = tu_wait_exit(&run->col);
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the collector ended on its own: %#x", st);
     cr_assert_lt(run->nkilled_collectors, sizeof(run->killed_collectors) / sizeof(run->killed_collectors[0]));
     run->killed_collectors[run->nkilled_collectors++] = (uint32_t)run->col.pid;
@@ -236,7 +236,7 @@ static void cm_kill_collector(struct cm_run *run)
 
 static void cm_start_collector(struct cm_run *run)
 {
-    run->col = tc_collector(&env, collector_args);
+    run->col = tu_collector(&env, collector_args);
 }
 
 /* ==== Reading the files back ==== */
@@ -276,7 +276,7 @@ static int cm_may_exist(const struct cm_prod *p, unsigned t, uint64_t i)
 static void cm_on_record(struct cm_run *run, const struct shlog_event *ev)
 {
     struct cm_prod *p = cm_find(run, ev->proc);
-    struct tc_rec r = tc_decode(ev->rec);
+    struct tu_rec r = tu_decode(ev->rec);
     cr_assert_lt(r.t, p->threads, "pid %u: thread %u", p->pid, r.t);
     cr_assert(cm_may_exist(p, r.t, r.i), "pid %u thread %u: record %lu, but only %lu calls returned", p->pid, r.t,
               r.i, p->attempted[r.t]);
@@ -311,7 +311,7 @@ static size_t cm_read_files(struct cm_run *run, struct cm_totals *tot)
         names[n++] = strdup(de->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), tc_name_cmp);
+    qsort(names, n, sizeof(*names), tu_name_cmp);
     struct shlog_dedup *dd;
     cr_assert_eq(shlog_dedup_new(&dd), 0);
     for (size_t k = 0; k < n; k++) {
@@ -411,24 +411,24 @@ static void cm_scenario(const char *name, int kill_producers, int kill_collector
 {
     char test[64];
     snprintf(test, sizeof(test), "crash_matrix %s", name);
-    uint64_t seed = rb_seed("SHMLOG_CRASH_SEED", test);
+    uint64_t seed = tu_seed("SHMLOG_CRASH_SEED", test);
     rng = seed ^ (0x9E3779B97F4A7C15ull * (scenario_id + 1));
     if (!rng)
         rng = 1;
-    uint64_t rounds = rb_env_u64("SHMLOG_CRASH_ROUNDS", CM_DEFAULT_ROUNDS);
+    uint64_t rounds = tu_env_u64("SHMLOG_CRASH_ROUNDS", CM_DEFAULT_ROUNDS);
     fprintf(stderr, "%s: %lu rounds (SHMLOG_CRASH_ROUNDS)\n", test, (unsigned long)rounds);
     static struct cm_run run;
     memset(&run, 0, sizeof(run));
     run.name = name;
     run.kill_producers = kill_producers;
     run.kill_collector = kill_collector;
-    uint64_t t0 = tc_now_ms();
+    uint64_t t0 = tu_now_ms();
     cm_start_collector(&run);
     for (uint64_t round = 0; round < rounds; round++) {
         cm_reap_finished(&run);
         while (cm_running(&run) < CM_LIVE)
             cm_spawn(&run);
-        tc_sleep_ms(20 + (unsigned)rnd_below(200));
+        tu_sleep_ms(20 + (unsigned)rnd_below(200));
         /* both: a producer, then the collector, then both at once */
         int kill_p = kill_producers && (!kill_collector || round % 3 != 1);
         int kill_c = kill_collector && (!kill_producers || round % 3 != 0);
@@ -440,7 +440,7 @@ static void cm_scenario(const char *name, int kill_producers, int kill_collector
                 cm_kill(&run, p);
         }
         if (kill_c) {
-            tc_sleep_ms((unsigned)rnd_below(150));
+            tu_sleep_ms((unsigned)rnd_below(150));
             cm_start_collector(&run);
         }
     }
@@ -452,9 +452,9 @@ static void cm_scenario(const char *name, int kill_producers, int kill_collector
         else if (p->running)
             cm_reap(&run, p);
     }
-    rb_assert_segments_gone(&env, 60000);
-    tc_stop_collector(&env, &run.col);
-    uint64_t t_run = tc_now_ms() - t0;
+    tu_assert_segments_gone(&env, 60000);
+    tu_stop_collector(&env, &run.col);
+    uint64_t t_run = tu_now_ms() - t0;
 
     struct cm_totals tot = {0};
     cm_read_files(&run, &tot);

@@ -3,20 +3,20 @@
 #include <sys/resource.h>
 #include <zstd.h>
 
-#include "test_collector_helpers.h"
+#include "test_util_file.h"
 
 #define INFLATED_RAW (64u << 20) /* what a crafted frame expands to: SHLOG_MAX_FRAME_RAW, the most allowed */
 #define HOSTS 100
 #define RSS_MAX_KB (200u << 10)  /* the bound the dump must stay under, with room over what it takes */
 #define CPU_MAX_S 3.0
 
-static struct tc_env env;
+static struct tu_env env;
 
-static void setup(void) { tc_setup(&env, "dumpmem"); }
+static void setup(void) { tu_env_setup(&env, "dumpmem"); }
 static void teardown(void)
 {
-    tc_kill_children();
-    th_rmdir(env.root);
+    tu_kill_children();
+    tu_rmtree(env.root);
 }
 
 TestSuite(dump_memory, .init = setup, .fini = teardown, .timeout = 180);
@@ -27,7 +27,7 @@ static void put_prefix(uint8_t *p, uint32_t zbytes, uint32_t raw_bytes)
 {
     uint32_t w[3] = {SHLOG_FRAME_MAGIC, zbytes, raw_bytes};
     memcpy(p, w, 12);
-    uint32_t c = th_fnv(p, 12);
+    uint32_t c = tu_fnv(p, 12);
     memcpy(p + 12, &c, 4);
 }
 
@@ -38,10 +38,10 @@ static size_t small_frame(uint8_t *out, size_t cap, uint64_t pos, uint8_t *secti
     struct shlog_enc *e;
     cr_assert_eq(shlog_enc_new(&e, 1), 0);
     struct shmlog_proc_info p;
-    th_proc(&p, 4242, 1);
+    tu_proc_info(&p, 4242, 1);
     cr_assert_eq(shlog_enc_process(e, 1, &p), 0);
     struct shmlog_site_info s;
-    th_site(&s, 1, "tick %lu", SHMLOG_ARG_U64, 0);
+    tu_site(&s, 1, "tick %lu", SHMLOG_ARG_U64, 0);
     cr_assert_eq(shlog_enc_site(e, 1, &s), 0);
     cr_assert_eq(shlog_enc_batch_begin(e, 1, 0), 0);
     struct shmlog_rec r;
@@ -51,7 +51,7 @@ static size_t small_frame(uint8_t *out, size_t cap, uint64_t pos, uint8_t *secti
     r.site = 1;
     r.level = SHMLOG_LEVEL_INFO;
     uint64_t v = pos;
-    th_slots(&r, th_payload(&r, &s, &v, NULL));
+    tu_slots(&r, tu_payload(&r, &s, &v, NULL));
     cr_assert_eq(shlog_enc_record(e, &r), 0);
     cr_assert_eq(shlog_enc_batch_end(e), 0);
     long n = shlog_enc_frame(e, out, cap);
@@ -134,7 +134,7 @@ static struct run run_dump(const char *out_path, const char *err_path, const cha
 {
     char *argv[16];
     int n = 0;
-    argv[n++] = (char *)tc_exe("SHMLOG_DUMP");
+    argv[n++] = (char *)tu_exe("SHMLOG_DUMP");
     for (int i = 0; args[i] && n < 15; i++)
         argv[n++] = (char *)args[i];
     argv[n] = NULL;
@@ -280,11 +280,11 @@ Test(dump_memory, frames_over_the_limit_are_refused_unread)
     struct shlog_reader *rd;
     char why[512];
     cr_assert_eq(shlog_reader_open(&rd, path, 0, NULL, why, sizeof(why)), 0, "%s", why);
-    struct th_read got = {0};
+    struct tu_read got = {0};
     struct shlog_event ev;
     int rc;
     while ((rc = shlog_reader_next(rd, &ev)) > 0) {
-        th_read_event(&got, &ev);
+        tu_read_event(&got, &ev);
         if (ev.kind == SHLOG_EV_ERROR)
             cr_assert(strstr(ev.error, "frame unreadable: ") && strstr(ev.error, "no writer exceeds; skipped unread"),
                       "%s", ev.error);
@@ -301,7 +301,7 @@ Test(dump_memory, frames_over_the_limit_are_refused_unread)
     /* Decompressing either would have touched 64 MiB. */
     cr_assert_lt(after.ru_maxrss - before.ru_maxrss, 16 << 10, "peak RSS grew by %ld KB while reading",
                  after.ru_maxrss - before.ru_maxrss);
-    th_read_free(&got);
+    tu_read_free(&got);
 
     char out[400], err[400];
     snprintf(out, sizeof(out), "%s/read.out", env.root);
@@ -321,10 +321,10 @@ Test(dump_memory, a_frame_of_ten_million_records)
     struct shlog_enc *e;
     cr_assert_eq(shlog_enc_new(&e, 1), 0);
     struct shmlog_proc_info p;
-    th_proc(&p, 4242, 1);
+    tu_proc_info(&p, 4242, 1);
     cr_assert_eq(shlog_enc_process(e, 1, &p), 0);
     struct shmlog_site_info s;
-    th_site(&s, 1, "nothing", 0);
+    tu_site(&s, 1, "nothing", 0);
     cr_assert_eq(shlog_enc_site(e, 1, &s), 0);
     uint64_t pos = 0;
     struct shmlog_rec rec;
@@ -373,13 +373,13 @@ Test(dump_memory, a_frame_of_ten_million_records)
 /* A file of frames of records of one process, values base, base + stride, ... */
 static void write_records_file(const char *path, uint32_t pid, uint64_t base, uint64_t stride)
 {
-    struct th_file f;
-    th_open(&f, path, 1);
+    struct tu_file f;
+    tu_file_open(&f, path, 1);
     struct shmlog_proc_info p;
-    th_proc(&p, pid, 1);
+    tu_proc_info(&p, pid, 1);
     cr_assert_eq(shlog_enc_process(f.enc, 1, &p), 0);
     struct shmlog_site_info s;
-    th_site(&s, 1, "v=%lu", SHMLOG_ARG_U64, 0);
+    tu_site(&s, 1, "v=%lu", SHMLOG_ARG_U64, 0);
     cr_assert_eq(shlog_enc_site(f.enc, 1, &s), 0);
     uint64_t pos = 0;
     for (int frame = 0; frame < 4; frame++) {
@@ -391,13 +391,13 @@ static void write_records_file(const char *path, uint32_t pid, uint64_t base, ui
             r.tsc = p.anchor_tsc + pos;
             r.site = 1;
             uint64_t v = base + stride * pos;
-            th_slots(&r, th_payload(&r, &s, &v, NULL));
+            tu_slots(&r, tu_payload(&r, &s, &v, NULL));
             cr_assert_eq(shlog_enc_record(f.enc, &r), 0);
         }
         cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
-        th_flush(&f);
+        tu_file_flush(&f);
     }
-    th_close(&f);
+    tu_file_close(&f);
 }
 
 /* The value of a record of write_records_file. */
@@ -578,22 +578,22 @@ Test(dump_memory, collector_files_merged_over_hosts_read_exactly)
         snprintf(env.out, sizeof(env.out), "%s/out%d", env.root, k);
         /* Bursts a frame apart and small files: several frames and files. */
         const char *cargs[] = {"--rotate-size", "2k", NULL};
-        struct tc_child col = tc_collector(&env, cargs);
-        tc_sleep_ms(100);
+        struct tu_child col = tu_collector(&env, cargs);
+        tu_sleep_ms(100);
         const char *pargs[] = {"--app", app[k], "--threads", "2", "--count", "20000", "--long-every", "97",
                                "--burst", "1000", "--pause-us", "10000", NULL};
-        struct tc_child p = tc_producer(pargs);
-        unsigned long long dropped = tc_wait_line(&p, "done ");
-        cr_assert_eq(tc_wait_exit(&p), 0);
-        cr_assert(tc_wait_segments_gone(env.seg, 10000));
-        tc_stop_collector(&env, &col);
+        struct tu_child p = tu_producer(pargs);
+        unsigned long long dropped = tu_wait_line(&p, "done ");
+        cr_assert_eq(tu_wait_exit(&p), 0);
+        cr_assert(tu_wait_segments_gone(env.seg, 10000));
+        tu_stop_collector(&env, &col);
 
-        struct th_read got = {0};
-        cr_assert_geq(tc_read_all(env.out, &got), 2, "several files");
+        struct tu_read got = {0};
+        cr_assert_geq(tu_read_all(env.out, &got), 2, "several files");
         cr_assert_eq(got.errors, 0, "%s", got.first_error);
-        records[k] = tc_check_producer(&got, (uint32_t)p.pid, THREADS, COUNT);
+        records[k] = tu_check_producer(&got, (uint32_t)p.pid, THREADS, COUNT);
         cr_assert_eq(records[k] + dropped, (size_t)THREADS * COUNT);
-        th_read_free(&got);
+        tu_read_free(&got);
         char host[16];
         snprintf(host, sizeof(host), "host%d", k);
         snprintf(dirs[k], sizeof(dirs[k]), "%s/%s", env.root, host);

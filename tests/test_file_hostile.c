@@ -1,5 +1,5 @@
 /* Description: damaged and hostile files never crash the decoder: a file cut at any offset reports a torn frame and returns every whole frame before it; bit flips, holes and bad prefixes lose only the frame they hit; wrong versions are refused; huge declared lengths and random section bytes are rejected within bounded memory. */
-#include "test_file_helpers.h"
+#include "test_util_file.h"
 
 #include <errno.h>
 #include <sys/resource.h>
@@ -10,10 +10,10 @@ static char path[300];
 
 static void setup(void)
 {
-    th_mkdtemp(dir, sizeof(dir), "hostile");
+    tu_tmpdir(dir, sizeof(dir), "hostile");
     snprintf(path, sizeof(path), "%s/a.shlog", dir);
 }
-static void teardown(void) { th_rmdir(dir); }
+static void teardown(void) { tu_rmtree(dir); }
 
 TestSuite(file_hostile, .init = setup, .fini = teardown, .timeout = 120);
 
@@ -21,13 +21,13 @@ enum { FRAMES = 12, PER_FRAME = 300 };
 
 /* FRAMES frames of PER_FRAME records each (positions 0..), first frame holds
  * the process and site. */
-static void write_clean(struct th_file *f)
+static void write_clean(struct tu_file *f)
 {
     struct shmlog_site_info s;
-    th_site(&s, 0, "i=%lu s=%s", SHMLOG_ARG_U64, SHMLOG_ARG_STR, 0);
+    tu_site(&s, 0, "i=%lu s=%s", SHMLOG_ARG_U64, SHMLOG_ARG_STR, 0);
     struct shmlog_proc_info pi;
-    th_proc(&pi, 100, 1);
-    th_open(f, path, 1);
+    tu_proc_info(&pi, 100, 1);
+    tu_file_open(f, path, 1);
     cr_assert_eq(shlog_enc_process(f->enc, 1, &pi), 0);
     cr_assert_eq(shlog_enc_site(f->enc, 1, &s), 0);
     uint64_t pos = 0;
@@ -37,7 +37,7 @@ static void write_clean(struct th_file *f)
             struct shmlog_rec r = {0};
             uint64_t v[1] = {pos};
             const char *strs[1] = {pos % 3 ? "short" : "a somewhat longer string value"};
-            th_slots(&r, th_payload(&r, &s, v, strs));
+            tu_slots(&r, tu_payload(&r, &s, v, strs));
             r.pos = pos;
             r.tsc = 5000 + pos * 7;
             r.tid = 9;
@@ -45,9 +45,9 @@ static void write_clean(struct th_file *f)
             pos += r.nslots - 1;
         }
         cr_assert_eq(shlog_enc_batch_end(f->enc), 0);
-        th_flush(f);
+        tu_file_flush(f);
     }
-    th_close(f);
+    tu_file_close(f);
 }
 
 static void corrupt(uint64_t off, uint8_t xor_mask)
@@ -62,7 +62,7 @@ static void corrupt(uint64_t off, uint8_t xor_mask)
 
 /* Records of a good read must be exactly the records of frames `good` (a
  * bitmask), in order, each carrying its value. */
-static void assert_frames(const struct th_read *got, const struct th_file *f, uint32_t good)
+static void assert_frames(const struct tu_read *got, const struct tu_file *f, uint32_t good)
 {
     size_t want = 0;
     for (unsigned k = 0; k < f->nframes; k++)
@@ -78,7 +78,7 @@ static void assert_frames(const struct th_read *got, const struct th_file *f, ui
 
 Test(file_hostile, cut_at_every_frame_and_random_offsets)
 {
-    struct th_file f;
+    struct tu_file f;
     write_clean(&f);
     uint64_t size = f.off;
     char full[300];
@@ -104,44 +104,44 @@ Test(file_hostile, cut_at_every_frame_and_random_offsets)
         while (whole < f.nframes && f.frame_end[whole] <= cut)
             whole++;
         int at_boundary = cut == SHLOG_FILE_HEADER_BYTES || (whole && f.frame_end[whole - 1] == cut);
-        struct th_read got = {0};
-        cr_assert_eq(th_read_file(path, NULL, &got), 0);
+        struct tu_read got = {0};
+        cr_assert_eq(tu_read_shlog(path, NULL, &got), 0);
         assert_frames(&got, &f, (1u << whole) - 1);
         cr_assert_eq(got.torn, at_boundary ? 0u : 1u, "cut at %lu: torn reported %zu times", cut, got.torn);
         cr_assert_eq(got.errors, got.torn, "cut at %lu: %s", cut, got.first_error);
-        th_read_free(&got);
+        tu_read_free(&got);
     }
 }
 
 Test(file_hostile, bit_flip_in_a_frame_loses_only_that_frame)
 {
-    struct th_file f;
+    struct tu_file f;
     write_clean(&f);
     /* Frame 4's compressed bytes: the zstd checksum catches the flip. */
     uint64_t at = f.frame_end[3] + SHLOG_FRAME_PREFIX_BYTES + (f.frame_end[4] - f.frame_end[3]) / 2;
     corrupt(at, 0x10);
-    struct th_read got = {0};
-    cr_assert_eq(th_read_file(path, NULL, &got), 0);
+    struct tu_read got = {0};
+    cr_assert_eq(tu_read_shlog(path, NULL, &got), 0);
     cr_assert_eq(got.errors, 1, "errors: %zu", got.errors);
     assert_frames(&got, &f, ((1u << FRAMES) - 1) & ~(1u << 4));
-    th_read_free(&got);
+    tu_read_free(&got);
 }
 
 Test(file_hostile, bad_prefix_resyncs_to_the_next_frame)
 {
-    struct th_file f;
+    struct tu_file f;
     write_clean(&f);
     corrupt(f.frame_end[5] + 5, 0xff); /* zbytes of frame 6: prefix check fails */
-    struct th_read got = {0};
-    cr_assert_eq(th_read_file(path, NULL, &got), 0);
+    struct tu_read got = {0};
+    cr_assert_eq(tu_read_shlog(path, NULL, &got), 0);
     cr_assert_eq(got.errors, 1);
     assert_frames(&got, &f, ((1u << FRAMES) - 1) & ~(1u << 6));
-    th_read_free(&got);
+    tu_read_free(&got);
 }
 
 Test(file_hostile, hole_of_zeros_from_an_unfinished_write)
 {
-    struct th_file f;
+    struct tu_file f;
     write_clean(&f);
     int fd = open(path, O_RDWR);
     uint64_t from = f.frame_end[1], n = f.frame_end[3] - from; /* frames 2 and 3 never landed */
@@ -149,16 +149,16 @@ Test(file_hostile, hole_of_zeros_from_an_unfinished_write)
     cr_assert_eq(pwrite(fd, zeros, n, (off_t)from), (ssize_t)n);
     free(zeros);
     close(fd);
-    struct th_read got = {0};
-    cr_assert_eq(th_read_file(path, NULL, &got), 0);
+    struct tu_read got = {0};
+    cr_assert_eq(tu_read_shlog(path, NULL, &got), 0);
     cr_assert_eq(got.errors, 1);
     assert_frames(&got, &f, ((1u << FRAMES) - 1) & ~(3u << 2));
-    th_read_free(&got);
+    tu_read_free(&got);
 }
 
 Test(file_hostile, wrong_version_or_magic_is_refused)
 {
-    struct th_file f;
+    struct tu_file f;
     write_clean(&f);
     struct shlog_reader *r;
     char err[512];
@@ -170,7 +170,7 @@ Test(file_hostile, wrong_version_or_magic_is_refused)
     struct shlog_file_header h = {.file_seq = 1};
     shlog_file_header_encode(hb, &h);
     hb[8] = (uint8_t)(SHLOG_FILE_VERSION + 1);
-    uint32_t c = th_fnv(hb, 124);
+    uint32_t c = tu_fnv(hb, 124);
     memcpy(hb + 124, &c, 4);
     int fd = open(path, O_RDWR);
     cr_assert_eq(pwrite(fd, hb, sizeof(hb), 0), (ssize_t)sizeof(hb));
@@ -186,7 +186,7 @@ Test(file_hostile, wrong_version_or_magic_is_refused)
 
 Test(file_hostile, huge_declared_lengths_are_rejected)
 {
-    struct th_file f;
+    struct tu_file f;
     write_clean(&f);
     int fd = open(path, O_RDWR);
     uint64_t off = f.off;
@@ -194,32 +194,32 @@ Test(file_hostile, huge_declared_lengths_are_rejected)
     uint8_t pre[16];
     uint32_t w[3] = {SHLOG_FRAME_MAGIC, 100, 0xffffffffu};
     memcpy(pre, w, 12);
-    uint32_t c = th_fnv(pre, 12);
+    uint32_t c = tu_fnv(pre, 12);
     memcpy(pre + 12, &c, 4);
     cr_assert_eq(pwrite(fd, pre, 16, (off_t)off), 16);
     off += 16;
     /* A frame whose declared size differs from the zstd content size. */
     uint8_t sec[] = {SHLOG_SEC_EXIT, 4, 1, 0, 0, 0};
-    th_append_raw_frame(fd, &off, sec, sizeof(sec), 1000);
+    tu_append_raw_frame(fd, &off, sec, sizeof(sec), 1000);
     /* Sections with absurd lengths, counts and column sizes. */
     uint8_t huge_section[] = {SHLOG_SEC_SITE, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3};
-    th_append_raw_frame(fd, &off, huge_section, sizeof(huge_section), sizeof(huge_section));
+    tu_append_raw_frame(fd, &off, huge_section, sizeof(huge_section), sizeof(huge_section));
     uint8_t huge_count[] = {SHLOG_SEC_BATCH, 10, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0};
-    th_append_raw_frame(fd, &off, huge_count, sizeof(huge_count), sizeof(huge_count));
+    tu_append_raw_frame(fd, &off, huge_count, sizeof(huge_count), sizeof(huge_count));
     uint8_t huge_col[] = {SHLOG_SEC_BATCH, 12, 1, 0, 0, 5, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0};
-    th_append_raw_frame(fd, &off, huge_col, sizeof(huge_col), sizeof(huge_col));
+    tu_append_raw_frame(fd, &off, huge_col, sizeof(huge_col), sizeof(huge_col));
     uint8_t long_fmt[] = {SHLOG_SEC_SITE, 12, 1, 0, 1, 2, 0, 0, 0xff, 0xff, 0x03, 'a', 'b', 'c'};
-    th_append_raw_frame(fd, &off, long_fmt, sizeof(long_fmt), sizeof(long_fmt));
+    tu_append_raw_frame(fd, &off, long_fmt, sizeof(long_fmt), sizeof(long_fmt));
     /* A record of a process the file never defined. */
     uint8_t no_proc[] = {SHLOG_SEC_BATCH, 4, 99, 0, 0, 1};
-    th_append_raw_frame(fd, &off, no_proc, sizeof(no_proc), sizeof(no_proc));
+    tu_append_raw_frame(fd, &off, no_proc, sizeof(no_proc), sizeof(no_proc));
     close(fd);
 
-    struct th_read got = {0};
-    cr_assert_eq(th_read_file(path, NULL, &got), 0);
+    struct tu_read got = {0};
+    cr_assert_eq(tu_read_shlog(path, NULL, &got), 0);
     assert_frames(&got, &f, (1u << FRAMES) - 1);
     cr_assert_eq(got.errors, 7, "errors: %zu (%s)", got.errors, got.first_error);
-    th_read_free(&got);
+    tu_read_free(&got);
 }
 
 Test(file_hostile, random_sections_never_crash_and_stay_bounded)
@@ -230,7 +230,7 @@ Test(file_hostile, random_sections_never_crash_and_stay_bounded)
     struct rlimit rl = {1ull << 30, 1ull << 30};
     cr_assert_eq(setrlimit(RLIMIT_AS, &rl), 0);
 #endif
-    struct th_file f;
+    struct tu_file f;
     write_clean(&f);
     int fd = open(path, O_RDWR);
     uint64_t off = f.off;
@@ -243,11 +243,11 @@ Test(file_hostile, random_sections_never_crash_and_stay_bounded)
         raw[0] = (uint8_t)(1 + rand() % 6); /* mostly known section types */
         if (rand() % 2)
             raw[2] = 1; /* the defined process key */
-        th_append_raw_frame(fd, &off, raw, n, (uint32_t)n);
+        tu_append_raw_frame(fd, &off, raw, n, (uint32_t)n);
     }
     close(fd);
-    struct th_read got = {0};
-    cr_assert_eq(th_read_file(path, NULL, &got), 0);
+    struct tu_read got = {0};
+    cr_assert_eq(tu_read_shlog(path, NULL, &got), 0);
     cr_assert_geq(got.n, (size_t)FRAMES * PER_FRAME);
-    th_read_free(&got);
+    tu_read_free(&got);
 }

@@ -1,12 +1,12 @@
 /* Description: every record, loss and exit written with the frame encoder reads back exactly (all argument types, gaps, raw records), duplicates are dropped within and across files, and a trading-like mix compresses to at most 8 bytes per record. */
-#include "test_file_helpers.h"
+#include "test_util_file.h"
 
 #include <math.h>
 
 static char dir[256];
 
-static void setup(void) { th_mkdtemp(dir, sizeof(dir), "file"); }
-static void teardown(void) { th_rmdir(dir); }
+static void setup(void) { tu_tmpdir(dir, sizeof(dir), "file"); }
+static void teardown(void) { tu_rmtree(dir); }
 
 TestSuite(file_roundtrip, .init = setup, .fini = teardown, .timeout = 60);
 
@@ -14,13 +14,13 @@ enum { NSITES = 5 };
 
 static void all_sites(struct shmlog_site_info *s)
 {
-    th_site(&s[0], 0, "ints b=%d i8=%d u8=%u i16=%d u16=%u i32=%d u32=%u i64=%ld u64=%lu p=%p", SHMLOG_ARG_BOOL,
+    tu_site(&s[0], 0, "ints b=%d i8=%d u8=%u i16=%d u16=%u i32=%d u32=%u i64=%ld u64=%lu p=%p", SHMLOG_ARG_BOOL,
             SHMLOG_ARG_I8, SHMLOG_ARG_U8, SHMLOG_ARG_I16, SHMLOG_ARG_U16, SHMLOG_ARG_I32, SHMLOG_ARG_U32,
             SHMLOG_ARG_I64, SHMLOG_ARG_U64, SHMLOG_ARG_PTR, 0);
-    th_site(&s[1], 1, "floats f=%f d=%f", SHMLOG_ARG_F32, SHMLOG_ARG_F64, 0);
-    th_site(&s[2], 2, "str a=%s n=%d b=%s", SHMLOG_ARG_STR, SHMLOG_ARG_I32, SHMLOG_ARG_STR, 0);
-    th_site(&s[3], 3, "no arguments", 0);
-    th_site(&s[4], 7, "sparse id d=%f", SHMLOG_ARG_F64, 0);
+    tu_site(&s[1], 1, "floats f=%f d=%f", SHMLOG_ARG_F32, SHMLOG_ARG_F64, 0);
+    tu_site(&s[2], 2, "str a=%s n=%d b=%s", SHMLOG_ARG_STR, SHMLOG_ARG_I32, SHMLOG_ARG_STR, 0);
+    tu_site(&s[3], 3, "no arguments", 0);
+    tu_site(&s[4], 7, "sparse id d=%f", SHMLOG_ARG_F64, 0);
 }
 
 static uint64_t rnd(void) { return (uint64_t)rand() << 62 ^ (uint64_t)rand() << 31 ^ (uint64_t)rand(); }
@@ -46,8 +46,8 @@ static void random_record(struct shmlog_rec *r, const struct shmlog_site_info *s
         strbuf[k][n] = '\0';
     }
     const char *strs[2] = {strbuf[0], strbuf[1]};
-    size_t used = th_payload(r, s, vals, strs);
-    th_slots(r, used);
+    size_t used = tu_payload(r, s, vals, strs);
+    tu_slots(r, used);
     r->pos = pos;
     r->tsc = tsc;
     r->site = s->id;
@@ -77,11 +77,11 @@ Test(file_roundtrip, every_field_of_every_type)
     struct shmlog_site_info *sites = calloc(NSITES, sizeof(*sites));
     all_sites(sites);
     struct shmlog_proc_info pi;
-    th_proc(&pi, 777, 99);
+    tu_proc_info(&pi, 777, 99);
     char path[300];
     snprintf(path, sizeof(path), "%s/a.shlog", dir);
-    struct th_file f;
-    th_open(&f, path, 1);
+    struct tu_file f;
+    tu_file_open(&f, path, 1);
     cr_assert_eq(shlog_enc_process(f.enc, 5, &pi), 0);
     for (int i = 0; i < NSITES - 1; i++) /* site 7 stays undefined: its records go raw */
         cr_assert_eq(shlog_enc_site(f.enc, 5, &sites[i]), 0);
@@ -127,14 +127,14 @@ Test(file_roundtrip, every_field_of_every_type)
                                 .reason = SHMLOG_LOSS_DEAD_WRITER};
         cr_assert_eq(shlog_enc_loss(f.enc, 5, 1, &l, 0), 0);
         pos[1] += 3;
-        th_flush(&f);
+        tu_file_flush(&f);
     }
     cr_assert_eq(shlog_enc_exit(f.enc, 5, 1234, n, 4, SHLOG_EXIT_DIED), 0);
-    th_flush(&f);
-    th_close(&f);
+    tu_file_flush(&f);
+    tu_file_close(&f);
 
-    struct th_read got = {0};
-    cr_assert_eq(th_read_file(path, NULL, &got), 0);
+    struct tu_read got = {0};
+    cr_assert_eq(tu_read_shlog(path, NULL, &got), 0);
     cr_assert_eq(got.errors, 0, "unexpected error: %s", got.first_error);
     cr_assert_eq(got.n, n, "records read %zu, written %zu", got.n, n);
     /* Batches alternate cpus in the same order they were written. */
@@ -148,18 +148,18 @@ Test(file_roundtrip, every_field_of_every_type)
     cr_assert_eq(got.exits_how[SHLOG_EXIT_DIED], 1, "how the process ended survives the round trip");
     cr_assert_eq(got.processes, 1);
     cr_assert_eq(got.sites, NSITES - 1);
-    th_read_free(&got);
+    tu_read_free(&got);
     free(want);
     free(used);
     free(sites);
 }
 
 /* Writes records [from, to) of ring cpu 0 of process pid as one frame. */
-static void write_range(struct th_file *f, const struct shmlog_site_info *s, uint32_t pid, uint64_t from,
+static void write_range(struct tu_file *f, const struct shmlog_site_info *s, uint32_t pid, uint64_t from,
                         uint64_t to)
 {
     struct shmlog_proc_info pi;
-    th_proc(&pi, pid, 5);
+    tu_proc_info(&pi, pid, 5);
     if (!shlog_enc_has_process(f->enc, pid))
         cr_assert_eq(shlog_enc_process(f->enc, pid, &pi), 0);
     if (!shlog_enc_has_site(f->enc, pid, s->id))
@@ -168,7 +168,7 @@ static void write_range(struct th_file *f, const struct shmlog_site_info *s, uin
     for (uint64_t p = from; p < to; p++) {
         struct shmlog_rec r = {0};
         uint64_t v[1] = {p * 3};
-        th_slots(&r, th_payload(&r, s, v, NULL));
+        tu_slots(&r, tu_payload(&r, s, v, NULL));
         r.pos = p;
         r.tsc = 1000 + p;
         r.site = s->id;
@@ -176,35 +176,35 @@ static void write_range(struct th_file *f, const struct shmlog_site_info *s, uin
         cr_assert_eq(shlog_enc_record(f->enc, &r), 0);
     }
     cr_assert_eq(shlog_enc_batch_end(f->enc), 0);
-    th_flush(f);
+    tu_file_flush(f);
 }
 
 Test(file_roundtrip, duplicates_are_dropped_within_and_across_files)
 {
     struct shmlog_site_info s;
-    th_site(&s, 0, "v=%lu", SHMLOG_ARG_U64, 0);
+    tu_site(&s, 0, "v=%lu", SHMLOG_ARG_U64, 0);
     char a[300], b[300];
     snprintf(a, sizeof(a), "%s/a.shlog", dir);
     snprintf(b, sizeof(b), "%s/b.shlog", dir);
     /* File a: [0,100) then [150,200): as if the write of [100,150) never
      * completed before a crash. */
-    struct th_file f;
-    th_open(&f, a, 1);
+    struct tu_file f;
+    tu_file_open(&f, a, 1);
     write_range(&f, &s, 42, 0, 100);
     write_range(&f, &s, 42, 150, 200);
     write_range(&f, &s, 42, 50, 120); /* overlaps: 100..119 new */
-    th_close(&f);
+    tu_file_close(&f);
     /* File b, after the restart: everything from the old tail again, plus more. */
-    th_open(&f, b, 2);
+    tu_file_open(&f, b, 2);
     write_range(&f, &s, 42, 0, 250);
-    th_close(&f);
+    tu_file_close(&f);
 
     struct shlog_dedup *d;
     cr_assert_eq(shlog_dedup_new(&d), 0);
-    struct th_read got = {0};
-    cr_assert_eq(th_read_file(a, d, &got), 0);
+    struct tu_read got = {0};
+    cr_assert_eq(tu_read_shlog(a, d, &got), 0);
     cr_assert_eq(got.n, 170, "file a: %zu records", got.n);
-    cr_assert_eq(th_read_file(b, d, &got), 0);
+    cr_assert_eq(tu_read_shlog(b, d, &got), 0);
     cr_assert_eq(got.errors, 0);
     cr_assert_eq(got.n, 250, "a+b: %zu records", got.n);
     char *seen = calloc(250, 1);
@@ -216,25 +216,25 @@ Test(file_roundtrip, duplicates_are_dropped_within_and_across_files)
         cr_assert_eq(v, got.recs[i].pos * 3);
     }
     free(seen);
-    th_read_free(&got);
+    tu_read_free(&got);
 
     /* Without shared state each file stands alone. */
-    cr_assert_eq(th_read_file(b, NULL, &got), 0);
+    cr_assert_eq(tu_read_shlog(b, NULL, &got), 0);
     cr_assert_eq(got.n, 250);
-    th_read_free(&got);
+    tu_read_free(&got);
     shlog_dedup_free(d);
 }
 
 Test(file_roundtrip, ring_full_drops_count_once)
 {
     struct shmlog_site_info s;
-    th_site(&s, 0, "v=%lu", SHMLOG_ARG_U64, 0);
+    tu_site(&s, 0, "v=%lu", SHMLOG_ARG_U64, 0);
     char path[300];
     snprintf(path, sizeof(path), "%s/a.shlog", dir);
-    struct th_file f;
-    th_open(&f, path, 1);
+    struct tu_file f;
+    tu_file_open(&f, path, 1);
     struct shmlog_proc_info pi;
-    th_proc(&pi, 9, 5);
+    tu_proc_info(&pi, 9, 5);
     cr_assert_eq(shlog_enc_process(f.enc, 1, &pi), 0);
     struct shmlog_loss l = {.first_pos = 10, .records = 30, .reason = SHMLOG_LOSS_DROPPED};
     cr_assert_eq(shlog_enc_loss(f.enc, 1, 0, &l, 30), 0);
@@ -245,12 +245,12 @@ Test(file_roundtrip, ring_full_drops_count_once)
     cr_assert_eq(shlog_enc_loss(f.enc, 1, 0, &l, 45), 0);
     l.records = 7; /* another ring of the same process counts apart */
     cr_assert_eq(shlog_enc_loss(f.enc, 1, 1, &l, 7), 0);
-    th_flush(&f);
-    th_close(&f);
-    struct th_read got = {0};
-    cr_assert_eq(th_read_file(path, NULL, &got), 0);
+    tu_file_flush(&f);
+    tu_file_close(&f);
+    struct tu_read got = {0};
+    cr_assert_eq(tu_read_shlog(path, NULL, &got), 0);
     cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], 45 + 7);
-    th_read_free(&got);
+    tu_read_free(&got);
 }
 
 /* Order entry and market data as a trading process logs them: increasing ids,
@@ -259,16 +259,16 @@ Test(file_roundtrip, trading_mix_is_at_most_8_bytes_per_record)
 {
     srand(7);
     struct shmlog_site_info s[4];
-    th_site(&s[0], 0, "order id=%lu px=%f qty=%d", SHMLOG_ARG_U64, SHMLOG_ARG_F64, SHMLOG_ARG_I32, 0);
-    th_site(&s[1], 1, "md bid=%f ask=%f", SHMLOG_ARG_F64, SHMLOG_ARG_F64, 0);
-    th_site(&s[2], 2, "fill id=%lu qty=%d", SHMLOG_ARG_U64, SHMLOG_ARG_I32, 0);
-    th_site(&s[3], 3, "risk pos=%ld", SHMLOG_ARG_I64, 0);
+    tu_site(&s[0], 0, "order id=%lu px=%f qty=%d", SHMLOG_ARG_U64, SHMLOG_ARG_F64, SHMLOG_ARG_I32, 0);
+    tu_site(&s[1], 1, "md bid=%f ask=%f", SHMLOG_ARG_F64, SHMLOG_ARG_F64, 0);
+    tu_site(&s[2], 2, "fill id=%lu qty=%d", SHMLOG_ARG_U64, SHMLOG_ARG_I32, 0);
+    tu_site(&s[3], 3, "risk pos=%ld", SHMLOG_ARG_I64, 0);
     char path[300];
     snprintf(path, sizeof(path), "%s/a.shlog", dir);
-    struct th_file f;
-    th_open(&f, path, 1);
+    struct tu_file f;
+    tu_file_open(&f, path, 1);
     struct shmlog_proc_info pi;
-    th_proc(&pi, 1, 1);
+    tu_proc_info(&pi, 1, 1);
     cr_assert_eq(shlog_enc_process(f.enc, 1, &pi), 0);
     for (int i = 0; i < 4; i++)
         cr_assert_eq(shlog_enc_site(f.enc, 1, &s[i]), 0);
@@ -292,7 +292,7 @@ Test(file_roundtrip, trading_mix_is_at_most_8_bytes_per_record)
             case 2: v[0] = id - rand() % 4; v[1] = (uint32_t)qty; break;
             default: position += rand() % 2 ? qty : -qty; v[0] = (uint64_t)position; break;
             }
-            th_slots(&r, th_payload(&r, &s[which], v, NULL));
+            tu_slots(&r, tu_payload(&r, &s[which], v, NULL));
             tsc += 200 + rand() % 3000;
             r.pos = pos;
             r.tsc = tsc;
@@ -303,32 +303,32 @@ Test(file_roundtrip, trading_mix_is_at_most_8_bytes_per_record)
             cr_assert_eq(shlog_enc_record(f.enc, &r), 0);
         }
         cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
-        th_flush(&f);
+        tu_file_flush(&f);
     }
-    th_close(&f);
+    tu_file_close(&f);
     double per_record = (double)f.off / N;
     cr_log_info("trading mix: %.2f bytes/record on disk", per_record);
     fprintf(stderr, "trading mix: %.2f bytes/record on disk\n", per_record);
     cr_assert_leq(per_record, 8.0, "%.2f bytes/record", per_record);
-    struct th_read got = {0};
-    cr_assert_eq(th_read_file(path, NULL, &got), 0);
+    struct tu_read got = {0};
+    cr_assert_eq(tu_read_shlog(path, NULL, &got), 0);
     cr_assert_eq(got.n, N);
-    th_read_free(&got);
+    tu_read_free(&got);
 }
 
 Test(file_roundtrip, follow_waits_for_a_frame_being_written)
 {
     struct shmlog_site_info s;
-    th_site(&s, 0, "v=%lu", SHMLOG_ARG_U64, 0);
+    tu_site(&s, 0, "v=%lu", SHMLOG_ARG_U64, 0);
     char path[300], other[300];
     snprintf(path, sizeof(path), "%s/a.shlog", dir);
     snprintf(other, sizeof(other), "%s/b.shlog", dir);
     /* Frames written to another file, then copied over piece by piece. */
-    struct th_file f;
-    th_open(&f, other, 1);
+    struct tu_file f;
+    tu_file_open(&f, other, 1);
     write_range(&f, &s, 7, 0, 100);
     write_range(&f, &s, 7, 100, 200);
-    th_close(&f);
+    tu_file_close(&f);
     int src = open(other, O_RDONLY), dst = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     uint8_t *all = malloc(f.off);
     cr_assert_eq(pread(src, all, f.off, 0), (ssize_t)f.off);
@@ -337,11 +337,11 @@ Test(file_roundtrip, follow_waits_for_a_frame_being_written)
     struct shlog_reader *r;
     char err[256];
     cr_assert_eq(shlog_reader_open(&r, path, 1, NULL, err, sizeof(err)), 0, "%s", err);
-    struct th_read got = {0};
+    struct tu_read got = {0};
     struct shlog_event ev;
     int rc;
     while ((rc = shlog_reader_next(r, &ev)) > 0)
-        th_read_event(&got, &ev);
+        tu_read_event(&got, &ev);
     cr_assert_eq(rc, 0);
     cr_assert_eq(got.n, 100);
     /* Half of the next frame: no error, no records, wait. */
@@ -352,11 +352,11 @@ Test(file_roundtrip, follow_waits_for_a_frame_being_written)
     cr_assert_eq(got.errors, 0);
     cr_assert_eq(pwrite(dst, all + half, f.frame_end[1] - half, (off_t)half), (ssize_t)(f.frame_end[1] - half));
     while ((rc = shlog_reader_next(r, &ev)) > 0)
-        th_read_event(&got, &ev);
+        tu_read_event(&got, &ev);
     cr_assert_eq(got.n, 200);
     cr_assert_eq(got.errors, 0);
     shlog_reader_close(r);
-    th_read_free(&got);
+    tu_read_free(&got);
     free(all);
     close(src);
     close(dst);

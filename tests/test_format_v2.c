@@ -17,7 +17,7 @@
 #include <errno.h>
 
 #include "render.h"
-#include "test_file_helpers.h"
+#include "test_util_file.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
@@ -31,8 +31,8 @@ static uint64_t rnd(void)
 }
 
 static char dir[256];
-static void setup(void) { th_mkdtemp(dir, sizeof(dir), "format"); }
-static void teardown(void) { th_rmdir(dir); }
+static void setup(void) { tu_tmpdir(dir, sizeof(dir), "format"); }
+static void teardown(void) { tu_rmtree(dir); }
 
 TestSuite(format_roundtrip, .init = setup, .fini = teardown, .timeout = 120);
 
@@ -53,7 +53,7 @@ static uint64_t bits_of_float(float f)
 /* A file of records that all go through one encoder, read back at the end. */
 struct rt {
     char path[300];
-    struct th_file f;
+    struct tu_file f;
     struct shmlog_rec *want;
     size_t *used;
     size_t n, cap;
@@ -67,9 +67,9 @@ static void rt_open(struct rt *t, const char *name, const struct shmlog_site_inf
 {
     memset(t, 0, sizeof(*t));
     snprintf(t->path, sizeof(t->path), "%s/%s.shlog", dir, name);
-    th_open(&t->f, t->path, 1);
+    tu_file_open(&t->f, t->path, 1);
     struct shmlog_proc_info pi;
-    th_proc(&pi, 77, 1);
+    tu_proc_info(&pi, 77, 1);
     cr_assert_eq(shlog_enc_process(t->f.enc, 1, &pi), 0);
     for (unsigned i = 0; i < nsites; i++)
         cr_assert_eq(shlog_enc_site(t->f.enc, 1, &sites[i]), 0);
@@ -85,7 +85,7 @@ static void rt_add(struct rt *t, struct shmlog_rec *r, size_t used, size_t batch
         t->batch_open = 1;
     }
     if (!r->nslots)
-        th_slots(r, used);
+        tu_slots(r, used);
     r->pos = t->pos;
     r->tsc = t->tsc += t->tsc_step ? t->tsc_step : 100 + rnd() % 900;
     r->tid = 4242;
@@ -113,10 +113,10 @@ static uint64_t rt_check(struct rt *t)
 {
     if (t->batch_open)
         cr_assert_eq(shlog_enc_batch_end(t->f.enc), 0);
-    th_flush(&t->f);
-    th_close(&t->f);
-    struct th_read got = {0};
-    cr_assert_eq(th_read_file(t->path, NULL, &got), 0);
+    tu_file_flush(&t->f);
+    tu_file_close(&t->f);
+    struct tu_read got = {0};
+    cr_assert_eq(tu_read_shlog(t->path, NULL, &got), 0);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     cr_assert_eq(got.n, t->n);
     for (size_t i = 0; i < t->n; i++) {
@@ -133,7 +133,7 @@ static uint64_t rt_check(struct rt *t)
         if (memcmp(g->payload, w->payload, n) != 0)
             cr_assert_fail("record %zu (site %u): payload differs", i, w->site);
     }
-    th_read_free(&got);
+    tu_read_free(&got);
     free(t->want);
     free(t->used);
     return t->f.off;
@@ -197,9 +197,9 @@ static double mixed_double(unsigned i)
 Test(format_roundtrip, doubles_and_floats_come_back_bit_for_bit)
 {
     struct shmlog_site_info s[3];
-    th_site(&s[0], 0, "a=%f b=%f", SHMLOG_ARG_F64, SHMLOG_ARG_F64, 0);
-    th_site(&s[1], 1, "sym=%s px=%f f=%f", SHMLOG_ARG_STR, SHMLOG_ARG_F64, SHMLOG_ARG_F32, 0);
-    th_site(&s[2], 2, "f=%f g=%f", SHMLOG_ARG_F32, SHMLOG_ARG_F32, 0);
+    tu_site(&s[0], 0, "a=%f b=%f", SHMLOG_ARG_F64, SHMLOG_ARG_F64, 0);
+    tu_site(&s[1], 1, "sym=%s px=%f f=%f", SHMLOG_ARG_STR, SHMLOG_ARG_F64, SHMLOG_ARG_F32, 0);
+    tu_site(&s[2], 2, "f=%f g=%f", SHMLOG_ARG_F32, SHMLOG_ARG_F32, 0);
     struct rt t;
     rt_open(&t, "doubles", s, 3);
     static const char *const syms[] = {"AAPL", "MSFT", "ES", "EURUSD"};
@@ -220,7 +220,7 @@ Test(format_roundtrip, doubles_and_floats_come_back_bit_for_bit)
             uint32_t any = (uint32_t)rnd(); /* float bits of any kind: NaNs, subnormals */
             v[1] = any;
         }
-        size_t used = th_payload(&r, &s[r.site], v, str);
+        size_t used = tu_payload(&r, &s[r.site], v, str);
         rt_add(&t, &r, used, 5000);
     }
     /* All specials in a row, in each context, twice (the second time the
@@ -229,12 +229,12 @@ Test(format_roundtrip, doubles_and_floats_come_back_bit_for_bit)
         struct shmlog_rec r = {0};
         uint64_t v[3] = {bits_of(special_double(k)), bits_of(special_double(k + 1)), 0};
         r.site = 0;
-        rt_add(&t, &r, th_payload(&r, &s[0], v, NULL), 0);
+        rt_add(&t, &r, tu_payload(&r, &s[0], v, NULL), 0);
         struct shmlog_rec q = {0};
         uint64_t w[3] = {0, bits_of(special_double(k)), bits_of_float((float)special_double(k))};
         const char *str[1] = {"AAPL"};
         q.site = 1;
-        rt_add(&t, &q, th_payload(&q, &s[1], w, str), 0);
+        rt_add(&t, &q, tu_payload(&q, &s[1], w, str), 0);
     }
     rt_check(&t);
 }
@@ -244,8 +244,8 @@ Test(format_roundtrip, doubles_and_floats_come_back_bit_for_bit)
 Test(format_roundtrip, strings_come_back_from_tables_and_literals)
 {
     struct shmlog_site_info s[2];
-    th_site(&s[0], 0, "k=%s v=%d w=%s", SHMLOG_ARG_STR, SHMLOG_ARG_I32, SHMLOG_ARG_STR, 0);
-    th_site(&s[1], 1, "x=%lu y=%s", SHMLOG_ARG_U64, SHMLOG_ARG_STR, 0);
+    tu_site(&s[0], 0, "k=%s v=%d w=%s", SHMLOG_ARG_STR, SHMLOG_ARG_I32, SHMLOG_ARG_STR, 0);
+    tu_site(&s[1], 1, "x=%lu y=%s", SHMLOG_ARG_U64, SHMLOG_ARG_STR, 0);
     struct rt t;
     rt_open(&t, "strings", s, 2);
     char pool[20][80];
@@ -265,7 +265,7 @@ Test(format_roundtrip, strings_come_back_from_tables_and_literals)
             v[0] = 1000000 + i;
             str[0] = str[1];
         }
-        size_t used = th_payload(&r, &s[r.site], v, str);
+        size_t used = tu_payload(&r, &s[r.site], v, str);
         if (rnd() % 50 == 0) { /* a producer cut this string: the flag rides in its length word */
             size_t at = r.site == 0 ? 0 : 8;
             r.payload[at + 1] |= SHMLOG_STR_TRUNCATED >> 8;
@@ -282,15 +282,15 @@ Test(format_roundtrip, strings_come_back_from_tables_and_literals)
 Test(format_roundtrip, slot_counts_and_raw_payloads_survive)
 {
     struct shmlog_site_info s[2];
-    th_site(&s[0], 0, "n=%d", SHMLOG_ARG_I32, 0);
-    th_site(&s[1], 1, "s=%s", SHMLOG_ARG_STR, 0);
+    tu_site(&s[0], 0, "n=%d", SHMLOG_ARG_I32, 0);
+    tu_site(&s[1], 1, "s=%s", SHMLOG_ARG_STR, 0);
     struct rt t;
     rt_open(&t, "slots", s, 2);
     for (unsigned i = 0; i < 5000; i++) {
         struct shmlog_rec r = {0};
         uint64_t v[1] = {i};
         r.site = 0;
-        size_t used = th_payload(&r, &s[0], v, NULL);
+        size_t used = tu_payload(&r, &s[0], v, NULL);
         if (i % 3 == 0) {
             r.nslots = (uint8_t)(1 + i % SHMLOG_MAX_SLOTS);
             r.payload_len = (uint16_t)(SHMLOG_HEAD_PAYLOAD + (r.nslots - 1) * SHMLOG_CONT_PAYLOAD);
@@ -299,7 +299,7 @@ Test(format_roundtrip, slot_counts_and_raw_payloads_survive)
             r.site = 1;
             r.payload[0] = 0xff;
             r.payload[1] = 0x0f;
-            th_slots(&r, SHMLOG_HEAD_PAYLOAD);
+            tu_slots(&r, SHMLOG_HEAD_PAYLOAD);
             used = r.payload_len;
         }
         rt_add(&t, &r, used, 1000);
@@ -313,7 +313,7 @@ Test(format_roundtrip, slot_counts_and_raw_payloads_survive)
 static double tick_file(const char *name, int off_grid)
 {
     struct shmlog_site_info s[1];
-    th_site(&s[0], 0, "tick sym=%s bid=%.2f ask=%.2f id=%lu", SHMLOG_ARG_STR, SHMLOG_ARG_F64, SHMLOG_ARG_F64,
+    tu_site(&s[0], 0, "tick sym=%s bid=%.2f ask=%.2f id=%lu", SHMLOG_ARG_STR, SHMLOG_ARG_F64, SHMLOG_ARG_F64,
             SHMLOG_ARG_U64, 0);
     struct rt t;
     rt_open(&t, name, s, 1);
@@ -329,7 +329,7 @@ static double tick_file(const char *name, int off_grid)
         const char *str[1] = {syms[k]};
         uint64_t v[4] = {0, bits_of(grid_price(bid[k], 2)) + (uint64_t)off_grid,
                          bits_of(grid_price(bid[k] + 1, 2)) + (uint64_t)off_grid, 1000000 + i};
-        rt_add(&t, &r, th_payload(&r, &s[0], v, str), 16384);
+        rt_add(&t, &r, tu_payload(&r, &s[0], v, str), 16384);
     }
     return (double)rt_check(&t) / N;
 }
@@ -351,7 +351,7 @@ Test(format_roundtrip, sites_past_the_table_bound_come_back_raw)
     enum { NSITES = 9000 }; /* 16 strings each: 407 table units, the bound (2 Mi units) past 5152 sites */
     static struct shmlog_site_info s[NSITES];
     for (uint32_t k = 0; k < NSITES; k++) {
-        th_site(&s[k], k, "%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s", SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR,
+        tu_site(&s[k], k, "%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s", SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR,
                 SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR,
                 SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR,
                 SHMLOG_ARG_STR, 0);
@@ -366,7 +366,7 @@ Test(format_roundtrip, sites_past_the_table_bound_come_back_raw)
             for (int j = 0; j < 16; j++)
                 str[j] = words[(k + (unsigned)j) % 4];
             r.site = k;
-            rt_add(&t, &r, th_payload(&r, &s[k], NULL, str), 4096);
+            rt_add(&t, &r, tu_payload(&r, &s[k], NULL, str), 4096);
         }
     }
     rt_check(&t);
@@ -393,7 +393,7 @@ static unsigned slots_and_rec(struct shmlog_record *slots, struct shmlog_rec *re
         const char *str[4] = {pool[rnd() % 12], pool[rnd() % 12], pool[rnd() % 12], pool[rnd() % 12]};
         if (rnd() % 4 == 0)
             str[rnd() % 2] = long_str + rnd() % 300; /* a tail of it: 0 to 300 bytes */
-        used = th_payload(rec, &sites[rec->site], v, str);
+        used = tu_payload(rec, &sites[rec->site], v, str);
         if (rnd() % 40 == 0) /* a length past the slots: stored raw */
             rec->payload[1] = 0x0f;
     } else {
@@ -401,7 +401,7 @@ static unsigned slots_and_rec(struct shmlog_record *slots, struct shmlog_rec *re
             rec->payload[i] = (uint8_t)rnd();
         used = 1 + rnd() % 200;
     }
-    th_slots(rec, used);
+    tu_slots(rec, used);
     if (rnd() % 50 == 0 && rec->nslots < SHMLOG_MAX_SLOTS) { /* a producer reserved more than it used */
         rec->nslots++;
         rec->payload_len = (uint16_t)(rec->payload_len + SHMLOG_CONT_PAYLOAD);
@@ -438,12 +438,12 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
 {
     enum { NSITES = 6, RECORDS = 150000, RUN_MAX = 700 };
     struct shmlog_site_info s[NSITES];
-    th_site(&s[0], 0, "a=%lu b=%f c=%d", SHMLOG_ARG_U64, SHMLOG_ARG_F64, SHMLOG_ARG_I32, 0);
-    th_site(&s[1], 1, "k=%s v=%f n=%u", SHMLOG_ARG_STR, SHMLOG_ARG_F64, SHMLOG_ARG_U32, 0); /* keyed contexts */
-    th_site(&s[2], 2, "s=%s t=%s", SHMLOG_ARG_STR, SHMLOG_ARG_STR, 0);
-    th_site(&s[3], 3, "f=%f h=%hd c=%hhu", SHMLOG_ARG_F32, SHMLOG_ARG_I16, SHMLOG_ARG_U8, 0);
-    th_site(&s[4], 4, "nothing", 0);
-    th_site(&s[5], 5, "id=%lu px=%f q=%d", SHMLOG_ARG_U64, SHMLOG_ARG_F64, SHMLOG_ARG_I32, 0);
+    tu_site(&s[0], 0, "a=%lu b=%f c=%d", SHMLOG_ARG_U64, SHMLOG_ARG_F64, SHMLOG_ARG_I32, 0);
+    tu_site(&s[1], 1, "k=%s v=%f n=%u", SHMLOG_ARG_STR, SHMLOG_ARG_F64, SHMLOG_ARG_U32, 0); /* keyed contexts */
+    tu_site(&s[2], 2, "s=%s t=%s", SHMLOG_ARG_STR, SHMLOG_ARG_STR, 0);
+    tu_site(&s[3], 3, "f=%f h=%hd c=%hhu", SHMLOG_ARG_F32, SHMLOG_ARG_I16, SHMLOG_ARG_U8, 0);
+    tu_site(&s[4], 4, "nothing", 0);
+    tu_site(&s[5], 5, "id=%lu px=%f q=%d", SHMLOG_ARG_U64, SHMLOG_ARG_F64, SHMLOG_ARG_I32, 0);
     char pool[12][16];
     for (unsigned k = 0; k < 12; k++)
         snprintf(pool[k], sizeof pool[k], "%.*s", (int)(k % 9), &"SYMBOLXYZ"[k % 3]);
@@ -451,12 +451,12 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
     for (unsigned i = 0; i < 300; i++)
         long_str[i] = (char)('a' + i % 26);
     char path[2][300];
-    struct th_file f[2]; /* 0: shlog_enc_record, 1: shlog_enc_slots */
+    struct tu_file f[2]; /* 0: shlog_enc_record, 1: shlog_enc_slots */
     struct shmlog_proc_info pi;
-    th_proc(&pi, 77, 1);
+    tu_proc_info(&pi, 77, 1);
     for (int k = 0; k < 2; k++) {
         snprintf(path[k], sizeof path[k], "%s/%s.shlog", dir, k ? "slots" : "records");
-        th_open(&f[k], path[k], 1);
+        tu_file_open(&f[k], path[k], 1);
         cr_assert_eq(shlog_enc_process(f[k].enc, 1, &pi), 0);
         for (unsigned i = 0; i < NSITES; i++)
             cr_assert_eq(shlog_enc_site(f[k].enc, 1, &s[i]), 0);
@@ -504,16 +504,16 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
             if (end_batch || flush) {
                 cr_assert_eq(shlog_enc_batch_end(f[k].enc), 0);
                 if (flush)
-                    th_flush(&f[k]);
+                    tu_file_flush(&f[k]);
                 cr_assert_eq(shlog_enc_batch_begin(f[k].enc, 1, 3), 0);
             }
         }
     }
     for (int k = 0; k < 2; k++) {
         cr_assert_eq(shlog_enc_batch_end(f[k].enc), 0);
-        th_flush(&f[k]);
+        tu_file_flush(&f[k]);
         cr_assert_eq(f[k].nframes, f[0].nframes);
-        th_close(&f[k]);
+        tu_file_close(&f[k]);
     }
     cr_assert_gt(full, 0, "a batch filled up in the middle of a run");
     cr_assert_gt(multi, RECORDS / 20, "records of several slots: %zu", multi);
@@ -530,8 +530,8 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
     free(bytes[0]);
     free(bytes[1]);
 
-    struct th_read got = {0};
-    cr_assert_eq(th_read_file(path[1], NULL, &got), 0);
+    struct tu_read got = {0};
+    cr_assert_eq(tu_read_shlog(path[1], NULL, &got), 0);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     cr_assert_eq(got.n, RECORDS);
     for (size_t i = 0; i < RECORDS; i++) {
@@ -542,13 +542,13 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
                   "record %zu", i);
         cr_assert_eq(memcmp(g->payload, w->payload, g->payload_len), 0, "record %zu", i);
     }
-    th_read_free(&got);
+    tu_read_free(&got);
 
     /* Slot counts that do not tile the slots given are refused. */
-    struct th_file bad;
+    struct tu_file bad;
     char bad_path[300];
     snprintf(bad_path, sizeof bad_path, "%s/bad.shlog", dir);
-    th_open(&bad, bad_path, 1);
+    tu_file_open(&bad, bad_path, 1);
     cr_assert_eq(shlog_enc_process(bad.enc, 1, &pi), 0);
     cr_assert_eq(shlog_enc_batch_begin(bad.enc, 1, 3), 0);
     slots_and_rec(slots, &want[0], s, 0, pool, long_str, 0, &tsc);
@@ -556,7 +556,7 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
     cr_assert_eq(shlog_enc_slots(bad.enc, slots, 1, 0), -EINVAL);
     slots[0].nslots = 0;
     cr_assert_eq(shlog_enc_slots(bad.enc, slots, 1, 0), -EINVAL);
-    th_close(&bad);
+    tu_file_close(&bad);
 }
 
 /* A version 1 file (valid header, valid check) is refused when opened, with

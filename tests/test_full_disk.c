@@ -1,26 +1,26 @@
 /* Description: a full output disk (a 4 MiB tmpfs) loses nothing that was logged: the collector reports ENOSPC in one line, keeps running without releasing ring space (producers drop and count), resumes when space is freed, and the records in the files plus the counted drops equal the records logged. */
-#include "test_robust_helpers.h"
+#include "test_util_file.h"
 
 #include <errno.h>
 #include <sys/mount.h>
 
-static struct tc_env env;
+static struct tu_env env;
 static int mounted;
 
 static void setup(void)
 {
-    tc_setup(&env, "fulldisk");
+    tu_env_setup(&env, "fulldisk");
     cr_assert_eq(mkdir(env.out, 0700), 0);
 }
 
 static void teardown(void)
 {
-    tc_kill_children();
+    tu_kill_children();
     /* rm -rf must not run into a mounted file system */
     if (mounted && umount2(env.out, MNT_DETACH) != 0)
         fprintf(stderr, "umount %s: %s\n", env.out, strerror(errno));
     mounted = 0;
-    th_rmdir(env.root);
+    tu_rmtree(env.root);
 }
 
 TestSuite(full_disk, .init = setup, .fini = teardown, .timeout = 180);
@@ -66,34 +66,34 @@ Test(full_disk, enospc_is_reported_once_nothing_committed_is_lost_and_writing_re
     /* Small files: rotation, i.e. creating a file and writing its header,
      * also happens while the disk is full. */
     const char *cargs[] = {"--rotate-size", "16k", NULL};
-    struct tc_child col = tc_collector(&env, cargs);
+    struct tu_child col = tu_collector(&env, cargs);
     /* 16 Ki-record rings: they fill soon once nothing is released. */
     const char *pargs[] = {"--threads", "2", "--count", "150000", "--burst", "100", "--pause-us", "2000",
                            "--ring-bytes", "1048576", "--long-every", "50", "--hold", NULL};
-    struct tc_child p = tc_producer(pargs);
-    tc_wait_line(&p, "ready");
-    cr_assert(rb_wait_log(&env, "No space left on device", 60000), "the collector never reported ENOSPC");
-    unsigned long long dropped = tc_wait_line(&p, "done ");
+    struct tu_child p = tu_producer(pargs);
+    tu_wait_line(&p, "ready");
+    cr_assert(tu_wait_log(&env, "No space left on device", 60000), "the collector never reported ENOSPC");
+    unsigned long long dropped = tu_wait_line(&p, "done ");
     cr_assert_gt(dropped, 0, "the rings never filled although the disk was full");
 
     /* It keeps running, retrying once a second, and says so once. */
-    tc_sleep_ms(2500);
+    tu_sleep_ms(2500);
     cr_assert_eq(waitpid(col.pid, NULL, WNOHANG), 0, "the collector exited on a full disk");
-    cr_assert_eq(rb_log_lines(&env, "No space left on device"), 1, "ENOSPC reported more than once (a flood)");
+    cr_assert_eq(tu_log_lines(&env, "No space left on device"), 1, "ENOSPC reported more than once (a flood)");
 
     cr_assert_eq(unlink(filler), 0);
-    cr_assert(rb_wait_log(&env, "output works again", 30000), "no line saying that writing resumed");
-    tc_close_stdin(&p); /* the producer exits; the collector drains it, writes its EXIT, removes it */
-    cr_assert_eq(tc_wait_exit(&p), 0);
-    cr_assert(tc_wait_segments_gone(env.seg, 30000), "the producer's segments were not removed after space came back");
-    tc_stop_collector(&env, &col);
-    cr_assert_eq(rb_log_lines(&env, "No space left on device"), 1);
+    cr_assert(tu_wait_log(&env, "output works again", 30000), "no line saying that writing resumed");
+    tu_close_stdin(&p); /* the producer exits; the collector drains it, writes its EXIT, removes it */
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 30000), "the producer's segments were not removed after space came back");
+    tu_stop_collector(&env, &col);
+    cr_assert_eq(tu_log_lines(&env, "No space left on device"), 1);
 
-    cr_assert_eq(tc_count_files(env.out, ".part"), 0);
-    struct th_read got = {0};
-    size_t files = tc_read_all(env.out, &got);
+    cr_assert_eq(tu_count_files(env.out, ".part"), 0);
+    struct tu_read got = {0};
+    size_t files = tu_read_all(env.out, &got);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
-    size_t n = tc_check_producer(&got, (uint32_t)p.pid, THREADS, COUNT);
+    size_t n = tu_check_producer(&got, (uint32_t)p.pid, THREADS, COUNT);
     cr_assert_eq(n, got.n);
     cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], dropped, "drops in the files %lu, the producer counted %llu",
                  got.lost[SHMLOG_LOSS_DROPPED], dropped);
@@ -101,7 +101,7 @@ Test(full_disk, enospc_is_reported_once_nothing_committed_is_lost_and_writing_re
     cr_assert_eq(got.exits, 1);
     fprintf(stderr, "full_disk: %zu files; %zu records written, %llu dropped while the disk was full, of %d logged\n",
             files, n, dropped, THREADS * COUNT);
-    th_read_free(&got);
+    tu_read_free(&got);
 }
 
 Test(full_disk, sigterm_on_a_full_disk_exits_1_and_the_next_run_loses_nothing)
@@ -113,34 +113,34 @@ Test(full_disk, sigterm_on_a_full_disk_exits_1_and_the_next_run_loses_nothing)
     /* Enough records to outgrow the 16 KiB left however well they compress
      * (sequential values take well under a byte each in the file). */
     enum { COUNT = 600000 };
-    struct tc_child col = tc_collector(&env, NULL);
+    struct tu_child col = tu_collector(&env, NULL);
     const char *pargs[] = {"--threads", "1", "--count", "600000", "--burst", "100", "--pause-us", "1000",
                            "--ring-bytes", "1048576", "--hold", NULL};
-    struct tc_child p = tc_producer(pargs);
-    cr_assert(rb_wait_log(&env, "No space left on device", 60000), "the collector never reported ENOSPC");
+    struct tu_child p = tu_producer(pargs);
+    cr_assert(tu_wait_log(&env, "No space left on device", 60000), "the collector never reported ENOSPC");
     /* It cannot write what it holds: it says so and exits 1 in bounded
      * time, releasing nothing it did not write. */
     cr_assert_eq(kill(col.pid, SIGTERM), 0);
-    int st = tc_wait_exit(&col);
+    int st = tu_wait_exit(&col);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "collector status %#x", st);
-    cr_assert_eq(rb_log_lines(&env, "exiting on SIGTERM while the output fails"), 1);
+    cr_assert_eq(tu_log_lines(&env, "exiting on SIGTERM while the output fails"), 1);
 
-    unsigned long long dropped = tc_wait_line(&p, "done ");
+    unsigned long long dropped = tu_wait_line(&p, "done ");
     cr_assert_eq(unlink(filler), 0);
-    col = tc_collector(&env, NULL);
-    tc_close_stdin(&p);
-    cr_assert_eq(tc_wait_exit(&p), 0);
-    cr_assert(tc_wait_segments_gone(env.seg, 30000));
-    tc_stop_collector(&env, &col);
+    col = tu_collector(&env, NULL);
+    tu_close_stdin(&p);
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 30000));
+    tu_stop_collector(&env, &col);
 
-    struct th_read got = {0};
-    tc_read_all(env.out, &got);
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
     /* The first run's file may end in a frame it could not finish. */
     cr_assert_leq(got.errors, 1, "%s", got.first_error);
     cr_assert_eq(got.errors, got.torn);
-    size_t n = tc_check_producer(&got, (uint32_t)p.pid, 1, COUNT);
+    size_t n = tu_check_producer(&got, (uint32_t)p.pid, 1, COUNT);
     cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], dropped);
     cr_assert_eq(n + dropped, (size_t)COUNT, "records %zu + dropped %llu", n, dropped);
     fprintf(stderr, "full_disk sigterm: %zu records written, %llu dropped, of %d logged\n", n, dropped, COUNT);
-    th_read_free(&got);
+    tu_read_free(&got);
 }

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Description: the Grafana dashboard is valid JSON that Grafana can import (schema, datasource and app/cpu variables, panels with queries); every metric and label it queries is in tools/dist/shmlog-metrics.txt, and the collector exposes exactly the families of that list.
 # usage: test_grafana.sh DASHBOARD.json METRICS.txt [COLLECTOR]
 set -u
@@ -7,12 +7,14 @@ metrics=$2
 collector=${3:-}
 tmp=$(mktemp -d /tmp/shmlog-test-grafana-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/tap.sh"
+tap_require python3 python3
 
 if ! python3 -m json.tool "$dashboard" >/dev/null; then
-    echo "not ok - $dashboard is not valid JSON"
-    exit 1
+    not_ok "$dashboard is not valid JSON"
+    tap_finish
 fi
-echo "ok - $dashboard parses (python3 -m json.tool)"
+ok "$dashboard parses (python3 -m json.tool)"
 
 # What the collector really exposes: the metrics file it writes on exit.
 exposition=""
@@ -22,13 +24,14 @@ if [ -n "$collector" ]; then
         >"$tmp/collector.log" 2>&1 && [ -s "$tmp/metrics.prom" ]; then
         exposition="$tmp/metrics.prom"
     else
-        echo "not ok - $collector --once --metrics-file wrote no metrics"
+        not_ok "$collector --once --metrics-file wrote no metrics"
         sed 's/^/#   /' "$tmp/collector.log"
-        exit 1
+        tap_finish
     fi
 fi
 
-python3 - "$dashboard" "$metrics" "$exposition" <<'PY'
+# The checks in Python print their own TAP lines; they are counted here.
+python3 - "$dashboard" "$metrics" "$exposition" >"$tmp/checks.tap" 2>&1 <<'PY'
 import json, re, sys
 
 dash = json.load(open(sys.argv[1]))
@@ -135,6 +138,11 @@ if sys.argv[3]:
     reasons = set(re.findall(r'^shmlog_collector_losses_total\{reason="([a-z_]+)"\}', open(sys.argv[3]).read(), re.M))
     check(bool(reasons), 'losses_total carries reason labels: %s' % ', '.join(sorted(reasons)))
 
-print('%d checks failed' % len(failures))
 sys.exit(1 if failures else 0)
 PY
+status=$?
+cat "$tmp/checks.tap"
+passed=$((passed + $(grep -c '^ok ' "$tmp/checks.tap")))
+failed=$((failed + $(grep -c '^not ok ' "$tmp/checks.tap")))
+[ $status -eq 0 ] || [ $failed -gt 0 ] || not_ok "the dashboard checks ended with status $status"
+tap_done

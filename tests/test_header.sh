@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Description: the installed shmlog.h alone builds a program as C11 and as C++17 (gcc, g++, clang, clang++) with -pedantic -Werror, which links with -lnuma -lpthread, runs, and leaves its segments; a constant level or category out of range and a format that is not a literal are compile errors that say so, with each compiler, at -O0 and -O2.
 # usage: test_header.sh BUILD_DIR SOURCE_DIR
 set -u
@@ -7,35 +7,29 @@ src=$2
 tmp=$(mktemp -d /tmp/shmlog-test-header-XXXXXX)
 segs=$(mktemp -d /dev/shm/shmlog-test-header-XXXXXX)
 trap 'rm -rf "$tmp" "$segs"' EXIT
-passed=0
-failed=0
+. "$(dirname "$0")/tap.sh"
 
 if ! meson install -C "$build" --no-rebuild --destdir "$tmp/root" >"$tmp/install.log" 2>&1; then
-    cat "$tmp/install.log"
-    echo "meson install failed"
-    echo "0 passed, 1 failed"
-    exit 1
+    diag "$tmp/install.log"
+    bail "meson install failed"
 fi
 header=$(find "$tmp/root" -name shmlog.h -path '*/include/*' | head -n 1)
 if [ -z "$header" ]; then
-    echo "shmlog.h was not installed to an include directory"
-    echo "0 passed, 1 failed"
-    exit 1
+    bail "shmlog.h was not installed to an include directory"
 fi
 inc=$(dirname "$header")
 echo "# installed header: ${header#"$tmp/root"}"
 
 warn="-pedantic -Wall -Wextra -Werror"
 # name, C or C++ compiler, language flags
-check() {
+builds() {
     name=$1
     cc=$2
     std=$3
     out="$tmp/$name"
     mkdir -p "$out"
     if ! command -v "$cc" >/dev/null 2>&1; then
-        echo "not ok - $name: $cc not found"
-        failed=$((failed + 1))
+        not_ok "$name: $cc not found"
         return
     fi
     # Only the file with SHMLOG_IMPLEMENTATION needs _GNU_SOURCE; the user's
@@ -54,22 +48,20 @@ check() {
                 slots=$((slots + head))
             done
             if [ "$metas" -eq 1 ] && [ "$rings" -ge 1 ] && [ "$slots" -ge "$expected" ]; then
-                echo "ok - $name ($expected records in $slots slots, $rings ring(s))"
-                passed=$((passed + 1))
+                ok "$name ($expected records in $slots slots, $rings ring(s))"
                 return
             fi
             echo "segments: $metas meta, $rings rings, $slots slots for $expected records" >>"$out/log"
         fi
     fi
-    echo "not ok - $name"
+    not_ok "$name"
     sed 's/^/#   /' "$out/log"
-    failed=$((failed + 1))
 }
 
-check gcc-c11 gcc "-std=c11"
-check gxx-cxx17 g++ "-std=c++17 -x c++"
-check clang-c11 clang "-std=c11"
-check clangxx-cxx17 clang++ "-std=c++17 -x c++"
+builds gcc-c11 gcc "-std=c11"
+builds gxx-cxx17 g++ "-std=c++17 -x c++"
+builds clang-c11 clang "-std=c11"
+builds clangxx-cxx17 clang++ "-std=c++17 -x c++"
 
 # Misuse the compiler can see is a compile error that says what to do: name,
 # compiler, language flags, optimisation, the call, what the error must say.
@@ -85,19 +77,15 @@ refused() {
     printf '#include "shmlog.h"\nint f(int n, char **v);\nint f(int n, char **v)\n{\n    (void)n; (void)v;\n    %s;\n    return 0;\n}\n' \
         "$call" >"$out/use.c"
     if "$cc" $std $warn $opt -I"$inc" -c "$out/use.c" -o "$out/use.o" >"$out/log" 2>&1; then
-        echo "not ok - $name: compiled: $call"
-        failed=$((failed + 1))
+        not_ok "$name: compiled: $call"
     elif ! grep -q "$says" "$out/log"; then
-        echo "not ok - $name: the error does not say '$says'"
+        not_ok "$name: the error does not say '$says'"
         sed 's/^/#   /' "$out/log"
-        failed=$((failed + 1))
     elif [ "$(grep -c "error" "$out/log")" -gt 2 ]; then
-        echo "not ok - $name: more than one error for one mistake"
+        not_ok "$name: more than one error for one mistake"
         sed 's/^/#   /' "$out/log"
-        failed=$((failed + 1))
     else
-        echo "ok - $name: $(grep -m1 -o "$says.*" "$out/log" | head -c 100)"
-        passed=$((passed + 1))
+        ok "$name: $(grep -m1 -o "$says.*" "$out/log" | head -c 100)"
     fi
 }
 for c in "gcc-c11 gcc -std=c11" "gxx-cxx17 g++ -std=c++17 -x c++" "clang-c11 clang -std=c11" \
@@ -115,5 +103,4 @@ for c in "gcc-c11 gcc -std=c11" "gxx-cxx17 g++ -std=c++17 -x c++" "clang-c11 cla
     done
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_done

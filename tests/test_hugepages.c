@@ -38,21 +38,6 @@ static long meminfo(const char *key)
     return v;
 }
 
-static long read_nr_hugepages(void)
-{
-    char buf[64];
-    return tu_read_file("/proc/sys/vm/nr_hugepages", buf, sizeof buf) > 0 ? strtol(buf, NULL, 10) : -1;
-}
-
-static int write_nr_hugepages(long n)
-{
-    FILE *f = fopen("/proc/sys/vm/nr_hugepages", "we");
-    if (!f)
-        return -errno;
-    fprintf(f, "%ld\n", n);
-    return fclose(f) == 0 ? 0 : -errno;
-}
-
 static void dir_up(void) { cr_assert_eq(tu_mkdtemp(dir, sizeof dir, "huge"), 0); }
 
 static void dir_down(void)
@@ -87,9 +72,9 @@ static void huge_up(void)
         return; /* the test skips itself */
     long free_pages = meminfo("HugePages_Free");
     if (free_pages >= 0 && free_pages < PAGES_NEEDED) {
-        long before = read_nr_hugepages();
-        if (before >= 0 && write_nr_hugepages(before + PAGES_NEEDED - free_pages) == 0)
-            pages_added = read_nr_hugepages() - before;
+        long before = tu_read_nr_hugepages();
+        if (before >= 0 && tu_write_nr_hugepages(before + PAGES_NEEDED - free_pages) == 0)
+            pages_added = tu_read_nr_hugepages() - before;
     }
     mount_error = -mount_hugetlbfs(NULL);
 }
@@ -107,7 +92,7 @@ static void huge_down(void)
         mnt[0] = 0;
     }
     if (pages_added > 0) /* give back what we took, leaving others' changes alone */
-        write_nr_hugepages(read_nr_hugepages() - pages_added);
+        tu_write_nr_hugepages(tu_read_nr_hugepages() - pages_added);
     pages_added = 0;
     dir_down();
 }

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Description: `meson install --destdir` puts the header, pkg-config file, programs, systemd unit, sysctl.d/tmpfiles.d snippets, man pages and dashboard in place; a C and a C++ program built with only `pkg-config --cflags --libs shmlog` against that tree log records that the installed shmlog-dump decodes.
 # usage: test_install.sh BUILD_DIR
 set -u
@@ -7,27 +7,19 @@ tmp=$(mktemp -d /tmp/shmlog-test-install-XXXXXX)
 segs=$(mktemp -d /dev/shm/shmlog-test-install-XXXXXX)
 trap 'rm -rf "$tmp" "$segs"' EXIT
 root=$tmp/root
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit
-}
+. "$(dirname "$0")/tap.sh"
 
 if meson install -C "$build" --no-rebuild --destdir "$root" >"$tmp/install.log" 2>&1; then
     ok "meson install --destdir"
 else
     sed 's/^/#   /' "$tmp/install.log"
     not_ok "meson install --destdir"
-    finish
+    tap_finish
 fi
 
 # Where this build installs: prefix and the directories under it.
 meson introspect "$build" --buildoptions --projectinfo >"$tmp/introspect.json" 2>"$tmp/introspect.log" ||
-    { sed 's/^/#   /' "$tmp/introspect.log"; not_ok "meson introspect"; finish; }
+    { sed 's/^/#   /' "$tmp/introspect.log"; not_ok "meson introspect"; tap_finish; }
 eval "$(python3 - "$tmp/introspect.json" <<'PY'
 import json, os, sys
 text = open(sys.argv[1]).read()
@@ -42,7 +34,7 @@ for name in ('bindir', 'includedir', 'libdir', 'mandir', 'datadir'):
     print("%s='%s'" % (name, under(opts[name])))
 print("version='%s'" % data['projectinfo']['version'])
 PY
-)" || { not_ok "reading the install directories"; finish; }
+)" || { not_ok "reading the install directories"; tap_finish; }
 echo "# prefix $prefix, version $version"
 
 # ---- the installed tree ----
@@ -244,4 +236,4 @@ PY
     fi
 done
 
-finish
+tap_finish

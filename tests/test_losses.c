@@ -1,23 +1,23 @@
 /* Description: no ordinary mishap loses records silently: a producer in its own pid namespace (a container) is drained while it runs and finalised only when it is gone; the exit marker says whether a process shut down or died (a real SIGSEGV); a committed record that fails validation costs only itself, counted, and the ring is read on; shmlog-dump clean removes what gone processes left and discards records never drained only when told, saying how many. */
-#include "test_robust_helpers.h"
+#include "test_util_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 
-static struct tc_env env;
+static struct tu_env env;
 
-static void setup(void) { tc_setup(&env, "losses"); }
+static void setup(void) { tu_env_setup(&env, "losses"); }
 static void teardown(void)
 {
-    tc_kill_children();
-    th_rmdir(env.root);
+    tu_kill_children();
+    tu_rmtree(env.root);
 }
 
 TestSuite(losses, .init = setup, .fini = teardown, .timeout = 120);
 
 /* Segment files in the segment directory. */
-static size_t segments_left(void) { return tc_count_files(env.seg, ".meta") + tc_count_files(env.seg, ".ring"); }
+static size_t segments_left(void) { return tu_count_files(env.seg, ".meta") + tu_count_files(env.seg, ".ring"); }
 
 Test(losses, a_producer_in_its_own_pid_namespace_is_drained_while_it_runs, .timeout = 60)
 {
@@ -25,62 +25,62 @@ Test(losses, a_producer_in_its_own_pid_namespace_is_drained_while_it_runs, .time
         cr_skip_test("needs root for unshare --pid");
     if (access("/usr/bin/unshare", X_OK) != 0)
         cr_skip_test("needs unshare (util-linux)");
-    struct tc_child col = tc_collector(&env, NULL);
+    struct tu_child col = tu_collector(&env, NULL);
     enum { THREADS = 2, COUNT = 20000 };
     /* As a container runs: pid 1 of its own pid namespace, with its own /proc. */
-    char *argv[] = {"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", (char *)tc_exe("TEST_PRODUCER"),
+    char *argv[] = {"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", (char *)tu_exe("TEST_PRODUCER"),
                     "--threads", "2", "--count", "20000", "--pause-us", "50", "--burst", "100", "--hold", NULL};
-    struct tc_child p = tc_spawn(argv, NULL);
-    unsigned long long dropped = tc_wait_line(&p, "done ");
+    struct tu_child p = tu_spawn(argv, NULL);
+    unsigned long long dropped = tu_wait_line(&p, "done ");
     /* It runs: its segments stay, and no exit marker is written. */
-    tc_sleep_ms(1500);
+    tu_sleep_ms(1500);
     cr_assert_geq(segments_left(), 2, "the collector removed the segments of a running process");
-    cr_assert_eq(rb_log_lines(&env, "never initialised"), 0, "a running process's ring was taken for a dead one's");
-    tc_close_stdin(&p);
-    cr_assert_eq(tc_wait_exit(&p), 0);
-    cr_assert(tc_wait_segments_gone(env.seg, 10000), "its segments were not removed after it exited");
-    tc_stop_collector(&env, &col);
-    struct th_read got = {0};
-    tc_read_all(env.out, &got);
+    cr_assert_eq(tu_log_lines(&env, "never initialised"), 0, "a running process's ring was taken for a dead one's");
+    tu_close_stdin(&p);
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000), "its segments were not removed after it exited");
+    tu_stop_collector(&env, &col);
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     /* The pid it logs under is its own namespace's: 1. */
-    size_t n = tc_check_producer(&got, 1, THREADS, COUNT);
+    size_t n = tu_check_producer(&got, 1, THREADS, COUNT);
     cr_assert_eq(n + dropped, (size_t)THREADS * COUNT, "%zu records + %llu dropped of %u", n, dropped,
                  THREADS * COUNT);
     cr_assert_eq(got.exits, 1);
     cr_assert_eq(got.exits_how[SHLOG_EXIT_SHUTDOWN], 1, "it called shmlog_shutdown before it ended");
-    th_read_free(&got);
+    tu_read_free(&got);
 }
 
 Test(losses, the_exit_marker_says_whether_a_process_shut_down_or_died, .timeout = 60)
 {
-    struct tc_child col = tc_collector(&env, NULL);
+    struct tu_child col = tu_collector(&env, NULL);
     /* A sanitizer build's handler would turn the signal into an exit(1). */
     setenv("ASAN_OPTIONS", "handle_segv=0:handle_sigbus=0", 1);
     const char *args[] = {"--threads", "1", "--count", "1000", "--hold", NULL};
-    struct tc_child clean = tc_producer(args), crashed = tc_producer(args);
-    unsigned long long dropped = tc_wait_line(&clean, "done ") + tc_wait_line(&crashed, "done ");
+    struct tu_child clean = tu_producer(args), crashed = tu_producer(args);
+    unsigned long long dropped = tu_wait_line(&clean, "done ") + tu_wait_line(&crashed, "done ");
     cr_assert_eq(kill(crashed.pid, SIGSEGV), 0);
     int st = 0;
     cr_assert_eq(waitpid(crashed.pid, &st, 0), crashed.pid);
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "the producer did not die of SIGSEGV");
-    tc_close_stdin(&clean);
-    cr_assert_eq(tc_wait_exit(&clean), 0);
-    cr_assert(tc_wait_segments_gone(env.seg, 10000));
-    tc_stop_collector(&env, &col);
-    struct th_read got = {0};
-    tc_read_all(env.out, &got);
+    tu_close_stdin(&clean);
+    cr_assert_eq(tu_wait_exit(&clean), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000));
+    tu_stop_collector(&env, &col);
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)clean.pid, 1, 1000) +
-                     tc_check_producer(&got, (uint32_t)crashed.pid, 1, 1000) + dropped,
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)clean.pid, 1, 1000) +
+                     tu_check_producer(&got, (uint32_t)crashed.pid, 1, 1000) + dropped,
                  2000);
     cr_assert_eq(got.exits, 2);
     cr_assert_eq(got.exits_how[SHLOG_EXIT_SHUTDOWN], 1, "the clean one shut down");
     cr_assert_eq(got.exits_how[SHLOG_EXIT_DIED], 1, "the crashed one died without shutting down");
-    th_read_free(&got);
+    tu_read_free(&got);
     /* What a person reads says it too. */
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s read %s | grep -c 'EXIT.*died without shutting down'", tc_exe("SHMLOG_DUMP"),
+    snprintf(cmd, sizeof cmd, "%s read %s | grep -c 'EXIT.*died without shutting down'", tu_exe("SHMLOG_DUMP"),
              env.out);
     FILE *f = popen(cmd, "r");
     cr_assert_not_null(f);
@@ -116,36 +116,36 @@ Test(losses, a_record_that_fails_validation_costs_only_itself, .timeout = 60)
     if (access("/usr/bin/taskset", X_OK) != 0)
         cr_skip_test("needs taskset (util-linux)");
     /* On one cpu, so that position 50 is in the one ring it writes. */
-    char *argv[] = {"/usr/bin/taskset", "-c", "0", (char *)tc_exe("TEST_PRODUCER"), "--threads", "1", "--count", "150",
+    char *argv[] = {"/usr/bin/taskset", "-c", "0", (char *)tu_exe("TEST_PRODUCER"), "--threads", "1", "--count", "150",
                     "--gate-at", "100", NULL};
-    struct tc_child p = tc_spawn(argv, NULL);
-    tc_wait_line(&p, "ready");
+    struct tu_child p = tu_spawn(argv, NULL);
+    tu_wait_line(&p, "ready");
     char ring[600];
-    tc_sleep_ms(300);
-    rb_find_ring(env.seg, p.pid, ring, sizeof ring);
+    tu_sleep_ms(300);
+    tu_find_ring(env.seg, p.pid, ring, sizeof ring);
     corrupt_record(ring, 50); /* one slot a record: the test producer's records are short */
-    struct tc_child col = tc_collector(&env, NULL);
-    tc_close_stdin(&p); /* the last 50, after the broken one was seen */
-    unsigned long long dropped = tc_wait_line(&p, "done ");
-    cr_assert_eq(tc_wait_exit(&p), 0);
-    cr_assert(tc_wait_segments_gone(env.seg, 10000));
-    tc_stop_collector(&env, &col);
-    struct th_read got = {0};
-    tc_read_all(env.out, &got);
+    struct tu_child col = tu_collector(&env, NULL);
+    tu_close_stdin(&p); /* the last 50, after the broken one was seen */
+    unsigned long long dropped = tu_wait_line(&p, "done ");
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000));
+    tu_stop_collector(&env, &col);
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     cr_assert_eq(dropped, 0);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)p.pid, 1, 150), 149, "every record but the broken one");
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, 150), 149, "every record but the broken one");
     cr_assert_eq(got.lost[SHMLOG_LOSS_CORRUPT], 1, "the broken one, counted");
-    cr_assert_eq(rb_log_lines(&env, "failed validation"), 1, "reported once");
-    cr_assert_eq(rb_log_lines(&env, "quarantined"), 0, "the ring was read on");
-    th_read_free(&got);
+    cr_assert_eq(tu_log_lines(&env, "failed validation"), 1, "reported once");
+    cr_assert_eq(tu_log_lines(&env, "quarantined"), 0, "the ring was read on");
+    tu_read_free(&got);
 }
 
 /* Runs `shmlog-dump clean --dir seg [extra]`: its exit status, its stdout in out. */
 static int dump_clean(const char *extra, char *out, size_t cap)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s clean --dir %s %s 2>&1", tc_exe("SHMLOG_DUMP"), env.seg, extra);
+    snprintf(cmd, sizeof cmd, "%s clean --dir %s %s 2>&1", tu_exe("SHMLOG_DUMP"), env.seg, extra);
     FILE *f = popen(cmd, "r");
     cr_assert_not_null(f);
     size_t n = fread(out, 1, cap - 1, f);
@@ -159,19 +159,19 @@ Test(losses, clean_removes_what_gone_processes_left_and_never_discards_records_s
     /* One process drained by a collector that then stopped, before the
      * process ended: gone, with nothing left to drain. */
     const char *held[] = {"--threads", "1", "--count", "200", "--hold", NULL};
-    struct tc_child col = tc_collector(&env, NULL);
-    struct tc_child drained = tc_producer(held);
-    tc_wait_line(&drained, "done ");
-    tc_sleep_ms(500);
-    tc_stop_collector(&env, &col);
+    struct tu_child col = tu_collector(&env, NULL);
+    struct tu_child drained = tu_producer(held);
+    tu_wait_line(&drained, "done ");
+    tu_sleep_ms(500);
+    tu_stop_collector(&env, &col);
     /* One gone with 300 records no collector drained, one that still runs. */
     const char *full[] = {"--threads", "1", "--count", "300", NULL};
-    struct tc_child undrained = tc_producer(full);
-    cr_assert_eq(tc_wait_exit(&undrained), 0);
-    struct tc_child live = tc_producer(held);
-    tc_wait_line(&live, "done ");
-    tc_close_stdin(&drained);
-    cr_assert_eq(tc_wait_exit(&drained), 0);
+    struct tu_child undrained = tu_producer(full);
+    cr_assert_eq(tu_wait_exit(&undrained), 0);
+    struct tu_child live = tu_producer(held);
+    tu_wait_line(&live, "done ");
+    tu_close_stdin(&drained);
+    cr_assert_eq(tu_wait_exit(&drained), 0);
 
     char out[8192], live_meta[600], undrained_meta[600];
     snprintf(live_meta, sizeof live_meta, "%s/tprod-%d.meta", env.seg, (int)live.pid);
@@ -186,8 +186,8 @@ Test(losses, clean_removes_what_gone_processes_left_and_never_discards_records_s
     cr_assert_neq(access(undrained_meta, F_OK), 0, "--force did not remove it");
     cr_assert_eq(access(live_meta, F_OK), 0, "a running process's segments were removed");
 
-    tc_close_stdin(&live);
-    cr_assert_eq(tc_wait_exit(&live), 0);
+    tu_close_stdin(&live);
+    cr_assert_eq(tu_wait_exit(&live), 0);
     cr_assert_eq(dump_clean("--force", out, sizeof out), 0, "%s", out);
     cr_assert_eq(segments_left(), 0, "%s", out);
 }

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Description: the man pages render without a groff (or mandoc) warning, have the sections a man page needs, and document exactly the flags and commands that shmlog-collector --help and shmlog-dump --help print.
 # usage: test_man.sh COLLECTOR DUMP PAGE...
 set -u
@@ -7,10 +7,9 @@ dump=$2
 shift 2
 tmp=$(mktemp -d /tmp/shmlog-test-man-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
+. "$(dirname "$0")/tap.sh"
+tap_require groff-base groff
+tap_require man-db man
 
 # Long options in text: "--name" tokens, one per line, sorted.
 long_options() {
@@ -140,5 +139,4 @@ if [ -n "$dump_page" ]; then
     fi
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_done

@@ -1,13 +1,12 @@
 #!/bin/bash
 # Description: shmlog-collector's metrics: a real Prometheus server scrapes --metrics-listen and its query API returns the records a producer logged; promtool accepts the scraped text; a segment renamed to a hostile app name is refused and reaches no label; per-ring and per-process series are right; the clock series say what the cpu flags, sysfs and adjtimex say (TSC invariant, clocksource, synchronised, errors) and count anchors; the --metrics-file textfile is valid and replaced atomically (rename: new inode, never seen half written, no .tmp left); non-loopback addresses are refused; the HTTP thread stays off the --cpu drain cpu.
-# Run by meson test with COLLECTOR and TEST_PRODUCER set. Installs the Debian
-# prometheus package when it is missing and we are root; fails when it cannot.
+# Run by meson test with COLLECTOR and TEST_PRODUCER set. Needs the Debian
+# prometheus package (tools/setup.sh installs it).
 set -u
 : "${COLLECTOR:?run through meson test}" "${TEST_PRODUCER:?run through meson test}"
 
 root=$(mktemp -d /tmp/shmlog-test-metrics-XXXXXX)
 col_pid='' prod_pid='' prom_pid=''
-n=0 failed=0
 
 cleanup() {
     exec 3>&- 2>/dev/null
@@ -21,21 +20,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' TERM INT
 
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-bail() { echo "Bail out! $*"; exit 1; }
-diag() { sed 's/^/# /' "$@"; }
+. "$(dirname "$0")/tap.sh"
+tmp=$root # check's scratch files
 
-# Polls "$@" every 0.2 s until it succeeds, at most $timeout seconds.
+# How long wait_for polls, in seconds.
 timeout=20
-wait_for() {
-    local end=$((SECONDS + timeout))
-    until "$@"; do
-        [ $SECONDS -ge $end ] && return 1
-        sleep 0.2
-    done
-}
 
 # refused WORD ARGS...: the collector exits 2 with one line on stderr that has WORD.
 refused() {
@@ -53,19 +42,9 @@ free_port() {
 
 # ==== Prometheus and promtool ====
 
-if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
-    if [ "$(id -u)" -eq 0 ]; then
-        echo "# installing the Debian prometheus package"
-        # Without a running init system Debian's invoke-rc.d does not start
-        # the packaged service; this test runs its own server anyway.
-        if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-               apt-get install -y -qq --no-install-recommends prometheus; } >"$root/apt.log" 2>&1; then
-            diag "$root/apt.log"
-        fi
-    fi
-    command -v prometheus >/dev/null && command -v promtool >/dev/null ||
-        bail "prometheus and promtool are needed: apt-get install prometheus (as root)"
-fi
+tap_require prometheus prometheus promtool
+tap_require curl curl
+tap_require python3 python3
 echo "# $(prometheus --version 2>&1 | head -1)"
 
 # ==== The collector and a producer ====
@@ -79,7 +58,7 @@ export SHMLOG_DIR=$seg
     --metrics-file "$textfile" --metrics-interval 1 2>"$root/collector.log" &
 col_pid=$!
 port_line() { grep -q 'metrics on http://127.0.0.1:[0-9]*/metrics' "$root/collector.log"; }
-wait_for port_line || { diag "$root/collector.log"; bail "the collector did not report its metrics address"; }
+wait_for "$timeout" port_line || { diag "$root/collector.log"; bail "the collector did not report its metrics address"; }
 port=$(sed -n 's#.*metrics on http://127.0.0.1:\([0-9]*\)/metrics.*#\1#p' "$root/collector.log" | head -1)
 url=http://127.0.0.1:$port/metrics
 ok "collector serves $url"
@@ -92,7 +71,7 @@ mkfifo "$root/hold"
 prod_pid=$!
 exec 3>"$root/hold"
 producer_done() { grep -q '^done ' "$root/producer.out"; }
-wait_for producer_done || bail "the producer did not finish"
+wait_for "$timeout" producer_done || bail "the producer did not finish"
 dropped=$(sed -n 's/^done //p' "$root/producer.out")
 expected=$((threads * count - dropped))
 echo "# producer $prod_pid logged $((threads * count)) records, dropped $dropped"
@@ -111,7 +90,7 @@ value() { # value NAME_WITH_LABELS [file]
 }
 drained() { scrape && [ "$(value shmlog_collector_records_total)" = "$expected" ] &&
             grep -q "differs from the app 'tprod' inside" "$root/collector.log"; }
-check "the scrape shows all $expected records drained, and the renamed segment was refused" wait_for drained
+check "the scrape shows all $expected records drained, and the renamed segment was refused" wait_for "$timeout" drained
 
 # ==== The scraped text ====
 
@@ -153,7 +132,7 @@ if [ -f "$contract" ]; then
     check "the exposed families are exactly tools/dist/shmlog-metrics.txt${missing:+; missing:$missing}${extra:+; not listed:$extra}" \
         [ -z "$missing$extra" ]
 else
-    ok "# SKIP no tools/dist/shmlog-metrics.txt to compare with"
+    skip "the exposed families are the listed ones" "no tools/dist/shmlog-metrics.txt to compare with"
 fi
 
 ring_sum=$(awk -v p="$prod_pid" 'index($0, "shmlog_ring_records_total{app=\"tprod\",pid=\"" p "\"") == 1 { s += $NF } END { print s + 0 }' "$root/scrape.txt")
@@ -228,7 +207,7 @@ print(r[0]["value"][1] if r else "")' 2>/dev/null
 }
 prom_has() { [ "$(query 'shmlog_collector_records_total > 0')" = "$expected" ]; }
 timeout=60
-if wait_for prom_has; then
+if wait_for "$timeout" prom_has; then
     ok "Prometheus' API: shmlog_collector_records_total > 0 is $expected"
 else
     not_ok "Prometheus never returned shmlog_collector_records_total = $expected (got '$(query shmlog_collector_records_total)')"
@@ -275,11 +254,11 @@ check "the textfile shows the records" [ "$(value shmlog_collector_records_total
 
 exec 3>&- # the producer exits; the collector drains it and removes its segments
 exited() { ! kill -0 "$prod_pid" 2>/dev/null || [ "$(awk '{ print $3 }' "/proc/$prod_pid/stat")" = Z ]; }
-wait_for exited || bail "the producer did not exit when its stdin closed"
+wait_for "$timeout" exited || bail "the producer did not exit when its stdin closed"
 wait "$prod_pid"
 old_pid=$prod_pid prod_pid=''
 gone() { [ "$(ls -A "$seg")" = "$weird_app-$old_pid.meta" ]; }
-check "the exited producer's segments were removed, the refused renamed meta left alone" wait_for gone
+check "the exited producer's segments were removed, the refused renamed meta left alone" wait_for "$timeout" gone
 kill "$col_pid"
 wait "$col_pid"
 status=$?
@@ -312,7 +291,7 @@ if [ "$(nproc)" -ge 2 ]; then
     : >"$root/collector.log"
     "$COLLECTOR" --dir "$seg" --out "$out" --cpu 0 --metrics-listen 127.0.0.1:0 2>"$root/collector.log" &
     col_pid=$!
-    wait_for port_line
+    wait_for "$timeout" port_line
     cpus_of() { awk '/^Cpus_allowed_list/ { print $2 }' "$1/status"; }
     has_cpu0() { # a cpu list ("0", "0-3", "1,3-5") names cpu 0
         python3 -c 'import sys
@@ -337,8 +316,7 @@ sys.exit(0 if 0 in c else 1)' "$1"
     check "--cpu 0: the drain thread runs on cpu 0 only, the metrics thread elsewhere" \
         [ "$mine" = 0 -a $others -ge 1 -a -z "$on_drain_cpu" ]
 else
-    ok "# SKIP one cpu: no other cpu for the HTTP thread"
+    skip "one cpu" "no other cpu for the HTTP thread"
 fi
 
-echo "1..$n"
-[ $failed -eq 0 ]
+tap_done

@@ -6,7 +6,6 @@ set -u
 
 root=$(mktemp -d /tmp/shmlog-test-slowloris-XXXXXX)
 col_pid='' att_pid=''
-n=0 failed=0
 
 cleanup() {
     # Only the processes this script started, by pid.
@@ -19,21 +18,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' TERM INT
 
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-bail() { echo "Bail out! $*"; exit 1; }
-diag() { sed 's/^/# /' "$@"; }
+. "$(dirname "$0")/tap.sh"
+tap_require curl curl
+tap_require python3 python3
+tmp=$root # check's scratch files
 
-# Polls "$@" every 0.2 s until it succeeds, at most $timeout seconds.
+# How long wait_for polls, in seconds.
 timeout=20
-wait_for() {
-    local end=$((SECONDS + timeout))
-    until "$@"; do
-        [ $SECONDS -ge $end ] && return 1
-        sleep 0.2
-    done
-}
 
 # The server's request deadline (3 s in collector/metrics.c) and the slack
 # allowed for the sweep and the client noticing the close.
@@ -129,14 +120,14 @@ export SHMLOG_DIR=$seg
 "$COLLECTOR" --dir "$seg" --out "$out" --metrics-listen 127.0.0.1:0 2>"$root/collector.log" &
 col_pid=$!
 port_line() { grep -q 'metrics on http://127.0.0.1:[0-9]*/metrics' "$root/collector.log"; }
-wait_for port_line || { diag "$root/collector.log"; bail "the collector did not report its metrics address"; }
+wait_for "$timeout" port_line || { diag "$root/collector.log"; bail "the collector did not report its metrics address"; }
 port=$(sed -n 's#.*metrics on http://127.0.0.1:\([0-9]*\)/metrics.*#\1#p' "$root/collector.log" | head -1)
 url=http://127.0.0.1:$port/metrics
 scrape_ok() {
     [ "$(curl -s --max-time 2 -o "$root/scrape.txt" -w '%{http_code}' "$url")" = 200 ] &&
         grep -q '^shmlog_collector_records_total [0-9]' "$root/scrape.txt"
 }
-check "collector serves $url" wait_for scrape_ok
+check "collector serves $url" wait_for "$timeout" scrape_ok
 
 # ==== Slowloris while a scraper scrapes once a second ====
 
@@ -146,7 +137,7 @@ attack() {
     timeout $((seconds + 20)) python3 "$root/slowloris.py" "$port" "$conns" $((seconds + 2)) "$report" &
     att_pid=$!
     held() { grep -q '^held ' "$report" 2>/dev/null; }
-    wait_for held || bail "the slowloris client did not start"
+    wait_for "$timeout" held || bail "the slowloris client did not start"
     local kept
     kept=$(sed -n 's/^held //p' "$report")
     check "$conns slowloris connections: $kept held open at the start (at least $old_slots)" [ "$kept" -ge $old_slots ]
@@ -193,5 +184,4 @@ if grep -v 'metrics on http' "$root/collector.log" | grep -q .; then
     head -20 "$root/collector.log" | diag
 fi
 
-echo "1..$n"
-[ $failed -eq 0 ]
+tap_done

@@ -365,12 +365,6 @@ static void *spin_writer_main(void *arg)
     return NULL;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000};
-    nanosleep(&t, NULL);
-}
-
 Test(policy, spin_waits_for_the_reader_and_loses_nothing, .init = dir_up, .fini = dir_down, .timeout = 30)
 {
     producer_up(SHMLOG_SPIN);
@@ -381,10 +375,10 @@ Test(policy, spin_waits_for_the_reader_and_loses_nothing, .init = dir_up, .fini 
 
     /* No reader yet: the writer fills the ring and then waits. */
     for (int waited = 0; shmlog_ring_head(ring) < CAP - SHMLOG_MAX_SLOTS && waited < 10000; waited++)
-        sleep_ms(1);
-    sleep_ms(20);
+        tu_sleep_ms(1);
+    tu_sleep_ms(20);
     uint32_t stuck_at = __atomic_load_n(&w.progress, __ATOMIC_ACQUIRE);
-    sleep_ms(50);
+    tu_sleep_ms(50);
     cr_assert_eq(__atomic_load_n(&w.progress, __ATOMIC_ACQUIRE), stuck_at, "the writer waits while the ring is full");
     cr_assert_lt(stuck_at, w.records);
     cr_assert_geq(shmlog_ring_head(ring), CAP - SHMLOG_MAX_SLOTS, "it stopped at a full ring");

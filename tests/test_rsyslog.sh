@@ -11,9 +11,11 @@ cleanup() {
     rm -rf "$work" /dev/shm/shmlog-rsyslog-$$
 }
 trap cleanup EXIT
+. "$(dirname "$0")/tap.sh"
 
 
-command -v rsyslogd >/dev/null || { echo "rsyslogd missing: tools/setup.sh installs it" >&2; exit 1; }
+tap_require rsyslog rsyslogd
+tap_require python3 python3
 
 # The receiving side, as a central rsyslog would be set up: imtcp in, the
 # message as it came (the JSON object) out, one line each.
@@ -41,7 +43,7 @@ SHMLOG_DIR=$seg "$build/tools/shmlog-sample" --app shipper --count 2000 --thread
 "$build/collector/shmlog-collector" --dir "$seg" --out "$work/out" --once 2>/dev/null
 "$build/tools/shmlog-dump" read "$work/out" --format json > "$work/sent.jsonl"
 sent=$(wc -l < "$work/sent.jsonl")
-[ "$sent" -ge 2000 ] || { echo "only $sent records to send" >&2; exit 1; }
+[ "$sent" -ge 2000 ] || bail "only $sent records to send"
 
 # The sending side of the recipe: one syslog message per JSON line, over TCP.
 logger --tcp --server 127.0.0.1 --port "$port" --size 65536 --tag shmlog -f "$work/sent.jsonl"
@@ -50,7 +52,7 @@ for _ in $(seq 100); do
     [ -f "$work/received.jsonl" ] && [ "$(wc -l < "$work/received.jsonl")" -ge "$sent" ] && break
     sleep 0.1
 done
-python3 - "$work/sent.jsonl" "$work/received.jsonl" <<'PY'
+if python3 - "$work/sent.jsonl" "$work/received.jsonl" >"$work/check.log" 2>&1 <<'PY'
 import json, sys
 sent = [json.loads(l) for l in open(sys.argv[1])]
 got = [json.loads(l) for l in open(sys.argv[2])]
@@ -62,5 +64,12 @@ for r in records:
     missing = keys - r.keys()
     assert not missing, f"missing keys {missing} in {r}"
 assert {r["app"] for r in records} == {"shipper"}
-print(f"1 passed, 0 failed: {len(got)} JSON lines through rsyslog, {len(records)} records, keys stable")
+print(f"{len(got)} JSON lines through rsyslog, {len(records)} records, keys stable")
 PY
+then
+    ok "JSON Lines through rsyslog over TCP arrive whole, keys stable"
+else
+    not_ok "JSON Lines through rsyslog over TCP"
+fi
+diag "$work/check.log"
+tap_done

@@ -1,15 +1,15 @@
 /* Description: invariant 5: output files are created 0600 in a 0700 directory whatever the umask, a symlink planted under the name of the next output file (or left as a .part file) is neither followed nor renamed, and segments of a uid not given with --allow-uid are ignored with one report, then drained once that uid is allowed. */
-#include "test_robust_helpers.h"
+#include "test_util_file.h"
 
 #include <grp.h>
 
-static struct tc_env env;
+static struct tu_env env;
 
-static void setup(void) { tc_setup(&env, "security"); }
+static void setup(void) { tu_env_setup(&env, "security"); }
 static void teardown(void)
 {
-    tc_kill_children();
-    th_rmdir(env.root);
+    tu_kill_children();
+    tu_rmtree(env.root);
 }
 
 TestSuite(security, .init = setup, .fini = teardown, .timeout = 120);
@@ -60,14 +60,14 @@ Test(security, output_files_are_0600_in_a_0700_directory_whatever_the_umask)
 {
     mode_t old = umask(0);
     /* The records compress to about 4 KB in all: a file per frame or two. */
-    struct tc_child col = tc_collector(&env, (const char *const[]){"--rotate-size", "512", NULL});
+    struct tu_child col = tu_collector(&env, (const char *const[]){"--rotate-size", "512", NULL});
     umask(old);
     const char *pargs[] = {"--threads", "1", "--count", "20000", "--burst", "200", "--pause-us", "2000", NULL};
-    struct tc_child p = tc_producer(pargs);
-    unsigned long long dropped = tc_wait_line(&p, "done ");
-    cr_assert_eq(tc_wait_exit(&p), 0);
-    cr_assert(tc_wait_segments_gone(env.seg, 10000));
-    tc_stop_collector(&env, &col);
+    struct tu_child p = tu_producer(pargs);
+    unsigned long long dropped = tu_wait_line(&p, "done ");
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000));
+    tu_stop_collector(&env, &col);
     assert_mode(env.out, 0700);
     DIR *d = opendir(env.out);
     cr_assert(d);
@@ -83,10 +83,10 @@ Test(security, output_files_are_0600_in_a_0700_directory_whatever_the_umask)
     }
     closedir(d);
     cr_assert_geq(files, 2, "expected several rotated files");
-    struct th_read got = {0};
-    tc_read_all(env.out, &got);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)p.pid, 1, 20000) + dropped, 20000);
-    th_read_free(&got);
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, 20000) + dropped, 20000);
+    tu_read_free(&got);
 }
 
 Test(security, planted_symlinks_under_output_names_are_not_followed)
@@ -103,17 +103,17 @@ Test(security, planted_symlinks_under_output_names_are_not_followed)
     snprintf(stale, sizeof(stale), "%s%s", stale_final, SHLOG_PART_SUFFIX);
     cr_assert_eq(symlink(victim, stale), 0);
 
-    struct tc_child col = tc_collector(&env, NULL);
+    struct tu_child col = tu_collector(&env, NULL);
     const char *pargs[] = {"--threads", "1", "--count", "30000", "--burst", "500", "--pause-us", "2000", "--hold", NULL};
-    struct tc_child p = tc_producer(pargs);
-    tc_wait_line(&p, "ready");
+    struct tu_child p = tu_producer(pargs);
+    tu_wait_line(&p, "ready");
     /* The collector numbers from the highest sequence present (7): its first
      * file is 8. Once that exists, plant links under every name file 9 can
      * get in the next 30 s, then make it rotate. */
-    uint64_t until = tc_now_ms() + 10000;
-    while (tc_count_files(env.out, ".part") < 2 && tc_now_ms() < until)
-        tc_sleep_ms(5);
-    cr_assert_eq(tc_count_files(env.out, ".part"), 2, "the collector did not start its first file");
+    uint64_t until = tu_now_ms() + 10000;
+    while (tu_count_files(env.out, ".part") < 2 && tu_now_ms() < until)
+        tu_sleep_ms(5);
+    cr_assert_eq(tu_count_files(env.out, ".part"), 2, "the collector did not start its first file");
     time_t now = time(NULL);
     unsigned planted = 0;
     for (time_t t = now - 1; t <= now + 30; t++) {
@@ -124,11 +124,11 @@ Test(security, planted_symlinks_under_output_names_are_not_followed)
         planted++;
     }
     cr_assert_eq(kill(col.pid, SIGHUP), 0);
-    unsigned long long dropped = tc_wait_line(&p, "done ");
-    tc_close_stdin(&p);
-    cr_assert_eq(tc_wait_exit(&p), 0);
-    cr_assert(tc_wait_segments_gone(env.seg, 10000));
-    tc_stop_collector(&env, &col);
+    unsigned long long dropped = tu_wait_line(&p, "done ");
+    tu_close_stdin(&p);
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000));
+    tu_stop_collector(&env, &col);
 
     assert_victim_untouched(victim);
     struct stat st;
@@ -136,7 +136,7 @@ Test(security, planted_symlinks_under_output_names_are_not_followed)
     cr_assert_eq(lstat(stale, &st), 0, "the stale .part symlink was renamed or removed");
     cr_assert(S_ISLNK(st.st_mode));
     cr_assert_neq(lstat(stale_final, &st), 0, "the stale .part symlink got a .shlog name");
-    cr_assert_geq(rb_log_lines(&env, "exists and is not ours"), 1, "the collector did not say it skipped a planted name");
+    cr_assert_geq(tu_log_lines(&env, "exists and is not ours"), 1, "the collector did not say it skipped a planted name");
     /* Every .shlog is a regular file of ours, and the records are all there. */
     DIR *d = opendir(env.out);
     cr_assert(d);
@@ -155,12 +155,12 @@ Test(security, planted_symlinks_under_output_names_are_not_followed)
     }
     closedir(d);
     cr_assert_eq(links, planted + 1);
-    struct th_read got = {0};
-    size_t files = tc_read_all(env.out, &got);
+    struct tu_read got = {0};
+    size_t files = tu_read_all(env.out, &got);
     cr_assert_geq(files, 2);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)p.pid, 1, 30000) + dropped, 30000);
-    th_read_free(&got);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, 30000) + dropped, 30000);
+    tu_read_free(&got);
 }
 
 Test(security, segments_of_a_uid_not_allowed_are_ignored_once_then_drained_when_allowed)
@@ -172,11 +172,11 @@ Test(security, segments_of_a_uid_not_allowed_are_ignored_once_then_drained_when_
     /* uid 65534 must reach its segment directory */
     cr_assert_eq(chmod(env.root, 0711), 0);
     cr_assert_eq(chown(env.seg, 65534, 65534), 0);
-    struct tc_child col = tc_collector(&env, NULL);
+    struct tu_child col = tu_collector(&env, NULL);
     char *argv[] = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                    (char *)tc_exe("TEST_PRODUCER"), "--threads", "1", "--count", "5000", "--hold", NULL};
-    struct tc_child p = tc_spawn(argv, NULL);
-    unsigned long long dropped = tc_wait_line(&p, "done ");
+                    (char *)tu_exe("TEST_PRODUCER"), "--threads", "1", "--count", "5000", "--hold", NULL};
+    struct tu_child p = tu_spawn(argv, NULL);
+    unsigned long long dropped = tu_wait_line(&p, "done ");
     /* Its segments are the producer's: 0600, owned by 65534. */
     DIR *d = opendir(env.seg);
     cr_assert(d);
@@ -195,27 +195,27 @@ Test(security, segments_of_a_uid_not_allowed_are_ignored_once_then_drained_when_
     }
     closedir(d);
     cr_assert_geq(segs, 2);
-    tc_sleep_ms(2500); /* two rescans: still one report */
+    tu_sleep_ms(2500); /* two rescans: still one report */
     /* One report, for the meta segment (its rings wait for it), naming the
      * owner and the flag that accepts it. */
-    cr_assert_eq(rb_log_lines(&env, "owned by uid 65534 (nobody), whose segments are not accepted; "
+    cr_assert_eq(tu_log_lines(&env, "owned by uid 65534 (nobody), whose segments are not accepted; "
                                     "to drain it, add --allow-uid 65534"),
                  1, "expected exactly one report");
-    tc_stop_collector(&env, &col);
-    struct th_read got = {0};
-    tc_read_all(env.out, &got);
+    tu_stop_collector(&env, &col);
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
     cr_assert_eq(got.n, 0, "records of a uid that is not allowed were written");
-    th_read_free(&got);
+    tu_read_free(&got);
 
     const char *allow[] = {"--allow-uid", "nobody", NULL}; /* a name, as operators write it */
-    col = tc_collector(&env, allow);
-    tc_close_stdin(&p);
-    cr_assert_eq(tc_wait_exit(&p), 0);
-    cr_assert(tc_wait_segments_gone(env.seg, 10000), "the allowed uid's segments were not drained and removed");
-    tc_stop_collector(&env, &col);
-    got = (struct th_read){0};
-    tc_read_all(env.out, &got);
-    cr_assert_eq(tc_check_producer(&got, (uint32_t)p.pid, 1, 5000) + dropped, 5000);
+    col = tu_collector(&env, allow);
+    tu_close_stdin(&p);
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000), "the allowed uid's segments were not drained and removed");
+    tu_stop_collector(&env, &col);
+    got = (struct tu_read){0};
+    tu_read_all(env.out, &got);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, 5000) + dropped, 5000);
     cr_assert_eq(got.exits, 1);
-    th_read_free(&got);
+    tu_read_free(&got);
 }

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Description: the installed systemd unit passes `systemd-analyze verify` (which catches broken copies of it), keeps its hardening, starts the installed collector with a command line it accepts; the tmpfiles.d snippet makes the segment and log directories with their modes; the sysctl.d snippet sets an existing key.
 # usage: test_systemd.sh BUILD_DIR
 # Works without a running systemd (a container): everything is checked offline.
@@ -8,40 +8,24 @@ tmp=$(mktemp -d /tmp/shmlog-test-systemd-XXXXXX)
 segs=$(mktemp -d /dev/shm/shmlog-test-systemd-XXXXXX)
 trap 'rm -rf "$tmp" "$segs"' EXIT
 root=$tmp/root
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit
-}
+. "$(dirname "$0")/tap.sh"
 # The value of key $2 in unit file $1 (the last one wins, as in systemd).
 unit_value() {
     sed -n "s/^$2=//p" "$1" | tail -n 1
 }
 
-if ! command -v systemd-analyze >/dev/null 2>&1; then
-    # Debian ships it with systemd; a minimal container may not have it.
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >"$tmp/apt.log" 2>&1 || cat "$tmp/apt.log"
-    fi
-fi
-if ! command -v systemd-analyze >/dev/null 2>&1; then
-    not_ok "systemd-analyze is not installed and could not be installed"
-    finish
-fi
+# Debian ships systemd-analyze with systemd; a minimal container may not have it.
+tap_require systemd systemd-analyze
 
 if ! meson install -C "$build" --no-rebuild --destdir "$root" >"$tmp/install.log" 2>&1; then
     sed 's/^/#   /' "$tmp/install.log"
     not_ok "meson install --destdir"
-    finish
+    tap_finish
 fi
 unit=$(find "$root" -name shmlog-collector.service -path '*/systemd/system/*' | head -n 1)
 if [ -z "$unit" ]; then
     not_ok "shmlog-collector.service installed into a systemd/system directory"
-    finish
+    tap_finish
 fi
 ok "unit installed as ${unit#"$root"}"
 
@@ -194,4 +178,4 @@ else
     done
 fi
 
-finish
+tap_finish

@@ -1,4 +1,4 @@
-/* Description: helpers for the producer-side tests (see test_util.h). */
+/* Description: the test helper library (see test_util.h). */
 #include "test_util.h"
 
 #include <dirent.h>
@@ -8,14 +8,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-int tu_mkdtemp(char *out, size_t cap, const char *tag)
+int tu_mkdtemp_in(char *out, size_t cap, const char *parent, const char *tag)
 {
-    int n = snprintf(out, cap, "/dev/shm/shmlog-test-%s-XXXXXX", tag);
+    int n = snprintf(out, cap, "%s/shmlog-test-%s-XXXXXX", parent, tag);
     if (n < 0 || (size_t)n >= cap)
         return -ENAMETOOLONG;
     return mkdtemp(out) ? 0 : -errno;
+}
+
+int tu_mkdtemp(char *out, size_t cap, const char *tag)
+{
+    return tu_mkdtemp_in(out, cap, "/dev/shm", tag);
 }
 
 /* Segment directories are shallow; the depth bound keeps a planted loop or a
@@ -43,23 +49,81 @@ void tu_rmtree(const char *dir)
     rmtree_at(AT_FDCWD, dir, 0);
 }
 
-int tu_count_files(const char *dir, const char *suffix)
+size_t tu_count_files(const char *dir, const char *suffix)
 {
     DIR *d = opendir(dir);
     if (!d)
-        return -errno;
-    int n = 0;
+        return 0;
+    size_t n = 0;
     struct dirent *e;
     size_t slen = suffix ? strlen(suffix) : 0;
     while ((e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (!suffix || (len >= slen && strcmp(e->d_name + len - slen, suffix) == 0))
+        if (len >= slen && strcmp(e->d_name + len - slen, suffix ? suffix : "") == 0)
             n++;
     }
     closedir(d);
     return n;
+}
+
+uint64_t tu_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void tu_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+uint64_t tu_env_u64(const char *name, uint64_t dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtoull(v, NULL, 0) : dflt;
+}
+
+uint64_t tu_seed(const char *var, const char *test)
+{
+    uint64_t seed = tu_env_u64(var, 0);
+    if (!seed)
+        seed = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
+    fprintf(stderr, "%s: seed %lu (replay: %s=%lu)\n", test, (unsigned long)seed, var, (unsigned long)seed);
+    return seed;
+}
+
+int tu_catches(pid_t pid, int sig)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    unsigned long long caught = 0;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "SigCgt: %llx", &caught) == 1)
+            break;
+    fclose(f);
+    return (int)((caught >> (sig - 1)) & 1);
+}
+
+long tu_read_nr_hugepages(void)
+{
+    char buf[64];
+    return tu_read_file("/proc/sys/vm/nr_hugepages", buf, sizeof buf) > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+int tu_write_nr_hugepages(long n)
+{
+    FILE *f = fopen("/proc/sys/vm/nr_hugepages", "we");
+    if (!f)
+        return -errno;
+    fprintf(f, "%ld\n", n);
+    return fclose(f) == 0 ? 0 : -errno;
 }
 
 int tu_proc_open(struct tu_proc *p, const char *dir, const char *app, uint32_t pid, int writable, char *err,

@@ -1,7 +1,9 @@
 /*
- * test_util.h - helpers shared by the producer-side tests: a fresh segment
- * directory per test, opening every segment of one process, draining a ring,
- * and reading arguments back out of a record payload.
+ * test_util.h - the test helper library (test_util.c; every helper is tu_):
+ * fresh directories, opening every segment of one process, draining a ring,
+ * reading arguments back out of a record payload, clocks, seeds and files.
+ * test_util_file.h adds, inline, what the file-format and collector tests
+ * share (Criterion asserts, the file format, processes to run).
  *
  * No Criterion here: the ThreadSanitizer build and tests/producer_child.c use
  * these helpers without it. Functions return 0 / -errno like the library.
@@ -21,10 +23,31 @@
 
 /* Makes a new empty directory /dev/shm/shmlog-test-<tag>-XXXXXX into out. */
 int tu_mkdtemp(char *out, size_t cap, const char *tag);
-/* Removes dir and the files directly in it (segments are never nested). */
+/* The same under parent: <parent>/shmlog-test-<tag>-XXXXXX. */
+int tu_mkdtemp_in(char *out, size_t cap, const char *parent, const char *tag);
+/* Removes dir and everything in it (a few levels deep; symlinks are removed,
+ * not followed). */
 void tu_rmtree(const char *dir);
-/* Files directly in dir whose name ends with suffix (NULL: any). */
-int tu_count_files(const char *dir, const char *suffix);
+/* Entries directly in dir (but . and ..) whose name ends with suffix (NULL or
+ * "": any); 0 when dir cannot be read. */
+size_t tu_count_files(const char *dir, const char *suffix);
+
+/* CLOCK_MONOTONIC in milliseconds; a sleep of ms milliseconds. */
+uint64_t tu_now_ms(void);
+void tu_sleep_ms(unsigned ms);
+
+/* $name as a number (strtoull, any base), or dflt when unset or empty. */
+uint64_t tu_env_u64(const char *name, uint64_t dflt);
+/* The seed of a randomised test: $var if set, else a fresh one. Printed on
+ * stderr with the command line that replays it. */
+uint64_t tu_seed(const char *var, const char *test);
+
+/* Whether process pid has a handler for sig (SigCgt in /proc/pid/status). */
+int tu_catches(pid_t pid, int sig);
+
+/* vm.nr_hugepages: its value (-1 if unreadable); setting it, 0 or -errno. */
+long tu_read_nr_hugepages(void);
+int tu_write_nr_hugepages(long n);
 
 /* Every segment of one producer process found in a directory. */
 struct tu_proc {

@@ -13,17 +13,14 @@ dump=$(realpath "$1")
 corpus=$(realpath "$2")
 tmp=$(mktemp -d /tmp/shmlog-test-corpus-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
+. "$(dirname "$0")/../tap.sh"
 
 # What each input is read with, and the suffix of its expected output.
 commands=("read --format json:read.json" "read:read.txt" "stats:stats.txt" "verify:verify.txt")
 
-# check VERSION_DIR INPUT: INPUT is a .shlog file or a directory of them, relative to VERSION_DIR
+# check_input VERSION_DIR INPUT: INPUT is a .shlog file or a directory of them, relative to VERSION_DIR
 # (the outputs name it so: they do not depend on where the corpus is).
-check() {
+check_input() {
     local dir=$1 input=$2 name=${2%.shlog} entry args suffix want
     for entry in "${commands[@]}"; do
         args=${entry%%:*}
@@ -69,7 +66,7 @@ for v in "${versions[@]}"; do
     for input in "$v"/*.shlog "$v"/*/; do
         [ -e "$input" ] || continue
         input=${input%/}
-        check "$v" "${input#"$v"/}"
+        check_input "$v" "${input#"$v"/}"
         inputs=$((inputs + 1))
     done
 done
@@ -78,5 +75,4 @@ if [ "$inputs" -ge 3 ]; then
 else
     not_ok "the corpus has $inputs inputs"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_done
