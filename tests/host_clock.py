@@ -5,9 +5,12 @@ adjtimex(2) (its return value TIME_ERROR = 5, STA_UNSYNC = 0x40 in status).
 
   host_clock.py            prints: tsc_invariant clocksource synchronised esterror_s maxerror_s
                            (1 or 0, a name, 1 or 0, seconds, seconds)
-  host_clock.py step S     steps CLOCK_REALTIME by S seconds (root): the kernel adds
-                           S at once (ADJ_SETOFFSET), so steps that sum to 0 leave the
-                           clock where it would have been
+  host_clock.py step S [W S ...]
+                           steps CLOCK_REALTIME by S seconds (root), then waits W
+                           seconds and steps by the next S, and so on: the kernel adds
+                           each at once (ADJ_SETOFFSET), so steps that sum to 0 leave
+                           the clock where it would have been. One process for all
+                           (starting python takes a second or more here)
 """
 import ctypes
 import sys
@@ -25,11 +28,16 @@ class Timex(ctypes.Structure):
 
 
 libc = ctypes.CDLL(None, use_errno=True)
-if len(sys.argv) == 3 and sys.argv[1] == "step":
-    ns = round(float(sys.argv[2]) * 1e9)
-    t = Timex(modes=ADJ_SETOFFSET | ADJ_NANO, tv_sec=ns // 1000000000, tv_usec=ns % 1000000000)
-    if libc.adjtimex(ctypes.byref(t)) < 0:
-        sys.exit("host_clock.py: adjtimex(ADJ_SETOFFSET): errno %d" % ctypes.get_errno())
+if len(sys.argv) >= 3 and sys.argv[1] == "step" and len(sys.argv) % 2 == 1:
+    import time
+    for i, arg in enumerate(sys.argv[2:]):
+        if i % 2:
+            time.sleep(float(arg))
+            continue
+        ns = round(float(arg) * 1e9)
+        t = Timex(modes=ADJ_SETOFFSET | ADJ_NANO, tv_sec=ns // 1000000000, tv_usec=ns % 1000000000)
+        if libc.adjtimex(ctypes.byref(t)) < 0:
+            sys.exit("host_clock.py: adjtimex(ADJ_SETOFFSET): errno %d" % ctypes.get_errno())
     sys.exit(0)
 
 flags = next((line.split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])

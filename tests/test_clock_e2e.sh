@@ -287,16 +287,13 @@ check_show "ring, exited process: every record within ${bound_ns} ns of [w0, w1]
 seg=$tmp/seg3
 out=$tmp/out3
 start_collector
-SHMLOG_DIR=$seg "$producer" --app clkstep --seconds 5 --interval-us 1000 \
+SHMLOG_DIR=$seg "$producer" --app clkstep --seconds 8 --interval-us 1000 \
     >"$tmp/producer-step.out" 2>"$tmp/producer-step.err" &
 prod=$!
 pids+=("$prod")
 wait_for 10 grep -q ready "$tmp/producer-step.out"
-step_clock() { python3 "$(dirname "$0")/host_clock.py" step "$1"; }
-sleep 1
-step_clock 0.5
-sleep 1.5
-step_clock -0.5
+# +0.5 s once python runs, -0.5 s two seconds later: both within the producer's 8 s.
+python3 "$(dirname "$0")/host_clock.py" step 0.5 2 -0.5
 wait "$prod"
 prod_rc=$?
 n=$(done_count "$tmp/producer-step.out")
