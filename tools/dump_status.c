@@ -233,7 +233,8 @@ static void status_open(struct status *st)
         p->first_ring = st->nrings;
         for (size_t j = i + 1, end = process_run_end(&st->list, i); j < end; j++) {
             struct status_ring *r = &st->rings[st->nrings];
-            if (st->list.v[j].kind == SHMLOG_SEG_RING && st->nrings < st->list.n && /* two metas of one owner may claim it */
+            /* st->nrings < st->list.n: two metas of one owner may claim a ring */
+            if (st->list.v[j].kind == SHMLOG_SEG_RING && st->nrings < st->list.n &&
                 open_ring_of(&meta, &st->list.v[j], &r->seg, &r->view, err, sizeof err) == 0) {
                 r->dropped0 = shmlog_ring_dropped(&r->view);
                 st->nrings++;
