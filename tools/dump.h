@@ -2,12 +2,17 @@
  * dump.h - what the parts of shmlog-dump share: the parsed command line, the
  * record filters, and the buffered standard output.
  *
- *   shmlog-dump.c   command line, segments, ring, status, set-level, clean
+ *   shmlog-dump.c   main, the command line and the command table
+ *   dump_live.c     live segments: finding them; segments, set-level, clean
+ *   dump_ring.c     ring (the records still in the rings)
+ *   dump_status.c   status
  *   dump_files.c    read, stats, follow, verify (collector files)
- *   dump_output.c   output, pieces of lines, filters: used by both, calls neither
+ *   dump_output.c   output, pieces of lines, filters: used by all, calls none
  *
- * The arrows: shmlog-dump.c -> dump_files.c -> dump_output.c (and
- * shmlog-dump.c -> dump_output.c); nothing points back.
+ * The arrows: shmlog-dump.c -> the commands' files -> dump_output.c;
+ * dump_ring.c and dump_status.c -> dump_live.c (finding segments);
+ * dump_status.c -> dump_files.c (the collector's open file); the commands
+ * -> shmlog-dump.c only for usage_error() and parse_level().
  */
 #ifndef SHMLOG_DUMP_H
 #define SHMLOG_DUMP_H
@@ -54,6 +59,13 @@ struct cli {
     char **positional;
 };
 
+/* ==== Command line (shmlog-dump.c) ==== */
+
+/* One line on standard error, then exit EXIT_USAGE. */
+void usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* TRACE..FATAL, OFF when allow_off, or their numbers; any case. -1 if none. */
+int parse_level(const char *s, int allow_off);
+
 /* ==== Output: one large buffer, written in big chunks (dump_output.c) ==== */
 
 /* A buffer over the free end of the output, with room for any one line. */
@@ -97,5 +109,48 @@ int cmd_read(struct cli *cli);
 int cmd_stats(struct cli *cli);
 int cmd_follow(struct cli *cli);
 int cmd_verify(struct cli *cli);
+
+/* ==== Live segments (dump_live.c) ==== */
+
+/* One segment file found in a directory, its name parsed. */
+struct seg_entry {
+    char path[4096];
+    const char *dir;
+    unsigned kind;
+    char app[SHMLOG_APP_BYTES];
+    uint32_t pid;
+    uint32_t cpu;
+};
+
+struct seg_list {
+    struct seg_entry *v;
+    size_t n, cap;
+};
+
+/* Collects the segment files of every directory, sorted by directory, process
+ * and cpu. Returns 0, or 1 when an explicitly named directory is unreadable. */
+int scan_dirs(const struct cli *cli, struct seg_list *list);
+/* The list is sorted by process: the end of the run of segments that starts at i. */
+size_t process_run_end(const struct seg_list *list, size_t i);
+/* Opens a segment read-only, whoever owns it (the reader validates it). */
+int open_segment(const struct seg_entry *e, struct shmlog_seg *seg, char *err, size_t errcap);
+/* Opens the ring at e if it belongs to meta (shmlog_ring_belongs), with its
+ * view. 0, or -1 with the reason in err. */
+int open_ring_of(const struct shmlog_seg *meta, const struct seg_entry *e, struct shmlog_seg *seg,
+                 struct shmlog_ring_view *view, char *err, size_t errcap);
+/* The dump's own anchor of the host's clock, taken once. */
+const struct shmlog_clock_taker *live_clock(void);
+/* Runs fn over the segments entries[0..n) of one process under
+ * shmlog_bus_guard; 0, or 1 when a segment shrank under the mapping. */
+int guarded(void (*fn)(const struct cli *, const struct seg_entry *, size_t), void (*release)(void),
+            const struct cli *cli, const struct seg_entry *entries, size_t n);
+
+int cmd_segments(struct cli *cli);
+int cmd_set_level(struct cli *cli);
+int cmd_clean(struct cli *cli);
+/* dump_ring.c */
+int cmd_ring(struct cli *cli);
+/* dump_status.c */
+int cmd_status(struct cli *cli);
 
 #endif /* SHMLOG_DUMP_H */

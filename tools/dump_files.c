@@ -228,6 +228,8 @@ struct source {
 
 enum mode { MODE_READ, MODE_STATS, MODE_VERIFY, MODE_FOLLOW };
 
+/* The file command running (one per process): its inputs, the merge of
+ * their streams, what it has written, and the counts stats reports. */
 static struct {
     enum mode mode;
     const struct cli *cli;
@@ -260,7 +262,7 @@ static struct {
         uint64_t max_esterror_ns;
         uint64_t unsynchronized;      /* anchors taken while the kernel said its clock was not */
     } clock;
-} G;
+} file_cmd;
 
 static void note_error(const char *msg)
 {
@@ -299,10 +301,10 @@ static struct chunk *chunk_new(size_t bytes)
     struct chunk *c = NULL;
     if (bytes < CHUNK_MAP_BYTES) {
         c = malloc(bytes);
-    } else if (G.free_chunks) {
-        c = G.free_chunks;
-        G.free_chunks = c->next;
-        G.nfree_chunks--;
+    } else if (file_cmd.free_chunks) {
+        c = file_cmd.free_chunks;
+        file_cmd.free_chunks = c->next;
+        file_cmd.nfree_chunks--;
     } else {
         void *m = mmap(NULL, CHUNK_MAP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED)
@@ -315,19 +317,19 @@ static struct chunk *chunk_new(size_t bytes)
     c->next = NULL;
     c->head = c->tail = 0;
     c->bytes = bytes;
-    G.buffered += bytes;
+    file_cmd.buffered += bytes;
     return c;
 }
 
 static void chunk_free(struct chunk *c)
 {
-    G.buffered -= c->bytes;
+    file_cmd.buffered -= c->bytes;
     if (c->bytes < CHUNK_MAP_BYTES) {
         free(c);
-    } else if (G.nfree_chunks < FREE_CHUNKS_MAX) {
-        c->next = G.free_chunks;
-        G.free_chunks = c;
-        G.nfree_chunks++;
+    } else if (file_cmd.nfree_chunks < FREE_CHUNKS_MAX) {
+        c->next = file_cmd.free_chunks;
+        file_cmd.free_chunks = c;
+        file_cmd.nfree_chunks++;
     } else {
         munmap(c, CHUNK_MAP_BYTES);
     }
@@ -388,18 +390,18 @@ static uint64_t stream_ts(struct fifo *q)
 
 static void heap_swap(size_t a, size_t b)
 {
-    struct fifo *t = G.heap[a];
-    G.heap[a] = G.heap[b];
-    G.heap[b] = t;
-    *stream_heap_index(G.heap[a]) = (int)a;
-    *stream_heap_index(G.heap[b]) = (int)b;
+    struct fifo *t = file_cmd.heap[a];
+    file_cmd.heap[a] = file_cmd.heap[b];
+    file_cmd.heap[b] = t;
+    *stream_heap_index(file_cmd.heap[a]) = (int)a;
+    *stream_heap_index(file_cmd.heap[b]) = (int)b;
 }
 
 static void heap_up(size_t i)
 {
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (stream_ts(G.heap[p]) <= stream_ts(G.heap[i]))
+        if (stream_ts(file_cmd.heap[p]) <= stream_ts(file_cmd.heap[i]))
             return;
         heap_swap(i, p);
         i = p;
@@ -410,9 +412,9 @@ static void heap_down(size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < G.nheap && stream_ts(G.heap[l]) < stream_ts(G.heap[m]))
+        if (l < file_cmd.nheap && stream_ts(file_cmd.heap[l]) < stream_ts(file_cmd.heap[m]))
             m = l;
-        if (r < G.nheap && stream_ts(G.heap[r]) < stream_ts(G.heap[m]))
+        if (r < file_cmd.nheap && stream_ts(file_cmd.heap[r]) < stream_ts(file_cmd.heap[m]))
             m = r;
         if (m == i)
             return;
@@ -424,34 +426,34 @@ static void heap_down(size_t i)
 /* A stream got its first entry. */
 static int heap_add(struct fifo *q)
 {
-    if (G.nheap == G.heap_cap) {
-        size_t cap = G.heap_cap ? G.heap_cap * 2 : 64;
-        struct fifo **h = realloc(G.heap, cap * sizeof *h);
+    if (file_cmd.nheap == file_cmd.heap_cap) {
+        size_t cap = file_cmd.heap_cap ? file_cmd.heap_cap * 2 : 64;
+        struct fifo **h = realloc(file_cmd.heap, cap * sizeof *h);
         if (!h)
             return -ENOMEM;
-        G.heap = h;
-        G.heap_cap = cap;
+        file_cmd.heap = h;
+        file_cmd.heap_cap = cap;
     }
-    G.heap[G.nheap] = q;
-    *stream_heap_index(q) = (int)G.nheap;
-    G.nheap++;
-    heap_up(G.nheap - 1);
+    file_cmd.heap[file_cmd.nheap] = q;
+    *stream_heap_index(q) = (int)file_cmd.nheap;
+    file_cmd.nheap++;
+    heap_up(file_cmd.nheap - 1);
     return 0;
 }
 
 /* The top stream's first entry was taken. */
 static void heap_top_popped(void)
 {
-    struct fifo *q = G.heap[0];
+    struct fifo *q = file_cmd.heap[0];
     if (q->count) {
         heap_down(0);
         return;
     }
     *stream_heap_index(q) = -1;
-    G.nheap--;
-    if (G.nheap) {
-        G.heap[0] = G.heap[G.nheap];
-        *stream_heap_index(G.heap[0]) = 0;
+    file_cmd.nheap--;
+    if (file_cmd.nheap) {
+        file_cmd.heap[0] = file_cmd.heap[file_cmd.nheap];
+        *stream_heap_index(file_cmd.heap[0]) = 0;
         heap_down(0);
     }
 }
@@ -563,7 +565,7 @@ static int add_input(struct in_list *l, const char *path, int from_dir)
         f->seq = h.file_seq;
         f->writer_alive = f->part && h.collector_pid &&
                           (kill((pid_t)h.collector_pid, 0) == 0 || errno == EPERM);
-        if (f->part && from_dir && G.mode != MODE_VERIFY) {
+        if (f->part && from_dir && file_cmd.mode != MODE_VERIFY) {
             char note[4096 + 128];
             snprintf(note, sizeof note, "note: %s is %s; reading the frames it has", path,
                      f->writer_alive ? "still being written" : "left open by a collector that is gone");
@@ -599,7 +601,7 @@ static int collect_inputs(const struct cli *cli, struct in_list *l)
         struct stat st;
         if (stat(arg, &st) != 0) {
             fprintf(stderr, "%s: %s: %s\n", dump_prog, arg, strerror(errno));
-            G.status = 1;
+            file_cmd.status = 1;
             continue;
         }
         if (!S_ISDIR(st.st_mode)) {
@@ -610,7 +612,7 @@ static int collect_inputs(const struct cli *cli, struct in_list *l)
         DIR *d = opendir(arg);
         if (!d) {
             fprintf(stderr, "%s: %s: %s\n", dump_prog, arg, strerror(errno));
-            G.status = 1;
+            file_cmd.status = 1;
             continue;
         }
         struct dirent *de;
@@ -648,15 +650,15 @@ static struct dproc *proc_of(struct source *s, const struct shlog_proc *p)
                 free(d);
                 return NULL;
             }
-            d->next_all = G.all_procs;
-            G.all_procs = d;
+            d->next_all = file_cmd.all_procs;
+            file_cmd.all_procs = d;
         }
         if (hmap_put(&s->by_ptr, (uintptr_t)p, 0, d) != 0)
             return NULL;
         /* The latest definition: the same process in every file. */
         d->info = p->info;
         shmlog_tsc_clock_init(&d->clock, &d->info);
-        d->passes = filter_process(&G.cli->filter, d->info.app, d->info.pid);
+        d->passes = filter_process(&file_cmd.cli->filter, d->info.app, d->info.pid);
     }
     s->last_ptr = p;
     s->last_proc = d;
@@ -684,20 +686,20 @@ static struct dring *ring_of(struct source *s, struct dproc *p, uint32_t cpu)
     r->cpu = cpu;
     r->heap_index = -1;
     s->nrings++;
-    r->next_all = G.all_rings;
-    G.all_rings = r;
+    r->next_all = file_cmd.all_rings;
+    file_cmd.all_rings = r;
     return r;
 }
 
 static char *copy_string(const char *s, size_t n)
 {
-    if (G.site_bytes + n + 1 > SITE_STRINGS_MAX)
+    if (file_cmd.site_bytes + n + 1 > SITE_STRINGS_MAX)
         return NULL;
     char *c = malloc(n + 1);
     if (c) {
         memcpy(c, s, n);
         c[n] = '\0';
-        G.site_bytes += n + 1;
+        file_cmd.site_bytes += n + 1;
     }
     return c;
 }
@@ -716,8 +718,8 @@ static struct dsite *site_of(struct source *s, struct dproc *p, const struct shl
         }
         d->proc = p;
         d->id = site->id;
-        d->next_all = G.all_sites;
-        G.all_sites = d;
+        d->next_all = file_cmd.all_sites;
+        file_cmd.all_sites = d;
     }
     if (!d->fmt) {
         d->line = site->line;
@@ -746,17 +748,17 @@ static const struct shmlog_site_render *prepared(struct dsite *d, struct dproc *
     struct shmlog_site_render **slot = known ? &d->sr : &proc->unknown;
     if (*slot)
         return *slot;
-    if (G.prepared_bytes > PREPARED_MAX) {
+    if (file_cmd.prepared_bytes > PREPARED_MAX) {
         /* Hostile numbers of sites: start over rather than grow. */
-        for (struct dsite *x = G.all_sites; x; x = x->next_all) {
+        for (struct dsite *x = file_cmd.all_sites; x; x = x->next_all) {
             shmlog_site_render_free(x->sr);
             x->sr = NULL;
         }
-        for (struct dproc *x = G.all_procs; x; x = x->next_all) {
+        for (struct dproc *x = file_cmd.all_procs; x; x = x->next_all) {
             shmlog_site_render_free(x->unknown);
             x->unknown = NULL;
         }
-        G.prepared_bytes = 0;
+        file_cmd.prepared_bytes = 0;
     }
     if (known) {
         memset(&info, 0, offsetof(struct shmlog_site_info, fmt));
@@ -773,7 +775,7 @@ static const struct shmlog_site_render *prepared(struct dsite *d, struct dproc *
     }
     *slot = shmlog_site_render_new(known ? &info : NULL, proc->info.app, proc->info.host, proc->info.pid);
     if (*slot)
-        G.prepared_bytes += shmlog_site_render_bytes(*slot);
+        file_cmd.prepared_bytes += shmlog_site_render_bytes(*slot);
     return *slot;
 }
 
@@ -791,20 +793,20 @@ static int source_open_next(struct source *s)
             snprintf(msg, sizeof msg, "%s: %s", f->path, f->error);
             note_error(msg);
             f->errors++;
-            G.status = 1;
+            file_cmd.status = 1;
             continue;
         }
-        if (shlog_reader_open(&s->rd, f->path, G.mode == MODE_FOLLOW, s->dedup, err, sizeof err) != 0) {
+        if (shlog_reader_open(&s->rd, f->path, file_cmd.mode == MODE_FOLLOW, s->dedup, err, sizeof err) != 0) {
             note_error(err);
             f->errors++;
-            G.status = 1;
+            file_cmd.status = 1;
             continue;
         }
         /* source_step stops between frames, where the reader holds nothing
          * it still needs. */
         shlog_reader_report_frame_ends(s->rd, 1);
-        if (G.frame_mem)
-            shlog_reader_share_frame_mem(s->rd, G.frame_mem);
+        if (file_cmd.frame_mem)
+            shlog_reader_share_frame_mem(s->rd, file_cmd.frame_mem);
         /* The reader's process and site pointers are its own, and its frame
          * offsets start over. */
         s->frame_off = UINT64_MAX;
@@ -822,16 +824,16 @@ static int source_open_next(struct source *s)
  * budgets the rest. */
 static void source_park(struct source *s)
 {
-    if (!s->rd || G.nsrc < 2)
+    if (!s->rd || file_cmd.nsrc < 2)
         return;
-    size_t room = G.parked < PARKED_FRAMES_MAX ? PARKED_FRAMES_MAX - G.parked : 0;
+    size_t room = file_cmd.parked < PARKED_FRAMES_MAX ? PARKED_FRAMES_MAX - file_cmd.parked : 0;
     s->parked = shlog_reader_trim(s->rd, room);
-    G.parked += s->parked;
+    file_cmd.parked += s->parked;
 }
 
 static void source_unpark(struct source *s)
 {
-    G.parked -= s->parked;
+    file_cmd.parked -= s->parked;
     s->parked = 0;
 }
 
@@ -841,10 +843,10 @@ static void source_close_file(struct source *s)
     if (!s->rd)
         return;
     const struct shlog_reader_stats *st = shlog_reader_stats(s->rd);
-    G.frames += st->frames;
-    G.bad_frames += st->bad_frames;
-    G.torn += st->torn;
-    G.duplicates += st->duplicates;
+    file_cmd.frames += st->frames;
+    file_cmd.bad_frames += st->bad_frames;
+    file_cmd.torn += st->torn;
+    file_cmd.duplicates += st->duplicates;
     s->cur_file->frames = st->frames;
     shlog_reader_close(s->rd);
     s->rd = NULL;
@@ -860,7 +862,7 @@ static void handle_error(struct source *s, const struct shlog_event *ev)
     struct in_file *f = s->cur_file;
     if (ev->torn && f->writer_alive) {
         /* The collector is writing the frame right now. */
-        if (G.mode != MODE_VERIFY) {
+        if (file_cmd.mode != MODE_VERIFY) {
             char msg[400];
             snprintf(msg, sizeof msg, "note: %s", ev->error);
             note_error(msg);
@@ -869,7 +871,7 @@ static void handle_error(struct source *s, const struct shlog_event *ev)
     }
     f->errors++;
     f->torn |= (uint64_t)ev->torn;
-    G.status = 1;
+    file_cmd.status = 1;
     char msg[400];
     snprintf(msg, sizeof msg, "%s%s", ev->error, ev->torn ? "" : " (reading goes on)");
     note_error(msg);
@@ -912,9 +914,9 @@ static void count_app(const char *app, uint64_t n)
     uint64_t h = 1469598103934665603ULL;
     for (const char *p = app; *p; p++)
         h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    struct app_count *a = hmap_get(&G.apps, h, 0);
+    struct app_count *a = hmap_get(&file_cmd.apps, h, 0);
     if (!a) {
-        if (G.apps.n >= 65536 || !(a = calloc(1, sizeof *a)) || hmap_put(&G.apps, h, 0, a) != 0) {
+        if (file_cmd.apps.n >= 65536 || !(a = calloc(1, sizeof *a)) || hmap_put(&file_cmd.apps, h, 0, a) != 0) {
             free(a);
             return;
         }
@@ -962,7 +964,7 @@ static void take_record(struct source *s, const struct shlog_event *ev)
         ts = shmlog_clock_map_ns(&s->clock, rec->tsc);
     } else {
         ts = shmlog_tsc_clock_ns(&p->clock, rec->tsc);
-        G.clock.process_calibrated++;
+        file_cmd.clock.process_calibrated++;
     }
     r->last_ts = ts;
     r->has_last = 1;
@@ -970,37 +972,37 @@ static void take_record(struct source *s, const struct shlog_event *ev)
     r->finished = 0;
     if (ts > s->max_ts)
         s->max_ts = ts;
-    if (ts > G.frontier)
-        G.frontier = ts;
-    if (G.mode == MODE_VERIFY) {
+    if (ts > file_cmd.frontier)
+        file_cmd.frontier = ts;
+    if (file_cmd.mode == MODE_VERIFY) {
         s->cur_file->records++;
         verify_position(s, r, rec->pos, rec->pos + rec->nslots);
         return;
     }
     if (ev->offset < s->skip_below)
         return;
-    if (!p->passes || !filter_record(&G.cli->filter, rec->level, rec->category, ts))
+    if (!p->passes || !filter_record(&file_cmd.cli->filter, rec->level, rec->category, ts))
         return;
     struct dsite *d = ev->site ? site_of(s, p, ev->site) : NULL;
     if (ev->site && !d)
         oom();
-    if (G.cli->filter.has_grep) {
+    if (file_cmd.cli->filter.has_grep) {
         const struct shmlog_site_render *sr = prepared(d, p);
         if (!sr)
             oom();
-        if (!filter_grep(&G.cli->filter, sr, rec))
+        if (!filter_grep(&file_cmd.cli->filter, sr, rec))
             return;
     }
-    if (G.mode == MODE_STATS) {
-        G.records++;
-        G.levels[rec->level & 7]++;
-        G.categories[rec->category & 7]++;
+    if (file_cmd.mode == MODE_STATS) {
+        file_cmd.records++;
+        file_cmd.levels[rec->level & 7]++;
+        file_cmd.categories[rec->category & 7]++;
         if (d)
             d->records++;
-        if (!G.first_ns || ts < G.first_ns)
-            G.first_ns = ts;
-        if (ts > G.last_ns)
-            G.last_ns = ts;
+        if (!file_cmd.first_ns || ts < file_cmd.first_ns)
+            file_cmd.first_ns = ts;
+        if (ts > file_cmd.last_ns)
+            file_cmd.last_ns = ts;
         return;
     }
     queue_entry(r, ENTRY_RECORD, ts, ev->cpu, d && d->fmt ? d : NULL, p, rec, REC_HEAD + rec->payload_len);
@@ -1014,7 +1016,7 @@ static void take_loss(struct source *s, const struct shlog_event *ev)
     struct dring *r = ring_of(s, p, ev->cpu);
     if (!r)
         oom();
-    if (G.mode == MODE_VERIFY) {
+    if (file_cmd.mode == MODE_VERIFY) {
         if (ev->loss.positions)
             verify_position(s, r, ev->loss.first_pos, ev->loss.first_pos + ev->loss.positions);
         return;
@@ -1022,11 +1024,11 @@ static void take_loss(struct source *s, const struct shlog_event *ev)
     if (ev->offset < s->skip_below || !p->passes)
         return;
     uint64_t ts = r->has_last ? r->last_ts : s->max_ts;
-    const struct dump_filter *f = &G.cli->filter;
+    const struct dump_filter *f = &file_cmd.cli->filter;
     if (ts < f->since_ns || ts >= f->until_ns)
         return;
-    if (G.mode == MODE_STATS) {
-        G.lost[ev->loss.reason & 7] += ev->loss.records;
+    if (file_cmd.mode == MODE_STATS) {
+        file_cmd.lost[ev->loss.reason & 7] += ev->loss.records;
         return;
     }
     queue_entry(r, ENTRY_LOSS, ts, ev->cpu, NULL, p, &ev->loss, sizeof ev->loss);
@@ -1040,9 +1042,9 @@ static void take_exit(struct source *s, const struct shlog_event *ev)
     for (size_t i = 0; i < p->rings.cap; i++)
         if (p->rings.slots[i].v)
             ((struct dring *)p->rings.slots[i].v)->finished = 1;
-    if (G.mode == MODE_VERIFY || G.mode == MODE_STATS || ev->offset < s->skip_below || !p->passes)
+    if (file_cmd.mode == MODE_VERIFY || file_cmd.mode == MODE_STATS || ev->offset < s->skip_below || !p->passes)
         return;
-    const struct dump_filter *f = &G.cli->filter;
+    const struct dump_filter *f = &file_cmd.cli->filter;
     if (ev->exit_ns < f->since_ns || ev->exit_ns >= f->until_ns)
         return;
     /* An exit marker is merged like a record: it goes into the stream of
@@ -1059,7 +1061,7 @@ static void take_exit(struct source *s, const struct shlog_event *ev)
 
 static void take_anchor(struct source *s, const struct shlog_event *ev)
 {
-    struct clock_stats *c = &G.clock;
+    struct clock_stats *c = &file_cmd.clock;
     uint64_t anchors = s->clock.anchors;
     shmlog_clock_map_add(&s->clock, &ev->anchor, ev->clock.hz_q16);
     s->file_anchored = shmlog_clock_map_ready(&s->clock);
@@ -1120,7 +1122,7 @@ static int source_step(struct source *s)
     int got = 0;
     for (;;) {
         if (!s->rd && !source_open_next(s)) {
-            if (G.mode != MODE_FOLLOW)
+            if (file_cmd.mode != MODE_FOLLOW)
                 s->done = 1;
             return got;
         }
@@ -1130,12 +1132,12 @@ static int source_step(struct source *s)
             snprintf(msg, sizeof msg, "%s: %s", s->cur_file->path, strerror(-rc));
             note_error(msg);
             s->cur_file->errors++;
-            G.status = 1;
+            file_cmd.status = 1;
             source_close_file(s);
             continue;
         }
         if (rc == 0) {
-            if (G.mode == MODE_FOLLOW)
+            if (file_cmd.mode == MODE_FOLLOW)
                 return got;
             /* A file ended: back to the caller, which may want to know. */
             source_close_file(s);
@@ -1149,9 +1151,9 @@ static int source_step(struct source *s)
         take_event(s, &ev);
         /* One frame may hold millions of records: past the merge's buffer,
          * the earliest go out now, in best-effort order. */
-        if (G.buffered >= MERGE_BUFFER_MAX && G.srcs)
-            drain(G.srcs, G.nsrc, 0);
-        if (G.stop)
+        if (file_cmd.buffered >= MERGE_BUFFER_MAX && file_cmd.srcs)
+            drain(file_cmd.srcs, file_cmd.nsrc, 0);
+        if (file_cmd.stop)
             return 1; /* --limit reached: nothing more is wanted */
     }
 }
@@ -1167,20 +1169,20 @@ static void emit_entry(const struct entry *e)
         const struct shmlog_site_render *sr = prepared(e->site, p);
         if (!sr)
             oom();
-        shmlog_render_prepared(sr, rec, e->cpu, e->ts_ns, G.cli->json, &b);
-        G.shown++;
-        if (G.cli->filter.limit && G.shown >= G.cli->filter.limit)
-            G.stop = 1;
+        shmlog_render_prepared(sr, rec, e->cpu, e->ts_ns, file_cmd.cli->json, &b);
+        file_cmd.shown++;
+        if (file_cmd.cli->filter.limit && file_cmd.shown >= file_cmd.cli->filter.limit)
+            file_cmd.stop = 1;
     } else {
         struct shmlog_render_input in = {p->info.app, p->info.host, p->info.pid, e->cpu, e->ts_ns, NULL, NULL};
         if (e->kind == ENTRY_LOSS) {
             struct shmlog_loss loss;
             memcpy(&loss, e + 1, sizeof loss);
-            shmlog_render_loss(&in, &loss, G.cli->json, &b);
+            shmlog_render_loss(&in, &loss, file_cmd.cli->json, &b);
         } else {
             struct entry_exit x;
             memcpy(&x, e + 1, sizeof x);
-            shmlog_render_exit(&in, x.records, x.lost, x.how, G.cli->json, &b);
+            shmlog_render_exit(&in, x.records, x.lost, x.how, file_cmd.cli->json, &b);
         }
     }
     out_end(&b);
@@ -1206,7 +1208,7 @@ static uint64_t horizon(struct source *srcs, size_t nsrc, struct source **blocki
             *blocking = &srcs[i];
             return 0;
         }
-    for (struct dring *r = G.all_rings; r; r = r->next_all) {
+    for (struct dring *r = file_cmd.all_rings; r; r = r->next_all) {
         struct source *s = r->src;
         if (s->done || r->q.count || r->finished || !r->has_last || s->frames - r->last_frame >= quiet_frames(s))
             continue;
@@ -1224,11 +1226,12 @@ static void drain(struct source *srcs, size_t nsrc, int all)
 {
     struct source *blocking = NULL;
     uint64_t h = all ? UINT64_MAX : horizon(srcs, nsrc, &blocking);
-    while (G.nheap && !G.stop) {
-        struct fifo *q = G.heap[0];
+    while (file_cmd.nheap && !file_cmd.stop) {
+        struct fifo *q = file_cmd.heap[0];
         struct entry *e = fifo_front(q);
-        if (!all && (e->ts_ns > h || e->ts_ns > G.frontier - MERGE_WINDOW_NS || G.frontier < MERGE_WINDOW_NS) &&
-            G.buffered < MERGE_BUFFER_MAX)
+        if (!all &&
+            (e->ts_ns > h || e->ts_ns > file_cmd.frontier - MERGE_WINDOW_NS || file_cmd.frontier < MERGE_WINDOW_NS) &&
+            file_cmd.buffered < MERGE_BUFFER_MAX)
             return;
         emit_entry(e);
         fifo_pop(q);
@@ -1245,11 +1248,11 @@ static void drain(struct source *srcs, size_t nsrc, int all)
 
 static void merge_run(struct source *srcs, size_t nsrc)
 {
-    G.srcs = srcs;
-    G.nsrc = nsrc;
+    file_cmd.srcs = srcs;
+    file_cmd.nsrc = nsrc;
     for (;;) {
         drain(srcs, nsrc, 0);
-        if (G.stop)
+        if (file_cmd.stop)
             break;
         struct source *blocking = NULL;
         horizon(srcs, nsrc, &blocking);
@@ -1265,8 +1268,8 @@ static void merge_run(struct source *srcs, size_t nsrc)
         source_step(blocking);
     }
     drain(srcs, nsrc, 1);
-    G.srcs = NULL;
-    G.nsrc = 0;
+    file_cmd.srcs = NULL;
+    file_cmd.nsrc = 0;
 }
 
 /* ==== Sources from the inputs ==== */
@@ -1274,7 +1277,7 @@ static void merge_run(struct source *srcs, size_t nsrc)
 static struct source *make_sources(struct in_list *l, size_t *nsrc)
 {
     struct source *srcs = calloc(l->n ? l->n : 1, sizeof *srcs);
-    if (!srcs || (!G.frame_mem && shlog_frame_mem_new(&G.frame_mem) != 0))
+    if (!srcs || (!file_cmd.frame_mem && shlog_frame_mem_new(&file_cmd.frame_mem) != 0))
         oom();
     size_t n = 0;
     for (size_t i = 0; i < l->n;) {
@@ -1302,48 +1305,48 @@ static void free_sources(struct source *srcs, size_t nsrc)
         hmap_clear(&srcs[i].by_ptr);
     }
     free(srcs);
-    shlog_frame_mem_free(G.frame_mem); /* after its readers */
-    G.frame_mem = NULL;
-    while (G.all_rings) {
-        struct dring *r = G.all_rings;
-        G.all_rings = r->next_all;
+    shlog_frame_mem_free(file_cmd.frame_mem); /* after its readers */
+    file_cmd.frame_mem = NULL;
+    while (file_cmd.all_rings) {
+        struct dring *r = file_cmd.all_rings;
+        file_cmd.all_rings = r->next_all;
         for (struct chunk *c = r->q.first, *next; c; c = next) {
             next = c->next;
             chunk_free(c);
         }
         free(r);
     }
-    while (G.all_sites) {
-        struct dsite *d = G.all_sites;
-        G.all_sites = d->next_all;
+    while (file_cmd.all_sites) {
+        struct dsite *d = file_cmd.all_sites;
+        file_cmd.all_sites = d->next_all;
         shmlog_site_render_free(d->sr);
         free(d->fmt);
         free(d->file);
         free(d);
     }
-    while (G.all_procs) {
-        struct dproc *p = G.all_procs;
-        G.all_procs = p->next_all;
+    while (file_cmd.all_procs) {
+        struct dproc *p = file_cmd.all_procs;
+        file_cmd.all_procs = p->next_all;
         hmap_clear(&p->rings);
         hmap_clear(&p->sites);
         shmlog_site_render_free(p->unknown);
         free(p);
     }
-    while (G.free_chunks) {
-        struct chunk *c = G.free_chunks;
-        G.free_chunks = c->next;
+    while (file_cmd.free_chunks) {
+        struct chunk *c = file_cmd.free_chunks;
+        file_cmd.free_chunks = c->next;
         munmap(c, CHUNK_MAP_BYTES);
     }
-    G.nfree_chunks = 0;
-    free(G.heap);
-    G.heap = NULL;
-    G.nheap = G.heap_cap = 0;
+    file_cmd.nfree_chunks = 0;
+    free(file_cmd.heap);
+    file_cmd.heap = NULL;
+    file_cmd.nheap = file_cmd.heap_cap = 0;
 }
 
 static void begin(struct cli *cli, enum mode mode)
 {
-    G.mode = mode;
-    G.cli = cli;
+    file_cmd.mode = mode;
+    file_cmd.cli = cli;
 }
 
 /* ==== read ==== */
@@ -1359,7 +1362,7 @@ int cmd_read(struct cli *cli)
     merge_run(srcs, nsrc);
     free_sources(srcs, nsrc);
     free(l.v);
-    return G.status;
+    return file_cmd.status;
 }
 
 /* ==== stats ==== */
@@ -1404,7 +1407,7 @@ static const char *tristate_json(enum shlog_tristate t)
  * they were taken in, or each process's own calibration. */
 static void put_clock_stats(struct shmlog_buf *b, int json)
 {
-    const struct clock_stats *c = &G.clock;
+    const struct clock_stats *c = &file_cmd.clock;
     char line[512];
     if (json) {
         snprintf(line, sizeof line,
@@ -1454,193 +1457,271 @@ static void put_share(struct shmlog_buf *b, uint64_t n, uint64_t total)
     put_rate(b, " (%.1f%%)", total ? 100.0 * (double)n / (double)total : 0.0);
 }
 
+/* What stats reports beyond the counters: the sites with records, most
+ * first, and the totals and rates made of the counters. */
+struct stats_summary {
+    struct dsite **sites;
+    size_t nsites;
+    uint64_t lost_total;
+    double span;       /* seconds from the first record to the last */
+    double per_record; /* bytes on disk */
+    double rate;       /* records per second over the span */
+};
+
+/* Reads every input to its end: each event counted as it is decoded. */
+static void stats_count(struct cli *cli, struct in_list *l, struct source **srcs, size_t *nsrc)
+{
+    if (collect_inputs(cli, l) != 0)
+        oom();
+    for (size_t i = 0; i < l->n; i++)
+        file_cmd.file_bytes += l->v[i].bytes;
+    file_cmd.nfiles = l->n;
+    *srcs = make_sources(l, nsrc);
+    for (size_t i = 0; i < *nsrc; i++)
+        while (source_step(&(*srcs)[i]))
+            ;
+}
+
+static void stats_summarize(struct stats_summary *s)
+{
+    /* apps and sites */
+    for (struct dsite *d = file_cmd.all_sites; d; d = d->next_all)
+        if (d->records)
+            count_app(d->proc->info.app, d->records);
+    size_t nsites = 0;
+    for (struct dsite *d = file_cmd.all_sites; d; d = d->next_all)
+        nsites += d->records != 0;
+    s->sites = calloc(nsites ? nsites : 1, sizeof *s->sites);
+    if (!s->sites)
+        oom();
+    nsites = 0;
+    for (struct dsite *d = file_cmd.all_sites; d; d = d->next_all)
+        if (d->records)
+            s->sites[nsites++] = d;
+    qsort(s->sites, nsites, sizeof *s->sites, site_count_cmp);
+    s->nsites = nsites;
+    /* Records of sites the files never defined count under "?". */
+    s->lost_total = 0;
+    for (int i = 0; i < 8; i++)
+        s->lost_total += file_cmd.lost[i];
+    s->span = file_cmd.last_ns > file_cmd.first_ns ? (double)(file_cmd.last_ns - file_cmd.first_ns) / 1e9 : 0;
+    s->per_record = file_cmd.records ? (double)file_cmd.file_bytes / (double)file_cmd.records : 0;
+    s->rate = s->span > 0 ? (double)file_cmd.records / s->span : 0;
+}
+
+/* ---- JSON: one object ---- */
+
+/* "apps":{"name":count,...} without the key */
+static void put_json_apps(struct shmlog_buf *b)
+{
+    for (size_t i = 0, n = 0; i < file_cmd.apps.cap; i++) {
+        struct app_count *a = file_cmd.apps.slots[i].v;
+        if (!a)
+            continue;
+        if (n++)
+            shmlog_buf_putc(b, ',');
+        shmlog_json_string(b, a->name, strlen(a->name));
+        shmlog_buf_putc(b, ':');
+        shmlog_buf_u64(b, a->n);
+    }
+}
+
+/* One element of "sites": the i-th. */
+static void put_json_site(struct shmlog_buf *b, const struct dsite *d, size_t i)
+{
+    if (i)
+        shmlog_buf_putc(b, ',');
+    shmlog_buf_puts(b, "{\"site\":");
+    if (d->file) {
+        char line[32];
+        snprintf(line, sizeof line, ":%u\"", d->line);
+        shmlog_json_string(b, d->file, strlen(d->file));
+        if (!b->overflow)
+            b->len--; /* the closing quote: ":line" goes inside */
+        shmlog_buf_puts(b, line);
+    } else {
+        shmlog_buf_puts(b, "null");
+    }
+    put_json_kv_str(b, "format", d->fmt ? d->fmt : "");
+    put_json_kv_str(b, "app", d->proc->info.app);
+    put_json_kv_u64(b, "pid", d->proc->info.pid);
+    put_json_kv_u64(b, "records", d->records);
+    shmlog_buf_putc(b, '}');
+}
+
+/* The counters, then the top sites, each written out on its own. */
+static void stats_json(struct shmlog_buf *b, const struct stats_summary *s)
+{
+    shmlog_buf_puts(b, "{\"files\":");
+    shmlog_buf_u64(b, file_cmd.nfiles);
+    put_json_kv_u64(b, "bytes", file_cmd.file_bytes);
+    put_json_kv_u64(b, "frames", file_cmd.frames);
+    put_json_kv_u64(b, "bad_frames", file_cmd.bad_frames);
+    put_json_kv_u64(b, "torn", file_cmd.torn);
+    put_json_kv_u64(b, "records", file_cmd.records);
+    put_json_kv_u64(b, "duplicates", file_cmd.duplicates);
+    shmlog_buf_puts(b, ",\"bytes_per_record\":");
+    shmlog_json_double(b, s->per_record, 0);
+    put_json_kv_u64(b, "first_ns", file_cmd.first_ns);
+    put_json_kv_u64(b, "last_ns", file_cmd.last_ns);
+    shmlog_buf_puts(b, ",\"span_s\":");
+    shmlog_json_double(b, s->span, 0);
+    shmlog_buf_puts(b, ",\"records_per_s\":");
+    shmlog_json_double(b, s->rate, 0);
+    put_clock_stats(b, 1);
+    shmlog_buf_puts(b, ",\"losses\":{\"total\":");
+    shmlog_buf_u64(b, s->lost_total);
+    for (unsigned r = SHMLOG_LOSS_DROPPED; r <= SHMLOG_LOSS_REASON_MAX; r++)
+        put_json_kv_u64(b, shmlog_loss_reason_name(r), file_cmd.lost[r]);
+    shmlog_buf_puts(b, "},\"levels\":{");
+    put_json_counts(b, file_cmd.levels, shmlog_level_name);
+    shmlog_buf_puts(b, "},\"categories\":{");
+    put_json_counts(b, file_cmd.categories, shmlog_category_name);
+    shmlog_buf_puts(b, "},\"apps\":{");
+    put_json_apps(b);
+    shmlog_buf_puts(b, "},\"sites\":[");
+    out_end(b);
+    for (size_t i = 0; i < s->nsites && i < TOP_SITES; i++) {
+        *b = out_begin();
+        put_json_site(b, s->sites[i], i);
+        out_end(b);
+    }
+    *b = out_begin();
+    shmlog_buf_puts(b, "]}\n");
+}
+
+/* ---- Text: one screen ---- */
+
+/* "files: ...", "records: ..." and, when there are records, "time: ..." */
+static void put_text_totals(struct shmlog_buf *b, const struct stats_summary *s)
+{
+    char line[256];
+    snprintf(line, sizeof line, "files: %llu, %llu bytes on disk, %llu frames (%llu damaged%s)\n",
+             (unsigned long long)file_cmd.nfiles, (unsigned long long)file_cmd.file_bytes,
+             (unsigned long long)file_cmd.frames, (unsigned long long)file_cmd.bad_frames,
+             file_cmd.torn ? ", torn tail" : "");
+    shmlog_buf_puts(b, line);
+    snprintf(line, sizeof line, "records: %llu (%llu duplicates dropped), %.2f bytes on disk per record\n",
+             (unsigned long long)file_cmd.records, (unsigned long long)file_cmd.duplicates, s->per_record);
+    shmlog_buf_puts(b, line);
+    if (file_cmd.records) {
+        shmlog_buf_puts(b, "time: ");
+        shmlog_buf_rfc3339(b, file_cmd.first_ns);
+        shmlog_buf_puts(b, " .. ");
+        shmlog_buf_rfc3339(b, file_cmd.last_ns);
+        put_rate(b, " (%.3f s)", s->span);
+        put_rate(b, ", %.0f records/s\n", s->rate);
+    }
+}
+
+/* "losses: N records, reason n, ..." (no newline) */
+static void put_text_losses(struct shmlog_buf *b, const struct stats_summary *s)
+{
+    char line[256];
+    snprintf(line, sizeof line, "losses: %llu records", (unsigned long long)s->lost_total);
+    shmlog_buf_puts(b, line);
+    for (unsigned r = SHMLOG_LOSS_DROPPED; r <= SHMLOG_LOSS_REASON_MAX; r++)
+        if (file_cmd.lost[r]) {
+            snprintf(line, sizeof line, ", %s %llu", shmlog_loss_reason_name(r), (unsigned long long)file_cmd.lost[r]);
+            shmlog_buf_puts(b, line);
+        }
+}
+
+/* label, then " NAME count (share%)" for every non-zero one of the 8 counters. */
+static void put_text_counts(struct shmlog_buf *b, const char *label, const uint64_t counts[8],
+                            const char *(*name)(unsigned))
+{
+    shmlog_buf_puts(b, label);
+    for (unsigned i = 0; i < 8; i++)
+        if (counts[i]) {
+            shmlog_buf_putc(b, ' ');
+            shmlog_buf_puts(b, name(i) ? name(i) : "?");
+            shmlog_buf_putc(b, ' ');
+            put_share(b, counts[i], file_cmd.records);
+        }
+}
+
+static void put_text_apps(struct shmlog_buf *b)
+{
+    shmlog_buf_puts(b, "\nby app:");
+    for (size_t i = 0; i < file_cmd.apps.cap; i++) {
+        struct app_count *a = file_cmd.apps.slots[i].v;
+        if (!a)
+            continue;
+        shmlog_buf_putc(b, ' ');
+        put_text_safe(b, a->name);
+        shmlog_buf_putc(b, ' ');
+        put_share(b, a->n, file_cmd.records);
+    }
+}
+
+/* "  count share%  app file.c:line format" */
+static void put_text_site(struct shmlog_buf *b, const struct dsite *d)
+{
+    char line[256];
+    snprintf(line, sizeof line, "  %12llu %5.1f%%  ", (unsigned long long)d->records,
+             file_cmd.records ? 100.0 * (double)d->records / (double)file_cmd.records : 0.0);
+    shmlog_buf_puts(b, line);
+    put_text_safe(b, d->proc->info.app);
+    shmlog_buf_putc(b, ' ');
+    if (d->file) {
+        const char *slash = strrchr(d->file, '/');
+        put_text_safe(b, slash ? slash + 1 : d->file);
+        snprintf(line, sizeof line, ":%u ", d->line);
+        shmlog_buf_puts(b, line);
+        put_text_safe(b, d->fmt);
+    } else {
+        shmlog_buf_puts(b, "?");
+    }
+    shmlog_buf_putc(b, '\n');
+}
+
+/* The totals, the clock, the losses, the shares, then the top sites, each
+ * written out on its own. */
+static void stats_text(struct shmlog_buf *b, const struct stats_summary *s)
+{
+    char line[256];
+    put_text_totals(b, s);
+    put_clock_stats(b, 0);
+    put_text_losses(b, s);
+    put_text_counts(b, "\nby level:", file_cmd.levels, shmlog_level_name);
+    put_text_counts(b, "\nby category:", file_cmd.categories, shmlog_category_name);
+    put_text_apps(b);
+    snprintf(line, sizeof line, "\ntop sites (%zu with records):\n", s->nsites);
+    shmlog_buf_puts(b, line);
+    out_end(b);
+    for (size_t i = 0; i < s->nsites && i < TOP_SITES; i++) {
+        *b = out_begin();
+        put_text_site(b, s->sites[i]);
+        out_end(b);
+    }
+    *b = out_begin();
+}
+
 int cmd_stats(struct cli *cli)
 {
     begin(cli, MODE_STATS);
     struct in_list l = {0};
-    if (collect_inputs(cli, &l) != 0)
-        oom();
-    for (size_t i = 0; i < l.n; i++)
-        G.file_bytes += l.v[i].bytes;
-    G.nfiles = l.n;
+    struct source *srcs;
     size_t nsrc;
-    struct source *srcs = make_sources(&l, &nsrc);
-    for (size_t i = 0; i < nsrc; i++)
-        while (source_step(&srcs[i]))
-            ;
-
-    /* apps and sites */
-    for (struct dsite *d = G.all_sites; d; d = d->next_all)
-        if (d->records)
-            count_app(d->proc->info.app, d->records);
-    size_t nsites = 0;
-    for (struct dsite *d = G.all_sites; d; d = d->next_all)
-        nsites += d->records != 0;
-    struct dsite **sites = calloc(nsites ? nsites : 1, sizeof *sites);
-    if (!sites)
-        oom();
-    nsites = 0;
-    for (struct dsite *d = G.all_sites; d; d = d->next_all)
-        if (d->records)
-            sites[nsites++] = d;
-    qsort(sites, nsites, sizeof *sites, site_count_cmp);
-    /* Records of sites the files never defined count under "?". */
-    uint64_t lost_total = 0;
-    for (int i = 0; i < 8; i++)
-        lost_total += G.lost[i];
-    double span = G.last_ns > G.first_ns ? (double)(G.last_ns - G.first_ns) / 1e9 : 0;
-    double per_record = G.records ? (double)G.file_bytes / (double)G.records : 0;
-    double rate = span > 0 ? (double)G.records / span : 0;
+    stats_count(cli, &l, &srcs, &nsrc);
+    struct stats_summary s;
+    stats_summarize(&s);
 
     struct shmlog_buf b = out_begin();
-    if (cli->json) {
-        shmlog_buf_puts(&b, "{\"files\":");
-        shmlog_buf_u64(&b, G.nfiles);
-        put_json_kv_u64(&b, "bytes", G.file_bytes);
-        put_json_kv_u64(&b, "frames", G.frames);
-        put_json_kv_u64(&b, "bad_frames", G.bad_frames);
-        put_json_kv_u64(&b, "torn", G.torn);
-        put_json_kv_u64(&b, "records", G.records);
-        put_json_kv_u64(&b, "duplicates", G.duplicates);
-        shmlog_buf_puts(&b, ",\"bytes_per_record\":");
-        shmlog_json_double(&b, per_record, 0);
-        put_json_kv_u64(&b, "first_ns", G.first_ns);
-        put_json_kv_u64(&b, "last_ns", G.last_ns);
-        shmlog_buf_puts(&b, ",\"span_s\":");
-        shmlog_json_double(&b, span, 0);
-        shmlog_buf_puts(&b, ",\"records_per_s\":");
-        shmlog_json_double(&b, rate, 0);
-        put_clock_stats(&b, 1);
-        shmlog_buf_puts(&b, ",\"losses\":{\"total\":");
-        shmlog_buf_u64(&b, lost_total);
-        for (unsigned r = SHMLOG_LOSS_DROPPED; r <= SHMLOG_LOSS_REASON_MAX; r++)
-            put_json_kv_u64(&b, shmlog_loss_reason_name(r), G.lost[r]);
-        shmlog_buf_puts(&b, "},\"levels\":{");
-        put_json_counts(&b, G.levels, shmlog_level_name);
-        shmlog_buf_puts(&b, "},\"categories\":{");
-        put_json_counts(&b, G.categories, shmlog_category_name);
-        shmlog_buf_puts(&b, "},\"apps\":{");
-        for (size_t i = 0, n = 0; i < G.apps.cap; i++) {
-            struct app_count *a = G.apps.slots[i].v;
-            if (!a)
-                continue;
-            if (n++)
-                shmlog_buf_putc(&b, ',');
-            shmlog_json_string(&b, a->name, strlen(a->name));
-            shmlog_buf_putc(&b, ':');
-            shmlog_buf_u64(&b, a->n);
-        }
-        shmlog_buf_puts(&b, "},\"sites\":[");
-        out_end(&b);
-        for (size_t i = 0; i < nsites && i < TOP_SITES; i++) {
-            const struct dsite *d = sites[i];
-            b = out_begin();
-            if (i)
-                shmlog_buf_putc(&b, ',');
-            shmlog_buf_puts(&b, "{\"site\":");
-            if (d->file) {
-                char line[32];
-                snprintf(line, sizeof line, ":%u\"", d->line);
-                shmlog_json_string(&b, d->file, strlen(d->file));
-                if (!b.overflow)
-                    b.len--; /* the closing quote: ":line" goes inside */
-                shmlog_buf_puts(&b, line);
-            } else {
-                shmlog_buf_puts(&b, "null");
-            }
-            put_json_kv_str(&b, "format", d->fmt ? d->fmt : "");
-            put_json_kv_str(&b, "app", d->proc->info.app);
-            put_json_kv_u64(&b, "pid", d->proc->info.pid);
-            put_json_kv_u64(&b, "records", d->records);
-            shmlog_buf_putc(&b, '}');
-            out_end(&b);
-        }
-        b = out_begin();
-        shmlog_buf_puts(&b, "]}\n");
-    } else {
-        char line[256];
-        snprintf(line, sizeof line, "files: %llu, %llu bytes on disk, %llu frames (%llu damaged%s)\n",
-                 (unsigned long long)G.nfiles, (unsigned long long)G.file_bytes, (unsigned long long)G.frames,
-                 (unsigned long long)G.bad_frames, G.torn ? ", torn tail" : "");
-        shmlog_buf_puts(&b, line);
-        snprintf(line, sizeof line, "records: %llu (%llu duplicates dropped), %.2f bytes on disk per record\n",
-                 (unsigned long long)G.records, (unsigned long long)G.duplicates, per_record);
-        shmlog_buf_puts(&b, line);
-        if (G.records) {
-            shmlog_buf_puts(&b, "time: ");
-            shmlog_buf_rfc3339(&b, G.first_ns);
-            shmlog_buf_puts(&b, " .. ");
-            shmlog_buf_rfc3339(&b, G.last_ns);
-            put_rate(&b, " (%.3f s)", span);
-            put_rate(&b, ", %.0f records/s\n", rate);
-        }
-        put_clock_stats(&b, 0);
-        snprintf(line, sizeof line, "losses: %llu records", (unsigned long long)lost_total);
-        shmlog_buf_puts(&b, line);
-        for (unsigned r = SHMLOG_LOSS_DROPPED; r <= SHMLOG_LOSS_REASON_MAX; r++)
-            if (G.lost[r]) {
-                snprintf(line, sizeof line, ", %s %llu", shmlog_loss_reason_name(r), (unsigned long long)G.lost[r]);
-                shmlog_buf_puts(&b, line);
-            }
-        shmlog_buf_puts(&b, "\nby level:");
-        for (unsigned i = 0; i < 8; i++)
-            if (G.levels[i]) {
-                shmlog_buf_putc(&b, ' ');
-                shmlog_buf_puts(&b, shmlog_level_name(i) ? shmlog_level_name(i) : "?");
-                shmlog_buf_putc(&b, ' ');
-                put_share(&b, G.levels[i], G.records);
-            }
-        shmlog_buf_puts(&b, "\nby category:");
-        for (unsigned i = 0; i < 8; i++)
-            if (G.categories[i]) {
-                shmlog_buf_putc(&b, ' ');
-                shmlog_buf_puts(&b, shmlog_category_name(i) ? shmlog_category_name(i) : "?");
-                shmlog_buf_putc(&b, ' ');
-                put_share(&b, G.categories[i], G.records);
-            }
-        shmlog_buf_puts(&b, "\nby app:");
-        for (size_t i = 0; i < G.apps.cap; i++) {
-            struct app_count *a = G.apps.slots[i].v;
-            if (!a)
-                continue;
-            shmlog_buf_putc(&b, ' ');
-            put_text_safe(&b, a->name);
-            shmlog_buf_putc(&b, ' ');
-            put_share(&b, a->n, G.records);
-        }
-        snprintf(line, sizeof line, "\ntop sites (%zu with records):\n", nsites);
-        shmlog_buf_puts(&b, line);
-        out_end(&b);
-        for (size_t i = 0; i < nsites && i < TOP_SITES; i++) {
-            const struct dsite *d = sites[i];
-            b = out_begin();
-            snprintf(line, sizeof line, "  %12llu %5.1f%%  ", (unsigned long long)d->records,
-                     G.records ? 100.0 * (double)d->records / (double)G.records : 0.0);
-            shmlog_buf_puts(&b, line);
-            put_text_safe(&b, d->proc->info.app);
-            shmlog_buf_putc(&b, ' ');
-            if (d->file) {
-                const char *slash = strrchr(d->file, '/');
-                put_text_safe(&b, slash ? slash + 1 : d->file);
-                snprintf(line, sizeof line, ":%u ", d->line);
-                shmlog_buf_puts(&b, line);
-                put_text_safe(&b, d->fmt);
-            } else {
-                shmlog_buf_puts(&b, "?");
-            }
-            shmlog_buf_putc(&b, '\n');
-            out_end(&b);
-        }
-        b = out_begin();
-    }
+    if (cli->json)
+        stats_json(&b, &s);
+    else
+        stats_text(&b, &s);
     out_end(&b);
-    for (size_t i = 0; i < G.apps.cap; i++)
-        free(G.apps.slots[i].v);
-    hmap_clear(&G.apps);
-    free(sites);
+
+    for (size_t i = 0; i < file_cmd.apps.cap; i++)
+        free(file_cmd.apps.slots[i].v);
+    hmap_clear(&file_cmd.apps);
+    free(s.sites);
     free_sources(srcs, nsrc);
     free(l.v);
-    return G.status;
+    return file_cmd.status;
 }
 
 /* ==== verify ==== */
@@ -1653,7 +1734,7 @@ int cmd_verify(struct cli *cli)
         oom();
     size_t nsrc;
     struct source *srcs = make_sources(&l, &nsrc);
-    int whole_all = G.status == 0;
+    int whole_all = file_cmd.status == 0;
     for (size_t i = 0; i < nsrc; i++) {
         struct source *s = &srcs[i];
         size_t reported = 0;
@@ -1691,7 +1772,7 @@ int cmd_verify(struct cli *cli)
     }
     free_sources(srcs, nsrc);
     free(l.v);
-    return whole_all && G.status == 0 ? 0 : 1;
+    return whole_all && file_cmd.status == 0 ? 0 : 1;
 }
 
 /* ==== follow ==== */
@@ -1775,7 +1856,7 @@ int cmd_follow(struct cli *cli)
         after = start.seq;
     }
 
-    while (!follow_stop && !G.stop) {
+    while (!follow_stop && !file_cmd.stop) {
         if (!src.rd) {
             /* The next file in sequence, closed or still open: a rotation
              * may have closed one before we saw it open. */
@@ -1815,5 +1896,5 @@ int cmd_follow(struct cli *cli)
     hmap_clear(&src.procs);
     hmap_clear(&src.by_ptr);
     free_sources(NULL, 0);
-    return G.status;
+    return file_cmd.status;
 }

@@ -1,0 +1,287 @@
+/*
+ * dump_ring.c - shmlog-dump ring: every record still in the rings of live
+ * (or dead) processes, merged in time order, rendered as read renders files.
+ */
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "dump.h"
+
+/* Call sites of one process, copied out of the meta segment and prepared for
+ * rendering on first use. */
+struct site_cache {
+    const struct shmlog_seg *meta;
+    const struct shmlog_proc_info *info;
+    uint32_t capacity;
+    struct shmlog_site_render **sites;
+    uint8_t *state; /* 0 not looked up, 1 loaded, 2 missing or corrupt */
+    struct shmlog_site_render *unknown;
+};
+
+/* The prepared site id, or the process's unknown-site renderer; NULL only
+ * when out of memory. */
+static const struct shmlog_site_render *site_lookup(struct site_cache *c, uint32_t id)
+{
+    if (id < c->capacity && c->state[id] == 0) {
+        static struct shmlog_site_info site;
+        c->state[id] = 2;
+        if (shmlog_meta_site(c->meta, id, &site) == 0 &&
+            (c->sites[id] = shmlog_site_render_new(&site, c->info->app, c->info->host, c->info->pid)) != NULL)
+            c->state[id] = 1;
+    }
+    if (id < c->capacity && c->state[id] == 1)
+        return c->sites[id];
+    if (!c->unknown)
+        c->unknown = shmlog_site_render_new(NULL, c->info->app, c->info->host, c->info->pid);
+    return c->unknown;
+}
+
+static void site_cache_free(struct site_cache *c)
+{
+    for (uint32_t i = 0; c->sites && i < c->capacity; i++)
+        shmlog_site_render_free(c->sites[i]);
+    shmlog_site_render_free(c->unknown);
+    free(c->sites);
+    free(c->state);
+}
+
+/* One ring being read from its tail to the head seen at open. */
+struct ring_cursor {
+    struct shmlog_seg seg;
+    struct shmlog_ring_view view;
+    uint64_t pos;
+    uint64_t end;
+    struct shmlog_rec rec; /* the pending record when has_rec */
+    int has_rec;
+};
+
+struct ring_ctx {
+    const struct cli *cli;
+    const struct shmlog_proc_info *info;
+    struct shmlog_clock_map clock;
+    struct site_cache *sites;
+    int writer_dead;
+    uint64_t last_ns; /* time of the last record shown: loss markers use it */
+};
+
+/* Records shown over every process: --limit ends the command. */
+static uint64_t ring_shown;
+
+static int ring_limit_reached(const struct cli *cli)
+{
+    return cli->filter.limit && ring_shown >= cli->filter.limit;
+}
+
+static void emit_loss(struct ring_ctx *ctx, const struct ring_cursor *c, const struct shmlog_loss *loss)
+{
+    const struct dump_filter *f = &ctx->cli->filter;
+    if (ring_limit_reached(ctx->cli) || ctx->last_ns < f->since_ns || ctx->last_ns >= f->until_ns)
+        return;
+    struct shmlog_render_input in = {ctx->info->app, ctx->info->host, ctx->info->pid, c->view.cpu,
+                                     ctx->last_ns, NULL, NULL};
+    struct shmlog_buf b = out_begin();
+    shmlog_render_loss(&in, loss, ctx->cli->json, &b);
+    out_end(&b);
+}
+
+/* Advances c to its next record; loss results met on the way are shown now. */
+static void cursor_fill(struct ring_ctx *ctx, struct ring_cursor *c)
+{
+    c->has_rec = 0;
+    while (c->pos < c->end) {
+        struct shmlog_loss loss;
+        int r = shmlog_ring_next(&c->view, &c->pos, &c->rec, ctx->writer_dead, &loss);
+        if (r == SHMLOG_READ_RECORD) {
+            /* A live writer may have added records past the snapshot: not ours. */
+            c->has_rec = c->rec.pos < c->end;
+            return;
+        }
+        if (r == SHMLOG_READ_LOSS) {
+            emit_loss(ctx, c, &loss);
+            continue;
+        }
+        return; /* EMPTY, or PENDING: a live writer is still writing that record */
+    }
+}
+
+static void emit_record(struct ring_ctx *ctx, const struct ring_cursor *c)
+{
+    const struct dump_filter *f = &ctx->cli->filter;
+    uint64_t ts = shmlog_clock_map_ns(&ctx->clock, c->rec.tsc);
+    const struct shmlog_site_render *sr = site_lookup(ctx->sites, c->rec.site);
+    ctx->last_ns = ts;
+    if (!sr) {
+        fprintf(stderr, "%s: out of memory rendering a record of %s[%u]\n", dump_prog, ctx->info->app, ctx->info->pid);
+        return;
+    }
+    if (ring_limit_reached(ctx->cli) || !filter_record(f, c->rec.level, c->rec.category, ts) ||
+        !filter_grep(f, sr, &c->rec))
+        return;
+    struct shmlog_buf b = out_begin();
+    shmlog_render_prepared(sr, &c->rec, c->view.cpu, ts, ctx->cli->json, &b);
+    out_end(&b);
+    ring_shown++;
+}
+
+/* Min-heap of cursor indices by the TSC of their pending record. */
+static int heap_less(struct ring_cursor *cur, int a, int b)
+{
+    if (cur[a].rec.tsc != cur[b].rec.tsc)
+        return cur[a].rec.tsc < cur[b].rec.tsc;
+    return a < b;
+}
+
+static void heap_down(struct ring_cursor *cur, int *heap, int n, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && heap_less(cur, heap[l], heap[m]))
+            m = l;
+        if (r < n && heap_less(cur, heap[r], heap[m]))
+            m = r;
+        if (m == i)
+            return;
+        int t = heap[i];
+        heap[i] = heap[m];
+        heap[m] = t;
+        i = m;
+    }
+}
+
+/* The heap memory of the dump_process running, where dump_process_release
+ * finds it after a SIGBUS too. */
+static struct {
+    struct site_cache sites;
+    struct ring_cursor *cur;
+    int *heap;
+} dumping;
+
+static void dump_process_release(void)
+{
+    free(dumping.heap);
+    free(dumping.cur);
+    site_cache_free(&dumping.sites);
+    memset(&dumping, 0, sizeof dumping);
+}
+
+/* Every record of the rings of one process, merged in TSC order. entries:
+ * the segments of one pid in one directory, its meta segments first (more
+ * than one when another user took a name first); claimed[i]: ring i
+ * belonged to a meta. */
+static void dump_one(const struct cli *cli, const struct seg_entry *meta_entry, const struct seg_entry *entries,
+                     size_t n, char *claimed)
+{
+    char err[4096 + 256];
+    struct shmlog_seg meta;
+    struct shmlog_proc_info info;
+    if (open_segment(meta_entry, &meta, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", dump_prog, err);
+        return;
+    }
+    if (shmlog_meta_info(&meta, &info, err, sizeof err) != 0 ||
+        shmlog_meta_attribution(&meta, &info, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", dump_prog, err);
+        shmlog_seg_close(&meta);
+        return;
+    }
+
+    if (!filter_process(&cli->filter, info.app, info.pid)) {
+        shmlog_seg_close(&meta);
+        return;
+    }
+    dumping.sites = (struct site_cache){&meta, &info, info.site_capacity,
+                                        calloc(info.site_capacity ? info.site_capacity : 1,
+                                               sizeof(struct shmlog_site_render *)),
+                                        calloc(info.site_capacity ? info.site_capacity : 1, 1), NULL};
+    struct ring_cursor *cur = dumping.cur = calloc(n, sizeof *cur);
+    int *heap = dumping.heap = calloc(n, sizeof *heap);
+    if (!dumping.sites.sites || !dumping.sites.state || !cur || !heap) {
+        fprintf(stderr, "%s: out of memory for %s\n", dump_prog, meta_entry->path);
+        goto out;
+    }
+
+    static struct ring_ctx ctx; /* its map is 6 KiB; one process at a time */
+    ctx = (struct ring_ctx){.cli = cli, .info = &info, .sites = &dumping.sites,
+                            .writer_dead = shmlog_meta_holder(&meta) < 0};
+    const struct shmlog_clock_taker *now = live_clock();
+    shmlog_clock_map_live(&ctx.clock, info.anchor_tsc, info.anchor_ns, &now->last, now->hz_q16);
+    int nrings = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct ring_cursor *c = &cur[nrings];
+        if (entries[i].kind != SHMLOG_SEG_RING || claimed[i] ||
+            open_ring_of(&meta, &entries[i], &c->seg, &c->view, err, sizeof err) != 0)
+            continue;
+        claimed[i] = 1;
+        c->pos = shmlog_ring_tail(&c->view);
+        c->end = shmlog_ring_head(&c->view);
+        nrings++;
+    }
+    ctx.last_ns = info.created_ns;
+
+    int nheap = 0;
+    for (int i = 0; i < nrings; i++) {
+        cursor_fill(&ctx, &cur[i]);
+        if (cur[i].has_rec)
+            heap[nheap++] = i;
+    }
+    for (int i = nheap / 2 - 1; i >= 0; i--)
+        heap_down(cur, heap, nheap, i);
+    while (nheap > 0 && !ring_limit_reached(cli)) {
+        struct ring_cursor *c = &cur[heap[0]];
+        emit_record(&ctx, c);
+        cursor_fill(&ctx, c);
+        if (!c->has_rec)
+            heap[0] = heap[--nheap];
+        heap_down(cur, heap, nheap, 0);
+    }
+
+    /* Drops never reached a ring: one marker per ring with its total. */
+    for (int i = 0; i < nrings; i++) {
+        uint64_t dropped = shmlog_ring_dropped(&cur[i].view);
+        if (dropped) {
+            struct shmlog_loss loss = {cur[i].end, 0, dropped, SHMLOG_LOSS_DROPPED};
+            ctx.last_ns = ctx.last_ns ? ctx.last_ns : now_ns();
+            emit_loss(&ctx, &cur[i], &loss);
+        }
+        shmlog_seg_close(&cur[i].seg);
+    }
+out:
+    dump_process_release();
+    shmlog_seg_close(&meta);
+}
+
+static void dump_process(const struct cli *cli, const struct seg_entry *entries, size_t n)
+{
+    char *claimed = calloc(n, 1);
+    if (!claimed) {
+        fprintf(stderr, "%s: out of memory\n", dump_prog);
+        return;
+    }
+    size_t metas = 0;
+    for (; metas < n && entries[metas].kind == SHMLOG_SEG_META; metas++)
+        dump_one(cli, &entries[metas], entries, n, claimed);
+    for (size_t i = metas; i < n; i++)
+        if (!claimed[i])
+            fprintf(stderr, "%s: %s: belongs to no metadata segment of its directory, not decoded\n", dump_prog,
+                    entries[i].path);
+    free(claimed);
+}
+
+int cmd_ring(struct cli *cli)
+{
+    struct seg_list list = {0};
+    int status = scan_dirs(cli, &list);
+    shmlog_bus_guard_install();
+    for (size_t i = 0; i < list.n;) {
+        size_t end = process_run_end(&list, i);
+        if (ring_limit_reached(cli))
+            break;
+        status |= guarded(dump_process, dump_process_release, cli, &list.v[i], end - i);
+        i = end;
+    }
+    free(list.v);
+    return status;
+}

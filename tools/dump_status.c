@@ -1,0 +1,464 @@
+/*
+ * dump_status.c - shmlog-dump status: one screen of health, from a sample of
+ * --watch seconds: the processes and their rings (fill, drops, lag), the
+ * collector's open file and write rate, the host's clock.
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "clock.h"
+#include "dump.h"
+#include "shlog_file.h"
+
+struct status_ring {
+    struct shmlog_seg seg;
+    struct shmlog_ring_view view;
+    uint64_t dropped0, dropped1;
+    uint64_t lag_ns; /* age of the oldest record not yet drained; 0 if none */
+    int has_lag;
+};
+
+struct status_proc {
+    struct shmlog_proc_info info;
+    int alive;
+    size_t first_ring, nrings;
+};
+
+/* Age of the record at the ring's tail: the oldest one the collector has not
+ * released. Read the way `ring` reads it, without writing. */
+static int ring_lag(const struct status_ring *r, int writer_dead,
+                    uint64_t now, uint64_t *lag)
+{
+    static struct shmlog_rec rec;
+    struct shmlog_loss loss;
+    uint64_t pos = shmlog_ring_tail(&r->view);
+    for (int tries = 0; tries < 4; tries++) {
+        int st = shmlog_ring_next(&r->view, &pos, &rec, writer_dead, &loss);
+        if (st == SHMLOG_READ_RECORD) {
+            uint64_t ts = shmlog_clock_taker_ns(live_clock(), rec.tsc);
+            *lag = now > ts ? now - ts : 0;
+            return 1;
+        }
+        if (st != SHMLOG_READ_LOSS)
+            return 0;
+    }
+    return 0;
+}
+
+/* Sum of the samples of metric name in a Prometheus text file; -1 if absent. */
+static double metric_sum(const char *path, const char *name)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    char line[4096];
+    size_t n = strlen(name);
+    double sum = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, name, n) != 0 || (line[n] != ' ' && line[n] != '{'))
+            continue;
+        const char *v = line + n;
+        if (*v == '{') {
+            v = strchr(v, '}');
+            if (!v)
+                continue;
+            v++;
+        }
+        char *end;
+        double x = strtod(v, &end);
+        if (end != v && isfinite(x))
+            sum = (sum < 0 ? 0 : sum) + x;
+    }
+    fclose(f);
+    return sum;
+}
+
+struct collector_sample {
+    char part[4096]; /* the open file, "" if none */
+    uint64_t bytes;
+    uint32_t pid;
+    int alive;
+    double metric_bytes, metric_records;
+};
+
+static void sample_collector(const struct cli *cli, struct collector_sample *s)
+{
+    memset(s, 0, sizeof *s);
+    s->metric_bytes = s->metric_records = -1;
+    uint64_t seq;
+    struct shlog_file_header h;
+    if (find_open_part(cli->out_dir, 0, s->part, sizeof s->part, &seq) == 0) {
+        struct stat st;
+        if (stat(s->part, &st) == 0)
+            s->bytes = (uint64_t)st.st_size;
+        if (read_file_header(s->part, &h) == 0) {
+            s->pid = h.collector_pid;
+            s->alive = s->pid && (kill((pid_t)s->pid, 0) == 0 || errno == EPERM);
+        }
+    }
+    if (cli->metrics_file) {
+        s->metric_bytes = metric_sum(cli->metrics_file, "shmlog_collector_written_bytes_total");
+        s->metric_records = metric_sum(cli->metrics_file, "shmlog_collector_records_total");
+    }
+}
+
+/* Bytes the collector wrote between two samples: the open file's growth,
+ * across one rotation (the old file keeps its name without ".part"). */
+static uint64_t collector_growth(const struct collector_sample *a, const struct collector_sample *b)
+{
+    if (!a->part[0] || !b->part[0])
+        return 0;
+    if (strcmp(a->part, b->part) == 0)
+        return b->bytes > a->bytes ? b->bytes - a->bytes : 0;
+    char closed[4096];
+    size_t n = strlen(a->part) - strlen(SHLOG_PART_SUFFIX);
+    memcpy(closed, a->part, n);
+    closed[n] = '\0';
+    struct stat st;
+    uint64_t old_tail = stat(closed, &st) == 0 && (uint64_t)st.st_size > a->bytes ? (uint64_t)st.st_size - a->bytes : 0;
+    return old_tail + b->bytes;
+}
+
+static void put_duration(struct shmlog_buf *b, uint64_t ns)
+{
+    char tmp[32];
+    if (ns < 1000000u)
+        snprintf(tmp, sizeof tmp, "%.1fus", (double)ns / 1e3);
+    else if (ns < 1000000000u)
+        snprintf(tmp, sizeof tmp, "%.1fms", (double)ns / 1e6);
+    else
+        snprintf(tmp, sizeof tmp, "%.1fs", (double)ns / 1e9);
+    shmlog_buf_puts(b, tmp);
+}
+
+static void put_json_kv_double(struct shmlog_buf *b, const char *key, double v)
+{
+    shmlog_buf_puts(b, ",\"");
+    shmlog_buf_puts(b, key);
+    shmlog_buf_puts(b, "\":");
+    shmlog_json_double(b, v, 0);
+}
+
+/* The host's clocks (status runs on the host it reports): one "clock:" line
+ * and, when something is wrong, one "clock warning:" line; with json, a
+ * ,"clock":{...} member. */
+static void put_clock_state(struct shmlog_buf *b, int json)
+{
+    struct shmlog_clock_state cs;
+    shmlog_clock_state_read(&cs);
+    const char *warning = shmlog_clock_state_warning(&cs);
+    if (json) {
+        shmlog_buf_puts(b, ",\"clock\":{\"tsc_invariant\":");
+        shmlog_buf_puts(b, cs.tsc_invariant < 0 ? "null" : cs.tsc_invariant ? "true" : "false");
+        shmlog_buf_puts(b, ",\"clocksource\":");
+        if (cs.clocksource[0])
+            shmlog_json_string(b, cs.clocksource, strlen(cs.clocksource));
+        else
+            shmlog_buf_puts(b, "null");
+        shmlog_buf_puts(b, ",\"synchronized\":");
+        shmlog_buf_puts(b, cs.synchronized < 0 ? "null" : cs.synchronized ? "true" : "false");
+        if (cs.synchronized >= 0) {
+            put_json_kv_u64(b, "esterror_ns", cs.esterror_ns);
+            put_json_kv_u64(b, "maxerror_ns", cs.maxerror_ns);
+        } else {
+            shmlog_buf_puts(b, ",\"esterror_ns\":null,\"maxerror_ns\":null");
+        }
+        shmlog_buf_puts(b, ",\"warning\":");
+        if (warning)
+            shmlog_json_string(b, warning, strlen(warning));
+        else
+            shmlog_buf_puts(b, "null");
+        shmlog_buf_putc(b, '}');
+        return;
+    }
+    shmlog_buf_puts(b, cs.tsc_invariant < 0  ? "clock: TSC invariance unknown"
+                       : cs.tsc_invariant ? "clock: TSC invariant"
+                                          : "clock: TSC NOT invariant");
+    shmlog_buf_puts(b, ", clocksource ");
+    put_text_safe(b, cs.clocksource[0] ? cs.clocksource : "unknown");
+    if (cs.synchronized < 0) {
+        shmlog_buf_puts(b, ", system clock synchronisation unknown (adjtimex failed)\n");
+    } else {
+        shmlog_buf_puts(b, cs.synchronized ? ", system clock synchronised (estimated error "
+                                           : ", system clock not synchronised (estimated error ");
+        put_duration(b, cs.esterror_ns);
+        shmlog_buf_puts(b, ", maximum ");
+        put_duration(b, cs.maxerror_ns);
+        shmlog_buf_puts(b, ")\n");
+    }
+    if (warning) {
+        shmlog_buf_puts(b, "clock warning: ");
+        shmlog_buf_puts(b, warning);
+        shmlog_buf_putc(b, '\n');
+    }
+}
+
+/* ==== status: open, sample, report ==== */
+
+/* Everything one status run saw. */
+struct status {
+    struct seg_list list;
+    struct status_proc *procs;
+    struct status_ring *rings;
+    size_t nprocs, nrings;
+    struct collector_sample c0, c1; /* before and after the sample */
+    double secs;                    /* the sample's length */
+    uint64_t drops_grew;            /* records dropped during the sample, over every ring */
+    double rate_bytes, rate_records; /* the collector's; rate_records -1: unknown */
+};
+
+/* Opens every process's meta segment and rings first, so the sample covers
+ * the same rings. A segment that does not open is skipped. */
+static void status_open(struct status *st)
+{
+    char err[4096 + 256];
+    for (size_t i = 0; i < st->list.n; i++) {
+        struct shmlog_seg meta;
+        if (st->list.v[i].kind != SHMLOG_SEG_META || open_segment(&st->list.v[i], &meta, err, sizeof err) != 0)
+            continue;
+        struct status_proc *p = &st->procs[st->nprocs];
+        if (shmlog_meta_info(&meta, &p->info, err, sizeof err) != 0 ||
+            shmlog_meta_attribution(&meta, &p->info, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", dump_prog, err);
+            shmlog_seg_close(&meta);
+            continue;
+        }
+        p->alive = shmlog_meta_holder(&meta) >= 0;
+        p->first_ring = st->nrings;
+        for (size_t j = i + 1, end = process_run_end(&st->list, i); j < end; j++) {
+            struct status_ring *r = &st->rings[st->nrings];
+            /* st->nrings < st->list.n: two metas of one owner may claim a ring */
+            if (st->list.v[j].kind == SHMLOG_SEG_RING && st->nrings < st->list.n &&
+                open_ring_of(&meta, &st->list.v[j], &r->seg, &r->view, err, sizeof err) == 0) {
+                r->dropped0 = shmlog_ring_dropped(&r->view);
+                st->nrings++;
+            }
+        }
+        shmlog_seg_close(&meta);
+        p->nrings = st->nrings - p->first_ring;
+        st->nprocs++;
+    }
+}
+
+/* The sample: the collector before, --watch of sleep, the collector after;
+ * then each ring's drops since it was opened and its lag, and the
+ * collector's rates (from its metrics file when there is one). */
+static void status_sample(const struct cli *cli, struct status *st)
+{
+    sample_collector(cli, &st->c0);
+    uint64_t t0 = now_ns();
+    struct timespec ts = {(time_t)(cli->watch_ns / 1000000000u), (long)(cli->watch_ns % 1000000000u)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    uint64_t t1 = now_ns();
+    sample_collector(cli, &st->c1);
+    st->secs = (double)(t1 - t0) / 1e9;
+
+    for (size_t k = 0; k < st->nprocs; k++) {
+        struct status_proc *p = &st->procs[k];
+        for (size_t j = p->first_ring; j < p->first_ring + p->nrings; j++) {
+            struct status_ring *r = &st->rings[j];
+            r->dropped1 = shmlog_ring_dropped(&r->view);
+            st->drops_grew += r->dropped1 > r->dropped0 ? r->dropped1 - r->dropped0 : 0;
+            r->has_lag = ring_lag(r, !p->alive, t1, &r->lag_ns);
+        }
+    }
+    const struct collector_sample *c0 = &st->c0, *c1 = &st->c1;
+    st->rate_bytes = (double)collector_growth(c0, c1) / st->secs;
+    st->rate_records = -1;
+    if (c0->metric_bytes >= 0 && c1->metric_bytes >= c0->metric_bytes)
+        st->rate_bytes = (c1->metric_bytes - c0->metric_bytes) / st->secs;
+    if (c0->metric_records >= 0 && c1->metric_records >= c0->metric_records)
+        st->rate_records = (c1->metric_records - c0->metric_records) / st->secs;
+}
+
+/* Slots in use: head - tail, at most the capacity. */
+static uint64_t ring_fill(const struct status_ring *r)
+{
+    uint64_t head = shmlog_ring_head(&r->view), tail = shmlog_ring_tail(&r->view);
+    return head - tail > r->view.cap ? r->view.cap : head - tail;
+}
+
+/* ---- JSON: one object ---- */
+
+/* "collector":{...} */
+static void put_json_collector(struct shmlog_buf *b, const struct status *st)
+{
+    const struct collector_sample *c1 = &st->c1;
+    shmlog_buf_puts(b, ",\"collector\":{\"file\":");
+    if (c1->part[0])
+        shmlog_json_string(b, c1->part, strlen(c1->part));
+    else
+        shmlog_buf_puts(b, "null");
+    put_json_kv_u64(b, "bytes", c1->bytes);
+    put_json_kv_u64(b, "pid", c1->pid);
+    put_json_kv_bool(b, "alive", c1->alive);
+    put_json_kv_double(b, "write_bytes_per_s", st->rate_bytes);
+    if (st->rate_records >= 0)
+        put_json_kv_double(b, "records_per_s", st->rate_records);
+    shmlog_buf_putc(b, '}');
+}
+
+static void put_json_ring(struct shmlog_buf *b, const struct status_ring *r)
+{
+    shmlog_buf_puts(b, "{\"cpu\":");
+    shmlog_buf_u64(b, r->view.cpu);
+    put_json_kv_u64(b, "capacity", r->view.cap);
+    put_json_kv_u64(b, "fill", ring_fill(r));
+    put_json_kv_u64(b, "dropped", r->dropped1);
+    put_json_kv_u64(b, "dropped_during_sample", r->dropped1 - r->dropped0);
+    put_json_kv_u64(b, "lost", shmlog__load_relaxed(&r->view.hdr->lost));
+    put_json_kv_u64(b, "collector_pid", shmlog__load_relaxed(&r->view.hdr->collector_pid));
+    shmlog_buf_puts(b, ",\"lag_ns\":");
+    if (r->has_lag)
+        shmlog_buf_u64(b, r->lag_ns);
+    else
+        shmlog_buf_putc(b, '0');
+    shmlog_buf_putc(b, '}');
+}
+
+static void put_json_process(struct shmlog_buf *b, const struct status *st, const struct status_proc *p)
+{
+    shmlog_buf_puts(b, "{\"app\":");
+    shmlog_json_string(b, p->info.app, strlen(p->info.app));
+    put_json_kv_u64(b, "pid", p->info.pid);
+    put_json_kv_bool(b, "alive", p->alive);
+    put_json_kv_str(b, "level", level_text(p->info.level));
+    shmlog_buf_puts(b, ",\"rings\":[");
+    for (size_t j = p->first_ring; j < p->first_ring + p->nrings; j++) {
+        if (j > p->first_ring)
+            shmlog_buf_putc(b, ',');
+        put_json_ring(b, &st->rings[j]);
+    }
+    shmlog_buf_puts(b, "]}");
+}
+
+/* The whole report as one JSON object, one line. */
+static void status_json(struct shmlog_buf *b, const struct status *st)
+{
+    shmlog_buf_puts(b, "{\"sample_s\":");
+    shmlog_json_double(b, st->secs, 0);
+    put_json_collector(b, st);
+    put_clock_state(b, 1);
+    shmlog_buf_puts(b, ",\"processes\":[");
+    for (size_t k = 0; k < st->nprocs; k++) {
+        if (k)
+            shmlog_buf_putc(b, ',');
+        put_json_process(b, st, &st->procs[k]);
+    }
+    shmlog_buf_puts(b, "]");
+    put_json_kv_bool(b, "drops_grew", st->drops_grew != 0);
+    shmlog_buf_puts(b, "}\n");
+}
+
+/* ---- Text: one screen ---- */
+
+/* "collector: pid ... writing FILE (x MiB) at y KiB/s, z records/s (sampled s)" */
+static void put_text_collector(struct shmlog_buf *b, const struct cli *cli, const struct status *st)
+{
+    const struct collector_sample *c1 = &st->c1;
+    char line[512];
+    if (c1->part[0]) {
+        snprintf(line, sizeof line, "collector: pid %u %s, writing ", c1->pid, c1->alive ? "alive" : "NOT RUNNING");
+        shmlog_buf_puts(b, line);
+        put_text_safe(b, c1->part);
+        snprintf(line, sizeof line, " (%.1f MiB) at %.1f KiB/s", (double)c1->bytes / 1048576.0,
+                 st->rate_bytes / 1024.0);
+        shmlog_buf_puts(b, line);
+        if (st->rate_records >= 0) {
+            snprintf(line, sizeof line, ", %.0f records/s", st->rate_records);
+            shmlog_buf_puts(b, line);
+        }
+    } else {
+        shmlog_buf_puts(b, "collector: no open file in ");
+        put_text_safe(b, cli->out_dir);
+    }
+    snprintf(line, sizeof line, " (sampled %.2f s)\n", st->secs);
+    shmlog_buf_puts(b, line);
+}
+
+/* "app[pid] alive level=INFO rings=2", then one line per ring. */
+static void put_text_process(struct shmlog_buf *b, const struct status *st, const struct status_proc *p)
+{
+    char line[512];
+    put_text_safe(b, p->info.app);
+    snprintf(line, sizeof line, "[%u] %s level=%s rings=%zu\n", p->info.pid, p->alive ? "alive" : "dead",
+             level_text(p->info.level), p->nrings);
+    shmlog_buf_puts(b, line);
+    for (size_t j = p->first_ring; j < p->first_ring + p->nrings; j++) {
+        const struct status_ring *r = &st->rings[j];
+        uint64_t fill = ring_fill(r);
+        int drained = shmlog__load_relaxed(&r->view.hdr->collector_pid) != 0;
+        snprintf(line, sizeof line, "  cpu%u fill=%llu/%llu (%.1f%%) dropped=%llu (+%llu) lag=", r->view.cpu,
+                 (unsigned long long)fill, (unsigned long long)r->view.cap,
+                 100.0 * (double)fill / (double)r->view.cap, (unsigned long long)r->dropped1,
+                 (unsigned long long)(r->dropped1 - r->dropped0));
+        shmlog_buf_puts(b, line);
+        if (r->has_lag)
+            put_duration(b, r->lag_ns);
+        else
+            shmlog_buf_putc(b, '0');
+        shmlog_buf_puts(b, drained ? "\n" : " (no collector)\n");
+    }
+}
+
+/* The report as text: the collector line, the clock lines, each process
+ * (written out one at a time), the verdict. */
+static void status_text(struct shmlog_buf *b, const struct cli *cli, const struct status *st)
+{
+    char line[512];
+    put_text_collector(b, cli, st);
+    put_clock_state(b, 0);
+    for (size_t k = 0; k < st->nprocs; k++) {
+        put_text_process(b, st, &st->procs[k]);
+        out_end(b);
+        *b = out_begin();
+    }
+    if (!st->nprocs)
+        shmlog_buf_puts(b, "no processes\n");
+    if (st->drops_grew)
+        snprintf(line, sizeof line, "status: %llu records dropped during the sample\n",
+                 (unsigned long long)st->drops_grew);
+    else
+        snprintf(line, sizeof line, "status: ok, no drops during the sample\n");
+    shmlog_buf_puts(b, line);
+}
+
+int cmd_status(struct cli *cli)
+{
+    struct status st = {0};
+    int status = scan_dirs(cli, &st.list);
+    st.procs = calloc(st.list.n ? st.list.n : 1, sizeof *st.procs);
+    st.rings = calloc(st.list.n ? st.list.n : 1, sizeof *st.rings);
+    if (!st.procs || !st.rings) {
+        fprintf(stderr, "%s: out of memory\n", dump_prog);
+        free(st.procs);
+        free(st.rings);
+        free(st.list.v);
+        return 1;
+    }
+
+    status_open(&st);
+    status_sample(cli, &st);
+    struct shmlog_buf b = out_begin();
+    if (cli->json)
+        status_json(&b, &st);
+    else
+        status_text(&b, cli, &st);
+    out_end(&b);
+
+    for (size_t j = 0; j < st.nrings; j++)
+        shmlog_seg_close(&st.rings[j].seg);
+    free(st.procs);
+    free(st.rings);
+    free(st.list.v);
+    if (st.drops_grew)
+        return EXIT_DROPS;
+    return status;
+}

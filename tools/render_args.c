@@ -1,0 +1,139 @@
+/*
+ * render_args.c - argument decoding: a record's payload read back into typed
+ * arguments by the types its call site registered. The payload comes from
+ * another process or a file: every length is checked against it.
+ */
+#include "render_private.h"
+
+#include <endian.h>
+#include <string.h>
+
+const char *shmlog_arg_type_name(unsigned type)
+{
+    static const char *const names[SHMLOG_ARG_TYPE_COUNT] = {
+        "none", "bool", "i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64", "f32", "f64", "ptr", "str",
+    };
+    return type < SHMLOG_ARG_TYPE_COUNT ? names[type] : "?";
+}
+
+/* A little-endian value of 1, 2, 4 or 8 bytes (shmlog_arg_width's widths). */
+static uint64_t load_le(const uint8_t *p, unsigned width)
+{
+    switch (width) {
+    case 1:
+        return p[0];
+    case 2: {
+        uint16_t v;
+        memcpy(&v, p, sizeof v);
+        return le16toh(v);
+    }
+    case 4: {
+        uint32_t v;
+        memcpy(&v, p, sizeof v);
+        return le32toh(v);
+    }
+    default: {
+        uint64_t v;
+        memcpy(&v, p, sizeof v);
+        return le64toh(v);
+    }
+    }
+}
+
+/* shmlog_decode_args for nargs arguments of the given types: one switch
+ * per argument, each case loading its own width. */
+int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
+                             struct shmlog_arg args[SHMLOG_MAX_ARGS])
+{
+    if (nargs > SHMLOG_MAX_ARGS)
+        return -1;
+    size_t off = 0;
+    for (unsigned i = 0; i < nargs; i++) {
+        struct shmlog_arg *a = &args[i];
+        const uint8_t *p = payload + off;
+        size_t left = payload_len - off;
+        a->type = types[i];
+        a->str_truncated = 0;
+        a->str_len = 0;
+        switch (types[i]) {
+        case SHMLOG_ARG_BOOL: case SHMLOG_ARG_U8:
+            if (left < 1)
+                return -1;
+            a->v.u = p[0];
+            off += 1;
+            break;
+        case SHMLOG_ARG_I8:
+            if (left < 1)
+                return -1;
+            a->v.i = sign_extend(p[0], 8);
+            off += 1;
+            break;
+        case SHMLOG_ARG_U16:
+            if (left < 2)
+                return -1;
+            a->v.u = load_le(p, 2);
+            off += 2;
+            break;
+        case SHMLOG_ARG_I16:
+            if (left < 2)
+                return -1;
+            a->v.i = sign_extend(load_le(p, 2), 16);
+            off += 2;
+            break;
+        case SHMLOG_ARG_U32:
+            if (left < 4)
+                return -1;
+            a->v.u = load_le(p, 4);
+            off += 4;
+            break;
+        case SHMLOG_ARG_I32:
+            if (left < 4)
+                return -1;
+            a->v.i = sign_extend(load_le(p, 4), 32);
+            off += 4;
+            break;
+        case SHMLOG_ARG_F32: {
+            if (left < 4)
+                return -1;
+            uint32_t bits = (uint32_t)load_le(p, 4);
+            float f;
+            memcpy(&f, &bits, sizeof f);
+            a->v.f = f;
+            off += 4;
+            break;
+        }
+        case SHMLOG_ARG_U64: case SHMLOG_ARG_I64: case SHMLOG_ARG_PTR: case SHMLOG_ARG_F64: {
+            if (left < 8)
+                return -1;
+            uint64_t raw = load_le(p, 8);
+            memcpy(&a->v, &raw, sizeof raw); /* the bits of u, i or f alike */
+            off += 8;
+            break;
+        }
+        case SHMLOG_ARG_STR: {
+            if (left < 2)
+                return -1;
+            uint16_t hdr = (uint16_t)load_le(p, 2);
+            size_t len = hdr & SHMLOG_STR_LEN_MASK;
+            if (left - 2 < len)
+                return -1;
+            a->str_truncated = (hdr & SHMLOG_STR_TRUNCATED) != 0;
+            a->str_len = (uint16_t)len;
+            a->v.s = p + 2;
+            off += 2 + len;
+            break;
+        }
+        default:
+            return -1;
+        }
+    }
+    return (int)nargs;
+}
+
+int shmlog_decode_args(const struct shmlog_site_info *site, const uint8_t *payload, size_t payload_len,
+                       struct shmlog_arg args[SHMLOG_MAX_ARGS])
+{
+    if (!site)
+        return -1;
+    return decode_args_typed(site->nargs, site->arg_types, payload, payload_len, args);
+}

@@ -1,0 +1,94 @@
+/*
+ * render_buf.c - the bounded output buffer's out-of-line parts and integers
+ * in decimal and hex (the inline parts: render.h, render_private.h).
+ */
+#include "render_private.h"
+
+#include <string.h>
+
+const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+void shmlog_buf_put_slow(struct shmlog_buf *b, const void *src, size_t n)
+{
+    size_t room = b->cap - b->len;
+    if (n > room) {
+        n = room;
+        b->overflow = 1;
+    }
+    memcpy(b->data + b->len, src, n);
+    b->len += n;
+}
+
+void shmlog_buf_fill(struct shmlog_buf *b, char c, size_t n)
+{
+    size_t room = b->cap - b->len;
+    if (n > room) {
+        n = room;
+        b->overflow = 1;
+    }
+    memset(b->data + b->len, c, n);
+    b->len += n;
+}
+
+void shmlog_buf_u64(struct shmlog_buf *b, uint64_t v)
+{
+    buf_u64(b, v);
+}
+
+void shmlog_buf_i64(struct shmlog_buf *b, int64_t v)
+{
+    if (v < 0) {
+        shmlog_buf_putc(b, '-');
+        shmlog_buf_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        shmlog_buf_u64(b, (uint64_t)v);
+    }
+}
+
+/* Appends v zero-padded to exactly ndigits digits (v < 10^ndigits). */
+void buf_u64_padded(struct shmlog_buf *b, uint64_t v, int ndigits)
+{
+    char tmp[24];
+    char *end = tmp + sizeof tmp;
+    char *p = u64_digits_back(end, v);
+    while (end - p < ndigits)
+        *--p = '0';
+    shmlog_buf_put(b, p, (size_t)(end - p));
+}
+
+void buf_u128(struct shmlog_buf *b, u128 v)
+{
+    static const uint64_t ten19 = 10000000000000000000ULL;
+    if (v <= UINT64_MAX) {
+        shmlog_buf_u64(b, (uint64_t)v);
+        return;
+    }
+    /* v < 2^128 so v / 10^19 < 2^64: two pieces suffice. */
+    shmlog_buf_u64(b, (uint64_t)(v / ten19));
+    buf_u64_padded(b, (uint64_t)(v % ten19), 19);
+}
+
+void buf_hex64(struct shmlog_buf *b, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[16];
+    char *p = tmp + sizeof tmp;
+    do {
+        *--p = hex[v & 15];
+        v >>= 4;
+    } while (v);
+    shmlog_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+const uint64_t pow10_u64[20] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+    1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+    1000000000000000000ULL, 10000000000000000000ULL,
+};
+
+const double pow10_dbl[20] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
+                                     1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19};

@@ -1,0 +1,129 @@
+/*
+ * render_escape.c - bytes made safe to show: escaped for a text line (control
+ * bytes and invalid UTF-8 as \xNN) or for a JSON string (valid JSON for any
+ * bytes, invalid UTF-8 as \ufffd).
+ */
+#include "render_private.h"
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is invalid:
+ * overlong forms, surrogates and code points above U+10FFFF are invalid. */
+static size_t utf8_valid_len(const uint8_t *s, size_t n)
+{
+    uint8_t c = s[0];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (n < 3 || (s[2] & 0xC0) != 0x80)
+            return 0;
+        uint8_t lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        return s[1] >= lo && s[1] <= hi ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (n < 4 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+            return 0;
+        uint8_t lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        return s[1] >= lo && s[1] <= hi ? 4 : 0;
+    }
+    return 0;
+}
+
+/* Bytes carried as they are: printable ASCII. JSON strings also escape the
+ * quote and the backslash. */
+#define PLAIN_ROW(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+const uint8_t text_plain[256] = {
+    PLAIN_ROW(0), PLAIN_ROW(0), PLAIN_ROW(1), PLAIN_ROW(1), PLAIN_ROW(1), PLAIN_ROW(1), PLAIN_ROW(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x7f */
+};
+const uint8_t json_plain[256] = {
+    PLAIN_ROW(0), PLAIN_ROW(0),
+    1, 1, 0 /* " */, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    PLAIN_ROW(1), PLAIN_ROW(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 /* \ */, 1, 1, 1,
+    PLAIN_ROW(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x7f */
+};
+#undef PLAIN_ROW
+
+/* JSON string contents (no quotes) for any bytes. */
+void json_escape_body(struct shmlog_buf *out, const uint8_t *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i = 0;
+    while (i < n) {
+        size_t run = plain_run(s, i, n, json_plain);
+        shmlog_buf_put(out, s + i, run - i);
+        i = run;
+        if (i >= n)
+            break;
+        uint8_t c = s[i];
+        if (c >= 0x80) {
+            size_t len = utf8_valid_len(s + i, n - i);
+            if (len) {
+                shmlog_buf_put(out, s + i, len);
+                i += len;
+            } else {
+                shmlog_buf_put(out, "\\ufffd", 6);
+                i++;
+            }
+            continue;
+        }
+        switch (c) {
+        case '"': shmlog_buf_put(out, "\\\"", 2); break;
+        case '\\': shmlog_buf_put(out, "\\\\", 2); break;
+        case '\n': shmlog_buf_put(out, "\\n", 2); break;
+        case '\r': shmlog_buf_put(out, "\\r", 2); break;
+        case '\t': shmlog_buf_put(out, "\\t", 2); break;
+        case '\b': shmlog_buf_put(out, "\\b", 2); break;
+        case '\f': shmlog_buf_put(out, "\\f", 2); break;
+        default: {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            shmlog_buf_put(out, u, sizeof u);
+            break;
+        }
+        }
+        i++;
+    }
+}
+
+void shmlog_json_string(struct shmlog_buf *out, const void *s, size_t n)
+{
+    shmlog_buf_putc(out, '"');
+    json_escape_body(out, (const uint8_t *)s, n);
+    shmlog_buf_putc(out, '"');
+}
+
+/* Text lines: control bytes and invalid UTF-8 become visible escapes, so a
+ * hostile message cannot break lines or drive the terminal. */
+void put_text_escaped(struct shmlog_buf *out, const void *src, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const uint8_t *s = (const uint8_t *)src;
+    size_t i = 0;
+    while (i < n) {
+        size_t run = plain_run(s, i, n, text_plain);
+        shmlog_buf_put(out, s + i, run - i);
+        i = run;
+        if (i >= n)
+            break;
+        uint8_t c = s[i];
+        size_t len = c >= 0x80 ? utf8_valid_len(s + i, n - i) : 0;
+        if (len) {
+            shmlog_buf_put(out, s + i, len);
+            i += len;
+            continue;
+        }
+        if (c == '\n') {
+            shmlog_buf_puts(out, "\\n");
+        } else if (c == '\r') {
+            shmlog_buf_puts(out, "\\r");
+        } else if (c == '\t') {
+            shmlog_buf_puts(out, "\\t");
+        } else {
+            char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+            shmlog_buf_put(out, esc, sizeof esc);
+        }
+        i++;
+    }
+}

@@ -1,0 +1,303 @@
+/*
+ * render_json.c - JSON Lines: typed argument values, the fields object, and
+ * the record, exit and loss objects (keys and their order: render.h).
+ */
+#include "render_private.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+void shmlog_json_double(struct shmlog_buf *out, double v, int is_f32)
+{
+    if (!isfinite(v))
+        shmlog_buf_puts(out, "null");
+    else
+        put_shortest_double(out, v, is_f32);
+}
+
+void shmlog_json_arg(struct shmlog_buf *out, const struct shmlog_arg *a)
+{
+    switch (a->type) {
+    case SHMLOG_ARG_BOOL:
+        shmlog_buf_puts(out, a->v.u ? "true" : "false");
+        break;
+    case SHMLOG_ARG_I8: case SHMLOG_ARG_I16: case SHMLOG_ARG_I32: case SHMLOG_ARG_I64:
+        shmlog_buf_i64(out, a->v.i);
+        break;
+    case SHMLOG_ARG_U8: case SHMLOG_ARG_U16: case SHMLOG_ARG_U32: case SHMLOG_ARG_U64:
+        shmlog_buf_u64(out, a->v.u);
+        break;
+    case SHMLOG_ARG_F32: case SHMLOG_ARG_F64:
+        shmlog_json_double(out, a->v.f, a->type == SHMLOG_ARG_F32);
+        break;
+    case SHMLOG_ARG_PTR:
+        shmlog_buf_puts(out, "\"0x");
+        buf_hex64(out, a->v.u);
+        shmlog_buf_putc(out, '"');
+        break;
+    case SHMLOG_ARG_STR:
+        shmlog_json_string(out, a->v.s, a->str_len);
+        break;
+    default:
+        shmlog_buf_puts(out, "null");
+        break;
+    }
+}
+
+/* "name": of field i; a repeated name gets its argument's position as a
+ * suffix, so no value hides behind a duplicate key. */
+void put_field_key(struct shmlog_buf *out, const struct field_refs *f, int i)
+{
+    const struct field_ref *r = &f->v[i];
+    int duplicate = 0;
+    for (int j = 0; j < i; j++)
+        duplicate |= f->v[j].len == r->len && memcmp(f->v[j].name, r->name, r->len) == 0;
+    shmlog_buf_putc(out, '"');
+    shmlog_buf_put(out, r->name, r->len); /* [A-Za-z0-9_.]: nothing to escape */
+    if (duplicate) {
+        shmlog_buf_putc(out, '_');
+        shmlog_buf_u64(out, (uint64_t)r->arg + 1);
+    }
+    shmlog_buf_puts(out, "\":");
+}
+
+/* {"name":value,...} */
+static void emit_fields(struct shmlog_buf *out, const struct field_refs *f, const struct shmlog_arg *args)
+{
+    shmlog_buf_putc(out, '{');
+    for (int i = 0; i < f->n; i++) {
+        if (i)
+            shmlog_buf_putc(out, ',');
+        put_field_key(out, f, i);
+        shmlog_json_arg(out, &args[f->v[i].arg]);
+    }
+    shmlog_buf_putc(out, '}');
+}
+
+void shmlog_json_fields(const char *fmt, const struct shmlog_arg *args, int nargs, struct shmlog_buf *out)
+{
+    struct fmt_walk w;
+    struct fmt_spec sp;
+    struct field_refs fields;
+    const char *text;
+    size_t len;
+    enum item_kind kind;
+
+    fields.n = 0;
+    walk_init(&w, fmt, nargs);
+    while ((kind = walk_next(&w, &sp, &text, &len)) != ITEM_END)
+        if (kind == ITEM_SPEC)
+            note_field(&fields, &sp);
+    emit_fields(out, &fields, args);
+}
+
+static void put_json_cstring(struct shmlog_buf *out, const char *s)
+{
+    if (!s)
+        s = "";
+    shmlog_json_string(out, s, strlen(s));
+}
+
+/* The fields every line starts with in JSON: ts_ns and time. */
+static void put_json_time(struct shmlog_buf *out, uint64_t ts_ns)
+{
+    /* Records of one second share everything but the 9 nanosecond digits
+     * (twice): "{"ts_ns":<seconds>" and ","time":"<civil second>." are made
+     * once per second. */
+    static __thread uint64_t cached_sec = UINT64_MAX;
+    static __thread char head[9 + 20], middle[9 + 19 + 1];
+    static __thread unsigned head_len;
+    uint64_t sec = ts_ns / 1000000000u;
+    if (sec && out->cap - out->len >= sizeof head + sizeof middle + 20) {
+        if (sec != cached_sec) {
+            memcpy(head, "{\"ts_ns\":", 9);
+            char digits[20];
+            char *p = u64_digits_back(digits + sizeof digits, sec);
+            head_len = 9 + (unsigned)(digits + sizeof digits - p);
+            memcpy(head + 9, p, head_len - 9);
+            memcpy(middle, ",\"time\":\"", 9);
+            memcpy(middle + 9, civil_second(sec), 19);
+            middle[28] = '.';
+            cached_sec = sec;
+        }
+        char *d = out->data + out->len;
+        memcpy(d, head, sizeof head);
+        d += head_len;
+        uint32_t ns = (uint32_t)(ts_ns % 1000000000u);
+        write_8_digits(d, ns / 10);
+        d[8] = (char)('0' + ns % 10);
+        memcpy(d + 9, middle, sizeof middle);
+        memcpy(d + 9 + sizeof middle, d, 9);
+        d[18 + sizeof middle] = 'Z';
+        d[19 + sizeof middle] = '"';
+        out->len += head_len + 9 + sizeof middle + 11;
+        return;
+    }
+    shmlog_buf_put(out, "{\"ts_ns\":", 9);
+    shmlog_buf_u64(out, ts_ns);
+    shmlog_buf_put(out, ",\"time\":\"", 9);
+    shmlog_buf_rfc3339(out, ts_ns);
+    shmlog_buf_putc(out, '"');
+}
+/* ",\"level\":\"INFO\",\"category\":\"order\",\"host\":..,\"app\":..,\"pid\":1234,\"tid\":" */
+void put_json_head(struct shmlog_buf *out, unsigned level, unsigned category, const char *host,
+                          const char *app, uint32_t pid)
+{
+    shmlog_buf_puts(out, ",\"level\":\"");
+    put_level_text(out, level, 0);
+    shmlog_buf_puts(out, "\",\"category\":\"");
+    const char *cat = shmlog_category_name(category);
+    if (cat) {
+        shmlog_buf_puts(out, cat);
+    } else {
+        shmlog_buf_puts(out, "cat");
+        shmlog_buf_u64(out, category);
+    }
+    shmlog_buf_puts(out, "\",\"host\":");
+    put_json_cstring(out, host);
+    shmlog_buf_puts(out, ",\"app\":");
+    put_json_cstring(out, app);
+    shmlog_buf_puts(out, ",\"pid\":");
+    shmlog_buf_u64(out, pid);
+    shmlog_buf_puts(out, ",\"tid\":");
+}
+
+/* ",\"site\":\"file:line\",\"msg\":\"" */
+void put_json_site(struct shmlog_buf *out, const char *file, uint32_t line, int known)
+{
+    if (!known) {
+        shmlog_buf_puts(out, ",\"site\":null,\"msg\":\"");
+        return;
+    }
+    shmlog_buf_puts(out, ",\"site\":\"");
+    json_escape_body(out, (const uint8_t *)file, strlen(file));
+    shmlog_buf_putc(out, ':');
+    shmlog_buf_u64(out, line);
+    shmlog_buf_puts(out, "\",\"msg\":\"");
+}
+
+/* "<tid>,"cpu":<cpu>": a ring's records mostly share both, so the text of
+ * the last pair is kept. */
+static void put_tid_cpu(struct shmlog_buf *out, uint32_t tid, uint32_t cpu)
+{
+    static __thread uint64_t cached = UINT64_MAX;
+    static __thread char text[32];
+    static __thread size_t text_len;
+    uint64_t key = (uint64_t)tid << 32 | cpu;
+    if (key != cached) {
+        struct shmlog_buf b;
+        shmlog_buf_init(&b, text, sizeof text);
+        buf_u64(&b, tid);
+        shmlog_buf_put(&b, ",\"cpu\":", 7);
+        buf_u64(&b, cpu);
+        text_len = b.len;
+        cached = key;
+    }
+    shmlog_buf_put(out, text, text_len);
+}
+int json_record(const struct shmlog_site_render *sr, const struct shmlog_rec *rec, uint32_t cpu, uint64_t ts_ns,
+                const struct shmlog_arg *args, int nargs, struct shmlog_buf *out)
+{
+    int truncated = (rec->flags & SHMLOG_REC_TRUNCATED) != 0;
+    /* A record repeats its site's level and category; one that differs
+     * (a hostile or damaged record) gets its own head. */
+    int own_head = rec->level != sr->level || rec->category != sr->category;
+
+    put_json_time(out, ts_ns);
+    if (own_head)
+        put_json_head(out, rec->level, rec->category, sr->host, sr->app, sr->pid);
+    else
+        put_piece(out, sr->json_head, sr->json_head_len);
+    put_tid_cpu(out, rec->tid, cpu);
+    shmlog_buf_put(out, ",\"seq\":", 7);
+    buf_u64(out, rec->pos);
+    put_piece(out, sr->json_site, sr->json_site_len);
+    struct arg_memo memo[SHMLOG_MAX_ARGS];
+    for (int i = 0; i < sr->nfields; i++)
+        memo[sr->fields[i].arg].kind = MEMO_NONE;
+    put_prepared_msg(sr, rec, args, nargs, out, ESC_JSON, sr->nfields ? memo : NULL);
+    shmlog_buf_put(out, "\",\"fields\":{", 12);
+    if (nargs >= 0) {
+        for (int i = 0; i < sr->nfields; i++) {
+            const struct prep_field *f = &sr->fields[i];
+            const struct arg_memo *m = &memo[f->arg];
+            /* the first key without its leading comma */
+            put_piece(out, f->key + (i == 0), f->key_len - (i == 0));
+            switch (out->overflow ? MEMO_NONE : m->kind) {
+            case MEMO_COPY:
+                put_piece(out, out->data + m->off, m->len);
+                break;
+            case MEMO_STR:
+                shmlog_buf_putc(out, '"');
+                put_piece(out, out->data + m->off, m->len);
+                shmlog_buf_putc(out, '"');
+                break;
+            case MEMO_FIXED:
+                put_shortest_from(out, args[f->arg].v.f, m->q, m->prec, out->data + m->off, m->len);
+                break;
+            default:
+                shmlog_json_arg(out, &args[f->arg]);
+                break;
+            }
+        }
+    }
+    shmlog_buf_putc(out, '}');
+    if (truncated)
+        shmlog_buf_puts(out, ",\"truncated\":true");
+    if (!sr->known)
+        shmlog_buf_puts(out, ",\"error\":\"unknown site\"");
+    else if (nargs < 0)
+        shmlog_buf_puts(out, ",\"error\":\"corrupt payload\"");
+    shmlog_buf_put(out, "}\n", 2);
+    return out->overflow ? -ENOBUFS : 0;
+}
+
+/* how: 0..2, as shmlog_render_exit() has checked it. */
+int json_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, unsigned how,
+              struct shmlog_buf *out)
+{
+    static const char *const key[3] = {NULL, "shutdown", "died"};
+    put_json_time(out, in->ts_ns);
+    shmlog_buf_puts(out, ",\"host\":");
+    put_json_cstring(out, in->host);
+    shmlog_buf_puts(out, ",\"app\":");
+    put_json_cstring(out, in->app);
+    shmlog_buf_puts(out, ",\"pid\":");
+    shmlog_buf_u64(out, in->pid);
+    shmlog_buf_puts(out, ",\"exit\":{\"records\":");
+    shmlog_buf_u64(out, records);
+    shmlog_buf_puts(out, ",\"lost\":");
+    shmlog_buf_u64(out, lost);
+    if (key[how]) {
+        shmlog_buf_puts(out, ",\"how\":\"");
+        shmlog_buf_puts(out, key[how]);
+        shmlog_buf_putc(out, '"');
+    }
+    shmlog_buf_puts(out, "}}\n");
+    return out->overflow ? -ENOBUFS : 0;
+}
+
+int json_loss(const struct shmlog_render_input *in, const struct shmlog_loss *loss, struct shmlog_buf *out)
+{
+    const char *reason = shmlog_loss_reason_name(loss->reason);
+    put_json_time(out, in->ts_ns);
+    shmlog_buf_puts(out, ",\"host\":");
+    put_json_cstring(out, in->host);
+    shmlog_buf_puts(out, ",\"app\":");
+    put_json_cstring(out, in->app);
+    shmlog_buf_puts(out, ",\"pid\":");
+    shmlog_buf_u64(out, in->pid);
+    shmlog_buf_puts(out, ",\"cpu\":");
+    shmlog_buf_u64(out, in->cpu);
+    shmlog_buf_puts(out, ",\"loss\":{\"reason\":\"");
+    shmlog_buf_puts(out, reason);
+    shmlog_buf_puts(out, "\",\"records\":");
+    shmlog_buf_u64(out, loss->records);
+    shmlog_buf_puts(out, ",\"positions\":");
+    shmlog_buf_u64(out, loss->positions);
+    shmlog_buf_puts(out, ",\"first_seq\":");
+    shmlog_buf_u64(out, loss->first_pos);
+    shmlog_buf_puts(out, "}}\n");
+    return out->overflow ? -ENOBUFS : 0;
+}

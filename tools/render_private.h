@@ -1,0 +1,499 @@
+/*
+ * render_private.h - what the renderer's files share; not installed, not
+ * included outside tools/render*.c (its users include render.h).
+ *
+ *   render.c         the entry points: a record, a prepared record, an exit or
+ *                    a loss, handed to the text or the JSON formatter
+ *   render_text.c    the text line: head, site, record, exit and loss lines
+ *   render_json.c    JSON Lines: values, the fields object, record, exit and loss objects
+ *   render_site.c    a call site prepared once: the format parsed into items,
+ *                    fast paths chosen, the constant parts of both lines made
+ *   render_printf.c  our printf-compatible formatter: the conversions, the
+ *                    general message and the prepared items' message
+ *   render_parse.c   format strings: the walk over literal runs and specs, the name=%x fields
+ *   render_float.c   doubles in decimal: exact fixed rounding, shortest round trip
+ *   render_args.c    argument decoding from payloads
+ *   render_escape.c  escaping for text lines and JSON strings, UTF-8 checks
+ *   render_time.c    RFC 3339 times
+ *   render_buf.c     the bounded buffer's out-of-line parts, integers in decimal and hex
+ *
+ * The calls point down this list and never back, but for two: render_site.c
+ * (which makes each line's constant parts with the text and JSON formatters'
+ * own functions) and shmlog_render_record() there (which prepares a site,
+ * then renders as render.c does). Small helpers every record calls are
+ * inline here, as they were when the renderer was one file.
+ */
+#ifndef SHMLOG_RENDER_PRIVATE_H
+#define SHMLOG_RENDER_PRIVATE_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "render.h"
+
+__extension__ typedef unsigned __int128 u128;
+
+/* ==== Numbers (render_buf.c) ==== */
+
+extern const char digit_pairs[201];
+extern const uint64_t pow10_u64[20];
+extern const double pow10_dbl[20];
+
+/* Writes v (< 10^8) as exactly 8 digits at p. */
+static inline void write_8_digits(char *p, uint32_t v)
+{
+    uint32_t hi = v / 10000, lo = v % 10000;
+    memcpy(p, digit_pairs + 2 * (hi / 100), 2);
+    memcpy(p + 2, digit_pairs + 2 * (hi % 100), 2);
+    memcpy(p + 4, digit_pairs + 2 * (lo / 100), 2);
+    memcpy(p + 6, digit_pairs + 2 * (lo % 100), 2);
+}
+
+/* Writes v in decimal ending just before end; returns the first digit. */
+static inline char *u64_digits_back(char *end, uint64_t v)
+{
+    char *p = end;
+    /* 8 digits at a time in 32-bit arithmetic: nanosecond timestamps have 19. */
+    while (v >= 100000000u) {
+        p -= 8;
+        write_8_digits(p, (uint32_t)(v % 100000000u));
+        v /= 100000000u;
+    }
+    uint32_t w = (uint32_t)v;
+    while (w >= 100) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * (w % 100), 2);
+        w /= 100;
+    }
+    if (w >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * w, 2);
+    } else {
+        *--p = (char)('0' + w);
+    }
+    return p;
+}
+
+/* Decimal digits of v (1..20). */
+static inline unsigned u64_ndigits(uint64_t v)
+{
+    static const uint64_t pow10[20] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+        1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+        100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+        1000000000000000000ULL, 10000000000000000000ULL,
+    };
+    /* log10 from log2: 1233/4096 ~ log10(2), then one compare. */
+    if (v < 10)
+        return 1;
+    unsigned bits = 64 - (unsigned)__builtin_clzll(v);
+    unsigned d = bits * 1233 >> 12;
+    return d + (d < 20 && v >= pow10[d]);
+}
+
+/* shmlog_buf_u64, inlined where every record calls it: a few digits cost
+ * less than the call. */
+static inline void buf_u64(struct shmlog_buf *b, uint64_t v)
+{
+    /* Straight into the buffer when it has room: no copy. */
+    if (b->cap - b->len >= 20) {
+        if (v < 10) {
+            b->data[b->len++] = (char)('0' + v);
+            return;
+        }
+        unsigned n = u64_ndigits(v);
+        u64_digits_back(b->data + b->len + n, v);
+        b->len += n;
+        return;
+    }
+    char tmp[20];
+    char *p = u64_digits_back(tmp + sizeof tmp, v);
+    shmlog_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+/* Appends v zero-padded to exactly ndigits digits (v < 10^ndigits). */
+void buf_u64_padded(struct shmlog_buf *b, uint64_t v, int ndigits);
+void buf_u128(struct shmlog_buf *b, u128 v);
+/* Lower-case hex digits of v, no prefix. */
+void buf_hex64(struct shmlog_buf *b, uint64_t v);
+
+/* ==== Doubles in decimal (render_float.c) ==== */
+
+int fixed_round_exact(double a, int prec, u128 *q);
+
+/* *q = |a| * 10^prec rounded to an integer, ties to even, computed on the exact
+ * binary value: the digits glibc prints for %.<prec>f in the default rounding
+ * mode. -1 when a is not finite or the result does not fit 128 bits. */
+static inline int fixed_round(double a, int prec, u128 *q)
+{
+    /* Most values: |a| * 10^prec in one multiplication (10^prec is exact),
+     * off the exact product by at most half its ulp, 2^-14 below 2^40. When
+     * the product is farther than that from a half, its nearest integer is
+     * the exact product's: no tie, and the same integer. (NaN fails t < 2^40.) */
+    if (prec >= 0 && prec <= 19) {
+        double t = fabs(a) * pow10_dbl[prec];
+        if (t < 0x1p40) {
+            double n = (double)(uint64_t)(t + 0.5); /* an integer nearest t, or next to it */
+            double d = t - n;                        /* exact: n is within 1 of t */
+            if (d > -0.5 + 0x1p-13 && d < 0.5 - 0x1p-13) {
+                *q = (uint64_t)n;
+                return 0;
+            }
+        }
+    }
+    return fixed_round_exact(a, prec, q);
+}
+
+void put_fixed_cut(struct shmlog_buf *out, u128 q, int prec, int dot_always);
+
+
+/* Appends q / 10^prec with prec fraction digits; dot_always adds the '.' even
+ * when prec is 0. */
+static inline void put_fixed(struct shmlog_buf *out, u128 q, int prec, int dot_always)
+{
+    if (q > UINT64_MAX || out->cap - out->len < 48) {
+        put_fixed_cut(out, q, prec, dot_always);
+        return;
+    }
+    /* Backwards from the end: the fraction two digits at a time (leading
+     * zeros come out of the pairs), the point, then the integer part; no
+     * division by 10^prec. */
+    unsigned nd = u64_ndigits((uint64_t)q);
+    unsigned int_digits = nd > (unsigned)prec ? nd - (unsigned)prec : 1;
+    int dot = prec > 0 || dot_always;
+    char *d = out->data + out->len;
+    char *p = d + int_digits + (unsigned)dot + (unsigned)prec;
+    uint64_t v = (uint64_t)q;
+    int k = prec;
+    for (; k >= 2 && v > UINT32_MAX; k -= 2) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v <= UINT32_MAX) { /* the rest in 32-bit arithmetic: cheaper */
+        uint32_t w = (uint32_t)v;
+        for (; k >= 2; k -= 2) {
+            p -= 2;
+            memcpy(p, digit_pairs + 2 * (w % 100), 2);
+            w /= 100;
+        }
+        v = w;
+    }
+    if (k) {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    }
+    if (dot)
+        *--p = '.';
+    u64_digits_back(p, v);
+    out->len += int_digits + (unsigned)dot + (unsigned)prec;
+}
+
+/* Shortest decimal of a finite double that reads back as the same double (or,
+ * is_f32, whose double narrows back to the same float). Always has a '.' or an
+ * exponent, so a JSON reader keeps it a float. */
+void put_shortest_double(struct shmlog_buf *out, double v, int is_f32);
+/* The shortest round-trip form of a finite double whose fixed rendering
+ * with p digits was q: from there it only needs to look shorter. shown
+ * (or NULL): that rendering as text, sign included, shown_len bytes. */
+void put_shortest_from(struct shmlog_buf *out, double v, u128 q, int p, const char *shown, size_t shown_len);
+
+/* ==== Arguments (render_args.c) ==== */
+
+static inline int64_t sign_extend(uint64_t v, unsigned bits)
+{
+    if (bits >= 64)
+        return (int64_t)v;
+    uint64_t sign = 1ULL << (bits - 1);
+    v &= (sign << 1) - 1;
+    return (int64_t)((v ^ sign) - sign);
+}
+
+static inline int arg_is_integer(unsigned type)
+{
+    return type >= SHMLOG_ARG_BOOL && type <= SHMLOG_ARG_U64;
+}
+
+/* shmlog_decode_args for nargs arguments of the given types: one switch
+ * per argument, each case loading its own width. */
+int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
+                      struct shmlog_arg args[SHMLOG_MAX_ARGS]);
+
+/* ==== Escaping (render_escape.c) ==== */
+
+/* Bytes carried as they are: printable ASCII. JSON strings also escape the
+ * quote and the backslash. */
+extern const uint8_t text_plain[256];
+extern const uint8_t json_plain[256];
+
+/* The end of the run of bytes at s[i..n) that plain[] passes. Eight bytes
+ * at a time while they are all printable ASCII other than '"' and '\\'
+ * (then they pass either table), byte by byte after that. */
+static inline size_t plain_run(const uint8_t *s, size_t i, size_t n, const uint8_t plain[256])
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (n - i >= 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+        uint64_t special = ((x - ones * 0x20) | ((x + ones * 0x01) & highs) | (quote - ones) | (backslash - ones) | x) & highs;
+        /* special has a high bit for a byte < 0x20, 0x7f (x + 1 reaches 0x80),
+         * a quote or backslash (x ^ c == 0 borrows), or >= 0x80 (x itself);
+         * borrows may flag bytes after a special one, never before it. */
+        if (special)
+            break;
+        i += 8;
+    }
+    while (i < n && plain[s[i]])
+        i++;
+    return i;
+}
+
+/* JSON string contents (no quotes) for any bytes. */
+void json_escape_body(struct shmlog_buf *out, const uint8_t *s, size_t n);
+/* Text lines: control bytes and invalid UTF-8 become visible escapes, so a
+ * hostile message cannot break lines or drive the terminal. */
+void put_text_escaped(struct shmlog_buf *out, const void *src, size_t n);
+
+/* How message text is written: as is (shmlog_format), for a text line, or
+ * inside a JSON string. Conversions that print only digits, signs, spaces
+ * and letters bypass it; everything that may carry other bytes goes through. */
+enum esc_mode { ESC_NONE, ESC_TEXT, ESC_JSON };
+
+static inline void put_escaped(struct shmlog_buf *out, enum esc_mode esc, const void *s, size_t n)
+{
+    switch (esc) {
+    case ESC_NONE: shmlog_buf_put(out, s, n); break;
+    case ESC_TEXT: put_text_escaped(out, s, n); break;
+    case ESC_JSON: json_escape_body(out, (const uint8_t *)s, n); break;
+    }
+}
+
+/* ==== Format parsing (render_parse.c) ==== */
+
+enum {
+    FL_MINUS = 1,
+    FL_PLUS = 2,
+    FL_SPACE = 4,
+    FL_HASH = 8,
+    FL_ZERO = 16,
+};
+
+enum fmt_length { LEN_NONE, LEN_HH, LEN_H, LEN_L, LEN_LL, LEN_J, LEN_Z, LEN_T, LEN_BIG_L };
+
+enum spec_error {
+    SPEC_OK,
+    SPEC_INCOMPLETE,     /* the format ended inside the spec */
+    SPEC_POSITIONAL,     /* %1$d: not supported */
+    SPEC_WIDTH_LARGE,
+    SPEC_PREC_LARGE,
+};
+
+#define ARG_NONE (-1)    /* the spec takes no argument here */
+#define ARG_MISSING (-2) /* it takes one, but the site has no more */
+
+struct fmt_spec {
+    const char *text;   /* the spec as written, from its '%' */
+    size_t text_len;
+    unsigned flags;     /* FL_* */
+    int width;          /* -1 when absent */
+    int prec;           /* -1 when absent */
+    enum fmt_length length;
+    const char *length_text; /* as written, for error text */
+    size_t length_len;
+    char conv;          /* conversion character; 0 when incomplete */
+    enum spec_error error;
+    int width_arg;      /* argument indices or ARG_NONE / ARG_MISSING */
+    int prec_arg;
+    int value_arg;
+    const char *name_floor; /* a field name before the spec starts at or after this */
+};
+
+/* Walks a format: literal runs and conversion specs in order, consuming
+ * argument indices exactly as printf would, so that the message and the
+ * fields object always agree about which argument belongs to which spec. */
+struct fmt_walk {
+    const char *p;
+    const char *lit_begin; /* start of the literal text since the last spec */
+    int next_arg;
+    int nargs;
+};
+
+void walk_init(struct fmt_walk *w, const char *fmt, int nargs);
+
+enum item_kind { ITEM_END, ITEM_TEXT, ITEM_SPEC };
+
+
+/* Whether a conversion takes a value argument. */
+int takes_value(char conv);
+/* Next literal run (text, len) or spec. */
+enum item_kind walk_next(struct fmt_walk *w, struct fmt_spec *sp, const char **text, size_t *len);
+
+/* The `name=%conv` pairs of a format, noted while walking it. */
+#define FIELD_NAME_MAX 128 /* longer runs keep their last FIELD_NAME_MAX bytes */
+
+struct field_ref {
+    const char *name;
+    size_t len;
+    int arg;
+};
+
+struct field_refs {
+    struct field_ref v[SHMLOG_MAX_ARGS];
+    int n;
+};
+
+
+/* Notes sp in f when it is a `name=%conv` pair. */
+void note_field(struct field_refs *f, const struct fmt_spec *sp);
+
+/* ==== Prepared sites (render_site.c) ==== */
+
+/* Conversions common enough to bypass format_spec: chosen when the site is
+ * prepared, from the spec and the site's argument type, so that the record
+ * needs no check. */
+enum prep_fast {
+    FAST_NONE,     /* format_spec */
+    FAST_SIGNED,   /* %d %ld ...: no flags, width or precision; no cut changes the value */
+    FAST_UNSIGNED, /* %u %lu ...: the same */
+    FAST_STR,      /* %s: no flags, width or precision */
+    FAST_FIXED,    /* %f %.Nf: no flags or width */
+    FAST_CHAR,     /* %c of an integer: no flags or width */
+    FAST_INT,      /* any other d i u o x X of an integer: format_integer straight away */
+};
+
+enum prep_kind { PREP_TEXT, PREP_SPEC };
+
+/* Pieces of a line copied from a prepared site's arena, or from earlier in
+ * the line: their source has PIECE_PAD readable bytes (the arena is padded),
+ * so a short piece is one fixed-size copy, no length tests. The copy may run
+ * past the piece into the buffer's free end, which later writes cover. */
+#define PIECE_PAD 64
+
+static inline void put_piece(struct shmlog_buf *out, const char *s, size_t n)
+{
+    if (out->cap - out->len >= PIECE_PAD) {
+        /* memmove: a memo piece may lie just before where it goes */
+        if (n <= 16) {
+            memmove(out->data + out->len, s, 16);
+            out->len += n;
+            return;
+        }
+        if (n <= PIECE_PAD) {
+            memmove(out->data + out->len, s, PIECE_PAD);
+            out->len += n;
+            return;
+        }
+    }
+    shmlog_buf_put(out, s, n);
+}
+
+/* A conversion spec with the literal text before it, or literal text alone
+ * (the format's end). */
+struct prep_item {
+    uint8_t kind;
+    uint8_t fast;
+    uint8_t plain;  /* the text has nothing to escape, for text or JSON */
+    int8_t prec;    /* FAST_FIXED: fraction digits */
+    int arg;        /* FAST_*: the value argument */
+    const char *text; /* in the arena's format copy; len 0: none */
+    size_t len;
+    struct fmt_spec spec; /* SPEC: its pointers are into the arena's format copy */
+};
+
+struct prep_field {
+    const char *key; /* ",\"name\":" in the arena */
+    size_t key_len;
+    int arg;
+};
+
+struct shmlog_site_render {
+    size_t bytes;
+    int known;          /* a site was given */
+    uint8_t level, category, nargs;
+    uint8_t arg_types[SHMLOG_MAX_ARGS];
+    uint32_t line;
+    uint32_t pid;
+    const char *app, *host, *file; /* arena copies */
+    const char *json_head, *text_head, *json_site, *text_site;
+    size_t json_head_len, text_head_len, json_site_len, text_site_len;
+    int nitems;
+    int first_extra;    /* arguments from here on were not used by the format */
+    int nfields;
+    struct prep_field fields[SHMLOG_MAX_ARGS];
+    struct prep_item *items;
+    size_t arena_len;
+    char arena[];
+};
+
+/* ==== The formatter (render_printf.c) ==== */
+
+/* What the JSON message wrote for an argument, for its field to reuse. */
+enum memo_kind {
+    MEMO_NONE,
+    MEMO_COPY,  /* the field's value is the bytes the message has */
+    MEMO_STR,   /* the same, in quotes */
+    MEMO_FIXED, /* a double the message showed as q / 10^prec */
+};
+
+struct arg_memo {
+    uint8_t kind;
+    int8_t prec;
+    uint32_t off, len;
+    u128 q;
+};
+
+/* d i u o x X and non-null p. value: the argument's 64 bits, already cut to
+ * the conversion's width and extended by its signedness. */
+void format_integer(struct shmlog_buf *out, const struct fmt_spec *sp, int width, int prec, uint64_t value,
+                    int is_signed, char conv);
+uint64_t cut_to_length(uint64_t v, enum fmt_length length, int is_signed);
+/* Renders fmt with args into out, escaped as esc says; notes the named
+ * fields in fields when it is not NULL. */
+void render_msg(const char *fmt, const struct shmlog_arg *args, int nargs, struct shmlog_buf *out,
+                enum esc_mode esc, struct field_refs *fields);
+/* The message of a prepared site's record: rendered, or what was wrong with
+ * the record (nargs < 0); memo (JSON only, or NULL) notes what the fields
+ * can reuse. */
+void put_prepared_msg(const struct shmlog_site_render *sr, const struct shmlog_rec *rec,
+                      const struct shmlog_arg *args, int nargs, struct shmlog_buf *out, enum esc_mode esc,
+                      struct arg_memo *memo);
+
+/* ==== Times (render_time.c) ==== */
+
+/* "YYYY-MM-DDThh:mm:ss" of secs. Records come in bursts within one second:
+ * the last second's text is kept. */
+const char *civil_second(uint64_t secs);
+
+/* ==== Text lines (render_text.c) ==== */
+
+void put_level_text(struct shmlog_buf *out, unsigned level, int pad);
+/* " INFO  order app[1234/" */
+void put_text_head(struct shmlog_buf *out, unsigned level, unsigned category, const char *app, uint32_t pid);
+/* " file.c:42 " (the file's last path component) */
+void put_text_site(struct shmlog_buf *out, const char *file, uint32_t line, int known);
+/* The three kinds of text line; the arguments as their render.h counterparts. */
+int text_record(const struct shmlog_site_render *sr, const struct shmlog_rec *rec, uint32_t cpu, uint64_t ts_ns,
+                const struct shmlog_arg *args, int nargs, struct shmlog_buf *out);
+int text_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, unsigned how,
+              struct shmlog_buf *out);
+int text_loss(const struct shmlog_render_input *in, const struct shmlog_loss *loss, struct shmlog_buf *out);
+
+/* ==== JSON Lines (render_json.c) ==== */
+
+/* ",\"level\":\"INFO\",...,\"pid\":1234,\"tid\":" */
+void put_json_head(struct shmlog_buf *out, unsigned level, unsigned category, const char *host, const char *app,
+                   uint32_t pid);
+/* ",\"site\":\"file:line\",\"msg\":\"" */
+void put_json_site(struct shmlog_buf *out, const char *file, uint32_t line, int known);
+/* "name": of field i of f (a repeated name gets its argument's position). */
+void put_field_key(struct shmlog_buf *out, const struct field_refs *f, int i);
+/* The three kinds of JSON object; the arguments as their render.h counterparts. */
+int json_record(const struct shmlog_site_render *sr, const struct shmlog_rec *rec, uint32_t cpu, uint64_t ts_ns,
+                const struct shmlog_arg *args, int nargs, struct shmlog_buf *out);
+int json_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, unsigned how,
+              struct shmlog_buf *out);
+int json_loss(const struct shmlog_render_input *in, const struct shmlog_loss *loss, struct shmlog_buf *out);
+
+#endif /* SHMLOG_RENDER_PRIVATE_H */

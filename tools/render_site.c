@@ -1,0 +1,249 @@
+/*
+ * render_site.c - a call site prepared once for all its records: the format
+ * parsed into literal runs and conversion specs, a fast path chosen for the
+ * common conversions, the literal text checked for escaping, the fields
+ * object's keys and the constant parts of both line formats made, all in one
+ * allocation bounded by the format's size.
+ */
+#include "render_private.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fast_int_fits(const struct fmt_spec *sp, unsigned type, int is_signed)
+{
+    if (!arg_is_integer(type))
+        return 0;
+    switch (sp->length) {
+    case LEN_L: case LEN_LL: case LEN_J: case LEN_Z: case LEN_T:
+        return 1; /* no cut: the 64-bit value as printf reads it */
+    case LEN_NONE: /* cut to 32 bits: a no-op for the narrower types */
+        if (is_signed)
+            return type == SHMLOG_ARG_BOOL || type == SHMLOG_ARG_I8 || type == SHMLOG_ARG_U8 ||
+                   type == SHMLOG_ARG_I16 || type == SHMLOG_ARG_U16 || type == SHMLOG_ARG_I32;
+        return type == SHMLOG_ARG_BOOL || type == SHMLOG_ARG_U8 || type == SHMLOG_ARG_U16 ||
+               type == SHMLOG_ARG_U32;
+    case LEN_H: /* cut to 16 bits */
+        if (is_signed)
+            return type == SHMLOG_ARG_BOOL || type == SHMLOG_ARG_I8 || type == SHMLOG_ARG_U8 ||
+                   type == SHMLOG_ARG_I16;
+        return type == SHMLOG_ARG_BOOL || type == SHMLOG_ARG_U8 || type == SHMLOG_ARG_U16;
+    case LEN_HH: /* cut to 8 bits: a bool's byte may be any byte */
+        if (is_signed)
+            return type == SHMLOG_ARG_I8;
+        return type == SHMLOG_ARG_BOOL || type == SHMLOG_ARG_U8;
+    default:
+        return 0;
+    }
+}
+
+static enum prep_fast choose_fast(const struct fmt_spec *sp, const uint8_t *types)
+{
+    if (sp->error != SPEC_OK || sp->width_arg != ARG_NONE || sp->prec_arg != ARG_NONE || sp->value_arg < 0)
+        return FAST_NONE;
+    unsigned type = types[sp->value_arg];
+    if (sp->flags || sp->width >= 0) {
+        /* Padding and flags: integers still skip format_spec's checks. */
+        switch (sp->conv) {
+        case 'd': case 'i': case 'u': case 'o': case 'x': case 'X':
+            return arg_is_integer(type) ? FAST_INT : FAST_NONE;
+        default:
+            return FAST_NONE;
+        }
+    }
+    switch (sp->conv) {
+    case 'd': case 'i':
+        if (sp->prec < 0 && fast_int_fits(sp, type, 1))
+            return FAST_SIGNED;
+        return arg_is_integer(type) ? FAST_INT : FAST_NONE;
+    case 'u':
+        if (sp->prec < 0 && fast_int_fits(sp, type, 0))
+            return FAST_UNSIGNED;
+        return arg_is_integer(type) ? FAST_INT : FAST_NONE;
+    case 'o': case 'x': case 'X':
+        return arg_is_integer(type) ? FAST_INT : FAST_NONE;
+    case 'c':
+        return sp->length == LEN_NONE && arg_is_integer(type) ? FAST_CHAR : FAST_NONE;
+    case 's':
+        return sp->prec < 0 && sp->length == LEN_NONE && type == SHMLOG_ARG_STR ? FAST_STR : FAST_NONE;
+    case 'f': case 'F':
+        return sp->prec <= 19 && (sp->length == LEN_NONE || sp->length == LEN_L) &&
+                       (type == SHMLOG_ARG_F64 || type == SHMLOG_ARG_F32)
+                   ? FAST_FIXED
+                   : FAST_NONE;
+    default:
+        return FAST_NONE;
+    }
+}
+
+static size_t bounded_strlen(const char *s, size_t max)
+{
+    return s ? strnlen(s, max) : 0;
+}
+
+/* Bytes of the prepared form, with an upper bound on every escaped piece
+ * (a byte escapes to at most 6 in JSON, 4 in text). */
+static size_t prep_bytes(const struct shmlog_site_info *site, const char *app, const char *host, int *nitems)
+{
+    size_t fmt_len = site ? bounded_strlen(site->fmt, SHMLOG_MAX_FMT_BYTES) : 0;
+    size_t file_len = site ? bounded_strlen(site->file, SHMLOG_MAX_FILE_BYTES) : 0;
+    size_t app_len = bounded_strlen(app, SHMLOG_APP_BYTES), host_len = bounded_strlen(host, SHMLOG_HOST_BYTES);
+    /* Each item takes at least one byte of the format. */
+    *nitems = (int)fmt_len;
+    size_t arena = (fmt_len + 1) + (file_len + 1) + (app_len + 1) + (host_len + 1) +
+                   (128 + 6 * (app_len + host_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
+                   (32 + 4 * file_len) + SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32);
+    return sizeof(struct shmlog_site_render) + arena + PIECE_PAD + 8 + (size_t)*nitems * sizeof(struct prep_item);
+}
+
+/* A NUL-terminated copy of n bytes of s in the arena. */
+static const char *arena_copy(struct shmlog_buf *arena, const char *s, size_t n)
+{
+    const char *at = arena->data + arena->len;
+    shmlog_buf_put(arena, s ? s : "", n);
+    shmlog_buf_putc(arena, '\0');
+    return at;
+}
+
+/* Fills mem (prep_bytes() of it) with the prepared form. 0, or -EINVAL if a
+ * piece did not fit (a bound above is wrong: never for valid sizes). */
+static int prep_fill(void *mem, size_t bytes, const struct shmlog_site_info *site, const char *app,
+                     const char *host, uint32_t pid, int max_items)
+{
+    struct shmlog_site_render *sr = mem;
+    memset(sr, 0, sizeof *sr);
+    sr->bytes = bytes;
+    sr->known = site != NULL;
+    sr->pid = pid;
+    /* items after the arena, aligned */
+    size_t items_off = (bytes - (size_t)max_items * sizeof(struct prep_item)) & ~(size_t)7;
+    sr->items = (struct prep_item *)((char *)mem + items_off);
+    struct shmlog_buf arena;
+    shmlog_buf_init(&arena, sr->arena, items_off - offsetof(struct shmlog_site_render, arena));
+
+    sr->app = arena_copy(&arena, app, bounded_strlen(app, SHMLOG_APP_BYTES));
+    sr->host = arena_copy(&arena, host, bounded_strlen(host, SHMLOG_HOST_BYTES));
+    const char *fmt = "";
+    if (site) {
+        sr->level = site->level;
+        sr->category = site->category;
+        sr->nargs = site->nargs > SHMLOG_MAX_ARGS ? SHMLOG_MAX_ARGS + 1 : site->nargs;
+        memcpy(sr->arg_types, site->arg_types, sizeof sr->arg_types);
+        sr->line = site->line;
+        sr->file = arena_copy(&arena, site->file, bounded_strlen(site->file, SHMLOG_MAX_FILE_BYTES));
+        fmt = arena_copy(&arena, site->fmt, bounded_strlen(site->fmt, SHMLOG_MAX_FMT_BYTES));
+    } else {
+        sr->file = arena_copy(&arena, "", 0);
+    }
+
+    sr->json_head = arena.data + arena.len;
+    put_json_head(&arena, sr->level, sr->category, sr->host, sr->app, pid);
+    sr->json_head_len = (size_t)(arena.data + arena.len - sr->json_head);
+    sr->text_head = arena.data + arena.len;
+    put_text_head(&arena, sr->level, sr->category, sr->app, pid);
+    sr->text_head_len = (size_t)(arena.data + arena.len - sr->text_head);
+    sr->json_site = arena.data + arena.len;
+    put_json_site(&arena, sr->file, sr->line, sr->known);
+    sr->json_site_len = (size_t)(arena.data + arena.len - sr->json_site);
+    sr->text_site = arena.data + arena.len;
+    put_text_site(&arena, sr->file, sr->line, sr->known);
+    sr->text_site_len = (size_t)(arena.data + arena.len - sr->text_site);
+
+    if (site && sr->nargs <= SHMLOG_MAX_ARGS) {
+        struct fmt_walk w;
+        struct fmt_spec sp;
+        struct field_refs fields;
+        const char *text;
+        size_t len;
+        enum item_kind kind;
+        fields.n = 0;
+        walk_init(&w, fmt, sr->nargs);
+        while ((kind = walk_next(&w, &sp, &text, &len)) != ITEM_END) {
+            struct prep_item *it;
+            if (kind == ITEM_SPEC && sr->nitems && sr->items[sr->nitems - 1].kind == PREP_TEXT) {
+                it = &sr->items[sr->nitems - 1]; /* the text before it: one item */
+            } else {
+                if (sr->nitems >= max_items)
+                    return -EINVAL;
+                it = &sr->items[sr->nitems++];
+                memset(it, 0, sizeof *it);
+                it->plain = 1; /* no text: nothing to escape */
+                it->text = sr->arena; /* readable for put_piece, 0 bytes of it */
+            }
+            if (kind == ITEM_TEXT) {
+                it->kind = PREP_TEXT;
+                it->text = text;
+                it->len = len;
+                it->plain = plain_run((const uint8_t *)text, 0, len, json_plain) == len;
+                continue;
+            }
+            it->kind = PREP_SPEC;
+            it->spec = sp;
+            it->fast = (uint8_t)choose_fast(&sp, sr->arg_types);
+            if (it->fast == FAST_INT) {
+                /* What format_spec settles per record, settled once. */
+                if (it->spec.flags & FL_MINUS)
+                    it->spec.flags &= ~(unsigned)FL_ZERO;
+                if (it->spec.flags & FL_PLUS)
+                    it->spec.flags &= ~(unsigned)FL_SPACE;
+            }
+            it->arg = sp.value_arg;
+            it->prec = (int8_t)(sp.prec < 0 ? 6 : sp.prec);
+            note_field(&fields, &sp);
+        }
+        sr->first_extra = w.next_arg;
+        for (int i = 0; i < fields.n; i++) {
+            struct prep_field *f = &sr->fields[i];
+            f->key = arena.data + arena.len;
+            shmlog_buf_putc(&arena, ',');
+            put_field_key(&arena, &fields, i);
+            f->key_len = (size_t)(arena.data + arena.len - f->key);
+            f->arg = fields.v[i].arg;
+        }
+        sr->nfields = fields.n;
+    }
+    sr->arena_len = arena.len;
+    return arena.overflow ? -EINVAL : 0;
+}
+
+struct shmlog_site_render *shmlog_site_render_new(const struct shmlog_site_info *site, const char *app,
+                                                  const char *host, uint32_t pid)
+{
+    int max_items;
+    size_t bytes = prep_bytes(site, app, host, &max_items);
+    struct shmlog_site_render *sr = malloc(bytes);
+    if (sr && prep_fill(sr, bytes, site, app, host, pid, max_items) != 0) {
+        free(sr);
+        sr = NULL;
+    }
+    return sr;
+}
+
+void shmlog_site_render_free(struct shmlog_site_render *sr)
+{
+    free(sr);
+}
+
+size_t shmlog_site_render_bytes(const struct shmlog_site_render *sr)
+{
+    return sr->bytes;
+}
+
+/* A site prepared for one record. */
+int shmlog_render_record(const struct shmlog_render_input *in, int json, struct shmlog_buf *out)
+{
+    if (!in->rec)
+        return -EINVAL;
+    int max_items;
+    size_t bytes = prep_bytes(in->site, in->app, in->host, &max_items);
+    struct shmlog_site_render *sr = malloc(bytes);
+    if (!sr)
+        return -ENOMEM;
+    int rc = prep_fill(sr, bytes, in->site, in->app, in->host, in->pid, max_items);
+    if (rc == 0)
+        rc = shmlog_render_prepared(sr, in->rec, in->cpu, in->ts_ns, json, out);
+    free(sr);
+    return rc;
+}
