@@ -15,7 +15,10 @@ TestSuite(collector_e2e, .init = setup, .fini = teardown, .timeout = 120);
 Test(collector_e2e, producers_before_and_after_start_exact_multiset)
 {
     enum { COUNT = 60000, THREADS = 2 };
-    const char *pargs[] = {"--threads", "2", "--count", "60000", "--long-every", "97", NULL};
+    /* Paced, so that the run spans several of the collector's passes and
+     * frames even when it gets little cpu: a file rotates between passes. */
+    const char *pargs[] = {"--threads", "2", "--count", "60000", "--long-every", "97", "--burst", "1000",
+                           "--pause-us", "2000", NULL};
     const char *hold_args[] = {"--threads", "2", "--count", "60000", "--long-every", "97", "--hold", NULL};
     /* Started before the collector: its records wait in the rings. */
     struct tu_child a = tu_producer(hold_args);
