@@ -13,7 +13,7 @@
  *
  * Segments are mapped read-only and never modified, except the one word
  * set-level stores. Everything in them is validated by shm/reader.c, files by
- * collector/shlog_file.c; rendering is tools/render.c. File commands are in
+ * the file format's decoder (collector/shlog_decode_*.c); rendering is tools/render.c. File commands are in
  * dump_files.c.
  *
  * Exit status: 0 done, 1 a runtime failure or damaged input, 2 usage,
