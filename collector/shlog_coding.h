@@ -6,8 +6,8 @@
  * decimal doubles, string tables, a site's plan). Never installed, never
  * included from outside the library: callers include shlog_file.h.
  *
- * What the hot loops of either side call is here as static inline, so each
- * side's compiler sees it whole; the rest is in shlog_coding.c.
+ * What the hot loops of either side call is here, so each side's compiler
+ * sees it whole; the rest is in shlog_coding.c.
  */
 #ifndef SHLOG_CODING_H
 #define SHLOG_CODING_H
@@ -20,15 +20,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A helper that was plain static when one file held the encoder and the
+ * decoder stays plain static here, not static inline: gcc inlines a function
+ * declared inline by other limits (static inline, map_find and buf_reserve
+ * went into shlog_enc_record and grew it by 225 bytes), and the encoder's
+ * code is kept as it was measured (bench/RESULTS.md). unused: a file may
+ * call none of them. */
+#define SHLOG_CODING_STATIC static __attribute__((unused))
+
 /* ==== Bytes, varints, checks ==== */
 
-static inline void put_u32le(uint8_t *p, uint32_t v)
+SHLOG_CODING_STATIC void put_u32le(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static inline void put_u64le(uint8_t *p, uint64_t v)
+SHLOG_CODING_STATIC void put_u64le(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
@@ -44,7 +52,7 @@ static inline uint64_t get_u64le(const uint8_t *p)
     return (uint64_t)get_u32le(p) | (uint64_t)get_u32le(p + 4) << 32;
 }
 
-static inline uint32_t fnv1a32(const uint8_t *p, size_t n)
+SHLOG_CODING_STATIC uint32_t fnv1a32(const uint8_t *p, size_t n)
 {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++) {
@@ -136,7 +144,7 @@ struct buf {
     size_t cap;
 };
 
-static inline int buf_reserve(struct buf *b, size_t extra)
+SHLOG_CODING_STATIC int buf_reserve(struct buf *b, size_t extra)
 {
     if (extra <= b->cap - b->len)
         return 0;
@@ -154,7 +162,7 @@ static inline int buf_reserve(struct buf *b, size_t extra)
     return 0;
 }
 
-static inline void buf_free(struct buf *b)
+SHLOG_CODING_STATIC void buf_free(struct buf *b)
 {
     free(b->p);
     b->p = NULL;
@@ -182,7 +190,7 @@ static inline size_t map_hash(uint64_t k1, uint64_t k2)
     return (size_t)(h ^ (h >> 31));
 }
 
-static inline uint32_t *map_find(const struct map *m, uint64_t k1, uint64_t k2)
+SHLOG_CODING_STATIC uint32_t *map_find(const struct map *m, uint64_t k1, uint64_t k2)
 {
     if (!m->cap)
         return NULL;
@@ -198,7 +206,7 @@ static inline uint32_t *map_find(const struct map *m, uint64_t k1, uint64_t k2)
 /* Inserts a key that is not in the map. 0 or -ENOMEM. */
 int shlog__map_insert(struct map *m, uint64_t k1, uint64_t k2, uint32_t val);
 
-static inline void map_free(struct map *m)
+SHLOG_CODING_STATIC void map_free(struct map *m)
 {
     free(m->slots);
     m->slots = NULL;
@@ -361,14 +369,14 @@ struct arg_plan {
 void shlog__plan_site(struct arg_plan *pl, unsigned nargs, const uint8_t *types);
 
 /* Bytes of a site's keyed contexts and string tables, kept in one block. */
-static inline size_t site_tables_bytes(const struct arg_plan *pl)
+SHLOG_CODING_STATIC size_t site_tables_bytes(const struct arg_plan *pl)
 {
     return KEY_VALUES * pl->nkeyed * sizeof(struct num_ctx) + pl->nstr * sizeof(struct str_table);
 }
 
 _Static_assert(sizeof(struct str_table) <= STR_UNITS * sizeof(struct num_ctx), "a unit bounds 24 bytes");
 
-static inline size_t site_table_units(const struct arg_plan *pl)
+SHLOG_CODING_STATIC size_t site_table_units(const struct arg_plan *pl)
 {
     return KEY_VALUES * pl->nkeyed + STR_UNITS * pl->nstr;
 }
@@ -378,7 +386,7 @@ static inline size_t site_table_units(const struct arg_plan *pl)
  * only. The encoder and the decoder decide alike, in the same order (a
  * redefined site gives its old units back after), so they agree on every
  * site. Returns the site's units, 0 when it became raw only. */
-static inline size_t plan_tables_within(struct arg_plan *pl, size_t used)
+SHLOG_CODING_STATIC size_t plan_tables_within(struct arg_plan *pl, size_t used)
 {
     size_t units = site_table_units(pl);
     if (used + units > TABLE_UNITS_MAX) {

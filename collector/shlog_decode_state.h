@@ -123,7 +123,7 @@ struct shlog_reader {
 };
 
 /* An event of kind from the frame being returned, its fields cleared. */
-static inline void ev_begin(struct shlog_reader *r, struct shlog_event *ev, int kind)
+SHLOG_CODING_STATIC void ev_begin(struct shlog_reader *r, struct shlog_event *ev, int kind)
 {
     ev->kind = kind;
     ev->offset = r->frame_off;
@@ -137,14 +137,14 @@ static inline void ev_begin(struct shlog_reader *r, struct shlog_event *ev, int 
 }
 
 /* The process the file defines under key, or NULL. */
-static inline struct shlog_proc *need_proc(struct shlog_reader *r, uint64_t key)
+SHLOG_CODING_STATIC struct shlog_proc *need_proc(struct shlog_reader *r, uint64_t key)
 {
     uint32_t *idx = key <= UINT32_MAX ? map_find(&r->procs, key, 0) : NULL;
     return idx ? r->proc_v[*idx] : NULL;
 }
 
 /* The site (proc, id) as last defined in the file, or NULL. */
-static inline struct dec_site *reader_find_site(const struct shlog_reader *r, uint32_t proc, uint32_t id)
+SHLOG_CODING_STATIC struct dec_site *reader_find_site(const struct shlog_reader *r, uint32_t proc, uint32_t id)
 {
     uint32_t *idx = map_find(&r->sites, proc, id);
     return idx ? r->site_v[*idx] : NULL;
