@@ -1,7 +1,10 @@
 /*
  * shlog_file.h - the collector's output file format (collector/FORMAT.md):
  * the frame encoder the collector uses, and the decoder, iterator and dedup
- * state that tests and shmlog-dump use.
+ * state that tests and shmlog-dump use. They are two libraries, so each
+ * program links only its side (collector/meson.build): the encoder
+ * (shlog_encode.c) and the decoder (shlog_decode_*.c, shlog_dedup.c), each on
+ * the coding both share (shlog_coding.c). This header is the one public one.
  *
  *   <file header 128 B> <prefix 16 B><zstd frame> <prefix 16 B><zstd frame> ...
  *

@@ -1,0 +1,514 @@
+/*
+ * shlog_decode_reader.c - the file format's reader: opening a file, the
+ * memory frames are decoded in, loading a frame (prefix, zstd, the limits
+ * checked before anything is decompressed), damage and torn ends reported
+ * as events, and the loop that hands out a frame's events
+ * (collector/FORMAT.md; shlog_decode_state.h says how the decoder's files
+ * divide the work).
+ */
+#include "shlog_decode_state.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RESYNC_CHUNK 65536u
+
+/* ==== Frame memory ==== */
+
+static ZSTD_DCtx *frame_mem_dctx(struct shlog_frame_mem *m)
+{
+    if (!m->dctx) {
+        m->dctx = ZSTD_createDCtx();
+        if (m->dctx && ZSTD_isError(ZSTD_DCtx_setParameter(m->dctx, ZSTD_d_windowLogMax, 27))) {
+            ZSTD_freeDCtx(m->dctx);
+            m->dctx = NULL;
+        }
+    }
+    return m->dctx;
+}
+
+static size_t frame_mem_bytes(const struct shlog_frame_mem *m)
+{
+    return m->raw.cap + m->zbuf.cap + (m->dctx ? ZSTD_sizeof_DCtx(m->dctx) : 0);
+}
+
+static void frame_mem_release(struct shlog_frame_mem *m)
+{
+    ZSTD_freeDCtx(m->dctx);
+    m->dctx = NULL;
+    buf_free(&m->zbuf);
+    buf_free(&m->raw);
+}
+
+int shlog_frame_mem_new(struct shlog_frame_mem **out)
+{
+    *out = calloc(1, sizeof(**out));
+    return *out ? 0 : -ENOMEM;
+}
+
+void shlog_frame_mem_free(struct shlog_frame_mem *m)
+{
+    if (!m)
+        return;
+    frame_mem_release(m);
+    free(m);
+}
+
+/* Whether r still reads its frame: its sections or batch columns point into it. */
+static int reader_mid_frame(const struct shlog_reader *r)
+{
+    return r->b.open || r->sec.p != r->sec.end;
+}
+
+/* The memory r decodes its next frame in: the shared one, unless another
+ * reader is mid-frame in it. r is between frames. */
+static struct shlog_frame_mem *frame_mem_take(struct shlog_reader *r)
+{
+    struct shlog_frame_mem *m = r->shared;
+    if (!m)
+        return &r->own;
+    struct shlog_reader *u = m->user;
+    if (u && u != r) {
+        if (reader_mid_frame(u))
+            return &r->own;
+        u->sec = (struct cur){NULL, NULL, 0}; /* none of u's cursors points into m now */
+    }
+    m->user = r;
+    return m;
+}
+
+/* ==== Opening, closing, what a reader holds ==== */
+
+static int reader_init(struct shlog_reader *r, int fd, const char *name, int follow, struct shlog_dedup *dedup,
+                       char *err, size_t errcap)
+{
+    r->fd = fd;
+    r->follow = follow;
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    if (dedup) {
+        r->dedup = dedup;
+    } else {
+        if (shlog_dedup_new(&r->dedup)) {
+            snprintf(err, errcap, "%s: out of memory", name);
+            return -ENOMEM;
+        }
+        r->own_dedup = 1;
+    }
+    uint8_t h[SHLOG_FILE_HEADER_BYTES];
+    ssize_t n = pread(fd, h, sizeof(h), 0);
+    if (n < 0) {
+        int e = errno;
+        snprintf(err, errcap, "%s: %s", name, strerror(e));
+        return -e;
+    }
+    const char *why = shlog_file_header_decode(h, (size_t)n, &r->hdr);
+    if (why) {
+        snprintf(err, errcap, "%s: %s", name, why);
+        return -EINVAL;
+    }
+    r->off = SHLOG_FILE_HEADER_BYTES;
+    return 0;
+}
+
+int shlog_reader_open_fd(struct shlog_reader **out, int fd, const char *name, int follow,
+                         struct shlog_dedup *dedup, char *err, size_t errcap)
+{
+    struct shlog_reader *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snprintf(err, errcap, "%s: out of memory", name);
+        return -ENOMEM;
+    }
+    int rc = reader_init(r, fd, name, follow, dedup, err, errcap);
+    if (rc) {
+        shlog_reader_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+int shlog_reader_open(struct shlog_reader **out, const char *path, int follow, struct shlog_dedup *dedup,
+                      char *err, size_t errcap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errcap, "%s: %s", path, strerror(e));
+        return -e;
+    }
+    int rc = shlog_reader_open_fd(out, fd, path, follow, dedup, err, errcap);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    (*out)->own_fd = 1;
+    return 0;
+}
+
+void shlog_reader_close(struct shlog_reader *r)
+{
+    if (!r)
+        return;
+    if (r->own_fd)
+        close(r->fd);
+    if (r->shared && r->shared->user == r)
+        r->shared->user = NULL;
+    frame_mem_release(&r->own);
+    for (size_t i = 0; i < r->nprocs; i++)
+        free(r->proc_v[i]);
+    free(r->proc_v);
+    for (size_t i = 0; i < r->nsites; i++) {
+        free(r->site_v[i]->keyed);
+        free(r->site_v[i]);
+    }
+    free(r->site_v);
+    for (size_t i = 0; i < r->nretired; i++)
+        free(r->retired[i]);
+    free(r->retired);
+    map_free(&r->procs);
+    map_free(&r->sites);
+    for (unsigned i = 0; i < INFO_CACHE_SLOTS; i++)
+        free(r->info_cache[i]);
+    if (r->own_dedup)
+        shlog_dedup_free(r->dedup);
+    free(r);
+}
+
+const struct shlog_file_header *shlog_reader_header(const struct shlog_reader *r)
+{
+    return &r->hdr;
+}
+
+const struct shlog_reader_stats *shlog_reader_stats(const struct shlog_reader *r)
+{
+    return &r->st;
+}
+
+uint64_t shlog_reader_offset(const struct shlog_reader *r)
+{
+    return r->off;
+}
+
+void shlog_reader_report_frame_ends(struct shlog_reader *r, int on)
+{
+    r->frame_ends = on != 0;
+}
+
+int shlog_reader_share_frame_mem(struct shlog_reader *r, struct shlog_frame_mem *m)
+{
+    if (r->fm)
+        return -EBUSY;
+    r->shared = m;
+    return 0;
+}
+
+/* What shlog_reader_trim frees. */
+static size_t frame_memory(const struct shlog_reader *r)
+{
+    return frame_mem_bytes(&r->own) + r->ninfo * sizeof(struct shmlog_site_info);
+}
+
+size_t shlog_reader_trim(struct shlog_reader *r, size_t keep)
+{
+    size_t held = frame_memory(r);
+    if (held <= keep || reader_mid_frame(r))
+        return held;
+    frame_mem_release(&r->own);
+    r->sec = (struct cur){NULL, NULL, 0};
+    for (unsigned i = 0; i < INFO_CACHE_SLOTS; i++) {
+        free(r->info_cache[i]);
+        r->info_cache[i] = NULL;
+        r->info_of[i] = NULL;
+    }
+    r->ninfo = 0;
+    return 0;
+}
+
+const struct shlog_proc *shlog_reader_process(const struct shlog_reader *r, uint32_t key)
+{
+    uint32_t *idx = map_find(&r->procs, key, 0);
+    return idx ? r->proc_v[*idx] : NULL;
+}
+
+const struct shlog_site *shlog_reader_site(const struct shlog_reader *r, uint32_t proc, uint32_t id)
+{
+    struct dec_site *s = reader_find_site(r, proc, id);
+    return s ? &s->pub : NULL;
+}
+
+/* ==== Damage, frames ==== */
+
+__attribute__((format(printf, 4, 5)))
+static int ev_error(struct shlog_reader *r, struct shlog_event *ev, uint64_t offset, const char *fmt, ...)
+{
+    ev_begin(r, ev, SHLOG_EV_ERROR);
+    ev->offset = offset;
+    int n = snprintf(ev->error, sizeof(ev->error), "%s: offset %llu: ", r->name, (unsigned long long)offset);
+    if (n < 0 || (size_t)n >= sizeof(ev->error))
+        n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ev->error + n, sizeof(ev->error) - (size_t)n, fmt, ap);
+    va_end(ap);
+    memset(&ev->loss, 0, sizeof(ev->loss));
+    ev->loss.reason = SHMLOG_LOSS_UNREADABLE;
+    return 1;
+}
+
+__attribute__((format(printf, 3, 4)))
+int shlog__frame_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...)
+{
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    r->b.open = 0;
+    r->sec.p = r->sec.end;
+    r->st.bad_frames++;
+    return ev_error(r, ev, r->frame_off, "frame damaged: %s; rest of the frame skipped", what);
+}
+
+/* pread that retries short reads; returns bytes read (short only at EOF). */
+static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = pread(fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (k == 0)
+            break;
+        done += (size_t)k;
+    }
+    return (ssize_t)done;
+}
+
+/* A prefix as a writer made it, whatever sizes it declares. */
+static int prefix_intact(const uint8_t *p)
+{
+    return get_u32le(p) == SHLOG_FRAME_MAGIC && get_u32le(p + 12) == fnv1a32(p, 12);
+}
+
+static int prefix_valid(const uint8_t *p)
+{
+    return prefix_intact(p) && get_u32le(p + 4) != 0 &&
+           get_u32le(p + 4) <= ZSTD_compressBound(SHLOG_MAX_FRAME_RAW) && get_u32le(p + 8) <= SHLOG_MAX_FRAME_RAW;
+}
+
+/* An intact prefix of a frame larger than any writer makes: refused unread. */
+static int prefix_oversized(const uint8_t *p)
+{
+    return prefix_intact(p) && get_u32le(p + 8) > SHLOG_MAX_FRAME_RAW;
+}
+
+/* A frame read no further: counted, with why. Returns 2 (frame_load). */
+__attribute__((format(printf, 4, 5)))
+static int frame_unreadable(struct shlog_reader *r, struct shlog_event *ev, uint64_t at, const char *fmt, ...)
+{
+    char why[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    r->st.bad_frames++;
+    r->st.lost_records[SHMLOG_LOSS_UNREADABLE]++;
+    ev_error(r, ev, at, "frame unreadable: %s", why);
+    return 2;
+}
+
+/* The offset of the next valid frame prefix after from, or the file's end.
+ * An intact prefix over the limit stops it too: that frame is counted apart. */
+static int64_t resync(struct shlog_reader *r, uint64_t from)
+{
+    uint8_t *chunk = malloc(RESYNC_CHUNK + SHLOG_FRAME_PREFIX_BYTES);
+    if (!chunk)
+        return -ENOMEM;
+    uint64_t at = from;
+    for (;;) {
+        ssize_t n = pread_full(r->fd, chunk, RESYNC_CHUNK + SHLOG_FRAME_PREFIX_BYTES, at);
+        if (n < 0) {
+            int e = errno;
+            free(chunk);
+            return -e;
+        }
+        if ((size_t)n < SHLOG_FRAME_PREFIX_BYTES) {
+            free(chunk);
+            return (int64_t)(at + (uint64_t)n);
+        }
+        for (size_t i = 0; i + SHLOG_FRAME_PREFIX_BYTES <= (size_t)n; i++)
+            if (chunk[i] == (SHLOG_FRAME_MAGIC & 0xff) && (prefix_valid(chunk + i) || prefix_oversized(chunk + i))) {
+                free(chunk);
+                return (int64_t)(at + i);
+            }
+        at += (uint64_t)n - SHLOG_FRAME_PREFIX_BYTES + 1;
+    }
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+/* The file ends inside the frame at r->off. */
+static int frame_torn(struct shlog_reader *r, struct shlog_event *ev, uint64_t have)
+{
+    if (r->follow || r->torn_reported)
+        return 0;
+    r->torn_reported = 1;
+    r->st.torn = 1;
+    uint64_t at = r->off;
+    r->off += have;
+    ev_error(r, ev, at, "file ends inside a frame (%llu bytes): torn write, the records in it are lost",
+             (unsigned long long)have);
+    ev->torn = 1;
+    return 1;
+}
+
+/* Loads the next frame: 1 loaded, 2 *ev holds an error to return, 0 no more
+ * data (for now), -errno on I/O errors. */
+static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
+{
+    uint8_t pre[SHLOG_FRAME_PREFIX_BYTES];
+    ssize_t n = pread_full(r->fd, pre, sizeof(pre), r->off);
+    if (n < 0)
+        return -errno;
+    if (n == 0)
+        return 0;
+    if ((size_t)n < sizeof(pre))
+        return frame_torn(r, ev, (uint64_t)n) ? 2 : 0;
+    if (prefix_oversized(pre)) {
+        /* As a writer made it, but over the limit: decompressing it would
+         * cost what no writer's frame costs. Its zbytes is not trusted
+         * either: the next frame is looked for as after damage. */
+        int64_t next = resync(r, r->off + 1);
+        if (next < 0)
+            return (int)next;
+        uint64_t at = r->off;
+        r->off = (uint64_t)next;
+        return frame_unreadable(r, ev, at, "it expands to %u bytes, over the %u no writer exceeds; skipped unread "
+                                "(%llu bytes to the next frame)", get_u32le(pre + 8), SHLOG_MAX_FRAME_RAW,
+                                (unsigned long long)((uint64_t)next - at));
+    }
+    if (!prefix_valid(pre)) {
+        if (r->follow && all_zero(pre, sizeof(pre)))
+            return 0; /* a write still in flight leaves a hole of zeros */
+        int64_t next = resync(r, r->off + 1);
+        if (next < 0)
+            return (int)next;
+        uint64_t at = r->off;
+        r->off = (uint64_t)next;
+        r->st.bad_frames++;
+        r->st.lost_records[SHMLOG_LOSS_UNREADABLE]++;
+        ev_error(r, ev, at, "bad frame prefix; skipped %llu bytes to the next frame",
+                 (unsigned long long)((uint64_t)next - at));
+        return 2;
+    }
+    uint32_t zbytes = get_u32le(pre + 4), raw_bytes = get_u32le(pre + 8);
+    struct shlog_frame_mem *m = r->fm = frame_mem_take(r);
+    if (buf_reserve(&m->zbuf, zbytes))
+        return -ENOMEM;
+    n = pread_full(r->fd, m->zbuf.p, zbytes, r->off + SHLOG_FRAME_PREFIX_BYTES);
+    if (n < 0)
+        return -errno;
+    if ((size_t)n < zbytes)
+        return frame_torn(r, ev, SHLOG_FRAME_PREFIX_BYTES + (uint64_t)n) ? 2 : 0;
+
+    uint64_t at = r->off;
+    r->frame_off = at;
+    r->off += SHLOG_FRAME_PREFIX_BYTES + zbytes;
+    const char *why = NULL;
+    /* The zstd frame header says what it expands to: checked before the
+     * buffer is made or a byte decompressed. */
+    unsigned long long content = ZSTD_getFrameContentSize(m->zbuf.p, zbytes);
+    size_t fsize = ZSTD_findFrameCompressedSize(m->zbuf.p, zbytes);
+    if (content != raw_bytes && content < ZSTD_CONTENTSIZE_ERROR && content > SHLOG_MAX_FRAME_RAW)
+        return frame_unreadable(r, ev, at, "its zstd frame expands to %llu bytes, over the %u no writer exceeds; "
+                                "skipped unread", content, SHLOG_MAX_FRAME_RAW);
+    if (content != raw_bytes)
+        why = "zstd frame content size does not match the prefix";
+    else if (ZSTD_isError(fsize) || fsize != zbytes)
+        why = "zstd frame size does not match the prefix";
+    /* The buffer holds one frame: reserved from its start (a length kept
+     * from the last frame would double it). */
+    if (!why && (buf_reserve(&m->raw, raw_bytes ? raw_bytes : 1) || !frame_mem_dctx(m)))
+        return -ENOMEM;
+    if (!why) {
+        ZSTD_DCtx_reset(m->dctx, ZSTD_reset_session_only);
+        ZSTD_inBuffer in = {m->zbuf.p, zbytes, 0};
+        ZSTD_outBuffer out = {m->raw.p, raw_bytes, 0};
+        for (;;) {
+            size_t rc = ZSTD_decompressStream(m->dctx, &out, &in);
+            if (ZSTD_isError(rc)) {
+                why = ZSTD_getErrorName(rc);
+                break;
+            }
+            if (rc == 0)
+                break;
+            if (out.pos == out.size || in.pos == in.size) {
+                why = "zstd frame does not end where its sizes say";
+                break;
+            }
+        }
+        if (!why && (out.pos != raw_bytes || in.pos != zbytes))
+            why = "zstd frame does not end where its sizes say";
+    }
+    if (why)
+        return frame_unreadable(r, ev, at, "%s", why);
+    r->frame_open = 1;
+    r->sec = (struct cur){m->raw.p, m->raw.p + raw_bytes, 0};
+    r->clock_scan = r->sec;
+    r->clock_left = 0;
+    r->st.frames++;
+    r->st.raw_bytes += raw_bytes;
+    r->st.compressed_bytes += SHLOG_FRAME_PREFIX_BYTES + zbytes;
+    return 1;
+}
+
+/* ==== Events ==== */
+
+int shlog_reader_next(struct shlog_reader *r, struct shlog_event *ev)
+{
+    for (;;) {
+        int rc;
+        if (r->b.open) {
+            rc = shlog__batch_next(r, ev);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (r->clock_left || r->clock_scan.p < r->clock_scan.end) {
+            rc = shlog__clock_next(r, ev);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (r->sec.p < r->sec.end) {
+            rc = shlog__section_next(r, ev);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (r->frame_open) {
+            r->frame_open = 0;
+            if (r->frame_ends) {
+                ev_begin(r, ev, SHLOG_EV_FRAME_END);
+                return 1;
+            }
+        }
+        rc = frame_load(r, ev);
+        if (rc <= 0)
+            return rc;
+        if (rc == 2)
+            return 1;
+    }
+}

@@ -1,0 +1,173 @@
+/*
+ * shlog_decode_state.h - private to the file format's decoder: the state a
+ * reader keeps (sites, the open batch, frame memory) and the calls between
+ * the decoder's files: shlog_decode_reader.c (open, frames, damage, the
+ * event loop), shlog_decode_sections.c (PROCESS, SITE, LOSS, EXIT, CLOCK),
+ * shlog_decode_batch.c (BATCH: records and their arguments) and
+ * shlog_dedup.c (which ring positions were returned).
+ *
+ * The decoder treats every byte as hostile: all lengths are checked against
+ * what is left, every allocation is bounded by the limits below, and damage
+ * is reported as an event while reading goes on at the next frame.
+ */
+#ifndef SHLOG_DECODE_STATE_H
+#define SHLOG_DECODE_STATE_H
+
+#include "shlog_coding.h"
+
+#include <zstd.h>
+
+/* Bounds on what one reader keeps for a hostile file. */
+#define MAX_PROCS_PER_FILE 65536u
+#define MAX_SITES_PER_FILE (1u << 20)
+#define MAX_SITE_STRING_BYTES (64u << 20)
+#define INFO_CACHE_SLOTS 1024u /* sites kept in the renderer's form, direct-mapped */
+
+/* ==== Dedup: the positions of one ring (shlog_dedup.c) ==== */
+
+struct span {
+    uint64_t lo, hi; /* [lo, hi) */
+};
+
+struct dedup_ring {
+    struct span *spans; /* sorted, disjoint, not touching */
+    size_t n, cap;
+    uint64_t dropped_total; /* highest DROPPED counter seen */
+};
+
+/* The state of one ring; NULL when out of memory or past the bound (then no
+ * duplicates are removed for it). */
+struct dedup_ring *shlog__dedup_ring(struct shlog_dedup *d, const struct shmlog_proc_info *p, uint32_t cpu);
+int shlog__dedup_claim_slow(struct dedup_ring *r, uint64_t lo, uint64_t hi);
+
+/* Records [lo, hi) as seen. Returns 1 if lo was new, 0 if it was seen before. */
+static inline int dedup_claim(struct dedup_ring *r, uint64_t lo, uint64_t hi)
+{
+    if (!r)
+        return 1;
+    if (hi <= lo)
+        hi = lo + 1;
+    /* The common case, inline: the next positions of the ring, in order. */
+    if (r->n && lo == r->spans[r->n - 1].hi) {
+        r->spans[r->n - 1].hi = hi;
+        return 1;
+    }
+    return shlog__dedup_claim_slow(r, lo, hi);
+}
+
+/* ==== The reader ==== */
+
+/* One allocation: the site, then fmt NUL file NUL. */
+struct dec_site {
+    struct shlog_site pub;
+    struct arg_plan plan;
+    struct num_ctx ctx[SHMLOG_MAX_ARGS]; /* arguments before the key argument */
+    uint32_t ctx_gen;                    /* the batch ctx is of */
+    struct num_ctx *keyed;               /* its table block (shlog__site_tables_init), or NULL */
+    struct str_table *str;
+};
+
+struct batch_state {
+    int open;
+    const struct shlog_proc *proc;
+    uint32_t cpu, count, done;
+    struct cur col[NCOLS];
+    uint64_t expected, prev_tsc;
+    uint32_t prev_tid;
+    struct dedup_ring *dd;
+    struct dec_site *cached;
+};
+
+/* What a frame is decoded in. Every reader has its own; readers that take
+ * turns may share one. */
+struct shlog_frame_mem {
+    ZSTD_DCtx *dctx;
+    struct buf zbuf, raw;
+    struct shlog_reader *user; /* shared: the reader whose frame it holds, or NULL */
+};
+
+struct shlog_reader {
+    int fd, own_fd, follow;
+    char name[256];
+    struct shlog_file_header hdr;
+    uint64_t off;       /* next frame starts here */
+    uint64_t frame_off; /* the frame being returned */
+    struct shlog_frame_mem own;
+    struct shlog_frame_mem *shared; /* shlog_reader_share_frame_mem, or NULL */
+    struct shlog_frame_mem *fm;     /* what the last frame was decoded in: own or shared */
+    struct cur sec; /* sections left in the frame */
+    struct cur clock_scan;  /* sections not yet looked at for anchors */
+    struct cur clock_body;  /* anchors left of the CLOCK section being returned */
+    uint64_t clock_left;
+    struct shlog_clock_info clock;
+    struct batch_state b;
+    struct shmlog_rec rec;
+    struct map procs; /* (key, 0) -> index into proc_v */
+    struct shlog_proc **proc_v;
+    size_t nprocs, procs_cap;
+    struct map sites; /* (proc, id) -> index into site_v */
+    struct dec_site **site_v;
+    size_t nsites, sites_cap, site_bytes, table_units;
+    struct dec_site **retired; /* sites redefined: callers may still hold them */
+    size_t nretired, retired_cap;
+    uint32_t batch_gen;
+    struct shmlog_site_info *info_cache[INFO_CACHE_SLOTS];
+    size_t ninfo; /* of info_cache's slots, those allocated */
+    const struct dec_site *info_of[INFO_CACHE_SLOTS]; /* which site each slot holds */
+    int torn_reported;
+    int frame_open;     /* a frame was loaded and its SHLOG_EV_FRAME_END is still due */
+    int frame_ends;     /* shlog_reader_report_frame_ends */
+    struct shlog_dedup *dedup;
+    int own_dedup;
+    struct shlog_reader_stats st;
+};
+
+/* An event of kind from the frame being returned, its fields cleared. */
+SHLOG_CODING_STATIC void ev_begin(struct shlog_reader *r, struct shlog_event *ev, int kind)
+{
+    ev->kind = kind;
+    ev->offset = r->frame_off;
+    ev->proc = NULL;
+    ev->cpu = 0;
+    ev->site = NULL;
+    ev->site_info = NULL;
+    ev->rec = NULL;
+    ev->torn = 0;
+    ev->error[0] = '\0';
+}
+
+/* The process the file defines under key, or NULL. */
+SHLOG_CODING_STATIC struct shlog_proc *need_proc(struct shlog_reader *r, uint64_t key)
+{
+    uint32_t *idx = key <= UINT32_MAX ? map_find(&r->procs, key, 0) : NULL;
+    return idx ? r->proc_v[*idx] : NULL;
+}
+
+/* The site (proc, id) as last defined in the file, or NULL. */
+SHLOG_CODING_STATIC struct dec_site *reader_find_site(const struct shlog_reader *r, uint32_t proc, uint32_t id)
+{
+    uint32_t *idx = map_find(&r->sites, proc, id);
+    return idx ? r->site_v[*idx] : NULL;
+}
+
+/* Damage inside a frame: report it and drop the rest of the frame
+ * (shlog_decode_reader.c). Returns 1: *ev is the error. */
+__attribute__((format(printf, 3, 4)))
+int shlog__frame_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...);
+
+/* The next section of the frame, but CLOCK (shlog_decode_sections.c): 1 with
+ * an event, 0 when it gave none. */
+int shlog__section_next(struct shlog_reader *r, struct shlog_event *ev);
+/* The frame's next anchor (shlog_decode_sections.c): 1 with an event, 0 when
+ * the frame has no anchor left. */
+int shlog__clock_next(struct shlog_reader *r, struct shlog_event *ev);
+
+/* A BATCH section opens the batch (shlog_decode_batch.c): 0, or 1 with *ev
+ * the damage. */
+int shlog__sec_batch(struct shlog_reader *r, struct cur *c, struct shlog_event *ev);
+/* The next record of the open batch: 1 with an event, 0 when the batch ended. */
+int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev);
+/* The site in reader.h's form, converted once and cached, or NULL. */
+const struct shmlog_site_info *shlog__site_info(struct shlog_reader *r, const struct dec_site *s);
+
+#endif /* SHLOG_DECODE_STATE_H */

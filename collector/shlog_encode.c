@@ -1,0 +1,936 @@
+/*
+ * shlog_encode.c - the file format's encoder, what the collector links: a
+ * file's processes and sites, its sections, the records of a batch coded as
+ * columns (deltas, varints, the arguments against their contexts) and the
+ * frame compressed behind its prefix (collector/FORMAT.md; the coding it
+ * shares with the decoder is in shlog_coding.h).
+ */
+#include "shlog_coding.h"
+
+#include <zstd.h>
+
+/* ==== Arguments: what only the encoder decides ==== */
+
+static inline double value_of_bits(uint64_t bits, unsigned type)
+{
+    if (type == SHMLOG_ARG_F32) {
+        uint32_t b = (uint32_t)bits;
+        float f;
+        memcpy(&f, &b, sizeof f);
+        return f;
+    }
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* Whether the value (d, its bits) is exactly decimal_bits(m, k): m then. */
+static inline int decimal_at(double d, uint64_t bits, unsigned type, int k, int64_t *m)
+{
+    double t = d * pow10_exact[k];
+    if (!(abs_double(t) < DECIMAL_LIMIT))
+        return 0; /* also NaN */
+    *m = (int64_t)(t < 0 ? t - 0.5 : t + 0.5);
+    return decimal_bits(*m, k, type) == bits;
+}
+
+/* The smallest k at which the value is decimal, with its m; 0 when it is at
+ * none. The one scale tried is the largest whose m stays below DECIMAL_LIMIT
+ * for this magnitude: a value decimal at a smaller scale is decimal there too
+ * (the same quotient, rounded once), and its m ends in zeros to strip. */
+static int decimal_min(double d, uint64_t bits, unsigned type, int *k, int64_t *m)
+{
+    if (!(abs_double(d) < DECIMAL_LIMIT))
+        return 0;
+    uint64_t dbits;
+    memcpy(&dbits, &d, sizeof dbits);
+    int e = (int)(dbits >> 52 & 0x7ff) - 1023; /* |d| < 2^(e+1); -1023 for 0 and subnormals */
+    /* 2^(e+1) * 10^K <= 2^51: K <= (50 - e) * log10(2); 1233/4096 is just below. */
+    int K = (50 - e) * 1233 >> 12;
+    if (K > DECIMAL_MAX_SCALE)
+        K = DECIMAL_MAX_SCALE;
+    if (!decimal_at(d, bits, type, K, m))
+        return 0;
+    /* Strip trailing zeros 8, 4, 2, 1 at a time: division by constants. */
+    if (K >= 8 && *m % 100000000 == 0) {
+        *m /= 100000000;
+        K -= 8;
+    }
+    if (K >= 4 && *m % 10000 == 0) {
+        *m /= 10000;
+        K -= 4;
+    }
+    if (K >= 2 && *m % 100 == 0) {
+        *m /= 100;
+        K -= 2;
+    }
+    if (K >= 1 && *m % 10 == 0) {
+        *m /= 10;
+        K -= 1;
+    }
+    *k = K;
+    return 1;
+}
+
+/* The slot holding (hdr, bytes) whose first 8 bytes are head, or -1. */
+static inline int str_find(const struct str_table *t, uint16_t hdr, uint64_t head, const uint8_t *bytes)
+{
+    size_t n = hdr & SHMLOG_STR_LEN_MASK;
+    int i = t->find[str_bucket(hdr, head)] - 1;
+    if (i >= 0 && t->head[i] == head && t->hdr[i] == hdr &&
+        (n <= 8 || memcmp(t->bytes[i] + 8, bytes + 8, n - 8) == 0))
+        return i;
+    for (i = 0; i < t->used; i++)
+        if (t->head[i] == head && t->hdr[i] == hdr && (n <= 8 || memcmp(t->bytes[i] + 8, bytes + 8, n - 8) == 0))
+            return i;
+    return -1;
+}
+
+/* ==== The encoder: a file's processes, sites and sections ==== */
+
+#define ENC_SITE_CACHE 64u
+
+struct enc_site {
+    struct arg_plan plan;
+    struct num_ctx ctx[SHMLOG_MAX_ARGS]; /* arguments before the key argument */
+    uint32_t ctx_gen;                    /* the batch ctx is of */
+    struct num_ctx *keyed;               /* KEY_VALUES x plan.nkeyed, then plan.nstr string tables */
+    struct str_table *str;
+};
+
+struct shlog_enc {
+    ZSTD_CCtx *cctx;
+    struct buf raw;        /* sections of the open frame */
+    struct buf col[NCOLS]; /* columns of the open batch */
+    struct map procs;      /* (proc, 0) */
+    struct map sites;      /* (proc, site) -> index into site_v */
+    struct enc_site *site_v;
+    size_t nsites, sites_cap;
+    int batch_open;
+    uint32_t batch_proc, batch_cpu, batch_count, batch_gen;
+    uint64_t first_pos, expected_pos, base_tsc, prev_tsc;
+    uint32_t prev_tid;
+    /* Sites of the batch's process by id, direct-mapped: a record's site
+     * is one of a few that take turns. */
+    struct {
+        uint32_t id;
+        int32_t index; /* into site_v; -1: empty */
+    } site_cache[ENC_SITE_CACHE];
+    uint64_t frame_records;
+    unsigned col_room; /* records the fixed columns have room for */
+    size_t table_units; /* of every site's contexts and string tables */
+};
+
+#define COL_ROOM_RECORDS 256u
+
+/* The batch's process changed: the cache is of another one. */
+static void enc_forget_sites(struct shlog_enc *e)
+{
+    for (unsigned i = 0; i < ENC_SITE_CACHE; i++)
+        e->site_cache[i].index = -1;
+}
+
+int shlog_enc_new(struct shlog_enc **out, int zstd_level)
+{
+    struct shlog_enc *e = calloc(1, sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    e->cctx = ZSTD_createCCtx();
+    if (!e->cctx) {
+        free(e);
+        return -ENOMEM;
+    }
+    if (shlog_enc_set_level(e, zstd_level) != 0 ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_checksumFlag, 1)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_contentSizeFlag, 1))) {
+        shlog_enc_free(e);
+        return -EINVAL;
+    }
+    enc_forget_sites(e);
+    *out = e;
+    return 0;
+}
+
+int shlog_enc_set_level(struct shlog_enc *e, int zstd_level)
+{
+    if (zstd_level < ZSTD_minCLevel() || zstd_level > ZSTD_maxCLevel() ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_compressionLevel, zstd_level)))
+        return -EINVAL;
+    return 0;
+}
+
+void shlog_enc_free(struct shlog_enc *e)
+{
+    if (!e)
+        return;
+    ZSTD_freeCCtx(e->cctx);
+    buf_free(&e->raw);
+    for (int i = 0; i < NCOLS; i++)
+        buf_free(&e->col[i]);
+    map_free(&e->procs);
+    map_free(&e->sites);
+    for (size_t i = 0; i < e->nsites; i++)
+        free(e->site_v[i].keyed);
+    free(e->site_v);
+    free(e);
+}
+
+int shlog_enc_has_process(const struct shlog_enc *e, uint32_t proc)
+{
+    return map_find(&e->procs, proc, 0) != NULL;
+}
+
+int shlog_enc_has_site(const struct shlog_enc *e, uint32_t proc, uint32_t site)
+{
+    return map_find(&e->sites, proc, site) != NULL;
+}
+
+/* Appends a section whose body was built in body[0..n). */
+static int enc_section(struct shlog_enc *e, unsigned type, const uint8_t *body, size_t n)
+{
+    int rc = buf_reserve(&e->raw, 1 + VARINT_MAX + n);
+    if (rc)
+        return rc;
+    uint8_t *p = e->raw.p + e->raw.len;
+    *p++ = (uint8_t)type;
+    p = put_varint(p, n);
+    memcpy(p, body, n);
+    e->raw.len = (size_t)(p + n - e->raw.p);
+    return 0;
+}
+
+int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shmlog_proc_info *pi)
+{
+    if (e->batch_open)
+        return -EBUSY;
+    uint8_t body[8 * VARINT_MAX + 2 * (VARINT_MAX + SHMLOG_APP_BYTES)];
+    uint8_t *p = body;
+    size_t app_len = strnlen(pi->app, SHMLOG_APP_BYTES - 1);
+    size_t host_len = strnlen(pi->host, SHMLOG_HOST_BYTES - 1);
+    p = put_varint(p, proc);
+    p = put_varint(p, pi->pid);
+    p = put_varint(p, pi->uid);
+    p = put_varint(p, pi->proc_start);
+    p = put_varint(p, pi->created_ns);
+    p = put_varint(p, pi->tsc_hz);
+    p = put_varint(p, pi->anchor_tsc);
+    p = put_varint(p, pi->anchor_ns);
+    p = put_varint(p, app_len);
+    memcpy(p, pi->app, app_len);
+    p += app_len;
+    p = put_varint(p, host_len);
+    memcpy(p, pi->host, host_len);
+    p += host_len;
+    int rc = enc_section(e, SHLOG_SEC_PROCESS, body, (size_t)(p - body));
+    if (!rc && !map_find(&e->procs, proc, 0))
+        rc = shlog__map_insert(&e->procs, proc, 0, 0);
+    return rc;
+}
+
+int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shmlog_site_info *s)
+{
+    if (!map_find(&e->procs, proc, 0))
+        return -ENOENT;
+    struct arg_plan plan;
+    shlog__plan_site(&plan, s->nargs, s->arg_types);
+    size_t units = plan_tables_within(&plan, e->table_units);
+    size_t tables = site_tables_bytes(&plan);
+    void *mem = tables ? malloc(tables) : NULL;
+    if (tables && !mem)
+        return -ENOMEM;
+    uint32_t *idx = map_find(&e->sites, proc, s->id);
+    if (!idx) {
+        int rc = shlog__grow_array(&e->site_v, &e->sites_cap, e->nsites, sizeof(*e->site_v));
+        if (!rc)
+            rc = shlog__map_insert(&e->sites, proc, s->id, (uint32_t)e->nsites);
+        if (rc) {
+            free(mem);
+            return rc;
+        }
+        idx = map_find(&e->sites, proc, s->id);
+        e->site_v[e->nsites++].keyed = NULL;
+    }
+    /* A redefined site starts over, with tables of its new types. */
+    struct enc_site *es = &e->site_v[*idx];
+    if (es->keyed)
+        e->table_units -= site_table_units(&es->plan);
+    free(es->keyed);
+    e->table_units += units;
+    es->plan = plan;
+    /* stale: each context starts over at its first use */
+    shlog__site_tables_init(&plan, mem, e->batch_gen - 1, es->ctx, &es->ctx_gen, &es->keyed, &es->str);
+    unsigned nargs = plan.raw_only && s->nargs > SHMLOG_MAX_ARGS ? 0 : s->nargs;
+
+    size_t fmt_len = s->fmt_len < SHMLOG_MAX_FMT_BYTES ? s->fmt_len : SHMLOG_MAX_FMT_BYTES;
+    size_t file_len = s->file_len < SHMLOG_MAX_FILE_BYTES ? s->file_len : SHMLOG_MAX_FILE_BYTES;
+    uint8_t body[5 * VARINT_MAX + 3 + SHMLOG_MAX_ARGS + SHMLOG_MAX_FMT_BYTES + SHMLOG_MAX_FILE_BYTES];
+    uint8_t *p = body;
+    p = put_varint(p, proc);
+    p = put_varint(p, s->id);
+    p = put_varint(p, s->line);
+    *p++ = s->level;
+    *p++ = s->category;
+    *p++ = (uint8_t)nargs;
+    memcpy(p, s->arg_types, nargs);
+    p += nargs;
+    p = put_varint(p, fmt_len);
+    memcpy(p, s->fmt, fmt_len);
+    p += fmt_len;
+    p = put_varint(p, file_len);
+    memcpy(p, s->file, file_len);
+    p += file_len;
+    return enc_section(e, SHLOG_SEC_SITE, body, (size_t)(p - body));
+}
+
+int shlog_enc_loss(struct shlog_enc *e, uint32_t proc, uint32_t cpu, const struct shmlog_loss *l,
+                   uint64_t counter_total)
+{
+    if (e->batch_open)
+        return -EBUSY;
+    if (!map_find(&e->procs, proc, 0))
+        return -ENOENT;
+    uint8_t body[7 * VARINT_MAX + 1];
+    uint8_t *p = body;
+    p = put_varint(p, proc);
+    p = put_varint(p, cpu);
+    p = put_varint(p, l->first_pos);
+    p = put_varint(p, l->positions);
+    p = put_varint(p, l->records);
+    *p++ = (uint8_t)l->reason;
+    p = put_varint(p, counter_total);
+    return enc_section(e, SHLOG_SEC_LOSS, body, (size_t)(p - body));
+}
+
+int shlog_enc_exit(struct shlog_enc *e, uint32_t proc, uint64_t exit_ns, uint64_t records, uint64_t lost,
+                   enum shlog_exit_how how)
+{
+    if (e->batch_open)
+        return -EBUSY;
+    if (!map_find(&e->procs, proc, 0))
+        return -ENOENT;
+    uint8_t body[5 * VARINT_MAX];
+    uint8_t *p = body;
+    p = put_varint(p, proc);
+    p = put_varint(p, exit_ns);
+    p = put_varint(p, records);
+    p = put_varint(p, lost);
+    p = put_varint(p, how);
+    return enc_section(e, SHLOG_SEC_EXIT, body, (size_t)(p - body));
+}
+
+static unsigned tristate_bits(enum shlog_tristate t)
+{
+    return t == SHLOG_YES ? 1u : t == SHLOG_NO ? 2u : 0u;
+}
+
+int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, const struct shmlog_clock_anchor *a,
+                    size_t n)
+{
+    if (e->batch_open)
+        return -EBUSY;
+    if (!n || n > SHLOG_CLOCK_MAX_ANCHORS)
+        return -EINVAL;
+    size_t cs = strnlen(ci->clocksource, sizeof(ci->clocksource) - 1);
+    uint8_t body[5 * VARINT_MAX + sizeof(ci->clocksource) + SHLOG_CLOCK_MAX_ANCHORS * 4 * VARINT_MAX];
+    uint8_t *p = body;
+    p = put_varint(p, ci->hz_q16);
+    p = put_varint(p, tristate_bits(ci->tsc_invariant) | tristate_bits(ci->synchronized) << 2);
+    p = put_varint(p, ci->esterror_ns);
+    p = put_varint(p, cs);
+    memcpy(p, ci->clocksource, cs);
+    p += cs;
+    p = put_varint(p, n);
+    for (size_t i = 0; i < n; i++) {
+        p = put_varint(p, a[i].tsc);
+        p = put_varint(p, a[i].ns);
+        p = put_varint(p, a[i].err_ns);
+        p = put_varint(p, a[i].flags);
+    }
+    return enc_section(e, SHLOG_SEC_CLOCK, body, (size_t)(p - body));
+}
+
+/* ==== Batches: records as columns ==== */
+
+int shlog_enc_batch_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu)
+{
+    if (e->batch_open)
+        return -EBUSY;
+    if (!map_find(&e->procs, proc, 0))
+        return -ENOENT;
+    e->batch_open = 1;
+    e->batch_proc = proc;
+    e->batch_cpu = cpu;
+    e->batch_count = 0;
+    e->batch_gen++;
+    enc_forget_sites(e);
+    for (int i = 0; i < NCOLS; i++)
+        e->col[i].len = 0;
+    e->col_room = 0;
+    return 0;
+}
+
+static struct enc_site *enc_lookup_site(struct shlog_enc *e, uint32_t site)
+{
+    unsigned slot = site % ENC_SITE_CACHE;
+    if (e->site_cache[slot].id == site && e->site_cache[slot].index >= 0)
+        return &e->site_v[e->site_cache[slot].index];
+    uint32_t *idx = map_find(&e->sites, e->batch_proc, site);
+    if (!idx)
+        return NULL;
+    e->site_cache[slot].id = site;
+    e->site_cache[slot].index = (int32_t)*idx;
+    return &e->site_v[*idx];
+}
+
+/* A record's payload as the encoder reads it: a private copy, never the ring,
+ * since lengths read from it are trusted once measured. Word loads may read up
+ * to end, past len, and mask what they do not use. */
+struct enc_payload {
+    const uint8_t *p;
+    size_t len; /* at most SHMLOG_MAX_PAYLOAD */
+    const uint8_t *end;
+};
+
+/* 0 with *used the payload bytes the arguments take as plan declares them, or
+ * -1 when the payload does not match the types (then the record is stored
+ * raw). */
+static int enc_args_measure(const struct arg_plan *pl, const struct enc_payload *a, size_t *used)
+{
+    size_t lim = a->len;
+    size_t off = 0;
+    for (unsigned k = 0; k < pl->nstr; k++) {
+        off += pl->fixed_before[k];
+        if (off + 2 > lim)
+            return -1;
+        off += 2 + (((size_t)a->p[off] | (size_t)a->p[off + 1] << 8) & SHMLOG_STR_LEN_MASK);
+    }
+    off += pl->fixed_after;
+    *used = off;
+    return off <= lim ? 0 : -1;
+}
+
+/* A double or float argument against its context (FORMAT.md, "Arguments"). */
+static inline uint8_t *enc_float(uint8_t *p, struct num_ctx *c, uint64_t bits, unsigned t)
+{
+    double d = value_of_bits(bits, t);
+    int64_t m;
+    int k;
+    if (c->scale >= 0 && decimal_at(d, bits, t, c->scale, &m)) {
+        p = put_varint(p, zigzag(m - (int64_t)c->prev) << 1);
+        c->prev = (uint64_t)m;
+    } else if (decimal_min(d, bits, t, &k, &m)) {
+        p = put_varint(p, (uint64_t)(1 + k) << 1 | 1);
+        p = put_varint(p, zigzag(m));
+        c->scale = k;
+        c->prev = (uint64_t)m;
+    } else {
+        *p++ = 1;
+        p = put_varint(p, bswap_width(bits ^ c->bits, t));
+        c->scale = -1;
+    }
+    c->bits = bits;
+    return p;
+}
+
+/* str_head of a string in a payload: one load when 8 bytes are there. */
+static inline uint64_t enc_str_head(const uint8_t *end, const uint8_t *bytes, size_t n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (bytes + 8 <= end) {
+        uint64_t h;
+        memcpy(&h, bytes, 8);
+        return n >= 8 ? h : h & ((1ULL << (8 * n)) - 1);
+    }
+#else
+    (void)end;
+#endif
+    return str_head(bytes, n);
+}
+
+/* The cases of a switch on op that read the integer argument of width op
+ * (enum arg_op: 1, 2, 4 or 8 bytes) at a into v. A macro, not a function: a
+ * second switch inside the arguments' own adds instructions to every record
+ * (shmlog-bench-encode, bench/bench_encode.c, shows the cost). */
+#define INT_ARG_CASES(v, op, a)                                                                                   \
+    case OP_INT8: v = (a)[0]; break;                                                                            \
+    case OP_INT16: v = (uint64_t)(a)[0] | (uint64_t)(a)[1] << 8; break;                                         \
+    case OP_INT32: v = get_u32le(a); break;                                                                     \
+    default: v = get_u64le(a); break;
+
+/* The arguments (checked by enc_args_measure) into the args column at p. */
+static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct enc_payload *pay, uint8_t *p)
+{
+    const struct arg_plan *pl = &s->plan;
+    const uint8_t *a = pay->p;
+    unsigned key_slot = 0;
+    for (unsigned i = 0; i < pl->nargs; i++) {
+        uint64_t v;
+        unsigned op = pl->op[i];
+        switch (op) {
+        case OP_STR: {
+            uint16_t hdr = (uint16_t)(a[0] | a[1] << 8);
+            size_t n = hdr & SHMLOG_STR_LEN_MASK;
+            struct str_table *tb = &s->str[pl->str_index[i]];
+            str_table_claim(tb, e->batch_gen);
+            int slot = n <= STR_SHORT ? str_find(tb, hdr, enc_str_head(pay->end, a + 2, n), a + 2) : -1;
+            if (slot >= 0) {
+                p = put_varint(p, (uint64_t)slot << 1 | 1);
+            } else {
+                p = put_varint(p, (uint64_t)hdr << 1);
+                memcpy(p, a + 2, n);
+                p += n;
+                slot = (int)str_keep(tb, hdr, a + 2);
+            }
+            if (i == pl->key_arg)
+                key_slot = (unsigned)slot;
+            a += 2 + n;
+            continue;
+        }
+        case OP_F64:
+            v = get_u64le(a);
+            a += 8;
+            p = enc_float(p, arg_ctx(pl, s->ctx, s->keyed, i, key_slot, e->batch_gen), v, SHMLOG_ARG_F64);
+            continue;
+        case OP_F32:
+            v = get_u32le(a);
+            a += 4;
+            p = enc_float(p, arg_ctx(pl, s->ctx, s->keyed, i, key_slot, e->batch_gen), v, SHMLOG_ARG_F32);
+            continue;
+        INT_ARG_CASES(v, op, a)
+        }
+        a += op; /* the integer's width */
+        struct num_ctx *c = arg_ctx(pl, s->ctx, s->keyed, i, key_slot, e->batch_gen);
+        p = put_varint(p, zigzag((int64_t)(v - c->prev)));
+        c->prev = v;
+    }
+    return p;
+}
+
+/* The arguments of a site without strings (nstr 0: each context is the
+ * site's) into the args column at p: enc_args without the string cases and
+ * the key lookups, the common shape of a trading call. */
+static inline uint8_t *enc_numeric_args(struct enc_site *s, const struct enc_payload *pay, uint8_t *p)
+{
+    const struct arg_plan *pl = &s->plan;
+    const uint8_t *a = pay->p;
+    struct num_ctx *c = s->ctx;
+    for (unsigned i = 0; i < pl->nargs; i++, c++) {
+        unsigned op = pl->op[i];
+        uint64_t v;
+        switch (op) {
+        case OP_F64:
+            p = enc_float(p, c, get_u64le(a), SHMLOG_ARG_F64);
+            a += 8;
+            continue;
+        case OP_F32:
+            p = enc_float(p, c, get_u32le(a), SHMLOG_ARG_F32);
+            a += 4;
+            continue;
+        INT_ARG_CASES(v, op, a)
+        }
+        a += op; /* the integer's width */
+        p = put_varint(p, zigzag((int64_t)(v - c->prev)));
+        c->prev = v;
+    }
+    return p;
+}
+
+/* What one record can add to the args column: an argument costs at most a
+ * varint and a tag byte more than its payload bytes (a raw double), so the
+ * payload's size bounds the record's. */
+#define ARGS_RECORD_MAX (SHMLOG_MAX_ARGS * (VARINT_MAX + 1) + SHMLOG_MAX_PAYLOAD + VARINT_MAX)
+
+/* The open batch's column ends and running values, held in locals while
+ * records are encoded: a store through a byte pointer may alias any field of
+ * e, so the compiler would reload them after every byte. */
+struct enc_cursor {
+    /* one name per column, not an array: vectorized in and out of an array
+     * they cost a failed store-to-load forward per record */
+    uint8_t *gap, *nslots, *tsc, *site, *tid, *attr, *args;
+    uint64_t expected_pos, prev_tsc;
+    uint32_t prev_tid;
+    /* the last record's site: runs of one site skip the lookup */
+    uint32_t site_id;
+    struct enc_site *known;
+};
+
+/* Room in every column for n more records and the cursor at their ends. The
+ * room is reserved for many records at once: one check per call instead of
+ * one per column per record. */
+static int enc_cursor_open(struct shlog_enc *e, struct enc_cursor *k, unsigned n)
+{
+    if (e->col_room < n) {
+        unsigned room = n + COL_ROOM_RECORDS;
+        for (int i = 0; i < NCOLS; i++)
+            if (buf_reserve(&e->col[i], (size_t)room * (i == COL_ARGS ? ARGS_RECORD_MAX : VARINT_MAX)))
+                return -ENOMEM;
+        e->col_room = room;
+    }
+    e->col_room -= n;
+    struct buf *c = e->col;
+    k->gap = c[COL_GAP].p + c[COL_GAP].len;
+    k->nslots = c[COL_NSLOTS].p + c[COL_NSLOTS].len;
+    k->tsc = c[COL_TSC].p + c[COL_TSC].len;
+    k->site = c[COL_SITE].p + c[COL_SITE].len;
+    k->tid = c[COL_TID].p + c[COL_TID].len;
+    k->attr = c[COL_ATTR].p + c[COL_ATTR].len;
+    k->args = c[COL_ARGS].p + c[COL_ARGS].len;
+    k->expected_pos = e->expected_pos;
+    k->prev_tsc = e->prev_tsc;
+    k->prev_tid = e->prev_tid;
+    k->site_id = UINT32_MAX;
+    k->known = NULL;
+    return 0;
+}
+
+static void enc_cursor_close(struct shlog_enc *e, const struct enc_cursor *k, unsigned records)
+{
+    struct buf *c = e->col;
+    c[COL_GAP].len = (size_t)(k->gap - c[COL_GAP].p);
+    c[COL_NSLOTS].len = (size_t)(k->nslots - c[COL_NSLOTS].p);
+    c[COL_TSC].len = (size_t)(k->tsc - c[COL_TSC].p);
+    c[COL_SITE].len = (size_t)(k->site - c[COL_SITE].p);
+    c[COL_TID].len = (size_t)(k->tid - c[COL_TID].p);
+    c[COL_ATTR].len = (size_t)(k->attr - c[COL_ATTR].p);
+    c[COL_ARGS].len = (size_t)(k->args - c[COL_ARGS].p);
+    e->expected_pos = k->expected_pos;
+    e->prev_tsc = k->prev_tsc;
+    e->prev_tid = k->prev_tid;
+    e->batch_count += records;
+}
+
+/* A record's header fields, whichever copy they come from. */
+struct enc_head {
+    uint64_t pos, tsc;
+    uint32_t site, tid;
+    unsigned level, category, flags, nslots;
+};
+
+/* How the records of a site code their arguments, worked out when the site
+ * changes, not per record. */
+enum enc_mode {
+    MODE_RAW,     /* no site, a site we cannot code, or a payload short of its arguments */
+    MODE_NUMERIC, /* no strings: enc_numeric_args */
+    MODE_GENERAL, /* strings: measured per record, then enc_args or raw */
+};
+
+static inline enum enc_mode enc_site_mode(const struct enc_site *s, size_t payload_len)
+{
+    if (!s || s->plan.raw_only)
+        return MODE_RAW;
+    if (s->plan.nstr == 0)
+        return s->plan.fixed_after <= payload_len ? MODE_NUMERIC : MODE_RAW;
+    return MODE_GENERAL;
+}
+
+/* The attributes column's value; values past 7 are not levels or categories. */
+static inline unsigned enc_attr(unsigned level, unsigned category, unsigned flags, unsigned raw)
+{
+    return (level < 7 ? level : 7) | (category < 7 ? category : 7) << 3 | (raw ? ATTR_RAW : 0) | flags << 7;
+}
+
+/* Whether a record of a site in mode goes raw, with *used the payload bytes
+ * its arguments take. */
+static inline unsigned enc_raw(const struct enc_site *s, enum enc_mode mode, const struct enc_payload *pay, size_t *used)
+{
+    if (mode == MODE_NUMERIC) {
+        *used = s->plan.fixed_after;
+        return 0;
+    }
+    if (mode == MODE_GENERAL && enc_args_measure(&s->plan, pay, used) == 0)
+        return 0;
+    *used = pay->len;
+    return 1;
+}
+
+/* A record's arguments into the args column at p, as enc_raw decided. */
+static inline uint8_t *enc_put_args(struct shlog_enc *e, struct enc_site *s, enum enc_mode mode, unsigned raw,
+                                    const struct enc_payload *pay, size_t used, uint8_t *p)
+{
+    if (raw) {
+        p = put_varint(p, used);
+        memcpy(p, pay->p, used);
+        return p + used;
+    }
+    if (mode == MODE_NUMERIC)
+        return enc_numeric_args(s, pay, p);
+    return enc_args(e, s, pay, p);
+}
+
+/* A record's timestamp, site and thread into their columns at k, each told
+ * against the record before it. */
+static inline void enc_put_who_when(struct enc_cursor *k, uint64_t tsc, uint32_t site, uint32_t tid)
+{
+    k->tsc = put_varint(k->tsc, zigzag((int64_t)(tsc - k->prev_tsc)));
+    k->site = put_varint(k->site, site);
+    k->tid = put_varint(k->tid, zigzag((int32_t)(tid - k->prev_tid)));
+    k->prev_tsc = tsc;
+    k->prev_tid = tid;
+}
+
+/* One record into the columns at k, which have room for it. */
+static inline void enc_put(struct shlog_enc *e, struct enc_cursor *k, const struct enc_head *h,
+                           const struct enc_payload *pay)
+{
+    k->gap = put_varint(k->gap, h->pos - k->expected_pos);
+    k->expected_pos = h->pos + h->nslots;
+    enc_put_who_when(k, h->tsc, h->site, h->tid);
+
+    if (h->site != k->site_id || !k->known) {
+        k->known = enc_lookup_site(e, h->site);
+        k->site_id = h->site;
+    }
+    struct enc_site *s = k->known;
+    if (s)
+        site_ctx_claim(&s->plan, s->ctx, &s->ctx_gen, e->batch_gen);
+    enum enc_mode mode = enc_site_mode(s, pay->len);
+    size_t used;
+    unsigned raw = enc_raw(s, mode, pay, &used);
+    k->attr = put_varint(k->attr, enc_attr(h->level, h->category, h->flags, raw));
+    k->args = enc_put_args(e, s, mode, raw, pay, used, k->args);
+    /* The slots follow from the bytes the arguments take, but for records
+     * that reserved more: stored as the difference. */
+    *k->nslots++ = (uint8_t)(h->nslots - shmlog_slots_for_payload(used));
+}
+
+/* The batch's first record sets what the others are told against. */
+static void enc_batch_first(struct shlog_enc *e, uint64_t pos, uint64_t tsc)
+{
+    e->first_pos = e->expected_pos = pos;
+    e->base_tsc = e->prev_tsc = tsc;
+    e->prev_tid = 0;
+}
+
+int shlog_enc_record(struct shlog_enc *e, const struct shmlog_rec *r)
+{
+    if (!e->batch_open)
+        return -EINVAL;
+    if (e->batch_count >= SHLOG_MAX_BATCH_RECORDS)
+        return -ENOSPC;
+    if (e->batch_count == 0)
+        enc_batch_first(e, r->pos, r->tsc);
+    struct enc_cursor k;
+    if (enc_cursor_open(e, &k, 1))
+        return -ENOMEM;
+    struct enc_head h = {r->pos, r->tsc, r->site, r->tid, r->level, r->category, r->flags, r->nslots};
+    struct enc_payload pay = {r->payload, r->payload_len < SHMLOG_MAX_PAYLOAD ? r->payload_len : SHMLOG_MAX_PAYLOAD,
+                              r->payload + sizeof(r->payload)};
+    enc_put(e, &k, &h, &pay);
+    enc_cursor_close(e, &k, 1);
+    return 0;
+}
+
+_Static_assert(offsetof(struct shmlog_record, flags) == offsetof(struct shmlog_record, nslots) + 3,
+               "enc_one_slot_run loads nslots, level, category and flags as one word");
+
+/* A run of n one-slot records from ring position pos, with room in the
+ * batch: what enc_put writes, with what stays the same along a run worked
+ * out once. Positions follow one another, so every gap but the first is 0;
+ * the arguments of a one-slot record fit its slot, so its nslots entry is 0;
+ * the site's mode and the attributes are redone only when they change,
+ * which makes a record cheaper than enc_put per record (the overload of
+ * bench/compare.sh shows what the collector gets through). flatten:
+ * enc_args inlined into the loop keeps the cursor in registers. */
+__attribute__((flatten, noinline)) static int enc_one_slot_run(struct shlog_enc *e, const struct shmlog_record *slots,
+                                                     size_t n, uint64_t pos)
+{
+    for (size_t done = 0; done < n;) {
+        /* in parts, so the room reserved stays that of a few records */
+        unsigned part = n - done < COL_ROOM_RECORDS ? (unsigned)(n - done) : COL_ROOM_RECORDS;
+        struct enc_cursor k;
+        if (enc_cursor_open(e, &k, part))
+            return -ENOMEM;
+        k.gap = put_varint(k.gap, pos + done - k.expected_pos);
+        memset(k.gap, 0, part - 1);
+        k.gap += part - 1;
+        memset(k.nslots, 0, part);
+        k.nslots += part;
+        k.expected_pos = pos + done + part;
+        uint32_t site_id = 0, attr_of = 0;
+        struct enc_site *s = NULL;
+        enum enc_mode mode = MODE_RAW;
+        unsigned attr = 0;
+        for (unsigned i = 0; i < part; i++) {
+            const struct shmlog_record *r = &slots[done + i];
+            enc_put_who_when(&k, r->tsc, r->site, r->tid);
+            /* nslots (1 here), level, category and flags in one load; 0 is
+             * never the word, so it stands for "not worked out" */
+            uint32_t head;
+            memcpy(&head, &r->nslots, sizeof head);
+            if (!s || r->site != site_id) {
+                s = enc_lookup_site(e, r->site);
+                site_id = r->site;
+                if (s)
+                    site_ctx_claim(&s->plan, s->ctx, &s->ctx_gen, e->batch_gen);
+                mode = enc_site_mode(s, SHMLOG_HEAD_PAYLOAD);
+                attr_of = 0; /* not needed; without it gcc 12 spills more registers in this loop */
+            }
+            struct enc_payload pay = {r->payload, SHMLOG_HEAD_PAYLOAD, r->payload + SHMLOG_HEAD_PAYLOAD};
+            size_t used;
+            unsigned raw = enc_raw(s, mode, &pay, &used);
+            if (head != attr_of) {
+                attr = enc_attr(r->level, r->category, r->flags, 0);
+                attr_of = head;
+            }
+            k.attr = put_varint(k.attr, attr | (raw ? ATTR_RAW : 0));
+            k.args = enc_put_args(e, s, mode, raw, &pay, used, k.args);
+        }
+        enc_cursor_close(e, &k, part);
+        done += part;
+    }
+    return 0;
+}
+
+/* A run of records of several slots each, in n slots from ring position pos
+ * (their counts checked by the caller), with room in the batch for them:
+ * each payload gathered from its slots, then coded. Apart from the one-slot
+ * loop, whose registers the gathering would take. */
+__attribute__((flatten, noinline)) static int enc_multi_slot_run(struct shlog_enc *e,
+                                                                 const struct shmlog_record *slots, size_t n,
+                                                                 uint64_t pos)
+{
+    for (size_t done = 0; done < n;) {
+        unsigned part = n - done < COL_ROOM_RECORDS ? (unsigned)(n - done) : COL_ROOM_RECORDS;
+        struct enc_cursor k;
+        if (enc_cursor_open(e, &k, part))
+            return -ENOMEM;
+        unsigned records = 0;
+        for (; records < part && done < n; records++) {
+            const struct shmlog_record *r = &slots[done];
+            unsigned nslots = r->nslots;
+            uint8_t whole[SHMLOG_MAX_PAYLOAD];
+            size_t len = shmlog_record_payload(whole, r, nslots);
+            struct enc_head h = {pos + done, r->tsc, r->site, r->tid, r->level, r->category, r->flags, nslots};
+            struct enc_payload pay = {whole, len, whole + sizeof(whole)};
+            enc_put(e, &k, &h, &pay);
+            done += nslots;
+        }
+        enc_cursor_close(e, &k, records);
+    }
+    return 0;
+}
+
+long shlog_enc_slots(struct shlog_enc *e, const struct shmlog_record *slots, size_t n, uint64_t pos)
+{
+    if (!e->batch_open)
+        return -EINVAL;
+    if (!n)
+        return 0;
+    if (e->batch_count >= SHLOG_MAX_BATCH_RECORDS)
+        return -ENOSPC;
+    if (e->batch_count == 0)
+        enc_batch_first(e, pos, slots[0].tsc);
+    size_t done = 0;
+    while (done < n && e->batch_count < SHLOG_MAX_BATCH_RECORDS) {
+        unsigned k = slots[done].nslots;
+        int rc = -EINVAL; /* slot counts that do not tile: not what shmlog_ring_take copies */
+        size_t room = SHLOG_MAX_BATCH_RECORDS - e->batch_count, run = 1, span = k;
+        if (k == 1) {
+            while (done + run < n && run < room && slots[done + run].nslots == 1)
+                run++;
+            rc = enc_one_slot_run(e, slots + done, run, pos + done);
+            span = run;
+        } else if (k > 1 && k <= SHMLOG_MAX_SLOTS && k <= n - done) {
+            for (unsigned m; done + span < n && run < room; span += m, run++) {
+                m = slots[done + span].nslots;
+                if (m < 2 || m > SHMLOG_MAX_SLOTS || m > n - done - span)
+                    break; /* one slot: the other loop's; a bad count: -EINVAL when it comes first */
+            }
+            rc = enc_multi_slot_run(e, slots + done, span, pos + done);
+        }
+        if (rc)
+            return done ? (long)done : rc;
+        done += span;
+    }
+    return (long)done;
+}
+
+int shlog_enc_batch_end(struct shlog_enc *e)
+{
+    if (!e->batch_open)
+        return -EINVAL;
+    e->batch_open = 0;
+    if (!e->batch_count)
+        return 0;
+    uint8_t hdr[5 * VARINT_MAX];
+    uint8_t *h = hdr;
+    h = put_varint(h, e->batch_proc);
+    h = put_varint(h, e->batch_cpu);
+    h = put_varint(h, e->first_pos);
+    h = put_varint(h, e->batch_count);
+    h = put_varint(h, e->base_tsc);
+    size_t body = (size_t)(h - hdr);
+    for (int i = 0; i < NCOLS; i++)
+        body += varint_len(e->col[i].len) + e->col[i].len;
+    int rc = buf_reserve(&e->raw, 1 + VARINT_MAX + body);
+    if (rc)
+        return rc;
+    uint8_t *p = e->raw.p + e->raw.len;
+    *p++ = SHLOG_SEC_BATCH;
+    p = put_varint(p, body);
+    memcpy(p, hdr, (size_t)(h - hdr));
+    p += h - hdr;
+    for (int i = 0; i < NCOLS; i++) {
+        p = put_varint(p, e->col[i].len);
+        memcpy(p, e->col[i].p, e->col[i].len);
+        p += e->col[i].len;
+        e->col[i].len = 0;
+    }
+    e->raw.len = (size_t)(p - e->raw.p);
+    e->frame_records += e->batch_count;
+    e->batch_count = 0;
+    return 0;
+}
+
+/* ==== Frames ==== */
+
+size_t shlog_enc_raw_bytes(const struct shlog_enc *e)
+{
+    size_t n = e->raw.len;
+    if (e->batch_open)
+        for (int i = 0; i < NCOLS; i++)
+            n += e->col[i].len + VARINT_MAX;
+    return n;
+}
+
+uint64_t shlog_enc_frame_records(const struct shlog_enc *e)
+{
+    return e->frame_records + (e->batch_open ? e->batch_count : 0);
+}
+
+size_t shlog_enc_frame_bound(const struct shlog_enc *e)
+{
+    return SHLOG_FRAME_PREFIX_BYTES + ZSTD_compressBound(e->raw.len);
+}
+
+long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
+{
+    if (e->batch_open)
+        return -EBUSY;
+    if (!e->raw.len)
+        return 0;
+    long rc;
+    if (e->raw.len > SHLOG_MAX_FRAME_RAW) {
+        rc = -E2BIG;
+        goto out;
+    }
+    if (cap < shlog_enc_frame_bound(e))
+        return -ENOSPC;
+    uint8_t *d = dst;
+    size_t z = ZSTD_compress2(e->cctx, d + SHLOG_FRAME_PREFIX_BYTES, cap - SHLOG_FRAME_PREFIX_BYTES,
+                              e->raw.p, e->raw.len);
+    if (ZSTD_isError(z)) {
+        ZSTD_CCtx_reset(e->cctx, ZSTD_reset_session_only);
+        rc = -EIO;
+        goto out;
+    }
+    put_u32le(d, SHLOG_FRAME_MAGIC);
+    put_u32le(d + 4, (uint32_t)z);
+    put_u32le(d + 8, (uint32_t)e->raw.len);
+    put_u32le(d + 12, fnv1a32(d, 12));
+    rc = (long)(SHLOG_FRAME_PREFIX_BYTES + z);
+out:
+    e->raw.len = 0;
+    e->frame_records = 0;
+    return rc;
+}
