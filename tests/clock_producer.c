@@ -86,7 +86,7 @@ int main(int argc, char **argv)
     uint64_t count = 0, interval_us = 1000, ring_bytes = 0;
     double seconds = 0;
 
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i];
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--app")) {
@@ -112,7 +112,6 @@ int main(int argc, char **argv)
         } else {
             usage_error("unknown option '%s'", a);
         }
-        i++;
     }
     if (count == 0 && seconds == 0)
         usage_error("--count or --seconds is needed");
