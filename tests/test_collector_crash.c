@@ -110,21 +110,6 @@ Test(collector_crash, collector_sigkill_and_restart_duplicates_nothing)
     tu_read_free(&got);
 }
 
-/* The first ring segment of process pid in dir, or "" */
-static void find_ring(const char *dir, pid_t pid, char *out, size_t cap)
-{
-    out[0] = '\0';
-    DIR *d = opendir(dir);
-    cr_assert(d != NULL);
-    char tag[64];
-    snprintf(tag, sizeof(tag), "-%d-cpu", (int)pid);
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (strstr(de->d_name, tag) && strstr(de->d_name, ".ring"))
-            snprintf(out, cap, "%s/%s", dir, de->d_name);
-    closedir(d);
-}
-
 Test(collector_crash, a_ring_truncated_under_the_mapping_is_abandoned_not_fatal)
 {
     struct tu_child col = tu_collector(&env, NULL);
@@ -132,7 +117,7 @@ Test(collector_crash, a_ring_truncated_under_the_mapping_is_abandoned_not_fatal)
     struct tu_child p = tu_producer(slow);
     tu_wait_line(&p, "progress ");
     char ring[600];
-    find_ring(env.seg, p.pid, ring, sizeof(ring));
+    tu_find_ring(env.seg, p.pid, ring, sizeof(ring));
     cr_assert(ring[0], "no ring segment");
     /* A hostile or broken writer shrinks its ring: every access past the new
      * end faults, in the producer and in the collector. The collector is held
