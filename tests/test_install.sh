@@ -66,6 +66,7 @@ check_found "systemd unit" -path '*/lib/systemd/system/shmlog-collector.service'
 check_found "sysctl.d" -path '*/lib/sysctl.d/*shmlog.conf'
 check_found "tmpfiles.d" -path '*/lib/tmpfiles.d/shmlog.conf'
 check_found "Grafana dashboard" -path "*$datadir/*" -name 'grafana-shmlog.json'
+check_found "the file format's specification" -path "*$datadir/doc/shmlog/FORMAT.md"
 # The installed header is the generated one, not a part of it.
 if grep -q 'SHMLOG_IMPLEMENTATION' "$root$includedir/shmlog.h" 2>/dev/null &&
     ! grep -q '^//@include' "$root$includedir/shmlog.h"; then
