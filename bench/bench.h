@@ -107,7 +107,7 @@ static inline void bench_spin(uint64_t cycles)
 }
 
 /* 40 characters each: a string argument that takes a record's second slot. */
-extern const char *const bench_notes[4];
+extern const char *const bench_str40[4];
 
 /* The arguments of call i, made before the timer starts: the empty asm takes
  * them as register inputs, so they are computed before the (volatile) TSC read
@@ -116,7 +116,7 @@ extern const char *const bench_notes[4];
     const unsigned long bench_id = (unsigned long)(i);                                      \
     const double bench_px = 100.0 + (double)((i) & 1023u) * 0.25;                           \
     const int bench_qty = (int)((i) & 511u) - 256;                                          \
-    const char *const bench_note = bench_notes[(i) & 3u];                                   \
+    const char *const bench_note = bench_str40[(i) & 3u];                                   \
     __asm__ __volatile__("" : : "r"(bench_id), "x"(bench_px), "r"(bench_qty), "r"(bench_note))
 
 /* Defines name_latency() and name_burst() around STMT, which may use bench_id,

@@ -1,5 +1,5 @@
-/* Description: file format version 2 (collector/FORMAT.md, "Arguments") and
- * the renderer's fast paths.
+/* Description: every argument type through the file format (collector/FORMAT.md,
+ * "Arguments") and through the renderer's fast paths.
  *
  * format_roundtrip: every argument comes back bit for bit whichever coding
  * the encoder chose (decimal doubles, raw doubles, NaNs, -0.0, infinities,
