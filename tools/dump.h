@@ -6,12 +6,13 @@
  *   dump_live.c     live segments: finding them; segments, set-level, clean
  *   dump_ring.c     ring (the records still in the rings)
  *   dump_status.c   status
- *   dump_files.c    read, stats, follow, verify (collector files)
+ *   dump_read.c, dump_stats.c, dump_verify.c and what they share (dump_files.h):
+ *                   read, follow, stats, verify (collector files)
  *   dump_output.c   output, pieces of lines, filters: used by all, calls none
  *
  * The arrows: shmlog-dump.c -> the commands' files -> dump_output.c;
  * dump_ring.c and dump_status.c -> dump_live.c (finding segments);
- * dump_status.c -> dump_files.c (the collector's open file); the commands
+ * dump_status.c -> dump_inputs.c (the collector's open file); the commands
  * -> shmlog-dump.c only for usage_error() and parse_level().
  */
 #ifndef SHMLOG_DUMP_H
@@ -96,7 +97,7 @@ int filter_record(const struct dump_filter *f, unsigned level, unsigned category
 /* 1 when the rendered message of rec matches --grep (or there is none). */
 int filter_grep(const struct dump_filter *f, const struct shmlog_site_render *sr, const struct shmlog_rec *rec);
 
-/* ==== File commands (dump_files.c) ==== */
+/* ==== File commands (dump_files.h lists their files) ==== */
 
 struct shlog_file_header;
 /* The open file the collector writes in dir: the .part with the highest

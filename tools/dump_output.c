@@ -2,7 +2,7 @@
  * dump_output.c - the layer every shmlog-dump command writes through: the
  * buffered standard output, the pieces of text and JSON lines, and the
  * record filters (dump.h). shmlog-dump.c (command line, segments, ring,
- * status, set-level, clean) and dump_files.c (read, stats, follow, verify)
+ * status, set-level, clean) and the file commands (read, stats, follow, verify)
  * both use it; it calls neither.
  */
 #include <regex.h>

@@ -1,0 +1,222 @@
+/* dump_files.h - what the files of shmlog-dump's file commands (read, follow, stats, verify) share. */
+/*
+ *   dump_inputs.c  the files named: headers, directories, grouping by host
+ *   dump_decode.c  sources: their readers, the decode loop, what the files define
+ *   dump_merge.c   read's merge: per-ring FIFOs, the heap of streams, writing in time order
+ *   dump_read.c    read and follow
+ *   dump_stats.c   stats: its counters and its report
+ *   dump_verify.c  verify: ring positions and the per-file summaries
+ *   dump_hmap.c    the small hash map they use
+ *
+ * The arrows: the commands -> dump_decode.c -> dump_inputs.c; dump_decode.c
+ * hands what it decodes to dump_merge.c (read, follow), dump_stats.c (stats)
+ * or dump_verify.c (verify); dump_merge.c steps the sources it merges.
+ */
+#ifndef SHMLOG_DUMP_FILES_H
+#define SHMLOG_DUMP_FILES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dump.h"
+#include "shlog_file.h"
+
+#define SITE_PTR_CACHE 256u
+
+/* ==== Small hash map: (k1, k2) -> pointer (dump_hmap.c) ==== */
+
+struct hmap_slot {
+    uint64_t k1, k2;
+    void *v; /* NULL: free */
+};
+
+struct hmap {
+    struct hmap_slot *slots;
+    size_t cap, n;
+};
+
+void *hmap_get(const struct hmap *m, uint64_t k1, uint64_t k2);
+/* 0, or -ENOMEM. v must not be NULL; an existing key is replaced. */
+int hmap_put(struct hmap *m, uint64_t k1, uint64_t k2, void *v);
+void hmap_clear(struct hmap *m);
+
+/* ==== What the inputs define ==== */
+
+struct source;
+struct chunk; /* dump_merge.c */
+
+/* A process, as (pid, proc_start) within one source. */
+struct dproc {
+    struct shmlog_proc_info info;
+    struct shmlog_tsc_clock clock;
+    int passes;            /* --pid / --app */
+    struct shmlog_site_render *unknown; /* renders records of sites the file did not define */
+    struct hmap rings;     /* cpu -> dring */
+    struct hmap sites;     /* id -> dsite */
+    struct dproc *next_all;
+};
+
+/* A FIFO of entries in chunks (dump_merge.c). */
+struct fifo {
+    struct chunk *first, *last;
+    uint64_t count;
+};
+
+/* One ring of one process: a stream of the merge. */
+struct dring {
+    struct fifo q;        /* first: the heap holds &q */
+    struct dproc *proc;
+    struct source *src;
+    uint32_t cpu;
+    uint64_t last_ts;     /* time of the last record decoded */
+    int has_last;
+    uint64_t last_frame;  /* its source's frame count at that record */
+    int finished;         /* its process exited: nothing more comes */
+    int heap_index;       /* -1: not in the heap */
+    /* verify */
+    uint64_t expected;    /* the next ring position */
+    int has_expected;
+    struct dring *next_all;
+};
+
+/* A call site of a process; the prepared renderer is made on first use. */
+struct dsite {
+    struct dproc *proc;
+    uint32_t id, line;
+    uint8_t level, category, nargs;
+    uint8_t arg_types[SHMLOG_MAX_ARGS];
+    char *fmt, *file;      /* NULL when over SITE_STRINGS_MAX: shown as unknown */
+    struct shmlog_site_render *sr;
+    uint64_t records;      /* stats */
+    struct dsite *next_all;
+};
+
+struct in_file {
+    char path[4096];
+    char host[SHMLOG_HOST_BYTES + 1];
+    uint64_t seq;
+    uint64_t bytes;
+    int part;          /* a .shlog.part */
+    int writer_alive;  /* a .part whose collector runs: it is still being written */
+    int bad_header;
+    char error[256];
+    /* verify */
+    uint64_t records, gaps, gap_positions, errors, frames, torn;
+};
+
+struct in_list {
+    struct in_file *v;
+    size_t n, cap;
+};
+
+/* The files of one host, in sequence order, read one after the other with
+ * one dedup state. */
+struct source {
+    struct in_file *files;
+    size_t nfiles, next;
+    struct in_file *cur_file;
+    struct shlog_reader *rd;
+    struct shlog_dedup *dedup;
+    int done;
+    int park;               /* read merges it with others: between frames, its reader's memory is trimmed */
+    uint64_t frames;        /* frames begun */
+    uint64_t frame_off;     /* offset of the frame being decoded */
+    uint64_t max_ts;        /* latest record time decoded */
+    struct hmap procs;      /* (pid, proc_start) -> dproc */
+    struct hmap by_ptr;     /* the reader's shlog_proc pointer -> dproc (this file) */
+    const struct shlog_proc *last_ptr;
+    struct dring *last_ring;
+    struct dproc *last_proc;
+    const void *site_ptr[SITE_PTR_CACHE]; /* the reader's shlog_site pointer ... */
+    struct dsite *site_of[SITE_PTR_CACHE]; /* ... -> dsite (this file) */
+    size_t nrings;          /* rings it has records of */
+    uint64_t skip_below;    /* follow: frames before this offset were there at start */
+    size_t parked;          /* bytes its reader keeps for frames while it waits */
+    struct shmlog_clock_map clock; /* the host's anchors, over its files in order */
+    int file_anchored;      /* the current file gave an anchor: its records map with them */
+};
+
+enum mode { MODE_READ, MODE_STATS, MODE_VERIFY, MODE_FOLLOW };
+
+/* The file command running (one per process): what its files share. Each
+ * file keeps the rest of its state to itself. */
+struct file_cmd {
+    enum mode mode;
+    const struct cli *cli;
+    int status;              /* exit status so far */
+    int stop;                /* --limit reached */
+    uint64_t frontier;       /* latest record time decoded from any input */
+    struct dring *all_rings; /* the merge's streams */
+    struct dsite *all_sites; /* stats counts records by site */
+};
+extern struct file_cmd file_cmd; /* dump_decode.c */
+
+/* ==== Inputs (dump_inputs.c) ==== */
+
+/* The files named: files as given, directories as their .shlog and .shlog.part
+ * files. Sorted by host then sequence number. */
+int collect_inputs(const struct cli *cli, struct in_list *l);
+/* The file after after_seq in dir (the lowest sequence number above it, or
+ * any when has_after is 0 and newest is 0; the highest when newest is 1):
+ * closed .shlog or open .shlog.part. 0, or -ENOENT. */
+int find_file(const char *dir, int has_after, uint64_t after_seq, int newest, int only_part, struct in_file *f);
+
+/* ==== Sources and the decode loop (dump_decode.c) ==== */
+
+void begin(struct cli *cli, enum mode mode);
+/* A line on standard error, after the output written so far. */
+void note_error(const char *msg);
+void oom(void) __attribute__((noreturn));
+/* One source per host of the inputs. */
+struct source *make_sources(struct in_list *l, size_t *nsrc);
+void free_sources(struct source *srcs, size_t nsrc);
+/* Opens the source's next file; 0 when there is none. */
+int source_open_next(struct source *s);
+void source_close_file(struct source *s);
+/* Decodes one frame of s (and the damage before it): 1 if it decoded
+ * something, 0 at the end of the source (in follow mode: for now). */
+int source_step(struct source *s);
+/* The renderer of records of site d (NULL: of an unknown site of proc). */
+const struct shmlog_site_render *prepared(struct dsite *d, struct dproc *proc);
+
+/* ==== The merge in time order (dump_merge.c) ==== */
+
+enum entry_kind { ENTRY_RECORD = 1, ENTRY_LOSS = 2, ENTRY_EXIT = 3 };
+
+struct entry_exit {
+    uint64_t records, lost;
+    unsigned how; /* enum shlog_exit_how */
+};
+
+#define REC_HEAD offsetof(struct shmlog_rec, payload)
+
+/* Appends an entry (its header, then len bytes of body) to ring r's stream. */
+void queue_entry(struct dring *r, enum entry_kind kind, uint64_t ts, uint32_t cpu, struct dsite *site,
+                 struct dproc *p, const void *body, size_t len);
+/* Writes entries while they are known to be next. all: the inputs ended (or
+ * a follow pass did), write everything. */
+void drain(struct source *srcs, size_t nsrc, int all);
+/* Decodes the sources and writes their entries in time order. */
+void merge_run(struct source *srcs, size_t nsrc);
+/* Frees the chunks of a stream; merge_free: the spare chunks and the heap. */
+void merge_free_stream(struct fifo *q);
+void merge_free(void);
+
+/* ==== What stats counts while decoding (dump_stats.c) ==== */
+
+void stats_record(struct dsite *d, const struct shmlog_rec *rec, uint64_t ts);
+void stats_loss(const struct shmlog_loss *loss);
+/* A record mapped with its process's calibration: its file had no anchor. */
+void stats_unanchored_record(void);
+/* A new anchor of the host's clock. */
+void stats_anchor(const struct shlog_event *ev);
+/* A file read to its end (or given up on). */
+void stats_file_closed(const struct shlog_reader_stats *st);
+
+/* ==== What verify checks while decoding (dump_verify.c) ==== */
+
+/* Ring positions follow each other, but for PAD slots at the end of the ring
+ * and losses. */
+void verify_position(struct source *s, struct dring *r, uint64_t pos, uint64_t next);
+
+#endif /* SHMLOG_DUMP_FILES_H */

@@ -1,0 +1,120 @@
+/* dump_read.c - shmlog-dump read and follow: the records of collector files, merged in time order, or as they come. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "dump_files.h"
+
+#define FOLLOW_POLL_NS 100000000u
+
+/* ==== read ==== */
+
+int cmd_read(struct cli *cli)
+{
+    begin(cli, MODE_READ);
+    struct in_list l = {0};
+    if (collect_inputs(cli, &l) != 0)
+        oom();
+    size_t nsrc;
+    struct source *srcs = make_sources(&l, &nsrc);
+    merge_run(srcs, nsrc);
+    free_sources(srcs, nsrc);
+    free(l.v);
+    return file_cmd.status;
+}
+
+/* ==== follow ==== */
+
+static volatile sig_atomic_t follow_stop;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    follow_stop = 1;
+}
+
+static int path_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+int cmd_follow(struct cli *cli)
+{
+    begin(cli, MODE_FOLLOW);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    struct in_file file;
+    struct source src;
+    memset(&src, 0, sizeof src);
+    memset(&file, 0, sizeof file);
+    src.files = &file;
+    src.frame_off = UINT64_MAX;
+    if (shlog_dedup_new(&src.dedup) != 0)
+        oom();
+    struct timespec poll = {0, FOLLOW_POLL_NS};
+
+    /* Start at the end of the open file; with none, after the newest file
+     * there is: records already written are not new. */
+    int has_after = 0;
+    uint64_t after = 0;
+    struct in_file start;
+    memset(&start, 0, sizeof start);
+    if (find_file(cli->out_dir, 0, 0, 1, 1, &start) == 0) {
+        struct stat st;
+        has_after = start.seq > 0;
+        after = start.seq - 1;
+        src.skip_below = stat(start.path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    } else if (find_file(cli->out_dir, 0, 0, 1, 0, &start) == 0) {
+        has_after = 1;
+        after = start.seq;
+    }
+
+    while (!follow_stop && !file_cmd.stop) {
+        if (!src.rd) {
+            /* The next file in sequence, closed or still open: a rotation
+             * may have closed one before we saw it open. */
+            memset(&file, 0, sizeof file);
+            if (find_file(cli->out_dir, has_after, after, 0, 0, &file) != 0) {
+                nanosleep(&poll, NULL);
+                continue;
+            }
+            file.writer_alive = file.part;
+            has_after = 1;
+            after = file.seq;
+            src.nfiles = 1;
+            src.next = 0;
+            if (!source_open_next(&src)) {
+                src.skip_below = 0;
+                continue;
+            }
+        }
+        while (source_step(&src) && !follow_stop)
+            ;
+        if (!file.part || !path_exists(file.path)) {
+            /* Closed (renamed after its last write): read to its end. */
+            while (source_step(&src))
+                ;
+            source_close_file(&src);
+            src.skip_below = 0;
+        }
+        drain(&src, 1, 1);
+        out_push();
+        if (src.rd)
+            nanosleep(&poll, NULL);
+    }
+    drain(&src, 1, 1);
+    out_push();
+    source_close_file(&src);
+    shlog_dedup_free(src.dedup);
+    hmap_clear(&src.procs);
+    hmap_clear(&src.by_ptr);
+    free_sources(NULL, 0);
+    return file_cmd.status;
+}
