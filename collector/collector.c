@@ -19,9 +19,17 @@
 
 #include "collector.h"
 
+#define WARM_HEAP_BYTES (16u << 20) /* heap faulted in at start: see prepare_memory */
+#define WARM_UP_RECORDS 32768u      /* a frame's worth: see prepare_memory */
+#define MAX_PASS_WAIT_NS 1000000ull /* longest wait between drain passes (see pass_wait_ns) */
+#define PEAK_RECORDS_PER_US 100u    /* the fastest a producer core can fill a ring */
+#define RESCAN_NS 1000000000ull
+#define LIVENESS_NS 10000000ull
+#define NOTIFY_NS 2000000ull
+
 struct collector_state col;
 
-/* ==== Time, signals ==== */
+/* ==== Signals, messages ==== */
 
 volatile sig_atomic_t got_term, got_hup;
 
@@ -47,6 +55,8 @@ void warnx(const char *fmt, ...)
             fputc(*c, stderr);
     fputc('\n', stderr);
 }
+
+/* ==== Setup ==== */
 
 /* The drain loop must not fault: a page fault takes microseconds, in which a
  * producer at full rate fills a good part of its ring (bench/compare.sh
@@ -97,6 +107,8 @@ static void prepare_memory(void)
     shlog_enc_free(enc);
 }
 
+/* ==== Pacing ==== */
+
 /* The longest a ring may go unvisited: a burst at PEAK_RECORDS_PER_US
  * fills at most half the smallest ring meanwhile. A longer wait shortens
  * the longest burst the ring survives only a little, since it is the
@@ -133,6 +145,8 @@ static uint64_t pass_wait_ns(uint64_t moved, uint64_t elapsed, uint64_t smallest
     return wait < longest ? wait : longest;
 }
 
+/* ==== Shutdown ==== */
+
 /* Drains every ring to what is committed now, writes it all, closes the file. */
 static void shutdown_all(void)
 {
@@ -166,6 +180,8 @@ static void shutdown_all(void)
             ring_unclaim(r);
 }
 
+/* ==== CPU pinning ==== */
+
 static int isolated_cpu(int cpu)
 {
     FILE *f = fopen("/sys/devices/system/cpu/isolated", "re");
@@ -198,6 +214,8 @@ static void pin_cpus(void)
         if (CPU_ISSET(c, &opt.cpus) && !isolated_cpu(c))
             warnx("warning: cpu %d is not in /sys/devices/system/cpu/isolated; other tasks may share it", c);
 }
+
+/* ==== main: the setup and the loop ==== */
 
 int main(int argc, char **argv)
 {

@@ -45,15 +45,6 @@
  * for two rings' passes of the largest records (DRAIN_BUDGET x 8 slots). */
 #define FRAME_RAW_STOP (SHLOG_MAX_FRAME_RAW - 2u * DRAIN_BUDGET * SHMLOG_MAX_SLOTS * SHMLOG_RECORD_BYTES)
 #define DRAIN_BUDGET 16384u         /* records per ring per pass: fairness */
-#define TAKE_SLOTS 64u              /* slots copied out of a ring at a time */
-#define WARM_HEAP_BYTES (16u << 20) /* heap faulted in at start: see prepare_memory */
-#define WARM_UP_RECORDS 32768u      /* a frame's worth: see prepare_memory */
-#define MAX_PASS_WAIT_NS 1000000ull /* longest wait between drain passes (see pass_wait_ns) */
-#define PEAK_RECORDS_PER_US 100u    /* the fastest a producer core can fill a ring */
-#define RESCAN_NS 1000000000ull
-#define LIVENESS_NS 10000000ull
-#define NOTIFY_NS 2000000ull
-#define SITE_CACHE_MAX (1u << 20)   /* site ids cached per process */
 #define WRITE_RETRY_NS 1000000000ull
 
 /* ==== Options (options.c) ==== */

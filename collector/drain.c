@@ -10,6 +10,8 @@
 
 #include "collector.h"
 
+#define TAKE_SLOTS 64u              /* slots copied out of a ring at a time */
+
 static unsigned fill_quarters; /* the fullest ring at the last drain_all: quarters of it in use */
 static struct shmlog_rec rec;  /* a record read one at a time (not by shmlog_ring_take) */
 static _Alignas(64) struct shmlog_record take[TAKE_SLOTS];

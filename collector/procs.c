@@ -22,6 +22,8 @@
 
 #include "collector.h"
 
+#define SITE_CACHE_MAX (1u << 20)   /* site ids cached per process */
+
 static uint32_t next_key;
 static int inotify_fd;
 static int watch[MAX_DIRS];
