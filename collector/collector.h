@@ -174,12 +174,12 @@ struct frame {
  * state to itself. */
 struct collector_state {
     char host[SHMLOG_HOST_BYTES]; /* in file names and headers: set at start */
-    struct proc *procs;
-    struct outfile *cur;
-    struct outfile *closing;
+    struct proc *procs;        /* the processes procs.c found, newest first */
+    struct outfile *cur;       /* the file frames go to (output.c rotates it) */
+    struct outfile *closing;   /* rotated files whose last frames are still being written */
     uint64_t build_first_ns;   /* when the frame being built got its first content, 0 if empty */
-    int flush_soon;
-    unsigned inflight;         /* frames submitted and not yet done */
+    int flush_soon;            /* the frame being built is to be flushed now (flush_frame clears it) */
+    unsigned inflight;         /* frames submitted and not yet done (writer.c) */
     /* output trouble (a full disk, an I/O error): one line when it starts, one when it ends */
     int out_error;             /* errno of the failure going on, 0 if none */
     /* counters */
