@@ -13,7 +13,7 @@
  * asks of shmlog-sample, so the TSC deltas are those of a paced producer), and
  * reads them back out of the ring as the collector does. Encoding follows the
  * collector too: batches of at most DRAIN_BUDGET records of one ring, a frame
- * every FRAME_MAX_RECORDS records (collector/collector.c), zstd at --level
+ * every FRAME_MAX_RECORDS records (collector/collector.h), zstd at --level
  * (default 1, the collector's).
  * Decoding reads the file back with shlog_reader_next(); a first, untimed pass
  * checks that every record comes out as it went in. Timings are the best of
@@ -46,8 +46,8 @@ static int mix_named(const char *name)
     return -1;
 }
 
-#define DRAIN_BUDGET 16384u      /* collector.c: records per ring per pass */
-#define FRAME_MAX_RECORDS 65536u /* collector.c: a frame is flushed at this many records */
+#define DRAIN_BUDGET 16384u      /* collector/collector.h: records per ring per pass */
+#define FRAME_MAX_RECORDS 65536u /* collector/collector.h: a frame is flushed at this many records */
 #define PROC_KEY 1u
 
 /* The records read out of the ring, each as the head of a struct shmlog_rec

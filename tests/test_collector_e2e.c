@@ -15,10 +15,12 @@ TestSuite(collector_e2e, .init = setup, .fini = teardown, .timeout = 120);
 Test(collector_e2e, producers_before_and_after_start_exact_multiset)
 {
     enum { COUNT = 60000, THREADS = 2 };
-    /* Paced, so that the run spans several of the collector's passes and
-     * frames even when it gets little cpu: a file rotates between passes. */
+    /* Paced over about 300 ms, longer than the collector takes to start on a
+     * loaded machine, so that the run spans several of its passes: a file
+     * rotates between passes, and a process that is gone before the first
+     * one is drained whole into the file open then. */
     const char *pargs[] = {"--threads", "2", "--count", "60000", "--long-every", "97", "--burst", "1000",
-                           "--pause-us", "2000", NULL};
+                           "--pause-us", "5000", NULL};
     const char *hold_args[] = {"--threads", "2", "--count", "60000", "--long-every", "97", "--hold", NULL};
     /* Started before the collector: its records wait in the rings. */
     struct tu_child a = tu_producer(hold_args);

@@ -1,0 +1,289 @@
+/*
+ * collector.h - what the files of shmlog-collector share (private to the
+ * program): its limits, the options, processes, rings, output files and
+ * frames, the state more than one file uses, and each file's entry points.
+ *
+ * The invariant everything here serves (README.md, "Guarantees"): ring space is
+ * released only after the frame holding its records was written (and, with
+ * --fsync batch, synced). Frames complete out of order, so releases are applied
+ * from a FIFO of frames in submission order, never from a completion directly.
+ *
+ *   rings --drain--> encoder (open frame) --flush--> frame FIFO --io_uring-->
+ *   file; FIFO head done --> shmlog_ring_release(), exits --> unlink segments
+ *
+ *   drain.c --> frame.c --> writer.c --> (releases) rings, procs.c (exits)
+ *                     \--> output.c (files: open, rotate, close, retention)
+ *
+ * One thread. Signal handlers only set flags; the loop (collector.c) does the work.
+ */
+#ifndef SHMLOG_COLLECTOR_H
+#define SHMLOG_COLLECTOR_H
+
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "alert.h"
+#include "anchors.h"
+#include "metrics.h"
+#include "shlog_file.h"
+
+#define PROG "shmlog-collector"
+#define MAX_DIRS 8
+#define MAX_UIDS 32
+#define MAX_INFLIGHT 8              /* frames submitted and not yet done */
+#define FRAME_MAX_RECORDS 65536u    /* flush a frame at this many records ... */
+#define FRAME_MAX_RAW (16u << 20)   /* ... or this many uncompressed bytes ... */
+#define FRAME_MAX_AGE_NS 50000000ull /* ... or when its first record is this old */
+/* A pass adds to a frame until this, which leaves room below SHLOG_MAX_FRAME_RAW
+ * for two rings' passes of the largest records (DRAIN_BUDGET x 8 slots). */
+#define FRAME_RAW_STOP (SHLOG_MAX_FRAME_RAW - 2u * DRAIN_BUDGET * SHMLOG_MAX_SLOTS * SHMLOG_RECORD_BYTES)
+#define DRAIN_BUDGET 16384u         /* records per ring per pass: fairness */
+#define WRITE_RETRY_NS 1000000000ull
+
+/* ==== Options (options.c) ==== */
+
+enum fsync_mode { FSYNC_NEVER, FSYNC_ROTATE, FSYNC_BATCH };
+
+struct options {
+    char dirs[MAX_DIRS][4096];
+    int ndirs;
+    char out[4096];
+    cpu_set_t cpus;
+    int have_cpus;
+    int sqpoll_cpu;
+    int busy_poll;
+    uint64_t rotate_bytes;
+    uint64_t rotate_ns;
+    uint64_t keep;
+    uint64_t max_bytes;
+    int zstd_level;
+    int zstd_fast_level; /* while a ring fills: see set_frame_level */
+    enum fsync_mode fsync;
+    uid_t uids[MAX_UIDS];
+    size_t nuids;
+    gid_t gids[MAX_UIDS];
+    size_t ngids;
+    struct shmlog_accept accept; /* the two lists above, and always our own uid */
+    int once;
+    const char *metrics_listen;
+    int metrics_allow_remote;
+    const char *metrics_file;
+    unsigned metrics_interval_s;
+};
+
+extern struct options opt;
+
+void parse_options(int argc, char **argv);
+
+/* ==== Processes, rings, files, frames ==== */
+
+struct proc;
+
+struct ring {
+    struct proc *proc;
+    struct shmlog_seg seg;
+    struct shmlog_ring_view view;
+    dev_t dev;
+    ino_t ino;
+    uint32_t cpu;
+    uint64_t read_pos;      /* next position to read */
+    uint64_t stop_at;       /* shutdown: drain up to here */
+    uint64_t dropped_seen;  /* the ring's dropped counter as last reported */
+    uint64_t records;       /* drained: metrics */
+    uint64_t payload_bytes;
+    uint64_t waiting_since; /* mono ns a pass first left its few records waiting: 0 when none */
+    uint64_t build_gen;     /* frame being built that holds a release of it */
+    size_t build_rel;       /* its index in that frame's release list */
+    int broken;             /* the mapping faulted, or quarantined: never read again */
+    uint64_t corrupt_seen;  /* records that failed validation: the first is reported */
+    int quarantined;        /* broken by what its writers wrote: its head is still read ... */
+    uint64_t abandoned_to;  /* ... and positions up to here were written as lost */
+    struct ring *next;
+};
+
+struct site_slot {
+    struct shmlog_site_info *info;
+    uint64_t file_gen; /* file it was emitted into */
+};
+
+struct proc {
+    uint32_t key;
+    int dir;            /* index in opt.dirs: its rings are in the same directory */
+    struct shmlog_seg meta;
+    dev_t dev;
+    ino_t ino;
+    struct shmlog_proc_info info;
+    struct site_slot *sites;
+    uint32_t nsites;
+    struct ring *rings;
+    int pidfd;
+    int gone;           /* exited: rings are read with writer_dead */
+    int exit_queued;    /* its EXIT section is in a frame */
+    uint64_t no_ring_seen, unregistered_seen; /* the meta's loss counters as last written */
+    uint64_t records, lost;
+    struct proc *next;
+};
+
+struct outfile {
+    int fd;                 /* -1 until the first frame */
+    uint64_t gen;           /* tells files apart for site emission */
+    uint64_t seq;
+    char final_path[4400];
+    char part_path[4400 + sizeof(SHLOG_PART_SUFFIX)];
+    uint64_t size;          /* bytes submitted: the next frame's offset */
+    uint64_t opened_ns;
+    struct shlog_enc *enc;
+    unsigned inflight;      /* frames not yet done */
+    int closing;
+    struct outfile *next;   /* closing files */
+};
+
+struct release {
+    struct ring *ring;
+    uint64_t pos;
+};
+
+enum frame_state { FR_WRITING, FR_SYNCING, FR_RETRY, FR_DONE };
+
+struct frame {
+    struct outfile *file;
+    uint8_t *buf;
+    size_t len, done;
+    uint64_t off;
+    enum frame_state state;
+    enum frame_state retry_state; /* what to redo when state is FR_RETRY */
+    int need_sync;
+    uint64_t retry_at;
+    struct release *rel;
+    size_t nrel;
+    struct proc **exits;
+    size_t nexits;
+    struct frame *next;
+};
+
+/* ==== State shared by the files (collector.c) ==== */
+
+/* What more than one file reads or writes; each file keeps the rest of its
+ * state to itself. */
+struct collector_state {
+    char host[SHMLOG_HOST_BYTES]; /* in file names and headers: set at start */
+    struct proc *procs;        /* the processes procs.c found, newest first */
+    struct outfile *cur;       /* the file frames go to (output.c rotates it) */
+    struct outfile *closing;   /* rotated files whose last frames are still being written */
+    uint64_t build_first_ns;   /* when the frame being built got its first content, 0 if empty */
+    int flush_soon;            /* the frame being built is to be flushed now (flush_frame clears it) */
+    unsigned inflight;         /* frames submitted and not yet done (writer.c) */
+    /* output trouble (a full disk, an I/O error): one line when it starts, one when it ends */
+    int out_error;             /* errno of the failure going on, 0 if none */
+    /* counters */
+    uint64_t records, frames, fast_frames, bytes;
+    int filling;                /* frames go at opt.zstd_fast_level: see set_frame_level */
+    uint64_t record_slots;      /* ring slots of the records encoded */
+    int backlog;                /* the last pass left records behind (budget spent, frame full) */
+    uint64_t files, rotations, write_errors, written_bytes, rejected;
+    uint64_t losses[SHMLOG_LOSS_REASON_MAX + 1]; /* records, by enum shmlog_loss_reason */
+    struct frame_anchors clock;
+};
+
+extern struct collector_state col;
+
+/* ==== Time, signals, messages (collector.c) ==== */
+
+extern volatile sig_atomic_t got_term, got_hup;
+
+static inline uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t real_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Hidden: libc has a warnx of its own (err.h), which this must not replace for
+ * a library. */
+__attribute__((format(printf, 1, 2), visibility("hidden"))) void warnx(const char *fmt, ...);
+
+static inline void check_enc(int rc, const char *what)
+{
+    if (rc) { /* only out of memory or a misuse of the encoder */
+        warnx("encoding %s failed: %s", what, strerror(-rc));
+        exit(1);
+    }
+}
+
+/* The pacing: the longest a ring may go unvisited (smallest: the capacity
+ * of the smallest ring, UINT64_MAX with none). */
+uint64_t longest_wait_ns(uint64_t smallest);
+
+/* ==== Output files (output.c) ==== */
+
+int ensure_dir(const char *dir);
+void recover_out_dir(void);
+struct outfile *outfile_new(void);
+void output_failed(const char *what, const char *path, int err);
+void output_ok(void);
+int outfile_open(struct outfile *f);
+void outfile_finish(struct outfile *f);
+void rotate(void);
+void maybe_rotate(int hup);
+
+/* ==== io_uring: frame writes (writer.c) ==== */
+
+int uring_setup(void);
+void frame_enqueue(struct frame *f);
+void reap(int wait, uint64_t timeout_ns);
+void retry_frames(void);
+void wait_output(void);
+
+/* ==== Building frames (frame.c) ==== */
+
+int end_batch(void);
+void mark_content(void);
+void note_release(struct ring *r, uint64_t pos);
+void note_exit(struct proc *p);
+void frame_forget(struct proc *p);
+int ensure_process(struct proc *p);
+void batch_of(struct ring *r);
+void flush_frame(void);
+
+/* ==== The drain (drain.c) ==== */
+
+void proc_losses(struct proc *p);
+void lose_abandoned(struct ring *r);
+uint64_t drain_ring(struct ring *r, unsigned budget, int patient);
+uint64_t drain_all(uint64_t *smallest);
+
+/* ==== Processes and segments (procs.c) ==== */
+
+const struct shmlog_site_info *site_of(struct proc *p, uint32_t id, struct site_slot **slot_out);
+int collector_alive(uint64_t pid);
+void watch_init(void);
+void scan_all(void);
+int inotify_pending(void);
+void check_liveness(int locks);
+void finish_gone(void);
+void ring_unclaim(struct ring *r);
+uint64_t ring_head_now(struct ring *r);
+void proc_finalize(struct proc *p);
+
+/* ==== Metrics and alerts (observe.c) ==== */
+
+extern struct alert_set alerts;
+
+void observe(uint64_t now);
+void observe_last(void);
+
+#endif

@@ -1,0 +1,349 @@
+/*
+ * drain.c - the drain: each pass copies the committed records of every ring
+ * into the frame being built, and turns what cannot be read (drops, a dead
+ * writer's slot, corrupt records, a quarantined ring) into counted losses.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdlib.h>
+
+#include "collector.h"
+
+#define TAKE_SLOTS 64u              /* slots copied out of a ring at a time */
+
+static unsigned fill_quarters; /* the fullest ring at the last drain_all: quarters of it in use */
+static struct shmlog_rec rec;  /* a record read one at a time (not by shmlog_ring_take) */
+static _Alignas(64) struct shmlog_record take[TAKE_SLOTS];
+
+static void emit_proc_loss(struct proc *p, uint32_t cpu, const struct shmlog_loss *l, uint64_t total)
+{
+    check_enc(end_batch(), "a batch");
+    check_enc(ensure_process(p), "a process");
+    check_enc(shlog_enc_loss(col.cur->enc, p->key, cpu, l, total), "a loss");
+    p->lost += l->records;
+    if (l->reason <= SHMLOG_LOSS_REASON_MAX)
+        col.losses[l->reason] += l->records;
+    mark_content();
+}
+
+static void emit_loss(struct ring *r, const struct shmlog_loss *l, uint64_t total)
+{
+    emit_proc_loss(r->proc, r->cpu, l, total);
+}
+
+/* The producer's own loss counters in its meta segment (records of cpus
+ * without a ring, of sites without a place in the table) into loss markers. */
+void proc_losses(struct proc *p)
+{
+    volatile uint64_t no_ring = p->no_ring_seen, unregistered = p->unregistered_seen;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        shmlog_bus_guard = &jb;
+        const struct shmlog_meta *m = p->meta.addr;
+        no_ring = shmlog__load_relaxed(&m->no_ring);
+        unregistered = shmlog__load_relaxed(&m->unregistered);
+    }
+    shmlog_bus_guard = NULL;
+    const struct { uint64_t now, *seen; uint32_t reason; } counters[] = {
+        {no_ring, &p->no_ring_seen, SHMLOG_LOSS_NO_RING},
+        {unregistered, &p->unregistered_seen, SHMLOG_LOSS_UNREGISTERED},
+    };
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+        if (counters[i].now > *counters[i].seen) { /* one that goes backwards is not believed */
+            struct shmlog_loss l = {.records = counters[i].now - *counters[i].seen, .reason = counters[i].reason};
+            emit_proc_loss(p, SHLOG_CPU_NONE, &l, counters[i].now);
+            *counters[i].seen = counters[i].now;
+        }
+}
+
+/* What a quarantined ring holds past what was read is lost: written as
+ * CORRUPT positions, each counted as a record since record boundaries there
+ * cannot be trusted (an upper bound), at most a ring's worth at a time. */
+void lose_abandoned(struct ring *r)
+{
+    volatile uint64_t head = r->abandoned_to;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        shmlog_bus_guard = &jb;
+        head = shmlog_ring_head(&r->view);
+    }
+    shmlog_bus_guard = NULL;
+    uint64_t n = head - r->abandoned_to;
+    if ((int64_t)n <= 0)
+        return;
+    if (n > r->view.cap)
+        n = r->view.cap;
+    struct shmlog_loss l = {.first_pos = r->abandoned_to, .positions = n, .records = n, .reason = SHMLOG_LOSS_CORRUPT};
+    emit_loss(r, &l, 0);
+    r->abandoned_to = head;
+}
+
+/* What one pass over a ring found. */
+struct drain_pass {
+    uint64_t pos;          /* next position to read */
+    unsigned records, losses;
+    uint64_t payload_bytes, slots;
+    const char *hostile;   /* why the ring is quarantined, or NULL */
+    int more;              /* stopped before the head: budget spent or frame full */
+};
+
+/* The site a record names is in the file before the record is (in a batch of
+ * its process: the process is in the file). */
+static inline void site_in_file(struct proc *p, uint32_t id)
+{
+    if (id < p->nsites && p->sites[id].file_gen == col.cur->gen)
+        return;
+    struct site_slot *slot;
+    const struct shmlog_site_info *site = site_of(p, id, &slot);
+    if (site && !shlog_enc_has_site(col.cur->enc, p->key, id))
+        check_enc(shlog_enc_site(col.cur->enc, p->key, site), "a site");
+    if (site && slot)
+        slot->file_gen = col.cur->gen;
+}
+
+/* A record as the alert rules see it. */
+static inline void count_record(struct proc *p, unsigned level, unsigned category, uint32_t site)
+{
+    if (level >= alerts.min_level) /* no rule: never true */
+        alert_count(&alerts, level, category, site, p->key, p->info.pid, p->info.app);
+}
+
+/* Encodes the records in the n slots shmlog_ring_take copied from positions
+ * pos...; returns how many records they were. */
+static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos)
+{
+    struct proc *p = r->proc;
+    uint32_t known = UINT32_MAX; /* runs of one site are the common case */
+    unsigned records = 0;
+    batch_of(r);
+    /* Slot by slot, continuation slots passed over: stepping by each head's
+     * slot count would chain every step to a load. */
+    for (size_t i = 0; i < n; i++) {
+        const struct shmlog_record *t = &take[i];
+        if (t->commit & SHMLOG_COMMIT_CONT)
+            continue;
+        records++;
+        if (t->site != known) {
+            site_in_file(p, t->site);
+            known = t->site;
+        }
+        count_record(p, t->level, t->category, t->site);
+    }
+    for (size_t done = 0; done < n;) {
+        long rc = shlog_enc_slots(col.cur->enc, take + done, n - done, pos + done);
+        if (rc == -ENOSPC) {
+            check_enc(end_batch(), "a batch");
+            batch_of(r);
+            continue;
+        }
+        check_enc(rc < 0 ? (int)rc : 0, "a record");
+        done += (size_t)rc;
+    }
+    return records;
+}
+
+/* The record loop of drain_ring, apart so its locals live in registers:
+ * drain_ring's sigsetjmp would otherwise make each of them a memory access
+ * per record. head: the producers' head read at the start of the pass. */
+__attribute__((noinline)) static void drain_records(struct ring *r, uint64_t head, unsigned budget,
+                                                    struct drain_pass *dp)
+{
+    struct proc *p = r->proc;
+    struct shlog_enc *enc = col.cur->enc;
+    uint64_t pos = dp->pos, payload_bytes = 0, slots = 0;
+    unsigned n = 0, losses = 0;
+    const char *hostile = NULL;
+    int more = 1; /* unless the loop finds the ring empty */
+    while (n + losses < budget) { /* losses count too: a scribbled ring must not keep us here */
+        unsigned before = n;
+        uint64_t from = pos;
+        unsigned want = budget - n - losses < TAKE_SLOTS ? budget - n - losses : TAKE_SLOTS;
+        size_t took = shmlog_ring_take(&r->view, &pos, head, take, want);
+        if (took) {
+            unsigned records = encode_taken(r, took, from);
+            n += records;
+            /* a head slot's payload, and a continuation slot's for the others */
+            payload_bytes += records * SHMLOG_HEAD_PAYLOAD + (took - records) * SHMLOG_CONT_PAYLOAD;
+            slots += took;
+        } else {
+            /* Anything else: pads, records not committed yet, losses. */
+            struct shmlog_loss loss;
+            uint64_t at = pos;
+            shmlog_ring_prefetch(&r->view, pos, head);
+            int st = shmlog_ring_next(&r->view, &at, &rec, p->gone, &loss);
+            if (st == SHMLOG_READ_EMPTY || st == SHMLOG_READ_PENDING) {
+                more = 0;
+                break;
+            }
+            if (st == SHMLOG_READ_LOSS && loss.reason == SHMLOG_LOSS_OVERWRITTEN &&
+                r->view.policy != SHMLOG_OVERWRITE) {
+                /* Producers never reserve past what we released: a head more
+                 * than a ring ahead was written by something else. Its numbers
+                 * are not worth a loss marker. */
+                hostile = "its head ran more than a ring ahead of what was released";
+                break;
+            }
+            pos = at;
+            if (st == SHMLOG_READ_LOSS) {
+                /* A record that fails validation (the reader skipped to the
+                 * next record head) costs only itself: the ring stays read. */
+                emit_loss(r, &loss, 0);
+                losses++;
+                if (loss.reason == SHMLOG_LOSS_CORRUPT && !r->corrupt_seen++)
+                    warnx("%s: a committed record failed validation at position %" PRIu64
+                          ": skipped and counted as lost (so are later ones, without another line)",
+                          r->seg.path, loss.first_pos);
+                continue;
+            }
+            batch_of(r);
+            site_in_file(p, rec.site);
+            int rc = shlog_enc_record(enc, &rec);
+            if (rc == -ENOSPC) {
+                check_enc(end_batch(), "a batch");
+                batch_of(r);
+                rc = shlog_enc_record(enc, &rec);
+            }
+            check_enc(rc, "a record");
+            n++;
+            payload_bytes += rec.payload_len;
+            slots += rec.nslots;
+            count_record(p, rec.level, rec.category, rec.site);
+        }
+        if (before == 0)
+            mark_content();
+        if (n / 1024 != before / 1024 && (shlog_enc_frame_records(enc) >= FRAME_MAX_RECORDS ||
+                                          shlog_enc_raw_bytes(enc) >= FRAME_MAX_RAW)) {
+            col.flush_soon = 1;
+            break;
+        }
+    }
+    *dp = (struct drain_pass){pos, n, losses, payload_bytes, slots, hostile, more && !hostile};
+}
+
+/* Whether a pass leaves the `waiting` records of live ring r for a later one.
+ * A collector that catches up with a producer reads, from then on, the lines
+ * its core has just written, each a cross-core transfer, so a record costs
+ * more to drain than while the collector stays a little behind (the
+ * zero-loss rate of bench/compare.sh shows it). So a
+ * pass waits for a thirty-second of the ring, but never longer than the
+ * longest wait between passes, which bounds the ring's fill meanwhile. Only
+ * with cpus of our own: a producer that shares our cpu fills its ring while
+ * we are off it, and what we left there would wait a time slice more. */
+static int ring_waits(struct ring *r, uint64_t waiting)
+{
+    if (!waiting || waiting >= r->view.cap / 32 || r->proc->gone || r->view.policy == SHMLOG_OVERWRITE ||
+        !opt.have_cpus || CPU_ISSET(r->cpu, &opt.cpus)) {
+        r->waiting_since = 0;
+        return 0;
+    }
+    uint64_t now = mono_ns();
+    if (!r->waiting_since)
+        r->waiting_since = now;
+    if (now - r->waiting_since < longest_wait_ns(r->view.cap))
+        return 1;
+    r->waiting_since = 0;
+    return 0;
+}
+
+/* Reads up to budget records of ring r into the open frame; a patient pass
+ * leaves a few records for a later one (ring_waits). Returns how many
+ * positions it advanced (0: nothing new). */
+uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
+{
+    if (r->broken)
+        return 0;
+    struct proc *p = r->proc;
+    uint64_t start = r->read_pos;
+    struct drain_pass dp = {.pos = start};
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) != 0) {
+        shmlog_bus_guard = NULL;
+        r->broken = 1;
+        warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned after position %" PRIu64,
+              r->seg.path, start);
+        end_batch();
+        return 0;
+    }
+    shmlog_bus_guard = &jb;
+    /* The producers' line is read once per pass, never per record: each read
+     * takes it away from the core that writes it on every call. */
+    uint64_t head = shmlog_ring_head(&r->view);
+    /* Nothing reserved since: the slot at pos is the next a producer writes. */
+    if ((head != start || p->gone || r->view.policy == SHMLOG_OVERWRITE) && !(patient && ring_waits(r, head - start)))
+        drain_records(r, head, budget, &dp);
+    if (dp.more)
+        col.backlog = 1; /* more is waiting: the next pass comes at once */
+    uint64_t dropped = shmlog_ring_dropped(&r->view);
+    uint64_t tail = shmlog_ring_tail(&r->view);
+    shmlog_bus_guard = NULL;
+    /* In use at the pass's start. */
+    unsigned quarters = (unsigned)(shmlog_ring_used(&r->view, head, tail) * 4 / r->view.cap);
+    if (quarters > fill_quarters)
+        fill_quarters = quarters;
+    uint64_t pos = dp.pos;
+    const char *hostile = dp.hostile;
+    p->records += dp.records;
+    col.records += dp.records;
+    r->records += dp.records;
+    r->payload_bytes += dp.payload_bytes;
+    col.record_slots += dp.slots;
+    if (dropped < r->dropped_seen && !hostile)
+        hostile = "its drop counter went backwards";
+    if (dropped > r->dropped_seen && !hostile) {
+        struct shmlog_loss l = {.first_pos = pos, .records = dropped - r->dropped_seen, .reason = SHMLOG_LOSS_DROPPED};
+        emit_loss(r, &l, dropped);
+        r->dropped_seen = dropped;
+    }
+    if (hostile) {
+        /* Not what a producer writes: a hostile process, or one scribbling
+         * on its own ring. Reported once, then left alone; the records read
+         * before stay in the frame, what the ring holds from here is lost. */
+        r->broken = r->quarantined = 1;
+        r->abandoned_to = pos;
+        col.rejected++;
+        warnx("%s: quarantined, never read again: %s (position %" PRIu64 ")", r->seg.path, hostile, pos);
+        lose_abandoned(r);
+    }
+    r->read_pos = pos;
+    if (pos != start) {
+        note_release(r, pos);
+        /* Ring space comes back only when the frame is written, so what the
+         * frame being built holds is lost to a producer while the collector
+         * is stopped: a frame of an eighth of the ring, not more, keeps what
+         * a stop costs small at no cost in bytes per record (bench/stops.sh
+         * shows it). */
+        if (pos - tail >= r->view.cap / 8)
+            col.flush_soon = 1;
+    }
+    return pos - start;
+}
+
+/* One pass over every ring. *smallest: the capacity of the smallest ring
+ * (UINT64_MAX with none), which bounds how long the next pass may wait. */
+uint64_t drain_all(uint64_t *smallest)
+{
+    uint64_t moved = 0, cap = UINT64_MAX;
+    col.backlog = 0;
+    fill_quarters = 0;
+    for (struct proc *p = col.procs; p; p = p->next)
+        for (struct ring *r = p->rings; r; r = r->next) {
+            if (!r->broken && r->view.cap < cap)
+                cap = r->view.cap;
+            /* A frame near what readers take (SHLOG_MAX_FRAME_RAW) takes no
+             * more: the loop writes it and comes back at once. Only then,
+             * since the rings after this one wait a pass; and not written
+             * from here: a completed write may free processes this loop walks. */
+            if (shlog_enc_raw_bytes(col.cur->enc) >= FRAME_RAW_STOP) {
+                col.flush_soon = col.backlog = 1;
+                continue;
+            }
+            moved += drain_ring(r, DRAIN_BUDGET, 1);
+        }
+    *smallest = cap;
+    if (fill_quarters >= 2)
+        col.filling = 1;
+    else if (fill_quarters == 0)
+        col.filling = 0;
+    return moved;
+}

@@ -1,0 +1,179 @@
+/*
+ * frame.c - the frame being built: its batches, the ring releases and
+ * process exits it carries, and flush_frame, which seals it (clock anchors,
+ * zstd level) and hands it to the writer.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "collector.h"
+
+/* The frame being built. */
+static struct {
+    struct ring *batch_ring;   /* ring of the open batch, or NULL */
+    struct release *rel;
+    size_t nrel, rel_cap;
+    struct proc **exits;
+    size_t nexits, exits_cap;
+    uint64_t gen;              /* from 1: a new ring's build_gen, 0, is no frame's */
+} build = {.gen = 1};
+
+int end_batch(void)
+{
+    if (!build.batch_ring)
+        return 0;
+    build.batch_ring = NULL;
+    return shlog_enc_batch_end(col.cur->enc);
+}
+
+void mark_content(void)
+{
+    if (!col.build_first_ns) {
+        col.build_first_ns = mono_ns();
+        anchors_frame_opened(&col.clock);
+    }
+}
+
+/* Remembers that ring r may be released up to pos once this frame is done. */
+void note_release(struct ring *r, uint64_t pos)
+{
+    if (r->build_gen == build.gen) {
+        build.rel[r->build_rel].pos = pos;
+        return;
+    }
+    if (build.nrel == build.rel_cap) {
+        size_t cap = build.rel_cap ? build.rel_cap * 2 : 64;
+        struct release *nv = realloc(build.rel, cap * sizeof(*nv));
+        if (!nv) {
+            warnx("out of memory");
+            exit(1);
+        }
+        build.rel = nv;
+        build.rel_cap = cap;
+    }
+    r->build_gen = build.gen;
+    r->build_rel = build.nrel;
+    build.rel[build.nrel++] = (struct release){r, pos};
+    mark_content();
+}
+
+int ensure_process(struct proc *p)
+{
+    if (shlog_enc_has_process(col.cur->enc, p->key))
+        return 0;
+    int rc = end_batch();
+    return rc ? rc : shlog_enc_process(col.cur->enc, p->key, &p->info);
+}
+
+/* The open batch is of ring r, its process in the file. */
+void batch_of(struct ring *r)
+{
+    if (build.batch_ring == r)
+        return;
+    check_enc(end_batch(), "a batch");
+    check_enc(ensure_process(r->proc), "a process");
+    check_enc(shlog_enc_batch_begin(col.cur->enc, r->proc->key, r->cpu), "a batch");
+    build.batch_ring = r;
+}
+
+/* A collector that falls behind compresses at opt.zstd_fast_level, from a
+ * pass that finds a ring over half full until one finds every ring under a
+ * quarter: losing records to a full ring costs more than bytes on disk, and
+ * the fastest level lets the most records through an overload
+ * (shmlog-bench-encode --level L prints each level's cost and bytes a
+ * record; bench/compare.sh --workloads overload shows what lands). */
+static void set_frame_level(struct outfile *file)
+{
+    int level = col.filling ? opt.zstd_fast_level : opt.zstd_level;
+    check_enc(shlog_enc_set_level(file->enc, level), "a frame (its zstd level)");
+    if (level != opt.zstd_level)
+        col.fast_frames++;
+}
+
+/* Compresses the open frame and submits its write. Frames with nothing to
+ * write still go through the FIFO so their releases keep their order. */
+void flush_frame(void)
+{
+    check_enc(end_batch(), "a batch");
+    struct outfile *file = col.cur;
+    size_t raw = shlog_enc_raw_bytes(file->enc);
+    if (!raw && !build.nrel && !build.nexits)
+        return;
+    while (col.inflight >= MAX_INFLIGHT)
+        wait_output();
+    struct frame *f = calloc(1, sizeof(*f));
+    if (!f) {
+        warnx("out of memory");
+        exit(1);
+    }
+    if (raw) {
+        /* A file that cannot be made yet (a full disk) is retried like a
+         * failed write, with nothing released meanwhile; a name taken by
+         * something else is skipped at once. */
+        int rc;
+        while (file->fd < 0 && (rc = outfile_open(file)) != 0)
+            if (rc != -EEXIST)
+                wait_output();
+        set_frame_level(file);
+        /* After the frame's last record and right before it is sealed. */
+        check_enc(anchors_seal(&col.clock, file->enc), "the clock's anchors");
+        size_t cap = shlog_enc_frame_bound(file->enc);
+        f->buf = malloc(cap);
+        long n = f->buf ? shlog_enc_frame(file->enc, f->buf, cap) : -ENOMEM;
+        check_enc(n < 0 ? (int)n : 0, "a frame");
+        f->len = (size_t)n;
+        f->off = file->size;
+        file->size += f->len;
+        col.frames++;
+        col.bytes += f->len;
+    }
+    f->file = file;
+    file->inflight++;
+    f->rel = build.rel;
+    f->nrel = build.nrel;
+    f->exits = build.exits;
+    f->nexits = build.nexits;
+    /* Segments are unlinked after an exit: the records must be on disk first. */
+    f->need_sync = f->len && (opt.fsync == FSYNC_BATCH || build.nexits);
+    build.rel = NULL;
+    build.nrel = build.rel_cap = 0;
+    build.exits = NULL;
+    build.nexits = build.exits_cap = 0;
+    build.gen++;
+    col.build_first_ns = 0;
+    col.flush_soon = 0;
+    frame_enqueue(f);
+}
+
+/* The EXIT of gone process p is in this frame: its segments go once the frame is done. */
+void note_exit(struct proc *p)
+{
+    if (build.nexits == build.exits_cap) {
+        size_t cap = build.exits_cap ? build.exits_cap * 2 : 8;
+        struct proc **nv = realloc(build.exits, cap * sizeof(*nv));
+        if (!nv) {
+            warnx("out of memory");
+            exit(1);
+        }
+        build.exits = nv;
+        build.exits_cap = cap;
+    }
+    build.exits[build.nexits++] = p;
+}
+
+/* p's segments are about to go (proc_finalize). */
+void frame_forget(struct proc *p)
+{
+    /* Nothing of p is in the frame being built (its rings were drained to the
+     * end before the EXIT); make sure no pointer to its rings outlives them. */
+    if (build.batch_ring && build.batch_ring->proc == p)
+        end_batch();
+    for (size_t i = 0; i < build.nrel;)
+        if (build.rel[i].ring->proc == p) {
+            build.rel[i] = build.rel[--build.nrel];
+            if (i < build.nrel)
+                build.rel[i].ring->build_rel = i;
+        } else {
+            i++;
+        }
+}

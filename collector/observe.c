@@ -1,0 +1,143 @@
+/*
+ * observe.c - the metrics and alerts glue: snapshots of the processes, rings
+ * and counters for the metrics threads, and the alert rules' polls.
+ */
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "collector.h"
+
+/* --alert rules: counted on the drain path, run from the loop. */
+struct alert_set alerts;
+
+#define METRICS_PUBLISH_NS 100000000ull /* snapshots for the metrics threads, at most this often */
+
+/* Fill and lag of a ring, read from shared memory under the SIGBUS guard.
+ * The lag is the age of the record at the read position (not drained yet),
+ * from its TSC through the process's calibration. */
+static void ring_observe(struct ring *r, struct metrics_ring *m)
+{
+    static struct shmlog_rec oldest; /* 450 bytes; one drain thread */
+    if (r->broken)
+        return;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        shmlog_bus_guard = &jb;
+        uint64_t head = shmlog_ring_head(&r->view), tail = shmlog_ring_tail(&r->view);
+        m->fill_ratio = head > tail ? (double)shmlog_ring_used(&r->view, head, tail) / (double)r->view.cap : 0.0;
+        uint64_t at = r->read_pos;
+        struct shmlog_loss loss;
+        if (head != r->read_pos && shmlog_ring_next(&r->view, &at, &oldest, 0, &loss) == SHMLOG_READ_RECORD) {
+            uint64_t born = anchors_ns(&col.clock, oldest.tsc), now = real_ns();
+            m->lag_seconds = now > born ? (double)(now - born) / 1e9 : 0.0;
+        }
+    } else {
+        r->broken = 1;
+    }
+    shmlog_bus_guard = NULL;
+}
+
+/* The live call-site count and level of a process (the copy taken at open
+ * ages). */
+static void proc_observe(struct proc *p, struct metrics_proc *m)
+{
+    static struct shmlog_proc_info live;
+    m->call_sites = p->info.site_count;
+    m->level = p->info.level;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        shmlog_bus_guard = &jb;
+        char err[256];
+        if (shmlog_meta_info(&p->meta, &live, err, sizeof(err)) == 0) {
+            m->call_sites = live.site_count;
+            m->level = live.level;
+        }
+    }
+    shmlog_bus_guard = NULL;
+}
+
+/* Builds a snapshot and hands it to the metrics threads. 1 if published. */
+static int publish_metrics(int wait)
+{
+    struct metrics_snapshot *s = metrics_stage();
+    if (!s)
+        return 0;
+    for (struct proc *p = col.procs; p; p = p->next) {
+        struct metrics_proc *mp = metrics_add_proc(s);
+        if (!mp)
+            break;
+        snprintf(mp->app, sizeof(mp->app), "%s", p->info.app);
+        mp->pid = p->info.pid;
+        proc_observe(p, mp);
+        for (struct ring *r = p->rings; r; r = r->next) {
+            struct metrics_ring *mr = metrics_add_ring(s);
+            if (!mr)
+                break;
+            snprintf(mr->app, sizeof(mr->app), "%s", p->info.app);
+            mr->pid = p->info.pid;
+            mr->cpu = r->cpu;
+            mr->records = r->records;
+            mr->payload_bytes = r->payload_bytes;
+            mr->dropped = r->dropped_seen;
+            ring_observe(r, mr);
+        }
+    }
+    anchors_observe(&col.clock, &s->clock);
+    struct metrics_totals *t = &s->totals;
+    t->files = col.files;
+    t->written_bytes = col.written_bytes;
+    t->fast_frames = col.fast_frames;
+    t->records = col.records;
+    t->record_bytes = col.record_slots * SHMLOG_RECORD_BYTES;
+    t->write_errors = col.write_errors;
+    t->rotations = col.rotations;
+    t->segments_rejected = col.rejected;
+    memcpy(t->losses, col.losses, sizeof(t->losses));
+    struct timespec cpu;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu) == 0)
+        t->cpu_seconds = (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9;
+    return metrics_publish(wait);
+}
+
+/* "file:line" of a call site for an alert's environment. */
+static void alert_site_text(void *ctx, uint32_t key, uint32_t site, char *buf, size_t cap)
+{
+    (void)ctx;
+    snprintf(buf, cap, "unknown");
+    for (struct proc *p = col.procs; p; p = p->next) {
+        if (p->key != key)
+            continue;
+        sigjmp_buf jb;
+        if (sigsetjmp(jb, 0) == 0) {
+            shmlog_bus_guard = &jb;
+            struct site_slot *slot;
+            const struct shmlog_site_info *info = site_of(p, site, &slot);
+            if (info)
+                snprintf(buf, cap, "%s:%" PRIu32, info->file, info->line);
+        }
+        shmlog_bus_guard = NULL;
+        return;
+    }
+}
+
+/* Once per loop pass: due alerts, and a metrics snapshot now and then. */
+void observe(uint64_t now)
+{
+    static uint64_t last_publish;
+    if (alerts.n)
+        alert_poll(&alerts, now, alert_site_text, NULL);
+    if (metrics_enabled() && now - last_publish >= METRICS_PUBLISH_NS && publish_metrics(0))
+        last_publish = now;
+}
+
+/* At exit: alerts for the last records, the final counters for the readers. */
+void observe_last(void)
+{
+    if (alerts.n)
+        alert_poll(&alerts, mono_ns(), alert_site_text, NULL);
+    publish_metrics(1);
+    metrics_stop();
+}

@@ -1,0 +1,390 @@
+/*
+ * output.c - the output files: their names and numbers, the .part files an
+ * earlier run left, opening, closing and rotating a file, retention, and the
+ * lines that say when the output fails and when it works again.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector.h"
+
+static uint64_t next_seq;        /* the next file number */
+static uint64_t file_gen;        /* the last outfile's gen */
+static uint64_t out_error_since; /* mono_ns when col.out_error started */
+
+int ensure_dir(const char *dir)
+{
+    if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+        return 0;
+    return -errno;
+}
+
+/* 0 with *seq for a name outfile_open gives, "<host>-<YYYYmmdd>-<HHMMSS>-<seq>.shlog[.part]"
+ * with seq printed "%06" PRIu64, else -1: a name spelled otherwise (a number past UINT64_MAX,
+ * a leading zero past six digits) is never one the collector writes, so numbering and
+ * retention leave it alone. */
+static int file_seq_of(const char *name, uint64_t *seq, int *part)
+{
+    size_t n = strlen(name), pl = strlen(SHLOG_PART_SUFFIX), sl = strlen(SHLOG_FILE_SUFFIX);
+    *part = n > pl && strcmp(name + n - pl, SHLOG_PART_SUFFIX) == 0;
+    if (*part)
+        n -= pl;
+    if (n <= sl || strncmp(name + n - sl, SHLOG_FILE_SUFFIX, sl) != 0)
+        return -1;
+    n -= sl;
+    size_t d = n;
+    while (d > 0 && isdigit((unsigned char)name[d - 1]))
+        d--;
+    if (n - d < 6 || (n - d > 6 && name[d] == '0'))
+        return -1;
+    /* "-YYYYmmdd-HHMMSS-" before the number, a host name before that */
+    if (d < 18 || name[d - 1] != '-' || name[d - 8] != '-' || name[d - 17] != '-')
+        return -1;
+    for (size_t i = d - 16; i < d - 1; i++)
+        if (i != d - 8 && !isdigit((unsigned char)name[i]))
+            return -1;
+    uint64_t v = 0;
+    for (size_t i = d; i < n; i++) {
+        unsigned c = (unsigned)(name[i] - '0');
+        if (v > (UINT64_MAX - c) / 10)
+            return -1;
+        v = v * 10 + c;
+    }
+    *seq = v;
+    return 0;
+}
+
+/* Set once UINT64_MAX is taken: wrapping around to 0 would reuse names. */
+static int seq_spent;
+
+/* The next file number, or -EOVERFLOW when none is left. */
+static int take_seq(uint64_t *seq)
+{
+    if (seq_spent)
+        return -EOVERFLOW;
+    *seq = next_seq++;
+    seq_spent = next_seq == 0;
+    return 0;
+}
+
+/* path with its number replaced: "<stem>-<seq>.shlog", the stem (directory,
+ * host, date) kept. 0, or -ENAMETOOLONG. */
+static int renumbered(char *out, size_t cap, const char *path, uint64_t seq)
+{
+    const char *dash = strrchr(path, '-');
+    if (!dash)
+        return -EINVAL;
+    size_t n = (size_t)snprintf(out, cap, "%.*s-%06" PRIu64 SHLOG_FILE_SUFFIX, (int)(dash - path), path, seq);
+    return n < cap ? 0 : -ENAMETOOLONG;
+}
+
+/* rename(2) that never replaces what is at to: -EEXIST if anything is. */
+static int rename_noreplace(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -errno;
+    /* A file system without RENAME_NOREPLACE: link(2) refuses a taken name too. */
+    if (link(from, to) != 0)
+        return -errno;
+    if (unlink(from) != 0)
+        warnx("cannot remove %s (it is also %s now): %s", from, to, strerror(errno));
+    return 0;
+}
+
+/* Renames the closed file at from to to, or under the next free number (to
+ * is updated) when something already has that name. 0, or -errno. */
+static int close_as(const char *from, char *to, size_t cap)
+{
+    int rc;
+    while ((rc = rename_noreplace(from, to)) == -EEXIST) {
+        uint64_t seq;
+        char next[4400];
+        if ((rc = take_seq(&seq)) != 0 || (rc = renumbered(next, sizeof(next), to, seq)) != 0)
+            return rc;
+        warnx("%s exists: left alone, %s becomes %s", to, from, next);
+        snprintf(to, cap, "%s", next);
+    }
+    return rc;
+}
+
+/* Is this .part file still being written by a running collector? */
+static int part_file_in_use(const char *path)
+{
+    /* O_NONBLOCK: a FIFO swapped in under the name must not hang the start. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    uint8_t hb[SHLOG_FILE_HEADER_BYTES];
+    struct shlog_file_header h;
+    int in_use = pread(fd, hb, sizeof(hb), 0) == (ssize_t)sizeof(hb) &&
+                 !shlog_file_header_decode(hb, sizeof(hb), &h) && h.collector_pid != (uint32_t)getpid() &&
+                 collector_alive(h.collector_pid);
+    close(fd);
+    return in_use;
+}
+
+/* Numbers new files after every name present, then renames the .part files a
+ * crashed run left (their whole frames are valid); exits 2, renaming nothing,
+ * when a file has the last number, since wrapping around would reuse names. */
+void recover_out_dir(void)
+{
+    DIR *d = opendir(opt.out);
+    if (!d)
+        return;
+    struct dirent *de;
+    int any = 0;
+    uint64_t top = 0;
+    char top_name[256] = "";
+    while ((de = readdir(d))) {
+        int part;
+        uint64_t seq;
+        if (file_seq_of(de->d_name, &seq, &part) == 0 && (!any || seq > top)) {
+            any = 1;
+            top = seq;
+            snprintf(top_name, sizeof(top_name), "%s", de->d_name);
+        }
+    }
+    if (any && top == UINT64_MAX) {
+        fprintf(stderr, PROG ": --out %s: %s has the last file number, %" PRIu64 ": none is left for a new file "
+                "(move the files elsewhere)\n", opt.out, top_name, top);
+        exit(2);
+    }
+    next_seq = any ? top + 1 : 0;
+    /* A second pass: a .part renamed because its name is taken gets a number
+     * above every file, so all of them must have been seen. */
+    rewinddir(d);
+    while ((de = readdir(d))) {
+        int part;
+        uint64_t seq;
+        if (file_seq_of(de->d_name, &seq, &part) != 0 || !part)
+            continue;
+        char from[4400], to[4400];
+        snprintf(from, sizeof(from), "%s/%s", opt.out, de->d_name);
+        struct stat st;
+        /* Only regular files: a symlink planted under a .part name is neither
+         * followed nor given a .shlog name that readers would follow. */
+        if (lstat(from, &st) != 0 || !S_ISREG(st.st_mode) || part_file_in_use(from))
+            continue;
+        if (st.st_size < SHLOG_FILE_HEADER_BYTES) {
+            /* Killed between creating it and writing its header: frames are
+             * written only after the header, so it holds nothing. */
+            if (unlink(from) == 0)
+                warnx("removed %s: an earlier run left it without a header (nothing in it)", from);
+            continue;
+        }
+        snprintf(to, sizeof(to), "%s", from);
+        to[strlen(to) - strlen(SHLOG_PART_SUFFIX)] = '\0';
+        int rc = close_as(from, to, sizeof(to));
+        if (rc == 0)
+            warnx("recovered %s from an earlier run (its last frame may be torn)", to);
+        else
+            warnx("cannot rename %s: %s", from, strerror(-rc));
+    }
+    closedir(d);
+}
+
+struct kept { uint64_t seq; uint64_t bytes; char name[256]; };
+
+static int kept_cmp(const void *a, const void *b)
+{
+    const struct kept *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* --keep / --max-bytes: deletes the oldest closed files. */
+static void apply_retention(void)
+{
+    if (!opt.keep && !opt.max_bytes)
+        return;
+    DIR *d = opendir(opt.out);
+    if (!d)
+        return;
+    struct kept *v = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t total = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int part;
+        uint64_t seq;
+        struct stat st;
+        if (file_seq_of(de->d_name, &seq, &part) != 0 || part || strlen(de->d_name) >= sizeof(v->name) ||
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct kept *nv = realloc(v, cap * sizeof(*v));
+            if (!nv) {
+                /* Without every file, the oldest ones are not known: delete none this time. */
+                warnx("retention: out of memory, nothing deleted");
+                n = 0;
+                break;
+            }
+            v = nv;
+        }
+        v[n].seq = seq;
+        v[n].bytes = (uint64_t)st.st_size;
+        snprintf(v[n].name, sizeof(v[n].name), "%s", de->d_name);
+        total += v[n++].bytes;
+    }
+    if (n)
+        qsort(v, n, sizeof(*v), kept_cmp);
+    for (size_t i = 0; i < n && ((opt.keep && n - i > opt.keep) || (opt.max_bytes && total > opt.max_bytes)); i++) {
+        if (unlinkat(dirfd(d), v[i].name, 0) != 0)
+            warnx("retention: cannot delete %s/%s: %s", opt.out, v[i].name, strerror(errno));
+        total -= v[i].bytes;
+    }
+    free(v);
+    closedir(d);
+}
+
+struct outfile *outfile_new(void)
+{
+    struct outfile *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->fd = -1;
+    f->gen = ++file_gen;
+    if (shlog_enc_new(&f->enc, opt.zstd_level)) {
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* A full disk fails every write and every retry: one line when the trouble
+ * starts and one when it ends, not one per frame or per second. Nothing is
+ * released meanwhile, so producers drop and count once their rings fill. */
+void output_failed(const char *what, const char *path, int err)
+{
+    if (col.out_error)
+        return;
+    col.out_error = err;
+    out_error_since = mono_ns();
+    warnx("%s %s: %s; retrying every %llu ms, the records stay in their rings until written "
+          "(producers drop and count when a ring is full)",
+          what, path, strerror(err), WRITE_RETRY_NS / 1000000ull);
+}
+
+void output_ok(void)
+{
+    if (!col.out_error)
+        return;
+    warnx("output works again after %.1f s", (double)(mono_ns() - out_error_since) / 1e9);
+    col.out_error = 0;
+}
+
+/* Creates the file on disk and writes its header (once, before any frame). */
+int outfile_open(struct outfile *f)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char date[32];
+    strftime(date, sizeof(date), "%Y%m%d-%H%M%S", &tm);
+    if (take_seq(&f->seq) != 0) {
+        output_failed("no file number is left after 18446744073709551615 in", opt.out, EOVERFLOW);
+        return -EOVERFLOW;
+    }
+    snprintf(f->final_path, sizeof(f->final_path), "%s/%s-%s-%06" PRIu64 SHLOG_FILE_SUFFIX, opt.out, col.host,
+             date, f->seq);
+    snprintf(f->part_path, sizeof(f->part_path), "%s" SHLOG_PART_SUFFIX, f->final_path);
+    /* A closed file under the name is skipped now; outfile_finish still never
+     * replaces one that appears meanwhile. */
+    struct stat st;
+    if (lstat(f->final_path, &st) == 0) {
+        warnx("%s exists and is not ours: left alone, taking the next file number", f->final_path);
+        return -EEXIST;
+    }
+    /* O_EXCL | O_NOFOLLOW: whatever is planted under the name (a symlink to
+     * a file elsewhere) is neither followed nor reused; the caller moves on
+     * to the next sequence number. */
+    f->fd = open(f->part_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (f->fd < 0) {
+        int e = errno;
+        if (e == EEXIST)
+            warnx("%s exists and is not ours: left alone, taking the next file number", f->part_path);
+        else
+            output_failed("cannot create", f->part_path, e);
+        return -e;
+    }
+    struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = real_ns(),
+                                  .collector_pid = (uint32_t)getpid()};
+    snprintf(h.host, sizeof(h.host), "%s", col.host);
+    uint8_t hb[SHLOG_FILE_HEADER_BYTES];
+    shlog_file_header_encode(hb, &h);
+    errno = 0;
+    if (pwrite(f->fd, hb, sizeof(hb), 0) != (ssize_t)sizeof(hb)) {
+        int e = errno ? errno : ENOSPC; /* a short write: the disk filled */
+        output_failed("cannot write the header of", f->part_path, e);
+        close(f->fd);
+        unlink(f->part_path);
+        f->fd = -1;
+        next_seq = f->seq; /* the number is free again */
+        seq_spent = 0;
+        return -e;
+    }
+    f->size = sizeof(hb);
+    f->opened_ns = mono_ns();
+    col.files++;
+    return 0;
+}
+
+/* The last frame of a closing file is done: sync, close, rename, retention. */
+void outfile_finish(struct outfile *f)
+{
+    if (f->fd >= 0) {
+        if (opt.fsync != FSYNC_NEVER && fsync(f->fd) != 0)
+            warnx("fsync %s: %s", f->part_path, strerror(errno));
+        close(f->fd);
+        int rc = close_as(f->part_path, f->final_path, sizeof(f->final_path));
+        if (rc != 0)
+            warnx("cannot rename %s: %s (the next start recovers it)", f->part_path, strerror(-rc));
+    }
+    shlog_enc_free(f->enc);
+    free(f);
+    apply_retention();
+}
+
+/* Closes the current file (once its frames are done) and starts a new one. */
+void rotate(void)
+{
+    flush_frame();
+    struct outfile *old = col.cur;
+    if (old->fd < 0)
+        return; /* nothing written yet: keep it */
+    struct outfile *nf = outfile_new();
+    if (!nf) {
+        warnx("out of memory");
+        exit(1);
+    }
+    col.cur = nf;
+    col.rotations++;
+    old->closing = 1;
+    if (old->inflight == 0) {
+        outfile_finish(old);
+    } else {
+        old->next = col.closing;
+        col.closing = old;
+    }
+}
+
+void maybe_rotate(int hup)
+{
+    struct outfile *f = col.cur;
+    if (f->fd < 0)
+        return;
+    if (hup || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
+        (opt.rotate_ns && mono_ns() - f->opened_ns >= opt.rotate_ns))
+        rotate();
+}
