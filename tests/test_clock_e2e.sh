@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: record times against the wall clock, end to end: three clock_producer processes, each with its own TSC calibration made wrong on purpose (SHMLOG_TEST_TSC_SKEW_PPM = 1000, -700, 0), log CLOCK_REALTIME around each call at ~1 record/ms for ~3 s through a real shmlog-collector; in `shmlog-dump read --format json` of its files every record's ts_ns lies within [w0 - 5 us, w1 + 5 us] (w0: CLOCK_REALTIME read before the call, w1: read after it returned; BOUND = 5 us covers the anchors' error and the interpolation between them), every record of every process is there, and the merge is in true order (no record b after a record a with w1_b < w0_a - 5 us). Then, without a collector, `shmlog-dump ring --format json` of a skewed producer's rings (while it runs and after it exited) meets the same bound. Last, the host's CLOCK_REALTIME is stepped +0.5 s and back under a producer and a collector: the records of 30 ms after each step at most keep the old clock, all others meet the bound, and stats counts both steps. A step of the wall clock during the run (w0 - CLOCK_MONOTONIC jumps) is reported and the records from 200 ms before to 500 ms after it are left out. SHMLOG_TEST_KEEP=1 keeps the work directory.
+# Description: record times against the wall clock, end to end: three clock_producer processes, each with its own TSC calibration made wrong on purpose (SHMLOG_TEST_TSC_SKEW_PPM = 1000, -700, 0), log CLOCK_REALTIME around each call at ~1 record/ms for ~3 s through a real shmlog-collector; in `shmlog-dump read --format json` of its files every record's ts_ns lies within [w0 - 5 us, w1 + 5 us] (w0: CLOCK_REALTIME read before the call, w1: read after it returned; BOUND = 5 us covers the anchors' error and the interpolation between them), every record of every process is there, and the merge is in true order (no record b after a record a with w1_b < w0_a - 5 us). Then, without a collector, `shmlog-dump ring --format json` of a skewed producer's rings (while it runs and after it exited) meets the same bound. Last, the host's CLOCK_REALTIME is stepped +0.5 s and back under a producer and a collector: the records of 30 ms after each step at most keep the old clock, all others meet the bound (order is not checked across a step), and stats counts both steps. A step of the wall clock during the run (w0 - CLOCK_MONOTONIC jumps) is reported and the records from 200 ms before to 500 ms after it are left out. SHMLOG_TEST_KEEP=1 keeps the work directory.
 # usage: test_clock_e2e.sh DUMP COLLECTOR CLOCK_PRODUCER
 set -u
 dump=$1
@@ -284,6 +284,8 @@ check_show "ring, exited process: every record within ${bound_ns} ns of [w0, w1]
 # The host's clock is set twice (meson runs this test alone): the collector
 # learns of each set from the kernel and anchors at once, so only the records
 # of the few milliseconds between a step and that anchor keep the old clock.
+# Order is not checked here: a record of that window, on the old clock, holds
+# back the records behind it in its ring's stream of the merge.
 seg=$tmp/seg3
 out=$tmp/out3
 start_collector
@@ -304,7 +306,7 @@ wait "$col"
 "$dump" read --format json "$out" >"$tmp/read-step.json" 2>"$tmp/read-step.err"
 show_err "$tmp/read-step.err"
 check_show "steps: every record within ${bound_ns} ns of [w0, w1] but those of 30 ms after each step" \
-    check_times "$tmp/read-step.json" --expect "$prod:${n:-0}" --order --steps 2 --guard-ms 2:30
+    check_times "$tmp/read-step.json" --expect "$prod:${n:-0}" --steps 2 --guard-ms 2:30
 "$dump" stats "$out" >"$tmp/stats-step.txt" 2>&1
 check "stats counts the two steps of the wall clock" grep -q ", 2 steps of the wall clock" "$tmp/stats-step.txt"
 
