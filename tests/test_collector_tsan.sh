@@ -2,9 +2,11 @@
 # Description: the collector under ThreadSanitizer: its drain loop, the
 # metrics HTTP thread and the textfile thread run while two producer threads
 # write; a race aborts the collector (halt_on_error), and every record lands.
-# usage: test_collector_tsan.sh BUILD_DIR
+# usage: test_collector_tsan.sh COLLECTOR DUMP SAMPLE
 set -euo pipefail
-build=$1
+collector=$1
+dump=$2
+sample=$3
 work=$(mktemp -d /tmp/shmlog-tsan.XXXXXX)
 seg=/dev/shm/shmlog-tsan-$$
 col=
@@ -13,12 +15,12 @@ trap '[ -n "$col" ] && kill -9 "$col" 2>/dev/null; rm -rf "$work" "$seg"' EXIT
 tap_require python3 python3
 export TSAN_OPTIONS="halt_on_error=1 exitcode=66"
 
-"$build/collector/shmlog-collector" --dir "$seg" --out "$work/out" --rotate-size 1M \
+"$collector" --dir "$seg" --out "$work/out" --rotate-size 1M \
     --metrics-listen 127.0.0.1:0 --metrics-file "$work/metrics.prom" --metrics-interval 1 \
     2> "$work/collector.log" &
 col=$!
 for round in 1 2 3; do
-    SHMLOG_DIR=$seg "$build/tools/shmlog-sample" --app tsan$round --count 100000 --threads 2 \
+    SHMLOG_DIR=$seg "$sample" --app tsan$round --count 100000 --threads 2 \
         --rate 500000 > "$work/sample$round.out" 2>/dev/null
     kill -HUP "$col" # rotate under load, from the signal path
 done
@@ -34,7 +36,7 @@ for round in 1 2 3; do
     written=$(sed -n 's/.* \([0-9]*\) written.*/\1/p' "$work/sample$round.out")
     expected=$((expected + written))
 done
-got=$("$build/tools/shmlog-dump" stats "$work/out" --format json |
+got=$("$dump" stats "$work/out" --format json |
       python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])')
 if [ "$got" -eq "$expected" ]; then
     ok "$got records through a TSan collector with metrics threads, no race"

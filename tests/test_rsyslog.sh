@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Description: the shipping recipe works: shmlog-dump's JSON Lines, forwarded
 # through rsyslog over loopback TCP, arrive whole and parse with stable keys.
-# usage: test_rsyslog.sh BUILD_DIR
+# usage: test_rsyslog.sh COLLECTOR DUMP SAMPLE
 set -euo pipefail
-build=$1
+collector=$1
+dump=$2
+sample=$3
 work=$(mktemp -d /tmp/shmlog-rsyslog.XXXXXX)
 rsyslog_pid=
 cleanup() {
@@ -39,9 +41,9 @@ done
 
 # Something to ship: a producer, the collector, the files.
 seg=/dev/shm/shmlog-rsyslog-$$
-SHMLOG_DIR=$seg "$build/tools/shmlog-sample" --app shipper --count 2000 --threads 2 >/dev/null
-"$build/collector/shmlog-collector" --dir "$seg" --out "$work/out" --once 2>/dev/null
-"$build/tools/shmlog-dump" read "$work/out" --format json > "$work/sent.jsonl"
+SHMLOG_DIR=$seg "$sample" --app shipper --count 2000 --threads 2 >/dev/null
+"$collector" --dir "$seg" --out "$work/out" --once 2>/dev/null
+"$dump" read "$work/out" --format json > "$work/sent.jsonl"
 sent=$(wc -l < "$work/sent.jsonl")
 [ "$sent" -ge 2000 ] || bail "only $sent records to send"
 
