@@ -50,7 +50,7 @@ static int mix_named(const char *name)
 #define FRAME_MAX_RECORDS 65536u /* collector/collector.h: a frame is flushed at this many records */
 #define PROC_KEY 1u
 
-/* The records read out of the ring, each as the head of a struct shmlog_rec
+/* The records read out of the ring, each as the head of a struct shm_copied_record
  * and its payload_len payload bytes, 8-aligned, one after the other. */
 struct store {
     uint8_t *p;
@@ -58,7 +58,7 @@ struct store {
     uint64_t count;
 };
 
-#define REC_HEAD offsetof(struct shmlog_rec, payload)
+#define REC_HEAD offsetof(struct shm_copied_record, payload)
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
@@ -72,12 +72,12 @@ static void die(const char *fmt, ...)
     exit(1);
 }
 
-static size_t rec_bytes(const struct shmlog_rec *r)
+static size_t rec_bytes(const struct shm_copied_record *r)
 {
     return (REC_HEAD + r->payload_len + 7) & ~(size_t)7;
 }
 
-static void store_add(struct store *s, const struct shmlog_rec *r)
+static void store_add(struct store *s, const struct shm_copied_record *r)
 {
     size_t n = rec_bytes(r);
     if (s->cap - s->len < n) {
@@ -91,7 +91,7 @@ static void store_add(struct store *s, const struct shmlog_rec *r)
 }
 
 /* The next stored record copied into *r (what the collector's ring read does). */
-static const uint8_t *store_next(const uint8_t *at, struct shmlog_rec *r)
+static const uint8_t *store_next(const uint8_t *at, struct shm_copied_record *r)
 {
     memcpy(r, at, REC_HEAD);
     memcpy(r->payload, at + REC_HEAD, r->payload_len);
@@ -101,9 +101,9 @@ static const uint8_t *store_next(const uint8_t *at, struct shmlog_rec *r)
 /* This process's segments. */
 struct segs {
     char dir[256];
-    struct shmlog_seg meta, ring;
-    struct shmlog_ring_view view;
-    struct shmlog_proc_info info;
+    struct shm_seg meta, ring;
+    struct shm_ring_view view;
+    struct shm_proc_info info;
     uint64_t pos;
 };
 
@@ -111,7 +111,7 @@ static void open_segments(struct segs *g)
 {
     char err[512], path[512];
     snprintf(path, sizeof path, "%s/bench-encode-%d.meta", g->dir, (int)getpid());
-    if (shmlog_seg_open(&g->meta, path, 0, NULL, err, sizeof err) || shmlog_meta_info(&g->meta, &g->info, err, sizeof err))
+    if (shm_seg_open(&g->meta, path, 0, NULL, err, sizeof err) || shm_meta_info(&g->meta, &g->info, err, sizeof err))
         die("%s", err);
     DIR *d = opendir(g->dir);
     struct dirent *de;
@@ -119,8 +119,8 @@ static void open_segments(struct segs *g)
         if (!strstr(de->d_name, ".ring"))
             continue;
         snprintf(path, sizeof path, "%s/%s", g->dir, de->d_name);
-        if (shmlog_seg_open(&g->ring, path, 1, NULL, err, sizeof err) ||
-            shmlog_ring_view_init(&g->view, &g->ring, err, sizeof err))
+        if (shm_seg_open(&g->ring, path, 1, NULL, err, sizeof err) ||
+            shm_ring_view_init(&g->view, &g->ring, err, sizeof err))
             die("%s", err);
         break;
     }
@@ -128,23 +128,23 @@ static void open_segments(struct segs *g)
         closedir(d);
     if (!g->ring.addr)
         die("no ring in %s", g->dir);
-    g->pos = shmlog_ring_tail(&g->view);
+    g->pos = shm_ring_tail(&g->view);
 }
 
 /* Reads what the ring holds into the store and gives the space back. */
 static void drain(struct segs *g, struct store *s)
 {
-    static struct shmlog_rec rec;
-    struct shmlog_loss loss;
+    static struct shm_copied_record rec;
+    struct shm_loss loss;
     for (;;) {
-        int st = shmlog_ring_next(&g->view, &g->pos, &rec, 0, &loss);
-        if (st == SHMLOG_READ_EMPTY)
+        int st = shm_ring_next(&g->view, &g->pos, &rec, 0, &loss);
+        if (st == SHM_READ_EMPTY)
             break;
-        if (st != SHMLOG_READ_RECORD)
+        if (st != SHM_READ_RECORD)
             die("ring read status %d", st);
         store_add(s, &rec);
     }
-    shmlog_ring_release(&g->view, g->pos);
+    shm_ring_release(&g->view, g->pos);
 }
 
 static void remove_dir(const char *dir)
@@ -238,8 +238,8 @@ static void encode_all(const struct segs *g, const struct store *s, int level, u
     snprintf(h.host, sizeof h.host, "%s", g->info.host);
     shlog_file_header_encode(file, &h);
     size_t len = SHLOG_FILE_HEADER_BYTES;
-    static struct shmlog_rec rec;
-    static struct shmlog_site_info site;
+    static struct shm_copied_record rec;
+    static struct shm_site site;
     const uint8_t *at = s->p;
     double enc_s = 0, z_s = 0;
     check(shlog_enc_process(enc, PROC_KEY, &g->info), "shlog_enc_process");
@@ -252,7 +252,7 @@ static void encode_all(const struct segs *g, const struct store *s, int level, u
             for (; done < batch_end; done++) {
                 at = store_next(at, &rec);
                 if (!shlog_enc_has_site(enc, PROC_KEY, rec.site)) {
-                    if (shmlog_meta_site(&g->meta, rec.site, &site))
+                    if (shm_meta_site(&g->meta, rec.site, &site))
                         die("site %u is not in the metadata", rec.site);
                     check(shlog_enc_site(enc, PROC_KEY, &site), "shlog_enc_site");
                 }
@@ -282,7 +282,7 @@ static void decode_all(const struct store *s, int fd, int verify, struct result 
     char err[512];
     struct shlog_reader *rd;
     static struct shlog_event ev;
-    static struct shmlog_rec want;
+    static struct shm_copied_record want;
     if (shlog_reader_open_fd(&rd, fd, "bench", 0, NULL, err, sizeof err))
         die("%s", err);
     const uint8_t *at = s->p;
@@ -300,7 +300,7 @@ static void decode_all(const struct store *s, int fd, int verify, struct result 
         if (!verify)
             continue;
         at = store_next(at, &want);
-        const struct shmlog_rec *r = ev.rec;
+        const struct shm_copied_record *r = ev.rec;
         if (r->pos != want.pos || r->tsc != want.tsc || r->site != want.site || r->tid != want.tid ||
             r->level != want.level || r->category != want.category || r->flags != want.flags ||
             r->nslots != want.nslots || r->payload_len > want.payload_len ||

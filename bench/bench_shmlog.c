@@ -4,8 +4,8 @@
  * The producer writes with the public macros from shmlog.h, inlined in the
  * timed loops. A drainer thread, pinned to another cpu, plays the collector's
  * part on the rings of this process through shm/reader.h: it copies every
- * record out with shmlog_ring_next and releases the space with
- * shmlog_ring_release, so the rings do not fill and the producer pays the
+ * record out with shm_ring_next and releases the space with
+ * shm_ring_release, so the rings do not fill and the producer pays the
  * cache-line traffic a real collector causes.
  */
 #include "bench.h"
@@ -30,8 +30,8 @@
 #define SETTLE_LIMIT_NS (10ull * 1000u * 1000u * 1000u)
 
 struct drain_ring {
-    struct shmlog_seg seg;
-    struct shmlog_ring_view view;
+    struct shm_seg seg;
+    struct shm_ring_view view;
     uint64_t pos;            /* next position to read; published for settle() */
 };
 
@@ -86,7 +86,7 @@ static void open_new_rings(void)
         unsigned kind;
         char app[SHMLOG_APP_BYTES];
         uint32_t pid, cpu;
-        if (shmlog_parse_seg_name(e->d_name, &kind, app, sizeof app, &pid, &cpu) != 0 ||
+        if (shm_parse_seg_name(e->d_name, &kind, app, sizeof app, &pid, &cpu) != 0 ||
             kind != SHMLOG_SEG_RING || pid != (uint32_t)getpid() || strcmp(app, BENCH_APP) != 0 ||
             ring_is_open(cpu))
             continue;
@@ -97,13 +97,13 @@ static void open_new_rings(void)
         struct drain_ring *r = &g.rings[g.ring_count];
         char path[4400], err[512];
         snprintf(path, sizeof path, "%s/%s", g.dir, e->d_name);
-        if (shmlog_seg_open(&r->seg, path, 1, NULL, err, sizeof err) != 0 ||
-            shmlog_ring_view_init(&r->view, &r->seg, err, sizeof err) != 0) {
-            shmlog_seg_close(&r->seg);
+        if (shm_seg_open(&r->seg, path, 1, NULL, err, sizeof err) != 0 ||
+            shm_ring_view_init(&r->view, &r->seg, err, sizeof err) != 0) {
+            shm_seg_close(&r->seg);
             fprintf(stderr, "bench: cannot drain %s\n", err);
             continue;
         }
-        r->pos = shmlog_ring_tail(&r->view);
+        r->pos = shm_ring_tail(&r->view);
         if (!(r->seg.hdr.flags & SHMLOG_SEG_HUGEPAGES))
             g.all_huge = 0;
         /* Release: settle() on the producer thread sees the entry complete. */
@@ -117,21 +117,21 @@ static void open_new_rings(void)
  * rather than once the ring is empty. 1 if it moved. */
 static int drain_one(struct drain_ring *r)
 {
-    struct shmlog_rec rec;
-    struct shmlog_loss loss;
+    struct shm_copied_record rec;
+    struct shm_loss loss;
     uint64_t pos = r->pos, drained = 0, lost = 0;
     while (pos - r->pos < DRAIN_BATCH_SLOTS) {
-        int st = shmlog_ring_next(&r->view, &pos, &rec, 0, &loss);
-        if (st == SHMLOG_READ_RECORD)
+        int st = shm_ring_next(&r->view, &pos, &rec, 0, &loss);
+        if (st == SHM_READ_RECORD)
             drained++;
-        else if (st == SHMLOG_READ_LOSS)
+        else if (st == SHM_READ_LOSS)
             lost += loss.positions;
         else
             break;
     }
     if (pos == r->pos)
         return 0;
-    shmlog_ring_release(&r->view, pos);
+    shm_ring_release(&r->view, pos);
     __atomic_store_n(&r->pos, pos, __ATOMIC_RELEASE);
     __atomic_store_n(&g.drained, g.drained + drained, __ATOMIC_RELAXED);
     __atomic_store_n(&g.lost, g.lost + lost, __ATOMIC_RELAXED);
@@ -196,7 +196,7 @@ static uint64_t consumed_up_to(struct drain_ring *r)
 {
     if (g.drainer_running)
         return __atomic_load_n(&r->pos, __ATOMIC_ACQUIRE);
-    return shmlog_ring_tail(&r->view);
+    return shm_ring_tail(&r->view);
 }
 
 static void shmlog_bench_settle(void)
@@ -207,7 +207,7 @@ static void shmlog_bench_settle(void)
     unsigned n = __atomic_load_n(&g.ring_count, __ATOMIC_ACQUIRE);
     for (unsigned i = 0; i < n; i++) {
         struct drain_ring *r = &g.rings[i];
-        uint64_t head = shmlog_ring_head(&r->view);
+        uint64_t head = shm_ring_head(&r->view);
         /* positions are free-running: compare distances */
         while ((int64_t)(head - consumed_up_to(r)) > 0) {
             if (monotonic_ns() > give_up) {
@@ -270,7 +270,7 @@ static void remove_segments(void)
             unsigned kind;
             char app[SHMLOG_APP_BYTES];
             uint32_t pid, cpu;
-            if (shmlog_parse_seg_name(e->d_name, &kind, app, sizeof app, &pid, &cpu) == 0 &&
+            if (shm_parse_seg_name(e->d_name, &kind, app, sizeof app, &pid, &cpu) == 0 &&
                 pid == (uint32_t)getpid() && strcmp(app, BENCH_APP) == 0)
                 unlinkat(dirfd(d), e->d_name, 0);
         }
@@ -295,7 +295,7 @@ static void shmlog_bench_teardown(void)
         shmlog_shutdown();
     g.initialized = 0;
     for (unsigned i = 0; i < g.ring_count; i++)
-        shmlog_seg_close(&g.rings[i].seg);
+        shm_seg_close(&g.rings[i].seg);
     g.ring_count = 0;
     free(g.rings);
     g.rings = NULL;
@@ -336,7 +336,7 @@ static int init_in(const struct bench_opts *opts, const char *dir)
 static int init_in_fresh_dir(const struct bench_opts *opts, struct bench_env *env)
 {
     char defaults[4][4096];
-    int n = shmlog_default_dirs(defaults, 4);
+    int n = shm_default_dirs(defaults, 4);
     int err = -ENOENT;
     for (int i = 0; i < n; i++) {
         err = make_fresh_dir(defaults[i]);
@@ -360,17 +360,17 @@ static int init_in_fresh_dir(const struct bench_opts *opts, struct bench_env *en
 static void read_meta_tsc_hz(struct bench_env *env)
 {
     char err[512];
-    struct shmlog_seg meta;
-    struct shmlog_proc_info info;
-    if (shmlog_seg_open(&meta, g.meta_path, 0, NULL, err, sizeof err) != 0) {
+    struct shm_seg meta;
+    struct shm_proc_info info;
+    if (shm_seg_open(&meta, g.meta_path, 0, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "bench: %s\n", err);
         return;
     }
-    if (shmlog_meta_info(&meta, &info, err, sizeof err) == 0)
+    if (shm_meta_info(&meta, &info, err, sizeof err) == 0)
         env->tsc_hz = info.tsc_hz;
     else
         fprintf(stderr, "bench: %s\n", err);
-    shmlog_seg_close(&meta);
+    shm_seg_close(&meta);
 }
 
 /* With an external collector, the first calls must not race its discovery of

@@ -161,7 +161,7 @@ static int parse_rule(struct alert_rule *r, const char *text, char *err, size_t 
             break;
         }
         if (bit == HAVE_LEVEL) {
-            int lv = parse_name(val, vlen, SHMLOG_LEVEL_FATAL + 1, shmlog_level_name);
+            int lv = parse_name(val, vlen, SHMLOG_LEVEL_FATAL + 1, shm_level_name);
             if (lv < 0)
                 return bad_rule(err, errcap, text, "level: '%.*s' is not TRACE, DEBUG, INFO, WARN, ERROR or FATAL",
                                 (int)vlen, val);
@@ -179,7 +179,7 @@ static int parse_rule(struct alert_rule *r, const char *text, char *err, size_t 
                                 "window: '%.*s' is not a duration like 60s, 5m or 1h (at most 24h)", (int)vlen, val);
             r->window_s = (uint32_t)(n * unit);
         } else {
-            int cat = parse_name(val, vlen, SHMLOG_CAT_COUNT, shmlog_category_name);
+            int cat = parse_name(val, vlen, SHMLOG_CAT_COUNT, shm_category_name);
             if (cat < 0)
                 return bad_rule(err, errcap, text,
                                 "category: '%.*s' is not none, trade, order, market_data, risk or portfolio",
@@ -299,7 +299,7 @@ static char **command_env(char *const vars[], size_t nvars)
 
 static int start_command(struct alert_rule *r, const char *site)
 {
-    const char *level = shmlog_level_name(r->last_level);
+    const char *level = shm_level_name(r->last_level);
     char count[64], pid[64], lvl[64], app[sizeof(ENV_PREFIX) + 4 + SHMLOG_APP_BYTES];
     char site_var[sizeof(ENV_PREFIX) + 9 + SHMLOG_MAX_FILE_BYTES + 16];
     char *rule = malloc(strlen(r->text) + sizeof(ENV_PREFIX "RULE="));

@@ -20,8 +20,8 @@
  *   SHMLOG_ALERT_PID       pid of the last matching record
  *   SHMLOG_ALERT_MSG_SITE  call site ("file:line") of the last matching record, "unknown" if gone
  */
-#ifndef SHMLOG_COLLECTOR_ALERT_H
-#define SHMLOG_COLLECTOR_ALERT_H
+#ifndef COLLECTOR_ALERT_H
+#define COLLECTOR_ALERT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -89,4 +89,4 @@ typedef void (*alert_site_fn)(void *ctx, uint32_t key, uint32_t site, char *buf,
  * finished commands, starts due ones. Returns how many it started. */
 int alert_poll(struct alert_set *a, uint64_t now_ns, alert_site_fn site_text, void *ctx);
 
-#endif /* SHMLOG_COLLECTOR_ALERT_H */
+#endif /* COLLECTOR_ALERT_H */

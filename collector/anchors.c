@@ -8,7 +8,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-static void push(struct frame_anchors *f, const struct shmlog_clock_anchor *a)
+static void push(struct frame_anchors *f, const struct shm_clock_anchor *a)
 {
     /* A frame lives at most FRAME_MAX_AGE_NS: one tick, its opening and
      * its seal fit with room; the last slot is kept for the seal. */
@@ -33,10 +33,10 @@ const char *anchors_init(struct frame_anchors *f)
     f->set_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
     if (f->set_fd >= 0)
         arm_set_timer(f);
-    struct shmlog_clock_anchor a;
-    shmlog_clock_take(&f->taker, &a);
-    shmlog_clock_state_read(&f->state);
-    return shmlog_clock_state_warning(&f->state);
+    struct shm_clock_anchor a;
+    shm_clock_take(&f->taker, &a);
+    shm_clock_state_read(&f->state);
+    return shm_clock_state_warning(&f->state);
 }
 
 void anchors_frame_opened(struct frame_anchors *f)
@@ -49,18 +49,18 @@ void anchors_frame_opened(struct frame_anchors *f)
         push(f, &f->after_step);
         f->have_after_step = 0;
     }
-    struct shmlog_clock_anchor a;
-    shmlog_clock_take(&f->taker, &a);
+    struct shm_clock_anchor a;
+    shm_clock_take(&f->taker, &a);
     push(f, &a);
 }
 
 static void take_between(struct frame_anchors *f)
 {
-    struct shmlog_clock_anchor a;
-    shmlog_clock_take(&f->taker, &a);
+    struct shm_clock_anchor a;
+    shm_clock_take(&f->taker, &a);
     if (f->frame_open) {
         push(f, &a);
-    } else if ((a.flags & SHMLOG_ANCHOR_STEPPED) && !f->have_after_step) {
+    } else if ((a.flags & SHM_ANCHOR_STEPPED) && !f->have_after_step) {
         /* Records written after it and drained into the next frame map
          * on the clock after the step. */
         f->after_step = a;
@@ -71,7 +71,7 @@ static void take_between(struct frame_anchors *f)
 void anchors_tick(struct frame_anchors *f)
 {
     take_between(f);
-    shmlog_clock_state_read(&f->state);
+    shm_clock_state_read(&f->state);
 }
 
 void anchors_poll(struct frame_anchors *f)
@@ -90,8 +90,8 @@ static enum shlog_tristate tristate(int v)
 
 int anchors_seal(struct frame_anchors *f, struct shlog_enc *enc)
 {
-    struct shmlog_clock_anchor a;
-    shmlog_clock_take(&f->taker, &a);
+    struct shm_clock_anchor a;
+    shm_clock_take(&f->taker, &a);
     if (f->have_after_step && !f->frame_open) { /* a frame of losses or exits only */
         f->pending[f->npending++] = f->after_step;
         f->have_after_step = 0;
@@ -110,7 +110,7 @@ int anchors_seal(struct frame_anchors *f, struct shlog_enc *enc)
 
 uint64_t anchors_ns(const struct frame_anchors *f, uint64_t tsc)
 {
-    return shmlog_clock_taker_ns(&f->taker, tsc);
+    return shm_clock_taker_ns(&f->taker, tsc);
 }
 
 void anchors_observe(const struct frame_anchors *f, struct metrics_clock *m)

@@ -4,20 +4,20 @@
  * (for the rate), and as soon as the kernel says the wall clock was set;
  * written into each frame as its CLOCK section (FORMAT.md, section 6).
  */
-#ifndef SHMLOG_COLLECTOR_ANCHORS_H
-#define SHMLOG_COLLECTOR_ANCHORS_H
+#ifndef COLLECTOR_ANCHORS_H
+#define COLLECTOR_ANCHORS_H
 
 #include "clock.h"
 #include "metrics.h"
 #include "shlog_file.h"
 
 struct frame_anchors {
-    struct shmlog_clock_taker taker;
-    struct shmlog_clock_state state; /* refreshed by anchors_tick */
-    struct shmlog_clock_anchor pending[SHLOG_CLOCK_MAX_ANCHORS]; /* for the open frame, in order */
+    struct shm_clock_taker taker;
+    struct shm_clock_state state; /* refreshed by anchors_tick */
+    struct shm_clock_anchor pending[SHLOG_CLOCK_MAX_ANCHORS]; /* for the open frame, in order */
     unsigned npending;
     int frame_open;
-    struct shmlog_clock_anchor after_step; /* the first anchor after a step seen between frames */
+    struct shm_clock_anchor after_step; /* the first anchor after a step seen between frames */
     int have_after_step;
     int set_fd;  /* a timerfd the kernel cancels when CLOCK_REALTIME is set; -1 if none */
 };
@@ -39,4 +39,4 @@ int anchors_seal(struct frame_anchors *f, struct shlog_enc *enc);
 uint64_t anchors_ns(const struct frame_anchors *f, uint64_t tsc);
 void anchors_observe(const struct frame_anchors *f, struct metrics_clock *m);
 
-#endif /* SHMLOG_COLLECTOR_ANCHORS_H */
+#endif /* COLLECTOR_ANCHORS_H */

@@ -78,18 +78,18 @@ static void prepare_memory(void)
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     void *heap = malloc(WARM_HEAP_BYTES);
     if (heap) {
-        shmlog_prefault(heap, WARM_HEAP_BYTES, 1);
+        shm_prefault(heap, WARM_HEAP_BYTES, 1);
         free(heap);
     }
     struct shlog_enc *enc;
     if (shlog_enc_new(&enc, opt.zstd_level) != 0)
         return;
-    struct shmlog_proc_info pi = {.app = "warm-up", .tsc_hz = 1000000000};
-    static struct shmlog_rec rec;
+    struct shm_proc_info pi = {.app = "warm-up", .tsc_hz = 1000000000};
+    static struct shm_copied_record rec;
     int rc = shlog_enc_process(enc, 0, &pi);
     rc = rc ? rc : shlog_enc_batch_begin(enc, 0, 0);
     for (uint64_t i = 0; !rc && i < WARM_UP_RECORDS; i++) {
-        rec = (struct shmlog_rec){.pos = i, .tsc = i * 37, .nslots = 1, .payload_len = SHMLOG_HEAD_PAYLOAD};
+        rec = (struct shm_copied_record){.pos = i, .tsc = i * 37, .nslots = 1, .payload_len = SHMLOG_HEAD_PAYLOAD};
         memcpy(rec.payload, &rec.tsc, sizeof rec.tsc); /* something to compress, not all zeros */
         rc = shlog_enc_record(enc, &rec);
         if (rc == -ENOSPC) { /* a full batch: the next one */
@@ -231,7 +231,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
-    shmlog_bus_guard_install(); /* a producer may shrink a segment under our mapping */
+    shm_bus_guard_install(); /* a producer may shrink a segment under our mapping */
     signal(SIGPIPE, SIG_IGN);
     /* Before pin_cpus: the metrics threads take the cpus the drain loop leaves. */
     struct metrics_config mc = {.listen = opt.metrics_listen, .allow_remote = opt.metrics_allow_remote,

@@ -9,15 +9,15 @@
  * from a FIFO of frames in submission order, never from a completion directly.
  *
  *   rings --drain--> encoder (open frame) --flush--> frame FIFO --io_uring-->
- *   file; FIFO head done --> shmlog_ring_release(), exits --> unlink segments
+ *   file; FIFO head done --> shm_ring_release(), exits --> unlink segments
  *
  *   drain.c --> frame.c --> writer.c --> (releases) rings, procs.c (exits)
  *                     \--> output.c (files: open, rotate, close, retention)
  *
  * One thread. Signal handlers only set flags; the loop (collector.c) does the work.
  */
-#ifndef SHMLOG_COLLECTOR_H
-#define SHMLOG_COLLECTOR_H
+#ifndef COLLECTOR_H
+#define COLLECTOR_H
 
 #include <sched.h>
 #include <signal.h>
@@ -70,7 +70,7 @@ struct options {
     size_t nuids;
     gid_t gids[MAX_UIDS];
     size_t ngids;
-    struct shmlog_accept accept; /* the two lists above, and always our own uid */
+    struct shm_accept accept; /* the two lists above, and always our own uid */
     int once;
     const char *metrics_listen;
     int metrics_allow_remote;
@@ -88,8 +88,8 @@ struct proc;
 
 struct ring {
     struct proc *proc;
-    struct shmlog_seg seg;
-    struct shmlog_ring_view view;
+    struct shm_seg seg;
+    struct shm_ring_view view;
     dev_t dev;
     ino_t ino;
     uint32_t cpu;
@@ -109,17 +109,17 @@ struct ring {
 };
 
 struct site_slot {
-    struct shmlog_site_info *info;
+    struct shm_site *info;
     uint64_t file_gen; /* file it was emitted into */
 };
 
 struct proc {
     uint32_t key;
     int dir;            /* index in opt.dirs: its rings are in the same directory */
-    struct shmlog_seg meta;
+    struct shm_seg meta;
     dev_t dev;
     ino_t ino;
-    struct shmlog_proc_info info;
+    struct shm_proc_info info;
     struct site_slot *sites;
     uint32_t nsites;
     struct ring *rings;
@@ -188,7 +188,7 @@ struct collector_state {
     uint64_t record_slots;      /* ring slots of the records encoded */
     int backlog;                /* the last pass left records behind (budget spent, frame full) */
     uint64_t files, rotations, write_errors, written_bytes, rejected;
-    uint64_t losses[SHMLOG_LOSS_REASON_MAX + 1]; /* records, by enum shmlog_loss_reason */
+    uint64_t losses[SHM_LOSS_REASON_MAX + 1]; /* records, by enum shm_loss_reason */
     struct frame_anchors clock;
 };
 
@@ -268,7 +268,7 @@ uint64_t drain_all(uint64_t *smallest);
 
 /* ==== Processes and segments (procs.c) ==== */
 
-const struct shmlog_site_info *site_of(struct proc *p, uint32_t id, struct site_slot **slot_out);
+const struct shm_site *site_of(struct proc *p, uint32_t id, struct site_slot **slot_out);
 int collector_alive(uint64_t pid);
 void watch_init(void);
 void scan_all(void);

@@ -13,21 +13,21 @@
 #define TAKE_SLOTS 64u              /* slots copied out of a ring at a time */
 
 static unsigned fill_quarters; /* the fullest ring at the last drain_all: quarters of it in use */
-static struct shmlog_rec rec;  /* a record read one at a time (not by shmlog_ring_take) */
+static struct shm_copied_record rec;  /* a record read one at a time (not by shm_ring_take) */
 static _Alignas(64) struct shmlog_record take[TAKE_SLOTS];
 
-static void emit_proc_loss(struct proc *p, uint32_t cpu, const struct shmlog_loss *l, uint64_t total)
+static void emit_proc_loss(struct proc *p, uint32_t cpu, const struct shm_loss *l, uint64_t total)
 {
     check_enc(end_batch(), "a batch");
     check_enc(ensure_process(p), "a process");
     check_enc(shlog_enc_loss(col.cur->enc, p->key, cpu, l, total), "a loss");
     p->lost += l->records;
-    if (l->reason <= SHMLOG_LOSS_REASON_MAX)
+    if (l->reason <= SHM_LOSS_REASON_MAX)
         col.losses[l->reason] += l->records;
     mark_content();
 }
 
-static void emit_loss(struct ring *r, const struct shmlog_loss *l, uint64_t total)
+static void emit_loss(struct ring *r, const struct shm_loss *l, uint64_t total)
 {
     emit_proc_loss(r->proc, r->cpu, l, total);
 }
@@ -39,19 +39,19 @@ void proc_losses(struct proc *p)
     volatile uint64_t no_ring = p->no_ring_seen, unregistered = p->unregistered_seen;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
-        shmlog_bus_guard = &jb;
+        shm_bus_guard = &jb;
         const struct shmlog_meta *m = p->meta.addr;
         no_ring = shmlog__load_relaxed(&m->no_ring);
         unregistered = shmlog__load_relaxed(&m->unregistered);
     }
-    shmlog_bus_guard = NULL;
+    shm_bus_guard = NULL;
     const struct { uint64_t now, *seen; uint32_t reason; } counters[] = {
-        {no_ring, &p->no_ring_seen, SHMLOG_LOSS_NO_RING},
-        {unregistered, &p->unregistered_seen, SHMLOG_LOSS_UNREGISTERED},
+        {no_ring, &p->no_ring_seen, SHM_LOSS_NO_RING},
+        {unregistered, &p->unregistered_seen, SHM_LOSS_UNREGISTERED},
     };
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         if (counters[i].now > *counters[i].seen) { /* one that goes backwards is not believed */
-            struct shmlog_loss l = {.records = counters[i].now - *counters[i].seen, .reason = counters[i].reason};
+            struct shm_loss l = {.records = counters[i].now - *counters[i].seen, .reason = counters[i].reason};
             emit_proc_loss(p, SHLOG_CPU_NONE, &l, counters[i].now);
             *counters[i].seen = counters[i].now;
         }
@@ -65,16 +65,16 @@ void lose_abandoned(struct ring *r)
     volatile uint64_t head = r->abandoned_to;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
-        shmlog_bus_guard = &jb;
-        head = shmlog_ring_head(&r->view);
+        shm_bus_guard = &jb;
+        head = shm_ring_head(&r->view);
     }
-    shmlog_bus_guard = NULL;
+    shm_bus_guard = NULL;
     uint64_t n = head - r->abandoned_to;
     if ((int64_t)n <= 0)
         return;
     if (n > r->view.cap)
         n = r->view.cap;
-    struct shmlog_loss l = {.first_pos = r->abandoned_to, .positions = n, .records = n, .reason = SHMLOG_LOSS_CORRUPT};
+    struct shm_loss l = {.first_pos = r->abandoned_to, .positions = n, .records = n, .reason = SHM_LOSS_CORRUPT};
     emit_loss(r, &l, 0);
     r->abandoned_to = head;
 }
@@ -95,7 +95,7 @@ static inline void site_in_file(struct proc *p, uint32_t id)
     if (id < p->nsites && p->sites[id].file_gen == col.cur->gen)
         return;
     struct site_slot *slot;
-    const struct shmlog_site_info *site = site_of(p, id, &slot);
+    const struct shm_site *site = site_of(p, id, &slot);
     if (site && !shlog_enc_has_site(col.cur->enc, p->key, id))
         check_enc(shlog_enc_site(col.cur->enc, p->key, site), "a site");
     if (site && slot)
@@ -109,7 +109,7 @@ static inline void count_record(struct proc *p, unsigned level, unsigned categor
         alert_count(&alerts, level, category, site, p->key, p->info.pid, p->info.app);
 }
 
-/* Encodes the records in the n slots shmlog_ring_take copied from positions
+/* Encodes the records in the n slots shm_ring_take copied from positions
  * pos...; returns how many records they were. */
 static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos)
 {
@@ -159,7 +159,7 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
         unsigned before = n;
         uint64_t from = pos;
         unsigned want = budget - n - losses < TAKE_SLOTS ? budget - n - losses : TAKE_SLOTS;
-        size_t took = shmlog_ring_take(&r->view, &pos, head, take, want);
+        size_t took = shm_ring_take(&r->view, &pos, head, take, want);
         if (took) {
             unsigned records = encode_taken(r, took, from);
             n += records;
@@ -168,15 +168,15 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
             slots += took;
         } else {
             /* Anything else: pads, records not committed yet, losses. */
-            struct shmlog_loss loss;
+            struct shm_loss loss;
             uint64_t at = pos;
-            shmlog_ring_prefetch(&r->view, pos, head);
-            int st = shmlog_ring_next(&r->view, &at, &rec, p->gone, &loss);
-            if (st == SHMLOG_READ_EMPTY || st == SHMLOG_READ_PENDING) {
+            shm_ring_prefetch(&r->view, pos, head);
+            int st = shm_ring_next(&r->view, &at, &rec, p->gone, &loss);
+            if (st == SHM_READ_EMPTY || st == SHM_READ_PENDING) {
                 more = 0;
                 break;
             }
-            if (st == SHMLOG_READ_LOSS && loss.reason == SHMLOG_LOSS_OVERWRITTEN &&
+            if (st == SHM_READ_LOSS && loss.reason == SHM_LOSS_OVERWRITTEN &&
                 r->view.policy != SHMLOG_OVERWRITE) {
                 /* Producers never reserve past what we released: a head more
                  * than a ring ahead was written by something else. Its numbers
@@ -185,12 +185,12 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
                 break;
             }
             pos = at;
-            if (st == SHMLOG_READ_LOSS) {
+            if (st == SHM_READ_LOSS) {
                 /* A record that fails validation (the reader skipped to the
                  * next record head) costs only itself: the ring stays read. */
                 emit_loss(r, &loss, 0);
                 losses++;
-                if (loss.reason == SHMLOG_LOSS_CORRUPT && !r->corrupt_seen++)
+                if (loss.reason == SHM_LOSS_CORRUPT && !r->corrupt_seen++)
                     warnx("%s: a committed record failed validation at position %" PRIu64
                           ": skipped and counted as lost (so are later ones, without another line)",
                           r->seg.path, loss.first_pos);
@@ -258,27 +258,27 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
     struct drain_pass dp = {.pos = start};
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) != 0) {
-        shmlog_bus_guard = NULL;
+        shm_bus_guard = NULL;
         r->broken = 1;
         warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned after position %" PRIu64,
               r->seg.path, start);
         end_batch();
         return 0;
     }
-    shmlog_bus_guard = &jb;
+    shm_bus_guard = &jb;
     /* The producers' line is read once per pass, never per record: each read
      * takes it away from the core that writes it on every call. */
-    uint64_t head = shmlog_ring_head(&r->view);
+    uint64_t head = shm_ring_head(&r->view);
     /* Nothing reserved since: the slot at pos is the next a producer writes. */
     if ((head != start || p->gone || r->view.policy == SHMLOG_OVERWRITE) && !(patient && ring_waits(r, head - start)))
         drain_records(r, head, budget, &dp);
     if (dp.more)
         col.backlog = 1; /* more is waiting: the next pass comes at once */
-    uint64_t dropped = shmlog_ring_dropped(&r->view);
-    uint64_t tail = shmlog_ring_tail(&r->view);
-    shmlog_bus_guard = NULL;
+    uint64_t dropped = shm_ring_dropped(&r->view);
+    uint64_t tail = shm_ring_tail(&r->view);
+    shm_bus_guard = NULL;
     /* In use at the pass's start. */
-    unsigned quarters = (unsigned)(shmlog_ring_used(&r->view, head, tail) * 4 / r->view.cap);
+    unsigned quarters = (unsigned)(shm_ring_used(&r->view, head, tail) * 4 / r->view.cap);
     if (quarters > fill_quarters)
         fill_quarters = quarters;
     uint64_t pos = dp.pos;
@@ -291,7 +291,7 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
     if (dropped < r->dropped_seen && !hostile)
         hostile = "its drop counter went backwards";
     if (dropped > r->dropped_seen && !hostile) {
-        struct shmlog_loss l = {.first_pos = pos, .records = dropped - r->dropped_seen, .reason = SHMLOG_LOSS_DROPPED};
+        struct shm_loss l = {.first_pos = pos, .records = dropped - r->dropped_seen, .reason = SHM_LOSS_DROPPED};
         emit_loss(r, &l, dropped);
         r->dropped_seen = dropped;
     }

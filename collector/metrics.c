@@ -392,10 +392,10 @@ char *metrics_format(struct metrics_snapshot *s, size_t *len)
                "Segments ignored: owned by a uid not allowed, or failed validation.");
     fprintf(out, "shmlog_collector_segments_rejected_total %" PRIu64 "\n", t->segments_rejected);
     put_family(out, "shmlog_collector_losses_total", "counter", "Records known lost, by reason.");
-    for (unsigned reason = SHMLOG_LOSS_DROPPED; reason <= SHMLOG_LOSS_REASON_MAX; reason++)
-        if (reason != SHMLOG_LOSS_UNREADABLE)
+    for (unsigned reason = SHM_LOSS_DROPPED; reason <= SHM_LOSS_REASON_MAX; reason++)
+        if (reason != SHM_LOSS_UNREADABLE)
             fprintf(out, "shmlog_collector_losses_total{reason=\"%s\"} %" PRIu64 "\n",
-                    shmlog_loss_reason_name(reason), t->losses[reason]);
+                    shm_loss_reason_name(reason), t->losses[reason]);
 
     if (fclose(out) != 0) {
         free(text);

@@ -14,8 +14,8 @@
  * Metric names are a contract with tools/dist/grafana-shmlog.json (see
  * tools/dist/shmlog-metrics.txt).
  */
-#ifndef SHMLOG_COLLECTOR_METRICS_H
-#define SHMLOG_COLLECTOR_METRICS_H
+#ifndef COLLECTOR_METRICS_H
+#define COLLECTOR_METRICS_H
 
 #include <sched.h>
 #include <stddef.h>
@@ -54,7 +54,7 @@ struct metrics_totals {
     uint64_t write_errors;
     uint64_t rotations;
     uint64_t segments_rejected;
-    uint64_t losses[SHMLOG_LOSS_REASON_MAX + 1]; /* records, by enum shmlog_loss_reason (UNREADABLE:
+    uint64_t losses[SHM_LOSS_REASON_MAX + 1]; /* records, by enum shm_loss_reason (UNREADABLE:
                                                     only readers of files see it, no series) */
     double cpu_seconds;
 };
@@ -121,4 +121,4 @@ void metrics_stop(void);
  * set is dropped). s is sorted in place. A malloc'd string, or NULL. */
 char *metrics_format(struct metrics_snapshot *s, size_t *len);
 
-#endif /* SHMLOG_COLLECTOR_METRICS_H */
+#endif /* COLLECTOR_METRICS_H */

@@ -20,43 +20,43 @@ struct alert_set alerts;
  * from its TSC through the process's calibration. */
 static void ring_observe(struct ring *r, struct metrics_ring *m)
 {
-    static struct shmlog_rec oldest; /* 450 bytes; one drain thread */
+    static struct shm_copied_record oldest; /* 450 bytes; one drain thread */
     if (r->broken)
         return;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
-        shmlog_bus_guard = &jb;
-        uint64_t head = shmlog_ring_head(&r->view), tail = shmlog_ring_tail(&r->view);
-        m->fill_ratio = head > tail ? (double)shmlog_ring_used(&r->view, head, tail) / (double)r->view.cap : 0.0;
+        shm_bus_guard = &jb;
+        uint64_t head = shm_ring_head(&r->view), tail = shm_ring_tail(&r->view);
+        m->fill_ratio = head > tail ? (double)shm_ring_used(&r->view, head, tail) / (double)r->view.cap : 0.0;
         uint64_t at = r->read_pos;
-        struct shmlog_loss loss;
-        if (head != r->read_pos && shmlog_ring_next(&r->view, &at, &oldest, 0, &loss) == SHMLOG_READ_RECORD) {
+        struct shm_loss loss;
+        if (head != r->read_pos && shm_ring_next(&r->view, &at, &oldest, 0, &loss) == SHM_READ_RECORD) {
             uint64_t born = anchors_ns(&col.clock, oldest.tsc), now = real_ns();
             m->lag_seconds = now > born ? (double)(now - born) / 1e9 : 0.0;
         }
     } else {
         r->broken = 1;
     }
-    shmlog_bus_guard = NULL;
+    shm_bus_guard = NULL;
 }
 
 /* The live call-site count and level of a process (the copy taken at open
  * ages). */
 static void proc_observe(struct proc *p, struct metrics_proc *m)
 {
-    static struct shmlog_proc_info live;
+    static struct shm_proc_info live;
     m->call_sites = p->info.site_count;
     m->level = p->info.level;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
-        shmlog_bus_guard = &jb;
+        shm_bus_guard = &jb;
         char err[256];
-        if (shmlog_meta_info(&p->meta, &live, err, sizeof(err)) == 0) {
+        if (shm_meta_info(&p->meta, &live, err, sizeof(err)) == 0) {
             m->call_sites = live.site_count;
             m->level = live.level;
         }
     }
-    shmlog_bus_guard = NULL;
+    shm_bus_guard = NULL;
 }
 
 /* Builds a snapshot and hands it to the metrics threads. 1 if published. */
@@ -112,13 +112,13 @@ static void alert_site_text(void *ctx, uint32_t key, uint32_t site, char *buf, s
             continue;
         sigjmp_buf jb;
         if (sigsetjmp(jb, 0) == 0) {
-            shmlog_bus_guard = &jb;
+            shm_bus_guard = &jb;
             struct site_slot *slot;
-            const struct shmlog_site_info *info = site_of(p, site, &slot);
+            const struct shm_site *info = site_of(p, site, &slot);
             if (info)
                 snprintf(buf, cap, "%s:%" PRIu32, info->file, info->line);
         }
-        shmlog_bus_guard = NULL;
+        shm_bus_guard = NULL;
         return;
     }
 }

@@ -255,7 +255,7 @@ void parse_options(int argc, char **argv)
         metrics_parse_listen(opt.metrics_listen, opt.metrics_allow_remote, &listen_addr, err, sizeof(err)) != 0)
         bad_usage("%s", err);
     opt.uids[opt.nuids++] = getuid();
-    opt.accept = (struct shmlog_accept){.uids = opt.uids, .n_uids = opt.nuids, .gids = opt.gids, .n_gids = opt.ngids};
+    opt.accept = (struct shm_accept){.uids = opt.uids, .n_uids = opt.nuids, .gids = opt.gids, .n_gids = opt.ngids};
     if (!opt.ndirs)
-        opt.ndirs = shmlog_default_dirs(opt.dirs, MAX_DIRS);
+        opt.ndirs = shm_default_dirs(opt.dirs, MAX_DIRS);
 }

@@ -36,24 +36,24 @@ static struct bad_seg { char path[4400]; ino_t ino; int final; struct bad_seg *n
 
 /* The site a record names, read from the meta segment once; NULL if the
  * process never published a valid one (then its records are stored raw). */
-const struct shmlog_site_info *site_of(struct proc *p, uint32_t id, struct site_slot **slot_out)
+const struct shm_site *site_of(struct proc *p, uint32_t id, struct site_slot **slot_out)
 {
-    static struct shmlog_site_info scratch;
+    static struct shm_site scratch;
     *slot_out = NULL;
     if (id < p->nsites) {
         struct site_slot *s = &p->sites[id];
         *slot_out = s;
         if (s->info)
             return s->info;
-        struct shmlog_site_info *info = malloc(sizeof(*info));
-        if (info && shmlog_meta_site(&p->meta, id, info) == 0) {
+        struct shm_site *info = malloc(sizeof(*info));
+        if (info && shm_meta_site(&p->meta, id, info) == 0) {
             s->info = info;
             return info;
         }
         free(info);
         return NULL;
     }
-    return shmlog_meta_site(&p->meta, id, &scratch) == 0 ? &scratch : NULL;
+    return shm_meta_site(&p->meta, id, &scratch) == 0 ? &scratch : NULL;
 }
 
 static int known_path(const char *path)
@@ -112,17 +112,17 @@ static int open_meta(const char *path, int dir, const struct stat *st, char *err
     struct proc *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
-    int rc = shmlog_seg_open(&p->meta, path, 0, &opt.accept, err, errcap);
-    if (rc == 0 && ((rc = shmlog_meta_info(&p->meta, &p->info, err, errcap)) != 0 ||
-                    (rc = shmlog_meta_attribution(&p->meta, &p->info, err, errcap)) != 0))
-        shmlog_seg_close(&p->meta);
+    int rc = shm_seg_open(&p->meta, path, 0, &opt.accept, err, errcap);
+    if (rc == 0 && ((rc = shm_meta_info(&p->meta, &p->info, err, errcap)) != 0 ||
+                    (rc = shm_meta_attribution(&p->meta, &p->info, err, errcap)) != 0))
+        shm_seg_close(&p->meta);
     /* The same process seen under another owner: one of the two lies, and the
      * first was checked while its process could still be asked. */
     for (struct proc *q = col.procs; rc == 0 && q; q = q->next)
         if (q->info.pid == p->info.pid && q->info.proc_start == p->info.proc_start && q->meta.owner != p->meta.owner) {
             snprintf(err, errcap, "%s: claims pid %u, already known as a process of uid %u (%s)", path, p->info.pid,
                      (unsigned)q->meta.owner, q->meta.path);
-            shmlog_seg_close(&p->meta);
+            shm_seg_close(&p->meta);
             rc = -EPERM;
         }
     if (rc) {
@@ -136,7 +136,7 @@ static int open_meta(const char *path, int dir, const struct stat *st, char *err
     p->nsites = p->info.site_capacity < SITE_CACHE_MAX ? p->info.site_capacity : SITE_CACHE_MAX;
     p->sites = calloc(p->nsites ? p->nsites : 1, sizeof(*p->sites));
     if (!p->sites) {
-        shmlog_seg_close(&p->meta);
+        shm_seg_close(&p->meta);
         free(p);
         return -ENOMEM;
     }
@@ -144,9 +144,9 @@ static int open_meta(const char *path, int dir, const struct stat *st, char *err
      * pid namespace; a pidfd on the holder, checked to still hold it after the
      * pidfd was made (so it is no reuse of a pid), says it without asking. */
     p->pidfd = -1;
-    long holder = shmlog_meta_holder(&p->meta);
+    long holder = shm_meta_holder(&p->meta);
     if (holder > 0 && (p->pidfd = pidfd_open_((uint32_t)holder)) >= 0) {
-        long again = shmlog_meta_holder(&p->meta);
+        long again = shm_meta_holder(&p->meta);
         if (again != holder) { /* it ended, or handed over: no pidfd, the lock decides */
             close(p->pidfd);
             p->pidfd = -1;
@@ -174,14 +174,14 @@ int collector_alive(uint64_t pid)
     return ok && strncmp(comm, "shmlog-collecto", 15) == 0;
 }
 
-/* The process a ring of directory dir belongs to (shmlog_ring_belongs), or
+/* The process a ring of directory dir belongs to (shm_ring_belongs), or
  * NULL with the reason in err. */
-static struct proc *owner_of(const struct shmlog_seg *ring, int dir, char *err, size_t errcap)
+static struct proc *owner_of(const struct shm_seg *ring, int dir, char *err, size_t errcap)
 {
     snprintf(err, errcap, "%s: no process of its directory has pid %u", ring->path, ring->hdr.pid);
     for (struct proc *p = col.procs; p; p = p->next)
         if (p->dir == dir && p->info.pid == ring->hdr.pid && !p->exit_queued &&
-            shmlog_ring_belongs(&p->meta, ring, err, errcap) == 0)
+            shm_ring_belongs(&p->meta, ring, err, errcap) == 0)
             return p;
     return NULL;
 }
@@ -193,29 +193,29 @@ static int open_ring(const char *path, int dir, uint32_t cpu, const struct stat 
     if (!r)
         return -ENOMEM;
     struct proc *p = NULL;
-    int rc = shmlog_seg_open(&r->seg, path, 1, &opt.accept, err, errcap);
+    int rc = shm_seg_open(&r->seg, path, 1, &opt.accept, err, errcap);
     if (rc == 0 && !(p = owner_of(&r->seg, dir, err, errcap))) {
         rc = -EPERM;
-        shmlog_seg_close(&r->seg);
-    } else if (rc == 0 && shmlog_ring_view_init(&r->view, &r->seg, err, errcap) != 0) {
+        shm_seg_close(&r->seg);
+    } else if (rc == 0 && shm_ring_view_init(&r->view, &r->seg, err, errcap) != 0) {
         rc = -EINVAL;
-        shmlog_seg_close(&r->seg);
+        shm_seg_close(&r->seg);
     }
     if (rc) {
         free(r);
         return rc;
     }
     /* One collector per ring: two would release each other's records. */
-    uint64_t me = (uint64_t)getpid(), owner = shmlog_ring_owner(&r->view);
+    uint64_t me = (uint64_t)getpid(), owner = shm_ring_owner(&r->view);
     if (owner != me && collector_alive(owner)) {
         snprintf(err, errcap, "%s: drained by another collector (pid %" PRIu64 ")", path, owner);
-        shmlog_seg_close(&r->seg);
+        shm_seg_close(&r->seg);
         free(r);
         return -EBUSY;
     }
-    if (shmlog_ring_claim(&r->view, owner, me) != 0) {
+    if (shm_ring_claim(&r->view, owner, me) != 0) {
         snprintf(err, errcap, "%s: claimed by another collector just now", path);
-        shmlog_seg_close(&r->seg);
+        shm_seg_close(&r->seg);
         free(r);
         return -EBUSY;
     }
@@ -228,7 +228,7 @@ static int open_ring(const char *path, int dir, uint32_t cpu, const struct stat 
     r->cpu = cpu;
     r->dev = st->st_dev;
     r->ino = st->st_ino;
-    r->read_pos = shmlog_ring_tail(&r->view); /* a restart resumes here; the reader drops repeats */
+    r->read_pos = shm_ring_tail(&r->view); /* a restart resumes here; the reader drops repeats */
     r->next = p->rings;
     p->rings = r;
     return 0;
@@ -238,10 +238,10 @@ static int open_ring(const char *path, int dir, uint32_t cpu, const struct stat 
  * (which locks it first thing) is gone, or never got that far. */
 static int meta_unlocked(const char *path)
 {
-    struct shmlog_seg probe = {.fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)};
+    struct shm_seg probe = {.fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)};
     if (probe.fd < 0)
         return 0;
-    int unlocked = shmlog_meta_holder(&probe) < 0;
+    int unlocked = shm_meta_holder(&probe) < 0;
     close(probe.fd);
     return unlocked;
 }
@@ -262,7 +262,7 @@ static void open_failed(const char *path, unsigned kind, int owner_gone, const s
     if (kind == SHMLOG_SEG_META)
         owner_gone = !young && meta_unlocked(path);
     /* Only a file of a uid we accept is ours to remove. */
-    if (unpublished && owner_gone && shmlog_accepts(&opt.accept, st->st_uid)) {
+    if (unpublished && owner_gone && shm_accepts(&opt.accept, st->st_uid)) {
         if (unlink(path) == 0)
             warnx("removed %s: never initialised by its process, which is gone", path);
         return;
@@ -287,13 +287,13 @@ static int open_guarded(const char *path, unsigned kind, int dir, uint32_t cpu, 
 {
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) != 0) {
-        shmlog_bus_guard = NULL;
+        shm_bus_guard = NULL;
         snprintf(err, errcap, "%s: truncated while being opened (SIGBUS)", path);
         return -EFAULT;
     }
-    shmlog_bus_guard = &jb;
+    shm_bus_guard = &jb;
     int rc = kind == SHMLOG_SEG_RING ? open_ring(path, dir, cpu, st, err, errcap) : open_meta(path, dir, st, err, errcap);
-    shmlog_bus_guard = NULL;
+    shm_bus_guard = NULL;
     return rc;
 }
 
@@ -316,7 +316,7 @@ static void scan_dir(int dir_index)
     while ((de = readdir(d))) {
         struct seg_name s;
         if (strlen(de->d_name) >= sizeof(s.name) ||
-            shmlog_parse_seg_name(de->d_name, &s.kind, s.app, sizeof(s.app), &s.pid, &s.cpu) != 0)
+            shm_parse_seg_name(de->d_name, &s.kind, s.app, sizeof(s.app), &s.pid, &s.cpu) != 0)
             continue;
         snprintf(s.name, sizeof(s.name), "%s", de->d_name);
         if (n == cap) {
@@ -491,9 +491,9 @@ void check_liveness(int locks)
             struct pollfd pfd = {p->pidfd, POLLIN, 0};
             /* Its end; a shutdown, which lets go of the lock before the end,
              * is seen at the next rescan. */
-            dead = poll(&pfd, 1, 0) > 0 || (locks && shmlog_meta_holder(&p->meta) < 0);
+            dead = poll(&pfd, 1, 0) > 0 || (locks && shm_meta_holder(&p->meta) < 0);
         } else {
-            dead = shmlog_meta_holder(&p->meta) < 0;
+            dead = shm_meta_holder(&p->meta) < 0;
         }
         if (dead) {
             p->gone = 1;
@@ -511,10 +511,10 @@ static enum shlog_exit_how exit_how(struct proc *p)
     volatile uint32_t flags = 0;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
-        shmlog_bus_guard = &jb;
+        shm_bus_guard = &jb;
         flags = shmlog__load_acquire(&((const struct shmlog_seg_header *)p->meta.addr)->flags);
     }
-    shmlog_bus_guard = NULL;
+    shm_bus_guard = NULL;
     return flags & SHMLOG_SEG_CLOSED ? SHLOG_EXIT_SHUTDOWN : SHLOG_EXIT_DIED;
 }
 
@@ -575,12 +575,12 @@ void ring_unclaim(struct ring *r)
         return;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
-        shmlog_bus_guard = &jb;
-        shmlog_ring_unclaim(&r->view, (uint64_t)getpid());
+        shm_bus_guard = &jb;
+        shm_ring_unclaim(&r->view, (uint64_t)getpid());
     } else {
         r->broken = 1;
     }
-    shmlog_bus_guard = NULL;
+    shm_bus_guard = NULL;
 }
 
 /* The ring's reserve head now, or where we are if the mapping is gone. */
@@ -591,19 +591,19 @@ uint64_t ring_head_now(struct ring *r)
         return head;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
-        shmlog_bus_guard = &jb;
-        head = shmlog_ring_head(&r->view);
+        shm_bus_guard = &jb;
+        head = shm_ring_head(&r->view);
     } else {
         r->broken = 1;
     }
-    shmlog_bus_guard = NULL;
+    shm_bus_guard = NULL;
     return head;
 }
 
 static void ring_free(struct ring *r)
 {
     ring_unclaim(r);
-    shmlog_seg_close(&r->seg);
+    shm_seg_close(&r->seg);
     free(r);
 }
 
@@ -617,7 +617,7 @@ void proc_finalize(struct proc *p)
         ring_free(r);
     }
     unlink_segment(p->meta.path, p->dev, p->ino);
-    shmlog_seg_close(&p->meta);
+    shm_seg_close(&p->meta);
     for (uint32_t i = 0; i < p->nsites; i++)
         free(p->sites[i].info);
     free(p->sites);

@@ -8,18 +8,18 @@
 
 /* The site in reader.h's form, converted once and cached (bounded: a hostile
  * file with a million sites costs conversions, not memory). */
-const struct shmlog_site_info *shlog__site_info(struct shlog_reader *r, const struct dec_site *s)
+const struct shm_site *shlog__site_info(struct shlog_reader *r, const struct dec_site *s)
 {
     unsigned slot = (unsigned)((s->pub.proc * 2654435761u) ^ s->pub.id) % INFO_CACHE_SLOTS;
     if (r->info_of[slot] == s)
         return r->info_cache[slot];
-    struct shmlog_site_info *info = r->info_cache[slot];
+    struct shm_site *info = r->info_cache[slot];
     if (!info) {
         if (!(info = r->info_cache[slot] = malloc(sizeof(*info))))
             return NULL;
         r->ninfo++;
     }
-    memset(info, 0, offsetof(struct shmlog_site_info, fmt));
+    memset(info, 0, offsetof(struct shm_site, fmt));
     info->id = s->pub.id;
     info->line = s->pub.line;
     info->level = s->pub.level;
@@ -97,7 +97,7 @@ static inline uint64_t dec_float(struct cur *c, struct num_ctx *x, unsigned t)
 
 /* Decodes the arguments of one record coded against site s into rec
  * (payload and payload_len). 0, or -1 when they are damaged. */
-static int decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c, struct shmlog_rec *rec)
+static int decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c, struct shm_copied_record *rec)
 {
     const struct arg_plan *pl = &s->plan;
     if (pl->raw_only)
@@ -175,7 +175,7 @@ static int decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c
 int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
 {
     struct batch_state *b = &r->b;
-    struct shmlog_rec *rec = &r->rec;
+    struct shm_copied_record *rec = &r->rec;
     while (b->done < b->count) {
         uint64_t gap = get_varint(&b->col[COL_GAP]);
         uint8_t extra_slots = get_u8(&b->col[COL_NSLOTS]);

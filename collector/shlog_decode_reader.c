@@ -208,7 +208,7 @@ int shlog_reader_share_frame_mem(struct shlog_reader *r, struct shlog_frame_mem 
 /* What shlog_reader_trim frees. */
 static size_t frame_memory(const struct shlog_reader *r)
 {
-    return frame_mem_bytes(&r->own) + r->ninfo * sizeof(struct shmlog_site_info);
+    return frame_mem_bytes(&r->own) + r->ninfo * sizeof(struct shm_site);
 }
 
 size_t shlog_reader_trim(struct shlog_reader *r, size_t keep)
@@ -254,7 +254,7 @@ static int ev_error(struct shlog_reader *r, struct shlog_event *ev, uint64_t off
     vsnprintf(ev->error + n, sizeof(ev->error) - (size_t)n, fmt, ap);
     va_end(ap);
     memset(&ev->loss, 0, sizeof(ev->loss));
-    ev->loss.reason = SHMLOG_LOSS_UNREADABLE;
+    ev->loss.reason = SHM_LOSS_UNREADABLE;
     return 1;
 }
 
@@ -318,7 +318,7 @@ static int frame_unreadable(struct shlog_reader *r, struct shlog_event *ev, uint
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
     r->st.bad_frames++;
-    r->st.lost_records[SHMLOG_LOSS_UNREADABLE]++;
+    r->st.lost_records[SHM_LOSS_UNREADABLE]++;
     ev_error(r, ev, at, "frame unreadable: %s", why);
     return 2;
 }
@@ -408,7 +408,7 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
         uint64_t at = r->off;
         r->off = (uint64_t)next;
         r->st.bad_frames++;
-        r->st.lost_records[SHMLOG_LOSS_UNREADABLE]++;
+        r->st.lost_records[SHM_LOSS_UNREADABLE]++;
         ev_error(r, ev, at, "bad frame prefix; skipped %llu bytes to the next frame",
                  (unsigned long long)((uint64_t)next - at));
         return 2;

@@ -10,7 +10,7 @@
 
 static int sec_process(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
 {
-    struct shmlog_proc_info pi;
+    struct shm_proc_info pi;
     memset(&pi, 0, sizeof(pi));
     uint64_t key = get_varint(c);
     uint64_t pid = get_varint(c), uid = get_varint(c);
@@ -140,23 +140,23 @@ static int sec_site(struct shlog_reader *r, struct cur *c, struct shlog_event *e
 static int sec_loss(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
 {
     uint64_t proc = get_varint(c), cpu = get_varint(c);
-    struct shmlog_loss l;
+    struct shm_loss l;
     l.first_pos = get_varint(c);
     l.positions = get_varint(c);
     l.records = get_varint(c);
     l.reason = get_u8(c);
     uint64_t total = get_varint(c);
-    if (c->bad || cpu > UINT32_MAX || l.reason < SHMLOG_LOSS_DROPPED || l.reason > SHMLOG_LOSS_REASON_MAX ||
-        l.reason == SHMLOG_LOSS_UNREADABLE)
+    if (c->bad || cpu > UINT32_MAX || l.reason < SHM_LOSS_DROPPED || l.reason > SHM_LOSS_REASON_MAX ||
+        l.reason == SHM_LOSS_UNREADABLE)
         return shlog__frame_damaged(r, ev, "bad LOSS section");
     const struct shlog_proc *p = need_proc(r, proc);
     if (!p)
         return shlog__frame_damaged(r, ev, "LOSS of an undefined process %llu", (unsigned long long)proc);
     /* Counted by the producer: each counter has its own running total, the
      * process's (NO_RING, UNREGISTERED) under a key no cpu has. */
-    int counted = l.reason == SHMLOG_LOSS_DROPPED || l.reason == SHMLOG_LOSS_NO_RING ||
-                  l.reason == SHMLOG_LOSS_UNREGISTERED;
-    uint32_t key = l.reason == SHMLOG_LOSS_DROPPED || !counted ? (uint32_t)cpu : UINT32_MAX - l.reason;
+    int counted = l.reason == SHM_LOSS_DROPPED || l.reason == SHM_LOSS_NO_RING ||
+                  l.reason == SHM_LOSS_UNREGISTERED;
+    uint32_t key = l.reason == SHM_LOSS_DROPPED || !counted ? (uint32_t)cpu : UINT32_MAX - l.reason;
     struct dedup_ring *dd = shlog__dedup_ring(r->dedup, &p->info, key);
     if (counted) {
         if (dd) {
@@ -247,7 +247,7 @@ int shlog__clock_next(struct shlog_reader *r, struct shlog_event *ev)
         r->clock_left = n;
     }
     struct cur *c = &r->clock_body;
-    struct shmlog_clock_anchor a;
+    struct shm_clock_anchor a;
     a.tsc = get_varint(c);
     a.ns = get_varint(c);
     uint64_t err = get_varint(c), flags = get_varint(c);
@@ -257,7 +257,7 @@ int shlog__clock_next(struct shlog_reader *r, struct shlog_event *ev)
         return shlog__frame_damaged(r, ev, "bad CLOCK section");
     }
     a.err_ns = (uint32_t)err;
-    a.flags = (uint32_t)(flags & SHMLOG_ANCHOR_STEPPED);
+    a.flags = (uint32_t)(flags & SHM_ANCHOR_STEPPED);
     r->clock_left--;
     r->st.anchors++;
     ev_begin(r, ev, SHLOG_EV_CLOCK);

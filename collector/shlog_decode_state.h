@@ -37,7 +37,7 @@ struct dedup_ring {
 
 /* The state of one ring; NULL when out of memory or past the bound (then no
  * duplicates are removed for it). */
-struct dedup_ring *shlog__dedup_ring(struct shlog_dedup *d, const struct shmlog_proc_info *p, uint32_t cpu);
+struct dedup_ring *shlog__dedup_ring(struct shlog_dedup *d, const struct shm_proc_info *p, uint32_t cpu);
 int shlog__dedup_claim_slow(struct dedup_ring *r, uint64_t lo, uint64_t hi);
 
 /* Records [lo, hi) as seen. Returns 1 if lo was new, 0 if it was seen before. */
@@ -101,7 +101,7 @@ struct shlog_reader {
     uint64_t clock_left;
     struct shlog_clock_info clock;
     struct batch_state b;
-    struct shmlog_rec rec;
+    struct shm_copied_record rec;
     struct map procs; /* (key, 0) -> index into proc_v */
     struct shlog_proc **proc_v;
     size_t nprocs, procs_cap;
@@ -111,7 +111,7 @@ struct shlog_reader {
     struct dec_site **retired; /* sites redefined: callers may still hold them */
     size_t nretired, retired_cap;
     uint32_t batch_gen;
-    struct shmlog_site_info *info_cache[INFO_CACHE_SLOTS];
+    struct shm_site *info_cache[INFO_CACHE_SLOTS];
     size_t ninfo; /* of info_cache's slots, those allocated */
     const struct dec_site *info_of[INFO_CACHE_SLOTS]; /* which site each slot holds */
     int torn_reported;
@@ -168,6 +168,6 @@ int shlog__sec_batch(struct shlog_reader *r, struct cur *c, struct shlog_event *
 /* The next record of the open batch: 1 with an event, 0 when the batch ended. */
 int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev);
 /* The site in reader.h's form, converted once and cached, or NULL. */
-const struct shmlog_site_info *shlog__site_info(struct shlog_reader *r, const struct dec_site *s);
+const struct shm_site *shlog__site_info(struct shlog_reader *r, const struct dec_site *s);
 
 #endif /* SHLOG_DECODE_STATE_H */

@@ -37,7 +37,7 @@ void shlog_dedup_free(struct shlog_dedup *d)
     free(d);
 }
 
-struct dedup_ring *shlog__dedup_ring(struct shlog_dedup *d, const struct shmlog_proc_info *p, uint32_t cpu)
+struct dedup_ring *shlog__dedup_ring(struct shlog_dedup *d, const struct shm_proc_info *p, uint32_t cpu)
 {
     uint64_t who = (uint64_t)p->pid << 32 | p->uid;
     uint32_t *proc = map_find(&d->procs, who, p->proc_start);

@@ -199,7 +199,7 @@ static int enc_section(struct shlog_enc *e, unsigned type, const uint8_t *body, 
     return 0;
 }
 
-int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shmlog_proc_info *pi)
+int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_info *pi)
 {
     if (e->batch_open)
         return -EBUSY;
@@ -227,7 +227,7 @@ int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shmlog_pr
     return rc;
 }
 
-int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shmlog_site_info *s)
+int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
 {
     if (!map_find(&e->procs, proc, 0))
         return -ENOENT;
@@ -282,7 +282,7 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shmlog_site_
     return enc_section(e, SHLOG_SEC_SITE, body, (size_t)(p - body));
 }
 
-int shlog_enc_loss(struct shlog_enc *e, uint32_t proc, uint32_t cpu, const struct shmlog_loss *l,
+int shlog_enc_loss(struct shlog_enc *e, uint32_t proc, uint32_t cpu, const struct shm_loss *l,
                    uint64_t counter_total)
 {
     if (e->batch_open)
@@ -323,7 +323,7 @@ static unsigned tristate_bits(enum shlog_tristate t)
     return t == SHLOG_YES ? 1u : t == SHLOG_NO ? 2u : 0u;
 }
 
-int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, const struct shmlog_clock_anchor *a,
+int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, const struct shm_clock_anchor *a,
                     size_t n)
 {
     if (e->batch_open)
@@ -701,7 +701,7 @@ static void enc_batch_first(struct shlog_enc *e, uint64_t pos, uint64_t tsc)
     e->prev_tid = 0;
 }
 
-int shlog_enc_record(struct shlog_enc *e, const struct shmlog_rec *r)
+int shlog_enc_record(struct shlog_enc *e, const struct shm_copied_record *r)
 {
     if (!e->batch_open)
         return -EINVAL;
@@ -799,7 +799,7 @@ __attribute__((flatten, noinline)) static int enc_multi_slot_run(struct shlog_en
             const struct shmlog_record *r = &slots[done];
             unsigned nslots = r->nslots;
             uint8_t whole[SHMLOG_MAX_PAYLOAD];
-            size_t len = shmlog_record_payload(whole, r, nslots);
+            size_t len = shm_record_payload(whole, r, nslots);
             struct enc_head h = {pos + done, r->tsc, r->site, r->tid, r->level, r->category, r->flags, nslots};
             struct enc_payload pay = {whole, len, whole + sizeof(whole)};
             enc_put(e, &k, &h, &pay);
@@ -823,7 +823,7 @@ long shlog_enc_slots(struct shlog_enc *e, const struct shmlog_record *slots, siz
     size_t done = 0;
     while (done < n && e->batch_count < SHLOG_MAX_BATCH_RECORDS) {
         unsigned k = slots[done].nslots;
-        int rc = -EINVAL; /* slot counts that do not tile: not what shmlog_ring_take copies */
+        int rc = -EINVAL; /* slot counts that do not tile: not what shm_ring_take copies */
         size_t room = SHLOG_MAX_BATCH_RECORDS - e->batch_count, run = 1, span = k;
         if (k == 1) {
             while (done + run < n && run < room && slots[done + run].nslots == 1)

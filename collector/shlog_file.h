@@ -40,7 +40,7 @@ extern "C" {
 #define SHLOG_FRAME_PREFIX_BYTES 16u
 /* Decompressed bytes of one frame, at most: the one limit of writers and
  * readers. shlog_enc_frame refuses a larger frame; a reader refuses one
- * (unread, counted as SHMLOG_LOSS_UNREADABLE) from its 16-byte prefix or its
+ * (unread, counted as SHM_LOSS_UNREADABLE) from its 16-byte prefix or its
  * zstd frame header, before decompressing anything. The collector closes a
  * frame at 16 MiB (FRAME_MAX_RAW in collector.c), but a drain pass that
  * crosses that still adds about a thousand records of every other ring, so
@@ -103,11 +103,11 @@ int shlog_enc_has_process(const struct shlog_enc *e, uint32_t proc);
 int shlog_enc_has_site(const struct shlog_enc *e, uint32_t proc, uint32_t site);
 /* Section appends to the open frame. Not while a batch is open, except
  * shlog_enc_site, which may come between records (it lands before the batch). */
-int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shmlog_proc_info *p);
-int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shmlog_site_info *s);
+int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_info *p);
+int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s);
 /* The cpu of a loss that is the whole process's (NO_RING, UNREGISTERED). */
 #define SHLOG_CPU_NONE UINT32_MAX
-int shlog_enc_loss(struct shlog_enc *e, uint32_t proc, uint32_t cpu, const struct shmlog_loss *l,
+int shlog_enc_loss(struct shlog_enc *e, uint32_t proc, uint32_t cpu, const struct shm_loss *l,
                    uint64_t counter_total);
 /* How a process ended, as its EXIT says (FORMAT.md, section 5). */
 enum shlog_exit_how {
@@ -121,16 +121,16 @@ int shlog_enc_exit(struct shlog_enc *e, uint32_t proc, uint64_t exit_ns, uint64_
 /* Anchors of the host's clock (at most SHLOG_CLOCK_MAX_ANCHORS, in the
  * order taken) and its state. Readers take a frame's anchors before its
  * records, wherever in the frame the section is. */
-int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, const struct shmlog_clock_anchor *a,
+int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, const struct shm_clock_anchor *a,
                     size_t n);
 
 /* Records of one ring, in ring order. A batch holds at most
  * SHLOG_MAX_BATCH_RECORDS: shlog_enc_record returns -ENOSPC when full (end the
  * batch and begin another). */
 int shlog_enc_batch_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu);
-int shlog_enc_record(struct shlog_enc *e, const struct shmlog_rec *r);
+int shlog_enc_record(struct shlog_enc *e, const struct shm_copied_record *r);
 /* The same for the records in n slots copied from ring positions pos,
- * pos + 1, ... by shmlog_ring_take (a record of k slots takes k of them),
+ * pos + 1, ... by shm_ring_take (a record of k slots takes k of them),
  * encoded as shlog_enc_record would encode them one by one, with less work
  * per record. Returns the slots it took, whole records: fewer than n when the
  * batch is full (end it and begin another for the rest) or at slot counts
@@ -152,7 +152,7 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
 /* A process as a file defines it. */
 struct shlog_proc {
     uint32_t key;                /* file-local key */
-    struct shmlog_proc_info info; /* app, host, pid, uid, proc_start, created_ns, tsc calibration */
+    struct shm_proc_info info; /* app, host, pid, uid, proc_start, created_ns, tsc calibration */
 };
 
 /* A call site as a file defines it. fmt and file point into the reader and
@@ -192,15 +192,15 @@ struct shlog_event {
     const struct shlog_site *site; /* SITE, RECORD */
     /* SITE, RECORD: the same site as reader.h and the renderer (tools/render.h)
      * take it, or NULL; valid until the next call. */
-    const struct shmlog_site_info *site_info;
-    const struct shmlog_rec *rec;  /* RECORD: valid until the next call */
-    struct shmlog_loss loss;       /* LOSS (DROPPED: records already deduplicated) */
+    const struct shm_site *site_info;
+    const struct shm_copied_record *rec;  /* RECORD: valid until the next call */
+    struct shm_loss loss;       /* LOSS (DROPPED: records already deduplicated) */
     uint64_t counter_total;        /* LOSS, DROPPED: the ring's counter */
     uint64_t exit_ns;              /* EXIT */
     uint64_t exit_records;         /* EXIT */
     uint64_t exit_lost;            /* EXIT */
     enum shlog_exit_how exit_how;  /* EXIT */
-    struct shmlog_clock_anchor anchor; /* CLOCK */
+    struct shm_clock_anchor anchor; /* CLOCK */
     struct shlog_clock_info clock;  /* CLOCK: the state written with it */
     int torn;                      /* ERROR: the file ends inside a frame */
     char error[256];               /* ERROR */
@@ -215,7 +215,7 @@ struct shlog_reader_stats {
     uint64_t compressed_bytes;   /* bytes of good frames on disk, prefixes included */
     uint64_t records;            /* returned */
     uint64_t duplicates;         /* dropped by the dedup state */
-    uint64_t lost_records[SHMLOG_LOSS_REASON_MAX + 1]; /* by enum shmlog_loss_reason */
+    uint64_t lost_records[SHM_LOSS_REASON_MAX + 1]; /* by enum shm_loss_reason */
     uint64_t processes, sites, exits;
     uint64_t anchors;            /* clock anchors returned */
 };

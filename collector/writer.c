@@ -74,12 +74,12 @@ static void ring_release(struct ring *r, uint64_t pos)
         return;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
-        shmlog_bus_guard = &jb;
-        shmlog_ring_release(&r->view, pos);
+        shm_bus_guard = &jb;
+        shm_ring_release(&r->view, pos);
     } else {
         r->broken = 1;
     }
-    shmlog_bus_guard = NULL;
+    shm_bus_guard = NULL;
 }
 
 /* Applies what the frames at the head of the FIFO made durable. */

@@ -57,7 +57,7 @@ static struct {
     int huge;
     uint8_t instance[16]; /* random per process: see shmlog_seg_header.instance */
     char meta_path[4200];
-    int meta_fd; /* holds the meta segment's lock: we run (shmlog_meta_holder) */
+    int meta_fd; /* holds the meta segment's lock: we run (shm_meta_holder) */
     int warned_unlocked; /* said once that rings are not locked in memory */
     struct shmlog_meta *meta;
     size_t meta_bytes;
@@ -127,7 +127,7 @@ static void shmlog__calibrate(uint64_t *hz, uint64_t *anchor_tsc, uint64_t *anch
 
 /* App and host names become file names and metric labels: keep
  * [A-Za-z0-9_.-], never empty or hidden, as readers require
- * (shmlog_name_valid in shm/reader.c). max: bytes of out. */
+ * (shm_name_valid in shm/reader.c). max: bytes of out. */
 static void shmlog__sanitize_name(const char *in, char *out, size_t max)
 {
     size_t n = 0;

@@ -123,7 +123,7 @@ static int shmlog__bind_node(void *addr, size_t bytes, int node)
     return err;
 }
 
-/* The locks that say a meta segment's process runs (shmlog_meta_holder in
+/* The locks that say a meta segment's process runs (shm_meta_holder in
  * shm/reader.h reads them). Byte 0: an open-file-description lock, which
  * only the end of the process (or closing this descriptor) drops; a POSIX
  * lock would go with the close of any other descriptor of the file the
@@ -164,7 +164,7 @@ static void shmlog__random(void *out, size_t n)
  * a name another user made first (or a segment left by an earlier process
  * with our pid) never stops us. The name used goes to path (cap bytes).
  * lock_fd: NULL, or where the file's descriptor goes, with a write lock on
- * the file taken before anything else (shmlog_meta_holder in shm/reader.h).
+ * the file taken before anything else (shm_meta_holder in shm/reader.h).
  * *bound: the NUMA binding took; *locked: mlock took. 0 or -errno; nothing
  * is left on failure. */
 static int shmlog__seg_create(const char *stem, const char *ext, char *path, size_t cap, size_t bytes, int node, int group,

@@ -99,7 +99,7 @@ static uint64_t clamp_ns(__int128 ns)
     return ns < 0 ? 0 : ns > (__int128)UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
 }
 
-void shmlog_clock_take(struct shmlog_clock_taker *t, struct shmlog_clock_anchor *out)
+void shm_clock_take(struct shm_clock_taker *t, struct shm_clock_anchor *out)
 {
     if (!t->hz_q16) {
         uint64_t t0 = 0, n0 = 0, t1 = 0, n1 = 0;
@@ -116,7 +116,7 @@ void shmlog_clock_take(struct shmlog_clock_taker *t, struct shmlog_clock_anchor 
     clock_gettime(CLOCK_MONOTONIC, &mono_ts);
     uint64_t mono = ts_ns(&mono_ts);
 
-    *out = (struct shmlog_clock_anchor){.tsc = tsc, .ns = ns};
+    *out = (struct shm_clock_anchor){.tsc = tsc, .ns = ns};
     /* Half the bracket, and one tick for the midpoint's rounding. */
     __int128 err = ticks_to_ns((__int128)(width / 2 + 1), t->hz_q16) + 1;
     out->err_ns = err > UINT32_MAX ? UINT32_MAX : (uint32_t)err;
@@ -124,7 +124,7 @@ void shmlog_clock_take(struct shmlog_clock_taker *t, struct shmlog_clock_anchor 
     int64_t moved = offset - t->offset_ns;
     int stepped = t->have_last && (moved > STEP_MIN_NS || moved < -STEP_MIN_NS || tsc <= t->last.tsc);
     if (stepped) {
-        out->flags |= SHMLOG_ANCHOR_STEPPED;
+        out->flags |= SHM_ANCHOR_STEPPED;
         t->steps++;
     }
     if (!t->have_last || stepped) {
@@ -145,7 +145,7 @@ void shmlog_clock_take(struct shmlog_clock_taker *t, struct shmlog_clock_anchor 
     t->have_last = 1;
 }
 
-uint64_t shmlog_clock_taker_ns(const struct shmlog_clock_taker *t, uint64_t tsc)
+uint64_t shm_clock_taker_ns(const struct shm_clock_taker *t, uint64_t tsc)
 {
     if (!t->have_last)
         return 0;
@@ -154,17 +154,17 @@ uint64_t shmlog_clock_taker_ns(const struct shmlog_clock_taker *t, uint64_t tsc)
 
 /* ==== The map ==== */
 
-static inline const struct shmlog_clock_anchor *at(const struct shmlog_clock_map *m, unsigned i)
+static inline const struct shm_clock_anchor *at(const struct shm_clock_map *m, unsigned i)
 {
-    return &m->a[(m->first + i) % SHMLOG_CLOCK_MAP_ANCHORS];
+    return &m->a[(m->first + i) % SHM_CLOCK_MAP_ANCHORS];
 }
 
-void shmlog_clock_map_add(struct shmlog_clock_map *m, const struct shmlog_clock_anchor *a, uint64_t hz_q16)
+void shm_clock_map_add(struct shm_clock_map *m, const struct shm_clock_anchor *a, uint64_t hz_q16)
 {
     if (hz_q16)
         m->hz_q16 = hz_q16;
     if (m->n) {
-        const struct shmlog_clock_anchor *last = at(m, m->n - 1);
+        const struct shm_clock_anchor *last = at(m, m->n - 1);
         if (a->tsc == last->tsc)
             return;
         if (a->tsc < last->tsc) {
@@ -179,29 +179,29 @@ void shmlog_clock_map_add(struct shmlog_clock_map *m, const struct shmlog_clock_
         }
     }
     m->anchors++;
-    if (a->flags & SHMLOG_ANCHOR_STEPPED)
+    if (a->flags & SHM_ANCHOR_STEPPED)
         m->steps++;
     if (a->err_ns > m->max_err_ns)
         m->max_err_ns = a->err_ns;
-    if (m->n == SHMLOG_CLOCK_MAP_ANCHORS) {
-        m->first = (m->first + 1) % SHMLOG_CLOCK_MAP_ANCHORS;
+    if (m->n == SHM_CLOCK_MAP_ANCHORS) {
+        m->first = (m->first + 1) % SHM_CLOCK_MAP_ANCHORS;
         m->n--;
     }
-    m->a[(m->first + m->n) % SHMLOG_CLOCK_MAP_ANCHORS] = *a;
+    m->a[(m->first + m->n) % SHM_CLOCK_MAP_ANCHORS] = *a;
     m->n++;
 }
 
-int shmlog_clock_map_ready(const struct shmlog_clock_map *m)
+int shm_clock_map_ready(const struct shm_clock_map *m)
 {
     return m->n > 0 && m->hz_q16 != 0;
 }
 
-static uint64_t extrapolate(const struct shmlog_clock_anchor *a, uint64_t hz_q16, uint64_t tsc)
+static uint64_t extrapolate(const struct shm_clock_anchor *a, uint64_t hz_q16, uint64_t tsc)
 {
     return clamp_ns((__int128)a->ns + ticks_to_ns((__int128)tsc - (__int128)a->tsc, hz_q16));
 }
 
-uint64_t shmlog_clock_map_ns(const struct shmlog_clock_map *m, uint64_t tsc)
+uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc)
 {
     if (!m->n)
         return 0;
@@ -216,11 +216,11 @@ uint64_t shmlog_clock_map_ns(const struct shmlog_clock_map *m, uint64_t tsc)
         else
             hi = mid - 1;
     }
-    const struct shmlog_clock_anchor *left = at(m, lo);
+    const struct shm_clock_anchor *left = at(m, lo);
     if (lo + 1 == m->n)
         return extrapolate(left, m->hz_q16, tsc);
-    const struct shmlog_clock_anchor *right = at(m, lo + 1);
-    if (right->flags & SHMLOG_ANCHOR_STEPPED)
+    const struct shm_clock_anchor *right = at(m, lo + 1);
+    if (right->flags & SHM_ANCHOR_STEPPED)
         return extrapolate(left, m->hz_q16, tsc);
     /* Anchors hold increasing TSCs; their times come from a file and may
      * run backwards: the arithmetic is signed. */
@@ -233,19 +233,19 @@ uint64_t shmlog_clock_map_ns(const struct shmlog_clock_map *m, uint64_t tsc)
  * further off, it was stepped. */
 #define SLEW_MAX_PPM 1000
 
-void shmlog_clock_map_live(struct shmlog_clock_map *m, uint64_t proc_tsc, uint64_t proc_ns,
-                           const struct shmlog_clock_anchor *now, uint64_t hz_q16)
+void shm_clock_map_live(struct shm_clock_map *m, uint64_t proc_tsc, uint64_t proc_ns,
+                           const struct shm_clock_anchor *now, uint64_t hz_q16)
 {
     memset(m, 0, sizeof(*m));
     if (proc_tsc < now->tsc && proc_ns < now->ns && hz_q16) {
         uint64_t slope = rate_q16(now->tsc - proc_tsc, now->ns - proc_ns);
         uint64_t diff = slope > hz_q16 ? slope - hz_q16 : hz_q16 - slope;
         if ((unsigned __int128)diff * 1000000u <= (unsigned __int128)hz_q16 * SLEW_MAX_PPM) {
-            struct shmlog_clock_anchor start = {.tsc = proc_tsc, .ns = proc_ns};
-            shmlog_clock_map_add(m, &start, 0);
+            struct shm_clock_anchor start = {.tsc = proc_tsc, .ns = proc_ns};
+            shm_clock_map_add(m, &start, 0);
         }
     }
-    shmlog_clock_map_add(m, now, hz_q16);
+    shm_clock_map_add(m, now, hz_q16);
 }
 
 /* ==== The clocks' state ==== */
@@ -284,7 +284,7 @@ static int tsc_invariant(void)
 #endif
 }
 
-void shmlog_clock_state_read(struct shmlog_clock_state *out)
+void shm_clock_state_read(struct shm_clock_state *out)
 {
     memset(out, 0, sizeof(*out));
     out->tsc_invariant = tsc_invariant();
@@ -303,7 +303,7 @@ void shmlog_clock_state_read(struct shmlog_clock_state *out)
     out->maxerror_ns = (uint64_t)(tx.maxerror > 0 ? tx.maxerror : 0) * 1000u;
 }
 
-const char *shmlog_clock_state_warning(const struct shmlog_clock_state *s)
+const char *shm_clock_state_warning(const struct shm_clock_state *s)
 {
     if (s->tsc_invariant == 0)
         return "this host's TSC is not invariant (its cpus lack constant_tsc or nonstop_tsc): a record's time "

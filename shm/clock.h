@@ -22,8 +22,8 @@
  *     only a step changes; records between the anchors around it take the
  *     time of the clock before it.
  */
-#ifndef SHMLOG_CLOCK_H
-#define SHMLOG_CLOCK_H
+#ifndef SHM_CLOCK_H
+#define SHM_CLOCK_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -32,11 +32,11 @@
 extern "C" {
 #endif
 
-/* shmlog_clock_anchor.flags */
-#define SHMLOG_ANCHOR_STEPPED 0x1u /* CLOCK_REALTIME was set since the previous anchor of its taker */
+/* shm_clock_anchor.flags */
+#define SHM_ANCHOR_STEPPED 0x1u /* CLOCK_REALTIME was set since the previous anchor of its taker */
 
 /* A TSC reading and the CLOCK_REALTIME nanoseconds of the same moment. */
-struct shmlog_clock_anchor {
+struct shm_clock_anchor {
     uint64_t tsc;
     uint64_t ns;      /* since the Unix epoch */
     uint32_t err_ns;  /* the wall time of tsc lies within ns +- err_ns */
@@ -45,11 +45,11 @@ struct shmlog_clock_anchor {
 
 /* What an anchor taker keeps between anchors: the step detector and the
  * rate estimate (TSC ticks per second of CLOCK_REALTIME). */
-struct shmlog_clock_taker {
+struct shm_clock_taker {
     int64_t offset_ns;          /* CLOCK_REALTIME - CLOCK_MONOTONIC at the last anchor */
     int have_last;
-    struct shmlog_clock_anchor last;
-    struct shmlog_clock_anchor base; /* where the rate is measured from: no step since */
+    struct shm_clock_anchor last;
+    struct shm_clock_anchor base; /* where the rate is measured from: no step since */
     uint64_t base_mono_ns;
     uint64_t hz_q16;            /* rate estimate, ticks per second << 16; 0 until known */
     uint64_t steps;             /* steps seen */
@@ -58,22 +58,22 @@ struct shmlog_clock_taker {
 
 /* Takes an anchor: the tightest of several bracketed reads. The first call
  * of a taker waits 20 ms for a first rate (that many ms of error bar). A
- * step since the taker's last anchor sets SHMLOG_ANCHOR_STEPPED. */
-void shmlog_clock_take(struct shmlog_clock_taker *t, struct shmlog_clock_anchor *out);
+ * step since the taker's last anchor sets SHM_ANCHOR_STEPPED. */
+void shm_clock_take(struct shm_clock_taker *t, struct shm_clock_anchor *out);
 
 /* Wall-clock ns of tsc from the taker's last anchor at its rate: for a
  * reading near that anchor (a ring's oldest record, a live view). */
-uint64_t shmlog_clock_taker_ns(const struct shmlog_clock_taker *t, uint64_t tsc);
+uint64_t shm_clock_taker_ns(const struct shm_clock_taker *t, uint64_t tsc);
 
 /* Converts TSC readings to wall time with the anchors it was given, in the
- * order they were taken, keeping the most recent SHMLOG_CLOCK_MAP_ANCHORS.
+ * order they were taken, keeping the most recent SHM_CLOCK_MAP_ANCHORS.
  * A TSC between two anchors is interpolated linearly between them; one
  * before the first kept or after the last is extrapolated from the nearest
  * at the rate; one between the anchors around a step, from the anchor before
  * it. Memory is fixed: a map is a plain struct, zeroed to start. */
-#define SHMLOG_CLOCK_MAP_ANCHORS 256u
-struct shmlog_clock_map {
-    struct shmlog_clock_anchor a[SHMLOG_CLOCK_MAP_ANCHORS]; /* a ring, in TSC order */
+#define SHM_CLOCK_MAP_ANCHORS 256u
+struct shm_clock_map {
+    struct shm_clock_anchor a[SHM_CLOCK_MAP_ANCHORS]; /* a ring, in TSC order */
     unsigned first, n;
     uint64_t hz_q16;    /* the rate for extrapolation; 0: none yet */
     uint64_t anchors;   /* taken over the map's life (stats) */
@@ -85,35 +85,35 @@ struct shmlog_clock_map {
 /* Adds an anchor and, when not 0, the rate the taker estimates. An anchor
  * already held (the same TSC) is ignored; one whose TSC is below the last
  * held one by more than a second's worth starts the map afresh (a TSC reset). */
-void shmlog_clock_map_add(struct shmlog_clock_map *m, const struct shmlog_clock_anchor *a, uint64_t hz_q16);
+void shm_clock_map_add(struct shm_clock_map *m, const struct shm_clock_anchor *a, uint64_t hz_q16);
 /* 1 when the map can map: an anchor and a rate. */
-int shmlog_clock_map_ready(const struct shmlog_clock_map *m);
+int shm_clock_map_ready(const struct shm_clock_map *m);
 /* Wall-clock ns since the epoch of tsc, clamped to 0..UINT64_MAX. */
-uint64_t shmlog_clock_map_ns(const struct shmlog_clock_map *m, uint64_t tsc);
+uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc);
 
 /* A map for the records of one process's live segments, made by a reader
  * that took anchor now at rate hz_q16 (its taker's): the process's own
  * anchor from its start (proc_tsc, proc_ns), and now. The process's anchor
  * is left out when the clock ran from it to now at a rate no clock slews at
  * (a step between): its records then map from now at the rate. */
-void shmlog_clock_map_live(struct shmlog_clock_map *m, uint64_t proc_tsc, uint64_t proc_ns,
-                           const struct shmlog_clock_anchor *now, uint64_t hz_q16);
+void shm_clock_map_live(struct shm_clock_map *m, uint64_t proc_tsc, uint64_t proc_ns,
+                           const struct shm_clock_anchor *now, uint64_t hz_q16);
 
 /* The host's clocks as the kernel reports them. */
-struct shmlog_clock_state {
+struct shm_clock_state {
     int tsc_invariant;       /* 1: the cpus say constant_tsc and nonstop_tsc; 0: not; -1: unknown */
     int synchronized;        /* 1: the kernel's clock is synchronised (adjtimex); 0: not; -1: unknown */
     uint64_t esterror_ns;    /* the kernel's estimated error of CLOCK_REALTIME */
     uint64_t maxerror_ns;    /* and its maximum error */
     char clocksource[32];    /* the kernel's current clocksource, "" if unknown */
 };
-void shmlog_clock_state_read(struct shmlog_clock_state *out);
+void shm_clock_state_read(struct shm_clock_state *out);
 /* One line for a host whose clocks cannot give shmlog's accuracy, with what
  * to do; NULL when nothing is wrong. */
-const char *shmlog_clock_state_warning(const struct shmlog_clock_state *s);
+const char *shm_clock_state_warning(const struct shm_clock_state *s);
 
 #ifdef __cplusplus
 }
 #endif
 
-#endif /* SHMLOG_CLOCK_H */
+#endif /* SHM_CLOCK_H */

@@ -3,29 +3,29 @@
 
 #include "reader.h"
 
-const char *shmlog_level_name(unsigned level)
+const char *shm_level_name(unsigned level)
 {
     static const char *const names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
     return level < sizeof names / sizeof names[0] ? names[level] : NULL;
 }
 
-const char *shmlog_category_name(unsigned category)
+const char *shm_category_name(unsigned category)
 {
     static const char *const names[SHMLOG_CAT_COUNT] = {"none", "trade", "order", "market_data",
                                                          "risk", "portfolio"};
     return category < SHMLOG_CAT_COUNT ? names[category] : NULL;
 }
 
-const char *shmlog_loss_reason_name(unsigned reason)
+const char *shm_loss_reason_name(unsigned reason)
 {
     switch (reason) {
-    case SHMLOG_LOSS_DROPPED: return "dropped";
-    case SHMLOG_LOSS_DEAD_WRITER: return "dead_writer";
-    case SHMLOG_LOSS_OVERWRITTEN: return "overwritten";
-    case SHMLOG_LOSS_CORRUPT: return "corrupt";
-    case SHMLOG_LOSS_UNREADABLE: return "unreadable";
-    case SHMLOG_LOSS_NO_RING: return "no_ring";
-    case SHMLOG_LOSS_UNREGISTERED: return "unregistered";
+    case SHM_LOSS_DROPPED: return "dropped";
+    case SHM_LOSS_DEAD_WRITER: return "dead_writer";
+    case SHM_LOSS_OVERWRITTEN: return "overwritten";
+    case SHM_LOSS_CORRUPT: return "corrupt";
+    case SHM_LOSS_UNREADABLE: return "unreadable";
+    case SHM_LOSS_NO_RING: return "no_ring";
+    case SHM_LOSS_UNREGISTERED: return "unregistered";
     default: return "unknown";
     }
 }

@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SHMLOG_MAX_SEGMENT_BYTES (64ull << 30)
+#define SHM_MAX_SEGMENT_BYTES (64ull << 30)
 
 static int fail(char *err, size_t cap, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int fail(char *err, size_t cap, int code, const char *fmt, ...)
@@ -42,7 +42,7 @@ static int fail(char *err, size_t cap, int code, const char *fmt, ...)
 
 /* ==== Segments ==== */
 
-const char *shmlog_seg_check_header(const struct shmlog_seg_header *h, size_t mapped_bytes, unsigned kind)
+const char *shm_seg_check_header(const struct shmlog_seg_header *h, size_t mapped_bytes, unsigned kind)
 {
     uint64_t magic = kind == SHMLOG_SEG_META ? SHMLOG_MAGIC_META : SHMLOG_MAGIC_RING;
     uint32_t header_bytes = kind == SHMLOG_SEG_META ? SHMLOG_META_HEADER_BYTES : SHMLOG_RING_HEADER_BYTES;
@@ -84,7 +84,7 @@ static int uid_in_group(uid_t uid, gid_t gid)
     return 0;
 }
 
-int shmlog_accepts(const struct shmlog_accept *acc, uid_t uid)
+int shm_accepts(const struct shm_accept *acc, uid_t uid)
 {
     if (!acc)
         return uid == getuid();
@@ -99,7 +99,7 @@ int shmlog_accepts(const struct shmlog_accept *acc, uid_t uid)
     return 0;
 }
 
-int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, const struct shmlog_accept *acc,
+int shm_seg_open(struct shm_seg *seg, const char *path, int writable, const struct shm_accept *acc,
                     char *err, size_t errcap)
 {
     memset(seg, 0, sizeof *seg);
@@ -111,7 +111,7 @@ int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, cons
     unsigned kind;
     char app[SHMLOG_APP_BYTES];
     uint32_t name_pid, name_cpu;
-    if (shmlog_parse_seg_name(base, &kind, app, sizeof app, &name_pid, &name_cpu) != 0)
+    if (shm_parse_seg_name(base, &kind, app, sizeof app, &name_pid, &name_cpu) != 0)
         return fail(err, errcap, -EINVAL, "%s: not a segment name", path);
 
     /* O_NOFOLLOW: a symlink planted in the directory is refused, not followed. */
@@ -127,13 +127,13 @@ int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, cons
     const char *why = NULL;
     if (!S_ISREG(st.st_mode))
         why = "not a regular file";
-    else if ((uint64_t)st.st_size < SHMLOG_RING_HEADER_BYTES || (uint64_t)st.st_size > SHMLOG_MAX_SEGMENT_BYTES)
+    else if ((uint64_t)st.st_size < SHMLOG_RING_HEADER_BYTES || (uint64_t)st.st_size > SHM_MAX_SEGMENT_BYTES)
         why = "implausible size";
     if (why) {
         close(fd);
         return fail(err, errcap, -EPERM, "%s: %s", path, why);
     }
-    if (!shmlog_accepts(acc, st.st_uid)) {
+    if (!shm_accepts(acc, st.st_uid)) {
         close(fd);
         struct passwd pw, *found = NULL;
         char buf[4096];
@@ -161,7 +161,7 @@ int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, cons
     /* Acquire pairs with the creator's release of magic: the rest of the header is complete. */
     h.magic = shmlog__load_acquire(&((const struct shmlog_seg_header *)addr)->magic);
     memcpy((uint8_t *)&h + sizeof h.magic, (const uint8_t *)addr + sizeof h.magic, sizeof h - sizeof h.magic);
-    why = shmlog_seg_check_header(&h, bytes, kind);
+    why = shm_seg_check_header(&h, bytes, kind);
     if (!why && h.pid != name_pid)
         why = "pid in the header differs from the name";
     if (!why && h.uid != st.st_uid)
@@ -178,7 +178,7 @@ int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, cons
      * and the page table must be touched page by page, not only filled
      * (shmlog__pages_fault_in says why). Only when the file has no holes, so nothing
      * gets allocated (a sparse file, a hostile one of up to
-     * SHMLOG_MAX_SEGMENT_BYTES, is faulted in only as far as it is read).
+     * SHM_MAX_SEGMENT_BYTES, is faulted in only as far as it is read).
      * Hugetlbfs reports no blocks and is skipped: a few faults there. */
     if (no_holes)
         shmlog__pages_fault_in(addr, bytes, 0);
@@ -192,7 +192,7 @@ int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, cons
     return 0;
 }
 
-void shmlog_seg_close(struct shmlog_seg *seg)
+void shm_seg_close(struct shm_seg *seg)
 {
     if (!seg->addr) /* never opened, or closed: its fd may be a zeroed 0 */
         return;
@@ -206,14 +206,14 @@ void shmlog_seg_close(struct shmlog_seg *seg)
 
 /* ==== Metadata ==== */
 
-static const struct shmlog_meta *meta_of(const struct shmlog_seg *seg)
+static const struct shmlog_meta *meta_of(const struct shm_seg *seg)
 {
     return (const struct shmlog_meta *)seg->addr;
 }
 
 /* The site table geometry as the creator set it. It never changes after
  * creation, but a hostile writer could change it: callers re-check bounds. */
-static int meta_geometry(const struct shmlog_seg *seg, uint32_t *sites_off, uint32_t *cap, uint32_t *str_off,
+static int meta_geometry(const struct shm_seg *seg, uint32_t *sites_off, uint32_t *cap, uint32_t *str_off,
                          uint32_t *str_bytes)
 {
     const struct shmlog_meta *m = meta_of(seg);
@@ -228,7 +228,7 @@ static int meta_geometry(const struct shmlog_seg *seg, uint32_t *sites_off, uint
     return 0;
 }
 
-int shmlog_meta_info(const struct shmlog_seg *seg, struct shmlog_proc_info *out, char *err, size_t errcap)
+int shm_meta_info(const struct shm_seg *seg, struct shm_proc_info *out, char *err, size_t errcap)
 {
     const struct shmlog_meta *m = meta_of(seg);
     memset(out, 0, sizeof *out);
@@ -239,7 +239,7 @@ int shmlog_meta_info(const struct shmlog_seg *seg, struct shmlog_proc_info *out,
     out->app[sizeof out->app - 1] = 0;
     memcpy(out->host, m->host, sizeof out->host);
     out->host[sizeof out->host - 1] = 0;
-    if (!shmlog_name_valid(out->app, sizeof out->app) || !shmlog_name_valid(out->host, sizeof out->host))
+    if (!shm_name_valid(out->app, sizeof out->app) || !shm_name_valid(out->host, sizeof out->host))
         return fail(err, errcap, -EINVAL, "%s: app or host name is not [A-Za-z0-9_.-]", seg->path);
     out->pid = seg->hdr.pid;
     out->uid = seg->hdr.uid;
@@ -262,7 +262,7 @@ int shmlog_meta_info(const struct shmlog_seg *seg, struct shmlog_proc_info *out,
 }
 
 /* Copies a string of the arena: it must lie inside it and end in NUL. */
-static int copy_meta_string(const struct shmlog_seg *seg, uint32_t str_off, uint32_t str_bytes, uint32_t off,
+static int copy_meta_string(const struct shm_seg *seg, uint32_t str_off, uint32_t str_bytes, uint32_t off,
                             uint32_t len, uint32_t max, char *out)
 {
     if (len > max || off < str_off || (uint64_t)off + len + 1 > (uint64_t)str_off + str_bytes)
@@ -274,7 +274,7 @@ static int copy_meta_string(const struct shmlog_seg *seg, uint32_t str_off, uint
     return 0;
 }
 
-int shmlog_meta_site(const struct shmlog_seg *seg, uint32_t id, struct shmlog_site_info *out)
+int shm_meta_site(const struct shm_seg *seg, uint32_t id, struct shm_site *out)
 {
     uint32_t sites_off, cap, str_off, str_bytes;
     if (meta_geometry(seg, &sites_off, &cap, &str_off, &str_bytes) != 0)
@@ -304,7 +304,7 @@ int shmlog_meta_site(const struct shmlog_seg *seg, uint32_t id, struct shmlog_si
     return 0;
 }
 
-void shmlog_tsc_clock_init(struct shmlog_tsc_clock *c, const struct shmlog_proc_info *p)
+void shm_tsc_clock_init(struct shm_tsc_clock *c, const struct shm_proc_info *p)
 {
     c->hz = p->tsc_hz;
     c->anchor_tsc = p->anchor_tsc;
@@ -319,7 +319,7 @@ void shmlog_tsc_clock_init(struct shmlog_tsc_clock *c, const struct shmlog_proc_
     }
 }
 
-uint64_t shmlog_tsc_clock_ns(const struct shmlog_tsc_clock *c, uint64_t tsc)
+uint64_t shm_tsc_clock_ns(const struct shm_tsc_clock *c, uint64_t tsc)
 {
     if (!c->hz)
         return c->anchor_ns;
@@ -339,7 +339,7 @@ uint64_t shmlog_tsc_clock_ns(const struct shmlog_tsc_clock *c, uint64_t tsc)
 
 /* ==== Rings ==== */
 
-int shmlog_ring_view_init(struct shmlog_ring_view *v, const struct shmlog_seg *seg, char *err, size_t errcap)
+int shm_ring_view_init(struct shm_ring_view *v, const struct shm_seg *seg, char *err, size_t errcap)
 {
     struct shmlog_ring *r = (struct shmlog_ring *)seg->addr;
     uint64_t cap = shmlog__load_relaxed(&r->capacity);
@@ -360,16 +360,16 @@ int shmlog_ring_view_init(struct shmlog_ring_view *v, const struct shmlog_seg *s
     return 0;
 }
 
-uint64_t shmlog_ring_head(const struct shmlog_ring_view *v) { return shmlog__load_acquire(&v->hdr->head); }
-uint64_t shmlog_ring_tail(const struct shmlog_ring_view *v) { return shmlog__load_acquire(&v->hdr->tail); }
-uint64_t shmlog_ring_dropped(const struct shmlog_ring_view *v) { return shmlog__load_relaxed(&v->hdr->dropped); }
+uint64_t shm_ring_head(const struct shm_ring_view *v) { return shmlog__load_acquire(&v->hdr->head); }
+uint64_t shm_ring_tail(const struct shm_ring_view *v) { return shmlog__load_acquire(&v->hdr->tail); }
+uint64_t shm_ring_dropped(const struct shm_ring_view *v) { return shmlog__load_relaxed(&v->hdr->dropped); }
 
-void shmlog_ring_release(const struct shmlog_ring_view *v, uint64_t pos)
+void shm_ring_release(const struct shm_ring_view *v, uint64_t pos)
 {
     /* A writer committing slots past its own head (only a hostile one can)
      * may carry the reader past head; a tail beyond head would make the ring
      * look full to its producers forever. One load per batch, not per record. */
-    uint64_t head = shmlog_ring_head(v);
+    uint64_t head = shm_ring_head(v);
     if ((int64_t)(pos - head) > 0)
         pos = head;
     /* Release pairs with the producer's acquire of tail: our copies of the
@@ -377,14 +377,14 @@ void shmlog_ring_release(const struct shmlog_ring_view *v, uint64_t pos)
     shmlog__store_release(&v->hdr->tail, pos);
 }
 
-uint64_t shmlog_ring_owner(const struct shmlog_ring_view *v)
+uint64_t shm_ring_owner(const struct shm_ring_view *v)
 {
     /* Acquire pairs with the release of a collector that gave the ring back:
      * what it wrote before (the tail) is seen by the next. */
     return __atomic_load_n(&v->hdr->collector_pid, __ATOMIC_ACQUIRE);
 }
 
-int shmlog_ring_claim(const struct shmlog_ring_view *v, uint64_t owner, uint64_t me)
+int shm_ring_claim(const struct shm_ring_view *v, uint64_t owner, uint64_t me)
 {
     /* Strong: a spurious failure would refuse a ring nobody holds. */
     return __atomic_compare_exchange_n(&v->hdr->collector_pid, &owner, me, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
@@ -392,18 +392,18 @@ int shmlog_ring_claim(const struct shmlog_ring_view *v, uint64_t owner, uint64_t
                : -EBUSY;
 }
 
-void shmlog_ring_unclaim(const struct shmlog_ring_view *v, uint64_t me)
+void shm_ring_unclaim(const struct shm_ring_view *v, uint64_t me)
 {
     /* Release: our last tail store is seen by the collector that claims it next. */
     __atomic_compare_exchange_n(&v->hdr->collector_pid, &me, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
-static const uint8_t *slot_at(const struct shmlog_ring_view *v, uint64_t pos)
+static const uint8_t *slot_at(const struct shm_ring_view *v, uint64_t pos)
 {
     return v->slots + ((pos & v->mask) << 6);
 }
 
-/* shmlog_ring_next loads site and tid as one word, the four byte fields as another. */
+/* shm_ring_next loads site and tid as one word, the four byte fields as another. */
 _Static_assert(offsetof(struct shmlog_record, tid) == offsetof(struct shmlog_record, site) + 4 &&
                    offsetof(struct shmlog_record, site) % 8 == 0,
                "site and tid share an aligned word");
@@ -413,15 +413,15 @@ _Static_assert(offsetof(struct shmlog_record, level) == offsetof(struct shmlog_r
                    offsetof(struct shmlog_record, nslots) % 4 == 0,
                "nslots, level, category, flags share an aligned word");
 
-static uint64_t slot_commit(const struct shmlog_ring_view *v, uint64_t pos)
+static uint64_t slot_commit(const struct shm_ring_view *v, uint64_t pos)
 {
     /* Acquire pairs with the writer's release of commit (the B-C pair in shmlog_abi.h). */
     return shmlog__load_acquire((const uint64_t *)slot_at(v, pos));
 }
 
 /* What a producer writes in a record's head slot at ring index idx, with room
- * positions reserved from it: the checks shmlog_ring_next and
- * shmlog_ring_take both make before they trust a record. */
+ * positions reserved from it: the checks shm_ring_next and
+ * shm_ring_take both make before they trust a record. */
 static inline int head_ok(unsigned nslots, unsigned level, unsigned category, unsigned flags, uint64_t idx,
                           uint64_t cap, uint64_t room)
 {
@@ -435,18 +435,18 @@ static inline uint64_t cont_commit(uint64_t pos)
     return (pos + 1) | SHMLOG_COMMIT_CONT;
 }
 
-static int loss(struct shmlog_loss *l, uint64_t first, uint64_t positions, uint64_t records, unsigned reason)
+static int loss(struct shm_loss *l, uint64_t first, uint64_t positions, uint64_t records, unsigned reason)
 {
     l->first_pos = first;
     l->positions = positions;
     l->records = records;
     l->reason = reason;
-    return SHMLOG_READ_LOSS;
+    return SHM_READ_LOSS;
 }
 
 /* Skips from pos to the next committed record head (or head), as one loss. */
-static int skip_to_next_head(const struct shmlog_ring_view *v, uint64_t *pos, uint64_t head,
-                             struct shmlog_loss *l, unsigned reason)
+static int skip_to_next_head(const struct shm_ring_view *v, uint64_t *pos, uint64_t head,
+                             struct shm_loss *l, unsigned reason)
 {
     uint64_t first = *pos;
     uint64_t p = *pos + 1;
@@ -458,8 +458,8 @@ static int skip_to_next_head(const struct shmlog_ring_view *v, uint64_t *pos, ui
     return loss(l, first, p - first, 1, reason);
 }
 
-int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shmlog_rec *out, int writer_dead,
-                     struct shmlog_loss *l)
+int shm_ring_next(const struct shm_ring_view *v, uint64_t *pos, struct shm_copied_record *out, int writer_dead,
+                     struct shm_loss *l)
 {
     for (;;) {
         uint64_t p = *pos;
@@ -474,10 +474,10 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
             head = p + v->cap;
             goto committed;
         }
-        head = shmlog_ring_head(v);
+        head = shm_ring_head(v);
         /* Free-running positions wrap at 2^64: compare distances, not values. */
         if ((int64_t)(head - p) <= 0)
-            return SHMLOG_READ_EMPTY;
+            return SHM_READ_EMPTY;
         if (head - p > v->cap) {
             /* Flight-recorder mode overtook us (or a hostile head): the oldest
              * records still there start at head - cap. */
@@ -485,16 +485,16 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
             *pos = from;
             if (slot_commit(v, from) != from + 1) {
                 uint64_t np = from;
-                skip_to_next_head(v, &np, head, l, SHMLOG_LOSS_OVERWRITTEN);
+                skip_to_next_head(v, &np, head, l, SHM_LOSS_OVERWRITTEN);
                 *pos = np;
             }
-            return loss(l, p, *pos - p, 0, SHMLOG_LOSS_OVERWRITTEN);
+            return loss(l, p, *pos - p, 0, SHM_LOSS_OVERWRITTEN);
         }
         commit = slot_commit(v, p);
         if (commit != p + 1) {
             if (!writer_dead)
-                return SHMLOG_READ_PENDING;
-            return skip_to_next_head(v, pos, head, l, SHMLOG_LOSS_DEAD_WRITER);
+                return SHM_READ_PENDING;
+            return skip_to_next_head(v, pos, head, l, SHM_LOSS_DEAD_WRITER);
         }
     committed:;
         /* Each header word is loaded once and the checks use those values,
@@ -524,14 +524,14 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
             /* A pad runs exactly to the ring end, inside what was reserved:
              * skipping it must not carry pos past head. */
             if (rec.nslots == 0 || idx + rec.nslots != v->cap || rec.nslots > head - p)
-                return skip_to_next_head(v, pos, shmlog_ring_head(v), l, SHMLOG_LOSS_CORRUPT);
+                return skip_to_next_head(v, pos, shm_ring_head(v), l, SHM_LOSS_CORRUPT);
             *pos = p + rec.nslots;
             continue;
         }
         unsigned n = rec.nslots;
         if (!head_ok(n, rec.level, rec.category, rec.flags, idx, v->cap, head - p))
-            return skip_to_next_head(v, pos, shmlog_ring_head(v), l, SHMLOG_LOSS_CORRUPT);
-        size_t payload_len = shmlog_record_payload(out->payload, (const struct shmlog_record *)slot, n);
+            return skip_to_next_head(v, pos, shm_ring_head(v), l, SHM_LOSS_CORRUPT);
+        size_t payload_len = shm_record_payload(out->payload, (const struct shmlog_record *)slot, n);
         int bad = 0;
         for (unsigned i = 1; i < n; i++) {
             uint64_t commit;
@@ -543,13 +543,13 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
              * while we copied: the writer's CAS on head precedes its stores. */
             shmlog__fence_acquire();
             if (shmlog__load_relaxed((const uint64_t *)slot_at(v, p)) != p + 1 ||
-                shmlog_ring_head(v) - p > v->cap) {
+                shm_ring_head(v) - p > v->cap) {
                 *pos = p + 1;
-                return loss(l, p, 1, 1, SHMLOG_LOSS_OVERWRITTEN);
+                return loss(l, p, 1, 1, SHM_LOSS_OVERWRITTEN);
             }
         }
         if (bad)
-            return skip_to_next_head(v, pos, shmlog_ring_head(v), l, SHMLOG_LOSS_CORRUPT);
+            return skip_to_next_head(v, pos, shm_ring_head(v), l, SHM_LOSS_CORRUPT);
         out->pos = p;
         out->tsc = rec.tsc;
         out->site = rec.site;
@@ -560,22 +560,22 @@ int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shm
         out->nslots = (uint8_t)n;
         out->payload_len = (uint16_t)payload_len;
         *pos = p + n;
-        return SHMLOG_READ_RECORD;
+        return SHM_READ_RECORD;
     }
 }
 
-size_t shmlog_ring_take(const struct shmlog_ring_view *v, uint64_t *pos, uint64_t head, struct shmlog_record *out,
+size_t shm_ring_take(const struct shm_ring_view *v, uint64_t *pos, uint64_t head, struct shmlog_record *out,
                         size_t max)
 {
     /* There a writer may reserve a slot again while it is copied, which
-     * shmlog_ring_next checks record by record. */
+     * shm_ring_next checks record by record. */
     if (v->policy == SHMLOG_OVERWRITE)
         return 0;
     uint64_t p = *pos;
     size_t n = 0;
     while (n < max) {
-        shmlog_ring_prefetch(v, p, head);
-        /* As in shmlog_ring_next: committed for p, so nothing rewrites it
+        shm_ring_prefetch(v, p, head);
+        /* As in shm_ring_next: committed for p, so nothing rewrites it
          * before we release it, and p + cap bounds what it may claim. */
         if (slot_commit(v, p) != p + 1)
             break;
@@ -594,7 +594,7 @@ size_t shmlog_ring_take(const struct shmlog_ring_view *v, uint64_t *pos, uint64_
             break;
         int bad = 0;
         for (unsigned i = 1; i < k; i++) {
-            shmlog_ring_prefetch(v, p + i, head);
+            shm_ring_prefetch(v, p + i, head);
             memcpy(&out[n + i], slot_at(v, p + i), sizeof(out[n + i]));
             bad |= out[n + i].commit != cont_commit(p + i);
         }
@@ -609,17 +609,17 @@ size_t shmlog_ring_take(const struct shmlog_ring_view *v, uint64_t *pos, uint64_
 
 /* ==== SIGBUS guard ==== */
 
-sigjmp_buf *volatile shmlog_bus_guard;
+sigjmp_buf *volatile shm_bus_guard;
 
 static void on_sigbus(int sig)
 {
-    if (shmlog_bus_guard)
-        siglongjmp(*shmlog_bus_guard, 1);
+    if (shm_bus_guard)
+        siglongjmp(*shm_bus_guard, 1);
     signal(sig, SIG_DFL); /* a fault outside any guard: die of it, as without us */
     raise(sig);
 }
 
-int shmlog_bus_guard_install(void)
+int shm_bus_guard_install(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -630,7 +630,7 @@ int shmlog_bus_guard_install(void)
 
 /* ==== Attribution ==== */
 
-int shmlog_name_valid(const char *name, size_t max)
+int shm_name_valid(const char *name, size_t max)
 {
     size_t n = 0;
     for (; n < max && name[n]; n++) {
@@ -667,14 +667,14 @@ static const char *base_name(const char *path, size_t *dir_len)
     return slash ? slash + 1 : path;
 }
 
-int shmlog_meta_attribution(const struct shmlog_seg *meta, const struct shmlog_proc_info *info, char *err,
+int shm_meta_attribution(const struct shm_seg *meta, const struct shm_proc_info *info, char *err,
                             size_t errcap)
 {
     size_t dir_len;
     unsigned kind;
     uint32_t pid, cpu;
     char app[SHMLOG_APP_BYTES];
-    if (shmlog_parse_seg_name(base_name(meta->path, &dir_len), &kind, app, sizeof app, &pid, &cpu) != 0 ||
+    if (shm_parse_seg_name(base_name(meta->path, &dir_len), &kind, app, sizeof app, &pid, &cpu) != 0 ||
         strcmp(app, info->app) != 0)
         return fail(err, errcap, -EPERM, "%s: the name's app differs from the app '%s' inside", meta->path,
                     info->app);
@@ -684,21 +684,21 @@ int shmlog_meta_attribution(const struct shmlog_seg *meta, const struct shmlog_p
      * shmlog_init, and root could write any process's records anyway. */
     if (meta->owner == 0)
         return 0;
-    if (shmlog_proc_alive(info->pid, info->proc_start)) {
+    if (shm_proc_alive(info->pid, info->proc_start)) {
         long runs_as = proc_real_uid(info->pid);
         if (runs_as >= 0 && (uid_t)runs_as != meta->owner)
             return fail(err, errcap, -EPERM, "%s: claims pid %u, which runs as uid %ld, but is owned by uid %u",
                         meta->path, info->pid, runs_as, (unsigned)meta->owner);
     }
     /* The process that holds its lock, seen from here whatever its pid namespace. */
-    long holder = shmlog_meta_holder(meta), runs_as = holder > 0 ? proc_real_uid((uint32_t)holder) : -1;
+    long holder = shm_meta_holder(meta), runs_as = holder > 0 ? proc_real_uid((uint32_t)holder) : -1;
     if (runs_as >= 0 && (uid_t)runs_as != meta->owner)
         return fail(err, errcap, -EPERM, "%s: its lock is held by pid %ld, which runs as uid %ld, but it is owned by uid %u",
                     meta->path, holder, runs_as, (unsigned)meta->owner);
     return 0;
 }
 
-int shmlog_ring_belongs(const struct shmlog_seg *meta, const struct shmlog_seg *ring, char *err, size_t errcap)
+int shm_ring_belongs(const struct shm_seg *meta, const struct shm_seg *ring, char *err, size_t errcap)
 {
     size_t meta_dir, ring_dir;
     base_name(meta->path, &meta_dir);
@@ -716,8 +716,8 @@ int shmlog_ring_belongs(const struct shmlog_seg *meta, const struct shmlog_seg *
         why = "has another pid or start time than";
     else if (memcmp(ring->hdr.instance, meta->hdr.instance, sizeof meta->hdr.instance) != 0)
         why = "has another process instance than";
-    else if (shmlog_parse_seg_name(ring_base, &kind, ring_app, sizeof ring_app, &ring_pid, &cpu) != 0 ||
-             shmlog_parse_seg_name(meta_base, &kind, meta_app, sizeof meta_app, &meta_pid, &cpu) != 0 ||
+    else if (shm_parse_seg_name(ring_base, &kind, ring_app, sizeof ring_app, &ring_pid, &cpu) != 0 ||
+             shm_parse_seg_name(meta_base, &kind, meta_app, sizeof meta_app, &meta_pid, &cpu) != 0 ||
              strcmp(ring_app, meta_app) != 0)
         why = "names another app than";
     if (why)
@@ -727,7 +727,7 @@ int shmlog_ring_belongs(const struct shmlog_seg *meta, const struct shmlog_seg *
 
 /* ==== Processes and directories ==== */
 
-long shmlog_meta_holder(const struct shmlog_seg *meta)
+long shm_meta_holder(const struct shm_seg *meta)
 {
     struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = SHMLOG_LOCK_ALIVE, .l_len = 1};
     if (meta->fd < 0 || fcntl(meta->fd, F_OFD_GETLK, &lk) != 0 || lk.l_type == F_UNLCK)
@@ -736,7 +736,7 @@ long shmlog_meta_holder(const struct shmlog_seg *meta)
     return fcntl(meta->fd, F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK && lk.l_pid > 0 ? (long)lk.l_pid : 0;
 }
 
-int shmlog_proc_alive(uint32_t pid, uint64_t proc_start)
+int shm_proc_alive(uint32_t pid, uint64_t proc_start)
 {
     if (pid == 0 || pid > 0x7fffffffu)
         return 0;
@@ -748,11 +748,11 @@ int shmlog_proc_alive(uint32_t pid, uint64_t proc_start)
     return now == proc_start;
 }
 
-uint64_t shmlog_proc_start_time(uint32_t pid) { return shmlog__proc_start(pid); }
+uint64_t shm_proc_start_time(uint32_t pid) { return shmlog__proc_start(pid); }
 
-void shmlog_prefault(void *addr, size_t bytes, int write) { shmlog__pages_fault_in(addr, bytes, write); }
+void shm_prefault(void *addr, size_t bytes, int write) { shmlog__pages_fault_in(addr, bytes, write); }
 
-int shmlog_default_dirs(char dirs[][4096], int max)
+int shm_default_dirs(char dirs[][4096], int max)
 {
     int n = 0;
     const char *env = getenv("SHMLOG_DIR");
@@ -783,7 +783,7 @@ static int ends_in_tag(const char *name, const char *end)
     return 1;
 }
 
-int shmlog_parse_seg_name(const char *name, unsigned *kind, char *app, size_t app_cap, uint32_t *pid,
+int shm_parse_seg_name(const char *name, unsigned *kind, char *app, size_t app_cap, uint32_t *pid,
                           uint32_t *cpu)
 {
     size_t len = strlen(name);

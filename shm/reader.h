@@ -6,8 +6,8 @@
  * headers are copied and validated once, every record is copied out of the
  * ring before it is checked, and every offset is bounds-checked.
  */
-#ifndef SHMLOG_READER_H
-#define SHMLOG_READER_H
+#ifndef SHM_READER_H
+#define SHM_READER_H
 
 #include <setjmp.h>
 #include <stddef.h>
@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 /* A mapped segment. */
-struct shmlog_seg {
+struct shm_seg {
     void *addr;          /* the mapping */
     size_t bytes;        /* its size == st_size at open */
     int writable;        /* mapped read-write (the collector) */
@@ -34,7 +34,7 @@ struct shmlog_seg {
 };
 
 /* Whose segments a reader takes. */
-struct shmlog_accept {
+struct shm_accept {
     const uid_t *uids;   /* these owners ... */
     size_t n_uids;
     const gid_t *gids;   /* ... and every member of these groups (primary or supplementary) */
@@ -42,21 +42,21 @@ struct shmlog_accept {
     int any_owner;       /* an inspector (shmlog-dump): whatever the kernel lets it open */
 };
 /* 1 if acc takes segments owned by uid. A NULL acc takes only our own uid. */
-int shmlog_accepts(const struct shmlog_accept *acc, uid_t uid);
+int shm_accepts(const struct shm_accept *acc, uid_t uid);
 
 /* Opens and validates the segment at path, if acc takes its owner (else
  * -EACCES). Returns 0, or -errno with a reason in err (one line). */
-int shmlog_seg_open(struct shmlog_seg *seg, const char *path, int writable, const struct shmlog_accept *acc,
+int shm_seg_open(struct shm_seg *seg, const char *path, int writable, const struct shm_accept *acc,
                     char *err, size_t errcap);
-void shmlog_seg_close(struct shmlog_seg *seg);
+void shm_seg_close(struct shm_seg *seg);
 /* Checks a header copy against the mapped size: NULL if valid, else why not. */
-const char *shmlog_seg_check_header(const struct shmlog_seg_header *h, size_t mapped_bytes,
+const char *shm_seg_check_header(const struct shmlog_seg_header *h, size_t mapped_bytes,
                                     unsigned kind);
 
 /* ---- metadata ---- */
 
 /* A validated copy of the process information in a meta segment. */
-struct shmlog_proc_info {
+struct shm_proc_info {
     char app[SHMLOG_APP_BYTES];
     char host[SHMLOG_HOST_BYTES];
     uint32_t pid;
@@ -75,7 +75,7 @@ struct shmlog_proc_info {
 };
 
 /* A validated copy of one call site. */
-struct shmlog_site_info {
+struct shm_site {
     uint32_t id;
     uint32_t line;
     uint8_t level;
@@ -89,8 +89,8 @@ struct shmlog_site_info {
 };
 
 /* 0, or -EINVAL with a reason in err when the header fields are inconsistent
- * or the app or host name is not one shmlog_name_valid() takes. */
-int shmlog_meta_info(const struct shmlog_seg *meta, struct shmlog_proc_info *out, char *err, size_t errcap);
+ * or the app or host name is not one shm_name_valid() takes. */
+int shm_meta_info(const struct shm_seg *meta, struct shm_proc_info *out, char *err, size_t errcap);
 
 /* ---- attribution: which records are whose (shmlog_abi.h, "Names ...") ----
  *
@@ -101,34 +101,34 @@ int shmlog_meta_info(const struct shmlog_seg *meta, struct shmlog_proc_info *out
  * shmlog_init). A ring belongs to a meta only if both sit in the same directory and
  * have the same owner, pid, start time and instance. 0, or -EPERM with the
  * reason in err. */
-int shmlog_meta_attribution(const struct shmlog_seg *meta, const struct shmlog_proc_info *info, char *err,
+int shm_meta_attribution(const struct shm_seg *meta, const struct shm_proc_info *info, char *err,
                             size_t errcap);
-int shmlog_ring_belongs(const struct shmlog_seg *meta, const struct shmlog_seg *ring, char *err, size_t errcap);
+int shm_ring_belongs(const struct shm_seg *meta, const struct shm_seg *ring, char *err, size_t errcap);
 /* 1 for a name producers write: 1..max-1 bytes of [A-Za-z0-9_.-], not
  * starting with '.'. Such a name is safe in a path, a label and a line. */
-int shmlog_name_valid(const char *name, size_t max);
+int shm_name_valid(const char *name, size_t max);
 /* 0 and a copy of site id; -ENOENT when id is not published; -EINVAL when the
  * entry is corrupt (offsets out of bounds, bad types, too many arguments). */
-int shmlog_meta_site(const struct shmlog_seg *meta, uint32_t id, struct shmlog_site_info *out);
+int shm_meta_site(const struct shm_seg *meta, uint32_t id, struct shm_site *out);
 /* TSC to ns since the Unix epoch with a process's calibration: floor of
  * anchor_ns + (tsc - anchor_tsc) * 1e9 / tsc_hz in integer math (a double
  * holds epoch nanoseconds only to 256 ns), records before the anchor too,
  * clamped to 0..UINT64_MAX. The division by the TSC rate is a precomputed
  * 64.64 multiplier and one exactness check: a few multiplications a record. */
-struct shmlog_tsc_clock {
+struct shm_tsc_clock {
     uint64_t hz;
     uint64_t anchor_tsc;
     uint64_t anchor_ns;
     uint64_t mult_hi, mult_lo; /* floor(1e9 * 2^64 / hz) */
 };
 
-void shmlog_tsc_clock_init(struct shmlog_tsc_clock *c, const struct shmlog_proc_info *p);
-uint64_t shmlog_tsc_clock_ns(const struct shmlog_tsc_clock *c, uint64_t tsc);
+void shm_tsc_clock_init(struct shm_tsc_clock *c, const struct shm_proc_info *p);
+uint64_t shm_tsc_clock_ns(const struct shm_tsc_clock *c, uint64_t tsc);
 
 /* ---- rings ---- */
 
 /* A validated view of a ring segment. cap/mask/policy are copied at open. */
-struct shmlog_ring_view {
+struct shm_ring_view {
     struct shmlog_ring *hdr; /* shared: only the counters are read from it */
     const uint8_t *slots;
     uint64_t cap;
@@ -138,20 +138,20 @@ struct shmlog_ring_view {
     int32_t numa_node;
 };
 
-int shmlog_ring_view_init(struct shmlog_ring_view *v, const struct shmlog_seg *ring, char *err, size_t errcap);
+int shm_ring_view_init(struct shm_ring_view *v, const struct shm_seg *ring, char *err, size_t errcap);
 
 /* One collector per ring: two would release each other's records. The pid
  * of the collector that claimed the ring, 0 if none (acquire). */
-uint64_t shmlog_ring_owner(const struct shmlog_ring_view *v);
+uint64_t shm_ring_owner(const struct shm_ring_view *v);
 /* Takes the ring for collector pid me if its owner is still owner (as read
- * by shmlog_ring_owner, after the caller decided that owner is gone or is
+ * by shm_ring_owner, after the caller decided that owner is gone or is
  * me). 0, or -EBUSY when another collector claimed it in between. */
-int shmlog_ring_claim(const struct shmlog_ring_view *v, uint64_t owner, uint64_t me);
+int shm_ring_claim(const struct shm_ring_view *v, uint64_t owner, uint64_t me);
 /* Gives the ring back if me still holds it: the next collector need not wait. */
-void shmlog_ring_unclaim(const struct shmlog_ring_view *v, uint64_t me);
+void shm_ring_unclaim(const struct shm_ring_view *v, uint64_t me);
 
 /* One record copied out of a ring. */
-struct shmlog_rec {
+struct shm_copied_record {
     uint64_t pos;          /* ring position of its head slot */
     uint64_t tsc;
     uint32_t site;
@@ -164,53 +164,53 @@ struct shmlog_rec {
     uint8_t payload[SHMLOG_MAX_PAYLOAD];
 };
 
-enum shmlog_loss_reason {
-    SHMLOG_LOSS_DROPPED = 1,     /* ring full, counted by the producer */
-    SHMLOG_LOSS_DEAD_WRITER = 2, /* reserved and never committed by a process now gone */
-    SHMLOG_LOSS_OVERWRITTEN = 3, /* flight-recorder mode overtook the reader */
-    SHMLOG_LOSS_CORRUPT = 4,     /* a committed record failed validation */
-    SHMLOG_LOSS_UNREADABLE = 5,  /* a file frame that could not be decoded */
-    SHMLOG_LOSS_NO_RING = 6,     /* its cpu had no ring (it could not be made), counted by the producer */
-    SHMLOG_LOSS_UNREGISTERED = 7, /* its call site did not fit the site table, counted by the producer */
-    SHMLOG_LOSS_REASON_MAX = 7,
+enum shm_loss_reason {
+    SHM_LOSS_DROPPED = 1,     /* ring full, counted by the producer */
+    SHM_LOSS_DEAD_WRITER = 2, /* reserved and never committed by a process now gone */
+    SHM_LOSS_OVERWRITTEN = 3, /* flight-recorder mode overtook the reader */
+    SHM_LOSS_CORRUPT = 4,     /* a committed record failed validation */
+    SHM_LOSS_UNREADABLE = 5,  /* a file frame that could not be decoded */
+    SHM_LOSS_NO_RING = 6,     /* its cpu had no ring (it could not be made), counted by the producer */
+    SHM_LOSS_UNREGISTERED = 7, /* its call site did not fit the site table, counted by the producer */
+    SHM_LOSS_REASON_MAX = 7,
 };
 
-enum shmlog_read_status {
-    SHMLOG_READ_RECORD = 0,  /* *out holds the next record; out->pos is its position */
-    SHMLOG_READ_EMPTY = 1,   /* *pos reached the reserve head */
-    SHMLOG_READ_PENDING = 2, /* the slot at *pos is reserved, not yet committed */
-    SHMLOG_READ_LOSS = 3,    /* positions were skipped: *loss says which and why */
+enum shm_read_status {
+    SHM_READ_RECORD = 0,  /* *out holds the next record; out->pos is its position */
+    SHM_READ_EMPTY = 1,   /* *pos reached the reserve head */
+    SHM_READ_PENDING = 2, /* the slot at *pos is reserved, not yet committed */
+    SHM_READ_LOSS = 3,    /* positions were skipped: *loss says which and why */
 };
 
-struct shmlog_loss {
+struct shm_loss {
     uint64_t first_pos;      /* first skipped position */
     uint64_t positions;      /* slots skipped */
     uint64_t records;        /* records lost (1 per uncommitted or corrupt record) */
-    uint32_t reason;         /* enum shmlog_loss_reason */
+    uint32_t reason;         /* enum shm_loss_reason */
 };
 
 /* Reads the next record at *pos and advances *pos past it. PAD records are
  * skipped silently. writer_dead: the owning process is gone, so an uncommitted
  * slot will never be committed and is skipped as a loss. Never writes to the
  * ring. */
-int shmlog_ring_next(const struct shmlog_ring_view *v, uint64_t *pos, struct shmlog_rec *out,
-                     int writer_dead, struct shmlog_loss *loss);
+int shm_ring_next(const struct shm_ring_view *v, uint64_t *pos, struct shm_copied_record *out,
+                     int writer_dead, struct shm_loss *loss);
 /* The fast way through a ring: copies the run of committed records at *pos
  * to out slot for slot (a record of n slots takes n entries: its head slot,
  * then its continuation slots as struct shmlog_cont), checked as
- * shmlog_ring_next checks them, and advances *pos past them. Returns the
+ * shm_ring_next checks them, and advances *pos past them. Returns the
  * slots copied, at most max, whole records only. It stops at a slot not yet
- * committed, a pad and anything it would not trust, which shmlog_ring_next
+ * committed, a pad and anything it would not trust, which shm_ring_next
  * then reads; returns 0 at once for an OVERWRITE ring. head: the reserve head
  * the caller last read, which bounds only how far ahead slots are
  * prefetched. */
-size_t shmlog_ring_take(const struct shmlog_ring_view *v, uint64_t *pos, uint64_t head, struct shmlog_record *out,
+size_t shm_ring_take(const struct shm_ring_view *v, uint64_t *pos, uint64_t head, struct shmlog_record *out,
                         size_t max);
 /* The payload of a record whose nslots slots lie one after the other from
- * head, as in a ring or in what shmlog_ring_take copied: the head slot's
+ * head, as in a ring or in what shm_ring_take copied: the head slot's
  * bytes, then each continuation slot's, into dst (SHMLOG_MAX_PAYLOAD bytes
  * for a record of the most slots). Returns its length. */
-static inline size_t shmlog_record_payload(uint8_t *dst, const struct shmlog_record *head, unsigned nslots)
+static inline size_t shm_record_payload(uint8_t *dst, const struct shmlog_record *head, unsigned nslots)
 {
     memcpy(dst, head->payload, SHMLOG_HEAD_PAYLOAD);
     for (unsigned i = 1; i < nslots; i++)
@@ -222,22 +222,22 @@ static inline size_t shmlog_record_payload(uint8_t *dst, const struct shmlog_rec
  * another core, it would otherwise keep a record waiting for its line. Never
  * past head, the reserve head last read: a slot about to be written would be
  * pulled away from its producer, who would then wait for it back. */
-#define SHMLOG_PREFETCH_SLOTS 16u
-static inline void shmlog_ring_prefetch(const struct shmlog_ring_view *v, uint64_t pos, uint64_t head)
+#define SHM_PREFETCH_SLOTS 16u
+static inline void shm_ring_prefetch(const struct shm_ring_view *v, uint64_t pos, uint64_t head)
 {
-    uint64_t ahead = pos + SHMLOG_PREFETCH_SLOTS;
+    uint64_t ahead = pos + SHM_PREFETCH_SLOTS;
     if ((int64_t)(head - ahead) > 0)
         __builtin_prefetch(v->slots + ((ahead & v->mask) << 6));
 }
 /* The collector's release: slots below pos may be reused by producers. */
-void shmlog_ring_release(const struct shmlog_ring_view *v, uint64_t pos);
+void shm_ring_release(const struct shm_ring_view *v, uint64_t pos);
 /* Current counters, read with the right ordering. */
-uint64_t shmlog_ring_head(const struct shmlog_ring_view *v);
-uint64_t shmlog_ring_tail(const struct shmlog_ring_view *v);
-uint64_t shmlog_ring_dropped(const struct shmlog_ring_view *v);
+uint64_t shm_ring_head(const struct shm_ring_view *v);
+uint64_t shm_ring_tail(const struct shm_ring_view *v);
+uint64_t shm_ring_dropped(const struct shm_ring_view *v);
 /* Slots in use between a tail and a head read from v: what producers cannot
  * reserve. At most v->cap, whatever a hostile head says. */
-static inline uint64_t shmlog_ring_used(const struct shmlog_ring_view *v, uint64_t head, uint64_t tail)
+static inline uint64_t shm_ring_used(const struct shm_ring_view *v, uint64_t head, uint64_t tail)
 {
     return head - tail > v->cap ? v->cap : head - tail;
 }
@@ -245,28 +245,28 @@ static inline uint64_t shmlog_ring_used(const struct shmlog_ring_view *v, uint64
 /* ---- segments that shrink under the mapping ----
  *
  * A writer that truncates its segment file makes the next access to the lost
- * pages raise SIGBUS. A reader points shmlog_bus_guard at a sigjmp_buf of its
+ * pages raise SIGBUS. A reader points shm_bus_guard at a sigjmp_buf of its
  * own (sigsetjmp(jb, 0)) while it touches shared memory, and NULL after: the
  * fault then returns there instead of killing the process. The handler runs
  * with SA_NODEFER, so the jump need not restore the signal mask (saving it
  * would cost a syscall per access window). */
-extern sigjmp_buf *volatile shmlog_bus_guard;
+extern sigjmp_buf *volatile shm_bus_guard;
 /* Installs the SIGBUS handler. 0 or -errno. */
-int shmlog_bus_guard_install(void);
+int shm_bus_guard_install(void);
 
 /* ---- processes ---- */
 
 /* 1 if pid runs and is the same process (start time matches), else 0. Only
- * for a pid of our own pid namespace: liveness is shmlog_meta_holder's. */
-int shmlog_proc_alive(uint32_t pid, uint64_t proc_start);
+ * for a pid of our own pid namespace: liveness is shm_meta_holder's. */
+int shm_proc_alive(uint32_t pid, uint64_t proc_start);
 /* starttime (field 22) of /proc/<pid>/stat, the proc_start of segment
  * headers: with the pid it names a process across pid reuse. 0 when the
  * process does not exist. */
-uint64_t shmlog_proc_start_time(uint32_t pid);
+uint64_t shm_proc_start_time(uint32_t pid);
 /* Maps every page of [addr, addr + bytes) into this process now, each read
  * (write 0) or rewritten with its own value (write 1) once: memory a loop is
  * about to touch for the first time, faulted in before it is timed. */
-void shmlog_prefault(void *addr, size_t bytes, int write);
+void shm_prefault(void *addr, size_t bytes, int write);
 
 /* Who runs the process of a meta segment. Every producer holds write locks
  * on its meta segment from shmlog_init to shmlog_shutdown or its end, and the
@@ -275,22 +275,22 @@ void shmlog_prefault(void *addr, size_t bytes, int write);
  * process sees it (0 when unknown: a pid namespace we cannot see, or a
  * process that closed another descriptor of the file), or -1 when no process
  * holds it: the producer shut down or is gone. */
-long shmlog_meta_holder(const struct shmlog_seg *meta);
+long shm_meta_holder(const struct shm_seg *meta);
 
 /* ---- directories ---- */
 
 /* The directories segments may be in when none is given: $SHMLOG_DIR alone if
  * set, else <hugetlbfs>/shmlog (when mounted) and /dev/shm/shmlog. Returns how
  * many were written to dirs. */
-int shmlog_default_dirs(char dirs[][4096], int max);
+int shm_default_dirs(char dirs[][4096], int max);
 
 /* Parses "<app>-<pid>[.<tag>].meta" / "<app>-<pid>-cpu<N>[.<tag>].ring",
  * where a tag is 16 lowercase hex digits. 0 on match. */
-int shmlog_parse_seg_name(const char *name, unsigned *kind, char *app, size_t app_cap, uint32_t *pid,
+int shm_parse_seg_name(const char *name, unsigned *kind, char *app, size_t app_cap, uint32_t *pid,
                           uint32_t *cpu);
 
 #ifdef __cplusplus
 }
 #endif
 
-#endif /* SHMLOG_READER_H */
+#endif /* SHM_READER_H */

@@ -33,7 +33,7 @@
  * uid, pid, start time and 128-bit random instance match its own. Files are
  * owned by their creator, so no other uid can make a ring that passes; the
  * instance (never in a name) tells apart two processes of one uid that had
- * the same pid. The rule is enforced in one place: shmlog_ring_belongs() in
+ * the same pid. The rule is enforced in one place: shm_ring_belongs() in
  * shm/reader.c.
  *
  * Positions are free-running 64-bit counters. A ring is full when head - tail >= cap.

@@ -1,4 +1,4 @@
-/* Description: the segment ABI: layout, what shmlog_seg_open refuses, ring position math at wrap-around, segment names. */
+/* Description: the segment ABI: layout, what shm_seg_open refuses, ring position math at wrap-around, segment names. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -187,12 +187,12 @@ static const char *meta_name(int pid_delta)
 /* Opens path and expects refusal with code and a reason containing why. */
 static void expect_refused(const char *path, int code, const char *why, const uid_t *uids, size_t n_uids)
 {
-    struct shmlog_seg seg;
+    struct shm_seg seg;
     char err[512] = "";
-    struct shmlog_accept acc = {.uids = uids, .n_uids = n_uids};
-    int rc = shmlog_seg_open(&seg, path, 0, uids ? &acc : NULL, err, sizeof err);
+    struct shm_accept acc = {.uids = uids, .n_uids = n_uids};
+    int rc = shm_seg_open(&seg, path, 0, uids ? &acc : NULL, err, sizeof err);
     if (rc == 0)
-        shmlog_seg_close(&seg);
+        shm_seg_close(&seg);
     cr_assert_eq(rc, code, "%s: got %d (%s), expected %d (%s)", path, rc, err, code, why);
     cr_assert(strstr(err, why) != NULL, "reason '%s' should mention '%s'", err, why);
     cr_assert(strstr(err, path) != NULL, "reason '%s' should name the file", err);
@@ -202,10 +202,10 @@ static void expect_refused(const char *path, int code, const char *why, const ui
 Test(seg_open, accepts_the_real_segments_and_copies_the_header, .init = producer_up, .fini = producer_down,
      .timeout = 20)
 {
-    struct shmlog_seg seg;
+    struct shm_seg seg;
     char err[512] = "";
     struct stat st;
-    cr_assert_eq(shmlog_seg_open(&seg, meta_path, 0, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(shm_seg_open(&seg, meta_path, 0, NULL, err, sizeof err), 0, "%s", err);
     cr_assert_eq(stat(meta_path, &st), 0);
     cr_expect_eq(seg.bytes, (size_t)st.st_size);
     cr_expect_eq(seg.hdr.magic, SHMLOG_MAGIC_META);
@@ -216,8 +216,8 @@ Test(seg_open, accepts_the_real_segments_and_copies_the_header, .init = producer
     cr_expect_eq(seg.hdr.segment_bytes, (uint64_t)st.st_size);
     cr_expect_eq(seg.hdr.pid, (uint32_t)getpid());
     cr_expect_eq(seg.hdr.uid, (uint32_t)getuid());
-    cr_expect_eq(shmlog_proc_alive(seg.hdr.pid, seg.hdr.proc_start), 1, "proc_start names this process");
-    cr_expect_eq(shmlog_proc_alive(seg.hdr.pid, seg.hdr.proc_start + 1), 0, "another start time: pid reuse");
+    cr_expect_eq(shm_proc_alive(seg.hdr.pid, seg.hdr.proc_start), 1, "proc_start names this process");
+    cr_expect_eq(shm_proc_alive(seg.hdr.pid, seg.hdr.proc_start + 1), 0, "another start time: pid reuse");
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
@@ -229,16 +229,16 @@ Test(seg_open, accepts_the_real_segments_and_copies_the_header, .init = producer
     pid_t child = fork();
     cr_assert_geq(child, 0);
     if (child == 0) {
-        struct shmlog_seg again;
-        _exit(shmlog_seg_open(&again, meta_path, 0, NULL, err, sizeof err) == 0 &&
-                      shmlog_meta_holder(&again) == (long)getppid() ? 0 : 1);
+        struct shm_seg again;
+        _exit(shm_seg_open(&again, meta_path, 0, NULL, err, sizeof err) == 0 &&
+                      shm_meta_holder(&again) == (long)getppid() ? 0 : 1);
     }
     int status = 0;
     cr_assert_eq(waitpid(child, &status, 0), child);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the producer holds its meta segment's lock");
 
-    struct shmlog_proc_info info;
-    cr_assert_eq(shmlog_meta_info(&seg, &info, err, sizeof err), 0, "%s", err);
+    struct shm_proc_info info;
+    cr_assert_eq(shm_meta_info(&seg, &info, err, sizeof err), 0, "%s", err);
     const struct shmlog_meta *m = (const struct shmlog_meta *)seg.addr;
     cr_expect_str_eq(info.app, "abi");
     cr_expect_eq(m->sites_offset, SHMLOG_META_HEADER_BYTES);
@@ -247,19 +247,19 @@ Test(seg_open, accepts_the_real_segments_and_copies_the_header, .init = producer
     cr_expect_eq(m->level, SHMLOG_LEVEL_INFO);
     cr_expect_eq(m->ring_records, 1024);
     cr_expect_eq(m->default_policy, SHMLOG_DROP);
-    shmlog_seg_close(&seg);
+    shm_seg_close(&seg);
 
-    cr_assert_eq(shmlog_seg_open(&seg, ring_path, 0, NULL, err, sizeof err), 0, "%s", err);
-    struct shmlog_ring_view v;
-    cr_assert_eq(shmlog_ring_view_init(&v, &seg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(shm_seg_open(&seg, ring_path, 0, NULL, err, sizeof err), 0, "%s", err);
+    struct shm_ring_view v;
+    cr_assert_eq(shm_ring_view_init(&v, &seg, err, sizeof err), 0, "%s", err);
     cr_expect_eq(seg.hdr.magic, SHMLOG_MAGIC_RING);
     cr_expect_eq(seg.hdr.header_bytes, SHMLOG_RING_HEADER_BYTES);
     cr_expect_eq(v.cap, 1024);
     cr_expect_eq(v.cpu, 0);
     cr_expect_eq(seg.bytes, SHMLOG_RING_HEADER_BYTES + 1024 * 64, "4 KiB pages: header + slots exactly");
-    cr_expect_eq(shmlog_ring_head(&v), 0);
-    cr_expect_eq(shmlog_ring_tail(&v), 0);
-    shmlog_seg_close(&seg);
+    cr_expect_eq(shm_ring_head(&v), 0);
+    cr_expect_eq(shm_ring_tail(&v), 0);
+    shm_seg_close(&seg);
 }
 
 Test(seg_open, refuses_tampered_headers, .init = producer_up, .fini = producer_down, .timeout = 20)
@@ -381,13 +381,13 @@ Test(seg_open, refuses_other_owners, .init = producer_up, .fini = producer_down,
     expect_refused(p, -EINVAL, "uid in the header", &nobody, 1);
     /* allowed owner and a consistent header: accepted */
     patch_u32(p, offsetof(struct shmlog_seg_header, uid), 65534);
-    struct shmlog_seg seg;
+    struct shm_seg seg;
     char err[512] = "";
     uid_t both[2] = {ours, nobody};
-    struct shmlog_accept acc = {.uids = both, .n_uids = 2};
-    cr_assert_eq(shmlog_seg_open(&seg, p, 0, &acc, err, sizeof err), 0, "%s", err);
+    struct shm_accept acc = {.uids = both, .n_uids = 2};
+    cr_assert_eq(shm_seg_open(&seg, p, 0, &acc, err, sizeof err), 0, "%s", err);
     cr_expect_eq(seg.hdr.uid, 65534);
-    shmlog_seg_close(&seg);
+    shm_seg_close(&seg);
 }
 
 /* ==== Ring positions: padding at the ring end, laps, 64-bit wrap ==== */
@@ -422,7 +422,7 @@ static void fill_string(char *s, size_t len, uint32_t seq)
 
 static unsigned slots_of_seq(uint32_t seq) { return 1 + (seq * 5 + seq / 8) % SHMLOG_MAX_SLOTS; }
 
-static int check_lap_record(const struct shmlog_rec *rec, const struct shmlog_ring_view *v, void *ctx)
+static int check_lap_record(const struct shm_copied_record *rec, const struct shm_ring_view *v, void *ctx)
 {
     struct lap_check *c = ctx;
     uint32_t seq = c->expect_seq++;
@@ -468,7 +468,7 @@ static void run_laps(uint64_t start, uint32_t records)
     char err[512] = "";
     cr_assert_eq(tu_proc_open(&p, dir, "abi", (uint32_t)getpid(), 1, err, sizeof err), 0, "%s", err);
     cr_assert_eq(p.nrings, 1);
-    struct shmlog_ring_view *v = &p.ring[0];
+    struct shm_ring_view *v = &p.ring[0];
     /* Nothing was written yet: move every cursor to start, as if the ring had
      * already carried that many positions. */
     v->hdr->head = start;
@@ -487,19 +487,19 @@ static void run_laps(uint64_t start, uint32_t records)
         SHMLOG_INFO("seq=%u s=%s", seq, s);
         if (seq % 64 == 63 || seq + 1 == records) {
             int st = tu_drain(v, &pos, 0, check_lap_record, &c, &stats);
-            cr_assert_eq(st, SHMLOG_READ_EMPTY, "after seq %u: %s (status %d)", seq, c.why, st);
-            shmlog_ring_release(v, pos);
+            cr_assert_eq(st, SHM_READ_EMPTY, "after seq %u: %s (status %d)", seq, c.why, st);
+            shm_ring_release(v, pos);
         }
     }
     cr_expect_eq(stats.records, records, "every record decoded once: %llu records, head %llu, tail %llu, read to %llu, dropped %llu",
-                 (unsigned long long)stats.records, (unsigned long long)shmlog_ring_head(v),
-                 (unsigned long long)shmlog_ring_tail(v), (unsigned long long)pos,
-                 (unsigned long long)shmlog_ring_dropped(v));
+                 (unsigned long long)stats.records, (unsigned long long)shm_ring_head(v),
+                 (unsigned long long)shm_ring_tail(v), (unsigned long long)pos,
+                 (unsigned long long)shm_ring_dropped(v));
     cr_expect_eq(stats.loss_events, 0);
     cr_expect_eq(c.expect_seq, records);
     cr_expect_eq(pos, c.expect_pos);
-    cr_expect_eq(shmlog_ring_head(v), c.expect_pos, "head is right after the last record");
-    cr_expect_eq(shmlog_ring_dropped(v), 0);
+    cr_expect_eq(shm_ring_head(v), c.expect_pos, "head is right after the last record");
+    cr_expect_eq(shm_ring_dropped(v), 0);
     uint64_t laps = (c.expect_pos - start) / c.cap;
     cr_expect_geq(c.pads, laps / 2, "%u pads in %llu laps: most records do not end at the ring end", c.pads,
                   (unsigned long long)laps);
@@ -559,7 +559,7 @@ Test(names, parse_seg_name, .timeout = 10)
         unsigned kind = 99;
         char app[SHMLOG_APP_BYTES] = "untouched";
         uint32_t pid = 0, cpu = 0;
-        int rc = shmlog_parse_seg_name(c->name, &kind, app, sizeof app, &pid, &cpu);
+        int rc = shm_parse_seg_name(c->name, &kind, app, sizeof app, &pid, &cpu);
         cr_expect_eq(rc == 0, c->ok, "'%s': rc %d", c->name, rc);
         if (rc == 0 && c->ok) {
             cr_expect_eq(kind, c->kind, "'%s' kind", c->name);
@@ -572,7 +572,7 @@ Test(names, parse_seg_name, .timeout = 10)
     unsigned kind;
     char small[6];
     uint32_t pid, cpu;
-    cr_expect_eq(shmlog_parse_seg_name("abcde-7.meta", &kind, small, sizeof small, &pid, &cpu), 0);
+    cr_expect_eq(shm_parse_seg_name("abcde-7.meta", &kind, small, sizeof small, &pid, &cpu), 0);
     cr_expect_str_eq(small, "abcde");
-    cr_expect_neq(shmlog_parse_seg_name("abcdef-7.meta", &kind, small, sizeof small, &pid, &cpu), 0);
+    cr_expect_neq(shm_parse_seg_name("abcdef-7.meta", &kind, small, sizeof small, &pid, &cpu), 0);
 }

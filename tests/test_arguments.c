@@ -54,7 +54,7 @@ static uint64_t bits_of_float(float f)
 struct rt {
     char path[300];
     struct tu_file f;
-    struct shmlog_rec *want;
+    struct shm_copied_record *want;
     size_t *used;
     size_t n, cap;
     uint64_t pos, tsc;
@@ -63,12 +63,12 @@ struct rt {
     size_t came_raw; /* records that came back with all their slots' bytes (stored raw) */
 };
 
-static void rt_open(struct rt *t, const char *name, const struct shmlog_site_info *sites, unsigned nsites)
+static void rt_open(struct rt *t, const char *name, const struct shm_site *sites, unsigned nsites)
 {
     memset(t, 0, sizeof(*t));
     snprintf(t->path, sizeof(t->path), "%s/%s.shlog", dir, name);
     tu_file_open(&t->f, t->path, 1);
-    struct shmlog_proc_info pi;
+    struct shm_proc_info pi;
     tu_proc_info(&pi, 77, 1);
     cr_assert_eq(shlog_enc_process(t->f.enc, 1, &pi), 0);
     for (unsigned i = 0; i < nsites; i++)
@@ -78,7 +78,7 @@ static void rt_open(struct rt *t, const char *name, const struct shmlog_site_inf
 
 /* Appends r (payload filled, used bytes of it meant) to the batch, opening
  * one when needed; batch_records > 0 ends the batch every that many. */
-static void rt_add(struct rt *t, struct shmlog_rec *r, size_t used, size_t batch_records)
+static void rt_add(struct rt *t, struct shm_copied_record *r, size_t used, size_t batch_records)
 {
     if (!t->batch_open) {
         cr_assert_eq(shlog_enc_batch_begin(t->f.enc, 1, 3), 0);
@@ -120,7 +120,7 @@ static uint64_t rt_check(struct rt *t)
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     cr_assert_eq(got.n, t->n);
     for (size_t i = 0; i < t->n; i++) {
-        const struct shmlog_rec *g = &got.recs[i], *w = &t->want[i];
+        const struct shm_copied_record *g = &got.recs[i], *w = &t->want[i];
         cr_assert_eq(g->pos, w->pos, "record %zu", i);
         cr_assert_eq(g->tsc, w->tsc, "record %zu", i);
         cr_assert_eq(g->site, w->site, "record %zu", i);
@@ -196,7 +196,7 @@ static double mixed_double(unsigned i)
  * with the context's state changing under it (decimal, raw, scale up). */
 Test(format_roundtrip, doubles_and_floats_come_back_bit_for_bit)
 {
-    struct shmlog_site_info s[3];
+    struct shm_site s[3];
     tu_site(&s[0], 0, "a=%f b=%f", SHMLOG_ARG_F64, SHMLOG_ARG_F64, 0);
     tu_site(&s[1], 1, "sym=%s px=%f f=%f", SHMLOG_ARG_STR, SHMLOG_ARG_F64, SHMLOG_ARG_F32, 0);
     tu_site(&s[2], 2, "f=%f g=%f", SHMLOG_ARG_F32, SHMLOG_ARG_F32, 0);
@@ -204,7 +204,7 @@ Test(format_roundtrip, doubles_and_floats_come_back_bit_for_bit)
     rt_open(&t, "doubles", s, 3);
     static const char *const syms[] = {"AAPL", "MSFT", "ES", "EURUSD"};
     for (unsigned i = 0; i < 60000; i++) {
-        struct shmlog_rec r = {0};
+        struct shm_copied_record r = {0};
         uint64_t v[3] = {0};
         const char *str[1] = {syms[rnd() % 4]};
         r.site = (uint32_t)(rnd() % 3);
@@ -226,11 +226,11 @@ Test(format_roundtrip, doubles_and_floats_come_back_bit_for_bit)
     /* All specials in a row, in each context, twice (the second time the
      * context holds the value before). */
     for (unsigned k = 0; k < 2 * 18; k++) {
-        struct shmlog_rec r = {0};
+        struct shm_copied_record r = {0};
         uint64_t v[3] = {bits_of(special_double(k)), bits_of(special_double(k + 1)), 0};
         r.site = 0;
         rt_add(&t, &r, tu_payload(&r, &s[0], v, NULL), 0);
-        struct shmlog_rec q = {0};
+        struct shm_copied_record q = {0};
         uint64_t w[3] = {0, bits_of(special_double(k)), bits_of_float((float)special_double(k))};
         const char *str[1] = {"AAPL"};
         q.site = 1;
@@ -243,7 +243,7 @@ Test(format_roundtrip, doubles_and_floats_come_back_bit_for_bit)
  * empty ones, truncated ones, bytes of every value. */
 Test(format_roundtrip, strings_come_back_from_tables_and_literals)
 {
-    struct shmlog_site_info s[2];
+    struct shm_site s[2];
     tu_site(&s[0], 0, "k=%s v=%d w=%s", SHMLOG_ARG_STR, SHMLOG_ARG_I32, SHMLOG_ARG_STR, 0);
     tu_site(&s[1], 1, "x=%lu y=%s", SHMLOG_ARG_U64, SHMLOG_ARG_STR, 0);
     struct rt t;
@@ -256,7 +256,7 @@ Test(format_roundtrip, strings_come_back_from_tables_and_literals)
         pool[k][n] = '\0';
     }
     for (unsigned i = 0; i < 40000; i++) {
-        struct shmlog_rec r = {0};
+        struct shm_copied_record r = {0};
         unsigned spread = i < 20000 ? 6 : 20; /* fits the table, then evicts */
         const char *str[2] = {pool[rnd() % spread], pool[rnd() % spread]};
         uint64_t v[3] = {0, (uint64_t)(uint32_t)(int32_t)(rnd() % 200 - 100), 0};
@@ -281,13 +281,13 @@ Test(format_roundtrip, strings_come_back_from_tables_and_literals)
  * slot counts and bytes. */
 Test(format_roundtrip, slot_counts_and_raw_payloads_survive)
 {
-    struct shmlog_site_info s[2];
+    struct shm_site s[2];
     tu_site(&s[0], 0, "n=%d", SHMLOG_ARG_I32, 0);
     tu_site(&s[1], 1, "s=%s", SHMLOG_ARG_STR, 0);
     struct rt t;
     rt_open(&t, "slots", s, 2);
     for (unsigned i = 0; i < 5000; i++) {
-        struct shmlog_rec r = {0};
+        struct shm_copied_record r = {0};
         uint64_t v[1] = {i};
         r.site = 0;
         size_t used = tu_payload(&r, &s[0], v, NULL);
@@ -312,7 +312,7 @@ Test(format_roundtrip, slot_counts_and_raw_payloads_survive)
  * arithmetic on prices can make). Returns bytes per record on disk. */
 static double tick_file(const char *name, int off_grid)
 {
-    struct shmlog_site_info s[1];
+    struct shm_site s[1];
     tu_site(&s[0], 0, "tick sym=%s bid=%.2f ask=%.2f id=%lu", SHMLOG_ARG_STR, SHMLOG_ARG_F64, SHMLOG_ARG_F64,
             SHMLOG_ARG_U64, 0);
     struct rt t;
@@ -325,7 +325,7 @@ static double tick_file(const char *name, int off_grid)
     for (unsigned i = 0; i < N; i++) {
         unsigned k = (unsigned)(rnd() % 6);
         bid[k] += (int64_t)(rnd() % 3) - 1;
-        struct shmlog_rec r = {0};
+        struct shm_copied_record r = {0};
         const char *str[1] = {syms[k]};
         uint64_t v[4] = {0, bits_of(grid_price(bid[k], 2)) + (uint64_t)off_grid,
                          bits_of(grid_price(bid[k] + 1, 2)) + (uint64_t)off_grid, 1000000 + i};
@@ -349,7 +349,7 @@ Test(format_roundtrip, decimal_prices_take_less_room_than_raw_doubles)
 Test(format_roundtrip, sites_past_the_table_bound_come_back_raw)
 {
     enum { NSITES = 9000 }; /* 16 strings each: 407 table units, the bound (2 Mi units) past 5152 sites */
-    static struct shmlog_site_info s[NSITES];
+    static struct shm_site s[NSITES];
     for (uint32_t k = 0; k < NSITES; k++) {
         tu_site(&s[k], k, "%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s", SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR,
                 SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR, SHMLOG_ARG_STR,
@@ -361,7 +361,7 @@ Test(format_roundtrip, sites_past_the_table_bound_come_back_raw)
     static const char *const words[] = {"a", "bb", "ccc", "dddd"};
     for (unsigned pass = 0; pass < 2; pass++) {
         for (uint32_t k = 0; k < NSITES; k += 1 + pass * 7) {
-            struct shmlog_rec r = {0};
+            struct shm_copied_record r = {0};
             const char *str[16];
             for (int j = 0; j < 16; j++)
                 str[j] = words[(k + (unsigned)j) % 4];
@@ -373,10 +373,10 @@ Test(format_roundtrip, sites_past_the_table_bound_come_back_raw)
     cr_assert(t.came_raw > 0 && t.came_raw < t.n, "%zu of %zu records stored raw", t.came_raw, t.n);
 }
 
-/* A record as shmlog_ring_take copies it, slot for slot into slots (returns
- * how many it takes), and the shmlog_rec of the same record for
+/* A record as shm_ring_take copies it, slot for slot into slots (returns
+ * how many it takes), and the shm_copied_record of the same record for
  * shlog_enc_record. pool: short strings; long: a string of up to 300 bytes. */
-static unsigned slots_and_rec(struct shmlog_record *slots, struct shmlog_rec *rec, const struct shmlog_site_info *sites,
+static unsigned slots_and_rec(struct shmlog_record *slots, struct shm_copied_record *rec, const struct shm_site *sites,
                               unsigned nsites, char pool[][16], const char *long_str, uint64_t pos, uint64_t *tsc)
 {
     memset(rec, 0, sizeof(*rec));
@@ -437,7 +437,7 @@ static unsigned slots_and_rec(struct shmlog_record *slots, struct shmlog_rec *re
 Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
 {
     enum { NSITES = 6, RECORDS = 150000, RUN_MAX = 700 };
-    struct shmlog_site_info s[NSITES];
+    struct shm_site s[NSITES];
     tu_site(&s[0], 0, "a=%lu b=%f c=%d", SHMLOG_ARG_U64, SHMLOG_ARG_F64, SHMLOG_ARG_I32, 0);
     tu_site(&s[1], 1, "k=%s v=%f n=%u", SHMLOG_ARG_STR, SHMLOG_ARG_F64, SHMLOG_ARG_U32, 0); /* keyed contexts */
     tu_site(&s[2], 2, "s=%s t=%s", SHMLOG_ARG_STR, SHMLOG_ARG_STR, 0);
@@ -452,7 +452,7 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
         long_str[i] = (char)('a' + i % 26);
     char path[2][300];
     struct tu_file f[2]; /* 0: shlog_enc_record, 1: shlog_enc_slots */
-    struct shmlog_proc_info pi;
+    struct shm_proc_info pi;
     tu_proc_info(&pi, 77, 1);
     for (int k = 0; k < 2; k++) {
         snprintf(path[k], sizeof path[k], "%s/%s.shlog", dir, k ? "slots" : "records");
@@ -463,7 +463,7 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
         cr_assert_eq(shlog_enc_batch_begin(f[k].enc, 1, 3), 0);
     }
     static struct shmlog_record slots[RUN_MAX * SHMLOG_MAX_SLOTS];
-    static struct shmlog_rec want[RECORDS];
+    static struct shm_copied_record want[RECORDS];
     uint64_t pos = 1ull << 33, tsc = 1ull << 40;
     size_t n = 0, full = 0, multi = 0;
     while (n < RECORDS) {
@@ -535,7 +535,7 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     cr_assert_eq(got.n, RECORDS);
     for (size_t i = 0; i < RECORDS; i++) {
-        const struct shmlog_rec *g = &got.recs[i], *w = &want[i];
+        const struct shm_copied_record *g = &got.recs[i], *w = &want[i];
         cr_assert(g->pos == w->pos && g->tsc == w->tsc && g->site == w->site && g->tid == w->tid &&
                       g->level == w->level && g->category == w->category && g->flags == w->flags &&
                       g->nslots == w->nslots,
@@ -597,9 +597,9 @@ Test(format_roundtrip, other_versions_are_refused_with_one_message)
 
 /* ==== format_render ==== */
 
-static char line[SHMLOG_RENDER_LINE_MAX], msg[SHMLOG_RENDER_LINE_MAX], want[SHMLOG_RENDER_LINE_MAX];
+static char line[RENDER_LINE_MAX], msg[RENDER_LINE_MAX], want[RENDER_LINE_MAX];
 
-static void make_site(struct shmlog_site_info *s, const char *fmt, unsigned nargs, const uint8_t *types)
+static void make_site(struct shm_site *s, const char *fmt, unsigned nargs, const uint8_t *types)
 {
     memset(s, 0, sizeof(*s));
     snprintf(s->fmt, sizeof(s->fmt), "%s", fmt);
@@ -614,35 +614,35 @@ static void make_site(struct shmlog_site_info *s, const char *fmt, unsigned narg
 }
 
 /* Renders rec of site prepared, and checks the message against
- * shmlog_format and the fields against shmlog_json_fields. */
-static void check_record(const struct shmlog_site_info *site, const struct shmlog_rec *rec)
+ * render_format and the fields against render_json_fields. */
+static void check_record(const struct shm_site *site, const struct shm_copied_record *rec)
 {
-    struct shmlog_site_render *sr = shmlog_site_render_new(site, "app", "host", 42);
+    struct render_site *sr = render_site_new(site, "app", "host", 42);
     cr_assert_not_null(sr);
-    struct shmlog_arg args[SHMLOG_MAX_ARGS];
-    int nargs = shmlog_decode_args(site, rec->payload, rec->payload_len, args);
+    struct render_arg args[SHMLOG_MAX_ARGS];
+    int nargs = render_decode_args(site, rec->payload, rec->payload_len, args);
     cr_assert_eq(nargs, site->nargs);
 
-    struct shmlog_buf b;
-    shmlog_buf_init(&b, msg, sizeof(msg) - 1);
-    cr_assert_eq(shmlog_render_prepared_msg(sr, rec, &b), 0);
+    struct render_buf b;
+    render_buf_init(&b, msg, sizeof(msg) - 1);
+    cr_assert_eq(render_prepared_msg(sr, rec, &b), 0);
     msg[b.len] = '\0';
-    shmlog_buf_init(&b, want, sizeof(want) - 1);
-    shmlog_format(site->fmt, args, nargs, &b);
+    render_buf_init(&b, want, sizeof(want) - 1);
+    render_format(site->fmt, args, nargs, &b);
     want[b.len] = '\0';
     cr_assert_str_eq(msg, want, "format \"%s\": prepared \"%s\", general \"%s\"", site->fmt, msg, want);
 
-    shmlog_buf_init(&b, line, sizeof(line) - 1);
-    cr_assert_eq(shmlog_render_prepared(sr, rec, 1, 1700000000123456789ull, 1, &b), 0);
+    render_buf_init(&b, line, sizeof(line) - 1);
+    cr_assert_eq(render_prepared(sr, rec, 1, 1700000000123456789ull, 1, &b), 0);
     line[b.len] = '\0';
-    shmlog_buf_init(&b, want, sizeof(want) - 1);
-    shmlog_buf_puts(&b, ",\"fields\":");
-    shmlog_json_fields(site->fmt, args, nargs, &b);
-    shmlog_buf_putc(&b, '}');
+    render_buf_init(&b, want, sizeof(want) - 1);
+    render_buf_puts(&b, ",\"fields\":");
+    render_json_fields(site->fmt, args, nargs, &b);
+    render_buf_putc(&b, '}');
     want[b.len] = '\0';
     if (!strstr(line, want))
         cr_assert_fail("format \"%s\": fields %s not in\n%s", site->fmt, want, line);
-    shmlog_site_render_free(sr);
+    render_site_free(sr);
 }
 
 static size_t put_value(uint8_t *p, unsigned type, uint64_t v)
@@ -667,7 +667,7 @@ Test(format_render, integer_and_char_conversions_match_the_general_path)
         uint8_t t[4];
         unsigned n = 1 + (unsigned)(rnd() % 4);
         size_t len = 0;
-        struct shmlog_rec rec;
+        struct shm_copied_record rec;
         memset(&rec, 0, sizeof(rec));
         size_t off = 0;
         for (unsigned i = 0; i < n; i++) {
@@ -680,7 +680,7 @@ Test(format_render, integer_and_char_conversions_match_the_general_path)
                 v = (uint64_t)-(int64_t)(rnd() % 1000); /* negative in every width */
             off += put_value(rec.payload + off, t[i], v);
         }
-        struct shmlog_site_info site;
+        struct shm_site site;
         make_site(&site, fmt, n, t);
         rec.payload_len = (uint16_t)off;
         rec.level = site.level;
@@ -712,12 +712,12 @@ Test(format_render, double_fields_from_the_message_digits_match_the_general_path
         }
         }
         uint8_t t[2] = {SHMLOG_ARG_F64, SHMLOG_ARG_I32};
-        struct shmlog_rec rec;
+        struct shm_copied_record rec;
         memset(&rec, 0, sizeof(rec));
         memcpy(rec.payload, &v, 8);
         put_value(rec.payload + 8, SHMLOG_ARG_I32, 7);
         rec.payload_len = 12;
-        struct shmlog_site_info site;
+        struct shm_site site;
         make_site(&site, fmt, 2, t);
         rec.level = site.level;
         rec.category = site.category;

@@ -709,10 +709,10 @@ Test(attribution, records_of_cpus_without_a_ring_reach_the_files_as_losses, .tim
     struct pid_view v = {.pid = (uint32_t)p.pid};
     read_all_for(env.out, &got, &v);
     cr_assert_eq(v.records, 0);
-    cr_assert_eq(got.lost[SHMLOG_LOSS_NO_RING], count, "no_ring losses in the files: %lu of %u",
-                 (unsigned long)got.lost[SHMLOG_LOSS_NO_RING], count);
+    cr_assert_eq(got.lost[SHM_LOSS_NO_RING], count, "no_ring losses in the files: %lu of %u",
+                 (unsigned long)got.lost[SHM_LOSS_NO_RING], count);
     for (int r = 0; r < 8; r++)
-        if (r != SHMLOG_LOSS_NO_RING)
+        if (r != SHM_LOSS_NO_RING)
             cr_assert_eq(got.lost[r], 0, "%lu records lost for reason %d", (unsigned long)got.lost[r], r);
     cr_assert_eq(v.exits, 1);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);

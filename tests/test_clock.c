@@ -13,136 +13,136 @@
 #define GHZ_Q16 (1000000000ull << 16) /* 1 tick a nanosecond */
 #define EPOCH 1800000000000000000ull
 
-static struct shmlog_clock_anchor anchor(uint64_t tsc, uint64_t ns, uint32_t flags)
+static struct shm_clock_anchor anchor(uint64_t tsc, uint64_t ns, uint32_t flags)
 {
-    return (struct shmlog_clock_anchor){.tsc = tsc, .ns = ns, .err_ns = 10, .flags = flags};
+    return (struct shm_clock_anchor){.tsc = tsc, .ns = ns, .err_ns = 10, .flags = flags};
 }
 
-static struct shmlog_clock_map *new_map(void)
+static struct shm_clock_map *new_map(void)
 {
-    struct shmlog_clock_map *m = calloc(1, sizeof(*m));
+    struct shm_clock_map *m = calloc(1, sizeof(*m));
     cr_assert(m);
     return m;
 }
 
 Test(clock_map, interpolates_between_the_anchors_around_a_tsc)
 {
-    struct shmlog_clock_map *m = new_map();
-    cr_assert_not(shmlog_clock_map_ready(m));
+    struct shm_clock_map *m = new_map();
+    cr_assert_not(shm_clock_map_ready(m));
     /* The wall clock ran 1000 ppm fast against the nominal rate between
      * these two: the map follows the anchors, not the rate. */
-    struct shmlog_clock_anchor a = anchor(1000000, EPOCH, 0), b = anchor(2001000, EPOCH + 1001000, 0);
-    shmlog_clock_map_add(m, &a, GHZ_Q16);
-    shmlog_clock_map_add(m, &b, 0);
-    cr_assert(shmlog_clock_map_ready(m));
-    cr_assert_eq(shmlog_clock_map_ns(m, 1000000), EPOCH);
-    cr_assert_eq(shmlog_clock_map_ns(m, 2001000), EPOCH + 1001000);
-    cr_assert_eq(shmlog_clock_map_ns(m, 1500500), EPOCH + 500500);
+    struct shm_clock_anchor a = anchor(1000000, EPOCH, 0), b = anchor(2001000, EPOCH + 1001000, 0);
+    shm_clock_map_add(m, &a, GHZ_Q16);
+    shm_clock_map_add(m, &b, 0);
+    cr_assert(shm_clock_map_ready(m));
+    cr_assert_eq(shm_clock_map_ns(m, 1000000), EPOCH);
+    cr_assert_eq(shm_clock_map_ns(m, 2001000), EPOCH + 1001000);
+    cr_assert_eq(shm_clock_map_ns(m, 1500500), EPOCH + 500500);
     /* Beyond the last anchor and before the first: at the rate. */
-    cr_assert_eq(shmlog_clock_map_ns(m, 3001000), EPOCH + 2001000);
-    cr_assert_eq(shmlog_clock_map_ns(m, 0), EPOCH - 1000000);
+    cr_assert_eq(shm_clock_map_ns(m, 3001000), EPOCH + 2001000);
+    cr_assert_eq(shm_clock_map_ns(m, 0), EPOCH - 1000000);
     free(m);
 }
 
 Test(clock_map, a_step_maps_the_records_before_the_next_anchor_on_the_old_clock)
 {
-    struct shmlog_clock_map *m = new_map();
-    struct shmlog_clock_anchor a = anchor(1000, EPOCH, 0);
+    struct shm_clock_map *m = new_map();
+    struct shm_clock_anchor a = anchor(1000, EPOCH, 0);
     /* 5 s forward between the two anchors, 1 ms of TSC apart. */
-    struct shmlog_clock_anchor b = anchor(1001000, EPOCH + 5001000000ull, SHMLOG_ANCHOR_STEPPED);
-    struct shmlog_clock_anchor c = anchor(2001000, EPOCH + 5002000000ull, 0);
-    shmlog_clock_map_add(m, &a, GHZ_Q16);
-    shmlog_clock_map_add(m, &b, 0);
-    shmlog_clock_map_add(m, &c, 0);
+    struct shm_clock_anchor b = anchor(1001000, EPOCH + 5001000000ull, SHM_ANCHOR_STEPPED);
+    struct shm_clock_anchor c = anchor(2001000, EPOCH + 5002000000ull, 0);
+    shm_clock_map_add(m, &a, GHZ_Q16);
+    shm_clock_map_add(m, &b, 0);
+    shm_clock_map_add(m, &c, 0);
     cr_assert_eq(m->steps, 1);
     /* Not smeared over the interval: the clock before the step ... */
-    cr_assert_eq(shmlog_clock_map_ns(m, 501000), EPOCH + 500000);
+    cr_assert_eq(shm_clock_map_ns(m, 501000), EPOCH + 500000);
     /* ... and after it, the new one. */
-    cr_assert_eq(shmlog_clock_map_ns(m, 1501000), EPOCH + 5001500000ull);
+    cr_assert_eq(shm_clock_map_ns(m, 1501000), EPOCH + 5001500000ull);
     free(m);
 }
 
 Test(clock_map, a_tsc_that_restarts_starts_the_map_afresh)
 {
-    struct shmlog_clock_map *m = new_map();
-    struct shmlog_clock_anchor a = anchor(50000000000ull, EPOCH, 0);
-    struct shmlog_clock_anchor b = anchor(50001000000ull, EPOCH + 1000000, 0);
-    shmlog_clock_map_add(m, &a, GHZ_Q16);
-    shmlog_clock_map_add(m, &b, 0);
+    struct shm_clock_map *m = new_map();
+    struct shm_clock_anchor a = anchor(50000000000ull, EPOCH, 0);
+    struct shm_clock_anchor b = anchor(50001000000ull, EPOCH + 1000000, 0);
+    shm_clock_map_add(m, &a, GHZ_Q16);
+    shm_clock_map_add(m, &b, 0);
     /* Resumed from suspend with the TSC counting from 0 again. */
-    struct shmlog_clock_anchor c = anchor(1000, EPOCH + 3600000000000ull, SHMLOG_ANCHOR_STEPPED);
-    shmlog_clock_map_add(m, &c, 0);
+    struct shm_clock_anchor c = anchor(1000, EPOCH + 3600000000000ull, SHM_ANCHOR_STEPPED);
+    shm_clock_map_add(m, &c, 0);
     cr_assert_eq(m->epochs, 1);
     cr_assert_eq(m->n, 1);
-    cr_assert_eq(shmlog_clock_map_ns(m, 2000), EPOCH + 3600000001000ull);
+    cr_assert_eq(shm_clock_map_ns(m, 2000), EPOCH + 3600000001000ull);
     free(m);
 }
 
 Test(clock_map, an_anchor_it_holds_or_one_slightly_out_of_order_is_ignored)
 {
-    struct shmlog_clock_map *m = new_map();
-    struct shmlog_clock_anchor a = anchor(10000000, EPOCH, 0), b = anchor(20000000, EPOCH + 10000000, 0);
-    shmlog_clock_map_add(m, &a, GHZ_Q16);
-    shmlog_clock_map_add(m, &b, 0);
-    shmlog_clock_map_add(m, &b, 0);
-    struct shmlog_clock_anchor late = anchor(15000000, EPOCH + 999999999, 0);
-    shmlog_clock_map_add(m, &late, 0);
+    struct shm_clock_map *m = new_map();
+    struct shm_clock_anchor a = anchor(10000000, EPOCH, 0), b = anchor(20000000, EPOCH + 10000000, 0);
+    shm_clock_map_add(m, &a, GHZ_Q16);
+    shm_clock_map_add(m, &b, 0);
+    shm_clock_map_add(m, &b, 0);
+    struct shm_clock_anchor late = anchor(15000000, EPOCH + 999999999, 0);
+    shm_clock_map_add(m, &late, 0);
     cr_assert_eq(m->n, 2);
     cr_assert_eq(m->anchors, 2);
     cr_assert_eq(m->epochs, 0);
-    cr_assert_eq(shmlog_clock_map_ns(m, 15000000), EPOCH + 5000000);
+    cr_assert_eq(shm_clock_map_ns(m, 15000000), EPOCH + 5000000);
     free(m);
 }
 
 Test(clock_map, memory_is_fixed_and_the_newest_anchors_are_kept)
 {
-    struct shmlog_clock_map *m = new_map();
+    struct shm_clock_map *m = new_map();
     for (uint64_t i = 0; i < 10000; i++) {
         /* every anchor 1 ms apart, each interval 1 ns longer than the last */
-        struct shmlog_clock_anchor a = anchor(i * 1000000, EPOCH + i * 1000000 + i * (i + 1) / 2, 0);
-        shmlog_clock_map_add(m, &a, GHZ_Q16);
+        struct shm_clock_anchor a = anchor(i * 1000000, EPOCH + i * 1000000 + i * (i + 1) / 2, 0);
+        shm_clock_map_add(m, &a, GHZ_Q16);
     }
-    cr_assert_eq(m->n, SHMLOG_CLOCK_MAP_ANCHORS);
+    cr_assert_eq(m->n, SHM_CLOCK_MAP_ANCHORS);
     cr_assert_eq(m->anchors, 10000);
     uint64_t i = 9990;
-    cr_assert_eq(shmlog_clock_map_ns(m, i * 1000000), EPOCH + i * 1000000 + i * (i + 1) / 2);
-    cr_assert_eq(shmlog_clock_map_ns(m, i * 1000000 + 500000), EPOCH + i * 1000000 + i * (i + 1) / 2 + 500000 +
+    cr_assert_eq(shm_clock_map_ns(m, i * 1000000), EPOCH + i * 1000000 + i * (i + 1) / 2);
+    cr_assert_eq(shm_clock_map_ns(m, i * 1000000 + 500000), EPOCH + i * 1000000 + i * (i + 1) / 2 + 500000 +
                                                                    (i + 1) / 2);
     free(m);
 }
 
 Test(clock_map, hostile_anchors_give_clamped_times_not_undefined_behaviour)
 {
-    struct shmlog_clock_map *m = new_map();
-    struct shmlog_clock_anchor a = anchor(1, UINT64_MAX, 0), b = anchor(UINT64_MAX, 0, 0);
-    shmlog_clock_map_add(m, &a, 1); /* a rate of 1/65536 Hz */
-    shmlog_clock_map_add(m, &b, 0);
+    struct shm_clock_map *m = new_map();
+    struct shm_clock_anchor a = anchor(1, UINT64_MAX, 0), b = anchor(UINT64_MAX, 0, 0);
+    shm_clock_map_add(m, &a, 1); /* a rate of 1/65536 Hz */
+    shm_clock_map_add(m, &b, 0);
     /* A tick of 65536 s before the first anchor. */
-    cr_assert_eq(shmlog_clock_map_ns(m, 0), UINT64_MAX - 65536000000000ull);
-    cr_assert_eq(shmlog_clock_map_ns(m, 1), UINT64_MAX);
-    cr_assert_eq(shmlog_clock_map_ns(m, UINT64_MAX), 0);
-    (void)shmlog_clock_map_ns(m, UINT64_MAX / 2); /* backwards in time between them: any value, no trap */
-    struct shmlog_clock_map *z = new_map();
-    struct shmlog_clock_anchor c = anchor(UINT64_MAX, UINT64_MAX, 0);
-    shmlog_clock_map_add(z, &c, UINT64_MAX);
+    cr_assert_eq(shm_clock_map_ns(m, 0), UINT64_MAX - 65536000000000ull);
+    cr_assert_eq(shm_clock_map_ns(m, 1), UINT64_MAX);
+    cr_assert_eq(shm_clock_map_ns(m, UINT64_MAX), 0);
+    (void)shm_clock_map_ns(m, UINT64_MAX / 2); /* backwards in time between them: any value, no trap */
+    struct shm_clock_map *z = new_map();
+    struct shm_clock_anchor c = anchor(UINT64_MAX, UINT64_MAX, 0);
+    shm_clock_map_add(z, &c, UINT64_MAX);
     /* 2^64 - 1 ticks back at 2^48 Hz: 65536 s. */
-    cr_assert_eq(shmlog_clock_map_ns(z, 0), UINT64_MAX - 65536000000000ull);
+    cr_assert_eq(shm_clock_map_ns(z, 0), UINT64_MAX - 65536000000000ull);
     free(z);
     free(m);
 }
 
 Test(clock_map, a_live_process_s_start_anchor_is_used_unless_a_step_came_since)
 {
-    struct shmlog_clock_map *m = new_map();
-    struct shmlog_clock_anchor now = anchor(10000001000ull, EPOCH + 10000000000ull, 0);
+    struct shm_clock_map *m = new_map();
+    struct shm_clock_anchor now = anchor(10000001000ull, EPOCH + 10000000000ull, 0);
     /* 10 s since the process's anchor, at the rate within 0.1 ppm: kept. */
-    shmlog_clock_map_live(m, 1000, EPOCH, &now, GHZ_Q16);
+    shm_clock_map_live(m, 1000, EPOCH, &now, GHZ_Q16);
     cr_assert_eq(m->n, 2);
-    cr_assert_eq(shmlog_clock_map_ns(m, 5000000500ull), EPOCH + 4999999500ull);
+    cr_assert_eq(shm_clock_map_ns(m, 5000000500ull), EPOCH + 4999999500ull);
     /* 10 s of TSC but 12 s of wall clock: stepped; from now at the rate. */
-    shmlog_clock_map_live(m, 1000, EPOCH - 2000000000ull, &now, GHZ_Q16);
+    shm_clock_map_live(m, 1000, EPOCH - 2000000000ull, &now, GHZ_Q16);
     cr_assert_eq(m->n, 1);
-    cr_assert_eq(shmlog_clock_map_ns(m, 10000000000ull), EPOCH + 9999999000ull);
+    cr_assert_eq(shm_clock_map_ns(m, 10000000000ull), EPOCH + 9999999000ull);
     free(m);
 }
 
@@ -162,28 +162,28 @@ static uint64_t tsc_now(void)
 
 Test(clock_taker, anchors_map_the_kernel_s_clock_within_their_error)
 {
-    struct shmlog_clock_taker t = {0};
-    struct shmlog_clock_anchor a, b;
-    shmlog_clock_take(&t, &a);
+    struct shm_clock_taker t = {0};
+    struct shm_clock_anchor a, b;
+    shm_clock_take(&t, &a);
     cr_assert(t.hz_q16 > (100000000ull << 16), "a TSC rate above 100 MHz: %llu", (unsigned long long)(t.hz_q16 >> 16));
     cr_assert(a.err_ns >= 1 && a.err_ns < 1000000, "anchor error %u ns", a.err_ns);
-    cr_assert_eq(a.flags & SHMLOG_ANCHOR_STEPPED, 0);
+    cr_assert_eq(a.flags & SHM_ANCHOR_STEPPED, 0);
     struct timespec nap = {0, 300000000};
     nanosleep(&nap, NULL);
-    shmlog_clock_take(&t, &b);
+    shm_clock_take(&t, &b);
     cr_assert(b.tsc > a.tsc && b.ns > a.ns);
-    cr_assert_eq(b.flags & SHMLOG_ANCHOR_STEPPED, 0, "no step while the clock was not set");
+    cr_assert_eq(b.flags & SHM_ANCHOR_STEPPED, 0, "no step while the clock was not set");
     /* 300 ms at the first rate, measured over 20 ms: a few ppm at most. */
-    int64_t predicted = (int64_t)shmlog_clock_taker_ns(&(struct shmlog_clock_taker){.have_last = 1, .last = a,
+    int64_t predicted = (int64_t)shm_clock_taker_ns(&(struct shm_clock_taker){.have_last = 1, .last = a,
                                                                                       .hz_q16 = t.hz_q16},
                                                        b.tsc);
     int64_t off = predicted - (int64_t)b.ns;
     cr_assert(off > -20000 && off < 20000, "the first rate predicts 300 ms off by %lld ns", (long long)off);
 
     /* A fresh bracket maps to the time read inside it. */
-    struct shmlog_clock_map *m = new_map();
-    shmlog_clock_map_add(m, &a, t.hz_q16);
-    shmlog_clock_map_add(m, &b, t.hz_q16);
+    struct shm_clock_map *m = new_map();
+    shm_clock_map_add(m, &a, t.hz_q16);
+    shm_clock_map_add(m, &b, t.hz_q16);
     uint64_t best = UINT64_MAX, mid = 0, ns = 0;
     for (int i = 0; i < 64; i++) {
         uint64_t t0 = tsc_now(), w = realtime_ns(), t1 = tsc_now();
@@ -193,12 +193,12 @@ Test(clock_taker, anchors_map_the_kernel_s_clock_within_their_error)
             ns = w;
         }
     }
-    int64_t err = (int64_t)shmlog_clock_map_ns(m, mid) - (int64_t)ns;
+    int64_t err = (int64_t)shm_clock_map_ns(m, mid) - (int64_t)ns;
     cr_assert(err > -2000 && err < 2000, "a reading just after the anchors maps %lld ns off", (long long)err);
     free(m);
 
-    struct shmlog_clock_state st;
-    shmlog_clock_state_read(&st);
+    struct shm_clock_state st;
+    shm_clock_state_read(&st);
     cr_assert(st.tsc_invariant >= -1 && st.tsc_invariant <= 1);
     cr_assert(st.synchronized >= -1 && st.synchronized <= 1);
     cr_assert(st.clocksource[0], "the kernel names its clocksource");
@@ -228,21 +228,21 @@ Test(clock_file, a_frame_s_anchors_come_before_its_records_wherever_the_section_
     snprintf(path, sizeof path, "%s/a.shlog", dir);
     struct tu_file f;
     tu_file_open(&f, path, 1);
-    struct shmlog_proc_info p;
+    struct shm_proc_info p;
     tu_proc_info(&p, 42, 7);
     cr_assert_eq(shlog_enc_process(f.enc, 1, &p), 0);
-    struct shmlog_site_info s;
+    struct shm_site s;
     tu_site(&s, 0, "x=%d", SHMLOG_ARG_I32, 0);
     cr_assert_eq(shlog_enc_site(f.enc, 1, &s), 0);
     cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 0), 0);
-    struct shmlog_rec r;
+    struct shm_copied_record r;
     memset(&r, 0, sizeof r);
     r.tsc = 5000;
     uint64_t v[1] = {9};
     tu_slots(&r, tu_payload(&r, &s, v, NULL));
     cr_assert_eq(shlog_enc_record(f.enc, &r), 0);
     cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
-    struct shmlog_clock_anchor an[2] = {anchor(4000, EPOCH, 0), anchor(6000, EPOCH + 2000, SHMLOG_ANCHOR_STEPPED)};
+    struct shm_clock_anchor an[2] = {anchor(4000, EPOCH, 0), anchor(6000, EPOCH + 2000, SHM_ANCHOR_STEPPED)};
     an[0].err_ns = 7;
     struct shlog_clock_info ci = {.hz_q16 = GHZ_Q16, .tsc_invariant = SHLOG_YES, .synchronized = SHLOG_NO,
                                   .esterror_ns = 16000000000ull, .clocksource = "kvm-clock"};
@@ -256,7 +256,7 @@ Test(clock_file, a_frame_s_anchors_come_before_its_records_wherever_the_section_
     cr_assert_eq(shlog_reader_open(&rd, path, 0, NULL, err, sizeof err), 0, "%s", err);
     struct shlog_event ev;
     int kinds[8], n = 0;
-    struct shmlog_clock_anchor got[2];
+    struct shm_clock_anchor got[2];
     int ng = 0;
     while (shlog_reader_next(rd, &ev) == 1 && n < 8) {
         kinds[n++] = ev.kind;
@@ -278,7 +278,7 @@ Test(clock_file, a_frame_s_anchors_come_before_its_records_wherever_the_section_
     cr_assert_eq(got[0].tsc, 4000);
     cr_assert_eq(got[0].ns, EPOCH);
     cr_assert_eq(got[0].err_ns, 7);
-    cr_assert_eq(got[1].flags, SHMLOG_ANCHOR_STEPPED);
+    cr_assert_eq(got[1].flags, SHM_ANCHOR_STEPPED);
     cr_assert_eq(shlog_reader_stats(rd)->anchors, 2);
     cr_assert_eq(shlog_reader_stats(rd)->bad_frames, 0);
     shlog_reader_close(rd);

@@ -61,11 +61,11 @@ Test(collector_crash, producer_sigkill_mid_burst)
     tu_read_all(env.out, &got);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     cr_assert_eq(got.exits, 1);
-    cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], 0, "the 64 MiB rings should not fill");
+    cr_assert_eq(got.lost[SHM_LOSS_DROPPED], 0, "the 64 MiB rings should not fill");
     cr_assert_geq(got.n, 20000);
     /* A thread killed inside a record leaves one reserved, uncommitted slot:
      * reported as a dead-writer loss, never as a hole elsewhere. */
-    uint64_t dead = got.lost[SHMLOG_LOSS_DEAD_WRITER];
+    uint64_t dead = got.lost[SHM_LOSS_DEAD_WRITER];
     cr_assert_leq(dead, 2);
     assert_prefixes(&got, (uint32_t)p.pid, 2, 1ull << 32, dead);
     tu_read_free(&got);
@@ -104,7 +104,7 @@ Test(collector_crash, collector_sigkill_and_restart_duplicates_nothing)
     struct tu_read got = {0};
     cr_assert_geq(tu_read_all(env.out, &got), 2);
     size_t n = tu_check_producer(&got, (uint32_t)p.pid, THREADS, COUNT);
-    cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], dropped);
+    cr_assert_eq(got.lost[SHM_LOSS_DROPPED], dropped);
     cr_assert_eq(n + dropped, (size_t)THREADS * COUNT, "records %zu + dropped %llu", n, dropped);
     /* The only errors allowed: the killed collector's torn last frame. */
     cr_assert_leq(got.errors, 1, "%s", got.first_error);

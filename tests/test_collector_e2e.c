@@ -50,10 +50,10 @@ Test(collector_e2e, producers_before_and_after_start_exact_multiset)
                tu_check_producer(&got, (uint32_t)b.pid, THREADS, COUNT) +
                tu_check_producer(&got, (uint32_t)c.pid, THREADS, COUNT);
     cr_assert_eq(n, got.n, "records of unknown processes");
-    cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], dropped, "drops in the files %lu, producers counted %llu",
-                 got.lost[SHMLOG_LOSS_DROPPED], dropped);
+    cr_assert_eq(got.lost[SHM_LOSS_DROPPED], dropped, "drops in the files %lu, producers counted %llu",
+                 got.lost[SHM_LOSS_DROPPED], dropped);
     cr_assert_eq(n + dropped, 3ull * THREADS * COUNT, "records %zu + dropped %llu", n, dropped);
-    cr_assert_eq(got.lost[SHMLOG_LOSS_DEAD_WRITER] + got.lost[SHMLOG_LOSS_CORRUPT], 0);
+    cr_assert_eq(got.lost[SHM_LOSS_DEAD_WRITER] + got.lost[SHM_LOSS_CORRUPT], 0);
     tu_read_free(&got);
 }
 
@@ -80,7 +80,7 @@ Test(collector_e2e, rotation_by_time_and_sighup_under_load)
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     size_t n = tu_check_producer(&got, (uint32_t)p.pid, THREADS, COUNT);
     cr_assert_eq(n, got.n);
-    cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], dropped);
+    cr_assert_eq(got.lost[SHM_LOSS_DROPPED], dropped);
     cr_assert_eq(n + dropped, (size_t)THREADS * COUNT, "records %zu + dropped %llu", n, dropped);
     /* Each file is self-contained: every one defines the process it has records of. */
     cr_assert_geq(got.processes, files - 1);

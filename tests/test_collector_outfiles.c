@@ -80,15 +80,15 @@ static void write_shlog(const char *path, uint32_t pid, uint64_t records)
 {
     struct tu_file f;
     tu_file_open(&f, path, 7);
-    struct shmlog_site_info s;
+    struct shm_site s;
     tu_site(&s, 0, "v=%lu", SHMLOG_ARG_U64, 0);
-    struct shmlog_proc_info pi;
+    struct shm_proc_info pi;
     tu_proc_info(&pi, pid, 5);
     cr_assert_eq(shlog_enc_process(f.enc, pid, &pi), 0);
     cr_assert_eq(shlog_enc_site(f.enc, pid, &s), 0);
     cr_assert_eq(shlog_enc_batch_begin(f.enc, pid, 0), 0);
     for (uint64_t p = 0; p < records; p++) {
-        struct shmlog_rec r = {0};
+        struct shm_copied_record r = {0};
         uint64_t v[1] = {p * 3};
         tu_slots(&r, tu_payload(&r, &s, v, NULL));
         r.pos = p;

@@ -140,7 +140,7 @@ static struct cm_prod *cm_spawn(struct cm_run *run)
         return p;
     }
     tu_wait_line(&p->child, "ready");
-    p->proc_start = shmlog_proc_start_time(p->pid);
+    p->proc_start = shm_proc_start_time(p->pid);
     cr_assert_neq(p->proc_start, 0);
     return p;
 }
@@ -152,7 +152,7 @@ static void cm_reap(struct cm_run *run, struct cm_prod *p)
     memset(&si, 0, sizeof(si));
     cr_assert_eq(waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOWAIT), 0);
     if (!p->proc_start) /* a zombie still has its start time */
-        p->proc_start = shmlog_proc_start_time(p->pid);
+        p->proc_start = shm_proc_start_time(p->pid);
     if (si.si_code == CLD_EXITED) {
         cr_assert_eq(si.si_status, 0, "producer %u exited with %d", p->pid, si.si_status);
         p->done_dropped = tu_wait_line(&p->child, "done ");
@@ -373,14 +373,14 @@ static void cm_check(struct cm_prod *p)
         if (cm_may_exist(p, t, i) && !(p->seen[t][i / 8] & (1u << (i % 8))))
             in_flight_missing++;
     }
-    uint64_t dropped = p->lost[SHMLOG_LOSS_DROPPED], dead = p->lost[SHMLOG_LOSS_DEAD_WRITER];
+    uint64_t dropped = p->lost[SHM_LOSS_DROPPED], dead = p->lost[SHM_LOSS_DEAD_WRITER];
     cr_assert_geq(dropped + dead, missing,
                   "pid %u (%s): %lu records whose call returned are missing, only %lu dropped + %lu dead-writer counted",
                   p->pid, p->killed ? "killed" : "exited", missing, dropped, dead);
     cr_assert_leq(dropped + dead, missing + in_flight_missing,
                   "pid %u: %lu dropped + %lu dead-writer counted, but only %lu + %lu in flight missing", p->pid,
                   dropped, dead, missing, in_flight_missing);
-    cr_assert_eq(p->lost[SHMLOG_LOSS_CORRUPT] + p->lost[SHMLOG_LOSS_OVERWRITTEN], 0, "pid %u", p->pid);
+    cr_assert_eq(p->lost[SHM_LOSS_CORRUPT] + p->lost[SHM_LOSS_OVERWRITTEN], 0, "pid %u", p->pid);
     if (!p->killed) {
         cr_assert_eq(dead, 0, "pid %u exited normally", p->pid);
         cr_assert_eq(dropped, p->done_dropped, "pid %u: files count %lu drops, the producer %lu", p->pid, dropped,
@@ -465,7 +465,7 @@ static void cm_scenario(const char *name, int kill_producers, int kill_collector
         for (unsigned t = 0; t < p->threads; t++)
             returned += p->attempted[t];
     }
-    cr_assert_eq(tot.lost[SHMLOG_LOSS_CORRUPT] + tot.lost[SHMLOG_LOSS_OVERWRITTEN], 0);
+    cr_assert_eq(tot.lost[SHM_LOSS_CORRUPT] + tot.lost[SHM_LOSS_OVERWRITTEN], 0);
     fprintf(stderr,
             "crash_matrix %s: %lu ms; producers %zu (SIGKILLed %lu, %lu of them while starting; exited normally %lu); "
             "collector SIGKILLs %lu; files %lu; log calls returned %lu; records read %lu (+%lu duplicates dropped by "
@@ -474,9 +474,9 @@ static void cm_scenario(const char *name, int kill_producers, int kill_collector
             name, (unsigned long)t_run, run.nprods, (unsigned long)run.producer_kills,
             (unsigned long)run.producer_kills_in_init, (unsigned long)run.normal_exits, (unsigned long)run.collector_kills,
             (unsigned long)tot.files, (unsigned long)returned, (unsigned long)tot.records,
-            (unsigned long)tot.duplicates, (unsigned long)tot.lost[SHMLOG_LOSS_DROPPED],
-            (unsigned long)tot.lost[SHMLOG_LOSS_DEAD_WRITER], (unsigned long)tot.lost[SHMLOG_LOSS_CORRUPT],
-            (unsigned long)tot.lost[SHMLOG_LOSS_OVERWRITTEN], (unsigned long)tot.errors);
+            (unsigned long)tot.duplicates, (unsigned long)tot.lost[SHM_LOSS_DROPPED],
+            (unsigned long)tot.lost[SHM_LOSS_DEAD_WRITER], (unsigned long)tot.lost[SHM_LOSS_CORRUPT],
+            (unsigned long)tot.lost[SHM_LOSS_OVERWRITTEN], (unsigned long)tot.errors);
     cr_assert_geq(tot.records, 1000, "the producers hardly logged");
     if (kill_collector)
         cr_assert_eq(run.collector_kills, kill_producers ? rounds - (rounds + 2) / 3 : rounds);

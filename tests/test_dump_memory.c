@@ -37,14 +37,14 @@ static size_t small_frame(uint8_t *out, size_t cap, uint64_t pos, uint8_t *secti
 {
     struct shlog_enc *e;
     cr_assert_eq(shlog_enc_new(&e, 1), 0);
-    struct shmlog_proc_info p;
+    struct shm_proc_info p;
     tu_proc_info(&p, 4242, 1);
     cr_assert_eq(shlog_enc_process(e, 1, &p), 0);
-    struct shmlog_site_info s;
+    struct shm_site s;
     tu_site(&s, 1, "tick %lu", SHMLOG_ARG_U64, 0);
     cr_assert_eq(shlog_enc_site(e, 1, &s), 0);
     cr_assert_eq(shlog_enc_batch_begin(e, 1, 0), 0);
-    struct shmlog_rec r;
+    struct shm_copied_record r;
     memset(&r, 0, sizeof(r));
     r.pos = pos;
     r.tsc = p.anchor_tsc + pos;
@@ -292,7 +292,7 @@ Test(dump_memory, frames_over_the_limit_are_refused_unread)
     cr_assert_eq(rc, 0);
     const struct shlog_reader_stats *st = shlog_reader_stats(rd);
     cr_assert_eq(got.errors, 3, "errors: %zu (%s)", got.errors, got.first_error);
-    cr_assert_eq(st->lost_records[SHMLOG_LOSS_UNREADABLE], 3, "each counted as an unreadable frame");
+    cr_assert_eq(st->lost_records[SHM_LOSS_UNREADABLE], 3, "each counted as an unreadable frame");
     cr_assert_eq(st->bad_frames, 3);
     cr_assert_eq(st->frames, 2);
     cr_assert_eq(got.n, 2, "the good frames around them are read");
@@ -320,14 +320,14 @@ Test(dump_memory, a_frame_of_ten_million_records)
      * queue all of them before writing one (720 MB). */
     struct shlog_enc *e;
     cr_assert_eq(shlog_enc_new(&e, 1), 0);
-    struct shmlog_proc_info p;
+    struct shm_proc_info p;
     tu_proc_info(&p, 4242, 1);
     cr_assert_eq(shlog_enc_process(e, 1, &p), 0);
-    struct shmlog_site_info s;
+    struct shm_site s;
     tu_site(&s, 1, "nothing", 0);
     cr_assert_eq(shlog_enc_site(e, 1, &s), 0);
     uint64_t pos = 0;
-    struct shmlog_rec rec;
+    struct shm_copied_record rec;
     memset(&rec, 0, sizeof(rec));
     rec.site = 1;
     rec.level = SHMLOG_LEVEL_INFO;
@@ -375,17 +375,17 @@ static void write_records_file(const char *path, uint32_t pid, uint64_t base, ui
 {
     struct tu_file f;
     tu_file_open(&f, path, 1);
-    struct shmlog_proc_info p;
+    struct shm_proc_info p;
     tu_proc_info(&p, pid, 1);
     cr_assert_eq(shlog_enc_process(f.enc, 1, &p), 0);
-    struct shmlog_site_info s;
+    struct shm_site s;
     tu_site(&s, 1, "v=%lu", SHMLOG_ARG_U64, 0);
     cr_assert_eq(shlog_enc_site(f.enc, 1, &s), 0);
     uint64_t pos = 0;
     for (int frame = 0; frame < 4; frame++) {
         cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 0), 0);
         for (int i = 0; i < 100; i++, pos++) {
-            struct shmlog_rec r;
+            struct shm_copied_record r;
             memset(&r, 0, sizeof(r));
             r.pos = pos;
             r.tsc = p.anchor_tsc + pos;

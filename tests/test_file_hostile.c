@@ -23,9 +23,9 @@ enum { FRAMES = 12, PER_FRAME = 300 };
  * the process and site. */
 static void write_clean(struct tu_file *f)
 {
-    struct shmlog_site_info s;
+    struct shm_site s;
     tu_site(&s, 0, "i=%lu s=%s", SHMLOG_ARG_U64, SHMLOG_ARG_STR, 0);
-    struct shmlog_proc_info pi;
+    struct shm_proc_info pi;
     tu_proc_info(&pi, 100, 1);
     tu_file_open(f, path, 1);
     cr_assert_eq(shlog_enc_process(f->enc, 1, &pi), 0);
@@ -34,7 +34,7 @@ static void write_clean(struct tu_file *f)
     for (int k = 0; k < FRAMES; k++) {
         cr_assert_eq(shlog_enc_batch_begin(f->enc, 1, 0), 0);
         for (int i = 0; i < PER_FRAME; i++, pos++) {
-            struct shmlog_rec r = {0};
+            struct shm_copied_record r = {0};
             uint64_t v[1] = {pos};
             const char *strs[1] = {pos % 3 ? "short" : "a somewhat longer string value"};
             tu_slots(&r, tu_payload(&r, &s, v, strs));

@@ -12,7 +12,7 @@ TestSuite(file_roundtrip, .init = setup, .fini = teardown, .timeout = 60);
 
 enum { NSITES = 5 };
 
-static void all_sites(struct shmlog_site_info *s)
+static void all_sites(struct shm_site *s)
 {
     tu_site(&s[0], 0, "ints b=%d i8=%d u8=%u i16=%d u16=%u i32=%d u32=%u i64=%ld u64=%lu p=%p", SHMLOG_ARG_BOOL,
             SHMLOG_ARG_I8, SHMLOG_ARG_U8, SHMLOG_ARG_I16, SHMLOG_ARG_U16, SHMLOG_ARG_I32, SHMLOG_ARG_U32,
@@ -26,11 +26,11 @@ static void all_sites(struct shmlog_site_info *s)
 static uint64_t rnd(void) { return (uint64_t)rand() << 62 ^ (uint64_t)rand() << 31 ^ (uint64_t)rand(); }
 
 /* A record of a random site with random values; long strings sometimes. */
-static void random_record(struct shmlog_rec *r, const struct shmlog_site_info *sites, uint64_t pos, uint64_t tsc)
+static void random_record(struct shm_copied_record *r, const struct shm_site *sites, uint64_t pos, uint64_t tsc)
 {
     static char strbuf[2][400];
     memset(r, 0, sizeof(*r));
-    const struct shmlog_site_info *s = &sites[rand() % NSITES];
+    const struct shm_site *s = &sites[rand() % NSITES];
     uint64_t vals[SHMLOG_MAX_ARGS];
     for (unsigned i = 0; i < SHMLOG_MAX_ARGS; i++) {
         vals[i] = rand() % 4 ? rnd() : (uint64_t)(rand() % 5);
@@ -57,7 +57,7 @@ static void random_record(struct shmlog_rec *r, const struct shmlog_site_info *s
     r->flags = rand() % 10 ? 0 : SHMLOG_REC_TRUNCATED;
 }
 
-static void assert_same_record(const struct shmlog_rec *got, const struct shmlog_rec *want, size_t used, size_t i)
+static void assert_same_record(const struct shm_copied_record *got, const struct shm_copied_record *want, size_t used, size_t i)
 {
     cr_assert_eq(got->pos, want->pos, "record %zu: pos %lu != %lu", i, got->pos, want->pos);
     cr_assert_eq(got->tsc, want->tsc, "record %zu: tsc", i);
@@ -74,9 +74,9 @@ static void assert_same_record(const struct shmlog_rec *got, const struct shmlog
 Test(file_roundtrip, every_field_of_every_type)
 {
     srand(42);
-    struct shmlog_site_info *sites = calloc(NSITES, sizeof(*sites));
+    struct shm_site *sites = calloc(NSITES, sizeof(*sites));
     all_sites(sites);
-    struct shmlog_proc_info pi;
+    struct shm_proc_info pi;
     tu_proc_info(&pi, 777, 99);
     char path[300];
     snprintf(path, sizeof(path), "%s/a.shlog", dir);
@@ -89,7 +89,7 @@ Test(file_roundtrip, every_field_of_every_type)
     cr_assert(!shlog_enc_has_site(f.enc, 5, 7));
 
     enum { N = 5000 };
-    struct shmlog_rec *want = calloc(N, sizeof(*want));
+    struct shm_copied_record *want = calloc(N, sizeof(*want));
     size_t *used = calloc(N, sizeof(*used));
     uint64_t pos[2] = {1u << 20, 17}, tsc = 1ull << 40;
     size_t n = 0;
@@ -102,7 +102,7 @@ Test(file_roundtrip, every_field_of_every_type)
                 tsc += rand() % 16 ? (uint64_t)(rand() % 500) : (uint64_t)-(int64_t)(rand() % 100);
                 random_record(&want[n], sites, pos[cpu], tsc);
                 pos[cpu] += want[n].nslots;
-                const struct shmlog_site_info *s = NULL;
+                const struct shm_site *s = NULL;
                 for (int j = 0; j < NSITES - 1; j++)
                     if (sites[j].id == want[n].site)
                         s = &sites[j];
@@ -123,8 +123,8 @@ Test(file_roundtrip, every_field_of_every_type)
             }
             cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
         }
-        struct shmlog_loss l = {.first_pos = pos[1], .positions = 3, .records = 1,
-                                .reason = SHMLOG_LOSS_DEAD_WRITER};
+        struct shm_loss l = {.first_pos = pos[1], .positions = 3, .records = 1,
+                                .reason = SHM_LOSS_DEAD_WRITER};
         cr_assert_eq(shlog_enc_loss(f.enc, 5, 1, &l, 0), 0);
         pos[1] += 3;
         tu_file_flush(&f);
@@ -143,7 +143,7 @@ Test(file_roundtrip, every_field_of_every_type)
         cr_assert_eq(got.rec_pid[i], 777);
     }
     cr_assert_eq(got.losses, 4);
-    cr_assert_eq(got.lost[SHMLOG_LOSS_DEAD_WRITER], 4);
+    cr_assert_eq(got.lost[SHM_LOSS_DEAD_WRITER], 4);
     cr_assert_eq(got.exits, 1);
     cr_assert_eq(got.exits_how[SHLOG_EXIT_DIED], 1, "how the process ended survives the round trip");
     cr_assert_eq(got.processes, 1);
@@ -155,10 +155,10 @@ Test(file_roundtrip, every_field_of_every_type)
 }
 
 /* Writes records [from, to) of ring cpu 0 of process pid as one frame. */
-static void write_range(struct tu_file *f, const struct shmlog_site_info *s, uint32_t pid, uint64_t from,
+static void write_range(struct tu_file *f, const struct shm_site *s, uint32_t pid, uint64_t from,
                         uint64_t to)
 {
-    struct shmlog_proc_info pi;
+    struct shm_proc_info pi;
     tu_proc_info(&pi, pid, 5);
     if (!shlog_enc_has_process(f->enc, pid))
         cr_assert_eq(shlog_enc_process(f->enc, pid, &pi), 0);
@@ -166,7 +166,7 @@ static void write_range(struct tu_file *f, const struct shmlog_site_info *s, uin
         cr_assert_eq(shlog_enc_site(f->enc, pid, s), 0);
     cr_assert_eq(shlog_enc_batch_begin(f->enc, pid, 0), 0);
     for (uint64_t p = from; p < to; p++) {
-        struct shmlog_rec r = {0};
+        struct shm_copied_record r = {0};
         uint64_t v[1] = {p * 3};
         tu_slots(&r, tu_payload(&r, s, v, NULL));
         r.pos = p;
@@ -181,7 +181,7 @@ static void write_range(struct tu_file *f, const struct shmlog_site_info *s, uin
 
 Test(file_roundtrip, duplicates_are_dropped_within_and_across_files)
 {
-    struct shmlog_site_info s;
+    struct shm_site s;
     tu_site(&s, 0, "v=%lu", SHMLOG_ARG_U64, 0);
     char a[300], b[300];
     snprintf(a, sizeof(a), "%s/a.shlog", dir);
@@ -227,16 +227,16 @@ Test(file_roundtrip, duplicates_are_dropped_within_and_across_files)
 
 Test(file_roundtrip, ring_full_drops_count_once)
 {
-    struct shmlog_site_info s;
+    struct shm_site s;
     tu_site(&s, 0, "v=%lu", SHMLOG_ARG_U64, 0);
     char path[300];
     snprintf(path, sizeof(path), "%s/a.shlog", dir);
     struct tu_file f;
     tu_file_open(&f, path, 1);
-    struct shmlog_proc_info pi;
+    struct shm_proc_info pi;
     tu_proc_info(&pi, 9, 5);
     cr_assert_eq(shlog_enc_process(f.enc, 1, &pi), 0);
-    struct shmlog_loss l = {.first_pos = 10, .records = 30, .reason = SHMLOG_LOSS_DROPPED};
+    struct shm_loss l = {.first_pos = 10, .records = 30, .reason = SHM_LOSS_DROPPED};
     cr_assert_eq(shlog_enc_loss(f.enc, 1, 0, &l, 30), 0);
     l.records = 12;
     cr_assert_eq(shlog_enc_loss(f.enc, 1, 0, &l, 42), 0);
@@ -249,7 +249,7 @@ Test(file_roundtrip, ring_full_drops_count_once)
     tu_file_close(&f);
     struct tu_read got = {0};
     cr_assert_eq(tu_read_shlog(path, NULL, &got), 0);
-    cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], 45 + 7);
+    cr_assert_eq(got.lost[SHM_LOSS_DROPPED], 45 + 7);
     tu_read_free(&got);
 }
 
@@ -258,7 +258,7 @@ Test(file_roundtrip, ring_full_drops_count_once)
 Test(file_roundtrip, trading_mix_is_at_most_8_bytes_per_record)
 {
     srand(7);
-    struct shmlog_site_info s[4];
+    struct shm_site s[4];
     tu_site(&s[0], 0, "order id=%lu px=%f qty=%d", SHMLOG_ARG_U64, SHMLOG_ARG_F64, SHMLOG_ARG_I32, 0);
     tu_site(&s[1], 1, "md bid=%f ask=%f", SHMLOG_ARG_F64, SHMLOG_ARG_F64, 0);
     tu_site(&s[2], 2, "fill id=%lu qty=%d", SHMLOG_ARG_U64, SHMLOG_ARG_I32, 0);
@@ -267,7 +267,7 @@ Test(file_roundtrip, trading_mix_is_at_most_8_bytes_per_record)
     snprintf(path, sizeof(path), "%s/a.shlog", dir);
     struct tu_file f;
     tu_file_open(&f, path, 1);
-    struct shmlog_proc_info pi;
+    struct shm_proc_info pi;
     tu_proc_info(&pi, 1, 1);
     cr_assert_eq(shlog_enc_process(f.enc, 1, &pi), 0);
     for (int i = 0; i < 4; i++)
@@ -279,7 +279,7 @@ Test(file_roundtrip, trading_mix_is_at_most_8_bytes_per_record)
     for (int b = 0; b < N / 65536; b++) {
         cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 0), 0);
         for (int k = 0; k < 65536; k++) {
-            struct shmlog_rec r = {0};
+            struct shm_copied_record r = {0};
             int which = rand() % 10 < 5 ? 1 : rand() % 3 == 0 ? 0 : rand() % 2 ? 2 : 3;
             double bid = mid - 0.25 * (1 + rand() % 2), ask = mid + 0.25 * (1 + rand() % 2);
             if (rand() % 8 == 0)
@@ -318,7 +318,7 @@ Test(file_roundtrip, trading_mix_is_at_most_8_bytes_per_record)
 
 Test(file_roundtrip, follow_waits_for_a_frame_being_written)
 {
-    struct shmlog_site_info s;
+    struct shm_site s;
     tu_site(&s, 0, "v=%lu", SHMLOG_ARG_U64, 0);
     char path[300], other[300];
     snprintf(path, sizeof(path), "%s/a.shlog", dir);

@@ -95,8 +95,8 @@ Test(full_disk, enospc_is_reported_once_nothing_committed_is_lost_and_writing_re
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     size_t n = tu_check_producer(&got, (uint32_t)p.pid, THREADS, COUNT);
     cr_assert_eq(n, got.n);
-    cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], dropped, "drops in the files %lu, the producer counted %llu",
-                 got.lost[SHMLOG_LOSS_DROPPED], dropped);
+    cr_assert_eq(got.lost[SHM_LOSS_DROPPED], dropped, "drops in the files %lu, the producer counted %llu",
+                 got.lost[SHM_LOSS_DROPPED], dropped);
     cr_assert_eq(n + dropped, (size_t)THREADS * COUNT, "records %zu + dropped %llu", n, dropped);
     cr_assert_eq(got.exits, 1);
     fprintf(stderr, "full_disk: %zu files; %zu records written, %llu dropped while the disk was full, of %d logged\n",
@@ -139,7 +139,7 @@ Test(full_disk, sigterm_on_a_full_disk_exits_1_and_the_next_run_loses_nothing)
     cr_assert_leq(got.errors, 1, "%s", got.first_error);
     cr_assert_eq(got.errors, got.torn);
     size_t n = tu_check_producer(&got, (uint32_t)p.pid, 1, COUNT);
-    cr_assert_eq(got.lost[SHMLOG_LOSS_DROPPED], dropped);
+    cr_assert_eq(got.lost[SHM_LOSS_DROPPED], dropped);
     cr_assert_eq(n + dropped, (size_t)COUNT, "records %zu + dropped %llu", n, dropped);
     fprintf(stderr, "full_disk sigterm: %zu records written, %llu dropped, of %d logged\n", n, dropped, COUNT);
     tu_read_free(&got);

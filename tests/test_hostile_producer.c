@@ -86,7 +86,7 @@ static size_t accepted_segments_left(void)
         unsigned kind;
         char app[SHMLOG_APP_BYTES], meta[512], self[700];
         uint32_t pid, cpu;
-        if (shmlog_parse_seg_name(de->d_name, &kind, app, sizeof(app), &pid, &cpu) != 0)
+        if (shm_parse_seg_name(de->d_name, &kind, app, sizeof(app), &pid, &cpu) != 0)
             continue;
         snprintf(meta, sizeof(meta), "ignoring segment: %s/%s-%u.meta: ", env.seg, app, pid);
         snprintf(self, sizeof(self), "ignoring segment: %s/%s: ", env.seg, de->d_name);
@@ -186,8 +186,8 @@ Test(hostile_producer, scribbling_and_shrinking_producers_crash_and_hang_nothing
             "%u times (longest %lu ms); %zu files, %zu records (%zu of the well-behaved producer, %llu dropped); "
             "losses: corrupt %lu, dead writer %lu\n",
             writers, truncated, (unsigned long)attacks, reported, ds.runs, (unsigned long)ds.longest_ms, files, got.n,
-            n, dropped, (unsigned long)got.lost[SHMLOG_LOSS_CORRUPT],
-            (unsigned long)got.lost[SHMLOG_LOSS_DEAD_WRITER]);
+            n, dropped, (unsigned long)got.lost[SHM_LOSS_CORRUPT],
+            (unsigned long)got.lost[SHM_LOSS_DEAD_WRITER]);
     tu_read_free(&got);
 }
 

@@ -96,7 +96,7 @@ struct drained {
     uint64_t long_records;
 };
 
-static int count_record(const struct shmlog_rec *rec, const struct shmlog_ring_view *v, void *ctx)
+static int count_record(const struct shm_copied_record *rec, const struct shm_ring_view *v, void *ctx)
 {
     (void)v;
     struct drained *d = ctx;
@@ -131,7 +131,7 @@ static void run_hot_path(int policy, int drain, uint64_t *laps_out, uint64_t *dr
     char err[256];
     cr_assert_eq(tu_proc_open(&proc, dir, "hotpath", (uint32_t)pid, 1, err, sizeof err), 0, "%s", err);
     cr_assert_eq(proc.nrings, 1, "a producer pinned to one cpu has one ring");
-    const struct shmlog_ring_view *v = &proc.ring[0];
+    const struct shm_ring_view *v = &proc.ring[0];
 
     uint64_t minor0, major0, minor1, major1;
     page_faults(pid, &minor0, &major0);
@@ -143,12 +143,12 @@ static void run_hot_path(int policy, int drain, uint64_t *laps_out, uint64_t *dr
     struct drained d = {0, 0};
     struct tu_drain_stats stats;
     memset(&stats, 0, sizeof stats);
-    uint64_t pos = shmlog_ring_tail(v);
+    uint64_t pos = shm_ring_tail(v);
     struct child_report rep;
     for (;;) {
         if (drain) {
             tu_drain(v, &pos, 0, count_record, &d, &stats);
-            shmlog_ring_release(v, pos);
+            shm_ring_release(v, pos);
         }
         ssize_t n = read(up[0], &rep, sizeof rep);
         if (n == (ssize_t)sizeof rep)
@@ -174,8 +174,8 @@ static void run_hot_path(int policy, int drain, uint64_t *laps_out, uint64_t *dr
     *laps_out = pos / v->cap;
     *dropped_out = rep.dropped;
     /* The reader saw whole, valid records only: nothing skipped as torn or corrupt. */
-    cr_expect_eq(stats.lost_records[SHMLOG_LOSS_DEAD_WRITER] + stats.lost_records[SHMLOG_LOSS_CORRUPT] +
-                     stats.lost_records[SHMLOG_LOSS_OVERWRITTEN], 0);
+    cr_expect_eq(stats.lost_records[SHM_LOSS_DEAD_WRITER] + stats.lost_records[SHM_LOSS_CORRUPT] +
+                     stats.lost_records[SHM_LOSS_OVERWRITTEN], 0);
     tu_proc_close(&proc);
     tu_rmtree(dir);
 }

@@ -167,8 +167,8 @@ Test(hugepages, segments_on_hugetlbfs_are_flagged_sized_and_bound, .init = huge_
     cr_expect(proc.meta.hdr.flags & SHMLOG_SEG_HUGEPAGES, "meta flagged as hugepage-backed");
     cr_expect_eq(proc.meta.bytes % HUGE_PAGE, 0, "meta size %zu is whole 2 MiB pages", proc.meta.bytes);
     for (int i = 0; i < proc.nrings; i++) {
-        const struct shmlog_seg *s = &proc.ring_seg[i];
-        const struct shmlog_ring_view *v = &proc.ring[i];
+        const struct shm_seg *s = &proc.ring_seg[i];
+        const struct shm_ring_view *v = &proc.ring[i];
         bytes += s->bytes;
         cr_expect(s->hdr.flags & SHMLOG_SEG_HUGEPAGES, "ring cpu%u flagged", v->cpu);
         cr_expect_eq(s->bytes % HUGE_PAGE, 0, "ring cpu%u: %zu bytes", v->cpu, s->bytes);

@@ -24,6 +24,15 @@
 # test adds what include directories cannot say (which header of an allowed
 # folder, the file-format library alone, relative paths) and names the line.
 #
+# One prefix per layer: shmlog_ and SHMLOG_ name what the installed header
+# shmlog.h declares (shmlog__ its internals) and nothing else; the segment
+# reader, clock map and names of shm/ use shm_ and SHM_, the file-format
+# library shlog_ and SHLOG_, the renderer render_ and RENDER_; a program's
+# private headers (collector.h, dump.h, render_private.h) use no prefix. The
+# third check: no header of the four layers but the installed ones uses a
+# shmlog_ or SHMLOG_ name, outside comments and strings, that shmlog.h does
+# not declare.
+#
 # usage: test_layers.sh SOURCE_ROOT      (TAP on stdout; exit 1 when an arrow is broken)
 #        test_layers.sh --self-test SOURCE_ROOT
 #                                          also proves it on a copy with wrong-way includes added
@@ -130,8 +139,37 @@ check_tree() {
     return $((bad > 255 ? 255 : bad))
 }
 
-n=1
-[ $self_test = 1 ] && n=2
+# The headers amalgamated into shmlog.h (the //@include lines of its template):
+# the installed API. Prints "FILE: NAME" for each shmlog_/SHMLOG_ name another
+# header of the layers uses and those do not declare; returns how many.
+installed_parts() {
+    local inc
+    echo "$root/producer/shmlog.h.in"
+    sed -n 's|^//@include[[:space:]]*||p' "$root/producer/shmlog.h.in" | while read -r inc; do
+        realpath -m "$root/producer/$inc"
+    done
+}
+# Code without its comments and string literals.
+strip_comments() {
+    perl -0777 -pe 's{/\*.*?\*/}{ }gs; s{//[^\n]*}{}g; s{"(?:\\.|[^"\\])*"}{""}g' "$@"
+}
+check_prefixes() {
+    local bad=0 file name parts installed
+    mapfile -t parts < <(installed_parts)
+    installed=$(strip_comments "${parts[@]}" | grep -oE '\b(shmlog|SHMLOG)_\w+' | sort -u)
+    for file in $(cd "$root" && find $layers -type f -name '*.h' | sort); do
+        [[ " ${parts[*]} " == *" $(realpath -m "$root/$file") "* ]] && continue
+        for name in $(strip_comments "$root/$file" | grep -oE '\b(shmlog|SHMLOG)_\w+' | sort -u); do
+            grep -qxF "$name" <<<"$installed" && continue
+            echo "not ok - $file: $name has the installed API's prefix but is not in shmlog.h"
+            bad=$((bad + 1))
+        done
+    done
+    return $((bad > 255 ? 255 : bad))
+}
+
+n=2
+[ $self_test = 1 ] && n=4
 echo "1..$n"
 out=$(check_tree)
 status=$?
@@ -140,6 +178,15 @@ if [ $status -eq 0 ]; then
 else
     echo "$out" | sed 's/^not ok - /# wrong way: /'
     echo "not ok 1 - includes against the arrows (see the lines above)"
+fi
+
+out=$(check_prefixes)
+pstatus=$?
+if [ $pstatus -eq 0 ]; then
+    echo "ok 2 - shmlog_ and SHMLOG_ name only what the installed shmlog.h declares"
+else
+    echo "$out" | sed 's/^not ok - /# wrong prefix: /'
+    echo "not ok 2 - internal names with the installed API's prefix (see the lines above)"
 fi
 
 if [ $self_test = 1 ]; then
@@ -157,10 +204,19 @@ if [ $self_test = 1 ]; then
     printf '#include "dump.h"\n' >>"$tmp/producer/producer.c"
     got=$(root=$tmp check_tree | grep -c '^not ok')
     if [ "$got" -eq 7 ]; then
-        echo "ok 2 - a copy with 7 wrong-way includes is refused, each line named"
+        echo "ok 3 - a copy with 7 wrong-way includes is refused, each line named"
     else
         root=$tmp check_tree | sed 's/^/# /'
-        echo "not ok 2 - a copy with 7 wrong-way includes: $got named"
+        echo "not ok 3 - a copy with 7 wrong-way includes: $got named"
+    fi
+    printf '/* shmlog_not_a_name */\nint shmlog_reader_probe(void);\n' >>"$tmp/shm/reader.h"
+    printf '#define SHMLOG_DUMP_PROBE "SHMLOG_IN_A_STRING"\n' >>"$tmp/tools/dump.h"
+    pgot=$(root=$tmp check_prefixes | grep -c '^not ok')
+    if [ "$pgot" -eq 2 ]; then
+        echo "ok 4 - a copy with 2 internal names of the installed prefix is refused, each named"
+    else
+        root=$tmp check_prefixes | sed 's/^/# /'
+        echo "not ok 4 - a copy with 2 internal shmlog_ names: $pgot named"
     fi
 fi
-[ $status -eq 0 ] && [ "${got:-7}" -eq 7 ]
+[ $status -eq 0 ] && [ $pstatus -eq 0 ] && [ "${got:-7}" -eq 7 ] && [ "${pgot:-2}" -eq 2 ]

@@ -135,7 +135,7 @@ Test(losses, a_record_that_fails_validation_costs_only_itself, .timeout = 60)
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     cr_assert_eq(dropped, 0);
     cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, 150), 149, "every record but the broken one");
-    cr_assert_eq(got.lost[SHMLOG_LOSS_CORRUPT], 1, "the broken one, counted");
+    cr_assert_eq(got.lost[SHM_LOSS_CORRUPT], 1, "the broken one, counted");
     cr_assert_eq(tu_log_lines(&env, "failed validation"), 1, "reported once");
     cr_assert_eq(tu_log_lines(&env, "quarantined"), 0, "the ring was read on");
     tu_read_free(&got);

@@ -93,7 +93,7 @@ struct child_check {
     int ring;
 };
 
-static void check_error(struct child_check *k, const char *what, const struct shmlog_rec *rec)
+static void check_error(struct child_check *k, const char *what, const struct shm_copied_record *rec)
 {
     if (k->errors++ == 0)
         snprintf(k->why, sizeof k->why, "child %u ring %d pos %llu: %s", k->child, k->ring,
@@ -105,8 +105,8 @@ static int site_kind(struct child_check *k, uint32_t id)
     if (id >= 64)
         return 0;
     if (!k->fmt_kind[id]) {
-        static struct shmlog_site_info si;
-        if (shmlog_meta_site(&k->proc->meta, id, &si) != 0)
+        static struct shm_site si;
+        if (shm_meta_site(&k->proc->meta, id, &si) != 0)
             return 0;
         if (strcmp(si.fmt, "c=%u t=%u seq=%u") == 0 && si.nargs == 3)
             k->fmt_kind[id] = 1;
@@ -118,7 +118,7 @@ static int site_kind(struct child_check *k, uint32_t id)
     return (int)k->fmt_kind[id];
 }
 
-static int check_child_record(const struct shmlog_rec *rec, const struct shmlog_ring_view *v, void *ctx)
+static int check_child_record(const struct shm_copied_record *rec, const struct shm_ring_view *v, void *ctx)
 {
     (void)v;
     struct child_check *k = ctx;
@@ -175,7 +175,7 @@ static void read_child(unsigned child, pid_t pid, unsigned threads, unsigned seq
     cr_assert_eq(tu_proc_open(&proc, dir, app, (uint32_t)pid, 0, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(proc.info.app, app);
     cr_assert_eq(proc.info.pid, (uint32_t)pid);
-    cr_assert_eq(shmlog_proc_alive(proc.info.pid, proc.info.proc_start), 0, "child %u was reaped", child);
+    cr_assert_eq(shm_proc_alive(proc.info.pid, proc.info.proc_start), 0, "child %u was reaped", child);
     cr_assert_eq(proc.nrings, tu_allowed_cpus(), "all_cpus: one ring per allowed cpu");
 
     static struct child_check k;
@@ -195,18 +195,18 @@ static void read_child(unsigned child, pid_t pid, unsigned threads, unsigned seq
     memset(res, 0, sizeof *res);
     for (int r = 0; r < proc.nrings; r++) {
         k.ring = r;
-        uint64_t pos = shmlog_ring_tail(&proc.ring[r]);
+        uint64_t pos = shm_ring_tail(&proc.ring[r]);
         int st = tu_drain(&proc.ring[r], &pos, writer_dead, check_child_record, &k, &res->st);
-        cr_assert_eq(st, SHMLOG_READ_EMPTY, "child %u ring cpu%u: status %d at %llu", child, proc.ring[r].cpu, st,
+        cr_assert_eq(st, SHM_READ_EMPTY, "child %u ring cpu%u: status %d at %llu", child, proc.ring[r].cpu, st,
                      (unsigned long long)pos);
-        cr_assert_eq(pos, shmlog_ring_head(&proc.ring[r]), "read up to head");
-        res->dropped += shmlog_ring_dropped(&proc.ring[r]);
-        res->head_sum += shmlog_ring_head(&proc.ring[r]);
+        cr_assert_eq(pos, shm_ring_head(&proc.ring[r]), "read up to head");
+        res->dropped += shm_ring_dropped(&proc.ring[r]);
+        res->head_sum += shm_ring_head(&proc.ring[r]);
     }
     cr_assert_eq(k.errors, 0, "%u errors, first: %s", k.errors, k.why);
     res->records = res->st.records;
     res->loss_events = res->st.loss_events;
-    res->dead_writer_positions = res->st.lost_positions[SHMLOG_LOSS_DEAD_WRITER];
+    res->dead_writer_positions = res->st.lost_positions[SHM_LOSS_DEAD_WRITER];
     /* Positions are all accounted for: records + skipped (dead writer) + pads. */
     cr_assert_leq(k.slots_read + res->dead_writer_positions, res->head_sum);
     if (res->dropped == 0) {
@@ -254,14 +254,14 @@ Test(multiproc, four_producers_at_once, .init = dir_up, .fini = dir_down, .timeo
         cr_assert_eq(res.dropped, 0);
 
         char path[TU_PATH_MAX], err[256];
-        struct shmlog_seg meta;
-        struct shmlog_proc_info info;
+        struct shm_seg meta;
+        struct shm_proc_info info;
         snprintf(path, sizeof path, "%s/child%u-%d.meta", dir, c, (int)pids[c]);
-        cr_assert_eq(shmlog_seg_open(&meta, path, 0, NULL, err, sizeof err), 0, "%s", err);
-        cr_assert_eq(shmlog_meta_info(&meta, &info, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(shm_seg_open(&meta, path, 0, NULL, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(shm_meta_info(&meta, &info, err, sizeof err), 0, "%s", err);
         cr_expect(info.flags & SHMLOG_SEG_CLOSED, "child %u called shmlog_shutdown()", c);
         cr_expect_eq(info.site_count, 2, "two call sites registered once each, whatever the threads");
-        shmlog_seg_close(&meta);
+        shm_seg_close(&meta);
     }
 }
 
@@ -285,7 +285,7 @@ Test(multiproc, sigkill_mid_burst, .init = dir_up, .fini = dir_down, .timeout = 
         struct child_result res;
         read_child(round, pid, THREADS, RECORDS, 1, &res);
         cr_assert_eq(res.dropped, 0, "the rings hold every record: nothing may be dropped");
-        cr_assert_eq(res.st.loss_events, res.st.lost_records[SHMLOG_LOSS_DEAD_WRITER],
+        cr_assert_eq(res.st.loss_events, res.st.lost_records[SHM_LOSS_DEAD_WRITER],
                      "round %u: only dead-writer losses, one record each", round);
         cr_assert_leq(res.st.loss_events, THREADS, "round %u: at most one open reservation per thread", round);
         cr_assert_geq(res.records, (uint64_t)THREADS * (RECORDS / 100), "the records before 'ready' are there");
@@ -308,9 +308,9 @@ Test(multiproc, dead_writer_reservation_is_skipped_and_counted, .init = dir_up, 
     char err[512] = "";
     static struct tu_proc proc;
     cr_assert_eq(tu_proc_open(&proc, dir, "child7", (uint32_t)pid, 0, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(shmlog_proc_alive(proc.info.pid, proc.info.proc_start), 0);
+    cr_assert_eq(shm_proc_alive(proc.info.pid, proc.info.proc_start), 0);
     cr_assert_eq(proc.info.flags & SHMLOG_SEG_CLOSED, 0, "the child never shut down");
-    const struct shmlog_ring_view *v = NULL;
+    const struct shm_ring_view *v = NULL;
     for (int i = 0; i < proc.nrings; i++)
         if (proc.ring[i].cpu == 0)
             v = &proc.ring[i];
@@ -319,26 +319,26 @@ Test(multiproc, dead_writer_reservation_is_skipped_and_counted, .init = dir_up, 
     /* As if the writer were alive: reading stops at the open reservation. */
     uint64_t pos = 0;
     struct tu_drain_stats st = {0};
-    cr_assert_eq(tu_drain(v, &pos, 0, NULL, NULL, &st), SHMLOG_READ_PENDING);
+    cr_assert_eq(tu_drain(v, &pos, 0, NULL, NULL, &st), SHM_READ_PENDING);
     cr_assert_eq(st.records, RECORDS);
     uint64_t hole = pos;
 
     /* Dead writer: the hole is one counted loss of exactly its 3 slots, and
      * every record after it is read. */
-    struct shmlog_rec rec;
-    struct shmlog_loss loss;
-    cr_assert_eq(shmlog_ring_next(v, &pos, &rec, 1, &loss), SHMLOG_READ_LOSS);
-    cr_assert_eq(loss.reason, SHMLOG_LOSS_DEAD_WRITER);
+    struct shm_copied_record rec;
+    struct shm_loss loss;
+    cr_assert_eq(shm_ring_next(v, &pos, &rec, 1, &loss), SHM_READ_LOSS);
+    cr_assert_eq(loss.reason, SHM_LOSS_DEAD_WRITER);
     cr_assert_eq(loss.first_pos, hole);
     cr_assert_eq(loss.positions, shmlog_slots_for_payload(100));
     cr_assert_eq(loss.records, 1);
     cr_assert_eq(pos, hole + loss.positions);
     uint32_t seq = 0;
-    cr_assert_eq(shmlog_ring_next(v, &pos, &rec, 1, &loss), SHMLOG_READ_RECORD);
+    cr_assert_eq(shm_ring_next(v, &pos, &rec, 1, &loss), SHM_READ_RECORD);
     cr_assert_eq(tu_arg_u32(&rec, 8, &seq), 0);
     cr_assert_eq(seq, RECORDS, "the record right after the hole is the next one written");
     memset(&st, 0, sizeof st);
-    cr_assert_eq(tu_drain(v, &pos, 1, NULL, NULL, &st), SHMLOG_READ_EMPTY);
+    cr_assert_eq(tu_drain(v, &pos, 1, NULL, NULL, &st), SHM_READ_EMPTY);
     cr_assert_eq(st.records, RECORDS - 1);
     cr_assert_eq(st.loss_events, 0);
 

@@ -1,4 +1,4 @@
-/* Description: what a full ring does under each policy (drop and count, overwrite the oldest, spin until released), the live log level set in-process or from another process, a refused call site, and the collector's fast read of one-slot records (shmlog_ring_take) against shmlog_ring_next. */
+/* Description: what a full ring does under each policy (drop and count, overwrite the oldest, spin until released), the live log level set in-process or from another process, a refused call site, and the collector's fast read of one-slot records (shm_ring_take) against shm_ring_next. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
@@ -19,7 +19,7 @@
 
 static char dir[TU_DIR_MAX];
 static struct tu_proc proc;
-static struct shmlog_ring_view *ring; /* the ring of cpu 0, where this test's thread writes */
+static struct shm_ring_view *ring; /* the ring of cpu 0, where this test's thread writes */
 
 static void dir_up(void) { cr_assert_eq(tu_mkdtemp(dir, sizeof dir, "policy"), 0); }
 
@@ -61,7 +61,7 @@ struct seqs {
     uint64_t pos[64 * 1024];
 };
 
-static int collect_seq(const struct shmlog_rec *rec, const struct shmlog_ring_view *v, void *ctx)
+static int collect_seq(const struct shm_copied_record *rec, const struct shm_ring_view *v, void *ctx)
 {
     (void)v;
     struct seqs *s = ctx;
@@ -82,8 +82,8 @@ Test(policy, drop_counts_exactly_what_was_not_written, .init = dir_up, .fini = d
     const uint32_t attempts = CAP + 476;
     for (uint32_t seq = 0; seq < attempts; seq++)
         SHMLOG_INFO("seq=%u", seq);
-    cr_assert_eq(shmlog_ring_head(ring), CAP, "the ring is exactly full");
-    cr_assert_eq(shmlog_ring_dropped(ring), attempts - CAP);
+    cr_assert_eq(shm_ring_head(ring), CAP, "the ring is exactly full");
+    cr_assert_eq(shm_ring_dropped(ring), attempts - CAP);
     cr_assert_eq(ring->hdr->dropped, attempts - CAP, "the ring header counts the drops");
     cr_assert_eq(ring->hdr->drop_bytes, (uint64_t)(attempts - CAP) * 4, "and their payload bytes");
     cr_assert_eq(shmlog_dropped(), attempts - CAP, "shmlog_dropped() agrees");
@@ -91,18 +91,18 @@ Test(policy, drop_counts_exactly_what_was_not_written, .init = dir_up, .fini = d
     static struct seqs got;
     uint64_t pos = 0;
     struct tu_drain_stats st = {0};
-    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, &st), SHMLOG_READ_EMPTY);
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, &st), SHM_READ_EMPTY);
     cr_assert_eq(got.n, CAP);
     for (uint32_t i = 0; i < CAP; i++)
         cr_assert_eq(got.v[i], i, "the oldest records are kept, in order: at %u seq %u", i, got.v[i]);
     cr_assert_eq(st.loss_events, 0, "drops are counted by the producer, not seen as holes");
 
     /* Space released by the reader is used again; the count does not move. */
-    shmlog_ring_release(ring, pos);
+    shm_ring_release(ring, pos);
     for (uint32_t seq = 5000; seq < 5010; seq++)
         SHMLOG_INFO("seq=%u", seq);
     got.n = 0;
-    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, NULL), SHMLOG_READ_EMPTY);
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, NULL), SHM_READ_EMPTY);
     cr_assert_eq(got.n, 10);
     cr_assert_eq(got.v[0], 5000);
     cr_assert_eq(shmlog_dropped(), attempts - CAP);
@@ -118,14 +118,14 @@ Test(policy, drop_refuses_a_record_that_does_not_fit_whole, .init = dir_up, .fin
     big[sizeof big - 1] = 0;
     SHMLOG_INFO("seq=%u s=%s", 9999u, big); /* 6 slots: does not fit the 4 left */
     cr_assert_eq(shmlog_dropped(), 1);
-    cr_assert_eq(shmlog_ring_head(ring), CAP - 4, "nothing of it was reserved");
+    cr_assert_eq(shm_ring_head(ring), CAP - 4, "nothing of it was reserved");
     for (uint32_t seq = CAP - 4; seq < CAP; seq++)
         SHMLOG_INFO("seq=%u", seq); /* the 4 one-slot records still fit */
     cr_assert_eq(shmlog_dropped(), 1);
-    cr_assert_eq(shmlog_ring_head(ring), CAP);
+    cr_assert_eq(shm_ring_head(ring), CAP);
     static struct seqs got;
     uint64_t pos = 0;
-    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, NULL), SHMLOG_READ_EMPTY);
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, NULL), SHM_READ_EMPTY);
     cr_assert_eq(got.n, CAP);
     cr_assert_eq(got.v[CAP - 1], CAP - 1);
 }
@@ -138,20 +138,20 @@ Test(policy, overwrite_keeps_the_newest_and_reports_the_loss, .init = dir_up, .f
     const uint32_t written = 5 * CAP + 123;
     for (uint32_t seq = 0; seq < written; seq++)
         SHMLOG_INFO("seq=%u", seq);
-    cr_assert_eq(shmlog_ring_head(ring), written, "nothing refused");
+    cr_assert_eq(shm_ring_head(ring), written, "nothing refused");
     cr_assert_eq(shmlog_dropped(), 0);
 
     uint64_t pos = 0;
-    struct shmlog_rec rec;
-    struct shmlog_loss loss;
-    cr_assert_eq(shmlog_ring_next(ring, &pos, &rec, 0, &loss), SHMLOG_READ_LOSS);
-    cr_assert_eq(loss.reason, SHMLOG_LOSS_OVERWRITTEN);
+    struct shm_copied_record rec;
+    struct shm_loss loss;
+    cr_assert_eq(shm_ring_next(ring, &pos, &rec, 0, &loss), SHM_READ_LOSS);
+    cr_assert_eq(loss.reason, SHM_LOSS_OVERWRITTEN);
     cr_assert_eq(loss.first_pos, 0);
     cr_assert_eq(loss.positions, written - CAP);
     cr_assert_eq(pos, written - CAP);
     static struct seqs got;
     struct tu_drain_stats st = {0};
-    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, &st), SHMLOG_READ_EMPTY);
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, &st), SHM_READ_EMPTY);
     cr_assert_eq(st.loss_events, 0);
     cr_assert_eq(got.n, CAP, "the newest cap records");
     for (uint32_t i = 0; i < CAP; i++)
@@ -171,13 +171,13 @@ Test(policy, overwrite_with_records_of_every_size, .init = dir_up, .fini = dir_d
         s[len] = 0;
         SHMLOG_INFO("seq=%u s=%s", seq, s);
     }
-    uint64_t head = shmlog_ring_head(ring);
+    uint64_t head = shm_ring_head(ring);
     uint64_t pos = 0;
     static struct seqs got;
     struct tu_drain_stats st = {0};
-    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, &st), SHMLOG_READ_EMPTY);
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, &st), SHM_READ_EMPTY);
     cr_assert_eq(st.loss_events, 1, "one loss: everything before the window");
-    uint64_t lost = st.lost_positions[SHMLOG_LOSS_OVERWRITTEN];
+    uint64_t lost = st.lost_positions[SHM_LOSS_OVERWRITTEN];
     cr_assert(lost <= got.pos[0] && got.pos[0] - lost < SHMLOG_MAX_SLOTS,
               "the loss runs up to the first record (or the pad before it): %llu, %llu", (unsigned long long)lost,
               (unsigned long long)got.pos[0]);
@@ -232,14 +232,14 @@ Test(policy, overwrite_reader_racing_the_writer_never_returns_a_torn_record, .in
     char want[512];
     for (;;) {
         int done = __atomic_load_n(&w.done, __ATOMIC_ACQUIRE);
-        struct shmlog_rec rec;
-        struct shmlog_loss loss;
+        struct shm_copied_record rec;
+        struct shm_loss loss;
         int st;
-        while ((st = shmlog_ring_next(ring, &pos, &rec, 0, &loss)) != SHMLOG_READ_EMPTY) {
-            if (st == SHMLOG_READ_PENDING)
+        while ((st = shm_ring_next(ring, &pos, &rec, 0, &loss)) != SHM_READ_EMPTY) {
+            if (st == SHM_READ_PENDING)
                 continue; /* the writer is mid-record: look again */
-            if (st == SHMLOG_READ_LOSS) {
-                cr_assert_eq(loss.reason, SHMLOG_LOSS_OVERWRITTEN, "reason %u", loss.reason);
+            if (st == SHM_READ_LOSS) {
+                cr_assert_eq(loss.reason, SHM_LOSS_OVERWRITTEN, "reason %u", loss.reason);
                 losses++;
                 continue;
             }
@@ -308,7 +308,7 @@ Test(policy, overwrite_writer_lapping_mid_copy_is_reported_not_returned, .init =
     s[100] = 0;
     SHMLOG_INFO("seq=%u s=%s", 63u, s);
     uint64_t pos = CAP + 63;
-    cr_assert_eq(shmlog_ring_head(ring), pos + 3);
+    cr_assert_eq(shm_ring_head(ring), pos + 3);
     uint8_t *cont = (uint8_t *)ring->slots + (((pos + 1) & ring->mask) << 6);
     cr_assert_eq((uintptr_t)cont % 4096, 0, "the continuation slot starts a page");
 
@@ -320,20 +320,20 @@ Test(policy, overwrite_writer_lapping_mid_copy_is_reported_not_returned, .init =
     trap_page = cont;
     cr_assert_eq(mprotect(cont, 4096, PROT_NONE), 0);
 
-    struct shmlog_rec rec;
-    struct shmlog_loss loss;
-    int st = shmlog_ring_next(ring, &pos, &rec, 0, &loss);
+    struct shm_copied_record rec;
+    struct shm_loss loss;
+    int st = shm_ring_next(ring, &pos, &rec, 0, &loss);
     sigaction(SIGSEGV, &old, NULL);
     cr_assert_eq(trapped, 1, "the copy was interrupted once");
-    cr_assert_eq(st, SHMLOG_READ_LOSS, "a record overwritten while copied is not returned (status %d)", st);
-    cr_assert_eq(loss.reason, SHMLOG_LOSS_OVERWRITTEN, "reason %u", loss.reason);
+    cr_assert_eq(st, SHM_READ_LOSS, "a record overwritten while copied is not returned (status %d)", st);
+    cr_assert_eq(loss.reason, SHM_LOSS_OVERWRITTEN, "reason %u", loss.reason);
     cr_assert_eq(loss.first_pos, CAP + 63);
 
     /* Reading on finds the writer's newer records, whole. */
     static struct seqs got;
     struct tu_drain_stats stats = {0};
-    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, &stats), SHMLOG_READ_EMPTY);
-    cr_assert_eq(stats.lost_records[SHMLOG_LOSS_CORRUPT], 0);
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, &stats), SHM_READ_EMPTY);
+    cr_assert_eq(stats.lost_records[SHM_LOSS_CORRUPT], 0);
     cr_assert_gt(got.n, 0);
     cr_assert_eq(got.v[got.n - 1], CAP - 1, "the last record of the lap is there");
 }
@@ -374,27 +374,27 @@ Test(policy, spin_waits_for_the_reader_and_loses_nothing, .init = dir_up, .fini 
     cr_assert_eq(pthread_create(&th, NULL, spin_writer_main, &w), 0);
 
     /* No reader yet: the writer fills the ring and then waits. */
-    for (int waited = 0; shmlog_ring_head(ring) < CAP - SHMLOG_MAX_SLOTS && waited < 10000; waited++)
+    for (int waited = 0; shm_ring_head(ring) < CAP - SHMLOG_MAX_SLOTS && waited < 10000; waited++)
         tu_sleep_ms(1);
     tu_sleep_ms(20);
     uint32_t stuck_at = __atomic_load_n(&w.progress, __ATOMIC_ACQUIRE);
     tu_sleep_ms(50);
     cr_assert_eq(__atomic_load_n(&w.progress, __ATOMIC_ACQUIRE), stuck_at, "the writer waits while the ring is full");
     cr_assert_lt(stuck_at, w.records);
-    cr_assert_geq(shmlog_ring_head(ring), CAP - SHMLOG_MAX_SLOTS, "it stopped at a full ring");
-    cr_assert_leq(shmlog_ring_head(ring), CAP);
+    cr_assert_geq(shm_ring_head(ring), CAP - SHMLOG_MAX_SLOTS, "it stopped at a full ring");
+    cr_assert_leq(shm_ring_head(ring), CAP);
     cr_assert_eq(shmlog_dropped(), 0);
 
     /* Drain and release: the writer goes on, and every record arrives. */
     uint64_t pos = 0;
     uint32_t next = 0;
-    struct shmlog_rec rec;
-    struct shmlog_loss loss;
+    struct shm_copied_record rec;
+    struct shm_loss loss;
     while (next < w.records) {
-        int st = shmlog_ring_next(ring, &pos, &rec, 0, &loss);
-        cr_assert_neq(st, SHMLOG_READ_LOSS, "nothing is lost under SPIN");
-        if (st != SHMLOG_READ_RECORD) {
-            shmlog_ring_release(ring, pos);
+        int st = shm_ring_next(ring, &pos, &rec, 0, &loss);
+        cr_assert_neq(st, SHM_READ_LOSS, "nothing is lost under SPIN");
+        if (st != SHM_READ_RECORD) {
+            shm_ring_release(ring, pos);
             continue;
         }
         uint32_t seq = UINT32_MAX;
@@ -402,31 +402,31 @@ Test(policy, spin_waits_for_the_reader_and_loses_nothing, .init = dir_up, .fini 
         cr_assert_eq(seq, next, "in order and complete");
         next++;
         if (next % 100 == 0)
-            shmlog_ring_release(ring, pos);
+            shm_ring_release(ring, pos);
     }
     pthread_join(th, NULL);
     cr_assert_eq(shmlog_dropped(), 0);
-    cr_assert_eq(shmlog_ring_dropped(ring), 0);
+    cr_assert_eq(shm_ring_dropped(ring), 0);
 }
 
-/* ==== shmlog_ring_take ==== */
+/* ==== shm_ring_take ==== */
 
-/* What the collector does: runs of records by shmlog_ring_take, whatever it
- * leaves by shmlog_ring_next. Reads from *pos to the end, into out; returns
+/* What the collector does: runs of records by shm_ring_take, whatever it
+ * leaves by shm_ring_next. Reads from *pos to the end, into out; returns
  * how many records came by take. */
-static size_t read_as_collector(uint64_t *pos, struct shmlog_rec *out, size_t *n, size_t cap)
+static size_t read_as_collector(uint64_t *pos, struct shm_copied_record *out, size_t *n, size_t cap)
 {
     static struct shmlog_record taken[64];
     size_t by_take = 0;
     for (;;) {
         uint64_t from = *pos;
         size_t max = 1 + *n % 64;
-        size_t k = shmlog_ring_take(ring, pos, shmlog_ring_head(ring), taken, max);
+        size_t k = shm_ring_take(ring, pos, shm_ring_head(ring), taken, max);
         cr_assert_leq(k, max, "at most max slots");
         cr_assert_eq(*pos, from + k, "one position per slot taken");
         for (size_t i = 0; i < k && *n < cap; i += taken[i].nslots) {
             cr_assert(taken[i].nslots >= 1 && i + taken[i].nslots <= k, "whole records only");
-            struct shmlog_rec *r = &out[(*n)++];
+            struct shm_copied_record *r = &out[(*n)++];
             memset(r, 0, sizeof(*r));
             r->pos = from + i;
             r->tsc = taken[i].tsc;
@@ -436,32 +436,32 @@ static size_t read_as_collector(uint64_t *pos, struct shmlog_rec *out, size_t *n
             r->category = taken[i].category;
             r->flags = taken[i].flags;
             r->nslots = taken[i].nslots;
-            r->payload_len = (uint16_t)shmlog_record_payload(r->payload, &taken[i], r->nslots);
+            r->payload_len = (uint16_t)shm_record_payload(r->payload, &taken[i], r->nslots);
             for (unsigned j = 1; j < r->nslots; j++)
                 cr_assert_eq(taken[i + j].commit, (r->pos + j + 1) | SHMLOG_COMMIT_CONT);
             by_take++;
         }
         if (k)
             continue;
-        struct shmlog_loss loss;
-        int st = shmlog_ring_next(ring, pos, &out[*n], 0, &loss);
-        if (st != SHMLOG_READ_RECORD)
+        struct shm_loss loss;
+        int st = shm_ring_next(ring, pos, &out[*n], 0, &loss);
+        if (st != SHM_READ_RECORD)
             return by_take;
         if (*n < cap)
             (*n)++;
     }
 }
 
-static size_t read_by_next(uint64_t *pos, struct shmlog_rec *out, size_t cap)
+static size_t read_by_next(uint64_t *pos, struct shm_copied_record *out, size_t cap)
 {
     size_t n = 0;
-    struct shmlog_loss loss;
-    while (n < cap && shmlog_ring_next(ring, pos, &out[n], 0, &loss) == SHMLOG_READ_RECORD)
+    struct shm_loss loss;
+    while (n < cap && shm_ring_next(ring, pos, &out[n], 0, &loss) == SHM_READ_RECORD)
         n++;
     return n;
 }
 
-static void assert_same_records(const struct shmlog_rec *a, const struct shmlog_rec *b, size_t n)
+static void assert_same_records(const struct shm_copied_record *a, const struct shm_copied_record *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         cr_assert(a[i].pos == b[i].pos && a[i].tsc == b[i].tsc && a[i].site == b[i].site && a[i].tid == b[i].tid &&
@@ -474,18 +474,18 @@ static void assert_same_records(const struct shmlog_rec *a, const struct shmlog_
 
 /* Records of one slot and of several, a truncated string, other levels, and
  * a pad where a long record did not fit at the ring's end: the fast read
- * returns what shmlog_ring_next returns, record for record, and leaves
- * shmlog_ring_next little more than the pads and records too long for the
+ * returns what shm_ring_next returns, record for record, and leaves
+ * shm_ring_next little more than the pads and records too long for the
  * room it was given. */
 Test(take, returns_what_ring_next_returns, .init = dir_up, .fini = dir_down, .timeout = 20)
 {
     producer_up(SHMLOG_DROP);
-    static struct shmlog_rec fast[CAP], slow[CAP];
+    static struct shm_copied_record fast[CAP], slow[CAP];
     char s[SHMLOG_MAX_PAYLOAD + 10];
     uint64_t start = 0;
     for (int lap = 0; lap < 3; lap++) {
         uint32_t seq = 0;
-        while (shmlog_ring_head(ring) - start < CAP - 2 * SHMLOG_MAX_SLOTS) {
+        while (shm_ring_head(ring) - start < CAP - 2 * SHMLOG_MAX_SLOTS) {
             size_t len = seq % 7 == 3 ? (seq * 31) % 300 : seq % 5;
             if (seq % 97 == 0)
                 len = sizeof s - 1; /* cut to fit: the truncated flag */
@@ -502,11 +502,11 @@ Test(take, returns_what_ring_next_returns, .init = dir_up, .fini = dir_down, .ti
         size_t by_take = read_as_collector(&a, fast, &nf, CAP);
         size_t ns = read_by_next(&b, slow, CAP);
         cr_assert_eq(a, b, "both end at the same position");
-        cr_assert_eq(a, shmlog_ring_head(ring));
+        cr_assert_eq(a, shm_ring_head(ring));
         cr_assert_eq(nf, ns, "lap %d: %zu records, %zu by ring_next", lap, nf, ns);
         assert_same_records(fast, slow, nf);
         cr_assert_gt(by_take, ns * 9 / 10, "most came by take (%zu of %zu)", by_take, ns);
-        shmlog_ring_release(ring, a);
+        shm_ring_release(ring, a);
         start = a;
     }
     cr_assert_gt(start, 2 * CAP, "the ring wrapped: its pads were crossed");
@@ -521,24 +521,24 @@ static struct shmlog_record *slot_of(uint64_t pos)
 /* A slot not yet committed, and committed slots whose headers no producer
  * writes (a level or category out of range, two slots claimed without a
  * continuation, a pad flag mid-ring): take stops before each and leaves it
- * to shmlog_ring_next, which says what it is. */
+ * to shm_ring_next, which says what it is. */
 Test(take, stops_before_any_slot_it_does_not_copy, .init = dir_up, .fini = dir_down, .timeout = 20)
 {
     producer_up(SHMLOG_DROP);
     for (uint32_t seq = 0; seq < 40; seq++)
         SHMLOG_INFO("seq=%u", seq);
     static struct shmlog_record out[64];
-    uint64_t pos = 0, head = shmlog_ring_head(ring);
+    uint64_t pos = 0, head = shm_ring_head(ring);
     cr_assert_eq(head, 40);
 
     slot_of(5)->commit = 0;
-    cr_assert_eq(shmlog_ring_take(ring, &pos, head, out, 64), 5);
+    cr_assert_eq(shm_ring_take(ring, &pos, head, out, 64), 5);
     cr_assert_eq(pos, 5);
     for (uint64_t i = 0; i < 5; i++)
         cr_assert_eq(memcmp(&out[i], slot_of(i), sizeof(out[i])), 0, "slot %llu copied whole", (unsigned long long)i);
-    struct shmlog_rec rec;
-    struct shmlog_loss loss;
-    cr_assert_eq(shmlog_ring_next(ring, &pos, &rec, 0, &loss), SHMLOG_READ_PENDING);
+    struct shm_copied_record rec;
+    struct shm_loss loss;
+    cr_assert_eq(shm_ring_next(ring, &pos, &rec, 0, &loss), SHM_READ_PENDING);
     slot_of(5)->commit = 6;
 
     static const struct {
@@ -552,17 +552,17 @@ Test(take, stops_before_any_slot_it_does_not_copy, .init = dir_up, .fini = dir_d
         uint8_t *field[] = {&r->level, &r->category, &r->nslots, &r->flags};
         *field[bad[k].field] = bad[k].value;
         uint64_t from = pos;
-        cr_assert_eq(shmlog_ring_take(ring, &pos, head, out, 64), bad[k].at - from);
+        cr_assert_eq(shm_ring_take(ring, &pos, head, out, 64), bad[k].at - from);
         cr_assert_eq(pos, bad[k].at, "stopped before position %llu", (unsigned long long)bad[k].at);
-        cr_assert_eq(shmlog_ring_next(ring, &pos, &rec, 0, &loss), SHMLOG_READ_LOSS);
-        cr_assert_eq(loss.reason, SHMLOG_LOSS_CORRUPT, "position %llu: reason %u", (unsigned long long)bad[k].at,
+        cr_assert_eq(shm_ring_next(ring, &pos, &rec, 0, &loss), SHM_READ_LOSS);
+        cr_assert_eq(loss.reason, SHM_LOSS_CORRUPT, "position %llu: reason %u", (unsigned long long)bad[k].at,
                      loss.reason);
         cr_assert_eq(loss.first_pos, bad[k].at);
     }
-    cr_assert_eq(shmlog_ring_take(ring, &pos, head, out, 3), 3, "at most max");
+    cr_assert_eq(shm_ring_take(ring, &pos, head, out, 3), 3, "at most max");
     uint64_t from = pos;
-    cr_assert_eq(shmlog_ring_take(ring, &pos, head, out, 64), head - from, "then the rest, up to the head");
-    cr_assert_eq(shmlog_ring_take(ring, &pos, head, out, 64), 0, "and nothing past it");
+    cr_assert_eq(shm_ring_take(ring, &pos, head, out, 64), head - from, "then the rest, up to the head");
+    cr_assert_eq(shm_ring_take(ring, &pos, head, out, 64), 0, "and nothing past it");
 
     /* A record of several slots: taken whole or not at all, and not when a
      * continuation slot says another position. */
@@ -571,19 +571,19 @@ Test(take, stops_before_any_slot_it_does_not_copy, .init = dir_up, .fini = dir_d
     s[sizeof s - 1] = 0;
     SHMLOG_INFO("seq=%u s=%s", 40u, s); /* 3 slots at 40..42 */
     SHMLOG_INFO("seq=%u", 41u);
-    head = shmlog_ring_head(ring);
+    head = shm_ring_head(ring);
     cr_assert_eq(head, 44);
     from = pos;
-    cr_assert_eq(shmlog_ring_take(ring, &pos, head, out, 2), 0, "no room for its 3 slots");
+    cr_assert_eq(shm_ring_take(ring, &pos, head, out, 2), 0, "no room for its 3 slots");
     cr_assert_eq(pos, from);
     uint64_t commit = ((struct shmlog_cont *)slot_of(42))->commit;
     ((struct shmlog_cont *)slot_of(42))->commit = commit + 1;
-    cr_assert_eq(shmlog_ring_take(ring, &pos, head, out, 64), 0, "a continuation slot out of place");
-    cr_assert_eq(shmlog_ring_next(ring, &pos, &rec, 0, &loss), SHMLOG_READ_LOSS);
-    cr_assert_eq(loss.reason, SHMLOG_LOSS_CORRUPT);
+    cr_assert_eq(shm_ring_take(ring, &pos, head, out, 64), 0, "a continuation slot out of place");
+    cr_assert_eq(shm_ring_next(ring, &pos, &rec, 0, &loss), SHM_READ_LOSS);
+    cr_assert_eq(loss.reason, SHM_LOSS_CORRUPT);
     ((struct shmlog_cont *)slot_of(42))->commit = commit;
     pos = from;
-    cr_assert_eq(shmlog_ring_take(ring, &pos, head, out, 64), 4, "both records, whole");
+    cr_assert_eq(shm_ring_take(ring, &pos, head, out, 64), 4, "both records, whole");
     cr_assert_eq(out[0].nslots, 3);
     cr_assert_eq(out[3].nslots, 1);
     for (uint64_t i = 0; i < 4; i++)
@@ -592,7 +592,7 @@ Test(take, stops_before_any_slot_it_does_not_copy, .init = dir_up, .fini = dir_d
 }
 
 /* There a writer may lap the reader while it copies: take leaves every
- * record to shmlog_ring_next, which checks each again after its copy. */
+ * record to shm_ring_next, which checks each again after its copy. */
 Test(take, leaves_an_overwrite_ring_to_ring_next, .init = dir_up, .fini = dir_down, .timeout = 20)
 {
     producer_up(SHMLOG_OVERWRITE);
@@ -600,11 +600,11 @@ Test(take, leaves_an_overwrite_ring_to_ring_next, .init = dir_up, .fini = dir_do
         SHMLOG_INFO("seq=%u", seq);
     static struct shmlog_record out[64];
     uint64_t pos = 0;
-    cr_assert_eq(shmlog_ring_take(ring, &pos, shmlog_ring_head(ring), out, 64), 0);
+    cr_assert_eq(shm_ring_take(ring, &pos, shm_ring_head(ring), out, 64), 0);
     cr_assert_eq(pos, 0);
-    struct shmlog_rec rec;
-    struct shmlog_loss loss;
-    cr_assert_eq(shmlog_ring_next(ring, &pos, &rec, 0, &loss), SHMLOG_READ_RECORD);
+    struct shm_copied_record rec;
+    struct shm_loss loss;
+    cr_assert_eq(shm_ring_next(ring, &pos, &rec, 0, &loss), SHM_READ_RECORD);
 }
 
 /* ==== Live level ==== */
@@ -615,12 +615,12 @@ static uint32_t count_me(void) { return ++evaluated; }
 /* Records in the ring since *pos whose site has format fmt. */
 static unsigned count_site_records(uint64_t *pos, const char *fmt)
 {
-    struct shmlog_rec rec;
-    struct shmlog_loss loss;
-    static struct shmlog_site_info si;
+    struct shm_copied_record rec;
+    struct shm_loss loss;
+    static struct shm_site si;
     unsigned n = 0;
-    while (shmlog_ring_next(ring, pos, &rec, 0, &loss) == SHMLOG_READ_RECORD)
-        if (shmlog_meta_site(&proc.meta, rec.site, &si) == 0 && strcmp(si.fmt, fmt) == 0)
+    while (shm_ring_next(ring, pos, &rec, 0, &loss) == SHM_READ_RECORD)
+        if (shm_meta_site(&proc.meta, rec.site, &si) == 0 && strcmp(si.fmt, fmt) == 0)
             n++;
     return n;
 }
@@ -670,9 +670,9 @@ Test(level, set_level_filters_records_and_skips_their_arguments, .init = dir_up,
 
     shmlog_set_level(SHMLOG_LEVEL_DEBUG);
     cr_assert_eq(shmlog_get_level(), SHMLOG_LEVEL_DEBUG);
-    struct shmlog_proc_info info;
+    struct shm_proc_info info;
     char err[256];
-    cr_assert_eq(shmlog_meta_info(&proc.meta, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(shm_meta_info(&proc.meta, &info, err, sizeof err), 0, "%s", err);
     cr_assert_eq(info.level, SHMLOG_LEVEL_DEBUG, "a reader sees the new level");
     evaluated = 0;
     log_each_level();
@@ -709,9 +709,9 @@ Test(site, a_variable_level_or_category_out_of_range_is_clamped, .init = dir_up,
     SHMLOG_LOG(negative, negative, "both n=%u", 3u);
     for (uint32_t seq = 0; seq < 50; seq++)
         SHMLOG_INFO("seq=%u", seq);
-    struct shmlog_rec rec;
-    struct shmlog_loss loss;
-    static struct shmlog_site_info si;
+    struct shm_copied_record rec;
+    struct shm_loss loss;
+    static struct shm_site si;
     uint64_t pos = 0;
     const struct { const char *fmt; unsigned level, category; } want[3] = {
         {"cat n=%u", SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE},
@@ -719,8 +719,8 @@ Test(site, a_variable_level_or_category_out_of_range_is_clamped, .init = dir_up,
         {"both n=%u", SHMLOG_LEVEL_FATAL, SHMLOG_CAT_NONE},
     };
     for (int i = 0; i < 3; i++) {
-        cr_assert_eq(shmlog_ring_next(ring, &pos, &rec, 0, &loss), SHMLOG_READ_RECORD, "record %d is readable", i);
-        cr_assert_eq(shmlog_meta_site(&proc.meta, rec.site, &si), 0);
+        cr_assert_eq(shm_ring_next(ring, &pos, &rec, 0, &loss), SHM_READ_RECORD, "record %d is readable", i);
+        cr_assert_eq(shm_meta_site(&proc.meta, rec.site, &si), 0);
         cr_assert_str_eq(si.fmt, want[i].fmt);
         cr_assert_eq(rec.level, want[i].level, "%s: level %u", want[i].fmt, rec.level);
         cr_assert_eq(rec.category, want[i].category, "%s: category %u", want[i].fmt, rec.category);
@@ -728,7 +728,7 @@ Test(site, a_variable_level_or_category_out_of_range_is_clamped, .init = dir_up,
         cr_assert_eq(si.category, want[i].category);
     }
     static struct seqs got;
-    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, NULL), SHMLOG_READ_EMPTY);
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, NULL), SHM_READ_EMPTY);
     cr_assert_eq(got.n, 50, "the records after them: %u", got.n);
 }
 
@@ -747,16 +747,16 @@ Test(site, a_refused_site_writes_nothing_and_counts_every_call, .init = dir_up, 
         SHMLOG_INFO("seq=%u", seq);
         SHMLOG_INFO(X4096 "%u", 1000 + seq);
     }
-    struct shmlog_proc_info info;
+    struct shm_proc_info info;
     char err[256];
-    cr_assert_eq(shmlog_meta_info(&proc.meta, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(shm_meta_info(&proc.meta, &info, err, sizeof err), 0, "%s", err);
     cr_assert_eq(info.unregistered, 3, "every call of the refused site is counted: %llu",
                  (unsigned long long)info.unregistered);
     cr_assert_eq(shmlog_dropped(), 3, "and reported by shmlog_dropped()");
-    cr_assert_eq(shmlog_ring_head(ring), 3, "only the other site's records were reserved");
+    cr_assert_eq(shm_ring_head(ring), 3, "only the other site's records were reserved");
     static struct seqs got;
     uint64_t pos = 0;
-    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, NULL), SHMLOG_READ_EMPTY);
+    cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, NULL), SHM_READ_EMPTY);
     cr_assert_eq(got.n, 3);
     for (uint32_t i = 0; i < 3; i++)
         cr_assert_eq(got.v[i], i, "record %u is seq=%u", i, got.v[i]);
@@ -771,14 +771,14 @@ static void set_level_from_another_process(uint32_t level)
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
-        struct shmlog_seg seg;
+        struct shm_seg seg;
         char err[256];
-        if (shmlog_seg_open(&seg, path, 1, NULL, err, sizeof err) != 0) {
+        if (shm_seg_open(&seg, path, 1, NULL, err, sizeof err) != 0) {
             fprintf(stderr, "%s\n", err);
             _exit(1);
         }
         __atomic_store_n(&((struct shmlog_meta *)seg.addr)->level, level, __ATOMIC_RELAXED);
-        shmlog_seg_close(&seg);
+        shm_seg_close(&seg);
         _exit(0);
     }
     int status = 0;

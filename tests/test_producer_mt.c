@@ -122,7 +122,7 @@ struct ring_ctx {
     uint32_t cpu;
 };
 
-static int tally_record(const struct shmlog_rec *rec, const struct shmlog_ring_view *v, void *arg)
+static int tally_record(const struct shm_copied_record *rec, const struct shm_ring_view *v, void *arg)
 {
     (void)v;
     struct ring_ctx *c = arg;
@@ -310,11 +310,11 @@ static void *reader_main(void *arg)
             if (st.loss_events)
                 tally_error(r->t, "ring cpu%u: %llu loss events while the writers live", ctx[i].cpu,
                             (unsigned long long)st.loss_events);
-            if (s == SHMLOG_READ_PENDING)
+            if (s == SHM_READ_PENDING)
                 r->pending_seen++;
-            if (s != SHMLOG_READ_EMPTY || st.records)
+            if (s != SHM_READ_EMPTY || st.records)
                 all_empty = 0;
-            shmlog_ring_release(&r->proc->ring[i], pos[i]);
+            shm_ring_release(&r->proc->ring[i], pos[i]);
         }
         if (done && all_empty)
             return NULL;
@@ -366,8 +366,8 @@ static void stress_spin_with_reader_and_migrator(void)
     tally_check(&t, &proc, ws);
     uint64_t laps = 0;
     for (int i = 0; i < proc.nrings; i++) {
-        MT_ASSERT(shmlog_ring_dropped(&proc.ring[i]) == 0, "SPIN never drops");
-        laps += shmlog_ring_head(&proc.ring[i]) / proc.ring[i].cap;
+        MT_ASSERT(shm_ring_dropped(&proc.ring[i]) == 0, "SPIN never drops");
+        laps += shm_ring_head(&proc.ring[i]) / proc.ring[i].cap;
     }
     MT_ASSERT(laps >= 4, "the rings wrapped %llu times: the test did not stress wrap-around",
               (unsigned long long)laps);
@@ -396,9 +396,9 @@ static void stress_drop_big_rings_self_migrating(void)
         struct tu_drain_stats st = {0};
         uint64_t pos = 0;
         int s = tu_drain(&proc.ring[i], &pos, 0, tally_record, &ctx, &st);
-        MT_ASSERT(s == SHMLOG_READ_EMPTY, "ring cpu%u: status %d at %llu", ctx.cpu, s, (unsigned long long)pos);
+        MT_ASSERT(s == SHM_READ_EMPTY, "ring cpu%u: status %d at %llu", ctx.cpu, s, (unsigned long long)pos);
         MT_ASSERT(st.loss_events == 0, "ring cpu%u: %llu losses", ctx.cpu, (unsigned long long)st.loss_events);
-        MT_ASSERT(shmlog_ring_dropped(&proc.ring[i]) == 0, "ring cpu%u dropped", ctx.cpu);
+        MT_ASSERT(shm_ring_dropped(&proc.ring[i]) == 0, "ring cpu%u dropped", ctx.cpu);
     }
     tally_check(&t, &proc, ws);
     tu_proc_close(&proc);
@@ -406,14 +406,14 @@ static void stress_drop_big_rings_self_migrating(void)
 
 /* ==== String arguments of every length ==== */
 
-static void check_one_string_record(const struct shmlog_ring_view *v, uint64_t *pos, const char *want, size_t len,
+static void check_one_string_record(const struct shm_ring_view *v, uint64_t *pos, const char *want, size_t len,
                                     uint32_t tag)
 {
-    struct shmlog_rec rec;
-    struct shmlog_loss loss;
+    struct shm_copied_record rec;
+    struct shm_loss loss;
     uint64_t at = *pos;
-    int st = shmlog_ring_next(v, pos, &rec, 0, &loss);
-    MT_ASSERT(st == SHMLOG_READ_RECORD, "len %zu: status %d", len, st);
+    int st = shm_ring_next(v, pos, &rec, 0, &loss);
+    MT_ASSERT(st == SHM_READ_RECORD, "len %zu: status %d", len, st);
     const size_t room = SHMLOG_MAX_PAYLOAD - 4 - 2; /* a u32 and the string's length word */
     size_t stored = len < room ? len : room;
     int cut_expected = len > room;
@@ -443,7 +443,7 @@ static void strings_of_every_length(void)
     struct tu_proc proc;
     char err[512] = "";
     MT_ASSERT(tu_proc_open(&proc, dir, "mt", (uint32_t)getpid(), 1, err, sizeof err) == 0, "%s", err);
-    const struct shmlog_ring_view *v = NULL;
+    const struct shm_ring_view *v = NULL;
     for (int i = 0; i < proc.nrings; i++)
         if (proc.ring[i].cpu == 0)
             v = &proc.ring[i];
@@ -457,14 +457,14 @@ static void strings_of_every_length(void)
         s[len] = 0;
         /* A canary in the slots just past where this record may end: the
          * producer must not write past its reservation. */
-        uint64_t head = shmlog_ring_head(v);
+        uint64_t head = shm_ring_head(v);
         uint8_t *canary = (uint8_t *)v->slots + (((head + SHMLOG_MAX_SLOTS) & v->mask) << 6);
         memset(canary, 0xA5, 64);
         SHMLOG_INFO("tag=%u s=%s", len, s);
         check_one_string_record(v, &pos, s, len, len);
         for (int b = 0; b < 64; b++)
             MT_ASSERT(canary[b] == 0xA5, "len %u: byte %d past the record's slots was written", len, b);
-        shmlog_ring_release(v, pos);
+        shm_ring_release(v, pos);
     }
 
     /* Two strings share the bound: the first takes what it needs, the second the rest. */
@@ -477,9 +477,9 @@ static void strings_of_every_length(void)
             s2[b] = 0;
             SHMLOG_INFO("a=%s b=%s", s, s2);
             s2[b] = 'z';
-            struct shmlog_rec rec;
-            struct shmlog_loss loss;
-            MT_ASSERT(shmlog_ring_next(v, &pos, &rec, 0, &loss) == SHMLOG_READ_RECORD, "a %u b %u", a, b);
+            struct shm_copied_record rec;
+            struct shm_loss loss;
+            MT_ASSERT(shm_ring_next(v, &pos, &rec, 0, &loss) == SHM_READ_RECORD, "a %u b %u", a, b);
             const size_t room = SHMLOG_MAX_PAYLOAD - 2 - 2;
             size_t want_a = a < room ? a : room, want_b = b < room - want_a ? b : room - want_a;
             const uint8_t *pa = NULL, *pb = NULL;
@@ -491,10 +491,10 @@ static void strings_of_every_length(void)
             MT_ASSERT(ca == (a > want_a) && cb == (b > want_b), "a %u b %u: marks %d %d", a, b, ca, cb);
             MT_ASSERT((la == 0 || pa[0] == 'y') && (lb == 0 || pb[lb - 1] == 'z'), "a %u b %u: bytes", a, b);
             MT_ASSERT(((rec.flags & SHMLOG_REC_TRUNCATED) != 0) == (ca || cb), "record flag");
-            shmlog_ring_release(v, pos);
+            shm_ring_release(v, pos);
         }
     }
-    MT_ASSERT(shmlog_ring_dropped(v) == 0, "dropped");
+    MT_ASSERT(shm_ring_dropped(v) == 0, "dropped");
     tu_proc_close(&proc);
 }
 

@@ -21,11 +21,11 @@
 
 /* ==== Helpers ==== */
 
-static struct shmlog_arg arg_int(unsigned type, uint64_t raw)
+static struct render_arg arg_int(unsigned type, uint64_t raw)
 {
     /* Produces the argument as the producer would have captured a C value of
      * that type: cut to the type's width, then sign- or zero-extended. */
-    struct shmlog_arg a;
+    struct render_arg a;
     memset(&a, 0, sizeof a);
     a.type = (uint8_t)type;
     switch (type) {
@@ -42,27 +42,27 @@ static struct shmlog_arg arg_int(unsigned type, uint64_t raw)
     return a;
 }
 
-static struct shmlog_arg arg_f64(double v)
+static struct render_arg arg_f64(double v)
 {
-    struct shmlog_arg a;
+    struct render_arg a;
     memset(&a, 0, sizeof a);
     a.type = SHMLOG_ARG_F64;
     a.v.f = v;
     return a;
 }
 
-static struct shmlog_arg arg_f32(float v)
+static struct render_arg arg_f32(float v)
 {
-    struct shmlog_arg a;
+    struct render_arg a;
     memset(&a, 0, sizeof a);
     a.type = SHMLOG_ARG_F32;
     a.v.f = v;
     return a;
 }
 
-static struct shmlog_arg arg_str(const char *s)
+static struct render_arg arg_str(const char *s)
 {
-    struct shmlog_arg a;
+    struct render_arg a;
     memset(&a, 0, sizeof a);
     a.type = SHMLOG_ARG_STR;
     a.str_len = (uint16_t)strlen(s);
@@ -70,9 +70,9 @@ static struct shmlog_arg arg_str(const char *s)
     return a;
 }
 
-static struct shmlog_arg arg_ptr(uint64_t p)
+static struct render_arg arg_ptr(uint64_t p)
 {
-    struct shmlog_arg a;
+    struct render_arg a;
     memset(&a, 0, sizeof a);
     a.type = SHMLOG_ARG_PTR;
     a.v.u = p;
@@ -82,11 +82,11 @@ static struct shmlog_arg arg_ptr(uint64_t p)
 static char render_mem[1 << 16];
 
 /* Renders fmt into a static buffer, NUL-terminated; returns its length. */
-static size_t render(const char *fmt, const struct shmlog_arg *args, int nargs)
+static size_t render(const char *fmt, const struct render_arg *args, int nargs)
 {
-    struct shmlog_buf b;
-    shmlog_buf_init(&b, render_mem, sizeof render_mem - 1);
-    shmlog_format(fmt, args, nargs, &b);
+    struct render_buf b;
+    render_buf_init(&b, render_mem, sizeof render_mem - 1);
+    render_format(fmt, args, nargs, &b);
     if (b.overflow) /* no passing asserts in hot loops: --full-stats sends each one */
         cr_assert_fail("unexpected overflow for \"%s\"", fmt);
     render_mem[b.len] = 0;
@@ -407,7 +407,7 @@ static void check_int_spec(const char *fmt, const char *len, void *vctx)
     char want[256];
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
         for (size_t i = 0; i < sizeof int_values / sizeof int_values[0]; i++) {
-            struct shmlog_arg a = arg_int(types[t], int_values[i]);
+            struct render_arg a = arg_int(types[t], int_values[i]);
             int n = oracle_int(want, sizeof want, fmt, len, a.v.u);
             size_t got = render(fmt, &a, 1);
             compare(&ctx->st, fmt, want, n, render_mem, got);
@@ -428,7 +428,7 @@ Test(render_oracle, integers_match_printf, .timeout = 120)
 
 Test(render_oracle, length_modifier_truncation, .timeout = 10)
 {
-    struct shmlog_arg a = arg_int(SHMLOG_ARG_I32, 300);
+    struct render_arg a = arg_int(SHMLOG_ARG_I32, 300);
     render("%hhd", &a, 1);
     cr_assert_str_eq(render_mem, "44");
     a = arg_int(SHMLOG_ARG_I32, (uint64_t)-1);
@@ -438,7 +438,7 @@ Test(render_oracle, length_modifier_truncation, .timeout = 10)
     render("%lx", &a, 1);
     cr_assert_str_eq(render_mem, "ffffffffffffffff");
     a = arg_int(SHMLOG_ARG_U64, UINT64_MAX);
-    render("%lu %d", (struct shmlog_arg[]){a, arg_int(SHMLOG_ARG_I32, (uint64_t)(int64_t)INT_MIN)}, 2);
+    render("%lu %d", (struct render_arg[]){a, arg_int(SHMLOG_ARG_I32, (uint64_t)(int64_t)INT_MIN)}, 2);
     cr_assert_str_eq(render_mem, "18446744073709551615 -2147483648");
     a = arg_int(SHMLOG_ARG_I32, 70000);
     render("%hd", &a, 1);
@@ -462,13 +462,13 @@ Test(render_oracle, chars_strings_pointers_match_printf, .timeout = 60)
             for (size_t p = 0; p < sizeof precs / sizeof precs[0]; p++) {
                 snprintf(fmt, sizeof fmt, "<%%%s%s%ss>", specs[f], widths[w], precs[p]);
                 for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
-                    struct shmlog_arg a = arg_str(strs[i]);
+                    struct render_arg a = arg_str(strs[i]);
                     int n = snprintf(want, sizeof want, fmt, strs[i]);
                     compare(&st, fmt, want, n, render_mem, render(fmt, &a, 1));
                 }
                 snprintf(fmt, sizeof fmt, "<%%%s%s%sp>", specs[f], widths[w], precs[p]);
                 for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) {
-                    struct shmlog_arg a = arg_ptr(ptrs[i]);
+                    struct render_arg a = arg_ptr(ptrs[i]);
                     int n = snprintf(want, sizeof want, fmt, (void *)(uintptr_t)ptrs[i]);
                     compare(&st, fmt, want, n, render_mem, render(fmt, &a, 1));
                 }
@@ -476,7 +476,7 @@ Test(render_oracle, chars_strings_pointers_match_printf, .timeout = 60)
                     continue; /* precision with %c is undefined */
                 snprintf(fmt, sizeof fmt, "<%%%s%sc>", specs[f], widths[w]);
                 for (unsigned c = 0; c < 256; c++) {
-                    struct shmlog_arg a = arg_int(SHMLOG_ARG_I32, c);
+                    struct render_arg a = arg_int(SHMLOG_ARG_I32, c);
                     int n = snprintf(want, sizeof want, fmt, (int)c);
                     compare(&st, fmt, want, n, render_mem, render(fmt, &a, 1));
                 }
@@ -484,8 +484,8 @@ Test(render_oracle, chars_strings_pointers_match_printf, .timeout = 60)
     cr_assert_eq(st.mismatches, 0, "%ld of %ld renderings differ from printf", st.mismatches, st.checked);
 
     /* A precision cuts a string; an embedded NUL ends it as it would in C. */
-    struct shmlog_arg a = arg_str("abcdef");
-    render("%.3s|%-5.2s|%5.1s", (struct shmlog_arg[]){a, a, a}, 3);
+    struct render_arg a = arg_str("abcdef");
+    render("%.3s|%-5.2s|%5.1s", (struct render_arg[]){a, a, a}, 3);
     cr_assert_str_eq(render_mem, "abc|ab   |    a");
     static const char with_nul[] = {'a', 'b', 0, 'c'};
     a.v.s = (const uint8_t *)with_nul;
@@ -514,7 +514,7 @@ static void check_double_spec(const char *fmt, const char *len, void *vctx)
     static char want[8192];
     (void)len;
     for (size_t i = 0; i < ctx->nvalues; i++) {
-        struct shmlog_arg a = arg_f64(ctx->values[i]);
+        struct render_arg a = arg_f64(ctx->values[i]);
         int n = snprintf(want, sizeof want, fmt, ctx->values[i]);
         compare(&ctx->st, fmt, want, n, render_mem, render(fmt, &a, 1));
     }
@@ -565,7 +565,7 @@ Test(render_oracle, fixed_notation_random_doubles_match_printf, .timeout = 120)
         if (i % 7 == 0) /* exact binary ties: k / 2^j */
             v = (double)(int64_t)(rng() % 2000000 - 1000000) / (double)(1u << (rng() % 12));
         snprintf(fmt, sizeof fmt, "%%.%df", (int)(rng() % 21));
-        struct shmlog_arg a = arg_f64(v);
+        struct render_arg a = arg_f64(v);
         int n = snprintf(want, sizeof want, fmt, v);
         compare(&st, fmt, want, n, render_mem, render(fmt, &a, 1));
     }
@@ -584,7 +584,7 @@ Test(render_oracle, floats_and_long_double_modifiers, .timeout = 30)
     char want[512];
     for (size_t i = 0; i < sizeof fvals / sizeof fvals[0]; i++)
         for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
-            struct shmlog_arg a = arg_f32(fvals[i]);
+            struct render_arg a = arg_f32(fvals[i]);
             int n = snprintf(want, sizeof want, fmts[f][0], (double)fvals[i]);
             compare(&st, fmts[f][0], want, n, render_mem, render(fmts[f][0], &a, 1));
             /* A long double the producer narrowed to double. */
@@ -607,7 +607,7 @@ Test(render_oracle, star_width_and_precision, .timeout = 10)
         for (size_t p = 0; p < sizeof precs / sizeof precs[0]; p++) {
             if (widths[w] == INT_MIN + 1)
                 continue; /* too large for the cap: checked below */
-            struct shmlog_arg args[3] = {arg_int(SHMLOG_ARG_I32, (uint64_t)(int64_t)widths[w]),
+            struct render_arg args[3] = {arg_int(SHMLOG_ARG_I32, (uint64_t)(int64_t)widths[w]),
                                          arg_int(SHMLOG_ARG_I32, (uint64_t)(int64_t)precs[p]),
                                          arg_f64(3.14159)};
             int n = snprintf(want, sizeof want, "[%*.*f]", widths[w], precs[p], 3.14159);
@@ -620,7 +620,7 @@ Test(render_oracle, star_width_and_precision, .timeout = 10)
             compare(&st, "[%-*.*ld]", want, n, render_mem, render("[%-*.*ld]", args, 3));
         }
     cr_assert_eq(st.mismatches, 0);
-    struct shmlog_arg big[2] = {arg_int(SHMLOG_ARG_I32, (uint64_t)(int64_t)(INT_MIN + 1)), arg_int(SHMLOG_ARG_I32, 5)};
+    struct render_arg big[2] = {arg_int(SHMLOG_ARG_I32, (uint64_t)(int64_t)(INT_MIN + 1)), arg_int(SHMLOG_ARG_I32, 5)};
     size_t n = render("%*d", big, 2);
     cr_assert_str_eq(render_mem, "<width too large>");
     cr_assert_lt(n, 64);
@@ -630,11 +630,11 @@ Test(render_oracle, star_width_and_precision, .timeout = 10)
 
 Test(render_hostile, errors_are_visible, .timeout = 10)
 {
-    struct shmlog_arg i1 = arg_int(SHMLOG_ARG_I32, 1), s = arg_str("abc"), p = arg_ptr(0x10);
+    struct render_arg i1 = arg_int(SHMLOG_ARG_I32, 1), s = arg_str("abc"), p = arg_ptr(0x10);
 
     render("a%nb", &p, 1);
     cr_assert_str_eq(render_mem, "a<%n refused>b");
-    render("%hhn%d", (struct shmlog_arg[]){p, i1}, 2);
+    render("%hhn%d", (struct render_arg[]){p, i1}, 2);
     cr_assert_str_eq(render_mem, "<%n refused>1");
     render("%n", NULL, 0);
     cr_assert_str_eq(render_mem, "<%n refused>");
@@ -642,7 +642,7 @@ Test(render_hostile, errors_are_visible, .timeout = 10)
     size_t n = render("%99999999d", &i1, 1);
     cr_assert_str_eq(render_mem, "<width too large>");
     cr_assert_lt(n, 64);
-    render("%.99999999f", (struct shmlog_arg[]){arg_f64(1.0)}, 1);
+    render("%.99999999f", (struct render_arg[]){arg_f64(1.0)}, 1);
     cr_assert_str_eq(render_mem, "<precision too large>");
     render("%4096d|", &i1, 1);
     cr_assert_eq(strlen(render_mem), 4097, "a width of 4096 is still honoured");
@@ -653,20 +653,20 @@ Test(render_hostile, errors_are_visible, .timeout = 10)
 
     render("%d %d %s", &i1, 1);
     cr_assert_str_eq(render_mem, "1 <missing arg> <missing arg>");
-    render("x", (struct shmlog_arg[]){i1, s, arg_f64(2.5), p, arg_int(SHMLOG_ARG_BOOL, 1)}, 5);
+    render("x", (struct render_arg[]){i1, s, arg_f64(2.5), p, arg_int(SHMLOG_ARG_BOOL, 1)}, 5);
     cr_assert_str_eq(render_mem, "x <extra: 1, \"abc\", 2.5, 0x10, true>");
 
     render("100%", NULL, 0);
     cr_assert_str_eq(render_mem, "100<incomplete %>");
     render("%-08.3l", NULL, 0);
     cr_assert_str_eq(render_mem, "<incomplete %>");
-    render("%*d", (struct shmlog_arg[]){s, i1}, 2);
+    render("%*d", (struct render_arg[]){s, i1}, 2);
     cr_assert_str_eq(render_mem, "<bad * for str>");
-    render("%d|%s|%p|%f|%c", (struct shmlog_arg[]){s, i1, s, s, arg_f64(1)}, 5);
+    render("%d|%s|%p|%f|%c", (struct render_arg[]){s, i1, s, s, arg_f64(1)}, 5);
     cr_assert_str_eq(render_mem, "<bad %d for str>|<bad %s for i32>|<bad %p for str>|<bad %f for str>|<bad %c for f64>");
     render("%lx", &s, 1);
     cr_assert_str_eq(render_mem, "<bad %lx for str>");
-    render("%ls %lc", (struct shmlog_arg[]){s, i1}, 2);
+    render("%ls %lc", (struct render_arg[]){s, i1}, 2);
     cr_assert_str_eq(render_mem, "<bad %ls for str> <bad %lc for i32>");
     render("%k %y %1$d %m", &i1, 1);
     cr_assert_str_eq(render_mem, "<bad conversion %k> <bad conversion %y> <positional args unsupported> <%m unsupported> <extra: 1>");
@@ -681,7 +681,7 @@ Test(render_hostile, long_formats_stay_bounded, .timeout = 30)
     /* 4096-byte formats of every kind into a small buffer with a guard after it. */
     static const char *const units[] = {"%d", "%s", "%%", "%n", "%4096d", "%*.*f", "%", "é", "%.4096f"};
     char fmt[SHMLOG_MAX_FMT_BYTES + 1];
-    struct shmlog_arg args[SHMLOG_MAX_ARGS];
+    struct render_arg args[SHMLOG_MAX_ARGS];
     for (unsigned i = 0; i < SHMLOG_MAX_ARGS; i++)
         args[i] = i % 2 ? arg_f64(1e308) : arg_int(SHMLOG_ARG_I32, 4096);
     for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
@@ -694,9 +694,9 @@ Test(render_hostile, long_formats_stay_bounded, .timeout = 30)
         for (size_t cap = 0; cap <= 4096; cap = cap * 4 + 1) {
             char mem[4096 + 64];
             memset(mem, 0x5A, sizeof mem);
-            struct shmlog_buf b;
-            shmlog_buf_init(&b, mem, cap);
-            shmlog_format(fmt, args, SHMLOG_MAX_ARGS, &b);
+            struct render_buf b;
+            render_buf_init(&b, mem, cap);
+            render_format(fmt, args, SHMLOG_MAX_ARGS, &b);
             if (b.len > cap)
                 cr_assert_fail("length %zu past capacity %zu", b.len, cap);
             for (size_t g = cap; g < sizeof mem; g++)
@@ -714,8 +714,8 @@ Test(render_hostile, random_formats_and_payloads_never_crash, .timeout = 120)
     static const char alphabet[] = "%%%%%%dsxXpnfgeaAcuio*.-+ #0123456789lhjztLqm$\x80\xff\xc3\xa9 ab=_";
     char fmt[256];
     uint8_t payload[SHMLOG_MAX_PAYLOAD];
-    struct shmlog_site_info site;
-    struct shmlog_arg args[SHMLOG_MAX_ARGS];
+    struct shm_site site;
+    struct render_arg args[SHMLOG_MAX_ARGS];
     char mem[512 + 32];
     for (int iter = 0; iter < 300000; iter++) {
         size_t flen = rng() % (sizeof fmt);
@@ -729,7 +729,7 @@ Test(render_hostile, random_formats_and_payloads_never_crash, .timeout = 120)
         size_t plen = rng() % (sizeof payload + 1);
         for (size_t i = 0; i < plen; i++)
             payload[i] = (uint8_t)rng();
-        int nargs = shmlog_decode_args(&site, payload, plen, args);
+        int nargs = render_decode_args(&site, payload, plen, args);
         if (nargs < 0) { /* still format with made-up integers */
             nargs = site.nargs;
             for (int i = 0; i < nargs; i++)
@@ -740,17 +740,17 @@ Test(render_hostile, random_formats_and_payloads_never_crash, .timeout = 120)
                 if (args[i].v.s < payload || args[i].v.s + args[i].str_len > payload + plen)
                     cr_assert_fail("decoded string outside the payload");
         memset(mem, 0x5A, sizeof mem);
-        struct shmlog_buf b;
+        struct render_buf b;
         size_t cap = rng() % 513;
-        shmlog_buf_init(&b, mem, cap);
-        shmlog_format(fmt, args, nargs, &b);
-        shmlog_json_fields(fmt, args, nargs, &b);
+        render_buf_init(&b, mem, cap);
+        render_format(fmt, args, nargs, &b);
+        render_json_fields(fmt, args, nargs, &b);
         for (size_t g = cap; g < sizeof mem; g++)
             if ((unsigned char)mem[g] != 0x5A)
                 cr_assert_fail("write past the buffer: format \"%s\"", fmt);
         char jmem[1 << 14];
-        shmlog_buf_init(&b, jmem, sizeof jmem);
-        shmlog_json_fields(fmt, args, nargs, &b);
+        render_buf_init(&b, jmem, sizeof jmem);
+        render_json_fields(fmt, args, nargs, &b);
         if (!b.overflow && !json_valid(b.data, b.len))
             cr_assert_fail("invalid fields JSON for format \"%s\": %.*s", fmt, (int)b.len, b.data);
     }
@@ -767,7 +767,7 @@ static size_t put_le(uint8_t *p, uint64_t v, unsigned width)
 
 Test(render_decode, every_type_round_trips, .timeout = 10)
 {
-    struct shmlog_site_info site;
+    struct shm_site site;
     memset(&site, 0, sizeof site);
     uint8_t payload[SHMLOG_MAX_PAYLOAD];
     size_t off = 0;
@@ -799,8 +799,8 @@ Test(render_decode, every_type_round_trips, .timeout = 10)
     off += put_le(payload + off, 0, 2);
     site.nargs = sizeof types;
     memcpy(site.arg_types, types, sizeof types);
-    struct shmlog_arg a[SHMLOG_MAX_ARGS];
-    cr_assert_eq(shmlog_decode_args(&site, payload, off, a), (int)sizeof types);
+    struct render_arg a[SHMLOG_MAX_ARGS];
+    cr_assert_eq(render_decode_args(&site, payload, off, a), (int)sizeof types);
     cr_assert_eq(a[0].v.u, 1);
     cr_assert_eq(a[1].v.i, -5);
     cr_assert_eq(a[2].v.u, 250);
@@ -824,19 +824,19 @@ Test(render_decode, every_type_round_trips, .timeout = 10)
 
     /* Every shorter payload is inconsistent with the types. */
     for (size_t cut = 0; cut < off; cut++)
-        cr_assert_eq(shmlog_decode_args(&site, payload, cut, a), -1, "payload cut at %zu accepted", cut);
+        cr_assert_eq(render_decode_args(&site, payload, cut, a), -1, "payload cut at %zu accepted", cut);
     /* A string length beyond the payload. */
     site.nargs = 1;
     site.arg_types[0] = SHMLOG_ARG_STR;
     put_le(payload, 400, 2);
-    cr_assert_eq(shmlog_decode_args(&site, payload, 100, a), -1);
+    cr_assert_eq(render_decode_args(&site, payload, 100, a), -1);
     site.arg_types[0] = SHMLOG_ARG_NONE;
-    cr_assert_eq(shmlog_decode_args(&site, payload, 100, a), -1);
+    cr_assert_eq(render_decode_args(&site, payload, 100, a), -1);
     site.arg_types[0] = SHMLOG_ARG_TYPE_COUNT;
-    cr_assert_eq(shmlog_decode_args(&site, payload, 100, a), -1);
+    cr_assert_eq(render_decode_args(&site, payload, 100, a), -1);
     site.nargs = SHMLOG_MAX_ARGS + 1;
-    cr_assert_eq(shmlog_decode_args(&site, payload, 100, a), -1);
-    cr_assert_eq(shmlog_decode_args(NULL, payload, 100, a), -1);
+    cr_assert_eq(render_decode_args(&site, payload, 100, a), -1);
+    cr_assert_eq(render_decode_args(NULL, payload, 100, a), -1);
 }
 
 /* ==== JSON ==== */
@@ -845,9 +845,9 @@ static char json_mem[1 << 16];
 
 static const char *json_of_bytes(const void *s, size_t n, size_t *len)
 {
-    struct shmlog_buf b;
-    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
-    shmlog_json_string(&b, s, n);
+    struct render_buf b;
+    render_buf_init(&b, json_mem, sizeof json_mem - 1);
+    render_json_string(&b, s, n);
     json_mem[b.len] = 0;
     *len = b.len;
     return json_mem;
@@ -893,9 +893,9 @@ Test(render_json, strings_escape_everything, .timeout = 30)
 
 static const char *json_double_of(double v, int is_f32)
 {
-    struct shmlog_buf b;
-    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
-    shmlog_json_double(&b, v, is_f32);
+    struct render_buf b;
+    render_buf_init(&b, json_mem, sizeof json_mem - 1);
+    render_json_double(&b, v, is_f32);
     json_mem[b.len] = 0;
     return json_mem;
 }
@@ -951,37 +951,37 @@ Test(render_json, doubles_round_trip_shortest, .timeout = 60)
 Test(render_json, fields_are_typed, .timeout = 10)
 {
     const char *fmt = "order id=%lu px=%.2f qty=%d side=%s ok=%d p=%p f=%f neg=%hhd nan=%f m.x_1=%c";
-    struct shmlog_arg a[] = {
+    struct render_arg a[] = {
         arg_int(SHMLOG_ARG_U64, UINT64_MAX), arg_f64(101.25),       arg_int(SHMLOG_ARG_I32, (uint64_t)-5),
         arg_str("buy \"now\""),              arg_int(SHMLOG_ARG_BOOL, 1), arg_ptr(0x1234),
         arg_f32(0.1f),                       arg_int(SHMLOG_ARG_I8, (uint64_t)-128), arg_f64(NAN),
         arg_int(SHMLOG_ARG_U8, 65),
     };
-    struct shmlog_buf b;
-    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
-    shmlog_json_fields(fmt, a, sizeof a / sizeof a[0], &b);
+    struct render_buf b;
+    render_buf_init(&b, json_mem, sizeof json_mem - 1);
+    render_json_fields(fmt, a, sizeof a / sizeof a[0], &b);
     json_mem[b.len] = 0;
     cr_assert_str_eq(json_mem, "{\"id\":18446744073709551615,\"px\":101.25,\"qty\":-5,\"side\":\"buy \\\"now\\\"\","
                                "\"ok\":true,\"p\":\"0x1234\",\"f\":0.1,\"neg\":-128,\"nan\":null,\"m.x_1\":65}");
     cr_assert(json_valid(json_mem, b.len));
 
     /* No name, star arguments, duplicates and missing arguments. */
-    struct shmlog_arg s[] = {arg_int(SHMLOG_ARG_I32, 1), arg_int(SHMLOG_ARG_I32, 2), arg_int(SHMLOG_ARG_I32, 3),
+    struct render_arg s[] = {arg_int(SHMLOG_ARG_I32, 1), arg_int(SHMLOG_ARG_I32, 2), arg_int(SHMLOG_ARG_I32, 3),
                              arg_int(SHMLOG_ARG_I32, 4), arg_int(SHMLOG_ARG_I32, 5)};
-    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
-    shmlog_json_fields("=%d a=%d%d w=%*d a=%d b=%d c=%d", s, 5, &b);
+    render_buf_init(&b, json_mem, sizeof json_mem - 1);
+    render_json_fields("=%d a=%d%d w=%*d a=%d b=%d c=%d", s, 5, &b);
     json_mem[b.len] = 0;
     cr_assert_str_eq(json_mem, "{\"a\":2,\"w\":5}", "the star takes 4, w gets 5, the rest are missing");
-    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
-    shmlog_json_fields("a=%d a=%d %%d=%d x=%n y=%s", s, 5, &b);
+    render_buf_init(&b, json_mem, sizeof json_mem - 1);
+    render_json_fields("a=%d a=%d %%d=%d x=%n y=%s", s, 5, &b);
     json_mem[b.len] = 0;
     cr_assert_str_eq(json_mem, "{\"a\":1,\"a_2\":2,\"d\":3,\"y\":5}", "%%%% ends a spec, so d= names the next");
 }
 
 /* ==== Whole lines ==== */
 
-static struct shmlog_site_info test_site;
-static struct shmlog_rec test_rec;
+static struct shm_site test_site;
+static struct shm_copied_record test_rec;
 
 static void make_record(const char *fmt, const char *file, uint32_t line, const uint8_t *types, unsigned nargs,
                         const uint8_t *payload, size_t plen)
@@ -1009,12 +1009,12 @@ static void make_record(const char *fmt, const char *file, uint32_t line, const 
 /* 2026-11-22T07:39:36.123456789Z */
 #define TEST_TS 1795333176123456789ULL
 
-static size_t render_line(const struct shmlog_site_info *site, int json)
+static size_t render_line(const struct shm_site *site, int json)
 {
-    struct shmlog_render_input in = {"app", "host1", 1234, 1, TEST_TS, site, &test_rec};
-    struct shmlog_buf b;
-    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
-    if (shmlog_render_record(&in, json, &b) != 0)
+    struct render_input in = {"app", "host1", 1234, 1, TEST_TS, site, &test_rec};
+    struct render_buf b;
+    render_buf_init(&b, json_mem, sizeof json_mem - 1);
+    if (render_record(&in, json, &b) != 0)
         cr_assert_fail("render failed or overflowed");
     json_mem[b.len] = 0;
     return b.len;
@@ -1112,16 +1112,16 @@ Test(render_line, random_records_always_valid_json, .timeout = 120)
 
 Test(render_line, loss_markers, .timeout = 10)
 {
-    struct shmlog_render_input in = {"app\n", "h\"ost", 99, 3, TEST_TS, NULL, NULL};
-    struct shmlog_loss loss = {1000, 34, 12, SHMLOG_LOSS_DEAD_WRITER};
-    struct shmlog_buf b;
-    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
-    cr_assert_eq(shmlog_render_loss(&in, &loss, 0, &b), 0);
+    struct render_input in = {"app\n", "h\"ost", 99, 3, TEST_TS, NULL, NULL};
+    struct shm_loss loss = {1000, 34, 12, SHM_LOSS_DEAD_WRITER};
+    struct render_buf b;
+    render_buf_init(&b, json_mem, sizeof json_mem - 1);
+    cr_assert_eq(render_loss(&in, &loss, 0, &b), 0);
     json_mem[b.len] = 0;
     cr_assert_str_eq(json_mem, "2026-11-22T07:39:36.123456789Z LOSS  app\\n[99] cpu3: 12 records "
                                "(34 positions from seq 1000) lost: dead_writer\n");
-    shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
-    cr_assert_eq(shmlog_render_loss(&in, &loss, 1, &b), 0);
+    render_buf_init(&b, json_mem, sizeof json_mem - 1);
+    cr_assert_eq(render_loss(&in, &loss, 1, &b), 0);
     json_mem[b.len] = 0;
     cr_assert(json_valid(json_mem, b.len), "%s", json_mem);
     cr_assert(strstr(json_mem, "\"loss\":{\"reason\":\"dead_writer\",\"records\":12,\"positions\":34,"
@@ -1130,8 +1130,8 @@ Test(render_line, loss_markers, .timeout = 10)
     /* A buffer too small: cut, flagged, never past its end. */
     char small[40];
     memset(small, 0x5A, sizeof small);
-    shmlog_buf_init(&b, small, 20);
-    cr_assert_eq(shmlog_render_loss(&in, &loss, 1, &b), -ENOBUFS);
+    render_buf_init(&b, small, 20);
+    cr_assert_eq(render_loss(&in, &loss, 1, &b), -ENOBUFS);
     cr_assert_eq(b.len, 20);
     for (size_t i = 20; i < sizeof small; i++)
         cr_assert_eq((unsigned char)small[i], 0x5A);
@@ -1197,19 +1197,19 @@ static void random_matching_payload(void)
 
 Test(render_line, prepared_site_matches_the_general_formatter, .timeout = 120)
 {
-    static char other[SHMLOG_RENDER_LINE_MAX];
+    static char other[RENDER_LINE_MAX];
     for (int iter = 0; iter < 4000; iter++) {
         random_mixed_site();
-        struct shmlog_site_render *sr = shmlog_site_render_new(&test_site, "app", "host1", 1234);
+        struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234);
         cr_assert(sr != NULL);
         for (int k = 0; k < 8; k++) {
             random_matching_payload();
-            /* Whole lines: as shmlog_render_record (prepared per record) does. */
+            /* Whole lines: as render_record (prepared per record) does. */
             for (int json = 0; json <= 1; json++) {
                 size_t n = render_line(&test_site, json);
-                struct shmlog_buf b;
-                shmlog_buf_init(&b, other, sizeof other - 1);
-                cr_assert_eq(shmlog_render_prepared(sr, &test_rec, 1, TEST_TS, json, &b), 0);
+                struct render_buf b;
+                render_buf_init(&b, other, sizeof other - 1);
+                cr_assert_eq(render_prepared(sr, &test_rec, 1, TEST_TS, json, &b), 0);
                 other[b.len] = 0;
                 if (b.len != n || memcmp(other, json_mem, n) != 0)
                     cr_assert_fail("format \"%s\": prepared\n%s\nper record\n%s", test_site.fmt, other, json_mem);
@@ -1218,33 +1218,33 @@ Test(render_line, prepared_site_matches_the_general_formatter, .timeout = 120)
             }
             /* The message and the fields against the general path (no fast
              * conversions, no reuse of the message's digits). */
-            struct shmlog_arg args[SHMLOG_MAX_ARGS];
-            int nargs = shmlog_decode_args(&test_site, test_rec.payload, test_rec.payload_len, args);
+            struct render_arg args[SHMLOG_MAX_ARGS];
+            int nargs = render_decode_args(&test_site, test_rec.payload, test_rec.payload_len, args);
             if (nargs < 0)
                 continue;
-            struct shmlog_buf b;
-            shmlog_buf_init(&b, other, sizeof other - 1);
-            shmlog_format(test_site.fmt, args, nargs, &b);
+            struct render_buf b;
+            render_buf_init(&b, other, sizeof other - 1);
+            render_format(test_site.fmt, args, nargs, &b);
             other[b.len] = 0;
-            shmlog_buf_init(&b, json_mem, sizeof json_mem - 1);
-            shmlog_render_prepared_msg(sr, &test_rec, &b);
+            render_buf_init(&b, json_mem, sizeof json_mem - 1);
+            render_prepared_msg(sr, &test_rec, &b);
             json_mem[b.len] = 0;
             cr_assert_str_eq(json_mem, other, "format \"%s\"", test_site.fmt);
             render_line(&test_site, 1);
-            shmlog_buf_init(&b, other, sizeof other - 1);
-            shmlog_buf_puts(&b, "\"fields\":");
-            shmlog_json_fields(test_site.fmt, args, nargs, &b);
+            render_buf_init(&b, other, sizeof other - 1);
+            render_buf_puts(&b, "\"fields\":");
+            render_json_fields(test_site.fmt, args, nargs, &b);
             other[b.len] = 0;
             if (!strstr(json_mem, other))
                 cr_assert_fail("format \"%s\": fields %s not in %s", test_site.fmt, other, json_mem);
         }
-        shmlog_site_render_free(sr);
+        render_site_free(sr);
     }
 }
 
 /* The definition the clock must meet, written the slow way: one 128-bit
  * division per call. */
-static uint64_t tsc_to_ns_by_division(const struct shmlog_proc_info *p, uint64_t tsc)
+static uint64_t tsc_to_ns_by_division(const struct shm_proc_info *p, uint64_t tsc)
 {
     if (!p->tsc_hz)
         return p->anchor_ns;
@@ -1256,7 +1256,7 @@ static uint64_t tsc_to_ns_by_division(const struct shmlog_proc_info *p, uint64_t
 Test(render_line, tsc_clock_matches_the_division, .timeout = 60)
 {
     for (int i = 0; i < 2000000; i++) {
-        struct shmlog_proc_info p;
+        struct shm_proc_info p;
         memset(&p, 0, sizeof p);
         switch (i % 5) {
         case 0: p.tsc_hz = 2000000000u + rng() % 2000000000u; break; /* real TSCs */
@@ -1269,9 +1269,9 @@ Test(render_line, tsc_clock_matches_the_division, .timeout = 60)
         p.anchor_ns = rng() >> (rng() % 8);
         uint64_t span = rng() >> (rng() % 64);
         uint64_t tsc = i % 3 == 0 ? rng() : i % 3 == 1 ? p.anchor_tsc + span : p.anchor_tsc - span;
-        struct shmlog_tsc_clock c;
-        shmlog_tsc_clock_init(&c, &p);
-        uint64_t fast = shmlog_tsc_clock_ns(&c, tsc), exact = tsc_to_ns_by_division(&p, tsc);
+        struct shm_tsc_clock c;
+        shm_tsc_clock_init(&c, &p);
+        uint64_t fast = shm_tsc_clock_ns(&c, tsc), exact = tsc_to_ns_by_division(&p, tsc);
         if (fast != exact)
             cr_assert_fail("hz %" PRIu64 " anchor %" PRIu64 "/%" PRIu64 " tsc %" PRIu64 ": %" PRIu64 ", reader %" PRIu64,
                            p.tsc_hz, p.anchor_tsc, p.anchor_ns, tsc, fast, exact);
@@ -1290,9 +1290,9 @@ Test(render_line, rfc3339_matches_gmtime, .timeout = 30)
         size_t n = strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
         snprintf(want + n, sizeof want - n, ".%09uZ", (unsigned)(ns % 1000000000u));
         char got[64];
-        struct shmlog_buf b;
-        shmlog_buf_init(&b, got, sizeof got - 1);
-        shmlog_buf_rfc3339(&b, ns);
+        struct render_buf b;
+        render_buf_init(&b, got, sizeof got - 1);
+        render_buf_rfc3339(&b, ns);
         got[b.len] = 0;
         if (strcmp(got, want) != 0)
             cr_assert_fail("ns %" PRIu64 ": got %s want %s", ns, got, want);

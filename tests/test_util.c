@@ -132,10 +132,10 @@ int tu_proc_open(struct tu_proc *p, const char *dir, const char *app, uint32_t p
     char path[TU_PATH_MAX];
     memset(p, 0, sizeof *p);
     snprintf(path, sizeof path, "%s/%s-%u.meta", dir, app, pid);
-    int rc = shmlog_seg_open(&p->meta, path, writable, NULL, err, errcap);
+    int rc = shm_seg_open(&p->meta, path, writable, NULL, err, errcap);
     if (rc)
         return rc;
-    rc = shmlog_meta_info(&p->meta, &p->info, err, errcap);
+    rc = shm_meta_info(&p->meta, &p->info, err, errcap);
     if (rc)
         goto fail;
     DIR *d = opendir(dir);
@@ -148,7 +148,7 @@ int tu_proc_open(struct tu_proc *p, const char *dir, const char *app, uint32_t p
         unsigned kind;
         char name_app[SHMLOG_APP_BYTES];
         uint32_t name_pid, cpu;
-        if (shmlog_parse_seg_name(e->d_name, &kind, name_app, sizeof name_app, &name_pid, &cpu) != 0 ||
+        if (shm_parse_seg_name(e->d_name, &kind, name_app, sizeof name_app, &name_pid, &cpu) != 0 ||
             kind != SHMLOG_SEG_RING || name_pid != pid || strcmp(name_app, app) != 0)
             continue;
         if (p->nrings == TU_MAX_RINGS) {
@@ -157,17 +157,17 @@ int tu_proc_open(struct tu_proc *p, const char *dir, const char *app, uint32_t p
         }
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         int i = p->nrings;
-        rc = shmlog_seg_open(&p->ring_seg[i], path, writable, NULL, err, errcap);
+        rc = shm_seg_open(&p->ring_seg[i], path, writable, NULL, err, errcap);
         if (!rc) {
-            rc = shmlog_ring_view_init(&p->ring[i], &p->ring_seg[i], err, errcap);
+            rc = shm_ring_view_init(&p->ring[i], &p->ring_seg[i], err, errcap);
             if (rc)
-                shmlog_seg_close(&p->ring_seg[i]);
+                shm_seg_close(&p->ring_seg[i]);
         }
         if (rc)
             break;
         if (p->ring[i].cpu != cpu) {
             snprintf(err, errcap, "%s: header cpu %u differs from the name", path, p->ring[i].cpu);
-            shmlog_seg_close(&p->ring_seg[i]);
+            shm_seg_close(&p->ring_seg[i]);
             rc = -EINVAL;
             break;
         }
@@ -184,27 +184,27 @@ fail:
 void tu_proc_close(struct tu_proc *p)
 {
     for (int i = 0; i < p->nrings; i++)
-        shmlog_seg_close(&p->ring_seg[i]);
+        shm_seg_close(&p->ring_seg[i]);
     p->nrings = 0;
-    shmlog_seg_close(&p->meta);
+    shm_seg_close(&p->meta);
 }
 
-int tu_drain(const struct shmlog_ring_view *v, uint64_t *pos, int writer_dead, tu_record_fn on_record, void *ctx,
+int tu_drain(const struct shm_ring_view *v, uint64_t *pos, int writer_dead, tu_record_fn on_record, void *ctx,
              struct tu_drain_stats *stats)
 {
-    struct shmlog_rec rec;
-    struct shmlog_loss loss;
+    struct shm_copied_record rec;
+    struct shm_loss loss;
     for (;;) {
-        int st = shmlog_ring_next(v, pos, &rec, writer_dead, &loss);
-        if (st == SHMLOG_READ_RECORD) {
+        int st = shm_ring_next(v, pos, &rec, writer_dead, &loss);
+        if (st == SHM_READ_RECORD) {
             if (stats)
                 stats->records++;
             int rc = on_record ? on_record(&rec, v, ctx) : 0;
             if (rc)
                 return rc;
-        } else if (st == SHMLOG_READ_LOSS) {
+        } else if (st == SHM_READ_LOSS) {
             if (stats) {
-                unsigned r = loss.reason <= SHMLOG_LOSS_UNREADABLE ? loss.reason : 0;
+                unsigned r = loss.reason <= SHM_LOSS_UNREADABLE ? loss.reason : 0;
                 stats->loss_events++;
                 stats->lost_records[r] += loss.records;
                 stats->lost_positions[r] += loss.positions;
@@ -215,7 +215,7 @@ int tu_drain(const struct shmlog_ring_view *v, uint64_t *pos, int writer_dead, t
     }
 }
 
-int tu_arg_u32(const struct shmlog_rec *rec, size_t off, uint32_t *out)
+int tu_arg_u32(const struct shm_copied_record *rec, size_t off, uint32_t *out)
 {
     if (off + 4 > rec->payload_len)
         return -1;
@@ -223,7 +223,7 @@ int tu_arg_u32(const struct shmlog_rec *rec, size_t off, uint32_t *out)
     return 0;
 }
 
-int tu_arg_u64(const struct shmlog_rec *rec, size_t off, uint64_t *out)
+int tu_arg_u64(const struct shm_copied_record *rec, size_t off, uint64_t *out)
 {
     if (off + 8 > rec->payload_len)
         return -1;
@@ -231,7 +231,7 @@ int tu_arg_u64(const struct shmlog_rec *rec, size_t off, uint64_t *out)
     return 0;
 }
 
-long tu_arg_str(const struct shmlog_rec *rec, size_t off, const uint8_t **bytes, size_t *len, int *cut)
+long tu_arg_str(const struct shm_copied_record *rec, size_t off, const uint8_t **bytes, size_t *len, int *cut)
 {
     uint16_t hdr;
     if (off + 2 > rec->payload_len)

@@ -51,11 +51,11 @@ int tu_write_nr_hugepages(long n);
 
 /* Every segment of one producer process found in a directory. */
 struct tu_proc {
-    struct shmlog_seg meta;
-    struct shmlog_proc_info info;
+    struct shm_seg meta;
+    struct shm_proc_info info;
     int nrings;
-    struct shmlog_seg ring_seg[TU_MAX_RINGS];
-    struct shmlog_ring_view ring[TU_MAX_RINGS];
+    struct shm_seg ring_seg[TU_MAX_RINGS];
+    struct shm_ring_view ring[TU_MAX_RINGS];
 };
 
 /* Opens <dir>/<app>-<pid>.meta and every <app>-<pid>-cpu<N>.ring in it, and
@@ -68,24 +68,24 @@ void tu_proc_close(struct tu_proc *p);
 struct tu_drain_stats {
     uint64_t records;
     uint64_t loss_events;
-    uint64_t lost_records[SHMLOG_LOSS_UNREADABLE + 1]; /* by enum shmlog_loss_reason */
-    uint64_t lost_positions[SHMLOG_LOSS_UNREADABLE + 1];
+    uint64_t lost_records[SHM_LOSS_UNREADABLE + 1]; /* by enum shm_loss_reason */
+    uint64_t lost_positions[SHM_LOSS_UNREADABLE + 1];
 };
 
 /* Reads ring records from *pos until the reader reports EMPTY (or PENDING
  * when the writer is alive), calling on_record for each record. Returns the
  * last status, or the callback's non-zero return. */
-typedef int (*tu_record_fn)(const struct shmlog_rec *rec, const struct shmlog_ring_view *v, void *ctx);
-int tu_drain(const struct shmlog_ring_view *v, uint64_t *pos, int writer_dead, tu_record_fn on_record, void *ctx,
+typedef int (*tu_record_fn)(const struct shm_copied_record *rec, const struct shm_ring_view *v, void *ctx);
+int tu_drain(const struct shm_ring_view *v, uint64_t *pos, int writer_dead, tu_record_fn on_record, void *ctx,
              struct tu_drain_stats *stats);
 
 /* Payload accessors. They check the bounds of the record's payload and return
  * -1 (and leave *out alone) when the argument does not fit. */
-int tu_arg_u32(const struct shmlog_rec *rec, size_t off, uint32_t *out);
-int tu_arg_u64(const struct shmlog_rec *rec, size_t off, uint64_t *out);
+int tu_arg_u32(const struct shm_copied_record *rec, size_t off, uint32_t *out);
+int tu_arg_u64(const struct shm_copied_record *rec, size_t off, uint64_t *out);
 /* A string argument at off: *bytes points into rec->payload, *len its length,
  * *cut whether SHMLOG_STR_TRUNCATED was set. Returns the offset after it. */
-long tu_arg_str(const struct shmlog_rec *rec, size_t off, const uint8_t **bytes, size_t *len, int *cut);
+long tu_arg_str(const struct shm_copied_record *rec, size_t off, const uint8_t **bytes, size_t *len, int *cut);
 
 /* Moves the calling thread to cpu (sched_setaffinity). 0 or -errno. */
 int tu_pin_self(int cpu);

@@ -57,7 +57,7 @@ static inline void tu_append_raw_frame(int fd, uint64_t *off, const uint8_t *raw
     free(buf);
 }
 
-static inline void tu_proc_info(struct shmlog_proc_info *p, uint32_t pid, uint64_t start)
+static inline void tu_proc_info(struct shm_proc_info *p, uint32_t pid, uint64_t start)
 {
     memset(p, 0, sizeof(*p));
     snprintf(p->app, sizeof(p->app), "app%u", pid);
@@ -72,7 +72,7 @@ static inline void tu_proc_info(struct shmlog_proc_info *p, uint32_t pid, uint64
 }
 
 /* A site with nargs types from a 0-terminated list. */
-static inline void tu_site(struct shmlog_site_info *s, uint32_t id, const char *fmt, ...)
+static inline void tu_site(struct shm_site *s, uint32_t id, const char *fmt, ...)
 {
     memset(s, 0, sizeof(*s));
     s->id = id;
@@ -93,7 +93,7 @@ static inline void tu_site(struct shmlog_site_info *s, uint32_t id, const char *
 
 /* Fills r's payload from the site's types: integers and floats from vals,
  * strings from strs (in order). Returns the used length. */
-static inline size_t tu_payload(struct shmlog_rec *r, const struct shmlog_site_info *s, const uint64_t *vals,
+static inline size_t tu_payload(struct shm_copied_record *r, const struct shm_site *s, const uint64_t *vals,
                                 const char *const *strs)
 {
     size_t off = 0;
@@ -118,7 +118,7 @@ static inline size_t tu_payload(struct shmlog_rec *r, const struct shmlog_site_i
 
 /* Sets the slot geometry of r for a payload of n used bytes, and fills the
  * unused rest of the slots with junk (the decoder must not keep it). */
-static inline void tu_slots(struct shmlog_rec *r, size_t used)
+static inline void tu_slots(struct shm_copied_record *r, size_t used)
 {
     r->nslots = (uint8_t)shmlog_slots_for_payload(used);
     r->payload_len = (uint16_t)(SHMLOG_HEAD_PAYLOAD + (r->nslots - 1) * SHMLOG_CONT_PAYLOAD);
@@ -173,13 +173,13 @@ static inline void tu_file_close(struct tu_file *f)
 
 /* Everything a reader returned. */
 struct tu_read {
-    struct shmlog_rec *recs;
+    struct shm_copied_record *recs;
     uint32_t *rec_pid;
     uint32_t *rec_cpu;
     size_t n, cap;
     size_t errors, torn, losses, exits, processes, sites;
     size_t exits_how[SHLOG_EXIT_DIED + 1]; /* by enum shlog_exit_how */
-    uint64_t lost[SHMLOG_LOSS_REASON_MAX + 1];
+    uint64_t lost[SHM_LOSS_REASON_MAX + 1];
     char first_error[256];
 };
 
@@ -475,7 +475,7 @@ struct tu_rec {
     double px;
 };
 
-static inline struct tu_rec tu_decode(const struct shmlog_rec *r)
+static inline struct tu_rec tu_decode(const struct shm_copied_record *r)
 {
     struct tu_rec out;
     cr_assert_geq(r->payload_len, 22, "payload of %u bytes", r->payload_len);

@@ -15,8 +15,8 @@
  * dump_status.c -> dump_inputs.c (the collector's open file); the commands
  * -> shmlog-dump.c only for usage_error() and parse_level().
  */
-#ifndef SHMLOG_DUMP_H
-#define SHMLOG_DUMP_H
+#ifndef DUMP_H
+#define DUMP_H
 
 #include <regex.h>
 #include <stdint.h>
@@ -70,8 +70,8 @@ int parse_level(const char *s, int allow_off);
 /* ==== Output: one large buffer, written in big chunks (dump_output.c) ==== */
 
 /* A buffer over the free end of the output, with room for any one line. */
-struct shmlog_buf out_begin(void);
-void out_end(const struct shmlog_buf *b);
+struct render_buf out_begin(void);
+void out_end(const struct render_buf *b);
 void out_flush(void);
 /* out_flush() then fflush(stdout): for output a person or pipe waits for. */
 void out_push(void);
@@ -80,11 +80,11 @@ int out_finish(void);
 
 /* ==== Pieces of output lines (dump_output.c) ==== */
 
-void put_json_kv_str(struct shmlog_buf *b, const char *key, const char *value);
-void put_json_kv_u64(struct shmlog_buf *b, const char *key, uint64_t v);
-void put_json_kv_bool(struct shmlog_buf *b, const char *key, int v);
+void put_json_kv_str(struct render_buf *b, const char *key, const char *value);
+void put_json_kv_u64(struct render_buf *b, const char *key, uint64_t v);
+void put_json_kv_bool(struct render_buf *b, const char *key, int v);
 /* Text from shared memory or a file, with control bytes escaped, no quotes. */
-void put_text_safe(struct shmlog_buf *b, const char *s);
+void put_text_safe(struct render_buf *b, const char *s);
 const char *level_text(uint32_t level);
 uint64_t now_ns(void);
 
@@ -95,7 +95,7 @@ int filter_process(const struct dump_filter *f, const char *app, uint32_t pid);
 /* Level, category and time; grep is checked with filter_grep() after. */
 int filter_record(const struct dump_filter *f, unsigned level, unsigned category, uint64_t ts_ns);
 /* 1 when the rendered message of rec matches --grep (or there is none). */
-int filter_grep(const struct dump_filter *f, const struct shmlog_site_render *sr, const struct shmlog_rec *rec);
+int filter_grep(const struct dump_filter *f, const struct render_site *sr, const struct shm_copied_record *rec);
 
 /* ==== File commands (dump_files.h lists their files) ==== */
 
@@ -134,15 +134,15 @@ int scan_dirs(const struct cli *cli, struct seg_list *list);
 /* The list is sorted by process: the end of the run of segments that starts at i. */
 size_t process_run_end(const struct seg_list *list, size_t i);
 /* Opens a segment read-only, whoever owns it (the reader validates it). */
-int open_segment(const struct seg_entry *e, struct shmlog_seg *seg, char *err, size_t errcap);
-/* Opens the ring at e if it belongs to meta (shmlog_ring_belongs), with its
+int open_segment(const struct seg_entry *e, struct shm_seg *seg, char *err, size_t errcap);
+/* Opens the ring at e if it belongs to meta (shm_ring_belongs), with its
  * view. 0, or -1 with the reason in err. */
-int open_ring_of(const struct shmlog_seg *meta, const struct seg_entry *e, struct shmlog_seg *seg,
-                 struct shmlog_ring_view *view, char *err, size_t errcap);
+int open_ring_of(const struct shm_seg *meta, const struct seg_entry *e, struct shm_seg *seg,
+                 struct shm_ring_view *view, char *err, size_t errcap);
 /* The dump's own anchor of the host's clock, taken once. */
-const struct shmlog_clock_taker *live_clock(void);
+const struct shm_clock_taker *live_clock(void);
 /* Runs fn over the segments entries[0..n) of one process under
- * shmlog_bus_guard; 0, or 1 when a segment shrank under the mapping. */
+ * shm_bus_guard; 0, or 1 when a segment shrank under the mapping. */
 int guarded(void (*fn)(const struct cli *, const struct seg_entry *, size_t), void (*release)(void),
             const struct cli *cli, const struct seg_entry *entries, size_t n);
 
@@ -154,4 +154,4 @@ int cmd_ring(struct cli *cli);
 /* dump_status.c */
 int cmd_status(struct cli *cli);
 
-#endif /* SHMLOG_DUMP_H */
+#endif /* DUMP_H */

@@ -75,7 +75,7 @@ static struct dproc *proc_of(struct source *s, const struct shlog_proc *p)
             return NULL;
         /* The latest definition: the same process in every file. */
         d->info = p->info;
-        shmlog_tsc_clock_init(&d->clock, &d->info);
+        shm_tsc_clock_init(&d->clock, &d->info);
         d->passes = filter_process(&file_cmd.cli->filter, d->info.app, d->info.pid);
     }
     s->last_ptr = p;
@@ -158,27 +158,27 @@ static struct dsite *site_of(struct source *s, struct dproc *p, const struct shl
     return d;
 }
 
-const struct shmlog_site_render *prepared(struct dsite *d, struct dproc *proc)
+const struct render_site *prepared(struct dsite *d, struct dproc *proc)
 {
-    static struct shmlog_site_info info;
+    static struct shm_site info;
     int known = d && d->fmt;
-    struct shmlog_site_render **slot = known ? &d->sr : &proc->unknown;
+    struct render_site **slot = known ? &d->sr : &proc->unknown;
     if (*slot)
         return *slot;
     if (decode.prepared_bytes > PREPARED_MAX) {
         /* Hostile numbers of sites: start over rather than grow. */
         for (struct dsite *x = file_cmd.all_sites; x; x = x->next_all) {
-            shmlog_site_render_free(x->sr);
+            render_site_free(x->sr);
             x->sr = NULL;
         }
         for (struct dproc *x = decode.all_procs; x; x = x->next_all) {
-            shmlog_site_render_free(x->unknown);
+            render_site_free(x->unknown);
             x->unknown = NULL;
         }
         decode.prepared_bytes = 0;
     }
     if (known) {
-        memset(&info, 0, offsetof(struct shmlog_site_info, fmt));
+        memset(&info, 0, offsetof(struct shm_site, fmt));
         info.id = d->id;
         info.line = d->line;
         info.level = d->level;
@@ -190,9 +190,9 @@ const struct shmlog_site_render *prepared(struct dsite *d, struct dproc *proc)
         info.fmt_len = (uint32_t)strlen(info.fmt);
         info.file_len = (uint32_t)strlen(info.file);
     }
-    *slot = shmlog_site_render_new(known ? &info : NULL, proc->info.app, proc->info.host, proc->info.pid);
+    *slot = render_site_new(known ? &info : NULL, proc->info.app, proc->info.host, proc->info.pid);
     if (*slot)
-        decode.prepared_bytes += shmlog_site_render_bytes(*slot);
+        decode.prepared_bytes += render_site_bytes(*slot);
     return *slot;
 }
 
@@ -299,12 +299,12 @@ static void take_record(struct source *s, const struct shlog_event *ev)
     struct dring *r = ring_of(s, p, ev->cpu);
     if (!r)
         oom();
-    const struct shmlog_rec *rec = ev->rec;
+    const struct shm_copied_record *rec = ev->rec;
     uint64_t ts;
     if (s->file_anchored) {
-        ts = shmlog_clock_map_ns(&s->clock, rec->tsc);
+        ts = shm_clock_map_ns(&s->clock, rec->tsc);
     } else {
-        ts = shmlog_tsc_clock_ns(&p->clock, rec->tsc);
+        ts = shm_tsc_clock_ns(&p->clock, rec->tsc);
         stats_unanchored_record();
     }
     r->last_ts = ts;
@@ -328,7 +328,7 @@ static void take_record(struct source *s, const struct shlog_event *ev)
     if (ev->site && !d)
         oom();
     if (file_cmd.cli->filter.has_grep) {
-        const struct shmlog_site_render *sr = prepared(d, p);
+        const struct render_site *sr = prepared(d, p);
         if (!sr)
             oom();
         if (!filter_grep(&file_cmd.cli->filter, sr, rec))
@@ -395,8 +395,8 @@ static void take_exit(struct source *s, const struct shlog_event *ev)
 static void take_anchor(struct source *s, const struct shlog_event *ev)
 {
     uint64_t anchors = s->clock.anchors;
-    shmlog_clock_map_add(&s->clock, &ev->anchor, ev->clock.hz_q16);
-    s->file_anchored = shmlog_clock_map_ready(&s->clock);
+    shm_clock_map_add(&s->clock, &ev->anchor, ev->clock.hz_q16);
+    s->file_anchored = shm_clock_map_ready(&s->clock);
     if (s->clock.anchors == anchors)
         return; /* one it had */
     stats_anchor(ev);
@@ -519,7 +519,7 @@ void free_sources(struct source *srcs, size_t nsrc)
     while (file_cmd.all_sites) {
         struct dsite *d = file_cmd.all_sites;
         file_cmd.all_sites = d->next_all;
-        shmlog_site_render_free(d->sr);
+        render_site_free(d->sr);
         free(d->fmt);
         free(d->file);
         free(d);
@@ -529,7 +529,7 @@ void free_sources(struct source *srcs, size_t nsrc)
         decode.all_procs = p->next_all;
         hmap_clear(&p->rings);
         hmap_clear(&p->sites);
-        shmlog_site_render_free(p->unknown);
+        render_site_free(p->unknown);
         free(p);
     }
     merge_free();

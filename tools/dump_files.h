@@ -12,8 +12,8 @@
  * hands what it decodes to dump_merge.c (read, follow), dump_stats.c (stats)
  * or dump_verify.c (verify); dump_merge.c steps the sources it merges.
  */
-#ifndef SHMLOG_DUMP_FILES_H
-#define SHMLOG_DUMP_FILES_H
+#ifndef DUMP_FILES_H
+#define DUMP_FILES_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -47,10 +47,10 @@ struct chunk; /* dump_merge.c */
 
 /* A process, as (pid, proc_start) within one source. */
 struct dproc {
-    struct shmlog_proc_info info;
-    struct shmlog_tsc_clock clock;
+    struct shm_proc_info info;
+    struct shm_tsc_clock clock;
     int passes;            /* --pid / --app */
-    struct shmlog_site_render *unknown; /* renders records of sites the file did not define */
+    struct render_site *unknown; /* renders records of sites the file did not define */
     struct hmap rings;     /* cpu -> dring */
     struct hmap sites;     /* id -> dsite */
     struct dproc *next_all;
@@ -86,7 +86,7 @@ struct dsite {
     uint8_t level, category, nargs;
     uint8_t arg_types[SHMLOG_MAX_ARGS];
     char *fmt, *file;      /* NULL when over SITE_STRINGS_MAX: shown as unknown */
-    struct shmlog_site_render *sr;
+    struct render_site *sr;
     uint64_t records;      /* stats */
     struct dsite *next_all;
 };
@@ -132,7 +132,7 @@ struct source {
     size_t nrings;          /* rings it has records of */
     uint64_t skip_below;    /* follow: frames before this offset were there at start */
     size_t parked;          /* bytes its reader keeps for frames while it waits */
-    struct shmlog_clock_map clock; /* the host's anchors, over its files in order */
+    struct shm_clock_map clock; /* the host's anchors, over its files in order */
     int file_anchored;      /* the current file gave an anchor: its records map with them */
 };
 
@@ -177,7 +177,7 @@ void source_close_file(struct source *s);
  * something, 0 at the end of the source (in follow mode: for now). */
 int source_step(struct source *s);
 /* The renderer of records of site d (NULL: of an unknown site of proc). */
-const struct shmlog_site_render *prepared(struct dsite *d, struct dproc *proc);
+const struct render_site *prepared(struct dsite *d, struct dproc *proc);
 
 /* ==== The merge in time order (dump_merge.c) ==== */
 
@@ -188,7 +188,7 @@ struct entry_exit {
     unsigned how; /* enum shlog_exit_how */
 };
 
-#define REC_HEAD offsetof(struct shmlog_rec, payload)
+#define REC_HEAD offsetof(struct shm_copied_record, payload)
 
 /* Appends an entry (its header, then len bytes of body) to ring r's stream. */
 void queue_entry(struct dring *r, enum entry_kind kind, uint64_t ts, uint32_t cpu, struct dsite *site,
@@ -204,8 +204,8 @@ void merge_free(void);
 
 /* ==== What stats counts while decoding (dump_stats.c) ==== */
 
-void stats_record(struct dsite *d, const struct shmlog_rec *rec, uint64_t ts);
-void stats_loss(const struct shmlog_loss *loss);
+void stats_record(struct dsite *d, const struct shm_copied_record *rec, uint64_t ts);
+void stats_loss(const struct shm_loss *loss);
 /* A record mapped with its process's calibration: its file had no anchor. */
 void stats_unanchored_record(void);
 /* A new anchor of the host's clock. */
@@ -219,4 +219,4 @@ void stats_file_closed(const struct shlog_reader_stats *st);
  * and losses. */
 void verify_position(struct source *s, struct dring *r, uint64_t pos, uint64_t next);
 
-#endif /* SHMLOG_DUMP_FILES_H */
+#endif /* DUMP_FILES_H */

@@ -51,7 +51,7 @@ int scan_dirs(const struct cli *cli, struct seg_list *list)
         while ((de = readdir(dir)) != NULL) {
             struct seg_entry e;
             memset(&e, 0, sizeof e);
-            if (shmlog_parse_seg_name(de->d_name, &e.kind, e.app, sizeof e.app, &e.pid, &e.cpu) != 0)
+            if (shm_parse_seg_name(de->d_name, &e.kind, e.app, sizeof e.app, &e.pid, &e.cpu) != 0)
                 continue;
             if (cli->filter.pid && e.pid != cli->filter.pid)
                 continue;
@@ -94,22 +94,22 @@ size_t process_run_end(const struct seg_list *list, size_t i)
 
 /* Opens a segment read-only. The dump is an inspection tool: it accepts any
  * owner whose file it may read (the reader validates the contents anyway). */
-static const struct shmlog_accept inspector = {.any_owner = 1};
+static const struct shm_accept inspector = {.any_owner = 1};
 
-int open_segment(const struct seg_entry *e, struct shmlog_seg *seg, char *err, size_t errcap)
+int open_segment(const struct seg_entry *e, struct shm_seg *seg, char *err, size_t errcap)
 {
-    return shmlog_seg_open(seg, e->path, 0, &inspector, err, errcap);
+    return shm_seg_open(seg, e->path, 0, &inspector, err, errcap);
 }
 
-/* Opens the ring at e if it belongs to meta (shmlog_ring_belongs), with its
+/* Opens the ring at e if it belongs to meta (shm_ring_belongs), with its
  * view. 0, or -1 with the reason in err. */
-int open_ring_of(const struct shmlog_seg *meta, const struct seg_entry *e, struct shmlog_seg *seg,
-                        struct shmlog_ring_view *view, char *err, size_t errcap)
+int open_ring_of(const struct shm_seg *meta, const struct seg_entry *e, struct shm_seg *seg,
+                        struct shm_ring_view *view, char *err, size_t errcap)
 {
     if (open_segment(e, seg, err, errcap) != 0)
         return -1;
-    if (shmlog_ring_belongs(meta, seg, err, errcap) != 0 || shmlog_ring_view_init(view, seg, err, errcap) != 0) {
-        shmlog_seg_close(seg);
+    if (shm_ring_belongs(meta, seg, err, errcap) != 0 || shm_ring_view_init(view, seg, err, errcap) != 0) {
+        shm_seg_close(seg);
         return -1;
     }
     return 0;
@@ -118,12 +118,12 @@ int open_ring_of(const struct shmlog_seg *meta, const struct seg_entry *e, struc
 /* The dump's own anchor of the host's clock, taken once, at the first live
  * segment it reads: recent records map as well as the collector's anchors
  * map them (shm/clock.h), with no collector running. */
-const struct shmlog_clock_taker *live_clock(void)
+const struct shm_clock_taker *live_clock(void)
 {
-    static struct shmlog_clock_taker taker;
+    static struct shm_clock_taker taker;
     if (!taker.have_last) {
-        struct shmlog_clock_anchor now;
-        shmlog_clock_take(&taker, &now);
+        struct shm_clock_anchor now;
+        shm_clock_take(&taker, &now);
     }
     return &taker;
 }
@@ -142,30 +142,30 @@ static const char *policy_name(uint32_t policy)
 
 static void report_invalid(const struct cli *cli, const struct seg_entry *e, const char *err)
 {
-    struct shmlog_buf b = out_begin();
+    struct render_buf b = out_begin();
     if (cli->json) {
-        shmlog_buf_puts(&b, "{\"kind\":\"invalid\"");
+        render_buf_puts(&b, "{\"kind\":\"invalid\"");
         put_json_kv_str(&b, "path", e->path);
         put_json_kv_str(&b, "error", err);
-        shmlog_buf_puts(&b, "}\n");
+        render_buf_puts(&b, "}\n");
     } else {
-        shmlog_buf_puts(&b, "invalid ");
+        render_buf_puts(&b, "invalid ");
         put_text_safe(&b, err);
-        shmlog_buf_putc(&b, '\n');
+        render_buf_putc(&b, '\n');
     }
     out_end(&b);
 }
 
 /* ==== segments ==== */
 
-static void print_process(const struct cli *cli, const struct seg_entry *e, const struct shmlog_seg *seg,
-                          const struct shmlog_proc_info *info, int alive)
+static void print_process(const struct cli *cli, const struct seg_entry *e, const struct shm_seg *seg,
+                          const struct shm_proc_info *info, int alive)
 {
-    struct shmlog_buf b = out_begin();
+    struct render_buf b = out_begin();
     int huge = (seg->hdr.flags & SHMLOG_SEG_HUGEPAGES) != 0;
     int closed = (info->flags & SHMLOG_SEG_CLOSED) != 0;
     if (cli->json) {
-        shmlog_buf_puts(&b, "{\"kind\":\"process\"");
+        render_buf_puts(&b, "{\"kind\":\"process\"");
         put_json_kv_str(&b, "path", e->path);
         put_json_kv_str(&b, "app", info->app);
         put_json_kv_u64(&b, "pid", info->pid);
@@ -180,106 +180,106 @@ static void print_process(const struct cli *cli, const struct seg_entry *e, cons
         put_json_kv_u64(&b, "uid", info->uid);
         put_json_kv_u64(&b, "tsc_hz", info->tsc_hz);
         put_json_kv_u64(&b, "created_ns", info->created_ns);
-        shmlog_buf_puts(&b, "}\n");
+        render_buf_puts(&b, "}\n");
     } else {
         put_text_safe(&b, info->app);
-        shmlog_buf_putc(&b, '[');
-        shmlog_buf_u64(&b, info->pid);
-        shmlog_buf_puts(&b, alive ? "] alive" : "] dead");
+        render_buf_putc(&b, '[');
+        render_buf_u64(&b, info->pid);
+        render_buf_puts(&b, alive ? "] alive" : "] dead");
         if (closed)
-            shmlog_buf_puts(&b, " (closed)");
-        shmlog_buf_puts(&b, " level=");
-        shmlog_buf_puts(&b, level_text(info->level));
-        shmlog_buf_puts(&b, " sites=");
-        shmlog_buf_u64(&b, info->site_count);
-        shmlog_buf_putc(&b, '/');
-        shmlog_buf_u64(&b, info->site_capacity);
-        shmlog_buf_puts(&b, " unregistered=");
-        shmlog_buf_u64(&b, info->unregistered);
-        shmlog_buf_puts(&b, huge ? " hugepages=yes" : " hugepages=no");
-        shmlog_buf_puts(&b, " host=");
+            render_buf_puts(&b, " (closed)");
+        render_buf_puts(&b, " level=");
+        render_buf_puts(&b, level_text(info->level));
+        render_buf_puts(&b, " sites=");
+        render_buf_u64(&b, info->site_count);
+        render_buf_putc(&b, '/');
+        render_buf_u64(&b, info->site_capacity);
+        render_buf_puts(&b, " unregistered=");
+        render_buf_u64(&b, info->unregistered);
+        render_buf_puts(&b, huge ? " hugepages=yes" : " hugepages=no");
+        render_buf_puts(&b, " host=");
         put_text_safe(&b, info->host);
-        shmlog_buf_puts(&b, " uid=");
-        shmlog_buf_u64(&b, info->uid);
-        shmlog_buf_puts(&b, " created=");
-        shmlog_buf_rfc3339(&b, info->created_ns);
-        shmlog_buf_puts(&b, " path=");
+        render_buf_puts(&b, " uid=");
+        render_buf_u64(&b, info->uid);
+        render_buf_puts(&b, " created=");
+        render_buf_rfc3339(&b, info->created_ns);
+        render_buf_puts(&b, " path=");
         put_text_safe(&b, e->path);
-        shmlog_buf_putc(&b, '\n');
+        render_buf_putc(&b, '\n');
     }
     out_end(&b);
 }
 
-static void print_ring(const struct cli *cli, const struct seg_entry *e, const struct shmlog_seg *seg,
-                       const struct shmlog_ring_view *v, int alive)
+static void print_ring(const struct cli *cli, const struct seg_entry *e, const struct shm_seg *seg,
+                       const struct shm_ring_view *v, int alive)
 {
-    uint64_t head = shmlog_ring_head(v);
-    uint64_t tail = shmlog_ring_tail(v);
-    uint64_t fill = shmlog_ring_used(v, head, tail);
-    uint64_t dropped = shmlog_ring_dropped(v);
+    uint64_t head = shm_ring_head(v);
+    uint64_t tail = shm_ring_tail(v);
+    uint64_t fill = shm_ring_used(v, head, tail);
+    uint64_t dropped = shm_ring_dropped(v);
     uint64_t lost = shmlog__load_relaxed(&v->hdr->lost);
     int huge = (seg->hdr.flags & SHMLOG_SEG_HUGEPAGES) != 0;
     /* Tenths of a percent, in integers. */
     uint64_t permille = v->cap ? fill * 1000 / v->cap : 0;
 
-    struct shmlog_buf b = out_begin();
+    struct render_buf b = out_begin();
     if (cli->json) {
-        shmlog_buf_puts(&b, "{\"kind\":\"ring\"");
+        render_buf_puts(&b, "{\"kind\":\"ring\"");
         put_json_kv_str(&b, "path", e->path);
         put_json_kv_str(&b, "app", e->app);
         put_json_kv_u64(&b, "pid", seg->hdr.pid);
         put_json_kv_bool(&b, "alive", alive);
         put_json_kv_u64(&b, "cpu", v->cpu);
-        shmlog_buf_puts(&b, ",\"node\":");
-        shmlog_buf_i64(&b, v->numa_node);
+        render_buf_puts(&b, ",\"node\":");
+        render_buf_i64(&b, v->numa_node);
         put_json_kv_bool(&b, "hugepages", huge);
         put_json_kv_str(&b, "policy", policy_name(v->policy));
         put_json_kv_u64(&b, "capacity", v->cap);
         put_json_kv_u64(&b, "fill", fill);
-        shmlog_buf_puts(&b, ",\"fill_pct\":");
-        shmlog_buf_u64(&b, permille / 10);
-        shmlog_buf_putc(&b, '.');
-        shmlog_buf_u64(&b, permille % 10);
+        render_buf_puts(&b, ",\"fill_pct\":");
+        render_buf_u64(&b, permille / 10);
+        render_buf_putc(&b, '.');
+        render_buf_u64(&b, permille % 10);
         put_json_kv_u64(&b, "head", head);
         put_json_kv_u64(&b, "tail", tail);
         put_json_kv_u64(&b, "dropped", dropped);
         put_json_kv_u64(&b, "lost", lost);
-        shmlog_buf_puts(&b, "}\n");
+        render_buf_puts(&b, "}\n");
     } else {
-        shmlog_buf_puts(&b, "  cpu");
-        shmlog_buf_u64(&b, v->cpu);
-        shmlog_buf_puts(&b, " node=");
-        shmlog_buf_i64(&b, v->numa_node);
-        shmlog_buf_puts(&b, huge ? " hugepages=yes" : " hugepages=no");
-        shmlog_buf_puts(&b, " policy=");
-        shmlog_buf_puts(&b, policy_name(v->policy));
-        shmlog_buf_puts(&b, " capacity=");
-        shmlog_buf_u64(&b, v->cap);
-        shmlog_buf_puts(&b, " fill=");
-        shmlog_buf_u64(&b, fill);
-        shmlog_buf_puts(&b, " (");
-        shmlog_buf_u64(&b, permille / 10);
-        shmlog_buf_putc(&b, '.');
-        shmlog_buf_u64(&b, permille % 10);
-        shmlog_buf_puts(&b, "%) head=");
-        shmlog_buf_u64(&b, head);
-        shmlog_buf_puts(&b, " tail=");
-        shmlog_buf_u64(&b, tail);
-        shmlog_buf_puts(&b, " dropped=");
-        shmlog_buf_u64(&b, dropped);
-        shmlog_buf_puts(&b, " lost=");
-        shmlog_buf_u64(&b, lost);
+        render_buf_puts(&b, "  cpu");
+        render_buf_u64(&b, v->cpu);
+        render_buf_puts(&b, " node=");
+        render_buf_i64(&b, v->numa_node);
+        render_buf_puts(&b, huge ? " hugepages=yes" : " hugepages=no");
+        render_buf_puts(&b, " policy=");
+        render_buf_puts(&b, policy_name(v->policy));
+        render_buf_puts(&b, " capacity=");
+        render_buf_u64(&b, v->cap);
+        render_buf_puts(&b, " fill=");
+        render_buf_u64(&b, fill);
+        render_buf_puts(&b, " (");
+        render_buf_u64(&b, permille / 10);
+        render_buf_putc(&b, '.');
+        render_buf_u64(&b, permille % 10);
+        render_buf_puts(&b, "%) head=");
+        render_buf_u64(&b, head);
+        render_buf_puts(&b, " tail=");
+        render_buf_u64(&b, tail);
+        render_buf_puts(&b, " dropped=");
+        render_buf_u64(&b, dropped);
+        render_buf_puts(&b, " lost=");
+        render_buf_u64(&b, lost);
         if (!alive)
-            shmlog_buf_puts(&b, " (writer dead)");
-        shmlog_buf_putc(&b, '\n');
+            render_buf_puts(&b, " (writer dead)");
+        render_buf_putc(&b, '\n');
     }
     out_end(&b);
 }
 
-/* A segment shrunk under us (see shmlog_bus_guard): the reads of one process's
+/* A segment shrunk under us (see shm_bus_guard): the reads of one process's
  * segments run guarded; on the fault the process is reported and the dump goes
  * on with the next one (its mappings are leaked until exit). */
-/* Runs fn over the segments entries[0..n) of one process under shmlog_bus_guard;
+/* Runs fn over the segments entries[0..n) of one process under shm_bus_guard;
  * release, when given, frees what fn holds if a fault cuts it short (fn keeps
  * it in static storage: its own frame is gone after the jump).
  * 0, or 1 when a segment shrank under the mapping. */
@@ -288,7 +288,7 @@ int guarded(void (*fn)(const struct cli *, const struct seg_entry *, size_t), vo
 {
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) != 0) {
-        shmlog_bus_guard = NULL;
+        shm_bus_guard = NULL;
         if (release)
             release();
         out_flush();
@@ -296,9 +296,9 @@ int guarded(void (*fn)(const struct cli *, const struct seg_entry *, size_t), vo
                 entries[0].app, entries[0].pid);
         return 1;
     }
-    shmlog_bus_guard = &jb;
+    shm_bus_guard = &jb;
     fn(cli, entries, n);
-    shmlog_bus_guard = NULL;
+    shm_bus_guard = NULL;
     return 0;
 }
 
@@ -309,27 +309,27 @@ static void list_process(const struct cli *cli, const struct seg_entry *entries,
     int alive = 0; /* of the run's meta segment (they come first): rings have no lock */
     for (size_t j = 0; j < n; j++) {
         const struct seg_entry *e = &entries[j];
-        struct shmlog_seg seg;
+        struct shm_seg seg;
         if (open_segment(e, &seg, err, sizeof err) != 0) {
             report_invalid(cli, e, err);
             continue;
         }
         if (e->kind == SHMLOG_SEG_META)
-            alive = shmlog_meta_holder(&seg) >= 0;
+            alive = shm_meta_holder(&seg) >= 0;
         if (e->kind == SHMLOG_SEG_META) {
-            struct shmlog_proc_info info;
-            if (shmlog_meta_info(&seg, &info, err, sizeof err) != 0)
+            struct shm_proc_info info;
+            if (shm_meta_info(&seg, &info, err, sizeof err) != 0)
                 report_invalid(cli, e, err);
             else
                 print_process(cli, e, &seg, &info, alive);
         } else {
-            struct shmlog_ring_view v;
-            if (shmlog_ring_view_init(&v, &seg, err, sizeof err) != 0)
+            struct shm_ring_view v;
+            if (shm_ring_view_init(&v, &seg, err, sizeof err) != 0)
                 report_invalid(cli, e, err);
             else
                 print_ring(cli, e, &seg, &v, alive);
         }
-        shmlog_seg_close(&seg);
+        shm_seg_close(&seg);
     }
 }
 
@@ -337,7 +337,7 @@ int cmd_segments(struct cli *cli)
 {
     struct seg_list list = {0};
     int status = scan_dirs(cli, &list);
-    shmlog_bus_guard_install();
+    shm_bus_guard_install();
     for (size_t i = 0; i < list.n;) {
         size_t end = process_run_end(&list, i);
         status |= guarded(list_process, NULL, cli, &list.v[i], end - i);
@@ -367,9 +367,9 @@ int cmd_set_level(struct cli *cli)
         const struct seg_entry *e = &list.v[i];
         if (e->kind != SHMLOG_SEG_META || (cli->filter.app && strcmp(e->app, cli->filter.app) != 0))
             continue;
-        struct shmlog_seg seg;
-        struct shmlog_proc_info info;
-        if (shmlog_seg_open(&seg, e->path, 1, &inspector, err, sizeof err) != 0) {
+        struct shm_seg seg;
+        struct shm_proc_info info;
+        if (shm_seg_open(&seg, e->path, 1, &inspector, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", dump_prog, err);
             status = 1;
             continue;
@@ -377,10 +377,10 @@ int cmd_set_level(struct cli *cli)
         /* Validated before the one store: a segment that is not a sound
          * meta segment is left alone. */
         err[0] = '\0';
-        if (shmlog_meta_info(&seg, &info, err, sizeof err) != 0 || !filter_process(&cli->filter, info.app, info.pid)) {
+        if (shm_meta_info(&seg, &info, err, sizeof err) != 0 || !filter_process(&cli->filter, info.app, info.pid)) {
             if (err[0])
                 fprintf(stderr, "%s: %s\n", dump_prog, err);
-            shmlog_seg_close(&seg);
+            shm_seg_close(&seg);
             continue;
         }
         struct shmlog_meta *meta = seg.addr;
@@ -388,18 +388,18 @@ int cmd_set_level(struct cli *cli)
          * store, nothing else in the segment is written. */
         uint32_t old = shmlog__load_relaxed(&meta->level);
         shmlog__store_release(&meta->level, (uint32_t)level);
-        int alive = shmlog_meta_holder(&seg) >= 0;
-        struct shmlog_buf b = out_begin();
+        int alive = shm_meta_holder(&seg) >= 0;
+        struct render_buf b = out_begin();
         put_text_safe(&b, info.app);
-        shmlog_buf_putc(&b, '[');
-        shmlog_buf_u64(&b, info.pid);
-        shmlog_buf_puts(&b, "]: ");
-        shmlog_buf_puts(&b, level_text(old));
-        shmlog_buf_puts(&b, " -> ");
-        shmlog_buf_puts(&b, level_text((uint32_t)level));
-        shmlog_buf_puts(&b, alive ? "\n" : " (the process is not running)\n");
+        render_buf_putc(&b, '[');
+        render_buf_u64(&b, info.pid);
+        render_buf_puts(&b, "]: ");
+        render_buf_puts(&b, level_text(old));
+        render_buf_puts(&b, " -> ");
+        render_buf_puts(&b, level_text((uint32_t)level));
+        render_buf_puts(&b, alive ? "\n" : " (the process is not running)\n");
         out_end(&b);
-        shmlog_seg_close(&seg);
+        shm_seg_close(&seg);
         changed++;
     }
     free(list.v);
@@ -414,19 +414,19 @@ int cmd_set_level(struct cli *cli)
 
 /* Records in a ring that no collector released: read as a collector would
  * read a dead writer's ring (at most one lap). *slots: positions in use. */
-static uint64_t records_not_drained(const struct shmlog_ring_view *v, uint64_t *slots)
+static uint64_t records_not_drained(const struct shm_ring_view *v, uint64_t *slots)
 {
-    uint64_t pos = shmlog_ring_tail(v), head = shmlog_ring_head(v), n = 0;
-    *slots = shmlog_ring_used(v, head, pos);
+    uint64_t pos = shm_ring_tail(v), head = shm_ring_head(v), n = 0;
+    *slots = shm_ring_used(v, head, pos);
     if (head - pos > v->cap)
         pos = head - v->cap;
-    struct shmlog_rec rec;
-    struct shmlog_loss loss;
+    struct shm_copied_record rec;
+    struct shm_loss loss;
     for (uint64_t steps = 0; steps <= v->cap; steps++) {
-        int st = shmlog_ring_next(v, &pos, &rec, 1, &loss);
-        if (st == SHMLOG_READ_RECORD)
+        int st = shm_ring_next(v, &pos, &rec, 1, &loss);
+        if (st == SHM_READ_RECORD)
             n++;
-        else if (st == SHMLOG_READ_LOSS)
+        else if (st == SHM_READ_LOSS)
             n += loss.records;
         else
             break;
@@ -435,7 +435,7 @@ static uint64_t records_not_drained(const struct shmlog_ring_view *v, uint64_t *
 }
 
 /* 1 if a collector that runs claims the ring: it will finish the job. */
-static int ring_claimed(const struct shmlog_ring_view *v)
+static int ring_claimed(const struct shm_ring_view *v)
 {
     uint64_t pid = shmlog__load_relaxed(&v->hdr->collector_pid);
     return pid && pid <= INT32_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
@@ -445,7 +445,7 @@ static int ring_claimed(const struct shmlog_ring_view *v)
  * of none (meta NULL: rings whose meta segment is missing, which nothing can
  * decode): counted, then removed with meta when nothing would be lost or
  * --force. Returns 0, or 1 when something was kept or could not go. */
-static int clean_process(const struct cli *cli, const struct shmlog_seg *meta, const char *what,
+static int clean_process(const struct cli *cli, const struct shm_seg *meta, const char *what,
                          const struct seg_entry *entries, size_t n, char *claimed)
 {
     char err[4096 + 256];
@@ -453,16 +453,16 @@ static int clean_process(const struct cli *cli, const struct shmlog_seg *meta, c
     size_t rings = 0;
     int busy = 0;
     for (size_t i = 0; i < n; i++) {
-        struct shmlog_seg seg;
-        struct shmlog_ring_view v;
+        struct shm_seg seg;
+        struct shm_ring_view v;
         if (entries[i].kind != SHMLOG_SEG_RING || claimed[i])
             continue;
         if (meta && open_ring_of(meta, &entries[i], &seg, &v, err, sizeof err) != 0)
             continue;
         if (!meta && open_segment(&entries[i], &seg, err, sizeof err) != 0)
             continue;
-        if (!meta && shmlog_ring_view_init(&v, &seg, err, sizeof err) != 0) {
-            shmlog_seg_close(&seg);
+        if (!meta && shm_ring_view_init(&v, &seg, err, sizeof err) != 0) {
+            shm_seg_close(&seg);
             continue;
         }
         claimed[i] = 2; /* ours: removed below if the process goes */
@@ -471,7 +471,7 @@ static int clean_process(const struct cli *cli, const struct shmlog_seg *meta, c
         slots += used;
         busy |= ring_claimed(&v);
         rings++;
-        shmlog_seg_close(&seg);
+        shm_seg_close(&seg);
     }
     if (busy) {
         printf("%s: kept: a running collector drains it\n", what);
@@ -528,23 +528,23 @@ static void clean_run(const struct cli *cli, const struct seg_entry *entries, si
         return;
     }
     for (size_t m = 0; m < n && entries[m].kind == SHMLOG_SEG_META; m++) {
-        struct shmlog_seg meta;
-        struct shmlog_proc_info info;
+        struct shm_seg meta;
+        struct shm_proc_info info;
         if (open_segment(&entries[m], &meta, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s (left alone)\n", dump_prog, err);
             continue;
         }
-        if (shmlog_meta_info(&meta, &info, err, sizeof err) != 0) {
+        if (shm_meta_info(&meta, &info, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s (left alone)\n", dump_prog, err);
-            shmlog_seg_close(&meta);
+            shm_seg_close(&meta);
             continue;
         }
-        if (shmlog_meta_holder(&meta) < 0) {
+        if (shm_meta_holder(&meta) < 0) {
             snprintf(what, sizeof what, "%s (%s[%u], gone)", entries[m].path, info.app, info.pid);
             cleaning.status |= clean_process(cli, &meta, what, entries, n, claimed);
             cleaning.gone++;
         }
-        shmlog_seg_close(&meta);
+        shm_seg_close(&meta);
     }
     /* Rings of a pid whose directory holds no meta segment of it. */
     if (entries[0].kind == SHMLOG_SEG_RING) {
@@ -561,7 +561,7 @@ int cmd_clean(struct cli *cli)
 {
     struct seg_list list = {0};
     int status = scan_dirs(cli, &list);
-    shmlog_bus_guard_install();
+    shm_bus_guard_install();
     for (size_t i = 0; i < list.n;) {
         size_t end = process_run_end(&list, i);
         status |= guarded(clean_run, clean_release, cli, &list.v[i], end - i);

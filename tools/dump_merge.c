@@ -55,8 +55,8 @@ struct entry {
     uint16_t bytes;       /* the whole entry, 8-aligned */
     uint8_t kind;
     uint32_t cpu;
-    /* RECORD: the head of a struct shmlog_rec, payload_len bytes of payload.
-     * LOSS: struct shmlog_loss. EXIT: struct entry_exit. */
+    /* RECORD: the head of a struct shm_copied_record, payload_len bytes of payload.
+     * LOSS: struct shm_loss. EXIT: struct entry_exit. */
 };
 
 /* The merge running: its inputs, its FIFOs' memory, the heap of its streams. */
@@ -270,26 +270,26 @@ void queue_entry(struct dring *r, enum entry_kind kind, uint64_t ts, uint32_t cp
 static void emit_entry(const struct entry *e)
 {
     struct dproc *p = e->proc;
-    struct shmlog_buf b = out_begin();
+    struct render_buf b = out_begin();
     if (e->kind == ENTRY_RECORD) {
-        const struct shmlog_rec *rec = (const struct shmlog_rec *)(e + 1);
-        const struct shmlog_site_render *sr = prepared(e->site, p);
+        const struct shm_copied_record *rec = (const struct shm_copied_record *)(e + 1);
+        const struct render_site *sr = prepared(e->site, p);
         if (!sr)
             oom();
-        shmlog_render_prepared(sr, rec, e->cpu, e->ts_ns, file_cmd.cli->json, &b);
+        render_prepared(sr, rec, e->cpu, e->ts_ns, file_cmd.cli->json, &b);
         merge.shown++;
         if (file_cmd.cli->filter.limit && merge.shown >= file_cmd.cli->filter.limit)
             file_cmd.stop = 1;
     } else {
-        struct shmlog_render_input in = {p->info.app, p->info.host, p->info.pid, e->cpu, e->ts_ns, NULL, NULL};
+        struct render_input in = {p->info.app, p->info.host, p->info.pid, e->cpu, e->ts_ns, NULL, NULL};
         if (e->kind == ENTRY_LOSS) {
-            struct shmlog_loss loss;
+            struct shm_loss loss;
             memcpy(&loss, e + 1, sizeof loss);
-            shmlog_render_loss(&in, &loss, file_cmd.cli->json, &b);
+            render_loss(&in, &loss, file_cmd.cli->json, &b);
         } else {
             struct entry_exit x;
             memcpy(&x, e + 1, sizeof x);
-            shmlog_render_exit(&in, x.records, x.lost, x.how, file_cmd.cli->json, &b);
+            render_exit(&in, x.records, x.lost, x.how, file_cmd.cli->json, &b);
         }
     }
     out_end(&b);

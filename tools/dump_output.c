@@ -40,54 +40,54 @@ int out_finish(void)
     return fflush(stdout) != 0 || out_failed ? -1 : 0;
 }
 
-struct shmlog_buf out_begin(void)
+struct render_buf out_begin(void)
 {
-    struct shmlog_buf b;
-    if (sizeof out_mem - out_len < SHMLOG_RENDER_LINE_MAX)
+    struct render_buf b;
+    if (sizeof out_mem - out_len < RENDER_LINE_MAX)
         out_flush();
-    shmlog_buf_init(&b, out_mem + out_len, sizeof out_mem - out_len);
+    render_buf_init(&b, out_mem + out_len, sizeof out_mem - out_len);
     return b;
 }
 
-void out_end(const struct shmlog_buf *b)
+void out_end(const struct render_buf *b)
 {
     out_len += b->len;
 }
 
 /* ==== Output pieces ==== */
 
-void put_json_kv_str(struct shmlog_buf *b, const char *key, const char *value)
+void put_json_kv_str(struct render_buf *b, const char *key, const char *value)
 {
-    shmlog_buf_putc(b, ',');
-    shmlog_buf_putc(b, '"');
-    shmlog_buf_puts(b, key);
-    shmlog_buf_puts(b, "\":");
-    shmlog_json_string(b, value, strlen(value));
+    render_buf_putc(b, ',');
+    render_buf_putc(b, '"');
+    render_buf_puts(b, key);
+    render_buf_puts(b, "\":");
+    render_json_string(b, value, strlen(value));
 }
 
-void put_json_kv_u64(struct shmlog_buf *b, const char *key, uint64_t v)
+void put_json_kv_u64(struct render_buf *b, const char *key, uint64_t v)
 {
-    shmlog_buf_putc(b, ',');
-    shmlog_buf_putc(b, '"');
-    shmlog_buf_puts(b, key);
-    shmlog_buf_puts(b, "\":");
-    shmlog_buf_u64(b, v);
+    render_buf_putc(b, ',');
+    render_buf_putc(b, '"');
+    render_buf_puts(b, key);
+    render_buf_puts(b, "\":");
+    render_buf_u64(b, v);
 }
 
-void put_json_kv_bool(struct shmlog_buf *b, const char *key, int v)
+void put_json_kv_bool(struct render_buf *b, const char *key, int v)
 {
-    shmlog_buf_putc(b, ',');
-    shmlog_buf_putc(b, '"');
-    shmlog_buf_puts(b, key);
-    shmlog_buf_puts(b, v ? "\":true" : "\":false");
+    render_buf_putc(b, ',');
+    render_buf_putc(b, '"');
+    render_buf_puts(b, key);
+    render_buf_puts(b, v ? "\":true" : "\":false");
 }
 
 /* Text values from shared memory may hold anything: show them through the
  * JSON escaper without the quotes, so a hostile name cannot break the line. */
-void put_text_safe(struct shmlog_buf *b, const char *s)
+void put_text_safe(struct render_buf *b, const char *s)
 {
     size_t start = b->len;
-    shmlog_json_string(b, s, strlen(s));
+    render_json_string(b, s, strlen(s));
     if (b->overflow || b->len - start < 2)
         return;
     memmove(b->data + start, b->data + start + 1, b->len - start - 2);
@@ -96,7 +96,7 @@ void put_text_safe(struct shmlog_buf *b, const char *s)
 
 const char *level_text(uint32_t level)
 {
-    const char *name = shmlog_level_name(level);
+    const char *name = shm_level_name(level);
     return name ? name : level == SHMLOG_LEVEL_OFF ? "OFF" : "?";
 }
 
@@ -120,15 +120,15 @@ int filter_record(const struct dump_filter *f, unsigned level, unsigned category
            ts_ns >= f->since_ns && ts_ns < f->until_ns;
 }
 
-int filter_grep(const struct dump_filter *f, const struct shmlog_site_render *sr, const struct shmlog_rec *rec)
+int filter_grep(const struct dump_filter *f, const struct render_site *sr, const struct shm_copied_record *rec)
 {
     if (!f->has_grep)
         return 1;
     /* The longest message fits with room; a cut one is matched as far as it goes. */
-    static char msg[SHMLOG_RENDER_LINE_MAX + 1];
-    struct shmlog_buf b;
-    shmlog_buf_init(&b, msg, sizeof msg - 1);
-    shmlog_render_prepared_msg(sr, rec, &b);
+    static char msg[RENDER_LINE_MAX + 1];
+    struct render_buf b;
+    render_buf_init(&b, msg, sizeof msg - 1);
+    render_prepared_msg(sr, rec, &b);
     msg[b.len] = '\0';
     return regexec(&f->grep, msg, 0, NULL, 0) == 0;
 }

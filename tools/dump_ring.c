@@ -13,55 +13,55 @@
 /* Call sites of one process, copied out of the meta segment and prepared for
  * rendering on first use. */
 struct site_cache {
-    const struct shmlog_seg *meta;
-    const struct shmlog_proc_info *info;
+    const struct shm_seg *meta;
+    const struct shm_proc_info *info;
     uint32_t capacity;
-    struct shmlog_site_render **sites;
+    struct render_site **sites;
     uint8_t *state; /* 0 not looked up, 1 loaded, 2 missing or corrupt */
-    struct shmlog_site_render *unknown;
+    struct render_site *unknown;
 };
 
 /* The prepared site id, or the process's unknown-site renderer; NULL only
  * when out of memory. */
-static const struct shmlog_site_render *site_lookup(struct site_cache *c, uint32_t id)
+static const struct render_site *site_lookup(struct site_cache *c, uint32_t id)
 {
     if (id < c->capacity && c->state[id] == 0) {
-        static struct shmlog_site_info site;
+        static struct shm_site site;
         c->state[id] = 2;
-        if (shmlog_meta_site(c->meta, id, &site) == 0 &&
-            (c->sites[id] = shmlog_site_render_new(&site, c->info->app, c->info->host, c->info->pid)) != NULL)
+        if (shm_meta_site(c->meta, id, &site) == 0 &&
+            (c->sites[id] = render_site_new(&site, c->info->app, c->info->host, c->info->pid)) != NULL)
             c->state[id] = 1;
     }
     if (id < c->capacity && c->state[id] == 1)
         return c->sites[id];
     if (!c->unknown)
-        c->unknown = shmlog_site_render_new(NULL, c->info->app, c->info->host, c->info->pid);
+        c->unknown = render_site_new(NULL, c->info->app, c->info->host, c->info->pid);
     return c->unknown;
 }
 
 static void site_cache_free(struct site_cache *c)
 {
     for (uint32_t i = 0; c->sites && i < c->capacity; i++)
-        shmlog_site_render_free(c->sites[i]);
-    shmlog_site_render_free(c->unknown);
+        render_site_free(c->sites[i]);
+    render_site_free(c->unknown);
     free(c->sites);
     free(c->state);
 }
 
 /* One ring being read from its tail to the head seen at open. */
 struct ring_cursor {
-    struct shmlog_seg seg;
-    struct shmlog_ring_view view;
+    struct shm_seg seg;
+    struct shm_ring_view view;
     uint64_t pos;
     uint64_t end;
-    struct shmlog_rec rec; /* the pending record when has_rec */
+    struct shm_copied_record rec; /* the pending record when has_rec */
     int has_rec;
 };
 
 struct ring_ctx {
     const struct cli *cli;
-    const struct shmlog_proc_info *info;
-    struct shmlog_clock_map clock;
+    const struct shm_proc_info *info;
+    struct shm_clock_map clock;
     struct site_cache *sites;
     int writer_dead;
     uint64_t last_ns; /* time of the last record shown: loss markers use it */
@@ -75,15 +75,15 @@ static int ring_limit_reached(const struct cli *cli)
     return cli->filter.limit && ring_shown >= cli->filter.limit;
 }
 
-static void emit_loss(struct ring_ctx *ctx, const struct ring_cursor *c, const struct shmlog_loss *loss)
+static void emit_loss(struct ring_ctx *ctx, const struct ring_cursor *c, const struct shm_loss *loss)
 {
     const struct dump_filter *f = &ctx->cli->filter;
     if (ring_limit_reached(ctx->cli) || ctx->last_ns < f->since_ns || ctx->last_ns >= f->until_ns)
         return;
-    struct shmlog_render_input in = {ctx->info->app, ctx->info->host, ctx->info->pid, c->view.cpu,
+    struct render_input in = {ctx->info->app, ctx->info->host, ctx->info->pid, c->view.cpu,
                                      ctx->last_ns, NULL, NULL};
-    struct shmlog_buf b = out_begin();
-    shmlog_render_loss(&in, loss, ctx->cli->json, &b);
+    struct render_buf b = out_begin();
+    render_loss(&in, loss, ctx->cli->json, &b);
     out_end(&b);
 }
 
@@ -92,14 +92,14 @@ static void cursor_fill(struct ring_ctx *ctx, struct ring_cursor *c)
 {
     c->has_rec = 0;
     while (c->pos < c->end) {
-        struct shmlog_loss loss;
-        int r = shmlog_ring_next(&c->view, &c->pos, &c->rec, ctx->writer_dead, &loss);
-        if (r == SHMLOG_READ_RECORD) {
+        struct shm_loss loss;
+        int r = shm_ring_next(&c->view, &c->pos, &c->rec, ctx->writer_dead, &loss);
+        if (r == SHM_READ_RECORD) {
             /* A live writer may have added records past the snapshot: not ours. */
             c->has_rec = c->rec.pos < c->end;
             return;
         }
-        if (r == SHMLOG_READ_LOSS) {
+        if (r == SHM_READ_LOSS) {
             emit_loss(ctx, c, &loss);
             continue;
         }
@@ -110,8 +110,8 @@ static void cursor_fill(struct ring_ctx *ctx, struct ring_cursor *c)
 static void emit_record(struct ring_ctx *ctx, const struct ring_cursor *c)
 {
     const struct dump_filter *f = &ctx->cli->filter;
-    uint64_t ts = shmlog_clock_map_ns(&ctx->clock, c->rec.tsc);
-    const struct shmlog_site_render *sr = site_lookup(ctx->sites, c->rec.site);
+    uint64_t ts = shm_clock_map_ns(&ctx->clock, c->rec.tsc);
+    const struct render_site *sr = site_lookup(ctx->sites, c->rec.site);
     ctx->last_ns = ts;
     if (!sr) {
         fprintf(stderr, "%s: out of memory rendering a record of %s[%u]\n", dump_prog, ctx->info->app, ctx->info->pid);
@@ -120,8 +120,8 @@ static void emit_record(struct ring_ctx *ctx, const struct ring_cursor *c)
     if (ring_limit_reached(ctx->cli) || !filter_record(f, c->rec.level, c->rec.category, ts) ||
         !filter_grep(f, sr, &c->rec))
         return;
-    struct shmlog_buf b = out_begin();
-    shmlog_render_prepared(sr, &c->rec, c->view.cpu, ts, ctx->cli->json, &b);
+    struct render_buf b = out_begin();
+    render_prepared(sr, &c->rec, c->view.cpu, ts, ctx->cli->json, &b);
     out_end(&b);
     ring_shown++;
 }
@@ -175,26 +175,26 @@ static void dump_one(const struct cli *cli, const struct seg_entry *meta_entry, 
                      size_t n, char *claimed)
 {
     char err[4096 + 256];
-    struct shmlog_seg meta;
-    struct shmlog_proc_info info;
+    struct shm_seg meta;
+    struct shm_proc_info info;
     if (open_segment(meta_entry, &meta, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", dump_prog, err);
         return;
     }
-    if (shmlog_meta_info(&meta, &info, err, sizeof err) != 0 ||
-        shmlog_meta_attribution(&meta, &info, err, sizeof err) != 0) {
+    if (shm_meta_info(&meta, &info, err, sizeof err) != 0 ||
+        shm_meta_attribution(&meta, &info, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", dump_prog, err);
-        shmlog_seg_close(&meta);
+        shm_seg_close(&meta);
         return;
     }
 
     if (!filter_process(&cli->filter, info.app, info.pid)) {
-        shmlog_seg_close(&meta);
+        shm_seg_close(&meta);
         return;
     }
     dumping.sites = (struct site_cache){&meta, &info, info.site_capacity,
                                         calloc(info.site_capacity ? info.site_capacity : 1,
-                                               sizeof(struct shmlog_site_render *)),
+                                               sizeof(struct render_site *)),
                                         calloc(info.site_capacity ? info.site_capacity : 1, 1), NULL};
     struct ring_cursor *cur = dumping.cur = calloc(n, sizeof *cur);
     int *heap = dumping.heap = calloc(n, sizeof *heap);
@@ -205,9 +205,9 @@ static void dump_one(const struct cli *cli, const struct seg_entry *meta_entry, 
 
     static struct ring_ctx ctx; /* its map is 6 KiB; one process at a time */
     ctx = (struct ring_ctx){.cli = cli, .info = &info, .sites = &dumping.sites,
-                            .writer_dead = shmlog_meta_holder(&meta) < 0};
-    const struct shmlog_clock_taker *now = live_clock();
-    shmlog_clock_map_live(&ctx.clock, info.anchor_tsc, info.anchor_ns, &now->last, now->hz_q16);
+                            .writer_dead = shm_meta_holder(&meta) < 0};
+    const struct shm_clock_taker *now = live_clock();
+    shm_clock_map_live(&ctx.clock, info.anchor_tsc, info.anchor_ns, &now->last, now->hz_q16);
     int nrings = 0;
     for (size_t i = 0; i < n; i++) {
         struct ring_cursor *c = &cur[nrings];
@@ -215,8 +215,8 @@ static void dump_one(const struct cli *cli, const struct seg_entry *meta_entry, 
             open_ring_of(&meta, &entries[i], &c->seg, &c->view, err, sizeof err) != 0)
             continue;
         claimed[i] = 1;
-        c->pos = shmlog_ring_tail(&c->view);
-        c->end = shmlog_ring_head(&c->view);
+        c->pos = shm_ring_tail(&c->view);
+        c->end = shm_ring_head(&c->view);
         nrings++;
     }
     ctx.last_ns = info.created_ns;
@@ -240,17 +240,17 @@ static void dump_one(const struct cli *cli, const struct seg_entry *meta_entry, 
 
     /* Drops never reached a ring: one marker per ring with its total. */
     for (int i = 0; i < nrings; i++) {
-        uint64_t dropped = shmlog_ring_dropped(&cur[i].view);
+        uint64_t dropped = shm_ring_dropped(&cur[i].view);
         if (dropped) {
-            struct shmlog_loss loss = {cur[i].end, 0, dropped, SHMLOG_LOSS_DROPPED};
+            struct shm_loss loss = {cur[i].end, 0, dropped, SHM_LOSS_DROPPED};
             ctx.last_ns = ctx.last_ns ? ctx.last_ns : now_ns();
             emit_loss(&ctx, &cur[i], &loss);
         }
-        shmlog_seg_close(&cur[i].seg);
+        shm_seg_close(&cur[i].seg);
     }
 out:
     dump_process_release();
-    shmlog_seg_close(&meta);
+    shm_seg_close(&meta);
 }
 
 static void dump_process(const struct cli *cli, const struct seg_entry *entries, size_t n)
@@ -274,7 +274,7 @@ int cmd_ring(struct cli *cli)
 {
     struct seg_list list = {0};
     int status = scan_dirs(cli, &list);
-    shmlog_bus_guard_install();
+    shm_bus_guard_install();
     for (size_t i = 0; i < list.n;) {
         size_t end = process_run_end(&list, i);
         if (ring_limit_reached(cli))

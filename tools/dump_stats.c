@@ -23,7 +23,7 @@ static struct {
 
 /* ==== Counting ==== */
 
-void stats_record(struct dsite *d, const struct shmlog_rec *rec, uint64_t ts)
+void stats_record(struct dsite *d, const struct shm_copied_record *rec, uint64_t ts)
 {
     stats.records++;
     stats.levels[rec->level & 7]++;
@@ -36,7 +36,7 @@ void stats_record(struct dsite *d, const struct shmlog_rec *rec, uint64_t ts)
         stats.last_ns = ts;
 }
 
-void stats_loss(const struct shmlog_loss *loss)
+void stats_loss(const struct shm_loss *loss)
 {
     stats.lost[loss->reason & 7] += loss->records;
 }
@@ -50,7 +50,7 @@ void stats_anchor(const struct shlog_event *ev)
 {
     struct clock_stats *c = &stats.clock;
     c->anchors++;
-    c->steps += (ev->anchor.flags & SHMLOG_ANCHOR_STEPPED) != 0;
+    c->steps += (ev->anchor.flags & SHM_ANCHOR_STEPPED) != 0;
     if (ev->anchor.err_ns > c->max_err_ns)
         c->max_err_ns = ev->anchor.err_ns;
     if (ev->clock.esterror_ns > c->max_esterror_ns)
@@ -99,26 +99,26 @@ static int site_count_cmp(const void *a, const void *b)
     return strcmp(x->file ? x->file : "", y->file ? y->file : "");
 }
 
-static void put_rate(struct shmlog_buf *b, const char *fmt, double v)
+static void put_rate(struct render_buf *b, const char *fmt, double v)
 {
     char tmp[64];
     snprintf(tmp, sizeof tmp, fmt, v);
-    shmlog_buf_puts(b, tmp);
+    render_buf_puts(b, tmp);
 }
 
 
 /* "name":count for every non-zero one of the 8 counters, comma-separated. */
-static void put_json_counts(struct shmlog_buf *b, const uint64_t counts[8], const char *(*name)(unsigned))
+static void put_json_counts(struct render_buf *b, const uint64_t counts[8], const char *(*name)(unsigned))
 {
     for (unsigned i = 0, n = 0; i < 8; i++) {
         if (!counts[i])
             continue;
         if (n++)
-            shmlog_buf_putc(b, ',');
-        shmlog_buf_putc(b, '"');
-        shmlog_buf_puts(b, name(i) ? name(i) : "?");
-        shmlog_buf_puts(b, "\":");
-        shmlog_buf_u64(b, counts[i]);
+            render_buf_putc(b, ',');
+        render_buf_putc(b, '"');
+        render_buf_puts(b, name(i) ? name(i) : "?");
+        render_buf_puts(b, "\":");
+        render_buf_u64(b, counts[i]);
     }
 }
 
@@ -129,7 +129,7 @@ static const char *tristate_json(enum shlog_tristate t)
 
 /* What the times rest on: the collector's anchors and the clocks' state
  * they were taken in, or each process's own calibration. */
-static void put_clock_stats(struct shmlog_buf *b, int json)
+static void put_clock_stats(struct render_buf *b, int json)
 {
     const struct clock_stats *c = &stats.clock;
     char line[512];
@@ -142,13 +142,13 @@ static void put_clock_stats(struct shmlog_buf *b, int json)
                  (unsigned long long)c->process_calibrated, tristate_json(c->last.tsc_invariant),
                  tristate_json(c->last.synchronized), (unsigned long long)c->unsynchronized,
                  (unsigned long long)c->max_esterror_ns);
-        shmlog_buf_puts(b, line);
-        shmlog_json_string(b, c->last.clocksource, strlen(c->last.clocksource));
-        shmlog_buf_putc(b, '}');
+        render_buf_puts(b, line);
+        render_json_string(b, c->last.clocksource, strlen(c->last.clocksource));
+        render_buf_putc(b, '}');
         return;
     }
     if (!c->anchors) {
-        shmlog_buf_puts(b, "clock: no anchors (files from before them): times use each process's own "
+        render_buf_puts(b, "clock: no anchors (files from before them): times use each process's own "
                            "calibration, good for seconds after its start\n");
         return;
     }
@@ -162,22 +162,22 @@ static void put_clock_stats(struct shmlog_buf *b, int json)
              c->unsynchronized == c->anchors ? "not synchronised"
              : c->unsynchronized           ? "not synchronised at times"
                                            : "synchronised");
-    shmlog_buf_puts(b, line);
+    render_buf_puts(b, line);
     if (c->max_esterror_ns) {
         snprintf(line, sizeof line, " (estimated error up to %.6f s)", (double)c->max_esterror_ns / 1e9);
-        shmlog_buf_puts(b, line);
+        render_buf_puts(b, line);
     }
     if (c->process_calibrated) {
         snprintf(line, sizeof line, "; %llu records from files without anchors use their process's calibration",
                  (unsigned long long)c->process_calibrated);
-        shmlog_buf_puts(b, line);
+        render_buf_puts(b, line);
     }
-    shmlog_buf_putc(b, '\n');
+    render_buf_putc(b, '\n');
 }
 
-static void put_share(struct shmlog_buf *b, uint64_t n, uint64_t total)
+static void put_share(struct render_buf *b, uint64_t n, uint64_t total)
 {
-    shmlog_buf_u64(b, n);
+    render_buf_u64(b, n);
     put_rate(b, " (%.1f%%)", total ? 100.0 * (double)n / (double)total : 0.0);
 }
 
@@ -236,74 +236,74 @@ static void stats_summarize(struct stats_summary *s)
 /* ---- JSON: one object ---- */
 
 /* "apps":{"name":count,...} without the key */
-static void put_json_apps(struct shmlog_buf *b)
+static void put_json_apps(struct render_buf *b)
 {
     for (size_t i = 0, n = 0; i < stats.apps.cap; i++) {
         struct app_count *a = stats.apps.slots[i].v;
         if (!a)
             continue;
         if (n++)
-            shmlog_buf_putc(b, ',');
-        shmlog_json_string(b, a->name, strlen(a->name));
-        shmlog_buf_putc(b, ':');
-        shmlog_buf_u64(b, a->n);
+            render_buf_putc(b, ',');
+        render_json_string(b, a->name, strlen(a->name));
+        render_buf_putc(b, ':');
+        render_buf_u64(b, a->n);
     }
 }
 
 /* One element of "sites": the i-th. */
-static void put_json_site(struct shmlog_buf *b, const struct dsite *d, size_t i)
+static void put_json_site(struct render_buf *b, const struct dsite *d, size_t i)
 {
     if (i)
-        shmlog_buf_putc(b, ',');
-    shmlog_buf_puts(b, "{\"site\":");
+        render_buf_putc(b, ',');
+    render_buf_puts(b, "{\"site\":");
     if (d->file) {
         char line[32];
         snprintf(line, sizeof line, ":%u\"", d->line);
-        shmlog_json_string(b, d->file, strlen(d->file));
+        render_json_string(b, d->file, strlen(d->file));
         if (!b->overflow)
             b->len--; /* the closing quote: ":line" goes inside */
-        shmlog_buf_puts(b, line);
+        render_buf_puts(b, line);
     } else {
-        shmlog_buf_puts(b, "null");
+        render_buf_puts(b, "null");
     }
     put_json_kv_str(b, "format", d->fmt ? d->fmt : "");
     put_json_kv_str(b, "app", d->proc->info.app);
     put_json_kv_u64(b, "pid", d->proc->info.pid);
     put_json_kv_u64(b, "records", d->records);
-    shmlog_buf_putc(b, '}');
+    render_buf_putc(b, '}');
 }
 
 /* The counters, then the top sites, each written out on its own. */
-static void stats_json(struct shmlog_buf *b, const struct stats_summary *s)
+static void stats_json(struct render_buf *b, const struct stats_summary *s)
 {
-    shmlog_buf_puts(b, "{\"files\":");
-    shmlog_buf_u64(b, stats.nfiles);
+    render_buf_puts(b, "{\"files\":");
+    render_buf_u64(b, stats.nfiles);
     put_json_kv_u64(b, "bytes", stats.file_bytes);
     put_json_kv_u64(b, "frames", stats.frames);
     put_json_kv_u64(b, "bad_frames", stats.bad_frames);
     put_json_kv_u64(b, "torn", stats.torn);
     put_json_kv_u64(b, "records", stats.records);
     put_json_kv_u64(b, "duplicates", stats.duplicates);
-    shmlog_buf_puts(b, ",\"bytes_per_record\":");
-    shmlog_json_double(b, s->per_record, 0);
+    render_buf_puts(b, ",\"bytes_per_record\":");
+    render_json_double(b, s->per_record, 0);
     put_json_kv_u64(b, "first_ns", stats.first_ns);
     put_json_kv_u64(b, "last_ns", stats.last_ns);
-    shmlog_buf_puts(b, ",\"span_s\":");
-    shmlog_json_double(b, s->span, 0);
-    shmlog_buf_puts(b, ",\"records_per_s\":");
-    shmlog_json_double(b, s->rate, 0);
+    render_buf_puts(b, ",\"span_s\":");
+    render_json_double(b, s->span, 0);
+    render_buf_puts(b, ",\"records_per_s\":");
+    render_json_double(b, s->rate, 0);
     put_clock_stats(b, 1);
-    shmlog_buf_puts(b, ",\"losses\":{\"total\":");
-    shmlog_buf_u64(b, s->lost_total);
-    for (unsigned r = SHMLOG_LOSS_DROPPED; r <= SHMLOG_LOSS_REASON_MAX; r++)
-        put_json_kv_u64(b, shmlog_loss_reason_name(r), stats.lost[r]);
-    shmlog_buf_puts(b, "},\"levels\":{");
-    put_json_counts(b, stats.levels, shmlog_level_name);
-    shmlog_buf_puts(b, "},\"categories\":{");
-    put_json_counts(b, stats.categories, shmlog_category_name);
-    shmlog_buf_puts(b, "},\"apps\":{");
+    render_buf_puts(b, ",\"losses\":{\"total\":");
+    render_buf_u64(b, s->lost_total);
+    for (unsigned r = SHM_LOSS_DROPPED; r <= SHM_LOSS_REASON_MAX; r++)
+        put_json_kv_u64(b, shm_loss_reason_name(r), stats.lost[r]);
+    render_buf_puts(b, "},\"levels\":{");
+    put_json_counts(b, stats.levels, shm_level_name);
+    render_buf_puts(b, "},\"categories\":{");
+    put_json_counts(b, stats.categories, shm_category_name);
+    render_buf_puts(b, "},\"apps\":{");
     put_json_apps(b);
-    shmlog_buf_puts(b, "},\"sites\":[");
+    render_buf_puts(b, "},\"sites\":[");
     out_end(b);
     for (size_t i = 0; i < s->nsites && i < TOP_SITES; i++) {
         *b = out_begin();
@@ -311,108 +311,108 @@ static void stats_json(struct shmlog_buf *b, const struct stats_summary *s)
         out_end(b);
     }
     *b = out_begin();
-    shmlog_buf_puts(b, "]}\n");
+    render_buf_puts(b, "]}\n");
 }
 
 /* ---- Text: one screen ---- */
 
 /* "files: ...", "records: ..." and, when there are records, "time: ..." */
-static void put_text_totals(struct shmlog_buf *b, const struct stats_summary *s)
+static void put_text_totals(struct render_buf *b, const struct stats_summary *s)
 {
     char line[256];
     snprintf(line, sizeof line, "files: %llu, %llu bytes on disk, %llu frames (%llu damaged%s)\n",
              (unsigned long long)stats.nfiles, (unsigned long long)stats.file_bytes,
              (unsigned long long)stats.frames, (unsigned long long)stats.bad_frames,
              stats.torn ? ", torn tail" : "");
-    shmlog_buf_puts(b, line);
+    render_buf_puts(b, line);
     snprintf(line, sizeof line, "records: %llu (%llu duplicates dropped), %.2f bytes on disk per record\n",
              (unsigned long long)stats.records, (unsigned long long)stats.duplicates, s->per_record);
-    shmlog_buf_puts(b, line);
+    render_buf_puts(b, line);
     if (stats.records) {
-        shmlog_buf_puts(b, "time: ");
-        shmlog_buf_rfc3339(b, stats.first_ns);
-        shmlog_buf_puts(b, " .. ");
-        shmlog_buf_rfc3339(b, stats.last_ns);
+        render_buf_puts(b, "time: ");
+        render_buf_rfc3339(b, stats.first_ns);
+        render_buf_puts(b, " .. ");
+        render_buf_rfc3339(b, stats.last_ns);
         put_rate(b, " (%.3f s)", s->span);
         put_rate(b, ", %.0f records/s\n", s->rate);
     }
 }
 
 /* "losses: N records, reason n, ..." (no newline) */
-static void put_text_losses(struct shmlog_buf *b, const struct stats_summary *s)
+static void put_text_losses(struct render_buf *b, const struct stats_summary *s)
 {
     char line[256];
     snprintf(line, sizeof line, "losses: %llu records", (unsigned long long)s->lost_total);
-    shmlog_buf_puts(b, line);
-    for (unsigned r = SHMLOG_LOSS_DROPPED; r <= SHMLOG_LOSS_REASON_MAX; r++)
+    render_buf_puts(b, line);
+    for (unsigned r = SHM_LOSS_DROPPED; r <= SHM_LOSS_REASON_MAX; r++)
         if (stats.lost[r]) {
-            snprintf(line, sizeof line, ", %s %llu", shmlog_loss_reason_name(r), (unsigned long long)stats.lost[r]);
-            shmlog_buf_puts(b, line);
+            snprintf(line, sizeof line, ", %s %llu", shm_loss_reason_name(r), (unsigned long long)stats.lost[r]);
+            render_buf_puts(b, line);
         }
 }
 
 /* label, then " NAME count (share%)" for every non-zero one of the 8 counters. */
-static void put_text_counts(struct shmlog_buf *b, const char *label, const uint64_t counts[8],
+static void put_text_counts(struct render_buf *b, const char *label, const uint64_t counts[8],
                             const char *(*name)(unsigned))
 {
-    shmlog_buf_puts(b, label);
+    render_buf_puts(b, label);
     for (unsigned i = 0; i < 8; i++)
         if (counts[i]) {
-            shmlog_buf_putc(b, ' ');
-            shmlog_buf_puts(b, name(i) ? name(i) : "?");
-            shmlog_buf_putc(b, ' ');
+            render_buf_putc(b, ' ');
+            render_buf_puts(b, name(i) ? name(i) : "?");
+            render_buf_putc(b, ' ');
             put_share(b, counts[i], stats.records);
         }
 }
 
-static void put_text_apps(struct shmlog_buf *b)
+static void put_text_apps(struct render_buf *b)
 {
-    shmlog_buf_puts(b, "\nby app:");
+    render_buf_puts(b, "\nby app:");
     for (size_t i = 0; i < stats.apps.cap; i++) {
         struct app_count *a = stats.apps.slots[i].v;
         if (!a)
             continue;
-        shmlog_buf_putc(b, ' ');
+        render_buf_putc(b, ' ');
         put_text_safe(b, a->name);
-        shmlog_buf_putc(b, ' ');
+        render_buf_putc(b, ' ');
         put_share(b, a->n, stats.records);
     }
 }
 
 /* "  count share%  app file.c:line format" */
-static void put_text_site(struct shmlog_buf *b, const struct dsite *d)
+static void put_text_site(struct render_buf *b, const struct dsite *d)
 {
     char line[256];
     snprintf(line, sizeof line, "  %12llu %5.1f%%  ", (unsigned long long)d->records,
              stats.records ? 100.0 * (double)d->records / (double)stats.records : 0.0);
-    shmlog_buf_puts(b, line);
+    render_buf_puts(b, line);
     put_text_safe(b, d->proc->info.app);
-    shmlog_buf_putc(b, ' ');
+    render_buf_putc(b, ' ');
     if (d->file) {
         const char *slash = strrchr(d->file, '/');
         put_text_safe(b, slash ? slash + 1 : d->file);
         snprintf(line, sizeof line, ":%u ", d->line);
-        shmlog_buf_puts(b, line);
+        render_buf_puts(b, line);
         put_text_safe(b, d->fmt);
     } else {
-        shmlog_buf_puts(b, "?");
+        render_buf_puts(b, "?");
     }
-    shmlog_buf_putc(b, '\n');
+    render_buf_putc(b, '\n');
 }
 
 /* The totals, the clock, the losses, the shares, then the top sites, each
  * written out on its own. */
-static void stats_text(struct shmlog_buf *b, const struct stats_summary *s)
+static void stats_text(struct render_buf *b, const struct stats_summary *s)
 {
     char line[256];
     put_text_totals(b, s);
     put_clock_stats(b, 0);
     put_text_losses(b, s);
-    put_text_counts(b, "\nby level:", stats.levels, shmlog_level_name);
-    put_text_counts(b, "\nby category:", stats.categories, shmlog_category_name);
+    put_text_counts(b, "\nby level:", stats.levels, shm_level_name);
+    put_text_counts(b, "\nby category:", stats.categories, shm_category_name);
     put_text_apps(b);
     snprintf(line, sizeof line, "\ntop sites (%zu with records):\n", s->nsites);
-    shmlog_buf_puts(b, line);
+    render_buf_puts(b, line);
     out_end(b);
     for (size_t i = 0; i < s->nsites && i < TOP_SITES; i++) {
         *b = out_begin();
@@ -432,7 +432,7 @@ int cmd_stats(struct cli *cli)
     struct stats_summary s;
     stats_summarize(&s);
 
-    struct shmlog_buf b = out_begin();
+    struct render_buf b = out_begin();
     if (cli->json)
         stats_json(&b, &s);
     else

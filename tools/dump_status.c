@@ -17,15 +17,15 @@
 #include "shlog_file.h"
 
 struct status_ring {
-    struct shmlog_seg seg;
-    struct shmlog_ring_view view;
+    struct shm_seg seg;
+    struct shm_ring_view view;
     uint64_t dropped0, dropped1;
     uint64_t lag_ns; /* age of the oldest record not yet drained; 0 if none */
     int has_lag;
 };
 
 struct status_proc {
-    struct shmlog_proc_info info;
+    struct shm_proc_info info;
     int alive;
     size_t first_ring, nrings;
 };
@@ -35,17 +35,17 @@ struct status_proc {
 static int ring_lag(const struct status_ring *r, int writer_dead,
                     uint64_t now, uint64_t *lag)
 {
-    static struct shmlog_rec rec;
-    struct shmlog_loss loss;
-    uint64_t pos = shmlog_ring_tail(&r->view);
+    static struct shm_copied_record rec;
+    struct shm_loss loss;
+    uint64_t pos = shm_ring_tail(&r->view);
     for (int tries = 0; tries < 4; tries++) {
-        int st = shmlog_ring_next(&r->view, &pos, &rec, writer_dead, &loss);
-        if (st == SHMLOG_READ_RECORD) {
-            uint64_t ts = shmlog_clock_taker_ns(live_clock(), rec.tsc);
+        int st = shm_ring_next(&r->view, &pos, &rec, writer_dead, &loss);
+        if (st == SHM_READ_RECORD) {
+            uint64_t ts = shm_clock_taker_ns(live_clock(), rec.tsc);
             *lag = now > ts ? now - ts : 0;
             return 1;
         }
-        if (st != SHMLOG_READ_LOSS)
+        if (st != SHM_READ_LOSS)
             return 0;
     }
     return 0;
@@ -125,7 +125,7 @@ static uint64_t collector_growth(const struct collector_sample *a, const struct 
     return old_tail + b->bytes;
 }
 
-static void put_duration(struct shmlog_buf *b, uint64_t ns)
+static void put_duration(struct render_buf *b, uint64_t ns)
 {
     char tmp[32];
     if (ns < 1000000u)
@@ -134,68 +134,68 @@ static void put_duration(struct shmlog_buf *b, uint64_t ns)
         snprintf(tmp, sizeof tmp, "%.1fms", (double)ns / 1e6);
     else
         snprintf(tmp, sizeof tmp, "%.1fs", (double)ns / 1e9);
-    shmlog_buf_puts(b, tmp);
+    render_buf_puts(b, tmp);
 }
 
-static void put_json_kv_double(struct shmlog_buf *b, const char *key, double v)
+static void put_json_kv_double(struct render_buf *b, const char *key, double v)
 {
-    shmlog_buf_puts(b, ",\"");
-    shmlog_buf_puts(b, key);
-    shmlog_buf_puts(b, "\":");
-    shmlog_json_double(b, v, 0);
+    render_buf_puts(b, ",\"");
+    render_buf_puts(b, key);
+    render_buf_puts(b, "\":");
+    render_json_double(b, v, 0);
 }
 
 /* The host's clocks (status runs on the host it reports): one "clock:" line
  * and, when something is wrong, one "clock warning:" line; with json, a
  * ,"clock":{...} member. */
-static void put_clock_state(struct shmlog_buf *b, int json)
+static void put_clock_state(struct render_buf *b, int json)
 {
-    struct shmlog_clock_state cs;
-    shmlog_clock_state_read(&cs);
-    const char *warning = shmlog_clock_state_warning(&cs);
+    struct shm_clock_state cs;
+    shm_clock_state_read(&cs);
+    const char *warning = shm_clock_state_warning(&cs);
     if (json) {
-        shmlog_buf_puts(b, ",\"clock\":{\"tsc_invariant\":");
-        shmlog_buf_puts(b, cs.tsc_invariant < 0 ? "null" : cs.tsc_invariant ? "true" : "false");
-        shmlog_buf_puts(b, ",\"clocksource\":");
+        render_buf_puts(b, ",\"clock\":{\"tsc_invariant\":");
+        render_buf_puts(b, cs.tsc_invariant < 0 ? "null" : cs.tsc_invariant ? "true" : "false");
+        render_buf_puts(b, ",\"clocksource\":");
         if (cs.clocksource[0])
-            shmlog_json_string(b, cs.clocksource, strlen(cs.clocksource));
+            render_json_string(b, cs.clocksource, strlen(cs.clocksource));
         else
-            shmlog_buf_puts(b, "null");
-        shmlog_buf_puts(b, ",\"synchronized\":");
-        shmlog_buf_puts(b, cs.synchronized < 0 ? "null" : cs.synchronized ? "true" : "false");
+            render_buf_puts(b, "null");
+        render_buf_puts(b, ",\"synchronized\":");
+        render_buf_puts(b, cs.synchronized < 0 ? "null" : cs.synchronized ? "true" : "false");
         if (cs.synchronized >= 0) {
             put_json_kv_u64(b, "esterror_ns", cs.esterror_ns);
             put_json_kv_u64(b, "maxerror_ns", cs.maxerror_ns);
         } else {
-            shmlog_buf_puts(b, ",\"esterror_ns\":null,\"maxerror_ns\":null");
+            render_buf_puts(b, ",\"esterror_ns\":null,\"maxerror_ns\":null");
         }
-        shmlog_buf_puts(b, ",\"warning\":");
+        render_buf_puts(b, ",\"warning\":");
         if (warning)
-            shmlog_json_string(b, warning, strlen(warning));
+            render_json_string(b, warning, strlen(warning));
         else
-            shmlog_buf_puts(b, "null");
-        shmlog_buf_putc(b, '}');
+            render_buf_puts(b, "null");
+        render_buf_putc(b, '}');
         return;
     }
-    shmlog_buf_puts(b, cs.tsc_invariant < 0  ? "clock: TSC invariance unknown"
+    render_buf_puts(b, cs.tsc_invariant < 0  ? "clock: TSC invariance unknown"
                        : cs.tsc_invariant ? "clock: TSC invariant"
                                           : "clock: TSC NOT invariant");
-    shmlog_buf_puts(b, ", clocksource ");
+    render_buf_puts(b, ", clocksource ");
     put_text_safe(b, cs.clocksource[0] ? cs.clocksource : "unknown");
     if (cs.synchronized < 0) {
-        shmlog_buf_puts(b, ", system clock synchronisation unknown (adjtimex failed)\n");
+        render_buf_puts(b, ", system clock synchronisation unknown (adjtimex failed)\n");
     } else {
-        shmlog_buf_puts(b, cs.synchronized ? ", system clock synchronised (estimated error "
+        render_buf_puts(b, cs.synchronized ? ", system clock synchronised (estimated error "
                                            : ", system clock not synchronised (estimated error ");
         put_duration(b, cs.esterror_ns);
-        shmlog_buf_puts(b, ", maximum ");
+        render_buf_puts(b, ", maximum ");
         put_duration(b, cs.maxerror_ns);
-        shmlog_buf_puts(b, ")\n");
+        render_buf_puts(b, ")\n");
     }
     if (warning) {
-        shmlog_buf_puts(b, "clock warning: ");
-        shmlog_buf_puts(b, warning);
-        shmlog_buf_putc(b, '\n');
+        render_buf_puts(b, "clock warning: ");
+        render_buf_puts(b, warning);
+        render_buf_putc(b, '\n');
     }
 }
 
@@ -219,28 +219,28 @@ static void status_open(struct status *st)
 {
     char err[4096 + 256];
     for (size_t i = 0; i < st->list.n; i++) {
-        struct shmlog_seg meta;
+        struct shm_seg meta;
         if (st->list.v[i].kind != SHMLOG_SEG_META || open_segment(&st->list.v[i], &meta, err, sizeof err) != 0)
             continue;
         struct status_proc *p = &st->procs[st->nprocs];
-        if (shmlog_meta_info(&meta, &p->info, err, sizeof err) != 0 ||
-            shmlog_meta_attribution(&meta, &p->info, err, sizeof err) != 0) {
+        if (shm_meta_info(&meta, &p->info, err, sizeof err) != 0 ||
+            shm_meta_attribution(&meta, &p->info, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", dump_prog, err);
-            shmlog_seg_close(&meta);
+            shm_seg_close(&meta);
             continue;
         }
-        p->alive = shmlog_meta_holder(&meta) >= 0;
+        p->alive = shm_meta_holder(&meta) >= 0;
         p->first_ring = st->nrings;
         for (size_t j = i + 1, end = process_run_end(&st->list, i); j < end; j++) {
             struct status_ring *r = &st->rings[st->nrings];
             /* st->nrings < st->list.n: two metas of one owner may claim a ring */
             if (st->list.v[j].kind == SHMLOG_SEG_RING && st->nrings < st->list.n &&
                 open_ring_of(&meta, &st->list.v[j], &r->seg, &r->view, err, sizeof err) == 0) {
-                r->dropped0 = shmlog_ring_dropped(&r->view);
+                r->dropped0 = shm_ring_dropped(&r->view);
                 st->nrings++;
             }
         }
-        shmlog_seg_close(&meta);
+        shm_seg_close(&meta);
         p->nrings = st->nrings - p->first_ring;
         st->nprocs++;
     }
@@ -264,7 +264,7 @@ static void status_sample(const struct cli *cli, struct status *st)
         struct status_proc *p = &st->procs[k];
         for (size_t j = p->first_ring; j < p->first_ring + p->nrings; j++) {
             struct status_ring *r = &st->rings[j];
-            r->dropped1 = shmlog_ring_dropped(&r->view);
+            r->dropped1 = shm_ring_dropped(&r->view);
             st->drops_grew += r->dropped1 > r->dropped0 ? r->dropped1 - r->dropped0 : 0;
             r->has_lag = ring_lag(r, !p->alive, t1, &r->lag_ns);
         }
@@ -281,116 +281,116 @@ static void status_sample(const struct cli *cli, struct status *st)
 /* Slots in use: head - tail, at most the capacity. */
 static uint64_t ring_fill(const struct status_ring *r)
 {
-    uint64_t head = shmlog_ring_head(&r->view), tail = shmlog_ring_tail(&r->view);
+    uint64_t head = shm_ring_head(&r->view), tail = shm_ring_tail(&r->view);
     return head - tail > r->view.cap ? r->view.cap : head - tail;
 }
 
 /* ---- JSON: one object ---- */
 
 /* "collector":{...} */
-static void put_json_collector(struct shmlog_buf *b, const struct status *st)
+static void put_json_collector(struct render_buf *b, const struct status *st)
 {
     const struct collector_sample *c1 = &st->c1;
-    shmlog_buf_puts(b, ",\"collector\":{\"file\":");
+    render_buf_puts(b, ",\"collector\":{\"file\":");
     if (c1->part[0])
-        shmlog_json_string(b, c1->part, strlen(c1->part));
+        render_json_string(b, c1->part, strlen(c1->part));
     else
-        shmlog_buf_puts(b, "null");
+        render_buf_puts(b, "null");
     put_json_kv_u64(b, "bytes", c1->bytes);
     put_json_kv_u64(b, "pid", c1->pid);
     put_json_kv_bool(b, "alive", c1->alive);
     put_json_kv_double(b, "write_bytes_per_s", st->rate_bytes);
     if (st->rate_records >= 0)
         put_json_kv_double(b, "records_per_s", st->rate_records);
-    shmlog_buf_putc(b, '}');
+    render_buf_putc(b, '}');
 }
 
-static void put_json_ring(struct shmlog_buf *b, const struct status_ring *r)
+static void put_json_ring(struct render_buf *b, const struct status_ring *r)
 {
-    shmlog_buf_puts(b, "{\"cpu\":");
-    shmlog_buf_u64(b, r->view.cpu);
+    render_buf_puts(b, "{\"cpu\":");
+    render_buf_u64(b, r->view.cpu);
     put_json_kv_u64(b, "capacity", r->view.cap);
     put_json_kv_u64(b, "fill", ring_fill(r));
     put_json_kv_u64(b, "dropped", r->dropped1);
     put_json_kv_u64(b, "dropped_during_sample", r->dropped1 - r->dropped0);
     put_json_kv_u64(b, "lost", shmlog__load_relaxed(&r->view.hdr->lost));
     put_json_kv_u64(b, "collector_pid", shmlog__load_relaxed(&r->view.hdr->collector_pid));
-    shmlog_buf_puts(b, ",\"lag_ns\":");
+    render_buf_puts(b, ",\"lag_ns\":");
     if (r->has_lag)
-        shmlog_buf_u64(b, r->lag_ns);
+        render_buf_u64(b, r->lag_ns);
     else
-        shmlog_buf_putc(b, '0');
-    shmlog_buf_putc(b, '}');
+        render_buf_putc(b, '0');
+    render_buf_putc(b, '}');
 }
 
-static void put_json_process(struct shmlog_buf *b, const struct status *st, const struct status_proc *p)
+static void put_json_process(struct render_buf *b, const struct status *st, const struct status_proc *p)
 {
-    shmlog_buf_puts(b, "{\"app\":");
-    shmlog_json_string(b, p->info.app, strlen(p->info.app));
+    render_buf_puts(b, "{\"app\":");
+    render_json_string(b, p->info.app, strlen(p->info.app));
     put_json_kv_u64(b, "pid", p->info.pid);
     put_json_kv_bool(b, "alive", p->alive);
     put_json_kv_str(b, "level", level_text(p->info.level));
-    shmlog_buf_puts(b, ",\"rings\":[");
+    render_buf_puts(b, ",\"rings\":[");
     for (size_t j = p->first_ring; j < p->first_ring + p->nrings; j++) {
         if (j > p->first_ring)
-            shmlog_buf_putc(b, ',');
+            render_buf_putc(b, ',');
         put_json_ring(b, &st->rings[j]);
     }
-    shmlog_buf_puts(b, "]}");
+    render_buf_puts(b, "]}");
 }
 
 /* The whole report as one JSON object, one line. */
-static void status_json(struct shmlog_buf *b, const struct status *st)
+static void status_json(struct render_buf *b, const struct status *st)
 {
-    shmlog_buf_puts(b, "{\"sample_s\":");
-    shmlog_json_double(b, st->secs, 0);
+    render_buf_puts(b, "{\"sample_s\":");
+    render_json_double(b, st->secs, 0);
     put_json_collector(b, st);
     put_clock_state(b, 1);
-    shmlog_buf_puts(b, ",\"processes\":[");
+    render_buf_puts(b, ",\"processes\":[");
     for (size_t k = 0; k < st->nprocs; k++) {
         if (k)
-            shmlog_buf_putc(b, ',');
+            render_buf_putc(b, ',');
         put_json_process(b, st, &st->procs[k]);
     }
-    shmlog_buf_puts(b, "]");
+    render_buf_puts(b, "]");
     put_json_kv_bool(b, "drops_grew", st->drops_grew != 0);
-    shmlog_buf_puts(b, "}\n");
+    render_buf_puts(b, "}\n");
 }
 
 /* ---- Text: one screen ---- */
 
 /* "collector: pid ... writing FILE (x MiB) at y KiB/s, z records/s (sampled s)" */
-static void put_text_collector(struct shmlog_buf *b, const struct cli *cli, const struct status *st)
+static void put_text_collector(struct render_buf *b, const struct cli *cli, const struct status *st)
 {
     const struct collector_sample *c1 = &st->c1;
     char line[512];
     if (c1->part[0]) {
         snprintf(line, sizeof line, "collector: pid %u %s, writing ", c1->pid, c1->alive ? "alive" : "NOT RUNNING");
-        shmlog_buf_puts(b, line);
+        render_buf_puts(b, line);
         put_text_safe(b, c1->part);
         snprintf(line, sizeof line, " (%.1f MiB) at %.1f KiB/s", (double)c1->bytes / 1048576.0,
                  st->rate_bytes / 1024.0);
-        shmlog_buf_puts(b, line);
+        render_buf_puts(b, line);
         if (st->rate_records >= 0) {
             snprintf(line, sizeof line, ", %.0f records/s", st->rate_records);
-            shmlog_buf_puts(b, line);
+            render_buf_puts(b, line);
         }
     } else {
-        shmlog_buf_puts(b, "collector: no open file in ");
+        render_buf_puts(b, "collector: no open file in ");
         put_text_safe(b, cli->out_dir);
     }
     snprintf(line, sizeof line, " (sampled %.2f s)\n", st->secs);
-    shmlog_buf_puts(b, line);
+    render_buf_puts(b, line);
 }
 
 /* "app[pid] alive level=INFO rings=2", then one line per ring. */
-static void put_text_process(struct shmlog_buf *b, const struct status *st, const struct status_proc *p)
+static void put_text_process(struct render_buf *b, const struct status *st, const struct status_proc *p)
 {
     char line[512];
     put_text_safe(b, p->info.app);
     snprintf(line, sizeof line, "[%u] %s level=%s rings=%zu\n", p->info.pid, p->alive ? "alive" : "dead",
              level_text(p->info.level), p->nrings);
-    shmlog_buf_puts(b, line);
+    render_buf_puts(b, line);
     for (size_t j = p->first_ring; j < p->first_ring + p->nrings; j++) {
         const struct status_ring *r = &st->rings[j];
         uint64_t fill = ring_fill(r);
@@ -399,18 +399,18 @@ static void put_text_process(struct shmlog_buf *b, const struct status *st, cons
                  (unsigned long long)fill, (unsigned long long)r->view.cap,
                  100.0 * (double)fill / (double)r->view.cap, (unsigned long long)r->dropped1,
                  (unsigned long long)(r->dropped1 - r->dropped0));
-        shmlog_buf_puts(b, line);
+        render_buf_puts(b, line);
         if (r->has_lag)
             put_duration(b, r->lag_ns);
         else
-            shmlog_buf_putc(b, '0');
-        shmlog_buf_puts(b, drained ? "\n" : " (no collector)\n");
+            render_buf_putc(b, '0');
+        render_buf_puts(b, drained ? "\n" : " (no collector)\n");
     }
 }
 
 /* The report as text: the collector line, the clock lines, each process
  * (written out one at a time), the verdict. */
-static void status_text(struct shmlog_buf *b, const struct cli *cli, const struct status *st)
+static void status_text(struct render_buf *b, const struct cli *cli, const struct status *st)
 {
     char line[512];
     put_text_collector(b, cli, st);
@@ -421,13 +421,13 @@ static void status_text(struct shmlog_buf *b, const struct cli *cli, const struc
         *b = out_begin();
     }
     if (!st->nprocs)
-        shmlog_buf_puts(b, "no processes\n");
+        render_buf_puts(b, "no processes\n");
     if (st->drops_grew)
         snprintf(line, sizeof line, "status: %llu records dropped during the sample\n",
                  (unsigned long long)st->drops_grew);
     else
         snprintf(line, sizeof line, "status: ok, no drops during the sample\n");
-    shmlog_buf_puts(b, line);
+    render_buf_puts(b, line);
 }
 
 int cmd_status(struct cli *cli)
@@ -446,7 +446,7 @@ int cmd_status(struct cli *cli)
 
     status_open(&st);
     status_sample(cli, &st);
-    struct shmlog_buf b = out_begin();
+    struct render_buf b = out_begin();
     if (cli->json)
         status_json(&b, &st);
     else
@@ -454,7 +454,7 @@ int cmd_status(struct cli *cli)
     out_end(&b);
 
     for (size_t j = 0; j < st.nrings; j++)
-        shmlog_seg_close(&st.rings[j].seg);
+        shm_seg_close(&st.rings[j].seg);
     free(st.procs);
     free(st.rings);
     free(st.list.v);

@@ -50,7 +50,7 @@ int cmd_verify(struct cli *cli)
                 const struct in_file *f = &s->files[reported];
                 int whole = !f->errors && !f->gaps && !f->bad_header;
                 whole_all &= whole;
-                struct shmlog_buf b = out_begin();
+                struct render_buf b = out_begin();
                 put_text_safe(&b, f->path);
                 char line[512];
                 if (f->bad_header)
@@ -67,7 +67,7 @@ int cmd_verify(struct cli *cli)
                              (unsigned long long)f->gaps, (unsigned long long)f->gap_positions,
                              (unsigned long long)f->frames, (unsigned long long)f->records,
                              f->part && f->writer_alive ? " (still being written)" : "");
-                shmlog_buf_puts(&b, line);
+                render_buf_puts(&b, line);
                 out_end(&b);
                 out_push();
             }

@@ -7,8 +7,8 @@
 
 #include <errno.h>
 
-static int prepared_args(const struct shmlog_site_render *sr, const struct shmlog_rec *rec,
-                         struct shmlog_arg args[SHMLOG_MAX_ARGS])
+static int prepared_args(const struct render_site *sr, const struct shm_copied_record *rec,
+                         struct render_arg args[SHMLOG_MAX_ARGS])
 {
     if (!sr->known)
         return -1;
@@ -16,20 +16,20 @@ static int prepared_args(const struct shmlog_site_render *sr, const struct shmlo
     return decode_args_typed(sr->nargs, sr->arg_types, rec->payload, payload_len, args);
 }
 
-int shmlog_render_prepared(const struct shmlog_site_render *sr, const struct shmlog_rec *rec, uint32_t cpu,
-                           uint64_t ts_ns, int json, struct shmlog_buf *out)
+int render_prepared(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,
+                           uint64_t ts_ns, int json, struct render_buf *out)
 {
-    struct shmlog_arg args[SHMLOG_MAX_ARGS];
+    struct render_arg args[SHMLOG_MAX_ARGS];
     int nargs = prepared_args(sr, rec, args);
     if (!json)
         return text_record(sr, rec, cpu, ts_ns, args, nargs, out);
     return json_record(sr, rec, cpu, ts_ns, args, nargs, out);
 }
 
-int shmlog_render_prepared_msg(const struct shmlog_site_render *sr, const struct shmlog_rec *rec,
-                               struct shmlog_buf *out)
+int render_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
+                               struct render_buf *out)
 {
-    struct shmlog_arg args[SHMLOG_MAX_ARGS];
+    struct render_arg args[SHMLOG_MAX_ARGS];
     int nargs = prepared_args(sr, rec, args);
     put_prepared_msg(sr, rec, args, nargs, out, ESC_NONE, NULL);
     return out->overflow ? -ENOBUFS : 0;
@@ -37,8 +37,8 @@ int shmlog_render_prepared_msg(const struct shmlog_site_render *sr, const struct
 
 /* ==== Exit and loss markers ==== */
 
-int shmlog_render_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, unsigned how, int json,
-                       struct shmlog_buf *out)
+int render_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how, int json,
+                       struct render_buf *out)
 {
     how = how < 3 ? how : 0;
     if (!json)
@@ -46,8 +46,8 @@ int shmlog_render_exit(const struct shmlog_render_input *in, uint64_t records, u
     return json_exit(in, records, lost, how, out);
 }
 
-int shmlog_render_loss(const struct shmlog_render_input *in, const struct shmlog_loss *loss, int json,
-                       struct shmlog_buf *out)
+int render_loss(const struct render_input *in, const struct shm_loss *loss, int json,
+                       struct render_buf *out)
 {
     if (!json)
         return text_loss(in, loss, out);

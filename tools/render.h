@@ -40,7 +40,7 @@
  *   error     string   only present when the record could not be decoded
  *                      ("unknown site", "corrupt payload")
  *
- * Loss markers (records known lost, see enum shmlog_loss_reason):
+ * Loss markers (records known lost, see enum shm_loss_reason):
  *
  *   text: 2026-...Z LOSS  app[pid] cpu1: 12 records (34 positions from seq 1000) lost: dead_writer
  *   json: {"ts_ns":..,"time":..,"host":..,"app":..,"pid":..,"cpu":..,
@@ -61,8 +61,8 @@
  * and " <extra: 1, \"abc\", 2.5>" at the end when the site registered more
  * arguments than the format consumed.
  */
-#ifndef SHMLOG_RENDER_H
-#define SHMLOG_RENDER_H
+#ifndef RENDER_H
+#define RENDER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -76,25 +76,25 @@ extern "C" {
 #endif
 
 /* Largest width or precision a format may ask for; larger renders an error. */
-#define SHMLOG_FMT_MAX_WIDTH 4096
-/* No line shmlog_render_record() or shmlog_render_loss() produces is longer.
+#define RENDER_FMT_MAX_WIDTH 4096
+/* No line render_record() or render_loss() produces is longer.
  * The caps bound the worst message (hostile format, JSON escaping) to about
  * 250 KiB: 16 conversions of at most 4 KiB padding plus a 428-byte string
  * escaped, the format's 4 KiB of literal text escaped, error text for up to
  * 2048 more specs; fields and the other keys add less than 50 KiB. */
-#define SHMLOG_RENDER_LINE_MAX (512 * 1024)
+#define RENDER_LINE_MAX (512 * 1024)
 
 /* ==== Bounded output buffer ==== */
 
 /* Writes never pass cap: what does not fit is dropped and overflow is set. */
-struct shmlog_buf {
+struct render_buf {
     char *data;
     size_t cap;
     size_t len;
     int overflow;
 };
 
-static inline void shmlog_buf_init(struct shmlog_buf *b, char *mem, size_t cap)
+static inline void render_buf_init(struct render_buf *b, char *mem, size_t cap)
 {
     b->data = mem;
     b->cap = cap;
@@ -102,19 +102,19 @@ static inline void shmlog_buf_init(struct shmlog_buf *b, char *mem, size_t cap)
     b->overflow = 0;
 }
 
-static inline size_t shmlog_buf_room(const struct shmlog_buf *b)
+static inline size_t render_buf_room(const struct render_buf *b)
 {
     return b->cap - b->len;
 }
 
 /* Long pieces, and pieces that do not fit: the fitting part is copied and
  * overflow is set. */
-void shmlog_buf_put_slow(struct shmlog_buf *b, const void *src, size_t n);
+void render_buf_put_slow(struct render_buf *b, const void *src, size_t n);
 
-static inline void shmlog_buf_put(struct shmlog_buf *b, const void *src, size_t n)
+static inline void render_buf_put(struct render_buf *b, const void *src, size_t n)
 {
     if (n > 16 || n > b->cap - b->len) {
-        shmlog_buf_put_slow(b, src, n);
+        render_buf_put_slow(b, src, n);
         return;
     }
     char *d = b->data + b->len;
@@ -135,7 +135,7 @@ static inline void shmlog_buf_put(struct shmlog_buf *b, const void *src, size_t 
     }
 }
 
-static inline void shmlog_buf_putc(struct shmlog_buf *b, char c)
+static inline void render_buf_putc(struct render_buf *b, char c)
 {
     if (b->len < b->cap)
         b->data[b->len++] = c;
@@ -143,21 +143,21 @@ static inline void shmlog_buf_putc(struct shmlog_buf *b, char c)
         b->overflow = 1;
 }
 
-static inline void shmlog_buf_puts(struct shmlog_buf *b, const char *s)
+static inline void render_buf_puts(struct render_buf *b, const char *s)
 {
-    shmlog_buf_put(b, s, strlen(s));
+    render_buf_put(b, s, strlen(s));
 }
 
 /* n copies of c. */
-void shmlog_buf_fill(struct shmlog_buf *b, char c, size_t n);
+void render_buf_fill(struct render_buf *b, char c, size_t n);
 /* Decimal integers, no locale involved. */
-void shmlog_buf_u64(struct shmlog_buf *b, uint64_t v);
-void shmlog_buf_i64(struct shmlog_buf *b, int64_t v);
+void render_buf_u64(struct render_buf *b, uint64_t v);
+void render_buf_i64(struct render_buf *b, int64_t v);
 
 /* ==== Arguments ==== */
 
 /* One decoded argument. Strings point into the payload they were decoded from. */
-struct shmlog_arg {
+struct render_arg {
     uint8_t type;          /* enum shmlog_arg_type */
     uint8_t str_truncated; /* STR: the producer cut it (SHMLOG_STR_TRUNCATED) */
     uint16_t str_len;      /* STR: bytes at v.s; not NUL-terminated */
@@ -172,53 +172,53 @@ struct shmlog_arg {
 /* Decodes the payload of a record of site into args. Returns the number of
  * arguments, or -1 when the payload does not match the site's types (a string
  * or value beyond payload_len, an unknown type, too many arguments). */
-int shmlog_decode_args(const struct shmlog_site_info *site, const uint8_t *payload, size_t payload_len,
-                       struct shmlog_arg args[SHMLOG_MAX_ARGS]);
+int render_decode_args(const struct shm_site *site, const uint8_t *payload, size_t payload_len,
+                       struct render_arg args[SHMLOG_MAX_ARGS]);
 
 /* Short name of an argument type ("i32", "str", ...), "?" when unknown. */
-const char *shmlog_arg_type_name(unsigned type);
+const char *render_arg_type_name(unsigned type);
 
 /* ==== Formatting ==== */
 
 /* Appends fmt (up to its first NUL) rendered with args, exactly as glibc printf
  * would for a valid format and matching arguments; see the error text above for
  * everything else. */
-void shmlog_format(const char *fmt, const struct shmlog_arg *args, int nargs, struct shmlog_buf *out);
+void render_format(const char *fmt, const struct render_arg *args, int nargs, struct render_buf *out);
 
 /* Appends n bytes as a quoted JSON string: valid JSON for any bytes (control
  * characters escaped, invalid UTF-8 as \ufffd). */
-void shmlog_json_string(struct shmlog_buf *out, const void *s, size_t n);
+void render_json_string(struct render_buf *out, const void *s, size_t n);
 /* Appends a double as the shortest decimal that reads back as the same value
  * (as the same float when is_f32), or null for NaN and infinities. */
-void shmlog_json_double(struct shmlog_buf *out, double v, int is_f32);
+void render_json_double(struct render_buf *out, double v, int is_f32);
 /* Appends one argument's typed JSON value. */
-void shmlog_json_arg(struct shmlog_buf *out, const struct shmlog_arg *arg);
+void render_json_arg(struct render_buf *out, const struct render_arg *arg);
 /* Appends the "fields" object of fmt: {"name":value,...} for each name=%conv. */
-void shmlog_json_fields(const char *fmt, const struct shmlog_arg *args, int nargs, struct shmlog_buf *out);
+void render_json_fields(const char *fmt, const struct render_arg *args, int nargs, struct render_buf *out);
 
 /* ==== Whole lines ==== */
 
 /* Level, category and loss reason names: shm/names.h (included above). */
 
 /* Appends "YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ" (30 bytes) for ns since the epoch, UTC. */
-void shmlog_buf_rfc3339(struct shmlog_buf *out, uint64_t ns);
+void render_buf_rfc3339(struct render_buf *out, uint64_t ns);
 
 /* What one line is made of. Strings are NUL-terminated; app and host may be NULL. */
-struct shmlog_render_input {
+struct render_input {
     const char *app;
     const char *host;
     uint32_t pid;
     uint32_t cpu;                        /* cpu of the ring the record came from */
     uint64_t ts_ns;                      /* the record's time, ns since the epoch */
-    const struct shmlog_site_info *site; /* NULL: unknown or corrupt site */
-    const struct shmlog_rec *rec;        /* the record (unused by shmlog_render_loss) */
+    const struct shm_site *site; /* NULL: unknown or corrupt site */
+    const struct shm_copied_record *rec;        /* the record (unused by render_loss) */
 };
 
 /* Appends one record as a text line (json 0) or a JSON Lines object (json 1),
  * newline included. 0, or -ENOBUFS when out overflowed (the line is cut), or
  * -ENOMEM. Prepares in->site for this one record: to render many records of
  * a site, prepare it once (below). */
-int shmlog_render_record(const struct shmlog_render_input *in, int json, struct shmlog_buf *out);
+int render_record(const struct render_input *in, int json, struct render_buf *out);
 
 /* ==== Prepared sites ====
  *
@@ -227,36 +227,36 @@ int shmlog_render_record(const struct shmlog_render_input *in, int json, struct 
  * direct path), literal text checked for escaping, the fields object's keys
  * and the constant parts of both line formats (level, category, host, app,
  * pid, site). Rendering a record then decodes its arguments and writes. The
- * output is exactly shmlog_render_record()'s. */
-struct shmlog_site_render;
+ * output is exactly render_record()'s. */
+struct render_site;
 
 /* site NULL: records of an unknown site. app and host may be NULL. Copies
  * what it keeps. NULL when out of memory. */
-struct shmlog_site_render *shmlog_site_render_new(const struct shmlog_site_info *site, const char *app,
+struct render_site *render_site_new(const struct shm_site *site, const char *app,
                                                   const char *host, uint32_t pid);
-void shmlog_site_render_free(struct shmlog_site_render *sr);
+void render_site_free(struct render_site *sr);
 /* Its allocation, for caches that bound their memory. */
-size_t shmlog_site_render_bytes(const struct shmlog_site_render *sr);
-/* One record of that site, from the ring of cpu, at ts_ns: as shmlog_render_record(). */
-int shmlog_render_prepared(const struct shmlog_site_render *sr, const struct shmlog_rec *rec, uint32_t cpu,
-                           uint64_t ts_ns, int json, struct shmlog_buf *out);
+size_t render_site_bytes(const struct render_site *sr);
+/* One record of that site, from the ring of cpu, at ts_ns: as render_record(). */
+int render_prepared(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,
+                           uint64_t ts_ns, int json, struct render_buf *out);
 /* The rendered message alone, unescaped (what --grep matches). 0 or -ENOBUFS. */
-int shmlog_render_prepared_msg(const struct shmlog_site_render *sr, const struct shmlog_rec *rec,
-                               struct shmlog_buf *out);
+int render_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
+                               struct render_buf *out);
 
 /* Appends one exit marker line; in->ts_ns is when the collector saw the exit.
  * how: enum shlog_exit_how (collector/shlog_file.h): 0 not said, 1 shut down,
  * 2 died without shutting down. */
-int shmlog_render_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, unsigned how, int json,
-                       struct shmlog_buf *out);
+int render_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how, int json,
+                       struct render_buf *out);
 
 /* Appends one loss marker line; in->ts_ns is the time to show (e.g. of the
  * record that follows the gap, or now). 0 or -ENOBUFS. */
-int shmlog_render_loss(const struct shmlog_render_input *in, const struct shmlog_loss *loss, int json,
-                       struct shmlog_buf *out);
+int render_loss(const struct render_input *in, const struct shm_loss *loss, int json,
+                       struct render_buf *out);
 
 #ifdef __cplusplus
 }
 #endif
 
-#endif /* SHMLOG_RENDER_H */
+#endif /* RENDER_H */

@@ -8,7 +8,7 @@
 #include <endian.h>
 #include <string.h>
 
-const char *shmlog_arg_type_name(unsigned type)
+const char *render_arg_type_name(unsigned type)
 {
     static const char *const names[SHMLOG_ARG_TYPE_COUNT] = {
         "none", "bool", "i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64", "f32", "f64", "ptr", "str",
@@ -40,16 +40,16 @@ static uint64_t load_le(const uint8_t *p, unsigned width)
     }
 }
 
-/* shmlog_decode_args for nargs arguments of the given types: one switch
+/* render_decode_args for nargs arguments of the given types: one switch
  * per argument, each case loading its own width. */
 int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
-                             struct shmlog_arg args[SHMLOG_MAX_ARGS])
+                             struct render_arg args[SHMLOG_MAX_ARGS])
 {
     if (nargs > SHMLOG_MAX_ARGS)
         return -1;
     size_t off = 0;
     for (unsigned i = 0; i < nargs; i++) {
-        struct shmlog_arg *a = &args[i];
+        struct render_arg *a = &args[i];
         const uint8_t *p = payload + off;
         size_t left = payload_len - off;
         a->type = types[i];
@@ -130,8 +130,8 @@ int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *paylo
     return (int)nargs;
 }
 
-int shmlog_decode_args(const struct shmlog_site_info *site, const uint8_t *payload, size_t payload_len,
-                       struct shmlog_arg args[SHMLOG_MAX_ARGS])
+int render_decode_args(const struct shm_site *site, const uint8_t *payload, size_t payload_len,
+                       struct render_arg args[SHMLOG_MAX_ARGS])
 {
     if (!site)
         return -1;

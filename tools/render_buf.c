@@ -11,7 +11,7 @@ const char digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-void shmlog_buf_put_slow(struct shmlog_buf *b, const void *src, size_t n)
+void render_buf_put_slow(struct render_buf *b, const void *src, size_t n)
 {
     size_t room = b->cap - b->len;
     if (n > room) {
@@ -22,7 +22,7 @@ void shmlog_buf_put_slow(struct shmlog_buf *b, const void *src, size_t n)
     b->len += n;
 }
 
-void shmlog_buf_fill(struct shmlog_buf *b, char c, size_t n)
+void render_buf_fill(struct render_buf *b, char c, size_t n)
 {
     size_t room = b->cap - b->len;
     if (n > room) {
@@ -33,45 +33,45 @@ void shmlog_buf_fill(struct shmlog_buf *b, char c, size_t n)
     b->len += n;
 }
 
-void shmlog_buf_u64(struct shmlog_buf *b, uint64_t v)
+void render_buf_u64(struct render_buf *b, uint64_t v)
 {
     buf_u64(b, v);
 }
 
-void shmlog_buf_i64(struct shmlog_buf *b, int64_t v)
+void render_buf_i64(struct render_buf *b, int64_t v)
 {
     if (v < 0) {
-        shmlog_buf_putc(b, '-');
-        shmlog_buf_u64(b, (uint64_t)0 - (uint64_t)v);
+        render_buf_putc(b, '-');
+        render_buf_u64(b, (uint64_t)0 - (uint64_t)v);
     } else {
-        shmlog_buf_u64(b, (uint64_t)v);
+        render_buf_u64(b, (uint64_t)v);
     }
 }
 
 /* Appends v zero-padded to exactly ndigits digits (v < 10^ndigits). */
-void buf_u64_padded(struct shmlog_buf *b, uint64_t v, int ndigits)
+void buf_u64_padded(struct render_buf *b, uint64_t v, int ndigits)
 {
     char tmp[24];
     char *end = tmp + sizeof tmp;
     char *p = u64_digits_back(end, v);
     while (end - p < ndigits)
         *--p = '0';
-    shmlog_buf_put(b, p, (size_t)(end - p));
+    render_buf_put(b, p, (size_t)(end - p));
 }
 
-void buf_u128(struct shmlog_buf *b, u128 v)
+void buf_u128(struct render_buf *b, u128 v)
 {
     static const uint64_t ten19 = 10000000000000000000ULL;
     if (v <= UINT64_MAX) {
-        shmlog_buf_u64(b, (uint64_t)v);
+        render_buf_u64(b, (uint64_t)v);
         return;
     }
     /* v < 2^128 so v / 10^19 < 2^64: two pieces suffice. */
-    shmlog_buf_u64(b, (uint64_t)(v / ten19));
+    render_buf_u64(b, (uint64_t)(v / ten19));
     buf_u64_padded(b, (uint64_t)(v % ten19), 19);
 }
 
-void buf_hex64(struct shmlog_buf *b, uint64_t v)
+void buf_hex64(struct render_buf *b, uint64_t v)
 {
     static const char hex[] = "0123456789abcdef";
     char tmp[16];
@@ -80,7 +80,7 @@ void buf_hex64(struct shmlog_buf *b, uint64_t v)
         *--p = hex[v & 15];
         v >>= 4;
     } while (v);
-    shmlog_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+    render_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 const uint64_t pow10_u64[20] = {

@@ -47,13 +47,13 @@ const uint8_t json_plain[256] = {
 #undef PLAIN_ROW
 
 /* JSON string contents (no quotes) for any bytes. */
-void json_escape_body(struct shmlog_buf *out, const uint8_t *s, size_t n)
+void json_escape_body(struct render_buf *out, const uint8_t *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i = 0;
     while (i < n) {
         size_t run = plain_run(s, i, n, json_plain);
-        shmlog_buf_put(out, s + i, run - i);
+        render_buf_put(out, s + i, run - i);
         i = run;
         if (i >= n)
             break;
@@ -61,25 +61,25 @@ void json_escape_body(struct shmlog_buf *out, const uint8_t *s, size_t n)
         if (c >= 0x80) {
             size_t len = utf8_valid_len(s + i, n - i);
             if (len) {
-                shmlog_buf_put(out, s + i, len);
+                render_buf_put(out, s + i, len);
                 i += len;
             } else {
-                shmlog_buf_put(out, "\\ufffd", 6);
+                render_buf_put(out, "\\ufffd", 6);
                 i++;
             }
             continue;
         }
         switch (c) {
-        case '"': shmlog_buf_put(out, "\\\"", 2); break;
-        case '\\': shmlog_buf_put(out, "\\\\", 2); break;
-        case '\n': shmlog_buf_put(out, "\\n", 2); break;
-        case '\r': shmlog_buf_put(out, "\\r", 2); break;
-        case '\t': shmlog_buf_put(out, "\\t", 2); break;
-        case '\b': shmlog_buf_put(out, "\\b", 2); break;
-        case '\f': shmlog_buf_put(out, "\\f", 2); break;
+        case '"': render_buf_put(out, "\\\"", 2); break;
+        case '\\': render_buf_put(out, "\\\\", 2); break;
+        case '\n': render_buf_put(out, "\\n", 2); break;
+        case '\r': render_buf_put(out, "\\r", 2); break;
+        case '\t': render_buf_put(out, "\\t", 2); break;
+        case '\b': render_buf_put(out, "\\b", 2); break;
+        case '\f': render_buf_put(out, "\\f", 2); break;
         default: {
             char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            shmlog_buf_put(out, u, sizeof u);
+            render_buf_put(out, u, sizeof u);
             break;
         }
         }
@@ -87,42 +87,42 @@ void json_escape_body(struct shmlog_buf *out, const uint8_t *s, size_t n)
     }
 }
 
-void shmlog_json_string(struct shmlog_buf *out, const void *s, size_t n)
+void render_json_string(struct render_buf *out, const void *s, size_t n)
 {
-    shmlog_buf_putc(out, '"');
+    render_buf_putc(out, '"');
     json_escape_body(out, (const uint8_t *)s, n);
-    shmlog_buf_putc(out, '"');
+    render_buf_putc(out, '"');
 }
 
 /* Text lines: control bytes and invalid UTF-8 become visible escapes, so a
  * hostile message cannot break lines or drive the terminal. */
-void put_text_escaped(struct shmlog_buf *out, const void *src, size_t n)
+void put_text_escaped(struct render_buf *out, const void *src, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const uint8_t *s = (const uint8_t *)src;
     size_t i = 0;
     while (i < n) {
         size_t run = plain_run(s, i, n, text_plain);
-        shmlog_buf_put(out, s + i, run - i);
+        render_buf_put(out, s + i, run - i);
         i = run;
         if (i >= n)
             break;
         uint8_t c = s[i];
         size_t len = c >= 0x80 ? utf8_valid_len(s + i, n - i) : 0;
         if (len) {
-            shmlog_buf_put(out, s + i, len);
+            render_buf_put(out, s + i, len);
             i += len;
             continue;
         }
         if (c == '\n') {
-            shmlog_buf_puts(out, "\\n");
+            render_buf_puts(out, "\\n");
         } else if (c == '\r') {
-            shmlog_buf_puts(out, "\\r");
+            render_buf_puts(out, "\\r");
         } else if (c == '\t') {
-            shmlog_buf_puts(out, "\\t");
+            render_buf_puts(out, "\\t");
         } else {
             char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
-            shmlog_buf_put(out, esc, sizeof esc);
+            render_buf_put(out, esc, sizeof esc);
         }
         i++;
     }

@@ -56,7 +56,7 @@ int fixed_round_exact(double a, int prec, u128 *q)
 
 /* put_fixed for 128-bit values and for a buffer near its end (where what
  * does not fit is cut). */
-void put_fixed_cut(struct shmlog_buf *out, u128 q, int prec, int dot_always)
+void put_fixed_cut(struct render_buf *out, u128 q, int prec, int dot_always)
 {
     uint64_t scale = pow10_u64[prec];
     if (q <= UINT64_MAX) {
@@ -65,15 +65,15 @@ void put_fixed_cut(struct shmlog_buf *out, u128 q, int prec, int dot_always)
         char *p = u64_digits_back(end, (uint64_t)q);
         while (end - p < prec + 1)
             *--p = '0';
-        shmlog_buf_put(out, p, (size_t)(end - p - prec));
+        render_buf_put(out, p, (size_t)(end - p - prec));
         if (prec > 0 || dot_always)
-            shmlog_buf_putc(out, '.');
-        shmlog_buf_put(out, end - prec, (size_t)prec);
+            render_buf_putc(out, '.');
+        render_buf_put(out, end - prec, (size_t)prec);
         return;
     }
     buf_u128(out, q / scale);
     if (prec > 0 || dot_always)
-        shmlog_buf_putc(out, '.');
+        render_buf_putc(out, '.');
     if (prec > 0)
         buf_u64_padded(out, (uint64_t)(q % scale), prec);
 }
@@ -193,13 +193,13 @@ static int shortest_above(const struct shortest_try *t, int lo, int int_digits, 
 /* Shortest decimal of a finite double that reads back as the same double (or,
  * is_f32, whose double narrows back to the same float). Always has a '.' or an
  * exponent, so a JSON reader keeps it a float. */
-void put_shortest_double(struct shmlog_buf *out, double v, int is_f32)
+void put_shortest_double(struct render_buf *out, double v, int is_f32)
 {
     double a = fabs(v);
     if (signbit(v))
-        shmlog_buf_putc(out, '-');
+        render_buf_putc(out, '-');
     if (a == 0) {
-        shmlog_buf_puts(out, "0.0");
+        render_buf_puts(out, "0.0");
         return;
     }
     /* Fixed notation with the fewest fraction digits that round-trips
@@ -222,7 +222,7 @@ void put_shortest_double(struct shmlog_buf *out, double v, int is_f32)
     if (found >= 0) {
         put_fixed(out, q, found, 1);
         if (found == 0)
-            shmlog_buf_putc(out, '0');
+            render_buf_putc(out, '0');
         return;
     }
     /* Very large, very small or long: the fewest %g digits that read back. */
@@ -233,9 +233,9 @@ void put_shortest_double(struct shmlog_buf *out, double v, int is_f32)
             break;
         double back = strtod(tmp, NULL);
         if (digits == 17 || (is_f32 ? (float)back == (float)a : back == a)) {
-            shmlog_buf_put(out, tmp, (size_t)n);
+            render_buf_put(out, tmp, (size_t)n);
             if (!strpbrk(tmp, ".e"))
-                shmlog_buf_puts(out, ".0");
+                render_buf_puts(out, ".0");
             return;
         }
     }
@@ -244,7 +244,7 @@ void put_shortest_double(struct shmlog_buf *out, double v, int is_f32)
 /* The shortest round-trip form of a finite double whose fixed rendering
  * with p digits was q: from there it only needs to look shorter. shown
  * (or NULL): that rendering as text, sign included, shown_len bytes. */
-void put_shortest_from(struct shmlog_buf *out, double v, u128 q, int p, const char *shown, size_t shown_len)
+void put_shortest_from(struct render_buf *out, double v, u128 q, int p, const char *shown, size_t shown_len)
 {
     struct shortest_try t;
     double a = fabs(v);
@@ -262,10 +262,10 @@ void put_shortest_from(struct shmlog_buf *out, double v, u128 q, int p, const ch
             return;
         }
         if (signbit(v))
-            shmlog_buf_putc(out, '-');
+            render_buf_putc(out, '-');
         put_fixed(out, q, found, 1);
         if (found == 0)
-            shmlog_buf_putc(out, '0');
+            render_buf_putc(out, '0');
         return;
     }
     int shown_p = p;
@@ -290,11 +290,11 @@ void put_shortest_from(struct shmlog_buf *out, double v, u128 q, int p, const ch
     int ulp_below = t.shift >= 64 || (t.shift > 0 && pow10_u64[p] < (1ULL << t.shift));
     if (ulp_below && shown) {
         /* The message's digits without the zeros just stripped. */
-        shmlog_buf_put(out, shown, shown_len - (size_t)(shown_p - p));
+        render_buf_put(out, shown, shown_len - (size_t)(shown_p - p));
         if (shown_p == 0)
-            shmlog_buf_put(out, ".0", 2);
+            render_buf_put(out, ".0", 2);
         else if (p == 0)
-            shmlog_buf_putc(out, '0');
+            render_buf_putc(out, '0');
         return;
     }
     while (p > 0 && !ulp_below && shortest_check(&t, p - 1, &shorter) == 1) {
@@ -302,8 +302,8 @@ void put_shortest_from(struct shmlog_buf *out, double v, u128 q, int p, const ch
         p--;
     }
     if (signbit(v))
-        shmlog_buf_putc(out, '-');
+        render_buf_putc(out, '-');
     put_fixed(out, q, p, 1);
     if (p == 0)
-        shmlog_buf_putc(out, '0');
+        render_buf_putc(out, '0');
 }

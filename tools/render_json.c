@@ -8,74 +8,74 @@
 #include <math.h>
 #include <string.h>
 
-void shmlog_json_double(struct shmlog_buf *out, double v, int is_f32)
+void render_json_double(struct render_buf *out, double v, int is_f32)
 {
     if (!isfinite(v))
-        shmlog_buf_puts(out, "null");
+        render_buf_puts(out, "null");
     else
         put_shortest_double(out, v, is_f32);
 }
 
-void shmlog_json_arg(struct shmlog_buf *out, const struct shmlog_arg *a)
+void render_json_arg(struct render_buf *out, const struct render_arg *a)
 {
     switch (a->type) {
     case SHMLOG_ARG_BOOL:
-        shmlog_buf_puts(out, a->v.u ? "true" : "false");
+        render_buf_puts(out, a->v.u ? "true" : "false");
         break;
     case SHMLOG_ARG_I8: case SHMLOG_ARG_I16: case SHMLOG_ARG_I32: case SHMLOG_ARG_I64:
-        shmlog_buf_i64(out, a->v.i);
+        render_buf_i64(out, a->v.i);
         break;
     case SHMLOG_ARG_U8: case SHMLOG_ARG_U16: case SHMLOG_ARG_U32: case SHMLOG_ARG_U64:
-        shmlog_buf_u64(out, a->v.u);
+        render_buf_u64(out, a->v.u);
         break;
     case SHMLOG_ARG_F32: case SHMLOG_ARG_F64:
-        shmlog_json_double(out, a->v.f, a->type == SHMLOG_ARG_F32);
+        render_json_double(out, a->v.f, a->type == SHMLOG_ARG_F32);
         break;
     case SHMLOG_ARG_PTR:
-        shmlog_buf_puts(out, "\"0x");
+        render_buf_puts(out, "\"0x");
         buf_hex64(out, a->v.u);
-        shmlog_buf_putc(out, '"');
+        render_buf_putc(out, '"');
         break;
     case SHMLOG_ARG_STR:
-        shmlog_json_string(out, a->v.s, a->str_len);
+        render_json_string(out, a->v.s, a->str_len);
         break;
     default:
-        shmlog_buf_puts(out, "null");
+        render_buf_puts(out, "null");
         break;
     }
 }
 
 /* "name": of field i; a repeated name gets its argument's position as a
  * suffix, so no value hides behind a duplicate key. */
-void put_field_key(struct shmlog_buf *out, const struct field_refs *f, int i)
+void put_field_key(struct render_buf *out, const struct field_refs *f, int i)
 {
     const struct field_ref *r = &f->v[i];
     int duplicate = 0;
     for (int j = 0; j < i; j++)
         duplicate |= f->v[j].len == r->len && memcmp(f->v[j].name, r->name, r->len) == 0;
-    shmlog_buf_putc(out, '"');
-    shmlog_buf_put(out, r->name, r->len); /* [A-Za-z0-9_.]: nothing to escape */
+    render_buf_putc(out, '"');
+    render_buf_put(out, r->name, r->len); /* [A-Za-z0-9_.]: nothing to escape */
     if (duplicate) {
-        shmlog_buf_putc(out, '_');
-        shmlog_buf_u64(out, (uint64_t)r->arg + 1);
+        render_buf_putc(out, '_');
+        render_buf_u64(out, (uint64_t)r->arg + 1);
     }
-    shmlog_buf_puts(out, "\":");
+    render_buf_puts(out, "\":");
 }
 
 /* {"name":value,...} */
-static void emit_fields(struct shmlog_buf *out, const struct field_refs *f, const struct shmlog_arg *args)
+static void emit_fields(struct render_buf *out, const struct field_refs *f, const struct render_arg *args)
 {
-    shmlog_buf_putc(out, '{');
+    render_buf_putc(out, '{');
     for (int i = 0; i < f->n; i++) {
         if (i)
-            shmlog_buf_putc(out, ',');
+            render_buf_putc(out, ',');
         put_field_key(out, f, i);
-        shmlog_json_arg(out, &args[f->v[i].arg]);
+        render_json_arg(out, &args[f->v[i].arg]);
     }
-    shmlog_buf_putc(out, '}');
+    render_buf_putc(out, '}');
 }
 
-void shmlog_json_fields(const char *fmt, const struct shmlog_arg *args, int nargs, struct shmlog_buf *out)
+void render_json_fields(const char *fmt, const struct render_arg *args, int nargs, struct render_buf *out)
 {
     struct fmt_walk w;
     struct fmt_spec sp;
@@ -92,15 +92,15 @@ void shmlog_json_fields(const char *fmt, const struct shmlog_arg *args, int narg
     emit_fields(out, &fields, args);
 }
 
-static void put_json_cstring(struct shmlog_buf *out, const char *s)
+static void put_json_cstring(struct render_buf *out, const char *s)
 {
     if (!s)
         s = "";
-    shmlog_json_string(out, s, strlen(s));
+    render_json_string(out, s, strlen(s));
 }
 
 /* The fields every line starts with in JSON: ts_ns and time. */
-static void put_json_time(struct shmlog_buf *out, uint64_t ts_ns)
+static void put_json_time(struct render_buf *out, uint64_t ts_ns)
 {
     /* Records of one second share everything but the 9 nanosecond digits
      * (twice): "{"ts_ns":<seconds>" and ","time":"<civil second>." are made
@@ -134,70 +134,70 @@ static void put_json_time(struct shmlog_buf *out, uint64_t ts_ns)
         out->len += head_len + 9 + sizeof middle + 11;
         return;
     }
-    shmlog_buf_put(out, "{\"ts_ns\":", 9);
-    shmlog_buf_u64(out, ts_ns);
-    shmlog_buf_put(out, ",\"time\":\"", 9);
-    shmlog_buf_rfc3339(out, ts_ns);
-    shmlog_buf_putc(out, '"');
+    render_buf_put(out, "{\"ts_ns\":", 9);
+    render_buf_u64(out, ts_ns);
+    render_buf_put(out, ",\"time\":\"", 9);
+    render_buf_rfc3339(out, ts_ns);
+    render_buf_putc(out, '"');
 }
 /* ",\"level\":\"INFO\",\"category\":\"order\",\"host\":..,\"app\":..,\"pid\":1234,\"tid\":" */
-void put_json_head(struct shmlog_buf *out, unsigned level, unsigned category, const char *host,
+void put_json_head(struct render_buf *out, unsigned level, unsigned category, const char *host,
                           const char *app, uint32_t pid)
 {
-    shmlog_buf_puts(out, ",\"level\":\"");
+    render_buf_puts(out, ",\"level\":\"");
     put_level_text(out, level, 0);
-    shmlog_buf_puts(out, "\",\"category\":\"");
-    const char *cat = shmlog_category_name(category);
+    render_buf_puts(out, "\",\"category\":\"");
+    const char *cat = shm_category_name(category);
     if (cat) {
-        shmlog_buf_puts(out, cat);
+        render_buf_puts(out, cat);
     } else {
-        shmlog_buf_puts(out, "cat");
-        shmlog_buf_u64(out, category);
+        render_buf_puts(out, "cat");
+        render_buf_u64(out, category);
     }
-    shmlog_buf_puts(out, "\",\"host\":");
+    render_buf_puts(out, "\",\"host\":");
     put_json_cstring(out, host);
-    shmlog_buf_puts(out, ",\"app\":");
+    render_buf_puts(out, ",\"app\":");
     put_json_cstring(out, app);
-    shmlog_buf_puts(out, ",\"pid\":");
-    shmlog_buf_u64(out, pid);
-    shmlog_buf_puts(out, ",\"tid\":");
+    render_buf_puts(out, ",\"pid\":");
+    render_buf_u64(out, pid);
+    render_buf_puts(out, ",\"tid\":");
 }
 
 /* ",\"site\":\"file:line\",\"msg\":\"" */
-void put_json_site(struct shmlog_buf *out, const char *file, uint32_t line, int known)
+void put_json_site(struct render_buf *out, const char *file, uint32_t line, int known)
 {
     if (!known) {
-        shmlog_buf_puts(out, ",\"site\":null,\"msg\":\"");
+        render_buf_puts(out, ",\"site\":null,\"msg\":\"");
         return;
     }
-    shmlog_buf_puts(out, ",\"site\":\"");
+    render_buf_puts(out, ",\"site\":\"");
     json_escape_body(out, (const uint8_t *)file, strlen(file));
-    shmlog_buf_putc(out, ':');
-    shmlog_buf_u64(out, line);
-    shmlog_buf_puts(out, "\",\"msg\":\"");
+    render_buf_putc(out, ':');
+    render_buf_u64(out, line);
+    render_buf_puts(out, "\",\"msg\":\"");
 }
 
 /* "<tid>,"cpu":<cpu>": a ring's records mostly share both, so the text of
  * the last pair is kept. */
-static void put_tid_cpu(struct shmlog_buf *out, uint32_t tid, uint32_t cpu)
+static void put_tid_cpu(struct render_buf *out, uint32_t tid, uint32_t cpu)
 {
     static __thread uint64_t cached = UINT64_MAX;
     static __thread char text[32];
     static __thread size_t text_len;
     uint64_t key = (uint64_t)tid << 32 | cpu;
     if (key != cached) {
-        struct shmlog_buf b;
-        shmlog_buf_init(&b, text, sizeof text);
+        struct render_buf b;
+        render_buf_init(&b, text, sizeof text);
         buf_u64(&b, tid);
-        shmlog_buf_put(&b, ",\"cpu\":", 7);
+        render_buf_put(&b, ",\"cpu\":", 7);
         buf_u64(&b, cpu);
         text_len = b.len;
         cached = key;
     }
-    shmlog_buf_put(out, text, text_len);
+    render_buf_put(out, text, text_len);
 }
-int json_record(const struct shmlog_site_render *sr, const struct shmlog_rec *rec, uint32_t cpu, uint64_t ts_ns,
-                const struct shmlog_arg *args, int nargs, struct shmlog_buf *out)
+int json_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
+                const struct render_arg *args, int nargs, struct render_buf *out)
 {
     int truncated = (rec->flags & SHMLOG_REC_TRUNCATED) != 0;
     /* A record repeats its site's level and category; one that differs
@@ -210,14 +210,14 @@ int json_record(const struct shmlog_site_render *sr, const struct shmlog_rec *re
     else
         put_piece(out, sr->json_head, sr->json_head_len);
     put_tid_cpu(out, rec->tid, cpu);
-    shmlog_buf_put(out, ",\"seq\":", 7);
+    render_buf_put(out, ",\"seq\":", 7);
     buf_u64(out, rec->pos);
     put_piece(out, sr->json_site, sr->json_site_len);
     struct arg_memo memo[SHMLOG_MAX_ARGS];
     for (int i = 0; i < sr->nfields; i++)
         memo[sr->fields[i].arg].kind = MEMO_NONE;
     put_prepared_msg(sr, rec, args, nargs, out, ESC_JSON, sr->nfields ? memo : NULL);
-    shmlog_buf_put(out, "\",\"fields\":{", 12);
+    render_buf_put(out, "\",\"fields\":{", 12);
     if (nargs >= 0) {
         for (int i = 0; i < sr->nfields; i++) {
             const struct prep_field *f = &sr->fields[i];
@@ -229,75 +229,75 @@ int json_record(const struct shmlog_site_render *sr, const struct shmlog_rec *re
                 put_piece(out, out->data + m->off, m->len);
                 break;
             case MEMO_STR:
-                shmlog_buf_putc(out, '"');
+                render_buf_putc(out, '"');
                 put_piece(out, out->data + m->off, m->len);
-                shmlog_buf_putc(out, '"');
+                render_buf_putc(out, '"');
                 break;
             case MEMO_FIXED:
                 put_shortest_from(out, args[f->arg].v.f, m->q, m->prec, out->data + m->off, m->len);
                 break;
             default:
-                shmlog_json_arg(out, &args[f->arg]);
+                render_json_arg(out, &args[f->arg]);
                 break;
             }
         }
     }
-    shmlog_buf_putc(out, '}');
+    render_buf_putc(out, '}');
     if (truncated)
-        shmlog_buf_puts(out, ",\"truncated\":true");
+        render_buf_puts(out, ",\"truncated\":true");
     if (!sr->known)
-        shmlog_buf_puts(out, ",\"error\":\"unknown site\"");
+        render_buf_puts(out, ",\"error\":\"unknown site\"");
     else if (nargs < 0)
-        shmlog_buf_puts(out, ",\"error\":\"corrupt payload\"");
-    shmlog_buf_put(out, "}\n", 2);
+        render_buf_puts(out, ",\"error\":\"corrupt payload\"");
+    render_buf_put(out, "}\n", 2);
     return out->overflow ? -ENOBUFS : 0;
 }
 
-/* how: 0..2, as shmlog_render_exit() has checked it. */
-int json_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, unsigned how,
-              struct shmlog_buf *out)
+/* The keys an exit and a loss begin with: when, and whose. */
+static void put_json_origin(struct render_buf *out, const struct render_input *in)
+{
+    put_json_time(out, in->ts_ns);
+    render_buf_puts(out, ",\"host\":");
+    put_json_cstring(out, in->host);
+    render_buf_puts(out, ",\"app\":");
+    put_json_cstring(out, in->app);
+    render_buf_puts(out, ",\"pid\":");
+    render_buf_u64(out, in->pid);
+}
+
+/* how: 0..2, as render_exit() has checked it. */
+int json_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
+              struct render_buf *out)
 {
     static const char *const key[3] = {NULL, "shutdown", "died"};
-    put_json_time(out, in->ts_ns);
-    shmlog_buf_puts(out, ",\"host\":");
-    put_json_cstring(out, in->host);
-    shmlog_buf_puts(out, ",\"app\":");
-    put_json_cstring(out, in->app);
-    shmlog_buf_puts(out, ",\"pid\":");
-    shmlog_buf_u64(out, in->pid);
-    shmlog_buf_puts(out, ",\"exit\":{\"records\":");
-    shmlog_buf_u64(out, records);
-    shmlog_buf_puts(out, ",\"lost\":");
-    shmlog_buf_u64(out, lost);
+    put_json_origin(out, in);
+    render_buf_puts(out, ",\"exit\":{\"records\":");
+    render_buf_u64(out, records);
+    render_buf_puts(out, ",\"lost\":");
+    render_buf_u64(out, lost);
     if (key[how]) {
-        shmlog_buf_puts(out, ",\"how\":\"");
-        shmlog_buf_puts(out, key[how]);
-        shmlog_buf_putc(out, '"');
+        render_buf_puts(out, ",\"how\":\"");
+        render_buf_puts(out, key[how]);
+        render_buf_putc(out, '"');
     }
-    shmlog_buf_puts(out, "}}\n");
+    render_buf_puts(out, "}}\n");
     return out->overflow ? -ENOBUFS : 0;
 }
 
-int json_loss(const struct shmlog_render_input *in, const struct shmlog_loss *loss, struct shmlog_buf *out)
+int json_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out)
 {
-    const char *reason = shmlog_loss_reason_name(loss->reason);
-    put_json_time(out, in->ts_ns);
-    shmlog_buf_puts(out, ",\"host\":");
-    put_json_cstring(out, in->host);
-    shmlog_buf_puts(out, ",\"app\":");
-    put_json_cstring(out, in->app);
-    shmlog_buf_puts(out, ",\"pid\":");
-    shmlog_buf_u64(out, in->pid);
-    shmlog_buf_puts(out, ",\"cpu\":");
-    shmlog_buf_u64(out, in->cpu);
-    shmlog_buf_puts(out, ",\"loss\":{\"reason\":\"");
-    shmlog_buf_puts(out, reason);
-    shmlog_buf_puts(out, "\",\"records\":");
-    shmlog_buf_u64(out, loss->records);
-    shmlog_buf_puts(out, ",\"positions\":");
-    shmlog_buf_u64(out, loss->positions);
-    shmlog_buf_puts(out, ",\"first_seq\":");
-    shmlog_buf_u64(out, loss->first_pos);
-    shmlog_buf_puts(out, "}}\n");
+    const char *reason = shm_loss_reason_name(loss->reason);
+    put_json_origin(out, in);
+    render_buf_puts(out, ",\"cpu\":");
+    render_buf_u64(out, in->cpu);
+    render_buf_puts(out, ",\"loss\":{\"reason\":\"");
+    render_buf_puts(out, reason);
+    render_buf_puts(out, "\",\"records\":");
+    render_buf_u64(out, loss->records);
+    render_buf_puts(out, ",\"positions\":");
+    render_buf_u64(out, loss->positions);
+    render_buf_puts(out, ",\"first_seq\":");
+    render_buf_u64(out, loss->first_pos);
+    render_buf_puts(out, "}}\n");
     return out->overflow ? -ENOBUFS : 0;
 }

@@ -38,16 +38,16 @@ static int is_digit(char c)
 }
 
 /* Parses a decimal number at *s, capped so it cannot overflow: values above
- * SHMLOG_FMT_MAX_WIDTH come back as SHMLOG_FMT_MAX_WIDTH + 1. */
+ * RENDER_FMT_MAX_WIDTH come back as RENDER_FMT_MAX_WIDTH + 1. */
 static int parse_number(const char **s)
 {
     int v = 0;
     while (is_digit(**s)) {
-        if (v <= SHMLOG_FMT_MAX_WIDTH)
+        if (v <= RENDER_FMT_MAX_WIDTH)
             v = v * 10 + (**s - '0');
         (*s)++;
     }
-    return v > SHMLOG_FMT_MAX_WIDTH ? SHMLOG_FMT_MAX_WIDTH + 1 : v;
+    return v > RENDER_FMT_MAX_WIDTH ? RENDER_FMT_MAX_WIDTH + 1 : v;
 }
 
 /* True when digits at s are followed by '$' (a positional argument index). */
@@ -98,7 +98,7 @@ static void parse_spec(struct fmt_walk *w, struct fmt_spec *sp)
         }
     } else if (is_digit(*s)) {
         sp->width = parse_number(&s);
-        if (sp->width > SHMLOG_FMT_MAX_WIDTH && sp->error == SPEC_OK)
+        if (sp->width > RENDER_FMT_MAX_WIDTH && sp->error == SPEC_OK)
             sp->error = SPEC_WIDTH_LARGE;
     }
     if (*s == '.') {
@@ -114,7 +114,7 @@ static void parse_spec(struct fmt_walk *w, struct fmt_spec *sp)
             }
         } else {
             sp->prec = parse_number(&s);
-            if (sp->prec > SHMLOG_FMT_MAX_WIDTH && sp->error == SPEC_OK)
+            if (sp->prec > RENDER_FMT_MAX_WIDTH && sp->error == SPEC_OK)
                 sp->error = SPEC_PREC_LARGE;
         }
     }

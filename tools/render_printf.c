@@ -17,25 +17,25 @@
 /* ==== Formatting conversions ==== */
 
 /* Pads body (sign/prefix first, then zeros or body) to width, like printf. */
-static void put_padded(struct shmlog_buf *out, const struct fmt_spec *sp, int width, const char *prefix,
+static void put_padded(struct render_buf *out, const struct fmt_spec *sp, int width, const char *prefix,
                        size_t prefix_len, size_t zeros, const char *body, size_t body_len, int zero_pad)
 {
     size_t total = prefix_len + zeros + body_len;
     size_t pad = width > 0 && (size_t)width > total ? (size_t)width - total : 0;
     if (pad && !(sp->flags & FL_MINUS) && !zero_pad)
-        shmlog_buf_fill(out, ' ', pad);
-    shmlog_buf_put(out, prefix, prefix_len);
+        render_buf_fill(out, ' ', pad);
+    render_buf_put(out, prefix, prefix_len);
     if (pad && !(sp->flags & FL_MINUS) && zero_pad)
-        shmlog_buf_fill(out, '0', pad);
-    shmlog_buf_fill(out, '0', zeros);
-    shmlog_buf_put(out, body, body_len);
+        render_buf_fill(out, '0', pad);
+    render_buf_fill(out, '0', zeros);
+    render_buf_put(out, body, body_len);
     if (pad && (sp->flags & FL_MINUS))
-        shmlog_buf_fill(out, ' ', pad);
+        render_buf_fill(out, ' ', pad);
 }
 
 /* d i u o x X and non-null p. value: the argument's 64 bits, already cut to
  * the conversion's width and extended by its signedness. */
-void format_integer(struct shmlog_buf *out, const struct fmt_spec *sp, int width, int prec,
+void format_integer(struct render_buf *out, const struct fmt_spec *sp, int width, int prec,
                            uint64_t value, int is_signed, char conv)
 {
     static const char lower[] = "0123456789abcdef";
@@ -108,17 +108,17 @@ uint64_t cut_to_length(uint64_t v, enum fmt_length length, int is_signed)
     return v & ((1ULL << bits) - 1);
 }
 
-static void format_double(struct shmlog_buf *out, const struct fmt_spec *sp, int width, int prec,
+static void format_double(struct render_buf *out, const struct fmt_spec *sp, int width, int prec,
                           double v, char conv)
 {
     u128 q;
     if ((conv == 'f' || conv == 'F') && fixed_round(v, prec < 0 ? 6 : prec, &q) == 0) {
         char body[96];
-        struct shmlog_buf b;
+        struct render_buf b;
         int p = prec < 0 ? 6 : prec;
         char sign[1];
         size_t sign_len = 0;
-        shmlog_buf_init(&b, body, sizeof body);
+        render_buf_init(&b, body, sizeof body);
         put_fixed(&b, q, p, (sp->flags & FL_HASH) != 0);
         if (signbit(v))
             sign[sign_len++] = '-';
@@ -134,53 +134,53 @@ static void format_double(struct shmlog_buf *out, const struct fmt_spec *sp, int
      * parts: flags from a fixed set, bounded width and precision, and one
      * conversion character from the floating-point set. */
     char spec[32];
-    struct shmlog_buf s;
-    shmlog_buf_init(&s, spec, sizeof spec - 1);
-    shmlog_buf_putc(&s, '%');
-    if (sp->flags & FL_MINUS) shmlog_buf_putc(&s, '-');
-    if (sp->flags & FL_PLUS) shmlog_buf_putc(&s, '+');
-    if (sp->flags & FL_SPACE) shmlog_buf_putc(&s, ' ');
-    if (sp->flags & FL_HASH) shmlog_buf_putc(&s, '#');
-    if (sp->flags & FL_ZERO) shmlog_buf_putc(&s, '0');
+    struct render_buf s;
+    render_buf_init(&s, spec, sizeof spec - 1);
+    render_buf_putc(&s, '%');
+    if (sp->flags & FL_MINUS) render_buf_putc(&s, '-');
+    if (sp->flags & FL_PLUS) render_buf_putc(&s, '+');
+    if (sp->flags & FL_SPACE) render_buf_putc(&s, ' ');
+    if (sp->flags & FL_HASH) render_buf_putc(&s, '#');
+    if (sp->flags & FL_ZERO) render_buf_putc(&s, '0');
     if (width > 0)
-        shmlog_buf_u64(&s, (uint64_t)width);
+        render_buf_u64(&s, (uint64_t)width);
     if (prec >= 0) {
-        shmlog_buf_putc(&s, '.');
-        shmlog_buf_u64(&s, (uint64_t)prec);
+        render_buf_putc(&s, '.');
+        render_buf_u64(&s, (uint64_t)prec);
     }
     /* %La prints a long double's 64-bit mantissa: hand over the long double
      * the producer had (it narrowed it to this double without loss of what
      * we know). */
     int as_long_double = sp->length == LEN_BIG_L;
     if (as_long_double)
-        shmlog_buf_putc(&s, 'L');
-    shmlog_buf_putc(&s, conv);
+        render_buf_putc(&s, 'L');
+    render_buf_putc(&s, conv);
     spec[s.len] = '\0';
 
     /* Widest case: %f of DBL_MAX (309 digits) with precision and width 4096. */
-    char tmp[2 * SHMLOG_FMT_MAX_WIDTH + 512];
+    char tmp[2 * RENDER_FMT_MAX_WIDTH + 512];
     int n = as_long_double ? snprintf(tmp, sizeof tmp, spec, (long double)v) : snprintf(tmp, sizeof tmp, spec, v);
     if (n < 0)
         return;
-    shmlog_buf_put(out, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    render_buf_put(out, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
 /* %c and %s and (nil): bytes padded with spaces, as glibc does even with '0'.
  * The width counts the bytes as printf would; escaping comes after. */
-static void format_bytes(struct shmlog_buf *out, const struct fmt_spec *sp, int width, const void *s, size_t n,
+static void format_bytes(struct render_buf *out, const struct fmt_spec *sp, int width, const void *s, size_t n,
                          enum esc_mode esc)
 {
     size_t pad = width > 0 && (size_t)width > n ? (size_t)width - n : 0;
     if (!(sp->flags & FL_MINUS))
-        shmlog_buf_fill(out, ' ', pad);
+        render_buf_fill(out, ' ', pad);
     put_escaped(out, esc, s, n);
     if (sp->flags & FL_MINUS)
-        shmlog_buf_fill(out, ' ', pad);
+        render_buf_fill(out, ' ', pad);
 }
 
 /* "%<length><conv>" of a spec, the conversion byte shown as \xNN when it
  * is not printable; escaped as the message is (it may be a quote). */
-static void put_error_spec(struct shmlog_buf *out, const struct fmt_spec *sp, enum esc_mode esc)
+static void put_error_spec(struct render_buf *out, const struct fmt_spec *sp, enum esc_mode esc)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char c = (unsigned char)sp->conv;
@@ -193,63 +193,63 @@ static void put_error_spec(struct shmlog_buf *out, const struct fmt_spec *sp, en
         shown[3] = hex[c & 15];
         n = 4;
     }
-    shmlog_buf_putc(out, '%');
-    shmlog_buf_put(out, sp->length_text, sp->length_len);
+    render_buf_putc(out, '%');
+    render_buf_put(out, sp->length_text, sp->length_len);
     put_escaped(out, esc, shown, n);
 }
 
-static void put_bad_type(struct shmlog_buf *out, const struct fmt_spec *sp, unsigned type, enum esc_mode esc)
+static void put_bad_type(struct render_buf *out, const struct fmt_spec *sp, unsigned type, enum esc_mode esc)
 {
-    shmlog_buf_puts(out, "<bad ");
+    render_buf_puts(out, "<bad ");
     put_error_spec(out, sp, esc);
-    shmlog_buf_puts(out, " for ");
-    shmlog_buf_puts(out, shmlog_arg_type_name(type));
-    shmlog_buf_putc(out, '>');
+    render_buf_puts(out, " for ");
+    render_buf_puts(out, render_arg_type_name(type));
+    render_buf_putc(out, '>');
 }
 
 /* A '*' argument: printf reads an int. 0, or -1 after rendering an error. */
-static int star_value(struct shmlog_buf *out, const struct shmlog_arg *args, int idx, int64_t *v)
+static int star_value(struct render_buf *out, const struct render_arg *args, int idx, int64_t *v)
 {
     if (idx == ARG_MISSING) {
-        shmlog_buf_puts(out, "<missing arg>");
+        render_buf_puts(out, "<missing arg>");
         return -1;
     }
     if (!arg_is_integer(args[idx].type)) {
-        shmlog_buf_puts(out, "<bad * for ");
-        shmlog_buf_puts(out, shmlog_arg_type_name(args[idx].type));
-        shmlog_buf_putc(out, '>');
+        render_buf_puts(out, "<bad * for ");
+        render_buf_puts(out, render_arg_type_name(args[idx].type));
+        render_buf_putc(out, '>');
         return -1;
     }
     *v = (int32_t)(uint32_t)args[idx].v.u;
     return 0;
 }
 
-static void format_spec(struct shmlog_buf *out, const struct fmt_spec *sp, const struct shmlog_arg *args,
+static void format_spec(struct render_buf *out, const struct fmt_spec *sp, const struct render_arg *args,
                         enum esc_mode esc)
 {
     switch (sp->error) {
-    case SPEC_INCOMPLETE: shmlog_buf_puts(out, "<incomplete %>"); return;
-    case SPEC_POSITIONAL: shmlog_buf_puts(out, "<positional args unsupported>"); return;
-    case SPEC_WIDTH_LARGE: shmlog_buf_puts(out, "<width too large>"); return;
-    case SPEC_PREC_LARGE: shmlog_buf_puts(out, "<precision too large>"); return;
+    case SPEC_INCOMPLETE: render_buf_puts(out, "<incomplete %>"); return;
+    case SPEC_POSITIONAL: render_buf_puts(out, "<positional args unsupported>"); return;
+    case SPEC_WIDTH_LARGE: render_buf_puts(out, "<width too large>"); return;
+    case SPEC_PREC_LARGE: render_buf_puts(out, "<precision too large>"); return;
     case SPEC_OK: break;
     }
     if (sp->conv == '%') {
-        shmlog_buf_putc(out, '%');
+        render_buf_putc(out, '%');
         return;
     }
     if (sp->conv == 'n') {
-        shmlog_buf_puts(out, "<%n refused>");
+        render_buf_puts(out, "<%n refused>");
         return;
     }
     if (sp->conv == 'm') {
-        shmlog_buf_puts(out, "<%m unsupported>");
+        render_buf_puts(out, "<%m unsupported>");
         return;
     }
     if (!takes_value(sp->conv)) {
-        shmlog_buf_puts(out, "<bad conversion ");
+        render_buf_puts(out, "<bad conversion ");
         put_error_spec(out, sp, esc);
-        shmlog_buf_putc(out, '>');
+        render_buf_putc(out, '>');
         return;
     }
 
@@ -263,8 +263,8 @@ static void format_spec(struct shmlog_buf *out, const struct fmt_spec *sp, const
             eff.flags |= FL_MINUS;
             star = -star;
         }
-        if (star > SHMLOG_FMT_MAX_WIDTH) {
-            shmlog_buf_puts(out, "<width too large>");
+        if (star > RENDER_FMT_MAX_WIDTH) {
+            render_buf_puts(out, "<width too large>");
             return;
         }
         width = (int)star;
@@ -272,8 +272,8 @@ static void format_spec(struct shmlog_buf *out, const struct fmt_spec *sp, const
     if (sp->prec_arg != ARG_NONE) {
         if (star_value(out, args, sp->prec_arg, &star) < 0)
             return;
-        if (star > SHMLOG_FMT_MAX_WIDTH) {
-            shmlog_buf_puts(out, "<precision too large>");
+        if (star > RENDER_FMT_MAX_WIDTH) {
+            render_buf_puts(out, "<precision too large>");
             return;
         }
         prec = star < 0 ? -1 : (int)star;
@@ -283,11 +283,11 @@ static void format_spec(struct shmlog_buf *out, const struct fmt_spec *sp, const
     if (eff.flags & FL_PLUS)
         eff.flags &= ~(unsigned)FL_SPACE;
     if (sp->value_arg == ARG_MISSING) {
-        shmlog_buf_puts(out, "<missing arg>");
+        render_buf_puts(out, "<missing arg>");
         return;
     }
 
-    const struct shmlog_arg *a = &args[sp->value_arg];
+    const struct render_arg *a = &args[sp->value_arg];
     switch (sp->conv) {
     case 'd': case 'i': case 'u': case 'o': case 'x': case 'X': {
         if (!arg_is_integer(a->type))
@@ -338,28 +338,28 @@ static void format_spec(struct shmlog_buf *out, const struct fmt_spec *sp, const
 /* ==== The message of a format walked now ==== */
 
 /* An argument the format did not use, shown after the message. */
-static void put_extra_arg(struct shmlog_buf *out, const struct shmlog_arg *a, enum esc_mode esc)
+static void put_extra_arg(struct render_buf *out, const struct render_arg *a, enum esc_mode esc)
 {
     switch (a->type) {
     case SHMLOG_ARG_BOOL:
-        shmlog_buf_puts(out, a->v.u ? "true" : "false");
+        render_buf_puts(out, a->v.u ? "true" : "false");
         break;
     case SHMLOG_ARG_I8: case SHMLOG_ARG_I16: case SHMLOG_ARG_I32: case SHMLOG_ARG_I64:
-        shmlog_buf_i64(out, a->v.i);
+        render_buf_i64(out, a->v.i);
         break;
     case SHMLOG_ARG_U8: case SHMLOG_ARG_U16: case SHMLOG_ARG_U32: case SHMLOG_ARG_U64:
-        shmlog_buf_u64(out, a->v.u);
+        render_buf_u64(out, a->v.u);
         break;
     case SHMLOG_ARG_F32: case SHMLOG_ARG_F64:
         if (isnan(a->v.f))
-            shmlog_buf_puts(out, "nan");
+            render_buf_puts(out, "nan");
         else if (isinf(a->v.f))
-            shmlog_buf_puts(out, a->v.f < 0 ? "-inf" : "inf");
+            render_buf_puts(out, a->v.f < 0 ? "-inf" : "inf");
         else
             put_shortest_double(out, a->v.f, a->type == SHMLOG_ARG_F32);
         break;
     case SHMLOG_ARG_PTR:
-        shmlog_buf_puts(out, "0x");
+        render_buf_puts(out, "0x");
         buf_hex64(out, a->v.u);
         break;
     case SHMLOG_ARG_STR:
@@ -368,28 +368,28 @@ static void put_extra_arg(struct shmlog_buf *out, const struct shmlog_arg *a, en
         put_escaped(out, esc, "\"", 1);
         break;
     default:
-        shmlog_buf_puts(out, "?");
+        render_buf_puts(out, "?");
         break;
     }
 }
 
 /* " <extra: ...>" for the arguments from..nargs the format did not use. */
-static void put_extras(struct shmlog_buf *out, const struct shmlog_arg *args, int from, int nargs, enum esc_mode esc)
+static void put_extras(struct render_buf *out, const struct render_arg *args, int from, int nargs, enum esc_mode esc)
 {
     if (from >= nargs)
         return;
-    shmlog_buf_puts(out, " <extra: ");
+    render_buf_puts(out, " <extra: ");
     for (int i = from; i < nargs; i++) {
         if (i > from)
-            shmlog_buf_puts(out, ", ");
+            render_buf_puts(out, ", ");
         put_extra_arg(out, &args[i], esc);
     }
-    shmlog_buf_putc(out, '>');
+    render_buf_putc(out, '>');
 }
 
 /* Renders fmt with args into out, escaped as esc says; notes the named
  * fields in fields when it is not NULL. */
-void render_msg(const char *fmt, const struct shmlog_arg *args, int nargs, struct shmlog_buf *out,
+void render_msg(const char *fmt, const struct render_arg *args, int nargs, struct render_buf *out,
                        enum esc_mode esc, struct field_refs *fields)
 {
     struct fmt_walk w;
@@ -411,19 +411,19 @@ void render_msg(const char *fmt, const struct shmlog_arg *args, int nargs, struc
     put_extras(out, args, w.next_arg, w.nargs, esc);
 }
 
-void shmlog_format(const char *fmt, const struct shmlog_arg *args, int nargs, struct shmlog_buf *out)
+void render_format(const char *fmt, const struct render_arg *args, int nargs, struct render_buf *out)
 {
     render_msg(fmt, args, nargs, out, ESC_NONE, NULL);
 }
 /* ==== The message of a prepared site ==== */
 
 /* %s of a prepared FAST_STR item. 1 when it showed the whole string. */
-static int put_str_arg(struct shmlog_buf *out, const struct shmlog_arg *a, enum esc_mode esc)
+static int put_str_arg(struct render_buf *out, const struct render_arg *a, enum esc_mode esc)
 {
     size_t n = a->str_len;
     /* Most strings have nothing to escape (and so no NUL): one pass. */
     if (esc != ESC_NONE && plain_run(a->v.s, 0, n, esc == ESC_JSON ? json_plain : text_plain) == n) {
-        shmlog_buf_put(out, a->v.s, n);
+        render_buf_put(out, a->v.s, n);
         return 1;
     }
     const void *nul = memchr(a->v.s, '\0', n);
@@ -433,7 +433,7 @@ static int put_str_arg(struct shmlog_buf *out, const struct shmlog_arg *a, enum 
     return n == a->str_len;
 }
 
-static void memo_bytes(struct arg_memo *memo, uint8_t kind, size_t from, const struct shmlog_buf *out)
+static void memo_bytes(struct arg_memo *memo, uint8_t kind, size_t from, const struct render_buf *out)
 {
     if (!memo || out->overflow)
         return;
@@ -443,7 +443,7 @@ static void memo_bytes(struct arg_memo *memo, uint8_t kind, size_t from, const s
 }
 
 /* The message; memo (JSON only, or NULL) notes what the fields can reuse. */
-static void render_items(const struct shmlog_site_render *sr, const struct shmlog_arg *args, struct shmlog_buf *out,
+static void render_items(const struct render_site *sr, const struct render_arg *args, struct render_buf *out,
                          enum esc_mode esc, struct arg_memo *memo)
 {
     for (int i = 0; i < sr->nitems; i++) {
@@ -454,12 +454,12 @@ static void render_items(const struct shmlog_site_render *sr, const struct shmlo
             put_escaped(out, esc, it->text, it->len);
         if (it->kind == PREP_TEXT)
             continue;
-        const struct shmlog_arg *a = &args[it->arg];
+        const struct render_arg *a = &args[it->arg];
         struct arg_memo *m = memo ? &memo[it->arg] : NULL;
         size_t from = out->len;
         switch (it->fast) {
         case FAST_SIGNED:
-            shmlog_buf_i64(out, (int64_t)a->v.u);
+            render_buf_i64(out, (int64_t)a->v.u);
             /* the field of a signed type shows the same digits */
             if (a->type >= SHMLOG_ARG_I8 && a->type <= SHMLOG_ARG_I64 && (a->type & 1) == 0)
                 memo_bytes(m, MEMO_COPY, from, out);
@@ -476,7 +476,7 @@ static void render_items(const struct shmlog_site_render *sr, const struct shmlo
         case FAST_CHAR: {
             uint8_t ch = (uint8_t)a->v.u;
             if (esc == ESC_NONE || (esc == ESC_JSON ? json_plain : text_plain)[ch])
-                shmlog_buf_putc(out, (char)ch);
+                render_buf_putc(out, (char)ch);
             else
                 put_escaped(out, esc, &ch, 1);
             continue;
@@ -492,7 +492,7 @@ static void render_items(const struct shmlog_site_render *sr, const struct shmlo
             u128 q;
             if (fixed_round(a->v.f, it->prec, &q) == 0) {
                 if (signbit(a->v.f))
-                    shmlog_buf_putc(out, '-');
+                    render_buf_putc(out, '-');
                 put_fixed(out, q, it->prec, 0);
                 if (m && a->type == SHMLOG_ARG_F64) {
                     memo_bytes(m, MEMO_FIXED, from, out);
@@ -512,18 +512,18 @@ static void render_items(const struct shmlog_site_render *sr, const struct shmlo
 }
 
 /* The message: rendered, or what was wrong with the record. */
-void put_prepared_msg(const struct shmlog_site_render *sr, const struct shmlog_rec *rec,
-                             const struct shmlog_arg *args, int nargs, struct shmlog_buf *out, enum esc_mode esc,
+void put_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
+                             const struct render_arg *args, int nargs, struct render_buf *out, enum esc_mode esc,
                              struct arg_memo *memo)
 {
     if (!sr->known) {
-        shmlog_buf_puts(out, "<unknown site ");
-        shmlog_buf_u64(out, rec->site);
-        shmlog_buf_putc(out, '>');
+        render_buf_puts(out, "<unknown site ");
+        render_buf_u64(out, rec->site);
+        render_buf_putc(out, '>');
     } else if (nargs < 0) {
-        shmlog_buf_puts(out, "<corrupt payload: ");
-        shmlog_buf_u64(out, rec->payload_len);
-        shmlog_buf_puts(out, " bytes do not match the site's argument types>");
+        render_buf_puts(out, "<corrupt payload: ");
+        render_buf_u64(out, rec->payload_len);
+        render_buf_puts(out, " bytes do not match the site's argument types>");
     } else {
         render_items(sr, args, out, esc, memo);
     }

@@ -19,12 +19,12 @@
  *
  * The calls point down this list and never back, but for two: render_site.c
  * (which makes each line's constant parts with the text and JSON formatters'
- * own functions) and shmlog_render_record() there (which prepares a site,
+ * own functions) and render_record() there (which prepares a site,
  * then renders as render.c does). Small helpers every record calls are
  * inline here, as they were when the renderer was one file.
  */
-#ifndef SHMLOG_RENDER_PRIVATE_H
-#define SHMLOG_RENDER_PRIVATE_H
+#ifndef RENDER_PRIVATE_H
+#define RENDER_PRIVATE_H
 
 #include <math.h>
 #include <stdint.h>
@@ -92,9 +92,9 @@ static inline unsigned u64_ndigits(uint64_t v)
     return d + (d < 20 && v >= pow10[d]);
 }
 
-/* shmlog_buf_u64, inlined where every record calls it: a few digits cost
+/* render_buf_u64, inlined where every record calls it: a few digits cost
  * less than the call. */
-static inline void buf_u64(struct shmlog_buf *b, uint64_t v)
+static inline void buf_u64(struct render_buf *b, uint64_t v)
 {
     /* Straight into the buffer when it has room: no copy. */
     if (b->cap - b->len >= 20) {
@@ -109,14 +109,14 @@ static inline void buf_u64(struct shmlog_buf *b, uint64_t v)
     }
     char tmp[20];
     char *p = u64_digits_back(tmp + sizeof tmp, v);
-    shmlog_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+    render_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 /* Appends v zero-padded to exactly ndigits digits (v < 10^ndigits). */
-void buf_u64_padded(struct shmlog_buf *b, uint64_t v, int ndigits);
-void buf_u128(struct shmlog_buf *b, u128 v);
+void buf_u64_padded(struct render_buf *b, uint64_t v, int ndigits);
+void buf_u128(struct render_buf *b, u128 v);
 /* Lower-case hex digits of v, no prefix. */
-void buf_hex64(struct shmlog_buf *b, uint64_t v);
+void buf_hex64(struct render_buf *b, uint64_t v);
 
 /* ==== Doubles in decimal (render_float.c) ==== */
 
@@ -145,12 +145,12 @@ static inline int fixed_round(double a, int prec, u128 *q)
     return fixed_round_exact(a, prec, q);
 }
 
-void put_fixed_cut(struct shmlog_buf *out, u128 q, int prec, int dot_always);
+void put_fixed_cut(struct render_buf *out, u128 q, int prec, int dot_always);
 
 
 /* Appends q / 10^prec with prec fraction digits; dot_always adds the '.' even
  * when prec is 0. */
-static inline void put_fixed(struct shmlog_buf *out, u128 q, int prec, int dot_always)
+static inline void put_fixed(struct render_buf *out, u128 q, int prec, int dot_always)
 {
     if (q > UINT64_MAX || out->cap - out->len < 48) {
         put_fixed_cut(out, q, prec, dot_always);
@@ -193,11 +193,11 @@ static inline void put_fixed(struct shmlog_buf *out, u128 q, int prec, int dot_a
 /* Shortest decimal of a finite double that reads back as the same double (or,
  * is_f32, whose double narrows back to the same float). Always has a '.' or an
  * exponent, so a JSON reader keeps it a float. */
-void put_shortest_double(struct shmlog_buf *out, double v, int is_f32);
+void put_shortest_double(struct render_buf *out, double v, int is_f32);
 /* The shortest round-trip form of a finite double whose fixed rendering
  * with p digits was q: from there it only needs to look shorter. shown
  * (or NULL): that rendering as text, sign included, shown_len bytes. */
-void put_shortest_from(struct shmlog_buf *out, double v, u128 q, int p, const char *shown, size_t shown_len);
+void put_shortest_from(struct render_buf *out, double v, u128 q, int p, const char *shown, size_t shown_len);
 
 /* ==== Arguments (render_args.c) ==== */
 
@@ -215,10 +215,10 @@ static inline int arg_is_integer(unsigned type)
     return type >= SHMLOG_ARG_BOOL && type <= SHMLOG_ARG_U64;
 }
 
-/* shmlog_decode_args for nargs arguments of the given types: one switch
+/* render_decode_args for nargs arguments of the given types: one switch
  * per argument, each case loading its own width. */
 int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
-                      struct shmlog_arg args[SHMLOG_MAX_ARGS]);
+                      struct render_arg args[SHMLOG_MAX_ARGS]);
 
 /* ==== Escaping (render_escape.c) ==== */
 
@@ -251,20 +251,20 @@ static inline size_t plain_run(const uint8_t *s, size_t i, size_t n, const uint8
 }
 
 /* JSON string contents (no quotes) for any bytes. */
-void json_escape_body(struct shmlog_buf *out, const uint8_t *s, size_t n);
+void json_escape_body(struct render_buf *out, const uint8_t *s, size_t n);
 /* Text lines: control bytes and invalid UTF-8 become visible escapes, so a
  * hostile message cannot break lines or drive the terminal. */
-void put_text_escaped(struct shmlog_buf *out, const void *src, size_t n);
+void put_text_escaped(struct render_buf *out, const void *src, size_t n);
 
-/* How message text is written: as is (shmlog_format), for a text line, or
+/* How message text is written: as is (render_format), for a text line, or
  * inside a JSON string. Conversions that print only digits, signs, spaces
  * and letters bypass it; everything that may carry other bytes goes through. */
 enum esc_mode { ESC_NONE, ESC_TEXT, ESC_JSON };
 
-static inline void put_escaped(struct shmlog_buf *out, enum esc_mode esc, const void *s, size_t n)
+static inline void put_escaped(struct render_buf *out, enum esc_mode esc, const void *s, size_t n)
 {
     switch (esc) {
-    case ESC_NONE: shmlog_buf_put(out, s, n); break;
+    case ESC_NONE: render_buf_put(out, s, n); break;
     case ESC_TEXT: put_text_escaped(out, s, n); break;
     case ESC_JSON: json_escape_body(out, (const uint8_t *)s, n); break;
     }
@@ -371,7 +371,7 @@ enum prep_kind { PREP_TEXT, PREP_SPEC };
  * past the piece into the buffer's free end, which later writes cover. */
 #define PIECE_PAD 64
 
-static inline void put_piece(struct shmlog_buf *out, const char *s, size_t n)
+static inline void put_piece(struct render_buf *out, const char *s, size_t n)
 {
     if (out->cap - out->len >= PIECE_PAD) {
         /* memmove: a memo piece may lie just before where it goes */
@@ -386,7 +386,7 @@ static inline void put_piece(struct shmlog_buf *out, const char *s, size_t n)
             return;
         }
     }
-    shmlog_buf_put(out, s, n);
+    render_buf_put(out, s, n);
 }
 
 /* A conversion spec with the literal text before it, or literal text alone
@@ -408,7 +408,7 @@ struct prep_field {
     int arg;
 };
 
-struct shmlog_site_render {
+struct render_site {
     size_t bytes;
     int known;          /* a site was given */
     uint8_t level, category, nargs;
@@ -446,18 +446,18 @@ struct arg_memo {
 
 /* d i u o x X and non-null p. value: the argument's 64 bits, already cut to
  * the conversion's width and extended by its signedness. */
-void format_integer(struct shmlog_buf *out, const struct fmt_spec *sp, int width, int prec, uint64_t value,
+void format_integer(struct render_buf *out, const struct fmt_spec *sp, int width, int prec, uint64_t value,
                     int is_signed, char conv);
 uint64_t cut_to_length(uint64_t v, enum fmt_length length, int is_signed);
 /* Renders fmt with args into out, escaped as esc says; notes the named
  * fields in fields when it is not NULL. */
-void render_msg(const char *fmt, const struct shmlog_arg *args, int nargs, struct shmlog_buf *out,
+void render_msg(const char *fmt, const struct render_arg *args, int nargs, struct render_buf *out,
                 enum esc_mode esc, struct field_refs *fields);
 /* The message of a prepared site's record: rendered, or what was wrong with
  * the record (nargs < 0); memo (JSON only, or NULL) notes what the fields
  * can reuse. */
-void put_prepared_msg(const struct shmlog_site_render *sr, const struct shmlog_rec *rec,
-                      const struct shmlog_arg *args, int nargs, struct shmlog_buf *out, enum esc_mode esc,
+void put_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
+                      const struct render_arg *args, int nargs, struct render_buf *out, enum esc_mode esc,
                       struct arg_memo *memo);
 
 /* ==== Times (render_time.c) ==== */
@@ -468,32 +468,32 @@ const char *civil_second(uint64_t secs);
 
 /* ==== Text lines (render_text.c) ==== */
 
-void put_level_text(struct shmlog_buf *out, unsigned level, int pad);
+void put_level_text(struct render_buf *out, unsigned level, int pad);
 /* " INFO  order app[1234/" */
-void put_text_head(struct shmlog_buf *out, unsigned level, unsigned category, const char *app, uint32_t pid);
+void put_text_head(struct render_buf *out, unsigned level, unsigned category, const char *app, uint32_t pid);
 /* " file.c:42 " (the file's last path component) */
-void put_text_site(struct shmlog_buf *out, const char *file, uint32_t line, int known);
+void put_text_site(struct render_buf *out, const char *file, uint32_t line, int known);
 /* The three kinds of text line; the arguments as their render.h counterparts. */
-int text_record(const struct shmlog_site_render *sr, const struct shmlog_rec *rec, uint32_t cpu, uint64_t ts_ns,
-                const struct shmlog_arg *args, int nargs, struct shmlog_buf *out);
-int text_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, unsigned how,
-              struct shmlog_buf *out);
-int text_loss(const struct shmlog_render_input *in, const struct shmlog_loss *loss, struct shmlog_buf *out);
+int text_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
+                const struct render_arg *args, int nargs, struct render_buf *out);
+int text_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
+              struct render_buf *out);
+int text_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out);
 
 /* ==== JSON Lines (render_json.c) ==== */
 
 /* ",\"level\":\"INFO\",...,\"pid\":1234,\"tid\":" */
-void put_json_head(struct shmlog_buf *out, unsigned level, unsigned category, const char *host, const char *app,
+void put_json_head(struct render_buf *out, unsigned level, unsigned category, const char *host, const char *app,
                    uint32_t pid);
 /* ",\"site\":\"file:line\",\"msg\":\"" */
-void put_json_site(struct shmlog_buf *out, const char *file, uint32_t line, int known);
+void put_json_site(struct render_buf *out, const char *file, uint32_t line, int known);
 /* "name": of field i of f (a repeated name gets its argument's position). */
-void put_field_key(struct shmlog_buf *out, const struct field_refs *f, int i);
+void put_field_key(struct render_buf *out, const struct field_refs *f, int i);
 /* The three kinds of JSON object; the arguments as their render.h counterparts. */
-int json_record(const struct shmlog_site_render *sr, const struct shmlog_rec *rec, uint32_t cpu, uint64_t ts_ns,
-                const struct shmlog_arg *args, int nargs, struct shmlog_buf *out);
-int json_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, unsigned how,
-              struct shmlog_buf *out);
-int json_loss(const struct shmlog_render_input *in, const struct shmlog_loss *loss, struct shmlog_buf *out);
+int json_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
+                const struct render_arg *args, int nargs, struct render_buf *out);
+int json_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
+              struct render_buf *out);
+int json_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out);
 
-#endif /* SHMLOG_RENDER_PRIVATE_H */
+#endif /* RENDER_PRIVATE_H */

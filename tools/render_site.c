@@ -85,7 +85,7 @@ static size_t bounded_strlen(const char *s, size_t max)
 
 /* Bytes of the prepared form, with an upper bound on every escaped piece
  * (a byte escapes to at most 6 in JSON, 4 in text). */
-static size_t prep_bytes(const struct shmlog_site_info *site, const char *app, const char *host, int *nitems)
+static size_t prep_bytes(const struct shm_site *site, const char *app, const char *host, int *nitems)
 {
     size_t fmt_len = site ? bounded_strlen(site->fmt, SHMLOG_MAX_FMT_BYTES) : 0;
     size_t file_len = site ? bounded_strlen(site->file, SHMLOG_MAX_FILE_BYTES) : 0;
@@ -95,24 +95,24 @@ static size_t prep_bytes(const struct shmlog_site_info *site, const char *app, c
     size_t arena = (fmt_len + 1) + (file_len + 1) + (app_len + 1) + (host_len + 1) +
                    (128 + 6 * (app_len + host_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
                    (32 + 4 * file_len) + SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32);
-    return sizeof(struct shmlog_site_render) + arena + PIECE_PAD + 8 + (size_t)*nitems * sizeof(struct prep_item);
+    return sizeof(struct render_site) + arena + PIECE_PAD + 8 + (size_t)*nitems * sizeof(struct prep_item);
 }
 
 /* A NUL-terminated copy of n bytes of s in the arena. */
-static const char *arena_copy(struct shmlog_buf *arena, const char *s, size_t n)
+static const char *arena_copy(struct render_buf *arena, const char *s, size_t n)
 {
     const char *at = arena->data + arena->len;
-    shmlog_buf_put(arena, s ? s : "", n);
-    shmlog_buf_putc(arena, '\0');
+    render_buf_put(arena, s ? s : "", n);
+    render_buf_putc(arena, '\0');
     return at;
 }
 
 /* Fills mem (prep_bytes() of it) with the prepared form. 0, or -EINVAL if a
  * piece did not fit (a bound above is wrong: never for valid sizes). */
-static int prep_fill(void *mem, size_t bytes, const struct shmlog_site_info *site, const char *app,
+static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const char *app,
                      const char *host, uint32_t pid, int max_items)
 {
-    struct shmlog_site_render *sr = mem;
+    struct render_site *sr = mem;
     memset(sr, 0, sizeof *sr);
     sr->bytes = bytes;
     sr->known = site != NULL;
@@ -120,8 +120,8 @@ static int prep_fill(void *mem, size_t bytes, const struct shmlog_site_info *sit
     /* items after the arena, aligned */
     size_t items_off = (bytes - (size_t)max_items * sizeof(struct prep_item)) & ~(size_t)7;
     sr->items = (struct prep_item *)((char *)mem + items_off);
-    struct shmlog_buf arena;
-    shmlog_buf_init(&arena, sr->arena, items_off - offsetof(struct shmlog_site_render, arena));
+    struct render_buf arena;
+    render_buf_init(&arena, sr->arena, items_off - offsetof(struct render_site, arena));
 
     sr->app = arena_copy(&arena, app, bounded_strlen(app, SHMLOG_APP_BYTES));
     sr->host = arena_copy(&arena, host, bounded_strlen(host, SHMLOG_HOST_BYTES));
@@ -197,7 +197,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shmlog_site_info *sit
         for (int i = 0; i < fields.n; i++) {
             struct prep_field *f = &sr->fields[i];
             f->key = arena.data + arena.len;
-            shmlog_buf_putc(&arena, ',');
+            render_buf_putc(&arena, ',');
             put_field_key(&arena, &fields, i);
             f->key_len = (size_t)(arena.data + arena.len - f->key);
             f->arg = fields.v[i].arg;
@@ -208,12 +208,12 @@ static int prep_fill(void *mem, size_t bytes, const struct shmlog_site_info *sit
     return arena.overflow ? -EINVAL : 0;
 }
 
-struct shmlog_site_render *shmlog_site_render_new(const struct shmlog_site_info *site, const char *app,
+struct render_site *render_site_new(const struct shm_site *site, const char *app,
                                                   const char *host, uint32_t pid)
 {
     int max_items;
     size_t bytes = prep_bytes(site, app, host, &max_items);
-    struct shmlog_site_render *sr = malloc(bytes);
+    struct render_site *sr = malloc(bytes);
     if (sr && prep_fill(sr, bytes, site, app, host, pid, max_items) != 0) {
         free(sr);
         sr = NULL;
@@ -221,29 +221,29 @@ struct shmlog_site_render *shmlog_site_render_new(const struct shmlog_site_info 
     return sr;
 }
 
-void shmlog_site_render_free(struct shmlog_site_render *sr)
+void render_site_free(struct render_site *sr)
 {
     free(sr);
 }
 
-size_t shmlog_site_render_bytes(const struct shmlog_site_render *sr)
+size_t render_site_bytes(const struct render_site *sr)
 {
     return sr->bytes;
 }
 
 /* A site prepared for one record. */
-int shmlog_render_record(const struct shmlog_render_input *in, int json, struct shmlog_buf *out)
+int render_record(const struct render_input *in, int json, struct render_buf *out)
 {
     if (!in->rec)
         return -EINVAL;
     int max_items;
     size_t bytes = prep_bytes(in->site, in->app, in->host, &max_items);
-    struct shmlog_site_render *sr = malloc(bytes);
+    struct render_site *sr = malloc(bytes);
     if (!sr)
         return -ENOMEM;
     int rc = prep_fill(sr, bytes, in->site, in->app, in->host, in->pid, max_items);
     if (rc == 0)
-        rc = shmlog_render_prepared(sr, in->rec, in->cpu, in->ts_ns, json, out);
+        rc = render_prepared(sr, in->rec, in->cpu, in->ts_ns, json, out);
     free(sr);
     return rc;
 }

@@ -13,126 +13,126 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-void put_level_text(struct shmlog_buf *out, unsigned level, int pad)
+void put_level_text(struct render_buf *out, unsigned level, int pad)
 {
-    const char *name = shmlog_level_name(level);
+    const char *name = shm_level_name(level);
     size_t len;
     if (name) {
         len = strlen(name);
-        shmlog_buf_put(out, name, len);
+        render_buf_put(out, name, len);
     } else {
-        shmlog_buf_putc(out, 'L');
-        shmlog_buf_u64(out, level);
+        render_buf_putc(out, 'L');
+        render_buf_u64(out, level);
         len = level < 10 ? 2 : level < 100 ? 3 : 4;
     }
     if (pad && len < 5)
-        shmlog_buf_fill(out, ' ', 5 - len);
+        render_buf_fill(out, ' ', 5 - len);
 }
 
 /* " INFO  order app[1234/" */
-void put_text_head(struct shmlog_buf *out, unsigned level, unsigned category, const char *app, uint32_t pid)
+void put_text_head(struct render_buf *out, unsigned level, unsigned category, const char *app, uint32_t pid)
 {
-    shmlog_buf_putc(out, ' ');
+    render_buf_putc(out, ' ');
     put_level_text(out, level, 1);
-    shmlog_buf_putc(out, ' ');
-    const char *cat = shmlog_category_name(category);
+    render_buf_putc(out, ' ');
+    const char *cat = shm_category_name(category);
     if (!cat) {
-        shmlog_buf_puts(out, "cat");
-        shmlog_buf_u64(out, category);
+        render_buf_puts(out, "cat");
+        render_buf_u64(out, category);
     } else {
-        shmlog_buf_puts(out, category == SHMLOG_CAT_NONE ? "-" : cat);
+        render_buf_puts(out, category == SHMLOG_CAT_NONE ? "-" : cat);
     }
-    shmlog_buf_putc(out, ' ');
+    render_buf_putc(out, ' ');
     if (app)
         put_text_escaped(out, app, strlen(app));
-    shmlog_buf_putc(out, '[');
-    shmlog_buf_u64(out, pid);
-    shmlog_buf_putc(out, '/');
+    render_buf_putc(out, '[');
+    render_buf_u64(out, pid);
+    render_buf_putc(out, '/');
 }
 
 /* " file.c:42 " (the file's last path component) */
-void put_text_site(struct shmlog_buf *out, const char *file, uint32_t line, int known)
+void put_text_site(struct render_buf *out, const char *file, uint32_t line, int known)
 {
-    shmlog_buf_putc(out, ' ');
+    render_buf_putc(out, ' ');
     if (known) {
         const char *name = base_name(file);
         put_text_escaped(out, name, strlen(name));
-        shmlog_buf_putc(out, ':');
-        shmlog_buf_u64(out, line);
+        render_buf_putc(out, ':');
+        render_buf_u64(out, line);
     } else {
-        shmlog_buf_putc(out, '?');
+        render_buf_putc(out, '?');
     }
-    shmlog_buf_putc(out, ' ');
+    render_buf_putc(out, ' ');
 }
 
-int text_record(const struct shmlog_site_render *sr, const struct shmlog_rec *rec, uint32_t cpu, uint64_t ts_ns,
-                const struct shmlog_arg *args, int nargs, struct shmlog_buf *out)
+int text_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
+                const struct render_arg *args, int nargs, struct render_buf *out)
 {
     int truncated = (rec->flags & SHMLOG_REC_TRUNCATED) != 0;
     /* A record repeats its site's level and category; one that differs
      * (a hostile or damaged record) gets its own head. */
     int own_head = rec->level != sr->level || rec->category != sr->category;
 
-    shmlog_buf_rfc3339(out, ts_ns);
+    render_buf_rfc3339(out, ts_ns);
     if (own_head)
         put_text_head(out, rec->level, rec->category, sr->app, sr->pid);
     else
         put_piece(out, sr->text_head, sr->text_head_len);
-    shmlog_buf_u64(out, rec->tid);
-    shmlog_buf_put(out, "] cpu", 5);
-    shmlog_buf_u64(out, cpu);
+    render_buf_u64(out, rec->tid);
+    render_buf_put(out, "] cpu", 5);
+    render_buf_u64(out, cpu);
     put_piece(out, sr->text_site, sr->text_site_len);
     put_prepared_msg(sr, rec, args, nargs, out, ESC_TEXT, NULL);
     if (truncated)
-        shmlog_buf_put(out, " <truncated>", 12);
-    shmlog_buf_putc(out, '\n');
+        render_buf_put(out, " <truncated>", 12);
+    render_buf_putc(out, '\n');
     return out->overflow ? -ENOBUFS : 0;
 }
 
-/* how: 0..2, as shmlog_render_exit() has checked it. */
-int text_exit(const struct shmlog_render_input *in, uint64_t records, uint64_t lost, unsigned how,
-              struct shmlog_buf *out)
+/* how: 0..2, as render_exit() has checked it. */
+int text_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
+              struct render_buf *out)
 {
     static const char *const text[3] = {"process exited", "process shut down", "process died without shutting down"};
-    shmlog_buf_rfc3339(out, in->ts_ns);
-    shmlog_buf_puts(out, " EXIT  ");
+    render_buf_rfc3339(out, in->ts_ns);
+    render_buf_puts(out, " EXIT  ");
     if (in->app)
         put_text_escaped(out, in->app, strlen(in->app));
-    shmlog_buf_putc(out, '[');
-    shmlog_buf_u64(out, in->pid);
-    shmlog_buf_puts(out, "]: ");
-    shmlog_buf_puts(out, text[how]);
-    shmlog_buf_puts(out, "; ");
-    shmlog_buf_u64(out, records);
-    shmlog_buf_puts(out, records == 1 ? " record, " : " records, ");
-    shmlog_buf_u64(out, lost);
-    shmlog_buf_puts(out, " lost\n");
+    render_buf_putc(out, '[');
+    render_buf_u64(out, in->pid);
+    render_buf_puts(out, "]: ");
+    render_buf_puts(out, text[how]);
+    render_buf_puts(out, "; ");
+    render_buf_u64(out, records);
+    render_buf_puts(out, records == 1 ? " record, " : " records, ");
+    render_buf_u64(out, lost);
+    render_buf_puts(out, " lost\n");
     return out->overflow ? -ENOBUFS : 0;
 }
 
-int text_loss(const struct shmlog_render_input *in, const struct shmlog_loss *loss, struct shmlog_buf *out)
+int text_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out)
 {
-    const char *reason = shmlog_loss_reason_name(loss->reason);
-    shmlog_buf_rfc3339(out, in->ts_ns);
-    shmlog_buf_puts(out, " LOSS  ");
+    const char *reason = shm_loss_reason_name(loss->reason);
+    render_buf_rfc3339(out, in->ts_ns);
+    render_buf_puts(out, " LOSS  ");
     if (in->app)
         put_text_escaped(out, in->app, strlen(in->app));
-    shmlog_buf_putc(out, '[');
-    shmlog_buf_u64(out, in->pid);
-    shmlog_buf_puts(out, "] cpu");
-    shmlog_buf_u64(out, in->cpu);
-    shmlog_buf_puts(out, ": ");
-    shmlog_buf_u64(out, loss->records);
-    shmlog_buf_puts(out, loss->records == 1 ? " record" : " records");
+    render_buf_putc(out, '[');
+    render_buf_u64(out, in->pid);
+    render_buf_puts(out, "] cpu");
+    render_buf_u64(out, in->cpu);
+    render_buf_puts(out, ": ");
+    render_buf_u64(out, loss->records);
+    render_buf_puts(out, loss->records == 1 ? " record" : " records");
     if (loss->positions) {
-        shmlog_buf_puts(out, " (");
-        shmlog_buf_u64(out, loss->positions);
-        shmlog_buf_puts(out, loss->positions == 1 ? " position from seq " : " positions from seq ");
-        shmlog_buf_u64(out, loss->first_pos);
-        shmlog_buf_putc(out, ')');
+        render_buf_puts(out, " (");
+        render_buf_u64(out, loss->positions);
+        render_buf_puts(out, loss->positions == 1 ? " position from seq " : " positions from seq ");
+        render_buf_u64(out, loss->first_pos);
+        render_buf_putc(out, ')');
     }
-    shmlog_buf_puts(out, " lost: ");
-    shmlog_buf_puts(out, reason);
-    shmlog_buf_putc(out, '\n');
+    render_buf_puts(out, " lost: ");
+    render_buf_puts(out, reason);
+    render_buf_putc(out, '\n');
     return out->overflow ? -ENOBUFS : 0;
 }

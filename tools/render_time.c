@@ -26,18 +26,18 @@ static void format_civil_second(char out[19], uint64_t secs)
     if (month <= 2)
         year++;
 
-    struct shmlog_buf b;
-    shmlog_buf_init(&b, out, 19);
+    struct render_buf b;
+    render_buf_init(&b, out, 19);
     buf_u64_padded(&b, year, 4);
-    shmlog_buf_putc(&b, '-');
+    render_buf_putc(&b, '-');
     buf_u64_padded(&b, month, 2);
-    shmlog_buf_putc(&b, '-');
+    render_buf_putc(&b, '-');
     buf_u64_padded(&b, day, 2);
-    shmlog_buf_putc(&b, 'T');
+    render_buf_putc(&b, 'T');
     buf_u64_padded(&b, sod / 3600u, 2);
-    shmlog_buf_putc(&b, ':');
+    render_buf_putc(&b, ':');
     buf_u64_padded(&b, sod / 60u % 60u, 2);
-    shmlog_buf_putc(&b, ':');
+    render_buf_putc(&b, ':');
     buf_u64_padded(&b, sod % 60u, 2);
 }
 
@@ -54,14 +54,14 @@ const char *civil_second(uint64_t secs)
     return cached;
 }
 
-void shmlog_buf_rfc3339(struct shmlog_buf *out, uint64_t ns)
+void render_buf_rfc3339(struct render_buf *out, uint64_t ns)
 {
     char tmp[30];
-    struct shmlog_buf b;
-    shmlog_buf_init(&b, tmp, sizeof tmp);
-    shmlog_buf_put(&b, civil_second(ns / 1000000000u), 19);
-    shmlog_buf_putc(&b, '.');
+    struct render_buf b;
+    render_buf_init(&b, tmp, sizeof tmp);
+    render_buf_put(&b, civil_second(ns / 1000000000u), 19);
+    render_buf_putc(&b, '.');
     buf_u64_padded(&b, ns % 1000000000u, 9);
-    shmlog_buf_putc(&b, 'Z');
-    shmlog_buf_put(out, tmp, b.len);
+    render_buf_putc(&b, 'Z');
+    render_buf_put(out, tmp, b.len);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: a release build, an ASan+UBSan build, and a TSan build
-# of the suites TSan supports; every suite, the slow and host-changing ones too
+# of the suites TSan supports, and the fuzzers for a bounded time; every suite, the slow and host-changing ones too
 # (the 'full' setup; plain `meson test` runs the default one, without them).
 # The test and metrics features are required here: a missing Criterion or
 # libmicrohttpd fails the setup instead of leaving tests out.
@@ -23,4 +23,14 @@ run() { # name, meson options...
 run release --buildtype=release
 run asan --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
 run tsan --buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dtsan=true
+# The libFuzzer harnesses (clang), each for 20 s from the committed corpus
+# (tests/fuzz/run.sh runs one longer); only they are built in this directory.
+fuzz=build-test-fuzz
+freconf=()
+[ -d "$fuzz" ] && freconf=(--reconfigure)
+CC=clang CXX=clang++ meson setup "${freconf[@]}" "$fuzz" -Dtests=enabled --buildtype=debugoptimized >/dev/null
+ninja -C "$fuzz" tests/fuzz/fuzz_segment tests/fuzz/fuzz_format tests/fuzz/fuzz_file >"$fuzz/ninja.log" 2>&1 ||
+    { tail -n 40 "$fuzz/ninja.log"; echo "build failed: $fuzz"; exit 1; }
+echo "== meson test ($fuzz, suite fuzz)"
+meson test -C "$fuzz" --setup full --suite fuzz --no-rebuild --print-errorlogs
 echo "all test suites passed"

@@ -354,7 +354,7 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
     case OPT_CATEGORY:
         f->category = -1;
         for (unsigned c = 0; c < SHMLOG_CAT_COUNT; c++)
-            if (strcasecmp(value, shmlog_category_name(c)) == 0)
+            if (strcasecmp(value, shm_category_name(c)) == 0)
                 f->category = (int)c;
         if (f->category < 0)
             usage_error("--category wants none, trade, order, market_data, risk or portfolio, not '%s'", value);
@@ -480,7 +480,7 @@ int main(int argc, char **argv)
     }
 
     cli.command = cmd->name;
-    cli.ndirs = shmlog_default_dirs(cli.dirs, DUMP_MAX_DIRS);
+    cli.ndirs = shm_default_dirs(cli.dirs, DUMP_MAX_DIRS);
     cli.filter.min_level = -1;
     cli.filter.category = -1;
     cli.filter.until_ns = UINT64_MAX;

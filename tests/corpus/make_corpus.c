@@ -91,7 +91,7 @@ static void frame(struct out *o)
     /* Frame k: anchors 10 k s and 10 (k + 1) s of TSC after the calibration's, each 10 s of
      * TSC at the calibration's rate 10.001 s of wall clock, as a collector takes them. */
     static uint64_t frames;
-    const struct shmlog_clock_anchor anchors[2] = {
+    const struct shm_clock_anchor anchors[2] = {
         {.tsc = ANCHOR_TSC + frames * 10 * TSC_HZ, .ns = CREATED_NS + frames * 10001000000ull, .err_ns = 12},
         {.tsc = ANCHOR_TSC + (frames + 1) * 10 * TSC_HZ, .ns = CREATED_NS + (frames + 1) * 10001000000ull,
          .err_ns = 9},
@@ -125,7 +125,7 @@ static void file_close(struct out *o)
 
 static void process(struct out *o, uint32_t key, const char *app, uint32_t pid, uint64_t proc_start)
 {
-    struct shmlog_proc_info p;
+    struct shm_proc_info p;
     memset(&p, 0, sizeof(p));
     snprintf(p.app, sizeof(p.app), "%s", app);
     snprintf(p.host, sizeof(p.host), "corpus-host");
@@ -142,7 +142,7 @@ static void process(struct out *o, uint32_t key, const char *app, uint32_t pid, 
 /* A site of proc with the types of a 0-terminated list. */
 static void site(struct out *o, uint32_t proc, uint32_t id, unsigned level, unsigned category, const char *fmt, ...)
 {
-    struct shmlog_site_info s;
+    struct shm_site s;
     memset(&s, 0, sizeof(s));
     s.id = id;
     s.line = 100 + id;
@@ -222,7 +222,7 @@ static void batch_begin(struct batch *b, struct out *o, uint32_t proc, uint32_t 
 static void record(struct batch *b, uint32_t site_id, uint32_t tid, unsigned level, unsigned category,
                    const struct pay *p, int truncated, unsigned extra_slots, uint64_t dt_us)
 {
-    struct shmlog_rec r;
+    struct shm_copied_record r;
     memset(&r, 0, sizeof(r));
     b->tsc += dt_us * TICKS_PER_US;
     r.pos = b->pos;
@@ -260,7 +260,7 @@ static void batch_again(struct batch *b, uint32_t proc, uint32_t cpu, uint64_t p
 static void loss(struct out *o, uint32_t proc, uint32_t cpu, unsigned reason, uint64_t first_pos, uint64_t positions,
                  uint64_t records, uint64_t counter_total)
 {
-    struct shmlog_loss l = {.first_pos = first_pos, .positions = positions, .records = records, .reason = reason};
+    struct shm_loss l = {.first_pos = first_pos, .positions = positions, .records = records, .reason = reason};
     check(shlog_enc_loss(o->enc, proc, cpu, &l, counter_total), "loss");
 }
 
@@ -457,19 +457,19 @@ static void write_losses(void)
         tick(&b, 801, n);
     batch_end(&b);
     /* The ring was full: the producer counted 5, then 7 more. */
-    loss(&o, 1, 0, SHMLOG_LOSS_DROPPED, b.pos, 0, 5, 5);
+    loss(&o, 1, 0, SHM_LOSS_DROPPED, b.pos, 0, 5, 5);
     /* A writer died between reserving 3 slots (one record) and committing. */
-    loss(&o, 1, 0, SHMLOG_LOSS_DEAD_WRITER, b.pos, 3, 1, 0);
+    loss(&o, 1, 0, SHM_LOSS_DEAD_WRITER, b.pos, 3, 1, 0);
     batch_again(&b, 1, 0, b.pos + 3);
     for (uint64_t n = 4; n < 6; n++)
         tick(&b, 801, n);
     batch_end(&b);
     /* A committed record that failed validation: its slot is skipped. */
-    loss(&o, 1, 0, SHMLOG_LOSS_CORRUPT, b.pos, 1, 1, 0);
-    loss(&o, 1, 0, SHMLOG_LOSS_DROPPED, b.pos + 1, 0, 7, 12);
+    loss(&o, 1, 0, SHM_LOSS_CORRUPT, b.pos, 1, 1, 0);
+    loss(&o, 1, 0, SHM_LOSS_DROPPED, b.pos + 1, 0, 7, 12);
     /* Counted by the producer for the whole process. */
-    loss(&o, 1, SHLOG_CPU_NONE, SHMLOG_LOSS_NO_RING, 0, 0, 3, 3);
-    loss(&o, 1, SHLOG_CPU_NONE, SHMLOG_LOSS_UNREGISTERED, 0, 0, 2, 2);
+    loss(&o, 1, SHLOG_CPU_NONE, SHM_LOSS_NO_RING, 0, 0, 3, 3);
+    loss(&o, 1, SHLOG_CPU_NONE, SHM_LOSS_UNREGISTERED, 0, 0, 2, 2);
     batch_again(&b, 1, 0, b.pos + 1);
     tick(&b, 801, 6);
     batch_end(&b);
@@ -480,11 +480,11 @@ static void write_losses(void)
     batch_begin(&b, &o, 2, 1, 0, 200);
     tick(&b, 802, 0);
     batch_end(&b);
-    loss(&o, 2, 1, SHMLOG_LOSS_OVERWRITTEN, 1, 100, 40, 0);
+    loss(&o, 2, 1, SHM_LOSS_OVERWRITTEN, 1, 100, 40, 0);
     batch_again(&b, 2, 1, 101);
     tick(&b, 802, 41);
     batch_end(&b);
-    loss(&o, 1, SHLOG_CPU_NONE, SHMLOG_LOSS_NO_RING, 0, 0, 1, 4); /* one more since */
+    loss(&o, 1, SHLOG_CPU_NONE, SHM_LOSS_NO_RING, 0, 0, 1, 4); /* one more since */
     exit_marker(&o, 1, 900, 7, 29, EXIT_SHUTDOWN);
     exit_marker(&o, 2, 950, 2, 40, EXIT_DIED);
     file_close(&o);
@@ -531,7 +531,7 @@ static void write_rotation(void)
     batch_begin(&b, &o, 1, 0, 0, 300);
     svc_records(&b, 0, 30);
     batch_end(&b);
-    loss(&o, 1, 0, SHMLOG_LOSS_DROPPED, b.pos, 0, 4, 4);
+    loss(&o, 1, 0, SHM_LOSS_DROPPED, b.pos, 0, 4, 4);
     frame(&o);
     batch_again(&b, 1, 0, b.pos);
     svc_records(&b, 30, 50);
@@ -546,8 +546,8 @@ static void write_rotation(void)
     batch_begin(&b, &o, 5, 0, 40, 300 + 40 * 20); /* the times the first file gave them */
     svc_records(&b, 40, 70);
     batch_end(&b);
-    loss(&o, 5, 0, SHMLOG_LOSS_DROPPED, 30, 0, 4, 4);
-    loss(&o, 5, 0, SHMLOG_LOSS_DROPPED, b.pos, 0, 2, 6);
+    loss(&o, 5, 0, SHM_LOSS_DROPPED, 30, 0, 4, 4);
+    loss(&o, 5, 0, SHM_LOSS_DROPPED, b.pos, 0, 2, 6);
     exit_marker(&o, 5, 2000, 70, 6, EXIT_SHUTDOWN);
     file_close(&o);
 }

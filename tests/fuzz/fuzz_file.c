@@ -40,7 +40,7 @@
 enum mode { MODE_FILE, MODE_FRAMES, MODE_SECTIONS, MODE_ENCODER };
 
 static uint8_t file_buf[FZ_MAX_FILE + 4096];
-static char line_buf[SHMLOG_RENDER_LINE_MAX];
+static char line_buf[RENDER_LINE_MAX];
 
 /* FNV-1a 32 as FORMAT.md defines the checks: an independent implementation. */
 static uint32_t fnv1a32(const uint8_t *p, size_t n)
@@ -101,11 +101,11 @@ static size_t put_frame(uint8_t *out, size_t cap, const uint8_t *content, size_t
 struct want {
     int kind;
     uint32_t proc, cpu;
-    struct shmlog_proc_info info;            /* PROCESS */
-    const struct shmlog_site_info *site;     /* SITE */
-    struct shmlog_rec rec;                   /* RECORD: payload as the decoder must return it */
+    struct shm_proc_info info;            /* PROCESS */
+    const struct shm_site *site;     /* SITE */
+    struct shm_copied_record rec;                   /* RECORD: payload as the decoder must return it */
     int site_known;                          /* RECORD: its site is in the file */
-    struct shmlog_loss loss;                 /* LOSS */
+    struct shm_loss loss;                 /* LOSS */
     uint64_t counter_total, exit_ns, exit_records, exit_lost;
 };
 
@@ -119,13 +119,13 @@ static size_t nwants;
 static const struct shlog_site *kept_sites[FZ_MAX_KEPT_SITES];
 static size_t nkept;
 /* The anchors a file gave so far: its records map with them, as readers map them. */
-static struct shmlog_clock_map clock_map;
+static struct shm_clock_map clock_map;
 
 /* The renderer takes the site in reader.h's form, as the event gives it. */
 static void check_site_info(const struct shlog_event *ev)
 {
     const struct shlog_site *s = ev->site;
-    const struct shmlog_site_info *si = ev->site_info;
+    const struct shm_site *si = ev->site_info;
     if (!s) {
         FZ_CHECK(si == NULL);
         return;
@@ -137,22 +137,22 @@ static void check_site_info(const struct shlog_event *ev)
              memcmp(si->file, s->file, s->file_len + 1) == 0);
 }
 
-static void render_record(const struct shlog_event *ev)
+static void render_event(const struct shlog_event *ev)
 {
-    const struct shmlog_proc_info *p = &ev->proc->info;
+    const struct shm_proc_info *p = &ev->proc->info;
     uint64_t ts;
-    if (shmlog_clock_map_ready(&clock_map)) {
-        ts = shmlog_clock_map_ns(&clock_map, ev->rec->tsc);
+    if (shm_clock_map_ready(&clock_map)) {
+        ts = shm_clock_map_ns(&clock_map, ev->rec->tsc);
     } else {
-        struct shmlog_tsc_clock clock;
-        shmlog_tsc_clock_init(&clock, p);
-        ts = shmlog_tsc_clock_ns(&clock, ev->rec->tsc);
+        struct shm_tsc_clock clock;
+        shm_tsc_clock_init(&clock, p);
+        ts = shm_tsc_clock_ns(&clock, ev->rec->tsc);
     }
-    struct shmlog_render_input ri = {p->app, p->host, p->pid, ev->cpu, ts, ev->site_info, ev->rec};
+    struct render_input ri = {p->app, p->host, p->pid, ev->cpu, ts, ev->site_info, ev->rec};
     for (int json = 0; json <= 1; json++) {
-        struct shmlog_buf b;
-        shmlog_buf_init(&b, line_buf, sizeof line_buf);
-        FZ_CHECK(shmlog_render_record(&ri, json, &b) == 0);
+        struct render_buf b;
+        render_buf_init(&b, line_buf, sizeof line_buf);
+        FZ_CHECK(render_record(&ri, json, &b) == 0);
         FZ_CHECK(json ? fz_json_line_valid(b.data, b.len) : fz_text_line_valid(b.data, b.len));
     }
 }
@@ -170,9 +170,9 @@ static void check_event(struct shlog_reader *r, const struct shlog_event *ev)
         FZ_CHECK(memchr(cs, 0, sizeof ev->clock.clocksource) != NULL);
         for (const char *c = cs; *c; c++)
             FZ_CHECK(*c > 0x20 && *c < 0x7f);
-        FZ_CHECK((ev->anchor.flags & ~SHMLOG_ANCHOR_STEPPED) == 0);
-        shmlog_clock_map_add(&clock_map, &ev->anchor, ev->clock.hz_q16);
-        FZ_CHECK(clock_map.n >= 1 && clock_map.n <= SHMLOG_CLOCK_MAP_ANCHORS);
+        FZ_CHECK((ev->anchor.flags & ~SHM_ANCHOR_STEPPED) == 0);
+        shm_clock_map_add(&clock_map, &ev->anchor, ev->clock.hz_q16);
+        FZ_CHECK(clock_map.n >= 1 && clock_map.n <= SHM_CLOCK_MAP_ANCHORS);
         return;
     }
     FZ_CHECK(ev->proc != NULL && shlog_reader_process(r, ev->proc->key) == ev->proc);
@@ -192,18 +192,18 @@ static void check_event(struct shlog_reader *r, const struct shlog_event *ev)
         break;
     }
     case SHLOG_EV_RECORD: {
-        const struct shmlog_rec *rec = ev->rec;
+        const struct shm_copied_record *rec = ev->rec;
         FZ_CHECK(rec != NULL && rec->nslots >= 1 && rec->nslots <= SHMLOG_MAX_SLOTS);
         FZ_CHECK(rec->payload_len <= SHMLOG_MAX_PAYLOAD);
         if (ev->site)
             FZ_CHECK(ev->site == shlog_reader_site(r, ev->proc->key, rec->site));
         check_site_info(ev);
-        render_record(ev);
+        render_event(ev);
         break;
     }
     case SHLOG_EV_LOSS:
-        FZ_CHECK(ev->loss.reason >= SHMLOG_LOSS_DROPPED && ev->loss.reason <= SHMLOG_LOSS_REASON_MAX &&
-                 ev->loss.reason != SHMLOG_LOSS_UNREADABLE); /* only readers count that one */
+        FZ_CHECK(ev->loss.reason >= SHM_LOSS_DROPPED && ev->loss.reason <= SHM_LOSS_REASON_MAX &&
+                 ev->loss.reason != SHM_LOSS_UNREADABLE); /* only readers count that one */
         break;
     default:
         break;
@@ -216,13 +216,13 @@ static int same_want(const struct want *w, const struct shlog_event *ev)
         return 0;
     switch (ev->kind) {
     case SHLOG_EV_PROCESS: {
-        const struct shmlog_proc_info *a = &w->info, *b = &ev->proc->info;
+        const struct shm_proc_info *a = &w->info, *b = &ev->proc->info;
         return a->pid == b->pid && a->uid == b->uid && a->proc_start == b->proc_start &&
                a->created_ns == b->created_ns && a->tsc_hz == b->tsc_hz && a->anchor_tsc == b->anchor_tsc &&
                a->anchor_ns == b->anchor_ns && strcmp(a->app, b->app) == 0 && strcmp(a->host, b->host) == 0;
     }
     case SHLOG_EV_SITE: {
-        const struct shmlog_site_info *a = w->site;
+        const struct shm_site *a = w->site;
         const struct shlog_site *b = ev->site;
         return a->id == b->id && a->line == b->line && a->level == b->level && a->category == b->category &&
                a->nargs == b->nargs && memcmp(a->arg_types, b->arg_types, a->nargs) == 0 &&
@@ -230,7 +230,7 @@ static int same_want(const struct want *w, const struct shlog_event *ev)
                a->file_len == b->file_len && memcmp(a->file, b->file, a->file_len) == 0;
     }
     case SHLOG_EV_RECORD: {
-        const struct shmlog_rec *a = &w->rec, *b = ev->rec;
+        const struct shm_copied_record *a = &w->rec, *b = ev->rec;
         return ev->cpu == w->cpu && (ev->site != NULL) == w->site_known && a->pos == b->pos &&
                a->tsc == b->tsc && a->site == b->site && a->tid == b->tid && a->level == b->level &&
                a->category == b->category && a->flags == b->flags && a->nslots == b->nslots &&
@@ -283,7 +283,7 @@ static uint64_t read_file(int fd, int follow, struct shlog_dedup *dedup, size_t 
         /* What dedup removes on a second reading: records, and losses of
          * positions or of a DROPPED counter's increase. */
         if (ev.kind == SHLOG_EV_RECORD ||
-            (ev.kind == SHLOG_EV_LOSS && (ev.loss.positions > 0 || ev.loss.reason == SHMLOG_LOSS_DROPPED)))
+            (ev.kind == SHLOG_EV_LOSS && (ev.loss.positions > 0 || ev.loss.reason == SHM_LOSS_DROPPED)))
             seen++;
     }
     if (want_check)
@@ -337,7 +337,7 @@ struct enc_run {
     uint8_t *out;
     size_t len, cap;
     int proc_defined[FZ_PROCS];
-    struct shmlog_site_info *sites[FZ_PROCS][FZ_SITE_IDS]; /* as given to the encoder */
+    struct shm_site *sites[FZ_PROCS][FZ_SITE_IDS]; /* as given to the encoder */
     struct ring_state rings[FZ_PROCS][FZ_CPUS];
     struct ring_state process_counted[FZ_PROCS][2]; /* NO_RING, UNREGISTERED: the process's counters */
     int batch_open;
@@ -358,7 +358,7 @@ static struct want *add_want(int kind, uint32_t proc)
 
 /* Bytes of the payload the site's arguments use, or -1 if they do not parse
  * (FORMAT.md: such a record is stored raw). */
-static long typed_payload_bytes(const struct shmlog_site_info *s, const struct shmlog_rec *r)
+static long typed_payload_bytes(const struct shm_site *s, const struct shm_copied_record *r)
 {
     size_t off = 0;
     for (unsigned i = 0; i < s->nargs; i++) {
@@ -387,7 +387,7 @@ static void small_string(struct fz_in *in, char *out, size_t max)
 static void op_process(struct enc_run *e, uint32_t key)
 {
     struct fz_in *in = e->in;
-    struct shmlog_proc_info pi;
+    struct shm_proc_info pi;
     memset(&pi, 0, sizeof pi);
     /* The dedup identity, (pid, start, uid), stays one per key. */
     pi.pid = 1000 + key;
@@ -414,7 +414,7 @@ static void op_site(struct enc_run *e, uint32_t key)
     uint32_t id = fz_u8(in) % FZ_SITE_IDS;
     if (!e->proc_defined[key] || e->sites[key][id])
         return; /* FORMAT.md: a site is emitted once per file */
-    struct shmlog_site_info *s = calloc(1, sizeof *s);
+    struct shm_site *s = calloc(1, sizeof *s);
     if (!s)
         return;
     s->id = id;
@@ -436,9 +436,9 @@ static void op_site(struct enc_run *e, uint32_t key)
 }
 
 /* What the reader must return for a record the batch took. */
-static int want_record(struct enc_run *e, const struct shmlog_rec *rec)
+static int want_record(struct enc_run *e, const struct shm_copied_record *rec)
 {
-    const struct shmlog_site_info *s = rec->site < FZ_SITE_IDS ? e->sites[e->batch_proc][rec->site] : NULL;
+    const struct shm_site *s = rec->site < FZ_SITE_IDS ? e->sites[e->batch_proc][rec->site] : NULL;
     long used = s ? typed_payload_bytes(s, rec) : -1;
     struct want *w = add_want(SHLOG_EV_RECORD, e->batch_proc);
     if (!w)
@@ -451,7 +451,7 @@ static int want_record(struct enc_run *e, const struct shmlog_rec *rec)
     return 0;
 }
 
-/* A record as shmlog_ring_next returns it: valid header fields, the slots'
+/* A record as shm_ring_next returns it: valid header fields, the slots'
  * capacity as payload_len, arguments that fit the site's types or not. */
 static void op_record(struct enc_run *e)
 {
@@ -459,7 +459,7 @@ static void op_record(struct enc_run *e)
     if (!e->batch_open)
         return;
     struct ring_state *rs = &e->rings[e->batch_proc][e->batch_cpu];
-    struct shmlog_rec rec;
+    struct shm_copied_record rec;
     memset(&rec, 0, sizeof rec);
     uint8_t gap = fz_u8(in);
     rec.pos = rs->next_pos + (gap < 200 ? 0 : gap - 200);
@@ -480,7 +480,7 @@ static void op_record(struct enc_run *e)
         want_record(e, &rec);
 }
 
-/* A run of records as shmlog_ring_take copies them out of a ring: slot for
+/* A run of records as shm_ring_take copies them out of a ring: slot for
  * slot, consecutive positions, valid headers; what shlog_enc_slots takes of
  * them. */
 static void op_slots(struct enc_run *e)
@@ -490,12 +490,12 @@ static void op_slots(struct enc_run *e)
         return;
     struct ring_state *rs = &e->rings[e->batch_proc][e->batch_cpu];
     static struct shmlog_record run[48];
-    static struct shmlog_rec recs[48];
+    static struct shm_copied_record recs[48];
     size_t want = 1 + fz_u8(in) % 16, n = 0, nrecs = 0;
     uint8_t gap = fz_u8(in);
     uint64_t pos = rs->next_pos + (gap < 200 ? 0 : gap - 200);
     while (nrecs < want) {
-        struct shmlog_rec *rec = &recs[nrecs];
+        struct shm_copied_record *rec = &recs[nrecs];
         memset(rec, 0, sizeof *rec);
         rec->pos = pos + n;
         rec->nslots = (uint8_t)(1 + fz_u8(in) % 3);
@@ -567,18 +567,18 @@ static void op_loss(struct enc_run *e, uint32_t key, uint32_t cpu)
 {
     struct fz_in *in = e->in;
     /* Every reason a collector writes; UNREADABLE only readers count. */
-    static const uint8_t reasons[] = {SHMLOG_LOSS_DROPPED, SHMLOG_LOSS_DEAD_WRITER, SHMLOG_LOSS_OVERWRITTEN,
-                                      SHMLOG_LOSS_CORRUPT, SHMLOG_LOSS_NO_RING, SHMLOG_LOSS_UNREGISTERED};
-    struct shmlog_loss l;
+    static const uint8_t reasons[] = {SHM_LOSS_DROPPED, SHM_LOSS_DEAD_WRITER, SHM_LOSS_OVERWRITTEN,
+                                      SHM_LOSS_CORRUPT, SHM_LOSS_NO_RING, SHM_LOSS_UNREGISTERED};
+    struct shm_loss l;
     l.reason = reasons[fz_u8(in) % sizeof reasons];
-    int whole_process = l.reason == SHMLOG_LOSS_NO_RING || l.reason == SHMLOG_LOSS_UNREGISTERED;
+    int whole_process = l.reason == SHM_LOSS_NO_RING || l.reason == SHM_LOSS_UNREGISTERED;
     if (whole_process)
         cpu = SHLOG_CPU_NONE;
-    struct ring_state *rs = whole_process ? &e->process_counted[key][l.reason == SHMLOG_LOSS_UNREGISTERED]
+    struct ring_state *rs = whole_process ? &e->process_counted[key][l.reason == SHM_LOSS_UNREGISTERED]
                                           : &e->rings[key][cpu];
     l.first_pos = rs->next_pos;
     uint64_t counter_total = 0;
-    if (l.reason == SHMLOG_LOSS_DROPPED || whole_process) {
+    if (l.reason == SHM_LOSS_DROPPED || whole_process) {
         l.positions = 0;
         l.records = fz_u8(in);
         counter_total = rs->dropped + fz_u8(in);
@@ -589,7 +589,7 @@ static void op_loss(struct enc_run *e, uint32_t key, uint32_t cpu)
     if (e->batch_open || !e->proc_defined[key])
         return;
     FZ_CHECK(shlog_enc_loss(e->enc, key, cpu, &l, counter_total) == 0);
-    if (l.reason == SHMLOG_LOSS_DROPPED || whole_process) {
+    if (l.reason == SHM_LOSS_DROPPED || whole_process) {
         rs->dropped = counter_total;
         /* Readers count the counter's increase since the last marker. */
         if (counter_total <= rs->dropped_seen)

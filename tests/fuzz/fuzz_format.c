@@ -7,13 +7,13 @@
  *   0 hostile  a site and a record as any file or segment could hold them:
  *              header fields, 16 raw argument types, then "fmt\0file\0payload".
  *              Checks: decoded arguments lie in the payload, nothing
- *              overflows SHMLOG_RENDER_LINE_MAX, a small buffer gets a prefix
+ *              overflows RENDER_LINE_MAX, a small buffer gets a prefix
  *              of the full output, every JSON line parses, every text line is
  *              one line of printable UTF-8, shortest doubles read back exactly.
  *   1 printf   the input drives a generator of valid formats whose arguments
  *              match their conversions (flags, width, precision, '*', length
  *              modifiers, every type) and of the payload a producer would have
- *              written; shmlog_format must print exactly what snprintf prints.
+ *              written; render_format must print exactly what snprintf prints.
  */
 #include <errno.h>
 #include <math.h>
@@ -24,10 +24,10 @@
 #include "fuzz_common.h"
 #include "render.h"
 
-static char line_buf[SHMLOG_RENDER_LINE_MAX];
-static char small_buf[SHMLOG_FMT_MAX_WIDTH + 1];
-static struct shmlog_site_info site;
-static struct shmlog_rec rec;
+static char line_buf[RENDER_LINE_MAX];
+static char small_buf[RENDER_FMT_MAX_WIDTH + 1];
+static struct shm_site site;
+static struct shm_copied_record rec;
 
 /* Takes bytes up to (not including) the next NUL, at most max; skips the NUL. */
 static size_t take_cstring(struct fz_in *in, char *out, size_t max)
@@ -43,10 +43,10 @@ static size_t take_cstring(struct fz_in *in, char *out, size_t max)
     return keep;
 }
 
-static void check_args(const struct shmlog_arg *args, int nargs, const uint8_t *payload, size_t plen)
+static void check_args(const struct render_arg *args, int nargs, const uint8_t *payload, size_t plen)
 {
     for (int i = 0; i < nargs; i++) {
-        const struct shmlog_arg *a = &args[i];
+        const struct render_arg *a = &args[i];
         FZ_CHECK(a->type == site.arg_types[i]);
         if (a->type == SHMLOG_ARG_STR) {
             FZ_CHECK(a->v.s >= payload && a->v.s + a->str_len <= payload + plen);
@@ -66,29 +66,29 @@ static void check_args(const struct shmlog_arg *args, int nargs, const uint8_t *
 
 /* The formatter's output into a buffer of cap bytes is the first cap bytes of
  * its full output, and says it overflowed exactly when the full one is longer. */
-static void check_truncation(const char *fmt, const struct shmlog_arg *args, int nargs, size_t cap)
+static void check_truncation(const char *fmt, const struct render_arg *args, int nargs, size_t cap)
 {
-    struct shmlog_buf full, small;
-    shmlog_buf_init(&full, line_buf, sizeof line_buf);
-    shmlog_format(fmt, args, nargs, &full);
+    struct render_buf full, small;
+    render_buf_init(&full, line_buf, sizeof line_buf);
+    render_format(fmt, args, nargs, &full);
     FZ_CHECK(!full.overflow);
-    shmlog_buf_init(&small, small_buf, cap);
-    shmlog_format(fmt, args, nargs, &small);
+    render_buf_init(&small, small_buf, cap);
+    render_format(fmt, args, nargs, &small);
     FZ_CHECK(small.len <= cap);
     FZ_CHECK(small.overflow == (full.len > cap));
     FZ_CHECK(small.len == (full.len < cap ? full.len : cap));
     FZ_CHECK(memcmp(small.data, full.data, small.len) == 0);
 }
 
-static void check_json_values(const char *fmt, const struct shmlog_arg *args, int nargs)
+static void check_json_values(const char *fmt, const struct render_arg *args, int nargs)
 {
-    struct shmlog_buf b;
-    shmlog_buf_init(&b, line_buf, sizeof line_buf);
-    shmlog_json_fields(fmt, args, nargs, &b);
+    struct render_buf b;
+    render_buf_init(&b, line_buf, sizeof line_buf);
+    render_json_fields(fmt, args, nargs, &b);
     FZ_CHECK(!b.overflow && b.len > 0 && b.data[0] == '{' && fz_json_valid(b.data, b.len));
     for (int i = 0; i < nargs; i++) {
-        shmlog_buf_init(&b, line_buf, sizeof line_buf);
-        shmlog_json_arg(&b, &args[i]);
+        render_buf_init(&b, line_buf, sizeof line_buf);
+        render_json_arg(&b, &args[i]);
         FZ_CHECK(!b.overflow && fz_json_valid(b.data, b.len));
     }
 }
@@ -96,9 +96,9 @@ static void check_json_values(const char *fmt, const struct shmlog_arg *args, in
 static void check_double(double v, int is_f32)
 {
     char text[64];
-    struct shmlog_buf b;
-    shmlog_buf_init(&b, text, sizeof text - 1);
-    shmlog_json_double(&b, v, is_f32);
+    struct render_buf b;
+    render_buf_init(&b, text, sizeof text - 1);
+    render_json_double(&b, v, is_f32);
     FZ_CHECK(!b.overflow && fz_json_valid(b.data, b.len));
     text[b.len] = '\0';
     if (!isfinite(v)) {
@@ -113,15 +113,15 @@ static void check_double(double v, int is_f32)
         FZ_CHECK(memcmp(&back, &v, sizeof v) == 0);
 }
 
-static void check_lines(const struct shmlog_render_input *ri, const struct shmlog_loss *loss)
+static void check_lines(const struct render_input *ri, const struct shm_loss *loss)
 {
-    struct shmlog_buf b;
+    struct render_buf b;
     for (int json = 0; json <= 1; json++) {
-        shmlog_buf_init(&b, line_buf, sizeof line_buf);
-        FZ_CHECK(shmlog_render_record(ri, json, &b) == 0);
+        render_buf_init(&b, line_buf, sizeof line_buf);
+        FZ_CHECK(render_record(ri, json, &b) == 0);
         FZ_CHECK(json ? fz_json_line_valid(b.data, b.len) : fz_text_line_valid(b.data, b.len));
-        shmlog_buf_init(&b, line_buf, sizeof line_buf);
-        FZ_CHECK(shmlog_render_loss(ri, loss, json, &b) == 0);
+        render_buf_init(&b, line_buf, sizeof line_buf);
+        FZ_CHECK(render_loss(ri, loss, json, &b) == 0);
         FZ_CHECK(json ? fz_json_line_valid(b.data, b.len) : fz_text_line_valid(b.data, b.len));
     }
 }
@@ -148,7 +148,7 @@ static void run_hostile(struct fz_in *in)
     size_t small_cap = fz_u16(in) % (sizeof small_buf + 1);
     uint64_t ts_ns = fz_u64(in);
     uint32_t cpu = fz_u32(in), pid = fz_u32(in);
-    struct shmlog_loss loss = {fz_u64(in), fz_u64(in), fz_u64(in), fz_u8(in)};
+    struct shm_loss loss = {fz_u64(in), fz_u64(in), fz_u64(in), fz_u8(in)};
     take_cstring(in, app, sizeof app - 1);
     take_cstring(in, host, sizeof host - 1);
     site.fmt_len = (uint32_t)take_cstring(in, site.fmt, SHMLOG_MAX_FMT_BYTES);
@@ -158,8 +158,8 @@ static void run_hostile(struct fz_in *in)
      * arguments use; a hostile one anything. */
     rec.payload_len = declared_len & 1 ? (uint16_t)plen : declared_len >> 1;
 
-    struct shmlog_arg args[SHMLOG_MAX_ARGS];
-    int nargs = shmlog_decode_args(&site, rec.payload, plen, args);
+    struct render_arg args[SHMLOG_MAX_ARGS];
+    int nargs = render_decode_args(&site, rec.payload, plen, args);
     FZ_CHECK(nargs == -1 || (nargs == site.nargs && nargs <= (int)SHMLOG_MAX_ARGS));
     if (nargs >= 0) {
         check_args(args, nargs, rec.payload, plen);
@@ -179,7 +179,7 @@ static void run_hostile(struct fz_in *in)
     memcpy(&f, &fbits, sizeof f);
     check_double(f, 1);
 
-    struct shmlog_render_input ri = {app, host, pid, cpu, ts_ns, &site, &rec};
+    struct render_input ri = {app, host, pid, cpu, ts_ns, &site, &rec};
     check_lines(&ri, &loss);
     ri.site = NULL; /* a record whose site is unknown */
     ri.app = NULL;
@@ -227,7 +227,7 @@ struct gen {
     size_t fmt_len;
     uint8_t payload[SHMLOG_MAX_PAYLOAD];
     size_t plen;
-    char expect[SHMLOG_RENDER_LINE_MAX / 2];
+    char expect[RENDER_LINE_MAX / 2];
     size_t elen;
 };
 
@@ -256,7 +256,7 @@ static void gen_arg(struct gen *g, unsigned type, uint64_t bits)
 static int gen_number(struct fz_in *in)
 {
     uint8_t b = fz_u8(in);
-    return b & 0x80 ? (int)(fz_u16(in) % (SHMLOG_FMT_MAX_WIDTH + 1)) : b & 0x3f;
+    return b & 0x80 ? (int)(fz_u16(in) % (RENDER_FMT_MAX_WIDTH + 1)) : b & 0x3f;
 }
 
 /* Appends one conversion and its argument(s) to the format, the payload and
@@ -455,16 +455,16 @@ static void run_printf(struct fz_in *in)
     }
     site.fmt_len = (uint32_t)g.fmt_len;
 
-    struct shmlog_arg args[SHMLOG_MAX_ARGS];
-    int nargs = shmlog_decode_args(&site, g.payload, g.plen, args);
+    struct render_arg args[SHMLOG_MAX_ARGS];
+    int nargs = render_decode_args(&site, g.payload, g.plen, args);
     FZ_CHECK(nargs == site.nargs);
-    struct shmlog_buf out;
-    shmlog_buf_init(&out, line_buf, sizeof line_buf);
-    shmlog_format(site.fmt, args, nargs, &out);
+    struct render_buf out;
+    render_buf_init(&out, line_buf, sizeof line_buf);
+    render_format(site.fmt, args, nargs, &out);
     if (out.len != g.elen || memcmp(out.data, g.expect, g.elen) != 0) {
         fprintf(stderr, "format: \"%s\"\nglibc:  \"%.*s\"\nshmlog: \"%.*s\"\n", site.fmt, (int)g.elen, g.expect,
                 (int)out.len, out.data);
-        FZ_CHECK(!"shmlog_format differs from glibc printf");
+        FZ_CHECK(!"render_format differs from glibc printf");
     }
 }
 

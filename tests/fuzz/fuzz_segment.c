@@ -73,28 +73,28 @@ static size_t build_segment(struct fz_in *in, unsigned kind, unsigned hdr_flags,
     return bytes;
 }
 
-static void check_meta(const struct shmlog_seg *seg)
+static void check_meta(const struct shm_seg *seg)
 {
-    static struct shmlog_site_info site;
-    struct shmlog_proc_info info;
+    static struct shm_site site;
+    struct shm_proc_info info;
     char err[256];
-    int rc = shmlog_meta_info(seg, &info, err, sizeof err);
+    int rc = shm_meta_info(seg, &info, err, sizeof err);
     FZ_CHECK(rc == 0 || rc == -EINVAL);
     if (rc == 0) {
         FZ_CHECK(info.site_count <= info.site_capacity);
         FZ_CHECK(memchr(info.app, 0, sizeof info.app) && memchr(info.host, 0, sizeof info.host));
         FZ_CHECK(info.pid == FZ_PID);
         /* The clock conversion takes any record time without overflow. */
-        struct shmlog_tsc_clock clock;
-        shmlog_tsc_clock_init(&clock, &info);
-        shmlog_tsc_clock_ns(&clock, 0);
-        shmlog_tsc_clock_ns(&clock, UINT64_MAX);
-        shmlog_tsc_clock_ns(&clock, info.anchor_tsc + info.tsc_hz);
+        struct shm_tsc_clock clock;
+        shm_tsc_clock_init(&clock, &info);
+        shm_tsc_clock_ns(&clock, 0);
+        shm_tsc_clock_ns(&clock, UINT64_MAX);
+        shm_tsc_clock_ns(&clock, info.anchor_tsc + info.tsc_hz);
     }
     uint32_t published = rc == 0 ? info.site_count : 0;
     uint32_t last = published < FZ_MAX_SITE_IDS ? published + 2 : FZ_MAX_SITE_IDS;
     for (uint32_t id = 0; id < last; id++) {
-        int s = shmlog_meta_site(seg, id, &site);
+        int s = shm_meta_site(seg, id, &site);
         FZ_CHECK(s == 0 || s == -ENOENT || s == -EINVAL);
         if (rc == 0)
             FZ_CHECK((s == -ENOENT) == (id >= published));
@@ -109,28 +109,28 @@ static void check_meta(const struct shmlog_seg *seg)
             FZ_CHECK(site.arg_types[i] > SHMLOG_ARG_NONE && site.arg_types[i] < SHMLOG_ARG_TYPE_COUNT);
     }
     /* Ids far past the table are unknown, never read. */
-    FZ_CHECK(shmlog_meta_site(seg, UINT32_MAX, &site) != 0);
+    FZ_CHECK(shm_meta_site(seg, UINT32_MAX, &site) != 0);
 }
 
 /* Drains the ring from its tail as the collector would, checking each answer. */
-static void drain_ring(const struct shmlog_ring_view *v, int writer_dead)
+static void drain_ring(const struct shm_ring_view *v, int writer_dead)
 {
-    static struct shmlog_rec rec;
+    static struct shm_copied_record rec;
     static struct shmlog_record taken[64];
-    const uint64_t head = shmlog_ring_head(v);
-    uint64_t pos = shmlog_ring_tail(v);
+    const uint64_t head = shm_ring_head(v);
+    uint64_t pos = shm_ring_tail(v);
     /* Work is bounded whatever head and tail say: records and losses move
      * forward, a ring of slots at most past a jump to head - cap. */
     const uint64_t max_steps = 3 * v->cap + 16;
     for (uint64_t step = 0;; step++) {
         FZ_CHECK(step < max_steps);
-        struct shmlog_loss loss;
+        struct shm_loss loss;
         const uint64_t old = pos;
         /* The fast read first, in runs of every length: whole committed
          * records whose slots tile what it took, headers as ring_next
          * checks them. */
         size_t max = 1 + step % 64;
-        size_t took = shmlog_ring_take(v, &pos, head, taken, max);
+        size_t took = shm_ring_take(v, &pos, head, taken, max);
         FZ_CHECK(took <= max && pos == old + took);
         for (size_t i = 0; i < took; i += taken[i].nslots) {
             const struct shmlog_record *r = &taken[i];
@@ -143,9 +143,9 @@ static void drain_ring(const struct shmlog_ring_view *v, int writer_dead)
         }
         if (took)
             continue;
-        int st = shmlog_ring_next(v, &pos, &rec, writer_dead, &loss);
+        int st = shm_ring_next(v, &pos, &rec, writer_dead, &loss);
         switch (st) {
-        case SHMLOG_READ_RECORD:
+        case SHM_READ_RECORD:
             /* At old, or after PAD records skipped silently. */
             FZ_CHECK(rec.pos - old < v->cap && rec.nslots >= 1 && rec.nslots <= SHMLOG_MAX_SLOTS);
             FZ_CHECK(pos == rec.pos + rec.nslots);
@@ -153,18 +153,18 @@ static void drain_ring(const struct shmlog_ring_view *v, int writer_dead)
             FZ_CHECK((rec.flags & ~(unsigned)SHMLOG_REC_TRUNCATED) == 0);
             FZ_CHECK(rec.payload_len == SHMLOG_HEAD_PAYLOAD + (rec.nslots - 1u) * SHMLOG_CONT_PAYLOAD);
             break;
-        case SHMLOG_READ_LOSS:
+        case SHM_READ_LOSS:
             FZ_CHECK(loss.first_pos - old < v->cap && loss.positions == pos - loss.first_pos && loss.positions >= 1);
-            FZ_CHECK(loss.reason == SHMLOG_LOSS_OVERWRITTEN || loss.reason == SHMLOG_LOSS_CORRUPT ||
-                     (writer_dead && loss.reason == SHMLOG_LOSS_DEAD_WRITER));
+            FZ_CHECK(loss.reason == SHM_LOSS_OVERWRITTEN || loss.reason == SHM_LOSS_CORRUPT ||
+                     (writer_dead && loss.reason == SHM_LOSS_DEAD_WRITER));
             break;
-        case SHMLOG_READ_EMPTY:
+        case SHM_READ_EMPTY:
             /* Skipped PAD records may have moved pos. A writer that commits
              * slots past its head (only a hostile one can) may carry pos past
              * head: the reader trusts a committed slot without reading head. */
             FZ_CHECK((int64_t)(head - pos) <= 0 && pos - old <= v->cap);
             return;
-        case SHMLOG_READ_PENDING:
+        case SHM_READ_PENDING:
             /* pos may have moved over PAD records only: less than a ring. */
             FZ_CHECK(!writer_dead && pos - old < v->cap);
             return;
@@ -174,16 +174,16 @@ static void drain_ring(const struct shmlog_ring_view *v, int writer_dead)
     }
 }
 
-static void check_ring(const struct shmlog_seg *seg)
+static void check_ring(const struct shm_seg *seg)
 {
-    struct shmlog_ring_view v;
+    struct shm_ring_view v;
     char err[256];
-    if (shmlog_ring_view_init(&v, seg, err, sizeof err) != 0)
+    if (shm_ring_view_init(&v, seg, err, sizeof err) != 0)
         return;
     FZ_CHECK(v.cap >= SHMLOG_RING_MIN_RECORDS && (v.cap & v.mask) == 0);
     FZ_CHECK(SHMLOG_RING_HEADER_BYTES + v.cap * SHMLOG_RECORD_BYTES <= seg->bytes);
     FZ_CHECK(v.policy <= SHMLOG_SPIN);
-    shmlog_ring_dropped(&v);
+    shm_ring_dropped(&v);
     drain_ring(&v, 0);
     drain_ring(&v, 1);
 }
@@ -196,7 +196,7 @@ static void check_name(const uint8_t *data, size_t size)
     name[n] = '\0';
     unsigned kind;
     uint32_t pid, cpu;
-    if (shmlog_parse_seg_name(name, &kind, app, sizeof app, &pid, &cpu) == 0) {
+    if (shm_parse_seg_name(name, &kind, app, sizeof app, &pid, &cpu) == 0) {
         FZ_CHECK(kind == SHMLOG_SEG_META || kind == SHMLOG_SEG_RING);
         FZ_CHECK(pid >= 1 && pid <= 0x7fffffffu);
         FZ_CHECK(memchr(app, 0, sizeof app) != NULL);
@@ -233,13 +233,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fz_write_file(path, file_buf, data_bytes, bytes) != 0)
         return 0;
 
-    struct shmlog_seg seg;
+    struct shm_seg seg;
     char err[512];
-    int rc = shmlog_seg_open(&seg, path, writable, NULL, err, sizeof err);
+    int rc = shm_seg_open(&seg, path, writable, NULL, err, sizeof err);
     unlink(path); /* the mapping stays; a crash below leaves no file behind */
     if (rc == 0) {
         FZ_CHECK(seg.bytes == bytes && seg.hdr.segment_bytes == bytes && seg.hdr.pid == FZ_PID);
-        FZ_CHECK(shmlog_seg_check_header(&seg.hdr, seg.bytes, kind) == NULL);
+        FZ_CHECK(shm_seg_check_header(&seg.hdr, seg.bytes, kind) == NULL);
         if (kind == SHMLOG_SEG_META)
             check_meta(&seg);
         else
@@ -247,7 +247,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Reading never writes to the segment, even mapped writable (the
          * zero tail is left out: comparing it costs more than it finds). */
         FZ_CHECK(memcmp(seg.addr, file_buf, data_bytes) == 0);
-        shmlog_seg_close(&seg);
+        shm_seg_close(&seg);
     } else {
         FZ_CHECK(rc < 0 && memchr(err, 0, sizeof err) != NULL);
     }

@@ -183,7 +183,7 @@ static void segment_seed(const char *path, unsigned kind, const char *name)
 
 /* ==== Formats: real sites and payloads ==== */
 
-static void format_seed(const struct shmlog_site_info *site, const struct shmlog_rec *rec, const char *name)
+static void format_seed(const struct shm_site *site, const struct shm_copied_record *rec, const char *name)
 {
     static struct seed s;
     s.n = 0;
@@ -208,7 +208,7 @@ static void format_seed(const struct shmlog_site_info *site, const struct shmlog
     put_le(&s, rec->pos, 8);                  /* loss: first_pos, positions, records, reason */
     put_le(&s, 3, 8);
     put_le(&s, 1, 8);
-    put_u8(&s, SHMLOG_LOSS_DEAD_WRITER);
+    put_u8(&s, SHM_LOSS_DEAD_WRITER);
     put_cstr(&s, "seed-app");
     put_cstr(&s, "seed-host");
     put_cstr(&s, site->fmt);
@@ -244,10 +244,10 @@ static void printf_seeds(void)
 /* ==== Files: the collector's encoder over the real records ==== */
 
 struct real {
-    struct shmlog_proc_info info;
-    struct shmlog_site_info sites[16];
+    struct shm_proc_info info;
+    struct shm_site sites[16];
     int nsites;
-    struct shmlog_rec recs[MAX_RECS];
+    struct shm_copied_record recs[MAX_RECS];
     int nrecs;
 };
 
@@ -288,15 +288,15 @@ static void file_seeds(const struct real *rd)
     if (n <= 0)
         die("shlog_enc_frame failed");
     len += (size_t)n;
-    struct shmlog_loss loss = {1000, 4, 1, SHMLOG_LOSS_DEAD_WRITER};
-    struct shmlog_loss dropped = {1004, 0, 12, SHMLOG_LOSS_DROPPED};
+    struct shm_loss loss = {1000, 4, 1, SHM_LOSS_DEAD_WRITER};
+    struct shm_loss dropped = {1004, 0, 12, SHM_LOSS_DROPPED};
     if (shlog_enc_loss(enc, 0, 3, &loss, 0) || shlog_enc_loss(enc, 0, 3, &dropped, 12) ||
         shlog_enc_exit(enc, 0, rd->info.created_ns + 1000000000ull, (uint64_t)rd->nrecs, 13, SHLOG_EXIT_SHUTDOWN))
         die("shlog_enc_loss/exit failed");
-    const struct shmlog_clock_anchor anchors[2] = {
+    const struct shm_clock_anchor anchors[2] = {
         {.tsc = rd->info.anchor_tsc, .ns = rd->info.anchor_ns, .err_ns = 11},
         {.tsc = rd->info.anchor_tsc + rd->info.tsc_hz, .ns = rd->info.anchor_ns + 1000000000ull, .err_ns = 9,
-         .flags = SHMLOG_ANCHOR_STEPPED},
+         .flags = SHM_ANCHOR_STEPPED},
     };
     const struct shlog_clock_info clock = {.hz_q16 = rd->info.tsc_hz << 16, .tsc_invariant = SHLOG_YES,
                                            .synchronized = SHLOG_NO, .esterror_ns = 16000000000ull,
@@ -345,7 +345,7 @@ static void file_seeds(const struct real *rd)
     put_small(&ops, rd->info.app, SHMLOG_APP_BYTES - 1);
     put_small(&ops, rd->info.host, SHMLOG_HOST_BYTES - 1);
     for (int i = 0; i < rd->nsites && i < 8; i++) {
-        const struct shmlog_site_info *st = &rd->sites[i];
+        const struct shm_site *st = &rd->sites[i];
         put_u8(&ops, 1);
         put_u8(&ops, 0);
         put_u8(&ops, st->id);
@@ -362,7 +362,7 @@ static void file_seeds(const struct real *rd)
     put_u8(&ops, 0);
     put_u8(&ops, 3);
     for (int i = 0; i < rd->nrecs; i++) {
-        const struct shmlog_rec *r = &rd->recs[i];
+        const struct shm_copied_record *r = &rd->recs[i];
         put_u8(&ops, 3);
         put_u8(&ops, 0);
         put_u8(&ops, 0); /* no gap */
@@ -380,7 +380,7 @@ static void file_seeds(const struct real *rd)
     put_u8(&ops, 5); /* a dead writer's loss */
     put_u8(&ops, 0);
     put_u8(&ops, 3);
-    put_u8(&ops, SHMLOG_LOSS_DEAD_WRITER - 1);
+    put_u8(&ops, SHM_LOSS_DEAD_WRITER - 1);
     put_u8(&ops, 3);
     put_u8(&ops, 1);
     put_u8(&ops, 7); /* frame end */
@@ -450,24 +450,24 @@ int main(int argc, char **argv)
     segment_seed(ring_path, SHMLOG_SEG_RING, "ring-real");
 
     /* Read back what was written: sites, records, process info. */
-    struct shmlog_seg meta, ring;
-    struct shmlog_ring_view view;
-    if (shmlog_seg_open(&meta, meta_path, 0, NULL, err, sizeof err) != 0 ||
-        shmlog_meta_info(&meta, &rd.info, err, sizeof err) != 0 ||
-        shmlog_seg_open(&ring, ring_path, 1, NULL, err, sizeof err) != 0 ||
-        shmlog_ring_view_init(&view, &ring, err, sizeof err) != 0)
+    struct shm_seg meta, ring;
+    struct shm_ring_view view;
+    if (shm_seg_open(&meta, meta_path, 0, NULL, err, sizeof err) != 0 ||
+        shm_meta_info(&meta, &rd.info, err, sizeof err) != 0 ||
+        shm_seg_open(&ring, ring_path, 1, NULL, err, sizeof err) != 0 ||
+        shm_ring_view_init(&view, &ring, err, sizeof err) != 0)
         die("%s", err);
     for (uint32_t id = 0; id < rd.info.site_count && rd.nsites < 16; id++)
-        if (shmlog_meta_site(&meta, id, &rd.sites[rd.nsites]) == 0)
+        if (shm_meta_site(&meta, id, &rd.sites[rd.nsites]) == 0)
             rd.nsites++;
-    uint64_t pos = shmlog_ring_tail(&view);
-    struct shmlog_loss loss;
-    while (rd.nrecs < MAX_RECS && shmlog_ring_next(&view, &pos, &rd.recs[rd.nrecs], 0, &loss) == SHMLOG_READ_RECORD)
+    uint64_t pos = shm_ring_tail(&view);
+    struct shm_loss loss;
+    while (rd.nrecs < MAX_RECS && shm_ring_next(&view, &pos, &rd.recs[rd.nrecs], 0, &loss) == SHM_READ_RECORD)
         rd.nrecs++;
     if (rd.nsites == 0 || rd.nrecs == 0)
         die("the producer wrote nothing readable");
     for (int i = 0; i < rd.nrecs; i++) {
-        const struct shmlog_rec *r = &rd.recs[i];
+        const struct shm_copied_record *r = &rd.recs[i];
         if (r->site < (uint32_t)rd.nsites) {
             char name[32];
             snprintf(name, sizeof name, "site-%u", r->site);
@@ -475,7 +475,7 @@ int main(int argc, char **argv)
         }
     }
     /* A format no compiler lets through, over a real payload. */
-    struct shmlog_site_info odd = rd.sites[rd.recs[1].site];
+    struct shm_site odd = rd.sites[rd.recs[1].site];
     snprintf(odd.fmt, sizeof odd.fmt, "odd %%q %%n %%1$d %%m %%99999d %%.*f %%*s name=%%d x=%%");
     odd.fmt_len = (uint32_t)strlen(odd.fmt);
     format_seed(&odd, &rd.recs[1], "odd-format");
@@ -485,13 +485,13 @@ int main(int argc, char **argv)
     /* A ring that wrapped: as if a collector had drained up to near the end,
      * the next multi-slot record needs a PAD record over the last slots. */
     uint64_t near_end = view.cap - 2;
-    shmlog_ring_release(&view, near_end);
+    shm_ring_release(&view, near_end);
     __atomic_store_n(&view.hdr->tail_cache, near_end, __ATOMIC_RELEASE);
     __atomic_store_n(&view.hdr->head, near_end, __ATOMIC_RELEASE);
     SHMLOG_INFO("after wrap %d", 1);
     SHMLOG_ORDER(INFO, "wrapped id=%ld reason=%s", 7000002L, "a string that needs more than one slot to hold");
-    shmlog_seg_close(&ring);
-    shmlog_seg_close(&meta);
+    shm_seg_close(&ring);
+    shm_seg_close(&meta);
     segment_seed(ring_path, SHMLOG_SEG_RING, "ring-wrap");
     shmlog_shutdown();
     return 0;

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer harness for a while, starting from the committed corpus.
 #
-#   tests/fuzz/run.sh TARGET [SECONDS] [libFuzzer options...]
+#   tests/fuzz/run.sh [--tap] TARGET [SECONDS] [libFuzzer options...]
+#
+# --tap (meson's fuzz suite): the fuzzer's output goes to $FUZZ_WORK/fuzz.log
+# and the run is reported as one TAP line, with the log's tail when it fails.
 #
 # TARGET is segment, format or file; SECONDS defaults to 300. The fuzzer comes
 # from a clang build (default build-fuzz, set FUZZ_BUILD to use another, or
@@ -15,6 +18,11 @@
 # and the replay test (meson test --suite fuzz-replay) covers it from then on.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+tap=0
+if [ "${1:-}" = --tap ]; then
+    tap=1
+    shift
+fi
 target=${1:?usage: run.sh TARGET [SECONDS] [libFuzzer options...]}
 seconds=${2:-300}
 shift $(( $# >= 2 ? 2 : 1 ))
@@ -30,5 +38,17 @@ mkdir -p "$work/corpus"
 dict=()
 [ -f "$here/$target.dict" ] && dict=(-dict="$here/$target.dict")
 # -max_len: segments and files need inputs larger than libFuzzer's default.
-exec "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=262144 \
-    -print_final_stats=1 -artifact_prefix="$work/" "${dict[@]}" "$@" "$work/corpus" "$here/corpus/$target"
+fuzz=("$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=262144
+    -print_final_stats=1 -artifact_prefix="$work/" "${dict[@]}" "$@" "$work/corpus" "$here/corpus/$target")
+[ "$tap" = 1 ] || exec "${fuzz[@]}"
+
+. "$here/../tap.sh"
+log=$work/fuzz.log
+if "${fuzz[@]}" >"$log" 2>&1; then
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    ok "fuzz_$target: ${seconds} s, ${runs:-?} inputs, no crash, leak or timeout"
+else
+    not_ok "fuzz_$target: the fuzzer failed (log: $log, reproducer: $work/crash-* or leak-* or timeout-*)"
+    tail -40 "$log" | diag /dev/stdin
+fi
+tap_finish
