@@ -123,14 +123,11 @@ uint64_t longest_wait_ns(uint64_t smallest)
 }
 
 /* How long the next pass waits after one that moved `moved` positions in
- * `elapsed` ns. Every pass takes each ring's producer line, and the slot at
- * its head, away from the core that writes them; a producer that finds them
- * gone stalls for a cross-core transfer, two or three
- * calls in a row, which is the whole tail of its latency. So passes are
- * spaced to collect about a sixteenth of the smallest ring each, up to
- * longest_wait_ns, which keeps a producer's p99.9 near a bare rdtsc's
- * (bench/compare.sh shows it). Records reach the file with
- * their frame (tens of ms) either way. */
+ * `elapsed` ns: about a sixteenth of the smallest ring each pass, up to
+ * longest_wait_ns. A pass reads a ring's progress line, which costs its
+ * producer nothing, but a version 2 ring's producer line, which costs its
+ * producer a cross-core transfer per pass (pass_bound in drain.c); the
+ * spacing also keeps an idle collector off its cpu. */
 static uint64_t pass_wait_ns(uint64_t moved, uint64_t elapsed, uint64_t smallest)
 {
     uint64_t longest = longest_wait_ns(smallest);

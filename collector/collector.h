@@ -76,6 +76,7 @@ struct options {
     int metrics_allow_remote;
     const char *metrics_file;
     unsigned metrics_interval_s;
+    uint64_t max_delay_ns; /* longest a ring's published point may stand before its head is read */
 };
 
 extern struct options opt;
@@ -99,6 +100,8 @@ struct ring {
     uint64_t records;       /* drained: metrics */
     uint64_t payload_bytes;
     uint64_t waiting_since; /* mono ns a pass first left its few records waiting: 0 when none */
+    uint64_t bound;         /* the furthest reserve head seen, published or read: below it, all was reserved */
+    uint64_t bound_moved_ns; /* mono ns bound last moved, or the head was last read */
     uint64_t build_gen;     /* frame being built that holds a release of it */
     size_t build_rel;       /* its index in that frame's release list */
     int broken;             /* the mapping faulted, or quarantined: never read again */

@@ -156,6 +156,10 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
     const char *hostile = NULL;
     int more = 1; /* unless the loop finds the ring empty */
     while (n + losses < budget) { /* losses count too: a scribbled ring must not keep us here */
+        if ((int64_t)(head - pos) <= 0 && !p->gone && r->view.policy != SHMLOG_OVERWRITE) {
+            more = 0; /* the slot at head is the producer's next: not ours to touch */
+            break;
+        }
         unsigned before = n;
         uint64_t from = pos;
         unsigned want = budget - n - losses < TAKE_SLOTS ? budget - n - losses : TAKE_SLOTS;
@@ -246,6 +250,38 @@ static int ring_waits(struct ring *r, uint64_t waiting)
     return 0;
 }
 
+/* How far a pass over live ring r may read: a reserve head below which every
+ * position was reserved. A ring whose producers publish their progress
+ * (shm_ring_published) is read up to the published point, lines its
+ * producer has left: reading the producer line, or the slot it writes next,
+ * would cost its next calls a cross-core transfer each time. Its head is read
+ * only when the published point has stood for --max-delay-ms (a slow
+ * producer, or a pause), so a trickle still reaches the file in time. Other
+ * rings (version 2, overwrite, a producer gone, shutdown) by their head. */
+static uint64_t pass_bound(struct ring *r, uint64_t start, int patient, int *read_head)
+{
+    *read_head = 0;
+    int live = !patient || !r->view.publishes || r->proc->gone || r->view.policy == SHMLOG_OVERWRITE;
+    if (!live) {
+        uint64_t published = shm_ring_published(&r->view);
+        if ((int64_t)(published - r->bound) > 0) {
+            r->bound = published;
+            r->bound_moved_ns = mono_ns();
+        }
+        if (r->bound != start)
+            return r->bound;
+        uint64_t now = mono_ns();
+        if (now - r->bound_moved_ns < opt.max_delay_ns)
+            return start;
+        r->bound_moved_ns = now;
+    }
+    uint64_t head = shm_ring_head(&r->view);
+    *read_head = 1;
+    if ((int64_t)(head - r->bound) > 0)
+        r->bound = head;
+    return head;
+}
+
 /* Reads up to budget records of ring r into the open frame; a patient pass
  * leaves a few records for a later one (ring_waits). Returns how many
  * positions it advanced (0: nothing new). */
@@ -266,16 +302,23 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
         return 0;
     }
     shm_bus_guard = &jb;
-    /* The producers' line is read once per pass, never per record: each read
-     * takes it away from the core that writes it on every call. */
-    uint64_t head = shm_ring_head(&r->view);
-    /* Nothing reserved since: the slot at pos is the next a producer writes. */
-    if ((head != start || p->gone || r->view.policy == SHMLOG_OVERWRITE) && !(patient && ring_waits(r, head - start)))
+    int read_head;
+    uint64_t head = pass_bound(r, start, patient, &read_head);
+    /* Nothing reserved since: the slot at pos is the next a producer writes. A
+     * ring read by its head may wait for more (ring_waits); a published point
+     * is a sixteenth of the ring away from the last. */
+    if ((head != start || p->gone || r->view.policy == SHMLOG_OVERWRITE) &&
+        !(patient && !r->view.publishes && ring_waits(r, head - start)))
         drain_records(r, head, budget, &dp);
     if (dp.more)
         col.backlog = 1; /* more is waiting: the next pass comes at once */
-    uint64_t dropped = shm_ring_dropped(&r->view);
     uint64_t tail = shm_ring_tail(&r->view);
+    /* The drop counter shares the producer line with the head: read with it,
+     * or when the ring is half full (a producer drops only when it is full,
+     * and the published point lags the head by a sixteenth at most). */
+    uint64_t dropped = r->dropped_seen;
+    if (read_head || shm_ring_used(&r->view, head, tail) >= r->view.cap / 2)
+        dropped = shm_ring_dropped(&r->view);
     shm_bus_guard = NULL;
     /* In use at the pass's start. */
     unsigned quarters = (unsigned)(shm_ring_used(&r->view, head, tail) * 4 / r->view.cap);

@@ -26,7 +26,8 @@ static void ring_observe(struct ring *r, struct metrics_ring *m)
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
         shm_bus_guard = &jb;
-        uint64_t head = shm_ring_head(&r->view), tail = shm_ring_tail(&r->view);
+        /* The furthest head seen, not the head: the producer line stays its own. */
+        uint64_t head = r->bound, tail = shm_ring_tail(&r->view);
         m->fill_ratio = head > tail ? (double)shm_ring_used(&r->view, head, tail) / (double)r->view.cap : 0.0;
         uint64_t at = r->read_pos;
         struct shm_loss loss;

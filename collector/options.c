@@ -23,6 +23,7 @@ struct options opt = {
     .zstd_fast_level = -50,
     .fsync = FSYNC_ROTATE,
     .metrics_interval_s = 10,
+    .max_delay_ns = 100000000ull,
 };
 
 static void usage(FILE *f)
@@ -37,6 +38,10 @@ static void usage(FILE *f)
         "  --cpu N[,M...]     pin the collector to these cpus (warns if not isolated)\n"
         "  --sqpoll-cpu N     io_uring kernel submission thread (SQPOLL) pinned to cpu N\n"
         "  --poll busy|adaptive  busy: spin when idle; adaptive (default): short sleeps\n"
+        "  --max-delay-ms N   a committed record waits at most N ms in its ring before it is\n"
+        "                     read (default 100; then at most 50 ms in its frame): a slow\n"
+        "                     producer's ring is read this often, a busy one whenever it\n"
+        "                     passes a sixteenth of the ring\n"
         "  --rotate-size B    start a new file at B bytes (k/M/G suffixes; default 256M; 0 off)\n"
         "  --rotate-time S    start a new file every S seconds (default 0: off)\n"
         "  --keep N           keep at most N closed files (default 0: no limit)\n"
@@ -131,7 +136,7 @@ void parse_options(int argc, char **argv)
 {
     enum { OPT_DIR = 256, OPT_OUT, OPT_CPU, OPT_SQPOLL, OPT_POLL, OPT_RSIZE, OPT_RTIME, OPT_KEEP, OPT_MAXB, OPT_ZSTD, OPT_ZSTD_FAST, OPT_FSYNC,
            OPT_UID, OPT_GID, OPT_ONCE, OPT_HELP, OPT_VERSION, OPT_MLISTEN, OPT_MREMOTE, OPT_MFILE, OPT_MINTERVAL, OPT_ALERT,
-           OPT_ALERT_GAP };
+           OPT_ALERT_GAP, OPT_MAX_DELAY };
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, OPT_DIR},        {"out", required_argument, NULL, OPT_OUT},
         {"cpu", required_argument, NULL, OPT_CPU},        {"sqpoll-cpu", required_argument, NULL, OPT_SQPOLL},
@@ -148,6 +153,7 @@ void parse_options(int argc, char **argv)
         {"metrics-file", required_argument, NULL, OPT_MFILE},
         {"metrics-interval", required_argument, NULL, OPT_MINTERVAL},
         {"alert", required_argument, NULL, OPT_ALERT},
+        {"max-delay-ms", required_argument, NULL, OPT_MAX_DELAY},
         {"alert-min-interval", required_argument, NULL, OPT_ALERT_GAP},
         {NULL, 0, NULL, 0},
     };
@@ -235,6 +241,9 @@ void parse_options(int argc, char **argv)
         case OPT_ALERT:
             if (alert_add(&alerts, optarg, err, sizeof(err)) != 0)
                 bad_usage("%s", err);
+            break;
+        case OPT_MAX_DELAY:
+            opt.max_delay_ns = (uint64_t)parse_long("--max-delay-ms", optarg, 1, 60000) * 1000000ull;
             break;
         case OPT_ALERT_GAP:
             alerts.min_interval_ns = (uint64_t)parse_long("--alert-min-interval", optarg, 0, 86400) * 1000000000ull;

@@ -229,6 +229,7 @@ static int open_ring(const char *path, int dir, uint32_t cpu, const struct stat 
     r->dev = st->st_dev;
     r->ino = st->st_ino;
     r->read_pos = shm_ring_tail(&r->view); /* a restart resumes here; the reader drops repeats */
+    r->bound = r->read_pos;
     r->next = p->rings;
     p->rings = r;
     return 0;

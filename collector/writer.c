@@ -75,7 +75,7 @@ static void ring_release(struct ring *r, uint64_t pos)
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
         shm_bus_guard = &jb;
-        shm_ring_release(&r->view, pos);
+        shm_ring_release_below(&r->view, pos, r->bound);
     } else {
         r->broken = 1;
     }

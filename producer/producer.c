@@ -426,6 +426,7 @@ static uint8_t *shmlog__reserve_on(struct shmlog__ring_local *r, struct shmlog_r
         if (shmlog__cas(&h->head, &head, head + need))
             break;
     }
+    shmlog__progress(h, r->mask, head + need, (unsigned)need);
     if (pad) {
         struct shmlog_record *p = (struct shmlog_record *)(r->slots + ((head & r->mask) << 6));
         p->nslots = (uint8_t)pad; /* < SHMLOG_MAX_SLOTS: only a record that crosses the end pads */

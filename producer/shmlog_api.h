@@ -181,6 +181,16 @@ SHMLOG__INLINE void shmlog__slots_open(const struct shmlog__ring_local *r, uint8
         ((struct shmlog_cont *)(slot + 64u * i))->commit = (head + i + 1) | SHMLOG_COMMIT_CONT;
 }
 
+/* Stores the reserve head end on the ring's progress line when the
+ * reservation of n slots that ends there crossed a sixteenth of the ring: the
+ * collector watches that line instead of the head, so a producer pays one
+ * line transfer per sixteenth, not one per collector pass. */
+SHMLOG__INLINE void shmlog__progress(struct shmlog_ring *h, uint64_t mask, uint64_t end, unsigned n)
+{
+    if (SHMLOG__UNLIKELY((end & (mask >> SHMLOG_PROGRESS_SHIFT)) < n))
+        shmlog__store_release(&h->published, end);
+}
+
 /* Copies len bytes to payload offset off of the record at head. */
 SHMLOG__INLINE void shmlog__put_bytes(uint8_t *head, size_t off, const void *src, size_t len)
 {
@@ -254,6 +264,7 @@ SHMLOG__INLINE uint8_t *shmlog__reserve(unsigned nslots, size_t payload, uint64_
                 uint8_t *slot = r->slots + (idx << 6);
                 if (!slot) /* only the null ring has none, and its limit is 0: tells GCC */
                     __builtin_unreachable();
+                shmlog__progress(h, r->mask, head + nslots, nslots);
                 shmlog__slots_open(r, slot, head, nslots);
                 *pos = head;
                 return slot;

@@ -27,6 +27,9 @@
 #include <unistd.h>
 
 #define SHM_MAX_SEGMENT_BYTES (64ull << 30)
+/* The oldest segment ABI read: version 2 rings have no progress line and are
+ * drained by their head (shm_ring_publishes). */
+#define SHM_ABI_OLDEST 2u
 
 static int fail(char *err, size_t cap, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int fail(char *err, size_t cap, int code, const char *fmt, ...)
@@ -50,9 +53,9 @@ const char *shm_seg_check_header(const struct shmlog_seg_header *h, size_t mappe
         return "not initialised yet (no magic)";
     if (h->magic != magic)
         return "bad magic (not a shmlog segment of this kind, or other byte order)";
-    if (h->abi_version != SHMLOG_ABI_VERSION)
-        return "unsupported ABI version";
-    if (h->format_word != SHMLOG_FORMAT_WORD)
+    if (h->abi_version < SHM_ABI_OLDEST || h->abi_version > SHMLOG_ABI_VERSION)
+        return "unsupported ABI version (a producer built with another shmlog.h: rebuild it or the reader)";
+    if (h->format_word != SHMLOG_FORMAT_WORD_OF(h->abi_version))
         return "ABI format word differs (built with other struct sizes)";
     if (h->kind != kind)
         return "wrong segment kind";
@@ -357,19 +360,25 @@ int shm_ring_view_init(struct shm_ring_view *v, const struct shm_seg *seg, char 
     v->policy = policy;
     v->cpu = shmlog__load_relaxed(&r->cpu);
     v->numa_node = shmlog__load_relaxed(&r->numa_node);
+    v->publishes = seg->hdr.abi_version >= 3;
     return 0;
 }
 
 uint64_t shm_ring_head(const struct shm_ring_view *v) { return shmlog__load_acquire(&v->hdr->head); }
 uint64_t shm_ring_tail(const struct shm_ring_view *v) { return shmlog__load_acquire(&v->hdr->tail); }
 uint64_t shm_ring_dropped(const struct shm_ring_view *v) { return shmlog__load_relaxed(&v->hdr->dropped); }
+uint64_t shm_ring_published(const struct shm_ring_view *v) { return shmlog__load_acquire(&v->hdr->published); }
 
 void shm_ring_release(const struct shm_ring_view *v, uint64_t pos)
 {
+    shm_ring_release_below(v, pos, shm_ring_head(v));
+}
+
+void shm_ring_release_below(const struct shm_ring_view *v, uint64_t pos, uint64_t head)
+{
     /* A writer committing slots past its own head (only a hostile one can)
      * may carry the reader past head; a tail beyond head would make the ring
-     * look full to its producers forever. One load per batch, not per record. */
-    uint64_t head = shm_ring_head(v);
+     * look full to its producers forever. */
     if ((int64_t)(pos - head) > 0)
         pos = head;
     /* Release pairs with the producer's acquire of tail: our copies of the
@@ -573,7 +582,7 @@ size_t shm_ring_take(const struct shm_ring_view *v, uint64_t *pos, uint64_t head
         return 0;
     uint64_t p = *pos;
     size_t n = 0;
-    while (n < max) {
+    while (n < max && (int64_t)(head - p) > 0) {
         shm_ring_prefetch(v, p, head);
         /* As in shm_ring_next: committed for p, so nothing rewrites it
          * before we release it, and p + cap bounds what it may claim. */
@@ -590,7 +599,8 @@ size_t shm_ring_take(const struct shm_ring_view *v, uint64_t *pos, uint64_t head
             p++;
             continue;
         }
-        if (!head_ok(k, r->level, r->category, r->flags, p & v->mask, v->cap, v->cap) || k > max - n)
+        if (!head_ok(k, r->level, r->category, r->flags, p & v->mask, v->cap, v->cap) || k > max - n ||
+            k > head - p)
             break;
         int bad = 0;
         for (unsigned i = 1; i < k; i++) {

@@ -136,6 +136,7 @@ struct shm_ring_view {
     uint32_t policy;
     uint32_t cpu;
     int32_t numa_node;
+    int publishes;           /* its producers store their progress (ABI 3): shm_ring_published */
 };
 
 int shm_ring_view_init(struct shm_ring_view *v, const struct shm_seg *ring, char *err, size_t errcap);
@@ -201,9 +202,9 @@ int shm_ring_next(const struct shm_ring_view *v, uint64_t *pos, struct shm_copie
  * shm_ring_next checks them, and advances *pos past them. Returns the
  * slots copied, at most max, whole records only. It stops at a slot not yet
  * committed, a pad and anything it would not trust, which shm_ring_next
- * then reads; returns 0 at once for an OVERWRITE ring. head: the reserve head
- * the caller last read, which bounds only how far ahead slots are
- * prefetched. */
+ * then reads; returns 0 at once for an OVERWRITE ring. head: a reserve head
+ * the caller read (or a published one): nothing at or past it is read or
+ * prefetched, so a reader stays off the line its producer writes next. */
 size_t shm_ring_take(const struct shm_ring_view *v, uint64_t *pos, uint64_t head, struct shmlog_record *out,
                         size_t max);
 /* The payload of a record whose nslots slots lie one after the other from
@@ -229,12 +230,19 @@ static inline void shm_ring_prefetch(const struct shm_ring_view *v, uint64_t pos
     if ((int64_t)(head - ahead) > 0)
         __builtin_prefetch(v->slots + ((ahead & v->mask) << 6));
 }
-/* The collector's release: slots below pos may be reused by producers. */
+/* The collector's release: slots below pos may be reused by producers. It
+ * reads the head, to never release past it; shm_ring_release_below takes a
+ * head the caller read (or a published one, which lags it) instead. */
 void shm_ring_release(const struct shm_ring_view *v, uint64_t pos);
+void shm_ring_release_below(const struct shm_ring_view *v, uint64_t pos, uint64_t head);
 /* Current counters, read with the right ordering. */
 uint64_t shm_ring_head(const struct shm_ring_view *v);
 uint64_t shm_ring_tail(const struct shm_ring_view *v);
 uint64_t shm_ring_dropped(const struct shm_ring_view *v);
+/* The progress line (shmlog_ring.published): a reserve head that producers
+ * stored at the last sixteenth of the ring they crossed; 0 before that and on
+ * version 2 rings. Reading it costs producers nothing between their stores. */
+uint64_t shm_ring_published(const struct shm_ring_view *v);
 /* Slots in use between a tail and a head read from v: what producers cannot
  * reserve. At most v->cap, whatever a hostile head says. */
 static inline uint64_t shm_ring_used(const struct shm_ring_view *v, uint64_t head, uint64_t tail)

@@ -69,10 +69,13 @@
 #define SHMLOG_MAGIC_META 0x014D474F4C4D4853ULL /* "SHMLOGM\x01" */
 #define SHMLOG_MAGIC_RING 0x0152474F4C4D4853ULL /* "SHMLOGR\x01" */
 
-/* Bumped on any incompatible layout change; readers refuse other versions.
+/* Bumped on any incompatible layout change; readers refuse versions they do
+ * not know.
  * 2: the process instance in every header; the meta counts records of cpus
- * without a ring. */
-#define SHMLOG_ABI_VERSION 2u
+ *    without a ring.
+ * 3: the ring's progress line (published); readers still take version 2
+ *    rings, whose published stays 0, by their head. */
+#define SHMLOG_ABI_VERSION 3u
 
 #define SHMLOG_CACHELINE 64u
 #define SHMLOG_RECORD_BYTES 64u
@@ -258,11 +261,23 @@ struct shmlog_ring {
     uint64_t lost;           /* positions the collector skipped (dead writer, overwritten) */
     uint8_t pad2[128 - 24];
 
-    uint8_t reserved[SHMLOG_RING_HEADER_BYTES - 512];
+    /* progress line: the reserve head, stored by the producer whose reservation
+     * crosses a sixteenth of the ring, so the collector learns how far records
+     * go without reading the producer line (a transfer per pass would cost the
+     * producer's next calls their cache line). It may lag head by up to a
+     * sixteenth, and a writer preempted between its reservation and this store
+     * may leave it smaller than a later one stored: readers keep the largest. */
+    uint64_t published;
+    uint8_t pad3[128 - 8];
+
+    uint8_t reserved[SHMLOG_RING_HEADER_BYTES - 640];
 };
 SHMLOG__STATIC_ASSERT(sizeof(struct shmlog_ring) == SHMLOG_RING_HEADER_BYTES, "ring header is 4 KiB");
 SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_ring, head) == 256, "producer line at 256");
 SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_ring, tail) == 384, "consumer line at 384");
+SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_ring, published) == 512, "progress line at 512");
+/* published moves each time the reserve head passes a multiple of capacity >> SHMLOG_PROGRESS_SHIFT. */
+#define SHMLOG_PROGRESS_SHIFT 4u
 
 /* One record slot: 64 bytes. The head slot of a record: */
 struct shmlog_record {
@@ -291,8 +306,9 @@ SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_record, payload) == 64 - SHMLOG_HEA
 
 /* Mixes every size the ABI depends on: a build whose structs differ is refused
  * even if someone forgot to bump SHMLOG_ABI_VERSION. */
-#define SHMLOG_FORMAT_WORD                                                              \
-    (((uint64_t)SHMLOG_ABI_VERSION << 56) ^ ((uint64_t)sizeof(struct shmlog_meta) << 40) ^ \
+#define SHMLOG_FORMAT_WORD SHMLOG_FORMAT_WORD_OF(SHMLOG_ABI_VERSION)
+#define SHMLOG_FORMAT_WORD_OF(version)                                                  \
+    (((uint64_t)(version) << 56) ^ ((uint64_t)sizeof(struct shmlog_meta) << 40) ^ \
      ((uint64_t)sizeof(struct shmlog_ring) << 24) ^ ((uint64_t)sizeof(struct shmlog_site) << 16) ^ \
      ((uint64_t)sizeof(struct shmlog_record) << 8) ^ (uint64_t)SHMLOG_MAX_SLOTS)
 

@@ -118,17 +118,7 @@ Test(collector_crash, a_ring_truncated_under_the_mapping_is_abandoned_not_fatal)
     const char *slow[] = {"--threads", "1", "--forever", "--burst", "100", "--pause-us", "2000", NULL};
     /* On one cpu, so that it has one ring, the one cut below: a ring it left
      * would hold nothing undrained past the cut. */
-    cpu_set_t all, one;
-    cr_assert_eq(sched_getaffinity(0, sizeof(all), &all), 0);
-    CPU_ZERO(&one);
-    for (int c = 0; c < CPU_SETSIZE; c++)
-        if (CPU_ISSET(c, &all)) {
-            CPU_SET(c, &one);
-            break;
-        }
-    cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0);
-    struct tu_child p = tu_producer(slow);
-    cr_assert_eq(sched_setaffinity(0, sizeof(all), &all), 0);
+    struct tu_child p = tu_producer_one_cpu(slow);
     tu_wait_line(&p, "progress ");
     char ring[600];
     tu_find_ring(env.seg, p.pid, ring, sizeof(ring));

@@ -1,4 +1,6 @@
 /* Description: end to end with real producer processes, io_uring and files: producers started before and after the collector are drained, every record lands exactly once (or is counted as dropped), per-thread order holds, rotation by size, time and SIGHUP under load loses and duplicates nothing, and exited producers' segments are removed; segment directories made after the collector started are found at once; a collector that finds a ring over half full compresses at --zstd-fast-level (and only then). */
+#include <sys/mman.h>
+
 #include "test_util_file.h"
 
 static struct tu_env env;
@@ -201,11 +203,12 @@ static void newest_part(char *out, size_t cap)
     closedir(d);
 }
 
-/* Milliseconds until a record of process pid can be read from the open
- * file, from now; UINT64_MAX when none within timeout_ms. */
-static uint64_t ms_until_in_file(pid_t pid, unsigned timeout_ms)
+/* Milliseconds until the want-th record of process pid can be read from the
+ * open file, from now; UINT64_MAX when none within timeout_ms. */
+static uint64_t ms_until_records_in_file(pid_t pid, unsigned want, unsigned timeout_ms)
 {
     uint64_t t0 = tu_now_ms(), found = 0;
+    unsigned seen = 0;
     struct shlog_reader *r = NULL;
     while (!found && tu_now_ms() - t0 < timeout_ms) {
         char path[600];
@@ -221,7 +224,7 @@ static uint64_t ms_until_in_file(pid_t pid, unsigned timeout_ms)
         struct shlog_event ev;
         int rc;
         while ((rc = shlog_reader_next(r, &ev)) > 0)
-            if (ev.kind == SHLOG_EV_RECORD && ev.proc->info.pid == (uint32_t)pid)
+            if (ev.kind == SHLOG_EV_RECORD && ev.proc->info.pid == (uint32_t)pid && ++seen == want)
                 found = tu_now_ms();
         cr_assert_geq(rc, 0);
         if (!found)
@@ -230,6 +233,11 @@ static uint64_t ms_until_in_file(pid_t pid, unsigned timeout_ms)
     if (r)
         shlog_reader_close(r);
     return found ? found - t0 : UINT64_MAX;
+}
+
+static uint64_t ms_until_in_file(pid_t pid, unsigned timeout_ms)
+{
+    return ms_until_records_in_file(pid, 1, timeout_ms);
 }
 
 /* The frames at the fast level that the collector's last exit line gives, or
@@ -265,6 +273,90 @@ Test(collector_e2e, a_record_under_light_load_reaches_the_file_quickly)
     cr_assert_eq(tu_wait_exit(&p), 0);
     tu_stop_collector(&env, &col);
     cr_assert_eq(fast_frames_logged(), 0, "a ring never near full got frames at the fast level");
+}
+
+/* A ring whose published point stands (a record, a pause, a record) has its
+ * head read every --max-delay-ms, not sooner: a new ring is read at once, so
+ * the first record lands quickly; the second, logged 500 ms later, waits for
+ * the next read of the head, 2000 ms after the first, and for its frame. */
+Test(collector_e2e, a_trickle_waits_for_max_delay_and_no_longer)
+{
+    const char *cargs[] = {"--max-delay-ms", "2000", NULL};
+    struct tu_child col = tu_collector(&env, cargs);
+    tu_sleep_ms(100);
+    /* On one cpu: a ring it moved to would be new, and a new ring is read at once. */
+    const char *pargs[] = {"--threads", "1", "--count", "2", "--burst", "1", "--pause-us", "500000", "--hold", NULL};
+    struct tu_child p = tu_producer_one_cpu(pargs);
+    tu_wait_line(&p, "ready");
+    uint64_t second_logged = tu_now_ms() + 500;
+    uint64_t first = ms_until_records_in_file(p.pid, 1, 5000);
+    cr_assert_lt(first, 450, "a new ring was not read at once: its first record took %lu ms", (unsigned long)first);
+    uint64_t in_file = ms_until_records_in_file(p.pid, 2, 6000);
+    cr_assert(in_file != UINT64_MAX, "the second record did not reach the file within 6 s");
+    uint64_t ms = tu_now_ms() - second_logged;
+    fprintf(stderr, "the second record reached the file %lu ms after it was logged\n", (unsigned long)ms);
+    /* About 1500 ms: a loaded machine only makes it later. */
+    cr_assert_geq(ms, 1000, "read after %lu ms: the head was read sooner than --max-delay-ms", (unsigned long)ms);
+    cr_assert_lt(ms, 2000 + 50 + 1500, "took %lu ms", (unsigned long)ms);
+    tu_close_stdin(&p);
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    tu_stop_collector(&env, &col);
+}
+
+/* Rewrites the segment header at path as a version 2 producer wrote it. */
+static void make_version_2(const char *path)
+{
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    struct shmlog_seg_header *h = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    cr_assert_neq(h, MAP_FAILED, "%s: %s", path, strerror(errno));
+    h->abi_version = 2;
+    h->format_word = SHMLOG_FORMAT_WORD_OF(2);
+    munmap(h, (size_t)st.st_size);
+    close(fd);
+}
+
+/* Producers built before the progress line (ABI version 2) keep working: their
+ * rings are read by their head on every pass, so a record logged while the
+ * collector runs lands at once whatever --max-delay-ms says. */
+Test(collector_e2e, a_version_2_ring_is_read_by_its_head)
+{
+    const char *pargs[] = {"--threads", "1", "--count", "2", "--burst", "1", "--pause-us", "900000", "--hold", NULL};
+    struct tu_child p = tu_producer_one_cpu(pargs);
+    tu_wait_line(&p, "ready");
+    uint64_t second_logged = tu_now_ms() + 900;
+    tu_sleep_ms(200); /* its first record made its ring */
+    DIR *d = opendir(env.seg);
+    cr_assert_not_null(d);
+    struct dirent *de;
+    int rewritten = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[1200];
+        snprintf(path, sizeof(path), "%s/%s", env.seg, de->d_name);
+        make_version_2(path);
+        rewritten++;
+    }
+    closedir(d);
+    cr_assert_eq(rewritten, 2, "a meta and a ring segment");
+    const char *cargs[] = {"--max-delay-ms", "5000", NULL};
+    struct tu_child col = tu_collector(&env, cargs);
+    cr_assert_lt(ms_until_records_in_file(p.pid, 1, 1000), 1000, "the first record within a second");
+    cr_assert(ms_until_records_in_file(p.pid, 2, 4000) != UINT64_MAX, "the second record did not land");
+    uint64_t ms = tu_now_ms() - second_logged;
+    cr_assert_lt(ms, 1000, "the second record took %lu ms: the ring was not read by its head", (unsigned long)ms);
+    tu_close_stdin(&p);
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    tu_stop_collector(&env, &col);
+    FILE *log = fopen(env.log, "r");
+    char line[1024];
+    while (log && fgets(line, sizeof(line), log))
+        cr_assert_null(strstr(line, "ABI"), "the collector complained: %s", line);
+    if (log)
+        fclose(log);
 }
 
 /* A producer fills rings of 16384 slots with 20000 records, then the collector

@@ -23,7 +23,7 @@ export SHMLOG_DIR=$seg
 # shmlog-sample logs call n (0..count-1 over all threads) at a level and
 # category fixed by n % 16, plus one INFO "starting" record: the multiset of
 # levels, categories and sites is known exactly when nothing is dropped.
-"$collector" --dir "$seg" --out "$out" --rotate-size 64k >"$tmp/collector.log" 2>&1 &
+"$collector" --dir "$seg" --out "$out" --rotate-size 64k --max-delay-ms 20 >"$tmp/collector.log" 2>&1 &
 col_pid=$!
 sleep 0.3
 "$sample" --app alpha --count 20000 --threads 2 --rate 40000 >"$tmp/alpha.out" 2>&1 &

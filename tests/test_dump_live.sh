@@ -25,7 +25,7 @@ seg=$tmp/seg1
 out=$tmp/out1
 mkdir -p "$seg"
 export SHMLOG_DIR=$seg
-"$collector" --dir "$seg" --out "$out" --rotate-size 4k >"$tmp/collector1.log" 2>&1 &
+"$collector" --dir "$seg" --out "$out" --rotate-size 4k --max-delay-ms 20 >"$tmp/collector1.log" 2>&1 &
 col=$!
 pids+=("$col")
 "$dump" follow --out "$out" --format json >"$tmp/follow.json" 2>"$tmp/follow.err" &

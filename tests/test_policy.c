@@ -1,4 +1,4 @@
-/* Description: what a full ring does under each policy (drop and count, overwrite the oldest, spin until released), the live log level set in-process or from another process, a refused call site, and the collector's fast read of one-slot records (shm_ring_take) against shm_ring_next. */
+/* Description: what a full ring does under each policy (drop and count, overwrite the oldest, spin until released), the live log level set in-process or from another process, a refused call site, the collector's fast read of one-slot records (shm_ring_take) against shm_ring_next, and the progress line producers publish at each sixteenth of the ring. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
@@ -605,6 +605,76 @@ Test(take, leaves_an_overwrite_ring_to_ring_next, .init = dir_up, .fini = dir_do
     struct shm_copied_record rec;
     struct shm_loss loss;
     cr_assert_eq(shm_ring_next(ring, &pos, &rec, 0, &loss), SHM_READ_RECORD);
+}
+
+/* ==== Progress line ==== */
+
+/* The reserve head reaches the progress line each time a reservation crosses
+ * a sixteenth of the ring, and only then: in between, the collector learns
+ * nothing it would have to read the producer line for. A record of several
+ * slots that crosses the boundary publishes its end; so does the slow path
+ * (a full ring that was released, reserved again). */
+Test(progress, published_at_each_sixteenth_of_the_ring, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_DROP);
+    const uint64_t step = CAP >> SHMLOG_PROGRESS_SHIFT;
+    cr_assert(ring->publishes, "a version %u ring publishes", SHMLOG_ABI_VERSION);
+    cr_assert_eq(shm_ring_published(ring), 0);
+    for (uint64_t i = 1; i < step; i++) {
+        SHMLOG_INFO("seq=%u", (unsigned)i);
+        cr_assert_eq(shm_ring_published(ring), 0, "nothing published below the first sixteenth (%llu records)",
+                     (unsigned long long)i);
+    }
+    SHMLOG_INFO("seq=%u", (unsigned)step);
+    cr_assert_eq(shm_ring_published(ring), step, "the record that reaches it publishes");
+    for (uint64_t i = 0; i < step - 2; i++)
+        SHMLOG_INFO("seq=%u", 0u);
+    cr_assert_eq(shm_ring_head(ring), 2 * step - 2);
+    cr_assert_eq(shm_ring_published(ring), step);
+    char s[100]; /* 3 slots, 2 * step - 2 .. 2 * step: crosses the second sixteenth */
+    memset(s, 'y', sizeof s - 1);
+    s[sizeof s - 1] = 0;
+    SHMLOG_INFO("s=%s", s);
+    cr_assert_eq(shm_ring_head(ring), 2 * step + 1);
+    cr_assert_eq(shm_ring_published(ring), 2 * step + 1, "a record across the boundary publishes its end");
+
+    /* Fill the ring, drop, release everything: the slow path that reserves
+     * again publishes as the fast one does. */
+    while (shm_ring_head(ring) < CAP)
+        SHMLOG_INFO("seq=%u", 1u);
+    SHMLOG_INFO("seq=%u", 2u);
+    cr_assert_eq(shm_ring_dropped(ring), 1);
+    cr_assert_eq(shm_ring_published(ring), CAP, "the record that filled the ring published");
+    shm_ring_release(ring, CAP);
+    for (uint64_t i = 0; i < step; i++)
+        SHMLOG_INFO("seq=%u", 3u);
+    cr_assert_eq(shm_ring_published(ring), CAP + step);
+}
+
+/* The collector's read up to a published point: take never copies (nor
+ * prefetches) the slot at the bound, and a release below a bound never
+ * passes it, whatever a hostile record claims. */
+Test(progress, take_and_release_stop_at_the_bound, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_DROP);
+    for (uint32_t seq = 0; seq < 40; seq++)
+        SHMLOG_INFO("seq=%u", seq);
+    static struct shmlog_record out[64];
+    uint64_t pos = 0;
+    cr_assert_eq(shm_ring_take(ring, &pos, 25, out, 64), 25, "up to the bound, committed slots past it stay");
+    cr_assert_eq(pos, 25);
+    cr_assert_eq(shm_ring_take(ring, &pos, 25, out, 64), 0);
+    char s[100];
+    memset(s, 'z', sizeof s - 1);
+    s[sizeof s - 1] = 0;
+    SHMLOG_INFO("s=%s", s); /* 3 slots at 40..42 */
+    pos = 40;
+    cr_assert_eq(shm_ring_take(ring, &pos, 41, out, 64), 0, "a record across the bound is not taken");
+    cr_assert_eq(shm_ring_take(ring, &pos, 43, out, 64), 3);
+    shm_ring_release_below(ring, 43, 30);
+    cr_assert_eq(shm_ring_tail(ring), 30, "released up to the bound given, not the position");
+    shm_ring_release_below(ring, 43, 43);
+    cr_assert_eq(shm_ring_tail(ring), 43);
 }
 
 /* ==== Live level ==== */

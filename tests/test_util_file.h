@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -391,6 +392,24 @@ static inline struct tu_child tu_producer(const char *const args[])
         argv[n++] = (char *)args[i];
     argv[n] = NULL;
     return tu_spawn(argv, NULL);
+}
+
+/* tu_producer on the first cpu this process may use, and on that cpu only:
+ * one ring, the same one whenever its threads run. */
+static inline struct tu_child tu_producer_one_cpu(const char *const args[])
+{
+    cpu_set_t all, one;
+    cr_assert_eq(sched_getaffinity(0, sizeof(all), &all), 0);
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &all)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+    struct tu_child p = tu_producer(args);
+    cr_assert_eq(sched_setaffinity(0, sizeof(all), &all), 0);
+    return p;
 }
 
 /* SIGTERM, then the exit status must be 0. A collector restarted with
