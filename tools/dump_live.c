@@ -218,6 +218,7 @@ static void print_ring(const struct cli *cli, const struct seg_entry *e, const s
     uint64_t fill = shm_ring_used(v, head, tail);
     uint64_t dropped = shm_ring_dropped(v);
     uint64_t lost = shmlog__load_relaxed(&v->hdr->lost);
+    uint64_t published = shm_ring_published(v);
     int huge = (seg->hdr.flags & SHMLOG_SEG_HUGEPAGES) != 0;
     /* Tenths of a percent, in integers. */
     uint64_t permille = v->cap ? fill * 1000 / v->cap : 0;
@@ -242,6 +243,8 @@ static void print_ring(const struct cli *cli, const struct seg_entry *e, const s
         render_buf_u64(&b, permille % 10);
         put_json_kv_u64(&b, "head", head);
         put_json_kv_u64(&b, "tail", tail);
+        if (v->publishes)
+            put_json_kv_u64(&b, "published", published);
         put_json_kv_u64(&b, "dropped", dropped);
         put_json_kv_u64(&b, "lost", lost);
         render_buf_puts(&b, "}\n");
@@ -265,6 +268,10 @@ static void print_ring(const struct cli *cli, const struct seg_entry *e, const s
         render_buf_u64(&b, head);
         render_buf_puts(&b, " tail=");
         render_buf_u64(&b, tail);
+        if (v->publishes) {
+            render_buf_puts(&b, " published=");
+            render_buf_u64(&b, published);
+        }
         render_buf_puts(&b, " dropped=");
         render_buf_u64(&b, dropped);
         render_buf_puts(&b, " lost=");
