@@ -24,6 +24,10 @@
 #define MAX_PASS_WAIT_NS 1000000ull /* longest wait between drain passes (see pass_wait_ns) */
 #define PEAK_RECORDS_PER_US 100u    /* the fastest a producer core can fill a ring */
 #define RESCAN_NS 1000000000ull
+/* The order the files promise readers (FORMAT.md, Order). */
+_Static_assert(RESCAN_NS + FRAME_MAX_AGE_NS < SHLOG_ORDER_WINDOW_NS, "a new ring's first records must not come too late");
+_Static_assert(MAX_DELAY_MS_MAX * 1000000ull + FRAME_MAX_AGE_NS < SHLOG_ORDER_WINDOW_NS,
+               "a ring held for --max-delay-ms must not come too late");
 #define LIVENESS_NS 10000000ull
 #define NOTIFY_NS 2000000ull
 

@@ -41,7 +41,7 @@ static void usage(FILE *f)
         "  --max-delay-ms N   a committed record waits at most N ms in its ring before it is\n"
         "                     read (default 100; then at most 50 ms in its frame): a slow\n"
         "                     producer's ring is read this often, a busy one whenever it\n"
-        "                     passes a sixteenth of the ring\n"
+        "                     passes a sixteenth of the ring (at most 1000)\n"
         "  --rotate-size B    start a new file at B bytes (k/M/G suffixes; default 256M; 0 off)\n"
         "  --rotate-time S    start a new file every S seconds (default 0: off)\n"
         "  --keep N           keep at most N closed files (default 0: no limit)\n"
@@ -243,7 +243,7 @@ void parse_options(int argc, char **argv)
                 bad_usage("%s", err);
             break;
         case OPT_MAX_DELAY:
-            opt.max_delay_ns = (uint64_t)parse_long("--max-delay-ms", optarg, 1, 60000) * 1000000ull;
+            opt.max_delay_ns = (uint64_t)parse_long("--max-delay-ms", optarg, 1, MAX_DELAY_MS_MAX) * 1000000ull;
             break;
         case OPT_ALERT_GAP:
             alerts.min_interval_ns = (uint64_t)parse_long("--alert-min-interval", optarg, 0, 86400) * 1000000000ull;

@@ -48,6 +48,9 @@ extern "C" {
  * readable: it never shrinks. */
 #define SHLOG_MAX_FRAME_RAW (64u << 20)
 #define SHLOG_MAX_BATCH_RECORDS 65536u
+/* A record is in the files of its host before any record 1.2 s newer than it
+ * (FORMAT.md, Order): what a reader that merges rings in time order waits for. */
+#define SHLOG_ORDER_WINDOW_NS 1200000000ull
 #define SHLOG_FILE_SUFFIX ".shlog"
 #define SHLOG_PART_SUFFIX ".part"
 

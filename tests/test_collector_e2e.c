@@ -1,4 +1,4 @@
-/* Description: end to end with real producer processes, io_uring and files: producers started before and after the collector are drained, every record lands exactly once (or is counted as dropped), per-thread order holds, rotation by size, time and SIGHUP under load loses and duplicates nothing, and exited producers' segments are removed; segment directories made after the collector started are found at once; a collector that finds a ring over half full compresses at --zstd-fast-level (and only then). */
+/* Description: end to end with real producer processes, io_uring and files: producers started before and after the collector are drained, every record lands exactly once (or is counted as dropped), per-thread order holds, rotation by size, time and SIGHUP under load loses and duplicates nothing, and exited producers' segments are removed; segment directories made after the collector started are found at once; a collector that finds a ring over half full compresses at --zstd-fast-level (and only then); a trickle waits for --max-delay-ms and no longer; a version 2 producer's ring is read by its head. */
 #include <sys/mman.h>
 
 #include "test_util_file.h"
@@ -277,27 +277,27 @@ Test(collector_e2e, a_record_under_light_load_reaches_the_file_quickly)
 
 /* A ring whose published point stands (a record, a pause, a record) has its
  * head read every --max-delay-ms, not sooner: a new ring is read at once, so
- * the first record lands quickly; the second, logged 500 ms later, waits for
- * the next read of the head, 2000 ms after the first, and for its frame. */
+ * the first record lands quickly; the second, logged 400 ms later, waits for
+ * the next read of the head, 1000 ms after the first, and for its frame. */
 Test(collector_e2e, a_trickle_waits_for_max_delay_and_no_longer)
 {
-    const char *cargs[] = {"--max-delay-ms", "2000", NULL};
+    const char *cargs[] = {"--max-delay-ms", "1000", NULL};
     struct tu_child col = tu_collector(&env, cargs);
     tu_sleep_ms(100);
     /* On one cpu: a ring it moved to would be new, and a new ring is read at once. */
-    const char *pargs[] = {"--threads", "1", "--count", "2", "--burst", "1", "--pause-us", "500000", "--hold", NULL};
+    const char *pargs[] = {"--threads", "1", "--count", "2", "--burst", "1", "--pause-us", "400000", "--hold", NULL};
     struct tu_child p = tu_producer_one_cpu(pargs);
     tu_wait_line(&p, "ready");
-    uint64_t second_logged = tu_now_ms() + 500;
+    uint64_t second_logged = tu_now_ms() + 400;
     uint64_t first = ms_until_records_in_file(p.pid, 1, 5000);
-    cr_assert_lt(first, 450, "a new ring was not read at once: its first record took %lu ms", (unsigned long)first);
+    cr_assert_lt(first, 350, "a new ring was not read at once: its first record took %lu ms", (unsigned long)first);
     uint64_t in_file = ms_until_records_in_file(p.pid, 2, 6000);
     cr_assert(in_file != UINT64_MAX, "the second record did not reach the file within 6 s");
     uint64_t ms = tu_now_ms() - second_logged;
     fprintf(stderr, "the second record reached the file %lu ms after it was logged\n", (unsigned long)ms);
-    /* About 1500 ms: a loaded machine only makes it later. */
-    cr_assert_geq(ms, 1000, "read after %lu ms: the head was read sooner than --max-delay-ms", (unsigned long)ms);
-    cr_assert_lt(ms, 2000 + 50 + 1500, "took %lu ms", (unsigned long)ms);
+    /* About 600 ms: a loaded machine only makes it later. */
+    cr_assert_geq(ms, 300, "read after %lu ms: the head was read sooner than --max-delay-ms", (unsigned long)ms);
+    cr_assert_lt(ms, 1000 + 50 + 1500, "took %lu ms", (unsigned long)ms);
     tu_close_stdin(&p);
     cr_assert_eq(tu_wait_exit(&p), 0);
     tu_stop_collector(&env, &col);
@@ -323,10 +323,10 @@ static void make_version_2(const char *path)
  * collector runs lands at once whatever --max-delay-ms says. */
 Test(collector_e2e, a_version_2_ring_is_read_by_its_head)
 {
-    const char *pargs[] = {"--threads", "1", "--count", "2", "--burst", "1", "--pause-us", "900000", "--hold", NULL};
+    const char *pargs[] = {"--threads", "1", "--count", "2", "--burst", "1", "--pause-us", "1500000", "--hold", NULL};
     struct tu_child p = tu_producer_one_cpu(pargs);
     tu_wait_line(&p, "ready");
-    uint64_t second_logged = tu_now_ms() + 900;
+    uint64_t second_logged = tu_now_ms() + 1500;
     tu_sleep_ms(200); /* its first record made its ring */
     DIR *d = opendir(env.seg);
     cr_assert_not_null(d);
@@ -342,12 +342,14 @@ Test(collector_e2e, a_version_2_ring_is_read_by_its_head)
     }
     closedir(d);
     cr_assert_eq(rewritten, 2, "a meta and a ring segment");
-    const char *cargs[] = {"--max-delay-ms", "5000", NULL};
+    /* Read as a version 3 ring, its head would be read 1000 ms after the
+     * collector's first pass: the second record would wait about 700 ms. */
+    const char *cargs[] = {"--max-delay-ms", "1000", NULL};
     struct tu_child col = tu_collector(&env, cargs);
     cr_assert_lt(ms_until_records_in_file(p.pid, 1, 1000), 1000, "the first record within a second");
     cr_assert(ms_until_records_in_file(p.pid, 2, 4000) != UINT64_MAX, "the second record did not land");
     uint64_t ms = tu_now_ms() - second_logged;
-    cr_assert_lt(ms, 1000, "the second record took %lu ms: the ring was not read by its head", (unsigned long)ms);
+    cr_assert_lt(ms, 500, "the second record took %lu ms: the ring was not read by its head", (unsigned long)ms);
     tu_close_stdin(&p);
     cr_assert_eq(tu_wait_exit(&p), 0);
     tu_stop_collector(&env, &col);

@@ -69,7 +69,7 @@ static void *run(void *arg)
             fflush(stdout);
         }
         if (burst && i % burst == burst - 1 && pause_us) {
-            struct timespec ts = {0, (long)pause_us * 1000};
+            struct timespec ts = {pause_us / 1000000, (long)(pause_us % 1000000) * 1000};
             nanosleep(&ts, NULL);
         }
     }

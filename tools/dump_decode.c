@@ -313,8 +313,6 @@ static void take_record(struct source *s, const struct shlog_event *ev)
     r->finished = 0;
     if (ts > s->max_ts)
         s->max_ts = ts;
-    if (ts > file_cmd.frontier)
-        file_cmd.frontier = ts;
     if (file_cmd.mode == MODE_VERIFY) {
         s->cur_file->records++;
         verify_position(s, r, rec->pos, rec->pos + rec->nslots);

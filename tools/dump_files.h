@@ -145,7 +145,6 @@ struct file_cmd {
     const struct cli *cli;
     int status;              /* exit status so far */
     int stop;                /* --limit reached */
-    uint64_t frontier;       /* latest record time decoded from any input */
     struct dring *all_rings; /* the merge's streams */
     struct dsite *all_sites; /* stats counts records by site */
 };

@@ -11,13 +11,15 @@
  *     -> its next record is no earlier than its last one (ring order), so
  *        records up to that time may go; later ones wait for a frame more
  *   the ring had no record for QUIET frames of its source
- *     -> the collector found it empty on a later pass: what it logs next is
- *        newer than what those frames hold; it no longer holds others back
+ *     -> it logs rarely, or the collector waits to read it; it no longer
+ *        holds others back, the window below does
  *
- * A ring the merge has not seen yet can still come: the collector finds a
- * new segment within a rescan (1 s), so a ring's first records may follow
- * newer records of others in the file. A record also waits until the inputs
- * reached MERGE_WINDOW_NS past it.
+ * The window: a ring's records can follow newer records of other rings in
+ * its file (a ring is read when its producers pass a sixteenth of it, or
+ * after --max-delay-ms; a new ring at the next rescan), by less than
+ * SHLOG_ORDER_WINDOW_NS (FORMAT.md, Order). So a record also waits until
+ * every input still being read reached that far past it: the input furthest
+ * behind, since a late ring comes in its own host's files.
  *
  * Records wait in the FIFOs while a source decodes further. If they ever
  * exceed MERGE_BUFFER_MAX, the smallest goes out anyway (order is then best
@@ -33,7 +35,6 @@
 #include "dump_files.h"
 
 #define MERGE_BUFFER_MAX (64u << 20) /* bytes of the FIFOs' chunks, where records wait */
-#define MERGE_WINDOW_NS 1200000000u   /* the collector's rescan period and a frame's age, with margin */
 #define CHUNK_MAP_BYTES (2u << 20)     /* the largest chunk: one 2 MiB (huge) page */
 #define CHUNK_FIRST_BYTES (16u << 10)  /* a stream's first chunk: what a ring that waits holds */
 #define FREE_CHUNKS_MAX 4u             /* 2 MiB chunks kept for reuse */
@@ -306,6 +307,16 @@ static uint64_t quiet_frames(const struct source *s)
 
 /* The time up to which every stream is complete, and the source that holds
  * the others back (NULL if none does). */
+/* The time every input still being read has decoded up to. */
+static uint64_t frontier(const struct source *srcs, size_t nsrc)
+{
+    uint64_t f = UINT64_MAX;
+    for (size_t i = 0; i < nsrc; i++)
+        if (!srcs[i].done && srcs[i].max_ts < f)
+            f = srcs[i].max_ts;
+    return f;
+}
+
 static uint64_t horizon(struct source *srcs, size_t nsrc, struct source **blocking)
 {
     uint64_t h = UINT64_MAX;
@@ -331,12 +342,12 @@ void drain(struct source *srcs, size_t nsrc, int all)
 {
     struct source *blocking = NULL;
     uint64_t h = all ? UINT64_MAX : horizon(srcs, nsrc, &blocking);
+    uint64_t f = frontier(srcs, nsrc);
+    uint64_t window_end = f < SHLOG_ORDER_WINDOW_NS ? 0 : f - SHLOG_ORDER_WINDOW_NS;
     while (merge.nheap && !file_cmd.stop) {
         struct fifo *q = merge.heap[0];
         struct entry *e = fifo_front(q);
-        if (!all &&
-            (e->ts_ns > h || e->ts_ns > file_cmd.frontier - MERGE_WINDOW_NS || file_cmd.frontier < MERGE_WINDOW_NS) &&
-            merge.buffered < MERGE_BUFFER_MAX)
+        if (!all && (e->ts_ns > h || e->ts_ns > window_end) && merge.buffered < MERGE_BUFFER_MAX)
             return;
         emit_entry(e);
         fifo_pop(q);
