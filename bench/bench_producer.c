@@ -14,6 +14,7 @@
  * time; the counters and the "all" rows cover them together.
  */
 #include "bench.h"
+#include "shmlog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +64,12 @@ BENCH_DEFINE_LOOPS(empty_bracket, (void)0)
  * so what a logger adds above it is its own cost. */
 static volatile uint64_t tsc_sink;
 BENCH_DEFINE_LOOPS(rdtsc_alone, tsc_sink = bench_tsc())
+/* And one load of a line no other core writes: the floor of a call that reads
+ * any state at all. A store waits in the store buffer; a load does not, and
+ * on a core that was away (an interrupt, a TLB flushed on kernel entry) it
+ * waits for the page walk and the line (bench/tail.sh shows it by rate). */
+static volatile uint64_t load_source;
+BENCH_DEFINE_LOOPS(rdtsc_load, tsc_sink = bench_tsc() + load_source)
 
 enum { P50, P99, P999, P9999, PMAX, NPCT };
 static const char *const pct_label[NPCT] = {"p50", "p99", "p99.9", "p99.99", "max"};
@@ -94,6 +101,7 @@ struct result {
     uint64_t t_end_ns;       /* runs of several processes add up over one span */
     uint64_t dropped;        /* UINT64_MAX: the backend cannot tell, or a row of one thread */
     uint64_t delivered;      /* UINT64_MAX: the same */
+    uint64_t probes;         /* --probe-ms records logged besides the calls */
     int hugepages;
 };
 
@@ -133,6 +141,9 @@ static struct {
     uint64_t duration_ms;    /* a paced run stops after this long; 0: once --burst calls are made */
     const char *samples_path; /* every timed call of the backends, raw cycles */
     FILE *samples_file;
+    uint64_t probe_ms;       /* a probe record every this many ms of a shmlog latency phase; 0: none */
+    uint64_t probes;         /* probe records logged so far */
+    uint64_t next_probe;     /* TSC at or after which the next one goes */
     const char *gate_dir;    /* --start-gate */
     int gate_passed;
     double tsc_hz;
@@ -260,18 +271,51 @@ static long thread_preemptions(void)
     return usage.ru_nivcsw;
 }
 
+/* --probe-ms: an untimed record of its own site and level, which a reader
+ * of the collector's files can pick out to see how long a call takes to reach
+ * it. */
+static void log_probe(void)
+{
+    SHMLOG_WARN("bench probe seq=%lu", (unsigned long)B.probes);
+    B.probes++;
+}
+
+/* n paced calls from call number first. Probing, a batch at a time: a due
+ * probe goes out after a batch and before its pause, so the pause stands
+ * between it and the next timed call. */
+static void latency_calls(const struct bench_loops *loops, uint64_t first, uint64_t n, uint64_t *samples,
+                          int probing)
+{
+    if (!probing) {
+        loops->latency(first, n, B.opts.batch, pause_cycles(), samples);
+        return;
+    }
+    const uint64_t every = (uint64_t)((double)B.probe_ms * B.tsc_hz / 1e3);
+    for (uint64_t k = 0; k < n;) {
+        const uint64_t m = n - k < B.opts.batch ? n - k : B.opts.batch;
+        loops->latency(first + k, m, B.opts.batch, 0, samples + k);
+        k += m;
+        const uint64_t now = bench_tsc();
+        if (now >= B.next_probe) {
+            log_probe();
+            B.next_probe = now + every;
+        }
+        bench_spin(pause_cycles());
+    }
+}
+
 /* Warm-up then the timed calls into samples. Call numbers continue across
  * the two so the arguments keep changing. */
-static void run_latency(const struct bench_loops *loops, uint64_t *samples)
+static void run_latency(const struct bench_loops *loops, uint64_t *samples, int probing)
 {
     uint64_t done = 0;
     for (uint64_t left = B.opts.warmup; left;) {
         uint64_t n = left < B.opts.calls ? left : B.opts.calls;
-        loops->latency(done, n, B.opts.batch, pause_cycles(), samples);
+        latency_calls(loops, done, n, samples, probing);
         done += n;
         left -= n;
     }
-    loops->latency(done, B.opts.calls, B.opts.batch, pause_cycles(), samples);
+    latency_calls(loops, done, B.opts.calls, samples, probing);
 }
 
 /* Up to n calls at B.rate per second: chunks of `batch` back to back, each
@@ -329,7 +373,8 @@ static void producer_phase(struct producer *p)
     p->t_start_ns = raw_ns();
     switch (ph->kind) {
     case KIND_LATENCY:
-        run_latency(ph->loops, p->samples);
+        /* one producer probes, through shmlog only: the probe is its call site */
+        run_latency(ph->loops, p->samples, B.probe_ms && p->index == 0 && ph->backend == &bench_backend_shmlog);
         p->calls = p->nsamples = B.opts.calls;
         break;
     case KIND_THROUGHPUT:
@@ -517,9 +562,11 @@ static void run_backend(struct backend_run *run)
             if (!(B.phases & 1 << kind) || !(B.workloads & 1 << w))
                 continue;
             struct counters before = read_counters(b);
+            const uint64_t probes = B.probes;
             run_phase(kind, b, &b->loops[w]);
             struct result *all = record_phase(b->name, workload_label[w], workload_key[w], run->env.hugepages);
-            finish_counters(b, before, all); /* a latency phase counts its warm-up calls too */
+            all->probes = B.probes - probes;
+            finish_counters(b, before, all); /* a latency phase counts its warm-up calls and probes too */
         }
     }
     b->teardown();
@@ -642,7 +689,7 @@ static void print_report(void)
     /* Every call is either delivered or dropped: say so when it is not. */
     for (unsigned i = 0; i < B.nresults; i++) {
         const struct result *r = &B.results[i];
-        uint64_t logged = r->calls + r->warmup;
+        uint64_t logged = r->calls + r->warmup + r->probes;
         if (r->delivered != UINT64_MAX && r->dropped != UINT64_MAX && r->delivered + r->dropped != logged)
             printf("  WARNING: %s %s %s: %llu calls but %llu drained + %llu dropped\n", r->backend,
                    kind_name[r->kind], r->label, (unsigned long long)logged, (unsigned long long)r->delivered,
@@ -664,7 +711,7 @@ static int write_csv(const char *path)
                "p9999_cycles,max_cycles,p50_ns,p99_ns,p999_ns,p9999_ns,max_ns,mean_p99_ns,p50_above_empty_ns,"
                "mean_p99_above_empty_ns,"
                "calls_per_s,ns_per_call,dropped,drained,hugepages,tsc_hz,"
-               "producer,cpu,t_start_ns,t_end_ns,samples\n");
+               "producer,cpu,t_start_ns,t_end_ns,samples,probes\n");
     const struct result *empty = B.empty;
     for (unsigned i = 0; i < B.nresults; i++) {
         const struct result *r = &B.results[i];
@@ -706,8 +753,8 @@ static int write_csv(const char *path)
             fprintf(f, ",%d", r->cpu);
         else
             fprintf(f, ",");
-        fprintf(f, ",%llu,%llu,%llu\n", (unsigned long long)r->t_start_ns, (unsigned long long)r->t_end_ns,
-                (unsigned long long)r->samples);
+        fprintf(f, ",%llu,%llu,%llu,%llu\n", (unsigned long long)r->t_start_ns, (unsigned long long)r->t_end_ns,
+                (unsigned long long)r->samples, (unsigned long long)r->probes);
     }
     if (fclose(f) != 0) {
         fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
@@ -747,6 +794,9 @@ static void usage(FILE *out)
             "  --rate R        throughput and overload calls paced at R per second, in chunks\n"
             "                  of --batch (default 0: back to back)\n"
             "  --duration-ms N a paced run stops after N ms, --burst calls made or not\n"
+            "  --probe-ms N    shmlog latency phase: between two batches, once N ms have\n"
+            "                  passed, log an untimed WARN \"bench probe seq=K\" from a site\n"
+            "                  of its own, for the delay until a reader sees it (default 0: off)\n"
             "  --samples FILE  every timed call of the backends, in TSC cycles (native\n"
             "                  uint64), to merge the percentiles of several processes\n"
             "  --start-gate D  once set up, create D/ready.<pid>, then wait for D/go before\n"
@@ -824,7 +874,7 @@ static int choice_bits(const char *arg, const char *const *names, int n, int all
 static int parse_options(int argc, char **argv)
 {
     enum { O_CALLS = 256, O_WARMUP, O_BATCH, O_PAUSE, O_BURST, O_CPU, O_DRAIN_CPU, O_DRAIN_POLL, O_RING,
-           O_DURATION, O_RATE, O_DIR, O_NO_DRAIN, O_BACKEND, O_CSV, O_WORKLOAD, O_PHASE, O_OUT, O_COLLECTOR,
+           O_DURATION, O_PROBE, O_RATE, O_DIR, O_NO_DRAIN, O_BACKEND, O_CSV, O_WORKLOAD, O_PHASE, O_OUT, O_COLLECTOR,
            O_CPUS, O_SAMPLES, O_GATE, O_HELP };
     static const struct option longopts[] = {
         {"calls", required_argument, NULL, O_CALLS},     {"warmup", required_argument, NULL, O_WARMUP},
@@ -838,7 +888,7 @@ static int parse_options(int argc, char **argv)
         {"phase", required_argument, NULL, O_PHASE},     {"out", required_argument, NULL, O_OUT},
         {"collector", no_argument, NULL, O_COLLECTOR},   {"cpus", required_argument, NULL, O_CPUS},
         {"duration-ms", required_argument, NULL, O_DURATION}, {"samples", required_argument, NULL, O_SAMPLES},
-        {"start-gate", required_argument, NULL, O_GATE},
+        {"start-gate", required_argument, NULL, O_GATE}, {"probe-ms", required_argument, NULL, O_PROBE},
         {NULL, 0, NULL, 0},
     };
     struct bench_opts *o = &B.opts;
@@ -873,6 +923,7 @@ static int parse_options(int argc, char **argv)
         case O_DIR: o->dir = optarg; break;
         case O_RING: o->ring_bytes = (size_t)v; break;
         case O_DURATION: B.duration_ms = v; break;
+        case O_PROBE: B.probe_ms = v; break;
         case O_RATE: B.rate = (double)v; break;
         case O_OUT: o->out_dir = optarg; break;
         case O_COLLECTOR: o->drain = 0; o->external_drain = 1; break;
@@ -1054,6 +1105,10 @@ static void print_preamble(int argc, char **argv)
            "between batches\n",
            (unsigned long long)B.opts.warmup, (unsigned long long)B.opts.calls, B.opts.batch,
            (unsigned long long)B.opts.pause_ns);
+    if (B.probe_ms)
+        printf("probes: %llu sent, an untimed WARN record once %llu ms had passed, between batches of the "
+               "shmlog latency phase\n",
+               (unsigned long long)B.probes, (unsigned long long)B.probe_ms);
 }
 
 int main(int argc, char **argv)
@@ -1085,6 +1140,8 @@ int main(int argc, char **argv)
     B.empty = record_phase("none", "empty bracket", "empty", -1);
     run_phase(KIND_LATENCY, NULL, &(struct bench_loops)BENCH_LOOPS(rdtsc_alone));
     record_phase("none", "one rdtsc in the bracket", "rdtsc", -1);
+    run_phase(KIND_LATENCY, NULL, &(struct bench_loops)BENCH_LOOPS(rdtsc_load));
+    record_phase("none", "rdtsc and one load", "rdtsc_load", -1);
 
     for (size_t i = 0; i < BENCH_BACKEND_COUNT; i++) {
         if (!backend_selected(bench_backends[i]->name))
