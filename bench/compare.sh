@@ -25,6 +25,8 @@
 #                      them and as counted (sent - landed), the rate the producer
 #                      achieved (spdlog block waits instead of dropping) and the
 #                      latency of one call in 20 while full
+#   --peers LIST       comma-separated peers to run (default every one built:
+#                      shmlog, lttng, spdlog-block, spdlog-overrun)
 #   --overload-rate R  the offered rate of overload: a count for every peer
 #                      (default 60M: as fast as the producer goes, up to 60 M/s;
 #                      LTTng's and spdlog's producers cannot outpace their
@@ -65,12 +67,14 @@ reps=""
 quick=0
 workloads=$all_workloads
 overload_rate=60M
+only_peers=""
 while [ $# -gt 0 ]; do
     case $1 in
     --reps) reps=${2-}; shift 2 || shift ;;
     --quick) quick=1; shift ;;
     --workloads) workloads=${2-}; shift 2 || shift ;;
     --overload-rate) overload_rate=${2-}; shift 2 || shift ;;
+    --peers) only_peers=${2-}; shift 2 || shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
@@ -141,6 +145,12 @@ bench=$build/bench/shmlog-bench-producer
 collector=$build/collector/shmlog-collector
 dump=$build/tools/shmlog-dump
 peers=$("$bench" --help | sed -n 's/.*all built: \(.*\))$/\1/p')
+if [ -n "$only_peers" ]; then
+    for p in ${only_peers//,/ }; do
+        [[ " $peers " == *" $p "* ]] || { echo "compare.sh: --peers: $p is not built here (built: $peers)" >&2; exit 2; }
+    done
+    peers=${only_peers//,/ }
+fi
 
 # ==== Clean-up on every way out ====
 # Producers still running, the collector, our LTTng session, the segment
