@@ -126,18 +126,38 @@ uint64_t longest_wait_ns(uint64_t smallest)
     return smallest / 2 * 1000 / PEAK_RECORDS_PER_US;
 }
 
+/* When a pass last moved, and how long a sixteenth of the smallest ring took
+ * to fill at the rate seen then (0: not known): a ring read up to its
+ * published point moves a sixteenth at a time, so the pass after one that
+ * caught up finds nothing new until the next sixteenth is due. */
+static struct {
+    uint64_t moved_ns, sixteenth_ns;
+} pace;
+
 /* How long the next pass waits after one that moved `moved` positions in
- * `elapsed` ns: about a sixteenth of the smallest ring each pass, up to
- * longest_wait_ns. A pass reads a ring's progress line, which costs its
- * producer nothing, but a version 2 ring's producer line, which costs its
- * producer a cross-core transfer per pass (pass_bound in drain.c); the
- * spacing also keeps an idle collector off its cpu. */
-static uint64_t pass_wait_ns(uint64_t moved, uint64_t elapsed, uint64_t smallest)
+ * `elapsed` ns, at `now`: about a sixteenth of the smallest ring each pass, up
+ * to longest_wait_ns. A pass that found nothing waits for the next sixteenth
+ * at the rate last seen, not the longest wait, or a stream could fill a ring
+ * further between passes than a ring read by its head would be filled
+ * (bench/compare.sh's zero-loss search shows it). A pass reads a ring's
+ * progress line, which costs its producer nothing, but a version 2 ring's
+ * producer line, which costs its producer a cross-core transfer per pass
+ * (pass_bound in drain.c); the spacing also keeps an idle collector off its
+ * cpu. */
+static uint64_t pass_wait_ns(uint64_t moved, uint64_t elapsed, uint64_t smallest, uint64_t now)
 {
     uint64_t longest = longest_wait_ns(smallest);
-    if (!moved) /* also when there is no ring */
-        return longest;
     uint64_t target = smallest / 16;
+    if (!moved) { /* also when there is no ring */
+        if (!pace.sixteenth_ns || now - pace.moved_ns >= longest)
+            return longest;
+        uint64_t due = pace.moved_ns + pace.sixteenth_ns;
+        uint64_t wait = due > now ? due - now : longest / 64; /* overdue: look again soon */
+        return wait < longest ? wait : longest;
+    }
+    uint64_t window = pace.moved_ns && now - pace.moved_ns < longest ? now - pace.moved_ns : elapsed;
+    pace.moved_ns = now;
+    pace.sixteenth_ns = (uint64_t)((unsigned __int128)target * window / moved);
     if (moved >= target)
         return 0;
     /* At the rate just seen, target records take target * elapsed / moved. */
@@ -298,7 +318,7 @@ int main(int argc, char **argv)
         }
         uint64_t smallest;
         uint64_t moved = drain_all(&smallest);
-        uint64_t wait = col.backlog ? 0 : pass_wait_ns(moved, now - last_pass, smallest);
+        uint64_t wait = col.backlog ? 0 : pass_wait_ns(moved, now - last_pass, smallest, now);
         last_pass = now;
         observe(now);
         if (col.flush_soon || (col.build_first_ns && mono_ns() - col.build_first_ns >= FRAME_MAX_AGE_NS))
@@ -342,11 +362,10 @@ int main(int argc, char **argv)
         }
         /* Adaptive and idle: sleep longer the longer nothing came, at most
          * 1 ms so a record still reaches the file well within 100 ms, and
-         * never longer than longest_wait_ns. */
+         * never longer than the wait pass_wait_ns chose. */
         uint64_t nap = idle < 6 ? 16000ull << idle : MAX_PASS_WAIT_NS;
-        uint64_t longest = longest_wait_ns(smallest);
-        if (nap > longest)
-            nap = longest;
+        if (nap > wait)
+            nap = wait;
         idle++;
         if (col.inflight) {
             reap(1, nap);
