@@ -89,15 +89,7 @@ for w in $workloads; do
 done
 selected() { [[ " $workloads " == *" $1 "* ]]; }
 
-# "40M" -> 40000000; nothing for what is not a count.
-count_value() {
-    awk -v s="$1" 'BEGIN {
-        if (match(s, /^[0-9]+(\.[0-9]+)?[kMG]?$/) == 0) exit 1
-        m = substr(s, length(s)); n = s + 0
-        if (m == "k") n *= 1e3; else if (m == "M") n *= 1e6; else if (m == "G") n *= 1e9
-        if (n < 1) exit 1
-        printf "%.0f\n", n }'
-}
+. "$repo/bench/common.sh"
 if [ "$overload_rate" != auto ] && ! count_value "$overload_rate" >/dev/null; then
     echo "compare.sh: --overload-rate: auto or a count such as 40M: $overload_rate" >&2
     exit 2

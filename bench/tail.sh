@@ -53,15 +53,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-# "40M" -> 40000000; nothing and failure for what is not a count.
-count_value() {
-    awk -v s="$1" 'BEGIN {
-        if (match(s, /^[0-9]+(\.[0-9]+)?[kMG]?$/) == 0) exit 1
-        m = substr(s, length(s)); n = s + 0
-        if (m == "k") n *= 1e3; else if (m == "M") n *= 1e6; else if (m == "G") n *= 1e9
-        if (n < 1) exit 1
-        printf "%.0f\n", n }'
-}
+. "$repo/bench/common.sh"
 rates=${rates//,/ }
 read -r -a rate_list <<<"$rates"
 [ ${#rate_list[@]} -gt 0 ] || usage_error "--rates needs at least one rate"
