@@ -5,10 +5,6 @@
  * make syscalls. Builds as C11 and as C++17. */
 #include "shmlog.h" // amalgamate:drop
 
-#if !defined(_GNU_SOURCE) && !defined(__cplusplus)
-#error "compile the file that defines SHMLOG_IMPLEMENTATION with -D_GNU_SOURCE (or #define _GNU_SOURCE before any #include)"
-#endif
-
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -30,6 +26,7 @@ struct shmlog__ring_local shmlog__rings[SHMLOG__MAX_CPUS];
 static const uint32_t shmlog__level_when_off = SHMLOG_LEVEL_OFF;
 const uint32_t *shmlog__level_ptr = &shmlog__level_when_off;
 __thread uint32_t shmlog__tid __attribute__((tls_model("initial-exec")));
+uint64_t shmlog__tsc_per_ms;
 
 /* One past the highest cpu with a published ring descriptor: readers of
  * every ring (shmlog_dropped) stop there instead of touching, and faulting
@@ -177,6 +174,7 @@ static int shmlog__meta_create(void)
         snprintf(host, sizeof host, "unknown");
     shmlog__sanitize_name(host, m->host, sizeof m->host);
     shmlog__calibrate(&m->tsc_hz, &m->anchor_tsc, &m->anchor_ns);
+    shmlog__store_relaxed(&shmlog__tsc_per_ms, m->tsc_hz / 1000);
     m->site_capacity = sites;
     m->sites_offset = SHMLOG_META_HEADER_BYTES;
     m->strings_offset = SHMLOG_META_HEADER_BYTES + sites * SHMLOG_SITE_BYTES;
@@ -497,12 +495,81 @@ static void shmlog__site_refused(void)
         shmlog__add_relaxed(&m->unregistered, 1);
 }
 
-/* Adds a site to the table and publishes its id + 1 (UINT32_MAX: refused)
- * in *cache. Called with the lock held. */
-static uint32_t shmlog__site_add(uint32_t *cache, int level, int category, const char *file, int line,
+static int shmlog__is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Skips a positional index ("12$") at *f, if there is one: 1 if it did. */
+static int shmlog__skip_positional(const char **f)
+{
+    const char *p = *f;
+    if (!shmlog__is_digit(*p))
+        return 0;
+    while (shmlog__is_digit(*p))
+        p++;
+    if (*p != '$')
+        return 0;
+    *f = p + 1;
+    return 1;
+}
+
+/* Skips a width or a precision at *f: 1 if it is a '*', which takes an
+ * argument (positional when an index follows it). */
+static unsigned shmlog__skip_width(const char **f, int *positional)
+{
+    if (**f != '*') {
+        while (shmlog__is_digit(**f))
+            (*f)++;
+        return 0;
+    }
+    (*f)++;
+    *positional |= shmlog__skip_positional(f);
+    return 1;
+}
+
+/* Bit k set: argument k is the string of a %.*s, bounded on the hot path by
+ * its precision, argument k - 1, so that a buffer without a NUL is not read
+ * past it and the record holds what the message shows. Arguments are counted
+ * as the readers' formatter counts them (tools/render_parse.c). */
+static uint32_t shmlog__star_strings(const char *f)
+{
+    uint32_t mask = 0;
+    unsigned arg = 0;
+    while (*f) {
+        if (*f++ != '%')
+            continue;
+        int positional = shmlog__skip_positional(&f);
+        while (*f == '-' || *f == '+' || *f == ' ' || *f == '#' || *f == '0' || *f == '\'')
+            f++;
+        unsigned width_star = shmlog__skip_width(&f, &positional), prec_star = 0;
+        if (*f == '.') {
+            f++;
+            prec_star = shmlog__skip_width(&f, &positional);
+        }
+        if (*f == 'h' || *f == 'l')
+            f += f[1] == f[0] ? 2 : 1;
+        else if (*f == 'q' || *f == 'L' || *f == 'j' || *f == 'z' || *f == 'Z' || *f == 't')
+            f++;
+        char conv = *f;
+        if (!conv) /* incomplete: takes nothing, and the format ends */
+            break;
+        f++;
+        if (positional) /* rendered as an error, taking nothing */
+            continue;
+        arg += width_star + prec_star;
+        if (strchr("diouxXcspfFeEgGaAn", conv)) {
+            if (prec_star && conv == 's' && arg < SHMLOG_MAX_ARGS)
+                mask |= 1u << arg;
+            arg++;
+        }
+    }
+    return mask;
+}
+
+/* Adds a site to the table and publishes its word in *cache: the %.*s mask
+ * above id + 1, or above UINT32_MAX when refused. Called with the lock held. */
+static uint64_t shmlog__site_add(uint64_t *cache, int level, int category, const char *file, int line,
                                  const char *fmt, unsigned nargs, const uint8_t *types)
 {
-    uint32_t id;
+    uint64_t word = (uint64_t)shmlog__star_strings(fmt) << 32;
     size_t fmt_len = strlen(fmt), file_len = strlen(file);
     struct shmlog_meta *m = shmlog__g.meta;
     if (file_len > SHMLOG_MAX_FILE_BYTES) { /* keep the end: it names the file */
@@ -512,7 +579,7 @@ static uint32_t shmlog__site_add(uint32_t *cache, int level, int category, const
     uint32_t n = shmlog__g.site_count;
     if (fmt_len > SHMLOG_MAX_FMT_BYTES || nargs > SHMLOG_MAX_ARGS || n >= shmlog__g.site_capacity ||
         shmlog__g.strings_used + fmt_len + file_len + 2 > shmlog__g.strings_bytes) {
-        id = UINT32_MAX; /* refused for good: records of this site count as unregistered */
+        word |= UINT32_MAX; /* refused for good: records of this site count as unregistered */
     } else {
         struct shmlog_site s;
         memset(&s, 0, sizeof s);
@@ -533,30 +600,32 @@ static uint32_t shmlog__site_add(uint32_t *cache, int level, int category, const
         shmlog__store_relaxed(&m->strings_used, shmlog__g.strings_used);
         /* Release: a reader that sees the count sees the entry and its strings. */
         shmlog__store_release(&m->site_count, n + 1);
-        id = n + 1;
+        word |= n + 1;
     }
     /* Release pairs with the hot path's acquire of the cache: a record naming
      * this site is committed after the site is published. */
-    shmlog__store_release(cache, id);
-    return id;
+    shmlog__store_release(cache, word);
+    return word;
 }
 
-uint32_t shmlog__register_site(uint32_t *cache, int level, int category, const char *file, int line,
+uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,
                                const char *fmt, unsigned nargs, const uint8_t *types)
 {
-    uint32_t id = shmlog__load_acquire(cache);
-    if (id != UINT32_MAX) { /* a refused site's calls take no lock */
+    uint64_t word = shmlog__load_acquire(cache);
+    if ((uint32_t)word != UINT32_MAX) { /* a refused site's calls take no lock */
         pthread_mutex_lock(&shmlog__lock);
-        id = shmlog__load_relaxed(cache);
-        if (!id && shmlog__g.initialized)
-            id = shmlog__site_add(cache, level, category, file, line, fmt, nargs, types);
+        word = shmlog__load_relaxed(cache);
+        if (!word && shmlog__g.initialized)
+            word = shmlog__site_add(cache, level, category, file, line, fmt, nargs, types);
         pthread_mutex_unlock(&shmlog__lock);
     }
-    if (id == UINT32_MAX) {
+    if ((uint32_t)word != UINT32_MAX && (uint32_t)word != 0)
+        return word;
+    if ((uint32_t)word == UINT32_MAX)
         shmlog__site_refused();
-        return 0;
-    }
-    return id;
+    /* Not written, but the call still measures its strings: with the mask,
+     * a %.*s buffer without a NUL is not read past its precision. */
+    return word ? word & ~(uint64_t)UINT32_MAX : (uint64_t)shmlog__star_strings(fmt) << 32;
 }
 
 /* ---- lifecycle ---- */

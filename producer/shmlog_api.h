@@ -4,9 +4,24 @@
 #include <string.h>
 
 #ifdef __cplusplus
+#if __cplusplus < 201703L
+#error "shmlog.h needs C++17 or later (-std=c++17)"
+#endif
+/* std::string and std::string_view arguments are captured with their size. */
+#include <string>
+#include <string_view>
 #include <type_traits>
 extern "C" {
 #endif
+
+/* Calls below this level are compiled out: no code, the arguments never
+ * evaluated, the format still checked. Define it before including shmlog.h
+ * (a level name or its number); the default removes nothing. */
+#ifndef SHMLOG_ACTIVE_LEVEL
+#define SHMLOG_ACTIVE_LEVEL SHMLOG_LEVEL_TRACE
+#endif
+SHMLOG__STATIC_ASSERT((int)(SHMLOG_ACTIVE_LEVEL) >= 0 && (int)(SHMLOG_ACTIVE_LEVEL) <= (int)SHMLOG_LEVEL_OFF,
+                      "shmlog: SHMLOG_ACTIVE_LEVEL must be SHMLOG_LEVEL_TRACE .. SHMLOG_LEVEL_OFF (0 .. 6)");
 
 /* Per-process configuration. Fill with shmlog_config_init(), then set fields:
  * new fields get defaults there, so callers never break. */
@@ -63,11 +78,16 @@ struct shmlog__ring_local {
 extern struct shmlog__ring_local shmlog__rings[SHMLOG__MAX_CPUS];
 extern const uint32_t *shmlog__level_ptr;
 extern __thread uint32_t shmlog__tid __attribute__((tls_model("initial-exec")));
+/* TSC ticks per millisecond, measured at init: the interval of rate-limited
+ * calls. */
+extern uint64_t shmlog__tsc_per_ms;
 
-/* The first call of a site, and every call of a refused one: the id + 1 that
- * *cache then holds, or 0 when the record is not written (logging is not set
- * up, or the site was refused: counted as unregistered). */
-uint32_t shmlog__register_site(uint32_t *cache, int level, int category, const char *file,
+/* The first call of a site, and every call of a refused one: the site word.
+ * Its low 32 bits are the site id + 1, or 0 when the record is not written
+ * (logging is not set up, or the site was refused: counted as unregistered;
+ * *cache then holds UINT32_MAX there); bit 32 + k says that argument k is the
+ * string of a %.*s, bounded by argument k - 1, whether written or not. */
+uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file,
                                int line, const char *fmt, unsigned nargs, const uint8_t *types);
 uint8_t *shmlog__reserve_slow(unsigned nslots, size_t payload, uint64_t *pos);
 uint32_t shmlog__tid_slow(void);
@@ -200,19 +220,46 @@ SHMLOG__INLINE void shmlog__put_bytes(uint8_t *head, size_t off, const void *src
         shmlog__spill(head, off, src, len);
 }
 
+/* The bound a `*` precision puts on a string argument: SIZE_MAX unless the
+ * argument is a string after an integer (both known when compiling) and bit
+ * 32 + idx of the site word says the format has a %.*s there. The precision is
+ * read as printf reads it, an int, negative meaning none. */
+SHMLOG__INLINE size_t shmlog__prec_bound(unsigned t, unsigned prev_t, uint64_t prev_v, uint64_t site, unsigned idx)
+{
+    if (t != SHMLOG_ARG_STR || prev_t < SHMLOG_ARG_BOOL || prev_t > SHMLOG_ARG_U64)
+        return SIZE_MAX;
+    if (!((site >> (32 + idx)) & 1))
+        return SIZE_MAX;
+    int32_t p = (int32_t)(uint32_t)prev_v;
+    return p < 0 ? SIZE_MAX : (size_t)p;
+}
+
 /* Bytes argument (type t, value bits v) takes in the payload; strings take what
- * is left of *room and set *trunc when cut. */
-SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t *room, unsigned *trunc)
+ * is left of *room and set *trunc when cut. A string's len is its size (a C++
+ * string object), or SIZE_MAX for a C string, which is scanned for its NUL;
+ * max is a precision that bounds either (SIZE_MAX: none). */
+SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t len, size_t max, size_t *room,
+                                      unsigned *trunc)
 {
     if (t != SHMLOG_ARG_STR)
         return shmlog_arg_width(t);
-    const char *s = (const char *)(uintptr_t)v;
-    /* A bounded scan, not memchr(s, 0, *room + 1): GCC rejects that bound
-     * (-Wstringop-overread) when s is a known array shorter than the room,
-     * and strnlen is not ISO C. */
     size_t n = 0;
-    while (n <= *room && s[n])
-        n++;
+    if (len != SIZE_MAX) {
+        n = len < max ? len : max; /* never a byte past the object's size */
+    } else {
+        const char *s = (const char *)(uintptr_t)v;
+        /* A bounded scan, not memchr(s, 0, *room + 1): GCC rejects that bound
+         * (-Wstringop-overread) when s is a known array shorter than the room,
+         * and strnlen is not ISO C. */
+        if (max == SIZE_MAX) {
+            while (n <= *room && s[n])
+                n++;
+        } else {
+            /* With a precision the array need not be terminated: no read past it. */
+            while (n < max && n <= *room && s[n])
+                n++;
+        }
+    }
     if (n > *room) {
         n = *room;
         *trunc = 1;
@@ -308,9 +355,19 @@ SHMLOG__INLINE void shmlog__commit(uint8_t *head, uint64_t pos)
     shmlog__store_release(&((struct shmlog_record *)head)->commit, pos + 1);
 }
 
-/* ---- argument capture: type code and 64 value bits, each argument evaluated once ---- */
+/* ---- argument capture ----
+ *
+ * Each argument of a call is evaluated once, into a local (shmlog__r<i>) that
+ * everything else reads: the type table, the format check and the record, so
+ * a diagnostic about the argument is printed once (C++ names it once more, in
+ * an unevaluated decltype). From the local come its type code, 64 value bits
+ * and a length: the size of a C++ string object, SIZE_MAX for a C string
+ * (scanned for its NUL). */
 
 #ifndef __cplusplus
+#define SHMLOG__UNSUPPORTED \
+    "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer or C string"
+
 SHMLOG__INLINE uint64_t shmlog__bits_i(long long v) { return (uint64_t)v; }
 SHMLOG__INLINE uint64_t shmlog__bits_u(unsigned long long v) { return (uint64_t)v; }
 SHMLOG__INLINE uint64_t shmlog__bits_f(float v) { uint32_t b; memcpy(&b, &v, 4); return b; }
@@ -331,6 +388,14 @@ SHMLOG__INLINE uint64_t shmlog__bits_p(const volatile void *p) { return (uint64_
     float: SHMLOG_ARG_F32, double: SHMLOG_ARG_F64, long double: SHMLOG_ARG_F64,            \
     char *: SHMLOG_ARG_STR, const char *: SHMLOG_ARG_STR,                                 \
     default: SHMLOG_ARG_PTR)
+/* 1 for what a record holds: the types above (an enum is its integer type)
+ * and pointers (__builtin_classify_type 5); 0 for structs, unions, ... */
+#define SHMLOG__SUPPORTED(x) (__builtin_classify_type(x) == 5 || _Generic((x),                 \
+    _Bool: 1, char: 1, signed char: 1, unsigned char: 1, short: 1, unsigned short: 1, int: 1, \
+    unsigned int: 1, long: 1, unsigned long: 1, long long: 1, unsigned long long: 1, float: 1, \
+    double: 1, long double: 1, default: 0))
+/* An unsupported argument's value is a null pointer: its one error is the
+ * static assertion, not a second one from the conversion. */
 #define SHMLOG__BITS(x) _Generic((x),                                                     \
     _Bool: shmlog__bits_u, char: shmlog__bits_i, signed char: shmlog__bits_i,             \
     unsigned char: shmlog__bits_u, short: shmlog__bits_i, unsigned short: shmlog__bits_u, \
@@ -338,52 +403,161 @@ SHMLOG__INLINE uint64_t shmlog__bits_p(const volatile void *p) { return (uint64_
     unsigned long: shmlog__bits_u, long long: shmlog__bits_i, unsigned long long: shmlog__bits_u, \
     float: shmlog__bits_f, double: shmlog__bits_d, long double: shmlog__bits_ld,          \
     char *: shmlog__bits_s, const char *: shmlog__bits_s,                                 \
-    default: shmlog__bits_p)(x)
-#else
-namespace shmlog_detail {
-template <typename T, typename = void> struct arg_type {
-    static_assert(std::is_pointer<T>::value, "shmlog: unsupported argument type");
-    static constexpr unsigned value = SHMLOG_ARG_PTR;
-};
-template <typename T>
-struct arg_type<T, typename std::enable_if<std::is_integral<T>::value>::type> {
-    static constexpr unsigned value =
-        std::is_same<T, bool>::value ? (unsigned)SHMLOG_ARG_BOOL
-        : sizeof(T) == 1 ? (std::is_signed<T>::value ? SHMLOG_ARG_I8 : SHMLOG_ARG_U8)
-        : sizeof(T) == 2 ? (std::is_signed<T>::value ? SHMLOG_ARG_I16 : SHMLOG_ARG_U16)
-        : sizeof(T) == 4 ? (std::is_signed<T>::value ? SHMLOG_ARG_I32 : SHMLOG_ARG_U32)
-                         : (std::is_signed<T>::value ? SHMLOG_ARG_I64 : SHMLOG_ARG_U64);
-};
-template <typename T>
-struct arg_type<T, typename std::enable_if<std::is_enum<T>::value>::type>
-    : arg_type<typename std::underlying_type<T>::type> {};
-template <> struct arg_type<float> { static constexpr unsigned value = SHMLOG_ARG_F32; };
-template <> struct arg_type<double> { static constexpr unsigned value = SHMLOG_ARG_F64; };
-template <> struct arg_type<long double> { static constexpr unsigned value = SHMLOG_ARG_F64; };
-template <> struct arg_type<char *> { static constexpr unsigned value = SHMLOG_ARG_STR; };
-template <> struct arg_type<const char *> { static constexpr unsigned value = SHMLOG_ARG_STR; };
+    default: shmlog__bits_p)(__builtin_choose_expr(SHMLOG__SUPPORTED(x), (x), (void *)0))
 
-template <typename T> inline uint64_t bits(const T &v)
+#define SHMLOG__A_DECL(i, x)                                                                \
+    __extension__ __auto_type shmlog__r##i = (x);                                           \
+    SHMLOG__STATIC_ASSERT(SHMLOG__SUPPORTED(shmlog__r##i), SHMLOG__UNSUPPORTED);            \
+    const unsigned shmlog__t##i = SHMLOG__TYPE(shmlog__r##i);                               \
+    const uint64_t shmlog__v##i = SHMLOG__BITS(shmlog__r##i);                               \
+    const size_t shmlog__n##i = SIZE_MAX;
+#define SHMLOG__A_OK(i, x) && SHMLOG__SUPPORTED(shmlog__r##i)
+#define SHMLOG__A_FMT(i, x) , shmlog__r##i
+
+/* Never called: lets the compiler check the format against the arguments,
+ * unless one has a type a record cannot hold (its error is enough). */
+static inline void shmlog__format_check(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
+static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
+#define SHMLOG__FORMAT_CHECK(...)                                                            \
+    _Generic((char (*)[(1 SHMLOG__EACH(SHMLOG__A_OK, __VA_ARGS__)) + 1])0,                  \
+             char (*)[2]: shmlog__format_check, default: shmlog__format_skip)              \
+        (SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH(SHMLOG__A_FMT, __VA_ARGS__))
+/* Names every argument of a call that is refused. */
+#define SHMLOG__USE_ALL(...) shmlog__format_skip(__VA_ARGS__)
+#else
+#define SHMLOG__UNSUPPORTED                                                                 \
+    "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
+    "std::string or std::string_view"
+
+namespace shmlog_detail {
+/* std::string (any allocator) and std::string_view: captured with their size. */
+template <typename T> struct is_text : std::false_type {};
+template <typename Tr, typename A> struct is_text<std::basic_string<char, Tr, A>> : std::true_type {};
+template <typename Tr> struct is_text<std::basic_string_view<char, Tr>> : std::true_type {};
+
+/* What a record holds (T decayed). */
+template <typename T>
+struct supported : std::integral_constant<bool, std::is_arithmetic<T>::value || std::is_enum<T>::value ||
+                                                    std::is_pointer<T>::value || std::is_null_pointer<T>::value ||
+                                                    is_text<T>::value> {};
+
+template <typename T> constexpr unsigned arg_type()
 {
-    typedef typename std::decay<T>::type D;
-    if constexpr (std::is_same<D, float>::value) {
-        uint32_t b; memcpy(&b, &v, 4); return b;
-    } else if constexpr (std::is_floating_point<D>::value) {
-        double d = (double)v; uint64_t b; memcpy(&b, &d, 8); return b;
-    } else if constexpr (std::is_same<D, char *>::value || std::is_same<D, const char *>::value) {
-        const char *s = v;
-        return (uint64_t)(uintptr_t)(s ? s : "(null)");
-    } else if constexpr (std::is_pointer<D>::value) {
-        return (uint64_t)(uintptr_t)(const volatile void *)v;
-    } else if constexpr (std::is_enum<D>::value) {
-        return (uint64_t)(typename std::underlying_type<D>::type)v;
+    if constexpr (std::is_enum<T>::value) {
+        return arg_type<typename std::underlying_type<T>::type>();
+    } else if constexpr (std::is_same<T, bool>::value) {
+        return SHMLOG_ARG_BOOL;
+    } else if constexpr (std::is_integral<T>::value) {
+        constexpr bool s = std::is_signed<T>::value;
+        if constexpr (sizeof(T) == 1)
+            return s ? SHMLOG_ARG_I8 : SHMLOG_ARG_U8;
+        else if constexpr (sizeof(T) == 2)
+            return s ? SHMLOG_ARG_I16 : SHMLOG_ARG_U16;
+        else if constexpr (sizeof(T) == 4)
+            return s ? SHMLOG_ARG_I32 : SHMLOG_ARG_U32;
+        else
+            return s ? SHMLOG_ARG_I64 : SHMLOG_ARG_U64;
+    } else if constexpr (std::is_same<T, float>::value) {
+        return SHMLOG_ARG_F32;
+    } else if constexpr (std::is_floating_point<T>::value) {
+        return SHMLOG_ARG_F64;
+    } else if constexpr (std::is_same<T, char *>::value || std::is_same<T, const char *>::value ||
+                         is_text<T>::value) {
+        return SHMLOG_ARG_STR;
+    } else if constexpr (std::is_pointer<T>::value || std::is_null_pointer<T>::value) {
+        return SHMLOG_ARG_PTR;
     } else {
-        return (uint64_t)v; /* sign-extends signed integers */
+        return SHMLOG_ARG_NONE; /* unsupported: capture() says so */
     }
 }
+
+struct cap {
+    uint64_t v; /* the value's bits; a string's address */
+    size_t n;   /* a string object's size; SIZE_MAX otherwise */
+};
+
+template <typename T> inline __attribute__((always_inline)) cap capture(const T &x)
+{
+    typedef typename std::decay<T>::type D;
+    static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
+    if constexpr (is_text<D>::value) {
+        const char *p = x.data(); /* an empty view may have none */
+        return cap{(uint64_t)(uintptr_t)(p ? p : ""), (size_t)x.size()};
+    } else if constexpr (std::is_same<D, float>::value) {
+        uint32_t b;
+        memcpy(&b, &x, 4);
+        return cap{b, SIZE_MAX};
+    } else if constexpr (std::is_floating_point<D>::value) {
+        double d = (double)x;
+        uint64_t b;
+        memcpy(&b, &d, 8);
+        return cap{b, SIZE_MAX};
+    } else if constexpr (std::is_same<D, char *>::value || std::is_same<D, const char *>::value) {
+        const char *s = x;
+        return cap{(uint64_t)(uintptr_t)(s ? s : "(null)"), SIZE_MAX};
+    } else if constexpr (std::is_pointer<D>::value) {
+        return cap{(uint64_t)(uintptr_t)(const volatile void *)x, SIZE_MAX};
+    } else if constexpr (std::is_enum<D>::value) {
+        return cap{(uint64_t)(typename std::underlying_type<D>::type)x, SIZE_MAX};
+    } else if constexpr (std::is_arithmetic<D>::value) {
+        return cap{(uint64_t)x, SIZE_MAX}; /* sign-extends signed integers */
+    } else {
+        return cap{0, SIZE_MAX}; /* nullptr, or unsupported (asserted above) */
+    }
+}
+
+/* What the compiler checks the format against: a string object as its
+ * characters, an enumeration as its underlying integer. */
+template <typename T> inline auto fmt_arg(const T &x)
+{
+    typedef typename std::decay<T>::type D;
+    if constexpr (is_text<D>::value)
+        return x.data();
+    else if constexpr (std::is_enum<D>::value)
+        return static_cast<typename std::underlying_type<D>::type>(x);
+    else if constexpr (std::is_null_pointer<D>::value)
+        return static_cast<const void *>(nullptr);
+    else if constexpr (supported<D>::value)
+        return x; /* arrays decay */
+    else
+        return 0;
+}
+
+/* Never called: the format checked against the arguments, unless one has a
+ * type a record cannot hold (its error is enough). */
+template <bool Check> struct fmt_checker {
+    __attribute__((format(printf, 1, 2))) static void check(const char *fmt, ...) { (void)fmt; }
+};
+template <> struct fmt_checker<false> {
+    static void check(const char *fmt, ...) { (void)fmt; }
+};
+
+template <typename... A> inline void use(const A &...) {}
+
+/* How a call holds argument expression E until the record is written: a
+ * scalar by value (a reference returned by std::max(1, 2) would outlive its
+ * temporaries), anything else by const reference, which keeps a temporary
+ * std::string alive until the call ends and copies no string object. */
+template <typename E>
+using stored = typename std::conditional<std::is_scalar<typename std::decay<E>::type>::value,
+                                         const typename std::decay<E>::type,
+                                         const typename std::remove_reference<E>::type &>::type;
 } // namespace shmlog_detail
-#define SHMLOG__TYPE(x) (shmlog_detail::arg_type<typename std::decay<decltype((x))>::type>::value)
-#define SHMLOG__BITS(x) (shmlog_detail::bits(x))
+
+#define SHMLOG__TYPE(x) (shmlog_detail::arg_type<typename std::decay<decltype((x))>::type>())
+#define SHMLOG__A_DECL(i, x)                                                                \
+    shmlog_detail::stored<decltype((x))> shmlog__r##i = (x);                                \
+    const shmlog_detail::cap shmlog__a##i = shmlog_detail::capture(shmlog__r##i);          \
+    const unsigned shmlog__t##i = SHMLOG__TYPE(shmlog__r##i);                               \
+    const uint64_t shmlog__v##i = shmlog__a##i.v;                                           \
+    const size_t shmlog__n##i = shmlog__a##i.n;
+#define SHMLOG__A_OK(i, x) && shmlog_detail::supported<typename std::decay<decltype(shmlog__r##i)>::type>::value
+#define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_arg(shmlog__r##i)
+#define SHMLOG__FORMAT_CHECK(...)                                                            \
+    shmlog_detail::fmt_checker<(true SHMLOG__EACH(SHMLOG__A_OK, __VA_ARGS__))>::check(      \
+        SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH(SHMLOG__A_FMT, __VA_ARGS__))
+#define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
 #endif
 
 /* ---- the logging macros ---- */
@@ -408,12 +582,29 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__FORMAT_LITERAL(fmt)                                                         \
     SHMLOG__STATIC_ASSERT(__builtin_constant_p(fmt), "shmlog: the format must be a string literal")
 
-/* Never called: lets the compiler check the format against the arguments. */
-static inline void shmlog__format_check(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
-
-#define SHMLOG__ARGN(_f, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, N, ...) N
-#define SHMLOG__NARGS(...) SHMLOG__ARGN(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, ~)
+/* Counting a call's arguments: SHMLOG__ARG64 picks its 65th argument, so
+ * what follows the format and its n arguments in a list names n (up to 63).
+ * SHMLOG__PICK64 expands its list first: SHMLOG__TOO_MANY_47 becomes the 47
+ * names of 17 .. 63 arguments. */
+#define SHMLOG__ARG64(_f, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, \
+    _21, _22, _23, _24, _25, _26, _27, _28, _29, _30, _31, _32, _33, _34, _35, _36, _37, _38, _39, \
+    _40, _41, _42, _43, _44, _45, _46, _47, _48, _49, _50, _51, _52, _53, _54, _55, _56, _57, _58, \
+    _59, _60, _61, _62, _63, N, ...) N
+#define SHMLOG__PICK64(...) SHMLOG__ARG64(__VA_ARGS__)
+#define SHMLOG__TOO_MANY_47                                                                   \
+    TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, \
+    TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, \
+    TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, \
+    TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, \
+    TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY
+/* 0 .. 16, or TOO_MANY */
+#define SHMLOG__NARGS(...) \
+    SHMLOG__PICK64(__VA_ARGS__, SHMLOG__TOO_MANY_47, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, ~)
+/* FITS when the arguments after the format are at most 16, at most 15 */
+#define SHMLOG__FIT16(...) SHMLOG__PICK64(__VA_ARGS__, SHMLOG__TOO_MANY_47, \
+    FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, ~)
+#define SHMLOG__FIT15(...) SHMLOG__PICK64(__VA_ARGS__, SHMLOG__TOO_MANY_47, TOO_MANY, \
+    FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, ~)
 #define SHMLOG__CAT_(a, b) a##b
 #define SHMLOG__CAT2(a, b) SHMLOG__CAT_(a, b)
 /* SHMLOG__EACH(M, fmt, a1..an): M(1, a1) ... M(n, an); the format is skipped. */
@@ -443,49 +634,96 @@ static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__EACH_16(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q) \
     SHMLOG__EACH_15(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p) M(16, q)
 
-#define SHMLOG__A_TYPE(i, x) , (uint8_t)SHMLOG__TYPE(x)
-#define SHMLOG__A_DECL(i, x) const unsigned shmlog__t##i = SHMLOG__TYPE(x); \
-    const uint64_t shmlog__v##i = SHMLOG__BITS(x);
+/* What a call's expansion does with argument i: the per-site type table, the
+ * fixed bytes, the length (a string bounded by the `*` precision argument
+ * i - 1 before it), the payload sum and the copy. */
+#define SHMLOG__A_TYPE(i, x) , (uint8_t)SHMLOG__TYPE(shmlog__r##i)
 #define SHMLOG__A_FIXED(i, x) + (shmlog__t##i == SHMLOG_ARG_STR ? 2u : shmlog_arg_width(shmlog__t##i))
-#define SHMLOG__A_LEN(i, x) unsigned shmlog__c##i = 0; const size_t shmlog__l##i = \
-    shmlog__arg_len(shmlog__t##i, shmlog__v##i, &shmlog__room, &shmlog__c##i); shmlog__trunc |= shmlog__c##i;
+#define SHMLOG__PREV_1 0
+#define SHMLOG__PREV_2 1
+#define SHMLOG__PREV_3 2
+#define SHMLOG__PREV_4 3
+#define SHMLOG__PREV_5 4
+#define SHMLOG__PREV_6 5
+#define SHMLOG__PREV_7 6
+#define SHMLOG__PREV_8 7
+#define SHMLOG__PREV_9 8
+#define SHMLOG__PREV_10 9
+#define SHMLOG__PREV_11 10
+#define SHMLOG__PREV_12 11
+#define SHMLOG__PREV_13 12
+#define SHMLOG__PREV_14 13
+#define SHMLOG__PREV_15 14
+#define SHMLOG__PREV_16 15
+#define SHMLOG__PREV(var, i) SHMLOG__CAT2(var, SHMLOG__PREV_##i)
+#define SHMLOG__A_LEN(i, x) unsigned shmlog__c##i = 0; const size_t shmlog__l##i = shmlog__arg_len(  \
+    shmlog__t##i, shmlog__v##i, shmlog__n##i, shmlog__prec_bound(shmlog__t##i, SHMLOG__PREV(shmlog__t, i), \
+    SHMLOG__PREV(shmlog__v, i), shmlog__site, i - 1u), &shmlog__room, &shmlog__c##i); shmlog__trunc |= shmlog__c##i;
 #define SHMLOG__A_SUM(i, x) + (shmlog__t##i == SHMLOG_ARG_STR ? 2u : 0u) + shmlog__l##i
 #define SHMLOG__A_PUT(i, x) shmlog__off = shmlog__put_arg(shmlog__head, shmlog__off, shmlog__t##i, \
     shmlog__v##i, shmlog__l##i, shmlog__c##i);
 
-/* Logs one record at category cat and level lvl; the rest is printf-like.
- * Arguments are evaluated once, and not at all when lvl is below the live level.
+/* Logs one record at category cat and level lvl; the rest is printf-like, at
+ * most 16 arguments after the format (SHMLOG_MAX_ARGS).
+ * Arguments are evaluated once, and not at all when lvl is below the live level
+ * or below SHMLOG_ACTIVE_LEVEL.
  * The TSC is read first, before the arguments and the reservation: rdtsc is
  * the longest wait of the call, so what follows it runs in its shadow, and
  * what precedes it adds to the call. */
-#define SHMLOG_LOG(cat, lvl, ...)                                                              \
+#define SHMLOG_LOG(cat, lvl, ...) SHMLOG__CAT2(SHMLOG__LOG_, SHMLOG__FIT16(__VA_ARGS__))(cat, lvl, __VA_ARGS__)
+#define SHMLOG__LOG_FITS(cat, lvl, ...) SHMLOG__LOG(cat, lvl, , __VA_ARGS__)
+#define SHMLOG__LOG_TOO_MANY(cat, lvl, ...) \
+    SHMLOG__REFUSE(cat, lvl, 0, "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS)", __VA_ARGS__)
+
+/* A call the header refuses: one error that says why, and nothing else. */
+#define SHMLOG__REFUSE(cat, lvl, ms, why, ...)                                                 \
+    do {                                                                                       \
+        SHMLOG__STATIC_ASSERT(0, why);                                                         \
+        if (0) {                                                                               \
+            (void)(cat);                                                                       \
+            (void)(lvl);                                                                       \
+            (void)(ms);                                                                        \
+            SHMLOG__USE_ALL(__VA_ARGS__);                                                      \
+        }                                                                                      \
+    } while (0)
+
+/* The call: gate is what runs after the TSC read and before the arguments
+ * (the rate limit of SHMLOG_LOG_EVERY; it may break out), empty otherwise. */
+#define SHMLOG__LOG(cat, lvl, gate, ...)                                                       \
     do {                                                                                       \
         SHMLOG__FORMAT_LITERAL(SHMLOG__FIRST(__VA_ARGS__));                                    \
         const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl), shmlog__cat = SHMLOG__CATEGORY_OF(cat); \
-        if (SHMLOG__LIKELY(shmlog__lvl >= shmlog__load_relaxed(shmlog__level_ptr))) {          \
-            if (0)                                                                             \
-                shmlog__format_check(__VA_ARGS__);                                             \
+        /* below SHMLOG_ACTIVE_LEVEL, a constant level leaves nothing of the call */          \
+        if ((int)shmlog__lvl >= (int)(SHMLOG_ACTIVE_LEVEL) &&                                 \
+            SHMLOG__LIKELY(shmlog__lvl >= shmlog__load_relaxed(shmlog__level_ptr))) {          \
             const uint64_t shmlog__tsc = shmlog__rdtsc();                                      \
-            static uint32_t shmlog__site_cache;                                                \
+            gate                                                                               \
+            SHMLOG__EACH(SHMLOG__A_DECL, __VA_ARGS__)                                          \
+            if (0)                                                                             \
+                SHMLOG__FORMAT_CHECK(__VA_ARGS__);                                             \
+            static uint64_t shmlog__site_cache;                                                \
             static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)}; \
-            uint32_t shmlog__site = shmlog__load_acquire(&shmlog__site_cache);                 \
+            uint64_t shmlog__site = shmlog__load_acquire(&shmlog__site_cache);                 \
             /* One test for both: 0 (not registered yet) and UINT32_MAX (refused). */          \
-            if (SHMLOG__UNLIKELY(shmlog__site - 1u >= UINT32_MAX - 1u))                        \
+            if (SHMLOG__UNLIKELY((uint32_t)shmlog__site - 1u >= UINT32_MAX - 1u))              \
                 shmlog__site = shmlog__register_site(&shmlog__site_cache, (int)shmlog__lvl,       \
                     (int)shmlog__cat, __FILE__,                                                \
                     __LINE__, SHMLOG__FIRST(__VA_ARGS__), SHMLOG__NARGS(__VA_ARGS__),          \
                     shmlog__types + 1);                                                        \
             (void)shmlog__types;                                                               \
-            SHMLOG__EACH(SHMLOG__A_DECL, __VA_ARGS__)                                          \
+            const unsigned shmlog__t0 = SHMLOG_ARG_NONE; /* what precedes argument 1 */       \
+            const uint64_t shmlog__v0 = 0;                                                     \
+            (void)shmlog__t0;                                                                  \
+            (void)shmlog__v0;                                                                  \
             size_t shmlog__room = SHMLOG_MAX_PAYLOAD - (0 SHMLOG__EACH(SHMLOG__A_FIXED, __VA_ARGS__)); \
             unsigned shmlog__trunc = 0;                                                        \
             (void)shmlog__room;                                                                \
             SHMLOG__EACH(SHMLOG__A_LEN, __VA_ARGS__)                                           \
             const size_t shmlog__payload = 0 SHMLOG__EACH(SHMLOG__A_SUM, __VA_ARGS__);         \
             uint64_t shmlog__pos = 0; /* set with every head; GCC cannot see it */             \
-            uint8_t *shmlog__head = SHMLOG__LIKELY(shmlog__site != 0) /* 0: not written */     \
-                ? shmlog__begin(shmlog__tsc, shmlog__site, shmlog__lvl, shmlog__cat, shmlog__payload, \
-                                shmlog__trunc, &shmlog__pos)                                   \
+            uint8_t *shmlog__head = SHMLOG__LIKELY((uint32_t)shmlog__site != 0) /* 0: not written */ \
+                ? shmlog__begin(shmlog__tsc, (uint32_t)shmlog__site, shmlog__lvl, shmlog__cat,    \
+                                shmlog__payload, shmlog__trunc, &shmlog__pos)                  \
                 : NULL;                                                                        \
             if (SHMLOG__LIKELY(shmlog__head != NULL)) {                                        \
                 size_t shmlog__off = 0;                                                        \
@@ -496,6 +734,65 @@ static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
         }                                                                                      \
     } while (0)
 
+/* ---- rate-limited calls ---- */
+
+/* A rate-limited call at tsc: 1 when it writes, the first call at or after
+ * *due, which moves *due one interval on (a CAS: two threads never both
+ * write), with the calls suppressed since the last write in *suppressed; 0
+ * when it is suppressed, counted in *skipped for the next write to carry. */
+SHMLOG__INLINE int shmlog__every_pass(uint64_t *due, uint64_t *skipped, uint64_t tsc, uint64_t ms,
+                                      unsigned long long *suppressed)
+{
+    uint64_t when = shmlog__load_relaxed(due);
+    if (tsc < when ||
+        !shmlog__cas_strong_relaxed(due, &when, tsc + ms * shmlog__load_relaxed(&shmlog__tsc_per_ms))) {
+        shmlog__add_relaxed(skipped, 1);
+        return 0;
+    }
+    *suppressed = shmlog__exchange_relaxed(skipped, 0);
+    return 1;
+}
+
+#define SHMLOG__EVERY_GATE(ms)                                                                 \
+    static uint64_t shmlog__every_due;                                                         \
+    static uint64_t shmlog__every_skipped;                                                     \
+    unsigned long long shmlog__suppressed = 0;                                                 \
+    if (!shmlog__every_pass(&shmlog__every_due, &shmlog__every_skipped, shmlog__tsc, (ms),      \
+                            &shmlog__suppressed))                                              \
+        break;
+/* fmt, a1..an -> fmt " suppressed=%llu", a1..an, shmlog__suppressed */
+#define SHMLOG__APPEND(...) SHMLOG__CAT2(SHMLOG__APPEND_, SHMLOG__NARGS(__VA_ARGS__))(__VA_ARGS__)
+#define SHMLOG__APPEND_0(f) f " suppressed=%llu", shmlog__suppressed
+#define SHMLOG__APPEND_N(f, ...) f " suppressed=%llu", __VA_ARGS__, shmlog__suppressed
+#define SHMLOG__APPEND_1 SHMLOG__APPEND_N
+#define SHMLOG__APPEND_2 SHMLOG__APPEND_N
+#define SHMLOG__APPEND_3 SHMLOG__APPEND_N
+#define SHMLOG__APPEND_4 SHMLOG__APPEND_N
+#define SHMLOG__APPEND_5 SHMLOG__APPEND_N
+#define SHMLOG__APPEND_6 SHMLOG__APPEND_N
+#define SHMLOG__APPEND_7 SHMLOG__APPEND_N
+#define SHMLOG__APPEND_8 SHMLOG__APPEND_N
+#define SHMLOG__APPEND_9 SHMLOG__APPEND_N
+#define SHMLOG__APPEND_10 SHMLOG__APPEND_N
+#define SHMLOG__APPEND_11 SHMLOG__APPEND_N
+#define SHMLOG__APPEND_12 SHMLOG__APPEND_N
+#define SHMLOG__APPEND_13 SHMLOG__APPEND_N
+#define SHMLOG__APPEND_14 SHMLOG__APPEND_N
+#define SHMLOG__APPEND_15 SHMLOG__APPEND_N
+
+/* SHMLOG_LOG at most once per ms milliseconds per call site, over all threads:
+ * the calls in between write nothing (their arguments are not evaluated) and
+ * are counted, and the next record written carries their number as a field,
+ * " suppressed=%llu" appended to the format (so at most 15 arguments). The
+ * interval is measured in TSC ticks at the rate calibrated at init. */
+#define SHMLOG_LOG_EVERY(cat, lvl, ms, ...) \
+    SHMLOG__CAT2(SHMLOG__EVERY_, SHMLOG__FIT15(__VA_ARGS__))(cat, lvl, ms, __VA_ARGS__)
+#define SHMLOG__EVERY_FITS(cat, lvl, ms, ...) \
+    SHMLOG__LOG(cat, lvl, SHMLOG__EVERY_GATE(ms), SHMLOG__APPEND(__VA_ARGS__))
+#define SHMLOG__EVERY_TOO_MANY(cat, lvl, ms, ...)                                              \
+    SHMLOG__REFUSE(cat, lvl, ms, "shmlog: at most 15 arguments after the format of a rate-limited call " \
+                   "(suppressed= takes the 16th)", __VA_ARGS__)
+
 #define SHMLOG__FIRST(...) SHMLOG__FIRST_(__VA_ARGS__, ~)
 #define SHMLOG__FIRST_(f, ...) f
 
@@ -505,6 +802,14 @@ static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG_WARN(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_WARN, __VA_ARGS__)
 #define SHMLOG_ERROR(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_ERROR, __VA_ARGS__)
 #define SHMLOG_FATAL(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_FATAL, __VA_ARGS__)
+
+/* Rate-limited: SHMLOG_WARN_EVERY(1000, "feed stale venue=%s", venue) */
+#define SHMLOG_TRACE_EVERY(ms, ...) SHMLOG_LOG_EVERY(SHMLOG_CAT_NONE, SHMLOG_LEVEL_TRACE, ms, __VA_ARGS__)
+#define SHMLOG_DEBUG_EVERY(ms, ...) SHMLOG_LOG_EVERY(SHMLOG_CAT_NONE, SHMLOG_LEVEL_DEBUG, ms, __VA_ARGS__)
+#define SHMLOG_INFO_EVERY(ms, ...) SHMLOG_LOG_EVERY(SHMLOG_CAT_NONE, SHMLOG_LEVEL_INFO, ms, __VA_ARGS__)
+#define SHMLOG_WARN_EVERY(ms, ...) SHMLOG_LOG_EVERY(SHMLOG_CAT_NONE, SHMLOG_LEVEL_WARN, ms, __VA_ARGS__)
+#define SHMLOG_ERROR_EVERY(ms, ...) SHMLOG_LOG_EVERY(SHMLOG_CAT_NONE, SHMLOG_LEVEL_ERROR, ms, __VA_ARGS__)
+#define SHMLOG_FATAL_EVERY(ms, ...) SHMLOG_LOG_EVERY(SHMLOG_CAT_NONE, SHMLOG_LEVEL_FATAL, ms, __VA_ARGS__)
 
 /* Categories: SHMLOG_ORDER(INFO, "id=%lu", id), SHMLOG_RISK(WARN, ...), ... */
 #define SHMLOG_TRADE(lvl, ...) SHMLOG_LOG(SHMLOG_CAT_TRADE, SHMLOG_LEVEL_##lvl, __VA_ARGS__)

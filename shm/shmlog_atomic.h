@@ -16,6 +16,10 @@
 /* Weak CAS: the caller loops anyway, and on failure *expected is refreshed. */
 #define shmlog__cas(p, expected, desired) \
     __atomic_compare_exchange_n((p), (expected), (desired), 1, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)
+/* Strong CAS, relaxed: a caller that tries once must not fail spuriously. */
+#define shmlog__cas_strong_relaxed(p, expected, desired) \
+    __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)
+#define shmlog__exchange_relaxed(p, v) __atomic_exchange_n((p), (v), __ATOMIC_RELAXED)
 #define shmlog__fence_release() __atomic_thread_fence(__ATOMIC_RELEASE)
 #define shmlog__fence_acquire() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 

@@ -1,4 +1,4 @@
-/* Description: a user program of the installed shmlog.h: every macro, every argument type, the whole API; built by tests/test_header.sh as C11 and as C++17 with -pedantic -Werror. */
+/* Description: a user program of the installed shmlog.h: every macro, every argument type (in C++ also std::string, std::string_view and enum class), %.*s on a buffer without a NUL, the rate-limited macros, the whole API; with header_floor.c (SHMLOG_ACTIVE_LEVEL), built by tests/test_header.sh as C11 and as C++17 with -pedantic -Werror. */
 #include <shmlog.h>
 
 #include <stdbool.h>
@@ -7,6 +7,19 @@
 #include <string.h>
 
 enum side { BUY = 1, SELL = 2 };
+
+#ifdef __cplusplus
+#include <cstdint>
+#include <string>
+#include <string_view>
+enum class venue : int { XNAS = 1, XNYS = 2 };
+enum class flag8 : uint8_t { on = 1 };
+static std::string make_name() { return std::string("temp") + "orary"; }
+#endif
+
+/* header_floor.c: calls below its SHMLOG_ACTIVE_LEVEL, and what they evaluated. */
+unsigned floor_calls(void);
+extern int floor_evaluated;
 
 int main(int argc, char **argv)
 {
@@ -67,6 +80,42 @@ int main(int argc, char **argv)
     written += 5;
     SHMLOG_INFO("sixteen %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
                 13, 14, 15, 16);
+    written += 1;
+    SHMLOG_INFO("plain enum side=%d", side);
+    /* %.*s: a fixed-width field without a NUL, read no further than 4 bytes */
+    char sym[8];
+    memcpy(sym, "ESZ6NQZ6", sizeof sym);
+    SHMLOG_INFO("sym=%.*s width=%*.*s", 4, sym, 6, 2, sym + 4);
+    written += 2;
+    /* rate-limited: one record per second at most, whatever the loop does */
+    for (int k = 0; k < 100; k++)
+        SHMLOG_INFO_EVERY(1000, "every k=%d", k);
+    for (int k = 0; k < 100; k++)
+        SHMLOG_LOG_EVERY(SHMLOG_CAT_RISK, SHMLOG_LEVEL_WARN, 1000, "every without arguments");
+    SHMLOG_ERROR_EVERY(1000, "fifteen %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", 1, 2, 3, 4, 5, 6, 7, 8, 9,
+                       10, 11, 12, 13, 14, 15);
+    written += 3;
+#ifdef __cplusplus
+    {
+        std::string name = "XNAS";
+        const std::string &ref = name;
+        std::string_view whole = "ESZ6NQZ6";
+        std::string_view middle = whole.substr(2, 4); /* no NUL after it */
+        std::string_view empty;
+        venue v = venue::XNYS;
+        flag8 f8 = flag8::on;
+        SHMLOG_INFO("string=%s ref=%s view=%s empty=%s", name, ref, middle, empty);
+        SHMLOG_INFO("temporary=%s", make_name());
+        SHMLOG_INFO("venue=%d flag=%d", v, f8);
+        SHMLOG_INFO("prec=%.*s null=%p", 2, name, nullptr);
+        SHMLOG_WARN_EVERY(1000, "every name=%s venue=%d", name, v);
+        written += 5;
+    }
+#endif
+    if (floor_calls() != 1 || floor_evaluated != 0) {
+        fprintf(stderr, "SHMLOG_ACTIVE_LEVEL: %d arguments evaluated\n", floor_evaluated);
+        return 1;
+    }
     written += 1;
     for (int k = 0; k < 100; k++)
         SHMLOG_INFO("loop k=%d", k);

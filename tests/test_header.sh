@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Description: the installed shmlog.h alone builds a program as C11 and as C++17 (gcc, g++, clang, clang++) with -pedantic -Werror, which links with -lnuma -lpthread, runs, and leaves its segments; a constant level or category out of range and a format that is not a literal are compile errors that say so, with each compiler, at -O0 and -O2.
+# Description: the installed shmlog.h alone builds a program as C11 and as C++17 (gcc, g++, clang, clang++) with -pedantic -Werror, which links with -lnuma -lpthread, runs, and leaves its segments: every argument type (in C++ std::string, std::string_view, enum class), %.*s, the rate-limited macros, and SHMLOG_ACTIVE_LEVEL, whose calls below it evaluate nothing and leave no trace in an -O2 object; misuse is one compile error that says what is wrong, with each compiler, at -O0 and -O2: a constant level or category out of range, a format that is not a literal, a format that does not match its arguments, 17 arguments (16 in a rate-limited call), an argument of a type a record cannot hold, a bad SHMLOG_ACTIVE_LEVEL, and (C) an implementation file without _GNU_SOURCE; a diagnostic about one argument is printed once.
 # usage: test_header.sh BUILD_DIR SOURCE_DIR
 set -u
 build=$1
@@ -36,7 +36,8 @@ builds() {
     # files need nothing but the header.
     if "$cc" $std $warn -D_GNU_SOURCE -I"$inc" -c "$src/header_impl.c" -o "$out/impl.o" >"$out/log" 2>&1 &&
         "$cc" $std $warn -I"$inc" -c "$src/header_use.c" -o "$out/use.o" >>"$out/log" 2>&1 &&
-        "$cc" "$out/impl.o" "$out/use.o" -o "$out/prog" -lnuma -lpthread >>"$out/log" 2>&1; then
+        "$cc" $std $warn -I"$inc" -c "$src/header_floor.c" -o "$out/floor.o" >>"$out/log" 2>&1 &&
+        "$cc" "$out/impl.o" "$out/use.o" "$out/floor.o" -o "$out/prog" -lnuma -lpthread >>"$out/log" 2>&1; then
         dir="$segs/$name"
         if expected=$("$out/prog" "$dir" 2>>"$out/log"); then
             metas=$(find "$dir" -name '*.meta' | wc -l)
@@ -63,8 +64,33 @@ builds gxx-cxx17 g++ "-std=c++17 -x c++"
 builds clang-c11 clang "-std=c11"
 builds clangxx-cxx17 clang++ "-std=c++17 -x c++"
 
+# SHMLOG_ACTIVE_LEVEL leaves nothing of the calls below it in an optimised
+# object: not even their formats, while the call at the floor keeps its own.
+floor_object() {
+    name=$1
+    cc=$2
+    std=$3
+    out="$tmp/floor-$name"
+    mkdir -p "$out"
+    if ! "$cc" $std $warn -O2 -I"$inc" -c "$src/header_floor.c" -o "$out/floor.o" >"$out/log" 2>&1; then
+        not_ok "$name: header_floor.c at -O2"
+        sed 's/^/#   /' "$out/log"
+    elif grep -q -a "floor-removed" "$out/floor.o" || ! grep -q -a "floor-kept" "$out/floor.o"; then
+        not_ok "$name: a call below SHMLOG_ACTIVE_LEVEL left its format in the -O2 object"
+    else
+        ok "$name: SHMLOG_ACTIVE_LEVEL: nothing of the calls below it in the -O2 object"
+    fi
+}
+floor_object gcc-c11 gcc "-std=c11"
+floor_object gxx-cxx17 g++ "-std=c++17 -x c++"
+floor_object clang-c11 clang "-std=c11"
+floor_object clangxx-cxx17 clang++ "-std=c++17 -x c++"
+
 # Misuse the compiler can see is a compile error that says what to do: name,
-# compiler, language flags, optimisation, the call, what the error must say.
+# compiler, language flags, optimisation, the call, what the error must say
+# (a grep pattern), and optionally what precedes the #include. One mistake is
+# one diagnostic that says "error:" (-Werror's warnings count; the compilers'
+# closing tallies do not).
 refused() {
     name=$1
     cc=$2
@@ -72,16 +98,17 @@ refused() {
     opt=$4
     call=$5
     says=$6
+    prelude=${7:-}
     out="$tmp/refused-$name"
     mkdir -p "$out"
-    printf '#include "shmlog.h"\nint f(int n, char **v);\nint f(int n, char **v)\n{\n    (void)n; (void)v;\n    %s;\n    return 0;\n}\n' \
-        "$call" >"$out/use.c"
+    printf '%s\n#include "shmlog.h"\nint f(int n, char **v);\nint f(int n, char **v)\n{\n    (void)n; (void)v;\n    %s;\n    return 0;\n}\n' \
+        "$prelude" "$call" >"$out/use.c"
     if "$cc" $std $warn $opt -I"$inc" -c "$out/use.c" -o "$out/use.o" >"$out/log" 2>&1; then
         not_ok "$name: compiled: $call"
     elif ! grep -q "$says" "$out/log"; then
         not_ok "$name: the error does not say '$says'"
         sed 's/^/#   /' "$out/log"
-    elif [ "$(grep -c "error" "$out/log")" -gt 2 ]; then
+    elif [ "$(grep -c "error:" "$out/log")" -gt 1 ]; then
         not_ok "$name: more than one error for one mistake"
         sed 's/^/#   /' "$out/log"
     else
@@ -100,7 +127,42 @@ for c in "gcc-c11 gcc -std=c11" "gxx-cxx17 g++ -std=c++17 -x c++" "clang-c11 cla
             "level out of range: use SHMLOG_LEVEL_TRACE .. SHMLOG_LEVEL_FATAL"
         refused "$compiler_name$opt-format" "$compiler" "$*" $opt 'const char *fmts[2] = {"a=%d", "b=%d"}; SHMLOG_INFO(fmts[n & 1], n)' \
             "the format must be a string literal"
+        # -Wformat sees the arguments (in C++ as they are stored), once
+        refused "$compiler_name$opt-mismatch" "$compiler" "$*" $opt 'SHMLOG_INFO("x=%d s=%s", 1.5, "s")' \
+            "%d.\{1,3\} expects\|format specifies type"
+        refused "$compiler_name$opt-17-arguments" "$compiler" "$*" $opt \
+            'SHMLOG_INFO("%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, n)' \
+            "at most 16 arguments after the format"
+        refused "$compiler_name$opt-16-arguments-every" "$compiler" "$*" $opt \
+            'SHMLOG_INFO_EVERY(10, "%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, n)' \
+            "at most 15 arguments after the format of a rate-limited call"
+        refused "$compiler_name$opt-struct" "$compiler" "$*" $opt \
+            'struct pair { int a, b; } p = {1, 2}; SHMLOG_INFO("p=%d", p)' "unsupported argument type"
+        refused "$compiler_name$opt-active-level" "$compiler" "$*" $opt 'SHMLOG_INFO("x=%d", n)' \
+            "SHMLOG_ACTIVE_LEVEL must be SHMLOG_LEVEL_TRACE .. SHMLOG_LEVEL_OFF" "#define SHMLOG_ACTIVE_LEVEL 9"
+        # a warning about one argument (here an overflowing shift) is printed once
+        refused "$compiler_name$opt-once" "$compiler" "$*" $opt 'SHMLOG_INFO("x=%d", 1 << 40)' \
+            "shift count\\|shift-count"
     done
+done
+
+# The implementation in a C file without _GNU_SOURCE: one error that says
+# what to do, first and alone.
+for c in "gcc-c11 gcc" "clang-c11 clang"; do
+    set -- $c
+    refused "$1-gnu-source" "$2" "-std=c11" -O0 'SHMLOG_INFO("x=%d", n)' \
+        "compile the file that defines SHMLOG_IMPLEMENTATION with -D_GNU_SOURCE" "#define SHMLOG_IMPLEMENTATION"
+    refused "$1-gnu-source-late" "$2" "-std=c11" -O0 'SHMLOG_INFO("x=%d", n)' \
+        "_GNU_SOURCE was defined after a system header" \
+        "$(printf '#include <stdio.h>\n#define _GNU_SOURCE\n#define SHMLOG_IMPLEMENTATION')"
+done
+
+# C++: what a record cannot hold is one error that names the type problem
+for c in "gxx-cxx17 g++" "clangxx-cxx17 clang++"; do
+    set -- $c
+    refused "$1-unsupported-class" "$2" "-std=c++17 -x c++" -O0 \
+        'struct price { long mantissa; int exponent; } px = {10125, -2}; SHMLOG_INFO("px=%ld", px)' \
+        "unsupported argument type"
 done
 
 tap_done

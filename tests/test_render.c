@@ -978,6 +978,22 @@ Test(render_json, fields_are_typed, .timeout = 10)
     cr_assert_str_eq(json_mem, "{\"a\":1,\"a_2\":2,\"d\":3,\"y\":5}", "%%%% ends a spec, so d= names the next");
 }
 
+Test(render_json, a_string_field_is_cut_as_its_message_shows_it, .timeout = 10)
+{
+    /* a precision in the format, a '*' one, a negative '*' (none), a '*' that
+     * is not an integer (the message shows an error, the field the whole) */
+    const char *fmt = "a=%.3s b=%.*s c=%.*s d=%.*s e=%.9s";
+    struct render_arg a[] = {
+        arg_str("ESZ6NQZ6"), arg_int(SHMLOG_ARG_I32, 2), arg_str("XNAS"), arg_int(SHMLOG_ARG_I32, (uint64_t)-1),
+        arg_str("whole"),    arg_f64(2.0),               arg_str("kept"), arg_str("short"),
+    };
+    struct render_buf b;
+    render_buf_init(&b, json_mem, sizeof json_mem - 1);
+    render_json_fields(fmt, a, sizeof a / sizeof a[0], &b);
+    json_mem[b.len] = 0;
+    cr_assert_str_eq(json_mem, "{\"a\":\"ESZ\",\"b\":\"XN\",\"c\":\"whole\",\"d\":\"kept\",\"e\":\"short\"}");
+}
+
 /* ==== Whole lines ==== */
 
 static struct shm_site test_site;

@@ -70,7 +70,8 @@ static void emit_fields(struct render_buf *out, const struct field_refs *f, cons
         if (i)
             render_buf_putc(out, ',');
         put_field_key(out, f, i);
-        render_json_arg(out, &args[f->v[i].arg]);
+        struct render_arg cut;
+        render_json_arg(out, field_value(args, f->v[i].arg, f->v[i].prec, f->v[i].prec_arg, &cut));
     }
     render_buf_putc(out, '}');
 }
@@ -236,9 +237,11 @@ int json_record(const struct render_site *sr, const struct shm_copied_record *re
             case MEMO_FIXED:
                 put_shortest_from(out, args[f->arg].v.f, m->q, m->prec, out->data + m->off, m->len);
                 break;
-            default:
-                render_json_arg(out, &args[f->arg]);
+            default: {
+                struct render_arg cut;
+                render_json_arg(out, field_value(args, f->arg, f->prec, f->prec_arg, &cut));
                 break;
+            }
             }
         }
     }

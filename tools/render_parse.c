@@ -207,5 +207,26 @@ void note_field(struct field_refs *f, const struct fmt_spec *sp)
     f->v[f->n].name = name;
     f->v[f->n].len = (size_t)(eq - name);
     f->v[f->n].arg = sp->value_arg;
+    f->v[f->n].prec = sp->conv == 's' ? sp->prec : -1;
+    f->v[f->n].prec_arg = sp->conv == 's' ? sp->prec_arg : ARG_NONE;
     f->n++;
+}
+
+const struct render_arg *field_value(const struct render_arg *args, int arg, int prec, int prec_arg,
+                                     struct render_arg *cut)
+{
+    const struct render_arg *a = &args[arg];
+    if (a->type != SHMLOG_ARG_STR)
+        return a;
+    if (prec_arg >= 0) { /* read as the message reads a '*' (render_printf.c) */
+        if (!arg_is_integer(args[prec_arg].type))
+            return a;
+        int32_t p = (int32_t)(uint32_t)args[prec_arg].v.u;
+        prec = p < 0 ? -1 : (int)p;
+    }
+    if (prec < 0 || (size_t)prec >= a->str_len)
+        return a;
+    *cut = *a;
+    cut->str_len = (uint16_t)prec;
+    return cut;
 }

@@ -337,6 +337,8 @@ struct field_ref {
     const char *name;
     size_t len;
     int arg;
+    int prec;     /* a %s's precision (-1: none), or ... */
+    int prec_arg; /* ... the argument that gives it (%.*s), or ARG_NONE */
 };
 
 struct field_refs {
@@ -347,6 +349,10 @@ struct field_refs {
 
 /* Notes sp in f when it is a `name=%conv` pair. */
 void note_field(struct field_refs *f, const struct fmt_spec *sp);
+/* The value field arg shows: args[arg], or a string cut to the precision
+ * (prec, or the int argument prec_arg) that cuts it in the message, in *cut. */
+const struct render_arg *field_value(const struct render_arg *args, int arg, int prec, int prec_arg,
+                                     struct render_arg *cut);
 
 /* ==== Prepared sites (render_site.c) ==== */
 
@@ -406,6 +412,7 @@ struct prep_field {
     const char *key; /* ",\"name\":" in the arena */
     size_t key_len;
     int arg;
+    int prec, prec_arg; /* as in struct field_ref */
 };
 
 struct render_site {

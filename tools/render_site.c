@@ -201,6 +201,8 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
             put_field_key(&arena, &fields, i);
             f->key_len = (size_t)(arena.data + arena.len - f->key);
             f->arg = fields.v[i].arg;
+            f->prec = fields.v[i].prec;
+            f->prec_arg = fields.v[i].prec_arg;
         }
         sr->nfields = fields.n;
     }

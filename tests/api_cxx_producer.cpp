@@ -1,0 +1,143 @@
+/* Description: the C++ program test_api_cxx.c runs under a real collector: it logs std::string,
+ * std::string_view (one that ends where an unreadable page begins), enum class values and %.*s
+ * arguments as a C++ shop writes them, or calls one rate-limited site from two threads in a
+ * tight loop.
+ *
+ *   api_cxx_producer values
+ *   api_cxx_producer every INTERVAL_MS RUN_MS
+ *
+ * values: on one cpu; prints "done <dropped>" after shmlog_shutdown.
+ * every: both threads call the site until RUN_MS passed; then, after a pause longer than the
+ * interval, main calls it once more, which writes the record that carries the last suppressed
+ * calls. Prints "calls <N>" (every call of the site) and "done <dropped>". */
+#include <shmlog.h>
+
+#include <sched.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace {
+
+enum class side : int { buy = 1, sell = 2 };
+enum class venue : uint8_t { xnas = 3, xnys = 7 };
+enum class delta : int64_t { down = -5 };
+enum plain { plain_seven = 7 };
+
+/* bytes at the very end of a readable page, followed by an unreadable one:
+ * a read past them kills the process */
+const char *at_page_end(const char *bytes, size_t n)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    void *m = mmap(nullptr, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED || mprotect((char *)m + page, (size_t)page, PROT_NONE) != 0) {
+        perror("api_cxx_producer: guard page");
+        exit(3);
+    }
+    char *end = (char *)m + page;
+    memcpy(end - n, bytes, n);
+    return end - n;
+}
+
+void log_values()
+{
+    const char *guarded = at_page_end("ESZ6NQZ6", 8); /* no NUL anywhere */
+    std::string venue_name = "XNAS";
+    const std::string &ref = venue_name;
+    std::string_view middle(guarded + 4, 4); /* "NQZ6", up to the guard page */
+    std::string_view head(guarded, 4);       /* "ESZ6", more bytes after its size */
+    std::string_view empty;
+
+    SHMLOG_INFO("venue=%s ref=%s tmp=%s", venue_name, ref, std::string("tmp-") + "value");
+    SHMLOG_INFO("tail=%s head=%s empty=%s", middle, head, empty);
+    SHMLOG_INFO("side=%d venue=%d delta=%ld plain=%d", side::sell, venue::xnys, delta::down, plain_seven);
+    SHMLOG_ORDER(WARN, "leg=%.*s next=%.*s", 4, "ESZ6NQZ6", 4, guarded + 4);
+    SHMLOG_INFO("pfx=%.*s all=%.*s sv=%.*s", 2, venue_name, -1, "whole", 3, middle);
+
+    /* %.*s stores only the precision's bytes: each of these records takes one
+     * slot, so on one cpu their ring positions follow each other */
+    std::string long_name(300, 'x');
+    static char long_text[301];
+    memset(long_text, 'y', 300);
+    SHMLOG_INFO("cut=%.*s", 3, long_name);
+    SHMLOG_INFO("cutc=%.*s", 3, long_text);
+    SHMLOG_INFO("cut end");
+}
+
+/* one call site for every thread */
+void tick(unsigned t, uint64_t interval_ms)
+{
+    SHMLOG_INFO_EVERY(interval_ms, "tick t=%u", t);
+}
+
+unsigned long run_every(uint64_t interval_ms, uint64_t run_ms)
+{
+    std::atomic<unsigned long> calls{0};
+    auto body = [&](unsigned t) {
+        shmlog_thread_init();
+        auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(run_ms);
+        unsigned long n = 0;
+        while (std::chrono::steady_clock::now() < end) {
+            for (int k = 0; k < 64; k++)
+                tick(t, interval_ms);
+            n += 64;
+        }
+        calls += n;
+    };
+    std::thread a(body, 1u), b(body, 2u);
+    a.join();
+    b.join();
+    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms + 20));
+    tick(0, interval_ms);
+    return calls + 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: api_cxx_producer values | every INTERVAL_MS RUN_MS\n");
+        return 2;
+    }
+    struct shmlog_config cfg;
+    shmlog_config_init(&cfg);
+    cfg.app = "api-cxx";
+    cfg.quiet = 1;
+    cfg.level = SHMLOG_LEVEL_TRACE;
+    int rc = shmlog_init(&cfg);
+    if (rc != 0) {
+        fprintf(stderr, "api_cxx_producer: shmlog_init: %d\n", rc);
+        return 1;
+    }
+    shmlog_thread_init();
+    if (strcmp(argv[1], "values") == 0) {
+        cpu_set_t here; /* one ring: records in call order, positions without gaps */
+        CPU_ZERO(&here);
+        CPU_SET(sched_getcpu(), &here);
+        if (sched_setaffinity(0, sizeof here, &here) != 0) {
+            perror("api_cxx_producer: sched_setaffinity");
+            return 3;
+        }
+        log_values();
+    } else if (strcmp(argv[1], "every") == 0 && argc == 4) {
+        unsigned long calls = run_every(strtoull(argv[2], nullptr, 10), strtoull(argv[3], nullptr, 10));
+        printf("calls %lu\n", calls);
+    } else {
+        fprintf(stderr, "api_cxx_producer: unknown mode %s\n", argv[1]);
+        return 2;
+    }
+    uint64_t dropped = shmlog_dropped();
+    shmlog_shutdown();
+    printf("done %llu\n", (unsigned long long)dropped);
+    return 0;
+}

@@ -1,0 +1,193 @@
+/* Description: the C++ API through a real collector and shmlog-dump read --format json (tests/api_cxx_producer.cpp
+ * logs): std::string, const std::string&, a temporary std::string, std::string_view (one that ends where an unreadable
+ * page begins, one with more bytes after its size, an empty one), enum class and plain enum values, and %.*s on C
+ * strings, string objects and a buffer without a NUL come back with exactly the message and the JSON fields the call
+ * meant, no byte past a view or a precision read or stored (a record's ring positions show its size); a rate-limited
+ * site called from two threads in a tight loop writes at most one record per interval, and its written records plus
+ * the suppressed counts they carry are exactly the calls made. */
+#include "test_util_file.h"
+
+static struct tu_env env;
+
+static void setup(void) { tu_env_setup(&env, "api-cxx"); }
+static void teardown(void)
+{
+    tu_kill_children();
+    tu_rmtree(env.root);
+}
+
+TestSuite(api_cxx, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Runs api_cxx_producer with args under a collector until both are done;
+ * returns the value of its "calls " line (0 if it prints none). */
+static unsigned long long run_producer(char *const argv_tail[])
+{
+    struct tu_child col = tu_collector(&env, NULL);
+    char *argv[8];
+    int n = 0;
+    argv[n++] = (char *)tu_exe("CXX_PRODUCER");
+    for (int i = 0; argv_tail[i] && n < 7; i++)
+        argv[n++] = argv_tail[i];
+    argv[n] = NULL;
+    struct tu_child p = tu_spawn(argv, NULL);
+    unsigned long long calls = 0;
+    char line[256];
+    unsigned long long dropped = ~0ull;
+    while (fgets(line, sizeof line, p.out)) {
+        if (strncmp(line, "calls ", 6) == 0)
+            calls = strtoull(line + 6, NULL, 10);
+        if (strncmp(line, "done ", 5) == 0)
+            dropped = strtoull(line + 5, NULL, 10);
+    }
+    int st = tu_wait_exit(&p);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "api_cxx_producer status %#x", st);
+    cr_assert_eq(dropped, 0, "the producer dropped %llu records", dropped);
+    tu_assert_segments_gone(&env, 10000);
+    tu_stop_collector(&env, &col);
+    return calls;
+}
+
+/* shmlog-dump read --format json of the output directory, one line per entry. */
+static size_t dump_json(char ***lines_out)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "%s read --format json %s", tu_exe("SHMLOG_DUMP"), env.out);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    char **lines = NULL;
+    size_t n = 0, cap = 0;
+    char *line = NULL;
+    size_t line_cap = 0;
+    while (getline(&line, &line_cap, f) > 0) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            lines = realloc(lines, cap * sizeof *lines);
+            cr_assert_not_null(lines);
+        }
+        lines[n++] = strdup(line);
+    }
+    free(line);
+    int st = pclose(f);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: status %#x", cmd, st);
+    *lines_out = lines;
+    return n;
+}
+
+static void free_lines(char **lines, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+}
+
+/* The one line with this message: it must have exactly these fields. */
+static void expect_record(char **lines, size_t n, const char *msg, const char *fields)
+{
+    char want_msg[512], want[1024];
+    snprintf(want_msg, sizeof want_msg, "\"msg\":\"%s\",", msg);
+    snprintf(want, sizeof want, "\"msg\":\"%s\",\"fields\":{%s}}", msg, fields);
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!strstr(lines[i], want_msg))
+            continue;
+        found++;
+        cr_assert(strstr(lines[i], want), "record of \"%s\": %s\nwanted ...%s", msg, lines[i], want);
+    }
+    cr_assert_eq(found, 1, "%zu records with the message \"%s\"", found, msg);
+}
+
+/* The number after "key": in line, or -1. */
+static long long json_number(const char *line, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(line, k);
+    return p ? strtoll(p + strlen(k), NULL, 10) : -1;
+}
+
+/* The ring position of the one record with this message. */
+static long long record_seq(char **lines, size_t n, const char *msg)
+{
+    char want[512];
+    snprintf(want, sizeof want, "\"msg\":\"%s\",", msg);
+    for (size_t i = 0; i < n; i++)
+        if (strstr(lines[i], want))
+            return json_number(lines[i], "seq");
+    return -1;
+}
+
+Test(api_cxx, strings_views_enums_and_star_precision_come_back_exactly)
+{
+    char *args[] = {"values", NULL};
+    run_producer(args);
+    char **lines;
+    size_t n = dump_json(&lines);
+    size_t records = 0;
+    for (size_t i = 0; i < n; i++)
+        records += strstr(lines[i], "\"msg\":") != NULL;
+    cr_assert_eq(records, 8, "%zu records", records);
+    expect_record(lines, n, "venue=XNAS ref=XNAS tmp=tmp-value",
+                  "\"venue\":\"XNAS\",\"ref\":\"XNAS\",\"tmp\":\"tmp-value\"");
+    expect_record(lines, n, "tail=NQZ6 head=ESZ6 empty=", "\"tail\":\"NQZ6\",\"head\":\"ESZ6\",\"empty\":\"\"");
+    expect_record(lines, n, "side=2 venue=7 delta=-5 plain=7", "\"side\":2,\"venue\":7,\"delta\":-5,\"plain\":7");
+    expect_record(lines, n, "leg=ESZ6 next=NQZ6", "\"leg\":\"ESZ6\",\"next\":\"NQZ6\"");
+    expect_record(lines, n, "pfx=XN all=whole sv=NQZ", "\"pfx\":\"XN\",\"all\":\"whole\",\"sv\":\"NQZ\"");
+    /* a 300-byte string object and C string under %.3s: one slot each, not six */
+    expect_record(lines, n, "cut=xxx", "\"cut\":\"xxx\"");
+    expect_record(lines, n, "cutc=yyy", "\"cutc\":\"yyy\"");
+    long long cut = record_seq(lines, n, "cut=xxx"), cutc = record_seq(lines, n, "cutc=yyy"),
+              end = record_seq(lines, n, "cut end");
+    cr_assert(cutc == cut + 1 && end == cutc + 1, "ring positions %lld %lld %lld: a %%.*s string stored past its precision",
+              cut, cutc, end);
+    for (size_t i = 0; i < n; i++)
+        if (strstr(lines[i], "\"msg\":\"leg="))
+            cr_assert(strstr(lines[i], "\"level\":\"WARN\",\"category\":\"order\""), "%s", lines[i]);
+        else if (strstr(lines[i], "\"msg\":"))
+            cr_assert(strstr(lines[i], "\"level\":\"INFO\",\"category\":\"none\""), "%s", lines[i]);
+    /* no record was cut: every string fitted */
+    for (size_t i = 0; i < n; i++)
+        cr_assert_null(strstr(lines[i], "\"truncated\""), "%s", lines[i]);
+    free_lines(lines, n);
+}
+
+Test(api_cxx, a_rate_limited_site_writes_once_per_interval_and_counts_every_call)
+{
+    enum { INTERVAL_MS = 50, RUN_MS = 300 };
+    char interval[16], run[16];
+    snprintf(interval, sizeof interval, "%d", INTERVAL_MS);
+    snprintf(run, sizeof run, "%d", RUN_MS);
+    char *args[] = {"every", interval, run, NULL};
+    unsigned long long calls = run_producer(args);
+    cr_assert_gt(calls, 1000, "only %llu calls in %d ms", calls, RUN_MS);
+    char **lines;
+    size_t n = dump_json(&lines);
+    unsigned long long written = 0, suppressed = 0;
+    long long prev_ts = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!strstr(lines[i], "\"msg\":\"tick t="))
+            continue;
+        long long s = json_number(lines[i], "suppressed"), ts = json_number(lines[i], "ts_ns");
+        cr_assert_geq(s, 0, "no suppressed field: %s", lines[i]);
+        cr_assert_gt(ts, 0, "%s", lines[i]);
+        /* the message shows the count too */
+        char shown[64];
+        snprintf(shown, sizeof shown, " suppressed=%lld\",", s);
+        cr_assert(strstr(lines[i], shown), "%s", lines[i]);
+        /* records come in time order: one per interval at most (the producer's
+         * TSC rate against the collector's clock: a margin of 10 %) */
+        if (prev_ts >= 0)
+            cr_assert_geq(ts - prev_ts, (long long)INTERVAL_MS * 900000, "records %lld ns apart:\n%s", ts - prev_ts,
+                          lines[i]);
+        prev_ts = ts;
+        written++;
+        suppressed += (unsigned long long)s;
+    }
+    cr_log_info("%llu calls: %llu written, %llu suppressed", calls, written, suppressed);
+    cr_assert_eq(written + suppressed, calls, "%llu written + %llu suppressed of %llu calls", written, suppressed,
+                 calls);
+    /* the first call, the last (after a pause), and some in between; never more
+     * than one per interval */
+    cr_assert_geq(written, 3);
+    cr_assert_leq(written, RUN_MS / INTERVAL_MS + 3);
+    free_lines(lines, n);
+}
