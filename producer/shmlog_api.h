@@ -251,14 +251,9 @@ SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t len, size_t
         /* A bounded scan, not memchr(s, 0, *room + 1): GCC rejects that bound
          * (-Wstringop-overread) when s is a known array shorter than the room,
          * and strnlen is not ISO C. */
-        if (max == SIZE_MAX) {
-            while (n <= *room && s[n])
-                n++;
-        } else {
-            /* With a precision the array need not be terminated: no read past it. */
-            while (n < max && n <= *room && s[n])
-                n++;
-        }
+        size_t limit = max <= *room ? max : *room + 1; /* a precision: no byte read past it */
+        while (n < limit && s[n])
+            n++;
     }
     if (n > *room) {
         n = *room;
