@@ -9,3 +9,16 @@ count_value() {
         if (n < 1) exit 1
         printf "%.0f\n", n }'
 }
+
+# build_programs DIR: builds the bench producer, the collector and the dump in
+# DIR and sets bench, collector and dump to them; exits with ninja's output.
+build_programs() {
+    local log
+    if ! log=$(ninja -C "$1" bench/shmlog-bench-producer collector/shmlog-collector tools/shmlog-dump 2>&1); then
+        printf '%s\n' "$log" >&2
+        exit 1
+    fi
+    bench=$1/bench/shmlog-bench-producer
+    collector=$1/collector/shmlog-collector
+    dump=$1/tools/shmlog-dump
+}

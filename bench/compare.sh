@@ -129,13 +129,7 @@ if [ -f "$build/build.ninja" ]; then
 else
     meson setup "$build" "$repo" -Dbuildtype=release -Db_ndebug=true >/dev/null
 fi
-if ! log=$(ninja -C "$build" bench/shmlog-bench-producer collector/shmlog-collector tools/shmlog-dump 2>&1); then
-    printf '%s\n' "$log" >&2
-    exit 1
-fi
-bench=$build/bench/shmlog-bench-producer
-collector=$build/collector/shmlog-collector
-dump=$build/tools/shmlog-dump
+build_programs "$build"
 peers=$("$bench" --help | sed -n 's/.*all built: \(.*\))$/\1/p')
 if [ -n "$only_peers" ]; then
     for p in ${only_peers//,/ }; do

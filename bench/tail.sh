@@ -73,13 +73,7 @@ if [ ! -f "$build/build.ninja" ]; then
     meson setup "$build" "$repo" -Dbuildtype=release -Db_ndebug=true >/dev/null
 fi
 build=$(cd "$build" && pwd)
-if ! log=$(ninja -C "$build" bench/shmlog-bench-producer collector/shmlog-collector tools/shmlog-dump 2>&1); then
-    printf '%s\n' "$log" >&2
-    exit 1
-fi
-bench=$build/bench/shmlog-bench-producer
-collector=$build/collector/shmlog-collector
-dump=$build/tools/shmlog-dump
+build_programs "$build"
 # An older commit's producer has no probe: its runs measure the tail alone.
 probing=0
 "$bench" --help | grep -q -- --probe-ms && probing=1
