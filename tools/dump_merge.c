@@ -305,8 +305,6 @@ static uint64_t quiet_frames(const struct source *s)
     return 4 + s->nrings / 4;
 }
 
-/* The time up to which every stream is complete, and the source that holds
- * the others back (NULL if none does). */
 /* The time every input still being read has decoded up to. */
 static uint64_t frontier(const struct source *srcs, size_t nsrc)
 {
@@ -317,6 +315,8 @@ static uint64_t frontier(const struct source *srcs, size_t nsrc)
     return f;
 }
 
+/* The time up to which every stream is complete, and the source that holds
+ * the others back (NULL if none does). */
 static uint64_t horizon(struct source *srcs, size_t nsrc, struct source **blocking)
 {
     uint64_t h = UINT64_MAX;

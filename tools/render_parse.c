@@ -218,11 +218,11 @@ const struct render_arg *field_value(const struct render_arg *args, int arg, int
     const struct render_arg *a = &args[arg];
     if (a->type != SHMLOG_ARG_STR)
         return a;
-    if (prec_arg >= 0) { /* read as the message reads a '*' (render_printf.c) */
-        if (!arg_is_integer(args[prec_arg].type))
+    if (prec_arg >= 0) { /* as the message reads it (render_printf.c) */
+        int64_t star;
+        if (star_int(&args[prec_arg], &star) < 0)
             return a;
-        int32_t p = (int32_t)(uint32_t)args[prec_arg].v.u;
-        prec = p < 0 ? -1 : (int)p;
+        prec = star < 0 ? -1 : (int)star;
     }
     if (prec < 0 || (size_t)prec >= a->str_len)
         return a;

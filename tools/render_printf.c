@@ -214,13 +214,12 @@ static int star_value(struct render_buf *out, const struct render_arg *args, int
         render_buf_puts(out, "<missing arg>");
         return -1;
     }
-    if (!arg_is_integer(args[idx].type)) {
+    if (star_int(&args[idx], v) < 0) {
         render_buf_puts(out, "<bad * for ");
         render_buf_puts(out, render_arg_type_name(args[idx].type));
         render_buf_putc(out, '>');
         return -1;
     }
-    *v = (int32_t)(uint32_t)args[idx].v.u;
     return 0;
 }
 

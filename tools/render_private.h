@@ -215,6 +215,16 @@ static inline int arg_is_integer(unsigned type)
     return type >= SHMLOG_ARG_BOOL && type <= SHMLOG_ARG_U64;
 }
 
+/* A '*' width or precision as printf reads it, an int, into *v: 0, or -1
+ * when the argument is not an integer. */
+static inline int star_int(const struct render_arg *arg, int64_t *v)
+{
+    if (!arg_is_integer(arg->type))
+        return -1;
+    *v = (int32_t)(uint32_t)arg->v.u;
+    return 0;
+}
+
 /* render_decode_args for nargs arguments of the given types: one switch
  * per argument, each case loading its own width. */
 int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
