@@ -115,7 +115,7 @@ static int parse_rule(struct alert_rule *r, const char *text, char *err, size_t 
 {
     enum { HAVE_LEVEL = 1, HAVE_COUNT = 2, HAVE_WINDOW = 4, HAVE_CATEGORY = 8, HAVE_EXEC = 16 };
     unsigned have = 0;
-    r->category = -1;
+    r->category[0] = 0;
     const char *p = text;
     for (;;) {
         p += strspn(p, " \t");
@@ -179,12 +179,12 @@ static int parse_rule(struct alert_rule *r, const char *text, char *err, size_t 
                                 "window: '%.*s' is not a duration like 60s, 5m or 1h (at most 24h)", (int)vlen, val);
             r->window_s = (uint32_t)(n * unit);
         } else {
-            int cat = parse_name(val, vlen, SHMLOG_CAT_COUNT, shm_category_name);
-            if (cat < 0)
+            char typed[SHMLOG_CATEGORY_NAME_BYTES];
+            snprintf(typed, sizeof typed, "%.*s", (int)(vlen < sizeof typed ? vlen : sizeof typed), val);
+            if (vlen >= sizeof typed || shm_category_spelled(typed, r->category) != 0)
                 return bad_rule(err, errcap, text,
-                                "category: '%.*s' is not none, trade, order, market_data, risk or portfolio",
-                                (int)vlen, val);
-            r->category = cat;
+                                "category: '%.*s' is not a category's name (none, trade, order, md, risk, "
+                                "portfolio, or one a program defined: a-z, 0-9, _)", (int)vlen, val);
         }
     }
     static const struct { unsigned bit; const char *name; } required[] = {
@@ -252,12 +252,12 @@ static void advance(struct alert_rule *r, uint64_t now_s)
     r->cur_idx = (uint32_t)(now_s % r->window_s);
 }
 
-void alert_count(struct alert_set *a, unsigned level, unsigned category, uint32_t site, uint32_t key, uint32_t pid,
+void alert_count(struct alert_set *a, unsigned level, const char *category, uint32_t site, uint32_t key, uint32_t pid,
                  const char *app)
 {
     for (size_t i = 0; i < a->n; i++) {
         struct alert_rule *r = &a->rules[i];
-        if (level < r->level || (r->category >= 0 && category != (unsigned)r->category))
+        if (level < r->level || (r->category[0] && (!category || strcmp(category, r->category) != 0)))
             continue;
         advance(r, a->now_s);
         if (r->buckets[r->cur_idx] != UINT32_MAX) {

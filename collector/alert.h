@@ -37,7 +37,7 @@
 struct alert_rule {
     char *text;             /* the rule as given */
     unsigned level;         /* records at or above it count */
-    int category;           /* enum shmlog_category, or -1: any */
+    char category[SHMLOG_CATEGORY_NAME_BYTES]; /* its name as shm_category_spelled gives it; "": any */
     uint64_t count;         /* fires at this many in the window */
     uint32_t window_s;
     char *argv[ALERT_MAX_ARGS + 1]; /* absolute path, arguments, NULL */
@@ -79,7 +79,7 @@ int alert_add(struct alert_set *a, const char *text, char *err, size_t errcap);
 
 /* Drain path, for a record with level >= a->min_level: counts it in every
  * rule it matches. key tells processes apart (pids are reused). */
-void alert_count(struct alert_set *a, unsigned level, unsigned category, uint32_t site, uint32_t key, uint32_t pid,
+void alert_count(struct alert_set *a, unsigned level, const char *category, uint32_t site, uint32_t key, uint32_t pid,
                  const char *app);
 
 /* Writes "file:line" of site of the process key into buf, or "unknown". */

@@ -130,7 +130,11 @@ struct proc {
     int pidfd;
     int gone;           /* exited: rings are read with writer_dead */
     int exit_queued;    /* its EXIT section is in a frame */
-    uint64_t no_ring_seen, unregistered_seen; /* the meta's loss counters as last written */
+    uint64_t no_ring_seen, unregistered_seen, before_init_seen; /* the meta's loss counters as last written */
+    struct shm_categories *cats; /* its own categories as last read, or NULL */
+    uint64_t cats_gen;           /* the file cats_named is of */
+    uint32_t cats_named;         /* categories below it are named in that file */
+    uint64_t by_category[SHMLOG_MAX_CATEGORIES]; /* records */
     uint64_t records, lost;
     struct proc *next;
 };

@@ -36,18 +36,22 @@ static void emit_loss(struct ring *r, const struct shm_loss *l, uint64_t total)
  * without a ring, of sites without a place in the table) into loss markers. */
 void proc_losses(struct proc *p)
 {
-    volatile uint64_t no_ring = p->no_ring_seen, unregistered = p->unregistered_seen;
+    volatile uint64_t no_ring = p->no_ring_seen, unregistered = p->unregistered_seen,
+                      before_init = p->before_init_seen;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
         shm_bus_guard = &jb;
         const struct shmlog_meta *m = p->meta.addr;
         no_ring = shmlog__load_relaxed(&m->no_ring);
         unregistered = shmlog__load_relaxed(&m->unregistered);
+        if (p->meta.hdr.abi_version >= 4)
+            before_init = shmlog__load_relaxed(&m->before_init);
     }
     shm_bus_guard = NULL;
     const struct { uint64_t now, *seen; uint32_t reason; } counters[] = {
         {no_ring, &p->no_ring_seen, SHM_LOSS_NO_RING},
         {unregistered, &p->unregistered_seen, SHM_LOSS_UNREGISTERED},
+        {before_init, &p->before_init_seen, SHM_LOSS_BEFORE_INIT},
     };
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         if (counters[i].now > *counters[i].seen) { /* one that goes backwards is not believed */
@@ -88,6 +92,31 @@ struct drain_pass {
     int more;              /* stopped before the head: budget spent or frame full */
 };
 
+/* Names the process's own categories in the file, those up to id at least,
+ * from its meta segment as it is now. */
+static void categories_name(struct proc *p, unsigned id)
+{
+    if (p->cats_gen != col.cur->gen) {
+        p->cats_gen = col.cur->gen;
+        p->cats_named = SHMLOG_CAT_USER;
+    }
+    if (!p->cats && !(p->cats = malloc(sizeof *p->cats)))
+        return;
+    shm_meta_categories(&p->meta, p->cats);
+    for (unsigned i = p->cats_named; i < p->cats->count; i++)
+        if (p->cats->names[i][0])
+            check_enc(shlog_enc_category(col.cur->enc, p->key, i, p->cats->names[i]), "a category");
+    /* an id without a name is not looked up again in this file */
+    p->cats_named = id < p->cats->count ? p->cats->count : id + 1;
+}
+
+/* A record or site of category id has its category named in the file first. */
+static inline void category_in_file(struct proc *p, unsigned id)
+{
+    if (id >= SHMLOG_CAT_USER && (id >= p->cats_named || p->cats_gen != col.cur->gen))
+        categories_name(p, id);
+}
+
 /* The site a record names is in the file before the record is (in a batch of
  * its process: the process is in the file). */
 static inline void site_in_file(struct proc *p, uint32_t id)
@@ -96,6 +125,8 @@ static inline void site_in_file(struct proc *p, uint32_t id)
         return;
     struct site_slot *slot;
     const struct shm_site *site = site_of(p, id, &slot);
+    if (site)
+        category_in_file(p, site->category);
     if (site && !shlog_enc_has_site(col.cur->enc, p->key, id))
         check_enc(shlog_enc_site(col.cur->enc, p->key, site), "a site");
     if (site && slot)
@@ -105,8 +136,9 @@ static inline void site_in_file(struct proc *p, uint32_t id)
 /* A record as the alert rules see it. */
 static inline void count_record(struct proc *p, unsigned level, unsigned category, uint32_t site)
 {
+    p->by_category[category & (SHMLOG_MAX_CATEGORIES - 1)]++;
     if (level >= alerts.min_level) /* no rule: never true */
-        alert_count(&alerts, level, category, site, p->key, p->info.pid, p->info.app);
+        alert_count(&alerts, level, shm_categories_name(p->cats, category), site, p->key, p->info.pid, p->info.app);
 }
 
 /* Encodes the records in the n slots shm_ring_take copied from positions
@@ -128,6 +160,7 @@ static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos)
             site_in_file(p, t->site);
             known = t->site;
         }
+        category_in_file(p, t->category);
         count_record(p, t->level, t->category, t->site);
     }
     for (size_t done = 0; done < n;) {
@@ -202,6 +235,7 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
             }
             batch_of(r);
             site_in_file(p, rec.site);
+            category_in_file(p, rec.category);
             int rc = shlog_enc_record(enc, &rec);
             if (rc == -ENOSPC) {
                 check_enc(end_batch(), "a batch");

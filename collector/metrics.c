@@ -255,6 +255,35 @@ static void put_ring_family(FILE *out, const struct metrics_snapshot *s, enum ri
     }
 }
 
+enum category_family { CF_OUT_OF_RANGE, CF_LEVEL, CF_RECORDS };
+
+/* Per process (out-of-range), or per category of each process (labels app,
+ * pid, category). */
+static void put_category_family(FILE *out, const struct metrics_snapshot *s, enum category_family f)
+{
+    for (size_t i = 0; i < s->nprocs; i++) {
+        const struct metrics_proc *p = &s->procs[i];
+        if (i && proc_cmp(p, &s->procs[i - 1]) == 0)
+            continue;
+        if (f == CF_OUT_OF_RANGE) {
+            fprintf(out, "shmlog_process_out_of_range_total{app=\"");
+            put_label_value(out, p->app);
+            fprintf(out, "\",pid=\"%" PRIu32 "\"} %" PRIu64 "\n", p->pid, p->out_of_range);
+            continue;
+        }
+        for (uint32_t c = 0; c < p->ncats && c < SHMLOG_MAX_CATEGORIES; c++) {
+            fprintf(out, "%s{app=\"", f == CF_LEVEL ? "shmlog_category_level" : "shmlog_category_records_total");
+            put_label_value(out, p->app);
+            fprintf(out, "\",pid=\"%" PRIu32 "\",category=\"", p->pid);
+            put_label_value(out, p->cats[c].name);
+            if (f == CF_LEVEL)
+                fprintf(out, "\"} %" PRIu32 "\n", p->cats[c].level);
+            else
+                fprintf(out, "\"} %" PRIu64 "\n", p->cats[c].records);
+        }
+    }
+}
+
 static void put_proc_family(FILE *out, const struct metrics_snapshot *s, int level)
 {
     for (size_t i = 0; i < s->nprocs; i++) {
@@ -362,6 +391,14 @@ char *metrics_format(struct metrics_snapshot *s, size_t *len)
     put_proc_family(out, s, 0);
     put_family(out, "shmlog_process_level", "gauge", "Live log level of the process (0 TRACE .. 5 FATAL, 6 OFF).");
     put_proc_family(out, s, 1);
+    put_family(out, "shmlog_process_out_of_range_total", "counter",
+               "Calls whose level or category was out of range, written as FATAL or none and flagged clamped.");
+    put_category_family(out, s, CF_OUT_OF_RANGE);
+    put_family(out, "shmlog_category_level", "gauge",
+               "Live log level of one category of the process (0 TRACE .. 5 FATAL, 6 OFF).");
+    put_category_family(out, s, CF_LEVEL);
+    put_family(out, "shmlog_category_records_total", "counter", "Records of one category of the process drained.");
+    put_category_family(out, s, CF_RECORDS);
 
     put_clock(out, &s->clock);
 

@@ -42,6 +42,13 @@ struct metrics_proc {
     uint32_t pid;
     uint32_t call_sites;
     uint32_t level;          /* live level, enum shmlog_level */
+    uint64_t out_of_range;   /* calls written clamped */
+    uint32_t ncats;          /* categories with a name, built-in ones first */
+    struct metrics_category {
+        char name[SHMLOG_CATEGORY_NAME_BYTES];
+        uint32_t level;      /* live */
+        uint64_t records;
+    } cats[SHMLOG_MAX_CATEGORIES];
 };
 
 

@@ -55,6 +55,19 @@ static void proc_observe(struct proc *p, struct metrics_proc *m)
         if (shm_meta_info(&p->meta, &live, err, sizeof(err)) == 0) {
             m->call_sites = live.site_count;
             m->level = live.level;
+            m->out_of_range = live.out_of_range;
+            static struct shm_categories cats;
+            shm_meta_categories(&p->meta, &cats);
+            m->ncats = 0;
+            for (unsigned i = 0; i < cats.count; i++) {
+                const char *name = shm_categories_name(&cats, i);
+                if (!name)
+                    continue;
+                struct metrics_category *c = &m->cats[m->ncats++];
+                snprintf(c->name, sizeof c->name, "%s", name);
+                c->level = cats.live[i];
+                c->records = p->by_category[i];
+            }
         }
     }
     shm_bus_guard = NULL;

@@ -622,6 +622,7 @@ void proc_finalize(struct proc *p)
     for (uint32_t i = 0; i < p->nsites; i++)
         free(p->sites[i].info);
     free(p->sites);
+    free(p->cats);
     struct proc **pp = &col.procs;
     while (*pp && *pp != p)
         pp = &(*pp)->next;

@@ -222,6 +222,8 @@ int shlog__grow_array(void *vp, size_t *cap, size_t n, size_t elem);
 enum { COL_GAP, COL_NSLOTS, COL_TSC, COL_SITE, COL_TID, COL_ATTR, COL_ARGS, NCOLS };
 
 #define ATTR_RAW 0x40u
+/* attr: category - 7 from this bit when the category field (bits 3-5) is 7 */
+#define ATTR_CATEGORY_SHIFT 15
 
 #define DECIMAL_MAX_SCALE 15 /* decimal doubles: m / 10^k for k in 0..15 */
 #define DECIMAL_LIMIT 0x1p51 /* |m| and |value| stay below: deltas fit 52 bits */

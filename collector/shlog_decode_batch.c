@@ -189,14 +189,20 @@ int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
                 if (b->col[i].bad)
                     return shlog__frame_damaged(r, ev, "BATCH column %d ends early", i);
         }
-        if (site > UINT32_MAX || attr >> 7 > UINT8_MAX)
+        unsigned category = (attr >> 3) & 7;
+        if (category == 7) /* 7 and up: the rest above the flags */
+            category = 7 + (unsigned)(attr >> ATTR_CATEGORY_SHIFT < SHMLOG_MAX_CATEGORIES ? attr >> ATTR_CATEGORY_SHIFT
+                                                                                           : SHMLOG_MAX_CATEGORIES);
+        else if (attr >> ATTR_CATEGORY_SHIFT)
+            category = SHMLOG_MAX_CATEGORIES;
+        if (site > UINT32_MAX || category >= SHMLOG_MAX_CATEGORIES)
             return shlog__frame_damaged(r, ev, "BATCH record %u out of range", b->done);
         rec->pos = b->expected + gap;
         rec->tsc = b->prev_tsc + (uint64_t)unzigzag(dtsc);
         rec->site = (uint32_t)site;
         rec->tid = b->prev_tid + (uint32_t)unzigzag(dtid);
         rec->level = attr & 7;
-        rec->category = (attr >> 3) & 7;
+        rec->category = (uint8_t)category;
         rec->flags = (uint8_t)(attr >> 7);
         b->prev_tsc = rec->tsc;
         b->prev_tid = rec->tid;

@@ -8,6 +8,24 @@
 
 #include <stdio.h>
 
+static int sec_category(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
+{
+    uint64_t key = get_varint(c), id = get_varint(c), len = get_varint(c);
+    const uint8_t *name = len > 0 && len < SHMLOG_CATEGORY_NAME_BYTES ? get_bytes(c, len) : NULL;
+    const struct shlog_proc *p = need_proc(r, key);
+    if (c->bad || !name || !p || id < SHMLOG_CAT_USER || id >= SHMLOG_MAX_CATEGORIES)
+        return shlog__frame_damaged(r, ev, "bad CATEGORY section");
+    for (uint64_t i = 0; i < len; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '_'))
+            return shlog__frame_damaged(r, ev, "CATEGORY name is not [a-z0-9_]");
+    ev_begin(r, ev, SHLOG_EV_CATEGORY);
+    ev->proc = p;
+    ev->category_id = (uint32_t)id;
+    memcpy(ev->category_name, name, len);
+    ev->category_name[len] = 0;
+    return 1;
+}
+
 static int sec_process(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
 {
     struct shm_proc_info pi;
@@ -281,6 +299,7 @@ int shlog__section_next(struct shlog_reader *r, struct shlog_event *ev)
     case SHLOG_SEC_LOSS: return sec_loss(r, &c, ev);
     case SHLOG_SEC_EXIT: return sec_exit(r, &c, ev);
     case SHLOG_SEC_CLOCK: return 0; /* returned before the frame's other sections */
+    case SHLOG_SEC_CATEGORY: return sec_category(r, &c, ev);
     /* No version writes it: zeros where sections should be, as in a frame
      * made only to cost a reader its decompression. */
     case 0: return shlog__frame_damaged(r, ev, "a section of type 0");

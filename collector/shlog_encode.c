@@ -227,6 +227,21 @@ int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_
     return rc;
 }
 
+int shlog_enc_category(struct shlog_enc *e, uint32_t proc, uint32_t id, const char *name)
+{
+    size_t len = strnlen(name, SHMLOG_CATEGORY_NAME_BYTES);
+    if (!map_find(&e->procs, proc, 0))
+        return -ENOENT;
+    if (id < SHMLOG_CAT_USER || id >= SHMLOG_MAX_CATEGORIES || len == 0 || len >= SHMLOG_CATEGORY_NAME_BYTES)
+        return -EINVAL;
+    uint8_t body[3 * VARINT_MAX + SHMLOG_CATEGORY_NAME_BYTES];
+    uint8_t *p = put_varint(body, proc);
+    p = put_varint(p, id);
+    p = put_varint(p, len);
+    memcpy(p, name, len);
+    return enc_section(e, SHLOG_SEC_CATEGORY, body, (size_t)(p + len - body));
+}
+
 int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
 {
     if (!map_find(&e->procs, proc, 0))
@@ -623,10 +638,12 @@ static inline enum enc_mode enc_site_mode(const struct enc_site *s, size_t paylo
     return MODE_GENERAL;
 }
 
-/* The attributes column's value; values past 7 are not levels or categories. */
+/* The attributes column's value; a level past 7 is not one, a category from
+ * 7 on goes above the flags (FORMAT.md, BATCH). */
 static inline unsigned enc_attr(unsigned level, unsigned category, unsigned flags, unsigned raw)
 {
-    return (level < 7 ? level : 7) | (category < 7 ? category : 7) << 3 | (raw ? ATTR_RAW : 0) | flags << 7;
+    return (level < 7 ? level : 7) | (category < 7 ? category : 7) << 3 | (raw ? ATTR_RAW : 0) | flags << 7 |
+           (category < 7 ? 0 : (category - 7) << ATTR_CATEGORY_SHIFT);
 }
 
 /* Whether a record of a site in mode goes raw, with *used the payload bytes

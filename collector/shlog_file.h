@@ -61,6 +61,7 @@ enum shlog_section {
     SHLOG_SEC_LOSS = 4,
     SHLOG_SEC_EXIT = 5,
     SHLOG_SEC_CLOCK = 6,
+    SHLOG_SEC_CATEGORY = 7,
 };
 
 /* What a CLOCK section says besides its anchors (FORMAT.md, section 6). */
@@ -108,6 +109,8 @@ int shlog_enc_has_site(const struct shlog_enc *e, uint32_t proc, uint32_t site);
  * shlog_enc_site, which may come between records (it lands before the batch). */
 int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_info *p);
 int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s);
+/* Names a category of proc that is not a built-in one (FORMAT.md, section 7). */
+int shlog_enc_category(struct shlog_enc *e, uint32_t proc, uint32_t id, const char *name);
 /* The cpu of a loss that is the whole process's (NO_RING, UNREGISTERED). */
 #define SHLOG_CPU_NONE UINT32_MAX
 int shlog_enc_loss(struct shlog_enc *e, uint32_t proc, uint32_t cpu, const struct shm_loss *l,
@@ -185,6 +188,7 @@ enum shlog_event_kind {
                                (shlog_reader_report_frame_ends) */
     SHLOG_EV_CLOCK = 8,     /* anchor and clock: one anchor of the host's clock. A frame's
                                anchors come before its other events. */
+    SHLOG_EV_CATEGORY = 9,  /* category_id of proc is named category_name */
 };
 
 struct shlog_event {
@@ -205,6 +209,8 @@ struct shlog_event {
     enum shlog_exit_how exit_how;  /* EXIT */
     struct shm_clock_anchor anchor; /* CLOCK */
     struct shlog_clock_info clock;  /* CLOCK: the state written with it */
+    uint32_t category_id;           /* CATEGORY: SHMLOG_CAT_USER .. SHMLOG_MAX_CATEGORIES - 1 */
+    char category_name[SHMLOG_CATEGORY_NAME_BYTES]; /* CATEGORY: [a-z0-9_], NUL-terminated */
     int torn;                      /* ERROR: the file ends inside a frame */
     char error[256];               /* ERROR */
 };

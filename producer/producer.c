@@ -23,8 +23,13 @@ extern "C" {
 #endif
 
 struct shmlog__ring_local shmlog__rings[SHMLOG__MAX_CPUS];
-static const uint32_t shmlog__level_when_off = SHMLOG_LEVEL_OFF;
-const uint32_t *shmlog__level_ptr = &shmlog__level_when_off;
+/* Before shmlog_init every call is taken (TRACE): it reaches
+ * shmlog__register_site, which counts it as not written. After shutdown none
+ * is (OFF): the site ids the calls hold point into unmapped rings. */
+static const uint16_t shmlog__levels_before_init[SHMLOG_MAX_CATEGORIES] = {0};
+static uint16_t shmlog__levels_off[SHMLOG_MAX_CATEGORIES];
+const uint16_t *shmlog__levels = shmlog__levels_before_init;
+uint32_t shmlog__category_end = SHMLOG_MAX_CATEGORIES;
 __thread uint32_t shmlog__tid __attribute__((tls_model("initial-exec")));
 uint64_t shmlog__tsc_per_ms;
 
@@ -72,6 +77,13 @@ static struct {
      * read back from shared memory, which any process of our uid can scribble on. */
     uint32_t sites_offset;
     uint32_t strings_offset;
+    /* Categories and their levels, process-local: what a new meta segment
+     * (fork child, second init) starts from. */
+    char category_names[SHMLOG_MAX_CATEGORIES][SHMLOG_CATEGORY_NAME_BYTES];
+    uint32_t category_count;
+    uint8_t live[SHMLOG_MAX_CATEGORIES];
+    int default_level; /* the level shmlog_set_level last set: a new category's */
+    uint64_t before_init; /* calls before the meta segment existed */
 } shmlog__g;
 
 void shmlog_config_init(struct shmlog_config *cfg)
@@ -82,6 +94,133 @@ void shmlog_config_init(struct shmlog_config *cfg)
     cfg->policy = SHMLOG_DROP;
     cfg->level = SHMLOG_LEVEL_INFO;
     cfg->group = -1;
+    cfg->backtrace_level = SHMLOG_LEVEL_OFF;
+    cfg->backtrace_trigger = SHMLOG_LEVEL_ERROR;
+    cfg->backtrace_records = 1024;
+}
+
+/* ---- categories and levels ---- */
+
+static const char *const shmlog__builtin_categories[SHMLOG_CAT_COUNT] = {
+    "none", "trade", "order", "market_data", "risk", "portfolio",
+};
+
+static int shmlog__level_named(const char *s, size_t n)
+{
+    static const char *const names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"};
+    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++) {
+        size_t k = strlen(names[i]);
+        if (n != k)
+            continue;
+        size_t j = 0;
+        while (j < n && (s[j] & ~0x20) == names[i][j])
+            j++;
+        if (j == n)
+            return i;
+    }
+    return -1;
+}
+
+/* The id of a defined category: the name as defined, or "md" for
+ * market_data as the macro spells it; -1 if none. Lock held. */
+static int shmlog__category_find(const char *name, size_t n)
+{
+    if (n == 2 && memcmp(name, "md", 2) == 0)
+        return SHMLOG_CAT_MARKET_DATA;
+    for (uint32_t i = 0; i < shmlog__g.category_count; i++)
+        if (strlen(shmlog__g.category_names[i]) == n && memcmp(shmlog__g.category_names[i], name, n) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int shmlog__category_name_ok(const char *name, size_t n)
+{
+    if (n == 0 || n >= SHMLOG_CATEGORY_NAME_BYTES)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '_'))
+            return 0;
+    return 1;
+}
+
+static void shmlog__categories_setup(void)
+{
+    if (shmlog__g.category_count)
+        return;
+    for (unsigned i = 0; i < SHMLOG_CAT_COUNT; i++) {
+        snprintf(shmlog__g.category_names[i], SHMLOG_CATEGORY_NAME_BYTES, "%s", shmlog__builtin_categories[i]);
+        shmlog__g.live[i] = SHMLOG_LEVEL_INFO;
+    }
+    shmlog__g.category_count = SHMLOG_CAT_COUNT;
+    shmlog__g.default_level = SHMLOG_LEVEL_INFO;
+    for (unsigned i = 0; i < SHMLOG_MAX_CATEGORIES; i++)
+        shmlog__levels_off[i] = shmlog_level_word(SHMLOG_LEVEL_OFF, SHMLOG_LEVEL_OFF);
+}
+
+/* Stores category i's level in the meta segment, if there is one. Lock held. */
+static void shmlog__level_publish(unsigned i)
+{
+    struct shmlog_meta *m = shmlog__g.meta;
+    if (m)
+        shmlog__store_relaxed(&m->levels[i],
+                              shmlog_level_word(shmlog__g.live[i], (unsigned)shmlog__g.cfg.backtrace_level));
+}
+
+/* Defines a category; its id, or -errno. Lock held. */
+static int shmlog__category_define(const char *name, size_t n)
+{
+    shmlog__categories_setup();
+    int id = shmlog__category_find(name, n);
+    if (id >= 0)
+        return id;
+    if (!shmlog__category_name_ok(name, n))
+        return -EINVAL;
+    uint32_t i = shmlog__g.category_count;
+    if (i >= SHMLOG_MAX_CATEGORIES)
+        return -ENOSPC;
+    memcpy(shmlog__g.category_names[i], name, n);
+    shmlog__g.category_names[i][n] = 0;
+    shmlog__g.live[i] = (uint8_t)shmlog__g.default_level;
+    shmlog__g.category_count = i + 1;
+    struct shmlog_meta *m = shmlog__g.meta;
+    if (m) {
+        memcpy(m->category_names[i], shmlog__g.category_names[i], SHMLOG_CATEGORY_NAME_BYTES);
+        shmlog__level_publish(i);
+        /* Release: a reader that sees the count sees the name. */
+        shmlog__store_release(&m->category_count, i + 1);
+        shmlog__store_release(&shmlog__category_end, i + 1);
+    }
+    return (int)i;
+}
+
+/* Applies "name=LEVEL,LEVEL,..." (a bare level sets every category); what is
+ * wrong is named in *why. 0 or -EINVAL. Lock held. */
+static int shmlog__levels_apply(const char *spec, const char **why)
+{
+    while (spec && *spec) {
+        size_t n = strcspn(spec, ",");
+        const char *eq = (const char *)memchr(spec, '=', n);
+        const char *lv = eq ? eq + 1 : spec;
+        int level = shmlog__level_named(lv, (size_t)(spec + n - lv));
+        if (level < 0) {
+            *why = "a level is not TRACE, DEBUG, INFO, WARN, ERROR, FATAL or OFF";
+            return -EINVAL;
+        }
+        if (!eq) {
+            shmlog__g.default_level = level;
+            for (uint32_t i = 0; i < shmlog__g.category_count; i++)
+                shmlog__g.live[i] = (uint8_t)level;
+        } else {
+            int id = shmlog__category_find(spec, (size_t)(eq - spec));
+            if (id < 0) {
+                *why = "a category is not defined (built-in: none, trade, order, md, risk, portfolio)";
+                return -EINVAL;
+            }
+            shmlog__g.live[id] = (uint8_t)level;
+        }
+        spec += n + (spec[n] == ',');
+    }
+    return 0;
 }
 
 /* ---- clock ---- */
@@ -179,7 +318,17 @@ static int shmlog__meta_create(void)
     m->sites_offset = SHMLOG_META_HEADER_BYTES;
     m->strings_offset = SHMLOG_META_HEADER_BYTES + sites * SHMLOG_SITE_BYTES;
     m->strings_bytes = (uint32_t)(bytes - m->strings_offset);
-    m->level = (uint32_t)shmlog__g.cfg.level;
+    m->level = (uint32_t)shmlog__g.default_level;
+    shmlog__categories_setup();
+    memcpy(m->category_names, shmlog__g.category_names, sizeof m->category_names);
+    m->category_count = shmlog__g.category_count;
+    m->backtrace_level = (uint32_t)shmlog__g.cfg.backtrace_level;
+    m->backtrace_trigger = (uint32_t)shmlog__g.cfg.backtrace_trigger;
+    m->backtrace_records = shmlog__g.cfg.backtrace_records;
+    for (unsigned i = 0; i < SHMLOG_MAX_CATEGORIES; i++)
+        m->levels[i] = shmlog_level_word(i < shmlog__g.category_count ? shmlog__g.live[i] : (unsigned)shmlog__g.default_level,
+                                         (unsigned)shmlog__g.cfg.backtrace_level);
+    m->before_init = shmlog__exchange_relaxed(&shmlog__g.before_init, 0);
     m->ncpus = (uint32_t)sysconf(_SC_NPROCESSORS_CONF);
     m->default_policy = (uint32_t)shmlog__g.cfg.policy;
     m->ring_records = (uint32_t)shmlog__g.ring_records;
@@ -488,6 +637,13 @@ static uint32_t shmlog__append_string(const char *s, uint32_t len)
     return off;
 }
 
+void shmlog__out_of_range(void)
+{
+    struct shmlog_meta *m = shmlog__load_acquire(&shmlog__g.meta);
+    if (m)
+        shmlog__add_relaxed(&m->out_of_range, 1);
+}
+
 static void shmlog__site_refused(void)
 {
     struct shmlog_meta *m = shmlog__g.meta;
@@ -612,6 +768,12 @@ uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const c
                                const char *fmt, unsigned nargs, const uint8_t *types)
 {
     uint64_t word = shmlog__load_acquire(cache);
+    if (!shmlog__load_acquire(&shmlog__g.meta)) {
+        /* Before shmlog_init: not written, counted, and the count lands in
+         * the meta segment init makes. */
+        shmlog__add_relaxed(&shmlog__g.before_init, 1);
+        return (uint64_t)shmlog__star_strings(fmt) << 32;
+    }
     if ((uint32_t)word != UINT32_MAX) { /* a refused site's calls take no lock */
         pthread_mutex_lock(&shmlog__lock);
         word = shmlog__load_relaxed(cache);
@@ -683,7 +845,8 @@ static int shmlog__open_segments(void)
         err = shmlog__create_rings_of_affinity();
     if (err)
         return err;
-    shmlog__store_release(&shmlog__level_ptr, (const uint32_t *)&shmlog__g.meta->level);
+    shmlog__store_release(&shmlog__category_end, shmlog__g.category_count);
+    shmlog__store_release(&shmlog__levels, (const uint16_t *)shmlog__g.meta->levels);
     return 0;
 }
 
@@ -698,7 +861,10 @@ static void shmlog__atfork_child(void)
     shmlog__tid = 0;
     if (!shmlog__g.initialized)
         return;
-    shmlog__level_ptr = &shmlog__level_when_off;
+    /* The child starts from the levels the parent had, set from outside too. */
+    for (uint32_t i = 0; i < shmlog__g.category_count; i++)
+        shmlog__g.live[i] = (uint8_t)(shmlog__g.meta->levels[i] >> 8);
+    shmlog__levels = shmlog__levels_off;
     shmlog__unmap_all(0);
     shmlog__random(shmlog__g.instance, sizeof shmlog__g.instance);
     int err = shmlog__open_segments();
@@ -706,6 +872,35 @@ static void shmlog__atfork_child(void)
         shmlog__g.initialized = 0;
         fprintf(stderr, "shmlog: logging off in child %d: %s\n", (int)getpid(), strerror(-err));
     }
+}
+
+/* The categories and levels of cfg, then $SHMLOG_LEVELS. Lock held. */
+static int shmlog__levels_configure(const struct shmlog_config *cfg)
+{
+    shmlog__categories_setup();
+    shmlog__g.default_level = cfg->level;
+    for (uint32_t i = 0; i < shmlog__g.category_count; i++)
+        shmlog__g.live[i] = (uint8_t)cfg->level;
+    for (const char *const *c = cfg->categories; c && *c; c++) {
+        int id = shmlog__category_define(*c, strlen(*c));
+        if (id < 0) {
+            fprintf(stderr, "shmlog: category '%s': %s\n", *c,
+                    id == -ENOSPC ? "more than 58 categories of a program's own"
+                                  : "a name is 1..23 of a-z, 0-9 and _");
+            return id;
+        }
+    }
+    const char *why = "";
+    if (shmlog__levels_apply(cfg->levels, &why) != 0) {
+        fprintf(stderr, "shmlog: config levels '%s': %s\n", cfg->levels, why);
+        return -EINVAL;
+    }
+    const char *env = getenv("SHMLOG_LEVELS");
+    if (env && shmlog__levels_apply(env, &why) != 0) {
+        fprintf(stderr, "shmlog: SHMLOG_LEVELS='%s': %s\n", env, why);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static int shmlog__check_config(const struct shmlog_config *cfg, uint64_t *records)
@@ -719,6 +914,10 @@ static int shmlog__check_config(const struct shmlog_config *cfg, uint64_t *recor
     if (cfg->level < SHMLOG_LEVEL_TRACE || cfg->level > SHMLOG_LEVEL_OFF)
         return -EINVAL;
     if (cfg->meta_bytes < 64 * 1024 || cfg->meta_bytes > (64u << 20))
+        return -EINVAL;
+    if (cfg->backtrace_level < SHMLOG_LEVEL_TRACE || cfg->backtrace_level > SHMLOG_LEVEL_OFF ||
+        cfg->backtrace_trigger < SHMLOG_LEVEL_TRACE || cfg->backtrace_trigger > SHMLOG_LEVEL_OFF ||
+        cfg->backtrace_records > (1u << 20))
         return -EINVAL;
     *records = rb / SHMLOG_RECORD_BYTES;
     return 0;
@@ -739,6 +938,11 @@ int shmlog_init(const struct shmlog_config *cfg)
     shmlog__g.cfg = *cfg;
     shmlog__g.cfg.app = NULL;
     shmlog__g.cfg.dir = NULL;
+    shmlog__g.cfg.categories = NULL;
+    shmlog__g.cfg.levels = NULL;
+    err = shmlog__levels_configure(cfg);
+    if (err)
+        goto out;
     shmlog__sanitize_name(cfg->app ? cfg->app : program_invocation_short_name, shmlog__g.app, SHMLOG_APP_BYTES - 15);
     shmlog__random(shmlog__g.instance, sizeof shmlog__g.instance);
     err = shmlog__resolve_dir(cfg->dir, shmlog__g.dir, sizeof shmlog__g.dir, &shmlog__g.huge, cfg->group);
@@ -803,7 +1007,7 @@ void shmlog_shutdown(void)
 {
     pthread_mutex_lock(&shmlog__lock);
     if (shmlog__g.initialized) {
-        shmlog__store_release(&shmlog__level_ptr, &shmlog__level_when_off);
+        shmlog__store_release(&shmlog__levels, (const uint16_t *)shmlog__levels_off);
         __atomic_fetch_or(&shmlog__g.meta->hdr.flags, SHMLOG_SEG_CLOSED, __ATOMIC_RELEASE);
         /* Threads still inside a log call hold ring pointers: let them finish
          * before the mappings go. A call is far shorter than this. */
@@ -820,15 +1024,59 @@ void shmlog_set_level(int level)
     if (level < SHMLOG_LEVEL_TRACE || level > SHMLOG_LEVEL_OFF)
         return;
     pthread_mutex_lock(&shmlog__lock);
+    shmlog__categories_setup();
+    shmlog__g.default_level = level;
+    shmlog__g.cfg.level = level;
     if (shmlog__g.meta)
         shmlog__store_relaxed(&shmlog__g.meta->level, (uint32_t)level);
-    shmlog__g.cfg.level = level;
+    for (uint32_t i = 0; i < SHMLOG_MAX_CATEGORIES; i++) {
+        shmlog__g.live[i] = (uint8_t)level;
+        shmlog__level_publish(i);
+    }
     pthread_mutex_unlock(&shmlog__lock);
 }
 
 int shmlog_get_level(void)
 {
-    return (int)shmlog__load_relaxed(shmlog__level_ptr);
+    return shmlog_get_category_level(SHMLOG_CAT_NONE);
+}
+
+int shmlog_set_category_level(int category, int level)
+{
+    if (level < SHMLOG_LEVEL_TRACE || level > SHMLOG_LEVEL_OFF || category < 0)
+        return -EINVAL;
+    pthread_mutex_lock(&shmlog__lock);
+    shmlog__categories_setup();
+    int err = (uint32_t)category < shmlog__g.category_count ? 0 : -EINVAL;
+    if (!err) {
+        shmlog__g.live[category] = (uint8_t)level;
+        shmlog__level_publish((unsigned)category);
+    }
+    pthread_mutex_unlock(&shmlog__lock);
+    return err;
+}
+
+int shmlog_get_category_level(int category)
+{
+    if (category < 0 || category >= (int)SHMLOG_MAX_CATEGORIES)
+        return -EINVAL;
+    pthread_mutex_lock(&shmlog__lock);
+    shmlog__categories_setup();
+    int level = (uint32_t)category >= shmlog__g.category_count ? -EINVAL
+                : shmlog__g.meta ? (int)(shmlog__load_relaxed(&shmlog__g.meta->levels[category]) >> 8)
+                                 : (int)shmlog__g.live[category];
+    pthread_mutex_unlock(&shmlog__lock);
+    return level;
+}
+
+int shmlog_category(const char *name)
+{
+    if (!name)
+        return -EINVAL;
+    pthread_mutex_lock(&shmlog__lock);
+    int id = shmlog__category_define(name, strlen(name));
+    pthread_mutex_unlock(&shmlog__lock);
+    return id;
 }
 
 uint64_t shmlog_dropped(void)

@@ -37,6 +37,20 @@ struct shmlog_config {
     int group;              /* -1 (default): segments 0600; else this gid and mode 0660 */
     int all_cpus;           /* non-zero: create the rings of every allowed cpu at init */
     int quiet;              /* non-zero: no warning on stderr about the 4 KiB fallback */
+    /* The program's own categories, NULL-terminated: ids SHMLOG_CAT_USER, +1, ...
+     * in this order (shmlog_category defines more later). */
+    const char *const *categories;
+    /* Levels per category, "md=DEBUG,venue=TRACE" (a name without "=" sets
+     * level for every category first); $SHMLOG_LEVELS, when set, is applied
+     * after it. NULL: level for all. */
+    const char *levels;
+    /* Backtrace: calls from backtrace_level up to the live level are kept, the
+     * last backtrace_records of each cpu, and written out, flagged, when the
+     * process logs at backtrace_trigger or above or a tool asks for them
+     * (shmlog-dump backtrace). SHMLOG_LEVEL_OFF (default): off. */
+    int backtrace_level;
+    int backtrace_trigger;  /* default SHMLOG_LEVEL_ERROR */
+    unsigned backtrace_records; /* default 1024 */
     unsigned reserved[8];   /* zero */
 };
 
@@ -48,8 +62,18 @@ int shmlog_init(const struct shmlog_config *cfg);
 int shmlog_thread_init(void);
 /* Stops logging and unmaps; the segments stay for the collector to drain. */
 void shmlog_shutdown(void);
+/* The live level of every category. */
 void shmlog_set_level(int level);
+/* The live level of category NONE (of all of them unless set per category). */
 int shmlog_get_level(void);
+/* The live level of one category: 0 or -EINVAL (no such category or level). */
+int shmlog_set_category_level(int category, int level);
+int shmlog_get_category_level(int category); /* a level, or -EINVAL */
+/* The id of the category called name ("md", "venue"), defining it if it is
+ * new: its level is then the one shmlog_set_level last set. -EINVAL for a
+ * name that is not [a-z0-9_] of 1..23 bytes, -ENOSPC past
+ * SHMLOG_MAX_CATEGORIES. Works before shmlog_init too. */
+int shmlog_category(const char *name);
 /* Records dropped because a ring was full, over all rings of this process. */
 uint64_t shmlog_dropped(void);
 /* The directory this process's segments are in, or NULL before init. */
@@ -76,7 +100,12 @@ struct shmlog__ring_local {
 } __attribute__((aligned(64)));
 
 extern struct shmlog__ring_local shmlog__rings[SHMLOG__MAX_CPUS];
-extern const uint32_t *shmlog__level_ptr;
+/* Per category: shmlog_meta.levels, or a table of this process while logging
+ * is not set up. */
+extern const uint16_t *shmlog__levels;
+/* One past the highest category id a call may use: a larger one is out of
+ * range (counted, and written as none). */
+extern uint32_t shmlog__category_end;
 extern __thread uint32_t shmlog__tid __attribute__((tls_model("initial-exec")));
 /* TSC ticks per millisecond, measured at init: the interval of rate-limited
  * calls. */
@@ -90,6 +119,8 @@ extern uint64_t shmlog__tsc_per_ms;
 uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file,
                                int line, const char *fmt, unsigned nargs, const uint8_t *types);
 uint8_t *shmlog__reserve_slow(unsigned nslots, size_t payload, uint64_t *pos);
+/* Counts a call whose level or category is out of range. */
+void shmlog__out_of_range(void);
 uint32_t shmlog__tid_slow(void);
 void shmlog__spill(uint8_t *head, size_t off, const void *src, size_t len);
 #ifdef __cplusplus
@@ -321,9 +352,10 @@ SHMLOG__INLINE uint8_t *shmlog__reserve(unsigned nslots, size_t payload, uint64_
 }
 
 /* Everything of a record but its arguments: the reservation and the header.
- * site is a registered site's id + 1. NULL when dropped. */
+ * site is a registered site's id + 1; flags are SHMLOG_REC_*. NULL when
+ * dropped. */
 SHMLOG__INLINE uint8_t *shmlog__begin(uint64_t tsc, uint32_t site, unsigned lvl, unsigned cat, size_t payload,
-                                      unsigned trunc, uint64_t *pos)
+                                      unsigned flags, uint64_t *pos)
 {
     unsigned nslots = shmlog_slots_for_payload(payload);
     uint8_t *head = shmlog__reserve(nslots, payload, pos);
@@ -339,7 +371,7 @@ SHMLOG__INLINE uint8_t *shmlog__begin(uint64_t tsc, uint32_t site, unsigned lvl,
     rec->nslots = (uint8_t)nslots;
     rec->level = (uint8_t)lvl;
     rec->category = (uint8_t)cat;
-    rec->flags = trunc ? SHMLOG_REC_TRUNCATED : 0;
+    rec->flags = (uint8_t)flags;
     return head;
 }
 
@@ -563,15 +595,21 @@ using stored = typename std::conditional<std::is_scalar<typename std::decay<E>::
 void shmlog__bad_level(void) __attribute__((error(
     "shmlog: level out of range: use SHMLOG_LEVEL_TRACE .. SHMLOG_LEVEL_FATAL")));
 void shmlog__bad_category(void) __attribute__((error(
-    "shmlog: category out of range: use SHMLOG_CAT_NONE .. SHMLOG_CAT_PORTFOLIO")));
-/* A level or category that is not a constant is checked at run time, off the
- * constant path: out of range becomes FATAL (never hidden) or NONE. */
-#define SHMLOG__LEVEL_OF(lvl)                                                               \
+    "shmlog: category out of range: use SHMLOG_CAT_NONE .. SHMLOG_CAT_PORTFOLIO or an id from shmlog_category()")));
+/* A level that is not a constant, or a category that is not a built-in
+ * constant, is checked at run time: out of range becomes FATAL (never hidden)
+ * or none, is counted, and sets CLAMPED in flags. */
+#define SHMLOG__LEVEL_OF(lvl, flags)                                                        \
     (__builtin_constant_p(lvl) && (unsigned)(lvl) > SHMLOG_LEVEL_FATAL ? (shmlog__bad_level(), 0u) \
-     : (unsigned)(lvl) > SHMLOG_LEVEL_FATAL ? (unsigned)SHMLOG_LEVEL_FATAL : (unsigned)(lvl))
-#define SHMLOG__CATEGORY_OF(cat)                                                            \
-    (__builtin_constant_p(cat) && (unsigned)(cat) >= SHMLOG_CAT_COUNT ? (shmlog__bad_category(), 0u) \
-     : (unsigned)(cat) >= SHMLOG_CAT_COUNT ? (unsigned)SHMLOG_CAT_NONE : (unsigned)(cat))
+     : SHMLOG__UNLIKELY((unsigned)(lvl) > SHMLOG_LEVEL_FATAL)                               \
+         ? ((flags) = SHMLOG_REC_CLAMPED, shmlog__out_of_range(), (unsigned)SHMLOG_LEVEL_FATAL) \
+         : (unsigned)(lvl))
+#define SHMLOG__CATEGORY_OF(cat, flags)                                                     \
+    (__builtin_constant_p(cat) && (unsigned)(cat) < SHMLOG_CAT_COUNT ? (unsigned)(cat)      \
+     : __builtin_constant_p(cat) && (unsigned)(cat) >= SHMLOG_MAX_CATEGORIES ? (shmlog__bad_category(), 0u) \
+     : SHMLOG__UNLIKELY((unsigned)(cat) >= shmlog__load_relaxed(&shmlog__category_end))     \
+         ? ((flags) = SHMLOG_REC_CLAMPED, shmlog__out_of_range(), (unsigned)SHMLOG_CAT_NONE) \
+         : (unsigned)(cat))
 /* A call site registers its format once: a format that changes from call to
  * call would log the first one seen for all of them. */
 #define SHMLOG__FORMAT_LITERAL(fmt)                                                         \
@@ -687,10 +725,15 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__LOG(cat, lvl, gate, ...)                                                       \
     do {                                                                                       \
         SHMLOG__FORMAT_LITERAL(SHMLOG__FIRST(__VA_ARGS__));                                    \
-        const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl), shmlog__cat = SHMLOG__CATEGORY_OF(cat); \
+        unsigned shmlog__flags = 0, shmlog__levels_of_cat;                                     \
+        const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl, shmlog__flags);                    \
+        const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);                 \
         /* below SHMLOG_ACTIVE_LEVEL, a constant level leaves nothing of the call */          \
         if ((int)shmlog__lvl >= (int)(SHMLOG_ACTIVE_LEVEL) &&                                 \
-            SHMLOG__LIKELY(shmlog__lvl >= shmlog__load_relaxed(shmlog__level_ptr))) {          \
+            SHMLOG__LIKELY(shmlog__lvl >= ((shmlog__levels_of_cat = shmlog__load_relaxed(      \
+                                                &shmlog__load_relaxed(&shmlog__levels)[shmlog__cat])) & 0xFFu))) { \
+            /* taken below the live level: backtrace, for the collector to keep */           \
+            shmlog__flags |= shmlog__lvl < shmlog__levels_of_cat >> 8 ? SHMLOG_REC_BACKTRACE : 0u; \
             const uint64_t shmlog__tsc = shmlog__rdtsc();                                      \
             gate                                                                               \
             SHMLOG__EACH(SHMLOG__A_DECL, __VA_ARGS__)                                          \
@@ -718,7 +761,7 @@ void shmlog__bad_category(void) __attribute__((error(
             uint64_t shmlog__pos = 0; /* set with every head; GCC cannot see it */             \
             uint8_t *shmlog__head = SHMLOG__LIKELY((uint32_t)shmlog__site != 0) /* 0: not written */ \
                 ? shmlog__begin(shmlog__tsc, (uint32_t)shmlog__site, shmlog__lvl, shmlog__cat,    \
-                                shmlog__payload, shmlog__trunc, &shmlog__pos)                  \
+                                shmlog__payload, shmlog__trunc | shmlog__flags, &shmlog__pos)  \
                 : NULL;                                                                        \
             if (SHMLOG__LIKELY(shmlog__head != NULL)) {                                        \
                 size_t shmlog__off = 0;                                                        \
@@ -812,3 +855,6 @@ SHMLOG__INLINE int shmlog__every_pass(uint64_t *due, uint64_t *skipped, uint64_t
 #define SHMLOG_MD(lvl, ...) SHMLOG_LOG(SHMLOG_CAT_MARKET_DATA, SHMLOG_LEVEL_##lvl, __VA_ARGS__)
 #define SHMLOG_RISK(lvl, ...) SHMLOG_LOG(SHMLOG_CAT_RISK, SHMLOG_LEVEL_##lvl, __VA_ARGS__)
 #define SHMLOG_PORTFOLIO(lvl, ...) SHMLOG_LOG(SHMLOG_CAT_PORTFOLIO, SHMLOG_LEVEL_##lvl, __VA_ARGS__)
+/* A category of the program's own: SHMLOG_CAT(venue, INFO, "...") with the
+ * id shmlog_category("venue") returned. */
+#define SHMLOG_CAT(cat, lvl, ...) SHMLOG_LOG(cat, SHMLOG_LEVEL_##lvl, __VA_ARGS__)

@@ -26,6 +26,7 @@ const char *shm_loss_reason_name(unsigned reason)
     case SHM_LOSS_UNREADABLE: return "unreadable";
     case SHM_LOSS_NO_RING: return "no_ring";
     case SHM_LOSS_UNREGISTERED: return "unregistered";
+    case SHM_LOSS_BEFORE_INIT: return "before_init";
     default: return "unknown";
     }
 }

@@ -10,6 +10,7 @@
  * the collector guards its accesses for that, see collector/.)
  */
 #include "reader.h"
+#include "names.h"
 #include "shmlog_os.h"
 
 #include <dirent.h>
@@ -258,10 +259,116 @@ int shm_meta_info(const struct shm_seg *seg, struct shm_proc_info *out, char *er
     out->flags = shmlog__load_relaxed(&m->hdr.flags);
     out->unregistered = shmlog__load_relaxed(&m->unregistered);
     out->no_ring = shmlog__load_relaxed(&m->no_ring);
+    out->category_count = SHMLOG_CAT_COUNT;
+    out->backtrace_level = SHMLOG_LEVEL_OFF;
+    if (seg->hdr.abi_version >= 4) {
+        out->before_init = shmlog__load_relaxed(&m->before_init);
+        out->out_of_range = shmlog__load_relaxed(&m->out_of_range);
+        uint32_t n = shmlog__load_acquire(&m->category_count);
+        out->category_count = n < SHMLOG_CAT_COUNT ? SHMLOG_CAT_COUNT : n > SHMLOG_MAX_CATEGORIES ? SHMLOG_MAX_CATEGORIES : n;
+        uint32_t bl = shmlog__load_relaxed(&m->backtrace_level), bt = shmlog__load_relaxed(&m->backtrace_trigger);
+        out->backtrace_level = bl < SHMLOG_LEVEL_OFF ? bl : SHMLOG_LEVEL_OFF;
+        out->backtrace_trigger = bt < SHMLOG_LEVEL_OFF ? bt : SHMLOG_LEVEL_OFF;
+        out->backtrace_records = shmlog__load_relaxed(&m->backtrace_records);
+        out->backtrace_requests = shmlog__load_relaxed(&m->backtrace_requests);
+    }
     if (out->tsc_hz < 1000000 || out->tsc_hz > 100000000000ull)
         return fail(err, errcap, -EINVAL, "%s: implausible TSC frequency %llu Hz", seg->path,
                     (unsigned long long)out->tsc_hz);
     return 0;
+}
+
+void shm_meta_categories(const struct shm_seg *seg, struct shm_categories *out)
+{
+    const struct shmlog_meta *m = meta_of(seg);
+    memset(out, 0, sizeof *out);
+    for (unsigned i = 0; i < SHMLOG_CAT_COUNT; i++)
+        snprintf(out->names[i], sizeof out->names[i], "%s", shm_category_name(i));
+    out->count = SHMLOG_CAT_COUNT;
+    if (seg->hdr.abi_version < 4) {
+        uint32_t level = shmlog__load_relaxed(&m->level);
+        memset(out->live, level <= SHMLOG_LEVEL_OFF ? (int)level : SHMLOG_LEVEL_OFF, sizeof out->live);
+        return;
+    }
+    /* Acquire pairs with the producer's release of the count after a name. */
+    uint32_t n = shmlog__load_acquire(&m->category_count);
+    out->count = n < SHMLOG_CAT_COUNT ? SHMLOG_CAT_COUNT : n > SHMLOG_MAX_CATEGORIES ? SHMLOG_MAX_CATEGORIES : n;
+    for (unsigned i = 0; i < SHMLOG_MAX_CATEGORIES; i++) {
+        unsigned live = shmlog__load_relaxed(&m->levels[i]) >> 8;
+        out->live[i] = (uint8_t)(live <= SHMLOG_LEVEL_OFF ? live : SHMLOG_LEVEL_OFF);
+    }
+    for (unsigned i = SHMLOG_CAT_COUNT; i < out->count; i++) {
+        char name[SHMLOG_CATEGORY_NAME_BYTES];
+        memcpy(name, m->category_names[i], sizeof name);
+        size_t len = 0;
+        while (len < sizeof name && ((name[len] >= 'a' && name[len] <= 'z') ||
+                                     (name[len] >= '0' && name[len] <= '9') || name[len] == '_'))
+            len++;
+        if (len > 0 && len < sizeof name && name[len] == 0)
+            memcpy(out->names[i], name, len + 1);
+    }
+}
+
+const char *shm_categories_name(const struct shm_categories *c, unsigned id)
+{
+    if (id < SHMLOG_CAT_COUNT)
+        return shm_category_name(id);
+    return c && id < c->count && id < SHMLOG_MAX_CATEGORIES && c->names[id][0] ? c->names[id] : NULL;
+}
+
+int shm_category_find(const struct shm_categories *c, const char *name)
+{
+    unsigned n = c ? c->count : SHMLOG_CAT_COUNT;
+    for (unsigned i = 0; i < n && i < SHMLOG_MAX_CATEGORIES; i++) {
+        const char *have = shm_categories_name(c, i);
+        if (have && strcmp(have, name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+int shm_category_spelled(const char *typed, char out[SHMLOG_CATEGORY_NAME_BYTES])
+{
+    size_t n = strlen(typed);
+    if (n == 0 || n >= SHMLOG_CATEGORY_NAME_BYTES)
+        return -1;
+    for (size_t i = 0; i <= n; i++) {
+        char ch = typed[i];
+        out[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+        if (i < n && !((out[i] >= 'a' && out[i] <= 'z') || (out[i] >= '0' && out[i] <= '9') || out[i] == '_'))
+            return -1;
+    }
+    if (strcmp(out, "md") == 0)
+        snprintf(out, SHMLOG_CATEGORY_NAME_BYTES, "%s", shm_category_name(SHMLOG_CAT_MARKET_DATA));
+    return 0;
+}
+
+int shm_meta_set_level(const struct shm_seg *seg, int category, unsigned level)
+{
+    struct shmlog_meta *m = (struct shmlog_meta *)seg->addr;
+    if (level > SHMLOG_LEVEL_OFF)
+        return -EINVAL;
+    if (seg->hdr.abi_version < 4) {
+        if (category > 0)
+            return -EINVAL;
+        int old = (int)shmlog__load_relaxed(&m->level);
+        shmlog__store_release(&m->level, level);
+        return old;
+    }
+    uint32_t n = shmlog__load_acquire(&m->category_count);
+    if (category >= (int)(n > SHMLOG_MAX_CATEGORIES ? SHMLOG_MAX_CATEGORIES : n))
+        return -EINVAL;
+    unsigned keep = shmlog__load_relaxed(&m->backtrace_level);
+    keep = keep < SHMLOG_LEVEL_OFF ? keep : SHMLOG_LEVEL_OFF;
+    int old = (int)(shmlog__load_relaxed(&m->levels[category < 0 ? 0 : category]) >> 8);
+    /* The producer loads its category's word on every call (relaxed): one
+     * atomic store each, nothing else in the segment is written. */
+    for (unsigned i = 0; i < SHMLOG_MAX_CATEGORIES; i++)
+        if (category < 0 || (unsigned)category == i)
+            shmlog__store_relaxed(&m->levels[i], shmlog_level_word(level, keep));
+    if (category < 0)
+        shmlog__store_relaxed(&m->level, level);
+    return old > SHMLOG_LEVEL_OFF ? SHMLOG_LEVEL_OFF : old;
 }
 
 /* Copies a string of the arena: it must lie inside it and end in NUL. */
@@ -288,7 +395,7 @@ int shm_meta_site(const struct shm_seg *seg, uint32_t id, struct shm_site *out)
         return -ENOENT;
     struct shmlog_site s;
     memcpy(&s, (const uint8_t *)seg->addr + sites_off + (size_t)id * SHMLOG_SITE_BYTES, sizeof s);
-    if (s.nargs > SHMLOG_MAX_ARGS || s.level > SHMLOG_LEVEL_FATAL || s.category >= SHMLOG_CAT_COUNT)
+    if (s.nargs > SHMLOG_MAX_ARGS || s.level > SHMLOG_LEVEL_FATAL || s.category >= SHMLOG_MAX_CATEGORIES)
         return -EINVAL;
     for (unsigned i = 0; i < s.nargs; i++)
         if (s.arg_types[i] == SHMLOG_ARG_NONE || s.arg_types[i] >= SHMLOG_ARG_TYPE_COUNT)
@@ -435,7 +542,8 @@ static inline int head_ok(unsigned nslots, unsigned level, unsigned category, un
                           uint64_t cap, uint64_t room)
 {
     return nslots != 0 && nslots <= SHMLOG_MAX_SLOTS && idx + nslots <= cap && nslots <= room &&
-           level <= SHMLOG_LEVEL_FATAL && category < SHMLOG_CAT_COUNT && !(flags & ~(unsigned)SHMLOG_REC_TRUNCATED);
+           level <= SHMLOG_LEVEL_FATAL && category < SHMLOG_MAX_CATEGORIES &&
+           !(flags & ~(unsigned)(SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE));
 }
 
 /* The commit word of the continuation slot at pos. */

@@ -72,6 +72,21 @@ struct shm_proc_info {
     uint32_t flags;          /* SHMLOG_SEG_* */
     uint64_t unregistered;   /* records lost: their site did not fit the table */
     uint64_t no_ring;        /* records lost: their cpu had no ring */
+    uint64_t before_init;    /* records lost: called before shmlog_init (version 4) */
+    uint64_t out_of_range;   /* calls with a level or category out of range, written clamped */
+    uint32_t category_count; /* categories with a name (SHMLOG_CAT_COUNT before version 4) */
+    uint32_t backtrace_level;   /* SHMLOG_LEVEL_OFF: no backtrace */
+    uint32_t backtrace_trigger;
+    uint32_t backtrace_records;
+    uint64_t backtrace_requests;
+};
+
+/* A process's categories: the names it defined (checked: [a-z0-9_], "" where
+ * not) and the live level of each. */
+struct shm_categories {
+    uint32_t count;
+    uint8_t live[SHMLOG_MAX_CATEGORIES];
+    char names[SHMLOG_MAX_CATEGORIES][SHMLOG_CATEGORY_NAME_BYTES];
 };
 
 /* A validated copy of one call site. */
@@ -91,6 +106,22 @@ struct shm_site {
 /* 0, or -EINVAL with a reason in err when the header fields are inconsistent
  * or the app or host name is not one shm_name_valid() takes. */
 int shm_meta_info(const struct shm_seg *meta, struct shm_proc_info *out, char *err, size_t errcap);
+/* The categories of a sound meta segment (shm_meta_info took it). */
+void shm_meta_categories(const struct shm_seg *meta, struct shm_categories *out);
+/* The name of category id: a built-in one's, the process's own (c may be
+ * NULL: built-in only), or NULL when it has none. */
+const char *shm_categories_name(const struct shm_categories *c, unsigned id);
+/* The id of a category by its name as shm_category_spelled gives it; -1. */
+int shm_category_find(const struct shm_categories *c, const char *name);
+/* A category name as a person types it (any case; "md" as the macro
+ * SHMLOG_MD spells market_data) into out, as records name it: 0, or -1 when
+ * it cannot be a category's name. */
+int shm_category_spelled(const char *typed, char out[SHMLOG_CATEGORY_NAME_BYTES]);
+/* Stores the live level of one category, or of every one (category < 0), in
+ * a meta segment mapped for writing, as shmlog_set_category_level would:
+ * the old level of that category (of NONE for all), or -EINVAL when the
+ * category is not defined there (a version 3 meta has one level only). */
+int shm_meta_set_level(const struct shm_seg *meta, int category, unsigned level);
 
 /* ---- attribution: which records are whose (shmlog_abi.h, "Names ...") ----
  *
@@ -173,7 +204,8 @@ enum shm_loss_reason {
     SHM_LOSS_UNREADABLE = 5,  /* a file frame that could not be decoded */
     SHM_LOSS_NO_RING = 6,     /* its cpu had no ring (it could not be made), counted by the producer */
     SHM_LOSS_UNREGISTERED = 7, /* its call site did not fit the site table, counted by the producer */
-    SHM_LOSS_REASON_MAX = 7,
+    SHM_LOSS_BEFORE_INIT = 8, /* a call made before shmlog_init, counted by the producer */
+    SHM_LOSS_REASON_MAX = 8,
 };
 
 enum shm_read_status {

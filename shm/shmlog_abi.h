@@ -74,8 +74,12 @@
  * 2: the process instance in every header; the meta counts records of cpus
  *    without a ring.
  * 3: the ring's progress line (published); readers still take version 2
- *    rings, whose published stays 0, by their head. */
-#define SHMLOG_ABI_VERSION 3u
+ *    rings, whose published stays 0, by their head.
+ * 4: the meta's levels per category, category names, the calls not written
+ *    while logging was not set up, the out-of-range calls, and the backtrace;
+ *    the record flags CLAMPED and BACKTRACE. Readers take version 3 metas as
+ *    one level for the built-in categories. */
+#define SHMLOG_ABI_VERSION 4u
 
 #define SHMLOG_CACHELINE 64u
 #define SHMLOG_RECORD_BYTES 64u
@@ -130,7 +134,8 @@ enum shmlog_level {
     SHMLOG_LEVEL_OFF = 6,
 };
 
-/* Trading categories: first-class tags on call sites and records. */
+/* Trading categories: first-class tags on call sites and records. A program
+ * defines its own by name (shmlog_category), numbered from SHMLOG_CAT_USER. */
 enum shmlog_category {
     SHMLOG_CAT_NONE = 0,
     SHMLOG_CAT_TRADE = 1,
@@ -138,8 +143,13 @@ enum shmlog_category {
     SHMLOG_CAT_MARKET_DATA = 3,
     SHMLOG_CAT_RISK = 4,
     SHMLOG_CAT_PORTFOLIO = 5,
-    SHMLOG_CAT_COUNT = 6,
+    SHMLOG_CAT_COUNT = 6, /* the built-in ones */
+    SHMLOG_CAT_USER = 6,  /* the first a program defines */
 };
+/* Categories of one process, built-in and its own; a name is [a-z0-9_],
+ * 1..SHMLOG_CATEGORY_NAME_BYTES - 1 bytes. */
+#define SHMLOG_MAX_CATEGORIES 64u
+#define SHMLOG_CATEGORY_NAME_BYTES 24u
 
 /* Ring-full policies (shmlog_ring.policy). */
 enum shmlog_policy {
@@ -230,11 +240,40 @@ struct shmlog_meta {
     uint64_t unregistered;        /* records lost: their site did not fit the table */
     uint64_t no_ring;             /* records lost: their cpu's ring could not be made, or
                                      their thread may not write rings (no rseq) */
-    uint8_t reserved[SHMLOG_META_HEADER_BYTES - 128 - 2 * 64 - 3 * 8 - 10 * 4 - 2 * 8];
+    /* version 4 */
+    uint64_t before_init;         /* calls made before shmlog_init: not written */
+    uint64_t out_of_range;        /* calls whose level or category was out of range:
+                                     written as FATAL or none, flagged CLAMPED */
+    uint32_t category_count;      /* categories with a name, built-in ones included;
+                                     release-stored after the name */
+    uint32_t backtrace_level;     /* calls from this level up to the live one are kept
+                                     as backtrace; SHMLOG_LEVEL_OFF: none */
+    uint32_t backtrace_trigger;   /* a record at or above it writes the kept ones out */
+    uint32_t backtrace_records;   /* records kept per cpu */
+    uint64_t backtrace_requests;  /* a tool adds one to have the kept ones written out */
+    uint8_t pad4[512 - 376];
+    /* Per category: the live level << 8 | the level from which calls are taken
+     * (the lower of the live and the backtrace level): shmlog_level_word. */
+    uint16_t levels[SHMLOG_MAX_CATEGORIES];
+    char category_names[SHMLOG_MAX_CATEGORIES][SHMLOG_CATEGORY_NAME_BYTES]; /* NUL-padded */
+    uint8_t reserved[SHMLOG_META_HEADER_BYTES - 640 - SHMLOG_MAX_CATEGORIES * SHMLOG_CATEGORY_NAME_BYTES];
 };
 SHMLOG__STATIC_ASSERT(sizeof(struct shmlog_meta) == SHMLOG_META_HEADER_BYTES, "meta header is 4 KiB");
 SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_meta, tsc_hz) == 256, "abi");
 SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_meta, level) == 304, "abi");
+SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_meta, before_init) == 336, "abi");
+SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_meta, backtrace_requests) == 368, "abi");
+SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_meta, levels) == 512, "abi");
+SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_meta, category_names) == 640, "abi");
+
+/* A category's entry of shmlog_meta.levels: calls at or above the live level
+ * are written; those below it but at or above backtrace are written flagged
+ * BACKTRACE, for the collector to keep until a trigger. */
+static inline uint16_t shmlog_level_word(unsigned live, unsigned backtrace)
+{
+    unsigned take = backtrace < live ? backtrace : live;
+    return (uint16_t)(take | live << 8);
+}
 
 /* The ring segment header: exactly SHMLOG_RING_HEADER_BYTES. The producer and
  * consumer lines are 128 bytes apart so the adjacent-line prefetcher does not
@@ -303,6 +342,8 @@ SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_record, payload) == 64 - SHMLOG_HEA
 /* shmlog_record.flags */
 #define SHMLOG_REC_TRUNCATED 0x1u /* a string argument was cut to fit SHMLOG_MAX_PAYLOAD */
 #define SHMLOG_REC_PAD 0x2u       /* filler up to the ring end; no arguments, no site */
+#define SHMLOG_REC_CLAMPED 0x4u   /* the call's level or category was out of range: FATAL or none */
+#define SHMLOG_REC_BACKTRACE 0x8u /* below the live level: kept by the collector until a trigger */
 
 /* Mixes every size the ABI depends on: a build whose structs differ is refused
  * even if someone forgot to bump SHMLOG_ABI_VERSION. */

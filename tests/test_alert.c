@@ -203,7 +203,7 @@ Test(alert, bad_rules_are_one_line_and_exit_2)
         "level>=ERROR count>=10x window=60s exec=/bin/true",       /* not a number */
         "level>=ERROR count>=10 window=60 exec=/bin/true",         /* no unit */
         "level>=ERROR count>=10 window=25h exec=/bin/true",        /* too long */
-        "level>=ERROR count>=10 window=60s category=orders exec=/bin/true",
+        "level>=ERROR count>=10 window=60s category=Order-Book exec=/bin/true",
         "level>=ERROR level>=WARN count>=10 window=60s exec=/bin/true",
         "level>=ERROR count>=10 window=60s severity=1 exec=/bin/true",
         "level>=ERROR count>=10 window=60s exec=true",             /* not absolute */

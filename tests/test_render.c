@@ -1216,7 +1216,7 @@ Test(render_line, prepared_site_matches_the_general_formatter, .timeout = 120)
     static char other[RENDER_LINE_MAX];
     for (int iter = 0; iter < 4000; iter++) {
         random_mixed_site();
-        struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234);
+        struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234, NULL);
         cr_assert(sr != NULL);
         for (int k = 0; k < 8; k++) {
             random_matching_payload();

@@ -33,7 +33,7 @@ extern const char *const dump_prog;
 /* A record is shown when it passes every filter given. */
 struct dump_filter {
     int min_level;      /* -1: any */
-    int category;       /* -1: any */
+    char category[SHMLOG_CATEGORY_NAME_BYTES]; /* "": any (as shm_category_spelled gives it) */
     const char *app;    /* NULL: any */
     uint32_t pid;       /* 0: any */
     uint64_t since_ns;  /* inclusive */
@@ -93,7 +93,7 @@ uint64_t now_ns(void);
 /* The process-level filters (app, pid). */
 int filter_process(const struct dump_filter *f, const char *app, uint32_t pid);
 /* Level, category and time; grep is checked with filter_grep() after. */
-int filter_record(const struct dump_filter *f, unsigned level, unsigned category, uint64_t ts_ns);
+int filter_record(const struct dump_filter *f, unsigned level, const char *category, uint64_t ts_ns);
 /* 1 when the rendered message of rec matches --grep (or there is none). */
 int filter_grep(const struct dump_filter *f, const struct render_site *sr, const struct shm_copied_record *rec);
 

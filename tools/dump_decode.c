@@ -190,7 +190,7 @@ const struct render_site *prepared(struct dsite *d, struct dproc *proc)
         info.fmt_len = (uint32_t)strlen(info.fmt);
         info.file_len = (uint32_t)strlen(info.file);
     }
-    *slot = render_site_new(known ? &info : NULL, proc->info.app, proc->info.host, proc->info.pid);
+    *slot = render_site_new(known ? &info : NULL, proc->info.app, proc->info.host, proc->info.pid, proc->cats);
     if (*slot)
         decode.prepared_bytes += render_site_bytes(*slot);
     return *slot;
@@ -320,7 +320,8 @@ static void take_record(struct source *s, const struct shlog_event *ev)
     }
     if (ev->offset < s->skip_below)
         return;
-    if (!p->passes || !filter_record(&file_cmd.cli->filter, rec->level, rec->category, ts))
+    if (!p->passes ||
+        !filter_record(&file_cmd.cli->filter, rec->level, shm_categories_name(p->cats, rec->category), ts))
         return;
     struct dsite *d = ev->site ? site_of(s, p, ev->site) : NULL;
     if (ev->site && !d)
@@ -333,7 +334,7 @@ static void take_record(struct source *s, const struct shlog_event *ev)
             return;
     }
     if (file_cmd.mode == MODE_STATS) {
-        stats_record(d, rec, ts);
+        stats_record(p, d, rec, ts);
         return;
     }
     queue_entry(r, ENTRY_RECORD, ts, ev->cpu, d && d->fmt ? d : NULL, p, rec, REC_HEAD + rec->payload_len);
@@ -400,6 +401,20 @@ static void take_anchor(struct source *s, const struct shlog_event *ev)
     stats_anchor(ev);
 }
 
+/* A name of the process's own category: kept with the process, over its
+ * files, for the sites prepared after it (the file names it before them). */
+static void take_category(struct source *s, const struct shlog_event *ev)
+{
+    struct dproc *p = proc_of(s, ev->proc);
+    if (!p || (!p->cats && !(p->cats = calloc(1, sizeof *p->cats))))
+        oom();
+    if (p->cats->count < SHMLOG_CAT_COUNT)
+        p->cats->count = SHMLOG_CAT_COUNT;
+    memcpy(p->cats->names[ev->category_id], ev->category_name, sizeof p->cats->names[0]);
+    if (ev->category_id >= p->cats->count)
+        p->cats->count = ev->category_id + 1;
+}
+
 static void take_event(struct source *s, const struct shlog_event *ev)
 {
     if (ev->kind != SHLOG_EV_ERROR && ev->offset != s->frame_off) {
@@ -422,6 +437,9 @@ static void take_event(struct source *s, const struct shlog_event *ev)
         break;
     case SHLOG_EV_CLOCK:
         take_anchor(s, ev);
+        break;
+    case SHLOG_EV_CATEGORY:
+        take_category(s, ev);
         break;
     case SHLOG_EV_ERROR:
         handle_error(s, ev);

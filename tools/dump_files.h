@@ -51,6 +51,7 @@ struct dproc {
     struct shm_tsc_clock clock;
     int passes;            /* --pid / --app */
     struct render_site *unknown; /* renders records of sites the file did not define */
+    struct shm_categories *cats; /* its own categories the files named, or NULL */
     struct hmap rings;     /* cpu -> dring */
     struct hmap sites;     /* id -> dsite */
     struct dproc *next_all;
@@ -203,7 +204,7 @@ void merge_free(void);
 
 /* ==== What stats counts while decoding (dump_stats.c) ==== */
 
-void stats_record(struct dsite *d, const struct shm_copied_record *rec, uint64_t ts);
+void stats_record(const struct dproc *p, struct dsite *d, const struct shm_copied_record *rec, uint64_t ts);
 void stats_loss(const struct shm_loss *loss);
 /* A record mapped with its process's calibration: its file had no anchor. */
 void stats_unanchored_record(void);

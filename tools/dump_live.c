@@ -164,6 +164,8 @@ static void print_process(const struct cli *cli, const struct seg_entry *e, cons
     struct render_buf b = out_begin();
     int huge = (seg->hdr.flags & SHMLOG_SEG_HUGEPAGES) != 0;
     int closed = (info->flags & SHMLOG_SEG_CLOSED) != 0;
+    static struct shm_categories cats;
+    shm_meta_categories(seg, &cats);
     if (cli->json) {
         render_buf_puts(&b, "{\"kind\":\"process\"");
         put_json_kv_str(&b, "path", e->path);
@@ -176,6 +178,20 @@ static void print_process(const struct cli *cli, const struct seg_entry *e, cons
         put_json_kv_u64(&b, "sites", info->site_count);
         put_json_kv_u64(&b, "site_capacity", info->site_capacity);
         put_json_kv_u64(&b, "unregistered", info->unregistered);
+        put_json_kv_u64(&b, "no_ring", info->no_ring);
+        put_json_kv_u64(&b, "before_init", info->before_init);
+        put_json_kv_u64(&b, "out_of_range", info->out_of_range);
+        render_buf_puts(&b, ",\"levels\":{");
+        for (unsigned i = 0; i < cats.count; i++) {
+            if (!cats.names[i][0])
+                continue;
+            render_buf_puts(&b, i ? ",\"" : "\"");
+            render_buf_puts(&b, cats.names[i]);
+            render_buf_puts(&b, "\":\"");
+            render_buf_puts(&b, level_text(cats.live[i]));
+            render_buf_putc(&b, '"');
+        }
+        render_buf_putc(&b, '}');
         put_json_kv_bool(&b, "hugepages", huge);
         put_json_kv_u64(&b, "uid", info->uid);
         put_json_kv_u64(&b, "tsc_hz", info->tsc_hz);
@@ -194,8 +210,25 @@ static void print_process(const struct cli *cli, const struct seg_entry *e, cons
         render_buf_u64(&b, info->site_count);
         render_buf_putc(&b, '/');
         render_buf_u64(&b, info->site_capacity);
+        /* the categories whose level is not the process's */
+        const char *sep = " levels=";
+        for (unsigned i = 0; i < cats.count; i++) {
+            if (!cats.names[i][0] || cats.live[i] == info->level)
+                continue;
+            render_buf_puts(&b, sep);
+            render_buf_puts(&b, cats.names[i]);
+            render_buf_putc(&b, ':');
+            render_buf_puts(&b, level_text(cats.live[i]));
+            sep = ",";
+        }
         render_buf_puts(&b, " unregistered=");
         render_buf_u64(&b, info->unregistered);
+        render_buf_puts(&b, " no_ring=");
+        render_buf_u64(&b, info->no_ring);
+        render_buf_puts(&b, " before_init=");
+        render_buf_u64(&b, info->before_init);
+        render_buf_puts(&b, " out_of_range=");
+        render_buf_u64(&b, info->out_of_range);
         render_buf_puts(&b, huge ? " hugepages=yes" : " hugepages=no");
         render_buf_puts(&b, " host=");
         put_text_safe(&b, info->host);
@@ -390,18 +423,42 @@ int cmd_set_level(struct cli *cli)
             shm_seg_close(&seg);
             continue;
         }
-        struct shmlog_meta *meta = seg.addr;
-        /* The producer reads the level on every call (relaxed): one atomic
-         * store, nothing else in the segment is written. */
-        uint32_t old = shmlog__load_relaxed(&meta->level);
-        shmlog__store_release(&meta->level, (uint32_t)level);
+        static struct shm_categories cats;
+        shm_meta_categories(&seg, &cats);
+        int category = -1;
+        if (cli->filter.category[0]) {
+            category = shm_category_find(&cats, cli->filter.category);
+            if (category < 0) {
+                fprintf(stderr, "%s: set-level: %s[%u] has no category '%s' (it has:", dump_prog, info.app,
+                        info.pid, cli->filter.category);
+                for (unsigned c = 0; c < cats.count; c++)
+                    if (cats.names[c][0])
+                        fprintf(stderr, " %s", cats.names[c]);
+                fprintf(stderr, ")\n");
+                shm_seg_close(&seg);
+                status = 1;
+                continue;
+            }
+        }
+        int old = shm_meta_set_level(&seg, category, (unsigned)level);
+        if (old < 0) {
+            fprintf(stderr, "%s: set-level: %s[%u] logs with one level for all categories (an older shmlog.h)\n",
+                    dump_prog, info.app, info.pid);
+            shm_seg_close(&seg);
+            status = 1;
+            continue;
+        }
         int alive = shm_meta_holder(&seg) >= 0;
         struct render_buf b = out_begin();
         put_text_safe(&b, info.app);
         render_buf_putc(&b, '[');
         render_buf_u64(&b, info.pid);
         render_buf_puts(&b, "]: ");
-        render_buf_puts(&b, level_text(old));
+        if (category >= 0) {
+            render_buf_puts(&b, cats.names[category]);
+            render_buf_puts(&b, ": ");
+        }
+        render_buf_puts(&b, level_text((uint32_t)old));
         render_buf_puts(&b, " -> ");
         render_buf_puts(&b, level_text((uint32_t)level));
         render_buf_puts(&b, alive ? "\n" : " (the process is not running)\n");

@@ -114,9 +114,9 @@ int filter_process(const struct dump_filter *f, const char *app, uint32_t pid)
     return (!f->pid || f->pid == pid) && (!f->app || strcmp(f->app, app ? app : "") == 0);
 }
 
-int filter_record(const struct dump_filter *f, unsigned level, unsigned category, uint64_t ts_ns)
+int filter_record(const struct dump_filter *f, unsigned level, const char *category, uint64_t ts_ns)
 {
-    return (int)level >= f->min_level && (f->category < 0 || (int)category == f->category) &&
+    return (int)level >= f->min_level && (!f->category[0] || (category && strcmp(category, f->category) == 0)) &&
            ts_ns >= f->since_ns && ts_ns < f->until_ns;
 }
 

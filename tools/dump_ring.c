@@ -15,6 +15,7 @@
 struct site_cache {
     const struct shm_seg *meta;
     const struct shm_proc_info *info;
+    const struct shm_categories *cats;
     uint32_t capacity;
     struct render_site **sites;
     uint8_t *state; /* 0 not looked up, 1 loaded, 2 missing or corrupt */
@@ -29,13 +30,13 @@ static const struct render_site *site_lookup(struct site_cache *c, uint32_t id)
         static struct shm_site site;
         c->state[id] = 2;
         if (shm_meta_site(c->meta, id, &site) == 0 &&
-            (c->sites[id] = render_site_new(&site, c->info->app, c->info->host, c->info->pid)) != NULL)
+            (c->sites[id] = render_site_new(&site, c->info->app, c->info->host, c->info->pid, c->cats)) != NULL)
             c->state[id] = 1;
     }
     if (id < c->capacity && c->state[id] == 1)
         return c->sites[id];
     if (!c->unknown)
-        c->unknown = render_site_new(NULL, c->info->app, c->info->host, c->info->pid);
+        c->unknown = render_site_new(NULL, c->info->app, c->info->host, c->info->pid, c->cats);
     return c->unknown;
 }
 
@@ -117,7 +118,7 @@ static void emit_record(struct ring_ctx *ctx, const struct ring_cursor *c)
         fprintf(stderr, "%s: out of memory rendering a record of %s[%u]\n", dump_prog, ctx->info->app, ctx->info->pid);
         return;
     }
-    if (ring_limit_reached(ctx->cli) || !filter_record(f, c->rec.level, c->rec.category, ts) ||
+    if (ring_limit_reached(ctx->cli) || !filter_record(f, c->rec.level, shm_categories_name(ctx->sites->cats, c->rec.category), ts) ||
         !filter_grep(f, sr, &c->rec))
         return;
     struct render_buf b = out_begin();
@@ -192,7 +193,9 @@ static void dump_one(const struct cli *cli, const struct seg_entry *meta_entry, 
         shm_seg_close(&meta);
         return;
     }
-    dumping.sites = (struct site_cache){&meta, &info, info.site_capacity,
+    static struct shm_categories cats;
+    shm_meta_categories(&meta, &cats);
+    dumping.sites = (struct site_cache){&meta, &info, &cats, info.site_capacity,
                                         calloc(info.site_capacity ? info.site_capacity : 1,
                                                sizeof(struct render_site *)),
                                         calloc(info.site_capacity ? info.site_capacity : 1, 1), NULL};

@@ -6,10 +6,17 @@
 #include "dump_files.h"
 
 #define TOP_SITES 20
+#define STATS_CATEGORIES 256
 
 /* What stats reports: counted as the inputs decode. */
 static struct {
-    uint64_t levels[8], categories[8], records, lost[8], duplicates, frames, bad_frames, torn;
+    uint64_t levels[8], records, lost[SHM_LOSS_REASON_MAX + 1], duplicates, frames, bad_frames, torn;
+    uint64_t clamped, backtrace; /* records flagged so */
+    /* By category name: the built-in ones by id, the processes' own by name
+     * (at most STATS_CATEGORIES names over all processes; others unnamed). */
+    uint64_t categories[SHMLOG_CAT_COUNT], unnamed_category;
+    struct { char name[SHMLOG_CATEGORY_NAME_BYTES]; uint64_t n; } own[STATS_CATEGORIES];
+    unsigned nown;
     uint64_t first_ns, last_ns, file_bytes, nfiles;
     struct hmap apps; /* app name hash -> app_count */
     struct clock_stats {
@@ -23,11 +30,33 @@ static struct {
 
 /* ==== Counting ==== */
 
-void stats_record(struct dsite *d, const struct shm_copied_record *rec, uint64_t ts)
+static void stats_category(const struct dproc *p, unsigned category)
+{
+    if (category < SHMLOG_CAT_COUNT) {
+        stats.categories[category]++;
+        return;
+    }
+    const char *name = p ? shm_categories_name(p->cats, category) : NULL;
+    for (unsigned i = 0; name && i < stats.nown; i++)
+        if (strcmp(stats.own[i].name, name) == 0) {
+            stats.own[i].n++;
+            return;
+        }
+    if (!name || stats.nown == STATS_CATEGORIES) {
+        stats.unnamed_category++;
+        return;
+    }
+    snprintf(stats.own[stats.nown].name, sizeof stats.own[0].name, "%s", name);
+    stats.own[stats.nown++].n = 1;
+}
+
+void stats_record(const struct dproc *p, struct dsite *d, const struct shm_copied_record *rec, uint64_t ts)
 {
     stats.records++;
     stats.levels[rec->level & 7]++;
-    stats.categories[rec->category & 7]++;
+    stats_category(p, rec->category);
+    stats.clamped += (rec->flags & SHMLOG_REC_CLAMPED) != 0;
+    stats.backtrace += (rec->flags & SHMLOG_REC_BACKTRACE) != 0;
     if (d)
         d->records++;
     if (!stats.first_ns || ts < stats.first_ns)
@@ -38,7 +67,8 @@ void stats_record(struct dsite *d, const struct shm_copied_record *rec, uint64_t
 
 void stats_loss(const struct shm_loss *loss)
 {
-    stats.lost[loss->reason & 7] += loss->records;
+    if (loss->reason <= SHM_LOSS_REASON_MAX)
+        stats.lost[loss->reason] += loss->records;
 }
 
 void stats_unanchored_record(void)
@@ -108,6 +138,23 @@ static void put_rate(struct render_buf *b, const char *fmt, double v)
 
 
 /* "name":count for every non-zero one of the 8 counters, comma-separated. */
+static void put_json_categories(struct render_buf *b)
+{
+    for (unsigned i = 0, n = 0; i < SHMLOG_CAT_COUNT + stats.nown + 1; i++) {
+        uint64_t count = i < SHMLOG_CAT_COUNT ? stats.categories[i]
+                         : i < SHMLOG_CAT_COUNT + stats.nown ? stats.own[i - SHMLOG_CAT_COUNT].n : stats.unnamed_category;
+        if (!count)
+            continue;
+        if (n++)
+            render_buf_putc(b, ',');
+        render_buf_putc(b, '"');
+        render_buf_puts(b, i < SHMLOG_CAT_COUNT ? shm_category_name(i)
+                           : i < SHMLOG_CAT_COUNT + stats.nown ? stats.own[i - SHMLOG_CAT_COUNT].name : "?");
+        render_buf_puts(b, "\":");
+        render_buf_u64(b, count);
+    }
+}
+
 static void put_json_counts(struct render_buf *b, const uint64_t counts[8], const char *(*name)(unsigned))
 {
     for (unsigned i = 0, n = 0; i < 8; i++) {
@@ -300,8 +347,11 @@ static void stats_json(struct render_buf *b, const struct stats_summary *s)
     render_buf_puts(b, "},\"levels\":{");
     put_json_counts(b, stats.levels, shm_level_name);
     render_buf_puts(b, "},\"categories\":{");
-    put_json_counts(b, stats.categories, shm_category_name);
-    render_buf_puts(b, "},\"apps\":{");
+    put_json_categories(b);
+    render_buf_putc(b, '}');
+    put_json_kv_u64(b, "clamped", stats.clamped);
+    put_json_kv_u64(b, "backtrace", stats.backtrace);
+    render_buf_puts(b, ",\"apps\":{");
     put_json_apps(b);
     render_buf_puts(b, "},\"sites\":[");
     out_end(b);
@@ -365,6 +415,28 @@ static void put_text_counts(struct render_buf *b, const char *label, const uint6
         }
 }
 
+static void put_text_categories(struct render_buf *b)
+{
+    render_buf_puts(b, "\nby category:");
+    for (unsigned i = 0; i < SHMLOG_CAT_COUNT + stats.nown + 1; i++) {
+        uint64_t n = i < SHMLOG_CAT_COUNT ? stats.categories[i]
+                     : i < SHMLOG_CAT_COUNT + stats.nown ? stats.own[i - SHMLOG_CAT_COUNT].n : stats.unnamed_category;
+        if (!n)
+            continue;
+        render_buf_putc(b, ' ');
+        render_buf_puts(b, i < SHMLOG_CAT_COUNT ? shm_category_name(i)
+                           : i < SHMLOG_CAT_COUNT + stats.nown ? stats.own[i - SHMLOG_CAT_COUNT].name : "?");
+        render_buf_putc(b, ' ');
+        put_share(b, n, stats.records);
+    }
+    if (stats.clamped || stats.backtrace) {
+        char line[160];
+        snprintf(line, sizeof line, "\nflagged: clamped %llu (level or category out of range), backtrace %llu",
+                 (unsigned long long)stats.clamped, (unsigned long long)stats.backtrace);
+        render_buf_puts(b, line);
+    }
+}
+
 static void put_text_apps(struct render_buf *b)
 {
     render_buf_puts(b, "\nby app:");
@@ -409,7 +481,7 @@ static void stats_text(struct render_buf *b, const struct stats_summary *s)
     put_clock_stats(b, 0);
     put_text_losses(b, s);
     put_text_counts(b, "\nby level:", stats.levels, shm_level_name);
-    put_text_counts(b, "\nby category:", stats.categories, shm_category_name);
+    put_text_categories(b);
     put_text_apps(b);
     snprintf(line, sizeof line, "\ntop sites (%zu with records):\n", s->nsites);
     render_buf_puts(b, line);

@@ -231,9 +231,10 @@ int render_record(const struct render_input *in, int json, struct render_buf *ou
 struct render_site;
 
 /* site NULL: records of an unknown site. app and host may be NULL. Copies
- * what it keeps. NULL when out of memory. */
+ * what it keeps, but cats (the process's categories, NULL: the built-in
+ * ones only), which must stay as long as the site. NULL when out of memory. */
 struct render_site *render_site_new(const struct shm_site *site, const char *app,
-                                                  const char *host, uint32_t pid);
+                                                  const char *host, uint32_t pid, const struct shm_categories *cats);
 void render_site_free(struct render_site *sr);
 /* Its allocation, for caches that bound their memory. */
 size_t render_site_bytes(const struct render_site *sr);

@@ -142,18 +142,17 @@ static void put_json_time(struct render_buf *out, uint64_t ts_ns)
     render_buf_putc(out, '"');
 }
 /* ",\"level\":\"INFO\",\"category\":\"order\",\"host\":..,\"app\":..,\"pid\":1234,\"tid\":" */
-void put_json_head(struct render_buf *out, unsigned level, unsigned category, const char *host,
-                          const char *app, uint32_t pid)
+void put_json_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id,
+                   const char *host, const char *app, uint32_t pid)
 {
     render_buf_puts(out, ",\"level\":\"");
     put_level_text(out, level, 0);
     render_buf_puts(out, "\",\"category\":\"");
-    const char *cat = shm_category_name(category);
-    if (cat) {
-        render_buf_puts(out, cat);
+    if (category) {
+        render_buf_puts(out, category);
     } else {
         render_buf_puts(out, "cat");
-        render_buf_u64(out, category);
+        render_buf_u64(out, category_id);
     }
     render_buf_puts(out, "\",\"host\":");
     put_json_cstring(out, host);
@@ -207,7 +206,8 @@ int json_record(const struct render_site *sr, const struct shm_copied_record *re
 
     put_json_time(out, ts_ns);
     if (own_head)
-        put_json_head(out, rec->level, rec->category, sr->host, sr->app, sr->pid);
+        put_json_head(out, rec->level, shm_categories_name(sr->cats, rec->category), rec->category, sr->host, sr->app,
+                      sr->pid);
     else
         put_piece(out, sr->json_head, sr->json_head_len);
     put_tid_cpu(out, rec->tid, cpu);
@@ -248,6 +248,10 @@ int json_record(const struct render_site *sr, const struct shm_copied_record *re
     render_buf_putc(out, '}');
     if (truncated)
         render_buf_puts(out, ",\"truncated\":true");
+    if (rec->flags & SHMLOG_REC_CLAMPED)
+        render_buf_puts(out, ",\"clamped\":true");
+    if (rec->flags & SHMLOG_REC_BACKTRACE)
+        render_buf_puts(out, ",\"backtrace\":true");
     if (!sr->known)
         render_buf_puts(out, ",\"error\":\"unknown site\"");
     else if (nargs < 0)

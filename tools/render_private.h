@@ -432,6 +432,7 @@ struct render_site {
     uint8_t arg_types[SHMLOG_MAX_ARGS];
     uint32_t line;
     uint32_t pid;
+    const struct shm_categories *cats; /* the process's, the caller's; NULL: built-in only */
     const char *app, *host, *file; /* arena copies */
     const char *json_head, *text_head, *json_site, *text_site;
     size_t json_head_len, text_head_len, json_site_len, text_site_len;
@@ -487,7 +488,8 @@ const char *civil_second(uint64_t secs);
 
 void put_level_text(struct render_buf *out, unsigned level, int pad);
 /* " INFO  order app[1234/" */
-void put_text_head(struct render_buf *out, unsigned level, unsigned category, const char *app, uint32_t pid);
+void put_text_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id, const char *app,
+                   uint32_t pid);
 /* " file.c:42 " (the file's last path component) */
 void put_text_site(struct render_buf *out, const char *file, uint32_t line, int known);
 /* The three kinds of text line; the arguments as their render.h counterparts. */
@@ -500,7 +502,8 @@ int text_loss(const struct render_input *in, const struct shm_loss *loss, struct
 /* ==== JSON Lines (render_json.c) ==== */
 
 /* ",\"level\":\"INFO\",...,\"pid\":1234,\"tid\":" */
-void put_json_head(struct render_buf *out, unsigned level, unsigned category, const char *host, const char *app,
+void put_json_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id, const char *host,
+                   const char *app,
                    uint32_t pid);
 /* ",\"site\":\"file:line\",\"msg\":\"" */
 void put_json_site(struct render_buf *out, const char *file, uint32_t line, int known);

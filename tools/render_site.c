@@ -110,13 +110,14 @@ static const char *arena_copy(struct render_buf *arena, const char *s, size_t n)
 /* Fills mem (prep_bytes() of it) with the prepared form. 0, or -EINVAL if a
  * piece did not fit (a bound above is wrong: never for valid sizes). */
 static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const char *app,
-                     const char *host, uint32_t pid, int max_items)
+                     const char *host, uint32_t pid, const struct shm_categories *cats, int max_items)
 {
     struct render_site *sr = mem;
     memset(sr, 0, sizeof *sr);
     sr->bytes = bytes;
     sr->known = site != NULL;
     sr->pid = pid;
+    sr->cats = cats;
     /* items after the arena, aligned */
     size_t items_off = (bytes - (size_t)max_items * sizeof(struct prep_item)) & ~(size_t)7;
     sr->items = (struct prep_item *)((char *)mem + items_off);
@@ -139,10 +140,10 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
     }
 
     sr->json_head = arena.data + arena.len;
-    put_json_head(&arena, sr->level, sr->category, sr->host, sr->app, pid);
+    put_json_head(&arena, sr->level, shm_categories_name(cats, sr->category), sr->category, sr->host, sr->app, pid);
     sr->json_head_len = (size_t)(arena.data + arena.len - sr->json_head);
     sr->text_head = arena.data + arena.len;
-    put_text_head(&arena, sr->level, sr->category, sr->app, pid);
+    put_text_head(&arena, sr->level, shm_categories_name(cats, sr->category), sr->category, sr->app, pid);
     sr->text_head_len = (size_t)(arena.data + arena.len - sr->text_head);
     sr->json_site = arena.data + arena.len;
     put_json_site(&arena, sr->file, sr->line, sr->known);
@@ -210,13 +211,13 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
     return arena.overflow ? -EINVAL : 0;
 }
 
-struct render_site *render_site_new(const struct shm_site *site, const char *app,
-                                                  const char *host, uint32_t pid)
+struct render_site *render_site_new(const struct shm_site *site, const char *app, const char *host, uint32_t pid,
+                                    const struct shm_categories *cats)
 {
     int max_items;
     size_t bytes = prep_bytes(site, app, host, &max_items);
     struct render_site *sr = malloc(bytes);
-    if (sr && prep_fill(sr, bytes, site, app, host, pid, max_items) != 0) {
+    if (sr && prep_fill(sr, bytes, site, app, host, pid, cats, max_items) != 0) {
         free(sr);
         sr = NULL;
     }
@@ -243,7 +244,7 @@ int render_record(const struct render_input *in, int json, struct render_buf *ou
     struct render_site *sr = malloc(bytes);
     if (!sr)
         return -ENOMEM;
-    int rc = prep_fill(sr, bytes, in->site, in->app, in->host, in->pid, max_items);
+    int rc = prep_fill(sr, bytes, in->site, in->app, in->host, in->pid, NULL, max_items);
     if (rc == 0)
         rc = render_prepared(sr, in->rec, in->cpu, in->ts_ns, json, out);
     free(sr);

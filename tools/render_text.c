@@ -30,17 +30,17 @@ void put_level_text(struct render_buf *out, unsigned level, int pad)
 }
 
 /* " INFO  order app[1234/" */
-void put_text_head(struct render_buf *out, unsigned level, unsigned category, const char *app, uint32_t pid)
+void put_text_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id, const char *app,
+                   uint32_t pid)
 {
     render_buf_putc(out, ' ');
     put_level_text(out, level, 1);
     render_buf_putc(out, ' ');
-    const char *cat = shm_category_name(category);
-    if (!cat) {
+    if (!category) {
         render_buf_puts(out, "cat");
-        render_buf_u64(out, category);
+        render_buf_u64(out, category_id);
     } else {
-        render_buf_puts(out, category == SHMLOG_CAT_NONE ? "-" : cat);
+        render_buf_puts(out, category_id == SHMLOG_CAT_NONE ? "-" : category);
     }
     render_buf_putc(out, ' ');
     if (app)
@@ -75,7 +75,7 @@ int text_record(const struct render_site *sr, const struct shm_copied_record *re
 
     render_buf_rfc3339(out, ts_ns);
     if (own_head)
-        put_text_head(out, rec->level, rec->category, sr->app, sr->pid);
+        put_text_head(out, rec->level, shm_categories_name(sr->cats, rec->category), rec->category, sr->app, sr->pid);
     else
         put_piece(out, sr->text_head, sr->text_head_len);
     render_buf_u64(out, rec->tid);
@@ -85,6 +85,10 @@ int text_record(const struct render_site *sr, const struct shm_copied_record *re
     put_prepared_msg(sr, rec, args, nargs, out, ESC_TEXT, NULL);
     if (truncated)
         render_buf_put(out, " <truncated>", 12);
+    if (rec->flags & SHMLOG_REC_CLAMPED)
+        render_buf_put(out, " <clamped>", 10);
+    if (rec->flags & SHMLOG_REC_BACKTRACE)
+        render_buf_put(out, " <backtrace>", 12);
     render_buf_putc(out, '\n');
     return out->overflow ? -ENOBUFS : 0;
 }

@@ -156,7 +156,7 @@ static void print_help(FILE *f)
             "  -p, --pid P        only this process\n"
             "  --app A            only this application\n"
             "  --level L          this level or above: TRACE DEBUG INFO WARN ERROR FATAL\n"
-            "  --category C       none trade order market_data risk portfolio\n"
+            "  --category C       none trade order md (market_data) risk portfolio, or the program's own\n"
             "  --since T          from T (inclusive); --until T: before T (exclusive). T is RFC 3339\n"
             "  --until T          (2026-11-22T07:39:36.5Z, offsets allowed) or Unix seconds or ns\n"
             "  --grep RE          the rendered message matches the extended regular expression RE\n"
@@ -352,12 +352,9 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
             usage_error("--level wants TRACE, DEBUG, INFO, WARN, ERROR or FATAL, not '%s'", value);
         break;
     case OPT_CATEGORY:
-        f->category = -1;
-        for (unsigned c = 0; c < SHMLOG_CAT_COUNT; c++)
-            if (strcasecmp(value, shm_category_name(c)) == 0)
-                f->category = (int)c;
-        if (f->category < 0)
-            usage_error("--category wants none, trade, order, market_data, risk or portfolio, not '%s'", value);
+        if (shm_category_spelled(value, f->category) != 0)
+            usage_error("--category wants a category's name: none, trade, order, md (market_data), risk, "
+                        "portfolio or one the program defined (a-z, 0-9, _), not '%s'", value);
         break;
     case OPT_APP:
         if (!*value || strlen(value) >= SHMLOG_APP_BYTES)
@@ -482,7 +479,6 @@ int main(int argc, char **argv)
     cli.command = cmd->name;
     cli.ndirs = shm_default_dirs(cli.dirs, DUMP_MAX_DIRS);
     cli.filter.min_level = -1;
-    cli.filter.category = -1;
     cli.filter.until_ns = UINT64_MAX;
     cli.out_dir = "./shmlog-out";
     cli.watch_ns = 1000000000u;
