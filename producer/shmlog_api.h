@@ -608,7 +608,7 @@ void shmlog__bad_category(void) __attribute__((error(
     (__builtin_constant_p(cat) && (unsigned)(cat) < SHMLOG_CAT_COUNT ? (unsigned)(cat)      \
      : __builtin_constant_p(cat) && (unsigned)(cat) >= SHMLOG_MAX_CATEGORIES ? (shmlog__bad_category(), 0u) \
      : SHMLOG__UNLIKELY((unsigned)(cat) >= shmlog__load_relaxed(&shmlog__category_end))     \
-         ? ((flags) = SHMLOG_REC_CLAMPED, shmlog__out_of_range(), (unsigned)SHMLOG_CAT_NONE) \
+         ? ((flags) ? (void)0 : shmlog__out_of_range(), (flags) = SHMLOG_REC_CLAMPED, (unsigned)SHMLOG_CAT_NONE) \
          : (unsigned)(cat))
 /* A call site registers its format once: a format that changes from call to
  * call would log the first one seen for all of them. */

@@ -5,11 +5,15 @@
  *
  *   api_cxx_producer values
  *   api_cxx_producer every INTERVAL_MS RUN_MS
+ *   api_cxx_producer categories
  *
  * values: on one cpu; prints "done <dropped>" after shmlog_shutdown.
  * every: both threads call the site until RUN_MS passed; then, after a pause longer than the
  * interval, main calls it once more, which writes the record that carries the last suppressed
- * calls. Prints "calls <N>" (every call of the site) and "done <dropped>". */
+ * calls. Prints "calls <N>" (every call of the site) and "done <dropped>".
+ * categories: one call before init, then records of its own categories (an enum class of ids in the
+ * config's order, and one defined by name after init) at levels set per category in the config; prints
+ * "ready", waits for a line on stdin (the test sets a level from outside), logs again, then "done". */
 #include <shmlog.h>
 
 #include <sched.h>
@@ -32,6 +36,10 @@ enum class side : int { buy = 1, sell = 2 };
 enum class venue : uint8_t { xnas = 3, xnys = 7 };
 enum class delta : int64_t { down = -5 };
 enum plain { plain_seven = 7 };
+
+/* the program's own categories: ids in the order the config names them */
+enum class cat : int { venue = SHMLOG_CAT_USER, strategy };
+const char *const cat_names[] = {"venue", "strategy", nullptr};
 
 /* bytes at the very end of a readable page, followed by an unreadable one:
  * a read past them kills the process */
@@ -73,6 +81,30 @@ void log_values()
     SHMLOG_INFO("cut end");
 }
 
+void log_categories()
+{
+    int pricing = shmlog_category("pricing");
+    volatile int unknown = 60; /* a category nobody defined: counted, written as none */
+    std::string_view sym = "ESZ6";
+    SHMLOG_LOG(cat::venue, SHMLOG_LEVEL_DEBUG, "venue debug sym=%s", sym);
+    SHMLOG_LOG(cat::strategy, SHMLOG_LEVEL_DEBUG, "strategy debug 1");
+    SHMLOG_LOG(cat::strategy, SHMLOG_LEVEL_INFO, "strategy info side=%d", side::buy);
+    SHMLOG_CAT(pricing, INFO, "pricing info px=%.2f", 101.25);
+    SHMLOG_MD(DEBUG, "md debug 1");
+    SHMLOG_LOG(unknown, SHMLOG_LEVEL_INFO, "unknown category");
+    SHMLOG_ERROR("none error 1");
+    SHMLOG_ERROR("none error 2");
+    SHMLOG_LOG(cat::venue, SHMLOG_LEVEL_ERROR, "venue error 1");
+    printf("ready\n");
+    fflush(stdout);
+    char line[64];
+    if (!fgets(line, sizeof line, stdin))
+        return;
+    SHMLOG_LOG(cat::strategy, SHMLOG_LEVEL_DEBUG, "strategy debug 2");
+    SHMLOG_MD(DEBUG, "md debug 2");
+    SHMLOG_LOG(cat::venue, SHMLOG_LEVEL_ERROR, "venue error 2");
+}
+
 /* one call site for every thread */
 void tick(unsigned t, uint64_t interval_ms)
 {
@@ -109,11 +141,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: api_cxx_producer values | every INTERVAL_MS RUN_MS\n");
         return 2;
     }
+    int categories = strcmp(argv[1], "categories") == 0;
+    if (categories)
+        SHMLOG_INFO("before init");
     struct shmlog_config cfg;
     shmlog_config_init(&cfg);
     cfg.app = "api-cxx";
     cfg.quiet = 1;
     cfg.level = SHMLOG_LEVEL_TRACE;
+    if (categories) {
+        cfg.categories = cat_names;
+        cfg.levels = "INFO,venue=DEBUG";
+    }
     int rc = shmlog_init(&cfg);
     if (rc != 0) {
         fprintf(stderr, "api_cxx_producer: shmlog_init: %d\n", rc);
@@ -129,6 +168,8 @@ int main(int argc, char **argv)
             return 3;
         }
         log_values();
+    } else if (categories) {
+        log_categories();
     } else if (strcmp(argv[1], "every") == 0 && argc == 4) {
         unsigned long calls = run_every(strtoull(argv[2], nullptr, 10), strtoull(argv[3], nullptr, 10));
         printf("calls %lu\n", calls);

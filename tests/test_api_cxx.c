@@ -1,5 +1,8 @@
 /* Description: the C++ API through a real collector and shmlog-dump read --format json (tests/api_cxx_producer.cpp
- * logs): std::string, const std::string&, a temporary std::string, std::string_view (one that ends where an unreadable
+ * logs): categories a program names (an enum class of ids, one defined after init) with levels per category from
+ * the config and from outside (shmlog-dump set-level --category) reach the files by name, read --category, stats,
+ * segments, the metrics and an alert rule; a call before init and one with an undefined category are counted;
+ * std::string, const std::string&, a temporary std::string, std::string_view (one that ends where an unreadable
  * page begins, one with more bytes after its size, an empty one), enum class and plain enum values, and %.*s on C
  * strings, string objects and a buffer without a NUL come back with exactly the message and the JSON fields the call
  * meant, no byte past a view or a precision read or stored (a record's ring positions show its size); a rate-limited
@@ -47,11 +50,11 @@ static unsigned long long run_producer(char *const argv_tail[])
     return calls;
 }
 
-/* shmlog-dump read --format json of the output directory, one line per entry. */
-static size_t dump_json(char ***lines_out)
+/* What shmlog-dump args prints, one line per entry; it must exit 0. */
+static size_t dump_lines(const char *args, char ***lines_out)
 {
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "%s read --format json %s", tu_exe("SHMLOG_DUMP"), env.out);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "%s %s", tu_exe("SHMLOG_DUMP"), args);
     FILE *f = popen(cmd, "r");
     cr_assert_not_null(f);
     char **lines = NULL;
@@ -71,6 +74,23 @@ static size_t dump_json(char ***lines_out)
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: status %#x", cmd, st);
     *lines_out = lines;
     return n;
+}
+
+/* shmlog-dump read --format json of the output directory, one line per entry. */
+static size_t dump_json(char ***lines_out)
+{
+    char args[400];
+    snprintf(args, sizeof args, "read --format json %s", env.out);
+    return dump_lines(args, lines_out);
+}
+
+/* The lines of lines that contain s. */
+static size_t count_lines(char **lines, size_t n, const char *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += strstr(lines[i], s) != NULL;
+    return k;
 }
 
 static void free_lines(char **lines, size_t n)
@@ -190,4 +210,107 @@ Test(api_cxx, a_rate_limited_site_writes_once_per_interval_and_counts_every_call
     cr_assert_geq(written, 3);
     cr_assert_leq(written, RUN_MS / INTERVAL_MS + 3);
     free_lines(lines, n);
+}
+
+Test(api_cxx, its_own_categories_and_their_levels_reach_files_filters_stats_metrics_and_alerts)
+{
+    char script[400], fired[400], metrics[400], rule[1000];
+    snprintf(fired, sizeof fired, "%s/fired", env.root);
+    snprintf(script, sizeof script, "%s/alert.sh", env.root);
+    snprintf(metrics, sizeof metrics, "%s/metrics.prom", env.root);
+    FILE *f = fopen(script, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "#!/bin/sh\necho \"$SHMLOG_ALERT_COUNT $SHMLOG_ALERT_APP\" >> %s\n", fired);
+    fclose(f);
+    cr_assert_eq(chmod(script, 0755), 0);
+    /* two venue ERRORs: the none ERRORs between them do not count */
+    snprintf(rule, sizeof rule, "level>=ERROR count>=2 window=60s category=venue exec=%s", script);
+    const char *extra[] = {"--alert", rule, "--metrics-file", metrics, "--metrics-interval", "1", NULL};
+    struct tu_child col = tu_collector(&env, extra);
+    char *argv[] = {(char *)tu_exe("CXX_PRODUCER"), "categories", NULL};
+    struct tu_child p = tu_spawn(argv, NULL);
+    tu_wait_line(&p, "ready");
+
+    char args[1200], **lines;
+    snprintf(args, sizeof args, "set-level --app api-cxx --category strategy debug --dir %s", env.seg);
+    size_t n = dump_lines(args, &lines);
+    cr_assert(n == 1 && strstr(lines[0], "strategy: INFO -> DEBUG"), "set-level printed: %s", n ? lines[0] : "");
+    free_lines(lines, n);
+    snprintf(args, sizeof args, "segments --dir %s", env.seg);
+    n = dump_lines(args, &lines);
+    cr_assert_eq(count_lines(lines, n, " levels=venue:DEBUG,strategy:DEBUG "), 1, "%s", n ? lines[0] : "");
+    cr_assert_eq(count_lines(lines, n, " before_init=1 out_of_range=1 "), 1, "%s", n ? lines[0] : "");
+    free_lines(lines, n);
+
+    /* the metrics, while the process runs: records and levels per category by name */
+    char want_venue[200], want_level[200];
+    snprintf(want_venue, sizeof want_venue,
+             "shmlog_category_records_total{app=\"api-cxx\",pid=\"%d\",category=\"venue\"} 2\n", (int)p.pid);
+    snprintf(want_level, sizeof want_level,
+             "shmlog_category_level{app=\"api-cxx\",pid=\"%d\",category=\"strategy\"} 1\n", (int)p.pid);
+    int seen = 0;
+    for (int tries = 0; tries < 100 && !seen; tries++) {
+        static char text[1 << 16];
+        ssize_t got = tu_read_file(metrics, text, sizeof text - 1);
+        text[got > 0 ? got : 0] = 0;
+        seen = strstr(text, want_venue) && strstr(text, want_level);
+        if (!seen)
+            tu_sleep_ms(100);
+    }
+    cr_assert(seen, "%s has no line %s or %s", metrics, want_venue, want_level);
+
+    cr_assert_eq(write(p.in_fd, "go\n", 3), 3);
+    cr_assert_eq(tu_wait_line(&p, "done "), 0, "dropped");
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    tu_assert_segments_gone(&env, 10000);
+    tu_stop_collector(&env, &col);
+
+    n = dump_json(&lines);
+    const char *want[][2] = {
+        {"venue debug sym=ESZ6", "\"level\":\"DEBUG\",\"category\":\"venue\""},
+        {"strategy info side=1", "\"level\":\"INFO\",\"category\":\"strategy\""},
+        {"pricing info px=101.25", "\"level\":\"INFO\",\"category\":\"pricing\""},
+        {"unknown category", "\"level\":\"INFO\",\"category\":\"none\""},
+        {"none error 1", "\"level\":\"ERROR\",\"category\":\"none\""},
+        {"venue error 1", "\"level\":\"ERROR\",\"category\":\"venue\""},
+        {"strategy debug 2", "\"level\":\"DEBUG\",\"category\":\"strategy\""},
+        {"venue error 2", "\"level\":\"ERROR\",\"category\":\"venue\""},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "\"msg\":\"%s\"", want[i][0]);
+        cr_assert_eq(count_lines(lines, n, msg), 1, "%s: not once in the files", want[i][0]);
+        for (size_t k = 0; k < n; k++)
+            if (strstr(lines[k], msg))
+                cr_assert(strstr(lines[k], want[i][1]), "%s", lines[k]);
+    }
+    cr_assert_eq(count_lines(lines, n, "\"msg\":\"strategy debug 1\""), 0, "below strategy's level then");
+    cr_assert_eq(count_lines(lines, n, "\"msg\":\"md debug"), 0, "below market_data's level");
+    cr_assert_eq(count_lines(lines, n, "\"clamped\":true"), 1, "the undefined category's record is flagged");
+    cr_assert_eq(count_lines(lines, n, "\"msg\":"), 9, "nothing else");
+    free_lines(lines, n);
+
+    snprintf(args, sizeof args, "read --format json --category venue %s", env.out);
+    n = dump_lines(args, &lines);
+    cr_assert_eq(count_lines(lines, n, "\"msg\":"), 3, "read --category venue");
+    cr_assert_eq(count_lines(lines, n, "\"category\":\"venue\""), 3);
+    free_lines(lines, n);
+    snprintf(args, sizeof args, "read --category MD %s", env.out);
+    n = dump_lines(args, &lines);
+    cr_assert_eq(count_lines(lines, n, "md debug"), 0, "md as the macro spells it is a filter that matches nothing here");
+    free_lines(lines, n);
+
+    snprintf(args, sizeof args, "stats --format json %s", env.out);
+    n = dump_lines(args, &lines);
+    cr_assert_eq(count_lines(lines, n,
+                             "\"categories\":{\"none\":3,\"venue\":3,\"strategy\":2,\"pricing\":1},\"clamped\":1"),
+                 1, "stats: %s", n ? lines[0] : "");
+    cr_assert_eq(count_lines(lines, n, "\"losses\":{\"total\":1,"), 1, "the call before init is a loss in the files");
+    cr_assert_eq(count_lines(lines, n, "\"before_init\":1"), 1, "and its reason");
+    free_lines(lines, n);
+
+    char runs[256];
+    ssize_t got = tu_read_file(fired, runs, sizeof runs - 1);
+    runs[got > 0 ? got : 0] = 0;
+    cr_assert_str_eq(runs, "2 api-cxx\n", "the category=venue rule ran once, on the second venue ERROR");
 }

@@ -411,8 +411,11 @@ static unsigned slots_and_rec(struct shmlog_record *slots, struct shm_copied_rec
     rec->tsc = *tsc;
     rec->tid = 4000 + (uint32_t)(rnd() % 3);
     rec->level = (uint8_t)(rnd() % (SHMLOG_LEVEL_FATAL + 1));
-    rec->category = (uint8_t)(rnd() % SHMLOG_CAT_COUNT);
-    rec->flags = rnd() % 30 == 0 ? SHMLOG_REC_TRUNCATED : 0;
+    /* the built-in categories mostly; the attr column's escape for 7 and up too */
+    rec->category = (uint8_t)(rnd() % 4 ? rnd() % SHMLOG_CAT_COUNT : rnd() % SHMLOG_MAX_CATEGORIES);
+    static const uint8_t flags[] = {SHMLOG_REC_TRUNCATED, SHMLOG_REC_CLAMPED, SHMLOG_REC_BACKTRACE,
+                                    SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE | SHMLOG_REC_TRUNCATED};
+    rec->flags = rnd() % 30 == 0 ? flags[rnd() % 4] : 0;
     memset(slots, 0, rec->nslots * sizeof(*slots));
     slots[0].commit = pos + 1;
     slots[0].tsc = rec->tsc;

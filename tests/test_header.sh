@@ -121,8 +121,8 @@ for c in "gcc-c11 gcc -std=c11" "gxx-cxx17 g++ -std=c++17 -x c++" "clang-c11 cla
     compiler_name=$1 compiler=$2
     shift 2
     for opt in -O0 -O2; do
-        refused "$compiler_name$opt-category" "$compiler" "$*" $opt 'SHMLOG_LOG(7, SHMLOG_LEVEL_INFO, "x %d", 1)' \
-            "category out of range: use SHMLOG_CAT_NONE .. SHMLOG_CAT_PORTFOLIO"
+        refused "$compiler_name$opt-category" "$compiler" "$*" $opt 'SHMLOG_LOG(64, SHMLOG_LEVEL_INFO, "x %d", 1)' \
+            "category out of range: use SHMLOG_CAT_NONE .. SHMLOG_CAT_PORTFOLIO or an id from shmlog_category()"
         refused "$compiler_name$opt-level" "$compiler" "$*" $opt 'SHMLOG_LOG(SHMLOG_CAT_ORDER, 9, "x %d", 1)' \
             "level out of range: use SHMLOG_LEVEL_TRACE .. SHMLOG_LEVEL_FATAL"
         refused "$compiler_name$opt-format" "$compiler" "$*" $opt 'const char *fmts[2] = {"a=%d", "b=%d"}; SHMLOG_INFO(fmts[n & 1], n)' \

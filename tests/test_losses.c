@@ -106,7 +106,7 @@ static void corrupt_record(const char *ring_path, uint64_t pos)
     struct shmlog_record *rec = (struct shmlog_record *)(m + SHMLOG_RING_HEADER_BYTES +
                                                          (pos & (hdr->capacity - 1)) * SHMLOG_RECORD_BYTES);
     cr_assert_eq(rec->commit, pos + 1, "position %lu does not hold a record head", (unsigned long)pos);
-    rec->category = 7;
+    rec->category = 200; /* past SHMLOG_MAX_CATEGORIES */
     munmap(m, (size_t)st.st_size);
 }
 

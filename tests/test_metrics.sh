@@ -102,6 +102,7 @@ else
 fi
 for name in shmlog_ring_records_total shmlog_ring_bytes_total shmlog_ring_dropped_records_total \
             shmlog_ring_fill_ratio shmlog_ring_lag_seconds shmlog_process_call_sites shmlog_process_level \
+            shmlog_process_out_of_range_total shmlog_category_level shmlog_category_records_total \
             shmlog_collector_files_total shmlog_collector_written_bytes_total shmlog_collector_records_total \
             shmlog_collector_fast_frames_total \
             shmlog_collector_compression_ratio shmlog_collector_write_errors_total \
@@ -221,8 +222,8 @@ print(t[0]["health"] if len(t) == 1 and not t[0]["lastError"] else "bad")' 2>/de
 check "the target's last scrape had no error (health $health)" [ "$health" = up ]
 check "Prometheus sums the producer's ring series to $expected" \
     [ "$(query "sum(shmlog_ring_records_total{app=\"tprod\",pid=\"$prod_pid\"})")" = "$expected" ]
-# dropped, dead_writer, overwritten, corrupt, no_ring, unregistered
-check "Prometheus has every loss reason the collector counts" [ "$(query 'count(shmlog_collector_losses_total)')" = 6 ]
+# dropped, dead_writer, overwritten, corrupt, no_ring, unregistered, before_init
+check "Prometheus has every loss reason the collector counts" [ "$(query 'count(shmlog_collector_losses_total)')" = 7 ]
 
 # ==== The textfile ====
 
@@ -242,7 +243,7 @@ while [ $SECONDS -lt $end ]; do
     i=$(stat -c %i "$textfile")
     [ "$i" != "$last" ] && changes=$((changes + 1))
     last=$i
-    tail -n 1 "$textfile" | grep -q '^shmlog_collector_losses_total{reason="unregistered"} [0-9]*$' || torn=$((torn + 1))
+    tail -n 1 "$textfile" | grep -q '^shmlog_collector_losses_total{reason="before_init"} [0-9]*$' || torn=$((torn + 1))
     reads=$((reads + 1))
     sleep 0.01
 done

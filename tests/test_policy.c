@@ -545,7 +545,7 @@ Test(take, stops_before_any_slot_it_does_not_copy, .init = dir_up, .fini = dir_d
         uint64_t at;
         unsigned field;
         uint8_t value;
-    } bad[] = {{9, 0, SHMLOG_LEVEL_FATAL + 1}, {14, 1, SHMLOG_CAT_COUNT}, {20, 2, 2}, {27, 3, SHMLOG_REC_PAD},
+    } bad[] = {{9, 0, SHMLOG_LEVEL_FATAL + 1}, {14, 1, SHMLOG_MAX_CATEGORIES}, {20, 2, 2}, {27, 3, SHMLOG_REC_PAD},
                {33, 3, 0x80}};
     for (unsigned k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         struct shmlog_record *r = slot_of(bad[k].at);
@@ -792,11 +792,16 @@ Test(site, a_variable_level_or_category_out_of_range_is_clamped, .init = dir_up,
         cr_assert_eq(shm_ring_next(ring, &pos, &rec, 0, &loss), SHM_READ_RECORD, "record %d is readable", i);
         cr_assert_eq(shm_meta_site(&proc.meta, rec.site, &si), 0);
         cr_assert_str_eq(si.fmt, want[i].fmt);
+        cr_assert_eq(rec.flags, SHMLOG_REC_CLAMPED, "%s: flagged", want[i].fmt);
         cr_assert_eq(rec.level, want[i].level, "%s: level %u", want[i].fmt, rec.level);
         cr_assert_eq(rec.category, want[i].category, "%s: category %u", want[i].fmt, rec.category);
         cr_assert_eq(si.level, want[i].level);
         cr_assert_eq(si.category, want[i].category);
     }
+    struct shm_proc_info info;
+    char err[256];
+    cr_assert_eq(shm_meta_info(&proc.meta, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(info.out_of_range, 3, "once a call: %llu", (unsigned long long)info.out_of_range);
     static struct seqs got;
     cr_assert_eq(tu_drain(ring, &pos, 0, collect_seq, &got, NULL), SHM_READ_EMPTY);
     cr_assert_eq(got.n, 50, "the records after them: %u", got.n);
@@ -833,7 +838,7 @@ Test(site, a_refused_site_writes_nothing_and_counts_every_call, .init = dir_up, 
 }
 
 /* Another process (a tool) opens the meta segment read-write and stores a level. */
-static void set_level_from_another_process(uint32_t level)
+static void set_category_level_from_another_process(int category, uint32_t level)
 {
     char path[TU_PATH_MAX];
     snprintf(path, sizeof path, "%s/policy-%d.meta", dir, (int)getpid());
@@ -847,13 +852,129 @@ static void set_level_from_another_process(uint32_t level)
             fprintf(stderr, "%s\n", err);
             _exit(1);
         }
-        __atomic_store_n(&((struct shmlog_meta *)seg.addr)->level, level, __ATOMIC_RELAXED);
+        int old = shm_meta_set_level(&seg, category, level);
         shm_seg_close(&seg);
-        _exit(0);
+        _exit(old < 0);
     }
     int status = 0;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void set_level_from_another_process(uint32_t level)
+{
+    set_category_level_from_another_process(-1, level);
+}
+
+Test(level, a_category_set_from_another_process_changes_that_category_only, .init = dir_up, .fini = dir_down,
+     .timeout = 20)
+{
+    producer_up(SHMLOG_DROP);
+    uint64_t pos = 0;
+    set_category_level_from_another_process(SHMLOG_CAT_ORDER, SHMLOG_LEVEL_DEBUG);
+    cr_assert_eq(shmlog_get_category_level(SHMLOG_CAT_ORDER), SHMLOG_LEVEL_DEBUG);
+    cr_assert_eq(shmlog_get_level(), SHMLOG_LEVEL_INFO, "category none keeps its level");
+    evaluated = 0;
+    log_each_level();
+    struct level_counts c = read_levels(&pos);
+    cr_assert(c.trace == 0 && c.debug == 0 && c.info == 1 && c.order_debug == 1 && c.fatal == 1,
+              "trace %u debug %u info %u order debug %u fatal %u", c.trace, c.debug, c.info, c.order_debug, c.fatal);
+    cr_assert_eq(evaluated, 3, "the arguments of the calls below their category's level are not evaluated");
+
+    /* one level for all again, as set-level without --category stores it */
+    set_level_from_another_process(SHMLOG_LEVEL_WARN);
+    log_each_level();
+    c = read_levels(&pos);
+    cr_assert(c.info + c.order_debug == 0 && c.fatal == 1);
+    cr_assert_eq(shm_meta_set_level(&proc.meta, SHMLOG_CAT_USER, SHMLOG_LEVEL_INFO), -EINVAL,
+                 "a category the process did not define");
+}
+
+Test(level, levels_per_category_come_from_the_config_then_the_environment, .init = dir_up, .fini = dir_down,
+     .timeout = 20)
+{
+    struct shmlog_config cfg;
+    shmlog_config_init(&cfg);
+    cfg.app = "policy";
+    cfg.dir = dir;
+    cfg.quiet = 1;
+    static const char *const mine[] = {"venue", "strategy", NULL};
+    cfg.categories = mine;
+    cfg.levels = "WARN,md=DEBUG,venue=TRACE";
+    cr_assert_eq(setenv("SHMLOG_LEVELS", "strategy=ERROR,order=info", 1), 0);
+    int rc = shmlog_init(&cfg);
+    unsetenv("SHMLOG_LEVELS");
+    cr_assert_eq(rc, 0, "shmlog_init: %s", strerror(-rc));
+    cr_assert_eq(shmlog_get_level(), SHMLOG_LEVEL_WARN);
+    cr_assert_eq(shmlog_get_category_level(SHMLOG_CAT_MARKET_DATA), SHMLOG_LEVEL_DEBUG);
+    cr_assert_eq(shmlog_get_category_level(SHMLOG_CAT_ORDER), SHMLOG_LEVEL_INFO, "the environment, case aside");
+    cr_assert_eq(shmlog_get_category_level(SHMLOG_CAT_TRADE), SHMLOG_LEVEL_WARN);
+    cr_assert_eq(shmlog_category("venue"), SHMLOG_CAT_USER, "in the order the config names them");
+    cr_assert_eq(shmlog_get_category_level(SHMLOG_CAT_USER), SHMLOG_LEVEL_TRACE);
+    cr_assert_eq(shmlog_get_category_level(shmlog_category("strategy")), SHMLOG_LEVEL_ERROR);
+    cr_assert_eq(shmlog_category("md"), SHMLOG_CAT_MARKET_DATA, "as the macro SHMLOG_MD spells it");
+    shmlog_shutdown();
+
+    /* one clear refusal, nothing left behind */
+    cfg.levels = "venue=LOUD";
+    cr_assert_eq(shmlog_init(&cfg), -EINVAL);
+    cfg.levels = "pricing=DEBUG";
+    cr_assert_eq(shmlog_init(&cfg), -EINVAL, "a category nobody defined");
+}
+
+Test(site, a_program_names_its_categories, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_DROP);
+    int venue = shmlog_category("venue"), pricing = shmlog_category("pricing");
+    cr_assert_eq(venue, SHMLOG_CAT_USER);
+    cr_assert_eq(pricing, SHMLOG_CAT_USER + 1);
+    cr_assert_eq(shmlog_category("venue"), venue, "defined once");
+    cr_assert_eq(shmlog_category("Venue"), -EINVAL, "a-z, 0-9 and _ only");
+    cr_assert_eq(shmlog_category(""), -EINVAL);
+    cr_assert_eq(shmlog_category("a_name_of_twenty_four_by"), -EINVAL, "at most 23 bytes");
+    cr_assert_eq(shmlog_set_category_level(pricing, SHMLOG_LEVEL_DEBUG), 0);
+    SHMLOG_CAT(venue, INFO, "venue n=%u", 1u);
+    SHMLOG_CAT(venue, DEBUG, "venue debug n=%u", 2u);
+    SHMLOG_CAT(pricing, DEBUG, "pricing n=%u", 3u);
+    static struct shm_categories cats;
+    shm_meta_categories(&proc.meta, &cats);
+    cr_assert_eq(cats.count, SHMLOG_CAT_USER + 2);
+    cr_assert_str_eq(cats.names[venue], "venue");
+    cr_assert_str_eq(cats.names[pricing], "pricing");
+    cr_assert_eq(cats.live[pricing], SHMLOG_LEVEL_DEBUG);
+    cr_assert_eq(cats.live[venue], SHMLOG_LEVEL_INFO);
+    struct shm_copied_record rec;
+    struct shm_loss loss;
+    static struct shm_site si;
+    uint64_t pos = 0;
+    const struct { const char *fmt; int category; } want[2] = {{"venue n=%u", venue}, {"pricing n=%u", pricing}};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(shm_ring_next(ring, &pos, &rec, 0, &loss), SHM_READ_RECORD, "record %d", i);
+        cr_assert_eq(shm_meta_site(&proc.meta, rec.site, &si), 0);
+        cr_assert_str_eq(si.fmt, want[i].fmt);
+        cr_assert_eq(rec.category, want[i].category);
+        cr_assert_eq(rec.flags, 0);
+    }
+    cr_assert_eq(shm_ring_next(ring, &pos, &rec, 0, &loss), SHM_READ_EMPTY, "venue debug is below venue's level");
+}
+
+Test(site, calls_before_init_are_counted, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    for (unsigned i = 0; i < 7; i++)
+        SHMLOG_INFO("early n=%u", i);
+    SHMLOG_ORDER(WARN, "early order");
+    producer_up(SHMLOG_DROP);
+    struct shm_proc_info info;
+    char err[256];
+    cr_assert_eq(shm_meta_info(&proc.meta, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(info.before_init, 8, "before_init %llu", (unsigned long long)info.before_init);
+    SHMLOG_INFO("early n=%u", 8u);
+    struct shm_copied_record rec;
+    struct shm_loss loss;
+    uint64_t pos = 0;
+    cr_assert_eq(shm_ring_next(ring, &pos, &rec, 0, &loss), SHM_READ_RECORD, "the site registers after init");
+    cr_assert_eq(shm_meta_info(&proc.meta, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(info.before_init, 8);
 }
 
 Test(level, a_write_to_the_meta_segment_changes_the_level, .init = dir_up, .fini = dir_down, .timeout = 20)

@@ -273,7 +273,7 @@ static void stats_summarize(struct stats_summary *s)
     s->nsites = nsites;
     /* Records of sites the files never defined count under "?". */
     s->lost_total = 0;
-    for (int i = 0; i < 8; i++)
+    for (unsigned i = 0; i <= SHM_LOSS_REASON_MAX; i++)
         s->lost_total += stats.lost[i];
     s->span = stats.last_ns > stats.first_ns ? (double)(stats.last_ns - stats.first_ns) / 1e9 : 0;
     s->per_record = stats.records ? (double)stats.file_bytes / (double)stats.records : 0;

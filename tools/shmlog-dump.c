@@ -9,7 +9,7 @@
  *   shmlog-dump follow    [--out O] [filters] [--format text|json]
  *   shmlog-dump verify    FILE|DIR...
  *   shmlog-dump status    [--dir D]... [--out O] [--watch S] [--metrics-file F] [--format text|json]
- *   shmlog-dump set-level (--pid P | --app A) LEVEL [--dir D]...
+ *   shmlog-dump set-level (--pid P | --app A) [--category C] LEVEL [--dir D]...
  *
  * Segments are mapped read-only and never modified, except the one word
  * set-level stores. Everything in them is validated by shm/reader.c, files by
@@ -111,8 +111,8 @@ static const struct command commands[] = {
     {"status", cmd_status, BASE_OPTS | BIT(OPT_DIR) | BIT(OPT_OUT) | BIT(OPT_WATCH) | BIT(OPT_METRICS), 0,
      "status [--dir D]... [--out O] [--watch SECS] [--metrics-file F] [--format text|json]",
      "health: processes, rings, fill, drops, lag; the collector's file and write rate; exit 3 on drops"},
-    {"set-level", cmd_set_level, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_PID) | BIT(OPT_APP), 1,
-     "set-level (--pid P | --app A) LEVEL [--dir D]...",
+    {"set-level", cmd_set_level, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_PID) | BIT(OPT_APP) | BIT(OPT_CATEGORY), 1,
+     "set-level (--pid P | --app A) [--category C] LEVEL [--dir D]...",
      "change the live level of running processes (TRACE DEBUG INFO WARN ERROR FATAL OFF)"},
     {"clean", cmd_clean, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_FORCE), 0,
      "clean [--dir D]... [--force]",
