@@ -22,7 +22,9 @@
  * files of a new version, and documents how the old ones were made. Built with
  * -DCORPUS_EXIT_WITHOUT_HOW, it takes the encoder from before EXIT's `how` (as of commit 92179eb),
  * which wrote tests/corpus/v2; with -DCORPUS_WITHOUT_CLOCK, the encoder from before CLOCK, which
- * wrote tests/corpus/v2-exit-how.
+ * wrote tests/corpus/v2-exit-how; with -DCORPUS_WITHOUT_CATEGORIES, what it wrote before the
+ * categories a program names (CATEGORY, section 7), records flagged clamped and the loss reason
+ * before_init: tests/corpus/v2-clock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -219,8 +221,9 @@ static void batch_begin(struct batch *b, struct out *o, uint32_t proc, uint32_t 
 
 /* The next record of the batch, dt_us after the last, from thread tid;
  * extra_slots: slots it reserved beyond what its payload needs. */
+/* flags: SHMLOG_REC_*, or 1 for truncated (SHMLOG_REC_TRUNCATED) */
 static void record(struct batch *b, uint32_t site_id, uint32_t tid, unsigned level, unsigned category,
-                   const struct pay *p, int truncated, unsigned extra_slots, uint64_t dt_us)
+                   const struct pay *p, int flags, unsigned extra_slots, uint64_t dt_us)
 {
     struct shm_copied_record r;
     memset(&r, 0, sizeof(r));
@@ -231,7 +234,7 @@ static void record(struct batch *b, uint32_t site_id, uint32_t tid, unsigned lev
     r.tid = tid;
     r.level = (uint8_t)level;
     r.category = (uint8_t)category;
-    r.flags = truncated ? SHMLOG_REC_TRUNCATED : 0;
+    r.flags = (uint8_t)flags;
     r.nslots = (uint8_t)(shmlog_slots_for_payload(p->n) + extra_slots);
     /* The capacity of its slots, as the ring hands it over; the bytes past
      * the arguments are the ring's, zero here. */
@@ -424,6 +427,33 @@ static void write_processes(void)
     pay_int(&breach, 8, (uint64_t)-2500000ll);
     record(&b, 2, 701, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_RISK, &breach, t, 0, 4);
     batch_end(&b);
+#ifndef CORPUS_WITHOUT_CATEGORIES
+    /* The risk process's own categories: 6, 7 (past the attr column's three
+     * bits) and 40, and a record of a category it never named. */
+    check(shlog_enc_category(o.enc, 3, 6, "venue"), "category");
+    check(shlog_enc_category(o.enc, 3, 7, "strategy"), "category");
+    check(shlog_enc_category(o.enc, 3, 40, "pricing_model"), "category");
+    site(&o, 3, 3, SHMLOG_LEVEL_INFO, 6, "venue %s up", SHMLOG_ARG_STR, 0);
+    site(&o, 3, 4, SHMLOG_LEVEL_DEBUG, 7, "strategy leg=%d", SHMLOG_ARG_I32, 0);
+    site(&o, 3, 5, SHMLOG_LEVEL_WARN, 40, "model drift=%.3f", SHMLOG_ARG_F64, 0);
+    site(&o, 3, 6, SHMLOG_LEVEL_INFO, 41, "unnamed", 0);
+    batch_again(&b, 3, 2, b.pos);
+    struct pay venue = {{0}, 0};
+    pay_str(&venue, "XNAS", &t);
+    record(&b, 3, 701, SHMLOG_LEVEL_INFO, 6, &venue, t, 0, 3);
+    for (int leg = 1; leg <= 2; leg++) {
+        struct pay legp = {{0}, 0};
+        pay_int(&legp, 4, (uint64_t)leg);
+        record(&b, 4, 702, SHMLOG_LEVEL_DEBUG, 7, &legp, 0, 0, 1);
+    }
+    struct pay drift = {{0}, 0};
+    pay_f64(&drift, 0.125);
+    record(&b, 5, 701, SHMLOG_LEVEL_WARN, 40, &drift, 0, 0, 2);
+    record(&b, 6, 701, SHMLOG_LEVEL_INFO, 41, &none, 0, 0, 1);
+    /* a call whose level was out of range: written as FATAL, flagged */
+    record(&b, 2, 701, SHMLOG_LEVEL_FATAL, SHMLOG_CAT_RISK, &breach, SHMLOG_REC_CLAMPED, 0, 1);
+    batch_end(&b);
+#endif
     /* cpu 0 of the gateway goes on: what the first batch kept is gone. */
     batch_begin(&b, &o, 1, 0, cpu0_pos, 2000);
     all_types(&b, 6, 101.5, 3.25f, "plain");
@@ -470,6 +500,9 @@ static void write_losses(void)
     /* Counted by the producer for the whole process. */
     loss(&o, 1, SHLOG_CPU_NONE, SHM_LOSS_NO_RING, 0, 0, 3, 3);
     loss(&o, 1, SHLOG_CPU_NONE, SHM_LOSS_UNREGISTERED, 0, 0, 2, 2);
+#ifndef CORPUS_WITHOUT_CATEGORIES
+    loss(&o, 1, SHLOG_CPU_NONE, SHM_LOSS_BEFORE_INIT, 0, 0, 4, 4);
+#endif
     batch_again(&b, 1, 0, b.pos + 1);
     tick(&b, 801, 6);
     batch_end(&b);
