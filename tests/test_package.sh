@@ -57,7 +57,13 @@ restore_host() {
     for d in "${host_dirs[@]}"; do
         [ "$d" = /var/log/shmlog ] && [ -n "$saved_logs" ] && continue
         if [ "${dirs_before[$d]}" = none ]; then
-            [ -d "$d" ] && rmdir "$d" 2>/dev/null
+            # Only this test's files can be in a log directory the host did not have; a segment
+            # directory may hold another program's segments by now.
+            if [ "$d" = /var/log/shmlog ]; then
+                rm -rf "$d"
+            elif [ -d "$d" ]; then
+                rmdir "$d" 2>/dev/null
+            fi
         elif [ ! -d "$d" ]; then
             set -- ${dirs_before[$d]}
             mkdir -p -m "$1" "$d" && chown "$2:$3" "$d"
