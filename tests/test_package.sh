@@ -65,8 +65,9 @@ restore_host() {
                 rmdir "$d" 2>/dev/null
             fi
         elif [ ! -d "$d" ]; then
+            # shellcheck disable=SC2086 # "mode user group"
             set -- ${dirs_before[$d]}
-            mkdir -p -m "$1" "$d" && chown "$2:$3" "$d"
+            mkdir -m "$1" "$d" && chown "$2:$3" "$d"
         fi
     done
     if [ -n "$saved_logs" ] && [ -e "$saved_logs" ]; then
@@ -90,7 +91,12 @@ fi
 runtime=$tmp/debs/shmlog_${version}_$arch.deb
 dev=$tmp/debs/libshmlog-dev_${version}_$arch.deb
 for deb in "$runtime" "$dev"; do
-    [ -f "$deb" ] && ok "${deb##*/}" || { not_ok "${deb##*/} missing"; ls -l "$tmp/debs" | diag /dev/stdin; tap_finish; }
+    if [ -f "$deb" ]; then
+        ok "${deb##*/}"
+    else
+        not_ok "${deb##*/} missing: $(cd "$tmp/debs" && echo *)"
+        tap_finish
+    fi
 done
 
 # ---- the packages' metadata ----
@@ -157,7 +163,7 @@ check "shmlog-sample --help" /usr/bin/shmlog-sample --help
 for page in 8:shmlog-collector 1:shmlog-dump 1:shmlog-sample 3:shmlog; do
     path=$(man -w "${page%%:*}" "${page#*:}" 2>/dev/null)
     case $path in
-        /usr/share/man/man${page%%:*}/${page#*:}.${page%%:*}.gz) ok "man ${page%%:*} ${page#*:}: $path" ;;
+        "/usr/share/man/man${page%%:*}/${page#*:}.${page%%:*}.gz") ok "man ${page%%:*} ${page#*:}: $path" ;;
         *) not_ok "man ${page%%:*} ${page#*:} finds '$path'" ;;
     esac
 done

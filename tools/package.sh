@@ -12,6 +12,10 @@ die() {
     echo "package.sh: $*" >&2
     exit 1
 }
+usage_error() { # exit status 2, as the programs' wrong flags
+    echo "package.sh: $*: $usage" >&2
+    exit 2
+}
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 debian=$src/tools/dist/debian
@@ -20,7 +24,7 @@ build=$src/build-deb
 while [ $# -gt 0 ]; do
     case $1 in
         --out | --build-dir)
-            [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a directory: $usage"
+            if [ $# -lt 2 ] || [ -z "$2" ]; then usage_error "$1 needs a directory"; fi
             if [ "$1" = --out ]; then out=$2; else build=$2; fi
             shift 2
             ;;
@@ -32,7 +36,7 @@ while [ $# -gt 0 ]; do
             echo "  --build-dir DIR  the package's own meson build directory (default: build-deb in the checkout)"
             exit 0
             ;;
-        *) die "unknown argument '$1': $usage" ;;
+        *) usage_error "unknown argument '$1'" ;;
     esac
 done
 
