@@ -116,24 +116,31 @@ static int publish_metrics(int wait)
     return metrics_publish(wait);
 }
 
+/* A function of its own so that no variable the caller changes lives across sigsetjmp (-Wclobbered
+ * under _FORTIFY_SOURCE, as the Debian package builds it). */
+static void site_text(struct proc *p, uint32_t site, char *buf, size_t cap)
+{
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        shm_bus_guard = &jb;
+        struct site_slot *slot;
+        const struct shm_site *info = site_of(p, site, &slot);
+        if (info)
+            snprintf(buf, cap, "%s:%" PRIu32, info->file, info->line);
+    }
+    shm_bus_guard = NULL;
+}
+
 /* "file:line" of a call site for an alert's environment. */
 static void alert_site_text(void *ctx, uint32_t key, uint32_t site, char *buf, size_t cap)
 {
     (void)ctx;
     snprintf(buf, cap, "unknown");
     for (struct proc *p = col.procs; p; p = p->next) {
-        if (p->key != key)
-            continue;
-        sigjmp_buf jb;
-        if (sigsetjmp(jb, 0) == 0) {
-            shm_bus_guard = &jb;
-            struct site_slot *slot;
-            const struct shm_site *info = site_of(p, site, &slot);
-            if (info)
-                snprintf(buf, cap, "%s:%" PRIu32, info->file, info->line);
+        if (p->key == key) {
+            site_text(p, site, buf, cap);
+            return;
         }
-        shm_bus_guard = NULL;
-        return;
     }
 }
 

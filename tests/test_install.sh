@@ -62,6 +62,7 @@ check_file dump "$bindir/shmlog-dump" -x
 check_file "man page" "$mandir/man3/shmlog.3" -f
 check_file "man page" "$mandir/man8/shmlog-collector.8" -f
 check_file "man page" "$mandir/man1/shmlog-dump.1" -f
+check_file "man page" "$mandir/man1/shmlog-sample.1" -f
 check_found "systemd unit" -path '*/lib/systemd/system/shmlog-collector.service'
 check_found "sysctl.d" -path '*/lib/sysctl.d/*shmlog.conf'
 check_found "tmpfiles.d" -path '*/lib/tmpfiles.d/shmlog.conf'
