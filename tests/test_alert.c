@@ -245,7 +245,7 @@ static void no_site(void *ctx, uint32_t key, uint32_t site, char *buf, size_t ca
 static void add(struct alert_set *a, unsigned n, unsigned level)
 {
     for (unsigned i = 0; i < n; i++)
-        alert_count(a, level, SHMLOG_CAT_NONE, 0, 1, 4242, "unit");
+        alert_count(a, level, "none", 0, 1, 4242, "unit");
 }
 
 Test(alert, window_slides_by_the_second_and_rate_limits)

@@ -546,6 +546,7 @@ void free_sources(struct source *srcs, size_t nsrc)
         hmap_clear(&p->rings);
         hmap_clear(&p->sites);
         render_site_free(p->unknown);
+        free(p->cats);
         free(p);
     }
     merge_free();
