@@ -20,6 +20,7 @@ struct status_ring {
     struct shm_seg seg;
     struct shm_ring_view view;
     uint64_t dropped0, dropped1;
+    uint64_t tail0, tail1;
     uint64_t lag_ns; /* age of the oldest record not yet drained; 0 if none */
     int has_lag;
 };
@@ -79,6 +80,11 @@ static double metric_sum(const char *path, const char *name)
     return sum;
 }
 
+static int pid_alive(uint64_t pid)
+{
+    return pid && pid <= 0x7fffffff && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
 struct collector_sample {
     char part[4096]; /* the open file, "" if none */
     uint64_t bytes;
@@ -99,7 +105,7 @@ static void sample_collector(const struct cli *cli, struct collector_sample *s)
             s->bytes = (uint64_t)st.st_size;
         if (read_file_header(s->part, &h) == 0) {
             s->pid = h.collector_pid;
-            s->alive = s->pid && (kill((pid_t)s->pid, 0) == 0 || errno == EPERM);
+            s->alive = pid_alive(s->pid);
         }
     }
     if (cli->metrics_file) {
@@ -211,7 +217,60 @@ struct status {
     double secs;                    /* the sample's length */
     uint64_t drops_grew;            /* records dropped during the sample, over every ring */
     double rate_bytes, rate_records; /* the collector's; rate_records -1: unknown */
+    char no_collector[4096 + 512];  /* why no collector drains; "" when one does */
 };
+
+/* A collector reads every ring at least each --max-delay-ms (at most 1 s)
+ * and writes within 50 ms more: a record older than this in a ring whose
+ * tail stood still through the sample waits on a collector that is stuck. */
+#define STUCK_LAG_NS 5000000000ull
+
+/* Fills st->no_collector when nothing drains: no collector writes to
+ * --out, a ring is claimed by none that runs, or one that runs lets a ring
+ * wait. A health check fails on any of them. */
+static void judge_collector(const struct cli *cli, struct status *st)
+{
+    const struct collector_sample *c = &st->c1;
+    char *why = st->no_collector;
+    size_t cap = sizeof st->no_collector;
+    if (!c->part[0]) {
+        snprintf(why, cap, "no collector writes to %s (%s): it has no open .shlog.part; start "
+                 "shmlog-collector, or point --out or SHMLOG_OUT at its --out", cli->out_dir, cli->out_dir_from);
+        return;
+    }
+    if (!c->alive) {
+        snprintf(why, cap, "collector pid %u, which writes %s, is not running", c->pid, c->part);
+        return;
+    }
+    size_t undrained = 0, first_proc = 0, stuck = SIZE_MAX;
+    unsigned first_cpu = 0;
+    for (size_t k = 0; k < st->nprocs; k++) {
+        const struct status_proc *p = &st->procs[k];
+        for (size_t j = p->first_ring; j < p->first_ring + p->nrings; j++) {
+            const struct status_ring *r = &st->rings[j];
+            if (!pid_alive(shmlog__load_relaxed(&r->view.hdr->collector_pid))) {
+                if (!undrained++) {
+                    first_proc = k;
+                    first_cpu = r->view.cpu;
+                }
+            } else if (stuck == SIZE_MAX && r->has_lag && r->lag_ns > STUCK_LAG_NS && r->tail1 == r->tail0) {
+                stuck = j;
+            }
+        }
+    }
+    if (undrained) {
+        const struct status_proc *p = &st->procs[first_proc];
+        snprintf(why, cap, "%zu ring%s drained by no running collector (the first: %s[%u] cpu%u)", undrained,
+                 undrained == 1 ? " is" : "s are", p->info.app, p->info.pid, first_cpu);
+        return;
+    }
+    if (stuck != SIZE_MAX) {
+        const struct status_ring *r = &st->rings[stuck];
+        snprintf(why, cap, "collector pid %llu has not drained cpu%u for %.1f s: its oldest record waits",
+                 (unsigned long long)shmlog__load_relaxed(&r->view.hdr->collector_pid), r->view.cpu,
+                 (double)r->lag_ns / 1e9);
+    }
+}
 
 /* Opens every process's meta segment and rings first, so the sample covers
  * the same rings. A segment that does not open is skipped. */
@@ -237,6 +296,7 @@ static void status_open(struct status *st)
             if (st->list.v[j].kind == SHMLOG_SEG_RING && st->nrings < st->list.n &&
                 open_ring_of(&meta, &st->list.v[j], &r->seg, &r->view, err, sizeof err) == 0) {
                 r->dropped0 = shm_ring_dropped(&r->view);
+                r->tail0 = shm_ring_tail(&r->view);
                 st->nrings++;
             }
         }
@@ -265,6 +325,7 @@ static void status_sample(const struct cli *cli, struct status *st)
         for (size_t j = p->first_ring; j < p->first_ring + p->nrings; j++) {
             struct status_ring *r = &st->rings[j];
             r->dropped1 = shm_ring_dropped(&r->view);
+            r->tail1 = shm_ring_tail(&r->view);
             st->drops_grew += r->dropped1 > r->dropped0 ? r->dropped1 - r->dropped0 : 0;
             r->has_lag = ring_lag(r, !p->alive, t1, &r->lag_ns);
         }
@@ -299,6 +360,7 @@ static void put_json_collector(struct render_buf *b, const struct status *st)
     put_json_kv_u64(b, "bytes", c1->bytes);
     put_json_kv_u64(b, "pid", c1->pid);
     put_json_kv_bool(b, "alive", c1->alive);
+    put_json_kv_bool(b, "draining", !st->no_collector[0]);
     put_json_kv_double(b, "write_bytes_per_s", st->rate_bytes);
     if (st->rate_records >= 0)
         put_json_kv_double(b, "records_per_s", st->rate_records);
@@ -354,6 +416,11 @@ static void status_json(struct render_buf *b, const struct status *st)
     }
     render_buf_puts(b, "]");
     put_json_kv_bool(b, "drops_grew", st->drops_grew != 0);
+    render_buf_puts(b, ",\"no_collector\":");
+    if (st->no_collector[0])
+        render_json_string(b, st->no_collector, strlen(st->no_collector));
+    else
+        render_buf_puts(b, "null");
     render_buf_puts(b, "}\n");
 }
 
@@ -425,9 +492,16 @@ static void status_text(struct render_buf *b, const struct cli *cli, const struc
     if (st->drops_grew)
         snprintf(line, sizeof line, "status: %llu records dropped during the sample\n",
                  (unsigned long long)st->drops_grew);
-    else
+    else if (!st->no_collector[0])
         snprintf(line, sizeof line, "status: ok, no drops during the sample\n");
+    else
+        line[0] = '\0';
     render_buf_puts(b, line);
+    if (st->no_collector[0]) {
+        render_buf_puts(b, "status: no collector draining: ");
+        put_text_safe(b, st->no_collector);
+        render_buf_putc(b, '\n');
+    }
 }
 
 int cmd_status(struct cli *cli)
@@ -446,6 +520,7 @@ int cmd_status(struct cli *cli)
 
     status_open(&st);
     status_sample(cli, &st);
+    judge_collector(cli, &st);
     struct render_buf b = out_begin();
     if (cli->json)
         status_json(&b, &st);
@@ -460,5 +535,7 @@ int cmd_status(struct cli *cli)
     free(st.list.v);
     if (st.drops_grew)
         return EXIT_DROPS;
+    if (st.no_collector[0])
+        return EXIT_NO_COLLECTOR;
     return status;
 }
