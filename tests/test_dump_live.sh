@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: shmlog-dump against running processes: follow prints the records a producer logs after it started, across file rotations, and stops on SIGINT; set-level stops and resumes what a live producer writes; status exits 3 when a producer drops during its sample and 0 when nothing drops, and shows the host's clocks (TSC invariant, clocksource, synchronised) as the cpu flags, sysfs and adjtimex say, with a warning when they are not fit.
+# Description: shmlog-dump against running processes: follow prints the records a producer logs after it started, across file rotations, and stops on SIGINT; set-level stops and resumes what a live producer writes; status exits 3 when a producer drops during its sample (no collector runs) and 4 when nothing drops but no collector drains (test_dump_ops.sh: with one, 0), and shows the host's clocks (TSC invariant, clocksource, synchronised) as the cpu flags, sysfs and adjtimex say, with a warning when they are not fit.
 # usage: test_dump_live.sh DUMP COLLECTOR TEST_PRODUCER
 set -u
 dump=$1
@@ -148,7 +148,8 @@ exec 4>"$tmp/hold"
 pids+=("$prod")
 wait_for 10 grep -q done "$tmp/producer4.out"
 "$dump" status --dir "$seg" --out "$tmp/none" --watch 0.3 >"$tmp/status2.txt" 2>&1
-check "status exits 0 when nothing drops" test $? -eq 0
+check "status exits 4 when nothing drops but no collector drains the ring" test $? -eq 4
+check "status says no collector drains the ring" grep -q '^status: no collector draining: 1 ring is drained by no running collector' "$tmp/status2.txt"
 check "status shows the process, its ring and the lag of undrained records" \
     grep -q "^tprod\[$prod\] alive level=INFO rings=[12]" "$tmp/status2.txt"
 check "status shows fill and lag" grep -q 'fill=[0-9]*/.* dropped=0 (+0) lag=[0-9.]*[mu]*s' "$tmp/status2.txt"

@@ -3,14 +3,18 @@
  * --watch seconds: the processes and their rings (fill, drops, lag), the
  * collector's open file and write rate, the host's clock.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "dump.h"
@@ -225,23 +229,87 @@ struct status {
  * tail stood still through the sample waits on a collector that is stuck. */
 #define STUCK_LAG_NS 5000000000ull
 
-/* Fills st->no_collector when nothing drains: no collector writes to
- * --out, a ring is claimed by none that runs, or one that runs lets a ring
- * wait. A health check fails on any of them. */
+/* Whether collector pid writes to out (a real path): its last --out, else
+ * $SHMLOG_OUT, else ./shmlog-out, from its cwd. What cannot be read (another
+ * user's environment or cwd) counts as a match: better a pass than a false alarm. */
+static int collector_writes_to(const char *pid, const char *out)
+{
+    char path[300], args[8192], dir[PATH_MAX], cwd[PATH_MAX], real[PATH_MAX];
+    snprintf(path, sizeof path, "/proc/%s/cmdline", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(args, 1, sizeof args - 1, f);
+    fclose(f);
+    args[n] = '\0';
+    const char *want = NULL;
+    for (const char *a = args; a < args + n; a += strlen(a) + 1) {
+        if (strcmp(a, "--out") == 0 && a + strlen(a) + 1 < args + n)
+            want = a + strlen(a) + 1;
+        else if (strncmp(a, "--out=", 6) == 0)
+            want = a + 6;
+    }
+    int defaulted = !want;
+    if (defaulted)
+        want = "./shmlog-out"; /* or its SHMLOG_OUT, which only its user may read: below */
+    if (want[0] == '/') {
+        snprintf(dir, sizeof dir, "%s", want);
+    } else {
+        snprintf(path, sizeof path, "/proc/%s/cwd", pid);
+        ssize_t len = readlink(path, cwd, sizeof cwd - 1);
+        if (len < 0)
+            return 1;
+        cwd[len] = '\0';
+        snprintf(dir, sizeof dir, "%.2047s/%.2047s", cwd, want);
+    }
+    if (!realpath(dir, real))
+        return 0;
+    if (strcmp(real, out) == 0)
+        return 1;
+    /* Without --out, its SHMLOG_OUT may name out: unreadable for another user's process. */
+    snprintf(path, sizeof path, "/proc/%s/environ", pid);
+    return defaulted && access(path, R_OK) != 0;
+}
+
+/* A running shmlog-collector that writes to out_dir, found by its name
+ * ("comm", cut to 15 bytes) and command line: what tells an idle
+ * collector, which has no open file and no ring to claim, from none. 0 if none. */
+static uint32_t find_collector_process(const char *out_dir)
+{
+    char out[PATH_MAX];
+    if (!realpath(out_dir, out))
+        return 0;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    uint32_t found = 0;
+    struct dirent *de;
+    while (!found && (de = readdir(d)) != NULL) {
+        char path[300], comm[32];
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/comm", de->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        if (fgets(comm, sizeof comm, f) && strcmp(comm, "shmlog-collecto\n") == 0 &&
+            collector_writes_to(de->d_name, out))
+            found = (uint32_t)strtoul(de->d_name, NULL, 10);
+        fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
+/* Fills st->no_collector when nothing drains: a ring is claimed by no
+ * collector that runs, or one that runs lets a ring wait; with no ring to
+ * judge by, the collector that writes --out is gone, or none runs. A
+ * health check fails on any of them. */
 static void judge_collector(const struct cli *cli, struct status *st)
 {
     const struct collector_sample *c = &st->c1;
     char *why = st->no_collector;
     size_t cap = sizeof st->no_collector;
-    if (!c->part[0]) {
-        snprintf(why, cap, "no collector writes to %s (%s): it has no open .shlog.part; start "
-                 "shmlog-collector, or point --out or SHMLOG_OUT at its --out", cli->out_dir, cli->out_dir_from);
-        return;
-    }
-    if (!c->alive) {
-        snprintf(why, cap, "collector pid %u, which writes %s, is not running", c->pid, c->part);
-        return;
-    }
     size_t undrained = 0, first_proc = 0, stuck = SIZE_MAX;
     unsigned first_cpu = 0;
     for (size_t k = 0; k < st->nprocs; k++) {
@@ -262,13 +330,18 @@ static void judge_collector(const struct cli *cli, struct status *st)
         const struct status_proc *p = &st->procs[first_proc];
         snprintf(why, cap, "%zu ring%s drained by no running collector (the first: %s[%u] cpu%u)", undrained,
                  undrained == 1 ? " is" : "s are", p->info.app, p->info.pid, first_cpu);
-        return;
-    }
-    if (stuck != SIZE_MAX) {
+    } else if (stuck != SIZE_MAX) {
         const struct status_ring *r = &st->rings[stuck];
         snprintf(why, cap, "collector pid %llu has not drained cpu%u for %.1f s: its oldest record waits",
                  (unsigned long long)shmlog__load_relaxed(&r->view.hdr->collector_pid), r->view.cpu,
                  (double)r->lag_ns / 1e9);
+    } else if (st->nrings) {
+        return; /* every ring is drained */
+    } else if (c->part[0] && !c->alive) {
+        snprintf(why, cap, "collector pid %u, which writes %s, is not running", c->pid, c->part);
+    } else if (!c->part[0] && !find_collector_process(cli->out_dir)) {
+        snprintf(why, cap, "no shmlog-collector runs, and none has an open file in %s (%s); start it, or "
+                 "point --out or SHMLOG_OUT at its --out", cli->out_dir, cli->out_dir_from);
     }
 }
 
