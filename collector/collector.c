@@ -11,9 +11,12 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -236,6 +239,32 @@ static void pin_cpus(void)
             warnx("warning: cpu %d is not in /sys/devices/system/cpu/isolated; other tasks may share it", c);
 }
 
+/* ==== The service manager ==== */
+
+/* One state line to systemd (Type=notify), when it set $NOTIFY_SOCKET: a
+ * datagram, without libsystemd. "@" names an abstract socket. */
+static void notify_service_manager(const char *state)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path || (path[0] != '/' && path[0] != '@'))
+        return;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t n = strlen(path);
+    if (n >= sizeof(sa.sun_path)) {
+        warnx("NOTIFY_SOCKET is too long for a socket address; the service manager is not told %s", state);
+        return;
+    }
+    memcpy(sa.sun_path, path, n);
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0';
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || sendto(fd, state, strlen(state), MSG_NOSIGNAL, (const struct sockaddr *)&sa,
+                         (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+        warnx("NOTIFY_SOCKET %s: %s; the service manager is not told %s", path, strerror(errno), state);
+    if (fd >= 0)
+        close(fd);
+}
+
 /* ==== main: the setup and the loop ==== */
 
 int main(int argc, char **argv)
@@ -269,6 +298,12 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": --out %s: %s\n", opt.out, strerror(-rc));
         return 2;
     }
+    rc = share_out_dir();
+    if (rc) {
+        fprintf(stderr, PROG ": --group: cannot give %s group %u: %s (as root: chgrp %u %s; chmod 2750 %s)\n",
+                opt.out, (unsigned)opt.out_gid, strerror(-rc), (unsigned)opt.out_gid, opt.out, opt.out);
+        return 2;
+    }
     if (gethostname(col.host, sizeof(col.host) - 1) != 0)
         snprintf(col.host, sizeof(col.host), "unknown");
     for (char *c = col.host; *c; c++) /* the host name goes into file names */
@@ -296,6 +331,8 @@ int main(int argc, char **argv)
         observe_last();
         return 0;
     }
+    /* Draining from here: units ordered after ours may start their producers. */
+    notify_service_manager("READY=1");
     uint64_t last_scan = mono_ns(), last_live = 0, last_notify = 0, idle = 0, last_pass = mono_ns();
     while (!got_term) {
         uint64_t now = mono_ns();
@@ -374,6 +411,7 @@ int main(int argc, char **argv)
             nanosleep(&ts, NULL);
         }
     }
+    notify_service_manager("STOPPING=1");
     shutdown_all();
     observe_last();
     fprintf(stderr, PROG ": exiting: %" PRIu64 " records in %" PRIu64 " frames (%" PRIu64 " at the fast level), %" PRIu64

@@ -78,6 +78,8 @@ struct options {
     const char *metrics_file;
     unsigned metrics_interval_s;
     uint64_t max_delay_ns; /* longest a ring's published point may stand before its head is read */
+    int have_group;        /* --group: output readable by out_gid */
+    gid_t out_gid;
 };
 
 extern struct options opt;
@@ -239,6 +241,9 @@ uint64_t longest_wait_ns(uint64_t smallest);
 /* ==== Output files (output.c) ==== */
 
 int ensure_dir(const char *dir);
+/* --group: the output directory in that group, set-group-ID so the files
+ * made in it are too, and readable by it. 0, or -errno. */
+int share_out_dir(void);
 void recover_out_dir(void);
 struct outfile *outfile_new(void);
 void output_failed(const char *what, const char *path, int err);

@@ -34,7 +34,10 @@ static void usage(FILE *f)
         "\n"
         "  --dir D            segment directory to watch (repeatable; default: $SHMLOG_DIR,\n"
         "                     else <hugetlbfs>/shmlog and /dev/shm/shmlog)\n"
-        "  --out O            output directory (default ./shmlog-out; created 0700 if missing)\n"
+        "  --out O            output directory (default $SHMLOG_OUT, else ./shmlog-out; created\n"
+        "                     0700 if missing)\n"
+        "  --group G          output readable by group G (a name or gid): the directory gets\n"
+        "                     group G, set-group-ID and g+rx, each file mode 0640 (default: 0600)\n"
         "  --cpu N[,M...]     pin the collector to these cpus (warns if not isolated)\n"
         "  --sqpoll-cpu N     io_uring kernel submission thread (SQPOLL) pinned to cpu N\n"
         "  --poll busy|adaptive  busy: spin when idle; adaptive (default): short sleeps\n"
@@ -136,7 +139,7 @@ void parse_options(int argc, char **argv)
 {
     enum { OPT_DIR = 256, OPT_OUT, OPT_CPU, OPT_SQPOLL, OPT_POLL, OPT_RSIZE, OPT_RTIME, OPT_KEEP, OPT_MAXB, OPT_ZSTD, OPT_ZSTD_FAST, OPT_FSYNC,
            OPT_UID, OPT_GID, OPT_ONCE, OPT_HELP, OPT_VERSION, OPT_MLISTEN, OPT_MREMOTE, OPT_MFILE, OPT_MINTERVAL, OPT_ALERT,
-           OPT_ALERT_GAP, OPT_MAX_DELAY };
+           OPT_ALERT_GAP, OPT_MAX_DELAY, OPT_GROUP };
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, OPT_DIR},        {"out", required_argument, NULL, OPT_OUT},
         {"cpu", required_argument, NULL, OPT_CPU},        {"sqpoll-cpu", required_argument, NULL, OPT_SQPOLL},
@@ -155,9 +158,14 @@ void parse_options(int argc, char **argv)
         {"alert", required_argument, NULL, OPT_ALERT},
         {"max-delay-ms", required_argument, NULL, OPT_MAX_DELAY},
         {"alert-min-interval", required_argument, NULL, OPT_ALERT_GAP},
+        {"group", required_argument, NULL, OPT_GROUP},
         {NULL, 0, NULL, 0},
     };
     char err[8192];
+    /* The same default as shmlog-dump's, so both agree without flags. */
+    const char *out_env = getenv("SHMLOG_OUT");
+    if (out_env && *out_env && strlen(out_env) < sizeof(opt.out) - 300)
+        snprintf(opt.out, sizeof(opt.out), "%s", out_env);
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
@@ -223,6 +231,10 @@ void parse_options(int argc, char **argv)
             opt.gids[opt.ngids++] = parse_owner("--allow-group", optarg, 1);
             break;
         case OPT_ONCE: opt.once = 1; break;
+        case OPT_GROUP:
+            opt.out_gid = parse_owner("--group", optarg, 1);
+            opt.have_group = 1;
+            break;
 #if SHMLOG_HAVE_MICROHTTPD
         case OPT_MLISTEN: opt.metrics_listen = optarg; break;
         case OPT_MREMOTE: opt.metrics_allow_remote = 1; break;

@@ -28,6 +28,22 @@ int ensure_dir(const char *dir)
     return -errno;
 }
 
+int share_out_dir(void)
+{
+    struct stat st;
+    if (!opt.have_group)
+        return 0;
+    if (stat(opt.out, &st) != 0)
+        return -errno;
+    if (st.st_gid != opt.out_gid && chown(opt.out, (uid_t)-1, opt.out_gid) != 0)
+        return -errno;
+    /* chown may clear the set-group-ID bit: the mode comes after it. */
+    mode_t mode = (st.st_mode & 07777) | S_ISGID | S_IRGRP | S_IXGRP;
+    if ((st.st_mode & 07777) != mode && chmod(opt.out, mode) != 0)
+        return -errno;
+    return 0;
+}
+
 /* 0 with *seq for a name outfile_open gives, "<host>-<YYYYmmdd>-<HHMMSS>-<seq>.shlog[.part]"
  * with seq printed "%06" PRIu64, else -1: a name spelled otherwise (a number past UINT64_MAX,
  * a leading zero past six digits) is never one the collector writes, so numbering and
@@ -284,6 +300,17 @@ void output_ok(void)
     col.out_error = 0;
 }
 
+/* --group: the file readable by the group (0640) whatever the umask, in the
+ * group the directory's set-group-ID bit gave it, or given it now. */
+static void share_file(int fd, const char *path)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && st.st_gid != opt.out_gid && fchown(fd, (uid_t)-1, opt.out_gid) != 0)
+        warnx("--group: %s stays in group %u: %s", path, (unsigned)st.st_gid, strerror(errno));
+    if (fchmod(fd, 0640) != 0)
+        warnx("--group: %s stays unreadable by the group: %s", path, strerror(errno));
+}
+
 /* Creates the file on disk and writes its header (once, before any frame). */
 int outfile_open(struct outfile *f)
 {
@@ -318,6 +345,8 @@ int outfile_open(struct outfile *f)
             output_failed("cannot create", f->part_path, e);
         return -e;
     }
+    if (opt.have_group)
+        share_file(f->fd, f->part_path);
     struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = real_ns(),
                                   .collector_pid = (uint32_t)getpid()};
     snprintf(h.host, sizeof(h.host), "%s", col.host);

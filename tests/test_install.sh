@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Description: `meson install --destdir` puts the header, pkg-config file, programs, systemd unit, sysctl.d/tmpfiles.d snippets, man pages and dashboard in place; a C and a C++ program built with only `pkg-config --cflags --libs shmlog` against that tree log records that the installed shmlog-dump decodes.
+# Description: `meson install --destdir` puts the header, pkg-config file, programs, systemd unit, sysctl.d/tmpfiles.d/sysusers.d snippets, man pages and dashboard in place; a C and a C++ program built with only `pkg-config --cflags --libs shmlog` against that tree log records that the installed shmlog-dump decodes.
 # usage: test_install.sh BUILD_DIR
 set -u
 build=$1
@@ -66,6 +66,7 @@ check_file "man page" "$mandir/man1/shmlog-sample.1" -f
 check_found "systemd unit" -path '*/lib/systemd/system/shmlog-collector.service'
 check_found "sysctl.d" -path '*/lib/sysctl.d/*shmlog.conf'
 check_found "tmpfiles.d" -path '*/lib/tmpfiles.d/shmlog.conf'
+check_found "sysusers.d" -path '*/lib/sysusers.d/shmlog.conf'
 check_found "Grafana dashboard" -path "*$datadir/*" -name 'grafana-shmlog.json'
 check_found "the file format's specification" -path "*$datadir/doc/shmlog/FORMAT.md"
 # The installed header is the generated one, not a part of it.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Description: the installed systemd unit passes `systemd-analyze verify` (which catches broken copies of it), keeps its hardening, starts the installed collector with a command line it accepts; the tmpfiles.d snippet makes the segment and log directories with their modes; the sysctl.d snippet sets an existing key.
+# Description: the installed systemd unit passes `systemd-analyze verify` (which catches broken copies of it), keeps its hardening, is Type=notify, bounds retention, starts the installed collector with a command line it accepts; its set-up steps (sysusers.d, then tmpfiles.d) fail the start when they fail and make the group shmlog, the segment directories and the log directory (2750 root:shmlog) with their modes; the sysctl.d snippet sets an existing key.
 # usage: test_systemd.sh BUILD_DIR
 # Works without a running systemd (a container): everything is checked offline.
 set -u
@@ -74,7 +74,7 @@ done
 [ "$broken" -eq 0 ] && ok "systemd-analyze verify reports each of 6 broken copies"
 
 # ---- what the unit must keep ----
-for setting in Type=simple KillSignal=SIGTERM Restart=on-failure LimitMEMLOCK=infinity \
+for setting in Type=notify KillSignal=SIGTERM Restart=on-failure LimitMEMLOCK=infinity \
     ProtectSystem=strict NoNewPrivileges=yes; do
     key=${setting%%=*}
     if [ "$(unit_value "$unit" "$key")" = "${setting#*=}" ]; then
@@ -107,10 +107,24 @@ else
     grep -v '✓' "$tmp/security.log" | sed 's/^/#   /'
 fi
 
+# Retention an operator can leave as it is: a bound on the files kept.
+case " $exec_start " in
+    *" --max-bytes 0 "* | *" --keep 0 "*) not_ok "ExecStart keeps every file: $exec_start" ;;
+    *" --max-bytes "[1-9]* | *" --keep "[1-9]*) ok "ExecStart bounds retention: $(echo "$exec_start" | grep -o -- '--\(max-bytes\|keep\) [^ ]*')" ;;
+    *) not_ok "ExecStart has no --max-bytes or --keep bound: $exec_start" ;;
+esac
+case " $exec_start " in
+    *" --group shmlog "*) ok "ExecStart makes the output readable by the group shmlog" ;;
+    *) not_ok "ExecStart lacks --group shmlog: $exec_start" ;;
+esac
+
 # ---- the ExecStart command line, as systemd runs it without an environment file ----
 # Same flags; the output goes to a temporary directory; --once makes it return.
+# The group shmlog is the installed host's (sysusers.d, checked below): here
+# the test's own group stands in for it.
 mkdir -p "$segs/segments"
-args=$(echo "$exec_start" | sed -e "s|^$collector||" -e 's|\$SHMLOG_COLLECTOR_OPTS||' -e "s|/var/log/shmlog|$tmp/out|")
+args=$(echo "$exec_start" | sed -e "s|^$collector||" -e 's|\$SHMLOG_COLLECTOR_OPTS||' -e "s|/var/log/shmlog|$tmp/out|" \
+    -e "s|--group shmlog|--group $(id -g)|")
 # shellcheck disable=SC2086 # the unit's arguments, split as systemd splits them
 if "$root$collector" $args --dir "$segs/segments" --once >"$tmp/run.log" 2>&1 && [ -d "$tmp/out" ]; then
     ok "the collector accepts the unit's command line (--once)"
@@ -130,28 +144,45 @@ else
     sed 's/^/#   /' "$tmp/run.log"
 fi
 
-# ---- tmpfiles.d: the unit's ExecStartPre, applied to DESTDIR ----
-pre=$(unit_value "$unit" ExecStartPre | sed 's/^[-+@:!]*//')
-tmpfiles_conf=$(find "$root" -name shmlog.conf -path '*/tmpfiles.d/*' | head -n 1)
-if [ -z "$tmpfiles_conf" ]; then
-    not_ok "shmlog.conf installed into a tmpfiles.d directory"
+# ---- sysusers.d, then tmpfiles.d: the unit's ExecStartPre lines, applied to DESTDIR ----
+if grep -q '^ExecStartPre=[+@:!]*-' "$unit"; then
+    not_ok "an ExecStartPre ignores its failure ('-'): $(grep '^ExecStartPre=' "$unit" | tr '\n' ' ')"
 else
-    # shellcheck disable=SC2086
-    if $pre --root="$root" >"$tmp/tmpfiles.log" 2>&1; then
-        ok "ExecStartPre ($pre) finds ${tmpfiles_conf#"$root"} and applies it"
-    else
-        not_ok "ExecStartPre: $pre --root=DESTDIR"
-        sed 's/^/#   /' "$tmp/tmpfiles.log"
-    fi
-    logs_mode=$(unit_value "$unit" LogsDirectoryMode)
-    for want in "/dev/hugepages/shmlog 1777" "/dev/shm/shmlog 1777" "/var/log/shmlog ${logs_mode#0}"; do
-        dir=${want% *}
-        mode=${want#* }
-        have=$(stat -c '%a %U' "$root$dir" 2>/dev/null)
-        if [ "$have" = "$mode root" ]; then
-            ok "tmpfiles.d makes $dir mode $mode"
+    ok "no ExecStartPre hides its failure behind '-'"
+fi
+sysusers_conf=$(find "$root" -name shmlog.conf -path '*/sysusers.d/*' | head -n 1)
+tmpfiles_conf=$(find "$root" -name shmlog.conf -path '*/tmpfiles.d/*' | head -n 1)
+if [ -z "$tmpfiles_conf" ] || [ -z "$sysusers_conf" ]; then
+    not_ok "shmlog.conf installed into the sysusers.d and tmpfiles.d directories"
+else
+    mkdir -p "$root/etc"
+    npre=0
+    while read -r pre; do
+        npre=$((npre + 1))
+        # shellcheck disable=SC2086
+        if $pre --root="$root" >"$tmp/pre.log" 2>&1; then
+            ok "ExecStartPre $npre ($pre) applies its snippet"
         else
-            not_ok "$dir: '$have', expected '$mode root'"
+            not_ok "ExecStartPre $npre: $pre --root=DESTDIR"
+            sed 's/^/#   /' "$tmp/pre.log"
+        fi
+    done < <(sed -n 's/^ExecStartPre=[-+@:!]*//p' "$unit")
+    check "ExecStartPre runs sysusers.d, then tmpfiles.d" test "$npre" -eq 2 -a \
+        "$(sed -n 's/^ExecStartPre=[-+@:!]*//p' "$unit" | grep -o 'systemd-[a-z]*' | tr '\n' ' ')" = \
+        "systemd-sysusers systemd-tmpfiles "
+    check "sysusers.d makes the group shmlog" grep -q '^shmlog:' "$root/etc/group"
+    for want in "/dev/hugepages/shmlog 1777 root root" "/dev/shm/shmlog 1777 root root" \
+        "/var/log/shmlog 2750 root shmlog"; do
+        dir=${want%% *}
+        have=$(stat -c '%a %U' "$root$dir" 2>/dev/null)
+        # --root gave the directory a gid from DESTDIR's /etc/group, not the host's
+        gid=$(stat -c %g "$root$dir" 2>/dev/null)
+        group=$(awk -F: -v gid="$gid" '$3 == gid { print $1; exit }' "$root/etc/group")
+        [ -n "$group" ] || group=$(getent group "$gid" | cut -d: -f1)
+        if [ "$have $group" = "${want#* }" ]; then
+            ok "tmpfiles.d makes $dir ${want#* }"
+        else
+            not_ok "$dir: '$have $group', expected '${want#* }'"
         fi
     done
 fi

@@ -8,6 +8,7 @@
  *   dump_status.c   status
  *   dump_read.c, dump_stats.c, dump_verify.c and what they share (dump_files.h):
  *                   read, follow, stats, verify (collector files)
+ *   dump_time.c     the times --since and --until take
  *   dump_output.c   output, pieces of lines, filters: used by all, calls none
  *
  * The arrows: shmlog-dump.c -> the commands' files -> dump_output.c;
@@ -27,6 +28,9 @@
 #define DUMP_MAX_DIRS 16
 #define EXIT_USAGE 2
 #define EXIT_DROPS 3 /* status: records were dropped during the sample */
+#define EXIT_NO_COLLECTOR 4 /* status: no collector drains the rings (or writes to --out) */
+/* Where the installed service writes; the default --out when it is readable. */
+#define DUMP_SERVICE_OUT "/var/log/shmlog"
 
 extern const char *const dump_prog;
 
@@ -52,7 +56,10 @@ struct cli {
     int json;
     int help;
     struct dump_filter filter;
-    const char *out_dir;      /* follow, status: the collector's output directory */
+    const char *out_dir;      /* follow, status: the collector's output directory; read, stats, verify without FILE|DIR */
+    const char *out_dir_from; /* what chose it: "--out", "$SHMLOG_OUT", ... */
+    const char *since_arg, *until_arg; /* as given; read once every option is known */
+    int utc;                  /* --utc: times in UTC whatever TZ says */
     uint64_t watch_ns;        /* status: sample length */
     const char *metrics_file; /* status: the collector's Prometheus textfile */
     int force;                /* clean: also segments with records not drained */
@@ -66,6 +73,15 @@ struct cli {
 void usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 /* TRACE..FATAL, OFF when allow_off, or their numbers; any case. -1 if none. */
 int parse_level(const char *s, int allow_off);
+
+/* ==== Times (dump_time.c) ==== */
+
+/* The forms parse_time() reads, for error messages. */
+extern const char *const dump_time_forms;
+/* A --since/--until value (dump_time_forms) as ns since the epoch; a time
+ * without a zone is in the zone times are shown in (render_time_is_local()),
+ * a relative one before now (ns). 0, or -1. */
+int parse_time(const char *s, uint64_t now, uint64_t *ns);
 
 /* ==== Output: one large buffer, written in big chunks (dump_output.c) ==== */
 

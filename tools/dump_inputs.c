@@ -130,16 +130,22 @@ static int in_file_cmp(const void *a, const void *b)
 
 int collect_inputs(const struct cli *cli, struct in_list *l)
 {
-    if (cli->npositional == 0) {
-        fprintf(stderr, "%s: %s: no file or directory given (see '%s --help')\n", dump_prog, cli->command,
-                dump_prog);
-        exit(EXIT_USAGE);
+    const char *const *args = (const char *const *)cli->positional;
+    int nargs = cli->npositional;
+    if (nargs == 0) {
+        args = &cli->out_dir;
+        nargs = 1;
     }
-    for (int i = 0; i < cli->npositional; i++) {
-        const char *arg = cli->positional[i];
+    for (int i = 0; i < nargs; i++) {
+        const char *arg = args[i];
         struct stat st;
         if (stat(arg, &st) != 0) {
-            fprintf(stderr, "%s: %s: %s\n", dump_prog, arg, strerror(errno));
+            if (cli->npositional == 0)
+                fprintf(stderr, "%s: %s: no FILE|DIR given, and %s (%s) cannot be read: %s; name the files, or "
+                        "point SHMLOG_OUT at the collector's --out\n", dump_prog, cli->command, arg,
+                        cli->out_dir_from, strerror(errno));
+            else
+                fprintf(stderr, "%s: %s: %s\n", dump_prog, arg, strerror(errno));
             file_cmd.status = 1;
             continue;
         }

@@ -1,5 +1,6 @@
 /* dump_read.c - shmlog-dump read and follow: the records of collector files, merged in time order, or as they come. */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -62,7 +63,7 @@ int cmd_follow(struct cli *cli)
 
     /* Start at the end of the open file; with none, after the newest file
      * there is: records already written are not new. */
-    int has_after = 0;
+    int has_after = 0, said_waiting = 0;
     uint64_t after = 0;
     struct in_file start;
     memset(&start, 0, sizeof start);
@@ -82,10 +83,20 @@ int cmd_follow(struct cli *cli)
              * may have closed one before we saw it open. */
             memset(&file, 0, sizeof file);
             if (find_file(cli->out_dir, has_after, after, 0, 0, &file) != 0) {
+                if (!said_waiting) {
+                    /* Silence here looks like a hang: say once, before the
+                     * first file, what is awaited and where. */
+                    struct stat st;
+                    fprintf(stderr, "%s: follow: waiting for the collector's %s file in %s (%s%s)\n", dump_prog,
+                            has_after ? "next" : "first", cli->out_dir, cli->out_dir_from,
+                            stat(cli->out_dir, &st) == 0 ? "" : ", which does not exist yet");
+                    said_waiting = 1;
+                }
                 nanosleep(&poll, NULL);
                 continue;
             }
             file.writer_alive = file.part;
+            said_waiting = 1;
             has_after = 1;
             after = file.seq;
             src.nfiles = 1;

@@ -3,14 +3,18 @@
  * --watch seconds: the processes and their rings (fill, drops, lag), the
  * collector's open file and write rate, the host's clock.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "dump.h"
@@ -20,6 +24,7 @@ struct status_ring {
     struct shm_seg seg;
     struct shm_ring_view view;
     uint64_t dropped0, dropped1;
+    uint64_t tail0, tail1;
     uint64_t lag_ns; /* age of the oldest record not yet drained; 0 if none */
     int has_lag;
 };
@@ -79,6 +84,11 @@ static double metric_sum(const char *path, const char *name)
     return sum;
 }
 
+static int pid_alive(uint64_t pid)
+{
+    return pid && pid <= 0x7fffffff && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
 struct collector_sample {
     char part[4096]; /* the open file, "" if none */
     uint64_t bytes;
@@ -99,7 +109,7 @@ static void sample_collector(const struct cli *cli, struct collector_sample *s)
             s->bytes = (uint64_t)st.st_size;
         if (read_file_header(s->part, &h) == 0) {
             s->pid = h.collector_pid;
-            s->alive = s->pid && (kill((pid_t)s->pid, 0) == 0 || errno == EPERM);
+            s->alive = pid_alive(s->pid);
         }
     }
     if (cli->metrics_file) {
@@ -211,7 +221,129 @@ struct status {
     double secs;                    /* the sample's length */
     uint64_t drops_grew;            /* records dropped during the sample, over every ring */
     double rate_bytes, rate_records; /* the collector's; rate_records -1: unknown */
+    char no_collector[4096 + 512];  /* why no collector drains; "" when one does */
 };
+
+/* A collector reads every ring at least each --max-delay-ms (at most 1 s)
+ * and writes within 50 ms more: a record older than this in a ring whose
+ * tail stood still through the sample waits on a collector that is stuck. */
+#define STUCK_LAG_NS 5000000000ull
+
+/* Whether collector pid writes to out (a real path): its last --out, else
+ * $SHMLOG_OUT, else ./shmlog-out, from its cwd. What cannot be read (another
+ * user's environment or cwd) counts as a match: better a pass than a false alarm. */
+static int collector_writes_to(const char *pid, const char *out)
+{
+    char path[300], args[8192], dir[PATH_MAX], cwd[PATH_MAX], real[PATH_MAX];
+    snprintf(path, sizeof path, "/proc/%s/cmdline", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(args, 1, sizeof args - 1, f);
+    fclose(f);
+    args[n] = '\0';
+    const char *want = NULL;
+    for (const char *a = args; a < args + n; a += strlen(a) + 1) {
+        if (strcmp(a, "--out") == 0 && a + strlen(a) + 1 < args + n)
+            want = a + strlen(a) + 1;
+        else if (strncmp(a, "--out=", 6) == 0)
+            want = a + 6;
+    }
+    int defaulted = !want;
+    if (defaulted)
+        want = "./shmlog-out"; /* or its SHMLOG_OUT, which only its user may read: below */
+    if (want[0] == '/') {
+        snprintf(dir, sizeof dir, "%s", want);
+    } else {
+        snprintf(path, sizeof path, "/proc/%s/cwd", pid);
+        ssize_t len = readlink(path, cwd, sizeof cwd - 1);
+        if (len < 0)
+            return 1;
+        cwd[len] = '\0';
+        snprintf(dir, sizeof dir, "%.2047s/%.2047s", cwd, want);
+    }
+    if (!realpath(dir, real))
+        return 0;
+    if (strcmp(real, out) == 0)
+        return 1;
+    /* Without --out, its SHMLOG_OUT may name out: unreadable for another user's process. */
+    snprintf(path, sizeof path, "/proc/%s/environ", pid);
+    return defaulted && access(path, R_OK) != 0;
+}
+
+/* A running shmlog-collector that writes to out_dir, found by its name
+ * ("comm", cut to 15 bytes) and command line: what tells an idle
+ * collector, which has no open file and no ring to claim, from none. 0 if none. */
+static uint32_t find_collector_process(const char *out_dir)
+{
+    char out[PATH_MAX];
+    if (!realpath(out_dir, out))
+        return 0;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    uint32_t found = 0;
+    struct dirent *de;
+    while (!found && (de = readdir(d)) != NULL) {
+        char path[300], comm[32];
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/comm", de->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        if (fgets(comm, sizeof comm, f) && strcmp(comm, "shmlog-collecto\n") == 0 &&
+            collector_writes_to(de->d_name, out))
+            found = (uint32_t)strtoul(de->d_name, NULL, 10);
+        fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
+/* Fills st->no_collector when nothing drains: a ring is claimed by no
+ * collector that runs, or one that runs lets a ring wait; with no ring to
+ * judge by, the collector that writes --out is gone, or none runs. A
+ * health check fails on any of them. */
+static void judge_collector(const struct cli *cli, struct status *st)
+{
+    const struct collector_sample *c = &st->c1;
+    char *why = st->no_collector;
+    size_t cap = sizeof st->no_collector;
+    size_t undrained = 0, first_proc = 0, stuck = SIZE_MAX;
+    unsigned first_cpu = 0;
+    for (size_t k = 0; k < st->nprocs; k++) {
+        const struct status_proc *p = &st->procs[k];
+        for (size_t j = p->first_ring; j < p->first_ring + p->nrings; j++) {
+            const struct status_ring *r = &st->rings[j];
+            if (!pid_alive(shmlog__load_relaxed(&r->view.hdr->collector_pid))) {
+                if (!undrained++) {
+                    first_proc = k;
+                    first_cpu = r->view.cpu;
+                }
+            } else if (stuck == SIZE_MAX && r->has_lag && r->lag_ns > STUCK_LAG_NS && r->tail1 == r->tail0) {
+                stuck = j;
+            }
+        }
+    }
+    if (undrained) {
+        const struct status_proc *p = &st->procs[first_proc];
+        snprintf(why, cap, "%zu ring%s drained by no running collector (the first: %s[%u] cpu%u)", undrained,
+                 undrained == 1 ? " is" : "s are", p->info.app, p->info.pid, first_cpu);
+    } else if (stuck != SIZE_MAX) {
+        const struct status_ring *r = &st->rings[stuck];
+        snprintf(why, cap, "collector pid %llu has not drained cpu%u for %.1f s: its oldest record waits",
+                 (unsigned long long)shmlog__load_relaxed(&r->view.hdr->collector_pid), r->view.cpu,
+                 (double)r->lag_ns / 1e9);
+    } else if (st->nrings) {
+        return; /* every ring is drained */
+    } else if (c->part[0] && !c->alive) {
+        snprintf(why, cap, "collector pid %u, which writes %s, is not running", c->pid, c->part);
+    } else if (!c->part[0] && !find_collector_process(cli->out_dir)) {
+        snprintf(why, cap, "no shmlog-collector runs, and none has an open file in %s (%s); start it, or "
+                 "point --out or SHMLOG_OUT at its --out", cli->out_dir, cli->out_dir_from);
+    }
+}
 
 /* Opens every process's meta segment and rings first, so the sample covers
  * the same rings. A segment that does not open is skipped. */
@@ -237,6 +369,7 @@ static void status_open(struct status *st)
             if (st->list.v[j].kind == SHMLOG_SEG_RING && st->nrings < st->list.n &&
                 open_ring_of(&meta, &st->list.v[j], &r->seg, &r->view, err, sizeof err) == 0) {
                 r->dropped0 = shm_ring_dropped(&r->view);
+                r->tail0 = shm_ring_tail(&r->view);
                 st->nrings++;
             }
         }
@@ -265,6 +398,7 @@ static void status_sample(const struct cli *cli, struct status *st)
         for (size_t j = p->first_ring; j < p->first_ring + p->nrings; j++) {
             struct status_ring *r = &st->rings[j];
             r->dropped1 = shm_ring_dropped(&r->view);
+            r->tail1 = shm_ring_tail(&r->view);
             st->drops_grew += r->dropped1 > r->dropped0 ? r->dropped1 - r->dropped0 : 0;
             r->has_lag = ring_lag(r, !p->alive, t1, &r->lag_ns);
         }
@@ -299,6 +433,7 @@ static void put_json_collector(struct render_buf *b, const struct status *st)
     put_json_kv_u64(b, "bytes", c1->bytes);
     put_json_kv_u64(b, "pid", c1->pid);
     put_json_kv_bool(b, "alive", c1->alive);
+    put_json_kv_bool(b, "draining", !st->no_collector[0]);
     put_json_kv_double(b, "write_bytes_per_s", st->rate_bytes);
     if (st->rate_records >= 0)
         put_json_kv_double(b, "records_per_s", st->rate_records);
@@ -354,6 +489,11 @@ static void status_json(struct render_buf *b, const struct status *st)
     }
     render_buf_puts(b, "]");
     put_json_kv_bool(b, "drops_grew", st->drops_grew != 0);
+    render_buf_puts(b, ",\"no_collector\":");
+    if (st->no_collector[0])
+        render_json_string(b, st->no_collector, strlen(st->no_collector));
+    else
+        render_buf_puts(b, "null");
     render_buf_puts(b, "}\n");
 }
 
@@ -425,9 +565,16 @@ static void status_text(struct render_buf *b, const struct cli *cli, const struc
     if (st->drops_grew)
         snprintf(line, sizeof line, "status: %llu records dropped during the sample\n",
                  (unsigned long long)st->drops_grew);
-    else
+    else if (!st->no_collector[0])
         snprintf(line, sizeof line, "status: ok, no drops during the sample\n");
+    else
+        line[0] = '\0';
     render_buf_puts(b, line);
+    if (st->no_collector[0]) {
+        render_buf_puts(b, "status: no collector draining: ");
+        put_text_safe(b, st->no_collector);
+        render_buf_putc(b, '\n');
+    }
 }
 
 int cmd_status(struct cli *cli)
@@ -446,6 +593,7 @@ int cmd_status(struct cli *cli)
 
     status_open(&st);
     status_sample(cli, &st);
+    judge_collector(cli, &st);
     struct render_buf b = out_begin();
     if (cli->json)
         status_json(&b, &st);
@@ -460,5 +608,7 @@ int cmd_status(struct cli *cli)
     free(st.list.v);
     if (st.drops_grew)
         return EXIT_DROPS;
+    if (st.no_collector[0])
+        return EXIT_NO_COLLECTOR;
     return status;
 }

@@ -20,7 +20,9 @@
  * JSON Lines: one object per line, keys always in this order:
  *
  *   ts_ns     number   nanoseconds since the Unix epoch (UTC)
- *   time      string   the same as RFC 3339 with nanoseconds, "2026-11-22T07:39:36.123456789Z"
+ *   time      string   the same as RFC 3339 with nanoseconds, "2026-11-22T07:39:36.123456789Z";
+ *                      in local time (render_time_local) with the zone's offset,
+ *                      "2026-11-22T08:39:36.123456789+01:00"
  *   level     string   TRACE DEBUG INFO WARN ERROR FATAL ("L<n>" for an out-of-range value)
  *   category  string   none trade order market_data risk portfolio ("cat<n>" out of range)
  *   host      string   host name of the producing process
@@ -200,8 +202,14 @@ void render_json_fields(const char *fmt, const struct render_arg *args, int narg
 
 /* Level, category and loss reason names: shm/names.h (included above). */
 
-/* Appends "YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ" (30 bytes) for ns since the epoch, UTC. */
+/* Appends "YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ" (30 bytes) for ns since the epoch,
+ * UTC; in local time, "YYYY-MM-DDThh:mm:ss.nnnnnnnnn+hh:mm" (35 bytes). */
 void render_buf_rfc3339(struct render_buf *out, uint64_t ns);
+/* Every time rendered from now on (text lines, the JSON "time" key) in UTC
+ * (local 0, the default) or in the local zone (the TZ environment variable)
+ * with its UTC offset. Call before rendering, from one thread. */
+void render_time_local(int local);
+int render_time_is_local(void);
 
 /* What one line is made of. Strings are NUL-terminated; app and host may be NULL. */
 struct render_input {

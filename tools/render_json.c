@@ -104,22 +104,25 @@ static void put_json_cstring(struct render_buf *out, const char *s)
 static void put_json_time(struct render_buf *out, uint64_t ts_ns)
 {
     /* Records of one second share everything but the 9 nanosecond digits
-     * (twice): "{"ts_ns":<seconds>" and ","time":"<civil second>." are made
-     * once per second. */
+     * (twice): "{"ts_ns":<seconds>", ","time":"<civil second>." and the
+     * zone's suffix are made once per second. */
     static __thread uint64_t cached_sec = UINT64_MAX;
-    static __thread char head[9 + 20], middle[9 + 19 + 1];
-    static __thread unsigned head_len;
+    static __thread char head[9 + 20], middle[9 + 19 + 1], tail[8];
+    static __thread unsigned head_len, tail_len;
     uint64_t sec = ts_ns / 1000000000u;
-    if (sec && out->cap - out->len >= sizeof head + sizeof middle + 20) {
+    if (sec && out->cap - out->len >= sizeof head + sizeof middle + 18 + sizeof tail) {
         if (sec != cached_sec) {
             memcpy(head, "{\"ts_ns\":", 9);
             char digits[20];
             char *p = u64_digits_back(digits + sizeof digits, sec);
             head_len = 9 + (unsigned)(digits + sizeof digits - p);
             memcpy(head + 9, p, head_len - 9);
+            int32_t off = render_zone_offset(sec);
             memcpy(middle, ",\"time\":\"", 9);
-            memcpy(middle + 9, civil_second(sec), 19);
+            memcpy(middle + 9, civil_second(sec + (uint64_t)(int64_t)off), 19);
             middle[28] = '.';
+            tail_len = (unsigned)render_zone_suffix(off, tail);
+            tail[tail_len++] = '"';
             cached_sec = sec;
         }
         char *d = out->data + out->len;
@@ -130,9 +133,8 @@ static void put_json_time(struct render_buf *out, uint64_t ts_ns)
         d[8] = (char)('0' + ns % 10);
         memcpy(d + 9, middle, sizeof middle);
         memcpy(d + 9 + sizeof middle, d, 9);
-        d[18 + sizeof middle] = 'Z';
-        d[19 + sizeof middle] = '"';
-        out->len += head_len + 9 + sizeof middle + 11;
+        memcpy(d + 18 + sizeof middle, tail, sizeof tail);
+        out->len += head_len + 18 + sizeof middle + tail_len;
         return;
     }
     render_buf_put(out, "{\"ts_ns\":", 9);

@@ -483,6 +483,12 @@ void put_prepared_msg(const struct render_site *sr, const struct shm_copied_reco
 /* "YYYY-MM-DDThh:mm:ss" of secs. Records come in bursts within one second:
  * the last second's text is kept. */
 const char *civil_second(uint64_t secs);
+/* The offset from UTC in seconds (whole minutes) of the zone times are shown
+ * in at second sec: 0 in UTC. */
+int32_t render_zone_offset(uint64_t sec);
+/* What follows the nanoseconds for that offset: "Z" in UTC, else "+hh:mm" or
+ * "-hh:mm". Its length. */
+size_t render_zone_suffix(int32_t off, char out[6]);
 
 /* ==== Text lines (render_text.c) ==== */
 

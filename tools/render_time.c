@@ -1,12 +1,105 @@
 /*
- * render_time.c - RFC 3339 times, "YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ", UTC, from
- * nanoseconds since the epoch, without the C library's time functions.
+ * render_time.c - RFC 3339 times from nanoseconds since the epoch, in UTC
+ * ("YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ") or in the local zone with its offset
+ * ("...+01:00"), without the C library's time functions on the common path.
  */
 #include "render_private.h"
 
 #include <stdint.h>
+#include <time.h>
 
-/* "YYYY-MM-DDThh:mm:ss" of a second since the epoch, UTC. */
+/* ==== The zone ==== */
+
+static int time_local;
+
+void render_time_local(int local)
+{
+    if (local)
+        tzset();
+    time_local = local;
+}
+
+int render_time_is_local(void)
+{
+    return time_local;
+}
+
+/* The zone's offset at sec in whole minutes (an offset RFC 3339 can show). */
+static int32_t offset_at(int64_t sec)
+{
+    time_t t = (time_t)sec;
+    struct tm tm;
+    if (!localtime_r(&t, &tm))
+        return 0;
+    return (int32_t)(tm.tm_gmtoff / 60 * 60);
+}
+
+/* Seconds lo..hi (inclusive) have the offset off. localtime_r per record
+ * would cost more than the whole record: it runs only when a record leaves
+ * the span, which ends at the zone's transitions. */
+struct zone_span {
+    int64_t lo, hi;
+    int32_t off;
+};
+
+/* No zone changes its offset twice within this many seconds, so two equal
+ * offsets this far apart have no transition between them. */
+#define ZONE_PROBE_SECS 3600
+
+/* The last second from sec, going by step (+1 or -1) and at most
+ * ZONE_PROBE_SECS, that still has sec's offset off. */
+static int64_t span_end(int64_t sec, int32_t off, int step)
+{
+    int64_t same = sec, other = sec + step * ZONE_PROBE_SECS;
+    if (offset_at(other) == off)
+        return other;
+    while ((other - same) * step > 1) {
+        int64_t mid = same + (other - same) / 2;
+        if (offset_at(mid) == off)
+            same = mid;
+        else
+            other = mid;
+    }
+    return same;
+}
+
+int32_t render_zone_offset(uint64_t sec)
+{
+    static __thread struct zone_span span = {1, 0, 0};
+    if (!time_local)
+        return 0;
+    int64_t s = sec > (uint64_t)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)sec;
+    if (s < span.lo || s > span.hi) {
+        span.off = offset_at(s);
+        span.lo = span_end(s, span.off, -1);
+        span.hi = span_end(s, span.off, 1);
+    }
+    /* West of Greenwich, the epoch's first hours have no civil second that
+     * a u64 holds: they are shown in UTC (+00:00). */
+    if (span.off < 0 && sec < (uint64_t)-(int64_t)span.off)
+        return 0;
+    return span.off;
+}
+
+size_t render_zone_suffix(int32_t off, char out[6])
+{
+    if (!time_local) {
+        out[0] = 'Z';
+        return 1;
+    }
+    uint32_t mins = (uint32_t)(off < 0 ? -off : off) / 60u;
+    out[0] = off < 0 ? '-' : '+';
+    out[1] = (char)('0' + mins / 600u % 10u);
+    out[2] = (char)('0' + mins / 60u % 10u);
+    out[3] = ':';
+    out[4] = (char)('0' + mins % 60u / 10u);
+    out[5] = (char)('0' + mins % 10u);
+    return 6;
+}
+
+/* ==== Civil time ==== */
+
+/* "YYYY-MM-DDThh:mm:ss" of a second since the epoch. */
 static void format_civil_second(char out[19], uint64_t secs)
 {
     uint64_t days = secs / 86400u;
@@ -56,12 +149,15 @@ const char *civil_second(uint64_t secs)
 
 void render_buf_rfc3339(struct render_buf *out, uint64_t ns)
 {
-    char tmp[30];
+    char tmp[36];
     struct render_buf b;
+    uint64_t sec = ns / 1000000000u;
+    int32_t off = render_zone_offset(sec);
     render_buf_init(&b, tmp, sizeof tmp);
-    render_buf_put(&b, civil_second(ns / 1000000000u), 19);
+    render_buf_put(&b, civil_second(sec + (uint64_t)(int64_t)off), 19);
     render_buf_putc(&b, '.');
     buf_u64_padded(&b, ns % 1000000000u, 9);
-    render_buf_putc(&b, 'Z');
+    char suffix[8];
+    render_buf_put(&b, suffix, render_zone_suffix(off, suffix));
     render_buf_put(out, tmp, b.len);
 }

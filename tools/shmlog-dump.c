@@ -4,10 +4,10 @@
  *
  *   shmlog-dump segments  [--dir D]... [--pid P] [--format text|json]
  *   shmlog-dump ring      [--dir D]... [filters] [--format text|json]
- *   shmlog-dump read      FILE|DIR... [filters] [--format text|json]
- *   shmlog-dump stats     FILE|DIR... [filters] [--format text|json]
+ *   shmlog-dump read      [FILE|DIR...] [filters] [--format text|json]
+ *   shmlog-dump stats     [FILE|DIR...] [filters] [--format text|json]
  *   shmlog-dump follow    [--out O] [filters] [--format text|json]
- *   shmlog-dump verify    FILE|DIR...
+ *   shmlog-dump verify    [FILE|DIR...]
  *   shmlog-dump status    [--dir D]... [--out O] [--watch S] [--metrics-file F] [--format text|json]
  *   shmlog-dump set-level (--pid P | --app A) [--category C] LEVEL [--dir D]...
  *
@@ -17,7 +17,7 @@
  * main, the command line and the command table; the commands are in the files dump.h lists.
  *
  * Exit status: 0 done, 1 a runtime failure or damaged input, 2 usage,
- * 3 (status) drops grew during the sample.
+ * 3 (status) drops grew during the sample, 4 (status) no collector drains.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -46,7 +46,7 @@
 
 enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
-    OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE,
+    OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC,
 };
 
 struct opt_spec {
@@ -72,6 +72,7 @@ static const struct opt_spec all_opts[] = {
     {"watch", 0, 1, OPT_WATCH},
     {"metrics-file", 0, 1, OPT_METRICS},
     {"force", 0, 0, OPT_FORCE},
+    {"utc", 0, 0, OPT_UTC},
 };
 
 struct command {
@@ -84,7 +85,7 @@ struct command {
 };
 
 #define BIT(o) (1u << (o))
-#define BASE_OPTS (BIT(OPT_FORMAT) | BIT(OPT_HELP))
+#define BASE_OPTS (BIT(OPT_FORMAT) | BIT(OPT_HELP) | BIT(OPT_UTC))
 #define FILTER_OPTS (BIT(OPT_PID) | BIT(OPT_LEVEL) | BIT(OPT_CATEGORY) | BIT(OPT_APP) | BIT(OPT_SINCE) | \
                      BIT(OPT_UNTIL) | BIT(OPT_GREP) | BIT(OPT_LIMIT))
 #define MAX_FILE_ARGS 65536
@@ -97,20 +98,22 @@ static const struct command commands[] = {
      "ring [--dir D]... [filters] [--format text|json]",
      "decode every record still in the rings (also of a dead process), merged in time order"},
     {"read", cmd_read, BASE_OPTS | FILTER_OPTS, MAX_FILE_ARGS,
-     "read FILE|DIR... [filters] [--format text|json]",
-     "decode collector files (a DIR: its .shlog files and the open .part), merged in time order"},
+     "read [FILE|DIR...] [filters] [--format text|json]",
+     "decode collector files (a DIR: its .shlog files and the open .part; none: the --out default),\n"
+     "                  merged in time order"},
     {"stats", cmd_stats, BASE_OPTS | FILTER_OPTS, MAX_FILE_ARGS,
-     "stats FILE|DIR... [filters] [--format text|json]",
+     "stats [FILE|DIR...] [filters] [--format text|json]",
      "counts: records, losses, by level, category, app and site; bytes per record, time span, rate"},
     {"follow", cmd_follow, BASE_OPTS | FILTER_OPTS | BIT(OPT_OUT), 0,
      "follow [--out O] [filters] [--format text|json]",
      "print records as the collector writes them (the newest .part in O), across rotations"},
     {"verify", cmd_verify, BASE_OPTS, MAX_FILE_ARGS,
-     "verify FILE|DIR...",
+     "verify [FILE|DIR...]",
      "check every frame, checksum and ring-position run; one line per file; exit 1 unless all whole"},
     {"status", cmd_status, BASE_OPTS | BIT(OPT_DIR) | BIT(OPT_OUT) | BIT(OPT_WATCH) | BIT(OPT_METRICS), 0,
      "status [--dir D]... [--out O] [--watch SECS] [--metrics-file F] [--format text|json]",
-     "health: processes, rings, fill, drops, lag; the collector's file and write rate; exit 3 on drops"},
+     "health: processes, rings, fill, drops, lag; the collector's file and write rate; exit 3 on\n"
+     "                  drops, 4 when no collector drains (none runs, a ring is not drained, or stuck)"},
     {"set-level", cmd_set_level, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_PID) | BIT(OPT_APP) | BIT(OPT_CATEGORY), 1,
      "set-level (--pid P | --app A) [--category C] LEVEL [--dir D]...",
      "change the live level of running processes (TRACE DEBUG INFO WARN ERROR FATAL OFF)"},
@@ -148,7 +151,11 @@ static void print_help(FILE *f)
             "  -d, --dir D        a segment directory (repeatable); default: $SHMLOG_DIR, else\n"
             "                     <hugetlbfs>/shmlog and /dev/shm/shmlog\n"
             "  -f, --format F     text (default) or json (JSON Lines; keys in tools/render.h)\n"
-            "  -o, --out O        the collector's output directory (default ./shmlog-out)\n"
+            "  -o, --out O        the collector's output directory; read, stats and verify read it\n"
+            "                     when given no FILE|DIR. Default: $SHMLOG_OUT, else " DUMP_SERVICE_OUT "\n"
+            "                     (the service's) when readable, else ./shmlog-out\n"
+            "  --utc              times in UTC (...Z); the default when TZ is not set, else\n"
+            "                     local time in TZ's zone with its offset (...+01:00)\n"
             "  --watch SECS       status: sample length (default 1; fractions allowed)\n"
             "  --metrics-file F   status: the collector's Prometheus textfile, for its write rate\n"
             "  -h, --help         this help\n\n"
@@ -157,13 +164,16 @@ static void print_help(FILE *f)
             "  --app A            only this application\n"
             "  --level L          this level or above: TRACE DEBUG INFO WARN ERROR FATAL\n"
             "  --category C       none trade order md (market_data) risk portfolio, or the program's own\n"
-            "  --since T          from T (inclusive); --until T: before T (exclusive). T is RFC 3339\n"
-            "  --until T          (2026-11-22T07:39:36.5Z, offsets allowed) or Unix seconds or ns\n"
+            "  --since T          from T (inclusive); --until T: before T (exclusive). T is\n"
+            "  --until T          2026-11-22T07:39:36.5Z or +01:00 (a zone), 2026-11-22[T07:39[:36]]\n"
+            "                     or 07:39[:36[.5]] (today) in the zone times are shown in,\n"
+            "                     -30s -5m -2h -1d (before now), or Unix seconds[.frac] or ns\n"
             "  --grep RE          the rendered message matches the extended regular expression RE\n"
             "  -n, --limit N      stop after N records\n\n"
             "Loss and exit markers pass the pid, app and time filters only.\n"
             "Segments are opened read-only, whoever owns them, and never modified (but by set-level).\n"
-            "exit status: 0 ok, 1 runtime failure or damaged input, 2 bad usage, 3 status saw drops\n");
+            "exit status: 0 ok, 1 runtime failure or damaged input, 2 bad usage, 3 status saw drops,\n"
+            "             4 status found no collector draining\n");
 }
 
 static const struct opt_spec *find_long(const char *name, size_t len)
@@ -206,117 +216,6 @@ static uint64_t parse_u64_opt(const char *flag, const char *value, uint64_t min,
         usage_error("%s wants a number from %llu to %llu, not '%s'", flag, (unsigned long long)min,
                     (unsigned long long)max, value);
     return v;
-}
-
-/* Days since 1970-01-01 of a civil date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int read_digits(const char **s, int n, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < n; i++, (*s)++) {
-        if (**s < '0' || **s > '9')
-            return -1;
-        v = v * 10 + (unsigned)(**s - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-/* RFC 3339 ("2026-11-22T07:39:36Z", a fraction and a +hh:mm offset allowed,
- * 't', ' ' and 'z' too), or a Unix time: seconds (up to 11 digits, a fraction
- * allowed) or nanoseconds. 0 and *ns, or -1. */
-static int parse_time(const char *s, uint64_t *ns)
-{
-    const char *p = s;
-    unsigned year, mon, day, hh, mm, ss;
-    if (strlen(s) >= 10 && s[4] == '-') {
-        if (read_digits(&p, 4, &year) || *p++ != '-' || read_digits(&p, 2, &mon) || *p++ != '-' ||
-            read_digits(&p, 2, &day) || (*p != 'T' && *p != 't' && *p != ' '))
-            return -1;
-        p++;
-        if (read_digits(&p, 2, &hh) || *p++ != ':' || read_digits(&p, 2, &mm) || *p++ != ':' ||
-            read_digits(&p, 2, &ss))
-            return -1;
-        if (year < 1970 || mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
-            return -1;
-        uint64_t frac = 0;
-        if (*p == '.') {
-            p++;
-            int digits = 0;
-            while (*p >= '0' && *p <= '9') {
-                if (digits < 9) {
-                    frac = frac * 10 + (uint64_t)(*p - '0');
-                    digits++;
-                }
-                p++;
-            }
-            if (digits == 0)
-                return -1;
-            while (digits++ < 9)
-                frac *= 10;
-        }
-        int64_t offset = 0;
-        if (*p == 'Z' || *p == 'z') {
-            p++;
-        } else if (*p == '+' || *p == '-') {
-            int sign = *p++ == '-' ? -1 : 1;
-            unsigned oh, om;
-            if (read_digits(&p, 2, &oh) || *p++ != ':' || read_digits(&p, 2, &om) || oh > 23 || om > 59)
-                return -1;
-            offset = sign * (int64_t)(oh * 3600 + om * 60);
-        } else {
-            return -1;
-        }
-        if (*p)
-            return -1;
-        int64_t secs = days_from_civil(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss - offset;
-        if (secs < 0)
-            return -1;
-        *ns = (uint64_t)secs * 1000000000u + frac;
-        return 0;
-    }
-    /* A number: seconds with an optional fraction, or nanoseconds. */
-    char *end;
-    errno = 0;
-    unsigned long long whole = strtoull(s, &end, 10);
-    if (errno || end == s || s[0] == '-' || s[0] == '+')
-        return -1;
-    size_t ndigits = (size_t)(end - s);
-    if (*end == '.' || ndigits <= 11) {
-        if (whole > UINT64_MAX / 1000000000u)
-            return -1;
-        uint64_t frac = 0;
-        if (*end == '.') {
-            int digits = 0;
-            for (p = end + 1; *p >= '0' && *p <= '9'; p++)
-                if (digits < 9) {
-                    frac = frac * 10 + (uint64_t)(*p - '0');
-                    digits++;
-                }
-            if (digits == 0)
-                return -1;
-            while (digits++ < 9)
-                frac *= 10;
-            end = (char *)p;
-        }
-        if (*end)
-            return -1;
-        *ns = (uint64_t)whole * 1000000000u + frac;
-        return 0;
-    }
-    if (*end)
-        return -1;
-    *ns = whole;
-    return 0;
 }
 
 static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *value)
@@ -362,12 +261,11 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
         f->app = value;
         break;
     case OPT_SINCE:
-        if (parse_time(value, &f->since_ns) != 0)
-            usage_error("--since wants RFC 3339 time or Unix seconds or ns, not '%s'", value);
+        /* Read once every option is known: --utc decides the zone of a time without one. */
+        cli->since_arg = value;
         break;
     case OPT_UNTIL:
-        if (parse_time(value, &f->until_ns) != 0)
-            usage_error("--until wants RFC 3339 time or Unix seconds or ns, not '%s'", value);
+        cli->until_arg = value;
         break;
     case OPT_GREP: {
         if (f->has_grep)
@@ -388,6 +286,7 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
         if (!*value || strlen(value) >= 4000)
             usage_error("--out wants a directory");
         cli->out_dir = value;
+        cli->out_dir_from = "--out";
         break;
     case OPT_WATCH: {
         char *end;
@@ -404,6 +303,7 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
         cli->metrics_file = value;
         break;
     case OPT_FORCE: cli->force = 1; break;
+    case OPT_UTC: cli->utc = 1; break;
     }
 }
 
@@ -450,6 +350,31 @@ static void parse_options(struct cli *cli, const struct command *cmd, int argc, 
     }
 }
 
+/* The collector's output directory when --out (or, for read, stats and
+ * verify, a FILE|DIR) does not say: the one a user points to, else the
+ * installed service's when it is there to read, else the collector's own
+ * default. */
+static void default_out_dir(struct cli *cli)
+{
+    const char *env = getenv("SHMLOG_OUT");
+    if (env && *env) {
+        cli->out_dir = env;
+        cli->out_dir_from = "$SHMLOG_OUT";
+    } else if (access(DUMP_SERVICE_OUT, R_OK | X_OK) == 0) {
+        cli->out_dir = DUMP_SERVICE_OUT;
+        cli->out_dir_from = "the service's directory";
+    } else {
+        cli->out_dir = "./shmlog-out";
+        cli->out_dir_from = "the default without $SHMLOG_OUT or " DUMP_SERVICE_OUT;
+    }
+}
+
+static void time_option(const char *flag, const char *value, uint64_t *ns)
+{
+    if (value && parse_time(value, now_ns(), ns) != 0)
+        usage_error("%s: '%s' is not a time; give one of %s", flag, value, dump_time_forms);
+}
+
 /* ==== main ==== */
 
 int main(int argc, char **argv)
@@ -480,9 +405,14 @@ int main(int argc, char **argv)
     cli.ndirs = shm_default_dirs(cli.dirs, DUMP_MAX_DIRS);
     cli.filter.min_level = -1;
     cli.filter.until_ns = UINT64_MAX;
-    cli.out_dir = "./shmlog-out";
+    default_out_dir(&cli);
     cli.watch_ns = 1000000000u;
     parse_options(&cli, cmd, argc - 2, argv + 2);
+    /* TZ set says which zone a person wants; scripts that set none keep UTC. */
+    const char *tz = getenv("TZ");
+    render_time_local(tz && !cli.utc);
+    time_option("--since", cli.since_arg, &cli.filter.since_ns);
+    time_option("--until", cli.until_arg, &cli.filter.until_ns);
     if (cli.help) {
         printf("usage: %s %s\n  %s\n", dump_prog, cmd->usage, cmd->summary);
         return 0;

@@ -14,6 +14,8 @@ corpus=$(realpath "$2")
 tmp=$(mktemp -d /tmp/shmlog-test-corpus-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/../tap.sh"
+# The outputs are in UTC: TZ in the environment would show local time.
+unset TZ
 
 # What each input is read with, and the suffix of its expected output.
 commands=("read --format json:read.json" "read:read.txt" "stats:stats.txt" "verify:verify.txt")
