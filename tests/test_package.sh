@@ -35,6 +35,8 @@ hugepages_before=$(cat /proc/sys/vm/nr_hugepages)
 # Directories the package makes or removes: their mode and owner before the test, or "none".
 dir_state() { stat -c '%a %U %G' "$1" 2>/dev/null || echo none; }
 host_dirs=(/var/log/shmlog /dev/shm/shmlog /dev/hugepages/shmlog)
+# Debian leaves a package's system group on purge; a group the host did not have goes with the test.
+group_before=$(getent group shmlog >/dev/null && echo yes || echo no)
 declare -A dirs_before
 for d in "${host_dirs[@]}"; do
     dirs_before[$d]=$(dir_state "$d")
@@ -75,6 +77,7 @@ restore_host() {
         mv "$saved_logs" /var/log/shmlog
     fi
     rm -rf "$segs"
+    [ "$group_before" = no ] && getent group shmlog >/dev/null && groupdel shmlog
 }
 trap 'restore_host; tap_cleanup' EXIT
 
@@ -151,7 +154,8 @@ done
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 unit=$(grep -E '/systemd/system/shmlog-collector\.service$' "$tmp/installed.list")
 for file in /usr/include/shmlog.h "/usr/lib/$multiarch/pkgconfig/shmlog.pc" /etc/default/shmlog-collector "$unit" \
-    /usr/lib/tmpfiles.d/shmlog.conf /usr/lib/sysctl.d/60-shmlog.conf /usr/share/doc/shmlog/copyright \
+    /usr/lib/tmpfiles.d/shmlog.conf /usr/lib/sysusers.d/shmlog.conf /usr/lib/sysctl.d/60-shmlog.conf \
+    /usr/share/doc/shmlog/copyright \
     /usr/share/doc/libshmlog-dev/copyright; do
     mode_is "$file" 644
 done
@@ -181,10 +185,12 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 fi
 
 # ---- what postinst did ----
-for want in "/dev/shm/shmlog 1777" "/var/log/shmlog 750"; do
-    d=${want% *}
-    [ "$(dir_state "$d")" = "${want#* } root root" ] && ok "postinst (tmpfiles.d): $d ${want#* }" ||
-        not_ok "postinst: $d is '$(dir_state "$d")', expected '${want#* } root root'"
+# sysusers.d's group, then tmpfiles.d's directories (the logs readable by the group)
+getent group shmlog >/dev/null && ok "postinst (sysusers.d): the group shmlog" || not_ok "postinst made no group shmlog"
+for want in "/dev/shm/shmlog 1777 root root" "/var/log/shmlog 2750 root shmlog"; do
+    d=${want%% *}
+    [ "$(dir_state "$d")" = "${want#* }" ] && ok "postinst (tmpfiles.d): $d ${want#* }" ||
+        not_ok "postinst: $d is '$(dir_state "$d")', expected '${want#* }'"
 done
 hugepages_now=$(cat /proc/sys/vm/nr_hugepages)
 want_pages=$(sed -n 's/^vm\.nr_hugepages *= *\([0-9]*\)$/\1/p' /usr/lib/sysctl.d/60-shmlog.conf)
