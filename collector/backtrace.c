@@ -3,7 +3,8 @@
  * SHMLOG_REC_BACKTRACE) kept per ring in a bounded buffer instead of being
  * written, and written out as BACKTRACE sections (FORMAT.md, section 8) when
  * their process logs at its trigger level or above, or a tool asks
- * (shmlog_meta.backtrace_requests).
+ * (shmlog_meta.backtrace_requests): then the process's rings are read to
+ * their heads first, so what it logged before asking is among them.
  *
  * A ring's buffer: the kept records, oldest first, as struct
  * shm_copied_record heads and their payloads one after the other in a byte
@@ -235,7 +236,12 @@ void backtrace_poll(struct proc *p)
     if (requests != p->bt_requests_seen) { /* any change: a counter that went back is one more request */
         p->bt_requests_seen = requests;
         col.backtrace_requests++;
-        backtrace_flush(p, tsc_now());
+        /* What the process logged before it asked is kept first: its rings
+         * read to their heads, not to the points they published. */
+        uint64_t order_tsc = tsc_now();
+        for (struct ring *r = p->rings; r; r = r->next)
+            drain_ring(r, DRAIN_BUDGET, 0);
+        backtrace_flush(p, order_tsc);
     }
 }
 
