@@ -46,7 +46,7 @@ static int sec_batch_of(struct shlog_reader *r, struct cur *c, struct shlog_even
         b->col[i] = (struct cur){p, p ? p + n : NULL, 0};
     }
     if (c->bad || cpu > UINT32_MAX || count == 0 || count > SHLOG_MAX_BATCH_RECORDS ||
-        (backtrace && cpu >= SHLOG_CPU_BACKTRACE))
+        (backtrace && cpu >= SHLOG_CPU_BACKTRACE - 1))
         return shlog__frame_damaged(r, ev, backtrace ? "bad BACKTRACE section" : "bad BATCH section");
     const struct shlog_proc *p = need_proc(r, proc);
     if (!p)

@@ -391,7 +391,7 @@ int shlog_enc_batch_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu)
 
 int shlog_enc_backtrace_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu, uint64_t order_tsc)
 {
-    if (cpu >= SHLOG_CPU_BACKTRACE)
+    if (cpu >= SHLOG_CPU_BACKTRACE - 1) /* with the bit, never SHLOG_CPU_NONE */
         return -EINVAL;
     int rc = shlog_enc_batch_begin(e, proc, cpu);
     if (rc == 0) {

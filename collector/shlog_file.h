@@ -150,7 +150,7 @@ int shlog_enc_batch_end(struct shlog_enc *e);
 int shlog_enc_batch_from(struct shlog_enc *e, uint64_t from);
 /* A batch of records of ring cpu kept for a backtrace (FORMAT.md, section 8),
  * which readers show at order_tsc, the trigger's time: then records, as in
- * a batch, and shlog_enc_batch_end. cpu below SHLOG_CPU_BACKTRACE. */
+ * a batch, and shlog_enc_batch_end. cpu below SHLOG_CPU_BACKTRACE - 1. */
 #define SHLOG_CPU_BACKTRACE 0x80000000u
 int shlog_enc_backtrace_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu, uint64_t order_tsc);
 
