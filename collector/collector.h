@@ -111,6 +111,7 @@ struct ring {
     uint64_t corrupt_seen;  /* records that failed validation: the first is reported */
     int quarantined;        /* broken by what its writers wrote: its head is still read ... */
     uint64_t abandoned_to;  /* ... and positions up to here were written as lost */
+    struct backtrace *bt;   /* its kept backtrace records (backtrace.c), or NULL */
     struct ring *next;
 };
 
@@ -138,6 +139,7 @@ struct proc {
     uint32_t cats_named;         /* categories below it are named in that file */
     uint64_t by_category[SHMLOG_MAX_CATEGORIES]; /* records */
     uint64_t records, lost;
+    uint64_t bt_requests_seen, bt_polled_ns; /* the meta's backtrace requests as last answered, and when read */
     struct proc *next;
 };
 
@@ -199,6 +201,8 @@ struct collector_state {
     int backlog;                /* the last pass left records behind (budget spent, frame full) */
     uint64_t files, rotations, write_errors, written_bytes, rejected;
     uint64_t losses[SHM_LOSS_REASON_MAX + 1]; /* records, by enum shm_loss_reason */
+    /* backtrace records written, pushed out of a full buffer (never losses), requests answered */
+    uint64_t backtrace_written, backtrace_discarded, backtrace_requests;
     struct frame_anchors clock;
 };
 
@@ -278,6 +282,39 @@ void proc_losses(struct proc *p);
 void lose_abandoned(struct ring *r);
 uint64_t drain_ring(struct ring *r, unsigned budget, int patient);
 uint64_t drain_all(uint64_t *smallest);
+
+/* The site and category a record names are in the file (before a batch of it). */
+void record_in_file(struct proc *p, uint32_t site, unsigned category);
+
+/* ==== Backtrace: records kept until a trigger (backtrace.c) ==== */
+
+/* A record flagged SHMLOG_REC_BACKTRACE is kept, not written; its ring
+ * position passed over. */
+void backtrace_keep(struct ring *r, const struct shm_copied_record *rec);
+void backtrace_keep_slots(struct ring *r, const struct shmlog_record *head, uint64_t pos);
+/* A record of r was written to its batch: no positions passed over before the next. */
+void backtrace_written_slow(struct ring *r);
+static inline void backtrace_written(struct ring *r)
+{
+    if (r->bt)
+        backtrace_written_slow(r);
+}
+/* A record shm_ring_next read: 1 if it was kept (not to be written); a
+ * trigger writes what its process kept first. */
+int backtrace_takes(struct ring *r, const struct shm_copied_record *rec);
+/* A batch of r was begun: it says from where positions were passed over. */
+void backtrace_batch_begun(struct ring *r);
+/* Writes what p's rings kept (before the record that triggers it). */
+void backtrace_flush(struct proc *p, uint64_t order_tsc);
+/* A record that writes its process's kept records out before it. */
+static inline int backtrace_triggers(const struct proc *p, unsigned level, unsigned flags)
+{
+    return level >= p->info.backtrace_trigger && p->info.backtrace_level < SHMLOG_LEVEL_OFF &&
+           !(flags & SHMLOG_REC_BACKTRACE);
+}
+/* Reads the meta's trigger level and requests (at most every few ms). */
+void backtrace_poll(struct proc *p);
+void backtrace_free(struct ring *r);
 
 /* ==== Processes and segments (procs.c) ==== */
 

@@ -133,6 +133,12 @@ static inline void site_in_file(struct proc *p, uint32_t id)
         slot->file_gen = col.cur->gen;
 }
 
+void record_in_file(struct proc *p, uint32_t site, unsigned category)
+{
+    site_in_file(p, site);
+    category_in_file(p, category);
+}
+
 /* A record as the alert rules see it. */
 static inline void count_record(struct proc *p, unsigned level, unsigned category, uint32_t site)
 {
@@ -141,13 +147,54 @@ static inline void count_record(struct proc *p, unsigned level, unsigned categor
         alert_count(&alerts, level, shm_categories_name(p->cats, category), site, p->key, p->info.pid, p->info.app);
 }
 
+/* The n slots from positions pos... into r's batch. */
+static void encode_slots(struct ring *r, const struct shmlog_record *slots, size_t n, uint64_t pos)
+{
+    if (!n)
+        return;
+    batch_of(r);
+    for (size_t done = 0; done < n;) {
+        long rc = shlog_enc_slots(col.cur->enc, slots + done, n - done, pos + done);
+        if (rc == -ENOSPC) {
+            check_enc(end_batch(), "a batch");
+            batch_of(r);
+            continue;
+        }
+        check_enc(rc < 0 ? (int)rc : 0, "a record");
+        done += (size_t)rc;
+    }
+    backtrace_written(r);
+}
+
+/* Slots with backtrace records or a trigger among them: the kept ones leave
+ * the batch, and a trigger writes what its process kept before itself. */
+static void encode_with_backtrace(struct ring *r, size_t n, uint64_t pos)
+{
+    size_t run = 0; /* the first slot not yet written or kept */
+    for (size_t i = 0; i < n; i++) {
+        const struct shmlog_record *t = &take[i];
+        if (t->commit & SHMLOG_COMMIT_CONT)
+            continue;
+        if (t->flags & SHMLOG_REC_BACKTRACE) {
+            encode_slots(r, take + run, i - run, pos + run);
+            backtrace_keep_slots(r, t, pos + i);
+            run = i + (t->nslots <= n - i ? t->nslots : n - i);
+        } else if (backtrace_triggers(r->proc, t->level, t->flags)) {
+            encode_slots(r, take + run, i - run, pos + run);
+            backtrace_flush(r->proc, t->tsc);
+            run = i;
+        }
+    }
+    encode_slots(r, take + run, n - run, pos + run);
+}
+
 /* Encodes the records in the n slots shm_ring_take copied from positions
  * pos...; returns how many records they were. */
 static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos)
 {
     struct proc *p = r->proc;
     uint32_t known = UINT32_MAX; /* runs of one site are the common case */
-    unsigned records = 0;
+    unsigned records = 0, backtrace = 0;
     batch_of(r);
     /* Slot by slot, continuation slots passed over: stepping by each head's
      * slot count would chain every step to a load. */
@@ -162,17 +209,12 @@ static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos)
         }
         category_in_file(p, t->category);
         count_record(p, t->level, t->category, t->site);
+        backtrace |= (t->flags & SHMLOG_REC_BACKTRACE) | backtrace_triggers(p, t->level, t->flags);
     }
-    for (size_t done = 0; done < n;) {
-        long rc = shlog_enc_slots(col.cur->enc, take + done, n - done, pos + done);
-        if (rc == -ENOSPC) {
-            check_enc(end_batch(), "a batch");
-            batch_of(r);
-            continue;
-        }
-        check_enc(rc < 0 ? (int)rc : 0, "a record");
-        done += (size_t)rc;
-    }
+    if (backtrace)
+        encode_with_backtrace(r, n, pos);
+    else
+        encode_slots(r, take, n, pos);
     return records;
 }
 
@@ -222,6 +264,10 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
                 break;
             }
             pos = at;
+            if (st == SHM_READ_RECORD && backtrace_takes(r, &rec)) {
+                n++;
+                continue;
+            }
             if (st == SHM_READ_LOSS) {
                 /* A record that fails validation (the reader skipped to the
                  * next record head) costs only itself: the ring stays read. */
@@ -247,6 +293,7 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
             payload_bytes += rec.payload_len;
             slots += rec.nslots;
             count_record(p, rec.level, rec.category, rec.site);
+            backtrace_written(r);
         }
         if (before == 0)
             mark_content();

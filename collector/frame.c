@@ -74,6 +74,7 @@ void batch_of(struct ring *r)
     check_enc(ensure_process(r->proc), "a process");
     check_enc(shlog_enc_batch_begin(col.cur->enc, r->proc->key, r->cpu), "a batch");
     build.batch_ring = r;
+    backtrace_batch_begun(r);
 }
 
 /* A collector that falls behind compresses at opt.zstd_fast_level, from a

@@ -428,6 +428,14 @@ char *metrics_format(struct metrics_snapshot *s, size_t *len)
     put_family(out, "shmlog_collector_segments_rejected_total", "counter",
                "Segments ignored: owned by a uid not allowed, or failed validation.");
     fprintf(out, "shmlog_collector_segments_rejected_total %" PRIu64 "\n", t->segments_rejected);
+    put_family(out, "shmlog_backtrace_written_total", "counter",
+               "Backtrace records (kept below the live level) written at a trigger or a request.");
+    fprintf(out, "shmlog_backtrace_written_total %" PRIu64 "\n", t->backtrace_written);
+    put_family(out, "shmlog_backtrace_discarded_total", "counter",
+               "Backtrace records pushed out of a full buffer before a trigger: never meant to be written, not losses.");
+    fprintf(out, "shmlog_backtrace_discarded_total %" PRIu64 "\n", t->backtrace_discarded);
+    put_family(out, "shmlog_backtrace_requests_total", "counter", "Backtrace requests (shmlog-dump backtrace) answered.");
+    fprintf(out, "shmlog_backtrace_requests_total %" PRIu64 "\n", t->backtrace_requests);
     put_family(out, "shmlog_collector_losses_total", "counter", "Records known lost, by reason.");
     for (unsigned reason = SHM_LOSS_DROPPED; reason <= SHM_LOSS_REASON_MAX; reason++)
         if (reason != SHM_LOSS_UNREADABLE)

@@ -61,6 +61,7 @@ struct metrics_totals {
     uint64_t write_errors;
     uint64_t rotations;
     uint64_t segments_rejected;
+    uint64_t backtrace_written, backtrace_discarded, backtrace_requests;
     uint64_t losses[SHM_LOSS_REASON_MAX + 1]; /* records, by enum shm_loss_reason (UNREADABLE:
                                                     only readers of files see it, no series) */
     double cpu_seconds;

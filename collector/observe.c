@@ -109,6 +109,9 @@ static int publish_metrics(int wait)
     t->write_errors = col.write_errors;
     t->rotations = col.rotations;
     t->segments_rejected = col.rejected;
+    t->backtrace_written = col.backtrace_written;
+    t->backtrace_discarded = col.backtrace_discarded;
+    t->backtrace_requests = col.backtrace_requests;
     memcpy(t->losses, col.losses, sizeof(t->losses));
     struct timespec cpu;
     if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu) == 0)

@@ -487,6 +487,7 @@ void check_liveness(int locks)
         if (p->gone)
             continue;
         proc_losses(p);
+        backtrace_poll(p);
         int dead;
         if (p->pidfd >= 0) {
             struct pollfd pfd = {p->pidfd, POLLIN, 0};
@@ -603,6 +604,7 @@ uint64_t ring_head_now(struct ring *r)
 
 static void ring_free(struct ring *r)
 {
+    backtrace_free(r);
     ring_unclaim(r);
     shm_seg_close(&r->seg);
     free(r);

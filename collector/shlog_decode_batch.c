@@ -34,7 +34,8 @@ const struct shm_site *shlog__site_info(struct shlog_reader *r, const struct dec
     return info;
 }
 
-int shlog__sec_batch(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
+static int sec_batch_of(struct shlog_reader *r, struct cur *c, struct shlog_event *ev, int backtrace,
+                        uint64_t order_tsc)
 {
     struct batch_state *b = &r->b;
     uint64_t proc = get_varint(c), cpu = get_varint(c), first = get_varint(c), count = get_varint(c);
@@ -44,8 +45,9 @@ int shlog__sec_batch(struct shlog_reader *r, struct cur *c, struct shlog_event *
         const uint8_t *p = get_bytes(c, n);
         b->col[i] = (struct cur){p, p ? p + n : NULL, 0};
     }
-    if (c->bad || cpu > UINT32_MAX || count == 0 || count > SHLOG_MAX_BATCH_RECORDS)
-        return shlog__frame_damaged(r, ev, "bad BATCH section");
+    if (c->bad || cpu > UINT32_MAX || count == 0 || count > SHLOG_MAX_BATCH_RECORDS ||
+        (backtrace && cpu >= SHLOG_CPU_BACKTRACE - 1))
+        return shlog__frame_damaged(r, ev, backtrace ? "bad BACKTRACE section" : "bad BATCH section");
     const struct shlog_proc *p = need_proc(r, proc);
     if (!p)
         return shlog__frame_damaged(r, ev, "BATCH of an undefined process %llu", (unsigned long long)proc);
@@ -58,9 +60,24 @@ int shlog__sec_batch(struct shlog_reader *r, struct cur *c, struct shlog_event *
     b->prev_tsc = base_tsc;
     b->prev_tid = 0;
     b->cached = NULL;
-    b->dd = shlog__dedup_ring(r->dedup, &p->info, (uint32_t)cpu);
+    b->backtrace = backtrace;
+    b->order_tsc = order_tsc;
+    /* A backtrace's records are a stream of their own: their positions are
+     * the ones the ring's batches passed over. */
+    b->dd = shlog__dedup_ring(r->dedup, &p->info, (uint32_t)cpu | (backtrace ? SHLOG_CPU_BACKTRACE : 0));
     r->batch_gen++;
     return 0;
+}
+
+int shlog__sec_batch(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
+{
+    return sec_batch_of(r, c, ev, 0, 0);
+}
+
+int shlog__sec_backtrace(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
+{
+    uint64_t order_tsc = get_varint(c);
+    return sec_batch_of(r, c, ev, 1, order_tsc);
 }
 
 /* A double or float argument against its context: its bits, or 0 with
@@ -228,8 +245,11 @@ int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
         if (nslots < 1 || nslots > SHMLOG_MAX_SLOTS)
             return shlog__frame_damaged(r, ev, "BATCH record %u out of range", b->done);
         rec->nslots = (uint8_t)nslots;
+        uint64_t covered_from = b->expected;
         b->expected = rec->pos + nslots;
         b->done++;
+        if (rec->pos > covered_from) /* a gap the batch passed over (PADs, kept records) */
+            dedup_cover(b->dd, covered_from, rec->pos);
         if (!dedup_claim(b->dd, rec->pos, rec->pos + nslots)) {
             r->st.duplicates++;
             continue;
@@ -241,6 +261,9 @@ int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
         ev->site = s ? &s->pub : NULL;
         ev->site_info = s ? shlog__site_info(r, s) : NULL;
         ev->rec = rec;
+        ev->covered_from = covered_from;
+        ev->backtrace = b->backtrace;
+        ev->order_tsc = b->order_tsc;
         return 1;
     }
     b->open = 0;

@@ -296,6 +296,7 @@ int shlog__section_next(struct shlog_reader *r, struct shlog_event *ev)
     case SHLOG_SEC_PROCESS: return sec_process(r, &c, ev);
     case SHLOG_SEC_SITE: return sec_site(r, &c, ev);
     case SHLOG_SEC_BATCH: return shlog__sec_batch(r, &c, ev);
+    case SHLOG_SEC_BACKTRACE: return shlog__sec_backtrace(r, &c, ev);
     case SHLOG_SEC_LOSS: return sec_loss(r, &c, ev);
     case SHLOG_SEC_EXIT: return sec_exit(r, &c, ev);
     case SHLOG_SEC_CLOCK: return 0; /* returned before the frame's other sections */

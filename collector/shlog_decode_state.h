@@ -55,6 +55,21 @@ static inline int dedup_claim(struct dedup_ring *r, uint64_t lo, uint64_t hi)
     return shlog__dedup_claim_slow(r, lo, hi);
 }
 
+/* Positions [lo, hi) a batch passed over on purpose, taken as seen where they
+ * were not: so the spans of a ring whose records skip positions (PADs, a
+ * backtrace's kept records) stay one, not one per gap. */
+static inline void dedup_cover(struct dedup_ring *r, uint64_t lo, uint64_t hi)
+{
+    if (!r || hi <= lo)
+        return;
+    if (r->n && lo <= r->spans[r->n - 1].hi && lo >= r->spans[r->n - 1].lo) {
+        if (hi > r->spans[r->n - 1].hi)
+            r->spans[r->n - 1].hi = hi;
+        return;
+    }
+    shlog__dedup_claim_slow(r, lo, hi);
+}
+
 /* ==== The reader ==== */
 
 /* One allocation: the site, then fmt NUL file NUL. */
@@ -76,6 +91,8 @@ struct batch_state {
     uint32_t prev_tid;
     struct dedup_ring *dd;
     struct dec_site *cached;
+    int backtrace;      /* a BACKTRACE section's records ... */
+    uint64_t order_tsc; /* ... shown at this TSC */
 };
 
 /* What a frame is decoded in. Every reader has its own; readers that take
@@ -165,6 +182,8 @@ int shlog__clock_next(struct shlog_reader *r, struct shlog_event *ev);
 /* A BATCH section opens the batch (shlog_decode_batch.c): 0, or 1 with *ev
  * the damage. */
 int shlog__sec_batch(struct shlog_reader *r, struct cur *c, struct shlog_event *ev);
+/* A BACKTRACE section: its order TSC, then a batch as above. */
+int shlog__sec_backtrace(struct shlog_reader *r, struct cur *c, struct shlog_event *ev);
 /* The next record of the open batch: 1 with an event, 0 when the batch ended. */
 int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev);
 /* The site in reader.h's form, converted once and cached, or NULL. */

@@ -109,6 +109,9 @@ struct shlog_enc {
     int batch_open;
     uint32_t batch_proc, batch_cpu, batch_count, batch_gen;
     uint64_t first_pos, expected_pos, base_tsc, prev_tsc;
+    uint64_t batch_from;   /* shlog_enc_batch_from's position, or UINT64_MAX */
+    int batch_backtrace;   /* the open batch is a BACKTRACE section ... */
+    uint64_t order_tsc;    /* ... ordered at this TSC */
     uint32_t prev_tid;
     /* Sites of the batch's process by id, direct-mapped: a record's site
      * is one of a few that take turns. */
@@ -376,11 +379,33 @@ int shlog_enc_batch_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu)
     e->batch_proc = proc;
     e->batch_cpu = cpu;
     e->batch_count = 0;
+    e->batch_from = UINT64_MAX;
+    e->batch_backtrace = 0;
     e->batch_gen++;
     enc_forget_sites(e);
     for (int i = 0; i < NCOLS; i++)
         e->col[i].len = 0;
     e->col_room = 0;
+    return 0;
+}
+
+int shlog_enc_backtrace_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu, uint64_t order_tsc)
+{
+    if (cpu >= SHLOG_CPU_BACKTRACE - 1) /* with the bit, never SHLOG_CPU_NONE */
+        return -EINVAL;
+    int rc = shlog_enc_batch_begin(e, proc, cpu);
+    if (rc == 0) {
+        e->batch_backtrace = 1;
+        e->order_tsc = order_tsc;
+    }
+    return rc;
+}
+
+int shlog_enc_batch_from(struct shlog_enc *e, uint64_t from)
+{
+    if (!e->batch_open || e->batch_count)
+        return -EINVAL;
+    e->batch_from = from;
     return 0;
 }
 
@@ -713,7 +738,7 @@ static inline void enc_put(struct shlog_enc *e, struct enc_cursor *k, const stru
 /* The batch's first record sets what the others are told against. */
 static void enc_batch_first(struct shlog_enc *e, uint64_t pos, uint64_t tsc)
 {
-    e->first_pos = e->expected_pos = pos;
+    e->first_pos = e->expected_pos = e->batch_from <= pos ? e->batch_from : pos;
     e->base_tsc = e->prev_tsc = tsc;
     e->prev_tid = 0;
 }
@@ -869,8 +894,10 @@ int shlog_enc_batch_end(struct shlog_enc *e)
     e->batch_open = 0;
     if (!e->batch_count)
         return 0;
-    uint8_t hdr[5 * VARINT_MAX];
+    uint8_t hdr[6 * VARINT_MAX];
     uint8_t *h = hdr;
+    if (e->batch_backtrace) /* then a BATCH's body */
+        h = put_varint(h, e->order_tsc);
     h = put_varint(h, e->batch_proc);
     h = put_varint(h, e->batch_cpu);
     h = put_varint(h, e->first_pos);
@@ -883,7 +910,7 @@ int shlog_enc_batch_end(struct shlog_enc *e)
     if (rc)
         return rc;
     uint8_t *p = e->raw.p + e->raw.len;
-    *p++ = SHLOG_SEC_BATCH;
+    *p++ = e->batch_backtrace ? SHLOG_SEC_BACKTRACE : SHLOG_SEC_BATCH;
     p = put_varint(p, body);
     memcpy(p, hdr, (size_t)(h - hdr));
     p += h - hdr;

@@ -62,6 +62,7 @@ enum shlog_section {
     SHLOG_SEC_EXIT = 5,
     SHLOG_SEC_CLOCK = 6,
     SHLOG_SEC_CATEGORY = 7,
+    SHLOG_SEC_BACKTRACE = 8,
 };
 
 /* What a CLOCK section says besides its anchors (FORMAT.md, section 6). */
@@ -143,6 +144,15 @@ int shlog_enc_record(struct shlog_enc *e, const struct shm_copied_record *r);
  * that do not tile the n slots, or -errno (-EINVAL: that at the first). */
 long shlog_enc_slots(struct shlog_enc *e, const struct shmlog_record *slots, size_t n, uint64_t pos);
 int shlog_enc_batch_end(struct shlog_enc *e);
+/* Before a batch's first record: the positions from `from` up to that
+ * record's were passed over on purpose (records kept for a backtrace), so
+ * readers take them as accounted for (FORMAT.md, BATCH). -EINVAL otherwise. */
+int shlog_enc_batch_from(struct shlog_enc *e, uint64_t from);
+/* A batch of records of ring cpu kept for a backtrace (FORMAT.md, section 8),
+ * which readers show at order_tsc, the trigger's time: then records, as in
+ * a batch, and shlog_enc_batch_end. cpu below SHLOG_CPU_BACKTRACE - 1. */
+#define SHLOG_CPU_BACKTRACE 0x80000000u
+int shlog_enc_backtrace_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu, uint64_t order_tsc);
 
 /* What the open frame holds so far. */
 size_t shlog_enc_raw_bytes(const struct shlog_enc *e);
@@ -211,6 +221,11 @@ struct shlog_event {
     struct shlog_clock_info clock;  /* CLOCK: the state written with it */
     uint32_t category_id;           /* CATEGORY: SHMLOG_CAT_USER .. SHMLOG_MAX_CATEGORIES - 1 */
     char category_name[SHMLOG_CATEGORY_NAME_BYTES]; /* CATEGORY: [a-z0-9_], NUL-terminated */
+    /* RECORD: the position from which its batch accounts for the ring's
+     * positions (the batch's first_pos, else the end of the record before). */
+    uint64_t covered_from;
+    int backtrace;                 /* RECORD: of a BACKTRACE section (kept records written late) ... */
+    uint64_t order_tsc;            /* ... to be shown at this TSC: the trigger's */
     int torn;                      /* ERROR: the file ends inside a frame */
     char error[256];               /* ERROR */
 };

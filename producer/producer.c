@@ -1079,6 +1079,18 @@ int shmlog_category(const char *name)
     return id;
 }
 
+int shmlog_backtrace_flush(void)
+{
+    /* Acquire, as shmlog_dropped: a shutdown may unmap it. */
+    struct shmlog_meta *m = (struct shmlog_meta *)shmlog__load_acquire(&shmlog__g.meta);
+    if (!m)
+        return -EINVAL;
+    if (shmlog__g.cfg.backtrace_level >= SHMLOG_LEVEL_OFF)
+        return -ENOENT;
+    shmlog__add_relaxed(&m->backtrace_requests, 1);
+    return 0;
+}
+
 uint64_t shmlog_dropped(void)
 {
     uint64_t sum = shmlog__load_relaxed(&shmlog__null_ring.dropped);

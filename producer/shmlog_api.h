@@ -74,6 +74,10 @@ int shmlog_get_category_level(int category); /* a level, or -EINVAL */
  * name that is not [a-z0-9_] of 1..23 bytes, -ENOSPC past
  * SHMLOG_MAX_CATEGORIES. Works before shmlog_init too. */
 int shmlog_category(const char *name);
+/* Asks the collector to write the records this process keeps as backtrace
+ * now, as a trigger would (one store; the collector looks within a few ms).
+ * 0, -EINVAL before shmlog_init, -ENOENT when backtrace_level is OFF. */
+int shmlog_backtrace_flush(void);
 /* Records dropped because a ring was full, over all rings of this process. */
 uint64_t shmlog_dropped(void);
 /* The directory this process's segments are in, or NULL before init. */

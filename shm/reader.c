@@ -371,6 +371,14 @@ int shm_meta_set_level(const struct shm_seg *seg, int category, unsigned level)
     return old > SHMLOG_LEVEL_OFF ? SHMLOG_LEVEL_OFF : old;
 }
 
+int64_t shm_meta_request_backtrace(const struct shm_seg *seg)
+{
+    struct shmlog_meta *m = (struct shmlog_meta *)seg->addr;
+    if (seg->hdr.abi_version < 4)
+        return -EINVAL;
+    return (int64_t)((shmlog__add_relaxed(&m->backtrace_requests, 1) + 1) & INT64_MAX);
+}
+
 /* Copies a string of the arena: it must lie inside it and end in NUL. */
 static int copy_meta_string(const struct shm_seg *seg, uint32_t str_off, uint32_t str_bytes, uint32_t off,
                             uint32_t len, uint32_t max, char *out)

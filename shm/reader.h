@@ -122,6 +122,10 @@ int shm_category_spelled(const char *typed, char out[SHMLOG_CATEGORY_NAME_BYTES]
  * the old level of that category (of NONE for all), or -EINVAL when the
  * category is not defined there (a version 3 meta has one level only). */
 int shm_meta_set_level(const struct shm_seg *meta, int category, unsigned level);
+/* Asks the collector to write the records the process keeps as backtrace:
+ * adds one to the meta's backtrace_requests (the segment opened writable).
+ * The count of requests so far, or -EINVAL for a meta before version 4. */
+int64_t shm_meta_request_backtrace(const struct shm_seg *meta);
 
 /* ---- attribution: which records are whose (shmlog_abi.h, "Names ...") ----
  *

@@ -164,6 +164,7 @@ int guarded(void (*fn)(const struct cli *, const struct seg_entry *, size_t), vo
 
 int cmd_segments(struct cli *cli);
 int cmd_set_level(struct cli *cli);
+int cmd_backtrace(struct cli *cli);
 int cmd_clean(struct cli *cli);
 /* dump_ring.c */
 int cmd_ring(struct cli *cli);

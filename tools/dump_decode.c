@@ -83,6 +83,7 @@ static struct dproc *proc_of(struct source *s, const struct shlog_proc *p)
     return d;
 }
 
+/* cpu | SHLOG_CPU_BACKTRACE: the stream of that ring's backtrace records. */
 static struct dring *ring_of(struct source *s, struct dproc *p, uint32_t cpu)
 {
     /* A batch is records of one ring: the last one is the likely one. */
@@ -102,6 +103,7 @@ static struct dring *ring_of(struct source *s, struct dproc *p, uint32_t cpu)
     r->proc = p;
     r->src = s;
     r->cpu = cpu;
+    r->backtrace = cpu != UINT32_MAX && (cpu & SHLOG_CPU_BACKTRACE);
     r->heap_index = -1;
     s->nrings++;
     r->next_all = file_cmd.all_rings;
@@ -291,31 +293,41 @@ static void handle_error(struct source *s, const struct shlog_event *ev)
     note_error(msg);
 }
 
+static uint64_t time_of(struct source *s, struct dproc *p, uint64_t tsc)
+{
+    if (s->file_anchored)
+        return shm_clock_map_ns(&s->clock, tsc);
+    stats_unanchored_record();
+    return shm_tsc_clock_ns(&p->clock, tsc);
+}
+
 static void take_record(struct source *s, const struct shlog_event *ev)
 {
     struct dproc *p = proc_of(s, ev->proc);
     if (!p)
         oom();
-    struct dring *r = ring_of(s, p, ev->cpu);
+    struct dring *r = ring_of(s, p, ev->cpu | (ev->backtrace ? SHLOG_CPU_BACKTRACE : 0));
     if (!r)
         oom();
     const struct shm_copied_record *rec = ev->rec;
-    uint64_t ts;
-    if (s->file_anchored) {
-        ts = shm_clock_map_ns(&s->clock, rec->tsc);
-    } else {
-        ts = shm_tsc_clock_ns(&p->clock, rec->tsc);
-        stats_unanchored_record();
+    uint64_t ts = time_of(s, p, rec->tsc);
+    /* A backtrace record is merged at its trigger's time (FORMAT.md,
+     * BACKTRACE); its stream never holds the others back. */
+    uint64_t order_ts = !ev->backtrace   ? ts
+                        : s->file_anchored ? shm_clock_map_ns(&s->clock, ev->order_tsc)
+                                           : shm_tsc_clock_ns(&p->clock, ev->order_tsc);
+    if (!ev->backtrace) {
+        r->last_ts = ts;
+        r->has_last = 1;
+        r->last_frame = s->frames;
+        r->finished = 0;
     }
-    r->last_ts = ts;
-    r->has_last = 1;
-    r->last_frame = s->frames;
-    r->finished = 0;
-    if (ts > s->max_ts)
-        s->max_ts = ts;
+    if (order_ts > s->max_ts)
+        s->max_ts = order_ts;
     if (file_cmd.mode == MODE_VERIFY) {
         s->cur_file->records++;
-        verify_position(s, r, rec->pos, rec->pos + rec->nslots);
+        if (!ev->backtrace)
+            verify_position(s, r, ev->covered_from, rec->pos, rec->pos + rec->nslots);
         return;
     }
     if (ev->offset < s->skip_below)
@@ -337,6 +349,17 @@ static void take_record(struct source *s, const struct shlog_event *ev)
         stats_record(p, d, rec, ts);
         return;
     }
+    if (ev->backtrace) {
+        struct {
+            uint64_t ts;
+            struct shm_copied_record rec;
+        } body;
+        body.ts = ts;
+        memcpy(&body.rec, rec, REC_HEAD + rec->payload_len);
+        queue_entry(r, ENTRY_BACKTRACE, order_ts, ev->cpu, d && d->fmt ? d : NULL, p, &body,
+                    offsetof(__typeof__(body), rec) + REC_HEAD + rec->payload_len);
+        return;
+    }
     queue_entry(r, ENTRY_RECORD, ts, ev->cpu, d && d->fmt ? d : NULL, p, rec, REC_HEAD + rec->payload_len);
 }
 
@@ -350,7 +373,7 @@ static void take_loss(struct source *s, const struct shlog_event *ev)
         oom();
     if (file_cmd.mode == MODE_VERIFY) {
         if (ev->loss.positions)
-            verify_position(s, r, ev->loss.first_pos, ev->loss.first_pos + ev->loss.positions);
+            verify_position(s, r, ev->loss.first_pos, ev->loss.first_pos, ev->loss.first_pos + ev->loss.positions);
         return;
     }
     if (ev->offset < s->skip_below || !p->passes)
@@ -384,7 +407,8 @@ static void take_exit(struct source *s, const struct shlog_event *ev)
      * once they are drained), or of a stream of its own. */
     struct dring *r = NULL;
     for (size_t i = 0; i < p->rings.cap && !r; i++)
-        r = p->rings.slots[i].v;
+        if (p->rings.slots[i].v && !((struct dring *)p->rings.slots[i].v)->backtrace)
+            r = p->rings.slots[i].v;
     if (!r && !(r = ring_of(s, p, UINT32_MAX)))
         oom();
     struct entry_exit x = {ev->exit_records, ev->exit_lost, ev->exit_how};

@@ -73,6 +73,7 @@ struct dring {
     int has_last;
     uint64_t last_frame;  /* its source's frame count at that record */
     int finished;         /* its process exited: nothing more comes */
+    int backtrace;        /* the stream of the ring's backtrace records: never holds others back */
     int heap_index;       /* -1: not in the heap */
     /* verify */
     uint64_t expected;    /* the next ring position */
@@ -181,7 +182,9 @@ const struct render_site *prepared(struct dsite *d, struct dproc *proc);
 
 /* ==== The merge in time order (dump_merge.c) ==== */
 
-enum entry_kind { ENTRY_RECORD = 1, ENTRY_LOSS = 2, ENTRY_EXIT = 3 };
+/* ENTRY_BACKTRACE: a record written late (FORMAT.md, BACKTRACE), queued at
+ * its trigger's time; its body is its own time (uint64_t), then the record. */
+enum entry_kind { ENTRY_RECORD = 1, ENTRY_LOSS = 2, ENTRY_EXIT = 3, ENTRY_BACKTRACE = 4 };
 
 struct entry_exit {
     uint64_t records, lost;
@@ -215,8 +218,8 @@ void stats_file_closed(const struct shlog_reader_stats *st);
 
 /* ==== What verify checks while decoding (dump_verify.c) ==== */
 
-/* Ring positions follow each other, but for PAD slots at the end of the ring
- * and losses. */
-void verify_position(struct source *s, struct dring *r, uint64_t pos, uint64_t next);
+/* Ring positions follow each other, but for PAD slots at the end of the ring,
+ * losses, and positions the batch says it passed over (from covered_from). */
+void verify_position(struct source *s, struct dring *r, uint64_t covered_from, uint64_t pos, uint64_t next);
 
 #endif /* DUMP_FILES_H */

@@ -474,6 +474,70 @@ int cmd_set_level(struct cli *cli)
     return status;
 }
 
+/* ==== backtrace: ask the collector for what a process keeps ==== */
+
+int cmd_backtrace(struct cli *cli)
+{
+    if (!cli->filter.pid && !cli->filter.app)
+        usage_error("backtrace wants --pid P or --app A");
+    struct seg_list list = {0};
+    int status = scan_dirs(cli, &list);
+    char err[4096 + 256];
+    int asked = 0;
+    for (size_t i = 0; i < list.n; i++) {
+        const struct seg_entry *e = &list.v[i];
+        if (e->kind != SHMLOG_SEG_META || (cli->filter.app && strcmp(e->app, cli->filter.app) != 0))
+            continue;
+        struct shm_seg seg;
+        struct shm_proc_info info;
+        if (shm_seg_open(&seg, e->path, 1, &inspector, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", dump_prog, err);
+            status = 1;
+            continue;
+        }
+        err[0] = '\0';
+        if (shm_meta_info(&seg, &info, err, sizeof err) != 0 || !filter_process(&cli->filter, info.app, info.pid)) {
+            if (err[0])
+                fprintf(stderr, "%s: %s\n", dump_prog, err);
+            shm_seg_close(&seg);
+            continue;
+        }
+        asked++;
+        if (info.backtrace_level >= SHMLOG_LEVEL_OFF) {
+            fprintf(stderr,
+                    "%s: backtrace: %s[%u] keeps no backtrace (start it with backtrace_level set in "
+                    "struct shmlog_config)\n",
+                    dump_prog, info.app, info.pid);
+            shm_seg_close(&seg);
+            status = 1;
+            continue;
+        }
+        int64_t n = shm_meta_request_backtrace(&seg);
+        int alive = shm_meta_holder(&seg) >= 0;
+        shm_seg_close(&seg);
+        if (n < 0) { /* a version 3 meta keeps no backtrace: said above */
+            status = 1;
+            continue;
+        }
+        struct render_buf b = out_begin();
+        put_text_safe(&b, info.app);
+        render_buf_putc(&b, '[');
+        render_buf_u64(&b, info.pid);
+        render_buf_puts(&b, "]: backtrace requested (the collector writes the last ");
+        render_buf_u64(&b, info.backtrace_records);
+        render_buf_puts(&b, " records per cpu from ");
+        render_buf_puts(&b, level_text(info.backtrace_level));
+        render_buf_puts(&b, alive ? " it kept)\n" : " it kept; the process is not running)\n");
+        out_end(&b);
+    }
+    free(list.v);
+    if (!asked) {
+        fprintf(stderr, "%s: backtrace: no process matches\n", dump_prog);
+        return 1;
+    }
+    return status;
+}
+
 /* ==== clean: the segments of processes that are gone ==== */
 
 /* Records in a ring that no collector released: read as a collector would

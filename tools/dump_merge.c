@@ -164,10 +164,27 @@ static void fifo_pop(struct fifo *q)
 
 static int *stream_heap_index(struct fifo *q);
 
-/* The heap holds streams: each is the FIFO at the start of a dring. */
-static uint64_t stream_ts(struct fifo *q)
+/* A backtrace record's own time; others are shown at the time they are merged at. */
+static uint64_t entry_own_ts(const struct entry *e)
 {
-    return fifo_front(q)->ts_ns;
+    uint64_t ts = e->ts_ns;
+    if (e->kind == ENTRY_BACKTRACE)
+        memcpy(&ts, e + 1, sizeof ts);
+    return ts;
+}
+
+/* The heap holds streams: each is the FIFO at the start of a dring. At one
+ * time, a trigger's backtrace records come first (before the trigger), in
+ * the order of their own times. */
+static int stream_before(struct fifo *a, struct fifo *b)
+{
+    const struct entry *x = fifo_front(a), *y = fifo_front(b);
+    if (x->ts_ns != y->ts_ns)
+        return x->ts_ns < y->ts_ns;
+    int xb = x->kind == ENTRY_BACKTRACE, yb = y->kind == ENTRY_BACKTRACE;
+    if (xb != yb)
+        return xb;
+    return xb && entry_own_ts(x) < entry_own_ts(y);
 }
 
 static void heap_swap(size_t a, size_t b)
@@ -183,7 +200,7 @@ static void heap_up(size_t i)
 {
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (stream_ts(merge.heap[p]) <= stream_ts(merge.heap[i]))
+        if (!stream_before(merge.heap[i], merge.heap[p]))
             return;
         heap_swap(i, p);
         i = p;
@@ -194,9 +211,9 @@ static void heap_down(size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < merge.nheap && stream_ts(merge.heap[l]) < stream_ts(merge.heap[m]))
+        if (l < merge.nheap && stream_before(merge.heap[l], merge.heap[m]))
             m = l;
-        if (r < merge.nheap && stream_ts(merge.heap[r]) < stream_ts(merge.heap[m]))
+        if (r < merge.nheap && stream_before(merge.heap[r], merge.heap[m]))
             m = r;
         if (m == i)
             return;
@@ -272,12 +289,13 @@ static void emit_entry(const struct entry *e)
 {
     struct dproc *p = e->proc;
     struct render_buf b = out_begin();
-    if (e->kind == ENTRY_RECORD) {
-        const struct shm_copied_record *rec = (const struct shm_copied_record *)(e + 1);
+    if (e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) {
+        const unsigned char *body = (const unsigned char *)(e + 1) + (e->kind == ENTRY_BACKTRACE ? sizeof(uint64_t) : 0);
+        const struct shm_copied_record *rec = (const struct shm_copied_record *)body;
         const struct render_site *sr = prepared(e->site, p);
         if (!sr)
             oom();
-        render_prepared(sr, rec, e->cpu, e->ts_ns, file_cmd.cli->json, &b);
+        render_prepared(sr, rec, e->cpu, entry_own_ts(e), file_cmd.cli->json, &b);
         merge.shown++;
         if (file_cmd.cli->filter.limit && merge.shown >= file_cmd.cli->filter.limit)
             file_cmd.stop = 1;
@@ -328,7 +346,8 @@ static uint64_t horizon(struct source *srcs, size_t nsrc, struct source **blocki
         }
     for (struct dring *r = file_cmd.all_rings; r; r = r->next_all) {
         struct source *s = r->src;
-        if (s->done || r->q.count || r->finished || !r->has_last || s->frames - r->last_frame >= quiet_frames(s))
+        if (s->done || r->q.count || r->finished || r->backtrace || !r->has_last ||
+            s->frames - r->last_frame >= quiet_frames(s))
             continue;
         if (r->last_ts < h) {
             h = r->last_ts;
@@ -356,7 +375,8 @@ void drain(struct source *srcs, size_t nsrc, int all)
             /* The stream ran dry: later ones may not pass its last time. */
             struct dring *r = (struct dring *)q;
             struct source *s = r->src;
-            if (!s->done && !r->finished && s->frames - r->last_frame < quiet_frames(s) && r->last_ts < h)
+            if (!s->done && !r->finished && !r->backtrace && s->frames - r->last_frame < quiet_frames(s) &&
+                r->last_ts < h)
                 h = r->last_ts;
         }
     }

@@ -10,6 +10,7 @@
  *   shmlog-dump verify    [FILE|DIR...]
  *   shmlog-dump status    [--dir D]... [--out O] [--watch S] [--metrics-file F] [--format text|json]
  *   shmlog-dump set-level (--pid P | --app A) [--category C] LEVEL [--dir D]...
+ *   shmlog-dump backtrace (--pid P | --app A) [--dir D]...
  *
  * Segments are mapped read-only and never modified, except the one word
  * set-level stores. Everything in them is validated by shm/reader.c, files by
@@ -117,6 +118,9 @@ static const struct command commands[] = {
     {"set-level", cmd_set_level, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_PID) | BIT(OPT_APP) | BIT(OPT_CATEGORY), 1,
      "set-level (--pid P | --app A) [--category C] LEVEL [--dir D]...",
      "change the live level of running processes (TRACE DEBUG INFO WARN ERROR FATAL OFF)"},
+    {"backtrace", cmd_backtrace, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_PID) | BIT(OPT_APP), 0,
+     "backtrace (--pid P | --app A) [--dir D]...",
+     "have the collector write the records running processes keep as backtrace, without a trigger"},
     {"clean", cmd_clean, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_FORCE), 0,
      "clean [--dir D]... [--force]",
      "remove the segments of processes that are gone, when no collector runs; records never drained\n"
@@ -171,7 +175,8 @@ static void print_help(FILE *f)
             "  --grep RE          the rendered message matches the extended regular expression RE\n"
             "  -n, --limit N      stop after N records\n\n"
             "Loss and exit markers pass the pid, app and time filters only.\n"
-            "Segments are opened read-only, whoever owns them, and never modified (but by set-level).\n"
+            "Segments are opened read-only, whoever owns them, and never modified (but by set-level and\n"
+            "backtrace).\n"
             "exit status: 0 ok, 1 runtime failure or damaged input, 2 bad usage, 3 status saw drops,\n"
             "             4 status found no collector draining\n");
 }

@@ -9,6 +9,9 @@
  *                                                         site and one that does not parse
  *                                 OUTDIR/losses.shlog     a loss marker of every reason the
  *                                                         collector writes, exit markers
+ *                                 OUTDIR/backtrace.shlog  records kept below the live level, written
+ *                                                         in BACKTRACE sections at a trigger and at a
+ *                                                         request, the batches that passed over them
  *                                 OUTDIR/rotation/       two files of one host, the second as after
  *                                                         a rotation and a collector restart: process
  *                                                         and sites again, records and a drop counter
@@ -22,9 +25,10 @@
  * files of a new version, and documents how the old ones were made. Built with
  * -DCORPUS_EXIT_WITHOUT_HOW, it takes the encoder from before EXIT's `how` (as of commit 92179eb),
  * which wrote tests/corpus/v2; with -DCORPUS_WITHOUT_CLOCK, the encoder from before CLOCK, which
- * wrote tests/corpus/v2-exit-how; with -DCORPUS_WITHOUT_CATEGORIES, what it wrote before the
- * categories a program names (CATEGORY, section 7), records flagged clamped and the loss reason
- * before_init: tests/corpus/v2-clock.
+ * wrote tests/corpus/v2-exit-how; with -DCORPUS_WITHOUT_CATEGORIES -DCORPUS_WITHOUT_BACKTRACE, what
+ * it wrote before the categories a program names (CATEGORY, section 7), records flagged clamped,
+ * the loss reason before_init and backtrace.shlog (BACKTRACE, section 8): tests/corpus/v2-clock.
+ * As it is, it wrote tests/corpus/v2-categories.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -204,6 +208,8 @@ static void pay_str(struct pay *p, const char *s, int *truncated)
     p->n += n;
 }
 
+static unsigned record_flags; /* SHMLOG_REC_* every record gets besides TRUNCATED */
+
 struct batch {
     struct out *o;
     uint64_t pos, tsc;
@@ -234,7 +240,7 @@ static void record(struct batch *b, uint32_t site_id, uint32_t tid, unsigned lev
     r.tid = tid;
     r.level = (uint8_t)level;
     r.category = (uint8_t)category;
-    r.flags = (uint8_t)flags;
+    r.flags = (uint8_t)(flags | record_flags);
     r.nslots = (uint8_t)(shmlog_slots_for_payload(p->n) + extra_slots);
     /* The capacity of its slots, as the ring hands it over; the bytes past
      * the arguments are the ring's, zero here. */
@@ -523,6 +529,81 @@ static void write_losses(void)
     file_close(&o);
 }
 
+/* ==== backtrace.shlog ==== */
+
+#ifndef CORPUS_WITHOUT_BACKTRACE
+static void book(struct batch *b, uint64_t pos, uint64_t at_us, unsigned lvl)
+{
+    struct pay p = {{0}, 0};
+    pay_int(&p, 4, lvl);
+    pay_f64(&p, 101.25 + 0.25 * lvl);
+    b->pos = pos;
+    b->tsc = ANCHOR_TSC + at_us * TICKS_PER_US;
+    record_flags = SHMLOG_REC_BACKTRACE;
+    record(b, 1, 1101, SHMLOG_LEVEL_DEBUG, SHMLOG_CAT_MARKET_DATA, &p, 0, 0, 0);
+    record_flags = 0;
+}
+
+static void id_record(struct batch *b, uint32_t site_id, unsigned level, uint64_t pos, uint64_t at_us, unsigned id)
+{
+    struct pay p = {{0}, 0};
+    pay_int(&p, 4, id);
+    b->pos = pos;
+    b->tsc = ANCHOR_TSC + at_us * TICKS_PER_US;
+    record(b, site_id, 1101, level, SHMLOG_CAT_ORDER, &p, 0, 0, 0);
+}
+
+/* One process, two rings, three kept records a ring: ring 0 logs book
+ * levels at 0, 1, 3, 4, 5 (DEBUG, kept; 0 and 1 pushed out), an order at 2
+ * and a reject at 6 (ERROR: the trigger), book levels at 7 and 8 that a
+ * request writes, an order at 9; ring 1 book levels at 10 and 11. */
+static void write_backtrace(void)
+{
+    struct out o;
+    file_open(&o, "backtrace.shlog", 2);
+    process(&o, 1, "algo", 5001, 9001);
+    site(&o, 1, 1, SHMLOG_LEVEL_DEBUG, SHMLOG_CAT_MARKET_DATA, "book lvl=%u px=%.2f", SHMLOG_ARG_U32, SHMLOG_ARG_F64,
+         0);
+    site(&o, 1, 2, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, "order id=%u", SHMLOG_ARG_U32, 0);
+    site(&o, 1, 3, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_ORDER, "reject id=%u", SHMLOG_ARG_U32, 0);
+    struct batch b;
+    batch_begin(&b, &o, 1, 0, 0, 0);
+    check(shlog_enc_batch_from(o.enc, 0), "batch from");
+    id_record(&b, 2, SHMLOG_LEVEL_INFO, 2, 120, 1);
+    batch_end(&b);
+    /* The trigger at 500 us: what both rings kept, before it. */
+    uint64_t trigger = ANCHOR_TSC + 500 * TICKS_PER_US;
+    check(shlog_enc_backtrace_begin(o.enc, 1, 0, trigger), "backtrace");
+    check(shlog_enc_batch_from(o.enc, 0), "backtrace from");
+    book(&b, 3, 130, 3);
+    book(&b, 4, 140, 4);
+    book(&b, 5, 480, 5);
+    batch_end(&b);
+    check(shlog_enc_backtrace_begin(o.enc, 1, 1, trigger), "backtrace");
+    check(shlog_enc_batch_from(o.enc, 10), "backtrace from");
+    book(&b, 10, 135, 10);
+    book(&b, 11, 490, 11);
+    batch_end(&b);
+    batch_begin(&b, &o, 1, 0, 0, 0);
+    check(shlog_enc_batch_from(o.enc, 3), "batch from");
+    id_record(&b, 3, SHMLOG_LEVEL_ERROR, 6, 500, 1);
+    batch_end(&b);
+    frame(&o);
+    /* A request answered at 900 us. */
+    check(shlog_enc_backtrace_begin(o.enc, 1, 0, ANCHOR_TSC + 900 * TICKS_PER_US), "backtrace");
+    check(shlog_enc_batch_from(o.enc, 6), "backtrace from");
+    book(&b, 7, 600, 7);
+    book(&b, 8, 610, 8);
+    batch_end(&b);
+    batch_begin(&b, &o, 1, 0, 0, 0);
+    check(shlog_enc_batch_from(o.enc, 7), "batch from");
+    id_record(&b, 2, SHMLOG_LEVEL_INFO, 9, 950, 2);
+    batch_end(&b);
+    exit_marker(&o, 1, 1000, 9, 0, EXIT_SHUTDOWN);
+    file_close(&o);
+}
+#endif
+
 /* ==== rotation/ ==== */
 
 static void svc_process_and_sites(struct out *o, uint32_t key)
@@ -597,5 +678,8 @@ int main(int argc, char **argv)
     write_processes();
     write_losses();
     write_rotation();
+#ifndef CORPUS_WITHOUT_BACKTRACE
+    write_backtrace();
+#endif
     return 0;
 }
