@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: shmlog-dump against running processes: follow prints the records a producer logs after it started, across file rotations, and stops on SIGINT; set-level stops and resumes what a live producer writes; status exits 3 when a producer drops during its sample (no collector runs) and 4 when nothing drops but no collector drains (test_dump_ops.sh: with one, 0), and shows the host's clocks (TSC invariant, clocksource, synchronised) as the cpu flags, sysfs and adjtimex say, with a warning when they are not fit.
+# Description: shmlog-dump against running processes: follow prints the records a producer logs after it started, across file rotations, and stops on SIGINT; set-level stops and resumes what a live producer writes; status exits 3 when a producer drops during its sample (no collector runs) and 4 when nothing drops but no collector drains (test_dump_ops.sh: with one, 0), ring --follow prints the records of processes as they commit them, with no collector, and of processes that start later, once each; and status shows the host's clocks (TSC invariant, clocksource, synchronised) as the cpu flags, sysfs and adjtimex say, with a warning when they are not fit.
 # usage: test_dump_live.sh DUMP COLLECTOR TEST_PRODUCER
 set -u
 dump=$1
@@ -179,5 +179,30 @@ sys.exit(0 if ok else 1)"
 exec 4>&-
 wait "$prod"
 check "the held producer exits 0 once let go" test $? -eq 0
+
+# ---- ring --follow: the records as they are committed, with no collector ----
+seg=$tmp/seg-follow
+mkdir -p "$seg"
+export SHMLOG_DIR=$seg
+"$dump" ring --follow --dir "$seg" --format json --limit 400 >"$tmp/ringf.json" 2>"$tmp/ringf.err" &
+ringf=$!
+pids+=("$ringf")
+check "ring --follow says what it waits for" wait_for 5 grep -q "ring --follow: waiting for a process to log in $seg" "$tmp/ringf.err"
+"$producer" --threads 1 --count 200 --burst 2 --pause-us 20000 >"$tmp/prod-f1.out" &
+p1=$!
+pids+=("$p1")
+check "ring --follow prints a producer's records while it logs" wait_for 10 test "$(records_of "$p1" "$tmp/ringf.json")" -gt 0
+check "the producer was still logging then" kill -0 "$p1"
+wait "$p1"
+check "ring --follow prints its 200 records, once each" wait_for 10 test "$(records_of "$p1" "$tmp/ringf.json")" -eq 200
+"$producer" --threads 1 --count 200 --burst 20 --pause-us 2000 >"$tmp/prod-f2.out" &
+p2=$!
+pids+=("$p2")
+wait "$p2"
+check "a process that starts later is followed too" wait_for 10 test "$(records_of "$p2" "$tmp/ringf.json")" -eq 200
+check "--limit 400 ends ring --follow" wait_for 10 sh -c "! kill -0 $ringf 2>/dev/null"
+wait "$ringf"
+check "ring --follow exits 0" test $? -eq 0
+check "the first process's records were not shown again after it ended" test "$(records_of "$p1" "$tmp/ringf.json")" -eq 200
 
 tap_done

@@ -63,6 +63,7 @@ struct cli {
     uint64_t watch_ns;        /* status: sample length */
     const char *metrics_file; /* status: the collector's Prometheus textfile */
     int force;                /* clean: also segments with records not drained */
+    int follow;               /* ring: the records as they are committed, until SIGINT or --limit */
     int npositional;
     char **positional;
 };

@@ -387,22 +387,22 @@ int cmd_segments(struct cli *cli)
     return status;
 }
 
-/* ==== set-level ==== */
+/* ==== set-level and backtrace: a store into the meta segments --pid/--app select ==== */
 
-int cmd_set_level(struct cli *cli)
+/* What a command does to one process's meta segment, mapped read-write and
+ * validated: 0 done, 1 refused (it said why). */
+typedef int (*meta_store)(struct cli *cli, const struct shm_seg *seg, const struct shm_proc_info *info);
+
+/* Runs store on every meta segment --pid or --app selects; 0, or 1 when one
+ * could not be opened or refused, or none matched (what says which command). */
+static int each_selected_meta(struct cli *cli, const char *what, meta_store store)
 {
-    if (cli->npositional != 1)
-        usage_error("set-level wants a LEVEL");
-    int level = parse_level(cli->positional[0], 1);
-    if (level < 0)
-        usage_error("set-level wants TRACE, DEBUG, INFO, WARN, ERROR, FATAL or OFF, not '%s'", cli->positional[0]);
     if (!cli->filter.pid && !cli->filter.app)
-        usage_error("set-level wants --pid P or --app A");
-
+        usage_error("%s wants --pid P or --app A", what);
     struct seg_list list = {0};
     int status = scan_dirs(cli, &list);
     char err[4096 + 256];
-    int changed = 0;
+    int matched = 0;
     for (size_t i = 0; i < list.n; i++) {
         const struct seg_entry *e = &list.v[i];
         if (e->kind != SHMLOG_SEG_META || (cli->filter.app && strcmp(e->app, cli->filter.app) != 0))
@@ -414,8 +414,8 @@ int cmd_set_level(struct cli *cli)
             status = 1;
             continue;
         }
-        /* Validated before the one store: a segment that is not a sound
-         * meta segment is left alone. */
+        /* Validated before any store: a segment that is not a sound meta
+         * segment is left alone. */
         err[0] = '\0';
         if (shm_meta_info(&seg, &info, err, sizeof err) != 0 || !filter_process(&cli->filter, info.app, info.pid)) {
             if (err[0])
@@ -423,119 +423,103 @@ int cmd_set_level(struct cli *cli)
             shm_seg_close(&seg);
             continue;
         }
-        static struct shm_categories cats;
-        shm_meta_categories(&seg, &cats);
-        int category = -1;
-        if (cli->filter.category[0]) {
-            category = shm_category_find(&cats, cli->filter.category);
-            if (category < 0) {
-                fprintf(stderr, "%s: set-level: %s[%u] has no category '%s' (it has:", dump_prog, info.app,
-                        info.pid, cli->filter.category);
-                for (unsigned c = 0; c < cats.count; c++)
-                    if (cats.names[c][0])
-                        fprintf(stderr, " %s", cats.names[c]);
-                fprintf(stderr, ")\n");
-                shm_seg_close(&seg);
-                status = 1;
-                continue;
-            }
-        }
-        int old = shm_meta_set_level(&seg, category, (unsigned)level);
-        if (old < 0) {
-            fprintf(stderr, "%s: set-level: %s[%u] logs with one level for all categories (an older shmlog.h)\n",
-                    dump_prog, info.app, info.pid);
-            shm_seg_close(&seg);
-            status = 1;
-            continue;
-        }
-        int alive = shm_meta_holder(&seg) >= 0;
-        struct render_buf b = out_begin();
-        put_text_safe(&b, info.app);
-        render_buf_putc(&b, '[');
-        render_buf_u64(&b, info.pid);
-        render_buf_puts(&b, "]: ");
-        if (category >= 0) {
-            render_buf_puts(&b, cats.names[category]);
-            render_buf_puts(&b, ": ");
-        }
-        render_buf_puts(&b, level_text((uint32_t)old));
-        render_buf_puts(&b, " -> ");
-        render_buf_puts(&b, level_text((uint32_t)level));
-        render_buf_puts(&b, alive ? "\n" : " (the process is not running)\n");
-        out_end(&b);
+        matched++;
+        status |= store(cli, &seg, &info);
         shm_seg_close(&seg);
-        changed++;
     }
     free(list.v);
-    if (!changed) {
-        fprintf(stderr, "%s: set-level: no process matches\n", dump_prog);
+    if (!matched) {
+        fprintf(stderr, "%s: %s: no process matches\n", dump_prog, what);
         return 1;
     }
     return status;
 }
 
-/* ==== backtrace: ask the collector for what a process keeps ==== */
+/* "app[pid]: " */
+static void put_process_head(struct render_buf *b, const struct shm_proc_info *info)
+{
+    put_text_safe(b, info->app);
+    render_buf_putc(b, '[');
+    render_buf_u64(b, info->pid);
+    render_buf_puts(b, "]: ");
+}
+
+static int store_level(struct cli *cli, const struct shm_seg *seg, const struct shm_proc_info *info)
+{
+    unsigned level = (unsigned)parse_level(cli->positional[0], 1);
+    static struct shm_categories cats;
+    shm_meta_categories(seg, &cats);
+    int category = -1;
+    if (cli->filter.category[0]) {
+        category = shm_category_find(&cats, cli->filter.category);
+        if (category < 0) {
+            fprintf(stderr, "%s: set-level: %s[%u] has no category '%s' (it has:", dump_prog, info->app, info->pid,
+                    cli->filter.category);
+            for (unsigned c = 0; c < cats.count; c++)
+                if (cats.names[c][0])
+                    fprintf(stderr, " %s", cats.names[c]);
+            fprintf(stderr, ")\n");
+            return 1;
+        }
+    }
+    int old = shm_meta_set_level(seg, category, level);
+    if (old < 0) {
+        fprintf(stderr, "%s: set-level: %s[%u] logs with one level for all categories (an older shmlog.h)\n",
+                dump_prog, info->app, info->pid);
+        return 1;
+    }
+    int alive = shm_meta_holder(seg) >= 0;
+    struct render_buf b = out_begin();
+    put_process_head(&b, info);
+    if (category >= 0) {
+        render_buf_puts(&b, cats.names[category]);
+        render_buf_puts(&b, ": ");
+    }
+    render_buf_puts(&b, level_text((uint32_t)old));
+    render_buf_puts(&b, " -> ");
+    render_buf_puts(&b, level_text(level));
+    render_buf_puts(&b, alive ? "\n" : " (the process is not running)\n");
+    out_end(&b);
+    return 0;
+}
+
+int cmd_set_level(struct cli *cli)
+{
+    if (cli->npositional != 1)
+        usage_error("set-level wants a LEVEL");
+    if (parse_level(cli->positional[0], 1) < 0)
+        usage_error("set-level wants TRACE, DEBUG, INFO, WARN, ERROR, FATAL or OFF, not '%s'", cli->positional[0]);
+    return each_selected_meta(cli, "set-level", store_level);
+}
+
+/* Asks the collector for what a process keeps. */
+static int store_backtrace_request(struct cli *cli, const struct shm_seg *seg, const struct shm_proc_info *info)
+{
+    (void)cli;
+    if (info->backtrace_level >= SHMLOG_LEVEL_OFF) {
+        fprintf(stderr,
+                "%s: backtrace: %s[%u] keeps no backtrace (start it with backtrace_level set in "
+                "struct shmlog_config)\n",
+                dump_prog, info->app, info->pid);
+        return 1;
+    }
+    if (shm_meta_request_backtrace(seg) < 0) /* a version 3 meta keeps no backtrace: said above */
+        return 1;
+    int alive = shm_meta_holder(seg) >= 0;
+    struct render_buf b = out_begin();
+    put_process_head(&b, info);
+    render_buf_puts(&b, "backtrace requested (the collector writes the last ");
+    render_buf_u64(&b, info->backtrace_records);
+    render_buf_puts(&b, " records per cpu from ");
+    render_buf_puts(&b, level_text(info->backtrace_level));
+    render_buf_puts(&b, alive ? " it kept)\n" : " it kept; the process is not running)\n");
+    out_end(&b);
+    return 0;
+}
 
 int cmd_backtrace(struct cli *cli)
 {
-    if (!cli->filter.pid && !cli->filter.app)
-        usage_error("backtrace wants --pid P or --app A");
-    struct seg_list list = {0};
-    int status = scan_dirs(cli, &list);
-    char err[4096 + 256];
-    int asked = 0;
-    for (size_t i = 0; i < list.n; i++) {
-        const struct seg_entry *e = &list.v[i];
-        if (e->kind != SHMLOG_SEG_META || (cli->filter.app && strcmp(e->app, cli->filter.app) != 0))
-            continue;
-        struct shm_seg seg;
-        struct shm_proc_info info;
-        if (shm_seg_open(&seg, e->path, 1, &inspector, err, sizeof err) != 0) {
-            fprintf(stderr, "%s: %s\n", dump_prog, err);
-            status = 1;
-            continue;
-        }
-        err[0] = '\0';
-        if (shm_meta_info(&seg, &info, err, sizeof err) != 0 || !filter_process(&cli->filter, info.app, info.pid)) {
-            if (err[0])
-                fprintf(stderr, "%s: %s\n", dump_prog, err);
-            shm_seg_close(&seg);
-            continue;
-        }
-        asked++;
-        if (info.backtrace_level >= SHMLOG_LEVEL_OFF) {
-            fprintf(stderr,
-                    "%s: backtrace: %s[%u] keeps no backtrace (start it with backtrace_level set in "
-                    "struct shmlog_config)\n",
-                    dump_prog, info.app, info.pid);
-            shm_seg_close(&seg);
-            status = 1;
-            continue;
-        }
-        int64_t n = shm_meta_request_backtrace(&seg);
-        int alive = shm_meta_holder(&seg) >= 0;
-        shm_seg_close(&seg);
-        if (n < 0) { /* a version 3 meta keeps no backtrace: said above */
-            status = 1;
-            continue;
-        }
-        struct render_buf b = out_begin();
-        put_text_safe(&b, info.app);
-        render_buf_putc(&b, '[');
-        render_buf_u64(&b, info.pid);
-        render_buf_puts(&b, "]: backtrace requested (the collector writes the last ");
-        render_buf_u64(&b, info.backtrace_records);
-        render_buf_puts(&b, " records per cpu from ");
-        render_buf_puts(&b, level_text(info.backtrace_level));
-        render_buf_puts(&b, alive ? " it kept)\n" : " it kept; the process is not running)\n");
-        out_end(&b);
-    }
-    free(list.v);
-    if (!asked) {
-        fprintf(stderr, "%s: backtrace: no process matches\n", dump_prog);
-        return 1;
-    }
-    return status;
+    return each_selected_meta(cli, "backtrace", store_backtrace_request);
 }
 
 /* ==== clean: the segments of processes that are gone ==== */

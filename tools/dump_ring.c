@@ -1,11 +1,14 @@
 /*
  * dump_ring.c - shmlog-dump ring: every record still in the rings of live
- * (or dead) processes, merged in time order, rendered as read renders files.
+ * (or dead) processes, merged in time order, rendered as read renders files;
+ * with --follow, the records as they are committed, with no collector.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "dump.h"
@@ -273,8 +276,228 @@ static void dump_process(const struct cli *cli, const struct seg_entry *entries,
     free(claimed);
 }
 
+/* ==== ring --follow ==== */
+
+/* A process followed: its rings from their tail at first sight, then what
+ * they commit, read-only. Everything on the heap: the site cache and the
+ * renderer keep pointers into it. */
+struct followed {
+    struct shm_seg meta;
+    struct shm_proc_info info;
+    struct shm_categories cats;
+    struct site_cache sites;
+    struct ring_ctx ctx;
+    struct ring_cursor *rings;
+    int nrings;
+    int faulted; /* a segment shrank under it: no longer read */
+};
+
+#define FOLLOW_MAX_PROCS 256
+#define FOLLOW_POLL_MS 50
+
+static struct followed *followed[FOLLOW_MAX_PROCS];
+static int nfollowed;
+/* Processes shown to their end, whose segments stay until a collector or
+ * clean removes them: never followed again. */
+static struct finished {
+    char *path;
+    uint64_t proc_start;
+} *finished;
+static size_t nfinished;
+static volatile sig_atomic_t ring_follow_stop;
+
+static void on_ring_follow_stop(int sig)
+{
+    (void)sig;
+    ring_follow_stop = 1;
+}
+
+static int follows_path(const char *path)
+{
+    for (int i = 0; i < nfollowed; i++) {
+        if (strcmp(followed[i]->meta.path, path) == 0)
+            return 1;
+        for (int k = 0; k < followed[i]->nrings; k++)
+            if (strcmp(followed[i]->rings[k].seg.path, path) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+static void follow_free(struct followed *f)
+{
+    for (int k = 0; k < f->nrings; k++)
+        shm_seg_close(&f->rings[k].seg);
+    free(f->rings);
+    site_cache_free(&f->sites);
+    shm_seg_close(&f->meta);
+    free(f);
+}
+
+/* A meta segment not followed yet: followed from now on, if it is sound,
+ * speaks for its process and passes --pid/--app. */
+static void follow_meta(const struct cli *cli, const struct seg_entry *e)
+{
+    char err[4096 + 256];
+    struct followed *f = calloc(1, sizeof *f);
+    if (!f || open_segment(e, &f->meta, err, sizeof err) != 0) {
+        free(f);
+        return;
+    }
+    int sound = shm_meta_info(&f->meta, &f->info, err, sizeof err) == 0, done = 0;
+    for (size_t i = 0; sound && i < nfinished && !done; i++)
+        done = finished[i].proc_start == f->info.proc_start && strcmp(finished[i].path, e->path) == 0;
+    if (!sound || done || shm_meta_attribution(&f->meta, &f->info, err, sizeof err) != 0 ||
+        !filter_process(&cli->filter, f->info.app, f->info.pid) || nfollowed == FOLLOW_MAX_PROCS) {
+        shm_seg_close(&f->meta);
+        free(f);
+        return;
+    }
+    shm_meta_categories(&f->meta, &f->cats);
+    uint32_t cap = f->info.site_capacity ? f->info.site_capacity : 1;
+    f->sites = (struct site_cache){&f->meta, &f->info, &f->cats, f->info.site_capacity,
+                                   calloc(cap, sizeof(struct render_site *)), calloc(cap, 1), NULL};
+    if (!f->sites.sites || !f->sites.state) {
+        site_cache_free(&f->sites);
+        shm_seg_close(&f->meta);
+        free(f);
+        return;
+    }
+    f->ctx = (struct ring_ctx){.cli = cli, .info = &f->info, .sites = &f->sites, .last_ns = now_ns()};
+    const struct shm_clock_taker *now = live_clock();
+    shm_clock_map_live(&f->ctx.clock, f->info.anchor_tsc, f->info.anchor_ns, &now->last, now->hz_q16);
+    followed[nfollowed++] = f;
+}
+
+/* A ring not followed yet: read from its tail, if it belongs to a process
+ * followed (a process makes a ring on its first record on a cpu). */
+static void follow_ring(const struct seg_entry *e)
+{
+    char err[4096 + 256];
+    for (int i = 0; i < nfollowed; i++) {
+        struct followed *f = followed[i];
+        if (f->info.pid != e->pid || f->faulted)
+            continue;
+        struct ring_cursor c;
+        memset(&c, 0, sizeof c);
+        if (open_ring_of(&f->meta, e, &c.seg, &c.view, err, sizeof err) != 0)
+            continue;
+        struct ring_cursor *grown = realloc(f->rings, (size_t)(f->nrings + 1) * sizeof *grown);
+        if (!grown) {
+            shm_seg_close(&c.seg);
+            return;
+        }
+        c.pos = shm_ring_tail(&c.view);
+        f->rings = grown;
+        f->rings[f->nrings++] = c;
+        return;
+    }
+}
+
+/* What f's rings committed since the last poll, ring by ring; 1 if any. */
+static int follow_poll(struct followed *f)
+{
+    int any = 0;
+    f->ctx.writer_dead = shm_meta_holder(&f->meta) < 0;
+    for (int k = 0; k < f->nrings; k++) {
+        struct ring_cursor *c = &f->rings[k];
+        c->end = shm_ring_head(&c->view);
+        if (c->end - c->pos > c->view.cap && c->end > c->pos) {
+            /* A collector released what this view had not read, and the
+             * producer wrote over it: said, and skipped. */
+            struct shm_loss loss = {c->pos, c->end - c->view.cap - c->pos, c->end - c->view.cap - c->pos,
+                                    SHM_LOSS_OVERWRITTEN};
+            emit_loss(&f->ctx, c, &loss);
+            c->pos = c->end - c->view.cap;
+        }
+        for (cursor_fill(&f->ctx, c); c->has_rec && !ring_limit_reached(f->ctx.cli); cursor_fill(&f->ctx, c)) {
+            emit_record(&f->ctx, c);
+            any = 1;
+        }
+    }
+    return any;
+}
+
+/* One poll of f under shm_bus_guard: a segment that shrank stops it. */
+static int follow_poll_guarded(struct followed *f)
+{
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) != 0) {
+        shm_bus_guard = NULL;
+        out_flush();
+        fprintf(stderr, "%s: %s[%u]: a segment shrank while being read (SIGBUS); no longer followed\n", dump_prog,
+                f->info.app, f->info.pid);
+        f->faulted = 1;
+        return 0;
+    }
+    shm_bus_guard = &jb;
+    int any = follow_poll(f);
+    shm_bus_guard = NULL;
+    return any;
+}
+
+/* Every process that logs in the directories, now and later, until SIGINT,
+ * SIGTERM or --limit: what its rings hold, then each record as it is
+ * committed (in ring order per cpu; rings are not merged with each other).
+ * Nothing is released: with no collector a ring fills and its producer
+ * drops, as it would without this command. */
+static int ring_follow(struct cli *cli)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_ring_follow_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    shm_bus_guard_install();
+    int status = 0, said = 0;
+    while (!ring_follow_stop && !ring_limit_reached(cli)) {
+        struct seg_list list = {0};
+        status |= scan_dirs(cli, &list);
+        for (size_t i = 0; i < list.n; i++)
+            if (list.v[i].kind == SHMLOG_SEG_META && !follows_path(list.v[i].path))
+                follow_meta(cli, &list.v[i]);
+        for (size_t i = 0; i < list.n; i++)
+            if (list.v[i].kind == SHMLOG_SEG_RING && !follows_path(list.v[i].path))
+                follow_ring(&list.v[i]);
+        free(list.v);
+        if (!nfollowed && !said++)
+            fprintf(stderr, "%s: ring --follow: waiting for a process to log in %s%s\n", dump_prog, cli->dirs[0],
+                    cli->ndirs > 1 ? " (and the other directories given)" : "");
+        for (int i = 0; i < nfollowed && !ring_limit_reached(cli); i++) {
+            struct followed *f = followed[i];
+            int any = f->faulted ? 0 : follow_poll_guarded(f);
+            /* gone, and nothing more came: its last records were shown */
+            if (f->faulted || (!any && f->ctx.writer_dead)) {
+                struct finished *grown = realloc(finished, (nfinished + 1) * sizeof *grown);
+                char *path = strdup(f->meta.path);
+                if (grown && path) {
+                    finished = grown;
+                    finished[nfinished++] = (struct finished){path, f->info.proc_start};
+                } else {
+                    free(path);
+                    if (grown)
+                        finished = grown;
+                }
+                follow_free(f);
+                followed[i--] = followed[--nfollowed];
+            }
+        }
+        out_push(); /* whole lines, as a tail -f would show them */
+        struct timespec nap = {0, FOLLOW_POLL_MS * 1000000L};
+        nanosleep(&nap, NULL);
+    }
+    while (nfollowed)
+        follow_free(followed[--nfollowed]);
+    while (nfinished)
+        free(finished[--nfinished].path);
+    free(finished);
+    return status;
+}
+
 int cmd_ring(struct cli *cli)
 {
+    if (cli->follow)
+        return ring_follow(cli);
     struct seg_list list = {0};
     int status = scan_dirs(cli, &list);
     shm_bus_guard_install();

@@ -47,7 +47,7 @@
 
 enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
-    OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC,
+    OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW,
 };
 
 struct opt_spec {
@@ -74,6 +74,7 @@ static const struct opt_spec all_opts[] = {
     {"metrics-file", 0, 1, OPT_METRICS},
     {"force", 0, 0, OPT_FORCE},
     {"utc", 0, 0, OPT_UTC},
+    {"follow", 'F', 0, OPT_FOLLOW},
 };
 
 struct command {
@@ -95,9 +96,10 @@ static const struct command commands[] = {
     {"segments", cmd_segments, BASE_OPTS | BIT(OPT_DIR) | BIT(OPT_PID), 0,
      "segments [--dir D]... [--pid P] [--format text|json]",
      "one line per process (meta segment) and per ring: state, level, sites, fill, drops"},
-    {"ring", cmd_ring, BASE_OPTS | BIT(OPT_DIR) | FILTER_OPTS, 0,
-     "ring [--dir D]... [filters] [--format text|json]",
-     "decode every record still in the rings (also of a dead process), merged in time order"},
+    {"ring", cmd_ring, BASE_OPTS | BIT(OPT_DIR) | FILTER_OPTS | BIT(OPT_FOLLOW), 0,
+     "ring [--dir D]... [--follow] [filters] [--format text|json]",
+     "decode every record still in the rings (also of a dead process), merged in time order;\n"
+     "                  --follow: then each record as it is committed, with no collector (development)"},
     {"read", cmd_read, BASE_OPTS | FILTER_OPTS, MAX_FILE_ARGS,
      "read [FILE|DIR...] [filters] [--format text|json]",
      "decode collector files (a DIR: its .shlog files and the open .part; none: the --out default),\n"
@@ -309,6 +311,7 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
         break;
     case OPT_FORCE: cli->force = 1; break;
     case OPT_UTC: cli->utc = 1; break;
+    case OPT_FOLLOW: cli->follow = 1; break;
     }
 }
 

@@ -420,7 +420,7 @@ static void op_site(struct enc_run *e, uint32_t key)
     s->id = id;
     s->line = fz_u32(in);
     s->level = fz_u8(in) % (SHMLOG_LEVEL_FATAL + 1);
-    s->category = fz_u8(in) % SHMLOG_CAT_COUNT;
+    s->category = fz_u8(in) % SHMLOG_MAX_CATEGORIES;
     s->nargs = fz_u8(in) % (SHMLOG_MAX_ARGS + 1);
     for (unsigned i = 0; i < s->nargs; i++)
         s->arg_types[i] = (uint8_t)(SHMLOG_ARG_BOOL + fz_u8(in) % (SHMLOG_ARG_TYPE_COUNT - 1));
@@ -468,8 +468,8 @@ static void op_record(struct enc_run *e)
     rec.site = fz_u8(in) % (FZ_SITE_IDS + 2);
     rec.tid = fz_u32(in);
     rec.level = fz_u8(in) % (SHMLOG_LEVEL_FATAL + 1);
-    rec.category = fz_u8(in) % SHMLOG_CAT_COUNT;
-    rec.flags = fz_u8(in) & SHMLOG_REC_TRUNCATED;
+    rec.category = fz_u8(in) % SHMLOG_MAX_CATEGORIES;
+    rec.flags = fz_u8(in) & (SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE);
     rec.payload_len = (uint16_t)(SHMLOG_HEAD_PAYLOAD + (rec.nslots - 1u) * SHMLOG_CONT_PAYLOAD);
     fz_bytes(in, rec.payload, rec.payload_len);
     rs->next_pos = rec.pos + rec.nslots;
@@ -505,8 +505,8 @@ static void op_slots(struct enc_run *e)
         rec->site = fz_u8(in) % (FZ_SITE_IDS + 2);
         rec->tid = fz_u32(in);
         rec->level = fz_u8(in) % (SHMLOG_LEVEL_FATAL + 1);
-        rec->category = fz_u8(in) % SHMLOG_CAT_COUNT;
-        rec->flags = fz_u8(in) & SHMLOG_REC_TRUNCATED;
+        rec->category = fz_u8(in) % SHMLOG_MAX_CATEGORIES;
+        rec->flags = fz_u8(in) & (SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE);
         rec->payload_len = (uint16_t)(SHMLOG_HEAD_PAYLOAD + (rec->nslots - 1u) * SHMLOG_CONT_PAYLOAD);
         fz_bytes(in, rec->payload, rec->payload_len);
         struct shmlog_record *h = &run[n];

@@ -104,7 +104,7 @@ static void check_meta(const struct shm_seg *seg)
         FZ_CHECK(site.fmt_len <= SHMLOG_MAX_FMT_BYTES && strlen(site.fmt) == site.fmt_len);
         FZ_CHECK(site.file_len <= SHMLOG_MAX_FILE_BYTES && strlen(site.file) == site.file_len);
         FZ_CHECK(site.nargs <= SHMLOG_MAX_ARGS);
-        FZ_CHECK(site.level <= SHMLOG_LEVEL_FATAL && site.category < SHMLOG_CAT_COUNT);
+        FZ_CHECK(site.level <= SHMLOG_LEVEL_FATAL && site.category < SHMLOG_MAX_CATEGORIES);
         for (unsigned i = 0; i < site.nargs; i++)
             FZ_CHECK(site.arg_types[i] > SHMLOG_ARG_NONE && site.arg_types[i] < SHMLOG_ARG_TYPE_COUNT);
     }
@@ -136,8 +136,8 @@ static void drain_ring(const struct shm_ring_view *v, int writer_dead)
             const struct shmlog_record *r = &taken[i];
             FZ_CHECK(r->commit == old + i + 1 && r->nslots >= 1 && r->nslots <= took - i);
             FZ_CHECK(((old + i) & v->mask) + r->nslots <= v->cap);
-            FZ_CHECK(r->level <= SHMLOG_LEVEL_FATAL && r->category < SHMLOG_CAT_COUNT);
-            FZ_CHECK((r->flags & ~(unsigned)SHMLOG_REC_TRUNCATED) == 0);
+            FZ_CHECK(r->level <= SHMLOG_LEVEL_FATAL && r->category < SHMLOG_MAX_CATEGORIES);
+            FZ_CHECK((r->flags & ~(unsigned)(SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE)) == 0);
             for (unsigned j = 1; j < r->nslots; j++)
                 FZ_CHECK(taken[i + j].commit == ((old + i + j + 1) | SHMLOG_COMMIT_CONT));
         }
@@ -149,8 +149,8 @@ static void drain_ring(const struct shm_ring_view *v, int writer_dead)
             /* At old, or after PAD records skipped silently. */
             FZ_CHECK(rec.pos - old < v->cap && rec.nslots >= 1 && rec.nslots <= SHMLOG_MAX_SLOTS);
             FZ_CHECK(pos == rec.pos + rec.nslots);
-            FZ_CHECK(rec.level <= SHMLOG_LEVEL_FATAL && rec.category < SHMLOG_CAT_COUNT);
-            FZ_CHECK((rec.flags & ~(unsigned)SHMLOG_REC_TRUNCATED) == 0);
+            FZ_CHECK(rec.level <= SHMLOG_LEVEL_FATAL && rec.category < SHMLOG_MAX_CATEGORIES);
+            FZ_CHECK((rec.flags & ~(unsigned)(SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE)) == 0);
             FZ_CHECK(rec.payload_len == SHMLOG_HEAD_PAYLOAD + (rec.nslots - 1u) * SHMLOG_CONT_PAYLOAD);
             break;
         case SHM_READ_LOSS:
