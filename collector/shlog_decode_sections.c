@@ -5,6 +5,7 @@
  * other events (collector/FORMAT.md).
  */
 #include "shlog_decode_state.h"
+#include "names.h"
 
 #include <stdio.h>
 
@@ -15,9 +16,8 @@ static int sec_category(struct shlog_reader *r, struct cur *c, struct shlog_even
     const struct shlog_proc *p = need_proc(r, key);
     if (c->bad || !name || !p || id < SHMLOG_CAT_USER || id >= SHMLOG_MAX_CATEGORIES)
         return shlog__frame_damaged(r, ev, "bad CATEGORY section");
-    for (uint64_t i = 0; i < len; i++)
-        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '_'))
-            return shlog__frame_damaged(r, ev, "CATEGORY name is not [a-z0-9_]");
+    if (shm_category_name_len((const char *)name, len) != len)
+        return shlog__frame_damaged(r, ev, "CATEGORY name is not [a-z0-9_]");
     ev_begin(r, ev, SHLOG_EV_CATEGORY);
     ev->proc = p;
     ev->category_id = (uint32_t)id;

@@ -16,6 +16,14 @@ const char *shm_category_name(unsigned category)
     return category < SHMLOG_CAT_COUNT ? names[category] : NULL;
 }
 
+size_t shm_category_name_len(const char *s, size_t max)
+{
+    size_t n = 0;
+    while (n < max && ((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '_'))
+        n++;
+    return n;
+}
+
 const char *shm_loss_reason_name(unsigned reason)
 {
     switch (reason) {

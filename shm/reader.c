@@ -300,10 +300,7 @@ void shm_meta_categories(const struct shm_seg *seg, struct shm_categories *out)
     for (unsigned i = SHMLOG_CAT_COUNT; i < out->count; i++) {
         char name[SHMLOG_CATEGORY_NAME_BYTES];
         memcpy(name, m->category_names[i], sizeof name);
-        size_t len = 0;
-        while (len < sizeof name && ((name[len] >= 'a' && name[len] <= 'z') ||
-                                     (name[len] >= '0' && name[len] <= '9') || name[len] == '_'))
-            len++;
+        size_t len = shm_category_name_len(name, sizeof name);
         if (len > 0 && len < sizeof name && name[len] == 0)
             memcpy(out->names[i], name, len + 1);
     }
@@ -335,9 +332,9 @@ int shm_category_spelled(const char *typed, char out[SHMLOG_CATEGORY_NAME_BYTES]
     for (size_t i = 0; i <= n; i++) {
         char ch = typed[i];
         out[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
-        if (i < n && !((out[i] >= 'a' && out[i] <= 'z') || (out[i] >= '0' && out[i] <= '9') || out[i] == '_'))
-            return -1;
     }
+    if (shm_category_name_len(out, n) != n)
+        return -1;
     if (strcmp(out, "md") == 0)
         snprintf(out, SHMLOG_CATEGORY_NAME_BYTES, "%s", shm_category_name(SHMLOG_CAT_MARKET_DATA));
     return 0;

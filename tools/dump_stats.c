@@ -138,18 +138,35 @@ static void put_rate(struct render_buf *b, const char *fmt, double v)
 
 
 /* "name":count for every non-zero one of the 8 counters, comma-separated. */
+/* Row i of the categories stats shows (the built-in ones, the processes'
+ * own, then the unnamed "?") and its name; rows run to category_rows(). */
+static unsigned category_rows(void) { return SHMLOG_CAT_COUNT + stats.nown + 1; }
+
+static uint64_t category_row(unsigned i, const char **name)
+{
+    if (i < SHMLOG_CAT_COUNT) {
+        *name = shm_category_name(i);
+        return stats.categories[i];
+    }
+    if (i < SHMLOG_CAT_COUNT + stats.nown) {
+        *name = stats.own[i - SHMLOG_CAT_COUNT].name;
+        return stats.own[i - SHMLOG_CAT_COUNT].n;
+    }
+    *name = "?";
+    return stats.unnamed_category;
+}
+
 static void put_json_categories(struct render_buf *b)
 {
-    for (unsigned i = 0, n = 0; i < SHMLOG_CAT_COUNT + stats.nown + 1; i++) {
-        uint64_t count = i < SHMLOG_CAT_COUNT ? stats.categories[i]
-                         : i < SHMLOG_CAT_COUNT + stats.nown ? stats.own[i - SHMLOG_CAT_COUNT].n : stats.unnamed_category;
+    for (unsigned i = 0, n = 0; i < category_rows(); i++) {
+        const char *name;
+        uint64_t count = category_row(i, &name);
         if (!count)
             continue;
         if (n++)
             render_buf_putc(b, ',');
         render_buf_putc(b, '"');
-        render_buf_puts(b, i < SHMLOG_CAT_COUNT ? shm_category_name(i)
-                           : i < SHMLOG_CAT_COUNT + stats.nown ? stats.own[i - SHMLOG_CAT_COUNT].name : "?");
+        render_buf_puts(b, name);
         render_buf_puts(b, "\":");
         render_buf_u64(b, count);
     }
@@ -418,14 +435,13 @@ static void put_text_counts(struct render_buf *b, const char *label, const uint6
 static void put_text_categories(struct render_buf *b)
 {
     render_buf_puts(b, "\nby category:");
-    for (unsigned i = 0; i < SHMLOG_CAT_COUNT + stats.nown + 1; i++) {
-        uint64_t n = i < SHMLOG_CAT_COUNT ? stats.categories[i]
-                     : i < SHMLOG_CAT_COUNT + stats.nown ? stats.own[i - SHMLOG_CAT_COUNT].n : stats.unnamed_category;
+    for (unsigned i = 0; i < category_rows(); i++) {
+        const char *name;
+        uint64_t n = category_row(i, &name);
         if (!n)
             continue;
         render_buf_putc(b, ' ');
-        render_buf_puts(b, i < SHMLOG_CAT_COUNT ? shm_category_name(i)
-                           : i < SHMLOG_CAT_COUNT + stats.nown ? stats.own[i - SHMLOG_CAT_COUNT].name : "?");
+        render_buf_puts(b, name);
         render_buf_putc(b, ' ');
         put_share(b, n, stats.records);
     }
