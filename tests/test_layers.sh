@@ -139,12 +139,13 @@ check_tree() {
     return $((bad > 255 ? 255 : bad))
 }
 
-# The headers amalgamated into shmlog.h (the //@include lines of its template):
-# the installed API. Prints "FILE: NAME" for each shmlog_/SHMLOG_ name another
+# The headers amalgamated into shmlog.h (the //@include lines of its template)
+# and the reader library's: the installed API. Prints "FILE: NAME" for each shmlog_/SHMLOG_ name another
 # header of the layers uses and those do not declare; returns how many.
 installed_parts() {
     local inc
     echo "$root/producer/shmlog.h.in"
+    echo "$root/tools/shmlog_read.h" # the reader library's, installed beside it
     sed -n 's|^//@include[[:space:]]*||p' "$root/producer/shmlog.h.in" | while read -r inc; do
         realpath -m "$root/producer/$inc"
     done
@@ -161,7 +162,7 @@ check_prefixes() {
         [[ " ${parts[*]} " == *" $(realpath -m "$root/$file") "* ]] && continue
         for name in $(strip_comments "$root/$file" | grep -oE '\b(shmlog|SHMLOG)_\w+' | sort -u); do
             grep -qxF "$name" <<<"$installed" && continue
-            echo "not ok - $file: $name has the installed API's prefix but is not in shmlog.h"
+            echo "not ok - $file: $name has the installed API's prefix but is not in an installed header"
             bad=$((bad + 1))
         done
     done
@@ -183,7 +184,7 @@ fi
 out=$(check_prefixes)
 pstatus=$?
 if [ $pstatus -eq 0 ]; then
-    echo "ok 2 - shmlog_ and SHMLOG_ name only what the installed shmlog.h declares"
+    echo "ok 2 - shmlog_ and SHMLOG_ name only what the installed headers (shmlog.h, shmlog_read.h) declare"
 else
     echo "$out" | sed 's/^not ok - /# wrong prefix: /'
     echo "not ok 2 - internal names with the installed API's prefix (see the lines above)"

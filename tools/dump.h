@@ -7,7 +7,9 @@
  *   dump_ring.c     ring (the records still in the rings)
  *   dump_status.c   status
  *   dump_read.c, dump_stats.c, dump_verify.c and what they share (dump_files.h):
- *                   read, follow, stats, verify (collector files)
+ *                   read, follow, stats, verify (collector files); read goes
+ *                   through libshmlog-read (shmlog_read.h), the others
+ *                   through its engine
  *   dump_time.c     the times --since and --until take
  *   dump_output.c   output, pieces of lines, filters: used by all, calls none
  *
@@ -56,6 +58,7 @@ struct cli {
     int json;
     int help;
     struct dump_filter filter;
+    const char *grep_arg;     /* --grep as given (filter.grep is it compiled) */
     const char *out_dir;      /* follow, status: the collector's output directory; read, stats, verify without FILE|DIR */
     const char *out_dir_from; /* what chose it: "--out", "$SHMLOG_OUT", ... */
     const char *since_arg, *until_arg; /* as given; read once every option is known */
@@ -109,6 +112,8 @@ uint64_t now_ns(void);
 
 /* The process-level filters (app, pid). */
 int filter_process(const struct dump_filter *f, const char *app, uint32_t pid);
+/* --since and --until. */
+int filter_time(const struct dump_filter *f, uint64_t ts_ns);
 /* Level, category and time; grep is checked with filter_grep() after. */
 int filter_record(const struct dump_filter *f, unsigned level, const char *category, uint64_t ts_ns);
 /* 1 when the rendered message of rec matches --grep (or there is none). */

@@ -24,24 +24,23 @@
 #define PREPARED_MAX (256u << 20)     /* prepared renderers kept; beyond, all are dropped and redone */
 #define PARKED_FRAMES_MAX (32u << 20) /* frame memory kept by readers that wait, over all sources */
 
-struct file_cmd file_cmd;
-
-/* What the sources keep over all of them. */
-static struct {
-    size_t parked;           /* bytes readers keep for frames while their sources wait */
-    struct shlog_frame_mem *frame_mem; /* what every reader decodes in: one frame at a time */
-    uint64_t site_bytes, prepared_bytes;
-    struct dproc *all_procs;
-} decode;
+static struct file_cmd dump_cmd;
+struct file_cmd *running = &dump_cmd;
 
 void note_error(const char *msg)
 {
+    if (running->sink) {
+        running->sink->error(running->sink->ctx, msg);
+        return;
+    }
     out_push();
     fprintf(stderr, "%s: %s\n", dump_prog, msg);
 }
 
 void oom(void)
 {
+    if (running->sink)
+        running->sink->oom(running->sink->ctx);
     out_push();
     fprintf(stderr, "%s: out of memory\n", dump_prog);
     exit(1);
@@ -49,8 +48,8 @@ void oom(void)
 
 void begin(struct cli *cli, enum mode mode)
 {
-    file_cmd.mode = mode;
-    file_cmd.cli = cli;
+    running->mode = mode;
+    running->cli = cli;
 }
 
 /* ==== Identities: processes, rings, sites ==== */
@@ -68,15 +67,15 @@ static struct dproc *proc_of(struct source *s, const struct shlog_proc *p)
                 free(d);
                 return NULL;
             }
-            d->next_all = decode.all_procs;
-            decode.all_procs = d;
+            d->next_all = running->decode.all_procs;
+            running->decode.all_procs = d;
         }
         if (hmap_put(&s->by_ptr, (uintptr_t)p, 0, d) != 0)
             return NULL;
         /* The latest definition: the same process in every file. */
         d->info = p->info;
         shm_tsc_clock_init(&d->clock, &d->info);
-        d->passes = filter_process(&file_cmd.cli->filter, d->info.app, d->info.pid);
+        d->passes = filter_process(&running->cli->filter, d->info.app, d->info.pid);
     }
     s->last_ptr = p;
     s->last_proc = d;
@@ -106,20 +105,20 @@ static struct dring *ring_of(struct source *s, struct dproc *p, uint32_t cpu)
     r->backtrace = cpu != UINT32_MAX && (cpu & SHLOG_CPU_BACKTRACE);
     r->heap_index = -1;
     s->nrings++;
-    r->next_all = file_cmd.all_rings;
-    file_cmd.all_rings = r;
+    r->next_all = running->all_rings;
+    running->all_rings = r;
     return r;
 }
 
 static char *copy_string(const char *s, size_t n)
 {
-    if (decode.site_bytes + n + 1 > SITE_STRINGS_MAX)
+    if (running->decode.site_bytes + n + 1 > SITE_STRINGS_MAX)
         return NULL;
     char *c = malloc(n + 1);
     if (c) {
         memcpy(c, s, n);
         c[n] = '\0';
-        decode.site_bytes += n + 1;
+        running->decode.site_bytes += n + 1;
     }
     return c;
 }
@@ -138,8 +137,8 @@ static struct dsite *site_of(struct source *s, struct dproc *p, const struct shl
         }
         d->proc = p;
         d->id = site->id;
-        d->next_all = file_cmd.all_sites;
-        file_cmd.all_sites = d;
+        d->next_all = running->all_sites;
+        running->all_sites = d;
     }
     if (!d->fmt) {
         d->line = site->line;
@@ -167,17 +166,17 @@ const struct render_site *prepared(struct dsite *d, struct dproc *proc)
     struct render_site **slot = known ? &d->sr : &proc->unknown;
     if (*slot)
         return *slot;
-    if (decode.prepared_bytes > PREPARED_MAX) {
+    if (running->decode.prepared_bytes > PREPARED_MAX) {
         /* Hostile numbers of sites: start over rather than grow. */
-        for (struct dsite *x = file_cmd.all_sites; x; x = x->next_all) {
+        for (struct dsite *x = running->all_sites; x; x = x->next_all) {
             render_site_free(x->sr);
             x->sr = NULL;
         }
-        for (struct dproc *x = decode.all_procs; x; x = x->next_all) {
+        for (struct dproc *x = running->decode.all_procs; x; x = x->next_all) {
             render_site_free(x->unknown);
             x->unknown = NULL;
         }
-        decode.prepared_bytes = 0;
+        running->decode.prepared_bytes = 0;
     }
     if (known) {
         memset(&info, 0, offsetof(struct shm_site, fmt));
@@ -194,7 +193,7 @@ const struct render_site *prepared(struct dsite *d, struct dproc *proc)
     }
     *slot = render_site_new(known ? &info : NULL, proc->info.app, proc->info.host, proc->info.pid, proc->cats);
     if (*slot)
-        decode.prepared_bytes += render_site_bytes(*slot);
+        running->decode.prepared_bytes += render_site_bytes(*slot);
     return *slot;
 }
 
@@ -212,20 +211,20 @@ int source_open_next(struct source *s)
             snprintf(msg, sizeof msg, "%s: %s", f->path, f->error);
             note_error(msg);
             f->errors++;
-            file_cmd.status = 1;
+            running->status = 1;
             continue;
         }
-        if (shlog_reader_open(&s->rd, f->path, file_cmd.mode == MODE_FOLLOW, s->dedup, err, sizeof err) != 0) {
+        if (shlog_reader_open(&s->rd, f->path, running->mode == MODE_FOLLOW, s->dedup, err, sizeof err) != 0) {
             note_error(err);
             f->errors++;
-            file_cmd.status = 1;
+            running->status = 1;
             continue;
         }
         /* source_step stops between frames, where the reader holds nothing
          * it still needs. */
         shlog_reader_report_frame_ends(s->rd, 1);
-        if (decode.frame_mem)
-            shlog_reader_share_frame_mem(s->rd, decode.frame_mem);
+        if (running->decode.frame_mem)
+            shlog_reader_share_frame_mem(s->rd, running->decode.frame_mem);
         /* The reader's process and site pointers are its own, and its frame
          * offsets start over. */
         s->frame_off = UINT64_MAX;
@@ -245,14 +244,14 @@ static void source_park(struct source *s)
 {
     if (!s->rd || !s->park)
         return;
-    size_t room = decode.parked < PARKED_FRAMES_MAX ? PARKED_FRAMES_MAX - decode.parked : 0;
+    size_t room = running->decode.parked < PARKED_FRAMES_MAX ? PARKED_FRAMES_MAX - running->decode.parked : 0;
     s->parked = shlog_reader_trim(s->rd, room);
-    decode.parked += s->parked;
+    running->decode.parked += s->parked;
 }
 
 static void source_unpark(struct source *s)
 {
-    decode.parked -= s->parked;
+    running->decode.parked -= s->parked;
     s->parked = 0;
 }
 
@@ -278,7 +277,7 @@ static void handle_error(struct source *s, const struct shlog_event *ev)
     struct in_file *f = s->cur_file;
     if (ev->torn && f->writer_alive) {
         /* The collector is writing the frame right now. */
-        if (file_cmd.mode != MODE_VERIFY) {
+        if (running->mode != MODE_VERIFY) {
             char msg[400];
             snprintf(msg, sizeof msg, "note: %s", ev->error);
             note_error(msg);
@@ -287,7 +286,7 @@ static void handle_error(struct source *s, const struct shlog_event *ev)
     }
     f->errors++;
     f->torn |= (uint64_t)ev->torn;
-    file_cmd.status = 1;
+    running->status = 1;
     char msg[400];
     snprintf(msg, sizeof msg, "%s%s", ev->error, ev->torn ? "" : " (reading goes on)");
     note_error(msg);
@@ -324,7 +323,7 @@ static void take_record(struct source *s, const struct shlog_event *ev)
     }
     if (order_ts > s->max_ts)
         s->max_ts = order_ts;
-    if (file_cmd.mode == MODE_VERIFY) {
+    if (running->mode == MODE_VERIFY) {
         s->cur_file->records++;
         if (!ev->backtrace)
             verify_position(s, r, ev->covered_from, rec->pos, rec->pos + rec->nslots);
@@ -333,19 +332,19 @@ static void take_record(struct source *s, const struct shlog_event *ev)
     if (ev->offset < s->skip_below)
         return;
     if (!p->passes ||
-        !filter_record(&file_cmd.cli->filter, rec->level, shm_categories_name(p->cats, rec->category), ts))
+        !filter_record(&running->cli->filter, rec->level, shm_categories_name(p->cats, rec->category), ts))
         return;
     struct dsite *d = ev->site ? site_of(s, p, ev->site) : NULL;
     if (ev->site && !d)
         oom();
-    if (file_cmd.cli->filter.has_grep) {
+    if (running->cli->filter.has_grep) {
         const struct render_site *sr = prepared(d, p);
         if (!sr)
             oom();
-        if (!filter_grep(&file_cmd.cli->filter, sr, rec))
+        if (!filter_grep(&running->cli->filter, sr, rec))
             return;
     }
-    if (file_cmd.mode == MODE_STATS) {
+    if (running->mode == MODE_STATS) {
         stats_record(p, d, rec, ts);
         return;
     }
@@ -371,7 +370,7 @@ static void take_loss(struct source *s, const struct shlog_event *ev)
     struct dring *r = ring_of(s, p, ev->cpu);
     if (!r)
         oom();
-    if (file_cmd.mode == MODE_VERIFY) {
+    if (running->mode == MODE_VERIFY) {
         if (ev->loss.positions)
             verify_position(s, r, ev->loss.first_pos, ev->loss.first_pos, ev->loss.first_pos + ev->loss.positions);
         return;
@@ -379,10 +378,10 @@ static void take_loss(struct source *s, const struct shlog_event *ev)
     if (ev->offset < s->skip_below || !p->passes)
         return;
     uint64_t ts = r->has_last ? r->last_ts : s->max_ts;
-    const struct dump_filter *f = &file_cmd.cli->filter;
-    if (ts < f->since_ns || ts >= f->until_ns)
+    const struct dump_filter *f = &running->cli->filter;
+    if (!filter_time(f, ts))
         return;
-    if (file_cmd.mode == MODE_STATS) {
+    if (running->mode == MODE_STATS) {
         stats_loss(&ev->loss);
         return;
     }
@@ -397,10 +396,10 @@ static void take_exit(struct source *s, const struct shlog_event *ev)
     for (size_t i = 0; i < p->rings.cap; i++)
         if (p->rings.slots[i].v)
             ((struct dring *)p->rings.slots[i].v)->finished = 1;
-    if (file_cmd.mode == MODE_VERIFY || file_cmd.mode == MODE_STATS || ev->offset < s->skip_below || !p->passes)
+    if (running->mode == MODE_VERIFY || running->mode == MODE_STATS || ev->offset < s->skip_below || !p->passes)
         return;
-    const struct dump_filter *f = &file_cmd.cli->filter;
-    if (ev->exit_ns < f->since_ns || ev->exit_ns >= f->until_ns)
+    const struct dump_filter *f = &running->cli->filter;
+    if (!filter_time(f, ev->exit_ns))
         return;
     /* An exit marker is merged like a record: it goes into the stream of
      * one of the process's rings (after its records: the collector writes it
@@ -483,7 +482,7 @@ int source_step(struct source *s)
     int got = 0;
     for (;;) {
         if (!s->rd && !source_open_next(s)) {
-            if (file_cmd.mode != MODE_FOLLOW)
+            if (running->mode != MODE_FOLLOW)
                 s->done = 1;
             return got;
         }
@@ -493,12 +492,12 @@ int source_step(struct source *s)
             snprintf(msg, sizeof msg, "%s: %s", s->cur_file->path, strerror(-rc));
             note_error(msg);
             s->cur_file->errors++;
-            file_cmd.status = 1;
+            running->status = 1;
             source_close_file(s);
             continue;
         }
         if (rc == 0) {
-            if (file_cmd.mode == MODE_FOLLOW)
+            if (running->mode == MODE_FOLLOW)
                 return got;
             /* A file ended: back to the caller, which may want to know. */
             source_close_file(s);
@@ -510,8 +509,10 @@ int source_step(struct source *s)
             return 1;
         }
         take_event(s, &ev);
-        if (file_cmd.stop)
-            return 1; /* --limit reached: nothing more is wanted */
+        /* --limit reached: nothing more is wanted; or a library reader
+         * holds what it can until it is asked for more (mid-frame too). */
+        if (running->stop || running->pause)
+            return 1;
     }
 }
 
@@ -520,7 +521,7 @@ int source_step(struct source *s)
 struct source *make_sources(struct in_list *l, size_t *nsrc)
 {
     struct source *srcs = calloc(l->n ? l->n : 1, sizeof *srcs);
-    if (!srcs || (!decode.frame_mem && shlog_frame_mem_new(&decode.frame_mem) != 0))
+    if (!srcs || (!running->decode.frame_mem && shlog_frame_mem_new(&running->decode.frame_mem) != 0))
         oom();
     size_t n = 0;
     for (size_t i = 0; i < l->n;) {
@@ -548,25 +549,25 @@ void free_sources(struct source *srcs, size_t nsrc)
         hmap_clear(&srcs[i].by_ptr);
     }
     free(srcs);
-    shlog_frame_mem_free(decode.frame_mem); /* after its readers */
-    decode.frame_mem = NULL;
-    while (file_cmd.all_rings) {
-        struct dring *r = file_cmd.all_rings;
-        file_cmd.all_rings = r->next_all;
+    shlog_frame_mem_free(running->decode.frame_mem); /* after its readers */
+    running->decode.frame_mem = NULL;
+    while (running->all_rings) {
+        struct dring *r = running->all_rings;
+        running->all_rings = r->next_all;
         merge_free_stream(&r->q);
         free(r);
     }
-    while (file_cmd.all_sites) {
-        struct dsite *d = file_cmd.all_sites;
-        file_cmd.all_sites = d->next_all;
+    while (running->all_sites) {
+        struct dsite *d = running->all_sites;
+        running->all_sites = d->next_all;
         render_site_free(d->sr);
         free(d->fmt);
         free(d->file);
         free(d);
     }
-    while (decode.all_procs) {
-        struct dproc *p = decode.all_procs;
-        decode.all_procs = p->next_all;
+    while (running->decode.all_procs) {
+        struct dproc *p = running->decode.all_procs;
+        running->decode.all_procs = p->next_all;
         hmap_clear(&p->rings);
         hmap_clear(&p->sites);
         render_site_free(p->unknown);

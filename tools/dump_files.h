@@ -1,4 +1,4 @@
-/* dump_files.h - what the files of shmlog-dump's file commands (read, follow, stats, verify) share. */
+/* dump_files.h - what the files of shmlog-dump's file commands (read, follow, stats, verify) and of libshmlog-read share. */
 /*
  *   dump_inputs.c  the files named: headers, directories, grouping by host
  *   dump_decode.c  sources: their readers, the decode loop, what the files define
@@ -7,6 +7,7 @@
  *   dump_stats.c   stats: its counters and its report
  *   dump_verify.c  verify: ring positions and the per-file summaries
  *   dump_hmap.c    the small hash map they use
+ *   shmlog_read.c  libshmlog-read: the same engine as a pull iterator (shmlog_read.h)
  *
  * The arrows: the commands -> dump_decode.c -> dump_inputs.c; dump_decode.c
  * hands what it decodes to dump_merge.c (read, follow), dump_stats.c (stats)
@@ -140,17 +141,76 @@ struct source {
 
 enum mode { MODE_READ, MODE_STATS, MODE_VERIFY, MODE_FOLLOW };
 
-/* The file command running (one per process): what its files share. Each
+struct entry;
+struct shlog_frame_mem;
+
+/* What the sources keep over all of them (dump_decode.c). */
+struct decode_state {
+    size_t parked;           /* bytes readers keep for frames while their sources wait */
+    struct shlog_frame_mem *frame_mem; /* what every reader decodes in: one frame at a time */
+    uint64_t site_bytes, prepared_bytes;
+    struct dproc *all_procs;
+};
+
+/* The merge running: its inputs, its FIFOs' memory, the heap of its streams (dump_merge.c). */
+struct merge_state {
+    struct source *srcs;     /* read: the merge's inputs, one source per host */
+    size_t nsrc;
+    uint64_t shown;          /* records written */
+    uint64_t buffered;       /* bytes of the FIFOs' chunks */
+    struct chunk *free_chunks; /* of CHUNK_MAP_BYTES */
+    unsigned nfree_chunks;
+    /* the heap of streams: the FIFOs of the rings (struct dring) */
+    struct fifo **heap;
+    size_t nheap, heap_cap;
+};
+
+/* Where a file command's output goes: shmlog-dump's standard output and
+ * error by default; a libshmlog-read reader takes both (shmlog_read.c). */
+struct file_sink {
+    void (*entry)(void *ctx, const struct entry *e); /* an entry is next in time order */
+    void (*error)(void *ctx, const char *msg);        /* a line the dump would print on stderr */
+    void (*oom)(void *ctx) __attribute__((noreturn));
+    void *ctx;
+};
+
+/* A file command (or a reader of the library): what its files share. Each
  * file keeps the rest of its state to itself. */
 struct file_cmd {
     enum mode mode;
     const struct cli *cli;
     int status;              /* exit status so far */
     int stop;                /* --limit reached */
+    int pause;               /* the sink wants no more for now: drain() stops */
     struct dring *all_rings; /* the merge's streams */
     struct dsite *all_sites; /* stats counts records by site */
+    const struct file_sink *sink; /* NULL: the dump's output */
+    struct decode_state decode;
+    struct merge_state merge;
 };
-extern struct file_cmd file_cmd; /* dump_decode.c */
+/* The one the dump runs, or the reader a library call works on, under its
+ * lock (shmlog_read.c): every function of these files works on it. */
+extern struct file_cmd *running; /* dump_decode.c */
+
+/* ==== The entries of the merge (dump_merge.c) ==== */
+
+/* Kept small: the merge window holds many. */
+struct entry {
+    uint64_t ts_ns;
+    struct dproc *proc;
+    struct dsite *site;   /* RECORD; NULL: a site the file did not define */
+    uint16_t bytes;       /* the whole entry, 8-aligned */
+    uint8_t kind;
+    uint32_t cpu;
+    /* RECORD: the head of a struct shm_copied_record, payload_len bytes of payload.
+     * BACKTRACE: its own time (uint64_t), then the same. LOSS: struct shm_loss.
+     * EXIT: struct entry_exit. */
+};
+
+/* The time a record of entry e shows: a backtrace record's own. */
+uint64_t entry_own_ts(const struct entry *e);
+/* The record of a RECORD or BACKTRACE entry. */
+const struct shm_copied_record *entry_record(const struct entry *e);
 
 /* ==== Inputs (dump_inputs.c) ==== */
 
@@ -199,8 +259,14 @@ void queue_entry(struct dring *r, enum entry_kind kind, uint64_t ts, uint32_t cp
 /* Writes entries while they are known to be next. all: the inputs ended (or
  * a follow pass did), write everything. */
 void drain(struct source *srcs, size_t nsrc, int all);
-/* Decodes the sources and writes their entries in time order. */
+/* Decodes the sources and writes their entries in time order: merge_run,
+ * or its steps (a library reader takes a step when it has nothing to give). */
 void merge_run(struct source *srcs, size_t nsrc);
+void merge_begin(struct source *srcs, size_t nsrc);
+/* Writes what is known to be next, then decodes a frame of the input that
+ * holds the rest back. 0 once everything was written (or --limit was reached). */
+int merge_step(void);
+void merge_end(void);
 /* Frees the chunks of a stream; merge_free: the spare chunks and the heap. */
 void merge_free_stream(struct fifo *q);
 void merge_free(void);

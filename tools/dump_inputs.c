@@ -106,7 +106,7 @@ static int add_input(struct in_list *l, const char *path, int from_dir)
         f->seq = h.file_seq;
         f->writer_alive = f->part && h.collector_pid &&
                           (kill((pid_t)h.collector_pid, 0) == 0 || errno == EPERM);
-        if (f->part && from_dir && file_cmd.mode != MODE_VERIFY) {
+        if (f->part && from_dir && running->mode != MODE_VERIFY) {
             char note[4096 + 128];
             snprintf(note, sizeof note, "note: %s is %s; reading the frames it has", path,
                      f->writer_alive ? "still being written" : "left open by a collector that is gone");
@@ -140,13 +140,15 @@ int collect_inputs(const struct cli *cli, struct in_list *l)
         const char *arg = args[i];
         struct stat st;
         if (stat(arg, &st) != 0) {
+            char msg[4096 + 512];
             if (cli->npositional == 0)
-                fprintf(stderr, "%s: %s: no FILE|DIR given, and %s (%s) cannot be read: %s; name the files, or "
-                        "point SHMLOG_OUT at the collector's --out\n", dump_prog, cli->command, arg,
-                        cli->out_dir_from, strerror(errno));
+                snprintf(msg, sizeof msg, "%s: no FILE|DIR given, and %s (%s) cannot be read: %s; name the files, or "
+                         "point SHMLOG_OUT at the collector's --out", cli->command, arg, cli->out_dir_from,
+                         strerror(errno));
             else
-                fprintf(stderr, "%s: %s: %s\n", dump_prog, arg, strerror(errno));
-            file_cmd.status = 1;
+                snprintf(msg, sizeof msg, "%s: %s", arg, strerror(errno));
+            note_error(msg);
+            running->status = 1;
             continue;
         }
         if (!S_ISDIR(st.st_mode)) {
@@ -156,8 +158,10 @@ int collect_inputs(const struct cli *cli, struct in_list *l)
         }
         DIR *d = opendir(arg);
         if (!d) {
-            fprintf(stderr, "%s: %s: %s\n", dump_prog, arg, strerror(errno));
-            file_cmd.status = 1;
+            char msg[4096 + 128];
+            snprintf(msg, sizeof msg, "%s: %s", arg, strerror(errno));
+            note_error(msg);
+            running->status = 1;
             continue;
         }
         struct dirent *de;

@@ -48,31 +48,6 @@ struct chunk {
     unsigned char data[];
 };
 
-/* Kept small: the merge window holds many. */
-struct entry {
-    uint64_t ts_ns;
-    struct dproc *proc;
-    struct dsite *site;   /* RECORD; NULL: a site the file did not define */
-    uint16_t bytes;       /* the whole entry, 8-aligned */
-    uint8_t kind;
-    uint32_t cpu;
-    /* RECORD: the head of a struct shm_copied_record, payload_len bytes of payload.
-     * LOSS: struct shm_loss. EXIT: struct entry_exit. */
-};
-
-/* The merge running: its inputs, its FIFOs' memory, the heap of its streams. */
-static struct {
-    struct source *srcs;     /* read: the merge's inputs, one source per host */
-    size_t nsrc;
-    uint64_t shown;          /* records written */
-    uint64_t buffered;       /* bytes of the FIFOs' chunks */
-    struct chunk *free_chunks; /* of CHUNK_MAP_BYTES */
-    unsigned nfree_chunks;
-    /* the heap of streams: the FIFOs of the rings (struct dring) */
-    struct fifo **heap;
-    size_t nheap, heap_cap;
-} merge;
-
 /* ==== FIFO entries ==== */
 
 /* A chunk of bytes (header included). The 2 MiB ones are mappings asking
@@ -83,10 +58,10 @@ static struct chunk *chunk_new(size_t bytes)
     struct chunk *c = NULL;
     if (bytes < CHUNK_MAP_BYTES) {
         c = malloc(bytes);
-    } else if (merge.free_chunks) {
-        c = merge.free_chunks;
-        merge.free_chunks = c->next;
-        merge.nfree_chunks--;
+    } else if (running->merge.free_chunks) {
+        c = running->merge.free_chunks;
+        running->merge.free_chunks = c->next;
+        running->merge.nfree_chunks--;
     } else {
         void *m = mmap(NULL, CHUNK_MAP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED)
@@ -99,19 +74,19 @@ static struct chunk *chunk_new(size_t bytes)
     c->next = NULL;
     c->head = c->tail = 0;
     c->bytes = bytes;
-    merge.buffered += bytes;
+    running->merge.buffered += bytes;
     return c;
 }
 
 static void chunk_free(struct chunk *c)
 {
-    merge.buffered -= c->bytes;
+    running->merge.buffered -= c->bytes;
     if (c->bytes < CHUNK_MAP_BYTES) {
         free(c);
-    } else if (merge.nfree_chunks < FREE_CHUNKS_MAX) {
-        c->next = merge.free_chunks;
-        merge.free_chunks = c;
-        merge.nfree_chunks++;
+    } else if (running->merge.nfree_chunks < FREE_CHUNKS_MAX) {
+        c->next = running->merge.free_chunks;
+        running->merge.free_chunks = c;
+        running->merge.nfree_chunks++;
     } else {
         munmap(c, CHUNK_MAP_BYTES);
     }
@@ -164,13 +139,19 @@ static void fifo_pop(struct fifo *q)
 
 static int *stream_heap_index(struct fifo *q);
 
-/* A backtrace record's own time; others are shown at the time they are merged at. */
-static uint64_t entry_own_ts(const struct entry *e)
+/* Others are shown at the time they are merged at. */
+uint64_t entry_own_ts(const struct entry *e)
 {
     uint64_t ts = e->ts_ns;
     if (e->kind == ENTRY_BACKTRACE)
         memcpy(&ts, e + 1, sizeof ts);
     return ts;
+}
+
+const struct shm_copied_record *entry_record(const struct entry *e)
+{
+    const unsigned char *body = (const unsigned char *)(e + 1);
+    return (const struct shm_copied_record *)(body + (e->kind == ENTRY_BACKTRACE ? sizeof(uint64_t) : 0));
 }
 
 /* The heap holds streams: each is the FIFO at the start of a dring. At one
@@ -189,18 +170,18 @@ static int stream_before(struct fifo *a, struct fifo *b)
 
 static void heap_swap(size_t a, size_t b)
 {
-    struct fifo *t = merge.heap[a];
-    merge.heap[a] = merge.heap[b];
-    merge.heap[b] = t;
-    *stream_heap_index(merge.heap[a]) = (int)a;
-    *stream_heap_index(merge.heap[b]) = (int)b;
+    struct fifo *t = running->merge.heap[a];
+    running->merge.heap[a] = running->merge.heap[b];
+    running->merge.heap[b] = t;
+    *stream_heap_index(running->merge.heap[a]) = (int)a;
+    *stream_heap_index(running->merge.heap[b]) = (int)b;
 }
 
 static void heap_up(size_t i)
 {
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (!stream_before(merge.heap[i], merge.heap[p]))
+        if (!stream_before(running->merge.heap[i], running->merge.heap[p]))
             return;
         heap_swap(i, p);
         i = p;
@@ -211,9 +192,9 @@ static void heap_down(size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < merge.nheap && stream_before(merge.heap[l], merge.heap[m]))
+        if (l < running->merge.nheap && stream_before(running->merge.heap[l], running->merge.heap[m]))
             m = l;
-        if (r < merge.nheap && stream_before(merge.heap[r], merge.heap[m]))
+        if (r < running->merge.nheap && stream_before(running->merge.heap[r], running->merge.heap[m]))
             m = r;
         if (m == i)
             return;
@@ -225,34 +206,34 @@ static void heap_down(size_t i)
 /* A stream got its first entry. */
 static int heap_add(struct fifo *q)
 {
-    if (merge.nheap == merge.heap_cap) {
-        size_t cap = merge.heap_cap ? merge.heap_cap * 2 : 64;
-        struct fifo **h = realloc(merge.heap, cap * sizeof *h);
+    if (running->merge.nheap == running->merge.heap_cap) {
+        size_t cap = running->merge.heap_cap ? running->merge.heap_cap * 2 : 64;
+        struct fifo **h = realloc(running->merge.heap, cap * sizeof *h);
         if (!h)
             return -ENOMEM;
-        merge.heap = h;
-        merge.heap_cap = cap;
+        running->merge.heap = h;
+        running->merge.heap_cap = cap;
     }
-    merge.heap[merge.nheap] = q;
-    *stream_heap_index(q) = (int)merge.nheap;
-    merge.nheap++;
-    heap_up(merge.nheap - 1);
+    running->merge.heap[running->merge.nheap] = q;
+    *stream_heap_index(q) = (int)running->merge.nheap;
+    running->merge.nheap++;
+    heap_up(running->merge.nheap - 1);
     return 0;
 }
 
 /* The top stream's first entry was taken. */
 static void heap_top_popped(void)
 {
-    struct fifo *q = merge.heap[0];
+    struct fifo *q = running->merge.heap[0];
     if (q->count) {
         heap_down(0);
         return;
     }
     *stream_heap_index(q) = -1;
-    merge.nheap--;
-    if (merge.nheap) {
-        merge.heap[0] = merge.heap[merge.nheap];
-        *stream_heap_index(merge.heap[0]) = 0;
+    running->merge.nheap--;
+    if (running->merge.nheap) {
+        running->merge.heap[0] = running->merge.heap[running->merge.nheap];
+        *stream_heap_index(running->merge.heap[0]) = 0;
         heap_down(0);
     }
 }
@@ -281,34 +262,40 @@ void queue_entry(struct dring *r, enum entry_kind kind, uint64_t ts, uint32_t cp
         oom();
     /* One frame may hold millions of records: past the merge's buffer, the
      * earliest go out now, in best-effort order. */
-    if (merge.buffered >= MERGE_BUFFER_MAX && merge.srcs)
-        drain(merge.srcs, merge.nsrc, 0);
+    if (running->merge.buffered >= MERGE_BUFFER_MAX && running->merge.srcs)
+        drain(running->merge.srcs, running->merge.nsrc, 0);
 }
 
 static void emit_entry(const struct entry *e)
 {
+    if (running->sink) {
+        running->sink->entry(running->sink->ctx, e);
+        if ((e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) && running->cli->filter.limit &&
+            ++running->merge.shown >= running->cli->filter.limit)
+            running->stop = 1;
+        return;
+    }
     struct dproc *p = e->proc;
     struct render_buf b = out_begin();
     if (e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) {
-        const unsigned char *body = (const unsigned char *)(e + 1) + (e->kind == ENTRY_BACKTRACE ? sizeof(uint64_t) : 0);
-        const struct shm_copied_record *rec = (const struct shm_copied_record *)body;
+        const struct shm_copied_record *rec = entry_record(e);
         const struct render_site *sr = prepared(e->site, p);
         if (!sr)
             oom();
-        render_prepared(sr, rec, e->cpu, entry_own_ts(e), file_cmd.cli->json, &b);
-        merge.shown++;
-        if (file_cmd.cli->filter.limit && merge.shown >= file_cmd.cli->filter.limit)
-            file_cmd.stop = 1;
+        render_prepared(sr, rec, e->cpu, entry_own_ts(e), running->cli->json, &b);
+        running->merge.shown++;
+        if (running->cli->filter.limit && running->merge.shown >= running->cli->filter.limit)
+            running->stop = 1;
     } else {
         struct render_input in = {p->info.app, p->info.host, p->info.pid, e->cpu, e->ts_ns, NULL, NULL};
         if (e->kind == ENTRY_LOSS) {
             struct shm_loss loss;
             memcpy(&loss, e + 1, sizeof loss);
-            render_loss(&in, &loss, file_cmd.cli->json, &b);
+            render_loss(&in, &loss, running->cli->json, &b);
         } else {
             struct entry_exit x;
             memcpy(&x, e + 1, sizeof x);
-            render_exit(&in, x.records, x.lost, x.how, file_cmd.cli->json, &b);
+            render_exit(&in, x.records, x.lost, x.how, running->cli->json, &b);
         }
     }
     out_end(&b);
@@ -344,7 +331,7 @@ static uint64_t horizon(struct source *srcs, size_t nsrc, struct source **blocki
             *blocking = &srcs[i];
             return 0;
         }
-    for (struct dring *r = file_cmd.all_rings; r; r = r->next_all) {
+    for (struct dring *r = running->all_rings; r; r = r->next_all) {
         struct source *s = r->src;
         if (s->done || r->q.count || r->finished || r->backtrace || !r->has_last ||
             s->frames - r->last_frame >= quiet_frames(s))
@@ -363,10 +350,10 @@ void drain(struct source *srcs, size_t nsrc, int all)
     uint64_t h = all ? UINT64_MAX : horizon(srcs, nsrc, &blocking);
     uint64_t f = frontier(srcs, nsrc);
     uint64_t window_end = f < SHLOG_ORDER_WINDOW_NS ? 0 : f - SHLOG_ORDER_WINDOW_NS;
-    while (merge.nheap && !file_cmd.stop) {
-        struct fifo *q = merge.heap[0];
+    while (running->merge.nheap && !running->stop && !running->pause) {
+        struct fifo *q = running->merge.heap[0];
         struct entry *e = fifo_front(q);
-        if (!all && (e->ts_ns > h || e->ts_ns > window_end) && merge.buffered < MERGE_BUFFER_MAX)
+        if (!all && (e->ts_ns > h || e->ts_ns > window_end) && running->merge.buffered < MERGE_BUFFER_MAX)
             return;
         emit_entry(e);
         fifo_pop(q);
@@ -382,34 +369,54 @@ void drain(struct source *srcs, size_t nsrc, int all)
     }
 }
 
-void merge_run(struct source *srcs, size_t nsrc)
+void merge_begin(struct source *srcs, size_t nsrc)
 {
-    merge.srcs = srcs;
-    merge.nsrc = nsrc;
+    running->merge.srcs = srcs;
+    running->merge.nsrc = nsrc;
     for (size_t i = 0; i < nsrc; i++)
         srcs[i].park = nsrc >= 2;
-    for (;;) {
-        drain(srcs, nsrc, 0);
-        if (file_cmd.stop)
-            break;
-        struct source *blocking = NULL;
-        horizon(srcs, nsrc, &blocking);
-        if (!blocking) {
-            /* Only the window holds the heap back: decode the input that is
-             * furthest behind. */
-            for (size_t i = 0; i < nsrc; i++)
-                if (!srcs[i].done && (!blocking || srcs[i].max_ts < blocking->max_ts))
-                    blocking = &srcs[i];
-        }
-        if (!blocking)
-            break;
-        source_step(blocking);
+}
+
+int merge_step(void)
+{
+    struct source *srcs = running->merge.srcs;
+    size_t nsrc = running->merge.nsrc;
+    drain(srcs, nsrc, 0);
+    if (running->stop)
+        return 0;
+    if (running->pause)
+        return 1;
+    struct source *blocking = NULL;
+    horizon(srcs, nsrc, &blocking);
+    if (!blocking) {
+        /* Only the window holds the heap back: decode the input that is
+         * furthest behind. */
+        for (size_t i = 0; i < nsrc; i++)
+            if (!srcs[i].done && (!blocking || srcs[i].max_ts < blocking->max_ts))
+                blocking = &srcs[i];
     }
-    drain(srcs, nsrc, 1);
-    for (size_t i = 0; i < nsrc; i++)
-        srcs[i].park = 0;
-    merge.srcs = NULL;
-    merge.nsrc = 0;
+    if (!blocking) {
+        drain(srcs, nsrc, 1);
+        return running->merge.nheap != 0 && !running->stop;
+    }
+    source_step(blocking);
+    return 1;
+}
+
+void merge_end(void)
+{
+    for (size_t i = 0; i < running->merge.nsrc; i++)
+        running->merge.srcs[i].park = 0;
+    running->merge.srcs = NULL;
+    running->merge.nsrc = 0;
+}
+
+void merge_run(struct source *srcs, size_t nsrc)
+{
+    merge_begin(srcs, nsrc);
+    while (merge_step())
+        ;
+    merge_end();
 }
 
 /* ==== Freeing ==== */
@@ -424,13 +431,13 @@ void merge_free_stream(struct fifo *q)
 
 void merge_free(void)
 {
-    while (merge.free_chunks) {
-        struct chunk *c = merge.free_chunks;
-        merge.free_chunks = c->next;
+    while (running->merge.free_chunks) {
+        struct chunk *c = running->merge.free_chunks;
+        running->merge.free_chunks = c->next;
         munmap(c, CHUNK_MAP_BYTES);
     }
-    merge.nfree_chunks = 0;
-    free(merge.heap);
-    merge.heap = NULL;
-    merge.nheap = merge.heap_cap = 0;
+    running->merge.nfree_chunks = 0;
+    free(running->merge.heap);
+    running->merge.heap = NULL;
+    running->merge.nheap = running->merge.heap_cap = 0;
 }

@@ -43,7 +43,7 @@ int out_finish(void)
 struct render_buf out_begin(void)
 {
     struct render_buf b;
-    if (sizeof out_mem - out_len < RENDER_LINE_MAX)
+    if (sizeof out_mem - out_len < RENDER_LINE_MAX + 1) /* + 1: shmlog_read_format's NUL */
         out_flush();
     render_buf_init(&b, out_mem + out_len, sizeof out_mem - out_len);
     return b;
@@ -114,10 +114,16 @@ int filter_process(const struct dump_filter *f, const char *app, uint32_t pid)
     return (!f->pid || f->pid == pid) && (!f->app || strcmp(f->app, app ? app : "") == 0);
 }
 
+int filter_time(const struct dump_filter *f, uint64_t ts_ns)
+{
+    /* No --until passes every time, also the largest one (a damaged clock maps there). */
+    return ts_ns >= f->since_ns && (ts_ns < f->until_ns || f->until_ns == UINT64_MAX);
+}
+
 int filter_record(const struct dump_filter *f, unsigned level, const char *category, uint64_t ts_ns)
 {
     return (int)level >= f->min_level && (!f->category[0] || (category && strcmp(category, f->category) == 0)) &&
-           ts_ns >= f->since_ns && ts_ns < f->until_ns;
+           filter_time(f, ts_ns);
 }
 
 int filter_grep(const struct dump_filter *f, const struct render_site *sr, const struct shm_copied_record *rec)

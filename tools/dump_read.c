@@ -6,24 +6,91 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <errno.h>
+
 #include "dump_files.h"
+#include "shmlog_read.h"
 
 #define FOLLOW_POLL_NS 100000000u
 
 /* ==== read ==== */
 
+/* read is the first user of libshmlog-read (shmlog_read.h): what it prints
+ * is what the library gives any program. */
 int cmd_read(struct cli *cli)
 {
     begin(cli, MODE_READ);
-    struct in_list l = {0};
-    if (collect_inputs(cli, &l) != 0)
+    const char *const *args = (const char *const *)cli->positional;
+    size_t nargs = (size_t)cli->npositional;
+    if (nargs == 0) {
+        args = &cli->out_dir;
+        nargs = 1;
+    }
+    /* A path that cannot be read is said, and the others are read. */
+    const char **paths = calloc(nargs, sizeof *paths);
+    if (!paths)
         oom();
-    size_t nsrc;
-    struct source *srcs = make_sources(&l, &nsrc);
-    merge_run(srcs, nsrc);
-    free_sources(srcs, nsrc);
-    free(l.v);
-    return file_cmd.status;
+    size_t n = 0;
+    for (size_t i = 0; i < nargs; i++) {
+        struct stat st;
+        if (stat(args[i], &st) == 0) {
+            paths[n++] = args[i];
+            continue;
+        }
+        char msg[4096 + 512];
+        if (cli->npositional == 0)
+            snprintf(msg, sizeof msg, "%s: no FILE|DIR given, and %s (%s) cannot be read: %s; name the files, or "
+                     "point SHMLOG_OUT at the collector's --out", cli->command, args[i], cli->out_dir_from,
+                     strerror(errno));
+        else
+            snprintf(msg, sizeof msg, "%s: %s", args[i], strerror(errno));
+        note_error(msg);
+        running->status = 1;
+    }
+    const struct dump_filter *f = &cli->filter;
+    struct shmlog_read_options o = SHMLOG_READ_OPTIONS_INIT;
+    o.min_level = f->min_level;
+    o.category = f->category[0] ? f->category : NULL;
+    o.app = f->app;
+    o.pid = f->pid;
+    o.since_ns = f->since_ns;
+    o.until_ns = f->until_ns == UINT64_MAX ? 0 : f->until_ns;
+    o.grep = cli->grep_arg;
+    o.limit = f->limit;
+    o.local_time = render_time_is_local();
+    struct shmlog_read *r = NULL;
+    char err[512];
+    int rc = n ? shmlog_read_open(&r, paths, n, &o, err, sizeof err) : 0;
+    if (rc == -ENOMEM)
+        oom();
+    if (rc != 0) {
+        note_error(err);
+        running->status = 1;
+    }
+    const struct shmlog_read_event *ev;
+    while (r && (rc = shmlog_read_next(r, &ev)) > 0) {
+        if (ev->kind == SHMLOG_READ_ERROR) {
+            char msg[4096 + 16];
+            snprintf(msg, sizeof msg, "%s%s", ev->flags & SHMLOG_READ_NOTE ? "note: " : "", ev->error);
+            note_error(msg);
+            continue;
+        }
+        struct render_buf b = out_begin();
+        long n = shmlog_read_format(r, cli->json, b.data, b.cap);
+        if (n == -ENOMEM)
+            oom();
+        b.len = n > 0 ? (size_t)n : n == -ENOBUFS ? strlen(b.data) : 0;
+        out_end(&b);
+    }
+    if (r) {
+        if (rc < 0)
+            oom();
+        if (shmlog_read_had_errors(r))
+            running->status = 1;
+        shmlog_read_close(r);
+    }
+    free(paths);
+    return running->status;
 }
 
 /* ==== follow ==== */
@@ -77,7 +144,7 @@ int cmd_follow(struct cli *cli)
         after = start.seq;
     }
 
-    while (!follow_stop && !file_cmd.stop) {
+    while (!follow_stop && !running->stop) {
         if (!src.rd) {
             /* The next file in sequence, closed or still open: a rotation
              * may have closed one before we saw it open. */
@@ -127,5 +194,5 @@ int cmd_follow(struct cli *cli)
     hmap_clear(&src.procs);
     hmap_clear(&src.by_ptr);
     free_sources(NULL, 0);
-    return file_cmd.status;
+    return running->status;
 }

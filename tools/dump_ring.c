@@ -82,7 +82,7 @@ static int ring_limit_reached(const struct cli *cli)
 static void emit_loss(struct ring_ctx *ctx, const struct ring_cursor *c, const struct shm_loss *loss)
 {
     const struct dump_filter *f = &ctx->cli->filter;
-    if (ring_limit_reached(ctx->cli) || ctx->last_ns < f->since_ns || ctx->last_ns >= f->until_ns)
+    if (ring_limit_reached(ctx->cli) || !filter_time(f, ctx->last_ns))
         return;
     struct render_input in = {ctx->info->app, ctx->info->host, ctx->info->pid, c->view.cpu,
                                      ctx->last_ns, NULL, NULL};

@@ -273,17 +273,17 @@ static void stats_count(struct cli *cli, struct in_list *l, struct source **srcs
 static void stats_summarize(struct stats_summary *s)
 {
     /* apps and sites */
-    for (struct dsite *d = file_cmd.all_sites; d; d = d->next_all)
+    for (struct dsite *d = running->all_sites; d; d = d->next_all)
         if (d->records)
             count_app(d->proc->info.app, d->records);
     size_t nsites = 0;
-    for (struct dsite *d = file_cmd.all_sites; d; d = d->next_all)
+    for (struct dsite *d = running->all_sites; d; d = d->next_all)
         nsites += d->records != 0;
     s->sites = calloc(nsites ? nsites : 1, sizeof *s->sites);
     if (!s->sites)
         oom();
     nsites = 0;
-    for (struct dsite *d = file_cmd.all_sites; d; d = d->next_all)
+    for (struct dsite *d = running->all_sites; d; d = d->next_all)
         if (d->records)
             s->sites[nsites++] = d;
     qsort(s->sites, nsites, sizeof *s->sites, site_count_cmp);
@@ -533,5 +533,5 @@ int cmd_stats(struct cli *cli)
     free(s.sites);
     free_sources(srcs, nsrc);
     free(l.v);
-    return file_cmd.status;
+    return running->status;
 }

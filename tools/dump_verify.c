@@ -39,7 +39,7 @@ int cmd_verify(struct cli *cli)
         oom();
     size_t nsrc;
     struct source *srcs = make_sources(&l, &nsrc);
-    int whole_all = file_cmd.status == 0;
+    int whole_all = running->status == 0;
     for (size_t i = 0; i < nsrc; i++) {
         struct source *s = &srcs[i];
         size_t reported = 0;
@@ -77,5 +77,5 @@ int cmd_verify(struct cli *cli)
     }
     free_sources(srcs, nsrc);
     free(l.v);
-    return whole_all && file_cmd.status == 0 ? 0 : 1;
+    return whole_all && running->status == 0 ? 0 : 1;
 }

@@ -35,6 +35,25 @@ int render_prepared_msg(const struct render_site *sr, const struct shm_copied_re
     return out->overflow ? -ENOBUFS : 0;
 }
 
+int render_prepared_fields(const struct render_site *sr, const struct shm_copied_record *rec,
+                           struct render_field fields[SHMLOG_MAX_ARGS])
+{
+    if (!sr->known)
+        return 0;
+    struct render_arg args[SHMLOG_MAX_ARGS];
+    if (prepared_args(sr, rec, args) < 0)
+        return -1;
+    for (int i = 0; i < sr->nfields; i++) {
+        const struct prep_field *f = &sr->fields[i];
+        struct render_arg cut;
+        /* The key is `,"name":`; names are [A-Za-z0-9_.] and need no escaping. */
+        fields[i].name = f->key + 2;
+        fields[i].name_len = f->key_len - 4;
+        fields[i].value = *field_value(args, f->arg, f->prec, f->prec_arg, &cut);
+    }
+    return sr->nfields;
+}
+
 /* ==== Exit and loss markers ==== */
 
 int render_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how, int json,

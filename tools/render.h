@@ -253,6 +253,18 @@ int render_prepared(const struct render_site *sr, const struct shm_copied_record
 int render_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
                                struct render_buf *out);
 
+/* The fields of one record of that site, as the JSON "fields" object has
+ * them (name=%conv pairs, strings cut as the message cuts them). Names and
+ * strings point into sr and rec. The count, or -1 when the payload does
+ * not match the site (or the site is unknown: 0). */
+struct render_field {
+    const char *name; /* not NUL-terminated */
+    size_t name_len;
+    struct render_arg value;
+};
+int render_prepared_fields(const struct render_site *sr, const struct shm_copied_record *rec,
+                           struct render_field fields[SHMLOG_MAX_ARGS]);
+
 /* Appends one exit marker line; in->ts_ns is when the collector saw the exit.
  * how: enum shlog_exit_how (collector/shlog_file.h): 0 not said, 1 shut down,
  * 2 died without shutting down. */

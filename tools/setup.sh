@@ -17,11 +17,13 @@ esac
 want_pages=${SHMLOG_HUGEPAGES:-512}
 # Building needs the first line; the tests need the rest (Criterion, libmicrohttpd,
 # and the programs the shell tests run: Prometheus and promtool, rsyslogd,
-# systemd-analyze, groff and man, curl; dpkg-dev and lintian for tools/package.sh and its test).
+# systemd-analyze, groff and man, curl; dpkg-dev and lintian for tools/package.sh and its test;
+# Python's venv, setuptools, wheel and pandas for the Python package and its test).
 # Tests never install a package themselves.
 packages=(gcc g++ clang pkg-config meson ninja-build python3 liburing-dev libzstd-dev libnuma-dev
           libcriterion-dev libmicrohttpd-dev numactl libclang-rt-14-dev
-          rsyslog prometheus systemd groff-base man-db curl dpkg-dev lintian)
+          rsyslog prometheus systemd groff-base man-db curl dpkg-dev lintian
+          python3-venv python3-setuptools python3-wheel python3-pandas)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup.sh: run as root (it installs packages and reserves hugepages)" >&2

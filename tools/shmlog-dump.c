@@ -284,6 +284,7 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
             usage_error("--grep: bad regular expression '%s': %s", value, why);
         }
         f->has_grep = 1;
+        cli->grep_arg = value;
         break;
     }
     case OPT_LIMIT:

@@ -28,6 +28,7 @@
 
 #include "fuzz_common.h"
 #include "render.h"
+#include "shmlog_read.h"
 #include "shlog_file.h"
 
 #define FZ_MAX_FILE (1u << 20)
@@ -247,6 +248,63 @@ static int same_want(const struct want *w, const struct shlog_event *ev)
     }
 }
 
+/* What the last read_file() saw: its records, and whether it read to the end. */
+static uint64_t read_records;
+static int read_complete;
+
+/* The same file through libshmlog-read (shmlog-dump read's engine: sources,
+ * dedup, the merge, filters off): every record the decoder gave comes out
+ * once, and each renders to a whole line. */
+static void read_with_library(const uint8_t *bytes, size_t n)
+{
+    /* A real file: readers refuse to follow symbolic links (/proc/self/fd/N). */
+    char path[64], err[512];
+    snprintf(path, sizeof path, "/dev/shm/shmlog-fuzz-file-%d.shlog", (int)getpid());
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    int written = fwrite(bytes, 1, n, f) == n;
+    if (fclose(f) != 0 || !written) {
+        unlink(path);
+        return;
+    }
+    const char *paths[] = {path};
+    struct shmlog_read *r;
+    if (shmlog_read_open(&r, paths, 1, NULL, err, sizeof err) != 0) {
+        FZ_CHECK(memchr(err, 0, sizeof err) != NULL);
+        unlink(path);
+        return;
+    }
+    const struct shmlog_read_event *ev;
+    uint64_t records = 0;
+    int rc;
+    while ((rc = shmlog_read_next(r, &ev)) > 0) {
+        if (ev->kind == SHMLOG_READ_ERROR) {
+            FZ_CHECK(ev->error && strlen(ev->error) < 4096);
+            FZ_CHECK(shmlog_read_line(r, 0, NULL) == NULL);
+            continue;
+        }
+        size_t len = 0;
+        const char *line = shmlog_read_line(r, (int)(records & 1), &len);
+        FZ_CHECK(line && len > 0 && line[len - 1] == '\n' && strlen(line) == len);
+        if (ev->kind != SHMLOG_READ_RECORD)
+            continue;
+        records++;
+        const struct shmlog_read_field *f;
+        int n = shmlog_read_fields(r, &f);
+        FZ_CHECK(n >= -1 && n <= (int)SHMLOG_MAX_ARGS);
+        for (int i = 0; i < n; i++)
+            FZ_CHECK(f[i].name && (f[i].type != SHMLOG_READ_STR || strlen(f[i].v.s) <= f[i].str_len));
+        const char *msg = shmlog_read_message(r, &len);
+        FZ_CHECK(!msg == !ev->site && (!msg || strlen(msg) <= len));
+    }
+    FZ_CHECK(rc == 0);
+    shmlog_read_close(r);
+    unlink(path);
+    if (read_complete)
+        FZ_CHECK(records == read_records);
+}
+
 /* Reads the file at fd to its end. Returns how many records and position
  * losses came out; with want_check, every event must be the next want. */
 static uint64_t read_file(int fd, int follow, struct shlog_dedup *dedup, size_t file_bytes, int want_check)
@@ -260,13 +318,16 @@ static uint64_t read_file(int fd, int follow, struct shlog_dedup *dedup, size_t 
     struct shlog_event ev;
     uint64_t seen = 0, records = 0, processes = 0, sites = 0, exits = 0;
     size_t next_want = 0;
+    read_complete = 0;
     nkept = 0;
     memset(&clock_map, 0, sizeof clock_map);
     for (uint32_t n = 0; n < FZ_MAX_EVENTS; n++) {
         int rc = shlog_reader_next(r, &ev);
         FZ_CHECK(rc == 0 || rc == 1);
-        if (rc == 0)
+        if (rc == 0) {
+            read_complete = 1;
             break;
+        }
         check_event(r, &ev);
         if (want_check) {
             if (next_want >= nwants || !same_want(&wants[next_want], &ev)) {
@@ -288,6 +349,7 @@ static uint64_t read_file(int fd, int follow, struct shlog_dedup *dedup, size_t 
     }
     if (want_check)
         FZ_CHECK(next_want == nwants);
+    read_records = records;
     const struct shlog_reader_stats *st = shlog_reader_stats(r);
     FZ_CHECK(st->records == records && st->processes == processes && st->sites == sites && st->exits == exits);
     FZ_CHECK(shlog_reader_offset(r) <= file_bytes);
@@ -316,6 +378,8 @@ static void read_twice(const uint8_t *bytes, size_t n, int follow, int want_chec
     struct shlog_dedup *dedup;
     if (shlog_dedup_new(&dedup) == 0) {
         read_file(fd, follow, dedup, n, want_check);
+        if (!follow)
+            read_with_library(bytes, n);
         /* The same file again: everything in it was seen. */
         FZ_CHECK(read_file(fd, follow, dedup, n, 0) == 0);
         shlog_dedup_free(dedup);

@@ -1,0 +1,187 @@
+/*
+ * shmlog_read.h - libshmlog-read: the records of shmlog-collector's files,
+ * for programs (and the Python package over it).
+ *
+ * The files and directories given are read as `shmlog-dump read` reads them:
+ * the files of each host in sequence order with one duplicate filter, the
+ * hosts merged, every event in time order, with the same bounded memory
+ * (collector/FORMAT.md says what the files hold; shmlog-dump(1) what read
+ * shows). Damaged frames come out as ERROR events and reading goes on.
+ *
+ *     struct shmlog_read_options o = SHMLOG_READ_OPTIONS_INIT;
+ *     o.min_level = 3;                              // WARN and above
+ *     const char *paths[] = {"/var/log/shmlog"};
+ *     char err[256];
+ *     struct shmlog_read *r;
+ *     if (shmlog_read_open(&r, paths, 1, &o, err, sizeof err) != 0)
+ *         die(err);
+ *     const struct shmlog_read_event *ev;
+ *     while (shmlog_read_next(r, &ev) > 0)
+ *         if (ev->kind == SHMLOG_READ_RECORD)
+ *             printf("%s %s\n", ev->app, shmlog_read_message(r, NULL));
+ *     shmlog_read_close(r);
+ *
+ * Stability: functions are only added; the event, the site and the options
+ * only grow at their end, and a program says which options it knows
+ * (options.size, from the INIT macro; a library older than the program
+ * ignores the options it does not know: check shmlog_read_version()). The
+ * field struct is handed out as an array and never changes.
+ *
+ * Lifetimes: the event and what it points to stay valid until the next
+ * shmlog_read_next() or shmlog_read_close(); a message, line or fields
+ * until the next call of any function on the same reader. The options'
+ * strings are copied. One reader is used by one thread at a time; readers
+ * on several threads take turns inside the library (one lock).
+ *
+ * Link: pkg-config --cflags --libs shmlog-read
+ */
+#ifndef SHMLOG_READ_H
+#define SHMLOG_READ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHMLOG_READ_VERSION 1 /* of this API: shmlog_read_version() of the library loaded */
+
+struct shmlog_read;
+
+enum shmlog_read_kind {
+    SHMLOG_READ_RECORD = 1, /* a log call's record */
+    SHMLOG_READ_LOSS = 2,   /* records known lost (loss_*) */
+    SHMLOG_READ_EXIT = 3,   /* the collector saw the process end (exit_*) */
+    SHMLOG_READ_ERROR = 4,  /* a damaged or unreadable part of the input (error), or a note (flags); reading goes on */
+};
+
+/* Record flags (event.flags). */
+#define SHMLOG_READ_TRUNCATED 0x1u    /* the producer cut a string argument */
+#define SHMLOG_READ_CLAMPED 0x2u      /* its level or category was out of range (shown as FATAL / none) */
+#define SHMLOG_READ_BACKTRACE 0x4u    /* written late, around a trigger (FORMAT.md, BACKTRACE) */
+#define SHMLOG_READ_UNKNOWN_SITE 0x8u /* the files did not define its call site: no message, no fields */
+/* ERROR events: a note, not damage (a file still being written, or left open
+ * by a collector that is gone); shmlog_read_had_errors() does not count it. */
+#define SHMLOG_READ_NOTE 0x100u
+
+/* A call site, as its process registered it. */
+struct shmlog_read_site {
+    uint32_t id;           /* unique within its process */
+    uint32_t line;
+    const char *file;      /* as registered (full path) */
+    const char *format;    /* the printf format */
+    uint32_t level, category;
+    uint32_t nargs;
+};
+
+enum shmlog_read_type {
+    SHMLOG_READ_BOOL = 1,  /* v.u: 0 or 1 */
+    SHMLOG_READ_INT = 2,   /* i8..i64: v.i */
+    SHMLOG_READ_UINT = 3,  /* u8..u64: v.u */
+    SHMLOG_READ_FLOAT = 4, /* f32 (exactly widened) and f64: v.f */
+    SHMLOG_READ_STR = 5,   /* v.s, str_len bytes, NUL-terminated besides */
+    SHMLOG_READ_PTR = 6,   /* v.u */
+};
+
+/* One field of a record: a `name=%conv` of its format, with the value the
+ * message shows (a string cut by a precision is cut here too), as the JSON
+ * output's "fields" object has it. */
+struct shmlog_read_field {
+    const char *name;      /* [A-Za-z0-9_.]; a repeated name has "_<argument number>" appended */
+    uint32_t type;         /* enum shmlog_read_type */
+    uint32_t str_len;
+    union {
+        int64_t i;
+        uint64_t u;
+        double f;
+        const char *s;
+    } v;
+};
+
+struct shmlog_read_event {
+    uint32_t kind;         /* enum shmlog_read_kind */
+    uint32_t flags;        /* SHMLOG_READ_TRUNCATED ... (records) */
+    uint64_t ts_ns;        /* ns since the Unix epoch, UTC: the record's time; a loss's or exit's as shown;
+                              0 for an ERROR (it comes where the damage was found, not in time order).
+                              A BACKTRACE record comes just before its trigger, with its own earlier time */
+    const char *host, *app;
+    uint32_t pid;
+    uint32_t tid;          /* records: the writer's kernel thread id */
+    uint32_t cpu;          /* the ring's cpu; UINT32_MAX for a loss of the whole process, an ERROR, or an
+                              exit of a process with no ring in the files (else one of its rings') */
+    uint32_t level;        /* records: 0 TRACE .. 5 FATAL */
+    uint64_t seq;          /* records: the ring position (unique and increasing per ring) */
+    const char *level_name;    /* "TRACE" .. "FATAL" */
+    const char *category;      /* "none", "trade", ... or the process's own name, "cat<n>" unnamed */
+    const struct shmlog_read_site *site; /* records: NULL when unknown */
+    /* SHMLOG_READ_LOSS */
+    const char *loss_reason;   /* "dead_writer", "overrun", ... (shmlog-dump(1)) */
+    uint64_t loss_records, loss_positions, loss_first_seq;
+    /* SHMLOG_READ_EXIT */
+    uint64_t exit_records, exit_lost;
+    const char *exit_how;      /* "shutdown", "died", or "" in files from before the distinction */
+    /* SHMLOG_READ_ERROR */
+    const char *error;
+    uint64_t proc_start;       /* with host and pid, who the process is (pids are reused) */
+};
+
+struct shmlog_read_options {
+    size_t size;           /* sizeof(struct shmlog_read_options): SHMLOG_READ_OPTIONS_INIT sets it */
+    int min_level;         /* records at this level and above; -1: any */
+    /* Loss and exit markers pass the level, category and grep filters: those are of records. */
+    const char *category;  /* one category by name, any case ("md" for market_data); NULL: any */
+    const char *app;       /* one application; NULL: any */
+    uint32_t pid;          /* one process id; 0: any */
+    uint64_t since_ns;     /* events at or after; 0: from the start */
+    uint64_t until_ns;     /* events before; 0: to the end */
+    const char *grep;      /* POSIX extended regular expression on the message; NULL: none */
+    uint64_t limit;        /* at most this many records (losses and exits not counted); 0: all */
+    int local_time;        /* shmlog_read_line(): times in the local zone (TZ) instead of UTC */
+};
+
+#define SHMLOG_READ_OPTIONS_INIT {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0}
+
+/* Opens n paths: files as given, directories as their .shlog and .shlog.part
+ * files. opt NULL: no filters. 0, or -errno with one line in err: -EINVAL
+ * for a bad option (a category no one defines is not one: it matches
+ * nothing), -errno of stat(2) when a path cannot be found (-ENOENT), -ENOMEM.
+ * A file or directory that is there but cannot be read is an ERROR event. */
+int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t n,
+                     const struct shmlog_read_options *opt, char *err, size_t errcap);
+
+/* The next event in time order: 1 with *ev, 0 at the end, -ENOMEM. */
+int shmlog_read_next(struct shmlog_read *r, const struct shmlog_read_event **ev);
+
+/* Of the last event, a record: its message, rendered as printf would
+ * (control bytes as they are), NUL-terminated; NULL for an unknown site. */
+const char *shmlog_read_message(struct shmlog_read *r, size_t *len);
+
+/* Of the last event, a record: its fields, in the order of the format
+ * (none for an unknown site); -1 when its payload does not match its site
+ * (a damaged record: its line says "corrupt payload"). */
+int shmlog_read_fields(struct shmlog_read *r, const struct shmlog_read_field **fields);
+
+/* The last event as shmlog-dump read prints it: one text line (json 0) or
+ * JSON Lines object (json 1), newline included. NULL for an ERROR event. */
+const char *shmlog_read_line(struct shmlog_read *r, int json, size_t *len);
+
+/* The same line rendered into buf (NUL-terminated): its length, 0 for an
+ * ERROR event, -ENOBUFS when it did not fit (buf holds what did; no line is
+ * longer than 512 KiB), -ENOMEM. */
+long shmlog_read_format(struct shmlog_read *r, int json, char *buf, size_t cap);
+
+/* 1 when any input was damaged or unreadable: ask after the last event (it
+ * may turn 1 before the ERROR event that says why comes out). */
+int shmlog_read_had_errors(const struct shmlog_read *r);
+
+void shmlog_read_close(struct shmlog_read *r);
+
+/* SHMLOG_READ_VERSION of the library. */
+int shmlog_read_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMLOG_READ_H */
