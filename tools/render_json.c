@@ -107,11 +107,12 @@ static void put_json_time(struct render_buf *out, uint64_t ts_ns)
      * (twice): "{"ts_ns":<seconds>", ","time":"<civil second>." and the
      * zone's suffix are made once per second. */
     static __thread uint64_t cached_sec = UINT64_MAX;
+    static __thread int cached_local; /* a library reader may switch zones between lines */
     static __thread char head[9 + 20], middle[9 + 19 + 1], tail[8];
     static __thread unsigned head_len, tail_len;
     uint64_t sec = ts_ns / 1000000000u;
     if (sec && out->cap - out->len >= sizeof head + sizeof middle + 18 + sizeof tail) {
-        if (sec != cached_sec) {
+        if (sec != cached_sec || cached_local != render_time_is_local()) {
             memcpy(head, "{\"ts_ns\":", 9);
             char digits[20];
             char *p = u64_digits_back(digits + sizeof digits, sec);
@@ -124,6 +125,7 @@ static void put_json_time(struct render_buf *out, uint64_t ts_ns)
             tail_len = (unsigned)render_zone_suffix(off, tail);
             tail[tail_len++] = '"';
             cached_sec = sec;
+            cached_local = render_time_is_local();
         }
         char *d = out->data + out->len;
         memcpy(d, head, sizeof head);

@@ -370,7 +370,7 @@ const char *shmlog_read_message(struct shmlog_read *r, size_t *len)
     jmp_buf on_oom;
     struct file_cmd *was = enter(r);
     r->on_oom = &on_oom;
-    const char *msg = NULL;
+    const char *volatile msg = NULL; /* volatile: read after a longjmp */
     if (!setjmp(on_oom)) {
         const struct render_site *sr = cur_site(r);
         if (sr) {
@@ -408,7 +408,7 @@ int shmlog_read_fields(struct shmlog_read *r, const struct shmlog_read_field **f
     jmp_buf on_oom;
     struct file_cmd *was = enter(r);
     r->on_oom = &on_oom;
-    int n = -1;
+    volatile int n = -1;
     if (!setjmp(on_oom)) {
         const struct render_site *sr = cur_site(r);
         struct render_field rf[SHMLOG_MAX_ARGS];
@@ -459,7 +459,7 @@ long shmlog_read_format(struct shmlog_read *r, int json, char *buf, size_t cap)
     jmp_buf on_oom;
     struct file_cmd *was = enter(r);
     r->on_oom = &on_oom;
-    long n = -ENOMEM;
+    volatile long n = -ENOMEM;
     if (!setjmp(on_oom)) {
         const struct entry *e = r->cur;
         const struct dproc *p = e->proc;
