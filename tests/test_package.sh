@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Description: tools/package.sh builds shmlog and libshmlog-dev from the checkout; dpkg installs them with their dependencies computed; the installed programs, header, pkg-config file, man pages, unit and conffile are in place with their modes; a program built with pkg-config logs records the installed shmlog-dump reads; the collector runs through its unit where systemd is PID 1 (the installed binary directly elsewhere) and the installed shmlog-dump reads back what the sample producer logged; remove keeps the logs and the conffile, purge leaves nothing of either package; the host is left as the test found it, also when a check fails.
+# Description: tools/package.sh builds shmlog, libshmlog-read1 and libshmlog-dev from the checkout, lintian-clean; dpkg installs them with their dependencies computed; the installed programs, shared library (in ldconfig's cache), headers, pkg-config files, man pages, unit and conffile are in place with their modes; a program built with pkg-config logs records the installed shmlog-dump reads; the collector runs through its unit where systemd is PID 1 (the installed binary directly elsewhere), and the installed shmlog-dump and a program built against the installed libshmlog-read both read back what the sample producer logged; remove keeps the logs and the conffile, purge leaves nothing of any of the packages (nor the library in ldconfig's cache); the host is left as the test found it, also when a check fails.
 # usage: test_package.sh SOURCE_ROOT
 set -u
 src=$1
@@ -13,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
     tap_finish
 fi
 
-packages=(libshmlog-dev shmlog)
+packages=(libshmlog-dev libshmlog-read1 shmlog) # in an order dpkg can purge them one by one
 installed() { # PACKAGE: dpkg knows it (installed, or its conffiles left after remove)
     local status
     status=$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)
@@ -92,8 +92,9 @@ else
     tap_finish
 fi
 runtime=$tmp/debs/shmlog_${version}_$arch.deb
+reader=$tmp/debs/libshmlog-read1_${version}_$arch.deb
 dev=$tmp/debs/libshmlog-dev_${version}_$arch.deb
-for deb in "$runtime" "$dev"; do
+for deb in "$runtime" "$reader" "$dev"; do
     if [ -f "$deb" ]; then
         ok "${deb##*/}"
     else
@@ -109,22 +110,46 @@ for lib in libc6 liburing2 libzstd1 libnuma1 libmicrohttpd12; do
     case ", $depends" in *", $lib "* | *", $lib," | *", $lib") ;; *) missing="$missing $lib" ;; esac
 done
 [ -z "$missing" ] && ok "shmlog Depends: $depends" || not_ok "shmlog Depends '$depends' lacks$missing"
+lib_depends=$(dpkg-deb -f "$reader" Depends)
+missing=
+for dep in libc6 libzstd1; do
+    case ", $lib_depends" in *", $dep "* | *", $dep," | *", $dep") ;; *) missing="$missing $dep" ;; esac
+done
+[ -z "$missing" ] && ok "libshmlog-read1 Depends: $lib_depends" || not_ok "libshmlog-read1 Depends '$lib_depends' lacks$missing"
+section=$(dpkg-deb -f "$reader" Section)
+[ "$section" = libs ] && ok "libshmlog-read1 Section: libs" || not_ok "libshmlog-read1 Section '$section', expected libs"
+# Its shared object and nothing else of lib/: the SONAME's link and the file it names.
+libs_in=$(dpkg-deb --fsys-tarfile "$reader" | tar -t | sed -n 's|^\./usr/lib/[^/]*/||p' | grep -v '^$' | LC_ALL=C sort | tr '\n' ' ')
+[ "$libs_in" = "libshmlog-read.so.1 libshmlog-read.so.1.0.0 " ] && ok "libshmlog-read1 holds $libs_in" ||
+    not_ok "libshmlog-read1 holds '$libs_in' in lib/, expected libshmlog-read.so.1 and libshmlog-read.so.1.0.0"
+shlibs=$(dpkg-deb --ctrl-tarfile "$reader" | tar -xO ./shlibs 2>/dev/null)
+[ "$shlibs" = "libshmlog-read 1 libshmlog-read1 (>= $version)" ] && ok "libshmlog-read1 shlibs: $shlibs" ||
+    not_ok "libshmlog-read1 shlibs '$shlibs', expected 'libshmlog-read 1 libshmlog-read1 (>= $version)'"
+triggers=$(dpkg-deb --ctrl-tarfile "$reader" | tar -xO ./triggers 2>/dev/null)
+[ "$triggers" = "activate-noawait ldconfig" ] && ok "libshmlog-read1 triggers: $triggers" ||
+    not_ok "libshmlog-read1 triggers '$triggers', expected 'activate-noawait ldconfig'"
+runtime_has=$(dpkg-deb --fsys-tarfile "$runtime" | tar -t | grep -E '\.so(\.|$)')
+[ -z "$runtime_has" ] && ok "shmlog holds no shared object (shmlog-dump links the reader's code)" ||
+    not_ok "shmlog holds $(echo "$runtime_has" | tr '\n' ' ')"
 dev_depends=$(dpkg-deb -f "$dev" Depends)
-case ", $dev_depends," in
-    *", libnuma-dev,"*) ok "libshmlog-dev Depends: $dev_depends" ;;
-    *) not_ok "libshmlog-dev Depends '$dev_depends' lacks libnuma-dev (shmlog.pc links -lnuma)" ;;
-esac
+missing=
+for dep in "libshmlog-read1 (= $version)" libnuma-dev; do
+    case ", $dev_depends," in *", $dep,"*) ;; *) missing="$missing '$dep'" ;; esac
+done
+[ -z "$missing" ] && ok "libshmlog-dev Depends: $dev_depends" ||
+    not_ok "libshmlog-dev Depends '$dev_depends' lacks$missing (libshmlog-read.so names this build's library; shmlog.pc links -lnuma)"
 conffiles=$(dpkg-deb --ctrl-tarfile "$runtime" | tar -xO ./conffiles 2>/dev/null)
 [ "$conffiles" = /etc/default/shmlog-collector ] && ok "conffiles: $conffiles" ||
     not_ok "conffiles '$conffiles', expected /etc/default/shmlog-collector"
 if command -v lintian >/dev/null 2>&1; then
-    check_show "lintian: no error, no warning" lintian --fail-on error,warning --tag-display-limit 0 "$runtime" "$dev"
+    check_show "lintian: no error, no warning" lintian --fail-on error,warning --tag-display-limit 0 "$runtime" "$reader" "$dev"
 else
     skip "lintian" "not installed (Debian package lintian)"
 fi
 
 # A file of the packages that the host already has would be replaced, then removed by purge.
 dpkg-deb --fsys-tarfile "$runtime" | tar -t >"$tmp/paths"
+dpkg-deb --fsys-tarfile "$reader" | tar -t >>"$tmp/paths"
 dpkg-deb --fsys-tarfile "$dev" | tar -t >>"$tmp/paths"
 clash=$(sed 's|^\./|/|' "$tmp/paths" | while read -r path; do
     [ -e "$path" ] && [ ! -d "$path" ] && echo "$path"
@@ -132,20 +157,21 @@ done)
 [ -z "$clash" ] || bail "files of the packages are already on this host (a meson install?): $(echo "$clash" | tr '\n' ' ')"
 
 # ---- install ----
-if dpkg -i "$runtime" "$dev" >"$tmp/install.log" 2>&1; then
-    ok "dpkg -i shmlog libshmlog-dev"
+if dpkg -i "$runtime" "$reader" "$dev" >"$tmp/install.log" 2>&1; then
+    ok "dpkg -i shmlog libshmlog-read1 libshmlog-dev"
     diag "$tmp/install.log"
 else
     not_ok "dpkg -i"
     diag "$tmp/install.log"
     tap_finish
 fi
-dpkg -L shmlog libshmlog-dev | sort -u >"$tmp/installed.list"
-check "dpkg --verify: every installed file as packaged" dpkg --verify shmlog libshmlog-dev
+dpkg -L "${packages[@]}" | sort -u >"$tmp/installed.list"
+check "dpkg --verify: every installed file as packaged" dpkg --verify "${packages[@]}"
 
-mode_is() { # PATH MODE: mode and owner
+mode_is() { # PATH MODE [-L]: mode and owner (-L: of the file a link names)
     local have
-    have=$(stat -c '%a %U:%G' "$1" 2>/dev/null)
+    # shellcheck disable=SC2086 # no option, or -L
+    have=$(stat ${3:-} -c '%a %U:%G' "$1" 2>/dev/null)
     [ "$have" = "$2 root:root" ] && ok "$1 $2 root:root" || not_ok "$1: '$have', expected '$2 root:root'"
 }
 for prog in shmlog-collector shmlog-dump shmlog-sample; do
@@ -155,16 +181,40 @@ multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-mul
 unit=$(grep -E '/systemd/system/shmlog-collector\.service$' "$tmp/installed.list")
 for file in /usr/include/shmlog.h "/usr/lib/$multiarch/pkgconfig/shmlog.pc" /etc/default/shmlog-collector "$unit" \
     /usr/lib/tmpfiles.d/shmlog.conf /usr/lib/sysusers.d/shmlog.conf /usr/lib/sysctl.d/60-shmlog.conf \
-    /usr/share/doc/shmlog/copyright \
+    /usr/include/shmlog_read.h "/usr/lib/$multiarch/pkgconfig/shmlog-read.pc" \
+    "/usr/lib/$multiarch/libshmlog-read.so.1.0.0" /usr/share/doc/shmlog/copyright \
+    /usr/share/doc/libshmlog-read1/copyright /usr/share/doc/libshmlog-read1/changelog.gz \
     /usr/share/doc/libshmlog-dev/copyright; do
     mode_is "$file" 644
 done
+# The SONAME's link (libshmlog-read1) names the shared object, the link to build with (libshmlog-dev)
+# the SONAME's link; what they name has mode 644 (a shared object is not a program).
+for link in libshmlog-read.so.1:libshmlog-read.so.1.0.0:libshmlog-read1 libshmlog-read.so:libshmlog-read.so.1:libshmlog-dev; do
+    IFS=: read -r name want package <<<"$link"
+    path=/usr/lib/$multiarch/$name
+    target=$(readlink "$path")
+    owner=$(dpkg -S "$path" 2>/dev/null | cut -d: -f1)
+    if [ -L "$path" ] && [ "$target" = "$want" ] && [ "$owner" = "$package" ]; then
+        ok "$path -> $target, of $package"
+    else
+        not_ok "$path: a link to '$target' of '$owner', expected a link to $want of $package"
+    fi
+done
+mode_is "/usr/lib/$multiarch/libshmlog-read.so.1" 644 -L
+# The package's ldconfig trigger ran at the end of dpkg -i (the cache names the directory ld.so.conf
+# lists first: /lib/<multiarch> where /lib is a link to usr/lib).
+cached=$(ldconfig -p | grep -F 'libshmlog-read.so.1 ' | sed 's/^[[:space:]]*//')
+case $cached in
+    *" => /lib/$multiarch/libshmlog-read.so.1" | *" => /usr/lib/$multiarch/libshmlog-read.so.1")
+        ok "ldconfig -p: $cached" ;;
+    *) not_ok "ldconfig -p lists '$cached' for libshmlog-read.so.1" ;;
+esac
 for prog in shmlog-collector shmlog-dump; do
     out=$("/usr/bin/$prog" --version 2>&1)
     case $out in *"$version"*) ok "$prog --version: $out" ;; *) not_ok "$prog --version: '$out', expected $version" ;; esac
 done
 check "shmlog-sample --help" /usr/bin/shmlog-sample --help
-for page in 8:shmlog-collector 1:shmlog-dump 1:shmlog-sample 3:shmlog; do
+for page in 8:shmlog-collector 1:shmlog-dump 1:shmlog-sample 3:shmlog 3:shmlog_read; do
     path=$(man -w "${page%%:*}" "${page#*:}" 2>/dev/null)
     case $path in
         "/usr/share/man/man${page%%:*}/${page#*:}.${page%%:*}.gz") ok "man ${page%%:*} ${page#*:}: $path" ;;
@@ -278,6 +328,59 @@ print(sum(1 for line in sys.stdin if line.strip() and "msg" in json.loads(line) 
     { not_ok "shmlog-dump read found $records records of $app, expected $expect"; diag "$tmp/read.err"; }
 check "shmlog-dump verify on the collector's files" /usr/bin/shmlog-dump verify "$logs"
 
+# ---- a program built against the installed libshmlog-read ----
+cat >"$tmp/c/read.c" <<'EOF'
+#include <shmlog_read.h>
+#include <stdio.h>
+#include <string.h>
+
+/* read DIR APP: the number of APP's records in the collector's files of DIR */
+int main(int argc, char **argv)
+{
+    if (argc != 3)
+        return 2;
+    const char *paths[] = {argv[1]};
+    struct shmlog_read_options o = SHMLOG_READ_OPTIONS_INIT;
+    char err[256];
+    struct shmlog_read *r;
+    if (shmlog_read_open(&r, paths, 1, &o, err, sizeof err) != 0) {
+        fprintf(stderr, "shmlog_read_open: %s\n", err);
+        return 1;
+    }
+    const struct shmlog_read_event *ev;
+    unsigned long records = 0;
+    int rc;
+    while ((rc = shmlog_read_next(r, &ev)) > 0) {
+        if (ev->kind == SHMLOG_READ_RECORD && strcmp(ev->app, argv[2]) == 0)
+            records++;
+        else if (ev->kind == SHMLOG_READ_ERROR)
+            fprintf(stderr, "%s\n", ev->error);
+    }
+    int damaged = shmlog_read_had_errors(r);
+    shmlog_read_close(r);
+    if (rc < 0 || damaged)
+        return 1;
+    printf("%lu\n", records);
+    return 0;
+}
+EOF
+if read_cflags=$(pkg-config --cflags shmlog-read) && read_libs=$(pkg-config --libs shmlog-read); then
+    ok "pkg-config --cflags --libs shmlog-read: '$read_cflags' '$read_libs'"
+else
+    not_ok "pkg-config shmlog-read"
+fi
+# shellcheck disable=SC2086 # pkg-config's flags are word lists
+if cc -std=c11 -Wall -Wextra -Werror $read_cflags "$tmp/c/read.c" -o "$tmp/c/read" $read_libs >"$tmp/c/read-build.log" 2>&1 &&
+    readelf -d "$tmp/c/read" | grep -q 'NEEDED.*\[libshmlog-read\.so\.1\]'; then
+    ok "a C program built with pkg-config shmlog-read loads libshmlog-read.so.1"
+else
+    not_ok "a C program against the installed shmlog_read.h"
+    diag "$tmp/c/read-build.log"
+fi
+read_records=$("$tmp/c/read" "$logs" "$app" 2>"$tmp/c/read.err")
+[ "$read_records" = "$expect" ] && ok "the program reads back all $expect records through the installed library" ||
+    { not_ok "the program read '$read_records' records of $app, expected $expect"; diag "$tmp/c/read.err"; }
+
 # ---- remove keeps the logs and the conffile; purge removes everything ----
 echo kept >/var/log/shmlog/test-package-marker
 if dpkg --remove "${packages[@]}" >"$tmp/remove.log" 2>&1; then
@@ -306,10 +409,16 @@ done <"$tmp/installed.list")
     not_ok "left after purge: $(echo "$left" | tr '\n' ' ')"
 left=
 for path in /etc/default/shmlog-collector /var/log/shmlog /usr/share/doc/shmlog /usr/share/doc/libshmlog-dev \
-    /usr/share/shmlog /var/lib/systemd/deb-systemd-helper-enabled/shmlog-collector.service.dsh-also; do
-    [ -e "$path" ] && left="$left $path"
+    /usr/share/doc/libshmlog-read1 /usr/share/shmlog \
+    /var/lib/systemd/deb-systemd-helper-enabled/shmlog-collector.service.dsh-also \
+    "/usr/lib/$multiarch"/libshmlog-read.so*; do
+    { [ -e "$path" ] || [ -L "$path" ]; } && left="$left $path"
 done
-[ -z "$left" ] && ok "purge removes the conffile, the logs, the docs and the unit's state" || not_ok "left after purge:$left"
+[ -z "$left" ] && ok "purge removes the conffile, the logs, the docs, the shared library and the unit's state" ||
+    not_ok "left after purge:$left"
+# The trigger ran again: the loader's cache forgot the library.
+cached=$(ldconfig -p | grep -F libshmlog-read)
+[ -z "$cached" ] && ok "ldconfig -p no longer lists libshmlog-read" || not_ok "ldconfig -p after purge: $cached"
 
 # ---- the host as the test found it ----
 restore_host

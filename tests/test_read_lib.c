@@ -121,7 +121,7 @@ Test(read_lib, fields_carry_their_types_and_values)
         } want[] = {{"b", SHMLOG_READ_BOOL}, {"i8", SHMLOG_READ_INT},    {"u8", SHMLOG_READ_UINT},
                     {"i16", SHMLOG_READ_INT}, {"u16", SHMLOG_READ_UINT},  {"i32", SHMLOG_READ_INT},
                     {"u32", SHMLOG_READ_UINT}, {"i64", SHMLOG_READ_INT},  {"u64", SHMLOG_READ_UINT},
-                    {"f32", SHMLOG_READ_FLOAT}, {"f64", SHMLOG_READ_FLOAT}, {"ptr", SHMLOG_READ_PTR},
+                    {"f32", SHMLOG_READ_FLOAT32}, {"f64", SHMLOG_READ_FLOAT}, {"ptr", SHMLOG_READ_PTR},
                     {"s", SHMLOG_READ_STR}};
         for (int i = 0; i < n; i++) {
             cr_assert_str_eq(f[i].name, want[i].name);
@@ -151,6 +151,7 @@ Test(read_lib, fields_carry_their_types_and_values)
         cr_assert_str_eq(ev->site->file, "src/corpus/site1.c");
         cr_assert_eq(ev->site->line, 101);
         cr_assert_eq(ev->site->nargs, 13);
+        cr_assert_eq(ev->site_id, ev->site->id);
     }
     cr_assert_geq(found, 1);
     cr_assert_gt(records, 40);

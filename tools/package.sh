@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Debian packages of this checkout: shmlog (the programs, the systemd unit, tmpfiles.d, sysctl.d,
-# /etc/default/shmlog-collector, the manual pages of sections 1 and 8, the docs) and libshmlog-dev (what
-# `meson install` puts in include/ and lib/<multiarch>/, pkg-config file included, and shmlog(3)).
+# /etc/default/shmlog-collector, the manual pages of sections 1 and 8, the docs), libshmlog-read1 (the
+# shared object libshmlog-read.so.1 programs load at run time, with its shlibs file and ldconfig trigger)
+# and libshmlog-dev (the rest of what `meson install` puts in include/ and lib/<multiarch>/: the headers,
+# the unversioned .so link, the pkg-config files; and the manual pages of section 3).
 # A release build with prefix /usr and Debian's hardening flags, `meson install --destdir`, one tree per
 # package, `dpkg-deb --build`. Needs dpkg-dev and the build dependencies (tools/setup.sh); offline; no root.
 # Packaging files: tools/dist/debian/ (control, maintainer scripts, copyright, changelog).
@@ -41,7 +43,7 @@ while [ $# -gt 0 ]; do
 done
 
 for tool in meson:meson ninja:ninja-build dpkg-deb:dpkg dpkg-shlibdeps:dpkg-dev dpkg-parsechangelog:dpkg-dev \
-    dpkg-architecture:dpkg-dev dpkg-buildflags:dpkg-dev python3:python3; do
+    dpkg-architecture:dpkg-dev dpkg-buildflags:dpkg-dev readelf:binutils strip:binutils python3:python3; do
     command -v "${tool%%:*}" >/dev/null 2>&1 ||
         die "${tool%%:*} is not installed (Debian package ${tool#*:}): run tools/setup.sh as root"
 done
@@ -92,19 +94,37 @@ run meson install -C "$build" --no-rebuild --strip --destdir "$stage"
 
 # ---- one tree per package ----
 rt=$trees/shmlog
+lib=$trees/libshmlog-read1
 dev=$trees/libshmlog-dev
-mkdir -p "$trees" "$dev/usr/lib" "$dev/usr/share/man"
+mkdir -p "$trees" "$lib" "$dev/usr/lib" "$dev/usr/share/man"
 cp -a "$stage" "$rt"
 # The development package takes everything meson puts in include/ and lib/<multiarch>/ (headers,
-# pkg-config files, libraries to link) but the shared objects programs load at run time.
+# pkg-config files, the unversioned .so links to link with) but the shared objects programs load at run
+# time (libfoo.so.N and the file it names), which go to the library package.
 [ -d "$rt/usr/include" ] && mv "$rt/usr/include" "$dev/usr/"
 if [ -d "$rt/usr/lib/$multiarch" ]; then
     mv "$rt/usr/lib/$multiarch" "$dev/usr/lib/"
-    (cd "$dev" && find "usr/lib/$multiarch" \( -type f -o -type l \) -name '*.so.*') | while read -r lib; do
-        mkdir -p "$rt/$(dirname "$lib")"
-        mv "$dev/$lib" "$rt/$lib"
+    (cd "$dev" && find "usr/lib/$multiarch" \( -type f -o -type l \) -name '*.so.*') | while read -r so; do
+        mkdir -p "$lib/$(dirname "$so")"
+        mv "$dev/$so" "$lib/$so"
     done
 fi
+# Policy 8.1: the package of a shared object is named after its SONAME (libshmlog-read.so.1:
+# libshmlog-read1; libfoo2.so.1 would be libfoo2-1) and holds no other library; its shlibs file says
+# which package provides the SONAME, as dh_makeshlibs writes it: "libshmlog-read 1 libshmlog-read1
+# (>= VERSION)" (the newest interface comes with the version that builds it).
+lib_shlibs=
+while read -r so; do
+    soname=$(readelf -d "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]$/\1/p')
+    [ -n "$soname" ] || die "${so#"$lib"} has no SONAME"
+    name=${soname%.so.*} major=${soname##*.so.}
+    case $name in *[0-9]) want=$name-$major ;; *) want=$name$major ;; esac
+    [ "$want" = "${lib##*/}" ] ||
+        die "meson installed ${so#"$lib"} (SONAME $soname), whose package is $want, not ${lib##*/}: give it its tree and tools/dist/debian/$want.control"
+    lib_shlibs="$lib_shlibs$name $major ${lib##*/} (>= $version)"$'\n'
+done < <(find "$lib" -type f -name '*.so.*' | LC_ALL=C sort)
+[ -n "$lib_shlibs" ] || die "meson install put no shared object in lib/$multiarch: libshmlog-read1 would be empty"
+lib_shlibs=$(printf '%s' "$lib_shlibs" | LC_ALL=C sort -u)
 # Section 3 documents the header: it goes with it.
 [ -d "$rt/usr/share/man/man3" ] && mv "$rt/usr/share/man/man3" "$dev/usr/share/man/"
 rmdir "$dev/usr/share/man" 2>/dev/null || true
@@ -113,7 +133,7 @@ default_example=$rt/usr/share/doc/shmlog/shmlog-collector.default
 [ -f "$default_example" ] || die "meson install did not install shmlog-collector.default into /usr/share/doc/shmlog"
 install -D -m 0644 "$default_example" "$rt/etc/default/shmlog-collector"
 
-for tree in "$rt" "$dev"; do
+for tree in "$rt" "$lib" "$dev"; do
     package=${tree##*/}
     install -D -m 0644 "$debian/copyright" "$tree/usr/share/doc/$package/copyright"
     gzip -9n <"$debian/changelog" >"$tree/usr/share/doc/$package/changelog.gz"
@@ -122,6 +142,8 @@ for tree in "$rt" "$dev"; do
     find "$tree" -type f -perm /0111 -exec chmod 0755 {} +
     find "$tree" -type f ! -perm /0111 -exec chmod 0644 {} +
 done
+# Shared objects are not programs: 0644, as dh_fixperms leaves them (the linker makes them 0755).
+find "$lib" -type f -name '*.so.*' -exec chmod 0644 {} +
 
 # ---- control files ----
 is_elf() { [ "$(head -c 4 "$1" | od -An -c | tr -d ' ')" = '177ELF' ]; }
@@ -129,8 +151,12 @@ is_elf() { [ "$(head -c 4 "$1" | od -An -c | tr -d ' ')" = '177ELF' ]; }
 while read -r file; do
     if is_elf "$file"; then run strip --remove-section=.comment --remove-section=.note "$file"; fi
 done < <(find "$rt/usr/bin" -type f)
+while read -r file; do # shared objects keep their dynamic symbols
+    if is_elf "$file"; then run strip --remove-section=.comment --remove-section=.note --strip-unneeded "$file"; fi
+done < <(find "$lib" -type f -name '*.so.*')
 # Depends of the shared objects and programs a tree holds, from the libraries they link (dpkg-shlibdeps
-# wants a debian/control to read; the package's own libraries, if any, are found in the trees).
+# wants a debian/control to read; the package's own libraries are found in their tree, and what provides
+# them in their shlibs file, given as debian/shlibs.local).
 shlib_depends() {
     local tree=$1 elves=() file shlibs=$build/package-shlibdeps
     while read -r file; do
@@ -139,15 +165,17 @@ shlib_depends() {
     [ ${#elves[@]} -gt 0 ] || return 0
     mkdir -p "$shlibs/debian"
     printf 'Source: shmlog\n\nPackage: %s\nArchitecture: any\n' "${tree##*/}" >"$shlibs/debian/control"
-    local own=()
-    [ -n "$(find "$rt" -name '*.so.*' | head -n 1)" ] && own=(-l"$rt/usr/lib/$multiarch" --ignore-missing-info)
-    (cd "$shlibs" && dpkg-shlibdeps -O "${own[@]}" -e "${elves[@]}" 2>>"$log") | sed -n 's/^shlibs:Depends=//p'
+    printf '%s\n' "$lib_shlibs" >"$shlibs/debian/shlibs.local"
+    (cd "$shlibs" && dpkg-shlibdeps -O -l"$lib/usr/lib/$multiarch" -e "${elves[@]}" 2>>"$log") |
+        sed -n 's/^shlibs:Depends=//p'
 }
 runtime_depends=$(shlib_depends "$rt")
 [ -n "$runtime_depends" ] || die "dpkg-shlibdeps found no library dependencies for the programs (see $log)"
-# shmlog.pc's Libs (-lnuma -lpthread): a program links libnuma itself.
-dev_depends="libnuma-dev"
-[ -n "$(find "$rt" -name '*.so.*' | head -n 1)" ] && dev_depends="shmlog (= $version), $dev_depends"
+lib_depends=$(shlib_depends "$lib")
+[ -n "$lib_depends" ] || die "dpkg-shlibdeps found no library dependencies for ${lib##*/} (see $log)"
+# The unversioned .so links to the library package's shared object, of this very build. shmlog.pc's
+# Libs (-lnuma -lpthread): a program links libnuma itself.
+dev_depends="${lib##*/} (= $version), libnuma-dev"
 dev_shlibs=$(shlib_depends "$dev")
 [ -n "$dev_shlibs" ] && dev_depends="$dev_shlibs, $dev_depends"
 
@@ -168,16 +196,25 @@ write_control() { # tree, depends
         chmod 0755 "$tree/DEBIAN/$script"
     done
     [ -f "$debian/$package.conffiles" ] && cp "$debian/$package.conffiles" "$tree/DEBIAN/conffiles"
+    if [ "$tree" = "$lib" ]; then
+        # dpkg-shlibdeps of other packages reads it; the trigger has libc-bin run ldconfig once dpkg is
+        # done (Policy 8.1.1), the cache then lists the SONAME's link.
+        printf '%s\n' "$lib_shlibs" >"$tree/DEBIAN/shlibs"
+        echo 'activate-noawait ldconfig' >"$tree/DEBIAN/triggers"
+    fi
     (cd "$tree" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z |
         xargs -0 md5sum) >"$tree/DEBIAN/md5sums"
     chmod 0644 "$tree/DEBIAN/control" "$tree/DEBIAN/md5sums"
-    [ -f "$tree/DEBIAN/conffiles" ] && chmod 0644 "$tree/DEBIAN/conffiles"
+    for file in conffiles shlibs triggers; do
+        [ -f "$tree/DEBIAN/$file" ] && chmod 0644 "$tree/DEBIAN/$file"
+    done
     chmod 0755 "$tree/DEBIAN"
 }
 write_control "$rt" "$runtime_depends"
+write_control "$lib" "$lib_depends"
 write_control "$dev" "$dev_depends"
 
-for tree in "$rt" "$dev"; do
+for tree in "$rt" "$lib" "$dev"; do
     deb=$out/${tree##*/}_${version}_$arch.deb
     run dpkg-deb --root-owner-group -Zxz --build "$tree" "$deb"
     echo "$deb"

@@ -23,6 +23,8 @@
 #define READY_MAX (256u << 10) /* bytes of entries copied out of the merge before it pauses */
 #define ENTRY_NOTE 100         /* a message of the engine's; not damage */
 #define ENTRY_ERROR 101        /* a message of the engine's; damage */
+/* The options of version 1: a program passes at least these. */
+#define OPTIONS_V1_SIZE (offsetof(struct shmlog_read_options, local_time) + sizeof(int))
 
 struct shmlog_read {
     struct file_cmd cmd;
@@ -153,7 +155,7 @@ int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t 
     *out = NULL;
     if (opt) {
         /* A program built against an older header knows a prefix of the options. */
-        if (opt->size < sizeof(struct shmlog_read_options))
+        if (opt->size < OPTIONS_V1_SIZE)
             return fail(err, errcap, -EINVAL, "%s", "shmlog_read_options.size is not set: start from SHMLOG_READ_OPTIONS_INIT");
         memcpy(&o, opt, opt->size < sizeof o ? opt->size : sizeof o);
     }
@@ -307,6 +309,7 @@ static void fill_event(struct shmlog_read *r, const struct entry *e)
     ev->kind = SHMLOG_READ_RECORD;
     ev->ts_ns = entry_own_ts(e);
     ev->tid = rec->tid;
+    ev->site_id = rec->site;
     ev->seq = rec->pos;
     ev->level = rec->level;
     ev->level_name = level_name(r, rec->level);
@@ -428,7 +431,11 @@ int shmlog_read_fields(struct shmlog_read *r, const struct shmlog_read_field **f
                 out->type = SHMLOG_READ_INT;
                 out->v.i = a->v.i;
                 break;
-            case SHMLOG_ARG_F32: case SHMLOG_ARG_F64:
+            case SHMLOG_ARG_F32:
+                out->type = SHMLOG_READ_FLOAT32;
+                out->v.f = a->v.f;
+                break;
+            case SHMLOG_ARG_F64:
                 out->type = SHMLOG_READ_FLOAT;
                 out->v.f = a->v.f;
                 break;

@@ -79,9 +79,10 @@ enum shmlog_read_type {
     SHMLOG_READ_BOOL = 1,  /* v.u: 0 or 1 */
     SHMLOG_READ_INT = 2,   /* i8..i64: v.i */
     SHMLOG_READ_UINT = 3,  /* u8..u64: v.u */
-    SHMLOG_READ_FLOAT = 4, /* f32 (exactly widened) and f64: v.f */
+    SHMLOG_READ_FLOAT = 4, /* f64 (long double narrowed by the producer): v.f */
     SHMLOG_READ_STR = 5,   /* v.s, str_len bytes, NUL-terminated besides */
     SHMLOG_READ_PTR = 6,   /* v.u */
+    SHMLOG_READ_FLOAT32 = 7, /* f32, exactly widened: v.f (the JSON shows its shortest float32 form) */
 };
 
 /* One field of a record: a `name=%conv` of its format, with the value the
@@ -124,6 +125,7 @@ struct shmlog_read_event {
     /* SHMLOG_READ_ERROR */
     const char *error;
     uint64_t proc_start;       /* with host and pid, who the process is (pids are reused) */
+    uint32_t site_id;          /* records: the call site's id within its process, also when site is NULL */
 };
 
 struct shmlog_read_options {

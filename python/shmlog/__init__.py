@@ -1,0 +1,414 @@
+"""shmlog: the records of shmlog-collector's files, in Python.
+
+A binding of the C library libshmlog-read (ctypes; no compiled extension),
+which reads files exactly as ``shmlog-dump read`` does: the files and
+directories given, every host's files in sequence, merged in time order,
+damaged frames skipped and reported.
+
+    import shmlog
+    for ev in shmlog.read("/var/log/shmlog", level="warn", category="md"):
+        print(ev.ts_ns, ev.app, ev.msg, ev.fields)
+
+    df = shmlog.dataframe("/var/log/shmlog", since=datetime.now(timezone.utc) - timedelta(days=1))
+
+Functions: read() (an iterator of Event), dataframe() and losses() (pandas
+DataFrames; pandas is imported only by them). The C library is found through
+$SHMLOG_READ_LIBRARY (a path), else as the system's libshmlog-read.so.1.
+"""
+import collections
+import ctypes
+import datetime as _dt
+import errno
+import numbers
+import os
+import warnings
+
+from . import _native as _n
+from ._native import LibraryNotFound
+
+__version__ = "0.1.0"
+__all__ = ["read", "dataframe", "losses", "Event", "Reader", "DamagedInputWarning", "LibraryNotFound",
+           "LEVELS", "KINDS"]
+
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+KINDS = ("record", "loss", "exit", "error", "note")  # every kind: read(..., kinds=shmlog.KINDS)
+_KIND_NAME = {_n.RECORD: "record", _n.LOSS: "loss", _n.EXIT: "exit", _n.ERROR: "error"}
+_NOTE = -1  # internal kind of an ERROR event flagged SHMLOG_READ_NOTE
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+class DamagedInputWarning(UserWarning):
+    """Part of the input was damaged or unreadable and was skipped; the
+    message lists what the library reported."""
+
+
+_EVENT_FIELDS = (
+    "kind",            # "record", "loss", "exit", "error" or "note"
+    "ts_ns",           # int: ns since the Unix epoch, UTC (a loss's or exit's time as shown)
+    "host", "app",     # str (None on an error event that names no process)
+    "pid",             # int
+    "tid",             # records: the writer's kernel thread id; else None
+    "cpu",             # the ring's cpu; None for an exit, and for a loss of the whole process
+    "seq",             # records: the ring position (unique and increasing per ring); else None
+    "level",           # records: "TRACE" .. "FATAL"; else None
+    "category",        # records: "none", "trade", "market_data", ..., a program's own, "cat<n>"; else None
+    "site",            # records: "file:line" of the call site; None when the files do not define it
+    "msg",             # records: the rendered message; None when the site is unknown
+    "fields",          # records: {name: int | float | str | bool}, pointers as "0x..."; else None
+    "truncated",       # records: the producer cut a string argument
+    "clamped",         # records: level or category was out of range (shown as FATAL / none)
+    "backtrace",       # records: kept below the live level, written at a trigger or request
+    "error",           # records: "unknown site" or "corrupt payload" when it did not decode, else None;
+                       # error events: what was damaged; notes: the note
+    "loss_reason", "loss_records", "loss_positions", "loss_first_seq",  # losses; else None
+    "exit_records", "exit_lost", "exit_how",                             # exits; else None
+    "proc_start",      # with host and pid, who the process is (pids are reused); 0 when unknown
+)
+
+
+class Event(collections.namedtuple("Event", _EVENT_FIELDS)):
+    """One event of read(): a record, a loss marker, an exit marker, an
+    error (damaged input) or a note (not damage: "... is still being
+    written"). A namedtuple: ev.msg, ev._asdict().
+
+    Records: kind, ts_ns, host, app, pid, tid, cpu, seq, level, category,
+    site, msg, fields, truncated, clamped, backtrace, error, proc_start.
+    Losses: loss_reason ("dropped", "overwritten", "dead_writer", "corrupt",
+    "no_ring", "unregistered", "before_init"), loss_records, loss_positions,
+    loss_first_seq. Exits: exit_records, exit_lost, exit_how ("shutdown",
+    "died"; None in files from before the distinction). Errors and notes:
+    error, the message (ts_ns and pid 0, host and app None: they name a
+    file, not a process). Attributes that do not apply to the kind are None
+    (the three flags False).
+
+    Strings from the producer are decoded as UTF-8 with each byte that does
+    not start a valid sequence replaced by U+FFFD, exactly as shmlog-dump's
+    JSON shows them. Float fields are Python floats: NaN and infinities as
+    such (the JSON shows null), f32 arguments exactly widened to double
+    (0.1f is 0.10000000149011612).
+    """
+    __slots__ = ()
+
+    @property
+    def time(self):
+        """ts_ns as a timezone-aware UTC datetime. datetime holds
+        microseconds: the nanoseconds below are cut (floor), so use ts_ns
+        to order or compare events exactly."""
+        sec, ns = divmod(self.ts_ns, 1_000_000_000)
+        return _dt.datetime.fromtimestamp(sec, _dt.timezone.utc).replace(microsecond=ns // 1000)
+
+
+_event_new = tuple.__new__
+
+
+def _ns(value, what):
+    """since/until as ns since the epoch: an int, an aware datetime or an
+    aware pandas.Timestamp (exact to the ns)."""
+    if isinstance(value, bool):
+        raise TypeError("shmlog: %s must be an int (ns since the Unix epoch), a datetime or a pandas.Timestamp"
+                        % what)
+    if isinstance(value, numbers.Integral):
+        ns = int(value)
+    elif isinstance(value, _dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("shmlog: %s=%r has no time zone: give an aware datetime "
+                             "(e.g. tzinfo=datetime.timezone.utc) or ns since the Unix epoch" % (what, value))
+        ns_attr = getattr(value, "value", None)  # pandas.Timestamp: exact ns, UTC
+        if type(value).__module__.startswith("pandas") and isinstance(ns_attr, numbers.Integral):
+            ns = int(ns_attr)
+        else:
+            d = value - _EPOCH
+            ns = (d.days * 86400 + d.seconds) * 1_000_000_000 + d.microseconds * 1000
+    else:
+        raise TypeError("shmlog: %s must be an int (ns since the Unix epoch), an aware datetime or a "
+                        "pandas.Timestamp, not %s" % (what, type(value).__name__))
+    if ns <= 0 or ns >= 1 << 64:
+        raise ValueError("shmlog: %s=%r is not after the Unix epoch" % (what, value))
+    return ns
+
+
+def _level(value):
+    if isinstance(value, str):
+        try:
+            return LEVELS.index(value.upper())
+        except ValueError:
+            raise ValueError("shmlog: level %r is none of %s (any case)" % (value, ", ".join(LEVELS))) from None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value < len(LEVELS):
+        return int(value)
+    raise ValueError("shmlog: level must be a name (%s, any case) or 0..5, not %r" % (", ".join(LEVELS), value))
+
+
+def _paths(paths):
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        paths = [paths]
+    out = [os.fsencode(p) for p in paths]
+    if not out:
+        raise ValueError("shmlog: no path given (files or directories of shmlog-collector)")
+    return out
+
+
+class Reader:
+    """The iterator read() returns: Event objects in time order. Also a
+    context manager; close() ends it early. After the last event,
+    ``errors`` holds the messages of the damaged parts of the input that
+    were skipped (error events not yielded), and a DamagedInputWarning
+    lists them."""
+
+    def __init__(self, paths, *, level=None, category=None, app=None, pid=None, since=None, until=None,
+                 grep=None, limit=None, kinds=("record",), _fields=True):
+        self._h = None
+        if isinstance(kinds, str):
+            kinds = (kinds,)
+        bad = [k for k in kinds if k not in KINDS]
+        if bad:
+            raise ValueError("shmlog: kinds %r: each must be one of %s" % (bad, ", ".join(KINDS)))
+        self._want = frozenset(k for k, name in _KIND_NAME.items() if name in kinds) | (
+            {_NOTE} if "note" in kinds else set())
+        self._fields = _fields
+        self.errors = []
+        self._cache = {}
+
+        o = _n.options_init()
+        if level is not None:
+            o.min_level = _level(level)
+        if category is not None:
+            o.category = str(category).encode()
+        if app is not None:
+            o.app = os.fsencode(app)
+        if pid is not None:
+            if isinstance(pid, bool) or not isinstance(pid, numbers.Integral) or not 0 < pid < 1 << 32:
+                raise ValueError("shmlog: pid must be a process id (1..4294967295), not %r" % (pid,))
+            o.pid = int(pid)
+        if since is not None:
+            o.since_ns = _ns(since, "since")
+        if until is not None:
+            o.until_ns = _ns(until, "until")
+        if grep is not None:
+            o.grep = grep.encode() if isinstance(grep, str) else bytes(grep)
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
+                raise ValueError("shmlog: limit must be a positive int or None, not %r" % (limit,))
+            o.limit = int(limit)
+        self._opt = o  # the library may keep pointers into it: alive as long as the reader
+
+        lib = _n.library()
+        enc = _paths(paths)
+        arr = (ctypes.c_char_p * len(enc))(*enc)
+        err = ctypes.create_string_buffer(512)
+        h = ctypes.c_void_p()
+        rc = lib.shmlog_read_open(ctypes.byref(h), arr, len(enc), ctypes.byref(o), err, len(err))
+        if rc != 0:
+            msg = _n.decode(err.value) or os.strerror(-rc)
+            if rc == -errno.EINVAL:  # a bad option
+                raise ValueError(msg)
+            if rc == -errno.ENOMEM:
+                raise MemoryError(msg)
+            raise OSError(-rc, msg)  # stat(2)'s errno: ENOENT is FileNotFoundError
+        self._lib = lib
+        self._h = h
+        self._ev = ctypes.POINTER(_n.Event)()
+        self._fp = ctypes.POINTER(_n.Field)()
+        self._len = ctypes.c_size_t()
+        self._types = None  # of the last record's fields: one _native.T_* per field, in order (_frame.py)
+
+    def __iter__(self):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def close(self):
+        """Frees the C reader (iteration then ends)."""
+        h, self._h = self._h, None
+        if h is not None:
+            self._lib.shmlog_read_close(h)
+
+    def __next__(self):
+        h = self._h
+        if h is None:
+            raise StopIteration
+        lib = self._lib
+        want = self._want
+        while True:
+            rc = lib.shmlog_read_next(h, ctypes.byref(self._ev))
+            if rc <= 0:
+                if rc < 0:
+                    self.close()
+                    raise MemoryError("shmlog: out of memory reading (%d)" % rc)
+                had = lib.shmlog_read_had_errors(h)
+                self.close()
+                if self.errors or (had and _n.ERROR not in want):
+                    self._warn()
+                raise StopIteration
+            ev = self._ev.contents
+            kind = ev.kind
+            if kind == _n.ERROR and ev.flags & _n.NOTE:
+                kind = _NOTE
+            if kind in want:
+                return self._convert(ev, kind)
+            if kind == _n.ERROR:
+                self.errors.append(_n.text(ev.error, self._cache) or "damaged input")
+
+    def _warn(self):
+        shown = self.errors[:10]
+        more = len(self.errors) - len(shown)
+        msg = "shmlog: damaged input skipped (%d error%s): %s%s" % (
+            len(self.errors), "" if len(self.errors) == 1 else "s", "; ".join(shown) or "(no message)",
+            "; and %d more" % more if more > 0 else "")
+        warnings.warn(msg + " (read(..., kinds=(..., 'error')) yields them as events)", DamagedInputWarning,
+                      stacklevel=3)
+
+    def _convert(self, ev, kind):
+        """An Event holding copies of everything ev points to (valid only
+        until the next call on the reader)."""
+        c = self._cache
+        text = _n.text
+        cpu = ev.cpu
+        if cpu == _n.UINT32_MAX:
+            cpu = None
+        if kind == _n.RECORD:
+            flags = ev.flags
+            h = self._h
+            lib = self._lib
+            sp = ev.site
+            site = None
+            if sp:
+                s = sp.contents
+                site = "%s:%d" % (text(s.file, c), s.line)
+            p = lib.shmlog_read_message(h, ctypes.byref(self._len))
+            msg = _n.decode(ctypes.string_at(p, self._len.value)) if p else None
+            # a record that does not decode: no fields (-1), and the JSON's "error"
+            nf = lib.shmlog_read_fields(h, ctypes.byref(self._fp))
+            error = "unknown site" if flags & _n.UNKNOWN_SITE else "corrupt payload" if nf < 0 else None
+            fields = {}
+            if self._fields:
+                fields, self._types = self._read_fields(nf)
+            return _event_new(Event, (
+                "record", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, ev.tid, cpu, ev.seq,
+                text(ev.level_name, c), text(ev.category, c), site, msg, fields,
+                bool(flags & _n.TRUNCATED), bool(flags & _n.CLAMPED), bool(flags & _n.BACKTRACE), error,
+                None, None, None, None, None, None, None, ev.proc_start))
+        if kind == _n.LOSS:
+            return _event_new(Event, (
+                "loss", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, cpu, None,
+                None, None, None, None, None, False, False, False, None,
+                text(ev.loss_reason, c), ev.loss_records, ev.loss_positions, ev.loss_first_seq,
+                None, None, None, ev.proc_start))
+        if kind == _n.EXIT:
+            return _event_new(Event, (
+                "exit", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, None, None,
+                None, None, None, None, None, False, False, False, None,
+                None, None, None, None,
+                ev.exit_records, ev.exit_lost, text(ev.exit_how, c) or None, ev.proc_start))
+        return _event_new(Event, (
+            "note" if kind == _NOTE else "error", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, cpu, None,
+            None, None, None, None, None, False, False, False,
+            text(ev.error, c) if kind in (_n.ERROR, _NOTE) else "unknown event kind %d" % kind,
+            None, None, None, None, None, None, None, ev.proc_start))
+
+    def _read_fields(self, n):
+        """({name: value}, (type, ...)) of the n fields at self._fp."""
+        out = {}
+        types = []
+        fp = self._fp
+        c = self._cache
+        for i in range(n):
+            f = fp[i]
+            t = f.type
+            v = f.v
+            if t == _n.T_INT:
+                val = v.i
+            elif t == _n.T_UINT:
+                val = v.u
+            elif t == _n.T_FLOAT or t == _n.T_FLOAT32:
+                val = v.f
+            elif t == _n.T_STR:
+                val = _n.decode(ctypes.string_at(v.s, f.str_len)) if v.s else ""
+            elif t == _n.T_BOOL:
+                val = v.u != 0
+            elif t == _n.T_PTR:
+                val = "0x%x" % v.u
+            else:  # a type added after API version 1
+                val = None
+            out[_n.text(f.name, c)] = val
+            types.append(t)
+        return out, tuple(types)
+
+
+def read(paths, *, level=None, category=None, app=None, pid=None, since=None, until=None, grep=None, limit=None,
+         kinds=("record",)):
+    """Events of shmlog-collector's files, in time order: a Reader (an
+    iterator of Event).
+
+    paths: a file or directory (str or os.PathLike), or a list of them; a
+        directory stands for its .shlog files and the open .shlog.part.
+    Filters, as shmlog-dump read's (records must pass all; loss and exit
+    markers pass the app, pid and time filters only):
+      level: this level and above: a name ("warn", any case) or 0 (TRACE) .. 5 (FATAL)
+      category: one category by name, any case ("md" for market_data)
+      app: one application; pid: one process id
+      since / until: events at or after / before: int ns since the Unix
+        epoch, an aware datetime or an aware pandas.Timestamp (naive: ValueError)
+      grep: a POSIX extended regular expression on the message
+      limit: at most this many records
+    kinds: the kinds to yield, of "record", "loss", "exit", "error", "note"
+      (KINDS: all). Error events not asked for are collected: after the
+      last event a DamagedInputWarning lists them (also in Reader.errors).
+      Notes (a file still being written or left open, which shmlog-dump
+      prints on stderr without failing) are dropped unless asked for.
+
+    Raises OSError (FileNotFoundError for ENOENT) with the library's message
+    when a path cannot be found (one that is there but cannot be read is an
+    error event), ValueError for a bad option (the library's message for a
+    bad regular expression), LibraryNotFound (an ImportError) when
+    libshmlog-read is not installed. All of these at the call, before the
+    first event.
+    """
+    return Reader(paths, level=level, category=category, app=app, pid=pid, since=since, until=until, grep=grep,
+                  limit=limit, kinds=kinds)
+
+
+def dataframe(paths, *, level=None, category=None, app=None, pid=None, since=None, until=None, grep=None,
+              limit=None, fields=True):
+    """The records of read(paths, ...) (same filters) as a pandas DataFrame,
+    one row per record in time order.
+
+    Columns: ts (datetime64[ns, UTC], exact to the ns), level (an ordered
+    Categorical TRACE < ... < FATAL: df[df.level >= "WARN"]), category, host,
+    app (Categorical), pid, tid, cpu (uint32), seq (uint64), site, msg (str,
+    None when the call site is unknown), truncated, clamped, backtrace (bool),
+    error (None, or "unknown site" / "corrupt payload").
+
+    fields=True adds one column per field name (name=%conv in the formats):
+    int64 for signed integers, uint64 for unsigned, float64, bool, and str
+    (object; pointers as "0x..."), or the nullable Int64, UInt64, Float64,
+    boolean and string when some records lack the field (<NA> there; a
+    float's NaN stays NaN). A field named like a column above (or "fields")
+    becomes "field.<name>". A name whose type differs between call sites
+    gets no column: its values go into the column "fields", a dict per
+    record (None where a record has no such field); that column is always
+    there with fields=True. fields=False leaves out both and is faster.
+    """
+    from ._frame import records_frame
+    reader = Reader(paths, level=level, category=category, app=app, pid=pid, since=since, until=until, grep=grep,
+                    limit=limit, kinds=("record",), _fields=fields)
+    with reader:
+        return records_frame(reader, fields)
+
+
+def losses(paths, *, app=None, pid=None, since=None, until=None):
+    """The loss and exit markers of the files as a pandas DataFrame, in time
+    order: ts (datetime64[ns, UTC]), kind ("loss"/"exit", Categorical),
+    host, app (Categorical), pid (uint32), cpu (UInt32; <NA> for an exit
+    and for a loss of the whole process), loss_reason, loss_records,
+    loss_positions, loss_first_seq (losses), exit_records, exit_lost,
+    exit_how (exits), <NA>/None where they do not apply."""
+    from ._frame import markers_frame
+    with Reader(paths, app=app, pid=pid, since=since, until=until, kinds=("loss", "exit"), _fields=False) as r:
+        return markers_frame(r)

@@ -1,0 +1,224 @@
+"""ctypes binding of libshmlog-read (tools/shmlog_read.h, API version 1).
+
+The structures below mirror the header field for field; tests/test_python.sh
+compares their sizes and offsets with the C compiler's. Nothing here is
+public: shmlog/__init__.py is the API.
+"""
+import codecs
+import ctypes
+import ctypes.util
+import os
+
+API_VERSION = 1  # SHMLOG_READ_VERSION this module was written against
+SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
+
+# enum shmlog_read_kind
+RECORD, LOSS, EXIT, ERROR = 1, 2, 3, 4
+# event.flags
+TRUNCATED, CLAMPED, BACKTRACE, UNKNOWN_SITE = 0x1, 0x2, 0x4, 0x8
+NOTE = 0x100  # an ERROR event that is a note, not damage
+# enum shmlog_read_type
+T_BOOL, T_INT, T_UINT, T_FLOAT, T_STR, T_PTR, T_FLOAT32 = 1, 2, 3, 4, 5, 6, 7
+
+UINT32_MAX = 0xFFFFFFFF
+
+
+class Site(ctypes.Structure):
+    """struct shmlog_read_site"""
+    _fields_ = [
+        ("id", ctypes.c_uint32),
+        ("line", ctypes.c_uint32),
+        ("file", ctypes.c_void_p),
+        ("format", ctypes.c_void_p),
+        ("level", ctypes.c_uint32),
+        ("category", ctypes.c_uint32),
+        ("nargs", ctypes.c_uint32),
+    ]
+
+
+class _Value(ctypes.Union):
+    _fields_ = [
+        ("i", ctypes.c_int64),
+        ("u", ctypes.c_uint64),
+        ("f", ctypes.c_double),
+        ("s", ctypes.c_void_p),
+    ]
+
+
+class Field(ctypes.Structure):
+    """struct shmlog_read_field"""
+    _fields_ = [
+        ("name", ctypes.c_void_p),
+        ("type", ctypes.c_uint32),
+        ("str_len", ctypes.c_uint32),
+        ("v", _Value),
+    ]
+
+
+class Event(ctypes.Structure):
+    """struct shmlog_read_event"""
+    _fields_ = [
+        ("kind", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("ts_ns", ctypes.c_uint64),
+        ("host", ctypes.c_void_p),
+        ("app", ctypes.c_void_p),
+        ("pid", ctypes.c_uint32),
+        ("tid", ctypes.c_uint32),
+        ("cpu", ctypes.c_uint32),
+        ("level", ctypes.c_uint32),
+        ("seq", ctypes.c_uint64),
+        ("level_name", ctypes.c_void_p),
+        ("category", ctypes.c_void_p),
+        ("site", ctypes.POINTER(Site)),
+        ("loss_reason", ctypes.c_void_p),
+        ("loss_records", ctypes.c_uint64),
+        ("loss_positions", ctypes.c_uint64),
+        ("loss_first_seq", ctypes.c_uint64),
+        ("exit_records", ctypes.c_uint64),
+        ("exit_lost", ctypes.c_uint64),
+        ("exit_how", ctypes.c_void_p),
+        ("error", ctypes.c_void_p),
+        ("proc_start", ctypes.c_uint64),
+        ("site_id", ctypes.c_uint32),
+    ]
+
+
+class Options(ctypes.Structure):
+    """struct shmlog_read_options"""
+    _fields_ = [
+        ("size", ctypes.c_size_t),
+        ("min_level", ctypes.c_int),
+        ("category", ctypes.c_char_p),
+        ("app", ctypes.c_char_p),
+        ("pid", ctypes.c_uint32),
+        ("since_ns", ctypes.c_uint64),
+        ("until_ns", ctypes.c_uint64),
+        ("grep", ctypes.c_char_p),
+        ("limit", ctypes.c_uint64),
+        ("local_time", ctypes.c_int),
+    ]
+
+
+def options_init():
+    """SHMLOG_READ_OPTIONS_INIT"""
+    o = Options()
+    o.size = ctypes.sizeof(Options)
+    o.min_level = -1
+    return o
+
+
+# ---- text ----
+# Producer bytes are not guaranteed UTF-8. They are decoded as shmlog-dump's
+# JSON shows them: every byte that does not start a valid UTF-8 sequence
+# becomes one U+FFFD (Python's own "replace" replaces a whole invalid
+# sequence with one, which differs for a cut multi-byte character).
+ERRORS = "shmlog.replace"
+
+
+def _one_per_byte(exc):
+    if isinstance(exc, UnicodeDecodeError):
+        return "\ufffd", exc.start + 1
+    raise exc
+
+
+try:
+    codecs.lookup_error(ERRORS)
+except LookupError:
+    codecs.register_error(ERRORS, _one_per_byte)
+
+_string_at = ctypes.string_at
+
+
+def text(ptr, cache):
+    """The NUL-terminated string at ptr as str (None for NULL); cache maps
+    bytes to their str, so repeated names (hosts, apps) decode once."""
+    if not ptr:
+        return None
+    b = _string_at(ptr)
+    s = cache.get(b)
+    if s is None:
+        s = b.decode("utf-8", ERRORS)
+        if len(cache) < 4096:
+            cache[b] = s
+    return s
+
+
+def decode(b):
+    return b.decode("utf-8", ERRORS)
+
+
+# ---- the library ----
+_INSTALL_HINT = (
+    "install it: the Debian package libshmlog-read1 (tools/package.sh builds it), or `meson install` "
+    "of a shmlog build (then run ldconfig), or set SHMLOG_READ_LIBRARY to the path of "
+    "libshmlog-read.so.1 (in a build directory: build/tools/libshmlog-read.so.1)")
+
+
+class LibraryNotFound(ImportError):
+    """libshmlog-read could not be loaded (or is too old)."""
+
+
+_lib = None
+
+
+def _declare(lib):
+    P = ctypes.POINTER
+    lib.shmlog_read_version.argtypes = []
+    lib.shmlog_read_version.restype = ctypes.c_int
+    lib.shmlog_read_open.argtypes = [P(ctypes.c_void_p), P(ctypes.c_char_p), ctypes.c_size_t, P(Options),
+                                     ctypes.c_char_p, ctypes.c_size_t]
+    lib.shmlog_read_open.restype = ctypes.c_int
+    lib.shmlog_read_next.argtypes = [ctypes.c_void_p, P(P(Event))]
+    lib.shmlog_read_next.restype = ctypes.c_int
+    lib.shmlog_read_message.argtypes = [ctypes.c_void_p, P(ctypes.c_size_t)]
+    lib.shmlog_read_message.restype = ctypes.c_void_p
+    lib.shmlog_read_fields.argtypes = [ctypes.c_void_p, P(P(Field))]
+    lib.shmlog_read_fields.restype = ctypes.c_int
+    lib.shmlog_read_line.argtypes = [ctypes.c_void_p, ctypes.c_int, P(ctypes.c_size_t)]
+    lib.shmlog_read_line.restype = ctypes.c_void_p
+    lib.shmlog_read_had_errors.argtypes = [ctypes.c_void_p]
+    lib.shmlog_read_had_errors.restype = ctypes.c_int
+    lib.shmlog_read_close.argtypes = [ctypes.c_void_p]
+    lib.shmlog_read_close.restype = None
+
+
+def library():
+    """The loaded libshmlog-read: $SHMLOG_READ_LIBRARY when set (a path; no
+    fallback when it fails), else the system's libshmlog-read.so.1."""
+    global _lib
+    if _lib is not None:
+        return _lib
+    env = os.environ.get("SHMLOG_READ_LIBRARY")
+    if env:
+        try:
+            lib = ctypes.CDLL(env)
+        except OSError as e:
+            raise LibraryNotFound("shmlog: SHMLOG_READ_LIBRARY=%s cannot be loaded (%s); unset it or %s"
+                                  % (env, e, _INSTALL_HINT)) from None
+        where = env
+    else:
+        lib = None
+        tried = []
+        for name in (ctypes.util.find_library("shmlog-read"), SONAME):
+            if not name or name in tried:
+                continue
+            tried.append(name)
+            try:
+                lib = ctypes.CDLL(name)
+                where = name
+                break
+            except OSError:
+                pass
+        if lib is None:
+            raise LibraryNotFound("shmlog: the C library libshmlog-read is not installed; " + _INSTALL_HINT)
+    try:
+        _declare(lib)
+    except AttributeError as e:
+        raise LibraryNotFound("shmlog: %s is not libshmlog-read (%s); %s" % (where, e, _INSTALL_HINT)) from None
+    version = lib.shmlog_read_version()
+    if version < API_VERSION:
+        raise LibraryNotFound("shmlog: %s has API version %d, this package needs %d or later; %s"
+                              % (where, version, API_VERSION, _INSTALL_HINT))
+    _lib = lib
+    return lib
