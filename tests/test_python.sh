@@ -485,22 +485,29 @@ def cmd_synthetic(path):
     import pandas as pd
     from shmlog import _frame, _native as n
 
-    class FakeReader:
-        def __init__(self, rows):
-            self.rows = rows
-
-        def __iter__(self):
-            for fields, types in self.rows:
-                self._types = types
-                yield shmlog.Event("record", 1767225600000000001, "h", "a", 1, 2, 0, 3, "INFO", "none", "f.c:1",
-                                   "m", fields, False, False, False, None, None, None, None, None, None, None, None, 0)
+    def frame(rows):
+        """What records_frame() makes of rows of (fields, types): the fixed
+        columns of one record per row, and field_columns() of their fields."""
+        import numpy as np
+        by_name = {}
+        for r, (fields, types) in enumerate(rows):
+            for j, ((name, value), t) in enumerate(zip(fields.items(), types)):
+                kind = _frame._KIND[t]
+                f = by_name.setdefault(name, [kind, (r, j), [], []])
+                if f[0] != kind:
+                    f[0] = _frame._CONFLICT
+                f[2].append(np.array([r], dtype=np.intp))
+                f[3].append(np.array([value], dtype=object if kind == "str" else None))
+        cols = {c: [0] * len(rows) for c in _frame.FIXED if c != "fields"}
+        cols.update(_frame.field_columns(by_name, len(rows)))
+        return pd.DataFrame(cols)
 
     rows = [
         ({"x": 1, "seq": 5, "v": float("nan"), "s": "a", "b": True}, (n.T_INT, n.T_UINT, n.T_FLOAT, n.T_STR, n.T_BOOL)),
         ({"x": "one", "seq": 6, "v": 2.5, "b": False, "p": "0x10"}, (n.T_STR, n.T_UINT, n.T_FLOAT, n.T_BOOL, n.T_PTR)),
         ({"u": 18446744073709551615}, (n.T_UINT,)),
     ]
-    df = _frame.records_frame(FakeReader(rows), True)
+    df = frame(rows)
     want = {"field.seq": "UInt64", "v": "Float64", "s": "string", "b": "boolean", "p": "string", "u": "UInt64"}
     got = {c: str(df[c].dtype) for c in want if c in df.columns}
     if got != want or "x" in df.columns or "seq" != df.columns[8]:
@@ -513,7 +520,7 @@ def cmd_synthetic(path):
         fail("v: NaN stays a value, a missing field is <NA>: %r" % v)
     if df["u"].tolist()[2] != 18446744073709551615 or df["u"].tolist()[0] is not pd.NA:
         fail("u: %r" % df["u"].tolist())
-    full = _frame.records_frame(FakeReader(rows[:2]), True)
+    full = frame(rows[:2])
     want = {"field.seq": "uint64", "v": "float64", "b": "bool", "s": "string"}
     got = {c: str(full[c].dtype) for c in want}
     if got != want:

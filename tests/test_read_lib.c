@@ -561,3 +561,131 @@ Test(read_lib, a_live_collectors_files_hold_exactly_what_was_written, .init = li
     cr_assert_eq(n, (uint64_t)THREADS * RECORDS);
     cr_assert_eq(exits, 1);
 }
+
+/* ==== Columns ==== */
+
+/* One record as the event API gives it, flattened to a line of text. */
+static size_t record_text(struct shmlog_read *r, const struct shmlog_read_event *ev, char *out, size_t cap)
+{
+    size_t len;
+    const char *msg = shmlog_read_message(r, &len);
+    int n = snprintf(out, cap, "%" PRIu64 " %" PRIu64 " %u %u %s %s %s %u %u|%s|", ev->ts_ns, ev->seq, ev->tid,
+                     ev->cpu, ev->level_name, ev->category, ev->app, ev->pid, ev->flags, msg ? msg : "(none)");
+    const struct shmlog_read_field *f;
+    int nf = shmlog_read_fields(r, &f);
+    for (int i = 0; i < nf; i++) {
+        n += snprintf(out + n, cap - (size_t)n, "%s:%u=", f[i].name, f[i].type);
+        if (f[i].type == SHMLOG_READ_STR)
+            n += snprintf(out + n, cap - (size_t)n, "%.*s;", (int)f[i].str_len, f[i].v.s);
+        else
+            n += snprintf(out + n, cap - (size_t)n, "%" PRIx64 ";", f[i].v.u);
+    }
+    if (nf < 0)
+        n += snprintf(out + n, cap - (size_t)n, "corrupt");
+    return (size_t)n;
+}
+
+/* The same from row i of c. */
+static size_t row_text(struct shmlog_read *r, const struct shmlog_read_columns *c, size_t i, char *out, size_t cap)
+{
+    const struct shmlog_read_source *s = shmlog_read_source(r, c->source[i]);
+    cr_assert_not_null(s);
+    static const char *const levels[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
+    uint32_t len = (uint32_t)c->msg[i];
+    int unknown = (c->flags[i] & SHMLOG_READ_UNKNOWN_SITE) != 0;
+    cr_assert_eq(unknown, s->site == NULL);
+    int n = snprintf(out, cap, "%" PRIu64 " %" PRIu64 " %u %u %s %s %s %u %u|%.*s|", c->ts_ns[i], c->seq[i],
+                     c->tid[i], c->cpu[i], levels[c->level[i]], shmlog_read_category_name(r, c->source[i], c->category[i]),
+                     s->app, s->pid, c->flags[i] & ~SHMLOG_READ_CORRUPT, unknown ? 6 : (int)len,
+                     unknown ? "(none)" : c->text + (c->msg[i] >> 32));
+    if (c->flags[i] & SHMLOG_READ_CORRUPT)
+        return (size_t)n + (size_t)snprintf(out + n, cap - (size_t)n, "corrupt");
+    for (uint32_t j = 0; !unknown && j < s->nfields; j++) {
+        uint64_t v = c->values[c->values_at[i] + j];
+        n += snprintf(out + n, cap - (size_t)n, "%s:%u=", s->field_names[j], s->field_types[j]);
+        if (s->field_types[j] == SHMLOG_READ_STR)
+            n += snprintf(out + n, cap - (size_t)n, "%.*s;", (int)(uint32_t)v, c->text + (v >> 32));
+        else
+            n += snprintf(out + n, cap - (size_t)n, "%" PRIx64 ";", v);
+    }
+    return (size_t)n;
+}
+
+Test(read_lib, columns_hold_what_the_events_hold)
+{
+    static const char *const inputs[] = {"processes.shlog", "losses.shlog", "backtrace.shlog", "rotation"};
+    enum { CAP = 7 };
+    for (size_t k = 0; k < 4; k++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/v2-categories/%s", corpus(), inputs[k]);
+        const char *paths[] = {path};
+        char *want = malloc(MAX_TEXT), *got = malloc(MAX_TEXT), err[256];
+        size_t want_len = 0, got_len = 0, records = 0;
+        struct shmlog_read *r;
+        const struct shmlog_read_event *ev;
+        cr_assert_eq(shmlog_read_open(&r, paths, 1, NULL, err, sizeof err), 0, "%s", err);
+        while (shmlog_read_next(r, &ev) > 0) {
+            if (ev->kind == SHMLOG_READ_RECORD) {
+                want_len += record_text(r, ev, want + want_len, MAX_TEXT - want_len);
+                records++;
+            } else {
+                want_len += (size_t)snprintf(want + want_len, MAX_TEXT - want_len, "event %u", ev->kind);
+            }
+            want[want_len++] = '\n';
+        }
+        shmlog_read_close(r);
+
+        /* Small arrays: every way of running out is taken. */
+        static uint64_t ts[CAP], seq[CAP], msg[CAP], values[24];
+        static uint32_t tid[CAP], cpu[CAP], source[CAP], values_at[CAP];
+        static uint8_t level[CAP], category[CAP], flags[CAP];
+        static char text[1200];
+        struct shmlog_read_columns c = {sizeof c, CAP, ts, seq, tid, cpu, source, level, category, flags, msg,
+                                        values_at, text, sizeof text, values, 24};
+        cr_assert_eq(shmlog_read_open(&r, paths, 1, NULL, err, sizeof err), 0, "%s", err);
+        size_t rows_seen = 0, calls = 0;
+        for (;;) {
+            long rows = shmlog_read_next_columns(r, &c);
+            cr_assert_geq(rows, 0, "next_columns: %ld", rows);
+            calls++;
+            for (long i = 0; i < rows; i++) {
+                got_len += row_text(r, &c, (size_t)i, got + got_len, MAX_TEXT - got_len);
+                got[got_len++] = '\n';
+            }
+            rows_seen += (size_t)rows;
+            if (rows > 0)
+                continue;
+            if (shmlog_read_next(r, &ev) <= 0)
+                break;
+            cr_assert_neq(ev->kind, SHMLOG_READ_RECORD, "next_columns left a record behind");
+            got_len += (size_t)snprintf(got + got_len, MAX_TEXT - got_len, "event %u\n", ev->kind);
+        }
+        shmlog_read_close(r);
+        cr_assert_eq(rows_seen, records);
+        cr_assert_gt(calls, records / CAP);
+        want[want_len] = got[got_len] = '\0';
+        cr_assert_str_eq(got, want, "%s: columns differ from events", inputs[k]);
+        free(want);
+        free(got);
+    }
+}
+
+Test(read_lib, columns_refuse_what_cannot_work)
+{
+    struct shmlog_read *r = open_one("processes.shlog", NULL);
+    uint64_t ts[4], seq[4];
+    uint32_t tid[4], cpu[4], source[4];
+    uint8_t level[4], category[4], flags[4];
+    uint64_t msg[4];
+    char text[8];
+    struct shmlog_read_columns c = {sizeof c, 4, ts, seq, tid, cpu, source, level, category, flags, msg,
+                                    NULL, text, sizeof text, NULL, 0};
+    cr_assert_eq(shmlog_read_next_columns(r, &c), -ENOBUFS, "a message longer than text");
+    c.size = 8;
+    cr_assert_eq(shmlog_read_next_columns(r, &c), -EINVAL);
+    c.size = sizeof c;
+    c.ts_ns = NULL;
+    cr_assert_eq(shmlog_read_next_columns(r, &c), -EINVAL);
+    cr_assert_null(shmlog_read_source(r, 1000));
+    shmlog_read_close(r);
+}

@@ -3,7 +3,8 @@
 # tests with, 2 MiB hugepages reserved, and a hugetlbfs mount. Idempotent.
 # Reports on stderr. With --print-seg-parent, prints on stdout where the
 # scripts put segments: the hugetlbfs mount, or /dev/shm (4 KiB pages, said on
-# stderr) when the mount is not writable.
+# stderr) when the mount is not writable. Also installs DuckDB for node, pinned,
+# into /opt/shmlog-test/duckdb (for tests/test_duckdb.sh).
 #   SHMLOG_HUGEPAGES   pages to reserve (default 512 = 1 GiB)
 set -euo pipefail
 
@@ -38,6 +39,42 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# DuckDB, for the test that queries shmlog-dump's JSON Lines with SQL (tests/test_duckdb.sh through
+# tests/duckdb_query.mjs): the npm package, whose prebuilt library has the json extension built in,
+# so the test never fetches anything. Pinned, in a directory of its own that the test looks in and
+# nowhere else. npm comes with Node.js; Debian's nodejs and npm only when there is no npm at all,
+# since a Node.js from elsewhere (NodeSource) brings its own npm and conflicts with Debian's.
+duckdb_node_version=1.5.6-r.1
+duckdb_node_dir=/opt/shmlog-test/duckdb
+if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing nodejs npm" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+# Present means the pinned version, and that it loads (its native library is there for this machine).
+duckdb_node_ok() {
+    node -e '
+        const [dir, want] = process.argv.slice(1);
+        const pkg = dir + "/node_modules/@duckdb/node-api";
+        if (require(pkg + "/package.json").version !== want) process.exit(1);
+        require(pkg);' "$duckdb_node_dir" "$duckdb_node_version" >/dev/null 2>&1
+}
+if ! duckdb_node_ok; then
+    echo "setup: installing @duckdb/node-api@$duckdb_node_version into $duckdb_node_dir" >&2
+    mkdir -p "$duckdb_node_dir"
+    npm_log=$(mktemp)
+    # umask 022: the tests may run as another user, who reads it.
+    if ! (umask 022 && npm install --prefix "$duckdb_node_dir" --save-exact --no-audit --no-fund \
+            --no-update-notifier --loglevel=error "@duckdb/node-api@$duckdb_node_version") >"$npm_log" 2>&1; then
+        why=$(grep '^npm error' "$npm_log" | head -n 2 | sed 's/^npm error //' | paste -sd ';' - || true)
+        echo "setup: npm could not install @duckdb/node-api@$duckdb_node_version into $duckdb_node_dir: ${why:-$(tail -n 1 "$npm_log")}" >&2
+        rm -f "$npm_log"
+        exit 1
+    fi
+    rm -f "$npm_log"
+    duckdb_node_ok || { echo "setup: @duckdb/node-api@$duckdb_node_version in $duckdb_node_dir does not load in node $(node --version)" >&2; exit 1; }
 fi
 
 have=$(cat /proc/sys/vm/nr_hugepages)

@@ -50,6 +50,23 @@ struct shmlog_read {
     char *text;          /* message, line: RENDER_LINE_MAX + 1 bytes */
     struct shmlog_read_field fields[SHMLOG_MAX_ARGS];
     char field_text[SHMLOG_MAX_ARGS * (SHMLOG_MAX_PAYLOAD + 256)]; /* names and strings, NUL-terminated */
+    /* the sources of rows (shmlog_read_next_columns) */
+    struct hmap source_of;          /* (process, site or its id) -> index + 1 */
+    struct column_source *sources;
+    uint32_t nsources, sources_cap;
+    const struct dproc *last_proc;  /* the last row's process, site and source */
+    const struct dsite *last_site;
+    uint32_t last_source;
+};
+
+/* A source of rows: a call site of one process, and its fields' names and types. */
+struct column_source {
+    struct shmlog_read_source pub;
+    struct shmlog_read_site site;
+    const struct dproc *proc;
+    const struct dsite *dsite;
+    char *names[SHMLOG_MAX_ARGS];
+    uint32_t types[SHMLOG_MAX_ARGS];
 };
 
 static pthread_mutex_t read_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -142,6 +159,11 @@ static void reader_free(struct shmlog_read *r)
     free(r->inputs.v);
     free(r->ready);
     free(r->text);
+    for (uint32_t i = 0; i < r->nsources; i++)
+        for (uint32_t j = 0; j < r->sources[i].pub.nfields; j++)
+            free(r->sources[i].names[j]);
+    free(r->sources);
+    hmap_clear(&r->source_of);
     free(r);
 }
 
@@ -401,6 +423,27 @@ static const char *copy_text(char **at, const char *end, const void *s, size_t n
     return start;
 }
 
+/* The API's type of an argument's. */
+static uint32_t field_type(unsigned arg_type)
+{
+    switch (arg_type) {
+    case SHMLOG_ARG_BOOL:
+        return SHMLOG_READ_BOOL;
+    case SHMLOG_ARG_I8: case SHMLOG_ARG_I16: case SHMLOG_ARG_I32: case SHMLOG_ARG_I64:
+        return SHMLOG_READ_INT;
+    case SHMLOG_ARG_F32:
+        return SHMLOG_READ_FLOAT32;
+    case SHMLOG_ARG_F64:
+        return SHMLOG_READ_FLOAT;
+    case SHMLOG_ARG_STR:
+        return SHMLOG_READ_STR;
+    case SHMLOG_ARG_PTR:
+        return SHMLOG_READ_PTR;
+    default: /* U8..U64 */
+        return SHMLOG_READ_UINT;
+    }
+}
+
 int shmlog_read_fields(struct shmlog_read *r, const struct shmlog_read_field **fields)
 {
     *fields = r->fields;
@@ -422,36 +465,14 @@ int shmlog_read_fields(struct shmlog_read *r, const struct shmlog_read_field **f
             const struct render_arg *a = &rf[i].value;
             memset(out, 0, sizeof *out);
             out->name = copy_text(&at, end, rf[i].name, rf[i].name_len);
-            switch (a->type) {
-            case SHMLOG_ARG_BOOL:
-                out->type = SHMLOG_READ_BOOL;
-                out->v.u = a->v.u != 0;
-                break;
-            case SHMLOG_ARG_I8: case SHMLOG_ARG_I16: case SHMLOG_ARG_I32: case SHMLOG_ARG_I64:
-                out->type = SHMLOG_READ_INT;
-                out->v.i = a->v.i;
-                break;
-            case SHMLOG_ARG_F32:
-                out->type = SHMLOG_READ_FLOAT32;
-                out->v.f = a->v.f;
-                break;
-            case SHMLOG_ARG_F64:
-                out->type = SHMLOG_READ_FLOAT;
-                out->v.f = a->v.f;
-                break;
-            case SHMLOG_ARG_STR:
-                out->type = SHMLOG_READ_STR;
+            out->type = field_type(a->type);
+            if (out->type == SHMLOG_READ_STR) {
                 out->str_len = a->str_len;
                 out->v.s = copy_text(&at, end, a->v.s, a->str_len);
-                break;
-            case SHMLOG_ARG_PTR:
-                out->type = SHMLOG_READ_PTR;
-                out->v.u = a->v.u;
-                break;
-            default: /* U8..U64 */
-                out->type = SHMLOG_READ_UINT;
-                out->v.u = a->v.u;
-                break;
+            } else if (out->type == SHMLOG_READ_BOOL) {
+                out->v.u = a->v.u != 0;
+            } else {
+                out->v = (__typeof__(out->v)){.u = a->v.u}; /* the union's 64 bits, whichever member */
             }
         }
     }
@@ -509,6 +530,192 @@ const char *shmlog_read_line(struct shmlog_read *r, int json, size_t *len)
     if (len)
         *len = (size_t)n;
     return r->text;
+}
+
+/* ==== Columns ==== */
+
+/* The source of a record entry: its index, made on first sight. */
+static uint32_t source_index(struct shmlog_read *r, const struct entry *e)
+{
+    const struct shm_copied_record *rec = entry_record(e);
+    uint64_t k2 = e->site ? (uintptr_t)e->site : (1ull << 63) | rec->site;
+    void *v = hmap_get(&r->source_of, (uintptr_t)e->proc, k2);
+    if (v)
+        return (uint32_t)((uintptr_t)v - 1);
+    if (r->nsources == r->sources_cap) {
+        uint32_t cap = r->sources_cap ? 2 * r->sources_cap : 64;
+        struct column_source *m = realloc(r->sources, cap * sizeof *m);
+        if (!m)
+            oom();
+        r->sources = m;
+        r->sources_cap = cap;
+        for (uint32_t i = 0; i < r->nsources; i++) /* the pointers into the moved array */
+            if (r->sources[i].pub.site)
+                r->sources[i].pub.site = &r->sources[i].site;
+    }
+    uint32_t i = r->nsources;
+    struct column_source *s = &r->sources[i];
+    memset(s, 0, sizeof *s);
+    s->proc = e->proc;
+    s->dsite = e->site;
+    s->pub.host = e->proc->info.host;
+    s->pub.app = e->proc->info.app;
+    s->pub.pid = e->proc->info.pid;
+    s->pub.proc_start = e->proc->info.proc_start;
+    s->pub.site_id = rec->site;
+    s->pub.field_names = (const char *const *)s->names;
+    s->pub.field_types = s->types;
+    if (e->site) {
+        const struct dsite *d = e->site;
+        s->site = (struct shmlog_read_site){d->id, d->line, d->file ? d->file : "", d->fmt, d->level, d->category,
+                                            d->nargs};
+        s->pub.site = &s->site;
+    }
+    if (hmap_put(&r->source_of, (uintptr_t)e->proc, k2, (void *)(uintptr_t)(i + 1)) != 0)
+        oom();
+    r->nsources++;
+    return i;
+}
+
+/* The source's field names and types, from its first record that decoded. */
+static void source_learn(struct column_source *s, const struct render_field *rf, int n)
+{
+    for (int j = 0; j < n; j++) {
+        s->names[j] = malloc(rf[j].name_len + 1);
+        if (!s->names[j])
+            oom();
+        memcpy(s->names[j], rf[j].name, rf[j].name_len);
+        s->names[j][rf[j].name_len] = '\0';
+        s->types[j] = field_type(rf[j].value.type);
+    }
+    s->pub.nfields = (uint32_t)n;
+}
+
+long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns *c)
+{
+    if (!c || c->size < sizeof *c || !c->ts_ns || !c->seq || !c->tid || !c->cpu || !c->source || !c->level ||
+        !c->category || !c->flags || (c->msg && !c->text) || (c->values_at && (!c->values || !c->text)))
+        return -EINVAL;
+    jmp_buf on_oom;
+    struct file_cmd *was = enter(r);
+    r->on_oom = &on_oom;
+    if (r->broken || setjmp(on_oom)) {
+        leave(was);
+        return -ENOMEM;
+    }
+    r->cur = NULL;
+    size_t rows = 0, text_len = 0, nvalues = 0;
+    long result = 0;
+    while (rows < c->cap) {
+        if (r->ready_off >= r->ready_len) {
+            r->ready_off = r->ready_len = 0;
+            r->cmd.pause = 0;
+            if (r->ended)
+                break;
+            if (!merge_step())
+                r->ended = 1;
+            continue;
+        }
+        const struct entry *e = (const struct entry *)(r->ready + r->ready_off);
+        if (e->kind != ENTRY_RECORD && e->kind != ENTRY_BACKTRACE)
+            break;
+        const struct shm_copied_record *rec = entry_record(e);
+        /* Records come in runs of one site: the last one's source is the likely one. */
+        uint32_t src = e->site && e->site == r->last_site && e->proc == r->last_proc ? r->last_source
+                                                                                       : source_index(r, e);
+        struct column_source *s = &r->sources[src];
+        const struct render_site *sr = prepared(e->site, e->proc);
+        if (!sr)
+            oom();
+        struct render_buf b;
+        size_t msg_len = 0;
+        if (c->msg && e->site) {
+            /* Rendered where it goes; a row that does not fit waits for the next call. */
+            render_buf_init(&b, c->text + text_len, c->text_cap - text_len);
+            render_prepared_msg(sr, rec, &b);
+            if (b.overflow)
+                goto full;
+            msg_len = b.len;
+        }
+        uint8_t flags = ((rec->flags & SHMLOG_REC_TRUNCATED) ? SHMLOG_READ_TRUNCATED : 0) |
+                        ((rec->flags & SHMLOG_REC_CLAMPED) ? SHMLOG_READ_CLAMPED : 0) |
+                        ((rec->flags & SHMLOG_REC_BACKTRACE) ? SHMLOG_READ_BACKTRACE : 0) |
+                        (e->site ? 0 : SHMLOG_READ_UNKNOWN_SITE);
+        size_t row_text = msg_len, row_values = 0;
+        if (c->values_at && e->site) {
+            struct render_field rf[SHMLOG_MAX_ARGS];
+            int n = render_prepared_fields(sr, rec, rf);
+            if (n > 0 && s->pub.nfields == 0)
+                source_learn(s, rf, n);
+            /* A site's records all have its fields, or did not decode. */
+            if (n < 0 || (uint32_t)n != s->pub.nfields) {
+                flags |= SHMLOG_READ_CORRUPT;
+            } else {
+                if (nvalues + (size_t)n > c->values_cap)
+                    goto full;
+                for (int j = 0; j < n; j++) {
+                    const struct render_arg *a = &rf[j].value;
+                    uint64_t v = a->v.u;
+                    if (a->type == SHMLOG_ARG_STR) {
+                        if (text_len + row_text + a->str_len > c->text_cap)
+                            goto full;
+                        memcpy(c->text + text_len + row_text, a->v.s, a->str_len);
+                        v = (uint64_t)(text_len + row_text) << 32 | a->str_len;
+                        row_text += a->str_len;
+                    } else if (a->type == SHMLOG_ARG_BOOL) {
+                        v = a->v.u != 0;
+                    }
+                    c->values[nvalues + (size_t)j] = v;
+                }
+                row_values = (size_t)n;
+            }
+        }
+        c->ts_ns[rows] = entry_own_ts(e);
+        c->seq[rows] = rec->pos;
+        c->tid[rows] = rec->tid;
+        c->cpu[rows] = e->cpu;
+        c->source[rows] = src;
+        c->level[rows] = rec->level;
+        c->category[rows] = rec->category;
+        c->flags[rows] = flags;
+        if (c->msg)
+            c->msg[rows] = (uint64_t)text_len << 32 | msg_len;
+        if (c->values_at)
+            c->values_at[rows] = (uint32_t)nvalues;
+        text_len += row_text;
+        nvalues += row_values;
+        r->last_proc = e->proc;
+        r->last_site = e->site;
+        r->last_source = src;
+        r->ready_off += e->bytes;
+        rows++;
+        continue;
+    full:
+        if (rows == 0)
+            result = -ENOBUFS;
+        break;
+    }
+    leave(was);
+    return result < 0 ? result : (long)rows;
+}
+
+const struct shmlog_read_source *shmlog_read_source(struct shmlog_read *r, uint32_t i)
+{
+    return i < r->nsources ? &r->sources[i].pub : NULL;
+}
+
+const char *shmlog_read_category_name(struct shmlog_read *r, uint32_t source, uint32_t id)
+{
+    if (source >= r->nsources)
+        return NULL;
+    struct file_cmd *was = enter(r);
+    const char *name = shm_categories_name(r->sources[source].proc->cats, id);
+    if (!name) {
+        snprintf(r->category_buf, sizeof r->category_buf, "cat%u", id);
+        name = r->category_buf;
+    }
+    leave(was);
+    return name;
 }
 
 int shmlog_read_had_errors(const struct shmlog_read *r)

@@ -173,6 +173,59 @@ const char *shmlog_read_line(struct shmlog_read *r, int json, size_t *len);
  * longer than 512 KiB), -ENOMEM. */
 long shmlog_read_format(struct shmlog_read *r, int json, char *buf, size_t cap);
 
+/* ==== Records in columns ====
+ *
+ * For bulk readers (a DataFrame): many records per call into the caller's
+ * arrays, with what rows share (process, call site, field names and types)
+ * in a table of sources, instead of one call per record. Rows are the
+ * records shmlog_read_next() would give, in the same order. */
+
+#define SHMLOG_READ_CORRUPT 0x10u /* columns: the row's payload does not match its site: no values */
+
+struct shmlog_read_columns {
+    size_t size;           /* sizeof(struct shmlog_read_columns) */
+    size_t cap;            /* rows each per-row array holds */
+    /* per row */
+    uint64_t *ts_ns, *seq;
+    uint32_t *tid, *cpu;
+    uint32_t *source;      /* its source: shmlog_read_source() */
+    uint8_t *level, *category, *flags; /* category: its id (shmlog_read_category_name()) */
+    uint64_t *msg;         /* its message in text: offset << 32 | length; NULL: no messages */
+    uint32_t *values_at;   /* where its field values start in values; NULL: no fields */
+    /* shared by the rows */
+    char *text;            /* messages and string values (not NUL-terminated) */
+    size_t text_cap;
+    uint64_t *values;      /* a row's fields in its source's order: integers, pointers and bools as
+                              they are, floats as their IEEE 754 bits, strings as offset << 32 | length
+                              in text */
+    size_t values_cap;
+};
+
+/* Fills up to cap rows with the next records; stops early before an event
+ * that is not a record (shmlog_read_next() gives it), when text or values
+ * are full, and at the end. The rows filled (0: the next event is not a
+ * record, or the end: ask shmlog_read_next()), -ENOBUFS when not even one
+ * record fits text (make it 1 MiB or more), -EINVAL, -ENOMEM. */
+long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns *c);
+
+/* What the rows of one source share: a call site of one process. */
+struct shmlog_read_source {
+    const char *host, *app;
+    uint32_t pid;
+    uint64_t proc_start;
+    uint32_t site_id;
+    const struct shmlog_read_site *site;  /* NULL: the files do not define it */
+    uint32_t nfields;                     /* values per row (0 until a row of it decoded) */
+    const char *const *field_names;       /* nfields names, as shmlog_read_fields() gives them */
+    const uint32_t *field_types;          /* enum shmlog_read_type */
+};
+
+/* Source i (0 .. those the rows named so far), valid until close; NULL past them. */
+const struct shmlog_read_source *shmlog_read_source(struct shmlog_read *r, uint32_t i);
+
+/* The name of category id in the process of source i, as events name it. */
+const char *shmlog_read_category_name(struct shmlog_read *r, uint32_t source, uint32_t id);
+
 /* 1 when any input was damaged or unreadable: ask after the last event (it
  * may turn 1 before the ERROR event that says why comes out). */
 int shmlog_read_had_errors(const struct shmlog_read *r);

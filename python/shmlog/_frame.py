@@ -1,12 +1,14 @@
 """DataFrames of a Reader's events: columns built in lists, then one
 DataFrame (shmlog.dataframe and shmlog.losses document the columns)."""
+import ctypes
+import errno
+
 import numpy as np
 import pandas as pd
 
 from . import _native as _n
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
-_LEVEL_CODE = {name: i for i, name in enumerate(LEVELS)}
 FIXED = ("ts", "level", "category", "host", "app", "pid", "tid", "cpu", "seq", "site", "msg", "truncated", "clamped",
          "backtrace", "error", "fields")
 # a field's column type by its C type: pointers are strings ("0x...")
@@ -25,23 +27,22 @@ def _categorical(values):
 
 def _field_column(kind, rows, values, n):
     """One field's column: a plain dtype when every row has the field, the
-    nullable one (mask where it is missing) otherwise."""
+    nullable one (mask where it is missing) otherwise. rows: the rows that
+    have it (ascending), values: theirs (numpy, or an object array of str)."""
     full = len(rows) == n
     if kind == "str":
         if full:
-            return pd.array(np.array(values, dtype=object), dtype=object)
-        col = [None] * n
-        for r, v in zip(rows, values):
-            col[r] = v
+            return pd.array(values, dtype=object)
+        col = np.full(n, None, dtype=object)
+        col[rows] = values
         return pd.array(col, dtype="string")
     dtype = {"int": np.int64, "uint": np.uint64, "float": np.float64, "bool": np.bool_}[kind]
     if full:
-        return np.array(values, dtype=dtype)
+        return np.asarray(values, dtype=dtype)
     data = np.zeros(n, dtype=dtype)
     mask = np.ones(n, dtype=np.bool_)
-    idx = np.array(rows, dtype=np.intp)
-    data[idx] = np.array(values, dtype=dtype)
-    mask[idx] = False
+    data[rows] = values
+    mask[rows] = False
     if kind == "float":
         return pd.arrays.FloatingArray(data, mask)  # NaN values stay NaN, missing ones are <NA>
     if kind == "bool":
@@ -49,81 +50,217 @@ def _field_column(kind, rows, values, n):
     return pd.arrays.IntegerArray(data, mask)
 
 
-def records_frame(reader, with_fields):
-    ts, level, category, host, app, pid, tid, cpu, seq = [], [], [], [], [], [], [], [], []
-    site, msg, truncated, clamped, backtrace, error = [], [], [], [], [], []
-    by_name = {}  # field name -> [kind, rows, values]
-    n = 0
-    for ev in reader:
-        ts.append(ev.ts_ns)
-        level.append(_LEVEL_CODE[ev.level])
-        category.append(ev.category)
-        host.append(ev.host)
-        app.append(ev.app)
-        pid.append(ev.pid)
-        tid.append(ev.tid)
-        cpu.append(ev.cpu)
-        seq.append(ev.seq)
-        site.append(ev.site)
-        msg.append(ev.msg)
-        truncated.append(ev.truncated)
-        clamped.append(ev.clamped)
-        backtrace.append(ev.backtrace)
-        error.append(ev.error)
-        if with_fields and ev.fields:
-            for (name, value), t in zip(ev.fields.items(), reader._types):
-                kind = _KIND.get(t, _CONFLICT)
-                f = by_name.get(name)
-                if f is None:
-                    by_name[name] = f = [kind, [], []]
-                elif f[0] != kind:
-                    f[0] = _CONFLICT
-                f[1].append(n)
-                f[2].append(value)
-        n += 1
+# Rows per call of shmlog_read_next_columns, and the text and values they share.
+_ROWS = 1 << 16
+_TEXT = 16 << 20
+_VALUES = _ROWS * 8
 
+
+class _Batches:
+    """shmlog_read_next_columns into numpy arrays, batch after batch; the
+    events between batches that are not records go to the reader (errors
+    are collected as Reader.__next__ collects them). The caller closes the
+    reader."""
+
+    def __init__(self, reader):
+        self.reader = reader
+        self.text_cap = _TEXT
+
+    def __iter__(self):
+        r = self.reader
+        lib, h = r._lib, r._h
+        while h is not None:
+            cols = {
+                "ts_ns": np.empty(_ROWS, np.uint64), "seq": np.empty(_ROWS, np.uint64),
+                "tid": np.empty(_ROWS, np.uint32), "cpu": np.empty(_ROWS, np.uint32),
+                "source": np.empty(_ROWS, np.uint32), "level": np.empty(_ROWS, np.uint8),
+                "category": np.empty(_ROWS, np.uint8), "flags": np.empty(_ROWS, np.uint8),
+                "msg": np.empty(_ROWS, np.uint64), "values_at": np.empty(_ROWS, np.uint32),
+                "values": np.empty(_VALUES, np.uint64),
+            }
+            text = ctypes.create_string_buffer(self.text_cap)
+            c = _n.Columns()
+            c.size = ctypes.sizeof(_n.Columns)
+            c.cap = _ROWS
+            for k, v in cols.items():
+                setattr(c, k, v.ctypes.data)
+            c.text = ctypes.addressof(text)
+            c.text_cap = self.text_cap
+            c.values_cap = _VALUES
+            rows = lib.shmlog_read_next_columns(h, ctypes.byref(c))
+            if rows == -errno.ENOBUFS:
+                self.text_cap *= 2  # one record's message is longer than text: retry with more
+                continue
+            if rows < 0:
+                r.close()
+                raise MemoryError("shmlog: reading columns failed (%d)" % rows)
+            if rows > 0:
+                batch = {k: v[:rows] for k, v in cols.items() if k != "values"}
+                batch["values"] = cols["values"]
+                batch["text"] = text.raw
+                yield batch
+                continue
+            # not a record next: an error, a note, a loss, an exit, or the end
+            rc = lib.shmlog_read_next(h, ctypes.byref(r._ev))
+            if rc < 0:
+                r.close()
+                raise MemoryError("shmlog: out of memory reading (%d)" % rc)
+            if rc == 0:
+                # the reader stays open: the sources' tables are read after the last batch
+                if r.errors or lib.shmlog_read_had_errors(h):
+                    r._warn()
+                return
+            ev = r._ev.contents
+            if ev.kind == _n.ERROR and not ev.flags & _n.NOTE:
+                r.errors.append(_n.text(ev.error, r._cache) or "damaged input")
+
+
+def _string(raw, at):
+    """The str at text offset << 32 | length (an int)."""
+    o = at >> 32
+    return _n.decode(raw[o:o + (at & 0xFFFFFFFF)])
+
+
+def records_frame(reader, with_fields):
+    lib, h = reader._lib, reader._h
+    parts = {k: [] for k in ("ts_ns", "seq", "tid", "cpu", "source", "level", "category", "flags")}
+    msgs = []
+    by_name = {}  # field name -> [kind, first (row, index), [rows arrays], [values arrays]]
+    n = 0
+    for b in _Batches(reader):
+        rows = len(b["ts_ns"])
+        for k in parts:
+            parts[k].append(b[k])
+        raw = b["text"]
+        flags = b["flags"]
+        msg_at = b["msg"]
+        # the message of a row: None for an unknown site
+        msgs.extend(None if f & _n.UNKNOWN_SITE else _string(raw, a) for f, a in zip(flags.tolist(), msg_at.tolist()))
+        if with_fields:
+            decoded = (flags & (_n.UNKNOWN_SITE | _n.CORRUPT)) == 0
+            src = b["source"]
+            for k in np.unique(src[decoded]).tolist():
+                sp = lib.shmlog_read_source(h, k).contents
+                if sp.nfields == 0:
+                    continue
+                sel = np.nonzero(decoded & (src == k))[0]
+                at = b["values_at"][sel].astype(np.intp)
+                for j in range(sp.nfields):
+                    name = _n.text(sp.field_names[j], reader._cache)
+                    t = sp.field_types[j]
+                    kind = _KIND.get(t, _CONFLICT)
+                    v = b["values"][at + j]
+                    if t == _n.T_INT:
+                        vals = v.view(np.int64)
+                    elif t in (_n.T_FLOAT, _n.T_FLOAT32):
+                        vals = v.view(np.float64)
+                    elif t == _n.T_BOOL:
+                        vals = v != 0
+                    elif t == _n.T_STR:
+                        vals = np.array([_string(raw, x) for x in v.tolist()], dtype=object)
+                    elif t == _n.T_PTR:
+                        vals = np.array(["0x%x" % x for x in v.tolist()], dtype=object)
+                    else:
+                        vals = v
+                    f = by_name.get(name)
+                    first = (n + int(sel[0]), j)
+                    if f is None:
+                        by_name[name] = f = [kind, first, [], []]
+                    else:
+                        if f[0] != kind:
+                            f[0] = _CONFLICT
+                        if first < f[1]:
+                            f[1] = first
+                    f[2].append(sel + n)
+                    f[3].append(vals)
+        n += rows
+
+    def cat(k, dtype):
+        return np.concatenate(parts[k]).astype(dtype, copy=False) if parts[k] else np.empty(0, dtype)
+
+    source = cat("source", np.intp)
+    flags = cat("flags", np.uint8)
+    nsrc = int(source.max()) + 1 if n else 0
+    srcs = [lib.shmlog_read_source(h, i).contents for i in range(nsrc)]
+    c = reader._cache
+    text = _n.text
+    host = np.array([text(s.host, c) for s in srcs], dtype=object)
+    app = np.array([text(s.app, c) for s in srcs], dtype=object)
+    pid = np.array([s.pid for s in srcs], dtype=np.uint32)
+    site = np.array([("%s:%d" % (text(s.site.contents.file, c), s.site.contents.line)) if s.site else None
+                     for s in srcs], dtype=object)
+    # a category's name is its process's: by (source, id)
+    cat_key = source * 256 + cat("category", np.intp)
+    keys, cat_codes = np.unique(cat_key, return_inverse=True)
+    cat_names = [text(lib.shmlog_read_category_name(h, int(k) // 256, int(k) % 256), c) for k in keys.tolist()]
+    level = cat("level", np.int8)
+    level[(level < 0) | (level > 5)] = -1  # a damaged file's level: <NA>
+    error = np.full(n, None, dtype=object)
+    error[(flags & _n.CORRUPT) != 0] = "corrupt payload"
+    error[(flags & _n.UNKNOWN_SITE) != 0] = "unknown site"
     cols = {
-        "ts": _ts(ts),
-        "level": pd.Categorical.from_codes(np.array(level, dtype=np.int8), categories=list(LEVELS), ordered=True),
-        "category": _categorical(category),
-        "host": _categorical(host),
-        "app": _categorical(app),
-        "pid": np.array(pid, dtype=np.uint32),
-        "tid": np.array(tid, dtype=np.uint32),
-        "cpu": np.array(cpu, dtype=np.uint32),
-        "seq": np.array(seq, dtype=np.uint64),
-        "site": pd.array(np.array(site, dtype=object), dtype=object),
-        "msg": pd.array(np.array(msg, dtype=object), dtype=object),
-        "truncated": np.array(truncated, dtype=np.bool_),
-        "clamped": np.array(clamped, dtype=np.bool_),
-        "backtrace": np.array(backtrace, dtype=np.bool_),
-        "error": pd.array(np.array(error, dtype=object), dtype=object),
+        "ts": pd.to_datetime(cat("ts_ns", np.uint64).view(np.int64), unit="ns", utc=True),
+        "level": pd.Categorical.from_codes(level, categories=list(LEVELS), ordered=True),
+        "category": _strings_categorical(cat_names, cat_codes),
+        "host": _categorical(host[source]),
+        "app": _categorical(app[source]),
+        "pid": pid[source],
+        "tid": cat("tid", np.uint32),
+        "cpu": cat("cpu", np.uint32),
+        "seq": cat("seq", np.uint64),
+        "site": pd.array(site[source], dtype=object),
+        "msg": pd.array(np.array(msgs, dtype=object), dtype=object),
+        "truncated": (flags & _n.TRUNCATED) != 0,
+        "clamped": (flags & _n.CLAMPED) != 0,
+        "backtrace": (flags & _n.BACKTRACE) != 0,
+        "error": pd.array(error, dtype=object),
     }
     if with_fields:
-        # column names: a fixed column's name gets "field."; two fields that
-        # would share a column go to the dicts, like a type conflict
-        wanted = {}
-        for name in by_name:
-            wanted.setdefault("field." + name if name in FIXED else name, []).append(name)
-        leftover = []
-        for col, names in wanted.items():
-            if len(names) > 1 or by_name[names[0]][0] == _CONFLICT:
-                leftover.extend(names)
-                continue
-            kind, rows, values = by_name[names[0]]
-            cols[col] = _field_column(kind, rows, values, n)
-        dicts = [None] * n
-        for name in leftover:
-            _, rows, values = by_name[name]
-            for r, v in zip(rows, values):
+        cols.update(field_columns(by_name, n))
+    return pd.DataFrame(cols)
+
+
+def field_columns(by_name, n):
+    """The field columns of n rows and the "fields" column, from by_name:
+    field name -> [kind, (first row, index in its format), [rows arrays],
+    [values arrays]]. Columns come in the order the fields first appear; a
+    fixed column's name gets "field."; a name of two kinds, or two names that
+    would share a column, go to the dicts of "fields"."""
+    names = sorted(by_name, key=lambda name: by_name[name][1])
+    wanted = {}
+    for name in names:
+        wanted.setdefault("field." + name if name in FIXED else name, []).append(name)
+    cols = {}
+    leftover = []
+    for col, group in wanted.items():
+        kind = by_name[group[0]][0]
+        if len(group) > 1 or kind == _CONFLICT:
+            leftover.extend(group)
+            continue
+        rows = np.concatenate(by_name[group[0]][2])
+        values = np.concatenate(by_name[group[0]][3])
+        order = np.argsort(rows, kind="stable")
+        cols[col] = _field_column(kind, rows[order], values[order], n)
+    dicts = [None] * n
+    for name in leftover:
+        for rows, values in zip(by_name[name][2], by_name[name][3]):
+            for r, v in zip(rows.tolist(), values.tolist()):
                 d = dicts[r]
                 if d is None:
                     dicts[r] = d = {}
                 d[name] = v
-        fields_col = np.empty(n, dtype=object)
-        fields_col[:] = dicts
-        cols["fields"] = pd.array(fields_col, dtype=object)
-    return pd.DataFrame(cols)
+    fields_col = np.empty(n, dtype=object)
+    fields_col[:] = dicts
+    cols["fields"] = pd.array(fields_col, dtype=object)
+    return cols
+
+
+def _strings_categorical(names, codes):
+    """A Categorical of names[codes] (names may repeat: the same name in two processes)."""
+    uniq = sorted(set(names))
+    index = {name: i for i, name in enumerate(uniq)}
+    remap = np.array([index[name] for name in names], dtype=np.intp)
+    return pd.Categorical.from_codes(remap[codes] if len(codes) else codes, categories=uniq)
 
 
 def _nullable(values, dtype):

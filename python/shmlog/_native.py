@@ -15,7 +15,7 @@ SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module bind
 # enum shmlog_read_kind
 RECORD, LOSS, EXIT, ERROR = 1, 2, 3, 4
 # event.flags
-TRUNCATED, CLAMPED, BACKTRACE, UNKNOWN_SITE = 0x1, 0x2, 0x4, 0x8
+TRUNCATED, CLAMPED, BACKTRACE, UNKNOWN_SITE, CORRUPT = 0x1, 0x2, 0x4, 0x8, 0x10
 NOTE = 0x100  # an ERROR event that is a note, not damage
 # enum shmlog_read_type
 T_BOOL, T_INT, T_UINT, T_FLOAT, T_STR, T_PTR, T_FLOAT32 = 1, 2, 3, 4, 5, 6, 7
@@ -100,6 +100,43 @@ class Options(ctypes.Structure):
     ]
 
 
+class Columns(ctypes.Structure):
+    """struct shmlog_read_columns"""
+    _fields_ = [
+        ("size", ctypes.c_size_t),
+        ("cap", ctypes.c_size_t),
+        ("ts_ns", ctypes.c_void_p),
+        ("seq", ctypes.c_void_p),
+        ("tid", ctypes.c_void_p),
+        ("cpu", ctypes.c_void_p),
+        ("source", ctypes.c_void_p),
+        ("level", ctypes.c_void_p),
+        ("category", ctypes.c_void_p),
+        ("flags", ctypes.c_void_p),
+        ("msg", ctypes.c_void_p),
+        ("values_at", ctypes.c_void_p),
+        ("text", ctypes.c_void_p),
+        ("text_cap", ctypes.c_size_t),
+        ("values", ctypes.c_void_p),
+        ("values_cap", ctypes.c_size_t),
+    ]
+
+
+class Source(ctypes.Structure):
+    """struct shmlog_read_source"""
+    _fields_ = [
+        ("host", ctypes.c_void_p),
+        ("app", ctypes.c_void_p),
+        ("pid", ctypes.c_uint32),
+        ("proc_start", ctypes.c_uint64),
+        ("site_id", ctypes.c_uint32),
+        ("site", ctypes.POINTER(Site)),
+        ("nfields", ctypes.c_uint32),
+        ("field_names", ctypes.POINTER(ctypes.c_void_p)),
+        ("field_types", ctypes.POINTER(ctypes.c_uint32)),
+    ]
+
+
 def options_init():
     """SHMLOG_READ_OPTIONS_INIT"""
     o = Options()
@@ -179,6 +216,12 @@ def _declare(lib):
     lib.shmlog_read_line.restype = ctypes.c_void_p
     lib.shmlog_read_had_errors.argtypes = [ctypes.c_void_p]
     lib.shmlog_read_had_errors.restype = ctypes.c_int
+    lib.shmlog_read_next_columns.argtypes = [ctypes.c_void_p, P(Columns)]
+    lib.shmlog_read_next_columns.restype = ctypes.c_long
+    lib.shmlog_read_source.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+    lib.shmlog_read_source.restype = P(Source)
+    lib.shmlog_read_category_name.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32]
+    lib.shmlog_read_category_name.restype = ctypes.c_void_p
     lib.shmlog_read_close.argtypes = [ctypes.c_void_p]
     lib.shmlog_read_close.restype = None
 
