@@ -689,3 +689,77 @@ Test(read_lib, columns_refuse_what_cannot_work)
     cr_assert_null(shmlog_read_source(r, 1000));
     shmlog_read_close(r);
 }
+
+/* Sources made early stay where they are while hundreds more are made
+ * (ASan sees a read of moved memory). */
+Test(read_lib, sources_stay_valid_while_more_come)
+{
+    enum { SITES = 300 };
+    char dir[256], path[600];
+    tu_tmpdir(dir, sizeof dir, "readlib-sources");
+    snprintf(path, sizeof path, "%s/many-sites.shlog", dir);
+    struct tu_file f;
+    tu_file_open(&f, path, 1);
+    struct shm_proc_info pi;
+    tu_proc_info(&pi, 77, 4242);
+    cr_assert_eq(shlog_enc_process(f.enc, 1, &pi), 0);
+    static struct shm_site sites[SITES];
+    for (uint32_t i = 0; i < SITES; i++) {
+        char fmt[64];
+        snprintf(fmt, sizeof fmt, "site %u k%u=%%u", i, i);
+        tu_site(&sites[i], i, fmt, SHMLOG_ARG_U32, 0);
+        cr_assert_eq(shlog_enc_site(f.enc, 1, &sites[i]), 0);
+    }
+    cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 0), 0);
+    for (uint32_t i = 0; i < SITES; i++) {
+        struct shm_copied_record rec;
+        memset(&rec, 0, sizeof rec);
+        rec.pos = i;
+        rec.tsc = pi.anchor_tsc + i;
+        rec.site = i;
+        rec.level = sites[i].level;
+        rec.category = sites[i].category;
+        uint64_t v = 1000 + i;
+        tu_slots(&rec, tu_payload(&rec, &sites[i], &v, NULL));
+        cr_assert_eq(shlog_enc_record(f.enc, &rec), 0);
+    }
+    cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+    tu_file_flush(&f);
+    tu_file_close(&f);
+
+    const char *paths[] = {path};
+    struct shmlog_read *r;
+    char err[256];
+    cr_assert_eq(shmlog_read_open(&r, paths, 1, NULL, err, sizeof err), 0, "%s", err);
+    static uint64_t ts[4], seq[4], msg[4], values[64];
+    static uint32_t tid[4], cpu[4], source[4], values_at[4];
+    static uint8_t level[4], category[4], flags[4];
+    static char text[4096];
+    struct shmlog_read_columns c = {sizeof c, 4, ts, seq, tid, cpu, source, level, category, flags, msg,
+                                    values_at, text, sizeof text, values, 64};
+    const struct shmlog_read_source *first = NULL;
+    size_t rows_seen = 0;
+    long rows;
+    while ((rows = shmlog_read_next_columns(r, &c)) > 0) {
+        for (long i = 0; i < rows; i++, rows_seen++) {
+            const struct shmlog_read_source *s = shmlog_read_source(r, source[i]);
+            char want[32];
+            snprintf(want, sizeof want, "k%u", s->site_id);
+            cr_assert_eq(s->nfields, 1);
+            cr_assert_str_eq(s->field_names[0], want);
+            cr_assert_eq(values[values_at[i]], 1000 + s->site_id);
+            if (!first)
+                first = s;
+        }
+        /* the first source, read again after each batch */
+        cr_assert_str_eq(first->field_names[0], "k0");
+        cr_assert_eq(first->field_types[0], SHMLOG_READ_UINT);
+        cr_assert_str_eq(first->app, "app77");
+    }
+    cr_assert_eq(rows, 0);
+    cr_assert_eq(rows_seen, SITES);
+    cr_assert_not_null(shmlog_read_source(r, SITES - 1));
+    cr_assert_null(shmlog_read_source(r, SITES));
+    shmlog_read_close(r);
+    tu_rmtree(dir);
+}

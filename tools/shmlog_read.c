@@ -25,6 +25,7 @@
 #define ENTRY_ERROR 101        /* a message of the engine's; damage */
 /* The options of version 1: a program passes at least these. */
 #define OPTIONS_V1_SIZE (offsetof(struct shmlog_read_options, local_time) + sizeof(int))
+#define COLUMNS_V1_SIZE (offsetof(struct shmlog_read_columns, values_cap) + sizeof(size_t))
 
 struct shmlog_read {
     struct file_cmd cmd;
@@ -52,8 +53,9 @@ struct shmlog_read {
     char field_text[SHMLOG_MAX_ARGS * (SHMLOG_MAX_PAYLOAD + 256)]; /* names and strings, NUL-terminated */
     /* the sources of rows (shmlog_read_next_columns) */
     struct hmap source_of;          /* (process, site or its id) -> index + 1 */
-    struct column_source *sources;
+    struct column_source **sources; /* each its own allocation: shmlog_read_source() pointers stay */
     uint32_t nsources, sources_cap;
+    char source_category[16];       /* shmlog_read_category_name()'s "cat<n>" */
     const struct dproc *last_proc;  /* the last row's process, site and source */
     const struct dsite *last_site;
     uint32_t last_source;
@@ -159,9 +161,11 @@ static void reader_free(struct shmlog_read *r)
     free(r->inputs.v);
     free(r->ready);
     free(r->text);
-    for (uint32_t i = 0; i < r->nsources; i++)
-        for (uint32_t j = 0; j < r->sources[i].pub.nfields; j++)
-            free(r->sources[i].names[j]);
+    for (uint32_t i = 0; i < r->nsources; i++) {
+        for (uint32_t j = 0; j < SHMLOG_MAX_ARGS; j++)
+            free(r->sources[i]->names[j]);
+        free(r->sources[i]);
+    }
     free(r->sources);
     hmap_clear(&r->source_of);
     free(r);
@@ -544,18 +548,17 @@ static uint32_t source_index(struct shmlog_read *r, const struct entry *e)
         return (uint32_t)((uintptr_t)v - 1);
     if (r->nsources == r->sources_cap) {
         uint32_t cap = r->sources_cap ? 2 * r->sources_cap : 64;
-        struct column_source *m = realloc(r->sources, cap * sizeof *m);
+        struct column_source **m = realloc(r->sources, cap * sizeof *m);
         if (!m)
             oom();
         r->sources = m;
         r->sources_cap = cap;
-        for (uint32_t i = 0; i < r->nsources; i++) /* the pointers into the moved array */
-            if (r->sources[i].pub.site)
-                r->sources[i].pub.site = &r->sources[i].site;
     }
     uint32_t i = r->nsources;
-    struct column_source *s = &r->sources[i];
-    memset(s, 0, sizeof *s);
+    struct column_source *s = calloc(1, sizeof *s);
+    if (!s)
+        oom();
+    r->sources[i] = s;
     s->proc = e->proc;
     s->dsite = e->site;
     s->pub.host = e->proc->info.host;
@@ -571,9 +574,9 @@ static uint32_t source_index(struct shmlog_read *r, const struct entry *e)
                                             d->nargs};
         s->pub.site = &s->site;
     }
+    r->nsources++;
     if (hmap_put(&r->source_of, (uintptr_t)e->proc, k2, (void *)(uintptr_t)(i + 1)) != 0)
         oom();
-    r->nsources++;
     return i;
 }
 
@@ -583,7 +586,7 @@ static void source_learn(struct column_source *s, const struct render_field *rf,
     for (int j = 0; j < n; j++) {
         s->names[j] = malloc(rf[j].name_len + 1);
         if (!s->names[j])
-            oom();
+            oom(); /* those before are freed with the source */
         memcpy(s->names[j], rf[j].name, rf[j].name_len);
         s->names[j][rf[j].name_len] = '\0';
         s->types[j] = field_type(rf[j].value.type);
@@ -593,7 +596,7 @@ static void source_learn(struct column_source *s, const struct render_field *rf,
 
 long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns *c)
 {
-    if (!c || c->size < sizeof *c || !c->ts_ns || !c->seq || !c->tid || !c->cpu || !c->source || !c->level ||
+    if (!c || c->size < COLUMNS_V1_SIZE || c->cap == 0 || !c->ts_ns || !c->seq || !c->tid || !c->cpu || !c->source || !c->level ||
         !c->category || !c->flags || (c->msg && !c->text) || (c->values_at && (!c->values || !c->text)))
         return -EINVAL;
     jmp_buf on_oom;
@@ -605,6 +608,9 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
     }
     r->cur = NULL;
     size_t rows = 0, text_len = 0, nvalues = 0;
+    /* Offsets into text and values are 32-bit. */
+    size_t text_cap = c->text_cap < UINT32_MAX ? c->text_cap : UINT32_MAX;
+    size_t values_cap = c->values_cap < UINT32_MAX ? c->values_cap : UINT32_MAX;
     long result = 0;
     while (rows < c->cap) {
         if (r->ready_off >= r->ready_len) {
@@ -623,7 +629,7 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
         /* Records come in runs of one site: the last one's source is the likely one. */
         uint32_t src = e->site && e->site == r->last_site && e->proc == r->last_proc ? r->last_source
                                                                                        : source_index(r, e);
-        struct column_source *s = &r->sources[src];
+        struct column_source *s = r->sources[src];
         const struct render_site *sr = prepared(e->site, e->proc);
         if (!sr)
             oom();
@@ -631,7 +637,7 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
         size_t msg_len = 0;
         if (c->msg && e->site) {
             /* Rendered where it goes; a row that does not fit waits for the next call. */
-            render_buf_init(&b, c->text + text_len, c->text_cap - text_len);
+            render_buf_init(&b, c->text + text_len, text_cap - text_len);
             render_prepared_msg(sr, rec, &b);
             if (b.overflow)
                 goto full;
@@ -651,13 +657,13 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
             if (n < 0 || (uint32_t)n != s->pub.nfields) {
                 flags |= SHMLOG_READ_CORRUPT;
             } else {
-                if (nvalues + (size_t)n > c->values_cap)
+                if (nvalues + (size_t)n > values_cap)
                     goto full;
                 for (int j = 0; j < n; j++) {
                     const struct render_arg *a = &rf[j].value;
                     uint64_t v = a->v.u;
                     if (a->type == SHMLOG_ARG_STR) {
-                        if (text_len + row_text + a->str_len > c->text_cap)
+                        if (text_len + row_text + a->str_len > text_cap)
                             goto full;
                         memcpy(c->text + text_len + row_text, a->v.s, a->str_len);
                         v = (uint64_t)(text_len + row_text) << 32 | a->str_len;
@@ -701,7 +707,7 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
 
 const struct shmlog_read_source *shmlog_read_source(struct shmlog_read *r, uint32_t i)
 {
-    return i < r->nsources ? &r->sources[i].pub : NULL;
+    return i < r->nsources ? &r->sources[i]->pub : NULL;
 }
 
 const char *shmlog_read_category_name(struct shmlog_read *r, uint32_t source, uint32_t id)
@@ -709,10 +715,10 @@ const char *shmlog_read_category_name(struct shmlog_read *r, uint32_t source, ui
     if (source >= r->nsources)
         return NULL;
     struct file_cmd *was = enter(r);
-    const char *name = shm_categories_name(r->sources[source].proc->cats, id);
+    const char *name = shm_categories_name(r->sources[source]->proc->cats, id);
     if (!name) {
-        snprintf(r->category_buf, sizeof r->category_buf, "cat%u", id);
-        name = r->category_buf;
+        snprintf(r->source_category, sizeof r->source_category, "cat%u", id);
+        name = r->source_category;
     }
     leave(was);
     return name;

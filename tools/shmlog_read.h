@@ -205,7 +205,10 @@ struct shmlog_read_columns {
  * that is not a record (shmlog_read_next() gives it), when text or values
  * are full, and at the end. The rows filled (0: the next event is not a
  * record, or the end: ask shmlog_read_next()), -ENOBUFS when not even one
- * record fits text (make it 1 MiB or more), -EINVAL, -ENOMEM. */
+ * record fits text and values (1 MiB of text and 16 values always hold
+ * one), -EINVAL (cap 0, a missing array, size not set), -ENOMEM. Floats are
+ * stored as the bits of the double in v.f (a FLOAT32 widened); CORRUPT is
+ * known only when values_at is given. */
 long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns *c);
 
 /* What the rows of one source share: a call site of one process. */
