@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bytes on disk per record for the trading-like mix of shmlog-sample (orders,
-# market data ticks, risk warnings, strings), and the rate at which
-# `shmlog-dump read --format json` decodes those files, on one core.
+# market data ticks, risk warnings, strings), and the rates at which
+# `shmlog-dump read --format json`, libshmlog-read (events, columns) and the
+# Python package (read(), dataframe()) decode those files, on one core.
 #   bench/files.sh [RECORDS]   (default 10000000)
 #   SHMLOG_MIX=uniform bench/files.sh ...   the white-noise mix of earlier releases
 # The producer's line says how many records were dropped (then the file holds
@@ -59,4 +60,22 @@ for _ in range(3):
 cpu, wall = min(runs)
 print(f"read --format json:     {records / cpu / 1e6:.2f} M records/s per cpu-second ({cpu:.2f} s cpu, {wall:.2f} s wall;"
       f" best of 3: {', '.join(f'{c:.2f}' for c, _ in runs)} s cpu)")
+PY
+# The reader library from C, and the Python package over it (pandas from Debian's python3).
+taskset -c 0 "$build/bench/shmlog-bench-reader" "$work/out"
+SHMLOG_READ_LIBRARY=$build/tools/libshmlog-read.so.1 PYTHONPATH=$PWD/python taskset -c 0 /usr/bin/python3 - "$work/out" <<'PY'
+import sys, time, shmlog
+out = sys.argv[1]
+def best(fn):
+    runs = []
+    for _ in range(3):
+        t0 = time.process_time()
+        n = fn()
+        runs.append(time.process_time() - t0)
+    return n, min(runs)
+for what, fn in (("python read():", lambda: sum(1 for _ in shmlog.read(out))),
+                 ("python dataframe():", lambda: len(shmlog.dataframe(out))),
+                 ("python dataframe(fields=False):", lambda: len(shmlog.dataframe(out, fields=False)))):
+    n, t = best(fn)
+    print(f"{what:<34} {n / t / 1e6:.2f} M records/s per cpu-second ({n} records, {t:.2f} s cpu, best of 3)")
 PY

@@ -78,13 +78,13 @@ class _Batches:
                 "msg": np.empty(_ROWS, np.uint64), "values_at": np.empty(_ROWS, np.uint32),
                 "values": np.empty(_VALUES, np.uint64),
             }
-            text = ctypes.create_string_buffer(self.text_cap)
+            text = np.empty(self.text_cap, np.uint8)  # not zeroed: only what the rows point at is read
             c = _n.Columns()
             c.size = ctypes.sizeof(_n.Columns)
             c.cap = _ROWS
             for k, v in cols.items():
                 setattr(c, k, v.ctypes.data)
-            c.text = ctypes.addressof(text)
+            c.text = text.ctypes.data
             c.text_cap = self.text_cap
             c.values_cap = _VALUES
             rows = lib.shmlog_read_next_columns(h, ctypes.byref(c))
@@ -97,7 +97,7 @@ class _Batches:
             if rows > 0:
                 batch = {k: v[:rows] for k, v in cols.items() if k != "values"}
                 batch["values"] = cols["values"]
-                batch["text"] = text.raw
+                batch["text"] = memoryview(text)
                 yield batch
                 continue
             # not a record next: an error, a note, a loss, an exit, or the end
@@ -115,10 +115,10 @@ class _Batches:
                 r.errors.append(_n.text(ev.error, r._cache) or "damaged input")
 
 
-def _string(raw, at):
-    """The str at text offset << 32 | length (an int)."""
+def _string(raw, at, _errors=_n.ERRORS):
+    """The str at text offset << 32 | length (an int) of the memoryview raw."""
     o = at >> 32
-    return _n.decode(raw[o:o + (at & 0xFFFFFFFF)])
+    return str(raw[o:o + (at & 0xFFFFFFFF)], "utf-8", _errors)
 
 
 def records_frame(reader, with_fields):
