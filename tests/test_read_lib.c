@@ -48,6 +48,33 @@ static size_t read_lines(const char *path, const struct shmlog_read_options *o, 
     return len;
 }
 
+/* The same through shmlog_read_lines(), many lines per call, errors between them. */
+static void read_many_lines(const char *path, int json, char *out, size_t cap)
+{
+    struct shmlog_read *r;
+    char err[512];
+    const char *paths[] = {path};
+    cr_assert_eq(shmlog_read_open(&r, paths, 1, NULL, err, sizeof err), 0, "open %s: %s", path, err);
+    size_t len = 0, n;
+    cr_assert_eq(shmlog_read_lines(r, json, out, 1000, &n), -EINVAL, "a buffer shorter than the longest line");
+    for (;;) {
+        cr_assert_lt(len + (512u << 10) + 1, cap);
+        long lines = shmlog_read_lines(r, json, out + len, cap - len, &n);
+        cr_assert_geq(lines, 0);
+        cr_assert_eq(strlen(out + len), n);
+        len += n;
+        if (lines > 0)
+            continue;
+        const struct shmlog_read_event *ev;
+        if (shmlog_read_next(r, &ev) <= 0)
+            break;
+        cr_assert_eq(ev->kind, SHMLOG_READ_ERROR, "lines() stopped before a %u", ev->kind);
+        len += (size_t)snprintf(out + len, cap - len, "error: %s\n", ev->error);
+    }
+    shmlog_read_close(r);
+    out[len] = '\0';
+}
+
 static char *slurp(const char *path)
 {
     char *buf = malloc(MAX_TEXT);
@@ -78,6 +105,9 @@ Test(read_lib, corpus_reads_to_the_checked_in_lines)
                 char *want = slurp(want_path);
                 read_lines(in, NULL, json, got, MAX_TEXT);
                 cr_assert_str_eq(got, want, "%s (%s) differs from %s", in, json ? "json" : "text", want_path);
+                read_many_lines(in, json, got, MAX_TEXT);
+                cr_assert_str_eq(got, want, "%s (%s, many per call) differs from %s", in, json ? "json" : "text",
+                                 want_path);
                 free(want);
                 compared++;
             }

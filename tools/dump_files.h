@@ -211,6 +211,8 @@ struct entry {
 uint64_t entry_own_ts(const struct entry *e);
 /* The record of a RECORD or BACKTRACE entry. */
 const struct shm_copied_record *entry_record(const struct entry *e);
+/* An entry as read prints it: a text line (json 0) or a JSON Lines object. */
+void entry_line(const struct entry *e, int json, struct render_buf *b);
 
 /* ==== Inputs (dump_inputs.c) ==== */
 

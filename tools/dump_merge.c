@@ -266,39 +266,40 @@ void queue_entry(struct dring *r, enum entry_kind kind, uint64_t ts, uint32_t cp
         drain(running->merge.srcs, running->merge.nsrc, 0);
 }
 
+void entry_line(const struct entry *e, int json, struct render_buf *b)
+{
+    const struct dproc *p = e->proc;
+    if (e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) {
+        const struct render_site *sr = prepared(e->site, e->proc);
+        if (!sr)
+            oom();
+        render_prepared(sr, entry_record(e), e->cpu, entry_own_ts(e), json, b);
+        return;
+    }
+    struct render_input in = {p->info.app, p->info.host, p->info.pid, e->cpu, e->ts_ns, NULL, NULL};
+    if (e->kind == ENTRY_LOSS) {
+        struct shm_loss loss;
+        memcpy(&loss, e + 1, sizeof loss);
+        render_loss(&in, &loss, json, b);
+    } else {
+        struct entry_exit x;
+        memcpy(&x, e + 1, sizeof x);
+        render_exit(&in, x.records, x.lost, x.how, json, b);
+    }
+}
+
 static void emit_entry(const struct entry *e)
 {
     if (running->sink) {
         running->sink->entry(running->sink->ctx, e);
-        if ((e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) && running->cli->filter.limit &&
-            ++running->merge.shown >= running->cli->filter.limit)
-            running->stop = 1;
-        return;
-    }
-    struct dproc *p = e->proc;
-    struct render_buf b = out_begin();
-    if (e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) {
-        const struct shm_copied_record *rec = entry_record(e);
-        const struct render_site *sr = prepared(e->site, p);
-        if (!sr)
-            oom();
-        render_prepared(sr, rec, e->cpu, entry_own_ts(e), running->cli->json, &b);
-        running->merge.shown++;
-        if (running->cli->filter.limit && running->merge.shown >= running->cli->filter.limit)
-            running->stop = 1;
     } else {
-        struct render_input in = {p->info.app, p->info.host, p->info.pid, e->cpu, e->ts_ns, NULL, NULL};
-        if (e->kind == ENTRY_LOSS) {
-            struct shm_loss loss;
-            memcpy(&loss, e + 1, sizeof loss);
-            render_loss(&in, &loss, running->cli->json, &b);
-        } else {
-            struct entry_exit x;
-            memcpy(&x, e + 1, sizeof x);
-            render_exit(&in, x.records, x.lost, x.how, running->cli->json, &b);
-        }
+        struct render_buf b = out_begin();
+        entry_line(e, running->cli->json, &b);
+        out_end(&b);
     }
-    out_end(&b);
+    if ((e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) && running->cli->filter.limit &&
+        ++running->merge.shown >= running->cli->filter.limit)
+        running->stop = 1;
 }
 
 /* Frames without a record of a ring after which it no longer holds others

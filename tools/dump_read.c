@@ -68,19 +68,29 @@ int cmd_read(struct cli *cli)
         running->status = 1;
     }
     const struct shmlog_read_event *ev;
-    while (r && (rc = shmlog_read_next(r, &ev)) > 0) {
-        if (ev->kind == SHMLOG_READ_ERROR) {
-            char msg[4096 + 16];
-            snprintf(msg, sizeof msg, "%s%s", ev->flags & SHMLOG_READ_NOTE ? "note: " : "", ev->error);
-            note_error(msg);
+    while (r) {
+        /* Many lines per call, straight into the output; an error between them on its own. */
+        struct render_buf b = out_begin();
+        size_t len;
+        long lines = shmlog_read_lines(r, cli->json, b.data, b.cap, &len);
+        if (lines < 0)
+            oom();
+        b.len = len;
+        out_end(&b);
+        if (lines > 0)
+            continue;
+        if ((rc = shmlog_read_next(r, &ev)) <= 0)
+            break;
+        if (ev->kind != SHMLOG_READ_ERROR) { /* lines() stops before errors only: not reached */
+            b = out_begin();
+            long n = shmlog_read_format(r, cli->json, b.data, b.cap);
+            b.len = n > 0 ? (size_t)n : 0;
+            out_end(&b);
             continue;
         }
-        struct render_buf b = out_begin();
-        long n = shmlog_read_format(r, cli->json, b.data, b.cap);
-        if (n == -ENOMEM)
-            oom();
-        b.len = n > 0 ? (size_t)n : n == -ENOBUFS ? strlen(b.data) : 0;
-        out_end(&b);
+        char msg[4096 + 16];
+        snprintf(msg, sizeof msg, "%s%s", ev->flags & SHMLOG_READ_NOTE ? "note: " : "", ev->error);
+        note_error(msg);
     }
     if (r) {
         if (rc < 0)

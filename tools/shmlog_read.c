@@ -88,6 +88,18 @@ static void leave(struct file_cmd *was)
     pthread_mutex_unlock(&read_lock);
 }
 
+/* The start of a call that steps the engine: enter(), with its out-of-memory
+ * exit (oom() longjmps here: the lock is left and fail returned, then and in
+ * every later call, since the engine's state is no longer to be trusted). */
+#define ENTER_OR_FAIL(r, was, fail)                                                                             \
+    jmp_buf on_oom;                                                                                             \
+    struct file_cmd *was = enter(r);                                                                            \
+    (r)->on_oom = &on_oom;                                                                                      \
+    if ((r)->broken || setjmp(on_oom)) {                                                                        \
+        leave(was);                                                                                             \
+        return fail;                                                                                            \
+    }
+
 /* ==== The sink ==== */
 
 static void *ready_room(struct shmlog_read *r, size_t bytes)
@@ -357,27 +369,31 @@ static void fill_event(struct shmlog_read *r, const struct entry *e)
     ev->site = &r->site;
 }
 
-int shmlog_read_next(struct shmlog_read *r, const struct shmlog_read_event **ev)
+/* The next entry the merge gave, left in place (the caller takes it by
+ * moving ready_off past it); the merge steps on when none is ready. NULL
+ * at the end. */
+static const struct entry *peek(struct shmlog_read *r)
 {
-    jmp_buf on_oom;
-    struct file_cmd *was = enter(r);
-    r->on_oom = &on_oom;
-    if (r->broken || setjmp(on_oom)) {
-        leave(was);
-        return -ENOMEM;
-    }
-    r->cur = NULL;
     while (r->ready_off >= r->ready_len) {
         r->ready_off = r->ready_len = 0;
         r->cmd.pause = 0;
-        if (r->ended) {
-            leave(was);
-            return 0;
-        }
+        if (r->ended)
+            return NULL;
         if (!merge_step())
             r->ended = 1;
     }
-    const struct entry *e = (const struct entry *)(r->ready + r->ready_off);
+    return (const struct entry *)(r->ready + r->ready_off);
+}
+
+int shmlog_read_next(struct shmlog_read *r, const struct shmlog_read_event **ev)
+{
+    ENTER_OR_FAIL(r, was, -ENOMEM);
+    r->cur = NULL;
+    const struct entry *e = peek(r);
+    if (!e) {
+        leave(was);
+        return 0;
+    }
     r->ready_off += e->bytes;
     r->cur = e;
     fill_event(r, e);
@@ -484,6 +500,17 @@ int shmlog_read_fields(struct shmlog_read *r, const struct shmlog_read_field **f
     return n;
 }
 
+/* Renders e into b in the reader's zone (the renderer's mode is the process's: set for the call). */
+static void reader_line(struct shmlog_read *r, const struct entry *e, int json, struct render_buf *b)
+{
+    int was_local = render_time_is_local();
+    if (was_local != r->local_time)
+        render_time_local(r->local_time);
+    entry_line(e, json, b);
+    if (was_local != r->local_time)
+        render_time_local(was_local);
+}
+
 long shmlog_read_format(struct shmlog_read *r, int json, char *buf, size_t cap)
 {
     if (!r->cur || r->ev.kind == SHMLOG_READ_ERROR || cap == 0)
@@ -493,37 +520,42 @@ long shmlog_read_format(struct shmlog_read *r, int json, char *buf, size_t cap)
     r->on_oom = &on_oom;
     volatile long n = -ENOMEM;
     if (!setjmp(on_oom)) {
-        const struct entry *e = r->cur;
-        const struct dproc *p = e->proc;
         struct render_buf b;
         render_buf_init(&b, buf, cap - 1);
-        int was_local = render_time_is_local();
-        if (was_local != r->local_time)
-            render_time_local(r->local_time);
-        if (e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) {
-            const struct render_site *sr = cur_site(r);
-            if (!sr)
-                oom();
-            render_prepared(sr, entry_record(e), e->cpu, entry_own_ts(e), json, &b);
-        } else {
-            struct render_input in = {p->info.app, p->info.host, p->info.pid, e->cpu, e->ts_ns, NULL, NULL};
-            if (e->kind == ENTRY_LOSS) {
-                struct shm_loss loss;
-                memcpy(&loss, e + 1, sizeof loss);
-                render_loss(&in, &loss, json, &b);
-            } else {
-                struct entry_exit x;
-                memcpy(&x, e + 1, sizeof x);
-                render_exit(&in, x.records, x.lost, x.how, json, &b);
-            }
-        }
-        if (was_local != r->local_time)
-            render_time_local(was_local);
+        reader_line(r, r->cur, json, &b);
         buf[b.len] = '\0';
         n = b.overflow ? -ENOBUFS : (long)b.len;
     }
     leave(was);
     return n;
+}
+
+long shmlog_read_lines(struct shmlog_read *r, int json, char *buf, size_t cap, size_t *len)
+{
+    *len = 0;
+    if (cap < RENDER_LINE_MAX + 1)
+        return -EINVAL;
+    ENTER_OR_FAIL(r, was, -ENOMEM);
+    r->cur = NULL;
+    size_t used = 0;
+    long lines = 0;
+    while (cap - used >= RENDER_LINE_MAX + 1) {
+        const struct entry *e = peek(r);
+        if (!e)
+            break;
+        if (e->kind == ENTRY_NOTE || e->kind == ENTRY_ERROR)
+            break;
+        struct render_buf b;
+        render_buf_init(&b, buf + used, cap - used - 1);
+        reader_line(r, e, json, &b);
+        used += b.len;
+        r->ready_off += e->bytes;
+        lines++;
+    }
+    buf[used] = '\0';
+    *len = used;
+    leave(was);
+    return lines;
 }
 
 const char *shmlog_read_line(struct shmlog_read *r, int json, size_t *len)
@@ -599,13 +631,7 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
     if (!c || c->size < COLUMNS_V1_SIZE || c->cap == 0 || !c->ts_ns || !c->seq || !c->tid || !c->cpu || !c->source || !c->level ||
         !c->category || !c->flags || (c->msg && !c->text) || (c->values_at && (!c->values || !c->text)))
         return -EINVAL;
-    jmp_buf on_oom;
-    struct file_cmd *was = enter(r);
-    r->on_oom = &on_oom;
-    if (r->broken || setjmp(on_oom)) {
-        leave(was);
-        return -ENOMEM;
-    }
+    ENTER_OR_FAIL(r, was, -ENOMEM);
     r->cur = NULL;
     size_t rows = 0, text_len = 0, nvalues = 0;
     /* Offsets into text and values are 32-bit. */
@@ -613,16 +639,9 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
     size_t values_cap = c->values_cap < UINT32_MAX ? c->values_cap : UINT32_MAX;
     long result = 0;
     while (rows < c->cap) {
-        if (r->ready_off >= r->ready_len) {
-            r->ready_off = r->ready_len = 0;
-            r->cmd.pause = 0;
-            if (r->ended)
-                break;
-            if (!merge_step())
-                r->ended = 1;
-            continue;
-        }
-        const struct entry *e = (const struct entry *)(r->ready + r->ready_off);
+        const struct entry *e = peek(r);
+        if (!e)
+            break;
         if (e->kind != ENTRY_RECORD && e->kind != ENTRY_BACKTRACE)
             break;
         const struct shm_copied_record *rec = entry_record(e);

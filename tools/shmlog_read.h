@@ -229,6 +229,13 @@ const struct shmlog_read_source *shmlog_read_source(struct shmlog_read *r, uint3
 /* The name of category id in the process of source i, as events name it. */
 const char *shmlog_read_category_name(struct shmlog_read *r, uint32_t source, uint32_t id);
 
+/* The next events as shmlog-dump read prints them, many per call: lines
+ * into buf (NUL-terminated, *len bytes) while it has room for the longest
+ * one; stops early before an ERROR event (shmlog_read_next() gives it) and
+ * at the end. The events written (0: the next is an ERROR, or the end),
+ * -EINVAL when cap is under 512 KiB + 1, -ENOMEM. */
+long shmlog_read_lines(struct shmlog_read *r, int json, char *buf, size_t cap, size_t *len);
+
 /* 1 when any input was damaged or unreadable: ask after the last event (it
  * may turn 1 before the ERROR event that says why comes out). */
 int shmlog_read_had_errors(const struct shmlog_read *r);
