@@ -128,6 +128,8 @@ int find_open_part(const char *dir, uint64_t min_seq, char *path, size_t cap, ui
 /* Reads and checks a file's 128-byte header. 0, or -errno / -EINVAL. */
 int read_file_header(const char *path, struct shlog_file_header *h);
 
+/* The file commands write to standard output and error, and exit when out of memory. */
+void use_dump_output(void);
 int cmd_read(struct cli *cli);
 int cmd_stats(struct cli *cli);
 int cmd_follow(struct cli *cli);

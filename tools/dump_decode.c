@@ -29,21 +29,12 @@ struct file_cmd *running = &dump_cmd;
 
 void note_error(const char *msg)
 {
-    if (running->sink) {
-        running->sink->error(running->sink->ctx, msg);
-        return;
-    }
-    out_push();
-    fprintf(stderr, "%s: %s\n", dump_prog, msg);
+    running->sink->error(running->sink->ctx, msg);
 }
 
 void oom(void)
 {
-    if (running->sink)
-        running->sink->oom(running->sink->ctx);
-    out_push();
-    fprintf(stderr, "%s: out of memory\n", dump_prog);
-    exit(1);
+    running->sink->oom(running->sink->ctx);
 }
 
 void begin(struct cli *cli, enum mode mode)

@@ -166,7 +166,8 @@ struct merge_state {
 };
 
 /* Where a file command's output goes: shmlog-dump's standard output and
- * error by default; a libshmlog-read reader takes both (shmlog_read.c). */
+ * error (dump_read.c), or a libshmlog-read reader (shmlog_read.c). The
+ * engine itself writes nothing and never exits. */
 struct file_sink {
     void (*entry)(void *ctx, const struct entry *e); /* an entry is next in time order */
     void (*error)(void *ctx, const char *msg);        /* a line the dump would print on stderr */
@@ -184,7 +185,7 @@ struct file_cmd {
     int pause;               /* the sink wants no more for now: drain() stops */
     struct dring *all_rings; /* the merge's streams */
     struct dsite *all_sites; /* stats counts records by site */
-    const struct file_sink *sink; /* NULL: the dump's output */
+    const struct file_sink *sink;
     struct decode_state decode;
     struct merge_state merge;
 };

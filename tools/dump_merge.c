@@ -290,13 +290,7 @@ void entry_line(const struct entry *e, int json, struct render_buf *b)
 
 static void emit_entry(const struct entry *e)
 {
-    if (running->sink) {
-        running->sink->entry(running->sink->ctx, e);
-    } else {
-        struct render_buf b = out_begin();
-        entry_line(e, running->cli->json, &b);
-        out_end(&b);
-    }
+    running->sink->entry(running->sink->ctx, e);
     if ((e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) && running->cli->filter.limit &&
         ++running->merge.shown >= running->cli->filter.limit)
         running->stop = 1;

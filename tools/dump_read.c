@@ -13,6 +13,37 @@
 
 #define FOLLOW_POLL_NS 100000000u
 
+/* ==== The dump's output ==== */
+
+static void dump_entry(void *ctx, const struct entry *e)
+{
+    (void)ctx;
+    struct render_buf b = out_begin();
+    entry_line(e, running->cli->json, &b);
+    out_end(&b);
+}
+
+static void dump_error(void *ctx, const char *msg)
+{
+    (void)ctx;
+    out_push();
+    fprintf(stderr, "%s: %s\n", dump_prog, msg);
+}
+
+__attribute__((noreturn)) static void dump_oom(void *ctx)
+{
+    (void)ctx;
+    out_push();
+    fprintf(stderr, "%s: out of memory\n", dump_prog);
+    exit(1);
+}
+
+void use_dump_output(void)
+{
+    static const struct file_sink dump_sink = {dump_entry, dump_error, dump_oom, NULL};
+    running->sink = &dump_sink;
+}
+
 /* ==== read ==== */
 
 /* read is the first user of libshmlog-read (shmlog_read.h): what it prints

@@ -426,6 +426,7 @@ int main(int argc, char **argv)
         printf("usage: %s %s\n  %s\n", dump_prog, cmd->usage, cmd->summary);
         return 0;
     }
+    use_dump_output();
     int status = cmd->run(&cli);
     if (out_finish() != 0) {
         fprintf(stderr, "%s: writing output: %s\n", dump_prog, strerror(errno));
