@@ -99,6 +99,7 @@ class Event(collections.namedtuple("Event", _EVENT_FIELDS)):
 
 
 _event_new = tuple.__new__
+_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 
 
 def _ns(value, what):
@@ -209,7 +210,11 @@ class Reader:
         self._ev = ctypes.POINTER(_n.Event)()
         self._fp = ctypes.POINTER(_n.Field)()
         self._len = ctypes.c_size_t()
-        self._types = None  # of the last record's fields: one _native.T_* per field, in order (_frame.py)
+        self._types = None  # of the last record's fields: one _native.T_* per field, in order
+        self._pending = collections.deque()  # records of the last batch of columns, not yet yielded
+        self._cols = None  # the batch's arrays, made on first use (_fill)
+        self._sources = {}  # source index -> what its rows share, as str (_source)
+        self._categories = {}  # (source, category id) -> name
 
     def __iter__(self):
         return self
@@ -230,11 +235,17 @@ class Reader:
             self._lib.shmlog_read_close(h)
 
     def __next__(self):
+        if self._pending:
+            return self._pending.popleft()
         h = self._h
         if h is None:
             raise StopIteration
         lib = self._lib
         want = self._want
+        # Records come in batches of columns, one call for many; any other
+        # event (or a record too long for the batch's text) one at a time.
+        if _n.RECORD in want and self._fill():
+            return self._pending.popleft()
         while True:
             rc = lib.shmlog_read_next(h, ctypes.byref(self._ev))
             if rc <= 0:
@@ -254,6 +265,104 @@ class Reader:
                 return self._convert(ev, kind)
             if kind == _n.ERROR:
                 self.errors.append(_n.text(ev.error, self._cache) or "damaged input")
+
+    _ROWS = 4096
+
+    def _fill(self):
+        """Reads the next records in columns into self._pending; False when
+        the next event is not a record (or the end)."""
+        c = self._cols
+        if c is None:
+            R = self._ROWS
+            arrays = {"ts_ns": ctypes.c_uint64 * R, "seq": ctypes.c_uint64 * R, "tid": ctypes.c_uint32 * R,
+                      "cpu": ctypes.c_uint32 * R, "source": ctypes.c_uint32 * R, "level": ctypes.c_uint8 * R,
+                      "category": ctypes.c_uint8 * R, "flags": ctypes.c_uint8 * R, "msg": ctypes.c_uint64 * R,
+                      "values_at": ctypes.c_uint32 * R, "values": ctypes.c_uint64 * (R * 16),
+                      "text": ctypes.c_char * (4 << 20)}
+            c = self._cols = {k: t() for k, t in arrays.items()}
+            st = c["_struct"] = _n.Columns()
+            st.size = ctypes.sizeof(_n.Columns)
+            st.cap = R
+            for k, v in c.items():
+                if k != "_struct":
+                    setattr(st, k, ctypes.addressof(v))
+            st.text_cap = ctypes.sizeof(c["text"])
+            st.values_cap = R * 16
+            raw = memoryview(c["values"]).cast("B")
+            c["_u"], c["_i"], c["_f"] = raw.cast("Q"), raw.cast("q"), raw.cast("d")
+            c["_text"] = memoryview(c["text"]).cast("B")
+        rows = self._lib.shmlog_read_next_columns(self._h, ctypes.byref(c["_struct"]))
+        if rows <= 0:
+            if rows == -errno.ENOMEM:
+                self.close()
+                raise MemoryError("shmlog: out of memory reading")
+            return False  # not a record next, the end, or one too long for the batch: one at a time
+        text = c["_text"]
+        vu, vi, vf = c["_u"], c["_i"], c["_f"]
+        with_fields = self._fields
+        new = _event_new
+        pend = self._pending
+        for ts, seq, tid, cpu, src, level, cat, flags, at_msg, at in zip(
+                c["ts_ns"][:rows], c["seq"][:rows], c["tid"][:rows], c["cpu"][:rows], c["source"][:rows],
+                c["level"][:rows], c["category"][:rows], c["flags"][:rows], c["msg"][:rows],
+                c["values_at"][:rows]):
+            unknown = flags & _n.UNKNOWN_SITE
+            corrupt = flags & _n.CORRUPT
+            host, app, pid, start, site, names, types = self._source(src, not corrupt)
+            o = at_msg >> 32
+            msg = None if unknown else str(text[o:o + (at_msg & 0xFFFFFFFF)], "utf-8", _n.ERRORS)
+            fields = {}
+            if with_fields and not unknown and not corrupt:
+                for j, name in enumerate(names):
+                    t = types[j]
+                    k = at + j
+                    if t == _n.T_INT:
+                        fields[name] = vi[k]
+                    elif t == _n.T_UINT:
+                        fields[name] = vu[k]
+                    elif t == _n.T_FLOAT or t == _n.T_FLOAT32:
+                        fields[name] = vf[k]
+                    elif t == _n.T_STR:
+                        v = vu[k]
+                        fields[name] = str(text[v >> 32:(v >> 32) + (v & 0xFFFFFFFF)], "utf-8", _n.ERRORS)
+                    elif t == _n.T_BOOL:
+                        fields[name] = vu[k] != 0
+                    elif t == _n.T_PTR:
+                        fields[name] = "0x%x" % vu[k]
+                    else:  # a type added after API version 1
+                        fields[name] = None
+            pend.append(new(Event, (
+                "record", ts, host, app, pid, tid, None if cpu == _n.UINT32_MAX else cpu, seq,
+                _LEVELS[level] if level < 6 else "L%d" % level, self._category(src, cat), site, msg, fields,
+                bool(flags & _n.TRUNCATED), bool(flags & _n.CLAMPED), bool(flags & _n.BACKTRACE),
+                "unknown site" if unknown else "corrupt payload" if corrupt else None,
+                None, None, None, None, None, None, None, start)))
+        return True
+
+    def _source(self, i, decoded):
+        """(host, app, pid, proc_start, "file:line" or None, field names, field types) of source i.
+        Its fields are known once a row of it decoded (the library learns them from the first)."""
+        got = self._sources.get(i)
+        if got is None:
+            sp = self._lib.shmlog_read_source(self._h, i).contents
+            c = self._cache
+            site = None
+            if sp.site:
+                s = sp.site.contents
+                site = "%s:%d" % (_n.text(s.file, c), s.line)
+            names = tuple(_n.text(sp.field_names[j], c) for j in range(sp.nfields))
+            types = tuple(sp.field_types[j] for j in range(sp.nfields))
+            got = (_n.text(sp.host, c), _n.text(sp.app, c), sp.pid, sp.proc_start, site, names, types)
+            if names or decoded:
+                self._sources[i] = got
+        return got
+
+    def _category(self, src, cat):
+        name = self._categories.get((src, cat))
+        if name is None:
+            name = _n.text(self._lib.shmlog_read_category_name(self._h, src, cat), self._cache)
+            self._categories[(src, cat)] = name
+        return name
 
     def _warn(self):
         shown = self.errors[:10]
