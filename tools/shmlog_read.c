@@ -66,7 +66,6 @@ struct column_source {
     struct shmlog_read_source pub;
     struct shmlog_read_site site;
     const struct dproc *proc;
-    const struct dsite *dsite;
     char *names[SHMLOG_MAX_ARGS];
     uint32_t types[SHMLOG_MAX_ARGS];
 };
@@ -234,9 +233,7 @@ int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t 
     f->until_ns = o.until_ns ? o.until_ns : UINT64_MAX;
     f->limit = o.limit;
     if (o.category && shm_category_spelled(o.category, f->category) != 0) {
-        free(r->cli.positional);
-        free(r->text);
-        free(r);
+        reader_free(r);
         return fail(err, errcap, -EINVAL,
                     "category '%s' cannot be a category's name: none, trade, order, md (market_data), risk, "
                     "portfolio or a program's own (a-z, 0-9, _)", o.category);
@@ -248,9 +245,7 @@ int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t 
             regerror(rc, &f->grep, why, sizeof why);
             if (errcap)
                 snprintf(err, errcap, "grep: bad regular expression '%s': %s", o.grep, why);
-            free(r->cli.positional);
-            free(r->text);
-            free(r);
+            reader_free(r);
             return -EINVAL;
         }
         f->has_grep = 1;
@@ -295,6 +290,29 @@ void shmlog_read_close(struct shmlog_read *r)
 }
 
 /* ==== Events ==== */
+
+/* What events and rows say of a record: its flags, its category's name
+ * ("cat<n>" in buf for one its process did not name), its site. */
+static uint32_t record_flags(const struct shm_copied_record *rec, const struct dsite *site)
+{
+    return ((rec->flags & SHMLOG_REC_TRUNCATED) ? SHMLOG_READ_TRUNCATED : 0) |
+           ((rec->flags & SHMLOG_REC_CLAMPED) ? SHMLOG_READ_CLAMPED : 0) |
+           ((rec->flags & SHMLOG_REC_BACKTRACE) ? SHMLOG_READ_BACKTRACE : 0) | (site ? 0 : SHMLOG_READ_UNKNOWN_SITE);
+}
+
+static const char *category_name(const struct dproc *p, unsigned id, char buf[16])
+{
+    const char *name = shm_categories_name(p->cats, id);
+    if (name)
+        return name;
+    snprintf(buf, 16, "cat%u", id);
+    return buf;
+}
+
+static struct shmlog_read_site public_site(const struct dsite *d)
+{
+    return (struct shmlog_read_site){d->id, d->line, d->file ? d->file : "", d->fmt, d->level, d->category, d->nargs};
+}
 
 static const char *level_name(struct shmlog_read *r, unsigned level)
 {
@@ -351,22 +369,12 @@ static void fill_event(struct shmlog_read *r, const struct entry *e)
     ev->seq = rec->pos;
     ev->level = rec->level;
     ev->level_name = level_name(r, rec->level);
-    ev->category = shm_categories_name(p->cats, rec->category);
-    if (!ev->category) {
-        snprintf(r->category_buf, sizeof r->category_buf, "cat%u", rec->category);
-        ev->category = r->category_buf;
+    ev->category = category_name(p, rec->category, r->category_buf);
+    ev->flags = record_flags(rec, e->site);
+    if (e->site) {
+        r->site = public_site(e->site);
+        ev->site = &r->site;
     }
-    ev->flags = ((rec->flags & SHMLOG_REC_TRUNCATED) ? SHMLOG_READ_TRUNCATED : 0) |
-                ((rec->flags & SHMLOG_REC_CLAMPED) ? SHMLOG_READ_CLAMPED : 0) |
-                ((rec->flags & SHMLOG_REC_BACKTRACE) ? SHMLOG_READ_BACKTRACE : 0);
-    const struct dsite *d = e->site;
-    if (!d) {
-        ev->flags |= SHMLOG_READ_UNKNOWN_SITE;
-        return;
-    }
-    r->site = (struct shmlog_read_site){d->id, d->line, d->file ? d->file : "", d->fmt, d->level, d->category,
-                                        d->nargs};
-    ev->site = &r->site;
 }
 
 /* The next entry the merge gave, left in place (the caller takes it by
@@ -592,7 +600,6 @@ static uint32_t source_index(struct shmlog_read *r, const struct entry *e)
         oom();
     r->sources[i] = s;
     s->proc = e->proc;
-    s->dsite = e->site;
     s->pub.host = e->proc->info.host;
     s->pub.app = e->proc->info.app;
     s->pub.pid = e->proc->info.pid;
@@ -601,9 +608,7 @@ static uint32_t source_index(struct shmlog_read *r, const struct entry *e)
     s->pub.field_names = (const char *const *)s->names;
     s->pub.field_types = s->types;
     if (e->site) {
-        const struct dsite *d = e->site;
-        s->site = (struct shmlog_read_site){d->id, d->line, d->file ? d->file : "", d->fmt, d->level, d->category,
-                                            d->nargs};
+        s->site = public_site(e->site);
         s->pub.site = &s->site;
     }
     r->nsources++;
@@ -662,10 +667,7 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
                 goto full;
             msg_len = b.len;
         }
-        uint8_t flags = ((rec->flags & SHMLOG_REC_TRUNCATED) ? SHMLOG_READ_TRUNCATED : 0) |
-                        ((rec->flags & SHMLOG_REC_CLAMPED) ? SHMLOG_READ_CLAMPED : 0) |
-                        ((rec->flags & SHMLOG_REC_BACKTRACE) ? SHMLOG_READ_BACKTRACE : 0) |
-                        (e->site ? 0 : SHMLOG_READ_UNKNOWN_SITE);
+        uint8_t flags = (uint8_t)record_flags(rec, e->site);
         size_t row_text = msg_len, row_values = 0;
         if (c->values_at && e->site) {
             struct render_field rf[SHMLOG_MAX_ARGS];
@@ -734,11 +736,7 @@ const char *shmlog_read_category_name(struct shmlog_read *r, uint32_t source, ui
     if (source >= r->nsources)
         return NULL;
     struct file_cmd *was = enter(r);
-    const char *name = shm_categories_name(r->sources[source]->proc->cats, id);
-    if (!name) {
-        snprintf(r->source_category, sizeof r->source_category, "cat%u", id);
-        name = r->source_category;
-    }
+    const char *name = category_name(r->sources[source]->proc, id, r->source_category);
     leave(was);
     return name;
 }

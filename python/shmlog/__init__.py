@@ -274,20 +274,13 @@ class Reader:
         c = self._cols
         if c is None:
             R = self._ROWS
-            arrays = {"ts_ns": ctypes.c_uint64 * R, "seq": ctypes.c_uint64 * R, "tid": ctypes.c_uint32 * R,
-                      "cpu": ctypes.c_uint32 * R, "source": ctypes.c_uint32 * R, "level": ctypes.c_uint8 * R,
-                      "category": ctypes.c_uint8 * R, "flags": ctypes.c_uint8 * R, "msg": ctypes.c_uint64 * R,
-                      "values_at": ctypes.c_uint32 * R, "values": ctypes.c_uint64 * (R * 16),
-                      "text": ctypes.c_char * (4 << 20)}
-            c = self._cols = {k: t() for k, t in arrays.items()}
-            st = c["_struct"] = _n.Columns()
-            st.size = ctypes.sizeof(_n.Columns)
-            st.cap = R
-            for k, v in c.items():
-                if k != "_struct":
-                    setattr(st, k, ctypes.addressof(v))
-            st.text_cap = ctypes.sizeof(c["text"])
-            st.values_cap = R * 16
+            ctype = {"Q": ctypes.c_uint64, "I": ctypes.c_uint32, "B": ctypes.c_uint8}
+            c = self._cols = {k: (ctype[t] * R)() for k, t in _n.COLUMN_ARRAYS.items()}
+            c["values"] = (ctypes.c_uint64 * (R * 16))()
+            c["text"] = (ctypes.c_char * (4 << 20))()
+            c["_struct"] = _n.columns({k: ctypes.addressof(c[k]) for k in _n.COLUMN_ARRAYS}, R,
+                                      ctypes.addressof(c["text"]), ctypes.sizeof(c["text"]),
+                                      ctypes.addressof(c["values"]), R * 16)
             raw = memoryview(c["values"]).cast("B")
             c["_u"], c["_i"], c["_f"] = raw.cast("Q"), raw.cast("q"), raw.cast("d")
             c["_text"] = memoryview(c["text"]).cast("B")
@@ -309,8 +302,7 @@ class Reader:
             unknown = flags & _n.UNKNOWN_SITE
             corrupt = flags & _n.CORRUPT
             host, app, pid, start, site, names, types = self._source(src, not corrupt)
-            o = at_msg >> 32
-            msg = None if unknown else str(text[o:o + (at_msg & 0xFFFFFFFF)], "utf-8", _n.ERRORS)
+            msg = None if unknown else _n.text_at(text, at_msg)
             fields = {}
             if with_fields and not unknown and not corrupt:
                 for j, name in enumerate(names):
@@ -323,8 +315,7 @@ class Reader:
                     elif t == _n.T_FLOAT or t == _n.T_FLOAT32:
                         fields[name] = vf[k]
                     elif t == _n.T_STR:
-                        v = vu[k]
-                        fields[name] = str(text[v >> 32:(v >> 32) + (v & 0xFFFFFFFF)], "utf-8", _n.ERRORS)
+                        fields[name] = _n.text_at(text, vu[k])
                     elif t == _n.T_BOOL:
                         fields[name] = vu[k] != 0
                     elif t == _n.T_PTR:

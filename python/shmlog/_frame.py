@@ -70,23 +70,11 @@ class _Batches:
         r = self.reader
         lib, h = r._lib, r._h
         while h is not None:
-            cols = {
-                "ts_ns": np.empty(_ROWS, np.uint64), "seq": np.empty(_ROWS, np.uint64),
-                "tid": np.empty(_ROWS, np.uint32), "cpu": np.empty(_ROWS, np.uint32),
-                "source": np.empty(_ROWS, np.uint32), "level": np.empty(_ROWS, np.uint8),
-                "category": np.empty(_ROWS, np.uint8), "flags": np.empty(_ROWS, np.uint8),
-                "msg": np.empty(_ROWS, np.uint64), "values_at": np.empty(_ROWS, np.uint32),
-                "values": np.empty(_VALUES, np.uint64),
-            }
+            cols = {k: np.empty(_ROWS, np.dtype(t)) for k, t in _n.COLUMN_ARRAYS.items()}
+            cols["values"] = np.empty(_VALUES, np.uint64)
             text = np.empty(self.text_cap, np.uint8)  # not zeroed: only what the rows point at is read
-            c = _n.Columns()
-            c.size = ctypes.sizeof(_n.Columns)
-            c.cap = _ROWS
-            for k, v in cols.items():
-                setattr(c, k, v.ctypes.data)
-            c.text = text.ctypes.data
-            c.text_cap = self.text_cap
-            c.values_cap = _VALUES
+            c = _n.columns({k: v.ctypes.data for k, v in cols.items()}, _ROWS, text.ctypes.data, self.text_cap,
+                           cols["values"].ctypes.data, _VALUES)
             rows = lib.shmlog_read_next_columns(h, ctypes.byref(c))
             if rows == -errno.ENOBUFS:
                 self.text_cap *= 2  # one record's message is longer than text: retry with more
@@ -115,12 +103,6 @@ class _Batches:
                 r.errors.append(_n.text(ev.error, r._cache) or "damaged input")
 
 
-def _string(raw, at, _errors=_n.ERRORS):
-    """The str at text offset << 32 | length (an int) of the memoryview raw."""
-    o = at >> 32
-    return str(raw[o:o + (at & 0xFFFFFFFF)], "utf-8", _errors)
-
-
 def records_frame(reader, with_fields):
     lib, h = reader._lib, reader._h
     parts = {k: [] for k in ("ts_ns", "seq", "tid", "cpu", "source", "level", "category", "flags")}
@@ -135,7 +117,7 @@ def records_frame(reader, with_fields):
         flags = b["flags"]
         msg_at = b["msg"]
         # the message of a row: None for an unknown site
-        msgs.extend(None if f & _n.UNKNOWN_SITE else _string(raw, a) for f, a in zip(flags.tolist(), msg_at.tolist()))
+        msgs.extend(None if f & _n.UNKNOWN_SITE else _n.text_at(raw, a) for f, a in zip(flags.tolist(), msg_at.tolist()))
         if with_fields:
             decoded = (flags & (_n.UNKNOWN_SITE | _n.CORRUPT)) == 0
             src = b["source"]
@@ -157,7 +139,7 @@ def records_frame(reader, with_fields):
                     elif t == _n.T_BOOL:
                         vals = v != 0
                     elif t == _n.T_STR:
-                        vals = np.array([_string(raw, x) for x in v.tolist()], dtype=object)
+                        vals = np.array([_n.text_at(raw, x) for x in v.tolist()], dtype=object)
                     elif t == _n.T_PTR:
                         vals = np.array(["0x%x" % x for x in v.tolist()], dtype=object)
                     else:

@@ -185,6 +185,33 @@ def decode(b):
     return b.decode("utf-8", ERRORS)
 
 
+def text_at(buf, at):
+    """The str at offset << 32 | length (an int) in buf, a memoryview of a
+    batch's text: a message or a string value of shmlog_read_next_columns."""
+    o = at >> 32
+    return str(buf[o:o + (at & 0xFFFFFFFF)], "utf-8", ERRORS)
+
+
+# The per-row arrays of struct shmlog_read_columns, and the type of their elements.
+COLUMN_ARRAYS = {"ts_ns": "Q", "seq": "Q", "tid": "I", "cpu": "I", "source": "I", "level": "B", "category": "B",
+                 "flags": "B", "msg": "Q", "values_at": "I"}
+
+
+def columns(address, rows, text, text_cap, values, values_cap):
+    """A struct shmlog_read_columns of rows rows over the caller's arrays:
+    address maps each of COLUMN_ARRAYS to its array's address."""
+    c = Columns()
+    c.size = ctypes.sizeof(Columns)
+    c.cap = rows
+    for k in COLUMN_ARRAYS:
+        setattr(c, k, address[k])
+    c.text = text
+    c.text_cap = text_cap
+    c.values = values
+    c.values_cap = values_cap
+    return c
+
+
 # ---- the library ----
 _INSTALL_HINT = (
     "install it: the Debian package libshmlog-read1 (tools/package.sh builds it), or `meson install` "
