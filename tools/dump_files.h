@@ -217,6 +217,13 @@ void entry_line(const struct entry *e, int json, struct render_buf *b);
 
 /* ==== Inputs (dump_inputs.c) ==== */
 
+struct stat;
+/* The FILE|DIR arguments, or the default directory when none was given. */
+const char *const *input_args(const struct cli *cli, int *n);
+/* stat(2) of one of them; when it fails, says why (naming where the default
+ * directory came from when no FILE|DIR was given), sets the exit status 1,
+ * and returns -1. */
+int stat_input(const struct cli *cli, const char *arg, struct stat *st);
 /* The files named: files as given, directories as their .shlog and .shlog.part
  * files. Sorted by host then sequence number. */
 int collect_inputs(const struct cli *cli, struct in_list *l);

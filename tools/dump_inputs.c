@@ -128,29 +128,40 @@ static int in_file_cmp(const void *a, const void *b)
     return strcmp(x->path, y->path);
 }
 
+const char *const *input_args(const struct cli *cli, int *n)
+{
+    if (cli->npositional == 0) {
+        *n = 1;
+        return &cli->out_dir;
+    }
+    *n = cli->npositional;
+    return (const char *const *)cli->positional;
+}
+
+int stat_input(const struct cli *cli, const char *arg, struct stat *st)
+{
+    if (stat(arg, st) == 0)
+        return 0;
+    char msg[4096 + 512];
+    if (cli->npositional == 0)
+        snprintf(msg, sizeof msg, "%s: no FILE|DIR given, and %s (%s) cannot be read: %s; name the files, or "
+                 "point SHMLOG_OUT at the collector's --out", cli->command, arg, cli->out_dir_from, strerror(errno));
+    else
+        snprintf(msg, sizeof msg, "%s: %s", arg, strerror(errno));
+    note_error(msg);
+    running->status = 1;
+    return -1;
+}
+
 int collect_inputs(const struct cli *cli, struct in_list *l)
 {
-    const char *const *args = (const char *const *)cli->positional;
-    int nargs = cli->npositional;
-    if (nargs == 0) {
-        args = &cli->out_dir;
-        nargs = 1;
-    }
+    int nargs;
+    const char *const *args = input_args(cli, &nargs);
     for (int i = 0; i < nargs; i++) {
         const char *arg = args[i];
         struct stat st;
-        if (stat(arg, &st) != 0) {
-            char msg[4096 + 512];
-            if (cli->npositional == 0)
-                snprintf(msg, sizeof msg, "%s: no FILE|DIR given, and %s (%s) cannot be read: %s; name the files, or "
-                         "point SHMLOG_OUT at the collector's --out", cli->command, arg, cli->out_dir_from,
-                         strerror(errno));
-            else
-                snprintf(msg, sizeof msg, "%s: %s", arg, strerror(errno));
-            note_error(msg);
-            running->status = 1;
+        if (stat_input(cli, arg, &st) != 0)
             continue;
-        }
         if (!S_ISDIR(st.st_mode)) {
             if (add_input(l, arg, 0) != 0)
                 return -ENOMEM;

@@ -51,32 +51,17 @@ void use_dump_output(void)
 int cmd_read(struct cli *cli)
 {
     begin(cli, MODE_READ);
-    const char *const *args = (const char *const *)cli->positional;
-    size_t nargs = (size_t)cli->npositional;
-    if (nargs == 0) {
-        args = &cli->out_dir;
-        nargs = 1;
-    }
+    int nargs;
+    const char *const *args = input_args(cli, &nargs);
     /* A path that cannot be read is said, and the others are read. */
-    const char **paths = calloc(nargs, sizeof *paths);
+    const char **paths = calloc((size_t)nargs, sizeof *paths);
     if (!paths)
         oom();
     size_t n = 0;
-    for (size_t i = 0; i < nargs; i++) {
+    for (int i = 0; i < nargs; i++) {
         struct stat st;
-        if (stat(args[i], &st) == 0) {
+        if (stat_input(cli, args[i], &st) == 0)
             paths[n++] = args[i];
-            continue;
-        }
-        char msg[4096 + 512];
-        if (cli->npositional == 0)
-            snprintf(msg, sizeof msg, "%s: no FILE|DIR given, and %s (%s) cannot be read: %s; name the files, or "
-                     "point SHMLOG_OUT at the collector's --out", cli->command, args[i], cli->out_dir_from,
-                     strerror(errno));
-        else
-            snprintf(msg, sizeof msg, "%s: %s", args[i], strerror(errno));
-        note_error(msg);
-        running->status = 1;
     }
     const struct dump_filter *f = &cli->filter;
     struct shmlog_read_options o = SHMLOG_READ_OPTIONS_INIT;
