@@ -7,7 +7,7 @@
  * and it is measured outside the producers, which pay nothing for it: the
  * collector takes an anchor (a TSC reading and CLOCK_REALTIME at the same
  * moment) when it opens and when it seals each frame, writes them into the
- * frame (CLOCK section, collector/FORMAT.md), and readers map each record's
+ * frame (CLOCK section, format/FORMAT.md), and readers map each record's
  * TSC between the anchors taken around it. shmlog-dump's live commands take
  * their own anchors the same way.
  *

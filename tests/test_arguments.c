@@ -1,4 +1,4 @@
-/* Description: every argument type through the file format (collector/FORMAT.md,
+/* Description: every argument type through the file format (format/FORMAT.md,
  * "Arguments") and through the renderer's fast paths.
  *
  * format_roundtrip: every argument comes back bit for bit whichever coding

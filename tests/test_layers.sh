@@ -7,14 +7,13 @@
 #                                          shmlog_os.h), reader, host clock, names; no producer
 #   producer   -> producer, shm            shmlog.h (generated from the producer's parts and
 #                                          the shm ABI it writes), the producer implementation
-#   collector  -> collector, shm           the daemon and its file-format library; of the
-#                                          library, the daemon includes shlog_file.h only
-#     collector/shlog_*.{c,h} -> shm, collector/shlog_*.h
-#                                          the file-format library alone (shlog_file.h public;
-#                                          its encoder, decoder and their shared coding): the
-#                                          tools link it without the rest of the collector
-#   tools      -> tools, shm, collector/shlog_file.h
-#                                          the renderer and shmlog-dump
+#   format     -> format, shm              the file-format library (include/shlog_file.h public;
+#                                          its encoder, decoder and their shared coding private):
+#                                          the collector and the readers both link it
+#   collector  -> collector, shm, format/include/shlog_file.h
+#                                          the daemon
+#   tools      -> tools, shm, format/include/shlog_file.h
+#                                          the renderer, shmlog-dump and the reader library
 #     tools/sample_producer.c -> producer  an application of the public header, nothing else
 #   tests, bench -> anything               (not checked)
 #
@@ -44,7 +43,7 @@ if [ "${1:-}" = --self-test ]; then
     shift
 fi
 root=${1:?usage: test_layers.sh [--self-test] SOURCE_ROOT}
-layers="shm producer collector tools"
+layers="shm producer format collector tools"
 
 # The folder (layer) that holds header NAME included from FILE, as the compiler
 # would find it: a path is taken relative to the including file; a bare name in
@@ -77,25 +76,18 @@ owner_of() {
 allowed() {
     local file=$1 name=$2 to=$3 from=${1%%/*}
     case "$file" in
-    collector/shlog_*.c | collector/shlog_*.h)
-        [ "$to" = shm ] || { [ "$to" = collector ] && [[ $name == shlog_*.h ]]; }
-        return
-        ;;
     tools/sample_producer.c)
         [ "$to" = producer ] && [ "$name" = shmlog.h ]
         return
         ;;
     esac
     case "$from:$to" in
-    shm:shm | producer:producer | producer:shm | collector:shm | tools:tools | tools:shm)
+    shm:shm | producer:producer | producer:shm | format:format | format:shm | collector:collector | collector:shm | \
+        tools:tools | tools:shm)
         return 0
         ;;
-    collector:collector)
-        # the library's private headers (shlog_coding.h, shlog_decode_state.h) are its own
-        [[ $(basename "$name") != shlog_*.h ]] || [ "$(basename "$name")" = shlog_file.h ]
-        return
-        ;;
-    tools:collector)
+    collector:format | tools:format)
+        # the library's public header only; shlog_coding.h, shlog_decode_state.h are its own
         [ "$(basename "$name")" = shlog_file.h ]
         return
         ;;
@@ -105,12 +97,12 @@ allowed() {
 
 rule_of() {
     case "$1" in
-    collector/shlog_*.c | collector/shlog_*.h) echo "the file-format library may include shm/ and its own shlog_*.h only" ;;
     tools/sample_producer.c) echo "the sample producer may include shmlog.h only" ;;
     shm/*) echo "shm/ may include shm/ only" ;;
     producer/*) echo "producer/ may include producer/ and shm/" ;;
-    collector/*) echo "collector/ may include collector/ and shm/; of the file-format library, shlog_file.h only" ;;
-    tools/*) echo "tools/ may include tools/, shm/ and collector/shlog_file.h" ;;
+    format/*) echo "format/ may include format/ and shm/ only" ;;
+    collector/*) echo "collector/ may include collector/, shm/ and format's shlog_file.h" ;;
+    tools/*) echo "tools/ may include tools/, shm/ and format's shlog_file.h" ;;
     esac
 }
 
@@ -199,7 +191,7 @@ if [ $self_test = 1 ]; then
     printf '#include "shmlog.h"\n' >>"$tmp/shm/names.c"
     printf '#include "render.h"\n' >>"$tmp/collector/alert.c"
     printf '#include "shlog_coding.h"\n' >>"$tmp/collector/alert.c"
-    printf '#include "metrics.h"\n' >>"$tmp/collector/shlog_encode.c"
+    printf '#include "metrics.h"\n' >>"$tmp/format/shlog_encode.c"
     printf '#include "alert.h"\n' >>"$tmp/tools/dump_decode.c"
     printf '#include "../collector/collector.c"\n' >>"$tmp/tools/render.c"
     printf '#include "dump.h"\n' >>"$tmp/producer/producer.c"

@@ -1,7 +1,7 @@
 /* dump_decode.c - the sources of the file commands: their readers, the decode loop, what the files define. */
 /*
  * Inputs are grouped into sources: the files of one host, in sequence order,
- * read one after the other with one dedup state (collector/FORMAT.md,
+ * read one after the other with one dedup state (format/FORMAT.md,
  * "Duplicates"). Each source decodes one frame at a time, and hands what it
  * decodes to the command: read's merge (dump_merge.c), stats' counters
  * (dump_stats.c) or verify's checks (dump_verify.c).

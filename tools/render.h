@@ -266,7 +266,7 @@ int render_prepared_fields(const struct render_site *sr, const struct shm_copied
                            struct render_field fields[SHMLOG_MAX_ARGS]);
 
 /* Appends one exit marker line; in->ts_ns is when the collector saw the exit.
- * how: enum shlog_exit_how (collector/shlog_file.h): 0 not said, 1 shut down,
+ * how: enum shlog_exit_how (format/include/shlog_file.h): 0 not said, 1 shut down,
  * 2 died without shutting down. */
 int render_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how, int json,
                        struct render_buf *out);

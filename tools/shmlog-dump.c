@@ -14,7 +14,7 @@
  *
  * Segments are mapped read-only and never modified, except the one word
  * set-level stores. Everything in them is validated by shm/reader.c, files by
- * the file format's decoder (collector/shlog_decode_*.c); rendering is tools/render*.c. This file holds
+ * the file format's decoder (format/shlog_decode_*.c); rendering is tools/render*.c. This file holds
  * main, the command line and the command table; the commands are in the files dump.h lists.
  *
  * Exit status: 0 done, 1 a runtime failure or damaged input, 2 usage,

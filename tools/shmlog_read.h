@@ -5,7 +5,7 @@
  * The files and directories given are read as `shmlog-dump read` reads them:
  * the files of each host in sequence order with one duplicate filter, the
  * hosts merged, every event in time order, with the same bounded memory
- * (collector/FORMAT.md says what the files hold; shmlog-dump(1) what read
+ * (format/FORMAT.md says what the files hold; shmlog-dump(1) what read
  * shows). Damaged frames come out as ERROR events and reading goes on.
  *
  *     struct shmlog_read_options o = SHMLOG_READ_OPTIONS_INIT;

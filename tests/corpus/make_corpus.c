@@ -1,5 +1,5 @@
 /* Description: writes one version's files of the format corpus (tests/corpus/README) with the
- * encoder of collector/shlog_file.h, every value fixed so that what shmlog-dump prints for them
+ * encoder of format/include/shlog_file.h, every value fixed so that what shmlog-dump prints for them
  * never changes:
  *
  *   make_corpus OUTDIR    writes OUTDIR/processes.shlog   three processes, call sites of every

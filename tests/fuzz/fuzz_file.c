@@ -1,5 +1,5 @@
 /*
- * Description: fuzzes the collector's file decoder (collector/shlog_decode_*.c)
+ * Description: fuzzes the file decoder (format/shlog_decode_*.c)
  * with damaged and hostile files, and the encoder with round trips: whatever
  * the encoder was given must come back from the decoder unchanged.
  *

@@ -2,7 +2,7 @@
  * shlog_decode_sections.c - the file format's sections but BATCH, decoded
  * into events: PROCESS and SITE (the file's process and site tables), LOSS
  * (deduplicated), EXIT, and CLOCK, whose anchors go out before the frame's
- * other events (collector/FORMAT.md).
+ * other events (format/FORMAT.md).
  */
 #include "shlog_decode_state.h"
 #include "names.h"

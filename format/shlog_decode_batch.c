@@ -2,7 +2,7 @@
  * shlog_decode_batch.c - the file format's BATCH sections decoded into
  * records: the columns read in step, the arguments decoded against their
  * contexts and string tables, each record checked against the dedup state
- * (collector/FORMAT.md).
+ * (format/FORMAT.md).
  */
 #include "shlog_decode_state.h"
 

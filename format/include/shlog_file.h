@@ -1,5 +1,5 @@
 /*
- * shlog_file.h - the collector's output file format (collector/FORMAT.md):
+ * shlog_file.h - the output file format (format/FORMAT.md):
  * the frame encoder the collector uses, and the decoder, iterator and dedup
  * state that tests and shmlog-dump use. They are two libraries, so each
  * program links only its side (collector/meson.build): the encoder

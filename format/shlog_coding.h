@@ -1,7 +1,7 @@
 /*
  * shlog_coding.h - private to the file format library: the coding its
  * encoder (shlog_encode.c) and its decoder (shlog_decode_*.c) share, as
- * collector/FORMAT.md specifies it: little-endian words, varints, zigzag,
+ * format/FORMAT.md specifies it: little-endian words, varints, zigzag,
  * FNV-1a, growable buffers and a hash map, and the argument coding (contexts,
  * decimal doubles, string tables, a site's plan). Never installed, never
  * included from outside the library: callers include shlog_file.h.

@@ -2,7 +2,7 @@
  * shlog_encode.c - the file format's encoder, what the collector links: a
  * file's processes and sites, its sections, the records of a batch coded as
  * columns (deltas, varints, the arguments against their contexts) and the
- * frame compressed behind its prefix (collector/FORMAT.md; the coding it
+ * frame compressed behind its prefix (format/FORMAT.md; the coding it
  * shares with the decoder is in shlog_coding.h).
  */
 #include "shlog_coding.h"

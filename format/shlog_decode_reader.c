@@ -3,7 +3,7 @@
  * memory frames are decoded in, loading a frame (prefix, zstd, the limits
  * checked before anything is decompressed), damage and torn ends reported
  * as events, and the loop that hands out a frame's events
- * (collector/FORMAT.md; shlog_decode_state.h says how the decoder's files
+ * (format/FORMAT.md; shlog_decode_state.h says how the decoder's files
  * divide the work).
  */
 #include "shlog_decode_state.h"
