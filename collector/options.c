@@ -15,8 +15,6 @@
 
 #include "collector.h"
 
-#define HOST_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
-
 struct options opt = {
     .out = "./shmlog-out",
     .sqpoll_cpu = -1,
@@ -239,9 +237,9 @@ void parse_options(int argc, char **argv)
             break;
         case OPT_ONCE: opt.once = 1; break;
         case OPT_HOST:
-            if (!*optarg || strlen(optarg) >= sizeof(opt.host) || strspn(optarg, HOST_NAME_CHARS) != strlen(optarg))
-                bad_usage("--host: '%s' is not a host name of 1 to %zu letters, digits, '.', '_' or '-'", optarg,
-                          sizeof(opt.host) - 1);
+            if (!shlog_host_name_ok(optarg))
+                bad_usage("--host: '%s' is not a host name of 1 to %u letters, digits, '.', '_' or '-' "
+                          "(not starting with '.')", optarg, SHMLOG_HOST_BYTES - 1);
             snprintf(opt.host, sizeof(opt.host), "%s", optarg);
             break;
         case OPT_SHIP_STATE:

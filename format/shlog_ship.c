@@ -45,6 +45,17 @@ int shlog_file_name_seq(const char *name, uint64_t *seq, int *part)
     return 0;
 }
 
+int shlog_host_name_ok(const char *host)
+{
+    size_t n = strlen(host);
+    if (n == 0 || n > SHMLOG_HOST_BYTES - 1 || host[0] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)host[i]) && host[i] != '.' && host[i] != '_' && host[i] != '-')
+            return 0;
+    return 1;
+}
+
 /* ==== The shipper's state file ==== */
 
 #define SHIPPED_MAGIC "shmlog-ship-state 1"

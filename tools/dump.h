@@ -134,6 +134,8 @@ int cmd_read(struct cli *cli);
 int cmd_stats(struct cli *cli);
 int cmd_follow(struct cli *cli);
 int cmd_verify(struct cli *cli);
+/* kafka://: the frames shmlog-ship sent, as files (dump_mirror.c, on kafka_source.c) */
+int cmd_mirror(struct cli *cli);
 
 /* ==== Live segments (dump_live.c) ==== */
 

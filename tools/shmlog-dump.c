@@ -11,6 +11,7 @@
  *   shmlog-dump status    [--dir D]... [--out O] [--watch S] [--metrics-file F] [--format text|json]
  *   shmlog-dump set-level (--pid P | --app A) [--category C] LEVEL [--dir D]...
  *   shmlog-dump backtrace (--pid P | --app A) [--dir D]...
+ *   shmlog-dump mirror    kafka://BROKERS/TOPIC --out DIR [--since T] [--follow]
  *
  * Segments are mapped read-only and never modified, except the one word
  * set-level stores. Everything in them is validated by shm/reader.c, files by
@@ -123,6 +124,10 @@ static const struct command commands[] = {
     {"backtrace", cmd_backtrace, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_PID) | BIT(OPT_APP), 0,
      "backtrace (--pid P | --app A) [--dir D]...",
      "have the collector write the records running processes keep as backtrace, without a trigger"},
+    {"mirror", cmd_mirror, BIT(OPT_HELP) | BIT(OPT_OUT) | BIT(OPT_FOLLOW) | BIT(OPT_SINCE), 1,
+     "mirror kafka://HOST:PORT[,...]/TOPIC --out DIR [--since T] [--follow]",
+     "write the hosts' frames shmlog-ship sent as each host's files in DIR, byte for byte (read,\n"
+     "                  stats, Python and DuckDB read them as a host's); --follow: keep going"},
     {"clean", cmd_clean, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_FORCE), 0,
      "clean [--dir D]... [--force]",
      "remove the segments of processes that are gone, when no collector runs; records never drained\n"

@@ -354,6 +354,10 @@ int shlog_context_next(struct shlog_context *c, const void *frame, size_t n, str
  * -1 for any other spelling (never one of its files). */
 int shlog_file_name_seq(const char *name, uint64_t *seq, int *part);
 
+/* 1 if host is a name a file name may carry: 1 to 63 of [A-Za-z0-9._-], not
+ * starting with '.' (what --host accepts, and what a mirror writes). */
+int shlog_host_name_ok(const char *host);
+
 /* How far shmlog-ship took a directory's files (its --state file): every file
  * numbered below file_seq, and offset bytes of file_seq (0: none of it). */
 struct shlog_shipped {
