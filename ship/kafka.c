@@ -22,7 +22,7 @@ static rd_kafka_topic_t *rkt;
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    if (level <= 3) /* warnings are transient (a coordinator loading, a broker restarting): error_cb says what lasts */
+    if (level <= 2) /* errors come through on_error, once a minute; warnings are transient */
         warnx("kafka: %s: %s", fac, buf);
 }
 
