@@ -7,6 +7,7 @@
 #include "shlog_coding.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
@@ -146,6 +147,29 @@ int shlog_shipped_read(const char *path, struct shlog_shipped *s)
             s->pid = (uint32_t)v;
     }
     return have_seq && have_off ? 0 : -EINVAL;
+}
+
+uint64_t shlog_shipped_lag(int dirfd, const struct shlog_shipped *s)
+{
+    DIR *d = fdopendir(dup(dirfd));
+    if (!d)
+        return 0;
+    rewinddir(d);
+    uint64_t lag = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        uint64_t seq;
+        int part;
+        struct stat st;
+        if (shlog_file_name_seq(de->d_name, &seq, &part) != 0 || seq < s->file_seq ||
+            fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        uint64_t from = seq == s->file_seq && s->offset > SHLOG_FILE_HEADER_BYTES ? s->offset : SHLOG_FILE_HEADER_BYTES;
+        if ((uint64_t)st.st_size > from)
+            lag += (uint64_t)st.st_size - from;
+    }
+    closedir(d);
+    return lag;
 }
 
 int shlog_shipped_has(const struct shlog_shipped *s, uint64_t file_seq)

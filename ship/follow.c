@@ -276,25 +276,6 @@ int follow_init(struct cursor start)
 
 uint64_t follow_lag_bytes(void)
 {
-    DIR *d = fdopendir(dup(S.dirfd));
-    if (!d)
-        return 0;
-    rewinddir(d);
-    uint64_t lag = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        uint64_t s;
-        int p;
-        struct stat st;
-        if (shlog_file_name_seq(de->d_name, &s, &p) != 0 || s < S.acked.seq ||
-            fstatat(S.dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-            (uint64_t)st.st_size <= SHLOG_FILE_HEADER_BYTES)
-            continue;
-        uint64_t from = s == S.acked.seq && S.acked.off > SHLOG_FILE_HEADER_BYTES ? S.acked.off
-                                                                                  : SHLOG_FILE_HEADER_BYTES;
-        if ((uint64_t)st.st_size > from)
-            lag += (uint64_t)st.st_size - from;
-    }
-    closedir(d);
-    return lag;
+    struct shlog_shipped at = {.file_seq = S.acked.seq, .offset = S.acked.off};
+    return shlog_shipped_lag(S.dirfd, &at);
 }

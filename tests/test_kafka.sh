@@ -76,6 +76,8 @@ for h in hosta hostb; do
     check "$h: shipper --once ships the rest and exits 0" "$ship" --dir "$tmp/$h/out" --to "$url" \
         --state "$tmp/$h/ship.state" --once
     check "$h: its state says nothing is left" grep -qx "lag_bytes 0" "$tmp/$h/ship.state"
+    check "$h: shmlog-dump status shows the shipping lag" bash -c "\"$dump\" status --out \"$tmp/$h/out\" \
+        --ship-state \"$tmp/$h/ship.state\" --watch 0.1 | grep -q '^shipping: fleet: acknowledged to file .* lag 0.0 KiB now'"
 done
 check "the topic was made with 3 replicas" grep -q "replication factor 3" "$tmp/hosta/ship.log" "$tmp/hostb/ship.log"
 

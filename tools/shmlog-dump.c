@@ -48,7 +48,7 @@
 
 enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
-    OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW,
+    OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW, OPT_SHIP_STATE,
 };
 
 struct opt_spec {
@@ -76,6 +76,7 @@ static const struct opt_spec all_opts[] = {
     {"force", 0, 0, OPT_FORCE},
     {"utc", 0, 0, OPT_UTC},
     {"follow", 'F', 0, OPT_FOLLOW},
+    {"ship-state", 0, 1, OPT_SHIP_STATE},
 };
 
 struct command {
@@ -114,10 +115,12 @@ static const struct command commands[] = {
     {"verify", cmd_verify, BASE_OPTS, MAX_FILE_ARGS,
      "verify [FILE|DIR...]",
      "check every frame, checksum and ring-position run; one line per file; exit 1 unless all whole"},
-    {"status", cmd_status, BASE_OPTS | BIT(OPT_DIR) | BIT(OPT_OUT) | BIT(OPT_WATCH) | BIT(OPT_METRICS), 0,
-     "status [--dir D]... [--out O] [--watch SECS] [--metrics-file F] [--format text|json]",
-     "health: processes, rings, fill, drops, lag; the collector's file and write rate; exit 3 on\n"
-     "                  drops, 4 when no collector drains (none runs, a ring is not drained, or stuck)"},
+    {"status", cmd_status, BASE_OPTS | BIT(OPT_DIR) | BIT(OPT_OUT) | BIT(OPT_WATCH) | BIT(OPT_METRICS) |
+     BIT(OPT_SHIP_STATE), 0,
+     "status [--dir D]... [--out O] [--watch SECS] [--metrics-file F] [--ship-state F] [--format text|json]",
+     "health: processes, rings, fill, drops, lag; the collector's file and write rate; shmlog-ship's\n"
+     "                  lag; exit 3 on drops, 4 when no collector drains (none runs, a ring is not\n"
+     "                  drained, or stuck)"},
     {"set-level", cmd_set_level, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_PID) | BIT(OPT_APP) | BIT(OPT_CATEGORY), 1,
      "set-level (--pid P | --app A) [--category C] LEVEL [--dir D]...",
      "change the live level of running processes (TRACE DEBUG INFO WARN ERROR FATAL OFF)"},
@@ -169,6 +172,8 @@ static void print_help(FILE *f)
             "                     local time in TZ's zone with its offset (...+01:00)\n"
             "  --watch SECS       status: sample length (default 1; fractions allowed)\n"
             "  --metrics-file F   status: the collector's Prometheus textfile, for its write rate\n"
+            "  --ship-state F     status: shmlog-ship's --state file, for the shipping lag (default:\n"
+            "                     " DUMP_SERVICE_SHIP_STATE " when it is there)\n"
             "  -h, --help         this help\n\n"
             "filters (a record is shown when it passes every one given):\n"
             "  -p, --pid P        only this process\n"
@@ -314,6 +319,11 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
         if (!*value)
             usage_error("--metrics-file wants a file");
         cli->metrics_file = value;
+        break;
+    case OPT_SHIP_STATE:
+        if (!*value)
+            usage_error("--ship-state wants a file");
+        cli->ship_state = value;
         break;
     case OPT_FORCE: cli->force = 1; break;
     case OPT_UTC: cli->utc = 1; break;

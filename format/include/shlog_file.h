@@ -375,6 +375,8 @@ struct shlog_shipped {
 int shlog_shipped_write(const char *path, const struct shlog_shipped *s);
 /* 0, -errno, or -EINVAL when path is not a state file. */
 int shlog_shipped_read(const char *path, struct shlog_shipped *s);
+/* Bytes of the collector's files in the directory dirfd not yet shipped. */
+uint64_t shlog_shipped_lag(int dirfd, const struct shlog_shipped *s);
 /* 1 if every byte of the file numbered file_seq was acknowledged. */
 int shlog_shipped_has(const struct shlog_shipped *s, uint64_t file_seq);
 
