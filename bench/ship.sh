@@ -74,6 +74,8 @@ print(f"  shipper cpu:      {cpu:.2f} s for {wall:.2f} s wall: {rec / cpu / 1e6:
 print(f"  wall clock:       {rec / wall / 1e6:.2f} M records/s, {b / wall / 1e6:.1f} MB/s (brokers on the other cpu)")
 PY
 
+taskset -c 0 "$build/bench/shmlog-bench-context" "$work/backlog" 3
+
 # ---- 2. live, at RATE ----
 echo "live: $rate records/s for $seconds s, shipper following"
 mkdir -p "$work/live"
