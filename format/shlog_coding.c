@@ -6,6 +6,7 @@
 #include "shlog_coding.h"
 
 #include <stdio.h>
+#include <unistd.h>
 #include <zstd.h>
 
 /* ==== The hash map and arrays (shlog_coding.h) ==== */
@@ -94,6 +95,25 @@ const char *shlog_file_header_decode(const uint8_t *in, size_t n, struct shlog_f
     memcpy(out->host, in + 40, SHMLOG_HOST_BYTES);
     out->host[SHMLOG_HOST_BYTES] = '\0';
     return NULL;
+}
+
+/* ==== Reading files ==== */
+
+ssize_t shlog_pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = pread(fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (k == 0)
+            break;
+        done += (size_t)k;
+    }
+    return (ssize_t)done;
 }
 
 /* ==== Frame prefix ==== */

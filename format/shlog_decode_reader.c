@@ -322,19 +322,7 @@ static ssize_t pread_full(const struct shlog_reader *r, void *buf, size_t n, uin
         memcpy(buf, c->p + at, k);
         return (ssize_t)k;
     }
-    size_t done = 0;
-    while (done < n) {
-        ssize_t k = pread(r->fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (k == 0)
-            break;
-        done += (size_t)k;
-    }
-    return (ssize_t)done;
+    return shlog_pread_full(r->fd, buf, n, off);
 }
 
 static int prefix_valid(const uint8_t *p)

@@ -19,23 +19,6 @@
 #define STEP_FRAMES 64
 #define RESYNC_CHUNK 65536u
 
-static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t k = pread(fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (k == 0)
-            break;
-        done += (size_t)k;
-    }
-    return (ssize_t)done;
-}
-
 /* The file numbered seq or the next one after it: its name in name. 1 found,
  * 0 none. A .shlog is taken before a .part of the same number (the rename
  * came between two looks). */
@@ -79,12 +62,12 @@ static void relearn(uint64_t off)
 {
     uint64_t at = SHLOG_FILE_HEADER_BYTES;
     uint8_t pre[SHLOG_FRAME_PREFIX_BYTES];
-    while (at < off && pread_full(S.fd, pre, sizeof(pre), at) == (ssize_t)sizeof(pre)) {
+    while (at < off && shlog_pread_full(S.fd, pre, sizeof(pre), at) == (ssize_t)sizeof(pre)) {
         uint64_t fb = shlog_frame_bytes(pre, sizeof(pre));
         if (!fb || at + fb > off)
             break;
         uint8_t *f = malloc(fb);
-        if (!f || pread_full(S.fd, f, fb, at) != (ssize_t)fb) {
+        if (!f || shlog_pread_full(S.fd, f, fb, at) != (ssize_t)fb) {
             free(f);
             break;
         }
@@ -111,7 +94,7 @@ static int open_next(void)
     const char *why = NULL;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         why = "not a regular file";
-    else if (pread_full(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+    else if (shlog_pread_full(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
         why = part ? NULL : "shorter than its header";
     else
         why = shlog_file_header_decode(h, sizeof(h), &hdr);
@@ -161,7 +144,7 @@ static uint64_t resync(uint64_t from, uint64_t end)
     if (!chunk)
         return end;
     for (uint64_t at = from; at + SHLOG_FRAME_PREFIX_BYTES <= end;) {
-        ssize_t n = pread_full(S.fd, chunk, RESYNC_CHUNK + SHLOG_FRAME_PREFIX_BYTES, at);
+        ssize_t n = shlog_pread_full(S.fd, chunk, RESYNC_CHUNK + SHLOG_FRAME_PREFIX_BYTES, at);
         if (n < (ssize_t)SHLOG_FRAME_PREFIX_BYTES)
             break;
         for (size_t i = 0; i + SHLOG_FRAME_PREFIX_BYTES <= (size_t)n; i++)
@@ -179,7 +162,7 @@ static uint64_t resync(uint64_t from, uint64_t end)
 static int ship_frame(uint64_t size)
 {
     uint8_t pre[SHLOG_FRAME_PREFIX_BYTES];
-    if (S.off + sizeof(pre) > size || pread_full(S.fd, pre, sizeof(pre), S.off) != (ssize_t)sizeof(pre))
+    if (S.off + sizeof(pre) > size || shlog_pread_full(S.fd, pre, sizeof(pre), S.off) != (ssize_t)sizeof(pre))
         return 0;
     uint64_t fb = shlog_frame_bytes(pre, sizeof(pre));
     if (!fb) {
@@ -199,7 +182,7 @@ static int ship_frame(uint64_t size)
         fprintf(stderr, PROG ": out of memory\n");
         exit(1);
     }
-    if (pread_full(S.fd, f, fb, S.off) != (ssize_t)fb) {
+    if (shlog_pread_full(S.fd, f, fb, S.off) != (ssize_t)fb) {
         free(f);
         return 0;
     }

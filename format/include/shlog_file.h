@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "clock.h"
 #include "reader.h"
@@ -297,6 +298,10 @@ int shlog_reader_share_frame_mem(struct shlog_reader *r, struct shlog_frame_mem 
 size_t shlog_reader_trim(struct shlog_reader *r, size_t keep);
 
 /* ==== Frames apart from their file (FORMAT.md, "Frames as messages") ==== */
+
+/* pread(2) that retries short reads and EINTR: the bytes read, fewer only at
+ * the end of the file, or -1 with errno. */
+ssize_t shlog_pread_full(int fd, void *buf, size_t n, uint64_t off);
 
 /* The bytes of the frame whose prefix starts at p (n bytes there): its 16-byte
  * prefix and its zstd frame, when the prefix is one a writer makes; 0 when it
