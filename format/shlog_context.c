@@ -17,6 +17,7 @@
 /* One definition of the file: a PROCESS, SITE or CATEGORY section, whole. */
 struct item {
     uint32_t seq;  /* its place among the file's definitions */
+    uint32_t id;   /* this definition's: a new one at the same place has another */
     uint32_t mark; /* the frame that used it last */
     uint32_t proc; /* the process key it is of */
     uint32_t len;
@@ -24,7 +25,7 @@ struct item {
 };
 
 struct used {
-    uint32_t seq, idx;
+    uint32_t seq, idx, id;
 };
 
 struct shlog_context {
@@ -37,7 +38,7 @@ struct shlog_context {
     uint32_t *cat_v;         /* indices of the categories, to find a process's */
     size_t ncats, cats_cap;
     size_t bytes;            /* of the definitions kept */
-    uint32_t seq, frame;
+    uint32_t seq, ids, frame;
     int over;                /* the file went past a bound */
     struct used *used, *last; /* what this frame uses, and what the cached defs frame holds */
     size_t nused, used_cap, nlast, last_cap;
@@ -107,7 +108,10 @@ static int learn(struct shlog_context *c, struct map *m, uint64_t k1, uint64_t k
     struct item *it = malloc(sizeof(*it) + n);
     if (!it)
         return -ENOMEM;
-    it->seq = ++c->seq;
+    /* Defined again: the new bytes at the old place, so a process stays
+     * before its sites and categories (the reader keeps them under its key). */
+    it->seq = idx ? c->items[*idx]->seq : ++c->seq;
+    it->id = ++c->ids;
     it->mark = 0;
     it->proc = proc;
     it->len = (uint32_t)n;
@@ -142,6 +146,8 @@ static int learn_frame(struct shlog_context *c, struct cur sec)
         const uint8_t *body = get_bytes(&sec, len);
         if (sec.bad || type == 0)
             return 0;
+        if (type != SHLOG_SEC_PROCESS && type != SHLOG_SEC_SITE && type != SHLOG_SEC_CATEGORY)
+            continue;
         struct cur b = {body, body + len, 0};
         uint64_t proc = get_varint(&b), id = type == SHLOG_SEC_PROCESS ? 0 : get_varint(&b);
         if (b.bad || proc > UINT32_MAX || id > UINT32_MAX)
@@ -199,7 +205,7 @@ static int use(struct shlog_context *c, uint32_t idx)
     it->mark = c->frame;
     if (shlog__grow_array(&c->used, &c->used_cap, c->nused, sizeof(*c->used)))
         return -ENOMEM;
-    c->used[c->nused++] = (struct used){it->seq, idx};
+    c->used[c->nused++] = (struct used){it->seq, idx, it->id};
     return 0;
 }
 
@@ -311,13 +317,15 @@ static int pack_frame(struct shlog_context *c, struct buf *out, const uint8_t *r
  * from the last frame's. */
 static int defs_frame(struct shlog_context *c)
 {
+    if (!c->nused) {
+        c->defs.len = c->nlast = 0;
+        return 0;
+    }
     qsort(c->used, c->nused, sizeof(*c->used), used_cmp);
-    if (c->nused == c->nlast && !memcmp(c->used, c->last, c->nused * sizeof(*c->used)) && (c->defs.len || !c->nused))
+    if (c->nused == c->nlast && c->defs.len && !memcmp(c->used, c->last, c->nused * sizeof(*c->used)))
         return 0;
     c->defs.len = 0;
     c->nlast = 0;
-    if (!c->nused)
-        return 0;
     struct buf raw = {NULL, 0, 0};
     size_t n = 0;
     for (size_t i = 0; i < c->nused; i++)
@@ -354,10 +362,12 @@ static int context_of(struct shlog_context *c, struct cur sec)
     if (rc)
         return rc;
     c->out.len = 0;
-    if (buf_reserve(&c->out, c->defs.len))
-        return -ENOMEM;
-    memcpy(c->out.p, c->defs.p, c->defs.len);
-    c->out.len = c->defs.len;
+    if (c->defs.len) {
+        if (buf_reserve(&c->out, c->defs.len))
+            return -ENOMEM;
+        memcpy(c->out.p, c->defs.p, c->defs.len);
+        c->out.len = c->defs.len;
+    }
     return c->clock.len ? pack_frame(c, &c->out, c->clock.p, c->clock.len, 1) : 0;
 }
 

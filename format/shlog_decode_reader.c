@@ -178,7 +178,8 @@ int shlog_reader_push(struct shlog_reader *r, const void *bytes, size_t n, uint6
     r->chunk.len = 0;
     if (buf_reserve(&r->chunk, n ? n : 1))
         return -ENOMEM;
-    memcpy(r->chunk.p, bytes, n);
+    if (n)
+        memcpy(r->chunk.p, bytes, n);
     r->chunk.len = n;
     r->chunk_off = r->off = off;
     r->torn_reported = 0; /* each chunk ends as a file would */
