@@ -299,7 +299,9 @@ static void share_file(int fd, const char *path)
 /* Creates the file on disk and writes its header (once, before any frame). */
 int outfile_open(struct outfile *f)
 {
-    time_t now = time(NULL);
+    /* One clock reading for the name and the header: a mirror names the file from its header. */
+    uint64_t created_ns = real_ns();
+    time_t now = (time_t)(created_ns / 1000000000ull);
     struct tm tm;
     gmtime_r(&now, &tm);
     char date[32];
@@ -332,7 +334,7 @@ int outfile_open(struct outfile *f)
     }
     if (opt.have_group)
         share_file(f->fd, f->part_path);
-    struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = real_ns(),
+    struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = created_ns,
                                   .collector_pid = (uint32_t)getpid()};
     snprintf(h.host, sizeof(h.host), "%s", col.host);
     uint8_t hb[SHLOG_FILE_HEADER_BYTES];

@@ -13,6 +13,9 @@
 /* Definitions kept, at most: a reader keeps no more (MAX_*_PER_FILE). */
 #define MAX_CATEGORIES_PER_FILE (1u << 16)
 #define DEFS_ZSTD_LEVEL 3 /* a context is made again only when what a frame uses changes */
+/* CLOCK sections kept, the newest: about 6 s of 50 ms frames, as many
+ * anchors as a reader keeps (FORMAT.md, section 6). */
+#define CLOCKS_KEPT 128u
 
 /* One definition of the file: a PROCESS, SITE or CATEGORY section, whole. */
 struct item {
@@ -26,6 +29,12 @@ struct item {
 
 struct used {
     uint32_t seq, idx, id;
+};
+
+/* A CLOCK section of the file, whole, and the TSC of its first anchor. */
+struct clock_kept {
+    uint64_t first_tsc;
+    struct buf bytes;
 };
 
 struct shlog_context {
@@ -43,8 +52,11 @@ struct shlog_context {
     struct used *used, *last; /* what this frame uses, and what the cached defs frame holds */
     size_t nused, used_cap, nlast, last_cap;
     struct buf defs;         /* the frame of the definitions in last */
-    struct buf clock;        /* the last CLOCK section before the frame, whole */
-    uint32_t clock_frame;    /* the frame it came from */
+    struct clock_kept clocks[CLOCKS_KEPT]; /* the file's newest CLOCK sections, a ring */
+    size_t nclocks, clock_next;
+    uint64_t sealed_ns;      /* the last anchor's time of the frame read last, 0 if it had none */
+    uint64_t min_tsc;        /* the oldest record's TSC of the frame being read */
+    struct buf clock_raw;    /* the CLOCK sections of the context being made */
     struct buf out;          /* what shlog_context_next gives */
 };
 
@@ -71,7 +83,8 @@ void shlog_context_reset(struct shlog_context *c)
     c->seq = 0;
     c->over = 0;
     c->nlast = 0;
-    c->defs.len = c->clock.len = 0;
+    c->defs.len = 0;
+    c->nclocks = c->clock_next = 0;
 }
 
 void shlog_context_free(struct shlog_context *c)
@@ -85,7 +98,9 @@ void shlog_context_free(struct shlog_context *c)
     free(c->last);
     buf_free(&c->raw);
     buf_free(&c->defs);
-    buf_free(&c->clock);
+    for (size_t i = 0; i < CLOCKS_KEPT; i++)
+        buf_free(&c->clocks[i].bytes);
+    buf_free(&c->clock_raw);
     buf_free(&c->out);
     ZSTD_freeDCtx(c->dctx);
     ZSTD_freeCCtx(c->cctx);
@@ -169,29 +184,54 @@ static int learn_frame(struct shlog_context *c, struct cur sec)
     return 0;
 }
 
-/* The frame's last CLOCK section, kept for the next frame's context. */
-static int keep_clock(struct shlog_context *c, struct cur sec)
+/* The TSC of a CLOCK section's first anchor (body at p..end), and the wall
+ * time of its last in *last_ns. */
+static uint64_t clock_anchors(const uint8_t *p, const uint8_t *end, uint64_t *last_ns)
 {
-    const uint8_t *last = NULL, *last_end = NULL;
+    struct cur c = {p, end, 0};
+    get_varint(&c); /* hz_q16 */
+    get_varint(&c); /* state */
+    get_varint(&c); /* esterror_ns */
+    get_bytes(&c, get_varint(&c)); /* clocksource */
+    uint64_t count = get_varint(&c), first = 0;
+    for (uint64_t i = 0; i < count && i < SHLOG_CLOCK_MAX_ANCHORS && !c.bad; i++) {
+        uint64_t tsc = get_varint(&c), ns = get_varint(&c);
+        get_varint(&c); /* err_ns */
+        get_varint(&c); /* flags */
+        if (c.bad)
+            break;
+        if (i == 0)
+            first = tsc;
+        *last_ns = ns;
+    }
+    return first;
+}
+
+/* The frame's CLOCK sections, kept (the newest CLOCKS_KEPT) for the
+ * contexts of the frames after it. */
+static int keep_clocks(struct shlog_context *c, struct cur sec)
+{
+    c->sealed_ns = 0;
     while (sec.p < sec.end) {
         const uint8_t *at = sec.p;
         uint8_t type = get_u8(&sec);
         uint64_t len = get_varint(&sec);
-        if (!get_bytes(&sec, len) || type == 0)
+        const uint8_t *body = get_bytes(&sec, len);
+        if (!body || type == 0)
             break;
-        if (type == SHLOG_SEC_CLOCK) {
-            last = at;
-            last_end = sec.p;
-        }
+        if (type != SHLOG_SEC_CLOCK)
+            continue;
+        struct clock_kept *k = &c->clocks[c->clock_next];
+        k->bytes.len = 0;
+        if (buf_reserve(&k->bytes, (size_t)(sec.p - at)))
+            return -ENOMEM;
+        memcpy(k->bytes.p, at, (size_t)(sec.p - at));
+        k->bytes.len = (size_t)(sec.p - at);
+        k->first_tsc = clock_anchors(body, body + len, &c->sealed_ns);
+        c->clock_next = (c->clock_next + 1) % CLOCKS_KEPT;
+        if (c->nclocks < CLOCKS_KEPT)
+            c->nclocks++;
     }
-    if (!last)
-        return 0;
-    c->clock.len = 0;
-    if (buf_reserve(&c->clock, (size_t)(last_end - last)))
-        return -ENOMEM;
-    memcpy(c->clock.p, last, (size_t)(last_end - last));
-    c->clock.len = (size_t)(last_end - last);
-    c->clock_frame = c->frame;
     return 0;
 }
 
@@ -230,16 +270,26 @@ static int use_batch(struct shlog_context *c, struct cur b, int backtrace)
     get_varint(&b); /* cpu */
     get_varint(&b); /* first_pos */
     uint64_t count = get_varint(&b);
-    get_varint(&b); /* base_tsc */
-    struct cur site = {NULL, NULL, 0};
+    uint64_t tsc = get_varint(&b); /* base_tsc */
+    struct cur site = {NULL, NULL, 0}, tscs = {NULL, NULL, 0};
     for (int i = 0; i < NCOLS && !b.bad; i++) {
         uint64_t n = get_varint(&b);
         const uint8_t *p = get_bytes(&b, n);
         if (i == COL_SITE && p)
             site = (struct cur){p, p + n, 0};
+        if (i == COL_TSC && p)
+            tscs = (struct cur){p, p + n, 0};
     }
     if (b.bad || count > SHLOG_MAX_BATCH_RECORDS)
         return 0;
+    /* The oldest record decides how far back its anchors must go. */
+    for (uint64_t i = 0; i < count; i++) {
+        tsc += (uint64_t)unzigzag(get_varint(&tscs));
+        if (tscs.bad)
+            break;
+        if (tsc < c->min_tsc)
+            c->min_tsc = tsc;
+    }
     int rc = use_proc(c, proc);
     uint64_t prev = UINT64_MAX;
     for (uint64_t i = 0; i < count && !rc; i++) {
@@ -353,6 +403,30 @@ static int defs_frame(struct shlog_context *c)
     return 0;
 }
 
+/* The CLOCK sections before the frame that its records map with, as the file
+ * maps them: from the newest whose first anchor is at or before the frame's
+ * oldest record (all kept, when none is), or the last one alone for a frame
+ * without records. */
+static int clock_frame(struct shlog_context *c)
+{
+    if (!c->nclocks)
+        return 0;
+    size_t from = c->nclocks - 1; /* counted from the oldest kept */
+    size_t oldest = (c->clock_next + CLOCKS_KEPT - c->nclocks) % CLOCKS_KEPT;
+    if (c->min_tsc != UINT64_MAX)
+        while (from > 0 && c->clocks[(oldest + from) % CLOCKS_KEPT].first_tsc > c->min_tsc)
+            from--;
+    c->clock_raw.len = 0;
+    for (size_t i = from; i < c->nclocks; i++) {
+        const struct buf *k = &c->clocks[(oldest + i) % CLOCKS_KEPT].bytes;
+        if (buf_reserve(&c->clock_raw, k->len))
+            return -ENOMEM;
+        memcpy(c->clock_raw.p + c->clock_raw.len, k->p, k->len);
+        c->clock_raw.len += k->len;
+    }
+    return pack_frame(c, &c->out, c->clock_raw.p, c->clock_raw.len, 1);
+}
+
 static int context_of(struct shlog_context *c, struct cur sec)
 {
     c->nused = 0;
@@ -368,32 +442,10 @@ static int context_of(struct shlog_context *c, struct cur sec)
         memcpy(c->out.p, c->defs.p, c->defs.len);
         c->out.len = c->defs.len;
     }
-    return c->clock.len ? pack_frame(c, &c->out, c->clock.p, c->clock.len, 1) : 0;
+    return clock_frame(c);
 }
 
 /* ==== A frame ==== */
-
-/* The wall time of the last anchor of a CLOCK section whole at p..end. */
-static uint64_t clock_last_ns(const uint8_t *p, const uint8_t *end)
-{
-    struct cur c = {p, end, 0};
-    get_u8(&c);
-    get_varint(&c); /* body length */
-    get_varint(&c); /* hz_q16 */
-    get_varint(&c); /* state */
-    get_varint(&c); /* esterror_ns */
-    get_bytes(&c, get_varint(&c)); /* clocksource */
-    uint64_t count = get_varint(&c), ns = 0;
-    for (uint64_t i = 0; i < count && i < SHLOG_CLOCK_MAX_ANCHORS && !c.bad; i++) {
-        get_varint(&c); /* tsc */
-        uint64_t v = get_varint(&c);
-        get_varint(&c); /* err_ns */
-        get_varint(&c); /* flags */
-        if (!c.bad)
-            ns = v;
-    }
-    return ns;
-}
 
 /* Records in the frame's batches. */
 static uint64_t frame_records(struct cur sec)
@@ -438,6 +490,7 @@ int shlog_context_next(struct shlog_context *c, const void *frame, size_t n, str
         return -EINVAL;
     struct cur sec = {c->raw.p, c->raw.p + raw_bytes, 0};
     c->frame++;
+    c->min_tsc = UINT64_MAX;
     int rc = 0;
     if (out) {
         if ((rc = context_of(c, sec)) != 0)
@@ -448,8 +501,8 @@ int shlog_context_next(struct shlog_context *c, const void *frame, size_t n, str
     }
     if (!c->over)
         rc = learn_frame(c, sec);
-    int crc = keep_clock(c, sec);
-    if (out && c->clock.len && c->clock_frame == c->frame)
-        out->sealed_ns = clock_last_ns(c->clock.p, c->clock.p + c->clock.len);
+    int crc = keep_clocks(c, sec);
+    if (out)
+        out->sealed_ns = c->sealed_ns;
     return rc ? rc : crc;
 }

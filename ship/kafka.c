@@ -220,6 +220,14 @@ int kafka_init(void)
     int said = 0;
     for (;;) {
         int brokers = 0, there = topic_state(&brokers);
+        /* A cluster still coming up shows a broker its metadata has not
+         * caught up with yet: a topic made now would have fewer replicas. */
+        for (int i = 0; there == 0 && !S.opt.replication && brokers < 3 && i < 3; i++) {
+            int again = 0;
+            rd_kafka_poll(S.rk, 1000);
+            if (topic_state(&again) == 0 && again > brokers)
+                brokers = again;
+        }
         if (there == 1 || (there == 0 && create_topic(brokers) == 0))
             return 0;
         if (!said++)

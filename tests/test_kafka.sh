@@ -79,7 +79,8 @@ for h in hosta hostb; do
     check "$h: shmlog-dump status shows the shipping lag" bash -c "\"$dump\" status --out \"$tmp/$h/out\" \
         --ship-state \"$tmp/$h/ship.state\" --watch 0.1 | grep -q '^shipping: fleet: acknowledged to file .* lag 0.0 KiB now'"
 done
-check "the topic was made with 3 replicas" grep -q "replication factor 3" "$tmp/hosta/ship.log" "$tmp/hostb/ship.log"
+check "the topic was made with 6 partitions of 3 replicas: each of them on every node" \
+    bash -c "[ \$(ls -d \"$KAFKA_DIR\"/node*/data/fleet-* | wc -l) = 18 ]"
 
 # ---- central: the mirror ----
 check "mirror exits 0" "$dump" mirror "$url" --out "$tmp/mirror"

@@ -332,8 +332,8 @@ void shlog_context_free(struct shlog_context *c);
 void shlog_context_reset(struct shlog_context *c);
 /* What shlog_context_next says of a frame. */
 struct shlog_context_out {
-    const void *ctx;    /* the frames to read before it when starting at it, or NULL: */
-    size_t ctx_n;       /* one of the definitions it uses, in the file's order, one of the anchors before it */
+    const void *ctx;    /* the frames to read before it when starting at it, or NULL: one of the */
+    size_t ctx_n;       /* definitions it uses, in the file's order, one of the anchors its records map with */
     uint64_t records;   /* records its BATCH and BACKTRACE sections hold */
     uint64_t sealed_ns; /* its last anchor's wall time: when it was sealed; 0 without anchors */
 };
