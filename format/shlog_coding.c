@@ -6,6 +6,8 @@
 #include "shlog_coding.h"
 
 #include <stdio.h>
+#include <unistd.h>
+#include <zstd.h>
 
 /* ==== The hash map and arrays (shlog_coding.h) ==== */
 
@@ -93,6 +95,51 @@ const char *shlog_file_header_decode(const uint8_t *in, size_t n, struct shlog_f
     memcpy(out->host, in + 40, SHMLOG_HOST_BYTES);
     out->host[SHMLOG_HOST_BYTES] = '\0';
     return NULL;
+}
+
+/* ==== Reading files ==== */
+
+ssize_t shlog_pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = pread(fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (k == 0)
+            break;
+        done += (size_t)k;
+    }
+    return (ssize_t)done;
+}
+
+/* ==== Frame prefix ==== */
+
+void shlog__frame_prefix_put(uint8_t *d, uint32_t zbytes, uint32_t raw_bytes)
+{
+    put_u32le(d, SHLOG_FRAME_MAGIC);
+    put_u32le(d + 4, zbytes);
+    put_u32le(d + 8, raw_bytes);
+    put_u32le(d + 12, fnv1a32(d, 12));
+}
+
+int shlog__prefix_intact(const uint8_t *p)
+{
+    return get_u32le(p) == SHLOG_FRAME_MAGIC && get_u32le(p + 12) == fnv1a32(p, 12);
+}
+
+uint64_t shlog_frame_bytes(const void *prefix, size_t n)
+{
+    const uint8_t *p = prefix;
+    if (n < SHLOG_FRAME_PREFIX_BYTES || !shlog__prefix_intact(p))
+        return 0;
+    uint32_t z = get_u32le(p + 4), raw = get_u32le(p + 8);
+    if (z == 0 || z > ZSTD_COMPRESSBOUND(SHLOG_MAX_FRAME_RAW) || raw > SHLOG_MAX_FRAME_RAW)
+        return 0;
+    return SHLOG_FRAME_PREFIX_BYTES + (uint64_t)z;
 }
 
 /* ==== A site's arguments (FORMAT.md, "Arguments") ==== */
