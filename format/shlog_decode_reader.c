@@ -197,6 +197,11 @@ void shlog_reader_report_frame_ends(struct shlog_reader *r, int on)
     r->frame_ends = on != 0;
 }
 
+void shlog_reader_skip_records(struct shlog_reader *r, int on)
+{
+    r->skip_records = on != 0;
+}
+
 int shlog_reader_share_frame_mem(struct shlog_reader *r, struct shlog_frame_mem *m)
 {
     if (r->fm)

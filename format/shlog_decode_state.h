@@ -134,6 +134,7 @@ struct shlog_reader {
     int torn_reported;
     int frame_open;     /* a frame was loaded and its SHLOG_EV_FRAME_END is still due */
     int frame_ends;     /* shlog_reader_report_frame_ends */
+    int skip_records;   /* shlog_reader_skip_records */
     struct shlog_dedup *dedup;
     int own_dedup;
     struct shlog_reader_stats st;

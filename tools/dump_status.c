@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "dump.h"
+#include "read_engine.h"
 #include "shlog_file.h"
 
 struct status_ring {
@@ -385,11 +386,11 @@ static void status_open(struct status *st)
 static void status_sample(const struct cli *cli, struct status *st)
 {
     sample_collector(cli, &st->c0);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = read_now_ns();
     struct timespec ts = {(time_t)(cli->watch_ns / 1000000000u), (long)(cli->watch_ns % 1000000000u)};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
-    uint64_t t1 = now_ns();
+    uint64_t t1 = read_now_ns();
     sample_collector(cli, &st->c1);
     st->secs = (double)(t1 - t0) / 1e9;
 

@@ -275,6 +275,10 @@ uint64_t shlog_reader_offset(const struct shlog_reader *r);
 /* on: shlog_reader_next returns an SHLOG_EV_FRAME_END event once the events
  * of each frame are out, so a caller can stop between frames. Off at open. */
 void shlog_reader_report_frame_ends(struct shlog_reader *r, int on);
+/* on: BATCH and BACKTRACE sections are skipped unread (no RECORD events),
+ * for a caller that wants what a file defines (processes, sites) and not its
+ * records. Off at open. */
+void shlog_reader_skip_records(struct shlog_reader *r, int on);
 
 /* Memory to decode frames in (the compressed and the decompressed frame, the
  * zstd context) that readers taking turns share: the readers of a merge of
