@@ -223,10 +223,55 @@ uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc)
     if (right->flags & SHM_ANCHOR_STEPPED)
         return extrapolate(left, m->hz_q16, tsc);
     /* Anchors hold increasing TSCs; their times come from a file and may
-     * run backwards: the arithmetic is signed. */
+     * run backwards: the arithmetic is signed. Anchors a frame apart make a
+     * product that 64 bits hold: then one 64-bit division, the same quotient
+     * (both operands are not negative), not a 128-bit one at twice its cost. */
+    uint64_t dt = tsc - left->tsc, span_tsc = right->tsc - left->tsc, prod;
+    if (right->ns >= left->ns && !__builtin_mul_overflow(right->ns - left->ns, dt, &prod))
+        return clamp_ns((__int128)left->ns + prod / span_tsc);
     __int128 span_ns = (__int128)right->ns - (__int128)left->ns;
-    __int128 ns = (__int128)left->ns + span_ns * (__int128)(tsc - left->tsc) / (__int128)(right->tsc - left->tsc);
+    __int128 ns = (__int128)left->ns + span_ns * (__int128)dt / (__int128)span_tsc;
     return clamp_ns(ns);
+}
+
+/* Interpolation between anchors a frame apart, without a division per TSC:
+ * span_ns * dt / span = whole * dt + rem * dt / span, whose last quotient
+ * a multiplication by the span's reciprocal gives within 2, corrected
+ * exactly. The same ns as shm_clock_map_ns() for every TSC. */
+uint64_t shm_clock_piece_ns(const struct shm_clock_map *m, struct shm_clock_piece *p, uint64_t tsc)
+{
+    if (p->anchors != m->anchors || tsc < p->lo || tsc >= p->hi) {
+        p->hi = 0;
+        p->anchors = m->anchors;
+        if (!m->n || tsc < at(m, 0)->tsc)
+            return shm_clock_map_ns(m, tsc);
+        unsigned lo = 0, hi = m->n - 1;
+        while (lo < hi) {
+            unsigned mid = lo + (hi - lo + 1) / 2;
+            if (at(m, mid)->tsc <= tsc)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        const struct shm_clock_anchor *left = at(m, lo), *right = lo + 1 < m->n ? at(m, lo + 1) : NULL;
+        /* Only an interpolation forward over less than 2^32 ticks (a few
+         * seconds) is kept: rem * dt then stays within 64 bits. */
+        if (!right || (right->flags & SHM_ANCHOR_STEPPED) || right->ns < left->ns ||
+            right->tsc - left->tsc >= 1ull << 32)
+            return shm_clock_map_ns(m, tsc);
+        p->lo = left->tsc;
+        p->hi = right->tsc;
+        p->lo_ns = left->ns;
+        p->span = right->tsc - left->tsc;
+        p->whole = (right->ns - left->ns) / p->span;
+        p->rem = (right->ns - left->ns) % p->span;
+        p->inv = UINT64_MAX / p->span;
+    }
+    uint64_t dt = tsc - p->lo, x = p->rem * dt;
+    uint64_t q = (uint64_t)(((unsigned __int128)x * p->inv) >> 64);
+    while (x - q * p->span >= p->span)
+        q++;
+    return clamp_ns((__int128)p->lo_ns + (__int128)p->whole * dt + q);
 }
 
 /* A slewing clock (NTP, PTP, adjtime) runs at most 500 ppm off its rate;

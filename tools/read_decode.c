@@ -287,7 +287,7 @@ static void handle_error(struct read_engine *e, struct source *s, const struct s
 static uint64_t time_of(struct read_engine *e, struct source *s, struct dproc *p, uint64_t tsc)
 {
     if (s->file_anchored)
-        return shm_clock_map_ns(&s->clock, tsc);
+        return shm_clock_piece_ns(&s->clock, &s->piece, tsc);
     if (e->consumer.unanchored)
         e->consumer.unanchored(e->consumer.clientd);
     return shm_tsc_clock_ns(&p->clock, tsc);
@@ -550,7 +550,7 @@ void read_engine_free(struct read_engine *e)
 /* ==== The sites alone ==== */
 
 int read_scan_sites(struct read_engine *e, const struct in_list *l,
-                    int (*site)(void *clientd, const struct shm_proc_info *p, const struct shlog_site *s),
+                    int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
                     void *clientd)
 {
     struct shlog_event ev;
@@ -565,9 +565,10 @@ int read_scan_sites(struct read_engine *e, const struct in_list *l,
             shlog_reader_share_frame_mem(rd, e->frame_mem);
         int rc;
         while ((rc = shlog_reader_next(rd, &ev)) > 0) {
-            if (ev.kind != SHLOG_EV_SITE || !read_filter_process(e->filter, ev.proc->info.app, ev.proc->info.pid))
+            if (ev.kind != SHLOG_EV_SITE || !ev.site_info ||
+                !read_filter_process(e->filter, ev.proc->info.app, ev.proc->info.pid))
                 continue;
-            if ((rc = site(clientd, &ev.proc->info, ev.site)) < 0)
+            if ((rc = site(clientd, &ev.proc->info, ev.site_info)) < 0)
                 break;
         }
         shlog_reader_close(rd);

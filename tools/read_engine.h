@@ -144,6 +144,7 @@ struct source {
     uint64_t skip_below;    /* follow: frames before this offset were there at start */
     size_t parked;          /* bytes its reader keeps for frames while it waits */
     struct shm_clock_map clock; /* the host's anchors, over its files in order */
+    struct shm_clock_piece piece; /* the stretch of it the last record fell in */
     int file_anchored;      /* the current file gave an anchor: its records map with them */
 };
 
@@ -252,7 +253,7 @@ struct dring *exit_ring(struct read_engine *e, struct source *s, struct dproc *p
  * called for each site of a process that passes the filters. 0, or -ENOMEM
  * (damage is left for the records' pass to report). */
 int read_scan_sites(struct read_engine *e, const struct in_list *l,
-                    int (*site)(void *clientd, const struct shm_proc_info *p, const struct shlog_site *s),
+                    int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
                     void *clientd);
 
 /* ==== The merge in time order (read_merge.c) ==== */

@@ -12,6 +12,8 @@
 #include "shmlog_read.h"
 
 #define READ_MESSAGES_MAX 256u /* damage and notes an Arrow stream keeps for the caller */
+#define ENTRY_NOTE 100         /* in the ready batch: a message of the engine's; not damage */
+#define ENTRY_ERROR 101        /* in the ready batch: a message of the engine's; damage */
 
 /* A message the engine said, kept while a stream read. */
 struct read_message {
@@ -36,6 +38,7 @@ struct shmlog_read {
     /* entries the merge gave, not yet given out */
     unsigned char *ready;
     size_t ready_len, ready_cap, ready_off;
+    int streaming;       /* an Arrow stream reads it: the events API is not to be used */
     /* while an Arrow stream reads: where the merge's entries go instead */
     int (*direct)(void *ctx, const struct entry *e);
     void *direct_ctx;
@@ -65,6 +68,10 @@ struct shmlog_read {
 const struct entry *read_peek(struct shmlog_read *r);
 /* Drops a reference: the last frees the reader. */
 void read_unref(struct shmlog_read *r);
+/* The reader failed with rc (< 0; 0: no news): it fails from now on. Its failure, or 0. */
+int read_fail(struct shmlog_read *r, int rc);
+/* Keeps a message the engine said for shmlog_read_stream_message(). */
+void read_keep_message(struct shmlog_read *r, const char *msg, int note);
 /* What events and rows say of a record: its flags, its category's name
  * ("cat<n>" in buf for one its process did not name), its level's name. */
 uint32_t read_record_flags(const struct shm_copied_record *rec, const struct dsite *site);

@@ -284,6 +284,21 @@ struct render_field {
 };
 int render_prepared_fields(const struct render_site *sr, const struct shm_copied_record *rec,
                            struct render_field fields[SHMLOG_MAX_ARGS]);
+/* Both at once, the arguments decoded once: the message into msg (unless
+ * NULL; msg->overflow says it did not fit) and the fields, as the two
+ * above. The fields' count, or -1. */
+int render_prepared_row(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *msg,
+                        struct render_field fields[SHMLOG_MAX_ARGS]);
+
+/* What the fields of a site's records are, without a record: the names
+ * render_prepared_fields() gives and each value's argument type (enum
+ * shmlog_arg_type). The count. */
+struct render_field_info {
+    const char *name; /* not NUL-terminated */
+    size_t name_len;
+    uint8_t type;
+};
+int render_site_fields(const struct render_site *sr, struct render_field_info fields[SHMLOG_MAX_ARGS]);
 
 /* Appends one exit marker line; in->ts_ns is when the collector saw the exit.
  * how: enum shlog_exit_how (format/include/shlog_file.h): 0 not said, 1 shut down,

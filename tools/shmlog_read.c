@@ -19,8 +19,6 @@
 #include "read_lib.h"
 
 #define READY_MAX (256u << 10) /* bytes of entries copied out of the merge before it pauses */
-#define ENTRY_NOTE 100         /* a message of the engine's; not damage */
-#define ENTRY_ERROR 101        /* a message of the engine's; damage */
 /* The options of version 1: a program passes at least these. */
 #define OPTIONS_V1_SIZE (offsetof(struct shmlog_read_options, local_time) + sizeof(int))
 #define COLUMNS_V1_SIZE (offsetof(struct shmlog_read_columns, values_cap) + sizeof(size_t))
@@ -35,7 +33,7 @@ struct column_source {
 };
 
 /* A call that steps the engine fails, as every one after, once the engine did. */
-static int failed(struct shmlog_read *r, int rc)
+int read_fail(struct shmlog_read *r, int rc)
 {
     if (rc < 0 && !r->failed)
         r->failed = rc;
@@ -74,7 +72,7 @@ static int sink_entry(void *ctx, const struct entry *e)
 }
 
 /* A stream keeps what it is told for the caller; events give it in order. */
-static void keep_message(struct shmlog_read *r, const char *msg, int note)
+void read_keep_message(struct shmlog_read *r, const char *msg, int note)
 {
     if (r->nmessages >= READ_MESSAGES_MAX)
         return;
@@ -93,7 +91,7 @@ static void sink_message(void *ctx, const char *msg, int note)
     if (!note)
         r->had_errors = 1;
     if (r->direct) {
-        keep_message(r, msg, note);
+        read_keep_message(r, msg, note);
         return;
     }
     size_t n = strlen(msg) + 1;
@@ -102,7 +100,7 @@ static void sink_message(void *ctx, const char *msg, int note)
     size_t bytes = (sizeof(struct entry) + n + 7) & ~(size_t)7;
     struct entry *e = ready_room(r, bytes);
     if (!e) {
-        failed(r, -ENOMEM);
+        read_fail(r, -ENOMEM);
         return;
     }
     memset(e, 0, sizeof *e);
@@ -367,7 +365,7 @@ const struct entry *read_peek(struct shmlog_read *r)
         int rc = merge_step(&r->merge);
         if (rc <= 0) {
             r->ended = 1;
-            if (failed(r, rc))
+            if (read_fail(r, rc))
                 return NULL;
         }
     }
@@ -376,6 +374,8 @@ const struct entry *read_peek(struct shmlog_read *r)
 
 int shmlog_read_next(struct shmlog_read *r, const struct shmlog_read_event **ev)
 {
+    if (r->streaming)
+        return -EBUSY;
     r->cur = NULL;
     const struct entry *e = read_peek(r);
     if (!e)
@@ -479,6 +479,8 @@ long shmlog_read_lines(struct shmlog_read *r, int json, char *buf, size_t cap, s
     *len = 0;
     if (cap < RENDER_LINE_MAX + 1)
         return -EINVAL;
+    if (r->streaming)
+        return -EBUSY;
     r->cur = NULL;
     size_t used = 0;
     long lines = 0;
@@ -490,7 +492,7 @@ long shmlog_read_lines(struct shmlog_read *r, int json, char *buf, size_t cap, s
         render_buf_init(&b, buf + used, cap - used - 1);
         b.memo = &r->memo;
         if (read_entry_line(&r->engine, e, json, &b) != 0) {
-            failed(r, -ENOMEM);
+            read_fail(r, -ENOMEM);
             break;
         }
         used += b.len;
@@ -573,6 +575,8 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
     if (!c || c->size < COLUMNS_V1_SIZE || c->cap == 0 || !c->ts_ns || !c->seq || !c->tid || !c->cpu || !c->source || !c->level ||
         !c->category || !c->flags || (c->msg && !c->text) || (c->values_at && (!c->values || !c->text)))
         return -EINVAL;
+    if (r->streaming)
+        return -EBUSY;
     r->cur = NULL;
     size_t rows = 0, text_len = 0, nvalues = 0;
     /* Offsets into text and values are 32-bit. */
@@ -591,7 +595,7 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
                                                                                        : source_index(r, e);
         const struct render_site *sr = src ? prepared(&r->engine, e->site, e->proc) : NULL;
         if (!sr) {
-            failed(r, -ENOMEM);
+            read_fail(r, -ENOMEM);
             break;
         }
         src--;
@@ -612,7 +616,7 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
             struct render_field rf[SHMLOG_MAX_ARGS];
             int n = render_prepared_fields(sr, rec, rf);
             if (n > 0 && s->pub.nfields == 0 && source_learn(s, rf, n) != 0) {
-                failed(r, -ENOMEM);
+                read_fail(r, -ENOMEM);
                 break;
             }
             /* A site's records all have its fields, or did not decode. */
