@@ -218,6 +218,40 @@ static int field_col(const struct got *g, const struct shmlog_read_field *f)
     return col_index(g, name);
 }
 
+/* What the stream holds of text the events give as it is: each byte that
+ * starts no valid UTF-8 sequence is U+FFFD (the JSON's rule). */
+static const char *repaired(const char *s, size_t n, char *out, size_t cap)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = 0;
+        uint8_t c = p[i];
+        if (c < 0x80)
+            len = 1;
+        else if (c >= 0xC2 && c <= 0xDF)
+            len = i + 1 < n && (p[i + 1] & 0xC0) == 0x80 ? 2 : 0;
+        else if (c >= 0xE0 && c <= 0xEF)
+            len = i + 2 < n && (p[i + 2] & 0xC0) == 0x80 && p[i + 1] >= (c == 0xE0 ? 0xA0 : 0x80) &&
+                          p[i + 1] <= (c == 0xED ? 0x9F : 0xBF) ? 3 : 0;
+        else if (c >= 0xF0 && c <= 0xF4)
+            len = i + 3 < n && (p[i + 2] & 0xC0) == 0x80 && (p[i + 3] & 0xC0) == 0x80 &&
+                          p[i + 1] >= (c == 0xF0 ? 0x90 : 0x80) && p[i + 1] <= (c == 0xF4 ? 0x8F : 0xBF) ? 4 : 0;
+        cr_assert_lt(o + 4, cap);
+        if (len) {
+            memcpy(out + o, p + i, len);
+            o += len;
+            i += len;
+        } else {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 /* ==== The records: the stream against the events ==== */
 
 static void check_records(const char *path, uint32_t batch_rows)
@@ -245,7 +279,7 @@ static void check_records(const char *path, uint32_t batch_rows)
     struct shmlog_read *r = open_path(path, NULL);
     const struct shmlog_read_event *ev;
     int64_t row = 0;
-    char buf[8192], want_site[4200], fbuf[4096];
+    char buf[8192], want_site[3 * 4096 + 8], fbuf[4096];
     int rc;
     int *field_seen = calloc((size_t)g.schema.n_children, sizeof *field_seen);
     while ((rc = shmlog_read_next(r, &ev)) > 0) {
@@ -272,7 +306,8 @@ static void check_records(const char *path, uint32_t batch_rows)
         const char *msg = shmlog_read_message(r, &len);
         const char *amsg = text_of(cell(&g, 10, row), buf, sizeof buf);
         if (msg)
-            cr_assert_str_eq(amsg, msg, "%s row %lld: msg", path, (long long)row);
+            cr_assert_str_eq(amsg, repaired(msg, len, want_site, sizeof want_site), "%s row %lld: msg", path,
+                             (long long)row);
         else
             cr_assert_null(amsg);
         cr_assert_eq(bit_at(cell(&g, 11, row)), !!(ev->flags & SHMLOG_READ_TRUNCATED));
@@ -303,8 +338,7 @@ static void check_records(const char *path, uint32_t batch_rows)
             cr_assert_eq(v.type, t, "%s: field %s of type %u in a column of type %u", path, f[j].name, f[j].type,
                          v.type);
             if (t == SHMLOG_READ_STR) {
-                cr_assert_eq(v.str_len, f[j].str_len);
-                cr_assert_eq(memcmp(v.v.s, f[j].v.s, f[j].str_len), 0);
+                cr_assert_str_eq(v.v.s, repaired(f[j].v.s, f[j].str_len, want_site, sizeof want_site));
             } else if (t == SHMLOG_READ_FLOAT) {
                 cr_assert(v.v.f == f[j].v.f || (v.v.f != v.v.f && f[j].v.f != f[j].v.f), "%s: %s %g, events %g",
                           path, f[j].name, v.v.f, f[j].v.f);
@@ -357,7 +391,7 @@ static void check_markers(const char *path, uint32_t batch_rows)
         cr_assert_str_eq(dict_text(cell(&g, 3, row), "s", buf, sizeof buf), ev->host);
         cr_assert_eq(u64_at(cell(&g, 4, row), 4), ev->pid);
         struct at cpu = cell(&g, 5, row);
-        if (ev->cpu == UINT32_MAX)
+        if (ev->cpu == UINT32_MAX || !loss)
             cr_assert(is_null(cpu));
         else
             cr_assert_eq(u64_at(cpu, 4), ev->cpu);

@@ -214,6 +214,12 @@ void render_format(const char *fmt, const struct render_arg *args, int nargs, st
 /* Appends n bytes as a quoted JSON string: valid JSON for any bytes (control
  * characters escaped, invalid UTF-8 as \ufffd). */
 void render_json_string(struct render_buf *out, const void *s, size_t n);
+/* The bytes at the start of s (n bytes) that are valid UTF-8 (overlong forms,
+ * surrogates and code points above U+10FFFF are not): n when all are. */
+size_t render_utf8_valid(const void *s, size_t n);
+/* Appends s with each byte that starts no valid UTF-8 sequence replaced by
+ * U+FFFD, as the JSON strings show it: valid UTF-8 for any bytes. */
+void render_utf8_repair(struct render_buf *out, const void *s, size_t n);
 /* Appends a double as the shortest decimal that reads back as the same value
  * (as the same float when is_f32), or null for NaN and infinities. */
 void render_json_double(struct render_buf *out, double v, int is_f32);

@@ -286,8 +286,8 @@ int shmlog_read_parse_time(const char *s, int local, uint64_t *ns, char *err, si
  *   file still being written) has its records without fields.
  *
  * Columns of the markers (SHMLOG_READ_ARROW_MARKERS): ts, kind (dictionary:
- * "loss", "exit"), app, host, pid, cpu (uint32; null for a loss of the whole
- * process), loss_reason (dictionary), loss_records, loss_positions,
+ * "loss", "exit"), app, host, pid, cpu (uint32: a loss's ring; null for a loss
+ * of the whole process and for an exit), loss_reason (dictionary), loss_records, loss_positions,
  * loss_first_seq, exit_records, exit_lost (uint64), exit_how (dictionary:
  * "shutdown", "died"); null where they do not apply.
  *

@@ -158,9 +158,18 @@ static long dict_keyed(struct dict *d, uint64_t k1, uint64_t k2, const char *(*t
     if (v) {
         i = (long)(uintptr_t)v - 1;
     } else {
-        char buf[SHMLOG_MAX_FILE_BYTES + 32];
+        char buf[SHMLOG_MAX_FILE_BYTES + 32], fixed[3 * sizeof buf];
         const char *s = text(arg, k2, buf);
-        if ((i = dict_text(d, s, strlen(s))) < 0 ||
+        size_t n = strlen(s);
+        if (render_utf8_valid(s, n) < n) {
+            /* Names from a file: bytes that are no UTF-8 shown as the JSON shows them. */
+            struct render_buf out;
+            render_buf_init(&out, fixed, sizeof fixed);
+            render_utf8_repair(&out, s, n);
+            s = fixed;
+            n = out.len;
+        }
+        if ((i = dict_text(d, s, n)) < 0 ||
             hmap_put(&d->by_key, k1, k2, (void *)(uintptr_t)(i + 1)) != 0)
             return -1;
     }
@@ -619,6 +628,32 @@ static inline void fill_offsets(struct col_buf *b, uint32_t row)
         o[++b->filled] = (int32_t)b->chars_len;
 }
 
+/* The n bytes just written at the end of b's characters, made valid UTF-8
+ * (Arrow's strings are): each byte that starts no valid sequence becomes
+ * U+FFFD, as the JSON shows it. */
+static int repair_utf8(struct col_buf *b, size_t n)
+{
+    char *at = b->chars + b->chars_len - n;
+    size_t ok = render_utf8_valid(at, n);
+    if (ok == n)
+        return 0;
+    char *bad = malloc(n - ok);
+    if (!bad)
+        return -ENOMEM;
+    memcpy(bad, at + ok, n - ok);
+    b->chars_len -= n - ok;
+    if (chars_room(b, 3 * (n - ok)) != 0) {
+        free(bad);
+        return -ENOMEM;
+    }
+    struct render_buf out;
+    render_buf_init(&out, b->chars + b->chars_len, b->chars_cap - b->chars_len);
+    render_utf8_repair(&out, bad, n - ok);
+    b->chars_len += out.len;
+    free(bad);
+    return 0;
+}
+
 /* The string s of n bytes at row. */
 static int put_text(struct col_buf *b, uint32_t row, const void *str, size_t n)
 {
@@ -627,6 +662,8 @@ static int put_text(struct col_buf *b, uint32_t row, const void *str, size_t n)
     fill_offsets(b, row);
     memcpy(b->chars + b->chars_len, str, n);
     b->chars_len += n;
+    if (repair_utf8(b, n) != 0)
+        return -ENOMEM;
     ((int32_t *)b->data)[++b->filled] = (int32_t)b->chars_len;
     put_valid(b, row);
     return 0;
@@ -807,6 +844,8 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
             }
             fill_offsets(m, row);
             m->chars_len += b.len;
+            if (repair_utf8(m, b.len) != 0)
+                return -ENOMEM;
             ((int32_t *)m->data)[++m->filled] = (int32_t)m->chars_len;
             put_valid(m, row);
             if (m->chars_len >= CHARS_MAX)
@@ -839,7 +878,7 @@ static int append_marker(struct arrow_stream *s, const struct entry *e)
     if (rc)
         return rc;
     put_u32(&buf[M_PID], row, p->info.pid);
-    if (e->cpu != UINT32_MAX) {
+    if (loss && e->cpu != UINT32_MAX) { /* an exit is the process's, not a ring's */
         put_u32(&buf[M_CPU], row, e->cpu);
         put_valid(&buf[M_CPU], row);
     }
@@ -1164,7 +1203,10 @@ int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_opti
     s->r = r;
     s->opt = o;
     s->records = o.what == SHMLOG_READ_ARROW_RECORDS;
-    r->merge.kinds = s->records ? 1 << ENTRY_RECORD : 1 << ENTRY_LOSS | 1 << ENTRY_EXIT;
+    /* Entries of the other kind are not queued, but for a limit, which counts
+     * records in time order (the markers shown are those before it). */
+    if (!r->merge.limit)
+        r->merge.kinds = s->records ? 1 << ENTRY_RECORD : 1 << ENTRY_LOSS | 1 << ENTRY_EXIT;
     r->streaming = 1;
     atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
     *out = (struct ArrowArrayStream){stream_get_schema, stream_get_next, stream_get_last_error, stream_release, s};

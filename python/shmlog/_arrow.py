@@ -226,11 +226,15 @@ def to_parquet(paths, out, *, level=None, category=None, app=None, pid=None, sin
                 pending.append(batch)
                 held += batch.num_rows
                 if held >= row_group_rows:
-                    w.write_table(pa.Table.from_batches(pending, stream.schema), row_group_size=held)
-                    rows += held
-                    pending, held = [], 0
+                    # Whole row groups out; the rest waits for the next batches.
+                    t = pa.Table.from_batches(pending, stream.schema)
+                    whole = held - held % row_group_rows
+                    w.write_table(t.slice(0, whole), row_group_size=row_group_rows)
+                    rows += whole
+                    pending = t.slice(whole).to_batches()
+                    held -= whole
             if held:
-                w.write_table(pa.Table.from_batches(pending, stream.schema), row_group_size=held)
+                w.write_table(pa.Table.from_batches(pending, stream.schema), row_group_size=row_group_rows)
                 rows += held
         _warn_damage(src)
         return rows
