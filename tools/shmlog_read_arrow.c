@@ -180,6 +180,140 @@ static long dict_keyed(struct dict *d, uint64_t k1, uint64_t k2, const char *(*t
     return i;
 }
 
+/* ==== Column memory: what released batches give back ====
+ *
+ * A consumer that reads a stream batch by batch (a query, a Parquet writer)
+ * releases each before it asks for the next: its buffers come back here and
+ * make the next batch, which then touches no fresh page (a page fault is
+ * dearer than the work of the rows on it). Batches are released on any
+ * thread: they give back through an atomic list the stream empties. */
+
+#define POOL_SPARE_MAX (256u << 20) /* bytes kept for reuse; beyond, freed */
+
+struct pooled {
+    struct pooled *next;
+    size_t cap;
+    char pad[48]; /* the buffer after this header starts 64-aligned, as Arrow recommends */
+};
+
+struct pool {
+    _Atomic int refs;                    /* the stream's and each batch's */
+    _Atomic int closed;                  /* the stream is released: what comes back is freed */
+    struct pooled *_Atomic returned;     /* given back by released batches, on any thread */
+    struct pooled *spare;                /* the stream's, taken from returned */
+    size_t spare_bytes;
+};
+
+static struct pooled *header_of(void *p)
+{
+    return (struct pooled *)p - 1;
+}
+
+static void pool_drain(struct pool *p)
+{
+    struct pooled *h = atomic_exchange_explicit(&p->returned, NULL, memory_order_acquire);
+    while (h) {
+        struct pooled *next = h->next;
+        free(h);
+        h = next;
+    }
+}
+
+/* Frees what the pool keeps; on the stream's thread, or the last user's. */
+static void pool_empty(struct pool *p)
+{
+    pool_drain(p);
+    while (p->spare) {
+        struct pooled *next = p->spare->next;
+        free(p->spare);
+        p->spare = next;
+    }
+    p->spare_bytes = 0;
+}
+
+static void pool_unref(struct pool *p)
+{
+    if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    pool_empty(p);
+    free(p);
+}
+
+/* A buffer of at least bytes (not cleared), on the stream's thread; NULL when out of memory. */
+static void *pool_get(struct pool *p, size_t bytes)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (struct pooled **at = &p->spare; *at; at = &(*at)->next) {
+            struct pooled *h = *at;
+            if (h->cap >= bytes && h->cap / 4 <= bytes) {
+                *at = h->next;
+                p->spare_bytes -= h->cap;
+                return h + 1;
+            }
+        }
+        /* What came back since: to the spares, as far as they may grow. */
+        struct pooled *h = atomic_exchange_explicit(&p->returned, NULL, memory_order_acquire);
+        if (!h)
+            break;
+        while (h) {
+            struct pooled *next = h->next;
+            if (p->spare_bytes + h->cap > POOL_SPARE_MAX) {
+                free(h);
+            } else {
+                h->next = p->spare;
+                p->spare = h;
+                p->spare_bytes += h->cap;
+            }
+            h = next;
+        }
+    }
+    struct pooled *h = malloc(sizeof *h + bytes);
+    if (!h)
+        return NULL;
+    h->cap = bytes;
+    return h + 1;
+}
+
+/* A buffer back to the spares, on the stream's thread. */
+static void pool_put(struct pool *p, void *buf)
+{
+    if (!buf)
+        return;
+    struct pooled *h = header_of(buf);
+    h->next = p->spare;
+    p->spare = h;
+    p->spare_bytes += h->cap;
+}
+
+/* A buffer a released batch gives back, on any thread. */
+static void pool_return(struct pool *p, void *buf)
+{
+    if (!buf)
+        return;
+    struct pooled *h = header_of(buf);
+    if (atomic_load_explicit(&p->closed, memory_order_acquire)) {
+        free(h);
+        return;
+    }
+    h->next = atomic_load_explicit(&p->returned, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&p->returned, &h->next, h, memory_order_release,
+                                                  memory_order_relaxed))
+        ;
+}
+
+/* buf (len bytes used) in a buffer of at least bytes; NULL when out of memory (buf kept). */
+static void *pool_grow(struct pool *p, void *buf, size_t len, size_t bytes)
+{
+    void *n = pool_get(p, bytes);
+    if (!n)
+        return NULL;
+    if (buf) {
+        memcpy(n, buf, len);
+        pool_put(p, buf);
+    }
+    return n;
+}
+
 /* ==== The batch being built ==== */
 
 struct col_buf {
@@ -200,8 +334,11 @@ struct batch_mem {
     struct ArrowArray **child_ptrs;
     struct ArrowArray *dicts;
     const void **buffers; /* 3 per column, 3 per dictionary */
-    void **owned;         /* what to free(3) */
+    void **owned;         /* dictionaries' buffers: what to free(3) */
     size_t nowned;
+    struct pool *pool;    /* where the columns' buffers go back */
+    void **pooled;
+    size_t npooled;
 };
 
 /* ==== The stream ==== */
@@ -220,6 +357,7 @@ struct arrow_stream {
     const struct dsite *last_site; /* records come in runs of a site: its map */
     const struct site_map *last_map;
     struct col_buf *buf;
+    struct pool *pool;    /* the columns' memory */
     uint32_t rows;        /* of the batch being built */
     uint32_t max_level;   /* records: the highest level in the batch */
     int full;             /* the batch ends here (rows or a dictionary) */
@@ -527,18 +665,18 @@ static int export_schema(struct arrow_stream *s, struct ArrowSchema *out)
 /* ==== Building rows ==== */
 
 /* Room for n more characters of a string column. */
-static int chars_room(struct col_buf *b, size_t n)
+static int chars_room(struct pool *p, struct col_buf *b, size_t n)
 {
     if (b->chars && b->chars_len + n <= b->chars_cap)
         return 0;
     size_t cap = b->chars_cap ? 2 * b->chars_cap : 64u << 10;
     while (cap < b->chars_len + n)
         cap *= 2;
-    char *c = realloc(b->chars, cap);
+    char *c = pool_grow(p, b->chars, b->chars_len, cap);
     if (!c)
         return -ENOMEM;
     b->chars = c;
-    b->chars_cap = cap;
+    b->chars_cap = header_of(c)->cap;
     return 0;
 }
 
@@ -552,14 +690,17 @@ static int batch_begin(struct arrow_stream *s)
         memset(b, 0, sizeof *b);
         size_t bitmap = (rows + 7) / 8 + 8;
         size_t data = c->type == COL_BOOL ? bitmap : c->type == COL_UTF8 ? (rows + 1) * 4 : rows * col_width[c->type];
-        /* Bitmaps start cleared: a row not written is null (validity) or false. */
-        if ((c->nullable && !(b->valid = calloc(1, bitmap))) ||
-            !(b->data = c->type == COL_BOOL ? calloc(1, bitmap) : malloc(data + 8)))
+        if ((c->nullable && !(b->valid = pool_get(s->pool, bitmap))) || !(b->data = pool_get(s->pool, data + 8)))
             return -ENOMEM;
+        /* Bitmaps start cleared: a row not written is null (validity) or false. */
+        if (b->valid)
+            memset(b->valid, 0, bitmap);
+        if (c->type == COL_BOOL)
+            memset(b->data, 0, bitmap);
         if (c->type == COL_UTF8) {
             ((int32_t *)b->data)[0] = 0;
             /* Messages are tens of bytes: room for most batches' at once. */
-            if (chars_room(b, i == R_MSG && s->records ? rows * 64 : 1) != 0)
+            if (chars_room(s->pool, b, i == R_MSG && s->records ? rows * 64 : 1) != 0)
                 return -ENOMEM;
         }
     }
@@ -569,11 +710,11 @@ static int batch_begin(struct arrow_stream *s)
     return 0;
 }
 
-static void col_free(struct col_buf *b)
+static void col_free(struct pool *p, struct col_buf *b)
 {
-    free(b->valid);
-    free(b->data);
-    free(b->chars);
+    pool_put(p, b->valid);
+    pool_put(p, b->data);
+    pool_put(p, b->chars);
     dict_free(&b->dict);
     memset(b, 0, sizeof *b);
 }
@@ -631,7 +772,7 @@ static inline void fill_offsets(struct col_buf *b, uint32_t row)
 /* The n bytes just written at the end of b's characters, made valid UTF-8
  * (Arrow's strings are): each byte that starts no valid sequence becomes
  * U+FFFD, as the JSON shows it. */
-static int repair_utf8(struct col_buf *b, size_t n)
+static int repair_utf8(struct pool *p, struct col_buf *b, size_t n)
 {
     char *at = b->chars + b->chars_len - n;
     size_t ok = render_utf8_valid(at, n);
@@ -642,7 +783,7 @@ static int repair_utf8(struct col_buf *b, size_t n)
         return -ENOMEM;
     memcpy(bad, at + ok, n - ok);
     b->chars_len -= n - ok;
-    if (chars_room(b, 3 * (n - ok)) != 0) {
+    if (chars_room(p, b, 3 * (n - ok)) != 0) {
         free(bad);
         return -ENOMEM;
     }
@@ -655,14 +796,14 @@ static int repair_utf8(struct col_buf *b, size_t n)
 }
 
 /* The string s of n bytes at row. */
-static int put_text(struct col_buf *b, uint32_t row, const void *str, size_t n)
+static int put_text(struct pool *p, struct col_buf *b, uint32_t row, const void *str, size_t n)
 {
-    if (chars_room(b, n) != 0)
+    if (chars_room(p, b, n) != 0)
         return -ENOMEM;
     fill_offsets(b, row);
     memcpy(b->chars + b->chars_len, str, n);
     b->chars_len += n;
-    if (repair_utf8(b, n) != 0)
+    if (repair_utf8(p, b, n) != 0)
         return -ENOMEM;
     ((int32_t *)b->data)[++b->filled] = (int32_t)b->chars_len;
     put_valid(b, row);
@@ -767,7 +908,7 @@ static int put_fields(struct arrow_stream *s, const struct dsite *d, uint32_t ro
         uint8_t type = s->cols[ci].type;
         const struct render_arg *a = &rf[j].value;
         if (type == COL_UTF8) {
-            if (put_text(b, row, a->v.s, a->str_len) != 0)
+            if (put_text(s->pool, b, row, a->v.s, a->str_len) != 0)
                 return -ENOMEM;
             if (b->chars_len >= CHARS_MAX)
                 s->full = 1;
@@ -837,14 +978,14 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
             render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
             n = render_prepared_row(sr, rec, &b, rf);
             if (b.overflow) {
-                if (chars_room(m, RENDER_LINE_MAX) != 0)
+                if (chars_room(s->pool, m, RENDER_LINE_MAX) != 0)
                     return -ENOMEM;
                 render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
                 n = render_prepared_row(sr, rec, &b, rf);
             }
             fill_offsets(m, row);
             m->chars_len += b.len;
-            if (repair_utf8(m, b.len) != 0)
+            if (repair_utf8(s->pool, m, b.len) != 0)
                 return -ENOMEM;
             ((int32_t *)m->data)[++m->filled] = (int32_t)m->chars_len;
             put_valid(m, row);
@@ -937,6 +1078,10 @@ static void batch_unref(struct batch_mem *m)
         return;
     for (size_t i = 0; i < m->nowned; i++)
         free(m->owned[i]);
+    for (size_t i = 0; i < m->npooled; i++)
+        pool_return(m->pool, m->pooled[i]);
+    pool_unref(m->pool);
+    free(m->pooled);
     free(m->owned);
     free(m->buffers);
     free(m->dicts);
@@ -993,7 +1138,7 @@ static int level_dict(struct arrow_stream *s, struct dict *d)
 static void batch_free(struct arrow_stream *s)
 {
     for (size_t i = 0; s->buf && i < s->ncols; i++)
-        col_free(&s->buf[i]);
+        col_free(s->pool, &s->buf[i]);
 }
 
 /* Hands the batch's buffers to out; the builder keeps none of them. */
@@ -1014,7 +1159,7 @@ static int batch_export(struct arrow_stream *s, struct ArrowArray *out)
     struct batch_mem *m = calloc(1, sizeof *m);
     if (!m || !(m->children = calloc(n, sizeof *m->children)) || !(m->child_ptrs = calloc(n, sizeof *m->child_ptrs)) ||
         !(m->dicts = calloc(n, sizeof *m->dicts)) || !(m->buffers = calloc(6 * n + 1, sizeof *m->buffers)) ||
-        !(m->owned = calloc(5 * n, sizeof *m->owned)) ||
+        !(m->owned = calloc(2 * n, sizeof *m->owned)) || !(m->pooled = calloc(3 * n, sizeof *m->pooled)) ||
         (s->records && level_dict(s, &s->buf[R_LEVEL].dict) != 0)) {
         if (m) {
             free(m->children);
@@ -1022,11 +1167,14 @@ static int batch_export(struct arrow_stream *s, struct ArrowArray *out)
             free(m->dicts);
             free(m->buffers);
             free(m->owned);
+            free(m->pooled);
         }
         free(m);
         return -ENOMEM;
     }
     m->ncols = (int64_t)n;
+    m->pool = s->pool;
+    atomic_fetch_add_explicit(&s->pool->refs, 1, memory_order_relaxed);
     atomic_init(&m->refs, (int)(1 + n + ndicts));
     for (size_t i = 0; i < n; i++) {
         const struct col_def *c = &s->cols[i];
@@ -1037,9 +1185,9 @@ static int batch_export(struct arrow_stream *s, struct ArrowArray *out)
         bufs[0] = nulls ? b->valid : NULL;
         bufs[1] = b->data;
         bufs[2] = b->chars;
-        m->owned[m->nowned++] = b->valid;
-        m->owned[m->nowned++] = b->data;
-        m->owned[m->nowned++] = b->chars;
+        m->pooled[m->npooled++] = b->valid;
+        m->pooled[m->npooled++] = b->data;
+        m->pooled[m->npooled++] = b->chars;
         *ch = (struct ArrowArray){.length = (int64_t)rows, .null_count = nulls,
                                   .n_buffers = c->type == COL_UTF8 ? 3 : 2, .buffers = bufs,
                                   .release = release_part, .private_data = m};
@@ -1143,6 +1291,10 @@ static void stream_release(struct ArrowArrayStream *st)
 {
     struct arrow_stream *s = st->private_data;
     batch_free(s);
+    /* Batches still held free their buffers from now on; what came back goes now. */
+    atomic_store_explicit(&s->pool->closed, 1, memory_order_release);
+    pool_empty(s->pool);
+    pool_unref(s->pool);
     free(s->buf);
     for (size_t i = 0; i < s->ncols; i++) {
         free(s->cols[i].name);
@@ -1195,11 +1347,16 @@ int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_opti
         return -EBUSY;
     }
     struct arrow_stream *s = calloc(1, sizeof *s);
-    if (!s) {
+    struct pool *pool = calloc(1, sizeof *pool);
+    if (!s || !pool) {
+        free(s);
+        free(pool);
         if (errcap)
             snprintf(err, errcap, "out of memory");
         return -ENOMEM;
     }
+    atomic_init(&pool->refs, 1);
+    s->pool = pool;
     s->r = r;
     s->opt = o;
     s->records = o.what == SHMLOG_READ_ARROW_RECORDS;
