@@ -53,7 +53,7 @@ col=
 
 python3 - "$build" "$work/out" "$before" <<'PY'
 import json, os, subprocess, sys, time, resource
-build, out, before = sys.argv[1], sys.argv[2], sys.argv[3]
+build, out, tree = sys.argv[1], sys.argv[2], sys.argv[3]
 stats = json.loads(subprocess.run([f"{build}/tools/shmlog-dump", "stats", out, "--format", "json"],
                                   check=True, capture_output=True, text=True).stdout)
 size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
@@ -75,12 +75,12 @@ for _ in range(3):
 cpu, wall = min(runs)
 print(f"read --format json:     {records / cpu / 1e6:.2f} M records/s per cpu-second ({cpu:.2f} s cpu, {wall:.2f} s wall;"
       f" best of 3: {', '.join(f'{c:.2f}' for c, _ in runs)} s cpu)")
-if before:
+if tree:
     runs = []
     for _ in range(3):
         b0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         with open(os.devnull, "w") as null:
-            subprocess.run(["taskset", "-c", "0", f"{before}/build/tools/shmlog-dump", "read", out, "--format", "json"],
+            subprocess.run(["taskset", "-c", "0", f"{tree}/build/tools/shmlog-dump", "read", out, "--format", "json"],
                            check=True, stdout=null)
         a = resource.getrusage(resource.RUSAGE_CHILDREN)
         runs.append((a.ru_utime - b0.ru_utime) + (a.ru_stime - b0.ru_stime))
