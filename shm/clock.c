@@ -3,6 +3,7 @@
  * (clock.h says what a mapped time rests on).
  */
 #include "clock.h"
+#include "reader.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -358,4 +359,39 @@ const char *shm_clock_state_warning(const struct shm_clock_state *s)
         return "the system clock is not synchronised (adjtimex says so): record times follow CLOCK_REALTIME "
                "to within a microsecond, but it may be far from UTC; run chrony or ntpd (or PTP) on this host";
     return NULL;
+}
+
+/* ==== A process's own calibration (reader.h declares it, with the segments it comes from) ==== */
+
+void shm_tsc_clock_init(struct shm_tsc_clock *c, const struct shm_proc_info *p)
+{
+    c->hz = p->tsc_hz;
+    c->anchor_tsc = p->anchor_tsc;
+    c->anchor_ns = p->anchor_ns;
+    c->mult_hi = c->mult_lo = 0;
+    if (c->hz) {
+        /* floor(1e9 * 2^64 / hz), as 64.64 fixed point */
+        unsigned __int128 scaled_hi = (unsigned __int128)1000000000u / c->hz;
+        unsigned __int128 rem = (unsigned __int128)1000000000u % c->hz;
+        c->mult_hi = (uint64_t)scaled_hi;
+        c->mult_lo = (uint64_t)((rem << 64) / c->hz);
+    }
+}
+
+uint64_t shm_tsc_clock_ns(const struct shm_tsc_clock *c, uint64_t tsc)
+{
+    if (!c->hz)
+        return c->anchor_ns;
+    int64_t delta = (int64_t)(tsc - c->anchor_tsc);
+    uint64_t d = delta < 0 ? (uint64_t)0 - (uint64_t)delta : (uint64_t)delta;
+    /* q = floor(d * 1e9 / hz): the multiplier is at most one unit low in
+     * its last bit, so q is exact or one short; one product tells which. */
+    unsigned __int128 lo = (unsigned __int128)d * c->mult_lo;
+    unsigned __int128 q = (unsigned __int128)d * c->mult_hi + (lo >> 64);
+    /* The product is below the exact quotient by less than d / 2^64: it
+     * can be one short only when its fraction is that close to 1. */
+    if ((uint64_t)lo > (uint64_t)0 - d && (q + 1) * c->hz <= (unsigned __int128)d * 1000000000u)
+        q++;
+    __int128 ns = (__int128)c->anchor_ns + (delta < 0 ? -(__int128)q : (__int128)q);
+    return ns < 0 ? 0 : ns > (__int128)UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
 }

@@ -84,11 +84,12 @@ struct shlog_file_header {
     uint32_t collector_pid;
     uint32_t flags;
     char host[SHMLOG_HOST_BYTES + 1];
+    char refused[160];   /* shlog_file_header_decode's reason for a version it does not read */
 };
 
 /* Writes the 128-byte header. */
 void shlog_file_header_encode(uint8_t out[SHLOG_FILE_HEADER_BYTES], const struct shlog_file_header *h);
-/* NULL if valid, else why not (valid until the thread's next call). A file of
+/* NULL if valid, else why not (a constant, or out->refused). A file of
  * another format version is refused: one message says which and why. */
 const char *shlog_file_header_decode(const uint8_t *in, size_t n, struct shlog_file_header *out);
 
