@@ -290,11 +290,11 @@ struct render_field {
 };
 int render_prepared_fields(const struct render_site *sr, const struct shm_copied_record *rec,
                            struct render_field fields[SHMLOG_MAX_ARGS]);
-/* Both at once, the arguments decoded once: the message into msg (unless
- * NULL; msg->overflow says it did not fit) and the fields, as the two
- * above. The fields' count, or -1. */
-int render_prepared_row(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *msg,
-                        struct render_field fields[SHMLOG_MAX_ARGS]);
+/* The message into msg (unless NULL; msg->overflow says it did not fit) and
+ * the fields' values (as render_prepared_fields() gives them; named by
+ * render_site_fields()), the arguments decoded once. The fields' count, or -1. */
+int render_prepared_values(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *msg,
+                           struct render_arg values[SHMLOG_MAX_ARGS]);
 
 /* What the fields of a site's records are, without a record: the names
  * render_prepared_fields() gives and each value's argument type (enum

@@ -346,7 +346,7 @@ struct ArrowArrayStream {
 struct shmlog_read_arrow_options {
     size_t size;           /* sizeof(struct shmlog_read_arrow_options): the INIT macro sets it */
     uint32_t what;         /* SHMLOG_READ_ARROW_RECORDS or SHMLOG_READ_ARROW_MARKERS */
-    uint32_t batch_rows;   /* rows per batch at most (a batch may end sooner); 0: 65536 */
+    uint32_t batch_rows;   /* rows per batch at most (a batch may end sooner); 0: 16384 */
     int fields;            /* records: the fields' columns (1) or none (0) */
     int message;           /* records: the msg column (1) or none (0) */
 };

@@ -22,7 +22,9 @@
 
 #include "read_lib.h"
 
-#define BATCH_ROWS_DEFAULT 65536u
+/* Rows of a batch by default: the columns of a batch stay in the cache while
+ * they are written (65536-row batches cost 5-15 % more a row: bench_reader.c). */
+#define BATCH_ROWS_DEFAULT 16384u
 #define DICT16_MAX 32767u        /* values of an int16-indexed dictionary in one batch */
 #define CHARS_MAX (1u << 30)     /* bytes of one string column in one batch: int32 offsets */
 #define ERROR_MAX 256
@@ -866,47 +868,46 @@ static int put_dict(struct arrow_stream *s, size_t col, uint32_t row, const void
     return put_index(s, b, s->cols[col].type, row, dict_keyed(&b->dict, (uintptr_t)key, k2, text, key));
 }
 
-/* The columns of site d's fields, found on its first record. */
-static const struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, const struct render_field *rf,
-                                       int n)
+/* The columns of the fields of site d (prepared as sr), found on its first record. */
+static const struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, const struct render_site *sr)
 {
     if (d == s->last_site)
         return s->last_map;
     struct site_map *m = hmap_get(&s->site_cols, (uintptr_t)d, 0);
-    if (m) {
-        s->last_site = d;
-        s->last_map = m;
-        return m;
+    if (!m) {
+        if (!(m = calloc(1, sizeof *m)))
+            return NULL;
+        struct render_field_info f[SHMLOG_MAX_ARGS];
+        m->n = (uint32_t)render_site_fields(sr, f);
+        for (uint32_t j = 0; j < m->n; j++) {
+            uint64_t probe;
+            const struct col_def *c = field_column(s, f[j].name, f[j].name_len, field_kind(f[j].type), &probe);
+            m->col[j] = c ? (uint32_t)(c - s->cols) + 1 : 0;
+        }
+        if (hmap_put(&s->site_cols, (uintptr_t)d, 0, m) != 0) {
+            free(m);
+            return NULL;
+        }
     }
-    if (!(m = calloc(1, sizeof *m)))
-        return NULL;
-    m->n = (uint32_t)n;
-    for (int j = 0; j < n; j++) {
-        uint64_t probe;
-        const struct col_def *c = field_column(s, rf[j].name, rf[j].name_len, field_kind(rf[j].value.type), &probe);
-        m->col[j] = c ? (uint32_t)(c - s->cols) + 1 : 0;
-    }
-    if (hmap_put(&s->site_cols, (uintptr_t)d, 0, m) != 0) {
-        free(m);
-        return NULL;
-    }
+    s->last_site = d;
+    s->last_map = m;
     return m;
 }
 
-/* A record's fields into their columns. */
-static int put_fields(struct arrow_stream *s, const struct dsite *d, uint32_t row, const struct render_field *rf,
-                      int n)
+/* A record's field values into their columns. */
+static int put_fields(struct arrow_stream *s, const struct dsite *d, const struct render_site *sr, uint32_t row,
+                      const struct render_arg *v, int n)
 {
-    const struct site_map *m = site_map(s, d, rf, n);
+    const struct site_map *m = site_map(s, d, sr);
     if (!m)
         return -ENOMEM;
-    for (int j = 0; j < n; j++) {
+    for (int j = 0; j < n && j < (int)m->n; j++) {
         if (!m->col[j])
             continue; /* a site defined after the schema was made (a file still being written) */
         size_t ci = m->col[j] - 1;
         struct col_buf *b = &s->buf[ci];
         uint8_t type = s->cols[ci].type;
-        const struct render_arg *a = &rf[j].value;
+        const struct render_arg *a = &v[j];
         if (type == COL_UTF8) {
             if (put_text(s->pool, b, row, a->v.s, a->str_len) != 0)
                 return -ENOMEM;
@@ -969,19 +970,19 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
         const struct render_site *sr = prepared(&r->engine, e->site, p);
         if (!sr)
             return -ENOMEM;
-        struct render_field rf[SHMLOG_MAX_ARGS];
+        struct render_arg rf[SHMLOG_MAX_ARGS];
         int n;
         if (s->opt.message) {
             /* Rendered where it goes; when it does not fit, again with room for the longest. */
             struct col_buf *m = &buf[R_MSG];
             struct render_buf b;
             render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
-            n = render_prepared_row(sr, rec, &b, rf);
+            n = render_prepared_values(sr, rec, &b, rf);
             if (b.overflow) {
                 if (chars_room(s->pool, m, RENDER_LINE_MAX) != 0)
                     return -ENOMEM;
                 render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
-                n = render_prepared_row(sr, rec, &b, rf);
+                n = render_prepared_values(sr, rec, &b, rf);
             }
             fill_offsets(m, row);
             m->chars_len += b.len;
@@ -992,11 +993,11 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
             if (m->chars_len >= CHARS_MAX)
                 s->full = 1;
         } else {
-            n = render_prepared_row(sr, rec, NULL, rf);
+            n = render_prepared_values(sr, rec, NULL, rf);
         }
         if (n < 0)
             error = "corrupt payload";
-        else if (n > 0 && s->opt.fields && (rc = put_fields(s, e->site, row, rf, n)) != 0)
+        else if (n > 0 && s->opt.fields && (rc = put_fields(s, e->site, sr, row, rf, n)) != 0)
             return rc;
     }
     if (error && (rc = put_dict(s, rcol(s, R_ERROR), row, error, 0, name_text)) != 0)
