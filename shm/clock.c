@@ -202,13 +202,9 @@ static uint64_t extrapolate(const struct shm_clock_anchor *a, uint64_t hz_q16, u
     return clamp_ns((__int128)a->ns + ticks_to_ns((__int128)tsc - (__int128)a->tsc, hz_q16));
 }
 
-uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc)
+/* The index of the last anchor at or below tsc (m has one, at or below tsc). */
+static unsigned anchor_below(const struct shm_clock_map *m, uint64_t tsc)
 {
-    if (!m->n)
-        return 0;
-    if (tsc < at(m, 0)->tsc)
-        return extrapolate(at(m, 0), m->hz_q16, tsc);
-    /* The last anchor at or below tsc. */
     unsigned lo = 0, hi = m->n - 1;
     while (lo < hi) {
         unsigned mid = lo + (hi - lo + 1) / 2;
@@ -217,6 +213,16 @@ uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc)
         else
             hi = mid - 1;
     }
+    return lo;
+}
+
+uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc)
+{
+    if (!m->n)
+        return 0;
+    if (tsc < at(m, 0)->tsc)
+        return extrapolate(at(m, 0), m->hz_q16, tsc);
+    unsigned lo = anchor_below(m, tsc);
     const struct shm_clock_anchor *left = at(m, lo);
     if (lo + 1 == m->n)
         return extrapolate(left, m->hz_q16, tsc);
@@ -246,14 +252,7 @@ uint64_t shm_clock_piece_ns(const struct shm_clock_map *m, struct shm_clock_piec
         p->anchors = m->anchors;
         if (!m->n || tsc < at(m, 0)->tsc)
             return shm_clock_map_ns(m, tsc);
-        unsigned lo = 0, hi = m->n - 1;
-        while (lo < hi) {
-            unsigned mid = lo + (hi - lo + 1) / 2;
-            if (at(m, mid)->tsc <= tsc)
-                lo = mid;
-            else
-                hi = mid - 1;
-        }
+        unsigned lo = anchor_below(m, tsc);
         const struct shm_clock_anchor *left = at(m, lo), *right = lo + 1 < m->n ? at(m, lo + 1) : NULL;
         /* Only an interpolation forward over less than 2^32 ticks (a few
          * seconds) is kept: rem * dt then stays within 64 bits. */
