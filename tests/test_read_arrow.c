@@ -286,7 +286,8 @@ static void check_records(const char *path, uint32_t batch_rows)
         if (ev->kind != SHMLOG_READ_RECORD)
             continue;
         cr_assert_lt(row, g.rows, "%s: the stream has fewer rows than the events' records", path);
-        cr_assert_eq(u64_at(cell(&g, 0, row), 8), ev->ts_ns, "%s row %lld: ts", path, (long long)row);
+        cr_assert_eq(u64_at(cell(&g, 0, row), 8), ev->ts_ns > INT64_MAX ? (uint64_t)INT64_MAX : ev->ts_ns, "%s row %lld: ts", path,
+                     (long long)row);
         cr_assert_str_eq(dict_text(cell(&g, 1, row), "c", buf, sizeof buf), ev->level_name);
         cr_assert_str_eq(dict_text(cell(&g, 2, row), "s", buf, sizeof buf), ev->category);
         cr_assert_str_eq(dict_text(cell(&g, 3, row), "s", buf, sizeof buf), ev->app);
@@ -669,6 +670,48 @@ Test(read_arrow, a_batch_ends_before_a_dictionary_outgrows_its_index, .timeout =
         for (int64_t i = 0; i < site->length; i++)
             cr_assert_lt(((const int16_t *)site->buffers[1])[i], site->dictionary->length);
     }
+    got_free(&g);
+    tu_rmtree(dir);
+}
+
+Test(read_arrow, a_time_past_what_a_timestamp_holds_is_its_largest)
+{
+    /* Anchors that put a record at the end of the u64 range (a damaged clock): the events give
+     * UINT64_MAX, an Arrow timestamp (signed) holds at most INT64_MAX. */
+    char dir[256], path[600];
+    tu_tmpdir(dir, sizeof dir, "readarrow-clamp");
+    snprintf(path, sizeof path, "%s/clamp.shlog", dir);
+    struct tu_file f;
+    tu_file_open(&f, path, 1);
+    struct shm_proc_info pi;
+    tu_proc_info(&pi, 9, 99);
+    cr_assert_eq(shlog_enc_process(f.enc, 1, &pi), 0);
+    struct shm_site s;
+    tu_site(&s, 0, "x=%d", SHMLOG_ARG_I32, 0);
+    cr_assert_eq(shlog_enc_site(f.enc, 1, &s), 0);
+    cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 0), 0);
+    struct shm_copied_record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.tsc = 1000000;
+    uint64_t v[1] = {1};
+    tu_slots(&rec, tu_payload(&rec, &s, v, NULL));
+    cr_assert_eq(shlog_enc_record(f.enc, &rec), 0);
+    cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+    struct shm_clock_anchor an[2] = {{.tsc = 10, .ns = UINT64_MAX - 100}, {.tsc = 20, .ns = UINT64_MAX - 90}};
+    struct shlog_clock_info ci = {.hz_q16 = 1000000000ull << 16};
+    cr_assert_eq(shlog_enc_clock(f.enc, &ci, an, 2), 0);
+    tu_file_flush(&f);
+    tu_file_close(&f);
+
+    struct shmlog_read *r = open_path(path, NULL);
+    const struct shmlog_read_event *ev;
+    cr_assert_eq(shmlog_read_next(r, &ev), 1);
+    cr_assert_eq(ev->ts_ns, UINT64_MAX, "the events' time: %llu", (unsigned long long)ev->ts_ns);
+    shmlog_read_close(r);
+    static struct got g;
+    stream_all(path, SHMLOG_READ_ARROW_RECORDS, 0, &g);
+    cr_assert_eq(g.rows, 1);
+    cr_assert_eq(u64_at(cell(&g, 0, 0), 8), (uint64_t)INT64_MAX);
     got_free(&g);
     tu_rmtree(dir);
 }

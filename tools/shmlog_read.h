@@ -265,7 +265,7 @@ int shmlog_read_parse_time(const char *s, int local, uint64_t *ns, char *err, si
  * batches hold what shmlog_read_next() gives, in the same order and with the
  * same filters. Columns of the records (SHMLOG_READ_ARROW_RECORDS):
  *
- *   ts           timestamp[ns, UTC]
+ *   ts           timestamp[ns, UTC] (a time past 2262, a damaged clock's, as the type's largest)
  *   level        dictionary<int8, utf8>, ordered: TRACE < DEBUG < INFO < WARN < ERROR < FATAL
  *                (a damaged record's "L6" or "L7" after them)
  *   category, app, host   dictionary<int16, utf8>

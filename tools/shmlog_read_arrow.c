@@ -933,6 +933,13 @@ static int put_fields(struct arrow_stream *s, const struct dsite *d, const struc
     return 0;
 }
 
+/* An Arrow timestamp is signed: a time past 2262 (a damaged clock's, clamped
+ * to the largest ns) is its largest value. */
+static inline uint64_t arrow_ts(uint64_t ns)
+{
+    return ns > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : ns;
+}
+
 static int append_record(struct arrow_stream *s, const struct entry *e)
 {
     struct shmlog_read *r = s->r;
@@ -940,7 +947,7 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
     uint32_t row = s->rows;
     const struct shm_copied_record *rec = entry_record(e);
     struct dproc *p = e->proc;
-    put_u64(&buf[R_TS], row, entry_own_ts(e));
+    put_u64(&buf[R_TS], row, arrow_ts(entry_own_ts(e)));
     put_u8(&buf[R_LEVEL], row, rec->level);
     if (rec->level > s->max_level)
         s->max_level = rec->level;
@@ -1010,7 +1017,7 @@ static int append_marker(struct arrow_stream *s, const struct entry *e)
     struct col_buf *buf = s->buf;
     uint32_t row = s->rows;
     struct dproc *p = e->proc;
-    put_u64(&buf[M_TS], row, e->ts_ns);
+    put_u64(&buf[M_TS], row, arrow_ts(e->ts_ns));
     int loss = e->kind == ENTRY_LOSS;
     int rc = put_dict(s, M_KIND, row, loss ? "loss" : "exit", 0, name_text);
     if (rc == 0)
