@@ -11,7 +11,7 @@
  *   read_merge.c   a consumer: per-ring FIFOs and the heap of streams, which
  *                  hands entries on in time order
  *   read_filter.c, read_time.c  the filters (read_filter.h)
- *   shmlog_read.c, shmlog_read_arrow.c  the public API over the merge
+ *   shmlog_read.c, shmlog_read_arrow.c, read_arrow_batch.c  the public API over the merge
  *
  * The arrows: read_merge.c -> read_decode.c -> read_inputs.c -> read_hmap.c;
  * a consumer is reached through the pointers the caller hands in, never by
