@@ -71,7 +71,7 @@ long dict_text(struct dict *d, const char *s, size_t n)
         d->offsets = o;
         d->cap = cap;
     }
-    if (d->chars_len + n > d->chars_cap) {
+    if (!d->chars || d->chars_len + n > d->chars_cap) {
         size_t cap = d->chars_cap ? 2 * d->chars_cap : 4096;
         while (cap < d->chars_len + n)
             cap *= 2;
