@@ -444,6 +444,14 @@ Test(read_arrow, every_corpus_input_streams_what_the_events_hold, .timeout = 300
     cr_assert_eq(checked, 4 * 3 + 1);
 }
 
+/* A test file at path whose process (key 1) is pid, started at start. */
+static void file_of_process(struct tu_file *f, const char *path, struct shm_proc_info *pi, uint32_t pid, uint64_t start)
+{
+    tu_file_open(f, path, 1);
+    tu_proc_info(pi, pid, start);
+    cr_assert_eq(shlog_enc_process(f->enc, 1, pi), 0);
+}
+
 /* ==== The schema's rules, on a file made for them ==== */
 
 /* One process writing: "a id=%d n=%hhu x=%f(f32)", "b id=%s n=%lu", "c seq=%d level=%s", "d y=%f(f32)",
@@ -451,10 +459,8 @@ Test(read_arrow, every_corpus_input_streams_what_the_events_hold, .timeout = 300
 static void write_rules_file(const char *path)
 {
     struct tu_file f;
-    tu_file_open(&f, path, 1);
     struct shm_proc_info pi;
-    tu_proc_info(&pi, 42, 4242);
-    cr_assert_eq(shlog_enc_process(f.enc, 1, &pi), 0);
+    file_of_process(&f, path, &pi, 42, 4242);
     static struct shm_site s[5];
     tu_site(&s[0], 0, "a id=%d n=%hhu x=%f", SHMLOG_ARG_I32, SHMLOG_ARG_U8, SHMLOG_ARG_F32, 0);
     tu_site(&s[1], 1, "b id=%s n=%lu", SHMLOG_ARG_STR, SHMLOG_ARG_U64, 0);
@@ -634,10 +640,8 @@ Test(read_arrow, a_batch_ends_before_a_dictionary_outgrows_its_index, .timeout =
     tu_tmpdir(dir, sizeof dir, "readarrow-dict");
     snprintf(path, sizeof path, "%s/sites.shlog", dir);
     struct tu_file f;
-    tu_file_open(&f, path, 1);
     struct shm_proc_info pi;
-    tu_proc_info(&pi, 7, 77);
-    cr_assert_eq(shlog_enc_process(f.enc, 1, &pi), 0);
+    file_of_process(&f, path, &pi, 7, 77);
     struct shm_site s;
     for (uint32_t k = 0; k < SITES; k++) {
         tu_site(&s, k, "s", 0);
@@ -682,10 +686,8 @@ Test(read_arrow, a_time_past_what_a_timestamp_holds_is_its_largest)
     tu_tmpdir(dir, sizeof dir, "readarrow-clamp");
     snprintf(path, sizeof path, "%s/clamp.shlog", dir);
     struct tu_file f;
-    tu_file_open(&f, path, 1);
     struct shm_proc_info pi;
-    tu_proc_info(&pi, 9, 99);
-    cr_assert_eq(shlog_enc_process(f.enc, 1, &pi), 0);
+    file_of_process(&f, path, &pi, 9, 99);
     struct shm_site s;
     tu_site(&s, 0, "x=%d", SHMLOG_ARG_I32, 0);
     cr_assert_eq(shlog_enc_site(f.enc, 1, &s), 0);
