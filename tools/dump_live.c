@@ -417,7 +417,7 @@ static int each_selected_meta(struct cli *cli, const char *what, meta_store stor
         /* Validated before any store: a segment that is not a sound meta
          * segment is left alone. */
         err[0] = '\0';
-        if (shm_meta_info(&seg, &info, err, sizeof err) != 0 || !filter_process(&cli->filter, info.app, info.pid)) {
+        if (shm_meta_info(&seg, &info, err, sizeof err) != 0 || !read_filter_process(&cli->filter, info.app, info.pid)) {
             if (err[0])
                 fprintf(stderr, "%s: %s\n", dump_prog, err);
             shm_seg_close(&seg);
