@@ -109,6 +109,7 @@ struct ring {
     size_t build_rel;       /* its index in that frame's release list */
     int broken;             /* the mapping faulted, or quarantined: never read again */
     uint64_t corrupt_seen;  /* records that failed validation: the first is reported */
+    uint64_t unencodable_seen; /* records the encoder could not encode: the first is reported */
     int quarantined;        /* broken by what its writers wrote: its head is still read ... */
     uint64_t abandoned_to;  /* ... and positions up to here were written as lost */
     struct backtrace *bt;   /* its kept backtrace records (backtrace.c), or NULL */
@@ -280,6 +281,10 @@ void flush_frame(void);
 
 void proc_losses(struct proc *p);
 void lose_abandoned(struct ring *r);
+/* A record of ring r the encoder could not encode (shlog_enc_take_loss), no
+ * batch open: its loss marker, counted, and said once per ring. kept: a
+ * record kept for a backtrace. */
+void unencodable(struct ring *r, struct shm_loss *l, const char *why, int kept);
 uint64_t drain_ring(struct ring *r, unsigned budget, int patient);
 uint64_t drain_all(uint64_t *smallest);
 

@@ -218,8 +218,10 @@ int shlog__grow_array(void *vp, size_t *cap, size_t n, size_t elem);
 
 /* ==== Arguments: the coding encoder and decoder share (FORMAT.md, "Arguments") ==== */
 
-/* The columns of a BATCH section, in their order. */
-enum { COL_GAP, COL_NSLOTS, COL_TSC, COL_SITE, COL_TID, COL_ATTR, COL_ARGS, NCOLS };
+/* The columns of a BATCH section, in their order: the first NCOLS_FIRST in
+ * every version 2 file, then the span column, which files from before it
+ * end without (FORMAT.md, BATCH). */
+enum { COL_GAP, COL_NSLOTS, COL_TSC, COL_SITE, COL_TID, COL_ATTR, COL_ARGS, COL_SPAN, NCOLS, NCOLS_FIRST = COL_SPAN };
 
 #define ATTR_RAW 0x40u
 /* attr: category - 7 from this bit when the category field (bits 3-5) is 7 */
@@ -354,33 +356,35 @@ enum arg_op { OP_INT8 = 1, OP_INT16 = 2, OP_INT32 = 4, OP_INT64 = 8, OP_F32, OP_
 /* How the arguments of a site are coded, worked out once from its types. */
 struct arg_plan {
     uint8_t nargs;
-    uint8_t nstr;        /* string arguments */
-    uint8_t raw_only;    /* types we cannot code: every record is stored raw */
+    uint8_t raw_only;    /* every record is stored raw: types a record cannot hold, or no room for tables */
+    uint8_t shaped;      /* the types are ones a record holds: shape is theirs */
     uint8_t key_arg;     /* the first string argument; nargs when none */
     uint8_t nkeyed;      /* arguments after it */
     uint8_t op[SHMLOG_MAX_ARGS];        /* enum arg_op */
+    uint8_t width[SHMLOG_MAX_ARGS];     /* payload bytes of a fixed-width argument (shmlog_arg_width) */
     uint8_t str_index[SHMLOG_MAX_ARGS]; /* STR: which of the site's string tables */
-    /* Payload bytes of the fixed-width arguments before each string (since
-     * the one before it), and after the last one. */
-    uint16_t fixed_before[SHMLOG_MAX_ARGS];
-    uint16_t fixed_after;
+    struct shmlog_args_shape shape;     /* what a record's payload must hold (shmlog_args.h) */
 };
 
-/* The plan of a site of nargs arguments of types: raw only when there are too
- * many or a type is unknown. */
+/* The plan of a site of nargs arguments of types: raw only, and not shaped,
+ * when there are too many or a type is unknown. */
 void shlog__plan_site(struct arg_plan *pl, unsigned nargs, const uint8_t *types);
 
 /* Bytes of a site's keyed contexts and string tables, kept in one block. */
 SHLOG_CODING_STATIC size_t site_tables_bytes(const struct arg_plan *pl)
 {
-    return KEY_VALUES * pl->nkeyed * sizeof(struct num_ctx) + pl->nstr * sizeof(struct str_table);
+    if (pl->raw_only)
+        return 0;
+    return KEY_VALUES * pl->nkeyed * sizeof(struct num_ctx) + pl->shape.nstr * sizeof(struct str_table);
 }
 
 _Static_assert(sizeof(struct str_table) <= STR_UNITS * sizeof(struct num_ctx), "a unit bounds 24 bytes");
 
 SHLOG_CODING_STATIC size_t site_table_units(const struct arg_plan *pl)
 {
-    return KEY_VALUES * pl->nkeyed + STR_UNITS * pl->nstr;
+    if (pl->raw_only)
+        return 0;
+    return KEY_VALUES * pl->nkeyed + STR_UNITS * pl->shape.nstr;
 }
 
 /* The tables of a file's sites take at most TABLE_UNITS_MAX: a site
@@ -392,7 +396,8 @@ SHLOG_CODING_STATIC size_t plan_tables_within(struct arg_plan *pl, size_t used)
 {
     size_t units = site_table_units(pl);
     if (used + units > TABLE_UNITS_MAX) {
-        *pl = (struct arg_plan){.raw_only = 1};
+        /* no tables; its records still parse against its shape */
+        *pl = (struct arg_plan){.raw_only = 1, .shaped = pl->shaped, .shape = pl->shape};
         units = 0;
     }
     return units;

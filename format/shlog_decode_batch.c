@@ -40,7 +40,13 @@ static int sec_batch_of(struct shlog_reader *r, struct cur *c, struct shlog_even
     struct batch_state *b = &r->b;
     uint64_t proc = get_varint(c), cpu = get_varint(c), first = get_varint(c), count = get_varint(c);
     uint64_t base_tsc = get_varint(c);
+    /* the span column is there when the section goes on after the others */
+    b->has_span = 0;
     for (int i = 0; i < NCOLS; i++) {
+        if (i == COL_SPAN && !(b->has_span = c->p < c->end && !c->bad)) {
+            b->col[i] = (struct cur){NULL, NULL, 0};
+            break;
+        }
         uint64_t n = get_varint(c);
         const uint8_t *p = get_bytes(c, n);
         b->col[i] = (struct cur){p, p ? p + n : NULL, 0};
@@ -65,6 +71,7 @@ static int sec_batch_of(struct shlog_reader *r, struct cur *c, struct shlog_even
     /* A backtrace's records are a stream of their own: their positions are
      * the ones the ring's batches passed over. */
     b->dd = shlog__dedup_ring(r->dedup, &p->info, (uint32_t)cpu | (backtrace ? SHLOG_CPU_BACKTRACE : 0));
+    b->loss_due = 0;
     r->batch_gen++;
     return 0;
 }
@@ -163,36 +170,74 @@ static int decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c
                 key_slot = slot;
             continue;
         }
-        if (end - out < 8) /* the widest value: past it only after long strings */
+        /* its width, as the producer wrote it (shmlog_args.h): the payload
+         * may end right after it */
+        unsigned width = pl->width[i];
+        if ((size_t)(end - out) < width)
             return -1;
         struct num_ctx *ctx = arg_ctx(pl, s->ctx, s->keyed, i, key_slot, r->batch_gen);
         switch (op) {
         case OP_F64:
-            put_u64le(out, dec_float(c, ctx, SHMLOG_ARG_F64));
-            out += 8;
-            continue;
+            x = dec_float(c, ctx, SHMLOG_ARG_F64);
+            break;
         case OP_F32:
-            put_u32le(out, (uint32_t)dec_float(c, ctx, SHMLOG_ARG_F32));
-            out += 4;
-            continue;
+            x = dec_float(c, ctx, SHMLOG_ARG_F32);
+            break;
         default:
             x = ctx->prev + (uint64_t)unzigzag(get_varint(c));
             if (op < 8)
                 x &= (1ULL << (8 * op)) - 1;
             ctx->prev = x;
-            put_u64le(out, x); /* the bytes past its width are overwritten or past payload_len */
-            out += op;
             break;
         }
+        if ((size_t)(end - out) >= 8)
+            put_u64le(out, x); /* the bytes past its width are overwritten or past payload_len */
+        else
+            for (unsigned k = 0; k < width; k++)
+                out[k] = (uint8_t)(x >> (8 * k));
+        out += width;
     }
     rec->payload_len = (uint16_t)(out - rec->payload);
     return c->bad ? -1 : 0;
+}
+
+/* The arguments of the record in rec (its header filled) from the args
+ * column, against site s: NULL, or why they cannot be decoded. */
+static const char *batch_args(struct shlog_reader *r, struct dec_site *s, uint64_t attr, struct cur *args,
+                              struct shm_copied_record *rec)
+{
+    if (attr & ATTR_RAW) {
+        uint64_t n = get_varint(args);
+        const uint8_t *bytes = n <= SHMLOG_MAX_PAYLOAD ? get_bytes(args, n) : NULL;
+        if (!bytes)
+            return "bad raw payload";
+        memcpy(rec->payload, bytes, n);
+        rec->payload_len = (uint16_t)n;
+        return NULL;
+    }
+    if (!s)
+        return "its site is not defined in the file";
+    if (s->broken_gen == r->batch_gen)
+        return "an earlier record of its site in the batch could not be decoded, and it is coded against that one";
+    if (decode_args(r, s, args, rec)) {
+        s->broken_gen = r->batch_gen;
+        return "bad arguments";
+    }
+    return NULL;
 }
 
 int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
 {
     struct batch_state *b = &r->b;
     struct shm_copied_record *rec = &r->rec;
+    if (b->loss_due) {
+        b->loss_due = 0;
+        ev_begin(r, ev, SHLOG_EV_LOSS);
+        ev->proc = b->proc;
+        ev->cpu = b->cpu;
+        ev->loss = b->loss;
+        return 1;
+    }
     while (b->done < b->count) {
         uint64_t gap = get_varint(&b->col[COL_GAP]);
         uint8_t extra_slots = get_u8(&b->col[COL_NSLOTS]);
@@ -200,9 +245,10 @@ int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
         uint64_t site = get_varint(&b->col[COL_SITE]);
         uint64_t dtid = get_varint(&b->col[COL_TID]);
         uint64_t attr = get_varint(&b->col[COL_ATTR]);
+        uint64_t span = b->has_span ? get_varint(&b->col[COL_SPAN]) : 0;
         if (b->col[COL_GAP].bad | b->col[COL_NSLOTS].bad | b->col[COL_TSC].bad | b->col[COL_SITE].bad |
-            b->col[COL_TID].bad | b->col[COL_ATTR].bad) {
-            for (int i = 0; i < COL_ARGS; i++)
+            b->col[COL_TID].bad | b->col[COL_ATTR].bad | b->col[COL_SPAN].bad) {
+            for (int i = 0; i < NCOLS; i++)
                 if (b->col[i].bad)
                     return shlog__frame_damaged(r, ev, "BATCH column %d ends early", i);
         }
@@ -228,22 +274,31 @@ int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
         if (!s || s->pub.id != rec->site)
             s = b->cached = reader_find_site(r, b->proc->key, rec->site);
         struct cur *args = &b->col[COL_ARGS];
-        if (attr & ATTR_RAW) {
-            uint64_t n = get_varint(args);
-            const uint8_t *bytes = n <= SHMLOG_MAX_PAYLOAD ? get_bytes(args, n) : NULL;
-            if (!bytes)
-                return shlog__frame_damaged(r, ev, "BATCH record %u: bad raw payload", b->done);
-            memcpy(rec->payload, bytes, n);
-            rec->payload_len = (uint16_t)n;
-        } else if (!s) {
-            return shlog__frame_damaged(r, ev, "BATCH record %u: site %u is not defined in the file", b->done,
-                                 rec->site);
-        } else if (decode_args(r, s, args, rec)) {
-            return shlog__frame_damaged(r, ev, "BATCH record %u: bad arguments", b->done);
+        /* With the span column, where the record's arguments end and its
+         * slots are known whatever they hold: checked, and where reading
+         * goes on when they cannot be decoded. */
+        const uint8_t *args_end = NULL;
+        if (b->has_span) {
+            if ((span >> 3) > (uint64_t)(args->end - args->p))
+                return shlog__frame_damaged(r, ev, "BATCH record %u: its span runs past the args column", b->done);
+            args_end = args->p + (span >> 3);
         }
+        const char *bad = batch_args(r, s, attr, args, rec);
         unsigned nslots = (uint8_t)(extra_slots + shmlog_slots_for_payload(rec->payload_len));
-        if (nslots < 1 || nslots > SHMLOG_MAX_SLOTS)
+        if (!bad && args_end && (args->p != args_end || nslots != (span & 7) + 1)) {
+            bad = "its arguments do not take the bytes and slots its span says";
+            if (s && !(attr & ATTR_RAW))
+                s->broken_gen = r->batch_gen;
+        }
+        if (bad && !b->has_span) /* a file from before the span column: nothing says where the next record starts */
+            return shlog__frame_damaged(r, ev, "BATCH record %u: %s", b->done, bad);
+        if (bad) {
+            args->p = args_end;
+            args->bad = 0;
+            nslots = (unsigned)(span & 7) + 1;
+        } else if (nslots < 1 || nslots > SHMLOG_MAX_SLOTS) {
             return shlog__frame_damaged(r, ev, "BATCH record %u out of range", b->done);
+        }
         rec->nslots = (uint8_t)nslots;
         uint64_t covered_from = b->expected;
         b->expected = rec->pos + nslots;
@@ -253,6 +308,13 @@ int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
         if (!dedup_claim(b->dd, rec->pos, rec->pos + nslots)) {
             r->st.duplicates++;
             continue;
+        }
+        if (bad) {
+            r->st.lost_records[SHM_LOSS_UNDECODABLE]++;
+            b->loss = (struct shm_loss){rec->pos, nslots, 1, SHM_LOSS_UNDECODABLE};
+            b->loss_due = 1;
+            return shlog__record_damaged(r, ev, "BATCH record %u (cpu %u, ring position %llu, site %u): %s",
+                                         b->done - 1, b->cpu, (unsigned long long)rec->pos, rec->site, bad);
         }
         r->st.records++;
         ev_begin(r, ev, SHLOG_EV_RECORD);

@@ -272,6 +272,17 @@ int shlog__frame_damaged(struct shlog_reader *r, struct shlog_event *ev, const c
     return ev_error(r, ev, r->frame_off, "frame damaged: %s; rest of the frame skipped", what);
 }
 
+int shlog__record_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...)
+{
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    r->st.bad_records++;
+    return ev_error(r, ev, r->frame_off, "record damaged: %s; counted as lost (undecodable), reading goes on", what);
+}
+
 /* pread that retries short reads; returns bytes read (short only at EOF). */
 static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
 {

@@ -80,6 +80,9 @@ struct dec_site {
     uint32_t ctx_gen;                    /* the batch ctx is of */
     struct num_ctx *keyed;               /* its table block (shlog__site_tables_init), or NULL */
     struct str_table *str;
+    /* The batch in which a record of the site could not be decoded: its
+     * contexts are unknown there from then on, so its later records too. */
+    uint32_t broken_gen;
 };
 
 struct batch_state {
@@ -93,6 +96,9 @@ struct batch_state {
     struct dec_site *cached;
     int backtrace;      /* a BACKTRACE section's records ... */
     uint64_t order_tsc; /* ... shown at this TSC */
+    int has_span;       /* the batch has its span column: a record that cannot be decoded costs only itself */
+    int loss_due;       /* the loss of a record that could not be decoded, returned after its error */
+    struct shm_loss loss;
 };
 
 /* What a frame is decoded in. Every reader has its own; readers that take
@@ -171,6 +177,12 @@ SHLOG_CODING_STATIC struct dec_site *reader_find_site(const struct shlog_reader 
  * (shlog_decode_reader.c). Returns 1: *ev is the error. */
 __attribute__((format(printf, 3, 4)))
 int shlog__frame_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...);
+
+/* A record that cannot be decoded, in a batch that says where the next one
+ * starts (its span column): reported, and reading goes on at the next
+ * record (shlog_decode_reader.c). Returns 1: *ev is the error. */
+__attribute__((format(printf, 3, 4)))
+int shlog__record_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...);
 
 /* The next section of the frame, but CLOCK (shlog_decode_sections.c): 1 with
  * an event, 0 when it gave none. */

@@ -614,8 +614,7 @@ void shmlog__spill(uint8_t *head, size_t off, const void *src, size_t len)
 {
     const uint8_t *s = (const uint8_t *)src;
     while (len) {
-        size_t room = off < SHMLOG_HEAD_PAYLOAD ? SHMLOG_HEAD_PAYLOAD - off
-                                                : SHMLOG_CONT_PAYLOAD - (off - SHMLOG_HEAD_PAYLOAD) % SHMLOG_CONT_PAYLOAD;
+        size_t room = shmlog_payload_slot_left(off);
         size_t n = len < room ? len : room;
         memcpy(head + shmlog_payload_offset(off), s, n);
         s += n;

@@ -246,11 +246,15 @@ SHMLOG__INLINE void shmlog__progress(struct shmlog_ring *h, uint64_t mask, uint6
         shmlog__store_release(&h->published, end);
 }
 
-/* Copies len bytes to payload offset off of the record at head. */
+/* Copies len bytes to payload offset off of the record at head. The test
+ * bounds len by what the head slot has left past off: `off + len <=
+ * SHMLOG_HEAD_PAYLOAD` would let GCC take a len that wraps off + len around
+ * for a possible one, and warn that the copy exceeds every object
+ * (-Wstringop-overflow) for a string literal. */
 SHMLOG__INLINE void shmlog__put_bytes(uint8_t *head, size_t off, const void *src, size_t len)
 {
-    if (SHMLOG__LIKELY(off + len <= SHMLOG_HEAD_PAYLOAD))
-        memcpy(head + (SHMLOG_RECORD_BYTES - SHMLOG_HEAD_PAYLOAD) + off, src, len);
+    if (SHMLOG__LIKELY(off <= SHMLOG_HEAD_PAYLOAD && len <= SHMLOG_HEAD_PAYLOAD - off))
+        memcpy(head + offsetof(struct shmlog_record, payload) + off, src, len);
     else
         shmlog__spill(head, off, src, len);
 }
@@ -269,10 +273,11 @@ SHMLOG__INLINE size_t shmlog__prec_bound(unsigned t, unsigned prev_t, uint64_t p
     return p < 0 ? SIZE_MAX : (size_t)p;
 }
 
-/* Bytes argument (type t, value bits v) takes in the payload; strings take what
- * is left of *room and set *trunc when cut. A string's len is its size (a C++
- * string object), or SIZE_MAX for a C string, which is scanned for its NUL;
- * max is a precision that bounds either (SIZE_MAX: none). */
+/* Bytes argument (type t, value bits v) takes in the payload besides a
+ * string's header; strings take what is left of *room as shmlog_str_fit cuts
+ * them, and set *trunc when cut. A string's len is its size (a C++ string
+ * object), or SIZE_MAX for a C string, which is scanned for its NUL; max is a
+ * precision that bounds either (SIZE_MAX: none). */
 SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t len, size_t max, size_t *room,
                                       unsigned *trunc)
 {
@@ -290,12 +295,7 @@ SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t len, size_t
         while (n < limit && s[n])
             n++;
     }
-    if (n > *room) {
-        n = *room;
-        *trunc = 1;
-    }
-    *room -= n;
-    return n;
+    return shmlog_str_fit(n, room, trunc);
 }
 
 SHMLOG__INLINE size_t shmlog__put_arg(uint8_t *head, size_t off, unsigned t, uint64_t v, size_t len,
@@ -305,10 +305,10 @@ SHMLOG__INLINE size_t shmlog__put_arg(uint8_t *head, size_t off, unsigned t, uin
         shmlog__put_bytes(head, off, &v, len); /* little-endian: the low bytes */
         return off + len;
     }
-    uint16_t hdr = (uint16_t)(len | (cut ? SHMLOG_STR_TRUNCATED : 0));
-    shmlog__put_bytes(head, off, &hdr, 2);
-    shmlog__put_bytes(head, off + 2, (const void *)(uintptr_t)v, len);
-    return off + 2 + len;
+    uint16_t hdr = shmlog_str_header(len, cut);
+    shmlog__put_bytes(head, off, &hdr, SHMLOG_STR_HEADER_BYTES);
+    shmlog__put_bytes(head, off + SHMLOG_STR_HEADER_BYTES, (const void *)(uintptr_t)v, len);
+    return off + SHMLOG_STR_HEADER_BYTES + len;
 }
 
 /* Reserves the slots of a record of `payload` bytes on the ring of this cpu:
@@ -673,9 +673,9 @@ void shmlog__bad_category(void) __attribute__((error(
 
 /* What a call's expansion does with argument i: the per-site type table, the
  * fixed bytes, the length (a string bounded by the `*` precision argument
- * i - 1 before it), the payload sum and the copy. */
+ * i - 1 before it) and the copy. */
 #define SHMLOG__A_TYPE(i, x) , (uint8_t)SHMLOG__TYPE(shmlog__r##i)
-#define SHMLOG__A_FIXED(i, x) + (shmlog__t##i == SHMLOG_ARG_STR ? 2u : shmlog_arg_width(shmlog__t##i))
+#define SHMLOG__A_FIXED(i, x) + shmlog_arg_fixed_bytes(shmlog__t##i)
 #define SHMLOG__PREV_1 0
 #define SHMLOG__PREV_2 1
 #define SHMLOG__PREV_3 2
@@ -696,7 +696,6 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__A_LEN(i, x) unsigned shmlog__c##i = 0; const size_t shmlog__l##i = shmlog__arg_len(  \
     shmlog__t##i, shmlog__v##i, shmlog__n##i, shmlog__prec_bound(shmlog__t##i, SHMLOG__PREV(shmlog__t, i), \
     SHMLOG__PREV(shmlog__v, i), shmlog__site, i - 1u), &shmlog__room, &shmlog__c##i); shmlog__trunc |= shmlog__c##i;
-#define SHMLOG__A_SUM(i, x) + (shmlog__t##i == SHMLOG_ARG_STR ? 2u : 0u) + shmlog__l##i
 #define SHMLOG__A_PUT(i, x) shmlog__off = shmlog__put_arg(shmlog__head, shmlog__off, shmlog__t##i, \
     shmlog__v##i, shmlog__l##i, shmlog__c##i);
 
@@ -761,7 +760,7 @@ void shmlog__bad_category(void) __attribute__((error(
             unsigned shmlog__trunc = 0;                                                        \
             (void)shmlog__room;                                                                \
             SHMLOG__EACH(SHMLOG__A_LEN, __VA_ARGS__)                                           \
-            const size_t shmlog__payload = 0 SHMLOG__EACH(SHMLOG__A_SUM, __VA_ARGS__);         \
+            const size_t shmlog__payload = SHMLOG_MAX_PAYLOAD - shmlog__room; /* what the strings left */ \
             uint64_t shmlog__pos = 0; /* set with every head; GCC cannot see it */             \
             uint8_t *shmlog__head = SHMLOG__LIKELY((uint32_t)shmlog__site != 0) /* 0: not written */ \
                 ? shmlog__begin(shmlog__tsc, (uint32_t)shmlog__site, shmlog__lvl, shmlog__cat,    \
