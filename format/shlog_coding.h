@@ -218,10 +218,8 @@ int shlog__grow_array(void *vp, size_t *cap, size_t n, size_t elem);
 
 /* ==== Arguments: the coding encoder and decoder share (FORMAT.md, "Arguments") ==== */
 
-/* The columns of a BATCH section, in their order: the first NCOLS_FIRST in
- * every version 2 file, then the span column, which files from before it
- * end without (FORMAT.md, BATCH). */
-enum { COL_GAP, COL_NSLOTS, COL_TSC, COL_SITE, COL_TID, COL_ATTR, COL_ARGS, COL_SPAN, NCOLS, NCOLS_FIRST = COL_SPAN };
+/* The columns of a BATCH section, in their order. */
+enum { COL_GAP, COL_NSLOTS, COL_TSC, COL_SITE, COL_TID, COL_ATTR, COL_ARGS, NCOLS };
 
 #define ATTR_RAW 0x40u
 /* attr: category - 7 from this bit when the category field (bits 3-5) is 7 */

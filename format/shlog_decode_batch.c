@@ -40,13 +40,7 @@ static int sec_batch_of(struct shlog_reader *r, struct cur *c, struct shlog_even
     struct batch_state *b = &r->b;
     uint64_t proc = get_varint(c), cpu = get_varint(c), first = get_varint(c), count = get_varint(c);
     uint64_t base_tsc = get_varint(c);
-    /* the span column is there when the section goes on after the others */
-    b->has_span = 0;
     for (int i = 0; i < NCOLS; i++) {
-        if (i == COL_SPAN && !(b->has_span = c->p < c->end && !c->bad)) {
-            b->col[i] = (struct cur){NULL, NULL, 0};
-            break;
-        }
         uint64_t n = get_varint(c);
         const uint8_t *p = get_bytes(c, n);
         b->col[i] = (struct cur){p, p ? p + n : NULL, 0};
@@ -72,6 +66,7 @@ static int sec_batch_of(struct shlog_reader *r, struct cur *c, struct shlog_even
      * the ones the ring's batches passed over. */
     b->dd = shlog__dedup_ring(r->dedup, &p->info, (uint32_t)cpu | (backtrace ? SHLOG_CPU_BACKTRACE : 0));
     b->loss_due = 0;
+    b->lost_sync = 0;
     r->batch_gen++;
     return 0;
 }
@@ -87,48 +82,63 @@ int shlog__sec_backtrace(struct shlog_reader *r, struct cur *c, struct shlog_eve
     return sec_batch_of(r, c, ev, 1, order_tsc);
 }
 
-/* A double or float argument against its context: its bits, or 0 with
- * c->bad set when the token is not one the encoder writes. */
-static inline uint64_t dec_float(struct cur *c, struct num_ctx *x, unsigned t)
+/* A double or float argument against its context: its bits. Its tokens are
+ * taken whatever they hold; when they are not ones the encoder writes, 0
+ * with *bad set (and with *bad set already, nothing but the tokens). */
+static inline uint64_t dec_float(struct cur *c, struct num_ctx *x, unsigned t, int *bad)
 {
-    uint64_t h = get_varint(c), bits;
+    uint64_t h = get_varint(c), v = h & 1 ? get_varint(c) : 0, bits; /* odd: a second token */
+    if (*bad)
+        return 0;
     if (!(h & 1)) {
         if (x->scale < 0) {
-            c->bad = 1;
+            *bad = 1;
             return 0;
         }
         x->prev += (uint64_t)unzigzag(h >> 1);
         bits = decimal_bits((int64_t)x->prev, x->scale, t);
     } else if (h == 1) {
-        uint64_t v = get_varint(c);
         if (t == SHMLOG_ARG_F32 && v > UINT32_MAX) {
-            c->bad = 1;
+            *bad = 1;
             return 0;
         }
         bits = bswap_width(v, t) ^ x->bits;
         x->scale = -1;
     } else if ((h >> 1) - 1 <= DECIMAL_MAX_SCALE) {
         x->scale = (int32_t)((h >> 1) - 1);
-        x->prev = (uint64_t)unzigzag(get_varint(c));
+        x->prev = (uint64_t)unzigzag(v);
         bits = decimal_bits((int64_t)x->prev, x->scale, t);
     } else {
-        c->bad = 1;
+        *bad = 1;
         return 0;
     }
     x->bits = bits;
     return bits;
 }
 
+/* What decode_args found. */
+enum dec_args {
+    DEC_OK,   /* rec's payload holds them */
+    DEC_BAD,  /* damaged, but their tokens were passed over as the encoder lays them out:
+                 rec->payload_len is the bytes they would take, so the next record is found */
+    DEC_LOST, /* not even their tokens could be told apart: where the next record starts is unknown */
+};
+
 /* Decodes the arguments of one record coded against site s into rec
- * (payload and payload_len). 0, or -1 when they are damaged. */
-static int decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c, struct shm_copied_record *rec)
+ * (payload and payload_len). A site with a damaged record earlier in the
+ * batch has contexts that cannot be trusted: its records are only passed
+ * over (DEC_BAD). */
+static enum dec_args decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c,
+                                 struct shm_copied_record *rec)
 {
     const struct arg_plan *pl = &s->plan;
     if (pl->raw_only)
-        return -1; /* its records are all raw (plan_tables_within) */
+        return DEC_LOST; /* its records are all raw (plan_tables_within): no tokens are known */
+    int bad = s->broken_gen == r->batch_gen;
     site_ctx_claim(pl, s->ctx, &s->ctx_gen, r->batch_gen);
     uint8_t *out = rec->payload;
     const uint8_t *end = rec->payload + SHMLOG_MAX_PAYLOAD;
+    size_t len = 0; /* the payload bytes of the arguments so far, as the producer lays them out */
     unsigned key_slot = 0;
     for (unsigned i = 0; i < pl->nargs; i++) {
         unsigned op = pl->op[i];
@@ -143,20 +153,27 @@ static int decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c
             if (h & 1) {
                 slot = (unsigned)(h >> 1);
                 if (h >> 1 >= tb->used)
-                    return -1;
+                    return DEC_LOST; /* a string of a length nothing says */
                 hdr = tb->hdr[slot];
                 bytes = tb->bytes[slot];
             } else {
                 if (h >> 1 > UINT16_MAX)
-                    return -1;
+                    return DEC_LOST;
                 hdr = (uint16_t)(h >> 1);
-                bytes = get_bytes(c, hdr & SHMLOG_STR_LEN_MASK);
+                bytes = get_bytes(c, shmlog_str_length(hdr));
                 if (!bytes)
-                    return -1;
+                    return DEC_LOST;
             }
-            size_t n = hdr & SHMLOG_STR_LEN_MASK;
-            if ((size_t)(end - out) < 2 + n)
-                return -1;
+            size_t n = shmlog_str_length(hdr);
+            len += SHMLOG_STR_HEADER_BYTES + n;
+            /* the tables follow the literals whatever else is damaged: later
+             * records name their slots */
+            if (!(h & 1))
+                slot = str_keep(tb, hdr, bytes);
+            if (bad || (size_t)(end - out) < SHMLOG_STR_HEADER_BYTES + n) {
+                bad = 1;
+                continue;
+            }
             out[0] = (uint8_t)hdr;
             out[1] = (uint8_t)(hdr >> 8);
             if ((h & 1) && end - out >= 2 + (ptrdiff_t)STR_SHORT)
@@ -164,8 +181,6 @@ static int decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c
             else
                 memcpy(out + 2, bytes, n);
             out += 2 + n;
-            if (!(h & 1))
-                slot = str_keep(tb, hdr, bytes);
             if (i == pl->key_arg)
                 key_slot = slot;
             continue;
@@ -173,15 +188,22 @@ static int decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c
         /* its width, as the producer wrote it (shmlog_args.h): the payload
          * may end right after it */
         unsigned width = pl->width[i];
-        if ((size_t)(end - out) < width)
-            return -1;
+        len += width;
+        if (bad || (size_t)(end - out) < width) {
+            bad = 1;
+            if (op == OP_F64 || op == OP_F32)
+                dec_float(c, NULL, 0, &bad); /* its tokens only */
+            else
+                get_varint(c);
+            continue;
+        }
         struct num_ctx *ctx = arg_ctx(pl, s->ctx, s->keyed, i, key_slot, r->batch_gen);
         switch (op) {
         case OP_F64:
-            x = dec_float(c, ctx, SHMLOG_ARG_F64);
+            x = dec_float(c, ctx, SHMLOG_ARG_F64, &bad);
             break;
         case OP_F32:
-            x = dec_float(c, ctx, SHMLOG_ARG_F32);
+            x = dec_float(c, ctx, SHMLOG_ARG_F32, &bad);
             break;
         default:
             x = ctx->prev + (uint64_t)unzigzag(get_varint(c));
@@ -197,33 +219,54 @@ static int decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c
                 out[k] = (uint8_t)(x >> (8 * k));
         out += width;
     }
-    rec->payload_len = (uint16_t)(out - rec->payload);
-    return c->bad ? -1 : 0;
+    if (c->bad)
+        return DEC_LOST;
+    rec->payload_len = (uint16_t)(len < UINT16_MAX ? len : UINT16_MAX);
+    if (bad || len > SHMLOG_MAX_PAYLOAD) {
+        s->broken_gen = r->batch_gen;
+        return DEC_BAD;
+    }
+    return DEC_OK;
 }
 
 /* The arguments of the record in rec (its header filled) from the args
- * column, against site s: NULL, or why they cannot be decoded. */
-static const char *batch_args(struct shlog_reader *r, struct dec_site *s, uint64_t attr, struct cur *args,
-                              struct shm_copied_record *rec)
+ * column, against site s: DEC_OK, or DEC_BAD / DEC_LOST (decode_args) with
+ * *why (NULL: a record of a site damaged before, whose error was said). */
+static enum dec_args batch_args(struct shlog_reader *r, struct dec_site *s, uint64_t attr, struct cur *args,
+                                struct shm_copied_record *rec, const char **why)
 {
     if (attr & ATTR_RAW) {
         uint64_t n = get_varint(args);
         const uint8_t *bytes = n <= SHMLOG_MAX_PAYLOAD ? get_bytes(args, n) : NULL;
+        *why = "bad raw payload";
         if (!bytes)
-            return "bad raw payload";
+            return DEC_LOST;
         memcpy(rec->payload, bytes, n);
         rec->payload_len = (uint16_t)n;
-        return NULL;
+        return DEC_OK;
     }
-    if (!s)
-        return "its site is not defined in the file";
-    if (s->broken_gen == r->batch_gen)
-        return "an earlier record of its site in the batch could not be decoded, and it is coded against that one";
-    if (decode_args(r, s, args, rec)) {
-        s->broken_gen = r->batch_gen;
-        return "bad arguments";
+    if (!s) {
+        *why = "its site is not defined in the file";
+        return DEC_LOST;
     }
-    return NULL;
+    *why = s->broken_gen == r->batch_gen ? NULL : "bad arguments";
+    return decode_args(r, s, args, rec);
+}
+
+/* A record the batch cannot go on past: an error, then the loss of it and
+ * of every record after it in the batch; the frame's other sections are
+ * read. */
+static int batch_lost(struct shlog_reader *r, struct shlog_event *ev, const char *why)
+{
+    struct batch_state *b = &r->b;
+    unsigned left = b->count - b->done;
+    r->st.lost_records[SHM_LOSS_UNDECODABLE] += left;
+    b->loss = (struct shm_loss){.first_pos = r->rec.pos, .records = left, .reason = SHM_LOSS_UNDECODABLE};
+    b->loss_due = 1;
+    b->done = b->count;
+    b->lost_sync = 1;
+    return shlog__record_damaged(r, ev, "BATCH record %u (cpu %u): %s; so are the %u records after it in the batch",
+                                 b->count - left, b->cpu, why, left - 1);
 }
 
 int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
@@ -236,6 +279,7 @@ int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
         ev->proc = b->proc;
         ev->cpu = b->cpu;
         ev->loss = b->loss;
+        ev->backtrace = b->backtrace;
         return 1;
     }
     while (b->done < b->count) {
@@ -245,10 +289,9 @@ int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
         uint64_t site = get_varint(&b->col[COL_SITE]);
         uint64_t dtid = get_varint(&b->col[COL_TID]);
         uint64_t attr = get_varint(&b->col[COL_ATTR]);
-        uint64_t span = b->has_span ? get_varint(&b->col[COL_SPAN]) : 0;
         if (b->col[COL_GAP].bad | b->col[COL_NSLOTS].bad | b->col[COL_TSC].bad | b->col[COL_SITE].bad |
-            b->col[COL_TID].bad | b->col[COL_ATTR].bad | b->col[COL_SPAN].bad) {
-            for (int i = 0; i < NCOLS; i++)
+            b->col[COL_TID].bad | b->col[COL_ATTR].bad) {
+            for (int i = 0; i < COL_ARGS; i++)
                 if (b->col[i].bad)
                     return shlog__frame_damaged(r, ev, "BATCH column %d ends early", i);
         }
@@ -273,32 +316,13 @@ int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
         struct dec_site *s = b->cached;
         if (!s || s->pub.id != rec->site)
             s = b->cached = reader_find_site(r, b->proc->key, rec->site);
-        struct cur *args = &b->col[COL_ARGS];
-        /* With the span column, where the record's arguments end and its
-         * slots are known whatever they hold: checked, and where reading
-         * goes on when they cannot be decoded. */
-        const uint8_t *args_end = NULL;
-        if (b->has_span) {
-            if ((span >> 3) > (uint64_t)(args->end - args->p))
-                return shlog__frame_damaged(r, ev, "BATCH record %u: its span runs past the args column", b->done);
-            args_end = args->p + (span >> 3);
-        }
-        const char *bad = batch_args(r, s, attr, args, rec);
+        const char *why;
+        enum dec_args got = batch_args(r, s, attr, &b->col[COL_ARGS], rec, &why);
         unsigned nslots = (uint8_t)(extra_slots + shmlog_slots_for_payload(rec->payload_len));
-        if (!bad && args_end && (args->p != args_end || nslots != (span & 7) + 1)) {
-            bad = "its arguments do not take the bytes and slots its span says";
-            if (s && !(attr & ATTR_RAW))
-                s->broken_gen = r->batch_gen;
-        }
-        if (bad && !b->has_span) /* a file from before the span column: nothing says where the next record starts */
-            return shlog__frame_damaged(r, ev, "BATCH record %u: %s", b->done, bad);
-        if (bad) {
-            args->p = args_end;
-            args->bad = 0;
-            nslots = (unsigned)(span & 7) + 1;
-        } else if (nslots < 1 || nslots > SHMLOG_MAX_SLOTS) {
-            return shlog__frame_damaged(r, ev, "BATCH record %u out of range", b->done);
-        }
+        if (got == DEC_LOST)
+            return batch_lost(r, ev, why ? why : "bad arguments");
+        if (nslots < 1 || nslots > SHMLOG_MAX_SLOTS)
+            return batch_lost(r, ev, got == DEC_OK ? "its slots are out of range" : why ? why : "bad arguments");
         rec->nslots = (uint8_t)nslots;
         uint64_t covered_from = b->expected;
         b->expected = rec->pos + nslots;
@@ -309,12 +333,16 @@ int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
             r->st.duplicates++;
             continue;
         }
-        if (bad) {
+        if (got == DEC_BAD) {
             r->st.lost_records[SHM_LOSS_UNDECODABLE]++;
             b->loss = (struct shm_loss){rec->pos, nslots, 1, SHM_LOSS_UNDECODABLE};
             b->loss_due = 1;
-            return shlog__record_damaged(r, ev, "BATCH record %u (cpu %u, ring position %llu, site %u): %s",
-                                         b->done - 1, b->cpu, (unsigned long long)rec->pos, rec->site, bad);
+            if (!why) /* coded against the damaged one: its error said so for the batch */
+                return shlog__batch_next(r, ev);
+            return shlog__record_damaged(r, ev,
+                                         "BATCH record %u (cpu %u, ring position %llu, site %u): %s; so are the later "
+                                         "records of its site in the batch, coded against it",
+                                         b->done - 1, b->cpu, (unsigned long long)rec->pos, rec->site, why);
         }
         r->st.records++;
         ev_begin(r, ev, SHLOG_EV_RECORD);
@@ -329,7 +357,7 @@ int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
         return 1;
     }
     b->open = 0;
-    for (int i = 0; i < NCOLS; i++)
+    for (int i = 0; i < NCOLS && !b->lost_sync; i++)
         if (b->col[i].p != b->col[i].end)
             return shlog__frame_damaged(r, ev, "BATCH column %d has bytes past its %u records", i, b->count);
     return 0;

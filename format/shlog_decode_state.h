@@ -96,9 +96,9 @@ struct batch_state {
     struct dec_site *cached;
     int backtrace;      /* a BACKTRACE section's records ... */
     uint64_t order_tsc; /* ... shown at this TSC */
-    int has_span;       /* the batch has its span column: a record that cannot be decoded costs only itself */
-    int loss_due;       /* the loss of a record that could not be decoded, returned after its error */
+    int loss_due;       /* the loss of records that could not be decoded, returned after its error */
     struct shm_loss loss;
+    int lost_sync;      /* where a record's arguments end was lost: the rest of the batch is lost */
 };
 
 /* What a frame is decoded in. Every reader has its own; readers that take
@@ -156,6 +156,7 @@ SHLOG_CODING_STATIC void ev_begin(struct shlog_reader *r, struct shlog_event *ev
     ev->site_info = NULL;
     ev->rec = NULL;
     ev->torn = 0;
+    ev->backtrace = 0;
     ev->error[0] = '\0';
 }
 
@@ -178,9 +179,8 @@ SHLOG_CODING_STATIC struct dec_site *reader_find_site(const struct shlog_reader 
 __attribute__((format(printf, 3, 4)))
 int shlog__frame_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...);
 
-/* A record that cannot be decoded, in a batch that says where the next one
- * starts (its span column): reported, and reading goes on at the next
- * record (shlog_decode_reader.c). Returns 1: *ev is the error. */
+/* A record that cannot be decoded: reported as an error that does not end
+ * the frame (shlog_decode_reader.c). Returns 1: *ev is the error. */
 __attribute__((format(printf, 3, 4)))
 int shlog__record_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...);
 

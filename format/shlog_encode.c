@@ -572,7 +572,7 @@ static inline uint8_t *enc_numeric_args(struct enc_site *s, const struct enc_pay
 struct enc_cursor {
     /* one name per column, not an array: vectorized in and out of an array
      * they cost a failed store-to-load forward per record */
-    uint8_t *gap, *nslots, *tsc, *site, *tid, *attr, *args, *span;
+    uint8_t *gap, *nslots, *tsc, *site, *tid, *attr, *args;
     uint64_t expected_pos, prev_tsc;
     uint32_t prev_tid;
     /* the last record's site: runs of one site skip the lookup */
@@ -601,7 +601,6 @@ static int enc_cursor_open(struct shlog_enc *e, struct enc_cursor *k, unsigned n
     k->tid = c[COL_TID].p + c[COL_TID].len;
     k->attr = c[COL_ATTR].p + c[COL_ATTR].len;
     k->args = c[COL_ARGS].p + c[COL_ARGS].len;
-    k->span = c[COL_SPAN].p + c[COL_SPAN].len;
     k->expected_pos = e->expected_pos;
     k->prev_tsc = e->prev_tsc;
     k->prev_tid = e->prev_tid;
@@ -620,7 +619,6 @@ static void enc_cursor_close(struct shlog_enc *e, const struct enc_cursor *k, un
     c[COL_TID].len = (size_t)(k->tid - c[COL_TID].p);
     c[COL_ATTR].len = (size_t)(k->attr - c[COL_ATTR].p);
     c[COL_ARGS].len = (size_t)(k->args - c[COL_ARGS].p);
-    c[COL_SPAN].len = (size_t)(k->span - c[COL_SPAN].p);
     e->expected_pos = k->expected_pos;
     e->prev_tsc = k->prev_tsc;
     e->prev_tid = k->prev_tid;
@@ -722,13 +720,6 @@ int shlog_enc_take_loss(struct shlog_enc *e, struct shm_loss *l, const char **wh
     return 1;
 }
 
-/* The span column's value of a record: where its arguments end in the args
- * column, and its slots (FORMAT.md, BATCH). */
-static inline uint64_t enc_span(size_t args_bytes, unsigned nslots)
-{
-    return (uint64_t)args_bytes << 3 | (nslots - 1);
-}
-
 /* A record's timestamp, site and thread into their columns at k, each told
  * against the record before it. */
 static inline void enc_put_who_when(struct enc_cursor *k, uint64_t tsc, uint32_t site, uint32_t tid)
@@ -764,9 +755,7 @@ static inline int enc_put(struct shlog_enc *e, struct enc_cursor *k, const struc
     k->expected_pos = h->pos + h->nslots;
     enc_put_who_when(k, h->tsc, h->site, h->tid);
     k->attr = put_varint(k->attr, enc_attr(h->level, h->category, h->flags, how == HOW_RAW));
-    uint8_t *args = k->args;
     k->args = enc_put_args(e, s, mode, how, pay, used, k->args);
-    k->span = put_varint(k->span, enc_span((size_t)(k->args - args), h->nslots));
     /* The slots follow from the bytes the arguments take, but for records
      * that reserved more: stored as the difference. */
     *k->nslots++ = (uint8_t)(h->nslots - shmlog_slots_for_payload(used));
@@ -869,9 +858,7 @@ __attribute__((flatten, noinline)) static size_t enc_one_slot_run(struct shlog_e
                 attr_of = head;
             }
             k.attr = put_varint(k.attr, attr | (how == HOW_RAW ? ATTR_RAW : 0));
-            uint8_t *args = k.args;
             k.args = enc_put_args(e, s, mode, how, &pay, used, k.args);
-            k.span = put_varint(k.span, enc_span((size_t)(k.args - args), 1));
         }
         enc_cursor_close(e, &k, part);
         done += part;

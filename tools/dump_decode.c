@@ -362,7 +362,7 @@ static void take_loss(struct source *s, const struct shlog_event *ev)
     if (!r)
         oom();
     if (running->mode == MODE_VERIFY) {
-        if (ev->loss.positions)
+        if (ev->loss.positions && !ev->backtrace) /* a backtrace's positions are its ring's, passed over before */
             verify_position(s, r, ev->loss.first_pos, ev->loss.first_pos, ev->loss.first_pos + ev->loss.positions);
         return;
     }

@@ -218,7 +218,8 @@ struct shlog_event {
      * take it, or NULL; valid until the next call. */
     const struct shm_site *site_info;
     const struct shm_copied_record *rec;  /* RECORD: valid until the next call */
-    struct shm_loss loss;       /* LOSS (DROPPED: records already deduplicated) */
+    struct shm_loss loss;       /* LOSS (DROPPED: records already deduplicated; UNDECODABLE: records of
+                                   a batch the reader could not decode, after the ERROR that says why) */
     uint64_t counter_total;        /* LOSS, DROPPED: the ring's counter */
     uint64_t exit_ns;              /* EXIT */
     uint64_t exit_records;         /* EXIT */
@@ -231,7 +232,7 @@ struct shlog_event {
     /* RECORD: the position from which its batch accounts for the ring's
      * positions (the batch's first_pos, else the end of the record before). */
     uint64_t covered_from;
-    int backtrace;                 /* RECORD: of a BACKTRACE section (kept records written late) ... */
+    int backtrace;                 /* RECORD, LOSS: of a BACKTRACE section (kept records written late) ... */
     uint64_t order_tsc;            /* ... to be shown at this TSC: the trigger's */
     int torn;                      /* ERROR: the file ends inside a frame */
     char error[256];               /* ERROR */
