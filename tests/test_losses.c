@@ -1,4 +1,4 @@
-/* Description: no ordinary mishap loses records silently: a producer in its own pid namespace (a container) is drained while it runs and finalised only when it is gone; the exit marker says whether a process shut down or died (a real SIGSEGV); a committed record that fails validation costs only itself, counted, and the ring is read on; shmlog-dump clean removes what gone processes left and discards records never drained only when told, saying how many. */
+/* Description: no ordinary mishap loses records silently: a producer in its own pid namespace (a container) is drained while it runs and finalised only when it is gone; the exit marker says whether a process shut down or died (a real SIGSEGV); a committed record that fails validation, or that the collector cannot encode (its payload does not hold its site's arguments), costs only itself, counted, and the ring is read on; shmlog-dump clean removes what gone processes left and discards records never drained only when told, saying how many. */
 #include "test_util_file.h"
 
 #include <errno.h>
@@ -138,6 +138,71 @@ Test(losses, a_record_that_fails_validation_costs_only_itself, .timeout = 60)
     cr_assert_eq(got.lost[SHM_LOSS_CORRUPT], 1, "the broken one, counted");
     cr_assert_eq(tu_log_lines(&env, "failed validation"), 1, "reported once");
     cr_assert_eq(tu_log_lines(&env, "quarantined"), 0, "the ring was read on");
+    tu_read_free(&got);
+}
+
+/* Sets the length of the string argument of the test producer's record at
+ * ring position pos ("t=%u i=%lu px=%f s=%s": at payload byte 20) to more
+ * than a record holds: its slot stays whole, its payload no longer holds its
+ * site's arguments. */
+static void overlong_string(const char *ring_path, uint64_t pos)
+{
+    int fd = open(ring_path, O_RDWR);
+    cr_assert_geq(fd, 0, "%s: %s", ring_path, strerror(errno));
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    uint8_t *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    cr_assert_neq(m, MAP_FAILED);
+    const struct shmlog_ring *hdr = (const struct shmlog_ring *)m;
+    struct shmlog_record *rec = (struct shmlog_record *)(m + SHMLOG_RING_HEADER_BYTES +
+                                                         (pos & (hdr->capacity - 1)) * SHMLOG_RECORD_BYTES);
+    cr_assert_eq(rec->commit, pos + 1, "position %lu does not hold a record head", (unsigned long)pos);
+    cr_assert_eq(rec->nslots, 1);
+    uint16_t hdr16 = shmlog_str_header(SHMLOG_MAX_PAYLOAD, 0);
+    memcpy(rec->payload + 20, &hdr16, sizeof hdr16);
+    munmap(m, (size_t)st.st_size);
+}
+
+/* A committed record whose payload does not hold its call site's arguments
+ * (a producer that scribbled on it) is not encoded: a loss marker,
+ * unencodable, stands in its place in the file, the collector says so once
+ * and counts it in its metrics, and every other record reads as written. */
+Test(losses, a_record_the_collector_cannot_encode_costs_only_itself, .timeout = 60)
+{
+    if (access("/usr/bin/taskset", X_OK) != 0)
+        cr_skip_test("needs taskset (util-linux)");
+    char *argv[] = {"/usr/bin/taskset", "-c", "0", (char *)tu_exe("TEST_PRODUCER"), "--threads", "1", "--count", "150",
+                    "--gate-at", "100", NULL};
+    struct tu_child p = tu_spawn(argv, NULL);
+    tu_wait_line(&p, "ready");
+    char ring[600];
+    tu_sleep_ms(300);
+    tu_find_ring(env.seg, p.pid, ring, sizeof ring);
+    overlong_string(ring, 50);
+    overlong_string(ring, 51);
+    overlong_string(ring, 80);
+    char metrics[600];
+    snprintf(metrics, sizeof metrics, "%s/metrics.prom", env.root);
+    const char *args[] = {"--metrics-file", metrics, "--metrics-interval", "1", NULL};
+    struct tu_child col = tu_collector(&env, args);
+    tu_close_stdin(&p);
+    unsigned long long dropped = tu_wait_line(&p, "done ");
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000));
+    tu_stop_collector(&env, &col);
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
+    cr_assert_eq(got.errors, 0, "%s", got.first_error);
+    cr_assert_eq(dropped, 0);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, 150), 147, "every record but the three");
+    cr_assert_eq(got.lost[SHM_LOSS_UNENCODABLE], 3, "the three, counted");
+    cr_assert_eq(got.losses, 3, "a marker each");
+    cr_assert_eq(tu_log_lines(&env, "could not be encoded"), 1, "reported once");
+    char text[1 << 16];
+    cr_assert_gt(tu_read_file(metrics, text, sizeof text), 0);
+    cr_assert(strstr(text, "shmlog_collector_losses_total{reason=\"unencodable\"} 3\n"), "%s", text);
+    cr_assert(strstr(text, "shmlog_collector_records_total 147\n"), "records written, not read");
     tu_read_free(&got);
 }
 
