@@ -1,6 +1,6 @@
 /* Description: the C++ program test_api_cxx.c runs under a real collector: it logs std::string,
- * std::string_view (one that ends where an unreadable page begins), enum class values and %.*s
- * arguments as a C++ shop writes them, or calls one rate-limited site from two threads in a
+ * std::string_view (one that ends where an unreadable page begins), enum class values, %.*s
+ * arguments and .c_str() of a temporary as a C++ shop writes them, or calls one rate-limited site from two threads in a
  * tight loop.
  *
  *   api_cxx_producer values
@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -79,6 +80,9 @@ void log_values()
     SHMLOG_INFO("cut=%.*s", 3, long_name);
     SHMLOG_INFO("cutc=%.*s", 3, long_text);
     SHMLOG_INFO("cut end");
+    /* the pointer of a temporary (on the heap: longer than the small-string
+     * buffer) and a reference into one: alive until the record is written */
+    SHMLOG_INFO("cstr=%s max=%d", (std::string(40, 'k') + "-end").c_str(), std::max(1, 2));
 }
 
 void log_categories()
