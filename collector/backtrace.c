@@ -108,8 +108,10 @@ void backtrace_keep(struct ring *r, const struct shm_copied_record *rec)
         col.backtrace_discarded++;
         return;
     }
-    if (b->passed_from == NO_POS)
+    if (b->passed_from == NO_POS) {
         b->passed_from = rec->pos;
+        batch_passed_from(r, rec->pos); /* a batch begun before it, with nothing written yet */
+    }
     if (b->written_to == NO_POS)
         b->written_to = rec->pos;
     size_t need = kept_bytes(rec);

@@ -275,6 +275,9 @@ void note_exit(struct proc *p);
 void frame_forget(struct proc *p);
 int ensure_process(struct proc *p);
 void batch_of(struct ring *r);
+/* Records of ring r from position `from` on were kept (not written): an open
+ * batch of r without a record yet passes over them (shlog_enc_batch_from). */
+void batch_passed_from(struct ring *r, uint64_t from);
 void flush_frame(void);
 
 /* ==== The drain (drain.c) ==== */
