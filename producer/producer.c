@@ -52,7 +52,7 @@ static pthread_mutex_t shmlog__lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
     int initialized;
-    int atfork_registered;
+    int atfork_registered; /* and the atexit handler */
     struct shmlog_config cfg;
     char app[SHMLOG_APP_BYTES];
     char dir[4096];
@@ -836,6 +836,18 @@ static int shmlog__create_rings_of_affinity(void)
     return 0;
 }
 
+/* A process that returns from main or calls exit() without shmlog_shutdown()
+ * ends as it meant to: its meta says so (the collector's exit marker says
+ * "shut down", not "died"). The segments stay mapped, for what static
+ * destructors and the atexit handlers that run after this one still log. */
+static void shmlog__at_exit(void)
+{
+    pthread_mutex_lock(&shmlog__lock);
+    if (shmlog__g.initialized)
+        __atomic_fetch_or(&shmlog__g.meta->hdr.flags, SHMLOG_SEG_CLOSED, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&shmlog__lock);
+}
+
 /* Makes the segments of this process. Lock held; cfg, app and dir set. */
 static int shmlog__open_segments(void)
 {
@@ -978,6 +990,7 @@ int shmlog_init(const struct shmlog_config *cfg)
                         "(reserve hugepages: echo 512 > /proc/sys/vm/nr_hugepages)\n", shmlog__g.dir);
     if (!shmlog__g.atfork_registered) {
         pthread_atfork(shmlog__atfork_prepare, shmlog__atfork_parent, shmlog__atfork_child);
+        atexit(shmlog__at_exit);
         shmlog__g.atfork_registered = 1;
     }
     shmlog__g.initialized = 1;

@@ -122,7 +122,7 @@ enum shmlog_seg_kind {
 
 /* shmlog_seg_header.flags */
 #define SHMLOG_SEG_HUGEPAGES 0x1u /* backed by hugetlbfs */
-#define SHMLOG_SEG_CLOSED 0x2u    /* meta: the process called shmlog_shutdown() */
+#define SHMLOG_SEG_CLOSED 0x2u    /* meta: the process called shmlog_shutdown(), or exit() (or returned from main) */
 
 /* Levels, lowest first. SHMLOG_LEVEL_OFF as the live level disables all records. */
 enum shmlog_level {

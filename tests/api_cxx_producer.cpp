@@ -6,6 +6,7 @@
  *   api_cxx_producer values
  *   api_cxx_producer every INTERVAL_MS RUN_MS
  *   api_cxx_producer categories
+ *   api_cxx_producer exit
  *
  * values: on one cpu; prints "done <dropped>" after shmlog_shutdown.
  * every: both threads call the site until RUN_MS passed; then, after a pause longer than the
@@ -13,7 +14,9 @@
  * calls. Prints "calls <N>" (every call of the site) and "done <dropped>".
  * categories: one call before init, then records of its own categories (an enum class of ids in the
  * config's order, and one defined by name after init) at levels set per category in the config; prints
- * "ready", waits for a line on stdin (the test sets a level from outside), logs again, then "done". */
+ * "ready", waits for a line on stdin (the test sets a level from outside), logs again, then "done".
+ * exit: one record, "done 0", and a return from main without shmlog_shutdown(); a static object's
+ * destructor logs one more. */
 #include <shmlog.h>
 
 #include <sched.h>
@@ -137,6 +140,17 @@ unsigned long run_every(uint64_t interval_ms, uint64_t run_ms)
     return calls + 1;
 }
 
+/* exit: destroyed after main returned without shmlog_shutdown(), after the
+ * atexit handlers registered later (shmlog_init's among them) */
+struct farewell {
+    bool armed = false;
+    ~farewell()
+    {
+        if (armed)
+            SHMLOG_INFO("farewell n=%d", 3);
+    }
+} bye;
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -174,6 +188,11 @@ int main(int argc, char **argv)
         log_values();
     } else if (categories) {
         log_categories();
+    } else if (strcmp(argv[1], "exit") == 0) {
+        SHMLOG_INFO("main n=%d", 1);
+        bye.armed = true;
+        printf("done %llu\n", (unsigned long long)shmlog_dropped());
+        return 0; /* without shmlog_shutdown(): a clean exit all the same */
     } else if (strcmp(argv[1], "every") == 0 && argc == 4) {
         unsigned long calls = run_every(strtoull(argv[2], nullptr, 10), strtoull(argv[3], nullptr, 10));
         printf("calls %lu\n", calls);

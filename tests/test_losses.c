@@ -1,4 +1,4 @@
-/* Description: no ordinary mishap loses records silently: a producer in its own pid namespace (a container) is drained while it runs and finalised only when it is gone; the exit marker says whether a process shut down or died (a real SIGSEGV); a committed record that fails validation, or that the collector cannot encode (its payload does not hold its site's arguments), costs only itself, counted, and the ring is read on; shmlog-dump clean removes what gone processes left and discards records never drained only when told, saying how many. */
+/* Description: no ordinary mishap loses records silently: a producer in its own pid namespace (a container) is drained while it runs and finalised only when it is gone; the exit marker says whether a process shut down (shmlog_shutdown, or a return from main without it) or died (a real SIGSEGV); a committed record that fails validation, or that the collector cannot encode (its payload does not hold its site's arguments), costs only itself, counted, and the ring is read on; shmlog-dump clean removes what gone processes left and discards records never drained only when told, saying how many. */
 #include "test_util_file.h"
 
 #include <errno.h>
@@ -58,8 +58,11 @@ Test(losses, the_exit_marker_says_whether_a_process_shut_down_or_died, .timeout 
     /* A sanitizer build's handler would turn the signal into an exit(1). */
     setenv("ASAN_OPTIONS", "handle_segv=0:handle_sigbus=0", 1);
     const char *args[] = {"--threads", "1", "--count", "1000", "--hold", NULL};
-    struct tu_child clean = tu_producer(args), crashed = tu_producer(args);
-    unsigned long long dropped = tu_wait_line(&clean, "done ") + tu_wait_line(&crashed, "done ");
+    const char *returns[] = {"--threads", "1", "--count", "1000", "--no-shutdown", NULL};
+    struct tu_child clean = tu_producer(args), crashed = tu_producer(args), returned = tu_producer(returns);
+    unsigned long long dropped = tu_wait_line(&clean, "done ") + tu_wait_line(&crashed, "done ") +
+                                 tu_wait_line(&returned, "done ");
+    cr_assert_eq(tu_wait_exit(&returned), 0);
     cr_assert_eq(kill(crashed.pid, SIGSEGV), 0);
     int st = 0;
     cr_assert_eq(waitpid(crashed.pid, &st, 0), crashed.pid);
@@ -72,10 +75,11 @@ Test(losses, the_exit_marker_says_whether_a_process_shut_down_or_died, .timeout 
     tu_read_all(env.out, &got);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     cr_assert_eq(tu_check_producer(&got, (uint32_t)clean.pid, 1, 1000) +
-                     tu_check_producer(&got, (uint32_t)crashed.pid, 1, 1000) + dropped,
-                 2000);
-    cr_assert_eq(got.exits, 2);
-    cr_assert_eq(got.exits_how[SHLOG_EXIT_SHUTDOWN], 1, "the clean one shut down");
+                     tu_check_producer(&got, (uint32_t)crashed.pid, 1, 1000) +
+                     tu_check_producer(&got, (uint32_t)returned.pid, 1, 1000) + dropped,
+                 3000);
+    cr_assert_eq(got.exits, 3);
+    cr_assert_eq(got.exits_how[SHLOG_EXIT_SHUTDOWN], 2, "the clean one shut down, the one that returned from main too");
     cr_assert_eq(got.exits_how[SHLOG_EXIT_DIED], 1, "the crashed one died without shutting down");
     tu_read_free(&got);
     /* What a person reads says it too. */
