@@ -763,6 +763,27 @@ static uint64_t shmlog__site_add(uint64_t *cache, int level, int category, const
     return word;
 }
 
+/* Says once on stderr that a call came before shmlog_init, and where: with
+ * write(2), as a log call may run in a signal handler. */
+static void shmlog__say_before_init(const char *file, int line)
+{
+    static int said;
+    if (__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+        return;
+    char num[16], *p = num + sizeof num;
+    unsigned v = line > 0 ? (unsigned)line : 0;
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    const char *parts[] = {"shmlog: ", file, ":", p, ": a log call before shmlog_init() writes nothing; such calls "
+                           "are counted, and the files report them (before_init) once shmlog_init() is called\n"};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        size_t n = i == 3 ? (size_t)(num + sizeof num - p) : strlen(parts[i]);
+        if (write(2, parts[i], n) != (ssize_t)n)
+            return;
+    }
+}
+
 uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,
                                const char *fmt, unsigned nargs, const uint8_t *types)
 {
@@ -771,6 +792,7 @@ uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const c
         /* Before shmlog_init: not written, counted, and the count lands in
          * the meta segment init makes. */
         shmlog__add_relaxed(&shmlog__g.before_init, 1);
+        shmlog__say_before_init(file, line);
         return (uint64_t)shmlog__star_strings(fmt) << 32;
     }
     if ((uint32_t)word != UINT32_MAX) { /* a refused site's calls take no lock */
