@@ -830,7 +830,10 @@ int shm_ring_belongs(const struct shm_seg *meta, const struct shm_seg *ring, cha
     uint32_t meta_pid, ring_pid, cpu;
     char meta_app[SHMLOG_APP_BYTES], ring_app[SHMLOG_APP_BYTES];
     const char *why = NULL;
-    if (meta_dir != ring_dir || memcmp(meta->path, ring->path, meta_dir) != 0)
+    /* A ring its process made on 4 KiB pages when its meta's hugetlbfs was
+     * full lies elsewhere; the checks after this one hold for it as well. */
+    int fell_back = (ring->hdr.flags & SHMLOG_SEG_FALLBACK) && (meta->hdr.flags & SHMLOG_SEG_HUGEPAGES);
+    if (!fell_back && (meta_dir != ring_dir || memcmp(meta->path, ring->path, meta_dir) != 0))
         why = "is in another directory than";
     else if (ring->owner != meta->owner || ring->hdr.uid != meta->hdr.uid)
         why = "has another owner than";

@@ -29,7 +29,8 @@
  *
  * Names only help people find segments; they attribute nothing. A name another
  * user already took (a segment directory is shared) gets a random 16-hex-digit
- * <tag>. A ring belongs to the meta segment in the same directory whose owner
+ * <tag>. A ring belongs to the meta segment in the same directory (or, a ring
+ * flagged SHMLOG_SEG_FALLBACK, of a meta on hugetlbfs in another) whose owner
  * uid, pid, start time and 128-bit random instance match its own. Files are
  * owned by their creator, so no other uid can make a ring that passes; the
  * instance (never in a name) tells apart two processes of one uid that had
@@ -123,6 +124,8 @@ enum shmlog_seg_kind {
 /* shmlog_seg_header.flags */
 #define SHMLOG_SEG_HUGEPAGES 0x1u /* backed by hugetlbfs */
 #define SHMLOG_SEG_CLOSED 0x2u    /* meta: the process called shmlog_shutdown(), or exit() (or returned from main) */
+#define SHMLOG_SEG_FALLBACK 0x4u  /* ring: made on 4 KiB pages in /dev/shm/shmlog when its process's hugetlbfs
+                                     (its meta's directory) had no free page left */
 
 /* Levels, lowest first. SHMLOG_LEVEL_OFF as the live level disables all records. */
 enum shmlog_level {
