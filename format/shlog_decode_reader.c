@@ -258,29 +258,36 @@ static int ev_error(struct shlog_reader *r, struct shlog_event *ev, uint64_t off
     return 1;
 }
 
+/* Damage in the frame being returned: "<kind> damaged: <what>; <then>". */
+static int damaged(struct shlog_reader *r, struct shlog_event *ev, const char *kind, const char *then,
+                   const char *fmt, va_list ap)
+{
+    char what[200];
+    vsnprintf(what, sizeof(what), fmt, ap);
+    return ev_error(r, ev, r->frame_off, "%s damaged: %s; %s", kind, what, then);
+}
+
 __attribute__((format(printf, 3, 4)))
 int shlog__frame_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...)
 {
-    char what[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
     r->b.open = 0;
     r->sec.p = r->sec.end;
     r->st.bad_frames++;
-    return ev_error(r, ev, r->frame_off, "frame damaged: %s; rest of the frame skipped", what);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = damaged(r, ev, "frame", "rest of the frame skipped", fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int shlog__record_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...)
 {
-    char what[200];
+    r->st.bad_records++;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
+    int rc = damaged(r, ev, "record", "counted as lost (undecodable), reading goes on", fmt, ap);
     va_end(ap);
-    r->st.bad_records++;
-    return ev_error(r, ev, r->frame_off, "record damaged: %s; counted as lost (undecodable), reading goes on", what);
+    return rc;
 }
 
 /* pread that retries short reads; returns bytes read (short only at EOF). */

@@ -94,9 +94,15 @@ Test(losses, the_exit_marker_says_whether_a_process_shut_down_or_died, .timeout 
     cr_assert_eq(lines, 1);
 }
 
-/* Sets the category byte of the record at ring position pos to a value no
- * producer writes. */
-static void corrupt_record(const char *ring_path, uint64_t pos)
+/* A ring file mapped writable, and the head slot of one of its records. */
+struct mapped_record {
+    uint8_t *map;
+    size_t bytes;
+    struct shmlog_record *rec;
+};
+
+/* The record at ring position pos of the ring file at ring_path. */
+static struct mapped_record map_record(const char *ring_path, uint64_t pos)
 {
     int fd = open(ring_path, O_RDWR);
     cr_assert_geq(fd, 0, "%s: %s", ring_path, strerror(errno));
@@ -110,39 +116,16 @@ static void corrupt_record(const char *ring_path, uint64_t pos)
     struct shmlog_record *rec = (struct shmlog_record *)(m + SHMLOG_RING_HEADER_BYTES +
                                                          (pos & (hdr->capacity - 1)) * SHMLOG_RECORD_BYTES);
     cr_assert_eq(rec->commit, pos + 1, "position %lu does not hold a record head", (unsigned long)pos);
-    rec->category = 200; /* past SHMLOG_MAX_CATEGORIES */
-    munmap(m, (size_t)st.st_size);
+    return (struct mapped_record){m, (size_t)st.st_size, rec};
 }
 
-Test(losses, a_record_that_fails_validation_costs_only_itself, .timeout = 60)
+/* Sets the category byte of the record at ring position pos to a value no
+ * producer writes. */
+static void corrupt_record(const char *ring_path, uint64_t pos)
 {
-    /* Written before any collector runs, then one record broken in place. */
-    if (access("/usr/bin/taskset", X_OK) != 0)
-        cr_skip_test("needs taskset (util-linux)");
-    /* On one cpu, so that position 50 is in the one ring it writes. */
-    char *argv[] = {"/usr/bin/taskset", "-c", "0", (char *)tu_exe("TEST_PRODUCER"), "--threads", "1", "--count", "150",
-                    "--gate-at", "100", NULL};
-    struct tu_child p = tu_spawn(argv, NULL);
-    tu_wait_line(&p, "ready");
-    char ring[600];
-    tu_sleep_ms(300);
-    tu_find_ring(env.seg, p.pid, ring, sizeof ring);
-    corrupt_record(ring, 50); /* one slot a record: the test producer's records are short */
-    struct tu_child col = tu_collector(&env, NULL);
-    tu_close_stdin(&p); /* the last 50, after the broken one was seen */
-    unsigned long long dropped = tu_wait_line(&p, "done ");
-    cr_assert_eq(tu_wait_exit(&p), 0);
-    cr_assert(tu_wait_segments_gone(env.seg, 10000));
-    tu_stop_collector(&env, &col);
-    struct tu_read got = {0};
-    tu_read_all(env.out, &got);
-    cr_assert_eq(got.errors, 0, "%s", got.first_error);
-    cr_assert_eq(dropped, 0);
-    cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, 150), 149, "every record but the broken one");
-    cr_assert_eq(got.lost[SHM_LOSS_CORRUPT], 1, "the broken one, counted");
-    cr_assert_eq(tu_log_lines(&env, "failed validation"), 1, "reported once");
-    cr_assert_eq(tu_log_lines(&env, "quarantined"), 0, "the ring was read on");
-    tu_read_free(&got);
+    struct mapped_record r = map_record(ring_path, pos);
+    r.rec->category = 200; /* past SHMLOG_MAX_CATEGORIES */
+    munmap(r.map, r.bytes);
 }
 
 /* Sets the length of the string argument of the test producer's record at
@@ -151,21 +134,59 @@ Test(losses, a_record_that_fails_validation_costs_only_itself, .timeout = 60)
  * site's arguments. */
 static void overlong_string(const char *ring_path, uint64_t pos)
 {
-    int fd = open(ring_path, O_RDWR);
-    cr_assert_geq(fd, 0, "%s: %s", ring_path, strerror(errno));
-    struct stat st;
-    cr_assert_eq(fstat(fd, &st), 0);
-    uint8_t *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    cr_assert_neq(m, MAP_FAILED);
-    const struct shmlog_ring *hdr = (const struct shmlog_ring *)m;
-    struct shmlog_record *rec = (struct shmlog_record *)(m + SHMLOG_RING_HEADER_BYTES +
-                                                         (pos & (hdr->capacity - 1)) * SHMLOG_RECORD_BYTES);
-    cr_assert_eq(rec->commit, pos + 1, "position %lu does not hold a record head", (unsigned long)pos);
-    cr_assert_eq(rec->nslots, 1);
+    struct mapped_record r = map_record(ring_path, pos);
+    cr_assert_eq(r.rec->nslots, 1);
     uint16_t hdr16 = shmlog_str_header(SHMLOG_MAX_PAYLOAD, 0);
-    memcpy(rec->payload + 20, &hdr16, sizeof hdr16);
-    munmap(m, (size_t)st.st_size);
+    memcpy(r.rec->payload + 20, &hdr16, sizeof hdr16);
+    munmap(r.map, r.bytes);
+}
+
+/* The test producer's 150 records of one thread on one cpu, stopped before
+ * its record 100 while break_records(ring path) breaks some of the first in
+ * place, then a collector (with extra options) drains them all; *got holds
+ * the files' records. */
+static void break_and_drain(void (*break_records)(const char *ring), const char *const extra[], struct tu_read *got)
+{
+    /* On one cpu, so that every position is in the one ring it writes. */
+    char *argv[] = {"/usr/bin/taskset", "-c", "0", (char *)tu_exe("TEST_PRODUCER"), "--threads", "1", "--count", "150",
+                    "--gate-at", "100", NULL};
+    struct tu_child p = tu_spawn(argv, NULL);
+    tu_wait_line(&p, "ready");
+    char ring[600];
+    tu_sleep_ms(300);
+    tu_find_ring(env.seg, p.pid, ring, sizeof ring);
+    break_records(ring); /* written before any collector runs */
+    struct tu_child col = tu_collector(&env, extra);
+    tu_close_stdin(&p); /* the last 50, after the broken ones were seen */
+    cr_assert_eq(tu_wait_line(&p, "done "), 0, "nothing dropped");
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000));
+    tu_stop_collector(&env, &col);
+    tu_read_all(env.out, got);
+    cr_assert_eq(got->errors, 0, "%s", got->first_error);
+    cr_assert_eq(tu_check_producer(got, (uint32_t)p.pid, 1, 150) + got->losses, 150, "every record, or its loss");
+}
+
+static void corrupt_50(const char *ring) { corrupt_record(ring, 50); }
+
+Test(losses, a_record_that_fails_validation_costs_only_itself, .timeout = 60)
+{
+    if (access("/usr/bin/taskset", X_OK) != 0)
+        cr_skip_test("needs taskset (util-linux)");
+    struct tu_read got = {0};
+    break_and_drain(corrupt_50, NULL, &got); /* one slot a record: the test producer's records are short */
+    cr_assert_eq(got.lost[SHM_LOSS_CORRUPT], 1, "the broken one, counted");
+    cr_assert_eq(got.losses, 1);
+    cr_assert_eq(tu_log_lines(&env, "failed validation"), 1, "reported once");
+    cr_assert_eq(tu_log_lines(&env, "quarantined"), 0, "the ring was read on");
+    tu_read_free(&got);
+}
+
+static void overlong_50_51_80(const char *ring)
+{
+    overlong_string(ring, 50);
+    overlong_string(ring, 51);
+    overlong_string(ring, 80);
 }
 
 /* A committed record whose payload does not hold its call site's arguments
@@ -176,30 +197,11 @@ Test(losses, a_record_the_collector_cannot_encode_costs_only_itself, .timeout = 
 {
     if (access("/usr/bin/taskset", X_OK) != 0)
         cr_skip_test("needs taskset (util-linux)");
-    char *argv[] = {"/usr/bin/taskset", "-c", "0", (char *)tu_exe("TEST_PRODUCER"), "--threads", "1", "--count", "150",
-                    "--gate-at", "100", NULL};
-    struct tu_child p = tu_spawn(argv, NULL);
-    tu_wait_line(&p, "ready");
-    char ring[600];
-    tu_sleep_ms(300);
-    tu_find_ring(env.seg, p.pid, ring, sizeof ring);
-    overlong_string(ring, 50);
-    overlong_string(ring, 51);
-    overlong_string(ring, 80);
     char metrics[600];
     snprintf(metrics, sizeof metrics, "%s/metrics.prom", env.root);
     const char *args[] = {"--metrics-file", metrics, "--metrics-interval", "1", NULL};
-    struct tu_child col = tu_collector(&env, args);
-    tu_close_stdin(&p);
-    unsigned long long dropped = tu_wait_line(&p, "done ");
-    cr_assert_eq(tu_wait_exit(&p), 0);
-    cr_assert(tu_wait_segments_gone(env.seg, 10000));
-    tu_stop_collector(&env, &col);
     struct tu_read got = {0};
-    tu_read_all(env.out, &got);
-    cr_assert_eq(got.errors, 0, "%s", got.first_error);
-    cr_assert_eq(dropped, 0);
-    cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, 150), 147, "every record but the three");
+    break_and_drain(overlong_50_51_80, args, &got);
     cr_assert_eq(got.lost[SHM_LOSS_UNENCODABLE], 3, "the three, counted");
     cr_assert_eq(got.losses, 3, "a marker each");
     cr_assert_eq(tu_log_lines(&env, "could not be encoded"), 1, "reported once");
