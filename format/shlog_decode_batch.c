@@ -124,59 +124,98 @@ enum dec_args {
     DEC_LOST, /* not even their tokens could be told apart: where the next record starts is unknown */
 };
 
+/* The string token of argument i of site s at c: its header word and bytes
+ * (from the table or the column; a literal enters the table, damaged record
+ * or not: later records name its slot), *slot the table slot it is in. 1
+ * from the table, 0 a literal, -1 when its length is nothing the file says. */
+static int dec_string(struct shlog_reader *r, struct dec_site *s, unsigned i, struct cur *c, uint16_t *hdr,
+                      const uint8_t **bytes, unsigned *slot)
+{
+    struct str_table *tb = &s->str[s->plan.str_index[i]];
+    str_table_claim(tb, r->batch_gen);
+    uint64_t h = get_varint(c);
+    if (h & 1) {
+        if (h >> 1 >= tb->used)
+            return -1; /* an empty slot */
+        *slot = (unsigned)(h >> 1);
+        *hdr = tb->hdr[*slot];
+        *bytes = tb->bytes[*slot];
+        return 1;
+    }
+    if (h >> 1 > UINT16_MAX)
+        return -1;
+    *hdr = (uint16_t)(h >> 1);
+    *bytes = get_bytes(c, shmlog_str_length(*hdr));
+    if (!*bytes)
+        return -1;
+    *slot = str_keep(tb, *hdr, *bytes);
+    return 0;
+}
+
+/* The arguments from `from` on of a record of site s that cannot be decoded
+ * (argument from - 1 was damaged, or from is 0 and an earlier record of the
+ * site in the batch was), passed over as the coding lays out their tokens;
+ * len: the payload bytes of the arguments before from. The site's contexts
+ * are not to be trusted for the rest of the batch. */
+static enum dec_args pass_over(struct shlog_reader *r, struct dec_site *s, struct cur *c,
+                               struct shm_copied_record *rec, unsigned from, size_t len)
+{
+    const struct arg_plan *pl = &s->plan;
+    s->broken_gen = r->batch_gen;
+    for (unsigned i = from; i < pl->nargs; i++) {
+        if (pl->op[i] == OP_STR) {
+            uint16_t hdr;
+            const uint8_t *bytes;
+            unsigned slot;
+            if (dec_string(r, s, i, c, &hdr, &bytes, &slot) < 0)
+                return DEC_LOST;
+            len += SHMLOG_STR_HEADER_BYTES + shmlog_str_length(hdr);
+            continue;
+        }
+        if (pl->op[i] == OP_F64 || pl->op[i] == OP_F32) {
+            int bad = 1;
+            dec_float(c, NULL, 0, &bad); /* its tokens only */
+        } else {
+            get_varint(c);
+        }
+        len += pl->width[i];
+    }
+    if (c->bad)
+        return DEC_LOST;
+    rec->payload_len = (uint16_t)(len < UINT16_MAX ? len : UINT16_MAX);
+    return DEC_BAD;
+}
+
 /* Decodes the arguments of one record coded against site s into rec
- * (payload and payload_len). A site with a damaged record earlier in the
- * batch has contexts that cannot be trusted: its records are only passed
- * over (DEC_BAD). */
+ * (payload and payload_len). */
 static enum dec_args decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c,
                                  struct shm_copied_record *rec)
 {
     const struct arg_plan *pl = &s->plan;
     if (pl->raw_only)
         return DEC_LOST; /* its records are all raw (plan_tables_within): no tokens are known */
-    int bad = s->broken_gen == r->batch_gen;
     site_ctx_claim(pl, s->ctx, &s->ctx_gen, r->batch_gen);
+    if (s->broken_gen == r->batch_gen)
+        return pass_over(r, s, c, rec, 0, 0);
     uint8_t *out = rec->payload;
     const uint8_t *end = rec->payload + SHMLOG_MAX_PAYLOAD;
-    size_t len = 0; /* the payload bytes of the arguments so far, as the producer lays them out */
     unsigned key_slot = 0;
     for (unsigned i = 0; i < pl->nargs; i++) {
         unsigned op = pl->op[i];
         uint64_t x;
         if (op == OP_STR) {
-            struct str_table *tb = &s->str[pl->str_index[i]];
-            str_table_claim(tb, r->batch_gen);
-            uint64_t h = get_varint(c);
             uint16_t hdr;
             const uint8_t *bytes;
             unsigned slot;
-            if (h & 1) {
-                slot = (unsigned)(h >> 1);
-                if (h >> 1 >= tb->used)
-                    return DEC_LOST; /* a string of a length nothing says */
-                hdr = tb->hdr[slot];
-                bytes = tb->bytes[slot];
-            } else {
-                if (h >> 1 > UINT16_MAX)
-                    return DEC_LOST;
-                hdr = (uint16_t)(h >> 1);
-                bytes = get_bytes(c, shmlog_str_length(hdr));
-                if (!bytes)
-                    return DEC_LOST;
-            }
+            int from_table = dec_string(r, s, i, c, &hdr, &bytes, &slot);
+            if (from_table < 0)
+                return DEC_LOST;
             size_t n = shmlog_str_length(hdr);
-            len += SHMLOG_STR_HEADER_BYTES + n;
-            /* the tables follow the literals whatever else is damaged: later
-             * records name their slots */
-            if (!(h & 1))
-                slot = str_keep(tb, hdr, bytes);
-            if (bad || (size_t)(end - out) < SHMLOG_STR_HEADER_BYTES + n) {
-                bad = 1;
-                continue;
-            }
+            if ((size_t)(end - out) < SHMLOG_STR_HEADER_BYTES + n)
+                return pass_over(r, s, c, rec, i + 1, (size_t)(out - rec->payload) + SHMLOG_STR_HEADER_BYTES + n);
             out[0] = (uint8_t)hdr;
             out[1] = (uint8_t)(hdr >> 8);
-            if ((h & 1) && end - out >= 2 + (ptrdiff_t)STR_SHORT)
+            if (from_table && end - out >= 2 + (ptrdiff_t)STR_SHORT)
                 memcpy(out + 2, bytes, STR_SHORT); /* the whole slot: one fixed-size copy */
             else
                 memcpy(out + 2, bytes, n);
@@ -188,16 +227,10 @@ static enum dec_args decode_args(struct shlog_reader *r, struct dec_site *s, str
         /* its width, as the producer wrote it (shmlog_args.h): the payload
          * may end right after it */
         unsigned width = pl->width[i];
-        len += width;
-        if (bad || (size_t)(end - out) < width) {
-            bad = 1;
-            if (op == OP_F64 || op == OP_F32)
-                dec_float(c, NULL, 0, &bad); /* its tokens only */
-            else
-                get_varint(c);
-            continue;
-        }
+        if ((size_t)(end - out) < 8 && (size_t)(end - out) < width)
+            return pass_over(r, s, c, rec, i, (size_t)(out - rec->payload));
         struct num_ctx *ctx = arg_ctx(pl, s->ctx, s->keyed, i, key_slot, r->batch_gen);
+        int bad = 0;
         switch (op) {
         case OP_F64:
             x = dec_float(c, ctx, SHMLOG_ARG_F64, &bad);
@@ -212,26 +245,20 @@ static enum dec_args decode_args(struct shlog_reader *r, struct dec_site *s, str
             ctx->prev = x;
             break;
         }
-        if ((size_t)(end - out) >= 8)
-            put_u64le(out, x); /* the bytes past its width are overwritten or past payload_len */
-        else
-            for (unsigned k = 0; k < width; k++)
-                out[k] = (uint8_t)(x >> (8 * k));
+        if (bad) /* a float token the coding never writes: its tokens were taken */
+            return pass_over(r, s, c, rec, i + 1, (size_t)(out - rec->payload) + width);
+        put_u64le(out, x); /* the bytes past its width are overwritten, or past payload_len (payload_slack) */
         out += width;
     }
     if (c->bad)
         return DEC_LOST;
-    rec->payload_len = (uint16_t)(len < UINT16_MAX ? len : UINT16_MAX);
-    if (bad || len > SHMLOG_MAX_PAYLOAD) {
-        s->broken_gen = r->batch_gen;
-        return DEC_BAD;
-    }
+    rec->payload_len = (uint16_t)(out - rec->payload);
     return DEC_OK;
 }
 
 /* The arguments of the record in rec (its header filled) from the args
- * column, against site s: DEC_OK, or DEC_BAD / DEC_LOST (decode_args) with
- * *why (NULL: a record of a site damaged before, whose error was said). */
+ * column, against site s: DEC_OK, or DEC_BAD / DEC_LOST with *why (NULL for
+ * a record of a site damaged before in the batch, whose error was said). */
 static enum dec_args batch_args(struct shlog_reader *r, struct dec_site *s, uint64_t attr, struct cur *args,
                                 struct shm_copied_record *rec, const char **why)
 {
@@ -249,8 +276,10 @@ static enum dec_args batch_args(struct shlog_reader *r, struct dec_site *s, uint
         *why = "its site is not defined in the file";
         return DEC_LOST;
     }
-    *why = s->broken_gen == r->batch_gen ? NULL : "bad arguments";
-    return decode_args(r, s, args, rec);
+    int broken_before = s->broken_gen == r->batch_gen;
+    enum dec_args got = decode_args(r, s, args, rec);
+    *why = broken_before ? NULL : "bad arguments";
+    return got;
 }
 
 /* A record the batch cannot go on past: an error, then the loss of it and

@@ -199,6 +199,7 @@ struct shm_copied_record {
     uint8_t nslots;
     uint16_t payload_len;  /* payload bytes that follow (capacity of its slots) */
     uint8_t payload[SHMLOG_MAX_PAYLOAD];
+    uint8_t payload_slack[8]; /* never data: a decoder may store a whole word at the payload's last byte */
 };
 
 enum shm_loss_reason {
