@@ -111,6 +111,7 @@ struct ring {
     size_t build_rel;       /* its index in that frame's release list */
     int broken;             /* the mapping faulted, or quarantined: never read again */
     uint64_t corrupt_seen;  /* records that failed validation: the first is reported */
+    uint64_t unencodable_seen; /* records the encoder could not encode: the first is reported */
     int quarantined;        /* broken by what its writers wrote: its head is still read ... */
     uint64_t abandoned_to;  /* ... and positions up to here were written as lost */
     struct backtrace *bt;   /* its kept backtrace records (backtrace.c), or NULL */
@@ -277,12 +278,19 @@ void note_exit(struct proc *p);
 void frame_forget(struct proc *p);
 int ensure_process(struct proc *p);
 void batch_of(struct ring *r);
+/* Records of ring r from position `from` on were kept (not written): an open
+ * batch of r without a record yet passes over them (shlog_enc_batch_from). */
+void batch_passed_from(struct ring *r, uint64_t from);
 void flush_frame(void);
 
 /* ==== The drain (drain.c) ==== */
 
 void proc_losses(struct proc *p);
 void lose_abandoned(struct ring *r);
+/* A record of ring r the encoder could not encode (shlog_enc_take_loss), no
+ * batch open: its loss marker, counted, and said once per ring. kept: a
+ * record kept for a backtrace. */
+void unencodable(struct ring *r, struct shm_loss *l, const char *why, int kept);
 uint64_t drain_ring(struct ring *r, unsigned budget, int patient);
 uint64_t drain_all(uint64_t *smallest);
 

@@ -32,6 +32,31 @@ static void emit_loss(struct ring *r, const struct shm_loss *l, uint64_t total)
     emit_proc_loss(r->proc, r->cpu, l, total);
 }
 
+void unencodable(struct ring *r, struct shm_loss *l, const char *why, int kept)
+{
+    if (kept)
+        l->positions = 0; /* the ring's batches passed over its positions already */
+    emit_loss(r, l, 0);
+    if (!r->unencodable_seen++)
+        warnx("%s: the record at position %" PRIu64 " could not be encoded (%s): written as a loss "
+              "(unencodable), as later ones are without another line",
+              r->seg.path, l->first_pos, why);
+}
+
+/* The record the last encoder call could not encode, if any, as
+ * unencodable() writes it; the ring's batch is open again after it.
+ * Returns the records lost: 0 or 1. */
+static unsigned encoder_loss(struct ring *r)
+{
+    struct shm_loss l;
+    const char *why;
+    if (!shlog_enc_take_loss(col.cur->enc, &l, &why))
+        return 0;
+    unencodable(r, &l, why, 0);
+    batch_of(r);
+    return 1;
+}
+
 /* The producer's own loss counters in its meta segment (records of cpus
  * without a ring, of sites without a place in the table) into loss markers. */
 void proc_losses(struct proc *p)
@@ -87,6 +112,7 @@ void lose_abandoned(struct ring *r)
 struct drain_pass {
     uint64_t pos;          /* next position to read */
     unsigned records, losses;
+    unsigned written;      /* of the records, those in the file now (not kept, not unencodable) */
     uint64_t payload_bytes, slots;
     const char *hostile;   /* why the ring is quarantined, or NULL */
     int more;              /* stopped before the head: budget spent or frame full */
@@ -147,11 +173,13 @@ static inline void count_record(struct proc *p, unsigned level, unsigned categor
         alert_count(&alerts, level, shm_categories_name(p->cats, category), site, p->key, p->info.pid, p->info.app);
 }
 
-/* The n slots from positions pos... into r's batch. */
-static void encode_slots(struct ring *r, const struct shmlog_record *slots, size_t n, uint64_t pos)
+/* The n slots from positions pos... into r's batch. Returns the records
+ * that could not be encoded (loss markers instead). */
+static unsigned encode_slots(struct ring *r, const struct shmlog_record *slots, size_t n, uint64_t pos)
 {
+    unsigned lost = 0;
     if (!n)
-        return;
+        return 0;
     batch_of(r);
     for (size_t done = 0; done < n;) {
         long rc = shlog_enc_slots(col.cur->enc, slots + done, n - done, pos + done);
@@ -162,35 +190,41 @@ static void encode_slots(struct ring *r, const struct shmlog_record *slots, size
         }
         check_enc(rc < 0 ? (int)rc : 0, "a record");
         done += (size_t)rc;
+        lost += encoder_loss(r);
     }
     backtrace_written(r);
+    return lost;
 }
 
 /* Slots with backtrace records or a trigger among them: the kept ones leave
- * the batch, and a trigger writes what its process kept before itself. */
-static void encode_with_backtrace(struct ring *r, size_t n, uint64_t pos)
+ * the batch, and a trigger writes what its process kept before itself.
+ * Returns the records kept and those not encoded. */
+static unsigned encode_with_backtrace(struct ring *r, size_t n, uint64_t pos)
 {
+    unsigned not_written = 0;
     size_t run = 0; /* the first slot not yet written or kept */
     for (size_t i = 0; i < n; i++) {
         const struct shmlog_record *t = &take[i];
         if (t->commit & SHMLOG_COMMIT_CONT)
             continue;
         if (t->flags & SHMLOG_REC_BACKTRACE) {
-            encode_slots(r, take + run, i - run, pos + run);
+            not_written += encode_slots(r, take + run, i - run, pos + run);
             backtrace_keep_slots(r, t, pos + i);
+            not_written++;
             run = i + (t->nslots <= n - i ? t->nslots : n - i);
         } else if (backtrace_triggers(r->proc, t->level, t->flags)) {
-            encode_slots(r, take + run, i - run, pos + run);
+            not_written += encode_slots(r, take + run, i - run, pos + run);
             backtrace_flush(r->proc, t->tsc);
             run = i;
         }
     }
-    encode_slots(r, take + run, n - run, pos + run);
+    return not_written + encode_slots(r, take + run, n - run, pos + run);
 }
 
 /* Encodes the records in the n slots shm_ring_take copied from positions
- * pos...; returns how many records they were. */
-static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos)
+ * pos...; returns how many records they were, and in *written those in the
+ * batch (not kept for a backtrace, not lost as unencodable). */
+static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos, unsigned *written)
 {
     struct proc *p = r->proc;
     uint32_t known = UINT32_MAX; /* runs of one site are the common case */
@@ -211,10 +245,7 @@ static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos)
         count_record(p, t->level, t->category, t->site);
         backtrace |= (t->flags & SHMLOG_REC_BACKTRACE) | backtrace_triggers(p, t->level, t->flags);
     }
-    if (backtrace)
-        encode_with_backtrace(r, n, pos);
-    else
-        encode_slots(r, take, n, pos);
+    *written = records - (backtrace ? encode_with_backtrace(r, n, pos) : encode_slots(r, take, n, pos));
     return records;
 }
 
@@ -227,7 +258,7 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
     struct proc *p = r->proc;
     struct shlog_enc *enc = col.cur->enc;
     uint64_t pos = dp->pos, payload_bytes = 0, slots = 0;
-    unsigned n = 0, losses = 0;
+    unsigned n = 0, losses = 0, written = 0;
     const char *hostile = NULL;
     int more = 1; /* unless the loop finds the ring empty */
     while (n + losses < budget) { /* losses count too: a scribbled ring must not keep us here */
@@ -240,8 +271,10 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
         unsigned want = budget - n - losses < TAKE_SLOTS ? budget - n - losses : TAKE_SLOTS;
         size_t took = shm_ring_take(&r->view, &pos, head, take, want);
         if (took) {
-            unsigned records = encode_taken(r, took, from);
+            unsigned in_file;
+            unsigned records = encode_taken(r, took, from, &in_file);
             n += records;
+            written += in_file;
             /* a head slot's payload, and a continuation slot's for the others */
             payload_bytes += records * SHMLOG_HEAD_PAYLOAD + (took - records) * SHMLOG_CONT_PAYLOAD;
             slots += took;
@@ -289,6 +322,7 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
                 rc = shlog_enc_record(enc, &rec);
             }
             check_enc(rc, "a record");
+            written += !encoder_loss(r);
             n++;
             payload_bytes += rec.payload_len;
             slots += rec.nslots;
@@ -303,7 +337,7 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
             break;
         }
     }
-    *dp = (struct drain_pass){pos, n, losses, payload_bytes, slots, hostile, more && !hostile};
+    *dp = (struct drain_pass){pos, n, losses, written, payload_bytes, slots, hostile, more && !hostile};
 }
 
 /* Whether a pass leaves the `waiting` records of live ring r for a later one.
@@ -407,8 +441,8 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
         fill_quarters = quarters;
     uint64_t pos = dp.pos;
     const char *hostile = dp.hostile;
-    p->records += dp.records;
-    col.records += dp.records;
+    p->records += dp.written;
+    col.records += dp.written;
     r->records += dp.records;
     r->payload_bytes += dp.payload_bytes;
     col.record_slots += dp.slots;

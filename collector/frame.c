@@ -65,6 +65,13 @@ int ensure_process(struct proc *p)
     return rc ? rc : shlog_enc_process(col.cur->enc, p->key, &p->info);
 }
 
+void batch_passed_from(struct ring *r, uint64_t from)
+{
+    /* -EINVAL: the batch has records, and the next one's gap passes over them */
+    if (build.batch_ring == r)
+        (void)shlog_enc_batch_from(col.cur->enc, from);
+}
+
 /* The open batch is of ring r, its process in the file. */
 void batch_of(struct ring *r)
 {

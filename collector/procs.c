@@ -175,12 +175,14 @@ int collector_alive(uint64_t pid)
 }
 
 /* The process a ring of directory dir belongs to (shm_ring_belongs), or
- * NULL with the reason in err. */
+ * NULL with the reason in err. A ring made on 4 KiB pages when hugetlbfs was
+ * full belongs to a process of another directory. */
 static struct proc *owner_of(const struct shm_seg *ring, int dir, char *err, size_t errcap)
 {
     snprintf(err, errcap, "%s: no process of its directory has pid %u", ring->path, ring->hdr.pid);
+    int elsewhere = (ring->hdr.flags & SHMLOG_SEG_FALLBACK) != 0;
     for (struct proc *p = col.procs; p; p = p->next)
-        if (p->dir == dir && p->info.pid == ring->hdr.pid && !p->exit_queued &&
+        if ((p->dir == dir || elsewhere) && p->info.pid == ring->hdr.pid && !p->exit_queued &&
             shm_ring_belongs(&p->meta, ring, err, errcap) == 0)
             return p;
     return NULL;
@@ -349,14 +351,16 @@ static void scan_dir(int dir_index)
                 report_bad(path, st.st_ino, err, 1);
                 continue;
             }
-            int owner_gone = 0, candidates = 0;
+            int owner_gone = 0, candidates = 0, elsewhere = 0;
             if (want == SHMLOG_SEG_RING) {
                 for (struct proc *p = col.procs; p; p = p->next)
-                    if (p->dir == dir_index && p->info.pid == v[i].pid && !p->exit_queued) {
-                        candidates++;
-                        owner_gone |= p->gone;
+                    if (p->info.pid == v[i].pid && !p->exit_queued) {
+                        /* another directory's: a ring made on 4 KiB pages when hugetlbfs was full */
+                        elsewhere += p->dir != dir_index;
+                        candidates += p->dir == dir_index;
+                        owner_gone |= p->dir == dir_index && p->gone;
                     }
-                if (!candidates)
+                if (!candidates && !elsewhere)
                     continue; /* a ring whose meta is not (yet) there waits for a later scan */
             }
             rc = open_guarded(path, want, dir_index, v[i].cpu, &st, err, sizeof(err));

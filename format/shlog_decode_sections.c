@@ -165,7 +165,7 @@ static int sec_loss(struct shlog_reader *r, struct cur *c, struct shlog_event *e
     l.reason = get_u8(c);
     uint64_t total = get_varint(c);
     if (c->bad || cpu > UINT32_MAX || l.reason < SHM_LOSS_DROPPED || l.reason > SHM_LOSS_REASON_MAX ||
-        l.reason == SHM_LOSS_UNREADABLE)
+        l.reason == SHM_LOSS_UNREADABLE || l.reason == SHM_LOSS_UNDECODABLE) /* a reader's, never a writer's */
         return shlog__frame_damaged(r, ev, "bad LOSS section");
     const struct shlog_proc *p = need_proc(r, proc);
     if (!p)

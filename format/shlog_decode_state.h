@@ -78,6 +78,9 @@ struct dec_site {
     uint32_t ctx_gen;                    /* the batch ctx is of */
     struct num_ctx *keyed;               /* its table block (shlog__site_tables_init), or NULL */
     struct str_table *str;
+    /* The batch in which a record of the site could not be decoded: its
+     * contexts are unknown there from then on, so its later records too. */
+    uint32_t broken_gen;
 };
 
 struct batch_state {
@@ -91,6 +94,9 @@ struct batch_state {
     struct dec_site *cached;
     int backtrace;      /* a BACKTRACE section's records ... */
     uint64_t order_tsc; /* ... shown at this TSC */
+    int loss_due;       /* the loss of records that could not be decoded, returned after its error */
+    struct shm_loss loss;
+    int lost_sync;      /* where a record's arguments end was lost: the rest of the batch is lost */
 };
 
 /* What a frame is decoded in. Every reader has its own; readers that take
@@ -151,6 +157,7 @@ SHLOG_CODING_STATIC void ev_begin(struct shlog_reader *r, struct shlog_event *ev
     ev->site_info = NULL;
     ev->rec = NULL;
     ev->torn = 0;
+    ev->backtrace = 0;
     ev->error[0] = '\0';
 }
 
@@ -176,6 +183,11 @@ int shlog__ev_error(struct shlog_reader *r, struct shlog_event *ev, uint64_t off
  * (shlog_decode_damage.c). Returns 1: *ev is the error. */
 __attribute__((format(printf, 3, 4)))
 int shlog__frame_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...);
+
+/* A record that cannot be decoded: reported as an error that does not end
+ * the frame (shlog_decode_damage.c). Returns 1: *ev is the error. */
+__attribute__((format(printf, 3, 4)))
+int shlog__record_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...);
 
 /* The next section of the frame, but CLOCK (shlog_decode_sections.c): 1 with
  * an event, 0 when it gave none. */

@@ -46,13 +46,15 @@ static struct shmlog_ring shmlog__null_ring;
 /* The tag a ring's name got when its plain name was taken ("" if none): the
  * name is needed again only to remove the ring after a failed init. */
 static char shmlog__ring_tag[SHMLOG__MAX_CPUS][18];
+/* The rings made in the fallback directory (shmlog__g.ring_fallback). */
+static uint8_t shmlog__ring_fell_back[SHMLOG__MAX_CPUS];
 
 /* Guards everything below and the creation of rings and sites. */
 static pthread_mutex_t shmlog__lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
     int initialized;
-    int atfork_registered;
+    int atfork_registered; /* and the atexit handler */
     struct shmlog_config cfg;
     char app[SHMLOG_APP_BYTES];
     char dir[4096];
@@ -84,6 +86,12 @@ static struct {
     uint8_t live[SHMLOG_MAX_CATEGORIES];
     int default_level; /* the level shmlog_set_level last set: a new category's */
     uint64_t before_init; /* calls before the meta segment existed */
+    /* A ring that finds no free hugepage after init goes on 4 KiB pages in
+     * this directory, as init would have put the process: set when the
+     * directory was chosen (not configured) and hugepages are not required. */
+    char ring_fallback[4096];
+    int ring_fallback_resolved;
+    unsigned rings_fell_back; /* said once, at the first */
 } shmlog__g;
 
 void shmlog_config_init(struct shmlog_config *cfg)
@@ -282,10 +290,15 @@ static void shmlog__sanitize_name(const char *in, char *out, size_t max)
 
 /* <dir>/<app>-<pid> then what_cpu ("" or "-cpu<N>"): the name before its
  * tag (if any) and extension. */
+static int shmlog__seg_stem_in(const char *dir, char *out, size_t cap, const char *what_cpu)
+{
+    int n = snprintf(out, cap, "%s/%s-%d%s", dir, shmlog__g.app, (int)getpid(), what_cpu);
+    return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
 static int shmlog__seg_stem(char *out, size_t cap, const char *what_cpu)
 {
-    int n = snprintf(out, cap, "%s/%s-%d%s", shmlog__g.dir, shmlog__g.app, (int)getpid(), what_cpu);
-    return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+    return shmlog__seg_stem_in(shmlog__g.dir, out, cap, what_cpu);
 }
 
 /* ---- metadata segment ---- */
@@ -424,11 +437,32 @@ static int shmlog__ring_create(unsigned cpu)
         return err;
     int node = numa_available() >= 0 ? numa_node_of_cpu((int)cpu) : -1;
     void *addr;
-    int bound = 0, locked = 0;
+    int bound = 0, locked = 0, fell_back = 0;
     err = shmlog__seg_create(stem, ".ring", path, sizeof path, shmlog__g.ring_bytes, node, shmlog__g.cfg.group, NULL,
                              &addr, &bound, &locked);
+    if (err == -ENOMEM && shmlog__g.huge && shmlog__g.ring_fallback[0]) {
+        /* hugetlbfs ran out after init: 4 KiB pages where init falls back to,
+         * the same size, so that every ring unmaps alike */
+        int huge = 0;
+        err = shmlog__g.ring_fallback_resolved
+                  ? 0
+                  : shmlog__resolve_dir(SHMLOG__FALLBACK_DIR, shmlog__g.ring_fallback, sizeof shmlog__g.ring_fallback,
+                                        &huge, shmlog__g.cfg.group);
+        shmlog__g.ring_fallback_resolved = !err;
+        if (!err)
+            err = shmlog__seg_stem_in(shmlog__g.ring_fallback, stem, sizeof stem, what_cpu);
+        if (!err)
+            err = shmlog__seg_create(stem, ".ring", path, sizeof path, shmlog__g.ring_bytes, node, shmlog__g.cfg.group,
+                                     NULL, &addr, &bound, &locked);
+        fell_back = !err;
+    }
     if (err)
         return err;
+    shmlog__ring_fell_back[cpu] = (uint8_t)fell_back;
+    if (fell_back && !shmlog__g.rings_fell_back++ && !shmlog__g.cfg.quiet)
+        fprintf(stderr, "shmlog: warning: no free hugepages for the ring of cpu %u, so it (and any later ring that "
+                        "finds none) uses 4 KiB pages in %s; reserve more (echo N > /proc/sys/vm/nr_hugepages)\n",
+                cpu, shmlog__g.ring_fallback);
     if (!locked && !shmlog__g.cfg.quiet && !shmlog__g.warned_unlocked) {
         struct rlimit lim;
         getrlimit(RLIMIT_MEMLOCK, &lim);
@@ -447,8 +481,8 @@ static int shmlog__ring_create(unsigned cpu)
     r->policy = (uint32_t)shmlog__g.cfg.policy;
     uint32_t pid = (uint32_t)getpid();
     shmlog__seg_header_publish(&r->hdr, SHMLOG_MAGIC_RING, SHMLOG_SEG_RING, shmlog__g.ring_bytes,
-                               shmlog__g.huge ? SHMLOG_SEG_HUGEPAGES : 0, pid, shmlog__g.meta->hdr.proc_start,
-                               shmlog__g.instance);
+                               fell_back ? SHMLOG_SEG_FALLBACK : shmlog__g.huge ? SHMLOG_SEG_HUGEPAGES : 0, pid,
+                               shmlog__g.meta->hdr.proc_start, shmlog__g.instance);
     shmlog__publish_ring(cpu, r, (uint8_t *)addr + SHMLOG_RING_HEADER_BYTES, shmlog__g.ring_records - 1,
                          (uint32_t)shmlog__g.cfg.policy);
     return 0;
@@ -614,8 +648,7 @@ void shmlog__spill(uint8_t *head, size_t off, const void *src, size_t len)
 {
     const uint8_t *s = (const uint8_t *)src;
     while (len) {
-        size_t room = off < SHMLOG_HEAD_PAYLOAD ? SHMLOG_HEAD_PAYLOAD - off
-                                                : SHMLOG_CONT_PAYLOAD - (off - SHMLOG_HEAD_PAYLOAD) % SHMLOG_CONT_PAYLOAD;
+        size_t room = shmlog_payload_slot_left(off);
         size_t n = len < room ? len : room;
         memcpy(head + shmlog_payload_offset(off), s, n);
         s += n;
@@ -764,6 +797,27 @@ static uint64_t shmlog__site_add(uint64_t *cache, int level, int category, const
     return word;
 }
 
+/* Says once on stderr that a call came before shmlog_init, and where: with
+ * write(2), as a log call may run in a signal handler. */
+static void shmlog__say_before_init(const char *file, int line)
+{
+    static int said;
+    if (__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+        return;
+    char num[16], *p = num + sizeof num;
+    unsigned v = line > 0 ? (unsigned)line : 0;
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    const char *parts[] = {"shmlog: ", file, ":", p, ": a log call before shmlog_init() writes nothing; such calls "
+                           "are counted, and the files report them (before_init) once shmlog_init() is called\n"};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        size_t n = i == 3 ? (size_t)(num + sizeof num - p) : strlen(parts[i]);
+        if (write(2, parts[i], n) != (ssize_t)n)
+            return;
+    }
+}
+
 uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,
                                const char *fmt, unsigned nargs, const uint8_t *types)
 {
@@ -772,6 +826,7 @@ uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const c
         /* Before shmlog_init: not written, counted, and the count lands in
          * the meta segment init makes. */
         shmlog__add_relaxed(&shmlog__g.before_init, 1);
+        shmlog__say_before_init(file, line);
         return (uint64_t)shmlog__star_strings(fmt) << 32;
     }
     if ((uint32_t)word != UINT32_MAX) { /* a refused site's calls take no lock */
@@ -803,7 +858,8 @@ static void shmlog__unmap_all(int remove)
         if (!r || r == &shmlog__null_ring)
             continue;
         snprintf(what_cpu, sizeof what_cpu, "-cpu%u", cpu);
-        if (remove && shmlog__seg_stem(stem, sizeof stem, what_cpu) == 0) {
+        if (remove && shmlog__seg_stem_in(shmlog__ring_fell_back[cpu] ? shmlog__g.ring_fallback : shmlog__g.dir, stem,
+                                          sizeof stem, what_cpu) == 0) {
             char path[4300];
             if ((size_t)snprintf(path, sizeof path, "%s%.17s.ring", stem, shmlog__ring_tag[cpu]) < sizeof path)
                 unlink(path);
@@ -835,6 +891,18 @@ static int shmlog__create_rings_of_affinity(void)
             return err;
     }
     return 0;
+}
+
+/* A process that returns from main or calls exit() without shmlog_shutdown()
+ * ends as it meant to: its meta says so (the collector's exit marker says
+ * "shut down", not "died"). The segments stay mapped, for what static
+ * destructors and the atexit handlers that run after this one still log. */
+static void shmlog__at_exit(void)
+{
+    pthread_mutex_lock(&shmlog__lock);
+    if (shmlog__g.initialized)
+        __atomic_fetch_or(&shmlog__g.meta->hdr.flags, SHMLOG_SEG_CLOSED, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&shmlog__lock);
 }
 
 /* Makes the segments of this process. Lock held; cfg, app and dir set. */
@@ -954,6 +1022,11 @@ int shmlog_init(const struct shmlog_config *cfg)
         goto out;
     }
     shmlog__g.ring_bytes = shmlog__seg_round(SHMLOG_RING_HEADER_BYTES + cfg->ring_bytes, shmlog__g.huge);
+    /* where init falls back to, a ring made later may go too */
+    snprintf(shmlog__g.ring_fallback, sizeof shmlog__g.ring_fallback, "%s",
+             shmlog__g.huge && !cfg->require_hugepages && !(cfg->dir && *cfg->dir) && !getenv("SHMLOG_DIR")
+                 ? SHMLOG__FALLBACK_DIR : "");
+    shmlog__g.ring_fallback_resolved = 0;
     err = shmlog__open_segments();
     if (err == -ENOMEM && shmlog__g.huge && !cfg->require_hugepages && !(cfg->dir && *cfg->dir) &&
         !getenv("SHMLOG_DIR")) {
@@ -979,6 +1052,7 @@ int shmlog_init(const struct shmlog_config *cfg)
                         "(reserve hugepages: echo 512 > /proc/sys/vm/nr_hugepages)\n", shmlog__g.dir);
     if (!shmlog__g.atfork_registered) {
         pthread_atfork(shmlog__atfork_prepare, shmlog__atfork_parent, shmlog__atfork_child);
+        atexit(shmlog__at_exit);
         shmlog__g.atfork_registered = 1;
     }
     shmlog__g.initialized = 1;

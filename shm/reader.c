@@ -366,11 +366,10 @@ int shm_meta_site(const struct shm_seg *seg, uint32_t id, struct shm_site *out)
         return -ENOENT;
     struct shmlog_site s;
     memcpy(&s, (const uint8_t *)seg->addr + sites_off + (size_t)id * SHMLOG_SITE_BYTES, sizeof s);
-    if (s.nargs > SHMLOG_MAX_ARGS || s.level > SHMLOG_LEVEL_FATAL || s.category >= SHMLOG_MAX_CATEGORIES)
+    struct shmlog_args_shape shape; /* arguments a record can hold */
+    if (s.level > SHMLOG_LEVEL_FATAL || s.category >= SHMLOG_MAX_CATEGORIES ||
+        shmlog_args_shape_init(&shape, s.nargs, s.arg_types) != 0)
         return -EINVAL;
-    for (unsigned i = 0; i < s.nargs; i++)
-        if (s.arg_types[i] == SHMLOG_ARG_NONE || s.arg_types[i] >= SHMLOG_ARG_TYPE_COUNT)
-            return -EINVAL;
     if (copy_meta_string(seg, str_off, str_bytes, s.fmt_offset, s.fmt_len, SHMLOG_MAX_FMT_BYTES, out->fmt) ||
         copy_meta_string(seg, str_off, str_bytes, s.file_offset, s.file_len, SHMLOG_MAX_FILE_BYTES, out->file))
         return -EINVAL;
@@ -765,7 +764,10 @@ int shm_ring_belongs(const struct shm_seg *meta, const struct shm_seg *ring, cha
     uint32_t meta_pid, ring_pid, cpu;
     char meta_app[SHMLOG_APP_BYTES], ring_app[SHMLOG_APP_BYTES];
     const char *why = NULL;
-    if (meta_dir != ring_dir || memcmp(meta->path, ring->path, meta_dir) != 0)
+    /* A ring its process made on 4 KiB pages when its meta's hugetlbfs was
+     * full lies elsewhere; the checks after this one hold for it as well. */
+    int fell_back = (ring->hdr.flags & SHMLOG_SEG_FALLBACK) && (meta->hdr.flags & SHMLOG_SEG_HUGEPAGES);
+    if (!fell_back && (meta_dir != ring_dir || memcmp(meta->path, ring->path, meta_dir) != 0))
         why = "is in another directory than";
     else if (ring->owner != meta->owner || ring->hdr.uid != meta->hdr.uid)
         why = "has another owner than";

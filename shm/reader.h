@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "shmlog_abi.h"
+#include "shmlog_args.h"
 #include "shmlog_atomic.h"
 
 #ifdef __cplusplus
@@ -198,6 +199,7 @@ struct shm_copied_record {
     uint8_t nslots;
     uint16_t payload_len;  /* payload bytes that follow (capacity of its slots) */
     uint8_t payload[SHMLOG_MAX_PAYLOAD];
+    uint8_t payload_slack[8]; /* never data: a decoder may store a whole word at the payload's last byte */
 };
 
 enum shm_loss_reason {
@@ -209,7 +211,10 @@ enum shm_loss_reason {
     SHM_LOSS_NO_RING = 6,     /* its cpu had no ring (it could not be made), counted by the producer */
     SHM_LOSS_UNREGISTERED = 7, /* its call site did not fit the site table, counted by the producer */
     SHM_LOSS_BEFORE_INIT = 8, /* a call made before shmlog_init, counted by the producer */
-    SHM_LOSS_REASON_MAX = 8,
+    SHM_LOSS_UNENCODABLE = 9, /* a committed record the collector could not encode: its call site
+                                 unknown, or its payload not holding the site's arguments */
+    SHM_LOSS_UNDECODABLE = 10, /* a record of a file a reader could not decode (never in a file) */
+    SHM_LOSS_REASON_MAX = 10,
 };
 
 enum shm_read_status {
@@ -251,9 +256,9 @@ static inline size_t shm_record_payload(uint8_t *dst, const struct shmlog_record
 {
     memcpy(dst, head->payload, SHMLOG_HEAD_PAYLOAD);
     for (unsigned i = 1; i < nslots; i++)
-        memcpy(dst + SHMLOG_HEAD_PAYLOAD + (i - 1) * SHMLOG_CONT_PAYLOAD,
-               ((const struct shmlog_cont *)&head[i])->payload, SHMLOG_CONT_PAYLOAD);
-    return SHMLOG_HEAD_PAYLOAD + (size_t)(nslots - 1) * SHMLOG_CONT_PAYLOAD;
+        memcpy(dst + shmlog_payload_capacity(i), ((const struct shmlog_cont *)&head[i])->payload,
+               SHMLOG_CONT_PAYLOAD);
+    return shmlog_payload_capacity(nslots);
 }
 /* Asks for the slot a few positions ahead of a reader at pos: written by
  * another core, it would otherwise keep a record waiting for its line. Never

@@ -3,7 +3,8 @@
  * ERROR (a second ERROR only those kept since the first), flagged and shown just before their trigger, the INFO and
  * ERROR records unflagged, and nothing else; shmlog-dump backtrace and shmlog_backtrace_flush write the kept ones
  * without a trigger; with backtrace off no DEBUG record lands and none is flagged; a producer killed after a
- * trigger loses nothing the trigger wrote; verify finds every file whole. */
+ * trigger loses nothing the trigger wrote; verify finds every file whole, also when records are kept in passes
+ * of their own between batches; the EXIT marker counts the records written. */
 #include "test_util_file.h"
 
 static struct tu_env env;
@@ -185,4 +186,55 @@ Test(backtrace, a_producer_killed_after_a_trigger_loses_nothing_it_triggered)
     want[n++] = "e k=7 -";
     expect(got, read_out(got, 4096), want, n);
     verify_out();
+}
+
+/* The EXIT marker's records: those of the process in the files. */
+static unsigned long exit_records(void)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "%s read --format json %s", tu_exe("SHMLOG_DUMP"), env.out);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    char line[4096];
+    unsigned long records = 0;
+    int exits = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *x = strstr(line, "\"exit\":{\"records\":");
+        if (x) {
+            records = strtoul(x + strlen("\"exit\":{\"records\":"), NULL, 10);
+            exits++;
+        }
+    }
+    pclose(f);
+    cr_assert_eq(exits, 1);
+    return records;
+}
+
+/* Kept records in a pass of their own, between batches (--max-delay-ms 5 and
+ * pauses): each batch passes over the positions kept before its first record,
+ * so verify finds the file whole; the EXIT marker counts the records written
+ * (not the kept ones, written or not, twice or at all). */
+Test(backtrace, batches_account_for_kept_positions_and_exit_counts_what_was_written)
+{
+    const char *args[] = {"--max-delay-ms", "5", NULL};
+    struct tu_child col = tu_collector(&env, args);
+    struct tu_child p = start_producer("10");
+    char cmd[64];
+    for (unsigned k = 0; k < 12; k++) {
+        snprintf(cmd, sizeof cmd, "debug %u %u", k * 100, k * 100 + 100);
+        say(&p, cmd);
+        tu_sleep_ms(30);
+        snprintf(cmd, sizeof cmd, "info %u %u", k * 2, k * 2 + 2);
+        say(&p, cmd);
+        tu_sleep_ms(30);
+        if (k % 4 == 3) {
+            snprintf(cmd, sizeof cmd, "error %u", k);
+            say(&p, cmd);
+        }
+    }
+    finish(&p, &col);
+    size_t n = read_out(got, 4096);
+    cr_assert_eq(n, 24 + 3 + 3 * 10, "INFO, ERROR and the last 10 DEBUG before each ERROR: %zu", n);
+    verify_out();
+    cr_assert_eq(exit_records(), n, "the EXIT marker counts %lu records, the files hold %zu", exit_records(), n);
 }

@@ -3,13 +3,15 @@
  * to expect.
  *
  *   test-collector-producer [--app A] [--threads T] [--count N | --forever] [--burst B --pause-us U]
- *                           [--ring-bytes BYTES] [--long-every K] [--gate-at G] [--hold] [--progress FILE]
+ *                           [--ring-bytes BYTES] [--long-every K] [--gate-at G] [--hold] [--no-shutdown]
+ *                           [--progress FILE]
  *
  * --count 0, or --forever: until killed. Prints "ready" once logging started, "progress <i>" every
  * 10000 records of thread 0, and at the end "done <dropped>" (the producer-side drop counter).
  * --gate-at G: each thread stops before its record G until stdin closes, so that a test can act while
  * records are still to come however slowly the machine runs.
  * --hold: then waits for stdin to close (at once if it already has).
+ * --no-shutdown: returns from main without shmlog_shutdown().
  * --progress FILE (at least PROGRESS_THREADS u64; T at most that): instead of the progress lines,
  * after every call that returned, i + 1 is stored for its thread in FILE, shared. A killed process
  * leaves the file behind: it says which calls returned, i.e. which records were committed or counted
@@ -82,11 +84,12 @@ int main(int argc, char **argv)
     shmlog_config_init(&cfg);
     cfg.app = "tprod";
     cfg.quiet = 1;
-    int hold = 0;
+    int hold = 0, no_shutdown = 0;
     const char *progress_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--hold")) { hold = 1; continue; }
+        if (!strcmp(a, "--no-shutdown")) { no_shutdown = 1; continue; }
         if (!strcmp(a, "--forever")) { count = 0; continue; }
         if (!v) { fprintf(stderr, "test-collector-producer: %s needs a value\n", a); return 2; }
         i++;
@@ -141,6 +144,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (hold)
         wait_stdin_closed();
-    shmlog_shutdown();
+    if (!no_shutdown)
+        shmlog_shutdown();
     return 0;
 }

@@ -1,4 +1,4 @@
-/* Description: no ordinary mishap loses records silently: a producer in its own pid namespace (a container) is drained while it runs and finalised only when it is gone; the exit marker says whether a process shut down or died (a real SIGSEGV); a committed record that fails validation costs only itself, counted, and the ring is read on; shmlog-dump clean removes what gone processes left and discards records never drained only when told, saying how many. */
+/* Description: no ordinary mishap loses records silently: a producer in its own pid namespace (a container) is drained while it runs and finalised only when it is gone; the exit marker says whether a process shut down (shmlog_shutdown, or a return from main without it) or died (a real SIGSEGV); a committed record that fails validation, or that the collector cannot encode (its payload does not hold its site's arguments), costs only itself, counted, and the ring is read on; shmlog-dump clean removes what gone processes left and discards records never drained only when told, saying how many. */
 #include "test_util_file.h"
 
 #include <errno.h>
@@ -58,8 +58,11 @@ Test(losses, the_exit_marker_says_whether_a_process_shut_down_or_died, .timeout 
     /* A sanitizer build's handler would turn the signal into an exit(1). */
     setenv("ASAN_OPTIONS", "handle_segv=0:handle_sigbus=0", 1);
     const char *args[] = {"--threads", "1", "--count", "1000", "--hold", NULL};
-    struct tu_child clean = tu_producer(args), crashed = tu_producer(args);
-    unsigned long long dropped = tu_wait_line(&clean, "done ") + tu_wait_line(&crashed, "done ");
+    const char *returns[] = {"--threads", "1", "--count", "1000", "--no-shutdown", NULL};
+    struct tu_child clean = tu_producer(args), crashed = tu_producer(args), returned = tu_producer(returns);
+    unsigned long long dropped = tu_wait_line(&clean, "done ") + tu_wait_line(&crashed, "done ") +
+                                 tu_wait_line(&returned, "done ");
+    cr_assert_eq(tu_wait_exit(&returned), 0);
     cr_assert_eq(kill(crashed.pid, SIGSEGV), 0);
     int st = 0;
     cr_assert_eq(waitpid(crashed.pid, &st, 0), crashed.pid);
@@ -72,10 +75,11 @@ Test(losses, the_exit_marker_says_whether_a_process_shut_down_or_died, .timeout 
     tu_read_all(env.out, &got);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     cr_assert_eq(tu_check_producer(&got, (uint32_t)clean.pid, 1, 1000) +
-                     tu_check_producer(&got, (uint32_t)crashed.pid, 1, 1000) + dropped,
-                 2000);
-    cr_assert_eq(got.exits, 2);
-    cr_assert_eq(got.exits_how[SHLOG_EXIT_SHUTDOWN], 1, "the clean one shut down");
+                     tu_check_producer(&got, (uint32_t)crashed.pid, 1, 1000) +
+                     tu_check_producer(&got, (uint32_t)returned.pid, 1, 1000) + dropped,
+                 3000);
+    cr_assert_eq(got.exits, 3);
+    cr_assert_eq(got.exits_how[SHLOG_EXIT_SHUTDOWN], 2, "the clean one shut down, the one that returned from main too");
     cr_assert_eq(got.exits_how[SHLOG_EXIT_DIED], 1, "the crashed one died without shutting down");
     tu_read_free(&got);
     /* What a person reads says it too. */
@@ -90,9 +94,15 @@ Test(losses, the_exit_marker_says_whether_a_process_shut_down_or_died, .timeout 
     cr_assert_eq(lines, 1);
 }
 
-/* Sets the category byte of the record at ring position pos to a value no
- * producer writes. */
-static void corrupt_record(const char *ring_path, uint64_t pos)
+/* A ring file mapped writable, and the head slot of one of its records. */
+struct mapped_record {
+    uint8_t *map;
+    size_t bytes;
+    struct shmlog_record *rec;
+};
+
+/* The record at ring position pos of the ring file at ring_path. */
+static struct mapped_record map_record(const char *ring_path, uint64_t pos)
 {
     int fd = open(ring_path, O_RDWR);
     cr_assert_geq(fd, 0, "%s: %s", ring_path, strerror(errno));
@@ -106,16 +116,38 @@ static void corrupt_record(const char *ring_path, uint64_t pos)
     struct shmlog_record *rec = (struct shmlog_record *)(m + SHMLOG_RING_HEADER_BYTES +
                                                          (pos & (hdr->capacity - 1)) * SHMLOG_RECORD_BYTES);
     cr_assert_eq(rec->commit, pos + 1, "position %lu does not hold a record head", (unsigned long)pos);
-    rec->category = 200; /* past SHMLOG_MAX_CATEGORIES */
-    munmap(m, (size_t)st.st_size);
+    return (struct mapped_record){m, (size_t)st.st_size, rec};
 }
 
-Test(losses, a_record_that_fails_validation_costs_only_itself, .timeout = 60)
+/* Sets the category byte of the record at ring position pos to a value no
+ * producer writes. */
+static void corrupt_record(const char *ring_path, uint64_t pos)
 {
-    /* Written before any collector runs, then one record broken in place. */
-    if (access("/usr/bin/taskset", X_OK) != 0)
-        cr_skip_test("needs taskset (util-linux)");
-    /* On one cpu, so that position 50 is in the one ring it writes. */
+    struct mapped_record r = map_record(ring_path, pos);
+    r.rec->category = 200; /* past SHMLOG_MAX_CATEGORIES */
+    munmap(r.map, r.bytes);
+}
+
+/* Sets the length of the string argument of the test producer's record at
+ * ring position pos ("t=%u i=%lu px=%f s=%s": at payload byte 20) to more
+ * than a record holds: its slot stays whole, its payload no longer holds its
+ * site's arguments. */
+static void overlong_string(const char *ring_path, uint64_t pos)
+{
+    struct mapped_record r = map_record(ring_path, pos);
+    cr_assert_eq(r.rec->nslots, 1);
+    uint16_t hdr16 = shmlog_str_header(SHMLOG_MAX_PAYLOAD, 0);
+    memcpy(r.rec->payload + 20, &hdr16, sizeof hdr16);
+    munmap(r.map, r.bytes);
+}
+
+/* The test producer's 150 records of one thread on one cpu, stopped before
+ * its record 100 while break_records(ring path) breaks some of the first in
+ * place, then a collector (with extra options) drains them all; *got holds
+ * the files' records. */
+static void break_and_drain(void (*break_records)(const char *ring), const char *const extra[], struct tu_read *got)
+{
+    /* On one cpu, so that every position is in the one ring it writes. */
     char *argv[] = {"/usr/bin/taskset", "-c", "0", (char *)tu_exe("TEST_PRODUCER"), "--threads", "1", "--count", "150",
                     "--gate-at", "100", NULL};
     struct tu_child p = tu_spawn(argv, NULL);
@@ -123,21 +155,60 @@ Test(losses, a_record_that_fails_validation_costs_only_itself, .timeout = 60)
     char ring[600];
     tu_sleep_ms(300);
     tu_find_ring(env.seg, p.pid, ring, sizeof ring);
-    corrupt_record(ring, 50); /* one slot a record: the test producer's records are short */
-    struct tu_child col = tu_collector(&env, NULL);
-    tu_close_stdin(&p); /* the last 50, after the broken one was seen */
-    unsigned long long dropped = tu_wait_line(&p, "done ");
+    break_records(ring); /* written before any collector runs */
+    struct tu_child col = tu_collector(&env, extra);
+    tu_close_stdin(&p); /* the last 50, after the broken ones were seen */
+    cr_assert_eq(tu_wait_line(&p, "done "), 0, "nothing dropped");
     cr_assert_eq(tu_wait_exit(&p), 0);
     cr_assert(tu_wait_segments_gone(env.seg, 10000));
     tu_stop_collector(&env, &col);
+    tu_read_all(env.out, got);
+    cr_assert_eq(got->errors, 0, "%s", got->first_error);
+    cr_assert_eq(tu_check_producer(got, (uint32_t)p.pid, 1, 150) + got->losses, 150, "every record, or its loss");
+}
+
+static void corrupt_50(const char *ring) { corrupt_record(ring, 50); }
+
+Test(losses, a_record_that_fails_validation_costs_only_itself, .timeout = 60)
+{
+    if (access("/usr/bin/taskset", X_OK) != 0)
+        cr_skip_test("needs taskset (util-linux)");
     struct tu_read got = {0};
-    tu_read_all(env.out, &got);
-    cr_assert_eq(got.errors, 0, "%s", got.first_error);
-    cr_assert_eq(dropped, 0);
-    cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, 150), 149, "every record but the broken one");
+    break_and_drain(corrupt_50, NULL, &got); /* one slot a record: the test producer's records are short */
     cr_assert_eq(got.lost[SHM_LOSS_CORRUPT], 1, "the broken one, counted");
+    cr_assert_eq(got.losses, 1);
     cr_assert_eq(tu_log_lines(&env, "failed validation"), 1, "reported once");
     cr_assert_eq(tu_log_lines(&env, "quarantined"), 0, "the ring was read on");
+    tu_read_free(&got);
+}
+
+static void overlong_50_51_80(const char *ring)
+{
+    overlong_string(ring, 50);
+    overlong_string(ring, 51);
+    overlong_string(ring, 80);
+}
+
+/* A committed record whose payload does not hold its call site's arguments
+ * (a producer that scribbled on it) is not encoded: a loss marker,
+ * unencodable, stands in its place in the file, the collector says so once
+ * and counts it in its metrics, and every other record reads as written. */
+Test(losses, a_record_the_collector_cannot_encode_costs_only_itself, .timeout = 60)
+{
+    if (access("/usr/bin/taskset", X_OK) != 0)
+        cr_skip_test("needs taskset (util-linux)");
+    char metrics[600];
+    snprintf(metrics, sizeof metrics, "%s/metrics.prom", env.root);
+    const char *args[] = {"--metrics-file", metrics, "--metrics-interval", "1", NULL};
+    struct tu_read got = {0};
+    break_and_drain(overlong_50_51_80, args, &got);
+    cr_assert_eq(got.lost[SHM_LOSS_UNENCODABLE], 3, "the three, counted");
+    cr_assert_eq(got.losses, 3, "a marker each");
+    cr_assert_eq(tu_log_lines(&env, "could not be encoded"), 1, "reported once");
+    char text[1 << 16];
+    cr_assert_gt(tu_read_file(metrics, text, sizeof text), 0);
+    cr_assert(strstr(text, "shmlog_collector_losses_total{reason=\"unencodable\"} 3\n"), "%s", text);
+    cr_assert(strstr(text, "shmlog_collector_records_total 147\n"), "records written, not read");
     tu_read_free(&got);
 }
 

@@ -213,7 +213,7 @@ static inline void tu_read_event(struct tu_read *out, const struct shlog_event *
         break;
     case SHLOG_EV_LOSS:
         out->losses++;
-        if (ev->loss.reason < 8)
+        if (ev->loss.reason <= SHM_LOSS_REASON_MAX)
             out->lost[ev->loss.reason] += ev->loss.records;
         break;
     case SHLOG_EV_EXIT:

@@ -577,6 +577,13 @@ static int clean_process(const struct cli *cli, const struct shm_seg *meta, cons
             shm_seg_close(&seg);
             continue;
         }
+        /* a ring made on 4 KiB pages when hugetlbfs was full: its meta is
+         * there, and it is no orphan while its process runs */
+        if (!meta && (seg.hdr.flags & SHMLOG_SEG_FALLBACK) &&
+            (kill((pid_t)seg.hdr.pid, 0) == 0 || errno == EPERM)) {
+            shm_seg_close(&seg);
+            continue;
+        }
         claimed[i] = 2; /* ours: removed below if the process goes */
         uint64_t used;
         records += records_not_drained(&v, &used);

@@ -79,7 +79,8 @@ class Event(collections.namedtuple("Event", _EVENT_FIELDS)):
     Records: kind, ts_ns, host, app, pid, tid, cpu, seq, level, category,
     site, msg, fields, truncated, clamped, backtrace, error, proc_start.
     Losses: loss_reason ("dropped", "overwritten", "dead_writer", "corrupt",
-    "no_ring", "unregistered", "before_init"), loss_records, loss_positions,
+    "no_ring", "unregistered", "before_init", "unencodable", "undecodable"),
+    loss_records, loss_positions,
     loss_first_seq. Exits: exit_records, exit_lost, exit_how ("shutdown",
     "died"; None in files from before the distinction). Errors and notes:
     error, the message (ts_ns and pid 0, host and app None: they name a
