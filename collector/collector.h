@@ -319,7 +319,6 @@ void backtrace_free(struct ring *r);
 /* ==== Processes and segments (procs.c) ==== */
 
 const struct shm_site *site_of(struct proc *p, uint32_t id, struct site_slot **slot_out);
-int collector_alive(uint64_t pid);
 void watch_init(void);
 void scan_all(void);
 int inotify_pending(void);

@@ -134,22 +134,6 @@ static int close_as(const char *from, char *to, size_t cap)
     return rc;
 }
 
-/* Is this .part file still being written by a running collector? */
-static int part_file_in_use(const char *path)
-{
-    /* O_NONBLOCK: a FIFO swapped in under the name must not hang the start. */
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    uint8_t hb[SHLOG_FILE_HEADER_BYTES];
-    struct shlog_file_header h;
-    int in_use = pread(fd, hb, sizeof(hb), 0) == (ssize_t)sizeof(hb) &&
-                 !shlog_file_header_decode(hb, sizeof(hb), &h) && h.collector_pid != (uint32_t)getpid() &&
-                 collector_alive(h.collector_pid);
-    close(fd);
-    return in_use;
-}
-
 /* Numbers new files after every name present, then renames the .part files a
  * crashed run left (their whole frames are valid); exits 2, renaming nothing,
  * when a file has the last number, since wrapping around would reuse names. */
@@ -190,7 +174,7 @@ void recover_out_dir(void)
         struct stat st;
         /* Only regular files: a symlink planted under a .part name is neither
          * followed nor given a .shlog name that readers would follow. */
-        if (lstat(from, &st) != 0 || !S_ISREG(st.st_mode) || part_file_in_use(from))
+        if (lstat(from, &st) != 0 || !S_ISREG(st.st_mode) || shlog_part_in_use(from))
             continue;
         if (st.st_size < SHLOG_FILE_HEADER_BYTES) {
             /* Killed between creating it and writing its header: frames are
@@ -345,6 +329,11 @@ int outfile_open(struct outfile *f)
             output_failed("cannot create", f->part_path, e);
         return -e;
     }
+    /* The proof that we write it, for the next start's recovery. */
+    int locked = shlog_part_lock(f->fd);
+    if (locked != 0)
+        warnx("%s: cannot lock it: %s (a collector started meanwhile would take it for a crashed run's)",
+              f->part_path, strerror(-locked));
     if (opt.have_group)
         share_file(f->fd, f->part_path);
     struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = real_ns(),

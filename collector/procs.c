@@ -112,10 +112,18 @@ static int open_meta(const char *path, int dir, const struct stat *st, char *err
     struct proc *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
-    int rc = shm_seg_open(&p->meta, path, 0, &opt.accept, err, errcap);
+    int rc = shm_seg_open(&p->meta, path, SHM_OPEN_CLAIM, &opt.accept, err, errcap);
     if (rc == 0 && ((rc = shm_meta_info(&p->meta, &p->info, err, errcap)) != 0 ||
                     (rc = shm_meta_attribution(&p->meta, &p->info, err, errcap)) != 0))
         shm_seg_close(&p->meta);
+    /* One collector per process: the lock the kernel takes back with it. */
+    if (rc == 0 && (rc = shm_meta_claim(&p->meta)) != 0) {
+        if (rc == -EBUSY)
+            snprintf(err, errcap, "%s: drained by another collector (it holds the meta's lock)", path);
+        else
+            snprintf(err, errcap, "%s: cannot take the meta's collector lock: %s", path, strerror(-rc));
+        shm_seg_close(&p->meta);
+    }
     /* The same process seen under another owner: one of the two lies, and the
      * first was checked while its process could still be asked. */
     for (struct proc *q = col.procs; rc == 0 && q; q = q->next)
@@ -159,21 +167,6 @@ static int open_meta(const char *path, int dir, const struct stat *st, char *err
     return 0;
 }
 
-/* Is the collector that claims a ring (pid) still running? */
-int collector_alive(uint64_t pid)
-{
-    if (pid == 0 || pid > INT32_MAX || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
-        return 0;
-    char path[64], comm[64] = "";
-    snprintf(path, sizeof(path), "/proc/%" PRIu64 "/comm", pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    int ok = fgets(comm, sizeof(comm), f) != NULL;
-    fclose(f);
-    return ok && strncmp(comm, "shmlog-collecto", 15) == 0;
-}
-
 /* The process a ring of directory dir belongs to (shm_ring_belongs), or
  * NULL with the reason in err. */
 static struct proc *owner_of(const struct shm_seg *ring, int dir, char *err, size_t errcap)
@@ -205,20 +198,8 @@ static int open_ring(const char *path, int dir, uint32_t cpu, const struct stat 
         free(r);
         return rc;
     }
-    /* One collector per ring: two would release each other's records. */
-    uint64_t me = (uint64_t)getpid(), owner = shm_ring_owner(&r->view);
-    if (owner != me && collector_alive(owner)) {
-        snprintf(err, errcap, "%s: drained by another collector (pid %" PRIu64 ")", path, owner);
-        shm_seg_close(&r->seg);
-        free(r);
-        return -EBUSY;
-    }
-    if (shm_ring_claim(&r->view, owner, me) != 0) {
-        snprintf(err, errcap, "%s: claimed by another collector just now", path);
-        shm_seg_close(&r->seg);
-        free(r);
-        return -EBUSY;
-    }
+    /* Ours: its process's meta lock says so (open_meta). */
+    shm_ring_claim(&r->view, (uint64_t)getpid());
     /* Page-table entries for the whole ring in one call: faulting them in one
      * by one while draining costs microseconds each on the path that decides
      * whether a burst fits in the ring. Best effort (Linux 5.14+). */

@@ -103,9 +103,10 @@ int shm_accepts(const struct shm_accept *acc, uid_t uid)
     return 0;
 }
 
-int shm_seg_open(struct shm_seg *seg, const char *path, int writable, const struct shm_accept *acc,
+int shm_seg_open(struct shm_seg *seg, const char *path, int mode, const struct shm_accept *acc,
                     char *err, size_t errcap)
 {
+    int writable = mode == SHM_OPEN_WRITE;
     memset(seg, 0, sizeof *seg);
     seg->fd = -1;
     if (strlen(path) >= sizeof seg->path)
@@ -119,7 +120,7 @@ int shm_seg_open(struct shm_seg *seg, const char *path, int writable, const stru
         return fail(err, errcap, -EINVAL, "%s: not a segment name", path);
 
     /* O_NOFOLLOW: a symlink planted in the directory is refused, not followed. */
-    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    int fd = open(path, (mode != SHM_OPEN_READ ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return fail(err, errcap, -errno, "%s: %s", path, strerror(errno));
     struct stat st;
@@ -498,25 +499,14 @@ void shm_ring_release_below(const struct shm_ring_view *v, uint64_t pos, uint64_
     shmlog__store_release(&v->hdr->tail, pos);
 }
 
-uint64_t shm_ring_owner(const struct shm_ring_view *v)
+void shm_ring_claim(const struct shm_ring_view *v, uint64_t me)
 {
-    /* Acquire pairs with the release of a collector that gave the ring back:
-     * what it wrote before (the tail) is seen by the next. */
-    return __atomic_load_n(&v->hdr->collector_pid, __ATOMIC_ACQUIRE);
-}
-
-int shm_ring_claim(const struct shm_ring_view *v, uint64_t owner, uint64_t me)
-{
-    /* Strong: a spurious failure would refuse a ring nobody holds. */
-    return __atomic_compare_exchange_n(&v->hdr->collector_pid, &owner, me, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
-               ? 0
-               : -EBUSY;
+    __atomic_store_n(&v->hdr->collector_pid, me, __ATOMIC_RELAXED);
 }
 
 void shm_ring_unclaim(const struct shm_ring_view *v, uint64_t me)
 {
-    /* Release: our last tail store is seen by the collector that claims it next. */
-    __atomic_compare_exchange_n(&v->hdr->collector_pid, &me, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    __atomic_compare_exchange_n(&v->hdr->collector_pid, &me, 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
 
 static const uint8_t *slot_at(const struct shm_ring_view *v, uint64_t pos)
@@ -857,6 +847,22 @@ long shm_meta_holder(const struct shm_seg *meta)
         return -1;
     lk = (struct flock){.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = SHMLOG_LOCK_PID, .l_len = 1};
     return fcntl(meta->fd, F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK && lk.l_pid > 0 ? (long)lk.l_pid : 0;
+}
+
+int shm_meta_claim(const struct shm_seg *meta)
+{
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = SHMLOG_LOCK_COLLECTOR, .l_len = 1};
+    if (meta->fd < 0)
+        return -EBADF;
+    if (fcntl(meta->fd, F_OFD_SETLK, &lk) == 0)
+        return 0;
+    return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+}
+
+int shm_meta_drained(const struct shm_seg *meta)
+{
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = SHMLOG_LOCK_COLLECTOR, .l_len = 1};
+    return meta->fd >= 0 && fcntl(meta->fd, F_OFD_GETLK, &lk) == 0 && lk.l_type != F_UNLCK;
 }
 
 int shm_proc_alive(uint32_t pid, uint64_t proc_start)

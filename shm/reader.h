@@ -44,9 +44,15 @@ struct shm_accept {
 /* 1 if acc takes segments owned by uid. A NULL acc takes only our own uid. */
 int shm_accepts(const struct shm_accept *acc, uid_t uid);
 
+/* How shm_seg_open maps a segment. */
+#define SHM_OPEN_READ 0  /* read-only */
+#define SHM_OPEN_WRITE 1 /* read-write: a ring's tail, a meta's levels */
+#define SHM_OPEN_CLAIM 2 /* a meta read-only, through a descriptor that can take its collector lock */
+
 /* Opens and validates the segment at path, if acc takes its owner (else
- * -EACCES). Returns 0, or -errno with a reason in err (one line). */
-int shm_seg_open(struct shm_seg *seg, const char *path, int writable, const struct shm_accept *acc,
+ * -EACCES). mode: SHM_OPEN_*. Returns 0, or -errno with a reason in err (one
+ * line). */
+int shm_seg_open(struct shm_seg *seg, const char *path, int mode, const struct shm_accept *acc,
                     char *err, size_t errcap);
 void shm_seg_close(struct shm_seg *seg);
 /* Checks a header copy against the mapped size: NULL if valid, else why not. */
@@ -176,14 +182,10 @@ struct shm_ring_view {
 
 int shm_ring_view_init(struct shm_ring_view *v, const struct shm_seg *ring, char *err, size_t errcap);
 
-/* One collector per ring: two would release each other's records. The pid
- * of the collector that claimed the ring, 0 if none (acquire). */
-uint64_t shm_ring_owner(const struct shm_ring_view *v);
-/* Takes the ring for collector pid me if its owner is still owner (as read
- * by shm_ring_owner, after the caller decided that owner is gone or is
- * me). 0, or -EBUSY when another collector claimed it in between. */
-int shm_ring_claim(const struct shm_ring_view *v, uint64_t owner, uint64_t me);
-/* Gives the ring back if me still holds it: the next collector need not wait. */
+/* Says which collector (pid me) drains the ring, for people: whether one
+ * does is shm_meta_drained's. */
+void shm_ring_claim(const struct shm_ring_view *v, uint64_t me);
+/* Clears that if me still stands there. */
 void shm_ring_unclaim(const struct shm_ring_view *v, uint64_t me);
 
 /* One record copied out of a ring. */
@@ -320,6 +322,15 @@ void shm_prefault(void *addr, size_t bytes, int write);
  * process that closed another descriptor of the file), or -1 when no process
  * holds it: the producer shut down or is gone. */
 long shm_meta_holder(const struct shm_seg *meta);
+
+/* One collector per process: two would release each other's records. The
+ * collector that drains a process takes SHMLOG_LOCK_COLLECTOR of its meta
+ * (opened SHM_OPEN_CLAIM) and keeps it while it runs; the kernel drops it
+ * with the collector, whatever became of its pid. 0, or -EBUSY while another
+ * collector holds it, or -errno. */
+int shm_meta_claim(const struct shm_seg *meta);
+/* 1 while a collector other than the caller holds that lock, else 0. */
+int shm_meta_drained(const struct shm_seg *meta);
 
 /* ---- directories ---- */
 

@@ -1,0 +1,140 @@
+/* Description: what another local uid can do to the collector, with real second uids: a process that takes a crashed collector's pid and name never passes for it (its rings and its .part file are taken over); a meta of one accepted uid that claims another's process never hides that process; a flood of segment-named files from a uid that is not accepted costs the drain nothing and the collector bounded memory; an output directory another user could write is refused. */
+#include "test_users.h"
+
+#include <linux/sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+static struct tu_env env;
+
+static void setup(void)
+{
+    tu_env_setup(&env, "hostile-uids");
+    /* the test users' producers reach the segment directory and write in it */
+    cr_assert_eq(chmod(env.root, 0711), 0);
+    cr_assert_eq(chmod(env.seg, 01777), 0);
+}
+
+static void teardown(void)
+{
+    tu_kill_children();
+    tu_rmtree(env.root);
+}
+
+TestSuite(hostile_uids, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Criterion does not run .fini after cr_skip_test: clean up first. */
+#define SKIP(...)                  \
+    do {                           \
+        teardown();                \
+        cr_skip_test(__VA_ARGS__); \
+    } while (0)
+
+/* "--allow-uid <u's uid>" as collector arguments. */
+static const char *const *allow(const struct tu_user *u)
+{
+    static char uid[32];
+    static const char *args[3];
+    snprintf(uid, sizeof(uid), "%u", (unsigned)u->uid);
+    args[0] = "--allow-uid";
+    args[1] = uid;
+    args[2] = NULL;
+    return args;
+}
+
+/* A process with exactly pid `want` (clone3's set_tid: what an attacker gets
+ * by forking until the pid comes round), running as u under the name comm,
+ * asleep until killed. */
+static pid_t start_with_pid(pid_t want, const struct tu_user *u, const char *comm)
+{
+    pid_t tid[1] = {want};
+    struct clone_args ca;
+    memset(&ca, 0, sizeof(ca));
+    ca.exit_signal = SIGCHLD;
+    ca.set_tid = (uint64_t)(uintptr_t)tid;
+    ca.set_tid_size = 1;
+    fflush(NULL);
+    long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+    cr_assert(pid >= 0, "clone3 with pid %d: %s", (int)want, strerror(errno));
+    if (pid == 0) {
+        /* no exec: the test's pipes (a producer's stdin) must not stay open in it */
+        syscall(SYS_close_range, 3u, ~0u, 0u);
+        if (setresgid(u->gid, u->gid, u->gid) != 0 || setresuid(u->uid, u->uid, u->uid) != 0)
+            _exit(1);
+        prctl(PR_SET_NAME, comm);
+        for (;;)
+            pause();
+    }
+    if (tu_nchildren < sizeof(tu_children) / sizeof(tu_children[0]))
+        tu_children[tu_nchildren++] = (pid_t)pid;
+    return (pid_t)pid;
+}
+
+/* Bytes of the collector's open file, 0 if none. */
+static off_t part_bytes(void)
+{
+    DIR *d = opendir(env.out);
+    if (!d)
+        return 0;
+    off_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        struct stat st;
+        size_t l = strlen(de->d_name);
+        if (l > 5 && strcmp(de->d_name + l - 5, ".part") == 0 && fstatat(dirfd(d), de->d_name, &st, 0) == 0)
+            n = st.st_size;
+    }
+    closedir(d);
+    return n;
+}
+
+/* ==== A crashed collector's pid ==== */
+
+Test(hostile_uids, a_crashed_collectors_pid_and_name_taken_by_another_uid_do_not_stop_its_successor)
+{
+    NEED_USERS();
+    const unsigned count = 20000;
+    struct tu_child c1 = tu_collector(&env, allow(&tu_grp));
+    /* The victim logs its first records, which the first collector drains
+     * into its open file, and waits. */
+    const char *vargs[] = {"--threads", "1", "--count", "20000", "--gate-at", "5000", NULL};
+    struct tu_child victim = tu_producer_as(&tu_grp, 0, vargs, NULL, NULL);
+    tu_wait_line(&victim, "ready");
+    uint64_t until = tu_now_ms() + 10000;
+    while (part_bytes() < SHLOG_FILE_HEADER_BYTES + 100 && tu_now_ms() < until)
+        tu_sleep_ms(20);
+    cr_assert_geq(part_bytes(), SHLOG_FILE_HEADER_BYTES + 100, "the first collector wrote no frame");
+    tu_sleep_ms(200); /* the rest of the first records, released */
+    cr_assert_eq(kill(c1.pid, SIGKILL), 0);
+    pid_t crashed = c1.pid;
+    tu_wait_exit(&c1);
+
+    /* Another uid's process with the crashed collector's pid and name. */
+    start_with_pid(crashed, &tu_atk, "shmlog-collector");
+    char comm[64];
+    snprintf(comm, sizeof(comm), "/proc/%d/comm", (int)crashed);
+    char name[64] = "";
+    until = tu_now_ms() + 5000;
+    while (strcmp(name, "shmlog-collecto\n") != 0 && tu_now_ms() < until) {
+        tu_sleep_ms(5);
+        cr_assert_gt(tu_read_file(comm, name, sizeof(name)), 0);
+    }
+    cr_assert_str_eq(name, "shmlog-collecto\n");
+
+    /* The victim logs the rest while no collector runs, and ends. */
+    tu_close_stdin(&victim);
+    cr_assert_eq(tu_wait_exit_within(&victim, 20000, "the victim"), 0);
+    struct tu_child c2 = tu_collector(&env, allow(&tu_grp));
+    tu_assert_segments_gone(&env, 10000);
+    tu_stop_collector(&env, &c2);
+
+    cr_assert_eq(tu_count_files(env.out, ".part"), 0, "the crashed collector's .part file was not recovered");
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)victim.pid, 1, count), count, "every record of the victim");
+    for (unsigned r = 0; r <= SHM_LOSS_REASON_MAX; r++)
+        cr_assert_eq(got.lost[r], 0, "%lu records lost (reason %u)", (unsigned long)got.lost[r], r);
+    cr_assert_eq(got.exits, 1);
+    cr_assert_eq(tu_log_lines(&env, "another collector"), 0);
+    tu_read_free(&got);
+}
