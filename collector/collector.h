@@ -132,6 +132,8 @@ struct proc {
     struct ring *rings;
     int pidfd;
     int gone;           /* exited: rings are read with writer_dead */
+    uint64_t gone_listing;   /* listings of its directory begun when it was seen gone: a later one finds every ring */
+    uint64_t ring_unsettled; /* the listing in which a ring naming it could not be opened for now, or 0 */
     int exit_queued;    /* its EXIT section is in a frame */
     uint64_t no_ring_seen, unregistered_seen, before_init_seen; /* the meta's loss counters as last written */
     struct shm_categories *cats; /* its own categories as last read, or NULL */
@@ -280,6 +282,7 @@ void flush_frame(void);
 
 void proc_losses(struct proc *p);
 void lose_abandoned(struct ring *r);
+void lose_unreadable_ring(struct proc *p, uint32_t cpu, uint64_t tail, uint64_t head);
 uint64_t drain_ring(struct ring *r, unsigned budget, int patient);
 uint64_t drain_all(uint64_t *smallest);
 

@@ -61,6 +61,15 @@ void proc_losses(struct proc *p)
         }
 }
 
+/* A ring of p that cannot be read at all: the positions its header says it
+ * holds are lost, at least one record (the header itself may lie). */
+void lose_unreadable_ring(struct proc *p, uint32_t cpu, uint64_t tail, uint64_t head)
+{
+    uint64_t n = head - tail <= SHMLOG_RING_MAX_RECORDS ? head - tail : 0;
+    struct shm_loss l = {.first_pos = tail, .positions = n, .records = n ? n : 1, .reason = SHM_LOSS_CORRUPT};
+    emit_proc_loss(p, cpu, &l, 0);
+}
+
 /* What a quarantined ring holds past what was read is lost: written as
  * CORRUPT positions, each counted as a record since record boundaries there
  * cannot be trusted (an upper bound), at most a ring's worth at a time. */

@@ -25,6 +25,10 @@
 #define SITE_CACHE_MAX (1u << 20)   /* site ids cached per process */
 
 static uint32_t next_key;
+/* Listings of each directory begun and completed: a process seen gone is
+ * finalized only after a listing begun later has completed, which found
+ * every ring it made (a dead process makes none). */
+static uint64_t listings_begun[MAX_DIRS], listings_done[MAX_DIRS];
 static int inotify_fd;
 static int watch[MAX_DIRS];
 /* While opt.dirs[i] does not exist: a watch on its nearest existing
@@ -106,6 +110,16 @@ static int pidfd_open_(uint32_t pid)
 #endif
 }
 
+/* p exited (or shut down): no ring of it can appear after this moment. */
+static void mark_gone(struct proc *p)
+{
+    p->gone = 1;
+    p->gone_listing = listings_begun[p->dir];
+    if (p->pidfd >= 0)
+        close(p->pidfd);
+    p->pidfd = -1;
+}
+
 /* Opens the meta segment of a producer. 0, or -errno with err set. */
 static int open_meta(const char *path, int dir, const struct stat *st, char *err, size_t errcap)
 {
@@ -161,7 +175,8 @@ static int open_meta(const char *path, int dir, const struct stat *st, char *err
             holder = again;
         }
     }
-    p->gone = holder < 0;
+    if (holder < 0)
+        mark_gone(p);
     p->next = col.procs;
     col.procs = p;
     return 0;
@@ -179,40 +194,66 @@ static struct proc *owner_of(const struct shm_seg *ring, int dir, char *err, siz
     return NULL;
 }
 
-/* Opens a ring segment of the process it belongs to. 0, or -errno with err set. */
+/* The part of opening a ring that reads it, once it is known to be p's. */
+struct ring_open {
+    struct ring *r;
+    char *err;
+    size_t errcap;
+    int rc;
+    uint64_t tail, head; /* as the header says, for a ring that cannot be read */
+};
+
+static void ring_open_read(void *ctx)
+{
+    struct ring_open *o = ctx;
+    struct ring *r = o->r;
+    const struct shmlog_ring *h = r->seg.addr;
+    o->tail = shmlog__load_acquire(&h->tail);
+    o->head = shmlog__load_acquire(&h->head);
+    if (shm_ring_view_init(&r->view, &r->seg, o->err, o->errcap) != 0) {
+        o->rc = -EINVAL;
+        return;
+    }
+    shm_ring_claim(&r->view, (uint64_t)getpid()); /* ours: its process's meta lock says so (open_meta) */
+    r->read_pos = shm_ring_tail(&r->view); /* a restart resumes here; the reader drops repeats */
+    r->bound = r->read_pos;
+}
+
+/* Opens a ring segment of the process it belongs to. 0, or -errno with err
+ * set. A ring of a process that cannot be read (its header makes no ring, it
+ * shrank) stays with its process, unread: what it may hold is a counted loss,
+ * and it goes with the process's other segments. */
 static int open_ring(const char *path, int dir, uint32_t cpu, const struct stat *st, char *err, size_t errcap)
 {
     struct ring *r = calloc(1, sizeof(*r));
     if (!r)
         return -ENOMEM;
     struct proc *p = NULL;
-    int rc = shm_seg_open(&r->seg, path, 1, &opt.accept, err, errcap);
+    int rc = shm_seg_open(&r->seg, path, SHM_OPEN_WRITE, &opt.accept, err, errcap);
     if (rc == 0 && !(p = owner_of(&r->seg, dir, err, errcap))) {
         rc = -EPERM;
-        shm_seg_close(&r->seg);
-    } else if (rc == 0 && shm_ring_view_init(&r->view, &r->seg, err, errcap) != 0) {
-        rc = -EINVAL;
         shm_seg_close(&r->seg);
     }
     if (rc) {
         free(r);
         return rc;
     }
-    /* Ours: its process's meta lock says so (open_meta). */
-    shm_ring_claim(&r->view, (uint64_t)getpid());
-    /* Page-table entries for the whole ring in one call: faulting them in one
-     * by one while draining costs microseconds each on the path that decides
-     * whether a burst fits in the ring. Best effort (Linux 5.14+). */
-    if (madvise(r->seg.addr, r->seg.bytes, MADV_POPULATE_READ) != 0 && errno != EINVAL)
-        warnx("%s: prefaulting the ring: %s", path, strerror(errno));
     r->proc = p;
     r->cpu = cpu;
     r->dev = st->st_dev;
     r->ino = st->st_ino;
-    r->read_pos = shm_ring_tail(&r->view); /* a restart resumes here; the reader drops repeats */
-    r->bound = r->read_pos;
     r->next = p->rings;
     p->rings = r;
+    struct ring_open o = {.r = r, .err = err, .errcap = errcap};
+    if (shm_guarded(ring_open_read, &o) != 0) {
+        snprintf(err, errcap, "%s: shrank while being opened (SIGBUS)", path);
+        o.rc = -EFAULT;
+    }
+    if (o.rc) {
+        r->broken = 1;
+        warnx("%s: not readable (%s): what it holds is counted as lost", path, err);
+        lose_unreadable_ring(p, cpu, o.tail, o.head);
+    }
     return 0;
 }
 
@@ -279,6 +320,12 @@ static int open_guarded(const char *path, unsigned kind, int dir, uint32_t cpu, 
     return rc;
 }
 
+/* An open that may work at a later try: the ring may still be its process's. */
+static int transient(int rc)
+{
+    return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM || rc == -EINTR || rc == -EAGAIN;
+}
+
 struct seg_name {
     char name[256];
     unsigned kind;
@@ -289,12 +336,18 @@ struct seg_name {
 static void scan_dir(int dir_index)
 {
     const char *dir = opt.dirs[dir_index];
+    uint64_t listing = ++listings_begun[dir_index];
     DIR *d = opendir(dir);
-    if (!d)
+    if (!d) { /* no directory: no ring either, unless it cannot be read now */
+        if (errno == ENOENT)
+            listings_done[dir_index] = listing;
         return;
+    }
     struct seg_name *v = NULL;
     size_t n = 0, cap = 0;
+    int complete = 1;
     struct dirent *de;
+    errno = 0;
     while ((de = readdir(d))) {
         struct seg_name s;
         if (strlen(de->d_name) >= sizeof(s.name) ||
@@ -304,12 +357,17 @@ static void scan_dir(int dir_index)
         if (n == cap) {
             cap = cap ? cap * 2 : 32;
             struct seg_name *nv = realloc(v, cap * sizeof(*v));
-            if (!nv)
+            if (!nv) {
+                complete = 0;
                 break;
+            }
             v = nv;
         }
         v[n++] = s;
+        errno = 0;
     }
+    if (errno)
+        complete = 0;
     closedir(d);
     /* Metas first: a ring is attached to its process's meta. */
     for (int pass = 0; pass < 2; pass++) {
@@ -330,22 +388,30 @@ static void scan_dir(int dir_index)
                 report_bad(path, st.st_ino, err, 1);
                 continue;
             }
-            int owner_gone = 0, candidates = 0;
+            int owner_gone = 0, candidates = 0, all_gone = 1;
             if (want == SHMLOG_SEG_RING) {
                 for (struct proc *p = col.procs; p; p = p->next)
                     if (p->dir == dir_index && p->info.pid == v[i].pid && !p->exit_queued) {
                         candidates++;
                         owner_gone |= p->gone;
+                        all_gone &= p->gone;
                     }
                 if (!candidates)
                     continue; /* a ring whose meta is not (yet) there waits for a later scan */
             }
             rc = open_guarded(path, want, dir_index, v[i].cpu, &st, err, sizeof(err));
+            /* It may be theirs: they wait for it. One never published
+             * while they all are gone never will be, and holds nothing. */
+            if (rc && want == SHMLOG_SEG_RING && transient(rc) && !(rc == -EAGAIN && all_gone))
+                for (struct proc *p = col.procs; p; p = p->next)
+                    if (p->dir == dir_index && p->info.pid == v[i].pid && !p->exit_queued)
+                        p->ring_unsettled = listing;
             if (rc)
                 open_failed(path, want, owner_gone && candidates == 1, &st, rc, err);
         }
     }
     free(v);
+    listings_done[dir_index] = complete ? listing : listings_done[dir_index];
 }
 
 /* At start: the inotify instance (without one, the rescans find everything), no watch yet. */
@@ -478,12 +544,8 @@ void check_liveness(int locks)
         } else {
             dead = shm_meta_holder(&p->meta) < 0;
         }
-        if (dead) {
-            p->gone = 1;
-            if (p->pidfd >= 0)
-                close(p->pidfd);
-            p->pidfd = -1;
-        }
+        if (dead)
+            mark_gone(p);
     }
 }
 
@@ -501,6 +563,16 @@ static enum shlog_exit_how exit_how(struct proc *p)
     return flags & SHMLOG_SEG_CLOSED ? SHLOG_EXIT_SHUTDOWN : SHLOG_EXIT_DIED;
 }
 
+/* Whether gone process p may get its EXIT: a listing of its directory begun
+ * after it was seen gone has completed, and found no ring naming it that
+ * could not be opened for now. Before, a ring it made after the last listing
+ * could be left behind, unread, its records never counted. */
+static int rings_settled(const struct proc *p)
+{
+    uint64_t done = listings_done[p->dir];
+    return done > p->gone_listing && p->ring_unsettled != done;
+}
+
 void finish_gone(void)
 {
     size_t n = 0;
@@ -508,10 +580,12 @@ void finish_gone(void)
         n += p->gone && !p->exit_queued;
     if (!n)
         return;
-    scan_all(); /* a ring made just before the exit must not be left behind */
+    scan_all(); /* a listing after the deaths seen so far */
     n = 0;
     for (struct proc *p = col.procs; p; p = p->next)
-        n += p->gone && !p->exit_queued;
+        n += p->gone && !p->exit_queued && rings_settled(p);
+    if (!n)
+        return;
     /* A copy of the list: flushing below may finalize (free) other processes. */
     struct proc **gone = malloc(n * sizeof(*gone));
     if (!gone) {
@@ -520,7 +594,7 @@ void finish_gone(void)
     }
     n = 0;
     for (struct proc *p = col.procs; p; p = p->next)
-        if (p->gone && !p->exit_queued)
+        if (p->gone && !p->exit_queued && rings_settled(p))
             gone[n++] = p;
     for (size_t i = 0; i < n; i++) {
         struct proc *p = gone[i];

@@ -732,6 +732,20 @@ static void on_sigbus(int sig)
     raise(sig);
 }
 
+int shm_guarded(void (*fn)(void *ctx), void *ctx)
+{
+    sigjmp_buf jb;
+    sigjmp_buf *outer = shm_bus_guard;
+    if (sigsetjmp(jb, 0) != 0) {
+        shm_bus_guard = outer;
+        return -EFAULT;
+    }
+    shm_bus_guard = &jb;
+    fn(ctx);
+    shm_bus_guard = outer;
+    return 0;
+}
+
 int shm_bus_guard_install(void)
 {
     struct sigaction sa;

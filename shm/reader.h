@@ -299,6 +299,10 @@ static inline uint64_t shm_ring_used(const struct shm_ring_view *v, uint64_t hea
 extern sigjmp_buf *volatile shm_bus_guard;
 /* Installs the SIGBUS handler. 0 or -errno. */
 int shm_bus_guard_install(void);
+/* Runs fn(ctx) guarded so: 0, or -EFAULT when a segment shrank under it (fn
+ * stopped at the fault, its writes through ctx up to there done). Nestable:
+ * the caller's own guard, if any, is back in place after. */
+int shm_guarded(void (*fn)(void *ctx), void *ctx);
 
 /* ---- processes ---- */
 
