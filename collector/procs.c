@@ -120,7 +120,10 @@ static void mark_gone(struct proc *p)
     p->pidfd = -1;
 }
 
-/* Opens the meta segment of a producer. 0, or -errno with err set. */
+/* Opens the meta segment of a producer. 0, or -errno with err set. A process
+ * is its owner and instance, as its rings are: a meta of one uid that claims
+ * the pid and start time of another's process is a process of its own (its
+ * records under its own uid), and never keeps the other's meta out. */
 static int open_meta(const char *path, int dir, const struct stat *st, char *err, size_t errcap)
 {
     struct proc *p = calloc(1, sizeof(*p));
@@ -138,15 +141,6 @@ static int open_meta(const char *path, int dir, const struct stat *st, char *err
             snprintf(err, errcap, "%s: cannot take the meta's collector lock: %s", path, strerror(-rc));
         shm_seg_close(&p->meta);
     }
-    /* The same process seen under another owner: one of the two lies, and the
-     * first was checked while its process could still be asked. */
-    for (struct proc *q = col.procs; rc == 0 && q; q = q->next)
-        if (q->info.pid == p->info.pid && q->info.proc_start == p->info.proc_start && q->meta.owner != p->meta.owner) {
-            snprintf(err, errcap, "%s: claims pid %u, already known as a process of uid %u (%s)", path, p->info.pid,
-                     (unsigned)q->meta.owner, q->meta.path);
-            shm_seg_close(&p->meta);
-            rc = -EPERM;
-        }
     if (rc) {
         free(p);
         return rc;

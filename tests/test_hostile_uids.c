@@ -138,3 +138,52 @@ Test(hostile_uids, a_crashed_collectors_pid_and_name_taken_by_another_uid_do_not
     cr_assert_eq(tu_log_lines(&env, "another collector"), 0);
     tu_read_free(&got);
 }
+
+/* ==== A meta that claims another uid's process ==== */
+
+Test(hostile_uids, a_meta_of_one_accepted_uid_never_hides_the_process_of_another)
+{
+    NEED_USERS();
+    const unsigned count = 5000;
+    /* The victim logs and ends while no collector runs: its segments wait. */
+    const char *vargs[] = {"--threads", "1", "--count", "5000", "--die", NULL};
+    struct tu_child victim = tu_producer_as(&tu_grp, 0, vargs, NULL, NULL);
+    cr_assert_eq(tu_wait_exit_within(&victim, 20000, "the victim"), 0);
+    /* The attacker, accepted too, makes a meta of its own that claims the
+     * victim's pid and start time, under a name of the victim's pid: newer,
+     * so a directory listing returns it first. */
+    char meta[600], forged[600];
+    snprintf(meta, sizeof(meta), "%s/tprod-%d.meta", env.seg, (int)victim.pid);
+    snprintf(forged, sizeof(forged), "%s/tprod-%d.0123456789abcdef.meta", env.seg, (int)victim.pid);
+    int fd = open(meta, O_RDONLY | O_CLOEXEC);
+    cr_assert(fd >= 0, "%s", meta);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    uint8_t *buf = malloc((size_t)st.st_size);
+    cr_assert(buf);
+    cr_assert_eq(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
+    close(fd);
+    struct shmlog_seg_header *h = (struct shmlog_seg_header *)buf;
+    h->uid = tu_atk.uid;
+    h->instance[0] ^= 0xff; /* its own process, as far as it can tell */
+    tu_write_as(forged, buf, (size_t)st.st_size, &tu_atk);
+    free(buf);
+
+    char grp_uid[32], atk_uid[32];
+    snprintf(grp_uid, sizeof(grp_uid), "%u", (unsigned)tu_grp.uid);
+    snprintf(atk_uid, sizeof(atk_uid), "%u", (unsigned)tu_atk.uid);
+    const char *cargs[] = {"--allow-uid", grp_uid, "--allow-uid", atk_uid, NULL};
+    struct tu_child col = tu_collector(&env, cargs);
+    uint64_t until = tu_now_ms() + 10000;
+    while (tu_exists_owned(meta, tu_grp.uid) && tu_now_ms() < until)
+        tu_sleep_ms(20);
+    tu_stop_collector(&env, &col);
+    cr_assert(!tu_exists_owned(meta, tu_grp.uid), "the victim's meta was not drained and removed");
+
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)victim.pid, 1, count), count, "every record of the victim");
+    cr_assert_eq(got.errors, 0, "%s", got.first_error);
+    tu_read_free(&got);
+    cr_assert_eq(tu_log_lines(&env, "already known"), 0);
+}
