@@ -111,6 +111,7 @@ struct ring {
     uint64_t corrupt_seen;  /* records that failed validation: the first is reported */
     int quarantined;        /* broken by what its writers wrote: its head is still read ... */
     uint64_t abandoned_to;  /* ... and positions up to here were written as lost */
+    uint64_t encoded_to;    /* a pass: positions below are in the frame (what a fault leaves) */
     struct backtrace *bt;   /* its kept backtrace records (backtrace.c), or NULL */
     struct ring *next;
 };
@@ -131,6 +132,7 @@ struct proc {
     uint32_t nsites;
     struct ring *rings;
     int pidfd;
+    int meta_faulted;   /* its meta shrank under the mapping: never read again (sites unknown: records raw) */
     int gone;           /* exited: rings are read with writer_dead */
     uint64_t gone_listing;   /* listings of its directory begun when it was seen gone: a later one finds every ring */
     uint64_t ring_unsettled; /* the listing in which a ring naming it could not be opened for now, or 0 */
@@ -322,6 +324,9 @@ void backtrace_free(struct ring *r);
 /* ==== Processes and segments (procs.c) ==== */
 
 const struct shm_site *site_of(struct proc *p, uint32_t id, struct site_slot **slot_out);
+/* Runs fn(ctx) on p's meta under the SIGBUS guard, unless it faulted before:
+ * 0, or -EFAULT (it shrank: p's meta is never read again). */
+int meta_read(struct proc *p, void (*fn)(void *ctx), void *ctx);
 void watch_init(void);
 void scan_all(void);
 int inotify_pending(void);

@@ -75,7 +75,8 @@ void lose_unreadable_ring(struct proc *p, uint32_t cpu, uint64_t tail, uint64_t 
  * cannot be trusted (an upper bound), at most a ring's worth at a time. */
 void lose_abandoned(struct ring *r)
 {
-    volatile uint64_t head = r->abandoned_to;
+    /* The furthest head seen when the header is gone too. */
+    volatile uint64_t head = (int64_t)(r->bound - r->abandoned_to) > 0 ? r->bound : r->abandoned_to;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
         shm_bus_guard = &jb;
@@ -101,6 +102,17 @@ struct drain_pass {
     int more;              /* stopped before the head: budget spent or frame full */
 };
 
+struct categories_read {
+    const struct shm_seg *meta;
+    struct shm_categories *out;
+};
+
+static void categories_read(void *ctx)
+{
+    struct categories_read *c = ctx;
+    shm_meta_categories(c->meta, c->out);
+}
+
 /* Names the process's own categories in the file, those up to id at least,
  * from its meta segment as it is now. */
 static void categories_name(struct proc *p, unsigned id)
@@ -111,7 +123,9 @@ static void categories_name(struct proc *p, unsigned id)
     }
     if (!p->cats && !(p->cats = malloc(sizeof *p->cats)))
         return;
-    shm_meta_categories(&p->meta, p->cats);
+    struct categories_read c = {&p->meta, p->cats};
+    if (meta_read(p, categories_read, &c) != 0)
+        memset(p->cats, 0, sizeof *p->cats);
     for (unsigned i = p->cats_named; i < p->cats->count; i++)
         if (p->cats->names[i][0])
             check_enc(shlog_enc_category(col.cur->enc, p->key, i, p->cats->names[i]), "a category");
@@ -306,6 +320,7 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
         }
         if (before == 0)
             mark_content();
+        r->encoded_to = pos;
         if (n / 1024 != before / 1024 && (shlog_enc_frame_records(enc) >= FRAME_MAX_RECORDS ||
                                           shlog_enc_raw_bytes(enc) >= FRAME_MAX_RAW)) {
             col.flush_soon = 1;
@@ -383,12 +398,17 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
     uint64_t start = r->read_pos;
     struct drain_pass dp = {.pos = start};
     sigjmp_buf jb;
+    sigjmp_buf *outer = shm_bus_guard;
+    r->encoded_to = start;
     if (sigsetjmp(jb, 0) != 0) {
-        shm_bus_guard = NULL;
-        r->broken = 1;
-        warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned after position %" PRIu64,
-              r->seg.path, start);
+        shm_bus_guard = outer;
+        /* What the pass put in the frame stays; the rest the ring held is lost. */
+        r->broken = r->quarantined = 1;
+        r->abandoned_to = r->encoded_to;
+        warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned after position %" PRIu64
+              ", what it held past it counted as lost", r->seg.path, r->encoded_to);
         end_batch();
+        lose_abandoned(r);
         return 0;
     }
     shm_bus_guard = &jb;
@@ -409,7 +429,7 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
     uint64_t dropped = r->dropped_seen;
     if (read_head || shm_ring_used(&r->view, head, tail) >= r->view.cap / 2)
         dropped = shm_ring_dropped(&r->view);
-    shm_bus_guard = NULL;
+    shm_bus_guard = outer;
     /* In use at the pass's start. */
     unsigned quarters = (unsigned)(shm_ring_used(&r->view, head, tail) * 4 / r->view.cap);
     if (quarters > fill_quarters)

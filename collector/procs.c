@@ -38,6 +38,39 @@ static char ancestor_child[MAX_DIRS][256];
 /* segments that failed to open: reported once */
 static struct bad_seg { char path[4400]; ino_t ino; int final; struct bad_seg *next; } *bad_segs;
 
+int meta_read(struct proc *p, void (*fn)(void *ctx), void *ctx)
+{
+    if (p->meta_faulted)
+        return -EFAULT;
+    if (shm_guarded(fn, ctx) == 0)
+        return 0;
+    p->meta_faulted = 1;
+    warnx("%s: the segment shrank under its mapping (SIGBUS): its call sites and categories are no longer read "
+          "(its records are written without them)", p->meta.path);
+    return -EFAULT;
+}
+
+struct site_read {
+    const struct shm_seg *meta;
+    uint32_t id;
+    struct shm_site *out;
+    int rc;
+};
+
+static void site_read(void *ctx)
+{
+    struct site_read *s = ctx;
+    s->rc = shm_meta_site(s->meta, s->id, s->out);
+}
+
+/* A copy of site id of p's meta: 0, or -errno. */
+static int meta_site(struct proc *p, uint32_t id, struct shm_site *out)
+{
+    struct site_read s = {&p->meta, id, out, -EFAULT};
+    meta_read(p, site_read, &s);
+    return s.rc;
+}
+
 /* The site a record names, read from the meta segment once; NULL if the
  * process never published a valid one (then its records are stored raw). */
 const struct shm_site *site_of(struct proc *p, uint32_t id, struct site_slot **slot_out)
@@ -50,14 +83,14 @@ const struct shm_site *site_of(struct proc *p, uint32_t id, struct site_slot **s
         if (s->info)
             return s->info;
         struct shm_site *info = malloc(sizeof(*info));
-        if (info && shm_meta_site(&p->meta, id, info) == 0) {
+        if (info && meta_site(p, id, info) == 0) {
             s->info = info;
             return info;
         }
         free(info);
         return NULL;
     }
-    return shm_meta_site(&p->meta, id, &scratch) == 0 ? &scratch : NULL;
+    return meta_site(p, id, &scratch) == 0 ? &scratch : NULL;
 }
 
 static int known_path(const char *path)
