@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -187,12 +188,12 @@ static void shutdown_all(void)
                 if (r->read_pos < r->stop_at)
                     moved += drain_ring(r, DRAIN_BUDGET, 0);
         if (col.flush_soon)
-            flush_frame();
+            flush_frame(1);
         reap(0, 0);
         if (!moved)
             break;
     }
-    flush_frame();
+    flush_frame(1);
     while (col.inflight)
         wait_output();
     struct outfile *f = col.cur;
@@ -202,6 +203,26 @@ static void shutdown_all(void)
     for (struct proc *p = col.procs; p; p = p->next)
         for (struct ring *r = p->rings; r; r = r->next)
             ring_unclaim(r);
+}
+
+/* ==== Descriptors ==== */
+
+/* One descriptor per process (its meta's): the soft limit a service gets
+ * (1024) would hold the collector to a thousand processes, so it takes the
+ * hard one; processes past it wait (procs.c keeps FD_HEADROOM free). */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            warnx("cannot raise the descriptor limit to %llu: %s", (unsigned long long)rl.rlim_max, strerror(errno));
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
+    col.nofile = rl.rlim_cur;
 }
 
 /* ==== CPU pinning ==== */
@@ -271,6 +292,7 @@ int main(int argc, char **argv)
 {
     alert_set_init(&alerts);
     parse_options(argc, argv);
+    raise_nofile();
     /* First: a service manager's stop that comes while the metrics threads
      * start or the output directory is made ends in the orderly exit 0, not
      * in death by signal. */
@@ -358,8 +380,13 @@ int main(int argc, char **argv)
         uint64_t wait = col.backlog ? 0 : pass_wait_ns(moved, now - last_pass, smallest, now);
         last_pass = now;
         observe(now);
+        /* An output that cannot take the frame (its file cannot be made, its
+         * writes are out) holds it: the loop goes on, without spinning. */
+        int held = 0;
         if (col.flush_soon || (col.build_first_ns && mono_ns() - col.build_first_ns >= FRAME_MAX_AGE_NS))
-            flush_frame();
+            held = !flush_frame(0);
+        if (held && wait < MAX_PASS_WAIT_NS)
+            wait = MAX_PASS_WAIT_NS;
         reap(0, 0);
         retry_frames();
         int hup = got_hup;

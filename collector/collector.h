@@ -47,6 +47,7 @@
 #define FRAME_RAW_STOP (SHLOG_MAX_FRAME_RAW - 2u * DRAIN_BUDGET * SHMLOG_MAX_SLOTS * SHMLOG_RECORD_BYTES)
 #define DRAIN_BUDGET 16384u         /* records per ring per pass: fairness */
 #define WRITE_RETRY_NS 1000000000ull
+#define OPEN_RETRY_NS 100000000ull /* an output file that could not be made: tried again after this */
 
 /* ==== Options (options.c) ==== */
 
@@ -131,7 +132,7 @@ struct proc {
     struct site_slot *sites;
     uint32_t nsites;
     struct ring *rings;
-    int pidfd;
+    uint64_t alive_checked_ns; /* mono ns its meta's lock was last asked */
     int meta_faulted;   /* its meta shrank under the mapping: never read again (sites unknown: records raw) */
     int gone;           /* exited: rings are read with writer_dead */
     uint64_t gone_listing;   /* listings of its directory begun when it was seen gone: a later one finds every ring */
@@ -190,6 +191,8 @@ struct frame {
  * state to itself. */
 struct collector_state {
     char host[SHMLOG_HOST_BYTES]; /* in file names and headers: set at start */
+    uint64_t nofile;           /* the descriptor limit (RLIMIT_NOFILE) */
+    uint64_t nmetas;           /* processes: a descriptor each */
     struct proc *procs;        /* the processes procs.c found, newest first */
     struct outfile *cur;       /* the file frames go to (output.c rotates it) */
     struct outfile *closing;   /* rotated files whose last frames are still being written */
@@ -258,8 +261,9 @@ void output_failed(const char *what, const char *path, int err);
 void output_ok(void);
 int outfile_open(struct outfile *f);
 void outfile_finish(struct outfile *f);
-void rotate(void);
+int rotate(void);
 void maybe_rotate(int hup);
+
 
 /* ==== io_uring: frame writes (writer.c) ==== */
 
@@ -278,7 +282,9 @@ void note_exit(struct proc *p);
 void frame_forget(struct proc *p);
 int ensure_process(struct proc *p);
 void batch_of(struct ring *r);
-void flush_frame(void);
+int flush_frame(int wait);
+/* The frame being built can take no more records: the loop writes it first. */
+int frame_full(void);
 
 /* ==== The drain (drain.c) ==== */
 
@@ -330,7 +336,7 @@ int meta_read(struct proc *p, void (*fn)(void *ctx), void *ctx);
 void watch_init(void);
 void scan_all(void);
 int inotify_pending(void);
-void check_liveness(int locks);
+void check_liveness(int all);
 void finish_gone(void);
 void ring_unclaim(struct ring *r);
 uint64_t ring_head_now(struct ring *r);

@@ -487,7 +487,7 @@ uint64_t drain_all(uint64_t *smallest)
              * more: the loop writes it and comes back at once. Only then,
              * since the rings after this one wait a pass; and not written
              * from here: a completed write may free processes this loop walks. */
-            if (shlog_enc_raw_bytes(col.cur->enc) >= FRAME_RAW_STOP) {
+            if (frame_full()) {
                 col.flush_soon = col.backlog = 1;
                 continue;
             }

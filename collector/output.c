@@ -21,6 +21,7 @@ static uint64_t next_seq;        /* the next file number */
 static uint64_t file_gen;        /* the last outfile's gen */
 static uint64_t out_error_since; /* mono_ns when col.out_error started */
 
+
 int ensure_dir(const char *dir)
 {
     if (mkdir(dir, 0700) == 0 || errno == EEXIST)
@@ -323,10 +324,13 @@ int outfile_open(struct outfile *f)
     f->fd = open(f->part_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (f->fd < 0) {
         int e = errno;
-        if (e == EEXIST)
+        if (e == EEXIST) {
             warnx("%s exists and is not ours: left alone, taking the next file number", f->part_path);
-        else
+        } else {
             output_failed("cannot create", f->part_path, e);
+            next_seq = f->seq; /* the number is free again */
+            seq_spent = 0;
+        }
         return -e;
     }
     /* The proof that we write it, for the next start's recovery. */
@@ -374,13 +378,16 @@ void outfile_finish(struct outfile *f)
     apply_retention();
 }
 
-/* Closes the current file (once its frames are done) and starts a new one. */
-void rotate(void)
+/* Closes the current file (once its frames are done) and starts a new one.
+ * 0 when the frame being built could not go to the old file yet: nothing
+ * changed, the caller tries again. */
+int rotate(void)
 {
-    flush_frame();
+    if (!flush_frame(0))
+        return 0;
     struct outfile *old = col.cur;
     if (old->fd < 0)
-        return; /* nothing written yet: keep it */
+        return 1; /* nothing written yet: keep it */
     struct outfile *nf = outfile_new();
     if (!nf) {
         warnx("out of memory");
@@ -395,14 +402,19 @@ void rotate(void)
         old->next = col.closing;
         col.closing = old;
     }
+    return 1;
 }
 
 void maybe_rotate(int hup)
 {
+    static int pending; /* a SIGHUP that found the output busy */
     struct outfile *f = col.cur;
-    if (f->fd < 0)
+    pending |= hup;
+    if (f->fd < 0) {
+        pending = 0;
         return;
-    if (hup || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
-        (opt.rotate_ns && mono_ns() - f->opened_ns >= opt.rotate_ns))
-        rotate();
+    }
+    if ((pending || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
+         (opt.rotate_ns && mono_ns() - f->opened_ns >= opt.rotate_ns)) && rotate())
+        pending = 0;
 }

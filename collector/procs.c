@@ -23,6 +23,8 @@
 #include "collector.h"
 
 #define SITE_CACHE_MAX (1u << 20)   /* site ids cached per process */
+#define ALIVE_CHECK_NS 100000000ull /* how often a process's lock is asked */
+#define FD_HEADROOM 64u             /* descriptors never a process's (open_meta) */
 
 static uint32_t next_key;
 /* Listings of each directory begun and completed: a process seen gone is
@@ -132,25 +134,11 @@ static void report_bad(const char *path, ino_t ino, const char *why, int final)
     warnx("ignoring segment: %s", why);
 }
 
-static int pidfd_open_(uint32_t pid)
-{
-#ifdef SYS_pidfd_open
-    return (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
-#else
-    (void)pid;
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
 /* p exited (or shut down): no ring of it can appear after this moment. */
 static void mark_gone(struct proc *p)
 {
     p->gone = 1;
     p->gone_listing = listings_begun[p->dir];
-    if (p->pidfd >= 0)
-        close(p->pidfd);
-    p->pidfd = -1;
 }
 
 /* Opens the meta segment of a producer. 0, or -errno with err set. A process
@@ -159,6 +147,19 @@ static void mark_gone(struct proc *p)
  * records under its own uid), and never keeps the other's meta out. */
 static int open_meta(const char *path, int dir, const struct stat *st, char *err, size_t errcap)
 {
+    /* A process keeps its meta's descriptor. The last FD_HEADROOM are never
+     * a process's: the collector must still make its files, list its
+     * directories and open rings, so that processes end and give theirs back. */
+    static int at_limit;
+    if (col.nmetas + FD_HEADROOM >= col.nofile) {
+        if (!at_limit++)
+            warnx("%" PRIu64 " processes take the descriptors this collector may have (%" PRIu64 "): the next wait "
+                  "for one to end (their rings fill and drop, counted); raise LimitNOFILE= (ulimit -n)",
+                  col.nmetas, col.nofile);
+        snprintf(err, errcap, "%s: the descriptor limit is reached", path);
+        return -EMFILE;
+    }
+    at_limit = 0;
     struct proc *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
@@ -189,20 +190,11 @@ static int open_meta(const char *path, int dir, const struct stat *st, char *err
         free(p);
         return -ENOMEM;
     }
+    col.nmetas++;
     /* Liveness is the producer's lock on its meta segment, which works in any
-     * pid namespace; a pidfd on the holder, checked to still hold it after the
-     * pidfd was made (so it is no reuse of a pid), says it without asking. */
-    p->pidfd = -1;
-    long holder = shm_meta_holder(&p->meta);
-    if (holder > 0 && (p->pidfd = pidfd_open_((uint32_t)holder)) >= 0) {
-        long again = shm_meta_holder(&p->meta);
-        if (again != holder) { /* it ended, or handed over: no pidfd, the lock decides */
-            close(p->pidfd);
-            p->pidfd = -1;
-            holder = again;
-        }
-    }
-    if (holder < 0)
+     * pid namespace and needs no descriptor but the meta's own. */
+    p->alive_checked_ns = mono_ns();
+    if (!shm_meta_alive(&p->meta))
         mark_gone(p);
     p->next = col.procs;
     col.procs = p;
@@ -305,6 +297,8 @@ static int meta_unlocked(const char *path)
 static void open_failed(const char *path, unsigned kind, int owner_gone, const struct stat *st, int rc,
                         const char *err)
 {
+    if (rc == -EMFILE) /* waits for a descriptor: said once, tried at each listing */
+        return;
     int unpublished = rc == -EAGAIN || (uint64_t)st->st_size < SHMLOG_RING_HEADER_BYTES;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -365,8 +359,8 @@ static void scan_dir(int dir_index)
     const char *dir = opt.dirs[dir_index];
     uint64_t listing = ++listings_begun[dir_index];
     DIR *d = opendir(dir);
-    if (!d) { /* no directory: no ring either, unless it cannot be read now */
-        if (errno == ENOENT)
+    if (!d) {
+        if (errno == ENOENT) /* no directory: no ring either */
             listings_done[dir_index] = listing;
         return;
     }
@@ -553,25 +547,22 @@ int inotify_pending(void)
     return any;
 }
 
-/* Marks producers that exited (or shut down: locks, which costs a call per
- * process, so not on every pass). */
-void check_liveness(int locks)
+/* Marks producers that exited or shut down: their meta's lock is free. A
+ * process's lock is asked at most every ALIVE_CHECK_NS (all: at once), so
+ * that hundreds of processes cost an idle collector little; its loss
+ * counters and backtrace requests are read each time. */
+void check_liveness(int all)
 {
+    uint64_t now = mono_ns();
     for (struct proc *p = col.procs; p; p = p->next) {
         if (p->gone)
             continue;
         proc_losses(p);
         backtrace_poll(p);
-        int dead;
-        if (p->pidfd >= 0) {
-            struct pollfd pfd = {p->pidfd, POLLIN, 0};
-            /* Its end; a shutdown, which lets go of the lock before the end,
-             * is seen at the next rescan. */
-            dead = poll(&pfd, 1, 0) > 0 || (locks && shm_meta_holder(&p->meta) < 0);
-        } else {
-            dead = shm_meta_holder(&p->meta) < 0;
-        }
-        if (dead)
+        if (!all && now - p->alive_checked_ns < ALIVE_CHECK_NS)
+            continue;
+        p->alive_checked_ns = now;
+        if (!shm_meta_alive(&p->meta))
             mark_gone(p);
     }
 }
@@ -600,14 +591,37 @@ static int rings_settled(const struct proc *p)
     return done > p->gone_listing && p->ring_unsettled != done;
 }
 
+/* Drains gone p's rings to their ends into the frame being built: 1, or 0
+ * when the frame filled and cannot go out yet (the rest waits for a later
+ * call, the loop goes on). */
+static int drain_to_end(struct proc *p)
+{
+    for (struct ring *r = p->rings; r; r = r->next) {
+        for (;;) {
+            if ((col.flush_soon || frame_full()) && !flush_frame(0) && frame_full())
+                return 0;
+            if (r->broken || drain_ring(r, DRAIN_BUDGET, 0) == 0)
+                break;
+        }
+        if (r->quarantined) /* what its writers added after it was abandoned */
+            lose_abandoned(r);
+    }
+    return 1;
+}
+
 void finish_gone(void)
 {
     size_t n = 0;
+    int listing = 0;
     for (struct proc *p = col.procs; p; p = p->next)
-        n += p->gone && !p->exit_queued;
+        if (p->gone && !p->exit_queued) {
+            n++;
+            listing |= !rings_settled(p);
+        }
     if (!n)
         return;
-    scan_all(); /* a listing after the deaths seen so far */
+    if (listing)
+        scan_all(); /* a listing after the deaths seen so far */
     n = 0;
     for (struct proc *p = col.procs; p; p = p->next)
         n += p->gone && !p->exit_queued && rings_settled(p);
@@ -625,13 +639,8 @@ void finish_gone(void)
             gone[n++] = p;
     for (size_t i = 0; i < n; i++) {
         struct proc *p = gone[i];
-        for (struct ring *r = p->rings; r; r = r->next) {
-            while (!r->broken && drain_ring(r, DRAIN_BUDGET, 0) != 0)
-                if (col.flush_soon)
-                    flush_frame();
-            if (r->quarantined) /* what its writers added after it was abandoned */
-                lose_abandoned(r);
-        }
+        if (!drain_to_end(p))
+            break;
         proc_losses(p);
         check_enc(end_batch(), "a batch");
         check_enc(ensure_process(p), "a process");
@@ -703,6 +712,7 @@ void proc_finalize(struct proc *p)
     }
     unlink_segment(p->meta.path, p->dev, p->ino);
     shm_seg_close(&p->meta);
+    col.nmetas--;
     for (uint32_t i = 0; i < p->nsites; i++)
         free(p->sites[i].info);
     free(p->sites);

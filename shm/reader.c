@@ -863,6 +863,12 @@ long shm_meta_holder(const struct shm_seg *meta)
     return fcntl(meta->fd, F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK && lk.l_pid > 0 ? (long)lk.l_pid : 0;
 }
 
+int shm_meta_alive(const struct shm_seg *meta)
+{
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = SHMLOG_LOCK_ALIVE, .l_len = 1};
+    return meta->fd >= 0 && fcntl(meta->fd, F_OFD_GETLK, &lk) == 0 && lk.l_type != F_UNLCK;
+}
+
 int shm_meta_claim(const struct shm_seg *meta)
 {
     struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = SHMLOG_LOCK_COLLECTOR, .l_len = 1};

@@ -326,6 +326,9 @@ void shm_prefault(void *addr, size_t bytes, int write);
  * process that closed another descriptor of the file), or -1 when no process
  * holds it: the producer shut down or is gone. */
 long shm_meta_holder(const struct shm_seg *meta);
+/* 1 while a process holds the meta's SHMLOG_LOCK_ALIVE (it runs and has
+ * not shut down), else 0: shm_meta_holder's answer in one system call. */
+int shm_meta_alive(const struct shm_seg *meta);
 
 /* One collector per process: two would release each other's records. The
  * collector that drains a process takes SHMLOG_LOCK_COLLECTOR of its meta

@@ -149,3 +149,58 @@ Test(races, a_ring_its_process_made_unreadable_is_a_counted_loss_not_an_orphan)
     cr_assert_eq(tu_log_lines(&env, "not readable"), 1);
     tu_read_free(&got);
 }
+
+/* ==== More processes than descriptors ==== */
+
+#define HOLDERS 300
+
+Test(races, a_collector_out_of_descriptors_goes_on_draining_and_ending_processes)
+{
+    /* A limit of 256 descriptors, which the collector cannot raise: the
+     * processes past it wait for one. One process logs on after a rotation,
+     * whose new file needs a descriptor when every one may be taken. */
+    char *argv[] = {"/usr/bin/prlimit", "--nofile=256:256", "--", (char *)tu_exe("COLLECTOR"), "--dir", env.seg,
+                    "--out", env.out, NULL};
+    if (access(argv[0], X_OK) != 0)
+        cr_skip_test("needs prlimit (util-linux)");
+    struct tu_child col = tu_spawn(argv, env.log);
+    const char *slow_args[] = {"--app", "slow", "--threads", "1", "--forever", "--burst", "1", "--pause-us", "10000",
+                               NULL};
+    struct tu_child slow = tu_producer(slow_args);
+    tu_wait_line(&slow, "ready");
+    const char *hold_args[] = {"--threads", "1", "--count", "1", "--hold", "--ring-bytes", "65536", "--meta-bytes",
+                               "65536", NULL};
+    static struct tu_child holders[HOLDERS];
+    for (int i = 0; i < HOLDERS; i++)
+        holders[i] = tu_producer(hold_args);
+    for (int i = 0; i < HOLDERS; i++)
+        tu_wait_line(&holders[i], "done ");
+    uint64_t until = tu_now_ms() + 20000; /* at the limit: said once, or (before) one line per segment */
+    while (!tu_log_lines(&env, "take the descriptors") && !tu_log_lines(&env, "Too many open files") &&
+           tu_now_ms() < until)
+        tu_sleep_ms(20);
+    cr_assert_lt(tu_now_ms(), until, "the collector never reached its descriptor limit");
+    cr_assert_eq(kill(col.pid, SIGHUP), 0);
+    tu_sleep_ms(1000);
+    for (int i = 0; i < HOLDERS; i++) {
+        tu_close_stdin(&holders[i]);
+        cr_assert_eq(tu_wait_exit_within(&holders[i], 10000, "a producer"), 0);
+    }
+    kill(slow.pid, SIGKILL);
+    tu_wait_exit(&slow);
+    tu_assert_segments_gone(&env, 20000);
+    tu_stop_collector(&env, &col);
+
+    static struct per_pid v[HOLDERS + 1];
+    struct tu_read all = {0};
+    size_t n = read_per_pid(v, HOLDERS + 1, &all);
+    cr_assert_eq(n, HOLDERS + 1);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(v[i].exits, 1, "pid %u: %lu EXIT sections", v[i].pid, (unsigned long)v[i].exits);
+        if (v[i].pid != (uint32_t)slow.pid)
+            cr_assert_eq(v[i].records + v[i].lost, 1, "pid %u: %lu records, %lu lost", v[i].pid,
+                         (unsigned long)v[i].records, (unsigned long)v[i].lost);
+    }
+    cr_assert_eq(all.errors, 0, "%s", all.first_error);
+    tu_read_free(&all);
+}
