@@ -27,7 +27,6 @@
 #define WARM_UP_RECORDS 32768u      /* a frame's worth: see prepare_memory */
 #define MAX_PASS_WAIT_NS 1000000ull /* longest wait between drain passes (see pass_wait_ns) */
 #define PEAK_RECORDS_PER_US 100u    /* the fastest a producer core can fill a ring */
-#define RESCAN_NS 1000000000ull
 /* The order the files promise readers (FORMAT.md, Order). */
 _Static_assert(RESCAN_NS + FRAME_MAX_AGE_NS < SHLOG_ORDER_WINDOW_NS, "a new ring's first records must not come too late");
 _Static_assert(MAX_DELAY_MS_MAX * 1000000ull + FRAME_MAX_AGE_NS < SHLOG_ORDER_WINDOW_NS,
@@ -176,6 +175,7 @@ static uint64_t pass_wait_ns(uint64_t moved, uint64_t elapsed, uint64_t smallest
 static void shutdown_all(void)
 {
     check_liveness(1);
+    scan_all(); /* every ring of the processes gone so far */
     finish_gone();
     /* Up to the heads seen now: producers that keep logging do not keep us. */
     for (struct proc *p = col.procs; p; p = p->next)
@@ -355,23 +355,21 @@ int main(int argc, char **argv)
     }
     /* Draining from here: units ordered after ours may start their producers. */
     notify_service_manager("READY=1");
-    uint64_t last_scan = mono_ns(), last_live = 0, last_notify = 0, idle = 0, last_pass = mono_ns();
+    uint64_t last_tick = mono_ns(), last_live = 0, last_notify = 0, idle = 0, last_pass = mono_ns();
     while (!got_term) {
         uint64_t now = mono_ns();
         if (now - last_notify >= NOTIFY_NS) { /* a read() per loop would cost more than the drain */
             last_notify = now;
-            if (inotify_pending())
-                last_scan = 0;
             anchors_poll(&col.clock);
         }
-        int rescan = now - last_scan >= RESCAN_NS;
-        if (rescan) {
-            scan_all();
-            last_scan = now;
+        scan_step(now);
+        int tick = now - last_tick >= RESCAN_NS;
+        if (tick) {
+            last_tick = now;
             anchors_tick(&col.clock);
         }
-        if (rescan || now - last_live >= LIVENESS_NS) {
-            check_liveness(rescan);
+        if (tick || now - last_live >= LIVENESS_NS) {
+            check_liveness(tick);
             finish_gone();
             last_live = now;
         }

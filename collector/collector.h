@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -327,15 +328,41 @@ static inline int backtrace_triggers(const struct proc *p, unsigned level, unsig
 void backtrace_poll(struct proc *p);
 void backtrace_free(struct ring *r);
 
+/* ==== Finding segments (scan.c) ==== */
+
+#define RESCAN_NS 1000000000ull /* a directory is listed at least this often */
+
+void watch_init(void);
+/* Between drain passes: inotify's news, and a slice of a directory listing. */
+void scan_step(uint64_t now);
+/* Every directory listed to its end, now (the start, the shutdown). */
+void scan_all(void);
+/* A listing of directory dir soon: a process there ended, and every ring it
+ * made must have been found before its EXIT. */
+void scan_soon(int dir);
+/* Listings of directory dir begun, and the last one completed. */
+uint64_t listings_begun(int dir);
+uint64_t listings_done(int dir);
+/* A segment file of dir is a process's now, or no longer. */
+void scan_attached(int dir, const char *path, ino_t ino);
+void scan_detached(int dir, const char *path, ino_t ino);
+
 /* ==== Processes and segments (procs.c) ==== */
 
 const struct shm_site *site_of(struct proc *p, uint32_t id, struct site_slot **slot_out);
+/* What became of a segment file scan.c found (its owner accepted). */
+enum found {
+    FOUND_OURS,  /* opened: a process's meta or ring */
+    FOUND_FINAL, /* refused for good (err says why) */
+    FOUND_RETRY, /* refused for now (err says why): looked at again at each listing */
+    FOUND_LATER, /* being made, or a ring whose meta is not there yet: tried again soon */
+    FOUND_AGAIN, /* nothing to say: looked at again at the next listing */
+};
+enum found segment_found(int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu, const struct stat *st,
+                         char *err, size_t errcap);
 /* Runs fn(ctx) on p's meta under the SIGBUS guard, unless it faulted before:
  * 0, or -EFAULT (it shrank: p's meta is never read again). */
 int meta_read(struct proc *p, void (*fn)(void *ctx), void *ctx);
-void watch_init(void);
-void scan_all(void);
-int inotify_pending(void);
 void check_liveness(int all);
 void finish_gone(void);
 void ring_unclaim(struct ring *r);

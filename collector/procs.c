@@ -27,18 +27,6 @@
 #define FD_HEADROOM 64u             /* descriptors never a process's (open_meta) */
 
 static uint32_t next_key;
-/* Listings of each directory begun and completed: a process seen gone is
- * finalized only after a listing begun later has completed, which found
- * every ring it made (a dead process makes none). */
-static uint64_t listings_begun[MAX_DIRS], listings_done[MAX_DIRS];
-static int inotify_fd;
-static int watch[MAX_DIRS];
-/* While opt.dirs[i] does not exist: a watch on its nearest existing
- * ancestor, and the name that appears there on the way to it. */
-static int ancestor_watch[MAX_DIRS];
-static char ancestor_child[MAX_DIRS][256];
-/* segments that failed to open: reported once */
-static struct bad_seg { char path[4400]; ino_t ino; int final; struct bad_seg *next; } *bad_segs;
 
 int meta_read(struct proc *p, void (*fn)(void *ctx), void *ctx)
 {
@@ -95,50 +83,11 @@ const struct shm_site *site_of(struct proc *p, uint32_t id, struct site_slot **s
     return meta_site(p, id, &scratch) == 0 ? &scratch : NULL;
 }
 
-static int known_path(const char *path)
-{
-    for (struct proc *p = col.procs; p; p = p->next) {
-        if (strcmp(p->meta.path, path) == 0)
-            return 1;
-        for (struct ring *r = p->rings; r; r = r->next)
-            if (strcmp(r->seg.path, path) == 0)
-                return 1;
-    }
-    return 0;
-}
-
-static struct bad_seg *find_bad(const char *path, ino_t ino)
-{
-    for (struct bad_seg *b = bad_segs; b; b = b->next)
-        if (b->ino == ino && strcmp(b->path, path) == 0)
-            return b;
-    return NULL;
-}
-
-/* Reports a segment that failed validation once per (path, inode). final: it
- * is never opened again, though what made it fail may change (a refused
- * meta's claimed process exits, and could no longer be told from it). */
-static void report_bad(const char *path, ino_t ino, const char *why, int final)
-{
-    if (find_bad(path, ino))
-        return;
-    struct bad_seg *b = calloc(1, sizeof(*b));
-    if (b) {
-        snprintf(b->path, sizeof(b->path), "%s", path);
-        b->ino = ino;
-        b->final = final;
-        b->next = bad_segs;
-        bad_segs = b;
-    }
-    col.rejected++;
-    warnx("ignoring segment: %s", why);
-}
-
 /* p exited (or shut down): no ring of it can appear after this moment. */
 static void mark_gone(struct proc *p)
 {
     p->gone = 1;
-    p->gone_listing = listings_begun[p->dir];
+    p->gone_listing = listings_begun(p->dir);
 }
 
 /* Opens the meta segment of a producer. 0, or -errno with err set. A process
@@ -289,16 +238,16 @@ static int meta_unlocked(const char *path)
 }
 
 /* A segment that did not open. One still being created (no header yet) is
- * retried quietly; if its process is gone it never will be: it cannot hold a
- * record, so it is removed. Anything else is reported once and left alone.
+ * tried again soon (FOUND_LATER); if its process is gone it never will be: it
+ * cannot hold a record, so it is removed. Anything else is reported once:
+ * for good (FOUND_FINAL) or looked at again at each listing (FOUND_RETRY).
  * owner_gone: a ring's process is known to have exited (its meta's lock
  * said so). A meta is its own witness: its lock, taken right after it was
  * created; the 2 s before one is removed cover that moment. */
-static void open_failed(const char *path, unsigned kind, int owner_gone, const struct stat *st, int rc,
-                        const char *err)
+static enum found open_failed(const char *path, unsigned kind, int owner_gone, const struct stat *st, int rc)
 {
     if (rc == -EMFILE) /* waits for a descriptor: said once, tried at each listing */
-        return;
+        return FOUND_AGAIN;
     int unpublished = rc == -EAGAIN || (uint64_t)st->st_size < SHMLOG_RING_HEADER_BYTES;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -309,18 +258,13 @@ static void open_failed(const char *path, unsigned kind, int owner_gone, const s
     if (unpublished && owner_gone && shm_accepts(&opt.accept, st->st_uid)) {
         if (unlink(path) == 0)
             warnx("removed %s: never initialised by its process, which is gone", path);
-        return;
+        return FOUND_AGAIN;
     }
-    if (rc == -EACCES) {
-        char why[4700];
-        snprintf(why, sizeof(why), "%s; to drain it, add --allow-uid %u (or --allow-group with one of its groups)",
-                 err, (unsigned)st->st_uid);
-        report_bad(path, st->st_ino, why, 1);
-        return;
-    }
+    if (rc == -EACCES)
+        return FOUND_FINAL;
     if (unpublished && young)
-        return; /* probably being created right now */
-    report_bad(path, st->st_ino, err, kind == SHMLOG_SEG_META && rc == -EPERM && !unpublished);
+        return FOUND_LATER; /* probably being created right now */
+    return kind == SHMLOG_SEG_META && rc == -EPERM && !unpublished ? FOUND_FINAL : FOUND_RETRY;
 }
 
 /* Opens a meta (p NULL) or ring segment. The header reads can fault if the
@@ -347,204 +291,33 @@ static int transient(int rc)
     return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM || rc == -EINTR || rc == -EAGAIN;
 }
 
-struct seg_name {
-    char name[256];
-    unsigned kind;
-    char app[SHMLOG_APP_BYTES];
-    uint32_t pid, cpu;
-};
-
-static void scan_dir(int dir_index)
+enum found segment_found(int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu, const struct stat *st,
+                         char *err, size_t errcap)
 {
-    const char *dir = opt.dirs[dir_index];
-    uint64_t listing = ++listings_begun[dir_index];
-    DIR *d = opendir(dir);
-    if (!d) {
-        if (errno == ENOENT) /* no directory: no ring either */
-            listings_done[dir_index] = listing;
-        return;
-    }
-    struct seg_name *v = NULL;
-    size_t n = 0, cap = 0;
-    int complete = 1;
-    struct dirent *de;
-    errno = 0;
-    while ((de = readdir(d))) {
-        struct seg_name s;
-        if (strlen(de->d_name) >= sizeof(s.name) ||
-            shm_parse_seg_name(de->d_name, &s.kind, s.app, sizeof(s.app), &s.pid, &s.cpu) != 0)
-            continue;
-        snprintf(s.name, sizeof(s.name), "%s", de->d_name);
-        if (n == cap) {
-            cap = cap ? cap * 2 : 32;
-            struct seg_name *nv = realloc(v, cap * sizeof(*v));
-            if (!nv) {
-                complete = 0;
-                break;
+    int owner_gone = 0, candidates = 0, all_gone = 1;
+    if (kind == SHMLOG_SEG_RING) {
+        for (struct proc *p = col.procs; p; p = p->next)
+            if (p->dir == dir && p->info.pid == pid && !p->exit_queued) {
+                candidates++;
+                owner_gone |= p->gone;
+                all_gone &= p->gone;
             }
-            v = nv;
-        }
-        v[n++] = s;
-        errno = 0;
+        if (!candidates)
+            return FOUND_LATER; /* a ring whose meta is not (yet) there */
     }
-    if (errno)
-        complete = 0;
-    closedir(d);
-    /* Metas first: a ring is attached to its process's meta. */
-    for (int pass = 0; pass < 2; pass++) {
-        unsigned want = pass == 0 ? SHMLOG_SEG_META : SHMLOG_SEG_RING;
-        for (size_t i = 0; i < n; i++) {
-            if (v[i].kind != want)
-                continue;
-            char path[4400];
-            snprintf(path, sizeof(path), "%s/%s", dir, v[i].name);
-            struct stat st;
-            struct bad_seg *bad;
-            if (known_path(path) || lstat(path, &st) != 0 || ((bad = find_bad(path, st.st_ino)) && bad->final))
-                continue;
-            char err[4608];
-            int rc;
-            if (!S_ISREG(st.st_mode)) { /* a symlink planted in the directory is never followed */
-                snprintf(err, sizeof(err), "%s: not a regular file", path);
-                report_bad(path, st.st_ino, err, 1);
-                continue;
-            }
-            int owner_gone = 0, candidates = 0, all_gone = 1;
-            if (want == SHMLOG_SEG_RING) {
-                for (struct proc *p = col.procs; p; p = p->next)
-                    if (p->dir == dir_index && p->info.pid == v[i].pid && !p->exit_queued) {
-                        candidates++;
-                        owner_gone |= p->gone;
-                        all_gone &= p->gone;
-                    }
-                if (!candidates)
-                    continue; /* a ring whose meta is not (yet) there waits for a later scan */
-            }
-            rc = open_guarded(path, want, dir_index, v[i].cpu, &st, err, sizeof(err));
-            /* It may be theirs: they wait for it. One never published
-             * while they all are gone never will be, and holds nothing. */
-            if (rc && want == SHMLOG_SEG_RING && transient(rc) && !(rc == -EAGAIN && all_gone))
-                for (struct proc *p = col.procs; p; p = p->next)
-                    if (p->dir == dir_index && p->info.pid == v[i].pid && !p->exit_queued)
-                        p->ring_unsettled = listing;
-            if (rc)
-                open_failed(path, want, owner_gone && candidates == 1, &st, rc, err);
-        }
-    }
-    free(v);
-    listings_done[dir_index] = complete ? listing : listings_done[dir_index];
-}
-
-/* At start: the inotify instance (without one, the rescans find everything), no watch yet. */
-void watch_init(void)
-{
-    inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (inotify_fd < 0)
-        warnx("inotify: %s (falling back to rescans)", strerror(errno));
-    for (int i = 0; i < MAX_DIRS; i++)
-        watch[i] = ancestor_watch[i] = -1;
-}
-
-#define DIR_EVENTS (IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_CLOSE_WRITE)
-
-static void unwatch_ancestor(int i)
-{
-    int wd = ancestor_watch[i];
-    ancestor_watch[i] = -1;
-    if (wd < 0)
-        return;
-    for (int j = 0; j < opt.ndirs; j++)
-        if (watch[j] == wd || ancestor_watch[j] == wd)
-            return; /* still needed */
-    inotify_rm_watch(inotify_fd, wd);
-}
-
-/* Watches the nearest existing ancestor of dir i, which does not exist: the
- * first producer usually makes it, and without a watch the collector would
- * find it only at the next rescan, up to RESCAN_NS later, while the
- * producer's ring fills. Called again on each event there, so the watch
- * moves down as the path is made, one directory at a time. */
-static void watch_ancestor(int i)
-{
-    char path[sizeof(opt.dirs[0])];
-    snprintf(path, sizeof(path), "%s", opt.dirs[i]);
-    for (;;) {
-        char *slash = strrchr(path, '/');
-        if (!slash || !slash[1])
-            return; /* a relative name, or a trailing slash: the rescans find it */
-        snprintf(ancestor_child[i], sizeof(ancestor_child[i]), "%s", slash + 1);
-        if (slash == path)
-            slash[1] = '\0'; /* the root */
-        else
-            *slash = '\0';
-        /* IN_MASK_ADD: the ancestor may be a watched directory itself. The
-         * same directory gives the same descriptor. */
-        int wd = inotify_add_watch(inotify_fd, path, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR | IN_MASK_ADD);
-        if (wd >= 0 || errno != ENOENT) {
-            if (wd != ancestor_watch[i]) {
-                unwatch_ancestor(i);
-                ancestor_watch[i] = wd;
-            }
-            return;
-        }
-    }
-}
-
-static void watch_dirs(void)
-{
-    if (inotify_fd < 0)
-        return;
-    for (int i = 0; i < opt.ndirs; i++) {
-        if (watch[i] < 0)
-            watch[i] = inotify_add_watch(inotify_fd, opt.dirs[i], DIR_EVENTS);
-        if (watch[i] >= 0)
-            unwatch_ancestor(i);
-        else if (errno == ENOENT)
-            watch_ancestor(i);
-    }
-}
-
-void scan_all(void)
-{
-    watch_dirs();
-    for (int i = 0; i < opt.ndirs; i++)
-        scan_dir(i);
-}
-
-/* 1 if inotify reported something in a watched directory, or the creation
- * of a step towards one that does not exist yet. */
-int inotify_pending(void)
-{
-    if (inotify_fd < 0)
-        return 0;
-    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-    int any = 0;
-    for (;;) {
-        ssize_t n = read(inotify_fd, buf, sizeof(buf));
-        if (n <= 0)
-            break;
-        for (char *p = buf; p < buf + n;) {
-            struct inotify_event *ev = (struct inotify_event *)p;
-            for (int i = 0; i < opt.ndirs; i++) {
-                if (watch[i] == ev->wd) {
-                    any = 1;
-                    if (ev->mask & IN_IGNORED) /* the directory went away: watch again later */
-                        watch[i] = -1;
-                }
-                if (ancestor_watch[i] == ev->wd) {
-                    /* Other names come and go there (/dev/shm): only ours counts. */
-                    if (ev->len && !strcmp(ev->name, ancestor_child[i]))
-                        any = 1;
-                    if (ev->mask & IN_IGNORED) {
-                        ancestor_watch[i] = -1;
-                        any = 1;
-                    }
-                }
-            }
-            p += sizeof(*ev) + ev->len;
-        }
-    }
-    return any;
+    int rc = open_guarded(path, kind, dir, cpu, st, err, errcap);
+    if (!rc)
+        return FOUND_OURS;
+    /* It may be theirs: they wait for it, until a listing opens it. One never
+     * published while they all are gone never will be, and holds nothing. */
+    if (kind == SHMLOG_SEG_RING && transient(rc) && !(rc == -EAGAIN && all_gone))
+        for (struct proc *p = col.procs; p; p = p->next)
+            if (p->dir == dir && p->info.pid == pid && !p->exit_queued)
+                p->ring_unsettled = listings_begun(dir);
+    if (rc == -EACCES)
+        snprintf(err + strlen(err), errcap - strlen(err),
+                 "; to drain it, add --allow-uid %u (or --allow-group with one of its groups)", (unsigned)st->st_uid);
+    return open_failed(path, kind, owner_gone && candidates == 1, st, rc);
 }
 
 /* Marks producers that exited or shut down: their meta's lock is free. A
@@ -587,7 +360,7 @@ static enum shlog_exit_how exit_how(struct proc *p)
  * could be left behind, unread, its records never counted. */
 static int rings_settled(const struct proc *p)
 {
-    uint64_t done = listings_done[p->dir];
+    uint64_t done = listings_done(p->dir);
     return done > p->gone_listing && p->ring_unsettled != done;
 }
 
@@ -612,17 +385,9 @@ static int drain_to_end(struct proc *p)
 void finish_gone(void)
 {
     size_t n = 0;
-    int listing = 0;
     for (struct proc *p = col.procs; p; p = p->next)
-        if (p->gone && !p->exit_queued) {
-            n++;
-            listing |= !rings_settled(p);
-        }
-    if (!n)
-        return;
-    if (listing)
-        scan_all(); /* a listing after the deaths seen so far */
-    n = 0;
+        if (p->gone && !p->exit_queued && !rings_settled(p))
+            scan_soon(p->dir); /* a listing after the deaths seen so far */
     for (struct proc *p = col.procs; p; p = p->next)
         n += p->gone && !p->exit_queued && rings_settled(p);
     if (!n)
@@ -708,9 +473,11 @@ void proc_finalize(struct proc *p)
     for (struct ring *r = p->rings, *next; r; r = next) {
         next = r->next;
         unlink_segment(r->seg.path, r->dev, r->ino);
+        scan_detached(p->dir, r->seg.path, r->ino);
         ring_free(r);
     }
     unlink_segment(p->meta.path, p->dev, p->ino);
+    scan_detached(p->dir, p->meta.path, p->ino);
     shm_seg_close(&p->meta);
     col.nmetas--;
     for (uint32_t i = 0; i < p->nsites; i++)

@@ -61,40 +61,6 @@ TestSuite(attribution, .init = setup, .fini = teardown, .timeout = 60);
 
 /* ==== Processes, files ==== */
 
-/* Files of process pid in dir, by name: <app>-<pid>[.<tag>].meta and
- * <app>-<pid>-cpu<N>[.<tag>].ring. */
-static size_t pid_files(const char *dir, pid_t pid)
-{
-    char dot[32], cpu[32];
-    snprintf(dot, sizeof(dot), "-%d.", (int)pid);
-    snprintf(cpu, sizeof(cpu), "-%d-cpu", (int)pid);
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    size_t n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        n += strstr(de->d_name, dot) || strstr(de->d_name, cpu);
-    closedir(d);
-    return n;
-}
-
-/* Waits until the collector removed the segments of pid from dir: `left`
- * files of its names stay (the ones others made). */
-static void wait_pid_files(const char *dir, pid_t pid, size_t left, unsigned timeout_ms)
-{
-    uint64_t end = tu_now_ms() + timeout_ms;
-    while (pid_files(dir, pid) > left && tu_now_ms() < end)
-        tu_sleep_ms(20);
-    if (pid_files(dir, pid) == left)
-        return;
-    char cmd[1200];
-    snprintf(cmd, sizeof(cmd), "ls -la '%s' >&2; tail -n 40 '%s' >&2", dir, env.log);
-    cr_assert(system(cmd) >= 0);
-    cr_assert_fail("%zu files of %d in %s %u ms after it ended, expected %zu (listed above)", pid_files(dir, pid),
-                   (int)pid, dir, timeout_ms, left);
-}
-
 static void read_whole(const char *path, uint8_t **buf, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -319,7 +285,7 @@ Test(attribution, forged_meta_claiming_a_running_pid_is_refused_in_every_directo
     tu_close_stdin(&victim);
     cr_assert_eq(tu_wait_exit_within(&victim, 10000, "the victim"), 0);
     /* its own meta and rings are removed; the two copies are left */
-    wait_pid_files(env.seg, victim.pid, 1, 10000);
+    tu_wait_pid_files(&env, env.seg, victim.pid, 1, 10000);
     tu_stop_collector(&env, &col);
 
     struct tu_read got = {0};
@@ -375,7 +341,7 @@ Test(attribution, names_taken_by_another_user_do_not_stop_a_producer, .timeout =
     cr_assert_eq(tu_wait_exit_within(&p, 10000, "the producer"), 0);
     /* its segments (under tagged names) are drained and removed; the
      * attacker's files stay */
-    wait_pid_files(env.seg, p.pid, (size_t)ncpus + 1, 10000);
+    tu_wait_pid_files(&env, env.seg, p.pid, (size_t)ncpus + 1, 10000);
     tu_stop_collector(&env, &col);
 
     for (long i = 0; i <= ncpus; i++) {
@@ -444,7 +410,7 @@ Test(attribution, app_name_with_control_characters_never_reaches_an_alert, .time
     uint64_t until = tu_now_ms() + 10000;
     while (tu_count_files(runs, "") == tu_count_files(runs, ".tmp") && tu_now_ms() < until)
         tu_sleep_ms(10);
-    wait_pid_files(env.seg, honest.pid, 0, 10000);
+    tu_wait_pid_files(&env, env.seg, honest.pid, 0, 10000);
     tu_stop_collector(&env, &col);
 
     /* Every run saw one SHMLOG_ALERT_LEVEL and the honest app and pid. */
@@ -527,7 +493,7 @@ Test(attribution, records_of_cpus_without_a_ring_reach_the_files_as_losses, .tim
     unsigned long long dropped = tu_wait_line(&p, "done ");
     cr_assert_eq(tu_wait_exit_within(&p, 10000, "the producer"), 0);
     cr_assert_eq(dropped, count, "every record had no ring: the producer counts them all");
-    wait_pid_files(mnt, p.pid, 0, 10000);
+    tu_wait_pid_files(&env, mnt, p.pid, 0, 10000);
     tu_stop_collector(&env, &col);
 
     struct tu_read got = {0};
@@ -583,21 +549,21 @@ Test(attribution, allow_uid_takes_a_name_and_allow_group_takes_its_members, .tim
 
     const char *by_group[] = {"--allow-group", tu_ops_group, NULL};
     struct tu_child col = tu_collector(&env, by_group);
-    wait_pid_files(env.seg, pg.pid, 0, 10000);
-    char report[300];
-    snprintf(report, sizeof(report),
-             "owned by uid %u (%s), whose segments are not accepted; to drain it, add --allow-uid %u",
-             (unsigned)tu_atk.uid, tu_atk.name, (unsigned)tu_atk.uid);
+    tu_wait_pid_files(&env, env.seg, pg.pid, 0, 10000);
+    char report[700];
+    snprintf(report, sizeof(report), "segments of uid %u (%s) in %s", (unsigned)tu_atk.uid, tu_atk.name, env.seg);
     cr_assert(tu_wait_log(&env, report, 10000), "no report of the segments of %s", tu_atk.name);
     tu_stop_collector(&env, &col);
     cr_assert_eq(tu_log_lines(&env, report), 1);
-    cr_assert_geq(pid_files(env.seg, pa.pid), 2, "the refused segments were removed");
+    snprintf(report, sizeof(report), "to drain them, add --allow-uid %u", (unsigned)tu_atk.uid);
+    cr_assert_eq(tu_log_lines(&env, report), 1, "the report says what accepts them");
+    cr_assert_geq(tu_pid_files(env.seg, pa.pid), 2, "the refused segments were removed");
 
     const char *by_name[] = {"--allow-uid", tu_atk.name, NULL};
     col = tu_collector(&env, by_name);
     tu_close_stdin(&pa);
     cr_assert_eq(tu_wait_exit_within(&pa, 10000, "the attacker's producer"), 0);
-    wait_pid_files(env.seg, pa.pid, 0, 10000);
+    tu_wait_pid_files(&env, env.seg, pa.pid, 0, 10000);
     tu_stop_collector(&env, &col);
 
     struct tu_read got = {0};

@@ -186,6 +186,41 @@ static inline int tu_exists_owned(const char *path, uid_t uid)
 }
 
 
+/* Files of process pid in dir, by name: <app>-<pid>[.<tag>].meta and
+ * <app>-<pid>-cpu<N>[.<tag>].ring. */
+static inline size_t tu_pid_files(const char *dir, pid_t pid)
+{
+    char dot[32], cpu[32];
+    snprintf(dot, sizeof(dot), "-%d.", (int)pid);
+    snprintf(cpu, sizeof(cpu), "-%d-cpu", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        n += strstr(de->d_name, dot) || strstr(de->d_name, cpu);
+    closedir(d);
+    return n;
+}
+
+/* Waits until the collector removed the segments of pid from dir: `left`
+ * files of its names stay (the ones others made). */
+static inline void tu_wait_pid_files(const struct tu_env *env, const char *dir, pid_t pid, size_t left,
+                                     unsigned timeout_ms)
+{
+    uint64_t end = tu_now_ms() + timeout_ms;
+    while (tu_pid_files(dir, pid) > left && tu_now_ms() < end)
+        tu_sleep_ms(20);
+    if (tu_pid_files(dir, pid) == left)
+        return;
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "ls -la '%s' >&2; tail -n 40 '%s' >&2", dir, env->log);
+    cr_assert(system(cmd) >= 0);
+    cr_assert_fail("%zu files of %d in %s %u ms after it ended, expected %zu (listed above)", tu_pid_files(dir, pid),
+                   (int)pid, dir, timeout_ms, left);
+}
+
 /* In a test: skips it, after the file's own clean-up (its SKIP), when the
  * users cannot be had. */
 #define NEED_USERS()                       \

@@ -328,9 +328,10 @@ static void judge_collector(const struct cli *cli, struct status *st)
                  undrained == 1 ? " is" : "s are", p->info.app, p->info.pid, first_cpu);
     } else if (stuck != SIZE_MAX) {
         const struct status_ring *r = &st->rings[stuck];
+        /* A ring made while the collector could not look has no pid yet: the one writing --out drains its process. */
+        uint64_t pid = shmlog__load_relaxed(&r->view.hdr->collector_pid);
         snprintf(why, cap, "collector pid %llu has not drained cpu%u for %.1f s: its oldest record waits",
-                 (unsigned long long)shmlog__load_relaxed(&r->view.hdr->collector_pid), r->view.cpu,
-                 (double)r->lag_ns / 1e9);
+                 (unsigned long long)(pid ? pid : c->pid), r->view.cpu, (double)r->lag_ns / 1e9);
     } else if (st->nrings) {
         return; /* every ring is drained */
     } else if (c->part[0] && !c->alive) {
