@@ -189,6 +189,8 @@ static void shutdown_all(void)
                     moved += drain_ring(r, DRAIN_BUDGET, 0);
         if (col.flush_soon)
             flush_frame(1);
+        if (col.rotate_soon && flush_frame(1)) /* a file's sites near what readers keep */
+            rotate();
         reap(0, 0);
         if (!moved)
             break;

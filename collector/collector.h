@@ -38,6 +38,13 @@
 #define PROG "shmlog-collector"
 #define MAX_DIRS 8
 #define MAX_UIDS 32
+#define SITE_PAGE 1024u              /* site slots made at a time */
+#define UID_BUDGET_BYTES (64ull << 20) /* call sites the collector keeps per owner */
+/* A file's sites, counted as readers bound them (1 KiB a site and its two
+ * strings: FORMAT.md, section 2): past ROTATE a new file begins soon, past
+ * MAX a site is not written (its records go raw) until it has. */
+#define FILE_SITES_ROTATE (48ull << 20)
+#define FILE_SITES_MAX (60ull << 20)
 #define MAX_INFLIGHT 8              /* frames submitted and not yet done */
 #define FRAME_MAX_RECORDS 65536u    /* flush a frame at this many records ... */
 #define FRAME_MAX_RAW (16u << 20)   /* ... or this many uncompressed bytes ... */
@@ -118,9 +125,28 @@ struct ring {
     struct ring *next;
 };
 
+/* A call site as the collector keeps it: its fields and its format and file
+ * name, exactly as long as they are (a struct shm_site holds room for the
+ * longest: 5 KiB). */
+struct cached_site {
+    uint32_t line, fmt_len, file_len;
+    uint8_t level, category, nargs;
+    uint8_t arg_types[SHMLOG_MAX_ARGS];
+    char text[]; /* fmt NUL file NUL */
+};
+
 struct site_slot {
-    struct shm_site *info;
-    uint64_t file_gen; /* file it was emitted into */
+    struct cached_site *site; /* NULL until read, or when its uid's budget is spent */
+    uint64_t file_gen;        /* file it was emitted into */
+};
+
+/* What the call sites of one owner's processes cost the collector, within
+ * its budget (UID_BUDGET_BYTES). */
+struct uid_charge {
+    uid_t uid;
+    uint64_t bytes;
+    int warned;
+    struct uid_charge *next;
 };
 
 struct proc {
@@ -130,8 +156,9 @@ struct proc {
     dev_t dev;
     ino_t ino;
     struct shm_proc_info info;
-    struct site_slot *sites;
-    uint32_t nsites;
+    struct site_slot **site_pages; /* SITE_PAGE slots each, made when a site of theirs is first seen */
+    uint32_t nsites;               /* site ids it may have */
+    struct uid_charge *charge;     /* its owner's */
     struct ring *rings;
     uint64_t alive_checked_ns; /* mono ns its meta's lock was last asked */
     int meta_faulted;   /* its meta shrank under the mapping: never read again (sites unknown: records raw) */
@@ -199,6 +226,8 @@ struct collector_state {
     struct outfile *closing;   /* rotated files whose last frames are still being written */
     uint64_t build_first_ns;   /* when the frame being built got its first content, 0 if empty */
     int flush_soon;            /* the frame being built is to be flushed now (flush_frame clears it) */
+    uint64_t file_site_bytes;  /* the current file's sites (FILE_SITES_*) */
+    int rotate_soon;           /* they passed FILE_SITES_ROTATE */
     unsigned inflight;         /* frames submitted and not yet done (writer.c) */
     /* output trouble (a full disk, an I/O error): one line when it starts, one when it ends */
     int out_error;             /* errno of the failure going on, 0 if none */
@@ -349,7 +378,18 @@ void scan_detached(int dir, const char *path, ino_t ino);
 
 /* ==== Processes and segments (procs.c) ==== */
 
+/* The site a record names: read from the meta segment once, kept (as far as
+ * its owner's budget goes), NULL if the process never published a valid one
+ * (its records are then stored raw). The copy is valid until the next call.
+ * *slot_out: where its file is noted, or NULL. */
 const struct shm_site *site_of(struct proc *p, uint32_t id, struct site_slot **slot_out);
+/* id's slot if there is one yet, else NULL (the fast check of site_in_file). */
+static inline struct site_slot *site_slot_peek(const struct proc *p, uint32_t id)
+{
+    if (id >= p->nsites || !p->site_pages[id / SITE_PAGE])
+        return NULL;
+    return &p->site_pages[id / SITE_PAGE][id % SITE_PAGE];
+}
 /* What became of a segment file scan.c found (its owner accepted). */
 enum found {
     FOUND_OURS,  /* opened: a process's meta or ring */

@@ -140,17 +140,31 @@ static inline void category_in_file(struct proc *p, unsigned id)
         categories_name(p, id);
 }
 
+/* Whether the current file can take one more site within what readers keep
+ * of a file's sites: a new file begins when they near it (rotate_soon), and
+ * until then a site past the hard bound is left out (its records go raw). */
+static int file_takes_site(const struct shm_site *site)
+{
+    uint64_t cost = 1024u + site->fmt_len + site->file_len + 2;
+    if (col.file_site_bytes + cost > FILE_SITES_MAX)
+        return 0;
+    col.file_site_bytes += cost;
+    if (col.file_site_bytes >= FILE_SITES_ROTATE)
+        col.rotate_soon = 1;
+    return 1;
+}
+
 /* The site a record names is in the file before the record is (in a batch of
  * its process: the process is in the file). */
 static inline void site_in_file(struct proc *p, uint32_t id)
 {
-    if (id < p->nsites && p->sites[id].file_gen == col.cur->gen)
+    struct site_slot *slot = site_slot_peek(p, id);
+    if (slot && slot->file_gen == col.cur->gen)
         return;
-    struct site_slot *slot;
     const struct shm_site *site = site_of(p, id, &slot);
     if (site)
         category_in_file(p, site->category);
-    if (site && !shlog_enc_has_site(col.cur->enc, p->key, id))
+    if (site && !shlog_enc_has_site(col.cur->enc, p->key, id) && file_takes_site(site))
         check_enc(shlog_enc_site(col.cur->enc, p->key, site), "a site");
     if (site && slot)
         slot->file_gen = col.cur->gen;
@@ -321,6 +335,8 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
         if (before == 0)
             mark_content();
         r->encoded_to = pos;
+        if (col.rotate_soon) /* the file's sites near what readers keep: a new file first */
+            break;
         if (n / 1024 != before / 1024 && (shlog_enc_frame_records(enc) >= FRAME_MAX_RECORDS ||
                                           shlog_enc_raw_bytes(enc) >= FRAME_MAX_RAW)) {
             col.flush_soon = 1;
@@ -483,11 +499,12 @@ uint64_t drain_all(uint64_t *smallest)
         for (struct ring *r = p->rings; r; r = r->next) {
             if (!r->broken && r->view.cap < cap)
                 cap = r->view.cap;
-            /* A frame near what readers take (SHLOG_MAX_FRAME_RAW) takes no
-             * more: the loop writes it and comes back at once. Only then,
-             * since the rings after this one wait a pass; and not written
-             * from here: a completed write may free processes this loop walks. */
-            if (frame_full()) {
+            /* A frame near what readers take (SHLOG_MAX_FRAME_RAW), or a file
+             * whose sites near what they keep, takes no more: the loop writes
+             * it (begins a new file) and comes back at once. Only then, since
+             * the rings after this one wait a pass; and not from here: a
+             * completed write may free processes this loop walks. */
+            if (frame_full() || col.rotate_soon) {
                 col.flush_soon = col.backlog = 1;
                 continue;
             }

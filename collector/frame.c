@@ -147,6 +147,12 @@ int flush_frame(int wait)
         f->buf = malloc(cap);
         long n = f->buf ? shlog_enc_frame(file->enc, f->buf, cap) : -ENOMEM;
         check_enc(n < 0 ? (int)n : 0, "a frame");
+        /* In flight it holds what it compressed to, not the bound: the
+         * memory of MAX_INFLIGHT frames is theirs, not MAX_INFLIGHT times
+         * the largest frame's. */
+        uint8_t *fit = realloc(f->buf, (size_t)n ? (size_t)n : 1);
+        if (fit)
+            f->buf = fit;
         f->len = (size_t)n;
         f->off = file->size;
         file->size += f->len;

@@ -395,6 +395,8 @@ int rotate(void)
     }
     col.cur = nf;
     col.rotations++;
+    col.file_site_bytes = 0;
+    col.rotate_soon = 0;
     old->closing = 1;
     if (old->inflight == 0) {
         outfile_finish(old);
@@ -414,7 +416,7 @@ void maybe_rotate(int hup)
         pending = 0;
         return;
     }
-    if ((pending || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
+    if ((pending || col.rotate_soon || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
          (opt.rotate_ns && mono_ns() - f->opened_ns >= opt.rotate_ns)) && rotate())
         pending = 0;
 }

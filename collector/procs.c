@@ -61,26 +61,123 @@ static int meta_site(struct proc *p, uint32_t id, struct shm_site *out)
     return s.rc;
 }
 
-/* The site a record names, read from the meta segment once; NULL if the
- * process never published a valid one (then its records are stored raw). */
+/* The owners' budgets. */
+static struct uid_charge *charges;
+
+static struct uid_charge *charge_of(uid_t uid)
+{
+    for (struct uid_charge *c = charges; c; c = c->next)
+        if (c->uid == uid)
+            return c;
+    struct uid_charge *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->uid = uid;
+    c->next = charges;
+    return charges = c;
+}
+
+/* Takes bytes from p's owner's budget: 1, or 0 when it is spent (said once). */
+static int charge(struct proc *p, uint64_t bytes)
+{
+    struct uid_charge *c = p->charge;
+    if (c && c->bytes + bytes <= UID_BUDGET_BYTES) {
+        c->bytes += bytes;
+        return 1;
+    }
+    if (c && !c->warned++)
+        warnx("the call sites of uid %u's processes take the %llu MiB the collector keeps for one uid: the others "
+              "are read again from their segments whenever needed (slower for that uid's processes only)",
+              (unsigned)c->uid, UID_BUDGET_BYTES >> 20);
+    return 0;
+}
+
+static void uncharge(struct proc *p, uint64_t bytes)
+{
+    if (p->charge)
+        p->charge->bytes -= bytes;
+}
+
+
+static uint64_t cached_bytes(const struct cached_site *c)
+{
+    return sizeof(*c) + c->fmt_len + c->file_len + 2;
+}
+
+/* id's slot, made (and charged) if need be; NULL past the budget. */
+static struct site_slot *site_slot(struct proc *p, uint32_t id)
+{
+    if (id >= p->nsites)
+        return NULL;
+    struct site_slot **page = &p->site_pages[id / SITE_PAGE];
+    if (!*page && charge(p, SITE_PAGE * sizeof(**page)) && !(*page = calloc(SITE_PAGE, sizeof(**page))))
+        uncharge(p, SITE_PAGE * sizeof(**page));
+    return *page ? &(*page)[id % SITE_PAGE] : NULL;
+}
+
+static void site_expand(const struct cached_site *c, uint32_t id, struct shm_site *out)
+{
+    out->id = id;
+    out->line = c->line;
+    out->level = c->level;
+    out->category = c->category;
+    out->nargs = c->nargs;
+    memcpy(out->arg_types, c->arg_types, sizeof(out->arg_types));
+    out->fmt_len = c->fmt_len;
+    out->file_len = c->file_len;
+    memcpy(out->fmt, c->text, c->fmt_len + 1);
+    memcpy(out->file, c->text + c->fmt_len + 1, c->file_len + 1);
+}
+
+static struct cached_site *site_compact(const struct shm_site *s)
+{
+    struct cached_site *c = malloc(sizeof(*c) + s->fmt_len + s->file_len + 2);
+    if (!c)
+        return NULL;
+    c->line = s->line;
+    c->level = s->level;
+    c->category = s->category;
+    c->nargs = s->nargs;
+    memcpy(c->arg_types, s->arg_types, sizeof(c->arg_types));
+    c->fmt_len = s->fmt_len;
+    c->file_len = s->file_len;
+    memcpy(c->text, s->fmt, s->fmt_len + 1);
+    memcpy(c->text + s->fmt_len + 1, s->file, s->file_len + 1);
+    return c;
+}
+
 const struct shm_site *site_of(struct proc *p, uint32_t id, struct site_slot **slot_out)
 {
     static struct shm_site scratch;
-    *slot_out = NULL;
-    if (id < p->nsites) {
-        struct site_slot *s = &p->sites[id];
-        *slot_out = s;
-        if (s->info)
-            return s->info;
-        struct shm_site *info = malloc(sizeof(*info));
-        if (info && meta_site(p, id, info) == 0) {
-            s->info = info;
-            return info;
-        }
-        free(info);
-        return NULL;
+    struct site_slot *slot = *slot_out = site_slot(p, id);
+    if (slot && slot->site) {
+        site_expand(slot->site, id, &scratch);
+        return &scratch;
     }
-    return meta_site(p, id, &scratch) == 0 ? &scratch : NULL;
+    if (meta_site(p, id, &scratch) != 0)
+        return NULL;
+    if (slot && charge(p, sizeof(struct cached_site) + scratch.fmt_len + scratch.file_len + 2) &&
+        !(slot->site = site_compact(&scratch)))
+        uncharge(p, sizeof(struct cached_site) + scratch.fmt_len + scratch.file_len + 2);
+    return &scratch;
+}
+
+/* Gives back what p's sites cost its owner. */
+static void sites_free(struct proc *p)
+{
+    for (uint32_t k = 0; p->site_pages && k < (p->nsites + SITE_PAGE - 1) / SITE_PAGE; k++) {
+        struct site_slot *page = p->site_pages[k];
+        if (!page)
+            continue;
+        for (uint32_t i = 0; i < SITE_PAGE; i++)
+            if (page[i].site) {
+                uncharge(p, cached_bytes(page[i].site));
+                free(page[i].site);
+            }
+        uncharge(p, SITE_PAGE * sizeof(*page));
+        free(page);
+    }
+    free(p->site_pages);
 }
 
 /* p exited (or shut down): no ring of it can appear after this moment. */
@@ -133,8 +230,9 @@ static int open_meta(const char *path, int dir, const struct stat *st, char *err
     p->ino = st->st_ino;
     p->key = ++next_key;
     p->nsites = p->info.site_capacity < SITE_CACHE_MAX ? p->info.site_capacity : SITE_CACHE_MAX;
-    p->sites = calloc(p->nsites ? p->nsites : 1, sizeof(*p->sites));
-    if (!p->sites) {
+    p->charge = charge_of(p->meta.owner);
+    p->site_pages = calloc((p->nsites + SITE_PAGE - 1) / SITE_PAGE + 1, sizeof(*p->site_pages));
+    if (!p->site_pages) {
         shm_seg_close(&p->meta);
         free(p);
         return -ENOMEM;
@@ -371,7 +469,7 @@ static int drain_to_end(struct proc *p)
 {
     for (struct ring *r = p->rings; r; r = r->next) {
         for (;;) {
-            if ((col.flush_soon || frame_full()) && !flush_frame(0) && frame_full())
+            if (((col.flush_soon || frame_full()) && !flush_frame(0) && frame_full()) || col.rotate_soon)
                 return 0;
             if (r->broken || drain_ring(r, DRAIN_BUDGET, 0) == 0)
                 break;
@@ -480,9 +578,7 @@ void proc_finalize(struct proc *p)
     scan_detached(p->dir, p->meta.path, p->ino);
     shm_seg_close(&p->meta);
     col.nmetas--;
-    for (uint32_t i = 0; i < p->nsites; i++)
-        free(p->sites[i].info);
-    free(p->sites);
+    sites_free(p);
     free(p->cats);
     struct proc **pp = &col.procs;
     while (*pp && *pp != p)

@@ -24,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #define SHM_MAX_SEGMENT_BYTES (64ull << 30)
@@ -149,17 +151,9 @@ int shm_seg_open(struct shm_seg *seg, const char *path, int mode, const struct s
     size_t bytes = (size_t)st.st_size;
     void *addr = mmap(NULL, bytes, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
     int map_errno = errno;
-    /* Counted after the mapping, not at open: a creator faults its pages in
-     * before it publishes magic, which we read next. */
-    struct stat now;
-    int no_holes = fstat(fd, &now) == 0 && (uint64_t)now.st_blocks * 512 >= bytes;
     if (addr == MAP_FAILED) {
         close(fd);
         return fail(err, errcap, -map_errno, "%s: mmap: %s", path, strerror(map_errno));
-    }
-    if (kind != SHMLOG_SEG_META) {
-        close(fd);
-        fd = -1;
     }
 
     struct shmlog_seg_header h;
@@ -171,6 +165,19 @@ int shm_seg_open(struct shm_seg *seg, const char *path, int mode, const struct s
         why = "pid in the header differs from the name";
     if (!why && h.uid != st.st_uid)
         why = "uid in the header differs from the file owner";
+    /* Counted after magic was read: its creator filled every page before it
+     * published it. On tmpfs, reading a hole allocates a page to the
+     * reader: a segment with holes would have us allocate as much as its
+     * size says (up to SHM_MAX_SEGMENT_BYTES) for its creator. */
+    struct stat now;
+    struct statfs fs;
+    int no_holes = !why && fstat(fd, &now) == 0 && (uint64_t)now.st_blocks * 512 >= bytes;
+    if (!why && !no_holes && fstatfs(fd, &fs) == 0 && fs.f_type == TMPFS_MAGIC)
+        why = "has holes (a producer fills every page of a segment before it publishes it)";
+    if (kind != SHMLOG_SEG_META) {
+        close(fd);
+        fd = -1;
+    }
     if (why) {
         munmap(addr, bytes);
         if (fd >= 0)
@@ -181,10 +188,9 @@ int shm_seg_open(struct shm_seg *seg, const char *path, int mode, const struct s
      * pages the faults of that lap slow the drain enough for a burst to
      * overflow the ring (bench/files.sh, segments on /dev/shm, shows it),
      * and the page table must be touched page by page, not only filled
-     * (shmlog__pages_fault_in says why). Only when the file has no holes, so nothing
-     * gets allocated (a sparse file, a hostile one of up to
-     * SHM_MAX_SEGMENT_BYTES, is faulted in only as far as it is read).
-     * Hugetlbfs reports no blocks and is skipped: a few faults there. */
+     * (shmlog__pages_fault_in says why). Only when the file has no holes, so
+     * nothing gets allocated. Hugetlbfs reports no blocks and is skipped: a
+     * few faults there, from pages its mapping reserved. */
     if (no_holes)
         shmlog__pages_fault_in(addr, bytes, 0);
     seg->addr = addr;
