@@ -18,7 +18,12 @@ _CONFLICT = "conflict"
 
 
 def _ts(ts_ns):
-    return pd.to_datetime(np.array(ts_ns, dtype=np.int64), unit="ns", utc=True)
+    """ns since the epoch (uint64) as datetime64[ns, UTC]; a time past what
+    it holds (2262-04-11; a marker's clamped 2^64 - 1) is NaT."""
+    ns = np.asarray(ts_ns, dtype=np.uint64)
+    out = ns.astype(np.int64)
+    out[ns > np.uint64(np.iinfo(np.int64).max)] = np.iinfo(np.int64).min  # NaT
+    return pd.to_datetime(out, unit="ns", utc=True)
 
 
 def _categorical(values):
@@ -181,7 +186,7 @@ def records_frame(reader, with_fields):
     error[(flags & _n.CORRUPT) != 0] = "corrupt payload"
     error[(flags & _n.UNKNOWN_SITE) != 0] = "unknown site"
     cols = {
-        "ts": pd.to_datetime(cat("ts_ns", np.uint64).view(np.int64), unit="ns", utc=True),
+        "ts": _ts(cat("ts_ns", np.uint64)),
         "level": pd.Categorical.from_codes(level, categories=list(LEVELS), ordered=True),
         "category": _strings_categorical(cat_names, cat_codes),
         "host": _categorical(host[source]),
