@@ -41,6 +41,11 @@ static int sec_process(struct shlog_reader *r, struct cur *c, struct shlog_event
     const uint8_t *app = app_len < SHMLOG_APP_BYTES ? get_bytes(c, app_len) : NULL;
     uint64_t host_len = get_varint(c);
     const uint8_t *host = host_len < SHMLOG_HOST_BYTES ? get_bytes(c, host_len) : NULL;
+    /* Added to version 2: the process instance. Before it, the section
+     * ends here (zeros: no instance); readers before it ignore it. */
+    const uint8_t *instance = c->end - c->p >= (ptrdiff_t)sizeof(pi.instance) ? get_bytes(c, sizeof(pi.instance)) : NULL;
+    if (instance)
+        memcpy(pi.instance, instance, sizeof(pi.instance));
     if (c->bad || !app || !host || key > UINT32_MAX || pid > UINT32_MAX || uid > UINT32_MAX)
         return shlog__frame_damaged(r, ev, "bad PROCESS section");
     pi.pid = (uint32_t)pid;

@@ -15,10 +15,11 @@
 #define MAX_DEDUP_SPANS (1u << 20) /* 32 bytes each: 32 MiB (FORMAT.md, Duplicates) */
 
 struct shlog_dedup {
-    /* A process is (pid, start time, uid): a uid that claims another's pid
-     * and start time is another process, whose positions never hide the
-     * real one's records. */
-    struct map procs; /* (pid << 32 | uid, proc_start) -> process number */
+    /* A process is (pid, uid, start time, instance: shm_proc_key): a uid
+     * that claims another's pid and start time is another process, whose
+     * positions never hide the real one's records, and so is a process of
+     * another pid namespace with the same pid started in the same tick. */
+    struct map procs; /* shm_proc_key -> process number */
     uint32_t nprocs;
     struct map keys;  /* (process number << 32 | cpu, 0) -> index into rings */
     struct dedup_ring *rings;
@@ -49,12 +50,13 @@ void shlog_dedup_free(struct shlog_dedup *d)
 
 struct dedup_ring *shlog__dedup_ring(struct shlog_dedup *d, const struct shm_proc_info *p, uint32_t cpu)
 {
-    uint64_t who = (uint64_t)p->pid << 32 | p->uid;
-    uint32_t *proc = map_find(&d->procs, who, p->proc_start);
+    uint64_t who, when;
+    shm_proc_key(p, &who, &when);
+    uint32_t *proc = map_find(&d->procs, who, when);
     if (!proc) {
-        if (d->nprocs >= MAX_DEDUP_RINGS || shlog__map_insert(&d->procs, who, p->proc_start, d->nprocs))
+        if (d->nprocs >= MAX_DEDUP_RINGS || shlog__map_insert(&d->procs, who, when, d->nprocs))
             return NULL;
-        proc = map_find(&d->procs, who, p->proc_start);
+        proc = map_find(&d->procs, who, when);
         d->nprocs++;
     }
     uint64_t k1 = (uint64_t)*proc << 32 | cpu;

@@ -206,7 +206,7 @@ int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_
 {
     if (e->batch_open)
         return -EBUSY;
-    uint8_t body[8 * VARINT_MAX + 2 * (VARINT_MAX + SHMLOG_APP_BYTES)];
+    uint8_t body[8 * VARINT_MAX + 2 * (VARINT_MAX + SHMLOG_APP_BYTES) + sizeof(pi->instance)];
     uint8_t *p = body;
     size_t app_len = strnlen(pi->app, SHMLOG_APP_BYTES - 1);
     size_t host_len = strnlen(pi->host, SHMLOG_HOST_BYTES - 1);
@@ -224,6 +224,12 @@ int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_
     p = put_varint(p, host_len);
     memcpy(p, pi->host, host_len);
     p += host_len;
+    /* A process that has none (all zeros) says nothing, as before the field. */
+    static const uint8_t none[sizeof(pi->instance)];
+    if (memcmp(pi->instance, none, sizeof(none)) != 0) {
+        memcpy(p, pi->instance, sizeof(pi->instance));
+        p += sizeof(pi->instance);
+    }
     int rc = enc_section(e, SHLOG_SEC_PROCESS, body, (size_t)(p - body));
     if (!rc && !map_find(&e->procs, proc, 0))
         rc = shlog__map_insert(&e->procs, proc, 0, 0);

@@ -256,6 +256,7 @@ int shm_meta_info(const struct shm_seg *seg, struct shm_proc_info *out, char *er
     out->uid = seg->hdr.uid;
     out->proc_start = seg->hdr.proc_start;
     out->created_ns = seg->hdr.created_ns;
+    memcpy(out->instance, seg->hdr.instance, sizeof(out->instance));
     out->tsc_hz = shmlog__load_relaxed(&m->tsc_hz);
     out->anchor_tsc = shmlog__load_relaxed(&m->anchor_tsc);
     out->anchor_ns = shmlog__load_relaxed(&m->anchor_ns);

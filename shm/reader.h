@@ -68,6 +68,7 @@ struct shm_proc_info {
     uint32_t pid;
     uint32_t uid;
     uint64_t proc_start;
+    uint8_t instance[16];    /* the segments' 128 random bits; zeros where a file does not say */
     uint64_t created_ns;
     uint64_t tsc_hz;
     uint64_t anchor_tsc;
@@ -108,6 +109,19 @@ struct shm_site {
     char fmt[SHMLOG_MAX_FMT_BYTES + 1];   /* NUL-terminated */
     char file[SHMLOG_MAX_FILE_BYTES + 1]; /* NUL-terminated */
 };
+
+/* Who a process is, across the files of a host: its pid, uid, start time and
+ * instance, as a key of two words (readers key processes on it: two
+ * processes with one pid, in two pid namespaces, started in the same tick,
+ * are told apart by their instance). */
+static inline void shm_proc_key(const struct shm_proc_info *p, uint64_t *k1, uint64_t *k2)
+{
+    uint64_t a, b;
+    memcpy(&a, p->instance, 8);
+    memcpy(&b, p->instance + 8, 8);
+    *k1 = (uint64_t)p->pid << 32 | p->uid;
+    *k2 = p->proc_start ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
+}
 
 /* 0, or -EINVAL with a reason in err when the header fields are inconsistent
  * or the app or host name is not one shm_name_valid() takes. */

@@ -191,3 +191,99 @@ Test(losses, clean_removes_what_gone_processes_left_and_never_discards_records_s
     cr_assert_eq(dump_clean("--force", out, sizeof out), 0, "%s", out);
     cr_assert_eq(segments_left(), 0, "%s", out);
 }
+
+/* The start time of the process of meta segment path (its header). */
+static uint64_t meta_start(const char *path)
+{
+    struct shmlog_seg_header h;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert(fd >= 0, "%s", path);
+    cr_assert_eq(pread(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+    close(fd);
+    return h.proc_start;
+}
+
+Test(losses, two_containers_pid_1_started_in_one_tick_stay_two_processes, .timeout = 120)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root for unshare --pid");
+    if (access("/usr/bin/unshare", X_OK) != 0)
+        cr_skip_test("needs unshare (util-linux)");
+    struct tu_child col = tu_collector(&env, NULL);
+    /* Pairs of containers, each pid 1 of its own pid namespace, one uid, on
+     * one cpu, started together until a pair shares its start time (the
+     * kernel's ticks: 10 ms). Only their instance tells them apart. */
+    cpu_set_t all, one;
+    cr_assert_eq(sched_getaffinity(0, sizeof(all), &all), 0);
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &all)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    int pairs_alike = 0, attempts = 0;
+    char alike[16][2][16];
+    for (int attempt = 0; attempt < 16 && pairs_alike < 2; attempt++, attempts++) {
+        char app[2][16], meta[2][700];
+        struct tu_child c[2];
+        cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+        for (int k = 0; k < 2; k++) {
+            snprintf(app[k], sizeof(app[k]), "c%d%c", attempt, 'a' + k);
+            char *argv[] = {"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", (char *)tu_exe("TEST_PRODUCER"),
+                            "--app", app[k], "--threads", "1", "--count", "5000", "--hold", NULL};
+            c[k] = tu_spawn(argv, NULL);
+        }
+        cr_assert_eq(sched_setaffinity(0, sizeof(all), &all), 0);
+        for (int k = 0; k < 2; k++) {
+            cr_assert_eq(tu_wait_line(&c[k], "done "), 0);
+            snprintf(meta[k], sizeof(meta[k]), "%s/%s-1.meta", env.seg, app[k]);
+        }
+        if (meta_start(meta[0]) == meta_start(meta[1])) {
+            memcpy(alike[pairs_alike][0], app[0], sizeof(app[0]));
+            memcpy(alike[pairs_alike++][1], app[1], sizeof(app[1]));
+        }
+        for (int k = 0; k < 2; k++) {
+            tu_close_stdin(&c[k]);
+            cr_assert_eq(tu_wait_exit(&c[k]), 0);
+        }
+    }
+    if (!pairs_alike)
+        cr_skip_test("no two containers started in the same tick in 16 tries");
+    cr_assert(tu_wait_segments_gone(env.seg, 10000));
+    tu_stop_collector(&env, &col);
+
+    /* Every record of both, in one read with one dedup state. */
+    char *names[4096];
+    size_t nf = tu_closed_files(env.out, names);
+    struct shlog_dedup *dd;
+    cr_assert_eq(shlog_dedup_new(&dd), 0);
+    size_t per[16][2] = {{0}};
+    for (size_t i = 0; i < nf; i++) {
+        char path[700], err[512];
+        snprintf(path, sizeof(path), "%s/%s", env.out, names[i]);
+        free(names[i]);
+        struct shlog_reader *r;
+        cr_assert_eq(shlog_reader_open(&r, path, 0, dd, err, sizeof(err)), 0, "%s", err);
+        struct shlog_event ev;
+        while (shlog_reader_next(r, &ev) > 0)
+            if (ev.kind == SHLOG_EV_RECORD)
+                for (int a = 0; a < pairs_alike; a++)
+                    for (int k = 0; k < 2; k++)
+                        per[a][k] += strcmp(ev.proc->info.app, alike[a][k]) == 0;
+        shlog_reader_close(r);
+    }
+    shlog_dedup_free(dd);
+    for (int a = 0; a < pairs_alike; a++)
+        for (int k = 0; k < 2; k++)
+            cr_assert_eq(per[a][k], 5000, "%s (pid 1, the start time of %s): %zu of 5000 records read", alike[a][k],
+                         alike[a][!k], per[a][k]);
+    /* And shmlog-dump, which keys processes its own way, reads them all. */
+    char cmd[1200], out[64];
+    snprintf(cmd, sizeof(cmd), "'%s' read '%s' 2>/dev/null | grep -c ' i=' > '%s/count'", tu_exe("SHMLOG_DUMP"),
+             env.out, env.root);
+    cr_assert(system(cmd) >= 0);
+    snprintf(cmd, sizeof(cmd), "%s/count", env.root);
+    cr_assert_gt(tu_read_file(cmd, out, sizeof(out)), 0);
+    cr_assert_eq(strtoul(out, NULL, 10), attempts * 10000ul, "shmlog-dump read shows %s records of %d containers",
+                 out, 2 * attempts);
+}

@@ -51,10 +51,12 @@ static struct dproc *proc_of(struct source *s, const struct shlog_proc *p)
         return s->last_proc;
     struct dproc *d = hmap_get(&s->by_ptr, (uintptr_t)p, 0);
     if (!d) {
-        d = hmap_get(&s->procs, p->info.pid, p->info.proc_start);
+        uint64_t who, when;
+        shm_proc_key(&p->info, &who, &when);
+        d = hmap_get(&s->procs, who, when);
         if (!d) {
             d = calloc(1, sizeof *d);
-            if (!d || hmap_put(&s->procs, p->info.pid, p->info.proc_start, d) != 0) {
+            if (!d || hmap_put(&s->procs, who, when, d) != 0) {
                 free(d);
                 return NULL;
             }
