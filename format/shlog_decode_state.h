@@ -121,8 +121,9 @@ struct shlog_reader {
     struct shlog_frame_mem *fm;     /* what the last frame was decoded in: own or shared */
     struct cur sec; /* sections left in the frame */
     struct cur clock_scan;  /* sections not yet looked at for anchors */
-    struct cur clock_body;  /* anchors left of the CLOCK section being returned */
-    uint64_t clock_left;
+    struct shm_clock_anchor clock_anchors[SHLOG_CLOCK_MAX_ANCHORS]; /* of the CLOCK section being returned */
+    uint64_t clock_left, clock_next;
+    int clock_damaged;      /* an anchor after the ones left was bad: reported after them */
     struct shlog_clock_info clock;
     struct batch_state b;
     struct shm_copied_record rec;

@@ -355,7 +355,7 @@ int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, cons
     if (!n || n > SHLOG_CLOCK_MAX_ANCHORS)
         return -EINVAL;
     size_t cs = strnlen(ci->clocksource, sizeof(ci->clocksource) - 1);
-    uint8_t body[5 * VARINT_MAX + sizeof(ci->clocksource) + SHLOG_CLOCK_MAX_ANCHORS * 4 * VARINT_MAX];
+    uint8_t body[5 * VARINT_MAX + sizeof(ci->clocksource) + SHLOG_CLOCK_MAX_ANCHORS * 5 * VARINT_MAX];
     uint8_t *p = body;
     p = put_varint(p, ci->hz_q16);
     p = put_varint(p, tristate_bits(ci->tsc_invariant) | tristate_bits(ci->synchronized) << 2);
@@ -364,12 +364,18 @@ int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, cons
     memcpy(p, ci->clocksource, cs);
     p += cs;
     p = put_varint(p, n);
+    unsigned with_offset = SHM_ANCHOR_OFFSET;
     for (size_t i = 0; i < n; i++) {
         p = put_varint(p, a[i].tsc);
         p = put_varint(p, a[i].ns);
         p = put_varint(p, a[i].err_ns);
-        p = put_varint(p, a[i].flags);
+        p = put_varint(p, a[i].flags & SHM_ANCHOR_STEPPED);
+        with_offset &= a[i].flags;
     }
+    /* Then, when every anchor has one, their offsets (readers before them
+     * stop after the anchors). */
+    for (size_t i = 0; with_offset && i < n; i++)
+        p = put_varint(p, zigzag(a[i].offset_ns));
     return enc_section(e, SHLOG_SEC_CLOCK, body, (size_t)(p - body));
 }
 

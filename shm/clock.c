@@ -116,7 +116,7 @@ void shm_clock_take(struct shm_clock_taker *t, struct shm_clock_anchor *out)
     clock_gettime(CLOCK_MONOTONIC, &mono_ts);
     uint64_t mono = ts_ns(&mono_ts);
 
-    *out = (struct shm_clock_anchor){.tsc = tsc, .ns = ns};
+    *out = (struct shm_clock_anchor){.tsc = tsc, .ns = ns, .flags = SHM_ANCHOR_OFFSET, .offset_ns = offset};
     /* Half the bracket, and one tick for the midpoint's rounding. */
     __int128 err = ticks_to_ns((__int128)(width / 2 + 1), t->hz_q16) + 1;
     out->err_ns = err > UINT32_MAX ? UINT32_MAX : (uint32_t)err;
@@ -201,8 +201,20 @@ static uint64_t extrapolate(const struct shm_clock_anchor *a, uint64_t hz_q16, u
     return clamp_ns((__int128)a->ns + ticks_to_ns((__int128)tsc - (__int128)a->tsc, hz_q16));
 }
 
-uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc)
+/* Whether the wall clock was set between anchors a and b (b the later). */
+static int stepped_between(const struct shm_clock_anchor *a, const struct shm_clock_anchor *b)
 {
+    if (b->flags & SHM_ANCHOR_STEPPED)
+        return 1;
+    if (!(a->flags & b->flags & SHM_ANCHOR_OFFSET))
+        return 0;
+    int64_t moved = b->offset_ns - a->offset_ns;
+    return moved > STEP_MIN_NS || moved < -STEP_MIN_NS;
+}
+
+uint64_t shm_clock_map_ns_certain(const struct shm_clock_map *m, uint64_t tsc, int *uncertain)
+{
+    *uncertain = 0;
     if (!m->n)
         return 0;
     if (tsc < at(m, 0)->tsc)
@@ -220,13 +232,21 @@ uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc)
     if (lo + 1 == m->n)
         return extrapolate(left, m->hz_q16, tsc);
     const struct shm_clock_anchor *right = at(m, lo + 1);
-    if (right->flags & SHM_ANCHOR_STEPPED)
+    if (stepped_between(left, right)) {
+        *uncertain = tsc != left->tsc;
         return extrapolate(left, m->hz_q16, tsc);
+    }
     /* Anchors hold increasing TSCs; their times come from a file and may
      * run backwards: the arithmetic is signed. */
     __int128 span_ns = (__int128)right->ns - (__int128)left->ns;
     __int128 ns = (__int128)left->ns + span_ns * (__int128)(tsc - left->tsc) / (__int128)(right->tsc - left->tsc);
     return clamp_ns(ns);
+}
+
+uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc)
+{
+    int uncertain;
+    return shm_clock_map_ns_certain(m, tsc, &uncertain);
 }
 
 /* A slewing clock (NTP, PTP, adjtime) runs at most 500 ppm off its rate;

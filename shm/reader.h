@@ -216,6 +216,11 @@ struct shm_copied_record {
     uint8_t payload[SHMLOG_MAX_PAYLOAD];
 };
 
+/* A record flag of readers' own, never in a ring: the record's time lies
+ * between anchors around a step of the wall clock (shm_clock_map_ns_certain),
+ * so it may be off by the step. */
+#define SHM_REC_TIME_UNCERTAIN 0x80u
+
 enum shm_loss_reason {
     SHM_LOSS_DROPPED = 1,     /* ring full, counted by the producer */
     SHM_LOSS_DEAD_WRITER = 2, /* reserved and never committed by a process now gone */

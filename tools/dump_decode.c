@@ -285,10 +285,11 @@ static void handle_error(struct source *s, const struct shlog_event *ev)
     note_error(msg);
 }
 
-static uint64_t time_of(struct source *s, struct dproc *p, uint64_t tsc)
+static uint64_t time_of(struct source *s, struct dproc *p, uint64_t tsc, int *uncertain)
 {
+    *uncertain = 0;
     if (s->file_anchored)
-        return shm_clock_map_ns(&s->clock, tsc);
+        return shm_clock_map_ns_certain(&s->clock, tsc, uncertain);
     stats_unanchored_record();
     return shm_tsc_clock_ns(&p->clock, tsc);
 }
@@ -302,7 +303,14 @@ static void take_record(struct source *s, const struct shlog_event *ev)
     if (!r)
         oom();
     const struct shm_copied_record *rec = ev->rec;
-    uint64_t ts = time_of(s, p, rec->tsc);
+    int uncertain;
+    uint64_t ts = time_of(s, p, rec->tsc, &uncertain);
+    static struct shm_copied_record flagged;
+    if (uncertain) { /* the record as shown: its time may be off by a step of the clock */
+        memcpy(&flagged, rec, REC_HEAD + rec->payload_len);
+        flagged.flags |= SHM_REC_TIME_UNCERTAIN;
+        rec = &flagged;
+    }
     /* A backtrace record is merged at its trigger's time (FORMAT.md,
      * BACKTRACE); its stream never holds the others back. */
     uint64_t order_ts = !ev->backtrace   ? ts
