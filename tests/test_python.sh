@@ -54,7 +54,7 @@ import shmlog
 
 RECORD_KEYS = ["ts_ns", "time", "level", "category", "host", "app", "pid", "tid", "cpu", "seq", "site", "msg",
                "fields"]
-OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "error"]
+OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error"]
 UINT32_MAX = 4294967295
 failures = []
 
@@ -148,7 +148,7 @@ def diff_event(i, j, e):
             for name, v in j["fields"].items():
                 if not same_value(v, e.fields[name]):
                     ne("fields[%r]" % name, v, e.fields[name])
-        for k in ("truncated", "clamped", "backtrace"):
+        for k in ("truncated", "clamped", "backtrace", "time_uncertain"):
             if j.get(k, False) is not getattr(e, k):
                 ne(k, j.get(k, False), getattr(e, k))
         if j.get("error") != e.error:
@@ -237,7 +237,8 @@ def cmd_frame(dump, *paths):
         finish()
     fixed = {"ts": "datetime64[ns, UTC]", "level": "category", "category": "category", "host": "category",
              "app": "category", "pid": "uint32", "tid": "uint32", "cpu": "uint32", "seq": "uint64", "site": "object",
-             "msg": "object", "truncated": "bool", "clamped": "bool", "backtrace": "bool", "error": "object"}
+             "msg": "object", "truncated": "bool", "clamped": "bool", "backtrace": "bool", "time_uncertain": "bool",
+             "error": "object"}
     for c, t in fixed.items():
         if c not in df.columns or str(df[c].dtype) != t:
             fail("column %s: dtype %s, expected %s" % (c, c in df.columns and df[c].dtype, t))
@@ -263,7 +264,7 @@ def cmd_frame(dump, *paths):
         if cols["msg"][i] != msg or cols["error"][i] != o.get("error"):
             fail("row %d: msg/error: dump %r/%r, dataframe %r/%r" % (i, msg, o.get("error"), cols["msg"][i],
                                                                       cols["error"][i]))
-        for k in ("truncated", "clamped", "backtrace"):
+        for k in ("truncated", "clamped", "backtrace", "time_uncertain"):
             if cols[k][i] is not o.get(k, False):
                 fail("row %d: %s" % (i, k))
     # fields: a column per name, or the dict column for names of several types
@@ -542,6 +543,7 @@ def cmd_synthetic(path):
 # SHMLOG_READ_<name> of the header, and the binding's constant
 CONSTS = [("RECORD", "RECORD"), ("LOSS", "LOSS"), ("EXIT", "EXIT"), ("ERROR", "ERROR"), ("TRUNCATED", "TRUNCATED"),
           ("CLAMPED", "CLAMPED"), ("BACKTRACE", "BACKTRACE"), ("UNKNOWN_SITE", "UNKNOWN_SITE"), ("NOTE", "NOTE"),
+          ("TIME_UNCERTAIN", "TIME_UNCERTAIN"),
           ("BOOL", "T_BOOL"), ("INT", "T_INT"), ("UINT", "T_UINT"), ("FLOAT", "T_FLOAT"), ("STR", "T_STR"),
           ("PTR", "T_PTR"), ("FLOAT32", "T_FLOAT32"), ("VERSION", "API_VERSION")]
 

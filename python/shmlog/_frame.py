@@ -10,7 +10,7 @@ from . import _native as _n
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 FIXED = ("ts", "level", "category", "host", "app", "pid", "tid", "cpu", "seq", "site", "msg", "truncated", "clamped",
-         "backtrace", "error", "fields")
+         "backtrace", "time_uncertain", "error", "fields")
 # a field's column type by its C type: pointers are strings ("0x...")
 _KIND = {_n.T_INT: "int", _n.T_UINT: "uint", _n.T_FLOAT: "float", _n.T_FLOAT32: "float", _n.T_BOOL: "bool",
          _n.T_STR: "str", _n.T_PTR: "str"}
@@ -200,6 +200,7 @@ def records_frame(reader, with_fields):
         "truncated": (flags & _n.TRUNCATED) != 0,
         "clamped": (flags & _n.CLAMPED) != 0,
         "backtrace": (flags & _n.BACKTRACE) != 0,
+        "time_uncertain": (flags & _n.TIME_UNCERTAIN) != 0,
         "error": pd.array(error, dtype=object),
     }
     if with_fields:
