@@ -154,6 +154,7 @@ uint64_t shm_clock_taker_ns(const struct shm_clock_taker *t, uint64_t tsc)
 
 /* ==== The map ==== */
 
+
 static inline const struct shm_clock_anchor *at(const struct shm_clock_map *m, unsigned i)
 {
     return &m->a[(m->first + i) % SHM_CLOCK_MAP_ANCHORS];
@@ -179,7 +180,7 @@ void shm_clock_map_add(struct shm_clock_map *m, const struct shm_clock_anchor *a
         }
     }
     m->anchors++;
-    if (a->flags & SHM_ANCHOR_STEPPED)
+    if (a->flags & SHM_ANCHOR_STEPPED || (m->n && shm_clock_anchors_stepped(at(m, m->n - 1), a)))
         m->steps++;
     if (a->err_ns > m->max_err_ns)
         m->max_err_ns = a->err_ns;
@@ -201,8 +202,7 @@ static uint64_t extrapolate(const struct shm_clock_anchor *a, uint64_t hz_q16, u
     return clamp_ns((__int128)a->ns + ticks_to_ns((__int128)tsc - (__int128)a->tsc, hz_q16));
 }
 
-/* Whether the wall clock was set between anchors a and b (b the later). */
-static int stepped_between(const struct shm_clock_anchor *a, const struct shm_clock_anchor *b)
+int shm_clock_anchors_stepped(const struct shm_clock_anchor *a, const struct shm_clock_anchor *b)
 {
     if (b->flags & SHM_ANCHOR_STEPPED)
         return 1;
@@ -232,7 +232,7 @@ uint64_t shm_clock_map_ns_certain(const struct shm_clock_map *m, uint64_t tsc, i
     if (lo + 1 == m->n)
         return extrapolate(left, m->hz_q16, tsc);
     const struct shm_clock_anchor *right = at(m, lo + 1);
-    if (stepped_between(left, right)) {
+    if (shm_clock_anchors_stepped(left, right)) {
         *uncertain = tsc != left->tsc;
         return extrapolate(left, m->hz_q16, tsc);
     }

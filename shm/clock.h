@@ -90,6 +90,10 @@ struct shm_clock_map {
  * already held (the same TSC) is ignored; one whose TSC is below the last
  * held one by more than a second's worth starts the map afresh (a TSC reset). */
 void shm_clock_map_add(struct shm_clock_map *m, const struct shm_clock_anchor *a, uint64_t hz_q16);
+/* 1 when the wall clock was set between anchors a and b (b the later): b
+ * says so (SHM_ANCHOR_STEPPED), or their offsets from CLOCK_MONOTONIC differ
+ * by more than two reads' jitter. */
+int shm_clock_anchors_stepped(const struct shm_clock_anchor *a, const struct shm_clock_anchor *b);
 /* 1 when the map can map: an anchor and a rate. */
 int shm_clock_map_ready(const struct shm_clock_map *m);
 /* Wall-clock ns since the epoch of tsc, clamped to 0..UINT64_MAX. */

@@ -323,7 +323,8 @@ def cmd_frame(dump, *paths):
                    None if r["cpu"] is pd.NA else int(r["cpu"]),
                    None if r["loss_records"] is pd.NA else int(r["loss_records"]),
                    None if r["exit_lost"] is pd.NA else int(r["exit_lost"]), r["loss_reason"], r["exit_how"])
-            want = (o["ts_ns"], k, o["app"], o["pid"],
+            # past what datetime64[ns] holds (a time clamped to 2^64 - 1): NaT, not OverflowError
+            want = (o["ts_ns"] if o["ts_ns"] < 2**63 else pd.NaT.value, k, o["app"], o["pid"],
                     None if k == "exit" or o["cpu"] == UINT32_MAX else o["cpu"],
                     o["loss"]["records"] if k == "loss" else None, o["exit"]["lost"] if k == "exit" else None,
                     o["loss"]["reason"] if k == "loss" else None, o["exit"].get("how") if k == "exit" else None)
