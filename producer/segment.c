@@ -194,8 +194,12 @@ static int shmlog__seg_create(const char *stem, const char *ext, char *path, siz
         err = -errno;
     /* Its pages allocated now: on a full tmpfs that is ENOSPC here, not a
      * SIGBUS when they are first written (by the prefault below, or a log
-     * call). File systems without fallocate keep the old way. */
-    if (!err && fallocate(fd, 0, 0, (off_t)bytes) != 0 && errno != EOPNOTSUPP && errno != ENOSYS)
+     * call). Hugetlbfs reserves them at mmap below (ENOMEM, which the
+     * fallback to 4 KiB pages looks for); file systems without fallocate
+     * keep the old way. */
+    struct statfs sf;
+    int huge = fstatfs(fd, &sf) == 0 && (long)sf.f_type == SHMLOG__HUGETLBFS_MAGIC;
+    if (!err && !huge && fallocate(fd, 0, 0, (off_t)bytes) != 0 && errno != EOPNOTSUPP && errno != ENOSYS)
         err = -errno;
     if (!err) {
         /* On hugetlbfs this reserves the pages: ENOMEM here instead of SIGBUS later. */
