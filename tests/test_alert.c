@@ -312,3 +312,52 @@ Test(alert, min_interval_spaces_commands_of_all_rules)
     cr_assert_eq(wait_runs(2, 5000), 2);
     alert_set_free(&a);
 }
+
+/* A producer whose call site's file name carries a newline and an assignment
+ * (as any producer can register it) logs n ERROR records; its pid. */
+static pid_t hostile_site_burst(unsigned n, const char *file)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        struct shmlog_config cfg;
+        shmlog_config_init(&cfg);
+        cfg.app = "alerter";
+        cfg.ring_bytes = 64 << 10;
+        cfg.quiet = 1;
+        if (shmlog_init(&cfg) != 0)
+            _exit(1);
+        static uint64_t cache;
+        uint64_t word = shmlog__register_site(&cache, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_NONE, file, 7, "rejected", 0,
+                                              NULL);
+        for (unsigned i = 0; i < n; i++) {
+            uint64_t pos;
+            uint8_t *head = shmlog__begin(shmlog__rdtsc(), (uint32_t)word, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_NONE, 0, 0,
+                                          &pos);
+            if (head)
+                shmlog__commit(head, pos);
+        }
+        shmlog_shutdown();
+        _exit(0);
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "producer status %#x", st);
+    cr_assert(tu_wait_segments_gone(env.seg, 10000), "the collector did not drain producer %d", (int)pid);
+    return pid;
+}
+
+Test(alert, a_site_file_name_with_control_characters_is_escaped_in_the_environment)
+{
+    struct tu_child col = collector_with_rule("level>=ERROR count>=3 window=60s exec=%s %s");
+    pid_t pid = hostile_site_burst(5, "evil.c\nSHMLOG_ALERT_PID=1\t\\x");
+    cr_assert_eq(wait_runs(1, 10000), 1, "the command did not run");
+    tu_stop_collector(&env, &col);
+    char v[4096];
+    /* One assignment each: the newline did not make another. */
+    run_value("PID", v, sizeof(v));
+    cr_assert_eq(strtol(v, NULL, 10), (long)pid, "SHMLOG_ALERT_PID=%s, producer %d", v, (int)pid);
+    run_value("MSG_SITE", v, sizeof(v));
+    cr_assert_str_eq(v, "evil.c\\x0aSHMLOG_ALERT_PID=1\\x09\\\\x:7");
+}
