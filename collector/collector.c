@@ -328,6 +328,11 @@ int main(int argc, char **argv)
                 opt.out, (unsigned)opt.out_gid, strerror(-rc), (unsigned)opt.out_gid, opt.out, opt.out);
         return 2;
     }
+    char why[8192];
+    if (out_dir_unsafe(why, sizeof(why)) != 0) {
+        fprintf(stderr, PROG ": --out %s: %s\n", opt.out, why);
+        return 2;
+    }
     if (gethostname(col.host, sizeof(col.host) - 1) != 0)
         snprintf(col.host, sizeof(col.host), "unknown");
     for (char *c = col.host; *c; c++) /* the host name goes into file names */

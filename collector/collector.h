@@ -282,6 +282,9 @@ uint64_t longest_wait_ns(uint64_t smallest);
 /* ==== Output files (output.c) ==== */
 
 int ensure_dir(const char *dir);
+/* The files are evidence: --out must be ours alone (owned by our uid, not
+ * writable by its group or others). 0, or -1 with the reason in why. */
+int out_dir_unsafe(char *why, size_t cap);
 /* --group: the output directory in that group, set-group-ID so the files
  * made in it are too, and readable by it. 0, or -errno. */
 int share_out_dir(void);

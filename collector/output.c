@@ -29,6 +29,27 @@ int ensure_dir(const char *dir)
     return -errno;
 }
 
+int out_dir_unsafe(char *why, size_t cap)
+{
+    struct stat link, st;
+    uid_t me = geteuid();
+    if (lstat(opt.out, &link) != 0 || stat(opt.out, &st) != 0)
+        snprintf(why, cap, "%s", strerror(errno));
+    else if (S_ISLNK(link.st_mode) && link.st_uid != me && link.st_uid != 0)
+        snprintf(why, cap, "a symbolic link of uid %u, who could point it elsewhere", (unsigned)link.st_uid);
+    else if (!S_ISDIR(st.st_mode))
+        snprintf(why, cap, "not a directory");
+    else if (st.st_uid != me)
+        snprintf(why, cap, "owned by uid %u, not by this collector's uid %u: its owner could delete its files and "
+                 "plant others (as root: chown %u %s)", (unsigned)st.st_uid, (unsigned)me, (unsigned)me, opt.out);
+    else if (st.st_mode & (S_IWGRP | S_IWOTH))
+        snprintf(why, cap, "writable by %s (mode %o): they could delete its files and plant others (chmod go-w %s)",
+                 st.st_mode & S_IWOTH ? "every user" : "its group", (unsigned)(st.st_mode & 07777), opt.out);
+    else
+        return 0;
+    return -1;
+}
+
 int share_out_dir(void)
 {
     struct stat st;

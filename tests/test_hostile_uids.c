@@ -264,3 +264,29 @@ Test(hostile_uids, a_flood_of_files_from_a_uid_not_accepted_costs_the_drain_noth
     cr_assert_lt(rss - rss_before, 16 * 1024, "the collector grew from %ld to %ld kB (peak %ld kB)", rss_before, rss,
                  hwm);
 }
+
+/* ==== An output directory others could write ==== */
+
+Test(hostile_uids, an_output_directory_another_user_could_write_is_refused)
+{
+    NEED_USERS();
+    /* Made by the attacker before the collector's first start. */
+    cr_assert_eq(mkdir(env.out, 0700), 0);
+    cr_assert_eq(chown(env.out, tu_atk.uid, tu_atk.gid), 0);
+    struct tu_child c = tu_collector(&env, NULL);
+    int st = tu_wait_exit_within(&c, 10000, "a collector with another user's --out");
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %#x", st);
+    cr_assert_eq(tu_log_lines(&env, "not by this collector's uid"), 1);
+    cr_assert_eq(tu_count_files(env.out, ""), 0, "it wrote into it");
+    /* Ours, but writable by everyone: refused too, with what fixes it. */
+    cr_assert_eq(chown(env.out, geteuid(), getegid()), 0);
+    cr_assert_eq(chmod(env.out, 0777), 0);
+    c = tu_collector(&env, NULL);
+    st = tu_wait_exit_within(&c, 10000, "a collector with a --out writable by all");
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %#x", st);
+    cr_assert_eq(tu_log_lines(&env, "chmod go-w"), 1);
+    /* Ours alone: it runs. */
+    cr_assert_eq(chmod(env.out, 0700), 0);
+    c = tu_collector(&env, NULL);
+    tu_stop_collector(&env, &c);
+}
