@@ -107,6 +107,7 @@ struct ring {
     ino_t ino;
     uint32_t cpu;
     uint64_t read_pos;      /* next position to read */
+    uint64_t tail;          /* what we last released: the ring's tail, which only we write (no read of its line) */
     uint64_t stop_at;       /* shutdown: drain up to here */
     uint64_t dropped_seen;  /* the ring's dropped counter as last reported */
     uint64_t records;       /* drained: metrics */

@@ -13,6 +13,7 @@
 #define TAKE_SLOTS 64u              /* slots copied out of a ring at a time */
 
 static unsigned fill_quarters; /* the fullest ring at the last drain_all: quarters of it in use */
+static uint64_t pass_now_ns;    /* drain_all's clock for its pass: one read, not one per ring */
 static struct shm_copied_record rec;  /* a record read one at a time (not by shm_ring_take) */
 static _Alignas(64) struct shmlog_record take[TAKE_SLOTS];
 
@@ -387,11 +388,11 @@ static uint64_t pass_bound(struct ring *r, uint64_t start, int patient, int *rea
         uint64_t published = shm_ring_published(&r->view);
         if ((int64_t)(published - r->bound) > 0) {
             r->bound = published;
-            r->bound_moved_ns = mono_ns();
+            r->bound_moved_ns = pass_now_ns;
         }
         if (r->bound != start)
             return r->bound;
-        uint64_t now = mono_ns();
+        uint64_t now = pass_now_ns;
         if (now - r->bound_moved_ns < opt.max_delay_ns)
             return start;
         r->bound_moved_ns = now;
@@ -438,7 +439,7 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
         drain_records(r, head, budget, &dp);
     if (dp.more)
         col.backlog = 1; /* more is waiting: the next pass comes at once */
-    uint64_t tail = shm_ring_tail(&r->view);
+    uint64_t tail = r->tail;
     /* The drop counter shares the producer line with the head: read with it,
      * or when the ring is half full (a producer drops only when it is full,
      * and the published point lags the head by a sixteenth at most). */
@@ -495,6 +496,7 @@ uint64_t drain_all(uint64_t *smallest)
     uint64_t moved = 0, cap = UINT64_MAX;
     col.backlog = 0;
     fill_quarters = 0;
+    pass_now_ns = mono_ns();
     for (struct proc *p = col.procs; p; p = p->next)
         for (struct ring *r = p->rings; r; r = r->next) {
             if (!r->broken && r->view.cap < cap)

@@ -282,7 +282,7 @@ static void ring_open_read(void *ctx)
     }
     shm_ring_claim(&r->view, (uint64_t)getpid()); /* ours: its process's meta lock says so (open_meta) */
     r->read_pos = shm_ring_tail(&r->view); /* a restart resumes here; the reader drops repeats */
-    r->bound = r->read_pos;
+    r->bound = r->tail = r->read_pos;
 }
 
 /* Opens a ring segment of the process it belongs to. 0, or -errno with err
@@ -418,21 +418,19 @@ enum found segment_found(int dir, const char *path, unsigned kind, uint32_t pid,
     return open_failed(path, kind, owner_gone && candidates == 1, st, rc);
 }
 
-/* Marks producers that exited or shut down: their meta's lock is free. A
- * process's lock is asked at most every ALIVE_CHECK_NS (all: at once), so
- * that hundreds of processes cost an idle collector little; its loss
- * counters and backtrace requests are read each time. */
+/* Marks producers that exited or shut down: their meta's lock is free. Each
+ * process is looked at every ALIVE_CHECK_NS (all: now), each at its own
+ * moment, so that hundreds of them cost an idle collector little: its lock,
+ * its loss counters and its backtrace requests. */
 void check_liveness(int all)
 {
     uint64_t now = mono_ns();
     for (struct proc *p = col.procs; p; p = p->next) {
-        if (p->gone)
-            continue;
-        proc_losses(p);
-        backtrace_poll(p);
-        if (!all && now - p->alive_checked_ns < ALIVE_CHECK_NS)
+        if (p->gone || (!all && now - p->alive_checked_ns < ALIVE_CHECK_NS))
             continue;
         p->alive_checked_ns = now;
+        proc_losses(p);
+        backtrace_poll(p);
         if (!shm_meta_alive(&p->meta))
             mark_gone(p);
     }

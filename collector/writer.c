@@ -76,6 +76,7 @@ static void ring_release(struct ring *r, uint64_t pos)
     if (sigsetjmp(jb, 0) == 0) {
         shm_bus_guard = &jb;
         shm_ring_release_below(&r->view, pos, r->bound);
+        r->tail = (int64_t)(pos - r->bound) > 0 ? r->bound : pos; /* as it stored it */
     } else {
         r->broken = 1;
     }
