@@ -333,7 +333,9 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": --out %s: %s\n", opt.out, why);
         return 2;
     }
-    if (gethostname(col.host, sizeof(col.host) - 1) != 0)
+    if (opt.host[0])
+        snprintf(col.host, sizeof(col.host), "%s", opt.host);
+    else if (gethostname(col.host, sizeof(col.host) - 1) != 0)
         snprintf(col.host, sizeof(col.host), "unknown");
     for (char *c = col.host; *c; c++) /* the host name goes into file names */
         if (*c == '/' || isspace((unsigned char)*c))

@@ -89,6 +89,8 @@ struct options {
     uint64_t max_delay_ns; /* longest a ring's published point may stand before its head is read */
     int have_group;        /* --group: output readable by out_gid */
     gid_t out_gid;
+    char host[SHMLOG_HOST_BYTES]; /* --host, or "" for the system's name */
+    const char *ship_state;       /* --ship-state: shmlog-ship's cursor, or NULL */
 };
 
 extern struct options opt;
@@ -238,6 +240,7 @@ struct collector_state {
     uint64_t record_slots;      /* ring slots of the records encoded */
     int backlog;                /* the last pass left records behind (budget spent, frame full) */
     uint64_t files, rotations, write_errors, written_bytes, rejected;
+    uint64_t unshipped_removed; /* files retention removed before shmlog-ship had them */
     uint64_t losses[SHM_LOSS_REASON_MAX + 1]; /* records, by enum shm_loss_reason */
     /* backtrace records written, pushed out of a full buffer (never losses), requests answered */
     uint64_t backtrace_written, backtrace_discarded, backtrace_requests;

@@ -421,6 +421,9 @@ char *metrics_format(struct metrics_snapshot *s, size_t *len)
     fprintf(out, "shmlog_collector_write_errors_total %" PRIu64 "\n", t->write_errors);
     put_family(out, "shmlog_collector_rotations_total", "counter", "Output files closed and replaced by a new one.");
     fprintf(out, "shmlog_collector_rotations_total %" PRIu64 "\n", t->rotations);
+    put_family(out, "shmlog_collector_unshipped_removed_total", "counter",
+               "Closed files --max-bytes removed before shmlog-ship (--ship-state) had shipped them.");
+    fprintf(out, "shmlog_collector_unshipped_removed_total %" PRIu64 "\n", t->unshipped_removed);
     put_family(out, "shmlog_collector_cpu_seconds_total", "counter",
                "CPU time of the collector process, user and system.");
     fputs("shmlog_collector_cpu_seconds_total ", out);

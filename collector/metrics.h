@@ -60,6 +60,7 @@ struct metrics_totals {
     uint64_t record_bytes;      /* their ring bytes, 64 per slot: the compression ratio's numerator */
     uint64_t write_errors;
     uint64_t rotations;
+    uint64_t unshipped_removed; /* files --max-bytes removed before shmlog-ship had them */
     uint64_t segments_rejected;
     uint64_t backtrace_written, backtrace_discarded, backtrace_requests;
     uint64_t losses[SHM_LOSS_REASON_MAX + 1]; /* records, by enum shm_loss_reason (UNREADABLE:

@@ -108,6 +108,7 @@ static int publish_metrics(int wait)
     t->record_bytes = col.record_slots * SHMLOG_RECORD_BYTES;
     t->write_errors = col.write_errors;
     t->rotations = col.rotations;
+    t->unshipped_removed = col.unshipped_removed;
     t->segments_rejected = col.rejected;
     t->backtrace_written = col.backtrace_written;
     t->backtrace_discarded = col.backtrace_discarded;

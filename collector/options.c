@@ -49,6 +49,9 @@ static void usage(FILE *f)
         "  --rotate-time S    start a new file every S seconds (default 0: off)\n"
         "  --keep N           keep at most N closed files (default 0: no limit)\n"
         "  --max-bytes B      keep at most B bytes of closed files (default 0: no limit)\n"
+        "  --ship-state F     shmlog-ship's --state file: --keep keeps the files it has not shipped;\n"
+        "                     --max-bytes removes them when it must, and says and counts it\n"
+        "  --host NAME        the host name in the files and their names (default: the system's)\n"
         "  --zstd-level L     zstd level, negative for faster (default 1)\n"
         "  --zstd-fast-level L  zstd level while a ring is over half full, until every\n"
         "                     ring is under a quarter (default -50; L = --zstd-level: never)\n"
@@ -139,7 +142,7 @@ void parse_options(int argc, char **argv)
 {
     enum { OPT_DIR = 256, OPT_OUT, OPT_CPU, OPT_SQPOLL, OPT_POLL, OPT_RSIZE, OPT_RTIME, OPT_KEEP, OPT_MAXB, OPT_ZSTD, OPT_ZSTD_FAST, OPT_FSYNC,
            OPT_UID, OPT_GID, OPT_ONCE, OPT_HELP, OPT_VERSION, OPT_MLISTEN, OPT_MREMOTE, OPT_MFILE, OPT_MINTERVAL, OPT_ALERT,
-           OPT_ALERT_GAP, OPT_MAX_DELAY, OPT_GROUP };
+           OPT_ALERT_GAP, OPT_MAX_DELAY, OPT_GROUP, OPT_HOST, OPT_SHIP_STATE };
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, OPT_DIR},        {"out", required_argument, NULL, OPT_OUT},
         {"cpu", required_argument, NULL, OPT_CPU},        {"sqpoll-cpu", required_argument, NULL, OPT_SQPOLL},
@@ -159,6 +162,8 @@ void parse_options(int argc, char **argv)
         {"max-delay-ms", required_argument, NULL, OPT_MAX_DELAY},
         {"alert-min-interval", required_argument, NULL, OPT_ALERT_GAP},
         {"group", required_argument, NULL, OPT_GROUP},
+        {"host", required_argument, NULL, OPT_HOST},
+        {"ship-state", required_argument, NULL, OPT_SHIP_STATE},
         {NULL, 0, NULL, 0},
     };
     char err[8192];
@@ -231,6 +236,17 @@ void parse_options(int argc, char **argv)
             opt.gids[opt.ngids++] = parse_owner("--allow-group", optarg, 1);
             break;
         case OPT_ONCE: opt.once = 1; break;
+        case OPT_HOST:
+            if (!shlog_host_name_ok(optarg))
+                bad_usage("--host: '%s' is not a host name of 1 to %u letters, digits, '.', '_' or '-' "
+                          "(not starting with '.')", optarg, SHMLOG_HOST_BYTES - 1);
+            snprintf(opt.host, sizeof(opt.host), "%s", optarg);
+            break;
+        case OPT_SHIP_STATE:
+            if (!*optarg || strlen(optarg) >= 4096)
+                bad_usage("--ship-state: bad path '%s'", optarg);
+            opt.ship_state = optarg;
+            break;
         case OPT_GROUP:
             opt.out_gid = parse_owner("--group", optarg, 1);
             opt.have_group = 1;

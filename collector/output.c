@@ -3,7 +3,6 @@
  * earlier run left, opening, closing and rotating a file, retention, and the
  * lines that say when the output fails and when it works again.
  */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -66,39 +65,12 @@ int share_out_dir(void)
     return 0;
 }
 
-/* 0 with *seq for a name outfile_open gives, "<host>-<YYYYmmdd>-<HHMMSS>-<seq>.shlog[.part]"
- * with seq printed "%06" PRIu64, else -1: a name spelled otherwise (a number past UINT64_MAX,
- * a leading zero past six digits) is never one the collector writes, so numbering and
- * retention leave it alone. */
+/* 0 with *seq for a name outfile_open gives, else -1: a name spelled
+ * otherwise is never one the collector writes, so numbering and retention
+ * leave it alone. */
 static int file_seq_of(const char *name, uint64_t *seq, int *part)
 {
-    size_t n = strlen(name), pl = strlen(SHLOG_PART_SUFFIX), sl = strlen(SHLOG_FILE_SUFFIX);
-    *part = n > pl && strcmp(name + n - pl, SHLOG_PART_SUFFIX) == 0;
-    if (*part)
-        n -= pl;
-    if (n <= sl || strncmp(name + n - sl, SHLOG_FILE_SUFFIX, sl) != 0)
-        return -1;
-    n -= sl;
-    size_t d = n;
-    while (d > 0 && isdigit((unsigned char)name[d - 1]))
-        d--;
-    if (n - d < 6 || (n - d > 6 && name[d] == '0'))
-        return -1;
-    /* "-YYYYmmdd-HHMMSS-" before the number, a host name before that */
-    if (d < 18 || name[d - 1] != '-' || name[d - 8] != '-' || name[d - 17] != '-')
-        return -1;
-    for (size_t i = d - 16; i < d - 1; i++)
-        if (i != d - 8 && !isdigit((unsigned char)name[i]))
-            return -1;
-    uint64_t v = 0;
-    for (size_t i = d; i < n; i++) {
-        unsigned c = (unsigned)(name[i] - '0');
-        if (v > (UINT64_MAX - c) / 10)
-            return -1;
-        v = v * 10 + c;
-    }
-    *seq = v;
-    return 0;
+    return shlog_file_name_seq(name, seq, part);
 }
 
 /* Set once UINT64_MAX is taken: wrapping around to 0 would reuse names. */
@@ -261,9 +233,22 @@ static void apply_retention(void)
     }
     if (n)
         qsort(v, n, sizeof(*v), kept_cmp);
-    for (size_t i = 0; i < n && ((opt.keep && n - i > opt.keep) || (opt.max_bytes && total > opt.max_bytes)); i++) {
-        if (unlinkat(dirfd(d), v[i].name, 0) != 0)
+    /* --keep yields to the shipper; --max-bytes is the disk's bound and does not. */
+    struct shlog_shipped shipped = {.file_seq = UINT64_MAX};
+    int rc = opt.ship_state ? shlog_shipped_read(opt.ship_state, &shipped) : 0;
+    if (rc && rc != -ENOENT)
+        warnx("retention: --ship-state %s: %s: every file counts as not shipped", opt.ship_state, strerror(-rc));
+    if (rc)
+        shipped.file_seq = 0;
+    for (size_t i = 0; i < n && ((opt.keep && n - i > opt.keep && shlog_shipped_has(&shipped, v[i].seq)) ||
+                                 (opt.max_bytes && total > opt.max_bytes)); i++) {
+        if (unlinkat(dirfd(d), v[i].name, 0) != 0) {
             warnx("retention: cannot delete %s/%s: %s", opt.out, v[i].name, strerror(errno));
+        } else if (!shlog_shipped_has(&shipped, v[i].seq)) {
+            col.unshipped_removed++;
+            warnx("retention: --max-bytes removed %s/%s before shmlog-ship shipped it (%" PRIu64 " files so far)",
+                  opt.out, v[i].name, col.unshipped_removed);
+        }
         total -= v[i].bytes;
     }
     free(v);
@@ -320,7 +305,9 @@ static void share_file(int fd, const char *path)
 /* Creates the file on disk and writes its header (once, before any frame). */
 int outfile_open(struct outfile *f)
 {
-    time_t now = time(NULL);
+    /* One clock reading for the name and the header: a mirror names the file from its header. */
+    uint64_t created_ns = real_ns();
+    time_t now = (time_t)(created_ns / 1000000000ull);
     struct tm tm;
     gmtime_r(&now, &tm);
     char date[32];
@@ -361,7 +348,7 @@ int outfile_open(struct outfile *f)
               f->part_path, strerror(-locked));
     if (opt.have_group)
         share_file(f->fd, f->part_path);
-    struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = real_ns(),
+    struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = created_ns,
                                   .collector_pid = (uint32_t)getpid()};
     snprintf(h.host, sizeof(h.host), "%s", col.host);
     uint8_t hb[SHLOG_FILE_HEADER_BYTES];

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
+#include <zstd.h>
 
 /* ==== The hash map and arrays (shlog_coding.h) ==== */
 
@@ -116,6 +117,51 @@ int shlog_part_in_use(const char *path)
     int in_use = fcntl(fd, F_OFD_GETLK, &lk) == 0 && lk.l_type != F_UNLCK;
     close(fd);
     return in_use;
+}
+
+/* ==== Reading files ==== */
+
+ssize_t shlog_pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = pread(fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (k == 0)
+            break;
+        done += (size_t)k;
+    }
+    return (ssize_t)done;
+}
+
+/* ==== Frame prefix ==== */
+
+void shlog__frame_prefix_put(uint8_t *d, uint32_t zbytes, uint32_t raw_bytes)
+{
+    put_u32le(d, SHLOG_FRAME_MAGIC);
+    put_u32le(d + 4, zbytes);
+    put_u32le(d + 8, raw_bytes);
+    put_u32le(d + 12, fnv1a32(d, 12));
+}
+
+int shlog__prefix_intact(const uint8_t *p)
+{
+    return get_u32le(p) == SHLOG_FRAME_MAGIC && get_u32le(p + 12) == fnv1a32(p, 12);
+}
+
+uint64_t shlog_frame_bytes(const void *prefix, size_t n)
+{
+    const uint8_t *p = prefix;
+    if (n < SHLOG_FRAME_PREFIX_BYTES || !shlog__prefix_intact(p))
+        return 0;
+    uint32_t z = get_u32le(p + 4), raw = get_u32le(p + 8);
+    if (z == 0 || z > ZSTD_COMPRESSBOUND(SHLOG_MAX_FRAME_RAW) || raw > SHLOG_MAX_FRAME_RAW)
+        return 0;
+    return SHLOG_FRAME_PREFIX_BYTES + (uint64_t)z;
 }
 
 /* ==== A site's arguments (FORMAT.md, "Arguments") ==== */

@@ -94,6 +94,11 @@ static inline size_t varint_len(uint64_t v)
     return n;
 }
 
+/* Writes a frame's 16-byte prefix (FORMAT.md, "Frame prefix") at d. */
+void shlog__frame_prefix_put(uint8_t *d, uint32_t zbytes, uint32_t raw_bytes);
+/* A prefix as a writer made it (magic and check), whatever sizes it declares. */
+int shlog__prefix_intact(const uint8_t *p);
+
 /* A cursor over untrusted bytes: reads past the end set bad and return 0. */
 struct cur {
     const uint8_t *p;
@@ -168,6 +173,12 @@ SHLOG_CODING_STATIC void buf_free(struct buf *b)
     b->p = NULL;
     b->len = b->cap = 0;
 }
+
+/* Bounds on the definitions one file may make that a reader (and the
+ * context of a shipper, shlog_context.c) keeps for a hostile file. */
+#define MAX_PROCS_PER_FILE 65536u
+#define MAX_SITES_PER_FILE (1u << 20)
+#define MAX_SITE_STRING_BYTES (64u << 20)
 
 /* ==== A hash map from two u64 keys to a u32 value ==== */
 

@@ -148,12 +148,51 @@ int shlog_reader_open(struct shlog_reader **out, const char *path, int follow, s
     return 0;
 }
 
+int shlog_reader_open_frames(struct shlog_reader **out, const struct shlog_file_header *hdr, const char *name,
+                             struct shlog_dedup *dedup, char *err, size_t errcap)
+{
+    struct shlog_reader *r = calloc(1, sizeof(*r));
+    if (!r || (!dedup && shlog_dedup_new(&r->dedup))) {
+        free(r);
+        snprintf(err, errcap, "%s: out of memory", name);
+        return -ENOMEM;
+    }
+    r->fd = -1;
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    if (dedup)
+        r->dedup = dedup;
+    else
+        r->own_dedup = 1;
+    r->hdr = *hdr;
+    r->off = r->chunk_off = SHLOG_FILE_HEADER_BYTES;
+    *out = r;
+    return 0;
+}
+
+int shlog_reader_push(struct shlog_reader *r, const void *bytes, size_t n, uint64_t off)
+{
+    if (r->fd >= 0)
+        return -EINVAL;
+    if (r->off < r->chunk_off + r->chunk.len)
+        return -EBUSY;
+    r->chunk.len = 0;
+    if (buf_reserve(&r->chunk, n ? n : 1))
+        return -ENOMEM;
+    if (n)
+        memcpy(r->chunk.p, bytes, n);
+    r->chunk.len = n;
+    r->chunk_off = r->off = off;
+    r->torn_reported = 0; /* each chunk ends as a file would */
+    return 0;
+}
+
 void shlog_reader_close(struct shlog_reader *r)
 {
     if (!r)
         return;
     if (r->own_fd)
         close(r->fd);
+    buf_free(&r->chunk);
     if (r->shared && r->shared->user == r)
         r->shared->user = NULL;
     frame_mem_release(&r->own);
@@ -272,40 +311,30 @@ int shlog__frame_damaged(struct shlog_reader *r, struct shlog_event *ev, const c
     return ev_error(r, ev, r->frame_off, "frame damaged: %s; rest of the frame skipped", what);
 }
 
-/* pread that retries short reads; returns bytes read (short only at EOF). */
-static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
+/* pread that retries short reads; returns bytes read (short only at EOF).
+ * A reader of pushed bytes reads its chunk, which ends where a file would. */
+static ssize_t pread_full(const struct shlog_reader *r, void *buf, size_t n, uint64_t off)
 {
-    size_t done = 0;
-    while (done < n) {
-        ssize_t k = pread(fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (k == 0)
-            break;
-        done += (size_t)k;
+    if (r->fd < 0) {
+        const struct buf *c = &r->chunk;
+        if (off < r->chunk_off || off - r->chunk_off >= c->len)
+            return 0;
+        size_t at = (size_t)(off - r->chunk_off), k = c->len - at < n ? c->len - at : n;
+        memcpy(buf, c->p + at, k);
+        return (ssize_t)k;
     }
-    return (ssize_t)done;
-}
-
-/* A prefix as a writer made it, whatever sizes it declares. */
-static int prefix_intact(const uint8_t *p)
-{
-    return get_u32le(p) == SHLOG_FRAME_MAGIC && get_u32le(p + 12) == fnv1a32(p, 12);
+    return shlog_pread_full(r->fd, buf, n, off);
 }
 
 static int prefix_valid(const uint8_t *p)
 {
-    return prefix_intact(p) && get_u32le(p + 4) != 0 &&
-           get_u32le(p + 4) <= ZSTD_compressBound(SHLOG_MAX_FRAME_RAW) && get_u32le(p + 8) <= SHLOG_MAX_FRAME_RAW;
+    return shlog_frame_bytes(p, SHLOG_FRAME_PREFIX_BYTES) != 0;
 }
 
 /* An intact prefix of a frame larger than any writer makes: refused unread. */
 static int prefix_oversized(const uint8_t *p)
 {
-    return prefix_intact(p) && get_u32le(p + 8) > SHLOG_MAX_FRAME_RAW;
+    return shlog__prefix_intact(p) && get_u32le(p + 8) > SHLOG_MAX_FRAME_RAW;
 }
 
 /* A frame read no further: counted, with why. Returns 2 (frame_load). */
@@ -332,7 +361,7 @@ static int64_t resync(struct shlog_reader *r, uint64_t from)
         return -ENOMEM;
     uint64_t at = from;
     for (;;) {
-        ssize_t n = pread_full(r->fd, chunk, RESYNC_CHUNK + SHLOG_FRAME_PREFIX_BYTES, at);
+        ssize_t n = pread_full(r, chunk, RESYNC_CHUNK + SHLOG_FRAME_PREFIX_BYTES, at);
         if (n < 0) {
             int e = errno;
             free(chunk);
@@ -379,7 +408,7 @@ static int frame_torn(struct shlog_reader *r, struct shlog_event *ev, uint64_t h
 static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
 {
     uint8_t pre[SHLOG_FRAME_PREFIX_BYTES];
-    ssize_t n = pread_full(r->fd, pre, sizeof(pre), r->off);
+    ssize_t n = pread_full(r, pre, sizeof(pre), r->off);
     if (n < 0)
         return -errno;
     if (n == 0)
@@ -417,7 +446,7 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
     struct shlog_frame_mem *m = r->fm = frame_mem_take(r);
     if (buf_reserve(&m->zbuf, zbytes))
         return -ENOMEM;
-    n = pread_full(r->fd, m->zbuf.p, zbytes, r->off + SHLOG_FRAME_PREFIX_BYTES);
+    n = pread_full(r, m->zbuf.p, zbytes, r->off + SHLOG_FRAME_PREFIX_BYTES);
     if (n < 0)
         return -errno;
     if ((size_t)n < zbytes)

@@ -17,10 +17,6 @@
 
 #include <zstd.h>
 
-/* Bounds on what one reader keeps for a hostile file. */
-#define MAX_PROCS_PER_FILE 65536u
-#define MAX_SITES_PER_FILE (1u << 20)
-#define MAX_SITE_STRING_BYTES (64u << 20)
 #define INFO_CACHE_SLOTS 1024u /* sites kept in the renderer's form, direct-mapped */
 
 /* ==== Dedup: the positions of one ring (shlog_dedup.c) ==== */
@@ -111,7 +107,9 @@ struct shlog_frame_mem {
 };
 
 struct shlog_reader {
-    int fd, own_fd, follow;
+    int fd, own_fd, follow; /* fd -1: a reader of pushed bytes (shlog_reader_push) */
+    struct buf chunk;       /* ... the bytes pushed last, at file offset chunk_off */
+    uint64_t chunk_off;
     char name[256];
     struct shlog_file_header hdr;
     uint64_t off;       /* next frame starts here */

@@ -980,10 +980,7 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
         rc = -EIO;
         goto out;
     }
-    put_u32le(d, SHLOG_FRAME_MAGIC);
-    put_u32le(d + 4, (uint32_t)z);
-    put_u32le(d + 8, (uint32_t)e->raw.len);
-    put_u32le(d + 12, fnv1a32(d, 12));
+    shlog__frame_prefix_put(d, (uint32_t)z, (uint32_t)e->raw.len);
     rc = (long)(SHLOG_FRAME_PREFIX_BYTES + z);
 out:
     e->raw.len = 0;

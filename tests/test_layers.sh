@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: every #include "..." (and every //@include of the header template) in shm/, producer/, collector/ and tools/ points along an allowed arrow between the layers; a wrong-way include fails this test with its file, line and the rule it breaks.
+# Description: every #include "..." (and every //@include of the header template) in shm/, producer/, format/, collector/, ship/ and tools/ points along an allowed arrow between the layers; a wrong-way include fails this test with its file, line and the rule it breaks.
 #
 # The layers, from the ground up (an arrow A -> B: A may include B):
 #
@@ -14,6 +14,8 @@
 #                                          the daemon
 #   tools      -> tools, shm, format/include/shlog_file.h
 #                                          the renderer, shmlog-dump and the reader library
+#   ship       -> ship, shm, format/include/shlog_file.h
+#                                          shmlog-ship, the files to Kafka
 #     tools/sample_producer.c -> producer  an application of the public header, nothing else
 #   tests, bench -> anything               (not checked)
 #
@@ -43,7 +45,7 @@ if [ "${1:-}" = --self-test ]; then
     shift
 fi
 root=${1:?usage: test_layers.sh [--self-test] SOURCE_ROOT}
-layers="shm producer format collector tools"
+layers="shm producer format collector ship tools"
 
 # The folder (layer) that holds header NAME included from FILE, as the compiler
 # would find it: a path is taken relative to the including file; a bare name in
@@ -83,10 +85,10 @@ allowed() {
     esac
     case "$from:$to" in
     shm:shm | producer:producer | producer:shm | format:format | format:shm | collector:collector | collector:shm | \
-        tools:tools | tools:shm)
+        tools:tools | tools:shm | ship:ship | ship:shm)
         return 0
         ;;
-    collector:format | tools:format)
+    collector:format | tools:format | ship:format)
         # the library's public header only; shlog_coding.h, shlog_decode_state.h are its own
         [ "$(basename "$name")" = shlog_file.h ]
         return
@@ -103,6 +105,7 @@ rule_of() {
     format/*) echo "format/ may include format/ and shm/ only" ;;
     collector/*) echo "collector/ may include collector/, shm/ and format's shlog_file.h" ;;
     tools/*) echo "tools/ may include tools/, shm/ and format's shlog_file.h" ;;
+    ship/*) echo "ship/ may include ship/, shm/ and format's shlog_file.h" ;;
     esac
 }
 
@@ -195,12 +198,13 @@ if [ $self_test = 1 ]; then
     printf '#include "alert.h"\n' >>"$tmp/tools/dump_decode.c"
     printf '#include "../collector/collector.c"\n' >>"$tmp/tools/render.c"
     printf '#include "dump.h"\n' >>"$tmp/producer/producer.c"
+    printf '#include "collector.h"\n' >>"$tmp/ship/follow.c"
     got=$(root=$tmp check_tree | grep -c '^not ok')
-    if [ "$got" -eq 7 ]; then
-        echo "ok 3 - a copy with 7 wrong-way includes is refused, each line named"
+    if [ "$got" -eq 8 ]; then
+        echo "ok 3 - a copy with 8 wrong-way includes is refused, each line named"
     else
         root=$tmp check_tree | sed 's/^/# /'
-        echo "not ok 3 - a copy with 7 wrong-way includes: $got named"
+        echo "not ok 3 - a copy with 8 wrong-way includes: $got named"
     fi
     printf '/* shmlog_not_a_name */\nint shmlog_reader_probe(void);\n' >>"$tmp/shm/reader.h"
     printf '#define SHMLOG_DUMP_PROBE "SHMLOG_IN_A_STRING"\n' >>"$tmp/tools/dump.h"
@@ -212,4 +216,4 @@ if [ $self_test = 1 ]; then
         echo "not ok 4 - a copy with 2 internal shmlog_ names: $pgot named"
     fi
 fi
-[ $status -eq 0 ] && [ $pstatus -eq 0 ] && [ "${got:-7}" -eq 7 ] && [ "${pgot:-2}" -eq 2 ]
+[ $status -eq 0 ] && [ $pstatus -eq 0 ] && [ "${got:-8}" -eq 8 ] && [ "${pgot:-2}" -eq 2 ]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Description: the man pages render without a groff (or mandoc) warning, have the sections a man page needs, and document exactly the flags and commands that shmlog-collector --help and shmlog-dump --help print.
-# usage: test_man.sh COLLECTOR DUMP PAGE...
+# Description: the man pages render without a groff (or mandoc) warning, have the sections a man page needs, and document exactly the flags and commands that shmlog-collector --help, shmlog-dump --help and shmlog-ship --help print.
+# usage: [SHIP=shmlog-ship] test_man.sh COLLECTOR DUMP PAGE...
 set -u
 collector=$1
 dump=$2
@@ -100,6 +100,18 @@ if [ -n "$collector_page" ]; then
         compare "shmlog-collector options" "$tmp/c.doc" "$tmp/c.impl"
     else
         not_ok "shmlog-collector --help failed"
+    fi
+fi
+
+ship_page=$(page_of shmlog-ship.8)
+if [ -n "$ship_page" ]; then
+    if [ -n "${SHIP:-}" ] && "$SHIP" --help >"$tmp/ship.help" 2>&1; then
+        render "$ship_page" >"$tmp/ship.txt"
+        long_options "$tmp/ship.help" >"$tmp/s.impl"
+        sed -n '/^OPTIONS/,/^[A-Z]/p' "$tmp/ship.txt" | long_options /dev/stdin >"$tmp/s.doc"
+        compare "shmlog-ship options" "$tmp/s.doc" "$tmp/s.impl"
+    else
+        not_ok "shmlog-ship --help failed (SHIP=${SHIP:-})"
     fi
 fi
 

@@ -106,7 +106,7 @@ done
 # ---- the packages' metadata ----
 depends=$(dpkg-deb -f "$runtime" Depends)
 missing=
-for lib in libc6 liburing2 libzstd1 libnuma1 libmicrohttpd12; do
+for lib in libc6 liburing2 libzstd1 libnuma1 libmicrohttpd12 librdkafka1; do
     case ", $depends" in *", $lib "* | *", $lib," | *", $lib") ;; *) missing="$missing $lib" ;; esac
 done
 [ -z "$missing" ] && ok "shmlog Depends: $depends" || not_ok "shmlog Depends '$depends' lacks$missing"
@@ -174,7 +174,7 @@ mode_is() { # PATH MODE [-L]: mode and owner (-L: of the file a link names)
     have=$(stat ${3:-} -c '%a %U:%G' "$1" 2>/dev/null)
     [ "$have" = "$2 root:root" ] && ok "$1 $2 root:root" || not_ok "$1: '$have', expected '$2 root:root'"
 }
-for prog in shmlog-collector shmlog-dump shmlog-sample; do
+for prog in shmlog-collector shmlog-dump shmlog-sample shmlog-ship; do
     mode_is "/usr/bin/$prog" 755
 done
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
@@ -209,12 +209,12 @@ case $cached in
         ok "ldconfig -p: $cached" ;;
     *) not_ok "ldconfig -p lists '$cached' for libshmlog-read.so.1" ;;
 esac
-for prog in shmlog-collector shmlog-dump; do
+for prog in shmlog-collector shmlog-dump shmlog-ship; do
     out=$("/usr/bin/$prog" --version 2>&1)
     case $out in *"$version"*) ok "$prog --version: $out" ;; *) not_ok "$prog --version: '$out', expected $version" ;; esac
 done
 check "shmlog-sample --help" /usr/bin/shmlog-sample --help
-for page in 8:shmlog-collector 1:shmlog-dump 1:shmlog-sample 3:shmlog 3:shmlog_read; do
+for page in 8:shmlog-collector 8:shmlog-ship 1:shmlog-dump 1:shmlog-sample 3:shmlog 3:shmlog_read; do
     path=$(man -w "${page%%:*}" "${page#*:}" 2>/dev/null)
     case $path in
         "/usr/share/man/man${page%%:*}/${page#*:}.${page%%:*}.gz") ok "man ${page%%:*} ${page#*:}: $path" ;;

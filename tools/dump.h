@@ -33,6 +33,8 @@
 #define EXIT_NO_COLLECTOR 4 /* status: no collector drains the rings (or writes to --out) */
 /* Where the installed service writes; the default --out when it is readable. */
 #define DUMP_SERVICE_OUT "/var/log/shmlog"
+/* Where the installed shmlog-ship service keeps its state; status's default --ship-state. */
+#define DUMP_SERVICE_SHIP_STATE "/var/lib/shmlog-ship/state"
 
 extern const char *const dump_prog;
 
@@ -65,6 +67,7 @@ struct cli {
     int utc;                  /* --utc: times in UTC whatever TZ says */
     uint64_t watch_ns;        /* status: sample length */
     const char *metrics_file; /* status: the collector's Prometheus textfile */
+    const char *ship_state;   /* status: shmlog-ship's --state file, or NULL */
     int force;                /* clean: also segments with records not drained */
     int follow;               /* ring: the records as they are committed, until SIGINT or --limit */
     int npositional;
@@ -134,6 +137,8 @@ int cmd_read(struct cli *cli);
 int cmd_stats(struct cli *cli);
 int cmd_follow(struct cli *cli);
 int cmd_verify(struct cli *cli);
+/* kafka://: the frames shmlog-ship sent, as files (dump_mirror.c, on kafka_source.c) */
+int cmd_mirror(struct cli *cli);
 
 /* ==== Live segments (dump_live.c) ==== */
 

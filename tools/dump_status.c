@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -218,6 +219,12 @@ struct status {
     uint64_t drops_grew;            /* records dropped during the sample, over every ring */
     double rate_bytes, rate_records; /* the collector's; rate_records -1: unknown */
     char no_collector[4096 + 512];  /* why no collector drains; "" when one does */
+    /* shmlog-ship's state file, when there is one */
+    const char *ship_path;
+    int ship_rc;                    /* 0 read, else -errno */
+    struct shlog_shipped ship;
+    uint64_t ship_lag_bytes;        /* now, from --out's files */
+    int ship_alive;
 };
 
 /* A collector reads every ring at least each --max-delay-ms (at most 1 s)
@@ -472,12 +479,74 @@ static void put_json_process(struct render_buf *b, const struct status *st, cons
     render_buf_puts(b, "]}");
 }
 
+/* shmlog-ship's state: --ship-state, else the service's when it is there. */
+static void sample_shipping(const struct cli *cli, struct status *st)
+{
+    st->ship_path = cli->ship_state;
+    if (!st->ship_path && access(DUMP_SERVICE_SHIP_STATE, R_OK) == 0)
+        st->ship_path = DUMP_SERVICE_SHIP_STATE;
+    if (!st->ship_path)
+        return;
+    st->ship_rc = shlog_shipped_read(st->ship_path, &st->ship);
+    if (st->ship_rc)
+        return;
+    st->ship_alive = pid_alive(st->ship.pid);
+    int dfd = open(cli->out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        st->ship_lag_bytes = shlog_shipped_lag(dfd, &st->ship);
+        close(dfd);
+    }
+}
+
+static void put_json_shipping(struct render_buf *b, const struct status *st)
+{
+    render_buf_puts(b, ",\"shipping\":");
+    if (!st->ship_path || st->ship_rc) {
+        render_buf_puts(b, "null");
+        return;
+    }
+    render_buf_puts(b, "{\"topic\":");
+    render_json_string(b, st->ship.topic, strlen(st->ship.topic));
+    put_json_kv_u64(b, "file_seq", st->ship.file_seq);
+    put_json_kv_u64(b, "offset", st->ship.offset);
+    put_json_kv_u64(b, "lag_bytes", st->ship_lag_bytes);
+    put_json_kv_double(b, "lag_s", (double)st->ship.lag_ns / 1e9);
+    uint64_t now = now_ns();
+    put_json_kv_double(b, "updated_s_ago", now > st->ship.updated_ns ? (double)(now - st->ship.updated_ns) / 1e9 : 0);
+    put_json_kv_bool(b, "shipper_alive", st->ship_alive);
+    render_buf_putc(b, '}');
+}
+
+/* "shipping: TOPIC: file N to offset X acknowledged, lag B bytes, S s (the shipper ...)" */
+static void put_text_shipping(struct render_buf *b, const struct status *st)
+{
+    char line[800];
+    if (!st->ship_path)
+        return;
+    if (st->ship_rc) {
+        snprintf(line, sizeof line, "shipping: %s: %s\n", st->ship_path,
+                 st->ship_rc == -EINVAL ? "not a state file of shmlog-ship" : strerror(-st->ship_rc));
+        render_buf_puts(b, line);
+        return;
+    }
+    uint64_t now = now_ns();
+    double ago = now > st->ship.updated_ns ? (double)(now - st->ship.updated_ns) / 1e9 : 0;
+    render_buf_puts(b, "shipping: ");
+    put_text_safe(b, st->ship.topic);
+    snprintf(line, sizeof line, ": acknowledged to file %llu offset %llu; lag %.1f KiB now, %.3f s when the shipper "
+             "last wrote, %.1f s ago (pid %u, %s)\n", (unsigned long long)st->ship.file_seq,
+             (unsigned long long)st->ship.offset, (double)st->ship_lag_bytes / 1024.0, (double)st->ship.lag_ns / 1e9,
+             ago, st->ship.pid, st->ship_alive ? "running" : "NOT RUNNING");
+    render_buf_puts(b, line);
+}
+
 /* The whole report as one JSON object, one line. */
 static void status_json(struct render_buf *b, const struct status *st)
 {
     render_buf_puts(b, "{\"sample_s\":");
     render_json_double(b, st->secs, 0);
     put_json_collector(b, st);
+    put_json_shipping(b, st);
     put_clock_state(b, 1);
     render_buf_puts(b, ",\"processes\":[");
     for (size_t k = 0; k < st->nprocs; k++) {
@@ -552,6 +621,7 @@ static void status_text(struct render_buf *b, const struct cli *cli, const struc
 {
     char line[512];
     put_text_collector(b, cli, st);
+    put_text_shipping(b, st);
     put_clock_state(b, 0);
     for (size_t k = 0; k < st->nprocs; k++) {
         put_text_process(b, st, &st->procs[k]);
@@ -592,6 +662,7 @@ int cmd_status(struct cli *cli)
     status_open(&st);
     status_sample(cli, &st);
     judge_collector(cli, &st);
+    sample_shipping(cli, &st);
     struct render_buf b = out_begin();
     if (cli->json)
         status_json(&b, &st);

@@ -79,7 +79,7 @@ run() { # runs a step with its output in the log, shown when it fails
         die "failed: $* (whole output: $log)"
     fi
 }
-options=(--prefix=/usr --libdir="lib/$multiarch" --buildtype=release -Dtests=disabled -Dmetrics=enabled)
+options=(--prefix=/usr --libdir="lib/$multiarch" --buildtype=release -Dtests=disabled -Dmetrics=enabled -Dkafka=enabled)
 if [ -f "$build/build.ninja" ]; then
     run meson setup --reconfigure "$build" "${options[@]}"
 else

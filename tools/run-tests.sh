@@ -2,8 +2,8 @@
 # The whole test suite: a release build, an ASan+UBSan build, and a TSan build
 # of the suites TSan supports, and the fuzzers for a bounded time; every suite, the slow and host-changing ones too
 # (the 'full' setup; plain `meson test` runs the default one, without them).
-# The test and metrics features are required here: a missing Criterion or
-# libmicrohttpd fails the setup instead of leaving tests out.
+# The test, metrics and Kafka features are required here: a missing Criterion,
+# libmicrohttpd or librdkafka fails the setup instead of leaving tests out.
 # Run from the repository root, as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ run() { # name, meson options...
     local dir=build-test-$1; shift
     local reconf=()
     [ -d "$dir" ] && reconf=(--reconfigure)
-    meson setup "${reconf[@]}" "$dir" -Dtests=enabled -Dmetrics=enabled "$@" >/dev/null
+    meson setup "${reconf[@]}" "$dir" -Dtests=enabled -Dmetrics=enabled -Dkafka=enabled "$@" >/dev/null
     # Quiet when it builds; the compiler's words when it does not.
     ninja -C "$dir" >"$dir/ninja.log" 2>&1 || { tail -n 40 "$dir/ninja.log"; echo "build failed: $dir"; exit 1; }
     echo "== meson test ($dir)"

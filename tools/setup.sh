@@ -4,7 +4,8 @@
 # Reports on stderr. With --print-seg-parent, prints on stdout where the
 # scripts put segments: the hugetlbfs mount, or /dev/shm (4 KiB pages, said on
 # stderr) when the mount is not writable. Also installs DuckDB for node, pinned,
-# into /opt/shmlog-test/duckdb (for tests/test_duckdb.sh).
+# into /opt/shmlog-test/duckdb (for tests/test_duckdb.sh), and Apache Kafka's jars, pinned, through
+# Maven into /opt/shmlog-test/kafka (for tools/kafka-dev.sh and the kafka suite).
 #   SHMLOG_HUGEPAGES   pages to reserve (default 512 = 1 GiB)
 set -euo pipefail
 
@@ -19,12 +20,14 @@ want_pages=${SHMLOG_HUGEPAGES:-512}
 # Building needs the first line; the tests need the rest (Criterion, libmicrohttpd,
 # and the programs the shell tests run: Prometheus and promtool, rsyslogd,
 # systemd-analyze, groff and man, curl; dpkg-dev and lintian for tools/package.sh and its test;
-# Python's venv, setuptools, wheel and pandas for the Python package and its test).
+# Python's venv, setuptools, wheel and pandas for the Python package and its test;
+# librdkafka for shmlog-ship and shmlog-dump's kafka:// sources, Java and Maven for the test cluster).
 # Tests never install a package themselves.
 packages=(gcc g++ clang pkg-config meson ninja-build python3 liburing-dev libzstd-dev libnuma-dev
           libcriterion-dev libmicrohttpd-dev numactl libclang-rt-14-dev
           rsyslog prometheus systemd groff-base man-db curl dpkg-dev lintian
-          python3-venv python3-setuptools python3-wheel python3-pandas)
+          python3-venv python3-setuptools python3-wheel python3-pandas
+          librdkafka-dev openjdk-17-jre-headless maven)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup.sh: run as root (it installs packages and reserves hugepages)" >&2
@@ -76,6 +79,9 @@ if ! duckdb_node_ok; then
     rm -f "$npm_log"
     duckdb_node_ok || { echo "setup: @duckdb/node-api@$duckdb_node_version in $duckdb_node_dir does not load in node $(node --version)" >&2; exit 1; }
 fi
+
+# Kafka's jars for the test cluster (tools/kafka-dev.sh keeps the version and the place).
+bash "$(dirname "$0")/kafka-dev.sh" fetch
 
 have=$(cat /proc/sys/vm/nr_hugepages)
 if [ "$have" -lt "$want_pages" ]; then

@@ -11,6 +11,7 @@
  *   shmlog-dump status    [--dir D]... [--out O] [--watch S] [--metrics-file F] [--format text|json]
  *   shmlog-dump set-level (--pid P | --app A) [--category C] LEVEL [--dir D]...
  *   shmlog-dump backtrace (--pid P | --app A) [--dir D]...
+ *   shmlog-dump mirror    kafka://BROKERS/TOPIC --out DIR [--since T] [--follow]
  *
  * Segments are mapped read-only and never modified, except the one word
  * set-level stores. Everything in them is validated by shm/reader.c, files by
@@ -47,7 +48,7 @@
 
 enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
-    OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW,
+    OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW, OPT_SHIP_STATE,
 };
 
 struct opt_spec {
@@ -75,6 +76,7 @@ static const struct opt_spec all_opts[] = {
     {"force", 0, 0, OPT_FORCE},
     {"utc", 0, 0, OPT_UTC},
     {"follow", 'F', 0, OPT_FOLLOW},
+    {"ship-state", 0, 1, OPT_SHIP_STATE},
 };
 
 struct command {
@@ -113,16 +115,22 @@ static const struct command commands[] = {
     {"verify", cmd_verify, BASE_OPTS, MAX_FILE_ARGS,
      "verify [FILE|DIR...]",
      "check every frame, checksum and ring-position run; one line per file; exit 1 unless all whole"},
-    {"status", cmd_status, BASE_OPTS | BIT(OPT_DIR) | BIT(OPT_OUT) | BIT(OPT_WATCH) | BIT(OPT_METRICS), 0,
-     "status [--dir D]... [--out O] [--watch SECS] [--metrics-file F] [--format text|json]",
-     "health: processes, rings, fill, drops, lag; the collector's file and write rate; exit 3 on\n"
-     "                  drops, 4 when no collector drains (none runs, a ring is not drained, or stuck)"},
+    {"status", cmd_status, BASE_OPTS | BIT(OPT_DIR) | BIT(OPT_OUT) | BIT(OPT_WATCH) | BIT(OPT_METRICS) |
+     BIT(OPT_SHIP_STATE), 0,
+     "status [--dir D]... [--out O] [--watch SECS] [--metrics-file F] [--ship-state F] [--format text|json]",
+     "health: processes, rings, fill, drops, lag; the collector's file and write rate; shmlog-ship's\n"
+     "                  lag; exit 3 on drops, 4 when no collector drains (none runs, a ring is not\n"
+     "                  drained, or stuck)"},
     {"set-level", cmd_set_level, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_PID) | BIT(OPT_APP) | BIT(OPT_CATEGORY), 1,
      "set-level (--pid P | --app A) [--category C] LEVEL [--dir D]...",
      "change the live level of running processes (TRACE DEBUG INFO WARN ERROR FATAL OFF)"},
     {"backtrace", cmd_backtrace, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_PID) | BIT(OPT_APP), 0,
      "backtrace (--pid P | --app A) [--dir D]...",
      "have the collector write the records running processes keep as backtrace, without a trigger"},
+    {"mirror", cmd_mirror, BIT(OPT_HELP) | BIT(OPT_OUT) | BIT(OPT_FOLLOW) | BIT(OPT_SINCE), 1,
+     "mirror kafka://HOST:PORT[,...]/TOPIC --out DIR [--since T] [--follow]",
+     "write the hosts' frames shmlog-ship sent as each host's files in DIR, byte for byte (read,\n"
+     "                  stats, Python and DuckDB read them as a host's); --follow: keep going"},
     {"clean", cmd_clean, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_FORCE), 0,
      "clean [--dir D]... [--force]",
      "remove the segments of processes that are gone, when no collector runs; records never drained\n"
@@ -164,6 +172,8 @@ static void print_help(FILE *f)
             "                     local time in TZ's zone with its offset (...+01:00)\n"
             "  --watch SECS       status: sample length (default 1; fractions allowed)\n"
             "  --metrics-file F   status: the collector's Prometheus textfile, for its write rate\n"
+            "  --ship-state F     status: shmlog-ship's --state file, for the shipping lag (default:\n"
+            "                     " DUMP_SERVICE_SHIP_STATE " when it is there)\n"
             "  -h, --help         this help\n\n"
             "filters (a record is shown when it passes every one given):\n"
             "  -p, --pid P        only this process\n"
@@ -309,6 +319,11 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
         if (!*value)
             usage_error("--metrics-file wants a file");
         cli->metrics_file = value;
+        break;
+    case OPT_SHIP_STATE:
+        if (!*value)
+            usage_error("--ship-state wants a file");
+        cli->ship_state = value;
         break;
     case OPT_FORCE: cli->force = 1; break;
     case OPT_UTC: cli->utc = 1; break;

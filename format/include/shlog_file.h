@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "clock.h"
 #include "reader.h"
@@ -303,6 +304,99 @@ int shlog_reader_share_frame_mem(struct shlog_reader *r, struct shlog_frame_mem 
  * last event's rec and site_info are then invalid. Returns the bytes it still
  * holds. */
 size_t shlog_reader_trim(struct shlog_reader *r, size_t keep);
+
+/* ==== Frames apart from their file (FORMAT.md, "Frames as messages") ==== */
+
+/* pread(2) that retries short reads and EINTR: the bytes read, fewer only at
+ * the end of the file, or -1 with errno. */
+ssize_t shlog_pread_full(int fd, void *buf, size_t n, uint64_t off);
+
+/* The bytes of the frame whose prefix starts at p (n bytes there): its 16-byte
+ * prefix and its zstd frame, when the prefix is one a writer makes; 0 when it
+ * is not (damage, zeros, too short). */
+uint64_t shlog_frame_bytes(const void *p, size_t n);
+
+/* A reader of frames that come apart from their file, as messages do: hdr is
+ * the file's header. Frames are handed to it with shlog_reader_push and read
+ * with shlog_reader_next as a file's would be; the definitions and the dedup
+ * state carry over from one push to the next. 0, or -errno with err set. */
+int shlog_reader_open_frames(struct shlog_reader **out, const struct shlog_file_header *hdr, const char *name,
+                             struct shlog_dedup *dedup, char *err, size_t errcap);
+/* Hands r the next bytes of the file, whole frames, the first of them at file
+ * offset off (copied). They are read as if the file ended after them: a frame
+ * that runs past their end is torn. 0; -EBUSY while bytes of the last push are
+ * unread (shlog_reader_next has not returned 0 since); -EINVAL for a reader of
+ * a file; -ENOMEM. */
+int shlog_reader_push(struct shlog_reader *r, const void *bytes, size_t n, uint64_t off);
+
+/* The context of a file's frames: the definitions (PROCESS, SITE, CATEGORY
+ * sections) and the last clock anchors that the file gave before a frame, of
+ * which a frame read on its own needs the ones its sections use. One per file
+ * being shipped. */
+struct shlog_context;
+int shlog_context_new(struct shlog_context **out);
+void shlog_context_free(struct shlog_context *c);
+/* A new file: the next frame is its first. */
+void shlog_context_reset(struct shlog_context *c);
+/* What shlog_context_next says of a frame. */
+struct shlog_context_out {
+    const void *ctx;    /* the frames to read before it when starting at it, or NULL: one of the */
+    size_t ctx_n;       /* definitions it uses, in the file's order, one of the anchors its records map with */
+    uint64_t records;   /* records its BATCH and BACKTRACE sections hold */
+    uint64_t sealed_ns; /* its last anchor's wall time: when it was sealed; 0 without anchors */
+};
+/* The next frame of the file (n bytes: prefix and zstd frame): out (may be
+ * NULL: learn only) says what a reader needs before it, valid until the next
+ * call; then the frame's own definitions are learned. 0; -EINVAL when the
+ * frame does not decode (out is empty, and nothing is learned from it); -E2BIG
+ * when the file defines more than the bounds a reader keeps (the definitions
+ * past them are not learned; out is still filled); -ENOMEM. */
+int shlog_context_next(struct shlog_context *c, const void *frame, size_t n, struct shlog_context_out *out);
+
+/* A frame as a Kafka message (or any message queue's): the value is the
+ * frame's bytes as they are in the file, and these headers say where it
+ * belongs. The message key is the host. */
+#define SHLOG_MSG_FILE "shlog.file"       /* the file's 128-byte header */
+#define SHLOG_MSG_OFFSET "shlog.offset"   /* u64, little-endian: the frame's offset in its file */
+#define SHLOG_MSG_CONTEXT "shlog.context" /* shlog_context_next's frames, when it gives any */
+
+/* ==== Around the files: names, the shipper's state, kafka:// ==== */
+
+/* 0 with *seq (and *part: it ends in .part) for a name the collector gives,
+ * "<host>-<YYYYmmdd>-<HHMMSS>-<seq>.shlog[.part]" with seq printed "%06" PRIu64;
+ * -1 for any other spelling (never one of its files). */
+int shlog_file_name_seq(const char *name, uint64_t *seq, int *part);
+
+/* 1 if host is a name a file name may carry: 1 to 63 of [A-Za-z0-9._-], not
+ * starting with '.' (what --host accepts, and what a mirror writes). */
+int shlog_host_name_ok(const char *host);
+
+/* How far shmlog-ship took a directory's files (its --state file): every file
+ * numbered below file_seq, and offset bytes of file_seq (0: none of it). */
+struct shlog_shipped {
+    char host[SHMLOG_HOST_BYTES + 1];
+    char topic[256];
+    uint64_t file_seq;
+    uint64_t offset;
+    uint64_t updated_ns; /* CLOCK_REALTIME when written */
+    uint64_t lag_bytes;  /* then: bytes of the directory's files not yet acknowledged */
+    uint64_t lag_ns;     /* then: age of the oldest frame not yet acknowledged */
+    uint32_t pid;        /* the shipper's */
+};
+/* Replaces path atomically (a temporary file, fsync, rename, fsync of the
+ * directory). 0 or -errno. */
+int shlog_shipped_write(const char *path, const struct shlog_shipped *s);
+/* 0, -errno, or -EINVAL when path is not a state file. */
+int shlog_shipped_read(const char *path, struct shlog_shipped *s);
+/* Bytes of the collector's files in the directory dirfd not yet shipped. */
+uint64_t shlog_shipped_lag(int dirfd, const struct shlog_shipped *s);
+/* 1 if every byte of the file numbered file_seq was acknowledged. */
+int shlog_shipped_has(const struct shlog_shipped *s, uint64_t file_seq);
+
+/* kafka://HOST:PORT[,HOST:PORT...]/TOPIC: 0 with the bootstrap list and the
+ * topic, -1 when url is not one. */
+int shlog_kafka_url(const char *url, char *brokers, size_t bcap, char *topic, size_t tcap);
+int shlog_is_kafka_url(const char *s);
 
 #ifdef __cplusplus
 }

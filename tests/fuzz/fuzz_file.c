@@ -14,7 +14,10 @@
  *               records as a ring reader returns them, losses, exits, frame
  *               ends); the file read back must hold exactly those events
  * Every file is read twice with one dedup state: the second pass must drop
- * every record and position loss as already seen. Every event is checked
+ * every record and position loss as already seen. Its frames are read once
+ * more as messages (shlog_context_next's context, then the frame, pushed
+ * into a reader of frames of its own): never a crash, and, for the
+ * encoder's files, each frame's records exactly as the file read gives them. Every event is checked
  * against shlog_file.h, every record renders to a valid text and JSON line,
  * and the sites the reader returned stay readable until it is closed.
  */
@@ -405,6 +408,97 @@ static uint64_t read_file(int fd, int follow, struct shlog_dedup *dedup, size_t 
     return seen;
 }
 
+/* ==== The frames as messages: each with its context, read on its own ==== */
+
+#define FZ_MAX_MSG_RECORDS 65536u
+#define FZ_MAX_MSG_FRAMES 256u
+
+struct rec_print {
+    uint64_t offset; /* the frame's */
+    uint32_t hash;
+};
+static struct rec_print file_recs[FZ_MAX_MSG_RECORDS];
+
+static uint32_t rec_hash(const struct shlog_event *ev)
+{
+    const struct shm_copied_record *r = ev->rec;
+    uint64_t v[6] = {ev->cpu, r->pos, r->tsc, r->site, r->tid, (uint64_t)r->level << 24 | (uint64_t)r->category << 16 |
+                                                                   (uint64_t)r->flags << 8 | r->nslots};
+    uint32_t h = fnv1a32((const uint8_t *)v, sizeof v) ^ ev->proc->info.pid;
+    return h * 16777619u ^ fnv1a32(r->payload, r->payload_len);
+}
+
+/* Reads the frames of the file at fd one by one, as messages; strict: each
+ * frame's records must be the ones the file read gave at its offset. */
+static void read_as_messages(int fd, const uint8_t *bytes, size_t n, int strict)
+{
+    struct shlog_file_header hdr;
+    if (n < SHLOG_FILE_HEADER_BYTES || shlog_file_header_decode(bytes, n, &hdr))
+        return;
+    size_t nrecs = 0;
+    struct shlog_reader *r;
+    char err[512];
+    if (strict && shlog_reader_open_fd(&r, fd, "fuzz", 0, NULL, err, sizeof err) == 0) {
+        struct shlog_event ev;
+        while (shlog_reader_next(r, &ev) == 1 && nrecs < FZ_MAX_MSG_RECORDS)
+            if (ev.kind == SHLOG_EV_RECORD)
+                file_recs[nrecs++] = (struct rec_print){ev.offset, rec_hash(&ev)};
+        shlog_reader_close(r);
+    }
+    if (nrecs == FZ_MAX_MSG_RECORDS)
+        strict = 0;
+    struct shlog_context *ctx;
+    if (shlog_context_new(&ctx) != 0)
+        return;
+    size_t at = SHLOG_FILE_HEADER_BYTES, next_rec = 0;
+    for (unsigned k = 0; k < FZ_MAX_MSG_FRAMES && at < n; k++) {
+        uint64_t fb = shlog_frame_bytes(bytes + at, n - at);
+        if (!fb || fb > n - at)
+            break;
+        struct shlog_context_out out;
+        int rc = shlog_context_next(ctx, bytes + at, fb, &out);
+        FZ_CHECK(rc == 0 || rc == -EINVAL || rc == -E2BIG || rc == -ENOMEM);
+        /* The context is whole frames. */
+        for (size_t c = 0; c < out.ctx_n;) {
+            uint64_t cb = shlog_frame_bytes((const uint8_t *)out.ctx + c, out.ctx_n - c);
+            FZ_CHECK(cb && cb <= out.ctx_n - c);
+            c += cb;
+        }
+        if (shlog_reader_open_frames(&r, &hdr, "fuzz-message", NULL, err, sizeof err) != 0)
+            break;
+        struct shlog_event ev;
+        nkept = 0;
+        memset(&clock_map, 0, sizeof clock_map);
+        FZ_CHECK(shlog_reader_push(r, out.ctx, out.ctx_n, SHLOG_FILE_HEADER_BYTES) == 0);
+        while (shlog_reader_next(r, &ev) == 1) {
+            check_event(r, &ev);
+            FZ_CHECK(ev.kind != SHLOG_EV_RECORD);
+        }
+        /* A push before the last one was read is refused. */
+        FZ_CHECK(shlog_reader_push(r, bytes + at, (size_t)fb, at) == 0);
+        FZ_CHECK(fb < SHLOG_FRAME_PREFIX_BYTES + 1 || shlog_reader_push(r, bytes, 1, 0) == -EBUSY);
+        for (uint32_t e = 0; e < FZ_MAX_EVENTS; e++) {
+            int got = shlog_reader_next(r, &ev);
+            FZ_CHECK(got == 0 || got == 1);
+            if (got == 0)
+                break;
+            check_event(r, &ev);
+            if (ev.kind != SHLOG_EV_RECORD || !strict)
+                continue;
+            FZ_CHECK(ev.offset == at);
+            while (next_rec < nrecs && file_recs[next_rec].offset < at)
+                next_rec++;
+            FZ_CHECK(next_rec < nrecs && file_recs[next_rec].offset == at && file_recs[next_rec].hash == rec_hash(&ev));
+            next_rec++;
+        }
+        if (strict) /* none of the frame's records was left out */
+            FZ_CHECK(next_rec >= nrecs || file_recs[next_rec].offset != at);
+        shlog_reader_close(r);
+        at += (size_t)fb;
+    }
+    shlog_context_free(ctx);
+}
+
 static void read_twice(const uint8_t *bytes, size_t n, int follow, int want_check)
 {
     int fd = memfd_create("fuzz_file", MFD_CLOEXEC);
@@ -422,8 +516,10 @@ static void read_twice(const uint8_t *bytes, size_t n, int follow, int want_chec
     struct shlog_dedup *dedup;
     if (shlog_dedup_new(&dedup) == 0) {
         read_file(fd, follow, dedup, n, want_check);
-        if (!follow)
+        if (!follow) {
             read_with_library(bytes, n);
+            read_as_messages(fd, bytes, n, want_check);
+        }
         /* The same file again: everything in it was seen. */
         FZ_CHECK(read_file(fd, follow, dedup, n, 0) == 0);
         shlog_dedup_free(dedup);

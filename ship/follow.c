@@ -1,0 +1,264 @@
+/*
+ * follow.c - the collector's output directory as shmlog-ship reads it: files
+ * in number order, each frame whole, the open .part up to its last complete
+ * frame (a frame still being written fails its zstd checksum and is waited
+ * for), damage in a closed file skipped and counted, as readers do.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ship.h"
+
+/* Frames produced per step at most, so acknowledgements are served between. */
+#define STEP_FRAMES 64
+#define RESYNC_CHUNK 65536u
+
+/* The file numbered seq or the next one after it: its name in name. 1 found,
+ * 0 none. A .shlog is taken before a .part of the same number (the rename
+ * came between two looks). */
+static int find_file(uint64_t want, uint64_t *seq, char *name, size_t cap, int *part)
+{
+    DIR *d = fdopendir(dup(S.dirfd));
+    if (!d)
+        return 0;
+    rewinddir(d);
+    int found = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        uint64_t s;
+        int p;
+        if (shlog_file_name_seq(de->d_name, &s, &p) != 0 || s < want || strlen(de->d_name) >= cap)
+            continue;
+        if (found && (s > *seq || (s == *seq && (p || !*part))))
+            continue;
+        struct stat st;
+        if (fstatat(S.dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        found = 1;
+        *seq = s;
+        *part = p;
+        snprintf(name, cap, "%s", de->d_name);
+    }
+    closedir(d);
+    return found;
+}
+
+static void close_file(void)
+{
+    if (S.fd >= 0)
+        close(S.fd);
+    S.fd = -1;
+}
+
+/* Learns the definitions of the frames before off again (a restart in the
+ * middle of a file). */
+static void relearn(uint64_t off)
+{
+    uint64_t at = SHLOG_FILE_HEADER_BYTES;
+    uint8_t pre[SHLOG_FRAME_PREFIX_BYTES];
+    while (at < off && shlog_pread_full(S.fd, pre, sizeof(pre), at) == (ssize_t)sizeof(pre)) {
+        uint64_t fb = shlog_frame_bytes(pre, sizeof(pre));
+        if (!fb || at + fb > off)
+            break;
+        uint8_t *f = malloc(fb);
+        if (!f || shlog_pread_full(S.fd, f, fb, at) != (ssize_t)fb) {
+            free(f);
+            break;
+        }
+        shlog_context_next(S.ctx, f, fb, NULL);
+        free(f);
+        at += fb;
+    }
+}
+
+/* Opens the next file to ship: 1 opened, 0 none yet. */
+static int open_next(void)
+{
+    uint64_t seq = 0;
+    char name[256];
+    int part = 0;
+    if (!find_file(S.next_seq, &seq, name, sizeof(name), &part))
+        return 0;
+    int fd = openat(S.dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* renamed or removed between the look and the open: look again */
+    struct stat st;
+    uint8_t h[SHLOG_FILE_HEADER_BYTES];
+    struct shlog_file_header hdr;
+    const char *why = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if (shlog_pread_full(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+        why = part ? NULL : "shorter than its header";
+    else
+        why = shlog_file_header_decode(h, sizeof(h), &hdr);
+    if (why || (part && st.st_size < SHLOG_FILE_HEADER_BYTES)) {
+        close(fd);
+        if (part && !why)
+            return 0; /* being created: its header comes first */
+        warnx("%s/%s: %s: skipped, not shipped", S.opt.dir, name, why);
+        S.next_seq = seq + 1;
+        return 1;
+    }
+    if (seq > S.acked.seq && S.acked.off > 0 && S.n.files == 0) {
+        warnx("file %" PRIu64 " is gone with bytes after offset %" PRIu64 " not shipped", S.acked.seq, S.acked.off);
+        S.n.files_gone++;
+    }
+    S.fd = fd;
+    S.seq = seq;
+    S.part = part;
+    S.sealed = !part;
+    snprintf(S.name, sizeof(S.name), "%s", name);
+    memcpy(S.header, h, sizeof(h));
+    S.hdr = hdr;
+    shlog_context_reset(S.ctx);
+    S.ctx_over_said = 0;
+    if (seq == S.acked.seq && S.acked.off > SHLOG_FILE_HEADER_BYTES) {
+        relearn(S.acked.off);
+        S.off = S.acked.off;
+    } else {
+        S.off = SHLOG_FILE_HEADER_BYTES;
+        kafka_mark((struct cursor){seq, 0});
+    }
+    S.n.files++;
+    return 1;
+}
+
+/* Whether the .part being read was closed: renamed to its .shlog name. */
+static int renamed(void)
+{
+    struct stat st;
+    return fstatat(S.dirfd, S.name, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT;
+}
+
+/* The next valid frame prefix at or after from, before end; end if none. */
+static uint64_t resync(uint64_t from, uint64_t end)
+{
+    uint8_t *chunk = malloc(RESYNC_CHUNK + SHLOG_FRAME_PREFIX_BYTES);
+    if (!chunk)
+        return end;
+    for (uint64_t at = from; at + SHLOG_FRAME_PREFIX_BYTES <= end;) {
+        ssize_t n = shlog_pread_full(S.fd, chunk, RESYNC_CHUNK + SHLOG_FRAME_PREFIX_BYTES, at);
+        if (n < (ssize_t)SHLOG_FRAME_PREFIX_BYTES)
+            break;
+        for (size_t i = 0; i + SHLOG_FRAME_PREFIX_BYTES <= (size_t)n; i++)
+            if (shlog_frame_bytes(chunk + i, SHLOG_FRAME_PREFIX_BYTES)) {
+                free(chunk);
+                return at + i;
+            }
+        at += (uint64_t)n - SHLOG_FRAME_PREFIX_BYTES + 1;
+    }
+    free(chunk);
+    return end;
+}
+
+/* One frame at S.off of a file of size bytes: 1 produced or skipped, 0 wait. */
+static int ship_frame(uint64_t size)
+{
+    uint8_t pre[SHLOG_FRAME_PREFIX_BYTES];
+    if (S.off + sizeof(pre) > size || shlog_pread_full(S.fd, pre, sizeof(pre), S.off) != (ssize_t)sizeof(pre))
+        return 0;
+    uint64_t fb = shlog_frame_bytes(pre, sizeof(pre));
+    if (!fb) {
+        if (!S.sealed)
+            return 0; /* a write in flight leaves zeros before it */
+        uint64_t next = resync(S.off + 1, size);
+        warnx("%s: offset %" PRIu64 ": %" PRIu64 " bytes that are no frame skipped, not shipped", S.name, S.off,
+              next - S.off);
+        S.n.damaged_bytes += next - S.off;
+        S.off = next;
+        return 1;
+    }
+    if (S.off + fb > size)
+        return 0; /* being written; in a closed file, torn (follow_step) */
+    uint8_t *f = malloc(fb);
+    if (!f) {
+        fprintf(stderr, PROG ": out of memory\n");
+        exit(1);
+    }
+    if (shlog_pread_full(S.fd, f, fb, S.off) != (ssize_t)fb) {
+        free(f);
+        return 0;
+    }
+    struct shlog_context_out cx;
+    int rc = shlog_context_next(S.ctx, f, fb, &cx);
+    if (rc == -EINVAL) {
+        if (!S.sealed) {
+            free(f); /* still being written: its checksum fails until it is whole */
+            return 0;
+        }
+        warnx("%s: offset %" PRIu64 ": a frame that does not decode, shipped as it is", S.name, S.off);
+        S.n.damaged_frames++;
+    } else if (rc == -E2BIG && !S.ctx_over_said++) {
+        warnx("%s: more definitions than a reader keeps: a reader that starts after offset %" PRIu64
+              " may miss some", S.name, S.off);
+    } else if (rc == -ENOMEM) {
+        fprintf(stderr, PROG ": out of memory\n");
+        exit(1);
+    }
+    if (kafka_produce(f, fb, &cx, (struct cursor){S.seq, S.off + fb}) != 0)
+        exit(1);
+    S.off += fb;
+    return 1;
+}
+
+int follow_step(void)
+{
+    if (S.fd < 0) {
+        int opened = open_next();
+        S.at_end = !opened;
+        return opened;
+    }
+    /* Sealed first, then the size: a closed file's size is its last. */
+    if (!S.sealed && renamed())
+        S.sealed = 1;
+    struct stat st;
+    if (fstat(S.fd, &st) != 0) {
+        warnx("%s: %s", S.name, strerror(errno));
+        return 0;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    int n = 0;
+    while (n < STEP_FRAMES && S.inflight_bytes < S.opt.max_inflight && ship_frame(size))
+        n++;
+    if (S.sealed && S.inflight_bytes < S.opt.max_inflight && n < STEP_FRAMES) {
+        if (S.off < size) {
+            warnx("%s: ends inside a frame (%" PRIu64 " bytes): torn, not shipped", S.name, size - S.off);
+            S.n.torn++;
+        }
+        close_file();
+        S.next_seq = S.seq + 1;
+        return 1;
+    }
+    S.at_end = n == 0;
+    return n > 0;
+}
+
+int follow_init(struct cursor start)
+{
+    S.fd = -1;
+    S.dirfd = open(S.opt.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (S.dirfd < 0) {
+        fprintf(stderr, PROG ": --dir %s: %s\n", S.opt.dir, strerror(errno));
+        return -1;
+    }
+    if (shlog_context_new(&S.ctx)) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return -1;
+    }
+    S.acked = start;
+    S.next_seq = start.seq;
+    return 0;
+}
+
+uint64_t follow_lag_bytes(void)
+{
+    struct shlog_shipped at = {.file_seq = S.acked.seq, .offset = S.acked.off};
+    return shlog_shipped_lag(S.dirfd, &at);
+}

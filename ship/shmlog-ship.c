@@ -1,0 +1,316 @@
+/*
+ * shmlog-ship.c - ships a host's shmlog files to Kafka, one zstd frame per
+ * message (FORMAT.md, "Frames as messages"): the options, the loop, the
+ * state file written only after the brokers acknowledged, and the metrics.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ship.h"
+
+struct ship S;
+volatile sig_atomic_t stop_requested;
+
+#define STATE_INTERVAL_NS 1000000000ull /* also when nothing moved: its time says the shipper lives */
+#define STATE_SOON_NS 200000000ull      /* after an acknowledgement, at most this late */
+
+void warnx(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, PROG ": %s\n", line);
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t real_ns(void)
+{
+    return clock_ns(CLOCK_REALTIME);
+}
+
+uint64_t mono_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: " PROG " --dir DIR --to kafka://HOST:PORT[,HOST:PORT...]/TOPIC --state FILE [options]\n"
+        "Ships the files shmlog-collector writes in DIR to a Kafka topic, one zstd frame per message,\n"
+        "keyed by host; follows the open .part file up to its last complete frame.\n"
+        "\n"
+        "  --dir DIR          the collector's output directory (its --out)\n"
+        "  --to URL           kafka://BOOTSTRAP/TOPIC; the topic is created when missing\n"
+        "  --state FILE       how far the files were shipped: read at start, replaced (fsync, rename)\n"
+        "                     once the brokers acknowledged more; give the collector the same\n"
+        "                     file (--ship-state) so it keeps what is not shipped\n"
+        "  --once             ship what is there, wait for the acknowledgements, exit 0\n"
+        "  --partitions N     partitions of a topic it creates (default 6)\n"
+        "  --replication N    replication factor of a topic it creates (default min(3, brokers))\n"
+        "  --max-inflight B   bytes produced and not yet acknowledged, at most (k/M/G; default 64M)\n"
+        "  --poll-ms N        how often it looks for new frames when there are none (default 50)\n"
+        "  --metrics-file P   Prometheus text for node_exporter's textfile collector (atomically)\n"
+        "  --metrics-interval S  seconds between --metrics-file writes (default 10)\n"
+        "  -X KEY=VALUE       a librdkafka setting (security.protocol, sasl.*, ssl.*, ...; repeatable)\n"
+        "  --help, --version\n"
+        "\n"
+        "Signals: SIGTERM/SIGINT stop reading, wait up to 10 s for what is in flight, write the state,\n"
+        "exit 0. Exit 1 when a message is refused for good (the state stays before it), 2 on bad options.\n");
+}
+
+static uint64_t parse_size(const char *opt, const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    int shift = 0;
+    if (*end == 'k' || *end == 'K')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift)
+        end++;
+    if (errno || end == s || *end || v == 0 || v > (ULLONG_MAX >> shift)) {
+        fprintf(stderr, PROG ": %s %s: a size in bytes (k, M, G suffixes), above 0\n", opt, s);
+        exit(2);
+    }
+    return (uint64_t)v << shift;
+}
+
+static long parse_long(const char *opt, const char *s, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, PROG ": %s %s: a number from %ld to %ld\n", opt, s, lo, hi);
+        exit(2);
+    }
+    return v;
+}
+
+static void parse_options(int argc, char **argv)
+{
+    enum { O_DIR = 256, O_TO, O_STATE, O_ONCE, O_PARTS, O_REPL, O_INFL, O_POLL, O_MFILE, O_MINT, O_HELP, O_VERSION };
+    static const struct option lo[] = {
+        {"dir", required_argument, NULL, O_DIR}, {"to", required_argument, NULL, O_TO},
+        {"state", required_argument, NULL, O_STATE}, {"once", no_argument, NULL, O_ONCE},
+        {"partitions", required_argument, NULL, O_PARTS}, {"replication", required_argument, NULL, O_REPL},
+        {"max-inflight", required_argument, NULL, O_INFL}, {"poll-ms", required_argument, NULL, O_POLL},
+        {"metrics-file", required_argument, NULL, O_MFILE}, {"metrics-interval", required_argument, NULL, O_MINT},
+        {"help", no_argument, NULL, O_HELP}, {"version", no_argument, NULL, O_VERSION}, {NULL, 0, NULL, 0}};
+    S.opt.partitions = 6;
+    S.opt.max_inflight = 64ull << 20;
+    S.opt.poll_ms = 50;
+    S.opt.metrics_interval_s = 10;
+    const char *to = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "X:", lo, NULL)) != -1) {
+        switch (c) {
+        case O_DIR: S.opt.dir = optarg; break;
+        case O_TO: to = optarg; break;
+        case O_STATE: S.opt.state = optarg; break;
+        case O_ONCE: S.opt.once = 1; break;
+        case O_PARTS: S.opt.partitions = (int)parse_long("--partitions", optarg, 1, 10000); break;
+        case O_REPL: S.opt.replication = (int)parse_long("--replication", optarg, 1, 100); break;
+        case O_INFL: S.opt.max_inflight = parse_size("--max-inflight", optarg); break;
+        case O_POLL: S.opt.poll_ms = (unsigned)parse_long("--poll-ms", optarg, 1, 10000); break;
+        case O_MFILE: S.opt.metrics_file = optarg; break;
+        case O_MINT: S.opt.metrics_interval_s = (unsigned)parse_long("--metrics-interval", optarg, 1, 3600); break;
+        case 'X':
+            if (S.opt.nprops == (int)(sizeof(S.opt.props) / sizeof(S.opt.props[0]))) {
+                fprintf(stderr, PROG ": -X: at most 64\n");
+                exit(2);
+            }
+            S.opt.props[S.opt.nprops++] = optarg;
+            break;
+        case O_HELP: usage(stdout); exit(0);
+        case O_VERSION: printf(PROG " %s\n", SHMLOG_VERSION); exit(0);
+        default: usage(stderr); exit(2);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, PROG ": unexpected argument %s (see --help)\n", argv[optind]);
+        exit(2);
+    }
+    if (!S.opt.dir || !to || !S.opt.state) {
+        fprintf(stderr, PROG ": --dir, --to and --state are needed (see --help)\n");
+        exit(2);
+    }
+    if (shlog_kafka_url(to, S.opt.brokers, sizeof(S.opt.brokers), S.opt.topic, sizeof(S.opt.topic)) != 0) {
+        fprintf(stderr, PROG ": --to %s: not kafka://HOST:PORT[,HOST:PORT...]/TOPIC (a topic of [a-zA-Z0-9._-])\n",
+                to);
+        exit(2);
+    }
+}
+
+/* ==== State and metrics ==== */
+
+static struct cursor persisted = {UINT64_MAX, UINT64_MAX};
+static uint64_t state_written_ns;
+
+/* Age of the oldest frame not yet acknowledged, by its seal time. */
+static uint64_t lag_ns(void)
+{
+    for (size_t i = 0; i < S.qlen; i++) {
+        const struct inflight *f = &S.q[(S.qhead + i) % S.qcap];
+        if (f->bytes && f->sealed_ns) {
+            uint64_t now = real_ns();
+            return now > f->sealed_ns ? now - f->sealed_ns : 0;
+        }
+    }
+    return 0;
+}
+
+static void write_state(int force)
+{
+    uint64_t now = mono_ns();
+    int moved = S.acked.seq != persisted.seq || S.acked.off != persisted.off;
+    if (!force && !(moved && now - state_written_ns >= STATE_SOON_NS) && now - state_written_ns < STATE_INTERVAL_NS)
+        return;
+    struct shlog_shipped st = {.file_seq = S.acked.seq, .offset = S.acked.off, .updated_ns = real_ns(),
+                               .lag_bytes = follow_lag_bytes(), .lag_ns = lag_ns(), .pid = (uint32_t)getpid()};
+    snprintf(st.host, sizeof(st.host), "%s", S.hdr.host);
+    snprintf(st.topic, sizeof(st.topic), "%s", S.opt.topic);
+    int rc = shlog_shipped_write(S.opt.state, &st);
+    state_written_ns = now;
+    if (rc) {
+        if (!S.n.state_errors++)
+            warnx("--state %s: %s (retrying every second)", S.opt.state, strerror(-rc));
+        return;
+    }
+    persisted = S.acked;
+}
+
+static uint64_t metrics_written_ns;
+
+static void write_metrics(int force)
+{
+    uint64_t now = mono_ns();
+    if (!S.opt.metrics_file || (!force && now - metrics_written_ns < S.opt.metrics_interval_s * 1000000000ull))
+        return;
+    metrics_written_ns = now;
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", S.opt.metrics_file);
+    FILE *f = fopen(tmp, "we");
+    if (!f) {
+        warnx("--metrics-file %s: %s", tmp, strerror(errno));
+        return;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                 ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+    const char *t = S.opt.topic;
+#define METRIC(name, type, help, fmt, ...) \
+    fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n" name "{topic=\"%s\"} " fmt "\n", t, __VA_ARGS__)
+    METRIC("shmlog_ship_messages_total", "counter", "Frames the brokers acknowledged.", "%" PRIu64, S.n.messages);
+    METRIC("shmlog_ship_bytes_total", "counter", "Bytes of frames the brokers acknowledged.", "%" PRIu64, S.n.bytes);
+    METRIC("shmlog_ship_context_bytes_total", "counter",
+           "Bytes of the context headers that make each message decodable on its own.", "%" PRIu64, S.n.ctx_bytes);
+    METRIC("shmlog_ship_records_total", "counter", "Records in the frames the brokers acknowledged.", "%" PRIu64,
+           S.n.records);
+    METRIC("shmlog_ship_lag_bytes", "gauge", "Bytes of the directory's files not yet acknowledged.", "%" PRIu64,
+           follow_lag_bytes());
+    METRIC("shmlog_ship_lag_seconds", "gauge", "Age of the oldest frame not yet acknowledged.", "%.3f",
+           (double)lag_ns() / 1e9);
+    METRIC("shmlog_ship_inflight_bytes", "gauge", "Bytes produced and not yet acknowledged.", "%" PRIu64,
+           S.inflight_bytes);
+    METRIC("shmlog_ship_file_seq", "gauge", "The file the acknowledged cursor is in.", "%" PRIu64, S.acked.seq);
+    METRIC("shmlog_ship_file_offset", "gauge", "Bytes of that file acknowledged.", "%" PRIu64, S.acked.off);
+    METRIC("shmlog_ship_files_total", "counter", "Files started.", "%" PRIu64, S.n.files);
+    METRIC("shmlog_ship_cpu_seconds_total", "counter", "CPU time of the shipper.", "%.3f", cpu);
+    fprintf(f, "# HELP shmlog_ship_errors_total Errors by kind: broker (librdkafka's reports), damaged_bytes "
+               "(bytes of closed files that are no frame, not shipped), damaged_frames (shipped, though they do "
+               "not decode), torn (closed files ending inside a frame), gone (files removed before shipped), "
+               "state (state file writes that failed).\n# TYPE shmlog_ship_errors_total counter\n");
+    const char *kind[] = {"broker", "damaged_bytes", "damaged_frames", "torn", "gone", "state"};
+    uint64_t val[] = {S.n.broker_errors, S.n.damaged_bytes, S.n.damaged_frames, S.n.torn, S.n.files_gone,
+                      S.n.state_errors};
+    for (size_t i = 0; i < sizeof(val) / sizeof(val[0]); i++)
+        fprintf(f, "shmlog_ship_errors_total{topic=\"%s\",kind=\"%s\"} %" PRIu64 "\n", t, kind[i], val[i]);
+#undef METRIC
+    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    if (fclose(f) != 0 || bad || rename(tmp, S.opt.metrics_file) != 0) {
+        warnx("--metrics-file %s: %s", S.opt.metrics_file, strerror(errno));
+        unlink(tmp);
+    }
+}
+
+/* ==== The loop ==== */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static struct cursor read_state(void)
+{
+    struct shlog_shipped st;
+    int rc = shlog_shipped_read(S.opt.state, &st);
+    if (rc == -ENOENT)
+        return (struct cursor){0, 0};
+    if (rc) {
+        fprintf(stderr, PROG ": --state %s: %s; remove it to ship every file in %s from the first\n", S.opt.state,
+                rc == -EINVAL ? "not a state file of " PROG : strerror(-rc), S.opt.dir);
+        exit(2);
+    }
+    return (struct cursor){st.file_seq, st.offset};
+}
+
+int main(int argc, char **argv)
+{
+    parse_options(argc, argv);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct cursor start = read_state();
+    if (follow_init(start) != 0)
+        return 2;
+    if (kafka_init() != 0)
+        return stop_requested ? 0 : 2;
+    while (!stop_requested && !S.fatal[0]) {
+        int progress = follow_step();
+        kafka_poll(progress ? 0 : (int)S.opt.poll_ms);
+        write_state(0);
+        write_metrics(0);
+        if (S.opt.once && !progress && S.at_end && S.qlen == 0)
+            break;
+    }
+    if (!S.fatal[0])
+        kafka_flush(10000);
+    write_state(1);
+    write_metrics(1);
+    int rc = 0;
+    if (S.fatal[0]) {
+        fprintf(stderr, PROG ": %s; the state stays before it (file %" PRIu64 " offset %" PRIu64 ")\n", S.fatal,
+                S.acked.seq, S.acked.off);
+        rc = 1;
+    } else if (S.qlen) {
+        warnx("stopped with %zu messages not acknowledged: the next start sends them again", S.qlen);
+    }
+    kafka_close();
+    return rc;
+}

@@ -1,0 +1,180 @@
+#!/bin/bash
+# Description: two hosts' records through a real 3-broker Kafka cluster (tools/kafka-dev.sh): two collectors with different --host names, a shipper each, a broker and a shipper killed with SIGKILL mid-stream and started again; the mirror's files are the hosts' files byte for byte and read back every record exactly once; a shipper that sends everything again adds nothing; a mirror that starts mid-topic (--since) decodes every record from there; hostile messages are reported and never crash or hang a reader; with the brokers away the collector keeps the files not shipped (--keep), and says and counts the ones --max-bytes removes.
+# usage: test_kafka.sh DUMP COLLECTOR SAMPLE SHIP INJECT KAFKA_DEV
+set -u
+dump=$1
+collector=$2
+sample=$3
+ship=$4
+inject=$5
+kafka_dev=$6
+tmp=$(mktemp -d /tmp/shmlog-test-kafka-XXXXXX)
+export KAFKA_DIR=$tmp/kafka
+. "$(dirname "$0")/tap.sh"
+cleanup() {
+    "$kafka_dev" stop >/dev/null 2>&1
+    tap_cleanup
+}
+trap cleanup EXIT
+tap_require openjdk-17-jre-headless java
+
+"$kafka_dev" start 3 >"$tmp/kafka-start.log" 2>&1 || { diag "$tmp/kafka-start.log"; bail "the cluster did not start"; }
+bootstrap=$(tail -n 1 "$tmp/kafka-start.log")
+url=kafka://$bootstrap/fleet
+ok "3 brokers on loopback: $bootstrap"
+
+# ---- two hosts: a collector, a shipper and a producer each ----
+start_collector() { # host, extra options...
+    local h=$1
+    shift
+    mkdir -p "$tmp/$h/seg" "$tmp/$h/out"
+    "$collector" --host "$h" --dir "$tmp/$h/seg" --out "$tmp/$h/out" --rotate-size 512k --max-delay-ms 20 "$@" \
+        >>"$tmp/$h/collector.log" 2>&1 &
+    pids+=($!)
+    eval "col_$h=$!"
+}
+start_shipper() { # host, extra options...
+    local h=$1
+    shift
+    "$ship" --dir "$tmp/$h/out" --to "$url" --state "$tmp/$h/ship.state" --poll-ms 20 "$@" \
+        >>"$tmp/$h/ship.log" 2>&1 &
+    pids+=($!)
+    eval "ship_$h=$!"
+}
+for h in hosta hostb; do
+    start_collector "$h" --ship-state "$tmp/$h/ship.state"
+    start_shipper "$h"
+done
+sleep 0.3
+SHMLOG_DIR=$tmp/hosta/seg "$sample" --app alpha --count 500000 --threads 2 --rate 100000 >"$tmp/alpha.out" 2>&1 &
+alpha=$!
+SHMLOG_DIR=$tmp/hostb/seg "$sample" --app beta --count 400000 --threads 1 --rate 100000 >"$tmp/beta.out" 2>&1 &
+beta=$!
+
+# ---- mid-stream: a broker and a shipper killed, and started again ----
+sleep 1.2
+broker2=$("$kafka_dev" pids | sed -n 2p)
+kill -KILL "$broker2"
+sleep 0.8
+kill -KILL "$ship_hosta"
+wait "$ship_hosta"
+rc=$?
+if [ $rc = 137 ] && [ "$("$kafka_dev" pids | sed -n 2p)" = - ]; then ok "broker 2 and hosta's shipper killed mid-stream"; else not_ok "kills: shipper exit $rc, broker 2: $("$kafka_dev" pids | sed -n 2p)"; fi
+sleep 0.5
+start_shipper hosta
+sleep 1
+"$kafka_dev" start 3 >"$tmp/kafka-restart.log" 2>&1
+check "broker 2 started again" bash -c "\"$kafka_dev\" pids | sed -n 2p | grep -qv '^-$'"
+wait "$alpha"
+wait "$beta"
+check "the producers dropped nothing" grep -q " 0 dropped" "$tmp/alpha.out" "$tmp/beta.out"
+for h in hosta hostb; do
+    wait_for 30 bash -c "[ -z \"\$(ls -A $tmp/$h/seg)\" ]"
+    eval "kill -TERM \$col_$h; wait \$col_$h"
+    # What the running shipper has not sent yet, the last run sends: --once exits 0 once acknowledged.
+    eval "kill -TERM \$ship_$h; wait \$ship_$h"
+    check "$h: shipper --once ships the rest and exits 0" "$ship" --dir "$tmp/$h/out" --to "$url" \
+        --state "$tmp/$h/ship.state" --once
+    check "$h: its state says nothing is left" grep -qx "lag_bytes 0" "$tmp/$h/ship.state"
+    check "$h: shmlog-dump status shows the shipping lag" bash -c "\"$dump\" status --out \"$tmp/$h/out\" \
+        --ship-state \"$tmp/$h/ship.state\" --watch 0.1 | grep -q '^shipping: fleet: acknowledged to file .* lag 0.0 KiB now'"
+done
+check "the topic was made with 6 partitions of 3 replicas: each of them on every node" \
+    bash -c "[ \$(ls -d \"$KAFKA_DIR\"/node*/data/fleet-* | wc -l) = 18 ]"
+
+# ---- central: the mirror ----
+check "mirror exits 0" "$dump" mirror "$url" --out "$tmp/mirror"
+same=0
+differ=0
+for f in "$tmp"/hosta/out/*.shlog "$tmp"/hostb/out/*.shlog; do
+    m=$tmp/mirror/$(basename "$f")
+    [ -f "$m" ] || m=$m.part
+    if cmp -s "$f" "$m"; then same=$((same + 1)); else differ=$((differ + 1)); echo "# differs: $f $m"; fi
+done
+if [ "$differ" = 0 ] && [ "$same" -ge 4 ]; then ok "the mirror's $same files are the hosts' files byte for byte"; else not_ok "mirror files: $same same, $differ differ"; fi
+for h in hosta hostb; do
+    "$dump" read "$tmp/$h/out" --format json >"$tmp/$h.local" 2>"$tmp/$h.local.err"
+    "$dump" read "$tmp"/mirror/"$h"-* --format json >"$tmp/$h.mirror" 2>"$tmp/$h.mirror.err"
+    check "$h: the mirror reads the host's records, the same lines" cmp "$tmp/$h.local" "$tmp/$h.mirror"
+done
+want_a=$(($(sed -n 's/.* \([0-9]*\) written.*/\1/p' "$tmp/alpha.out") + 1))
+want_b=$(($(sed -n 's/.* \([0-9]*\) written.*/\1/p' "$tmp/beta.out") + 1))
+check "every record once: $want_a of hosta, $want_b of hostb (the calls and the 'starting' record)" \
+    bash -c "[ \$(wc -l <$tmp/hosta.mirror) = $want_a ] && [ \$(wc -l <$tmp/hostb.mirror) = $want_b ] &&
+             [ -z \"\$(sort $tmp/hosta.mirror | uniq -d)\" ]"
+
+# ---- a consumer that starts mid-topic ----
+mid=$(sed -n "$((want_a / 2))p" "$tmp/hosta.local" | sed 's/.*"ts_ns":\([0-9]*\).*/\1/')
+check "a mirror from --since the middle exits 0" "$dump" mirror "$url" --out "$tmp/mirror-mid" --since "$mid"
+for h in hosta hostb; do
+    "$dump" read "$tmp/$h/out" --since "$mid" --format json >"$tmp/$h.local-mid"
+    "$dump" read "$tmp"/mirror-mid/"$h"-* --since "$mid" --format json >"$tmp/$h.mirror-mid" 2>"$tmp/$h.mid.err"
+    check "$h: from the middle, every record from there on" cmp "$tmp/$h.local-mid" "$tmp/$h.mirror-mid"
+done
+first=$(ls "$tmp"/mirror-mid/hosta-* | head -n 1)
+check "the first file started mid-file: not the host's bytes, but a whole file (verify)" \
+    bash -c "! cmp -s \"$first\" \"$tmp/hosta/out/$(basename "${first%.part}")\" && \"$dump\" verify \"$first\""
+
+# ---- a shipper that forgets its state sends everything again: nothing is added ----
+rm "$tmp/hosta/ship.state"
+check "hosta's shipper without its state sends every file again" "$ship" --dir "$tmp/hosta/out" --to "$url" \
+    --state "$tmp/hosta/ship.state" --once
+check_show "the mirror skips what it has" "$dump" mirror "$url" --out "$tmp/mirror"
+grep -q " 0 frames written" "$tmp/check.log" && ok "the resent frames are recognised" || not_ok "resent frames written again"
+check "a fresh mirror of the topic (every frame twice) reads every record once" bash -c "
+    \"$dump\" mirror \"$url\" --out \"$tmp/mirror-fresh\" 2>/dev/null &&
+    \"$dump\" read \"$tmp\"/mirror-fresh/hosta-* --format json | cmp - \"$tmp/hosta.local\""
+
+# ---- hostile messages ----
+check_show "hostile messages put into the topic" "$inject" "$bootstrap" fleet "$(ls "$tmp"/hosta/out/*.shlog | head -n 1)"
+timeout 120 "$dump" mirror "$url" --out "$tmp/mirror" >"$tmp/hostile.out" 2>"$tmp/hostile.err"
+rc=$?
+if [ $rc = 1 ]; then ok "mirror exits 1 after hostile messages"; else not_ok "mirror exit $rc"; diag "$tmp/hostile.err"; fi
+for why in "not a frame shmlog-ship sent" "not one whole frame (truncated)" "a frame claiming another host" \
+    "header: not a shmlog file" "not whole frames" "is not one whole frame"; do
+    check "reported: $why" grep -q "$why" "$tmp/hostile.err"
+done
+check "5 hostile messages and the empty one reported, the frame of hostc written" \
+    grep -q "1 frames written, 0 already there, 6 not frames" "$tmp/hostile.err"
+timeout 60 "$dump" read "$tmp"/mirror/hostc-* >"$tmp/hostc.out" 2>"$tmp/hostc.err"
+rc=$?
+if [ $rc = 1 ] && grep -q "frame unreadable" "$tmp/hostc.err"; then ok "a reader of the damaged frame reports it, exit 1"; else not_ok "hostc read: exit $rc"; diag "$tmp/hostc.err"; fi
+for h in hosta hostb; do
+    check "$h: the mirror still reads exactly the host's records" \
+        bash -c "\"$dump\" read \"$tmp\"/mirror/$h-* --format json | cmp - \"$tmp/$h.local\""
+done
+
+# ---- the files are the buffer: brokers away, the collector keeps what is not shipped ----
+dead=kafka://127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')/fleet
+start_collector hostd --rotate-size 64k --keep 1 --ship-state "$tmp/hostd/ship.state"
+"$ship" --dir "$tmp/hostd/out" --to "$dead" --state "$tmp/hostd/ship.state" >"$tmp/hostd/ship-dead.log" 2>&1 &
+dead_ship=$!
+pids+=($dead_ship)
+SHMLOG_DIR=$tmp/hostd/seg "$sample" --app delta --count 60000 --rate 60000 >/dev/null 2>&1
+sleep 0.5
+kill -HUP "$col_hostd"
+sleep 0.3
+n=$(ls "$tmp"/hostd/out/*.shlog | wc -l)
+if [ "$n" -ge 3 ]; then ok "with no broker, --keep 1 keeps all $n closed files"; else not_ok "only $n files kept"; fi
+check "the shipper waits for the brokers, still running" kill -0 "$dead_ship"
+kill -TERM "$dead_ship"
+wait "$dead_ship"
+check "once shipped (--once)" "$ship" --dir "$tmp/hostd/out" --to "$url" --state "$tmp/hostd/ship.state" --once
+SHMLOG_DIR=$tmp/hostd/seg "$sample" --app delta --count 2000 --rate 60000 >/dev/null 2>&1
+sleep 0.3
+kill -HUP "$col_hostd" # retention runs when a file closes
+sleep 0.3
+n=$(ls "$tmp"/hostd/out/*.shlog | wc -l)
+if [ "$n" -le 2 ]; then ok "then --keep 1 removes the shipped ones ($n left)"; else not_ok "$n files left"; fi
+kill -TERM "$col_hostd"
+wait "$col_hostd"
+start_collector hostd --rotate-size 64k --max-bytes 100k --ship-state "$tmp/hostd/ship.state" \
+    --metrics-file "$tmp/hostd/metrics.prom" --metrics-interval 1
+SHMLOG_DIR=$tmp/hostd/seg "$sample" --app delta --count 60000 --rate 60000 >/dev/null 2>&1
+sleep 1.5
+kill -TERM "$col_hostd"
+wait "$col_hostd"
+check "--max-bytes removes unshipped files and says so" grep -q "before shmlog-ship shipped it" "$tmp/hostd/collector.log"
+check "... and counts them" grep -Eq "^shmlog_collector_unshipped_removed_total [1-9]" "$tmp/hostd/metrics.prom"
+
+tap_done

@@ -1,0 +1,303 @@
+/*
+ * dump_mirror.c - shmlog-dump mirror: a topic of shipped frames written back
+ * as each host's files, the frames byte for byte, so every reader of files
+ * (shmlog-dump, libshmlog-read, Python, DuckDB) reads a fleet on a central
+ * box as it reads one host. A file a run starts in the middle of gets the
+ * first message's context frames before it (FORMAT.md, "Frames as
+ * messages"); a run picks up where the last one stopped (DIR/.shmlog-mirror).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dump.h"
+#include "kafka_source.h"
+
+#define MIRROR_STATE ".shmlog-mirror"
+#define MIRROR_MAGIC "shmlog-mirror 1"
+#define SYNC_INTERVAL_NS 1000000000ull
+#define MAX_OPEN 256 /* files kept open; the least recently written closes first */
+#define MAX_PARTS 4096
+
+struct mfile {
+    char host[SHMLOG_HOST_BYTES + 1];
+    uint64_t seq, next; /* next: the source offset its frames reach */
+    char name[512];     /* under the directory, .part while its host may add to it */
+    int fd;
+    uint64_t used;
+    int dirty;
+};
+
+static struct mfile files[MAX_OPEN];
+static size_t nfiles;
+static uint64_t tick;
+static int dirfd_out = -1;
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void mfile_sync(struct mfile *f)
+{
+    if (f->fd >= 0 && f->dirty && fdatasync(f->fd) != 0)
+        fprintf(stderr, "%s: mirror: %s: %s\n", dump_prog, f->name, strerror(errno));
+    f->dirty = 0;
+}
+
+/* Closed for good: synced, and renamed from .part to .shlog. */
+static void mfile_seal(struct mfile *f)
+{
+    mfile_sync(f);
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    size_t n = strlen(f->name), pl = strlen(SHLOG_PART_SUFFIX);
+    if (n > pl && !strcmp(f->name + n - pl, SHLOG_PART_SUFFIX)) {
+        char to[512];
+        snprintf(to, sizeof(to), "%.*s", (int)(n - pl), f->name);
+        if (renameat2(dirfd_out, f->name, dirfd_out, to, RENAME_NOREPLACE) == 0)
+            snprintf(f->name, sizeof(f->name), "%s", to);
+    }
+}
+
+static void mfile_drop(struct mfile *f)
+{
+    if (f->fd >= 0) {
+        mfile_sync(f);
+        close(f->fd);
+    }
+    *f = files[--nfiles];
+}
+
+/* The mirror file of (host, seq), opened for appending; made (with its
+ * header) when there is none. NULL after a line on stderr. */
+static struct mfile *mfile_get(const struct kmsg *m)
+{
+    struct mfile *f = NULL;
+    for (size_t i = 0; i < nfiles; i++)
+        if (files[i].seq == m->hdr->file_seq && !strcmp(files[i].host, m->host))
+            f = &files[i];
+    if (!f) {
+        if (nfiles == MAX_OPEN) {
+            struct mfile *old = &files[0];
+            for (size_t i = 1; i < nfiles; i++)
+                if (files[i].used < old->used)
+                    old = &files[i];
+            mfile_drop(old);
+        }
+        f = &files[nfiles++];
+        memset(f, 0, sizeof(*f));
+        f->fd = -1;
+        snprintf(f->host, sizeof(f->host), "%s", m->host);
+        f->seq = m->hdr->file_seq;
+        time_t t = (time_t)(m->hdr->created_ns / 1000000000ull);
+        struct tm tm;
+        char date[32];
+        gmtime_r(&t, &tm);
+        strftime(date, sizeof(date), "%Y%m%d-%H%M%S", &tm);
+        snprintf(f->name, sizeof(f->name), "%s-%s-%06" PRIu64 SHLOG_FILE_SUFFIX SHLOG_PART_SUFFIX, m->host, date,
+                 f->seq);
+    }
+    f->used = ++tick;
+    if (f->fd >= 0)
+        return f;
+    /* A closed file of an earlier run, or one this run sealed: appended to. */
+    char sealed[512];
+    snprintf(sealed, sizeof(sealed), "%.*s", (int)(strlen(f->name) - strlen(SHLOG_PART_SUFFIX)), f->name);
+    if (strstr(f->name, SHLOG_PART_SUFFIX) && faccessat(dirfd_out, sealed, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        snprintf(f->name, sizeof(f->name), "%s", sealed);
+    f->fd = openat(dirfd_out, f->name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    if (f->fd < 0 && errno == ENOENT) {
+        f->fd = openat(dirfd_out, f->name, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+        if (f->fd >= 0 && write(f->fd, m->header, SHLOG_FILE_HEADER_BYTES) != SHLOG_FILE_HEADER_BYTES) {
+            fprintf(stderr, "%s: mirror: %s: %s\n", dump_prog, f->name, strerror(errno ? errno : ENOSPC));
+            close(f->fd);
+            f->fd = -1;
+        }
+        f->next = SHLOG_FILE_HEADER_BYTES;
+        f->dirty = 1;
+    }
+    if (f->fd < 0) {
+        fprintf(stderr, "%s: mirror: %s: %s\n", dump_prog, f->name, strerror(errno));
+        *f = files[--nfiles];
+        return NULL;
+    }
+    return f;
+}
+
+static int write_all(struct mfile *f, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t k = write(f->fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            fprintf(stderr, "%s: mirror: %s: %s\n", dump_prog, f->name, strerror(k < 0 ? errno : ENOSPC));
+            return -1;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    f->dirty = 1;
+    return 0;
+}
+
+/* ==== State: where the next run starts ==== */
+
+static int write_state(const char *topic, struct ksrc *k)
+{
+    struct ksrc_start pos[MAX_PARTS];
+    size_t np = ksrc_positions(k, pos, MAX_PARTS);
+    char tmp[64];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", MIRROR_STATE);
+    int fd = openat(dirfd_out, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    FILE *o = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!o) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    fprintf(o, MIRROR_MAGIC "\ntopic %s\n", topic);
+    for (size_t i = 0; i < np && i < MAX_PARTS; i++)
+        fprintf(o, "partition %d %" PRId64 "\n", (int)pos[i].partition, pos[i].offset);
+    for (size_t i = 0; i < nfiles; i++)
+        fprintf(o, "file %s %" PRIu64 " %" PRIu64 " %s\n", files[i].host, files[i].seq, files[i].next, files[i].name);
+    int bad = fflush(o) != 0 || fsync(fileno(o)) != 0;
+    if (fclose(o) != 0 || bad || renameat(dirfd_out, tmp, dirfd_out, MIRROR_STATE) != 0)
+        return -1;
+    return fsync(dirfd_out);
+}
+
+/* The last run's positions and files, when it mirrored the same topic. */
+static size_t read_state(const char *topic, struct ksrc_start *pos, size_t cap)
+{
+    int fd = openat(dirfd_out, MIRROR_STATE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    FILE *in = fd >= 0 ? fdopen(fd, "r") : NULL;
+    if (!in) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    char line[1200], t[256] = "";
+    size_t np = 0;
+    if (!fgets(line, sizeof(line), in) || strncmp(line, MIRROR_MAGIC "\n", sizeof(MIRROR_MAGIC)) != 0 ||
+        !fgets(line, sizeof(line), in) || sscanf(line, "topic %255s", t) != 1 || strcmp(t, topic) != 0) {
+        fclose(in);
+        return 0;
+    }
+    while (fgets(line, sizeof(line), in)) {
+        int p;
+        long long off;
+        struct mfile f = {.fd = -1};
+        if (sscanf(line, "partition %d %lld", &p, &off) == 2 && np < cap) {
+            pos[np++] = (struct ksrc_start){p, off};
+        } else if (nfiles < MAX_OPEN && sscanf(line, "file %64s %" SCNu64 " %" SCNu64 " %511s", f.host, &f.seq, &f.next,
+                                               f.name) == 4 && shlog_host_name_ok(f.host) && !strchr(f.name, '/')) {
+            files[nfiles++] = f;
+        }
+    }
+    fclose(in);
+    return np;
+}
+
+/* ==== The command ==== */
+
+int cmd_mirror(struct cli *cli)
+{
+    const char *url = cli->positional[0];
+    if (cli->npositional != 1 || !shlog_is_kafka_url(url))
+        usage_error("mirror wants one kafka://HOST:PORT[,HOST:PORT...]/TOPIC and --out DIR");
+    if (!cli->out_dir || strcmp(cli->out_dir_from, "--out") != 0)
+        usage_error("mirror wants --out DIR: where the hosts' files go");
+    char brokers[4096], topic[256], err[600];
+    if (shlog_kafka_url(url, brokers, sizeof(brokers), topic, sizeof(topic)) != 0)
+        usage_error("%s: not kafka://HOST:PORT[,HOST:PORT...]/TOPIC (a topic of [a-zA-Z0-9._-])", url);
+    if (mkdir(cli->out_dir, 0750) != 0 && errno != EEXIST) {
+        fprintf(stderr, "%s: mirror: --out %s: %s\n", dump_prog, cli->out_dir, strerror(errno));
+        return 1;
+    }
+    dirfd_out = open(cli->out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd_out < 0) {
+        fprintf(stderr, "%s: mirror: --out %s: %s\n", dump_prog, cli->out_dir, strerror(errno));
+        return 1;
+    }
+    static struct ksrc_start start[MAX_PARTS];
+    size_t nstart = read_state(topic, start, MAX_PARTS);
+    struct ksrc *k;
+    if (ksrc_open(&k, url, cli->filter.since_ns, cli->follow, start, nstart, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: mirror: %s\n", dump_prog, err);
+        return 1;
+    }
+    for (size_t i = 0; i < nfiles; i++)
+        ksrc_seed(k, files[i].host, files[i].seq, files[i].next);
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    uint64_t messages = 0, frames = 0, dups = 0, bad = 0, synced = now_ns();
+    int failed = 0;
+    struct kmsg m;
+    while (!stop && !failed) {
+        int rc = ksrc_next(k, &m, 200, err, sizeof(err));
+        if (rc < 0) {
+            fprintf(stderr, "%s: mirror: %s\n", dump_prog, err);
+            failed = 1;
+            break;
+        }
+        if (rc == 0 && ksrc_done(k))
+            break;
+        if (rc == 1) {
+            messages++;
+            if (m.place == KMSG_BAD) {
+                bad++;
+                fprintf(stderr, "%s: mirror: %s partition %d offset %" PRId64 ": %s; skipped\n", dump_prog, topic,
+                        (int)m.partition, m.offset, m.why);
+            } else if (m.place == KMSG_DUPLICATE) {
+                dups++;
+            } else {
+                if (m.new_file) /* a host's newer file: its older ones are done */
+                    for (size_t i = 0; i < nfiles; i++)
+                        if (!strcmp(files[i].host, m.host) && files[i].seq < m.hdr->file_seq && files[i].fd >= 0)
+                            mfile_seal(&files[i]);
+                struct mfile *f = mfile_get(&m);
+                if (!f || (m.place == KMSG_START && m.ctx && m.file_off > SHLOG_FILE_HEADER_BYTES &&
+                           write_all(f, m.ctx, m.ctx_n)) || write_all(f, m.frame, m.n)) {
+                    failed = 1;
+                    break;
+                }
+                f->next = m.file_off + m.n;
+                frames++;
+            }
+        }
+        if (now_ns() - synced >= SYNC_INTERVAL_NS) {
+            for (size_t i = 0; i < nfiles; i++)
+                mfile_sync(&files[i]);
+            if (write_state(topic, k) != 0)
+                fprintf(stderr, "%s: mirror: %s/%s: %s\n", dump_prog, cli->out_dir, MIRROR_STATE, strerror(errno));
+            synced = now_ns();
+        }
+    }
+    for (size_t i = 0; i < nfiles; i++)
+        mfile_sync(&files[i]);
+    if (!failed && write_state(topic, k) != 0) {
+        fprintf(stderr, "%s: mirror: %s/%s: %s\n", dump_prog, cli->out_dir, MIRROR_STATE, strerror(errno));
+        failed = 1;
+    }
+    for (size_t i = 0; i < nfiles; i++)
+        if (files[i].fd >= 0)
+            close(files[i].fd);
+    ksrc_close(k);
+    fprintf(stderr, "%s: mirror: %" PRIu64 " messages: %" PRIu64 " frames written, %" PRIu64
+            " already there, %" PRIu64 " not frames of a host (reported above)\n",
+            dump_prog, messages, frames, dups, bad);
+    return failed || bad ? 1 : 0;
+}

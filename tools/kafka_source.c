@@ -1,0 +1,404 @@
+/*
+ * kafka_source.c - a topic of shmlog frames read back (kafka_source.h): the
+ * consumer (librdkafka, partitions assigned, never a consumer group), the
+ * checks every message passes before its bytes are used, and each host's
+ * place in its files.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kafka_source.h"
+
+#define META_TIMEOUT_MS 15000
+#define RECENT_FILES 16 /* per host: the files whose frames may still come again */
+/* One message is at most a frame (SHLOG_MAX_FRAME_RAW before compression, a
+ * few MiB in practice) and its context: the fetches must take one whole. */
+#define FETCH_MAX_BYTES "104857600"
+#define RECEIVE_MAX_BYTES "209715200"
+
+struct file_pos {
+    uint64_t seq, next;
+    uint64_t used; /* when it was last placed, to forget the oldest */
+};
+
+struct host_state {
+    char name[SHMLOG_HOST_BYTES + 1];
+    struct file_pos files[RECENT_FILES];
+    unsigned nfiles;
+};
+
+struct part_state {
+    int32_t id;
+    int64_t next; /* the offset read up to */
+    int64_t end;  /* not following: stop here */
+};
+
+struct ksrc {
+    rd_kafka_t *rk;
+    char topic[256];
+    int follow;
+    struct part_state *parts;
+    size_t nparts;
+    struct host_state *hosts;
+    size_t nhosts, hosts_cap;
+    uint64_t tick;
+    rd_kafka_message_t *held; /* the message *m points into */
+    struct shlog_file_header hdr;
+    char last_error[256];
+};
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)err;
+    struct ksrc *k = rd_kafka_opaque(rk);
+    (void)opaque;
+    if (k)
+        snprintf(k->last_error, sizeof(k->last_error), "%s", reason);
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk, (void)level, (void)fac, (void)buf; /* errors come through on_error; the rest is noise here */
+}
+
+static int set(rd_kafka_conf_t *conf, const char *key, const char *val, char *err, size_t errcap)
+{
+    char why[256];
+    if (rd_kafka_conf_set(conf, key, val, why, sizeof(why)) == RD_KAFKA_CONF_OK)
+        return 0;
+    snprintf(err, errcap, "kafka setting %s=%s: %s", key, val, why);
+    return -1;
+}
+
+static struct part_state *part_of(struct ksrc *k, int32_t id)
+{
+    for (size_t i = 0; i < k->nparts; i++)
+        if (k->parts[i].id == id)
+            return &k->parts[i];
+    return NULL;
+}
+
+int ksrc_open(struct ksrc **out, const char *url, uint64_t since_ns, int follow, const struct ksrc_start *start,
+              size_t nstart, char *err, size_t errcap)
+{
+    char brokers[4096];
+    struct ksrc *k = calloc(1, sizeof(*k));
+    if (!k) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    k->follow = follow;
+    if (shlog_kafka_url(url, brokers, sizeof(brokers), k->topic, sizeof(k->topic)) != 0) {
+        snprintf(err, errcap, "%s: not kafka://HOST:PORT[,HOST:PORT...]/TOPIC", url);
+        free(k);
+        return -1;
+    }
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char group[64];
+    snprintf(group, sizeof(group), "shmlog-dump-%d", (int)getpid());
+    if (set(conf, "bootstrap.servers", brokers, err, errcap) || set(conf, "group.id", group, err, errcap) ||
+        set(conf, "enable.auto.commit", "false", err, errcap) ||
+        set(conf, "enable.auto.offset.store", "false", err, errcap) ||
+        set(conf, "enable.partition.eof", "true", err, errcap) ||
+        set(conf, "fetch.max.bytes", FETCH_MAX_BYTES, err, errcap) ||
+        set(conf, "receive.message.max.bytes", RECEIVE_MAX_BYTES, err, errcap) ||
+        set(conf, "client.id", "shmlog-dump", err, errcap)) {
+        rd_kafka_conf_destroy(conf);
+        free(k);
+        return -1;
+    }
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_opaque(conf, k);
+    char why[512];
+    k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+    if (!k->rk) {
+        snprintf(err, errcap, "kafka: %s", why);
+        free(k);
+        return -1;
+    }
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->rk, k->topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(k->rk, 0, rkt, &md, META_TIMEOUT_MS);
+    rd_kafka_topic_destroy(rkt);
+    if (e || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt <= 0) {
+        snprintf(err, errcap, "%s: %s", url,
+                 e ? (k->last_error[0] ? k->last_error : rd_kafka_err2str(e))
+                   : md->topic_cnt != 1 || !md->topics[0].err ? "the topic has no partitions"
+                                                             : rd_kafka_err2str(md->topics[0].err));
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        ksrc_close(k);
+        return -1;
+    }
+    k->nparts = (size_t)md->topics[0].partition_cnt;
+    k->parts = calloc(k->nparts, sizeof(*k->parts));
+    rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new((int)k->nparts);
+    for (size_t i = 0; i < k->nparts && k->parts; i++) {
+        k->parts[i].id = md->topics[0].partitions[i].id;
+        rd_kafka_topic_partition_list_add(tl, k->topic, k->parts[i].id)->offset =
+            since_ns ? (int64_t)(since_ns / 1000000) : RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_metadata_destroy(md);
+    if (!k->parts) {
+        snprintf(err, errcap, "out of memory");
+        rd_kafka_topic_partition_list_destroy(tl);
+        ksrc_close(k);
+        return -1;
+    }
+    /* A time becomes each partition's first offset at or after it (the
+     * messages carry their frame's seal time). */
+    if (since_ns && (e = rd_kafka_offsets_for_times(k->rk, tl, META_TIMEOUT_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errcap, "%s: the offsets for --since: %s", url, rd_kafka_err2str(e));
+        rd_kafka_topic_partition_list_destroy(tl);
+        ksrc_close(k);
+        return -1;
+    }
+    for (int i = 0; i < tl->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &tl->elems[i];
+        for (size_t s = 0; s < nstart; s++)
+            if (start[s].partition == tp->partition)
+                tp->offset = start[s].offset;
+        int64_t lo = 0, hi = 0;
+        e = rd_kafka_query_watermark_offsets(k->rk, k->topic, tp->partition, &lo, &hi, META_TIMEOUT_MS);
+        if (e) {
+            snprintf(err, errcap, "%s: partition %d: %s", url, (int)tp->partition, rd_kafka_err2str(e));
+            rd_kafka_topic_partition_list_destroy(tl);
+            ksrc_close(k);
+            return -1;
+        }
+        struct part_state *p = part_of(k, tp->partition);
+        p->end = hi;
+        if (tp->offset == RD_KAFKA_OFFSET_END || tp->offset < 0)
+            tp->offset = tp->offset == RD_KAFKA_OFFSET_BEGINNING ? lo : hi; /* -1 from a time: none at or after it */
+        if (tp->offset < lo)
+            tp->offset = lo;
+        p->next = tp->offset;
+    }
+    e = rd_kafka_assign(k->rk, tl);
+    rd_kafka_topic_partition_list_destroy(tl);
+    if (e) {
+        snprintf(err, errcap, "%s: %s", url, rd_kafka_err2str(e));
+        ksrc_close(k);
+        return -1;
+    }
+    *out = k;
+    return 0;
+}
+
+int ksrc_done(const struct ksrc *k)
+{
+    if (k->follow)
+        return 0;
+    for (size_t i = 0; i < k->nparts; i++)
+        if (k->parts[i].next < k->parts[i].end)
+            return 0;
+    return 1;
+}
+
+size_t ksrc_positions(const struct ksrc *k, struct ksrc_start *out, size_t cap)
+{
+    size_t n = 0;
+    for (; n < k->nparts && n < cap; n++)
+        out[n] = (struct ksrc_start){k->parts[n].id, k->parts[n].next};
+    return k->nparts;
+}
+
+/* ==== Hosts ==== */
+
+static struct host_state *host_of(struct ksrc *k, const char *name)
+{
+    for (size_t i = 0; i < k->nhosts; i++)
+        if (!strcmp(k->hosts[i].name, name))
+            return &k->hosts[i];
+    if (k->nhosts == k->hosts_cap) {
+        size_t cap = k->hosts_cap ? k->hosts_cap * 2 : 16;
+        struct host_state *nh = realloc(k->hosts, cap * sizeof(*nh));
+        if (!nh)
+            return NULL;
+        k->hosts = nh;
+        k->hosts_cap = cap;
+    }
+    struct host_state *h = &k->hosts[k->nhosts++];
+    memset(h, 0, sizeof(*h));
+    snprintf(h->name, sizeof(h->name), "%s", name);
+    return h;
+}
+
+/* The file seq of h, made when new (the least recently used one goes). */
+static struct file_pos *file_of(struct ksrc *k, struct host_state *h, uint64_t seq, int *made)
+{
+    *made = 0;
+    for (unsigned i = 0; i < h->nfiles; i++)
+        if (h->files[i].seq == seq) {
+            h->files[i].used = ++k->tick;
+            return &h->files[i];
+        }
+    struct file_pos *f = &h->files[h->nfiles < RECENT_FILES ? h->nfiles++ : 0];
+    for (unsigned i = 0; i < h->nfiles; i++)
+        if (h->files[i].used < f->used)
+            f = &h->files[i];
+    *f = (struct file_pos){seq, SHLOG_FILE_HEADER_BYTES, ++k->tick};
+    *made = 1;
+    return f;
+}
+
+int ksrc_seed(struct ksrc *k, const char *host, uint64_t file_seq, uint64_t next_off)
+{
+    struct host_state *h = host_of(k, host);
+    if (!h)
+        return -ENOMEM;
+    int made;
+    file_of(k, h, file_seq, &made)->next = next_off;
+    return 0;
+}
+
+/* ==== Messages ==== */
+
+__attribute__((format(printf, 2, 3)))
+static int bad(struct kmsg *m, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->why, sizeof(m->why), fmt, ap);
+    va_end(ap);
+    m->place = KMSG_BAD;
+    return 1;
+}
+
+/* Bytes that are whole frames and nothing else. */
+static int whole_frames(const uint8_t *p, size_t n)
+{
+    while (n) {
+        uint64_t fb = shlog_frame_bytes(p, n);
+        if (!fb || fb > n)
+            return 0;
+        p += fb;
+        n -= (size_t)fb;
+    }
+    return 1;
+}
+
+static int check(struct ksrc *k, const rd_kafka_message_t *msg, struct kmsg *m)
+{
+    rd_kafka_headers_t *hs = NULL;
+    const void *file = NULL, *off = NULL, *ctx = NULL;
+    size_t file_n = 0, off_n = 0, ctx_n = 0;
+    if (rd_kafka_message_headers(msg, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (rd_kafka_header_get_last(hs, SHLOG_MSG_FILE, &file, &file_n))
+            file = NULL;
+        if (rd_kafka_header_get_last(hs, SHLOG_MSG_OFFSET, &off, &off_n))
+            off = NULL;
+        if (rd_kafka_header_get_last(hs, SHLOG_MSG_CONTEXT, &ctx, &ctx_n))
+            ctx = NULL;
+    }
+    if (!file || file_n != SHLOG_FILE_HEADER_BYTES || !off || off_n != 8)
+        return bad(m, "no %s and %s headers: not a frame shmlog-ship sent", SHLOG_MSG_FILE, SHLOG_MSG_OFFSET);
+    const char *why = shlog_file_header_decode(file, file_n, &k->hdr);
+    if (why)
+        return bad(m, "its %s header: %s", SHLOG_MSG_FILE, why);
+    m->hdr = &k->hdr;
+    m->header = file;
+    m->host = k->hdr.host;
+    if (!shlog_host_name_ok(k->hdr.host))
+        return bad(m, "its file header's host name is not one of [A-Za-z0-9._-] (a file name on a mirror)");
+    if (msg->key_len != strlen(k->hdr.host) || memcmp(msg->key, k->hdr.host, msg->key_len) != 0)
+        return bad(m, "keyed '%.*s' but its file header says host '%s': a frame claiming another host",
+                   msg->key_len > 64 ? 64 : (int)msg->key_len, msg->key ? (const char *)msg->key : "",
+                   k->hdr.host);
+    const uint8_t *o = off;
+    m->file_off = 0;
+    for (int i = 7; i >= 0; i--)
+        m->file_off = m->file_off << 8 | o[i];
+    if (m->file_off < SHLOG_FILE_HEADER_BYTES)
+        return bad(m, "its frame's offset %" PRIu64 " is inside the file header", m->file_off);
+    uint64_t fb = msg->payload ? shlog_frame_bytes(msg->payload, msg->len) : 0;
+    if (!fb || fb != msg->len)
+        return bad(m, "its value (%zu bytes) is not one whole frame%s", msg->len,
+                   fb > msg->len ? " (truncated)" : "");
+    if (ctx && (!ctx_n || !whole_frames(ctx, ctx_n)))
+        return bad(m, "its %s header is not whole frames", SHLOG_MSG_CONTEXT);
+    m->frame = msg->payload;
+    m->n = msg->len;
+    m->ctx = ctx_n ? ctx : NULL;
+    m->ctx_n = ctx_n;
+    struct host_state *h = host_of(k, k->hdr.host);
+    if (!h)
+        return bad(m, "out of memory");
+    int made;
+    struct file_pos *f = file_of(k, h, k->hdr.file_seq, &made);
+    m->new_file = made;
+    if (!made && m->file_off < f->next) {
+        m->place = KMSG_DUPLICATE;
+        return 1;
+    }
+    m->place = !made && m->file_off == f->next ? KMSG_NEXT : KMSG_START;
+    f->next = m->file_off + m->n;
+    return 1;
+}
+
+int ksrc_next(struct ksrc *k, struct kmsg *m, int timeout_ms, char *err, size_t errcap)
+{
+    if (k->held) {
+        rd_kafka_message_destroy(k->held);
+        k->held = NULL;
+    }
+    for (;;) {
+        if (ksrc_done(k))
+            return 0;
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(k->rk, timeout_ms);
+        if (!msg)
+            return 0;
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            struct part_state *p = part_of(k, msg->partition);
+            if (p && !k->follow && p->next >= msg->offset)
+                p->end = p->next < p->end ? p->end : p->next;
+            rd_kafka_message_destroy(msg);
+            continue;
+        }
+        if (msg->err) {
+            int fatal = msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+                        msg->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+            snprintf(err, errcap, "%s: %s", k->topic, rd_kafka_message_errstr(msg));
+            rd_kafka_message_destroy(msg);
+            if (fatal)
+                return -1;
+            continue;
+        }
+        struct part_state *p = part_of(k, msg->partition);
+        if (p && !k->follow && msg->offset >= p->end) {
+            rd_kafka_message_destroy(msg); /* past the end it had at open */
+            continue;
+        }
+        if (p)
+            p->next = msg->offset + 1;
+        memset(m, 0, sizeof(*m));
+        m->partition = msg->partition;
+        m->offset = msg->offset;
+        check(k, msg, m);
+        k->held = msg;
+        return 1;
+    }
+}
+
+void ksrc_close(struct ksrc *k)
+{
+    if (!k)
+        return;
+    if (k->held)
+        rd_kafka_message_destroy(k->held);
+    if (k->rk) {
+        rd_kafka_consumer_close(k->rk);
+        rd_kafka_destroy(k->rk);
+    }
+    free(k->parts);
+    free(k->hosts);
+    free(k);
+}
