@@ -479,6 +479,13 @@ static void put_json_process(struct render_buf *b, const struct status *st, cons
     render_buf_puts(b, "]}");
 }
 
+/* Only for the shipper's state file, which names its pid and nothing the
+ * kernel vouches for: a process that took the pid passes for it. */
+static int pid_alive(uint64_t pid)
+{
+    return pid && pid <= 0x7fffffff && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
 /* shmlog-ship's state: --ship-state, else the service's when it is there. */
 static void sample_shipping(const struct cli *cli, struct status *st)
 {
