@@ -48,8 +48,9 @@ int main(int argc, char **argv)
         char id[16];
         int n = snprintf(id, sizeof(id), "site %u ", i); /* each its own format */
         memcpy(fmt, id, (size_t)n);
+        static const uint8_t no_types[1];
         uint64_t word = shmlog__register_site(&cache[i], SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, __FILE__, (int)i, fmt, 0,
-                                              NULL);
+                                              no_types);
         if ((uint32_t)word == 0 || (uint32_t)word == UINT32_MAX)
             continue;
         made++;
@@ -64,5 +65,7 @@ int main(int argc, char **argv)
     while (read(0, buf, sizeof(buf)) > 0)
         ;
     shmlog_shutdown();
+    free(cache);
+    free(fmt);
     return 0;
 }

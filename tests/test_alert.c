@@ -329,8 +329,9 @@ static pid_t hostile_site_burst(unsigned n, const char *file)
         if (shmlog_init(&cfg) != 0)
             _exit(1);
         static uint64_t cache;
+        static const uint8_t no_types[1];
         uint64_t word = shmlog__register_site(&cache, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_NONE, file, 7, "rejected", 0,
-                                              NULL);
+                                              no_types);
         for (unsigned i = 0; i < n; i++) {
             uint64_t pos;
             uint8_t *head = shmlog__begin(shmlog__rdtsc(), (uint32_t)word, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_NONE, 0, 0,
