@@ -132,10 +132,8 @@ struct ring {
  * name, exactly as long as they are (a struct shm_site holds room for the
  * longest: 5 KiB). */
 struct cached_site {
-    uint32_t line, fmt_len, file_len;
-    uint8_t level, category, nargs;
-    uint8_t arg_types[SHMLOG_MAX_ARGS];
-    char text[]; /* fmt NUL file NUL */
+    uint8_t head[offsetof(struct shm_site, fmt)]; /* its fields, as struct shm_site has them */
+    char text[];                                  /* fmt NUL file NUL */
 };
 
 struct site_slot {

@@ -99,9 +99,9 @@ static void uncharge(struct proc *p, uint64_t bytes)
 }
 
 
-static uint64_t cached_bytes(const struct cached_site *c)
+static uint64_t cached_bytes(const struct shm_site *s)
 {
-    return sizeof(*c) + c->fmt_len + c->file_len + 2;
+    return sizeof(struct cached_site) + s->fmt_len + s->file_len + 2;
 }
 
 /* id's slot, made (and charged) if need be; NULL past the budget. */
@@ -117,30 +117,18 @@ static struct site_slot *site_slot(struct proc *p, uint32_t id)
 
 static void site_expand(const struct cached_site *c, uint32_t id, struct shm_site *out)
 {
+    memcpy(out, c->head, sizeof(c->head));
     out->id = id;
-    out->line = c->line;
-    out->level = c->level;
-    out->category = c->category;
-    out->nargs = c->nargs;
-    memcpy(out->arg_types, c->arg_types, sizeof(out->arg_types));
-    out->fmt_len = c->fmt_len;
-    out->file_len = c->file_len;
-    memcpy(out->fmt, c->text, c->fmt_len + 1);
-    memcpy(out->file, c->text + c->fmt_len + 1, c->file_len + 1);
+    memcpy(out->fmt, c->text, out->fmt_len + 1);
+    memcpy(out->file, c->text + out->fmt_len + 1, out->file_len + 1);
 }
 
 static struct cached_site *site_compact(const struct shm_site *s)
 {
-    struct cached_site *c = malloc(sizeof(*c) + s->fmt_len + s->file_len + 2);
+    struct cached_site *c = malloc(cached_bytes(s));
     if (!c)
         return NULL;
-    c->line = s->line;
-    c->level = s->level;
-    c->category = s->category;
-    c->nargs = s->nargs;
-    memcpy(c->arg_types, s->arg_types, sizeof(c->arg_types));
-    c->fmt_len = s->fmt_len;
-    c->file_len = s->file_len;
+    memcpy(c->head, s, sizeof(c->head));
     memcpy(c->text, s->fmt, s->fmt_len + 1);
     memcpy(c->text + s->fmt_len + 1, s->file, s->file_len + 1);
     return c;
@@ -156,9 +144,8 @@ const struct shm_site *site_of(struct proc *p, uint32_t id, struct site_slot **s
     }
     if (meta_site(p, id, &scratch) != 0)
         return NULL;
-    if (slot && charge(p, sizeof(struct cached_site) + scratch.fmt_len + scratch.file_len + 2) &&
-        !(slot->site = site_compact(&scratch)))
-        uncharge(p, sizeof(struct cached_site) + scratch.fmt_len + scratch.file_len + 2);
+    if (slot && charge(p, cached_bytes(&scratch)) && !(slot->site = site_compact(&scratch)))
+        uncharge(p, cached_bytes(&scratch));
     return &scratch;
 }
 
@@ -171,7 +158,10 @@ static void sites_free(struct proc *p)
             continue;
         for (uint32_t i = 0; i < SITE_PAGE; i++)
             if (page[i].site) {
-                uncharge(p, cached_bytes(page[i].site));
+                uint32_t fmt_len, file_len;
+                memcpy(&fmt_len, page[i].site->head + offsetof(struct shm_site, fmt_len), sizeof(fmt_len));
+                memcpy(&file_len, page[i].site->head + offsetof(struct shm_site, file_len), sizeof(file_len));
+                uncharge(p, sizeof(struct cached_site) + fmt_len + file_len + 2);
                 free(page[i].site);
             }
         uncharge(p, SITE_PAGE * sizeof(*page));

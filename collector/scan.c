@@ -79,7 +79,9 @@ static uint64_t name_key(int dir, const char *name)
 
 static size_t slot_of(uint64_t key) { return (size_t)key & (seen.cap - 1); }
 
-static struct seen *seen_find(uint64_t key, uint64_t ino)
+/* The entry of the file named key with inode ino; with any_ino, of whatever
+ * file has the name (one, unless a deletion was missed). */
+static struct seen *seen_probe(uint64_t key, uint64_t ino, int any_ino)
 {
     if (!seen.cap)
         return NULL;
@@ -87,26 +89,12 @@ static struct seen *seen_find(uint64_t key, uint64_t ino)
         struct seen *s = &seen.v[i];
         if (s->state == SEEN_FREE)
             return NULL;
-        if (s->state != SEEN_DELETED && s->key == key && s->ino == ino)
+        if (s->state != SEEN_DELETED && s->key == key && (any_ino || s->ino == ino))
             return s;
     }
 }
 
-/* Any file seen under this name (the newest of them: there is one unless a
- * deletion was missed). */
-static struct seen *seen_find_name(uint64_t key)
-{
-    struct seen *found = NULL;
-    if (!seen.cap)
-        return NULL;
-    for (size_t i = slot_of(key);; i = (i + 1) & (seen.cap - 1)) {
-        struct seen *s = &seen.v[i];
-        if (s->state == SEEN_FREE)
-            return found;
-        if (s->state != SEEN_DELETED && s->key == key)
-            found = s;
-    }
-}
+static struct seen *seen_find(uint64_t key, uint64_t ino) { return seen_probe(key, ino, 0); }
 
 static void seen_remove(struct seen *s)
 {
@@ -292,7 +280,7 @@ static enum look look_at(int i, const char *name, uint64_t ino, int same_file)
     if (strlen(name) >= 256 || shm_parse_seg_name(name, &kind, app, sizeof(app), &pid, &cpu) != 0)
         return LOOK_DONE;
     uint64_t key = name_key(i, name);
-    struct seen *s = same_file ? seen_find_name(key) : ino ? seen_find(key, ino) : NULL;
+    struct seen *s = same_file ? seen_probe(key, 0, 1) : ino ? seen_find(key, ino) : NULL;
     if (s && (s->state == SEEN_OURS || s->state == SEEN_FINAL))
         return LOOK_DONE;
     char path[4400];

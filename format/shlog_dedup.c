@@ -160,31 +160,15 @@ static void remove_lo(struct dedup_ring *r, uint64_t key)
         node_free(r, m);
 }
 
-/* The node of the highest lo at or below x, or of the lowest lo above x (above). */
-static uint32_t at_or_below(const struct dedup_ring *r, uint64_t x)
+/* The node of the highest lo at or below x, or (above) of the lowest lo above x. */
+static uint32_t nearest(const struct dedup_ring *r, uint64_t x, int above)
 {
     uint32_t t = r->root, found = DEDUP_NONE;
     while (t != DEDUP_NONE) {
-        if (NODE(r, t).lo <= x) {
+        int wanted = above ? NODE(r, t).lo > x : NODE(r, t).lo <= x;
+        if (wanted)
             found = t;
-            t = NODE(r, t).right;
-        } else {
-            t = NODE(r, t).left;
-        }
-    }
-    return found;
-}
-
-static uint32_t above(const struct dedup_ring *r, uint64_t x)
-{
-    uint32_t t = r->root, found = DEDUP_NONE;
-    while (t != DEDUP_NONE) {
-        if (NODE(r, t).lo > x) {
-            found = t;
-            t = NODE(r, t).left;
-        } else {
-            t = NODE(r, t).right;
-        }
+        t = wanted == above ? NODE(r, t).left : NODE(r, t).right;
     }
     return found;
 }
@@ -206,7 +190,7 @@ static uint32_t edge(const struct dedup_ring *r, int highest)
 static void forget_lowest_gap(struct dedup_ring *r)
 {
     uint32_t lowest = edge(r, 0);
-    uint32_t next = above(r, NODE(r, lowest).lo);
+    uint32_t next = nearest(r, NODE(r, lowest).lo, 1);
     if (next == DEDUP_NONE)
         return;
     uint64_t lo = NODE(r, lowest).lo;
@@ -217,14 +201,14 @@ static void forget_lowest_gap(struct dedup_ring *r)
 /* dedup_claim (shlog_decode_state.h) past its common case. */
 int shlog__dedup_claim_slow(struct dedup_ring *r, uint64_t lo, uint64_t hi)
 {
-    uint32_t p = r->n ? at_or_below(r, lo) : DEDUP_NONE;
+    uint32_t p = r->n ? nearest(r, lo, 0) : DEDUP_NONE;
     if (p != DEDUP_NONE && lo < NODE(r, p).hi)
         return 0;
     int extends = p != DEDUP_NONE && lo == NODE(r, p).hi;
     if (!extends && (r->n >= MAX_DEDUP_SPANS || r->d->spans >= MAX_DEDUP_SPANS) && r->n > 1) {
         /* Room first; the gap forgotten may be where lo is. */
         forget_lowest_gap(r);
-        p = at_or_below(r, lo);
+        p = nearest(r, lo, 0);
         if (p != DEDUP_NONE && lo < NODE(r, p).hi)
             return 0;
         extends = p != DEDUP_NONE && lo == NODE(r, p).hi;
@@ -239,7 +223,7 @@ int shlog__dedup_claim_slow(struct dedup_ring *r, uint64_t lo, uint64_t hi)
     }
     /* The spans the grown one reaches become part of it. */
     uint32_t next;
-    while ((next = above(r, NODE(r, cur).lo)) != DEDUP_NONE && NODE(r, cur).hi >= NODE(r, next).lo) {
+    while ((next = nearest(r, NODE(r, cur).lo, 1)) != DEDUP_NONE && NODE(r, cur).hi >= NODE(r, next).lo) {
         if (NODE(r, next).hi > NODE(r, cur).hi)
             NODE(r, cur).hi = NODE(r, next).hi;
         remove_lo(r, NODE(r, next).lo);

@@ -81,40 +81,33 @@ struct pid_view {
     char fmt_seen[300];
 };
 
+struct pid_read {
+    struct tu_read *got;
+    struct pid_view *v;
+};
+
+static void view_event(const struct shlog_event *ev, void *ctx)
+{
+    struct pid_read *c = ctx;
+    struct pid_view *v = c->v;
+    tu_read_event(c->got, ev);
+    if (!ev->proc || ev->proc->info.pid != v->pid) /* errors and clock anchors are no one's */
+        return;
+    if (ev->kind == SHLOG_EV_EXIT)
+        v->exits++;
+    if (ev->kind != SHLOG_EV_RECORD)
+        return;
+    v->records++;
+    if ((!ev->site_info || strcmp(ev->site_info->fmt, FMT) != 0) && !v->other_fmt++)
+        snprintf(v->fmt_seen, sizeof(v->fmt_seen), "%.200s", ev->site_info ? ev->site_info->fmt : "(none)");
+}
+
 /* tu_read_all, and for process v->pid: its records, EXIT sections and
  * records decoded with a format other than the test producer's. */
 static void read_all_for(const char *dir, struct tu_read *got, struct pid_view *v)
 {
-    char *names[4096];
-    size_t n = tu_closed_files(dir, names);
-    struct shlog_dedup *dd;
-    cr_assert_eq(shlog_dedup_new(&dd), 0);
-    for (size_t i = 0; i < n; i++) {
-        char path[700], err[512];
-        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        free(names[i]);
-        struct shlog_reader *r;
-        cr_assert_eq(shlog_reader_open(&r, path, 0, dd, err, sizeof(err)), 0, "%s: %s", path, err);
-        struct shlog_event ev;
-        int rc;
-        while ((rc = shlog_reader_next(r, &ev)) > 0) {
-            tu_read_event(got, &ev);
-            if (!ev.proc || ev.proc->info.pid != v->pid) /* errors and clock anchors are no one's */
-                continue;
-            if (ev.kind == SHLOG_EV_EXIT)
-                v->exits++;
-            if (ev.kind != SHLOG_EV_RECORD)
-                continue;
-            v->records++;
-            if (!ev.site_info || strcmp(ev.site_info->fmt, FMT) != 0) {
-                if (!v->other_fmt++)
-                    snprintf(v->fmt_seen, sizeof(v->fmt_seen), "%.200s", ev.site_info ? ev.site_info->fmt : "(none)");
-            }
-        }
-        shlog_reader_close(r);
-        cr_assert_eq(rc, 0, "%s: read status %d", path, rc);
-    }
-    shlog_dedup_free(dd);
+    struct pid_read c = {got, v};
+    tu_each_event(dir, view_event, &c);
 }
 
 /* The ring files of process pid in dir (plain names only: a fresh directory). */

@@ -14,14 +14,21 @@ static void teardown(void)
 
 TestSuite(bounds, .init = setup, .fini = teardown, .timeout = 180);
 
-static long status_kb(pid_t pid, const char *field)
+/* Records, and records read with their own format (site_flood's "site <id> ..."
+ * on line id), of a file set. */
+struct flood_count {
+    size_t records, sited, errors;
+};
+
+static void count_flood(const struct shlog_event *ev, void *ctx)
 {
-    char path[64], buf[4096];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    cr_assert_gt(tu_read_file(path, buf, sizeof(buf)), 0);
-    const char *at = strstr(buf, field);
-    cr_assert(at, "no %s in %s", field, path);
-    return strtol(at + strlen(field) + 1, NULL, 10);
+    struct flood_count *c = ctx;
+    c->errors += ev->kind == SHLOG_EV_ERROR;
+    if (ev->kind != SHLOG_EV_RECORD)
+        return;
+    c->records++;
+    unsigned id;
+    c->sited += ev->site_info && sscanf(ev->site_info->fmt, "site %u ", &id) == 1 && id == (unsigned)ev->site_info->line;
 }
 
 #define FLOODS 3
@@ -35,7 +42,7 @@ Test(bounds, call_sites_cost_their_uid_a_bounded_amount_and_are_all_written)
     struct tu_child col = tu_collector(&env, NULL);
     tu_sleep_ms(200);
     /* Its own memory: the segments it maps (2 x 64 MiB metas) are shared. */
-    long before = status_kb(col.pid, "RssAnon:");
+    long before = tu_status_kb(col.pid, "RssAnon:");
     struct tu_child f[FLOODS];
     unsigned long long made[FLOODS];
     for (int k = 0; k < FLOODS; k++) {
@@ -50,7 +57,7 @@ Test(bounds, call_sites_cost_their_uid_a_bounded_amount_and_are_all_written)
     long hwm = 0;
     for (int i = 0; i < 30; i++) { /* drained, the peak in between */
         tu_sleep_ms(50);
-        long now = status_kb(col.pid, "RssAnon:");
+        long now = tu_status_kb(col.pid, "RssAnon:");
         hwm = now > hwm ? now : hwm;
     }
     for (int k = 0; k < FLOODS; k++) {
@@ -72,32 +79,12 @@ Test(bounds, call_sites_cost_their_uid_a_bounded_amount_and_are_all_written)
     /* Every record is written with its own site (its format names it), in
      * files whose sites readers keep whole (a file near their bound is
      * closed, and the next one defines what its records need). */
-    char *names[4096];
-    size_t nf = tu_closed_files(env.out, names), records = 0, sited = 0, errors = 0;
+    struct flood_count got = {0};
+    size_t nf = tu_each_event(env.out, count_flood, &got);
     cr_assert_gt(nf, 1, "the sites did not need a new file");
-    struct shlog_dedup *dd;
-    cr_assert_eq(shlog_dedup_new(&dd), 0);
-    for (size_t i = 0; i < nf; i++) {
-        char path[700], err[512];
-        snprintf(path, sizeof(path), "%s/%s", env.out, names[i]);
-        free(names[i]);
-        struct shlog_reader *r;
-        cr_assert_eq(shlog_reader_open(&r, path, 0, dd, err, sizeof(err)), 0, "%s: %s", path, err);
-        struct shlog_event ev;
-        while (shlog_reader_next(r, &ev) > 0) {
-            errors += ev.kind == SHLOG_EV_ERROR;
-            if (ev.kind != SHLOG_EV_RECORD)
-                continue;
-            records++;
-            unsigned id;
-            sited += ev.site_info && sscanf(ev.site_info->fmt, "site %u ", &id) == 1 && id == (unsigned)ev.site_info->line;
-        }
-        shlog_reader_close(r);
-    }
-    shlog_dedup_free(dd);
-    cr_assert_eq(errors, 0, "readers found damage");
-    cr_assert_eq(records, made[0] + made[1] + made[2]);
-    cr_assert_eq(sited, records, "%zu of %zu records read with their own format", sited, records);
+    cr_assert_eq(got.errors, 0, "readers found damage");
+    cr_assert_eq(got.records, made[0] + made[1] + made[2]);
+    cr_assert_eq(got.sited, got.records, "%zu of %zu records read with their own format", got.sited, got.records);
 }
 
 /* 512 bytes a block. */

@@ -220,24 +220,13 @@ static void flood_as(const struct tu_user *u, const char *dir, unsigned n, unsig
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the flood as %s: status %#x", u->name, st);
 }
 
-/* kB of a status line of process pid (VmHWM, VmRSS). */
-static long status_kb(pid_t pid, const char *field)
-{
-    char path[64], buf[4096];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    cr_assert_gt(tu_read_file(path, buf, sizeof(buf)), 0);
-    const char *at = strstr(buf, field);
-    cr_assert(at, "no %s in %s", field, path);
-    return strtol(at + strlen(field) + 1, NULL, 10);
-}
-
 Test(hostile_uids, a_flood_of_files_from_a_uid_not_accepted_costs_the_drain_nothing)
 {
     NEED_USERS();
     const unsigned files = 50000;
     struct tu_child col = tu_collector(&env, NULL);
     tu_sleep_ms(200);
-    long rss_before = status_kb(col.pid, "VmRSS:");
+    long rss_before = tu_status_kb(col.pid, "VmRSS:");
     flood_as(&tu_atk, env.seg, files, 20000);
     /* The victim, accepted (the collector's own uid), at 100 k records a
      * second into a ring of 16384: any pass the flood costs the drain
@@ -248,7 +237,7 @@ Test(hostile_uids, a_flood_of_files_from_a_uid_not_accepted_costs_the_drain_noth
     unsigned long long dropped = tu_wait_line(&victim, "done ");
     cr_assert_eq(tu_wait_exit_within(&victim, 30000, "the victim"), 0);
     tu_wait_pid_files(&env, env.seg, victim.pid, 0, 10000);
-    long hwm = status_kb(col.pid, "VmHWM:"), rss = status_kb(col.pid, "VmRSS:");
+    long hwm = tu_status_kb(col.pid, "VmHWM:"), rss = tu_status_kb(col.pid, "VmRSS:");
     tu_stop_collector(&env, &col);
 
     cr_assert_eq(dropped, 0, "the victim dropped %llu of 300000 records", dropped);

@@ -19,12 +19,18 @@ TestSuite(losses, .init = setup, .fini = teardown, .timeout = 120);
 /* Segment files in the segment directory. */
 static size_t segments_left(void) { return tu_count_files(env.seg, ".meta") + tu_count_files(env.seg, ".ring"); }
 
-Test(losses, a_producer_in_its_own_pid_namespace_is_drained_while_it_runs, .timeout = 60)
+/* Skips a test that runs producers as containers do, in pid namespaces of their own. */
+static void need_unshare(void)
 {
     if (geteuid() != 0)
         cr_skip_test("needs root for unshare --pid");
     if (access("/usr/bin/unshare", X_OK) != 0)
         cr_skip_test("needs unshare (util-linux)");
+}
+
+Test(losses, a_producer_in_its_own_pid_namespace_is_drained_while_it_runs, .timeout = 60)
+{
+    need_unshare();
     struct tu_child col = tu_collector(&env, NULL);
     enum { THREADS = 2, COUNT = 20000 };
     /* As a container runs: pid 1 of its own pid namespace, with its own /proc. */
@@ -203,24 +209,31 @@ static uint64_t meta_start(const char *path)
     return h.proc_start;
 }
 
+/* Records per app of the pairs that share their start time. */
+struct app_counts {
+    char (*apps)[2][16];
+    int pairs;
+    size_t per[16][2];
+};
+
+static void count_apps(const struct shlog_event *ev, void *ctx)
+{
+    struct app_counts *c = ctx;
+    if (ev->kind == SHLOG_EV_RECORD)
+        for (int a = 0; a < c->pairs; a++)
+            for (int k = 0; k < 2; k++)
+                c->per[a][k] += strcmp(ev->proc->info.app, c->apps[a][k]) == 0;
+}
+
 Test(losses, two_containers_pid_1_started_in_one_tick_stay_two_processes, .timeout = 120)
 {
-    if (geteuid() != 0)
-        cr_skip_test("needs root for unshare --pid");
-    if (access("/usr/bin/unshare", X_OK) != 0)
-        cr_skip_test("needs unshare (util-linux)");
+    need_unshare();
     struct tu_child col = tu_collector(&env, NULL);
     /* Pairs of containers, each pid 1 of its own pid namespace, one uid, on
      * one cpu, started together until a pair shares its start time (the
      * kernel's ticks: 10 ms). Only their instance tells them apart. */
     cpu_set_t all, one;
-    cr_assert_eq(sched_getaffinity(0, sizeof(all), &all), 0);
-    CPU_ZERO(&one);
-    for (int c = 0; c < CPU_SETSIZE; c++)
-        if (CPU_ISSET(c, &all)) {
-            CPU_SET(c, &one);
-            break;
-        }
+    tu_first_cpu(&all, &one);
     int pairs_alike = 0, attempts = 0;
     char alike[16][2][16];
     for (int attempt = 0; attempt < 16 && pairs_alike < 2; attempt++, attempts++) {
@@ -253,26 +266,9 @@ Test(losses, two_containers_pid_1_started_in_one_tick_stay_two_processes, .timeo
     tu_stop_collector(&env, &col);
 
     /* Every record of both, in one read with one dedup state. */
-    char *names[4096];
-    size_t nf = tu_closed_files(env.out, names);
-    struct shlog_dedup *dd;
-    cr_assert_eq(shlog_dedup_new(&dd), 0);
-    size_t per[16][2] = {{0}};
-    for (size_t i = 0; i < nf; i++) {
-        char path[700], err[512];
-        snprintf(path, sizeof(path), "%s/%s", env.out, names[i]);
-        free(names[i]);
-        struct shlog_reader *r;
-        cr_assert_eq(shlog_reader_open(&r, path, 0, dd, err, sizeof(err)), 0, "%s", err);
-        struct shlog_event ev;
-        while (shlog_reader_next(r, &ev) > 0)
-            if (ev.kind == SHLOG_EV_RECORD)
-                for (int a = 0; a < pairs_alike; a++)
-                    for (int k = 0; k < 2; k++)
-                        per[a][k] += strcmp(ev.proc->info.app, alike[a][k]) == 0;
-        shlog_reader_close(r);
-    }
-    shlog_dedup_free(dd);
+    struct app_counts c = {alike, pairs_alike, {{0}}};
+    tu_each_event(env.out, count_apps, &c);
+    size_t (*per)[2] = c.per;
     for (int a = 0; a < pairs_alike; a++)
         for (int k = 0; k < 2; k++)
             cr_assert_eq(per[a][k], 5000, "%s (pid 1, the start time of %s): %zu of 5000 records read", alike[a][k],

@@ -29,41 +29,36 @@ static struct per_pid *find_pid(struct per_pid *v, size_t *n, size_t max, const 
     return &v[(*n)++];
 }
 
+struct per_pid_read {
+    struct per_pid *v;
+    size_t n, max;
+    struct tu_read *all;
+};
+
+static void count_per_pid(const struct shlog_event *ev, void *ctx)
+{
+    struct per_pid_read *c = ctx;
+    tu_read_event(c->all, ev);
+    if (!ev->proc || (ev->kind != SHLOG_EV_RECORD && ev->kind != SHLOG_EV_EXIT && ev->kind != SHLOG_EV_LOSS))
+        return;
+    struct per_pid *p = find_pid(c->v, &c->n, c->max, &ev->proc->info);
+    if (ev->kind == SHLOG_EV_RECORD) {
+        p->records++;
+    } else if (ev->kind == SHLOG_EV_LOSS) {
+        p->lost += ev->loss.records;
+    } else {
+        p->exits++;
+        p->exit_records = ev->exit_records;
+        p->exit_lost = ev->exit_lost;
+    }
+}
+
 /* Reads every closed file of the output into per-process counts (at most max processes). */
 static size_t read_per_pid(struct per_pid *v, size_t max, struct tu_read *all)
 {
-    char *names[4096];
-    size_t nf = tu_closed_files(env.out, names), n = 0;
-    struct shlog_dedup *dd;
-    cr_assert_eq(shlog_dedup_new(&dd), 0);
-    for (size_t i = 0; i < nf; i++) {
-        char path[700], err[512];
-        snprintf(path, sizeof(path), "%s/%s", env.out, names[i]);
-        free(names[i]);
-        struct shlog_reader *r;
-        cr_assert_eq(shlog_reader_open(&r, path, 0, dd, err, sizeof(err)), 0, "%s: %s", path, err);
-        struct shlog_event ev;
-        int rc;
-        while ((rc = shlog_reader_next(r, &ev)) > 0) {
-            tu_read_event(all, &ev);
-            if (!ev.proc || (ev.kind != SHLOG_EV_RECORD && ev.kind != SHLOG_EV_EXIT && ev.kind != SHLOG_EV_LOSS))
-                continue;
-            struct per_pid *p = find_pid(v, &n, max, &ev.proc->info);
-            if (ev.kind == SHLOG_EV_RECORD)
-                p->records++;
-            else if (ev.kind == SHLOG_EV_LOSS)
-                p->lost += ev.loss.records;
-            else {
-                p->exits++;
-                p->exit_records = ev.exit_records;
-                p->exit_lost = ev.exit_lost;
-            }
-        }
-        shlog_reader_close(r);
-        cr_assert_eq(rc, 0);
-    }
-    shlog_dedup_free(dd);
-    return n;
+    struct per_pid_read c = {v, 0, max, all};
+    tu_each_event(env.out, count_per_pid, &c);
+    return c.n;
 }
 
 /* ==== Processes that die right after logging ==== */

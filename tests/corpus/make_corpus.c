@@ -101,6 +101,20 @@ static void file_open(struct out *o, const char *name, uint64_t seq)
         die("%s: cannot write", o->path);
 }
 
+/* Seals the open frame and appends it to the file. */
+static void frame_write(struct out *o)
+{
+    size_t cap = shlog_enc_frame_bound(o->enc);
+    void *buf = malloc(cap);
+    if (!buf)
+        die("out of memory");
+    long n = shlog_enc_frame(o->enc, buf, cap);
+    check(n, "frame");
+    if (fwrite(buf, 1, (size_t)n, o->f) != (size_t)n)
+        die("%s: cannot write", o->path);
+    free(buf);
+}
+
 static void frame(struct out *o)
 {
 #ifndef CORPUS_WITHOUT_CLOCK
@@ -123,15 +137,7 @@ static void frame(struct out *o)
                                   .synchronized = SHLOG_YES, .esterror_ns = 500000, .clocksource = "tsc"};
     check(shlog_enc_clock(o->enc, &ci, anchors, 2), "clock");
 #endif
-    size_t cap = shlog_enc_frame_bound(o->enc);
-    void *buf = malloc(cap);
-    if (!buf)
-        die("out of memory");
-    long n = shlog_enc_frame(o->enc, buf, cap);
-    check(n, "frame");
-    if (fwrite(buf, 1, (size_t)n, o->f) != (size_t)n)
-        die("%s: cannot write", o->path);
-    free(buf);
+    frame_write(o);
 }
 
 static void file_close(struct out *o)
@@ -633,15 +639,7 @@ static void frame_with(struct out *o, const struct shm_clock_anchor *a, size_t n
     struct shlog_clock_info ci = {.hz_q16 = TSC_HZ << 16, .tsc_invariant = SHLOG_YES, .synchronized = SHLOG_YES,
                                   .esterror_ns = 500000, .clocksource = "tsc"};
     check(shlog_enc_clock(o->enc, &ci, a, n), "clock");
-    size_t cap = shlog_enc_frame_bound(o->enc);
-    void *buf = malloc(cap);
-    if (!buf)
-        die("out of memory");
-    long len = shlog_enc_frame(o->enc, buf, cap);
-    check(len, "frame");
-    if (fwrite(buf, 1, (size_t)len, o->f) != (size_t)len)
-        die("%s: cannot write", o->path);
-    free(buf);
+    frame_write(o);
 }
 
 static struct shm_clock_anchor anchor_at(uint64_t s_tsc, uint64_t ns, int64_t offset_ns)
