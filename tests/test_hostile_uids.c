@@ -283,3 +283,55 @@ Test(hostile_uids, an_output_directory_another_user_could_write_is_refused)
     c = tu_collector(&env, NULL);
     tu_stop_collector(&env, &c);
 }
+
+Test(hostile_uids, a_meta_claiming_a_running_containers_pid_never_hides_it)
+{
+    NEED_USERS();
+    if (access("/usr/bin/unshare", X_OK) != 0)
+        SKIP("needs unshare (util-linux)");
+    /* The victim runs as pid 1 of its own pid namespace; the attacker,
+     * accepted too, reads its start time and makes a meta that claims pid 1
+     * and that time, before the collector starts. */
+    char ruid[32], rgid[32];
+    snprintf(ruid, sizeof(ruid), "--reuid=%u", (unsigned)tu_grp.uid);
+    snprintf(rgid, sizeof(rgid), "--regid=%u", (unsigned)tu_grp.gid);
+    char *argv[] = {"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "/usr/bin/setpriv", ruid, rgid,
+                    "--clear-groups", (char *)tu_exe("TEST_PRODUCER"), "--threads", "1", "--count", "5000", "--hold",
+                    NULL};
+    struct tu_child victim = tu_spawn(argv, NULL);
+    tu_wait_line(&victim, "done ");
+    char meta[600], forged[600];
+    snprintf(meta, sizeof(meta), "%s/tprod-1.meta", env.seg);
+    snprintf(forged, sizeof(forged), "%s/tprod-1.0123456789abcdef.meta", env.seg);
+    int fd = open(meta, O_RDONLY | O_CLOEXEC);
+    cr_assert(fd >= 0, "%s", meta);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    uint8_t *buf = malloc((size_t)st.st_size);
+    cr_assert(buf);
+    cr_assert_eq(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
+    close(fd);
+    struct shmlog_seg_header *h = (struct shmlog_seg_header *)buf;
+    h->uid = tu_atk.uid;
+    h->instance[0] ^= 0xff;
+    tu_write_as(forged, buf, (size_t)st.st_size, &tu_atk);
+    free(buf);
+
+    char grp_uid[32], atk_uid[32];
+    snprintf(grp_uid, sizeof(grp_uid), "%u", (unsigned)tu_grp.uid);
+    snprintf(atk_uid, sizeof(atk_uid), "%u", (unsigned)tu_atk.uid);
+    const char *cargs[] = {"--allow-uid", grp_uid, "--allow-uid", atk_uid, NULL};
+    struct tu_child col = tu_collector(&env, cargs);
+    tu_sleep_ms(1500); /* drained while it runs */
+    tu_close_stdin(&victim);
+    cr_assert_eq(tu_wait_exit_within(&victim, 10000, "the victim"), 0);
+    uint64_t until = tu_now_ms() + 10000;
+    while (tu_exists_owned(meta, tu_grp.uid) && tu_now_ms() < until)
+        tu_sleep_ms(20);
+    tu_stop_collector(&env, &col);
+    cr_assert(!tu_exists_owned(meta, tu_grp.uid), "the victim's meta was not drained and removed");
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
+    cr_assert_eq(tu_check_producer(&got, 1, 1, 5000), 5000, "every record of the victim (pid 1 of its namespace)");
+    tu_read_free(&got);
+}
