@@ -1,9 +1,16 @@
 /* libshmlog-read's rates on one directory of files (bench/files.sh runs it):
  * records per cpu-second through shmlog_read_next() with each record's
- * message and fields, and through shmlog_read_next_columns() with messages
- * and values. Best of 3 runs of each. */
+ * message and fields, through shmlog_read_next_columns() with messages and
+ * values, and through the Arrow stream (shmlog_read_arrow) with every column,
+ * without the message, and without the fields, each batch released as a
+ * consumer that reads them one by one does; best of 3 runs of each. With
+ * --threads: the Arrow stream on one thread, then two streams of the same
+ * files on two threads at once, in wall-clock time (the second figure over
+ * the first is how readers on several threads scale). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
+#include <string.h>
 #include <time.h>
 
 #include "shmlog_read.h"
@@ -71,6 +78,100 @@ static unsigned long long by_columns(const char *dir)
     return records;
 }
 
+/* The Arrow stream of dir, each batch released once read. */
+static unsigned long long by_arrow_with(const char *dir, int fields, int message)
+{
+    struct shmlog_read *r = open_dir(dir);
+    struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
+    o.fields = fields;
+    o.message = message;
+    struct ArrowArrayStream s;
+    char err[256];
+    if (shmlog_read_arrow(r, &o, &s, err, sizeof err) != 0) {
+        fprintf(stderr, "bench_reader: %s\n", err);
+        exit(1);
+    }
+    shmlog_read_close(r);
+    unsigned long long rows = 0;
+    for (;;) {
+        struct ArrowArray a;
+        if (s.get_next(&s, &a) != 0) {
+            fprintf(stderr, "bench_reader: %s\n", s.get_last_error(&s));
+            exit(1);
+        }
+        if (!a.release)
+            break;
+        rows += (unsigned long long)a.length;
+        a.release(&a);
+    }
+    s.release(&s);
+    return rows;
+}
+
+static unsigned long long by_arrow(const char *dir)
+{
+    return by_arrow_with(dir, 1, 1);
+}
+
+static unsigned long long by_arrow_no_msg(const char *dir)
+{
+    return by_arrow_with(dir, 1, 0);
+}
+
+static unsigned long long by_arrow_no_fields(const char *dir)
+{
+    return by_arrow_with(dir, 0, 1);
+}
+
+static double wall_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+struct job {
+    const char *dir;
+    unsigned long long rows;
+};
+
+static void *arrow_job(void *arg)
+{
+    struct job *j = arg;
+    j->rows = by_arrow(j->dir);
+    return NULL;
+}
+
+/* Records per wall-clock second of n streams of dir on n threads at once,
+ * and per cpu-second (the same with n threads as with one when the readers
+ * share nothing): best of 3. */
+static double threads_rate(const char *dir, int n, double *seconds, double *per_cpu)
+{
+    double best = 0;
+    for (int round = 0; round < 3; round++) {
+        pthread_t th[8];
+        struct job jobs[8];
+        double t0 = wall_now(), c0 = cpu_now();
+        for (int i = 0; i < n; i++) {
+            jobs[i] = (struct job){dir, 0};
+            if (pthread_create(&th[i], NULL, arrow_job, &jobs[i]) != 0)
+                exit(1);
+        }
+        unsigned long long rows = 0;
+        for (int i = 0; i < n; i++) {
+            pthread_join(th[i], NULL);
+            rows += jobs[i].rows;
+        }
+        double t = wall_now() - t0, rate = (double)rows / t;
+        if (rate > best) {
+            best = rate;
+            *seconds = t;
+            *per_cpu = (double)rows / (cpu_now() - c0);
+        }
+    }
+    return best;
+}
+
 static void measure(const char *what, unsigned long long (*fn)(const char *), const char *dir)
 {
     double best = 0;
@@ -88,11 +189,23 @@ static void measure(const char *what, unsigned long long (*fn)(const char *), co
 
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--threads") == 0) {
+        double t1, t2, c1, c2;
+        double one = threads_rate(argv[2], 1, &t1, &c1), two = threads_rate(argv[2], 2, &t2, &c2);
+        printf("Arrow, 1 reader on 1 thread:        %.2f M records/s wall (%.2f s), %.2f M per cpu-second\n",
+               one / 1e6, t1, c1 / 1e6);
+        printf("Arrow, 2 readers on 2 threads:      %.2f M records/s wall (%.2f s), %.2f M per cpu-second: "
+               "%.2fx one (wall), best of 3\n", two / 1e6, t2, c2 / 1e6, two / one);
+        return 0;
+    }
     if (argc != 2) {
-        fprintf(stderr, "usage: shmlog-bench-reader DIR\n");
+        fprintf(stderr, "usage: shmlog-bench-reader [--threads] DIR\n");
         return 2;
     }
     measure("C events (message, fields):", by_events, argv[1]);
     measure("C columns (messages, values):", by_columns, argv[1]);
+    measure("C Arrow (every column):", by_arrow, argv[1]);
+    measure("C Arrow (no msg):", by_arrow_no_msg, argv[1]);
+    measure("C Arrow (no fields):", by_arrow_no_fields, argv[1]);
     return 0;
 }

@@ -80,11 +80,11 @@ const char *shlog_file_header_decode(const uint8_t *in, size_t n, struct shlog_f
         return "file header checksum mismatch";
     uint32_t version = get_u32le(in + 8);
     if (version != SHLOG_FILE_VERSION) {
-        static __thread char why[160];
-        snprintf(why, sizeof(why), "file format version %u is %s; this reader reads version %u only", version,
-                 version < SHLOG_FILE_VERSION ? "from an earlier shmlog and no longer readable" : "newer than this shmlog",
+        snprintf(out->refused, sizeof(out->refused), "file format version %u is %s; this reader reads version %u only",
+                 version, version < SHLOG_FILE_VERSION ? "from an earlier shmlog and no longer readable"
+                                                       : "newer than this shmlog",
                  SHLOG_FILE_VERSION);
-        return why;
+        return out->refused;
     }
     if (get_u32le(in + 12) != SHLOG_FILE_HEADER_BYTES)
         return "unexpected file header size";

@@ -1,8 +1,8 @@
 /*
  * shlog_decode_reader.c - the file format's reader: opening a file, the
  * memory frames are decoded in, loading a frame (prefix, zstd, the limits
- * checked before anything is decompressed), damage and torn ends reported
- * as events, and the loop that hands out a frame's events
+ * checked before anything is decompressed), torn ends and unreadable frames
+ * reported as events, and the loop that hands out a frame's events
  * (format/FORMAT.md; shlog_decode_state.h says how the decoder's files
  * divide the work).
  */
@@ -236,6 +236,11 @@ void shlog_reader_report_frame_ends(struct shlog_reader *r, int on)
     r->frame_ends = on != 0;
 }
 
+void shlog_reader_skip_records(struct shlog_reader *r, int on)
+{
+    r->skip_records = on != 0;
+}
+
 int shlog_reader_share_frame_mem(struct shlog_reader *r, struct shlog_frame_mem *m)
 {
     if (r->fm)
@@ -280,37 +285,6 @@ const struct shlog_site *shlog_reader_site(const struct shlog_reader *r, uint32_
 
 /* ==== Damage, frames ==== */
 
-__attribute__((format(printf, 4, 5)))
-static int ev_error(struct shlog_reader *r, struct shlog_event *ev, uint64_t offset, const char *fmt, ...)
-{
-    ev_begin(r, ev, SHLOG_EV_ERROR);
-    ev->offset = offset;
-    int n = snprintf(ev->error, sizeof(ev->error), "%s: offset %llu: ", r->name, (unsigned long long)offset);
-    if (n < 0 || (size_t)n >= sizeof(ev->error))
-        n = 0;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ev->error + n, sizeof(ev->error) - (size_t)n, fmt, ap);
-    va_end(ap);
-    memset(&ev->loss, 0, sizeof(ev->loss));
-    ev->loss.reason = SHM_LOSS_UNREADABLE;
-    return 1;
-}
-
-__attribute__((format(printf, 3, 4)))
-int shlog__frame_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...)
-{
-    char what[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
-    r->b.open = 0;
-    r->sec.p = r->sec.end;
-    r->st.bad_frames++;
-    return ev_error(r, ev, r->frame_off, "frame damaged: %s; rest of the frame skipped", what);
-}
-
 /* pread that retries short reads; returns bytes read (short only at EOF).
  * A reader of pushed bytes reads its chunk, which ends where a file would. */
 static ssize_t pread_full(const struct shlog_reader *r, void *buf, size_t n, uint64_t off)
@@ -348,7 +322,7 @@ static int frame_unreadable(struct shlog_reader *r, struct shlog_event *ev, uint
     va_end(ap);
     r->st.bad_frames++;
     r->st.lost_records[SHM_LOSS_UNREADABLE]++;
-    ev_error(r, ev, at, "frame unreadable: %s", why);
+    shlog__ev_error(r, ev, at, "frame unreadable: %s", why);
     return 2;
 }
 
@@ -397,7 +371,7 @@ static int frame_torn(struct shlog_reader *r, struct shlog_event *ev, uint64_t h
     r->st.torn = 1;
     uint64_t at = r->off;
     r->off += have;
-    ev_error(r, ev, at, "file ends inside a frame (%llu bytes): torn write, the records in it are lost",
+    shlog__ev_error(r, ev, at, "file ends inside a frame (%llu bytes): torn write, the records in it are lost",
              (unsigned long long)have);
     ev->torn = 1;
     return 1;
@@ -438,7 +412,7 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
         r->off = (uint64_t)next;
         r->st.bad_frames++;
         r->st.lost_records[SHM_LOSS_UNREADABLE]++;
-        ev_error(r, ev, at, "bad frame prefix; skipped %llu bytes to the next frame",
+        shlog__ev_error(r, ev, at, "bad frame prefix; skipped %llu bytes to the next frame",
                  (unsigned long long)((uint64_t)next - at));
         return 2;
     }

@@ -321,6 +321,8 @@ int shlog__section_next(struct shlog_reader *r, struct shlog_event *ev)
     if (!body)
         return shlog__frame_damaged(r, ev, "section runs past the end of the frame");
     struct cur c = {body, body + len, 0};
+    if (r->skip_records && (type == SHLOG_SEC_BATCH || type == SHLOG_SEC_BACKTRACE))
+        return 0;
     switch (type) {
     case SHLOG_SEC_PROCESS: return sec_process(r, &c, ev);
     case SHLOG_SEC_SITE: return sec_site(r, &c, ev);

@@ -1,10 +1,12 @@
 /*
  * shlog_decode_state.h - private to the file format's decoder: the state a
  * reader keeps (sites, the open batch, frame memory) and the calls between
- * the decoder's files: shlog_decode_reader.c (open, frames, damage, the
- * event loop), shlog_decode_sections.c (PROCESS, SITE, LOSS, EXIT, CLOCK),
- * shlog_decode_batch.c (BATCH: records and their arguments) and
- * shlog_dedup.c (which ring positions were returned).
+ * the decoder's files: shlog_decode_reader.c (open, frames, the event loop),
+ * shlog_decode_sections.c (PROCESS, SITE, LOSS, EXIT, CLOCK),
+ * shlog_decode_batch.c (BATCH: records and their arguments),
+ * shlog_decode_damage.c (damage as error events) and shlog_dedup.c (which
+ * ring positions were returned). The calls run one way, down this list:
+ * reader -> sections -> batch -> damage, dedup.
  *
  * The decoder treats every byte as hostile: all lengths are checked against
  * what is left, every allocation is bounded by the limits below, and damage
@@ -140,6 +142,7 @@ struct shlog_reader {
     int torn_reported;
     int frame_open;     /* a frame was loaded and its SHLOG_EV_FRAME_END is still due */
     int frame_ends;     /* shlog_reader_report_frame_ends */
+    int skip_records;   /* shlog_reader_skip_records */
     struct shlog_dedup *dedup;
     int own_dedup;
     struct shlog_reader_stats st;
@@ -173,8 +176,12 @@ SHLOG_CODING_STATIC struct dec_site *reader_find_site(const struct shlog_reader 
     return idx ? r->site_v[*idx] : NULL;
 }
 
+/* An ERROR event of the frame at offset, its text "<file>: offset <n>: " and
+ * the rest as fmt says (shlog_decode_damage.c). Returns 1. */
+__attribute__((format(printf, 4, 5)))
+int shlog__ev_error(struct shlog_reader *r, struct shlog_event *ev, uint64_t offset, const char *fmt, ...);
 /* Damage inside a frame: report it and drop the rest of the frame
- * (shlog_decode_reader.c). Returns 1: *ev is the error. */
+ * (shlog_decode_damage.c). Returns 1: *ev is the error. */
 __attribute__((format(printf, 3, 4)))
 int shlog__frame_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...);
 

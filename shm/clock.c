@@ -3,6 +3,7 @@
  * (clock.h says what a mapped time rests on).
  */
 #include "clock.h"
+#include "reader.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -212,14 +213,9 @@ int shm_clock_anchors_stepped(const struct shm_clock_anchor *a, const struct shm
     return moved > STEP_MIN_NS || moved < -STEP_MIN_NS;
 }
 
-uint64_t shm_clock_map_ns_certain(const struct shm_clock_map *m, uint64_t tsc, int *uncertain)
+/* The index of the last anchor at or below tsc (m has one, at or below tsc). */
+static unsigned anchor_below(const struct shm_clock_map *m, uint64_t tsc)
 {
-    *uncertain = 0;
-    if (!m->n)
-        return 0;
-    if (tsc < at(m, 0)->tsc)
-        return extrapolate(at(m, 0), m->hz_q16, tsc);
-    /* The last anchor at or below tsc. */
     unsigned lo = 0, hi = m->n - 1;
     while (lo < hi) {
         unsigned mid = lo + (hi - lo + 1) / 2;
@@ -228,6 +224,17 @@ uint64_t shm_clock_map_ns_certain(const struct shm_clock_map *m, uint64_t tsc, i
         else
             hi = mid - 1;
     }
+    return lo;
+}
+
+uint64_t shm_clock_map_ns_certain(const struct shm_clock_map *m, uint64_t tsc, int *uncertain)
+{
+    *uncertain = 0;
+    if (!m->n)
+        return 0;
+    if (tsc < at(m, 0)->tsc)
+        return extrapolate(at(m, 0), m->hz_q16, tsc);
+    unsigned lo = anchor_below(m, tsc);
     const struct shm_clock_anchor *left = at(m, lo);
     if (lo + 1 == m->n)
         return extrapolate(left, m->hz_q16, tsc);
@@ -237,9 +244,14 @@ uint64_t shm_clock_map_ns_certain(const struct shm_clock_map *m, uint64_t tsc, i
         return extrapolate(left, m->hz_q16, tsc);
     }
     /* Anchors hold increasing TSCs; their times come from a file and may
-     * run backwards: the arithmetic is signed. */
+     * run backwards: the arithmetic is signed. Anchors a frame apart make a
+     * product that 64 bits hold: then one 64-bit division, the same quotient
+     * (both operands are not negative), not a 128-bit one at twice its cost. */
+    uint64_t dt = tsc - left->tsc, span_tsc = right->tsc - left->tsc, prod;
+    if (right->ns >= left->ns && !__builtin_mul_overflow(right->ns - left->ns, dt, &prod))
+        return clamp_ns((__int128)left->ns + prod / span_tsc);
     __int128 span_ns = (__int128)right->ns - (__int128)left->ns;
-    __int128 ns = (__int128)left->ns + span_ns * (__int128)(tsc - left->tsc) / (__int128)(right->tsc - left->tsc);
+    __int128 ns = (__int128)left->ns + span_ns * (__int128)dt / (__int128)span_tsc;
     return clamp_ns(ns);
 }
 
@@ -247,6 +259,47 @@ uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc)
 {
     int uncertain;
     return shm_clock_map_ns_certain(m, tsc, &uncertain);
+}
+
+/* Interpolation between anchors a frame apart, without a division per TSC:
+ * span_ns * dt / span = whole * dt + rem * dt / span, whose last quotient
+ * a multiplication by the span's reciprocal gives within 2, corrected
+ * exactly. The same ns as shm_clock_map_ns() for every TSC. */
+uint64_t shm_clock_piece_ns_certain(const struct shm_clock_map *m, struct shm_clock_piece *p, uint64_t tsc,
+                                    int *uncertain)
+{
+    *uncertain = 0;
+    if (p->anchors != m->anchors || tsc < p->lo || tsc >= p->hi) {
+        p->hi = 0;
+        p->anchors = m->anchors;
+        if (!m->n || tsc < at(m, 0)->tsc)
+            return shm_clock_map_ns_certain(m, tsc, uncertain);
+        unsigned lo = anchor_below(m, tsc);
+        const struct shm_clock_anchor *left = at(m, lo), *right = lo + 1 < m->n ? at(m, lo + 1) : NULL;
+        /* Only an interpolation forward over less than 2^32 ticks (a few
+         * seconds) is kept: rem * dt then stays within 64 bits. */
+        if (!right || shm_clock_anchors_stepped(left, right) || right->ns < left->ns ||
+            right->tsc - left->tsc >= 1ull << 32)
+            return shm_clock_map_ns_certain(m, tsc, uncertain);
+        p->lo = left->tsc;
+        p->hi = right->tsc;
+        p->lo_ns = left->ns;
+        p->span = right->tsc - left->tsc;
+        p->whole = (right->ns - left->ns) / p->span;
+        p->rem = (right->ns - left->ns) % p->span;
+        p->inv = UINT64_MAX / p->span;
+    }
+    uint64_t dt = tsc - p->lo, x = p->rem * dt;
+    uint64_t q = (uint64_t)(((unsigned __int128)x * p->inv) >> 64);
+    while (x - q * p->span >= p->span)
+        q++;
+    return clamp_ns((__int128)p->lo_ns + (__int128)p->whole * dt + q);
+}
+
+uint64_t shm_clock_piece_ns(const struct shm_clock_map *m, struct shm_clock_piece *p, uint64_t tsc)
+{
+    int uncertain;
+    return shm_clock_piece_ns_certain(m, p, tsc, &uncertain);
 }
 
 /* A slewing clock (NTP, PTP, adjtime) runs at most 500 ppm off its rate;
@@ -333,4 +386,39 @@ const char *shm_clock_state_warning(const struct shm_clock_state *s)
         return "the system clock is not synchronised (adjtimex says so): record times follow CLOCK_REALTIME "
                "to within a microsecond, but it may be far from UTC; run chrony or ntpd (or PTP) on this host";
     return NULL;
+}
+
+/* ==== A process's own calibration (reader.h declares it, with the segments it comes from) ==== */
+
+void shm_tsc_clock_init(struct shm_tsc_clock *c, const struct shm_proc_info *p)
+{
+    c->hz = p->tsc_hz;
+    c->anchor_tsc = p->anchor_tsc;
+    c->anchor_ns = p->anchor_ns;
+    c->mult_hi = c->mult_lo = 0;
+    if (c->hz) {
+        /* floor(1e9 * 2^64 / hz), as 64.64 fixed point */
+        unsigned __int128 scaled_hi = (unsigned __int128)1000000000u / c->hz;
+        unsigned __int128 rem = (unsigned __int128)1000000000u % c->hz;
+        c->mult_hi = (uint64_t)scaled_hi;
+        c->mult_lo = (uint64_t)((rem << 64) / c->hz);
+    }
+}
+
+uint64_t shm_tsc_clock_ns(const struct shm_tsc_clock *c, uint64_t tsc)
+{
+    if (!c->hz)
+        return c->anchor_ns;
+    int64_t delta = (int64_t)(tsc - c->anchor_tsc);
+    uint64_t d = delta < 0 ? (uint64_t)0 - (uint64_t)delta : (uint64_t)delta;
+    /* q = floor(d * 1e9 / hz): the multiplier is at most one unit low in
+     * its last bit, so q is exact or one short; one product tells which. */
+    unsigned __int128 lo = (unsigned __int128)d * c->mult_lo;
+    unsigned __int128 q = (unsigned __int128)d * c->mult_hi + (lo >> 64);
+    /* The product is below the exact quotient by less than d / 2^64: it
+     * can be one short only when its fraction is that close to 1. */
+    if ((uint64_t)lo > (uint64_t)0 - d && (q + 1) * c->hz <= (unsigned __int128)d * 1000000000u)
+        q++;
+    __int128 ns = (__int128)c->anchor_ns + (delta < 0 ? -(__int128)q : (__int128)q);
+    return ns < 0 ? 0 : ns > (__int128)UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
 }

@@ -107,6 +107,23 @@ uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc);
  * collector). Never interpolated across. */
 uint64_t shm_clock_map_ns_certain(const struct shm_clock_map *m, uint64_t tsc, int *uncertain);
 
+/* The stretch of a map between two anchors that the last TSC fell in, for a
+ * caller that maps many TSCs in a row: what shm_clock_map_ns() computes per
+ * TSC (a search, a division), done once per stretch. The caller's; zeroed
+ * before use. */
+struct shm_clock_piece {
+    uint64_t anchors;     /* the map's count when made: an anchor since, another piece */
+    uint64_t lo, hi;      /* TSCs lo..hi - 1 map here; hi 0: none */
+    uint64_t lo_ns;       /* the left anchor's time */
+    uint64_t whole, rem;  /* the stretch's ns / ticks, as whole + rem / span */
+    uint64_t span, inv;   /* its ticks, and 2^64 / span (from below) */
+};
+/* shm_clock_map_ns(m, tsc), through p. */
+uint64_t shm_clock_piece_ns(const struct shm_clock_map *m, struct shm_clock_piece *p, uint64_t tsc);
+/* shm_clock_map_ns_certain(m, tsc, uncertain), through p. */
+uint64_t shm_clock_piece_ns_certain(const struct shm_clock_map *m, struct shm_clock_piece *p, uint64_t tsc,
+                                    int *uncertain);
+
 /* A map for the records of one process's live segments, made by a reader
  * that took anchor now at rate hz_q16 (its taker's): the process's own
  * anchor from its start (proc_tsc, proc_ns), and now. The process's anchor

@@ -314,40 +314,6 @@ void shm_meta_categories(const struct shm_seg *seg, struct shm_categories *out)
     }
 }
 
-const char *shm_categories_name(const struct shm_categories *c, unsigned id)
-{
-    if (id < SHMLOG_CAT_COUNT)
-        return shm_category_name(id);
-    return c && id < c->count && id < SHMLOG_MAX_CATEGORIES && c->names[id][0] ? c->names[id] : NULL;
-}
-
-int shm_category_find(const struct shm_categories *c, const char *name)
-{
-    unsigned n = c ? c->count : SHMLOG_CAT_COUNT;
-    for (unsigned i = 0; i < n && i < SHMLOG_MAX_CATEGORIES; i++) {
-        const char *have = shm_categories_name(c, i);
-        if (have && strcmp(have, name) == 0)
-            return (int)i;
-    }
-    return -1;
-}
-
-int shm_category_spelled(const char *typed, char out[SHMLOG_CATEGORY_NAME_BYTES])
-{
-    size_t n = strlen(typed);
-    if (n == 0 || n >= SHMLOG_CATEGORY_NAME_BYTES)
-        return -1;
-    for (size_t i = 0; i <= n; i++) {
-        char ch = typed[i];
-        out[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
-    }
-    if (shm_category_name_len(out, n) != n)
-        return -1;
-    if (strcmp(out, "md") == 0)
-        snprintf(out, SHMLOG_CATEGORY_NAME_BYTES, "%s", shm_category_name(SHMLOG_CAT_MARKET_DATA));
-    return 0;
-}
-
 int shm_meta_set_level(const struct shm_seg *seg, int category, unsigned level)
 {
     struct shmlog_meta *m = (struct shmlog_meta *)seg->addr;
@@ -427,38 +393,6 @@ int shm_meta_site(const struct shm_seg *seg, uint32_t id, struct shm_site *out)
     return 0;
 }
 
-void shm_tsc_clock_init(struct shm_tsc_clock *c, const struct shm_proc_info *p)
-{
-    c->hz = p->tsc_hz;
-    c->anchor_tsc = p->anchor_tsc;
-    c->anchor_ns = p->anchor_ns;
-    c->mult_hi = c->mult_lo = 0;
-    if (c->hz) {
-        /* floor(1e9 * 2^64 / hz), as 64.64 fixed point */
-        unsigned __int128 scaled_hi = (unsigned __int128)1000000000u / c->hz;
-        unsigned __int128 rem = (unsigned __int128)1000000000u % c->hz;
-        c->mult_hi = (uint64_t)scaled_hi;
-        c->mult_lo = (uint64_t)((rem << 64) / c->hz);
-    }
-}
-
-uint64_t shm_tsc_clock_ns(const struct shm_tsc_clock *c, uint64_t tsc)
-{
-    if (!c->hz)
-        return c->anchor_ns;
-    int64_t delta = (int64_t)(tsc - c->anchor_tsc);
-    uint64_t d = delta < 0 ? (uint64_t)0 - (uint64_t)delta : (uint64_t)delta;
-    /* q = floor(d * 1e9 / hz): the multiplier is at most one unit low in
-     * its last bit, so q is exact or one short; one product tells which. */
-    unsigned __int128 lo = (unsigned __int128)d * c->mult_lo;
-    unsigned __int128 q = (unsigned __int128)d * c->mult_hi + (lo >> 64);
-    /* The product is below the exact quotient by less than d / 2^64: it
-     * can be one short only when its fraction is that close to 1. */
-    if ((uint64_t)lo > (uint64_t)0 - d && (q + 1) * c->hz <= (unsigned __int128)d * 1000000000u)
-        q++;
-    __int128 ns = (__int128)c->anchor_ns + (delta < 0 ? -(__int128)q : (__int128)q);
-    return ns < 0 ? 0 : ns > (__int128)UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
-}
 
 /* ==== Rings ==== */
 

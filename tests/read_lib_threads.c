@@ -1,4 +1,4 @@
-/* Description: libshmlog-read on four threads at once, for the ThreadSanitizer build (a plain program: Criterion's runner is not TSan-clean): readers of the same directory, half of them in local time, each read the lines a reader on the main thread read, and TSan sees every access the library's lock guards. */
+/* Description: libshmlog-read on four threads at once, for the ThreadSanitizer build (a plain program: Criterion's runner is not TSan-clean): readers of the same directory, half of them in local time, each read the lines a reader on the main thread read, with no lock between them (each reader's state is its handle's) and no data race TSan sees; Arrow streams read on four threads give the main thread's rows, and their batches are released by another thread than the one that made them. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +39,53 @@ static int read_all(int local, char *out, size_t *len)
     shmlog_read_close(r);
     *len = n;
     return rc;
+}
+
+/* Rows of an Arrow stream of the input, its batches handed to *kept (released by the caller). */
+static long arrow_rows(struct ArrowArray *kept, size_t cap, size_t *nkept)
+{
+    struct shmlog_read *r;
+    char err[256];
+    if (shmlog_read_open(&r, &input, 1, NULL, err, sizeof err) != 0)
+        return -1;
+    struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
+    o.batch_rows = 5;
+    struct ArrowArrayStream s;
+    int rc = shmlog_read_arrow(r, &o, &s, err, sizeof err);
+    shmlog_read_close(r);
+    if (rc != 0)
+        return -1;
+    long rows = 0;
+    *nkept = 0;
+    for (;;) {
+        struct ArrowArray a;
+        if (s.get_next(&s, &a) != 0)
+            return -1;
+        if (!a.release)
+            break;
+        rows += (long)a.length;
+        if (*nkept < cap)
+            kept[(*nkept)++] = a;
+        else
+            a.release(&a);
+    }
+    s.release(&s);
+    return rows;
+}
+
+static long want_rows;
+
+struct arrow_job {
+    struct ArrowArray kept[64];
+    size_t nkept;
+    long rows;
+};
+
+static void *arrow_reader(void *arg)
+{
+    struct arrow_job *j = arg;
+    j->rows = arrow_rows(j->kept, 64, &j->nkept);
+    return NULL;
 }
 
 static void *reader(void *arg)
@@ -85,7 +132,32 @@ int main(int argc, char **argv)
             failed = 1;
         }
     }
+    /* Arrow streams on four threads; their batches released here, on the main thread. */
+    static struct arrow_job jobs[THREADS];
+    size_t nkept;
+    static struct ArrowArray mine[64];
+    want_rows = arrow_rows(mine, 64, &nkept);
+    for (size_t k = 0; k < nkept; k++)
+        mine[k].release(&mine[k]);
+    if (want_rows <= 0) {
+        fprintf(stderr, "read_lib_threads: the main thread's stream failed\n");
+        return 1;
+    }
+    for (long i = 0; i < THREADS; i++)
+        if (pthread_create(&th[i], NULL, arrow_reader, &jobs[i]) != 0)
+            return 1;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        if (jobs[i].rows != want_rows || jobs[i].nkept == 0) {
+            fprintf(stderr, "read_lib_threads: stream %d: %ld rows, the main thread's %ld\n", i, jobs[i].rows,
+                    want_rows);
+            failed = 1;
+        }
+        for (size_t k = 0; k < jobs[i].nkept; k++)
+            jobs[i].kept[k].release(&jobs[i].kept[k]);
+    }
     if (!failed)
-        printf("%d threads x %d reads of %s: the main thread's lines, UTC and local\n", THREADS, ROUNDS, input);
+        printf("%d threads x %d reads of %s: the main thread's lines, UTC and local; %d streams of %ld rows\n",
+               THREADS, ROUNDS, input, THREADS, want_rows);
     return failed;
 }

@@ -171,6 +171,48 @@ Test(clock_map, hostile_anchors_give_clamped_times_not_undefined_behaviour)
     free(m);
 }
 
+/* xorshift64*: the same pseudo-random anchors and TSCs on every run. */
+static uint64_t next_random(uint64_t *x)
+{
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    return *x * 2685821657736338717ull;
+}
+
+Test(clock_map, a_piece_maps_every_tsc_as_the_map_does)
+{
+    /* Maps of anchors a frame apart (the collector's), a second apart, far
+     * apart, stepped, backwards in time and at the ends of the range; TSCs
+     * around and between them, in runs (as a reader's records come) and
+     * jumping; anchors added between the TSCs. */
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    static const uint64_t gaps[] = {1, 1000, 105000000, 2100000000, 1ull << 33, 1ull << 62};
+    unsigned mapped = 0;
+    for (unsigned round = 0; round < 400; round++) {
+        struct shm_clock_map *m = new_map();
+        struct shm_clock_piece piece = {0};
+        uint64_t tsc = next_random(&x) >> (round % 3 == 0 ? 1 : 8), ns = next_random(&x) >> (round % 5 == 0 ? 0 : 4);
+        for (unsigned i = 0; i < 80; i++) {
+            uint64_t gap = gaps[next_random(&x) % 6], r = next_random(&x);
+            struct shm_clock_anchor a = anchor(tsc, ns, r % 7 == 0 ? SHM_ANCHOR_STEPPED : 0);
+            shm_clock_map_add(m, &a, r % 11 == 0 ? 0 : (r >> 8) % (4ull << 40) + 1);
+            uint64_t from = tsc < gap ? 0 : tsc - gap;
+            for (unsigned k = 0; k < 40; k++) {
+                uint64_t t = k % 4 == 3 ? next_random(&x) : from + next_random(&x) % (2 * gap + 1) + (k % 2) * k;
+                uint64_t want = shm_clock_map_ns(m, t), got = shm_clock_piece_ns(m, &piece, t);
+                cr_assert_eq(got, want, "round %u anchor %u tsc %llu: piece %llu, map %llu", round, i,
+                             (unsigned long long)t, (unsigned long long)got, (unsigned long long)want);
+                mapped++;
+            }
+            tsc += gap;
+            ns += r % 13 == 0 ? -(gap / 3) : gap + (r % 1000);
+        }
+        free(m);
+    }
+    cr_assert_eq(mapped, 400u * 80 * 40);
+}
+
 Test(clock_map, a_live_process_s_start_anchor_is_used_unless_a_step_came_since)
 {
     struct shm_clock_map *m = new_map();

@@ -1,10 +1,12 @@
 #!/bin/bash
-# Description: SQL over a day of logs: DuckDB (the npm package tools/setup.sh installs, its json extension built in) reads what shmlog-dump read --format json prints from the collector's files of two sample producers, and its answers are exactly python's from the same lines: the records and their times to the nanosecond (ts_ns past 2^53, not rounded through a double; the `time` text parsed to the same nanosecond), counts by app and level, counts per second, and the typed fields of one call site (new orders: count, sum, average and notional of the quantities, lowest and highest price, as exact decimals) by app, symbol and side.
-# usage: test_duckdb.sh DUMP COLLECTOR SAMPLE
+# Description: SQL over a day of logs: DuckDB (Python's duckdb, pinned in the venv tools/setup.sh makes, its json extension built in) reads the collector's files of two sample producers twice, as the JSON Lines shmlog-dump read --format json prints and as the Arrow stream of shmlog.open() (the PyCapsule interface, no JSON), and both answers are exactly python's from the same lines: the records and their times to the nanosecond (ts_ns past 2^53, not rounded through a double; the `time` text and the Arrow timestamp both the same nanosecond), counts by app and level, counts per second, the typed fields of one call site (new orders: count, sum, average and notional of the quantities, lowest and highest price, as exact decimals) by app, symbol and side, and the loss and exit markers.
+# usage: test_duckdb.sh DUMP COLLECTOR SAMPLE LIBDIR PYTHON_SRC
 set -u
 dump=$1
 collector=$2
 sample=$3
+libdir=$(realpath -e -- "$4" || echo "/nonexistent/$4")
+pysrc=$(realpath -e -- "$5" || echo "/nonexistent/$5")
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/shmlog-test-duckdb-XXXXXX)
 . "$here/tap.sh"
@@ -12,13 +14,21 @@ trap tap_cleanup EXIT
 unset TZ # times in UTC: the `time` text ends in Z
 
 # DuckDB is installed by tools/setup.sh, never here: without it this test fails.
-export SHMLOG_DUCKDB_NODE=${SHMLOG_DUCKDB_NODE:-/opt/shmlog-test/duckdb/node_modules}
-tap_require nodejs node
-[ -f "$SHMLOG_DUCKDB_NODE/@duckdb/node-api/package.json" ] ||
-    bail "DuckDB for node (@duckdb/node-api) is not in $SHMLOG_DUCKDB_NODE: run tools/setup.sh as root"
-# query NAME SQL: DuckDB's rows as JSON Lines in $tmp/NAME.got (run in $tmp: the SQL reads day.jsonl).
+vpy=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python
+"$vpy" -c 'import duckdb, pyarrow' 2>/dev/null ||
+    bail "$vpy cannot import duckdb and pyarrow (tests/python-requirements.txt): run tools/setup.sh as root"
+[ -e "$libdir/libshmlog-read.so.1" ] || bail "no $libdir/libshmlog-read.so.1: build the library first"
+export SHMLOG_READ_LIBRARY=$libdir/libshmlog-read.so.1 PYTHONPATH=$pysrc
+# query NAME SQL [--src]: DuckDB's rows as JSON Lines in $tmp/NAME.got (run in $tmp: the SQL reads
+# day.jsonl); with --src, `src` and `markers` are shmlog.open() of the collector's files.
 query() {
-    (cd "$tmp" && node "$here/duckdb_query.mjs" "$2") >"$tmp/$1.got" 2>"$tmp/$1.err"
+    local name=$1 sql=$2
+    shift 2
+    if [ "${1:-}" = --src ]; then
+        (cd "$tmp" && "$vpy" "$here/duckdb_query.py" --src "$tmp/out" "$sql") >"$tmp/$name.got" 2>"$tmp/$name.err"
+    else
+        (cd "$tmp" && "$vpy" "$here/duckdb_query.py" "$sql") >"$tmp/$name.got" 2>"$tmp/$name.err"
+    fi
 }
 
 query version "SELECT version() AS duckdb, extension_name, loaded, install_mode
@@ -135,9 +145,19 @@ write("orders", [{"app": k[0], "sym": k[1], "side": k[2], "orders": g["n"], "sit
                   "qty": g["qty"], "avg_qty": g["qty"] / g["n"], "min_px": format(min(g["px"]), ".5f"),
                   "max_px": format(max(g["px"]), ".5f"), "notional": format(g["notional"], ".5f")}
                  for k, g in sorted(groups.items())])
-print("%d lines, %d records, %d seconds, %d order groups" % (lines, len(recs), len(per_second), len(groups)))
+marks = []
+with open(tmp + "/day.jsonl") as f:
+    for line in f:
+        o = json.loads(line)
+        if "exit" in o:
+            marks.append({"kind": "exit", "app": o["app"], "pid": o["pid"], "records": o["exit"]["records"],
+                          "lost": o["exit"]["lost"], "how": o["exit"].get("how")})
+assert len(marks) == 2, "exit markers %s" % marks
+write("markers", sorted(marks, key=lambda m: (m["app"], m["pid"])))
+print("%d lines, %d records, %d seconds, %d order groups, %d exits" % (lines, len(recs), len(per_second), len(groups),
+                                                                       len(marks)))
 EOF
-check_show "python's answers from day.jsonl (the records are the workload's: 200001 alpha, 100001 beta)" \
+check_show "python's answers from day.jsonl (the records are the workload's: 200001 alpha, 100001 beta; two exits)" \
     python3 "$tmp/expect.py" "$tmp"
 
 # same NAME: DuckDB's rows are python's, value for value, of the same JSON types (an int is
@@ -163,39 +183,66 @@ sys.exit(1 if bad or len(got) != len(want) else 0)
 EOF
 same() {
     [ -s "$tmp/$1.err" ] && cat "$tmp/$1.err"
-    python3 "$tmp/same.py" "$tmp/$1.got" "$tmp/$1.want"
+    python3 "$tmp/same.py" "$tmp/$1.got" "$tmp/${2:-$1}.want"
 }
 
 # ---- DuckDB's answers ----
 # Columns and types given: ts_ns a BIGINT (never a double: 1.8e18 is past 2^53), prices exact
 # decimals, quantities the INTEGER their format says; keys not named (exit, loss) are ignored.
 day="read_json('day.jsonl', format = 'newline_delimited', columns = {
-    ts_ns: 'BIGINT', time: 'VARCHAR', level: 'VARCHAR', app: 'VARCHAR', site: 'VARCHAR', msg: 'VARCHAR',
+    ts_ns: 'BIGINT', time: 'VARCHAR', level: 'VARCHAR', app: 'VARCHAR', pid: 'UINTEGER', cpu: 'UINTEGER',
+    seq: 'UBIGINT', site: 'VARCHAR', msg: 'VARCHAR',
     fields: 'STRUCT(sym VARCHAR, side VARCHAR, px DECIMAL(18,5), qty INTEGER)'})"
 
 query count "SELECT count(*) AS records, min(ts_ns) AS min_ts_ns, max(ts_ns) AS max_ts_ns, sum(ts_ns) AS sum_ts_ns
              FROM $day WHERE level IS NOT NULL"
-check_show "DuckDB sees every record (level IS NOT NULL), ts_ns to the nanosecond (min, max, sum)" same count
+check_show "JSON: DuckDB sees every record (level IS NOT NULL), ts_ns to the nanosecond (min, max, sum)" same count
+query arrow_count "SELECT count(*) AS records, min(epoch_ns(ts)) AS min_ts_ns, max(epoch_ns(ts)) AS max_ts_ns,
+                          sum(epoch_ns(ts)) AS sum_ts_ns FROM src" --src
+check_show "Arrow: DuckDB reads shmlog.open()'s stream: every record, ts a timestamp to the nanosecond" \
+    same arrow_count count
 
 # read_json_auto guesses the types itself: ts_ns must come out an integer there too.
 query auto "SELECT count(*) AS records, min(ts_ns) AS min_ts_ns, max(ts_ns) AS max_ts_ns, sum(ts_ns) AS sum_ts_ns
             FROM read_json_auto('day.jsonl') WHERE level IS NOT NULL"
-cp "$tmp/count.want" "$tmp/auto.want"
-check "read_json_auto: the same records and ts_ns (detected as an integer)" same auto
+check "JSON: read_json_auto: the same records and ts_ns (detected as an integer)" same auto count
 
 query levels "SELECT app, level, count(*) AS records FROM $day WHERE level IS NOT NULL GROUP BY ALL ORDER BY ALL"
-check_show "records by app and level" same levels
+check_show "JSON: records by app and level" same levels
+# The dictionary columns are strings to SQL; ordered as text, as python orders them.
+query arrow_levels "SELECT app::VARCHAR AS app, level::VARCHAR AS level, count(*) AS records FROM src
+                    GROUP BY ALL ORDER BY ALL" --src
+check "Arrow: records by app and level" same arrow_levels levels
 
 query seconds "SELECT date_trunc('second', make_timestamp_ns(ts_ns)) AS second, count(*) AS records,
                       count(*) FILTER (WHERE time::TIMESTAMP_NS = make_timestamp_ns(ts_ns)) AS time_agrees
                FROM $day WHERE level IS NOT NULL GROUP BY ALL ORDER BY ALL"
-check_show "records per second of ts_ns; the time text parses to the same nanosecond" same seconds
+check_show "JSON: records per second of ts_ns; the time text parses to the same nanosecond" same seconds
+# Each Arrow row next to its JSON line (the same app, process, ring and position): its ts is the `time` text.
+query arrow_seconds "SELECT date_trunc('second', make_timestamp_ns(epoch_ns(a.ts))) AS second, count(*) AS records,
+                            count(*) FILTER (WHERE make_timestamp_ns(epoch_ns(a.ts)) = j.time::TIMESTAMP_NS)
+                                AS time_agrees
+                     FROM src a JOIN $day j ON a.app::VARCHAR = j.app AND a.pid = j.pid AND a.cpu = j.cpu
+                                          AND a.seq = j.seq AND j.level IS NOT NULL
+                     GROUP BY ALL ORDER BY ALL" --src
+check "Arrow: records per second of ts, each at its line's time to the nanosecond" same arrow_seconds seconds
 
 query orders "SELECT app, fields.sym AS sym, fields.side AS side, count(*) AS orders, count(DISTINCT site) AS sites,
                      sum(fields.qty) AS qty, avg(fields.qty) AS avg_qty, min(fields.px) AS min_px,
                      max(fields.px) AS max_px, sum(fields.px * fields.qty) AS notional
               FROM $day WHERE starts_with(msg, 'new order ') GROUP BY ALL ORDER BY ALL"
-check_show "new orders (one call site) by app, symbol and side: count, quantity sum and average, price range, notional" \
+check_show "JSON: new orders (one call site) by app, symbol and side: count, quantity sum and average, price range, notional" \
     same orders
+# The fields are typed columns: px a double (its shortest text is the JSON's, so DECIMAL(18,5) is exact), qty an int.
+query arrow_orders "SELECT app::VARCHAR AS app, sym, side, count(*) AS orders, count(DISTINCT site) AS sites,
+                           sum(qty) AS qty, avg(qty) AS avg_qty, min(px::DECIMAL(18,5)) AS min_px,
+                           max(px::DECIMAL(18,5)) AS max_px, sum(px::DECIMAL(18,5) * qty) AS notional
+                    FROM src WHERE starts_with(msg, 'new order ') GROUP BY ALL ORDER BY ALL" --src
+check_show "Arrow: the same from the typed columns (px double, qty int32)" same arrow_orders orders
+
+query arrow_markers "SELECT kind::VARCHAR AS kind, app::VARCHAR AS app, pid, exit_records AS records,
+                            exit_lost AS lost, exit_how::VARCHAR AS how
+                     FROM markers WHERE kind = 'exit' ORDER BY app, pid" --src
+check_show "Arrow: the exit markers of shmlog.open(kind=\"markers\")" same arrow_markers markers
 
 tap_done

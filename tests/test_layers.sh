@@ -195,7 +195,7 @@ if [ $self_test = 1 ]; then
     printf '#include "render.h"\n' >>"$tmp/collector/alert.c"
     printf '#include "shlog_coding.h"\n' >>"$tmp/collector/alert.c"
     printf '#include "metrics.h"\n' >>"$tmp/format/shlog_encode.c"
-    printf '#include "alert.h"\n' >>"$tmp/tools/dump_decode.c"
+    printf '#include "alert.h"\n' >>"$tmp/tools/read_decode.c"
     printf '#include "../collector/collector.c"\n' >>"$tmp/tools/render.c"
     printf '#include "dump.h"\n' >>"$tmp/producer/producer.c"
     printf '#include "collector.h"\n' >>"$tmp/ship/follow.c"

@@ -120,8 +120,8 @@ section=$(dpkg-deb -f "$reader" Section)
 [ "$section" = libs ] && ok "libshmlog-read1 Section: libs" || not_ok "libshmlog-read1 Section '$section', expected libs"
 # Its shared object and nothing else of lib/: the SONAME's link and the file it names.
 libs_in=$(dpkg-deb --fsys-tarfile "$reader" | tar -t | sed -n 's|^\./usr/lib/[^/]*/||p' | grep -v '^$' | LC_ALL=C sort | tr '\n' ' ')
-[ "$libs_in" = "libshmlog-read.so.1 libshmlog-read.so.1.0.0 " ] && ok "libshmlog-read1 holds $libs_in" ||
-    not_ok "libshmlog-read1 holds '$libs_in' in lib/, expected libshmlog-read.so.1 and libshmlog-read.so.1.0.0"
+[ "$libs_in" = "libshmlog-read.so.1 libshmlog-read.so.1.1.0 " ] && ok "libshmlog-read1 holds $libs_in" ||
+    not_ok "libshmlog-read1 holds '$libs_in' in lib/, expected libshmlog-read.so.1 and libshmlog-read.so.1.1.0"
 shlibs=$(dpkg-deb --ctrl-tarfile "$reader" | tar -xO ./shlibs 2>/dev/null)
 [ "$shlibs" = "libshmlog-read 1 libshmlog-read1 (>= $version)" ] && ok "libshmlog-read1 shlibs: $shlibs" ||
     not_ok "libshmlog-read1 shlibs '$shlibs', expected 'libshmlog-read 1 libshmlog-read1 (>= $version)'"
@@ -182,14 +182,14 @@ unit=$(grep -E '/systemd/system/shmlog-collector\.service$' "$tmp/installed.list
 for file in /usr/include/shmlog.h "/usr/lib/$multiarch/pkgconfig/shmlog.pc" /etc/default/shmlog-collector "$unit" \
     /usr/lib/tmpfiles.d/shmlog.conf /usr/lib/sysusers.d/shmlog.conf /usr/lib/sysctl.d/60-shmlog.conf \
     /usr/include/shmlog_read.h "/usr/lib/$multiarch/pkgconfig/shmlog-read.pc" \
-    "/usr/lib/$multiarch/libshmlog-read.so.1.0.0" /usr/share/doc/shmlog/copyright \
+    "/usr/lib/$multiarch/libshmlog-read.so.1.1.0" /usr/share/doc/shmlog/copyright \
     /usr/share/doc/libshmlog-read1/copyright /usr/share/doc/libshmlog-read1/changelog.gz \
     /usr/share/doc/libshmlog-dev/copyright; do
     mode_is "$file" 644
 done
 # The SONAME's link (libshmlog-read1) names the shared object, the link to build with (libshmlog-dev)
 # the SONAME's link; what they name has mode 644 (a shared object is not a program).
-for link in libshmlog-read.so.1:libshmlog-read.so.1.0.0:libshmlog-read1 libshmlog-read.so:libshmlog-read.so.1:libshmlog-dev; do
+for link in libshmlog-read.so.1:libshmlog-read.so.1.1.0:libshmlog-read1 libshmlog-read.so:libshmlog-read.so.1:libshmlog-dev; do
     IFS=: read -r name want package <<<"$link"
     path=/usr/lib/$multiarch/$name
     target=$(readlink "$path")

@@ -6,17 +6,17 @@
  *   dump_live.c     live segments: finding them; segments, set-level, clean
  *   dump_ring.c     ring (the records still in the rings)
  *   dump_status.c   status
- *   dump_read.c, dump_stats.c, dump_verify.c and what they share (dump_files.h):
- *                   read, follow, stats, verify (collector files); read goes
- *                   through libshmlog-read (shmlog_read.h), the others
- *                   through its engine
- *   dump_time.c     the times --since and --until take
- *   dump_output.c   output, pieces of lines, filters: used by all, calls none
+ *   dump_read.c     read (through libshmlog-read, shmlog_read.h) and follow
+ *   dump_stats.c    stats, dump_verify.c verify: consumers of the reader's
+ *                   engine (read_engine.h), which holds no command's code
+ *   dump_inputs.c   the FILE|DIR arguments of the file commands
+ *   dump_output.c   output, pieces of lines: used by all, calls none
  *
  * The arrows: shmlog-dump.c -> the commands' files -> dump_output.c;
+ * dump_read.c, dump_stats.c, dump_verify.c -> dump_inputs.c -> the engine;
  * dump_ring.c and dump_status.c -> dump_live.c (finding segments);
- * dump_status.c -> dump_inputs.c (the collector's open file); the commands
- * -> shmlog-dump.c only for usage_error() and parse_level().
+ * dump_status.c -> the engine's read_inputs.c (the collector's open file);
+ * the commands -> shmlog-dump.c only for usage_error() and parse_level().
  */
 #ifndef DUMP_H
 #define DUMP_H
@@ -24,6 +24,7 @@
 #include <regex.h>
 #include <stdint.h>
 
+#include "read_filter.h"
 #include "reader.h"
 #include "render.h"
 
@@ -38,19 +39,6 @@
 
 extern const char *const dump_prog;
 
-/* A record is shown when it passes every filter given. */
-struct dump_filter {
-    int min_level;      /* -1: any */
-    char category[SHMLOG_CATEGORY_NAME_BYTES]; /* "": any (as shm_category_spelled gives it) */
-    const char *app;    /* NULL: any */
-    uint32_t pid;       /* 0: any */
-    uint64_t since_ns;  /* inclusive */
-    uint64_t until_ns;  /* exclusive; UINT64_MAX: none */
-    int has_grep;
-    regex_t grep;       /* on the rendered message */
-    uint64_t limit;     /* records; 0: no limit */
-};
-
 /* What any subcommand may be given. Subcommands say which options they take. */
 struct cli {
     const char *command;
@@ -59,8 +47,9 @@ struct cli {
     int dirs_explicit;
     int json;
     int help;
-    struct dump_filter filter;
+    struct read_filter filter;
     const char *grep_arg;     /* --grep as given (filter.grep is it compiled) */
+    int local_time;           /* times in the local zone: TZ is set and no --utc */
     const char *out_dir;      /* follow, status: the collector's output directory; read, stats, verify without FILE|DIR */
     const char *out_dir_from; /* what chose it: "--out", "$SHMLOG_OUT", ... */
     const char *since_arg, *until_arg; /* as given; read once every option is known */
@@ -81,17 +70,10 @@ void usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1
 /* TRACE..FATAL, OFF when allow_off, or their numbers; any case. -1 if none. */
 int parse_level(const char *s, int allow_off);
 
-/* ==== Times (dump_time.c) ==== */
-
-/* The forms parse_time() reads, for error messages. */
-extern const char *const dump_time_forms;
-/* A --since/--until value (dump_time_forms) as ns since the epoch; a time
- * without a zone is in the zone times are shown in (render_time_is_local()),
- * a relative one before now (ns). 0, or -1. */
-int parse_time(const char *s, uint64_t now, uint64_t *ns);
-
 /* ==== Output: one large buffer, written in big chunks (dump_output.c) ==== */
 
+/* Times in the output in the local zone (local) or UTC; before the first line. */
+void out_zone(int local);
 /* A buffer over the free end of the output, with room for any one line. */
 struct render_buf out_begin(void);
 void out_end(const struct render_buf *b);
@@ -100,6 +82,10 @@ void out_flush(void);
 void out_push(void);
 /* At exit: out_flush() then fflush(stdout); 0, or -1 when any write failed (errno says why). */
 int out_finish(void);
+/* A line on standard error after the output so far: "shmlog-dump: [note: ]msg". */
+void dump_say(const char *msg, int note);
+/* "shmlog-dump: out of memory", exit 1. */
+void dump_oom(void) __attribute__((noreturn));
 
 /* ==== Pieces of output lines (dump_output.c) ==== */
 
@@ -109,30 +95,21 @@ void put_json_kv_bool(struct render_buf *b, const char *key, int v);
 /* Text from shared memory or a file, with control bytes escaped, no quotes. */
 void put_text_safe(struct render_buf *b, const char *s);
 const char *level_text(uint32_t level);
-uint64_t now_ns(void);
 
-/* ==== Filters (dump_output.c) ==== */
+/* ==== File commands ==== */
 
-/* The process-level filters (app, pid). */
-int filter_process(const struct dump_filter *f, const char *app, uint32_t pid);
-/* --since and --until. */
-int filter_time(const struct dump_filter *f, uint64_t ts_ns);
-/* Level, category and time; grep is checked with filter_grep() after. */
-int filter_record(const struct dump_filter *f, unsigned level, const char *category, uint64_t ts_ns);
-/* 1 when the rendered message of rec matches --grep (or there is none). */
-int filter_grep(const struct dump_filter *f, const struct render_site *sr, const struct shm_copied_record *rec);
+struct stat;
+struct read_engine;
+struct in_list;
+/* The FILE|DIR arguments, or the default directory when none was given (dump_inputs.c). */
+const char *const *input_args(const struct cli *cli, int *n);
+/* stat(2) of one of them; when it fails, says why (naming where the default
+ * directory came from when no FILE|DIR was given) and returns -1. */
+int stat_input(const struct cli *cli, const char *arg, struct stat *st);
+/* The files of the FILE|DIR arguments into l, sorted, for engine e (whose
+ * status turns 1 for an argument that cannot be read). 0, or -ENOMEM. */
+int collect_inputs(struct read_engine *e, const struct cli *cli, struct in_list *l);
 
-/* ==== File commands (dump_files.h lists their files) ==== */
-
-struct shlog_file_header;
-/* The open file the collector writes in dir: the .part with the highest
- * sequence number above min_seq (or any, min_seq 0). 0 with its path, or -ENOENT. */
-int find_open_part(const char *dir, uint64_t min_seq, char *path, size_t cap, uint64_t *seq);
-/* Reads and checks a file's 128-byte header. 0, or -errno / -EINVAL. */
-int read_file_header(const char *path, struct shlog_file_header *h);
-
-/* The file commands write to standard output and error, and exit when out of memory. */
-void use_dump_output(void);
 int cmd_read(struct cli *cli);
 int cmd_stats(struct cli *cli);
 int cmd_follow(struct cli *cli);

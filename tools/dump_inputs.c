@@ -1,131 +1,11 @@
-/* dump_inputs.c - the inputs of the file commands: file headers, directories, files ordered by host and sequence. */
-#include <dirent.h>
+/* dump_inputs.c - the FILE|DIR arguments of shmlog-dump's file commands, or the collector's directory when none is given. */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "dump_files.h"
-
-/* read_file_header, with why a header was refused (-EINVAL) in *why. */
-static int read_header_why(const char *path, struct shlog_file_header *h, const char **why)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return -errno;
-    uint8_t buf[SHLOG_FILE_HEADER_BYTES];
-    ssize_t n = pread(fd, buf, sizeof buf, 0);
-    int e = errno;
-    close(fd);
-    if (n < 0)
-        return -e;
-    *why = shlog_file_header_decode(buf, (size_t)n, h);
-    return *why ? -EINVAL : 0;
-}
-
-int read_file_header(const char *path, struct shlog_file_header *h)
-{
-    const char *why;
-    return read_header_why(path, h, &why);
-}
-
-static int has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n > k && strcmp(s + n - k, suffix) == 0;
-}
-
-/* The sequence number in "<host>-<date>-<seq>.shlog[.part]": the digits
- * before the suffix. */
-static int name_seq(const char *name, uint64_t *seq)
-{
-    const char *dot = strstr(name, SHLOG_FILE_SUFFIX);
-    if (!dot)
-        return -1;
-    const char *p = dot;
-    while (p > name && p[-1] >= '0' && p[-1] <= '9')
-        p--;
-    if (p == dot || p == name || p[-1] != '-')
-        return -1;
-    *seq = strtoull(p, NULL, 10);
-    return 0;
-}
-
-int find_open_part(const char *dir, uint64_t min_seq, char *path, size_t cap, uint64_t *seq)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -errno;
-    int found = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        uint64_t s;
-        if (!has_suffix(de->d_name, SHLOG_FILE_SUFFIX SHLOG_PART_SUFFIX) || name_seq(de->d_name, &s) != 0)
-            continue;
-        if (s < min_seq || (found && s <= *seq))
-            continue;
-        if ((size_t)snprintf(path, cap, "%s/%s", dir, de->d_name) >= cap)
-            continue;
-        *seq = s;
-        found = 1;
-    }
-    closedir(d);
-    return found ? 0 : -ENOENT;
-}
-
-static int add_input(struct in_list *l, const char *path, int from_dir)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        struct in_file *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
-    struct in_file *f = &l->v[l->n];
-    memset(f, 0, sizeof *f);
-    if ((size_t)snprintf(f->path, sizeof f->path, "%s", path) >= sizeof f->path)
-        return -ENAMETOOLONG;
-    struct stat st;
-    if (stat(path, &st) == 0)
-        f->bytes = (uint64_t)st.st_size;
-    f->part = has_suffix(path, SHLOG_PART_SUFFIX);
-    struct shlog_file_header h;
-    const char *why = NULL;
-    int rc = read_header_why(path, &h, &why);
-    if (rc) {
-        f->bad_header = 1;
-        snprintf(f->error, sizeof f->error, "%s", rc == -EINVAL ? why : strerror(-rc));
-    } else {
-        snprintf(f->host, sizeof f->host, "%s", h.host);
-        f->seq = h.file_seq;
-        f->writer_alive = f->part && shlog_part_in_use(path);
-        if (f->part && from_dir && running->mode != MODE_VERIFY) {
-            char note[4096 + 128];
-            snprintf(note, sizeof note, "note: %s is %s; reading the frames it has", path,
-                     f->writer_alive ? "still being written" : "left open by a collector that is gone");
-            note_error(note);
-        }
-    }
-    l->n++;
-    return 0;
-}
-
-static int in_file_cmp(const void *a, const void *b)
-{
-    const struct in_file *x = a, *y = b;
-    int c = strcmp(x->host, y->host);
-    if (c)
-        return c;
-    if (x->seq != y->seq)
-        return x->seq < y->seq ? -1 : 1;
-    return strcmp(x->path, y->path);
-}
+#include "dump.h"
+#include "read_engine.h"
 
 const char *const *input_args(const struct cli *cli, int *n)
 {
@@ -147,75 +27,24 @@ int stat_input(const struct cli *cli, const char *arg, struct stat *st)
                  "point SHMLOG_OUT at the collector's --out", cli->command, arg, cli->out_dir_from, strerror(errno));
     else
         snprintf(msg, sizeof msg, "%s: %s", arg, strerror(errno));
-    note_error(msg);
-    running->status = 1;
+    dump_say(msg, 0);
     return -1;
 }
 
-int collect_inputs(const struct cli *cli, struct in_list *l)
+int collect_inputs(struct read_engine *e, const struct cli *cli, struct in_list *l)
 {
     int nargs;
     const char *const *args = input_args(cli, &nargs);
     for (int i = 0; i < nargs; i++) {
-        const char *arg = args[i];
         struct stat st;
-        if (stat_input(cli, arg, &st) != 0)
-            continue;
-        if (!S_ISDIR(st.st_mode)) {
-            if (add_input(l, arg, 0) != 0)
-                return -ENOMEM;
+        if (stat_input(cli, args[i], &st) != 0) {
+            e->status = 1;
             continue;
         }
-        DIR *d = opendir(arg);
-        if (!d) {
-            char msg[4096 + 128];
-            snprintf(msg, sizeof msg, "%s: %s", arg, strerror(errno));
-            note_error(msg);
-            running->status = 1;
-            continue;
-        }
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (de->d_name[0] == '.' || !(has_suffix(de->d_name, SHLOG_FILE_SUFFIX) ||
-                                          has_suffix(de->d_name, SHLOG_FILE_SUFFIX SHLOG_PART_SUFFIX)))
-                continue;
-            char path[4096];
-            if ((size_t)snprintf(path, sizeof path, "%s/%s", arg, de->d_name) >= sizeof path)
-                continue;
-            if (add_input(l, path, 1) != 0) {
-                closedir(d);
-                return -ENOMEM;
-            }
-        }
-        closedir(d);
+        int rc = read_inputs_add(e, l, args[i], S_ISDIR(st.st_mode));
+        if (rc != 0)
+            return rc;
     }
-    if (l->n)
-        qsort(l->v, l->n, sizeof l->v[0], in_file_cmp);
+    read_inputs_sort(l);
     return 0;
-}
-
-int find_file(const char *dir, int has_after, uint64_t after_seq, int newest, int only_part, struct in_file *f)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -errno;
-    int found = 0;
-    uint64_t best = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        uint64_t seq;
-        int part = has_suffix(de->d_name, SHLOG_FILE_SUFFIX SHLOG_PART_SUFFIX);
-        if ((!part && (only_part || !has_suffix(de->d_name, SHLOG_FILE_SUFFIX))) || name_seq(de->d_name, &seq) != 0)
-            continue;
-        if ((has_after && seq <= after_seq) || (found && (newest ? seq <= best : seq >= best)))
-            continue;
-        if ((size_t)snprintf(f->path, sizeof f->path, "%s/%s", dir, de->d_name) >= sizeof f->path)
-            continue;
-        best = seq;
-        f->seq = seq;
-        f->part = part;
-        found = 1;
-    }
-    closedir(d);
-    return found ? 0 : -ENOENT;
 }

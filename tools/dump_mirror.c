@@ -243,7 +243,7 @@ int cmd_mirror(struct cli *cli)
     struct sigaction sa = {.sa_handler = on_stop};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    uint64_t messages = 0, frames = 0, dups = 0, bad = 0, synced = now_ns();
+    uint64_t messages = 0, frames = 0, dups = 0, bad = 0, synced = read_now_ns();
     int failed = 0;
     struct kmsg m;
     while (!stop && !failed) {
@@ -278,12 +278,12 @@ int cmd_mirror(struct cli *cli)
                 frames++;
             }
         }
-        if (now_ns() - synced >= SYNC_INTERVAL_NS) {
+        if (read_now_ns() - synced >= SYNC_INTERVAL_NS) {
             for (size_t i = 0; i < nfiles; i++)
                 mfile_sync(&files[i]);
             if (write_state(topic, k) != 0)
                 fprintf(stderr, "%s: mirror: %s/%s: %s\n", dump_prog, cli->out_dir, MIRROR_STATE, strerror(errno));
-            synced = now_ns();
+            synced = read_now_ns();
         }
     }
     for (size_t i = 0; i < nfiles; i++)

@@ -1,14 +1,13 @@
 /*
  * dump_output.c - the layer every shmlog-dump command writes through: the
- * buffered standard output, the pieces of text and JSON lines, and the
- * record filters (dump.h). shmlog-dump.c (command line, segments, ring,
+ * buffered standard output, its zone, standard error, and the pieces of
+ * text and JSON lines (dump.h). shmlog-dump.c (command line, segments, ring,
  * status, set-level, clean) and the file commands (read, stats, follow, verify)
  * both use it; it calls neither.
  */
-#include <regex.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "dump.h"
 
@@ -19,6 +18,12 @@ const char *const dump_prog = "shmlog-dump";
 static char out_mem[4u << 20];
 static size_t out_len;
 static int out_failed;
+static struct render_memo out_memo; /* the output's zone, and what its lines repeat */
+
+void out_zone(int local)
+{
+    render_memo_init(&out_memo, local);
+}
 
 void out_flush(void)
 {
@@ -46,12 +51,26 @@ struct render_buf out_begin(void)
     if (sizeof out_mem - out_len < RENDER_LINE_MAX + 1) /* + 1: shmlog_read_format's NUL */
         out_flush();
     render_buf_init(&b, out_mem + out_len, sizeof out_mem - out_len);
+    b.memo = &out_memo;
     return b;
 }
 
 void out_end(const struct render_buf *b)
 {
     out_len += b->len;
+}
+
+void dump_say(const char *msg, int note)
+{
+    out_push();
+    fprintf(stderr, "%s: %s%s\n", dump_prog, note ? "note: " : "", msg);
+}
+
+void dump_oom(void)
+{
+    out_push();
+    fprintf(stderr, "%s: out of memory\n", dump_prog);
+    exit(1);
 }
 
 /* ==== Output pieces ==== */
@@ -98,43 +117,4 @@ const char *level_text(uint32_t level)
 {
     const char *name = shm_level_name(level);
     return name ? name : level == SHMLOG_LEVEL_OFF ? "OFF" : "?";
-}
-
-uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* ==== Filters ==== */
-
-int filter_process(const struct dump_filter *f, const char *app, uint32_t pid)
-{
-    return (!f->pid || f->pid == pid) && (!f->app || strcmp(f->app, app ? app : "") == 0);
-}
-
-int filter_time(const struct dump_filter *f, uint64_t ts_ns)
-{
-    /* No --until passes every time, also the largest one (a damaged clock maps there). */
-    return ts_ns >= f->since_ns && (ts_ns < f->until_ns || f->until_ns == UINT64_MAX);
-}
-
-int filter_record(const struct dump_filter *f, unsigned level, const char *category, uint64_t ts_ns)
-{
-    return (int)level >= f->min_level && (!f->category[0] || (category && strcmp(category, f->category) == 0)) &&
-           filter_time(f, ts_ns);
-}
-
-int filter_grep(const struct dump_filter *f, const struct render_site *sr, const struct shm_copied_record *rec)
-{
-    if (!f->has_grep)
-        return 1;
-    /* The longest message fits with room; a cut one is matched as far as it goes. */
-    static char msg[RENDER_LINE_MAX + 1];
-    struct render_buf b;
-    render_buf_init(&b, msg, sizeof msg - 1);
-    render_prepared_msg(sr, rec, &b);
-    msg[b.len] = '\0';
-    return regexec(&f->grep, msg, 0, NULL, 0) == 0;
 }

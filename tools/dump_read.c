@@ -8,41 +8,11 @@
 
 #include <errno.h>
 
-#include "dump_files.h"
+#include "dump.h"
+#include "read_engine.h"
 #include "shmlog_read.h"
 
 #define FOLLOW_POLL_NS 100000000u
-
-/* ==== The dump's output ==== */
-
-static void dump_entry(void *ctx, const struct entry *e)
-{
-    (void)ctx;
-    struct render_buf b = out_begin();
-    entry_line(e, running->cli->json, &b);
-    out_end(&b);
-}
-
-static void dump_error(void *ctx, const char *msg)
-{
-    (void)ctx;
-    out_push();
-    fprintf(stderr, "%s: %s\n", dump_prog, msg);
-}
-
-__attribute__((noreturn)) static void dump_oom(void *ctx)
-{
-    (void)ctx;
-    out_push();
-    fprintf(stderr, "%s: out of memory\n", dump_prog);
-    exit(1);
-}
-
-void use_dump_output(void)
-{
-    static const struct file_sink dump_sink = {dump_entry, dump_error, dump_oom, NULL};
-    running->sink = &dump_sink;
-}
 
 /* ==== read ==== */
 
@@ -50,20 +20,22 @@ void use_dump_output(void)
  * is what the library gives any program. */
 int cmd_read(struct cli *cli)
 {
-    begin(cli, MODE_READ);
+    int status = 0;
     int nargs;
     const char *const *args = input_args(cli, &nargs);
     /* A path that cannot be read is said, and the others are read. */
     const char **paths = calloc((size_t)nargs, sizeof *paths);
     if (!paths)
-        oom();
+        dump_oom();
     size_t n = 0;
     for (int i = 0; i < nargs; i++) {
         struct stat st;
         if (stat_input(cli, args[i], &st) == 0)
             paths[n++] = args[i];
+        else
+            status = 1;
     }
-    const struct dump_filter *f = &cli->filter;
+    const struct read_filter *f = &cli->filter;
     struct shmlog_read_options o = SHMLOG_READ_OPTIONS_INIT;
     o.min_level = f->min_level;
     o.category = f->category[0] ? f->category : NULL;
@@ -73,15 +45,15 @@ int cmd_read(struct cli *cli)
     o.until_ns = f->until_ns == UINT64_MAX ? 0 : f->until_ns;
     o.grep = cli->grep_arg;
     o.limit = f->limit;
-    o.local_time = render_time_is_local();
+    o.local_time = cli->local_time;
     struct shmlog_read *r = NULL;
     char err[512];
     int rc = n ? shmlog_read_open(&r, paths, n, &o, err, sizeof err) : 0;
     if (rc == -ENOMEM)
-        oom();
+        dump_oom();
     if (rc != 0) {
-        note_error(err);
-        running->status = 1;
+        dump_say(err, 0);
+        status = 1;
     }
     const struct shmlog_read_event *ev;
     while (r) {
@@ -90,7 +62,7 @@ int cmd_read(struct cli *cli)
         size_t len;
         long lines = shmlog_read_lines(r, cli->json, b.data, b.cap, &len);
         if (lines < 0)
-            oom();
+            dump_oom();
         b.len = len;
         out_end(&b);
         if (lines > 0)
@@ -99,24 +71,22 @@ int cmd_read(struct cli *cli)
             break;
         if (ev->kind != SHMLOG_READ_ERROR) { /* lines() stops before errors only: not reached */
             b = out_begin();
-            long n = shmlog_read_format(r, cli->json, b.data, b.cap);
-            b.len = n > 0 ? (size_t)n : 0;
+            long k = shmlog_read_format(r, cli->json, b.data, b.cap);
+            b.len = k > 0 ? (size_t)k : 0;
             out_end(&b);
             continue;
         }
-        char msg[4096 + 16];
-        snprintf(msg, sizeof msg, "%s%s", ev->flags & SHMLOG_READ_NOTE ? "note: " : "", ev->error);
-        note_error(msg);
+        dump_say(ev->error, (ev->flags & SHMLOG_READ_NOTE) != 0);
     }
     if (r) {
         if (rc < 0)
-            oom();
+            dump_oom();
         if (shmlog_read_had_errors(r))
-            running->status = 1;
+            status = 1;
         shmlog_read_close(r);
     }
     free(paths);
-    return running->status;
+    return status;
 }
 
 /* ==== follow ==== */
@@ -135,23 +105,53 @@ static int path_exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
+/* follow's entries and messages: straight to standard output and error. */
+struct follow_ctx {
+    const struct cli *cli;
+    struct read_engine *engine;
+};
+
+static int follow_entry(void *ctx, const struct entry *e)
+{
+    const struct follow_ctx *f = ctx;
+    struct render_buf b = out_begin();
+    if (read_entry_line(f->engine, e, f->cli->json, &b) != 0)
+        dump_oom();
+    out_end(&b);
+    return 0;
+}
+
+static void follow_message(void *ctx, const char *msg, int note)
+{
+    (void)ctx;
+    dump_say(msg, note);
+}
+
 int cmd_follow(struct cli *cli)
 {
-    begin(cli, MODE_FOLLOW);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
+    struct read_engine engine;
+    struct read_merge merge;
+    struct follow_ctx ctx = {cli, &engine};
+    const struct entry_sink sink = {follow_entry, follow_message, &ctx};
+    merge_init(&merge, &engine, &sink);
+    merge.limit = cli->filter.limit;
+    struct read_consumer c = merge_consumer(&merge);
+    if (read_engine_init(&engine, &cli->filter, &c) != 0)
+        dump_oom();
+    engine.follow = 1;
+
     struct in_file file;
     struct source src;
-    memset(&src, 0, sizeof src);
     memset(&file, 0, sizeof file);
+    if (source_init(&src) != 0)
+        dump_oom();
     src.files = &file;
-    src.frame_off = UINT64_MAX;
-    if (shlog_dedup_new(&src.dedup) != 0)
-        oom();
     struct timespec poll = {0, FOLLOW_POLL_NS};
 
     /* Start at the end of the open file; with none, after the newest file
@@ -170,7 +170,7 @@ int cmd_follow(struct cli *cli)
         after = start.seq;
     }
 
-    while (!follow_stop && !running->stop) {
+    while (!follow_stop && !merge.stop) {
         if (!src.rd) {
             /* The next file in sequence, closed or still open: a rotation
              * may have closed one before we saw it open. */
@@ -194,31 +194,39 @@ int cmd_follow(struct cli *cli)
             after = file.seq;
             src.nfiles = 1;
             src.next = 0;
-            if (!source_open_next(&src)) {
+            if (!source_open_next(&engine, &src)) {
                 src.skip_below = 0;
                 continue;
             }
         }
-        while (source_step(&src) && !follow_stop)
+        int rc;
+        while ((rc = source_step(&engine, &src)) > 0 && !follow_stop)
             ;
+        if (rc < 0)
+            dump_oom();
         if (!file.part || !path_exists(file.path)) {
             /* Closed (renamed after its last write): read to its end. */
-            while (source_step(&src))
+            while ((rc = source_step(&engine, &src)) > 0)
                 ;
-            source_close_file(&src);
+            if (rc < 0)
+                dump_oom();
+            source_close_file(&engine, &src);
             src.skip_below = 0;
         }
-        drain(&src, 1, 1);
+        if (merge_drain(&merge, 1) < 0)
+            dump_oom();
         out_push();
         if (src.rd)
             nanosleep(&poll, NULL);
     }
-    drain(&src, 1, 1);
+    if (merge_drain(&merge, 1) < 0)
+        dump_oom();
     out_push();
-    source_close_file(&src);
+    source_close_file(&engine, &src);
     shlog_dedup_free(src.dedup);
     hmap_clear(&src.procs);
     hmap_clear(&src.by_ptr);
-    free_sources(NULL, 0);
-    return running->status;
+    merge_free(&merge);
+    read_engine_free(&engine);
+    return engine.status;
 }

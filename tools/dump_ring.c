@@ -81,8 +81,8 @@ static int ring_limit_reached(const struct cli *cli)
 
 static void emit_loss(struct ring_ctx *ctx, const struct ring_cursor *c, const struct shm_loss *loss)
 {
-    const struct dump_filter *f = &ctx->cli->filter;
-    if (ring_limit_reached(ctx->cli) || !filter_time(f, ctx->last_ns))
+    const struct read_filter *f = &ctx->cli->filter;
+    if (ring_limit_reached(ctx->cli) || !read_filter_time(f, ctx->last_ns))
         return;
     struct render_input in = {ctx->info->app, ctx->info->host, ctx->info->pid, c->view.cpu,
                                      ctx->last_ns, NULL, NULL};
@@ -113,7 +113,7 @@ static void cursor_fill(struct ring_ctx *ctx, struct ring_cursor *c)
 
 static void emit_record(struct ring_ctx *ctx, const struct ring_cursor *c)
 {
-    const struct dump_filter *f = &ctx->cli->filter;
+    const struct read_filter *f = &ctx->cli->filter;
     uint64_t ts = shm_clock_map_ns(&ctx->clock, c->rec.tsc);
     const struct render_site *sr = site_lookup(ctx->sites, c->rec.site);
     ctx->last_ns = ts;
@@ -121,8 +121,8 @@ static void emit_record(struct ring_ctx *ctx, const struct ring_cursor *c)
         fprintf(stderr, "%s: out of memory rendering a record of %s[%u]\n", dump_prog, ctx->info->app, ctx->info->pid);
         return;
     }
-    if (ring_limit_reached(ctx->cli) || !filter_record(f, c->rec.level, shm_categories_name(ctx->sites->cats, c->rec.category), ts) ||
-        !filter_grep(f, sr, &c->rec))
+    if (ring_limit_reached(ctx->cli) || !read_filter_record(f, c->rec.level, shm_categories_name(ctx->sites->cats, c->rec.category), ts) ||
+        !read_filter_grep(f, sr, &c->rec))
         return;
     struct render_buf b = out_begin();
     render_prepared(sr, &c->rec, c->view.cpu, ts, ctx->cli->json, &b);
@@ -192,7 +192,7 @@ static void dump_one(const struct cli *cli, const struct seg_entry *meta_entry, 
         return;
     }
 
-    if (!filter_process(&cli->filter, info.app, info.pid)) {
+    if (!read_filter_process(&cli->filter, info.app, info.pid)) {
         shm_seg_close(&meta);
         return;
     }
@@ -249,7 +249,7 @@ static void dump_one(const struct cli *cli, const struct seg_entry *meta_entry, 
         uint64_t dropped = shm_ring_dropped(&cur[i].view);
         if (dropped) {
             struct shm_loss loss = {cur[i].end, 0, dropped, SHM_LOSS_DROPPED};
-            ctx.last_ns = ctx.last_ns ? ctx.last_ns : now_ns();
+            ctx.last_ns = ctx.last_ns ? ctx.last_ns : read_now_ns();
             emit_loss(&ctx, &cur[i], &loss);
         }
         shm_seg_close(&cur[i].seg);
@@ -348,7 +348,7 @@ static void follow_meta(const struct cli *cli, const struct seg_entry *e)
     for (size_t i = 0; sound && i < nfinished && !done; i++)
         done = finished[i].proc_start == f->info.proc_start && strcmp(finished[i].path, e->path) == 0;
     if (!sound || done || shm_meta_attribution(&f->meta, &f->info, err, sizeof err) != 0 ||
-        !filter_process(&cli->filter, f->info.app, f->info.pid) || nfollowed == FOLLOW_MAX_PROCS) {
+        !read_filter_process(&cli->filter, f->info.app, f->info.pid) || nfollowed == FOLLOW_MAX_PROCS) {
         shm_seg_close(&f->meta);
         free(f);
         return;
@@ -363,7 +363,7 @@ static void follow_meta(const struct cli *cli, const struct seg_entry *e)
         free(f);
         return;
     }
-    f->ctx = (struct ring_ctx){.cli = cli, .info = &f->info, .sites = &f->sites, .last_ns = now_ns()};
+    f->ctx = (struct ring_ctx){.cli = cli, .info = &f->info, .sites = &f->sites, .last_ns = read_now_ns()};
     const struct shm_clock_taker *now = live_clock();
     shm_clock_map_live(&f->ctx.clock, f->info.anchor_tsc, f->info.anchor_ns, &now->last, now->hz_q16);
     followed[nfollowed++] = f;

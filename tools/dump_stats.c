@@ -1,15 +1,16 @@
-/* dump_stats.c - shmlog-dump stats: what it counts while the sources decode, and its report in text or JSON. */
+/* dump_st->c - shmlog-dump stats: a consumer of the reader's engine that counts what the sources decode, and its report in text or JSON. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dump_files.h"
+#include "dump.h"
+#include "read_engine.h"
 
 #define TOP_SITES 20
 #define STATS_CATEGORIES 256
 
 /* What stats reports: counted as the inputs decode. */
-static struct {
+struct stats {
     uint64_t levels[8], records, lost[SHM_LOSS_REASON_MAX + 1], duplicates, frames, bad_frames, torn;
     uint64_t clamped, backtrace; /* records flagged so */
     /* By category name: the built-in ones by id, the processes' own by name
@@ -27,59 +28,70 @@ static struct {
         uint64_t max_esterror_ns;
         uint64_t unsynchronized;      /* anchors taken while the kernel said its clock was not */
     } clock;
-} stats;
+};
 
 /* ==== Counting ==== */
 
-static void stats_category(const struct dproc *p, unsigned category)
+static void stats_category(struct stats *st, const struct dproc *p, unsigned category)
 {
     if (category < SHMLOG_CAT_COUNT) {
-        stats.categories[category]++;
+        st->categories[category]++;
         return;
     }
     const char *name = p ? shm_categories_name(p->cats, category) : NULL;
-    for (unsigned i = 0; name && i < stats.nown; i++)
-        if (strcmp(stats.own[i].name, name) == 0) {
-            stats.own[i].n++;
+    for (unsigned i = 0; name && i < st->nown; i++)
+        if (strcmp(st->own[i].name, name) == 0) {
+            st->own[i].n++;
             return;
         }
-    if (!name || stats.nown == STATS_CATEGORIES) {
-        stats.unnamed_category++;
+    if (!name || st->nown == STATS_CATEGORIES) {
+        st->unnamed_category++;
         return;
     }
-    snprintf(stats.own[stats.nown].name, sizeof stats.own[0].name, "%s", name);
-    stats.own[stats.nown++].n = 1;
+    snprintf(st->own[st->nown].name, sizeof st->own[0].name, "%s", name);
+    st->own[st->nown++].n = 1;
 }
 
-void stats_record(const struct dproc *p, struct dsite *d, const struct shm_copied_record *rec, uint64_t ts)
+static int stats_record(void *clientd, struct dring *r, struct dsite *d, const struct shlog_event *ev, uint64_t ts,
+                        uint64_t order_ts)
 {
-    stats.records++;
-    stats.levels[rec->level & 7]++;
-    stats_category(p, rec->category);
-    stats.clamped += (rec->flags & SHMLOG_REC_CLAMPED) != 0;
-    stats.backtrace += (rec->flags & SHMLOG_REC_BACKTRACE) != 0;
+    struct stats *st = clientd;
+    const struct shm_copied_record *rec = ev->rec;
+    (void)order_ts;
+    st->records++;
+    st->levels[rec->level & 7]++;
+    stats_category(st, r->proc, rec->category);
+    st->clamped += (rec->flags & SHMLOG_REC_CLAMPED) != 0;
+    st->backtrace += (rec->flags & SHMLOG_REC_BACKTRACE) != 0;
     if (d)
         d->records++;
-    if (!stats.first_ns || ts < stats.first_ns)
-        stats.first_ns = ts;
-    if (ts > stats.last_ns)
-        stats.last_ns = ts;
+    if (!st->first_ns || ts < st->first_ns)
+        st->first_ns = ts;
+    if (ts > st->last_ns)
+        st->last_ns = ts;
+    return 0;
 }
 
-void stats_loss(const struct shm_loss *loss)
+static int stats_loss(void *clientd, struct dring *r, const struct shlog_event *ev, uint64_t ts)
 {
-    if (loss->reason <= SHM_LOSS_REASON_MAX)
-        stats.lost[loss->reason] += loss->records;
+    struct stats *st = clientd;
+    (void)r;
+    (void)ts;
+    if (ev->loss.reason <= SHM_LOSS_REASON_MAX)
+        st->lost[ev->loss.reason] += ev->loss.records;
+    return 0;
 }
 
-void stats_unanchored_record(void)
+static void stats_unanchored(void *clientd)
 {
-    stats.clock.process_calibrated++;
+    struct stats *st = clientd;
+    st->clock.process_calibrated++;
 }
 
-void stats_anchor(const struct shlog_event *ev)
+static void stats_anchor(void *clientd, const struct shlog_event *ev)
 {
-    struct clock_stats *c = &stats.clock;
+    struct stats *st = clientd;
+    struct clock_stats *c = &st->clock;
     c->steps += c->anchors ? shm_clock_anchors_stepped(&c->prev, &ev->anchor) : (ev->anchor.flags & SHM_ANCHOR_STEPPED) != 0;
     c->anchors++;
     c->prev = ev->anchor;
@@ -91,12 +103,20 @@ void stats_anchor(const struct shlog_event *ev)
     c->last = ev->clock;
 }
 
-void stats_file_closed(const struct shlog_reader_stats *st)
+static void stats_file_closed(void *clientd, struct source *s, const struct shlog_reader_stats *rs)
 {
-    stats.frames += st->frames;
-    stats.bad_frames += st->bad_frames;
-    stats.torn += st->torn;
-    stats.duplicates += st->duplicates;
+    struct stats *st = clientd;
+    (void)s;
+    st->frames += rs->frames;
+    st->bad_frames += rs->bad_frames;
+    st->torn += rs->torn;
+    st->duplicates += rs->duplicates;
+}
+
+static void stats_message(void *clientd, const char *msg, int note)
+{
+    (void)clientd;
+    dump_say(msg, note);
 }
 
 struct app_count {
@@ -104,15 +124,15 @@ struct app_count {
     uint64_t n;
 };
 
-static void count_app(const char *app, uint64_t n)
+static void count_app(struct stats *st, const char *app, uint64_t n)
 {
     /* FNV-1a of the name; the name itself is kept with its count. */
     uint64_t h = 1469598103934665603ULL;
     for (const char *p = app; *p; p++)
         h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    struct app_count *a = hmap_get(&stats.apps, h, 0);
+    struct app_count *a = hmap_get(&st->apps, h, 0);
     if (!a) {
-        if (stats.apps.n >= 65536 || !(a = calloc(1, sizeof *a)) || hmap_put(&stats.apps, h, 0, a) != 0) {
+        if (st->apps.n >= 65536 || !(a = calloc(1, sizeof *a)) || hmap_put(&st->apps, h, 0, a) != 0) {
             free(a);
             return;
         }
@@ -141,28 +161,28 @@ static void put_rate(struct render_buf *b, const char *fmt, double v)
 
 /* "name":count for every non-zero one of the 8 counters, comma-separated. */
 /* Row i of the categories stats shows (the built-in ones, the processes'
- * own, then the unnamed "?") and its name; rows run to category_rows(). */
-static unsigned category_rows(void) { return SHMLOG_CAT_COUNT + stats.nown + 1; }
+ * own, then the unnamed "?") and its name; rows run to category_rows(st). */
+static unsigned category_rows(const struct stats *st) { return SHMLOG_CAT_COUNT + st->nown + 1; }
 
-static uint64_t category_row(unsigned i, const char **name)
+static uint64_t category_row(const struct stats *st, unsigned i, const char **name)
 {
     if (i < SHMLOG_CAT_COUNT) {
         *name = shm_category_name(i);
-        return stats.categories[i];
+        return st->categories[i];
     }
-    if (i < SHMLOG_CAT_COUNT + stats.nown) {
-        *name = stats.own[i - SHMLOG_CAT_COUNT].name;
-        return stats.own[i - SHMLOG_CAT_COUNT].n;
+    if (i < SHMLOG_CAT_COUNT + st->nown) {
+        *name = st->own[i - SHMLOG_CAT_COUNT].name;
+        return st->own[i - SHMLOG_CAT_COUNT].n;
     }
     *name = "?";
-    return stats.unnamed_category;
+    return st->unnamed_category;
 }
 
-static void put_json_categories(struct render_buf *b)
+static void put_json_categories(const struct stats *st, struct render_buf *b)
 {
-    for (unsigned i = 0, n = 0; i < category_rows(); i++) {
+    for (unsigned i = 0, n = 0; i < category_rows(st); i++) {
         const char *name;
-        uint64_t count = category_row(i, &name);
+        uint64_t count = category_row(st, i, &name);
         if (!count)
             continue;
         if (n++)
@@ -195,9 +215,9 @@ static const char *tristate_json(enum shlog_tristate t)
 
 /* What the times rest on: the collector's anchors and the clocks' state
  * they were taken in, or each process's own calibration. */
-static void put_clock_stats(struct render_buf *b, int json)
+static void put_clock_stats(const struct stats *st, struct render_buf *b, int json)
 {
-    const struct clock_stats *c = &stats.clock;
+    const struct clock_stats *c = &st->clock;
     char line[512];
     if (json) {
         snprintf(line, sizeof line,
@@ -259,33 +279,39 @@ struct stats_summary {
 };
 
 /* Reads every input to its end: each event counted as it is decoded. */
-static void stats_count(struct cli *cli, struct in_list *l, struct source **srcs, size_t *nsrc)
+static void stats_count(struct stats *st, struct read_engine *e, const struct cli *cli, struct in_list *l,
+                        struct source **srcs, size_t *nsrc)
 {
-    if (collect_inputs(cli, l) != 0)
-        oom();
+    if (collect_inputs(e, cli, l) != 0)
+        dump_oom();
     for (size_t i = 0; i < l->n; i++)
-        stats.file_bytes += l->v[i].bytes;
-    stats.nfiles = l->n;
-    *srcs = make_sources(l, nsrc);
-    for (size_t i = 0; i < *nsrc; i++)
-        while (source_step(&(*srcs)[i]))
+        st->file_bytes += l->v[i].bytes;
+    st->nfiles = l->n;
+    if (make_sources(e, l, srcs, nsrc) != 0)
+        dump_oom();
+    for (size_t i = 0; i < *nsrc; i++) {
+        int rc;
+        while ((rc = source_step(e, &(*srcs)[i])) > 0)
             ;
+        if (rc < 0)
+            dump_oom();
+    }
 }
 
-static void stats_summarize(struct stats_summary *s)
+static void stats_summarize(struct stats *st, struct read_engine *e, struct stats_summary *s)
 {
     /* apps and sites */
-    for (struct dsite *d = running->all_sites; d; d = d->next_all)
+    for (struct dsite *d = e->all_sites; d; d = d->next_all)
         if (d->records)
-            count_app(d->proc->info.app, d->records);
+            count_app(st, d->proc->info.app, d->records);
     size_t nsites = 0;
-    for (struct dsite *d = running->all_sites; d; d = d->next_all)
+    for (struct dsite *d = e->all_sites; d; d = d->next_all)
         nsites += d->records != 0;
     s->sites = calloc(nsites ? nsites : 1, sizeof *s->sites);
     if (!s->sites)
-        oom();
+        dump_oom();
     nsites = 0;
-    for (struct dsite *d = running->all_sites; d; d = d->next_all)
+    for (struct dsite *d = e->all_sites; d; d = d->next_all)
         if (d->records)
             s->sites[nsites++] = d;
     qsort(s->sites, nsites, sizeof *s->sites, site_count_cmp);
@@ -293,19 +319,19 @@ static void stats_summarize(struct stats_summary *s)
     /* Records of sites the files never defined count under "?". */
     s->lost_total = 0;
     for (unsigned i = 0; i <= SHM_LOSS_REASON_MAX; i++)
-        s->lost_total += stats.lost[i];
-    s->span = stats.last_ns > stats.first_ns ? (double)(stats.last_ns - stats.first_ns) / 1e9 : 0;
-    s->per_record = stats.records ? (double)stats.file_bytes / (double)stats.records : 0;
-    s->rate = s->span > 0 ? (double)stats.records / s->span : 0;
+        s->lost_total += st->lost[i];
+    s->span = st->last_ns > st->first_ns ? (double)(st->last_ns - st->first_ns) / 1e9 : 0;
+    s->per_record = st->records ? (double)st->file_bytes / (double)st->records : 0;
+    s->rate = s->span > 0 ? (double)st->records / s->span : 0;
 }
 
 /* ---- JSON: one object ---- */
 
 /* "apps":{"name":count,...} without the key */
-static void put_json_apps(struct render_buf *b)
+static void put_json_apps(const struct stats *st, struct render_buf *b)
 {
-    for (size_t i = 0, n = 0; i < stats.apps.cap; i++) {
-        struct app_count *a = stats.apps.slots[i].v;
+    for (size_t i = 0, n = 0; i < st->apps.cap; i++) {
+        struct app_count *a = st->apps.slots[i].v;
         if (!a)
             continue;
         if (n++)
@@ -340,38 +366,38 @@ static void put_json_site(struct render_buf *b, const struct dsite *d, size_t i)
 }
 
 /* The counters, then the top sites, each written out on its own. */
-static void stats_json(struct render_buf *b, const struct stats_summary *s)
+static void stats_json(const struct stats *st, struct render_buf *b, const struct stats_summary *s)
 {
     render_buf_puts(b, "{\"files\":");
-    render_buf_u64(b, stats.nfiles);
-    put_json_kv_u64(b, "bytes", stats.file_bytes);
-    put_json_kv_u64(b, "frames", stats.frames);
-    put_json_kv_u64(b, "bad_frames", stats.bad_frames);
-    put_json_kv_u64(b, "torn", stats.torn);
-    put_json_kv_u64(b, "records", stats.records);
-    put_json_kv_u64(b, "duplicates", stats.duplicates);
+    render_buf_u64(b, st->nfiles);
+    put_json_kv_u64(b, "bytes", st->file_bytes);
+    put_json_kv_u64(b, "frames", st->frames);
+    put_json_kv_u64(b, "bad_frames", st->bad_frames);
+    put_json_kv_u64(b, "torn", st->torn);
+    put_json_kv_u64(b, "records", st->records);
+    put_json_kv_u64(b, "duplicates", st->duplicates);
     render_buf_puts(b, ",\"bytes_per_record\":");
     render_json_double(b, s->per_record, 0);
-    put_json_kv_u64(b, "first_ns", stats.first_ns);
-    put_json_kv_u64(b, "last_ns", stats.last_ns);
+    put_json_kv_u64(b, "first_ns", st->first_ns);
+    put_json_kv_u64(b, "last_ns", st->last_ns);
     render_buf_puts(b, ",\"span_s\":");
     render_json_double(b, s->span, 0);
     render_buf_puts(b, ",\"records_per_s\":");
     render_json_double(b, s->rate, 0);
-    put_clock_stats(b, 1);
+    put_clock_stats(st, b, 1);
     render_buf_puts(b, ",\"losses\":{\"total\":");
     render_buf_u64(b, s->lost_total);
     for (unsigned r = SHM_LOSS_DROPPED; r <= SHM_LOSS_REASON_MAX; r++)
-        put_json_kv_u64(b, shm_loss_reason_name(r), stats.lost[r]);
+        put_json_kv_u64(b, shm_loss_reason_name(r), st->lost[r]);
     render_buf_puts(b, "},\"levels\":{");
-    put_json_counts(b, stats.levels, shm_level_name);
+    put_json_counts(b, st->levels, shm_level_name);
     render_buf_puts(b, "},\"categories\":{");
-    put_json_categories(b);
+    put_json_categories(st, b);
     render_buf_putc(b, '}');
-    put_json_kv_u64(b, "clamped", stats.clamped);
-    put_json_kv_u64(b, "backtrace", stats.backtrace);
+    put_json_kv_u64(b, "clamped", st->clamped);
+    put_json_kv_u64(b, "backtrace", st->backtrace);
     render_buf_puts(b, ",\"apps\":{");
-    put_json_apps(b);
+    put_json_apps(st, b);
     render_buf_puts(b, "},\"sites\":[");
     out_end(b);
     for (size_t i = 0; i < s->nsites && i < TOP_SITES; i++) {
@@ -386,42 +412,42 @@ static void stats_json(struct render_buf *b, const struct stats_summary *s)
 /* ---- Text: one screen ---- */
 
 /* "files: ...", "records: ..." and, when there are records, "time: ..." */
-static void put_text_totals(struct render_buf *b, const struct stats_summary *s)
+static void put_text_totals(const struct stats *st, struct render_buf *b, const struct stats_summary *s)
 {
     char line[256];
     snprintf(line, sizeof line, "files: %llu, %llu bytes on disk, %llu frames (%llu damaged%s)\n",
-             (unsigned long long)stats.nfiles, (unsigned long long)stats.file_bytes,
-             (unsigned long long)stats.frames, (unsigned long long)stats.bad_frames,
-             stats.torn ? ", torn tail" : "");
+             (unsigned long long)st->nfiles, (unsigned long long)st->file_bytes,
+             (unsigned long long)st->frames, (unsigned long long)st->bad_frames,
+             st->torn ? ", torn tail" : "");
     render_buf_puts(b, line);
     snprintf(line, sizeof line, "records: %llu (%llu duplicates dropped), %.2f bytes on disk per record\n",
-             (unsigned long long)stats.records, (unsigned long long)stats.duplicates, s->per_record);
+             (unsigned long long)st->records, (unsigned long long)st->duplicates, s->per_record);
     render_buf_puts(b, line);
-    if (stats.records) {
+    if (st->records) {
         render_buf_puts(b, "time: ");
-        render_buf_rfc3339(b, stats.first_ns);
+        render_buf_rfc3339(b, st->first_ns);
         render_buf_puts(b, " .. ");
-        render_buf_rfc3339(b, stats.last_ns);
+        render_buf_rfc3339(b, st->last_ns);
         put_rate(b, " (%.3f s)", s->span);
         put_rate(b, ", %.0f records/s\n", s->rate);
     }
 }
 
 /* "losses: N records, reason n, ..." (no newline) */
-static void put_text_losses(struct render_buf *b, const struct stats_summary *s)
+static void put_text_losses(const struct stats *st, struct render_buf *b, const struct stats_summary *s)
 {
     char line[256];
     snprintf(line, sizeof line, "losses: %llu records", (unsigned long long)s->lost_total);
     render_buf_puts(b, line);
     for (unsigned r = SHM_LOSS_DROPPED; r <= SHM_LOSS_REASON_MAX; r++)
-        if (stats.lost[r]) {
-            snprintf(line, sizeof line, ", %s %llu", shm_loss_reason_name(r), (unsigned long long)stats.lost[r]);
+        if (st->lost[r]) {
+            snprintf(line, sizeof line, ", %s %llu", shm_loss_reason_name(r), (unsigned long long)st->lost[r]);
             render_buf_puts(b, line);
         }
 }
 
 /* label, then " NAME count (share%)" for every non-zero one of the 8 counters. */
-static void put_text_counts(struct render_buf *b, const char *label, const uint64_t counts[8],
+static void put_text_counts(const struct stats *st, struct render_buf *b, const char *label, const uint64_t counts[8],
                             const char *(*name)(unsigned))
 {
     render_buf_puts(b, label);
@@ -430,51 +456,51 @@ static void put_text_counts(struct render_buf *b, const char *label, const uint6
             render_buf_putc(b, ' ');
             render_buf_puts(b, name(i) ? name(i) : "?");
             render_buf_putc(b, ' ');
-            put_share(b, counts[i], stats.records);
+            put_share(b, counts[i], st->records);
         }
 }
 
-static void put_text_categories(struct render_buf *b)
+static void put_text_categories(const struct stats *st, struct render_buf *b)
 {
     render_buf_puts(b, "\nby category:");
-    for (unsigned i = 0; i < category_rows(); i++) {
+    for (unsigned i = 0; i < category_rows(st); i++) {
         const char *name;
-        uint64_t n = category_row(i, &name);
+        uint64_t n = category_row(st, i, &name);
         if (!n)
             continue;
         render_buf_putc(b, ' ');
         render_buf_puts(b, name);
         render_buf_putc(b, ' ');
-        put_share(b, n, stats.records);
+        put_share(b, n, st->records);
     }
-    if (stats.clamped || stats.backtrace) {
+    if (st->clamped || st->backtrace) {
         char line[160];
         snprintf(line, sizeof line, "\nflagged: clamped %llu (level or category out of range), backtrace %llu",
-                 (unsigned long long)stats.clamped, (unsigned long long)stats.backtrace);
+                 (unsigned long long)st->clamped, (unsigned long long)st->backtrace);
         render_buf_puts(b, line);
     }
 }
 
-static void put_text_apps(struct render_buf *b)
+static void put_text_apps(const struct stats *st, struct render_buf *b)
 {
     render_buf_puts(b, "\nby app:");
-    for (size_t i = 0; i < stats.apps.cap; i++) {
-        struct app_count *a = stats.apps.slots[i].v;
+    for (size_t i = 0; i < st->apps.cap; i++) {
+        struct app_count *a = st->apps.slots[i].v;
         if (!a)
             continue;
         render_buf_putc(b, ' ');
         put_text_safe(b, a->name);
         render_buf_putc(b, ' ');
-        put_share(b, a->n, stats.records);
+        put_share(b, a->n, st->records);
     }
 }
 
 /* "  count share%  app file.c:line format" */
-static void put_text_site(struct render_buf *b, const struct dsite *d)
+static void put_text_site(const struct stats *st, struct render_buf *b, const struct dsite *d)
 {
     char line[256];
     snprintf(line, sizeof line, "  %12llu %5.1f%%  ", (unsigned long long)d->records,
-             stats.records ? 100.0 * (double)d->records / (double)stats.records : 0.0);
+             st->records ? 100.0 * (double)d->records / (double)st->records : 0.0);
     render_buf_puts(b, line);
     put_text_safe(b, d->proc->info.app);
     render_buf_putc(b, ' ');
@@ -492,21 +518,21 @@ static void put_text_site(struct render_buf *b, const struct dsite *d)
 
 /* The totals, the clock, the losses, the shares, then the top sites, each
  * written out on its own. */
-static void stats_text(struct render_buf *b, const struct stats_summary *s)
+static void stats_text(const struct stats *st, struct render_buf *b, const struct stats_summary *s)
 {
     char line[256];
-    put_text_totals(b, s);
-    put_clock_stats(b, 0);
-    put_text_losses(b, s);
-    put_text_counts(b, "\nby level:", stats.levels, shm_level_name);
-    put_text_categories(b);
-    put_text_apps(b);
+    put_text_totals(st, b, s);
+    put_clock_stats(st, b, 0);
+    put_text_losses(st, b, s);
+    put_text_counts(st, b, "\nby level:", st->levels, shm_level_name);
+    put_text_categories(st, b);
+    put_text_apps(st, b);
     snprintf(line, sizeof line, "\ntop sites (%zu with records):\n", s->nsites);
     render_buf_puts(b, line);
     out_end(b);
     for (size_t i = 0; i < s->nsites && i < TOP_SITES; i++) {
         *b = out_begin();
-        put_text_site(b, s->sites[i]);
+        put_text_site(st, b, s->sites[i]);
         out_end(b);
     }
     *b = out_begin();
@@ -514,26 +540,37 @@ static void stats_text(struct render_buf *b, const struct stats_summary *s)
 
 int cmd_stats(struct cli *cli)
 {
-    begin(cli, MODE_STATS);
+    struct stats *st = calloc(1, sizeof *st);
+    if (!st)
+        dump_oom();
+    const struct read_consumer c = {.clientd = st, .record = stats_record, .loss = stats_loss,
+                                    .unanchored = stats_unanchored, .anchor = stats_anchor,
+                                    .file_closed = stats_file_closed, .message = stats_message};
+    struct read_engine e;
+    if (read_engine_init(&e, &cli->filter, &c) != 0)
+        dump_oom();
     struct in_list l = {0};
     struct source *srcs;
     size_t nsrc;
-    stats_count(cli, &l, &srcs, &nsrc);
+    stats_count(st, &e, cli, &l, &srcs, &nsrc);
     struct stats_summary s;
-    stats_summarize(&s);
+    stats_summarize(st, &e, &s);
 
     struct render_buf b = out_begin();
     if (cli->json)
-        stats_json(&b, &s);
+        stats_json(st, &b, &s);
     else
-        stats_text(&b, &s);
+        stats_text(st, &b, &s);
     out_end(&b);
 
-    for (size_t i = 0; i < stats.apps.cap; i++)
-        free(stats.apps.slots[i].v);
-    hmap_clear(&stats.apps);
+    for (size_t i = 0; i < st->apps.cap; i++)
+        free(st->apps.slots[i].v);
+    hmap_clear(&st->apps);
     free(s.sites);
-    free_sources(srcs, nsrc);
+    free_sources(&e, srcs, nsrc);
+    read_engine_free(&e);
     free(l.v);
-    return running->status;
+    int status = e.status;
+    free(st);
+    return status;
 }

@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "dump.h"
+#include "read_engine.h"
 #include "shlog_file.h"
 
 struct status_ring {
@@ -390,11 +391,11 @@ static void status_open(struct status *st)
 static void status_sample(const struct cli *cli, struct status *st)
 {
     sample_collector(cli, &st->c0);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = read_now_ns();
     struct timespec ts = {(time_t)(cli->watch_ns / 1000000000u), (long)(cli->watch_ns % 1000000000u)};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
-    uint64_t t1 = now_ns();
+    uint64_t t1 = read_now_ns();
     sample_collector(cli, &st->c1);
     st->secs = (double)(t1 - t0) / 1e9;
 
@@ -518,7 +519,7 @@ static void put_json_shipping(struct render_buf *b, const struct status *st)
     put_json_kv_u64(b, "offset", st->ship.offset);
     put_json_kv_u64(b, "lag_bytes", st->ship_lag_bytes);
     put_json_kv_double(b, "lag_s", (double)st->ship.lag_ns / 1e9);
-    uint64_t now = now_ns();
+    uint64_t now = read_now_ns();
     put_json_kv_double(b, "updated_s_ago", now > st->ship.updated_ns ? (double)(now - st->ship.updated_ns) / 1e9 : 0);
     put_json_kv_bool(b, "shipper_alive", st->ship_alive);
     render_buf_putc(b, '}');
@@ -536,7 +537,7 @@ static void put_text_shipping(struct render_buf *b, const struct status *st)
         render_buf_puts(b, line);
         return;
     }
-    uint64_t now = now_ns();
+    uint64_t now = read_now_ns();
     double ago = now > st->ship.updated_ns ? (double)(now - st->ship.updated_ns) / 1e9 : 0;
     render_buf_puts(b, "shipping: ");
     put_text_safe(b, st->ship.topic);

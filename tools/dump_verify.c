@@ -1,81 +1,123 @@
-/* dump_verify.c - shmlog-dump verify: ring positions that follow each other, and a summary line per file. */
+/* dump_verify.c - shmlog-dump verify: a consumer of the reader's engine that checks that ring positions follow each other, and a summary line per file. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "dump_files.h"
+#include "dump.h"
+#include "read_engine.h"
 
-/* A PAD at the end of the ring: the next record then starts the ring over. */
-void verify_position(struct source *s, struct dring *r, uint64_t covered_from, uint64_t pos, uint64_t next)
+/* What verify keeps of a ring (dring.user). */
+struct ring_check {
+    uint64_t expected; /* the next ring position */
+};
+
+/* Ring positions follow each other, but for PAD slots at the end of the
+ * ring, losses, and positions the batch says it passed over (from
+ * covered_from). */
+static int verify_position(struct source *s, struct dring *r, uint64_t covered_from, uint64_t pos, uint64_t next)
 {
-    if (r->has_expected && covered_from <= r->expected && pos >= r->expected)
-        pos = r->expected; /* what lies between, its batch passed over on purpose */
-    if (r->has_expected && pos != r->expected) {
-        int pad = pos > r->expected && pos - r->expected < SHMLOG_MAX_SLOTS && pos % SHMLOG_RING_MIN_RECORDS == 0;
+    struct ring_check *c = r->user;
+    if (c && covered_from <= c->expected && pos >= c->expected)
+        pos = c->expected; /* what lies between, its batch passed over on purpose */
+    /* A PAD at the end of the ring: the next record then starts the ring over. */
+    if (c && pos != c->expected) {
+        int pad = pos > c->expected && pos - c->expected < SHMLOG_MAX_SLOTS && pos % SHMLOG_RING_MIN_RECORDS == 0;
         if (!pad) {
             struct in_file *f = s->cur_file;
             f->gaps++;
-            f->gap_positions += pos > r->expected ? pos - r->expected : 0;
+            f->gap_positions += pos > c->expected ? pos - c->expected : 0;
             char msg[4096 + 300];
             snprintf(msg, sizeof msg,
                      "%s: %s[%u] cpu%u: ring positions %llu..%llu are missing and no loss marker explains them",
-                     f->path, r->proc->info.app, r->proc->info.pid, r->cpu, (unsigned long long)r->expected,
+                     f->path, r->proc->info.app, r->proc->info.pid, r->cpu, (unsigned long long)c->expected,
                      (unsigned long long)pos - 1);
-            if (pos < r->expected)
+            if (pos < c->expected)
                 snprintf(msg, sizeof msg, "%s: %s[%u] cpu%u: ring position %llu after %llu (out of order)",
                          f->path, r->proc->info.app, r->proc->info.pid, r->cpu, (unsigned long long)pos,
-                         (unsigned long long)r->expected);
-            note_error(msg);
+                         (unsigned long long)c->expected);
+            dump_say(msg, 0);
         }
     }
-    r->expected = next;
-    r->has_expected = 1;
+    if (!c && !(c = r->user = malloc(sizeof *c)))
+        return -ENOMEM;
+    c->expected = next;
+    return 0;
+}
+
+/* Every record and loss as decoded, before the filters. */
+static int verify_decoded(void *clientd, struct source *s, struct dring *r, const struct shlog_event *ev)
+{
+    (void)clientd;
+    if (ev->kind == SHLOG_EV_LOSS)
+        return ev->loss.positions ? verify_position(s, r, ev->loss.first_pos, ev->loss.first_pos,
+                                                    ev->loss.first_pos + ev->loss.positions)
+                                  : 0;
+    s->cur_file->records++;
+    if (ev->backtrace)
+        return 0;
+    return verify_position(s, r, ev->covered_from, ev->rec->pos, ev->rec->pos + ev->rec->nslots);
+}
+
+static void verify_message(void *clientd, const char *msg, int note)
+{
+    (void)clientd;
+    dump_say(msg, note);
+}
+
+/* The summary line of a file read to its end. Returns whether it was whole. */
+static int summary(const struct in_file *f)
+{
+    int whole = !f->errors && !f->gaps && !f->bad_header;
+    struct render_buf b = out_begin();
+    put_text_safe(&b, f->path);
+    char line[512];
+    if (f->bad_header)
+        snprintf(line, sizeof line, ": BAD: %s\n", f->error);
+    else if (whole)
+        snprintf(line, sizeof line, ": ok: %llu frames, %llu records, %llu bytes\n", (unsigned long long)f->frames,
+                 (unsigned long long)f->records, (unsigned long long)f->bytes);
+    else
+        snprintf(line, sizeof line,
+                 ": DAMAGED: %llu frame errors%s, %llu unexplained position gaps (%llu positions); "
+                 "%llu good frames, %llu records%s\n",
+                 (unsigned long long)(f->errors - f->torn), f->torn ? ", torn tail" : "", (unsigned long long)f->gaps,
+                 (unsigned long long)f->gap_positions, (unsigned long long)f->frames, (unsigned long long)f->records,
+                 f->part && f->writer_alive ? " (still being written)" : "");
+    render_buf_puts(&b, line);
+    out_end(&b);
+    out_push();
+    return whole;
 }
 
 int cmd_verify(struct cli *cli)
 {
-    begin(cli, MODE_VERIFY);
+    const struct read_consumer c = {.decoded = verify_decoded, .message = verify_message};
+    struct read_engine e;
+    if (read_engine_init(&e, NULL, &c) != 0)
+        dump_oom();
+    e.verify = 1;
     struct in_list l = {0};
-    if (collect_inputs(cli, &l) != 0)
-        oom();
+    if (collect_inputs(&e, cli, &l) != 0)
+        dump_oom();
     size_t nsrc;
-    struct source *srcs = make_sources(&l, &nsrc);
-    int whole_all = running->status == 0;
+    struct source *srcs;
+    if (make_sources(&e, &l, &srcs, &nsrc) != 0)
+        dump_oom();
+    int whole_all = e.status == 0;
     for (size_t i = 0; i < nsrc; i++) {
         struct source *s = &srcs[i];
         size_t reported = 0;
         while (!s->done || reported < s->next) {
-            if (!s->done)
-                source_step(s);
+            if (!s->done && source_step(&e, s) < 0)
+                dump_oom();
             /* Files before the open one are finished: their summaries. */
             size_t finished = s->rd ? s->next - 1 : s->next;
-            for (; reported < finished; reported++) {
-                const struct in_file *f = &s->files[reported];
-                int whole = !f->errors && !f->gaps && !f->bad_header;
-                whole_all &= whole;
-                struct render_buf b = out_begin();
-                put_text_safe(&b, f->path);
-                char line[512];
-                if (f->bad_header)
-                    snprintf(line, sizeof line, ": BAD: %s\n", f->error);
-                else if (whole)
-                    snprintf(line, sizeof line, ": ok: %llu frames, %llu records, %llu bytes\n",
-                             (unsigned long long)f->frames, (unsigned long long)f->records,
-                             (unsigned long long)f->bytes);
-                else
-                    snprintf(line, sizeof line,
-                             ": DAMAGED: %llu frame errors%s, %llu unexplained position gaps (%llu positions); "
-                             "%llu good frames, %llu records%s\n",
-                             (unsigned long long)(f->errors - f->torn), f->torn ? ", torn tail" : "",
-                             (unsigned long long)f->gaps, (unsigned long long)f->gap_positions,
-                             (unsigned long long)f->frames, (unsigned long long)f->records,
-                             f->part && f->writer_alive ? " (still being written)" : "");
-                render_buf_puts(&b, line);
-                out_end(&b);
-                out_push();
-            }
+            for (; reported < finished; reported++)
+                whole_all &= summary(&s->files[reported]);
         }
     }
-    free_sources(srcs, nsrc);
+    free_sources(&e, srcs, nsrc);
+    read_engine_free(&e);
     free(l.v);
-    return whole_all && running->status == 0 ? 0 : 1;
+    return whole_all && e.status == 0 ? 0 : 1;
 }

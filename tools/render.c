@@ -35,21 +35,48 @@ int render_prepared_msg(const struct render_site *sr, const struct shm_copied_re
     return out->overflow ? -ENOBUFS : 0;
 }
 
-int render_prepared_fields(const struct render_site *sr, const struct shm_copied_record *rec,
-                           struct render_field fields[SHMLOG_MAX_ARGS])
+int render_prepared_values(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *msg,
+                           struct render_arg values[SHMLOG_MAX_ARGS])
 {
+    struct render_arg args[SHMLOG_MAX_ARGS];
+    int nargs = prepared_args(sr, rec, args);
+    if (msg)
+        put_prepared_msg(sr, rec, args, nargs, msg, ESC_NONE, NULL);
     if (!sr->known)
         return 0;
-    struct render_arg args[SHMLOG_MAX_ARGS];
-    if (prepared_args(sr, rec, args) < 0)
+    if (nargs < 0)
         return -1;
     for (int i = 0; i < sr->nfields; i++) {
         const struct prep_field *f = &sr->fields[i];
         struct render_arg cut;
+        values[i] = *field_value(args, f->arg, f->prec, f->prec_arg, &cut);
+    }
+    return sr->nfields;
+}
+
+int render_prepared_fields(const struct render_site *sr, const struct shm_copied_record *rec,
+                           struct render_field fields[SHMLOG_MAX_ARGS])
+{
+    struct render_arg values[SHMLOG_MAX_ARGS];
+    int n = render_prepared_values(sr, rec, NULL, values);
+    for (int i = 0; i < n; i++) {
         /* The key is `,"name":`; names are [A-Za-z0-9_.] and need no escaping. */
+        fields[i].name = sr->fields[i].key + 2;
+        fields[i].name_len = sr->fields[i].key_len - 4;
+        fields[i].value = values[i];
+    }
+    return n;
+}
+
+int render_site_fields(const struct render_site *sr, struct render_field_info fields[SHMLOG_MAX_ARGS])
+{
+    if (!sr->known)
+        return 0;
+    for (int i = 0; i < sr->nfields; i++) {
+        const struct prep_field *f = &sr->fields[i];
         fields[i].name = f->key + 2;
         fields[i].name_len = f->key_len - 4;
-        fields[i].value = *field_value(args, f->arg, f->prec, f->prec_arg, &cut);
+        fields[i].type = f->arg < sr->nargs ? sr->arg_types[f->arg] : 0;
     }
     return sr->nfields;
 }

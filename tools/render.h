@@ -22,7 +22,7 @@
  *
  *   ts_ns     number   nanoseconds since the Unix epoch (UTC)
  *   time      string   the same as RFC 3339 with nanoseconds, "2026-11-22T07:39:36.123456789Z";
- *                      in local time (render_time_local) with the zone's offset,
+ *                      in local time (struct render_memo) with the zone's offset,
  *                      "2026-11-22T08:39:36.123456789+01:00"
  *   level     string   TRACE DEBUG INFO WARN ERROR FATAL ("L<n>" for an out-of-range value)
  *   category  string   none trade order market_data risk portfolio ("cat<n>" out of range)
@@ -91,12 +91,35 @@ extern "C" {
 
 /* ==== Bounded output buffer ==== */
 
+/* What rendering keeps between lines: the zone times are shown in, and the
+ * text of the last second, thread and cpu, which the next line likely
+ * repeats. The caller's (a reader's, a program's): buffers that share one
+ * render from one thread at a time. render_memo_init() before use. */
+struct render_memo {
+    int local;                     /* times in the local zone (TZ) with its offset, not UTC */
+    int64_t zone_lo, zone_hi;      /* seconds zone_lo..zone_hi have the offset zone_off */
+    int32_t zone_off;
+    uint64_t civil_sec;            /* civil_text is this second's "YYYY-MM-DDThh:mm:ss" */
+    char civil_text[19];
+    uint64_t json_sec;             /* the JSON time's pieces of this second, in zone json_local */
+    int json_local;
+    char json_head[9 + 20], json_middle[9 + 19 + 1], json_tail[8];
+    unsigned json_head_len, json_tail_len;
+    uint64_t tid_cpu;              /* tid_cpu_text is this tid << 32 | cpu */
+    char tid_cpu_text[32];
+    size_t tid_cpu_len;
+};
+
+/* local 1: times in the local zone (reads TZ now), 0: UTC. */
+void render_memo_init(struct render_memo *m, int local);
+
 /* Writes never pass cap: what does not fit is dropped and overflow is set. */
 struct render_buf {
     char *data;
     size_t cap;
     size_t len;
     int overflow;
+    struct render_memo *memo; /* NULL: times in UTC, nothing kept between lines */
 };
 
 static inline void render_buf_init(struct render_buf *b, char *mem, size_t cap)
@@ -105,6 +128,7 @@ static inline void render_buf_init(struct render_buf *b, char *mem, size_t cap)
     b->cap = cap;
     b->len = 0;
     b->overflow = 0;
+    b->memo = NULL;
 }
 
 static inline size_t render_buf_room(const struct render_buf *b)
@@ -193,6 +217,12 @@ void render_format(const char *fmt, const struct render_arg *args, int nargs, st
 /* Appends n bytes as a quoted JSON string: valid JSON for any bytes (control
  * characters escaped, invalid UTF-8 as \ufffd). */
 void render_json_string(struct render_buf *out, const void *s, size_t n);
+/* The bytes at the start of s (n bytes) that are valid UTF-8 (overlong forms,
+ * surrogates and code points above U+10FFFF are not): n when all are. */
+size_t render_utf8_valid(const void *s, size_t n);
+/* Appends s with each byte that starts no valid UTF-8 sequence replaced by
+ * U+FFFD, as the JSON strings show it: valid UTF-8 for any bytes. */
+void render_utf8_repair(struct render_buf *out, const void *s, size_t n);
 /* Appends a double as the shortest decimal that reads back as the same value
  * (as the same float when is_f32), or null for NaN and infinities. */
 void render_json_double(struct render_buf *out, double v, int is_f32);
@@ -206,13 +236,9 @@ void render_json_fields(const char *fmt, const struct render_arg *args, int narg
 /* Level, category and loss reason names: shm/names.h (included above). */
 
 /* Appends "YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ" (30 bytes) for ns since the epoch,
- * UTC; in local time, "YYYY-MM-DDThh:mm:ss.nnnnnnnnn+hh:mm" (35 bytes). */
+ * UTC; in local time (out->memo says), "YYYY-MM-DDThh:mm:ss.nnnnnnnnn+hh:mm"
+ * (35 bytes). */
 void render_buf_rfc3339(struct render_buf *out, uint64_t ns);
-/* Every time rendered from now on (text lines, the JSON "time" key) in UTC
- * (local 0, the default) or in the local zone (the TZ environment variable)
- * with its UTC offset. Call before rendering, from one thread. */
-void render_time_local(int local);
-int render_time_is_local(void);
 
 /* What one line is made of. Strings are NUL-terminated; app and host may be NULL. */
 struct render_input {
@@ -267,6 +293,21 @@ struct render_field {
 };
 int render_prepared_fields(const struct render_site *sr, const struct shm_copied_record *rec,
                            struct render_field fields[SHMLOG_MAX_ARGS]);
+/* The message into msg (unless NULL; msg->overflow says it did not fit) and
+ * the fields' values (as render_prepared_fields() gives them; named by
+ * render_site_fields()), the arguments decoded once. The fields' count, or -1. */
+int render_prepared_values(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *msg,
+                           struct render_arg values[SHMLOG_MAX_ARGS]);
+
+/* What the fields of a site's records are, without a record: the names
+ * render_prepared_fields() gives and each value's argument type (enum
+ * shmlog_arg_type). The count. */
+struct render_field_info {
+    const char *name; /* not NUL-terminated */
+    size_t name_len;
+    uint8_t type;
+};
+int render_site_fields(const struct render_site *sr, struct render_field_info fields[SHMLOG_MAX_ARGS]);
 
 /* Appends one exit marker line; in->ts_ns is when the collector saw the exit.
  * how: enum shlog_exit_how (format/include/shlog_file.h): 0 not said, 1 shut down,

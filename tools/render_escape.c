@@ -29,6 +29,40 @@ static size_t utf8_valid_len(const uint8_t *s, size_t n)
     return 0;
 }
 
+size_t render_utf8_valid(const void *src, size_t n)
+{
+    const uint8_t *s = src;
+    size_t i = 0;
+    while (i < n) {
+        /* ASCII, 8 bytes at a time: most messages are nothing else. */
+        uint64_t w;
+        while (i + 8 <= n && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ull)))
+            i += 8;
+        if (i >= n)
+            break;
+        size_t len = utf8_valid_len(s + i, n - i);
+        if (!len)
+            return i;
+        i += len;
+    }
+    return n;
+}
+
+void render_utf8_repair(struct render_buf *out, const void *src, size_t n)
+{
+    const uint8_t *s = src;
+    size_t i = 0;
+    while (i < n) {
+        size_t ok = render_utf8_valid(s + i, n - i);
+        render_buf_put(out, s + i, ok);
+        i += ok;
+        if (i < n) {
+            render_buf_put(out, "\xef\xbf\xbd", 3); /* U+FFFD */
+            i++;
+        }
+    }
+}
+
 /* Bytes carried as they are: printable ASCII. JSON strings also escape the
  * quote and the backslash. */
 #define PLAIN_ROW(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x

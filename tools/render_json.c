@@ -100,43 +100,47 @@ static void put_json_cstring(struct render_buf *out, const char *s)
     render_json_string(out, s, strlen(s));
 }
 
+/* The pieces of the JSON time of second sec in m: everything but the 9
+ * nanosecond digits (twice): "{"ts_ns":<seconds>", ","time":"<civil second>."
+ * and the zone's suffix. */
+static void json_time_pieces(struct render_memo *m, uint64_t sec)
+{
+    memcpy(m->json_head, "{\"ts_ns\":", 9);
+    char digits[20];
+    char *p = u64_digits_back(digits + sizeof digits, sec);
+    m->json_head_len = 9 + (unsigned)(digits + sizeof digits - p);
+    memcpy(m->json_head + 9, p, m->json_head_len - 9);
+    int32_t off = render_zone_offset(m, sec);
+    memcpy(m->json_middle, ",\"time\":\"", 9);
+    char civil[19];
+    memcpy(m->json_middle + 9, civil_second(m, sec + (uint64_t)(int64_t)off, civil), 19);
+    m->json_middle[28] = '.';
+    m->json_tail_len = (unsigned)render_zone_suffix(m, off, m->json_tail);
+    m->json_tail[m->json_tail_len++] = '"';
+    m->json_sec = sec;
+    m->json_local = m->local;
+}
+
 /* The fields every line starts with in JSON: ts_ns and time. */
 static void put_json_time(struct render_buf *out, uint64_t ts_ns)
 {
-    /* Records of one second share everything but the 9 nanosecond digits
-     * (twice): "{"ts_ns":<seconds>", ","time":"<civil second>." and the
-     * zone's suffix are made once per second. */
-    static __thread uint64_t cached_sec = UINT64_MAX;
-    static __thread int cached_local; /* a library reader may switch zones between lines */
-    static __thread char head[9 + 20], middle[9 + 19 + 1], tail[8];
-    static __thread unsigned head_len, tail_len;
+    /* Records of one second share all but the nanoseconds: their pieces are
+     * made once per second, in the buffer's memo. */
+    struct render_memo *m = out->memo;
     uint64_t sec = ts_ns / 1000000000u;
-    if (sec && out->cap - out->len >= sizeof head + sizeof middle + 18 + sizeof tail) {
-        if (sec != cached_sec || cached_local != render_time_is_local()) {
-            memcpy(head, "{\"ts_ns\":", 9);
-            char digits[20];
-            char *p = u64_digits_back(digits + sizeof digits, sec);
-            head_len = 9 + (unsigned)(digits + sizeof digits - p);
-            memcpy(head + 9, p, head_len - 9);
-            int32_t off = render_zone_offset(sec);
-            memcpy(middle, ",\"time\":\"", 9);
-            memcpy(middle + 9, civil_second(sec + (uint64_t)(int64_t)off), 19);
-            middle[28] = '.';
-            tail_len = (unsigned)render_zone_suffix(off, tail);
-            tail[tail_len++] = '"';
-            cached_sec = sec;
-            cached_local = render_time_is_local();
-        }
+    if (m && sec && out->cap - out->len >= sizeof m->json_head + sizeof m->json_middle + 18 + sizeof m->json_tail) {
+        if (sec != m->json_sec || m->json_local != m->local)
+            json_time_pieces(m, sec);
         char *d = out->data + out->len;
-        memcpy(d, head, sizeof head);
-        d += head_len;
+        memcpy(d, m->json_head, sizeof m->json_head);
+        d += m->json_head_len;
         uint32_t ns = (uint32_t)(ts_ns % 1000000000u);
         write_8_digits(d, ns / 10);
         d[8] = (char)('0' + ns % 10);
-        memcpy(d + 9, middle, sizeof middle);
-        memcpy(d + 9 + sizeof middle, d, 9);
-        memcpy(d + 18 + sizeof middle, tail, sizeof tail);
-        out->len += head_len + 18 + sizeof middle + tail_len;
+        memcpy(d + 9, m->json_middle, sizeof m->json_middle);
+        memcpy(d + 9 + sizeof m->json_middle, d, 9);
+        memcpy(d + 18 + sizeof m->json_middle, m->json_tail, sizeof m->json_tail);
+        out->len += m->json_head_len + 18 + sizeof m->json_middle + m->json_tail_len;
         return;
     }
     render_buf_put(out, "{\"ts_ns\":", 9);
@@ -182,23 +186,26 @@ void put_json_site(struct render_buf *out, const char *file, uint32_t line, int 
 }
 
 /* "<tid>,"cpu":<cpu>": a ring's records mostly share both, so the text of
- * the last pair is kept. */
+ * the last pair is kept in the memo. */
 static void put_tid_cpu(struct render_buf *out, uint32_t tid, uint32_t cpu)
 {
-    static __thread uint64_t cached = UINT64_MAX;
-    static __thread char text[32];
-    static __thread size_t text_len;
+    struct render_memo *m = out->memo;
     uint64_t key = (uint64_t)tid << 32 | cpu;
-    if (key != cached) {
+    if (!m || key != m->tid_cpu) {
+        char text[32];
         struct render_buf b;
-        render_buf_init(&b, text, sizeof text);
+        render_buf_init(&b, m ? m->tid_cpu_text : text, sizeof text);
         buf_u64(&b, tid);
         render_buf_put(&b, ",\"cpu\":", 7);
         buf_u64(&b, cpu);
-        text_len = b.len;
-        cached = key;
+        if (!m) {
+            render_buf_put(out, text, b.len);
+            return;
+        }
+        m->tid_cpu_len = b.len;
+        m->tid_cpu = key;
     }
-    render_buf_put(out, text, text_len);
+    render_buf_put(out, m->tid_cpu_text, m->tid_cpu_len);
 }
 int json_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
                 const struct render_arg *args, int nargs, struct render_buf *out)

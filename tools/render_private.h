@@ -480,15 +480,15 @@ void put_prepared_msg(const struct render_site *sr, const struct shm_copied_reco
 
 /* ==== Times (render_time.c) ==== */
 
-/* "YYYY-MM-DDThh:mm:ss" of secs. Records come in bursts within one second:
- * the last second's text is kept. */
-const char *civil_second(uint64_t secs);
+/* "YYYY-MM-DDThh:mm:ss" of secs, in out; the memo's copy when it has one
+ * (records come in bursts within one second). */
+const char *civil_second(struct render_memo *m, uint64_t secs, char out[19]);
 /* The offset from UTC in seconds (whole minutes) of the zone times are shown
- * in at second sec: 0 in UTC. */
-int32_t render_zone_offset(uint64_t sec);
+ * in at second sec: 0 in UTC (m NULL or not local). */
+int32_t render_zone_offset(struct render_memo *m, uint64_t sec);
 /* What follows the nanoseconds for that offset: "Z" in UTC, else "+hh:mm" or
  * "-hh:mm". Its length. */
-size_t render_zone_suffix(int32_t off, char out[6]);
+size_t render_zone_suffix(const struct render_memo *m, int32_t off, char out[6]);
 
 /* ==== Text lines (render_text.c) ==== */
 

@@ -6,22 +6,19 @@
 #include "render_private.h"
 
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 /* ==== The zone ==== */
 
-static int time_local;
-
-void render_time_local(int local)
+void render_memo_init(struct render_memo *m, int local)
 {
+    memset(m, 0, sizeof *m);
     if (local)
         tzset();
-    time_local = local;
-}
-
-int render_time_is_local(void)
-{
-    return time_local;
+    m->local = local != 0;
+    m->zone_lo = 1; /* an empty span */
+    m->civil_sec = m->json_sec = m->tid_cpu = UINT64_MAX;
 }
 
 /* The zone's offset at sec in whole minutes (an offset RFC 3339 can show). */
@@ -34,13 +31,9 @@ static int32_t offset_at(int64_t sec)
     return (int32_t)(tm.tm_gmtoff / 60 * 60);
 }
 
-/* Seconds lo..hi (inclusive) have the offset off. localtime_r per record
- * would cost more than the whole record: it runs only when a record leaves
- * the span, which ends at the zone's transitions. */
-struct zone_span {
-    int64_t lo, hi;
-    int32_t off;
-};
+/* Seconds lo..hi (inclusive) have one offset (the memo's zone_*).
+ * localtime_r per record would cost more than the whole record: it runs only
+ * when a record leaves the span, which ends at the zone's transitions. */
 
 /* No zone changes its offset twice within this many seconds, so two equal
  * offsets this far apart have no transition between them. */
@@ -63,27 +56,26 @@ static int64_t span_end(int64_t sec, int32_t off, int step)
     return same;
 }
 
-int32_t render_zone_offset(uint64_t sec)
+int32_t render_zone_offset(struct render_memo *m, uint64_t sec)
 {
-    static __thread struct zone_span span = {1, 0, 0};
-    if (!time_local)
+    if (!m || !m->local)
         return 0;
     int64_t s = sec > (uint64_t)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)sec;
-    if (s < span.lo || s > span.hi) {
-        span.off = offset_at(s);
-        span.lo = span_end(s, span.off, -1);
-        span.hi = span_end(s, span.off, 1);
+    if (s < m->zone_lo || s > m->zone_hi) {
+        m->zone_off = offset_at(s);
+        m->zone_lo = span_end(s, m->zone_off, -1);
+        m->zone_hi = span_end(s, m->zone_off, 1);
     }
     /* West of Greenwich, the epoch's first hours have no civil second that
      * a u64 holds: they are shown in UTC (+00:00). */
-    if (span.off < 0 && sec < (uint64_t)-(int64_t)span.off)
+    if (m->zone_off < 0 && sec < (uint64_t)-(int64_t)m->zone_off)
         return 0;
-    return span.off;
+    return m->zone_off;
 }
 
-size_t render_zone_suffix(int32_t off, char out[6])
+size_t render_zone_suffix(const struct render_memo *m, int32_t off, char out[6])
 {
-    if (!time_local) {
+    if (!m || !m->local) {
         out[0] = 'Z';
         return 1;
     }
@@ -134,30 +126,30 @@ static void format_civil_second(char out[19], uint64_t secs)
     buf_u64_padded(&b, sod % 60u, 2);
 }
 
-/* "YYYY-MM-DDThh:mm:ss" of secs. Records come in bursts within one second:
- * the last second's text is kept. */
-const char *civil_second(uint64_t secs)
+const char *civil_second(struct render_memo *m, uint64_t secs, char out[19])
 {
-    static __thread uint64_t cached_sec = UINT64_MAX;
-    static __thread char cached[19];
-    if (secs != cached_sec) {
-        format_civil_second(cached, secs);
-        cached_sec = secs;
+    if (!m) {
+        format_civil_second(out, secs);
+        return out;
     }
-    return cached;
+    if (secs != m->civil_sec) {
+        format_civil_second(m->civil_text, secs);
+        m->civil_sec = secs;
+    }
+    return m->civil_text;
 }
 
 void render_buf_rfc3339(struct render_buf *out, uint64_t ns)
 {
-    char tmp[36];
+    char tmp[36], civil[19];
     struct render_buf b;
     uint64_t sec = ns / 1000000000u;
-    int32_t off = render_zone_offset(sec);
+    int32_t off = render_zone_offset(out->memo, sec);
     render_buf_init(&b, tmp, sizeof tmp);
-    render_buf_put(&b, civil_second(sec + (uint64_t)(int64_t)off), 19);
+    render_buf_put(&b, civil_second(out->memo, sec + (uint64_t)(int64_t)off, civil), 19);
     render_buf_putc(&b, '.');
     buf_u64_padded(&b, ns % 1000000000u, 9);
     char suffix[8];
-    render_buf_put(&b, suffix, render_zone_suffix(off, suffix));
+    render_buf_put(&b, suffix, render_zone_suffix(out->memo, off, suffix));
     render_buf_put(out, tmp, b.len);
 }

@@ -3,9 +3,11 @@
 # tests with, 2 MiB hugepages reserved, and a hugetlbfs mount. Idempotent.
 # Reports on stderr. With --print-seg-parent, prints on stdout where the
 # scripts put segments: the hugetlbfs mount, or /dev/shm (4 KiB pages, said on
-# stderr) when the mount is not writable. Also installs DuckDB for node, pinned,
-# into /opt/shmlog-test/duckdb (for tests/test_duckdb.sh), and Apache Kafka's jars, pinned, through
-# Maven into /opt/shmlog-test/kafka (for tools/kafka-dev.sh and the kafka suite).
+# stderr) when the mount is not writable. Also makes a Python venv with
+# pyarrow, polars, DuckDB and pandas, pinned (tests/python-requirements.txt), in
+# /opt/shmlog-test/venv (for tests/test_python.sh, tests/test_duckdb.sh and bench/files.sh),
+# and fetches Apache Kafka's jars, pinned, through Maven into /opt/shmlog-test/kafka
+# (for tools/kafka-dev.sh and the kafka suite).
 #   SHMLOG_HUGEPAGES   pages to reserve (default 512 = 1 GiB)
 set -euo pipefail
 
@@ -20,13 +22,13 @@ want_pages=${SHMLOG_HUGEPAGES:-512}
 # Building needs the first line; the tests need the rest (Criterion, libmicrohttpd,
 # and the programs the shell tests run: Prometheus and promtool, rsyslogd,
 # systemd-analyze, groff and man, curl; dpkg-dev and lintian for tools/package.sh and its test;
-# Python's venv, setuptools, wheel and pandas for the Python package and its test;
+# Python's venv, setuptools and wheel for the Python package, its test venv and its offline install;
 # librdkafka for shmlog-ship and shmlog-dump's kafka:// sources, Java and Maven for the test cluster).
 # Tests never install a package themselves.
 packages=(gcc g++ clang pkg-config meson ninja-build python3 liburing-dev libzstd-dev libnuma-dev
           libcriterion-dev libmicrohttpd-dev numactl libclang-rt-14-dev
           rsyslog prometheus systemd groff-base man-db curl dpkg-dev lintian
-          python3-venv python3-setuptools python3-wheel python3-pandas
+          python3-venv python3-setuptools python3-wheel
           librdkafka-dev openjdk-17-jre-headless maven)
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -44,40 +46,31 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# DuckDB, for the test that queries shmlog-dump's JSON Lines with SQL (tests/test_duckdb.sh through
-# tests/duckdb_query.mjs): the npm package, whose prebuilt library has the json extension built in,
-# so the test never fetches anything. Pinned, in a directory of its own that the test looks in and
-# nowhere else. npm comes with Node.js; Debian's nodejs and npm only when there is no npm at all,
-# since a Node.js from elsewhere (NodeSource) brings its own npm and conflicts with Debian's.
-duckdb_node_version=1.5.6-r.1
-duckdb_node_dir=/opt/shmlog-test/duckdb
-if ! command -v npm >/dev/null 2>&1; then
-    echo "setup: installing nodejs npm" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-fi
-# Present means the pinned version, and that it loads (its native library is there for this machine).
-duckdb_node_ok() {
-    node -e '
-        const [dir, want] = process.argv.slice(1);
-        const pkg = dir + "/node_modules/@duckdb/node-api";
-        if (require(pkg + "/package.json").version !== want) process.exit(1);
-        require(pkg);' "$duckdb_node_dir" "$duckdb_node_version" >/dev/null 2>&1
+# pyarrow, polars, DuckDB and pandas for the tests that read the Arrow streams (tests/test_python.sh,
+# tests/test_duckdb.sh) and for bench/files.sh: pinned with their dependencies and their wheels' hashes,
+# from PyPI, in a venv of Debian's python3 that the tests look in and nowhere else. Present means
+# installed from these requirements (a stamp of them) and importable.
+venv=/opt/shmlog-test/venv
+requirements=$(cd "$(dirname "$0")/.." && pwd)/tests/python-requirements.txt
+want_stamp=$(sha256sum "$requirements" | cut -d' ' -f1)
+venv_ok() {
+    [ "$(cat "$venv/.shmlog-requirements" 2>/dev/null)" = "$want_stamp" ] &&
+        "$venv/bin/python" -c 'import pyarrow, polars, duckdb, pandas' >/dev/null 2>&1
 }
-if ! duckdb_node_ok; then
-    echo "setup: installing @duckdb/node-api@$duckdb_node_version into $duckdb_node_dir" >&2
-    mkdir -p "$duckdb_node_dir"
-    npm_log=$(mktemp)
+if ! venv_ok; then
+    echo "setup: installing pyarrow, polars, duckdb and pandas (pinned) into $venv" >&2
+    pip_log=$(mktemp)
     # umask 022: the tests may run as another user, who reads it.
-    if ! (umask 022 && npm install --prefix "$duckdb_node_dir" --save-exact --no-audit --no-fund \
-            --no-update-notifier --loglevel=error "@duckdb/node-api@$duckdb_node_version") >"$npm_log" 2>&1; then
-        why=$(grep '^npm error' "$npm_log" | head -n 2 | sed 's/^npm error //' | paste -sd ';' - || true)
-        echo "setup: npm could not install @duckdb/node-api@$duckdb_node_version into $duckdb_node_dir: ${why:-$(tail -n 1 "$npm_log")}" >&2
-        rm -f "$npm_log"
+    if ! (umask 022 && rm -rf "$venv" && /usr/bin/python3 -m venv "$venv" &&
+            "$venv/bin/pip" install --disable-pip-version-check --no-cache-dir --require-hashes --only-binary :all: \
+                -r "$requirements") >"$pip_log" 2>&1; then
+        echo "setup: pip could not install $requirements into $venv: $(grep -E 'ERROR|error' "$pip_log" | head -n 2 | paste -sd ';' - || tail -n 1 "$pip_log")" >&2
+        rm -f "$pip_log"
         exit 1
     fi
-    rm -f "$npm_log"
-    duckdb_node_ok || { echo "setup: @duckdb/node-api@$duckdb_node_version in $duckdb_node_dir does not load in node $(node --version)" >&2; exit 1; }
+    rm -f "$pip_log"
+    echo "$want_stamp" >"$venv/.shmlog-requirements"
+    venv_ok || { echo "setup: $venv does not import pyarrow, polars, duckdb and pandas" >&2; exit 1; }
 fi
 
 # Kafka's jars for the test cluster (tools/kafka-dev.sh keeps the version and the place).

@@ -237,7 +237,7 @@ static uint64_t parse_u64_opt(const char *flag, const char *value, uint64_t min,
 
 static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *value)
 {
-    struct dump_filter *f = &cli->filter;
+    struct read_filter *f = &cli->filter;
     switch (o->id) {
     case OPT_DIR:
         if (cli->ndirs >= DUMP_MAX_DIRS && cli->dirs_explicit)
@@ -285,15 +285,12 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
         cli->until_arg = value;
         break;
     case OPT_GREP: {
-        if (f->has_grep)
-            regfree(&f->grep);
-        int rc = regcomp(&f->grep, value, REG_EXTENDED | REG_NOSUB);
-        if (rc != 0) {
-            char why[256];
-            regerror(rc, &f->grep, why, sizeof why);
+        char why[256];
+        int rc = read_filter_grep_set(f, value, why, sizeof why);
+        if (rc == -ENOMEM)
+            dump_oom();
+        if (rc != 0)
             usage_error("--grep: bad regular expression '%s': %s", value, why);
-        }
-        f->has_grep = 1;
         cli->grep_arg = value;
         break;
     }
@@ -393,10 +390,10 @@ static void default_out_dir(struct cli *cli)
     }
 }
 
-static void time_option(const char *flag, const char *value, uint64_t *ns)
+static void time_option(const struct cli *cli, const char *flag, const char *value, uint64_t *ns)
 {
-    if (value && parse_time(value, now_ns(), ns) != 0)
-        usage_error("%s: '%s' is not a time; give one of %s", flag, value, dump_time_forms);
+    if (value && read_parse_time(value, cli->local_time, read_now_ns(), ns) != 0)
+        usage_error("%s: '%s' is not a time; give one of %s", flag, value, read_time_forms);
 }
 
 /* ==== main ==== */
@@ -427,21 +424,20 @@ int main(int argc, char **argv)
 
     cli.command = cmd->name;
     cli.ndirs = shm_default_dirs(cli.dirs, DUMP_MAX_DIRS);
-    cli.filter.min_level = -1;
-    cli.filter.until_ns = UINT64_MAX;
+    read_filter_init(&cli.filter);
     default_out_dir(&cli);
     cli.watch_ns = 1000000000u;
     parse_options(&cli, cmd, argc - 2, argv + 2);
     /* TZ set says which zone a person wants; scripts that set none keep UTC. */
     const char *tz = getenv("TZ");
-    render_time_local(tz && !cli.utc);
-    time_option("--since", cli.since_arg, &cli.filter.since_ns);
-    time_option("--until", cli.until_arg, &cli.filter.until_ns);
+    cli.local_time = tz && !cli.utc;
+    out_zone(cli.local_time);
+    time_option(&cli, "--since", cli.since_arg, &cli.filter.since_ns);
+    time_option(&cli, "--until", cli.until_arg, &cli.filter.until_ns);
     if (cli.help) {
         printf("usage: %s %s\n  %s\n", dump_prog, cmd->usage, cmd->summary);
         return 0;
     }
-    use_dump_output();
     int status = cmd->run(&cli);
     if (out_finish() != 0) {
         fprintf(stderr, "%s: writing output: %s\n", dump_prog, strerror(errno));

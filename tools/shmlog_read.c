@@ -1,65 +1,27 @@
 /*
- * shmlog_read.c - libshmlog-read (shmlog_read.h): shmlog-dump read's engine
- * (dump_files.h) turned into a pull iterator.
+ * shmlog_read.c - libshmlog-read (shmlog_read.h): the engine
+ * (read_engine.h) as a pull iterator.
  *
- * A reader owns one file command (struct file_cmd) and is its sink: the
- * merge hands it entries in time order, and it copies them into a batch
- * that shmlog_read_next() gives out one at a time. Once the batch holds
+ * A reader owns an engine whose consumer is the merge, and is the merge's
+ * sink: the merge hands it entries in time order, and it copies them into a
+ * batch that shmlog_read_next() gives out one at a time. Once the batch holds
  * READY_MAX bytes the merge pauses, so the batch, like the merge, stays
- * bounded. The engine keeps its state in the file command `running` points
- * at; one lock makes every call of every reader take its turn.
+ * bounded. Everything is in the handle: readers on several threads never
+ * meet, and out of memory is an error value, after which the reader only
+ * frees.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "dump_files.h"
-#include "shmlog_read.h"
+#include "read_lib.h"
 
 #define READY_MAX (256u << 10) /* bytes of entries copied out of the merge before it pauses */
-#define ENTRY_NOTE 100         /* a message of the engine's; not damage */
-#define ENTRY_ERROR 101        /* a message of the engine's; damage */
 /* The options of version 1: a program passes at least these. */
 #define OPTIONS_V1_SIZE (offsetof(struct shmlog_read_options, local_time) + sizeof(int))
 #define COLUMNS_V1_SIZE (offsetof(struct shmlog_read_columns, values_cap) + sizeof(size_t))
-
-struct shmlog_read {
-    struct file_cmd cmd;
-    struct cli cli;
-    struct file_sink sink;
-    struct in_list inputs;
-    struct source *srcs;
-    size_t nsrc;
-    int local_time;
-    char app[SHMLOG_APP_BYTES]; /* the app filter's copy: the caller's string may go */
-    int ended;
-    int broken;          /* out of memory inside the engine: its state is not to be trusted */
-    int had_errors;
-    jmp_buf *on_oom;
-    /* entries the merge gave, not yet given out */
-    unsigned char *ready;
-    size_t ready_len, ready_cap, ready_off;
-    /* the last event given out */
-    const struct entry *cur;
-    struct shmlog_read_event ev;
-    struct shmlog_read_site site;
-    char level_buf[16], category_buf[16];
-    char *text;          /* message, line: RENDER_LINE_MAX + 1 bytes */
-    struct shmlog_read_field fields[SHMLOG_MAX_ARGS];
-    char field_text[SHMLOG_MAX_ARGS * (SHMLOG_MAX_PAYLOAD + 256)]; /* names and strings, NUL-terminated */
-    /* the sources of rows (shmlog_read_next_columns) */
-    struct hmap source_of;          /* (process, site or its id) -> index + 1 */
-    struct column_source **sources; /* each its own allocation: shmlog_read_source() pointers stay */
-    uint32_t nsources, sources_cap;
-    char source_category[16];       /* shmlog_read_category_name()'s "cat<n>" */
-    const struct dproc *last_proc;  /* the last row's process, site and source */
-    const struct dsite *last_site;
-    uint32_t last_source;
-};
 
 /* A source of rows: a call site of one process, and its fields' names and types. */
 struct column_source {
@@ -70,34 +32,13 @@ struct column_source {
     uint32_t types[SHMLOG_MAX_ARGS];
 };
 
-static pthread_mutex_t read_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Every call works on its reader's file command, under the lock. */
-static struct file_cmd *enter(struct shmlog_read *r)
+/* A call that steps the engine fails, as every one after, once the engine did. */
+int read_fail(struct shmlog_read *r, int rc)
 {
-    pthread_mutex_lock(&read_lock);
-    struct file_cmd *was = running;
-    running = &r->cmd;
-    return was;
+    if (rc < 0 && !r->failed)
+        r->failed = rc;
+    return r->failed;
 }
-
-static void leave(struct file_cmd *was)
-{
-    running = was;
-    pthread_mutex_unlock(&read_lock);
-}
-
-/* The start of a call that steps the engine: enter(), with its out-of-memory
- * exit (oom() longjmps here: the lock is left and fail returned, then and in
- * every later call, since the engine's state is no longer to be trusted). */
-#define ENTER_OR_FAIL(r, was, fail)                                                                             \
-    jmp_buf on_oom;                                                                                             \
-    struct file_cmd *was = enter(r);                                                                            \
-    (r)->on_oom = &on_oom;                                                                                      \
-    if ((r)->broken || setjmp(on_oom)) {                                                                        \
-        leave(was);                                                                                             \
-        return fail;                                                                                            \
-    }
 
 /* ==== The sink ==== */
 
@@ -109,46 +50,66 @@ static void *ready_room(struct shmlog_read *r, size_t bytes)
             cap *= 2;
         unsigned char *m = realloc(r->ready, cap);
         if (!m)
-            oom();
+            return NULL;
         r->ready = m;
         r->ready_cap = cap;
     }
     void *p = r->ready + r->ready_len;
     r->ready_len += bytes;
-    if (r->ready_len >= READY_MAX)
-        r->cmd.pause = 1;
     return p;
 }
 
-static void sink_entry(void *ctx, const struct entry *e)
+static int sink_entry(void *ctx, const struct entry *e)
 {
     struct shmlog_read *r = ctx;
-    memcpy(ready_room(r, e->bytes), e, e->bytes);
+    if (r->direct)
+        return r->direct(r->direct_ctx, e);
+    void *p = ready_room(r, e->bytes);
+    if (!p)
+        return -ENOMEM;
+    memcpy(p, e, e->bytes);
+    return r->ready_len >= READY_MAX;
 }
 
-static void sink_error(void *ctx, const char *msg)
+/* A stream keeps what it is told for the caller; events give it in order. */
+void read_keep_message(struct shmlog_read *r, const char *msg, int note)
+{
+    if (r->nmessages >= READ_MESSAGES_MAX)
+        return;
+    size_t n = strnlen(msg, 4095);
+    char *text = malloc(n + 1);
+    if (!text)
+        return; /* a message, not a record: the stream goes on without it */
+    memcpy(text, msg, n);
+    text[n] = '\0';
+    r->messages[r->nmessages++] = (struct read_message){text, note};
+}
+
+static void sink_message(void *ctx, const char *msg, int note)
 {
     struct shmlog_read *r = ctx;
+    if (!note)
+        r->had_errors = 1;
+    if (r->direct) {
+        read_keep_message(r, msg, note);
+        return;
+    }
     size_t n = strlen(msg) + 1;
     if (n > 4096)
         n = 4096;
     size_t bytes = (sizeof(struct entry) + n + 7) & ~(size_t)7;
     struct entry *e = ready_room(r, bytes);
+    if (!e) {
+        read_fail(r, -ENOMEM);
+        return;
+    }
     memset(e, 0, sizeof *e);
     e->bytes = (uint16_t)bytes;
-    int note = strncmp(msg, "note: ", 6) == 0;
     e->kind = note ? ENTRY_NOTE : ENTRY_ERROR;
-    memcpy(e + 1, msg + (note ? 6 : 0), n - (note ? 6 : 0));
-    ((char *)(e + 1))[n - 1 - (note ? 6 : 0)] = '\0';
-    if (!note)
-        r->had_errors = 1;
-}
-
-__attribute__((noreturn)) static void sink_oom(void *ctx)
-{
-    struct shmlog_read *r = ctx;
-    r->broken = 1;
-    longjmp(*r->on_oom, 1);
+    memcpy(e + 1, msg, n);
+    ((char *)(e + 1))[n - 1] = '\0';
+    if (r->ready_len >= READY_MAX)
+        r->merge.pause = 1;
 }
 
 /* ==== Open and close ==== */
@@ -162,16 +123,15 @@ static int fail(char *err, size_t errcap, int rc, const char *fmt, const char *w
 
 static void reader_free(struct shmlog_read *r)
 {
-    if (r->srcs || r->cmd.merge.heap || r->cmd.decode.frame_mem) {
-        merge_end();
-        free_sources(r->srcs, r->nsrc);
-    }
-    if (r->cli.filter.has_grep)
-        regfree(&r->cli.filter.grep);
-    free(r->cli.positional);
+    free_sources(&r->engine, r->srcs, r->nsrc);
+    merge_free(&r->merge);
+    read_engine_free(&r->engine);
+    read_filter_free(&r->filter);
     free(r->inputs.v);
     free(r->ready);
     free(r->text);
+    for (size_t i = 0; i < r->nmessages; i++)
+        free(r->messages[i].text);
     for (uint32_t i = 0; i < r->nsources; i++) {
         for (uint32_t j = 0; j < SHMLOG_MAX_ARGS; j++)
             free(r->sources[i]->names[j]);
@@ -180,6 +140,69 @@ static void reader_free(struct shmlog_read *r)
     free(r->sources);
     hmap_clear(&r->source_of);
     free(r);
+}
+
+void read_unref(struct shmlog_read *r)
+{
+    if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1)
+        reader_free(r);
+}
+
+/* The options given, checked; 0, or -EINVAL / -errno with the reason in err. */
+static int check_options(const char *const *paths, size_t n, const struct shmlog_read_options *o, char *err,
+                         size_t errcap)
+{
+    if (n == 0 || !paths)
+        return fail(err, errcap, -EINVAL, "%s", "no file or directory to read");
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        if (!paths[i] || stat(paths[i], &st) != 0) {
+            int e = paths[i] ? errno : EINVAL;
+            if (errcap)
+                snprintf(err, errcap, "%s: %s", paths[i] ? paths[i] : "(null)", strerror(e));
+            return -e;
+        }
+    }
+    if (o->min_level > 5)
+        return fail(err, errcap, -EINVAL, "%s", "min_level is 0 (TRACE) to 5 (FATAL), or -1 for any");
+    if (o->app && (!*o->app || strlen(o->app) >= SHMLOG_APP_BYTES)) {
+        if (errcap)
+            snprintf(err, errcap, "app is an application name of 1 to %u bytes", SHMLOG_APP_BYTES - 1);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The reader's filter from the options. 0, or -EINVAL / -ENOMEM with the reason in err. */
+static int set_filter(struct shmlog_read *r, const struct shmlog_read_options *o, char *err, size_t errcap)
+{
+    struct read_filter *f = &r->filter;
+    read_filter_init(f);
+    f->min_level = o->min_level < 0 ? -1 : o->min_level;
+    if (o->app) {
+        snprintf(r->app, sizeof r->app, "%s", o->app);
+        f->app = r->app;
+    }
+    f->pid = o->pid;
+    f->since_ns = o->since_ns;
+    f->until_ns = o->until_ns ? o->until_ns : UINT64_MAX;
+    f->limit = o->limit;
+    if (o->category && shm_category_spelled(o->category, f->category) != 0)
+        return fail(err, errcap, -EINVAL,
+                    "category '%s' cannot be a category's name: none, trade, order, md (market_data), risk, "
+                    "portfolio or a program's own (a-z, 0-9, _)", o->category);
+    if (o->grep) {
+        char why[128];
+        int rc = read_filter_grep_set(f, o->grep, why, sizeof why);
+        if (rc == -ENOMEM)
+            return fail(err, errcap, rc, "%s", "out of memory");
+        if (rc != 0) {
+            if (errcap)
+                snprintf(err, errcap, "grep: bad regular expression '%s': %s", o->grep, why);
+            return rc;
+        }
+    }
+    return 0;
 }
 
 int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t n,
@@ -196,104 +219,60 @@ int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t 
             return fail(err, errcap, -EINVAL, "%s", "shmlog_read_options.size is not set: start from SHMLOG_READ_OPTIONS_INIT");
         memcpy(&o, opt, opt->size < sizeof o ? opt->size : sizeof o);
     }
-    if (n == 0 || !paths)
-        return fail(err, errcap, -EINVAL, "%s", "no file or directory to read");
-    for (size_t i = 0; i < n; i++) {
-        struct stat st;
-        if (!paths[i] || stat(paths[i], &st) != 0) {
-            int e = paths[i] ? errno : EINVAL;
-            if (errcap)
-                snprintf(err, errcap, "%s: %s", paths[i] ? paths[i] : "(null)", strerror(e));
-            return -e;
-        }
-    }
-    if (o.min_level > 5)
-        return fail(err, errcap, -EINVAL, "%s", "min_level is 0 (TRACE) to 5 (FATAL), or -1 for any");
-    if (o.app && (!*o.app || strlen(o.app) >= SHMLOG_APP_BYTES)) {
-        if (errcap)
-            snprintf(err, errcap, "app is an application name of 1 to %u bytes", SHMLOG_APP_BYTES - 1);
-        return -EINVAL;
-    }
+    int rc = check_options(paths, n, &o, err, errcap);
+    if (rc)
+        return rc;
 
     struct shmlog_read *r = calloc(1, sizeof *r);
-    if (!r || !(r->text = malloc(RENDER_LINE_MAX + 1)) || !(r->cli.positional = calloc(n, sizeof(char *)))) {
-        if (r)
-            free(r->text);
-        free(r);
+    if (!r)
         return fail(err, errcap, -ENOMEM, "%s", "out of memory");
-    }
-    struct dump_filter *f = &r->cli.filter;
-    f->min_level = o.min_level < 0 ? -1 : o.min_level;
-    if (o.app) {
-        snprintf(r->app, sizeof r->app, "%s", o.app);
-        f->app = r->app;
-    }
-    f->pid = o.pid;
-    f->since_ns = o.since_ns;
-    f->until_ns = o.until_ns ? o.until_ns : UINT64_MAX;
-    f->limit = o.limit;
-    if (o.category && shm_category_spelled(o.category, f->category) != 0) {
+    atomic_init(&r->refs, 1);
+    render_memo_init(&r->memo, o.local_time);
+    r->sink = (struct entry_sink){sink_entry, sink_message, r};
+    merge_init(&r->merge, &r->engine, &r->sink);
+    struct read_consumer c = merge_consumer(&r->merge);
+    if ((rc = set_filter(r, &o, err, errcap)) != 0 || (rc = read_engine_init(&r->engine, &r->filter, &c)) != 0 ||
+        !(r->text = malloc(RENDER_LINE_MAX + 1))) {
+        if (rc != -EINVAL)
+            fail(err, errcap, -ENOMEM, "%s", "out of memory");
         reader_free(r);
-        return fail(err, errcap, -EINVAL,
-                    "category '%s' cannot be a category's name: none, trade, order, md (market_data), risk, "
-                    "portfolio or a program's own (a-z, 0-9, _)", o.category);
+        return rc ? rc : -ENOMEM;
     }
-    if (o.grep) {
-        int rc = regcomp(&f->grep, o.grep, REG_EXTENDED | REG_NOSUB);
-        if (rc != 0) {
-            char why[128];
-            regerror(rc, &f->grep, why, sizeof why);
-            if (errcap)
-                snprintf(err, errcap, "grep: bad regular expression '%s': %s", o.grep, why);
-            reader_free(r);
-            return -EINVAL;
+    r->merge.limit = r->filter.limit;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) != 0) {
+            /* Gone since it was checked: said as the dump says it. */
+            char msg[4096 + 128];
+            snprintf(msg, sizeof msg, "%s: %s", paths[i], strerror(errno));
+            read_say(&r->engine, msg, 0);
+            r->engine.status = 1;
+            continue;
         }
-        f->has_grep = 1;
+        rc = read_inputs_add(&r->engine, &r->inputs, paths[i], S_ISDIR(st.st_mode));
     }
-    for (size_t i = 0; i < n; i++)
-        r->cli.positional[i] = (char *)paths[i];
-    r->cli.npositional = (int)n;
-    r->cli.command = "read";
-    r->local_time = o.local_time;
-    r->sink = (struct file_sink){sink_entry, sink_error, sink_oom, r};
-    r->cmd.sink = &r->sink;
-
-    jmp_buf on_oom;
-    struct file_cmd *was = enter(r);
-    r->on_oom = &on_oom;
-    if (setjmp(on_oom)) {
-        leave(was);
-        if (errcap)
-            snprintf(err, errcap, "out of memory");
-        return -ENOMEM; /* what it allocated is lost: its state is not to be trusted */
+    read_inputs_sort(&r->inputs);
+    if (rc == 0)
+        rc = make_sources(&r->engine, &r->inputs, &r->srcs, &r->nsrc);
+    if (rc != 0) {
+        fail(err, errcap, rc, "%s", rc == -ENOMEM ? "out of memory" : strerror(-rc));
+        reader_free(r);
+        return rc;
     }
-    begin(&r->cli, MODE_READ);
-    if (collect_inputs(&r->cli, &r->inputs) != 0)
-        oom();
-    r->srcs = make_sources(&r->inputs, &r->nsrc);
-    merge_begin(r->srcs, r->nsrc);
-    leave(was);
+    merge_begin(&r->merge, r->srcs, r->nsrc);
     *out = r;
     return 0;
 }
 
 void shmlog_read_close(struct shmlog_read *r)
 {
-    if (!r)
-        return;
-    jmp_buf on_oom;
-    struct file_cmd *was = enter(r);
-    r->on_oom = &on_oom;
-    if (!setjmp(on_oom))
-        reader_free(r);
-    leave(was);
+    if (r)
+        read_unref(r);
 }
 
 /* ==== Events ==== */
 
-/* What events and rows say of a record: its flags, its category's name
- * ("cat<n>" in buf for one its process did not name), its site. */
-static uint32_t record_flags(const struct shm_copied_record *rec, const struct dsite *site)
+uint32_t read_record_flags(const struct shm_copied_record *rec, const struct dsite *site)
 {
     return ((rec->flags & SHMLOG_REC_TRUNCATED) ? SHMLOG_READ_TRUNCATED : 0) |
            ((rec->flags & SHMLOG_REC_CLAMPED) ? SHMLOG_READ_CLAMPED : 0) |
@@ -301,7 +280,7 @@ static uint32_t record_flags(const struct shm_copied_record *rec, const struct d
            ((rec->flags & SHM_REC_TIME_UNCERTAIN) ? SHMLOG_READ_TIME_UNCERTAIN : 0) | (site ? 0 : SHMLOG_READ_UNKNOWN_SITE);
 }
 
-static const char *category_name(const struct dproc *p, unsigned id, char buf[16])
+const char *read_category_name(const struct dproc *p, unsigned id, char buf[16])
 {
     const char *name = shm_categories_name(p->cats, id);
     if (name)
@@ -370,75 +349,59 @@ static void fill_event(struct shmlog_read *r, const struct entry *e)
     ev->seq = rec->pos;
     ev->level = rec->level;
     ev->level_name = level_name(r, rec->level);
-    ev->category = category_name(p, rec->category, r->category_buf);
-    ev->flags = record_flags(rec, e->site);
+    ev->category = read_category_name(p, rec->category, r->category_buf);
+    ev->flags = read_record_flags(rec, e->site);
     if (e->site) {
         r->site = public_site(e->site);
         ev->site = &r->site;
     }
 }
 
-/* The next entry the merge gave, left in place (the caller takes it by
- * moving ready_off past it); the merge steps on when none is ready. NULL
- * at the end. */
-static const struct entry *peek(struct shmlog_read *r)
+const struct entry *read_peek(struct shmlog_read *r)
 {
     while (r->ready_off >= r->ready_len) {
         r->ready_off = r->ready_len = 0;
-        r->cmd.pause = 0;
-        if (r->ended)
+        if (r->ended || r->failed)
             return NULL;
-        if (!merge_step())
+        int rc = merge_step(&r->merge);
+        if (rc <= 0) {
             r->ended = 1;
+            if (read_fail(r, rc))
+                return NULL;
+        }
     }
     return (const struct entry *)(r->ready + r->ready_off);
 }
 
 int shmlog_read_next(struct shmlog_read *r, const struct shmlog_read_event **ev)
 {
-    ENTER_OR_FAIL(r, was, -ENOMEM);
+    if (r->streaming)
+        return -EBUSY;
     r->cur = NULL;
-    const struct entry *e = peek(r);
-    if (!e) {
-        leave(was);
-        return 0;
-    }
+    const struct entry *e = read_peek(r);
+    if (!e)
+        return r->failed;
     r->ready_off += e->bytes;
     r->cur = e;
     fill_event(r, e);
     *ev = &r->ev;
-    leave(was);
     return 1;
-}
-
-/* The prepared renderer of the last event, a record; NULL when out of memory. */
-static const struct render_site *cur_site(struct shmlog_read *r)
-{
-    return prepared(r->cur->site, r->cur->proc);
 }
 
 const char *shmlog_read_message(struct shmlog_read *r, size_t *len)
 {
     if (!r->cur || r->ev.kind != SHMLOG_READ_RECORD || !r->ev.site)
         return NULL;
-    jmp_buf on_oom;
-    struct file_cmd *was = enter(r);
-    r->on_oom = &on_oom;
-    const char *volatile msg = NULL; /* volatile: read after a longjmp */
-    if (!setjmp(on_oom)) {
-        const struct render_site *sr = cur_site(r);
-        if (sr) {
-            struct render_buf b;
-            render_buf_init(&b, r->text, RENDER_LINE_MAX);
-            render_prepared_msg(sr, entry_record(r->cur), &b);
-            r->text[b.len] = '\0';
-            if (len)
-                *len = b.len;
-            msg = r->text;
-        }
-    }
-    leave(was);
-    return msg;
+    const struct render_site *sr = prepared(&r->engine, r->cur->site, r->cur->proc);
+    if (!sr)
+        return NULL;
+    struct render_buf b;
+    render_buf_init(&b, r->text, RENDER_LINE_MAX);
+    render_prepared_msg(sr, entry_record(r->cur), &b);
+    r->text[b.len] = '\0';
+    if (len)
+        *len = b.len;
+    return r->text;
 }
 
 static const char *copy_text(char **at, const char *end, const void *s, size_t n)
@@ -452,8 +415,7 @@ static const char *copy_text(char **at, const char *end, const void *s, size_t n
     return start;
 }
 
-/* The API's type of an argument's. */
-static uint32_t field_type(unsigned arg_type)
+uint32_t read_field_type(unsigned arg_type)
 {
     switch (arg_type) {
     case SHMLOG_ARG_BOOL:
@@ -476,67 +438,41 @@ static uint32_t field_type(unsigned arg_type)
 int shmlog_read_fields(struct shmlog_read *r, const struct shmlog_read_field **fields)
 {
     *fields = r->fields;
-    if (!r->cur || r->ev.kind != SHMLOG_READ_RECORD)
+    if (!r->cur || r->ev.kind != SHMLOG_READ_RECORD || !r->ev.site)
         return 0;
-    if (!r->ev.site)
-        return 0;
-    jmp_buf on_oom;
-    struct file_cmd *was = enter(r);
-    r->on_oom = &on_oom;
-    volatile int n = -1;
-    if (!setjmp(on_oom)) {
-        const struct render_site *sr = cur_site(r);
-        struct render_field rf[SHMLOG_MAX_ARGS];
-        n = sr ? render_prepared_fields(sr, entry_record(r->cur), rf) : -1;
-        char *at = r->field_text, *end = r->field_text + sizeof r->field_text;
-        for (int i = 0; i < n; i++) {
-            struct shmlog_read_field *out = &r->fields[i];
-            const struct render_arg *a = &rf[i].value;
-            memset(out, 0, sizeof *out);
-            out->name = copy_text(&at, end, rf[i].name, rf[i].name_len);
-            out->type = field_type(a->type);
-            if (out->type == SHMLOG_READ_STR) {
-                out->str_len = a->str_len;
-                out->v.s = copy_text(&at, end, a->v.s, a->str_len);
-            } else if (out->type == SHMLOG_READ_BOOL) {
-                out->v.u = a->v.u != 0;
-            } else {
-                out->v = (__typeof__(out->v)){.u = a->v.u}; /* the union's 64 bits, whichever member */
-            }
+    const struct render_site *sr = prepared(&r->engine, r->cur->site, r->cur->proc);
+    struct render_field rf[SHMLOG_MAX_ARGS];
+    int n = sr ? render_prepared_fields(sr, entry_record(r->cur), rf) : -1;
+    char *at = r->field_text, *end = r->field_text + sizeof r->field_text;
+    for (int i = 0; i < n; i++) {
+        struct shmlog_read_field *out = &r->fields[i];
+        const struct render_arg *a = &rf[i].value;
+        memset(out, 0, sizeof *out);
+        out->name = copy_text(&at, end, rf[i].name, rf[i].name_len);
+        out->type = read_field_type(a->type);
+        if (out->type == SHMLOG_READ_STR) {
+            out->str_len = a->str_len;
+            out->v.s = copy_text(&at, end, a->v.s, a->str_len);
+        } else if (out->type == SHMLOG_READ_BOOL) {
+            out->v.u = a->v.u != 0;
+        } else {
+            out->v = (__typeof__(out->v)){.u = a->v.u}; /* the union's 64 bits, whichever member */
         }
     }
-    leave(was);
     return n;
-}
-
-/* Renders e into b in the reader's zone (the renderer's mode is the process's: set for the call). */
-static void reader_line(struct shmlog_read *r, const struct entry *e, int json, struct render_buf *b)
-{
-    int was_local = render_time_is_local();
-    if (was_local != r->local_time)
-        render_time_local(r->local_time);
-    entry_line(e, json, b);
-    if (was_local != r->local_time)
-        render_time_local(was_local);
 }
 
 long shmlog_read_format(struct shmlog_read *r, int json, char *buf, size_t cap)
 {
     if (!r->cur || r->ev.kind == SHMLOG_READ_ERROR || cap == 0)
         return 0;
-    jmp_buf on_oom;
-    struct file_cmd *was = enter(r);
-    r->on_oom = &on_oom;
-    volatile long n = -ENOMEM;
-    if (!setjmp(on_oom)) {
-        struct render_buf b;
-        render_buf_init(&b, buf, cap - 1);
-        reader_line(r, r->cur, json, &b);
-        buf[b.len] = '\0';
-        n = b.overflow ? -ENOBUFS : (long)b.len;
-    }
-    leave(was);
-    return n;
+    struct render_buf b;
+    render_buf_init(&b, buf, cap - 1);
+    b.memo = &r->memo;
+    if (read_entry_line(&r->engine, r->cur, json, &b) != 0)
+        return -ENOMEM;
+    buf[b.len] = '\0';
+    return b.overflow ? -ENOBUFS : (long)b.len;
 }
 
 long shmlog_read_lines(struct shmlog_read *r, int json, char *buf, size_t cap, size_t *len)
@@ -544,27 +480,29 @@ long shmlog_read_lines(struct shmlog_read *r, int json, char *buf, size_t cap, s
     *len = 0;
     if (cap < RENDER_LINE_MAX + 1)
         return -EINVAL;
-    ENTER_OR_FAIL(r, was, -ENOMEM);
+    if (r->streaming)
+        return -EBUSY;
     r->cur = NULL;
     size_t used = 0;
     long lines = 0;
     while (cap - used >= RENDER_LINE_MAX + 1) {
-        const struct entry *e = peek(r);
-        if (!e)
-            break;
-        if (e->kind == ENTRY_NOTE || e->kind == ENTRY_ERROR)
+        const struct entry *e = read_peek(r);
+        if (!e || e->kind == ENTRY_NOTE || e->kind == ENTRY_ERROR)
             break;
         struct render_buf b;
         render_buf_init(&b, buf + used, cap - used - 1);
-        reader_line(r, e, json, &b);
+        b.memo = &r->memo;
+        if (read_entry_line(&r->engine, e, json, &b) != 0) {
+            read_fail(r, -ENOMEM);
+            break;
+        }
         used += b.len;
         r->ready_off += e->bytes;
         lines++;
     }
     buf[used] = '\0';
     *len = used;
-    leave(was);
-    return lines;
+    return r->failed ? r->failed : lines;
 }
 
 const char *shmlog_read_line(struct shmlog_read *r, int json, size_t *len)
@@ -579,26 +517,26 @@ const char *shmlog_read_line(struct shmlog_read *r, int json, size_t *len)
 
 /* ==== Columns ==== */
 
-/* The source of a record entry: its index, made on first sight. */
+/* The source of a record entry: its index + 1, made on first sight; 0 when out of memory. */
 static uint32_t source_index(struct shmlog_read *r, const struct entry *e)
 {
     const struct shm_copied_record *rec = entry_record(e);
     uint64_t k2 = e->site ? (uintptr_t)e->site : (1ull << 63) | rec->site;
     void *v = hmap_get(&r->source_of, (uintptr_t)e->proc, k2);
     if (v)
-        return (uint32_t)((uintptr_t)v - 1);
+        return (uint32_t)(uintptr_t)v;
     if (r->nsources == r->sources_cap) {
         uint32_t cap = r->sources_cap ? 2 * r->sources_cap : 64;
         struct column_source **m = realloc(r->sources, cap * sizeof *m);
         if (!m)
-            oom();
+            return 0;
         r->sources = m;
         r->sources_cap = cap;
     }
     uint32_t i = r->nsources;
     struct column_source *s = calloc(1, sizeof *s);
     if (!s)
-        oom();
+        return 0;
     r->sources[i] = s;
     s->proc = e->proc;
     s->pub.host = e->proc->info.host;
@@ -614,22 +552,23 @@ static uint32_t source_index(struct shmlog_read *r, const struct entry *e)
     }
     r->nsources++;
     if (hmap_put(&r->source_of, (uintptr_t)e->proc, k2, (void *)(uintptr_t)(i + 1)) != 0)
-        oom();
-    return i;
+        return 0;
+    return i + 1;
 }
 
-/* The source's field names and types, from its first record that decoded. */
-static void source_learn(struct column_source *s, const struct render_field *rf, int n)
+/* The source's field names and types, from its first record that decoded. 0, or -ENOMEM. */
+static int source_learn(struct column_source *s, const struct render_field *rf, int n)
 {
     for (int j = 0; j < n; j++) {
         s->names[j] = malloc(rf[j].name_len + 1);
         if (!s->names[j])
-            oom(); /* those before are freed with the source */
+            return -ENOMEM; /* those before are freed with the source */
         memcpy(s->names[j], rf[j].name, rf[j].name_len);
         s->names[j][rf[j].name_len] = '\0';
-        s->types[j] = field_type(rf[j].value.type);
+        s->types[j] = read_field_type(rf[j].value.type);
     }
     s->pub.nfields = (uint32_t)n;
+    return 0;
 }
 
 long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns *c)
@@ -637,7 +576,8 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
     if (!c || c->size < COLUMNS_V1_SIZE || c->cap == 0 || !c->ts_ns || !c->seq || !c->tid || !c->cpu || !c->source || !c->level ||
         !c->category || !c->flags || (c->msg && !c->text) || (c->values_at && (!c->values || !c->text)))
         return -EINVAL;
-    ENTER_OR_FAIL(r, was, -ENOMEM);
+    if (r->streaming)
+        return -EBUSY;
     r->cur = NULL;
     size_t rows = 0, text_len = 0, nvalues = 0;
     /* Offsets into text and values are 32-bit. */
@@ -645,19 +585,22 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
     size_t values_cap = c->values_cap < UINT32_MAX ? c->values_cap : UINT32_MAX;
     long result = 0;
     while (rows < c->cap) {
-        const struct entry *e = peek(r);
+        const struct entry *e = read_peek(r);
         if (!e)
             break;
         if (e->kind != ENTRY_RECORD && e->kind != ENTRY_BACKTRACE)
             break;
         const struct shm_copied_record *rec = entry_record(e);
         /* Records come in runs of one site: the last one's source is the likely one. */
-        uint32_t src = e->site && e->site == r->last_site && e->proc == r->last_proc ? r->last_source
+        uint32_t src = e->site && e->site == r->last_site && e->proc == r->last_proc ? r->last_source + 1
                                                                                        : source_index(r, e);
+        const struct render_site *sr = src ? prepared(&r->engine, e->site, e->proc) : NULL;
+        if (!sr) {
+            read_fail(r, -ENOMEM);
+            break;
+        }
+        src--;
         struct column_source *s = r->sources[src];
-        const struct render_site *sr = prepared(e->site, e->proc);
-        if (!sr)
-            oom();
         struct render_buf b;
         size_t msg_len = 0;
         if (c->msg && e->site) {
@@ -668,13 +611,15 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
                 goto full;
             msg_len = b.len;
         }
-        uint8_t flags = (uint8_t)record_flags(rec, e->site);
+        uint8_t flags = (uint8_t)read_record_flags(rec, e->site);
         size_t row_text = msg_len, row_values = 0;
         if (c->values_at && e->site) {
             struct render_field rf[SHMLOG_MAX_ARGS];
             int n = render_prepared_fields(sr, rec, rf);
-            if (n > 0 && s->pub.nfields == 0)
-                source_learn(s, rf, n);
+            if (n > 0 && s->pub.nfields == 0 && source_learn(s, rf, n) != 0) {
+                read_fail(r, -ENOMEM);
+                break;
+            }
             /* A site's records all have its fields, or did not decode. */
             if (n < 0 || (uint32_t)n != s->pub.nfields) {
                 flags |= SHMLOG_READ_CORRUPT;
@@ -723,7 +668,8 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
             result = -ENOBUFS;
         break;
     }
-    leave(was);
+    if (r->failed)
+        return r->failed;
     return result < 0 ? result : (long)rows;
 }
 
@@ -736,10 +682,7 @@ const char *shmlog_read_category_name(struct shmlog_read *r, uint32_t source, ui
 {
     if (source >= r->nsources)
         return NULL;
-    struct file_cmd *was = enter(r);
-    const char *name = category_name(r->sources[source]->proc, id, r->source_category);
-    leave(was);
-    return name;
+    return read_category_name(r->sources[source]->proc, id, r->source_category);
 }
 
 int shmlog_read_had_errors(const struct shmlog_read *r)
@@ -750,4 +693,25 @@ int shmlog_read_had_errors(const struct shmlog_read *r)
 int shmlog_read_version(void)
 {
     return SHMLOG_READ_VERSION;
+}
+
+int shmlog_read_parse_time(const char *s, int local, uint64_t *ns, char *err, size_t errcap)
+{
+    if (errcap)
+        err[0] = '\0';
+    if (!s || read_parse_time(s, local, read_now_ns(), ns) != 0) {
+        if (errcap)
+            snprintf(err, errcap, "'%s' is not a time; give one of %s", s ? s : "(null)", read_time_forms);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+const char *shmlog_read_stream_message(struct shmlog_read *r, size_t i, int *note)
+{
+    if (i >= r->nmessages)
+        return NULL;
+    if (note)
+        *note = r->messages[i].note;
+    return r->messages[i].text;
 }

@@ -31,7 +31,7 @@
  * shmlog_read_next() or shmlog_read_close(); a message, line or fields
  * until the next call of any function on the same reader. The options'
  * strings are copied. One reader is used by one thread at a time; readers
- * on several threads take turns inside the library (one lock).
+ * on several threads run in parallel: a reader's state is all in its handle.
  *
  * Link: pkg-config --cflags --libs shmlog-read
  */
@@ -45,7 +45,8 @@
 extern "C" {
 #endif
 
-#define SHMLOG_READ_VERSION 1 /* of this API: shmlog_read_version() of the library loaded */
+#define SHMLOG_READ_VERSION 2 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
+                                  streams, shmlog_read_parse_time) */
 
 struct shmlog_read;
 
@@ -242,10 +243,132 @@ long shmlog_read_lines(struct shmlog_read *r, int json, char *buf, size_t cap, s
  * may turn 1 before the ERROR event that says why comes out). */
 int shmlog_read_had_errors(const struct shmlog_read *r);
 
+/* Frees the reader (once the Arrow streams made of it are released too). */
 void shmlog_read_close(struct shmlog_read *r);
 
 /* SHMLOG_READ_VERSION of the library. */
 int shmlog_read_version(void);
+
+/* ==== Times (version 2) ==== */
+
+/* A time as shmlog-dump's --since and --until take it, as ns since the
+ * epoch: "2026-11-23T07:00:00.5Z", "2026-11-23T08:00+01:00", "2026-11-23"
+ * (a date or time without a zone is in the local zone (TZ) when local, else
+ * UTC), "07:00" (today), "-30s", "-5m", "-2h", "-1d" (before now), Unix
+ * seconds ("1795488328.5") or ns. 0, or -EINVAL with one line in err that
+ * lists the forms. For shmlog_read_options.since_ns and until_ns. */
+int shmlog_read_parse_time(const char *s, int local, uint64_t *ns, char *err, size_t errcap);
+
+/* ==== Arrow (version 2) ====
+ *
+ * The records, or the loss and exit markers, as Arrow record batches through
+ * the Arrow C stream interface (arrow.apache.org/docs/format/CStreamInterface.html),
+ * which pyarrow, polars, DuckDB and others import without a copy. The
+ * batches hold what shmlog_read_next() gives, in the same order and with the
+ * same filters. Columns of the records (SHMLOG_READ_ARROW_RECORDS):
+ *
+ *   ts           timestamp[ns, UTC] (a time past 2262, a damaged clock's, as the type's largest)
+ *   level        dictionary<int8, utf8>, ordered: TRACE < DEBUG < INFO < WARN < ERROR < FATAL
+ *                (a damaged record's "L6" or "L7" after them)
+ *   category, app, host   dictionary<int16, utf8>
+ *   pid, tid, cpu         uint32;  seq  uint64
+ *   site         dictionary<int16, utf8> "file:line"; null: a site the files do not define
+ *   msg          utf8, the message (options.message); null for an unknown site
+ *   truncated, clamped, backtrace   bool (SHMLOG_READ_TRUNCATED ...)
+ *   error        dictionary<int8, utf8>: null, "unknown site" or "corrupt payload"
+ *   then a column per field of the formats (options.fields), null in the
+ *   rows whose format has no such field: int8..int64 (signed arguments),
+ *   uint8..uint64 (unsigned, and pointers), float32 or float64, bool, utf8;
+ *   each as wide as the widest argument of that name. A field named like a
+ *   column above is "field.<name>"; a name whose values are of several kinds
+ *   at different call sites (id=%d here, id=%s there) gets a column per kind,
+ *   "<name>.int", "<name>.uint", "<name>.float", "<name>.bool", "<name>.str",
+ *   "<name>.ptr". The fields' columns come from the call sites the files
+ *   define, read before the first batch; a site first defined after that (a
+ *   file still being written) has its records without fields.
+ *
+ * Columns of the markers (SHMLOG_READ_ARROW_MARKERS): ts, kind (dictionary:
+ * "loss", "exit"), app, host, pid, cpu (uint32: a loss's ring; null for a loss
+ * of the whole process and for an exit), loss_reason (dictionary), loss_records, loss_positions,
+ * loss_first_seq, exit_records, exit_lost (uint64), exit_how (dictionary:
+ * "shutdown", "died"); null where they do not apply.
+ *
+ * Damage and notes do not stop a stream: shmlog_read_stream_message() keeps
+ * them, and shmlog_read_had_errors() says whether there was damage. */
+
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+#define ARROW_FLAG_DICTIONARY_ORDERED 1
+#define ARROW_FLAG_NULLABLE 2
+#define ARROW_FLAG_MAP_KEYS_SORTED 4
+
+/* The Arrow C data interface's two structures (an ABI: do not change). */
+struct ArrowSchema {
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+    void (*release)(struct ArrowSchema *);
+    void *private_data;
+};
+
+struct ArrowArray {
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+#endif /* ARROW_C_DATA_INTERFACE */
+
+#ifndef ARROW_C_STREAM_INTERFACE
+#define ARROW_C_STREAM_INTERFACE
+/* The Arrow C stream interface's structure (an ABI: do not change). */
+struct ArrowArrayStream {
+    int (*get_schema)(struct ArrowArrayStream *, struct ArrowSchema *out);
+    int (*get_next)(struct ArrowArrayStream *, struct ArrowArray *out);
+    const char *(*get_last_error)(struct ArrowArrayStream *);
+    void (*release)(struct ArrowArrayStream *);
+    void *private_data;
+};
+#endif /* ARROW_C_STREAM_INTERFACE */
+
+#define SHMLOG_READ_ARROW_RECORDS 1 /* a row per record */
+#define SHMLOG_READ_ARROW_MARKERS 2 /* a row per loss or exit marker */
+#define SHMLOG_READ_ARROW_ROWS_MAX (1u << 20)
+
+struct shmlog_read_arrow_options {
+    size_t size;           /* sizeof(struct shmlog_read_arrow_options): the INIT macro sets it */
+    uint32_t what;         /* SHMLOG_READ_ARROW_RECORDS or SHMLOG_READ_ARROW_MARKERS */
+    uint32_t batch_rows;   /* rows per batch at most (a batch may end sooner); 0: 16384 */
+    int fields;            /* records: the fields' columns (1) or none (0) */
+    int message;           /* records: the msg column (1) or none (0) */
+};
+
+#define SHMLOG_READ_ARROW_OPTIONS_INIT {sizeof(struct shmlog_read_arrow_options), SHMLOG_READ_ARROW_RECORDS, 0, 1, 1}
+
+/* Fills out with a stream of r's records (or markers) from where r is;
+ * opt NULL: the records with every column. The stream holds r: close r when
+ * you like, it is freed once the stream is released too; while the stream
+ * lives, r's other calls (shmlog_read_next() ...) return -EBUSY. Its
+ * get_next() returns 0 with a batch, or 0 with out->release NULL at the
+ * end, or an errno value (ENOMEM; get_last_error() says what). 0, or -EINVAL
+ * / -EBUSY (a stream of r lives) / -ENOMEM with one line in err. */
+int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_options *opt,
+                      struct ArrowArrayStream *out, char *err, size_t errcap);
+
+/* The damage and notes met while a stream of r read (events give them as
+ * ERROR events instead): message i (0 ..), NULL past the last; *note (unless
+ * NULL) 1 for a note. The first 256 are kept. */
+const char *shmlog_read_stream_message(struct shmlog_read *r, size_t i, int *note);
 
 #ifdef __cplusplus
 }

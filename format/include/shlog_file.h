@@ -85,11 +85,12 @@ struct shlog_file_header {
     uint32_t collector_pid;
     uint32_t flags;
     char host[SHMLOG_HOST_BYTES + 1];
+    char refused[160];   /* shlog_file_header_decode's reason for a version it does not read */
 };
 
 /* Writes the 128-byte header. */
 void shlog_file_header_encode(uint8_t out[SHLOG_FILE_HEADER_BYTES], const struct shlog_file_header *h);
-/* NULL if valid, else why not (valid until the thread's next call). A file of
+/* NULL if valid, else why not (a constant, or out->refused). A file of
  * another format version is refused: one message says which and why. */
 const char *shlog_file_header_decode(const uint8_t *in, size_t n, struct shlog_file_header *out);
 
@@ -284,6 +285,10 @@ uint64_t shlog_reader_offset(const struct shlog_reader *r);
 /* on: shlog_reader_next returns an SHLOG_EV_FRAME_END event once the events
  * of each frame are out, so a caller can stop between frames. Off at open. */
 void shlog_reader_report_frame_ends(struct shlog_reader *r, int on);
+/* on: BATCH and BACKTRACE sections are skipped unread (no RECORD events),
+ * for a caller that wants what a file defines (processes, sites) and not its
+ * records. Off at open. */
+void shlog_reader_skip_records(struct shlog_reader *r, int on);
 
 /* Memory to decode frames in (the compressed and the decompressed frame, the
  * zstd context) that readers taking turns share: the readers of a merge of

@@ -5,15 +5,20 @@ which reads files exactly as ``shmlog-dump read`` does: the files and
 directories given, every host's files in sequence, merged in time order,
 damaged frames skipped and reported.
 
-    import shmlog
+    import shmlog, pyarrow as pa, polars as pl, duckdb
+    src = shmlog.open("/var/log/shmlog", level="warn", since="-1h")
+    pa.table(src); pl.DataFrame(src); duckdb.sql("SELECT app, count(*) FROM src GROUP BY ALL")
+    table = shmlog.to_arrow("/var/log/shmlog", category="md")
+    shmlog.to_parquet("/var/log/shmlog", "day.parquet", since="2026-11-23T00:00Z")
     for ev in shmlog.read("/var/log/shmlog", level="warn", category="md"):
         print(ev.ts_ns, ev.app, ev.msg, ev.fields)
 
-    df = shmlog.dataframe("/var/log/shmlog", since=datetime.now(timezone.utc) - timedelta(days=1))
-
-Functions: read() (an iterator of Event), dataframe() and losses() (pandas
-DataFrames; pandas is imported only by them). The C library is found through
+Functions: open() (an Arrow stream source: __arrow_c_stream__), to_arrow()
+(a pyarrow.Table), to_parquet(), read() (an iterator of Event), dataframe()
+and losses() (pandas DataFrames through Arrow). The Arrow and pandas ones
+import pyarrow (and pandas) when called. The C library is found through
 $SHMLOG_READ_LIBRARY (a path), else as the system's libshmlog-read.so.1.
+Command line: python -m shmlog export DIR out.parquet (--help).
 """
 import collections
 import ctypes
@@ -27,8 +32,8 @@ from . import _native as _n
 from ._native import LibraryNotFound
 
 __version__ = "0.1.0"
-__all__ = ["read", "dataframe", "losses", "Event", "Reader", "DamagedInputWarning", "LibraryNotFound",
-           "LEVELS", "KINDS"]
+__all__ = ["read", "open", "to_arrow", "to_parquet", "dataframe", "losses", "Event", "Reader", "Source",
+           "DamagedInputWarning", "LibraryNotFound", "LEVELS", "KINDS"]
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 KINDS = ("record", "loss", "exit", "error", "note")  # every kind: read(..., kinds=shmlog.KINDS)
@@ -106,11 +111,15 @@ _LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 
 def _ns(value, what):
     """since/until as ns since the epoch: an int, an aware datetime or an
-    aware pandas.Timestamp (exact to the ns)."""
+    aware pandas.Timestamp (exact to the ns), or a str in shmlog-dump's
+    forms ("-5m", "2026-11-23T07:00+01:00"; without a zone: UTC), which the
+    library parses as the dump does."""
     if isinstance(value, bool):
-        raise TypeError("shmlog: %s must be an int (ns since the Unix epoch), a datetime or a pandas.Timestamp"
-                        % what)
-    if isinstance(value, numbers.Integral):
+        raise TypeError("shmlog: %s must be an int (ns since the Unix epoch), a datetime, a pandas.Timestamp or "
+                        "a str" % what)
+    if isinstance(value, str):
+        ns = _n.parse_time(value, what)
+    elif isinstance(value, numbers.Integral):
         ns = int(value)
     elif isinstance(value, _dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
@@ -123,8 +132,8 @@ def _ns(value, what):
             d = value - _EPOCH
             ns = (d.days * 86400 + d.seconds) * 1_000_000_000 + d.microseconds * 1000
     else:
-        raise TypeError("shmlog: %s must be an int (ns since the Unix epoch), an aware datetime or a "
-                        "pandas.Timestamp, not %s" % (what, type(value).__name__))
+        raise TypeError("shmlog: %s must be an int (ns since the Unix epoch), an aware datetime, a "
+                        "pandas.Timestamp or a str (\"-5m\", \"2026-11-23T07:00Z\"), not %s" % (what, type(value).__name__))
     if ns <= 0 or ns >= 1 << 64:
         raise ValueError("shmlog: %s=%r is not after the Unix epoch" % (what, value))
     return ns
@@ -150,6 +159,53 @@ def _paths(paths):
     return out
 
 
+def _options(*, level=None, category=None, app=None, pid=None, since=None, until=None, grep=None, limit=None):
+    """struct shmlog_read_options of read()'s filters, checked."""
+    o = _n.options_init()
+    if level is not None:
+        o.min_level = _level(level)
+    if category is not None:
+        o.category = str(category).encode()
+    if app is not None:
+        o.app = os.fsencode(app)
+    if pid is not None:
+        if isinstance(pid, bool) or not isinstance(pid, numbers.Integral) or not 0 < pid < 1 << 32:
+            raise ValueError("shmlog: pid must be a process id (1..4294967295), not %r" % (pid,))
+        o.pid = int(pid)
+    if since is not None:
+        o.since_ns = _ns(since, "since")
+    if until is not None:
+        o.until_ns = _ns(until, "until")
+    if grep is not None:
+        o.grep = grep.encode() if isinstance(grep, str) else bytes(grep)
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
+            raise ValueError("shmlog: limit must be a positive int or None, not %r" % (limit,))
+        o.limit = int(limit)
+    return o
+
+
+def _open(paths, **filters):
+    """(library, reader handle, options) of a new C reader of paths; the
+    options stay alive as long as the reader (it may keep pointers into them).
+    Raises as read() documents."""
+    o = _options(**filters)
+    lib = _n.library()
+    enc = _paths(paths)
+    arr = (ctypes.c_char_p * len(enc))(*enc)
+    err = ctypes.create_string_buffer(512)
+    h = ctypes.c_void_p()
+    rc = lib.shmlog_read_open(ctypes.byref(h), arr, len(enc), ctypes.byref(o), err, len(err))
+    if rc != 0:
+        msg = _n.decode(err.value) or os.strerror(-rc)
+        if rc == -errno.EINVAL:  # a bad option
+            raise ValueError(msg)
+        if rc == -errno.ENOMEM:
+            raise MemoryError(msg)
+        raise OSError(-rc, msg)  # stat(2)'s errno: ENOENT is FileNotFoundError
+    return lib, h, o
+
+
 class Reader:
     """The iterator read() returns: Event objects in time order. Also a
     context manager; close() ends it early. After the last event,
@@ -171,42 +227,8 @@ class Reader:
         self.errors = []
         self._cache = {}
 
-        o = _n.options_init()
-        if level is not None:
-            o.min_level = _level(level)
-        if category is not None:
-            o.category = str(category).encode()
-        if app is not None:
-            o.app = os.fsencode(app)
-        if pid is not None:
-            if isinstance(pid, bool) or not isinstance(pid, numbers.Integral) or not 0 < pid < 1 << 32:
-                raise ValueError("shmlog: pid must be a process id (1..4294967295), not %r" % (pid,))
-            o.pid = int(pid)
-        if since is not None:
-            o.since_ns = _ns(since, "since")
-        if until is not None:
-            o.until_ns = _ns(until, "until")
-        if grep is not None:
-            o.grep = grep.encode() if isinstance(grep, str) else bytes(grep)
-        if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
-                raise ValueError("shmlog: limit must be a positive int or None, not %r" % (limit,))
-            o.limit = int(limit)
-        self._opt = o  # the library may keep pointers into it: alive as long as the reader
-
-        lib = _n.library()
-        enc = _paths(paths)
-        arr = (ctypes.c_char_p * len(enc))(*enc)
-        err = ctypes.create_string_buffer(512)
-        h = ctypes.c_void_p()
-        rc = lib.shmlog_read_open(ctypes.byref(h), arr, len(enc), ctypes.byref(o), err, len(err))
-        if rc != 0:
-            msg = _n.decode(err.value) or os.strerror(-rc)
-            if rc == -errno.EINVAL:  # a bad option
-                raise ValueError(msg)
-            if rc == -errno.ENOMEM:
-                raise MemoryError(msg)
-            raise OSError(-rc, msg)  # stat(2)'s errno: ENOENT is FileNotFoundError
+        lib, h, self._opt = _open(paths, level=level, category=category, app=app, pid=pid, since=since,
+                                  until=until, grep=grep, limit=limit)
         self._lib = lib
         self._h = h
         self._ev = ctypes.POINTER(_n.Event)()
@@ -479,38 +501,36 @@ def read(paths, *, level=None, category=None, app=None, pid=None, since=None, un
 def dataframe(paths, *, level=None, category=None, app=None, pid=None, since=None, until=None, grep=None,
               limit=None, fields=True):
     """The records of read(paths, ...) (same filters) as a pandas DataFrame,
-    one row per record in time order.
+    one row per record in time order, through Arrow (to_arrow(); needs
+    pyarrow and pandas).
 
     Columns: ts (datetime64[ns, UTC], exact to the ns), level (an ordered
     Categorical TRACE < ... < FATAL: df[df.level >= "WARN"]), category, host,
-    app (Categorical), pid, tid, cpu (uint32), seq (uint64), site, msg (str,
-    None when the call site is unknown), truncated, clamped, backtrace, time_uncertain (bool),
-    error (None, or "unknown site" / "corrupt payload").
+    app, site, error (Categorical; site "file:line", NaN for a call site the
+    files lack; error NaN, "unknown site" or "corrupt payload"), pid, tid,
+    cpu (uint32), seq (uint64), msg (str; NaN for an unknown site),
+    truncated, clamped, backtrace, time_uncertain (bool).
 
-    fields=True adds one column per field name (name=%conv in the formats):
-    int64 for signed integers, uint64 for unsigned, float64, bool, and str
-    (object; pointers as "0x..."), or the nullable Int64, UInt64, Float64,
-    boolean and string when some records lack the field (<NA> there; a
-    float's NaN stays NaN). A field named like a column above (or "fields")
-    becomes "field.<name>". A name whose type differs between call sites
-    gets no column: its values go into the column "fields", a dict per
-    record (None where a record has no such field); that column is always
-    there with fields=True. fields=False leaves out both and is faster.
+    fields=True adds a column per field of the formats (to_arrow() names
+    them): int8..int64, uint8..uint64, float32/float64 and bool when every
+    row has the field, else pandas' nullable Int*, UInt*, Float*, boolean
+    (<NA> where a row lacks it; a float's NaN stays NaN), and str.
     """
-    from ._frame import records_frame
-    reader = Reader(paths, level=level, category=category, app=app, pid=pid, since=since, until=until, grep=grep,
-                    limit=limit, kinds=("record",), _fields=fields)
-    with reader:
-        return records_frame(reader, fields)
+    from ._arrow import records_frame
+    return records_frame(to_arrow(paths, level=level, category=category, app=app, pid=pid, since=since,
+                                  until=until, grep=grep, limit=limit, fields=fields))
 
 
 def losses(paths, *, app=None, pid=None, since=None, until=None):
     """The loss and exit markers of the files as a pandas DataFrame, in time
-    order: ts (datetime64[ns, UTC]), kind ("loss"/"exit", Categorical),
-    host, app (Categorical), pid (uint32), cpu (UInt32; <NA> for an exit
-    and for a loss of the whole process), loss_reason, loss_records,
-    loss_positions, loss_first_seq (losses), exit_records, exit_lost,
-    exit_how (exits), <NA>/None where they do not apply."""
-    from ._frame import markers_frame
-    with Reader(paths, app=app, pid=pid, since=since, until=until, kinds=("loss", "exit"), _fields=False) as r:
-        return markers_frame(r)
+    order (to_arrow(kind="markers"); needs pyarrow and pandas): ts
+    (datetime64[ns, UTC]), kind ("loss"/"exit"), host, app (Categorical),
+    pid (uint32), cpu (UInt32; <NA> for an exit and for a loss of the whole
+    process), loss_reason (Categorical), loss_records, loss_positions,
+    loss_first_seq (losses), exit_records, exit_lost (UInt64), exit_how
+    (Categorical: "shutdown", "died"), <NA> where they do not apply."""
+    from ._arrow import markers_frame
+    return markers_frame(to_arrow(paths, app=app, pid=pid, since=since, until=until, kind="markers"))
+
+
+from ._arrow import Source, open, to_arrow, to_parquet  # noqa: E402  (they use the helpers above)

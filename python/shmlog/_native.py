@@ -1,4 +1,4 @@
-"""ctypes binding of libshmlog-read (tools/shmlog_read.h, API version 1).
+"""ctypes binding of libshmlog-read (tools/shmlog_read.h, API versions 1 and 2).
 
 The structures below mirror the header field for field; tests/test_python.sh
 compares their sizes and offsets with the C compiler's. Nothing here is
@@ -9,7 +9,8 @@ import ctypes
 import ctypes.util
 import os
 
-API_VERSION = 1  # SHMLOG_READ_VERSION this module was written against
+API_VERSION = 1  # the SHMLOG_READ_VERSION read() needs
+ARROW_VERSION = 2  # and the one the Arrow streams and time strings need
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
@@ -137,6 +138,31 @@ class Source(ctypes.Structure):
     ]
 
 
+class ArrowOptions(ctypes.Structure):
+    """struct shmlog_read_arrow_options"""
+    _fields_ = [
+        ("size", ctypes.c_size_t),
+        ("what", ctypes.c_uint32),
+        ("batch_rows", ctypes.c_uint32),
+        ("fields", ctypes.c_int),
+        ("message", ctypes.c_int),
+    ]
+
+
+ARROW_RECORDS, ARROW_MARKERS = 1, 2
+
+
+class ArrowArrayStream(ctypes.Structure):
+    """struct ArrowArrayStream (the Arrow C stream interface)"""
+    _fields_ = [
+        ("get_schema", ctypes.c_void_p),
+        ("get_next", ctypes.c_void_p),
+        ("get_last_error", ctypes.c_void_p),
+        ("release", ctypes.CFUNCTYPE(None, ctypes.c_void_p)),
+        ("private_data", ctypes.c_void_p),
+    ]
+
+
 def options_init():
     """SHMLOG_READ_OPTIONS_INIT"""
     o = Options()
@@ -251,6 +277,42 @@ def _declare(lib):
     lib.shmlog_read_category_name.restype = ctypes.c_void_p
     lib.shmlog_read_close.argtypes = [ctypes.c_void_p]
     lib.shmlog_read_close.restype = None
+
+
+def _declare_v2(lib):
+    P = ctypes.POINTER
+    lib.shmlog_read_parse_time.argtypes = [ctypes.c_char_p, ctypes.c_int, P(ctypes.c_uint64), ctypes.c_char_p,
+                                           ctypes.c_size_t]
+    lib.shmlog_read_parse_time.restype = ctypes.c_int
+    lib.shmlog_read_arrow.argtypes = [ctypes.c_void_p, P(ArrowOptions), ctypes.c_void_p, ctypes.c_char_p,
+                                      ctypes.c_size_t]
+    lib.shmlog_read_arrow.restype = ctypes.c_int
+    lib.shmlog_read_stream_message.argtypes = [ctypes.c_void_p, ctypes.c_size_t, P(ctypes.c_int)]
+    lib.shmlog_read_stream_message.restype = ctypes.c_void_p
+
+
+def library_v2():
+    """The loaded library, with the calls of API version 2 (Arrow streams, time strings)."""
+    lib = library()
+    if lib.shmlog_read_version() < ARROW_VERSION:
+        raise LibraryNotFound("shmlog: the loaded libshmlog-read has API version %d; Arrow streams and time "
+                              "strings need %d or later; %s" % (lib.shmlog_read_version(), ARROW_VERSION,
+                                                                _INSTALL_HINT))
+    if not hasattr(lib, "_v2"):
+        _declare_v2(lib)
+        lib._v2 = True
+    return lib
+
+
+def parse_time(value, what):
+    """A time string in shmlog-dump's forms as ns since the epoch (UTC when
+    it names no zone); ValueError with the forms otherwise."""
+    lib = library_v2()
+    ns = ctypes.c_uint64()
+    err = ctypes.create_string_buffer(512)
+    if lib.shmlog_read_parse_time(value.encode(), 0, ctypes.byref(ns), err, len(err)) != 0:
+        raise ValueError("shmlog: %s=%s" % (what, decode(err.value)))
+    return ns.value
 
 
 def library():

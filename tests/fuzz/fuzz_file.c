@@ -19,7 +19,9 @@
  * into a reader of frames of its own): never a crash, and, for the
  * encoder's files, each frame's records exactly as the file read gives them. Every event is checked
  * against shlog_file.h, every record renders to a valid text and JSON line,
- * and the sites the reader returned stay readable until it is closed.
+ * and the sites the reader returned stay readable until it is closed. Files
+ * are also read through libshmlog-read: as events, in columns, and as Arrow
+ * record batches (well formed: offsets, UTF-8, dictionary indices).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -347,9 +349,61 @@ static void read_with_library(const uint8_t *bytes, size_t n)
         FZ_CHECK(ev->kind != SHMLOG_READ_RECORD);
     }
     shmlog_read_close(r);
-    unlink(path);
     if (read_complete)
         FZ_CHECK(rows_seen == read_records);
+
+    /* Again as Arrow record batches (the records', then the markers'):
+     * the same records, every batch well formed (offsets inside their
+     * characters, which are valid UTF-8; indices inside their dictionary). */
+    for (uint32_t what = SHMLOG_READ_ARROW_RECORDS; what <= SHMLOG_READ_ARROW_MARKERS; what++) {
+        if (shmlog_read_open(&r, paths, 1, NULL, err, sizeof err) != 0)
+            break;
+        struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
+        o.what = what;
+        o.batch_rows = 3;
+        struct ArrowArrayStream s;
+        FZ_CHECK(shmlog_read_arrow(r, &o, &s, err, sizeof err) == 0);
+        shmlog_read_close(r);
+        struct ArrowSchema sc;
+        FZ_CHECK(s.get_schema(&s, &sc) == 0);
+        uint64_t arrow_rows = 0;
+        for (;;) {
+            struct ArrowArray a;
+            FZ_CHECK(s.get_next(&s, &a) == 0);
+            if (!a.release)
+                break;
+            FZ_CHECK(a.length > 0 && a.length <= 3 && a.n_children == sc.n_children);
+            for (int64_t k = 0; k < a.n_children; k++) {
+                const struct ArrowArray *col = a.children[k];
+                const char *fmt = sc.children[k]->format;
+                FZ_CHECK(col->length == a.length && col->null_count >= 0 && col->null_count <= col->length);
+                const struct ArrowArray *strs = col->dictionary ? col->dictionary : fmt[0] == 'u' ? col : NULL;
+                if (strs) {
+                    const int32_t *off = strs->buffers[1];
+                    FZ_CHECK(off[0] == 0);
+                    for (int64_t i = 0; i < strs->length; i++)
+                        FZ_CHECK(off[i] <= off[i + 1]);
+                    FZ_CHECK(render_utf8_valid(strs->buffers[2], (size_t)off[strs->length]) ==
+                             (size_t)off[strs->length]);
+                }
+                if (col->dictionary)
+                    for (int64_t i = 0; i < col->length; i++) {
+                        int64_t idx = fmt[0] == 'c' ? ((const int8_t *)col->buffers[1])[i]
+                                                    : ((const int16_t *)col->buffers[1])[i];
+                        const uint8_t *valid = col->buffers[0];
+                        FZ_CHECK((valid && !((valid[i >> 3] >> (i & 7)) & 1)) ||
+                                 (idx >= 0 && idx < col->dictionary->length));
+                    }
+            }
+            arrow_rows += (uint64_t)a.length;
+            a.release(&a);
+        }
+        sc.release(&sc);
+        s.release(&s);
+        if (what == SHMLOG_READ_ARROW_RECORDS && read_complete)
+            FZ_CHECK(arrow_rows == read_records);
+    }
+    unlink(path);
 }
 
 /* Reads the file at fd to its end. Returns how many records and position

@@ -1,9 +1,9 @@
-/* dump_hmap.c - the small hash map of the file commands: (k1, k2) -> pointer, open addressing. */
+/* read_hmap.c - the small hash map of the reader's engine: (k1, k2) -> pointer, open addressing. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dump_files.h"
+#include "read_engine.h"
 
 static size_t hmap_hash(uint64_t k1, uint64_t k2)
 {

@@ -1,13 +1,13 @@
-/* dump_time.c - the times --since and --until take: absolute, partial (in the zone times are shown in) or relative to now. */
+/* read_time.c - the times the filters take (shmlog-dump --since and --until, the library's shmlog_read_parse_time): absolute, partial (in the zone the caller names) or relative to now. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "dump.h"
+#include "read_filter.h"
 
-const char *const dump_time_forms =
+const char *const read_time_forms =
     "2026-11-23T03:31:05[.5][Z|+01:00], 2026-11-23[T03:31[:05]], 03:31[:05[.5]] (today), "
     "-30s, -5m, -2h, -1d (before now), Unix seconds[.frac] or ns";
 
@@ -75,11 +75,11 @@ static int read_clock(const char **s, struct civil *c, uint64_t *frac)
     return c->hh > 23 || c->mm > 59 || c->ss > 60 ? -1 : 0;
 }
 
-/* Seconds since the epoch of c in the zone times are shown in (the local
- * zone when render_time_is_local(), else UTC); -1 when there is none. */
-static int64_t civil_to_epoch(const struct civil *c)
+/* Seconds since the epoch of c in the local zone (local) or UTC; -1 when
+ * there is none. */
+static int64_t civil_to_epoch(const struct civil *c, int local)
 {
-    if (!render_time_is_local())
+    if (!local)
         return days_from_civil(c->year, c->mon, c->day) * 86400 + c->hh * 3600 + c->mm * 60 + c->ss;
     /* mktime picks the earlier of a repeated hour and moves a skipped one
      * forward, as a person reading local times would. */
@@ -113,7 +113,7 @@ static int parse_relative(const char *s, uint64_t now, uint64_t *ns)
 
 /* "YYYY-MM-DD[Thh:mm[:ss[.frac]]][Z|+hh:mm]", 't' and ' ' for 'T' and 'z'
  * for 'Z' too; a zone needs a clock time. */
-static int parse_date(const char *s, uint64_t *ns)
+static int parse_date(const char *s, int local, uint64_t *ns)
 {
     const char *p = s;
     struct civil c = {0};
@@ -143,7 +143,7 @@ static int parse_date(const char *s, uint64_t *ns)
         }
         secs = days_from_civil(c.year, c.mon, c.day) * 86400 + c.hh * 3600 + c.mm * 60 + c.ss - offset;
     } else {
-        secs = civil_to_epoch(&c);
+        secs = civil_to_epoch(&c, local);
     }
     if (*p || secs < 0)
         return -1;
@@ -151,8 +151,8 @@ static int parse_date(const char *s, uint64_t *ns)
     return 0;
 }
 
-/* "hh:mm[:ss[.frac]]": today's date, in the zone times are shown in. */
-static int parse_clock_today(const char *s, uint64_t now, uint64_t *ns)
+/* "hh:mm[:ss[.frac]]": today's date, in the local zone (local) or UTC. */
+static int parse_clock_today(const char *s, int local, uint64_t now, uint64_t *ns)
 {
     const char *p = s;
     struct civil c;
@@ -161,12 +161,12 @@ static int parse_clock_today(const char *s, uint64_t now, uint64_t *ns)
         return -1;
     time_t t = (time_t)(now / 1000000000u);
     struct tm today;
-    if (!(render_time_is_local() ? localtime_r(&t, &today) : gmtime_r(&t, &today)))
+    if (!(local ? localtime_r(&t, &today) : gmtime_r(&t, &today)))
         return -1;
     c.year = (unsigned)today.tm_year + 1900;
     c.mon = (unsigned)today.tm_mon + 1;
     c.day = (unsigned)today.tm_mday;
-    int64_t secs = civil_to_epoch(&c);
+    int64_t secs = civil_to_epoch(&c, local);
     if (secs < 0)
         return -1;
     *ns = (uint64_t)secs * 1000000000u + frac;
@@ -198,13 +198,20 @@ static int parse_unix(const char *s, uint64_t *ns)
     return 0;
 }
 
-int parse_time(const char *s, uint64_t now, uint64_t *ns)
+int read_parse_time(const char *s, int local, uint64_t now, uint64_t *ns)
 {
     if (s[0] == '-')
         return parse_relative(s, now, ns);
     if (strlen(s) >= 10 && s[4] == '-')
-        return parse_date(s, ns);
+        return parse_date(s, local, ns);
     if (strlen(s) >= 5 && s[2] == ':')
-        return parse_clock_today(s, now, ns);
+        return parse_clock_today(s, local, now, ns);
     return parse_unix(s, ns);
+}
+
+uint64_t read_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

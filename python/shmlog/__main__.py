@@ -1,0 +1,50 @@
+"""python -m shmlog export FILE|DIR... OUT.parquet [filters]: shmlog-collector's
+files to Parquet (zstd, row groups of about a million records), with
+shmlog-dump read's filters and time forms."""
+import argparse
+import sys
+import warnings
+
+import shmlog
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m shmlog", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("export", help="write the records (or the loss and exit markers) to a Parquet file",
+                       description="Writes the records of the files and directories given (each directory's "
+                                   ".shlog and .shlog.part files) to OUT in Parquet, in time order, as "
+                                   "shmlog.to_parquet() does; prints the rows written.")
+    e.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    e.add_argument("out", metavar="OUT.parquet")
+    e.add_argument("--level", help="this level and above: TRACE .. FATAL")
+    e.add_argument("--category", help="one category (md, order, ..., or a program's own)")
+    e.add_argument("--app", help="one application")
+    e.add_argument("--pid", type=int, help="one process id")
+    e.add_argument("--since", help="from this time: 2026-11-23T07:00Z, 2026-11-23, 07:00, -5m, -2h, ... (UTC "
+                                   "when no zone is given)")
+    e.add_argument("--until", help="before this time (the same forms)")
+    e.add_argument("--grep", help="a POSIX extended regular expression on the message")
+    e.add_argument("--limit", type=int, help="at most this many records")
+    e.add_argument("--markers", action="store_true", help="the loss and exit markers instead of the records")
+    e.add_argument("--no-fields", action="store_true", help="no column per field of the formats")
+    e.add_argument("--row-group-rows", type=int, default=1 << 20, help="rows per row group (default 1048576)")
+    a = p.parse_args(argv)
+    try:
+        with warnings.catch_warnings(record=True) as damage:
+            warnings.simplefilter("always", shmlog.DamagedInputWarning)
+            rows = shmlog.to_parquet(a.paths, a.out, level=a.level, category=a.category, app=a.app, pid=a.pid,
+                                     since=a.since, until=a.until, grep=a.grep, limit=a.limit,
+                                     kind="markers" if a.markers else "records", fields=not a.no_fields,
+                                     row_group_rows=a.row_group_rows)
+    except (OSError, ValueError, ImportError) as err:
+        print("python -m shmlog export: %s" % err, file=sys.stderr)
+        return 1
+    for w in damage:
+        print("python -m shmlog export: %s" % w.message, file=sys.stderr)
+    print("%d rows written to %s" % (rows, a.out))
+    return 1 if damage else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

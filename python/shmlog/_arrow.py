@@ -1,0 +1,299 @@
+"""Arrow out of libshmlog-read: the stream source (open()), pyarrow tables,
+Parquet, and pandas DataFrames made of them. The batches are the C
+library's (shmlog_read_arrow(), the Arrow C stream interface), handed to
+pyarrow, polars or DuckDB in a PyCapsule: no value passes through a Python
+object, and the decoding runs in C calls, which ctypes makes without the GIL.
+"""
+import ctypes
+import warnings
+
+from . import _native as _n
+
+_CAPSULE_NAME = b"arrow_array_stream"
+_ROW_GROUP = 1 << 20  # Parquet: rows per row group, about a million
+
+# The PyCapsule protocol's capsule: made here with ctypes, its destructor
+# releases a stream no consumer took (a consumer that takes it moves the
+# struct out and leaves release NULL) and frees the struct.
+_libc = ctypes.CDLL(None)
+_libc.malloc.argtypes = [ctypes.c_size_t]
+_libc.malloc.restype = ctypes.c_void_p
+_libc.free.argtypes = [ctypes.c_void_p]
+_libc.free.restype = None
+_capsule_new = ctypes.pythonapi.PyCapsule_New
+_capsule_new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+_capsule_new.restype = ctypes.py_object
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+_capsule_pointer.restype = ctypes.c_void_p
+
+
+@ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+def _capsule_free(capsule):
+    ptr = _capsule_pointer(capsule, _CAPSULE_NAME)
+    if ptr:
+        stream = _n.ArrowArrayStream.from_address(ptr)
+        if stream.release:
+            stream.release(ptr)
+        _libc.free(ptr)
+
+
+def _pyarrow(what):
+    try:
+        import pyarrow
+    except ImportError:
+        raise ImportError("shmlog.%s needs pyarrow, which is not installed: pip install pyarrow "
+                          "(shmlog.read() needs nothing more)" % what) from None
+    return pyarrow
+
+
+def _stream_capsule(handle, kind, fields, message, batch_rows):
+    """A PyCapsule of a new Arrow stream of the reader handle (which it holds)."""
+    lib = _n.library_v2()
+    o = _n.ArrowOptions()
+    o.size = ctypes.sizeof(o)
+    o.what = _n.ARROW_MARKERS if kind == "markers" else _n.ARROW_RECORDS
+    o.batch_rows = batch_rows
+    o.fields = 1 if fields else 0
+    o.message = 1 if message else 0
+    ptr = _libc.malloc(ctypes.sizeof(_n.ArrowArrayStream))
+    if not ptr:
+        raise MemoryError("shmlog: out of memory for an Arrow stream")
+    ctypes.memset(ptr, 0, ctypes.sizeof(_n.ArrowArrayStream))
+    err = ctypes.create_string_buffer(512)
+    rc = lib.shmlog_read_arrow(handle, ctypes.byref(o), ptr, err, len(err))
+    if rc != 0:
+        _libc.free(ptr)
+        raise (MemoryError if rc == -12 else ValueError)(_n.decode(err.value))
+    return _capsule_new(ptr, _CAPSULE_NAME, ctypes.cast(_capsule_free, ctypes.c_void_p))
+
+
+class Source:
+    """Records (or loss and exit markers) of shmlog-collector's files as an
+    Arrow stream: anything that takes an object with ``__arrow_c_stream__``
+    reads it, each time afresh from the files, with no copy through Python:
+
+        src = shmlog.open("/var/log/shmlog", level="warn")
+        pyarrow.table(src)
+        polars.DataFrame(src)
+        duckdb.sql("SELECT app, count(*) FROM src GROUP BY ALL")
+
+    ``errors`` then holds what the last stream found damaged and skipped;
+    ``notes`` what it noted that is no damage (a file still being written).
+    """
+
+    def __init__(self, paths, *, level=None, category=None, app=None, pid=None, since=None, until=None,
+                 grep=None, limit=None, kind="records", fields=True, message=True, batch_rows=0):
+        from . import _open, _options
+        self._last = None  # (library, handle, options) of the last stream's reader
+        if kind not in ("records", "markers"):
+            raise ValueError("shmlog: kind is \"records\" or \"markers\" (loss and exit markers), not %r" % (kind,))
+        if not isinstance(batch_rows, int) or isinstance(batch_rows, bool) or not 0 <= batch_rows <= 1 << 20:
+            raise ValueError("shmlog: batch_rows is 0 (the library's choice) to %d, not %r" % (1 << 20, batch_rows))
+        self._paths = paths
+        self._filters = dict(level=level, category=category, app=app, pid=pid, since=since, until=until,
+                             grep=grep, limit=limit)
+        # Checked now, as read() checks them: a bad option or path raises here, not in the consumer.
+        _options(**self._filters)
+        _n.library_v2()
+        lib, h, _ = _open(paths, **self._filters)
+        lib.shmlog_read_close(h)
+        self.kind = kind
+        self._fields = fields
+        self._message = message
+        self._batch_rows = batch_rows
+
+    def _reader(self):
+        from . import _open
+        if self._last is not None:
+            self._last[0].shmlog_read_close(self._last[1])
+            self._last = None
+        self._last = _open(self._paths, **self._filters)
+        return self._last[1]
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        """A PyCapsule holding a struct ArrowArrayStream of a new read of the
+        files (the Arrow PyCapsule interface). requested_schema is not used:
+        the schema is the files' (shmlog_read(3))."""
+        return _stream_capsule(self._reader(), self.kind, self._fields, self._message, self._batch_rows)
+
+    def _messages(self, notes):
+        if self._last is None:
+            return []
+        lib, h = self._last[0], self._last[1]
+        out = []
+        note = ctypes.c_int()
+        i = 0
+        while True:
+            p = lib.shmlog_read_stream_message(h, i, ctypes.byref(note))
+            if not p:
+                return out
+            if bool(note.value) == notes:
+                out.append(_n.decode(ctypes.string_at(p)))
+            i += 1
+
+    @property
+    def errors(self):
+        """The damage the last stream met and skipped (at most 256 messages)."""
+        return self._messages(False)
+
+    @property
+    def notes(self):
+        """What the last stream noted that is no damage."""
+        return self._messages(True)
+
+    def had_errors(self):
+        """Whether the last stream met damage."""
+        return self._last is not None and bool(self._last[0].shmlog_read_had_errors(self._last[1]))
+
+    def close(self):
+        """Frees the last stream's reader (a stream still read holds it on its own)."""
+        if getattr(self, "_last", None) is not None:
+            self._last[0].shmlog_read_close(self._last[1])
+            self._last = None
+
+    def __del__(self):
+        self.close()
+
+    def reader(self):
+        """A pyarrow.RecordBatchReader of a new read (needs pyarrow)."""
+        pa = _pyarrow("open().reader()")
+        return pa.RecordBatchReader.from_stream(self)
+
+    def __repr__(self):
+        return "shmlog.Source(%r, kind=%r)" % (self._paths, self.kind)
+
+
+def open(paths, *, level=None, category=None, app=None, pid=None, since=None, until=None, grep=None, limit=None,
+         kind="records", fields=True, message=True, batch_rows=0):
+    """The records of shmlog-collector's files (or their loss and exit
+    markers, kind="markers") as an Arrow stream source: a Source, whose
+    ``__arrow_c_stream__`` pyarrow.table(), polars.DataFrame() and DuckDB
+    (``duckdb.sql("... FROM src")``) read. Each read reads the files again.
+
+    paths and the filters are read()'s; since/until also take shmlog-dump's
+    time strings ("-5m", "-2h", "2026-11-23T07:00+01:00", "2026-11-23",
+    "07:00" today; a time without a zone is UTC). fields=False leaves out the
+    fields' columns, message=False the msg column. The columns:
+    shmlog_read(3), and python/README.md.
+    """
+    return Source(paths, level=level, category=category, app=app, pid=pid, since=since, until=until, grep=grep,
+                  limit=limit, kind=kind, fields=fields, message=message, batch_rows=batch_rows)
+
+
+def _warn_damage(src):
+    errors = src.errors
+    if errors or src.had_errors():
+        from . import DamagedInputWarning
+        shown = errors[:10]
+        warnings.warn("shmlog: damaged input skipped (%d error%s): %s%s" % (
+            len(errors), "" if len(errors) == 1 else "s", "; ".join(shown) or "(no message)",
+            "; and %d more" % (len(errors) - len(shown)) if len(errors) > len(shown) else ""),
+            DamagedInputWarning, stacklevel=3)
+
+
+def to_arrow(paths, *, level=None, category=None, app=None, pid=None, since=None, until=None, grep=None,
+             limit=None, kind="records", fields=True, message=True):
+    """open(...) read into a pyarrow.Table (needs pyarrow). Damaged input is
+    skipped with a shmlog.DamagedInputWarning that lists it."""
+    pa = _pyarrow("to_arrow()")
+    src = open(paths, level=level, category=category, app=app, pid=pid, since=since, until=until, grep=grep,
+               limit=limit, kind=kind, fields=fields, message=message)
+    try:
+        table = pa.table(src)
+        _warn_damage(src)
+        return table
+    finally:
+        src.close()
+
+
+def to_parquet(paths, out, *, level=None, category=None, app=None, pid=None, since=None, until=None, grep=None,
+               limit=None, kind="records", fields=True, message=True, row_group_rows=_ROW_GROUP,
+               compression="zstd"):
+    """open(...) written to the Parquet file out (a path or a writable
+    file) with pyarrow: zstd, row groups of about row_group_rows records,
+    one row group in memory at a time. Returns the rows written."""
+    pa = _pyarrow("to_parquet()")
+    import pyarrow.parquet as pq
+    src = open(paths, level=level, category=category, app=app, pid=pid, since=since, until=until, grep=grep,
+               limit=limit, kind=kind, fields=fields, message=message)
+    rows = 0
+    try:
+        stream = pa.RecordBatchReader.from_stream(src)
+        with pq.ParquetWriter(out, stream.schema, compression=compression) as w:
+            pending, held = [], 0
+            for batch in stream:
+                pending.append(batch)
+                held += batch.num_rows
+                if held >= row_group_rows:
+                    # Whole row groups out; the rest waits for the next batches.
+                    t = pa.Table.from_batches(pending, stream.schema)
+                    whole = held - held % row_group_rows
+                    w.write_table(t.slice(0, whole), row_group_size=row_group_rows)
+                    rows += whole
+                    pending = t.slice(whole).to_batches()
+                    held -= whole
+            if held:
+                w.write_table(pa.Table.from_batches(pending, stream.schema), row_group_size=row_group_rows)
+                rows += held
+        _warn_damage(src)
+        return rows
+    finally:
+        src.close()
+
+
+# ==== pandas ====
+
+_FIXED = ("ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "msg", "truncated",
+          "clamped", "backtrace", "time_uncertain", "error")
+
+
+def _pandas(what):
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError("shmlog.%s needs pandas, which is not installed: pip install pandas" % what) from None
+    return pandas
+
+
+def _nullable(pd, pa, t):
+    """pandas' nullable dtype for Arrow type t (ints, floats, bool), else None."""
+    m = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+         pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+         pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(), pa.float32(): pd.Float32Dtype(),
+         pa.float64(): pd.Float64Dtype(), pa.bool_(): pd.BooleanDtype()}
+    return m.get(t)
+
+
+def _frame(table, columns_order):
+    """A DataFrame of the table: numbers as numpy arrays where no row is null
+    and as pandas' nullable arrays where some are; dictionaries as
+    Categoricals, the level's ordered; timestamps as datetime64[ns, UTC]."""
+    pd = _pandas("dataframe()")
+    pa = _pyarrow("dataframe()")
+    cols = {}
+    for name in columns_order:
+        col = table.column(name)
+        dtype = _nullable(pd, pa, col.type) if col.null_count else None
+        if dtype is not None:
+            cols[name] = pd.Series(dtype.__from_arrow__(col), copy=False)
+        else:
+            cols[name] = col.to_pandas()
+    return pd.DataFrame(cols, copy=False)
+
+
+def records_frame(table):
+    return _frame(table, table.column_names)
+
+
+def markers_frame(table):
+    pd = _pandas("losses()")
+    df = _frame(table, table.column_names)
+    # Missing values of the markers are <NA> whatever a batch held.
+    for c in ("cpu",):
+        if str(df[c].dtype) != "UInt32":
+            df[c] = df[c].astype(pd.UInt32Dtype())
+    for c in ("loss_records", "loss_positions", "loss_first_seq", "exit_records", "exit_lost"):
+        if str(df[c].dtype) != "UInt64":
+            df[c] = df[c].astype(pd.UInt64Dtype())
+    return df

@@ -1,0 +1,721 @@
+/* Description: libshmlog-read's Arrow streams (shmlog_read_arrow), read as a consumer of the Arrow C stream interface reads them: every corpus file and directory streams, in batches of any size, exactly the records and markers the events give (time, level, category, process, ring, position, site, message, flags, error and every field's typed value), with a schema whose formats and names follow the documented rules (a field of two kinds gets two columns, a field named like a column gets "field.", widths as the widest argument); a column may be kept after its batch is released, a stream after its reader is closed; batches end before a dictionary outgrows its index; the stream refuses what it cannot do. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "shmlog_read.h"
+#include "test_util_file.h"
+
+static const char *corpus(void)
+{
+    return tu_exe("CORPUS");
+}
+
+/* ==== A consumer of the interface: the whole stream, kept ==== */
+
+struct got {
+    struct ArrowSchema schema;
+    struct ArrowArray batch[4096];
+    size_t nbatches;
+    int64_t rows;
+};
+
+static struct shmlog_read *open_path(const char *path, const struct shmlog_read_options *o)
+{
+    const char *paths[] = {path};
+    struct shmlog_read *r;
+    char err[512];
+    cr_assert_eq(shmlog_read_open(&r, paths, 1, o, err, sizeof err), 0, "%s: %s", path, err);
+    return r;
+}
+
+/* The stream of path (its reader closed first: the stream holds it). */
+static void stream_all(const char *path, uint32_t what, uint32_t batch_rows, struct got *g)
+{
+    struct shmlog_read *r = open_path(path, NULL);
+    struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
+    o.what = what;
+    o.batch_rows = batch_rows;
+    struct ArrowArrayStream s;
+    char err[256];
+    cr_assert_eq(shmlog_read_arrow(r, &o, &s, err, sizeof err), 0, "%s", err);
+    shmlog_read_close(r);
+    memset(g, 0, sizeof *g);
+    cr_assert_eq(s.get_schema(&s, &g->schema), 0, "%s", s.get_last_error(&s));
+    for (;;) {
+        cr_assert_lt(g->nbatches, 4096);
+        struct ArrowArray *a = &g->batch[g->nbatches];
+        cr_assert_eq(s.get_next(&s, a), 0, "%s", s.get_last_error(&s));
+        if (!a->release)
+            break;
+        cr_assert_gt(a->length, 0, "an empty batch before the end");
+        cr_assert_leq(a->length, batch_rows ? batch_rows : 16384);
+        cr_assert_eq(a->n_children, g->schema.n_children);
+        g->rows += a->length;
+        g->nbatches++;
+    }
+    s.release(&s);
+    cr_assert_null(s.release);
+}
+
+static void got_free(struct got *g)
+{
+    for (size_t i = 0; i < g->nbatches; i++)
+        g->batch[i].release(&g->batch[i]);
+    g->schema.release(&g->schema);
+}
+
+static int col_index(const struct got *g, const char *name)
+{
+    for (int64_t i = 0; i < g->schema.n_children; i++)
+        if (strcmp(g->schema.children[i]->name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* A cell of the stream: column col of row row, as its batch's child array and the row in it. */
+struct at {
+    const struct ArrowArray *a;
+    int64_t i;
+};
+
+static struct at cell(const struct got *g, int col, int64_t row)
+{
+    for (size_t b = 0; b < g->nbatches; b++) {
+        if (row < g->batch[b].length)
+            return (struct at){g->batch[b].children[col], row};
+        row -= g->batch[b].length;
+    }
+    cr_assert_fail("row past the stream");
+    return (struct at){NULL, 0};
+}
+
+static int is_null_at(const struct ArrowArray *a, int64_t i)
+{
+    const uint8_t *v = a->buffers[0];
+    if (!v) {
+        cr_assert_eq(a->null_count, 0, "nulls without a validity bitmap");
+        return 0;
+    }
+    return !((v[i >> 3] >> (i & 7)) & 1);
+}
+
+/* A utf8 value as a NUL-terminated copy in buf; NULL for null. */
+static const char *text_of_at(const struct ArrowArray *a, int64_t i, char *buf, size_t cap)
+{
+    if (is_null_at(a, i))
+        return NULL;
+    cr_assert_eq(a->n_buffers, 3);
+    const int32_t *off = a->buffers[1];
+    const char *chars = a->buffers[2];
+    cr_assert(off[i] >= 0 && off[i] <= off[i + 1], "offsets %d %d", off[i], off[i + 1]);
+    size_t n = (size_t)(off[i + 1] - off[i]);
+    cr_assert_lt(n, cap);
+    memcpy(buf, chars + off[i], n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static int is_null(struct at c)
+{
+    return is_null_at(c.a, c.i);
+}
+
+static const char *text_of(struct at c, char *buf, size_t cap)
+{
+    return text_of_at(c.a, c.i, buf, cap);
+}
+
+static const char *dict_text(struct at c, const char *format, char *buf, size_t cap)
+{
+    const struct ArrowArray *a = c.a;
+    int64_t i = c.i;
+    if (is_null_at(a, i))
+        return NULL;
+    int64_t k = format[0] == 'c' ? ((const int8_t *)a->buffers[1])[i] : ((const int16_t *)a->buffers[1])[i];
+    cr_assert(k >= 0 && k < a->dictionary->length, "index %lld of %lld", (long long)k,
+              (long long)a->dictionary->length);
+    return text_of_at(a->dictionary, k, buf, cap);
+}
+
+static uint64_t u64_at(struct at c, int width)
+{
+    const struct ArrowArray *a = c.a;
+    int64_t i = c.i;
+    switch (width) {
+    case 1: return ((const uint8_t *)a->buffers[1])[i];
+    case 2: return ((const uint16_t *)a->buffers[1])[i];
+    case 4: return ((const uint32_t *)a->buffers[1])[i];
+    default: return ((const uint64_t *)a->buffers[1])[i];
+    }
+}
+
+static int bit_at(struct at c)
+{
+    const struct ArrowArray *a = c.a;
+    int64_t i = c.i;
+    return (((const uint8_t *)a->buffers[1])[i >> 3] >> (i & 7)) & 1;
+}
+
+/* The value of a field column at row i, as the events API types it. */
+static void field_at(const struct got *g, int col, int64_t row, struct shmlog_read_field *f, char *buf, size_t cap,
+                     int *null)
+{
+    struct at c = cell(g, col, row);
+    const struct ArrowArray *a = c.a;
+    int64_t i = c.i;
+    const char *fmt = g->schema.children[col]->format;
+    memset(f, 0, sizeof *f);
+    *null = is_null(c);
+    if (*null)
+        return;
+    switch (fmt[0]) {
+    case 'c': f->v.i = ((const int8_t *)a->buffers[1])[i]; f->type = SHMLOG_READ_INT; break;
+    case 's': f->v.i = ((const int16_t *)a->buffers[1])[i]; f->type = SHMLOG_READ_INT; break;
+    case 'i': f->v.i = ((const int32_t *)a->buffers[1])[i]; f->type = SHMLOG_READ_INT; break;
+    case 'l': f->v.i = ((const int64_t *)a->buffers[1])[i]; f->type = SHMLOG_READ_INT; break;
+    case 'C': f->v.u = u64_at(c, 1); f->type = SHMLOG_READ_UINT; break;
+    case 'S': f->v.u = u64_at(c, 2); f->type = SHMLOG_READ_UINT; break;
+    case 'I': f->v.u = u64_at(c, 4); f->type = SHMLOG_READ_UINT; break;
+    case 'L': f->v.u = u64_at(c, 8); f->type = SHMLOG_READ_UINT; break;
+    case 'f': f->v.f = ((const float *)a->buffers[1])[i]; f->type = SHMLOG_READ_FLOAT; break;
+    case 'g': f->v.f = ((const double *)a->buffers[1])[i]; f->type = SHMLOG_READ_FLOAT; break;
+    case 'b': f->v.u = (uint64_t)bit_at(c); f->type = SHMLOG_READ_BOOL; break;
+    case 'u':
+        f->v.s = text_of(c, buf, cap);
+        f->str_len = (uint32_t)strlen(f->v.s);
+        f->type = SHMLOG_READ_STR;
+        break;
+    default:
+        cr_assert_fail("field column of format %s", fmt);
+    }
+}
+
+static const char *const kind_name[] = {[SHMLOG_READ_BOOL] = "bool", [SHMLOG_READ_INT] = "int",
+                                        [SHMLOG_READ_UINT] = "uint", [SHMLOG_READ_FLOAT] = "float",
+                                        [SHMLOG_READ_FLOAT32] = "float", [SHMLOG_READ_STR] = "str",
+                                        [SHMLOG_READ_PTR] = "ptr"};
+
+static const char *const fixed_names[] = {"ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq",
+                                          "site", "msg", "truncated", "clamped", "backtrace", "time_uncertain", "error"};
+#define NFIXED 16 /* the fixed columns of records */
+
+/* The column of field f of a record: "name", "field.name", or "name.kind" when "name" alone is not there or
+ * is of another kind. */
+static int field_col(const struct got *g, const struct shmlog_read_field *f)
+{
+    char name[300];
+    int fixed = 0;
+    for (size_t i = 0; i < sizeof fixed_names / sizeof fixed_names[0]; i++)
+        fixed |= strcmp(fixed_names[i], f->name) == 0;
+    snprintf(name, sizeof name, "%s%s.%s", fixed ? "field." : "", f->name, kind_name[f->type]);
+    int c = col_index(g, name);
+    if (c >= 0)
+        return c;
+    snprintf(name, sizeof name, "%s%s", fixed ? "field." : "", f->name);
+    return col_index(g, name);
+}
+
+/* What the stream holds of text the events give as it is: each byte that
+ * starts no valid UTF-8 sequence is U+FFFD (the JSON's rule). */
+static const char *repaired(const char *s, size_t n, char *out, size_t cap)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = 0;
+        uint8_t c = p[i];
+        if (c < 0x80)
+            len = 1;
+        else if (c >= 0xC2 && c <= 0xDF)
+            len = i + 1 < n && (p[i + 1] & 0xC0) == 0x80 ? 2 : 0;
+        else if (c >= 0xE0 && c <= 0xEF)
+            len = i + 2 < n && (p[i + 2] & 0xC0) == 0x80 && p[i + 1] >= (c == 0xE0 ? 0xA0 : 0x80) &&
+                          p[i + 1] <= (c == 0xED ? 0x9F : 0xBF) ? 3 : 0;
+        else if (c >= 0xF0 && c <= 0xF4)
+            len = i + 3 < n && (p[i + 2] & 0xC0) == 0x80 && (p[i + 3] & 0xC0) == 0x80 &&
+                          p[i + 1] >= (c == 0xF0 ? 0x90 : 0x80) && p[i + 1] <= (c == 0xF4 ? 0x8F : 0xBF) ? 4 : 0;
+        cr_assert_lt(o + 4, cap);
+        if (len) {
+            memcpy(out + o, p + i, len);
+            o += len;
+            i += len;
+        } else {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* ==== The records: the stream against the events ==== */
+
+static void check_records(const char *path, uint32_t batch_rows)
+{
+    static struct got g;
+    stream_all(path, SHMLOG_READ_ARROW_RECORDS, batch_rows, &g);
+    static const char *const formats[] = {"tsn:UTC", "c", "s", "s", "s", "I", "I", "I", "L", "s", "u", "b", "b", "b",
+                                          "b", "c"};
+    cr_assert_str_eq(g.schema.format, "+s");
+    cr_assert_geq(g.schema.n_children, NFIXED);
+    for (int i = 0; i < NFIXED; i++) {
+        const struct ArrowSchema *c = g.schema.children[i];
+        cr_assert_str_eq(c->name, fixed_names[i]);
+        cr_assert_str_eq(c->format, formats[i], "%s: %s", c->name, c->format);
+        int dict = i == 1 || i == 2 || i == 3 || i == 4 || i == 9 || i == 15;
+        cr_assert_eq(c->dictionary != NULL, dict, "%s: dictionary", c->name);
+        if (dict)
+            cr_assert_str_eq(c->dictionary->format, "u");
+        cr_assert_eq((c->flags & ARROW_FLAG_DICTIONARY_ORDERED) != 0, i == 1);
+        cr_assert_eq((c->flags & ARROW_FLAG_NULLABLE) != 0, i == 9 || i == 10 || i == 15);
+    }
+    for (int64_t i = NFIXED; i < g.schema.n_children; i++)
+        cr_assert(g.schema.children[i]->flags & ARROW_FLAG_NULLABLE, "fields are nullable");
+
+    struct shmlog_read *r = open_path(path, NULL);
+    const struct shmlog_read_event *ev;
+    int64_t row = 0;
+    char buf[8192], want_site[3 * 4096 + 8], fbuf[4096];
+    int rc;
+    int *field_seen = calloc((size_t)g.schema.n_children, sizeof *field_seen);
+    while ((rc = shmlog_read_next(r, &ev)) > 0) {
+        if (ev->kind != SHMLOG_READ_RECORD)
+            continue;
+        cr_assert_lt(row, g.rows, "%s: the stream has fewer rows than the events' records", path);
+        cr_assert_eq(u64_at(cell(&g, 0, row), 8), ev->ts_ns > INT64_MAX ? (uint64_t)INT64_MAX : ev->ts_ns, "%s row %lld: ts", path,
+                     (long long)row);
+        cr_assert_str_eq(dict_text(cell(&g, 1, row), "c", buf, sizeof buf), ev->level_name);
+        cr_assert_str_eq(dict_text(cell(&g, 2, row), "s", buf, sizeof buf), ev->category);
+        cr_assert_str_eq(dict_text(cell(&g, 3, row), "s", buf, sizeof buf), ev->app);
+        cr_assert_str_eq(dict_text(cell(&g, 4, row), "s", buf, sizeof buf), ev->host);
+        cr_assert_eq(u64_at(cell(&g, 5, row), 4), ev->pid);
+        cr_assert_eq(u64_at(cell(&g, 6, row), 4), ev->tid);
+        cr_assert_eq(u64_at(cell(&g, 7, row), 4), ev->cpu);
+        cr_assert_eq(u64_at(cell(&g, 8, row), 8), ev->seq);
+        const char *site = dict_text(cell(&g, 9, row), "s", buf, sizeof buf);
+        if (ev->site) {
+            snprintf(want_site, sizeof want_site, "%s:%u", ev->site->file, ev->site->line);
+            cr_assert_str_eq(site, want_site);
+        } else {
+            cr_assert_null(site);
+        }
+        size_t len;
+        const char *msg = shmlog_read_message(r, &len);
+        const char *amsg = text_of(cell(&g, 10, row), buf, sizeof buf);
+        if (msg)
+            cr_assert_str_eq(amsg, repaired(msg, len, want_site, sizeof want_site), "%s row %lld: msg", path,
+                             (long long)row);
+        else
+            cr_assert_null(amsg);
+        cr_assert_eq(bit_at(cell(&g, 11, row)), !!(ev->flags & SHMLOG_READ_TRUNCATED));
+        cr_assert_eq(bit_at(cell(&g, 12, row)), !!(ev->flags & SHMLOG_READ_CLAMPED));
+        cr_assert_eq(bit_at(cell(&g, 13, row)), !!(ev->flags & SHMLOG_READ_BACKTRACE));
+        cr_assert_eq(bit_at(cell(&g, 14, row)), !!(ev->flags & SHMLOG_READ_TIME_UNCERTAIN));
+        const struct shmlog_read_field *f;
+        int n = shmlog_read_fields(r, &f);
+        const char *error = dict_text(cell(&g, 15, row), "c", buf, sizeof buf);
+        const char *want_error = !ev->site ? "unknown site" : n < 0 ? "corrupt payload" : NULL;
+        if (want_error)
+            cr_assert_str_eq(error, want_error);
+        else
+            cr_assert_null(error, "%s row %lld: error %s", path, (long long)row, error);
+        /* Each field in its column; every other field column null. */
+        int has[512] = {0};
+        for (int j = 0; j < n; j++) {
+            int c = field_col(&g, &f[j]);
+            cr_assert_geq(c, NFIXED, "%s: no column for field %s (%s)", path, f[j].name, kind_name[f[j].type]);
+            has[c] = 1;
+            field_seen[c] = 1;
+            struct shmlog_read_field v;
+            int null;
+            field_at(&g, c, row, &v, fbuf, sizeof fbuf, &null);
+            cr_assert_not(null, "%s row %lld: field %s null", path, (long long)row, f[j].name);
+            uint32_t t = f[j].type == SHMLOG_READ_FLOAT32 ? SHMLOG_READ_FLOAT : f[j].type == SHMLOG_READ_PTR
+                                                                                   ? SHMLOG_READ_UINT
+                                                                                   : f[j].type;
+            cr_assert_eq(v.type, t, "%s: field %s of type %u in a column of type %u", path, f[j].name, f[j].type,
+                         v.type);
+            if (t == SHMLOG_READ_STR) {
+                cr_assert_str_eq(v.v.s, repaired(f[j].v.s, f[j].str_len, want_site, sizeof want_site));
+            } else if (t == SHMLOG_READ_FLOAT) {
+                cr_assert(v.v.f == f[j].v.f || (v.v.f != v.v.f && f[j].v.f != f[j].v.f), "%s: %s %g, events %g",
+                          path, f[j].name, v.v.f, f[j].v.f);
+            } else {
+                cr_assert_eq(v.v.u, f[j].v.u, "%s row %lld: field %s %llu, events %llu", path, (long long)row,
+                             f[j].name, (unsigned long long)v.v.u, (unsigned long long)f[j].v.u);
+            }
+        }
+        for (int64_t c = NFIXED; c < g.schema.n_children && c < 512; c++)
+            if (!has[c]) {
+                struct shmlog_read_field v;
+                int null;
+                field_at(&g, (int)c, row, &v, fbuf, sizeof fbuf, &null);
+                cr_assert(null, "%s row %lld: %s not null", path, (long long)row, g.schema.children[c]->name);
+            }
+        row++;
+    }
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(row, g.rows, "%s: %lld records, %lld rows", path, (long long)row, (long long)g.rows);
+    for (int64_t c = NFIXED; c < g.schema.n_children; c++)
+        cr_assert(field_seen[c], "%s: column %s holds no value", path, g.schema.children[c]->name);
+    free(field_seen);
+    shmlog_read_close(r);
+    got_free(&g);
+}
+
+/* ==== The markers ==== */
+
+static void check_markers(const char *path, uint32_t batch_rows)
+{
+    static struct got g;
+    stream_all(path, SHMLOG_READ_ARROW_MARKERS, batch_rows, &g);
+    static const char *const names[] = {"ts", "kind", "app", "host", "pid", "cpu", "loss_reason", "loss_records",
+                                        "loss_positions", "loss_first_seq", "exit_records", "exit_lost", "exit_how"};
+    cr_assert_eq(g.schema.n_children, 13);
+    for (int i = 0; i < 13; i++)
+        cr_assert_str_eq(g.schema.children[i]->name, names[i]);
+    struct shmlog_read *r = open_path(path, NULL);
+    const struct shmlog_read_event *ev;
+    int64_t row = 0;
+    char buf[512];
+    while (shmlog_read_next(r, &ev) > 0) {
+        if (ev->kind != SHMLOG_READ_LOSS && ev->kind != SHMLOG_READ_EXIT)
+            continue;
+        int loss = ev->kind == SHMLOG_READ_LOSS;
+        cr_assert_lt(row, g.rows);
+        cr_assert_eq(u64_at(cell(&g, 0, row), 8), ev->ts_ns);
+        cr_assert_str_eq(dict_text(cell(&g, 1, row), "c", buf, sizeof buf), loss ? "loss" : "exit");
+        cr_assert_str_eq(dict_text(cell(&g, 2, row), "s", buf, sizeof buf), ev->app);
+        cr_assert_str_eq(dict_text(cell(&g, 3, row), "s", buf, sizeof buf), ev->host);
+        cr_assert_eq(u64_at(cell(&g, 4, row), 4), ev->pid);
+        struct at cpu = cell(&g, 5, row);
+        if (ev->cpu == UINT32_MAX || !loss)
+            cr_assert(is_null(cpu));
+        else
+            cr_assert_eq(u64_at(cpu, 4), ev->cpu);
+        const char *reason = dict_text(cell(&g, 6, row), "c", buf, sizeof buf);
+        if (loss) {
+            cr_assert_str_eq(reason, ev->loss_reason);
+            cr_assert_eq(u64_at(cell(&g, 7, row), 8), ev->loss_records);
+            cr_assert_eq(u64_at(cell(&g, 8, row), 8), ev->loss_positions);
+            cr_assert_eq(u64_at(cell(&g, 9, row), 8), ev->loss_first_seq);
+            cr_assert(is_null(cell(&g, 10, row)) && is_null(cell(&g, 11, row)));
+        } else {
+            cr_assert_null(reason);
+            cr_assert(is_null(cell(&g, 7, row)) && is_null(cell(&g, 9, row)));
+            cr_assert_eq(u64_at(cell(&g, 10, row), 8), ev->exit_records);
+            cr_assert_eq(u64_at(cell(&g, 11, row), 8), ev->exit_lost);
+            const char *how = dict_text(cell(&g, 12, row), "c", buf, sizeof buf);
+            if (*ev->exit_how)
+                cr_assert_str_eq(how, ev->exit_how);
+            else
+                cr_assert_null(how);
+        }
+        row++;
+    }
+    cr_assert_eq(row, g.rows);
+    shmlog_read_close(r);
+    got_free(&g);
+}
+
+Test(read_arrow, every_corpus_input_streams_what_the_events_hold, .timeout = 300)
+{
+    static const char *const versions[] = {"v2", "v2-exit-how", "v2-clock", "v2-categories"};
+    static const char *const inputs[] = {"processes.shlog", "losses.shlog", "rotation", "backtrace.shlog"};
+    int checked = 0;
+    for (size_t v = 0; v < 4; v++)
+        for (size_t i = 0; i < 4; i++) {
+            char in[1024];
+            snprintf(in, sizeof in, "%s/%s/%s", corpus(), versions[v], inputs[i]);
+            struct stat st;
+            if (stat(in, &st) != 0)
+                continue;
+            /* Batches of one row, of a few, and the default. */
+            check_records(in, 1);
+            check_records(in, 7);
+            check_records(in, 0);
+            check_markers(in, 3);
+            check_markers(in, 0);
+            checked++;
+        }
+    cr_assert_eq(checked, 4 * 3 + 1);
+}
+
+/* A test file at path whose process (key 1) is pid, started at start. */
+static void file_of_process(struct tu_file *f, const char *path, struct shm_proc_info *pi, uint32_t pid, uint64_t start)
+{
+    tu_file_open(f, path, 1);
+    tu_proc_info(pi, pid, start);
+    cr_assert_eq(shlog_enc_process(f->enc, 1, pi), 0);
+}
+
+/* ==== The schema's rules, on a file made for them ==== */
+
+/* One process writing: "a id=%d n=%hhu x=%f(f32)", "b id=%s n=%lu", "c seq=%d level=%s", "d y=%f(f32)",
+ * "e y=%f(f64) p=%p", and a record of a site the file does not define. */
+static void write_rules_file(const char *path)
+{
+    struct tu_file f;
+    struct shm_proc_info pi;
+    file_of_process(&f, path, &pi, 42, 4242);
+    static struct shm_site s[5];
+    tu_site(&s[0], 0, "a id=%d n=%hhu x=%f", SHMLOG_ARG_I32, SHMLOG_ARG_U8, SHMLOG_ARG_F32, 0);
+    tu_site(&s[1], 1, "b id=%s n=%lu", SHMLOG_ARG_STR, SHMLOG_ARG_U64, 0);
+    tu_site(&s[2], 2, "c seq=%d level=%s", SHMLOG_ARG_I16, SHMLOG_ARG_STR, 0);
+    tu_site(&s[3], 3, "d y=%f", SHMLOG_ARG_F32, 0);
+    tu_site(&s[4], 4, "e y=%f p=%p", SHMLOG_ARG_F64, SHMLOG_ARG_PTR, 0);
+    /* The widest argument of a name first: a column widened by later ones would pass either way. */
+    for (int i = 4; i >= 0; i--)
+        cr_assert_eq(shlog_enc_site(f.enc, 1, &s[i]), 0);
+    cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 3), 0);
+    float x = 0.1f, y = 2.5f;
+    uint32_t xb, yb;
+    memcpy(&xb, &x, 4);
+    memcpy(&yb, &y, 4);
+    double yd = -7.25;
+    uint64_t ydb;
+    memcpy(&ydb, &yd, 8);
+    const uint64_t vals[6][3] = {{(uint64_t)-5, 250, xb}, {0, UINT64_MAX, 0}, {(uint64_t)(int16_t)-3, 0, 0}, {yb, 0, 0},
+                                 {ydb, 0x1000, 0}, {1, 2, 3}};
+    const char *const strs[6][1] = {{NULL}, {"id-7"}, {"hi"}, {NULL}, {NULL}, {NULL}};
+    for (uint32_t k = 0; k < 6; k++) {
+        struct shm_copied_record rec;
+        memset(&rec, 0, sizeof rec);
+        rec.pos = k;
+        rec.tsc = pi.anchor_tsc + 1000 * k;
+        rec.tid = 4300 + k;
+        rec.site = k < 5 ? k : 99; /* 99: not defined */
+        rec.level = SHMLOG_LEVEL_WARN;
+        rec.category = 1;
+        tu_slots(&rec, k < 5 ? tu_payload(&rec, &s[k], vals[k], strs[k]) : 0);
+        cr_assert_eq(shlog_enc_record(f.enc, &rec), 0);
+    }
+    cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+    tu_file_flush(&f);
+    tu_file_close(&f);
+}
+
+Test(read_arrow, the_fields_columns_follow_the_rules)
+{
+    char dir[256], path[600];
+    tu_tmpdir(dir, sizeof dir, "readarrow-rules");
+    snprintf(path, sizeof path, "%s/rules.shlog", dir);
+    write_rules_file(path);
+    static struct got g;
+    stream_all(path, SHMLOG_READ_ARROW_RECORDS, 0, &g);
+    static const struct {
+        const char *name, *format;
+    } want[] = {{"id.int", "i"}, {"n", "L"}, {"x", "f"}, {"id.str", "u"}, {"field.seq", "s"}, {"field.level", "u"},
+                {"y", "g"},      {"p", "L"}};
+    cr_assert_eq(g.schema.n_children, NFIXED + 8, "%lld columns", (long long)g.schema.n_children);
+    for (int i = 0; i < 8; i++) {
+        int c = col_index(&g, want[i].name);
+        cr_assert_geq(c, NFIXED, "no column %s", want[i].name);
+        cr_assert_str_eq(g.schema.children[c]->format, want[i].format, "%s: %s", want[i].name,
+                         g.schema.children[c]->format);
+    }
+    cr_assert_eq(g.rows, 6);
+    struct shmlog_read_field v;
+    char buf[64];
+    int null;
+    field_at(&g, col_index(&g, "id.int"), 0, &v, buf, sizeof buf, &null);
+    cr_assert(!null && v.v.i == -5);
+    field_at(&g, col_index(&g, "id.int"), 1, &v, buf, sizeof buf, &null);
+    cr_assert(null, "id=%%s is no int");
+    field_at(&g, col_index(&g, "id.str"), 1, &v, buf, sizeof buf, &null);
+    cr_assert(!null && strcmp(v.v.s, "id-7") == 0);
+    field_at(&g, col_index(&g, "n"), 0, &v, buf, sizeof buf, &null);
+    cr_assert(!null && v.v.u == 250, "a u8 in the u64 column");
+    field_at(&g, col_index(&g, "n"), 1, &v, buf, sizeof buf, &null);
+    cr_assert(!null && v.v.u == UINT64_MAX);
+    field_at(&g, col_index(&g, "x"), 0, &v, buf, sizeof buf, &null);
+    cr_assert(!null && v.v.f == (double)0.1f, "f32 exactly: %.17g", v.v.f);
+    field_at(&g, col_index(&g, "field.seq"), 2, &v, buf, sizeof buf, &null);
+    cr_assert(!null && v.v.i == -3);
+    field_at(&g, col_index(&g, "y"), 3, &v, buf, sizeof buf, &null);
+    cr_assert(!null && v.v.f == 2.5, "an f32 in the f64 column");
+    field_at(&g, col_index(&g, "y"), 4, &v, buf, sizeof buf, &null);
+    cr_assert(!null && v.v.f == -7.25);
+    field_at(&g, col_index(&g, "p"), 4, &v, buf, sizeof buf, &null);
+    cr_assert(!null && v.v.u == 0x1000);
+    cr_assert_null(dict_text(cell(&g, 9, 5), "s", buf, sizeof buf), "unknown site: no site");
+    cr_assert_null(text_of(cell(&g, 10, 5), buf, sizeof buf), "unknown site: no message");
+    cr_assert_str_eq(dict_text(cell(&g, 15, 5), "c", buf, sizeof buf), "unknown site");
+    cr_assert_str_eq(text_of(cell(&g, 10, 0), buf, sizeof buf), "a id=-5 n=250 x=0.100000");
+    got_free(&g);
+    /* The same checks against the events, in batches of two. */
+    check_records(path, 2);
+
+    /* fields 0 and message 0: the fixed columns without msg. */
+    struct shmlog_read *r = open_path(path, NULL);
+    struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
+    o.fields = 0;
+    o.message = 0;
+    struct ArrowArrayStream s;
+    char err[256];
+    cr_assert_eq(shmlog_read_arrow(r, &o, &s, err, sizeof err), 0, "%s", err);
+    struct ArrowSchema sc;
+    cr_assert_eq(s.get_schema(&s, &sc), 0);
+    cr_assert_eq(sc.n_children, NFIXED - 1);
+    for (int64_t k = 0; k < sc.n_children; k++)
+        cr_assert_str_neq(sc.children[k]->name, "msg");
+    sc.release(&sc);
+    s.release(&s);
+    shmlog_read_close(r);
+    tu_rmtree(dir);
+}
+
+/* ==== Lifetimes and refusals ==== */
+
+Test(read_arrow, a_kept_column_outlives_its_batch_and_the_stream_its_reader)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/v2-categories/processes.shlog", corpus());
+    struct shmlog_read *r = open_path(path, NULL);
+    struct ArrowArrayStream s;
+    char err[256];
+    cr_assert_eq(shmlog_read_arrow(r, NULL, &s, err, sizeof err), 0, "%s", err);
+    /* The events API is the stream's now. */
+    const struct shmlog_read_event *ev;
+    cr_assert_eq(shmlog_read_next(r, &ev), -EBUSY);
+    cr_assert_eq(shmlog_read_arrow(r, NULL, &(struct ArrowArrayStream){0}, err, sizeof err), -EBUSY);
+    cr_assert_str_eq(err, "the reader is read by a stream already");
+    shmlog_read_close(r); /* the stream holds it */
+    struct ArrowSchema sc;
+    cr_assert_eq(s.get_schema(&s, &sc), 0);
+    struct ArrowSchema msg_schema = *sc.children[10]; /* moved out, the rest released */
+    sc.children[10]->release = NULL;
+    sc.release(&sc);
+    cr_assert_str_eq(msg_schema.name, "msg");
+    struct ArrowArray a;
+    cr_assert_eq(s.get_next(&s, &a), 0);
+    cr_assert_not_null(a.release);
+    struct ArrowArray msg = *a.children[10];
+    struct ArrowArray level = *a.children[1];
+    a.children[10]->release = NULL;
+    a.children[1]->release = NULL;
+    a.release(&a);
+    s.release(&s);
+    /* What was moved out is whole after the batch, the stream and the reader are gone. */
+    const int32_t *off = msg.buffers[1];
+    cr_assert_gt(msg.length, 0);
+    cr_assert_eq(off[0], 0);
+    char first[256];
+    snprintf(first, sizeof first, "%.*s", (int)(off[1] - off[0]), (const char *)msg.buffers[2]);
+    cr_assert_gt(strlen(first), 0);
+    cr_assert_not_null(level.dictionary);
+    cr_assert_eq(level.dictionary->length, 6);
+    msg.release(&msg);
+    level.release(&level);
+    msg_schema.release(&msg_schema);
+}
+
+Test(read_arrow, bad_options_are_refused_with_the_reason)
+{
+    char path[1024], err[256];
+    snprintf(path, sizeof path, "%s/v2/processes.shlog", corpus());
+    struct shmlog_read *r = open_path(path, NULL);
+    struct ArrowArrayStream s;
+    struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
+    o.what = 3;
+    cr_assert_eq(shmlog_read_arrow(r, &o, &s, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "SHMLOG_READ_ARROW_RECORDS"), "%s", err);
+    o = (struct shmlog_read_arrow_options)SHMLOG_READ_ARROW_OPTIONS_INIT;
+    o.batch_rows = SHMLOG_READ_ARROW_ROWS_MAX + 1;
+    cr_assert_eq(shmlog_read_arrow(r, &o, &s, err, sizeof err), -EINVAL);
+    o.size = 4;
+    cr_assert_eq(shmlog_read_arrow(r, &o, &s, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "SHMLOG_READ_ARROW_OPTIONS_INIT"), "%s", err);
+    shmlog_read_close(r);
+}
+
+Test(read_arrow, a_batch_ends_before_a_dictionary_outgrows_its_index, .timeout = 120)
+{
+    /* 40000 call sites of one record each: more distinct sites than an int16 index holds. */
+    enum { SITES = 40000 };
+    char dir[256], path[600];
+    tu_tmpdir(dir, sizeof dir, "readarrow-dict");
+    snprintf(path, sizeof path, "%s/sites.shlog", dir);
+    struct tu_file f;
+    struct shm_proc_info pi;
+    file_of_process(&f, path, &pi, 7, 77);
+    struct shm_site s;
+    for (uint32_t k = 0; k < SITES; k++) {
+        tu_site(&s, k, "s", 0);
+        cr_assert_eq(shlog_enc_site(f.enc, 1, &s), 0);
+        if (k % 8192 == 8191)
+            tu_file_flush(&f);
+    }
+    cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 0), 0);
+    for (uint32_t k = 0; k < SITES; k++) {
+        struct shm_copied_record rec;
+        memset(&rec, 0, sizeof rec);
+        rec.pos = k;
+        rec.tsc = pi.anchor_tsc + k;
+        rec.site = k;
+        rec.level = SHMLOG_LEVEL_INFO;
+        tu_slots(&rec, 0);
+        cr_assert_eq(shlog_enc_record(f.enc, &rec), 0);
+    }
+    cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+    tu_file_flush(&f);
+    tu_file_close(&f);
+    static struct got g;
+    stream_all(path, SHMLOG_READ_ARROW_RECORDS, 65536, &g); /* room for every row: only the dictionary ends it */
+    cr_assert_eq(g.rows, SITES);
+    cr_assert_geq(g.nbatches, 2);
+    for (size_t b = 0; b < g.nbatches; b++) {
+        const struct ArrowArray *site = g.batch[b].children[9];
+        cr_assert_leq(site->dictionary->length, 32767);
+        cr_assert_eq(site->dictionary->length, site->length, "one site a row: each its own value");
+        for (int64_t i = 0; i < site->length; i++)
+            cr_assert_lt(((const int16_t *)site->buffers[1])[i], site->dictionary->length);
+    }
+    got_free(&g);
+    tu_rmtree(dir);
+}
+
+Test(read_arrow, a_time_past_what_a_timestamp_holds_is_its_largest)
+{
+    /* Anchors that put a record at the end of the u64 range (a damaged clock): the events give
+     * UINT64_MAX, an Arrow timestamp (signed) holds at most INT64_MAX. */
+    char dir[256], path[600];
+    tu_tmpdir(dir, sizeof dir, "readarrow-clamp");
+    snprintf(path, sizeof path, "%s/clamp.shlog", dir);
+    struct tu_file f;
+    struct shm_proc_info pi;
+    file_of_process(&f, path, &pi, 9, 99);
+    struct shm_site s;
+    tu_site(&s, 0, "x=%d", SHMLOG_ARG_I32, 0);
+    cr_assert_eq(shlog_enc_site(f.enc, 1, &s), 0);
+    cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 0), 0);
+    struct shm_copied_record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.tsc = 1000000;
+    uint64_t v[1] = {1};
+    tu_slots(&rec, tu_payload(&rec, &s, v, NULL));
+    cr_assert_eq(shlog_enc_record(f.enc, &rec), 0);
+    cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+    struct shm_clock_anchor an[2] = {{.tsc = 10, .ns = UINT64_MAX - 100}, {.tsc = 20, .ns = UINT64_MAX - 90}};
+    struct shlog_clock_info ci = {.hz_q16 = 1000000000ull << 16};
+    cr_assert_eq(shlog_enc_clock(f.enc, &ci, an, 2), 0);
+    tu_file_flush(&f);
+    tu_file_close(&f);
+
+    struct shmlog_read *r = open_path(path, NULL);
+    const struct shmlog_read_event *ev;
+    cr_assert_eq(shmlog_read_next(r, &ev), 1);
+    cr_assert_eq(ev->ts_ns, UINT64_MAX, "the events' time: %llu", (unsigned long long)ev->ts_ns);
+    shmlog_read_close(r);
+    static struct got g;
+    stream_all(path, SHMLOG_READ_ARROW_RECORDS, 0, &g);
+    cr_assert_eq(g.rows, 1);
+    cr_assert_eq(u64_at(cell(&g, 0, 0), 8), (uint64_t)INT64_MAX);
+    got_free(&g);
+    tu_rmtree(dir);
+}

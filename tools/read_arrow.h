@@ -1,0 +1,167 @@
+/*
+ * read_arrow.h - what the Arrow stream (shmlog_read_arrow.c: the schema, the
+ * rows, the stream) and its batches' columns (read_arrow_batch.c: column
+ * buffers, dictionaries, the memory released batches give back, a batch
+ * handed over as a struct ArrowArray) share. Private to libshmlog-read.
+ */
+#ifndef READ_ARROW_H
+#define READ_ARROW_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "read_engine.h"
+#include "shmlog_read.h"
+
+#define DICT16_MAX 32767u        /* values of an int16-indexed dictionary in one batch */
+#define CHARS_MAX (1u << 30)     /* bytes of one string column in one batch: int32 offsets */
+
+/* ==== Column types ==== */
+
+enum col_type {
+    COL_TS,     /* timestamp[ns, UTC] */
+    COL_I8, COL_I16, COL_I32, COL_I64,
+    COL_U8, COL_U16, COL_U32, COL_U64,
+    COL_F32, COL_F64,
+    COL_BOOL,
+    COL_UTF8,
+    COL_DICT8,  /* dictionary<int8, utf8> */
+    COL_DICT16, /* dictionary<int16, utf8> */
+};
+
+/* Each type's Arrow format string, and the bytes of a value (0: bits; utf8: an offset). */
+extern const char *const col_format[];
+extern const uint8_t col_width[];
+
+/* A column of the schema. */
+struct col_def {
+    char *name;
+    char *field;      /* fields: the field's name, as the formats spell it (name may differ) */
+    uint8_t type;     /* enum col_type */
+    uint8_t nullable;
+    uint8_t ordered;  /* a dictionary whose values are in order (level) */
+    uint8_t kind;     /* fields: enum shmlog_read_type of its values */
+    uint32_t chars_hint; /* utf8: bytes a row takes, to start a batch with (a message's tens) */
+};
+
+/* ==== Dictionaries: the distinct strings of a column in one batch ==== */
+
+struct dict {
+    struct hmap by_key;   /* the caller's key -> index + 1 */
+    struct hmap by_text;  /* (hash, length | probe << 32) -> index + 1 */
+    uint64_t last_k1, last_k2;
+    uint32_t last_index;
+    int has_last;
+    int32_t *offsets;     /* n + 1 */
+    uint32_t n, cap;
+    char *chars;
+    size_t chars_len, chars_cap;
+};
+
+uint64_t text_hash(const char *s, size_t n);
+void dict_reset(struct dict *d);
+void dict_free(struct dict *d);
+/* The index of the string s (n bytes) in d, added when new; -1 when out of memory. */
+long dict_text(struct dict *d, const char *s, size_t n);
+/* The index of the value keyed (k1, k2), whose text text() gives when it is
+ * new to the batch (made valid UTF-8); -1 when out of memory. */
+long dict_keyed(struct dict *d, uint64_t k1, uint64_t k2, const char *(*text)(const void *, uint64_t, char *),
+                const void *arg);
+
+/* ==== A batch being built ==== */
+
+/* Column memory that released batches give back (read_arrow_batch.c). */
+struct pool;
+/* A pool, the stream's reference in it; NULL when out of memory. */
+struct pool *pool_new(void);
+/* The stream is released: batches still held free their buffers from now on. */
+void pool_close(struct pool *p);
+
+struct col_buf {
+    uint8_t *valid;     /* validity bitmap; NULL for a column never null */
+    uint8_t *data;      /* values, bits (bool), offsets (utf8) or indices (dictionaries) */
+    char *chars;        /* utf8 */
+    size_t chars_len, chars_cap;
+    uint32_t filled;    /* utf8: offsets set for the rows before this one */
+    int64_t nulls;
+    struct dict dict;
+};
+
+
+/* The columns of the batch being built: cols' buffers for up to cap rows. */
+struct batch {
+    const struct col_def *cols;
+    size_t ncols;
+    struct col_buf *buf;
+    struct pool *pool;
+    uint32_t rows, cap;
+    int full;             /* the batch ends here (a dictionary's index, a string column's offsets) */
+};
+
+/* The buffers of a batch of b->cap rows. 0, or -ENOMEM (batch_free then). */
+int batch_begin(struct batch *b);
+/* Gives back what batch_begin made. */
+void batch_free(struct batch *b);
+/* Hands the batch's buffers to out, which owns them from now on. 0, or -ENOMEM. */
+int batch_export(struct batch *b, struct ArrowArray *out);
+/* Room for n more characters in column c. 0, or -ENOMEM. */
+int batch_chars(struct batch *b, struct col_buf *c, size_t n);
+/* The n bytes just written at the end of c's characters, made valid UTF-8. 0, or -ENOMEM. */
+int batch_utf8(struct batch *b, struct col_buf *c, size_t n);
+/* The string s of n bytes at row (valid UTF-8 made of it). 0, or -ENOMEM. */
+int put_text(struct batch *b, struct col_buf *c, uint32_t row, const void *s, size_t n);
+/* A dictionary column's index i (< 0: out of memory) at row; the batch ends at the index width's limit. */
+int put_index(struct batch *b, struct col_buf *c, uint8_t type, uint32_t row, long i);
+
+static inline void set_bit(uint8_t *bits, uint32_t i)
+{
+    bits[i >> 3] |= (uint8_t)(1u << (i & 7));
+}
+
+static inline void put_valid(struct col_buf *b, uint32_t row)
+{
+    if (b->valid)
+        set_bit(b->valid, row);
+}
+
+static inline void put_u8(struct col_buf *b, uint32_t row, uint8_t v)
+{
+    b->data[row] = v;
+}
+
+static inline void put_u16(struct col_buf *b, uint32_t row, uint16_t v)
+{
+    memcpy(b->data + (size_t)row * 2, &v, 2);
+}
+
+static inline void put_u32(struct col_buf *b, uint32_t row, uint32_t v)
+{
+    memcpy(b->data + (size_t)row * 4, &v, 4);
+}
+
+static inline void put_u64(struct col_buf *b, uint32_t row, uint64_t v)
+{
+    memcpy(b->data + (size_t)row * 8, &v, 8);
+}
+
+/* A value of a fixed-width column from its 64 bits (as the field's union holds them). */
+static inline void put_value(struct col_buf *b, uint8_t type, uint32_t row, uint64_t v)
+{
+    switch (col_width[type]) {
+    case 1: put_u8(b, row, (uint8_t)v); break;
+    case 2: put_u16(b, row, (uint16_t)v); break;
+    case 4: put_u32(b, row, (uint32_t)v); break;
+    default: put_u64(b, row, v); break;
+    }
+}
+
+/* The offsets of the rows before row that have no value: empty. */
+static inline void fill_offsets(struct col_buf *b, uint32_t row)
+{
+    int32_t *o = (int32_t *)b->data;
+    while (b->filled < row)
+        o[++b->filled] = (int32_t)b->chars_len;
+}
+
+#endif /* READ_ARROW_H */

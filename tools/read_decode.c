@@ -1,0 +1,592 @@
+/* read_decode.c - the sources of a reader: their readers, the decode loop, what the files define. */
+/*
+ * Inputs are grouped into sources: the files of one host, in sequence order,
+ * read one after the other with one dedup state (format/FORMAT.md,
+ * "Duplicates"). Each source decodes one frame at a time, and hands what it
+ * decodes to the engine's consumer: the merge (read_merge.c), or what a
+ * command of shmlog-dump counts or checks.
+ *
+ * Memory does not grow with the number of files, hosts or frames: a source
+ * waits between frames, where its reader needs none of the last one; every
+ * reader decodes in one shared frame memory (at most SHLOG_MAX_FRAME_RAW
+ * decompressed), and what readers keep of their own while they wait stays
+ * within PARKED_FRAMES_MAX. Besides: the merge's chunks (read_merge.c), and
+ * what the files define (processes, sites: SITE_STRINGS_MAX, PREPARED_MAX and
+ * the readers' own bounds per file).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "read_engine.h"
+
+#define SITE_STRINGS_MAX (512u << 20) /* call-site text kept over all inputs */
+#define PREPARED_MAX (256u << 20)     /* prepared renderers kept; beyond, all are dropped and redone */
+#define PARKED_FRAMES_MAX (32u << 20) /* frame memory kept by readers that wait, over all sources */
+
+int read_engine_init(struct read_engine *e, const struct read_filter *f, const struct read_consumer *c)
+{
+    static const struct read_filter all = {.min_level = -1, .until_ns = UINT64_MAX};
+    memset(e, 0, sizeof *e);
+    e->filter = f ? f : &all;
+    if (c)
+        e->consumer = *c;
+    return shlog_frame_mem_new(&e->frame_mem);
+}
+
+/* ==== Identities: processes, rings, sites ==== */
+
+static struct dproc *proc_of(struct read_engine *e, struct source *s, const struct shlog_proc *p)
+{
+    if (p == s->last_ptr)
+        return s->last_proc;
+    struct dproc *d = hmap_get(&s->by_ptr, (uintptr_t)p, 0);
+    if (!d) {
+        uint64_t who, when;
+        shm_proc_key(&p->info, &who, &when);
+        d = hmap_get(&s->procs, who, when);
+        if (!d) {
+            d = calloc(1, sizeof *d);
+            if (!d || hmap_put(&s->procs, who, when, d) != 0) {
+                free(d);
+                return NULL;
+            }
+            d->next_all = e->all_procs;
+            e->all_procs = d;
+        }
+        if (hmap_put(&s->by_ptr, (uintptr_t)p, 0, d) != 0)
+            return NULL;
+        /* The latest definition: the same process in every file. */
+        d->info = p->info;
+        shm_tsc_clock_init(&d->clock, &d->info);
+        d->passes = read_filter_process(e->filter, d->info.app, d->info.pid);
+    }
+    s->last_ptr = p;
+    s->last_proc = d;
+    return d;
+}
+
+/* cpu | SHLOG_CPU_BACKTRACE: the stream of that ring's backtrace records. */
+static struct dring *ring_of(struct read_engine *e, struct source *s, struct dproc *p, uint32_t cpu)
+{
+    /* A batch is records of one ring: the last one is the likely one. */
+    struct dring *r = s->last_ring;
+    if (r && r->proc == p && r->cpu == cpu)
+        return r;
+    r = hmap_get(&p->rings, cpu, 0);
+    if (r) {
+        s->last_ring = r;
+        return r;
+    }
+    r = calloc(1, sizeof *r);
+    if (!r || hmap_put(&p->rings, cpu, 0, r) != 0) {
+        free(r);
+        return NULL;
+    }
+    r->proc = p;
+    r->src = s;
+    r->cpu = cpu;
+    r->backtrace = cpu != UINT32_MAX && (cpu & SHLOG_CPU_BACKTRACE);
+    r->heap_index = -1;
+    s->nrings++;
+    r->next_all = e->all_rings;
+    e->all_rings = r;
+    return r;
+}
+
+static char *copy_string(struct read_engine *e, const char *s, size_t n)
+{
+    if (e->site_bytes + n + 1 > SITE_STRINGS_MAX)
+        return NULL;
+    char *c = malloc(n + 1);
+    if (c) {
+        memcpy(c, s, n);
+        c[n] = '\0';
+        e->site_bytes += n + 1;
+    }
+    return c;
+}
+
+static struct dsite *site_of(struct read_engine *e, struct source *s, struct dproc *p, const struct shlog_site *site)
+{
+    unsigned slot = (unsigned)(((uintptr_t)site >> 4) % SITE_PTR_CACHE);
+    if (s->site_ptr[slot] == site)
+        return s->site_of[slot];
+    struct dsite *d = hmap_get(&p->sites, site->id, 0);
+    if (!d) {
+        d = calloc(1, sizeof *d);
+        if (!d || hmap_put(&p->sites, site->id, 0, d) != 0) {
+            free(d);
+            return NULL;
+        }
+        d->proc = p;
+        d->id = site->id;
+        d->next_all = e->all_sites;
+        e->all_sites = d;
+    }
+    if (!d->fmt) {
+        d->line = site->line;
+        d->level = site->level;
+        d->category = site->category;
+        d->nargs = site->nargs;
+        memcpy(d->arg_types, site->arg_types, sizeof d->arg_types);
+        d->fmt = copy_string(e, site->fmt, site->fmt_len);
+        d->file = copy_string(e, site->file, site->file_len);
+        if (!d->fmt || !d->file) {
+            free(d->fmt);
+            free(d->file);
+            d->fmt = d->file = NULL;
+        }
+    }
+    s->site_ptr[slot] = site;
+    s->site_of[slot] = d;
+    return d;
+}
+
+const struct render_site *prepared(struct read_engine *e, struct dsite *d, struct dproc *proc)
+{
+    int known = d && d->fmt;
+    struct render_site **slot = known ? &d->sr : &proc->unknown;
+    if (*slot)
+        return *slot;
+    if (e->prepared_bytes > PREPARED_MAX) {
+        /* Hostile numbers of sites: start over rather than grow. */
+        for (struct dsite *x = e->all_sites; x; x = x->next_all) {
+            render_site_free(x->sr);
+            x->sr = NULL;
+        }
+        for (struct dproc *x = e->all_procs; x; x = x->next_all) {
+            render_site_free(x->unknown);
+            x->unknown = NULL;
+        }
+        e->prepared_bytes = 0;
+    }
+    struct shm_site *info = NULL;
+    if (known) {
+        /* The renderer takes a site in reader.h's form: made here, once per site. */
+        if (!(info = malloc(sizeof *info)))
+            return NULL;
+        memset(info, 0, offsetof(struct shm_site, fmt));
+        info->id = d->id;
+        info->line = d->line;
+        info->level = d->level;
+        info->category = d->category;
+        info->nargs = d->nargs;
+        memcpy(info->arg_types, d->arg_types, sizeof info->arg_types);
+        snprintf(info->fmt, sizeof info->fmt, "%s", d->fmt);
+        snprintf(info->file, sizeof info->file, "%s", d->file);
+        info->fmt_len = (uint32_t)strlen(info->fmt);
+        info->file_len = (uint32_t)strlen(info->file);
+    }
+    *slot = render_site_new(info, proc->info.app, proc->info.host, proc->info.pid, proc->cats);
+    free(info);
+    if (*slot)
+        e->prepared_bytes += render_site_bytes(*slot);
+    return *slot;
+}
+
+/* ==== Sources ==== */
+
+int source_init(struct source *s)
+{
+    memset(s, 0, sizeof *s);
+    s->frame_off = UINT64_MAX;
+    return shlog_dedup_new(&s->dedup);
+}
+
+static void file_damaged(struct read_engine *e, struct source *s, const char *msg)
+{
+    read_say(e, msg, 0);
+    s->cur_file->errors++;
+    e->status = 1;
+}
+
+int source_open_next(struct read_engine *e, struct source *s)
+{
+    char err[512];
+    while (s->next < s->nfiles) {
+        struct in_file *f = &s->files[s->next++];
+        s->cur_file = f;
+        s->file_anchored = 0;
+        if (f->bad_header) {
+            char msg[4096 + 300];
+            snprintf(msg, sizeof msg, "%s: %s", f->path, f->error);
+            file_damaged(e, s, msg);
+            continue;
+        }
+        if (shlog_reader_open(&s->rd, f->path, e->follow, s->dedup, err, sizeof err) != 0) {
+            file_damaged(e, s, err);
+            continue;
+        }
+        /* source_step stops between frames, where the reader holds nothing
+         * it still needs. */
+        shlog_reader_report_frame_ends(s->rd, 1);
+        if (e->frame_mem)
+            shlog_reader_share_frame_mem(s->rd, e->frame_mem);
+        /* The reader's process and site pointers are its own, and its frame
+         * offsets start over. */
+        s->frame_off = UINT64_MAX;
+        hmap_clear(&s->by_ptr);
+        s->last_ptr = NULL;
+        memset(s->site_ptr, 0, sizeof s->site_ptr);
+        return 1;
+    }
+    return 0;
+}
+
+/* The source waits while others decode (the merge of several): its reader
+ * keeps the last frame's memory only within PARKED_FRAMES_MAX over all of
+ * them, so a merge of any number of files holds one decoded frame and
+ * budgets the rest. */
+static void source_park(struct read_engine *e, struct source *s)
+{
+    if (!s->rd || !s->park)
+        return;
+    size_t room = e->parked < PARKED_FRAMES_MAX ? PARKED_FRAMES_MAX - e->parked : 0;
+    s->parked = shlog_reader_trim(s->rd, room);
+    e->parked += s->parked;
+}
+
+static void source_unpark(struct read_engine *e, struct source *s)
+{
+    e->parked -= s->parked;
+    s->parked = 0;
+}
+
+void source_close_file(struct read_engine *e, struct source *s)
+{
+    source_unpark(e, s);
+    if (!s->rd)
+        return;
+    const struct shlog_reader_stats *st = shlog_reader_stats(s->rd);
+    if (e->consumer.file_closed)
+        e->consumer.file_closed(e->consumer.clientd, s, st);
+    s->cur_file->frames = st->frames;
+    shlog_reader_close(s->rd);
+    s->rd = NULL;
+    hmap_clear(&s->by_ptr);
+    s->last_ptr = NULL;
+    memset(s->site_ptr, 0, sizeof s->site_ptr);
+}
+
+/* ==== Events ==== */
+
+static void handle_error(struct read_engine *e, struct source *s, const struct shlog_event *ev)
+{
+    struct in_file *f = s->cur_file;
+    if (ev->torn && f->writer_alive && !e->verify) {
+        /* The collector is writing the frame right now. */
+        read_say(e, ev->error, 1);
+        return;
+    }
+    f->torn |= (uint64_t)ev->torn;
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s%s", ev->error, ev->torn ? "" : " (reading goes on)");
+    file_damaged(e, s, msg);
+}
+
+static uint64_t time_of(struct read_engine *e, struct source *s, struct dproc *p, uint64_t tsc, int *uncertain)
+{
+    *uncertain = 0;
+    if (s->file_anchored)
+        return shm_clock_piece_ns_certain(&s->clock, &s->piece, tsc, uncertain);
+    if (e->consumer.unanchored)
+        e->consumer.unanchored(e->consumer.clientd);
+    return shm_tsc_clock_ns(&p->clock, tsc);
+}
+
+static int take_record(struct read_engine *e, struct source *s, const struct shlog_event *ev)
+{
+    const struct read_consumer *c = &e->consumer;
+    struct dproc *p = proc_of(e, s, ev->proc);
+    if (!p)
+        return -ENOMEM;
+    struct dring *r = ring_of(e, s, p, ev->cpu | (ev->backtrace ? SHLOG_CPU_BACKTRACE : 0));
+    if (!r)
+        return -ENOMEM;
+    const struct shm_copied_record *rec = ev->rec;
+    int uncertain;
+    uint64_t ts = time_of(e, s, p, rec->tsc, &uncertain);
+    struct shlog_event flagged_ev;
+    if (uncertain) { /* the record as shown: its time may be off by a step of the clock */
+        memcpy(&e->flagged, rec, offsetof(struct shm_copied_record, payload) + rec->payload_len);
+        e->flagged.flags |= SHM_REC_TIME_UNCERTAIN;
+        flagged_ev = *ev;
+        flagged_ev.rec = rec = &e->flagged;
+        ev = &flagged_ev;
+    }
+    /* A backtrace record is merged at its trigger's time (FORMAT.md,
+     * BACKTRACE); its stream never holds the others back. */
+    uint64_t order_ts = !ev->backtrace   ? ts
+                        : s->file_anchored ? shm_clock_map_ns(&s->clock, ev->order_tsc)
+                                           : shm_tsc_clock_ns(&p->clock, ev->order_tsc);
+    if (!ev->backtrace) {
+        r->last_ts = ts;
+        r->has_last = 1;
+        r->last_frame = s->frames;
+        r->finished = 0;
+    }
+    if (order_ts > s->max_ts)
+        s->max_ts = order_ts;
+    if (c->decoded) {
+        int rc = c->decoded(c->clientd, s, r, ev);
+        if (rc)
+            return rc;
+    }
+    if (!c->record || ev->offset < s->skip_below)
+        return 0;
+    const struct read_filter *f = e->filter;
+    if (!p->passes || !read_filter_record(f, rec->level, shm_categories_name(p->cats, rec->category), ts))
+        return 0;
+    struct dsite *d = ev->site ? site_of(e, s, p, ev->site) : NULL;
+    if (ev->site && !d)
+        return -ENOMEM;
+    if (f->has_grep) {
+        const struct render_site *sr = prepared(e, d, p);
+        if (!sr)
+            return -ENOMEM;
+        if (!read_filter_grep(f, sr, rec))
+            return 0;
+    }
+    return c->record(c->clientd, r, d, ev, ts, order_ts);
+}
+
+static int take_loss(struct read_engine *e, struct source *s, const struct shlog_event *ev)
+{
+    const struct read_consumer *c = &e->consumer;
+    struct dproc *p = proc_of(e, s, ev->proc);
+    if (!p)
+        return -ENOMEM;
+    struct dring *r = ring_of(e, s, p, ev->cpu);
+    if (!r)
+        return -ENOMEM;
+    if (c->decoded) {
+        int rc = c->decoded(c->clientd, s, r, ev);
+        if (rc)
+            return rc;
+    }
+    if (!c->loss || ev->offset < s->skip_below || !p->passes)
+        return 0;
+    uint64_t ts = r->has_last ? r->last_ts : s->max_ts;
+    if (!read_filter_time(e->filter, ts))
+        return 0;
+    return c->loss(c->clientd, r, ev, ts);
+}
+
+static int take_exit(struct read_engine *e, struct source *s, const struct shlog_event *ev)
+{
+    const struct read_consumer *c = &e->consumer;
+    struct dproc *p = proc_of(e, s, ev->proc);
+    if (!p)
+        return -ENOMEM;
+    for (size_t i = 0; i < p->rings.cap; i++)
+        if (p->rings.slots[i].v)
+            ((struct dring *)p->rings.slots[i].v)->finished = 1;
+    if (!c->exit || ev->offset < s->skip_below || !p->passes || !read_filter_time(e->filter, ev->exit_ns))
+        return 0;
+    return c->exit(c->clientd, s, p, ev);
+}
+
+struct dring *exit_ring(struct read_engine *e, struct source *s, struct dproc *p)
+{
+    /* After its records (the collector writes the marker once they are
+     * drained), in the stream of one of its rings, or in one of its own. */
+    for (size_t i = 0; i < p->rings.cap; i++)
+        if (p->rings.slots[i].v && !((struct dring *)p->rings.slots[i].v)->backtrace)
+            return p->rings.slots[i].v;
+    return ring_of(e, s, p, UINT32_MAX);
+}
+
+static void take_anchor(struct read_engine *e, struct source *s, const struct shlog_event *ev)
+{
+    uint64_t anchors = s->clock.anchors;
+    shm_clock_map_add(&s->clock, &ev->anchor, ev->clock.hz_q16);
+    s->file_anchored = shm_clock_map_ready(&s->clock);
+    if (s->clock.anchors != anchors && e->consumer.anchor)
+        e->consumer.anchor(e->consumer.clientd, ev);
+}
+
+/* A name of the process's own category: kept with the process, over its
+ * files, for the sites prepared after it (the file names it before them). */
+static int take_category(struct read_engine *e, struct source *s, const struct shlog_event *ev)
+{
+    struct dproc *p = proc_of(e, s, ev->proc);
+    if (!p || (!p->cats && !(p->cats = calloc(1, sizeof *p->cats))))
+        return -ENOMEM;
+    if (p->cats->count < SHMLOG_CAT_COUNT)
+        p->cats->count = SHMLOG_CAT_COUNT;
+    memcpy(p->cats->names[ev->category_id], ev->category_name, sizeof p->cats->names[0]);
+    if (ev->category_id >= p->cats->count)
+        p->cats->count = ev->category_id + 1;
+    return 0;
+}
+
+static int take_event(struct read_engine *e, struct source *s, const struct shlog_event *ev)
+{
+    if (ev->kind != SHLOG_EV_ERROR && ev->offset != s->frame_off) {
+        s->frame_off = ev->offset;
+        s->frames++;
+    }
+    switch (ev->kind) {
+    case SHLOG_EV_PROCESS:
+        return proc_of(e, s, ev->proc) ? 0 : -ENOMEM;
+    case SHLOG_EV_RECORD:
+        return take_record(e, s, ev);
+    case SHLOG_EV_LOSS:
+        return take_loss(e, s, ev);
+    case SHLOG_EV_EXIT:
+        return take_exit(e, s, ev);
+    case SHLOG_EV_CLOCK:
+        take_anchor(e, s, ev);
+        return 0;
+    case SHLOG_EV_CATEGORY:
+        return take_category(e, s, ev);
+    case SHLOG_EV_ERROR:
+        handle_error(e, s, ev);
+        return 0;
+    default: /* SITE: taken when a record uses it */
+        return 0;
+    }
+}
+
+/* One frame: its events up to its SHLOG_EV_FRAME_END, or to the end of the data. */
+int source_step(struct read_engine *e, struct source *s)
+{
+    struct shlog_event ev;
+    if (s->done)
+        return 0;
+    source_unpark(e, s);
+    int got = 0;
+    for (;;) {
+        if (!s->rd && !source_open_next(e, s)) {
+            if (!e->follow)
+                s->done = 1;
+            return got;
+        }
+        int rc = shlog_reader_next(s->rd, &ev);
+        if (rc < 0) {
+            char msg[4096 + 128];
+            snprintf(msg, sizeof msg, "%s: %s", s->cur_file->path, strerror(-rc));
+            file_damaged(e, s, msg);
+            source_close_file(e, s);
+            continue;
+        }
+        if (rc == 0) {
+            if (e->follow)
+                return got;
+            /* A file ended: back to the caller, which may want to know. */
+            source_close_file(e, s);
+            return 1;
+        }
+        got = 1;
+        if (ev.kind == SHLOG_EV_FRAME_END) {
+            source_park(e, s);
+            return 1;
+        }
+        /* 1: the consumer holds what it can until it is asked for more
+         * (mid-frame too); < 0: it failed. */
+        rc = take_event(e, s, &ev);
+        if (rc)
+            return rc < 0 ? rc : 1;
+    }
+}
+
+/* ==== Sources from the inputs ==== */
+
+int make_sources(struct read_engine *e, struct in_list *l, struct source **out, size_t *nsrc)
+{
+    (void)e;
+    struct source *srcs = calloc(l->n ? l->n : 1, sizeof *srcs);
+    if (!srcs)
+        return -ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < l->n;) {
+        size_t end = i + 1;
+        while (end < l->n && strcmp(l->v[end].host, l->v[i].host) == 0)
+            end++;
+        struct source *s = &srcs[n++];
+        if (source_init(s) != 0) {
+            free_sources(e, srcs, n - 1);
+            return -ENOMEM;
+        }
+        s->files = &l->v[i];
+        s->nfiles = end - i;
+        i = end;
+    }
+    *out = srcs;
+    *nsrc = n;
+    return 0;
+}
+
+void free_sources(struct read_engine *e, struct source *srcs, size_t nsrc)
+{
+    for (size_t i = 0; i < nsrc; i++) {
+        source_close_file(e, &srcs[i]);
+        shlog_dedup_free(srcs[i].dedup);
+        hmap_clear(&srcs[i].procs);
+        hmap_clear(&srcs[i].by_ptr);
+    }
+    free(srcs);
+}
+
+void read_engine_free(struct read_engine *e)
+{
+    shlog_frame_mem_free(e->frame_mem); /* after its readers */
+    e->frame_mem = NULL;
+    while (e->all_rings) {
+        struct dring *r = e->all_rings;
+        e->all_rings = r->next_all;
+        free(r->user);
+        free(r);
+    }
+    while (e->all_sites) {
+        struct dsite *d = e->all_sites;
+        e->all_sites = d->next_all;
+        render_site_free(d->sr);
+        free(d->fmt);
+        free(d->file);
+        free(d);
+    }
+    while (e->all_procs) {
+        struct dproc *p = e->all_procs;
+        e->all_procs = p->next_all;
+        hmap_clear(&p->rings);
+        hmap_clear(&p->sites);
+        render_site_free(p->unknown);
+        free(p->cats);
+        free(p);
+    }
+}
+
+/* ==== The sites alone ==== */
+
+int read_scan_sites(struct read_engine *e, const struct in_list *l,
+                    int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
+                    void *clientd)
+{
+    struct shlog_event ev;
+    char err[512];
+    for (size_t i = 0; i < l->n; i++) {
+        const struct in_file *f = &l->v[i];
+        struct shlog_reader *rd;
+        if (f->bad_header || shlog_reader_open(&rd, f->path, 0, NULL, err, sizeof err) != 0)
+            continue;
+        shlog_reader_skip_records(rd, 1);
+        if (e->frame_mem)
+            shlog_reader_share_frame_mem(rd, e->frame_mem);
+        int rc;
+        while ((rc = shlog_reader_next(rd, &ev)) > 0) {
+            if (ev.kind != SHLOG_EV_SITE || !ev.site_info ||
+                !read_filter_process(e->filter, ev.proc->info.app, ev.proc->info.pid))
+                continue;
+            if ((rc = site(clientd, &ev.proc->info, ev.site_info)) < 0)
+                break;
+        }
+        shlog_reader_close(rd);
+        if (rc == -ENOMEM)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,340 @@
+/*
+ * read_engine.h - libshmlog-read's engine: the files named, their frames
+ * decoded host by host, and what is done with what they hold handed to a
+ * consumer. Private to tools/: shmlog_read.c builds the public API on it,
+ * and shmlog-dump's file commands (read, follow, stats, verify) use it.
+ *
+ *   read_hmap.c    the small hash map the others use
+ *   read_inputs.c  the files named: headers, directories, grouping by host
+ *   read_decode.c  sources: their readers, the decode loop, what the files
+ *                  define; hands every record, loss and exit to a consumer
+ *   read_merge.c   a consumer: per-ring FIFOs and the heap of streams, which
+ *                  hands entries on in time order
+ *   read_filter.c, read_time.c  the filters (read_filter.h)
+ *   shmlog_read.c, shmlog_read_arrow.c, read_arrow_batch.c  the public API over the merge
+ *
+ * The arrows: read_merge.c -> read_decode.c -> read_inputs.c -> read_hmap.c;
+ * a consumer is reached through the pointers the caller hands in, never by
+ * name, so the engine knows no command.
+ *
+ * All state is in the struct read_engine (and the merge's struct
+ * read_merge) the caller owns: two engines on two threads never meet. Errors
+ * are values: out of memory is -ENOMEM, passed up to the caller, after which
+ * the engine is only to be freed.
+ */
+#ifndef READ_ENGINE_H
+#define READ_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "read_filter.h"
+#include "render.h"
+#include "shlog_file.h"
+
+#define SITE_PTR_CACHE 256u
+
+/* ==== Small hash map: (k1, k2) -> pointer (read_hmap.c) ==== */
+
+struct hmap_slot {
+    uint64_t k1, k2;
+    void *v; /* NULL: free */
+};
+
+struct hmap {
+    struct hmap_slot *slots;
+    size_t cap, n;
+};
+
+void *hmap_get(const struct hmap *m, uint64_t k1, uint64_t k2);
+/* 0, or -ENOMEM. v must not be NULL; an existing key is replaced. */
+int hmap_put(struct hmap *m, uint64_t k1, uint64_t k2, void *v);
+void hmap_clear(struct hmap *m);
+
+/* ==== What the inputs define ==== */
+
+struct source;
+struct chunk; /* read_merge.c */
+
+/* A process, as shm_proc_key says who it is, within one source. */
+struct dproc {
+    struct shm_proc_info info;
+    struct shm_tsc_clock clock;
+    int passes;            /* the app and pid filters */
+    struct render_site *unknown; /* renders records of sites the file did not define */
+    struct shm_categories *cats; /* its own categories the files named, or NULL */
+    struct hmap rings;     /* cpu -> dring */
+    struct hmap sites;     /* id -> dsite */
+    struct dproc *next_all;
+};
+
+/* A FIFO of entries in chunks (read_merge.c). */
+struct fifo {
+    struct chunk *first, *last;
+    uint64_t count;
+};
+
+/* One ring of one process: a stream of the merge. */
+struct dring {
+    struct fifo q;        /* first: the heap holds &q */
+    struct dproc *proc;
+    struct source *src;
+    uint32_t cpu;
+    uint64_t last_ts;     /* time of the last record decoded */
+    int has_last;
+    uint64_t last_frame;  /* its source's frame count at that record */
+    int finished;         /* its process exited: nothing more comes */
+    int backtrace;        /* the stream of the ring's backtrace records: never holds others back */
+    int heap_index;       /* -1: not in the heap */
+    void *user;           /* the consumer's, freed with the ring (free(3)) */
+    struct dring *next_all;
+};
+
+/* A call site of a process; the prepared renderer is made on first use. */
+struct dsite {
+    struct dproc *proc;
+    uint32_t id, line;
+    uint8_t level, category, nargs;
+    uint8_t arg_types[SHMLOG_MAX_ARGS];
+    char *fmt, *file;      /* NULL when over SITE_STRINGS_MAX: shown as unknown */
+    struct render_site *sr;
+    uint64_t records;      /* the consumer's count (stats) */
+    struct dsite *next_all;
+};
+
+struct in_file {
+    char path[4096];
+    char host[SHMLOG_HOST_BYTES + 1];
+    uint64_t seq;
+    uint64_t bytes;
+    int part;          /* a .shlog.part */
+    int writer_alive;  /* a .part whose collector runs: it is still being written */
+    int bad_header;
+    char error[256];
+    /* counted while decoding (verify's summaries) */
+    uint64_t records, gaps, gap_positions, errors, frames, torn;
+};
+
+struct in_list {
+    struct in_file *v;
+    size_t n, cap;
+};
+
+/* The files of one host, in sequence order, read one after the other with
+ * one dedup state. */
+struct source {
+    struct in_file *files;
+    size_t nfiles, next;
+    struct in_file *cur_file;
+    struct shlog_reader *rd;
+    struct shlog_dedup *dedup;
+    int done;
+    int park;               /* merged with others: between frames, its reader's memory is trimmed */
+    uint64_t frames;        /* frames begun */
+    uint64_t frame_off;     /* offset of the frame being decoded */
+    uint64_t max_ts;        /* latest record time decoded */
+    struct hmap procs;      /* shm_proc_key -> dproc */
+    struct hmap by_ptr;     /* the reader's shlog_proc pointer -> dproc (this file) */
+    const struct shlog_proc *last_ptr;
+    struct dring *last_ring;
+    struct dproc *last_proc;
+    const void *site_ptr[SITE_PTR_CACHE]; /* the reader's shlog_site pointer ... */
+    struct dsite *site_of[SITE_PTR_CACHE]; /* ... -> dsite (this file) */
+    size_t nrings;          /* rings it has records of */
+    uint64_t skip_below;    /* follow: frames before this offset were there at start */
+    size_t parked;          /* bytes its reader keeps for frames while it waits */
+    struct shm_clock_map clock; /* the host's anchors, over its files in order */
+    struct shm_clock_piece piece; /* the stretch of it the last record fell in */
+    int file_anchored;      /* the current file gave an anchor: its records map with them */
+};
+
+/* ==== The consumer: what is done with what the sources decode ====
+ *
+ * Every callback may be NULL (nothing done). Those that return int return 0
+ * to go on, 1 to have source_step() return after this event (the consumer
+ * holds what it can for now), or -errno, which source_step() returns. */
+struct read_consumer {
+    void *clientd;
+    /* Every record and loss as decoded, before any filter (verify). */
+    int (*decoded)(void *clientd, struct source *s, struct dring *r, const struct shlog_event *ev);
+    /* A record that passed the filters, at ts; order_ts is where it goes in
+     * time order (a backtrace record's trigger: FORMAT.md, BACKTRACE). d is
+     * NULL for a site the files do not define; its fmt is NULL when its
+     * strings were over the bound (shown as unknown). */
+    int (*record)(void *clientd, struct dring *r, struct dsite *d, const struct shlog_event *ev, uint64_t ts,
+                  uint64_t order_ts);
+    /* A loss that passed the filters, shown at ts. */
+    int (*loss)(void *clientd, struct dring *r, const struct shlog_event *ev, uint64_t ts);
+    /* An exit that passed the filters, of process p. */
+    int (*exit)(void *clientd, struct source *s, struct dproc *p, const struct shlog_event *ev);
+    /* A new anchor of a host's clock. */
+    void (*anchor)(void *clientd, const struct shlog_event *ev);
+    /* A record mapped with its process's calibration: its file had no anchor. */
+    void (*unanchored)(void *clientd);
+    /* A file read to its end (or given up on). */
+    void (*file_closed)(void *clientd, struct source *s, const struct shlog_reader_stats *st);
+    /* A line to say: damage (note 0), or a note that is no damage (a file
+     * still being written). */
+    void (*message)(void *clientd, const char *msg, int note);
+};
+
+/* ==== The engine ==== */
+
+struct shlog_frame_mem;
+
+struct read_engine {
+    /* what the caller sets */
+    const struct read_filter *filter;
+    struct read_consumer consumer;
+    int follow;              /* files are being written: wait at their end (shmlog-dump follow) */
+    int verify;              /* a torn frame of a live file is damage too; no notes on open files */
+    /* what the engine keeps */
+    int status;              /* 1 once an input was damaged or unreadable */
+    size_t parked;           /* bytes readers keep for frames while their sources wait */
+    struct shlog_frame_mem *frame_mem; /* what every reader decodes in: one frame at a time */
+    uint64_t site_bytes, prepared_bytes;
+    struct dproc *all_procs;
+    struct dring *all_rings;
+    struct dsite *all_sites;
+    struct shm_copied_record flagged; /* the record being taken, as shown when its time is uncertain */
+};
+
+/* An engine with filter f (NULL: none) and consumer c; set follow and
+ * verify after. 0, or -ENOMEM. */
+int read_engine_init(struct read_engine *e, const struct read_filter *f, const struct read_consumer *c);
+/* Frees what the sources defined (processes, rings, sites); not the sources. */
+void read_engine_free(struct read_engine *e);
+
+/* Says msg through the consumer. */
+static inline void read_say(struct read_engine *e, const char *msg, int note)
+{
+    if (e->consumer.message)
+        e->consumer.message(e->consumer.clientd, msg, note);
+}
+
+/* ==== Inputs (read_inputs.c) ==== */
+
+/* Adds the files path names: a file as given, a directory as its .shlog and
+ * .shlog.part files (said when it cannot be read: status 1). 0, or -ENOMEM. */
+int read_inputs_add(struct read_engine *e, struct in_list *l, const char *path, int is_dir);
+/* Sorts the files by host, then sequence number. */
+void read_inputs_sort(struct in_list *l);
+/* The file after after_seq in dir (the lowest sequence number above it, or
+ * any when has_after is 0 and newest is 0; the highest when newest is 1):
+ * closed .shlog or open .shlog.part. 0, or -ENOENT. */
+int find_file(const char *dir, int has_after, uint64_t after_seq, int newest, int only_part, struct in_file *f);
+/* The open file the collector writes in dir: the .part with the highest
+ * sequence number above min_seq (or any, min_seq 0). 0 with its path, or -ENOENT. */
+int find_open_part(const char *dir, uint64_t min_seq, char *path, size_t cap, uint64_t *seq);
+/* Reads and checks a file's 128-byte header. 0, or -errno / -EINVAL. */
+int read_file_header(const char *path, struct shlog_file_header *h);
+
+/* ==== Sources and the decode loop (read_decode.c) ==== */
+
+/* One source per host of the inputs (sorted): 0, or -ENOMEM. */
+int make_sources(struct read_engine *e, struct in_list *l, struct source **srcs, size_t *nsrc);
+/* Closes and frees srcs (NULL: none). */
+void free_sources(struct read_engine *e, struct source *srcs, size_t nsrc);
+/* A source of no files yet, for a caller that sets them (follow). 0, or -ENOMEM. */
+int source_init(struct source *s);
+/* Opens the source's next file; 0 when there is none. */
+int source_open_next(struct read_engine *e, struct source *s);
+void source_close_file(struct read_engine *e, struct source *s);
+/* Decodes one frame of s (and the damage before it): 1 if it decoded
+ * something, 0 at the end of the source (in follow mode: for now), -errno
+ * when the consumer or the engine failed (-ENOMEM). */
+int source_step(struct read_engine *e, struct source *s);
+/* The renderer of records of site d (NULL: of an unknown site of proc); NULL when out of memory. */
+const struct render_site *prepared(struct read_engine *e, struct dsite *d, struct dproc *proc);
+/* The ring of process p that an exit marker goes after (one with records,
+ * else a stream of the process's own); NULL when out of memory. */
+struct dring *exit_ring(struct read_engine *e, struct source *s, struct dproc *p);
+/* Reads the sites each input file defines, without its records, for a caller
+ * that wants them before the first record (an Arrow schema): site() is
+ * called for each site of a process that passes the filters. 0, or -ENOMEM
+ * (damage is left for the records' pass to report). */
+int read_scan_sites(struct read_engine *e, const struct in_list *l,
+                    int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
+                    void *clientd);
+
+/* ==== The merge in time order (read_merge.c) ==== */
+
+/* ENTRY_BACKTRACE: a record written late (FORMAT.md, BACKTRACE), queued at
+ * its trigger's time; its body is its own time (uint64_t), then the record. */
+enum entry_kind { ENTRY_RECORD = 1, ENTRY_LOSS = 2, ENTRY_EXIT = 3, ENTRY_BACKTRACE = 4 };
+
+/* Kept small: the merge window holds many. */
+struct entry {
+    uint64_t ts_ns;
+    struct dproc *proc;
+    struct dsite *site;   /* RECORD; NULL: a site the file did not define */
+    uint16_t bytes;       /* the whole entry, 8-aligned */
+    uint8_t kind;
+    uint32_t cpu;
+    /* RECORD: the head of a struct shm_copied_record, payload_len bytes of payload.
+     * BACKTRACE: its own time (uint64_t), then the same. LOSS: struct shm_loss.
+     * EXIT: struct entry_exit. */
+};
+
+struct entry_exit {
+    uint64_t records, lost;
+    unsigned how; /* enum shlog_exit_how */
+};
+
+#define REC_HEAD offsetof(struct shm_copied_record, payload)
+
+/* The time a record of entry e shows: a backtrace record's own. */
+uint64_t entry_own_ts(const struct entry *e);
+/* The record of a RECORD or BACKTRACE entry. */
+const struct shm_copied_record *entry_record(const struct entry *e);
+
+/* Where the merge hands entries, in time order, and the engine's messages
+ * in between. entry() returns 0 to go on, 1 when it wants no more for now
+ * (the merge pauses until the next merge_step), or -errno. */
+struct entry_sink {
+    int (*entry)(void *ctx, const struct entry *e);
+    void (*message)(void *ctx, const char *msg, int note);
+    void *ctx;
+};
+
+/* The merge running: its inputs, its FIFOs' memory, the heap of its streams. */
+struct read_merge {
+    struct read_engine *engine;
+    const struct entry_sink *sink;
+    struct source *srcs;     /* its inputs, one source per host */
+    size_t nsrc;
+    uint64_t limit;          /* records to hand on at most; 0: all */
+    uint64_t shown;          /* records handed on */
+    int stop;                /* the limit was reached */
+    int pause;               /* the sink wants no more for now */
+    int kinds;               /* 1 << ENTRY_*: the kinds it queues (backtrace records go with records) */
+    uint64_t buffered;       /* bytes of the FIFOs' chunks */
+    struct chunk *free_chunks; /* of CHUNK_MAP_BYTES */
+    unsigned nfree_chunks;
+    /* the heap of streams: the FIFOs of the rings (struct dring) */
+    struct fifo **heap;
+    size_t nheap, heap_cap;
+};
+
+/* An entry as shmlog-dump read prints it: a text line (json 0) or a JSON
+ * Lines object, in b (whose memo says the zone). 0, or -ENOMEM. */
+int read_entry_line(struct read_engine *e, const struct entry *en, int json, struct render_buf *b);
+
+/* Makes m the consumer of engine e, handing entries to sink; then
+ * merge_begin. */
+void merge_init(struct read_merge *m, struct read_engine *e, const struct entry_sink *sink);
+/* The consumer m is (for read_engine_init). */
+struct read_consumer merge_consumer(struct read_merge *m);
+void merge_begin(struct read_merge *m, struct source *srcs, size_t nsrc);
+/* Writes what is known to be next, then decodes a frame of the input that
+ * holds the rest back. 1 while there is more, 0 once everything was handed
+ * on (or the limit was reached), -errno. */
+int merge_step(struct read_merge *m);
+/* Hands entries on while they are known to be next. all: the inputs ended (or
+ * a follow pass did), hand everything on. 0, or -errno. */
+int merge_drain(struct read_merge *m, int all);
+void merge_end(struct read_merge *m);
+/* Frees the chunks of the engine's streams, the spare chunks and the heap. */
+void merge_free(struct read_merge *m);
+
+#endif /* READ_ENGINE_H */

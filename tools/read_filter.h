@@ -1,0 +1,57 @@
+/*
+ * read_filter.h - which records a reader shows (read_filter.c), and the
+ * times its filters take (read_time.c): part of libshmlog-read's engine,
+ * used by shmlog-dump's commands too (the live ones filter the rings' records
+ * the same way).
+ */
+#ifndef READ_FILTER_H
+#define READ_FILTER_H
+
+#include <regex.h>
+#include <stdint.h>
+
+#include "names.h"
+#include "render.h"
+
+/* A record is shown when it passes every filter given. */
+struct read_filter {
+    int min_level;      /* -1: any */
+    char category[SHMLOG_CATEGORY_NAME_BYTES]; /* "": any (as shm_category_spelled gives it) */
+    const char *app;    /* NULL: any */
+    uint32_t pid;       /* 0: any */
+    uint64_t since_ns;  /* inclusive */
+    uint64_t until_ns;  /* exclusive; UINT64_MAX: none */
+    int has_grep;
+    regex_t grep;       /* on the rendered message */
+    char *grep_msg;     /* RENDER_LINE_MAX + 1 bytes the message is rendered in, with has_grep */
+    uint64_t limit;     /* records; 0: no limit */
+};
+
+/* A filter that passes everything. */
+void read_filter_init(struct read_filter *f);
+/* Sets the grep filter: 0, or -EINVAL with regerror's text in why, -ENOMEM. */
+int read_filter_grep_set(struct read_filter *f, const char *re, char *why, size_t whycap);
+/* Frees what read_filter_grep_set() made. */
+void read_filter_free(struct read_filter *f);
+
+/* The process-level filters (app, pid). */
+int read_filter_process(const struct read_filter *f, const char *app, uint32_t pid);
+/* since and until. */
+int read_filter_time(const struct read_filter *f, uint64_t ts_ns);
+/* Level, category and time; grep is checked with read_filter_grep() after. */
+int read_filter_record(const struct read_filter *f, unsigned level, const char *category, uint64_t ts_ns);
+/* 1 when the rendered message of rec matches the grep filter (or there is none). */
+int read_filter_grep(const struct read_filter *f, const struct render_site *sr, const struct shm_copied_record *rec);
+
+/* ==== Times (read_time.c) ==== */
+
+/* The forms read_parse_time() reads, for error messages. */
+extern const char *const read_time_forms;
+/* A time as ns since the epoch: absolute (with a zone, or without one: in the
+ * local zone when local, else UTC), a clock time of today, relative to now
+ * ("-5m") or Unix seconds or ns (read_time_forms). 0, or -1. */
+int read_parse_time(const char *s, int local, uint64_t now, uint64_t *ns);
+/* CLOCK_REALTIME in ns. */
+uint64_t read_now_ns(void);
+
+#endif /* READ_FILTER_H */

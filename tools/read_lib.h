@@ -1,0 +1,82 @@
+/*
+ * read_lib.h - what libshmlog-read's API files share: the reader handle
+ * (struct shmlog_read) over the engine (read_engine.h), made and stepped in
+ * shmlog_read.c, and read as Arrow record batches in shmlog_read_arrow.c.
+ */
+#ifndef READ_LIB_H
+#define READ_LIB_H
+
+#include <stdatomic.h>
+
+#include "read_engine.h"
+#include "shmlog_read.h"
+
+#define READ_MESSAGES_MAX 256u /* damage and notes an Arrow stream keeps for the caller */
+#define ENTRY_NOTE 100         /* in the ready batch: a message of the engine's; not damage */
+#define ENTRY_ERROR 101        /* in the ready batch: a message of the engine's; damage */
+
+/* A message the engine said, kept while a stream read. */
+struct read_message {
+    char *text;
+    int note;
+};
+
+struct shmlog_read {
+    struct read_engine engine;
+    struct read_merge merge;
+    struct read_filter filter;
+    struct entry_sink sink;
+    struct in_list inputs;
+    struct source *srcs;
+    size_t nsrc;
+    struct render_memo memo;    /* the lines' zone, and what they repeat */
+    char app[SHMLOG_APP_BYTES]; /* the app filter's copy: the caller's string may go */
+    int ended;
+    int failed;          /* -errno of a failure inside the engine (out of memory): every later call returns it */
+    int had_errors;
+    atomic_int refs;     /* the caller's and each Arrow stream's: the last to let go frees it */
+    /* entries the merge gave, not yet given out */
+    unsigned char *ready;
+    size_t ready_len, ready_cap, ready_off;
+    int streaming;       /* an Arrow stream reads it: the events API is not to be used */
+    /* while an Arrow stream reads: where the merge's entries go instead */
+    int (*direct)(void *ctx, const struct entry *e);
+    void *direct_ctx;
+    struct read_message messages[READ_MESSAGES_MAX];
+    size_t nmessages;
+    /* the last event given out */
+    const struct entry *cur;
+    struct shmlog_read_event ev;
+    struct shmlog_read_site site;
+    char level_buf[16], category_buf[16];
+    char *text;          /* message, line: RENDER_LINE_MAX + 1 bytes */
+    struct shmlog_read_field fields[SHMLOG_MAX_ARGS];
+    char field_text[SHMLOG_MAX_ARGS * (SHMLOG_MAX_PAYLOAD + 256)]; /* names and strings, NUL-terminated */
+    /* the sources of rows (shmlog_read_next_columns) */
+    struct hmap source_of;          /* (process, site or its id) -> index + 1 */
+    struct column_source **sources; /* each its own allocation: shmlog_read_source() pointers stay */
+    uint32_t nsources, sources_cap;
+    char source_category[16];       /* shmlog_read_category_name()'s "cat<n>" */
+    const struct dproc *last_proc;  /* the last row's process, site and source */
+    const struct dsite *last_site;
+    uint32_t last_source;
+};
+
+/* The next entry the merge gave, left in place (the caller takes it by
+ * moving ready_off past it); the merge steps on when none is ready. NULL
+ * at the end, or when the engine failed (r->failed says). */
+const struct entry *read_peek(struct shmlog_read *r);
+/* Drops a reference: the last frees the reader. */
+void read_unref(struct shmlog_read *r);
+/* The reader failed with rc (< 0; 0: no news): it fails from now on. Its failure, or 0. */
+int read_fail(struct shmlog_read *r, int rc);
+/* Keeps a message the engine said for shmlog_read_stream_message(). */
+void read_keep_message(struct shmlog_read *r, const char *msg, int note);
+/* What events and rows say of a record: its flags, its category's name
+ * ("cat<n>" in buf for one its process did not name), its level's name. */
+uint32_t read_record_flags(const struct shm_copied_record *rec, const struct dsite *site);
+const char *read_category_name(const struct dproc *p, unsigned id, char buf[16]);
+/* The API's type of an argument's. */
+uint32_t read_field_type(unsigned arg_type);
+
+#endif /* READ_LIB_H */

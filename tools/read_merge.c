@@ -1,0 +1,507 @@
+/* read_merge.c - the merge: the records of every ring, in per-ring FIFOs, handed on in time order. */
+/*
+ * The merge hands records on in time order with bounded memory. Every ring is a
+ * stream (a FIFO of decoded records, in ring order); a heap orders the
+ * streams by the time of their first record. Ring order is kept: a writer
+ * preempted between taking its time and reserving its slot has an older time
+ * than the record before it in its ring, and comes right after that one. The smallest record may be
+ * handed on once no stream that is empty could still bring an earlier one:
+ *
+ *   stream empty, its source not at its end, the ring still logging
+ *     -> its next record is no earlier than its last one (ring order), so
+ *        records up to that time may go; later ones wait for a frame more
+ *   the ring had no record for QUIET frames of its source
+ *     -> it logs rarely, or the collector waits to read it; it no longer
+ *        holds others back, the window below does
+ *
+ * The window: a ring's records can follow newer records of other rings in
+ * its file (a ring is read when its producers pass a sixteenth of it, or
+ * after --max-delay-ms; a new ring at the next rescan), by less than
+ * SHLOG_ORDER_WINDOW_NS (FORMAT.md, Order). So a record also waits until
+ * every input still being read reached that far past it: the input furthest
+ * behind, since a late ring comes in its own host's files.
+ *
+ * Records wait in the FIFOs while a source decodes further. If they ever
+ * exceed MERGE_BUFFER_MAX, the smallest goes out anyway (order is then best
+ * effort; memory stays bounded), also in the middle of a frame.
+ * Its memory: MERGE_BUFFER_MAX of FIFO chunks and FREE_CHUNKS_MAX spare
+ * ones (the sources' own: read_decode.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "read_engine.h"
+
+#define MERGE_BUFFER_MAX (64u << 20) /* bytes of the FIFOs' chunks, where records wait */
+#define CHUNK_MAP_BYTES (2u << 20)     /* the largest chunk: one 2 MiB (huge) page */
+#define CHUNK_FIRST_BYTES (16u << 10)  /* a stream's first chunk: what a ring that waits holds */
+#define FREE_CHUNKS_MAX 4u             /* 2 MiB chunks kept for reuse */
+
+/* A FIFO of entries in chunks, each twice the one before up to 2 MiB: a
+ * stream that holds a few entries costs 16 KiB, not a huge page. */
+struct chunk {
+    struct chunk *next;
+    size_t head, tail; /* bytes consumed, bytes written */
+    size_t bytes;      /* of the allocation, header included */
+    unsigned char data[];
+};
+
+/* ==== FIFO entries ==== */
+
+/* A chunk of bytes (header included). The 2 MiB ones are mappings asking
+ * for a huge page: a first touch of fresh memory costs a page fault (dear on
+ * VMs), one per 2 MiB instead of one per 4 KiB; a few are kept for reuse. */
+static struct chunk *chunk_new(struct read_merge *m, size_t bytes)
+{
+    struct chunk *c = NULL;
+    if (bytes < CHUNK_MAP_BYTES) {
+        c = malloc(bytes);
+    } else if (m->free_chunks) {
+        c = m->free_chunks;
+        m->free_chunks = c->next;
+        m->nfree_chunks--;
+    } else {
+        void *p = mmap(NULL, CHUNK_MAP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+        madvise(p, CHUNK_MAP_BYTES, MADV_HUGEPAGE);
+        c = p;
+    }
+    if (!c)
+        return NULL;
+    c->next = NULL;
+    c->head = c->tail = 0;
+    c->bytes = bytes;
+    m->buffered += bytes;
+    return c;
+}
+
+static void chunk_free(struct read_merge *m, struct chunk *c)
+{
+    m->buffered -= c->bytes;
+    if (c->bytes < CHUNK_MAP_BYTES) {
+        free(c);
+    } else if (m->nfree_chunks < FREE_CHUNKS_MAX) {
+        c->next = m->free_chunks;
+        m->free_chunks = c;
+        m->nfree_chunks++;
+    } else {
+        munmap(c, CHUNK_MAP_BYTES);
+    }
+}
+
+/* Room for an entry of bytes at the FIFO's end, or NULL (out of memory). */
+static struct entry *fifo_push(struct read_merge *m, struct fifo *q, size_t bytes)
+{
+    bytes = (bytes + 7) & ~(size_t)7; /* < 1 KiB: a record head and its payload at most */
+    struct chunk *last = q->last;
+    if (!last || last->bytes - sizeof(*last) - last->tail < bytes) {
+        size_t size = last ? 2 * last->bytes : CHUNK_FIRST_BYTES;
+        struct chunk *c = chunk_new(m, size < CHUNK_MAP_BYTES ? size : CHUNK_MAP_BYTES);
+        if (!c)
+            return NULL;
+        if (last)
+            last->next = c;
+        else
+            q->first = c;
+        q->last = c;
+    }
+    struct entry *e = (struct entry *)(q->last->data + q->last->tail);
+    q->last->tail += bytes;
+    e->bytes = (uint16_t)bytes;
+    q->count++;
+    return e;
+}
+
+static struct entry *fifo_front(const struct fifo *q)
+{
+    return q->count ? (struct entry *)(q->first->data + q->first->head) : NULL;
+}
+
+static void fifo_pop(struct read_merge *m, struct fifo *q)
+{
+    struct chunk *c = q->first;
+    struct entry *e = (struct entry *)(c->data + c->head);
+    c->head += e->bytes;
+    q->count--;
+    if (c->head == c->tail) {
+        /* Emptied: a stream that waits holds no chunk. */
+        q->first = c->next;
+        if (!q->first)
+            q->last = NULL;
+        chunk_free(m, c);
+    }
+}
+
+/* ==== Heap of streams by the time of their first entry ==== */
+
+/* Others are shown at the time they are merged at. */
+uint64_t entry_own_ts(const struct entry *e)
+{
+    uint64_t ts = e->ts_ns;
+    if (e->kind == ENTRY_BACKTRACE)
+        memcpy(&ts, e + 1, sizeof ts);
+    return ts;
+}
+
+const struct shm_copied_record *entry_record(const struct entry *e)
+{
+    const unsigned char *body = (const unsigned char *)(e + 1);
+    return (const struct shm_copied_record *)(body + (e->kind == ENTRY_BACKTRACE ? sizeof(uint64_t) : 0));
+}
+
+/* The heap holds streams: each is the FIFO at the start of a dring. */
+static int *stream_heap_index(struct fifo *q)
+{
+    return &((struct dring *)q)->heap_index;
+}
+
+/* At one time, a trigger's backtrace records come first (before the
+ * trigger), in the order of their own times. */
+static int stream_before(struct fifo *a, struct fifo *b)
+{
+    const struct entry *x = fifo_front(a), *y = fifo_front(b);
+    if (x->ts_ns != y->ts_ns)
+        return x->ts_ns < y->ts_ns;
+    int xb = x->kind == ENTRY_BACKTRACE, yb = y->kind == ENTRY_BACKTRACE;
+    if (xb != yb)
+        return xb;
+    return xb && entry_own_ts(x) < entry_own_ts(y);
+}
+
+static void heap_swap(struct read_merge *m, size_t a, size_t b)
+{
+    struct fifo *t = m->heap[a];
+    m->heap[a] = m->heap[b];
+    m->heap[b] = t;
+    *stream_heap_index(m->heap[a]) = (int)a;
+    *stream_heap_index(m->heap[b]) = (int)b;
+}
+
+static void heap_up(struct read_merge *m, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!stream_before(m->heap[i], m->heap[p]))
+            return;
+        heap_swap(m, i, p);
+        i = p;
+    }
+}
+
+static void heap_down(struct read_merge *m, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, x = i;
+        if (l < m->nheap && stream_before(m->heap[l], m->heap[x]))
+            x = l;
+        if (r < m->nheap && stream_before(m->heap[r], m->heap[x]))
+            x = r;
+        if (x == i)
+            return;
+        heap_swap(m, i, x);
+        i = x;
+    }
+}
+
+/* A stream got its first entry. */
+static int heap_add(struct read_merge *m, struct fifo *q)
+{
+    if (m->nheap == m->heap_cap) {
+        size_t cap = m->heap_cap ? m->heap_cap * 2 : 64;
+        struct fifo **h = realloc(m->heap, cap * sizeof *h);
+        if (!h)
+            return -ENOMEM;
+        m->heap = h;
+        m->heap_cap = cap;
+    }
+    m->heap[m->nheap] = q;
+    *stream_heap_index(q) = (int)m->nheap;
+    m->nheap++;
+    heap_up(m, m->nheap - 1);
+    return 0;
+}
+
+/* The top stream's first entry was taken. */
+static void heap_top_popped(struct read_merge *m)
+{
+    struct fifo *q = m->heap[0];
+    if (q->count) {
+        heap_down(m, 0);
+        return;
+    }
+    *stream_heap_index(q) = -1;
+    m->nheap--;
+    if (m->nheap) {
+        m->heap[0] = m->heap[m->nheap];
+        *stream_heap_index(m->heap[0]) = 0;
+        heap_down(m, 0);
+    }
+}
+
+/* ==== Queueing: the merge as the engine's consumer ==== */
+
+/* Appends an entry (its header, then len bytes of body) to ring r's stream,
+ * and puts the stream in the heap if it was not. */
+static int queue_entry(struct read_merge *m, struct dring *r, enum entry_kind kind, uint64_t ts, uint32_t cpu,
+                       struct dsite *site, struct dproc *p, const void *body, size_t len)
+{
+    struct entry *e = fifo_push(m, &r->q, sizeof(struct entry) + len);
+    if (!e)
+        return -ENOMEM;
+    e->ts_ns = ts;
+    e->kind = (uint8_t)kind;
+    e->cpu = cpu;
+    e->site = site;
+    e->proc = p;
+    memcpy(e + 1, body, len);
+    if (r->heap_index < 0 && heap_add(m, &r->q) != 0)
+        return -ENOMEM;
+    /* One frame may hold millions of records: past the merge's buffer, the
+     * earliest go out now, in best-effort order. */
+    if (m->buffered >= MERGE_BUFFER_MAX && m->srcs) {
+        int rc = merge_drain(m, 0);
+        if (rc < 0)
+            return rc;
+    }
+    return m->pause || m->stop;
+}
+
+static int merge_record(void *clientd, struct dring *r, struct dsite *d, const struct shlog_event *ev, uint64_t ts,
+                        uint64_t order_ts)
+{
+    struct read_merge *m = clientd;
+    if (!(m->kinds & (1 << ENTRY_RECORD)))
+        return 0;
+    const struct shm_copied_record *rec = ev->rec;
+    struct dsite *site = d && d->fmt ? d : NULL;
+    if (ev->backtrace) {
+        struct {
+            uint64_t ts;
+            struct shm_copied_record rec;
+        } body;
+        body.ts = ts;
+        memcpy(&body.rec, rec, REC_HEAD + rec->payload_len);
+        return queue_entry(m, r, ENTRY_BACKTRACE, order_ts, ev->cpu, site, r->proc, &body,
+                           offsetof(__typeof__(body), rec) + REC_HEAD + rec->payload_len);
+    }
+    return queue_entry(m, r, ENTRY_RECORD, ts, ev->cpu, site, r->proc, rec, REC_HEAD + rec->payload_len);
+}
+
+static int merge_loss(void *clientd, struct dring *r, const struct shlog_event *ev, uint64_t ts)
+{
+    struct read_merge *m = clientd;
+    if (!(m->kinds & (1 << ENTRY_LOSS)))
+        return 0;
+    return queue_entry(m, r, ENTRY_LOSS, ts, ev->cpu, NULL, r->proc, &ev->loss, sizeof ev->loss);
+}
+
+static int merge_exit(void *clientd, struct source *s, struct dproc *p, const struct shlog_event *ev)
+{
+    struct read_merge *m = clientd;
+    if (!(m->kinds & (1 << ENTRY_EXIT)))
+        return 0;
+    /* An exit marker is merged like a record. */
+    struct dring *r = exit_ring(m->engine, s, p);
+    if (!r)
+        return -ENOMEM;
+    struct entry_exit x = {ev->exit_records, ev->exit_lost, ev->exit_how};
+    return queue_entry(m, r, ENTRY_EXIT, ev->exit_ns > r->last_ts ? ev->exit_ns : r->last_ts, r->cpu, NULL, p, &x,
+                       sizeof x);
+}
+
+static void merge_message(void *clientd, const char *msg, int note)
+{
+    struct read_merge *m = clientd;
+    if (m->sink->message)
+        m->sink->message(m->sink->ctx, msg, note);
+}
+
+struct read_consumer merge_consumer(struct read_merge *m)
+{
+    return (struct read_consumer){.clientd = m, .record = merge_record, .loss = merge_loss, .exit = merge_exit,
+                                  .message = merge_message};
+}
+
+int read_entry_line(struct read_engine *e, const struct entry *en, int json, struct render_buf *b)
+{
+    const struct dproc *p = en->proc;
+    if (en->kind == ENTRY_RECORD || en->kind == ENTRY_BACKTRACE) {
+        const struct render_site *sr = prepared(e, en->site, en->proc);
+        if (!sr)
+            return -ENOMEM;
+        render_prepared(sr, entry_record(en), en->cpu, entry_own_ts(en), json, b);
+        return 0;
+    }
+    struct render_input in = {p->info.app, p->info.host, p->info.pid, en->cpu, en->ts_ns, NULL, NULL};
+    if (en->kind == ENTRY_LOSS) {
+        struct shm_loss loss;
+        memcpy(&loss, en + 1, sizeof loss);
+        render_loss(&in, &loss, json, b);
+    } else {
+        struct entry_exit x;
+        memcpy(&x, en + 1, sizeof x);
+        render_exit(&in, x.records, x.lost, x.how, json, b);
+    }
+    return 0;
+}
+
+/* ==== Handing on in time order ==== */
+
+/* 0, or -errno of the sink. */
+static int emit_entry(struct read_merge *m, const struct entry *e)
+{
+    int rc = m->sink->entry(m->sink->ctx, e);
+    if (rc < 0)
+        return rc;
+    if (rc > 0)
+        m->pause = 1;
+    if ((e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) && m->limit && ++m->shown >= m->limit)
+        m->stop = 1;
+    return 0;
+}
+
+/* Frames without a record of a ring after which it no longer holds others
+ * back. One collector pass over every ring fits a frame or a few (a pass
+ * drains at most 16 Ki records per ring, a frame takes 64 Ki): a ring absent
+ * from this many frames was found empty by a pass since its last record. */
+static uint64_t quiet_frames(const struct source *s)
+{
+    return 4 + s->nrings / 4;
+}
+
+/* The time every input still being read has decoded up to. */
+static uint64_t frontier(const struct source *srcs, size_t nsrc)
+{
+    uint64_t f = UINT64_MAX;
+    for (size_t i = 0; i < nsrc; i++)
+        if (!srcs[i].done && srcs[i].max_ts < f)
+            f = srcs[i].max_ts;
+    return f;
+}
+
+/* The time up to which every stream is complete, and the source that holds
+ * the others back (NULL if none does). */
+static uint64_t horizon(struct read_merge *m, struct source **blocking)
+{
+    uint64_t h = UINT64_MAX;
+    *blocking = NULL;
+    for (size_t i = 0; i < m->nsrc; i++)
+        if (!m->srcs[i].done && m->srcs[i].frames == 0) {
+            *blocking = &m->srcs[i];
+            return 0;
+        }
+    for (struct dring *r = m->engine->all_rings; r; r = r->next_all) {
+        struct source *s = r->src;
+        if (s->done || r->q.count || r->finished || r->backtrace || !r->has_last ||
+            s->frames - r->last_frame >= quiet_frames(s))
+            continue;
+        if (r->last_ts < h) {
+            h = r->last_ts;
+            *blocking = s;
+        }
+    }
+    return h;
+}
+
+int merge_drain(struct read_merge *m, int all)
+{
+    struct source *blocking = NULL;
+    uint64_t h = all ? UINT64_MAX : horizon(m, &blocking);
+    uint64_t f = frontier(m->srcs, m->nsrc);
+    uint64_t window_end = f < SHLOG_ORDER_WINDOW_NS ? 0 : f - SHLOG_ORDER_WINDOW_NS;
+    while (m->nheap && !m->stop && !m->pause) {
+        struct fifo *q = m->heap[0];
+        struct entry *e = fifo_front(q);
+        if (!all && (e->ts_ns > h || e->ts_ns > window_end) && m->buffered < MERGE_BUFFER_MAX)
+            return 0;
+        int rc = emit_entry(m, e);
+        if (rc < 0)
+            return rc;
+        fifo_pop(m, q);
+        heap_top_popped(m);
+        if (!q->count && !all) {
+            /* The stream ran dry: later ones may not pass its last time. */
+            struct dring *r = (struct dring *)q;
+            struct source *s = r->src;
+            if (!s->done && !r->finished && !r->backtrace && s->frames - r->last_frame < quiet_frames(s) &&
+                r->last_ts < h)
+                h = r->last_ts;
+        }
+    }
+    return 0;
+}
+
+void merge_init(struct read_merge *m, struct read_engine *e, const struct entry_sink *sink)
+{
+    memset(m, 0, sizeof *m);
+    m->engine = e;
+    m->sink = sink;
+    m->kinds = 1 << ENTRY_RECORD | 1 << ENTRY_LOSS | 1 << ENTRY_EXIT;
+}
+
+void merge_begin(struct read_merge *m, struct source *srcs, size_t nsrc)
+{
+    m->srcs = srcs;
+    m->nsrc = nsrc;
+    for (size_t i = 0; i < nsrc; i++)
+        srcs[i].park = nsrc >= 2;
+}
+
+int merge_step(struct read_merge *m)
+{
+    m->pause = 0;
+    int rc = merge_drain(m, 0);
+    if (rc < 0)
+        return rc;
+    if (m->stop)
+        return 0;
+    if (m->pause)
+        return 1;
+    struct source *blocking = NULL;
+    horizon(m, &blocking);
+    if (!blocking) {
+        /* Only the window holds the heap back: decode the input that is
+         * furthest behind. */
+        for (size_t i = 0; i < m->nsrc; i++)
+            if (!m->srcs[i].done && (!blocking || m->srcs[i].max_ts < blocking->max_ts))
+                blocking = &m->srcs[i];
+    }
+    if (!blocking) {
+        if ((rc = merge_drain(m, 1)) < 0)
+            return rc;
+        return m->nheap != 0 && !m->stop;
+    }
+    rc = source_step(m->engine, blocking);
+    return rc < 0 ? rc : 1;
+}
+
+void merge_end(struct read_merge *m)
+{
+    for (size_t i = 0; i < m->nsrc; i++)
+        m->srcs[i].park = 0;
+    m->srcs = NULL;
+    m->nsrc = 0;
+}
+
+void merge_free(struct read_merge *m)
+{
+    for (struct dring *r = m->engine->all_rings; r; r = r->next_all) {
+        for (struct chunk *c = r->q.first, *next; c; c = next) {
+            next = c->next;
+            chunk_free(m, c);
+        }
+        memset(&r->q, 0, sizeof r->q);
+    }
+    while (m->free_chunks) {
+        struct chunk *c = m->free_chunks;
+        m->free_chunks = c->next;
+        munmap(c, CHUNK_MAP_BYTES);
+    }
+    m->nfree_chunks = 0;
+    free(m->heap);
+    m->heap = NULL;
+    m->nheap = m->heap_cap = 0;
+}

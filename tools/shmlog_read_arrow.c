@@ -1,0 +1,775 @@
+/*
+ * shmlog_read_arrow.c - a reader's events as Arrow record batches
+ * (shmlog_read_arrow(), shmlog_read.h): the Arrow C data and stream
+ * interfaces, filled with no Arrow library.
+ *
+ * The stream is a sink of the merge (read_lib.h, direct): each entry the
+ * merge hands on becomes a row of the batch being built, and a full batch
+ * pauses the merge, so nothing is copied twice and memory is the batch and
+ * the merge's window. A batch owns its buffers (read_arrow_batch.c); the
+ * consumer releases it (or its columns one by one) when it likes, on any
+ * thread.
+ *
+ * One schema for every batch: the records' fields are known before the
+ * first batch from the sites the files define (read_scan_sites(), which
+ * decompresses every frame once more but reads no record). A field gets a
+ * column per kind of value (integer, unsigned, float, bool, string, pointer)
+ * that its name has anywhere, typed as wide as its widest argument.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "read_arrow.h"
+#include "read_lib.h"
+
+/* Rows of a batch by default: the columns of a batch stay in the cache while
+ * they are written (65536-row batches cost 5-15 % more a row: bench_reader.c). */
+#define BATCH_ROWS_DEFAULT 16384u
+#define ERROR_MAX 256
+
+/* ==== The stream ==== */
+
+struct arrow_stream {
+    struct shmlog_read *r;
+    struct shmlog_read_arrow_options opt;
+    int records;          /* the records' schema, or the markers' */
+    int scanned;          /* the schema is known */
+    int ended;
+    struct col_def *cols;
+    size_t ncols, cols_cap;
+    size_t first_field;   /* records: the columns from here on are fields */
+    struct hmap field_col; /* (name hash, kind) -> column index + 1 */
+    struct hmap site_cols; /* dsite -> struct site_map */
+    const struct dsite *last_site; /* records come in runs of a site: its map */
+    const struct site_map *last_map;
+    struct batch batch;   /* being built */
+    uint32_t max_level;   /* records: the highest level in the batch */
+    char error[ERROR_MAX];
+};
+
+/* The columns of a site's fields, found once per site: column index + 1, 0 for none. */
+struct site_map {
+    uint32_t n;
+    uint32_t col[SHMLOG_MAX_ARGS];
+};
+
+/* The records' fixed columns, in order. */
+enum {
+    R_TS, R_LEVEL, R_CATEGORY, R_APP, R_HOST, R_PID, R_TID, R_CPU, R_SEQ, R_SITE, R_MSG, R_TRUNCATED,
+    R_CLAMPED, R_BACKTRACE, R_TIME_UNCERTAIN, R_ERROR, R_FIXED
+};
+/* The markers' columns. */
+enum {
+    M_TS, M_KIND, M_APP, M_HOST, M_PID, M_CPU, M_LOSS_REASON, M_LOSS_RECORDS, M_LOSS_POSITIONS, M_LOSS_FIRST_SEQ,
+    M_EXIT_RECORDS, M_EXIT_LOST, M_EXIT_HOW, M_COUNT
+};
+
+static const struct {
+    const char *name;
+    uint8_t type, nullable, ordered;
+} record_cols[R_FIXED] = {
+    [R_TS] = {"ts", COL_TS, 0, 0},           [R_LEVEL] = {"level", COL_DICT8, 0, 1},
+    [R_CATEGORY] = {"category", COL_DICT16, 0, 0}, [R_APP] = {"app", COL_DICT16, 0, 0},
+    [R_HOST] = {"host", COL_DICT16, 0, 0},   [R_PID] = {"pid", COL_U32, 0, 0},
+    [R_TID] = {"tid", COL_U32, 0, 0},        [R_CPU] = {"cpu", COL_U32, 0, 0},
+    [R_SEQ] = {"seq", COL_U64, 0, 0},        [R_SITE] = {"site", COL_DICT16, 1, 0},
+    [R_MSG] = {"msg", COL_UTF8, 1, 0},       [R_TRUNCATED] = {"truncated", COL_BOOL, 0, 0},
+    [R_CLAMPED] = {"clamped", COL_BOOL, 0, 0}, [R_BACKTRACE] = {"backtrace", COL_BOOL, 0, 0},
+    [R_TIME_UNCERTAIN] = {"time_uncertain", COL_BOOL, 0, 0},
+    [R_ERROR] = {"error", COL_DICT8, 1, 0},
+}, marker_cols[M_COUNT] = {
+    [M_TS] = {"ts", COL_TS, 0, 0},           [M_KIND] = {"kind", COL_DICT8, 0, 0},
+    [M_APP] = {"app", COL_DICT16, 0, 0},     [M_HOST] = {"host", COL_DICT16, 0, 0},
+    [M_PID] = {"pid", COL_U32, 0, 0},        [M_CPU] = {"cpu", COL_U32, 1, 0},
+    [M_LOSS_REASON] = {"loss_reason", COL_DICT8, 1, 0}, [M_LOSS_RECORDS] = {"loss_records", COL_U64, 1, 0},
+    [M_LOSS_POSITIONS] = {"loss_positions", COL_U64, 1, 0}, [M_LOSS_FIRST_SEQ] = {"loss_first_seq", COL_U64, 1, 0},
+    [M_EXIT_RECORDS] = {"exit_records", COL_U64, 1, 0}, [M_EXIT_LOST] = {"exit_lost", COL_U64, 1, 0},
+    [M_EXIT_HOW] = {"exit_how", COL_DICT8, 1, 0},
+};
+
+static const char *const level_names[8] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "L6", "L7"};
+
+static int stream_fail(struct arrow_stream *s, int rc, const char *what)
+{
+    snprintf(s->error, sizeof s->error, "shmlog: %s: %s", what, strerror(-rc));
+    return -rc;
+}
+
+/* ==== The schema ==== */
+
+static int add_col(struct arrow_stream *s, const char *name, size_t name_len, uint8_t type, uint8_t nullable,
+                   uint8_t ordered, uint8_t kind)
+{
+    if (s->ncols == s->cols_cap) {
+        size_t cap = s->cols_cap ? 2 * s->cols_cap : 32;
+        struct col_def *c = realloc(s->cols, cap * sizeof *c);
+        if (!c)
+            return -ENOMEM;
+        s->cols = c;
+        s->cols_cap = cap;
+    }
+    char *n = malloc(name_len + 1);
+    if (!n)
+        return -ENOMEM;
+    memcpy(n, name, name_len);
+    n[name_len] = '\0';
+    s->cols[s->ncols++] = (struct col_def){n, NULL, type, nullable, ordered, kind, 0};
+    return 0;
+}
+
+/* The kind of a field's values, and the column type its argument needs. */
+static uint8_t field_kind(unsigned arg_type)
+{
+    uint32_t t = read_field_type(arg_type);
+    return (uint8_t)(t == SHMLOG_READ_FLOAT32 ? SHMLOG_READ_FLOAT : t);
+}
+
+static uint8_t field_col_type(unsigned arg_type)
+{
+    switch (arg_type) {
+    case SHMLOG_ARG_BOOL: return COL_BOOL;
+    case SHMLOG_ARG_I8: return COL_I8;
+    case SHMLOG_ARG_I16: return COL_I16;
+    case SHMLOG_ARG_I32: return COL_I32;
+    case SHMLOG_ARG_I64: return COL_I64;
+    case SHMLOG_ARG_U8: return COL_U8;
+    case SHMLOG_ARG_U16: return COL_U16;
+    case SHMLOG_ARG_U32: return COL_U32;
+    case SHMLOG_ARG_F32: return COL_F32;
+    case SHMLOG_ARG_F64: return COL_F64;
+    case SHMLOG_ARG_STR: return COL_UTF8;
+    default: return COL_U64; /* U64, PTR */
+    }
+}
+
+/* The wider of two column types of one kind (floats: f64 holds every f32). */
+static uint8_t wider(uint8_t a, uint8_t b)
+{
+    return col_width[a] >= col_width[b] ? a : b;
+}
+
+/* The column of field name (len bytes) with values of kind, or NULL. */
+static struct col_def *field_column(struct arrow_stream *s, const char *name, size_t len, uint8_t kind, uint64_t *probe)
+{
+    uint64_t h = text_hash(name, len);
+    for (*probe = 0;; (*probe)++) {
+        void *v = hmap_get(&s->field_col, h, (uint64_t)kind | *probe << 8 | (uint64_t)len << 32);
+        if (!v)
+            return NULL;
+        struct col_def *c = &s->cols[(uintptr_t)v - 1];
+        if (strlen(c->field) == len && memcmp(c->field, name, len) == 0)
+            return c;
+    }
+}
+
+/* A field of a site the scan found: its column, made or widened. */
+static int scan_field(struct arrow_stream *s, const char *name, size_t len, unsigned arg_type)
+{
+    uint8_t kind = field_kind(arg_type), type = field_col_type(arg_type);
+    uint64_t probe;
+    struct col_def *c = field_column(s, name, len, kind, &probe);
+    if (c) {
+        c->type = wider(c->type, type);
+        return 0;
+    }
+    if (add_col(s, name, len, type, 1, 0, kind) != 0 || !(s->cols[s->ncols - 1].field = strdup(s->cols[s->ncols - 1].name)) ||
+        hmap_put(&s->field_col, text_hash(name, len), (uint64_t)kind | probe << 8 | (uint64_t)len << 32,
+                 (void *)(uintptr_t)s->ncols) != 0)
+        return -ENOMEM;
+    return 0;
+}
+
+static int scan_site(void *clientd, const struct shm_proc_info *p, const struct shm_site *info)
+{
+    struct arrow_stream *s = clientd;
+    struct render_site *sr = render_site_new(info, p->app, p->host, p->pid, NULL);
+    if (!sr)
+        return -ENOMEM;
+    struct render_field_info f[SHMLOG_MAX_ARGS];
+    int n = render_site_fields(sr, f);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = scan_field(s, f[i].name, f[i].name_len, f[i].type);
+    render_site_free(sr);
+    return rc;
+}
+
+static const char *const kind_suffix[] = {
+    [SHMLOG_READ_BOOL] = "bool", [SHMLOG_READ_INT] = "int", [SHMLOG_READ_UINT] = "uint",
+    [SHMLOG_READ_FLOAT] = "float", [SHMLOG_READ_STR] = "str", [SHMLOG_READ_PTR] = "ptr",
+};
+
+/* The fields' column names: a name of a fixed column gets "field." before
+ * it, a name with values of several kinds a column per kind, ".<kind>" after it. */
+static int name_fields(struct arrow_stream *s)
+{
+    for (size_t i = s->first_field; i < s->ncols; i++) {
+        struct col_def *c = &s->cols[i];
+        int several = 0, fixed = 0;
+        for (size_t j = s->first_field; j < s->ncols && !several; j++)
+            several = j != i && strcmp(s->cols[j].field, c->field) == 0;
+        for (size_t j = 0; j < R_FIXED && !fixed; j++)
+            fixed = strcmp(record_cols[j].name, c->name) == 0;
+        if (!several && !fixed)
+            continue;
+        size_t len = strlen(c->name) + 16;
+        char *n = malloc(len);
+        if (!n)
+            return -ENOMEM;
+        snprintf(n, len, "%s%s%s%s", fixed ? "field." : "", c->name, several ? "." : "",
+                 several ? kind_suffix[c->kind] : "");
+        free(c->name);
+        c->name = n;
+    }
+    return 0;
+}
+
+/* The columns, once: the fixed ones, and for records the fields the files define. */
+static int make_schema(struct arrow_stream *s)
+{
+    if (s->scanned)
+        return 0;
+    int rc = 0;
+    if (s->records) {
+        for (size_t i = 0; i < R_FIXED && rc == 0; i++)
+            if (i != R_MSG || s->opt.message)
+                rc = add_col(s, record_cols[i].name, strlen(record_cols[i].name), record_cols[i].type,
+                             record_cols[i].nullable, record_cols[i].ordered, 0);
+        s->first_field = s->ncols;
+        if (rc == 0 && s->opt.message)
+            s->cols[R_MSG].chars_hint = 64; /* messages are tens of bytes: room for most batches' at once */
+        if (rc == 0 && s->opt.fields)
+            rc = read_scan_sites(&s->r->engine, &s->r->inputs, scan_site, s);
+        if (rc == 0)
+            rc = name_fields(s);
+    } else {
+        for (size_t i = 0; i < M_COUNT && rc == 0; i++)
+            rc = add_col(s, marker_cols[i].name, strlen(marker_cols[i].name), marker_cols[i].type,
+                         marker_cols[i].nullable, marker_cols[i].ordered, 0);
+        s->first_field = s->ncols;
+    }
+    if (rc == 0 && !(s->batch.buf = calloc(s->ncols, sizeof *s->batch.buf)))
+        rc = -ENOMEM;
+    s->batch.cols = s->cols;
+    s->batch.ncols = s->ncols;
+    if (rc != 0)
+        return rc;
+    s->scanned = 1;
+    return 0;
+}
+
+/* The column of a record's fixed column c (the msg column may be left out). */
+static size_t rcol(const struct arrow_stream *s, size_t c)
+{
+    return c < R_MSG || s->opt.message ? c : c - 1;
+}
+
+/* ==== Schema export ==== */
+
+struct schema_mem {
+    _Atomic int refs;     /* the schema and each child and dictionary not yet released */
+    struct ArrowSchema *children;
+    struct ArrowSchema **child_ptrs;
+    struct ArrowSchema *dicts;
+    char **names;
+    size_t n;
+};
+
+static void schema_unref(struct schema_mem *m)
+{
+    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        free(m->names[i]);
+    free(m->children);
+    free(m->child_ptrs);
+    free(m->dicts);
+    free(m->names);
+    free(m);
+}
+
+/* A child or a dictionary holds the schema's memory until released (it may be moved out). */
+static void release_schema_part(struct ArrowSchema *sc)
+{
+    if (sc->dictionary && sc->dictionary->release)
+        sc->dictionary->release(sc->dictionary);
+    sc->release = NULL;
+    schema_unref(sc->private_data);
+}
+
+static void release_schema(struct ArrowSchema *sc)
+{
+    struct schema_mem *m = sc->private_data;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->children[i].release)
+            m->children[i].release(&m->children[i]);
+    sc->release = NULL;
+    schema_unref(m);
+}
+
+static int export_schema(struct arrow_stream *s, struct ArrowSchema *out)
+{
+    size_t n = s->ncols, ndicts = 0;
+    struct schema_mem *m = calloc(1, sizeof *m);
+    if (!m || !(m->children = calloc(n, sizeof *m->children)) || !(m->child_ptrs = calloc(n, sizeof *m->child_ptrs)) ||
+        !(m->dicts = calloc(n, sizeof *m->dicts)) || !(m->names = calloc(n, sizeof *m->names))) {
+        if (m) {
+            free(m->children);
+            free(m->child_ptrs);
+            free(m->dicts);
+        }
+        free(m);
+        return -ENOMEM;
+    }
+    m->n = n;
+    for (size_t i = 0; i < n; i++)
+        if (!(m->names[i] = strdup(s->cols[i].name))) {
+            atomic_init(&m->refs, 1);
+            schema_unref(m);
+            return -ENOMEM;
+        }
+    for (size_t i = 0; i < n; i++) {
+        const struct col_def *c = &s->cols[i];
+        struct ArrowSchema *ch = &m->children[i];
+        *ch = (struct ArrowSchema){.format = col_format[c->type], .name = m->names[i],
+                                   .flags = c->nullable ? ARROW_FLAG_NULLABLE : 0, .release = release_schema_part,
+                                   .private_data = m};
+        if (c->type == COL_DICT8 || c->type == COL_DICT16) {
+            m->dicts[i] = (struct ArrowSchema){.format = "u", .name = "", .release = release_schema_part,
+                                               .private_data = m};
+            ch->dictionary = &m->dicts[i];
+            if (c->ordered)
+                ch->flags |= ARROW_FLAG_DICTIONARY_ORDERED;
+            ndicts++;
+        }
+        m->child_ptrs[i] = ch;
+    }
+    atomic_init(&m->refs, (int)(1 + n + ndicts));
+    *out = (struct ArrowSchema){.format = "+s", .name = "", .n_children = (int64_t)n, .children = m->child_ptrs,
+                                .release = release_schema, .private_data = m};
+    return 0;
+}
+
+/* ==== Rows ==== */
+
+static const char *app_text(const void *p, uint64_t k2, char *buf)
+{
+    (void)k2;
+    (void)buf;
+    return ((const struct dproc *)p)->info.app;
+}
+
+static const char *host_text(const void *p, uint64_t k2, char *buf)
+{
+    (void)k2;
+    (void)buf;
+    return ((const struct dproc *)p)->info.host;
+}
+
+static const char *category_text(const void *p, uint64_t k2, char *buf)
+{
+    return read_category_name(p, (unsigned)k2, buf);
+}
+
+static const char *site_text(const void *d, uint64_t k2, char *buf)
+{
+    const struct dsite *site = d;
+    (void)k2;
+    snprintf(buf, SHMLOG_MAX_FILE_BYTES + 32, "%s:%u", site->file ? site->file : "", site->line);
+    return buf;
+}
+
+static const char *name_text(const void *name, uint64_t k2, char *buf)
+{
+    (void)k2;
+    (void)buf;
+    return name;
+}
+
+static int put_dict(struct arrow_stream *s, size_t col, uint32_t row, const void *key, uint64_t k2,
+                    const char *(*text)(const void *, uint64_t, char *))
+{
+    struct col_buf *b = &s->batch.buf[col];
+    return put_index(&s->batch, b, s->cols[col].type, row, dict_keyed(&b->dict, (uintptr_t)key, k2, text, key));
+}
+
+/* The columns of the fields of site d (prepared as sr), found on its first record. */
+static const struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, const struct render_site *sr)
+{
+    if (d == s->last_site)
+        return s->last_map;
+    struct site_map *m = hmap_get(&s->site_cols, (uintptr_t)d, 0);
+    if (!m) {
+        if (!(m = calloc(1, sizeof *m)))
+            return NULL;
+        struct render_field_info f[SHMLOG_MAX_ARGS];
+        m->n = (uint32_t)render_site_fields(sr, f);
+        for (uint32_t j = 0; j < m->n; j++) {
+            uint64_t probe;
+            const struct col_def *c = field_column(s, f[j].name, f[j].name_len, field_kind(f[j].type), &probe);
+            m->col[j] = c ? (uint32_t)(c - s->cols) + 1 : 0;
+        }
+        if (hmap_put(&s->site_cols, (uintptr_t)d, 0, m) != 0) {
+            free(m);
+            return NULL;
+        }
+    }
+    s->last_site = d;
+    s->last_map = m;
+    return m;
+}
+
+/* A record's field values into their columns. */
+static int put_fields(struct arrow_stream *s, const struct dsite *d, const struct render_site *sr, uint32_t row,
+                      const struct render_arg *v, int n)
+{
+    const struct site_map *m = site_map(s, d, sr);
+    if (!m)
+        return -ENOMEM;
+    for (int j = 0; j < n && j < (int)m->n; j++) {
+        if (!m->col[j])
+            continue; /* a site defined after the schema was made (a file still being written) */
+        size_t ci = m->col[j] - 1;
+        struct col_buf *b = &s->batch.buf[ci];
+        uint8_t type = s->cols[ci].type;
+        const struct render_arg *a = &v[j];
+        if (type == COL_UTF8) {
+            if (put_text(&s->batch, b, row, a->v.s, a->str_len) != 0)
+                return -ENOMEM;
+            if (b->chars_len >= CHARS_MAX)
+                s->batch.full = 1;
+            continue;
+        }
+        if (type == COL_BOOL) {
+            if (a->v.u)
+                set_bit(b->data, row);
+        } else if (type == COL_F32) {
+            float f = (float)a->v.f; /* an f32 argument, exactly widened: narrowed back exactly */
+            uint32_t bits;
+            memcpy(&bits, &f, 4);
+            put_u32(b, row, bits);
+        } else if (type == COL_F64) {
+            put_u64(b, row, a->v.u);
+        } else {
+            put_value(b, type, row, a->v.u);
+        }
+        put_valid(b, row);
+    }
+    return 0;
+}
+
+/* An Arrow timestamp is signed: a time past 2262 (a damaged clock's, clamped
+ * to the largest ns) is its largest value. */
+static inline uint64_t arrow_ts(uint64_t ns)
+{
+    return ns > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : ns;
+}
+
+static int append_record(struct arrow_stream *s, const struct entry *e)
+{
+    struct shmlog_read *r = s->r;
+    struct col_buf *buf = s->batch.buf;
+    uint32_t row = s->batch.rows;
+    const struct shm_copied_record *rec = entry_record(e);
+    struct dproc *p = e->proc;
+    put_u64(&buf[R_TS], row, arrow_ts(entry_own_ts(e)));
+    put_u8(&buf[R_LEVEL], row, rec->level);
+    if (rec->level > s->max_level)
+        s->max_level = rec->level;
+    int rc = put_dict(s, R_CATEGORY, row, p, rec->category, category_text);
+    if (rc == 0)
+        rc = put_dict(s, R_APP, row, p, 0, app_text);
+    if (rc == 0)
+        rc = put_dict(s, R_HOST, row, p, 0, host_text);
+    if (rc)
+        return rc;
+    put_u32(&buf[R_PID], row, p->info.pid);
+    put_u32(&buf[R_TID], row, rec->tid);
+    put_u32(&buf[R_CPU], row, e->cpu);
+    put_u64(&buf[R_SEQ], row, rec->pos);
+    if (rec->flags & SHMLOG_REC_TRUNCATED)
+        set_bit(buf[rcol(s, R_TRUNCATED)].data, row);
+    if (rec->flags & SHMLOG_REC_CLAMPED)
+        set_bit(buf[rcol(s, R_CLAMPED)].data, row);
+    if (rec->flags & SHMLOG_REC_BACKTRACE)
+        set_bit(buf[rcol(s, R_BACKTRACE)].data, row);
+    if (rec->flags & SHM_REC_TIME_UNCERTAIN)
+        set_bit(buf[rcol(s, R_TIME_UNCERTAIN)].data, row);
+    const char *error = NULL;
+    if (!e->site) {
+        error = "unknown site";
+    } else {
+        if ((rc = put_dict(s, R_SITE, row, e->site, 0, site_text)) != 0)
+            return rc;
+        const struct render_site *sr = prepared(&r->engine, e->site, p);
+        if (!sr)
+            return -ENOMEM;
+        struct render_arg rf[SHMLOG_MAX_ARGS];
+        int n;
+        if (s->opt.message) {
+            /* Rendered where it goes; when it does not fit, again with room for the longest. */
+            struct col_buf *m = &buf[R_MSG];
+            struct render_buf b;
+            render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
+            n = render_prepared_values(sr, rec, &b, rf);
+            if (b.overflow) {
+                if (batch_chars(&s->batch, m, RENDER_LINE_MAX) != 0)
+                    return -ENOMEM;
+                render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
+                n = render_prepared_values(sr, rec, &b, rf);
+            }
+            fill_offsets(m, row);
+            m->chars_len += b.len;
+            if (batch_utf8(&s->batch, m, b.len) != 0)
+                return -ENOMEM;
+            ((int32_t *)m->data)[++m->filled] = (int32_t)m->chars_len;
+            put_valid(m, row);
+            if (m->chars_len >= CHARS_MAX)
+                s->batch.full = 1;
+        } else {
+            n = render_prepared_values(sr, rec, NULL, rf);
+        }
+        if (n < 0)
+            error = "corrupt payload";
+        else if (n > 0 && s->opt.fields && (rc = put_fields(s, e->site, sr, row, rf, n)) != 0)
+            return rc;
+    }
+    if (error && (rc = put_dict(s, rcol(s, R_ERROR), row, error, 0, name_text)) != 0)
+        return rc;
+    return 0;
+}
+
+static int append_marker(struct arrow_stream *s, const struct entry *e)
+{
+    struct col_buf *buf = s->batch.buf;
+    uint32_t row = s->batch.rows;
+    struct dproc *p = e->proc;
+    put_u64(&buf[M_TS], row, arrow_ts(e->ts_ns));
+    int loss = e->kind == ENTRY_LOSS;
+    int rc = put_dict(s, M_KIND, row, loss ? "loss" : "exit", 0, name_text);
+    if (rc == 0)
+        rc = put_dict(s, M_APP, row, p, 0, app_text);
+    if (rc == 0)
+        rc = put_dict(s, M_HOST, row, p, 0, host_text);
+    if (rc)
+        return rc;
+    put_u32(&buf[M_PID], row, p->info.pid);
+    if (loss && e->cpu != UINT32_MAX) { /* an exit is the process's, not a ring's */
+        put_u32(&buf[M_CPU], row, e->cpu);
+        put_valid(&buf[M_CPU], row);
+    }
+    if (loss) {
+        struct shm_loss l;
+        memcpy(&l, e + 1, sizeof l);
+        if ((rc = put_dict(s, M_LOSS_REASON, row, shm_loss_reason_name(l.reason), 0, name_text)) != 0)
+            return rc;
+        put_u64(&buf[M_LOSS_RECORDS], row, l.records);
+        put_u64(&buf[M_LOSS_POSITIONS], row, l.positions);
+        put_u64(&buf[M_LOSS_FIRST_SEQ], row, l.first_pos);
+        put_valid(&buf[M_LOSS_RECORDS], row);
+        put_valid(&buf[M_LOSS_POSITIONS], row);
+        put_valid(&buf[M_LOSS_FIRST_SEQ], row);
+        return 0;
+    }
+    struct entry_exit x;
+    memcpy(&x, e + 1, sizeof x);
+    put_u64(&buf[M_EXIT_RECORDS], row, x.records);
+    put_u64(&buf[M_EXIT_LOST], row, x.lost);
+    put_valid(&buf[M_EXIT_RECORDS], row);
+    put_valid(&buf[M_EXIT_LOST], row);
+    if (x.how == SHLOG_EXIT_SHUTDOWN || x.how == SHLOG_EXIT_DIED)
+        rc = put_dict(s, M_EXIT_HOW, row, x.how == SHLOG_EXIT_SHUTDOWN ? "shutdown" : "died", 0, name_text);
+    return rc;
+}
+
+/* The merge's sink while the stream reads: a row for each entry of the
+ * stream's kinds, 1 once the batch is full. */
+static int append_entry(void *ctx, const struct entry *e)
+{
+    struct arrow_stream *s = ctx;
+    int rc;
+    if (e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) {
+        if (!s->records)
+            return 0;
+        rc = append_record(s, e);
+    } else if (e->kind == ENTRY_LOSS || e->kind == ENTRY_EXIT) {
+        if (s->records)
+            return 0;
+        rc = append_marker(s, e);
+    } else {
+        return 0;
+    }
+    if (rc)
+        return rc;
+    s->batch.rows++;
+    return s->batch.rows >= s->batch.cap || s->batch.full;
+}
+
+/* The level column's dictionary: the six names, and L6, L7 when a damaged record has them. */
+static int level_dict(struct arrow_stream *s, struct dict *d)
+{
+    unsigned n = s->max_level >= 6 ? 8 : 6;
+    for (unsigned i = 0; i < n; i++)
+        if (dict_text(d, level_names[i], strlen(level_names[i])) < 0)
+            return -ENOMEM;
+    return 0;
+}
+
+/* ==== The stream's callbacks ==== */
+
+static int stream_get_schema(struct ArrowArrayStream *st, struct ArrowSchema *out)
+{
+    struct arrow_stream *s = st->private_data;
+    int rc = make_schema(s);
+    if (rc)
+        return stream_fail(s, rc, "reading the call sites for the schema");
+    if ((rc = export_schema(s, out)) != 0)
+        return stream_fail(s, rc, "the schema");
+    return 0;
+}
+
+static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
+{
+    struct arrow_stream *s = st->private_data;
+    struct shmlog_read *r = s->r;
+    int rc = make_schema(s);
+    if (rc)
+        return stream_fail(s, rc, "reading the call sites for the schema");
+    if (s->ended) {
+        out->release = NULL;
+        return 0;
+    }
+    s->batch.cap = s->opt.batch_rows;
+    s->max_level = 0;
+    if ((rc = batch_begin(&s->batch)) != 0) {
+        batch_free(&s->batch);
+        return stream_fail(s, rc, "a batch");
+    }
+    r->direct = append_entry;
+    r->direct_ctx = s;
+    while (!s->batch.full && s->batch.rows < s->batch.cap) {
+        if (r->ready_off < r->ready_len) {
+            /* What the merge gave before the stream began. */
+            const struct entry *e = (const struct entry *)(r->ready + r->ready_off);
+            r->ready_off += e->bytes;
+            if (e->kind == ENTRY_NOTE || e->kind == ENTRY_ERROR)
+                read_keep_message(r, (const char *)(e + 1), e->kind == ENTRY_NOTE);
+            else if ((rc = append_entry(s, e)) < 0)
+                break;
+            continue;
+        }
+        if (r->ended || r->failed)
+            break;
+        if ((rc = merge_step(&r->merge)) <= 0) {
+            r->ended = 1;
+            if (rc < 0)
+                break;
+        }
+    }
+    r->direct = NULL;
+    if (rc < 0 || r->failed) {
+        read_fail(r, rc);
+        batch_free(&s->batch);
+        return stream_fail(s, r->failed, "reading");
+    }
+    if (s->batch.rows == 0) {
+        s->ended = 1;
+        batch_free(&s->batch);
+        out->release = NULL;
+        return 0;
+    }
+    if ((s->records && (rc = level_dict(s, &s->batch.buf[R_LEVEL].dict)) != 0) ||
+        (rc = batch_export(&s->batch, out)) != 0) {
+        batch_free(&s->batch);
+        return stream_fail(s, rc, "a batch");
+    }
+    return 0;
+}
+
+static const char *stream_get_last_error(struct ArrowArrayStream *st)
+{
+    struct arrow_stream *s = st->private_data;
+    return s->error[0] ? s->error : NULL;
+}
+
+static void stream_release(struct ArrowArrayStream *st)
+{
+    struct arrow_stream *s = st->private_data;
+    batch_free(&s->batch);
+    pool_close(s->batch.pool);
+    free(s->batch.buf);
+    for (size_t i = 0; i < s->ncols; i++) {
+        free(s->cols[i].name);
+        free(s->cols[i].field);
+    }
+    free(s->cols);
+    hmap_clear(&s->field_col);
+    for (size_t i = 0; i < s->site_cols.cap; i++)
+        free(s->site_cols.slots[i].v);
+    hmap_clear(&s->site_cols);
+    s->r->streaming = 0;
+    read_unref(s->r);
+    free(s);
+    st->release = NULL;
+}
+
+/* The options of version 2, the first with streams: a program passes at least these. */
+#define ARROW_OPTIONS_V2_SIZE (offsetof(struct shmlog_read_arrow_options, message) + sizeof(int))
+
+int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_options *opt, struct ArrowArrayStream *out,
+                      char *err, size_t errcap)
+{
+    static const struct shmlog_read_arrow_options defaults = SHMLOG_READ_ARROW_OPTIONS_INIT;
+    struct shmlog_read_arrow_options o = defaults;
+    if (errcap)
+        err[0] = '\0';
+    if (opt) {
+        if (opt->size < ARROW_OPTIONS_V2_SIZE) {
+            if (errcap)
+                snprintf(err, errcap, "shmlog_read_arrow_options.size is not set: start from SHMLOG_READ_ARROW_OPTIONS_INIT");
+            return -EINVAL;
+        }
+        memcpy(&o, opt, opt->size < sizeof o ? opt->size : sizeof o);
+    }
+    if (o.what != SHMLOG_READ_ARROW_RECORDS && o.what != SHMLOG_READ_ARROW_MARKERS) {
+        if (errcap)
+            snprintf(err, errcap, "what is SHMLOG_READ_ARROW_RECORDS or SHMLOG_READ_ARROW_MARKERS, not %u", o.what);
+        return -EINVAL;
+    }
+    if (o.batch_rows == 0)
+        o.batch_rows = BATCH_ROWS_DEFAULT;
+    if (o.batch_rows > SHMLOG_READ_ARROW_ROWS_MAX) {
+        if (errcap)
+            snprintf(err, errcap, "batch_rows is at most %u", SHMLOG_READ_ARROW_ROWS_MAX);
+        return -EINVAL;
+    }
+    if (r->streaming) {
+        if (errcap)
+            snprintf(err, errcap, "the reader is read by a stream already");
+        return -EBUSY;
+    }
+    struct arrow_stream *s = calloc(1, sizeof *s);
+    struct pool *pool = pool_new();
+    if (!s || !pool) {
+        free(s);
+        if (pool)
+            pool_close(pool);
+        if (errcap)
+            snprintf(err, errcap, "out of memory");
+        return -ENOMEM;
+    }
+    s->batch.pool = pool;
+    s->r = r;
+    s->opt = o;
+    s->records = o.what == SHMLOG_READ_ARROW_RECORDS;
+    /* Entries of the other kind are not queued, but for a limit, which counts
+     * records in time order (the markers shown are those before it). */
+    if (!r->merge.limit)
+        r->merge.kinds = s->records ? 1 << ENTRY_RECORD : 1 << ENTRY_LOSS | 1 << ENTRY_EXIT;
+    r->streaming = 1;
+    atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+    *out = (struct ArrowArrayStream){stream_get_schema, stream_get_next, stream_get_last_error, stream_release, s};
+    return 0;
+}
