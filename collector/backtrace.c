@@ -250,7 +250,9 @@ void backtrace_poll(struct proc *p)
     }
     shm_bus_guard = NULL;
     p->info.backtrace_trigger = trigger < SHMLOG_LEVEL_OFF ? trigger : SHMLOG_LEVEL_OFF;
-    if (requests != p->bt_requests_seen) { /* any change: a counter that went back is one more request */
+    /* Any change: a counter that went back is one more request. Answered
+     * once the frame being built has room for the process's rings. */
+    if (requests != p->bt_requests_seen && !frame_full() && !col.rotate_soon) {
         p->bt_requests_seen = requests;
         col.backtrace_requests++;
         /* What the process logged before it asked is kept first: its rings

@@ -5,6 +5,8 @@
  */
 #include "shlog_coding.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -95,6 +97,26 @@ const char *shlog_file_header_decode(const uint8_t *in, size_t n, struct shlog_f
     memcpy(out->host, in + 40, SHMLOG_HOST_BYTES);
     out->host[SHMLOG_HOST_BYTES] = '\0';
     return NULL;
+}
+
+/* ==== The writer's lock on a .part file ==== */
+
+int shlog_part_lock(int fd)
+{
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    return fcntl(fd, F_OFD_SETLK, &lk) == 0 ? 0 : -errno;
+}
+
+int shlog_part_in_use(const char *path)
+{
+    /* O_NONBLOCK: a FIFO swapped in under the name must not hang the caller. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    int in_use = fcntl(fd, F_OFD_GETLK, &lk) == 0 && lk.l_type != F_UNLCK;
+    close(fd);
+    return in_use;
 }
 
 /* ==== Reading files ==== */

@@ -23,14 +23,20 @@
 
 /* ==== Dedup: the positions of one ring (shlog_dedup.c) ==== */
 
+/* A span of positions seen, [lo, hi), a node of its ring's tree (a treap
+ * by lo, kept in the ring's array: indices, so the array may grow). */
+#define DEDUP_NONE UINT32_MAX
 struct span {
-    uint64_t lo, hi; /* [lo, hi) */
+    uint64_t lo, hi;
+    uint32_t left, right, prio;
 };
 
 struct dedup_ring {
-    struct span *spans; /* sorted, disjoint, not touching */
-    size_t n, cap;
+    struct span *nodes;     /* the tree's nodes, and freed ones chained by left */
+    uint32_t root, last;    /* the tree, and its node of the highest lo (the common case's) */
+    uint32_t n, cap, free;  /* spans, nodes allocated, the first freed one */
     uint64_t dropped_total; /* highest DROPPED counter seen */
+    struct shlog_dedup *d;  /* its state, which bounds the spans of every ring */
 };
 
 /* The state of one ring; NULL when out of memory or past the bound (then no
@@ -38,7 +44,8 @@ struct dedup_ring {
 struct dedup_ring *shlog__dedup_ring(struct shlog_dedup *d, const struct shm_proc_info *p, uint32_t cpu);
 int shlog__dedup_claim_slow(struct dedup_ring *r, uint64_t lo, uint64_t hi);
 
-/* Records [lo, hi) as seen. Returns 1 if lo was new, 0 if it was seen before. */
+/* Records [lo, hi) as seen. Returns 1 if lo was new, 0 if it was seen before
+ * (and then records nothing). */
 static inline int dedup_claim(struct dedup_ring *r, uint64_t lo, uint64_t hi)
 {
     if (!r)
@@ -46,8 +53,8 @@ static inline int dedup_claim(struct dedup_ring *r, uint64_t lo, uint64_t hi)
     if (hi <= lo)
         hi = lo + 1;
     /* The common case, inline: the next positions of the ring, in order. */
-    if (r->n && lo == r->spans[r->n - 1].hi) {
-        r->spans[r->n - 1].hi = hi;
+    if (r->n && lo == r->nodes[r->last].hi) {
+        r->nodes[r->last].hi = hi;
         return 1;
     }
     return shlog__dedup_claim_slow(r, lo, hi);
@@ -60,9 +67,9 @@ static inline void dedup_cover(struct dedup_ring *r, uint64_t lo, uint64_t hi)
 {
     if (!r || hi <= lo)
         return;
-    if (r->n && lo <= r->spans[r->n - 1].hi && lo >= r->spans[r->n - 1].lo) {
-        if (hi > r->spans[r->n - 1].hi)
-            r->spans[r->n - 1].hi = hi;
+    if (r->n && lo <= r->nodes[r->last].hi && lo >= r->nodes[r->last].lo) {
+        if (hi > r->nodes[r->last].hi)
+            r->nodes[r->last].hi = hi;
         return;
     }
     shlog__dedup_claim_slow(r, lo, hi);
@@ -120,8 +127,9 @@ struct shlog_reader {
     struct shlog_frame_mem *fm;     /* what the last frame was decoded in: own or shared */
     struct cur sec; /* sections left in the frame */
     struct cur clock_scan;  /* sections not yet looked at for anchors */
-    struct cur clock_body;  /* anchors left of the CLOCK section being returned */
-    uint64_t clock_left;
+    struct shm_clock_anchor clock_anchors[SHLOG_CLOCK_MAX_ANCHORS]; /* of the CLOCK section being returned */
+    uint64_t clock_left, clock_next;
+    int clock_damaged;      /* an anchor after the ones left was bad: reported after them */
     struct shlog_clock_info clock;
     struct batch_state b;
     struct shm_copied_record rec;

@@ -210,7 +210,7 @@ int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_
 {
     if (e->batch_open)
         return -EBUSY;
-    uint8_t body[8 * VARINT_MAX + 2 * (VARINT_MAX + SHMLOG_APP_BYTES)];
+    uint8_t body[8 * VARINT_MAX + 2 * (VARINT_MAX + SHMLOG_APP_BYTES) + sizeof(pi->instance)];
     uint8_t *p = body;
     size_t app_len = strnlen(pi->app, SHMLOG_APP_BYTES - 1);
     size_t host_len = strnlen(pi->host, SHMLOG_HOST_BYTES - 1);
@@ -228,6 +228,12 @@ int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_
     p = put_varint(p, host_len);
     memcpy(p, pi->host, host_len);
     p += host_len;
+    /* A process that has none (all zeros) says nothing, as before the field. */
+    static const uint8_t none[sizeof(pi->instance)];
+    if (memcmp(pi->instance, none, sizeof(none)) != 0) {
+        memcpy(p, pi->instance, sizeof(pi->instance));
+        p += sizeof(pi->instance);
+    }
     int rc = enc_section(e, SHLOG_SEC_PROCESS, body, (size_t)(p - body));
     if (!rc && !map_find(&e->procs, proc, 0))
         rc = shlog__map_insert(&e->procs, proc, 0, 0);
@@ -353,7 +359,7 @@ int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, cons
     if (!n || n > SHLOG_CLOCK_MAX_ANCHORS)
         return -EINVAL;
     size_t cs = strnlen(ci->clocksource, sizeof(ci->clocksource) - 1);
-    uint8_t body[5 * VARINT_MAX + sizeof(ci->clocksource) + SHLOG_CLOCK_MAX_ANCHORS * 4 * VARINT_MAX];
+    uint8_t body[5 * VARINT_MAX + sizeof(ci->clocksource) + SHLOG_CLOCK_MAX_ANCHORS * 5 * VARINT_MAX];
     uint8_t *p = body;
     p = put_varint(p, ci->hz_q16);
     p = put_varint(p, tristate_bits(ci->tsc_invariant) | tristate_bits(ci->synchronized) << 2);
@@ -362,12 +368,18 @@ int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, cons
     memcpy(p, ci->clocksource, cs);
     p += cs;
     p = put_varint(p, n);
+    unsigned with_offset = SHM_ANCHOR_OFFSET;
     for (size_t i = 0; i < n; i++) {
         p = put_varint(p, a[i].tsc);
         p = put_varint(p, a[i].ns);
         p = put_varint(p, a[i].err_ns);
-        p = put_varint(p, a[i].flags);
+        p = put_varint(p, a[i].flags & SHM_ANCHOR_STEPPED);
+        with_offset &= a[i].flags;
     }
+    /* Then, when every anchor has one, their offsets (readers before them
+     * stop after the anchors). */
+    for (size_t i = 0; with_offset && i < n; i++)
+        p = put_varint(p, zigzag(a[i].offset_ns));
     return enc_section(e, SHLOG_SEC_CLOCK, body, (size_t)(p - body));
 }
 

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,64 @@ static uint8_t shmlog__ring_fell_back[SHMLOG__MAX_CPUS];
 
 /* Guards everything below and the creation of rings and sites. */
 static pthread_mutex_t shmlog__lock = PTHREAD_MUTEX_INITIALIZER;
+/* This thread is taking, holds or is giving back shmlog__lock: set before the
+ * lock is taken and cleared after it is given back, so a signal handler that
+ * interrupts the thread anywhere around it sees it set. */
+static __thread int shmlog__in_lock __attribute__((tls_model("initial-exec")));
+
+static void shmlog__lock_take(void)
+{
+    shmlog__store_relaxed(&shmlog__in_lock, 1);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST); /* set before the lock, as a handler on this thread sees it */
+    pthread_mutex_lock(&shmlog__lock);
+}
+
+static void shmlog__lock_give(void)
+{
+    pthread_mutex_unlock(&shmlog__lock);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    shmlog__store_relaxed(&shmlog__in_lock, 0);
+}
+
+/* For a log call, which may run in a signal handler: takes the lock and
+ * returns 1, or returns 0 without waiting when this thread is around it
+ * already (the handler interrupted it there: waiting would never end). Log
+ * calls are async-signal-safe so: they wait only for other threads. */
+static int shmlog__lock_take_in_call(void)
+{
+    if (shmlog__load_relaxed(&shmlog__in_lock))
+        return 0;
+    shmlog__lock_take();
+    return 1;
+}
+
+/* The NUMA node of each cpu, read at init: a ring made later (maybe from a
+ * signal handler) asks libnuma nothing, which may allocate. -1: none. */
+static int16_t shmlog__cpu_node[SHMLOG__MAX_CPUS];
+
+static void shmlog__cpu_nodes_read(void)
+{
+    int numa = numa_available() >= 0;
+    int ncpus = numa ? numa_num_configured_cpus() : 0;
+    for (unsigned cpu = 0; cpu < SHMLOG__MAX_CPUS; cpu++)
+        shmlog__cpu_node[cpu] = (int16_t)(numa && (int)cpu < ncpus ? numa_node_of_cpu((int)cpu) : -1);
+}
+
+/* One line on stderr with write(2) alone: said from a log call too, which may
+ * run in a signal handler (no stdio lock, no locale). */
+__attribute__((format(printf, 1, 2))) static void shmlog__say(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    ssize_t w = write(2, line, len);
+    (void)w;
+}
 
 static struct {
     int initialized;
@@ -435,7 +494,7 @@ static int shmlog__ring_create(unsigned cpu)
     int err = shmlog__seg_stem(stem, sizeof stem, what_cpu);
     if (err)
         return err;
-    int node = numa_available() >= 0 ? numa_node_of_cpu((int)cpu) : -1;
+    int node = shmlog__cpu_node[cpu];
     void *addr;
     int bound = 0, locked = 0, fell_back = 0;
     err = shmlog__seg_create(stem, ".ring", path, sizeof path, shmlog__g.ring_bytes, node, shmlog__g.cfg.group, NULL,
@@ -466,10 +525,10 @@ static int shmlog__ring_create(unsigned cpu)
     if (!locked && !shmlog__g.cfg.quiet && !shmlog__g.warned_unlocked) {
         struct rlimit lim;
         getrlimit(RLIMIT_MEMLOCK, &lim);
-        fprintf(stderr, "shmlog: warning: rings in %s are not locked in memory (RLIMIT_MEMLOCK %llu KiB, a ring "
-                        "%zu KiB): under memory pressure a log call may wait for a page; raise it (ulimit -l, "
-                        "LimitMEMLOCK= in a unit) or reserve hugepages\n",
-                shmlog__g.dir, (unsigned long long)(lim.rlim_cur / 1024), shmlog__g.ring_bytes / 1024);
+        shmlog__say("shmlog: warning: rings in %s are not locked in memory (RLIMIT_MEMLOCK %llu KiB, a ring "
+                    "%zu KiB): under memory pressure a log call may wait for a page; raise it (ulimit -l, "
+                    "LimitMEMLOCK= in a unit) or reserve hugepages\n",
+                    shmlog__g.dir, (unsigned long long)(lim.rlim_cur / 1024), shmlog__g.ring_bytes / 1024);
         shmlog__g.warned_unlocked = 1;
     }
     const char *tag = path + strlen(stem);
@@ -488,17 +547,21 @@ static int shmlog__ring_create(unsigned cpu)
     return 0;
 }
 
+/* The ring of cpu, made now if need be; NULL when this thread holds shmlog's
+ * lock already (a log call in a signal handler that interrupted it there):
+ * the record is then dropped and counted, and the ring made by a later call. */
 static struct shmlog__ring_local *shmlog__ring_slow(unsigned cpu)
 {
-    pthread_mutex_lock(&shmlog__lock);
+    if (!shmlog__lock_take_in_call())
+        return NULL;
     int err = shmlog__g.initialized ? shmlog__ring_create(cpu) : -ENODEV;
     if (err) {
         if (shmlog__g.initialized)
-            fprintf(stderr, "shmlog: cannot create the ring of cpu %u in %s: %s; its records are dropped and counted as lost\n",
-                    cpu, shmlog__g.dir, strerror(-err));
+            shmlog__say("shmlog: cannot create the ring of cpu %u in %s: %s; its records are dropped and counted as "
+                        "lost\n", cpu, shmlog__g.dir, strerrordesc_np(-err));
         shmlog__use_null_ring(cpu);
     }
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
     return &shmlog__rings[cpu];
 }
 
@@ -636,6 +699,10 @@ uint8_t *shmlog__reserve_slow(unsigned nslots, size_t payload, uint64_t *pos)
         struct shmlog_ring *h = shmlog__load_acquire(&ring->hdr);
         if (!h) {
             ring = shmlog__ring_slow(cpu);
+            if (!ring) {
+                shmlog__drop_no_ring();
+                return NULL;
+            }
             h = ring->hdr;
         }
         uint8_t *head = shmlog__reserve_on(ring, h, cpu, rseq, nslots, payload, pos);
@@ -830,11 +897,16 @@ uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const c
         return (uint64_t)shmlog__star_strings(fmt) << 32;
     }
     if ((uint32_t)word != UINT32_MAX) { /* a refused site's calls take no lock */
-        pthread_mutex_lock(&shmlog__lock);
+        if (!shmlog__lock_take_in_call()) {
+            /* A signal handler's call while its thread is in shmlog: not
+             * written, counted; a later call registers the site. */
+            shmlog__site_refused();
+            return (uint64_t)shmlog__star_strings(fmt) << 32;
+        }
         word = shmlog__load_relaxed(cache);
         if (!word && shmlog__g.initialized)
             word = shmlog__site_add(cache, level, category, file, line, fmt, nargs, types);
-        pthread_mutex_unlock(&shmlog__lock);
+        shmlog__lock_give();
     }
     if ((uint32_t)word != UINT32_MAX && (uint32_t)word != 0)
         return word;
@@ -908,6 +980,7 @@ static void shmlog__at_exit(void)
 /* Makes the segments of this process. Lock held; cfg, app and dir set. */
 static int shmlog__open_segments(void)
 {
+    shmlog__cpu_nodes_read();
     int err = shmlog__meta_create();
     if (!err && shmlog__g.cfg.all_cpus)
         err = shmlog__create_rings_of_affinity();
@@ -918,14 +991,15 @@ static int shmlog__open_segments(void)
     return 0;
 }
 
-static void shmlog__atfork_prepare(void) { pthread_mutex_lock(&shmlog__lock); }
-static void shmlog__atfork_parent(void) { pthread_mutex_unlock(&shmlog__lock); }
+static void shmlog__atfork_prepare(void) { shmlog__lock_take(); }
+static void shmlog__atfork_parent(void) { shmlog__lock_give(); }
 
 /* The child has its own pid, so it gets its own segments; the parent's rings
  * are left to the parent. Site ids cached by call sites stay valid. */
 static void shmlog__atfork_child(void)
 {
     pthread_mutex_init(&shmlog__lock, NULL);
+    shmlog__store_relaxed(&shmlog__in_lock, 0);
     shmlog__tid = 0;
     if (!shmlog__g.initialized)
         return;
@@ -999,7 +1073,7 @@ int shmlog_init(const struct shmlog_config *cfg)
         cfg = &defaults;
     }
     char no_pages_in[4096] = ""; /* hugetlbfs we fell back from; here, as C++ forbids jumping past it */
-    pthread_mutex_lock(&shmlog__lock);
+    shmlog__lock_take();
     int err = shmlog__g.initialized ? -EALREADY : shmlog__check_config(cfg, &shmlog__g.ring_records);
     if (err)
         goto out;
@@ -1057,7 +1131,7 @@ int shmlog_init(const struct shmlog_config *cfg)
     }
     shmlog__g.initialized = 1;
 out:
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
     if (err == -ENOMEM && cfg->require_hugepages)
         fprintf(stderr, "shmlog: no free hugepages in %s and hugepages are required\n", shmlog__g.dir);
     return err;
@@ -1071,15 +1145,15 @@ int shmlog_thread_init(void)
         return -ENOTSUP;
     if (shmlog__load_acquire(&shmlog__rings[cpu].hdr))
         return shmlog__rings[cpu].hdr == &shmlog__null_ring ? -ENOMEM : 0;
-    pthread_mutex_lock(&shmlog__lock);
+    shmlog__lock_take();
     int err = shmlog__g.initialized ? shmlog__ring_create(cpu) : -ENODEV;
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
     return err;
 }
 
 void shmlog_shutdown(void)
 {
-    pthread_mutex_lock(&shmlog__lock);
+    shmlog__lock_take();
     if (shmlog__g.initialized) {
         shmlog__store_release(&shmlog__levels, (const uint16_t *)shmlog__levels_off);
         __atomic_fetch_or(&shmlog__g.meta->hdr.flags, SHMLOG_SEG_CLOSED, __ATOMIC_RELEASE);
@@ -1090,14 +1164,14 @@ void shmlog_shutdown(void)
         shmlog__unmap_all(0);
         shmlog__g.initialized = 0;
     }
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
 }
 
 void shmlog_set_level(int level)
 {
     if (level < SHMLOG_LEVEL_TRACE || level > SHMLOG_LEVEL_OFF)
         return;
-    pthread_mutex_lock(&shmlog__lock);
+    shmlog__lock_take();
     shmlog__categories_setup();
     shmlog__g.default_level = level;
     shmlog__g.cfg.level = level;
@@ -1107,7 +1181,7 @@ void shmlog_set_level(int level)
         shmlog__g.live[i] = (uint8_t)level;
         shmlog__level_publish(i);
     }
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
 }
 
 int shmlog_get_level(void)
@@ -1119,14 +1193,14 @@ int shmlog_set_category_level(int category, int level)
 {
     if (level < SHMLOG_LEVEL_TRACE || level > SHMLOG_LEVEL_OFF || category < 0)
         return -EINVAL;
-    pthread_mutex_lock(&shmlog__lock);
+    shmlog__lock_take();
     shmlog__categories_setup();
     int err = (uint32_t)category < shmlog__g.category_count ? 0 : -EINVAL;
     if (!err) {
         shmlog__g.live[category] = (uint8_t)level;
         shmlog__level_publish((unsigned)category);
     }
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
     return err;
 }
 
@@ -1134,12 +1208,12 @@ int shmlog_get_category_level(int category)
 {
     if (category < 0 || category >= (int)SHMLOG_MAX_CATEGORIES)
         return -EINVAL;
-    pthread_mutex_lock(&shmlog__lock);
+    shmlog__lock_take();
     shmlog__categories_setup();
     int level = (uint32_t)category >= shmlog__g.category_count ? -EINVAL
                 : shmlog__g.meta ? (int)(shmlog__load_relaxed(&shmlog__g.meta->levels[category]) >> 8)
                                  : (int)shmlog__g.live[category];
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
     return level;
 }
 
@@ -1147,9 +1221,9 @@ int shmlog_category(const char *name)
 {
     if (!name)
         return -EINVAL;
-    pthread_mutex_lock(&shmlog__lock);
+    shmlog__lock_take();
     int id = shmlog__category_define(name, strlen(name));
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
     return id;
 }
 

@@ -55,7 +55,11 @@ struct shmlog_config {
 };
 
 void shmlog_config_init(struct shmlog_config *cfg);
-/* 0 on success, -errno on failure (nothing is left behind on failure). */
+/* 0 on success, -errno on failure (nothing is left behind on failure):
+ * -ENOSPC when the segment directory has no room (a full tmpfs), -EFBIG
+ * past RLIMIT_FSIZE, never SIGBUS or SIGXFSZ. A ring that cannot be made
+ * later drops its cpu's records, counted (no_ring). Log calls are
+ * async-signal-safe (shmlog(3), NOTES); the functions are not. */
 int shmlog_init(const struct shmlog_config *cfg);
 /* Creates the ring of the cpu the caller runs on now, and caches the thread id,
  * so that the first record of a pinned thread takes the hot path. 0 or -errno. */

@@ -117,9 +117,13 @@ enum shmlog_seg_kind {
 };
 
 /* Byte locks on a meta segment while its process logs (see producer/segment.c):
- * an open-file-description write lock on ALIVE, a POSIX one on PID. */
+ * an open-file-description write lock on ALIVE, a POSIX one on PID. The
+ * collector that drains the process holds an open-file-description write lock
+ * on COLLECTOR: the kernel drops it with the collector, so no other process
+ * can pass for a collector that is gone (a reused pid, a name). */
 #define SHMLOG_LOCK_ALIVE 0
 #define SHMLOG_LOCK_PID 1
+#define SHMLOG_LOCK_COLLECTOR 2
 
 /* shmlog_seg_header.flags */
 #define SHMLOG_SEG_HUGEPAGES 0x1u /* backed by hugetlbfs */
@@ -299,7 +303,8 @@ struct shmlog_ring {
 
     /* consumer line: written by the collector */
     uint64_t tail;           /* everything below is released: writers may reuse it */
-    uint64_t collector_pid;  /* pid of the collector draining it, 0 if none */
+    uint64_t collector_pid;  /* pid of the collector draining it, 0 if none: informational,
+                                the meta's SHMLOG_LOCK_COLLECTOR says whether it runs */
     uint64_t lost;           /* positions the collector skipped (dead writer, overwritten) */
     uint8_t pad2[128 - 24];
 

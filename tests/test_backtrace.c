@@ -18,12 +18,17 @@ static void teardown(void)
 
 TestSuite(backtrace, .init = setup, .fini = teardown, .timeout = 120);
 
-static struct tu_child start_producer(const char *records)
+static struct tu_child start_producer_mode(const char *records, const char *mode)
 {
-    char *argv[] = {(char *)tu_exe("BT_PRODUCER"), (char *)records, NULL};
+    char *argv[] = {(char *)tu_exe("BT_PRODUCER"), (char *)records, (char *)mode, NULL};
     struct tu_child p = tu_spawn(argv, NULL);
     tu_wait_line(&p, "pid ");
     return p;
+}
+
+static struct tu_child start_producer(const char *records)
+{
+    return start_producer_mode(records, NULL);
 }
 
 /* One command to the producer; returns once it has done it. */
@@ -237,4 +242,41 @@ Test(backtrace, batches_account_for_kept_positions_and_exit_counts_what_was_writ
     cr_assert_eq(n, 24 + 3 + 3 * 10, "INFO, ERROR and the last 10 DEBUG before each ERROR: %zu", n);
     verify_out();
     cr_assert_eq(exit_records(), n, "the EXIT marker counts %lu records, the files hold %zu", exit_records(), n);
+}
+
+/* A producer that shrinks its own meta and asks for its backtrace: the
+ * collector must not read the lost pages unguarded (the kept records name
+ * sites it has not read yet, on an overwrite ring, which is read record by
+ * record), and goes on for everyone else. */
+Test(backtrace, a_meta_shrunk_before_a_flush_costs_its_own_process_only)
+{
+    struct tu_child col = tu_collector(&env, NULL);
+    struct tu_child p = start_producer_mode("100", "overwrite");
+    say(&p, "debug 0 50");
+    say(&p, "info 0 5");
+    tu_sleep_ms(200); /* drained: the debug records kept */
+    say(&p, "shrink");
+    say(&p, "flush");
+    tu_sleep_ms(200);
+    int st;
+    cr_assert_eq(waitpid(col.pid, &st, WNOHANG), 0, "the collector ended (status %#x)", st);
+    say(&p, "quit");
+    cr_assert_eq(tu_wait_exit_within(&p, 10000, "the producer"), 0);
+
+    const char *args[] = {"--threads", "1", "--count", "2000", NULL};
+    struct tu_child q = tu_producer(args);
+    unsigned long long dropped = tu_wait_line(&q, "done ");
+    cr_assert_eq(tu_wait_exit(&q), 0);
+    tu_assert_segments_gone(&env, 10000);
+    tu_stop_collector(&env, &col);
+    cr_assert_eq(tu_log_lines(&env, "SIGBUS"), 1, "the fault is reported once");
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)q.pid, 1, 2000) + dropped, 2000);
+    size_t of_p = 0;
+    for (size_t i = 0; i < got.n; i++)
+        of_p += got.rec_pid[i] == (uint32_t)p.pid;
+    cr_assert_eq(of_p, 55, "the shrunk process's own records: %zu", of_p);
+    cr_assert_eq(got.errors, 0, "%s", got.first_error);
+    tu_read_free(&got);
 }

@@ -19,12 +19,18 @@ TestSuite(losses, .init = setup, .fini = teardown, .timeout = 120);
 /* Segment files in the segment directory. */
 static size_t segments_left(void) { return tu_count_files(env.seg, ".meta") + tu_count_files(env.seg, ".ring"); }
 
-Test(losses, a_producer_in_its_own_pid_namespace_is_drained_while_it_runs, .timeout = 60)
+/* Skips a test that runs producers as containers do, in pid namespaces of their own. */
+static void need_unshare(void)
 {
     if (geteuid() != 0)
         cr_skip_test("needs root for unshare --pid");
     if (access("/usr/bin/unshare", X_OK) != 0)
         cr_skip_test("needs unshare (util-linux)");
+}
+
+Test(losses, a_producer_in_its_own_pid_namespace_is_drained_while_it_runs, .timeout = 60)
+{
+    need_unshare();
     struct tu_child col = tu_collector(&env, NULL);
     enum { THREADS = 2, COUNT = 20000 };
     /* As a container runs: pid 1 of its own pid namespace, with its own /proc. */
@@ -261,4 +267,90 @@ Test(losses, clean_removes_what_gone_processes_left_and_never_discards_records_s
     cr_assert_eq(tu_wait_exit(&live), 0);
     cr_assert_eq(dump_clean("--force", out, sizeof out), 0, "%s", out);
     cr_assert_eq(segments_left(), 0, "%s", out);
+}
+
+/* The start time of the process of meta segment path (its header). */
+static uint64_t meta_start(const char *path)
+{
+    struct shmlog_seg_header h;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert(fd >= 0, "%s", path);
+    cr_assert_eq(pread(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+    close(fd);
+    return h.proc_start;
+}
+
+/* Records per app of the pairs that share their start time. */
+struct app_counts {
+    char (*apps)[2][16];
+    int pairs;
+    size_t per[16][2];
+};
+
+static void count_apps(const struct shlog_event *ev, void *ctx)
+{
+    struct app_counts *c = ctx;
+    if (ev->kind == SHLOG_EV_RECORD)
+        for (int a = 0; a < c->pairs; a++)
+            for (int k = 0; k < 2; k++)
+                c->per[a][k] += strcmp(ev->proc->info.app, c->apps[a][k]) == 0;
+}
+
+Test(losses, two_containers_pid_1_started_in_one_tick_stay_two_processes, .timeout = 120)
+{
+    need_unshare();
+    struct tu_child col = tu_collector(&env, NULL);
+    /* Pairs of containers, each pid 1 of its own pid namespace, one uid, on
+     * one cpu, started together until a pair shares its start time (the
+     * kernel's ticks: 10 ms). Only their instance tells them apart. */
+    cpu_set_t all, one;
+    tu_first_cpu(&all, &one);
+    int pairs_alike = 0, attempts = 0;
+    char alike[16][2][16];
+    for (int attempt = 0; attempt < 16 && pairs_alike < 2; attempt++, attempts++) {
+        char app[2][16], meta[2][700];
+        struct tu_child c[2];
+        cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+        for (int k = 0; k < 2; k++) {
+            snprintf(app[k], sizeof(app[k]), "c%d%c", attempt, 'a' + k);
+            char *argv[] = {"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", (char *)tu_exe("TEST_PRODUCER"),
+                            "--app", app[k], "--threads", "1", "--count", "5000", "--hold", NULL};
+            c[k] = tu_spawn(argv, NULL);
+        }
+        cr_assert_eq(sched_setaffinity(0, sizeof(all), &all), 0);
+        for (int k = 0; k < 2; k++) {
+            cr_assert_eq(tu_wait_line(&c[k], "done "), 0);
+            snprintf(meta[k], sizeof(meta[k]), "%s/%s-1.meta", env.seg, app[k]);
+        }
+        if (meta_start(meta[0]) == meta_start(meta[1])) {
+            memcpy(alike[pairs_alike][0], app[0], sizeof(app[0]));
+            memcpy(alike[pairs_alike++][1], app[1], sizeof(app[1]));
+        }
+        for (int k = 0; k < 2; k++) {
+            tu_close_stdin(&c[k]);
+            cr_assert_eq(tu_wait_exit(&c[k]), 0);
+        }
+    }
+    if (!pairs_alike)
+        cr_skip_test("no two containers started in the same tick in 16 tries");
+    cr_assert(tu_wait_segments_gone(env.seg, 10000));
+    tu_stop_collector(&env, &col);
+
+    /* Every record of both, in one read with one dedup state. */
+    struct app_counts c = {alike, pairs_alike, {{0}}};
+    tu_each_event(env.out, count_apps, &c);
+    size_t (*per)[2] = c.per;
+    for (int a = 0; a < pairs_alike; a++)
+        for (int k = 0; k < 2; k++)
+            cr_assert_eq(per[a][k], 5000, "%s (pid 1, the start time of %s): %zu of 5000 records read", alike[a][k],
+                         alike[a][!k], per[a][k]);
+    /* And shmlog-dump, which keys processes its own way, reads them all. */
+    char cmd[1200], out[64];
+    snprintf(cmd, sizeof(cmd), "'%s' read '%s' 2>/dev/null | grep -c ' i=' > '%s/count'", tu_exe("SHMLOG_DUMP"),
+             env.out, env.root);
+    cr_assert(system(cmd) >= 0);
+    snprintf(cmd, sizeof(cmd), "%s/count", env.root);
+    cr_assert_gt(tu_read_file(cmd, out, sizeof(out)), 0);
+    cr_assert_eq(strtoul(out, NULL, 10), attempts * 10000ul, "shmlog-dump read shows %s records of %d containers",
+                 out, 2 * attempts);
 }

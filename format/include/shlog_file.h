@@ -94,6 +94,14 @@ void shlog_file_header_encode(uint8_t out[SHLOG_FILE_HEADER_BYTES], const struct
  * another format version is refused: one message says which and why. */
 const char *shlog_file_header_decode(const uint8_t *in, size_t n, struct shlog_file_header *out);
 
+/* The writer of a .part file holds an open-file-description write lock on
+ * its first byte while the file is open (FORMAT.md, "File names and life
+ * cycle"): the kernel drops it with the writer, so no process can pass for
+ * one that is gone. shlog_part_lock takes it on fd (opened for writing): 0 or
+ * -errno. shlog_part_in_use: 1 while a process holds it on the file at path. */
+int shlog_part_lock(int fd);
+int shlog_part_in_use(const char *path);
+
 /* ==== Encoder ==== */
 
 struct shlog_enc;

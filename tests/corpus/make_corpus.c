@@ -21,6 +21,12 @@
  *                                                         a rotation and a collector restart: process
  *                                                         and sites again, records and a drop counter
  *                                                         written again
+ *                                 OUTDIR/instance.shlog  two containers' pid 1, one uid, one start time,
+ *                                                         told apart by their instance; a step of the
+ *                                                         wall clock between two collectors, seen only
+ *                                                         in the anchors' offsets (records between them
+ *                                                         time_uncertain); an exit at the last time a
+ *                                                         file can say (2^64 - 1 ns)
  *
  * Every frame carries the host clock's anchors (CLOCK, FORMAT.md section 6): a wall clock
  * 100 ppm faster than the processes' own calibration, so that a reader that maps with the
@@ -33,9 +39,11 @@
  * wrote tests/corpus/v2-exit-how; with -DCORPUS_WITHOUT_CATEGORIES -DCORPUS_WITHOUT_BACKTRACE, what
  * it wrote before the categories a program names (CATEGORY, section 7), records flagged clamped,
  * the loss reason before_init and backtrace.shlog (BACKTRACE, section 8): tests/corpus/v2-clock.
- * With -DCORPUS_WITHOUT_RECORDS, what wrote tests/corpus/v2-categories (with the encoder from before
- * the loss reason unencodable, which stored the record of processes.shlog that does not parse raw).
- * As it is, it wrote tests/corpus/v2-records.
+ * With -DCORPUS_WITHOUT_RECORDS -DCORPUS_WITHOUT_INSTANCE, what wrote tests/corpus/v2-categories (with
+ * the encoder from before the loss reason unencodable, which stored the record of processes.shlog that
+ * does not parse raw). With -DCORPUS_WITHOUT_INSTANCE, what wrote tests/corpus/v2-records. With
+ * -DCORPUS_WITHOUT_RECORDS, what wrote tests/corpus/v2-instance, the process instance (PROCESS) and the
+ * anchors' offsets (CLOCK) and instance.shlog (with that older encoder too: the two were made side by side).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +61,8 @@
 #define TSC_HZ 3000000000ull
 #define ANCHOR_TSC 1000000000ull
 #define TICKS_PER_US 3000ull
+/* CLOCK_REALTIME - CLOCK_MONOTONIC of the anchors: a host up for 100 000 s. */
+#define OFFSET_NS ((int64_t)(CREATED_NS - 100000000000000ull))
 
 static const char *out_dir;
 
@@ -98,22 +108,9 @@ static void file_open(struct out *o, const char *name, uint64_t seq)
         die("%s: cannot write", o->path);
 }
 
-static void frame(struct out *o)
+/* Seals the open frame and appends it to the file. */
+static void frame_write(struct out *o)
 {
-#ifndef CORPUS_WITHOUT_CLOCK
-    /* Frame k: anchors 10 k s and 10 (k + 1) s of TSC after the calibration's, each 10 s of
-     * TSC at the calibration's rate 10.001 s of wall clock, as a collector takes them. */
-    static uint64_t frames;
-    const struct shm_clock_anchor anchors[2] = {
-        {.tsc = ANCHOR_TSC + frames * 10 * TSC_HZ, .ns = CREATED_NS + frames * 10001000000ull, .err_ns = 12},
-        {.tsc = ANCHOR_TSC + (frames + 1) * 10 * TSC_HZ, .ns = CREATED_NS + (frames + 1) * 10001000000ull,
-         .err_ns = 9},
-    };
-    frames++;
-    struct shlog_clock_info ci = {.hz_q16 = (TSC_HZ << 16) / 10001 * 10000, .tsc_invariant = SHLOG_YES,
-                                  .synchronized = SHLOG_YES, .esterror_ns = 500000, .clocksource = "tsc"};
-    check(shlog_enc_clock(o->enc, &ci, anchors, 2), "clock");
-#endif
     size_t cap = shlog_enc_frame_bound(o->enc);
     void *buf = malloc(cap);
     if (!buf)
@@ -123,6 +120,31 @@ static void frame(struct out *o)
     if (fwrite(buf, 1, (size_t)n, o->f) != (size_t)n)
         die("%s: cannot write", o->path);
     free(buf);
+}
+
+static void frame(struct out *o)
+{
+#ifndef CORPUS_WITHOUT_CLOCK
+    /* Frame k: anchors 10 k s and 10 (k + 1) s of TSC after the calibration's, each 10 s of
+     * TSC at the calibration's rate 10.001 s of wall clock, as a collector takes them. */
+    static uint64_t frames;
+    struct shm_clock_anchor anchors[2] = {
+        {.tsc = ANCHOR_TSC + frames * 10 * TSC_HZ, .ns = CREATED_NS + frames * 10001000000ull, .err_ns = 12},
+        {.tsc = ANCHOR_TSC + (frames + 1) * 10 * TSC_HZ, .ns = CREATED_NS + (frames + 1) * 10001000000ull,
+         .err_ns = 9},
+    };
+#ifndef CORPUS_WITHOUT_INSTANCE
+    for (int i = 0; i < 2; i++) { /* no step: one offset */
+        anchors[i].flags |= SHM_ANCHOR_OFFSET;
+        anchors[i].offset_ns = OFFSET_NS;
+    }
+#endif
+    frames++;
+    struct shlog_clock_info ci = {.hz_q16 = (TSC_HZ << 16) / 10001 * 10000, .tsc_invariant = SHLOG_YES,
+                                  .synchronized = SHLOG_YES, .esterror_ns = 500000, .clocksource = "tsc"};
+    check(shlog_enc_clock(o->enc, &ci, anchors, 2), "clock");
+#endif
+    frame_write(o);
 }
 
 static void file_close(struct out *o)
@@ -149,6 +171,10 @@ static void process(struct out *o, uint32_t key, const char *app, uint32_t pid, 
     p.tsc_hz = TSC_HZ;
     p.anchor_tsc = ANCHOR_TSC;
     p.anchor_ns = CREATED_NS;
+#ifndef CORPUS_WITHOUT_INSTANCE
+    for (unsigned i = 0; i < sizeof(p.instance); i++) /* the process's own, as its segments had it */
+        p.instance[i] = (uint8_t)(pid * 131 + proc_start * 7 + (uint8_t)app[i % strlen(app)] + i);
+#endif
     check(shlog_enc_process(o->enc, key, &p), "process");
 }
 
@@ -745,6 +771,78 @@ static void write_records(void)
 }
 #endif
 
+/* ==== instance.shlog ==== */
+
+#ifndef CORPUS_WITHOUT_INSTANCE
+/* Ends a frame with these anchors (each with its offset). */
+static void frame_with(struct out *o, const struct shm_clock_anchor *a, size_t n)
+{
+    struct shlog_clock_info ci = {.hz_q16 = TSC_HZ << 16, .tsc_invariant = SHLOG_YES, .synchronized = SHLOG_YES,
+                                  .esterror_ns = 500000, .clocksource = "tsc"};
+    check(shlog_enc_clock(o->enc, &ci, a, n), "clock");
+    frame_write(o);
+}
+
+static struct shm_clock_anchor anchor_at(uint64_t s_tsc, uint64_t ns, int64_t offset_ns)
+{
+    return (struct shm_clock_anchor){.tsc = ANCHOR_TSC + s_tsc * TSC_HZ, .ns = ns, .err_ns = 10,
+                                     .flags = SHM_ANCHOR_OFFSET, .offset_ns = offset_ns};
+}
+
+static void ctr_records(struct batch *b, uint32_t proc, unsigned from, unsigned n)
+{
+    for (unsigned k = from; k < from + n; k++) {
+        struct pay p = {{0}, 0};
+        pay_int(&p, 4, proc * 100 + k);
+        record(b, 1, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, &p, 0, 0, 100);
+    }
+}
+
+static void write_instance(void)
+{
+    struct out o;
+    file_open(&o, "instance.shlog", 9);
+    /* Two containers: pid 1 each, one uid, one start time, one cpu. */
+    const char *apps[2] = {"ctr-a", "ctr-b"};
+    struct batch b;
+    for (uint32_t k = 1; k <= 2; k++) {
+        process(&o, k, apps[k - 1], 1, 4242);
+        site(&o, k, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, "n=%u", SHMLOG_ARG_U32, 0);
+        batch_begin(&b, &o, k, 0, 0, 100);
+        ctr_records(&b, k, 0, 5);
+        batch_end(&b);
+    }
+    /* The first collector's anchors: 0 s and 1 s of TSC. */
+    struct shm_clock_anchor first[2] = {anchor_at(0, CREATED_NS, OFFSET_NS),
+                                        anchor_at(1, CREATED_NS + 1000000000ull, OFFSET_NS)};
+    frame_with(&o, first, 2);
+    /* The next collector's, from 3 s of TSC, after the wall clock was set
+     * 5 s forward while none ran: no STEPPED flag, another offset. ctr-a
+     * logged meanwhile (at 1.5 s and 2 s of TSC) and after (3.5 s). */
+    batch_begin(&b, &o, 1, 0, 5, 1500000);
+    ctr_records(&b, 1, 5, 1);
+    b.tsc += 500000 * TICKS_PER_US;
+    ctr_records(&b, 1, 6, 1);
+    b.tsc += 1500000 * TICKS_PER_US;
+    ctr_records(&b, 1, 7, 1);
+    batch_end(&b);
+    exit_marker(&o, 1, 8000000, 8, 0, EXIT_SHUTDOWN);
+    exit_marker(&o, 2, 8000000, 5, 0, EXIT_DIED);
+    struct shm_clock_anchor second[2] = {anchor_at(3, CREATED_NS + 8000000000ull, OFFSET_NS + 5000000000ll),
+                                         anchor_at(4, CREATED_NS + 9000000000ull, OFFSET_NS + 5000000000ll)};
+    frame_with(&o, second, 2);
+    /* A process whose exit is at the last time a file can say. */
+    process(&o, 3, "far", 7, 4243);
+    check(enc_exit(o.enc, 3, UINT64_MAX, 0, 0, EXIT_DIED), "exit");
+    struct shm_clock_anchor last = anchor_at(5, CREATED_NS + 10000000000ull, OFFSET_NS + 5000000000ll);
+    frame_with(&o, &last, 1);
+    shlog_enc_free(o.enc);
+    if (fclose(o.f) != 0)
+        die("%s: cannot write", o.path);
+    printf("%s\n", o.path);
+}
+#endif
+
 /* ==== rotation/ ==== */
 
 static void svc_process_and_sites(struct out *o, uint32_t key)
@@ -824,6 +922,9 @@ int main(int argc, char **argv)
 #endif
 #ifndef CORPUS_WITHOUT_RECORDS
     write_records();
+#endif
+#ifndef CORPUS_WITHOUT_INSTANCE
+    write_instance();
 #endif
     return 0;
 }
