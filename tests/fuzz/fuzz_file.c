@@ -180,7 +180,7 @@ static void check_event(struct shlog_reader *r, const struct shlog_event *ev)
         FZ_CHECK(memchr(cs, 0, sizeof ev->clock.clocksource) != NULL);
         for (const char *c = cs; *c; c++)
             FZ_CHECK(*c > 0x20 && *c < 0x7f);
-        FZ_CHECK((ev->anchor.flags & ~SHM_ANCHOR_STEPPED) == 0);
+        FZ_CHECK((ev->anchor.flags & ~(SHM_ANCHOR_STEPPED | SHM_ANCHOR_OFFSET)) == 0);
         shm_clock_map_add(&clock_map, &ev->anchor, ev->clock.hz_q16);
         FZ_CHECK(clock_map.n >= 1 && clock_map.n <= SHM_CLOCK_MAP_ANCHORS);
         return;
