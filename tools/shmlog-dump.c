@@ -14,7 +14,7 @@
  *   shmlog-dump mirror    kafka://BROKERS/TOPIC --out DIR [--since T] [--follow]
  *
  * Segments are mapped read-only and never modified, except the one word
- * set-level stores. Everything in them is validated by shm/reader.c, files by
+ * set-level stores. Everything in them is validated by shm/reader_*.c, files by
  * the file format's decoder (format/shlog_decode_*.c); rendering is tools/render*.c. This file holds
  * main, the command line and the command table; the commands are in the files dump.h lists,
  * what they share in the files below them.
