@@ -330,7 +330,7 @@ static void shmlog__calibrate(uint64_t *hz, uint64_t *anchor_tsc, uint64_t *anch
 
 /* App and host names become file names and metric labels: keep
  * [A-Za-z0-9_.-], never empty or hidden, as readers require
- * (shm_name_valid in shm/reader.c). max: bytes of out. */
+ * (shm_name_valid in shm/reader_attribution.c). max: bytes of out. */
 static void shmlog__sanitize_name(const char *in, char *out, size_t max)
 {
     size_t n = 0;

@@ -1,7 +1,7 @@
 /* ==== Segments: directory, names, creation ====
  *
  * Compiled as part of shmlog.h's implementation (see producer/amalgamate.py),
- * so it builds as C11 and as C++17. The reader side is in shm/reader.c. */
+ * so it builds as C11 and as C++17. The reader side is in shm/reader_segment.c. */
 #include "shmlog.h" // amalgamate:drop
 #include "shmlog_os.h" // amalgamate:drop
 

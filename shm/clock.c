@@ -388,7 +388,7 @@ const char *shm_clock_state_warning(const struct shm_clock_state *s)
     return NULL;
 }
 
-/* ==== A process's own calibration (reader.h declares it, with the segments it comes from) ==== */
+/* ==== A process's own calibration ==== */
 
 void shm_tsc_clock_init(struct shm_tsc_clock *c, const struct shm_proc_info *p)
 {

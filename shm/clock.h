@@ -145,6 +145,25 @@ void shm_clock_state_read(struct shm_clock_state *out);
  * to do; NULL when nothing is wrong. */
 const char *shm_clock_state_warning(const struct shm_clock_state *s);
 
+/* ==== A process's own calibration ==== */
+
+/* TSC to ns since the Unix epoch with a process's calibration: floor of
+ * anchor_ns + (tsc - anchor_tsc) * 1e9 / tsc_hz in integer math (a double
+ * holds epoch nanoseconds only to 256 ns), records before the anchor too,
+ * clamped to 0..UINT64_MAX. The division by the TSC rate is a precomputed
+ * 64.64 multiplier and one exactness check: a few multiplications a record. */
+struct shm_tsc_clock {
+    uint64_t hz;
+    uint64_t anchor_tsc;
+    uint64_t anchor_ns;
+    uint64_t mult_hi, mult_lo; /* floor(1e9 * 2^64 / hz) */
+};
+
+struct shm_proc_info;
+/* The calibration a process wrote in its meta segment (shm_meta_info read it). */
+void shm_tsc_clock_init(struct shm_tsc_clock *c, const struct shm_proc_info *p);
+uint64_t shm_tsc_clock_ns(const struct shm_tsc_clock *c, uint64_t tsc);
+
 #ifdef __cplusplus
 }
 #endif

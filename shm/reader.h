@@ -1,10 +1,24 @@
 /*
  * reader.h - the consumer side of the segment ABI: open, validate and read
  * segments written by other (possibly crashed, possibly hostile) processes.
+ * Used by shmlog-collector and shmlog-dump.
  *
- * Used by shmlog-collector and shmlog-dump. Nothing here trusts shared memory:
- * headers are copied and validated once, every record is copied out of the
- * ring before it is checked, and every offset is bounds-checked.
+ * Threat model: the writer may be buggy, dead mid-record, or hostile (same uid
+ * or an allowed one). Its header fields, site table and records can hold any
+ * bytes and can change while we read. So: headers are copied then checked,
+ * geometry is taken from the copy only, every record is copied to private
+ * memory and checked there, and nothing read is used as an unchecked offset.
+ * A writer that shrinks its file under our mapping can still raise SIGBUS,
+ * which a reader guards against (shm_bus_guard).
+ *
+ * One file per job, each calling only the ones listed after it:
+ *   reader_meta.c         metadata: process information, categories, sites
+ *   reader_ring.c         the ring protocol: views, copying out, releasing
+ *   reader_attribution.c  which records are whose; valid names
+ *   reader_segment.c      opening and checking a segment; shm_fail
+ *   reader_procs.c        processes (locks, liveness) and directories (names)
+ *   reader_guard.c        the SIGBUS guard
+ * A process's own TSC calibration (shm_tsc_clock) is clock.h's.
  */
 #ifndef SHM_READER_H
 #define SHM_READER_H
@@ -166,21 +180,6 @@ int shm_name_valid(const char *name, size_t max);
 /* 0 and a copy of site id; -ENOENT when id is not published; -EINVAL when the
  * entry is corrupt (offsets out of bounds, bad types, too many arguments). */
 int shm_meta_site(const struct shm_seg *meta, uint32_t id, struct shm_site *out);
-/* TSC to ns since the Unix epoch with a process's calibration: floor of
- * anchor_ns + (tsc - anchor_tsc) * 1e9 / tsc_hz in integer math (a double
- * holds epoch nanoseconds only to 256 ns), records before the anchor too,
- * clamped to 0..UINT64_MAX. The division by the TSC rate is a precomputed
- * 64.64 multiplier and one exactness check: a few multiplications a record. */
-struct shm_tsc_clock {
-    uint64_t hz;
-    uint64_t anchor_tsc;
-    uint64_t anchor_ns;
-    uint64_t mult_hi, mult_lo; /* floor(1e9 * 2^64 / hz) */
-};
-
-void shm_tsc_clock_init(struct shm_tsc_clock *c, const struct shm_proc_info *p);
-uint64_t shm_tsc_clock_ns(const struct shm_tsc_clock *c, uint64_t tsc);
-
 /* ---- rings ---- */
 
 /* A validated view of a ring segment. cap/mask/policy are copied at open. */

@@ -3,7 +3,7 @@
  *
  * Everything in this file is laid out in shared memory and read by other processes,
  * possibly built from another version. Readers treat every byte as untrusted: the
- * helpers at the end validate headers, and shm/reader.c validates every record.
+ * helpers at the end validate headers, and shm/reader_ring.c validates every record.
  *
  * A process owns one metadata segment and one ring segment per cpu it logged on:
  *
@@ -35,7 +35,7 @@
  * owned by their creator, so no other uid can make a ring that passes; the
  * instance (never in a name) tells apart two processes of one uid that had
  * the same pid. The rule is enforced in one place: shm_ring_belongs() in
- * shm/reader.c.
+ * shm/reader_attribution.c.
  *
  * Positions are free-running 64-bit counters. A ring is full when head - tail >= cap.
  *
@@ -44,7 +44,7 @@
  *      producer                                   collector
  *   A: CAS head: pos -> pos + n                C: c = load_acquire(slot[pos].commit)
  *      write continuation slots, header,          if c == pos + 1: copy the n slots
- *      arguments                                  (overwrite mode: re-check head, see reader.c)
+ *      arguments                                  (overwrite mode: re-check head, reader_ring.c)
  *   B: store_release(slot[pos].commit, pos+1)  D: store_release(tail, pos + n)
  *      (B pairs with C)                           (D pairs with A's acquire load of tail)
  *

@@ -4,7 +4,7 @@
  * one with the same pid), and faulting pages in before they are needed.
  *
  * Both the producer (inlined into the implementation part of shmlog.h by
- * producer/amalgamate.py) and the reader library (shm/reader.c) include it.
+ * producer/amalgamate.py) and the segment reader (shm/reader_*.c) include it.
  * The functions are static inline so that a program linking both (a test with
  * its own producer) gets no duplicate symbols, and the single header stays
  * self-contained.

@@ -9,6 +9,12 @@
 #   diag FILE...                                 files as TAP comments
 #   bail REASON                                  "Bail out!", exit 1
 #   tap_require PACKAGE CMD...                   bails unless every CMD is installed
+#   tap_programs NAME...                         the project's programs the test runs: bails
+#                                                unless each environment variable names one
+#   collector_start LOG ARGS...                  $COLLECTOR ARGS... in the background, once it
+#                                                said READY=1; $col is its pid
+#   collector_stop [SIGNAL]                      SIGNAL (TERM) to $col; its exit status
+#   segments_gone DIR [SECONDS]                  waits until the collector removed the segments
 #   tap_done / tap_finish                        the plan and the summary; exit status
 
 passed=0
@@ -18,7 +24,7 @@ failed=0
 pids=()
 tap_cleanup() {
     for p in "${pids[@]}"; do
-        kill -KILL "$p" 2>/dev/null
+        kill -KILL "$p" 2>/dev/null || true
     done
     wait 2>/dev/null
     if [ -n "${SHMLOG_TEST_KEEP:-}" ]; then
@@ -26,6 +32,15 @@ tap_cleanup() {
     else
         rm -rf "${tmp:?}"
     fi
+}
+# tap_forget PID: a child the test waited for leaves pids (its pid may be
+# another process's by the end).
+tap_forget() {
+    local p kept=()
+    for p in "${pids[@]}"; do
+        [ "$p" = "$1" ] || kept+=("$p")
+    done
+    pids=("${kept[@]}")
 }
 ok() { echo "ok - $1"; passed=$((passed + 1)); }
 not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
@@ -84,6 +99,70 @@ wait_for() {
         sleep 0.05
     done
     return 1
+}
+
+# tap_programs NAME...: the programs of the project this test runs, passed the
+# one way every test takes them: meson test sets COLLECTOR, SHMLOG_DUMP,
+# SHMLOG_SAMPLE, TEST_PRODUCER, ... to their paths in the build (test_programs_env
+# in tests/meson.build; the C tests read the same names).
+tap_programs() {
+    local name
+    for name in "$@"; do
+        [ -x "${!name:-}" ] || bail "$name does not name a program (${!name:-unset}): run through meson test"
+    done
+}
+
+# collector_start LOG ARGS...: starts $COLLECTOR ARGS... (stdout and stderr in
+# LOG) and returns once it drains: when it sends READY=1 on a $NOTIFY_SOCKET of
+# the test's own, as it tells a service manager. $col is its pid (in pids, so
+# tap_cleanup ends it). Bails, with LOG, when it exits or stays silent instead.
+collector_start() {
+    local log=$1 sock listener
+    shift
+    sock=$(mktemp -u "${tmp:?}/notify-XXXXXX")
+    python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(60)
+while b"READY=1" not in s.recv(4096).split(b"\n"):
+    pass
+open(sys.argv[1] + ".ready", "w").close()
+' "$sock" &
+    listener=$!
+    wait_for 10 test -S "$sock" || bail "collector_start: no socket at $sock to hear READY=1 on"
+    NOTIFY_SOCKET=$sock "${COLLECTOR:?}" "$@" >"$log" 2>&1 &
+    col=$!
+    pids+=("$col")
+    while [ ! -e "$sock.ready" ] && kill -0 "$col" 2>/dev/null && kill -0 "$listener" 2>/dev/null; do
+        sleep 0.01
+    done
+    if [ -e "$sock.ready" ]; then
+        wait "$listener"
+        rm -f "$sock" "$sock.ready"
+        return 0
+    fi
+    kill "$listener" 2>/dev/null || true
+    diag "$log"
+    bail "the collector ($COLLECTOR $*) did not say READY=1 (its output above)"
+}
+
+# collector_stop [SIGNAL]: SIGNAL (TERM) to the collector collector_start
+# started, and its exit status once it is gone.
+collector_stop() {
+    local status
+    kill -"${1:-TERM}" "$col"
+    wait "$col"
+    status=$?
+    tap_forget "$col"
+    return $status
+}
+
+# segments_gone DIR [SECONDS]: waits (10 s) until DIR is empty, the collector
+# having removed the segments of the producers that exited; 1 if it is not.
+dir_empty() { [ -z "$(ls -A "$1")" ]; }
+segments_gone() {
+    wait_for "${2:-10}" dir_empty "$1"
 }
 
 tap_done() {

@@ -1,14 +1,12 @@
 #!/bin/bash
 # Description: record times against the wall clock, end to end: three clock_producer processes, each with its own TSC calibration made wrong on purpose (SHMLOG_TEST_TSC_SKEW_PPM = 1000, -700, 0), log CLOCK_REALTIME around each call at ~1 record/ms for ~3 s through a real shmlog-collector; in `shmlog-dump read --format json` of its files every record's ts_ns lies within [w0 - 5 us, w1 + 5 us] (w0: CLOCK_REALTIME read before the call, w1: read after it returned; BOUND = 5 us covers the anchors' error and the interpolation between them), every record of every process is there, and the merge is in true order (no record b after a record a with w1_b < w0_a - 5 us). A step while the collector is stopped (SIGSTOP, +5 s, SIGCONT 2 s later) and while none runs (stopped, +5 s, a new one 2 s later): the records between the anchors around it are flagged time_uncertain and never interpolated over it, every other record meets the bound. Then, without a collector, `shmlog-dump ring --format json` of a skewed producer's rings (while it runs and after it exited) meets the same bound. Last, the host's CLOCK_REALTIME is stepped +0.5 s and back under a producer and a collector: the records of 30 ms after each step at most keep the old clock, all others meet the bound (order is not checked across a step), and stats counts both steps. A step of the wall clock during the run (w0 - CLOCK_MONOTONIC jumps) is reported and the records from 200 ms before to 500 ms after it are left out. SHMLOG_TEST_KEEP=1 keeps the work directory.
-# usage: test_clock_e2e.sh DUMP COLLECTOR CLOCK_PRODUCER
+# usage: test_clock_e2e.sh (meson test sets SHMLOG_DUMP, COLLECTOR, CLOCK_PRODUCER)
 set -u
-dump=$1
-collector=$2
-producer=$3
 bound_ns=5000
 tmp=$(mktemp -d /tmp/shmlog-test-clock-XXXXXX)
 . "$(dirname "$0")/tap.sh"
 trap tap_cleanup EXIT
+tap_programs SHMLOG_DUMP COLLECTOR CLOCK_PRODUCER
 
 # check_times.py BOUND JSONL [--expect PID:N]... [--min N] [--order] [--steps N --guard-ms B:A] [--flagged-ok]
 #   Checks every "clock" record (tests/clock_producer.c) whose successor is in
@@ -215,10 +213,7 @@ done_count() { sed -n 's/^done \([0-9]*\) 0$/\1/p' "$1"; }
 # start_collector: a collector on $seg (made here) writing to $out; its pid in $col.
 start_collector() {
     mkdir -p "$seg"
-    "$collector" --dir "$seg" --out "$out" >"$out.log" 2>&1 &
-    col=$!
-    pids+=("$col")
-    sleep 0.3
+    collector_start "$out.log" --dir "$seg" --out "$out"
 }
 
 # ---- through the collector: three processes, three wrong calibrations ----
@@ -229,7 +224,7 @@ skews=(1000 -700 0)
 prods=()
 for k in 0 1 2; do
     SHMLOG_DIR=$seg SHMLOG_TEST_TSC_SKEW_PPM=${skews[$k]} \
-        "$producer" --app clk$k --seconds 3 --interval-us 1000 >"$tmp/producer$k.out" 2>"$tmp/producer$k.err" &
+        "$CLOCK_PRODUCER" --app clk$k --seconds 3 --interval-us 1000 >"$tmp/producer$k.out" 2>"$tmp/producer$k.err" &
     prods+=($!)
     pids+=($!)
 done
@@ -249,14 +244,12 @@ for k in 0 1 2; do
 done
 check "the three producers ran and dropped nothing" test "$prod_ok" -eq 1
 # The collector drains the segments of the processes that ended, then exits on SIGTERM.
-dir_empty() { [ -z "$(ls -A "$1")" ]; }
-check "the collector drained and removed the producers' segments" wait_for 10 dir_empty "$seg"
-kill -TERM "$col"
-wait "$col"
+check "the collector drained and removed the producers' segments" segments_gone "$seg"
+collector_stop
 col_rc=$?
 check "the collector exits 0 on SIGTERM" test "$col_rc" -eq 0
 [ "$col_rc" -eq 0 ] || sed 's/^/#   /' "$out.log" | tail -10
-"$dump" read --format json "$out" >"$tmp/read.json" 2>"$tmp/read.err"
+"$SHMLOG_DUMP" read --format json "$out" >"$tmp/read.json" 2>"$tmp/read.err"
 check "shmlog-dump read --format json exits 0" test $? -eq 0
 show_err "$tmp/read.err"
 check_show "read: every record of every process within ${bound_ns} ns of [w0, w1], in true order" \
@@ -267,13 +260,13 @@ seg=$tmp/seg2
 mkdir -p "$seg"
 # 8 MiB rings (the default) hold the ~2000 records many times over.
 SHMLOG_DIR=$seg SHMLOG_TEST_TSC_SKEW_PPM=1000 \
-    "$producer" --app clkring --seconds 2 --interval-us 1000 --ring-bytes 8388608 \
+    "$CLOCK_PRODUCER" --app clkring --seconds 2 --interval-us 1000 --ring-bytes 8388608 \
     >"$tmp/producer-ring.out" 2>"$tmp/producer-ring.err" &
 prod=$!
 pids+=("$prod")
 wait_for 10 grep -q ready "$tmp/producer-ring.out"
 sleep 1.5
-"$dump" ring --dir "$seg" --format json >"$tmp/ring-alive.json" 2>"$tmp/ring-alive.err"
+"$SHMLOG_DUMP" ring --dir "$seg" --format json >"$tmp/ring-alive.json" 2>"$tmp/ring-alive.err"
 alive_rc=$?
 wait "$prod"
 prod_rc=$?
@@ -284,7 +277,7 @@ check "shmlog-dump ring while the producer runs exits 0" test "$alive_rc" -eq 0
 show_err "$tmp/ring-alive.err"
 check_show "ring, live process: the records shown within ${bound_ns} ns of [w0, w1]" \
     check_times "$tmp/ring-alive.json" --min 500 --order
-"$dump" ring --dir "$seg" --format json >"$tmp/ring-dead.json" 2>"$tmp/ring-dead.err"
+"$SHMLOG_DUMP" ring --dir "$seg" --format json >"$tmp/ring-dead.json" 2>"$tmp/ring-dead.err"
 check "shmlog-dump ring after the producer exited exits 0" test $? -eq 0
 show_err "$tmp/ring-dead.err"
 check_show "ring, exited process: every record within ${bound_ns} ns of [w0, w1]" \
@@ -299,7 +292,7 @@ check_show "ring, exited process: every record within ${bound_ns} ns of [w0, w1]
 seg=$tmp/seg3
 out=$tmp/out3
 start_collector
-SHMLOG_DIR=$seg "$producer" --app clkstep --seconds 8 --interval-us 1000 \
+SHMLOG_DIR=$seg "$CLOCK_PRODUCER" --app clkstep --seconds 8 --interval-us 1000 \
     >"$tmp/producer-step.out" 2>"$tmp/producer-step.err" &
 prod=$!
 pids+=("$prod")
@@ -310,16 +303,15 @@ wait "$prod"
 prod_rc=$?
 n=$(done_count "$tmp/producer-step.out")
 check "the producer under steps ran and dropped nothing" test "$prod_rc" -eq 0 -a -n "$n"
-wait_for 10 dir_empty "$seg"
-kill -TERM "$col"
-wait "$col"
-"$dump" read --format json "$out" >"$tmp/read-step.json" 2>"$tmp/read-step.err"
+segments_gone "$seg"
+collector_stop
+"$SHMLOG_DUMP" read --format json "$out" >"$tmp/read-step.json" 2>"$tmp/read-step.err"
 show_err "$tmp/read-step.err"
 check_show "steps: every record within ${bound_ns} ns of [w0, w1] but those of 30 ms after each step" \
     check_times "$tmp/read-step.json" --expect "$prod:${n:-0}" --steps 2 --guard-ms 2:30
 check_show "steps: every record within ${bound_ns} ns of [w0, w1] but those flagged time_uncertain" \
     check_times "$tmp/read-step.json" --expect "$prod:${n:-0}" --steps 2 --guard-ms 0:0 --flagged-ok
-"$dump" stats "$out" >"$tmp/stats-step.txt" 2>&1
+"$SHMLOG_DUMP" stats "$out" >"$tmp/stats-step.txt" 2>&1
 check "stats counts the two steps of the wall clock" grep -q ", 2 steps of the wall clock" "$tmp/stats-step.txt"
 
 # ---- a step while the collector is stopped, and while none runs ----
@@ -334,7 +326,7 @@ for how in stopped restarted; do
     seg=$tmp/seg-$how
     out=$tmp/out-$how
     start_collector
-    SHMLOG_DIR=$seg "$producer" --app clk$how --seconds 8 --interval-us 1000 \
+    SHMLOG_DIR=$seg "$CLOCK_PRODUCER" --app clk$how --seconds 8 --interval-us 1000 \
         >"$tmp/producer-$how.out" 2>"$tmp/producer-$how.err" &
     prod=$!
     pids+=("$prod")
@@ -343,8 +335,7 @@ for how in stopped restarted; do
     if [ $how = stopped ]; then
         kill -STOP "$col"
     else
-        kill -TERM "$col"
-        wait "$col"
+        collector_stop
     fi
     python3 "$(dirname "$0")/host_clock.py" step 5
     sleep 2
@@ -359,10 +350,9 @@ for how in stopped restarted; do
     prod_rc=$?
     n=$(done_count "$tmp/producer-$how.out")
     check "$how: the producer ran and dropped nothing" test "$prod_rc" -eq 0 -a -n "$n"
-    wait_for 10 dir_empty "$seg"
-    kill -TERM "$col"
-    wait "$col"
-    "$dump" read --format json "$out" >"$tmp/read-$how.json" 2>"$tmp/read-$how.err"
+    segments_gone "$seg"
+    collector_stop
+    "$SHMLOG_DUMP" read --format json "$out" >"$tmp/read-$how.json" 2>"$tmp/read-$how.err"
     show_err "$tmp/read-$how.err"
     check "$how: the records around the step no collector saw are flagged time_uncertain" \
         test "$(grep -c '"time_uncertain":true' "$tmp/read-$how.json")" -ge 1000

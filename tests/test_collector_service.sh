@@ -1,13 +1,11 @@
 #!/bin/bash
 # Description: shmlog-collector as a service: it sends READY=1 on $NOTIFY_SOCKET (a path or an abstract name) once it drains, and STOPPING=1 on SIGTERM; with --group G its output directory is group G, set-group-ID and g+rx, and every file it writes is mode 0640 in group G even under umask 077; an unknown group is one usage error.
-# usage: test_collector_service.sh COLLECTOR TEST_PRODUCER DUMP
+# usage: test_collector_service.sh (meson test sets COLLECTOR, TEST_PRODUCER, SHMLOG_DUMP)
 set -u
-collector=$1
-producer=$2
-dump=$3
 tmp=$(mktemp -d /tmp/shmlog-test-collector-service-XXXXXX)
 . "$(dirname "$0")/tap.sh"
 trap tap_cleanup EXIT
+tap_programs COLLECTOR TEST_PRODUCER SHMLOG_DUMP
 seg=$tmp/seg
 mkdir -p "$seg"
 export SHMLOG_DIR=$seg
@@ -30,10 +28,10 @@ print("got", stopping, "exit", c.wait())
 sys.exit(0 if ready == "READY=1" and stopping == "STOPPING=1" and os.path.isdir(out) and c.returncode == 0 else 1)
 PY
 check_show "READY=1 on a NOTIFY_SOCKET path once draining, STOPPING=1 on SIGTERM, exit 0" \
-    python3 "$tmp/notify.py" "$tmp/notify.sock" "$tmp/out-notify" "$collector" "$seg"
+    python3 "$tmp/notify.py" "$tmp/notify.sock" "$tmp/out-notify" "$COLLECTOR" "$seg"
 check_show "the same on an abstract NOTIFY_SOCKET (@name)" \
-    python3 "$tmp/notify.py" "@shmlog-test-notify-$$" "$tmp/out-notify2" "$collector" "$seg"
-"$collector" --dir "$seg" --out "$tmp/out-none" --once >"$tmp/none.log" 2>&1
+    python3 "$tmp/notify.py" "@shmlog-test-notify-$$" "$tmp/out-notify2" "$COLLECTOR" "$seg"
+"$COLLECTOR" --dir "$seg" --out "$tmp/out-none" --once >"$tmp/none.log" 2>&1
 check "without NOTIFY_SOCKET nothing is said about it" test $? -eq 0 -a -z "$(grep NOTIFY "$tmp/none.log")"
 
 # ---- --group: output readable by a group ----
@@ -44,32 +42,26 @@ done
 [ -n "$group" ] || bail "no group daemon, nogroup or users on this host"
 gid=$(getent group "$group" | cut -d: -f3)
 out=$tmp/out-group
-(umask 077 && exec "$collector" --dir "$seg" --out "$out" --group "$group" --max-delay-ms 20) \
-    >"$tmp/collector.log" 2>&1 &
-col=$!
-pids+=("$col")
-sleep 0.3
+umask_before=$(umask)
+umask 077
+collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --group "$group" --max-delay-ms 20
+umask "$umask_before"
 # Two producers with a rotation (SIGHUP) between them: files made both ways.
-"$producer" --threads 1 --count 2000 >"$tmp/producer.out"
-sleep 0.3
+"$TEST_PRODUCER" --threads 1 --count 2000 >"$tmp/producer.out"
+segments_gone "$seg"
 kill -HUP "$col"
 sleep 0.3
-"$producer" --threads 1 --count 2000 >>"$tmp/producer.out"
+"$TEST_PRODUCER" --threads 1 --count 2000 >>"$tmp/producer.out"
 check "the producers dropped nothing" test "$(grep -c '^done 0$' "$tmp/producer.out")" -eq 2
-for _ in $(seq 100); do # the collector removes the segments after the exit marker
-    [ -z "$(ls -A "$seg")" ] && break
-    sleep 0.1
-done
-kill -TERM "$col"
-wait "$col"
-check "the collector exits 0" test $? -eq 0
+check "the collector removes the segments after the exit markers" segments_gone "$seg"
+check "the collector exits 0" collector_stop
 check "--group: the directory is $group, set-group-ID, 2750" test "$(stat -c '%a %g' "$out")" = "2750 $gid"
 files=$(ls "$out"/*.shlog | wc -l)
 wrong=$(find "$out" -type f \( ! -perm 0640 -o ! -gid "$gid" \) | wc -l)
 check "--group: every file ($files, rotated) is 0640 in group $group under umask 077" test "$files" -ge 2 -a "$wrong" -eq 0
 ls -ln "$out" | head -4 | diag /dev/stdin
-check "the files read back whole" "$dump" verify "$out"
-"$collector" --dir "$seg" --out "$tmp/out-bad" --group no-such-group-$$ --once >/dev/null 2>"$tmp/bad.err"
+check "the files read back whole" "$SHMLOG_DUMP" verify "$out"
+"$COLLECTOR" --dir "$seg" --out "$tmp/out-bad" --group no-such-group-$$ --once >/dev/null 2>"$tmp/bad.err"
 check "--group of an unknown group: exit 2, one line" test $? -eq 2 -a "$(wc -l <"$tmp/bad.err")" -eq 1
 diag "$tmp/bad.err"
 

@@ -1,16 +1,14 @@
 #!/bin/bash
 # Description: SQL over a day of logs: DuckDB (Python's duckdb, pinned in the venv tools/setup.sh makes, its json extension built in) reads the collector's files of two sample producers twice, as the JSON Lines shmlog-dump read --format json prints and as the Arrow stream of shmlog.open() (the PyCapsule interface, no JSON), and both answers are exactly python's from the same lines: the records and their times to the nanosecond (ts_ns past 2^53, not rounded through a double; the `time` text and the Arrow timestamp both the same nanosecond), counts by app and level, counts per second, the typed fields of one call site (new orders: count, sum, average and notional of the quantities, lowest and highest price, as exact decimals) by app, symbol and side, and the loss and exit markers.
-# usage: test_duckdb.sh DUMP COLLECTOR SAMPLE LIBDIR PYTHON_SRC
+# usage: test_duckdb.sh LIBDIR PYTHON_SRC (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
 set -u
-dump=$1
-collector=$2
-sample=$3
-libdir=$(realpath -e -- "$4" || echo "/nonexistent/$4")
-pysrc=$(realpath -e -- "$5" || echo "/nonexistent/$5")
+libdir=$(realpath -e -- "$1" || echo "/nonexistent/$1")
+pysrc=$(realpath -e -- "$2" || echo "/nonexistent/$2")
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/shmlog-test-duckdb-XXXXXX)
 . "$here/tap.sh"
 trap tap_cleanup EXIT
+tap_programs SHMLOG_DUMP COLLECTOR SHMLOG_SAMPLE
 unset TZ # times in UTC: the `time` text ends in Z
 
 # DuckDB is installed by tools/setup.sh, never here: without it this test fails.
@@ -46,29 +44,19 @@ seg=$tmp/seg
 out=$tmp/out
 mkdir -p "$seg"
 export SHMLOG_DIR=$seg
-"$collector" --dir "$seg" --out "$out" --max-delay-ms 20 >"$tmp/collector.log" 2>&1 &
-col=$!
-pids+=("$col")
-sleep 0.3
+collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 20
 # 50000 records/s each: over several seconds (for the per-second counts), and no drops (so
 # the counts are the workload's: count + 1 "starting" record per app).
-"$sample" --app alpha --count 200000 --threads 2 --rate 50000 >"$tmp/alpha.out" 2>&1 &
+"$SHMLOG_SAMPLE" --app alpha --count 200000 --threads 2 --rate 50000 >"$tmp/alpha.out" 2>&1 &
 alpha=$!
-"$sample" --app beta --count 100000 --threads 1 --rate 50000 >"$tmp/beta.out" 2>&1 &
+"$SHMLOG_SAMPLE" --app beta --count 100000 --threads 1 --rate 50000 >"$tmp/beta.out" 2>&1 &
 beta=$!
 wait "$alpha"
 wait "$beta"
 check "the producers dropped nothing" test "$(grep -l ' 0 dropped' "$tmp/alpha.out" "$tmp/beta.out" | wc -l)" -eq 2
-for _ in $(seq 100); do # the collector removes the segments after the exit markers
-    [ -z "$(ls -A "$seg")" ] && break
-    sleep 0.1
-done
-kill -TERM "$col"
-wait "$col"
-col_status=$?
-pids=()
-check "collector exits 0 on SIGTERM" test "$col_status" -eq 0
-"$dump" read --format json "$out" >"$tmp/day.jsonl" 2>"$tmp/dump.err"
+check "the collector removes the segments after the exit markers" segments_gone "$seg"
+check "collector exits 0 on SIGTERM" collector_stop
+"$SHMLOG_DUMP" read --format json "$out" >"$tmp/day.jsonl" 2>"$tmp/dump.err"
 check "read --format json exits 0, nothing on stderr" test $? -eq 0 -a ! -s "$tmp/dump.err"
 
 # ---- python's answers, from the same lines (json module; prices as exact decimals) ----

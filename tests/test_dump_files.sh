@@ -1,18 +1,11 @@
 #!/bin/bash
 # Description: shmlog-dump read, stats and verify on files the real collector wrote from real sample producers: the records are exactly the known workload, in time order, JSON lines parse with the documented keys, each filter narrows to exactly what it should, stats count the workload, and verify (and read) tell good, truncated and bit-flipped files apart by exit status.
-# usage: test_dump_files.sh DUMP COLLECTOR SAMPLE
+# usage: test_dump_files.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
 set -u
-dump=$1
-collector=$2
-sample=$3
 tmp=$(mktemp -d /tmp/shmlog-test-dump-files-XXXXXX)
-col_pid=
-cleanup() {
-    [ -n "$col_pid" ] && kill -KILL "$col_pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/tap.sh"
+trap tap_cleanup EXIT
+tap_programs SHMLOG_DUMP COLLECTOR SHMLOG_SAMPLE
 
 seg=$tmp/seg
 out=$tmp/out
@@ -23,29 +16,20 @@ export SHMLOG_DIR=$seg
 # shmlog-sample logs call n (0..count-1 over all threads) at a level and
 # category fixed by n % 16, plus one INFO "starting" record: the multiset of
 # levels, categories and sites is known exactly when nothing is dropped.
-"$collector" --dir "$seg" --out "$out" --rotate-size 64k --max-delay-ms 20 >"$tmp/collector.log" 2>&1 &
-col_pid=$!
-sleep 0.3
-"$sample" --app alpha --count 20000 --threads 2 --rate 40000 >"$tmp/alpha.out" 2>&1 &
+collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --rotate-size 64k --max-delay-ms 20
+"$SHMLOG_SAMPLE" --app alpha --count 20000 --threads 2 --rate 40000 >"$tmp/alpha.out" 2>&1 &
 alpha=$!
-"$sample" --app beta --count 8000 --threads 1 --rate 40000 >"$tmp/beta.out" 2>&1 &
+"$SHMLOG_SAMPLE" --app beta --count 8000 --threads 1 --rate 40000 >"$tmp/beta.out" 2>&1 &
 beta=$!
 wait "$alpha"
 wait "$beta"
-for _ in $(seq 100); do # the collector removes the segments after the exit markers
-    [ -z "$(ls -A "$seg")" ] && break
-    sleep 0.1
-done
-kill -TERM "$col_pid"
-wait "$col_pid"
-col_status=$?
-col_pid=
-check "collector exits 0 on SIGTERM" test "$col_status" -eq 0
+check "the collector removes the segments after the exit markers" segments_gone "$seg"
+check "collector exits 0 on SIGTERM" collector_stop
 check "the producers dropped nothing (the counts below are exact)" \
     grep -q ' 0 dropped' "$tmp/alpha.out" "$tmp/beta.out"
 check "rotation made several files" test "$(ls "$out"/*.shlog | wc -l)" -ge 3
 
-"$dump" read --format json "$out" >"$tmp/all.json" 2>"$tmp/all.err"
+"$SHMLOG_DUMP" read --format json "$out" >"$tmp/all.json" 2>"$tmp/all.err"
 check "read --format json of the directory exits 0, nothing on stderr" \
     test $? -eq 0 -a ! -s "$tmp/all.err"
 
@@ -156,7 +140,7 @@ EOF
 check "every line is JSON with the documented keys; the records are exactly the workload, in time order, once each, with exit markers" \
     python3 "$tmp/check_all.py" "$tmp" "$tmp/all.json"
 
-"$dump" read "$out" >"$tmp/all.txt"
+"$SHMLOG_DUMP" read "$out" >"$tmp/all.txt"
 check "the text output has a line per JSON line" test "$(wc -l <"$tmp/all.txt")" -eq "$(wc -l <"$tmp/all.json")"
 check "text lines show records and exit markers, which say the sample shut down" \
     grep -q '^20[0-9-]*T[0-9:.]*Z EXIT  alpha\[[0-9]*\]: process shut down; 20001 records, 0 lost$' "$tmp/all.txt"
@@ -213,7 +197,7 @@ EOF
 filter() { # name what arg dump-args...
     local name=$1 what=$2 arg=$3
     shift 3
-    "$dump" read --format json "$out" "$@" >"$tmp/f.json" 2>"$tmp/f.err"
+    "$SHMLOG_DUMP" read --format json "$out" "$@" >"$tmp/f.json" 2>"$tmp/f.err"
     check "read $name" python3 "$tmp/check_filter.py" "$tmp" "$tmp/all.json" "$tmp/f.json" "$what" "$arg"
 }
 filter "--level WARN" level WARN --level WARN
@@ -228,15 +212,15 @@ filter "--until (ns)" until "$until_ns" --until "$until_ns"
 filter "--grep (POSIX ERE on the message)" grep 'sym=(AAPL|ESZ6) ' --grep 'sym=(AAPL|ESZ6) '
 filter "--app --level --category together" combined - --app alpha --level WARN --category order
 
-"$dump" read "$out" --limit 7 >"$tmp/limit.txt"
+"$SHMLOG_DUMP" read "$out" --limit 7 >"$tmp/limit.txt"
 check "read --limit 7 prints 7 records" test "$(wc -l <"$tmp/limit.txt")" -eq 7
-"$dump" read "$out" --since 2026-13-01T00:00:00Z >/dev/null 2>"$tmp/usage.err"
+"$SHMLOG_DUMP" read "$out" --since 2026-13-01T00:00:00Z >/dev/null 2>"$tmp/usage.err"
 check "a bad --since is a usage error (exit 2, one line)" test $? -eq 2 -a "$(wc -l <"$tmp/usage.err")" -eq 1
-"$dump" read "$out" --grep '(' >/dev/null 2>"$tmp/usage.err"
+"$SHMLOG_DUMP" read "$out" --grep '(' >/dev/null 2>"$tmp/usage.err"
 check "a bad --grep is a usage error (exit 2)" test $? -eq 2
 
 # ---- stats ----
-"$dump" stats --format json "$out" >"$tmp/stats.json"
+"$SHMLOG_DUMP" stats --format json "$out" >"$tmp/stats.json"
 check "stats --format json exits 0" test $? -eq 0
 cat >"$tmp/check_stats.py" <<'EOF'
 import json, os, sys
@@ -283,14 +267,14 @@ sys.exit(1 if errors else 0)
 EOF
 check "stats match the workload (records, levels, categories, apps, sites, bytes, span, rate)" \
     python3 "$tmp/check_stats.py" "$tmp" "$tmp/all.json" "$tmp/stats.json" "$out"
-"$dump" stats "$out" >"$tmp/stats.txt"
+"$SHMLOG_DUMP" stats "$out" >"$tmp/stats.txt"
 check "stats as text" grep -q '^records: 28002 (0 duplicates dropped)' "$tmp/stats.txt"
-"$dump" stats --format json --app beta "$out" >"$tmp/stats_beta.json"
+"$SHMLOG_DUMP" stats --format json --app beta "$out" >"$tmp/stats_beta.json"
 check "stats with a filter counts what passes it" \
     python3 -c "import json,sys; s=json.load(open('$tmp/stats_beta.json')); sys.exit(s['records'] != 8001)"
 
 # ---- verify, read of damaged files ----
-"$dump" verify "$out"/*.shlog >"$tmp/verify.txt"
+"$SHMLOG_DUMP" verify "$out"/*.shlog >"$tmp/verify.txt"
 check "verify of the good files exits 0" test $? -eq 0
 check "verify prints one ok line per file" \
     test "$(grep -c ': ok: ' "$tmp/verify.txt")" -eq "$(ls "$out"/*.shlog | wc -l)"
@@ -298,7 +282,7 @@ big=$(ls -S "$out"/*.shlog | head -1)
 size=$(stat -c %s "$big")
 cp "$big" "$tmp/truncated.shlog"
 truncate -s $((size - 100)) "$tmp/truncated.shlog"
-"$dump" verify "$tmp/truncated.shlog" >"$tmp/verify.txt" 2>"$tmp/verify.err"
+"$SHMLOG_DUMP" verify "$tmp/truncated.shlog" >"$tmp/verify.txt" 2>"$tmp/verify.err"
 check "verify of a truncated file exits 1 and reports the torn tail" \
     test $? -eq 1 -a "$(grep -c 'torn' "$tmp/verify.txt")" -eq 1
 cp "$big" "$tmp/flipped.shlog"
@@ -309,22 +293,22 @@ p = '$tmp/flipped.shlog'
 b = bytearray(open(p, 'rb').read())
 b[len(b) // 2] ^= 0x10
 open(p, 'wb').write(b)"
-"$dump" verify "$tmp/flipped.shlog" >"$tmp/verify.txt" 2>"$tmp/verify.err"
+"$SHMLOG_DUMP" verify "$tmp/flipped.shlog" >"$tmp/verify.txt" 2>"$tmp/verify.err"
 check "verify of a bit-flipped file exits 1 and says DAMAGED" \
     test $? -eq 1 -a "$(grep -c 'DAMAGED' "$tmp/verify.txt")" -eq 1
 good_records=$(sed -n 's/.*good frames, \([0-9]*\) records.*/\1/p' "$tmp/verify.txt")
-"$dump" read "$tmp/flipped.shlog" >"$tmp/flipped.txt" 2>"$tmp/flipped.err"
+"$SHMLOG_DUMP" read "$tmp/flipped.shlog" >"$tmp/flipped.txt" 2>"$tmp/flipped.err"
 read_status=$?
 check "read of a bit-flipped file reports the frame on stderr and exits 1" \
     test "$read_status" -eq 1 -a "$(grep -c 'frame' "$tmp/flipped.err")" -ge 1
 check "read of a bit-flipped file goes on: every record of the good frames ($good_records)" \
     test "$(grep -vc 'EXIT\|LOSS' "$tmp/flipped.txt")" -eq "${good_records:--1}"
-"$dump" read "$tmp/truncated.shlog" >/dev/null 2>&1
+"$SHMLOG_DUMP" read "$tmp/truncated.shlog" >/dev/null 2>&1
 check "read of a truncated file exits 1" test $? -eq 1
-"$dump" verify "$out"/*.shlog "$tmp/flipped.shlog" >/dev/null 2>&1
+"$SHMLOG_DUMP" verify "$out"/*.shlog "$tmp/flipped.shlog" >/dev/null 2>&1
 check "verify exits 1 when any one file is damaged" test $? -eq 1
 echo "not a shmlog file at all, just text" >"$tmp/junk.shlog"
-"$dump" verify "$tmp/junk.shlog" >"$tmp/verify.txt" 2>&1
+"$SHMLOG_DUMP" verify "$tmp/junk.shlog" >"$tmp/verify.txt" 2>&1
 check "verify of a file that is not a shmlog file exits 1" test $? -eq 1
 
 tap_done

@@ -1,13 +1,11 @@
 #!/bin/bash
 # Description: shmlog-dump against running processes: follow prints the records a producer logs after it started, across file rotations, and stops on SIGINT; set-level stops and resumes what a live producer writes; status exits 3 when a producer drops during its sample (no collector runs) and 4 when nothing drops but no collector drains (test_dump_ops.sh: with one, 0), ring --follow prints the records of processes as they commit them, with no collector, and of processes that start later, once each; and status shows the host's clocks (TSC invariant, clocksource, synchronised) as the cpu flags, sysfs and adjtimex say, with a warning when they are not fit.
-# usage: test_dump_live.sh DUMP COLLECTOR TEST_PRODUCER
+# usage: test_dump_live.sh (meson test sets SHMLOG_DUMP, COLLECTOR, TEST_PRODUCER)
 set -u
-dump=$1
-collector=$2
-producer=$3
 tmp=$(mktemp -d /tmp/shmlog-test-dump-live-XXXXXX)
 . "$(dirname "$0")/tap.sh"
 trap tap_cleanup EXIT
+tap_programs SHMLOG_DUMP COLLECTOR TEST_PRODUCER
 now_ns() { date +%s%N; }
 # The number of records of pid in JSON Lines file $2 (markers not counted).
 records_of() {
@@ -27,14 +25,12 @@ seg=$tmp/seg1
 out=$tmp/out1
 mkdir -p "$seg"
 export SHMLOG_DIR=$seg
-"$collector" --dir "$seg" --out "$out" --rotate-size 4k --max-delay-ms 20 >"$tmp/collector1.log" 2>&1 &
-col=$!
-pids+=("$col")
-"$dump" follow --out "$out" --format json >"$tmp/follow.json" 2>"$tmp/follow.err" &
+collector_start "$tmp/collector1.log" --dir "$seg" --out "$out" --rotate-size 4k --max-delay-ms 20
+"$SHMLOG_DUMP" follow --out "$out" --format json >"$tmp/follow.json" 2>"$tmp/follow.err" &
 follow=$!
 pids+=("$follow")
 sleep 0.5
-"$producer" --threads 2 --count 5000 --burst 25 --pause-us 2000 --long-every 7 >"$tmp/producer1.out" &
+"$TEST_PRODUCER" --threads 2 --count 5000 --burst 25 --pause-us 2000 --long-every 7 >"$tmp/producer1.out" &
 prod=$!
 pids+=("$prod")
 wait "$prod"
@@ -54,7 +50,7 @@ import json, sys
 err = open('$tmp/follow.err').read().splitlines()
 sys.exit(1 if [l for l in err if 'follow: waiting for the collector' not in l] or len(err) > 1 else 0)"
 # follow shows what is new: a second follow started now prints nothing old.
-"$dump" follow --out "$out" >"$tmp/follow2.txt" 2>"$tmp/follow2.err" &
+"$SHMLOG_DUMP" follow --out "$out" >"$tmp/follow2.txt" 2>"$tmp/follow2.err" &
 follow=$!
 pids+=("$follow")
 sleep 0.5
@@ -62,41 +58,37 @@ kill -TERM "$follow"
 wait "$follow"
 check "follow stops on SIGTERM with exit status 0" test $? -eq 0
 check "follow prints no record written before it started" test ! -s "$tmp/follow2.txt"
-kill -TERM "$col"
-wait "$col"
+collector_stop
 
 # ---- set-level on a live producer ----
 seg=$tmp/seg2
 out=$tmp/out2
 mkdir -p "$seg"
 export SHMLOG_DIR=$seg
-"$collector" --dir "$seg" --out "$out" >"$tmp/collector2.log" 2>&1 &
-col=$!
-pids+=("$col")
-"$producer" --threads 1 --forever --burst 20 --pause-us 1000 >"$tmp/producer2.out" &
+collector_start "$tmp/collector2.log" --dir "$seg" --out "$out"
+"$TEST_PRODUCER" --threads 1 --forever --burst 20 --pause-us 1000 >"$tmp/producer2.out" &
 prod=$!
 pids+=("$prod")
 wait_for 10 grep -q ready "$tmp/producer2.out"
 sleep 0.5
-"$dump" set-level --pid "$prod" WARN --dir "$seg" >"$tmp/set1.out" 2>&1
+"$SHMLOG_DUMP" set-level --pid "$prod" WARN --dir "$seg" >"$tmp/set1.out" 2>&1
 set1_status=$?
 t_off=$(now_ns)
 sleep 1
 t_on=$(now_ns)
-"$dump" set-level --pid "$prod" info --dir "$seg" >"$tmp/set2.out" 2>&1
+"$SHMLOG_DUMP" set-level --pid "$prod" info --dir "$seg" >"$tmp/set2.out" 2>&1
 set2_status=$?
 sleep 0.5
-"$dump" segments --dir "$seg" --format json >"$tmp/segments.json"
+"$SHMLOG_DUMP" segments --dir "$seg" --format json >"$tmp/segments.json"
 kill -KILL "$prod"
 wait "$prod" 2>/dev/null
-sleep 0.3
-kill -TERM "$col"
-wait "$col"
+check "the collector removes the killed producer's segments" segments_gone "$seg"
+collector_stop
 check "set-level prints old -> new and exits 0" \
     test "$set1_status" -eq 0 -a "$(cat "$tmp/set1.out")" = "tprod[$prod]: INFO -> WARN"
 check "set-level back to INFO" test "$set2_status" -eq 0 -a "$(cat "$tmp/set2.out")" = "tprod[$prod]: WARN -> INFO"
 check "the process's level is INFO again" grep -q '"kind":"process".*"level":"INFO"' "$tmp/segments.json"
-"$dump" read --format json "$out" >"$tmp/levels.json"
+"$SHMLOG_DUMP" read --format json "$out" >"$tmp/levels.json"
 check "INFO records before WARN, none while at WARN, again after INFO" python3 -c "
 import json, sys
 before = during = after = 0
@@ -110,11 +102,11 @@ for l in open('$tmp/levels.json'):
     elif t > $t_on + 20000000: after += 1
 print('before', before, 'during', during, 'after', after)
 sys.exit(0 if before > 100 and during == 0 and after > 100 else 1)"
-"$dump" set-level --pid 999999 WARN --dir "$seg" >/dev/null 2>&1
+"$SHMLOG_DUMP" set-level --pid 999999 WARN --dir "$seg" >/dev/null 2>&1
 check "set-level of no process exits 1" test $? -eq 1
-"$dump" set-level WARN --dir "$seg" >/dev/null 2>"$tmp/usage.err"
+"$SHMLOG_DUMP" set-level WARN --dir "$seg" >/dev/null 2>"$tmp/usage.err"
 check "set-level without --pid or --app is a usage error" test $? -eq 2 -a "$(wc -l <"$tmp/usage.err")" -eq 1
-"$dump" set-level --pid 1 LOUD --dir "$seg" >/dev/null 2>&1
+"$SHMLOG_DUMP" set-level --pid 1 LOUD --dir "$seg" >/dev/null 2>&1
 check "set-level of a bad level is a usage error" test $? -eq 2
 
 # ---- status ----
@@ -122,15 +114,15 @@ seg=$tmp/seg3
 mkdir -p "$seg"
 export SHMLOG_DIR=$seg
 # No collector: a producer that keeps logging fills its smallest ring and drops.
-"$producer" --threads 1 --forever --ring-bytes 65536 --burst 50 --pause-us 200 >"$tmp/producer3.out" &
+"$TEST_PRODUCER" --threads 1 --forever --ring-bytes 65536 --burst 50 --pause-us 200 >"$tmp/producer3.out" &
 prod=$!
 pids+=("$prod")
 wait_for 10 grep -q ready "$tmp/producer3.out"
 sleep 0.3
-"$dump" status --dir "$seg" --out "$tmp/none" --watch 0.5 >"$tmp/status1.txt" 2>&1
+"$SHMLOG_DUMP" status --dir "$seg" --out "$tmp/none" --watch 0.5 >"$tmp/status1.txt" 2>&1
 check "status exits 3 when a producer drops during the sample" test $? -eq 3
 check "status says how many were dropped" grep -q 'records dropped during the sample' "$tmp/status1.txt"
-"$dump" status --dir "$seg" --out "$tmp/none" --watch 0.3 --format json >"$tmp/status.json" 2>&1
+"$SHMLOG_DUMP" status --dir "$seg" --out "$tmp/none" --watch 0.3 --format json >"$tmp/status.json" 2>&1
 check "status --format json exits 3 too and is one JSON object with the rings" python3 -c "
 import json, sys
 s = json.load(open('$tmp/status.json'))
@@ -145,12 +137,12 @@ mkdir -p "$seg"
 # A producer that logged and now idles: nothing drops; its records wait for a collector.
 # (--hold waits for its stdin to close: a FIFO this script holds open)
 mkfifo "$tmp/hold"
-"$producer" --threads 1 --count 100 --hold <"$tmp/hold" >"$tmp/producer4.out" &
+"$TEST_PRODUCER" --threads 1 --count 100 --hold <"$tmp/hold" >"$tmp/producer4.out" &
 prod=$!
 exec 4>"$tmp/hold"
 pids+=("$prod")
 wait_for 10 grep -q done "$tmp/producer4.out"
-"$dump" status --dir "$seg" --out "$tmp/none" --watch 0.3 >"$tmp/status2.txt" 2>&1
+"$SHMLOG_DUMP" status --dir "$seg" --out "$tmp/none" --watch 0.3 >"$tmp/status2.txt" 2>&1
 check "status exits 4 when nothing drops but no collector drains the ring" test $? -eq 4
 check "status says no collector drains the ring" grep -q '^status: no collector draining: [0-9]* rings\? \(is\|are\) drained by no running collector' "$tmp/status2.txt"
 check "status shows the process, its ring and the lag of undrained records" \
@@ -168,7 +160,7 @@ if [ "$want_tsc" = "TSC NOT invariant" ] || [ "$want_sync" = "not synchronised" 
 else
     check "status has no clock warning on a host whose clocks are fine" test "$(grep -c '^clock warning:' "$tmp/status2.txt")" = 0
 fi
-"$dump" status --dir "$seg" --out "$tmp/none" --watch 0.1 --format json >"$tmp/status2.json" 2>&1
+"$SHMLOG_DUMP" status --dir "$seg" --out "$tmp/none" --watch 0.1 --format json >"$tmp/status2.json" 2>&1
 check "status --format json has the clock as the kernel says" python3 -c "
 import json, sys
 c = json.load(open('$tmp/status2.json'))['clock']
@@ -186,18 +178,18 @@ check "the held producer exits 0 once let go" test $? -eq 0
 seg=$tmp/seg-follow
 mkdir -p "$seg"
 export SHMLOG_DIR=$seg
-"$dump" ring --follow --dir "$seg" --format json --limit 400 >"$tmp/ringf.json" 2>"$tmp/ringf.err" &
+"$SHMLOG_DUMP" ring --follow --dir "$seg" --format json --limit 400 >"$tmp/ringf.json" 2>"$tmp/ringf.err" &
 ringf=$!
 pids+=("$ringf")
 check "ring --follow says what it waits for" wait_for 5 grep -q "ring --follow: waiting for a process to log in $seg" "$tmp/ringf.err"
-"$producer" --threads 1 --count 200 --burst 2 --pause-us 20000 >"$tmp/prod-f1.out" &
+"$TEST_PRODUCER" --threads 1 --count 200 --burst 2 --pause-us 20000 >"$tmp/prod-f1.out" &
 p1=$!
 pids+=("$p1")
 check "ring --follow prints a producer's records while it logs" wait_for 10 records_are "$p1" "$tmp/ringf.json" -gt 0
 check "the producer was still logging then" kill -0 "$p1"
 wait "$p1"
 check "ring --follow prints its 200 records, once each" wait_for 10 records_are "$p1" "$tmp/ringf.json" -eq 200
-"$producer" --threads 1 --count 200 --burst 20 --pause-us 2000 >"$tmp/prod-f2.out" &
+"$TEST_PRODUCER" --threads 1 --count 200 --burst 20 --pause-us 2000 >"$tmp/prod-f2.out" &
 p2=$!
 pids+=("$p2")
 wait "$p2"

@@ -1,13 +1,11 @@
 #!/bin/bash
 # Description: where shmlog-dump and the collector look without flags (SHMLOG_OUT for both; read, stats and verify read it when given no FILE|DIR; --help says so); follow in a directory with no file says once, on stderr, which directory it waits on, then prints the records when they come; status exits 4 with its reason when no collector writes to --out, when the collector that did is gone, and when a stopped collector lets a ring wait, and 0 with a collector draining.
-# usage: test_dump_ops.sh DUMP COLLECTOR TEST_PRODUCER
+# usage: test_dump_ops.sh (meson test sets SHMLOG_DUMP, COLLECTOR, TEST_PRODUCER)
 set -u
-dump=$1
-collector=$2
-producer=$3
 tmp=$(mktemp -d /tmp/shmlog-test-dump-ops-XXXXXX)
 . "$(dirname "$0")/tap.sh"
 trap tap_cleanup EXIT
+tap_programs SHMLOG_DUMP COLLECTOR TEST_PRODUCER
 unset SHMLOG_OUT TZ
 mkdir -p "$tmp/elsewhere"
 cd "$tmp/elsewhere" || bail "cd $tmp/elsewhere"
@@ -17,18 +15,15 @@ seg=$tmp/seg1
 out=$tmp/out1
 mkdir -p "$seg"
 export SHMLOG_DIR=$seg
-SHMLOG_OUT=$out "$dump" follow --format json >"$tmp/follow.json" 2>"$tmp/follow.err" &
+SHMLOG_OUT=$out "$SHMLOG_DUMP" follow --format json >"$tmp/follow.json" 2>"$tmp/follow.err" &
 follow=$!
 pids+=("$follow")
 check "follow with no file yet says which directory it waits on" \
     wait_for 10 grep -qF "waiting for the collector's first file in $out (\$SHMLOG_OUT, which does not exist yet)" \
     "$tmp/follow.err"
 # The collector takes SHMLOG_OUT as its --out too.
-SHMLOG_OUT=$out "$collector" --dir "$seg" --max-delay-ms 20 >"$tmp/collector1.log" 2>&1 &
-col=$!
-pids+=("$col")
-sleep 0.3
-"$producer" --threads 1 --count 500 >"$tmp/producer1.out" &
+SHMLOG_OUT=$out collector_start "$tmp/collector1.log" --dir "$seg" --max-delay-ms 20
+"$TEST_PRODUCER" --threads 1 --count 500 >"$tmp/producer1.out" &
 prod=$!
 pids+=("$prod")
 wait "$prod"
@@ -42,19 +37,18 @@ diag "$tmp/follow.err"
 check "the collector writes to SHMLOG_OUT when given no --out" test -n "$(ls "$out"/*.shlog* 2>/dev/null)"
 
 # ---- read, stats, verify: SHMLOG_OUT when no FILE|DIR ----
-SHMLOG_OUT=$out "$dump" read --format json >"$tmp/read.json" 2>"$tmp/read.err"
+SHMLOG_OUT=$out "$SHMLOG_DUMP" read --format json >"$tmp/read.json" 2>"$tmp/read.err"
 check "read without FILE|DIR reads SHMLOG_OUT" test $? -eq 0 -a "$(grep -c "\"pid\":$prod,\"tid\"" "$tmp/read.json")" -eq 500
-SHMLOG_OUT=$out "$dump" stats >"$tmp/stats.txt" 2>&1
+SHMLOG_OUT=$out "$SHMLOG_DUMP" stats >"$tmp/stats.txt" 2>&1
 check "stats without FILE|DIR reads SHMLOG_OUT" grep -q '^records: 50[0-9] ' "$tmp/stats.txt"
-kill -TERM "$col"
-wait "$col"
-SHMLOG_OUT=$out "$dump" verify >"$tmp/verify.txt" 2>&1
+collector_stop
+SHMLOG_OUT=$out "$SHMLOG_DUMP" verify >"$tmp/verify.txt" 2>&1
 check "verify without FILE|DIR reads SHMLOG_OUT" test $? -eq 0 -a -s "$tmp/verify.txt"
 # Without SHMLOG_OUT: the installed service's directory when it is there, else ./shmlog-out.
 default=./shmlog-out
 [ -r /var/log/shmlog ] && [ -x /var/log/shmlog ] && default=/var/log/shmlog
 if [ "$default" = ./shmlog-out ]; then
-    "$dump" read >/dev/null 2>"$tmp/nodir.err"
+    "$SHMLOG_DUMP" read >/dev/null 2>"$tmp/nodir.err"
     check "read without SHMLOG_OUT names ./shmlog-out and SHMLOG_OUT, exit 1, one line" \
         test $? -eq 1 -a "$(wc -l <"$tmp/nodir.err")" -eq 1 -a -n "$(grep -F './shmlog-out' "$tmp/nodir.err" | grep SHMLOG_OUT)"
     diag "$tmp/nodir.err"
@@ -65,12 +59,12 @@ mkdir -p "$tmp/elsewhere/shmlog-out"
 cp "$out"/*.shlog "$tmp/elsewhere/shmlog-out/"
 if [ "$default" = ./shmlog-out ]; then
     check "read without SHMLOG_OUT or /var/log/shmlog reads ./shmlog-out" \
-        test "$("$dump" read --format json | grep -c "\"pid\":$prod,\"tid\"")" -eq 500
+        test "$("$SHMLOG_DUMP" read --format json | grep -c "\"pid\":$prod,\"tid\"")" -eq 500
 else
     skip "read without SHMLOG_OUT reads ./shmlog-out" "this host has /var/log/shmlog"
 fi
 check "--help names SHMLOG_OUT, /var/log/shmlog and ./shmlog-out" \
-    bash -c "'$dump' --help | grep -A2 -- '--out O' | tr '\n' ' ' | grep 'SHMLOG_OUT.*/var/log/shmlog.*./shmlog-out'"
+    bash -c "'$SHMLOG_DUMP' --help | grep -A2 -- '--out O' | tr '\n' ' ' | grep 'SHMLOG_OUT.*/var/log/shmlog.*./shmlog-out'"
 
 # ---- status: exit 4 and why, unless a collector drains ----
 seg=$tmp/seg2
@@ -78,44 +72,39 @@ out=$tmp/out2
 mkdir -p "$seg" "$out"
 export SHMLOG_DIR=$seg
 # No producer, no collector: nothing runs that writes to --out.
-"$dump" status --dir "$seg" --out "$out" --watch 0.1 >"$tmp/status0.txt" 2>&1
+"$SHMLOG_DUMP" status --dir "$seg" --out "$out" --watch 0.1 >"$tmp/status0.txt" 2>&1
 check "status exits 4 when no collector runs for --out" test $? -eq 4
 check "status says no collector runs" grep -qF "status: no collector draining: no shmlog-collector runs, and none has an open file in $out" \
     "$tmp/status0.txt"
 diag "$tmp/status0.txt"
 # An idle collector, no producer: it has no file open yet, and runs.
-"$collector" --dir "$seg" --out "$out" >"$tmp/collector-idle.log" 2>&1 &
-col=$!
-pids+=("$col")
+collector_start "$tmp/collector-idle.log" --dir "$seg" --out "$out"
 check "status exits 0 while an idle collector runs for --out" \
-    wait_for 10 bash -c "'$dump' status --dir '$seg' --out '$out' --watch 0.1 >/dev/null 2>&1"
-kill -TERM "$col"
-wait "$col"
-"$producer" --threads 1 --forever --burst 2 --pause-us 10000 >"$tmp/producer2.out" &
+    wait_for 10 bash -c "'$SHMLOG_DUMP' status --dir '$seg' --out '$out' --watch 0.1 >/dev/null 2>&1"
+collector_stop
+"$TEST_PRODUCER" --threads 1 --forever --burst 2 --pause-us 10000 >"$tmp/producer2.out" &
 prod=$!
 pids+=("$prod")
 wait_for 10 grep -q ready "$tmp/producer2.out"
-"$dump" status --dir "$seg" --out "$out" --watch 0.2 >"$tmp/status1.txt" 2>&1
+"$SHMLOG_DUMP" status --dir "$seg" --out "$out" --watch 0.2 >"$tmp/status1.txt" 2>&1
 check "status exits 4 when no collector drains a producer's ring" test $? -eq 4
 check "status says which ring no collector drains" grep -q "status: no collector draining: [0-9]* rings\? \(is\|are\) drained by no running collector (the first: tprod\[$prod\] cpu[0-9]*)" \
     "$tmp/status1.txt"
 diag "$tmp/status1.txt"
-SHMLOG_OUT=$out "$dump" status --dir "$seg" --watch 0.2 --format json >"$tmp/status1.json" 2>&1
+SHMLOG_OUT=$out "$SHMLOG_DUMP" status --dir "$seg" --watch 0.2 --format json >"$tmp/status1.json" 2>&1
 check "status --format json exits 4 with no_collector and draining false" python3 -c "
 import json, sys
 s = json.load(open('$tmp/status1.json'))
 sys.exit(0 if 'no running collector' in s['no_collector'] and not s['collector']['draining'] else 1)"
 
-"$collector" --dir "$seg" --out "$out" --max-delay-ms 20 >"$tmp/collector2.log" 2>&1 &
-col=$!
-pids+=("$col")
+collector_start "$tmp/collector2.log" --dir "$seg" --out "$out" --max-delay-ms 20
 check "the collector opens its file" wait_for 10 bash -c "ls '$out'/*.part"
 # The collector claims the producer's ring within its first scan.
-wait_for 10 bash -c "'$dump' status --dir '$seg' --out '$out' --watch 0.1 >/dev/null 2>&1"
-"$dump" status --dir "$seg" --out "$out" --watch 0.3 >"$tmp/status2.txt" 2>&1
+wait_for 10 bash -c "'$SHMLOG_DUMP' status --dir '$seg' --out '$out' --watch 0.1 >/dev/null 2>&1"
+"$SHMLOG_DUMP" status --dir "$seg" --out "$out" --watch 0.3 >"$tmp/status2.txt" 2>&1
 check "status exits 0 while the collector drains" test $? -eq 0
 check "status says ok" grep -q '^status: ok, no drops during the sample' "$tmp/status2.txt"
-"$dump" status --dir "$seg" --out "$out" --watch 0.1 --format json >"$tmp/status2.json" 2>&1
+"$SHMLOG_DUMP" status --dir "$seg" --out "$out" --watch 0.1 --format json >"$tmp/status2.json" 2>&1
 check "status --format json: draining true, no_collector null" python3 -c "
 import json, sys
 s = json.load(open('$tmp/status2.json'))
@@ -125,19 +114,18 @@ sys.exit(0 if s['no_collector'] is None and s['collector']['draining'] else 1)"
 # waits past status's 5 s bound (by the clock, not by anyone's speed).
 kill -STOP "$col"
 sleep 6
-"$dump" status --dir "$seg" --out "$out" --watch 0.3 >"$tmp/status3.txt" 2>&1
+"$SHMLOG_DUMP" status --dir "$seg" --out "$out" --watch 0.3 >"$tmp/status3.txt" 2>&1
 check "status exits 4 when the collector is stopped and a ring waits" test $? -eq 4
 check "status names the waiting ring" grep -q "status: no collector draining: collector pid $col has not drained cpu[0-9]* for [0-9.]* s" \
     "$tmp/status3.txt"
 diag "$tmp/status3.txt"
 kill -CONT "$col"
 check "status exits 0 again once it drains" \
-    wait_for 15 bash -c "'$dump' status --dir '$seg' --out '$out' --watch 0.2 >/dev/null 2>&1"
+    wait_for 15 bash -c "'$SHMLOG_DUMP' status --dir '$seg' --out '$out' --watch 0.2 >/dev/null 2>&1"
 
 # Gone: the ring it claimed is drained by nobody.
-kill -KILL "$col"
-wait "$col" 2>/dev/null
-"$dump" status --dir "$seg" --out "$out" --watch 0.2 >"$tmp/status4.txt" 2>&1
+collector_stop KILL 2>/dev/null
+"$SHMLOG_DUMP" status --dir "$seg" --out "$out" --watch 0.2 >"$tmp/status4.txt" 2>&1
 check "status exits 4 when the collector is gone" test $? -eq 4
 check "status says the rings are drained by no running collector" grep -q "status: no collector draining: [0-9]* rings\? \(is\|are\) drained by no running collector" \
     "$tmp/status4.txt"
@@ -145,7 +133,7 @@ kill -KILL "$prod"
 wait "$prod" 2>/dev/null
 rm -rf "$seg" && mkdir -p "$seg"
 # Gone, with no producer left: its open file names a pid that no longer runs.
-"$dump" status --dir "$seg" --out "$out" --watch 0.2 >"$tmp/status5.txt" 2>&1
+"$SHMLOG_DUMP" status --dir "$seg" --out "$out" --watch 0.2 >"$tmp/status5.txt" 2>&1
 check "status exits 4 when the collector that wrote --out's open file is gone" test $? -eq 4
 check "status names the pid that is gone" grep -q "status: no collector draining: collector pid $col, which writes .*, is not running" \
     "$tmp/status5.txt"

@@ -1,27 +1,25 @@
 #!/bin/bash
 # Description: shmlog-dump shows times in UTC without TZ (the corpus's checked-in output, byte for byte) and with --utc, and in TZ's local time with its offset otherwise (text and JSON, ts_ns unchanged, the offset switching at the exact second of a DST transition); each --since/--until form (with and without a zone, a date alone, a clock time today, relative to now, Unix time) selects exactly the records at or after (before) the time it names, and a value that is none of them is one usage error listing the forms.
-# usage: test_dump_time.sh DUMP COLLECTOR SAMPLE CORPUS_DIR
+# usage: test_dump_time.sh CORPUS_DIR (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
 set -u
-dump=$1
-collector=$2
-sample=$3
-corpus=$4
+corpus=$1
 tmp=$(mktemp -d /tmp/shmlog-test-dump-time-XXXXXX)
 . "$(dirname "$0")/tap.sh"
 trap tap_cleanup EXIT
+tap_programs SHMLOG_DUMP COLLECTOR SHMLOG_SAMPLE
 unset TZ
 
 # ---- UTC and local time, on a corpus file ----
 file=$corpus/v2-clock/processes.shlog
 want_txt=$corpus/v2-clock/processes.read.txt
 want_json=$corpus/v2-clock/processes.read.json
-(cd "$(dirname "$file")" && "$dump" read processes.shlog) >"$tmp/utc.txt"
+(cd "$(dirname "$file")" && "$SHMLOG_DUMP" read processes.shlog) >"$tmp/utc.txt"
 check "without TZ: read prints the checked-in UTC output" cmp "$want_txt" "$tmp/utc.txt"
-(cd "$(dirname "$file")" && TZ=Europe/Paris "$dump" read --utc processes.shlog) >"$tmp/utc2.txt"
+(cd "$(dirname "$file")" && TZ=Europe/Paris "$SHMLOG_DUMP" read --utc processes.shlog) >"$tmp/utc2.txt"
 check "TZ=Europe/Paris with --utc: the same UTC output" cmp "$want_txt" "$tmp/utc2.txt"
-(cd "$(dirname "$file")" && TZ=Europe/Paris "$dump" read processes.shlog) >"$tmp/paris.txt"
-(cd "$(dirname "$file")" && TZ=Europe/Paris "$dump" read --format json processes.shlog) >"$tmp/paris.json"
-(cd "$(dirname "$file")" && TZ=America/New_York "$dump" read --format json processes.shlog) >"$tmp/ny.json"
+(cd "$(dirname "$file")" && TZ=Europe/Paris "$SHMLOG_DUMP" read processes.shlog) >"$tmp/paris.txt"
+(cd "$(dirname "$file")" && TZ=Europe/Paris "$SHMLOG_DUMP" read --format json processes.shlog) >"$tmp/paris.json"
+(cd "$(dirname "$file")" && TZ=America/New_York "$SHMLOG_DUMP" read --format json processes.shlog) >"$tmp/ny.json"
 head -n 2 "$tmp/paris.txt" | diag /dev/stdin
 # Each line is the UTC line with its time moved into the zone, the rest the same.
 cat >"$tmp/zone.py" <<'EOF'
@@ -71,20 +69,13 @@ done
 seg=$tmp/seg
 out=$tmp/out
 mkdir -p "$seg"
-"$collector" --dir "$seg" --out "$out" --max-delay-ms 20 >"$tmp/collector.log" 2>&1 &
-col=$!
-pids+=("$col")
-sleep 0.3
+collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 20
 # 3000 calls at 1000/s: records over three seconds or more.
-SHMLOG_DIR=$seg "$sample" --app timed --count 3000 --threads 1 --rate 1000 >"$tmp/sample.out" 2>&1
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app timed --count 3000 --threads 1 --rate 1000 >"$tmp/sample.out" 2>&1
 check "the producer dropped nothing" grep -q ' 0 dropped' "$tmp/sample.out"
-for _ in $(seq 100); do # the collector removes the segments after the exit marker
-    [ -z "$(ls -A "$seg")" ] && break
-    sleep 0.1
-done
-kill -TERM "$col"
-wait "$col"
-"$dump" read --format json "$out" >"$tmp/all.json"
+check "the collector removes the segments after the exit marker" segments_gone "$seg"
+check "the collector exits 0 on SIGTERM" collector_stop
+"$SHMLOG_DUMP" read --format json "$out" >"$tmp/all.json"
 check "read the live file" test -s "$tmp/all.json"
 
 # A POSIX TZ whose summer time (+01:00) starts at the second of the middle record:
@@ -98,8 +89,8 @@ t = datetime.fromtimestamp(mid, timezone.utc)
 yday = t.timetuple().tm_yday - 1
 print('AAA0BBB-1,%d/%s,%d/00:00:00' % (yday, t.strftime('%H:%M:%S'), (yday + 180) % 365), mid)
 ")"
-TZ=$dst_tz "$dump" read --format json "$out" >"$tmp/dst.json"
-TZ=$dst_tz "$dump" read "$out" >"$tmp/dst.txt"
+TZ=$dst_tz "$SHMLOG_DUMP" read --format json "$out" >"$tmp/dst.json"
+TZ=$dst_tz "$SHMLOG_DUMP" read "$out" >"$tmp/dst.txt"
 check "TZ=$dst_tz: +00:00 before the transition second, +01:00 from it, text and JSON alike" python3 -c "
 import json
 from datetime import datetime, timezone, timedelta
@@ -122,7 +113,7 @@ print(before, 'records before,', after, 'from the transition')
 
 # count_since FILTER...: lines (records and markers) read --format json prints with the filters.
 count_with() {
-    "$dump" read --format json "$out" "$@" 2>"$tmp/count.err" | wc -l
+    "$SHMLOG_DUMP" read --format json "$out" "$@" 2>"$tmp/count.err" | wc -l
 }
 # expect_count WHAT WANT FILTER...: the filter selects WANT lines.
 expect_count() {
@@ -181,7 +172,7 @@ expect_count "without TZ: a clock time today is UTC's" "$(want utc_clock_today)"
 # "now" taken before and after it ran, minus the interval.
 for rel in 2s 5m 2h 1d; do
     t0=$(date +%s%N)
-    "$dump" read --format json "$out" --since "-$rel" >"$tmp/rel.json" 2>"$tmp/rel.err"
+    "$SHMLOG_DUMP" read --format json "$out" --since "-$rel" >"$tmp/rel.json" 2>"$tmp/rel.err"
     t1=$(date +%s%N)
     check "--since -$rel: every line from (now - $rel), none before" python3 -c "
 import json
@@ -199,7 +190,7 @@ expect_count "--since -1d: everything" "$total" --since -1d
 
 # ---- refused values: one line, exit 2, the accepted forms named ----
 for bad in 25:00 2026-13-01 -5x yesterday 2026-11-23T03 12:3 -m; do
-    "$dump" read "$out" --since "$bad" >/dev/null 2>"$tmp/bad.err"
+    "$SHMLOG_DUMP" read "$out" --since "$bad" >/dev/null 2>"$tmp/bad.err"
     status=$?
     if [ $status -eq 2 ] && [ "$(wc -l <"$tmp/bad.err")" -eq 1 ] && grep -q -- "-5m" "$tmp/bad.err" &&
         grep -q "03:31" "$tmp/bad.err"; then

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Description: the Grafana dashboard is valid JSON that Grafana can import (schema, datasource and app/cpu variables, panels with queries); every metric and label it queries is in tools/dist/shmlog-metrics.txt, and the collector exposes exactly the families of that list, and the loss reasons it names.
-# usage: test_grafana.sh DASHBOARD.json METRICS.txt [COLLECTOR]
+# usage: test_grafana.sh DASHBOARD.json METRICS.txt (with COLLECTOR set, as meson test sets it: what it exposes too)
 set -u
 dashboard=$1
 metrics=$2
-collector=${3:-}
 tmp=$(mktemp -d /tmp/shmlog-test-grafana-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/tap.sh"
+trap tap_cleanup EXIT
 tap_require python3 python3
 
 if ! python3 -m json.tool "$dashboard" >/dev/null; then
@@ -18,13 +17,14 @@ ok "$dashboard parses (python3 -m json.tool)"
 
 # What the collector really exposes: the metrics file it writes on exit.
 exposition=""
-if [ -n "$collector" ]; then
+if [ -n "${COLLECTOR:-}" ]; then
+    tap_programs COLLECTOR
     mkdir -p "$tmp/segments"
-    if "$collector" --once --dir "$tmp/segments" --out "$tmp/out" --metrics-file "$tmp/metrics.prom" \
+    if "$COLLECTOR" --once --dir "$tmp/segments" --out "$tmp/out" --metrics-file "$tmp/metrics.prom" \
         >"$tmp/collector.log" 2>&1 && [ -s "$tmp/metrics.prom" ]; then
         exposition="$tmp/metrics.prom"
     else
-        not_ok "$collector --once --metrics-file wrote no metrics"
+        not_ok "$COLLECTOR --once --metrics-file wrote no metrics"
         sed 's/^/#   /' "$tmp/collector.log"
         tap_finish
     fi

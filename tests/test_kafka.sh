@@ -1,16 +1,13 @@
 #!/bin/bash
 # Description: two hosts' records through a real 3-broker Kafka cluster (tools/kafka-dev.sh): two collectors with different --host names, a shipper each, a broker and a shipper killed with SIGKILL mid-stream and started again; the mirror's files are the hosts' files byte for byte and read back every record exactly once; a shipper that sends everything again adds nothing; a mirror that starts mid-topic (--since) decodes every record from there; hostile messages are reported and never crash or hang a reader; with the brokers away the collector keeps the files not shipped (--keep), and says and counts the ones --max-bytes removes.
-# usage: test_kafka.sh DUMP COLLECTOR SAMPLE SHIP INJECT KAFKA_DEV
+# usage: test_kafka.sh KAFKA_DEV (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, SHMLOG_SHIP, KAFKA_INJECT)
 set -u
-dump=$1
-collector=$2
-sample=$3
-ship=$4
-inject=$5
-kafka_dev=$6
+kafka_dev=$1
 tmp=$(mktemp -d /tmp/shmlog-test-kafka-XXXXXX)
 export KAFKA_DIR=$tmp/kafka
 . "$(dirname "$0")/tap.sh"
+tap_programs SHMLOG_DUMP COLLECTOR SHMLOG_SAMPLE SHMLOG_SHIP KAFKA_INJECT
+dump=$SHMLOG_DUMP sample=$SHMLOG_SAMPLE ship=$SHMLOG_SHIP inject=$KAFKA_INJECT
 cleanup() {
     "$kafka_dev" stop >/dev/null 2>&1
     tap_cleanup
@@ -28,10 +25,9 @@ start_collector() { # host, extra options...
     local h=$1
     shift
     mkdir -p "$tmp/$h/seg" "$tmp/$h/out"
-    "$collector" --host "$h" --dir "$tmp/$h/seg" --out "$tmp/$h/out" --rotate-size 512k --max-delay-ms 20 "$@" \
-        >>"$tmp/$h/collector.log" 2>&1 &
-    pids+=($!)
-    eval "col_$h=$!"
+    collector_start "$tmp/$h/collector.log" --host "$h" --dir "$tmp/$h/seg" --out "$tmp/$h/out" --rotate-size 512k \
+        --max-delay-ms 20 "$@"
+    eval "col_$h=$col"
 }
 start_shipper() { # host, extra options...
     local h=$1
@@ -45,7 +41,6 @@ for h in hosta hostb; do
     start_collector "$h" --ship-state "$tmp/$h/ship.state"
     start_shipper "$h"
 done
-sleep 0.3
 SHMLOG_DIR=$tmp/hosta/seg "$sample" --app alpha --count 500000 --threads 2 --rate 100000 >"$tmp/alpha.out" 2>&1 &
 alpha=$!
 SHMLOG_DIR=$tmp/hostb/seg "$sample" --app beta --count 400000 --threads 1 --rate 100000 >"$tmp/beta.out" 2>&1 &
@@ -69,7 +64,7 @@ wait "$alpha"
 wait "$beta"
 check "the producers dropped nothing" grep -q " 0 dropped" "$tmp/alpha.out" "$tmp/beta.out"
 for h in hosta hostb; do
-    wait_for 30 bash -c "[ -z \"\$(ls -A $tmp/$h/seg)\" ]"
+    segments_gone "$tmp/$h/seg" 30
     eval "kill -TERM \$col_$h; wait \$col_$h"
     # What the running shipper has not sent yet, the last run sends: --once exits 0 once acknowledged.
     eval "kill -TERM \$ship_$h; wait \$ship_$h"

@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
 # Description: the man pages render without a groff (or mandoc) warning, have the sections a man page needs, and document exactly the flags and commands that shmlog-collector --help, shmlog-dump --help and shmlog-ship --help print.
-# usage: [SHIP=shmlog-ship] test_man.sh COLLECTOR DUMP PAGE...
+# usage: test_man.sh PAGE... (meson test sets COLLECTOR, SHMLOG_DUMP, and SHMLOG_SHIP when it is built)
 set -u
-collector=$1
-dump=$2
-shift 2
 tmp=$(mktemp -d /tmp/shmlog-test-man-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/tap.sh"
+trap tap_cleanup EXIT
+tap_programs COLLECTOR SHMLOG_DUMP
 tap_require groff-base groff
 tap_require man-db man
 
@@ -91,7 +89,7 @@ compare() {
 
 collector_page=$(page_of shmlog-collector.8)
 if [ -n "$collector_page" ]; then
-    if "$collector" --help >"$tmp/collector.help" 2>&1; then
+    if "$COLLECTOR" --help >"$tmp/collector.help" 2>&1; then
         render "$collector_page" >"$tmp/collector.txt"
         long_options "$tmp/collector.help" >"$tmp/c.impl"
         # Flags of the OPTIONS section (the rest of the page also names other
@@ -105,19 +103,19 @@ fi
 
 ship_page=$(page_of shmlog-ship.8)
 if [ -n "$ship_page" ]; then
-    if [ -n "${SHIP:-}" ] && "$SHIP" --help >"$tmp/ship.help" 2>&1; then
+    if [ -n "${SHMLOG_SHIP:-}" ] && "$SHMLOG_SHIP" --help >"$tmp/ship.help" 2>&1; then
         render "$ship_page" >"$tmp/ship.txt"
         long_options "$tmp/ship.help" >"$tmp/s.impl"
         sed -n '/^OPTIONS/,/^[A-Z]/p' "$tmp/ship.txt" | long_options /dev/stdin >"$tmp/s.doc"
         compare "shmlog-ship options" "$tmp/s.doc" "$tmp/s.impl"
     else
-        not_ok "shmlog-ship --help failed (SHIP=${SHIP:-})"
+        not_ok "shmlog-ship --help failed (SHMLOG_SHIP=${SHMLOG_SHIP:-})"
     fi
 fi
 
 dump_page=$(page_of shmlog-dump.1)
 if [ -n "$dump_page" ]; then
-    if "$dump" --help >"$tmp/dump.help" 2>&1; then
+    if "$SHMLOG_DUMP" --help >"$tmp/dump.help" 2>&1; then
         render "$dump_page" >"$tmp/dump.txt"
         # Commands: the words at the start of "  name  summary" lines of --help.
         sed -n '/^commands:/,/^[a-z]*:$/p' "$tmp/dump.help" |
@@ -129,7 +127,7 @@ if [ -n "$dump_page" ]; then
         # Options: every command's usage line lists what it takes.
         : >"$tmp/dump.usage"
         while read -r cmd; do
-            "$dump" "$cmd" --help >>"$tmp/dump.usage" 2>&1
+            "$SHMLOG_DUMP" "$cmd" --help >>"$tmp/dump.usage" 2>&1
         done <"$tmp/cmd.impl"
         cat "$tmp/dump.help" >>"$tmp/dump.usage"
         long_options "$tmp/dump.usage" >"$tmp/o.impl"

@@ -1,27 +1,14 @@
 #!/bin/bash
 # Description: shmlog-collector's metrics: a real Prometheus server scrapes --metrics-listen and its query API returns the records a producer logged; promtool accepts the scraped text; a segment renamed to a hostile app name is refused and reaches no label; per-ring and per-process series are right; the clock series say what the cpu flags, sysfs and adjtimex say (TSC invariant, clocksource, synchronised, errors) and count anchors; the --metrics-file textfile is valid and replaced atomically (rename: new inode, never seen half written, no .tmp left); non-loopback addresses are refused; the HTTP thread stays off the --cpu drain cpu.
-# Run by meson test with COLLECTOR and TEST_PRODUCER set. Needs the Debian
+# usage: test_metrics.sh (meson test sets COLLECTOR and TEST_PRODUCER). Needs the Debian
 # prometheus package (tools/setup.sh installs it).
 set -u
-: "${COLLECTOR:?run through meson test}" "${TEST_PRODUCER:?run through meson test}"
-
 root=$(mktemp -d /tmp/shmlog-test-metrics-XXXXXX)
-col_pid='' prod_pid='' prom_pid=''
-
-cleanup() {
-    exec 3>&- 2>/dev/null
-    # Only the processes this script started, by pid.
-    for p in $prom_pid $prod_pid $col_pid; do
-        kill "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    rm -rf "$root"
-}
-trap cleanup EXIT
-trap 'exit 1' TERM INT
-
+tmp=$root # tap.sh's scratch directory
 . "$(dirname "$0")/tap.sh"
-tmp=$root # check's scratch files
+trap tap_cleanup EXIT
+trap 'exit 1' TERM INT
+tap_programs COLLECTOR TEST_PRODUCER
 
 # How long wait_for polls, in seconds.
 timeout=20
@@ -54,9 +41,8 @@ mkdir -p "$seg" "$textdir"
 textfile=$textdir/shmlog.prom
 export SHMLOG_DIR=$seg
 
-"$COLLECTOR" --dir "$seg" --out "$out" --metrics-listen 127.0.0.1:0 \
-    --metrics-file "$textfile" --metrics-interval 1 2>"$root/collector.log" &
-col_pid=$!
+collector_start "$root/collector.log" --dir "$seg" --out "$out" --metrics-listen 127.0.0.1:0 \
+    --metrics-file "$textfile" --metrics-interval 1
 port_line() { grep -q 'metrics on http://127.0.0.1:[0-9]*/metrics' "$root/collector.log"; }
 wait_for "$timeout" port_line || { diag "$root/collector.log"; bail "the collector did not report its metrics address"; }
 port=$(sed -n 's#.*metrics on http://127.0.0.1:\([0-9]*\)/metrics.*#\1#p' "$root/collector.log" | head -1)
@@ -69,6 +55,7 @@ threads=2 count=40000
 mkfifo "$root/hold"
 "$TEST_PRODUCER" --threads $threads --count $count --hold <"$root/hold" >"$root/producer.out" &
 prod_pid=$!
+pids+=("$prod_pid")
 exec 3>"$root/hold"
 producer_done() { grep -q '^done ' "$root/producer.out"; }
 wait_for "$timeout" producer_done || bail "the producer did not finish"
@@ -198,6 +185,7 @@ EOF
 prometheus --config.file="$root/prometheus.yml" --storage.tsdb.path="$root/tsdb" \
     --web.listen-address="127.0.0.1:$pport" >"$root/prometheus.log" 2>&1 3>&- &
 prom_pid=$!
+pids+=("$prom_pid")
 api=http://127.0.0.1:$pport/api/v1
 # The first value of an instant vector query, or nothing.
 query() {
@@ -257,21 +245,18 @@ exec 3>&- # the producer exits; the collector drains it and removes its segments
 exited() { ! kill -0 "$prod_pid" 2>/dev/null || [ "$(awk '{ print $3 }' "/proc/$prod_pid/stat")" = Z ]; }
 wait_for "$timeout" exited || bail "the producer did not exit when its stdin closed"
 wait "$prod_pid"
-old_pid=$prod_pid prod_pid=''
+tap_forget "$prod_pid"
+old_pid=$prod_pid
 gone() { [ "$(ls -A "$seg")" = "$weird_app-$old_pid.meta" ]; }
 check "the exited producer's segments were removed, the refused renamed meta left alone" wait_for "$timeout" gone
-kill "$col_pid"
-wait "$col_pid"
-status=$?
-col_pid=''
-check "the collector exits 0 on SIGTERM" [ $status -eq 0 ]
+check "the collector exits 0 on SIGTERM" collector_stop
 check "no textfile .tmp is left" [ ! -e "$textfile.tmp" ]
 check "the last textfile has the final count and no ring of the exited producer" \
     [ "$(value shmlog_collector_records_total "$textfile")" = "$expected" -a \
       -z "$(grep "^shmlog_ring_records_total{app=\"tprod\",pid=\"$old_pid\"" "$textfile")" ]
 kill "$prom_pid"
 wait "$prom_pid" 2>/dev/null
-prom_pid=''
+tap_forget "$prom_pid"
 
 # ==== Flags ====
 
@@ -289,9 +274,7 @@ check "--metrics-interval 0: exit 2, one line" refused --metrics-interval --metr
 # ==== The HTTP thread is not on the drain cpu ====
 
 if [ "$(nproc)" -ge 2 ]; then
-    : >"$root/collector.log"
-    "$COLLECTOR" --dir "$seg" --out "$out" --cpu 0 --metrics-listen 127.0.0.1:0 2>"$root/collector.log" &
-    col_pid=$!
+    collector_start "$root/collector.log" --dir "$seg" --out "$out" --cpu 0 --metrics-listen 127.0.0.1:0
     wait_for "$timeout" port_line
     cpus_of() { awk '/^Cpus_allowed_list/ { print $2 }' "$1/status"; }
     has_cpu0() { # a cpu list ("0", "0-3", "1,3-5") names cpu 0
@@ -302,17 +285,15 @@ for part in sys.argv[1].split(","):
     c.update(range(int(a), int(b or a) + 1))
 sys.exit(0 if 0 in c else 1)' "$1"
     }
-    mine=$(cpus_of "/proc/$col_pid/task/$col_pid")
+    mine=$(cpus_of "/proc/$col/task/$col")
     others=0 on_drain_cpu=''
-    for t in /proc/$col_pid/task/*; do
-        [ "${t##*/}" = "$col_pid" ] && continue
+    for t in /proc/$col/task/*; do
+        [ "${t##*/}" = "$col" ] && continue
         case $(cat "$t/comm") in iou-*) continue ;; esac # io_uring's kernel workers follow the ring
         others=$((others + 1))
         has_cpu0 "$(cpus_of "$t")" && on_drain_cpu="$on_drain_cpu $(cat "$t/comm"):$(cpus_of "$t")"
     done
-    kill "$col_pid"
-    wait "$col_pid"
-    col_pid=''
+    collector_stop
     echo "# drain thread on cpus $mine; $others other thread(s); on cpu 0:${on_drain_cpu:- none}"
     check "--cpu 0: the drain thread runs on cpu 0 only, the metrics thread elsewhere" \
         [ "$mine" = 0 -a $others -ge 1 -a -z "$on_drain_cpu" ]

@@ -1,27 +1,15 @@
 #!/bin/bash
 # Description: shmlog-collector's metrics endpoint keeps answering while local slowloris clients hold connections: 40, then 200, connections from 127.0.0.1 (the scraper's own address) that trickle one header line a second and reconnect when dropped are held at first and closed by the server within its request deadline, and a scraper once a second gets 200 and the metrics text every time.
-# Run by meson test with COLLECTOR set. Loopback only; about 35 s.
+# usage: test_metrics_slowloris.sh (meson test sets COLLECTOR). Loopback only; about 35 s.
 set -u
-: "${COLLECTOR:?run through meson test}"
-
 root=$(mktemp -d /tmp/shmlog-test-slowloris-XXXXXX)
-col_pid='' att_pid=''
-
-cleanup() {
-    # Only the processes this script started, by pid.
-    for p in $att_pid $col_pid; do
-        kill "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    rm -rf "$root"
-}
-trap cleanup EXIT
-trap 'exit 1' TERM INT
-
+tmp=$root # tap.sh's scratch directory
 . "$(dirname "$0")/tap.sh"
+trap tap_cleanup EXIT
+trap 'exit 1' TERM INT
+tap_programs COLLECTOR
 tap_require curl curl
 tap_require python3 python3
-tmp=$root # check's scratch files
 
 # How long wait_for polls, in seconds.
 timeout=20
@@ -117,8 +105,7 @@ EOF
 seg=$root/seg out=$root/out
 mkdir -p "$seg"
 export SHMLOG_DIR=$seg
-"$COLLECTOR" --dir "$seg" --out "$out" --metrics-listen 127.0.0.1:0 2>"$root/collector.log" &
-col_pid=$!
+collector_start "$root/collector.log" --dir "$seg" --out "$out" --metrics-listen 127.0.0.1:0
 port_line() { grep -q 'metrics on http://127.0.0.1:[0-9]*/metrics' "$root/collector.log"; }
 wait_for "$timeout" port_line || { diag "$root/collector.log"; bail "the collector did not report its metrics address"; }
 port=$(sed -n 's#.*metrics on http://127.0.0.1:\([0-9]*\)/metrics.*#\1#p' "$root/collector.log" | head -1)
@@ -136,6 +123,7 @@ attack() {
     local conns=$1 seconds=$2 report=$root/attack-$1.txt
     timeout $((seconds + 20)) python3 "$root/slowloris.py" "$port" "$conns" $((seconds + 2)) "$report" &
     att_pid=$!
+    pids+=("$att_pid")
     held() { grep -q '^held ' "$report" 2>/dev/null; }
     wait_for "$timeout" held || bail "the slowloris client did not start"
     local kept
@@ -158,7 +146,7 @@ attack() {
 
     wait "$att_pid"
     local status=$?
-    att_pid=''
+    tap_forget "$att_pid"
     [ $status -eq 0 ] || { echo "# slowloris.py exit $status"; diag "$report"; }
     diag "$report"
     local life closed
@@ -172,13 +160,9 @@ attack 200 8
 
 # ==== Afterwards ====
 
-check "the collector is still running" kill -0 "$col_pid"
+check "the collector is still running" kill -0 "$col"
 check "a scrape after the attacks is answered" scrape_ok
-kill "$col_pid"
-wait "$col_pid"
-status=$?
-col_pid=''
-check "the collector exits 0 on SIGTERM" [ $status -eq 0 ]
+check "the collector exits 0 on SIGTERM" collector_stop
 if grep -v 'metrics on http' "$root/collector.log" | grep -q .; then
     echo "# collector log:"
     head -20 "$root/collector.log" | diag

@@ -310,12 +310,9 @@ else
     logs=$tmp/out
     skip "the collector through its unit" "systemd is not PID 1: the installed binary runs directly"
     mkdir -p "$segs/live"
-    /usr/bin/shmlog-collector --dir "$segs/live" --out "$logs" >"$tmp/collector.log" 2>&1 &
-    collector=$!
-    pids+=("$collector")
+    COLLECTOR=/usr/bin/shmlog-collector collector_start "$tmp/collector.log" --dir "$segs/live" --out "$logs"
     check "the sample producer logs" /usr/bin/shmlog-sample --app "$app" --count "$count" --dir "$segs/live"
-    kill -TERM "$collector"
-    wait "$collector"
+    collector_stop
     rc=$?
     [ "$rc" -eq 0 ] && ok "the installed collector drains and exits 0 on SIGTERM" ||
         { not_ok "the collector exited $rc"; diag "$tmp/collector.log"; }

@@ -1,19 +1,17 @@
 #!/bin/bash
 # Description: the Python package (python/) installs offline with pip into a venv, binds libshmlog-read with the header's exact struct layouts, and reads what shmlog-dump reads: on every corpus file, on files the real collector wrote, with each filter and time string, and on damaged files, shmlog.read() gives the events of `read --format json` key for key with exact types; shmlog.open()'s Arrow stream, read by pyarrow (and equally by polars), holds the same records and markers value for value in typed columns, as does to_arrow(), to_parquet() and `python -m shmlog export` read back, and dataframe()/losses() with the documented dtypes; the GIL is free while C decodes; damage is a warning (or error events), never a crash; and without pyarrow the Arrow calls say so while read() works.
-# usage: test_python.sh DUMP COLLECTOR SAMPLE CORPUS_DIR LIBDIR PYTHON_SRC
+# usage: test_python.sh CORPUS_DIR LIBDIR PYTHON_SRC (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
 set -u
 # absolute: the test runs in its scratch directory
 abs() { realpath -e -- "$1" || echo "/nonexistent/$1"; }
-dump=$(abs "$1")
-collector=$(abs "$2")
-sample=$(abs "$3")
-corpus=$(abs "$4")
-libdir=$(abs "$5")
-pysrc=$(abs "$6")
+corpus=$(abs "$1")
+libdir=$(abs "$2")
+pysrc=$(abs "$3")
 header_dir=$(abs "$(dirname "$0")/../tools") # shmlog_read.h, for the layout check
 tmp=$(mktemp -d /tmp/shmlog-test-python-XXXXXX)
 . "$(dirname "$0")/tap.sh"
 trap tap_cleanup EXIT
+tap_programs SHMLOG_DUMP COLLECTOR SHMLOG_SAMPLE
 unset TZ
 # The venv tools/setup.sh makes: pyarrow, polars, duckdb and pandas, pinned (tests/python-requirements.txt).
 shared=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}
@@ -855,21 +853,21 @@ for input in "$corpus"/*/*.shlog "$corpus"/*/rotation; do
     name=${input#"$corpus"/}
     golden=${input%.shlog}.read.json
     check "read(kinds=KINDS) equals read --format json and the checked-in $(basename "$golden"), key for key: $name" \
-        pycheck stream "$dump" --golden="$golden" "$input"
+        pycheck stream "$SHMLOG_DUMP" --golden="$golden" "$input"
     check "open()'s Arrow stream (pyarrow, polars), to_arrow(), to_parquet(), export: the dump's records and markers: $name" \
-        pycheck arrow "$dump" "$input"
+        pycheck arrow "$SHMLOG_DUMP" "$input"
     check "dataframe() has the dump's records, dtypes as documented; losses() its markers: $name" \
-        pycheck frame "$dump" "$input"
+        pycheck frame "$SHMLOG_DUMP" "$input"
 done
 check_show "filters select what the dump's options select (records and markers): v2-categories/processes.shlog" \
-    pycheck filters "$dump" "$corpus/v2-categories/processes.shlog"
-check "filters: v2-categories/losses.shlog" pycheck filters "$dump" "$corpus/v2-categories/losses.shlog"
-check "filters: v2/rotation (two files)" pycheck filters "$dump" "$corpus/v2/rotation"
+    pycheck filters "$SHMLOG_DUMP" "$corpus/v2-categories/processes.shlog"
+check "filters: v2-categories/losses.shlog" pycheck filters "$SHMLOG_DUMP" "$corpus/v2-categories/losses.shlog"
+check "filters: v2/rotation (two files)" pycheck filters "$SHMLOG_DUMP" "$corpus/v2/rotation"
 check_show "text decoding; an empty DataFrame keeps its dtypes" pycheck synthetic "$corpus/v2/processes.shlog"
 check_show "without pyarrow: read() and open()'s capsule work, the Arrow calls say to install it" \
     pycheck nopyarrow "$corpus/v2/processes.shlog"
 check_show "bad paths and options: FileNotFoundError, ValueError, TypeError, LibraryNotFound, with their text" \
-    pycheck errors "$dump" "$corpus/v2/processes.shlog"
+    pycheck errors "$SHMLOG_DUMP" "$corpus/v2/processes.shlog"
 
 # ---- damaged files: cut inside a frame, garbage after the last, no file at all ----
 src=$corpus/v2-categories/processes.shlog
@@ -878,42 +876,34 @@ head -c $((size * 2 / 3)) "$src" >"$tmp/cut.shlog"
 { cat "$src"; head -c 300 /dev/urandom; } >"$tmp/garbage.shlog"
 { head -c 4096 /dev/urandom; } >"$tmp/noise.shlog"
 check_show "a file cut inside a frame: the records before, a DamagedInputWarning, error events on request" \
-    pycheck damaged "$dump" "$tmp/cut.shlog"
-check "garbage after the last frame: every record, the warning" pycheck damaged "$dump" "$tmp/garbage.shlog"
-check "no shmlog file at all: no record, the warning" pycheck damaged "$dump" "$tmp/noise.shlog"
+    pycheck damaged "$SHMLOG_DUMP" "$tmp/cut.shlog"
+check "garbage after the last frame: every record, the warning" pycheck damaged "$SHMLOG_DUMP" "$tmp/garbage.shlog"
+check "no shmlog file at all: no record, the warning" pycheck damaged "$SHMLOG_DUMP" "$tmp/noise.shlog"
 
 # ---- live files: the real collector and a real producer ----
 seg=$tmp/seg
 out=$tmp/out
 mkdir -p "$seg"
-"$collector" --dir "$seg" --out "$out" --max-delay-ms 20 >"$tmp/collector.log" 2>&1 &
-col=$!
-pids+=("$col")
-sleep 0.3
+collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 20
 count=10000
-SHMLOG_DIR=$seg "$sample" --app pylive --count $count --threads 2 --rate 40000 >"$tmp/sample.out" 2>&1
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app pylive --count $count --threads 2 --rate 40000 >"$tmp/sample.out" 2>&1
 check "the producer dropped nothing" grep -q ' 0 dropped' "$tmp/sample.out"
-for _ in $(seq 100); do # the collector removes the segments after the exit marker
-    [ -z "$(ls -A "$seg")" ] && break
-    sleep 0.1
-done
+check "the collector removes the segments after the exit marker" segments_gone "$seg"
 check_show "while the collector writes: the same events, and the open file is a note, not damage" \
-    pycheck stream "$dump" "$out"
-kill -TERM "$col"
-wait "$col"
-check "collector exits 0 on SIGTERM" test $? -eq 0
-check_show "live files: read(kinds=KINDS) equals read --format json, key for key" pycheck stream "$dump" "$out"
+    pycheck stream "$SHMLOG_DUMP" "$out"
+check "collector exits 0 on SIGTERM" collector_stop
+check_show "live files: read(kinds=KINDS) equals read --format json, key for key" pycheck stream "$SHMLOG_DUMP" "$out"
 check_show "live files: $((count + 1)) records (the calls and 'starting'), one exit, nothing lost; typed columns" \
     pycheck count "$out" $((count + 1))
 check_show "live files: open()'s Arrow stream and what is made of it hold the dump's records and markers" \
-    pycheck arrow "$dump" "$out"
-check "live files: dataframe() and losses() as the dump" pycheck frame "$dump" "$out"
+    pycheck arrow "$SHMLOG_DUMP" "$out"
+check "live files: dataframe() and losses() as the dump" pycheck frame "$SHMLOG_DUMP" "$out"
 check_show "the GIL is free while C decodes: another Python thread runs on during to_arrow()" \
     pycheck gil "$(ls "$out"/*.shlog | head -1)" 60
-check_show "live files: filters select what the dump's options select" pycheck filters "$dump" "$out"
+check_show "live files: filters select what the dump's options select" pycheck filters "$SHMLOG_DUMP" "$out"
 live=$(ls "$out"/*.shlog | head -1)
 size=$(stat -c %s "$live")
 head -c $((size / 2)) "$live" >"$tmp/live-cut.shlog"
-check_show "a live file cut in half: the records before, the warning" pycheck damaged "$dump" "$tmp/live-cut.shlog"
+check_show "a live file cut in half: the records before, the warning" pycheck damaged "$SHMLOG_DUMP" "$tmp/live-cut.shlog"
 
 tap_done

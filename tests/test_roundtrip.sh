@@ -5,19 +5,18 @@
 # -O2 -Wall -Wextra -Werror, run pinned to one cpu, drained by shmlog-collector --once; every call is a
 # record in `shmlog-dump ring`, `shmlog-dump read` and libshmlog-read, each as libc's snprintf renders
 # the same call (a record marked truncated: of the documented cut), with no loss and no damage.
-# usage: test_roundtrip.sh INCLUDE_DIR SHMLOG_DUMP COLLECTOR ROUNDTRIP_READ SITES:SEED:LANG[:CC]...
+# usage: test_roundtrip.sh INCLUDE_DIR SITES:SEED:LANG[:CC]... (meson test sets SHMLOG_DUMP, COLLECTOR,
+#   ROUNDTRIP_READ)
 #   INCLUDE_DIR holds shmlog.h; each run: SITES call sites from SEED, LANG c or cxx, compiled with CC
 #   (default gcc / g++). SHMLOG_TEST_KEEP=1 keeps the work directory; ROUNDTRIP_CFLAGS replaces the flags.
 set -u
 inc=$1
-dump=$2
-collector=$3
-reader=$4
-shift 4
+shift
 src=$(cd "$(dirname "$0")" && pwd)
 . "$src/tap.sh"
 tmp=$(mktemp -d /tmp/shmlog-roundtrip-XXXXXX)
 trap tap_cleanup EXIT
+tap_programs SHMLOG_DUMP COLLECTOR ROUNDTRIP_READ
 cpu=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
 warn=${ROUNDTRIP_CFLAGS:--O2 -Wall -Wextra -Werror}
 
@@ -50,10 +49,10 @@ one() { # sites seed lang cc
         diag "$dir/log"
         return
     fi
-    "$dump" ring --dir "$dir/seg" --format json >"$dir/ring.json" 2>"$dir/ring.err"
-    "$collector" --once --dir "$dir/seg" --out "$dir/out" 2>"$dir/collector.err"
-    "$dump" read "$dir/out" --format json >"$dir/read.json" 2>"$dir/read.err"
-    "$reader" "$dir/out" >"$dir/lib.txt" 2>"$dir/lib.err"
+    "$SHMLOG_DUMP" ring --dir "$dir/seg" --format json >"$dir/ring.json" 2>"$dir/ring.err"
+    "$COLLECTOR" --once --dir "$dir/seg" --out "$dir/out" 2>"$dir/collector.err"
+    "$SHMLOG_DUMP" read "$dir/out" --format json >"$dir/read.json" 2>"$dir/read.err"
+    "$ROUNDTRIP_READ" "$dir/out" >"$dir/lib.txt" 2>"$dir/lib.err"
     if python3 "$src/roundtrip_check.py" "$dir/expected" "$dir/ring.json" "$dir/read.json" "$dir/lib.txt" \
         >"$dir/check" 2>&1; then
         ok "seed $seed $lang $cc: $(grep -c '' "$dir/expected") calls of $sites sites read back as snprintf renders them"

@@ -1,20 +1,12 @@
 #!/usr/bin/env bash
 # Description: the shipping recipe works: shmlog-dump's JSON Lines, forwarded
 # through rsyslog over loopback TCP, arrive whole and parse with stable keys.
-# usage: test_rsyslog.sh COLLECTOR DUMP SAMPLE
+# usage: test_rsyslog.sh (meson test sets COLLECTOR, SHMLOG_DUMP, SHMLOG_SAMPLE)
 set -euo pipefail
-collector=$1
-dump=$2
-sample=$3
-work=$(mktemp -d /tmp/shmlog-rsyslog.XXXXXX)
-rsyslog_pid=
-cleanup() {
-    [ -n "$rsyslog_pid" ] && kill "$rsyslog_pid" 2>/dev/null && wait "$rsyslog_pid" 2>/dev/null
-    rm -rf "$work" /dev/shm/shmlog-rsyslog-$$
-}
-trap cleanup EXIT
+tmp=$(mktemp -d /tmp/shmlog-rsyslog.XXXXXX)
 . "$(dirname "$0")/tap.sh"
-
+trap tap_cleanup EXIT
+tap_programs COLLECTOR SHMLOG_DUMP SHMLOG_SAMPLE
 
 tap_require rsyslog rsyslogd
 tap_require python3 python3
@@ -22,39 +14,39 @@ tap_require python3 python3
 # The receiving side, as a central rsyslog would be set up: imtcp in, the
 # message as it came (the JSON object) out, one line each.
 port=$((20000 + $$ % 20000))
-mkdir -p "$work/spool"
-cat > "$work/rsyslog.conf" <<CONF
-global(workDirectory="$work/spool" maxMessageSize="64k")
+mkdir -p "$tmp/spool"
+cat > "$tmp/rsyslog.conf" <<CONF
+global(workDirectory="$tmp/spool" maxMessageSize="64k")
 module(load="imtcp")
 template(name="json_only" type="string" string="%msg%\n")
 ruleset(name="shmlog") {
-    action(type="omfile" file="$work/received.jsonl" template="json_only")
+    action(type="omfile" file="$tmp/received.jsonl" template="json_only")
 }
 input(type="imtcp" address="127.0.0.1" port="$port" ruleset="shmlog")
 CONF
-rsyslogd -n -f "$work/rsyslog.conf" -i "$work/rsyslog.pid" &
-rsyslog_pid=$!
+rsyslogd -n -f "$tmp/rsyslog.conf" -i "$tmp/rsyslog.pid" &
+pids+=($!)
 for _ in $(seq 50); do
     (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
     sleep 0.1
 done
 
 # Something to ship: a producer, the collector, the files.
-seg=/dev/shm/shmlog-rsyslog-$$
-SHMLOG_DIR=$seg "$sample" --app shipper --count 2000 --threads 2 >/dev/null
-"$collector" --dir "$seg" --out "$work/out" --once 2>/dev/null
-"$dump" read "$work/out" --format json > "$work/sent.jsonl"
-sent=$(wc -l < "$work/sent.jsonl")
+seg=$tmp/seg
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app shipper --count 2000 --threads 2 >/dev/null
+"$COLLECTOR" --dir "$seg" --out "$tmp/out" --once 2>/dev/null
+"$SHMLOG_DUMP" read "$tmp/out" --format json > "$tmp/sent.jsonl"
+sent=$(wc -l < "$tmp/sent.jsonl")
 [ "$sent" -ge 2000 ] || bail "only $sent records to send"
 
 # The sending side of the recipe: one syslog message per JSON line, over TCP.
-logger --tcp --server 127.0.0.1 --port "$port" --size 65536 --tag shmlog -f "$work/sent.jsonl"
+logger --tcp --server 127.0.0.1 --port "$port" --size 65536 --tag shmlog -f "$tmp/sent.jsonl"
 
 for _ in $(seq 100); do
-    [ -f "$work/received.jsonl" ] && [ "$(wc -l < "$work/received.jsonl")" -ge "$sent" ] && break
+    [ -f "$tmp/received.jsonl" ] && [ "$(wc -l < "$tmp/received.jsonl")" -ge "$sent" ] && break
     sleep 0.1
 done
-if python3 - "$work/sent.jsonl" "$work/received.jsonl" >"$work/check.log" 2>&1 <<'PY'
+if python3 - "$tmp/sent.jsonl" "$tmp/received.jsonl" >"$tmp/check.log" 2>&1 <<'PY'
 import json, sys
 sent = [json.loads(l) for l in open(sys.argv[1])]
 got = [json.loads(l) for l in open(sys.argv[2])]
@@ -73,5 +65,5 @@ then
 else
     not_ok "JSON Lines through rsyslog over TCP"
 fi
-diag "$work/check.log"
+diag "$tmp/check.log"
 tap_done

@@ -3,20 +3,24 @@
  * record filters, and the buffered standard output.
  *
  *   shmlog-dump.c   main, the command line and the command table
- *   dump_live.c     live segments: finding them; segments, set-level, clean
+ *   dump_live.c     segments, set-level, backtrace, clean
  *   dump_ring.c     ring (the records still in the rings)
  *   dump_status.c   status
  *   dump_read.c     read (through libshmlog-read, shmlog_read.h) and follow
  *   dump_stats.c    stats, dump_verify.c verify: consumers of the reader's
  *                   engine (read_engine.h), which holds no command's code
+ *   dump_mirror.c   mirror (kafka://, on kafka_source.c)
+ * and what the commands share, below them:
+ *   dump_segs.c     the live segments: finding and opening them, the dump's
+ *                   clock anchor, the SIGBUS guard
  *   dump_inputs.c   the FILE|DIR arguments of the file commands
+ *   dump_args.c     usage_error() and the level names a person types
  *   dump_output.c   output, pieces of lines: used by all, calls none
  *
- * The arrows: shmlog-dump.c -> the commands' files -> dump_output.c;
- * dump_read.c, dump_stats.c, dump_verify.c -> dump_inputs.c -> the engine;
- * dump_ring.c and dump_status.c -> dump_live.c (finding segments);
- * dump_status.c -> the engine's read_inputs.c (the collector's open file);
- * the commands -> shmlog-dump.c only for usage_error() and parse_level().
+ * The arrows: shmlog-dump.c -> the commands' files -> the shared files;
+ * a command's file never calls shmlog-dump.c or another command's file
+ * (tests/test_layers.sh checks it in the built objects); dump_status.c ->
+ * the engine's read_inputs.c (the collector's open file).
  */
 #ifndef DUMP_H
 #define DUMP_H
@@ -63,7 +67,7 @@ struct cli {
     char **positional;
 };
 
-/* ==== Command line (shmlog-dump.c) ==== */
+/* ==== Arguments (dump_args.c) ==== */
 
 /* One line on standard error, then exit EXIT_USAGE. */
 void usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -117,7 +121,7 @@ int cmd_verify(struct cli *cli);
 /* kafka://: the frames shmlog-ship sent, as files (dump_mirror.c, on kafka_source.c) */
 int cmd_mirror(struct cli *cli);
 
-/* ==== Live segments (dump_live.c) ==== */
+/* ==== Live segments (dump_segs.c) ==== */
 
 /* One segment file found in a directory, its name parsed. */
 struct seg_entry {
@@ -141,6 +145,8 @@ int scan_dirs(const struct cli *cli, struct seg_list *list);
 size_t process_run_end(const struct seg_list *list, size_t i);
 /* Opens a segment read-only, whoever owns it (the reader validates it). */
 int open_segment(const struct seg_entry *e, struct shm_seg *seg, char *err, size_t errcap);
+/* The same, mapped for writing: set-level's store. */
+int open_segment_writable(const struct seg_entry *e, struct shm_seg *seg, char *err, size_t errcap);
 /* Opens the ring at e if it belongs to meta (shm_ring_belongs), with its
  * view. 0, or -1 with the reason in err. */
 int open_ring_of(const struct shm_seg *meta, const struct seg_entry *e, struct shm_seg *seg,
@@ -152,6 +158,7 @@ const struct shm_clock_taker *live_clock(void);
 int guarded(void (*fn)(const struct cli *, const struct seg_entry *, size_t), void (*release)(void),
             const struct cli *cli, const struct seg_entry *entries, size_t n);
 
+/* dump_live.c */
 int cmd_segments(struct cli *cli);
 int cmd_set_level(struct cli *cli);
 int cmd_backtrace(struct cli *cli);

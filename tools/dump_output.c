@@ -1,9 +1,8 @@
 /*
  * dump_output.c - the layer every shmlog-dump command writes through: the
  * buffered standard output, its zone, standard error, and the pieces of
- * text and JSON lines (dump.h). shmlog-dump.c (command line, segments, ring,
- * status, set-level, clean) and the file commands (read, stats, follow, verify)
- * both use it; it calls neither.
+ * text and JSON lines (dump.h). shmlog-dump.c and every command use it; it
+ * calls none of them.
  */
 #include <stdio.h>
 #include <stdlib.h>

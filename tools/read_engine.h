@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "read_filter.h"
 #include "render.h"
 #include "shlog_file.h"

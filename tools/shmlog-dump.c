@@ -14,9 +14,10 @@
  *   shmlog-dump mirror    kafka://BROKERS/TOPIC --out DIR [--since T] [--follow]
  *
  * Segments are mapped read-only and never modified, except the one word
- * set-level stores. Everything in them is validated by shm/reader.c, files by
+ * set-level stores. Everything in them is validated by shm/reader_*.c, files by
  * the file format's decoder (format/shlog_decode_*.c); rendering is tools/render*.c. This file holds
- * main, the command line and the command table; the commands are in the files dump.h lists.
+ * main, the command line and the command table; the commands are in the files dump.h lists,
+ * what they share in the files below them.
  *
  * Exit status: 0 done, 1 a runtime failure or damaged input, 2 usage,
  * 3 (status) drops grew during the sample, 4 (status) no collector drains.
@@ -137,19 +138,6 @@ static const struct command commands[] = {
      "                  keep them unless --force, which says how many it discards"},
 };
 
-void usage_error(const char *fmt, ...)
-{
-    /* One line, then exit 2: scripts see a clear reason and a usage failure. */
-    va_list ap;
-    out_flush();
-    fprintf(stderr, "%s: ", dump_prog);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, " (see '%s --help')\n", dump_prog);
-    exit(EXIT_USAGE);
-}
-
 static void print_help(FILE *f)
 {
     fprintf(f,
@@ -207,21 +195,6 @@ static const struct opt_spec *find_short(char c)
         if (all_opts[i].short_name && all_opts[i].short_name == c)
             return &all_opts[i];
     return NULL;
-}
-
-/* TRACE..FATAL, OFF when allow_off, or their numbers; any case. -1 if none. */
-int parse_level(const char *s, int allow_off)
-{
-    static const char *const names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"};
-    int max = allow_off ? SHMLOG_LEVEL_OFF : SHMLOG_LEVEL_FATAL;
-    for (int i = 0; i <= max; i++)
-        if (strcasecmp(s, names[i]) == 0)
-            return i;
-    if (strcasecmp(s, "WARNING") == 0)
-        return SHMLOG_LEVEL_WARN;
-    if (s[0] >= '0' && s[0] <= '0' + max && s[1] == '\0')
-        return s[0] - '0';
-    return -1;
 }
 
 static uint64_t parse_u64_opt(const char *flag, const char *value, uint64_t min, uint64_t max)

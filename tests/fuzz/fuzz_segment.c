@@ -1,5 +1,5 @@
 /*
- * Description: fuzzes the segment validator and reader (shm/reader.c) with
+ * Description: fuzzes the segment validator and reader (shm/reader_*.c) with
  * hostile metadata and ring segments, checking what reader.h promises about
  * every answer (bounds, bounded progress, no writes).
  *
@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fuzz_common.h"
 #include "reader.h"
 
