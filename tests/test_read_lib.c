@@ -546,15 +546,34 @@ Test(read_lib, a_live_collectors_files_hold_exactly_what_was_written, .init = li
     static unsigned char seen[THREADS][RECORDS];
     memset(seen, 0, sizeof seen);
     const struct shmlog_read_event *ev;
-    uint64_t last_ts = 0, n = 0;
+    enum { MAX_RINGS = 256 };
+    uint64_t last_ts = 0, n = 0, ring_max_ts[MAX_RINGS + 1] = {0}, ring_seq[MAX_RINGS + 1] = {0};
+    unsigned char ring_seen[MAX_RINGS + 1] = {0};
     int exits = 0;
     while (shmlog_read_next(r, &ev) > 0) {
         cr_assert_neq(ev->kind, SHMLOG_READ_ERROR, "%s", ev->error);
         cr_assert_neq(ev->kind, SHMLOG_READ_LOSS, "a loss: %s", ev->loss_reason);
         cr_assert_str_eq(ev->app, "readlib");
         cr_assert_eq(ev->pid, (uint32_t)p.pid);
-        cr_assert_geq(ev->ts_ns, last_ts, "out of time order");
-        last_ts = ev->ts_ns;
+        /* Time order, and ring order within a ring (read_merge.c): a record
+         * older than one handed on before it is only one whose own ring
+         * handed on a newer one before it (its writer was preempted between
+         * taking its time and its slot). */
+        uint32_t ring = ev->cpu < MAX_RINGS ? ev->cpu : MAX_RINGS;
+        if (ev->kind == SHMLOG_READ_RECORD) {
+            cr_assert_lt(ev->cpu, MAX_RINGS);
+            cr_assert(!ring_seen[ring] || ev->seq > ring_seq[ring], "cpu %u: position %" PRIu64 " after %" PRIu64,
+                      ev->cpu, ev->seq, ring_seq[ring]);
+            ring_seq[ring] = ev->seq;
+            ring_seen[ring] = 1;
+        }
+        cr_assert(ev->ts_ns >= last_ts || ev->ts_ns < ring_max_ts[ring],
+                  "out of time order: %" PRIu64 " after %" PRIu64 ", its ring's newest so far %" PRIu64, ev->ts_ns,
+                  last_ts, ring_max_ts[ring]);
+        if (ev->ts_ns > last_ts)
+            last_ts = ev->ts_ns;
+        if (ev->ts_ns > ring_max_ts[ring])
+            ring_max_ts[ring] = ev->ts_ns;
         if (ev->kind == SHMLOG_READ_EXIT) {
             cr_assert_str_eq(ev->exit_how, "shutdown");
             cr_assert_eq(ev->exit_records, (uint64_t)THREADS * RECORDS);
