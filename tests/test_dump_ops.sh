@@ -82,7 +82,9 @@ collector_start "$tmp/collector-idle.log" --dir "$seg" --out "$out"
 check "status exits 0 while an idle collector runs for --out" \
     wait_for 10 bash -c "'$SHMLOG_DUMP' status --dir '$seg' --out '$out' --watch 0.1 >/dev/null 2>&1"
 collector_stop
-"$TEST_PRODUCER" --threads 1 --forever --burst 2 --pause-us 10000 >"$tmp/producer2.out" &
+# On one cpu: a thread that moved while the collector is stopped below would make a ring no collector
+# claimed yet, and status would rightly name that one instead.
+taskset -c 0 "$TEST_PRODUCER" --threads 1 --forever --burst 2 --pause-us 10000 >"$tmp/producer2.out" &
 prod=$!
 pids+=("$prod")
 wait_for 10 grep -q ready "$tmp/producer2.out"
