@@ -79,7 +79,7 @@ rows = {}
 for f in sys.argv[1:]:
     for r in csv.DictReader(open(f)):
         rows.setdefault((r["case"], r["way"]), []).append(r)
-cols = ["p50_ns", "p75_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns"]
+cols = ["p50_ns", "p75_ns", "p90_ns", "p99_ns", "p999_ns", "p9999_ns", "max_ns"]
 print("%-7s %-8s %s" % ("case", "way", " ".join("%8s" % c[:-3] for c in cols)))
 for (case, way), rs in rows.items():
     print("%-7s %-8s %s" % (case, way, " ".join("%8.1f" % statistics.median(float(r[c]) for r in rs) for c in cols)))
