@@ -711,19 +711,6 @@ uint8_t *shmlog__reserve_slow(unsigned nslots, size_t payload, uint64_t *pos)
     }
 }
 
-void shmlog__spill(uint8_t *head, size_t off, const void *src, size_t len)
-{
-    const uint8_t *s = (const uint8_t *)src;
-    while (len) {
-        size_t room = shmlog_payload_slot_left(off);
-        size_t n = len < room ? len : room;
-        memcpy(head + shmlog_payload_offset(off), s, n);
-        s += n;
-        off += n;
-        len -= n;
-    }
-}
-
 /* ---- call sites ---- */
 
 static uint32_t shmlog__append_string(const char *s, uint32_t len)

@@ -130,7 +130,6 @@ uint8_t *shmlog__reserve_slow(unsigned nslots, size_t payload, uint64_t *pos);
 /* Counts a call whose level or category is out of range. */
 void shmlog__out_of_range(void);
 uint32_t shmlog__tid_slow(void);
-void shmlog__spill(uint8_t *head, size_t off, const void *src, size_t len);
 #ifdef __cplusplus
 }
 #endif
@@ -250,19 +249,85 @@ SHMLOG__INLINE void shmlog__progress(struct shmlog_ring *h, uint64_t mask, uint6
         shmlog__store_release(&h->published, end);
 }
 
-/* Copies len bytes to payload offset off of the record at head. A length
- * is never past the payload bound (shmlog__arg_len): said to GCC, which would
- * otherwise take a len that wraps off + len around for a possible one and
- * warn that the copy exceeds every object (-Wstringop-overflow) for a string
- * literal. Said, not tested: a test costs instructions on every call. */
-SHMLOG__INLINE void shmlog__put_bytes(uint8_t *head, size_t off, const void *src, size_t len)
+/* Where a record's next payload byte goes, p, and the bytes its slot has left
+ * from there: the arguments are written in order, so a slot boundary is a
+ * compare and a skip of the next slot's commit word, never a division. */
+struct shmlog__cursor {
+    uint8_t *p;
+    size_t left;
+};
+
+/* Copies n bytes, at most a slot's payload (SHMLOG_CONT_PAYLOAD), with two
+ * moves of one fixed size that may overlap (bytes below 4): no call, no loop,
+ * no byte read outside src[0..n). GCC makes a memcpy of a variable size a
+ * `rep movs`, slow to start, or a call. */
+SHMLOG__INLINE void shmlog__copy_short(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    if (n >= 16) {
+        if (n >= 32) {
+            memcpy(dst, src, 32);
+            memcpy(dst + n - 32, src + n - 32, 32);
+        } else {
+            memcpy(dst, src, 16);
+            memcpy(dst + n - 16, src + n - 16, 16);
+        }
+    } else if (n >= 4) {
+        if (n >= 8) {
+            memcpy(dst, src, 8);
+            memcpy(dst + n - 8, src + n - 8, 8);
+        } else {
+            memcpy(dst, src, 4);
+            memcpy(dst + n - 4, src + n - 4, 4);
+        }
+    } else if (n) {
+        dst[0] = src[0];
+        dst[n / 2] = src[n / 2];
+        dst[n - 1] = src[n - 1];
+    }
+}
+
+/* Appends len bytes to the payload at c, into as many slots as they reach. A
+ * length is never past the payload bound (shmlog__arg_len): said to GCC, which
+ * would otherwise warn of copies past every object (-Wstringop-overflow). */
+SHMLOG__INLINE void shmlog__put_bytes(struct shmlog__cursor *c, const void *src, size_t len)
 {
     if (len > SHMLOG_MAX_PAYLOAD)
         __builtin_unreachable();
-    if (SHMLOG__LIKELY(off + len <= SHMLOG_HEAD_PAYLOAD))
-        memcpy(head + offsetof(struct shmlog_record, payload) + off, src, len);
-    else
-        shmlog__spill(head, off, src, len);
+    const uint8_t *s = (const uint8_t *)src;
+    for (;;) {
+        size_t n = len < c->left ? len : c->left;
+        shmlog__copy_short(c->p, s, n);
+        c->p += n;
+        c->left -= n;
+        s += n;
+        len -= n;
+        if (SHMLOG__LIKELY(!len))
+            return;
+        c->p += offsetof(struct shmlog_cont, payload); /* the next slot's commit word */
+        c->left = SHMLOG_CONT_PAYLOAD;
+    }
+}
+
+/* Appends an argument of n fixed bytes (1, 2, 4 or 8: the low bytes of v,
+ * little-endian): one store while its slot has room, else its two pieces
+ * around the one boundary it can cross (n < SHMLOG_CONT_PAYLOAD), two stores
+ * when the offset is known when compiling. */
+SHMLOG__INLINE void shmlog__put_fixed(struct shmlog__cursor *c, uint64_t v, size_t n)
+{
+    if (SHMLOG__LIKELY(n <= c->left)) {
+        memcpy(c->p, &v, n);
+        c->p += n;
+        c->left -= n;
+    } else {
+        const size_t here = c->left;
+        if (here >= n || n > 8) /* so GCC sees both pieces inside v (-Warray-bounds) */
+            __builtin_unreachable();
+        memcpy(c->p, &v, here);
+        c->p += here + offsetof(struct shmlog_cont, payload); /* the next slot's commit word */
+        memcpy(c->p, (const uint8_t *)&v + here, n - here);
+        c->p += n - here;
+        c->left = SHMLOG_CONT_PAYLOAD - (n - here);
+    }
 }
 
 /* The bound a `*` precision puts on a string argument: SIZE_MAX unless the
@@ -294,27 +359,39 @@ SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t len, size_t
         n = len < max ? len : max; /* never a byte past the object's size */
     } else {
         const char *s = (const char *)(uintptr_t)v;
-        /* A bounded scan, not memchr(s, 0, *room + 1): GCC rejects that bound
-         * (-Wstringop-overread) when s is a known array shorter than the room,
-         * and strnlen is not ISO C. */
         size_t limit = max <= *room ? max : *room + 1; /* a precision: no byte read past it */
-        while (n < limit && s[n])
-            n++;
+        if (limit > SHMLOG_MAX_PAYLOAD + 1) /* the room never is: said to GCC (-Wstringop-overread) */
+            __builtin_unreachable();
+        /* The C library's vector scan, not a loop of one byte a cycle. Hidden
+         * from GCC, which would reject the bound (-Wstringop-overread) for a
+         * known array shorter than the room; strnlen is not ISO C. */
+        __asm__("" : "+r"(s));
+        const char *nul = (const char *)memchr(s, 0, limit);
+        n = nul ? (size_t)(nul - s) : limit;
     }
     return shmlog_str_fit(n, room, trunc);
 }
 
-SHMLOG__INLINE size_t shmlog__put_arg(uint8_t *head, size_t off, unsigned t, uint64_t v, size_t len,
-                                      unsigned cut)
+SHMLOG__INLINE void shmlog__put_arg(struct shmlog__cursor *c, unsigned t, uint64_t v, size_t len, unsigned cut)
 {
     if (t != SHMLOG_ARG_STR) {
-        shmlog__put_bytes(head, off, &v, len); /* little-endian: the low bytes */
-        return off + len;
+        shmlog__put_fixed(c, v, len);
+        return;
     }
-    uint16_t hdr = shmlog_str_header(len, cut);
-    shmlog__put_bytes(head, off, &hdr, SHMLOG_STR_HEADER_BYTES);
-    shmlog__put_bytes(head, off + SHMLOG_STR_HEADER_BYTES, (const void *)(uintptr_t)v, len);
-    return off + SHMLOG_STR_HEADER_BYTES + len;
+    shmlog__put_fixed(c, shmlog_str_header(len, cut), SHMLOG_STR_HEADER_BYTES);
+    shmlog__put_bytes(c, (const void *)(uintptr_t)v, len);
+}
+
+/* Asks for the four ring lines after a record, for writing, while the record
+ * is written: the next calls find their lines owned instead of each waiting
+ * for its own (the collector read them last, a lap ago). Past the ring's end
+ * (once a lap) it asks for lines it will not write: a prefetch never faults.
+ * The figures: bench/call.sh, bench/RESULTS.md. */
+SHMLOG__INLINE void shmlog__prefetch_next(const struct shmlog__ring_local *r, uint64_t next)
+{
+    const uint8_t *line = r->slots + ((next & r->mask) << 6);
+    __asm__ __volatile__("prefetchw %0\n\tprefetchw %1\n\tprefetchw %2\n\tprefetchw %3"
+                         : : "m"(line[0]), "m"(line[64]), "m"(line[128]), "m"(line[192]));
 }
 
 /* Reserves the slots of a record of `payload` bytes on the ring of this cpu:
@@ -348,6 +425,7 @@ SHMLOG__INLINE uint8_t *shmlog__reserve(unsigned nslots, size_t payload, uint64_
                 if (!slot) /* only the null ring has none, and its limit is 0: tells GCC */
                     __builtin_unreachable();
                 shmlog__progress(h, r->mask, head + nslots, nslots);
+                shmlog__prefetch_next(r, head + nslots);
                 shmlog__slots_open(r, slot, head, nslots);
                 *pos = head;
                 return slot;
@@ -714,8 +792,7 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__A_LEN(i, x) unsigned shmlog__c##i = 0; const size_t shmlog__l##i = shmlog__arg_len(  \
     shmlog__t##i, shmlog__v##i, shmlog__n##i, shmlog__prec_bound(shmlog__t##i, SHMLOG__PREV(shmlog__t, i), \
     SHMLOG__PREV(shmlog__v, i), shmlog__site, i - 1u), &shmlog__room, &shmlog__c##i); shmlog__trunc |= shmlog__c##i;
-#define SHMLOG__A_PUT(i, x) shmlog__off = shmlog__put_arg(shmlog__head, shmlog__off, shmlog__t##i, \
-    shmlog__v##i, shmlog__l##i, shmlog__c##i);
+#define SHMLOG__A_PUT(i, x) shmlog__put_arg(&shmlog__at, shmlog__t##i, shmlog__v##i, shmlog__l##i, shmlog__c##i);
 
 /* Logs one record at category cat and level lvl; the rest is printf-like, at
  * most 16 arguments after the format (SHMLOG_MAX_ARGS).
@@ -793,9 +870,11 @@ void shmlog__bad_category(void) __attribute__((error(
                         shmlog__payload, shmlog__trunc | shmlog__flags, &shmlog__pos)          \
         : NULL;                                                                                \
     if (SHMLOG__LIKELY(shmlog__head != NULL)) {                                                \
-        size_t shmlog__off = 0;                                                                \
+        struct shmlog__cursor shmlog__at;                                                      \
+        shmlog__at.p = shmlog__head + offsetof(struct shmlog_record, payload);                 \
+        shmlog__at.left = SHMLOG_HEAD_PAYLOAD;                                                 \
         SHMLOG__EACH(SHMLOG__A_PUT, __VA_ARGS__)                                               \
-        (void)shmlog__off;                                                                     \
+        (void)shmlog__at;                                                                      \
         shmlog__commit(shmlog__head, shmlog__pos);                                             \
     }
 

@@ -89,13 +89,6 @@ static inline size_t shmlog_payload_offset(size_t i)
     return SHMLOG_RECORD_BYTES * (1 + i / SHMLOG_CONT_PAYLOAD) + 8 + i % SHMLOG_CONT_PAYLOAD;
 }
 
-/* Payload bytes from byte i to the end of the slot that holds it. */
-static inline size_t shmlog_payload_slot_left(size_t i)
-{
-    return i < SHMLOG_HEAD_PAYLOAD ? SHMLOG_HEAD_PAYLOAD - i
-                                   : SHMLOG_CONT_PAYLOAD - (i - SHMLOG_HEAD_PAYLOAD) % SHMLOG_CONT_PAYLOAD;
-}
-
 /* Slots needed for a payload of n bytes. */
 static inline unsigned shmlog_slots_for_payload(size_t n)
 {
