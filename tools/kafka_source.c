@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -17,6 +18,7 @@
 #include "kafka_source.h"
 
 #define META_TIMEOUT_MS 15000
+#define RETRY_MS 200
 #define RECENT_FILES 16 /* per host: the files whose frames may still come again */
 /* One message is at most a frame (SHLOG_MAX_FRAME_RAW before compression, a
  * few MiB in practice) and its context: the fetches must take one whole. */
@@ -93,6 +95,33 @@ static struct part_state *part_of(struct ksrc *k, int32_t id)
     return NULL;
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+/* The brokers' offsets for time ms in every partition of tl, asked again
+ * while a partition has no leader yet (a topic just made, a broker gone), up
+ * to META_TIMEOUT_MS. */
+static rd_kafka_resp_err_t offsets_for_time(struct ksrc *k, rd_kafka_topic_partition_list_t *tl, int64_t ms)
+{
+    uint64_t until = mono_ms() + META_TIMEOUT_MS;
+    for (;;) {
+        for (int i = 0; i < tl->cnt; i++) {
+            tl->elems[i].offset = ms;
+            tl->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+        rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(k->rk, tl, RETRY_MS * 5);
+        for (int i = 0; i < tl->cnt && !e; i++)
+            e = tl->elems[i].err;
+        if (!e || mono_ms() >= until)
+            return e;
+        usleep(RETRY_MS * 1000);
+    }
+}
+
 int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, char *err, size_t errcap)
 {
     char brokers[4096];
@@ -167,7 +196,7 @@ int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, 
     }
     /* A time becomes each partition's first offset at or after it (the
      * messages carry their frame's seal time). */
-    if (since_ns && (e = rd_kafka_offsets_for_times(k->rk, tl, META_TIMEOUT_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (since_ns && (e = offsets_for_time(k, tl, (int64_t)(since_ns / 1000000))) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(err, errcap, "%s: the offsets for --since: %s", url, rd_kafka_err2str(e));
         rd_kafka_topic_partition_list_destroy(tl);
         ksrc_close(k);
@@ -179,7 +208,10 @@ int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, 
             if (o->start[s].partition == tp->partition)
                 tp->offset = o->start[s].offset;
         int64_t lo = 0, hi = 0;
-        e = rd_kafka_query_watermark_offsets(k->rk, k->topic, tp->partition, &lo, &hi, META_TIMEOUT_MS);
+        uint64_t until = mono_ms() + META_TIMEOUT_MS;
+        while ((e = rd_kafka_query_watermark_offsets(k->rk, k->topic, tp->partition, &lo, &hi, RETRY_MS * 5)) &&
+               mono_ms() < until)
+            usleep(RETRY_MS * 1000); /* a partition whose leader is being chosen (a topic just made, a broker gone) */
         if (e) {
             snprintf(err, errcap, "%s: partition %d: %s", url, (int)tp->partition, rd_kafka_err2str(e));
             rd_kafka_topic_partition_list_destroy(tl);
