@@ -146,18 +146,13 @@ static int site_count_cmp(const void *a, const void *b)
     const struct dsite *x = *(const struct dsite *const *)a, *y = *(const struct dsite *const *)b;
     if (x->records != y->records)
         return x->records > y->records ? -1 : 1;
-    /* Ties in an order that is the same whichever input was decoded first (files, or a topic's hosts). */
     int c = strcmp(x->file ? x->file : "", y->file ? y->file : "");
-    if (!c && x->line != y->line)
-        c = x->line < y->line ? -1 : 1;
+    /* Then by host, the newest first within one: the same order whichever
+     * host was decoded first (a host's files, or its messages in a topic). */
     if (!c)
-        c = strcmp(x->proc->info.host, y->proc->info.host);
-    if (!c)
-        c = strcmp(x->proc->info.app, y->proc->info.app);
-    if (!c && x->proc->info.pid != y->proc->info.pid)
-        c = x->proc->info.pid < y->proc->info.pid ? -1 : 1;
-    if (!c && x->id != y->id)
-        c = x->id < y->id ? -1 : 1;
+        c = strcmp(x->proc->source_host, y->proc->source_host);
+    if (!c && x->made != y->made)
+        c = x->made > y->made ? -1 : 1;
     return c;
 }
 

@@ -50,6 +50,7 @@ static struct dproc *proc_of(struct read_engine *e, struct source *s, const stru
                 free(d);
                 return NULL;
             }
+            d->source_host = s->cur_file ? s->cur_file->host : "";
             d->next_all = e->all_procs;
             e->all_procs = d;
         }
@@ -120,6 +121,7 @@ static struct dsite *site_of(struct read_engine *e, struct source *s, struct dpr
         }
         d->proc = p;
         d->id = site->id;
+        d->made = e->sites_made++;
         d->next_all = e->all_sites;
         e->all_sites = d;
     }

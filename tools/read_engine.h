@@ -70,6 +70,7 @@ struct dproc {
     struct shm_categories *cats; /* its own categories the files named, or NULL */
     struct hmap rings;     /* cpu -> dring */
     struct hmap sites;     /* id -> dsite */
+    const char *source_host; /* the host of its source's files (theirs, not the process's own name for it) */
     struct dproc *next_all;
 };
 
@@ -104,6 +105,7 @@ struct dsite {
     char *fmt, *file;      /* NULL when over SITE_STRINGS_MAX: shown as unknown */
     struct render_site *sr;
     uint64_t records;      /* the consumer's count (stats) */
+    uint64_t made;         /* the engine's count of sites when it was made */
     struct dsite *next_all;
 };
 
@@ -204,7 +206,7 @@ struct read_engine {
     int status;              /* 1 once an input was damaged or unreadable */
     size_t parked;           /* bytes readers keep for frames while their sources wait */
     struct shlog_frame_mem *frame_mem; /* what every reader decodes in: one frame at a time */
-    uint64_t site_bytes, prepared_bytes;
+    uint64_t site_bytes, prepared_bytes, sites_made;
     struct dproc *all_procs;
     struct dring *all_rings;
     struct dsite *all_sites;
