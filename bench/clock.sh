@@ -3,7 +3,7 @@
 # over 30 minutes, every process; README.md, "Guarantees", promises 1 us).
 #
 # usage: bench/clock.sh [--procs N] [--interval-ms M] [--minutes X] [--buckets K | --bucket-s S]
-#                       [--skew-ppm P[,P...]]
+#                       [--skew-ppm P[,P...]] [--slew-ppm P [--slew-period-ms T]]
 #   --procs N          producer processes, started together (default 2)
 #   --interval-ms M    each logs one record every M ms (default 1000; fractions allowed)
 #   --minutes X        for X minutes (default 30; fractions allowed, e.g. 1 or 0.5)
@@ -12,6 +12,11 @@
 #   --skew-ppm LIST    SHMLOG_TEST_TSC_SKEW_PPM per process (comma-separated, the last one repeats):
 #                      each producer's own TSC calibration made wrong on purpose. Default: unset,
 #                      the real case.
+#   --slew-ppm P       while the producers run, the kernel clock's frequency is set to +P ppm, then
+#                      -P ppm, and so on (root; tests/host_clock.py slew; at most 500), each for
+#                      --slew-period-ms T (default 37: not in step with the collector's frames), and
+#                      given back at the end: how far a change of the clock's rate between two anchors
+#                      puts records off (a change of 2P ppm at each turn).
 #
 # Each producer (tests/clock_producer.c) reads CLOCK_REALTIME right before a log call (w0) and right
 # after it returned (w1) and logs both; a real shmlog-collector (default flags) started here writes the
@@ -34,6 +39,8 @@ minutes=30
 buckets=10
 bucket_s=
 skews=
+slew_ppm=
+slew_period_ms=37
 usage_error() { echo "clock.sh: $*" >&2; exit 2; }
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || usage_error "$1 needs a value"; }
 while [ $# -gt 0 ]; do
@@ -44,6 +51,8 @@ while [ $# -gt 0 ]; do
     --buckets) need_value "$@"; buckets=$2; bucket_s=; shift 2 ;;
     --bucket-s) need_value "$@"; bucket_s=$2; shift 2 ;;
     --skew-ppm) need_value "$@"; skews=$2; shift 2 ;;
+    --slew-ppm) need_value "$@"; slew_ppm=$2; shift 2 ;;
+    --slew-period-ms) need_value "$@"; slew_period_ms=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) usage_error "unknown argument: $1 (see --help)" ;;
     esac
@@ -58,6 +67,8 @@ interval_us=$(python3 -c "print(round($interval_ms * 1000))")
 seconds=$(python3 -c "print($minutes * 60)")
 [ "$interval_us" -gt 0 ] || usage_error "--interval-ms wants a positive number"
 python3 -c "import sys; sys.exit(0 if $seconds > 0 else 1)" || usage_error "--minutes wants a positive number"
+[ -z "$slew_ppm" ] || is_num "$slew_ppm" || usage_error "--slew-ppm wants a positive number"
+is_num "$slew_period_ms" || usage_error "--slew-period-ms wants a positive number"
 IFS=, read -r -a skew_list <<<"$skews"
 for s in "${skew_list[@]}"; do
     [[ $s =~ ^-?[0-9]+([.][0-9]+)?$ ]] || usage_error "--skew-ppm wants numbers, not '$s'"
@@ -89,6 +100,8 @@ seg=/dev/shm/shmlog-bench-clock-$$
 col=
 prods=()
 cleanup() {
+    # SIGINT: the frequency changes give back the clock's own (their finally)
+    [ -n "${slewer:-}" ] && kill -INT "$slewer" 2>/dev/null || true
     for p in "${prods[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
     [ -n "$col" ] && kill -KILL "$col" 2>/dev/null || true
     wait 2>/dev/null || true
@@ -104,6 +117,7 @@ say "# $(uname -sr), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut 
 cmd="bench/clock.sh --procs $procs --interval-ms $interval_ms --minutes $minutes"
 [ -n "$bucket_s" ] && cmd="$cmd --bucket-s $bucket_s" || cmd="$cmd --buckets $buckets"
 [ -n "$skews" ] && cmd="$cmd --skew-ppm $skews"
+[ -n "$slew_ppm" ] && cmd="$cmd --slew-ppm $slew_ppm --slew-period-ms $slew_period_ms"
 say "# command: $cmd   (build $build)"
 
 mkdir -m 700 "$seg"
@@ -128,6 +142,12 @@ for ((k = 0; k < procs; k++)); do
     echo "$! clock$k ${skew:-unset}" >>"$work/procs"
 done
 say "# $procs producers started $(date -u +%FT%TZ), running ${seconds} s each"
+slewer=
+if [ -n "$slew_ppm" ]; then
+    python3 "$repo/tests/host_clock.py" slew "$slew_ppm" "$(python3 -c "print($slew_period_ms / 1000)")" "$seconds" &
+    slewer=$!
+fi
+[ -z "$slewer" ] || wait "$slewer" || { echo "clock.sh: the frequency changes failed" >&2; exit 1; }
 for ((k = 0; k < procs; k++)); do
     rc=0
     wait "${prods[$k]}" || rc=$?

@@ -297,11 +297,34 @@ static char **command_env(char *const vars[], size_t nvars)
     return env;
 }
 
+/* in into out (cap bytes, NUL-terminated): a call site's file name is the
+ * producer's, so a control character in it (a newline that would make a line
+ * of its own, as an assignment) becomes \xNN and a backslash \\: what the
+ * command reads cannot be forged. */
+static void put_escaped(char *out, size_t cap, const char *in)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t at = 0;
+    for (const unsigned char *c = (const unsigned char *)in; *c && at + 5 < cap; c++) {
+        if (*c < 0x20 || *c == 0x7f) {
+            out[at++] = '\\';
+            out[at++] = 'x';
+            out[at++] = hex[*c >> 4];
+            out[at++] = hex[*c & 15];
+        } else {
+            if (*c == '\\')
+                out[at++] = '\\';
+            out[at++] = (char)*c;
+        }
+    }
+    out[at] = '\0';
+}
+
 static int start_command(struct alert_rule *r, const char *site)
 {
     const char *level = shm_level_name(r->last_level);
     char count[64], pid[64], lvl[64], app[sizeof(ENV_PREFIX) + 4 + SHMLOG_APP_BYTES];
-    char site_var[sizeof(ENV_PREFIX) + 9 + SHMLOG_MAX_FILE_BYTES + 16];
+    char site_var[sizeof(ENV_PREFIX) + 9 + 4 * (SHMLOG_MAX_FILE_BYTES + 16)];
     char *rule = malloc(strlen(r->text) + sizeof(ENV_PREFIX "RULE="));
     if (!rule)
         return -ENOMEM;
@@ -310,7 +333,8 @@ static int start_command(struct alert_rule *r, const char *site)
     snprintf(lvl, sizeof(lvl), ENV_PREFIX "LEVEL=%s", level ? level : "unknown");
     snprintf(app, sizeof(app), ENV_PREFIX "APP=%s", r->last_app);
     snprintf(pid, sizeof(pid), ENV_PREFIX "PID=%" PRIu32, r->last_pid);
-    snprintf(site_var, sizeof(site_var), ENV_PREFIX "MSG_SITE=%s", site);
+    size_t at = (size_t)snprintf(site_var, sizeof(site_var), ENV_PREFIX "MSG_SITE=");
+    put_escaped(site_var + at, sizeof(site_var) - at, site);
     char *vars[] = {rule, count, lvl, app, pid, site_var};
     char **env = command_env(vars, sizeof(vars) / sizeof(vars[0]));
     if (!env) {

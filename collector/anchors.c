@@ -6,12 +6,38 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
+/* Anchors this far apart: a clock whose rate changes by R ppm between two of
+ * them maps the records between up to R x 2.5 ns off (a quarter of the
+ * spacing, at the bend's worst: bench/clock.sh --slew-ppm). */
+#define ANCHOR_EVERY_NS 10000000ull
+
+static uint64_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Takes an anchor and notes when. */
+static void take(struct frame_anchors *f, struct shm_clock_anchor *a)
+{
+    shm_clock_take(&f->taker, a);
+    f->last_mono_ns = mono_now();
+}
+/* The anchors since the last seal go into the next frame: they bound the
+ * records drained into it, which were logged since. Between frames the
+ * oldest make room (a step they saw still shows in the offsets of the ones
+ * kept); in a frame, what comes past room is left out. The last slot is
+ * the seal's. */
 static void push(struct frame_anchors *f, const struct shm_clock_anchor *a)
 {
-    /* A frame lives at most FRAME_MAX_AGE_NS: one tick, its opening and
-     * its seal fit with room; the last slot is kept for the seal. */
+    if (f->npending == SHLOG_CLOCK_MAX_ANCHORS - 1 && !f->frame_open) {
+        memmove(f->pending, f->pending + 1, (f->npending - 1) * sizeof(f->pending[0]));
+        f->npending--;
+    }
     if (f->npending < SHLOG_CLOCK_MAX_ANCHORS - 1)
         f->pending[f->npending++] = *a;
 }
@@ -34,7 +60,7 @@ const char *anchors_init(struct frame_anchors *f)
     if (f->set_fd >= 0)
         arm_set_timer(f);
     struct shm_clock_anchor a;
-    shm_clock_take(&f->taker, &a);
+    take(f, &a);
     shm_clock_state_read(&f->state);
     return shm_clock_state_warning(&f->state);
 }
@@ -44,43 +70,32 @@ void anchors_frame_opened(struct frame_anchors *f)
     if (f->frame_open)
         return;
     f->frame_open = 1;
-    f->npending = 0;
-    if (f->have_after_step) {
-        push(f, &f->after_step);
-        f->have_after_step = 0;
-    }
     struct shm_clock_anchor a;
-    shm_clock_take(&f->taker, &a);
+    take(f, &a);
     push(f, &a);
 }
 
 static void take_between(struct frame_anchors *f)
 {
     struct shm_clock_anchor a;
-    shm_clock_take(&f->taker, &a);
-    if (f->frame_open) {
-        push(f, &a);
-    } else if ((a.flags & SHM_ANCHOR_STEPPED) && !f->have_after_step) {
-        /* Records written after it and drained into the next frame map
-         * on the clock after the step. */
-        f->after_step = a;
-        f->have_after_step = 1;
-    }
+    take(f, &a);
+    push(f, &a);
 }
 
 void anchors_tick(struct frame_anchors *f)
 {
-    take_between(f);
     shm_clock_state_read(&f->state);
 }
 
 void anchors_poll(struct frame_anchors *f)
 {
     uint64_t expirations;
-    if (f->set_fd < 0 || read(f->set_fd, &expirations, sizeof(expirations)) >= 0 || errno != ECANCELED)
-        return;
-    arm_set_timer(f);
-    take_between(f);
+    if (f->set_fd >= 0 && read(f->set_fd, &expirations, sizeof(expirations)) < 0 && errno == ECANCELED) {
+        arm_set_timer(f);
+        take_between(f);
+    } else if (mono_now() - f->last_mono_ns >= ANCHOR_EVERY_NS) {
+        take_between(f);
+    }
 }
 
 static enum shlog_tristate tristate(int v)
@@ -91,11 +106,7 @@ static enum shlog_tristate tristate(int v)
 int anchors_seal(struct frame_anchors *f, struct shlog_enc *enc)
 {
     struct shm_clock_anchor a;
-    shm_clock_take(&f->taker, &a);
-    if (f->have_after_step && !f->frame_open) { /* a frame of losses or exits only */
-        f->pending[f->npending++] = f->after_step;
-        f->have_after_step = 0;
-    }
+    take(f, &a);
     f->pending[f->npending++] = a;
     struct shlog_clock_info ci = {.hz_q16 = f->taker.hz_q16,
                                   .tsc_invariant = tristate(f->state.tsc_invariant),

@@ -1,8 +1,8 @@
 /*
  * anchors.h - the collector's anchors of the host's clock: taken when a
- * frame gets its first record, when it is sealed, once a second between
- * (for the rate), and as soon as the kernel says the wall clock was set;
- * written into each frame as its CLOCK section (FORMAT.md, section 6).
+ * frame gets its first record, when it is sealed, every 10 ms between, and
+ * as soon as the kernel says the wall clock was set; those since the last
+ * frame written into the next as its CLOCK section (FORMAT.md, section 6).
  */
 #ifndef COLLECTOR_ANCHORS_H
 #define COLLECTOR_ANCHORS_H
@@ -17,9 +17,8 @@ struct frame_anchors {
     struct shm_clock_anchor pending[SHLOG_CLOCK_MAX_ANCHORS]; /* for the open frame, in order */
     unsigned npending;
     int frame_open;
-    struct shm_clock_anchor after_step; /* the first anchor after a step seen between frames */
-    int have_after_step;
     int set_fd;  /* a timerfd the kernel cancels when CLOCK_REALTIME is set; -1 if none */
+    uint64_t last_mono_ns; /* when the last anchor was taken (CLOCK_MONOTONIC) */
 };
 
 /* Takes the first anchor (it waits 20 ms for a rate) and reads the clocks'
@@ -27,10 +26,12 @@ struct frame_anchors {
 const char *anchors_init(struct frame_anchors *f);
 /* The frame got its first content. */
 void anchors_frame_opened(struct frame_anchors *f);
-/* Once a second. */
+/* Once a second: the clocks' state. */
 void anchors_tick(struct frame_anchors *f);
 /* Often (a read of a timerfd): an anchor at once when the wall clock was
- * set, so that few records fall between the step and the next anchor. */
+ * set, so that few records fall between the step and the next anchor; and
+ * one every ANCHOR_EVERY_NS, so that a change of the clock's rate (NTP's
+ * slew) bends the map between two by little. */
 void anchors_poll(struct frame_anchors *f);
 /* Before the frame is compressed: takes the sealing anchor and appends the
  * frame's CLOCK section. 0 or -errno from the encoder. */

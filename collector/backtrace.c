@@ -108,8 +108,10 @@ void backtrace_keep(struct ring *r, const struct shm_copied_record *rec)
         col.backtrace_discarded++;
         return;
     }
-    if (b->passed_from == NO_POS)
+    if (b->passed_from == NO_POS) {
         b->passed_from = rec->pos;
+        batch_passed_from(r, rec->pos); /* a batch begun before it, with nothing written yet */
+    }
     if (b->written_to == NO_POS)
         b->written_to = rec->pos;
     size_t need = kept_bytes(rec);
@@ -186,11 +188,26 @@ static void write_ring(struct ring *r, uint64_t order_tsc)
     } else {
         check_enc(shlog_enc_backtrace_begin(col.cur->enc, p->key, r->cpu, order_tsc), "a backtrace");
         check_enc(shlog_enc_batch_from(col.cur->enc, b->written_to), "a backtrace");
-        for (uint32_t i = 0; i < b->count; i++) /* at most SHLOG_MAX_BATCH_RECORDS: one section */
+        uint32_t written = 0;
+        for (uint32_t i = 0; i < b->count; i++) { /* at most SHLOG_MAX_BATCH_RECORDS: one section */
             check_enc(shlog_enc_record(col.cur->enc, kept_at(b, i)), "a backtrace record");
+            struct shm_loss l;
+            const char *why;
+            if (!shlog_enc_take_loss(col.cur->enc, &l, &why)) {
+                written++;
+                continue;
+            }
+            /* its loss marker between the section so far and one for the rest */
+            uint64_t after = l.first_pos + l.positions;
+            check_enc(shlog_enc_batch_end(col.cur->enc), "a backtrace");
+            unencodable(r, &l, why, 1);
+            check_enc(shlog_enc_backtrace_begin(col.cur->enc, p->key, r->cpu, order_tsc), "a backtrace");
+            check_enc(shlog_enc_batch_from(col.cur->enc, after), "a backtrace");
+        }
         check_enc(shlog_enc_batch_end(col.cur->enc), "a backtrace");
-        col.backtrace_written += b->count;
-        p->records += b->count;
+        col.backtrace_written += written;
+        col.records += written;
+        p->records += written;
     }
     const struct shm_copied_record *last = kept_at(b, b->count - 1);
     b->written_to = last->pos + last->nslots;
@@ -233,7 +250,9 @@ void backtrace_poll(struct proc *p)
     }
     shm_bus_guard = NULL;
     p->info.backtrace_trigger = trigger < SHMLOG_LEVEL_OFF ? trigger : SHMLOG_LEVEL_OFF;
-    if (requests != p->bt_requests_seen) { /* any change: a counter that went back is one more request */
+    /* Any change: a counter that went back is one more request. Answered
+     * once the frame being built has room for the process's rings. */
+    if (requests != p->bt_requests_seen && !frame_full() && !col.rotate_soon) {
         p->bt_requests_seen = requests;
         col.backtrace_requests++;
         /* What the process logged before it asked is kept first: its rings

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -26,7 +27,6 @@
 #define WARM_UP_RECORDS 32768u      /* a frame's worth: see prepare_memory */
 #define MAX_PASS_WAIT_NS 1000000ull /* longest wait between drain passes (see pass_wait_ns) */
 #define PEAK_RECORDS_PER_US 100u    /* the fastest a producer core can fill a ring */
-#define RESCAN_NS 1000000000ull
 /* The order the files promise readers (FORMAT.md, Order). */
 _Static_assert(RESCAN_NS + FRAME_MAX_AGE_NS < SHLOG_ORDER_WINDOW_NS, "a new ring's first records must not come too late");
 _Static_assert(MAX_DELAY_MS_MAX * 1000000ull + FRAME_MAX_AGE_NS < SHLOG_ORDER_WINDOW_NS,
@@ -175,6 +175,7 @@ static uint64_t pass_wait_ns(uint64_t moved, uint64_t elapsed, uint64_t smallest
 static void shutdown_all(void)
 {
     check_liveness(1);
+    scan_all(); /* every ring of the processes gone so far */
     finish_gone();
     /* Up to the heads seen now: producers that keep logging do not keep us. */
     for (struct proc *p = col.procs; p; p = p->next)
@@ -187,12 +188,14 @@ static void shutdown_all(void)
                 if (r->read_pos < r->stop_at)
                     moved += drain_ring(r, DRAIN_BUDGET, 0);
         if (col.flush_soon)
-            flush_frame();
+            flush_frame(1);
+        if (col.rotate_soon && flush_frame(1)) /* a file's sites near what readers keep */
+            rotate();
         reap(0, 0);
         if (!moved)
             break;
     }
-    flush_frame();
+    flush_frame(1);
     while (col.inflight)
         wait_output();
     struct outfile *f = col.cur;
@@ -202,6 +205,26 @@ static void shutdown_all(void)
     for (struct proc *p = col.procs; p; p = p->next)
         for (struct ring *r = p->rings; r; r = r->next)
             ring_unclaim(r);
+}
+
+/* ==== Descriptors ==== */
+
+/* One descriptor per process (its meta's): the soft limit a service gets
+ * (1024) would hold the collector to a thousand processes, so it takes the
+ * hard one; processes past it wait (procs.c keeps FD_HEADROOM free). */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            warnx("cannot raise the descriptor limit to %llu: %s", (unsigned long long)rl.rlim_max, strerror(errno));
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
+    col.nofile = rl.rlim_cur;
 }
 
 /* ==== CPU pinning ==== */
@@ -271,6 +294,7 @@ int main(int argc, char **argv)
 {
     alert_set_init(&alerts);
     parse_options(argc, argv);
+    raise_nofile();
     /* First: a service manager's stop that comes while the metrics threads
      * start or the output directory is made ends in the orderly exit 0, not
      * in death by signal. */
@@ -304,6 +328,11 @@ int main(int argc, char **argv)
                 opt.out, (unsigned)opt.out_gid, strerror(-rc), (unsigned)opt.out_gid, opt.out, opt.out);
         return 2;
     }
+    char why[8192];
+    if (out_dir_unsafe(why, sizeof(why)) != 0) {
+        fprintf(stderr, PROG ": --out %s: %s\n", opt.out, why);
+        return 2;
+    }
     if (opt.host[0])
         snprintf(col.host, sizeof(col.host), "%s", opt.host);
     else if (gethostname(col.host, sizeof(col.host) - 1) != 0)
@@ -335,23 +364,21 @@ int main(int argc, char **argv)
     }
     /* Draining from here: units ordered after ours may start their producers. */
     notify_service_manager("READY=1");
-    uint64_t last_scan = mono_ns(), last_live = 0, last_notify = 0, idle = 0, last_pass = mono_ns();
+    uint64_t last_tick = mono_ns(), last_live = 0, last_notify = 0, idle = 0, last_pass = mono_ns();
     while (!got_term) {
         uint64_t now = mono_ns();
         if (now - last_notify >= NOTIFY_NS) { /* a read() per loop would cost more than the drain */
             last_notify = now;
-            if (inotify_pending())
-                last_scan = 0;
             anchors_poll(&col.clock);
         }
-        int rescan = now - last_scan >= RESCAN_NS;
-        if (rescan) {
-            scan_all();
-            last_scan = now;
+        scan_step(now);
+        int tick = now - last_tick >= RESCAN_NS;
+        if (tick) {
+            last_tick = now;
             anchors_tick(&col.clock);
         }
-        if (rescan || now - last_live >= LIVENESS_NS) {
-            check_liveness(rescan);
+        if (tick || now - last_live >= LIVENESS_NS) {
+            check_liveness(tick);
             finish_gone();
             last_live = now;
         }
@@ -360,8 +387,13 @@ int main(int argc, char **argv)
         uint64_t wait = col.backlog ? 0 : pass_wait_ns(moved, now - last_pass, smallest, now);
         last_pass = now;
         observe(now);
+        /* An output that cannot take the frame (its file cannot be made, its
+         * writes are out) holds it: the loop goes on, without spinning. */
+        int held = 0;
         if (col.flush_soon || (col.build_first_ns && mono_ns() - col.build_first_ns >= FRAME_MAX_AGE_NS))
-            flush_frame();
+            held = !flush_frame(0);
+        if (held && wait < MAX_PASS_WAIT_NS)
+            wait = MAX_PASS_WAIT_NS;
         reap(0, 0);
         retry_frames();
         int hup = got_hup;

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -37,6 +38,13 @@
 #define PROG "shmlog-collector"
 #define MAX_DIRS 8
 #define MAX_UIDS 32
+#define SITE_PAGE 1024u              /* site slots made at a time */
+#define UID_BUDGET_BYTES (64ull << 20) /* call sites the collector keeps per owner */
+/* A file's sites, counted as readers bound them (1 KiB a site and its two
+ * strings: FORMAT.md, section 2): past ROTATE a new file begins soon, past
+ * MAX a site is not written (its records go raw) until it has. */
+#define FILE_SITES_ROTATE (48ull << 20)
+#define FILE_SITES_MAX (60ull << 20)
 #define MAX_INFLIGHT 8              /* frames submitted and not yet done */
 #define FRAME_MAX_RECORDS 65536u    /* flush a frame at this many records ... */
 #define FRAME_MAX_RAW (16u << 20)   /* ... or this many uncompressed bytes ... */
@@ -47,6 +55,7 @@
 #define FRAME_RAW_STOP (SHLOG_MAX_FRAME_RAW - 2u * DRAIN_BUDGET * SHMLOG_MAX_SLOTS * SHMLOG_RECORD_BYTES)
 #define DRAIN_BUDGET 16384u         /* records per ring per pass: fairness */
 #define WRITE_RETRY_NS 1000000000ull
+#define OPEN_RETRY_NS 100000000ull /* an output file that could not be made: tried again after this */
 
 /* ==== Options (options.c) ==== */
 
@@ -100,6 +109,7 @@ struct ring {
     ino_t ino;
     uint32_t cpu;
     uint64_t read_pos;      /* next position to read */
+    uint64_t tail;          /* what we last released: the ring's tail, which only we write (no read of its line) */
     uint64_t stop_at;       /* shutdown: drain up to here */
     uint64_t dropped_seen;  /* the ring's dropped counter as last reported */
     uint64_t records;       /* drained: metrics */
@@ -111,15 +121,34 @@ struct ring {
     size_t build_rel;       /* its index in that frame's release list */
     int broken;             /* the mapping faulted, or quarantined: never read again */
     uint64_t corrupt_seen;  /* records that failed validation: the first is reported */
+    uint64_t unencodable_seen; /* records the encoder could not encode: the first is reported */
     int quarantined;        /* broken by what its writers wrote: its head is still read ... */
     uint64_t abandoned_to;  /* ... and positions up to here were written as lost */
+    uint64_t encoded_to;    /* a pass: positions below are in the frame (what a fault leaves) */
     struct backtrace *bt;   /* its kept backtrace records (backtrace.c), or NULL */
     struct ring *next;
 };
 
+/* A call site as the collector keeps it: its fields and its format and file
+ * name, exactly as long as they are (a struct shm_site holds room for the
+ * longest: 5 KiB). */
+struct cached_site {
+    uint8_t head[offsetof(struct shm_site, fmt)]; /* its fields, as struct shm_site has them */
+    char text[];                                  /* fmt NUL file NUL */
+};
+
 struct site_slot {
-    struct shm_site *info;
-    uint64_t file_gen; /* file it was emitted into */
+    struct cached_site *site; /* NULL until read, or when its uid's budget is spent */
+    uint64_t file_gen;        /* file it was emitted into */
+};
+
+/* What the call sites of one owner's processes cost the collector, within
+ * its budget (UID_BUDGET_BYTES). */
+struct uid_charge {
+    uid_t uid;
+    uint64_t bytes;
+    int warned;
+    struct uid_charge *next;
 };
 
 struct proc {
@@ -129,11 +158,15 @@ struct proc {
     dev_t dev;
     ino_t ino;
     struct shm_proc_info info;
-    struct site_slot *sites;
-    uint32_t nsites;
+    struct site_slot **site_pages; /* SITE_PAGE slots each, made when a site of theirs is first seen */
+    uint32_t nsites;               /* site ids it may have */
+    struct uid_charge *charge;     /* its owner's */
     struct ring *rings;
-    int pidfd;
+    uint64_t alive_checked_ns; /* mono ns its meta's lock was last asked */
+    int meta_faulted;   /* its meta shrank under the mapping: never read again (sites unknown: records raw) */
     int gone;           /* exited: rings are read with writer_dead */
+    uint64_t gone_listing;   /* listings of its directory begun when it was seen gone: a later one finds every ring */
+    uint64_t ring_unsettled; /* the listing in which a ring naming it could not be opened for now, or 0 */
     int exit_queued;    /* its EXIT section is in a frame */
     uint64_t no_ring_seen, unregistered_seen, before_init_seen; /* the meta's loss counters as last written */
     struct shm_categories *cats; /* its own categories as last read, or NULL */
@@ -188,11 +221,15 @@ struct frame {
  * state to itself. */
 struct collector_state {
     char host[SHMLOG_HOST_BYTES]; /* in file names and headers: set at start */
+    uint64_t nofile;           /* the descriptor limit (RLIMIT_NOFILE) */
+    uint64_t nmetas;           /* processes: a descriptor each */
     struct proc *procs;        /* the processes procs.c found, newest first */
     struct outfile *cur;       /* the file frames go to (output.c rotates it) */
     struct outfile *closing;   /* rotated files whose last frames are still being written */
     uint64_t build_first_ns;   /* when the frame being built got its first content, 0 if empty */
     int flush_soon;            /* the frame being built is to be flushed now (flush_frame clears it) */
+    uint64_t file_site_bytes;  /* the current file's sites (FILE_SITES_*) */
+    int rotate_soon;           /* they passed FILE_SITES_ROTATE */
     unsigned inflight;         /* frames submitted and not yet done (writer.c) */
     /* output trouble (a full disk, an I/O error): one line when it starts, one when it ends */
     int out_error;             /* errno of the failure going on, 0 if none */
@@ -248,6 +285,9 @@ uint64_t longest_wait_ns(uint64_t smallest);
 /* ==== Output files (output.c) ==== */
 
 int ensure_dir(const char *dir);
+/* The files are evidence: --out must be ours alone (owned by our uid, not
+ * writable by its group or others). 0, or -1 with the reason in why. */
+int out_dir_unsafe(char *why, size_t cap);
 /* --group: the output directory in that group, set-group-ID so the files
  * made in it are too, and readable by it. 0, or -errno. */
 int share_out_dir(void);
@@ -257,8 +297,9 @@ void output_failed(const char *what, const char *path, int err);
 void output_ok(void);
 int outfile_open(struct outfile *f);
 void outfile_finish(struct outfile *f);
-void rotate(void);
+int rotate(void);
 void maybe_rotate(int hup);
+
 
 /* ==== io_uring: frame writes (writer.c) ==== */
 
@@ -277,12 +318,22 @@ void note_exit(struct proc *p);
 void frame_forget(struct proc *p);
 int ensure_process(struct proc *p);
 void batch_of(struct ring *r);
-void flush_frame(void);
+/* Records of ring r from position `from` on were kept (not written): an open
+ * batch of r without a record yet passes over them (shlog_enc_batch_from). */
+void batch_passed_from(struct ring *r, uint64_t from);
+int flush_frame(int wait);
+/* The frame being built can take no more records: the loop writes it first. */
+int frame_full(void);
 
 /* ==== The drain (drain.c) ==== */
 
 void proc_losses(struct proc *p);
 void lose_abandoned(struct ring *r);
+/* A record of ring r the encoder could not encode (shlog_enc_take_loss), no
+ * batch open: its loss marker, counted, and said once per ring. kept: a
+ * record kept for a backtrace. */
+void unencodable(struct ring *r, struct shm_loss *l, const char *why, int kept);
+void lose_unreadable_ring(struct proc *p, uint32_t cpu, uint64_t tail, uint64_t head);
 uint64_t drain_ring(struct ring *r, unsigned budget, int patient);
 uint64_t drain_all(uint64_t *smallest);
 
@@ -319,14 +370,53 @@ static inline int backtrace_triggers(const struct proc *p, unsigned level, unsig
 void backtrace_poll(struct proc *p);
 void backtrace_free(struct ring *r);
 
+/* ==== Finding segments (scan.c) ==== */
+
+#define RESCAN_NS 1000000000ull /* a directory is listed at least this often */
+
+void watch_init(void);
+/* Between drain passes: inotify's news, and a slice of a directory listing. */
+void scan_step(uint64_t now);
+/* Every directory listed to its end, now (the start, the shutdown). */
+void scan_all(void);
+/* A listing of directory dir soon: a process there ended, and every ring it
+ * made must have been found before its EXIT. */
+void scan_soon(int dir);
+/* Listings of directory dir begun, and the last one completed. */
+uint64_t listings_begun(int dir);
+uint64_t listings_done(int dir);
+/* A segment file of dir is a process's now, or no longer. */
+void scan_attached(int dir, const char *path, ino_t ino);
+void scan_detached(int dir, const char *path, ino_t ino);
+
 /* ==== Processes and segments (procs.c) ==== */
 
+/* The site a record names: read from the meta segment once, kept (as far as
+ * its owner's budget goes), NULL if the process never published a valid one
+ * (its records are then stored raw). The copy is valid until the next call.
+ * *slot_out: where its file is noted, or NULL. */
 const struct shm_site *site_of(struct proc *p, uint32_t id, struct site_slot **slot_out);
-int collector_alive(uint64_t pid);
-void watch_init(void);
-void scan_all(void);
-int inotify_pending(void);
-void check_liveness(int locks);
+/* id's slot if there is one yet, else NULL (the fast check of site_in_file). */
+static inline struct site_slot *site_slot_peek(const struct proc *p, uint32_t id)
+{
+    if (id >= p->nsites || !p->site_pages[id / SITE_PAGE])
+        return NULL;
+    return &p->site_pages[id / SITE_PAGE][id % SITE_PAGE];
+}
+/* What became of a segment file scan.c found (its owner accepted). */
+enum found {
+    FOUND_OURS,  /* opened: a process's meta or ring */
+    FOUND_FINAL, /* refused for good (err says why) */
+    FOUND_RETRY, /* refused for now (err says why): looked at again at each listing */
+    FOUND_LATER, /* being made, or a ring whose meta is not there yet: tried again soon */
+    FOUND_AGAIN, /* nothing to say: looked at again at the next listing */
+};
+enum found segment_found(int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu, const struct stat *st,
+                         char *err, size_t errcap);
+/* Runs fn(ctx) on p's meta under the SIGBUS guard, unless it faulted before:
+ * 0, or -EFAULT (it shrank: p's meta is never read again). */
+int meta_read(struct proc *p, void (*fn)(void *ctx), void *ctx);
+void check_liveness(int all);
 void finish_gone(void);
 void ring_unclaim(struct ring *r);
 uint64_t ring_head_now(struct ring *r);

@@ -13,6 +13,7 @@
 #define TAKE_SLOTS 64u              /* slots copied out of a ring at a time */
 
 static unsigned fill_quarters; /* the fullest ring at the last drain_all: quarters of it in use */
+static uint64_t pass_now_ns;    /* drain_all's clock for its pass: one read, not one per ring */
 static struct shm_copied_record rec;  /* a record read one at a time (not by shm_ring_take) */
 static _Alignas(64) struct shmlog_record take[TAKE_SLOTS];
 
@@ -30,6 +31,31 @@ static void emit_proc_loss(struct proc *p, uint32_t cpu, const struct shm_loss *
 static void emit_loss(struct ring *r, const struct shm_loss *l, uint64_t total)
 {
     emit_proc_loss(r->proc, r->cpu, l, total);
+}
+
+void unencodable(struct ring *r, struct shm_loss *l, const char *why, int kept)
+{
+    if (kept)
+        l->positions = 0; /* the ring's batches passed over its positions already */
+    emit_loss(r, l, 0);
+    if (!r->unencodable_seen++)
+        warnx("%s: the record at position %" PRIu64 " could not be encoded (%s): written as a loss "
+              "(unencodable), as later ones are without another line",
+              r->seg.path, l->first_pos, why);
+}
+
+/* The record the last encoder call could not encode, if any, as
+ * unencodable() writes it; the ring's batch is open again after it.
+ * Returns the records lost: 0 or 1. */
+static unsigned encoder_loss(struct ring *r)
+{
+    struct shm_loss l;
+    const char *why;
+    if (!shlog_enc_take_loss(col.cur->enc, &l, &why))
+        return 0;
+    unencodable(r, &l, why, 0);
+    batch_of(r);
+    return 1;
 }
 
 /* The producer's own loss counters in its meta segment (records of cpus
@@ -61,12 +87,22 @@ void proc_losses(struct proc *p)
         }
 }
 
+/* A ring of p that cannot be read at all: the positions its header says it
+ * holds are lost, at least one record (the header itself may lie). */
+void lose_unreadable_ring(struct proc *p, uint32_t cpu, uint64_t tail, uint64_t head)
+{
+    uint64_t n = head - tail <= SHMLOG_RING_MAX_RECORDS ? head - tail : 0;
+    struct shm_loss l = {.first_pos = tail, .positions = n, .records = n ? n : 1, .reason = SHM_LOSS_CORRUPT};
+    emit_proc_loss(p, cpu, &l, 0);
+}
+
 /* What a quarantined ring holds past what was read is lost: written as
  * CORRUPT positions, each counted as a record since record boundaries there
  * cannot be trusted (an upper bound), at most a ring's worth at a time. */
 void lose_abandoned(struct ring *r)
 {
-    volatile uint64_t head = r->abandoned_to;
+    /* The furthest head seen when the header is gone too. */
+    volatile uint64_t head = (int64_t)(r->bound - r->abandoned_to) > 0 ? r->bound : r->abandoned_to;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
         shm_bus_guard = &jb;
@@ -87,10 +123,22 @@ void lose_abandoned(struct ring *r)
 struct drain_pass {
     uint64_t pos;          /* next position to read */
     unsigned records, losses;
+    unsigned written;      /* of the records, those in the file now (not kept, not unencodable) */
     uint64_t payload_bytes, slots;
     const char *hostile;   /* why the ring is quarantined, or NULL */
     int more;              /* stopped before the head: budget spent or frame full */
 };
+
+struct categories_read {
+    const struct shm_seg *meta;
+    struct shm_categories *out;
+};
+
+static void categories_read(void *ctx)
+{
+    struct categories_read *c = ctx;
+    shm_meta_categories(c->meta, c->out);
+}
 
 /* Names the process's own categories in the file, those up to id at least,
  * from its meta segment as it is now. */
@@ -102,7 +150,9 @@ static void categories_name(struct proc *p, unsigned id)
     }
     if (!p->cats && !(p->cats = malloc(sizeof *p->cats)))
         return;
-    shm_meta_categories(&p->meta, p->cats);
+    struct categories_read c = {&p->meta, p->cats};
+    if (meta_read(p, categories_read, &c) != 0)
+        memset(p->cats, 0, sizeof *p->cats);
     for (unsigned i = p->cats_named; i < p->cats->count; i++)
         if (p->cats->names[i][0])
             check_enc(shlog_enc_category(col.cur->enc, p->key, i, p->cats->names[i]), "a category");
@@ -117,17 +167,31 @@ static inline void category_in_file(struct proc *p, unsigned id)
         categories_name(p, id);
 }
 
+/* Whether the current file can take one more site within what readers keep
+ * of a file's sites: a new file begins when they near it (rotate_soon), and
+ * until then a site past the hard bound is left out (its records go raw). */
+static int file_takes_site(const struct shm_site *site)
+{
+    uint64_t cost = 1024u + site->fmt_len + site->file_len + 2;
+    if (col.file_site_bytes + cost > FILE_SITES_MAX)
+        return 0;
+    col.file_site_bytes += cost;
+    if (col.file_site_bytes >= FILE_SITES_ROTATE)
+        col.rotate_soon = 1;
+    return 1;
+}
+
 /* The site a record names is in the file before the record is (in a batch of
  * its process: the process is in the file). */
 static inline void site_in_file(struct proc *p, uint32_t id)
 {
-    if (id < p->nsites && p->sites[id].file_gen == col.cur->gen)
+    struct site_slot *slot = site_slot_peek(p, id);
+    if (slot && slot->file_gen == col.cur->gen)
         return;
-    struct site_slot *slot;
     const struct shm_site *site = site_of(p, id, &slot);
     if (site)
         category_in_file(p, site->category);
-    if (site && !shlog_enc_has_site(col.cur->enc, p->key, id))
+    if (site && !shlog_enc_has_site(col.cur->enc, p->key, id) && file_takes_site(site))
         check_enc(shlog_enc_site(col.cur->enc, p->key, site), "a site");
     if (site && slot)
         slot->file_gen = col.cur->gen;
@@ -147,11 +211,13 @@ static inline void count_record(struct proc *p, unsigned level, unsigned categor
         alert_count(&alerts, level, shm_categories_name(p->cats, category), site, p->key, p->info.pid, p->info.app);
 }
 
-/* The n slots from positions pos... into r's batch. */
-static void encode_slots(struct ring *r, const struct shmlog_record *slots, size_t n, uint64_t pos)
+/* The n slots from positions pos... into r's batch. Returns the records
+ * that could not be encoded (loss markers instead). */
+static unsigned encode_slots(struct ring *r, const struct shmlog_record *slots, size_t n, uint64_t pos)
 {
+    unsigned lost = 0;
     if (!n)
-        return;
+        return 0;
     batch_of(r);
     for (size_t done = 0; done < n;) {
         long rc = shlog_enc_slots(col.cur->enc, slots + done, n - done, pos + done);
@@ -162,35 +228,41 @@ static void encode_slots(struct ring *r, const struct shmlog_record *slots, size
         }
         check_enc(rc < 0 ? (int)rc : 0, "a record");
         done += (size_t)rc;
+        lost += encoder_loss(r);
     }
     backtrace_written(r);
+    return lost;
 }
 
 /* Slots with backtrace records or a trigger among them: the kept ones leave
- * the batch, and a trigger writes what its process kept before itself. */
-static void encode_with_backtrace(struct ring *r, size_t n, uint64_t pos)
+ * the batch, and a trigger writes what its process kept before itself.
+ * Returns the records kept and those not encoded. */
+static unsigned encode_with_backtrace(struct ring *r, size_t n, uint64_t pos)
 {
+    unsigned not_written = 0;
     size_t run = 0; /* the first slot not yet written or kept */
     for (size_t i = 0; i < n; i++) {
         const struct shmlog_record *t = &take[i];
         if (t->commit & SHMLOG_COMMIT_CONT)
             continue;
         if (t->flags & SHMLOG_REC_BACKTRACE) {
-            encode_slots(r, take + run, i - run, pos + run);
+            not_written += encode_slots(r, take + run, i - run, pos + run);
             backtrace_keep_slots(r, t, pos + i);
+            not_written++;
             run = i + (t->nslots <= n - i ? t->nslots : n - i);
         } else if (backtrace_triggers(r->proc, t->level, t->flags)) {
-            encode_slots(r, take + run, i - run, pos + run);
+            not_written += encode_slots(r, take + run, i - run, pos + run);
             backtrace_flush(r->proc, t->tsc);
             run = i;
         }
     }
-    encode_slots(r, take + run, n - run, pos + run);
+    return not_written + encode_slots(r, take + run, n - run, pos + run);
 }
 
 /* Encodes the records in the n slots shm_ring_take copied from positions
- * pos...; returns how many records they were. */
-static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos)
+ * pos...; returns how many records they were, and in *written those in the
+ * batch (not kept for a backtrace, not lost as unencodable). */
+static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos, unsigned *written)
 {
     struct proc *p = r->proc;
     uint32_t known = UINT32_MAX; /* runs of one site are the common case */
@@ -211,10 +283,7 @@ static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos)
         count_record(p, t->level, t->category, t->site);
         backtrace |= (t->flags & SHMLOG_REC_BACKTRACE) | backtrace_triggers(p, t->level, t->flags);
     }
-    if (backtrace)
-        encode_with_backtrace(r, n, pos);
-    else
-        encode_slots(r, take, n, pos);
+    *written = records - (backtrace ? encode_with_backtrace(r, n, pos) : encode_slots(r, take, n, pos));
     return records;
 }
 
@@ -227,7 +296,7 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
     struct proc *p = r->proc;
     struct shlog_enc *enc = col.cur->enc;
     uint64_t pos = dp->pos, payload_bytes = 0, slots = 0;
-    unsigned n = 0, losses = 0;
+    unsigned n = 0, losses = 0, written = 0;
     const char *hostile = NULL;
     int more = 1; /* unless the loop finds the ring empty */
     while (n + losses < budget) { /* losses count too: a scribbled ring must not keep us here */
@@ -240,8 +309,10 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
         unsigned want = budget - n - losses < TAKE_SLOTS ? budget - n - losses : TAKE_SLOTS;
         size_t took = shm_ring_take(&r->view, &pos, head, take, want);
         if (took) {
-            unsigned records = encode_taken(r, took, from);
+            unsigned in_file;
+            unsigned records = encode_taken(r, took, from, &in_file);
             n += records;
+            written += in_file;
             /* a head slot's payload, and a continuation slot's for the others */
             payload_bytes += records * SHMLOG_HEAD_PAYLOAD + (took - records) * SHMLOG_CONT_PAYLOAD;
             slots += took;
@@ -289,6 +360,7 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
                 rc = shlog_enc_record(enc, &rec);
             }
             check_enc(rc, "a record");
+            written += !encoder_loss(r);
             n++;
             payload_bytes += rec.payload_len;
             slots += rec.nslots;
@@ -297,13 +369,16 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
         }
         if (before == 0)
             mark_content();
+        r->encoded_to = pos;
+        if (col.rotate_soon) /* the file's sites near what readers keep: a new file first */
+            break;
         if (n / 1024 != before / 1024 && (shlog_enc_frame_records(enc) >= FRAME_MAX_RECORDS ||
                                           shlog_enc_raw_bytes(enc) >= FRAME_MAX_RAW)) {
             col.flush_soon = 1;
             break;
         }
     }
-    *dp = (struct drain_pass){pos, n, losses, payload_bytes, slots, hostile, more && !hostile};
+    *dp = (struct drain_pass){pos, n, losses, written, payload_bytes, slots, hostile, more && !hostile};
 }
 
 /* Whether a pass leaves the `waiting` records of live ring r for a later one.
@@ -347,11 +422,11 @@ static uint64_t pass_bound(struct ring *r, uint64_t start, int patient, int *rea
         uint64_t published = shm_ring_published(&r->view);
         if ((int64_t)(published - r->bound) > 0) {
             r->bound = published;
-            r->bound_moved_ns = mono_ns();
+            r->bound_moved_ns = pass_now_ns;
         }
         if (r->bound != start)
             return r->bound;
-        uint64_t now = mono_ns();
+        uint64_t now = pass_now_ns;
         if (now - r->bound_moved_ns < opt.max_delay_ns)
             return start;
         r->bound_moved_ns = now;
@@ -374,12 +449,17 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
     uint64_t start = r->read_pos;
     struct drain_pass dp = {.pos = start};
     sigjmp_buf jb;
+    sigjmp_buf *outer = shm_bus_guard;
+    r->encoded_to = start;
     if (sigsetjmp(jb, 0) != 0) {
-        shm_bus_guard = NULL;
-        r->broken = 1;
-        warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned after position %" PRIu64,
-              r->seg.path, start);
+        shm_bus_guard = outer;
+        /* What the pass put in the frame stays; the rest the ring held is lost. */
+        r->broken = r->quarantined = 1;
+        r->abandoned_to = r->encoded_to;
+        warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned after position %" PRIu64
+              ", what it held past it counted as lost", r->seg.path, r->encoded_to);
         end_batch();
+        lose_abandoned(r);
         return 0;
     }
     shm_bus_guard = &jb;
@@ -393,22 +473,22 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
         drain_records(r, head, budget, &dp);
     if (dp.more)
         col.backlog = 1; /* more is waiting: the next pass comes at once */
-    uint64_t tail = shm_ring_tail(&r->view);
+    uint64_t tail = r->tail;
     /* The drop counter shares the producer line with the head: read with it,
      * or when the ring is half full (a producer drops only when it is full,
      * and the published point lags the head by a sixteenth at most). */
     uint64_t dropped = r->dropped_seen;
     if (read_head || shm_ring_used(&r->view, head, tail) >= r->view.cap / 2)
         dropped = shm_ring_dropped(&r->view);
-    shm_bus_guard = NULL;
+    shm_bus_guard = outer;
     /* In use at the pass's start. */
     unsigned quarters = (unsigned)(shm_ring_used(&r->view, head, tail) * 4 / r->view.cap);
     if (quarters > fill_quarters)
         fill_quarters = quarters;
     uint64_t pos = dp.pos;
     const char *hostile = dp.hostile;
-    p->records += dp.records;
-    col.records += dp.records;
+    p->records += dp.written;
+    col.records += dp.written;
     r->records += dp.records;
     r->payload_bytes += dp.payload_bytes;
     col.record_slots += dp.slots;
@@ -450,15 +530,17 @@ uint64_t drain_all(uint64_t *smallest)
     uint64_t moved = 0, cap = UINT64_MAX;
     col.backlog = 0;
     fill_quarters = 0;
+    pass_now_ns = mono_ns();
     for (struct proc *p = col.procs; p; p = p->next)
         for (struct ring *r = p->rings; r; r = r->next) {
             if (!r->broken && r->view.cap < cap)
                 cap = r->view.cap;
-            /* A frame near what readers take (SHLOG_MAX_FRAME_RAW) takes no
-             * more: the loop writes it and comes back at once. Only then,
-             * since the rings after this one wait a pass; and not written
-             * from here: a completed write may free processes this loop walks. */
-            if (shlog_enc_raw_bytes(col.cur->enc) >= FRAME_RAW_STOP) {
+            /* A frame near what readers take (SHLOG_MAX_FRAME_RAW), or a file
+             * whose sites near what they keep, takes no more: the loop writes
+             * it (begins a new file) and comes back at once. Only then, since
+             * the rings after this one wait a pass; and not from here: a
+             * completed write may free processes this loop walks. */
+            if (frame_full() || col.rotate_soon) {
                 col.flush_soon = col.backlog = 1;
                 continue;
             }

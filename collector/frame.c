@@ -65,6 +65,13 @@ int ensure_process(struct proc *p)
     return rc ? rc : shlog_enc_process(col.cur->enc, p->key, &p->info);
 }
 
+void batch_passed_from(struct ring *r, uint64_t from)
+{
+    /* -EINVAL: the batch has records, and the next one's gap passes over them */
+    if (build.batch_ring == r)
+        (void)shlog_enc_batch_from(col.cur->enc, from);
+}
+
 /* The open batch is of ring r, its process in the file. */
 void batch_of(struct ring *r)
 {
@@ -91,37 +98,68 @@ static void set_frame_level(struct outfile *file)
         col.fast_frames++;
 }
 
+int frame_full(void)
+{
+    return shlog_enc_raw_bytes(col.cur->enc) >= FRAME_RAW_STOP;
+}
+
+/* Whether the output can take the frame now: a write slot, and its file
+ * made. A file that cannot be made (a full disk, no descriptor) is tried
+ * again every OPEN_RETRY_NS, with nothing released meanwhile; a name taken
+ * by something else is skipped at once. */
+static int output_ready(struct outfile *file, int raw)
+{
+    static uint64_t open_retry_at;
+    if (col.inflight >= MAX_INFLIGHT)
+        return 0;
+    if (!raw || file->fd >= 0)
+        return 1;
+    if (mono_ns() < open_retry_at)
+        return 0;
+    int rc;
+    while ((rc = outfile_open(file)) == -EEXIST)
+        ;
+    open_retry_at = rc ? mono_ns() + OPEN_RETRY_NS : 0;
+    return rc == 0;
+}
+
 /* Compresses the open frame and submits its write. Frames with nothing to
- * write still go through the FIFO so their releases keep their order. */
-void flush_frame(void)
+ * write still go through the FIFO so their releases keep their order.
+ * Returns 1 when it went (or there was nothing to send), 0 when the output
+ * cannot take it yet: the frame stays open, and the loop goes on (liveness,
+ * exits, releases) instead of waiting here; with wait (the shutdown), it
+ * waits for the output. */
+int flush_frame(int wait)
 {
     check_enc(end_batch(), "a batch");
     struct outfile *file = col.cur;
     size_t raw = shlog_enc_raw_bytes(file->enc);
     if (!raw && !build.nrel && !build.nexits)
-        return;
-    while (col.inflight >= MAX_INFLIGHT)
+        return 1;
+    while (!output_ready(file, raw != 0)) {
+        if (!wait)
+            return 0;
         wait_output();
+    }
     struct frame *f = calloc(1, sizeof(*f));
     if (!f) {
         warnx("out of memory");
         exit(1);
     }
     if (raw) {
-        /* A file that cannot be made yet (a full disk) is retried like a
-         * failed write, with nothing released meanwhile; a name taken by
-         * something else is skipped at once. */
-        int rc;
-        while (file->fd < 0 && (rc = outfile_open(file)) != 0)
-            if (rc != -EEXIST)
-                wait_output();
-        set_frame_level(file);
+    set_frame_level(file);
         /* After the frame's last record and right before it is sealed. */
         check_enc(anchors_seal(&col.clock, file->enc), "the clock's anchors");
         size_t cap = shlog_enc_frame_bound(file->enc);
         f->buf = malloc(cap);
         long n = f->buf ? shlog_enc_frame(file->enc, f->buf, cap) : -ENOMEM;
         check_enc(n < 0 ? (int)n : 0, "a frame");
+        /* In flight it holds what it compressed to, not the bound: the
+         * memory of MAX_INFLIGHT frames is theirs, not MAX_INFLIGHT times
+         * the largest frame's. */
+        uint8_t *fit = realloc(f->buf, (size_t)n ? (size_t)n : 1);
+        if (fit)
+            f->buf = fit;
         f->len = (size_t)n;
         f->off = file->size;
         file->size += f->len;
@@ -144,6 +182,7 @@ void flush_frame(void)
     col.build_first_ns = 0;
     col.flush_soon = 0;
     frame_enqueue(f);
+    return 1;
 }
 
 /* The EXIT of gone process p is in this frame: its segments go once the frame is done. */

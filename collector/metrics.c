@@ -441,7 +441,7 @@ char *metrics_format(struct metrics_snapshot *s, size_t *len)
     fprintf(out, "shmlog_backtrace_requests_total %" PRIu64 "\n", t->backtrace_requests);
     put_family(out, "shmlog_collector_losses_total", "counter", "Records known lost, by reason.");
     for (unsigned reason = SHM_LOSS_DROPPED; reason <= SHM_LOSS_REASON_MAX; reason++)
-        if (reason != SHM_LOSS_UNREADABLE)
+        if (reason != SHM_LOSS_UNREADABLE && reason != SHM_LOSS_UNDECODABLE) /* readers' own */
             fprintf(out, "shmlog_collector_losses_total{reason=\"%s\"} %" PRIu64 "\n",
                     shm_loss_reason_name(reason), t->losses[reason]);
 

@@ -20,11 +20,33 @@ static uint64_t next_seq;        /* the next file number */
 static uint64_t file_gen;        /* the last outfile's gen */
 static uint64_t out_error_since; /* mono_ns when col.out_error started */
 
+
 int ensure_dir(const char *dir)
 {
     if (mkdir(dir, 0700) == 0 || errno == EEXIST)
         return 0;
     return -errno;
+}
+
+int out_dir_unsafe(char *why, size_t cap)
+{
+    struct stat link, st;
+    uid_t me = geteuid();
+    if (lstat(opt.out, &link) != 0 || stat(opt.out, &st) != 0)
+        snprintf(why, cap, "%s", strerror(errno));
+    else if (S_ISLNK(link.st_mode) && link.st_uid != me && link.st_uid != 0)
+        snprintf(why, cap, "a symbolic link of uid %u, who could point it elsewhere", (unsigned)link.st_uid);
+    else if (!S_ISDIR(st.st_mode))
+        snprintf(why, cap, "not a directory");
+    else if (st.st_uid != me)
+        snprintf(why, cap, "owned by uid %u, not by this collector's uid %u: its owner could delete its files and "
+                 "plant others (as root: chown %u %s)", (unsigned)st.st_uid, (unsigned)me, (unsigned)me, opt.out);
+    else if (st.st_mode & (S_IWGRP | S_IWOTH))
+        snprintf(why, cap, "writable by %s (mode %o): they could delete its files and plant others (chmod go-w %s)",
+                 st.st_mode & S_IWOTH ? "every user" : "its group", (unsigned)(st.st_mode & 07777), opt.out);
+    else
+        return 0;
+    return -1;
 }
 
 int share_out_dir(void)
@@ -106,22 +128,6 @@ static int close_as(const char *from, char *to, size_t cap)
     return rc;
 }
 
-/* Is this .part file still being written by a running collector? */
-static int part_file_in_use(const char *path)
-{
-    /* O_NONBLOCK: a FIFO swapped in under the name must not hang the start. */
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    uint8_t hb[SHLOG_FILE_HEADER_BYTES];
-    struct shlog_file_header h;
-    int in_use = pread(fd, hb, sizeof(hb), 0) == (ssize_t)sizeof(hb) &&
-                 !shlog_file_header_decode(hb, sizeof(hb), &h) && h.collector_pid != (uint32_t)getpid() &&
-                 collector_alive(h.collector_pid);
-    close(fd);
-    return in_use;
-}
-
 /* Numbers new files after every name present, then renames the .part files a
  * crashed run left (their whole frames are valid); exits 2, renaming nothing,
  * when a file has the last number, since wrapping around would reuse names. */
@@ -162,7 +168,7 @@ void recover_out_dir(void)
         struct stat st;
         /* Only regular files: a symlink planted under a .part name is neither
          * followed nor given a .shlog name that readers would follow. */
-        if (lstat(from, &st) != 0 || !S_ISREG(st.st_mode) || part_file_in_use(from))
+        if (lstat(from, &st) != 0 || !S_ISREG(st.st_mode) || shlog_part_in_use(from))
             continue;
         if (st.st_size < SHLOG_FILE_HEADER_BYTES) {
             /* Killed between creating it and writing its header: frames are
@@ -326,12 +332,20 @@ int outfile_open(struct outfile *f)
     f->fd = open(f->part_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (f->fd < 0) {
         int e = errno;
-        if (e == EEXIST)
+        if (e == EEXIST) {
             warnx("%s exists and is not ours: left alone, taking the next file number", f->part_path);
-        else
+        } else {
             output_failed("cannot create", f->part_path, e);
+            next_seq = f->seq; /* the number is free again */
+            seq_spent = 0;
+        }
         return -e;
     }
+    /* The proof that we write it, for the next start's recovery. */
+    int locked = shlog_part_lock(f->fd);
+    if (locked != 0)
+        warnx("%s: cannot lock it: %s (a collector started meanwhile would take it for a crashed run's)",
+              f->part_path, strerror(-locked));
     if (opt.have_group)
         share_file(f->fd, f->part_path);
     struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = created_ns,
@@ -372,13 +386,16 @@ void outfile_finish(struct outfile *f)
     apply_retention();
 }
 
-/* Closes the current file (once its frames are done) and starts a new one. */
-void rotate(void)
+/* Closes the current file (once its frames are done) and starts a new one.
+ * 0 when the frame being built could not go to the old file yet: nothing
+ * changed, the caller tries again. */
+int rotate(void)
 {
-    flush_frame();
+    if (!flush_frame(0))
+        return 0;
     struct outfile *old = col.cur;
     if (old->fd < 0)
-        return; /* nothing written yet: keep it */
+        return 1; /* nothing written yet: keep it */
     struct outfile *nf = outfile_new();
     if (!nf) {
         warnx("out of memory");
@@ -386,6 +403,8 @@ void rotate(void)
     }
     col.cur = nf;
     col.rotations++;
+    col.file_site_bytes = 0;
+    col.rotate_soon = 0;
     old->closing = 1;
     if (old->inflight == 0) {
         outfile_finish(old);
@@ -393,14 +412,19 @@ void rotate(void)
         old->next = col.closing;
         col.closing = old;
     }
+    return 1;
 }
 
 void maybe_rotate(int hup)
 {
+    static int pending; /* a SIGHUP that found the output busy */
     struct outfile *f = col.cur;
-    if (f->fd < 0)
+    pending |= hup;
+    if (f->fd < 0) {
+        pending = 0;
         return;
-    if (hup || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
-        (opt.rotate_ns && mono_ns() - f->opened_ns >= opt.rotate_ns))
-        rotate();
+    }
+    if ((pending || col.rotate_soon || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
+         (opt.rotate_ns && mono_ns() - f->opened_ns >= opt.rotate_ns)) && rotate())
+        pending = 0;
 }

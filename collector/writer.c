@@ -68,18 +68,24 @@ static void frame_failed(struct frame *f, int err)
     f->retry_at = mono_ns() + WRITE_RETRY_NS;
 }
 
+struct release_at {
+    struct ring *r;
+    uint64_t pos;
+};
+
+static void release_now(void *ctx)
+{
+    const struct release_at *a = ctx;
+    struct ring *r = a->r;
+    shm_ring_release_below(&r->view, a->pos, r->bound);
+    r->tail = (int64_t)(a->pos - r->bound) > 0 ? r->bound : a->pos; /* as it stored it */
+}
+
 static void ring_release(struct ring *r, uint64_t pos)
 {
-    if (r->broken)
-        return;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        shm_ring_release_below(&r->view, pos, r->bound);
-    } else {
+    struct release_at a = {r, pos};
+    if (!r->broken && shm_guarded(release_now, &a) != 0)
         r->broken = 1;
-    }
-    shm_bus_guard = NULL;
 }
 
 /* Applies what the frames at the head of the FIFO made durable. */

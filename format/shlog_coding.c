@@ -5,6 +5,8 @@
  */
 #include "shlog_coding.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -97,6 +99,26 @@ const char *shlog_file_header_decode(const uint8_t *in, size_t n, struct shlog_f
     return NULL;
 }
 
+/* ==== The writer's lock on a .part file ==== */
+
+int shlog_part_lock(int fd)
+{
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    return fcntl(fd, F_OFD_SETLK, &lk) == 0 ? 0 : -errno;
+}
+
+int shlog_part_in_use(const char *path)
+{
+    /* O_NONBLOCK: a FIFO swapped in under the name must not hang the caller. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    int in_use = fcntl(fd, F_OFD_GETLK, &lk) == 0 && lk.l_type != F_UNLCK;
+    close(fd);
+    return in_use;
+}
+
 /* ==== Reading files ==== */
 
 ssize_t shlog_pread_full(int fd, void *buf, size_t n, uint64_t off)
@@ -157,30 +179,23 @@ static inline unsigned arg_op_of(unsigned type)
 void shlog__plan_site(struct arg_plan *pl, unsigned nargs, const uint8_t *types)
 {
     memset(pl, 0, sizeof(*pl));
-    if (nargs > SHMLOG_MAX_ARGS) {
-        pl->raw_only = 1;
+    if (shmlog_args_shape_init(&pl->shape, nargs, types) != 0) {
+        *pl = (struct arg_plan){.raw_only = 1}; /* no tables either */
         return;
     }
+    pl->shaped = 1;
     pl->nargs = (uint8_t)nargs;
     pl->key_arg = (uint8_t)nargs;
-    unsigned fixed = 0;
+    unsigned nstr = 0;
     for (unsigned i = 0; i < nargs; i++) {
-        if (!arg_type_valid(types[i])) {
-            *pl = (struct arg_plan){.raw_only = 1}; /* no tables either */
-            return;
-        }
         pl->op[i] = (uint8_t)arg_op_of(types[i]);
+        pl->width[i] = (uint8_t)shmlog_arg_width(types[i]);
         if (types[i] == SHMLOG_ARG_STR) {
-            if (pl->nstr == 0)
+            if (nstr == 0)
                 pl->key_arg = (uint8_t)i;
-            pl->fixed_before[pl->nstr] = (uint16_t)fixed;
-            fixed = 0;
-            pl->str_index[i] = pl->nstr++;
-        } else {
-            fixed += shmlog_arg_width(types[i]);
+            pl->str_index[i] = (uint8_t)nstr++;
         }
     }
-    pl->fixed_after = (uint16_t)fixed;
     pl->nkeyed = pl->key_arg < nargs ? (uint8_t)(nargs - pl->key_arg - 1) : 0;
 }
 
@@ -193,7 +208,7 @@ void shlog__site_tables_init(const struct arg_plan *pl, void *mem, uint32_t gen,
         memset(mem, 0, site_tables_bytes(pl));
     for (unsigned i = 0; i < KEY_VALUES * pl->nkeyed; i++)
         (*keyed)[i].gen = gen;
-    for (unsigned i = 0; i < pl->nstr; i++)
+    for (unsigned i = 0; mem && i < pl->shape.nstr; i++)
         (*str)[i].gen = gen;
     for (unsigned i = 0; i < SHMLOG_MAX_ARGS; i++)
         ctx[i].gen = gen;

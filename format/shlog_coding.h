@@ -30,16 +30,26 @@
 
 /* ==== Bytes, varints, checks ==== */
 
+/* One store on a little-endian host: gcc 12 at -O2 keeps the byte loop as
+ * eight stores, which was most of the decoder's work per integer. */
 SHLOG_CODING_STATIC void put_u32le(uint8_t *p, uint32_t v)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, sizeof v);
+#else
     for (int i = 0; i < 4; i++)
         p[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 
 SHLOG_CODING_STATIC void put_u64le(uint8_t *p, uint64_t v)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, sizeof v);
+#else
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 
 static inline uint32_t get_u32le(const uint8_t *p)
@@ -365,33 +375,35 @@ enum arg_op { OP_INT8 = 1, OP_INT16 = 2, OP_INT32 = 4, OP_INT64 = 8, OP_F32, OP_
 /* How the arguments of a site are coded, worked out once from its types. */
 struct arg_plan {
     uint8_t nargs;
-    uint8_t nstr;        /* string arguments */
-    uint8_t raw_only;    /* types we cannot code: every record is stored raw */
+    uint8_t raw_only;    /* every record is stored raw: types a record cannot hold, or no room for tables */
+    uint8_t shaped;      /* the types are ones a record holds: shape is theirs */
     uint8_t key_arg;     /* the first string argument; nargs when none */
     uint8_t nkeyed;      /* arguments after it */
     uint8_t op[SHMLOG_MAX_ARGS];        /* enum arg_op */
+    uint8_t width[SHMLOG_MAX_ARGS];     /* payload bytes of a fixed-width argument (shmlog_arg_width) */
     uint8_t str_index[SHMLOG_MAX_ARGS]; /* STR: which of the site's string tables */
-    /* Payload bytes of the fixed-width arguments before each string (since
-     * the one before it), and after the last one. */
-    uint16_t fixed_before[SHMLOG_MAX_ARGS];
-    uint16_t fixed_after;
+    struct shmlog_args_shape shape;     /* what a record's payload must hold (shmlog_args.h) */
 };
 
-/* The plan of a site of nargs arguments of types: raw only when there are too
- * many or a type is unknown. */
+/* The plan of a site of nargs arguments of types: raw only, and not shaped,
+ * when there are too many or a type is unknown. */
 void shlog__plan_site(struct arg_plan *pl, unsigned nargs, const uint8_t *types);
 
 /* Bytes of a site's keyed contexts and string tables, kept in one block. */
 SHLOG_CODING_STATIC size_t site_tables_bytes(const struct arg_plan *pl)
 {
-    return KEY_VALUES * pl->nkeyed * sizeof(struct num_ctx) + pl->nstr * sizeof(struct str_table);
+    if (pl->raw_only)
+        return 0;
+    return KEY_VALUES * pl->nkeyed * sizeof(struct num_ctx) + pl->shape.nstr * sizeof(struct str_table);
 }
 
 _Static_assert(sizeof(struct str_table) <= STR_UNITS * sizeof(struct num_ctx), "a unit bounds 24 bytes");
 
 SHLOG_CODING_STATIC size_t site_table_units(const struct arg_plan *pl)
 {
-    return KEY_VALUES * pl->nkeyed + STR_UNITS * pl->nstr;
+    if (pl->raw_only)
+        return 0;
+    return KEY_VALUES * pl->nkeyed + STR_UNITS * pl->shape.nstr;
 }
 
 /* The tables of a file's sites take at most TABLE_UNITS_MAX: a site
@@ -403,7 +415,8 @@ SHLOG_CODING_STATIC size_t plan_tables_within(struct arg_plan *pl, size_t used)
 {
     size_t units = site_table_units(pl);
     if (used + units > TABLE_UNITS_MAX) {
-        *pl = (struct arg_plan){.raw_only = 1};
+        /* no tables; its records still parse against its shape */
+        *pl = (struct arg_plan){.raw_only = 1, .shaped = pl->shaped, .shape = pl->shape};
         units = 0;
     }
     return units;

@@ -65,6 +65,8 @@ static int sec_batch_of(struct shlog_reader *r, struct cur *c, struct shlog_even
     /* A backtrace's records are a stream of their own: their positions are
      * the ones the ring's batches passed over. */
     b->dd = shlog__dedup_ring(r->dedup, &p->info, (uint32_t)cpu | (backtrace ? SHLOG_CPU_BACKTRACE : 0));
+    b->loss_due = 0;
+    b->lost_sync = 0;
     r->batch_gen++;
     return 0;
 }
@@ -80,46 +82,121 @@ int shlog__sec_backtrace(struct shlog_reader *r, struct cur *c, struct shlog_eve
     return sec_batch_of(r, c, ev, 1, order_tsc);
 }
 
-/* A double or float argument against its context: its bits, or 0 with
- * c->bad set when the token is not one the encoder writes. */
-static inline uint64_t dec_float(struct cur *c, struct num_ctx *x, unsigned t)
+/* A double or float argument against its context: its bits. Its tokens are
+ * taken whatever they hold; when they are not ones the encoder writes, 0
+ * with *bad set (and with *bad set already, nothing but the tokens). */
+static inline uint64_t dec_float(struct cur *c, struct num_ctx *x, unsigned t, int *bad)
 {
-    uint64_t h = get_varint(c), bits;
+    uint64_t h = get_varint(c), v = h & 1 ? get_varint(c) : 0, bits; /* odd: a second token */
+    if (*bad)
+        return 0;
     if (!(h & 1)) {
         if (x->scale < 0) {
-            c->bad = 1;
+            *bad = 1;
             return 0;
         }
         x->prev += (uint64_t)unzigzag(h >> 1);
         bits = decimal_bits((int64_t)x->prev, x->scale, t);
     } else if (h == 1) {
-        uint64_t v = get_varint(c);
         if (t == SHMLOG_ARG_F32 && v > UINT32_MAX) {
-            c->bad = 1;
+            *bad = 1;
             return 0;
         }
         bits = bswap_width(v, t) ^ x->bits;
         x->scale = -1;
     } else if ((h >> 1) - 1 <= DECIMAL_MAX_SCALE) {
         x->scale = (int32_t)((h >> 1) - 1);
-        x->prev = (uint64_t)unzigzag(get_varint(c));
+        x->prev = (uint64_t)unzigzag(v);
         bits = decimal_bits((int64_t)x->prev, x->scale, t);
     } else {
-        c->bad = 1;
+        *bad = 1;
         return 0;
     }
     x->bits = bits;
     return bits;
 }
 
+/* What decode_args found. */
+enum dec_args {
+    DEC_OK,   /* rec's payload holds them */
+    DEC_BAD,  /* damaged, but their tokens were passed over as the encoder lays them out:
+                 rec->payload_len is the bytes they would take, so the next record is found */
+    DEC_LOST, /* not even their tokens could be told apart: where the next record starts is unknown */
+};
+
+/* The string token of argument i of site s at c: its header word and bytes
+ * (from the table or the column; a literal enters the table, damaged record
+ * or not: later records name its slot), *slot the table slot it is in. 1
+ * from the table, 0 a literal, -1 when its length is nothing the file says. */
+static int dec_string(struct shlog_reader *r, struct dec_site *s, unsigned i, struct cur *c, uint16_t *hdr,
+                      const uint8_t **bytes, unsigned *slot)
+{
+    struct str_table *tb = &s->str[s->plan.str_index[i]];
+    str_table_claim(tb, r->batch_gen);
+    uint64_t h = get_varint(c);
+    if (h & 1) {
+        if (h >> 1 >= tb->used)
+            return -1; /* an empty slot */
+        *slot = (unsigned)(h >> 1);
+        *hdr = tb->hdr[*slot];
+        *bytes = tb->bytes[*slot];
+        return 1;
+    }
+    if (h >> 1 > UINT16_MAX)
+        return -1;
+    *hdr = (uint16_t)(h >> 1);
+    *bytes = get_bytes(c, shmlog_str_length(*hdr));
+    if (!*bytes)
+        return -1;
+    *slot = str_keep(tb, *hdr, *bytes);
+    return 0;
+}
+
+/* The arguments from `from` on of a record of site s that cannot be decoded
+ * (argument from - 1 was damaged, or from is 0 and an earlier record of the
+ * site in the batch was), passed over as the coding lays out their tokens;
+ * len: the payload bytes of the arguments before from. The site's contexts
+ * are not to be trusted for the rest of the batch. */
+static enum dec_args pass_over(struct shlog_reader *r, struct dec_site *s, struct cur *c,
+                               struct shm_copied_record *rec, unsigned from, size_t len)
+{
+    const struct arg_plan *pl = &s->plan;
+    s->broken_gen = r->batch_gen;
+    for (unsigned i = from; i < pl->nargs; i++) {
+        if (pl->op[i] == OP_STR) {
+            uint16_t hdr;
+            const uint8_t *bytes;
+            unsigned slot;
+            if (dec_string(r, s, i, c, &hdr, &bytes, &slot) < 0)
+                return DEC_LOST;
+            len += SHMLOG_STR_HEADER_BYTES + shmlog_str_length(hdr);
+            continue;
+        }
+        if (pl->op[i] == OP_F64 || pl->op[i] == OP_F32) {
+            int bad = 1;
+            dec_float(c, NULL, 0, &bad); /* its tokens only */
+        } else {
+            get_varint(c);
+        }
+        len += pl->width[i];
+    }
+    if (c->bad)
+        return DEC_LOST;
+    rec->payload_len = (uint16_t)(len < UINT16_MAX ? len : UINT16_MAX);
+    return DEC_BAD;
+}
+
 /* Decodes the arguments of one record coded against site s into rec
- * (payload and payload_len). 0, or -1 when they are damaged. */
-static int decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c, struct shm_copied_record *rec)
+ * (payload and payload_len). */
+static enum dec_args decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c,
+                                 struct shm_copied_record *rec)
 {
     const struct arg_plan *pl = &s->plan;
     if (pl->raw_only)
-        return -1; /* its records are all raw (plan_tables_within) */
+        return DEC_LOST; /* its records are all raw (plan_tables_within): no tokens are known */
     site_ctx_claim(pl, s->ctx, &s->ctx_gen, r->batch_gen);
+    if (s->broken_gen == r->batch_gen)
+        return pass_over(r, s, c, rec, 0, 0);
     uint8_t *out = rec->payload;
     const uint8_t *end = rec->payload + SHMLOG_MAX_PAYLOAD;
     unsigned key_slot = 0;
@@ -127,72 +204,113 @@ static int decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c
         unsigned op = pl->op[i];
         uint64_t x;
         if (op == OP_STR) {
-            struct str_table *tb = &s->str[pl->str_index[i]];
-            str_table_claim(tb, r->batch_gen);
-            uint64_t h = get_varint(c);
             uint16_t hdr;
             const uint8_t *bytes;
             unsigned slot;
-            if (h & 1) {
-                slot = (unsigned)(h >> 1);
-                if (h >> 1 >= tb->used)
-                    return -1;
-                hdr = tb->hdr[slot];
-                bytes = tb->bytes[slot];
-            } else {
-                if (h >> 1 > UINT16_MAX)
-                    return -1;
-                hdr = (uint16_t)(h >> 1);
-                bytes = get_bytes(c, hdr & SHMLOG_STR_LEN_MASK);
-                if (!bytes)
-                    return -1;
-            }
-            size_t n = hdr & SHMLOG_STR_LEN_MASK;
-            if ((size_t)(end - out) < 2 + n)
-                return -1;
+            int from_table = dec_string(r, s, i, c, &hdr, &bytes, &slot);
+            if (from_table < 0)
+                return DEC_LOST;
+            size_t n = shmlog_str_length(hdr);
+            if ((size_t)(end - out) < SHMLOG_STR_HEADER_BYTES + n)
+                return pass_over(r, s, c, rec, i + 1, (size_t)(out - rec->payload) + SHMLOG_STR_HEADER_BYTES + n);
             out[0] = (uint8_t)hdr;
             out[1] = (uint8_t)(hdr >> 8);
-            if ((h & 1) && end - out >= 2 + (ptrdiff_t)STR_SHORT)
+            if (from_table && end - out >= 2 + (ptrdiff_t)STR_SHORT)
                 memcpy(out + 2, bytes, STR_SHORT); /* the whole slot: one fixed-size copy */
             else
                 memcpy(out + 2, bytes, n);
             out += 2 + n;
-            if (!(h & 1))
-                slot = str_keep(tb, hdr, bytes);
             if (i == pl->key_arg)
                 key_slot = slot;
             continue;
         }
-        if (end - out < 8) /* the widest value: past it only after long strings */
-            return -1;
+        /* its width, as the producer wrote it (shmlog_args.h): the payload
+         * may end right after it */
+        unsigned width = pl->width[i];
+        if ((size_t)(end - out) < 8 && (size_t)(end - out) < width)
+            return pass_over(r, s, c, rec, i, (size_t)(out - rec->payload));
         struct num_ctx *ctx = arg_ctx(pl, s->ctx, s->keyed, i, key_slot, r->batch_gen);
+        int bad = 0;
         switch (op) {
         case OP_F64:
-            put_u64le(out, dec_float(c, ctx, SHMLOG_ARG_F64));
-            out += 8;
-            continue;
+            x = dec_float(c, ctx, SHMLOG_ARG_F64, &bad);
+            break;
         case OP_F32:
-            put_u32le(out, (uint32_t)dec_float(c, ctx, SHMLOG_ARG_F32));
-            out += 4;
-            continue;
+            x = dec_float(c, ctx, SHMLOG_ARG_F32, &bad);
+            break;
         default:
             x = ctx->prev + (uint64_t)unzigzag(get_varint(c));
             if (op < 8)
                 x &= (1ULL << (8 * op)) - 1;
             ctx->prev = x;
-            put_u64le(out, x); /* the bytes past its width are overwritten or past payload_len */
-            out += op;
             break;
         }
+        if (bad) /* a float token the coding never writes: its tokens were taken */
+            return pass_over(r, s, c, rec, i + 1, (size_t)(out - rec->payload) + width);
+        put_u64le(out, x); /* the bytes past its width are overwritten, or past payload_len (payload_slack) */
+        out += width;
     }
+    if (c->bad)
+        return DEC_LOST;
     rec->payload_len = (uint16_t)(out - rec->payload);
-    return c->bad ? -1 : 0;
+    return DEC_OK;
+}
+
+/* The arguments of the record in rec (its header filled) from the args
+ * column, against site s: DEC_OK, or DEC_BAD / DEC_LOST with *why (NULL for
+ * a record of a site damaged before in the batch, whose error was said). */
+static enum dec_args batch_args(struct shlog_reader *r, struct dec_site *s, uint64_t attr, struct cur *args,
+                                struct shm_copied_record *rec, const char **why)
+{
+    if (attr & ATTR_RAW) {
+        uint64_t n = get_varint(args);
+        const uint8_t *bytes = n <= SHMLOG_MAX_PAYLOAD ? get_bytes(args, n) : NULL;
+        *why = "bad raw payload";
+        if (!bytes)
+            return DEC_LOST;
+        memcpy(rec->payload, bytes, n);
+        rec->payload_len = (uint16_t)n;
+        return DEC_OK;
+    }
+    if (!s) {
+        *why = "its site is not defined in the file";
+        return DEC_LOST;
+    }
+    int broken_before = s->broken_gen == r->batch_gen;
+    enum dec_args got = decode_args(r, s, args, rec);
+    *why = broken_before ? NULL : "bad arguments";
+    return got;
+}
+
+/* A record the batch cannot go on past: an error, then the loss of it and
+ * of every record after it in the batch; the frame's other sections are
+ * read. */
+static int batch_lost(struct shlog_reader *r, struct shlog_event *ev, const char *why)
+{
+    struct batch_state *b = &r->b;
+    unsigned left = b->count - b->done;
+    r->st.lost_records[SHM_LOSS_UNDECODABLE] += left;
+    b->loss = (struct shm_loss){.first_pos = r->rec.pos, .records = left, .reason = SHM_LOSS_UNDECODABLE};
+    b->loss_due = 1;
+    b->done = b->count;
+    b->lost_sync = 1;
+    return shlog__record_damaged(r, ev, "BATCH record %u (cpu %u): %s; so are the %u records after it in the batch",
+                                 b->count - left, b->cpu, why, left - 1);
 }
 
 int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
 {
     struct batch_state *b = &r->b;
     struct shm_copied_record *rec = &r->rec;
+    if (b->loss_due) {
+        b->loss_due = 0;
+        ev_begin(r, ev, SHLOG_EV_LOSS);
+        ev->proc = b->proc;
+        ev->cpu = b->cpu;
+        ev->loss = b->loss;
+        ev->backtrace = b->backtrace;
+        return 1;
+    }
     while (b->done < b->count) {
         uint64_t gap = get_varint(&b->col[COL_GAP]);
         uint8_t extra_slots = get_u8(&b->col[COL_NSLOTS]);
@@ -227,23 +345,13 @@ int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
         struct dec_site *s = b->cached;
         if (!s || s->pub.id != rec->site)
             s = b->cached = reader_find_site(r, b->proc->key, rec->site);
-        struct cur *args = &b->col[COL_ARGS];
-        if (attr & ATTR_RAW) {
-            uint64_t n = get_varint(args);
-            const uint8_t *bytes = n <= SHMLOG_MAX_PAYLOAD ? get_bytes(args, n) : NULL;
-            if (!bytes)
-                return shlog__frame_damaged(r, ev, "BATCH record %u: bad raw payload", b->done);
-            memcpy(rec->payload, bytes, n);
-            rec->payload_len = (uint16_t)n;
-        } else if (!s) {
-            return shlog__frame_damaged(r, ev, "BATCH record %u: site %u is not defined in the file", b->done,
-                                 rec->site);
-        } else if (decode_args(r, s, args, rec)) {
-            return shlog__frame_damaged(r, ev, "BATCH record %u: bad arguments", b->done);
-        }
+        const char *why;
+        enum dec_args got = batch_args(r, s, attr, &b->col[COL_ARGS], rec, &why);
         unsigned nslots = (uint8_t)(extra_slots + shmlog_slots_for_payload(rec->payload_len));
+        if (got == DEC_LOST)
+            return batch_lost(r, ev, why ? why : "bad arguments");
         if (nslots < 1 || nslots > SHMLOG_MAX_SLOTS)
-            return shlog__frame_damaged(r, ev, "BATCH record %u out of range", b->done);
+            return batch_lost(r, ev, got == DEC_OK ? "its slots are out of range" : why ? why : "bad arguments");
         rec->nslots = (uint8_t)nslots;
         uint64_t covered_from = b->expected;
         b->expected = rec->pos + nslots;
@@ -253,6 +361,17 @@ int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
         if (!dedup_claim(b->dd, rec->pos, rec->pos + nslots)) {
             r->st.duplicates++;
             continue;
+        }
+        if (got == DEC_BAD) {
+            r->st.lost_records[SHM_LOSS_UNDECODABLE]++;
+            b->loss = (struct shm_loss){rec->pos, nslots, 1, SHM_LOSS_UNDECODABLE};
+            b->loss_due = 1;
+            if (!why) /* coded against the damaged one: its error said so for the batch */
+                return shlog__batch_next(r, ev);
+            return shlog__record_damaged(r, ev,
+                                         "BATCH record %u (cpu %u, ring position %llu, site %u): %s; so are the later "
+                                         "records of its site in the batch, coded against it",
+                                         b->done - 1, b->cpu, (unsigned long long)rec->pos, rec->site, why);
         }
         r->st.records++;
         ev_begin(r, ev, SHLOG_EV_RECORD);
@@ -267,7 +386,7 @@ int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
         return 1;
     }
     b->open = 0;
-    for (int i = 0; i < NCOLS; i++)
+    for (int i = 0; i < NCOLS && !b->lost_sync; i++)
         if (b->col[i].p != b->col[i].end)
             return shlog__frame_damaged(r, ev, "BATCH column %d has bytes past its %u records", i, b->count);
     return 0;

@@ -1,7 +1,8 @@
 /*
  * shlog_decode_damage.c - the file format's decoder reports damage: an error
- * event, and damage inside a frame, after which the rest of the frame is
- * skipped. The decoder's other files call these; these call none of them.
+ * event; damage inside a frame, after which the rest of the frame is
+ * skipped; damage to one record, after which reading goes on. The decoder's
+ * other files call these; these call none of them.
  */
 #include "shlog_decode_state.h"
 
@@ -25,16 +26,33 @@ int shlog__ev_error(struct shlog_reader *r, struct shlog_event *ev, uint64_t off
     return 1;
 }
 
-__attribute__((format(printf, 3, 4)))
-int shlog__frame_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...)
+/* Damage in the frame being returned: "<kind> damaged: <what>; <then>". */
+static int damaged(struct shlog_reader *r, struct shlog_event *ev, const char *kind, const char *then,
+                   const char *fmt, va_list ap)
 {
     char what[200];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
+    return shlog__ev_error(r, ev, r->frame_off, "%s damaged: %s; %s", kind, what, then);
+}
+
+int shlog__frame_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...)
+{
     r->b.open = 0;
     r->sec.p = r->sec.end;
     r->st.bad_frames++;
-    return shlog__ev_error(r, ev, r->frame_off, "frame damaged: %s; rest of the frame skipped", what);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = damaged(r, ev, "frame", "rest of the frame skipped", fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int shlog__record_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...)
+{
+    r->st.bad_records++;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = damaged(r, ev, "record", "counted as lost (undecodable), reading goes on", fmt, ap);
+    va_end(ap);
+    return rc;
 }

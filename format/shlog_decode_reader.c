@@ -471,6 +471,7 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
     r->sec = (struct cur){m->raw.p, m->raw.p + raw_bytes, 0};
     r->clock_scan = r->sec;
     r->clock_left = 0;
+    r->clock_damaged = 0;
     r->st.frames++;
     r->st.raw_bytes += raw_bytes;
     r->st.compressed_bytes += SHLOG_FRAME_PREFIX_BYTES + zbytes;
@@ -489,7 +490,7 @@ int shlog_reader_next(struct shlog_reader *r, struct shlog_event *ev)
                 return rc;
             continue;
         }
-        if (r->clock_left || r->clock_scan.p < r->clock_scan.end) {
+        if (r->clock_left || r->clock_damaged || r->clock_scan.p < r->clock_scan.end) {
             rc = shlog__clock_next(r, ev);
             if (rc)
                 return rc;

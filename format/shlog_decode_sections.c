@@ -41,6 +41,11 @@ static int sec_process(struct shlog_reader *r, struct cur *c, struct shlog_event
     const uint8_t *app = app_len < SHMLOG_APP_BYTES ? get_bytes(c, app_len) : NULL;
     uint64_t host_len = get_varint(c);
     const uint8_t *host = host_len < SHMLOG_HOST_BYTES ? get_bytes(c, host_len) : NULL;
+    /* Added to version 2: the process instance. Before it, the section
+     * ends here (zeros: no instance); readers before it ignore it. */
+    const uint8_t *instance = c->end - c->p >= (ptrdiff_t)sizeof(pi.instance) ? get_bytes(c, sizeof(pi.instance)) : NULL;
+    if (instance)
+        memcpy(pi.instance, instance, sizeof(pi.instance));
     if (c->bad || !app || !host || key > UINT32_MAX || pid > UINT32_MAX || uid > UINT32_MAX)
         return shlog__frame_damaged(r, ev, "bad PROCESS section");
     pi.pid = (uint32_t)pid;
@@ -165,7 +170,7 @@ static int sec_loss(struct shlog_reader *r, struct cur *c, struct shlog_event *e
     l.reason = get_u8(c);
     uint64_t total = get_varint(c);
     if (c->bad || cpu > UINT32_MAX || l.reason < SHM_LOSS_DROPPED || l.reason > SHM_LOSS_REASON_MAX ||
-        l.reason == SHM_LOSS_UNREADABLE)
+        l.reason == SHM_LOSS_UNREADABLE || l.reason == SHM_LOSS_UNDECODABLE) /* a reader's, never a writer's */
         return shlog__frame_damaged(r, ev, "bad LOSS section");
     const struct shlog_proc *p = need_proc(r, proc);
     if (!p)
@@ -226,12 +231,46 @@ static enum shlog_tristate tristate_of(unsigned bits)
     return bits == 1 ? SHLOG_YES : bits == 2 ? SHLOG_NO : SHLOG_UNKNOWN;
 }
 
+/* Decodes the anchors of a CLOCK section's body at c (n of them) into
+ * r->clock_anchors: how many are whole; a bad one ends them. */
+static uint64_t clock_anchors(struct shlog_reader *r, struct cur *c, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        struct shm_clock_anchor *a = &r->clock_anchors[i];
+        a->tsc = get_varint(c);
+        a->ns = get_varint(c);
+        uint64_t err = get_varint(c), flags = get_varint(c);
+        if (c->bad || err > UINT32_MAX)
+            return i;
+        a->err_ns = (uint32_t)err;
+        a->flags = (uint32_t)(flags & SHM_ANCHOR_STEPPED);
+        a->offset_ns = 0;
+    }
+    /* Added to version 2 after BACKTRACE: the anchors' offsets of the wall
+     * clock from CLOCK_MONOTONIC, when the section goes on. */
+    if (c->p < c->end) {
+        int64_t off[SHLOG_CLOCK_MAX_ANCHORS];
+        for (uint64_t i = 0; i < n; i++)
+            off[i] = unzigzag(get_varint(c));
+        for (uint64_t i = 0; !c->bad && i < n; i++) {
+            r->clock_anchors[i].offset_ns = off[i];
+            r->clock_anchors[i].flags |= SHM_ANCHOR_OFFSET;
+        }
+    }
+    return n;
+}
+
 /* A frame's anchors go out before its other events, so that a reader maps
  * every record of the frame between anchors taken around it. 1 with an
  * event, 0 when the frame has no anchor left. */
 int shlog__clock_next(struct shlog_reader *r, struct shlog_event *ev)
 {
     while (!r->clock_left) {
+        if (r->clock_damaged) { /* after the whole anchors before it */
+            r->clock_damaged = 0;
+            r->clock_scan.p = r->clock_scan.end;
+            return shlog__frame_damaged(r, ev, "bad CLOCK section");
+        }
         if (r->clock_scan.p >= r->clock_scan.end)
             return 0;
         uint8_t type = get_u8(&r->clock_scan);
@@ -260,26 +299,16 @@ int shlog__clock_next(struct shlog_reader *r, struct shlog_event *ev)
         }
         for (uint64_t i = 0; i < cs; i++) /* a label and a line: printable only */
             ci.clocksource[i] = name[i] >= 0x21 && name[i] < 0x7f ? (char)name[i] : '_';
+        uint64_t whole = clock_anchors(r, &c, n);
         r->clock = ci;
-        r->clock_body = c;
-        r->clock_left = n;
+        r->clock_left = whole;
+        r->clock_next = 0;
+        r->clock_damaged = whole < n;
     }
-    struct cur *c = &r->clock_body;
-    struct shm_clock_anchor a;
-    a.tsc = get_varint(c);
-    a.ns = get_varint(c);
-    uint64_t err = get_varint(c), flags = get_varint(c);
-    if (c->bad || err > UINT32_MAX) {
-        r->clock_left = 0;
-        r->clock_scan.p = r->clock_scan.end;
-        return shlog__frame_damaged(r, ev, "bad CLOCK section");
-    }
-    a.err_ns = (uint32_t)err;
-    a.flags = (uint32_t)(flags & SHM_ANCHOR_STEPPED);
     r->clock_left--;
     r->st.anchors++;
     ev_begin(r, ev, SHLOG_EV_CLOCK);
-    ev->anchor = a;
+    ev->anchor = r->clock_anchors[r->clock_next++];
     ev->clock = r->clock;
     return 1;
 }

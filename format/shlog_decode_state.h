@@ -23,14 +23,20 @@
 
 /* ==== Dedup: the positions of one ring (shlog_dedup.c) ==== */
 
+/* A span of positions seen, [lo, hi), a node of its ring's tree (a treap
+ * by lo, kept in the ring's array: indices, so the array may grow). */
+#define DEDUP_NONE UINT32_MAX
 struct span {
-    uint64_t lo, hi; /* [lo, hi) */
+    uint64_t lo, hi;
+    uint32_t left, right, prio;
 };
 
 struct dedup_ring {
-    struct span *spans; /* sorted, disjoint, not touching */
-    size_t n, cap;
+    struct span *nodes;     /* the tree's nodes, and freed ones chained by left */
+    uint32_t root, last;    /* the tree, and its node of the highest lo (the common case's) */
+    uint32_t n, cap, free;  /* spans, nodes allocated, the first freed one */
     uint64_t dropped_total; /* highest DROPPED counter seen */
+    struct shlog_dedup *d;  /* its state, which bounds the spans of every ring */
 };
 
 /* The state of one ring; NULL when out of memory or past the bound (then no
@@ -38,7 +44,8 @@ struct dedup_ring {
 struct dedup_ring *shlog__dedup_ring(struct shlog_dedup *d, const struct shm_proc_info *p, uint32_t cpu);
 int shlog__dedup_claim_slow(struct dedup_ring *r, uint64_t lo, uint64_t hi);
 
-/* Records [lo, hi) as seen. Returns 1 if lo was new, 0 if it was seen before. */
+/* Records [lo, hi) as seen. Returns 1 if lo was new, 0 if it was seen before
+ * (and then records nothing). */
 static inline int dedup_claim(struct dedup_ring *r, uint64_t lo, uint64_t hi)
 {
     if (!r)
@@ -46,8 +53,8 @@ static inline int dedup_claim(struct dedup_ring *r, uint64_t lo, uint64_t hi)
     if (hi <= lo)
         hi = lo + 1;
     /* The common case, inline: the next positions of the ring, in order. */
-    if (r->n && lo == r->spans[r->n - 1].hi) {
-        r->spans[r->n - 1].hi = hi;
+    if (r->n && lo == r->nodes[r->last].hi) {
+        r->nodes[r->last].hi = hi;
         return 1;
     }
     return shlog__dedup_claim_slow(r, lo, hi);
@@ -60,9 +67,9 @@ static inline void dedup_cover(struct dedup_ring *r, uint64_t lo, uint64_t hi)
 {
     if (!r || hi <= lo)
         return;
-    if (r->n && lo <= r->spans[r->n - 1].hi && lo >= r->spans[r->n - 1].lo) {
-        if (hi > r->spans[r->n - 1].hi)
-            r->spans[r->n - 1].hi = hi;
+    if (r->n && lo <= r->nodes[r->last].hi && lo >= r->nodes[r->last].lo) {
+        if (hi > r->nodes[r->last].hi)
+            r->nodes[r->last].hi = hi;
         return;
     }
     shlog__dedup_claim_slow(r, lo, hi);
@@ -78,6 +85,9 @@ struct dec_site {
     uint32_t ctx_gen;                    /* the batch ctx is of */
     struct num_ctx *keyed;               /* its table block (shlog__site_tables_init), or NULL */
     struct str_table *str;
+    /* The batch in which a record of the site could not be decoded: its
+     * contexts are unknown there from then on, so its later records too. */
+    uint32_t broken_gen;
 };
 
 struct batch_state {
@@ -91,6 +101,9 @@ struct batch_state {
     struct dec_site *cached;
     int backtrace;      /* a BACKTRACE section's records ... */
     uint64_t order_tsc; /* ... shown at this TSC */
+    int loss_due;       /* the loss of records that could not be decoded, returned after its error */
+    struct shm_loss loss;
+    int lost_sync;      /* where a record's arguments end was lost: the rest of the batch is lost */
 };
 
 /* What a frame is decoded in. Every reader has its own; readers that take
@@ -114,8 +127,9 @@ struct shlog_reader {
     struct shlog_frame_mem *fm;     /* what the last frame was decoded in: own or shared */
     struct cur sec; /* sections left in the frame */
     struct cur clock_scan;  /* sections not yet looked at for anchors */
-    struct cur clock_body;  /* anchors left of the CLOCK section being returned */
-    uint64_t clock_left;
+    struct shm_clock_anchor clock_anchors[SHLOG_CLOCK_MAX_ANCHORS]; /* of the CLOCK section being returned */
+    uint64_t clock_left, clock_next;
+    int clock_damaged;      /* an anchor after the ones left was bad: reported after them */
     struct shlog_clock_info clock;
     struct batch_state b;
     struct shm_copied_record rec;
@@ -151,6 +165,7 @@ SHLOG_CODING_STATIC void ev_begin(struct shlog_reader *r, struct shlog_event *ev
     ev->site_info = NULL;
     ev->rec = NULL;
     ev->torn = 0;
+    ev->backtrace = 0;
     ev->error[0] = '\0';
 }
 
@@ -176,6 +191,11 @@ int shlog__ev_error(struct shlog_reader *r, struct shlog_event *ev, uint64_t off
  * (shlog_decode_damage.c). Returns 1: *ev is the error. */
 __attribute__((format(printf, 3, 4)))
 int shlog__frame_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...);
+
+/* A record that cannot be decoded: reported as an error that does not end
+ * the frame (shlog_decode_damage.c). Returns 1: *ev is the error. */
+__attribute__((format(printf, 3, 4)))
+int shlog__record_damaged(struct shlog_reader *r, struct shlog_event *ev, const char *fmt, ...);
 
 /* The next section of the frame, but CLOCK (shlog_decode_sections.c): 1 with
  * an event, 0 when it gave none. */

@@ -122,6 +122,10 @@ struct shlog_enc {
     uint64_t frame_records;
     unsigned col_room; /* records the fixed columns have room for */
     size_t table_units; /* of every site's contexts and string tables */
+    /* The record the last shlog_enc_slots or shlog_enc_record could not
+     * encode, for shlog_enc_take_loss: lost_why NULL when none. */
+    struct shm_loss lost;
+    const char *lost_why;
 };
 
 #define COL_ROOM_RECORDS 256u
@@ -206,7 +210,7 @@ int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_
 {
     if (e->batch_open)
         return -EBUSY;
-    uint8_t body[8 * VARINT_MAX + 2 * (VARINT_MAX + SHMLOG_APP_BYTES)];
+    uint8_t body[8 * VARINT_MAX + 2 * (VARINT_MAX + SHMLOG_APP_BYTES) + sizeof(pi->instance)];
     uint8_t *p = body;
     size_t app_len = strnlen(pi->app, SHMLOG_APP_BYTES - 1);
     size_t host_len = strnlen(pi->host, SHMLOG_HOST_BYTES - 1);
@@ -224,6 +228,12 @@ int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_
     p = put_varint(p, host_len);
     memcpy(p, pi->host, host_len);
     p += host_len;
+    /* A process that has none (all zeros) says nothing, as before the field. */
+    static const uint8_t none[sizeof(pi->instance)];
+    if (memcmp(pi->instance, none, sizeof(none)) != 0) {
+        memcpy(p, pi->instance, sizeof(pi->instance));
+        p += sizeof(pi->instance);
+    }
     int rc = enc_section(e, SHLOG_SEC_PROCESS, body, (size_t)(p - body));
     if (!rc && !map_find(&e->procs, proc, 0))
         rc = shlog__map_insert(&e->procs, proc, 0, 0);
@@ -349,7 +359,7 @@ int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, cons
     if (!n || n > SHLOG_CLOCK_MAX_ANCHORS)
         return -EINVAL;
     size_t cs = strnlen(ci->clocksource, sizeof(ci->clocksource) - 1);
-    uint8_t body[5 * VARINT_MAX + sizeof(ci->clocksource) + SHLOG_CLOCK_MAX_ANCHORS * 4 * VARINT_MAX];
+    uint8_t body[5 * VARINT_MAX + sizeof(ci->clocksource) + SHLOG_CLOCK_MAX_ANCHORS * 5 * VARINT_MAX];
     uint8_t *p = body;
     p = put_varint(p, ci->hz_q16);
     p = put_varint(p, tristate_bits(ci->tsc_invariant) | tristate_bits(ci->synchronized) << 2);
@@ -358,12 +368,18 @@ int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, cons
     memcpy(p, ci->clocksource, cs);
     p += cs;
     p = put_varint(p, n);
+    unsigned with_offset = SHM_ANCHOR_OFFSET;
     for (size_t i = 0; i < n; i++) {
         p = put_varint(p, a[i].tsc);
         p = put_varint(p, a[i].ns);
         p = put_varint(p, a[i].err_ns);
-        p = put_varint(p, a[i].flags);
+        p = put_varint(p, a[i].flags & SHM_ANCHOR_STEPPED);
+        with_offset &= a[i].flags;
     }
+    /* Then, when every anchor has one, their offsets (readers before them
+     * stop after the anchors). */
+    for (size_t i = 0; with_offset && i < n; i++)
+        p = put_varint(p, zigzag(a[i].offset_ns));
     return enc_section(e, SHLOG_SEC_CLOCK, body, (size_t)(p - body));
 }
 
@@ -431,24 +447,6 @@ struct enc_payload {
     const uint8_t *end;
 };
 
-/* 0 with *used the payload bytes the arguments take as plan declares them, or
- * -1 when the payload does not match the types (then the record is stored
- * raw). */
-static int enc_args_measure(const struct arg_plan *pl, const struct enc_payload *a, size_t *used)
-{
-    size_t lim = a->len;
-    size_t off = 0;
-    for (unsigned k = 0; k < pl->nstr; k++) {
-        off += pl->fixed_before[k];
-        if (off + 2 > lim)
-            return -1;
-        off += 2 + (((size_t)a->p[off] | (size_t)a->p[off + 1] << 8) & SHMLOG_STR_LEN_MASK);
-    }
-    off += pl->fixed_after;
-    *used = off;
-    return off <= lim ? 0 : -1;
-}
-
 /* A double or float argument against its context (FORMAT.md, "Arguments"). */
 static inline uint8_t *enc_float(uint8_t *p, struct num_ctx *c, uint64_t bits, unsigned t)
 {
@@ -497,7 +495,7 @@ static inline uint64_t enc_str_head(const uint8_t *end, const uint8_t *bytes, si
     case OP_INT32: v = get_u32le(a); break;                                                                     \
     default: v = get_u64le(a); break;
 
-/* The arguments (checked by enc_args_measure) into the args column at p. */
+/* The arguments (measured by shmlog_args_measure) into the args column at p. */
 static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct enc_payload *pay, uint8_t *p)
 {
     const struct arg_plan *pl = &s->plan;
@@ -649,17 +647,21 @@ struct enc_head {
 /* How the records of a site code their arguments, worked out when the site
  * changes, not per record. */
 enum enc_mode {
-    MODE_RAW,     /* no site, a site we cannot code, or a payload short of its arguments */
+    MODE_UNKNOWN, /* no site the file defines: stored raw, every byte of its slots */
+    MODE_LOST,    /* a payload short of its site's fixed arguments: not encoded */
+    MODE_RAW,     /* a site coded raw only (no room for its tables): measured, stored raw */
     MODE_NUMERIC, /* no strings: enc_numeric_args */
-    MODE_GENERAL, /* strings: measured per record, then enc_args or raw */
+    MODE_GENERAL, /* strings: measured per record, then enc_args */
 };
 
 static inline enum enc_mode enc_site_mode(const struct enc_site *s, size_t payload_len)
 {
-    if (!s || s->plan.raw_only)
+    if (!s || !s->plan.shaped)
+        return MODE_UNKNOWN;
+    if (s->plan.raw_only)
         return MODE_RAW;
-    if (s->plan.nstr == 0)
-        return s->plan.fixed_after <= payload_len ? MODE_NUMERIC : MODE_RAW;
+    if (s->plan.shape.nstr == 0)
+        return s->plan.shape.fixed <= payload_len ? MODE_NUMERIC : MODE_LOST;
     return MODE_GENERAL;
 }
 
@@ -671,25 +673,37 @@ static inline unsigned enc_attr(unsigned level, unsigned category, unsigned flag
            (category < 7 ? 0 : (category - 7) << ATTR_CATEGORY_SHIFT);
 }
 
-/* Whether a record of a site in mode goes raw, with *used the payload bytes
- * its arguments take. */
-static inline unsigned enc_raw(const struct enc_site *s, enum enc_mode mode, const struct enc_payload *pay, size_t *used)
+/* How a record of a site in mode goes into the args column. */
+enum enc_how { HOW_CODED, HOW_RAW, HOW_LOST };
+
+/* How a record of a site in mode is stored, with *used the payload bytes its
+ * arguments take (shmlog_args.h says how they lie). */
+static inline enum enc_how enc_how_of(const struct enc_site *s, enum enc_mode mode, const struct enc_payload *pay,
+                                      size_t *used)
 {
     if (mode == MODE_NUMERIC) {
-        *used = s->plan.fixed_after;
-        return 0;
+        *used = s->plan.shape.fixed;
+        return HOW_CODED;
     }
-    if (mode == MODE_GENERAL && enc_args_measure(&s->plan, pay, used) == 0)
-        return 0;
-    *used = pay->len;
-    return 1;
+    if (mode == MODE_UNKNOWN) {
+        *used = pay->len;
+        return HOW_RAW;
+    }
+    if (mode == MODE_LOST)
+        return HOW_LOST;
+    *used = shmlog_args_measure(&s->plan.shape, pay->p, pay->len);
+    if (*used == SHMLOG_ARGS_BAD)
+        return HOW_LOST;
+    if (mode == MODE_RAW)
+        *used = pay->len;
+    return mode == MODE_RAW ? HOW_RAW : HOW_CODED;
 }
 
-/* A record's arguments into the args column at p, as enc_raw decided. */
-static inline uint8_t *enc_put_args(struct shlog_enc *e, struct enc_site *s, enum enc_mode mode, unsigned raw,
+/* A record's arguments into the args column at p, as enc_how_of decided. */
+static inline uint8_t *enc_put_args(struct shlog_enc *e, struct enc_site *s, enum enc_mode mode, enum enc_how how,
                                     const struct enc_payload *pay, size_t used, uint8_t *p)
 {
-    if (raw) {
+    if (how == HOW_RAW) {
         p = put_varint(p, used);
         memcpy(p, pay->p, used);
         return p + used;
@@ -697,6 +711,25 @@ static inline uint8_t *enc_put_args(struct shlog_enc *e, struct enc_site *s, enu
     if (mode == MODE_NUMERIC)
         return enc_numeric_args(s, pay, p);
     return enc_args(e, s, pay, p);
+}
+
+/* The record of n slots at pos was not encoded: for the caller to write as
+ * a loss (shlog_enc_take_loss). */
+static void enc_lost(struct shlog_enc *e, uint64_t pos, unsigned nslots)
+{
+    e->lost = (struct shm_loss){.first_pos = pos, .positions = nslots, .records = 1, .reason = SHM_LOSS_UNENCODABLE};
+    e->lost_why = "its payload does not hold its call site's arguments";
+}
+
+int shlog_enc_take_loss(struct shlog_enc *e, struct shm_loss *l, const char **why)
+{
+    if (!e->lost_why)
+        return 0;
+    *l = e->lost;
+    if (why)
+        *why = e->lost_why;
+    e->lost_why = NULL;
+    return 1;
 }
 
 /* A record's timestamp, site and thread into their columns at k, each told
@@ -710,29 +743,35 @@ static inline void enc_put_who_when(struct enc_cursor *k, uint64_t tsc, uint32_t
     k->prev_tid = tid;
 }
 
-/* One record into the columns at k, which have room for it. */
-static inline void enc_put(struct shlog_enc *e, struct enc_cursor *k, const struct enc_head *h,
-                           const struct enc_payload *pay)
+/* One record into the columns at k, which have room for it: 0, or 1 when it
+ * could not be encoded (enc_lost; nothing of it is written, and the next
+ * record's gap passes over its positions). */
+static inline int enc_put(struct shlog_enc *e, struct enc_cursor *k, const struct enc_head *h,
+                          const struct enc_payload *pay)
 {
-    k->gap = put_varint(k->gap, h->pos - k->expected_pos);
-    k->expected_pos = h->pos + h->nslots;
-    enc_put_who_when(k, h->tsc, h->site, h->tid);
-
     if (h->site != k->site_id || !k->known) {
         k->known = enc_lookup_site(e, h->site);
         k->site_id = h->site;
     }
     struct enc_site *s = k->known;
+    enum enc_mode mode = enc_site_mode(s, pay->len);
+    size_t used = 0;
+    enum enc_how how = enc_how_of(s, mode, pay, &used);
+    if (how == HOW_LOST) {
+        enc_lost(e, h->pos, h->nslots);
+        return 1;
+    }
     if (s)
         site_ctx_claim(&s->plan, s->ctx, &s->ctx_gen, e->batch_gen);
-    enum enc_mode mode = enc_site_mode(s, pay->len);
-    size_t used;
-    unsigned raw = enc_raw(s, mode, pay, &used);
-    k->attr = put_varint(k->attr, enc_attr(h->level, h->category, h->flags, raw));
-    k->args = enc_put_args(e, s, mode, raw, pay, used, k->args);
+    k->gap = put_varint(k->gap, h->pos - k->expected_pos);
+    k->expected_pos = h->pos + h->nslots;
+    enc_put_who_when(k, h->tsc, h->site, h->tid);
+    k->attr = put_varint(k->attr, enc_attr(h->level, h->category, h->flags, how == HOW_RAW));
+    k->args = enc_put_args(e, s, mode, how, pay, used, k->args);
     /* The slots follow from the bytes the arguments take, but for records
      * that reserved more: stored as the difference. */
     *k->nslots++ = (uint8_t)(h->nslots - shmlog_slots_for_payload(used));
+    return 0;
 }
 
 /* The batch's first record sets what the others are told against. */
@@ -745,20 +784,23 @@ static void enc_batch_first(struct shlog_enc *e, uint64_t pos, uint64_t tsc)
 
 int shlog_enc_record(struct shlog_enc *e, const struct shm_copied_record *r)
 {
+    e->lost_why = NULL;
     if (!e->batch_open)
         return -EINVAL;
     if (e->batch_count >= SHLOG_MAX_BATCH_RECORDS)
         return -ENOSPC;
     if (e->batch_count == 0)
         enc_batch_first(e, r->pos, r->tsc);
+    if (r->nslots < 1 || r->nslots > SHMLOG_MAX_SLOTS)
+        return -EINVAL;
     struct enc_cursor k;
     if (enc_cursor_open(e, &k, 1))
         return -ENOMEM;
     struct enc_head h = {r->pos, r->tsc, r->site, r->tid, r->level, r->category, r->flags, r->nslots};
     struct enc_payload pay = {r->payload, r->payload_len < SHMLOG_MAX_PAYLOAD ? r->payload_len : SHMLOG_MAX_PAYLOAD,
                               r->payload + sizeof(r->payload)};
-    enc_put(e, &k, &h, &pay);
-    enc_cursor_close(e, &k, 1);
+    int lost = enc_put(e, &k, &h, &pay);
+    enc_cursor_close(e, &k, !lost);
     return 0;
 }
 
@@ -772,17 +814,21 @@ _Static_assert(offsetof(struct shmlog_record, flags) == offsetof(struct shmlog_r
  * the site's mode and the attributes are redone only when they change,
  * which makes a record cheaper than enc_put per record (the overload of
  * bench/compare.sh shows what the collector gets through). flatten:
- * enc_args inlined into the loop keeps the cursor in registers. */
-__attribute__((flatten, noinline)) static int enc_one_slot_run(struct shlog_enc *e, const struct shmlog_record *slots,
-                                                     size_t n, uint64_t pos)
+ * enc_args inlined into the loop keeps the cursor in registers. Returns the
+ * records taken: all n, or up to and with one it could not encode
+ * (enc_lost), whose slot the next record's gap passes over. */
+__attribute__((flatten, noinline)) static size_t enc_one_slot_run(struct shlog_enc *e, const struct shmlog_record *slots,
+                                                        size_t n, uint64_t pos)
 {
     for (size_t done = 0; done < n;) {
         /* in parts, so the room reserved stays that of a few records */
         unsigned part = n - done < COL_ROOM_RECORDS ? (unsigned)(n - done) : COL_ROOM_RECORDS;
         struct enc_cursor k;
         if (enc_cursor_open(e, &k, part))
-            return -ENOMEM;
+            return done;
+        uint8_t *gap_from = k.gap;
         k.gap = put_varint(k.gap, pos + done - k.expected_pos);
+        uint8_t *gap_zeros = k.gap;
         memset(k.gap, 0, part - 1);
         k.gap += part - 1;
         memset(k.nslots, 0, part);
@@ -790,11 +836,10 @@ __attribute__((flatten, noinline)) static int enc_one_slot_run(struct shlog_enc 
         k.expected_pos = pos + done + part;
         uint32_t site_id = 0, attr_of = 0;
         struct enc_site *s = NULL;
-        enum enc_mode mode = MODE_RAW;
+        enum enc_mode mode = MODE_UNKNOWN;
         unsigned attr = 0;
         for (unsigned i = 0; i < part; i++) {
             const struct shmlog_record *r = &slots[done + i];
-            enc_put_who_when(&k, r->tsc, r->site, r->tid);
             /* nslots (1 here), level, category and flags in one load; 0 is
              * never the word, so it stands for "not worked out" */
             uint32_t head;
@@ -802,40 +847,51 @@ __attribute__((flatten, noinline)) static int enc_one_slot_run(struct shlog_enc 
             if (!s || r->site != site_id) {
                 s = enc_lookup_site(e, r->site);
                 site_id = r->site;
+                mode = enc_site_mode(s, SHMLOG_HEAD_PAYLOAD);
                 if (s)
                     site_ctx_claim(&s->plan, s->ctx, &s->ctx_gen, e->batch_gen);
-                mode = enc_site_mode(s, SHMLOG_HEAD_PAYLOAD);
                 attr_of = 0; /* not needed; without it gcc 12 spills more registers in this loop */
             }
             struct enc_payload pay = {r->payload, SHMLOG_HEAD_PAYLOAD, r->payload + SHMLOG_HEAD_PAYLOAD};
             size_t used;
-            unsigned raw = enc_raw(s, mode, &pay, &used);
+            enum enc_how how = enc_how_of(s, mode, &pay, &used);
+            if (__builtin_expect(how == HOW_LOST, 0)) {
+                /* what the run wrote for the records after this one goes */
+                k.gap = i ? gap_zeros + (i - 1) : gap_from;
+                k.nslots -= part - i;
+                k.expected_pos = pos + done + i;
+                enc_cursor_close(e, &k, i);
+                enc_lost(e, pos + done + i, 1);
+                return done + i + 1;
+            }
+            enc_put_who_when(&k, r->tsc, r->site, r->tid);
             if (head != attr_of) {
                 attr = enc_attr(r->level, r->category, r->flags, 0);
                 attr_of = head;
             }
-            k.attr = put_varint(k.attr, attr | (raw ? ATTR_RAW : 0));
-            k.args = enc_put_args(e, s, mode, raw, &pay, used, k.args);
+            k.attr = put_varint(k.attr, attr | (how == HOW_RAW ? ATTR_RAW : 0));
+            k.args = enc_put_args(e, s, mode, how, &pay, used, k.args);
         }
         enc_cursor_close(e, &k, part);
         done += part;
     }
-    return 0;
+    return n;
 }
 
 /* A run of records of several slots each, in n slots from ring position pos
  * (their counts checked by the caller), with room in the batch for them:
  * each payload gathered from its slots, then coded. Apart from the one-slot
- * loop, whose registers the gathering would take. */
-__attribute__((flatten, noinline)) static int enc_multi_slot_run(struct shlog_enc *e,
-                                                                 const struct shmlog_record *slots, size_t n,
-                                                                 uint64_t pos)
+ * loop, whose registers the gathering would take. Returns the slots taken:
+ * all n, or up to and with a record it could not encode (enc_lost). */
+__attribute__((flatten, noinline)) static size_t enc_multi_slot_run(struct shlog_enc *e,
+                                                                    const struct shmlog_record *slots, size_t n,
+                                                                    uint64_t pos)
 {
     for (size_t done = 0; done < n;) {
         unsigned part = n - done < COL_ROOM_RECORDS ? (unsigned)(n - done) : COL_ROOM_RECORDS;
         struct enc_cursor k;
         if (enc_cursor_open(e, &k, part))
-            return -ENOMEM;
+            return done;
         unsigned records = 0;
         for (; records < part && done < n; records++) {
             const struct shmlog_record *r = &slots[done];
@@ -844,45 +900,50 @@ __attribute__((flatten, noinline)) static int enc_multi_slot_run(struct shlog_en
             size_t len = shm_record_payload(whole, r, nslots);
             struct enc_head h = {pos + done, r->tsc, r->site, r->tid, r->level, r->category, r->flags, nslots};
             struct enc_payload pay = {whole, len, whole + sizeof(whole)};
-            enc_put(e, &k, &h, &pay);
             done += nslots;
+            if (enc_put(e, &k, &h, &pay)) {
+                enc_cursor_close(e, &k, records);
+                return done;
+            }
         }
         enc_cursor_close(e, &k, records);
     }
-    return 0;
+    return n;
 }
 
 long shlog_enc_slots(struct shlog_enc *e, const struct shmlog_record *slots, size_t n, uint64_t pos)
 {
     if (!e->batch_open)
         return -EINVAL;
+    e->lost_why = NULL;
     if (!n)
         return 0;
     if (e->batch_count >= SHLOG_MAX_BATCH_RECORDS)
         return -ENOSPC;
-    if (e->batch_count == 0)
-        enc_batch_first(e, pos, slots[0].tsc);
     size_t done = 0;
-    while (done < n && e->batch_count < SHLOG_MAX_BATCH_RECORDS) {
+    while (done < n && e->batch_count < SHLOG_MAX_BATCH_RECORDS && !e->lost_why) {
+        if (e->batch_count == 0)
+            enc_batch_first(e, pos + done, slots[done].tsc);
         unsigned k = slots[done].nslots;
-        int rc = -EINVAL; /* slot counts that do not tile: not what shm_ring_take copies */
-        size_t room = SHLOG_MAX_BATCH_RECORDS - e->batch_count, run = 1, span = k;
+        size_t room = SHLOG_MAX_BATCH_RECORDS - e->batch_count, run = 1, span = k, took = 0;
         if (k == 1) {
             while (done + run < n && run < room && slots[done + run].nslots == 1)
                 run++;
-            rc = enc_one_slot_run(e, slots + done, run, pos + done);
-            span = run;
+            took = enc_one_slot_run(e, slots + done, run, pos + done);
         } else if (k > 1 && k <= SHMLOG_MAX_SLOTS && k <= n - done) {
             for (unsigned m; done + span < n && run < room; span += m, run++) {
                 m = slots[done + span].nslots;
                 if (m < 2 || m > SHMLOG_MAX_SLOTS || m > n - done - span)
                     break; /* one slot: the other loop's; a bad count: -EINVAL when it comes first */
             }
-            rc = enc_multi_slot_run(e, slots + done, span, pos + done);
+            took = enc_multi_slot_run(e, slots + done, span, pos + done);
+        } else {
+            /* slot counts that do not tile: not what shm_ring_take copies */
+            return done ? (long)done : -EINVAL;
         }
-        if (rc)
-            return done ? (long)done : rc;
-        done += span;
+        if (!took)
+            return done ? (long)done : -ENOMEM;
+        done += took;
     }
     return (long)done;
 }

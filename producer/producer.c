@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,13 +47,73 @@ static struct shmlog_ring shmlog__null_ring;
 /* The tag a ring's name got when its plain name was taken ("" if none): the
  * name is needed again only to remove the ring after a failed init. */
 static char shmlog__ring_tag[SHMLOG__MAX_CPUS][18];
+/* The rings made in the fallback directory (shmlog__g.ring_fallback). */
+static uint8_t shmlog__ring_fell_back[SHMLOG__MAX_CPUS];
 
 /* Guards everything below and the creation of rings and sites. */
 static pthread_mutex_t shmlog__lock = PTHREAD_MUTEX_INITIALIZER;
+/* This thread is taking, holds or is giving back shmlog__lock: set before the
+ * lock is taken and cleared after it is given back, so a signal handler that
+ * interrupts the thread anywhere around it sees it set. */
+static __thread int shmlog__in_lock __attribute__((tls_model("initial-exec")));
+
+static void shmlog__lock_take(void)
+{
+    shmlog__store_relaxed(&shmlog__in_lock, 1);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST); /* set before the lock, as a handler on this thread sees it */
+    pthread_mutex_lock(&shmlog__lock);
+}
+
+static void shmlog__lock_give(void)
+{
+    pthread_mutex_unlock(&shmlog__lock);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    shmlog__store_relaxed(&shmlog__in_lock, 0);
+}
+
+/* For a log call, which may run in a signal handler: takes the lock and
+ * returns 1, or returns 0 without waiting when this thread is around it
+ * already (the handler interrupted it there: waiting would never end). Log
+ * calls are async-signal-safe so: they wait only for other threads. */
+static int shmlog__lock_take_in_call(void)
+{
+    if (shmlog__load_relaxed(&shmlog__in_lock))
+        return 0;
+    shmlog__lock_take();
+    return 1;
+}
+
+/* The NUMA node of each cpu, read at init: a ring made later (maybe from a
+ * signal handler) asks libnuma nothing, which may allocate. -1: none. */
+static int16_t shmlog__cpu_node[SHMLOG__MAX_CPUS];
+
+static void shmlog__cpu_nodes_read(void)
+{
+    int numa = numa_available() >= 0;
+    int ncpus = numa ? numa_num_configured_cpus() : 0;
+    for (unsigned cpu = 0; cpu < SHMLOG__MAX_CPUS; cpu++)
+        shmlog__cpu_node[cpu] = (int16_t)(numa && (int)cpu < ncpus ? numa_node_of_cpu((int)cpu) : -1);
+}
+
+/* One line on stderr with write(2) alone: said from a log call too, which may
+ * run in a signal handler (no stdio lock, no locale). */
+__attribute__((format(printf, 1, 2))) static void shmlog__say(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    ssize_t w = write(2, line, len);
+    (void)w;
+}
 
 static struct {
     int initialized;
-    int atfork_registered;
+    int atfork_registered; /* and the atexit handler */
     struct shmlog_config cfg;
     char app[SHMLOG_APP_BYTES];
     char dir[4096];
@@ -84,6 +145,12 @@ static struct {
     uint8_t live[SHMLOG_MAX_CATEGORIES];
     int default_level; /* the level shmlog_set_level last set: a new category's */
     uint64_t before_init; /* calls before the meta segment existed */
+    /* A ring that finds no free hugepage after init goes on 4 KiB pages in
+     * this directory, as init would have put the process: set when the
+     * directory was chosen (not configured) and hugepages are not required. */
+    char ring_fallback[4096];
+    int ring_fallback_resolved;
+    unsigned rings_fell_back; /* said once, at the first */
 } shmlog__g;
 
 void shmlog_config_init(struct shmlog_config *cfg)
@@ -282,10 +349,15 @@ static void shmlog__sanitize_name(const char *in, char *out, size_t max)
 
 /* <dir>/<app>-<pid> then what_cpu ("" or "-cpu<N>"): the name before its
  * tag (if any) and extension. */
+static int shmlog__seg_stem_in(const char *dir, char *out, size_t cap, const char *what_cpu)
+{
+    int n = snprintf(out, cap, "%s/%s-%d%s", dir, shmlog__g.app, (int)getpid(), what_cpu);
+    return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
 static int shmlog__seg_stem(char *out, size_t cap, const char *what_cpu)
 {
-    int n = snprintf(out, cap, "%s/%s-%d%s", shmlog__g.dir, shmlog__g.app, (int)getpid(), what_cpu);
-    return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+    return shmlog__seg_stem_in(shmlog__g.dir, out, cap, what_cpu);
 }
 
 /* ---- metadata segment ---- */
@@ -422,20 +494,41 @@ static int shmlog__ring_create(unsigned cpu)
     int err = shmlog__seg_stem(stem, sizeof stem, what_cpu);
     if (err)
         return err;
-    int node = numa_available() >= 0 ? numa_node_of_cpu((int)cpu) : -1;
+    int node = shmlog__cpu_node[cpu];
     void *addr;
-    int bound = 0, locked = 0;
+    int bound = 0, locked = 0, fell_back = 0;
     err = shmlog__seg_create(stem, ".ring", path, sizeof path, shmlog__g.ring_bytes, node, shmlog__g.cfg.group, NULL,
                              &addr, &bound, &locked);
+    if (err == -ENOMEM && shmlog__g.huge && shmlog__g.ring_fallback[0]) {
+        /* hugetlbfs ran out after init: 4 KiB pages where init falls back to,
+         * the same size, so that every ring unmaps alike */
+        int huge = 0;
+        err = shmlog__g.ring_fallback_resolved
+                  ? 0
+                  : shmlog__resolve_dir(SHMLOG__FALLBACK_DIR, shmlog__g.ring_fallback, sizeof shmlog__g.ring_fallback,
+                                        &huge, shmlog__g.cfg.group);
+        shmlog__g.ring_fallback_resolved = !err;
+        if (!err)
+            err = shmlog__seg_stem_in(shmlog__g.ring_fallback, stem, sizeof stem, what_cpu);
+        if (!err)
+            err = shmlog__seg_create(stem, ".ring", path, sizeof path, shmlog__g.ring_bytes, node, shmlog__g.cfg.group,
+                                     NULL, &addr, &bound, &locked);
+        fell_back = !err;
+    }
     if (err)
         return err;
+    shmlog__ring_fell_back[cpu] = (uint8_t)fell_back;
+    if (fell_back && !shmlog__g.rings_fell_back++ && !shmlog__g.cfg.quiet)
+        fprintf(stderr, "shmlog: warning: no free hugepages for the ring of cpu %u, so it (and any later ring that "
+                        "finds none) uses 4 KiB pages in %s; reserve more (echo N > /proc/sys/vm/nr_hugepages)\n",
+                cpu, shmlog__g.ring_fallback);
     if (!locked && !shmlog__g.cfg.quiet && !shmlog__g.warned_unlocked) {
         struct rlimit lim;
         getrlimit(RLIMIT_MEMLOCK, &lim);
-        fprintf(stderr, "shmlog: warning: rings in %s are not locked in memory (RLIMIT_MEMLOCK %llu KiB, a ring "
-                        "%zu KiB): under memory pressure a log call may wait for a page; raise it (ulimit -l, "
-                        "LimitMEMLOCK= in a unit) or reserve hugepages\n",
-                shmlog__g.dir, (unsigned long long)(lim.rlim_cur / 1024), shmlog__g.ring_bytes / 1024);
+        shmlog__say("shmlog: warning: rings in %s are not locked in memory (RLIMIT_MEMLOCK %llu KiB, a ring "
+                    "%zu KiB): under memory pressure a log call may wait for a page; raise it (ulimit -l, "
+                    "LimitMEMLOCK= in a unit) or reserve hugepages\n",
+                    shmlog__g.dir, (unsigned long long)(lim.rlim_cur / 1024), shmlog__g.ring_bytes / 1024);
         shmlog__g.warned_unlocked = 1;
     }
     const char *tag = path + strlen(stem);
@@ -447,24 +540,28 @@ static int shmlog__ring_create(unsigned cpu)
     r->policy = (uint32_t)shmlog__g.cfg.policy;
     uint32_t pid = (uint32_t)getpid();
     shmlog__seg_header_publish(&r->hdr, SHMLOG_MAGIC_RING, SHMLOG_SEG_RING, shmlog__g.ring_bytes,
-                               shmlog__g.huge ? SHMLOG_SEG_HUGEPAGES : 0, pid, shmlog__g.meta->hdr.proc_start,
-                               shmlog__g.instance);
+                               fell_back ? SHMLOG_SEG_FALLBACK : shmlog__g.huge ? SHMLOG_SEG_HUGEPAGES : 0, pid,
+                               shmlog__g.meta->hdr.proc_start, shmlog__g.instance);
     shmlog__publish_ring(cpu, r, (uint8_t *)addr + SHMLOG_RING_HEADER_BYTES, shmlog__g.ring_records - 1,
                          (uint32_t)shmlog__g.cfg.policy);
     return 0;
 }
 
+/* The ring of cpu, made now if need be; NULL when this thread holds shmlog's
+ * lock already (a log call in a signal handler that interrupted it there):
+ * the record is then dropped and counted, and the ring made by a later call. */
 static struct shmlog__ring_local *shmlog__ring_slow(unsigned cpu)
 {
-    pthread_mutex_lock(&shmlog__lock);
+    if (!shmlog__lock_take_in_call())
+        return NULL;
     int err = shmlog__g.initialized ? shmlog__ring_create(cpu) : -ENODEV;
     if (err) {
         if (shmlog__g.initialized)
-            fprintf(stderr, "shmlog: cannot create the ring of cpu %u in %s: %s; its records are dropped and counted as lost\n",
-                    cpu, shmlog__g.dir, strerror(-err));
+            shmlog__say("shmlog: cannot create the ring of cpu %u in %s: %s; its records are dropped and counted as "
+                        "lost\n", cpu, shmlog__g.dir, strerrordesc_np(-err));
         shmlog__use_null_ring(cpu);
     }
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
     return &shmlog__rings[cpu];
 }
 
@@ -602,6 +699,10 @@ uint8_t *shmlog__reserve_slow(unsigned nslots, size_t payload, uint64_t *pos)
         struct shmlog_ring *h = shmlog__load_acquire(&ring->hdr);
         if (!h) {
             ring = shmlog__ring_slow(cpu);
+            if (!ring) {
+                shmlog__drop_no_ring();
+                return NULL;
+            }
             h = ring->hdr;
         }
         uint8_t *head = shmlog__reserve_on(ring, h, cpu, rseq, nslots, payload, pos);
@@ -614,8 +715,7 @@ void shmlog__spill(uint8_t *head, size_t off, const void *src, size_t len)
 {
     const uint8_t *s = (const uint8_t *)src;
     while (len) {
-        size_t room = off < SHMLOG_HEAD_PAYLOAD ? SHMLOG_HEAD_PAYLOAD - off
-                                                : SHMLOG_CONT_PAYLOAD - (off - SHMLOG_HEAD_PAYLOAD) % SHMLOG_CONT_PAYLOAD;
+        size_t room = shmlog_payload_slot_left(off);
         size_t n = len < room ? len : room;
         memcpy(head + shmlog_payload_offset(off), s, n);
         s += n;
@@ -764,6 +864,27 @@ static uint64_t shmlog__site_add(uint64_t *cache, int level, int category, const
     return word;
 }
 
+/* Says once on stderr that a call came before shmlog_init, and where: with
+ * write(2), as a log call may run in a signal handler. */
+static void shmlog__say_before_init(const char *file, int line)
+{
+    static int said;
+    if (__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+        return;
+    char num[16], *p = num + sizeof num;
+    unsigned v = line > 0 ? (unsigned)line : 0;
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    const char *parts[] = {"shmlog: ", file, ":", p, ": a log call before shmlog_init() writes nothing; such calls "
+                           "are counted, and the files report them (before_init) once shmlog_init() is called\n"};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        size_t n = i == 3 ? (size_t)(num + sizeof num - p) : strlen(parts[i]);
+        if (write(2, parts[i], n) != (ssize_t)n)
+            return;
+    }
+}
+
 uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,
                                const char *fmt, unsigned nargs, const uint8_t *types)
 {
@@ -772,14 +893,20 @@ uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const c
         /* Before shmlog_init: not written, counted, and the count lands in
          * the meta segment init makes. */
         shmlog__add_relaxed(&shmlog__g.before_init, 1);
+        shmlog__say_before_init(file, line);
         return (uint64_t)shmlog__star_strings(fmt) << 32;
     }
     if ((uint32_t)word != UINT32_MAX) { /* a refused site's calls take no lock */
-        pthread_mutex_lock(&shmlog__lock);
+        if (!shmlog__lock_take_in_call()) {
+            /* A signal handler's call while its thread is in shmlog: not
+             * written, counted; a later call registers the site. */
+            shmlog__site_refused();
+            return (uint64_t)shmlog__star_strings(fmt) << 32;
+        }
         word = shmlog__load_relaxed(cache);
         if (!word && shmlog__g.initialized)
             word = shmlog__site_add(cache, level, category, file, line, fmt, nargs, types);
-        pthread_mutex_unlock(&shmlog__lock);
+        shmlog__lock_give();
     }
     if ((uint32_t)word != UINT32_MAX && (uint32_t)word != 0)
         return word;
@@ -803,7 +930,8 @@ static void shmlog__unmap_all(int remove)
         if (!r || r == &shmlog__null_ring)
             continue;
         snprintf(what_cpu, sizeof what_cpu, "-cpu%u", cpu);
-        if (remove && shmlog__seg_stem(stem, sizeof stem, what_cpu) == 0) {
+        if (remove && shmlog__seg_stem_in(shmlog__ring_fell_back[cpu] ? shmlog__g.ring_fallback : shmlog__g.dir, stem,
+                                          sizeof stem, what_cpu) == 0) {
             char path[4300];
             if ((size_t)snprintf(path, sizeof path, "%s%.17s.ring", stem, shmlog__ring_tag[cpu]) < sizeof path)
                 unlink(path);
@@ -837,9 +965,22 @@ static int shmlog__create_rings_of_affinity(void)
     return 0;
 }
 
+/* A process that returns from main or calls exit() without shmlog_shutdown()
+ * ends as it meant to: its meta says so (the collector's exit marker says
+ * "shut down", not "died"). The segments stay mapped, for what static
+ * destructors and the atexit handlers that run after this one still log. */
+static void shmlog__at_exit(void)
+{
+    pthread_mutex_lock(&shmlog__lock);
+    if (shmlog__g.initialized)
+        __atomic_fetch_or(&shmlog__g.meta->hdr.flags, SHMLOG_SEG_CLOSED, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&shmlog__lock);
+}
+
 /* Makes the segments of this process. Lock held; cfg, app and dir set. */
 static int shmlog__open_segments(void)
 {
+    shmlog__cpu_nodes_read();
     int err = shmlog__meta_create();
     if (!err && shmlog__g.cfg.all_cpus)
         err = shmlog__create_rings_of_affinity();
@@ -850,14 +991,15 @@ static int shmlog__open_segments(void)
     return 0;
 }
 
-static void shmlog__atfork_prepare(void) { pthread_mutex_lock(&shmlog__lock); }
-static void shmlog__atfork_parent(void) { pthread_mutex_unlock(&shmlog__lock); }
+static void shmlog__atfork_prepare(void) { shmlog__lock_take(); }
+static void shmlog__atfork_parent(void) { shmlog__lock_give(); }
 
 /* The child has its own pid, so it gets its own segments; the parent's rings
  * are left to the parent. Site ids cached by call sites stay valid. */
 static void shmlog__atfork_child(void)
 {
     pthread_mutex_init(&shmlog__lock, NULL);
+    shmlog__store_relaxed(&shmlog__in_lock, 0);
     shmlog__tid = 0;
     if (!shmlog__g.initialized)
         return;
@@ -931,7 +1073,7 @@ int shmlog_init(const struct shmlog_config *cfg)
         cfg = &defaults;
     }
     char no_pages_in[4096] = ""; /* hugetlbfs we fell back from; here, as C++ forbids jumping past it */
-    pthread_mutex_lock(&shmlog__lock);
+    shmlog__lock_take();
     int err = shmlog__g.initialized ? -EALREADY : shmlog__check_config(cfg, &shmlog__g.ring_records);
     if (err)
         goto out;
@@ -954,6 +1096,11 @@ int shmlog_init(const struct shmlog_config *cfg)
         goto out;
     }
     shmlog__g.ring_bytes = shmlog__seg_round(SHMLOG_RING_HEADER_BYTES + cfg->ring_bytes, shmlog__g.huge);
+    /* where init falls back to, a ring made later may go too */
+    snprintf(shmlog__g.ring_fallback, sizeof shmlog__g.ring_fallback, "%s",
+             shmlog__g.huge && !cfg->require_hugepages && !(cfg->dir && *cfg->dir) && !getenv("SHMLOG_DIR")
+                 ? SHMLOG__FALLBACK_DIR : "");
+    shmlog__g.ring_fallback_resolved = 0;
     err = shmlog__open_segments();
     if (err == -ENOMEM && shmlog__g.huge && !cfg->require_hugepages && !(cfg->dir && *cfg->dir) &&
         !getenv("SHMLOG_DIR")) {
@@ -979,11 +1126,12 @@ int shmlog_init(const struct shmlog_config *cfg)
                         "(reserve hugepages: echo 512 > /proc/sys/vm/nr_hugepages)\n", shmlog__g.dir);
     if (!shmlog__g.atfork_registered) {
         pthread_atfork(shmlog__atfork_prepare, shmlog__atfork_parent, shmlog__atfork_child);
+        atexit(shmlog__at_exit);
         shmlog__g.atfork_registered = 1;
     }
     shmlog__g.initialized = 1;
 out:
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
     if (err == -ENOMEM && cfg->require_hugepages)
         fprintf(stderr, "shmlog: no free hugepages in %s and hugepages are required\n", shmlog__g.dir);
     return err;
@@ -997,15 +1145,15 @@ int shmlog_thread_init(void)
         return -ENOTSUP;
     if (shmlog__load_acquire(&shmlog__rings[cpu].hdr))
         return shmlog__rings[cpu].hdr == &shmlog__null_ring ? -ENOMEM : 0;
-    pthread_mutex_lock(&shmlog__lock);
+    shmlog__lock_take();
     int err = shmlog__g.initialized ? shmlog__ring_create(cpu) : -ENODEV;
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
     return err;
 }
 
 void shmlog_shutdown(void)
 {
-    pthread_mutex_lock(&shmlog__lock);
+    shmlog__lock_take();
     if (shmlog__g.initialized) {
         shmlog__store_release(&shmlog__levels, (const uint16_t *)shmlog__levels_off);
         __atomic_fetch_or(&shmlog__g.meta->hdr.flags, SHMLOG_SEG_CLOSED, __ATOMIC_RELEASE);
@@ -1016,14 +1164,14 @@ void shmlog_shutdown(void)
         shmlog__unmap_all(0);
         shmlog__g.initialized = 0;
     }
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
 }
 
 void shmlog_set_level(int level)
 {
     if (level < SHMLOG_LEVEL_TRACE || level > SHMLOG_LEVEL_OFF)
         return;
-    pthread_mutex_lock(&shmlog__lock);
+    shmlog__lock_take();
     shmlog__categories_setup();
     shmlog__g.default_level = level;
     shmlog__g.cfg.level = level;
@@ -1033,7 +1181,7 @@ void shmlog_set_level(int level)
         shmlog__g.live[i] = (uint8_t)level;
         shmlog__level_publish(i);
     }
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
 }
 
 int shmlog_get_level(void)
@@ -1045,14 +1193,14 @@ int shmlog_set_category_level(int category, int level)
 {
     if (level < SHMLOG_LEVEL_TRACE || level > SHMLOG_LEVEL_OFF || category < 0)
         return -EINVAL;
-    pthread_mutex_lock(&shmlog__lock);
+    shmlog__lock_take();
     shmlog__categories_setup();
     int err = (uint32_t)category < shmlog__g.category_count ? 0 : -EINVAL;
     if (!err) {
         shmlog__g.live[category] = (uint8_t)level;
         shmlog__level_publish((unsigned)category);
     }
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
     return err;
 }
 
@@ -1060,12 +1208,12 @@ int shmlog_get_category_level(int category)
 {
     if (category < 0 || category >= (int)SHMLOG_MAX_CATEGORIES)
         return -EINVAL;
-    pthread_mutex_lock(&shmlog__lock);
+    shmlog__lock_take();
     shmlog__categories_setup();
     int level = (uint32_t)category >= shmlog__g.category_count ? -EINVAL
                 : shmlog__g.meta ? (int)(shmlog__load_relaxed(&shmlog__g.meta->levels[category]) >> 8)
                                  : (int)shmlog__g.live[category];
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
     return level;
 }
 
@@ -1073,9 +1221,9 @@ int shmlog_category(const char *name)
 {
     if (!name)
         return -EINVAL;
-    pthread_mutex_lock(&shmlog__lock);
+    shmlog__lock_take();
     int id = shmlog__category_define(name, strlen(name));
-    pthread_mutex_unlock(&shmlog__lock);
+    shmlog__lock_give();
     return id;
 }
 

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -108,19 +109,16 @@ static size_t shmlog__seg_round(size_t bytes, int huge)
     return (bytes + page - 1) & ~(page - 1);
 }
 
-/* Binds [addr, addr+bytes) to node before anything touches it. */
+/* Binds [addr, addr+bytes) to node before anything touches it. A mask on
+ * the stack, not libnuma's, which allocates: a ring may be made from a log
+ * call in a signal handler. */
 static int shmlog__bind_node(void *addr, size_t bytes, int node)
 {
-    if (node < 0 || numa_available() < 0)
+    unsigned long mask[16] = {0}; /* nodes 0..1023 */
+    if (node < 0 || node >= (int)(sizeof mask * 8))
         return 0;
-    struct bitmask *mask = numa_allocate_nodemask();
-    if (!mask)
-        return -ENOMEM;
-    numa_bitmask_setbit(mask, (unsigned)node);
-    long rc = mbind(addr, bytes, MPOL_BIND, mask->maskp, mask->size + 1, 0);
-    int err = rc == 0 ? 0 : -errno;
-    numa_free_nodemask(mask);
-    return err;
+    mask[node / (8 * sizeof mask[0])] |= 1ul << (node % (8 * sizeof mask[0]));
+    return mbind(addr, bytes, MPOL_BIND, mask, sizeof mask * 8 + 1, 0) == 0 ? 0 : -errno;
 }
 
 /* The locks that say a meta segment's process runs (shm_meta_holder in
@@ -188,7 +186,20 @@ static int shmlog__seg_create(const char *stem, const char *ext, char *path, siz
     void *addr = MAP_FAILED;
     if (group >= 0 && (fchown(fd, (uid_t)-1, (gid_t)group) != 0 || fchmod(fd, 0660) != 0))
         err = -errno;
+    /* A size past RLIMIT_FSIZE would be SIGXFSZ, not an error: checked first. */
+    struct rlimit fsize;
+    if (!err && getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY && bytes > fsize.rlim_cur)
+        err = -EFBIG;
     if (!err && ftruncate(fd, (off_t)bytes) != 0)
+        err = -errno;
+    /* Its pages allocated now: on a full tmpfs that is ENOSPC here, not a
+     * SIGBUS when they are first written (by the prefault below, or a log
+     * call). Hugetlbfs reserves them at mmap below (ENOMEM, which the
+     * fallback to 4 KiB pages looks for); file systems without fallocate
+     * keep the old way. */
+    struct statfs sf;
+    int huge = fstatfs(fd, &sf) == 0 && (long)sf.f_type == SHMLOG__HUGETLBFS_MAGIC;
+    if (!err && !huge && fallocate(fd, 0, 0, (off_t)bytes) != 0 && errno != EOPNOTSUPP && errno != ENOSYS)
         err = -errno;
     if (!err) {
         /* On hugetlbfs this reserves the pages: ENOMEM here instead of SIGBUS later. */

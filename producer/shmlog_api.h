@@ -55,7 +55,11 @@ struct shmlog_config {
 };
 
 void shmlog_config_init(struct shmlog_config *cfg);
-/* 0 on success, -errno on failure (nothing is left behind on failure). */
+/* 0 on success, -errno on failure (nothing is left behind on failure):
+ * -ENOSPC when the segment directory has no room (a full tmpfs), -EFBIG
+ * past RLIMIT_FSIZE, never SIGBUS or SIGXFSZ. A ring that cannot be made
+ * later drops its cpu's records, counted (no_ring). Log calls are
+ * async-signal-safe (shmlog(3), NOTES); the functions are not. */
 int shmlog_init(const struct shmlog_config *cfg);
 /* Creates the ring of the cpu the caller runs on now, and caches the thread id,
  * so that the first record of a pinned thread takes the hot path. 0 or -errno. */
@@ -246,11 +250,17 @@ SHMLOG__INLINE void shmlog__progress(struct shmlog_ring *h, uint64_t mask, uint6
         shmlog__store_release(&h->published, end);
 }
 
-/* Copies len bytes to payload offset off of the record at head. */
+/* Copies len bytes to payload offset off of the record at head. A length
+ * is never past the payload bound (shmlog__arg_len): said to GCC, which would
+ * otherwise take a len that wraps off + len around for a possible one and
+ * warn that the copy exceeds every object (-Wstringop-overflow) for a string
+ * literal. Said, not tested: a test costs instructions on every call. */
 SHMLOG__INLINE void shmlog__put_bytes(uint8_t *head, size_t off, const void *src, size_t len)
 {
+    if (len > SHMLOG_MAX_PAYLOAD)
+        __builtin_unreachable();
     if (SHMLOG__LIKELY(off + len <= SHMLOG_HEAD_PAYLOAD))
-        memcpy(head + (SHMLOG_RECORD_BYTES - SHMLOG_HEAD_PAYLOAD) + off, src, len);
+        memcpy(head + offsetof(struct shmlog_record, payload) + off, src, len);
     else
         shmlog__spill(head, off, src, len);
 }
@@ -269,10 +279,11 @@ SHMLOG__INLINE size_t shmlog__prec_bound(unsigned t, unsigned prev_t, uint64_t p
     return p < 0 ? SIZE_MAX : (size_t)p;
 }
 
-/* Bytes argument (type t, value bits v) takes in the payload; strings take what
- * is left of *room and set *trunc when cut. A string's len is its size (a C++
- * string object), or SIZE_MAX for a C string, which is scanned for its NUL;
- * max is a precision that bounds either (SIZE_MAX: none). */
+/* Bytes argument (type t, value bits v) takes in the payload besides a
+ * string's header; strings take what is left of *room as shmlog_str_fit cuts
+ * them, and set *trunc when cut. A string's len is its size (a C++ string
+ * object), or SIZE_MAX for a C string, which is scanned for its NUL; max is a
+ * precision that bounds either (SIZE_MAX: none). */
 SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t len, size_t max, size_t *room,
                                       unsigned *trunc)
 {
@@ -290,12 +301,7 @@ SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t len, size_t
         while (n < limit && s[n])
             n++;
     }
-    if (n > *room) {
-        n = *room;
-        *trunc = 1;
-    }
-    *room -= n;
-    return n;
+    return shmlog_str_fit(n, room, trunc);
 }
 
 SHMLOG__INLINE size_t shmlog__put_arg(uint8_t *head, size_t off, unsigned t, uint64_t v, size_t len,
@@ -305,10 +311,10 @@ SHMLOG__INLINE size_t shmlog__put_arg(uint8_t *head, size_t off, unsigned t, uin
         shmlog__put_bytes(head, off, &v, len); /* little-endian: the low bytes */
         return off + len;
     }
-    uint16_t hdr = (uint16_t)(len | (cut ? SHMLOG_STR_TRUNCATED : 0));
-    shmlog__put_bytes(head, off, &hdr, 2);
-    shmlog__put_bytes(head, off + 2, (const void *)(uintptr_t)v, len);
-    return off + 2 + len;
+    uint16_t hdr = shmlog_str_header(len, cut);
+    shmlog__put_bytes(head, off, &hdr, SHMLOG_STR_HEADER_BYTES);
+    shmlog__put_bytes(head, off + SHMLOG_STR_HEADER_BYTES, (const void *)(uintptr_t)v, len);
+    return off + SHMLOG_STR_HEADER_BYTES + len;
 }
 
 /* Reserves the slots of a record of `payload` bytes on the ring of this cpu:
@@ -388,12 +394,12 @@ SHMLOG__INLINE void shmlog__commit(uint8_t *head, uint64_t pos)
 
 /* ---- argument capture ----
  *
- * Each argument of a call is evaluated once, into a local (shmlog__r<i>) that
- * everything else reads: the type table, the format check and the record, so
- * a diagnostic about the argument is printed once (C++ names it once more, in
- * an unevaluated decltype). From the local come its type code, 64 value bits
- * and a length: the size of a C++ string object, SIZE_MAX for a C string
- * (scanned for its NUL). */
+ * Each argument of a call is evaluated once, into shmlog__r<i> (a local in C,
+ * a lambda's parameter in C++: SHMLOG__WITH_ARGS) that everything else reads:
+ * the type table, the format check and the record, so a diagnostic about the
+ * argument is printed once. From it come its type code, 64 value bits and a
+ * length: the size of a C++ string object, SIZE_MAX for a C string (scanned
+ * for its NUL). */
 
 #ifndef __cplusplus
 #define SHMLOG__UNSUPPORTED \
@@ -436,8 +442,10 @@ SHMLOG__INLINE uint64_t shmlog__bits_p(const volatile void *p) { return (uint64_
     char *: shmlog__bits_s, const char *: shmlog__bits_s,                                 \
     default: shmlog__bits_p)(__builtin_choose_expr(SHMLOG__SUPPORTED(x), (x), (void *)0))
 
+/* C: each argument evaluated into a local of the call's block, then the record. */
+#define SHMLOG__WITH_ARGS(...) SHMLOG__EACH(SHMLOG__A_EVAL, __VA_ARGS__) SHMLOG__WRITE(__VA_ARGS__)
+#define SHMLOG__A_EVAL(i, x) __extension__ __auto_type shmlog__r##i = (x);
 #define SHMLOG__A_DECL(i, x)                                                                \
-    __extension__ __auto_type shmlog__r##i = (x);                                           \
     SHMLOG__STATIC_ASSERT(SHMLOG__SUPPORTED(shmlog__r##i), SHMLOG__UNSUPPORTED);            \
     const unsigned shmlog__t##i = SHMLOG__TYPE(shmlog__r##i);                               \
     const uint64_t shmlog__v##i = SHMLOG__BITS(shmlog__r##i);                               \
@@ -566,19 +574,29 @@ template <> struct fmt_checker<false> {
 
 template <typename... A> inline void use(const A &...) {}
 
-/* How a call holds argument expression E until the record is written: a
- * scalar by value (a reference returned by std::max(1, 2) would outlive its
- * temporaries), anything else by const reference, which keeps a temporary
- * std::string alive until the call ends and copies no string object. */
-template <typename E>
-using stored = typename std::conditional<std::is_scalar<typename std::decay<E>::type>::value,
-                                         const typename std::decay<E>::type,
-                                         const typename std::remove_reference<E>::type &>::type;
+/* Calls f with the arguments, from its constructor: braced, the arguments are
+ * evaluated in order, and what they made lives until the statement ends. */
+struct invoke {
+    template <typename F, typename... A> __attribute__((always_inline)) invoke(F &&f, A &&...a)
+    {
+        f(static_cast<A &&>(a)...);
+    }
+};
 } // namespace shmlog_detail
 
+/* C++: the record is written inside the full-expression that evaluates the
+ * arguments, a lambda called with them: the temporaries they make (the
+ * std::string whose .c_str() is an argument, what std::max(1, 2) refers to)
+ * live until it is copied. The leading int: a lambda's parameters cannot
+ * start with the comma each argument brings. */
+#define SHMLOG__WITH_ARGS(...)                                                               \
+    shmlog_detail::invoke{[&](int SHMLOG__EACH(SHMLOG__A_PARAM, __VA_ARGS__))                \
+                              __attribute__((always_inline)) { SHMLOG__WRITE(__VA_ARGS__) }, \
+                          0 SHMLOG__EACH(SHMLOG__A_ARG, __VA_ARGS__)};
+#define SHMLOG__A_PARAM(i, x) , auto &&shmlog__r##i
+#define SHMLOG__A_ARG(i, x) , (x)
 #define SHMLOG__TYPE(x) (shmlog_detail::arg_type<typename std::decay<decltype((x))>::type>())
 #define SHMLOG__A_DECL(i, x)                                                                \
-    shmlog_detail::stored<decltype((x))> shmlog__r##i = (x);                                \
     const shmlog_detail::cap shmlog__a##i = shmlog_detail::capture(shmlog__r##i);          \
     const unsigned shmlog__t##i = SHMLOG__TYPE(shmlog__r##i);                               \
     const uint64_t shmlog__v##i = shmlog__a##i.v;                                           \
@@ -673,9 +691,9 @@ void shmlog__bad_category(void) __attribute__((error(
 
 /* What a call's expansion does with argument i: the per-site type table, the
  * fixed bytes, the length (a string bounded by the `*` precision argument
- * i - 1 before it), the payload sum and the copy. */
+ * i - 1 before it) and the copy. */
 #define SHMLOG__A_TYPE(i, x) , (uint8_t)SHMLOG__TYPE(shmlog__r##i)
-#define SHMLOG__A_FIXED(i, x) + (shmlog__t##i == SHMLOG_ARG_STR ? 2u : shmlog_arg_width(shmlog__t##i))
+#define SHMLOG__A_FIXED(i, x) + shmlog_arg_fixed_bytes(shmlog__t##i)
 #define SHMLOG__PREV_1 0
 #define SHMLOG__PREV_2 1
 #define SHMLOG__PREV_3 2
@@ -696,7 +714,6 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__A_LEN(i, x) unsigned shmlog__c##i = 0; const size_t shmlog__l##i = shmlog__arg_len(  \
     shmlog__t##i, shmlog__v##i, shmlog__n##i, shmlog__prec_bound(shmlog__t##i, SHMLOG__PREV(shmlog__t, i), \
     SHMLOG__PREV(shmlog__v, i), shmlog__site, i - 1u), &shmlog__room, &shmlog__c##i); shmlog__trunc |= shmlog__c##i;
-#define SHMLOG__A_SUM(i, x) + (shmlog__t##i == SHMLOG_ARG_STR ? 2u : 0u) + shmlog__l##i
 #define SHMLOG__A_PUT(i, x) shmlog__off = shmlog__put_arg(shmlog__head, shmlog__off, shmlog__t##i, \
     shmlog__v##i, shmlog__l##i, shmlog__c##i);
 
@@ -740,41 +757,47 @@ void shmlog__bad_category(void) __attribute__((error(
             shmlog__flags |= shmlog__lvl < shmlog__levels_of_cat >> 8 ? SHMLOG_REC_BACKTRACE : 0u; \
             const uint64_t shmlog__tsc = shmlog__rdtsc();                                      \
             gate                                                                               \
-            SHMLOG__EACH(SHMLOG__A_DECL, __VA_ARGS__)                                          \
-            if (0)                                                                             \
-                SHMLOG__FORMAT_CHECK(__VA_ARGS__);                                             \
-            static uint64_t shmlog__site_cache;                                                \
-            static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)}; \
-            uint64_t shmlog__site = shmlog__load_acquire(&shmlog__site_cache);                 \
-            /* One test for both: 0 (not registered yet) and UINT32_MAX (refused). */          \
-            if (SHMLOG__UNLIKELY((uint32_t)shmlog__site - 1u >= UINT32_MAX - 1u))              \
-                shmlog__site = shmlog__register_site(&shmlog__site_cache, (int)shmlog__lvl,       \
-                    (int)shmlog__cat, __FILE__,                                                \
-                    __LINE__, SHMLOG__FIRST(__VA_ARGS__), SHMLOG__NARGS(__VA_ARGS__),          \
-                    shmlog__types + 1);                                                        \
-            (void)shmlog__types;                                                               \
-            const unsigned shmlog__t0 = SHMLOG_ARG_NONE; /* what precedes argument 1 */       \
-            const uint64_t shmlog__v0 = 0;                                                     \
-            (void)shmlog__t0;                                                                  \
-            (void)shmlog__v0;                                                                  \
-            size_t shmlog__room = SHMLOG_MAX_PAYLOAD - (0 SHMLOG__EACH(SHMLOG__A_FIXED, __VA_ARGS__)); \
-            unsigned shmlog__trunc = 0;                                                        \
-            (void)shmlog__room;                                                                \
-            SHMLOG__EACH(SHMLOG__A_LEN, __VA_ARGS__)                                           \
-            const size_t shmlog__payload = 0 SHMLOG__EACH(SHMLOG__A_SUM, __VA_ARGS__);         \
-            uint64_t shmlog__pos = 0; /* set with every head; GCC cannot see it */             \
-            uint8_t *shmlog__head = SHMLOG__LIKELY((uint32_t)shmlog__site != 0) /* 0: not written */ \
-                ? shmlog__begin(shmlog__tsc, (uint32_t)shmlog__site, shmlog__lvl, shmlog__cat,    \
-                                shmlog__payload, shmlog__trunc | shmlog__flags, &shmlog__pos)  \
-                : NULL;                                                                        \
-            if (SHMLOG__LIKELY(shmlog__head != NULL)) {                                        \
-                size_t shmlog__off = 0;                                                        \
-                SHMLOG__EACH(SHMLOG__A_PUT, __VA_ARGS__)                                       \
-                (void)shmlog__off;                                                             \
-                shmlog__commit(shmlog__head, shmlog__pos);                                     \
-            }                                                                                  \
+            SHMLOG__WITH_ARGS(__VA_ARGS__)                                                     \
         }                                                                                      \
     } while (0)
+
+/* What a call does once its level passed and its TSC was read, with each
+ * argument i in shmlog__r<i> (SHMLOG__WITH_ARGS): registers the site on its
+ * first call, measures the arguments, reserves the slots, writes the
+ * record and commits it. */
+#define SHMLOG__WRITE(...)                                                                     \
+    SHMLOG__EACH(SHMLOG__A_DECL, __VA_ARGS__)                                                  \
+    if (0)                                                                                     \
+        SHMLOG__FORMAT_CHECK(__VA_ARGS__);                                                     \
+    static uint64_t shmlog__site_cache;                                                        \
+    static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)};      \
+    uint64_t shmlog__site = shmlog__load_acquire(&shmlog__site_cache);                         \
+    /* One test for both: 0 (not registered yet) and UINT32_MAX (refused). */                  \
+    if (SHMLOG__UNLIKELY((uint32_t)shmlog__site - 1u >= UINT32_MAX - 1u))                      \
+        shmlog__site = shmlog__register_site(&shmlog__site_cache, (int)shmlog__lvl, (int)shmlog__cat, \
+                                             __FILE__, __LINE__, SHMLOG__FIRST(__VA_ARGS__),   \
+                                             SHMLOG__NARGS(__VA_ARGS__), shmlog__types + 1);   \
+    (void)shmlog__types;                                                                       \
+    const unsigned shmlog__t0 = SHMLOG_ARG_NONE; /* what precedes argument 1 */               \
+    const uint64_t shmlog__v0 = 0;                                                             \
+    (void)shmlog__t0;                                                                          \
+    (void)shmlog__v0;                                                                          \
+    size_t shmlog__room = SHMLOG_MAX_PAYLOAD - (0 SHMLOG__EACH(SHMLOG__A_FIXED, __VA_ARGS__));  \
+    unsigned shmlog__trunc = 0;                                                                \
+    (void)shmlog__room;                                                                        \
+    SHMLOG__EACH(SHMLOG__A_LEN, __VA_ARGS__)                                                   \
+    const size_t shmlog__payload = SHMLOG_MAX_PAYLOAD - shmlog__room; /* what the strings left */ \
+    uint64_t shmlog__pos = 0; /* set with every head; GCC cannot see it */                     \
+    uint8_t *shmlog__head = SHMLOG__LIKELY((uint32_t)shmlog__site != 0) /* 0: not written */   \
+        ? shmlog__begin(shmlog__tsc, (uint32_t)shmlog__site, shmlog__lvl, shmlog__cat,        \
+                        shmlog__payload, shmlog__trunc | shmlog__flags, &shmlog__pos)          \
+        : NULL;                                                                                \
+    if (SHMLOG__LIKELY(shmlog__head != NULL)) {                                                \
+        size_t shmlog__off = 0;                                                                \
+        SHMLOG__EACH(SHMLOG__A_PUT, __VA_ARGS__)                                               \
+        (void)shmlog__off;                                                                     \
+        shmlog__commit(shmlog__head, shmlog__pos);                                             \
+    }
 
 /* ---- rate-limited calls ---- */
 

@@ -117,7 +117,7 @@ void shm_clock_take(struct shm_clock_taker *t, struct shm_clock_anchor *out)
     clock_gettime(CLOCK_MONOTONIC, &mono_ts);
     uint64_t mono = ts_ns(&mono_ts);
 
-    *out = (struct shm_clock_anchor){.tsc = tsc, .ns = ns};
+    *out = (struct shm_clock_anchor){.tsc = tsc, .ns = ns, .flags = SHM_ANCHOR_OFFSET, .offset_ns = offset};
     /* Half the bracket, and one tick for the midpoint's rounding. */
     __int128 err = ticks_to_ns((__int128)(width / 2 + 1), t->hz_q16) + 1;
     out->err_ns = err > UINT32_MAX ? UINT32_MAX : (uint32_t)err;
@@ -155,6 +155,7 @@ uint64_t shm_clock_taker_ns(const struct shm_clock_taker *t, uint64_t tsc)
 
 /* ==== The map ==== */
 
+
 static inline const struct shm_clock_anchor *at(const struct shm_clock_map *m, unsigned i)
 {
     return &m->a[(m->first + i) % SHM_CLOCK_MAP_ANCHORS];
@@ -180,7 +181,7 @@ void shm_clock_map_add(struct shm_clock_map *m, const struct shm_clock_anchor *a
         }
     }
     m->anchors++;
-    if (a->flags & SHM_ANCHOR_STEPPED)
+    if (a->flags & SHM_ANCHOR_STEPPED || (m->n && shm_clock_anchors_stepped(at(m, m->n - 1), a)))
         m->steps++;
     if (a->err_ns > m->max_err_ns)
         m->max_err_ns = a->err_ns;
@@ -202,6 +203,16 @@ static uint64_t extrapolate(const struct shm_clock_anchor *a, uint64_t hz_q16, u
     return clamp_ns((__int128)a->ns + ticks_to_ns((__int128)tsc - (__int128)a->tsc, hz_q16));
 }
 
+int shm_clock_anchors_stepped(const struct shm_clock_anchor *a, const struct shm_clock_anchor *b)
+{
+    if (b->flags & SHM_ANCHOR_STEPPED)
+        return 1;
+    if (!(a->flags & b->flags & SHM_ANCHOR_OFFSET))
+        return 0;
+    int64_t moved = b->offset_ns - a->offset_ns;
+    return moved > STEP_MIN_NS || moved < -STEP_MIN_NS;
+}
+
 /* The index of the last anchor at or below tsc (m has one, at or below tsc). */
 static unsigned anchor_below(const struct shm_clock_map *m, uint64_t tsc)
 {
@@ -216,8 +227,9 @@ static unsigned anchor_below(const struct shm_clock_map *m, uint64_t tsc)
     return lo;
 }
 
-uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc)
+uint64_t shm_clock_map_ns_certain(const struct shm_clock_map *m, uint64_t tsc, int *uncertain)
 {
+    *uncertain = 0;
     if (!m->n)
         return 0;
     if (tsc < at(m, 0)->tsc)
@@ -227,8 +239,10 @@ uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc)
     if (lo + 1 == m->n)
         return extrapolate(left, m->hz_q16, tsc);
     const struct shm_clock_anchor *right = at(m, lo + 1);
-    if (right->flags & SHM_ANCHOR_STEPPED)
+    if (shm_clock_anchors_stepped(left, right)) {
+        *uncertain = tsc != left->tsc;
         return extrapolate(left, m->hz_q16, tsc);
+    }
     /* Anchors hold increasing TSCs; their times come from a file and may
      * run backwards: the arithmetic is signed. Anchors a frame apart make a
      * product that 64 bits hold: then one 64-bit division, the same quotient
@@ -241,24 +255,32 @@ uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc)
     return clamp_ns(ns);
 }
 
+uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc)
+{
+    int uncertain;
+    return shm_clock_map_ns_certain(m, tsc, &uncertain);
+}
+
 /* Interpolation between anchors a frame apart, without a division per TSC:
  * span_ns * dt / span = whole * dt + rem * dt / span, whose last quotient
  * a multiplication by the span's reciprocal gives within 2, corrected
  * exactly. The same ns as shm_clock_map_ns() for every TSC. */
-uint64_t shm_clock_piece_ns(const struct shm_clock_map *m, struct shm_clock_piece *p, uint64_t tsc)
+uint64_t shm_clock_piece_ns_certain(const struct shm_clock_map *m, struct shm_clock_piece *p, uint64_t tsc,
+                                    int *uncertain)
 {
+    *uncertain = 0;
     if (p->anchors != m->anchors || tsc < p->lo || tsc >= p->hi) {
         p->hi = 0;
         p->anchors = m->anchors;
         if (!m->n || tsc < at(m, 0)->tsc)
-            return shm_clock_map_ns(m, tsc);
+            return shm_clock_map_ns_certain(m, tsc, uncertain);
         unsigned lo = anchor_below(m, tsc);
         const struct shm_clock_anchor *left = at(m, lo), *right = lo + 1 < m->n ? at(m, lo + 1) : NULL;
         /* Only an interpolation forward over less than 2^32 ticks (a few
          * seconds) is kept: rem * dt then stays within 64 bits. */
-        if (!right || (right->flags & SHM_ANCHOR_STEPPED) || right->ns < left->ns ||
+        if (!right || shm_clock_anchors_stepped(left, right) || right->ns < left->ns ||
             right->tsc - left->tsc >= 1ull << 32)
-            return shm_clock_map_ns(m, tsc);
+            return shm_clock_map_ns_certain(m, tsc, uncertain);
         p->lo = left->tsc;
         p->hi = right->tsc;
         p->lo_ns = left->ns;
@@ -272,6 +294,12 @@ uint64_t shm_clock_piece_ns(const struct shm_clock_map *m, struct shm_clock_piec
     while (x - q * p->span >= p->span)
         q++;
     return clamp_ns((__int128)p->lo_ns + (__int128)p->whole * dt + q);
+}
+
+uint64_t shm_clock_piece_ns(const struct shm_clock_map *m, struct shm_clock_piece *p, uint64_t tsc)
+{
+    int uncertain;
+    return shm_clock_piece_ns_certain(m, p, tsc, &uncertain);
 }
 
 /* A slewing clock (NTP, PTP, adjtime) runs at most 500 ppm off its rate;

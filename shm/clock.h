@@ -34,13 +34,17 @@ extern "C" {
 
 /* shm_clock_anchor.flags */
 #define SHM_ANCHOR_STEPPED 0x1u /* CLOCK_REALTIME was set since the previous anchor of its taker */
+#define SHM_ANCHOR_OFFSET 0x2u  /* offset_ns is known (files from before it do not say) */
 
 /* A TSC reading and the CLOCK_REALTIME nanoseconds of the same moment. */
 struct shm_clock_anchor {
     uint64_t tsc;
-    uint64_t ns;      /* since the Unix epoch */
-    uint32_t err_ns;  /* the wall time of tsc lies within ns +- err_ns */
-    uint32_t flags;   /* SHMLOG_ANCHOR_* */
+    uint64_t ns;       /* since the Unix epoch */
+    uint32_t err_ns;   /* the wall time of tsc lies within ns +- err_ns */
+    uint32_t flags;    /* SHM_ANCHOR_* */
+    int64_t offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC then: only a step of the wall clock changes
+                          it, so two anchors of any takers (a collector and the next) say whether one
+                          came between them */
 };
 
 /* What an anchor taker keeps between anchors: the step detector and the
@@ -86,10 +90,22 @@ struct shm_clock_map {
  * already held (the same TSC) is ignored; one whose TSC is below the last
  * held one by more than a second's worth starts the map afresh (a TSC reset). */
 void shm_clock_map_add(struct shm_clock_map *m, const struct shm_clock_anchor *a, uint64_t hz_q16);
+/* 1 when the wall clock was set between anchors a and b (b the later): b
+ * says so (SHM_ANCHOR_STEPPED), or their offsets from CLOCK_MONOTONIC differ
+ * by more than two reads' jitter. */
+int shm_clock_anchors_stepped(const struct shm_clock_anchor *a, const struct shm_clock_anchor *b);
 /* 1 when the map can map: an anchor and a rate. */
 int shm_clock_map_ready(const struct shm_clock_map *m);
 /* Wall-clock ns since the epoch of tsc, clamped to 0..UINT64_MAX. */
 uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc);
+/* The same, and *uncertain = 1 when tsc lies between two anchors around a
+ * step of the wall clock: it may have been read before the step or after,
+ * and is mapped on the clock before it (so its time may be off by the
+ * step). Two anchors are around a step when the later one says so
+ * (SHM_ANCHOR_STEPPED: its taker saw it) or their offsets differ by more
+ * than two reads' jitter (a step no taker saw: a stopped or restarted
+ * collector). Never interpolated across. */
+uint64_t shm_clock_map_ns_certain(const struct shm_clock_map *m, uint64_t tsc, int *uncertain);
 
 /* The stretch of a map between two anchors that the last TSC fell in, for a
  * caller that maps many TSCs in a row: what shm_clock_map_ns() computes per
@@ -104,6 +120,9 @@ struct shm_clock_piece {
 };
 /* shm_clock_map_ns(m, tsc), through p. */
 uint64_t shm_clock_piece_ns(const struct shm_clock_map *m, struct shm_clock_piece *p, uint64_t tsc);
+/* shm_clock_map_ns_certain(m, tsc, uncertain), through p. */
+uint64_t shm_clock_piece_ns_certain(const struct shm_clock_map *m, struct shm_clock_piece *p, uint64_t tsc,
+                                    int *uncertain);
 
 /* A map for the records of one process's live segments, made by a reader
  * that took anchor now at rate hz_q16 (its taker's): the process's own

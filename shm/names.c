@@ -38,6 +38,8 @@ const char *shm_loss_reason_name(unsigned reason)
     case SHM_LOSS_NO_RING: return "no_ring";
     case SHM_LOSS_UNREGISTERED: return "unregistered";
     case SHM_LOSS_BEFORE_INIT: return "before_init";
+    case SHM_LOSS_UNENCODABLE: return "unencodable";
+    case SHM_LOSS_UNDECODABLE: return "undecodable";
     default: return "unknown";
     }
 }

@@ -24,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #define SHM_MAX_SEGMENT_BYTES (64ull << 30)
@@ -103,9 +105,10 @@ int shm_accepts(const struct shm_accept *acc, uid_t uid)
     return 0;
 }
 
-int shm_seg_open(struct shm_seg *seg, const char *path, int writable, const struct shm_accept *acc,
+int shm_seg_open(struct shm_seg *seg, const char *path, int mode, const struct shm_accept *acc,
                     char *err, size_t errcap)
 {
+    int writable = mode == SHM_OPEN_WRITE;
     memset(seg, 0, sizeof *seg);
     seg->fd = -1;
     if (strlen(path) >= sizeof seg->path)
@@ -119,7 +122,7 @@ int shm_seg_open(struct shm_seg *seg, const char *path, int writable, const stru
         return fail(err, errcap, -EINVAL, "%s: not a segment name", path);
 
     /* O_NOFOLLOW: a symlink planted in the directory is refused, not followed. */
-    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    int fd = open(path, (mode != SHM_OPEN_READ ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return fail(err, errcap, -errno, "%s: %s", path, strerror(errno));
     struct stat st;
@@ -148,17 +151,9 @@ int shm_seg_open(struct shm_seg *seg, const char *path, int writable, const stru
     size_t bytes = (size_t)st.st_size;
     void *addr = mmap(NULL, bytes, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
     int map_errno = errno;
-    /* Counted after the mapping, not at open: a creator faults its pages in
-     * before it publishes magic, which we read next. */
-    struct stat now;
-    int no_holes = fstat(fd, &now) == 0 && (uint64_t)now.st_blocks * 512 >= bytes;
     if (addr == MAP_FAILED) {
         close(fd);
         return fail(err, errcap, -map_errno, "%s: mmap: %s", path, strerror(map_errno));
-    }
-    if (kind != SHMLOG_SEG_META) {
-        close(fd);
-        fd = -1;
     }
 
     struct shmlog_seg_header h;
@@ -170,6 +165,19 @@ int shm_seg_open(struct shm_seg *seg, const char *path, int writable, const stru
         why = "pid in the header differs from the name";
     if (!why && h.uid != st.st_uid)
         why = "uid in the header differs from the file owner";
+    /* Counted after magic was read: its creator filled every page before it
+     * published it. On tmpfs, reading a hole allocates a page to the
+     * reader: a segment with holes would have us allocate as much as its
+     * size says (up to SHM_MAX_SEGMENT_BYTES) for its creator. */
+    struct stat now;
+    struct statfs fs;
+    int no_holes = !why && fstat(fd, &now) == 0 && (uint64_t)now.st_blocks * 512 >= bytes;
+    if (!why && !no_holes && fstatfs(fd, &fs) == 0 && fs.f_type == TMPFS_MAGIC)
+        why = "has holes (a producer fills every page of a segment before it publishes it)";
+    if (kind != SHMLOG_SEG_META) {
+        close(fd);
+        fd = -1;
+    }
     if (why) {
         munmap(addr, bytes);
         if (fd >= 0)
@@ -180,10 +188,9 @@ int shm_seg_open(struct shm_seg *seg, const char *path, int writable, const stru
      * pages the faults of that lap slow the drain enough for a burst to
      * overflow the ring (bench/files.sh, segments on /dev/shm, shows it),
      * and the page table must be touched page by page, not only filled
-     * (shmlog__pages_fault_in says why). Only when the file has no holes, so nothing
-     * gets allocated (a sparse file, a hostile one of up to
-     * SHM_MAX_SEGMENT_BYTES, is faulted in only as far as it is read).
-     * Hugetlbfs reports no blocks and is skipped: a few faults there. */
+     * (shmlog__pages_fault_in says why). Only when the file has no holes, so
+     * nothing gets allocated. Hugetlbfs reports no blocks and is skipped: a
+     * few faults there, from pages its mapping reserved. */
     if (no_holes)
         shmlog__pages_fault_in(addr, bytes, 0);
     seg->addr = addr;
@@ -249,6 +256,7 @@ int shm_meta_info(const struct shm_seg *seg, struct shm_proc_info *out, char *er
     out->uid = seg->hdr.uid;
     out->proc_start = seg->hdr.proc_start;
     out->created_ns = seg->hdr.created_ns;
+    memcpy(out->instance, seg->hdr.instance, sizeof(out->instance));
     out->tsc_hz = shmlog__load_relaxed(&m->tsc_hz);
     out->anchor_tsc = shmlog__load_relaxed(&m->anchor_tsc);
     out->anchor_ns = shmlog__load_relaxed(&m->anchor_ns);
@@ -366,11 +374,10 @@ int shm_meta_site(const struct shm_seg *seg, uint32_t id, struct shm_site *out)
         return -ENOENT;
     struct shmlog_site s;
     memcpy(&s, (const uint8_t *)seg->addr + sites_off + (size_t)id * SHMLOG_SITE_BYTES, sizeof s);
-    if (s.nargs > SHMLOG_MAX_ARGS || s.level > SHMLOG_LEVEL_FATAL || s.category >= SHMLOG_MAX_CATEGORIES)
+    struct shmlog_args_shape shape; /* arguments a record can hold */
+    if (s.level > SHMLOG_LEVEL_FATAL || s.category >= SHMLOG_MAX_CATEGORIES ||
+        shmlog_args_shape_init(&shape, s.nargs, s.arg_types) != 0)
         return -EINVAL;
-    for (unsigned i = 0; i < s.nargs; i++)
-        if (s.arg_types[i] == SHMLOG_ARG_NONE || s.arg_types[i] >= SHMLOG_ARG_TYPE_COUNT)
-            return -EINVAL;
     if (copy_meta_string(seg, str_off, str_bytes, s.fmt_offset, s.fmt_len, SHMLOG_MAX_FMT_BYTES, out->fmt) ||
         copy_meta_string(seg, str_off, str_bytes, s.file_offset, s.file_len, SHMLOG_MAX_FILE_BYTES, out->file))
         return -EINVAL;
@@ -432,25 +439,14 @@ void shm_ring_release_below(const struct shm_ring_view *v, uint64_t pos, uint64_
     shmlog__store_release(&v->hdr->tail, pos);
 }
 
-uint64_t shm_ring_owner(const struct shm_ring_view *v)
+void shm_ring_claim(const struct shm_ring_view *v, uint64_t me)
 {
-    /* Acquire pairs with the release of a collector that gave the ring back:
-     * what it wrote before (the tail) is seen by the next. */
-    return __atomic_load_n(&v->hdr->collector_pid, __ATOMIC_ACQUIRE);
-}
-
-int shm_ring_claim(const struct shm_ring_view *v, uint64_t owner, uint64_t me)
-{
-    /* Strong: a spurious failure would refuse a ring nobody holds. */
-    return __atomic_compare_exchange_n(&v->hdr->collector_pid, &owner, me, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
-               ? 0
-               : -EBUSY;
+    __atomic_store_n(&v->hdr->collector_pid, me, __ATOMIC_RELAXED);
 }
 
 void shm_ring_unclaim(const struct shm_ring_view *v, uint64_t me)
 {
-    /* Release: our last tail store is seen by the collector that claims it next. */
-    __atomic_compare_exchange_n(&v->hdr->collector_pid, &me, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    __atomic_compare_exchange_n(&v->hdr->collector_pid, &me, 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
 
 static const uint8_t *slot_at(const struct shm_ring_view *v, uint64_t pos)
@@ -676,6 +672,20 @@ static void on_sigbus(int sig)
     raise(sig);
 }
 
+int shm_guarded(void (*fn)(void *ctx), void *ctx)
+{
+    sigjmp_buf jb;
+    sigjmp_buf *outer = shm_bus_guard;
+    if (sigsetjmp(jb, 0) != 0) {
+        shm_bus_guard = outer;
+        return -EFAULT;
+    }
+    shm_bus_guard = &jb;
+    fn(ctx);
+    shm_bus_guard = outer;
+    return 0;
+}
+
 int shm_bus_guard_install(void)
 {
     struct sigaction sa;
@@ -765,7 +775,10 @@ int shm_ring_belongs(const struct shm_seg *meta, const struct shm_seg *ring, cha
     uint32_t meta_pid, ring_pid, cpu;
     char meta_app[SHMLOG_APP_BYTES], ring_app[SHMLOG_APP_BYTES];
     const char *why = NULL;
-    if (meta_dir != ring_dir || memcmp(meta->path, ring->path, meta_dir) != 0)
+    /* A ring its process made on 4 KiB pages when its meta's hugetlbfs was
+     * full lies elsewhere; the checks after this one hold for it as well. */
+    int fell_back = (ring->hdr.flags & SHMLOG_SEG_FALLBACK) && (meta->hdr.flags & SHMLOG_SEG_HUGEPAGES);
+    if (!fell_back && (meta_dir != ring_dir || memcmp(meta->path, ring->path, meta_dir) != 0))
         why = "is in another directory than";
     else if (ring->owner != meta->owner || ring->hdr.uid != meta->hdr.uid)
         why = "has another owner than";
@@ -791,6 +804,28 @@ long shm_meta_holder(const struct shm_seg *meta)
         return -1;
     lk = (struct flock){.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = SHMLOG_LOCK_PID, .l_len = 1};
     return fcntl(meta->fd, F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK && lk.l_pid > 0 ? (long)lk.l_pid : 0;
+}
+
+int shm_meta_alive(const struct shm_seg *meta)
+{
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = SHMLOG_LOCK_ALIVE, .l_len = 1};
+    return meta->fd >= 0 && fcntl(meta->fd, F_OFD_GETLK, &lk) == 0 && lk.l_type != F_UNLCK;
+}
+
+int shm_meta_claim(const struct shm_seg *meta)
+{
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = SHMLOG_LOCK_COLLECTOR, .l_len = 1};
+    if (meta->fd < 0)
+        return -EBADF;
+    if (fcntl(meta->fd, F_OFD_SETLK, &lk) == 0)
+        return 0;
+    return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+}
+
+int shm_meta_drained(const struct shm_seg *meta)
+{
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = SHMLOG_LOCK_COLLECTOR, .l_len = 1};
+    return meta->fd >= 0 && fcntl(meta->fd, F_OFD_GETLK, &lk) == 0 && lk.l_type != F_UNLCK;
 }
 
 int shm_proc_alive(uint32_t pid, uint64_t proc_start)

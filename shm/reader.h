@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "shmlog_abi.h"
+#include "shmlog_args.h"
 #include "shmlog_atomic.h"
 
 #ifdef __cplusplus
@@ -44,9 +45,15 @@ struct shm_accept {
 /* 1 if acc takes segments owned by uid. A NULL acc takes only our own uid. */
 int shm_accepts(const struct shm_accept *acc, uid_t uid);
 
+/* How shm_seg_open maps a segment. */
+#define SHM_OPEN_READ 0  /* read-only */
+#define SHM_OPEN_WRITE 1 /* read-write: a ring's tail, a meta's levels */
+#define SHM_OPEN_CLAIM 2 /* a meta read-only, through a descriptor that can take its collector lock */
+
 /* Opens and validates the segment at path, if acc takes its owner (else
- * -EACCES). Returns 0, or -errno with a reason in err (one line). */
-int shm_seg_open(struct shm_seg *seg, const char *path, int writable, const struct shm_accept *acc,
+ * -EACCES). mode: SHM_OPEN_*. Returns 0, or -errno with a reason in err (one
+ * line). */
+int shm_seg_open(struct shm_seg *seg, const char *path, int mode, const struct shm_accept *acc,
                     char *err, size_t errcap);
 void shm_seg_close(struct shm_seg *seg);
 /* Checks a header copy against the mapped size: NULL if valid, else why not. */
@@ -62,6 +69,7 @@ struct shm_proc_info {
     uint32_t pid;
     uint32_t uid;
     uint64_t proc_start;
+    uint8_t instance[16];    /* the segments' 128 random bits; zeros where a file does not say */
     uint64_t created_ns;
     uint64_t tsc_hz;
     uint64_t anchor_tsc;
@@ -102,6 +110,19 @@ struct shm_site {
     char fmt[SHMLOG_MAX_FMT_BYTES + 1];   /* NUL-terminated */
     char file[SHMLOG_MAX_FILE_BYTES + 1]; /* NUL-terminated */
 };
+
+/* Who a process is, across the files of a host: its pid, uid, start time and
+ * instance, as a key of two words (readers key processes on it: two
+ * processes with one pid, in two pid namespaces, started in the same tick,
+ * are told apart by their instance). */
+static inline void shm_proc_key(const struct shm_proc_info *p, uint64_t *k1, uint64_t *k2)
+{
+    uint64_t a, b;
+    memcpy(&a, p->instance, 8);
+    memcpy(&b, p->instance + 8, 8);
+    *k1 = (uint64_t)p->pid << 32 | p->uid;
+    *k2 = p->proc_start ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
+}
 
 /* 0, or -EINVAL with a reason in err when the header fields are inconsistent
  * or the app or host name is not one shm_name_valid() takes. */
@@ -176,14 +197,10 @@ struct shm_ring_view {
 
 int shm_ring_view_init(struct shm_ring_view *v, const struct shm_seg *ring, char *err, size_t errcap);
 
-/* One collector per ring: two would release each other's records. The pid
- * of the collector that claimed the ring, 0 if none (acquire). */
-uint64_t shm_ring_owner(const struct shm_ring_view *v);
-/* Takes the ring for collector pid me if its owner is still owner (as read
- * by shm_ring_owner, after the caller decided that owner is gone or is
- * me). 0, or -EBUSY when another collector claimed it in between. */
-int shm_ring_claim(const struct shm_ring_view *v, uint64_t owner, uint64_t me);
-/* Gives the ring back if me still holds it: the next collector need not wait. */
+/* Says which collector (pid me) drains the ring, for people: whether one
+ * does is shm_meta_drained's. */
+void shm_ring_claim(const struct shm_ring_view *v, uint64_t me);
+/* Clears that if me still stands there. */
 void shm_ring_unclaim(const struct shm_ring_view *v, uint64_t me);
 
 /* One record copied out of a ring. */
@@ -198,7 +215,13 @@ struct shm_copied_record {
     uint8_t nslots;
     uint16_t payload_len;  /* payload bytes that follow (capacity of its slots) */
     uint8_t payload[SHMLOG_MAX_PAYLOAD];
+    uint8_t payload_slack[8]; /* never data: a decoder may store a whole word at the payload's last byte */
 };
+
+/* A record flag of readers' own, never in a ring: the record's time lies
+ * between anchors around a step of the wall clock (shm_clock_map_ns_certain),
+ * so it may be off by the step. */
+#define SHM_REC_TIME_UNCERTAIN 0x80u
 
 enum shm_loss_reason {
     SHM_LOSS_DROPPED = 1,     /* ring full, counted by the producer */
@@ -209,7 +232,10 @@ enum shm_loss_reason {
     SHM_LOSS_NO_RING = 6,     /* its cpu had no ring (it could not be made), counted by the producer */
     SHM_LOSS_UNREGISTERED = 7, /* its call site did not fit the site table, counted by the producer */
     SHM_LOSS_BEFORE_INIT = 8, /* a call made before shmlog_init, counted by the producer */
-    SHM_LOSS_REASON_MAX = 8,
+    SHM_LOSS_UNENCODABLE = 9, /* a committed record the collector could not encode: its call site
+                                 unknown, or its payload not holding the site's arguments */
+    SHM_LOSS_UNDECODABLE = 10, /* a record of a file a reader could not decode (never in a file) */
+    SHM_LOSS_REASON_MAX = 10,
 };
 
 enum shm_read_status {
@@ -251,9 +277,9 @@ static inline size_t shm_record_payload(uint8_t *dst, const struct shmlog_record
 {
     memcpy(dst, head->payload, SHMLOG_HEAD_PAYLOAD);
     for (unsigned i = 1; i < nslots; i++)
-        memcpy(dst + SHMLOG_HEAD_PAYLOAD + (i - 1) * SHMLOG_CONT_PAYLOAD,
-               ((const struct shmlog_cont *)&head[i])->payload, SHMLOG_CONT_PAYLOAD);
-    return SHMLOG_HEAD_PAYLOAD + (size_t)(nslots - 1) * SHMLOG_CONT_PAYLOAD;
+        memcpy(dst + shmlog_payload_capacity(i), ((const struct shmlog_cont *)&head[i])->payload,
+               SHMLOG_CONT_PAYLOAD);
+    return shmlog_payload_capacity(nslots);
 }
 /* Asks for the slot a few positions ahead of a reader at pos: written by
  * another core, it would otherwise keep a record waiting for its line. Never
@@ -297,6 +323,10 @@ static inline uint64_t shm_ring_used(const struct shm_ring_view *v, uint64_t hea
 extern sigjmp_buf *volatile shm_bus_guard;
 /* Installs the SIGBUS handler. 0 or -errno. */
 int shm_bus_guard_install(void);
+/* Runs fn(ctx) guarded so: 0, or -EFAULT when a segment shrank under it (fn
+ * stopped at the fault, its writes through ctx up to there done). Nestable:
+ * the caller's own guard, if any, is back in place after. */
+int shm_guarded(void (*fn)(void *ctx), void *ctx);
 
 /* ---- processes ---- */
 
@@ -320,6 +350,18 @@ void shm_prefault(void *addr, size_t bytes, int write);
  * process that closed another descriptor of the file), or -1 when no process
  * holds it: the producer shut down or is gone. */
 long shm_meta_holder(const struct shm_seg *meta);
+/* 1 while a process holds the meta's SHMLOG_LOCK_ALIVE (it runs and has
+ * not shut down), else 0: shm_meta_holder's answer in one system call. */
+int shm_meta_alive(const struct shm_seg *meta);
+
+/* One collector per process: two would release each other's records. The
+ * collector that drains a process takes SHMLOG_LOCK_COLLECTOR of its meta
+ * (opened SHM_OPEN_CLAIM) and keeps it while it runs; the kernel drops it
+ * with the collector, whatever became of its pid. 0, or -EBUSY while another
+ * collector holds it, or -errno. */
+int shm_meta_claim(const struct shm_seg *meta);
+/* 1 while a collector other than the caller holds that lock, else 0. */
+int shm_meta_drained(const struct shm_seg *meta);
 
 /* ---- directories ---- */
 

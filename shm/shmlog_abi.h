@@ -29,7 +29,8 @@
  *
  * Names only help people find segments; they attribute nothing. A name another
  * user already took (a segment directory is shared) gets a random 16-hex-digit
- * <tag>. A ring belongs to the meta segment in the same directory whose owner
+ * <tag>. A ring belongs to the meta segment in the same directory (or, a ring
+ * flagged SHMLOG_SEG_FALLBACK, of a meta on hugetlbfs in another) whose owner
  * uid, pid, start time and 128-bit random instance match its own. Files are
  * owned by their creator, so no other uid can make a ring that passes; the
  * instance (never in a name) tells apart two processes of one uid that had
@@ -100,7 +101,8 @@
 #define SHMLOG_HOST_BYTES 64u
 
 /* A record is one head slot plus up to 7 continuation slots: 36 + 7 * 56 = 428
- * bytes of arguments. String arguments past that bound are cut and marked. */
+ * bytes of arguments. How arguments lie in them, and how strings past that
+ * bound are cut and marked: shmlog_args.h. */
 #define SHMLOG_MAX_SLOTS 8u
 #define SHMLOG_HEAD_PAYLOAD 36u
 #define SHMLOG_CONT_PAYLOAD 56u
@@ -115,13 +117,19 @@ enum shmlog_seg_kind {
 };
 
 /* Byte locks on a meta segment while its process logs (see producer/segment.c):
- * an open-file-description write lock on ALIVE, a POSIX one on PID. */
+ * an open-file-description write lock on ALIVE, a POSIX one on PID. The
+ * collector that drains the process holds an open-file-description write lock
+ * on COLLECTOR: the kernel drops it with the collector, so no other process
+ * can pass for a collector that is gone (a reused pid, a name). */
 #define SHMLOG_LOCK_ALIVE 0
 #define SHMLOG_LOCK_PID 1
+#define SHMLOG_LOCK_COLLECTOR 2
 
 /* shmlog_seg_header.flags */
 #define SHMLOG_SEG_HUGEPAGES 0x1u /* backed by hugetlbfs */
-#define SHMLOG_SEG_CLOSED 0x2u    /* meta: the process called shmlog_shutdown() */
+#define SHMLOG_SEG_CLOSED 0x2u    /* meta: the process called shmlog_shutdown(), or exit() (or returned from main) */
+#define SHMLOG_SEG_FALLBACK 0x4u  /* ring: made on 4 KiB pages in /dev/shm/shmlog when its process's hugetlbfs
+                                     (its meta's directory) had no free page left */
 
 /* Levels, lowest first. SHMLOG_LEVEL_OFF as the live level disables all records. */
 enum shmlog_level {
@@ -158,9 +166,8 @@ enum shmlog_policy {
     SHMLOG_SPIN = 2,      /* wait for space (never a syscall) */
 };
 
-/* Argument types as captured at the call site. Encoded widths in the payload:
- * BOOL/I8/U8 1, I16/U16 2, I32/U32/F32 4, I64/U64/F64/PTR 8,
- * STR: u16 length (SHMLOG_STR_TRUNCATED set when cut) then that many bytes. */
+/* Argument types as captured at the call site; their bytes in a record's
+ * payload: shmlog_args.h. */
 enum shmlog_arg_type {
     SHMLOG_ARG_NONE = 0,
     SHMLOG_ARG_BOOL = 1,
@@ -296,7 +303,8 @@ struct shmlog_ring {
 
     /* consumer line: written by the collector */
     uint64_t tail;           /* everything below is released: writers may reuse it */
-    uint64_t collector_pid;  /* pid of the collector draining it, 0 if none */
+    uint64_t collector_pid;  /* pid of the collector draining it, 0 if none: informational,
+                                the meta's SHMLOG_LOCK_COLLECTOR says whether it runs */
     uint64_t lost;           /* positions the collector skipped (dead writer, overwritten) */
     uint8_t pad2[128 - 24];
 
@@ -352,35 +360,5 @@ SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_record, payload) == 64 - SHMLOG_HEA
     (((uint64_t)(version) << 56) ^ ((uint64_t)sizeof(struct shmlog_meta) << 40) ^ \
      ((uint64_t)sizeof(struct shmlog_ring) << 24) ^ ((uint64_t)sizeof(struct shmlog_site) << 16) ^ \
      ((uint64_t)sizeof(struct shmlog_record) << 8) ^ (uint64_t)SHMLOG_MAX_SLOTS)
-
-/* Payload width of a fixed-size argument type; 0 for STR (variable) and unknown. */
-static inline unsigned shmlog_arg_width(unsigned type)
-{
-    switch (type) {
-    case SHMLOG_ARG_BOOL: case SHMLOG_ARG_I8: case SHMLOG_ARG_U8: return 1;
-    case SHMLOG_ARG_I16: case SHMLOG_ARG_U16: return 2;
-    case SHMLOG_ARG_I32: case SHMLOG_ARG_U32: case SHMLOG_ARG_F32: return 4;
-    case SHMLOG_ARG_I64: case SHMLOG_ARG_U64: case SHMLOG_ARG_F64: case SHMLOG_ARG_PTR: return 8;
-    default: return 0;
-    }
-}
-
-/* Byte offset of payload byte i of a record within its first slot. The payload
- * stream runs through the head slot then each continuation slot's 56 bytes. */
-static inline size_t shmlog_payload_offset(size_t i)
-{
-    if (i < SHMLOG_HEAD_PAYLOAD)
-        return offsetof(struct shmlog_record, payload) + i;
-    i -= SHMLOG_HEAD_PAYLOAD;
-    return SHMLOG_RECORD_BYTES * (1 + i / SHMLOG_CONT_PAYLOAD) + 8 + i % SHMLOG_CONT_PAYLOAD;
-}
-
-/* Slots needed for a payload of n bytes. */
-static inline unsigned shmlog_slots_for_payload(size_t n)
-{
-    if (n <= SHMLOG_HEAD_PAYLOAD)
-        return 1;
-    return 1 + (unsigned)((n - SHMLOG_HEAD_PAYLOAD + SHMLOG_CONT_PAYLOAD - 1) / SHMLOG_CONT_PAYLOAD);
-}
 
 #endif /* SHMLOG_ABI_H */

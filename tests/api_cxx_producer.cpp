@@ -1,11 +1,12 @@
 /* Description: the C++ program test_api_cxx.c runs under a real collector: it logs std::string,
- * std::string_view (one that ends where an unreadable page begins), enum class values and %.*s
- * arguments as a C++ shop writes them, or calls one rate-limited site from two threads in a
+ * std::string_view (one that ends where an unreadable page begins), enum class values, %.*s
+ * arguments and .c_str() of a temporary as a C++ shop writes them, or calls one rate-limited site from two threads in a
  * tight loop.
  *
  *   api_cxx_producer values
  *   api_cxx_producer every INTERVAL_MS RUN_MS
  *   api_cxx_producer categories
+ *   api_cxx_producer exit
  *
  * values: on one cpu; prints "done <dropped>" after shmlog_shutdown.
  * every: both threads call the site until RUN_MS passed; then, after a pause longer than the
@@ -13,13 +14,16 @@
  * calls. Prints "calls <N>" (every call of the site) and "done <dropped>".
  * categories: one call before init, then records of its own categories (an enum class of ids in the
  * config's order, and one defined by name after init) at levels set per category in the config; prints
- * "ready", waits for a line on stdin (the test sets a level from outside), logs again, then "done". */
+ * "ready", waits for a line on stdin (the test sets a level from outside), logs again, then "done".
+ * exit: one record, "done 0", and a return from main without shmlog_shutdown(); a static object's
+ * destructor logs one more. */
 #include <shmlog.h>
 
 #include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -79,6 +83,9 @@ void log_values()
     SHMLOG_INFO("cut=%.*s", 3, long_name);
     SHMLOG_INFO("cutc=%.*s", 3, long_text);
     SHMLOG_INFO("cut end");
+    /* the pointer of a temporary (on the heap: longer than the small-string
+     * buffer) and a reference into one: alive until the record is written */
+    SHMLOG_INFO("cstr=%s max=%d", (std::string(40, 'k') + "-end").c_str(), std::max(1, 2));
 }
 
 void log_categories()
@@ -133,6 +140,17 @@ unsigned long run_every(uint64_t interval_ms, uint64_t run_ms)
     return calls + 1;
 }
 
+/* exit: destroyed after main returned without shmlog_shutdown(), after the
+ * atexit handlers registered later (shmlog_init's among them) */
+struct farewell {
+    bool armed = false;
+    ~farewell()
+    {
+        if (armed)
+            SHMLOG_INFO("farewell n=%d", 3);
+    }
+} bye;
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -170,6 +188,11 @@ int main(int argc, char **argv)
         log_values();
     } else if (categories) {
         log_categories();
+    } else if (strcmp(argv[1], "exit") == 0) {
+        SHMLOG_INFO("main n=%d", 1);
+        bye.armed = true;
+        printf("done %llu\n", (unsigned long long)shmlog_dropped());
+        return 0; /* without shmlog_shutdown(): a clean exit all the same */
     } else if (strcmp(argv[1], "every") == 0 && argc == 4) {
         unsigned long calls = run_every(strtoull(argv[2], nullptr, 10), strtoull(argv[3], nullptr, 10));
         printf("calls %lu\n", calls);

@@ -8,21 +8,24 @@
 #include "shmlog.h"
 
 /*
- * usage: backtrace_producer RECORDS|off
+ * usage: backtrace_producer RECORDS|off [overwrite]
  *
  * Live level INFO; with RECORDS, backtrace_level DEBUG, trigger ERROR and
- * backtrace_records RECORDS. Commands, one a line:
+ * backtrace_records RECORDS; overwrite: the ring policy SHMLOG_OVERWRITE.
+ * Commands, one a line:
  *   debug A B   DEBUG "d i=%u" for i in [A, B); every 10th also carries a
  *               string of 100 bytes (a record of three slots)
  *   info A B    INFO "n i=%u" for i in [A, B)
  *   error K     ERROR "e k=%u"
  *   flush       shmlog_backtrace_flush()
+ *   shrink      truncates its own meta segment to its header (what a hostile
+ *               or broken producer can do to itself)
  *   quit        shmlog_shutdown(), exit 0
  */
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: backtrace_producer RECORDS|off\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: backtrace_producer RECORDS|off [overwrite]\n");
         return 2;
     }
     cpu_set_t all, one;
@@ -40,6 +43,8 @@ int main(int argc, char **argv)
     shmlog_config_init(&cfg);
     cfg.app = "bt";
     cfg.level = SHMLOG_LEVEL_INFO;
+    if (argc == 3 && strcmp(argv[2], "overwrite") == 0)
+        cfg.policy = SHMLOG_OVERWRITE;
     if (strcmp(argv[1], "off") != 0) {
         cfg.backtrace_level = SHMLOG_LEVEL_DEBUG;
         cfg.backtrace_trigger = SHMLOG_LEVEL_ERROR;
@@ -73,6 +78,11 @@ int main(int argc, char **argv)
             SHMLOG_ERROR("e k=%u", a);
         } else if (strcmp(cmd, "flush") == 0) {
             if (shmlog_backtrace_flush() != 0)
+                return 1;
+        } else if (strcmp(cmd, "shrink") == 0) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/bt-%d.meta", shmlog_dir(), (int)getpid());
+            if (truncate(path, SHMLOG_META_HEADER_BYTES) != 0)
                 return 1;
         } else if (strcmp(cmd, "quit") == 0) {
             break;

@@ -1,4 +1,4 @@
-/* Description: a user program of the installed shmlog.h: every macro, every argument type (in C++ also std::string, std::string_view and enum class), %.*s on a buffer without a NUL, the rate-limited macros, the whole API; with header_floor.c (SHMLOG_ACTIVE_LEVEL), built by tests/test_header.sh as C11 and as C++17 with -pedantic -Werror. */
+/* Description: a user program of the installed shmlog.h: calls before shmlog_init, every macro, every argument type (in C++ also std::string, std::string_view and enum class), %.*s on a buffer without a NUL, the rate-limited macros, the whole API; with header_floor.c (SHMLOG_ACTIVE_LEVEL), built by tests/test_header.sh as C11 and as C++17 with -pedantic -Werror. */
 #include <shmlog.h>
 
 #include <stdbool.h>
@@ -27,6 +27,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s SEGMENT_DIR\n", argv[0]);
         return 2;
     }
+    /* before init: written nowhere, counted, and said once on stderr */
+    for (int k = 0; k < 3; k++)
+        SHMLOG_WARN("too early k=%d", k);
     struct shmlog_config cfg;
     shmlog_config_init(&cfg);
     cfg.app = "header-test";

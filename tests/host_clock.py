@@ -11,10 +11,15 @@ adjtimex(2) (its return value TIME_ERROR = 5, STA_UNSYNC = 0x40 in status).
                            each at once (ADJ_SETOFFSET), so steps that sum to 0 leave
                            the clock where it would have been. One process for all
                            (starting python takes a second or more here)
+  host_clock.py slew PPM PERIOD_S SECONDS
+                           sets the kernel clock's frequency to +PPM, then -PPM, and so on,
+                           each for PERIOD_S seconds, for SECONDS (root; at most 500 ppm,
+                           the kernel's bound), then gives back the frequency it had
 """
 import ctypes
 import sys
 
+ADJ_FREQUENCY = 0x0002
 ADJ_SETOFFSET = 0x0100
 ADJ_NANO = 0x2000
 
@@ -38,6 +43,25 @@ if len(sys.argv) >= 3 and sys.argv[1] == "step" and len(sys.argv) % 2 == 1:
         t = Timex(modes=ADJ_SETOFFSET | ADJ_NANO, tv_sec=ns // 1000000000, tv_usec=ns % 1000000000)
         if libc.adjtimex(ctypes.byref(t)) < 0:
             sys.exit("host_clock.py: adjtimex(ADJ_SETOFFSET): errno %d" % ctypes.get_errno())
+    sys.exit(0)
+
+if len(sys.argv) == 5 and sys.argv[1] == "slew":
+    import time
+    ppm, period, seconds = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+    t = Timex()
+    if libc.adjtimex(ctypes.byref(t)) < 0:
+        sys.exit("host_clock.py: adjtimex: errno %d" % ctypes.get_errno())
+    was = t.freq
+    end, sign = time.monotonic() + seconds, 1
+    try:
+        while time.monotonic() < end:
+            t = Timex(modes=ADJ_FREQUENCY, freq=round(sign * ppm * 65536))
+            if libc.adjtimex(ctypes.byref(t)) < 0:
+                sys.exit("host_clock.py: adjtimex(ADJ_FREQUENCY): errno %d" % ctypes.get_errno())
+            sign = -sign
+            time.sleep(period)
+    finally:
+        libc.adjtimex(ctypes.byref(Timex(modes=ADJ_FREQUENCY, freq=was)))
     sys.exit(0)
 
 flags = next((line.split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])

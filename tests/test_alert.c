@@ -91,9 +91,9 @@ static void log_records(unsigned n, int level, int category)
     }
 }
 
-/* A real producer process logs n records and exits; returns its pid once
+/* A real producer process runs log(n, arg) and exits; returns its pid once
  * the collector removed its segments (so every record was drained). */
-static pid_t burst(unsigned n, int level, int category)
+static pid_t producer_run(void (*log)(unsigned n, const void *arg), unsigned n, const void *arg)
 {
     fflush(NULL);
     pid_t pid = fork();
@@ -106,7 +106,7 @@ static pid_t burst(unsigned n, int level, int category)
         cfg.quiet = 1;
         if (shmlog_init(&cfg) != 0)
             _exit(1);
-        log_records(n, level, category);
+        log(n, arg);
         shmlog_shutdown();
         _exit(0);
     }
@@ -115,6 +115,22 @@ static pid_t burst(unsigned n, int level, int category)
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "producer status %#x", st);
     cr_assert(tu_wait_segments_gone(env.seg, 10000), "the collector did not drain producer %d", (int)pid);
     return pid;
+}
+
+struct level_category {
+    int level, category;
+};
+
+static void log_level_category(unsigned n, const void *arg)
+{
+    const struct level_category *lc = arg;
+    log_records(n, lc->level, lc->category);
+}
+
+static pid_t burst(unsigned n, int level, int category)
+{
+    struct level_category lc = {level, category};
+    return producer_run(log_level_category, n, &lc);
 }
 
 static struct tu_child collector_with_rule(const char *rule_fmt)
@@ -311,4 +327,33 @@ Test(alert, min_interval_spaces_commands_of_all_rules)
     cr_assert_eq(alert_poll(&a, 1030 * SEC, no_site, NULL), 1, "the second rule never ran");
     cr_assert_eq(wait_runs(2, 5000), 2);
     alert_set_free(&a);
+}
+
+/* n ERROR records of a call site whose file name is arg (a producer may
+ * register one with a newline and an assignment in it). */
+static void log_hostile_site(unsigned n, const void *arg)
+{
+    static uint64_t cache;
+    static const uint8_t no_types[1];
+    uint64_t word = shmlog__register_site(&cache, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_NONE, arg, 7, "rejected", 0, no_types);
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t pos;
+        uint8_t *head = shmlog__begin(shmlog__rdtsc(), (uint32_t)word, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_NONE, 0, 0, &pos);
+        if (head)
+            shmlog__commit(head, pos);
+    }
+}
+
+Test(alert, a_site_file_name_with_control_characters_is_escaped_in_the_environment)
+{
+    struct tu_child col = collector_with_rule("level>=ERROR count>=3 window=60s exec=%s %s");
+    pid_t pid = producer_run(log_hostile_site, 5, "evil.c\nSHMLOG_ALERT_PID=1\t\\x");
+    cr_assert_eq(wait_runs(1, 10000), 1, "the command did not run");
+    tu_stop_collector(&env, &col);
+    char v[4096];
+    /* One assignment each: the newline did not make another. */
+    run_value("PID", v, sizeof(v));
+    cr_assert_eq(strtol(v, NULL, 10), (long)pid, "SHMLOG_ALERT_PID=%s, producer %d", v, (int)pid);
+    run_value("MSG_SITE", v, sizeof(v));
+    cr_assert_str_eq(v, "evil.c\\x0aSHMLOG_ALERT_PID=1\\x09\\\\x:7");
 }

@@ -1,7 +1,7 @@
 /* Description: the C++ API through a real collector and shmlog-dump read --format json (tests/api_cxx_producer.cpp
  * logs): categories a program names (an enum class of ids, one defined after init) with levels per category from
  * the config and from outside (shmlog-dump set-level --category) reach the files by name, read --category, stats,
- * segments, the metrics and an alert rule; a call before init and one with an undefined category are counted;
+ * segments, the metrics and an alert rule; a call before init and one with an undefined category are counted; a return from main without shmlog_shutdown() is a clean exit and a static destructor's record lands;
  * std::string, const std::string&, a temporary std::string, std::string_view (one that ends where an unreadable
  * page begins, one with more bytes after its size, an empty one), enum class and plain enum values, and %.*s on C
  * strings, string objects and a buffer without a NUL come back with exactly the message and the JSON fields the call
@@ -145,7 +145,7 @@ Test(api_cxx, strings_views_enums_and_star_precision_come_back_exactly)
     size_t records = 0;
     for (size_t i = 0; i < n; i++)
         records += strstr(lines[i], "\"msg\":") != NULL;
-    cr_assert_eq(records, 8, "%zu records", records);
+    cr_assert_eq(records, 9, "%zu records", records);
     expect_record(lines, n, "venue=XNAS ref=XNAS tmp=tmp-value",
                   "\"venue\":\"XNAS\",\"ref\":\"XNAS\",\"tmp\":\"tmp-value\"");
     expect_record(lines, n, "tail=NQZ6 head=ESZ6 empty=", "\"tail\":\"NQZ6\",\"head\":\"ESZ6\",\"empty\":\"\"");
@@ -155,6 +155,9 @@ Test(api_cxx, strings_views_enums_and_star_precision_come_back_exactly)
     /* a 300-byte string object and C string under %.3s: one slot each, not six */
     expect_record(lines, n, "cut=xxx", "\"cut\":\"xxx\"");
     expect_record(lines, n, "cutc=yyy", "\"cutc\":\"yyy\"");
+    /* evaluated and copied within the call: not freed memory */
+    expect_record(lines, n, "cstr=kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk-end max=2",
+                  "\"cstr\":\"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk-end\",\"max\":2");
     long long cut = record_seq(lines, n, "cut=xxx"), cutc = record_seq(lines, n, "cutc=yyy"),
               end = record_seq(lines, n, "cut end");
     cr_assert(cutc == cut + 1 && end == cutc + 1, "ring positions %lld %lld %lld: a %%.*s string stored past its precision",
@@ -167,6 +170,21 @@ Test(api_cxx, strings_views_enums_and_star_precision_come_back_exactly)
     /* no record was cut: every string fitted */
     for (size_t i = 0; i < n; i++)
         cr_assert_null(strstr(lines[i], "\"truncated\""), "%s", lines[i]);
+    free_lines(lines, n);
+}
+
+/* A return from main without shmlog_shutdown() is a clean exit, and what a
+ * static object's destructor logs after it lands. */
+Test(api_cxx, returning_from_main_is_a_clean_exit_and_static_destructors_still_log)
+{
+    char *args[] = {"exit", NULL};
+    run_producer(args);
+    char **lines;
+    size_t n = dump_json(&lines);
+    cr_assert_eq(count_lines(lines, n, "\"msg\":\"main n=1\""), 1);
+    cr_assert_eq(count_lines(lines, n, "\"msg\":\"farewell n=3\""), 1, "the destructor's record");
+    cr_assert_eq(count_lines(lines, n, "\"exit\":{\"records\":2,\"lost\":0,\"how\":\"shutdown\"}"), 1,
+                 "a clean exit of two records");
     free_lines(lines, n);
 }
 

@@ -61,7 +61,29 @@ struct rt {
     uint64_t tsc_step; /* 0: a random step */
     int batch_open;
     size_t came_raw; /* records that came back with all their slots' bytes (stored raw) */
+    size_t lost;     /* records not encoded: loss markers in their place */
 };
+
+/* After records went to enc (batch cpu 3 of process 1): a record it could
+ * not encode, the last it took, which ends at want_end, becomes its loss
+ * marker as the collector writes it (the batch ended, the LOSS, a batch begun
+ * again). 1 if there was one. */
+static int write_taken_loss(struct shlog_enc *enc, uint64_t want_end)
+{
+    struct shm_loss l;
+    const char *why = NULL;
+    if (!shlog_enc_take_loss(enc, &l, &why))
+        return 0;
+    cr_assert_eq(l.reason, SHM_LOSS_UNENCODABLE);
+    cr_assert_eq(l.first_pos + l.positions, want_end);
+    cr_assert_eq(l.records, 1);
+    cr_assert(why && *why);
+    cr_assert_eq(shlog_enc_take_loss(enc, &l, &why), 0, "taken once");
+    cr_assert_eq(shlog_enc_batch_end(enc), 0);
+    cr_assert_eq(shlog_enc_loss(enc, 1, 3, &l, 0), 0);
+    cr_assert_eq(shlog_enc_batch_begin(enc, 1, 3), 0);
+    return 1;
+}
 
 static void rt_open(struct rt *t, const char *name, const struct shm_site *sites, unsigned nsites)
 {
@@ -92,6 +114,10 @@ static void rt_add(struct rt *t, struct shm_copied_record *r, size_t used, size_
     r->level = SHMLOG_LEVEL_INFO;
     t->pos += r->nslots;
     cr_assert_eq(shlog_enc_record(t->f.enc, r), 0);
+    if (write_taken_loss(t->f.enc, r->pos + r->nslots)) {
+        t->lost++;
+        return;
+    }
     if (t->n == t->cap) {
         t->cap = t->cap ? 2 * t->cap : 1024;
         t->want = realloc(t->want, t->cap * sizeof(*t->want));
@@ -119,6 +145,8 @@ static uint64_t rt_check(struct rt *t)
     cr_assert_eq(tu_read_shlog(t->path, NULL, &got), 0);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
     cr_assert_eq(got.n, t->n);
+    cr_assert_eq(got.lost[SHM_LOSS_UNENCODABLE], t->lost, "%zu records not encoded, %llu loss markers", t->lost,
+                 (unsigned long long)got.lost[SHM_LOSS_UNENCODABLE]);
     for (size_t i = 0; i < t->n; i++) {
         const struct shm_copied_record *g = &got.recs[i], *w = &t->want[i];
         cr_assert_eq(g->pos, w->pos, "record %zu", i);
@@ -295,7 +323,7 @@ Test(format_roundtrip, slot_counts_and_raw_payloads_survive)
             r.nslots = (uint8_t)(1 + i % SHMLOG_MAX_SLOTS);
             r.payload_len = (uint16_t)(SHMLOG_HEAD_PAYLOAD + (r.nslots - 1) * SHMLOG_CONT_PAYLOAD);
         }
-        if (i % 7 == 0) { /* a string longer than its slots: stored raw, every payload byte kept */
+        if (i % 7 == 0) { /* a string longer than its slots: not encoded, a loss marker in its place */
             r.site = 1;
             r.payload[0] = 0xff;
             r.payload[1] = 0x0f;
@@ -305,6 +333,7 @@ Test(format_roundtrip, slot_counts_and_raw_payloads_survive)
         rt_add(&t, &r, used, 1000);
     }
     rt_check(&t);
+    cr_assert_eq(t.lost, 5000 / 7 + 1);
 }
 
 /* Ticks of prices that random-walk per symbol: as the doubles nearest to
@@ -375,10 +404,13 @@ Test(format_roundtrip, sites_past_the_table_bound_come_back_raw)
 
 /* A record as shm_ring_take copies it, slot for slot into slots (returns
  * how many it takes), and the shm_copied_record of the same record for
- * shlog_enc_record. pool: short strings; long: a string of up to 300 bytes. */
+ * shlog_enc_record. pool: short strings; long: a string of up to 300 bytes;
+ * may_lose: now and then a payload that does not hold its arguments (*lost). */
 static unsigned slots_and_rec(struct shmlog_record *slots, struct shm_copied_record *rec, const struct shm_site *sites,
-                              unsigned nsites, char pool[][16], const char *long_str, uint64_t pos, uint64_t *tsc)
+                              unsigned nsites, char pool[][16], const char *long_str, uint64_t pos, uint64_t *tsc,
+                              int may_lose, int *lost)
 {
+    *lost = 0;
     memset(rec, 0, sizeof(*rec));
     rec->site = (uint32_t)(rnd() % (nsites + 1)); /* nsites: a site the file never defined */
     size_t used = SHMLOG_HEAD_PAYLOAD;
@@ -394,8 +426,10 @@ static unsigned slots_and_rec(struct shmlog_record *slots, struct shm_copied_rec
         if (rnd() % 4 == 0)
             str[rnd() % 2] = long_str + rnd() % 300; /* a tail of it: 0 to 300 bytes */
         used = tu_payload(rec, &sites[rec->site], v, str);
-        if (rnd() % 40 == 0) /* a length past the slots: stored raw */
+        if (may_lose && rnd() % 40 == 0) { /* a length past the slots: not encoded when it is a string's */
             rec->payload[1] = 0x0f;
+            *lost = sites[rec->site].nargs && sites[rec->site].arg_types[0] == SHMLOG_ARG_STR;
+        }
     } else {
         for (unsigned i = 0; i < SHMLOG_MAX_PAYLOAD; i++)
             rec->payload[i] = (uint8_t)rnd();
@@ -436,7 +470,8 @@ static unsigned slots_and_rec(struct shmlog_record *slots, struct shm_copied_rec
 
 /* shlog_enc_slots writes the bytes shlog_enc_record writes for the same
  * records, of one slot and of several, in runs of any length, across batches
- * that fill up and end early, and the file reads back. */
+ * that fill up and end early, and the file reads back; both take a record
+ * whose payload does not hold its arguments as the same loss marker. */
 Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
 {
     enum { NSITES = 6, RECORDS = 150000, RUN_MAX = 700 };
@@ -467,8 +502,9 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
     }
     static struct shmlog_record slots[RUN_MAX * SHMLOG_MAX_SLOTS];
     static struct shm_copied_record want[RECORDS];
+    static uint8_t lost[RECORDS]; /* its payload does not hold its site's arguments */
     uint64_t pos = 1ull << 33, tsc = 1ull << 40;
-    size_t n = 0, full = 0, multi = 0;
+    size_t n = 0, full = 0, multi = 0, nlost = 0;
     while (n < RECORDS) {
         size_t run = 1 + rnd() % (rnd() % 4 ? 64 : RUN_MAX);
         if (run > RECORDS - n)
@@ -476,9 +512,14 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
         pos += rnd() % 5 == 0 ? 1 + rnd() % 9 : 0; /* positions of records not taken: a gap */
         size_t nslots = 0;
         for (size_t i = 0; i < run; i++) {
-            unsigned k = slots_and_rec(&slots[nslots], &want[n + i], s, NSITES, pool, long_str, pos + nslots, &tsc);
+            int bad;
+            /* records not encoded end their batch: early only, so that later ones fill up */
+            unsigned k = slots_and_rec(&slots[nslots], &want[n + i], s, NSITES, pool, long_str, pos + nslots, &tsc,
+                                       n < RECORDS / 3, &bad);
             multi += k > 1;
             nslots += k;
+            lost[n + i] = (uint8_t)bad;
+            nlost += (size_t)bad;
         }
         for (size_t i = 0; i < run; i++) {
             int rc = shlog_enc_record(f[0].enc, &want[n + i]);
@@ -488,15 +529,21 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
                 rc = shlog_enc_record(f[0].enc, &want[n + i]);
             }
             cr_assert_eq(rc, 0);
+            cr_assert_eq(write_taken_loss(f[0].enc, want[n + i].pos + want[n + i].nslots), lost[n + i], "record %zu",
+                         n + i);
         }
         for (size_t done = 0; done < nslots;) {
             long took = shlog_enc_slots(f[1].enc, slots + done, nslots - done, pos + done);
+            cr_assert_geq(took, took == -ENOSPC ? -ENOSPC : 0, "shlog_enc_slots: %ld", took);
+            if (took > 0 && write_taken_loss(f[1].enc, pos + done + (size_t)took)) {
+                done += (size_t)took;
+                continue;
+            }
             if (took == -ENOSPC || (took >= 0 && (size_t)took < nslots - done)) {
                 full++;
                 cr_assert_eq(shlog_enc_batch_end(f[1].enc), 0);
                 cr_assert_eq(shlog_enc_batch_begin(f[1].enc, 1, 3), 0);
             }
-            cr_assert_geq(took, took == -ENOSPC ? -ENOSPC : 0, "shlog_enc_slots: %ld", took);
             done += took > 0 ? (size_t)took : 0;
         }
         n += run;
@@ -536,9 +583,13 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
     struct tu_read got = {0};
     cr_assert_eq(tu_read_shlog(path[1], NULL, &got), 0);
     cr_assert_eq(got.errors, 0, "%s", got.first_error);
-    cr_assert_eq(got.n, RECORDS);
-    for (size_t i = 0; i < RECORDS; i++) {
-        const struct shm_copied_record *g = &got.recs[i], *w = &want[i];
+    cr_assert_gt(nlost, 0);
+    cr_assert_eq(got.n, RECORDS - nlost);
+    cr_assert_eq(got.lost[SHM_LOSS_UNENCODABLE], nlost);
+    for (size_t i = 0, j = 0; i < RECORDS; i++) {
+        if (lost[i])
+            continue;
+        const struct shm_copied_record *g = &got.recs[j++], *w = &want[i];
         cr_assert(g->pos == w->pos && g->tsc == w->tsc && g->site == w->site && g->tid == w->tid &&
                       g->level == w->level && g->category == w->category && g->flags == w->flags &&
                       g->nslots == w->nslots,
@@ -554,7 +605,8 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
     tu_file_open(&bad, bad_path, 1);
     cr_assert_eq(shlog_enc_process(bad.enc, 1, &pi), 0);
     cr_assert_eq(shlog_enc_batch_begin(bad.enc, 1, 3), 0);
-    slots_and_rec(slots, &want[0], s, 0, pool, long_str, 0, &tsc);
+    int not_encoded;
+    slots_and_rec(slots, &want[0], s, 0, pool, long_str, 0, &tsc, 0, &not_encoded);
     slots[0].nslots = 2;
     cr_assert_eq(shlog_enc_slots(bad.enc, slots, 1, 0), -EINVAL);
     slots[0].nslots = 0;

@@ -1,9 +1,7 @@
 /* Description: records are attributed by what the kernel vouches for, not by names: a ring or meta segment another uid crafted from a victim's own bytes is refused and left in place, names another user took first do not stop a producer, an app name with a newline never reaches an alert's environment, records of cpus without a ring reach the files as no_ring losses, --allow-uid takes names, --allow-group members and the own uid always, and the default segment directories are made 01777 for every user while an unsafe one is refused with its chmod. */
-#include "test_util_file.h"
+#include "test_users.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <sys/mount.h>
 
 #define FMT "t=%u i=%lu px=%f s=%s"        /* the test producer's one format */
@@ -13,16 +11,6 @@
 static struct tu_env env;
 static char mnt[400];     /* a private hugetlbfs, when a test mounts one */
 static long pages_added; /* what we raised vm.nr_hugepages by, to give back */
-
-/* A test user: made once, reused by later runs. */
-struct user {
-    const char *name;
-    uid_t uid;
-    gid_t gid;
-};
-static struct user atk = {"shmlog-atk", 0, 0}, grp = {"shmlog-grp", 0, 0};
-static const char *ops_group = "shmlog-ops"; /* grp is a member: --allow-group */
-static gid_t ops_gid;
 
 static long free_hugepages(void)
 {
@@ -71,187 +59,7 @@ TestSuite(attribution, .init = setup, .fini = teardown, .timeout = 60);
         cr_skip_test(__VA_ARGS__); \
     } while (0)
 
-/* ==== Users, processes, files ==== */
-
-static int run_cmd(const char *cmd)
-{
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int in_group(const char *name, gid_t primary, gid_t gid)
-{
-    gid_t groups[256];
-    int n = 256;
-    if (getgrouplist(name, primary, groups, &n) < 0)
-        return 0;
-    for (int i = 0; i < n; i++)
-        if (groups[i] == gid)
-            return 1;
-    return 0;
-}
-
-static int find_user(struct user *u)
-{
-    struct passwd *pw = getpwnam(u->name);
-    if (!pw)
-        return -1;
-    u->uid = pw->pw_uid;
-    u->gid = pw->pw_gid;
-    return 0;
-}
-
-/* Makes (or finds) the two test users and the group only grp is in; skips
- * the test when that cannot be done. */
-static void need_users(void)
-{
-    if (geteuid() != 0)
-        SKIP("needs root: creates test users and runs producers as them");
-    if (access("/usr/sbin/useradd", X_OK) != 0 || access("/usr/sbin/groupadd", X_OK) != 0)
-        SKIP("needs useradd and groupadd (passwd) to create test users");
-    if (access("/usr/bin/setpriv", X_OK) != 0)
-        SKIP("needs setpriv (util-linux) to run producers as test users");
-    char cmd[300];
-    if (!getgrnam(ops_group)) {
-        snprintf(cmd, sizeof(cmd), "groupadd --system %s", ops_group);
-        run_cmd(cmd);
-    }
-    struct group *g = getgrnam(ops_group);
-    if (!g)
-        SKIP("could not create the group %s", ops_group);
-    ops_gid = g->gr_gid;
-    if (find_user(&atk) != 0) {
-        snprintf(cmd, sizeof(cmd), "useradd --system --no-create-home --shell /usr/sbin/nologin %s", atk.name);
-        run_cmd(cmd);
-    }
-    if (find_user(&grp) != 0) {
-        snprintf(cmd, sizeof(cmd), "useradd --system --no-create-home --shell /usr/sbin/nologin -G %s %s",
-                 ops_group, grp.name);
-        run_cmd(cmd);
-    }
-    if (find_user(&atk) != 0 || find_user(&grp) != 0)
-        SKIP("could not create the test users %s and %s", atk.name, grp.name);
-    if (!in_group(grp.name, grp.gid, ops_gid)) {
-        snprintf(cmd, sizeof(cmd), "usermod -a -G %s %s", ops_group, grp.name);
-        run_cmd(cmd);
-    }
-    cr_assert(in_group(grp.name, grp.gid, ops_gid), "%s is not in group %s", grp.name, ops_group);
-    cr_assert(!in_group(atk.name, atk.gid, ops_gid), "%s must not be in group %s", atk.name, ops_group);
-}
-
-/* tu_spawn, with stderr to err_path when given, and, when gate is given,
- * the exec held until the test writes to *gate: the test knows the pid of
- * the program before it runs. */
-static struct tu_child spawn(char *const argv[], const char *err_path, int *gate)
-{
-    int out[2], in[2], g[2] = {-1, -1};
-    cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
-    cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
-    if (gate)
-        cr_assert_eq(pipe2(g, O_CLOEXEC), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        if (err_path) {
-            int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            if (fd >= 0)
-                dup2(fd, 2);
-        }
-        if (gate) {
-            char c;
-            close(g[1]);
-            if (read(g[0], &c, 1) != 1)
-                _exit(126);
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    if (gate) {
-        close(g[0]);
-        *gate = g[1];
-    }
-    if (tu_nchildren < sizeof(tu_children) / sizeof(tu_children[0]))
-        tu_children[tu_nchildren++] = pid;
-    return (struct tu_child){pid, fdopen(out[0], "r"), in[1]};
-}
-
-/* The test producer with args, as user u (NULL: as we are). */
-static struct tu_child producer_as(const struct user *u, int init_groups, const char *const args[],
-                                   const char *err_path, int *gate)
-{
-    static char ruid[32], rgid[32];
-    char *argv[40];
-    int n = 0;
-    if (u) {
-        snprintf(ruid, sizeof(ruid), "--reuid=%u", (unsigned)u->uid);
-        snprintf(rgid, sizeof(rgid), "--regid=%u", (unsigned)u->gid);
-        argv[n++] = "/usr/bin/setpriv";
-        argv[n++] = ruid;
-        argv[n++] = rgid;
-        argv[n++] = init_groups ? "--init-groups" : "--clear-groups";
-    }
-    argv[n++] = (char *)tu_exe("TEST_PRODUCER");
-    for (int i = 0; args && args[i] && n < 39; i++)
-        argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    return spawn(argv, err_path, gate);
-}
-
-/* Runs argv as user u to its end (at most 10 s); its exit status. */
-static int run_as(const struct user *u, const char *const args[])
-{
-    char ruid[32], rgid[32];
-    snprintf(ruid, sizeof(ruid), "--reuid=%u", (unsigned)u->uid);
-    snprintf(rgid, sizeof(rgid), "--regid=%u", (unsigned)u->gid);
-    char *argv[40] = {"/usr/bin/setpriv", ruid, rgid, "--clear-groups"};
-    int n = 4;
-    for (int i = 0; args[i] && n < 39; i++)
-        argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    struct tu_child c = spawn(argv, NULL, NULL);
-    tu_close_stdin(&c);
-    int st = tu_wait_exit_within(&c, 10000, args[0]);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* Files of process pid in dir, by name: <app>-<pid>[.<tag>].meta and
- * <app>-<pid>-cpu<N>[.<tag>].ring. */
-static size_t pid_files(const char *dir, pid_t pid)
-{
-    char dot[32], cpu[32];
-    snprintf(dot, sizeof(dot), "-%d.", (int)pid);
-    snprintf(cpu, sizeof(cpu), "-%d-cpu", (int)pid);
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    size_t n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        n += strstr(de->d_name, dot) || strstr(de->d_name, cpu);
-    closedir(d);
-    return n;
-}
-
-/* Waits until the collector removed the segments of pid from dir: `left`
- * files of its names stay (the ones others made). */
-static void wait_pid_files(const char *dir, pid_t pid, size_t left, unsigned timeout_ms)
-{
-    uint64_t end = tu_now_ms() + timeout_ms;
-    while (pid_files(dir, pid) > left && tu_now_ms() < end)
-        tu_sleep_ms(20);
-    if (pid_files(dir, pid) == left)
-        return;
-    char cmd[1200];
-    snprintf(cmd, sizeof(cmd), "ls -la '%s' >&2; tail -n 40 '%s' >&2", dir, env.log);
-    cr_assert(system(cmd) >= 0);
-    cr_assert_fail("%zu files of %d in %s %u ms after it ended, expected %zu (listed above)", pid_files(dir, pid),
-                   (int)pid, dir, timeout_ms, left);
-}
+/* ==== Processes, files ==== */
 
 static void read_whole(const char *path, uint8_t **buf, size_t *len)
 {
@@ -266,23 +74,6 @@ static void read_whole(const char *path, uint8_t **buf, size_t *len)
     close(fd);
 }
 
-/* A new file at path with these bytes, owned by u: what u could have made. */
-static void write_as(const char *path, const void *buf, size_t len, const struct user *u)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    cr_assert(fd >= 0, "%s", path);
-    cr_assert_eq(write(fd, buf, len), (ssize_t)len);
-    cr_assert_eq(fchown(fd, u->uid, u->gid), 0);
-    close(fd);
-}
-
-/* Whether a file of this name exists with this owner. */
-static int exists_owned(const char *path, uid_t uid)
-{
-    struct stat st;
-    return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == uid;
-}
-
 /* Per-pid counts the helpers' reader does not keep. */
 struct pid_view {
     uint32_t pid;
@@ -290,40 +81,33 @@ struct pid_view {
     char fmt_seen[300];
 };
 
+struct pid_read {
+    struct tu_read *got;
+    struct pid_view *v;
+};
+
+static void view_event(const struct shlog_event *ev, void *ctx)
+{
+    struct pid_read *c = ctx;
+    struct pid_view *v = c->v;
+    tu_read_event(c->got, ev);
+    if (!ev->proc || ev->proc->info.pid != v->pid) /* errors and clock anchors are no one's */
+        return;
+    if (ev->kind == SHLOG_EV_EXIT)
+        v->exits++;
+    if (ev->kind != SHLOG_EV_RECORD)
+        return;
+    v->records++;
+    if ((!ev->site_info || strcmp(ev->site_info->fmt, FMT) != 0) && !v->other_fmt++)
+        snprintf(v->fmt_seen, sizeof(v->fmt_seen), "%.200s", ev->site_info ? ev->site_info->fmt : "(none)");
+}
+
 /* tu_read_all, and for process v->pid: its records, EXIT sections and
  * records decoded with a format other than the test producer's. */
 static void read_all_for(const char *dir, struct tu_read *got, struct pid_view *v)
 {
-    char *names[4096];
-    size_t n = tu_closed_files(dir, names);
-    struct shlog_dedup *dd;
-    cr_assert_eq(shlog_dedup_new(&dd), 0);
-    for (size_t i = 0; i < n; i++) {
-        char path[700], err[512];
-        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        free(names[i]);
-        struct shlog_reader *r;
-        cr_assert_eq(shlog_reader_open(&r, path, 0, dd, err, sizeof(err)), 0, "%s: %s", path, err);
-        struct shlog_event ev;
-        int rc;
-        while ((rc = shlog_reader_next(r, &ev)) > 0) {
-            tu_read_event(got, &ev);
-            if (!ev.proc || ev.proc->info.pid != v->pid) /* errors and clock anchors are no one's */
-                continue;
-            if (ev.kind == SHLOG_EV_EXIT)
-                v->exits++;
-            if (ev.kind != SHLOG_EV_RECORD)
-                continue;
-            v->records++;
-            if (!ev.site_info || strcmp(ev.site_info->fmt, FMT) != 0) {
-                if (!v->other_fmt++)
-                    snprintf(v->fmt_seen, sizeof(v->fmt_seen), "%.200s", ev.site_info ? ev.site_info->fmt : "(none)");
-            }
-        }
-        shlog_reader_close(r);
-        cr_assert_eq(rc, 0, "%s: read status %d", path, rc);
-    }
-    shlog_dedup_free(dd);
+    struct pid_read c = {got, v};
+    tu_each_event(dir, view_event, &c);
 }
 
 /* The ring files of process pid in dir (plain names only: a fresh directory). */
@@ -360,7 +144,7 @@ static const char *const *allow_attacker_and_root(const char *more0, const char 
 {
     static const char *args[8];
     static char uid[32];
-    snprintf(uid, sizeof(uid), "%u", (unsigned)atk.uid);
+    snprintf(uid, sizeof(uid), "%u", (unsigned)tu_atk.uid);
     int n = 0;
     args[n++] = "--allow-uid";
     args[n++] = uid;
@@ -378,10 +162,10 @@ static const char *const *allow_attacker_and_root(const char *more0, const char 
 
 Test(attribution, forged_ring_of_another_uid_is_not_attributed_to_the_victim, .timeout = 60)
 {
-    need_users();
+    NEED_USERS();
     const unsigned count = 2000;
     const char *vargs[] = {"--threads", "1", "--count", "2000", "--ring-bytes", "262144", "--hold", NULL};
-    struct tu_child victim = producer_as(NULL, 0, vargs, NULL, NULL);
+    struct tu_child victim = tu_producer_as(NULL, 0, vargs, NULL, NULL);
     unsigned long long dropped = tu_wait_line(&victim, "done ");
     cr_assert_eq(dropped, 0, "the ring holds all %u records", count);
 
@@ -401,7 +185,7 @@ Test(attribution, forged_ring_of_another_uid_is_not_attributed_to_the_victim, .t
     read_whole(rings[0], &buf, &len);
     struct shmlog_ring *hdr = (struct shmlog_ring *)buf;
     hdr->cpu = k;
-    hdr->hdr.uid = atk.uid; /* as the file's owner: readers check that much */
+    hdr->hdr.uid = tu_atk.uid; /* as the file's owner: readers check that much */
     uint8_t *slots = buf + SHMLOG_RING_HEADER_BYTES;
     size_t forged = 0;
     for (uint64_t pos = hdr->tail; pos < hdr->head;) {
@@ -418,7 +202,7 @@ Test(attribution, forged_ring_of_another_uid_is_not_attributed_to_the_victim, .t
     cr_assert_geq(forged, 1, "no record to forge in %s", rings[0]);
     char forged_path[600];
     snprintf(forged_path, sizeof(forged_path), "%s/tprod-%d-cpu%u.ring", env.seg, (int)victim.pid, k);
-    write_as(forged_path, buf, len, &atk);
+    tu_write_as(forged_path, buf, len, &tu_atk);
     free(buf);
 
     struct tu_child col = tu_collector(&env, allow_attacker_and_root(NULL, NULL));
@@ -428,7 +212,7 @@ Test(attribution, forged_ring_of_another_uid_is_not_attributed_to_the_victim, .t
     char meta[600];
     snprintf(meta, sizeof(meta), "%s/tprod-%d.meta", env.seg, (int)victim.pid);
     uint64_t until = tu_now_ms() + 10000;
-    while (exists_owned(meta, 0) && tu_now_ms() < until)
+    while (tu_exists_owned(meta, 0) && tu_now_ms() < until)
         tu_sleep_ms(20);
     tu_stop_collector(&env, &col);
 
@@ -445,15 +229,15 @@ Test(attribution, forged_ring_of_another_uid_is_not_attributed_to_the_victim, .t
     tu_read_free(&got);
     /* The victim's segments are drained and removed; the forged ring, not
      * the collector's to remove, is left, reported once. */
-    cr_assert(!exists_owned(meta, 0), "the victim's meta was not drained and removed");
-    cr_assert(exists_owned(forged_path, atk.uid), "the collector removed a file of another owner");
+    cr_assert(!tu_exists_owned(meta, 0), "the victim's meta was not drained and removed");
+    cr_assert(tu_exists_owned(forged_path, tu_atk.uid), "the collector removed a file of another owner");
     cr_assert_eq(tu_count_files(env.seg, ""), 1);
     cr_assert_eq(tu_log_lines(&env, forged_path), 1, "the forged ring must be reported exactly once");
     cr_assert_eq(tu_log_lines(&env, "has another owner than"), 1);
 }
 
 /* The meta segment at path with FMT replaced by FORGED_FMT, as user u's file at to. */
-static void forge_meta(const char *path, const char *to, const struct user *u)
+static void forge_meta(const char *path, const char *to, const struct tu_user *u)
 {
     uint8_t *buf;
     size_t len;
@@ -462,19 +246,19 @@ static void forge_meta(const char *path, const char *to, const struct user *u)
     cr_assert(at, "the format is not in %s", path);
     memcpy(at, FORGED_FMT, strlen(FORGED_FMT));
     ((struct shmlog_seg_header *)buf)->uid = u->uid; /* as the file's owner: readers check that much */
-    write_as(to, buf, len, u);
+    tu_write_as(to, buf, len, u);
     free(buf);
 }
 
 Test(attribution, forged_meta_claiming_a_running_pid_is_refused_in_every_directory, .timeout = 60)
 {
-    need_users();
+    NEED_USERS();
     const unsigned count = 2000;
     char dir_b[400];
     snprintf(dir_b, sizeof(dir_b), "%s/segB", env.root);
     cr_assert_eq(mkdir(dir_b, 0700), 0);
     const char *vargs[] = {"--threads", "1", "--count", "2000", "--ring-bytes", "262144", "--hold", NULL};
-    struct tu_child victim = producer_as(NULL, 0, vargs, NULL, NULL);
+    struct tu_child victim = tu_producer_as(NULL, 0, vargs, NULL, NULL);
     unsigned long long dropped = tu_wait_line(&victim, "done ");
 
     /* Copies of the victim's meta with other formats, owned by the attacker:
@@ -484,8 +268,8 @@ Test(attribution, forged_meta_claiming_a_running_pid_is_refused_in_every_directo
     snprintf(meta, sizeof(meta), "%s/tprod-%d.meta", env.seg, (int)victim.pid);
     snprintf(in_b, sizeof(in_b), "%s/tprod-%d.meta", dir_b, (int)victim.pid);
     snprintf(tagged, sizeof(tagged), "%s/tprod-%d.0123456789abcdef.meta", env.seg, (int)victim.pid);
-    forge_meta(meta, in_b, &atk);
-    forge_meta(meta, tagged, &atk);
+    forge_meta(meta, in_b, &tu_atk);
+    forge_meta(meta, tagged, &tu_atk);
 
     struct tu_child col = tu_collector(&env, allow_attacker_and_root("--dir", dir_b));
     uint64_t until = tu_now_ms() + 10000;
@@ -494,7 +278,7 @@ Test(attribution, forged_meta_claiming_a_running_pid_is_refused_in_every_directo
     tu_close_stdin(&victim);
     cr_assert_eq(tu_wait_exit_within(&victim, 10000, "the victim"), 0);
     /* its own meta and rings are removed; the two copies are left */
-    wait_pid_files(env.seg, victim.pid, 1, 10000);
+    tu_wait_pid_files(&env, env.seg, victim.pid, 1, 10000);
     tu_stop_collector(&env, &col);
 
     struct tu_read got = {0};
@@ -510,22 +294,22 @@ Test(attribution, forged_meta_claiming_a_running_pid_is_refused_in_every_directo
     cr_assert_eq(tu_log_lines(&env, "claims pid"), 2, "each crafted meta is refused and reported once");
     cr_assert_eq(tu_log_lines(&env, in_b), 1);
     cr_assert_eq(tu_log_lines(&env, tagged), 1);
-    cr_assert(!exists_owned(meta, 0), "the victim's meta was not drained and removed");
-    cr_assert(exists_owned(in_b, atk.uid), "the collector removed a file it refused");
-    cr_assert(exists_owned(tagged, atk.uid), "the collector removed a file it refused");
+    cr_assert(!tu_exists_owned(meta, 0), "the victim's meta was not drained and removed");
+    cr_assert(tu_exists_owned(in_b, tu_atk.uid), "the collector removed a file it refused");
+    cr_assert(tu_exists_owned(tagged, tu_atk.uid), "the collector removed a file it refused");
 }
 
 /* ==== Names taken by someone else ==== */
 
 Test(attribution, names_taken_by_another_user_do_not_stop_a_producer, .timeout = 60)
 {
-    need_users();
+    NEED_USERS();
     /* A directory like the default ones, where every user may create files. */
     cr_assert_eq(chmod(env.seg, 01777), 0);
     const unsigned count = 5000;
     const char *pargs[] = {"--threads", "1", "--count", "5000", "--ring-bytes", "262144", NULL};
     int gate;
-    struct tu_child p = producer_as(NULL, 0, pargs, NULL, &gate);
+    struct tu_child p = tu_producer_as(NULL, 0, pargs, NULL, &gate);
 
     /* Before it runs, the attacker (a uid the collector does not accept)
      * takes every name it would use. */
@@ -539,9 +323,9 @@ Test(attribution, names_taken_by_another_user_do_not_stop_a_producer, .timeout =
     for (long i = 0; i <= ncpus; i++)
         touch[i + 1] = names[i];
     touch[ncpus + 2] = NULL;
-    cr_assert_eq(run_as(&atk, touch), 0, "touch as %s", atk.name);
+    cr_assert_eq(tu_run_as(&tu_atk, touch), 0, "touch as %s", tu_atk.name);
     for (long i = 0; i <= ncpus; i++)
-        cr_assert(exists_owned(names[i], atk.uid), "%s", names[i]);
+        cr_assert(tu_exists_owned(names[i], tu_atk.uid), "%s", names[i]);
 
     struct tu_child col = tu_collector(&env, NULL);
     cr_assert_eq(write(gate, "x", 1), 1);
@@ -550,12 +334,12 @@ Test(attribution, names_taken_by_another_user_do_not_stop_a_producer, .timeout =
     cr_assert_eq(tu_wait_exit_within(&p, 10000, "the producer"), 0);
     /* its segments (under tagged names) are drained and removed; the
      * attacker's files stay */
-    wait_pid_files(env.seg, p.pid, (size_t)ncpus + 1, 10000);
+    tu_wait_pid_files(&env, env.seg, p.pid, (size_t)ncpus + 1, 10000);
     tu_stop_collector(&env, &col);
 
     for (long i = 0; i <= ncpus; i++) {
         struct stat st;
-        cr_assert(exists_owned(names[i], atk.uid), "the collector removed the attacker's %s", names[i]);
+        cr_assert(tu_exists_owned(names[i], tu_atk.uid), "the collector removed the attacker's %s", names[i]);
         cr_assert_eq(stat(names[i], &st), 0);
         cr_assert_eq(st.st_size, 0, "%s was written to", names[i]);
     }
@@ -592,7 +376,7 @@ Test(attribution, app_name_with_control_characters_never_reaches_an_alert, .time
     /* A real process's segments, of our own uid, renamed to carry a newline
      * and a variable assignment in the app part of their names. */
     const char *vargs[] = {"--threads", "1", "--count", "200", "--ring-bytes", "262144", "--hold", NULL};
-    struct tu_child victim = producer_as(NULL, 0, vargs, NULL, NULL);
+    struct tu_child victim = tu_producer_as(NULL, 0, vargs, NULL, NULL);
     tu_wait_line(&victim, "done ");
     char rings[64][600], from[600], to[700];
     unsigned cpus[64];
@@ -613,13 +397,13 @@ Test(attribution, app_name_with_control_characters_never_reaches_an_alert, .time
     tu_wait_log(&env, "differs from the app", 5000);
     /* Then a process with an honest name logs: the rule must run for it. */
     const char *pargs[] = {"--threads", "1", "--count", "50", NULL};
-    struct tu_child honest = producer_as(NULL, 0, pargs, NULL, NULL);
+    struct tu_child honest = tu_producer_as(NULL, 0, pargs, NULL, NULL);
     tu_wait_line(&honest, "done ");
     cr_assert_eq(tu_wait_exit_within(&honest, 10000, "the honest producer"), 0);
     uint64_t until = tu_now_ms() + 10000;
     while (tu_count_files(runs, "") == tu_count_files(runs, ".tmp") && tu_now_ms() < until)
         tu_sleep_ms(10);
-    wait_pid_files(env.seg, honest.pid, 0, 10000);
+    tu_wait_pid_files(&env, env.seg, honest.pid, 0, 10000);
     tu_stop_collector(&env, &col);
 
     /* Every run saw one SHMLOG_ALERT_LEVEL and the honest app and pid. */
@@ -654,7 +438,7 @@ Test(attribution, app_name_with_control_characters_never_reaches_an_alert, .time
                  "the renamed meta must be refused and reported once");
     char meta[700];
     snprintf(meta, sizeof(meta), "%s/%s-%d.meta", env.seg, evil, (int)victim.pid);
-    cr_assert(exists_owned(meta, getuid()), "the refused meta was removed");
+    cr_assert(tu_exists_owned(meta, getuid()), "the refused meta was removed");
     tu_close_stdin(&victim);
     cr_assert_eq(tu_wait_exit_within(&victim, 10000, "the renamed producer"), 0);
 }
@@ -698,11 +482,11 @@ Test(attribution, records_of_cpus_without_a_ring_reach_the_files_as_losses, .tim
     char errlog[400];
     snprintf(errlog, sizeof(errlog), "%s/producer.stderr", env.root);
     const char *pargs[] = {"--threads", "1", "--count", "1000", "--ring-bytes", "65536", NULL};
-    struct tu_child p = producer_as(NULL, 0, pargs, errlog, NULL);
+    struct tu_child p = tu_producer_as(NULL, 0, pargs, errlog, NULL);
     unsigned long long dropped = tu_wait_line(&p, "done ");
     cr_assert_eq(tu_wait_exit_within(&p, 10000, "the producer"), 0);
     cr_assert_eq(dropped, count, "every record had no ring: the producer counts them all");
-    wait_pid_files(mnt, p.pid, 0, 10000);
+    tu_wait_pid_files(&env, mnt, p.pid, 0, 10000);
     tu_stop_collector(&env, &col);
 
     struct tu_read got = {0};
@@ -731,7 +515,7 @@ Test(attribution, records_of_cpus_without_a_ring_reach_the_files_as_losses, .tim
     char cmd[1200], out[400];
     snprintf(out, sizeof(out), "%s/stats.txt", env.root);
     snprintf(cmd, sizeof(cmd), "'%s' stats '%s' > '%s' 2>&1", tu_exe("SHMLOG_DUMP"), env.out, out);
-    cr_assert_eq(run_cmd(cmd), 0);
+    cr_assert_eq(tu_run_cmd(cmd), 0);
     f = fopen(out, "r");
     cr_assert(f);
     n = fread(text, 1, sizeof(text) - 1, f);
@@ -744,35 +528,35 @@ Test(attribution, records_of_cpus_without_a_ring_reach_the_files_as_losses, .tim
 
 Test(attribution, allow_uid_takes_a_name_and_allow_group_takes_its_members, .timeout = 60)
 {
-    need_users();
+    NEED_USERS();
     cr_assert_eq(chmod(env.seg, 01777), 0);
     const unsigned count = 3000;
     const char *hold[] = {"--threads", "1", "--count", "3000", "--hold", NULL};
     const char *run[] = {"--threads", "1", "--count", "3000", NULL};
-    /* grp (a member of the group) and atk (not a member) */
-    struct tu_child pa = producer_as(&atk, 0, hold, NULL, NULL);
-    struct tu_child pg = producer_as(&grp, 1, run, NULL, NULL);
+    /* tu_grp (a member of the group) and tu_atk (not a member) */
+    struct tu_child pa = tu_producer_as(&tu_atk, 0, hold, NULL, NULL);
+    struct tu_child pg = tu_producer_as(&tu_grp, 1, run, NULL, NULL);
     unsigned long long dropped_a = tu_wait_line(&pa, "done ");
     unsigned long long dropped_g = tu_wait_line(&pg, "done ");
     cr_assert_eq(tu_wait_exit_within(&pg, 10000, "the group member's producer"), 0);
 
-    const char *by_group[] = {"--allow-group", ops_group, NULL};
+    const char *by_group[] = {"--allow-group", tu_ops_group, NULL};
     struct tu_child col = tu_collector(&env, by_group);
-    wait_pid_files(env.seg, pg.pid, 0, 10000);
-    char report[300];
-    snprintf(report, sizeof(report),
-             "owned by uid %u (%s), whose segments are not accepted; to drain it, add --allow-uid %u",
-             (unsigned)atk.uid, atk.name, (unsigned)atk.uid);
-    cr_assert(tu_wait_log(&env, report, 10000), "no report of the segments of %s", atk.name);
+    tu_wait_pid_files(&env, env.seg, pg.pid, 0, 10000);
+    char report[700];
+    snprintf(report, sizeof(report), "segments of uid %u (%s) in %s", (unsigned)tu_atk.uid, tu_atk.name, env.seg);
+    cr_assert(tu_wait_log(&env, report, 10000), "no report of the segments of %s", tu_atk.name);
     tu_stop_collector(&env, &col);
     cr_assert_eq(tu_log_lines(&env, report), 1);
-    cr_assert_geq(pid_files(env.seg, pa.pid), 2, "the refused segments were removed");
+    snprintf(report, sizeof(report), "to drain them, add --allow-uid %u", (unsigned)tu_atk.uid);
+    cr_assert_eq(tu_log_lines(&env, report), 1, "the report says what accepts them");
+    cr_assert_geq(tu_pid_files(env.seg, pa.pid), 2, "the refused segments were removed");
 
-    const char *by_name[] = {"--allow-uid", atk.name, NULL};
+    const char *by_name[] = {"--allow-uid", tu_atk.name, NULL};
     col = tu_collector(&env, by_name);
     tu_close_stdin(&pa);
     cr_assert_eq(tu_wait_exit_within(&pa, 10000, "the attacker's producer"), 0);
-    wait_pid_files(env.seg, pa.pid, 0, 10000);
+    tu_wait_pid_files(&env, env.seg, pa.pid, 0, 10000);
     tu_stop_collector(&env, &col);
 
     struct tu_read got = {0};
@@ -871,18 +655,18 @@ struct phase {
 static void check_phase(const struct phase *ph, const char *name, const char *dir)
 {
     cr_assert_eq(ph->root_exit, 0, "%s: the root producer failed", name);
-    cr_assert_eq(ph->user_exit, 0, "%s: the producer of %s failed in %s", name, atk.name, dir);
+    cr_assert_eq(ph->user_exit, 0, "%s: the producer of %s failed in %s", name, tu_atk.name, dir);
     cr_assert(ph->dir_found, "%s: %s was not made", name, dir);
     cr_assert_eq(ph->dir_mode, 01777, "%s: %s has mode %o, expected 1777", name, dir, ph->dir_mode);
     cr_assert_eq(ph->dir_uid, 0, "%s: %s is owned by uid %u", name, dir, ph->dir_uid);
     cr_assert_geq(ph->root_files, 2, "%s: the root producer's segments are not in %s", name, dir);
-    cr_assert_geq(ph->user_files, 2, "%s: the segments of %s are not in %s", name, atk.name, dir);
-    cr_assert_eq(ph->user_files_0600, ph->user_files, "%s: segments of %s not 0600", name, atk.name);
+    cr_assert_geq(ph->user_files, 2, "%s: the segments of %s are not in %s", name, tu_atk.name, dir);
+    cr_assert_eq(ph->user_files_0600, ph->user_files, "%s: segments of %s not 0600", name, tu_atk.name);
 }
 
 Test(attribution, default_directories_are_made_1777_and_shared, .timeout = 60)
 {
-    need_users();
+    NEED_USERS();
     need_free_hugepages(8);
     if (access("/usr/bin/unshare", X_OK) != 0)
         SKIP("needs unshare (util-linux) for a private mount namespace");
@@ -893,8 +677,8 @@ Test(attribution, default_directories_are_made_1777_and_shared, .timeout = 60)
     cr_assert(f);
     fputs(namespace_script, f);
     cr_assert_eq(fclose(f), 0);
-    snprintf(uid, sizeof(uid), "%u", (unsigned)atk.uid);
-    snprintf(gid, sizeof(gid), "%u", (unsigned)atk.gid);
+    snprintf(uid, sizeof(uid), "%u", (unsigned)tu_atk.uid);
+    snprintf(gid, sizeof(gid), "%u", (unsigned)tu_atk.gid);
     char *argv[] = {"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", script,
                     (char *)tu_exe("TEST_PRODUCER"), uid, gid, NULL};
     struct tu_child c = tu_spawn(argv, results);
@@ -935,8 +719,8 @@ Test(attribution, default_directories_are_made_1777_and_shared, .timeout = 60)
                 ph[cur].dir_uid = owner;
             } else if (strcmp(kind, "file") == 0 && strncmp(path, dirs[cur], strlen(dirs[cur])) == 0) {
                 ph[cur].root_files += owner == 0;
-                ph[cur].user_files += owner == atk.uid;
-                ph[cur].user_files_0600 += owner == atk.uid && mode == 0600;
+                ph[cur].user_files += owner == tu_atk.uid;
+                ph[cur].user_files_0600 += owner == tu_atk.uid && mode == 0600;
             }
         }
     }
@@ -949,17 +733,17 @@ Test(attribution, default_directories_are_made_1777_and_shared, .timeout = 60)
 
 Test(attribution, unsafe_directory_is_refused_with_a_chmod_hint, .timeout = 60)
 {
-    need_users();
+    NEED_USERS();
     /* the user's own directory, but anyone may remove files in it */
     char dir[400], errlog[400];
     snprintf(dir, sizeof(dir), "%s/open", env.root);
     snprintf(errlog, sizeof(errlog), "%s/producer.stderr", env.root);
     cr_assert_eq(mkdir(dir, 0700), 0);
-    cr_assert_eq(chown(dir, atk.uid, atk.gid), 0);
+    cr_assert_eq(chown(dir, tu_atk.uid, tu_atk.gid), 0);
     cr_assert_eq(chmod(dir, 0777), 0);
     setenv("SHMLOG_DIR", dir, 1);
     const char *pargs[] = {"--threads", "1", "--count", "10", NULL};
-    struct tu_child p = producer_as(&atk, 0, pargs, errlog, NULL);
+    struct tu_child p = tu_producer_as(&tu_atk, 0, pargs, errlog, NULL);
     tu_close_stdin(&p);
     int st = tu_wait_exit_within(&p, 10000, "the producer");
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "a producer in a 0777 directory: status %#x", st);

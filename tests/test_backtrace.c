@@ -3,7 +3,8 @@
  * ERROR (a second ERROR only those kept since the first), flagged and shown just before their trigger, the INFO and
  * ERROR records unflagged, and nothing else; shmlog-dump backtrace and shmlog_backtrace_flush write the kept ones
  * without a trigger; with backtrace off no DEBUG record lands and none is flagged; a producer killed after a
- * trigger loses nothing the trigger wrote; verify finds every file whole. */
+ * trigger loses nothing the trigger wrote; verify finds every file whole, also when records are kept in passes
+ * of their own between batches; the EXIT marker counts the records written. */
 #include "test_util_file.h"
 
 static struct tu_env env;
@@ -17,12 +18,17 @@ static void teardown(void)
 
 TestSuite(backtrace, .init = setup, .fini = teardown, .timeout = 120);
 
-static struct tu_child start_producer(const char *records)
+static struct tu_child start_producer_mode(const char *records, const char *mode)
 {
-    char *argv[] = {(char *)tu_exe("BT_PRODUCER"), (char *)records, NULL};
+    char *argv[] = {(char *)tu_exe("BT_PRODUCER"), (char *)records, (char *)mode, NULL};
     struct tu_child p = tu_spawn(argv, NULL);
     tu_wait_line(&p, "pid ");
     return p;
+}
+
+static struct tu_child start_producer(const char *records)
+{
+    return start_producer_mode(records, NULL);
 }
 
 /* One command to the producer; returns once it has done it. */
@@ -185,4 +191,92 @@ Test(backtrace, a_producer_killed_after_a_trigger_loses_nothing_it_triggered)
     want[n++] = "e k=7 -";
     expect(got, read_out(got, 4096), want, n);
     verify_out();
+}
+
+/* The EXIT marker's records: those of the process in the files. */
+static unsigned long exit_records(void)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "%s read --format json %s", tu_exe("SHMLOG_DUMP"), env.out);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    char line[4096];
+    unsigned long records = 0;
+    int exits = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *x = strstr(line, "\"exit\":{\"records\":");
+        if (x) {
+            records = strtoul(x + strlen("\"exit\":{\"records\":"), NULL, 10);
+            exits++;
+        }
+    }
+    pclose(f);
+    cr_assert_eq(exits, 1);
+    return records;
+}
+
+/* Kept records in a pass of their own, between batches (--max-delay-ms 5 and
+ * pauses): each batch passes over the positions kept before its first record,
+ * so verify finds the file whole; the EXIT marker counts the records written
+ * (not the kept ones, written or not, twice or at all). */
+Test(backtrace, batches_account_for_kept_positions_and_exit_counts_what_was_written)
+{
+    const char *args[] = {"--max-delay-ms", "5", NULL};
+    struct tu_child col = tu_collector(&env, args);
+    struct tu_child p = start_producer("10");
+    char cmd[64];
+    for (unsigned k = 0; k < 12; k++) {
+        snprintf(cmd, sizeof cmd, "debug %u %u", k * 100, k * 100 + 100);
+        say(&p, cmd);
+        tu_sleep_ms(30);
+        snprintf(cmd, sizeof cmd, "info %u %u", k * 2, k * 2 + 2);
+        say(&p, cmd);
+        tu_sleep_ms(30);
+        if (k % 4 == 3) {
+            snprintf(cmd, sizeof cmd, "error %u", k);
+            say(&p, cmd);
+        }
+    }
+    finish(&p, &col);
+    size_t n = read_out(got, 4096);
+    cr_assert_eq(n, 24 + 3 + 3 * 10, "INFO, ERROR and the last 10 DEBUG before each ERROR: %zu", n);
+    verify_out();
+    cr_assert_eq(exit_records(), n, "the EXIT marker counts %lu records, the files hold %zu", exit_records(), n);
+}
+
+/* A producer that shrinks its own meta and asks for its backtrace: the
+ * collector must not read the lost pages unguarded (the kept records name
+ * sites it has not read yet, on an overwrite ring, which is read record by
+ * record), and goes on for everyone else. */
+Test(backtrace, a_meta_shrunk_before_a_flush_costs_its_own_process_only)
+{
+    struct tu_child col = tu_collector(&env, NULL);
+    struct tu_child p = start_producer_mode("100", "overwrite");
+    say(&p, "debug 0 50");
+    say(&p, "info 0 5");
+    tu_sleep_ms(200); /* drained: the debug records kept */
+    say(&p, "shrink");
+    say(&p, "flush");
+    tu_sleep_ms(200);
+    int st;
+    cr_assert_eq(waitpid(col.pid, &st, WNOHANG), 0, "the collector ended (status %#x)", st);
+    say(&p, "quit");
+    cr_assert_eq(tu_wait_exit_within(&p, 10000, "the producer"), 0);
+
+    const char *args[] = {"--threads", "1", "--count", "2000", NULL};
+    struct tu_child q = tu_producer(args);
+    unsigned long long dropped = tu_wait_line(&q, "done ");
+    cr_assert_eq(tu_wait_exit(&q), 0);
+    tu_assert_segments_gone(&env, 10000);
+    tu_stop_collector(&env, &col);
+    cr_assert_eq(tu_log_lines(&env, "SIGBUS"), 1, "the fault is reported once");
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)q.pid, 1, 2000) + dropped, 2000);
+    size_t of_p = 0;
+    for (size_t i = 0; i < got.n; i++)
+        of_p += got.rec_pid[i] == (uint32_t)p.pid;
+    cr_assert_eq(of_p, 55, "the shrunk process's own records: %zu", of_p);
+    cr_assert_eq(got.errors, 0, "%s", got.first_error);
+    tu_read_free(&got);
 }

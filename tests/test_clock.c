@@ -62,6 +62,46 @@ Test(clock_map, a_step_maps_the_records_before_the_next_anchor_on_the_old_clock)
     free(m);
 }
 
+/* An anchor that knows its offset of CLOCK_REALTIME from CLOCK_MONOTONIC. */
+static struct shm_clock_anchor anchor_off(uint64_t tsc, uint64_t ns, int64_t offset_ns)
+{
+    struct shm_clock_anchor a = anchor(tsc, ns, SHM_ANCHOR_OFFSET);
+    a.offset_ns = offset_ns;
+    return a;
+}
+
+Test(clock_map, a_step_no_taker_saw_is_seen_in_the_offsets_and_its_records_flagged)
+{
+    /* A collector's last anchor, and the first of the next one 2 s later
+     * (1 GHz), after a step of +5 s neither saw: not flagged STEPPED, but
+     * CLOCK_REALTIME - CLOCK_MONOTONIC moved by 5 s. */
+    struct shm_clock_map *m = new_map();
+    struct shm_clock_anchor a = anchor_off(1000, EPOCH, 1000000000000ll);
+    struct shm_clock_anchor b = anchor_off(2000001000, EPOCH + 7000000000ull, 1005000000000ll);
+    struct shm_clock_anchor c = anchor_off(2001001000, EPOCH + 7001000000ull, 1005000000000ll);
+    shm_clock_map_add(m, &a, GHZ_Q16);
+    shm_clock_map_add(m, &b, 0);
+    shm_clock_map_add(m, &c, 0);
+    int uncertain;
+    /* Between a and b: on the clock before the step, never the 3.5 s that
+     * interpolation would smear it to, and flagged. */
+    cr_assert_eq(shm_clock_map_ns_certain(m, 1000001000, &uncertain), EPOCH + 1000000000ull);
+    cr_assert_eq(uncertain, 1);
+    /* Between b and c (no step): interpolated, certain. */
+    cr_assert_eq(shm_clock_map_ns_certain(m, 2000501000, &uncertain), EPOCH + 7000500000ull);
+    cr_assert_eq(uncertain, 0);
+    /* Offsets that agree within two reads' jitter are no step. */
+    struct shm_clock_map *n = new_map();
+    struct shm_clock_anchor d = anchor_off(1000, EPOCH, 1000000000000ll);
+    struct shm_clock_anchor e = anchor_off(1000001000, EPOCH + 1000000000ull, 1000000000300ll);
+    shm_clock_map_add(n, &d, GHZ_Q16);
+    shm_clock_map_add(n, &e, 0);
+    cr_assert_eq(shm_clock_map_ns_certain(n, 500001000, &uncertain), EPOCH + 500000000ull);
+    cr_assert_eq(uncertain, 0);
+    free(m);
+    free(n);
+}
+
 Test(clock_map, a_tsc_that_restarts_starts_the_map_afresh)
 {
     struct shm_clock_map *m = new_map();

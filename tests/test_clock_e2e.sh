@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: record times against the wall clock, end to end: three clock_producer processes, each with its own TSC calibration made wrong on purpose (SHMLOG_TEST_TSC_SKEW_PPM = 1000, -700, 0), log CLOCK_REALTIME around each call at ~1 record/ms for ~3 s through a real shmlog-collector; in `shmlog-dump read --format json` of its files every record's ts_ns lies within [w0 - 5 us, w1 + 5 us] (w0: CLOCK_REALTIME read before the call, w1: read after it returned; BOUND = 5 us covers the anchors' error and the interpolation between them), every record of every process is there, and the merge is in true order (no record b after a record a with w1_b < w0_a - 5 us). Then, without a collector, `shmlog-dump ring --format json` of a skewed producer's rings (while it runs and after it exited) meets the same bound. Last, the host's CLOCK_REALTIME is stepped +0.5 s and back under a producer and a collector: the records of 30 ms after each step at most keep the old clock, all others meet the bound (order is not checked across a step), and stats counts both steps. A step of the wall clock during the run (w0 - CLOCK_MONOTONIC jumps) is reported and the records from 200 ms before to 500 ms after it are left out. SHMLOG_TEST_KEEP=1 keeps the work directory.
+# Description: record times against the wall clock, end to end: three clock_producer processes, each with its own TSC calibration made wrong on purpose (SHMLOG_TEST_TSC_SKEW_PPM = 1000, -700, 0), log CLOCK_REALTIME around each call at ~1 record/ms for ~3 s through a real shmlog-collector; in `shmlog-dump read --format json` of its files every record's ts_ns lies within [w0 - 5 us, w1 + 5 us] (w0: CLOCK_REALTIME read before the call, w1: read after it returned; BOUND = 5 us covers the anchors' error and the interpolation between them), every record of every process is there, and the merge is in true order (no record b after a record a with w1_b < w0_a - 5 us). A step while the collector is stopped (SIGSTOP, +5 s, SIGCONT 2 s later) and while none runs (stopped, +5 s, a new one 2 s later): the records between the anchors around it are flagged time_uncertain and never interpolated over it, every other record meets the bound. Then, without a collector, `shmlog-dump ring --format json` of a skewed producer's rings (while it runs and after it exited) meets the same bound. Last, the host's CLOCK_REALTIME is stepped +0.5 s and back under a producer and a collector: the records of 30 ms after each step at most keep the old clock, all others meet the bound (order is not checked across a step), and stats counts both steps. A step of the wall clock during the run (w0 - CLOCK_MONOTONIC jumps) is reported and the records from 200 ms before to 500 ms after it are left out. SHMLOG_TEST_KEEP=1 keeps the work directory.
 # usage: test_clock_e2e.sh DUMP COLLECTOR CLOCK_PRODUCER
 set -u
 dump=$1
@@ -10,7 +10,7 @@ tmp=$(mktemp -d /tmp/shmlog-test-clock-XXXXXX)
 . "$(dirname "$0")/tap.sh"
 trap tap_cleanup EXIT
 
-# check_times.py BOUND JSONL [--expect PID:N]... [--min N] [--order] [--steps N --guard-ms B:A]
+# check_times.py BOUND JSONL [--expect PID:N]... [--min N] [--order] [--steps N --guard-ms B:A] [--flagged-ok]
 #   Checks every "clock" record (tests/clock_producer.c) whose successor is in
 #   the output: w0 - BOUND <= ts_ns <= w1 + BOUND, w1 being the successor's
 #   w1prev (or the end record's w1). --expect PID:N: that process's records
@@ -24,7 +24,8 @@ trap tap_cleanup EXIT
 #   and what was left out are printed. More than half the records left out fails.
 #   --steps N: the test stepped the clock N times itself (each seen by every
 #   process); --guard-ms B:A: what is left out around each, B ms before and A
-#   after, instead.
+#   after, instead. --flagged-ok: a record flagged time_uncertain (between
+#   anchors around a step) is not checked, only counted: every other one is.
 cat >"$tmp/check_times.py" <<'EOF'
 import json, sys
 bound = int(sys.argv[1])
@@ -32,7 +33,7 @@ path = sys.argv[2]
 args = sys.argv[3:]
 STEP_MIN = 20000                 # ns: a change of w0 - m0 this large is a step of the wall clock
 GUARD = (200000000, 500000000)   # ns of CLOCK_MONOTONIC before and after a step left unchecked
-expect, min_n, order, want_steps = {}, 0, False, None
+expect, min_n, order, want_steps, flagged_ok = {}, 0, False, None, False
 while args:
     a = args.pop(0)
     if a == '--expect':
@@ -44,6 +45,8 @@ while args:
         order = True
     elif a == '--steps':
         want_steps = int(args.pop(0))
+    elif a == '--flagged-ok':
+        flagged_ok = True
     elif a == '--guard-ms':
         b, a_ = args.pop(0).split(':')
         GUARD = (int(float(b) * 1e6), int(float(a_) * 1e6))
@@ -67,7 +70,7 @@ for line in open(path):
     if msg.startswith('clock end '):
         p['end'] = (f['seq'], f['w1'])
     else:
-        p['rec'][f['seq']] = (o['ts_ns'], f['w0'], f['w1prev'], f['m0'])
+        p['rec'][f['seq']] = (o['ts_ns'], f['w0'], f['w1prev'], f['m0'], o.get('time_uncertain', False))
         shown.append((o['pid'], f['seq']))
 
 def w1_of(p, seq):
@@ -85,7 +88,7 @@ def w1_of(p, seq):
 steps = []   # (monotonic ns, size ns, pid, seq)
 for pid, p in procs.items():
     seqs = sorted(p['rec'])
-    off = [p['rec'][s][1] - p['rec'][s][3] for s in seqs]
+    off = [p['rec'][s][1] - p['rec'][s][3] for s in seqs]  # w0 - m0
     i = 0
     while i + 1 < len(seqs):
         before = min(off[max(0, i - 4):i + 1])
@@ -127,14 +130,18 @@ print('bound %d ns; per process: records checked, ts-w0 (min/median/max), ts-w1 
       'max |error| outside [w0, w1] (ns)' % bound)
 for pid in sorted(procs):
     p = procs[pid]
-    n = skipped = skipped_worst = 0
+    n = skipped = skipped_worst = flagged = flagged_worst = 0
     lo, hi, gaps, worst, examples = [], [], [], 0, []
     for seq in sorted(p['rec']):
-        ts, w0, _, m0 = p['rec'][seq]
+        ts, w0, _, m0, uncertain = p['rec'][seq]
         w1 = w1_of(p, seq)
         if w1 is None:
             continue
         err = max(w0 - ts, ts - w1, 0)
+        if uncertain and flagged_ok:
+            flagged += 1
+            flagged_worst = max(flagged_worst, err)
+            continue
         if guarded(m0):
             skipped += 1
             skipped_worst = max(skipped_worst, err)
@@ -147,6 +154,9 @@ for pid in sorted(procs):
         if err > bound and len(examples) < 3:
             examples.append('seq %d: ts_ns %d, w0 %d, w1 %d: ts-w0 %+d ns, ts-w1 %+d ns' %
                             (seq, ts, w0, w1, ts - w0, ts - w1))
+    if flagged:
+        print('pid %d: %d records flagged time_uncertain not checked (their max |error| %d ns)' %
+              (pid, flagged, flagged_worst))
     if skipped:
         print('pid %d: %d records near a step of the wall clock not checked (their max |error| %d ns)' %
               (pid, skipped, skipped_worst))
@@ -174,7 +184,7 @@ if order:
     max_w0, inversions, first = {}, 0, None
     for pid, seq in shown:
         p = procs[pid]
-        ts, w0, _, m0 = p['rec'][seq]
+        ts, w0, _, m0, _ = p['rec'][seq]
         if guarded(m0):
             continue
         e = epoch(m0)
@@ -307,7 +317,57 @@ wait "$col"
 show_err "$tmp/read-step.err"
 check_show "steps: every record within ${bound_ns} ns of [w0, w1] but those of 30 ms after each step" \
     check_times "$tmp/read-step.json" --expect "$prod:${n:-0}" --steps 2 --guard-ms 2:30
+check_show "steps: every record within ${bound_ns} ns of [w0, w1] but those flagged time_uncertain" \
+    check_times "$tmp/read-step.json" --expect "$prod:${n:-0}" --steps 2 --guard-ms 0:0 --flagged-ok
 "$dump" stats "$out" >"$tmp/stats-step.txt" 2>&1
 check "stats counts the two steps of the wall clock" grep -q ", 2 steps of the wall clock" "$tmp/stats-step.txt"
+
+# ---- a step while the collector is stopped, and while none runs ----
+# The collector cannot anchor a step it does not see as it happens: the
+# records between its anchor before and its first after are flagged
+# time_uncertain (they may be on either clock), and never interpolated over
+# the step. Stopped: SIGSTOP, +5 s, SIGCONT 2 s later (its timerfd says a
+# step came, not when). Restarted: the next collector's first anchor differs
+# from the last one's in its offset from CLOCK_MONOTONIC. Each step is undone
+# while a collector runs.
+for how in stopped restarted; do
+    seg=$tmp/seg-$how
+    out=$tmp/out-$how
+    start_collector
+    SHMLOG_DIR=$seg "$producer" --app clk$how --seconds 8 --interval-us 1000 \
+        >"$tmp/producer-$how.out" 2>"$tmp/producer-$how.err" &
+    prod=$!
+    pids+=("$prod")
+    wait_for 10 grep -q ready "$tmp/producer-$how.out"
+    sleep 1
+    if [ $how = stopped ]; then
+        kill -STOP "$col"
+    else
+        kill -TERM "$col"
+        wait "$col"
+    fi
+    python3 "$(dirname "$0")/host_clock.py" step 5
+    sleep 2
+    if [ $how = stopped ]; then
+        kill -CONT "$col"
+    else
+        start_collector
+    fi
+    sleep 1
+    python3 "$(dirname "$0")/host_clock.py" step -5
+    wait "$prod"
+    prod_rc=$?
+    n=$(done_count "$tmp/producer-$how.out")
+    check "$how: the producer ran and dropped nothing" test "$prod_rc" -eq 0 -a -n "$n"
+    wait_for 10 dir_empty "$seg"
+    kill -TERM "$col"
+    wait "$col"
+    "$dump" read --format json "$out" >"$tmp/read-$how.json" 2>"$tmp/read-$how.err"
+    show_err "$tmp/read-$how.err"
+    check "$how: the records around the step no collector saw are flagged time_uncertain" \
+        test "$(grep -c '"time_uncertain":true' "$tmp/read-$how.json")" -ge 1000
+    check_show "$how: every record within ${bound_ns} ns of [w0, w1] but those flagged time_uncertain" \
+        check_times "$tmp/read-$how.json" --expect "$prod:${n:-0}" --steps 2 --guard-ms 0:0 --flagged-ok
+done
 
 tap_done

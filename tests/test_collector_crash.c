@@ -150,5 +150,7 @@ Test(collector_crash, a_ring_truncated_under_the_mapping_is_abandoned_not_fatal)
     struct tu_read got = {0};
     tu_read_all(env.out, &got);
     cr_assert_eq(tu_check_producer(&got, (uint32_t)q.pid, 1, 20000) + dropped, 20000);
+    /* What the cut ring held past the records read is counted, not dropped silently. */
+    cr_assert_gt(got.lost[SHM_LOSS_CORRUPT], 0, "the records past the cut are not counted as lost");
     tu_read_free(&got);
 }

@@ -3,13 +3,16 @@
  * to expect.
  *
  *   test-collector-producer [--app A] [--threads T] [--count N | --forever] [--burst B --pause-us U]
- *                           [--ring-bytes BYTES] [--long-every K] [--gate-at G] [--hold] [--progress FILE]
+ *                           [--ring-bytes BYTES] [--meta-bytes BYTES] [--long-every K] [--gate-at G] [--hold]
+ *                           [--progress FILE] [--no-shutdown | --die]
  *
  * --count 0, or --forever: until killed. Prints "ready" once logging started, "progress <i>" every
  * 10000 records of thread 0, and at the end "done <dropped>" (the producer-side drop counter).
  * --gate-at G: each thread stops before its record G until stdin closes, so that a test can act while
  * records are still to come however slowly the machine runs.
  * --hold: then waits for stdin to close (at once if it already has).
+ * --no-shutdown: returns from main without shmlog_shutdown().
+ * --die: ends without shmlog_shutdown() (_exit), as a process that crashes after logging.
  * --progress FILE (at least PROGRESS_THREADS u64; T at most that): instead of the progress lines,
  * after every call that returned, i + 1 is stored for its thread in FILE, shared. A killed process
  * leaves the file behind: it says which calls returned, i.e. which records were committed or counted
@@ -82,12 +85,14 @@ int main(int argc, char **argv)
     shmlog_config_init(&cfg);
     cfg.app = "tprod";
     cfg.quiet = 1;
-    int hold = 0;
+    int hold = 0, no_shutdown = 0, die = 0;
     const char *progress_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--hold")) { hold = 1; continue; }
+        if (!strcmp(a, "--no-shutdown")) { no_shutdown = 1; continue; }
         if (!strcmp(a, "--forever")) { count = 0; continue; }
+        if (!strcmp(a, "--die")) { die = 1; continue; }
         if (!v) { fprintf(stderr, "test-collector-producer: %s needs a value\n", a); return 2; }
         i++;
         if (!strcmp(a, "--app")) cfg.app = v;
@@ -96,6 +101,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--burst")) burst = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--pause-us")) pause_us = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--ring-bytes")) cfg.ring_bytes = strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--meta-bytes")) cfg.meta_bytes = strtoul(v, NULL, 10);
         else if (!strcmp(a, "--long-every")) long_every = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--gate-at")) gate_at = strtoul(v, NULL, 10);
         else if (!strcmp(a, "--progress")) progress_path = v;
@@ -141,6 +147,9 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (hold)
         wait_stdin_closed();
-    shmlog_shutdown();
+    if (die)
+        _exit(0);
+    if (!no_shutdown)
+        shmlog_shutdown();
     return 0;
 }

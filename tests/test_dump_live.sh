@@ -19,6 +19,8 @@ for l in open('$2'):
     n += o.get('pid') == $1 and 'loss' not in o and 'exit' not in o
 print(n)"
 }
+# records_are PID FILE OP N: a test of records_of, for wait_for to evaluate again at each try.
+records_are() { test "$(records_of "$1" "$2")" "$3" "$4"; }
 
 # ---- follow ----
 seg=$tmp/seg1
@@ -39,7 +41,7 @@ wait "$prod"
 check "the producer dropped nothing" grep -q '^done 0$' "$tmp/producer1.out"
 # Its records, then its exit marker, arrive while follow runs.
 check "follow prints the 10000 records logged after it started" \
-    wait_for 15 test "$(records_of "$prod" "$tmp/follow.json")" -eq 10000
+    wait_for 15 records_are "$prod" "$tmp/follow.json" -eq 10000
 check "follow prints the exit marker" wait_for 10 grep -q "\"pid\":$prod,\"exit\":{\"records\":10000," "$tmp/follow.json"
 check "the collector rotated files under follow" test "$(ls "$out" | wc -l)" -ge 3
 kill -INT "$follow"
@@ -191,15 +193,15 @@ check "ring --follow says what it waits for" wait_for 5 grep -q "ring --follow: 
 "$producer" --threads 1 --count 200 --burst 2 --pause-us 20000 >"$tmp/prod-f1.out" &
 p1=$!
 pids+=("$p1")
-check "ring --follow prints a producer's records while it logs" wait_for 10 test "$(records_of "$p1" "$tmp/ringf.json")" -gt 0
+check "ring --follow prints a producer's records while it logs" wait_for 10 records_are "$p1" "$tmp/ringf.json" -gt 0
 check "the producer was still logging then" kill -0 "$p1"
 wait "$p1"
-check "ring --follow prints its 200 records, once each" wait_for 10 test "$(records_of "$p1" "$tmp/ringf.json")" -eq 200
+check "ring --follow prints its 200 records, once each" wait_for 10 records_are "$p1" "$tmp/ringf.json" -eq 200
 "$producer" --threads 1 --count 200 --burst 20 --pause-us 2000 >"$tmp/prod-f2.out" &
 p2=$!
 pids+=("$p2")
 wait "$p2"
-check "a process that starts later is followed too" wait_for 10 test "$(records_of "$p2" "$tmp/ringf.json")" -eq 200
+check "a process that starts later is followed too" wait_for 10 records_are "$p2" "$tmp/ringf.json" -eq 200
 check "--limit 400 ends ring --follow" wait_for 10 sh -c "! kill -0 $ringf 2>/dev/null"
 wait "$ringf"
 check "ring --follow exits 0" test $? -eq 0

@@ -1,4 +1,4 @@
-/* Description: damaged and hostile files never crash the decoder: a file cut at any offset reports a torn frame and returns every whole frame before it; bit flips, holes and bad prefixes lose only the frame they hit; wrong versions are refused; huge declared lengths and random section bytes are rejected within bounded memory. */
+/* Description: damaged and hostile files never crash the decoder: a file cut at any offset reports a torn frame and returns every whole frame before it; bit flips, holes and bad prefixes lose only the frame they hit; a record that cannot be decoded in a frame that can costs itself (and the later records of its site in its batch), or at worst the rest of its batch, each an error and a counted loss; wrong versions are refused; huge declared lengths and random section bytes are rejected within bounded memory. */
 #include "test_util_file.h"
 
 #include <errno.h>
@@ -249,5 +249,158 @@ Test(file_hostile, random_sections_never_crash_and_stay_bounded)
     struct tu_read got = {0};
     cr_assert_eq(tu_read_shlog(path, NULL, &got), 0);
     cr_assert_geq(got.n, (size_t)FRAMES * PER_FRAME);
+    tu_read_free(&got);
+}
+
+/* ==== A record that cannot be decoded in a frame that can ==== */
+
+/* One frame: batch A of ring 0 alternates site 0 (n=%d, n = 1) and site 1
+ * (px=%f, 101.25, sym=%s, "sym") over 6 records; batch B of ring 1 holds 4
+ * of site 0; then the process's EXIT. Returns the frame's decompressed
+ * sections in raw (*n bytes), the file cut before the frame. */
+static void write_two_batches(uint8_t *raw, size_t cap, size_t *n)
+{
+    struct shm_site s[2];
+    tu_site(&s[0], 0, "n=%d", SHMLOG_ARG_I32, 0);
+    tu_site(&s[1], 1, "px=%f sym=%s", SHMLOG_ARG_F64, SHMLOG_ARG_STR, 0);
+    struct shm_proc_info pi;
+    tu_proc_info(&pi, 100, 1);
+    struct tu_file f;
+    tu_file_open(&f, path, 1);
+    cr_assert_eq(shlog_enc_process(f.enc, 1, &pi), 0);
+    cr_assert_eq(shlog_enc_site(f.enc, 1, &s[0]), 0);
+    cr_assert_eq(shlog_enc_site(f.enc, 1, &s[1]), 0);
+    for (uint32_t cpu = 0; cpu < 2; cpu++) {
+        cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, cpu), 0);
+        for (uint64_t i = 0; i < (cpu ? 4u : 6u); i++) {
+            struct shm_copied_record r = {0};
+            const struct shm_site *site = &s[cpu == 0 && i % 2];
+            double px = 101.25;
+            uint64_t v[2] = {1, 0};
+            if (site->id == 1)
+                memcpy(&v[0], &px, sizeof px);
+            const char *strs[1] = {"sym"};
+            tu_slots(&r, tu_payload(&r, site, v, strs));
+            r.site = site->id;
+            r.pos = i;
+            r.tsc = 5000 + i;
+            r.tid = 9;
+            cr_assert_eq(shlog_enc_record(f.enc, &r), 0);
+        }
+        cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+    }
+    cr_assert_eq(shlog_enc_exit(f.enc, 1, 123, 10, 0, SHLOG_EXIT_SHUTDOWN), 0);
+    tu_file_flush(&f);
+    tu_file_close(&f);
+    /* the frame's content, and the file without it */
+    uint8_t *frame = malloc(f.off);
+    cr_assert(frame);
+    int fd = open(path, O_RDWR);
+    uint64_t start = SHLOG_FILE_HEADER_BYTES;
+    cr_assert_eq(pread(fd, frame, f.off - start, (off_t)start), (ssize_t)(f.off - start));
+    size_t got = ZSTD_decompress(raw, cap, frame + SHLOG_FRAME_PREFIX_BYTES, f.off - start - SHLOG_FRAME_PREFIX_BYTES);
+    cr_assert(!ZSTD_isError(got));
+    *n = got;
+    cr_assert_eq(ftruncate(fd, (off_t)start), 0);
+    close(fd);
+    free(frame);
+}
+
+static uint64_t raw_varint(const uint8_t **p)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0;; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+}
+
+/* The args column of the first BATCH section in raw. */
+static uint8_t *first_args_column(uint8_t *raw, size_t n)
+{
+    const uint8_t *p = raw;
+    while (p < raw + n) {
+        uint8_t type = *p++;
+        uint64_t len = raw_varint(&p);
+        if (type != SHLOG_SEC_BATCH) {
+            p += len;
+            continue;
+        }
+        for (int i = 0; i < 5; i++) /* proc, cpu, first_pos, count, base_tsc */
+            raw_varint(&p);
+        for (int col = 0; col < 6; col++) /* gap, nslots, tsc, site, tid, attr */
+            p += raw_varint(&p);
+        raw_varint(&p);
+        return (uint8_t *)p;
+    }
+    cr_assert_fail("no BATCH section");
+    return NULL;
+}
+
+/* Writes the sections back as the file's one frame and reads the file. */
+static void rewrite_and_read(const uint8_t *raw, size_t n, struct tu_read *got)
+{
+    int fd = open(path, O_RDWR);
+    uint64_t off = SHLOG_FILE_HEADER_BYTES;
+    tu_append_raw_frame(fd, &off, raw, n, (uint32_t)n);
+    close(fd);
+    cr_assert_eq(tu_read_shlog(path, NULL, got), 0);
+}
+
+/* A token the encoder never writes (a decimal scale of 17) in one record:
+ * that record is an error and a loss; the later records of its site in the
+ * batch, coded against it, are lost too; every other record, the other
+ * batch and the EXIT read as written. */
+Test(file_hostile, an_undecodable_record_costs_itself_and_its_sites_later_records_in_the_batch)
+{
+    static uint8_t raw[1 << 16];
+    size_t n;
+    write_two_batches(raw, sizeof raw, &n);
+    uint8_t *args = first_args_column(raw, n);
+    /* record 0: n = 1 (zigzag 2); record 1: 101.25 at the new scale 2 (h = 3 << 1 | 1) */
+    cr_assert(args[0] == 2 && args[1] == 7, "args column starts %02x %02x", args[0], args[1]);
+    args[1] = 2 * (17 + 1) + 1; /* a new scale of 17: past DECIMAL_MAX_SCALE */
+    struct tu_read got = {0};
+    rewrite_and_read(raw, n, &got);
+    cr_assert_eq(got.errors, 1, "errors: %zu (%s)", got.errors, got.first_error);
+    cr_assert(strstr(got.first_error, "record damaged") && strstr(got.first_error, "ring position 1"),
+              "%s", got.first_error);
+    cr_assert_eq(got.lost[SHM_LOSS_UNDECODABLE], 3, "records 1, 3 and 5 of batch A");
+    cr_assert_eq(got.n, 3 + 4);
+    for (size_t i = 0; i < 3; i++) /* site 0's records of batch A, then batch B */
+        cr_assert(got.recs[i].site == 0 && got.recs[i].pos == 2 * i && got.rec_cpu[i] == 0, "record %zu", i);
+    for (size_t i = 3; i < 7; i++)
+        cr_assert(got.recs[i].pos == i - 3 && got.rec_cpu[i] == 1, "record %zu", i);
+    cr_assert_eq(got.exits, 1);
+    tu_read_free(&got);
+}
+
+/* A string token naming a slot of an empty table: nothing says where its
+ * record ends, so the rest of its batch is lost (an error, then one loss of
+ * those records), and the frame's other sections read as written. */
+Test(file_hostile, a_record_that_cannot_be_passed_over_costs_the_rest_of_its_batch_only)
+{
+    static uint8_t raw[1 << 16];
+    size_t n;
+    write_two_batches(raw, sizeof raw, &n);
+    uint8_t *args = first_args_column(raw, n);
+    /* record 1: h = 7, the varint of zigzag(10125), then "sym" as a literal (3 << 1) */
+    const uint8_t *m = args + 2;
+    raw_varint(&m);
+    uint8_t *str = args + (m - args);
+    cr_assert(*str == 3 << 1, "the string token is %02x", *str);
+    *str = 7 << 1 | 1; /* slot 7 of a table that has none */
+    struct tu_read got = {0};
+    rewrite_and_read(raw, n, &got);
+    cr_assert_eq(got.errors, 1, "errors: %zu (%s)", got.errors, got.first_error);
+    cr_assert(strstr(got.first_error, "so are the 4 records after it"), "%s", got.first_error);
+    cr_assert_eq(got.lost[SHM_LOSS_UNDECODABLE], 5);
+    cr_assert_eq(got.n, 1 + 4);
+    cr_assert(got.recs[0].pos == 0 && got.rec_cpu[0] == 0);
+    for (size_t i = 1; i < 5; i++)
+        cr_assert(got.recs[i].pos == i - 1 && got.rec_cpu[i] == 1, "record %zu", i);
+    cr_assert_eq(got.exits, 1);
     tu_read_free(&got);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Description: the Grafana dashboard is valid JSON that Grafana can import (schema, datasource and app/cpu variables, panels with queries); every metric and label it queries is in tools/dist/shmlog-metrics.txt, and the collector exposes exactly the families of that list.
+# Description: the Grafana dashboard is valid JSON that Grafana can import (schema, datasource and app/cpu variables, panels with queries); every metric and label it queries is in tools/dist/shmlog-metrics.txt, and the collector exposes exactly the families of that list, and the loss reasons it names.
 # usage: test_grafana.sh DASHBOARD.json METRICS.txt [COLLECTOR]
 set -u
 dashboard=$1
@@ -37,8 +37,11 @@ import json, re, sys
 dash = json.load(open(sys.argv[1]))
 known = {}    # name -> type
 labels = {}   # name -> set of label names
+loss_reasons = set()  # what shmlog_collector_losses_total's reason label takes
 for line in open(sys.argv[2]):
     line = line.strip()
+    if line.startswith('# reasons of shmlog_collector_losses_total:'):
+        loss_reasons = set(line.split(':', 1)[1].split())
     if line and not line.startswith('#'):
         name, kind, label_list = line.split()[:3]
         known[name] = kind
@@ -137,6 +140,8 @@ if sys.argv[3]:
         len(known), '' if exposed == known else ': exposed %r' % sorted(set(exposed.items()) ^ set(known.items()))))
     reasons = set(re.findall(r'^shmlog_collector_losses_total\{reason="([a-z_]+)"\}', open(sys.argv[3]).read(), re.M))
     check(bool(reasons), 'losses_total carries reason labels: %s' % ', '.join(sorted(reasons)))
+    check(reasons == loss_reasons, 'losses_total has exactly the reasons the list names%s' % (
+        '' if reasons == loss_reasons else ': exposed and listed differ in %s' % sorted(reasons ^ loss_reasons)))
 
 sys.exit(1 if failures else 0)
 PY

@@ -1,4 +1,4 @@
-/* Description: where segments live: hugetlbfs (flag, 2 MiB sizes, NUMA binding), the 4 KiB fallback and its single warning, require_hugepages failing cleanly, file modes, groups and planted symlinks. */
+/* Description: where segments live: hugetlbfs (flag, 2 MiB sizes, NUMA binding), the 4 KiB fallback and its single warning, at init and for a ring made when hugetlbfs is full (drained by the collector all the same), require_hugepages failing cleanly, file modes, groups and planted symlinks. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -8,13 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "reader.h"
 #include "shmlog.h"
-#include "test_util.h"
+#include "test_util_file.h"
 
 #define HUGE_PAGE (2u << 20)
 #define PAGES_NEEDED 8 /* meta + a ring per cpu, with room */
@@ -258,6 +260,104 @@ Test(hugepages, ring_that_cannot_be_made_later_drops_and_counts, .init = huge_up
     cr_assert_geq(tu_read_file(log, text, sizeof text), 0);
     cr_expect_eq(tu_count_substr(text, "cannot create the ring of cpu 0"), 1, "said once: %s", text);
     cr_expect_eq(tu_count_files(mnt, ".ring"), 0);
+}
+
+/* In a mount namespace of its own, with a hugetlbfs of two pages where the
+ * default directory is found and a tmpfs of its own on /dev/shm: the meta
+ * and the first cpu's ring take the pages, the second cpu's ring falls back
+ * to /dev/shm/shmlog on 4 KiB pages (said once), and the collector, watching
+ * the default directories, drains both into out. Exits 0, or the step that
+ * failed. */
+static int fallback_child(const char *out, const char *log, int cpu_a, int cpu_b)
+{
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || dup2(fd, 2) < 0)
+        return 10;
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return 11;
+    char mounts[1 << 16];
+    FILE *f = fopen("/proc/mounts", "re");
+    size_t n = f ? fread(mounts, 1, sizeof mounts - 1, f) : 0;
+    if (f)
+        fclose(f);
+    mounts[n] = 0;
+    /* every hugetlbfs out of sight, then ours where the default is looked for */
+    for (char *line = strtok(mounts, "\n"); line; line = strtok(NULL, "\n")) {
+        char src[256], where[TU_PATH_MAX], type[64];
+        if (sscanf(line, "%255s %4095s %63s", src, where, type) == 3 && strcmp(type, "hugetlbfs") == 0)
+            umount2(where, MNT_DETACH);
+    }
+    mkdir("/dev/hugepages", 0755);
+    if (mount("none", "/dev/hugepages", "hugetlbfs", 0, "pagesize=2M,size=4M") != 0 ||
+        mount("none", "/dev/shm", "tmpfs", 0, "size=64M") != 0)
+        return 12;
+    unsetenv("SHMLOG_DIR");
+    struct shmlog_config cfg;
+    shmlog_config_init(&cfg);
+    cfg.app = "huge";
+    cfg.ring_bytes = 1u << 20;
+    if (shmlog_init(&cfg) != 0)
+        return 13;
+    for (int cpu = cpu_a; cpu >= 0; cpu = cpu == cpu_a ? cpu_b : -1) {
+        if (tu_pin_self(cpu) != 0)
+            return 14;
+        for (int i = 0; i < 10; i++)
+            SHMLOG_INFO("cpu=%d i=%d", cpu, i);
+    }
+    if (shmlog_dropped() != 0)
+        return 15;
+    shmlog_shutdown();
+    pid_t c = fork();
+    if (c == 0) {
+        execl(tu_exe("COLLECTOR"), "shmlog-collector", "--once", "--out", out, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return 16;
+    return 0;
+}
+
+Test(hugepages, a_ring_that_finds_no_free_hugepage_after_init_falls_back_to_4k_pages, .init = huge_up,
+     .fini = huge_down, .timeout = 60)
+{
+    need_hugetlbfs();
+    int cpus[2], k = 0;
+    cpu_set_t set;
+    cr_assert_eq(sched_getaffinity(0, sizeof set, &set), 0);
+    for (int c = 0; c < CPU_SETSIZE && k < 2; c++)
+        if (CPU_ISSET(c, &set))
+            cpus[k++] = c;
+    if (k < 2)
+        SKIP_AFTER(huge_down, "needs two cpus");
+    char out[TU_PATH_MAX], log[TU_PATH_MAX + 8];
+    cr_assert_eq(tu_mkdtemp_in(out, sizeof out, "/tmp", "huge-out"), 0);
+    snprintf(log, sizeof log, "%s.stderr", out);
+    fflush(stderr);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(fallback_child(out, log, cpus[0], cpus[1]));
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    char text[8192] = "";
+    tu_read_file(log, text, sizeof text);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the producer in its namespace: status %#x: %s", st, text);
+    cr_expect_eq(tu_count_substr(text, "no free hugepages for the ring of cpu"), 1, "said once: %s", text);
+    cr_expect_eq(tu_count_substr(text, "uses 4 KiB pages in /dev/shm/shmlog"), 1, "%s", text);
+    char cmd[3 * TU_PATH_MAX + 200];
+    snprintf(cmd, sizeof cmd, "%s read %s | grep -c 'huge.*cpu=[0-9]* i='", tu_exe("SHMLOG_DUMP"), out);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    int records = -1;
+    cr_assert_eq(fscanf(f, "%d", &records), 1);
+    pclose(f);
+    cr_expect_eq(records, 20, "the records of both cpus, the ring on 4 KiB pages too: %d", records);
+    snprintf(cmd, sizeof cmd, "%s verify %s >/dev/null && %s read --format json %s | grep -q '\"loss\"'",
+             tu_exe("SHMLOG_DUMP"), out, tu_exe("SHMLOG_DUMP"), out);
+    cr_expect_eq(WEXITSTATUS(system(cmd)), 1, "the files are whole and hold no loss");
+    tu_rmtree(out);
+    unlink(log);
 }
 
 /* ==== The 4 KiB fallback ==== */

@@ -58,7 +58,7 @@ import shmlog
 
 RECORD_KEYS = ["ts_ns", "time", "level", "category", "host", "app", "pid", "tid", "cpu", "seq", "site", "msg",
                "fields"]
-OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "error"]
+OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error"]
 UINT32_MAX = 4294967295
 failures = []
 
@@ -152,7 +152,7 @@ def diff_event(i, j, e):
             for name, v in j["fields"].items():
                 if not same_value(v, e.fields[name]):
                     ne("fields[%r]" % name, v, e.fields[name])
-        for k in ("truncated", "clamped", "backtrace"):
+        for k in ("truncated", "clamped", "backtrace", "time_uncertain"):
             if j.get(k, False) is not getattr(e, k):
                 ne(k, j.get(k, False), getattr(e, k))
         if j.get("error") != e.error:
@@ -216,13 +216,18 @@ def cmd_stream(dump, *paths):
         len(objs), n["record"], n["loss"], n["exit"], n["error"], n["note"]))
 
 
+def arrow_ts(ns):
+    """A time as an Arrow timestamp[ns] holds it: past 2262 (a clamped 2^64 - 1), its largest value."""
+    return min(ns, 2**63 - 1)
+
+
 def plain(v):
     import numpy as np
     return v.item() if isinstance(v, np.generic) else v
 
 
 FIXED = ["ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "msg", "truncated", "clamped",
-         "backtrace", "error"]
+         "backtrace", "time_uncertain", "error"]
 KIND_SUFFIXES = ("", ".int", ".uint", ".float", ".bool", ".str", ".ptr")
 
 
@@ -239,7 +244,7 @@ def check_records_table(what, recs, t, row0=0):
     import pyarrow as pa
     want_types = {"ts": pa.timestamp("ns", tz="UTC"), "pid": pa.uint32(), "tid": pa.uint32(), "cpu": pa.uint32(),
                   "seq": pa.uint64(), "msg": pa.string(), "truncated": pa.bool_(), "clamped": pa.bool_(),
-                  "backtrace": pa.bool_()}
+                  "backtrace": pa.bool_(), "time_uncertain": pa.bool_()}
     if t.column_names[:len(FIXED)] != FIXED:
         fail("%s: the fixed columns first, in order: %s" % (what, t.column_names[:len(FIXED)]))
         return
@@ -260,7 +265,7 @@ def check_records_table(what, recs, t, row0=0):
     field_cols = [c for c in t.column_names if c not in FIXED]
     for i, o in enumerate(recs):
         bad = []
-        if ts_ns[i] != o["ts_ns"]:
+        if ts_ns[i] != arrow_ts(o["ts_ns"]):
             bad.append(("ts", o["ts_ns"], ts_ns[i]))
         for c in ("level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site"):
             if not (same_value(o[c], cols[c][i]) or (o[c] is None and cols[c][i] is None)):
@@ -268,7 +273,7 @@ def check_records_table(what, recs, t, row0=0):
         msg = None if o.get("error") == "unknown site" else o["msg"]
         if cols["msg"][i] != msg:
             bad.append(("msg", msg, cols["msg"][i]))
-        for k in ("truncated", "clamped", "backtrace"):
+        for k in ("truncated", "clamped", "backtrace", "time_uncertain"):
             if cols[k][i] is not o.get(k, False):
                 bad.append((k, o.get(k, False), cols[k][i]))
         if cols["error"][i] != o.get("error"):
@@ -307,7 +312,7 @@ def check_markers_table(what, marks, t):
     ts_ns = t.column("ts").cast(pa.int64()).to_pylist()
     for i, (o, r) in enumerate(zip(marks, rows)):
         k = kind_of(o)
-        want = (o["ts_ns"], k, o["app"], o["host"], o["pid"], None if k == "exit" or o["cpu"] == UINT32_MAX else o["cpu"],
+        want = (arrow_ts(o["ts_ns"]), k, o["app"], o["host"], o["pid"], None if k == "exit" or o["cpu"] == UINT32_MAX else o["cpu"],
                 o["loss"]["reason"] if k == "loss" else None, o["loss"]["records"] if k == "loss" else None,
                 o["loss"]["positions"] if k == "loss" else None, o["loss"]["first_seq"] if k == "loss" else None,
                 o["exit"]["records"] if k == "exit" else None, o["exit"]["lost"] if k == "exit" else None,
@@ -411,7 +416,8 @@ def cmd_frame(dump, *paths):
         finish()
     fixed = {"ts": "datetime64[ns, UTC]", "level": "category", "category": "category", "app": "category",
              "host": "category", "pid": "uint32", "tid": "uint32", "cpu": "uint32", "seq": "uint64", "site": "category",
-             "msg": "str", "truncated": "bool", "clamped": "bool", "backtrace": "bool", "error": "category"}
+             "msg": "str", "truncated": "bool", "clamped": "bool", "backtrace": "bool",
+             "time_uncertain": "bool", "error": "category"}
     if list(df.columns[:len(fixed)]) != list(fixed):
         fail("the fixed columns first, in order: %s" % list(df.columns))
     for c, t in fixed.items():
@@ -419,7 +425,7 @@ def cmd_frame(dump, *paths):
             fail("column %s: dtype %s, expected %s" % (c, c in df.columns and df[c].dtype, t))
     if list(df["level"].cat.categories) != list(shmlog.LEVELS) or not df["level"].cat.ordered:
         fail("level: an ordered Categorical of %s" % (shmlog.LEVELS,))
-    if df["ts"].astype("int64").tolist() != [o["ts_ns"] for o in recs]:
+    if df["ts"].astype("int64").tolist() != [arrow_ts(o["ts_ns"]) for o in recs]:
         fail("ts differs from ts_ns")
     for c in ("level", "category", "app", "host", "pid", "tid", "cpu", "seq"):
         got = [plain(v) for v in df[c].tolist()]
@@ -482,7 +488,7 @@ def cmd_frame(dump, *paths):
                None if r["exit_lost"] is pd.NA else int(r["exit_lost"]),
                r["loss_reason"] if isinstance(r["loss_reason"], str) else None,
                r["exit_how"] if isinstance(r["exit_how"], str) else None)
-        want = (o["ts_ns"], k, o["app"], o["pid"], None if k == "exit" or o["cpu"] == UINT32_MAX else o["cpu"],
+        want = (arrow_ts(o["ts_ns"]), k, o["app"], o["pid"], None if k == "exit" or o["cpu"] == UINT32_MAX else o["cpu"],
                 o["loss"]["records"] if k == "loss" else None, o["exit"]["lost"] if k == "exit" else None,
                 o["loss"]["reason"] if k == "loss" else None, o["exit"].get("how") if k == "exit" else None)
         if got != want:
@@ -761,6 +767,7 @@ def cmd_synthetic(path):
 # SHMLOG_READ_<name> of the header, and the binding's constant
 CONSTS = [("RECORD", "RECORD"), ("LOSS", "LOSS"), ("EXIT", "EXIT"), ("ERROR", "ERROR"), ("TRUNCATED", "TRUNCATED"),
           ("CLAMPED", "CLAMPED"), ("BACKTRACE", "BACKTRACE"), ("UNKNOWN_SITE", "UNKNOWN_SITE"), ("NOTE", "NOTE"),
+          ("TIME_UNCERTAIN", "TIME_UNCERTAIN"),
           ("BOOL", "T_BOOL"), ("INT", "T_INT"), ("UINT", "T_UINT"), ("FLOAT", "T_FLOAT"), ("STR", "T_STR"),
           ("PTR", "T_PTR"), ("FLOAT32", "T_FLOAT32"), ("VERSION", "ARROW_VERSION"), ("ARROW_RECORDS", "ARROW_RECORDS"),
           ("ARROW_MARKERS", "ARROW_MARKERS")]

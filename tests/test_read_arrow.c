@@ -200,7 +200,8 @@ static const char *const kind_name[] = {[SHMLOG_READ_BOOL] = "bool", [SHMLOG_REA
                                         [SHMLOG_READ_PTR] = "ptr"};
 
 static const char *const fixed_names[] = {"ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq",
-                                          "site", "msg", "truncated", "clamped", "backtrace", "error"};
+                                          "site", "msg", "truncated", "clamped", "backtrace", "time_uncertain", "error"};
+#define NFIXED 16 /* the fixed columns of records */
 
 /* The column of field f of a record: "name", "field.name", or "name.kind" when "name" alone is not there or
  * is of another kind. */
@@ -259,21 +260,21 @@ static void check_records(const char *path, uint32_t batch_rows)
     static struct got g;
     stream_all(path, SHMLOG_READ_ARROW_RECORDS, batch_rows, &g);
     static const char *const formats[] = {"tsn:UTC", "c", "s", "s", "s", "I", "I", "I", "L", "s", "u", "b", "b", "b",
-                                          "c"};
+                                          "b", "c"};
     cr_assert_str_eq(g.schema.format, "+s");
-    cr_assert_geq(g.schema.n_children, 15);
-    for (int i = 0; i < 15; i++) {
+    cr_assert_geq(g.schema.n_children, NFIXED);
+    for (int i = 0; i < NFIXED; i++) {
         const struct ArrowSchema *c = g.schema.children[i];
         cr_assert_str_eq(c->name, fixed_names[i]);
         cr_assert_str_eq(c->format, formats[i], "%s: %s", c->name, c->format);
-        int dict = i == 1 || i == 2 || i == 3 || i == 4 || i == 9 || i == 14;
+        int dict = i == 1 || i == 2 || i == 3 || i == 4 || i == 9 || i == 15;
         cr_assert_eq(c->dictionary != NULL, dict, "%s: dictionary", c->name);
         if (dict)
             cr_assert_str_eq(c->dictionary->format, "u");
         cr_assert_eq((c->flags & ARROW_FLAG_DICTIONARY_ORDERED) != 0, i == 1);
-        cr_assert_eq((c->flags & ARROW_FLAG_NULLABLE) != 0, i == 9 || i == 10 || i == 14);
+        cr_assert_eq((c->flags & ARROW_FLAG_NULLABLE) != 0, i == 9 || i == 10 || i == 15);
     }
-    for (int64_t i = 15; i < g.schema.n_children; i++)
+    for (int64_t i = NFIXED; i < g.schema.n_children; i++)
         cr_assert(g.schema.children[i]->flags & ARROW_FLAG_NULLABLE, "fields are nullable");
 
     struct shmlog_read *r = open_path(path, NULL);
@@ -314,9 +315,10 @@ static void check_records(const char *path, uint32_t batch_rows)
         cr_assert_eq(bit_at(cell(&g, 11, row)), !!(ev->flags & SHMLOG_READ_TRUNCATED));
         cr_assert_eq(bit_at(cell(&g, 12, row)), !!(ev->flags & SHMLOG_READ_CLAMPED));
         cr_assert_eq(bit_at(cell(&g, 13, row)), !!(ev->flags & SHMLOG_READ_BACKTRACE));
+        cr_assert_eq(bit_at(cell(&g, 14, row)), !!(ev->flags & SHMLOG_READ_TIME_UNCERTAIN));
         const struct shmlog_read_field *f;
         int n = shmlog_read_fields(r, &f);
-        const char *error = dict_text(cell(&g, 14, row), "c", buf, sizeof buf);
+        const char *error = dict_text(cell(&g, 15, row), "c", buf, sizeof buf);
         const char *want_error = !ev->site ? "unknown site" : n < 0 ? "corrupt payload" : NULL;
         if (want_error)
             cr_assert_str_eq(error, want_error);
@@ -326,7 +328,7 @@ static void check_records(const char *path, uint32_t batch_rows)
         int has[512] = {0};
         for (int j = 0; j < n; j++) {
             int c = field_col(&g, &f[j]);
-            cr_assert_geq(c, 15, "%s: no column for field %s (%s)", path, f[j].name, kind_name[f[j].type]);
+            cr_assert_geq(c, NFIXED, "%s: no column for field %s (%s)", path, f[j].name, kind_name[f[j].type]);
             has[c] = 1;
             field_seen[c] = 1;
             struct shmlog_read_field v;
@@ -348,7 +350,7 @@ static void check_records(const char *path, uint32_t batch_rows)
                              f[j].name, (unsigned long long)v.v.u, (unsigned long long)f[j].v.u);
             }
         }
-        for (int64_t c = 15; c < g.schema.n_children && c < 512; c++)
+        for (int64_t c = NFIXED; c < g.schema.n_children && c < 512; c++)
             if (!has[c]) {
                 struct shmlog_read_field v;
                 int null;
@@ -359,7 +361,7 @@ static void check_records(const char *path, uint32_t batch_rows)
     }
     cr_assert_eq(rc, 0);
     cr_assert_eq(row, g.rows, "%s: %lld records, %lld rows", path, (long long)row, (long long)g.rows);
-    for (int64_t c = 15; c < g.schema.n_children; c++)
+    for (int64_t c = NFIXED; c < g.schema.n_children; c++)
         cr_assert(field_seen[c], "%s: column %s holds no value", path, g.schema.children[c]->name);
     free(field_seen);
     shmlog_read_close(r);
@@ -510,10 +512,10 @@ Test(read_arrow, the_fields_columns_follow_the_rules)
         const char *name, *format;
     } want[] = {{"id.int", "i"}, {"n", "L"}, {"x", "f"}, {"id.str", "u"}, {"field.seq", "s"}, {"field.level", "u"},
                 {"y", "g"},      {"p", "L"}};
-    cr_assert_eq(g.schema.n_children, 15 + 8, "%lld columns", (long long)g.schema.n_children);
+    cr_assert_eq(g.schema.n_children, NFIXED + 8, "%lld columns", (long long)g.schema.n_children);
     for (int i = 0; i < 8; i++) {
         int c = col_index(&g, want[i].name);
-        cr_assert_geq(c, 15, "no column %s", want[i].name);
+        cr_assert_geq(c, NFIXED, "no column %s", want[i].name);
         cr_assert_str_eq(g.schema.children[c]->format, want[i].format, "%s: %s", want[i].name,
                          g.schema.children[c]->format);
     }
@@ -543,7 +545,7 @@ Test(read_arrow, the_fields_columns_follow_the_rules)
     cr_assert(!null && v.v.u == 0x1000);
     cr_assert_null(dict_text(cell(&g, 9, 5), "s", buf, sizeof buf), "unknown site: no site");
     cr_assert_null(text_of(cell(&g, 10, 5), buf, sizeof buf), "unknown site: no message");
-    cr_assert_str_eq(dict_text(cell(&g, 14, 5), "c", buf, sizeof buf), "unknown site");
+    cr_assert_str_eq(dict_text(cell(&g, 15, 5), "c", buf, sizeof buf), "unknown site");
     cr_assert_str_eq(text_of(cell(&g, 10, 0), buf, sizeof buf), "a id=-5 n=250 x=0.100000");
     got_free(&g);
     /* The same checks against the events, in batches of two. */
@@ -559,7 +561,7 @@ Test(read_arrow, the_fields_columns_follow_the_rules)
     cr_assert_eq(shmlog_read_arrow(r, &o, &s, err, sizeof err), 0, "%s", err);
     struct ArrowSchema sc;
     cr_assert_eq(s.get_schema(&s, &sc), 0);
-    cr_assert_eq(sc.n_children, 14);
+    cr_assert_eq(sc.n_children, NFIXED - 1);
     for (int64_t k = 0; k < sc.n_children; k++)
         cr_assert_str_neq(sc.children[k]->name, "msg");
     sc.release(&sc);

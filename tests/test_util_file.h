@@ -213,7 +213,7 @@ static inline void tu_read_event(struct tu_read *out, const struct shlog_event *
         break;
     case SHLOG_EV_LOSS:
         out->losses++;
-        if (ev->loss.reason < 8)
+        if (ev->loss.reason <= SHM_LOSS_REASON_MAX)
             out->lost[ev->loss.reason] += ev->loss.records;
         break;
     case SHLOG_EV_EXIT:
@@ -394,18 +394,24 @@ static inline struct tu_child tu_producer(const char *const args[])
     return tu_spawn(argv, NULL);
 }
 
+/* The cpus this process may use (*all), and the first of them alone (*one). */
+static inline void tu_first_cpu(cpu_set_t *all, cpu_set_t *one)
+{
+    cr_assert_eq(sched_getaffinity(0, sizeof(*all), all), 0);
+    CPU_ZERO(one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, all)) {
+            CPU_SET(c, one);
+            break;
+        }
+}
+
 /* tu_producer on the first cpu this process may use, and on that cpu only:
  * one ring, the same one whenever its threads run. */
 static inline struct tu_child tu_producer_one_cpu(const char *const args[])
 {
     cpu_set_t all, one;
-    cr_assert_eq(sched_getaffinity(0, sizeof(all), &all), 0);
-    CPU_ZERO(&one);
-    for (int c = 0; c < CPU_SETSIZE; c++)
-        if (CPU_ISSET(c, &all)) {
-            CPU_SET(c, &one);
-            break;
-        }
+    tu_first_cpu(&all, &one);
     cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0);
     struct tu_child p = tu_producer(args);
     cr_assert_eq(sched_setaffinity(0, sizeof(all), &all), 0);
@@ -468,6 +474,44 @@ static inline size_t tu_closed_files(const char *dir, char *names[4096])
     closedir(d);
     qsort(names, n, sizeof(names[0]), tu_name_cmp);
     return n;
+}
+
+/* Calls fn for every event of every closed file of dir, read in sequence
+ * order with one dedup state (each file must read to its end); returns how
+ * many files there were. */
+typedef void (*tu_event_fn)(const struct shlog_event *ev, void *ctx);
+static inline size_t tu_each_event(const char *dir, tu_event_fn fn, void *ctx)
+{
+    char *names[4096];
+    size_t n = tu_closed_files(dir, names);
+    struct shlog_dedup *dd;
+    cr_assert_eq(shlog_dedup_new(&dd), 0);
+    for (size_t i = 0; i < n; i++) {
+        char path[700], err[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        free(names[i]);
+        struct shlog_reader *r;
+        cr_assert_eq(shlog_reader_open(&r, path, 0, dd, err, sizeof(err)), 0, "%s: %s", path, err);
+        struct shlog_event ev;
+        int rc;
+        while ((rc = shlog_reader_next(r, &ev)) > 0)
+            fn(&ev, ctx);
+        shlog_reader_close(r);
+        cr_assert_eq(rc, 0, "%s: read status %d", path, rc);
+    }
+    shlog_dedup_free(dd);
+    return n;
+}
+
+/* kB of a line of /proc/<pid>/status (VmRSS, VmHWM, RssAnon). */
+static inline long tu_status_kb(pid_t pid, const char *field)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    cr_assert_gt(tu_read_file(path, buf, sizeof(buf)), 0);
+    const char *at = strstr(buf, field);
+    cr_assert(at, "no %s in %s", field, path);
+    return strtol(at + strlen(field) + 1, NULL, 10);
 }
 
 /* Reads every closed file of dir in sequence order with one dedup state. */

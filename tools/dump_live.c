@@ -546,13 +546,6 @@ static uint64_t records_not_drained(const struct shm_ring_view *v, uint64_t *slo
     return n;
 }
 
-/* 1 if a collector that runs claims the ring: it will finish the job. */
-static int ring_claimed(const struct shm_ring_view *v)
-{
-    uint64_t pid = shmlog__load_relaxed(&v->hdr->collector_pid);
-    return pid && pid <= INT32_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-}
-
 /* The rings of one gone process (entries of its run that belong to meta), or
  * of none (meta NULL: rings whose meta segment is missing, which nothing can
  * decode): counted, then removed with meta when nothing would be lost or
@@ -563,7 +556,9 @@ static int clean_process(const struct cli *cli, const struct shm_seg *meta, cons
     char err[4096 + 256];
     uint64_t records = 0, slots = 0;
     size_t rings = 0;
-    int busy = 0;
+    /* A collector that runs drains the process: it holds the meta's
+     * SHMLOG_LOCK_COLLECTOR (a pid in a ring's header may be anyone's by now). */
+    int busy = meta && shm_meta_drained(meta);
     for (size_t i = 0; i < n; i++) {
         struct shm_seg seg;
         struct shm_ring_view v;
@@ -577,11 +572,17 @@ static int clean_process(const struct cli *cli, const struct shm_seg *meta, cons
             shm_seg_close(&seg);
             continue;
         }
+        /* a ring made on 4 KiB pages when hugetlbfs was full: its meta is
+         * there, and it is no orphan while its process runs */
+        if (!meta && (seg.hdr.flags & SHMLOG_SEG_FALLBACK) &&
+            (kill((pid_t)seg.hdr.pid, 0) == 0 || errno == EPERM)) {
+            shm_seg_close(&seg);
+            continue;
+        }
         claimed[i] = 2; /* ours: removed below if the process goes */
         uint64_t used;
         records += records_not_drained(&v, &used);
         slots += used;
-        busy |= ring_claimed(&v);
         rings++;
         shm_seg_close(&seg);
     }

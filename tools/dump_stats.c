@@ -22,6 +22,7 @@ struct stats {
     struct hmap apps; /* app name hash -> app_count */
     struct clock_stats {
         uint64_t anchors, steps, process_calibrated; /* process_calibrated: records mapped without anchors */
+        struct shm_clock_anchor prev; /* the last anchor seen: a step between two shows in their offsets */
         uint32_t max_err_ns;
         struct shlog_clock_info last; /* the state the newest section gave */
         uint64_t max_esterror_ns;
@@ -91,8 +92,9 @@ static void stats_anchor(void *clientd, const struct shlog_event *ev)
 {
     struct stats *st = clientd;
     struct clock_stats *c = &st->clock;
+    c->steps += c->anchors ? shm_clock_anchors_stepped(&c->prev, &ev->anchor) : (ev->anchor.flags & SHM_ANCHOR_STEPPED) != 0;
     c->anchors++;
-    c->steps += (ev->anchor.flags & SHM_ANCHOR_STEPPED) != 0;
+    c->prev = ev->anchor;
     if (ev->anchor.err_ns > c->max_err_ns)
         c->max_err_ns = ev->anchor.err_ns;
     if (ev->clock.esterror_ns > c->max_esterror_ns)

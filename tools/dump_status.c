@@ -34,6 +34,7 @@ struct status_ring {
 struct status_proc {
     struct shm_proc_info info;
     int alive;
+    int drained; /* a collector holds its meta's lock */
     size_t first_ring, nrings;
 };
 
@@ -86,11 +87,6 @@ static double metric_sum(const char *path, const char *name)
     return sum;
 }
 
-static int pid_alive(uint64_t pid)
-{
-    return pid && pid <= 0x7fffffff && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-}
-
 struct collector_sample {
     char part[4096]; /* the open file, "" if none */
     uint64_t bytes;
@@ -111,7 +107,7 @@ static void sample_collector(const struct cli *cli, struct collector_sample *s)
             s->bytes = (uint64_t)st.st_size;
         if (read_file_header(s->part, &h) == 0) {
             s->pid = h.collector_pid;
-            s->alive = pid_alive(s->pid);
+            s->alive = shlog_part_in_use(s->part);
         }
     }
     if (cli->metrics_file) {
@@ -324,7 +320,7 @@ static void judge_collector(const struct cli *cli, struct status *st)
         const struct status_proc *p = &st->procs[k];
         for (size_t j = p->first_ring; j < p->first_ring + p->nrings; j++) {
             const struct status_ring *r = &st->rings[j];
-            if (!pid_alive(shmlog__load_relaxed(&r->view.hdr->collector_pid))) {
+            if (!p->drained) {
                 if (!undrained++) {
                     first_proc = k;
                     first_cpu = r->view.cpu;
@@ -340,9 +336,10 @@ static void judge_collector(const struct cli *cli, struct status *st)
                  undrained == 1 ? " is" : "s are", p->info.app, p->info.pid, first_cpu);
     } else if (stuck != SIZE_MAX) {
         const struct status_ring *r = &st->rings[stuck];
+        /* A ring made while the collector could not look has no pid yet: the one writing --out drains its process. */
+        uint64_t pid = shmlog__load_relaxed(&r->view.hdr->collector_pid);
         snprintf(why, cap, "collector pid %llu has not drained cpu%u for %.1f s: its oldest record waits",
-                 (unsigned long long)shmlog__load_relaxed(&r->view.hdr->collector_pid), r->view.cpu,
-                 (double)r->lag_ns / 1e9);
+                 (unsigned long long)(pid ? pid : c->pid), r->view.cpu, (double)r->lag_ns / 1e9);
     } else if (st->nrings) {
         return; /* every ring is drained */
     } else if (c->part[0] && !c->alive) {
@@ -370,6 +367,7 @@ static void status_open(struct status *st)
             continue;
         }
         p->alive = shm_meta_holder(&meta) >= 0;
+        p->drained = shm_meta_drained(&meta);
         p->first_ring = st->nrings;
         for (size_t j = i + 1, end = process_run_end(&st->list, i); j < end; j++) {
             struct status_ring *r = &st->rings[st->nrings];
@@ -480,6 +478,13 @@ static void put_json_process(struct render_buf *b, const struct status *st, cons
         put_json_ring(b, &st->rings[j]);
     }
     render_buf_puts(b, "]}");
+}
+
+/* Only for the shipper's state file, which names its pid and nothing the
+ * kernel vouches for: a process that took the pid passes for it. */
+static int pid_alive(uint64_t pid)
+{
+    return pid && pid <= 0x7fffffff && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
 /* shmlog-ship's state: --ship-state, else the service's when it is there. */
@@ -604,7 +609,7 @@ static void put_text_process(struct render_buf *b, const struct status *st, cons
     for (size_t j = p->first_ring; j < p->first_ring + p->nrings; j++) {
         const struct status_ring *r = &st->rings[j];
         uint64_t fill = ring_fill(r);
-        int drained = shmlog__load_relaxed(&r->view.hdr->collector_pid) != 0;
+        int drained = p->drained;
         snprintf(line, sizeof line, "  cpu%u fill=%llu/%llu (%.1f%%) dropped=%llu (+%llu) lag=", r->view.cpu,
                  (unsigned long long)fill, (unsigned long long)r->view.cap,
                  100.0 * (double)fill / (double)r->view.cap, (unsigned long long)r->dropped1,

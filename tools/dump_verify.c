@@ -49,9 +49,11 @@ static int verify_decoded(void *clientd, struct source *s, struct dring *r, cons
 {
     (void)clientd;
     if (ev->kind == SHLOG_EV_LOSS)
-        return ev->loss.positions ? verify_position(s, r, ev->loss.first_pos, ev->loss.first_pos,
-                                                    ev->loss.first_pos + ev->loss.positions)
-                                  : 0;
+        /* a backtrace's positions are its ring's, passed over before */
+        return ev->loss.positions && !ev->backtrace
+                   ? verify_position(s, r, ev->loss.first_pos, ev->loss.first_pos,
+                                     ev->loss.first_pos + ev->loss.positions)
+                   : 0;
     s->cur_file->records++;
     if (ev->backtrace)
         return 0;

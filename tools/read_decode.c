@@ -15,6 +15,7 @@
  * the readers' own bounds per file).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,10 +44,12 @@ static struct dproc *proc_of(struct read_engine *e, struct source *s, const stru
         return s->last_proc;
     struct dproc *d = hmap_get(&s->by_ptr, (uintptr_t)p, 0);
     if (!d) {
-        d = hmap_get(&s->procs, p->info.pid, p->info.proc_start);
+        uint64_t who, when;
+        shm_proc_key(&p->info, &who, &when);
+        d = hmap_get(&s->procs, who, when);
         if (!d) {
             d = calloc(1, sizeof *d);
-            if (!d || hmap_put(&s->procs, p->info.pid, p->info.proc_start, d) != 0) {
+            if (!d || hmap_put(&s->procs, who, when, d) != 0) {
                 free(d);
                 return NULL;
             }
@@ -304,10 +307,11 @@ static void handle_error(struct read_engine *e, struct source *s, const struct s
     file_damaged(e, s, msg);
 }
 
-static uint64_t time_of(struct read_engine *e, struct source *s, struct dproc *p, uint64_t tsc)
+static uint64_t time_of(struct read_engine *e, struct source *s, struct dproc *p, uint64_t tsc, int *uncertain)
 {
+    *uncertain = 0;
     if (s->file_anchored)
-        return shm_clock_piece_ns(&s->clock, &s->piece, tsc);
+        return shm_clock_piece_ns_certain(&s->clock, &s->piece, tsc, uncertain);
     if (e->consumer.unanchored)
         e->consumer.unanchored(e->consumer.clientd);
     return shm_tsc_clock_ns(&p->clock, tsc);
@@ -323,7 +327,16 @@ static int take_record(struct read_engine *e, struct source *s, const struct shl
     if (!r)
         return -ENOMEM;
     const struct shm_copied_record *rec = ev->rec;
-    uint64_t ts = time_of(e, s, p, rec->tsc);
+    int uncertain;
+    uint64_t ts = time_of(e, s, p, rec->tsc, &uncertain);
+    struct shlog_event flagged_ev;
+    if (uncertain) { /* the record as shown: its time may be off by a step of the clock */
+        memcpy(&e->flagged, rec, offsetof(struct shm_copied_record, payload) + rec->payload_len);
+        e->flagged.flags |= SHM_REC_TIME_UNCERTAIN;
+        flagged_ev = *ev;
+        flagged_ev.rec = rec = &e->flagged;
+        ev = &flagged_ev;
+    }
     /* A backtrace record is merged at its trigger's time (FORMAT.md,
      * BACKTRACE); its stream never holds the others back. */
     uint64_t order_ts = !ev->backtrace   ? ts

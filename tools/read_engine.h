@@ -61,7 +61,7 @@ struct source;
 struct read_engine;
 struct chunk; /* read_merge.c */
 
-/* A process, as (pid, proc_start) within one source. */
+/* A process, as shm_proc_key says who it is, within one source. */
 struct dproc {
     struct shm_proc_info info;
     struct shm_tsc_clock clock;
@@ -147,7 +147,7 @@ struct source {
     uint64_t frames;        /* frames begun */
     uint64_t frame_off;     /* offset of the frame being decoded */
     uint64_t max_ts;        /* latest record time decoded */
-    struct hmap procs;      /* (pid, proc_start) -> dproc */
+    struct hmap procs;      /* shm_proc_key -> dproc */
     struct hmap by_ptr;     /* the reader's shlog_proc pointer -> dproc (this file) */
     const struct shlog_proc *last_ptr;
     struct dring *last_ring;
@@ -210,6 +210,7 @@ struct read_engine {
     struct dproc *all_procs;
     struct dring *all_rings;
     struct dsite *all_sites;
+    struct shm_copied_record flagged; /* the record being taken, as shown when its time is uncertain */
 };
 
 /* An engine with filter f (NULL: none) and consumer c; set follow and

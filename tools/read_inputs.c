@@ -104,8 +104,7 @@ static int add_input(struct read_engine *e, struct in_list *l, const char *path,
     } else {
         snprintf(f->host, sizeof f->host, "%s", h.host);
         f->seq = h.file_seq;
-        f->writer_alive = f->part && h.collector_pid &&
-                          (kill((pid_t)h.collector_pid, 0) == 0 || errno == EPERM);
+        f->writer_alive = f->part && shlog_part_in_use(path);
         if (f->part && from_dir && !e->verify) {
             char note[4096 + 128];
             snprintf(note, sizeof note, "%s is %s; reading the frames it has", path,

@@ -10,10 +10,10 @@
 static int prepared_args(const struct render_site *sr, const struct shm_copied_record *rec,
                          struct render_arg args[SHMLOG_MAX_ARGS])
 {
-    if (!sr->known)
+    if (!sr->known || !sr->shaped)
         return -1;
     size_t payload_len = rec->payload_len < sizeof rec->payload ? rec->payload_len : sizeof rec->payload;
-    return decode_args_typed(sr->nargs, sr->arg_types, rec->payload, payload_len, args);
+    return decode_args_shaped(&sr->shape, sr->arg_types, rec->payload, payload_len, args);
 }
 
 int render_prepared(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,

@@ -15,7 +15,8 @@
  *   2026-11-22T07:39:36.123456789Z INFO  order app[pid/tid] cpu1 file.c:42 msg
  *
  *   the category column is "-" for none; the site shows the file's last path
- *   component; " <truncated>" ends a record whose strings were cut.
+ *   component; " <truncated>" ends a record whose strings were cut, " <time uncertain>"
+ *   one whose time lies between anchors around a step of the wall clock.
  *
  * JSON Lines: one object per line, keys always in this order:
  *
@@ -39,6 +40,8 @@
  *                      round-trip or null for NaN/Inf, strings, pointers "0x..", bool);
  *                      a repeated name gets "_<argument number>" appended
  *   truncated true     only present when the producer cut a string argument
+ *   time_uncertain true  only present when the record's time lies between anchors around a
+ *                      step of the wall clock (SHM_REC_TIME_UNCERTAIN)
  *   error     string   only present when the record could not be decoded
  *                      ("unknown site", "corrupt payload")
  *

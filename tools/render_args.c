@@ -40,94 +40,72 @@ static uint64_t load_le(const uint8_t *p, unsigned width)
     }
 }
 
-/* render_decode_args for nargs arguments of the given types: one switch
- * per argument, each case loading its own width. */
-int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
-                             struct render_arg args[SHMLOG_MAX_ARGS])
+/* decode_args_typed once the shape of its types is known: the payload
+ * measured against it, then one switch per argument, each case loading its
+ * own width where the layout puts it. */
+int decode_args_shaped(const struct shmlog_args_shape *sh, const uint8_t *types, const uint8_t *payload,
+                       size_t payload_len, struct render_arg args[SHMLOG_MAX_ARGS])
 {
-    if (nargs > SHMLOG_MAX_ARGS)
+    if (shmlog_args_measure(sh, payload, payload_len) == SHMLOG_ARGS_BAD)
         return -1;
-    size_t off = 0;
-    for (unsigned i = 0; i < nargs; i++) {
+    uint16_t at[SHMLOG_MAX_ARGS];
+    shmlog_args_offsets(sh->nargs, types, payload, at);
+    for (unsigned i = 0; i < sh->nargs; i++) {
         struct render_arg *a = &args[i];
-        const uint8_t *p = payload + off;
-        size_t left = payload_len - off;
+        const uint8_t *p = payload + at[i];
         a->type = types[i];
         a->str_truncated = 0;
         a->str_len = 0;
         switch (types[i]) {
         case SHMLOG_ARG_BOOL: case SHMLOG_ARG_U8:
-            if (left < 1)
-                return -1;
             a->v.u = p[0];
-            off += 1;
             break;
         case SHMLOG_ARG_I8:
-            if (left < 1)
-                return -1;
             a->v.i = sign_extend(p[0], 8);
-            off += 1;
             break;
         case SHMLOG_ARG_U16:
-            if (left < 2)
-                return -1;
             a->v.u = load_le(p, 2);
-            off += 2;
             break;
         case SHMLOG_ARG_I16:
-            if (left < 2)
-                return -1;
             a->v.i = sign_extend(load_le(p, 2), 16);
-            off += 2;
             break;
         case SHMLOG_ARG_U32:
-            if (left < 4)
-                return -1;
             a->v.u = load_le(p, 4);
-            off += 4;
             break;
         case SHMLOG_ARG_I32:
-            if (left < 4)
-                return -1;
             a->v.i = sign_extend(load_le(p, 4), 32);
-            off += 4;
             break;
         case SHMLOG_ARG_F32: {
-            if (left < 4)
-                return -1;
             uint32_t bits = (uint32_t)load_le(p, 4);
             float f;
             memcpy(&f, &bits, sizeof f);
             a->v.f = f;
-            off += 4;
-            break;
-        }
-        case SHMLOG_ARG_U64: case SHMLOG_ARG_I64: case SHMLOG_ARG_PTR: case SHMLOG_ARG_F64: {
-            if (left < 8)
-                return -1;
-            uint64_t raw = load_le(p, 8);
-            memcpy(&a->v, &raw, sizeof raw); /* the bits of u, i or f alike */
-            off += 8;
             break;
         }
         case SHMLOG_ARG_STR: {
-            if (left < 2)
-                return -1;
             uint16_t hdr = (uint16_t)load_le(p, 2);
-            size_t len = hdr & SHMLOG_STR_LEN_MASK;
-            if (left - 2 < len)
-                return -1;
             a->str_truncated = (hdr & SHMLOG_STR_TRUNCATED) != 0;
-            a->str_len = (uint16_t)len;
-            a->v.s = p + 2;
-            off += 2 + len;
+            a->str_len = (uint16_t)shmlog_str_length(hdr);
+            a->v.s = p + SHMLOG_STR_HEADER_BYTES;
             break;
         }
-        default:
-            return -1;
+        default: { /* U64, I64, PTR, F64: the shape took no other type */
+            uint64_t raw = load_le(p, 8);
+            memcpy(&a->v, &raw, sizeof raw); /* the bits of u, i or f alike */
+            break;
+        }
         }
     }
-    return (int)nargs;
+    return (int)sh->nargs;
+}
+
+int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
+                      struct render_arg args[SHMLOG_MAX_ARGS])
+{
+    struct shmlog_args_shape sh;
+    if (shmlog_args_shape_init(&sh, nargs, types) != 0)
+        return -1;
+    return decode_args_shaped(&sh, types, payload, payload_len, args);
 }
 
 int render_decode_args(const struct shm_site *site, const uint8_t *payload, size_t payload_len,

@@ -263,6 +263,8 @@ int json_record(const struct render_site *sr, const struct shm_copied_record *re
         render_buf_puts(out, ",\"clamped\":true");
     if (rec->flags & SHMLOG_REC_BACKTRACE)
         render_buf_puts(out, ",\"backtrace\":true");
+    if (rec->flags & SHM_REC_TIME_UNCERTAIN)
+        render_buf_puts(out, ",\"time_uncertain\":true");
     if (!sr->known)
         render_buf_puts(out, ",\"error\":\"unknown site\"");
     else if (nargs < 0)

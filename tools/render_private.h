@@ -225,10 +225,13 @@ static inline int star_int(const struct render_arg *arg, int64_t *v)
     return 0;
 }
 
-/* render_decode_args for nargs arguments of the given types: one switch
- * per argument, each case loading its own width. */
+/* render_decode_args for nargs arguments of the given types, as
+ * shmlog_args.h lays them out; decode_args_shaped with their shape worked
+ * out before (a prepared site's). */
 int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
                       struct render_arg args[SHMLOG_MAX_ARGS]);
+int decode_args_shaped(const struct shmlog_args_shape *sh, const uint8_t *types, const uint8_t *payload,
+                       size_t payload_len, struct render_arg args[SHMLOG_MAX_ARGS]);
 
 /* ==== Escaping (render_escape.c) ==== */
 
@@ -430,6 +433,8 @@ struct render_site {
     int known;          /* a site was given */
     uint8_t level, category, nargs;
     uint8_t arg_types[SHMLOG_MAX_ARGS];
+    int shaped;         /* the types have a shape (shmlog_args_shape_init): records can be decoded */
+    struct shmlog_args_shape shape;
     uint32_t line;
     uint32_t pid;
     const struct shm_categories *cats; /* the process's, the caller's; NULL: built-in only */

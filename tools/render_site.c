@@ -132,6 +132,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
         sr->category = site->category;
         sr->nargs = site->nargs > SHMLOG_MAX_ARGS ? SHMLOG_MAX_ARGS + 1 : site->nargs;
         memcpy(sr->arg_types, site->arg_types, sizeof sr->arg_types);
+        sr->shaped = shmlog_args_shape_init(&sr->shape, site->nargs, site->arg_types) == 0;
         sr->line = site->line;
         sr->file = arena_copy(&arena, site->file, bounded_strlen(site->file, SHMLOG_MAX_FILE_BYTES));
         fmt = arena_copy(&arena, site->fmt, bounded_strlen(site->fmt, SHMLOG_MAX_FMT_BYTES));

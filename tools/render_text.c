@@ -89,6 +89,8 @@ int text_record(const struct render_site *sr, const struct shm_copied_record *re
         render_buf_put(out, " <clamped>", 10);
     if (rec->flags & SHMLOG_REC_BACKTRACE)
         render_buf_put(out, " <backtrace>", 12);
+    if (rec->flags & SHM_REC_TIME_UNCERTAIN)
+        render_buf_put(out, " <time uncertain>", 17);
     render_buf_putc(out, '\n');
     return out->overflow ? -ENOBUFS : 0;
 }

@@ -64,6 +64,8 @@ enum shmlog_read_kind {
 #define SHMLOG_READ_CLAMPED 0x2u      /* its level or category was out of range (shown as FATAL / none) */
 #define SHMLOG_READ_BACKTRACE 0x4u    /* written late, around a trigger (FORMAT.md, BACKTRACE) */
 #define SHMLOG_READ_UNKNOWN_SITE 0x8u /* the files did not define its call site: no message, no fields */
+#define SHMLOG_READ_TIME_UNCERTAIN 0x20u /* its time lies between anchors around a step of the wall clock:
+                                            shown on the clock before the step, it may be off by it */
 /* ERROR events: a note, not damage (a file still being written, or left open
  * by a collector that is gone); shmlog_read_had_errors() does not count it. */
 #define SHMLOG_READ_NOTE 0x100u

@@ -59,7 +59,7 @@ struct site_map {
 /* The records' fixed columns, in order. */
 enum {
     R_TS, R_LEVEL, R_CATEGORY, R_APP, R_HOST, R_PID, R_TID, R_CPU, R_SEQ, R_SITE, R_MSG, R_TRUNCATED,
-    R_CLAMPED, R_BACKTRACE, R_ERROR, R_FIXED
+    R_CLAMPED, R_BACKTRACE, R_TIME_UNCERTAIN, R_ERROR, R_FIXED
 };
 /* The markers' columns. */
 enum {
@@ -78,6 +78,7 @@ static const struct {
     [R_SEQ] = {"seq", COL_U64, 0, 0},        [R_SITE] = {"site", COL_DICT16, 1, 0},
     [R_MSG] = {"msg", COL_UTF8, 1, 0},       [R_TRUNCATED] = {"truncated", COL_BOOL, 0, 0},
     [R_CLAMPED] = {"clamped", COL_BOOL, 0, 0}, [R_BACKTRACE] = {"backtrace", COL_BOOL, 0, 0},
+    [R_TIME_UNCERTAIN] = {"time_uncertain", COL_BOOL, 0, 0},
     [R_ERROR] = {"error", COL_DICT8, 1, 0},
 }, marker_cols[M_COUNT] = {
     [M_TS] = {"ts", COL_TS, 0, 0},           [M_KIND] = {"kind", COL_DICT8, 0, 0},
@@ -497,6 +498,8 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
         set_bit(buf[rcol(s, R_CLAMPED)].data, row);
     if (rec->flags & SHMLOG_REC_BACKTRACE)
         set_bit(buf[rcol(s, R_BACKTRACE)].data, row);
+    if (rec->flags & SHM_REC_TIME_UNCERTAIN)
+        set_bit(buf[rcol(s, R_TIME_UNCERTAIN)].data, row);
     const char *error = NULL;
     if (!e->site) {
         error = "unknown site";

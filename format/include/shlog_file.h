@@ -94,6 +94,14 @@ void shlog_file_header_encode(uint8_t out[SHLOG_FILE_HEADER_BYTES], const struct
  * another format version is refused: one message says which and why. */
 const char *shlog_file_header_decode(const uint8_t *in, size_t n, struct shlog_file_header *out);
 
+/* The writer of a .part file holds an open-file-description write lock on
+ * its first byte while the file is open (FORMAT.md, "File names and life
+ * cycle"): the kernel drops it with the writer, so no process can pass for
+ * one that is gone. shlog_part_lock takes it on fd (opened for writing): 0 or
+ * -errno. shlog_part_in_use: 1 while a process holds it on the file at path. */
+int shlog_part_lock(int fd);
+int shlog_part_in_use(const char *path);
+
 /* ==== Encoder ==== */
 
 struct shlog_enc;
@@ -145,6 +153,13 @@ int shlog_enc_record(struct shlog_enc *e, const struct shm_copied_record *r);
  * batch is full (end it and begin another for the rest) or at slot counts
  * that do not tile the n slots, or -errno (-EINVAL: that at the first). */
 long shlog_enc_slots(struct shlog_enc *e, const struct shmlog_record *slots, size_t n, uint64_t pos);
+/* A record whose payload does not hold its call site's arguments
+ * (shmlog_args.h) is not encoded: shlog_enc_record and shlog_enc_slots take
+ * it (the slots after it are left for the next call) and keep it as a loss,
+ * SHM_LOSS_UNENCODABLE, which the caller writes with shlog_enc_loss once the
+ * batch has ended. 1 with the loss and why (static text), clearing it, or 0
+ * when the last call took no such record. */
+int shlog_enc_take_loss(struct shlog_enc *e, struct shm_loss *l, const char **why);
 int shlog_enc_batch_end(struct shlog_enc *e);
 /* Before a batch's first record: the positions from `from` up to that
  * record's were passed over on purpose (records kept for a backtrace), so
@@ -213,7 +228,8 @@ struct shlog_event {
      * take it, or NULL; valid until the next call. */
     const struct shm_site *site_info;
     const struct shm_copied_record *rec;  /* RECORD: valid until the next call */
-    struct shm_loss loss;       /* LOSS (DROPPED: records already deduplicated) */
+    struct shm_loss loss;       /* LOSS (DROPPED: records already deduplicated; UNDECODABLE: records of
+                                   a batch the reader could not decode, after the ERROR that says why) */
     uint64_t counter_total;        /* LOSS, DROPPED: the ring's counter */
     uint64_t exit_ns;              /* EXIT */
     uint64_t exit_records;         /* EXIT */
@@ -226,7 +242,7 @@ struct shlog_event {
     /* RECORD: the position from which its batch accounts for the ring's
      * positions (the batch's first_pos, else the end of the record before). */
     uint64_t covered_from;
-    int backtrace;                 /* RECORD: of a BACKTRACE section (kept records written late) ... */
+    int backtrace;                 /* RECORD, LOSS: of a BACKTRACE section (kept records written late) ... */
     uint64_t order_tsc;            /* ... to be shown at this TSC: the trigger's */
     int torn;                      /* ERROR: the file ends inside a frame */
     char error[256];               /* ERROR */
@@ -244,6 +260,7 @@ struct shlog_reader_stats {
     uint64_t lost_records[SHM_LOSS_REASON_MAX + 1]; /* by enum shm_loss_reason */
     uint64_t processes, sites, exits;
     uint64_t anchors;            /* clock anchors returned */
+    uint64_t bad_records;        /* records not decodable in a frame otherwise read (each also a loss) */
 };
 
 /* Which (pid, proc_start, cpu) positions were already returned, over several

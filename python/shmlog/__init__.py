@@ -68,6 +68,7 @@ _EVENT_FIELDS = (
     "loss_reason", "loss_records", "loss_positions", "loss_first_seq",  # losses; else None
     "exit_records", "exit_lost", "exit_how",                             # exits; else None
     "proc_start",      # with host and pid, who the process is (pids are reused); 0 when unknown
+    "time_uncertain",  # records: its time lies between anchors around a step of the wall clock (off by it?)
 )
 
 
@@ -77,9 +78,11 @@ class Event(collections.namedtuple("Event", _EVENT_FIELDS)):
     written"). A namedtuple: ev.msg, ev._asdict().
 
     Records: kind, ts_ns, host, app, pid, tid, cpu, seq, level, category,
-    site, msg, fields, truncated, clamped, backtrace, error, proc_start.
+    site, msg, fields, truncated, clamped, backtrace, error, proc_start,
+    time_uncertain.
     Losses: loss_reason ("dropped", "overwritten", "dead_writer", "corrupt",
-    "no_ring", "unregistered", "before_init"), loss_records, loss_positions,
+    "no_ring", "unregistered", "before_init", "unencodable", "undecodable"),
+    loss_records, loss_positions,
     loss_first_seq. Exits: exit_records, exit_lost, exit_how ("shutdown",
     "died"; None in files from before the distinction). Errors and notes:
     error, the message (ts_ns and pid 0, host and app None: they name a
@@ -349,7 +352,7 @@ class Reader:
                 _LEVELS[level] if level < 6 else "L%d" % level, self._category(src, cat), site, msg, fields,
                 bool(flags & _n.TRUNCATED), bool(flags & _n.CLAMPED), bool(flags & _n.BACKTRACE),
                 "unknown site" if unknown else "corrupt payload" if corrupt else None,
-                None, None, None, None, None, None, None, start)))
+                None, None, None, None, None, None, None, start, bool(flags & _n.TIME_UNCERTAIN))))
         return True
 
     def _source(self, i, decoded):
@@ -415,24 +418,24 @@ class Reader:
                 "record", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, ev.tid, cpu, ev.seq,
                 text(ev.level_name, c), text(ev.category, c), site, msg, fields,
                 bool(flags & _n.TRUNCATED), bool(flags & _n.CLAMPED), bool(flags & _n.BACKTRACE), error,
-                None, None, None, None, None, None, None, ev.proc_start))
+                None, None, None, None, None, None, None, ev.proc_start, bool(flags & _n.TIME_UNCERTAIN)))
         if kind == _n.LOSS:
             return _event_new(Event, (
                 "loss", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, cpu, None,
                 None, None, None, None, None, False, False, False, None,
                 text(ev.loss_reason, c), ev.loss_records, ev.loss_positions, ev.loss_first_seq,
-                None, None, None, ev.proc_start))
+                None, None, None, ev.proc_start, False))
         if kind == _n.EXIT:
             return _event_new(Event, (
                 "exit", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, None, None,
                 None, None, None, None, None, False, False, False, None,
                 None, None, None, None,
-                ev.exit_records, ev.exit_lost, text(ev.exit_how, c) or None, ev.proc_start))
+                ev.exit_records, ev.exit_lost, text(ev.exit_how, c) or None, ev.proc_start, False))
         return _event_new(Event, (
             "note" if kind == _NOTE else "error", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, cpu, None,
             None, None, None, None, None, False, False, False,
             text(ev.error, c) if kind in (_n.ERROR, _NOTE) else "unknown event kind %d" % kind,
-            None, None, None, None, None, None, None, ev.proc_start))
+            None, None, None, None, None, None, None, ev.proc_start, False))
 
     def _read_fields(self, n):
         """({name: value}, (type, ...)) of the n fields at self._fp."""
@@ -507,7 +510,7 @@ def dataframe(paths, *, level=None, category=None, app=None, pid=None, since=Non
     app, site, error (Categorical; site "file:line", NaN for a call site the
     files lack; error NaN, "unknown site" or "corrupt payload"), pid, tid,
     cpu (uint32), seq (uint64), msg (str; NaN for an unknown site),
-    truncated, clamped, backtrace (bool).
+    truncated, clamped, backtrace, time_uncertain (bool).
 
     fields=True adds a column per field of the formats (to_arrow() names
     them): int8..int64, uint8..uint64, float32/float64 and bool when every

@@ -245,7 +245,7 @@ def to_parquet(paths, out, *, level=None, category=None, app=None, pid=None, sin
 # ==== pandas ====
 
 _FIXED = ("ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "msg", "truncated",
-          "clamped", "backtrace", "error")
+          "clamped", "backtrace", "time_uncertain", "error")
 
 
 def _pandas(what):

@@ -16,7 +16,7 @@ SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module bind
 # enum shmlog_read_kind
 RECORD, LOSS, EXIT, ERROR = 1, 2, 3, 4
 # event.flags
-TRUNCATED, CLAMPED, BACKTRACE, UNKNOWN_SITE, CORRUPT = 0x1, 0x2, 0x4, 0x8, 0x10
+TRUNCATED, CLAMPED, BACKTRACE, UNKNOWN_SITE, CORRUPT, TIME_UNCERTAIN = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 NOTE = 0x100  # an ERROR event that is a note, not damage
 # enum shmlog_read_type
 T_BOOL, T_INT, T_UINT, T_FLOAT, T_STR, T_PTR, T_FLOAT32 = 1, 2, 3, 4, 5, 6, 7

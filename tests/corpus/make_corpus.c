@@ -12,10 +12,21 @@
  *                                 OUTDIR/backtrace.shlog  records kept below the live level, written
  *                                                         in BACKTRACE sections at a trigger and at a
  *                                                         request, the batches that passed over them
+ *                                 OUTDIR/records.shlog    strings of 419 bytes and more followed by
+ *                                                         an integer, strings ending at and around
+ *                                                         every slot boundary and the payload bound,
+ *                                                         sixteen arguments, %.*s, and a loss marker
+ *                                                         of a record that could not be encoded
  *                                 OUTDIR/rotation/       two files of one host, the second as after
  *                                                         a rotation and a collector restart: process
  *                                                         and sites again, records and a drop counter
  *                                                         written again
+ *                                 OUTDIR/instance.shlog  two containers' pid 1, one uid, one start time,
+ *                                                         told apart by their instance; a step of the
+ *                                                         wall clock between two collectors, seen only
+ *                                                         in the anchors' offsets (records between them
+ *                                                         time_uncertain); an exit at the last time a
+ *                                                         file can say (2^64 - 1 ns)
  *
  * Every frame carries the host clock's anchors (CLOCK, FORMAT.md section 6): a wall clock
  * 100 ppm faster than the processes' own calibration, so that a reader that maps with the
@@ -28,7 +39,11 @@
  * wrote tests/corpus/v2-exit-how; with -DCORPUS_WITHOUT_CATEGORIES -DCORPUS_WITHOUT_BACKTRACE, what
  * it wrote before the categories a program names (CATEGORY, section 7), records flagged clamped,
  * the loss reason before_init and backtrace.shlog (BACKTRACE, section 8): tests/corpus/v2-clock.
- * As it is, it wrote tests/corpus/v2-categories.
+ * With -DCORPUS_WITHOUT_RECORDS -DCORPUS_WITHOUT_INSTANCE, what wrote tests/corpus/v2-categories (with
+ * the encoder from before the loss reason unencodable, which stored the record of processes.shlog that
+ * does not parse raw). With -DCORPUS_WITHOUT_INSTANCE, what wrote tests/corpus/v2-records. With
+ * -DCORPUS_WITHOUT_RECORDS, what wrote tests/corpus/v2-instance, the process instance (PROCESS) and the
+ * anchors' offsets (CLOCK) and instance.shlog (with that older encoder too: the two were made side by side).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +61,8 @@
 #define TSC_HZ 3000000000ull
 #define ANCHOR_TSC 1000000000ull
 #define TICKS_PER_US 3000ull
+/* CLOCK_REALTIME - CLOCK_MONOTONIC of the anchors: a host up for 100 000 s. */
+#define OFFSET_NS ((int64_t)(CREATED_NS - 100000000000000ull))
 
 static const char *out_dir;
 
@@ -91,22 +108,9 @@ static void file_open(struct out *o, const char *name, uint64_t seq)
         die("%s: cannot write", o->path);
 }
 
-static void frame(struct out *o)
+/* Seals the open frame and appends it to the file. */
+static void frame_write(struct out *o)
 {
-#ifndef CORPUS_WITHOUT_CLOCK
-    /* Frame k: anchors 10 k s and 10 (k + 1) s of TSC after the calibration's, each 10 s of
-     * TSC at the calibration's rate 10.001 s of wall clock, as a collector takes them. */
-    static uint64_t frames;
-    const struct shm_clock_anchor anchors[2] = {
-        {.tsc = ANCHOR_TSC + frames * 10 * TSC_HZ, .ns = CREATED_NS + frames * 10001000000ull, .err_ns = 12},
-        {.tsc = ANCHOR_TSC + (frames + 1) * 10 * TSC_HZ, .ns = CREATED_NS + (frames + 1) * 10001000000ull,
-         .err_ns = 9},
-    };
-    frames++;
-    struct shlog_clock_info ci = {.hz_q16 = (TSC_HZ << 16) / 10001 * 10000, .tsc_invariant = SHLOG_YES,
-                                  .synchronized = SHLOG_YES, .esterror_ns = 500000, .clocksource = "tsc"};
-    check(shlog_enc_clock(o->enc, &ci, anchors, 2), "clock");
-#endif
     size_t cap = shlog_enc_frame_bound(o->enc);
     void *buf = malloc(cap);
     if (!buf)
@@ -116,6 +120,31 @@ static void frame(struct out *o)
     if (fwrite(buf, 1, (size_t)n, o->f) != (size_t)n)
         die("%s: cannot write", o->path);
     free(buf);
+}
+
+static void frame(struct out *o)
+{
+#ifndef CORPUS_WITHOUT_CLOCK
+    /* Frame k: anchors 10 k s and 10 (k + 1) s of TSC after the calibration's, each 10 s of
+     * TSC at the calibration's rate 10.001 s of wall clock, as a collector takes them. */
+    static uint64_t frames;
+    struct shm_clock_anchor anchors[2] = {
+        {.tsc = ANCHOR_TSC + frames * 10 * TSC_HZ, .ns = CREATED_NS + frames * 10001000000ull, .err_ns = 12},
+        {.tsc = ANCHOR_TSC + (frames + 1) * 10 * TSC_HZ, .ns = CREATED_NS + (frames + 1) * 10001000000ull,
+         .err_ns = 9},
+    };
+#ifndef CORPUS_WITHOUT_INSTANCE
+    for (int i = 0; i < 2; i++) { /* no step: one offset */
+        anchors[i].flags |= SHM_ANCHOR_OFFSET;
+        anchors[i].offset_ns = OFFSET_NS;
+    }
+#endif
+    frames++;
+    struct shlog_clock_info ci = {.hz_q16 = (TSC_HZ << 16) / 10001 * 10000, .tsc_invariant = SHLOG_YES,
+                                  .synchronized = SHLOG_YES, .esterror_ns = 500000, .clocksource = "tsc"};
+    check(shlog_enc_clock(o->enc, &ci, anchors, 2), "clock");
+#endif
+    frame_write(o);
 }
 
 static void file_close(struct out *o)
@@ -142,6 +171,10 @@ static void process(struct out *o, uint32_t key, const char *app, uint32_t pid, 
     p.tsc_hz = TSC_HZ;
     p.anchor_tsc = ANCHOR_TSC;
     p.anchor_ns = CREATED_NS;
+#ifndef CORPUS_WITHOUT_INSTANCE
+    for (unsigned i = 0; i < sizeof(p.instance); i++) /* the process's own, as its segments had it */
+        p.instance[i] = (uint8_t)(pid * 131 + proc_start * 7 + (uint8_t)app[i % strlen(app)] + i);
+#endif
     check(shlog_enc_process(o->enc, key, &p), "process");
 }
 
@@ -214,6 +247,7 @@ struct batch {
     struct out *o;
     uint64_t pos, tsc;
     uint32_t tid;
+    uint32_t proc, cpu;
 };
 
 static void batch_begin(struct batch *b, struct out *o, uint32_t proc, uint32_t cpu, uint64_t pos, uint64_t us)
@@ -222,8 +256,12 @@ static void batch_begin(struct batch *b, struct out *o, uint32_t proc, uint32_t 
     b->pos = pos;
     b->tsc = ANCHOR_TSC + us * TICKS_PER_US;
     b->tid = 0;
+    b->proc = proc;
+    b->cpu = cpu;
     check(shlog_enc_batch_begin(o->enc, proc, cpu), "batch");
 }
+
+static void batch_again(struct batch *b, uint32_t proc, uint32_t cpu, uint64_t pos);
 
 /* The next record of the batch, dt_us after the last, from thread tid;
  * extra_slots: slots it reserved beyond what its payload needs. */
@@ -250,6 +288,15 @@ static void record(struct batch *b, uint32_t site_id, uint32_t tid, unsigned lev
     memcpy(r.payload, p->b, p->n);
     check(shlog_enc_record(b->o->enc, &r), "record");
     b->pos += r.nslots;
+    /* A payload that does not hold its site's arguments is not encoded: its
+     * loss marker, as the collector writes it, between two batches. (The
+     * encoder before that stored it raw: v2-categories/ and older.) */
+    struct shm_loss l;
+    if (shlog_enc_take_loss(b->o->enc, &l, NULL)) {
+        check(shlog_enc_batch_end(b->o->enc), "batch end");
+        check(shlog_enc_loss(b->o->enc, b->proc, b->cpu, &l, 0), "loss");
+        batch_again(b, b->proc, b->cpu, b->pos);
+    }
 }
 
 static void batch_end(struct batch *b)
@@ -604,6 +651,198 @@ static void write_backtrace(void)
 }
 #endif
 
+/* ==== records.shlog ==== */
+
+#ifndef CORPUS_WITHOUT_RECORDS
+/* A string, cut as a producer cuts it (shmlog_args.h): room is what the
+ * payload has left for strings, all fixed-width arguments counted. */
+static void pay_str_in(struct pay *p, const char *s, size_t *room, int *truncated)
+{
+    size_t n = strlen(s);
+    uint16_t hdr = (uint16_t)n;
+    if (n > *room) {
+        n = *room;
+        hdr = (uint16_t)(n | SHMLOG_STR_TRUNCATED);
+        *truncated = 1;
+    }
+    *room -= n;
+    pay_int(p, 2, hdr);
+    memcpy(p->b + p->n, s, n);
+    p->n += n;
+}
+
+/* n bytes of a FIX message, NUL-terminated in buf. */
+static const char *fix_message(char *buf, size_t n)
+{
+    static const char fix[] = "8=FIX.4.4|9=178|35=D|49=GW|56=VENUE|34=12|52=20260101-00:00:00.000|11=ORD-";
+    for (size_t i = 0; i < n; i++)
+        buf[i] = i < sizeof fix - 1 ? fix[i] : (char)('0' + i % 10);
+    buf[n] = 0;
+    return buf;
+}
+
+/* The records the file decoder once refused (a string of 419 bytes or more
+ * followed by an integer), strings ending at and around every slot boundary
+ * and the payload bound, sixteen arguments, a %.*s string, and a record whose
+ * payload does not hold its arguments: a loss marker (unencodable). */
+static void write_records(void)
+{
+    struct out o;
+    file_open(&o, "records.shlog", 1);
+    process(&o, 1, "fixgw", 4001, 8001);
+    site(&o, 1, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, "fix msg=%s len=%d", SHMLOG_ARG_STR, SHMLOG_ARG_I32, 0);
+    site(&o, 1, 2, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, "fix msg=%s side=%c", SHMLOG_ARG_STR, SHMLOG_ARG_I8, 0);
+    site(&o, 1, 3, SHMLOG_LEVEL_DEBUG, SHMLOG_CAT_NONE, "s=%s", SHMLOG_ARG_STR, 0);
+    site(&o, 1, 4, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE,
+         "sixteen %d %u %hhd %hu %lld %llu %.3f %g %c %p %d %s %d %s %u %d", SHMLOG_ARG_I32, SHMLOG_ARG_U32,
+         SHMLOG_ARG_I8, SHMLOG_ARG_U16, SHMLOG_ARG_I64, SHMLOG_ARG_U64, SHMLOG_ARG_F64, SHMLOG_ARG_F32,
+         SHMLOG_ARG_I8, SHMLOG_ARG_PTR, SHMLOG_ARG_BOOL, SHMLOG_ARG_STR, SHMLOG_ARG_I16, SHMLOG_ARG_STR,
+         SHMLOG_ARG_U8, SHMLOG_ARG_I32, 0);
+    site(&o, 1, 5, SHMLOG_LEVEL_INFO, SHMLOG_CAT_TRADE, "leg=%.*s px=%.2f", SHMLOG_ARG_I32, SHMLOG_ARG_STR,
+         SHMLOG_ARG_F64, 0);
+    char msg[SHMLOG_MAX_PAYLOAD + 400];
+    struct batch b;
+    batch_begin(&b, &o, 1, 0, 0, 50);
+    static const size_t fix_lengths[] = {418, 419, 420, 421, 422, 423, 700};
+    for (size_t k = 0; k < sizeof fix_lengths / sizeof fix_lengths[0]; k++) {
+        struct pay p = {{0}, 0};
+        size_t room = SHMLOG_MAX_PAYLOAD - 2 - 4;
+        int t = 0;
+        pay_str_in(&p, fix_message(msg, fix_lengths[k]), &room, &t);
+        pay_int(&p, 4, fix_lengths[k]);
+        record(&b, 1, 1101, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, &p, t, 0, 3);
+    }
+    for (size_t n = 419; n <= 426; n += 7) {
+        struct pay p = {{0}, 0};
+        size_t room = SHMLOG_MAX_PAYLOAD - 2 - 1;
+        int t = 0;
+        pay_str_in(&p, fix_message(msg, n), &room, &t);
+        pay_int(&p, 1, 'B');
+        record(&b, 2, 1101, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, &p, t, 0, 2);
+    }
+    for (size_t end = SHMLOG_HEAD_PAYLOAD; end <= SHMLOG_MAX_PAYLOAD; end += SHMLOG_CONT_PAYLOAD)
+        for (size_t n = end - 2 - 1; n <= end - 2 + 1; n++) {
+            struct pay p = {{0}, 0};
+            size_t room = SHMLOG_MAX_PAYLOAD - 2;
+            int t = 0;
+            pay_str_in(&p, fix_message(msg, n), &room, &t);
+            record(&b, 3, 1102, SHMLOG_LEVEL_DEBUG, SHMLOG_CAT_NONE, &p, t, 0, 1);
+        }
+    struct pay p16 = {{0}, 0};
+    size_t room16 = SHMLOG_MAX_PAYLOAD - (4 + 4 + 1 + 2 + 8 + 8 + 8 + 4 + 1 + 8 + 1 + 2 + 2 + 2 + 1 + 4);
+    int t16 = 0;
+    pay_int(&p16, 4, (uint32_t)-7);
+    pay_int(&p16, 4, 4000000000u);
+    pay_int(&p16, 1, (uint8_t)-100);
+    pay_int(&p16, 2, 65535);
+    pay_int(&p16, 8, (uint64_t)INT64_MIN);
+    pay_int(&p16, 8, UINT64_MAX);
+    pay_f64(&p16, 4500.125);
+    pay_f32(&p16, 0.5f);
+    pay_int(&p16, 1, 'S');
+    pay_int(&p16, 8, 0x7ffd00001000ull);
+    pay_int(&p16, 1, 1);
+    pay_str_in(&p16, "ESZ6", &room16, &t16);
+    pay_int(&p16, 2, (uint16_t)-2);
+    pay_str_in(&p16, fix_message(msg, 300), &room16, &t16);
+    pay_int(&p16, 1, 255);
+    pay_int(&p16, 4, 16);
+    record(&b, 4, 1101, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, &p16, t16, 0, 2);
+    struct pay leg = {{0}, 0};
+    size_t room_leg = SHMLOG_MAX_PAYLOAD - 4 - 2 - 8;
+    int t_leg = 0;
+    pay_int(&leg, 4, 3);
+    pay_str_in(&leg, "ESZ", &room_leg, &t_leg); /* a producer stores only the precision's bytes */
+    pay_f64(&leg, 4500.25);
+    record(&b, 5, 1103, SHMLOG_LEVEL_INFO, SHMLOG_CAT_TRADE, &leg, t_leg, 0, 2);
+    /* a payload that says 500 bytes of message in a slot of 36: not encoded */
+    struct pay bad = {{0}, 0};
+    pay_int(&bad, 2, 500);
+    record(&b, 1, 1101, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, &bad, 0, 0, 1);
+    struct pay after = {{0}, 0};
+    size_t room_after = SHMLOG_MAX_PAYLOAD - 2 - 4;
+    int t_after = 0;
+    pay_str_in(&after, fix_message(msg, 40), &room_after, &t_after);
+    pay_int(&after, 4, 40);
+    record(&b, 1, 1101, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, &after, t_after, 0, 1);
+    batch_end(&b);
+    exit_marker(&o, 1, 3000, 36, 1, EXIT_SHUTDOWN);
+    file_close(&o);
+}
+#endif
+
+/* ==== instance.shlog ==== */
+
+#ifndef CORPUS_WITHOUT_INSTANCE
+/* Ends a frame with these anchors (each with its offset). */
+static void frame_with(struct out *o, const struct shm_clock_anchor *a, size_t n)
+{
+    struct shlog_clock_info ci = {.hz_q16 = TSC_HZ << 16, .tsc_invariant = SHLOG_YES, .synchronized = SHLOG_YES,
+                                  .esterror_ns = 500000, .clocksource = "tsc"};
+    check(shlog_enc_clock(o->enc, &ci, a, n), "clock");
+    frame_write(o);
+}
+
+static struct shm_clock_anchor anchor_at(uint64_t s_tsc, uint64_t ns, int64_t offset_ns)
+{
+    return (struct shm_clock_anchor){.tsc = ANCHOR_TSC + s_tsc * TSC_HZ, .ns = ns, .err_ns = 10,
+                                     .flags = SHM_ANCHOR_OFFSET, .offset_ns = offset_ns};
+}
+
+static void ctr_records(struct batch *b, uint32_t proc, unsigned from, unsigned n)
+{
+    for (unsigned k = from; k < from + n; k++) {
+        struct pay p = {{0}, 0};
+        pay_int(&p, 4, proc * 100 + k);
+        record(b, 1, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, &p, 0, 0, 100);
+    }
+}
+
+static void write_instance(void)
+{
+    struct out o;
+    file_open(&o, "instance.shlog", 9);
+    /* Two containers: pid 1 each, one uid, one start time, one cpu. */
+    const char *apps[2] = {"ctr-a", "ctr-b"};
+    struct batch b;
+    for (uint32_t k = 1; k <= 2; k++) {
+        process(&o, k, apps[k - 1], 1, 4242);
+        site(&o, k, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, "n=%u", SHMLOG_ARG_U32, 0);
+        batch_begin(&b, &o, k, 0, 0, 100);
+        ctr_records(&b, k, 0, 5);
+        batch_end(&b);
+    }
+    /* The first collector's anchors: 0 s and 1 s of TSC. */
+    struct shm_clock_anchor first[2] = {anchor_at(0, CREATED_NS, OFFSET_NS),
+                                        anchor_at(1, CREATED_NS + 1000000000ull, OFFSET_NS)};
+    frame_with(&o, first, 2);
+    /* The next collector's, from 3 s of TSC, after the wall clock was set
+     * 5 s forward while none ran: no STEPPED flag, another offset. ctr-a
+     * logged meanwhile (at 1.5 s and 2 s of TSC) and after (3.5 s). */
+    batch_begin(&b, &o, 1, 0, 5, 1500000);
+    ctr_records(&b, 1, 5, 1);
+    b.tsc += 500000 * TICKS_PER_US;
+    ctr_records(&b, 1, 6, 1);
+    b.tsc += 1500000 * TICKS_PER_US;
+    ctr_records(&b, 1, 7, 1);
+    batch_end(&b);
+    exit_marker(&o, 1, 8000000, 8, 0, EXIT_SHUTDOWN);
+    exit_marker(&o, 2, 8000000, 5, 0, EXIT_DIED);
+    struct shm_clock_anchor second[2] = {anchor_at(3, CREATED_NS + 8000000000ull, OFFSET_NS + 5000000000ll),
+                                         anchor_at(4, CREATED_NS + 9000000000ull, OFFSET_NS + 5000000000ll)};
+    frame_with(&o, second, 2);
+    /* A process whose exit is at the last time a file can say. */
+    process(&o, 3, "far", 7, 4243);
+    check(enc_exit(o.enc, 3, UINT64_MAX, 0, 0, EXIT_DIED), "exit");
+    struct shm_clock_anchor last = anchor_at(5, CREATED_NS + 10000000000ull, OFFSET_NS + 5000000000ll);
+    frame_with(&o, &last, 1);
+    shlog_enc_free(o.enc);
+    if (fclose(o.f) != 0)
+        die("%s: cannot write", o.path);
+    printf("%s\n", o.path);
+}
+#endif
+
 /* ==== rotation/ ==== */
 
 static void svc_process_and_sites(struct out *o, uint32_t key)
@@ -680,6 +919,12 @@ int main(int argc, char **argv)
     write_rotation();
 #ifndef CORPUS_WITHOUT_BACKTRACE
     write_backtrace();
+#endif
+#ifndef CORPUS_WITHOUT_RECORDS
+    write_records();
+#endif
+#ifndef CORPUS_WITHOUT_INSTANCE
+    write_instance();
 #endif
     return 0;
 }

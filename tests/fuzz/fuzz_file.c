@@ -163,8 +163,12 @@ static void render_event(const struct shlog_event *ev)
     }
 }
 
+/* ERROR events of the reader being checked so far. */
+static unsigned errors_seen;
+
 static void check_event(struct shlog_reader *r, const struct shlog_event *ev)
 {
+    errors_seen += ev->kind == SHLOG_EV_ERROR;
     FZ_CHECK((ev->kind >= SHLOG_EV_PROCESS && ev->kind <= SHLOG_EV_ERROR) || ev->kind == SHLOG_EV_CLOCK);
     if (ev->kind == SHLOG_EV_ERROR) {
         FZ_CHECK(ev->error[0] != '\0' && memchr(ev->error, 0, sizeof ev->error) != NULL);
@@ -210,6 +214,8 @@ static void check_event(struct shlog_reader *r, const struct shlog_event *ev)
     case SHLOG_EV_LOSS:
         FZ_CHECK(ev->loss.reason >= SHM_LOSS_DROPPED && ev->loss.reason <= SHM_LOSS_REASON_MAX &&
                  ev->loss.reason != SHM_LOSS_UNREADABLE); /* only readers count that one */
+        /* a reader's own only after an error that says why */
+        FZ_CHECK(ev->loss.reason != SHM_LOSS_UNDECODABLE || errors_seen);
         break;
     default:
         break;
@@ -421,6 +427,7 @@ static uint64_t read_file(int fd, int follow, struct shlog_dedup *dedup, size_t 
     size_t next_want = 0;
     read_complete = 0;
     nkept = 0;
+    errors_seen = 0;
     memset(&clock_map, 0, sizeof clock_map);
     for (uint32_t n = 0; n < FZ_MAX_EVENTS; n++) {
         int rc = shlog_reader_next(r, &ev);
@@ -615,7 +622,7 @@ static struct want *add_want(int kind, uint32_t proc)
 }
 
 /* Bytes of the payload the site's arguments use, or -1 if they do not parse
- * (FORMAT.md: such a record is stored raw). */
+ * (such a record is not encoded: a loss marker, unencodable, in its place). */
 static long typed_payload_bytes(const struct shm_site *s, const struct shm_copied_record *r)
 {
     size_t off = 0;
@@ -693,6 +700,40 @@ static void op_site(struct enc_run *e, uint32_t key)
         w->site = s;
 }
 
+static void op_batch_end(struct enc_run *e);
+
+/* Whether the encoder must refuse a record: its site is in the file and its
+ * payload does not hold the site's arguments. */
+static int unencodable(const struct enc_run *e, const struct shm_copied_record *rec)
+{
+    const struct shm_site *s = rec->site < FZ_SITE_IDS ? e->sites[e->batch_proc][rec->site] : NULL;
+    return s && typed_payload_bytes(s, rec) < 0;
+}
+
+/* The loss the encoder kept for a record it refused, if it did (lost: it
+ * must have), written as the collector writes it: the batch ended, the
+ * LOSS, the batch begun again; the reader must return it. */
+static void encoder_loss(struct enc_run *e, int lost, uint64_t end_pos)
+{
+    struct shm_loss l;
+    const char *why = NULL;
+    FZ_CHECK(shlog_enc_take_loss(e->enc, &l, &why) == lost);
+    if (!lost)
+        return;
+    FZ_CHECK(l.reason == SHM_LOSS_UNENCODABLE && l.records == 1 && l.first_pos + l.positions == end_pos && why);
+    uint32_t key = e->batch_proc, cpu = e->batch_cpu;
+    op_batch_end(e);
+    FZ_CHECK(shlog_enc_loss(e->enc, key, cpu, &l, 0) == 0);
+    struct want *w = add_want(SHLOG_EV_LOSS, key);
+    if (w) {
+        w->cpu = cpu;
+        w->loss = l;
+    }
+    FZ_CHECK(shlog_enc_batch_begin(e->enc, key, cpu) == 0);
+    e->batch_open = 1;
+    e->batch_first_want = nwants;
+}
+
 /* What the reader must return for a record the batch took. */
 static int want_record(struct enc_run *e, const struct shm_copied_record *rec)
 {
@@ -734,8 +775,12 @@ static void op_record(struct enc_run *e)
 
     int rc = shlog_enc_record(e->enc, &rec);
     FZ_CHECK(rc == 0 || rc == -ENOSPC);
-    if (rc == 0)
+    if (rc != 0)
+        return;
+    int lost = unencodable(e, &rec);
+    if (!lost)
         want_record(e, &rec);
+    encoder_loss(e, lost, rec.pos + rec.nslots);
 }
 
 /* A run of records as shm_ring_take copies them out of a ring: slot for
@@ -792,9 +837,15 @@ static void op_slots(struct enc_run *e)
     if (took <= 0)
         return;
     rs->next_pos = pos + (uint64_t)took;
-    for (size_t i = 0, at = 0; i < nrecs && at < (size_t)took; at += recs[i++].nslots)
-        if (want_record(e, &recs[i]))
+    /* It stops after a record it refuses: only the last it took may be one. */
+    int lost = 0;
+    for (size_t i = 0, at = 0; i < nrecs && at < (size_t)took; at += recs[i++].nslots) {
+        lost = unencodable(e, &recs[i]);
+        FZ_CHECK(!lost || at + recs[i].nslots == (size_t)took);
+        if (!lost && want_record(e, &recs[i]))
             return;
+    }
+    encoder_loss(e, lost, pos + (uint64_t)took);
 }
 
 static void op_batch_end(struct enc_run *e)
@@ -826,7 +877,8 @@ static void op_loss(struct enc_run *e, uint32_t key, uint32_t cpu)
     struct fz_in *in = e->in;
     /* Every reason a collector writes; UNREADABLE only readers count. */
     static const uint8_t reasons[] = {SHM_LOSS_DROPPED, SHM_LOSS_DEAD_WRITER, SHM_LOSS_OVERWRITTEN,
-                                      SHM_LOSS_CORRUPT, SHM_LOSS_NO_RING, SHM_LOSS_UNREGISTERED};
+                                      SHM_LOSS_CORRUPT, SHM_LOSS_NO_RING, SHM_LOSS_UNREGISTERED,
+                                      SHM_LOSS_UNENCODABLE};
     struct shm_loss l;
     l.reason = reasons[fz_u8(in) % sizeof reasons];
     int whole_process = l.reason == SHM_LOSS_NO_RING || l.reason == SHM_LOSS_UNREGISTERED;

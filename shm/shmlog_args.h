@@ -1,0 +1,180 @@
+/*
+ * shmlog_args.h - how a call's arguments lie in a record: the one description that
+ * the header's packing, the segment reader, the collector's encoder, the file
+ * decoder and the renderer use, so that they cannot disagree.
+ *
+ *   payload = arg[0] arg[1] ... arg[nargs - 1]     in argument order, no padding
+ *   a fixed-width argument: shmlog_arg_width(type) bytes, little-endian (1, 2, 4, 8)
+ *   a string (STR):         <u16 hdr = length | SHMLOG_STR_TRUNCATED if cut> <length bytes>
+ *
+ * The payload runs through the record's slots; byte i is at
+ * shmlog_payload_offset(i) from the head slot:
+ *
+ *   head slot                          continuation slot (at most 7)
+ *   +--------------+---------------+   +--------+---------------+
+ *   | 28 B header  | payload 0..35 |   | commit | payload 36..91 |  ...  up to byte 427
+ *   +--------------+---------------+   +--------+---------------+
+ *
+ * A record holds at most SHMLOG_MAX_PAYLOAD (428) bytes of arguments. What a call
+ * takes whatever its values (every width, and the header of each string: at most
+ * 16 x 8 = 128 bytes) always fits; its strings share the room left, in argument
+ * order: each takes its bytes while they fit, the first that does not is cut to
+ * the room left and marked, every later non-empty one is cut to nothing and
+ * marked, and the record is flagged SHMLOG_REC_TRUNCATED.
+ *
+ * Readers parse a payload against its call site's types with
+ * shmlog_args_measure: a payload that does not hold them is never read.
+ */
+#ifndef SHMLOG_ARGS_H
+#define SHMLOG_ARGS_H
+
+#include "shmlog_abi.h" // amalgamate:drop
+
+#define SHMLOG_STR_HEADER_BYTES 2u
+#define SHMLOG_ARGS_BAD ((size_t)-1) /* shmlog_args_measure: the payload does not hold the arguments */
+
+SHMLOG__STATIC_ASSERT(SHMLOG_MAX_ARGS * 8u < SHMLOG_MAX_PAYLOAD, "the fixed part of every call fits a record");
+SHMLOG__STATIC_ASSERT(SHMLOG_MAX_PAYLOAD <= SHMLOG_STR_LEN_MASK, "a string's length fits its header");
+
+/* Payload width of a fixed-size argument type; 0 for STR (variable) and unknown. */
+static inline unsigned shmlog_arg_width(unsigned type)
+{
+    switch (type) {
+    case SHMLOG_ARG_BOOL: case SHMLOG_ARG_I8: case SHMLOG_ARG_U8: return 1;
+    case SHMLOG_ARG_I16: case SHMLOG_ARG_U16: return 2;
+    case SHMLOG_ARG_I32: case SHMLOG_ARG_U32: case SHMLOG_ARG_F32: return 4;
+    case SHMLOG_ARG_I64: case SHMLOG_ARG_U64: case SHMLOG_ARG_F64: case SHMLOG_ARG_PTR: return 8;
+    default: return 0;
+    }
+}
+
+/* Payload bytes an argument takes whatever its value: its width, or a string's header. */
+static inline unsigned shmlog_arg_fixed_bytes(unsigned type)
+{
+    return type == SHMLOG_ARG_STR ? SHMLOG_STR_HEADER_BYTES : shmlog_arg_width(type);
+}
+
+/* The header word of a string of len bytes (cut: it was cut to them). */
+static inline uint16_t shmlog_str_header(size_t len, unsigned cut)
+{
+    return (uint16_t)(len | (cut ? SHMLOG_STR_TRUNCATED : 0u));
+}
+
+/* The length a string header gives (its TRUNCATED bit aside). */
+static inline size_t shmlog_str_length(uint16_t hdr)
+{
+    return hdr & SHMLOG_STR_LEN_MASK;
+}
+
+/* The truncation rule: of a string of want bytes, the bytes a record stores
+ * when *room bytes of the payload are left for strings; sets *cut when it is
+ * cut, and takes them from *room. */
+static inline size_t shmlog_str_fit(size_t want, size_t *room, unsigned *cut)
+{
+    if (want > *room) {
+        want = *room;
+        *cut = 1;
+    }
+    *room -= want;
+    return want;
+}
+
+/* Byte offset of payload byte i of a record within its first slot. The payload
+ * stream runs through the head slot then each continuation slot's 56 bytes. */
+static inline size_t shmlog_payload_offset(size_t i)
+{
+    if (i < SHMLOG_HEAD_PAYLOAD)
+        return offsetof(struct shmlog_record, payload) + i;
+    i -= SHMLOG_HEAD_PAYLOAD;
+    return SHMLOG_RECORD_BYTES * (1 + i / SHMLOG_CONT_PAYLOAD) + 8 + i % SHMLOG_CONT_PAYLOAD;
+}
+
+/* Payload bytes from byte i to the end of the slot that holds it. */
+static inline size_t shmlog_payload_slot_left(size_t i)
+{
+    return i < SHMLOG_HEAD_PAYLOAD ? SHMLOG_HEAD_PAYLOAD - i
+                                   : SHMLOG_CONT_PAYLOAD - (i - SHMLOG_HEAD_PAYLOAD) % SHMLOG_CONT_PAYLOAD;
+}
+
+/* Slots needed for a payload of n bytes. */
+static inline unsigned shmlog_slots_for_payload(size_t n)
+{
+    if (n <= SHMLOG_HEAD_PAYLOAD)
+        return 1;
+    return 1 + (unsigned)((n - SHMLOG_HEAD_PAYLOAD + SHMLOG_CONT_PAYLOAD - 1) / SHMLOG_CONT_PAYLOAD);
+}
+
+/* Payload bytes a record of nslots slots (1..SHMLOG_MAX_SLOTS) has room for. */
+static inline size_t shmlog_payload_capacity(unsigned nslots)
+{
+    return SHMLOG_HEAD_PAYLOAD + (size_t)(nslots - 1) * SHMLOG_CONT_PAYLOAD;
+}
+
+/* What a payload must hold for a call site, worked out once from its types:
+ * the fixed bytes before each string (since the string before it) and after
+ * the last, so that a payload is measured in one step per string. */
+struct shmlog_args_shape {
+    uint8_t nargs;
+    uint8_t nstr;                         /* string arguments */
+    uint16_t fixed;                       /* the bytes the arguments take whatever their values */
+    uint16_t fixed_before[SHMLOG_MAX_ARGS]; /* of string k: fixed bytes since the string before it */
+    uint16_t fixed_after;                 /* fixed bytes after the last string (all of them with none) */
+};
+
+/* The shape of nargs arguments of types: 0, or -1 when they are too many or a
+ * type is not one a record holds. */
+static inline int shmlog_args_shape_init(struct shmlog_args_shape *sh, unsigned nargs, const uint8_t *types)
+{
+    unsigned run = 0, all = 0;
+    sh->nargs = sh->nstr = 0;
+    sh->fixed = sh->fixed_after = 0;
+    if (nargs > SHMLOG_MAX_ARGS)
+        return -1;
+    for (unsigned i = 0; i < nargs; i++) {
+        unsigned t = types[i], bytes = shmlog_arg_fixed_bytes(t);
+        if (!bytes)
+            return -1;
+        all += bytes;
+        if (t == SHMLOG_ARG_STR) {
+            sh->fixed_before[sh->nstr++] = (uint16_t)run;
+            run = 0;
+        } else {
+            run += bytes;
+        }
+    }
+    sh->nargs = (uint8_t)nargs;
+    sh->fixed = (uint16_t)all;
+    sh->fixed_after = (uint16_t)run;
+    return 0;
+}
+
+/* The payload bytes the arguments of shape sh take in payload[0..len), or
+ * SHMLOG_ARGS_BAD when it does not hold them (len: what the slots hold, at
+ * most SHMLOG_MAX_PAYLOAD). */
+static inline size_t shmlog_args_measure(const struct shmlog_args_shape *sh, const uint8_t *payload, size_t len)
+{
+    size_t off = 0;
+    for (unsigned k = 0; k < sh->nstr; k++) {
+        off += sh->fixed_before[k];
+        if (off + SHMLOG_STR_HEADER_BYTES > len)
+            return SHMLOG_ARGS_BAD;
+        off += SHMLOG_STR_HEADER_BYTES + shmlog_str_length((uint16_t)(payload[off] | payload[off + 1] << 8));
+    }
+    off += sh->fixed_after;
+    return off <= len && off <= SHMLOG_MAX_PAYLOAD ? off : SHMLOG_ARGS_BAD;
+}
+
+/* Where each argument of a payload that shmlog_args_measure accepted starts:
+ * at[i] for argument i of types. */
+static inline void shmlog_args_offsets(unsigned nargs, const uint8_t *types, const uint8_t *payload, uint16_t *at)
+{
+    size_t off = 0;
+    for (unsigned i = 0; i < nargs; i++) {
+        at[i] = (uint16_t)off;
+        off += shmlog_arg_fixed_bytes(types[i]);
+        if (types[i] == SHMLOG_ARG_STR)
+            off += shmlog_str_length((uint16_t)(payload[off - 2] | payload[off - 1] << 8));
+    }
+}
+
+#endif /* SHMLOG_ARGS_H */
