@@ -109,6 +109,7 @@ static int path_exists(const char *path)
 struct follow_ctx {
     const struct cli *cli;
     struct read_engine *engine;
+    struct entry_sink sink; /* the merge's, to these */
 };
 
 static int follow_entry(void *ctx, const struct entry *e)
@@ -127,19 +128,26 @@ static void follow_message(void *ctx, const char *msg, int note)
     dump_say(msg, note);
 }
 
+/* A following engine whose merge prints through ctx (which keeps its sink). */
+static void follow_engine(struct cli *cli, struct read_engine *engine, struct read_merge *merge,
+                          struct follow_ctx *ctx)
+{
+    *ctx = (struct follow_ctx){cli, engine, {follow_entry, follow_message, ctx}};
+    merge_init(merge, engine, &ctx->sink);
+    merge->limit = cli->filter.limit;
+    struct read_consumer c = merge_consumer(merge);
+    if (read_engine_init(engine, &cli->filter, &c) != 0)
+        dump_oom();
+    engine->follow = 1;
+}
+
 /* follow kafka://: the topic's hosts as their messages come, each pass's records in time order. */
 static int follow_topic(struct cli *cli, const char *url)
 {
     struct read_engine engine;
     struct read_merge merge;
-    struct follow_ctx ctx = {cli, &engine};
-    const struct entry_sink sink = {follow_entry, follow_message, &ctx};
-    merge_init(&merge, &engine, &sink);
-    merge.limit = cli->filter.limit;
-    struct read_consumer c = merge_consumer(&merge);
-    if (read_engine_init(&engine, &cli->filter, &c) != 0)
-        dump_oom();
-    engine.follow = 1;
+    struct follow_ctx ctx;
+    follow_engine(cli, &engine, &merge, &ctx);
     struct topics t = {0};
     if (open_topic(&engine, cli, url, &t) != 0)
         dump_oom();
@@ -181,14 +189,8 @@ int cmd_follow(struct cli *cli)
 
     struct read_engine engine;
     struct read_merge merge;
-    struct follow_ctx ctx = {cli, &engine};
-    const struct entry_sink sink = {follow_entry, follow_message, &ctx};
-    merge_init(&merge, &engine, &sink);
-    merge.limit = cli->filter.limit;
-    struct read_consumer c = merge_consumer(&merge);
-    if (read_engine_init(&engine, &cli->filter, &c) != 0)
-        dump_oom();
-    engine.follow = 1;
+    struct follow_ctx ctx;
+    follow_engine(cli, &engine, &merge, &ctx);
 
     struct in_file file;
     struct source src;

@@ -607,11 +607,26 @@ void read_engine_free(struct read_engine *e)
 
 /* ==== The sites alone ==== */
 
+int reader_each_site(struct read_engine *e, struct shlog_reader *rd,
+                     int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
+                     void *clientd)
+{
+    struct shlog_event ev;
+    int rc;
+    while ((rc = shlog_reader_next(rd, &ev)) > 0) {
+        if (ev.kind != SHLOG_EV_SITE || !ev.site_info ||
+            !read_filter_process(e->filter, ev.proc->info.app, ev.proc->info.pid))
+            continue;
+        if ((rc = site(clientd, &ev.proc->info, ev.site_info)) < 0)
+            return rc;
+    }
+    return rc == -ENOMEM ? rc : 0;
+}
+
 int read_scan_sites(struct read_engine *e, const struct in_list *l,
                     int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
                     void *clientd)
 {
-    struct shlog_event ev;
     char err[512];
     for (size_t i = 0; i < l->n; i++) {
         const struct in_file *f = &l->v[i];
@@ -621,14 +636,7 @@ int read_scan_sites(struct read_engine *e, const struct in_list *l,
         shlog_reader_skip_records(rd, 1);
         if (e->frame_mem)
             shlog_reader_share_frame_mem(rd, e->frame_mem);
-        int rc;
-        while ((rc = shlog_reader_next(rd, &ev)) > 0) {
-            if (ev.kind != SHLOG_EV_SITE || !ev.site_info ||
-                !read_filter_process(e->filter, ev.proc->info.app, ev.proc->info.pid))
-                continue;
-            if ((rc = site(clientd, &ev.proc->info, ev.site_info)) < 0)
-                break;
-        }
+        int rc = reader_each_site(e, rd, site, clientd);
         shlog_reader_close(rd);
         if (rc == -ENOMEM)
             return rc;

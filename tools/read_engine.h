@@ -272,6 +272,11 @@ const struct render_site *prepared(struct read_engine *e, struct dsite *d, struc
 /* The ring of process p that an exit marker goes after (one with records,
  * else a stream of the process's own); NULL when out of memory. */
 struct dring *exit_ring(struct read_engine *e, struct source *s, struct dproc *p);
+/* The sites rd gives (its records skipped) whose process passes e's filter,
+ * each to site. 0, site's error, or -ENOMEM. */
+int reader_each_site(struct read_engine *e, struct shlog_reader *rd,
+                     int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
+                     void *clientd);
 /* Reads the sites each input file defines, without its records, for a caller
  * that wants them before the first record (an Arrow schema): site() is
  * called for each site of a process that passes the filters. 0, or -ENOMEM

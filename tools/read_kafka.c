@@ -476,18 +476,9 @@ static int scan_frames(struct read_engine *e, struct shlog_reader *rd, const voi
                        int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
                        void *clientd)
 {
-    struct shlog_event ev;
     if (shlog_reader_push(rd, bytes, n, off) != 0)
         return -ENOMEM;
-    int rc;
-    while ((rc = shlog_reader_next(rd, &ev)) > 0) {
-        if (ev.kind != SHLOG_EV_SITE || !ev.site_info ||
-            !read_filter_process(e->filter, ev.proc->info.app, ev.proc->info.pid))
-            continue;
-        if ((rc = site(clientd, &ev.proc->info, ev.site_info)) < 0)
-            return rc;
-    }
-    return rc == -ENOMEM ? rc : 0;
+    return reader_each_site(e, rd, site, clientd);
 }
 
 int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
