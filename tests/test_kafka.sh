@@ -200,7 +200,7 @@ assert warn == shmlog.to_arrow(dirs[0], level="WARN", app="alpha").num_rows
 EOF
 check_show "Python: pyarrow's table of shmlog.open('kafka://...') (libshmlog-read's Arrow stream) is the files'" \
     env PYTHONPATH="$pysrc" SHMLOG_READ_LIBRARY="$libdir/libshmlog-read.so.1" LD_PRELOAD="${PY_LD_PRELOAD:-}" \
-    ASAN_OPTIONS="${PY_ASAN_OPTIONS:-}" /opt/shmlog-test/venv/bin/python "$tmp/arrow.py" "$url" "$tmp/hosta/out" \
+    ASAN_OPTIONS="${PY_ASAN_OPTIONS:-}" "${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python" "$tmp/arrow.py" "$url" "$tmp/hosta/out" \
     "$tmp/hostb/out"
 
 # ---- hostile messages ----
