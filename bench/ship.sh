@@ -9,7 +9,8 @@
 #      and a following shipper: the shipper's lag (bytes, and seconds by the
 #      seal time of the oldest frame not acknowledged), sampled every second;
 #   3. central: `shmlog-dump mirror` of the topic (the consumer side): records/s
-#      and MB/s, and `shmlog-dump read` of the mirror.
+#      and MB/s, `shmlog-dump read` of the mirror, and `read kafka://` of the
+#      topic itself (no files between).
 #   bench/ship.sh [RECORDS [RATE [SECONDS]]]   (default 10000000 1000000 10)
 # Run it under `flock /tmp/shmlog-heavy.lock` on a shared machine.
 set -euo pipefail
@@ -113,10 +114,13 @@ t1=$(date +%s.%N)
 t2=$(date +%s.%N)
 taskset -c 0 "$build/tools/shmlog-dump" read "$work/mirror" --format json >/dev/null
 t3=$(date +%s.%N)
-python3 - "$records" "$bytes" "$t0" "$t1" "$t2" "$t3" <<'PY'
+taskset -c 0 "$build/tools/shmlog-dump" read "kafka://$bootstrap/backlog" --format json >/dev/null
+t4=$(date +%s.%N)
+python3 - "$records" "$bytes" "$t0" "$t1" "$t2" "$t3" "$t4" <<'PY'
 import sys
-rec, b, t0, t1, t2, t3 = (float(x) for x in sys.argv[1:])
+rec, b, t0, t1, t2, t3, t4 = (float(x) for x in sys.argv[1:])
 print(f"  mirror:           {rec / (t1 - t0) / 1e6:.2f} M records/s, {b / (t1 - t0) / 1e6:.1f} MB/s ({t1 - t0:.2f} s)")
 print(f"  read --format json of the mirror: {rec / (t3 - t2) / 1e6:.2f} M records/s")
+print(f"  read --format json of the topic:  {rec / (t4 - t3) / 1e6:.2f} M records/s, {b / (t4 - t3) / 1e6:.1f} MB/s")
 PY
 cmp -s <(cd "$work/backlog" && cat *.shlog) <(cd "$work/mirror" && cat bench-*) && echo "  the mirror's files are the backlog's, byte for byte"

@@ -13,6 +13,7 @@
 #include <libgen.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int shlog_file_name_seq(const char *name, uint64_t *seq, int *part)
@@ -175,6 +176,16 @@ uint64_t shlog_shipped_lag(int dirfd, const struct shlog_shipped *s)
 int shlog_shipped_has(const struct shlog_shipped *s, uint64_t file_seq)
 {
     return file_seq < s->file_seq;
+}
+
+void shlog_file_name(const struct shlog_file_header *h, char *out, size_t cap)
+{
+    time_t t = (time_t)(h->created_ns / 1000000000ull);
+    struct tm tm;
+    char date[32];
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof(date), "%Y%m%d-%H%M%S", &tm);
+    snprintf(out, cap, "%s-%s-%06" PRIu64 SHLOG_FILE_SUFFIX, h->host, date, h->file_seq);
 }
 
 /* ==== kafka://BROKERS/TOPIC ==== */

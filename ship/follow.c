@@ -56,8 +56,30 @@ static void close_file(void)
     S.fd = -1;
 }
 
+/* The frame at off of fb bytes was produced, with cx; marked: sealed. */
+static void remember(uint64_t off, uint64_t fb, const struct shlog_context_out *cx, int marked)
+{
+    struct last_frame *l = &S.last;
+    if (cx->ctx_n > l->ctx_cap) {
+        uint8_t *c = realloc(l->ctx, cx->ctx_n);
+        if (!c) {
+            fprintf(stderr, PROG ": out of memory\n");
+            exit(1);
+        }
+        l->ctx = c;
+        l->ctx_cap = cx->ctx_n;
+    }
+    if (cx->ctx_n)
+        memcpy(l->ctx, cx->ctx, cx->ctx_n);
+    l->ctx_n = cx->ctx_n;
+    l->off = off;
+    l->bytes = fb;
+    l->sealed_ns = cx->sealed_ns;
+    l->marked = marked;
+}
+
 /* Learns the definitions of the frames before off again (a restart in the
- * middle of a file). */
+ * middle of a file), and which was the last. */
 static void relearn(uint64_t off)
 {
     uint64_t at = SHLOG_FILE_HEADER_BYTES;
@@ -71,10 +93,35 @@ static void relearn(uint64_t off)
             free(f);
             break;
         }
-        shlog_context_next(S.ctx, f, fb, NULL);
+        struct shlog_context_out cx;
+        if (shlog_context_next(S.ctx, f, fb, &cx) != -ENOMEM && at + fb == off)
+            remember(at, fb, &cx, 0); /* whether it went marked is not known: sent again if closed */
         free(f);
         at += fb;
     }
+}
+
+/* A closed file whose last frame went before it was closed: that frame
+ * again, marked sealed (readers that have it skip it as sent again). */
+static void mark_sealed(uint64_t size)
+{
+    struct last_frame *l = &S.last;
+    if (!l->bytes || l->marked || l->off + l->bytes != size)
+        return;
+    uint8_t *f = malloc(l->bytes);
+    if (!f) {
+        fprintf(stderr, PROG ": out of memory\n");
+        exit(1);
+    }
+    if (shlog_pread_full(S.fd, f, l->bytes, l->off) != (ssize_t)l->bytes) {
+        free(f);
+        return;
+    }
+    /* Its records were counted when it went first. */
+    const struct shlog_context_out cx = {l->ctx_n ? l->ctx : NULL, l->ctx_n, 0, l->sealed_ns};
+    if (kafka_produce(f, l->bytes, &cx, (struct cursor){S.seq, size}, 1) != 0)
+        exit(1);
+    l->marked = 1;
 }
 
 /* Opens the next file to ship: 1 opened, 0 none yet. */
@@ -119,6 +166,7 @@ static int open_next(void)
     S.hdr = hdr;
     shlog_context_reset(S.ctx);
     S.ctx_over_said = 0;
+    S.last.bytes = 0;
     if (seq == S.acked.seq && S.acked.off > SHLOG_FILE_HEADER_BYTES) {
         relearn(S.acked.off);
         S.off = S.acked.off;
@@ -202,7 +250,9 @@ static int ship_frame(uint64_t size)
         fprintf(stderr, PROG ": out of memory\n");
         exit(1);
     }
-    if (kafka_produce(f, fb, &cx, (struct cursor){S.seq, S.off + fb}) != 0)
+    int ends = S.sealed && S.off + fb == size;
+    remember(S.off, fb, &cx, ends);
+    if (kafka_produce(f, fb, &cx, (struct cursor){S.seq, S.off + fb}, ends) != 0)
         exit(1);
     S.off += fb;
     return 1;
@@ -232,6 +282,7 @@ int follow_step(void)
             warnx("%s: ends inside a frame (%" PRIu64 " bytes): torn, not shipped", S.name, size - S.off);
             S.n.torn++;
         }
+        mark_sealed(size);
         close_file();
         S.next_seq = S.seq + 1;
         return 1;

@@ -238,19 +238,23 @@ int kafka_init(void)
     }
 }
 
-int kafka_produce(void *frame, size_t n, const struct shlog_context_out *cx, struct cursor end)
+int kafka_produce(void *frame, size_t n, const struct shlog_context_out *cx, struct cursor end, int sealed)
 {
-    uint8_t off[8];
+    uint8_t off[8], size[8];
     uint64_t at = end.off - n;
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 8; i++) {
         off[i] = (uint8_t)(at >> (8 * i));
+        size[i] = (uint8_t)(end.off >> (8 * i));
+    }
     uint64_t msgno = S.qbase + S.qlen;
     for (;;) {
-        rd_kafka_headers_t *h = rd_kafka_headers_new(3);
+        rd_kafka_headers_t *h = rd_kafka_headers_new(4);
         rd_kafka_header_add(h, SHLOG_MSG_FILE, -1, S.header, sizeof(S.header));
         rd_kafka_header_add(h, SHLOG_MSG_OFFSET, -1, off, sizeof(off));
         if (cx->ctx_n)
             rd_kafka_header_add(h, SHLOG_MSG_CONTEXT, -1, cx->ctx, cx->ctx_n);
+        if (sealed)
+            rd_kafka_header_add(h, SHLOG_MSG_SEALED, -1, size, sizeof(size));
         rd_kafka_resp_err_t e = rd_kafka_producev(
             S.rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(S.hdr.host, strlen(S.hdr.host)), RD_KAFKA_V_VALUE(frame, n),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADERS(h),

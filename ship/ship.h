@@ -78,6 +78,15 @@ struct ship {
     int at_end;       /* nothing more to read now */
     struct shlog_context *ctx;
     int ctx_over_said;
+    /* The last frame produced of this file, to send again marked sealed
+     * (SHLOG_MSG_SEALED) when the file is closed after it went */
+    struct last_frame {
+        uint64_t off, bytes; /* bytes 0: none */
+        uint8_t *ctx;        /* its context, copied */
+        size_t ctx_n, ctx_cap;
+        uint64_t sealed_ns;
+        int marked;          /* it went marked */
+    } last;
     /* In flight, in production order */
     struct inflight *q;
     size_t qcap, qhead, qlen;
@@ -109,8 +118,9 @@ uint64_t follow_lag_bytes(void);
 /* kafka.c */
 int kafka_init(void);
 /* Queues a message: the frame (the buffer is given to librdkafka), its
- * context and where it ends. 0, or -1 after a line on stderr. */
-int kafka_produce(void *frame, size_t n, const struct shlog_context_out *cx, struct cursor end);
+ * context and where it ends; sealed: it ends its closed file (end.off is the
+ * file's size). 0, or -1 after a line on stderr. */
+int kafka_produce(void *frame, size_t n, const struct shlog_context_out *cx, struct cursor end, int sealed);
 /* A file's start, acknowledged with what comes before it. */
 void kafka_mark(struct cursor at);
 /* Serves acknowledgements, waiting up to ms; moves S.acked. */

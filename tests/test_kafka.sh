@@ -1,8 +1,11 @@
 #!/bin/bash
-# Description: two hosts' records through a real 3-broker Kafka cluster (tools/kafka-dev.sh): two collectors with different --host names, a shipper each, a broker and a shipper killed with SIGKILL mid-stream and started again; the mirror's files are the hosts' files byte for byte and read back every record exactly once; a shipper that sends everything again adds nothing; a mirror that starts mid-topic (--since) decodes every record from there; hostile messages are reported and never crash or hang a reader; with the brokers away the collector keeps the files not shipped (--keep), and says and counts the ones --max-bytes removes.
-# usage: test_kafka.sh KAFKA_DEV (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, SHMLOG_SHIP, KAFKA_INJECT)
+# Description: two hosts' records through a real 3-broker Kafka cluster (tools/kafka-dev.sh): two collectors with different --host names, a shipper each, a broker and a shipper killed with SIGKILL mid-stream and started again; the mirror's files are the hosts' files byte for byte, closed as theirs were, and read back every record exactly once; a shipper that sends everything again adds nothing; a mirror that starts mid-topic (--since) decodes every record from there; the topic read directly (read, stats and follow kafka://, and libshmlog-read's Arrow stream through Python) gives what the hosts' files and the mirror give, from --since too, and follow prints the records as they are shipped; hostile messages are reported and never crash or hang a reader; with the brokers away the collector keeps the files not shipped (--keep), and says and counts the ones --max-bytes removes.
+# usage: test_kafka.sh KAFKA_DEV LIBDIR PYTHON_SRC (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, SHMLOG_SHIP,
+#   KAFKA_INJECT; PY_LD_PRELOAD, PY_ASAN_OPTIONS: what Python needs to load an ASan build's library)
 set -u
 kafka_dev=$1
+libdir=$2
+pysrc=$3
 tmp=$(mktemp -d /tmp/shmlog-test-kafka-XXXXXX)
 export KAFKA_DIR=$tmp/kafka
 . "$(dirname "$0")/tap.sh"
@@ -41,6 +44,12 @@ for h in hosta hostb; do
     start_collector "$h" --ship-state "$tmp/$h/ship.state"
     start_shipper "$h"
 done
+# A reader that follows the topic from now on, through everything below (the shippers made the topic).
+wait_for 30 bash -c "ls -d \"$KAFKA_DIR\"/node1/data/fleet-0 >/dev/null 2>&1"
+"$dump" follow "$url" --since "$(date +%s.%N)" --format json >"$tmp/follow.json" 2>"$tmp/follow.err" &
+follow=$!
+pids+=($follow)
+sleep 0.3
 SHMLOG_DIR=$tmp/hosta/seg "$sample" --app alpha --count 500000 --threads 2 --rate 100000 >"$tmp/alpha.out" 2>&1 &
 alpha=$!
 SHMLOG_DIR=$tmp/hostb/seg "$sample" --app beta --count 400000 --threads 1 --rate 100000 >"$tmp/beta.out" 2>&1 &
@@ -97,6 +106,37 @@ want_b=$(($(sed -n 's/.* \([0-9]*\) written.*/\1/p' "$tmp/beta.out") + 1))
 check "every record once: $want_a of hosta, $want_b of hostb (the calls and the 'starting' record)" \
     bash -c "[ \$(wc -l <$tmp/hosta.mirror) = $want_a ] && [ \$(wc -l <$tmp/hostb.mirror) = $want_b ] &&
              [ -z \"\$(sort $tmp/hosta.mirror | uniq -d)\" ]"
+check "the mirror's files are closed as the hosts' were: none left .part" \
+    bash -c "ls \"$tmp\"/mirror/*.shlog >/dev/null && ! ls \"$tmp\"/mirror/*.part 2>/dev/null"
+
+# ---- follow kafka:// printed the records as they were shipped ----
+# Records of two hosts at the same nanosecond may come in either order: each host's (app's) lines are
+# compared in their order, and the lines counted.
+same_records() { # A B
+    [ "$(wc -l <"$1")" = "$(wc -l <"$2")" ] && [ -s "$1" ] &&
+        cmp <(grep '"app":"alpha"' "$1") <(grep '"app":"alpha"' "$2") &&
+        cmp <(grep '"app":"beta"' "$1") <(grep '"app":"beta"' "$2")
+}
+# The records that come after a newer one (a ring's records come in ring order, and a call can take its
+# time before an earlier call of its cpu reserves its place): the topic's must be the files' ones. The
+# times are compared as strings (19 digits), which awk's doubles would round.
+late_records() { awk -F'"ts_ns":' '{ split($2, a, ","); t = a[1] ""; if (t < max) print; else max = t }' "$1"; }
+# Sorted into files, with a bounded buffer (two sorts of 300 MB at once can fail on a loaded machine).
+sorted() { LC_ALL=C sort -S 64M -T "$tmp" "$1" >"$1.sorted"; }
+"$dump" read "$tmp/hosta/out" "$tmp/hostb/out" --format json >"$tmp/local.json" 2>/dev/null
+wait_for 30 bash -c "[ \$(wc -l <\"$tmp/follow.json\") -ge \$(wc -l <\"$tmp/local.json\") ]"
+kill -INT "$follow"
+wait "$follow"
+rc=$?
+# (in the order they came: each pass's in time order, a host's later frames may hold older records)
+sorted "$tmp/follow.json" && sorted "$tmp/local.json"
+if [ $rc = 0 ] && [ -s "$tmp/follow.json" ] && cmp -s "$tmp/follow.json.sorted" "$tmp/local.json.sorted"; then
+    ok "follow kafka:// printed each of the $(wc -l <"$tmp/local.json") records once as they were shipped, through the kills"
+else
+    not_ok "follow kafka://: exit $rc, $(wc -l <"$tmp/follow.json") lines of $(wc -l <"$tmp/local.json")"
+    diag "$tmp/follow.err"
+    diff "$tmp/follow.json.sorted" "$tmp/local.json.sorted" | head -n 6 | diag
+fi
 
 # ---- a consumer that starts mid-topic ----
 mid=$(sed -n "$((want_a / 2))p" "$tmp/hosta.local" | sed 's/.*"ts_ns":\([0-9]*\).*/\1/')
@@ -120,6 +160,53 @@ check "a fresh mirror of the topic (every frame twice) reads every record once" 
     \"$dump\" mirror \"$url\" --out \"$tmp/mirror-fresh\" 2>/dev/null &&
     \"$dump\" read \"$tmp\"/mirror-fresh/hosta-* --format json | cmp - \"$tmp/hosta.local\""
 
+# ---- the topic read as a directory of every host's files (hosta's shipper sent all of it twice) ----
+timeout 120 "$dump" read "$url" --format json >"$tmp/topic.json" 2>"$tmp/topic.err"
+rc=$?
+if [ $rc = 0 ] && [ ! -s "$tmp/topic.err" ]; then ok "read kafka:// exits 0, nothing said"; else not_ok "read kafka://: exit $rc"; diag "$tmp/topic.err"; fi
+check "read kafka://: the hosts' files' records, each once ($(wc -l <"$tmp/local.json"))" \
+    same_records "$tmp/topic.json" "$tmp/local.json"
+check "read kafka://: the hosts merged in time order as the files' read merges them ($(late_records "$tmp/local.json" | wc -l) records after a newer one in both)" \
+    cmp <(late_records "$tmp/topic.json") <(late_records "$tmp/local.json")
+"$dump" read "$tmp/mirror" --format json >"$tmp/mirror.json" 2>/dev/null
+check "read kafka://: the mirror's records" same_records "$tmp/topic.json" "$tmp/mirror.json"
+check "read kafka:// with filters (--app beta --level WARN, text): the files' lines" \
+    cmp <("$dump" read "$url" --app beta --level WARN 2>&1) <("$dump" read "$tmp/hostb/out" --app beta --level WARN 2>&1)
+check "stats kafka:// is the mirror's stats" cmp <("$dump" stats "$url" 2>&1) <("$dump" stats "$tmp/mirror" 2>&1)
+check "stats kafka:// --app alpha --format json is the mirror's" \
+    cmp <("$dump" stats "$url" --app alpha --format json 2>&1) <("$dump" stats "$tmp/mirror" --app alpha --format json 2>&1)
+"$dump" read "$url" --since "$mid" --format json >"$tmp/topic-mid.json" 2>"$tmp/topic-mid.err"
+"$dump" read "$tmp/hosta/out" "$tmp/hostb/out" --since "$mid" --format json >"$tmp/local-mid.json" 2>/dev/null
+check "read kafka:// --since the middle: every record from there on ($(wc -l <"$tmp/local-mid.json"))" \
+    same_records "$tmp/topic-mid.json" "$tmp/local-mid.json"
+bytes_of() { "$dump" stats "$@" --format json | sed 's/^{"files":[0-9]*,"bytes":\([0-9]*\).*/\1/'; }
+whole=$(bytes_of "$url")
+from_mid=$(bytes_of "$url" --since "$mid")
+if [ "$from_mid" -gt 0 ] && [ "$from_mid" -lt $((whole * 3 / 4)) ]; then
+    ok "--since starts mid-topic, at the brokers' offsets for the time: $from_mid of $whole bytes read"
+else
+    not_ok "--since read $from_mid of $whole bytes"
+fi
+cat >"$tmp/arrow.py" <<'EOF'
+import sys
+import pyarrow as pa
+import shmlog
+url, dirs = sys.argv[1], sys.argv[2:]
+keys = [("ts", "ascending"), ("pid", "ascending"), ("cpu", "ascending"), ("seq", "ascending")]
+topic = pa.table(shmlog.open(url)).sort_by(keys)
+local = pa.table(shmlog.open(dirs)).sort_by(keys)
+warn = shmlog.to_arrow(url, level="WARN", app="alpha").num_rows
+print(topic.num_rows, "rows,", topic.num_columns, "columns;", warn, "of alpha at WARN")
+assert topic.num_rows == local.num_rows and topic.num_rows > 0, (topic.num_rows, local.num_rows)
+assert topic.schema == local.schema, (topic.schema, local.schema)
+assert topic.equals(local)
+assert warn == shmlog.to_arrow(dirs[0], level="WARN", app="alpha").num_rows
+EOF
+check_show "Python: pyarrow's table of shmlog.open('kafka://...') (libshmlog-read's Arrow stream) is the files'" \
+    env PYTHONPATH="$pysrc" SHMLOG_READ_LIBRARY="$libdir/libshmlog-read.so.1" LD_PRELOAD="${PY_LD_PRELOAD:-}" \
+    ASAN_OPTIONS="${PY_ASAN_OPTIONS:-}" "${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python" "$tmp/arrow.py" "$url" "$tmp/hosta/out" \
+    "$tmp/hostb/out"
+
 # ---- hostile messages ----
 check_show "hostile messages put into the topic" "$inject" "$bootstrap" fleet "$(ls "$tmp"/hosta/out/*.shlog | head -n 1)"
 timeout 120 "$dump" mirror "$url" --out "$tmp/mirror" >"$tmp/hostile.out" 2>"$tmp/hostile.err"
@@ -138,6 +225,23 @@ for h in hosta hostb; do
     check "$h: the mirror still reads exactly the host's records" \
         bash -c "\"$dump\" read \"$tmp\"/mirror/$h-* --format json | cmp - \"$tmp/$h.local\""
 done
+for cmd in read stats; do
+    timeout 120 "$dump" $cmd "$url" --format json >"$tmp/hostile-$cmd.out" 2>"$tmp/hostile-$cmd.err"
+    rc=$?
+    missing=
+    for why in "not a frame shmlog-ship sent" "not one whole frame (truncated)" "a frame claiming another host" \
+        "header: not a shmlog file" "not whole frames" "is not one whole frame" "frame unreadable"; do
+        grep -q "$why" "$tmp/hostile-$cmd.err" || missing="$missing '$why'"
+    done
+    if [ $rc = 1 ] && [ -z "$missing" ]; then
+        ok "$cmd kafka:// reports each hostile message and the damaged frame, exit 1"
+    else
+        not_ok "$cmd kafka:// after hostile messages: exit $rc, not reported:$missing"
+        diag "$tmp/hostile-$cmd.err"
+    fi
+done
+check "read kafka:// after them: the hosts' records are still exactly theirs" \
+    same_records "$tmp/hostile-read.out" "$tmp/local.json"
 
 # ---- the files are the buffer: brokers away, the collector keeps what is not shipped ----
 dead=kafka://127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')/fleet

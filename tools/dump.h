@@ -105,14 +105,30 @@ const char *level_text(uint32_t level);
 struct stat;
 struct read_engine;
 struct in_list;
-/* The FILE|DIR arguments, or the default directory when none was given (dump_inputs.c). */
+struct read_kafka;
+struct source;
+/* The kafka:// topics of a command, and the list of their sources. */
+struct topics {
+    struct read_kafka **v;
+    size_t n;
+    struct source *first;
+    int status; /* EXIT_USAGE: this build reads no kafka://; 1: a topic could not be read */
+};
+/* The FILE|DIR|kafka:// arguments, or the default directory when none was given (dump_inputs.c). */
 const char *const *input_args(const struct cli *cli, int *n);
-/* stat(2) of one of them; when it fails, says why (naming where the default
- * directory came from when no FILE|DIR was given) and returns -1. */
+/* stat(2) of one of them (a kafka:// address passes, as nothing); when it
+ * fails, says why (naming where the default directory came from when no
+ * FILE|DIR was given) and returns -1. */
 int stat_input(const struct cli *cli, const char *arg, struct stat *st);
 /* The files of the FILE|DIR arguments into l, sorted, for engine e (whose
- * status turns 1 for an argument that cannot be read). 0, or -ENOMEM. */
-int collect_inputs(struct read_engine *e, const struct cli *cli, struct in_list *l);
+ * status turns 1 for an argument that cannot be read); the kafka://
+ * arguments opened into t (from --since; following, from the end when no
+ * --since), or said to be no input of this command when t is NULL. 0, or
+ * -ENOMEM. */
+int collect_inputs(struct read_engine *e, const struct cli *cli, struct in_list *l, struct topics *t);
+/* One kafka:// argument into t; one that cannot be read is said (status). 0, or -ENOMEM. */
+int open_topic(struct read_engine *e, const struct cli *cli, const char *url, struct topics *t);
+void close_topics(struct read_engine *e, struct topics *t);
 
 int cmd_read(struct cli *cli);
 int cmd_stats(struct cli *cli);

@@ -1,6 +1,7 @@
-/* dump_inputs.c - the FILE|DIR arguments of shmlog-dump's file commands, or the collector's directory when none is given. */
+/* dump_inputs.c - the FILE|DIR|kafka:// arguments of shmlog-dump's file commands, or the collector's directory when none is given. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -19,6 +20,10 @@ const char *const *input_args(const struct cli *cli, int *n)
 
 int stat_input(const struct cli *cli, const char *arg, struct stat *st)
 {
+    if (shlog_is_kafka_url(arg)) {
+        memset(st, 0, sizeof *st);
+        return 0;
+    }
     if (stat(arg, st) == 0)
         return 0;
     char msg[4096 + 512];
@@ -31,12 +36,53 @@ int stat_input(const struct cli *cli, const char *arg, struct stat *st)
     return -1;
 }
 
-int collect_inputs(struct read_engine *e, const struct cli *cli, struct in_list *l)
+int open_topic(struct read_engine *e, const struct cli *cli, const char *url, struct topics *t)
+{
+    struct read_kafka **v = realloc(t->v, (t->n + 1) * sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    t->v = v;
+    char err[600];
+    int rc = read_kafka_open(e, url, cli->filter.since_ns, e->follow && !cli->filter.since_ns, &t->v[t->n], err,
+                             sizeof err);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc != 0) {
+        dump_say(err, 0);
+        e->status = 1;
+        t->status = rc == -ENOTSUP ? EXIT_USAGE : 1;
+        return 0;
+    }
+    sources_append(&t->first, read_kafka_source(t->v[t->n++]));
+    return 0;
+}
+
+void close_topics(struct read_engine *e, struct topics *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        read_kafka_close(e, t->v[i]);
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
+int collect_inputs(struct read_engine *e, const struct cli *cli, struct in_list *l, struct topics *t)
 {
     int nargs;
     const char *const *args = input_args(cli, &nargs);
     for (int i = 0; i < nargs; i++) {
         struct stat st;
+        if (shlog_is_kafka_url(args[i])) {
+            if (!t) {
+                char msg[4096 + 200];
+                snprintf(msg, sizeof msg, "%s: %s reads files; mirror the topic first (shmlog-dump mirror %s --out DIR)",
+                         args[i], cli->command, args[i]);
+                dump_say(msg, 0);
+                e->status = 1;
+            } else if (open_topic(e, cli, args[i], t) != 0) {
+                return -ENOMEM;
+            }
+            continue;
+        }
         if (stat_input(cli, args[i], &st) != 0) {
             e->status = 1;
             continue;

@@ -79,14 +79,20 @@ static void mfile_drop(struct mfile *f)
     *f = files[--nfiles];
 }
 
+/* The mirror file of (host, seq) this run knows, or NULL. */
+static struct mfile *mfile_of(const char *host, uint64_t seq)
+{
+    for (size_t i = 0; i < nfiles; i++)
+        if (files[i].seq == seq && !strcmp(files[i].host, host))
+            return &files[i];
+    return NULL;
+}
+
 /* The mirror file of (host, seq), opened for appending; made (with its
  * header) when there is none. NULL after a line on stderr. */
 static struct mfile *mfile_get(const struct kmsg *m)
 {
-    struct mfile *f = NULL;
-    for (size_t i = 0; i < nfiles; i++)
-        if (files[i].seq == m->hdr->file_seq && !strcmp(files[i].host, m->host))
-            f = &files[i];
+    struct mfile *f = mfile_of(m->hdr.host, m->hdr.file_seq);
     if (!f) {
         if (nfiles == MAX_OPEN) {
             struct mfile *old = &files[0];
@@ -98,15 +104,11 @@ static struct mfile *mfile_get(const struct kmsg *m)
         f = &files[nfiles++];
         memset(f, 0, sizeof(*f));
         f->fd = -1;
-        snprintf(f->host, sizeof(f->host), "%s", m->host);
-        f->seq = m->hdr->file_seq;
-        time_t t = (time_t)(m->hdr->created_ns / 1000000000ull);
-        struct tm tm;
-        char date[32];
-        gmtime_r(&t, &tm);
-        strftime(date, sizeof(date), "%Y%m%d-%H%M%S", &tm);
-        snprintf(f->name, sizeof(f->name), "%s-%s-%06" PRIu64 SHLOG_FILE_SUFFIX SHLOG_PART_SUFFIX, m->host, date,
-                 f->seq);
+        snprintf(f->host, sizeof(f->host), "%s", m->hdr.host);
+        f->seq = m->hdr.file_seq;
+        char name[sizeof(f->name) - sizeof(SHLOG_PART_SUFFIX)];
+        shlog_file_name(&m->hdr, name, sizeof(name));
+        snprintf(f->name, sizeof(f->name), "%s" SHLOG_PART_SUFFIX, name);
     }
     f->used = ++tick;
     if (f->fd >= 0)
@@ -234,7 +236,9 @@ int cmd_mirror(struct cli *cli)
     static struct ksrc_start start[MAX_PARTS];
     size_t nstart = read_state(topic, start, MAX_PARTS);
     struct ksrc *k;
-    if (ksrc_open(&k, url, cli->filter.since_ns, cli->follow, start, nstart, err, sizeof(err)) != 0) {
+    const struct ksrc_options ko = {.since_ns = cli->filter.since_ns, .follow = cli->follow, .start = start,
+                                    .nstart = nstart};
+    if (ksrc_open(&k, url, &ko, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: mirror: %s\n", dump_prog, err);
         return 1;
     }
@@ -263,10 +267,14 @@ int cmd_mirror(struct cli *cli)
                         (int)m.partition, m.offset, m.why);
             } else if (m.place == KMSG_DUPLICATE) {
                 dups++;
+                /* A shipper that saw its file closed after sending the last frame sends it again, marked. */
+                struct mfile *f = m.sealed ? mfile_of(m.hdr.host, m.hdr.file_seq) : NULL;
+                if (f && f->next == m.file_off + m.n)
+                    mfile_seal(f);
             } else {
                 if (m.new_file) /* a host's newer file: its older ones are done */
                     for (size_t i = 0; i < nfiles; i++)
-                        if (!strcmp(files[i].host, m.host) && files[i].seq < m.hdr->file_seq && files[i].fd >= 0)
+                        if (!strcmp(files[i].host, m.hdr.host) && files[i].seq < m.hdr.file_seq && files[i].fd >= 0)
                             mfile_seal(&files[i]);
                 struct mfile *f = mfile_get(&m);
                 if (!f || (m.place == KMSG_START && m.ctx && m.file_off > SHLOG_FILE_HEADER_BYTES &&
@@ -276,6 +284,8 @@ int cmd_mirror(struct cli *cli)
                 }
                 f->next = m.file_off + m.n;
                 frames++;
+                if (m.sealed)
+                    mfile_seal(f);
             }
         }
         if (read_now_ns() - synced >= SYNC_INTERVAL_NS) {

@@ -1,4 +1,4 @@
-/* dump_read.c - shmlog-dump read and follow: the records of collector files, merged in time order, or as they come. */
+/* dump_read.c - shmlog-dump read and follow: the records of collector files or a kafka:// topic, merged in time order, or as they come. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +53,7 @@ int cmd_read(struct cli *cli)
         dump_oom();
     if (rc != 0) {
         dump_say(err, 0);
-        status = 1;
+        status = rc == -ENOTSUP ? EXIT_USAGE : 1;
     }
     const struct shmlog_read_event *ev;
     while (r) {
@@ -109,6 +109,7 @@ static int path_exists(const char *path)
 struct follow_ctx {
     const struct cli *cli;
     struct read_engine *engine;
+    struct entry_sink sink; /* the merge's, to these */
 };
 
 static int follow_entry(void *ctx, const struct entry *e)
@@ -127,6 +128,51 @@ static void follow_message(void *ctx, const char *msg, int note)
     dump_say(msg, note);
 }
 
+/* A following engine whose merge prints through ctx (which keeps its sink). */
+static void follow_engine(struct cli *cli, struct read_engine *engine, struct read_merge *merge,
+                          struct follow_ctx *ctx)
+{
+    *ctx = (struct follow_ctx){cli, engine, {follow_entry, follow_message, ctx}};
+    merge_init(merge, engine, &ctx->sink);
+    merge->limit = cli->filter.limit;
+    struct read_consumer c = merge_consumer(merge);
+    if (read_engine_init(engine, &cli->filter, &c) != 0)
+        dump_oom();
+    engine->follow = 1;
+}
+
+/* follow kafka://: the topic's hosts as their messages come, each pass's records in time order. */
+static int follow_topic(struct cli *cli, const char *url)
+{
+    struct read_engine engine;
+    struct read_merge merge;
+    struct follow_ctx ctx;
+    follow_engine(cli, &engine, &merge, &ctx);
+    struct topics t = {0};
+    if (open_topic(&engine, cli, url, &t) != 0)
+        dump_oom();
+    merge_begin(&merge, t.first);
+    while (t.n && !follow_stop && !merge.stop) {
+        if (read_kafka_poll(&engine, t.v[0], FOLLOW_POLL_NS / 1000000) < 0)
+            dump_oom();
+        for (struct source *s = merge.srcs; s && !follow_stop; s = s->next_src) {
+            int rc;
+            while ((rc = source_step(&engine, s)) > 0 && !follow_stop)
+                ;
+            if (rc < 0)
+                dump_oom();
+        }
+        if (merge_drain(&merge, 1) < 0)
+            dump_oom();
+        out_push();
+    }
+    int status = t.status ? t.status : engine.status;
+    close_topics(&engine, &t);
+    merge_free(&merge);
+    read_engine_free(&engine);
+    return status;
+}
+
 int cmd_follow(struct cli *cli)
 {
     struct sigaction sa;
@@ -134,17 +180,17 @@ int cmd_follow(struct cli *cli)
     sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (cli->npositional == 1) {
+        if (!shlog_is_kafka_url(cli->positional[0]))
+            usage_error("follow reads the collector's --out O, or a kafka://HOST:PORT[,...]/TOPIC, not '%s'",
+                        cli->positional[0]);
+        return follow_topic(cli, cli->positional[0]);
+    }
 
     struct read_engine engine;
     struct read_merge merge;
-    struct follow_ctx ctx = {cli, &engine};
-    const struct entry_sink sink = {follow_entry, follow_message, &ctx};
-    merge_init(&merge, &engine, &sink);
-    merge.limit = cli->filter.limit;
-    struct read_consumer c = merge_consumer(&merge);
-    if (read_engine_init(&engine, &cli->filter, &c) != 0)
-        dump_oom();
-    engine.follow = 1;
+    struct follow_ctx ctx;
+    follow_engine(cli, &engine, &merge, &ctx);
 
     struct in_file file;
     struct source src;

@@ -148,7 +148,14 @@ static int site_count_cmp(const void *a, const void *b)
     const struct dsite *x = *(const struct dsite *const *)a, *y = *(const struct dsite *const *)b;
     if (x->records != y->records)
         return x->records > y->records ? -1 : 1;
-    return strcmp(x->file ? x->file : "", y->file ? y->file : "");
+    int c = strcmp(x->file ? x->file : "", y->file ? y->file : "");
+    /* Then by host, the newest first within one: the same order whichever
+     * host was decoded first (a host's files, or its messages in a topic). */
+    if (!c)
+        c = strcmp(x->proc->source_host, y->proc->source_host);
+    if (!c && x->made != y->made)
+        c = x->made > y->made ? -1 : 1;
+    return c;
 }
 
 static void put_rate(struct render_buf *b, const char *fmt, double v)
@@ -280,21 +287,35 @@ struct stats_summary {
 
 /* Reads every input to its end: each event counted as it is decoded. */
 static void stats_count(struct stats *st, struct read_engine *e, const struct cli *cli, struct in_list *l,
-                        struct source **srcs, size_t *nsrc)
+                        struct source **srcs, size_t *nsrc, struct topics *t)
 {
-    if (collect_inputs(e, cli, l) != 0)
+    if (collect_inputs(e, cli, l, t) != 0)
         dump_oom();
     for (size_t i = 0; i < l->n; i++)
         st->file_bytes += l->v[i].bytes;
     st->nfiles = l->n;
     if (make_sources(e, l, srcs, nsrc) != 0)
         dump_oom();
-    for (size_t i = 0; i < *nsrc; i++) {
-        int rc;
-        while ((rc = source_step(e, &(*srcs)[i])) > 0)
-            ;
-        if (rc < 0)
-            dump_oom();
+    struct source *first = *nsrc ? *srcs : NULL;
+    sources_append(&first, t->first);
+    /* A topic's source adds its hosts' as it finds them, and a host waits
+     * for its partition: every source in turn until all are at their end. */
+    for (int live = 1; live;) {
+        live = 0;
+        for (struct source *s = first; s; s = s->next_src) {
+            int rc;
+            while ((rc = source_step(e, s)) > 0)
+                ;
+            if (rc < 0)
+                dump_oom();
+            live |= !s->done;
+        }
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        uint64_t files, bytes;
+        read_kafka_totals(t->v[i], &files, &bytes);
+        st->nfiles += files;
+        st->file_bytes += bytes;
     }
 }
 
@@ -552,7 +573,8 @@ int cmd_stats(struct cli *cli)
     struct in_list l = {0};
     struct source *srcs;
     size_t nsrc;
-    stats_count(st, &e, cli, &l, &srcs, &nsrc);
+    struct topics t = {0};
+    stats_count(st, &e, cli, &l, &srcs, &nsrc, &t);
     struct stats_summary s;
     stats_summarize(st, &e, &s);
 
@@ -567,10 +589,11 @@ int cmd_stats(struct cli *cli)
         free(st->apps.slots[i].v);
     hmap_clear(&st->apps);
     free(s.sites);
+    close_topics(&e, &t);
     free_sources(&e, srcs, nsrc);
     read_engine_free(&e);
     free(l.v);
-    int status = e.status;
+    int status = t.status ? t.status : e.status;
     free(st);
     return status;
 }

@@ -99,7 +99,7 @@ int cmd_verify(struct cli *cli)
         dump_oom();
     e.verify = 1;
     struct in_list l = {0};
-    if (collect_inputs(&e, cli, &l) != 0)
+    if (collect_inputs(&e, cli, &l, NULL) != 0)
         dump_oom();
     size_t nsrc;
     struct source *srcs;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -17,11 +18,15 @@
 #include "kafka_source.h"
 
 #define META_TIMEOUT_MS 15000
+#define RETRY_MS 200
 #define RECENT_FILES 16 /* per host: the files whose frames may still come again */
 /* One message is at most a frame (SHLOG_MAX_FRAME_RAW before compression, a
  * few MiB in practice) and its context: the fetches must take one whole. */
 #define FETCH_MAX_BYTES "104857600"
 #define RECEIVE_MAX_BYTES "209715200"
+/* Read partition by partition, librdkafka's prefetch is per partition: a few
+ * frames each, not its 64 MiB default. */
+#define PART_PREFETCH_KBYTES "16384"
 
 struct file_pos {
     uint64_t seq, next;
@@ -36,14 +41,19 @@ struct host_state {
 
 struct part_state {
     int32_t id;
-    int64_t next; /* the offset read up to */
-    int64_t end;  /* not following: stop here */
+    int64_t first; /* where the read started */
+    int64_t next;  /* the offset read up to */
+    int64_t end;   /* not following: stop here */
+    int64_t last_ts_ms;
+    int eof;       /* following: the last look found nothing */
+    rd_kafka_queue_t *q; /* per_partition: its own queue */
 };
 
 struct ksrc {
     rd_kafka_t *rk;
     char topic[256];
     int follow;
+    int per_partition;
     struct part_state *parts;
     size_t nparts;
     struct host_state *hosts;
@@ -85,8 +95,34 @@ static struct part_state *part_of(struct ksrc *k, int32_t id)
     return NULL;
 }
 
-int ksrc_open(struct ksrc **out, const char *url, uint64_t since_ns, int follow, const struct ksrc_start *start,
-              size_t nstart, char *err, size_t errcap)
+static uint64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+/* The brokers' offsets for time ms in every partition of tl, asked again
+ * while a partition has no leader yet (a topic just made, a broker gone), up
+ * to META_TIMEOUT_MS. */
+static rd_kafka_resp_err_t offsets_for_time(struct ksrc *k, rd_kafka_topic_partition_list_t *tl, int64_t ms)
+{
+    uint64_t until = mono_ms() + META_TIMEOUT_MS;
+    for (;;) {
+        for (int i = 0; i < tl->cnt; i++) {
+            tl->elems[i].offset = ms;
+            tl->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+        rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(k->rk, tl, RETRY_MS * 5);
+        for (int i = 0; i < tl->cnt && !e; i++)
+            e = tl->elems[i].err;
+        if (!e || mono_ms() >= until)
+            return e;
+        usleep(RETRY_MS * 1000);
+    }
+}
+
+int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, char *err, size_t errcap)
 {
     char brokers[4096];
     struct ksrc *k = calloc(1, sizeof(*k));
@@ -94,7 +130,9 @@ int ksrc_open(struct ksrc **out, const char *url, uint64_t since_ns, int follow,
         snprintf(err, errcap, "out of memory");
         return -1;
     }
-    k->follow = follow;
+    k->follow = o->follow;
+    k->per_partition = o->per_partition;
+    uint64_t since_ns = o->since_ns;
     if (shlog_kafka_url(url, brokers, sizeof(brokers), k->topic, sizeof(k->topic)) != 0) {
         snprintf(err, errcap, "%s: not kafka://HOST:PORT[,HOST:PORT...]/TOPIC", url);
         free(k);
@@ -109,6 +147,7 @@ int ksrc_open(struct ksrc **out, const char *url, uint64_t since_ns, int follow,
         set(conf, "enable.partition.eof", "true", err, errcap) ||
         set(conf, "fetch.max.bytes", FETCH_MAX_BYTES, err, errcap) ||
         set(conf, "receive.message.max.bytes", RECEIVE_MAX_BYTES, err, errcap) ||
+        (o->per_partition && set(conf, "queued.max.messages.kbytes", PART_PREFETCH_KBYTES, err, errcap)) ||
         set(conf, "client.id", "shmlog-dump", err, errcap)) {
         rd_kafka_conf_destroy(conf);
         free(k);
@@ -144,7 +183,9 @@ int ksrc_open(struct ksrc **out, const char *url, uint64_t since_ns, int follow,
     for (size_t i = 0; i < k->nparts && k->parts; i++) {
         k->parts[i].id = md->topics[0].partitions[i].id;
         rd_kafka_topic_partition_list_add(tl, k->topic, k->parts[i].id)->offset =
-            since_ns ? (int64_t)(since_ns / 1000000) : RD_KAFKA_OFFSET_BEGINNING;
+            since_ns      ? (int64_t)(since_ns / 1000000)
+            : o->from_end ? RD_KAFKA_OFFSET_END
+                          : RD_KAFKA_OFFSET_BEGINNING;
     }
     rd_kafka_metadata_destroy(md);
     if (!k->parts) {
@@ -155,7 +196,7 @@ int ksrc_open(struct ksrc **out, const char *url, uint64_t since_ns, int follow,
     }
     /* A time becomes each partition's first offset at or after it (the
      * messages carry their frame's seal time). */
-    if (since_ns && (e = rd_kafka_offsets_for_times(k->rk, tl, META_TIMEOUT_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (since_ns && (e = offsets_for_time(k, tl, (int64_t)(since_ns / 1000000))) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(err, errcap, "%s: the offsets for --since: %s", url, rd_kafka_err2str(e));
         rd_kafka_topic_partition_list_destroy(tl);
         ksrc_close(k);
@@ -163,11 +204,14 @@ int ksrc_open(struct ksrc **out, const char *url, uint64_t since_ns, int follow,
     }
     for (int i = 0; i < tl->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &tl->elems[i];
-        for (size_t s = 0; s < nstart; s++)
-            if (start[s].partition == tp->partition)
-                tp->offset = start[s].offset;
+        for (size_t s = 0; s < o->nstart; s++)
+            if (o->start[s].partition == tp->partition)
+                tp->offset = o->start[s].offset;
         int64_t lo = 0, hi = 0;
-        e = rd_kafka_query_watermark_offsets(k->rk, k->topic, tp->partition, &lo, &hi, META_TIMEOUT_MS);
+        uint64_t until = mono_ms() + META_TIMEOUT_MS;
+        while ((e = rd_kafka_query_watermark_offsets(k->rk, k->topic, tp->partition, &lo, &hi, RETRY_MS * 5)) &&
+               mono_ms() < until)
+            usleep(RETRY_MS * 1000); /* a partition whose leader is being chosen (a topic just made, a broker gone) */
         if (e) {
             snprintf(err, errcap, "%s: partition %d: %s", url, (int)tp->partition, rd_kafka_err2str(e));
             rd_kafka_topic_partition_list_destroy(tl);
@@ -176,11 +220,15 @@ int ksrc_open(struct ksrc **out, const char *url, uint64_t since_ns, int follow,
         }
         struct part_state *p = part_of(k, tp->partition);
         p->end = hi;
+        for (size_t s = 0; s < o->nend; s++)
+            if (o->end[s].partition == tp->partition && o->end[s].offset < hi)
+                p->end = o->end[s].offset;
         if (tp->offset == RD_KAFKA_OFFSET_END || tp->offset < 0)
             tp->offset = tp->offset == RD_KAFKA_OFFSET_BEGINNING ? lo : hi; /* -1 from a time: none at or after it */
         if (tp->offset < lo)
             tp->offset = lo;
-        p->next = tp->offset;
+        p->first = p->next = tp->offset;
+        p->last_ts_ms = -1;
     }
     e = rd_kafka_assign(k->rk, tl);
     rd_kafka_topic_partition_list_destroy(tl);
@@ -188,6 +236,16 @@ int ksrc_open(struct ksrc **out, const char *url, uint64_t since_ns, int follow,
         snprintf(err, errcap, "%s: %s", url, rd_kafka_err2str(e));
         ksrc_close(k);
         return -1;
+    }
+    /* Its own queue per partition: the consumer's keeps librdkafka's events. */
+    for (size_t i = 0; i < k->nparts && k->per_partition; i++) {
+        k->parts[i].q = rd_kafka_queue_get_partition(k->rk, k->topic, k->parts[i].id);
+        if (!k->parts[i].q) {
+            snprintf(err, errcap, "%s: partition %d has no queue", url, (int)k->parts[i].id);
+            ksrc_close(k);
+            return -1;
+        }
+        rd_kafka_queue_forward(k->parts[i].q, NULL);
     }
     *out = k;
     return 0;
@@ -209,6 +267,23 @@ size_t ksrc_positions(const struct ksrc *k, struct ksrc_start *out, size_t cap)
     for (; n < k->nparts && n < cap; n++)
         out[n] = (struct ksrc_start){k->parts[n].id, k->parts[n].next};
     return k->nparts;
+}
+
+size_t ksrc_nparts(const struct ksrc *k)
+{
+    return k->nparts;
+}
+
+void ksrc_part(const struct ksrc *k, size_t i, struct ksrc_part *out)
+{
+    const struct part_state *p = &k->parts[i];
+    *out = (struct ksrc_part){p->id, p->first, p->next, p->end, p->last_ts_ms,
+                              k->follow ? p->eof : p->next >= p->end};
+}
+
+const char *ksrc_last_error(const struct ksrc *k)
+{
+    return k->last_error;
 }
 
 /* ==== Hosts ==== */
@@ -289,8 +364,8 @@ static int whole_frames(const uint8_t *p, size_t n)
 static int check(struct ksrc *k, const rd_kafka_message_t *msg, struct kmsg *m)
 {
     rd_kafka_headers_t *hs = NULL;
-    const void *file = NULL, *off = NULL, *ctx = NULL;
-    size_t file_n = 0, off_n = 0, ctx_n = 0;
+    const void *file = NULL, *off = NULL, *ctx = NULL, *sealed = NULL;
+    size_t file_n = 0, off_n = 0, ctx_n = 0, sealed_n = 0;
     if (rd_kafka_message_headers(msg, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (rd_kafka_header_get_last(hs, SHLOG_MSG_FILE, &file, &file_n))
             file = NULL;
@@ -301,18 +376,16 @@ static int check(struct ksrc *k, const rd_kafka_message_t *msg, struct kmsg *m)
     }
     if (!file || file_n != SHLOG_FILE_HEADER_BYTES || !off || off_n != 8)
         return bad(m, "no %s and %s headers: not a frame shmlog-ship sent", SHLOG_MSG_FILE, SHLOG_MSG_OFFSET);
-    const char *why = shlog_file_header_decode(file, file_n, &k->hdr);
+    const char *why = shlog_file_header_decode(file, file_n, &m->hdr);
     if (why)
         return bad(m, "its %s header: %s", SHLOG_MSG_FILE, why);
-    m->hdr = &k->hdr;
     m->header = file;
-    m->host = k->hdr.host;
-    if (!shlog_host_name_ok(k->hdr.host))
+    if (!shlog_host_name_ok(m->hdr.host))
         return bad(m, "its file header's host name is not one of [A-Za-z0-9._-] (a file name on a mirror)");
-    if (msg->key_len != strlen(k->hdr.host) || memcmp(msg->key, k->hdr.host, msg->key_len) != 0)
+    if (msg->key_len != strlen(m->hdr.host) || memcmp(msg->key, m->hdr.host, msg->key_len) != 0)
         return bad(m, "keyed '%.*s' but its file header says host '%s': a frame claiming another host",
                    msg->key_len > 64 ? 64 : (int)msg->key_len, msg->key ? (const char *)msg->key : "",
-                   k->hdr.host);
+                   m->hdr.host);
     const uint8_t *o = off;
     m->file_off = 0;
     for (int i = 7; i >= 0; i--)
@@ -325,15 +398,23 @@ static int check(struct ksrc *k, const rd_kafka_message_t *msg, struct kmsg *m)
                    fb > msg->len ? " (truncated)" : "");
     if (ctx && (!ctx_n || !whole_frames(ctx, ctx_n)))
         return bad(m, "its %s header is not whole frames", SHLOG_MSG_CONTEXT);
+    if (hs && rd_kafka_header_get_last(hs, SHLOG_MSG_SEALED, &sealed, &sealed_n) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        uint64_t size = 0;
+        for (int i = 7; sealed_n == 8 && i >= 0; i--)
+            size = size << 8 | ((const uint8_t *)sealed)[i];
+        if (sealed_n != 8 || size != m->file_off + msg->len)
+            return bad(m, "its %s header does not say its file ends after this frame", SHLOG_MSG_SEALED);
+        m->sealed = 1;
+    }
     m->frame = msg->payload;
     m->n = msg->len;
     m->ctx = ctx_n ? ctx : NULL;
     m->ctx_n = ctx_n;
-    struct host_state *h = host_of(k, k->hdr.host);
+    struct host_state *h = host_of(k, m->hdr.host);
     if (!h)
         return bad(m, "out of memory");
     int made;
-    struct file_pos *f = file_of(k, h, k->hdr.file_seq, &made);
+    struct file_pos *f = file_of(k, h, m->hdr.file_seq, &made);
     m->new_file = made;
     if (!made && m->file_off < f->next) {
         m->place = KMSG_DUPLICATE;
@@ -344,56 +425,112 @@ static int check(struct ksrc *k, const rd_kafka_message_t *msg, struct kmsg *m)
     return 1;
 }
 
-int ksrc_next(struct ksrc *k, struct kmsg *m, int timeout_ms, char *err, size_t errcap)
+/* What a polled message is: 1 a message for the caller (*m filled, the
+ * message held), 0 none (an end, or one past where reading stops), -1 an
+ * error that ends reading. */
+static int take(struct ksrc *k, rd_kafka_message_t *msg, struct kmsg *m, char *err, size_t errcap)
+{
+    struct part_state *p = part_of(k, msg->partition);
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        /* Everything below the end was read (offsets may skip, as after compaction). */
+        if (p && !k->follow && msg->offset > p->next)
+            p->next = msg->offset < p->end ? msg->offset : p->end;
+        if (p)
+            p->eof = 1;
+        rd_kafka_message_destroy(msg);
+        return 0;
+    }
+    if (msg->err) {
+        int fatal = msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+                    msg->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+        snprintf(err, errcap, "%s: %s", k->topic, rd_kafka_message_errstr(msg));
+        snprintf(k->last_error, sizeof(k->last_error), "%s", rd_kafka_message_errstr(msg));
+        rd_kafka_message_destroy(msg);
+        return fatal ? -1 : 0;
+    }
+    if (!p || (!k->follow && msg->offset >= p->end)) {
+        rd_kafka_message_destroy(msg); /* past the end it had at open */
+        return 0;
+    }
+    p->next = msg->offset + 1;
+    p->eof = 0;
+    memset(m, 0, sizeof(*m));
+    m->partition = msg->partition;
+    m->part = (size_t)(p - k->parts);
+    m->offset = msg->offset;
+    m->ts_ms = rd_kafka_message_timestamp(msg, NULL);
+    if (m->ts_ms >= 0)
+        p->last_ts_ms = m->ts_ms;
+    check(k, msg, m);
+    k->held = msg;
+    return 1;
+}
+
+static void let_go(struct ksrc *k)
 {
     if (k->held) {
         rd_kafka_message_destroy(k->held);
         k->held = NULL;
     }
+}
+
+int ksrc_next(struct ksrc *k, struct kmsg *m, int timeout_ms, char *err, size_t errcap)
+{
+    let_go(k);
     for (;;) {
         if (ksrc_done(k))
             return 0;
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(k->rk, timeout_ms);
         if (!msg)
             return 0;
-        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            struct part_state *p = part_of(k, msg->partition);
-            if (p && !k->follow && p->next >= msg->offset)
-                p->end = p->next < p->end ? p->end : p->next;
-            rd_kafka_message_destroy(msg);
-            continue;
-        }
-        if (msg->err) {
-            int fatal = msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
-                        msg->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
-            snprintf(err, errcap, "%s: %s", k->topic, rd_kafka_message_errstr(msg));
-            rd_kafka_message_destroy(msg);
-            if (fatal)
-                return -1;
-            continue;
-        }
-        struct part_state *p = part_of(k, msg->partition);
-        if (p && !k->follow && msg->offset >= p->end) {
-            rd_kafka_message_destroy(msg); /* past the end it had at open */
-            continue;
-        }
-        if (p)
-            p->next = msg->offset + 1;
-        memset(m, 0, sizeof(*m));
-        m->partition = msg->partition;
-        m->offset = msg->offset;
-        check(k, msg, m);
-        k->held = msg;
-        return 1;
+        int rc = take(k, msg, m, err, errcap);
+        if (rc)
+            return rc;
     }
+}
+
+int ksrc_next_in(struct ksrc *k, size_t part, struct kmsg *m, int timeout_ms, char *err, size_t errcap)
+{
+    let_go(k);
+    struct part_state *p = &k->parts[part];
+    for (;;) {
+        /* The consumer's own queue has librdkafka's errors and events now. */
+        rd_kafka_message_t *ev = rd_kafka_consumer_poll(k->rk, 0);
+        int rc = ev ? take(k, ev, m, err, errcap) : 0;
+        if (rc)
+            return rc;
+        if (!k->follow && p->next >= p->end)
+            return 0;
+        rd_kafka_message_t *msg = rd_kafka_consume_queue(p->q, timeout_ms);
+        if (!msg)
+            return 0;
+        rc = take(k, msg, m, err, errcap);
+        if (rc || (k->follow && p->eof))
+            return rc;
+    }
+}
+
+struct ksrc_held *ksrc_take(struct ksrc *k)
+{
+    struct ksrc_held *h = (struct ksrc_held *)k->held;
+    k->held = NULL;
+    return h;
+}
+
+void ksrc_release(struct ksrc_held *h)
+{
+    if (h)
+        rd_kafka_message_destroy((rd_kafka_message_t *)h);
 }
 
 void ksrc_close(struct ksrc *k)
 {
     if (!k)
         return;
-    if (k->held)
-        rd_kafka_message_destroy(k->held);
+    let_go(k);
+    for (size_t i = 0; i < k->nparts; i++)
+        if (k->parts[i].q)
+            rd_kafka_queue_destroy(k->parts[i].q); /* before the consumer closes */
     if (k->rk) {
         rd_kafka_consumer_close(k->rk);
         rd_kafka_destroy(k->rk);

@@ -1,11 +1,14 @@
 /*
  * kafka_source.h - a topic of shmlog frames (FORMAT.md, "Frames as
  * messages") read back: every partition, from the start, from a time
- * (the brokers' offsets for times) or from given offsets; each message checked
- * (key, headers, one whole frame, whole context frames) before anything uses
- * it, and placed in its host's stream of files: the next frame, a frame that
- * starts a run (a new file, or after a gap: its context comes first), or one
- * already seen (a shipper that sent it again).
+ * (the brokers' offsets for times), from the end, or from given offsets;
+ * each message checked (key, headers, one whole frame, whole context frames)
+ * before anything uses it, and placed in its host's stream of files: the
+ * next frame, a frame that starts a run (a new file, or after a gap: its
+ * context comes first), or one already seen (a shipper that sent it again).
+ * Read as one stream of messages (ksrc_next: the mirror), or partition by
+ * partition (ksrc_next_in: the reader's engine, which reads the partitions
+ * furthest behind in time first).
  */
 #ifndef KAFKA_SOURCE_H
 #define KAFKA_SOURCE_H
@@ -25,9 +28,10 @@ enum kmsg_place {
 struct kmsg {
     enum kmsg_place place;
     int32_t partition;
+    size_t part;                     /* its index among the partitions (ksrc_part) */
     int64_t offset;                  /* in the partition */
-    const char *host;                /* the file header's, which the key matches */
-    const struct shlog_file_header *hdr;
+    int64_t ts_ms;                   /* the message's timestamp: its frame's seal time; -1: none */
+    struct shlog_file_header hdr;    /* its file's header; hdr.host is the key */
     const uint8_t *header;           /* its 128 bytes */
     uint64_t file_off;               /* where the frame is in its file */
     const uint8_t *frame;            /* one whole frame */
@@ -35,6 +39,7 @@ struct kmsg {
     const uint8_t *ctx;              /* whole frames, or NULL */
     size_t ctx_n;
     int new_file;                    /* START: of a file its host had not had yet */
+    int sealed;                      /* the last frame of its file, which was closed (shlog.sealed) */
     char why[320];                   /* BAD */
 };
 
@@ -46,17 +51,44 @@ struct ksrc_start {
     int64_t offset;
 };
 
-/* Opens kafka://BROKERS/TOPIC: every partition from since_ns (0: the
- * beginning), or from the positions in start (n of them; the others from
- * since_ns). follow: wait for new messages; else stop at the ends the
- * partitions had at open. 0, or -1 with err set. */
-int ksrc_open(struct ksrc **out, const char *url, uint64_t since_ns, int follow, const struct ksrc_start *start,
-              size_t n, char *err, size_t errcap);
-/* The next message: 1 with *m filled (valid until the next call), 0 when
- * none came within timeout_ms or (not following) every partition is at its
- * end (ksrc_done), -1 on an error that ends reading (err says it). */
+/* Where a read starts, and how it goes on. */
+struct ksrc_options {
+    uint64_t since_ns;               /* from the first message at or after it; 0: from the beginning */
+    int from_end;                    /* without since_ns: from what comes after the open */
+    int follow;                      /* wait for new messages; else stop at the ends the partitions had at open */
+    int per_partition;               /* read with ksrc_next_in, not ksrc_next */
+    const struct ksrc_start *start;  /* these partitions from these offsets (the others as above) */
+    size_t nstart;
+    const struct ksrc_start *end;    /* not following: stop these partitions here, not at their ends */
+    size_t nend;
+};
+
+/* Opens kafka://BROKERS/TOPIC. 0, or -1 with err set. */
+int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, char *err, size_t errcap);
+/* The next message: 1 with *m filled (valid until the next call, or until
+ * ksrc_release of what ksrc_take took), 0 when none came within timeout_ms
+ * or (not following) every partition is at its end (ksrc_done), -1 on an
+ * error that ends reading (err says it). */
 int ksrc_next(struct ksrc *k, struct kmsg *m, int timeout_ms, char *err, size_t errcap);
+/* ksrc_next of partition index part alone (a ksrc opened per_partition); 0
+ * also once that partition is at its end. */
+int ksrc_next_in(struct ksrc *k, size_t part, struct kmsg *m, int timeout_ms, char *err, size_t errcap);
+/* The message the last ksrc_next gave is the caller's: its bytes stay until
+ * ksrc_release(the pointer returned). */
+struct ksrc_held *ksrc_take(struct ksrc *k);
+void ksrc_release(struct ksrc_held *h);
 int ksrc_done(const struct ksrc *k);
+/* A partition as read so far. */
+struct ksrc_part {
+    int32_t id;
+    int64_t first, next, end; /* where the read started, the offset read up to, where it stops */
+    int64_t last_ts_ms;       /* the timestamp of the last message read; -1: none yet */
+    int at_end;               /* not following: nothing more comes; following: none for now */
+};
+size_t ksrc_nparts(const struct ksrc *k);
+void ksrc_part(const struct ksrc *k, size_t i, struct ksrc_part *out);
+/* What librdkafka last said was wrong (brokers away...), or "". */
+const char *ksrc_last_error(const struct ksrc *k);
 /* The partitions and the offset each is read up to (the next one). */
 size_t ksrc_positions(const struct ksrc *k, struct ksrc_start *out, size_t cap);
 /* A host's stream starts after file_seq's frames before next_off (a run

@@ -53,6 +53,7 @@ static struct dproc *proc_of(struct read_engine *e, struct source *s, const stru
                 free(d);
                 return NULL;
             }
+            d->source_host = s->cur_file ? s->cur_file->host : "";
             d->next_all = e->all_procs;
             e->all_procs = d;
         }
@@ -123,6 +124,7 @@ static struct dsite *site_of(struct read_engine *e, struct source *s, struct dpr
         }
         d->proc = p;
         d->id = site->id;
+        d->made = e->sites_made++;
         d->next_all = e->all_sites;
         e->all_sites = d;
     }
@@ -203,6 +205,22 @@ static void file_damaged(struct read_engine *e, struct source *s, const char *ms
     e->status = 1;
 }
 
+/* s->rd was just opened. */
+static void reader_opened(struct read_engine *e, struct source *s)
+{
+    /* source_step stops between frames, where the reader holds nothing it
+     * still needs. */
+    shlog_reader_report_frame_ends(s->rd, 1);
+    if (e->frame_mem)
+        shlog_reader_share_frame_mem(s->rd, e->frame_mem);
+    /* The reader's process and site pointers are its own, and its frame
+     * offsets start over. */
+    s->frame_off = UINT64_MAX;
+    hmap_clear(&s->by_ptr);
+    s->last_ptr = NULL;
+    memset(s->site_ptr, 0, sizeof s->site_ptr);
+}
+
 int source_open_next(struct read_engine *e, struct source *s)
 {
     char err[512];
@@ -220,19 +238,21 @@ int source_open_next(struct read_engine *e, struct source *s)
             file_damaged(e, s, err);
             continue;
         }
-        /* source_step stops between frames, where the reader holds nothing
-         * it still needs. */
-        shlog_reader_report_frame_ends(s->rd, 1);
-        if (e->frame_mem)
-            shlog_reader_share_frame_mem(s->rd, e->frame_mem);
-        /* The reader's process and site pointers are its own, and its frame
-         * offsets start over. */
-        s->frame_off = UINT64_MAX;
-        hmap_clear(&s->by_ptr);
-        s->last_ptr = NULL;
-        memset(s->site_ptr, 0, sizeof s->site_ptr);
+        reader_opened(e, s);
         return 1;
     }
+    return 0;
+}
+
+int source_open_frames(struct read_engine *e, struct source *s, struct in_file *f, const struct shlog_file_header *hdr)
+{
+    char err[512];
+    source_close_file(e, s);
+    s->cur_file = f;
+    s->file_anchored = 0;
+    if (shlog_reader_open_frames(&s->rd, hdr, f->path, s->dedup, err, sizeof err) != 0)
+        return -ENOMEM;
+    reader_opened(e, s);
     return 0;
 }
 
@@ -460,10 +480,15 @@ int source_step(struct read_engine *e, struct source *s)
     source_unpark(e, s);
     int got = 0;
     for (;;) {
-        if (!s->rd && !source_open_next(e, s)) {
-            if (!e->follow)
-                s->done = 1;
-            return got;
+        if (!s->rd) {
+            int rc = s->feed ? s->feed(e, s) : source_open_next(e, s);
+            if (rc < 0)
+                return rc;
+            if (rc == 0 || !s->rd) {
+                if (!e->follow && !s->feed)
+                    s->done = 1;
+                return got;
+            }
         }
         int rc = shlog_reader_next(s->rd, &ev);
         if (rc < 0) {
@@ -474,6 +499,12 @@ int source_step(struct read_engine *e, struct source *s)
             continue;
         }
         if (rc == 0) {
+            if (s->feed) {
+                /* The frames handed in are read: the next ones, if any came. */
+                if ((rc = s->feed(e, s)) <= 0)
+                    return rc < 0 ? rc : got;
+                continue;
+            }
             if (e->follow)
                 return got;
             /* A file ended: back to the caller, which may want to know. */
@@ -511,6 +542,8 @@ int make_sources(struct read_engine *e, struct in_list *l, struct source **out, 
             free_sources(e, srcs, n - 1);
             return -ENOMEM;
         }
+        if (n > 1)
+            srcs[n - 2].next_src = s;
         s->files = &l->v[i];
         s->nfiles = end - i;
         i = end;
@@ -520,15 +553,27 @@ int make_sources(struct read_engine *e, struct in_list *l, struct source **out, 
     return 0;
 }
 
+void source_free(struct read_engine *e, struct source *s)
+{
+    source_close_file(e, s);
+    shlog_dedup_free(s->dedup);
+    s->dedup = NULL;
+    hmap_clear(&s->procs);
+    hmap_clear(&s->by_ptr);
+}
+
 void free_sources(struct read_engine *e, struct source *srcs, size_t nsrc)
 {
-    for (size_t i = 0; i < nsrc; i++) {
-        source_close_file(e, &srcs[i]);
-        shlog_dedup_free(srcs[i].dedup);
-        hmap_clear(&srcs[i].procs);
-        hmap_clear(&srcs[i].by_ptr);
-    }
+    for (size_t i = 0; i < nsrc; i++)
+        source_free(e, &srcs[i]);
     free(srcs);
+}
+
+void sources_append(struct source **first, struct source *s)
+{
+    while (*first)
+        first = &(*first)->next_src;
+    *first = s;
 }
 
 void read_engine_free(struct read_engine *e)
@@ -562,11 +607,26 @@ void read_engine_free(struct read_engine *e)
 
 /* ==== The sites alone ==== */
 
+int reader_each_site(struct read_engine *e, struct shlog_reader *rd,
+                     int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
+                     void *clientd)
+{
+    struct shlog_event ev;
+    int rc;
+    while ((rc = shlog_reader_next(rd, &ev)) > 0) {
+        if (ev.kind != SHLOG_EV_SITE || !ev.site_info ||
+            !read_filter_process(e->filter, ev.proc->info.app, ev.proc->info.pid))
+            continue;
+        if ((rc = site(clientd, &ev.proc->info, ev.site_info)) < 0)
+            return rc;
+    }
+    return rc == -ENOMEM ? rc : 0;
+}
+
 int read_scan_sites(struct read_engine *e, const struct in_list *l,
                     int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
                     void *clientd)
 {
-    struct shlog_event ev;
     char err[512];
     for (size_t i = 0; i < l->n; i++) {
         const struct in_file *f = &l->v[i];
@@ -576,14 +636,7 @@ int read_scan_sites(struct read_engine *e, const struct in_list *l,
         shlog_reader_skip_records(rd, 1);
         if (e->frame_mem)
             shlog_reader_share_frame_mem(rd, e->frame_mem);
-        int rc;
-        while ((rc = shlog_reader_next(rd, &ev)) > 0) {
-            if (ev.kind != SHLOG_EV_SITE || !ev.site_info ||
-                !read_filter_process(e->filter, ev.proc->info.app, ev.proc->info.pid))
-                continue;
-            if ((rc = site(clientd, &ev.proc->info, ev.site_info)) < 0)
-                break;
-        }
+        int rc = reader_each_site(e, rd, site, clientd);
         shlog_reader_close(rd);
         if (rc == -ENOMEM)
             return rc;

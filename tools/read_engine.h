@@ -8,14 +8,18 @@
  *   read_inputs.c  the files named: headers, directories, grouping by host
  *   read_decode.c  sources: their readers, the decode loop, what the files
  *                  define; hands every record, loss and exit to a consumer
+ *   read_kafka.c   a topic shmlog-ship fills (kafka://): a source that finds
+ *                  its hosts, and a source per host fed with its messages
+ *                  (read_nokafka.c in a build without librdkafka)
  *   read_merge.c   a consumer: per-ring FIFOs and the heap of streams, which
  *                  hands entries on in time order
  *   read_filter.c, read_time.c  the filters (read_filter.h)
  *   shmlog_read.c, shmlog_read_arrow.c, read_arrow_batch.c  the public API over the merge
  *
  * The arrows: read_merge.c -> read_decode.c -> read_inputs.c -> read_hmap.c;
- * a consumer is reached through the pointers the caller hands in, never by
- * name, so the engine knows no command.
+ * read_kafka.c -> read_decode.c; a consumer is reached through the pointers
+ * the caller hands in, never by name, so the engine knows no command, and a
+ * source fed from elsewhere (read_kafka.c) through its feed pointer.
  *
  * All state is in the struct read_engine (and the merge's struct
  * read_merge) the caller owns: two engines on two threads never meet. Errors
@@ -55,6 +59,7 @@ void hmap_clear(struct hmap *m);
 /* ==== What the inputs define ==== */
 
 struct source;
+struct read_engine;
 struct chunk; /* read_merge.c */
 
 /* A process, as shm_proc_key says who it is, within one source. */
@@ -66,6 +71,7 @@ struct dproc {
     struct shm_categories *cats; /* its own categories the files named, or NULL */
     struct hmap rings;     /* cpu -> dring */
     struct hmap sites;     /* id -> dsite */
+    const char *source_host; /* the host of its source's files (theirs, not the process's own name for it) */
     struct dproc *next_all;
 };
 
@@ -100,6 +106,7 @@ struct dsite {
     char *fmt, *file;      /* NULL when over SITE_STRINGS_MAX: shown as unknown */
     struct render_site *sr;
     uint64_t records;      /* the consumer's count (stats) */
+    uint64_t made;         /* the engine's count of sites when it was made */
     struct dsite *next_all;
 };
 
@@ -122,8 +129,15 @@ struct in_list {
 };
 
 /* The files of one host, in sequence order, read one after the other with
- * one dedup state. */
+ * one dedup state; or the frames of one host that a feed hands in (the
+ * messages of a Kafka topic); or a feed's own source, which finds hosts. */
 struct source {
+    struct source *next_src; /* the next input of the merge */
+    /* A source fed from elsewhere: makes s->rd hold unread frames (opening
+     * or replacing it through source_open_frames); 1 when it does, 0 when
+     * there are none for now (done set once none will come), -errno. */
+    int (*feed)(struct read_engine *e, struct source *s);
+    void *feed_ctx;
     struct in_file *files;
     size_t nfiles, next;
     struct in_file *cur_file;
@@ -193,7 +207,7 @@ struct read_engine {
     int status;              /* 1 once an input was damaged or unreadable */
     size_t parked;           /* bytes readers keep for frames while their sources wait */
     struct shlog_frame_mem *frame_mem; /* what every reader decodes in: one frame at a time */
-    uint64_t site_bytes, prepared_bytes;
+    uint64_t site_bytes, prepared_bytes, sites_made;
     struct dproc *all_procs;
     struct dring *all_rings;
     struct dsite *all_sites;
@@ -232,14 +246,23 @@ int read_file_header(const char *path, struct shlog_file_header *h);
 
 /* ==== Sources and the decode loop (read_decode.c) ==== */
 
-/* One source per host of the inputs (sorted): 0, or -ENOMEM. */
+/* One source per host of the inputs (sorted), each the next_src of the one
+ * before: 0, or -ENOMEM. */
 int make_sources(struct read_engine *e, struct in_list *l, struct source **srcs, size_t *nsrc);
 /* Closes and frees srcs (NULL: none). */
 void free_sources(struct read_engine *e, struct source *srcs, size_t nsrc);
+/* Puts s (and those after it) at the end of the list *first. */
+void sources_append(struct source **first, struct source *s);
 /* A source of no files yet, for a caller that sets them (follow). 0, or -ENOMEM. */
 int source_init(struct source *s);
+/* Closes what source_init made (not the source's memory). */
+void source_free(struct read_engine *e, struct source *s);
 /* Opens the source's next file; 0 when there is none. */
 int source_open_next(struct read_engine *e, struct source *s);
+/* A reader over frames handed in (a feed's): f says what they are (f->path
+ * names them in messages), hdr is their file's header; the reader before is
+ * closed. 0, or -ENOMEM. */
+int source_open_frames(struct read_engine *e, struct source *s, struct in_file *f, const struct shlog_file_header *hdr);
 void source_close_file(struct read_engine *e, struct source *s);
 /* Decodes one frame of s (and the damage before it): 1 if it decoded
  * something, 0 at the end of the source (in follow mode: for now), -errno
@@ -250,6 +273,11 @@ const struct render_site *prepared(struct read_engine *e, struct dsite *d, struc
 /* The ring of process p that an exit marker goes after (one with records,
  * else a stream of the process's own); NULL when out of memory. */
 struct dring *exit_ring(struct read_engine *e, struct source *s, struct dproc *p);
+/* The sites rd gives (its records skipped) whose process passes e's filter,
+ * each to site. 0, site's error, or -ENOMEM. */
+int reader_each_site(struct read_engine *e, struct shlog_reader *rd,
+                     int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
+                     void *clientd);
 /* Reads the sites each input file defines, without its records, for a caller
  * that wants them before the first record (an Arrow schema): site() is
  * called for each site of a process that passes the filters. 0, or -ENOMEM
@@ -302,8 +330,7 @@ struct entry_sink {
 struct read_merge {
     struct read_engine *engine;
     const struct entry_sink *sink;
-    struct source *srcs;     /* its inputs, one source per host */
-    size_t nsrc;
+    struct source *srcs;     /* its inputs, one source per host, a list by next_src (a feed adds to it) */
     uint64_t limit;          /* records to hand on at most; 0: all */
     uint64_t shown;          /* records handed on */
     int stop;                /* the limit was reached */
@@ -326,7 +353,7 @@ int read_entry_line(struct read_engine *e, const struct entry *en, int json, str
 void merge_init(struct read_merge *m, struct read_engine *e, const struct entry_sink *sink);
 /* The consumer m is (for read_engine_init). */
 struct read_consumer merge_consumer(struct read_merge *m);
-void merge_begin(struct read_merge *m, struct source *srcs, size_t nsrc);
+void merge_begin(struct read_merge *m, struct source *srcs);
 /* Writes what is known to be next, then decodes a frame of the input that
  * holds the rest back. 1 while there is more, 0 once everything was handed
  * on (or the limit was reached), -errno. */
@@ -337,5 +364,37 @@ int merge_drain(struct read_merge *m, int all);
 void merge_end(struct read_merge *m);
 /* Frees the chunks of the engine's streams, the spare chunks and the heap. */
 void merge_free(struct read_merge *m);
+
+/* ==== A Kafka topic of shipped frames (read_kafka.c) ====
+ *
+ * kafka://BROKERS/TOPIC as the reader reads a directory: its source finds
+ * the topic's hosts and adds a source per host after itself in the merge's
+ * list, each fed its host's messages (FORMAT.md, "Frames as messages") with
+ * its own dedup and clock map, as a host's files are read. Messages that
+ * are no frame of a host are said as damage (status 1) and skipped. Built
+ * without librdkafka, opening says so (read_nokafka.c). */
+
+struct read_kafka;
+
+/* Opens url for e: from the first message at or after since_ns (0: the
+ * beginning; from_end: only what comes after the open), up to the ends the
+ * partitions have now unless e->follow. 0, or -errno with err set (-ENOTSUP:
+ * this build has no Kafka). */
+int read_kafka_open(struct read_engine *e, const char *url, uint64_t since_ns, int from_end, struct read_kafka **out,
+                    char *err, size_t errcap);
+/* Its source, to put in the merge's list (its hosts come after it). */
+struct source *read_kafka_source(struct read_kafka *k);
+/* Follow: takes what the partitions have now, waiting up to timeout_ms when
+ * they have nothing; the messages wait in their hosts' sources. Messages
+ * taken, or -errno. */
+int read_kafka_poll(struct read_engine *e, struct read_kafka *k, int timeout_ms);
+/* read_scan_sites over the same messages the reader reads. 0, or -ENOMEM. */
+int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
+                          int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
+                          void *clientd);
+/* The files the messages came from, and their bytes as a mirror writes them (headers, context, frames). */
+void read_kafka_totals(const struct read_kafka *k, uint64_t *files, uint64_t *bytes);
+/* Closes it and frees its sources (taken out of no list: free the list's owner too). */
+void read_kafka_close(struct read_engine *e, struct read_kafka *k);
 
 #endif /* READ_ENGINE_H */

@@ -27,8 +27,10 @@ struct shmlog_read {
     struct read_filter filter;
     struct entry_sink sink;
     struct in_list inputs;
-    struct source *srcs;
+    struct source *srcs;        /* the files', one per host */
     size_t nsrc;
+    struct read_kafka **kafka;  /* the kafka:// topics' */
+    size_t nkafka;
     struct render_memo memo;    /* the lines' zone, and what they repeat */
     char app[SHMLOG_APP_BYTES]; /* the app filter's copy: the caller's string may go */
     int ended;

@@ -373,12 +373,12 @@ static uint64_t quiet_frames(const struct source *s)
 }
 
 /* The time every input still being read has decoded up to. */
-static uint64_t frontier(const struct source *srcs, size_t nsrc)
+static uint64_t frontier(const struct source *s)
 {
     uint64_t f = UINT64_MAX;
-    for (size_t i = 0; i < nsrc; i++)
-        if (!srcs[i].done && srcs[i].max_ts < f)
-            f = srcs[i].max_ts;
+    for (; s; s = s->next_src)
+        if (!s->done && s->max_ts < f)
+            f = s->max_ts;
     return f;
 }
 
@@ -388,9 +388,9 @@ static uint64_t horizon(struct read_merge *m, struct source **blocking)
 {
     uint64_t h = UINT64_MAX;
     *blocking = NULL;
-    for (size_t i = 0; i < m->nsrc; i++)
-        if (!m->srcs[i].done && m->srcs[i].frames == 0) {
-            *blocking = &m->srcs[i];
+    for (struct source *s = m->srcs; s; s = s->next_src)
+        if (!s->done && s->frames == 0) {
+            *blocking = s;
             return 0;
         }
     for (struct dring *r = m->engine->all_rings; r; r = r->next_all) {
@@ -410,7 +410,7 @@ int merge_drain(struct read_merge *m, int all)
 {
     struct source *blocking = NULL;
     uint64_t h = all ? UINT64_MAX : horizon(m, &blocking);
-    uint64_t f = frontier(m->srcs, m->nsrc);
+    uint64_t f = frontier(m->srcs);
     uint64_t window_end = f < SHLOG_ORDER_WINDOW_NS ? 0 : f - SHLOG_ORDER_WINDOW_NS;
     while (m->nheap && !m->stop && !m->pause) {
         struct fifo *q = m->heap[0];
@@ -442,12 +442,12 @@ void merge_init(struct read_merge *m, struct read_engine *e, const struct entry_
     m->kinds = 1 << ENTRY_RECORD | 1 << ENTRY_LOSS | 1 << ENTRY_EXIT;
 }
 
-void merge_begin(struct read_merge *m, struct source *srcs, size_t nsrc)
+void merge_begin(struct read_merge *m, struct source *srcs)
 {
     m->srcs = srcs;
-    m->nsrc = nsrc;
-    for (size_t i = 0; i < nsrc; i++)
-        srcs[i].park = nsrc >= 2;
+    int several = srcs && srcs->next_src;
+    for (struct source *s = srcs; s; s = s->next_src)
+        s->park = several;
 }
 
 int merge_step(struct read_merge *m)
@@ -465,9 +465,9 @@ int merge_step(struct read_merge *m)
     if (!blocking) {
         /* Only the window holds the heap back: decode the input that is
          * furthest behind. */
-        for (size_t i = 0; i < m->nsrc; i++)
-            if (!m->srcs[i].done && (!blocking || m->srcs[i].max_ts < blocking->max_ts))
-                blocking = &m->srcs[i];
+        for (struct source *s = m->srcs; s; s = s->next_src)
+            if (!s->done && (!blocking || s->max_ts < blocking->max_ts))
+                blocking = s;
     }
     if (!blocking) {
         if ((rc = merge_drain(m, 1)) < 0)
@@ -480,10 +480,9 @@ int merge_step(struct read_merge *m)
 
 void merge_end(struct read_merge *m)
 {
-    for (size_t i = 0; i < m->nsrc; i++)
-        m->srcs[i].park = 0;
+    for (struct source *s = m->srcs; s; s = s->next_src)
+        s->park = 0;
     m->srcs = NULL;
-    m->nsrc = 0;
 }
 
 void merge_free(struct read_merge *m)

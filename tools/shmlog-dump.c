@@ -4,9 +4,9 @@
  *
  *   shmlog-dump segments  [--dir D]... [--pid P] [--format text|json]
  *   shmlog-dump ring      [--dir D]... [filters] [--format text|json]
- *   shmlog-dump read      [FILE|DIR...] [filters] [--format text|json]
- *   shmlog-dump stats     [FILE|DIR...] [filters] [--format text|json]
- *   shmlog-dump follow    [--out O] [filters] [--format text|json]
+ *   shmlog-dump read      [FILE|DIR|kafka://BROKERS/TOPIC...] [filters] [--format text|json]
+ *   shmlog-dump stats     [FILE|DIR|kafka://BROKERS/TOPIC...] [filters] [--format text|json]
+ *   shmlog-dump follow    [--out O | kafka://BROKERS/TOPIC] [filters] [--format text|json]
  *   shmlog-dump verify    [FILE|DIR...]
  *   shmlog-dump status    [--dir D]... [--out O] [--watch S] [--metrics-file F] [--format text|json]
  *   shmlog-dump set-level (--pid P | --app A) [--category C] LEVEL [--dir D]...
@@ -104,15 +104,16 @@ static const struct command commands[] = {
      "decode every record still in the rings (also of a dead process), merged in time order;\n"
      "                  --follow: then each record as it is committed, with no collector (development)"},
     {"read", cmd_read, BASE_OPTS | FILTER_OPTS, MAX_FILE_ARGS,
-     "read [FILE|DIR...] [filters] [--format text|json]",
-     "decode collector files (a DIR: its .shlog files and the open .part; none: the --out default),\n"
-     "                  merged in time order"},
+     "read [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--format text|json]",
+     "decode collector files (a DIR: its .shlog files and the open .part; none: the --out default;\n"
+     "                  a topic shmlog-ship fills: every host's frames in it), merged in time order"},
     {"stats", cmd_stats, BASE_OPTS | FILTER_OPTS, MAX_FILE_ARGS,
-     "stats [FILE|DIR...] [filters] [--format text|json]",
+     "stats [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--format text|json]",
      "counts: records, losses, by level, category, app and site; bytes per record, time span, rate"},
-    {"follow", cmd_follow, BASE_OPTS | FILTER_OPTS | BIT(OPT_OUT), 0,
-     "follow [--out O] [filters] [--format text|json]",
-     "print records as the collector writes them (the newest .part in O), across rotations"},
+    {"follow", cmd_follow, BASE_OPTS | FILTER_OPTS | BIT(OPT_OUT), 1,
+     "follow [--out O | kafka://HOST:PORT[,...]/TOPIC] [filters] [--format text|json]",
+     "print records as the collector writes them (the newest .part in O), across rotations; or as\n"
+     "                  the topic's hosts ship them (from the end, or --since T)"},
     {"verify", cmd_verify, BASE_OPTS, MAX_FILE_ARGS,
      "verify [FILE|DIR...]",
      "check every frame, checksum and ring-position run; one line per file; exit 1 unless all whole"},

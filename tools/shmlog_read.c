@@ -123,6 +123,9 @@ static int fail(char *err, size_t errcap, int rc, const char *fmt, const char *w
 
 static void reader_free(struct shmlog_read *r)
 {
+    for (size_t i = 0; i < r->nkafka; i++)
+        read_kafka_close(&r->engine, r->kafka[i]);
+    free(r->kafka);
     free_sources(&r->engine, r->srcs, r->nsrc);
     merge_free(&r->merge);
     read_engine_free(&r->engine);
@@ -156,6 +159,8 @@ static int check_options(const char *const *paths, size_t n, const struct shmlog
         return fail(err, errcap, -EINVAL, "%s", "no file or directory to read");
     for (size_t i = 0; i < n; i++) {
         struct stat st;
+        if (paths[i] && shlog_is_kafka_url(paths[i]))
+            continue;
         if (!paths[i] || stat(paths[i], &st) != 0) {
             int e = paths[i] ? errno : EINVAL;
             if (errcap)
@@ -205,6 +210,27 @@ static int set_filter(struct shmlog_read *r, const struct shmlog_read_options *o
     return 0;
 }
 
+/* The kafka:// paths: each topic read from the first message at or after
+ * the since filter. 0, or -errno with err set. */
+static int open_kafka(struct shmlog_read *r, const char *const *paths, size_t n, const struct shmlog_read_options *o,
+                      char *err, size_t errcap)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!shlog_is_kafka_url(paths[i]))
+            continue;
+        struct read_kafka **v = realloc(r->kafka, (r->nkafka + 1) * sizeof *v);
+        if (!v)
+            return fail(err, errcap, -ENOMEM, "%s", "out of memory");
+        r->kafka = v;
+        char why[512];
+        int rc = read_kafka_open(&r->engine, paths[i], o->since_ns, 0, &r->kafka[r->nkafka], why, sizeof why);
+        if (rc != 0)
+            return fail(err, errcap, rc, "%s", why);
+        r->nkafka++;
+    }
+    return 0;
+}
+
 int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t n,
                      const struct shmlog_read_options *opt, char *err, size_t errcap)
 {
@@ -239,8 +265,14 @@ int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t 
         return rc ? rc : -ENOMEM;
     }
     r->merge.limit = r->filter.limit;
+    if ((rc = open_kafka(r, paths, n, &o, err, errcap)) != 0) {
+        reader_free(r);
+        return rc;
+    }
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct stat st;
+        if (shlog_is_kafka_url(paths[i]))
+            continue;
         if (stat(paths[i], &st) != 0) {
             /* Gone since it was checked: said as the dump says it. */
             char msg[4096 + 128];
@@ -259,7 +291,10 @@ int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t 
         reader_free(r);
         return rc;
     }
-    merge_begin(&r->merge, r->srcs, r->nsrc);
+    struct source *first = r->nsrc ? r->srcs : NULL;
+    for (size_t i = 0; i < r->nkafka; i++)
+        sources_append(&first, read_kafka_source(r->kafka[i]));
+    merge_begin(&r->merge, first);
     *out = r;
     return 0;
 }

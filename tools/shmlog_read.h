@@ -6,7 +6,9 @@
  * the files of each host in sequence order with one duplicate filter, the
  * hosts merged, every event in time order, with the same bounded memory
  * (format/FORMAT.md says what the files hold; shmlog-dump(1) what read
- * shows). Damaged frames come out as ERROR events and reading goes on.
+ * shows). A kafka://BROKERS/TOPIC that shmlog-ship fills is read as the
+ * directory of every host's files. Damaged frames come out as ERROR events
+ * and reading goes on.
  *
  *     struct shmlog_read_options o = SHMLOG_READ_OPTIONS_INIT;
  *     o.min_level = 3;                              // WARN and above
@@ -148,10 +150,15 @@ struct shmlog_read_options {
 #define SHMLOG_READ_OPTIONS_INIT {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0}
 
 /* Opens n paths: files as given, directories as their .shlog and .shlog.part
- * files. opt NULL: no filters. 0, or -errno with one line in err: -EINVAL
- * for a bad option (a category no one defines is not one: it matches
- * nothing), -errno of stat(2) when a path cannot be found (-ENOENT), -ENOMEM.
- * A file or directory that is there but cannot be read is an ERROR event. */
+ * files, kafka://HOST:PORT[,HOST:PORT...]/TOPIC as the files of every host
+ * in the topic (from its first message at or after since_ns, to the ends its
+ * partitions have at the open). opt NULL: no filters. 0, or -errno with one
+ * line in err: -EINVAL for a bad option (a category no one defines is not
+ * one: it matches nothing) or kafka:// address, -errno of stat(2) when a path
+ * cannot be found (-ENOENT), -EHOSTUNREACH when a topic cannot be read,
+ * -ENOTSUP for kafka:// from a library built without Kafka, -ENOMEM.
+ * A file or directory that is there but cannot be read, and a message of
+ * the topic that is no frame of a host, is an ERROR event. */
 int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t n,
                      const struct shmlog_read_options *opt, char *err, size_t errcap);
 

@@ -12,7 +12,8 @@
  *
  * One schema for every batch: the records' fields are known before the
  * first batch from the sites the files define (read_scan_sites(), which
- * decompresses every frame once more but reads no record). A field gets a
+ * decompresses every frame once more but reads no record; a Kafka topic's
+ * messages are read twice for it: read_kafka_scan_sites()). A field gets a
  * column per kind of value (integer, unsigned, float, bool, string, pointer)
  * that its name has anywhere, typed as wide as its widest argument.
  */
@@ -242,6 +243,8 @@ static int make_schema(struct arrow_stream *s)
             s->cols[R_MSG].chars_hint = 64; /* messages are tens of bytes: room for most batches' at once */
         if (rc == 0 && s->opt.fields)
             rc = read_scan_sites(&s->r->engine, &s->r->inputs, scan_site, s);
+        for (size_t i = 0; i < s->r->nkafka && rc == 0 && s->opt.fields; i++)
+            rc = read_kafka_scan_sites(&s->r->engine, s->r->kafka[i], scan_site, s);
         if (rc == 0)
             rc = name_fields(s);
     } else {

@@ -373,6 +373,10 @@ int shlog_context_next(struct shlog_context *c, const void *frame, size_t n, str
 #define SHLOG_MSG_FILE "shlog.file"       /* the file's 128-byte header */
 #define SHLOG_MSG_OFFSET "shlog.offset"   /* u64, little-endian: the frame's offset in its file */
 #define SHLOG_MSG_CONTEXT "shlog.context" /* shlog_context_next's frames, when it gives any */
+/* On the last frame of a file that was closed (renamed from .part): u64,
+ * little-endian, the file's size. A shipper that learns of the closing after
+ * it sent that frame sends it again with this header. */
+#define SHLOG_MSG_SEALED "shlog.sealed"
 
 /* ==== Around the files: names, the shipper's state, kafka:// ==== */
 
@@ -380,6 +384,9 @@ int shlog_context_next(struct shlog_context *c, const void *frame, size_t n, str
  * "<host>-<YYYYmmdd>-<HHMMSS>-<seq>.shlog[.part]" with seq printed "%06" PRIu64;
  * -1 for any other spelling (never one of its files). */
 int shlog_file_name_seq(const char *name, uint64_t *seq, int *part);
+/* The name the collector gives the file of header h (its host, creation
+ * second in UTC and sequence number), without .part, in out. */
+void shlog_file_name(const struct shlog_file_header *h, char *out, size_t cap);
 
 /* 1 if host is a name a file name may carry: 1 to 63 of [A-Za-z0-9._-], not
  * starting with '.' (what --host accepts, and what a mirror writes). */
