@@ -90,6 +90,25 @@ static off_t part_bytes(void)
 
 /* ==== A crashed collector's pid ==== */
 
+/* The accepted attacker writes at forged a copy of the meta at path, its
+ * own by uid and by instance (its own process, as far as it can tell). */
+static void forge_meta(const char *path, const char *forged)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert(fd >= 0, "%s", path);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    uint8_t *buf = malloc((size_t)st.st_size);
+    cr_assert(buf);
+    cr_assert_eq(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
+    close(fd);
+    struct shmlog_seg_header *h = (struct shmlog_seg_header *)buf;
+    h->uid = tu_atk.uid;
+    h->instance[0] ^= 0xff;
+    tu_write_as(forged, buf, (size_t)st.st_size, &tu_atk);
+    free(buf);
+}
+
 Test(hostile_uids, a_crashed_collectors_pid_and_name_taken_by_another_uid_do_not_stop_its_successor)
 {
     NEED_USERS();
@@ -155,19 +174,7 @@ Test(hostile_uids, a_meta_of_one_accepted_uid_never_hides_the_process_of_another
     char meta[600], forged[600];
     snprintf(meta, sizeof(meta), "%s/tprod-%d.meta", env.seg, (int)victim.pid);
     snprintf(forged, sizeof(forged), "%s/tprod-%d.0123456789abcdef.meta", env.seg, (int)victim.pid);
-    int fd = open(meta, O_RDONLY | O_CLOEXEC);
-    cr_assert(fd >= 0, "%s", meta);
-    struct stat st;
-    cr_assert_eq(fstat(fd, &st), 0);
-    uint8_t *buf = malloc((size_t)st.st_size);
-    cr_assert(buf);
-    cr_assert_eq(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
-    close(fd);
-    struct shmlog_seg_header *h = (struct shmlog_seg_header *)buf;
-    h->uid = tu_atk.uid;
-    h->instance[0] ^= 0xff; /* its own process, as far as it can tell */
-    tu_write_as(forged, buf, (size_t)st.st_size, &tu_atk);
-    free(buf);
+    forge_meta(meta, forged);
 
     char grp_uid[32], atk_uid[32];
     snprintf(grp_uid, sizeof(grp_uid), "%u", (unsigned)tu_grp.uid);
@@ -303,19 +310,7 @@ Test(hostile_uids, a_meta_claiming_a_running_containers_pid_never_hides_it)
     char meta[600], forged[600];
     snprintf(meta, sizeof(meta), "%s/tprod-1.meta", env.seg);
     snprintf(forged, sizeof(forged), "%s/tprod-1.0123456789abcdef.meta", env.seg);
-    int fd = open(meta, O_RDONLY | O_CLOEXEC);
-    cr_assert(fd >= 0, "%s", meta);
-    struct stat st;
-    cr_assert_eq(fstat(fd, &st), 0);
-    uint8_t *buf = malloc((size_t)st.st_size);
-    cr_assert(buf);
-    cr_assert_eq(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
-    close(fd);
-    struct shmlog_seg_header *h = (struct shmlog_seg_header *)buf;
-    h->uid = tu_atk.uid;
-    h->instance[0] ^= 0xff;
-    tu_write_as(forged, buf, (size_t)st.st_size, &tu_atk);
-    free(buf);
+    forge_meta(meta, forged);
 
     char grp_uid[32], atk_uid[32];
     snprintf(grp_uid, sizeof(grp_uid), "%u", (unsigned)tu_grp.uid);
