@@ -22,9 +22,9 @@
 /* The file numbered seq or the next one after it: its name in name. 1 found,
  * 0 none. A .shlog is taken before a .part of the same number (the rename
  * came between two looks). */
-static int find_file(uint64_t want, uint64_t *seq, char *name, size_t cap, int *part)
+static int find_file(const struct follow *fl, uint64_t want, uint64_t *seq, char *name, size_t cap, int *part)
 {
-    DIR *d = fdopendir(dup(S.dirfd));
+    DIR *d = fdopendir(dup(fl->dirfd));
     if (!d)
         return 0;
     rewinddir(d);
@@ -38,7 +38,7 @@ static int find_file(uint64_t want, uint64_t *seq, char *name, size_t cap, int *
         if (found && (s > *seq || (s == *seq && (p || !*part))))
             continue;
         struct stat st;
-        if (fstatat(S.dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+        if (fstatat(fl->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
             continue;
         found = 1;
         *seq = s;
@@ -49,17 +49,17 @@ static int find_file(uint64_t want, uint64_t *seq, char *name, size_t cap, int *
     return found;
 }
 
-static void close_file(void)
+static void close_file(struct follow *fl)
 {
-    if (S.fd >= 0)
-        close(S.fd);
-    S.fd = -1;
+    if (fl->fd >= 0)
+        close(fl->fd);
+    fl->fd = -1;
 }
 
 /* The frame at off of fb bytes was produced, with cx; marked: sealed. */
-static void remember(uint64_t off, uint64_t fb, const struct shlog_context_out *cx, int marked)
+static void remember(struct follow *fl, uint64_t off, uint64_t fb, const struct shlog_context_out *cx, int marked)
 {
-    struct last_frame *l = &S.last;
+    struct last_frame *l = &fl->last;
     if (cx->ctx_n > l->ctx_cap) {
         uint8_t *c = realloc(l->ctx, cx->ctx_n);
         if (!c) {
@@ -80,22 +80,22 @@ static void remember(uint64_t off, uint64_t fb, const struct shlog_context_out *
 
 /* Learns the definitions of the frames before off again (a restart in the
  * middle of a file), and which was the last. */
-static void relearn(uint64_t off)
+static void relearn(struct follow *fl, uint64_t off)
 {
     uint64_t at = SHLOG_FILE_HEADER_BYTES;
     uint8_t pre[SHLOG_FRAME_PREFIX_BYTES];
-    while (at < off && shlog_pread_full(S.fd, pre, sizeof(pre), at) == (ssize_t)sizeof(pre)) {
+    while (at < off && shlog_pread_full(fl->fd, pre, sizeof(pre), at) == (ssize_t)sizeof(pre)) {
         uint64_t fb = shlog_frame_bytes(pre, sizeof(pre));
         if (!fb || at + fb > off)
             break;
         uint8_t *f = malloc(fb);
-        if (!f || shlog_pread_full(S.fd, f, fb, at) != (ssize_t)fb) {
+        if (!f || shlog_pread_full(fl->fd, f, fb, at) != (ssize_t)fb) {
             free(f);
             break;
         }
         struct shlog_context_out cx;
-        if (shlog_context_next(S.ctx, f, fb, &cx) != -ENOMEM && at + fb == off)
-            remember(at, fb, &cx, 0); /* whether it went marked is not known: sent again if closed */
+        if (shlog_context_next(fl->ctx, f, fb, &cx) != -ENOMEM && at + fb == off)
+            remember(fl, at, fb, &cx, 0); /* whether it went marked is not known: sent again if closed */
         free(f);
         at += fb;
     }
@@ -103,9 +103,9 @@ static void relearn(uint64_t off)
 
 /* A closed file whose last frame went before it was closed: that frame
  * again, marked sealed (readers that have it skip it as sent again). */
-static void mark_sealed(uint64_t size)
+static void mark_sealed(struct follow *fl, struct kafka *k, uint64_t size)
 {
-    struct last_frame *l = &S.last;
+    struct last_frame *l = &fl->last;
     if (!l->bytes || l->marked || l->off + l->bytes != size)
         return;
     uint8_t *f = malloc(l->bytes);
@@ -113,26 +113,26 @@ static void mark_sealed(uint64_t size)
         fprintf(stderr, PROG ": out of memory\n");
         exit(1);
     }
-    if (shlog_pread_full(S.fd, f, l->bytes, l->off) != (ssize_t)l->bytes) {
+    if (shlog_pread_full(fl->fd, f, l->bytes, l->off) != (ssize_t)l->bytes) {
         free(f);
         return;
     }
     /* Its records were counted when it went first. */
     const struct shlog_context_out cx = {l->ctx_n ? l->ctx : NULL, l->ctx_n, 0, l->sealed_ns};
-    if (kafka_produce(f, l->bytes, &cx, (struct cursor){S.seq, size}, 1) != 0)
+    if (kafka_produce(k, f, l->bytes, fl->header, fl->hdr.host, &cx, (struct cursor){fl->seq, size}, 1) != 0)
         exit(1);
     l->marked = 1;
 }
 
 /* Opens the next file to ship: 1 opened, 0 none yet. */
-static int open_next(void)
+static int open_next(struct follow *fl, struct kafka *k)
 {
     uint64_t seq = 0;
     char name[256];
     int part = 0;
-    if (!find_file(S.next_seq, &seq, name, sizeof(name), &part))
+    if (!find_file(fl, fl->next_seq, &seq, name, sizeof(name), &part))
         return 0;
-    int fd = openat(S.dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int fd = openat(fl->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return 0; /* renamed or removed between the look and the open: look again */
     struct stat st;
@@ -149,50 +149,52 @@ static int open_next(void)
         close(fd);
         if (part && !why)
             return 0; /* being created: its header comes first */
-        warnx("%s/%s: %s: skipped, not shipped", S.opt.dir, name, why);
-        S.next_seq = seq + 1;
+        warnx("%s/%s: %s: skipped, not shipped", fl->dir, name, why);
+        fl->next_seq = seq + 1;
         return 1;
     }
-    if (seq > S.acked.seq && S.acked.off > 0 && S.n.files == 0) {
-        warnx("file %" PRIu64 " is gone with bytes after offset %" PRIu64 " not shipped", S.acked.seq, S.acked.off);
-        S.n.files_gone++;
+    /* Only the first file opened can be the state file's, and nothing was
+     * produced before it: start is what the brokers hold at that point. */
+    if (seq > fl->start.seq && fl->start.off > 0 && fl->n.files == 0) {
+        warnx("file %" PRIu64 " is gone with bytes after offset %" PRIu64 " not shipped", fl->start.seq, fl->start.off);
+        fl->n.files_gone++;
     }
-    S.fd = fd;
-    S.seq = seq;
-    S.part = part;
-    S.sealed = !part;
-    snprintf(S.name, sizeof(S.name), "%s", name);
-    memcpy(S.header, h, sizeof(h));
-    S.hdr = hdr;
-    shlog_context_reset(S.ctx);
-    S.ctx_over_said = 0;
-    S.last.bytes = 0;
-    if (seq == S.acked.seq && S.acked.off > SHLOG_FILE_HEADER_BYTES) {
-        relearn(S.acked.off);
-        S.off = S.acked.off;
+    fl->fd = fd;
+    fl->seq = seq;
+    fl->part = part;
+    fl->sealed = !part;
+    snprintf(fl->name, sizeof(fl->name), "%s", name);
+    memcpy(fl->header, h, sizeof(h));
+    fl->hdr = hdr;
+    shlog_context_reset(fl->ctx);
+    fl->ctx_over_said = 0;
+    fl->last.bytes = 0;
+    if (seq == fl->start.seq && fl->start.off > SHLOG_FILE_HEADER_BYTES) {
+        relearn(fl, fl->start.off);
+        fl->off = fl->start.off;
     } else {
-        S.off = SHLOG_FILE_HEADER_BYTES;
-        kafka_mark((struct cursor){seq, 0});
+        fl->off = SHLOG_FILE_HEADER_BYTES;
+        kafka_mark(k, (struct cursor){seq, 0});
     }
-    S.n.files++;
+    fl->n.files++;
     return 1;
 }
 
 /* Whether the .part being read was closed: renamed to its .shlog name. */
-static int renamed(void)
+static int renamed(const struct follow *fl)
 {
     struct stat st;
-    return fstatat(S.dirfd, S.name, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT;
+    return fstatat(fl->dirfd, fl->name, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT;
 }
 
 /* The next valid frame prefix at or after from, before end; end if none. */
-static uint64_t resync(uint64_t from, uint64_t end)
+static uint64_t resync(const struct follow *fl, uint64_t from, uint64_t end)
 {
     uint8_t *chunk = malloc(RESYNC_CHUNK + SHLOG_FRAME_PREFIX_BYTES);
     if (!chunk)
         return end;
     for (uint64_t at = from; at + SHLOG_FRAME_PREFIX_BYTES <= end;) {
-        ssize_t n = shlog_pread_full(S.fd, chunk, RESYNC_CHUNK + SHLOG_FRAME_PREFIX_BYTES, at);
+        ssize_t n = shlog_pread_full(fl->fd, chunk, RESYNC_CHUNK + SHLOG_FRAME_PREFIX_BYTES, at);
         if (n < (ssize_t)SHLOG_FRAME_PREFIX_BYTES)
             break;
         for (size_t i = 0; i + SHLOG_FRAME_PREFIX_BYTES <= (size_t)n; i++)
@@ -206,110 +208,112 @@ static uint64_t resync(uint64_t from, uint64_t end)
     return end;
 }
 
-/* One frame at S.off of a file of size bytes: 1 produced or skipped, 0 wait. */
-static int ship_frame(uint64_t size)
+/* One frame at fl->off of a file of size bytes: 1 produced or skipped, 0 wait. */
+static int ship_frame(struct follow *fl, struct kafka *k, uint64_t size)
 {
     uint8_t pre[SHLOG_FRAME_PREFIX_BYTES];
-    if (S.off + sizeof(pre) > size || shlog_pread_full(S.fd, pre, sizeof(pre), S.off) != (ssize_t)sizeof(pre))
+    if (fl->off + sizeof(pre) > size || shlog_pread_full(fl->fd, pre, sizeof(pre), fl->off) != (ssize_t)sizeof(pre))
         return 0;
     uint64_t fb = shlog_frame_bytes(pre, sizeof(pre));
     if (!fb) {
-        if (!S.sealed)
+        if (!fl->sealed)
             return 0; /* a write in flight leaves zeros before it */
-        uint64_t next = resync(S.off + 1, size);
-        warnx("%s: offset %" PRIu64 ": %" PRIu64 " bytes that are no frame skipped, not shipped", S.name, S.off,
-              next - S.off);
-        S.n.damaged_bytes += next - S.off;
-        S.off = next;
+        uint64_t next = resync(fl, fl->off + 1, size);
+        warnx("%s: offset %" PRIu64 ": %" PRIu64 " bytes that are no frame skipped, not shipped", fl->name, fl->off,
+              next - fl->off);
+        fl->n.damaged_bytes += next - fl->off;
+        fl->off = next;
         return 1;
     }
-    if (S.off + fb > size)
+    if (fl->off + fb > size)
         return 0; /* being written; in a closed file, torn (follow_step) */
     uint8_t *f = malloc(fb);
     if (!f) {
         fprintf(stderr, PROG ": out of memory\n");
         exit(1);
     }
-    if (shlog_pread_full(S.fd, f, fb, S.off) != (ssize_t)fb) {
+    if (shlog_pread_full(fl->fd, f, fb, fl->off) != (ssize_t)fb) {
         free(f);
         return 0;
     }
     struct shlog_context_out cx;
-    int rc = shlog_context_next(S.ctx, f, fb, &cx);
+    int rc = shlog_context_next(fl->ctx, f, fb, &cx);
     if (rc == -EINVAL) {
-        if (!S.sealed) {
+        if (!fl->sealed) {
             free(f); /* still being written: its checksum fails until it is whole */
             return 0;
         }
-        warnx("%s: offset %" PRIu64 ": a frame that does not decode, shipped as it is", S.name, S.off);
-        S.n.damaged_frames++;
-    } else if (rc == -E2BIG && !S.ctx_over_said++) {
+        warnx("%s: offset %" PRIu64 ": a frame that does not decode, shipped as it is", fl->name, fl->off);
+        fl->n.damaged_frames++;
+    } else if (rc == -E2BIG && !fl->ctx_over_said++) {
         warnx("%s: more definitions than a reader keeps: a reader that starts after offset %" PRIu64
-              " may miss some", S.name, S.off);
+              " may miss some", fl->name, fl->off);
     } else if (rc == -ENOMEM) {
         fprintf(stderr, PROG ": out of memory\n");
         exit(1);
     }
-    int ends = S.sealed && S.off + fb == size;
-    remember(S.off, fb, &cx, ends);
-    if (kafka_produce(f, fb, &cx, (struct cursor){S.seq, S.off + fb}, ends) != 0)
+    int ends = fl->sealed && fl->off + fb == size;
+    remember(fl, fl->off, fb, &cx, ends);
+    if (kafka_produce(k, f, fb, fl->header, fl->hdr.host, &cx, (struct cursor){fl->seq, fl->off + fb}, ends) != 0)
         exit(1);
-    S.off += fb;
+    fl->off += fb;
     return 1;
 }
 
-int follow_step(void)
+int follow_step(struct follow *fl, struct kafka *k)
 {
-    if (S.fd < 0) {
-        int opened = open_next();
-        S.at_end = !opened;
+    if (fl->fd < 0) {
+        int opened = open_next(fl, k);
+        fl->at_end = !opened;
         return opened;
     }
     /* Sealed first, then the size: a closed file's size is its last. */
-    if (!S.sealed && renamed())
-        S.sealed = 1;
+    if (!fl->sealed && renamed(fl))
+        fl->sealed = 1;
     struct stat st;
-    if (fstat(S.fd, &st) != 0) {
-        warnx("%s: %s", S.name, strerror(errno));
+    if (fstat(fl->fd, &st) != 0) {
+        warnx("%s: %s", fl->name, strerror(errno));
         return 0;
     }
     uint64_t size = (uint64_t)st.st_size;
     int n = 0;
-    while (n < STEP_FRAMES && S.inflight_bytes < S.opt.max_inflight && ship_frame(size))
+    while (n < STEP_FRAMES && k->inflight_bytes < fl->max_inflight && ship_frame(fl, k, size))
         n++;
-    if (S.sealed && S.inflight_bytes < S.opt.max_inflight && n < STEP_FRAMES) {
-        if (S.off < size) {
-            warnx("%s: ends inside a frame (%" PRIu64 " bytes): torn, not shipped", S.name, size - S.off);
-            S.n.torn++;
+    if (fl->sealed && k->inflight_bytes < fl->max_inflight && n < STEP_FRAMES) {
+        if (fl->off < size) {
+            warnx("%s: ends inside a frame (%" PRIu64 " bytes): torn, not shipped", fl->name, size - fl->off);
+            fl->n.torn++;
         }
-        mark_sealed(size);
-        close_file();
-        S.next_seq = S.seq + 1;
+        mark_sealed(fl, k, size);
+        close_file(fl);
+        fl->next_seq = fl->seq + 1;
         return 1;
     }
-    S.at_end = n == 0;
+    fl->at_end = n == 0;
     return n > 0;
 }
 
-int follow_init(struct cursor start)
+int follow_init(struct follow *fl, const char *dir, uint64_t max_inflight, struct cursor start)
 {
-    S.fd = -1;
-    S.dirfd = open(S.opt.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (S.dirfd < 0) {
-        fprintf(stderr, PROG ": --dir %s: %s\n", S.opt.dir, strerror(errno));
+    fl->dir = dir;
+    fl->max_inflight = max_inflight;
+    fl->start = start;
+    fl->fd = -1;
+    fl->dirfd = open(fl->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fl->dirfd < 0) {
+        fprintf(stderr, PROG ": --dir %s: %s\n", fl->dir, strerror(errno));
         return -1;
     }
-    if (shlog_context_new(&S.ctx)) {
+    if (shlog_context_new(&fl->ctx)) {
         fprintf(stderr, PROG ": out of memory\n");
         return -1;
     }
-    S.acked = start;
-    S.next_seq = start.seq;
+    fl->next_seq = start.seq;
     return 0;
 }
 
-uint64_t follow_lag_bytes(void)
+uint64_t follow_lag_bytes(const struct follow *fl, struct cursor acked)
 {
-    struct shlog_shipped at = {.file_seq = S.acked.seq, .offset = S.acked.off};
-    return shlog_shipped_lag(S.dirfd, &at);
+    struct shlog_shipped at = {.file_seq = acked.seq, .offset = acked.off};
+    return shlog_shipped_lag(fl->dirfd, &at);
 }

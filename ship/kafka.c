@@ -17,8 +17,6 @@
 #define TOPIC_MESSAGE_MAX_BYTES "99000000"
 #define METADATA_TIMEOUT_MS 10000
 
-static rd_kafka_topic_t *rkt;
-
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
@@ -26,87 +24,85 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
         warnx("kafka: %s: %s", fac, buf);
 }
 
-static uint64_t last_error_said;
-
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    (void)opaque;
-    S.n.broker_errors++;
+    struct kafka *k = opaque;
+    k->n.broker_errors++;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char why[400];
         rd_kafka_fatal_error(rk, why, sizeof(why));
-        snprintf(S.fatal, sizeof(S.fatal), "the producer failed for good: %s", why);
+        snprintf(k->fatal, sizeof(k->fatal), "the producer failed for good: %s", why);
         return;
     }
     /* Brokers down say so every few seconds: one line a minute is enough,
      * the metrics count every one. */
     uint64_t now = mono_ns();
-    if (!last_error_said || now - last_error_said > 60000000000ull) {
-        last_error_said = now;
+    if (!k->error_said_ns || now - k->error_said_ns > 60000000000ull) {
+        k->error_said_ns = now;
         warnx("kafka: %s (the files keep what is not shipped; retrying)", reason);
     }
 }
 
-static struct inflight *q_at(uint64_t msgno)
+static struct inflight *q_at(struct kafka *k, uint64_t msgno)
 {
-    if (msgno < S.qbase || msgno - S.qbase >= S.qlen)
+    if (msgno < k->qbase || msgno - k->qbase >= k->qlen)
         return NULL;
-    return &S.q[(S.qhead + (msgno - S.qbase)) % S.qcap];
+    return &k->q[(k->qhead + (msgno - k->qbase)) % k->qcap];
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    (void)opaque;
-    struct inflight *f = q_at((uint64_t)(uintptr_t)m->_private);
+    struct kafka *k = opaque;
+    struct inflight *f = q_at(k, (uint64_t)(uintptr_t)m->_private);
     if (!f)
         return;
     if (m->err) {
         f->done = -1;
-        if (!S.fatal[0])
-            snprintf(S.fatal, sizeof(S.fatal), "file %" PRIu64 ": the frame before offset %" PRIu64 " (%zu bytes) "
+        if (!k->fatal[0])
+            snprintf(k->fatal, sizeof(k->fatal), "file %" PRIu64 ": the frame before offset %" PRIu64 " (%zu bytes) "
                      "was refused: %s", f->at.seq, f->at.off, m->len, rd_kafka_err2str(m->err));
         return;
     }
     f->done = 1;
 }
 
-static int q_push(struct inflight f)
+static int q_push(struct kafka *k, struct inflight f)
 {
-    if (S.qlen == S.qcap) {
-        size_t ncap = S.qcap ? S.qcap * 2 : 1024;
+    if (k->qlen == k->qcap) {
+        size_t ncap = k->qcap ? k->qcap * 2 : 1024;
         struct inflight *nq = malloc(ncap * sizeof(*nq));
         if (!nq)
             return -ENOMEM;
-        for (size_t i = 0; i < S.qlen; i++)
-            nq[i] = S.q[(S.qhead + i) % S.qcap];
-        free(S.q);
-        S.q = nq;
-        S.qcap = ncap;
-        S.qhead = 0;
+        for (size_t i = 0; i < k->qlen; i++)
+            nq[i] = k->q[(k->qhead + i) % k->qcap];
+        free(k->q);
+        k->q = nq;
+        k->qcap = ncap;
+        k->qhead = 0;
     }
-    S.q[(S.qhead + S.qlen) % S.qcap] = f;
-    S.qlen++;
-    S.inflight_bytes += f.bytes + f.ctx_bytes;
+    k->q[(k->qhead + k->qlen) % k->qcap] = f;
+    k->qlen++;
+    k->inflight_bytes += f.bytes + f.ctx_bytes;
     return 0;
 }
 
 /* The acknowledged messages at the front move the cursor. */
-static void q_advance(void)
+static void q_advance(struct kafka *k)
 {
-    while (S.qlen && S.q[S.qhead].done == 1) {
-        struct inflight *f = &S.q[S.qhead];
-        S.acked = f->at;
+    while (k->qlen && k->q[k->qhead].done == 1) {
+        struct inflight *f = &k->q[k->qhead];
+        k->acked = f->at;
         if (f->bytes) {
-            S.n.messages++;
-            S.n.bytes += f->bytes;
-            S.n.ctx_bytes += f->ctx_bytes;
-            S.n.records += f->records;
+            k->n.messages++;
+            k->n.bytes += f->bytes;
+            k->n.ctx_bytes += f->ctx_bytes;
+            k->n.records += f->records;
         }
-        S.inflight_bytes -= f->bytes + f->ctx_bytes;
-        S.qhead = (S.qhead + 1) % S.qcap;
-        S.qlen--;
-        S.qbase++;
+        k->inflight_bytes -= f->bytes + f->ctx_bytes;
+        k->qhead = (k->qhead + 1) % k->qcap;
+        k->qlen--;
+        k->qbase++;
     }
 }
 
@@ -121,10 +117,10 @@ static int set(rd_kafka_conf_t *conf, const char *key, const char *val)
 }
 
 /* The number of brokers, and whether the topic is there: 1 yes, 0 no, -1 no answer. */
-static int topic_state(int *brokers)
+static int topic_state(struct kafka *k, int *brokers)
 {
     const struct rd_kafka_metadata *md;
-    if (rd_kafka_metadata(S.rk, 0, rkt, &md, METADATA_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_metadata(k->rk, 0, k->rkt, &md, METADATA_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return -1;
     *brokers = md->broker_cnt;
     int there = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0;
@@ -132,13 +128,13 @@ static int topic_state(int *brokers)
     return there;
 }
 
-static int create_topic(int brokers)
+static int create_topic(struct kafka *k, int brokers)
 {
-    int rf = S.opt.replication ? S.opt.replication : brokers < 3 ? brokers : 3;
+    int rf = k->opt.replication ? k->opt.replication : brokers < 3 ? brokers : 3;
     char err[512], isr[16];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(S.opt.topic, S.opt.partitions, rf, err, sizeof(err));
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(k->opt.topic, k->opt.partitions, rf, err, sizeof(err));
     if (!nt) {
-        fprintf(stderr, PROG ": topic %s: %s\n", S.opt.topic, err);
+        fprintf(stderr, PROG ": topic %s: %s\n", k->opt.topic, err);
         return -1;
     }
     /* Two copies must have a message before it counts as written, where
@@ -146,12 +142,12 @@ static int create_topic(int brokers)
     snprintf(isr, sizeof(isr), "%d", rf >= 3 ? 2 : 1);
     rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", isr);
     rd_kafka_NewTopic_set_config(nt, "max.message.bytes", TOPIC_MESSAGE_MAX_BYTES);
-    rd_kafka_queue_t *rq = rd_kafka_queue_new(S.rk);
-    rd_kafka_CreateTopics(S.rk, &nt, 1, NULL, rq);
+    rd_kafka_queue_t *rq = rd_kafka_queue_new(k->rk);
+    rd_kafka_CreateTopics(k->rk, &nt, 1, NULL, rq);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(rq, METADATA_TIMEOUT_MS * 3);
     int rc = -1;
     if (!ev) {
-        warnx("topic %s: no answer to its creation yet", S.opt.topic);
+        warnx("topic %s: no answer to its creation yet", k->opt.topic);
     } else {
         const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
         size_t n = 0;
@@ -162,10 +158,10 @@ static int create_topic(int brokers)
         if (!e || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
             if (!e)
                 warnx("created topic %s: %d partitions, replication factor %d, min.insync.replicas %s",
-                      S.opt.topic, S.opt.partitions, rf, isr);
+                      k->opt.topic, k->opt.partitions, rf, isr);
             rc = 0;
         } else {
-            warnx("topic %s: cannot create it: %s", S.opt.topic,
+            warnx("topic %s: cannot create it: %s", k->opt.topic,
                   n == 1 && rd_kafka_topic_result_error_string(tr[0]) ? rd_kafka_topic_result_error_string(tr[0])
                                                                      : rd_kafka_err2str(e));
         }
@@ -176,15 +172,18 @@ static int create_topic(int brokers)
     return rc;
 }
 
-int kafka_init(void)
+int kafka_init(struct kafka *k, const struct kafka_options *opt, struct cursor start,
+               const volatile sig_atomic_t *stop)
 {
+    k->opt = *opt;
+    k->acked = start;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[512], max[32];
     snprintf(max, sizeof(max), "%d", MESSAGE_MAX_BYTES);
     /* Idempotence keeps a host's frames in order and once per broker
      * retry; no timeout: an outage holds the messages, the files hold the
      * rest; frames are zstd already. */
-    if (set(conf, "bootstrap.servers", S.opt.brokers) || set(conf, "enable.idempotence", "true") ||
+    if (set(conf, "bootstrap.servers", k->opt.brokers) || set(conf, "enable.idempotence", "true") ||
         set(conf, "acks", "all") || set(conf, "message.timeout.ms", "0") || set(conf, "linger.ms", "5") ||
         set(conf, "compression.type", "none") || set(conf, "message.max.bytes", max) ||
         set(conf, "partitioner", "murmur2_random") || set(conf, "queue.buffering.max.kbytes", "2097151") ||
@@ -192,12 +191,12 @@ int kafka_init(void)
         rd_kafka_conf_destroy(conf);
         return -1;
     }
-    for (int i = 0; i < S.opt.nprops; i++) {
+    for (int i = 0; i < k->opt.nprops; i++) {
         char kv[1024];
-        snprintf(kv, sizeof(kv), "%s", S.opt.props[i]);
+        snprintf(kv, sizeof(kv), "%s", k->opt.props[i]);
         char *eq = strchr(kv, '=');
         if (!eq) {
-            fprintf(stderr, PROG ": -X %s: not KEY=VALUE\n", S.opt.props[i]);
+            fprintf(stderr, PROG ": -X %s: not KEY=VALUE\n", k->opt.props[i]);
             rd_kafka_conf_destroy(conf);
             return -1;
         }
@@ -207,38 +206,40 @@ int kafka_init(void)
             return -1;
         }
     }
+    rd_kafka_conf_set_opaque(conf, k);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_log_cb(conf, on_log);
-    S.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    if (!S.rk) {
+    k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (!k->rk) {
         fprintf(stderr, PROG ": kafka: %s\n", err);
         return -1;
     }
-    rkt = rd_kafka_topic_new(S.rk, S.opt.topic, NULL);
+    k->rkt = rd_kafka_topic_new(k->rk, k->opt.topic, NULL);
     /* The topic, once the brokers answer: until then nothing is read from the files. */
     int said = 0;
     for (;;) {
-        int brokers = 0, there = topic_state(&brokers);
+        int brokers = 0, there = topic_state(k, &brokers);
         /* A cluster still coming up shows a broker its metadata has not
          * caught up with yet: a topic made now would have fewer replicas. */
-        for (int i = 0; there == 0 && !S.opt.replication && brokers < 3 && i < 3; i++) {
+        for (int i = 0; there == 0 && !k->opt.replication && brokers < 3 && i < 3; i++) {
             int again = 0;
-            rd_kafka_poll(S.rk, 1000);
-            if (topic_state(&again) == 0 && again > brokers)
+            rd_kafka_poll(k->rk, 1000);
+            if (topic_state(k, &again) == 0 && again > brokers)
                 brokers = again;
         }
-        if (there == 1 || (there == 0 && create_topic(brokers) == 0))
+        if (there == 1 || (there == 0 && create_topic(k, brokers) == 0))
             return 0;
         if (!said++)
-            warnx("kafka %s: no answer about topic %s yet; retrying", S.opt.brokers, S.opt.topic);
-        if (stop_requested)
+            warnx("kafka %s: no answer about topic %s yet; retrying", k->opt.brokers, k->opt.topic);
+        if (*stop)
             return -1;
-        rd_kafka_poll(S.rk, 1000);
+        rd_kafka_poll(k->rk, 1000);
     }
 }
 
-int kafka_produce(void *frame, size_t n, const struct shlog_context_out *cx, struct cursor end, int sealed)
+int kafka_produce(struct kafka *k, void *frame, size_t n, const uint8_t file_header[SHLOG_FILE_HEADER_BYTES],
+                  const char *key, const struct shlog_context_out *cx, struct cursor end, int sealed)
 {
     uint8_t off[8], size[8];
     uint64_t at = end.off - n;
@@ -246,17 +247,17 @@ int kafka_produce(void *frame, size_t n, const struct shlog_context_out *cx, str
         off[i] = (uint8_t)(at >> (8 * i));
         size[i] = (uint8_t)(end.off >> (8 * i));
     }
-    uint64_t msgno = S.qbase + S.qlen;
+    uint64_t msgno = k->qbase + k->qlen;
     for (;;) {
         rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-        rd_kafka_header_add(h, SHLOG_MSG_FILE, -1, S.header, sizeof(S.header));
+        rd_kafka_header_add(h, SHLOG_MSG_FILE, -1, file_header, SHLOG_FILE_HEADER_BYTES);
         rd_kafka_header_add(h, SHLOG_MSG_OFFSET, -1, off, sizeof(off));
         if (cx->ctx_n)
             rd_kafka_header_add(h, SHLOG_MSG_CONTEXT, -1, cx->ctx, cx->ctx_n);
         if (sealed)
             rd_kafka_header_add(h, SHLOG_MSG_SEALED, -1, size, sizeof(size));
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            S.rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(S.hdr.host, strlen(S.hdr.host)), RD_KAFKA_V_VALUE(frame, n),
+            k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(frame, n),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADERS(h),
             RD_KAFKA_V_TIMESTAMP(cx->sealed_ns ? (int64_t)(cx->sealed_ns / 1000000) : 0),
             RD_KAFKA_V_OPAQUE((void *)(uintptr_t)msgno), RD_KAFKA_V_END);
@@ -269,42 +270,52 @@ int kafka_produce(void *frame, size_t n, const struct shlog_context_out *cx, str
             free(frame);
             return -1;
         }
-        kafka_poll(100);
+        kafka_poll(k, 100);
     }
     struct inflight f = {end, n, cx->ctx_n, cx->records, cx->sealed_ns, 0};
-    if (q_push(f)) {
+    if (q_push(k, f)) {
         fprintf(stderr, PROG ": out of memory\n");
         exit(1);
     }
     return 0;
 }
 
-void kafka_mark(struct cursor at)
+void kafka_mark(struct kafka *k, struct cursor at)
 {
     struct inflight f = {at, 0, 0, 0, 0, 1};
-    if (q_push(f)) {
+    if (q_push(k, f)) {
         fprintf(stderr, PROG ": out of memory\n");
         exit(1);
     }
-    q_advance();
+    q_advance(k);
 }
 
-void kafka_poll(int ms)
+void kafka_poll(struct kafka *k, int ms)
 {
-    rd_kafka_poll(S.rk, ms);
-    q_advance();
+    rd_kafka_poll(k->rk, ms);
+    q_advance(k);
 }
 
-void kafka_flush(int ms)
+void kafka_flush(struct kafka *k, int ms)
 {
-    rd_kafka_flush(S.rk, ms);
-    q_advance();
+    rd_kafka_flush(k->rk, ms);
+    q_advance(k);
 }
 
-void kafka_close(void)
+uint64_t kafka_lag_ns(const struct kafka *k, uint64_t now)
 {
-    if (rkt)
-        rd_kafka_topic_destroy(rkt);
-    if (S.rk)
-        rd_kafka_destroy(S.rk);
+    for (size_t i = 0; i < k->qlen; i++) {
+        const struct inflight *f = &k->q[(k->qhead + i) % k->qcap];
+        if (f->bytes && f->sealed_ns)
+            return now > f->sealed_ns ? now - f->sealed_ns : 0;
+    }
+    return 0;
+}
+
+void kafka_close(struct kafka *k)
+{
+    if (k->rkt)
+        rd_kafka_topic_destroy(k->rkt);
+    if (k->rk)
+        rd_kafka_destroy(k->rk);
 }

@@ -1,9 +1,11 @@
 /*
- * ship.h - shmlog-ship's private header: its options, its state, and the
- * calls between its files: shmlog-ship.c (options, the loop, the state file,
- * metrics), follow.c (the collector's output directory: files in number
- * order, whole frames, the open .part up to its last complete frame) and
- * kafka.c (the producer: topic, messages, acknowledgements).
+ * ship.h - shmlog-ship's private header, in the order its files call one
+ * another (each only the ones above it): base.c (the warning line and the
+ * clocks), kafka.c (the producer: topic, messages, acknowledgements; struct
+ * kafka), follow.c (the collector's output directory: files in number order,
+ * whole frames, the open .part up to its last complete frame; struct follow)
+ * and shmlog-ship.c (options, the program's state, the loop, the state file,
+ * metrics), which alone holds both structs and hands each to its calls.
  */
 #ifndef SHIP_H
 #define SHIP_H
@@ -18,26 +20,27 @@
 
 #define PROG "shmlog-ship"
 
-struct ship_options {
-    const char *dir;            /* the collector's --out */
-    char brokers[4096];
-    char topic[256];
-    const char *state;          /* --state FILE */
-    const char *metrics_file;
-    unsigned metrics_interval_s;
-    int once;
-    int partitions;             /* when creating the topic */
-    int replication;            /* when creating it; 0: min(3, brokers) */
-    uint64_t max_inflight;      /* bytes produced, not yet acknowledged, at most */
-    unsigned poll_ms;           /* how often an idle shipper looks for new frames */
-    const char *props[64];      /* -X key=value, handed to librdkafka */
-    int nprops;
-};
+/* ==== base.c ==== */
+
+void warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+uint64_t real_ns(void);
+uint64_t mono_ns(void);
 
 /* How far the files were taken: every file below seq, and off bytes of seq
  * (0: nothing of it). */
 struct cursor {
     uint64_t seq, off;
+};
+
+/* ==== kafka.c ==== */
+
+struct kafka_options {
+    char brokers[4096];
+    char topic[256];
+    int partitions;             /* when creating the topic */
+    int replication;            /* when creating it; 0: min(3, brokers) */
+    const char *props[64];      /* -X key=value, handed to librdkafka */
+    int nprops;
 };
 
 /* A message produced and not yet acknowledged, or the start of a file
@@ -51,19 +54,65 @@ struct inflight {
     int done;           /* 1 acknowledged, -1 failed */
 };
 
-struct ship_counters {
+struct kafka_counters {
     uint64_t messages, bytes, ctx_bytes, records; /* acknowledged */
     uint64_t broker_errors;  /* errors librdkafka reported (brokers down, ...) */
+};
+
+/* The producer's state. librdkafka's callbacks write only here (the
+ * delivery reports mark q, errors count and set fatal); kafka_poll and
+ * kafka_flush turn the marks into acked, which the loop reads. */
+struct kafka {
+    struct kafka_options opt;
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    /* In flight, in production order */
+    struct inflight *q;
+    size_t qcap, qhead, qlen;
+    uint64_t qbase;   /* message number of q[qhead] */
+    uint64_t inflight_bytes;
+    struct cursor acked;
+    char fatal[512];  /* set when a message failed for good */
+    uint64_t error_said_ns; /* when a broker error was last written out */
+    struct kafka_counters n;
+};
+
+/* Connects and waits until the topic is there (creating it), unless *stop is
+ * set first; everything before start counts as acknowledged. 0, or -1 after a
+ * line on stderr. */
+int kafka_init(struct kafka *k, const struct kafka_options *opt, struct cursor start,
+               const volatile sig_atomic_t *stop);
+/* Queues a message: the frame (the buffer is given to librdkafka), the
+ * header of its file, its key, its context and where it ends; sealed: it
+ * ends its closed file (end.off is the file's size). 0, or -1 after a line
+ * on stderr. */
+int kafka_produce(struct kafka *k, void *frame, size_t n, const uint8_t file_header[SHLOG_FILE_HEADER_BYTES],
+                  const char *key, const struct shlog_context_out *cx, struct cursor end, int sealed);
+/* A file's start, acknowledged with what comes before it. */
+void kafka_mark(struct kafka *k, struct cursor at);
+/* Serves acknowledgements, waiting up to ms; moves k->acked. */
+void kafka_poll(struct kafka *k, int ms);
+/* Waits up to ms for every message to be acknowledged. */
+void kafka_flush(struct kafka *k, int ms);
+/* Age at now of the oldest frame not yet acknowledged, by its seal time. */
+uint64_t kafka_lag_ns(const struct kafka *k, uint64_t now);
+void kafka_close(struct kafka *k);
+
+/* ==== follow.c ==== */
+
+struct follow_counters {
     uint64_t damaged_bytes;  /* of sealed files, between frames: not shipped */
     uint64_t damaged_frames; /* shipped as they are, though they do not decode */
     uint64_t torn;           /* sealed files that end inside a frame */
     uint64_t files_gone;     /* files removed before they were shipped whole */
     uint64_t files;          /* files started */
-    uint64_t state_errors;   /* state file writes that failed */
 };
 
-struct ship {
-    struct ship_options opt;
+/* The follower's state: the directory and the file being read. */
+struct follow {
+    const char *dir;           /* the collector's --out */
+    uint64_t max_inflight;     /* bytes produced, not yet acknowledged, at most */
+    struct cursor start;       /* where the state file said shipping stood */
     int dirfd;
     /* The file being read */
     int fd;
@@ -87,46 +136,17 @@ struct ship {
         uint64_t sealed_ns;
         int marked;          /* it went marked */
     } last;
-    /* In flight, in production order */
-    struct inflight *q;
-    size_t qcap, qhead, qlen;
-    uint64_t qbase;   /* message number of q[qhead] */
-    uint64_t inflight_bytes;
-    struct cursor acked;
-    char fatal[512];  /* set when a message failed for good */
-    struct ship_counters n;
-    rd_kafka_t *rk;
+    struct follow_counters n;
 };
 
-extern struct ship S;
-extern volatile sig_atomic_t stop_requested;
-
-void warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-uint64_t real_ns(void);
-uint64_t mono_ns(void);
-
-/* follow.c */
-/* Opens the directory, finds where to start from the cursor. */
-int follow_init(struct cursor start);
-/* Reads and produces what is there, up to the in-flight bound: 1 if it made
- * progress, 0 if there is nothing to do now. Exits on what it cannot go on
- * from. */
-int follow_step(void);
-/* Bytes of the directory's files not yet acknowledged. */
-uint64_t follow_lag_bytes(void);
-
-/* kafka.c */
-int kafka_init(void);
-/* Queues a message: the frame (the buffer is given to librdkafka), its
- * context and where it ends; sealed: it ends its closed file (end.off is the
- * file's size). 0, or -1 after a line on stderr. */
-int kafka_produce(void *frame, size_t n, const struct shlog_context_out *cx, struct cursor end, int sealed);
-/* A file's start, acknowledged with what comes before it. */
-void kafka_mark(struct cursor at);
-/* Serves acknowledgements, waiting up to ms; moves S.acked. */
-void kafka_poll(int ms);
-/* Waits up to ms for every message to be acknowledged. */
-void kafka_flush(int ms);
-void kafka_close(void);
+/* Opens the directory; shipping resumes at start. 0, or -1 after a line on
+ * stderr. */
+int follow_init(struct follow *fl, const char *dir, uint64_t max_inflight, struct cursor start);
+/* Reads what is there and produces it through k, up to the in-flight bound:
+ * 1 if it made progress, 0 if there is nothing to do now. Exits on what it
+ * cannot go on from. */
+int follow_step(struct follow *fl, struct kafka *k);
+/* Bytes of the directory's files after acked. */
+uint64_t follow_lag_bytes(const struct follow *fl, struct cursor acked);
 
 #endif /* SHIP_H */

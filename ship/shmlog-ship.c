@@ -8,47 +8,39 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ship.h"
 
-struct ship S;
-volatile sig_atomic_t stop_requested;
+struct ship_options {
+    const char *dir;            /* the collector's --out */
+    const char *state;          /* --state FILE */
+    const char *metrics_file;
+    unsigned metrics_interval_s;
+    int once;
+    uint64_t max_inflight;      /* bytes produced, not yet acknowledged, at most */
+    unsigned poll_ms;           /* how often an idle shipper looks for new frames */
+    struct kafka_options kafka;
+};
+
+/* The program: its options, the follower and the producer it hands them to,
+ * and what the loop itself keeps. */
+static struct ship {
+    struct ship_options opt;
+    struct follow follow;
+    struct kafka kafka;
+    struct cursor persisted;    /* the cursor the state file holds */
+    uint64_t state_written_ns, metrics_written_ns;
+    uint64_t state_errors;      /* state file writes that failed */
+} S = {.persisted = {UINT64_MAX, UINT64_MAX}};
+
+static volatile sig_atomic_t stop_requested;
 
 #define STATE_INTERVAL_NS 1000000000ull /* also when nothing moved: its time says the shipper lives */
 #define STATE_SOON_NS 200000000ull      /* after an acknowledgement, at most this late */
-
-void warnx(const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, PROG ": %s\n", line);
-}
-
-static uint64_t clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t real_ns(void)
-{
-    return clock_ns(CLOCK_REALTIME);
-}
-
-uint64_t mono_ns(void)
-{
-    return clock_ns(CLOCK_MONOTONIC);
-}
 
 static void usage(FILE *f)
 {
@@ -119,7 +111,7 @@ static void parse_options(int argc, char **argv)
         {"max-inflight", required_argument, NULL, O_INFL}, {"poll-ms", required_argument, NULL, O_POLL},
         {"metrics-file", required_argument, NULL, O_MFILE}, {"metrics-interval", required_argument, NULL, O_MINT},
         {"help", no_argument, NULL, O_HELP}, {"version", no_argument, NULL, O_VERSION}, {NULL, 0, NULL, 0}};
-    S.opt.partitions = 6;
+    S.opt.kafka.partitions = 6;
     S.opt.max_inflight = 64ull << 20;
     S.opt.poll_ms = 50;
     S.opt.metrics_interval_s = 10;
@@ -131,18 +123,18 @@ static void parse_options(int argc, char **argv)
         case O_TO: to = optarg; break;
         case O_STATE: S.opt.state = optarg; break;
         case O_ONCE: S.opt.once = 1; break;
-        case O_PARTS: S.opt.partitions = (int)parse_long("--partitions", optarg, 1, 10000); break;
-        case O_REPL: S.opt.replication = (int)parse_long("--replication", optarg, 1, 100); break;
+        case O_PARTS: S.opt.kafka.partitions = (int)parse_long("--partitions", optarg, 1, 10000); break;
+        case O_REPL: S.opt.kafka.replication = (int)parse_long("--replication", optarg, 1, 100); break;
         case O_INFL: S.opt.max_inflight = parse_size("--max-inflight", optarg); break;
         case O_POLL: S.opt.poll_ms = (unsigned)parse_long("--poll-ms", optarg, 1, 10000); break;
         case O_MFILE: S.opt.metrics_file = optarg; break;
         case O_MINT: S.opt.metrics_interval_s = (unsigned)parse_long("--metrics-interval", optarg, 1, 3600); break;
         case 'X':
-            if (S.opt.nprops == (int)(sizeof(S.opt.props) / sizeof(S.opt.props[0]))) {
+            if (S.opt.kafka.nprops == (int)(sizeof(S.opt.kafka.props) / sizeof(S.opt.kafka.props[0]))) {
                 fprintf(stderr, PROG ": -X: at most 64\n");
                 exit(2);
             }
-            S.opt.props[S.opt.nprops++] = optarg;
+            S.opt.kafka.props[S.opt.kafka.nprops++] = optarg;
             break;
         case O_HELP: usage(stdout); exit(0);
         case O_VERSION: printf(PROG " %s\n", SHMLOG_VERSION); exit(0);
@@ -157,7 +149,8 @@ static void parse_options(int argc, char **argv)
         fprintf(stderr, PROG ": --dir, --to and --state are needed (see --help)\n");
         exit(2);
     }
-    if (shlog_kafka_url(to, S.opt.brokers, sizeof(S.opt.brokers), S.opt.topic, sizeof(S.opt.topic)) != 0) {
+    struct kafka_options *k = &S.opt.kafka;
+    if (shlog_kafka_url(to, k->brokers, sizeof(k->brokers), k->topic, sizeof(k->topic)) != 0) {
         fprintf(stderr, PROG ": --to %s: not kafka://HOST:PORT[,HOST:PORT...]/TOPIC (a topic of [a-zA-Z0-9._-])\n",
                 to);
         exit(2);
@@ -166,50 +159,34 @@ static void parse_options(int argc, char **argv)
 
 /* ==== State and metrics ==== */
 
-static struct cursor persisted = {UINT64_MAX, UINT64_MAX};
-static uint64_t state_written_ns;
-
-/* Age of the oldest frame not yet acknowledged, by its seal time. */
-static uint64_t lag_ns(void)
-{
-    for (size_t i = 0; i < S.qlen; i++) {
-        const struct inflight *f = &S.q[(S.qhead + i) % S.qcap];
-        if (f->bytes && f->sealed_ns) {
-            uint64_t now = real_ns();
-            return now > f->sealed_ns ? now - f->sealed_ns : 0;
-        }
-    }
-    return 0;
-}
-
 static void write_state(int force)
 {
     uint64_t now = mono_ns();
-    int moved = S.acked.seq != persisted.seq || S.acked.off != persisted.off;
-    if (!force && !(moved && now - state_written_ns >= STATE_SOON_NS) && now - state_written_ns < STATE_INTERVAL_NS)
+    struct cursor acked = S.kafka.acked;
+    int moved = acked.seq != S.persisted.seq || acked.off != S.persisted.off;
+    if (!force && !(moved && now - S.state_written_ns >= STATE_SOON_NS) && now - S.state_written_ns < STATE_INTERVAL_NS)
         return;
-    struct shlog_shipped st = {.file_seq = S.acked.seq, .offset = S.acked.off, .updated_ns = real_ns(),
-                               .lag_bytes = follow_lag_bytes(), .lag_ns = lag_ns(), .pid = (uint32_t)getpid()};
-    snprintf(st.host, sizeof(st.host), "%s", S.hdr.host);
-    snprintf(st.topic, sizeof(st.topic), "%s", S.opt.topic);
+    struct shlog_shipped st = {.file_seq = acked.seq, .offset = acked.off, .updated_ns = real_ns(),
+                               .lag_bytes = follow_lag_bytes(&S.follow, acked),
+                               .lag_ns = kafka_lag_ns(&S.kafka, real_ns()), .pid = (uint32_t)getpid()};
+    snprintf(st.host, sizeof(st.host), "%s", S.follow.hdr.host);
+    snprintf(st.topic, sizeof(st.topic), "%s", S.opt.kafka.topic);
     int rc = shlog_shipped_write(S.opt.state, &st);
-    state_written_ns = now;
+    S.state_written_ns = now;
     if (rc) {
-        if (!S.n.state_errors++)
+        if (!S.state_errors++)
             warnx("--state %s: %s (retrying every second)", S.opt.state, strerror(-rc));
         return;
     }
-    persisted = S.acked;
+    S.persisted = acked;
 }
-
-static uint64_t metrics_written_ns;
 
 static void write_metrics(int force)
 {
     uint64_t now = mono_ns();
-    if (!S.opt.metrics_file || (!force && now - metrics_written_ns < S.opt.metrics_interval_s * 1000000000ull))
+    if (!S.opt.metrics_file || (!force && now - S.metrics_written_ns < S.opt.metrics_interval_s * 1000000000ull))
         return;
-    metrics_written_ns = now;
+    S.metrics_written_ns = now;
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", S.opt.metrics_file);
     FILE *f = fopen(tmp, "we");
@@ -221,32 +198,34 @@ static void write_metrics(int force)
     getrusage(RUSAGE_SELF, &ru);
     double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
                  ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
-    const char *t = S.opt.topic;
+    const char *t = S.opt.kafka.topic;
+    const struct kafka_counters *kn = &S.kafka.n;
+    const struct follow_counters *fn = &S.follow.n;
 #define METRIC(name, type, help, fmt, ...) \
     fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n" name "{topic=\"%s\"} " fmt "\n", t, __VA_ARGS__)
-    METRIC("shmlog_ship_messages_total", "counter", "Frames the brokers acknowledged.", "%" PRIu64, S.n.messages);
-    METRIC("shmlog_ship_bytes_total", "counter", "Bytes of frames the brokers acknowledged.", "%" PRIu64, S.n.bytes);
+    METRIC("shmlog_ship_messages_total", "counter", "Frames the brokers acknowledged.", "%" PRIu64, kn->messages);
+    METRIC("shmlog_ship_bytes_total", "counter", "Bytes of frames the brokers acknowledged.", "%" PRIu64, kn->bytes);
     METRIC("shmlog_ship_context_bytes_total", "counter",
-           "Bytes of the context headers that make each message decodable on its own.", "%" PRIu64, S.n.ctx_bytes);
+           "Bytes of the context headers that make each message decodable on its own.", "%" PRIu64, kn->ctx_bytes);
     METRIC("shmlog_ship_records_total", "counter", "Records in the frames the brokers acknowledged.", "%" PRIu64,
-           S.n.records);
+           kn->records);
     METRIC("shmlog_ship_lag_bytes", "gauge", "Bytes of the directory's files not yet acknowledged.", "%" PRIu64,
-           follow_lag_bytes());
+           follow_lag_bytes(&S.follow, S.kafka.acked));
     METRIC("shmlog_ship_lag_seconds", "gauge", "Age of the oldest frame not yet acknowledged.", "%.3f",
-           (double)lag_ns() / 1e9);
+           (double)kafka_lag_ns(&S.kafka, real_ns()) / 1e9);
     METRIC("shmlog_ship_inflight_bytes", "gauge", "Bytes produced and not yet acknowledged.", "%" PRIu64,
-           S.inflight_bytes);
-    METRIC("shmlog_ship_file_seq", "gauge", "The file the acknowledged cursor is in.", "%" PRIu64, S.acked.seq);
-    METRIC("shmlog_ship_file_offset", "gauge", "Bytes of that file acknowledged.", "%" PRIu64, S.acked.off);
-    METRIC("shmlog_ship_files_total", "counter", "Files started.", "%" PRIu64, S.n.files);
+           S.kafka.inflight_bytes);
+    METRIC("shmlog_ship_file_seq", "gauge", "The file the acknowledged cursor is in.", "%" PRIu64, S.kafka.acked.seq);
+    METRIC("shmlog_ship_file_offset", "gauge", "Bytes of that file acknowledged.", "%" PRIu64, S.kafka.acked.off);
+    METRIC("shmlog_ship_files_total", "counter", "Files started.", "%" PRIu64, fn->files);
     METRIC("shmlog_ship_cpu_seconds_total", "counter", "CPU time of the shipper.", "%.3f", cpu);
     fprintf(f, "# HELP shmlog_ship_errors_total Errors by kind: broker (librdkafka's reports), damaged_bytes "
                "(bytes of closed files that are no frame, not shipped), damaged_frames (shipped, though they do "
                "not decode), torn (closed files ending inside a frame), gone (files removed before shipped), "
                "state (state file writes that failed).\n# TYPE shmlog_ship_errors_total counter\n");
     const char *kind[] = {"broker", "damaged_bytes", "damaged_frames", "torn", "gone", "state"};
-    uint64_t val[] = {S.n.broker_errors, S.n.damaged_bytes, S.n.damaged_frames, S.n.torn, S.n.files_gone,
-                      S.n.state_errors};
+    uint64_t val[] = {kn->broker_errors, fn->damaged_bytes, fn->damaged_frames, fn->torn, fn->files_gone,
+                      S.state_errors};
     for (size_t i = 0; i < sizeof(val) / sizeof(val[0]); i++)
         fprintf(f, "shmlog_ship_errors_total{topic=\"%s\",kind=\"%s\"} %" PRIu64 "\n", t, kind[i], val[i]);
 #undef METRIC
@@ -287,30 +266,30 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     struct cursor start = read_state();
-    if (follow_init(start) != 0)
+    if (follow_init(&S.follow, S.opt.dir, S.opt.max_inflight, start) != 0)
         return 2;
-    if (kafka_init() != 0)
+    if (kafka_init(&S.kafka, &S.opt.kafka, start, &stop_requested) != 0)
         return stop_requested ? 0 : 2;
-    while (!stop_requested && !S.fatal[0]) {
-        int progress = follow_step();
-        kafka_poll(progress ? 0 : (int)S.opt.poll_ms);
+    while (!stop_requested && !S.kafka.fatal[0]) {
+        int progress = follow_step(&S.follow, &S.kafka);
+        kafka_poll(&S.kafka, progress ? 0 : (int)S.opt.poll_ms);
         write_state(0);
         write_metrics(0);
-        if (S.opt.once && !progress && S.at_end && S.qlen == 0)
+        if (S.opt.once && !progress && S.follow.at_end && S.kafka.qlen == 0)
             break;
     }
-    if (!S.fatal[0])
-        kafka_flush(10000);
+    if (!S.kafka.fatal[0])
+        kafka_flush(&S.kafka, 10000);
     write_state(1);
     write_metrics(1);
     int rc = 0;
-    if (S.fatal[0]) {
-        fprintf(stderr, PROG ": %s; the state stays before it (file %" PRIu64 " offset %" PRIu64 ")\n", S.fatal,
-                S.acked.seq, S.acked.off);
+    if (S.kafka.fatal[0]) {
+        fprintf(stderr, PROG ": %s; the state stays before it (file %" PRIu64 " offset %" PRIu64 ")\n", S.kafka.fatal,
+                S.kafka.acked.seq, S.kafka.acked.off);
         rc = 1;
-    } else if (S.qlen) {
-        warnx("stopped with %zu messages not acknowledged: the next start sends them again", S.qlen);
+    } else if (S.kafka.qlen) {
+        warnx("stopped with %zu messages not acknowledged: the next start sends them again", S.kafka.qlen);
     }
-    kafka_close();
+    kafka_close(&S.kafka);
     return rc;
 }

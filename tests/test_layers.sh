@@ -66,8 +66,6 @@ declare -A known_circle=(
     # writer handing completed frames back, modules taking their state as an
     # argument (left until the Kafka work on the collector has landed).
     [collector]="issue 33: the collector's program struct and loop"
-    # shmlog-ship's loop, follower and producer share the global S both ways.
-    [ship]="shmlog-ship's state passed down instead of the global S"
 )
 
 # The folder (layer) that holds header NAME included from FILE, as the compiler
