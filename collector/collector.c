@@ -169,6 +169,124 @@ static uint64_t pass_wait_ns(uint64_t moved, uint64_t elapsed, uint64_t smallest
     return wait < longest ? wait : longest;
 }
 
+/* ==== What the writer finished: the one point it takes effect ==== */
+
+struct release_at {
+    struct ring *r;
+    uint64_t pos;
+};
+
+static void release_now(void *ctx)
+{
+    const struct release_at *a = ctx;
+    struct ring *r = a->r;
+    shm_ring_release_below(&r->view, a->pos, r->bound);
+    r->tail = (int64_t)(a->pos - r->bound) > 0 ? r->bound : a->pos; /* as it stored it */
+}
+
+static void ring_release(struct ring *r, uint64_t pos)
+{
+    struct release_at a = {r, pos};
+    if (!r->broken && shm_guarded(release_now, &a) != 0)
+        r->broken = 1;
+}
+
+/* A closing file's last frame is done: with --fsync rotate or batch it is
+ * synced by the writer (off this thread: a file of up to --rotate-size) and
+ * closed once that completes; else closed now. */
+static void file_close_begin(struct outfile *f)
+{
+    if (f->fd >= 0 && opt.fsync != FSYNC_NEVER && writer_sync_file(f) == 0)
+        return;
+    if (f->fd >= 0 && opt.fsync != FSYNC_NEVER && fsync(f->fd) != 0)
+        f->sync_err = errno;
+    outfile_close(f);
+}
+
+/* Applies, in submission order, what the frames the writer finished made
+ * durable: ring space released, processes whose EXIT is on disk ended, files
+ * whose last frame is done closed. Only here, between passes, so no walk of
+ * the processes or files ever sees one freed under it. */
+static void apply_completed(void)
+{
+    struct frame *f;
+    while ((f = writer_take_done())) {
+        for (size_t i = 0; i < f->nrel; i++)
+            ring_release(f->rel[i].ring, f->rel[i].pos);
+        for (size_t i = 0; i < f->nexits; i++)
+            proc_finalize(f->exits[i]);
+        struct outfile *file = f->file;
+        if (file && --file->inflight == 0 && file->closing)
+            file_close_begin(file);
+        free(f->buf);
+        free(f->rel);
+        free(f->exits);
+        free(f);
+    }
+    struct outfile *file;
+    while ((file = writer_take_synced()))
+        outfile_close(file);
+}
+
+/* Flushes the frame being built, waiting for the output (the shutdown). */
+static void flush_wait(void)
+{
+    while (!flush_frame()) {
+        wait_output(got_term);
+        apply_completed();
+    }
+}
+
+/* Everything given to the writer taken back and applied (the shutdown). */
+static void writer_drain(void)
+{
+    while (writer_busy()) {
+        wait_output(got_term);
+        apply_completed();
+    }
+}
+
+/* ==== Rotation ==== */
+
+/* Closes the current file (once its frames are done) and starts a new one.
+ * 0 when the frame being built could not go to the old file yet: nothing
+ * changed, the caller tries again. */
+static int rotate(void)
+{
+    if (!flush_frame())
+        return 0;
+    struct outfile *old = col.cur;
+    if (old->fd < 0)
+        return 1; /* nothing written yet: keep it */
+    struct outfile *nf = outfile_new();
+    if (!nf) {
+        warnx("out of memory");
+        exit(1);
+    }
+    col.cur = nf;
+    col.rotations++;
+    col.file_site_bytes = 0;
+    col.rotate_soon = 0;
+    old->closing = 1;
+    if (old->inflight == 0)
+        file_close_begin(old);
+    return 1;
+}
+
+static void maybe_rotate(int hup)
+{
+    static int pending; /* a SIGHUP that found the output busy */
+    struct outfile *f = col.cur;
+    pending |= hup;
+    if (f->fd < 0) {
+        pending = 0;
+        return;
+    }
+    if ((pending || col.rotate_soon || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
+         (opt.rotate_ns && mono_ns() - f->opened_ns >= opt.rotate_ns)) && rotate())
+        pending = 0;
+}
+
 /* ==== Shutdown ==== */
 
 /* Drains every ring to what is committed now, writes it all, closes the file. */
@@ -188,20 +306,23 @@ static void shutdown_all(void)
                 if (r->read_pos < r->stop_at)
                     moved += drain_ring(r, DRAIN_BUDGET, 0);
         if (col.flush_soon)
-            flush_frame(1);
-        if (col.rotate_soon && flush_frame(1)) /* a file's sites near what readers keep */
+            flush_wait();
+        if (col.rotate_soon) { /* a file's sites near what readers keep */
+            flush_wait();
             rotate();
+        }
         reap(0, 0);
+        apply_completed();
         if (!moved)
             break;
     }
-    flush_frame(1);
-    while (col.inflight)
-        wait_output();
+    flush_wait();
+    writer_drain();
     struct outfile *f = col.cur;
     col.cur = NULL;
     f->closing = 1;
-    outfile_finish(f);
+    file_close_begin(f);
+    writer_drain();
     for (struct proc *p = col.procs; p; p = p->next)
         for (struct ring *r = p->rings; r; r = r->next)
             ring_unclaim(r);
@@ -341,7 +462,7 @@ int main(int argc, char **argv)
         if (*c == '/' || isspace((unsigned char)*c))
             *c = '_';
 
-    if (uring_setup() < 0)
+    if (uring_setup(opt.sqpoll_cpu) < 0)
         return 1;
     const char *clock_warning = anchors_init(&col.clock);
     if (clock_warning)
@@ -366,6 +487,10 @@ int main(int argc, char **argv)
     notify_service_manager("READY=1");
     uint64_t last_tick = mono_ns(), last_live = 0, last_notify = 0, idle = 0, last_pass = mono_ns();
     while (!got_term) {
+        /* The pass begins where what the writer finished takes effect. */
+        reap(0, 0);
+        retry_frames();
+        apply_completed();
         uint64_t now = mono_ns();
         if (now - last_notify >= NOTIFY_NS) { /* a read() per loop would cost more than the drain */
             last_notify = now;
@@ -391,29 +516,26 @@ int main(int argc, char **argv)
          * writes are out) holds it: the loop goes on, without spinning. */
         int held = 0;
         if (col.flush_soon || (col.build_first_ns && mono_ns() - col.build_first_ns >= FRAME_MAX_AGE_NS))
-            held = !flush_frame(0);
+            held = !flush_frame();
         if (held && wait < MAX_PASS_WAIT_NS)
             wait = MAX_PASS_WAIT_NS;
-        reap(0, 0);
-        retry_frames();
         int hup = got_hup;
         if (hup)
             got_hup = 0;
         maybe_rotate(hup);
         if (moved)
             idle = 0;
-        if (col.inflight && !wait) {
+        if (writer_busy() && !wait) {
             /* A write io_uring could not finish inline runs in a worker
              * thread on our cpu, which would wait for our time slice while a
              * backlog keeps us busy, and hold its frame's ring space that
              * long, until frames pile up and the ring fills (bench/compare.sh's
              * zero-loss search shows it). It gets the cpu now. */
             sched_yield();
-            reap(0, 0);
         }
         if (!wait || got_term)
             continue;
-        if (col.inflight) {
+        if (writer_busy()) {
             /* Never spin while a write is out: buffered writes to most
              * filesystems complete in an io_uring worker thread, which shares
              * our cpu and would wait for our time slice, and the ring space
@@ -425,7 +547,8 @@ int main(int argc, char **argv)
             /* Spin: no sleep's wake-up delay. */
             uint64_t until = mono_ns() + wait;
             while (mono_ns() < until && !got_term && !got_hup) {
-                reap(0, 0);
+                if (reap(0, 0)) /* the next pass applies it now */
+                    break;
                 for (int i = 0; i < 64; i++)
                     __asm__ __volatile__("pause");
             }
@@ -438,7 +561,7 @@ int main(int argc, char **argv)
         if (nap > wait)
             nap = wait;
         idle++;
-        if (col.inflight) {
+        if (writer_busy()) {
             reap(1, nap);
         } else {
             struct timespec ts = {0, (long)nap};

@@ -9,12 +9,14 @@
  * from a FIFO of frames in submission order, never from a completion directly.
  *
  *   rings --drain--> encoder (open frame) --flush--> frame FIFO --io_uring-->
- *   file; FIFO head done --> shm_ring_release(), exits --> unlink segments
+ *   file; FIFO head done --> (the loop) shm_ring_release(), exits --> unlink
+ *   segments, a closed file's last frame --> io_uring fsync --> rename
  *
- *   drain.c --> frame.c --> writer.c --> (releases) rings, procs.c (exits)
- *                     \--> output.c (files: open, rotate, close, retention)
+ *   drain.c --> frame.c --> writer.c (hands back what completed)
+ *                     \--> output.c (files: open, close, retention)
  *
- * One thread. Signal handlers only set flags; the loop (collector.c) does the work.
+ * One thread. Signal handlers only set flags; the loop (collector.c) does the
+ * work, and applies what the writer finished at one point of each pass.
  */
 #ifndef COLLECTOR_H
 #define COLLECTOR_H
@@ -187,9 +189,10 @@ struct outfile {
     uint64_t size;          /* bytes submitted: the next frame's offset */
     uint64_t opened_ns;
     struct shlog_enc *enc;
-    unsigned inflight;      /* frames not yet done */
+    unsigned inflight;      /* frames not yet taken back from the writer */
     int closing;
-    struct outfile *next;   /* closing files */
+    int sync_err;           /* its closing fsync failed with this errno, or 0 */
+    struct outfile *next;   /* the writer's list of files synced */
 };
 
 struct release {
@@ -225,12 +228,10 @@ struct collector_state {
     uint64_t nmetas;           /* processes: a descriptor each */
     struct proc *procs;        /* the processes procs.c found, newest first */
     struct outfile *cur;       /* the file frames go to (output.c rotates it) */
-    struct outfile *closing;   /* rotated files whose last frames are still being written */
     uint64_t build_first_ns;   /* when the frame being built got its first content, 0 if empty */
     int flush_soon;            /* the frame being built is to be flushed now (flush_frame clears it) */
     uint64_t file_site_bytes;  /* the current file's sites (FILE_SITES_*) */
     int rotate_soon;           /* they passed FILE_SITES_ROTATE */
-    unsigned inflight;         /* frames submitted and not yet done (writer.c) */
     /* output trouble (a full disk, an I/O error): one line when it starts, one when it ends */
     int out_error;             /* errno of the failure going on, 0 if none */
     /* counters */
@@ -238,7 +239,7 @@ struct collector_state {
     int filling;                /* frames go at opt.zstd_fast_level: see set_frame_level */
     uint64_t record_slots;      /* ring slots of the records encoded */
     int backlog;                /* the last pass left records behind (budget spent, frame full) */
-    uint64_t files, rotations, write_errors, written_bytes, rejected;
+    uint64_t files, rotations, rejected;
     uint64_t unshipped_removed; /* files retention removed before shmlog-ship had them */
     uint64_t losses[SHM_LOSS_REASON_MAX + 1]; /* records, by enum shm_loss_reason */
     /* backtrace records written, pushed out of a full buffer (never losses), requests answered */
@@ -295,19 +296,37 @@ void recover_out_dir(void);
 struct outfile *outfile_new(void);
 void output_failed(const char *what, const char *path, int err);
 void output_ok(void);
+/* The errno of the output's failure going on, 0 if none. */
+int output_error(void);
 int outfile_open(struct outfile *f);
-void outfile_finish(struct outfile *f);
-int rotate(void);
-void maybe_rotate(int hup);
+/* Its last frame done and, with --fsync, it synced: close, rename, retention. */
+void outfile_close(struct outfile *f);
 
 
 /* ==== io_uring: frame writes (writer.c) ==== */
 
-int uring_setup(void);
+struct writer_stats {
+    uint64_t write_errors, written_bytes;
+};
+
+int uring_setup(int sqpoll_cpu);
 void frame_enqueue(struct frame *f);
-void reap(int wait, uint64_t timeout_ns);
+/* Completions: how many came (their effects wait for the takes below). */
+unsigned reap(int wait, uint64_t timeout_ns);
 void retry_frames(void);
-void wait_output(void);
+/* stopping: a SIGTERM came (an output that keeps failing then ends the program). */
+void wait_output(int stopping);
+/* The frame at the FIFO's head once it is done (the frames behind it wait
+ * their turn), or NULL. The caller applies and frees it. */
+struct frame *writer_take_done(void);
+/* Submits file's fsync (its last frame is done): 0, or -1 (sync it yourself). */
+int writer_sync_file(struct outfile *file);
+/* A file whose fsync completed (sync_err set), or NULL. */
+struct outfile *writer_take_synced(void);
+/* Frames not yet taken, and those plus file syncs not yet taken. */
+unsigned writer_frames(void);
+unsigned writer_busy(void);
+const struct writer_stats *writer_stats(void);
 
 /* ==== Building frames (frame.c) ==== */
 
@@ -321,7 +340,9 @@ void batch_of(struct ring *r);
 /* Records of ring r from position `from` on were kept (not written): an open
  * batch of r without a record yet passes over them (shlog_enc_batch_from). */
 void batch_passed_from(struct ring *r, uint64_t from);
-int flush_frame(int wait);
+/* Seals the frame being built and hands it to the writer: 1, or 0 when the
+ * output cannot take it yet (the caller goes on, or waits and applies). */
+int flush_frame(void);
 /* The frame being built can take no more records: the loop writes it first. */
 int frame_full(void);
 

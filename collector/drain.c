@@ -538,8 +538,7 @@ uint64_t drain_all(uint64_t *smallest)
             /* A frame near what readers take (SHLOG_MAX_FRAME_RAW), or a file
              * whose sites near what they keep, takes no more: the loop writes
              * it (begins a new file) and comes back at once. Only then, since
-             * the rings after this one wait a pass; and not from here: a
-             * completed write may free processes this loop walks. */
+             * the rings after this one wait a pass. */
             if (frame_full() || col.rotate_soon) {
                 col.flush_soon = col.backlog = 1;
                 continue;

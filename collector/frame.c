@@ -110,7 +110,7 @@ int frame_full(void)
 static int output_ready(struct outfile *file, int raw)
 {
     static uint64_t open_retry_at;
-    if (col.inflight >= MAX_INFLIGHT)
+    if (writer_frames() >= MAX_INFLIGHT)
         return 0;
     if (!raw || file->fd >= 0)
         return 1;
@@ -127,20 +127,16 @@ static int output_ready(struct outfile *file, int raw)
  * write still go through the FIFO so their releases keep their order.
  * Returns 1 when it went (or there was nothing to send), 0 when the output
  * cannot take it yet: the frame stays open, and the loop goes on (liveness,
- * exits, releases) instead of waiting here; with wait (the shutdown), it
- * waits for the output. */
-int flush_frame(int wait)
+ * exits, releases) instead of waiting here. */
+int flush_frame(void)
 {
     check_enc(end_batch(), "a batch");
     struct outfile *file = col.cur;
     size_t raw = shlog_enc_raw_bytes(file->enc);
     if (!raw && !build.nrel && !build.nexits)
         return 1;
-    while (!output_ready(file, raw != 0)) {
-        if (!wait)
-            return 0;
-        wait_output();
-    }
+    if (!output_ready(file, raw != 0))
+        return 0;
     struct frame *f = calloc(1, sizeof(*f));
     if (!f) {
         warnx("out of memory");

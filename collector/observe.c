@@ -102,11 +102,11 @@ static int publish_metrics(int wait)
     anchors_observe(&col.clock, &s->clock);
     struct metrics_totals *t = &s->totals;
     t->files = col.files;
-    t->written_bytes = col.written_bytes;
+    t->written_bytes = writer_stats()->written_bytes;
     t->fast_frames = col.fast_frames;
     t->records = col.records;
     t->record_bytes = col.record_slots * SHMLOG_RECORD_BYTES;
-    t->write_errors = col.write_errors;
+    t->write_errors = writer_stats()->write_errors;
     t->rotations = col.rotations;
     t->unshipped_removed = col.unshipped_removed;
     t->segments_rejected = col.rejected;

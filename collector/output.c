@@ -283,6 +283,11 @@ void output_failed(const char *what, const char *path, int err)
           what, path, strerror(err), WRITE_RETRY_NS / 1000000ull);
 }
 
+int output_error(void)
+{
+    return col.out_error;
+}
+
 void output_ok(void)
 {
     if (!col.out_error)
@@ -319,7 +324,7 @@ int outfile_open(struct outfile *f)
     snprintf(f->final_path, sizeof(f->final_path), "%s/%s-%s-%06" PRIu64 SHLOG_FILE_SUFFIX, opt.out, col.host,
              date, f->seq);
     snprintf(f->part_path, sizeof(f->part_path), "%s" SHLOG_PART_SUFFIX, f->final_path);
-    /* A closed file under the name is skipped now; outfile_finish still never
+    /* A closed file under the name is skipped now; outfile_close still never
      * replaces one that appears meanwhile. */
     struct stat st;
     if (lstat(f->final_path, &st) == 0) {
@@ -370,12 +375,11 @@ int outfile_open(struct outfile *f)
     return 0;
 }
 
-/* The last frame of a closing file is done: sync, close, rename, retention. */
-void outfile_finish(struct outfile *f)
+void outfile_close(struct outfile *f)
 {
     if (f->fd >= 0) {
-        if (opt.fsync != FSYNC_NEVER && fsync(f->fd) != 0)
-            warnx("fsync %s: %s", f->part_path, strerror(errno));
+        if (f->sync_err)
+            warnx("fsync %s: %s", f->part_path, strerror(f->sync_err));
         close(f->fd);
         int rc = close_as(f->part_path, f->final_path, sizeof(f->final_path));
         if (rc != 0)
@@ -384,47 +388,4 @@ void outfile_finish(struct outfile *f)
     shlog_enc_free(f->enc);
     free(f);
     apply_retention();
-}
-
-/* Closes the current file (once its frames are done) and starts a new one.
- * 0 when the frame being built could not go to the old file yet: nothing
- * changed, the caller tries again. */
-int rotate(void)
-{
-    if (!flush_frame(0))
-        return 0;
-    struct outfile *old = col.cur;
-    if (old->fd < 0)
-        return 1; /* nothing written yet: keep it */
-    struct outfile *nf = outfile_new();
-    if (!nf) {
-        warnx("out of memory");
-        exit(1);
-    }
-    col.cur = nf;
-    col.rotations++;
-    col.file_site_bytes = 0;
-    col.rotate_soon = 0;
-    old->closing = 1;
-    if (old->inflight == 0) {
-        outfile_finish(old);
-    } else {
-        old->next = col.closing;
-        col.closing = old;
-    }
-    return 1;
-}
-
-void maybe_rotate(int hup)
-{
-    static int pending; /* a SIGHUP that found the output busy */
-    struct outfile *f = col.cur;
-    pending |= hup;
-    if (f->fd < 0) {
-        pending = 0;
-        return;
-    }
-    if ((pending || col.rotate_soon || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
-         (opt.rotate_ns && mono_ns() - f->opened_ns >= opt.rotate_ns)) && rotate())
-        pending = 0;
 }

@@ -458,14 +458,17 @@ static int rings_settled(const struct proc *p)
 }
 
 /* Drains gone p's rings to their ends into the frame being built: 1, or 0
- * when the frame filled and cannot go out yet (the rest waits for a later
- * call, the loop goes on). */
+ * when the frame filled (the loop writes it, and the rest waits for a later
+ * call). Processes end only where the loop takes the writer's completions, so
+ * nothing here frees one. */
 static int drain_to_end(struct proc *p)
 {
     for (struct ring *r = p->rings; r; r = r->next) {
         for (;;) {
-            if (((col.flush_soon || frame_full()) && !flush_frame(0) && frame_full()) || col.rotate_soon)
+            if (frame_full() || col.rotate_soon) {
+                col.flush_soon = 1;
                 return 0;
+            }
             if (r->broken || drain_ring(r, DRAIN_BUDGET, 0) == 0)
                 break;
         }
@@ -477,26 +480,12 @@ static int drain_to_end(struct proc *p)
 
 void finish_gone(void)
 {
-    size_t n = 0;
     for (struct proc *p = col.procs; p; p = p->next)
         if (p->gone && !p->exit_queued && !rings_settled(p))
             scan_soon(p->dir); /* a listing after the deaths seen so far */
-    for (struct proc *p = col.procs; p; p = p->next)
-        n += p->gone && !p->exit_queued && rings_settled(p);
-    if (!n)
-        return;
-    /* A copy of the list: flushing below may finalize (free) other processes. */
-    struct proc **gone = malloc(n * sizeof(*gone));
-    if (!gone) {
-        warnx("out of memory");
-        exit(1);
-    }
-    n = 0;
-    for (struct proc *p = col.procs; p; p = p->next)
-        if (p->gone && !p->exit_queued && rings_settled(p))
-            gone[n++] = p;
-    for (size_t i = 0; i < n; i++) {
-        struct proc *p = gone[i];
+    for (struct proc *p = col.procs; p; p = p->next) {
+        if (!p->gone || p->exit_queued || !rings_settled(p))
+            continue;
         if (!drain_to_end(p))
             break;
         proc_losses(p);
@@ -508,7 +497,6 @@ void finish_gone(void)
         mark_content();
         col.flush_soon = 1;
     }
-    free(gone);
 }
 
 /* Unlinks a segment if the path still names the file we mapped. */
