@@ -10,7 +10,6 @@
 #include <malloc.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,32 +35,12 @@ _Static_assert(MAX_DELAY_MS_MAX * 1000000ull + FRAME_MAX_AGE_NS < SHLOG_ORDER_WI
 
 struct collector_state col;
 
-/* ==== Signals, messages ==== */
+/* ==== Signals ==== */
 
 volatile sig_atomic_t got_term, got_hup;
 
 static void on_term(int sig) { (void)sig; got_term = 1; }
 static void on_hup(int sig) { (void)sig; got_hup = 1; }
-
-__attribute__((format(printf, 1, 2)))
-/* One line on stderr. File names in it come from directories other users
- * write: a control character is shown as \xNN, so no name can forge a line
- * of the log. */
-void warnx(const char *fmt, ...)
-{
-    char line[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    fputs(PROG ": ", stderr);
-    for (const unsigned char *c = (const unsigned char *)line; *c; c++)
-        if (*c < 0x20 || *c == 0x7f)
-            fprintf(stderr, "\\x%02x", *c);
-        else
-            fputc(*c, stderr);
-    fputc('\n', stderr);
-}
 
 /* ==== Setup ==== */
 
@@ -414,7 +393,7 @@ static void notify_service_manager(const char *state)
 int main(int argc, char **argv)
 {
     alert_set_init(&alerts);
-    parse_options(argc, argv);
+    parse_options(argc, argv, &alerts);
     raise_nofile();
     /* First: a service manager's stop that comes while the metrics threads
      * start or the output directory is made ends in the orderly exit 0, not
@@ -454,13 +433,15 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": --out %s: %s\n", opt.out, why);
         return 2;
     }
+    char host[SHMLOG_HOST_BYTES] = "";
     if (opt.host[0])
-        snprintf(col.host, sizeof(col.host), "%s", opt.host);
-    else if (gethostname(col.host, sizeof(col.host) - 1) != 0)
-        snprintf(col.host, sizeof(col.host), "unknown");
-    for (char *c = col.host; *c; c++) /* the host name goes into file names */
+        snprintf(host, sizeof(host), "%s", opt.host);
+    else if (gethostname(host, sizeof(host) - 1) != 0)
+        snprintf(host, sizeof(host), "unknown");
+    for (char *c = host; *c; c++) /* the host name goes into file names */
         if (*c == '/' || isspace((unsigned char)*c))
             *c = '_';
+    output_set_host(host);
 
     if (uring_setup(opt.sqpoll_cpu) < 0)
         return 1;

@@ -97,7 +97,8 @@ struct options {
 
 extern struct options opt;
 
-void parse_options(int argc, char **argv);
+/* Fills opt, and the rules of --alert into alerts. */
+void parse_options(int argc, char **argv, struct alert_set *alerts);
 
 /* ==== Processes, rings, files, frames ==== */
 
@@ -223,7 +224,6 @@ struct frame {
 /* What more than one file reads or writes; each file keeps the rest of its
  * state to itself. */
 struct collector_state {
-    char host[SHMLOG_HOST_BYTES]; /* in file names and headers: set at start */
     uint64_t nofile;           /* the descriptor limit (RLIMIT_NOFILE) */
     uint64_t nmetas;           /* processes: a descriptor each */
     struct proc *procs;        /* the processes procs.c found, newest first */
@@ -232,15 +232,12 @@ struct collector_state {
     int flush_soon;            /* the frame being built is to be flushed now (flush_frame clears it) */
     uint64_t file_site_bytes;  /* the current file's sites (FILE_SITES_*) */
     int rotate_soon;           /* they passed FILE_SITES_ROTATE */
-    /* output trouble (a full disk, an I/O error): one line when it starts, one when it ends */
-    int out_error;             /* errno of the failure going on, 0 if none */
     /* counters */
     uint64_t records, frames, fast_frames, bytes;
     int filling;                /* frames go at opt.zstd_fast_level: see set_frame_level */
     uint64_t record_slots;      /* ring slots of the records encoded */
     int backlog;                /* the last pass left records behind (budget spent, frame full) */
-    uint64_t files, rotations, rejected;
-    uint64_t unshipped_removed; /* files retention removed before shmlog-ship had them */
+    uint64_t rotations, rejected;
     uint64_t losses[SHM_LOSS_REASON_MAX + 1]; /* records, by enum shm_loss_reason */
     /* backtrace records written, pushed out of a full buffer (never losses), requests answered */
     uint64_t backtrace_written, backtrace_discarded, backtrace_requests;
@@ -249,7 +246,7 @@ struct collector_state {
 
 extern struct collector_state col;
 
-/* ==== Time, signals, messages (collector.c) ==== */
+/* ==== Time, signals (collector.c), messages (messages.c) ==== */
 
 extern volatile sig_atomic_t got_term, got_hup;
 
@@ -289,6 +286,13 @@ int ensure_dir(const char *dir);
 /* The files are evidence: --out must be ours alone (owned by our uid, not
  * writable by its group or others). 0, or -1 with the reason in why. */
 int out_dir_unsafe(char *why, size_t cap);
+/* The host name the files are named after and carry: before the first file. */
+void output_set_host(const char *host);
+struct output_stats {
+    uint64_t files;             /* made */
+    uint64_t unshipped_removed; /* files retention removed before shmlog-ship had them */
+};
+const struct output_stats *output_stats(void);
 /* --group: the output directory in that group, set-group-ID so the files
  * made in it are too, and readable by it. 0, or -errno. */
 int share_out_dir(void);

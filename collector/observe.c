@@ -101,14 +101,14 @@ static int publish_metrics(int wait)
     }
     anchors_observe(&col.clock, &s->clock);
     struct metrics_totals *t = &s->totals;
-    t->files = col.files;
+    t->files = output_stats()->files;
     t->written_bytes = writer_stats()->written_bytes;
     t->fast_frames = col.fast_frames;
     t->records = col.records;
     t->record_bytes = col.record_slots * SHMLOG_RECORD_BYTES;
     t->write_errors = writer_stats()->write_errors;
     t->rotations = col.rotations;
-    t->unshipped_removed = col.unshipped_removed;
+    t->unshipped_removed = output_stats()->unshipped_removed;
     t->segments_rejected = col.rejected;
     t->backtrace_written = col.backtrace_written;
     t->backtrace_discarded = col.backtrace_discarded;

@@ -1,6 +1,6 @@
 /*
  * output.c - the output files: their names and numbers, the .part files an
- * earlier run left, opening, closing and rotating a file, retention, and the
+ * earlier run left, opening and closing a file, retention, and the
  * lines that say when the output fails and when it works again.
  */
 #include <dirent.h>
@@ -18,7 +18,21 @@
 
 static uint64_t next_seq;        /* the next file number */
 static uint64_t file_gen;        /* the last outfile's gen */
-static uint64_t out_error_since; /* mono_ns when col.out_error started */
+/* output trouble (a full disk, an I/O error): one line when it starts, one when it ends */
+static int out_error;            /* errno of the failure going on, 0 if none */
+static uint64_t out_error_since; /* mono_ns when out_error started */
+static char host[SHMLOG_HOST_BYTES];
+static struct output_stats stats;
+
+void output_set_host(const char *name)
+{
+    snprintf(host, sizeof(host), "%s", name);
+}
+
+const struct output_stats *output_stats(void)
+{
+    return &stats;
+}
 
 
 int ensure_dir(const char *dir)
@@ -245,9 +259,9 @@ static void apply_retention(void)
         if (unlinkat(dirfd(d), v[i].name, 0) != 0) {
             warnx("retention: cannot delete %s/%s: %s", opt.out, v[i].name, strerror(errno));
         } else if (!shlog_shipped_has(&shipped, v[i].seq)) {
-            col.unshipped_removed++;
+            stats.unshipped_removed++;
             warnx("retention: --max-bytes removed %s/%s before shmlog-ship shipped it (%" PRIu64 " files so far)",
-                  opt.out, v[i].name, col.unshipped_removed);
+                  opt.out, v[i].name, stats.unshipped_removed);
         }
         total -= v[i].bytes;
     }
@@ -274,9 +288,9 @@ struct outfile *outfile_new(void)
  * released meanwhile, so producers drop and count once their rings fill. */
 void output_failed(const char *what, const char *path, int err)
 {
-    if (col.out_error)
+    if (out_error)
         return;
-    col.out_error = err;
+    out_error = err;
     out_error_since = mono_ns();
     warnx("%s %s: %s; retrying every %llu ms, the records stay in their rings until written "
           "(producers drop and count when a ring is full)",
@@ -285,15 +299,15 @@ void output_failed(const char *what, const char *path, int err)
 
 int output_error(void)
 {
-    return col.out_error;
+    return out_error;
 }
 
 void output_ok(void)
 {
-    if (!col.out_error)
+    if (!out_error)
         return;
     warnx("output works again after %.1f s", (double)(mono_ns() - out_error_since) / 1e9);
-    col.out_error = 0;
+    out_error = 0;
 }
 
 /* --group: the file readable by the group (0640) whatever the umask, in the
@@ -321,7 +335,7 @@ int outfile_open(struct outfile *f)
         output_failed("no file number is left after 18446744073709551615 in", opt.out, EOVERFLOW);
         return -EOVERFLOW;
     }
-    snprintf(f->final_path, sizeof(f->final_path), "%s/%s-%s-%06" PRIu64 SHLOG_FILE_SUFFIX, opt.out, col.host,
+    snprintf(f->final_path, sizeof(f->final_path), "%s/%s-%s-%06" PRIu64 SHLOG_FILE_SUFFIX, opt.out, host,
              date, f->seq);
     snprintf(f->part_path, sizeof(f->part_path), "%s" SHLOG_PART_SUFFIX, f->final_path);
     /* A closed file under the name is skipped now; outfile_close still never
@@ -355,7 +369,7 @@ int outfile_open(struct outfile *f)
         share_file(f->fd, f->part_path);
     struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = created_ns,
                                   .collector_pid = (uint32_t)getpid()};
-    snprintf(h.host, sizeof(h.host), "%s", col.host);
+    snprintf(h.host, sizeof(h.host), "%s", host);
     uint8_t hb[SHLOG_FILE_HEADER_BYTES];
     shlog_file_header_encode(hb, &h);
     errno = 0;
@@ -371,7 +385,7 @@ int outfile_open(struct outfile *f)
     }
     f->size = sizeof(hb);
     f->opened_ns = mono_ns();
-    col.files++;
+    stats.files++;
     return 0;
 }
 
