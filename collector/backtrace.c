@@ -110,7 +110,7 @@ void backtrace_keep(struct ring *r, const struct shm_copied_record *rec)
     }
     if (b->passed_from == NO_POS) {
         b->passed_from = rec->pos;
-        batch_passed_from(r, rec->pos); /* a batch begun before it, with nothing written yet */
+        batch_passed_from(&col, r, rec->pos); /* a batch begun before it, with nothing written yet */
     }
     if (b->written_to == NO_POS)
         b->written_to = rec->pos;
@@ -221,12 +221,12 @@ void backtrace_flush(struct proc *p, uint64_t order_tsc)
         any |= r->bt && r->bt->count;
     if (!any)
         return;
-    check_enc(end_batch(), "a batch");
-    check_enc(ensure_process(p), "a process");
+    check_enc(end_batch(&col), "a batch");
+    check_enc(ensure_process(&col, p), "a process");
     for (struct ring *r = p->rings; r; r = r->next)
         if (r->bt && r->bt->count)
             write_ring(r, order_tsc);
-    mark_content();
+    mark_content(&col);
 }
 
 /* The meta's trigger and request counter, read with its loss counters: a
@@ -252,7 +252,7 @@ void backtrace_poll(struct proc *p)
     p->info.backtrace_trigger = trigger < SHMLOG_LEVEL_OFF ? trigger : SHMLOG_LEVEL_OFF;
     /* Any change: a counter that went back is one more request. Answered
      * once the frame being built has room for the process's rings. */
-    if (requests != p->bt_requests_seen && !frame_full() && !col.rotate_soon) {
+    if (requests != p->bt_requests_seen && !frame_full(&col) && !col.rotate_soon) {
         p->bt_requests_seen = requests;
         col.backtrace_requests++;
         /* What the process logged before it asked is kept first: its rings

@@ -210,7 +210,7 @@ static void apply_completed(void)
 /* Flushes the frame being built, waiting for the output (the shutdown). */
 static void flush_wait(void)
 {
-    while (!flush_frame()) {
+    while (!flush_frame(&col)) {
         wait_output(got_term);
         apply_completed();
     }
@@ -232,7 +232,7 @@ static void writer_drain(void)
  * changed, the caller tries again. */
 static int rotate(void)
 {
-    if (!flush_frame())
+    if (!flush_frame(&col))
         return 0;
     struct outfile *old = col.cur;
     if (old->fd < 0)
@@ -497,7 +497,7 @@ int main(int argc, char **argv)
          * writes are out) holds it: the loop goes on, without spinning. */
         int held = 0;
         if (col.flush_soon || (col.build_first_ns && mono_ns() - col.build_first_ns >= FRAME_MAX_AGE_NS))
-            held = !flush_frame();
+            held = !flush_frame(&col);
         if (held && wait < MAX_PASS_WAIT_NS)
             wait = MAX_PASS_WAIT_NS;
         int hup = got_hup;

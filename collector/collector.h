@@ -334,21 +334,22 @@ const struct writer_stats *writer_stats(void);
 
 /* ==== Building frames (frame.c) ==== */
 
-int end_batch(void);
-void mark_content(void);
-void note_release(struct ring *r, uint64_t pos);
+int end_batch(struct collector_state *c);
+void mark_content(struct collector_state *c);
+void note_release(struct collector_state *c, struct ring *r, uint64_t pos);
 void note_exit(struct proc *p);
-void frame_forget(struct proc *p);
-int ensure_process(struct proc *p);
-void batch_of(struct ring *r);
+void frame_forget(struct collector_state *c, struct proc *p);
+int ensure_process(struct collector_state *c, struct proc *p);
+/* The open batch is of ring r, its process in the file: 1 if it was begun now. */
+int batch_of(struct collector_state *c, struct ring *r);
 /* Records of ring r from position `from` on were kept (not written): an open
  * batch of r without a record yet passes over them (shlog_enc_batch_from). */
-void batch_passed_from(struct ring *r, uint64_t from);
+void batch_passed_from(struct collector_state *c, struct ring *r, uint64_t from);
 /* Seals the frame being built and hands it to the writer: 1, or 0 when the
  * output cannot take it yet (the caller goes on, or waits and applies). */
-int flush_frame(void);
+int flush_frame(struct collector_state *c);
 /* The frame being built can take no more records: the loop writes it first. */
-int frame_full(void);
+int frame_full(struct collector_state *c);
 
 /* ==== The drain (drain.c) ==== */
 

@@ -17,15 +17,23 @@ static uint64_t pass_now_ns;    /* drain_all's clock for its pass: one read, not
 static struct shm_copied_record rec;  /* a record read one at a time (not by shm_ring_take) */
 static _Alignas(64) struct shmlog_record take[TAKE_SLOTS];
 
+/* The open batch is of ring r; a new one says from where r's kept records
+ * passed positions over. */
+static void ring_batch(struct ring *r)
+{
+    if (batch_of(&col, r))
+        backtrace_batch_begun(r);
+}
+
 static void emit_proc_loss(struct proc *p, uint32_t cpu, const struct shm_loss *l, uint64_t total)
 {
-    check_enc(end_batch(), "a batch");
-    check_enc(ensure_process(p), "a process");
+    check_enc(end_batch(&col), "a batch");
+    check_enc(ensure_process(&col, p), "a process");
     check_enc(shlog_enc_loss(col.cur->enc, p->key, cpu, l, total), "a loss");
     p->lost += l->records;
     if (l->reason <= SHM_LOSS_REASON_MAX)
         col.losses[l->reason] += l->records;
-    mark_content();
+    mark_content(&col);
 }
 
 static void emit_loss(struct ring *r, const struct shm_loss *l, uint64_t total)
@@ -54,7 +62,7 @@ static unsigned encoder_loss(struct ring *r)
     if (!shlog_enc_take_loss(col.cur->enc, &l, &why))
         return 0;
     unencodable(r, &l, why, 0);
-    batch_of(r);
+    ring_batch(r);
     return 1;
 }
 
@@ -218,12 +226,12 @@ static unsigned encode_slots(struct ring *r, const struct shmlog_record *slots, 
     unsigned lost = 0;
     if (!n)
         return 0;
-    batch_of(r);
+    ring_batch(r);
     for (size_t done = 0; done < n;) {
         long rc = shlog_enc_slots(col.cur->enc, slots + done, n - done, pos + done);
         if (rc == -ENOSPC) {
-            check_enc(end_batch(), "a batch");
-            batch_of(r);
+            check_enc(end_batch(&col), "a batch");
+            ring_batch(r);
             continue;
         }
         check_enc(rc < 0 ? (int)rc : 0, "a record");
@@ -267,7 +275,7 @@ static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos, unsigned *w
     struct proc *p = r->proc;
     uint32_t known = UINT32_MAX; /* runs of one site are the common case */
     unsigned records = 0, backtrace = 0;
-    batch_of(r);
+    ring_batch(r);
     /* Slot by slot, continuation slots passed over: stepping by each head's
      * slot count would chain every step to a load. */
     for (size_t i = 0; i < n; i++) {
@@ -350,13 +358,13 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
                           r->seg.path, loss.first_pos);
                 continue;
             }
-            batch_of(r);
+            ring_batch(r);
             site_in_file(p, rec.site);
             category_in_file(p, rec.category);
             int rc = shlog_enc_record(enc, &rec);
             if (rc == -ENOSPC) {
-                check_enc(end_batch(), "a batch");
-                batch_of(r);
+                check_enc(end_batch(&col), "a batch");
+                ring_batch(r);
                 rc = shlog_enc_record(enc, &rec);
             }
             check_enc(rc, "a record");
@@ -368,7 +376,7 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
             backtrace_written(r);
         }
         if (before == 0)
-            mark_content();
+            mark_content(&col);
         r->encoded_to = pos;
         if (col.rotate_soon) /* the file's sites near what readers keep: a new file first */
             break;
@@ -458,7 +466,7 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
         r->abandoned_to = r->encoded_to;
         warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned after position %" PRIu64
               ", what it held past it counted as lost", r->seg.path, r->encoded_to);
-        end_batch();
+        end_batch(&col);
         lose_abandoned(r);
         return 0;
     }
@@ -511,7 +519,7 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
     }
     r->read_pos = pos;
     if (pos != start) {
-        note_release(r, pos);
+        note_release(&col, r, pos);
         /* Ring space comes back only when the frame is written, so what the
          * frame being built holds is lost to a producer while the collector
          * is stopped: a frame of an eighth of the ring, not more, keeps what
@@ -539,7 +547,7 @@ uint64_t drain_all(uint64_t *smallest)
              * whose sites near what they keep, takes no more: the loop writes
              * it (begins a new file) and comes back at once. Only then, since
              * the rings after this one wait a pass. */
-            if (frame_full() || col.rotate_soon) {
+            if (frame_full(&col) || col.rotate_soon) {
                 col.flush_soon = col.backlog = 1;
                 continue;
             }

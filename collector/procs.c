@@ -465,7 +465,7 @@ static int drain_to_end(struct proc *p)
 {
     for (struct ring *r = p->rings; r; r = r->next) {
         for (;;) {
-            if (frame_full() || col.rotate_soon) {
+            if (frame_full(&col) || col.rotate_soon) {
                 col.flush_soon = 1;
                 return 0;
             }
@@ -489,12 +489,12 @@ void finish_gone(void)
         if (!drain_to_end(p))
             break;
         proc_losses(p);
-        check_enc(end_batch(), "a batch");
-        check_enc(ensure_process(p), "a process");
+        check_enc(end_batch(&col), "a batch");
+        check_enc(ensure_process(&col, p), "a process");
         check_enc(shlog_enc_exit(col.cur->enc, p->key, real_ns(), p->records, p->lost, exit_how(p)), "an exit");
         note_exit(p);
         p->exit_queued = 1;
-        mark_content();
+        mark_content(&col);
         col.flush_soon = 1;
     }
 }
@@ -550,7 +550,7 @@ static void ring_free(struct ring *r)
 /* The EXIT of p is on disk: its segments are no longer needed. */
 void proc_finalize(struct proc *p)
 {
-    frame_forget(p);
+    frame_forget(&col, p);
     for (struct ring *r = p->rings, *next; r; r = next) {
         next = r->next;
         unlink_segment(r->seg.path, r->dev, r->ino);
