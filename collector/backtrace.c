@@ -229,15 +229,13 @@ void backtrace_flush(struct proc *p, uint64_t order_tsc)
     mark_content(&col);
 }
 
-/* The meta's trigger and request counter, read with its loss counters: a
- * request that grew is answered, ordered at the collector's own time. */
-void backtrace_poll(struct proc *p)
+int backtrace_requested(struct proc *p, int room, uint64_t *order_tsc)
 {
     if (p->meta.hdr.abi_version < 4)
-        return;
+        return 0;
     uint64_t now = mono_ns();
     if (now - p->bt_polled_ns < BACKTRACE_POLL_NS)
-        return;
+        return 0;
     p->bt_polled_ns = now;
     volatile uint64_t requests = p->bt_requests_seen;
     volatile uint32_t trigger = p->info.backtrace_trigger;
@@ -250,18 +248,13 @@ void backtrace_poll(struct proc *p)
     }
     shm_bus_guard = NULL;
     p->info.backtrace_trigger = trigger < SHMLOG_LEVEL_OFF ? trigger : SHMLOG_LEVEL_OFF;
-    /* Any change: a counter that went back is one more request. Answered
-     * once the frame being built has room for the process's rings. */
-    if (requests != p->bt_requests_seen && !frame_full(&col) && !col.rotate_soon) {
-        p->bt_requests_seen = requests;
-        col.backtrace_requests++;
-        /* What the process logged before it asked is kept first: its rings
-         * read to their heads, not to the points they published. */
-        uint64_t order_tsc = tsc_now();
-        for (struct ring *r = p->rings; r; r = r->next)
-            drain_ring(r, DRAIN_BUDGET, 0);
-        backtrace_flush(p, order_tsc);
-    }
+    /* Any change: a counter that went back is one more request. */
+    if (requests == p->bt_requests_seen || !room)
+        return 0;
+    p->bt_requests_seen = requests;
+    col.backtrace_requests++;
+    *order_tsc = tsc_now();
+    return 1;
 }
 
 void backtrace_free(struct ring *r)

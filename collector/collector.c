@@ -31,6 +31,7 @@ _Static_assert(RESCAN_NS + FRAME_MAX_AGE_NS < SHLOG_ORDER_WINDOW_NS, "a new ring
 _Static_assert(MAX_DELAY_MS_MAX * 1000000ull + FRAME_MAX_AGE_NS < SHLOG_ORDER_WINDOW_NS,
                "a ring held for --max-delay-ms must not come too late");
 #define LIVENESS_NS 10000000ull
+#define ALIVE_CHECK_NS 100000000ull /* how often a process's lock is asked */
 #define NOTIFY_NS 2000000ull
 
 struct collector_state col;
@@ -222,6 +223,94 @@ static void writer_drain(void)
     while (writer_busy()) {
         wait_output(got_term);
         apply_completed();
+    }
+}
+
+/* ==== Processes: liveness, backtrace requests, exits ==== */
+
+/* A backtrace request of p's is answered in order: what the process logged
+ * before it asked is kept first, its rings read to their heads, not to the
+ * points they published. */
+static void answer_backtrace(struct proc *p)
+{
+    uint64_t order_tsc;
+    if (!backtrace_requested(p, !frame_full(&col) && !col.rotate_soon, &order_tsc))
+        return;
+    for (struct ring *r = p->rings; r; r = r->next)
+        drain_ring(r, DRAIN_BUDGET, 0);
+    backtrace_flush(p, order_tsc);
+}
+
+/* Marks producers that exited or shut down: their meta's lock is free. Each
+ * process is looked at every ALIVE_CHECK_NS (all: now), each at its own
+ * moment, so that hundreds of them cost an idle collector little: its lock,
+ * its loss counters and its backtrace requests. */
+static void check_liveness(int all)
+{
+    uint64_t now = mono_ns();
+    for (struct proc *p = col.procs; p; p = p->next) {
+        if (p->gone || (!all && now - p->alive_checked_ns < ALIVE_CHECK_NS))
+            continue;
+        p->alive_checked_ns = now;
+        proc_losses(p);
+        answer_backtrace(p);
+        if (!shm_meta_alive(&p->meta))
+            proc_mark_gone(p);
+    }
+}
+
+/* Whether gone process p may get its EXIT: a listing of its directory begun
+ * after it was seen gone has completed, and found no ring naming it that
+ * could not be opened for now. Before, a ring it made after the last listing
+ * could be left behind, unread, its records never counted. */
+static int rings_settled(const struct proc *p)
+{
+    uint64_t done = listings_done(p->dir);
+    return done > p->gone_listing && p->ring_unsettled != done;
+}
+
+/* Drains gone p's rings to their ends into the frame being built: 1, or 0
+ * when the frame filled (the loop writes it, and the rest waits for a later
+ * call). Processes end only where the loop takes the writer's completions, so
+ * nothing here frees one. */
+static int drain_to_end(struct proc *p)
+{
+    for (struct ring *r = p->rings; r; r = r->next) {
+        for (;;) {
+            if (frame_full(&col) || col.rotate_soon) {
+                col.flush_soon = 1;
+                return 0;
+            }
+            if (r->broken || drain_ring(r, DRAIN_BUDGET, 0) == 0)
+                break;
+        }
+        if (r->quarantined) /* what its writers added after it was abandoned */
+            lose_abandoned(r);
+    }
+    return 1;
+}
+
+/* A gone producer: its rings drained to the end (uncommitted slots become
+ * losses), then an EXIT section; the segments go once that frame is on disk
+ * (apply_completed). */
+static void finish_gone(void)
+{
+    for (struct proc *p = col.procs; p; p = p->next)
+        if (p->gone && !p->exit_queued && !rings_settled(p))
+            scan_soon(p->dir); /* a listing after the deaths seen so far */
+    for (struct proc *p = col.procs; p; p = p->next) {
+        if (!p->gone || p->exit_queued || !rings_settled(p))
+            continue;
+        if (!drain_to_end(p))
+            break;
+        proc_losses(p);
+        check_enc(end_batch(&col), "a batch");
+        check_enc(ensure_process(&col, p), "a process");
+        check_enc(shlog_enc_exit(col.cur->enc, p->key, real_ns(), p->records, p->lost, proc_exit_how(p)), "an exit");
+        note_exit(p);
+        p->exit_queued = 1;
+        mark_content(&col);
+        col.flush_soon = 1;
     }
 }
 
@@ -448,7 +537,7 @@ int main(int argc, char **argv)
     const char *clock_warning = anchors_init(&col.clock);
     if (clock_warning)
         warnx("%s", clock_warning);
-    watch_init();
+    watch_init(segment_found);
     recover_out_dir();
     prepare_memory();
     col.cur = outfile_new();

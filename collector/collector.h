@@ -392,15 +392,31 @@ static inline int backtrace_triggers(const struct proc *p, unsigned level, unsig
     return level >= p->info.backtrace_trigger && p->info.backtrace_level < SHMLOG_LEVEL_OFF &&
            !(flags & SHMLOG_REC_BACKTRACE);
 }
-/* Reads the meta's trigger level and requests (at most every few ms). */
-void backtrace_poll(struct proc *p);
+/* Reads the meta's trigger level and requests (at most every few ms): 1 when
+ * a request is to be answered now (room: the frame being built has room for
+ * the process's rings), its order (the collector's own time) in *order_tsc. */
+int backtrace_requested(struct proc *p, int room, uint64_t *order_tsc);
 void backtrace_free(struct ring *r);
+
+/* What became of a segment file scan.c found (its owner accepted). */
+enum found {
+    FOUND_OURS,  /* opened: a process's meta or ring */
+    FOUND_FINAL, /* refused for good (err says why) */
+    FOUND_RETRY, /* refused for now (err says why): looked at again at each listing */
+    FOUND_LATER, /* being made, or a ring whose meta is not there yet: tried again soon */
+    FOUND_AGAIN, /* nothing to say: looked at again at the next listing */
+};
 
 /* ==== Finding segments (scan.c) ==== */
 
 #define RESCAN_NS 1000000000ull /* a directory is listed at least this often */
 
-void watch_init(void);
+/* What scan.c does with a segment file it found: segment_found (procs.c). */
+typedef enum found (*segment_found_fn)(int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu,
+                                       const struct stat *st, char *err, size_t errcap);
+void watch_init(segment_found_fn found);
+/* Segment files refused (each reported once). */
+uint64_t scan_rejected(void);
 /* Between drain passes: inotify's news, and a slice of a directory listing. */
 void scan_step(uint64_t now);
 /* Every directory listed to its end, now (the start, the shutdown). */
@@ -429,21 +445,14 @@ static inline struct site_slot *site_slot_peek(const struct proc *p, uint32_t id
         return NULL;
     return &p->site_pages[id / SITE_PAGE][id % SITE_PAGE];
 }
-/* What became of a segment file scan.c found (its owner accepted). */
-enum found {
-    FOUND_OURS,  /* opened: a process's meta or ring */
-    FOUND_FINAL, /* refused for good (err says why) */
-    FOUND_RETRY, /* refused for now (err says why): looked at again at each listing */
-    FOUND_LATER, /* being made, or a ring whose meta is not there yet: tried again soon */
-    FOUND_AGAIN, /* nothing to say: looked at again at the next listing */
-};
 enum found segment_found(int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu, const struct stat *st,
                          char *err, size_t errcap);
 /* Runs fn(ctx) on p's meta under the SIGBUS guard, unless it faulted before:
  * 0, or -EFAULT (it shrank: p's meta is never read again). */
 int meta_read(struct proc *p, void (*fn)(void *ctx), void *ctx);
-void check_liveness(int all);
-void finish_gone(void);
+/* p exited (or shut down): no ring of it can appear after this moment. */
+void proc_mark_gone(struct proc *p);
+enum shlog_exit_how proc_exit_how(struct proc *p);
 void ring_unclaim(struct ring *r);
 uint64_t ring_head_now(struct ring *r);
 void proc_finalize(struct proc *p);

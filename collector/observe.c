@@ -109,7 +109,7 @@ static int publish_metrics(int wait)
     t->write_errors = writer_stats()->write_errors;
     t->rotations = col.rotations;
     t->unshipped_removed = output_stats()->unshipped_removed;
-    t->segments_rejected = col.rejected;
+    t->segments_rejected = col.rejected + scan_rejected();
     t->backtrace_written = col.backtrace_written;
     t->backtrace_discarded = col.backtrace_discarded;
     t->backtrace_requests = col.backtrace_requests;

@@ -23,7 +23,6 @@
 #include "collector.h"
 
 #define SITE_CACHE_MAX (1u << 20)   /* site ids cached per process */
-#define ALIVE_CHECK_NS 100000000ull /* how often a process's lock is asked */
 #define FD_HEADROOM 64u             /* descriptors never a process's (open_meta) */
 
 static uint32_t next_key;
@@ -171,7 +170,7 @@ static void sites_free(struct proc *p)
 }
 
 /* p exited (or shut down): no ring of it can appear after this moment. */
-static void mark_gone(struct proc *p)
+void proc_mark_gone(struct proc *p)
 {
     p->gone = 1;
     p->gone_listing = listings_begun(p->dir);
@@ -232,7 +231,7 @@ static int open_meta(const char *path, int dir, const struct stat *st, char *err
      * pid namespace and needs no descriptor but the meta's own. */
     p->alive_checked_ns = mono_ns();
     if (!shm_meta_alive(&p->meta))
-        mark_gone(p);
+        proc_mark_gone(p);
     p->next = col.procs;
     col.procs = p;
     return 0;
@@ -415,27 +414,8 @@ enum found segment_found(int dir, const char *path, unsigned kind, uint32_t pid,
     return open_failed(path, kind, owner_gone && candidates == 1, st, rc);
 }
 
-/* Marks producers that exited or shut down: their meta's lock is free. Each
- * process is looked at every ALIVE_CHECK_NS (all: now), each at its own
- * moment, so that hundreds of them cost an idle collector little: its lock,
- * its loss counters and its backtrace requests. */
-void check_liveness(int all)
-{
-    uint64_t now = mono_ns();
-    for (struct proc *p = col.procs; p; p = p->next) {
-        if (p->gone || (!all && now - p->alive_checked_ns < ALIVE_CHECK_NS))
-            continue;
-        p->alive_checked_ns = now;
-        proc_losses(p);
-        backtrace_poll(p);
-        if (!shm_meta_alive(&p->meta))
-            mark_gone(p);
-    }
-}
-
-/* A gone producer: its rings drained to the end (uncommitted slots become
- * losses), then an EXIT section; the segments go once that frame is on disk. */
-static enum shlog_exit_how exit_how(struct proc *p)
+/* How gone process p ended, as its EXIT says: it shut down, or died. */
+enum shlog_exit_how proc_exit_how(struct proc *p)
 {
     volatile uint32_t flags = 0;
     sigjmp_buf jb;
@@ -445,58 +425,6 @@ static enum shlog_exit_how exit_how(struct proc *p)
     }
     shm_bus_guard = NULL;
     return flags & SHMLOG_SEG_CLOSED ? SHLOG_EXIT_SHUTDOWN : SHLOG_EXIT_DIED;
-}
-
-/* Whether gone process p may get its EXIT: a listing of its directory begun
- * after it was seen gone has completed, and found no ring naming it that
- * could not be opened for now. Before, a ring it made after the last listing
- * could be left behind, unread, its records never counted. */
-static int rings_settled(const struct proc *p)
-{
-    uint64_t done = listings_done(p->dir);
-    return done > p->gone_listing && p->ring_unsettled != done;
-}
-
-/* Drains gone p's rings to their ends into the frame being built: 1, or 0
- * when the frame filled (the loop writes it, and the rest waits for a later
- * call). Processes end only where the loop takes the writer's completions, so
- * nothing here frees one. */
-static int drain_to_end(struct proc *p)
-{
-    for (struct ring *r = p->rings; r; r = r->next) {
-        for (;;) {
-            if (frame_full(&col) || col.rotate_soon) {
-                col.flush_soon = 1;
-                return 0;
-            }
-            if (r->broken || drain_ring(r, DRAIN_BUDGET, 0) == 0)
-                break;
-        }
-        if (r->quarantined) /* what its writers added after it was abandoned */
-            lose_abandoned(r);
-    }
-    return 1;
-}
-
-void finish_gone(void)
-{
-    for (struct proc *p = col.procs; p; p = p->next)
-        if (p->gone && !p->exit_queued && !rings_settled(p))
-            scan_soon(p->dir); /* a listing after the deaths seen so far */
-    for (struct proc *p = col.procs; p; p = p->next) {
-        if (!p->gone || p->exit_queued || !rings_settled(p))
-            continue;
-        if (!drain_to_end(p))
-            break;
-        proc_losses(p);
-        check_enc(end_batch(&col), "a batch");
-        check_enc(ensure_process(&col, p), "a process");
-        check_enc(shlog_enc_exit(col.cur->enc, p->key, real_ns(), p->records, p->lost, exit_how(p)), "an exit");
-        note_exit(p);
-        p->exit_queued = 1;
-        mark_content(&col);
-        col.flush_soon = 1;
-    }
 }
 
 /* Unlinks a segment if the path still names the file we mapped. */
