@@ -193,8 +193,11 @@ static void apply_completed(void)
     while ((f = writer_take_done())) {
         for (size_t i = 0; i < f->nrel; i++)
             ring_release(f->rel[i].ring, f->rel[i].pos);
-        for (size_t i = 0; i < f->nexits; i++)
+        for (size_t i = 0; i < f->nexits; i++) {
+            for (struct ring *r = f->exits[i]->rings; r; r = r->next)
+                backtrace_free(r);
             proc_finalize(f->exits[i]);
+        }
         struct outfile *file = f->file;
         if (file && --file->inflight == 0 && file->closing)
             file_close_begin(file);

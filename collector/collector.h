@@ -351,8 +351,10 @@ int flush_frame(struct collector_state *c);
 /* The frame being built can take no more records: the loop writes it first. */
 int frame_full(struct collector_state *c);
 
-/* ==== The drain (drain.c) ==== */
+/* ==== Loss markers (losses.c) ==== */
 
+void emit_proc_loss(struct proc *p, uint32_t cpu, const struct shm_loss *l, uint64_t total);
+void emit_loss(struct ring *r, const struct shm_loss *l, uint64_t total);
 void proc_losses(struct proc *p);
 void lose_abandoned(struct ring *r);
 /* A record of ring r the encoder could not encode (shlog_enc_take_loss), no
@@ -360,11 +362,11 @@ void lose_abandoned(struct ring *r);
  * record kept for a backtrace. */
 void unencodable(struct ring *r, struct shm_loss *l, const char *why, int kept);
 void lose_unreadable_ring(struct proc *p, uint32_t cpu, uint64_t tail, uint64_t head);
+
+/* ==== The drain (drain.c) ==== */
+
 uint64_t drain_ring(struct ring *r, unsigned budget, int patient);
 uint64_t drain_all(uint64_t *smallest);
-
-/* The site and category a record names are in the file (before a batch of it). */
-void record_in_file(struct proc *p, uint32_t site, unsigned category);
 
 /* ==== Backtrace: records kept until a trigger (backtrace.c) ==== */
 
@@ -453,6 +455,25 @@ int meta_read(struct proc *p, void (*fn)(void *ctx), void *ctx);
 /* p exited (or shut down): no ring of it can appear after this moment. */
 void proc_mark_gone(struct proc *p);
 enum shlog_exit_how proc_exit_how(struct proc *p);
+/* The categories of p, those up to id at least, named in the current file. */
+void categories_name(struct proc *p, unsigned id);
+/* A record or site of category id has its category named in the file first. */
+static inline void category_in_file(struct proc *p, unsigned id)
+{
+    if (id >= SHMLOG_CAT_USER && (id >= p->cats_named || p->cats_gen != col.cur->gen))
+        categories_name(p, id);
+}
+void site_in_file_slow(struct proc *p, uint32_t id);
+/* The site a record names is in the file before the record is (in a batch of
+ * its process: the process is in the file). */
+static inline void site_in_file(struct proc *p, uint32_t id)
+{
+    struct site_slot *slot = site_slot_peek(p, id);
+    if (!slot || slot->file_gen != col.cur->gen)
+        site_in_file_slow(p, id);
+}
+/* The site and category a record names are in the file (before a batch of it). */
+void record_in_file(struct proc *p, uint32_t site, unsigned category);
 void ring_unclaim(struct ring *r);
 uint64_t ring_head_now(struct ring *r);
 void proc_finalize(struct proc *p);

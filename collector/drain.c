@@ -25,33 +25,6 @@ static void ring_batch(struct ring *r)
         backtrace_batch_begun(r);
 }
 
-static void emit_proc_loss(struct proc *p, uint32_t cpu, const struct shm_loss *l, uint64_t total)
-{
-    check_enc(end_batch(&col), "a batch");
-    check_enc(ensure_process(&col, p), "a process");
-    check_enc(shlog_enc_loss(col.cur->enc, p->key, cpu, l, total), "a loss");
-    p->lost += l->records;
-    if (l->reason <= SHM_LOSS_REASON_MAX)
-        col.losses[l->reason] += l->records;
-    mark_content(&col);
-}
-
-static void emit_loss(struct ring *r, const struct shm_loss *l, uint64_t total)
-{
-    emit_proc_loss(r->proc, r->cpu, l, total);
-}
-
-void unencodable(struct ring *r, struct shm_loss *l, const char *why, int kept)
-{
-    if (kept)
-        l->positions = 0; /* the ring's batches passed over its positions already */
-    emit_loss(r, l, 0);
-    if (!r->unencodable_seen++)
-        warnx("%s: the record at position %" PRIu64 " could not be encoded (%s): written as a loss "
-              "(unencodable), as later ones are without another line",
-              r->seg.path, l->first_pos, why);
-}
-
 /* The record the last encoder call could not encode, if any, as
  * unencodable() writes it; the ring's batch is open again after it.
  * Returns the records lost: 0 or 1. */
@@ -66,67 +39,6 @@ static unsigned encoder_loss(struct ring *r)
     return 1;
 }
 
-/* The producer's own loss counters in its meta segment (records of cpus
- * without a ring, of sites without a place in the table) into loss markers. */
-void proc_losses(struct proc *p)
-{
-    volatile uint64_t no_ring = p->no_ring_seen, unregistered = p->unregistered_seen,
-                      before_init = p->before_init_seen;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        const struct shmlog_meta *m = p->meta.addr;
-        no_ring = shmlog__load_relaxed(&m->no_ring);
-        unregistered = shmlog__load_relaxed(&m->unregistered);
-        if (p->meta.hdr.abi_version >= 4)
-            before_init = shmlog__load_relaxed(&m->before_init);
-    }
-    shm_bus_guard = NULL;
-    const struct { uint64_t now, *seen; uint32_t reason; } counters[] = {
-        {no_ring, &p->no_ring_seen, SHM_LOSS_NO_RING},
-        {unregistered, &p->unregistered_seen, SHM_LOSS_UNREGISTERED},
-        {before_init, &p->before_init_seen, SHM_LOSS_BEFORE_INIT},
-    };
-    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
-        if (counters[i].now > *counters[i].seen) { /* one that goes backwards is not believed */
-            struct shm_loss l = {.records = counters[i].now - *counters[i].seen, .reason = counters[i].reason};
-            emit_proc_loss(p, SHLOG_CPU_NONE, &l, counters[i].now);
-            *counters[i].seen = counters[i].now;
-        }
-}
-
-/* A ring of p that cannot be read at all: the positions its header says it
- * holds are lost, at least one record (the header itself may lie). */
-void lose_unreadable_ring(struct proc *p, uint32_t cpu, uint64_t tail, uint64_t head)
-{
-    uint64_t n = head - tail <= SHMLOG_RING_MAX_RECORDS ? head - tail : 0;
-    struct shm_loss l = {.first_pos = tail, .positions = n, .records = n ? n : 1, .reason = SHM_LOSS_CORRUPT};
-    emit_proc_loss(p, cpu, &l, 0);
-}
-
-/* What a quarantined ring holds past what was read is lost: written as
- * CORRUPT positions, each counted as a record since record boundaries there
- * cannot be trusted (an upper bound), at most a ring's worth at a time. */
-void lose_abandoned(struct ring *r)
-{
-    /* The furthest head seen when the header is gone too. */
-    volatile uint64_t head = (int64_t)(r->bound - r->abandoned_to) > 0 ? r->bound : r->abandoned_to;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        head = shm_ring_head(&r->view);
-    }
-    shm_bus_guard = NULL;
-    uint64_t n = head - r->abandoned_to;
-    if ((int64_t)n <= 0)
-        return;
-    if (n > r->view.cap)
-        n = r->view.cap;
-    struct shm_loss l = {.first_pos = r->abandoned_to, .positions = n, .records = n, .reason = SHM_LOSS_CORRUPT};
-    emit_loss(r, &l, 0);
-    r->abandoned_to = head;
-}
-
 /* What one pass over a ring found. */
 struct drain_pass {
     uint64_t pos;          /* next position to read */
@@ -136,80 +48,6 @@ struct drain_pass {
     const char *hostile;   /* why the ring is quarantined, or NULL */
     int more;              /* stopped before the head: budget spent or frame full */
 };
-
-struct categories_read {
-    const struct shm_seg *meta;
-    struct shm_categories *out;
-};
-
-static void categories_read(void *ctx)
-{
-    struct categories_read *c = ctx;
-    shm_meta_categories(c->meta, c->out);
-}
-
-/* Names the process's own categories in the file, those up to id at least,
- * from its meta segment as it is now. */
-static void categories_name(struct proc *p, unsigned id)
-{
-    if (p->cats_gen != col.cur->gen) {
-        p->cats_gen = col.cur->gen;
-        p->cats_named = SHMLOG_CAT_USER;
-    }
-    if (!p->cats && !(p->cats = malloc(sizeof *p->cats)))
-        return;
-    struct categories_read c = {&p->meta, p->cats};
-    if (meta_read(p, categories_read, &c) != 0)
-        memset(p->cats, 0, sizeof *p->cats);
-    for (unsigned i = p->cats_named; i < p->cats->count; i++)
-        if (p->cats->names[i][0])
-            check_enc(shlog_enc_category(col.cur->enc, p->key, i, p->cats->names[i]), "a category");
-    /* an id without a name is not looked up again in this file */
-    p->cats_named = id < p->cats->count ? p->cats->count : id + 1;
-}
-
-/* A record or site of category id has its category named in the file first. */
-static inline void category_in_file(struct proc *p, unsigned id)
-{
-    if (id >= SHMLOG_CAT_USER && (id >= p->cats_named || p->cats_gen != col.cur->gen))
-        categories_name(p, id);
-}
-
-/* Whether the current file can take one more site within what readers keep
- * of a file's sites: a new file begins when they near it (rotate_soon), and
- * until then a site past the hard bound is left out (its records go raw). */
-static int file_takes_site(const struct shm_site *site)
-{
-    uint64_t cost = 1024u + site->fmt_len + site->file_len + 2;
-    if (col.file_site_bytes + cost > FILE_SITES_MAX)
-        return 0;
-    col.file_site_bytes += cost;
-    if (col.file_site_bytes >= FILE_SITES_ROTATE)
-        col.rotate_soon = 1;
-    return 1;
-}
-
-/* The site a record names is in the file before the record is (in a batch of
- * its process: the process is in the file). */
-static inline void site_in_file(struct proc *p, uint32_t id)
-{
-    struct site_slot *slot = site_slot_peek(p, id);
-    if (slot && slot->file_gen == col.cur->gen)
-        return;
-    const struct shm_site *site = site_of(p, id, &slot);
-    if (site)
-        category_in_file(p, site->category);
-    if (site && !shlog_enc_has_site(col.cur->enc, p->key, id) && file_takes_site(site))
-        check_enc(shlog_enc_site(col.cur->enc, p->key, site), "a site");
-    if (site && slot)
-        slot->file_gen = col.cur->gen;
-}
-
-void record_in_file(struct proc *p, uint32_t site, unsigned category)
-{
-    site_in_file(p, site);
-    category_in_file(p, category);
-}
 
 /* A record as the alert rules see it. */
 static inline void count_record(struct proc *p, unsigned level, unsigned category, uint32_t site)

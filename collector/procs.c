@@ -427,6 +427,72 @@ enum shlog_exit_how proc_exit_how(struct proc *p)
     return flags & SHMLOG_SEG_CLOSED ? SHLOG_EXIT_SHUTDOWN : SHLOG_EXIT_DIED;
 }
 
+/* ==== What the file holds of a process: its categories and sites ==== */
+
+struct categories_read {
+    const struct shm_seg *meta;
+    struct shm_categories *out;
+};
+
+static void categories_read(void *ctx)
+{
+    struct categories_read *c = ctx;
+    shm_meta_categories(c->meta, c->out);
+}
+
+/* Names the process's own categories in the file, those up to id at least,
+ * from its meta segment as it is now. */
+void categories_name(struct proc *p, unsigned id)
+{
+    if (p->cats_gen != col.cur->gen) {
+        p->cats_gen = col.cur->gen;
+        p->cats_named = SHMLOG_CAT_USER;
+    }
+    if (!p->cats && !(p->cats = malloc(sizeof *p->cats)))
+        return;
+    struct categories_read c = {&p->meta, p->cats};
+    if (meta_read(p, categories_read, &c) != 0)
+        memset(p->cats, 0, sizeof *p->cats);
+    for (unsigned i = p->cats_named; i < p->cats->count; i++)
+        if (p->cats->names[i][0])
+            check_enc(shlog_enc_category(col.cur->enc, p->key, i, p->cats->names[i]), "a category");
+    /* an id without a name is not looked up again in this file */
+    p->cats_named = id < p->cats->count ? p->cats->count : id + 1;
+}
+
+
+/* Whether the current file can take one more site within what readers keep
+ * of a file's sites: a new file begins when they near it (rotate_soon), and
+ * until then a site past the hard bound is left out (its records go raw). */
+static int file_takes_site(const struct shm_site *site)
+{
+    uint64_t cost = 1024u + site->fmt_len + site->file_len + 2;
+    if (col.file_site_bytes + cost > FILE_SITES_MAX)
+        return 0;
+    col.file_site_bytes += cost;
+    if (col.file_site_bytes >= FILE_SITES_ROTATE)
+        col.rotate_soon = 1;
+    return 1;
+}
+
+void site_in_file_slow(struct proc *p, uint32_t id)
+{
+    struct site_slot *slot;
+    const struct shm_site *site = site_of(p, id, &slot);
+    if (site)
+        category_in_file(p, site->category);
+    if (site && !shlog_enc_has_site(col.cur->enc, p->key, id) && file_takes_site(site))
+        check_enc(shlog_enc_site(col.cur->enc, p->key, site), "a site");
+    if (site && slot)
+        slot->file_gen = col.cur->gen;
+}
+
+void record_in_file(struct proc *p, uint32_t site, unsigned category)
+{
+    site_in_file(p, site);
+    category_in_file(p, category);
+}
+
 /* Unlinks a segment if the path still names the file we mapped. */
 static void unlink_segment(const char *path, dev_t dev, ino_t ino)
 {
@@ -469,13 +535,13 @@ uint64_t ring_head_now(struct ring *r)
 
 static void ring_free(struct ring *r)
 {
-    backtrace_free(r);
     ring_unclaim(r);
     shm_seg_close(&r->seg);
     free(r);
 }
 
-/* The EXIT of p is on disk: its segments are no longer needed. */
+/* The EXIT of p is on disk: its segments are no longer needed (the caller freed
+ * its rings' kept backtrace records). */
 void proc_finalize(struct proc *p)
 {
     frame_forget(&col, p);
