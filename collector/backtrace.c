@@ -178,7 +178,7 @@ static void write_ring(struct ring *r, uint64_t order_tsc)
     size_t bytes = 0;
     for (uint32_t i = 0; i < b->count; i++) {
         const struct shm_copied_record *k = kept_at(b, i);
-        record_in_file(p, k->site, k->category);
+        record_in_file(&col, p, k->site, k->category);
         bytes += kept_bytes(k);
     }
     if (shlog_enc_raw_bytes(col.cur->enc) + bytes > FRAME_RAW_STOP) {
@@ -200,7 +200,7 @@ static void write_ring(struct ring *r, uint64_t order_tsc)
             /* its loss marker between the section so far and one for the rest */
             uint64_t after = l.first_pos + l.positions;
             check_enc(shlog_enc_batch_end(col.cur->enc), "a backtrace");
-            unencodable(r, &l, why, 1);
+            unencodable(&col, r, &l, why, 1);
             check_enc(shlog_enc_backtrace_begin(col.cur->enc, p->key, r->cpu, order_tsc), "a backtrace");
             check_enc(shlog_enc_batch_from(col.cur->enc, after), "a backtrace");
         }

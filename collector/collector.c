@@ -196,7 +196,7 @@ static void apply_completed(void)
         for (size_t i = 0; i < f->nexits; i++) {
             for (struct ring *r = f->exits[i]->rings; r; r = r->next)
                 backtrace_free(r);
-            proc_finalize(f->exits[i]);
+            proc_finalize(&col, f->exits[i]);
         }
         struct outfile *file = f->file;
         if (file && --file->inflight == 0 && file->closing)
@@ -255,7 +255,7 @@ static void check_liveness(int all)
         if (p->gone || (!all && now - p->alive_checked_ns < ALIVE_CHECK_NS))
             continue;
         p->alive_checked_ns = now;
-        proc_losses(p);
+        proc_losses(&col, p);
         answer_backtrace(p);
         if (!shm_meta_alive(&p->meta))
             proc_mark_gone(p);
@@ -288,7 +288,7 @@ static int drain_to_end(struct proc *p)
                 break;
         }
         if (r->quarantined) /* what its writers added after it was abandoned */
-            lose_abandoned(r);
+            lose_abandoned(&col, r);
     }
     return 1;
 }
@@ -306,7 +306,7 @@ static void finish_gone(void)
             continue;
         if (!drain_to_end(p))
             break;
-        proc_losses(p);
+        proc_losses(&col, p);
         check_enc(end_batch(&col), "a batch");
         check_enc(ensure_process(&col, p), "a process");
         check_enc(shlog_enc_exit(col.cur->enc, p->key, real_ns(), p->records, p->lost, proc_exit_how(p)), "an exit");
@@ -540,7 +540,7 @@ int main(int argc, char **argv)
     const char *clock_warning = anchors_init(&col.clock);
     if (clock_warning)
         warnx("%s", clock_warning);
-    watch_init(segment_found);
+    watch_init(segment_found, &col);
     recover_out_dir();
     prepare_memory();
     col.cur = outfile_new();

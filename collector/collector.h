@@ -353,15 +353,15 @@ int frame_full(struct collector_state *c);
 
 /* ==== Loss markers (losses.c) ==== */
 
-void emit_proc_loss(struct proc *p, uint32_t cpu, const struct shm_loss *l, uint64_t total);
-void emit_loss(struct ring *r, const struct shm_loss *l, uint64_t total);
-void proc_losses(struct proc *p);
-void lose_abandoned(struct ring *r);
+void emit_proc_loss(struct collector_state *c, struct proc *p, uint32_t cpu, const struct shm_loss *l, uint64_t total);
+void emit_loss(struct collector_state *c, struct ring *r, const struct shm_loss *l, uint64_t total);
+void proc_losses(struct collector_state *c, struct proc *p);
+void lose_abandoned(struct collector_state *c, struct ring *r);
 /* A record of ring r the encoder could not encode (shlog_enc_take_loss), no
  * batch open: its loss marker, counted, and said once per ring. kept: a
  * record kept for a backtrace. */
-void unencodable(struct ring *r, struct shm_loss *l, const char *why, int kept);
-void lose_unreadable_ring(struct proc *p, uint32_t cpu, uint64_t tail, uint64_t head);
+void unencodable(struct collector_state *c, struct ring *r, struct shm_loss *l, const char *why, int kept);
+void lose_unreadable_ring(struct collector_state *c, struct proc *p, uint32_t cpu, uint64_t tail, uint64_t head);
 
 /* ==== The drain (drain.c) ==== */
 
@@ -414,9 +414,9 @@ enum found {
 #define RESCAN_NS 1000000000ull /* a directory is listed at least this often */
 
 /* What scan.c does with a segment file it found: segment_found (procs.c). */
-typedef enum found (*segment_found_fn)(int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu,
+typedef enum found (*segment_found_fn)(struct collector_state *c, int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu,
                                        const struct stat *st, char *err, size_t errcap);
-void watch_init(segment_found_fn found);
+void watch_init(segment_found_fn found, struct collector_state *c);
 /* Segment files refused (each reported once). */
 uint64_t scan_rejected(void);
 /* Between drain passes: inotify's news, and a slice of a directory listing. */
@@ -447,7 +447,7 @@ static inline struct site_slot *site_slot_peek(const struct proc *p, uint32_t id
         return NULL;
     return &p->site_pages[id / SITE_PAGE][id % SITE_PAGE];
 }
-enum found segment_found(int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu, const struct stat *st,
+enum found segment_found(struct collector_state *c, int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu, const struct stat *st,
                          char *err, size_t errcap);
 /* Runs fn(ctx) on p's meta under the SIGBUS guard, unless it faulted before:
  * 0, or -EFAULT (it shrank: p's meta is never read again). */
@@ -456,27 +456,27 @@ int meta_read(struct proc *p, void (*fn)(void *ctx), void *ctx);
 void proc_mark_gone(struct proc *p);
 enum shlog_exit_how proc_exit_how(struct proc *p);
 /* The categories of p, those up to id at least, named in the current file. */
-void categories_name(struct proc *p, unsigned id);
+void categories_name(struct collector_state *c, struct proc *p, unsigned id);
 /* A record or site of category id has its category named in the file first. */
-static inline void category_in_file(struct proc *p, unsigned id)
+static inline void category_in_file(struct collector_state *c, struct proc *p, unsigned id)
 {
-    if (id >= SHMLOG_CAT_USER && (id >= p->cats_named || p->cats_gen != col.cur->gen))
-        categories_name(p, id);
+    if (id >= SHMLOG_CAT_USER && (id >= p->cats_named || p->cats_gen != c->cur->gen))
+        categories_name(c, p, id);
 }
-void site_in_file_slow(struct proc *p, uint32_t id);
+void site_in_file_slow(struct collector_state *c, struct proc *p, uint32_t id);
 /* The site a record names is in the file before the record is (in a batch of
  * its process: the process is in the file). */
-static inline void site_in_file(struct proc *p, uint32_t id)
+static inline void site_in_file(struct collector_state *c, struct proc *p, uint32_t id)
 {
     struct site_slot *slot = site_slot_peek(p, id);
-    if (!slot || slot->file_gen != col.cur->gen)
-        site_in_file_slow(p, id);
+    if (!slot || slot->file_gen != c->cur->gen)
+        site_in_file_slow(c, p, id);
 }
 /* The site and category a record names are in the file (before a batch of it). */
-void record_in_file(struct proc *p, uint32_t site, unsigned category);
+void record_in_file(struct collector_state *c, struct proc *p, uint32_t site, unsigned category);
 void ring_unclaim(struct ring *r);
 uint64_t ring_head_now(struct ring *r);
-void proc_finalize(struct proc *p);
+void proc_finalize(struct collector_state *c, struct proc *p);
 
 /* ==== Metrics and alerts (observe.c) ==== */
 

@@ -26,7 +26,7 @@ static void ring_batch(struct ring *r)
 }
 
 /* The record the last encoder call could not encode, if any, as
- * unencodable() writes it; the ring's batch is open again after it.
+ * unencodable(&col) writes it; the ring's batch is open again after it.
  * Returns the records lost: 0 or 1. */
 static unsigned encoder_loss(struct ring *r)
 {
@@ -34,7 +34,7 @@ static unsigned encoder_loss(struct ring *r)
     const char *why;
     if (!shlog_enc_take_loss(col.cur->enc, &l, &why))
         return 0;
-    unencodable(r, &l, why, 0);
+    unencodable(&col, r, &l, why, 0);
     ring_batch(r);
     return 1;
 }
@@ -122,10 +122,10 @@ static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos, unsigned *w
             continue;
         records++;
         if (t->site != known) {
-            site_in_file(p, t->site);
+            site_in_file(&col, p, t->site);
             known = t->site;
         }
-        category_in_file(p, t->category);
+        category_in_file(&col, p, t->category);
         count_record(p, t->level, t->category, t->site);
         backtrace |= (t->flags & SHMLOG_REC_BACKTRACE) | backtrace_triggers(p, t->level, t->flags);
     }
@@ -188,7 +188,7 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
             if (st == SHM_READ_LOSS) {
                 /* A record that fails validation (the reader skipped to the
                  * next record head) costs only itself: the ring stays read. */
-                emit_loss(r, &loss, 0);
+                emit_loss(&col, r, &loss, 0);
                 losses++;
                 if (loss.reason == SHM_LOSS_CORRUPT && !r->corrupt_seen++)
                     warnx("%s: a committed record failed validation at position %" PRIu64
@@ -197,8 +197,8 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
                 continue;
             }
             ring_batch(r);
-            site_in_file(p, rec.site);
-            category_in_file(p, rec.category);
+            site_in_file(&col, p, rec.site);
+            category_in_file(&col, p, rec.category);
             int rc = shlog_enc_record(enc, &rec);
             if (rc == -ENOSPC) {
                 check_enc(end_batch(&col), "a batch");
@@ -305,7 +305,7 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
         warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned after position %" PRIu64
               ", what it held past it counted as lost", r->seg.path, r->encoded_to);
         end_batch(&col);
-        lose_abandoned(r);
+        lose_abandoned(&col, r);
         return 0;
     }
     shm_bus_guard = &jb;
@@ -342,7 +342,7 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
         hostile = "its drop counter went backwards";
     if (dropped > r->dropped_seen && !hostile) {
         struct shm_loss l = {.first_pos = pos, .records = dropped - r->dropped_seen, .reason = SHM_LOSS_DROPPED};
-        emit_loss(r, &l, dropped);
+        emit_loss(&col, r, &l, dropped);
         r->dropped_seen = dropped;
     }
     if (hostile) {
@@ -353,7 +353,7 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
         r->abandoned_to = pos;
         col.rejected++;
         warnx("%s: quarantined, never read again: %s (position %" PRIu64 ")", r->seg.path, hostile, pos);
-        lose_abandoned(r);
+        lose_abandoned(&col, r);
     }
     r->read_pos = pos;
     if (pos != start) {

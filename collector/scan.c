@@ -68,6 +68,7 @@ static struct {
 static uint64_t seed; /* random: names an attacker chooses do not collide at will */
 
 static segment_found_fn found_cb; /* what a segment file found becomes */
+static struct collector_state *found_ctx; /* found_cb's, passed through */
 static uint64_t rejected;           /* segment files refused */
 
 static uint64_t name_key(int dir, const char *name)
@@ -306,7 +307,7 @@ static enum look look_at(int i, const char *name, uint64_t ino, int same_file)
         snprintf(err, sizeof(err), "%s: not a regular file", path);
         f = FOUND_FINAL;
     } else {
-        f = found_cb(i, path, kind, pid, cpu, &st, err, sizeof(err));
+        f = found_cb(found_ctx, i, path, kind, pid, cpu, &st, err, sizeof(err));
     }
     switch (f) {
     case FOUND_OURS:
@@ -426,9 +427,10 @@ static void watch_dir(int i)
 
 /* At start: the inotify instance (without one, the listings find everything,
  * and the table keeps no refusal), no watch yet. */
-void watch_init(segment_found_fn found)
+void watch_init(segment_found_fn found, struct collector_state *c)
 {
     found_cb = found;
+    found_ctx = c;
     if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
         seed = mono_ns() ^ (uint64_t)getpid() << 32;
     inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
