@@ -24,8 +24,6 @@
 
 #define WARM_HEAP_BYTES (16u << 20) /* heap faulted in at start: see prepare_memory */
 #define WARM_UP_RECORDS 32768u      /* a frame's worth: see prepare_memory */
-#define MAX_PASS_WAIT_NS 1000000ull /* longest wait between drain passes (see pass_wait_ns) */
-#define PEAK_RECORDS_PER_US 100u    /* the fastest a producer core can fill a ring */
 /* The order the files promise readers (FORMAT.md, Order). */
 _Static_assert(RESCAN_NS + FRAME_MAX_AGE_NS < SHLOG_ORDER_WINDOW_NS, "a new ring's first records must not come too late");
 _Static_assert(MAX_DELAY_MS_MAX * 1000000ull + FRAME_MAX_AGE_NS < SHLOG_ORDER_WINDOW_NS,
@@ -34,7 +32,8 @@ _Static_assert(MAX_DELAY_MS_MAX * 1000000ull + FRAME_MAX_AGE_NS < SHLOG_ORDER_WI
 #define ALIVE_CHECK_NS 100000000ull /* how often a process's lock is asked */
 #define NOTIFY_NS 2000000ull
 
-struct collector_state col;
+/* The program's state: only this file names it; the others get it as an argument. */
+static struct collector_state col;
 
 /* ==== Signals ==== */
 
@@ -95,19 +94,6 @@ static void prepare_memory(void)
 }
 
 /* ==== Pacing ==== */
-
-/* The longest a ring may go unvisited: a burst at PEAK_RECORDS_PER_US
- * fills at most half the smallest ring meanwhile. A longer wait shortens
- * the longest burst the ring survives only a little, since it is the
- * collector's drain rate that loses the race, not the first look (the
- * burst of bench/compare.sh shows it). smallest: UINT64_MAX when there is
- * no ring. */
-uint64_t longest_wait_ns(uint64_t smallest)
-{
-    if (smallest / 2 >= MAX_PASS_WAIT_NS * PEAK_RECORDS_PER_US / 1000)
-        return MAX_PASS_WAIT_NS; /* also no ring, whose bound would overflow */
-    return smallest / 2 * 1000 / PEAK_RECORDS_PER_US;
-}
 
 /* When a pass last moved, and how long a sixteenth of the smallest ring took
  * to fill at the rate seen then (0: not known): a ring read up to its
@@ -195,7 +181,7 @@ static void apply_completed(void)
             ring_release(f->rel[i].ring, f->rel[i].pos);
         for (size_t i = 0; i < f->nexits; i++) {
             for (struct ring *r = f->exits[i]->rings; r; r = r->next)
-                backtrace_free(r);
+                backtrace_free(&col, r);
             proc_finalize(&col, f->exits[i]);
         }
         struct outfile *file = f->file;
@@ -237,11 +223,11 @@ static void writer_drain(void)
 static void answer_backtrace(struct proc *p)
 {
     uint64_t order_tsc;
-    if (!backtrace_requested(p, !frame_full(&col) && !col.rotate_soon, &order_tsc))
+    if (!backtrace_requested(&col, p, !frame_full(&col) && !col.rotate_soon, &order_tsc))
         return;
     for (struct ring *r = p->rings; r; r = r->next)
-        drain_ring(r, DRAIN_BUDGET, 0);
-    backtrace_flush(p, order_tsc);
+        drain_ring(&col, r, DRAIN_BUDGET, 0);
+    backtrace_flush(&col, p, order_tsc);
 }
 
 /* Marks producers that exited or shut down: their meta's lock is free. Each
@@ -284,7 +270,7 @@ static int drain_to_end(struct proc *p)
                 col.flush_soon = 1;
                 return 0;
             }
-            if (r->broken || drain_ring(r, DRAIN_BUDGET, 0) == 0)
+            if (r->broken || drain_ring(&col, r, DRAIN_BUDGET, 0) == 0)
                 break;
         }
         if (r->quarantined) /* what its writers added after it was abandoned */
@@ -375,7 +361,7 @@ static void shutdown_all(void)
         for (struct proc *p = col.procs; p; p = p->next)
             for (struct ring *r = p->rings; r; r = r->next)
                 if (r->read_pos < r->stop_at)
-                    moved += drain_ring(r, DRAIN_BUDGET, 0);
+                    moved += drain_ring(&col, r, DRAIN_BUDGET, 0);
         if (col.flush_soon)
             flush_wait();
         if (col.rotate_soon) { /* a file's sites near what readers keep */
@@ -550,10 +536,10 @@ int main(int argc, char **argv)
     }
 
     scan_all();
-    observe(mono_ns()); /* the alert clock must be set before the first drain counts */
+    observe(&col, mono_ns()); /* the alert clock must be set before the first drain counts */
     if (opt.once) {
         shutdown_all();
-        observe_last();
+        observe_last(&col);
         return 0;
     }
     /* Draining from here: units ordered after ours may start their producers. */
@@ -581,10 +567,10 @@ int main(int argc, char **argv)
             last_live = now;
         }
         uint64_t smallest;
-        uint64_t moved = drain_all(&smallest);
+        uint64_t moved = drain_all(&col, &smallest);
         uint64_t wait = col.backlog ? 0 : pass_wait_ns(moved, now - last_pass, smallest, now);
         last_pass = now;
-        observe(now);
+        observe(&col, now);
         /* An output that cannot take the frame (its file cannot be made, its
          * writes are out) holds it: the loop goes on, without spinning. */
         int held = 0;
@@ -643,7 +629,7 @@ int main(int argc, char **argv)
     }
     notify_service_manager("STOPPING=1");
     shutdown_all();
-    observe_last();
+    observe_last(&col);
     fprintf(stderr, PROG ": exiting: %" PRIu64 " records in %" PRIu64 " frames (%" PRIu64 " at the fast level), %" PRIu64
             " bytes\n", col.records, col.frames, col.fast_frames, col.bytes);
     return 0;

@@ -57,6 +57,8 @@
 #define FRAME_RAW_STOP (SHLOG_MAX_FRAME_RAW - 2u * DRAIN_BUDGET * SHMLOG_MAX_SLOTS * SHMLOG_RECORD_BYTES)
 #define DRAIN_BUDGET 16384u         /* records per ring per pass: fairness */
 #define WRITE_RETRY_NS 1000000000ull
+#define MAX_PASS_WAIT_NS 1000000ull /* longest wait between drain passes (see pass_wait_ns in collector.c) */
+#define PEAK_RECORDS_PER_US 100u    /* the fastest a producer core can fill a ring */
 #define OPEN_RETRY_NS 100000000ull /* an output file that could not be made: tried again after this */
 
 /* ==== Options (options.c) ==== */
@@ -219,10 +221,11 @@ struct frame {
     struct frame *next;
 };
 
-/* ==== State shared by the files (collector.c) ==== */
+/* ==== The program's state (collector.c) ==== */
 
-/* What more than one file reads or writes; each file keeps the rest of its
- * state to itself. */
+/* What more than one file reads or writes: collector.c holds the one instance
+ * and hands it down as an argument (no other file names it, so none calls back
+ * into the loop); each file keeps the rest of its state to itself. */
 struct collector_state {
     uint64_t nofile;           /* the descriptor limit (RLIMIT_NOFILE) */
     uint64_t nmetas;           /* processes: a descriptor each */
@@ -244,7 +247,6 @@ struct collector_state {
     struct frame_anchors clock;
 };
 
-extern struct collector_state col;
 
 /* ==== Time, signals (collector.c), messages (messages.c) ==== */
 
@@ -276,9 +278,6 @@ static inline void check_enc(int rc, const char *what)
     }
 }
 
-/* The pacing: the longest a ring may go unvisited (smallest: the capacity
- * of the smallest ring, UINT64_MAX with none). */
-uint64_t longest_wait_ns(uint64_t smallest);
 
 /* ==== Output files (output.c) ==== */
 
@@ -365,15 +364,19 @@ void lose_unreadable_ring(struct collector_state *c, struct proc *p, uint32_t cp
 
 /* ==== The drain (drain.c) ==== */
 
-uint64_t drain_ring(struct ring *r, unsigned budget, int patient);
-uint64_t drain_all(uint64_t *smallest);
+/* The pacing: the longest a ring may go unvisited (smallest: the capacity
+ * of the smallest ring, UINT64_MAX with none). */
+uint64_t longest_wait_ns(uint64_t smallest);
+
+uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, int patient);
+uint64_t drain_all(struct collector_state *c, uint64_t *smallest);
 
 /* ==== Backtrace: records kept until a trigger (backtrace.c) ==== */
 
 /* A record flagged SHMLOG_REC_BACKTRACE is kept, not written; its ring
  * position passed over. */
-void backtrace_keep(struct ring *r, const struct shm_copied_record *rec);
-void backtrace_keep_slots(struct ring *r, const struct shmlog_record *head, uint64_t pos);
+void backtrace_keep(struct collector_state *c, struct ring *r, const struct shm_copied_record *rec);
+void backtrace_keep_slots(struct collector_state *c, struct ring *r, const struct shmlog_record *head, uint64_t pos);
 /* A record of r was written to its batch: no positions passed over before the next. */
 void backtrace_written_slow(struct ring *r);
 static inline void backtrace_written(struct ring *r)
@@ -383,11 +386,11 @@ static inline void backtrace_written(struct ring *r)
 }
 /* A record shm_ring_next read: 1 if it was kept (not to be written); a
  * trigger writes what its process kept first. */
-int backtrace_takes(struct ring *r, const struct shm_copied_record *rec);
+int backtrace_takes(struct collector_state *c, struct ring *r, const struct shm_copied_record *rec);
 /* A batch of r was begun: it says from where positions were passed over. */
-void backtrace_batch_begun(struct ring *r);
+void backtrace_batch_begun(struct collector_state *c, struct ring *r);
 /* Writes what p's rings kept (before the record that triggers it). */
-void backtrace_flush(struct proc *p, uint64_t order_tsc);
+void backtrace_flush(struct collector_state *c, struct proc *p, uint64_t order_tsc);
 /* A record that writes its process's kept records out before it. */
 static inline int backtrace_triggers(const struct proc *p, unsigned level, unsigned flags)
 {
@@ -397,8 +400,8 @@ static inline int backtrace_triggers(const struct proc *p, unsigned level, unsig
 /* Reads the meta's trigger level and requests (at most every few ms): 1 when
  * a request is to be answered now (room: the frame being built has room for
  * the process's rings), its order (the collector's own time) in *order_tsc. */
-int backtrace_requested(struct proc *p, int room, uint64_t *order_tsc);
-void backtrace_free(struct ring *r);
+int backtrace_requested(struct collector_state *c, struct proc *p, int room, uint64_t *order_tsc);
+void backtrace_free(struct collector_state *c, struct ring *r);
 
 /* What became of a segment file scan.c found (its owner accepted). */
 enum found {
@@ -482,7 +485,7 @@ void proc_finalize(struct collector_state *c, struct proc *p);
 
 extern struct alert_set alerts;
 
-void observe(uint64_t now);
-void observe_last(void);
+void observe(struct collector_state *c, uint64_t now);
+void observe_last(struct collector_state *c);
 
 #endif

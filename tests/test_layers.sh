@@ -62,10 +62,6 @@ circles=$(dirname "$0")/file_circles.py
 # TODO (not failing) until the work that removes it lands; a module listed
 # here that has none fails, so the entry goes with its circle.
 declare -A known_circle=(
-    # The rest of issue 33: one program struct and loop in collector.c, the
-    # writer handing completed frames back, modules taking their state as an
-    # argument (left until the Kafka work on the collector has landed).
-    [collector]="issue 33: the collector's program struct and loop"
     # shmlog-ship's loop, follower and producer share the global S both ways.
     [ship]="shmlog-ship's state passed down instead of the global S"
 )
