@@ -470,8 +470,8 @@ static void notify_service_manager(const char *state)
 
 int main(int argc, char **argv)
 {
-    alert_set_init(&alerts);
-    parse_options(argc, argv, &alerts);
+    alert_set_init(&col.alerts);
+    parse_options(argc, argv, &col.alerts);
     raise_nofile();
     /* First: a service manager's stop that comes while the metrics threads
      * start or the output directory is made ends in the orderly exit 0, not

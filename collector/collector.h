@@ -245,6 +245,7 @@ struct collector_state {
     /* backtrace records written, pushed out of a full buffer (never losses), requests answered */
     uint64_t backtrace_written, backtrace_discarded, backtrace_requests;
     struct frame_anchors clock;
+    struct alert_set alerts;   /* --alert rules: the drain counts records against them, observe.c fires them */
 };
 
 
@@ -483,7 +484,6 @@ void proc_finalize(struct collector_state *c, struct proc *p);
 
 /* ==== Metrics and alerts (observe.c) ==== */
 
-extern struct alert_set alerts;
 
 void observe(struct collector_state *c, uint64_t now);
 void observe_last(struct collector_state *c);

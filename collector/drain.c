@@ -50,11 +50,11 @@ struct drain_pass {
 };
 
 /* A record as the alert rules see it. */
-static inline void count_record(struct proc *p, unsigned level, unsigned category, uint32_t site)
+static inline void count_record(struct collector_state *c, struct proc *p, unsigned level, unsigned category, uint32_t site)
 {
     p->by_category[category & (SHMLOG_MAX_CATEGORIES - 1)]++;
-    if (level >= alerts.min_level) /* no rule: never true */
-        alert_count(&alerts, level, shm_categories_name(p->cats, category), site, p->key, p->info.pid, p->info.app);
+    if (level >= c->alerts.min_level) /* no rule: never true */
+        alert_count(&c->alerts, level, shm_categories_name(p->cats, category), site, p->key, p->info.pid, p->info.app);
 }
 
 /* The n slots from positions pos... into r's batch. Returns the records
@@ -126,7 +126,7 @@ static unsigned encode_taken(struct collector_state *c, struct ring *r, size_t n
             known = t->site;
         }
         category_in_file(c, p, t->category);
-        count_record(p, t->level, t->category, t->site);
+        count_record(c, p, t->level, t->category, t->site);
         backtrace |= (t->flags & SHMLOG_REC_BACKTRACE) | backtrace_triggers(p, t->level, t->flags);
     }
     *written = records - (backtrace ? encode_with_backtrace(c, r, n, pos) : encode_slots(c, r, take, n, pos));
@@ -210,7 +210,7 @@ __attribute__((noinline)) static void drain_records(struct collector_state *c, s
             n++;
             payload_bytes += rec.payload_len;
             slots += rec.nslots;
-            count_record(p, rec.level, rec.category, rec.site);
+            count_record(c, p, rec.level, rec.category, rec.site);
             backtrace_written(r);
         }
         if (before == 0)

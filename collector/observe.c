@@ -11,8 +11,6 @@
 #include "collector.h"
 
 /* --alert rules: counted on the drain path, run from the loop. */
-struct alert_set alerts;
-
 #define METRICS_PUBLISH_NS 100000000ull /* snapshots for the metrics threads, at most this often */
 
 /* Fill and lag of a ring, read from shared memory under the SIGBUS guard.
@@ -152,8 +150,8 @@ static void alert_site_text(void *ctx, uint32_t key, uint32_t site, char *buf, s
 void observe(struct collector_state *c, uint64_t now)
 {
     static uint64_t last_publish;
-    if (alerts.n)
-        alert_poll(&alerts, now, alert_site_text, c);
+    if (c->alerts.n)
+        alert_poll(&c->alerts, now, alert_site_text, c);
     if (metrics_enabled() && now - last_publish >= METRICS_PUBLISH_NS && publish_metrics(c, 0))
         last_publish = now;
 }
@@ -161,8 +159,8 @@ void observe(struct collector_state *c, uint64_t now)
 /* At exit: alerts for the last records, the final counters for the readers. */
 void observe_last(struct collector_state *c)
 {
-    if (alerts.n)
-        alert_poll(&alerts, mono_ns(), alert_site_text, c);
+    if (c->alerts.n)
+        alert_poll(&c->alerts, mono_ns(), alert_site_text, c);
     publish_metrics(c, 1);
     metrics_stop();
 }
