@@ -12,13 +12,14 @@
 # except while the collector is stopped; it starts well before the producer
 # and exits well after it, since an interpreter starting or exiting on cpu 1
 # takes milliseconds from the collector.
-#   bench/stops.sh [--rate R] [--records N] [--stop-ms MS] [--stops K] [--reps N]
-#   defaults: 35M records/s, 35M records, 3 ms, 8 stops, 3 repetitions
+#   bench/stops.sh [--rate R] [--records N] [--stop-ms MS] [--stops K] [--reps N] [--collector-args "..."]
+#   defaults: 35M records/s, 35M records, 3 ms, 8 stops, 3 repetitions, no extra collector flags
+#   (--collector-args "--rotate-size 8M" adds rotations: what each file's close and fsync costs the drain)
 #   SHMLOG_BUILD: the build directory (default build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rate=35M records=35M stop_ms=3 stops=8 reps=3
+rate=35M records=35M stop_ms=3 stops=8 reps=3 collector_args=
 while [ $# -gt 0 ]; do
     case "$1" in
     --rate) rate=${2:?--rate needs a value}; shift 2 ;;
@@ -26,6 +27,8 @@ while [ $# -gt 0 ]; do
     --stop-ms) stop_ms=${2:?--stop-ms needs a value}; shift 2 ;;
     --stops) stops=${2:?--stops needs a value}; shift 2 ;;
     --reps) reps=${2:?--reps needs a value}; shift 2 ;;
+    --collector-args) [ $# -ge 2 ] || { echo "stops.sh: --collector-args needs a value" >&2; exit 2; }
+        collector_args=$2; shift 2 ;;
     *) echo "stops.sh: unknown argument: $1 (see the comment at the top)" >&2; exit 2 ;;
     esac
 done
@@ -34,6 +37,8 @@ for n in "$stops" "$reps"; do
 done
 awk -v m="$stop_ms" 'BEGIN {exit !(m + 0 > 0 && m + 0 <= 1000)}' ||
     { echo "stops.sh: --stop-ms takes milliseconds, more than 0 and at most 1000: $stop_ms" >&2; exit 2; }
+
+read -r -a extra_collector_args <<<"$collector_args"
 
 build=${SHMLOG_BUILD:-build}
 [ -d "$build" ] || meson setup "$build" --buildtype=release >/dev/null
@@ -61,12 +66,13 @@ time.sleep(tail)
 print(" ".join("%.2f" % t for t in took))
 PY
 
-echo "command: bench/stops.sh --rate $rate --records $records --stop-ms $stop_ms --stops $stops --reps $reps" \
+echo "command: bench/stops.sh --rate $rate --records $records --stop-ms $stop_ms --stops $stops --reps $reps${collector_args:+ --collector-args \"$collector_args\"}" \
     "(rings in $seg_parent; load $(cut -d' ' -f1-3 /proc/loadavg))"
 for rep in $(seq "$reps"); do
     rm -rf "$seg" "$work/out"
     mkdir -m 700 "$seg"
-    "$build/collector/shmlog-collector" --dir "$seg" --out "$work/out" --cpu 1 --poll busy 2>"$work/collector.log" &
+    "$build/collector/shmlog-collector" --dir "$seg" --out "$work/out" --cpu 1 --poll busy \
+        ${extra_collector_args[@]+"${extra_collector_args[@]}"} 2>"$work/collector.log" &
     col=$!
     sleep 0.3
     taskset -c 1 python3 "$work/stopper.py" "$col" 0.75 "$stop_ms" "$stops" 2 >"$work/stops" &
@@ -83,6 +89,6 @@ for rep in $(seq "$reps"); do
 import json, sys
 d = json.load(sys.stdin)
 rep, stops = sys.argv[1], open(sys.argv[2]).read().split()
-print("rep %s: landed %d, lost %d; stops of %s ms" % (rep, d["records"], d["losses"]["total"], ", ".join(stops) or "none"))
-' "$rep" "$work/stops"
+print("rep %s: landed %d, lost %d in %s files; stops of %s ms" % (rep, d["records"], d["losses"]["total"], sys.argv[3], ", ".join(stops) or "none"))
+' "$rep" "$work/stops" "$(ls "$work/out" | grep -c '\.shlog$')"
 done

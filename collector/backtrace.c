@@ -65,11 +65,11 @@ static const struct shm_copied_record *kept_at(const struct backtrace *b, uint32
     return (const struct shm_copied_record *)(b->buf + b->index[(b->first + i) % b->max_records]);
 }
 
-static void discard_oldest(struct backtrace *b)
+static void discard_oldest(struct collector_state *c, struct backtrace *b)
 {
     b->first = (b->first + 1) % b->max_records;
     b->count--;
-    col.backtrace_discarded++;
+    c->backtrace_discarded++;
 }
 
 static struct backtrace *backtrace_of(struct ring *r)
@@ -101,16 +101,16 @@ static struct backtrace *backtrace_of(struct ring *r)
     return r->bt = b;
 }
 
-void backtrace_keep(struct ring *r, const struct shm_copied_record *rec)
+void backtrace_keep(struct collector_state *c, struct ring *r, const struct shm_copied_record *rec)
 {
     struct backtrace *b = backtrace_of(r);
     if (!b) {
-        col.backtrace_discarded++;
+        c->backtrace_discarded++;
         return;
     }
     if (b->passed_from == NO_POS) {
         b->passed_from = rec->pos;
-        batch_passed_from(r, rec->pos); /* a batch begun before it, with nothing written yet */
+        batch_passed_from(c, r, rec->pos); /* a batch begun before it, with nothing written yet */
     }
     if (b->written_to == NO_POS)
         b->written_to = rec->pos;
@@ -118,21 +118,21 @@ void backtrace_keep(struct ring *r, const struct shm_copied_record *rec)
     if (b->write_at + need > b->cap) {
         /* Wraps: what lies past write_at is the oldest, and goes first. */
         while (b->count && b->index[b->first] >= b->write_at)
-            discard_oldest(b);
+            discard_oldest(c, b);
         b->write_at = 0;
     }
     /* The oldest lies right after write_at: pushed out while it is in the way. */
     while (b->count == b->max_records ||
            (b->count && b->index[b->first] < b->write_at + need &&
             b->write_at < b->index[b->first] + kept_bytes(kept_at(b, 0))))
-        discard_oldest(b);
+        discard_oldest(c, b);
     memcpy(b->buf + b->write_at, rec, KEPT_HEAD + rec->payload_len);
     b->index[(b->first + b->count) % b->max_records] = b->write_at;
     b->count++;
     b->write_at += (uint32_t)need;
 }
 
-void backtrace_keep_slots(struct ring *r, const struct shmlog_record *head, uint64_t pos)
+void backtrace_keep_slots(struct collector_state *c, struct ring *r, const struct shmlog_record *head, uint64_t pos)
 {
     static struct shm_copied_record k;
     k.pos = pos;
@@ -144,7 +144,7 @@ void backtrace_keep_slots(struct ring *r, const struct shmlog_record *head, uint
     k.flags = head->flags;
     k.nslots = head->nslots;
     k.payload_len = (uint16_t)shm_record_payload(k.payload, head, head->nslots);
-    backtrace_keep(r, &k);
+    backtrace_keep(c, r, &k);
 }
 
 void backtrace_written_slow(struct ring *r)
@@ -152,61 +152,61 @@ void backtrace_written_slow(struct ring *r)
     r->bt->passed_from = NO_POS;
 }
 
-void backtrace_batch_begun(struct ring *r)
+void backtrace_batch_begun(struct collector_state *c, struct ring *r)
 {
     /* Kept until a record is written: a batch may end with none. */
     if (r->bt && r->bt->passed_from != NO_POS)
-        check_enc(shlog_enc_batch_from(col.cur->enc, r->bt->passed_from), "a batch");
+        check_enc(shlog_enc_batch_from(c->cur->enc, r->bt->passed_from), "a batch");
 }
 
-int backtrace_takes(struct ring *r, const struct shm_copied_record *rec)
+int backtrace_takes(struct collector_state *c, struct ring *r, const struct shm_copied_record *rec)
 {
     if (rec->flags & SHMLOG_REC_BACKTRACE) {
-        backtrace_keep(r, rec);
+        backtrace_keep(c, r, rec);
         return 1;
     }
     if (backtrace_triggers(r->proc, rec->level, rec->flags))
-        backtrace_flush(r->proc, rec->tsc);
+        backtrace_flush(c, r->proc, rec->tsc);
     return 0;
 }
 
 /* The kept records of one ring as a BACKTRACE section, ordered at order_tsc. */
-static void write_ring(struct ring *r, uint64_t order_tsc)
+static void write_ring(struct collector_state *c, struct ring *r, uint64_t order_tsc)
 {
     struct backtrace *b = r->bt;
     struct proc *p = r->proc;
     size_t bytes = 0;
     for (uint32_t i = 0; i < b->count; i++) {
         const struct shm_copied_record *k = kept_at(b, i);
-        record_in_file(p, k->site, k->category);
+        record_in_file(c, p, k->site, k->category);
         bytes += kept_bytes(k);
     }
-    if (shlog_enc_raw_bytes(col.cur->enc) + bytes > FRAME_RAW_STOP) {
+    if (shlog_enc_raw_bytes(c->cur->enc) + bytes > FRAME_RAW_STOP) {
         /* Only past hundreds of thousands of kept records in one frame. */
         warnx("%s: %" PRIu32 " backtrace records would not fit the frame: discarded", r->seg.path, b->count);
-        col.backtrace_discarded += b->count;
+        c->backtrace_discarded += b->count;
     } else {
-        check_enc(shlog_enc_backtrace_begin(col.cur->enc, p->key, r->cpu, order_tsc), "a backtrace");
-        check_enc(shlog_enc_batch_from(col.cur->enc, b->written_to), "a backtrace");
+        check_enc(shlog_enc_backtrace_begin(c->cur->enc, p->key, r->cpu, order_tsc), "a backtrace");
+        check_enc(shlog_enc_batch_from(c->cur->enc, b->written_to), "a backtrace");
         uint32_t written = 0;
         for (uint32_t i = 0; i < b->count; i++) { /* at most SHLOG_MAX_BATCH_RECORDS: one section */
-            check_enc(shlog_enc_record(col.cur->enc, kept_at(b, i)), "a backtrace record");
+            check_enc(shlog_enc_record(c->cur->enc, kept_at(b, i)), "a backtrace record");
             struct shm_loss l;
             const char *why;
-            if (!shlog_enc_take_loss(col.cur->enc, &l, &why)) {
+            if (!shlog_enc_take_loss(c->cur->enc, &l, &why)) {
                 written++;
                 continue;
             }
             /* its loss marker between the section so far and one for the rest */
             uint64_t after = l.first_pos + l.positions;
-            check_enc(shlog_enc_batch_end(col.cur->enc), "a backtrace");
-            unencodable(r, &l, why, 1);
-            check_enc(shlog_enc_backtrace_begin(col.cur->enc, p->key, r->cpu, order_tsc), "a backtrace");
-            check_enc(shlog_enc_batch_from(col.cur->enc, after), "a backtrace");
+            check_enc(shlog_enc_batch_end(c->cur->enc), "a backtrace");
+            unencodable(c, r, &l, why, 1);
+            check_enc(shlog_enc_backtrace_begin(c->cur->enc, p->key, r->cpu, order_tsc), "a backtrace");
+            check_enc(shlog_enc_batch_from(c->cur->enc, after), "a backtrace");
         }
-        check_enc(shlog_enc_batch_end(col.cur->enc), "a backtrace");
-        col.backtrace_written += written;
-        col.records += written;
+        check_enc(shlog_enc_batch_end(c->cur->enc), "a backtrace");
+        c->backtrace_written += written;
+        c->records += written;
         p->records += written;
     }
     const struct shm_copied_record *last = kept_at(b, b->count - 1);
@@ -214,30 +214,28 @@ static void write_ring(struct ring *r, uint64_t order_tsc)
     b->first = b->count = b->write_at = 0;
 }
 
-void backtrace_flush(struct proc *p, uint64_t order_tsc)
+void backtrace_flush(struct collector_state *c, struct proc *p, uint64_t order_tsc)
 {
     int any = 0;
     for (struct ring *r = p->rings; r; r = r->next)
         any |= r->bt && r->bt->count;
     if (!any)
         return;
-    check_enc(end_batch(), "a batch");
-    check_enc(ensure_process(p), "a process");
+    check_enc(end_batch(c), "a batch");
+    check_enc(ensure_process(c, p), "a process");
     for (struct ring *r = p->rings; r; r = r->next)
         if (r->bt && r->bt->count)
-            write_ring(r, order_tsc);
-    mark_content();
+            write_ring(c, r, order_tsc);
+    mark_content(c);
 }
 
-/* The meta's trigger and request counter, read with its loss counters: a
- * request that grew is answered, ordered at the collector's own time. */
-void backtrace_poll(struct proc *p)
+int backtrace_requested(struct collector_state *c, struct proc *p, int room, uint64_t *order_tsc)
 {
     if (p->meta.hdr.abi_version < 4)
-        return;
+        return 0;
     uint64_t now = mono_ns();
     if (now - p->bt_polled_ns < BACKTRACE_POLL_NS)
-        return;
+        return 0;
     p->bt_polled_ns = now;
     volatile uint64_t requests = p->bt_requests_seen;
     volatile uint32_t trigger = p->info.backtrace_trigger;
@@ -250,26 +248,21 @@ void backtrace_poll(struct proc *p)
     }
     shm_bus_guard = NULL;
     p->info.backtrace_trigger = trigger < SHMLOG_LEVEL_OFF ? trigger : SHMLOG_LEVEL_OFF;
-    /* Any change: a counter that went back is one more request. Answered
-     * once the frame being built has room for the process's rings. */
-    if (requests != p->bt_requests_seen && !frame_full() && !col.rotate_soon) {
-        p->bt_requests_seen = requests;
-        col.backtrace_requests++;
-        /* What the process logged before it asked is kept first: its rings
-         * read to their heads, not to the points they published. */
-        uint64_t order_tsc = tsc_now();
-        for (struct ring *r = p->rings; r; r = r->next)
-            drain_ring(r, DRAIN_BUDGET, 0);
-        backtrace_flush(p, order_tsc);
-    }
+    /* Any change: a counter that went back is one more request. */
+    if (requests == p->bt_requests_seen || !room)
+        return 0;
+    p->bt_requests_seen = requests;
+    c->backtrace_requests++;
+    *order_tsc = tsc_now();
+    return 1;
 }
 
-void backtrace_free(struct ring *r)
+void backtrace_free(struct collector_state *c, struct ring *r)
 {
     struct backtrace *b = r->bt;
     if (!b)
         return;
-    col.backtrace_discarded += b->count;
+    c->backtrace_discarded += b->count;
     memory_used -= b->cap + (uint64_t)b->max_records * sizeof(uint32_t) + sizeof(*b);
     free(b->buf);
     free(b->index);

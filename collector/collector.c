@@ -10,7 +10,6 @@
 #include <malloc.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,43 +24,23 @@
 
 #define WARM_HEAP_BYTES (16u << 20) /* heap faulted in at start: see prepare_memory */
 #define WARM_UP_RECORDS 32768u      /* a frame's worth: see prepare_memory */
-#define MAX_PASS_WAIT_NS 1000000ull /* longest wait between drain passes (see pass_wait_ns) */
-#define PEAK_RECORDS_PER_US 100u    /* the fastest a producer core can fill a ring */
 /* The order the files promise readers (FORMAT.md, Order). */
 _Static_assert(RESCAN_NS + FRAME_MAX_AGE_NS < SHLOG_ORDER_WINDOW_NS, "a new ring's first records must not come too late");
 _Static_assert(MAX_DELAY_MS_MAX * 1000000ull + FRAME_MAX_AGE_NS < SHLOG_ORDER_WINDOW_NS,
                "a ring held for --max-delay-ms must not come too late");
 #define LIVENESS_NS 10000000ull
+#define ALIVE_CHECK_NS 100000000ull /* how often a process's lock is asked */
 #define NOTIFY_NS 2000000ull
 
-struct collector_state col;
+/* The program's state: only this file names it; the others get it as an argument. */
+static struct collector_state col;
 
-/* ==== Signals, messages ==== */
+/* ==== Signals ==== */
 
 volatile sig_atomic_t got_term, got_hup;
 
 static void on_term(int sig) { (void)sig; got_term = 1; }
 static void on_hup(int sig) { (void)sig; got_hup = 1; }
-
-__attribute__((format(printf, 1, 2)))
-/* One line on stderr. File names in it come from directories other users
- * write: a control character is shown as \xNN, so no name can forge a line
- * of the log. */
-void warnx(const char *fmt, ...)
-{
-    char line[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    fputs(PROG ": ", stderr);
-    for (const unsigned char *c = (const unsigned char *)line; *c; c++)
-        if (*c < 0x20 || *c == 0x7f)
-            fprintf(stderr, "\\x%02x", *c);
-        else
-            fputc(*c, stderr);
-    fputc('\n', stderr);
-}
 
 /* ==== Setup ==== */
 
@@ -116,19 +95,6 @@ static void prepare_memory(void)
 
 /* ==== Pacing ==== */
 
-/* The longest a ring may go unvisited: a burst at PEAK_RECORDS_PER_US
- * fills at most half the smallest ring meanwhile. A longer wait shortens
- * the longest burst the ring survives only a little, since it is the
- * collector's drain rate that loses the race, not the first look (the
- * burst of bench/compare.sh shows it). smallest: UINT64_MAX when there is
- * no ring. */
-uint64_t longest_wait_ns(uint64_t smallest)
-{
-    if (smallest / 2 >= MAX_PASS_WAIT_NS * PEAK_RECORDS_PER_US / 1000)
-        return MAX_PASS_WAIT_NS; /* also no ring, whose bound would overflow */
-    return smallest / 2 * 1000 / PEAK_RECORDS_PER_US;
-}
-
 /* When a pass last moved, and how long a sixteenth of the smallest ring took
  * to fill at the rate seen then (0: not known): a ring read up to its
  * published point moves a sixteenth at a time, so the pass after one that
@@ -169,6 +135,215 @@ static uint64_t pass_wait_ns(uint64_t moved, uint64_t elapsed, uint64_t smallest
     return wait < longest ? wait : longest;
 }
 
+/* ==== What the writer finished: the one point it takes effect ==== */
+
+struct release_at {
+    struct ring *r;
+    uint64_t pos;
+};
+
+static void release_now(void *ctx)
+{
+    const struct release_at *a = ctx;
+    struct ring *r = a->r;
+    shm_ring_release_below(&r->view, a->pos, r->bound);
+    r->tail = (int64_t)(a->pos - r->bound) > 0 ? r->bound : a->pos; /* as it stored it */
+}
+
+static void ring_release(struct ring *r, uint64_t pos)
+{
+    struct release_at a = {r, pos};
+    if (!r->broken && shm_guarded(release_now, &a) != 0)
+        r->broken = 1;
+}
+
+/* A closing file's last frame is done: with --fsync rotate or batch it is
+ * synced by the writer (off this thread: a file of up to --rotate-size) and
+ * closed once that completes; else closed now. */
+static void file_close_begin(struct outfile *f)
+{
+    if (f->fd >= 0 && opt.fsync != FSYNC_NEVER && writer_sync_file(f) == 0)
+        return;
+    if (f->fd >= 0 && opt.fsync != FSYNC_NEVER && fsync(f->fd) != 0)
+        f->sync_err = errno;
+    outfile_close(f);
+}
+
+/* Applies, in submission order, what the frames the writer finished made
+ * durable: ring space released, processes whose EXIT is on disk ended, files
+ * whose last frame is done closed. Only here, between passes, so no walk of
+ * the processes or files ever sees one freed under it. */
+static void apply_completed(void)
+{
+    struct frame *f;
+    while ((f = writer_take_done())) {
+        for (size_t i = 0; i < f->nrel; i++)
+            ring_release(f->rel[i].ring, f->rel[i].pos);
+        for (size_t i = 0; i < f->nexits; i++) {
+            for (struct ring *r = f->exits[i]->rings; r; r = r->next)
+                backtrace_free(&col, r);
+            proc_finalize(&col, f->exits[i]);
+        }
+        struct outfile *file = f->file;
+        if (file && --file->inflight == 0 && file->closing)
+            file_close_begin(file);
+        free(f->buf);
+        free(f->rel);
+        free(f->exits);
+        free(f);
+    }
+    struct outfile *file;
+    while ((file = writer_take_synced()))
+        outfile_close(file);
+}
+
+/* Flushes the frame being built, waiting for the output (the shutdown). */
+static void flush_wait(void)
+{
+    while (!flush_frame(&col)) {
+        wait_output(got_term);
+        apply_completed();
+    }
+}
+
+/* Everything given to the writer taken back and applied (the shutdown). */
+static void writer_drain(void)
+{
+    while (writer_busy()) {
+        wait_output(got_term);
+        apply_completed();
+    }
+}
+
+/* ==== Processes: liveness, backtrace requests, exits ==== */
+
+/* A backtrace request of p's is answered in order: what the process logged
+ * before it asked is kept first, its rings read to their heads, not to the
+ * points they published. */
+static void answer_backtrace(struct proc *p)
+{
+    uint64_t order_tsc;
+    if (!backtrace_requested(&col, p, !frame_full(&col) && !col.rotate_soon, &order_tsc))
+        return;
+    for (struct ring *r = p->rings; r; r = r->next)
+        drain_ring(&col, r, DRAIN_BUDGET, 0);
+    backtrace_flush(&col, p, order_tsc);
+}
+
+/* Marks producers that exited or shut down: their meta's lock is free. Each
+ * process is looked at every ALIVE_CHECK_NS (all: now), each at its own
+ * moment, so that hundreds of them cost an idle collector little: its lock,
+ * its loss counters and its backtrace requests. */
+static void check_liveness(int all)
+{
+    uint64_t now = mono_ns();
+    for (struct proc *p = col.procs; p; p = p->next) {
+        if (p->gone || (!all && now - p->alive_checked_ns < ALIVE_CHECK_NS))
+            continue;
+        p->alive_checked_ns = now;
+        proc_losses(&col, p);
+        answer_backtrace(p);
+        if (!shm_meta_alive(&p->meta))
+            proc_mark_gone(p);
+    }
+}
+
+/* Whether gone process p may get its EXIT: a listing of its directory begun
+ * after it was seen gone has completed, and found no ring naming it that
+ * could not be opened for now. Before, a ring it made after the last listing
+ * could be left behind, unread, its records never counted. */
+static int rings_settled(const struct proc *p)
+{
+    uint64_t done = listings_done(p->dir);
+    return done > p->gone_listing && p->ring_unsettled != done;
+}
+
+/* Drains gone p's rings to their ends into the frame being built: 1, or 0
+ * when the frame filled (the loop writes it, and the rest waits for a later
+ * call). Processes end only where the loop takes the writer's completions, so
+ * nothing here frees one. */
+static int drain_to_end(struct proc *p)
+{
+    for (struct ring *r = p->rings; r; r = r->next) {
+        for (;;) {
+            if (frame_full(&col) || col.rotate_soon) {
+                col.flush_soon = 1;
+                return 0;
+            }
+            if (r->broken || drain_ring(&col, r, DRAIN_BUDGET, 0) == 0)
+                break;
+        }
+        if (r->quarantined) /* what its writers added after it was abandoned */
+            lose_abandoned(&col, r);
+    }
+    return 1;
+}
+
+/* A gone producer: its rings drained to the end (uncommitted slots become
+ * losses), then an EXIT section; the segments go once that frame is on disk
+ * (apply_completed). */
+static void finish_gone(void)
+{
+    for (struct proc *p = col.procs; p; p = p->next)
+        if (p->gone && !p->exit_queued && !rings_settled(p))
+            scan_soon(p->dir); /* a listing after the deaths seen so far */
+    for (struct proc *p = col.procs; p; p = p->next) {
+        if (!p->gone || p->exit_queued || !rings_settled(p))
+            continue;
+        if (!drain_to_end(p))
+            break;
+        proc_losses(&col, p);
+        check_enc(end_batch(&col), "a batch");
+        check_enc(ensure_process(&col, p), "a process");
+        check_enc(shlog_enc_exit(col.cur->enc, p->key, real_ns(), p->records, p->lost, proc_exit_how(p)), "an exit");
+        note_exit(p);
+        p->exit_queued = 1;
+        mark_content(&col);
+        col.flush_soon = 1;
+    }
+}
+
+/* ==== Rotation ==== */
+
+/* Closes the current file (once its frames are done) and starts a new one.
+ * 0 when the frame being built could not go to the old file yet: nothing
+ * changed, the caller tries again. */
+static int rotate(void)
+{
+    if (!flush_frame(&col))
+        return 0;
+    struct outfile *old = col.cur;
+    if (old->fd < 0)
+        return 1; /* nothing written yet: keep it */
+    struct outfile *nf = outfile_new();
+    if (!nf) {
+        warnx("out of memory");
+        exit(1);
+    }
+    col.cur = nf;
+    col.rotations++;
+    col.file_site_bytes = 0;
+    col.rotate_soon = 0;
+    old->closing = 1;
+    if (old->inflight == 0)
+        file_close_begin(old);
+    return 1;
+}
+
+static void maybe_rotate(int hup)
+{
+    static int pending; /* a SIGHUP that found the output busy */
+    struct outfile *f = col.cur;
+    pending |= hup;
+    if (f->fd < 0) {
+        pending = 0;
+        return;
+    }
+    if ((pending || col.rotate_soon || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
+         (opt.rotate_ns && mono_ns() - f->opened_ns >= opt.rotate_ns)) && rotate())
+        pending = 0;
+}
+
 /* ==== Shutdown ==== */
 
 /* Drains every ring to what is committed now, writes it all, closes the file. */
@@ -186,22 +361,25 @@ static void shutdown_all(void)
         for (struct proc *p = col.procs; p; p = p->next)
             for (struct ring *r = p->rings; r; r = r->next)
                 if (r->read_pos < r->stop_at)
-                    moved += drain_ring(r, DRAIN_BUDGET, 0);
+                    moved += drain_ring(&col, r, DRAIN_BUDGET, 0);
         if (col.flush_soon)
-            flush_frame(1);
-        if (col.rotate_soon && flush_frame(1)) /* a file's sites near what readers keep */
+            flush_wait();
+        if (col.rotate_soon) { /* a file's sites near what readers keep */
+            flush_wait();
             rotate();
+        }
         reap(0, 0);
+        apply_completed();
         if (!moved)
             break;
     }
-    flush_frame(1);
-    while (col.inflight)
-        wait_output();
+    flush_wait();
+    writer_drain();
     struct outfile *f = col.cur;
     col.cur = NULL;
     f->closing = 1;
-    outfile_finish(f);
+    file_close_begin(f);
+    writer_drain();
     for (struct proc *p = col.procs; p; p = p->next)
         for (struct ring *r = p->rings; r; r = r->next)
             ring_unclaim(r);
@@ -292,8 +470,8 @@ static void notify_service_manager(const char *state)
 
 int main(int argc, char **argv)
 {
-    alert_set_init(&alerts);
-    parse_options(argc, argv);
+    alert_set_init(&col.alerts);
+    parse_options(argc, argv, &col.alerts);
     raise_nofile();
     /* First: a service manager's stop that comes while the metrics threads
      * start or the output directory is made ends in the orderly exit 0, not
@@ -333,20 +511,22 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": --out %s: %s\n", opt.out, why);
         return 2;
     }
+    char host[SHMLOG_HOST_BYTES] = "";
     if (opt.host[0])
-        snprintf(col.host, sizeof(col.host), "%s", opt.host);
-    else if (gethostname(col.host, sizeof(col.host) - 1) != 0)
-        snprintf(col.host, sizeof(col.host), "unknown");
-    for (char *c = col.host; *c; c++) /* the host name goes into file names */
+        snprintf(host, sizeof(host), "%s", opt.host);
+    else if (gethostname(host, sizeof(host) - 1) != 0)
+        snprintf(host, sizeof(host), "unknown");
+    for (char *c = host; *c; c++) /* the host name goes into file names */
         if (*c == '/' || isspace((unsigned char)*c))
             *c = '_';
+    output_set_host(host);
 
-    if (uring_setup() < 0)
+    if (uring_setup(opt.sqpoll_cpu) < 0)
         return 1;
     const char *clock_warning = anchors_init(&col.clock);
     if (clock_warning)
         warnx("%s", clock_warning);
-    watch_init();
+    watch_init(segment_found, &col);
     recover_out_dir();
     prepare_memory();
     col.cur = outfile_new();
@@ -356,16 +536,20 @@ int main(int argc, char **argv)
     }
 
     scan_all();
-    observe(mono_ns()); /* the alert clock must be set before the first drain counts */
+    observe(&col, mono_ns()); /* the alert clock must be set before the first drain counts */
     if (opt.once) {
         shutdown_all();
-        observe_last();
+        observe_last(&col);
         return 0;
     }
     /* Draining from here: units ordered after ours may start their producers. */
     notify_service_manager("READY=1");
     uint64_t last_tick = mono_ns(), last_live = 0, last_notify = 0, idle = 0, last_pass = mono_ns();
     while (!got_term) {
+        /* The pass begins where what the writer finished takes effect. */
+        reap(0, 0);
+        retry_frames();
+        apply_completed();
         uint64_t now = mono_ns();
         if (now - last_notify >= NOTIFY_NS) { /* a read() per loop would cost more than the drain */
             last_notify = now;
@@ -383,37 +567,34 @@ int main(int argc, char **argv)
             last_live = now;
         }
         uint64_t smallest;
-        uint64_t moved = drain_all(&smallest);
+        uint64_t moved = drain_all(&col, &smallest);
         uint64_t wait = col.backlog ? 0 : pass_wait_ns(moved, now - last_pass, smallest, now);
         last_pass = now;
-        observe(now);
+        observe(&col, now);
         /* An output that cannot take the frame (its file cannot be made, its
          * writes are out) holds it: the loop goes on, without spinning. */
         int held = 0;
         if (col.flush_soon || (col.build_first_ns && mono_ns() - col.build_first_ns >= FRAME_MAX_AGE_NS))
-            held = !flush_frame(0);
+            held = !flush_frame(&col);
         if (held && wait < MAX_PASS_WAIT_NS)
             wait = MAX_PASS_WAIT_NS;
-        reap(0, 0);
-        retry_frames();
         int hup = got_hup;
         if (hup)
             got_hup = 0;
         maybe_rotate(hup);
         if (moved)
             idle = 0;
-        if (col.inflight && !wait) {
+        if (writer_busy() && !wait) {
             /* A write io_uring could not finish inline runs in a worker
              * thread on our cpu, which would wait for our time slice while a
              * backlog keeps us busy, and hold its frame's ring space that
              * long, until frames pile up and the ring fills (bench/compare.sh's
              * zero-loss search shows it). It gets the cpu now. */
             sched_yield();
-            reap(0, 0);
         }
         if (!wait || got_term)
             continue;
-        if (col.inflight) {
+        if (writer_busy()) {
             /* Never spin while a write is out: buffered writes to most
              * filesystems complete in an io_uring worker thread, which shares
              * our cpu and would wait for our time slice, and the ring space
@@ -425,7 +606,8 @@ int main(int argc, char **argv)
             /* Spin: no sleep's wake-up delay. */
             uint64_t until = mono_ns() + wait;
             while (mono_ns() < until && !got_term && !got_hup) {
-                reap(0, 0);
+                if (reap(0, 0)) /* the next pass applies it now */
+                    break;
                 for (int i = 0; i < 64; i++)
                     __asm__ __volatile__("pause");
             }
@@ -438,7 +620,7 @@ int main(int argc, char **argv)
         if (nap > wait)
             nap = wait;
         idle++;
-        if (col.inflight) {
+        if (writer_busy()) {
             reap(1, nap);
         } else {
             struct timespec ts = {0, (long)nap};
@@ -447,7 +629,7 @@ int main(int argc, char **argv)
     }
     notify_service_manager("STOPPING=1");
     shutdown_all();
-    observe_last();
+    observe_last(&col);
     fprintf(stderr, PROG ": exiting: %" PRIu64 " records in %" PRIu64 " frames (%" PRIu64 " at the fast level), %" PRIu64
             " bytes\n", col.records, col.frames, col.fast_frames, col.bytes);
     return 0;

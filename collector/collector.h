@@ -9,12 +9,14 @@
  * from a FIFO of frames in submission order, never from a completion directly.
  *
  *   rings --drain--> encoder (open frame) --flush--> frame FIFO --io_uring-->
- *   file; FIFO head done --> shm_ring_release(), exits --> unlink segments
+ *   file; FIFO head done --> (the loop) shm_ring_release(), exits --> unlink
+ *   segments, a closed file's last frame --> io_uring fsync --> rename
  *
- *   drain.c --> frame.c --> writer.c --> (releases) rings, procs.c (exits)
- *                     \--> output.c (files: open, rotate, close, retention)
+ *   drain.c --> frame.c --> writer.c (hands back what completed)
+ *                     \--> output.c (files: open, close, retention)
  *
- * One thread. Signal handlers only set flags; the loop (collector.c) does the work.
+ * One thread. Signal handlers only set flags; the loop (collector.c) does the
+ * work, and applies what the writer finished at one point of each pass.
  */
 #ifndef COLLECTOR_H
 #define COLLECTOR_H
@@ -55,6 +57,8 @@
 #define FRAME_RAW_STOP (SHLOG_MAX_FRAME_RAW - 2u * DRAIN_BUDGET * SHMLOG_MAX_SLOTS * SHMLOG_RECORD_BYTES)
 #define DRAIN_BUDGET 16384u         /* records per ring per pass: fairness */
 #define WRITE_RETRY_NS 1000000000ull
+#define MAX_PASS_WAIT_NS 1000000ull /* longest wait between drain passes (see pass_wait_ns in collector.c) */
+#define PEAK_RECORDS_PER_US 100u    /* the fastest a producer core can fill a ring */
 #define OPEN_RETRY_NS 100000000ull /* an output file that could not be made: tried again after this */
 
 /* ==== Options (options.c) ==== */
@@ -95,7 +99,8 @@ struct options {
 
 extern struct options opt;
 
-void parse_options(int argc, char **argv);
+/* Fills opt, and the rules of --alert into alerts. */
+void parse_options(int argc, char **argv, struct alert_set *alerts);
 
 /* ==== Processes, rings, files, frames ==== */
 
@@ -187,9 +192,10 @@ struct outfile {
     uint64_t size;          /* bytes submitted: the next frame's offset */
     uint64_t opened_ns;
     struct shlog_enc *enc;
-    unsigned inflight;      /* frames not yet done */
+    unsigned inflight;      /* frames not yet taken back from the writer */
     int closing;
-    struct outfile *next;   /* closing files */
+    int sync_err;           /* its closing fsync failed with this errno, or 0 */
+    struct outfile *next;   /* the writer's list of files synced */
 };
 
 struct release {
@@ -215,40 +221,35 @@ struct frame {
     struct frame *next;
 };
 
-/* ==== State shared by the files (collector.c) ==== */
+/* ==== The program's state (collector.c) ==== */
 
-/* What more than one file reads or writes; each file keeps the rest of its
- * state to itself. */
+/* What more than one file reads or writes: collector.c holds the one instance
+ * and hands it down as an argument (no other file names it, so none calls back
+ * into the loop); each file keeps the rest of its state to itself. */
 struct collector_state {
-    char host[SHMLOG_HOST_BYTES]; /* in file names and headers: set at start */
     uint64_t nofile;           /* the descriptor limit (RLIMIT_NOFILE) */
     uint64_t nmetas;           /* processes: a descriptor each */
     struct proc *procs;        /* the processes procs.c found, newest first */
     struct outfile *cur;       /* the file frames go to (output.c rotates it) */
-    struct outfile *closing;   /* rotated files whose last frames are still being written */
     uint64_t build_first_ns;   /* when the frame being built got its first content, 0 if empty */
     int flush_soon;            /* the frame being built is to be flushed now (flush_frame clears it) */
     uint64_t file_site_bytes;  /* the current file's sites (FILE_SITES_*) */
     int rotate_soon;           /* they passed FILE_SITES_ROTATE */
-    unsigned inflight;         /* frames submitted and not yet done (writer.c) */
-    /* output trouble (a full disk, an I/O error): one line when it starts, one when it ends */
-    int out_error;             /* errno of the failure going on, 0 if none */
     /* counters */
     uint64_t records, frames, fast_frames, bytes;
     int filling;                /* frames go at opt.zstd_fast_level: see set_frame_level */
     uint64_t record_slots;      /* ring slots of the records encoded */
     int backlog;                /* the last pass left records behind (budget spent, frame full) */
-    uint64_t files, rotations, write_errors, written_bytes, rejected;
-    uint64_t unshipped_removed; /* files retention removed before shmlog-ship had them */
+    uint64_t rotations, rejected;
     uint64_t losses[SHM_LOSS_REASON_MAX + 1]; /* records, by enum shm_loss_reason */
     /* backtrace records written, pushed out of a full buffer (never losses), requests answered */
     uint64_t backtrace_written, backtrace_discarded, backtrace_requests;
     struct frame_anchors clock;
+    struct alert_set alerts;   /* --alert rules: the drain counts records against them, observe.c fires them */
 };
 
-extern struct collector_state col;
 
-/* ==== Time, signals, messages (collector.c) ==== */
+/* ==== Time, signals (collector.c), messages (messages.c) ==== */
 
 extern volatile sig_atomic_t got_term, got_hup;
 
@@ -278,9 +279,6 @@ static inline void check_enc(int rc, const char *what)
     }
 }
 
-/* The pacing: the longest a ring may go unvisited (smallest: the capacity
- * of the smallest ring, UINT64_MAX with none). */
-uint64_t longest_wait_ns(uint64_t smallest);
 
 /* ==== Output files (output.c) ==== */
 
@@ -288,6 +286,13 @@ int ensure_dir(const char *dir);
 /* The files are evidence: --out must be ours alone (owned by our uid, not
  * writable by its group or others). 0, or -1 with the reason in why. */
 int out_dir_unsafe(char *why, size_t cap);
+/* The host name the files are named after and carry: before the first file. */
+void output_set_host(const char *host);
+struct output_stats {
+    uint64_t files;             /* made */
+    uint64_t unshipped_removed; /* files retention removed before shmlog-ship had them */
+};
+const struct output_stats *output_stats(void);
 /* --group: the output directory in that group, set-group-ID so the files
  * made in it are too, and readable by it. 0, or -errno. */
 int share_out_dir(void);
@@ -295,57 +300,84 @@ void recover_out_dir(void);
 struct outfile *outfile_new(void);
 void output_failed(const char *what, const char *path, int err);
 void output_ok(void);
+/* The errno of the output's failure going on, 0 if none. */
+int output_error(void);
 int outfile_open(struct outfile *f);
-void outfile_finish(struct outfile *f);
-int rotate(void);
-void maybe_rotate(int hup);
+/* Its last frame done and, with --fsync, it synced: close, rename, retention. */
+void outfile_close(struct outfile *f);
 
 
 /* ==== io_uring: frame writes (writer.c) ==== */
 
-int uring_setup(void);
+struct writer_stats {
+    uint64_t write_errors, written_bytes;
+};
+
+int uring_setup(int sqpoll_cpu);
 void frame_enqueue(struct frame *f);
-void reap(int wait, uint64_t timeout_ns);
+/* Completions: how many came (their effects wait for the takes below). */
+unsigned reap(int wait, uint64_t timeout_ns);
 void retry_frames(void);
-void wait_output(void);
+/* stopping: a SIGTERM came (an output that keeps failing then ends the program). */
+void wait_output(int stopping);
+/* The frame at the FIFO's head once it is done (the frames behind it wait
+ * their turn), or NULL. The caller applies and frees it. */
+struct frame *writer_take_done(void);
+/* Submits file's fsync (its last frame is done): 0, or -1 (sync it yourself). */
+int writer_sync_file(struct outfile *file);
+/* A file whose fsync completed (sync_err set), or NULL. */
+struct outfile *writer_take_synced(void);
+/* Frames not yet taken, and those plus file syncs not yet taken. */
+unsigned writer_frames(void);
+unsigned writer_busy(void);
+const struct writer_stats *writer_stats(void);
 
 /* ==== Building frames (frame.c) ==== */
 
-int end_batch(void);
-void mark_content(void);
-void note_release(struct ring *r, uint64_t pos);
+int end_batch(struct collector_state *c);
+void mark_content(struct collector_state *c);
+void note_release(struct collector_state *c, struct ring *r, uint64_t pos);
 void note_exit(struct proc *p);
-void frame_forget(struct proc *p);
-int ensure_process(struct proc *p);
-void batch_of(struct ring *r);
+void frame_forget(struct collector_state *c, struct proc *p);
+int ensure_process(struct collector_state *c, struct proc *p);
+/* The open batch is of ring r, its process in the file: 1 if it was begun now. */
+int batch_of(struct collector_state *c, struct ring *r);
 /* Records of ring r from position `from` on were kept (not written): an open
  * batch of r without a record yet passes over them (shlog_enc_batch_from). */
-void batch_passed_from(struct ring *r, uint64_t from);
-int flush_frame(int wait);
+void batch_passed_from(struct collector_state *c, struct ring *r, uint64_t from);
+/* Seals the frame being built and hands it to the writer: 1, or 0 when the
+ * output cannot take it yet (the caller goes on, or waits and applies). */
+int flush_frame(struct collector_state *c);
 /* The frame being built can take no more records: the loop writes it first. */
-int frame_full(void);
+int frame_full(struct collector_state *c);
 
-/* ==== The drain (drain.c) ==== */
+/* ==== Loss markers (losses.c) ==== */
 
-void proc_losses(struct proc *p);
-void lose_abandoned(struct ring *r);
+void emit_proc_loss(struct collector_state *c, struct proc *p, uint32_t cpu, const struct shm_loss *l, uint64_t total);
+void emit_loss(struct collector_state *c, struct ring *r, const struct shm_loss *l, uint64_t total);
+void proc_losses(struct collector_state *c, struct proc *p);
+void lose_abandoned(struct collector_state *c, struct ring *r);
 /* A record of ring r the encoder could not encode (shlog_enc_take_loss), no
  * batch open: its loss marker, counted, and said once per ring. kept: a
  * record kept for a backtrace. */
-void unencodable(struct ring *r, struct shm_loss *l, const char *why, int kept);
-void lose_unreadable_ring(struct proc *p, uint32_t cpu, uint64_t tail, uint64_t head);
-uint64_t drain_ring(struct ring *r, unsigned budget, int patient);
-uint64_t drain_all(uint64_t *smallest);
+void unencodable(struct collector_state *c, struct ring *r, struct shm_loss *l, const char *why, int kept);
+void lose_unreadable_ring(struct collector_state *c, struct proc *p, uint32_t cpu, uint64_t tail, uint64_t head);
 
-/* The site and category a record names are in the file (before a batch of it). */
-void record_in_file(struct proc *p, uint32_t site, unsigned category);
+/* ==== The drain (drain.c) ==== */
+
+/* The pacing: the longest a ring may go unvisited (smallest: the capacity
+ * of the smallest ring, UINT64_MAX with none). */
+uint64_t longest_wait_ns(uint64_t smallest);
+
+uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, int patient);
+uint64_t drain_all(struct collector_state *c, uint64_t *smallest);
 
 /* ==== Backtrace: records kept until a trigger (backtrace.c) ==== */
 
 /* A record flagged SHMLOG_REC_BACKTRACE is kept, not written; its ring
  * position passed over. */
-void backtrace_keep(struct ring *r, const struct shm_copied_record *rec);
-void backtrace_keep_slots(struct ring *r, const struct shmlog_record *head, uint64_t pos);
+void backtrace_keep(struct collector_state *c, struct ring *r, const struct shm_copied_record *rec);
+void backtrace_keep_slots(struct collector_state *c, struct ring *r, const struct shmlog_record *head, uint64_t pos);
 /* A record of r was written to its batch: no positions passed over before the next. */
 void backtrace_written_slow(struct ring *r);
 static inline void backtrace_written(struct ring *r)
@@ -355,26 +387,42 @@ static inline void backtrace_written(struct ring *r)
 }
 /* A record shm_ring_next read: 1 if it was kept (not to be written); a
  * trigger writes what its process kept first. */
-int backtrace_takes(struct ring *r, const struct shm_copied_record *rec);
+int backtrace_takes(struct collector_state *c, struct ring *r, const struct shm_copied_record *rec);
 /* A batch of r was begun: it says from where positions were passed over. */
-void backtrace_batch_begun(struct ring *r);
+void backtrace_batch_begun(struct collector_state *c, struct ring *r);
 /* Writes what p's rings kept (before the record that triggers it). */
-void backtrace_flush(struct proc *p, uint64_t order_tsc);
+void backtrace_flush(struct collector_state *c, struct proc *p, uint64_t order_tsc);
 /* A record that writes its process's kept records out before it. */
 static inline int backtrace_triggers(const struct proc *p, unsigned level, unsigned flags)
 {
     return level >= p->info.backtrace_trigger && p->info.backtrace_level < SHMLOG_LEVEL_OFF &&
            !(flags & SHMLOG_REC_BACKTRACE);
 }
-/* Reads the meta's trigger level and requests (at most every few ms). */
-void backtrace_poll(struct proc *p);
-void backtrace_free(struct ring *r);
+/* Reads the meta's trigger level and requests (at most every few ms): 1 when
+ * a request is to be answered now (room: the frame being built has room for
+ * the process's rings), its order (the collector's own time) in *order_tsc. */
+int backtrace_requested(struct collector_state *c, struct proc *p, int room, uint64_t *order_tsc);
+void backtrace_free(struct collector_state *c, struct ring *r);
+
+/* What became of a segment file scan.c found (its owner accepted). */
+enum found {
+    FOUND_OURS,  /* opened: a process's meta or ring */
+    FOUND_FINAL, /* refused for good (err says why) */
+    FOUND_RETRY, /* refused for now (err says why): looked at again at each listing */
+    FOUND_LATER, /* being made, or a ring whose meta is not there yet: tried again soon */
+    FOUND_AGAIN, /* nothing to say: looked at again at the next listing */
+};
 
 /* ==== Finding segments (scan.c) ==== */
 
 #define RESCAN_NS 1000000000ull /* a directory is listed at least this often */
 
-void watch_init(void);
+/* What scan.c does with a segment file it found: segment_found (procs.c). */
+typedef enum found (*segment_found_fn)(struct collector_state *c, int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu,
+                                       const struct stat *st, char *err, size_t errcap);
+void watch_init(segment_found_fn found, struct collector_state *c);
+/* Segment files refused (each reported once). */
+uint64_t scan_rejected(void);
 /* Between drain passes: inotify's news, and a slice of a directory listing. */
 void scan_step(uint64_t now);
 /* Every directory listed to its end, now (the start, the shutdown). */
@@ -403,30 +451,41 @@ static inline struct site_slot *site_slot_peek(const struct proc *p, uint32_t id
         return NULL;
     return &p->site_pages[id / SITE_PAGE][id % SITE_PAGE];
 }
-/* What became of a segment file scan.c found (its owner accepted). */
-enum found {
-    FOUND_OURS,  /* opened: a process's meta or ring */
-    FOUND_FINAL, /* refused for good (err says why) */
-    FOUND_RETRY, /* refused for now (err says why): looked at again at each listing */
-    FOUND_LATER, /* being made, or a ring whose meta is not there yet: tried again soon */
-    FOUND_AGAIN, /* nothing to say: looked at again at the next listing */
-};
-enum found segment_found(int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu, const struct stat *st,
+enum found segment_found(struct collector_state *c, int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu, const struct stat *st,
                          char *err, size_t errcap);
 /* Runs fn(ctx) on p's meta under the SIGBUS guard, unless it faulted before:
  * 0, or -EFAULT (it shrank: p's meta is never read again). */
 int meta_read(struct proc *p, void (*fn)(void *ctx), void *ctx);
-void check_liveness(int all);
-void finish_gone(void);
+/* p exited (or shut down): no ring of it can appear after this moment. */
+void proc_mark_gone(struct proc *p);
+enum shlog_exit_how proc_exit_how(struct proc *p);
+/* The categories of p, those up to id at least, named in the current file. */
+void categories_name(struct collector_state *c, struct proc *p, unsigned id);
+/* A record or site of category id has its category named in the file first. */
+static inline void category_in_file(struct collector_state *c, struct proc *p, unsigned id)
+{
+    if (id >= SHMLOG_CAT_USER && (id >= p->cats_named || p->cats_gen != c->cur->gen))
+        categories_name(c, p, id);
+}
+void site_in_file_slow(struct collector_state *c, struct proc *p, uint32_t id);
+/* The site a record names is in the file before the record is (in a batch of
+ * its process: the process is in the file). */
+static inline void site_in_file(struct collector_state *c, struct proc *p, uint32_t id)
+{
+    struct site_slot *slot = site_slot_peek(p, id);
+    if (!slot || slot->file_gen != c->cur->gen)
+        site_in_file_slow(c, p, id);
+}
+/* The site and category a record names are in the file (before a batch of it). */
+void record_in_file(struct collector_state *c, struct proc *p, uint32_t site, unsigned category);
 void ring_unclaim(struct ring *r);
 uint64_t ring_head_now(struct ring *r);
-void proc_finalize(struct proc *p);
+void proc_finalize(struct collector_state *c, struct proc *p);
 
 /* ==== Metrics and alerts (observe.c) ==== */
 
-extern struct alert_set alerts;
 
-void observe(uint64_t now);
-void observe_last(void);
+void observe(struct collector_state *c, uint64_t now);
+void observe_last(struct collector_state *c);
 
 #endif

@@ -17,106 +17,26 @@ static uint64_t pass_now_ns;    /* drain_all's clock for its pass: one read, not
 static struct shm_copied_record rec;  /* a record read one at a time (not by shm_ring_take) */
 static _Alignas(64) struct shmlog_record take[TAKE_SLOTS];
 
-static void emit_proc_loss(struct proc *p, uint32_t cpu, const struct shm_loss *l, uint64_t total)
+/* The open batch is of ring r; a new one says from where r's kept records
+ * passed positions over. */
+static void ring_batch(struct collector_state *c, struct ring *r)
 {
-    check_enc(end_batch(), "a batch");
-    check_enc(ensure_process(p), "a process");
-    check_enc(shlog_enc_loss(col.cur->enc, p->key, cpu, l, total), "a loss");
-    p->lost += l->records;
-    if (l->reason <= SHM_LOSS_REASON_MAX)
-        col.losses[l->reason] += l->records;
-    mark_content();
-}
-
-static void emit_loss(struct ring *r, const struct shm_loss *l, uint64_t total)
-{
-    emit_proc_loss(r->proc, r->cpu, l, total);
-}
-
-void unencodable(struct ring *r, struct shm_loss *l, const char *why, int kept)
-{
-    if (kept)
-        l->positions = 0; /* the ring's batches passed over its positions already */
-    emit_loss(r, l, 0);
-    if (!r->unencodable_seen++)
-        warnx("%s: the record at position %" PRIu64 " could not be encoded (%s): written as a loss "
-              "(unencodable), as later ones are without another line",
-              r->seg.path, l->first_pos, why);
+    if (batch_of(c, r))
+        backtrace_batch_begun(c, r);
 }
 
 /* The record the last encoder call could not encode, if any, as
- * unencodable() writes it; the ring's batch is open again after it.
+ * unencodable(c) writes it; the ring's batch is open again after it.
  * Returns the records lost: 0 or 1. */
-static unsigned encoder_loss(struct ring *r)
+static unsigned encoder_loss(struct collector_state *c, struct ring *r)
 {
     struct shm_loss l;
     const char *why;
-    if (!shlog_enc_take_loss(col.cur->enc, &l, &why))
+    if (!shlog_enc_take_loss(c->cur->enc, &l, &why))
         return 0;
-    unencodable(r, &l, why, 0);
-    batch_of(r);
+    unencodable(c, r, &l, why, 0);
+    ring_batch(c, r);
     return 1;
-}
-
-/* The producer's own loss counters in its meta segment (records of cpus
- * without a ring, of sites without a place in the table) into loss markers. */
-void proc_losses(struct proc *p)
-{
-    volatile uint64_t no_ring = p->no_ring_seen, unregistered = p->unregistered_seen,
-                      before_init = p->before_init_seen;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        const struct shmlog_meta *m = p->meta.addr;
-        no_ring = shmlog__load_relaxed(&m->no_ring);
-        unregistered = shmlog__load_relaxed(&m->unregistered);
-        if (p->meta.hdr.abi_version >= 4)
-            before_init = shmlog__load_relaxed(&m->before_init);
-    }
-    shm_bus_guard = NULL;
-    const struct { uint64_t now, *seen; uint32_t reason; } counters[] = {
-        {no_ring, &p->no_ring_seen, SHM_LOSS_NO_RING},
-        {unregistered, &p->unregistered_seen, SHM_LOSS_UNREGISTERED},
-        {before_init, &p->before_init_seen, SHM_LOSS_BEFORE_INIT},
-    };
-    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
-        if (counters[i].now > *counters[i].seen) { /* one that goes backwards is not believed */
-            struct shm_loss l = {.records = counters[i].now - *counters[i].seen, .reason = counters[i].reason};
-            emit_proc_loss(p, SHLOG_CPU_NONE, &l, counters[i].now);
-            *counters[i].seen = counters[i].now;
-        }
-}
-
-/* A ring of p that cannot be read at all: the positions its header says it
- * holds are lost, at least one record (the header itself may lie). */
-void lose_unreadable_ring(struct proc *p, uint32_t cpu, uint64_t tail, uint64_t head)
-{
-    uint64_t n = head - tail <= SHMLOG_RING_MAX_RECORDS ? head - tail : 0;
-    struct shm_loss l = {.first_pos = tail, .positions = n, .records = n ? n : 1, .reason = SHM_LOSS_CORRUPT};
-    emit_proc_loss(p, cpu, &l, 0);
-}
-
-/* What a quarantined ring holds past what was read is lost: written as
- * CORRUPT positions, each counted as a record since record boundaries there
- * cannot be trusted (an upper bound), at most a ring's worth at a time. */
-void lose_abandoned(struct ring *r)
-{
-    /* The furthest head seen when the header is gone too. */
-    volatile uint64_t head = (int64_t)(r->bound - r->abandoned_to) > 0 ? r->bound : r->abandoned_to;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        head = shm_ring_head(&r->view);
-    }
-    shm_bus_guard = NULL;
-    uint64_t n = head - r->abandoned_to;
-    if ((int64_t)n <= 0)
-        return;
-    if (n > r->view.cap)
-        n = r->view.cap;
-    struct shm_loss l = {.first_pos = r->abandoned_to, .positions = n, .records = n, .reason = SHM_LOSS_CORRUPT};
-    emit_loss(r, &l, 0);
-    r->abandoned_to = head;
 }
 
 /* What one pass over a ring found. */
@@ -129,106 +49,32 @@ struct drain_pass {
     int more;              /* stopped before the head: budget spent or frame full */
 };
 
-struct categories_read {
-    const struct shm_seg *meta;
-    struct shm_categories *out;
-};
-
-static void categories_read(void *ctx)
-{
-    struct categories_read *c = ctx;
-    shm_meta_categories(c->meta, c->out);
-}
-
-/* Names the process's own categories in the file, those up to id at least,
- * from its meta segment as it is now. */
-static void categories_name(struct proc *p, unsigned id)
-{
-    if (p->cats_gen != col.cur->gen) {
-        p->cats_gen = col.cur->gen;
-        p->cats_named = SHMLOG_CAT_USER;
-    }
-    if (!p->cats && !(p->cats = malloc(sizeof *p->cats)))
-        return;
-    struct categories_read c = {&p->meta, p->cats};
-    if (meta_read(p, categories_read, &c) != 0)
-        memset(p->cats, 0, sizeof *p->cats);
-    for (unsigned i = p->cats_named; i < p->cats->count; i++)
-        if (p->cats->names[i][0])
-            check_enc(shlog_enc_category(col.cur->enc, p->key, i, p->cats->names[i]), "a category");
-    /* an id without a name is not looked up again in this file */
-    p->cats_named = id < p->cats->count ? p->cats->count : id + 1;
-}
-
-/* A record or site of category id has its category named in the file first. */
-static inline void category_in_file(struct proc *p, unsigned id)
-{
-    if (id >= SHMLOG_CAT_USER && (id >= p->cats_named || p->cats_gen != col.cur->gen))
-        categories_name(p, id);
-}
-
-/* Whether the current file can take one more site within what readers keep
- * of a file's sites: a new file begins when they near it (rotate_soon), and
- * until then a site past the hard bound is left out (its records go raw). */
-static int file_takes_site(const struct shm_site *site)
-{
-    uint64_t cost = 1024u + site->fmt_len + site->file_len + 2;
-    if (col.file_site_bytes + cost > FILE_SITES_MAX)
-        return 0;
-    col.file_site_bytes += cost;
-    if (col.file_site_bytes >= FILE_SITES_ROTATE)
-        col.rotate_soon = 1;
-    return 1;
-}
-
-/* The site a record names is in the file before the record is (in a batch of
- * its process: the process is in the file). */
-static inline void site_in_file(struct proc *p, uint32_t id)
-{
-    struct site_slot *slot = site_slot_peek(p, id);
-    if (slot && slot->file_gen == col.cur->gen)
-        return;
-    const struct shm_site *site = site_of(p, id, &slot);
-    if (site)
-        category_in_file(p, site->category);
-    if (site && !shlog_enc_has_site(col.cur->enc, p->key, id) && file_takes_site(site))
-        check_enc(shlog_enc_site(col.cur->enc, p->key, site), "a site");
-    if (site && slot)
-        slot->file_gen = col.cur->gen;
-}
-
-void record_in_file(struct proc *p, uint32_t site, unsigned category)
-{
-    site_in_file(p, site);
-    category_in_file(p, category);
-}
-
 /* A record as the alert rules see it. */
-static inline void count_record(struct proc *p, unsigned level, unsigned category, uint32_t site)
+static inline void count_record(struct collector_state *c, struct proc *p, unsigned level, unsigned category, uint32_t site)
 {
     p->by_category[category & (SHMLOG_MAX_CATEGORIES - 1)]++;
-    if (level >= alerts.min_level) /* no rule: never true */
-        alert_count(&alerts, level, shm_categories_name(p->cats, category), site, p->key, p->info.pid, p->info.app);
+    if (level >= c->alerts.min_level) /* no rule: never true */
+        alert_count(&c->alerts, level, shm_categories_name(p->cats, category), site, p->key, p->info.pid, p->info.app);
 }
 
 /* The n slots from positions pos... into r's batch. Returns the records
  * that could not be encoded (loss markers instead). */
-static unsigned encode_slots(struct ring *r, const struct shmlog_record *slots, size_t n, uint64_t pos)
+static unsigned encode_slots(struct collector_state *c, struct ring *r, const struct shmlog_record *slots, size_t n, uint64_t pos)
 {
     unsigned lost = 0;
     if (!n)
         return 0;
-    batch_of(r);
+    ring_batch(c, r);
     for (size_t done = 0; done < n;) {
-        long rc = shlog_enc_slots(col.cur->enc, slots + done, n - done, pos + done);
+        long rc = shlog_enc_slots(c->cur->enc, slots + done, n - done, pos + done);
         if (rc == -ENOSPC) {
-            check_enc(end_batch(), "a batch");
-            batch_of(r);
+            check_enc(end_batch(c), "a batch");
+            ring_batch(c, r);
             continue;
         }
         check_enc(rc < 0 ? (int)rc : 0, "a record");
         done += (size_t)rc;
-        lost += encoder_loss(r);
+        lost += encoder_loss(c, r);
     }
     backtrace_written(r);
     return lost;
@@ -237,7 +83,7 @@ static unsigned encode_slots(struct ring *r, const struct shmlog_record *slots, 
 /* Slots with backtrace records or a trigger among them: the kept ones leave
  * the batch, and a trigger writes what its process kept before itself.
  * Returns the records kept and those not encoded. */
-static unsigned encode_with_backtrace(struct ring *r, size_t n, uint64_t pos)
+static unsigned encode_with_backtrace(struct collector_state *c, struct ring *r, size_t n, uint64_t pos)
 {
     unsigned not_written = 0;
     size_t run = 0; /* the first slot not yet written or kept */
@@ -246,28 +92,28 @@ static unsigned encode_with_backtrace(struct ring *r, size_t n, uint64_t pos)
         if (t->commit & SHMLOG_COMMIT_CONT)
             continue;
         if (t->flags & SHMLOG_REC_BACKTRACE) {
-            not_written += encode_slots(r, take + run, i - run, pos + run);
-            backtrace_keep_slots(r, t, pos + i);
+            not_written += encode_slots(c, r, take + run, i - run, pos + run);
+            backtrace_keep_slots(c, r, t, pos + i);
             not_written++;
             run = i + (t->nslots <= n - i ? t->nslots : n - i);
         } else if (backtrace_triggers(r->proc, t->level, t->flags)) {
-            not_written += encode_slots(r, take + run, i - run, pos + run);
-            backtrace_flush(r->proc, t->tsc);
+            not_written += encode_slots(c, r, take + run, i - run, pos + run);
+            backtrace_flush(c, r->proc, t->tsc);
             run = i;
         }
     }
-    return not_written + encode_slots(r, take + run, n - run, pos + run);
+    return not_written + encode_slots(c, r, take + run, n - run, pos + run);
 }
 
 /* Encodes the records in the n slots shm_ring_take copied from positions
  * pos...; returns how many records they were, and in *written those in the
  * batch (not kept for a backtrace, not lost as unencodable). */
-static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos, unsigned *written)
+static unsigned encode_taken(struct collector_state *c, struct ring *r, size_t n, uint64_t pos, unsigned *written)
 {
     struct proc *p = r->proc;
     uint32_t known = UINT32_MAX; /* runs of one site are the common case */
     unsigned records = 0, backtrace = 0;
-    batch_of(r);
+    ring_batch(c, r);
     /* Slot by slot, continuation slots passed over: stepping by each head's
      * slot count would chain every step to a load. */
     for (size_t i = 0; i < n; i++) {
@@ -276,25 +122,25 @@ static unsigned encode_taken(struct ring *r, size_t n, uint64_t pos, unsigned *w
             continue;
         records++;
         if (t->site != known) {
-            site_in_file(p, t->site);
+            site_in_file(c, p, t->site);
             known = t->site;
         }
-        category_in_file(p, t->category);
-        count_record(p, t->level, t->category, t->site);
+        category_in_file(c, p, t->category);
+        count_record(c, p, t->level, t->category, t->site);
         backtrace |= (t->flags & SHMLOG_REC_BACKTRACE) | backtrace_triggers(p, t->level, t->flags);
     }
-    *written = records - (backtrace ? encode_with_backtrace(r, n, pos) : encode_slots(r, take, n, pos));
+    *written = records - (backtrace ? encode_with_backtrace(c, r, n, pos) : encode_slots(c, r, take, n, pos));
     return records;
 }
 
 /* The record loop of drain_ring, apart so its locals live in registers:
  * drain_ring's sigsetjmp would otherwise make each of them a memory access
  * per record. head: the producers' head read at the start of the pass. */
-__attribute__((noinline)) static void drain_records(struct ring *r, uint64_t head, unsigned budget,
-                                                    struct drain_pass *dp)
+__attribute__((noinline)) static void drain_records(struct collector_state *c, struct ring *r, uint64_t head,
+                                                    unsigned budget, struct drain_pass *dp)
 {
     struct proc *p = r->proc;
-    struct shlog_enc *enc = col.cur->enc;
+    struct shlog_enc *enc = c->cur->enc;
     uint64_t pos = dp->pos, payload_bytes = 0, slots = 0;
     unsigned n = 0, losses = 0, written = 0;
     const char *hostile = NULL;
@@ -310,7 +156,7 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
         size_t took = shm_ring_take(&r->view, &pos, head, take, want);
         if (took) {
             unsigned in_file;
-            unsigned records = encode_taken(r, took, from, &in_file);
+            unsigned records = encode_taken(c, r, took, from, &in_file);
             n += records;
             written += in_file;
             /* a head slot's payload, and a continuation slot's for the others */
@@ -335,14 +181,14 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
                 break;
             }
             pos = at;
-            if (st == SHM_READ_RECORD && backtrace_takes(r, &rec)) {
+            if (st == SHM_READ_RECORD && backtrace_takes(c, r, &rec)) {
                 n++;
                 continue;
             }
             if (st == SHM_READ_LOSS) {
                 /* A record that fails validation (the reader skipped to the
                  * next record head) costs only itself: the ring stays read. */
-                emit_loss(r, &loss, 0);
+                emit_loss(c, r, &loss, 0);
                 losses++;
                 if (loss.reason == SHM_LOSS_CORRUPT && !r->corrupt_seen++)
                     warnx("%s: a committed record failed validation at position %" PRIu64
@@ -350,35 +196,48 @@ __attribute__((noinline)) static void drain_records(struct ring *r, uint64_t hea
                           r->seg.path, loss.first_pos);
                 continue;
             }
-            batch_of(r);
-            site_in_file(p, rec.site);
-            category_in_file(p, rec.category);
+            ring_batch(c, r);
+            site_in_file(c, p, rec.site);
+            category_in_file(c, p, rec.category);
             int rc = shlog_enc_record(enc, &rec);
             if (rc == -ENOSPC) {
-                check_enc(end_batch(), "a batch");
-                batch_of(r);
+                check_enc(end_batch(c), "a batch");
+                ring_batch(c, r);
                 rc = shlog_enc_record(enc, &rec);
             }
             check_enc(rc, "a record");
-            written += !encoder_loss(r);
+            written += !encoder_loss(c, r);
             n++;
             payload_bytes += rec.payload_len;
             slots += rec.nslots;
-            count_record(p, rec.level, rec.category, rec.site);
+            count_record(c, p, rec.level, rec.category, rec.site);
             backtrace_written(r);
         }
         if (before == 0)
-            mark_content();
+            mark_content(c);
         r->encoded_to = pos;
-        if (col.rotate_soon) /* the file's sites near what readers keep: a new file first */
+        if (c->rotate_soon) /* the file's sites near what readers keep: a new file first */
             break;
         if (n / 1024 != before / 1024 && (shlog_enc_frame_records(enc) >= FRAME_MAX_RECORDS ||
                                           shlog_enc_raw_bytes(enc) >= FRAME_MAX_RAW)) {
-            col.flush_soon = 1;
+            c->flush_soon = 1;
             break;
         }
     }
     *dp = (struct drain_pass){pos, n, losses, written, payload_bytes, slots, hostile, more && !hostile};
+}
+
+/* The longest a ring may go unvisited: a burst at PEAK_RECORDS_PER_US
+ * fills at most half the smallest ring meanwhile. A longer wait shortens
+ * the longest burst the ring survives only a little, since it is the
+ * collector's drain rate that loses the race, not the first look (the
+ * burst of bench/compare.sh shows it). smallest: UINT64_MAX when there is
+ * no ring. */
+uint64_t longest_wait_ns(uint64_t smallest)
+{
+    if (smallest / 2 >= MAX_PASS_WAIT_NS * PEAK_RECORDS_PER_US / 1000)
+        return MAX_PASS_WAIT_NS; /* also no ring, whose bound would overflow */
+    return smallest / 2 * 1000 / PEAK_RECORDS_PER_US;
 }
 
 /* Whether a pass leaves the `waiting` records of live ring r for a later one.
@@ -441,7 +300,7 @@ static uint64_t pass_bound(struct ring *r, uint64_t start, int patient, int *rea
 /* Reads up to budget records of ring r into the open frame; a patient pass
  * leaves a few records for a later one (ring_waits). Returns how many
  * positions it advanced (0: nothing new). */
-uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
+uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, int patient)
 {
     if (r->broken)
         return 0;
@@ -458,8 +317,8 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
         r->abandoned_to = r->encoded_to;
         warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned after position %" PRIu64
               ", what it held past it counted as lost", r->seg.path, r->encoded_to);
-        end_batch();
-        lose_abandoned(r);
+        end_batch(c);
+        lose_abandoned(c, r);
         return 0;
     }
     shm_bus_guard = &jb;
@@ -470,9 +329,9 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
      * is a sixteenth of the ring away from the last. */
     if ((head != start || p->gone || r->view.policy == SHMLOG_OVERWRITE) &&
         !(patient && !r->view.publishes && ring_waits(r, head - start)))
-        drain_records(r, head, budget, &dp);
+        drain_records(c, r, head, budget, &dp);
     if (dp.more)
-        col.backlog = 1; /* more is waiting: the next pass comes at once */
+        c->backlog = 1; /* more is waiting: the next pass comes at once */
     uint64_t tail = r->tail;
     /* The drop counter shares the producer line with the head: read with it,
      * or when the ring is half full (a producer drops only when it is full,
@@ -488,15 +347,15 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
     uint64_t pos = dp.pos;
     const char *hostile = dp.hostile;
     p->records += dp.written;
-    col.records += dp.written;
+    c->records += dp.written;
     r->records += dp.records;
     r->payload_bytes += dp.payload_bytes;
-    col.record_slots += dp.slots;
+    c->record_slots += dp.slots;
     if (dropped < r->dropped_seen && !hostile)
         hostile = "its drop counter went backwards";
     if (dropped > r->dropped_seen && !hostile) {
         struct shm_loss l = {.first_pos = pos, .records = dropped - r->dropped_seen, .reason = SHM_LOSS_DROPPED};
-        emit_loss(r, &l, dropped);
+        emit_loss(c, r, &l, dropped);
         r->dropped_seen = dropped;
     }
     if (hostile) {
@@ -505,51 +364,50 @@ uint64_t drain_ring(struct ring *r, unsigned budget, int patient)
          * before stay in the frame, what the ring holds from here is lost. */
         r->broken = r->quarantined = 1;
         r->abandoned_to = pos;
-        col.rejected++;
+        c->rejected++;
         warnx("%s: quarantined, never read again: %s (position %" PRIu64 ")", r->seg.path, hostile, pos);
-        lose_abandoned(r);
+        lose_abandoned(c, r);
     }
     r->read_pos = pos;
     if (pos != start) {
-        note_release(r, pos);
+        note_release(c, r, pos);
         /* Ring space comes back only when the frame is written, so what the
          * frame being built holds is lost to a producer while the collector
          * is stopped: a frame of an eighth of the ring, not more, keeps what
          * a stop costs small at no cost in bytes per record (bench/stops.sh
          * shows it). */
         if (pos - tail >= r->view.cap / 8)
-            col.flush_soon = 1;
+            c->flush_soon = 1;
     }
     return pos - start;
 }
 
 /* One pass over every ring. *smallest: the capacity of the smallest ring
  * (UINT64_MAX with none), which bounds how long the next pass may wait. */
-uint64_t drain_all(uint64_t *smallest)
+uint64_t drain_all(struct collector_state *c, uint64_t *smallest)
 {
     uint64_t moved = 0, cap = UINT64_MAX;
-    col.backlog = 0;
+    c->backlog = 0;
     fill_quarters = 0;
     pass_now_ns = mono_ns();
-    for (struct proc *p = col.procs; p; p = p->next)
+    for (struct proc *p = c->procs; p; p = p->next)
         for (struct ring *r = p->rings; r; r = r->next) {
             if (!r->broken && r->view.cap < cap)
                 cap = r->view.cap;
             /* A frame near what readers take (SHLOG_MAX_FRAME_RAW), or a file
              * whose sites near what they keep, takes no more: the loop writes
              * it (begins a new file) and comes back at once. Only then, since
-             * the rings after this one wait a pass; and not from here: a
-             * completed write may free processes this loop walks. */
-            if (frame_full() || col.rotate_soon) {
-                col.flush_soon = col.backlog = 1;
+             * the rings after this one wait a pass. */
+            if (frame_full(c) || c->rotate_soon) {
+                c->flush_soon = c->backlog = 1;
                 continue;
             }
-            moved += drain_ring(r, DRAIN_BUDGET, 1);
+            moved += drain_ring(c, r, DRAIN_BUDGET, 1);
         }
     *smallest = cap;
     if (fill_quarters >= 2)
-        col.filling = 1;
+        c->filling = 1;
     else if (fill_quarters == 0)
-        col.filling = 0;
+        c->filling = 0;
     return moved;
 }

@@ -18,24 +18,24 @@ static struct {
     uint64_t gen;              /* from 1: a new ring's build_gen, 0, is no frame's */
 } build = {.gen = 1};
 
-int end_batch(void)
+int end_batch(struct collector_state *c)
 {
     if (!build.batch_ring)
         return 0;
     build.batch_ring = NULL;
-    return shlog_enc_batch_end(col.cur->enc);
+    return shlog_enc_batch_end(c->cur->enc);
 }
 
-void mark_content(void)
+void mark_content(struct collector_state *c)
 {
-    if (!col.build_first_ns) {
-        col.build_first_ns = mono_ns();
-        anchors_frame_opened(&col.clock);
+    if (!c->build_first_ns) {
+        c->build_first_ns = mono_ns();
+        anchors_frame_opened(&c->clock);
     }
 }
 
 /* Remembers that ring r may be released up to pos once this frame is done. */
-void note_release(struct ring *r, uint64_t pos)
+void note_release(struct collector_state *c, struct ring *r, uint64_t pos)
 {
     if (r->build_gen == build.gen) {
         build.rel[r->build_rel].pos = pos;
@@ -54,34 +54,33 @@ void note_release(struct ring *r, uint64_t pos)
     r->build_gen = build.gen;
     r->build_rel = build.nrel;
     build.rel[build.nrel++] = (struct release){r, pos};
-    mark_content();
+    mark_content(c);
 }
 
-int ensure_process(struct proc *p)
+int ensure_process(struct collector_state *c, struct proc *p)
 {
-    if (shlog_enc_has_process(col.cur->enc, p->key))
+    if (shlog_enc_has_process(c->cur->enc, p->key))
         return 0;
-    int rc = end_batch();
-    return rc ? rc : shlog_enc_process(col.cur->enc, p->key, &p->info);
+    int rc = end_batch(c);
+    return rc ? rc : shlog_enc_process(c->cur->enc, p->key, &p->info);
 }
 
-void batch_passed_from(struct ring *r, uint64_t from)
+void batch_passed_from(struct collector_state *c, struct ring *r, uint64_t from)
 {
     /* -EINVAL: the batch has records, and the next one's gap passes over them */
     if (build.batch_ring == r)
-        (void)shlog_enc_batch_from(col.cur->enc, from);
+        (void)shlog_enc_batch_from(c->cur->enc, from);
 }
 
-/* The open batch is of ring r, its process in the file. */
-void batch_of(struct ring *r)
+int batch_of(struct collector_state *c, struct ring *r)
 {
     if (build.batch_ring == r)
-        return;
-    check_enc(end_batch(), "a batch");
-    check_enc(ensure_process(r->proc), "a process");
-    check_enc(shlog_enc_batch_begin(col.cur->enc, r->proc->key, r->cpu), "a batch");
+        return 0;
+    check_enc(end_batch(c), "a batch");
+    check_enc(ensure_process(c, r->proc), "a process");
+    check_enc(shlog_enc_batch_begin(c->cur->enc, r->proc->key, r->cpu), "a batch");
     build.batch_ring = r;
-    backtrace_batch_begun(r);
+    return 1;
 }
 
 /* A collector that falls behind compresses at opt.zstd_fast_level, from a
@@ -90,17 +89,17 @@ void batch_of(struct ring *r)
  * the fastest level lets the most records through an overload
  * (shmlog-bench-encode --level L prints each level's cost and bytes a
  * record; bench/compare.sh --workloads overload shows what lands). */
-static void set_frame_level(struct outfile *file)
+static void set_frame_level(struct collector_state *c, struct outfile *file)
 {
-    int level = col.filling ? opt.zstd_fast_level : opt.zstd_level;
+    int level = c->filling ? opt.zstd_fast_level : opt.zstd_level;
     check_enc(shlog_enc_set_level(file->enc, level), "a frame (its zstd level)");
     if (level != opt.zstd_level)
-        col.fast_frames++;
+        c->fast_frames++;
 }
 
-int frame_full(void)
+int frame_full(struct collector_state *c)
 {
-    return shlog_enc_raw_bytes(col.cur->enc) >= FRAME_RAW_STOP;
+    return shlog_enc_raw_bytes(c->cur->enc) >= FRAME_RAW_STOP;
 }
 
 /* Whether the output can take the frame now: a write slot, and its file
@@ -110,7 +109,7 @@ int frame_full(void)
 static int output_ready(struct outfile *file, int raw)
 {
     static uint64_t open_retry_at;
-    if (col.inflight >= MAX_INFLIGHT)
+    if (writer_frames() >= MAX_INFLIGHT)
         return 0;
     if (!raw || file->fd >= 0)
         return 1;
@@ -127,29 +126,25 @@ static int output_ready(struct outfile *file, int raw)
  * write still go through the FIFO so their releases keep their order.
  * Returns 1 when it went (or there was nothing to send), 0 when the output
  * cannot take it yet: the frame stays open, and the loop goes on (liveness,
- * exits, releases) instead of waiting here; with wait (the shutdown), it
- * waits for the output. */
-int flush_frame(int wait)
+ * exits, releases) instead of waiting here. */
+int flush_frame(struct collector_state *c)
 {
-    check_enc(end_batch(), "a batch");
-    struct outfile *file = col.cur;
+    check_enc(end_batch(c), "a batch");
+    struct outfile *file = c->cur;
     size_t raw = shlog_enc_raw_bytes(file->enc);
     if (!raw && !build.nrel && !build.nexits)
         return 1;
-    while (!output_ready(file, raw != 0)) {
-        if (!wait)
-            return 0;
-        wait_output();
-    }
+    if (!output_ready(file, raw != 0))
+        return 0;
     struct frame *f = calloc(1, sizeof(*f));
     if (!f) {
         warnx("out of memory");
         exit(1);
     }
     if (raw) {
-    set_frame_level(file);
+    set_frame_level(c, file);
         /* After the frame's last record and right before it is sealed. */
-        check_enc(anchors_seal(&col.clock, file->enc), "the clock's anchors");
+        check_enc(anchors_seal(&c->clock, file->enc), "the clock's anchors");
         size_t cap = shlog_enc_frame_bound(file->enc);
         f->buf = malloc(cap);
         long n = f->buf ? shlog_enc_frame(file->enc, f->buf, cap) : -ENOMEM;
@@ -163,8 +158,8 @@ int flush_frame(int wait)
         f->len = (size_t)n;
         f->off = file->size;
         file->size += f->len;
-        col.frames++;
-        col.bytes += f->len;
+        c->frames++;
+        c->bytes += f->len;
     }
     f->file = file;
     file->inflight++;
@@ -179,8 +174,8 @@ int flush_frame(int wait)
     build.exits = NULL;
     build.nexits = build.exits_cap = 0;
     build.gen++;
-    col.build_first_ns = 0;
-    col.flush_soon = 0;
+    c->build_first_ns = 0;
+    c->flush_soon = 0;
     frame_enqueue(f);
     return 1;
 }
@@ -202,12 +197,12 @@ void note_exit(struct proc *p)
 }
 
 /* p's segments are about to go (proc_finalize). */
-void frame_forget(struct proc *p)
+void frame_forget(struct collector_state *c, struct proc *p)
 {
     /* Nothing of p is in the frame being built (its rings were drained to the
      * end before the EXIT); make sure no pointer to its rings outlives them. */
     if (build.batch_ring && build.batch_ring->proc == p)
-        end_batch();
+        end_batch(c);
     for (size_t i = 0; i < build.nrel;)
         if (build.rel[i].ring->proc == p) {
             build.rel[i] = build.rel[--build.nrel];

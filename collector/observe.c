@@ -11,14 +11,12 @@
 #include "collector.h"
 
 /* --alert rules: counted on the drain path, run from the loop. */
-struct alert_set alerts;
-
 #define METRICS_PUBLISH_NS 100000000ull /* snapshots for the metrics threads, at most this often */
 
 /* Fill and lag of a ring, read from shared memory under the SIGBUS guard.
  * The lag is the age of the record at the read position (not drained yet),
  * from its TSC through the process's calibration. */
-static void ring_observe(struct ring *r, struct metrics_ring *m)
+static void ring_observe(struct collector_state *c, struct ring *r, struct metrics_ring *m)
 {
     static struct shm_copied_record oldest; /* 450 bytes; one drain thread */
     if (r->broken)
@@ -32,7 +30,7 @@ static void ring_observe(struct ring *r, struct metrics_ring *m)
         uint64_t at = r->read_pos;
         struct shm_loss loss;
         if (head != r->read_pos && shm_ring_next(&r->view, &at, &oldest, 0, &loss) == SHM_READ_RECORD) {
-            uint64_t born = anchors_ns(&col.clock, oldest.tsc), now = real_ns();
+            uint64_t born = anchors_ns(&c->clock, oldest.tsc), now = real_ns();
             m->lag_seconds = now > born ? (double)(now - born) / 1e9 : 0.0;
         }
     } else {
@@ -74,12 +72,12 @@ static void proc_observe(struct proc *p, struct metrics_proc *m)
 }
 
 /* Builds a snapshot and hands it to the metrics threads. 1 if published. */
-static int publish_metrics(int wait)
+static int publish_metrics(struct collector_state *c, int wait)
 {
     struct metrics_snapshot *s = metrics_stage();
     if (!s)
         return 0;
-    for (struct proc *p = col.procs; p; p = p->next) {
+    for (struct proc *p = c->procs; p; p = p->next) {
         struct metrics_proc *mp = metrics_add_proc(s);
         if (!mp)
             break;
@@ -96,24 +94,24 @@ static int publish_metrics(int wait)
             mr->records = r->records;
             mr->payload_bytes = r->payload_bytes;
             mr->dropped = r->dropped_seen;
-            ring_observe(r, mr);
+            ring_observe(c, r, mr);
         }
     }
-    anchors_observe(&col.clock, &s->clock);
+    anchors_observe(&c->clock, &s->clock);
     struct metrics_totals *t = &s->totals;
-    t->files = col.files;
-    t->written_bytes = col.written_bytes;
-    t->fast_frames = col.fast_frames;
-    t->records = col.records;
-    t->record_bytes = col.record_slots * SHMLOG_RECORD_BYTES;
-    t->write_errors = col.write_errors;
-    t->rotations = col.rotations;
-    t->unshipped_removed = col.unshipped_removed;
-    t->segments_rejected = col.rejected;
-    t->backtrace_written = col.backtrace_written;
-    t->backtrace_discarded = col.backtrace_discarded;
-    t->backtrace_requests = col.backtrace_requests;
-    memcpy(t->losses, col.losses, sizeof(t->losses));
+    t->files = output_stats()->files;
+    t->written_bytes = writer_stats()->written_bytes;
+    t->fast_frames = c->fast_frames;
+    t->records = c->records;
+    t->record_bytes = c->record_slots * SHMLOG_RECORD_BYTES;
+    t->write_errors = writer_stats()->write_errors;
+    t->rotations = c->rotations;
+    t->unshipped_removed = output_stats()->unshipped_removed;
+    t->segments_rejected = c->rejected + scan_rejected();
+    t->backtrace_written = c->backtrace_written;
+    t->backtrace_discarded = c->backtrace_discarded;
+    t->backtrace_requests = c->backtrace_requests;
+    memcpy(t->losses, c->losses, sizeof(t->losses));
     struct timespec cpu;
     if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu) == 0)
         t->cpu_seconds = (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9;
@@ -138,9 +136,9 @@ static void site_text(struct proc *p, uint32_t site, char *buf, size_t cap)
 /* "file:line" of a call site for an alert's environment. */
 static void alert_site_text(void *ctx, uint32_t key, uint32_t site, char *buf, size_t cap)
 {
-    (void)ctx;
+    const struct collector_state *c = ctx;
     snprintf(buf, cap, "unknown");
-    for (struct proc *p = col.procs; p; p = p->next) {
+    for (struct proc *p = c->procs; p; p = p->next) {
         if (p->key == key) {
             site_text(p, site, buf, cap);
             return;
@@ -149,20 +147,20 @@ static void alert_site_text(void *ctx, uint32_t key, uint32_t site, char *buf, s
 }
 
 /* Once per loop pass: due alerts, and a metrics snapshot now and then. */
-void observe(uint64_t now)
+void observe(struct collector_state *c, uint64_t now)
 {
     static uint64_t last_publish;
-    if (alerts.n)
-        alert_poll(&alerts, now, alert_site_text, NULL);
-    if (metrics_enabled() && now - last_publish >= METRICS_PUBLISH_NS && publish_metrics(0))
+    if (c->alerts.n)
+        alert_poll(&c->alerts, now, alert_site_text, c);
+    if (metrics_enabled() && now - last_publish >= METRICS_PUBLISH_NS && publish_metrics(c, 0))
         last_publish = now;
 }
 
 /* At exit: alerts for the last records, the final counters for the readers. */
-void observe_last(void)
+void observe_last(struct collector_state *c)
 {
-    if (alerts.n)
-        alert_poll(&alerts, mono_ns(), alert_site_text, NULL);
-    publish_metrics(1);
+    if (c->alerts.n)
+        alert_poll(&c->alerts, mono_ns(), alert_site_text, c);
+    publish_metrics(c, 1);
     metrics_stop();
 }

@@ -138,7 +138,7 @@ static uint32_t parse_owner(const char *flag, const char *s, int group)
     return (uint32_t)parse_long(flag, s, 0, UINT32_MAX - 1);
 }
 
-void parse_options(int argc, char **argv)
+void parse_options(int argc, char **argv, struct alert_set *alerts)
 {
     enum { OPT_DIR = 256, OPT_OUT, OPT_CPU, OPT_SQPOLL, OPT_POLL, OPT_RSIZE, OPT_RTIME, OPT_KEEP, OPT_MAXB, OPT_ZSTD, OPT_ZSTD_FAST, OPT_FSYNC,
            OPT_UID, OPT_GID, OPT_ONCE, OPT_HELP, OPT_VERSION, OPT_MLISTEN, OPT_MREMOTE, OPT_MFILE, OPT_MINTERVAL, OPT_ALERT,
@@ -267,14 +267,14 @@ void parse_options(int argc, char **argv)
             break;
         case OPT_MINTERVAL: opt.metrics_interval_s = (unsigned)parse_long("--metrics-interval", optarg, 1, 86400); break;
         case OPT_ALERT:
-            if (alert_add(&alerts, optarg, err, sizeof(err)) != 0)
+            if (alert_add(alerts, optarg, err, sizeof(err)) != 0)
                 bad_usage("%s", err);
             break;
         case OPT_MAX_DELAY:
             opt.max_delay_ns = (uint64_t)parse_long("--max-delay-ms", optarg, 1, MAX_DELAY_MS_MAX) * 1000000ull;
             break;
         case OPT_ALERT_GAP:
-            alerts.min_interval_ns = (uint64_t)parse_long("--alert-min-interval", optarg, 0, 86400) * 1000000000ull;
+            alerts->min_interval_ns = (uint64_t)parse_long("--alert-min-interval", optarg, 0, 86400) * 1000000000ull;
             break;
         case OPT_HELP: usage(stdout); exit(0);
         case OPT_VERSION: printf(PROG " %s (file format %u)\n", SHMLOG_COLLECTOR_VERSION, SHLOG_FILE_VERSION); exit(0);

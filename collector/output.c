@@ -1,6 +1,6 @@
 /*
  * output.c - the output files: their names and numbers, the .part files an
- * earlier run left, opening, closing and rotating a file, retention, and the
+ * earlier run left, opening and closing a file, retention, and the
  * lines that say when the output fails and when it works again.
  */
 #include <dirent.h>
@@ -18,7 +18,21 @@
 
 static uint64_t next_seq;        /* the next file number */
 static uint64_t file_gen;        /* the last outfile's gen */
-static uint64_t out_error_since; /* mono_ns when col.out_error started */
+/* output trouble (a full disk, an I/O error): one line when it starts, one when it ends */
+static int out_error;            /* errno of the failure going on, 0 if none */
+static uint64_t out_error_since; /* mono_ns when out_error started */
+static char host[SHMLOG_HOST_BYTES];
+static struct output_stats stats;
+
+void output_set_host(const char *name)
+{
+    snprintf(host, sizeof(host), "%s", name);
+}
+
+const struct output_stats *output_stats(void)
+{
+    return &stats;
+}
 
 
 int ensure_dir(const char *dir)
@@ -245,9 +259,9 @@ static void apply_retention(void)
         if (unlinkat(dirfd(d), v[i].name, 0) != 0) {
             warnx("retention: cannot delete %s/%s: %s", opt.out, v[i].name, strerror(errno));
         } else if (!shlog_shipped_has(&shipped, v[i].seq)) {
-            col.unshipped_removed++;
+            stats.unshipped_removed++;
             warnx("retention: --max-bytes removed %s/%s before shmlog-ship shipped it (%" PRIu64 " files so far)",
-                  opt.out, v[i].name, col.unshipped_removed);
+                  opt.out, v[i].name, stats.unshipped_removed);
         }
         total -= v[i].bytes;
     }
@@ -274,21 +288,26 @@ struct outfile *outfile_new(void)
  * released meanwhile, so producers drop and count once their rings fill. */
 void output_failed(const char *what, const char *path, int err)
 {
-    if (col.out_error)
+    if (out_error)
         return;
-    col.out_error = err;
+    out_error = err;
     out_error_since = mono_ns();
     warnx("%s %s: %s; retrying every %llu ms, the records stay in their rings until written "
           "(producers drop and count when a ring is full)",
           what, path, strerror(err), WRITE_RETRY_NS / 1000000ull);
 }
 
+int output_error(void)
+{
+    return out_error;
+}
+
 void output_ok(void)
 {
-    if (!col.out_error)
+    if (!out_error)
         return;
     warnx("output works again after %.1f s", (double)(mono_ns() - out_error_since) / 1e9);
-    col.out_error = 0;
+    out_error = 0;
 }
 
 /* --group: the file readable by the group (0640) whatever the umask, in the
@@ -316,10 +335,10 @@ int outfile_open(struct outfile *f)
         output_failed("no file number is left after 18446744073709551615 in", opt.out, EOVERFLOW);
         return -EOVERFLOW;
     }
-    snprintf(f->final_path, sizeof(f->final_path), "%s/%s-%s-%06" PRIu64 SHLOG_FILE_SUFFIX, opt.out, col.host,
+    snprintf(f->final_path, sizeof(f->final_path), "%s/%s-%s-%06" PRIu64 SHLOG_FILE_SUFFIX, opt.out, host,
              date, f->seq);
     snprintf(f->part_path, sizeof(f->part_path), "%s" SHLOG_PART_SUFFIX, f->final_path);
-    /* A closed file under the name is skipped now; outfile_finish still never
+    /* A closed file under the name is skipped now; outfile_close still never
      * replaces one that appears meanwhile. */
     struct stat st;
     if (lstat(f->final_path, &st) == 0) {
@@ -350,7 +369,7 @@ int outfile_open(struct outfile *f)
         share_file(f->fd, f->part_path);
     struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = created_ns,
                                   .collector_pid = (uint32_t)getpid()};
-    snprintf(h.host, sizeof(h.host), "%s", col.host);
+    snprintf(h.host, sizeof(h.host), "%s", host);
     uint8_t hb[SHLOG_FILE_HEADER_BYTES];
     shlog_file_header_encode(hb, &h);
     errno = 0;
@@ -366,16 +385,15 @@ int outfile_open(struct outfile *f)
     }
     f->size = sizeof(hb);
     f->opened_ns = mono_ns();
-    col.files++;
+    stats.files++;
     return 0;
 }
 
-/* The last frame of a closing file is done: sync, close, rename, retention. */
-void outfile_finish(struct outfile *f)
+void outfile_close(struct outfile *f)
 {
     if (f->fd >= 0) {
-        if (opt.fsync != FSYNC_NEVER && fsync(f->fd) != 0)
-            warnx("fsync %s: %s", f->part_path, strerror(errno));
+        if (f->sync_err)
+            warnx("fsync %s: %s", f->part_path, strerror(f->sync_err));
         close(f->fd);
         int rc = close_as(f->part_path, f->final_path, sizeof(f->final_path));
         if (rc != 0)
@@ -384,47 +402,4 @@ void outfile_finish(struct outfile *f)
     shlog_enc_free(f->enc);
     free(f);
     apply_retention();
-}
-
-/* Closes the current file (once its frames are done) and starts a new one.
- * 0 when the frame being built could not go to the old file yet: nothing
- * changed, the caller tries again. */
-int rotate(void)
-{
-    if (!flush_frame(0))
-        return 0;
-    struct outfile *old = col.cur;
-    if (old->fd < 0)
-        return 1; /* nothing written yet: keep it */
-    struct outfile *nf = outfile_new();
-    if (!nf) {
-        warnx("out of memory");
-        exit(1);
-    }
-    col.cur = nf;
-    col.rotations++;
-    col.file_site_bytes = 0;
-    col.rotate_soon = 0;
-    old->closing = 1;
-    if (old->inflight == 0) {
-        outfile_finish(old);
-    } else {
-        old->next = col.closing;
-        col.closing = old;
-    }
-    return 1;
-}
-
-void maybe_rotate(int hup)
-{
-    static int pending; /* a SIGHUP that found the output busy */
-    struct outfile *f = col.cur;
-    pending |= hup;
-    if (f->fd < 0) {
-        pending = 0;
-        return;
-    }
-    if ((pending || col.rotate_soon || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
-         (opt.rotate_ns && mono_ns() - f->opened_ns >= opt.rotate_ns)) && rotate())
-        pending = 0;
 }

@@ -23,7 +23,6 @@
 #include "collector.h"
 
 #define SITE_CACHE_MAX (1u << 20)   /* site ids cached per process */
-#define ALIVE_CHECK_NS 100000000ull /* how often a process's lock is asked */
 #define FD_HEADROOM 64u             /* descriptors never a process's (open_meta) */
 
 static uint32_t next_key;
@@ -171,7 +170,7 @@ static void sites_free(struct proc *p)
 }
 
 /* p exited (or shut down): no ring of it can appear after this moment. */
-static void mark_gone(struct proc *p)
+void proc_mark_gone(struct proc *p)
 {
     p->gone = 1;
     p->gone_listing = listings_begun(p->dir);
@@ -181,17 +180,17 @@ static void mark_gone(struct proc *p)
  * is its owner and instance, as its rings are: a meta of one uid that claims
  * the pid and start time of another's process is a process of its own (its
  * records under its own uid), and never keeps the other's meta out. */
-static int open_meta(const char *path, int dir, const struct stat *st, char *err, size_t errcap)
+static int open_meta(struct collector_state *c, const char *path, int dir, const struct stat *st, char *err, size_t errcap)
 {
     /* A process keeps its meta's descriptor. The last FD_HEADROOM are never
      * a process's: the collector must still make its files, list its
      * directories and open rings, so that processes end and give theirs back. */
     static int at_limit;
-    if (col.nmetas + FD_HEADROOM >= col.nofile) {
+    if (c->nmetas + FD_HEADROOM >= c->nofile) {
         if (!at_limit++)
             warnx("%" PRIu64 " processes take the descriptors this collector may have (%" PRIu64 "): the next wait "
                   "for one to end (their rings fill and drop, counted); raise LimitNOFILE= (ulimit -n)",
-                  col.nmetas, col.nofile);
+                  c->nmetas, c->nofile);
         snprintf(err, errcap, "%s: the descriptor limit is reached", path);
         return -EMFILE;
     }
@@ -227,25 +226,25 @@ static int open_meta(const char *path, int dir, const struct stat *st, char *err
         free(p);
         return -ENOMEM;
     }
-    col.nmetas++;
+    c->nmetas++;
     /* Liveness is the producer's lock on its meta segment, which works in any
      * pid namespace and needs no descriptor but the meta's own. */
     p->alive_checked_ns = mono_ns();
     if (!shm_meta_alive(&p->meta))
-        mark_gone(p);
-    p->next = col.procs;
-    col.procs = p;
+        proc_mark_gone(p);
+    p->next = c->procs;
+    c->procs = p;
     return 0;
 }
 
 /* The process a ring of directory dir belongs to (shm_ring_belongs), or
  * NULL with the reason in err. A ring made on 4 KiB pages when hugetlbfs was
  * full belongs to a process of another directory. */
-static struct proc *owner_of(const struct shm_seg *ring, int dir, char *err, size_t errcap)
+static struct proc *owner_of(struct collector_state *c, const struct shm_seg *ring, int dir, char *err, size_t errcap)
 {
     snprintf(err, errcap, "%s: no process of its directory has pid %u", ring->path, ring->hdr.pid);
     int elsewhere = (ring->hdr.flags & SHMLOG_SEG_FALLBACK) != 0;
-    for (struct proc *p = col.procs; p; p = p->next)
+    for (struct proc *p = c->procs; p; p = p->next)
         if ((p->dir == dir || elsewhere) && p->info.pid == ring->hdr.pid && !p->exit_queued &&
             shm_ring_belongs(&p->meta, ring, err, errcap) == 0)
             return p;
@@ -281,14 +280,14 @@ static void ring_open_read(void *ctx)
  * set. A ring of a process that cannot be read (its header makes no ring, it
  * shrank) stays with its process, unread: what it may hold is a counted loss,
  * and it goes with the process's other segments. */
-static int open_ring(const char *path, int dir, uint32_t cpu, const struct stat *st, char *err, size_t errcap)
+static int open_ring(struct collector_state *c, const char *path, int dir, uint32_t cpu, const struct stat *st, char *err, size_t errcap)
 {
     struct ring *r = calloc(1, sizeof(*r));
     if (!r)
         return -ENOMEM;
     struct proc *p = NULL;
     int rc = shm_seg_open(&r->seg, path, SHM_OPEN_WRITE, &opt.accept, err, errcap);
-    if (rc == 0 && !(p = owner_of(&r->seg, dir, err, errcap))) {
+    if (rc == 0 && !(p = owner_of(c, &r->seg, dir, err, errcap))) {
         rc = -EPERM;
         shm_seg_close(&r->seg);
     }
@@ -310,7 +309,7 @@ static int open_ring(const char *path, int dir, uint32_t cpu, const struct stat 
     if (o.rc) {
         r->broken = 1;
         warnx("%s: not readable (%s): what it holds is counted as lost", path, err);
-        lose_unreadable_ring(p, cpu, o.tail, o.head);
+        lose_unreadable_ring(c, p, cpu, o.tail, o.head);
     }
     return 0;
 }
@@ -360,7 +359,7 @@ static enum found open_failed(const char *path, unsigned kind, int owner_gone, c
 /* Opens a meta (p NULL) or ring segment. The header reads can fault if the
  * file is truncated meanwhile: that is a failed open, not a crash (the
  * mapping of such a hostile file is then leaked). */
-static int open_guarded(const char *path, unsigned kind, int dir, uint32_t cpu, const struct stat *st, char *err,
+static int open_guarded(struct collector_state *c, const char *path, unsigned kind, int dir, uint32_t cpu, const struct stat *st, char *err,
                         size_t errcap)
 {
     sigjmp_buf jb;
@@ -370,7 +369,7 @@ static int open_guarded(const char *path, unsigned kind, int dir, uint32_t cpu, 
         return -EFAULT;
     }
     shm_bus_guard = &jb;
-    int rc = kind == SHMLOG_SEG_RING ? open_ring(path, dir, cpu, st, err, errcap) : open_meta(path, dir, st, err, errcap);
+    int rc = kind == SHMLOG_SEG_RING ? open_ring(c, path, dir, cpu, st, err, errcap) : open_meta(c, path, dir, st, err, errcap);
     shm_bus_guard = NULL;
     return rc;
 }
@@ -381,12 +380,12 @@ static int transient(int rc)
     return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM || rc == -EINTR || rc == -EAGAIN;
 }
 
-enum found segment_found(int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu, const struct stat *st,
+enum found segment_found(struct collector_state *c, int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu, const struct stat *st,
                          char *err, size_t errcap)
 {
     int owner_gone = 0, candidates = 0, elsewhere = 0, all_gone = 1;
     if (kind == SHMLOG_SEG_RING) {
-        for (struct proc *p = col.procs; p; p = p->next) {
+        for (struct proc *p = c->procs; p; p = p->next) {
             if (p->info.pid != pid || p->exit_queued)
                 continue;
             if (p->dir != dir) {
@@ -400,13 +399,13 @@ enum found segment_found(int dir, const char *path, unsigned kind, uint32_t pid,
         if (!candidates && !elsewhere)
             return FOUND_LATER; /* a ring whose meta is not (yet) there */
     }
-    int rc = open_guarded(path, kind, dir, cpu, st, err, errcap);
+    int rc = open_guarded(c, path, kind, dir, cpu, st, err, errcap);
     if (!rc)
         return FOUND_OURS;
     /* It may be theirs: they wait for it, until a listing opens it. One never
      * published while they all are gone never will be, and holds nothing. */
     if (kind == SHMLOG_SEG_RING && transient(rc) && !(rc == -EAGAIN && all_gone))
-        for (struct proc *p = col.procs; p; p = p->next)
+        for (struct proc *p = c->procs; p; p = p->next)
             if (p->dir == dir && p->info.pid == pid && !p->exit_queued)
                 p->ring_unsettled = listings_begun(dir);
     if (rc == -EACCES)
@@ -415,27 +414,8 @@ enum found segment_found(int dir, const char *path, unsigned kind, uint32_t pid,
     return open_failed(path, kind, owner_gone && candidates == 1, st, rc);
 }
 
-/* Marks producers that exited or shut down: their meta's lock is free. Each
- * process is looked at every ALIVE_CHECK_NS (all: now), each at its own
- * moment, so that hundreds of them cost an idle collector little: its lock,
- * its loss counters and its backtrace requests. */
-void check_liveness(int all)
-{
-    uint64_t now = mono_ns();
-    for (struct proc *p = col.procs; p; p = p->next) {
-        if (p->gone || (!all && now - p->alive_checked_ns < ALIVE_CHECK_NS))
-            continue;
-        p->alive_checked_ns = now;
-        proc_losses(p);
-        backtrace_poll(p);
-        if (!shm_meta_alive(&p->meta))
-            mark_gone(p);
-    }
-}
-
-/* A gone producer: its rings drained to the end (uncommitted slots become
- * losses), then an EXIT section; the segments go once that frame is on disk. */
-static enum shlog_exit_how exit_how(struct proc *p)
+/* How gone process p ended, as its EXIT says: it shut down, or died. */
+enum shlog_exit_how proc_exit_how(struct proc *p)
 {
     volatile uint32_t flags = 0;
     sigjmp_buf jb;
@@ -447,68 +427,69 @@ static enum shlog_exit_how exit_how(struct proc *p)
     return flags & SHMLOG_SEG_CLOSED ? SHLOG_EXIT_SHUTDOWN : SHLOG_EXIT_DIED;
 }
 
-/* Whether gone process p may get its EXIT: a listing of its directory begun
- * after it was seen gone has completed, and found no ring naming it that
- * could not be opened for now. Before, a ring it made after the last listing
- * could be left behind, unread, its records never counted. */
-static int rings_settled(const struct proc *p)
+/* ==== What the file holds of a process: its categories and sites ==== */
+
+struct categories_read {
+    const struct shm_seg *meta;
+    struct shm_categories *out;
+};
+
+static void categories_read(void *ctx)
 {
-    uint64_t done = listings_done(p->dir);
-    return done > p->gone_listing && p->ring_unsettled != done;
+    struct categories_read *c = ctx;
+    shm_meta_categories(c->meta, c->out);
 }
 
-/* Drains gone p's rings to their ends into the frame being built: 1, or 0
- * when the frame filled and cannot go out yet (the rest waits for a later
- * call, the loop goes on). */
-static int drain_to_end(struct proc *p)
+/* Names the process's own categories in the file, those up to id at least,
+ * from its meta segment as it is now. */
+void categories_name(struct collector_state *c, struct proc *p, unsigned id)
 {
-    for (struct ring *r = p->rings; r; r = r->next) {
-        for (;;) {
-            if (((col.flush_soon || frame_full()) && !flush_frame(0) && frame_full()) || col.rotate_soon)
-                return 0;
-            if (r->broken || drain_ring(r, DRAIN_BUDGET, 0) == 0)
-                break;
-        }
-        if (r->quarantined) /* what its writers added after it was abandoned */
-            lose_abandoned(r);
+    if (p->cats_gen != c->cur->gen) {
+        p->cats_gen = c->cur->gen;
+        p->cats_named = SHMLOG_CAT_USER;
     }
+    if (!p->cats && !(p->cats = malloc(sizeof *p->cats)))
+        return;
+    struct categories_read read = {&p->meta, p->cats};
+    if (meta_read(p, categories_read, &read) != 0)
+        memset(p->cats, 0, sizeof *p->cats);
+    for (unsigned i = p->cats_named; i < p->cats->count; i++)
+        if (p->cats->names[i][0])
+            check_enc(shlog_enc_category(c->cur->enc, p->key, i, p->cats->names[i]), "a category");
+    /* an id without a name is not looked up again in this file */
+    p->cats_named = id < p->cats->count ? p->cats->count : id + 1;
+}
+
+/* Whether the current file can take one more site within what readers keep
+ * of a file's sites: a new file begins when they near it (rotate_soon), and
+ * until then a site past the hard bound is left out (its records go raw). */
+static int file_takes_site(struct collector_state *c, const struct shm_site *site)
+{
+    uint64_t cost = 1024u + site->fmt_len + site->file_len + 2;
+    if (c->file_site_bytes + cost > FILE_SITES_MAX)
+        return 0;
+    c->file_site_bytes += cost;
+    if (c->file_site_bytes >= FILE_SITES_ROTATE)
+        c->rotate_soon = 1;
     return 1;
 }
 
-void finish_gone(void)
+void site_in_file_slow(struct collector_state *c, struct proc *p, uint32_t id)
 {
-    size_t n = 0;
-    for (struct proc *p = col.procs; p; p = p->next)
-        if (p->gone && !p->exit_queued && !rings_settled(p))
-            scan_soon(p->dir); /* a listing after the deaths seen so far */
-    for (struct proc *p = col.procs; p; p = p->next)
-        n += p->gone && !p->exit_queued && rings_settled(p);
-    if (!n)
-        return;
-    /* A copy of the list: flushing below may finalize (free) other processes. */
-    struct proc **gone = malloc(n * sizeof(*gone));
-    if (!gone) {
-        warnx("out of memory");
-        exit(1);
-    }
-    n = 0;
-    for (struct proc *p = col.procs; p; p = p->next)
-        if (p->gone && !p->exit_queued && rings_settled(p))
-            gone[n++] = p;
-    for (size_t i = 0; i < n; i++) {
-        struct proc *p = gone[i];
-        if (!drain_to_end(p))
-            break;
-        proc_losses(p);
-        check_enc(end_batch(), "a batch");
-        check_enc(ensure_process(p), "a process");
-        check_enc(shlog_enc_exit(col.cur->enc, p->key, real_ns(), p->records, p->lost, exit_how(p)), "an exit");
-        note_exit(p);
-        p->exit_queued = 1;
-        mark_content();
-        col.flush_soon = 1;
-    }
-    free(gone);
+    struct site_slot *slot;
+    const struct shm_site *site = site_of(p, id, &slot);
+    if (site)
+        category_in_file(c, p, site->category);
+    if (site && !shlog_enc_has_site(c->cur->enc, p->key, id) && file_takes_site(c, site))
+        check_enc(shlog_enc_site(c->cur->enc, p->key, site), "a site");
+    if (site && slot)
+        slot->file_gen = c->cur->gen;
+}
+
+void record_in_file(struct collector_state *c, struct proc *p, uint32_t site, unsigned category)
+{
+    site_in_file(c, p, site);
+    category_in_file(c, p, category);
 }
 
 /* Unlinks a segment if the path still names the file we mapped. */
@@ -553,16 +534,16 @@ uint64_t ring_head_now(struct ring *r)
 
 static void ring_free(struct ring *r)
 {
-    backtrace_free(r);
     ring_unclaim(r);
     shm_seg_close(&r->seg);
     free(r);
 }
 
-/* The EXIT of p is on disk: its segments are no longer needed. */
-void proc_finalize(struct proc *p)
+/* The EXIT of p is on disk: its segments are no longer needed (the caller freed
+ * its rings' kept backtrace records). */
+void proc_finalize(struct collector_state *c, struct proc *p)
 {
-    frame_forget(p);
+    frame_forget(c, p);
     for (struct ring *r = p->rings, *next; r; r = next) {
         next = r->next;
         unlink_segment(r->seg.path, r->dev, r->ino);
@@ -572,10 +553,10 @@ void proc_finalize(struct proc *p)
     unlink_segment(p->meta.path, p->dev, p->ino);
     scan_detached(p->dir, p->meta.path, p->ino);
     shm_seg_close(&p->meta);
-    col.nmetas--;
+    c->nmetas--;
     sites_free(p);
     free(p->cats);
-    struct proc **pp = &col.procs;
+    struct proc **pp = &c->procs;
     while (*pp && *pp != p)
         pp = &(*pp)->next;
     if (*pp)

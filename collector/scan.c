@@ -67,6 +67,10 @@ static struct {
 } seen;
 static uint64_t seed; /* random: names an attacker chooses do not collide at will */
 
+static segment_found_fn found_cb; /* what a segment file found becomes */
+static struct collector_state *found_ctx; /* found_cb's, passed through */
+static uint64_t rejected;           /* segment files refused */
+
 static uint64_t name_key(int dir, const char *name)
 {
     uint64_t h = seed ^ ((uint64_t)dir * 0x9E3779B97F4A7C15ull);
@@ -212,7 +216,7 @@ static void refused_owner(uid_t uid, const char *dir)
 {
     static uid_t said[REFUSED_UIDS_MAX];
     static size_t nsaid;
-    col.rejected++;
+    rejected++;
     for (size_t i = 0; i < nsaid; i++)
         if (said[i] == uid)
             return;
@@ -303,7 +307,7 @@ static enum look look_at(int i, const char *name, uint64_t ino, int same_file)
         snprintf(err, sizeof(err), "%s: not a regular file", path);
         f = FOUND_FINAL;
     } else {
-        f = segment_found(i, path, kind, pid, cpu, &st, err, sizeof(err));
+        f = found_cb(found_ctx, i, path, kind, pid, cpu, &st, err, sizeof(err));
     }
     switch (f) {
     case FOUND_OURS:
@@ -317,7 +321,7 @@ static enum look look_at(int i, const char *name, uint64_t ino, int same_file)
     case FOUND_RETRY:
         /* Reported once per file, whether refused for good or for now. */
         if (!s) {
-            col.rejected++;
+            rejected++;
             warnx("ignoring segment: %s", err);
         }
         seen_put(i, key, st.st_ino, f == FOUND_FINAL ? SEEN_FINAL : SEEN_RETRY);
@@ -359,6 +363,7 @@ static struct listing {
     size_t nrings;
 } lists[MAX_DIRS];
 
+uint64_t scan_rejected(void) { return rejected; }
 uint64_t listings_begun(int dir) { return lists[dir].begun; }
 uint64_t listings_done(int dir) { return lists[dir].done; }
 
@@ -422,8 +427,10 @@ static void watch_dir(int i)
 
 /* At start: the inotify instance (without one, the listings find everything,
  * and the table keeps no refusal), no watch yet. */
-void watch_init(void)
+void watch_init(segment_found_fn found, struct collector_state *c)
 {
+    found_cb = found;
+    found_ctx = c;
     if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
         seed = mono_ns() ^ (uint64_t)getpid() << 32;
     inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);

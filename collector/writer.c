@@ -1,11 +1,12 @@
 /*
- * writer.c - frame writes through io_uring: the FIFO of frames in submission
- * order, completions, short writes, fsync, retries, and the releases of ring
- * space applied from the FIFO's head once its frames are done.
+ * writer.c - frame writes and file syncs through io_uring: the FIFO of frames
+ * in submission order, completions, short writes, fsync, retries. It applies
+ * nothing: the loop takes the frames done at the FIFO's head (in order) and the
+ * files synced, and releases ring space, ends processes and closes files itself.
  */
 #include <errno.h>
 #include <liburing.h>
-#include <setjmp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,17 +14,26 @@
 
 #include "collector.h"
 
-static struct io_uring uring;
-/* frames submitted, in order */
-static struct frame *fifo_head, *fifo_tail;
+/* A completion's user data: a frame, or a file being synced before its close
+ * (this bit set; both are at least 8-byte aligned). */
+#define SYNC_TAG ((uintptr_t)1)
 
-int uring_setup(void)
+static struct io_uring uring;
+/* frames submitted, in order; the done ones at its head wait for writer_take_done */
+static struct frame *fifo_head, *fifo_tail;
+static unsigned nframes;   /* in the FIFO */
+static unsigned nsyncs;    /* file syncs submitted and not yet taken */
+/* file syncs completed, not yet taken (linked through next) */
+static struct outfile *synced_head, *synced_tail;
+static struct writer_stats stats;
+
+int uring_setup(int sqpoll_cpu)
 {
     struct io_uring_params p;
     memset(&p, 0, sizeof(p));
-    if (opt.sqpoll_cpu >= 0) {
+    if (sqpoll_cpu >= 0) {
         p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF;
-        p.sq_thread_cpu = (unsigned)opt.sqpoll_cpu;
+        p.sq_thread_cpu = (unsigned)sqpoll_cpu;
         p.sq_thread_idle = 100; /* ms before the kernel thread sleeps */
     }
     int rc = io_uring_queue_init_params(64, &uring, &p);
@@ -59,71 +69,56 @@ static void frame_submit(struct frame *f)
     io_uring_submit(&uring);
 }
 
+/* The whole file, metadata too (its size): it is renamed to its final name
+ * once this is done. 0, or -1 when no submission slot is free. */
+static int file_sync_submit(struct outfile *file)
+{
+    struct io_uring_sqe *sqe = get_sqe();
+    if (!sqe)
+        return -1;
+    io_uring_prep_fsync(sqe, file->fd, 0);
+    io_uring_sqe_set_data(sqe, (void *)((uintptr_t)file | SYNC_TAG));
+    io_uring_submit(&uring);
+    return 0;
+}
+
 static void frame_failed(struct frame *f, int err)
 {
     output_failed(f->state == FR_SYNCING ? "fsync" : "write", f->file->part_path, err);
-    col.write_errors++;
+    stats.write_errors++;
     f->retry_state = f->state;
     f->state = FR_RETRY;
     f->retry_at = mono_ns() + WRITE_RETRY_NS;
 }
 
-struct release_at {
-    struct ring *r;
-    uint64_t pos;
-};
-
-static void release_now(void *ctx)
+static void file_synced(struct outfile *file, int res)
 {
-    const struct release_at *a = ctx;
-    struct ring *r = a->r;
-    shm_ring_release_below(&r->view, a->pos, r->bound);
-    r->tail = (int64_t)(a->pos - r->bound) > 0 ? r->bound : a->pos; /* as it stored it */
-}
-
-static void ring_release(struct ring *r, uint64_t pos)
-{
-    struct release_at a = {r, pos};
-    if (!r->broken && shm_guarded(release_now, &a) != 0)
-        r->broken = 1;
-}
-
-/* Applies what the frames at the head of the FIFO made durable. */
-static void fifo_advance(void)
-{
-    struct frame *f;
-    while ((f = fifo_head) && f->state == FR_DONE) {
-        fifo_head = f->next;
-        if (!fifo_head)
-            fifo_tail = NULL;
-        for (size_t i = 0; i < f->nrel; i++)
-            ring_release(f->rel[i].ring, f->rel[i].pos);
-        for (size_t i = 0; i < f->nexits; i++)
-            proc_finalize(f->exits[i]);
-        struct outfile *file = f->file;
-        if (file && --file->inflight == 0 && file->closing) {
-            struct outfile **pp = &col.closing;
-            while (*pp && *pp != file)
-                pp = &(*pp)->next;
-            if (*pp)
-                *pp = file->next;
-            outfile_finish(file);
-        }
-        col.inflight--;
-        free(f->buf);
-        free(f->rel);
-        free(f->exits);
-        free(f);
+    if (res == -EINTR || res == -EAGAIN) {
+        if (file_sync_submit(file) == 0)
+            return;
+        res = -EAGAIN;
     }
+    file->sync_err = res < 0 ? -res : 0;
+    file->next = NULL;
+    if (synced_tail)
+        synced_tail->next = file;
+    else
+        synced_head = file;
+    synced_tail = file;
 }
 
 static void handle_cqe(struct io_uring_cqe *cqe)
 {
-    struct frame *f = io_uring_cqe_get_data(cqe);
+    void *data = io_uring_cqe_get_data(cqe);
     int res = cqe->res;
     io_uring_cqe_seen(&uring, cqe);
-    if (!f)
+    if (!data)
         return;
+    if ((uintptr_t)data & SYNC_TAG) {
+        file_synced((struct outfile *)((uintptr_t)data & ~SYNC_TAG), res);
+        return;
+    }
+    struct frame *f = data;
     if (res == -EINTR || res == -EAGAIN) {
         frame_submit(f);
         return;
@@ -138,7 +133,7 @@ static void handle_cqe(struct io_uring_cqe *cqe)
             return;
         }
         f->done += (size_t)res;
-        col.written_bytes += (uint64_t)res;
+        stats.written_bytes += (uint64_t)res;
         if (f->done < f->len) { /* short write: the rest at its offset */
             frame_submit(f);
             return;
@@ -151,19 +146,24 @@ static void handle_cqe(struct io_uring_cqe *cqe)
     }
     output_ok();
     f->state = FR_DONE;
-    fifo_advance();
 }
 
-void reap(int wait, uint64_t timeout_ns)
+unsigned reap(int wait, uint64_t timeout_ns)
 {
     struct io_uring_cqe *cqe;
-    if (wait && col.inflight) {
+    unsigned n = 0;
+    if (wait && (nframes || nsyncs)) {
         struct __kernel_timespec ts = {(long long)(timeout_ns / 1000000000ull), (long long)(timeout_ns % 1000000000ull)};
-        if (io_uring_wait_cqe_timeout(&uring, &cqe, &ts) == 0)
+        if (io_uring_wait_cqe_timeout(&uring, &cqe, &ts) == 0) {
             handle_cqe(cqe);
+            n++;
+        }
     }
-    while (io_uring_peek_cqe(&uring, &cqe) == 0)
+    while (io_uring_peek_cqe(&uring, &cqe) == 0) {
         handle_cqe(cqe);
+        n++;
+    }
+    return n;
 }
 
 void retry_frames(void)
@@ -180,20 +180,21 @@ void retry_frames(void)
  * collector told to stop while its output keeps failing would wait here for
  * ever: after two more retries it exits instead. It released nothing it did
  * not write, so the next run finds every unwritten record in its ring. */
-void wait_output(void)
+void wait_output(int stopping)
 {
     static uint64_t term_seen_ns;
-    if (got_term && col.out_error) {
+    int err = output_error();
+    if (stopping && err) {
         uint64_t now = mono_ns();
         if (!term_seen_ns)
             term_seen_ns = now;
         if (now - term_seen_ns > 2 * WRITE_RETRY_NS + WRITE_RETRY_NS / 2) {
             warnx("exiting on SIGTERM while the output fails (%s): %u frame(s) not written, their records "
-                  "stay in the rings for the next run", strerror(col.out_error), col.inflight);
+                  "stay in the rings for the next run", strerror(err), nframes);
             exit(1);
         }
     }
-    if (col.inflight) {
+    if (nframes || nsyncs) {
         reap(1, 100000000ull);
     } else {
         struct timespec ts = {0, 100000000L};
@@ -203,7 +204,7 @@ void wait_output(void)
 }
 
 /* Appends a frame flush_frame sealed to the FIFO and submits its write; one
- * with nothing to write is done at once, its releases applied in their turn. */
+ * with nothing to write is done at once, handed back in its turn. */
 void frame_enqueue(struct frame *f)
 {
     if (fifo_tail)
@@ -211,12 +212,47 @@ void frame_enqueue(struct frame *f)
     else
         fifo_head = f;
     fifo_tail = f;
-    col.inflight++;
+    nframes++;
     if (f->len) {
         f->state = FR_WRITING;
         frame_submit(f);
     } else {
         f->state = FR_DONE;
-        fifo_advance();
     }
 }
+
+struct frame *writer_take_done(void)
+{
+    struct frame *f = fifo_head;
+    if (!f || f->state != FR_DONE)
+        return NULL;
+    fifo_head = f->next;
+    if (!fifo_head)
+        fifo_tail = NULL;
+    nframes--;
+    return f;
+}
+
+int writer_sync_file(struct outfile *file)
+{
+    if (file_sync_submit(file) != 0)
+        return -1;
+    nsyncs++;
+    return 0;
+}
+
+struct outfile *writer_take_synced(void)
+{
+    struct outfile *file = synced_head;
+    if (!file)
+        return NULL;
+    synced_head = file->next;
+    if (!synced_head)
+        synced_tail = NULL;
+    nsyncs--;
+    return file;
+}
+
+unsigned writer_frames(void) { return nframes; }
+unsigned writer_busy(void) { return nframes + nsyncs; }
+const struct writer_stats *writer_stats(void) { return &stats; }

@@ -58,16 +58,6 @@ modules=("$@")
 layers="shm producer format collector ship tools"
 circles=$(dirname "$0")/file_circles.py
 
-# Modules that still hold a circle of files, each with why, reported as TAP
-# TODO (not failing) until the work that removes it lands; a module listed
-# here that has none fails, so the entry goes with its circle.
-declare -A known_circle=(
-    # The rest of issue 33: one program struct and loop in collector.c, the
-    # writer handing completed frames back, modules taking their state as an
-    # argument (left until the Kafka work on the collector has landed).
-    [collector]="issue 33: the collector's program struct and loop"
-)
-
 # The folder (layer) that holds header NAME included from FILE, as the compiler
 # would find it: a path is taken relative to the including file; a bare name in
 # the including file's folder first, then in the other folders (where_is, one
@@ -214,15 +204,8 @@ for m in "${modules[@]}"; do
     name=${m%%=*}
     out=$(python3 "$circles" "$m" 2>&1)
     found=$?
-    why=${known_circle[$name]:-}
-    if [ $found -eq 0 ] && [ -z "$why" ]; then
+    if [ $found -eq 0 ]; then
         echo "ok $t - $name: no circle of files (its objects' symbols)"
-    elif [ $found -eq 0 ]; then
-        echo "not ok $t - $name: no circle left: remove it from known_circle in tests/test_layers.sh"
-        cstatus=1
-    elif [ $found -eq 1 ] && [ -n "$why" ]; then
-        echo "$out" | sed 's/^/# /'
-        echo "not ok $t - $name: files in a circle (above) # TODO $why"
     else
         echo "$out" | sed 's/^/# /'
         echo "not ok $t - $name: files in a circle (above): move what both sides use below them"

@@ -1,0 +1,97 @@
+/*
+ * losses.c - loss markers: what the producers could not write, what the
+ * collector could not read or encode, each counted in the frame being built
+ * under its process (and ring), and in the collector's counters.
+ */
+#include <inttypes.h>
+#include <setjmp.h>
+
+#include "collector.h"
+
+void emit_proc_loss(struct collector_state *c, struct proc *p, uint32_t cpu, const struct shm_loss *l, uint64_t total)
+{
+    check_enc(end_batch(c), "a batch");
+    check_enc(ensure_process(c, p), "a process");
+    check_enc(shlog_enc_loss(c->cur->enc, p->key, cpu, l, total), "a loss");
+    p->lost += l->records;
+    if (l->reason <= SHM_LOSS_REASON_MAX)
+        c->losses[l->reason] += l->records;
+    mark_content(c);
+}
+
+void emit_loss(struct collector_state *c, struct ring *r, const struct shm_loss *l, uint64_t total)
+{
+    emit_proc_loss(c, r->proc, r->cpu, l, total);
+}
+
+void unencodable(struct collector_state *c, struct ring *r, struct shm_loss *l, const char *why, int kept)
+{
+    if (kept)
+        l->positions = 0; /* the ring's batches passed over its positions already */
+    emit_loss(c, r, l, 0);
+    if (!r->unencodable_seen++)
+        warnx("%s: the record at position %" PRIu64 " could not be encoded (%s): written as a loss "
+              "(unencodable), as later ones are without another line",
+              r->seg.path, l->first_pos, why);
+}
+
+/* The producer's own loss counters in its meta segment (records of cpus
+ * without a ring, of sites without a place in the table) into loss markers. */
+void proc_losses(struct collector_state *c, struct proc *p)
+{
+    volatile uint64_t no_ring = p->no_ring_seen, unregistered = p->unregistered_seen,
+                      before_init = p->before_init_seen;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        shm_bus_guard = &jb;
+        const struct shmlog_meta *m = p->meta.addr;
+        no_ring = shmlog__load_relaxed(&m->no_ring);
+        unregistered = shmlog__load_relaxed(&m->unregistered);
+        if (p->meta.hdr.abi_version >= 4)
+            before_init = shmlog__load_relaxed(&m->before_init);
+    }
+    shm_bus_guard = NULL;
+    const struct { uint64_t now, *seen; uint32_t reason; } counters[] = {
+        {no_ring, &p->no_ring_seen, SHM_LOSS_NO_RING},
+        {unregistered, &p->unregistered_seen, SHM_LOSS_UNREGISTERED},
+        {before_init, &p->before_init_seen, SHM_LOSS_BEFORE_INIT},
+    };
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+        if (counters[i].now > *counters[i].seen) { /* one that goes backwards is not believed */
+            struct shm_loss l = {.records = counters[i].now - *counters[i].seen, .reason = counters[i].reason};
+            emit_proc_loss(c, p, SHLOG_CPU_NONE, &l, counters[i].now);
+            *counters[i].seen = counters[i].now;
+        }
+}
+
+/* A ring of p that cannot be read at all: the positions its header says it
+ * holds are lost, at least one record (the header itself may lie). */
+void lose_unreadable_ring(struct collector_state *c, struct proc *p, uint32_t cpu, uint64_t tail, uint64_t head)
+{
+    uint64_t n = head - tail <= SHMLOG_RING_MAX_RECORDS ? head - tail : 0;
+    struct shm_loss l = {.first_pos = tail, .positions = n, .records = n ? n : 1, .reason = SHM_LOSS_CORRUPT};
+    emit_proc_loss(c, p, cpu, &l, 0);
+}
+
+/* What a quarantined ring holds past what was read is lost: written as
+ * CORRUPT positions, each counted as a record since record boundaries there
+ * cannot be trusted (an upper bound), at most a ring's worth at a time. */
+void lose_abandoned(struct collector_state *c, struct ring *r)
+{
+    /* The furthest head seen when the header is gone too. */
+    volatile uint64_t head = (int64_t)(r->bound - r->abandoned_to) > 0 ? r->bound : r->abandoned_to;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        shm_bus_guard = &jb;
+        head = shm_ring_head(&r->view);
+    }
+    shm_bus_guard = NULL;
+    uint64_t n = head - r->abandoned_to;
+    if ((int64_t)n <= 0)
+        return;
+    if (n > r->view.cap)
+        n = r->view.cap;
+    struct shm_loss l = {.first_pos = r->abandoned_to, .positions = n, .records = n, .reason = SHM_LOSS_CORRUPT};
+    emit_loss(c, r, &l, 0);
+    r->abandoned_to = head;
+}
