@@ -220,6 +220,30 @@ void render_json_string(struct render_buf *out, const void *s, size_t n);
 /* The bytes at the start of s (n bytes) that are valid UTF-8 (overlong forms,
  * surrogates and code points above U+10FFFF are not): n when all are. */
 size_t render_utf8_valid(const void *s, size_t n);
+
+/* 1 when the n bytes at s are all ASCII (so valid UTF-8). A few loads, the
+ * last overlapping the one before, so a short string (a symbol, a venue)
+ * costs what a long one's last word does; inline where every record calls it. */
+static inline int render_ascii(const void *src, size_t n)
+{
+    const uint8_t *s = (const uint8_t *)src;
+    if (n >= 8) {
+        uint64_t any = 0, w;
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&w, s + i, 8);
+            any |= w;
+        }
+        memcpy(&w, s + n - 8, 8);
+        return !((any | w) & 0x8080808080808080ull);
+    }
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        return !((a | b) & 0x80808080u);
+    }
+    return n == 0 || !((s[0] | s[n / 2] | s[n - 1]) & 0x80);
+}
 /* Appends s with each byte that starts no valid UTF-8 sequence replaced by
  * U+FFFD, as the JSON strings show it: valid UTF-8 for any bytes. */
 void render_utf8_repair(struct render_buf *out, const void *s, size_t n);
