@@ -49,7 +49,10 @@ int render_prepared_values(const struct render_site *sr, const struct shm_copied
     for (int i = 0; i < sr->nfields; i++) {
         const struct prep_field *f = &sr->fields[i];
         struct render_arg cut;
-        values[i] = *field_value(args, f->arg, f->prec, f->prec_arg, &cut);
+        if (args[f->arg].type != SHMLOG_ARG_STR) /* only a string's value depends on a precision */
+            values[i] = args[f->arg];
+        else
+            values[i] = *field_value(args, f->arg, f->prec, f->prec_arg, &cut);
     }
     return sr->nfields;
 }
