@@ -44,16 +44,24 @@ struct arrow_stream {
     struct hmap field_col; /* (name hash, kind) -> column index + 1 */
     struct hmap site_cols; /* dsite -> struct site_map */
     const struct dsite *last_site; /* records come in runs of a site: its map */
-    const struct site_map *last_map;
+    struct site_map *last_map;
     struct batch batch;   /* being built */
+    uint64_t batches;     /* batches begun: a site_map's indices are of the batch it names */
     uint32_t max_level;   /* records: the highest level in the batch */
     char error[ERROR_MAX];
 };
 
-/* The columns of a site's fields, found once per site: column index + 1, 0 for none. */
+/* The columns of a site's fields, found once per site: column index + 1, 0
+ * for none; and the site's and its last category's indices in the batch's
+ * dictionaries, valid while batch is the stream's (records come in runs of a
+ * few sites: no look-up in the dictionaries' tables for them). */
 struct site_map {
     uint32_t n;
     uint32_t col[SHMLOG_MAX_ARGS];
+    uint64_t batch;
+    uint32_t site_index;
+    uint32_t category_index;
+    unsigned category;
 };
 
 /* The records' fixed columns, in order. */
@@ -399,7 +407,7 @@ static inline __attribute__((always_inline)) int put_dict(struct arrow_stream *s
 }
 
 /* The columns of the fields of site d (prepared as sr), found on its first record. */
-static const struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, const struct render_site *sr)
+static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, const struct render_site *sr)
 {
     if (d == s->last_site)
         return s->last_map;
@@ -424,13 +432,35 @@ static const struct site_map *site_map(struct arrow_stream *s, const struct dsit
     return m;
 }
 
-/* A record's field values into their columns. */
-static int put_fields(struct arrow_stream *s, const struct dsite *d, const struct render_site *sr, uint32_t row,
-                      const struct render_arg *v, int n)
+/* The site d's (of process p) and a record's category's dictionary indices at row, through the site's map. */
+static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const struct dsite *d, struct dproc *p,
+                          unsigned category, uint32_t row)
 {
-    const struct site_map *m = site_map(s, d, sr);
-    if (!m)
-        return -ENOMEM;
+    struct col_buf *site = &s->batch.buf[R_SITE], *cat = &s->batch.buf[R_CATEGORY];
+    if (m->batch != s->batches) {
+        long i = dict_keyed(&site->dict, (uintptr_t)d, 0, site_text, d);
+        long c = dict_keyed(&cat->dict, (uintptr_t)p, category, category_text, p);
+        if (i < 0 || c < 0)
+            return -ENOMEM;
+        m->batch = s->batches;
+        m->site_index = (uint32_t)i;
+        m->category_index = (uint32_t)c;
+        m->category = category;
+    } else if (m->category != category) {
+        long c = dict_keyed(&cat->dict, (uintptr_t)p, category, category_text, p);
+        if (c < 0)
+            return -ENOMEM;
+        m->category_index = (uint32_t)c;
+        m->category = category;
+    }
+    int rc = put_index(&s->batch, site, s->cols[R_SITE].type, row, m->site_index);
+    return rc ? rc : put_index(&s->batch, cat, s->cols[R_CATEGORY].type, row, m->category_index);
+}
+
+/* A record's field values into their columns. */
+static int put_fields(struct arrow_stream *s, const struct site_map *m, uint32_t row, const struct render_arg *v,
+                      int n)
+{
     for (int j = 0; j < n && j < (int)m->n; j++) {
         if (!m->col[j])
             continue; /* a site defined after the schema was made (a file still being written) */
@@ -481,9 +511,7 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
     put_u8(&buf[R_LEVEL], row, rec->level);
     if (rec->level > s->max_level)
         s->max_level = rec->level;
-    int rc = put_dict(s, R_CATEGORY, row, p, rec->category, category_text);
-    if (rc == 0)
-        rc = put_dict(s, R_APP, row, p, 0, app_text);
+    int rc = put_dict(s, R_APP, row, p, 0, app_text);
     if (rc == 0)
         rc = put_dict(s, R_HOST, row, p, 0, host_text);
     if (rc)
@@ -503,12 +531,17 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
     const char *error = NULL;
     if (!e->site) {
         error = "unknown site";
-    } else {
-        if ((rc = put_dict(s, R_SITE, row, e->site, 0, site_text)) != 0)
+        if ((rc = put_dict(s, R_CATEGORY, row, p, rec->category, category_text)) != 0)
             return rc;
+    } else {
         const struct render_site *sr = prepared(&r->engine, e->site, p);
         if (!sr)
             return -ENOMEM;
+        struct site_map *sm = site_map(s, e->site, sr);
+        if (!sm)
+            return -ENOMEM;
+        if ((rc = put_site_dicts(s, sm, e->site, p, rec->category, row)) != 0)
+            return rc;
         struct render_arg rf[SHMLOG_MAX_ARGS];
         int n;
         if (s->opt.message) {
@@ -536,7 +569,7 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
         }
         if (n < 0)
             error = "corrupt payload";
-        else if (n > 0 && s->opt.fields && (rc = put_fields(s, e->site, sr, row, rf, n)) != 0)
+        else if (n > 0 && s->opt.fields && (rc = put_fields(s, sm, row, rf, n)) != 0)
             return rc;
     }
     if (error && (rc = put_dict(s, rcol(s, R_ERROR), row, error, 0, name_text)) != 0)
@@ -645,6 +678,7 @@ static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
         return 0;
     }
     s->batch.cap = s->opt.batch_rows;
+    s->batches++;
     s->max_level = 0;
     if ((rc = batch_begin(&s->batch)) != 0) {
         batch_free(&s->batch);
