@@ -29,6 +29,7 @@
  * they are written (65536-row batches cost 5-15 % more a row: bench_reader.c). */
 #define BATCH_ROWS_DEFAULT 16384u
 #define ERROR_MAX 256
+#define SITE_RECENT 64u
 
 /* ==== The stream ==== */
 
@@ -43,8 +44,12 @@ struct arrow_stream {
     size_t first_field;   /* records: the columns from here on are fields */
     struct hmap field_col; /* (name hash, kind) -> column index + 1 */
     struct hmap site_cols; /* dsite -> struct site_map */
-    const struct dsite *last_site; /* records come in runs of a site: its map */
-    struct site_map *last_map;
+    /* The maps of the sites met last, by their address: a trading mix
+     * alternates between a few sites, each a table look-up otherwise. */
+    struct {
+        const struct dsite *site;
+        struct site_map *map;
+    } recent[SITE_RECENT];
     struct batch batch;   /* being built */
     uint64_t batches;     /* batches begun: a site_map's indices are of the batch it names */
     uint32_t max_level;   /* records: the highest level in the batch */
@@ -409,8 +414,9 @@ static inline __attribute__((always_inline)) int put_dict(struct arrow_stream *s
 /* The columns of the fields of site d (prepared as sr), found on its first record. */
 static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, const struct render_site *sr)
 {
-    if (d == s->last_site)
-        return s->last_map;
+    size_t slot = (size_t)(((uintptr_t)d * 0x9E3779B97F4A7C15ull) >> 58); /* of SITE_RECENT (64) */
+    if (s->recent[slot].site == d)
+        return s->recent[slot].map;
     struct site_map *m = hmap_get(&s->site_cols, (uintptr_t)d, 0);
     if (!m) {
         if (!(m = calloc(1, sizeof *m)))
@@ -427,8 +433,8 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
             return NULL;
         }
     }
-    s->last_site = d;
-    s->last_map = m;
+    s->recent[slot].site = d;
+    s->recent[slot].map = m;
     return m;
 }
 
