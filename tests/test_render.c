@@ -1264,7 +1264,8 @@ Test(render_line, prepared_site_matches_the_general_formatter, .timeout = 120)
 /* fmt with one argument of type (its payload p, n bytes) as a prepared site
  * renders the message alone, against want (libc's snprintf of the same call)
  * and against the general formatter. */
-static void check_plain_msg(const char *fmt, uint8_t type, const uint8_t *p, size_t n, const char *want, size_t want_len)
+static void check_plain_msg(const char *fmt, uint8_t type, const uint8_t *p, size_t n, const char *want,
+                            size_t want_len)
 {
     make_record(fmt, "src/x.c", 3, &type, 1, p, n);
     struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234, NULL);

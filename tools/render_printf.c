@@ -442,7 +442,8 @@ static inline int has_nul(const uint8_t *s, size_t n)
 }
 
 /* %s of a prepared FAST_STR item. 1 when it showed the whole string. */
-static int put_str_arg(struct render_buf *out, const struct render_arg *a, enum esc_mode esc)
+static inline __attribute__((always_inline)) int put_str_arg(struct render_buf *out, const struct render_arg *a,
+                                                             enum esc_mode esc)
 {
     size_t n = a->str_len;
     /* Most strings have nothing to escape (and so no NUL): one pass. */
@@ -468,10 +469,12 @@ static void memo_bytes(struct arg_memo *memo, uint8_t kind, size_t from, const s
 }
 
 /* The message; memo (JSON only, or NULL) notes what the fields can reuse.
- * Inline: put_prepared_msg makes a copy for the plain message, with the
+ * Inline in put_prepared_msg twice: the plain message's copy has the
  * escaping and the memo folded away. */
-static inline __attribute__((always_inline)) void render_items(const struct render_site *sr, const struct render_arg *args, struct render_buf *out,
-                         enum esc_mode esc, struct arg_memo *memo)
+static inline __attribute__((always_inline)) void render_items_as(const struct render_site *sr,
+                                                                  const struct render_arg *args,
+                                                                  struct render_buf *out, enum esc_mode esc,
+                                                                  struct arg_memo *memo)
 {
     for (int i = 0; i < sr->nitems; i++) {
         const struct prep_item *it = &sr->items[i];
@@ -552,8 +555,8 @@ void put_prepared_msg(const struct render_site *sr, const struct shm_copied_reco
         render_buf_u64(out, rec->payload_len);
         render_buf_puts(out, " bytes do not match the site's argument types>");
     } else if (esc == ESC_NONE && !memo) {
-        render_items(sr, args, out, ESC_NONE, NULL); /* the message alone: Arrow's column, the C API's */
+        render_items_as(sr, args, out, ESC_NONE, NULL); /* the message alone: Arrow's column, the C API's */
     } else {
-        render_items(sr, args, out, esc, memo);
+        render_items_as(sr, args, out, esc, memo);
     }
 }

@@ -404,8 +404,9 @@ static const char *name_text(const void *name, uint64_t k2, char *buf)
     return name;
 }
 
-static inline __attribute__((always_inline)) int put_dict(struct arrow_stream *s, size_t col, uint32_t row, const void *key, uint64_t k2,
-                    const char *(*text)(const void *, uint64_t, char *))
+static inline __attribute__((always_inline)) int put_dict(struct arrow_stream *s, size_t col, uint32_t row,
+                                                          const void *key, uint64_t k2,
+                                                          const char *(*text)(const void *, uint64_t, char *))
 {
     struct col_buf *b = &s->batch.buf[col];
     return put_index(&s->batch, b, s->cols[col].type, row, dict_keyed(&b->dict, (uintptr_t)key, k2, text, key));
