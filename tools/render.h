@@ -317,11 +317,18 @@ struct render_field {
 };
 int render_prepared_fields(const struct render_site *sr, const struct shm_copied_record *rec,
                            struct render_field fields[SHMLOG_MAX_ARGS]);
-/* The message into msg (unless NULL; msg->overflow says it did not fit) and
- * the fields' values (as render_prepared_fields() gives them; named by
- * render_site_fields()), the arguments decoded once. The fields' count, or -1. */
-int render_prepared_values(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *msg,
-                           struct render_arg values[SHMLOG_MAX_ARGS]);
+/* The record's arguments decoded into args, and the message into msg (unless
+ * NULL; msg->overflow says it did not fit), the arguments decoded once. The
+ * arguments' count; 0 when the site is unknown; -1 when the payload does not
+ * match it. Field i's value (as render_prepared_fields() gives it, named by
+ * render_site_fields()) is args[info.arg] when its info says whole, else
+ * render_field_value()'s. */
+int render_prepared_args(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *msg,
+                         struct render_arg args[SHMLOG_MAX_ARGS]);
+/* Field i's value of args that render_prepared_args() decoded: a string cut
+ * as the message cuts it is in *cut. */
+const struct render_arg *render_field_value(const struct render_site *sr, const struct render_arg *args, int i,
+                                            struct render_arg *cut);
 
 /* What the fields of a site's records are, without a record: the names
  * render_prepared_fields() gives and each value's argument type (enum
@@ -330,6 +337,8 @@ struct render_field_info {
     const char *name; /* not NUL-terminated */
     size_t name_len;
     uint8_t type;
+    uint8_t whole;    /* the value is its argument as decoded: no precision cuts it */
+    uint8_t arg;      /* that argument */
 };
 int render_site_fields(const struct render_site *sr, struct render_field_info fields[SHMLOG_MAX_ARGS]);
 

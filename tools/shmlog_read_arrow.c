@@ -63,6 +63,8 @@ struct arrow_stream {
 struct site_map {
     uint32_t n;
     uint32_t col[SHMLOG_MAX_ARGS];
+    uint8_t arg[SHMLOG_MAX_ARGS];   /* the argument a field shows */
+    uint8_t whole[SHMLOG_MAX_ARGS]; /* the field's value is that argument as decoded */
     uint64_t batch;
     uint32_t site_index;
     uint32_t category_index;
@@ -428,6 +430,8 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
             uint64_t probe;
             const struct col_def *c = field_column(s, f[j].name, f[j].name_len, field_kind(f[j].type), &probe);
             m->col[j] = c ? (uint32_t)(c - s->cols) + 1 : 0;
+            m->arg[j] = f[j].arg;
+            m->whole[j] = f[j].whole;
         }
         if (hmap_put(&s->site_cols, (uintptr_t)d, 0, m) != 0) {
             free(m);
@@ -465,16 +469,17 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
 }
 
 /* A record's field values into their columns. */
-static int put_fields(struct arrow_stream *s, const struct site_map *m, uint32_t row, const struct render_arg *v,
-                      int n)
+static int put_fields(struct arrow_stream *s, const struct site_map *m, const struct render_site *sr, uint32_t row,
+                      const struct render_arg *args)
 {
-    for (int j = 0; j < n && j < (int)m->n; j++) {
+    for (uint32_t j = 0; j < m->n; j++) {
         if (!m->col[j])
             continue; /* a site defined after the schema was made (a file still being written) */
         size_t ci = m->col[j] - 1;
         struct col_buf *b = &s->batch.buf[ci];
         uint8_t type = s->cols[ci].type;
-        const struct render_arg *a = &v[j];
+        struct render_arg cut;
+        const struct render_arg *a = m->whole[j] ? &args[m->arg[j]] : render_field_value(sr, args, (int)j, &cut);
         if (type == COL_UTF8) {
             if (put_text(&s->batch, b, row, a->v.s, a->str_len) != 0)
                 return -ENOMEM;
@@ -556,12 +561,12 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
             struct col_buf *m = &buf[R_MSG];
             struct render_buf b;
             render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
-            n = render_prepared_values(sr, rec, &b, rf);
+            n = render_prepared_args(sr, rec, &b, rf);
             if (b.overflow) {
                 if (batch_chars(&s->batch, m, RENDER_LINE_MAX) != 0)
                     return -ENOMEM;
                 render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
-                n = render_prepared_values(sr, rec, &b, rf);
+                n = render_prepared_args(sr, rec, &b, rf);
             }
             fill_offsets(m, row);
             m->chars_len += b.len;
@@ -572,11 +577,11 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
             if (m->chars_len >= CHARS_MAX)
                 s->batch.full = 1;
         } else {
-            n = render_prepared_values(sr, rec, NULL, rf);
+            n = render_prepared_args(sr, rec, NULL, rf);
         }
         if (n < 0)
             error = "corrupt payload";
-        else if (n > 0 && s->opt.fields && (rc = put_fields(s, sm, row, rf, n)) != 0)
+        else if (n > 0 && s->opt.fields && (rc = put_fields(s, sm, sr, row, rf)) != 0)
             return rc;
     }
     if (error && (rc = put_dict(s, rcol(s, R_ERROR), row, error, 0, name_text)) != 0)
