@@ -56,15 +56,18 @@ struct arrow_stream {
     char error[ERROR_MAX];
 };
 
-/* The columns of a site's fields, found once per site: column index + 1, 0
- * for none; and the site's and its last category's indices in the batch's
+/* The columns of a site's fields, found once per site; and the site's and its last category's indices in the batch's
  * dictionaries, valid while batch is the stream's (records come in runs of a
  * few sites: no look-up in the dictionaries' tables for them). */
 struct site_map {
-    uint32_t n;
-    uint32_t col[SHMLOG_MAX_ARGS];
-    uint8_t arg[SHMLOG_MAX_ARGS];   /* the argument a field shows */
-    uint8_t whole[SHMLOG_MAX_ARGS]; /* the field's value is that argument as decoded */
+    uint32_t n;                     /* fields with a column (a site defined after the schema was made has none) */
+    struct {
+        uint32_t col;
+        uint8_t type;               /* the column's */
+        uint8_t arg;                /* the argument the field shows */
+        uint8_t whole;              /* the field's value is that argument as decoded */
+        uint8_t field;              /* the field's number (render_field_value()) */
+    } f[SHMLOG_MAX_ARGS];
     uint64_t batch;
     uint32_t site_index;
     uint32_t category_index;
@@ -425,13 +428,18 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
         if (!(m = calloc(1, sizeof *m)))
             return NULL;
         struct render_field_info f[SHMLOG_MAX_ARGS];
-        m->n = (uint32_t)render_site_fields(sr, f);
-        for (uint32_t j = 0; j < m->n; j++) {
+        int n = render_site_fields(sr, f);
+        for (int j = 0; j < n; j++) {
             uint64_t probe;
             const struct col_def *c = field_column(s, f[j].name, f[j].name_len, field_kind(f[j].type), &probe);
-            m->col[j] = c ? (uint32_t)(c - s->cols) + 1 : 0;
-            m->arg[j] = f[j].arg;
-            m->whole[j] = f[j].whole;
+            if (!c)
+                continue; /* a site defined after the schema was made (a file still being written) */
+            m->f[m->n].col = (uint32_t)(c - s->cols);
+            m->f[m->n].type = c->type;
+            m->f[m->n].arg = f[j].arg;
+            m->f[m->n].whole = f[j].whole;
+            m->f[m->n].field = (uint8_t)j;
+            m->n++;
         }
         if (hmap_put(&s->site_cols, (uintptr_t)d, 0, m) != 0) {
             free(m);
@@ -473,13 +481,11 @@ static int put_fields(struct arrow_stream *s, const struct site_map *m, const st
                       const struct render_arg *args)
 {
     for (uint32_t j = 0; j < m->n; j++) {
-        if (!m->col[j])
-            continue; /* a site defined after the schema was made (a file still being written) */
-        size_t ci = m->col[j] - 1;
-        struct col_buf *b = &s->batch.buf[ci];
-        uint8_t type = s->cols[ci].type;
+        struct col_buf *b = &s->batch.buf[m->f[j].col];
+        uint8_t type = m->f[j].type;
         struct render_arg cut;
-        const struct render_arg *a = m->whole[j] ? &args[m->arg[j]] : render_field_value(sr, args, (int)j, &cut);
+        const struct render_arg *a =
+            m->f[j].whole ? &args[m->f[j].arg] : render_field_value(sr, args, m->f[j].field, &cut);
         if (type == COL_UTF8) {
             if (put_text(&s->batch, b, row, a->v.s, a->str_len) != 0)
                 return -ENOMEM;
