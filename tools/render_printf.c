@@ -489,7 +489,7 @@ static inline __attribute__((always_inline)) void render_items_as(const struct r
         size_t from = out->len;
         switch (it->fast) {
         case FAST_SIGNED:
-            render_buf_i64(out, (int64_t)a->v.u);
+            buf_i64(out, (int64_t)a->v.u);
             /* the field of a signed type shows the same digits */
             if (a->type >= SHMLOG_ARG_I8 && a->type <= SHMLOG_ARG_I64 && (a->type & 1) == 0)
                 memo_bytes(m, MEMO_COPY, from, out);
