@@ -194,34 +194,16 @@ static inline int batch_utf8(struct batch *bt, struct col_buf *c, size_t n)
     return batch_utf8_repair(bt, c, n);
 }
 
-/* n bytes from s to d: most strings of a record are a few bytes, which two
- * overlapping fixed-size copies move cheaper than a call to memcpy (reading
- * and writing only inside both ranges). */
-static inline void copy_short(char *d, const void *src, size_t n)
-{
-    const char *s = (const char *)src;
-    if (n > 16) {
-        memcpy(d, s, n);
-    } else if (n >= 8) {
-        memcpy(d, s, 8);
-        memcpy(d + n - 8, s + n - 8, 8);
-    } else if (n >= 4) {
-        memcpy(d, s, 4);
-        memcpy(d + n - 4, s + n - 4, 4);
-    } else if (n) {
-        d[0] = s[0];
-        d[n / 2] = s[n / 2];
-        d[n - 1] = s[n - 1];
-    }
-}
-
 /* The string s of n bytes at row (valid UTF-8 made of it). 0, or -ENOMEM. */
 static inline int put_text(struct batch *bt, struct col_buf *b, uint32_t row, const void *s, size_t n)
 {
     if ((!b->chars || b->chars_len + n > b->chars_cap) && batch_chars(bt, b, n) != 0)
         return -ENOMEM;
     fill_offsets(b, row);
-    copy_short(b->chars + b->chars_len, s, n);
+    if (n > 16)
+        memcpy(b->chars + b->chars_len, s, n);
+    else
+        render_copy_small(b->chars + b->chars_len, s, n);
     b->chars_len += n;
     if (batch_utf8(bt, b, n) != 0)
         return -ENOMEM;

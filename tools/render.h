@@ -140,17 +140,12 @@ static inline size_t render_buf_room(const struct render_buf *b)
  * overflow is set. */
 void render_buf_put_slow(struct render_buf *b, const void *src, size_t n);
 
-static inline void render_buf_put(struct render_buf *b, const void *src, size_t n)
+/* n bytes (at most 16) from src to d. Most pieces are a few bytes: two
+ * overlapping fixed-size copies beat a call to memcpy, and touch only bytes
+ * inside both ranges. */
+static inline void render_copy_small(char *d, const void *src, size_t n)
 {
-    if (n > 16 || n > b->cap - b->len) {
-        render_buf_put_slow(b, src, n);
-        return;
-    }
-    char *d = b->data + b->len;
     const char *s = (const char *)src;
-    b->len += n;
-    /* Most pieces are a few bytes: two overlapping fixed-size copies beat a
-     * call to memcpy, and touch only bytes inside both ranges. */
     if (n >= 8) {
         memcpy(d, s, 8);
         memcpy(d + n - 8, s + n - 8, 8);
@@ -162,6 +157,16 @@ static inline void render_buf_put(struct render_buf *b, const void *src, size_t 
         d[n / 2] = s[n / 2];
         d[n - 1] = s[n - 1];
     }
+}
+
+static inline void render_buf_put(struct render_buf *b, const void *src, size_t n)
+{
+    if (n > 16 || n > b->cap - b->len) {
+        render_buf_put_slow(b, src, n);
+        return;
+    }
+    render_copy_small(b->data + b->len, src, n);
+    b->len += n;
 }
 
 static inline void render_buf_putc(struct render_buf *b, char c)
