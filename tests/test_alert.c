@@ -138,9 +138,7 @@ static struct tu_child collector_with_rule(const char *rule_fmt)
     static char rule[1024];
     snprintf(rule, sizeof(rule), rule_fmt, script, runs);
     const char *args[] = {"--alert", rule, NULL};
-    struct tu_child c = tu_collector(&env, args);
-    tu_sleep_ms(100);
-    return c;
+    return tu_collector_ready(&env, args);
 }
 
 /* ==== End to end: collector, producers, command ==== */

@@ -39,8 +39,7 @@ Test(bounds, call_sites_cost_their_uid_a_bounded_amount_and_are_all_written)
 {
     /* Three processes of one uid, 65536 sites each with a format of 1000
      * bytes: 192 MiB of strings, three times the budget of one uid. */
-    struct tu_child col = tu_collector(&env, NULL);
-    tu_sleep_ms(200);
+    struct tu_child col = tu_collector_ready(&env, NULL);
     /* Its own memory: the segments it maps (2 x 64 MiB metas) are shared. */
     long before = tu_status_kb(col.pid, "RssAnon:");
     struct tu_child f[FLOODS];

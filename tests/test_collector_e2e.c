@@ -30,8 +30,7 @@ Test(collector_e2e, producers_before_and_after_start_exact_multiset)
     unsigned long long dropped = tu_wait_line(&a, "done ");
 
     const char *cargs[] = {"--rotate-size", "16k", NULL};
-    struct tu_child col = tu_collector(&env, cargs);
-    tu_sleep_ms(100);
+    struct tu_child col = tu_collector_ready(&env, cargs);
     struct tu_child b = tu_producer(pargs), c = tu_producer(pargs);
     dropped += tu_wait_line(&b, "done ");
     dropped += tu_wait_line(&c, "done ");
@@ -262,8 +261,7 @@ static long fast_frames_logged(void)
 
 Test(collector_e2e, a_record_under_light_load_reaches_the_file_quickly)
 {
-    struct tu_child col = tu_collector(&env, NULL);
-    tu_sleep_ms(50);
+    struct tu_child col = tu_collector_ready(&env, NULL);
     const char *pargs[] = {"--threads", "1", "--count", "1", "--hold", NULL};
     struct tu_child p = tu_producer(pargs);
     tu_wait_line(&p, "done ");
@@ -285,8 +283,7 @@ Test(collector_e2e, a_record_under_light_load_reaches_the_file_quickly)
 Test(collector_e2e, a_trickle_waits_for_max_delay_and_no_longer)
 {
     const char *cargs[] = {"--max-delay-ms", "1000", NULL};
-    struct tu_child col = tu_collector(&env, cargs);
-    tu_sleep_ms(100);
+    struct tu_child col = tu_collector_ready(&env, cargs);
     /* On one cpu: a ring it moved to would be new, and a new ring is read at once. */
     const char *pargs[] = {"--threads", "1", "--count", "2", "--burst", "1", "--pause-us", "400000", "--hold", NULL};
     struct tu_child p = tu_producer_one_cpu(pargs);
@@ -418,8 +415,7 @@ Test(collector_e2e, segment_dirs_made_after_start_are_found_at_once)
     struct tu_env late = env;
     snprintf(late.seg, sizeof(late.seg), "%s", dirs[0]);
     const char *cargs[] = {"--dir", dirs[1], "--dir", dirs[2], NULL};
-    struct tu_child col = tu_collector(&late, cargs);
-    tu_sleep_ms(200);
+    struct tu_child col = tu_collector_ready(&late, cargs);
     uint64_t start = tu_now_ms();
     for (int i = 0; i < 3; i++) {
         uint64_t due = start + 333u * (unsigned)i;

@@ -604,8 +604,7 @@ Test(dump_memory, collector_files_merged_over_hosts_read_exactly)
         snprintf(env.out, sizeof(env.out), "%s/out%d", env.root, k);
         /* Bursts a frame apart and small files: several frames and files. */
         const char *cargs[] = {"--rotate-size", "2k", NULL};
-        struct tu_child col = tu_collector(&env, cargs);
-        tu_sleep_ms(100);
+        struct tu_child col = tu_collector_ready(&env, cargs);
         const char *pargs[] = {"--app", app[k], "--threads", "2", "--count", "20000", "--long-every", "97",
                                "--burst", "1000", "--pause-us", "10000", NULL};
         struct tu_child p = tu_producer(pargs);

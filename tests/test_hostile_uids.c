@@ -244,8 +244,7 @@ Test(hostile_uids, a_flood_of_files_from_a_uid_not_accepted_costs_the_drain_noth
 {
     NEED_USERS();
     const unsigned files = 50000;
-    struct tu_child col = tu_collector(&env, NULL);
-    tu_sleep_ms(200);
+    struct tu_child col = tu_collector_ready(&env, NULL);
     long rss_before = tu_status_kb(col.pid, "VmRSS:");
     flood_as(&tu_atk, env.seg, files, 20000);
     /* The victim, accepted (the collector's own uid), at 100 k records a

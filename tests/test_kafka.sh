@@ -208,14 +208,28 @@ import sys
 import pyarrow as pa
 import shmlog
 url, dirs = sys.argv[1], sys.argv[2:]
-keys = [("ts", "ascending"), ("pid", "ascending"), ("cpu", "ascending"), ("seq", "ascending")]
+import pyarrow.compute as pc
+# A record's place in its ring names it (both hosts run here, so pids differ): the order does not hang on times.
+keys = [("pid", "ascending"), ("cpu", "ascending"), ("seq", "ascending"), ("ts", "ascending")]
 topic = pa.table(shmlog.open(url)).sort_by(keys)
 local = pa.table(shmlog.open(dirs)).sort_by(keys)
 warn = shmlog.to_arrow(url, level="WARN", app="alpha").num_rows
 print(topic.num_rows, "rows,", topic.num_columns, "columns;", warn, "of alpha at WARN")
 assert topic.num_rows == local.num_rows and topic.num_rows > 0, (topic.num_rows, local.num_rows)
 assert topic.schema == local.schema, (topic.schema, local.schema)
-assert topic.equals(local)
+# The topic holds frames a killed shipper sent again, with their clock anchors: as for the read from the
+# middle, a record may map its TSC with other anchors than the files' read, so times agree within the
+# 1 us guarantee and every other column exactly; what differs first is named.
+for name in topic.column_names:
+    a, b = topic[name], local[name]
+    if name == "ts":
+        diff = pc.abs(pc.subtract(pc.cast(a, pa.int64()), pc.cast(b, pa.int64())))
+        worst = pc.max(diff).as_py()
+        print("ts: at most", worst, "ns from the files' read,", pc.sum(pc.not_equal(diff, 0)).as_py(), "records moved")
+        assert worst <= 1000, worst
+    elif not a.equals(b):
+        i = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+        raise AssertionError(f"column {name}: row {i} is {a[i]} in the topic, {b[i]} in the files")
 assert warn == shmlog.to_arrow(dirs[0], level="WARN", app="alpha").num_rows
 EOF
 check_show "Python: pyarrow's table of shmlog.open('kafka://...') (libshmlog-read's Arrow stream) is the files'" \

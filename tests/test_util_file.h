@@ -17,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -324,6 +327,10 @@ static inline struct tu_child tu_spawn(char *const argv[], const char *log_path)
     return c;
 }
 
+/* The sockets tu_collector_ready heard READY=1 on, open until the test ends. */
+static int tu_notify_fds[16];
+static size_t tu_notify_nfds;
+
 /* Kills what a failed test left running (the test's own children only). */
 static inline void tu_kill_children(void)
 {
@@ -331,6 +338,9 @@ static inline void tu_kill_children(void)
         if (kill(tu_children[i], SIGKILL) == 0)
             waitpid(tu_children[i], NULL, 0);
     tu_nchildren = 0;
+    for (size_t i = 0; i < tu_notify_nfds; i++)
+        close(tu_notify_fds[i]);
+    tu_notify_nfds = 0;
 }
 
 /* Reads the child's stdout until a line starting with prefix; returns the
@@ -381,6 +391,47 @@ static inline struct tu_child tu_collector(const struct tu_env *e, const char *c
         argv[n++] = (char *)extra[i];
     argv[n] = NULL;
     return tu_spawn(argv, e->log);
+}
+
+/* tu_collector, returned once it drains: when it sends READY=1 on a
+ * $NOTIFY_SOCKET of the test's own, as it tells a service manager. A sleep
+ * instead is too short on a loaded machine, and what the test measures or
+ * starts next then meets a collector still setting up (its warm heap, its
+ * first scan). The socket stays open until the test ends, so the collector's
+ * STOPPING=1 is heard too. Fails the test when the collector exits or stays
+ * silent instead. */
+static inline struct tu_child tu_collector_ready(const struct tu_env *e, const char *const extra[])
+{
+    static unsigned serial;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify-%d-%u", e->root, (int)getpid(), serial++);
+    cr_assert(n > 0 && (size_t)n < sizeof(sa.sun_path), "the notify socket's path is too long: %s", e->root);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    cr_assert(fd >= 0);
+    cr_assert_eq(bind(fd, (const struct sockaddr *)&sa, sizeof(sa)), 0, "bind %s: %s", sa.sun_path, strerror(errno));
+    if (tu_notify_nfds < sizeof(tu_notify_fds) / sizeof(tu_notify_fds[0]))
+        tu_notify_fds[tu_notify_nfds++] = fd;
+    setenv("NOTIFY_SOCKET", sa.sun_path, 1);
+    struct tu_child c = tu_collector(e, extra);
+    unsetenv("NOTIFY_SOCKET");
+    for (int waited_ms = 0; waited_ms < 60000; waited_ms += 100) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) == 1) {
+            char msg[256];
+            ssize_t got = recv(fd, msg, sizeof(msg) - 1, 0);
+            if (got > 0) {
+                msg[got] = '\0';
+                if (strstr(msg, "READY=1"))
+                    return c;
+            }
+        }
+        siginfo_t si = {0};
+        if (waitid(P_PID, (id_t)c.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == c.pid)
+            cr_assert_fail("the collector exited (status %d) before it said READY=1; its log: %s", si.si_status,
+                           e->log);
+    }
+    cr_assert_fail("the collector did not say READY=1 in 60 s; its log: %s", e->log);
+    return c;
 }
 
 static inline struct tu_child tu_producer(const char *const args[])
