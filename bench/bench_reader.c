@@ -6,7 +6,9 @@
  * consumer that reads them one by one does; best of 3 runs of each. With
  * --threads: the Arrow stream on one thread, then two streams of the same
  * files on two threads at once, in wall-clock time (the second figure over
- * the first is how readers on several threads scale). */
+ * the first is how readers on several threads scale). With --once WHAT:
+ * one pass of one of them, for valgrind --tool=callgrind's instructions a
+ * record (bench/RESULTS.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
@@ -123,6 +125,23 @@ static unsigned long long by_arrow_no_fields(const char *dir)
     return by_arrow_with(dir, 0, 1);
 }
 
+static unsigned long long by_arrow_neither(const char *dir)
+{
+    return by_arrow_with(dir, 0, 0);
+}
+
+static const struct {
+    const char *name, *what;
+    unsigned long long (*fn)(const char *);
+} readers[] = {
+    {"events", "C events (message, fields):", by_events},
+    {"columns", "C columns (messages, values):", by_columns},
+    {"arrow", "C Arrow (every column):", by_arrow},
+    {"arrow-no-msg", "C Arrow (no msg):", by_arrow_no_msg},
+    {"arrow-no-fields", "C Arrow (no fields):", by_arrow_no_fields},
+    {"arrow-neither", "C Arrow (no msg, no fields):", by_arrow_neither},
+};
+
 static double wall_now(void)
 {
     struct timespec t;
@@ -198,14 +217,19 @@ int main(int argc, char **argv)
                "%.2fx one (wall), best of 3\n", two / 1e6, t2, c2 / 1e6, two / one);
         return 0;
     }
+    if (argc == 4 && strcmp(argv[1], "--once") == 0) {
+        for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
+            if (strcmp(argv[2], readers[i].name) == 0) {
+                printf("%s %llu records\n", readers[i].what, readers[i].fn(argv[3]));
+                return 0;
+            }
+    }
     if (argc != 2) {
-        fprintf(stderr, "usage: shmlog-bench-reader [--threads] DIR\n");
+        fprintf(stderr, "usage: shmlog-bench-reader [--threads | --once events|columns|arrow|arrow-no-msg|"
+                        "arrow-no-fields|arrow-neither] DIR\n");
         return 2;
     }
-    measure("C events (message, fields):", by_events, argv[1]);
-    measure("C columns (messages, values):", by_columns, argv[1]);
-    measure("C Arrow (every column):", by_arrow, argv[1]);
-    measure("C Arrow (no msg):", by_arrow_no_msg, argv[1]);
-    measure("C Arrow (no fields):", by_arrow_no_fields, argv[1]);
+    for (size_t i = 0; i < 5; i++) /* all but arrow-neither: the figures bench/files.sh prints */
+        measure(readers[i].what, readers[i].fn, argv[1]);
     return 0;
 }

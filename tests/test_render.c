@@ -1259,6 +1259,115 @@ Test(render_line, prepared_site_matches_the_general_formatter, .timeout = 120)
     }
 }
 
+/* ==== The plain message's fast paths (Arrow's msg column, the C API's) ==== */
+
+/* fmt with one argument of type (its payload p, n bytes) as a prepared site
+ * renders the message alone, against want (libc's snprintf of the same call)
+ * and against the general formatter. */
+static void check_plain_msg(const char *fmt, uint8_t type, const uint8_t *p, size_t n, const char *want,
+                            size_t want_len)
+{
+    make_record(fmt, "src/x.c", 3, &type, 1, p, n);
+    struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234, NULL);
+    cr_assert(sr != NULL);
+    struct render_buf b;
+    render_buf_init(&b, json_mem, sizeof json_mem - 1);
+    cr_assert_eq(render_prepared_msg(sr, &test_rec, &b), 0);
+    if (b.len != want_len || memcmp(json_mem, want, want_len) != 0)
+        cr_assert_fail("format \"%s\": prepared message \"%.*s\" (%zu bytes), printf \"%.*s\" (%zu bytes)", fmt,
+                       (int)b.len, json_mem, b.len, (int)want_len, want, want_len);
+    struct render_arg args[SHMLOG_MAX_ARGS];
+    int nargs = render_decode_args(&test_site, test_rec.payload, test_rec.payload_len, args);
+    cr_assert_eq(nargs, 1);
+    static char general[1 << 12];
+    render_buf_init(&b, general, sizeof general);
+    render_format(fmt, args, nargs, &b);
+    if (b.len != want_len || memcmp(general, want, want_len) != 0)
+        cr_assert_fail("format \"%s\": general formatter \"%.*s\", printf \"%.*s\"", fmt, (int)b.len, general,
+                       (int)want_len, want);
+    render_site_free(sr);
+}
+
+Test(render_line, plain_message_fast_paths_match_printf, .timeout = 30)
+{
+    char want[1 << 12];
+    uint8_t p[SHMLOG_MAX_PAYLOAD];
+    static const char *const int_fmts[] = {"q=%d", "<%5d>", "<%-5d>", "<%05d>", "<%+d>", "<% d>", "<%.3d>",
+                                           "%i%%", "100%% %d %%", "%d"};
+    static const int32_t ints[] = {0, 1, -1, 9, 10, -10, 42, -42, 99999, -100000, INT32_MIN, INT32_MAX};
+    for (size_t f = 0; f < sizeof int_fmts / sizeof *int_fmts; f++)
+        for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+            int n = snprintf(want, sizeof want, int_fmts[f], ints[i]);
+            check_plain_msg(int_fmts[f], SHMLOG_ARG_I32, p, put_le(p, (uint32_t)ints[i], 4), want, (size_t)n);
+        }
+    static const char *const u64_fmts[] = {"id=%lu", "<%8lu>", "<%-3lu>", "%lx", "%#lx", "<%.2lu>", "%ld"};
+    static const uint64_t u64s[] = {0, 1, 9, 10, 99, 100, 4294967295u, 4294967296u, 99999999, 100000000,
+                                    (uint64_t)INT64_MAX, (uint64_t)INT64_MIN, UINT64_MAX};
+    for (size_t f = 0; f < sizeof u64_fmts / sizeof *u64_fmts; f++)
+        for (size_t i = 0; i < sizeof u64s / sizeof *u64s; i++) {
+            int n = snprintf(want, sizeof want, u64_fmts[f], u64s[i]);
+            check_plain_msg(u64_fmts[f], SHMLOG_ARG_U64, p, put_le(p, u64s[i], 8), want, (size_t)n);
+        }
+    static const char *const f_fmts[] = {"px=%.2f", "%f", "%.0f", "<%.4f>", "<%10.3f>", "<%-9.1f>", "%+.2f",
+                                         "%.10f", "%.2f%%"};
+    static const double doubles[] = {0.0, -0.0, 1.005, -1.005, 2.5, -2.5, 0.125, 123456.789, -0.004, 1e15 + 0.5,
+                                     1e-7, 5e-324, -1e300, NAN, -INFINITY, INFINITY, 4503599627370497.5};
+    for (size_t f = 0; f < sizeof f_fmts / sizeof *f_fmts; f++)
+        for (size_t i = 0; i < sizeof doubles / sizeof *doubles; i++) {
+            uint64_t bits;
+            memcpy(&bits, &doubles[i], 8);
+            int n = snprintf(want, sizeof want, f_fmts[f], doubles[i]);
+            check_plain_msg(f_fmts[f], SHMLOG_ARG_F64, p, put_le(p, bits, 8), want, (size_t)n);
+        }
+    /* Strings of every length to 40 with a NUL at each place (%s stops there),
+     * bytes that are no UTF-8, and the producer's truncation mark (the message
+     * shows the bytes kept; the record's flag says it was cut). */
+    static const char *const s_fmts[] = {"sym=%s", "<%.3s>", "<%5s>", "<%-5s>", "%s%%"};
+    static const char *const odd[] = {"\xff\xfe", "caf\xc3\xa9", "\xc3", "ab\x80" "cdefghij\xe2\x82", "\xed\xa0\x80"};
+    for (size_t f = 0; f < sizeof s_fmts / sizeof *s_fmts; f++)
+        for (size_t len = 0; len <= 40; len++)
+            for (size_t nul = 0; nul <= len + 5; nul++) {
+                char str[48];
+                size_t odd_i = nul - len - 1; /* nul > len: no NUL, the odd string of that number instead */
+                for (size_t k = 0; k < len; k++)
+                    str[k] = (char)('A' + k % 26);
+                if (nul > len && odd_i < sizeof odd / sizeof *odd && len >= strlen(odd[odd_i]))
+                    memcpy(str + len - strlen(odd[odd_i]), odd[odd_i], strlen(odd[odd_i]));
+                if (nul < len)
+                    str[nul] = '\0';
+                str[len] = '\0';
+                for (int cut = 0; cut <= 1; cut++) {
+                    put_le(p, len | (cut ? SHMLOG_STR_TRUNCATED : 0u), 2);
+                    memcpy(p + 2, str, len);
+                    int n = snprintf(want, sizeof want, s_fmts[f], str);
+                    check_plain_msg(s_fmts[f], SHMLOG_ARG_STR, p, 2 + len, want, (size_t)n);
+                }
+            }
+}
+
+/* The UTF-8 check takes words of ASCII at a time, the last overlapping: a
+ * byte that is no ASCII is found at each place of strings of each length. */
+Test(render_line, utf8_check_finds_a_byte_at_each_place, .timeout = 10)
+{
+    char s[64];
+    for (size_t len = 0; len <= 40; len++) {
+        memset(s, 'a', len);
+        cr_assert_eq(render_ascii(s, len), 1);
+        cr_assert_eq(render_utf8_valid(s, len), len);
+        for (size_t at = 0; at < len; at++) {
+            memset(s, 'a', len);
+            s[at] = (char)0x80; /* a continuation byte with no lead: invalid */
+            cr_assert_eq(render_ascii(s, len), 0, "length %zu, byte at %zu", len, at);
+            cr_assert_eq(render_utf8_valid(s, len), at, "length %zu, byte at %zu", len, at);
+            if (at + 2 <= len) {
+                memcpy(s + at, "\xc3\xa9", 2); /* é: valid, and not ASCII */
+                cr_assert_eq(render_ascii(s, len), 0);
+                cr_assert_eq(render_utf8_valid(s, len), len);
+            }
+        }
+    }
+}
+
 /* The definition the clock must meet, written the slow way: one 128-bit
  * division per call. */
 static uint64_t tsc_to_ns_by_division(const struct shm_proc_info *p, uint64_t tsc)

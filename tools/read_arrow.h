@@ -7,6 +7,7 @@
 #ifndef READ_ARROW_H
 #define READ_ARROW_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -64,10 +65,20 @@ void dict_reset(struct dict *d);
 void dict_free(struct dict *d);
 /* The index of the string s (n bytes) in d, added when new; -1 when out of memory. */
 long dict_text(struct dict *d, const char *s, size_t n);
+/* dict_keyed() of a key other than the last one asked for. */
+long dict_keyed_lookup(struct dict *d, uint64_t k1, uint64_t k2, const char *(*text)(const void *, uint64_t, char *),
+                       const void *arg);
+
 /* The index of the value keyed (k1, k2), whose text text() gives when it is
- * new to the batch (made valid UTF-8); -1 when out of memory. */
-long dict_keyed(struct dict *d, uint64_t k1, uint64_t k2, const char *(*text)(const void *, uint64_t, char *),
-                const void *arg);
+ * new to the batch (made valid UTF-8); -1 when out of memory. Records come in
+ * runs of one process: the last key is asked for again most of the time. */
+static inline long dict_keyed(struct dict *d, uint64_t k1, uint64_t k2,
+                              const char *(*text)(const void *, uint64_t, char *), const void *arg)
+{
+    if (d->has_last && d->last_k1 == k1 && d->last_k2 == k2)
+        return d->last_index;
+    return dict_keyed_lookup(d, k1, k2, text, arg);
+}
 
 /* ==== A batch being built ==== */
 
@@ -107,12 +118,8 @@ void batch_free(struct batch *b);
 int batch_export(struct batch *b, struct ArrowArray *out);
 /* Room for n more characters in column c. 0, or -ENOMEM. */
 int batch_chars(struct batch *b, struct col_buf *c, size_t n);
-/* The n bytes just written at the end of c's characters, made valid UTF-8. 0, or -ENOMEM. */
-int batch_utf8(struct batch *b, struct col_buf *c, size_t n);
-/* The string s of n bytes at row (valid UTF-8 made of it). 0, or -ENOMEM. */
-int put_text(struct batch *b, struct col_buf *c, uint32_t row, const void *s, size_t n);
-/* A dictionary column's index i (< 0: out of memory) at row; the batch ends at the index width's limit. */
-int put_index(struct batch *b, struct col_buf *c, uint8_t type, uint32_t row, long i);
+/* batch_utf8() of bytes that are not all ASCII. */
+int batch_utf8_repair(struct batch *b, struct col_buf *c, size_t n);
 
 static inline void set_bit(uint8_t *bits, uint32_t i)
 {
@@ -162,6 +169,47 @@ static inline void fill_offsets(struct col_buf *b, uint32_t row)
     int32_t *o = (int32_t *)b->data;
     while (b->filled < row)
         o[++b->filled] = (int32_t)b->chars_len;
+}
+
+/* A dictionary column's index i (< 0: out of memory) at row; the batch ends at the index width's limit. */
+static inline int put_index(struct batch *bt, struct col_buf *b, uint8_t type, uint32_t row, long i)
+{
+    if (i < 0)
+        return -ENOMEM;
+    if (type == COL_DICT8)
+        put_u8(b, row, (uint8_t)i);
+    else
+        put_u16(b, row, (uint16_t)i);
+    put_valid(b, row);
+    if (b->dict.n >= (type == COL_DICT8 ? 127u : DICT16_MAX))
+        bt->full = 1;
+    return 0;
+}
+
+/* The n bytes just written at the end of c's characters, made valid UTF-8. 0, or -ENOMEM. */
+static inline int batch_utf8(struct batch *bt, struct col_buf *c, size_t n)
+{
+    if (render_ascii(c->chars + c->chars_len - n, n))
+        return 0;
+    return batch_utf8_repair(bt, c, n);
+}
+
+/* The string s of n bytes at row (valid UTF-8 made of it). 0, or -ENOMEM. */
+static inline int put_text(struct batch *bt, struct col_buf *b, uint32_t row, const void *s, size_t n)
+{
+    if ((!b->chars || b->chars_len + n > b->chars_cap) && batch_chars(bt, b, n) != 0)
+        return -ENOMEM;
+    fill_offsets(b, row);
+    if (n > 16)
+        memcpy(b->chars + b->chars_len, s, n);
+    else
+        render_copy_small(b->chars + b->chars_len, s, n);
+    b->chars_len += n;
+    if (batch_utf8(bt, b, n) != 0)
+        return -ENOMEM;
+    ((int32_t *)b->data)[++b->filled] = (int32_t)b->chars_len;
+    put_valid(b, row);
+    return 0;
 }
 
 #endif /* READ_ARROW_H */

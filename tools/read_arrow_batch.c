@@ -93,11 +93,9 @@ long dict_text(struct dict *d, const char *s, size_t n)
     return i;
 }
 
-long dict_keyed(struct dict *d, uint64_t k1, uint64_t k2, const char *(*text)(const void *, uint64_t, char *),
+long dict_keyed_lookup(struct dict *d, uint64_t k1, uint64_t k2, const char *(*text)(const void *, uint64_t, char *),
                        const void *arg)
 {
-    if (d->has_last && d->last_k1 == k1 && d->last_k2 == k2)
-        return d->last_index;
     void *v = hmap_get(&d->by_key, k1, k2);
     long i;
     if (v) {
@@ -336,7 +334,7 @@ static void col_free(struct pool *p, struct col_buf *b)
 
 /* Arrow's strings are valid UTF-8: each byte that starts no valid sequence
  * becomes U+FFFD, as the JSON shows it. */
-int batch_utf8(struct batch *bt, struct col_buf *b, size_t n)
+int batch_utf8_repair(struct batch *bt, struct col_buf *b, size_t n)
 {
     char *at = b->chars + b->chars_len - n;
     size_t ok = render_utf8_valid(at, n);
@@ -359,33 +357,6 @@ int batch_utf8(struct batch *bt, struct col_buf *b, size_t n)
     return 0;
 }
 
-int put_text(struct batch *bt, struct col_buf *b, uint32_t row, const void *str, size_t n)
-{
-    if (chars_room(bt->pool, b, n) != 0)
-        return -ENOMEM;
-    fill_offsets(b, row);
-    memcpy(b->chars + b->chars_len, str, n);
-    b->chars_len += n;
-    if (batch_utf8(bt, b, n) != 0)
-        return -ENOMEM;
-    ((int32_t *)b->data)[++b->filled] = (int32_t)b->chars_len;
-    put_valid(b, row);
-    return 0;
-}
-
-int put_index(struct batch *bt, struct col_buf *b, uint8_t type, uint32_t row, long i)
-{
-    if (i < 0)
-        return -ENOMEM;
-    if (type == COL_DICT8)
-        put_u8(b, row, (uint8_t)i);
-    else
-        put_u16(b, row, (uint16_t)i);
-    put_valid(b, row);
-    if (b->dict.n >= (type == COL_DICT8 ? 127u : DICT16_MAX))
-        bt->full = 1;
-    return 0;
-}
 /* ==== Handing a batch over ==== */
 
 /* What the consumer releases: one batch's memory, shared by its columns. */

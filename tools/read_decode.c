@@ -358,7 +358,9 @@ static int take_record(struct read_engine *e, struct source *s, const struct shl
     if (!c->record || ev->offset < s->skip_below)
         return 0;
     const struct read_filter *f = e->filter;
-    if (!p->passes || !read_filter_record(f, rec->level, shm_categories_name(p->cats, rec->category), ts))
+    /* The category's name only for a filter that asks for one. */
+    const char *category = f->category[0] ? shm_categories_name(p->cats, rec->category) : NULL;
+    if (!p->passes || !read_filter_record(f, rec->level, category, ts))
         return 0;
     struct dsite *d = ev->site ? site_of(e, s, p, ev->site) : NULL;
     if (ev->site && !d)

@@ -35,37 +35,37 @@ int render_prepared_msg(const struct render_site *sr, const struct shm_copied_re
     return out->overflow ? -ENOBUFS : 0;
 }
 
-int render_prepared_values(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *msg,
-                           struct render_arg values[SHMLOG_MAX_ARGS])
+int render_prepared_args(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *msg,
+                         struct render_arg args[SHMLOG_MAX_ARGS])
 {
-    struct render_arg args[SHMLOG_MAX_ARGS];
     int nargs = prepared_args(sr, rec, args);
     if (msg)
         put_prepared_msg(sr, rec, args, nargs, msg, ESC_NONE, NULL);
-    if (!sr->known)
-        return 0;
-    if (nargs < 0)
-        return -1;
-    for (int i = 0; i < sr->nfields; i++) {
-        const struct prep_field *f = &sr->fields[i];
-        struct render_arg cut;
-        values[i] = *field_value(args, f->arg, f->prec, f->prec_arg, &cut);
-    }
-    return sr->nfields;
+    return sr->known ? nargs : 0;
+}
+
+const struct render_arg *render_field_value(const struct render_site *sr, const struct render_arg *args, int i,
+                                            struct render_arg *cut)
+{
+    const struct prep_field *f = &sr->fields[i];
+    return field_value(args, f->arg, f->prec, f->prec_arg, cut);
 }
 
 int render_prepared_fields(const struct render_site *sr, const struct shm_copied_record *rec,
                            struct render_field fields[SHMLOG_MAX_ARGS])
 {
-    struct render_arg values[SHMLOG_MAX_ARGS];
-    int n = render_prepared_values(sr, rec, NULL, values);
-    for (int i = 0; i < n; i++) {
+    struct render_arg args[SHMLOG_MAX_ARGS];
+    int nargs = render_prepared_args(sr, rec, NULL, args);
+    if (nargs <= 0)
+        return nargs;
+    for (int i = 0; i < sr->nfields; i++) {
+        struct render_arg cut;
         /* The key is `,"name":`; names are [A-Za-z0-9_.] and need no escaping. */
         fields[i].name = sr->fields[i].key + 2;
         fields[i].name_len = sr->fields[i].key_len - 4;
-        fields[i].value = values[i];
+        fields[i].value = *render_field_value(sr, args, i, &cut);
     }
-    return n;
+    return sr->nfields;
 }
 
 int render_site_fields(const struct render_site *sr, struct render_field_info fields[SHMLOG_MAX_ARGS])
@@ -77,6 +77,8 @@ int render_site_fields(const struct render_site *sr, struct render_field_info fi
         fields[i].name = f->key + 2;
         fields[i].name_len = f->key_len - 4;
         fields[i].type = f->arg < sr->nargs ? sr->arg_types[f->arg] : 0;
+        fields[i].arg = (uint8_t)f->arg;
+        fields[i].whole = fields[i].type != SHMLOG_ARG_STR || (f->prec < 0 && f->prec_arg < 0);
     }
     return sr->nfields;
 }

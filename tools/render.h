@@ -140,17 +140,12 @@ static inline size_t render_buf_room(const struct render_buf *b)
  * overflow is set. */
 void render_buf_put_slow(struct render_buf *b, const void *src, size_t n);
 
-static inline void render_buf_put(struct render_buf *b, const void *src, size_t n)
+/* n bytes (at most 16) from src to d. Most pieces are a few bytes: two
+ * overlapping fixed-size copies beat a call to memcpy, and touch only bytes
+ * inside both ranges. */
+static inline void render_copy_small(char *d, const void *src, size_t n)
 {
-    if (n > 16 || n > b->cap - b->len) {
-        render_buf_put_slow(b, src, n);
-        return;
-    }
-    char *d = b->data + b->len;
     const char *s = (const char *)src;
-    b->len += n;
-    /* Most pieces are a few bytes: two overlapping fixed-size copies beat a
-     * call to memcpy, and touch only bytes inside both ranges. */
     if (n >= 8) {
         memcpy(d, s, 8);
         memcpy(d + n - 8, s + n - 8, 8);
@@ -162,6 +157,16 @@ static inline void render_buf_put(struct render_buf *b, const void *src, size_t 
         d[n / 2] = s[n / 2];
         d[n - 1] = s[n - 1];
     }
+}
+
+static inline void render_buf_put(struct render_buf *b, const void *src, size_t n)
+{
+    if (n > 16 || n > b->cap - b->len) {
+        render_buf_put_slow(b, src, n);
+        return;
+    }
+    render_copy_small(b->data + b->len, src, n);
+    b->len += n;
 }
 
 static inline void render_buf_putc(struct render_buf *b, char c)
@@ -220,6 +225,30 @@ void render_json_string(struct render_buf *out, const void *s, size_t n);
 /* The bytes at the start of s (n bytes) that are valid UTF-8 (overlong forms,
  * surrogates and code points above U+10FFFF are not): n when all are. */
 size_t render_utf8_valid(const void *s, size_t n);
+
+/* 1 when the n bytes at s are all ASCII (so valid UTF-8). A few loads, the
+ * last overlapping the one before, so a short string (a symbol, a venue)
+ * costs what a long one's last word does; inline where every record calls it. */
+static inline int render_ascii(const void *src, size_t n)
+{
+    const uint8_t *s = (const uint8_t *)src;
+    if (n >= 8) {
+        uint64_t any = 0, w;
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&w, s + i, 8);
+            any |= w;
+        }
+        memcpy(&w, s + n - 8, 8);
+        return !((any | w) & 0x8080808080808080ull);
+    }
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        return !((a | b) & 0x80808080u);
+    }
+    return n == 0 || !((s[0] | s[n / 2] | s[n - 1]) & 0x80);
+}
 /* Appends s with each byte that starts no valid UTF-8 sequence replaced by
  * U+FFFD, as the JSON strings show it: valid UTF-8 for any bytes. */
 void render_utf8_repair(struct render_buf *out, const void *s, size_t n);
@@ -293,11 +322,18 @@ struct render_field {
 };
 int render_prepared_fields(const struct render_site *sr, const struct shm_copied_record *rec,
                            struct render_field fields[SHMLOG_MAX_ARGS]);
-/* The message into msg (unless NULL; msg->overflow says it did not fit) and
- * the fields' values (as render_prepared_fields() gives them; named by
- * render_site_fields()), the arguments decoded once. The fields' count, or -1. */
-int render_prepared_values(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *msg,
-                           struct render_arg values[SHMLOG_MAX_ARGS]);
+/* The record's arguments decoded into args, and the message into msg (unless
+ * NULL; msg->overflow says it did not fit), the arguments decoded once. The
+ * arguments' count; 0 when the site is unknown; -1 when the payload does not
+ * match it. Field i's value (as render_prepared_fields() gives it, named by
+ * render_site_fields()) is args[info.arg] when its info says whole, else
+ * render_field_value()'s. */
+int render_prepared_args(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *msg,
+                         struct render_arg args[SHMLOG_MAX_ARGS]);
+/* Field i's value of args that render_prepared_args() decoded: a string cut
+ * as the message cuts it is in *cut. */
+const struct render_arg *render_field_value(const struct render_site *sr, const struct render_arg *args, int i,
+                                            struct render_arg *cut);
 
 /* What the fields of a site's records are, without a record: the names
  * render_prepared_fields() gives and each value's argument type (enum
@@ -306,6 +342,8 @@ struct render_field_info {
     const char *name; /* not NUL-terminated */
     size_t name_len;
     uint8_t type;
+    uint8_t whole;    /* the value is its argument as decoded: no precision cuts it */
+    uint8_t arg;      /* that argument */
 };
 int render_site_fields(const struct render_site *sr, struct render_field_info fields[SHMLOG_MAX_ARGS]);
 

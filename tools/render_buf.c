@@ -40,12 +40,7 @@ void render_buf_u64(struct render_buf *b, uint64_t v)
 
 void render_buf_i64(struct render_buf *b, int64_t v)
 {
-    if (v < 0) {
-        render_buf_putc(b, '-');
-        render_buf_u64(b, (uint64_t)0 - (uint64_t)v);
-    } else {
-        render_buf_u64(b, (uint64_t)v);
-    }
+    buf_i64(b, v);
 }
 
 /* Appends v zero-padded to exactly ndigits digits (v < 10^ndigits). */

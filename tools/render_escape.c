@@ -32,6 +32,8 @@ static size_t utf8_valid_len(const uint8_t *s, size_t n)
 size_t render_utf8_valid(const void *src, size_t n)
 {
     const uint8_t *s = src;
+    if (render_ascii(s, n))
+        return n;
     size_t i = 0;
     while (i < n) {
         /* ASCII, 8 bytes at a time: most messages are nothing else. */

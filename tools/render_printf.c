@@ -416,12 +416,39 @@ void render_format(const char *fmt, const struct render_arg *args, int nargs, st
 }
 /* ==== The message of a prepared site ==== */
 
+/* 1 when one of the n bytes at s is a NUL: word loads, the last overlapping
+ * the one before (a word has a zero byte exactly when (w - 0x01..) & ~w &
+ * 0x80.. is not 0). */
+static inline int has_nul(const uint8_t *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    if (n >= 8) {
+        uint64_t w;
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&w, s + i, 8);
+            if ((w - ones) & ~w & highs)
+                return 1;
+        }
+        memcpy(&w, s + n - 8, 8);
+        return ((w - ones) & ~w & highs) != 0;
+    }
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        return (((a - (uint32_t)ones) & ~a) | ((b - (uint32_t)ones) & ~b)) & (uint32_t)highs;
+    }
+    return n && (!s[0] || !s[n / 2] || !s[n - 1]);
+}
+
 /* %s of a prepared FAST_STR item. 1 when it showed the whole string. */
-static int put_str_arg(struct render_buf *out, const struct render_arg *a, enum esc_mode esc)
+static inline __attribute__((always_inline)) int put_str_arg(struct render_buf *out, const struct render_arg *a,
+                                                             enum esc_mode esc)
 {
     size_t n = a->str_len;
     /* Most strings have nothing to escape (and so no NUL): one pass. */
-    if (esc != ESC_NONE && plain_run(a->v.s, 0, n, esc == ESC_JSON ? json_plain : text_plain) == n) {
+    if (esc != ESC_NONE ? plain_run(a->v.s, 0, n, esc == ESC_JSON ? json_plain : text_plain) == n
+                        : !has_nul(a->v.s, n)) {
         render_buf_put(out, a->v.s, n);
         return 1;
     }
@@ -441,9 +468,13 @@ static void memo_bytes(struct arg_memo *memo, uint8_t kind, size_t from, const s
     memo->len = (uint32_t)(out->len - from);
 }
 
-/* The message; memo (JSON only, or NULL) notes what the fields can reuse. */
-static void render_items(const struct render_site *sr, const struct render_arg *args, struct render_buf *out,
-                         enum esc_mode esc, struct arg_memo *memo)
+/* The message; memo (JSON only, or NULL) notes what the fields can reuse.
+ * Inline in put_prepared_msg twice: the plain message's copy has the
+ * escaping and the memo folded away. */
+static inline __attribute__((always_inline)) void render_items_as(const struct render_site *sr,
+                                                                  const struct render_arg *args,
+                                                                  struct render_buf *out, enum esc_mode esc,
+                                                                  struct arg_memo *memo)
 {
     for (int i = 0; i < sr->nitems; i++) {
         const struct prep_item *it = &sr->items[i];
@@ -458,7 +489,7 @@ static void render_items(const struct render_site *sr, const struct render_arg *
         size_t from = out->len;
         switch (it->fast) {
         case FAST_SIGNED:
-            render_buf_i64(out, (int64_t)a->v.u);
+            buf_i64(out, (int64_t)a->v.u);
             /* the field of a signed type shows the same digits */
             if (a->type >= SHMLOG_ARG_I8 && a->type <= SHMLOG_ARG_I64 && (a->type & 1) == 0)
                 memo_bytes(m, MEMO_COPY, from, out);
@@ -523,7 +554,9 @@ void put_prepared_msg(const struct render_site *sr, const struct shm_copied_reco
         render_buf_puts(out, "<corrupt payload: ");
         render_buf_u64(out, rec->payload_len);
         render_buf_puts(out, " bytes do not match the site's argument types>");
+    } else if (esc == ESC_NONE && !memo) {
+        render_items_as(sr, args, out, ESC_NONE, NULL); /* the message alone: Arrow's column, the C API's */
     } else {
-        render_items(sr, args, out, esc, memo);
+        render_items_as(sr, args, out, esc, memo);
     }
 }

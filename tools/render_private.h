@@ -112,6 +112,17 @@ static inline void buf_u64(struct render_buf *b, uint64_t v)
     render_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
+/* render_buf_i64, inline as buf_u64. */
+static inline void buf_i64(struct render_buf *b, int64_t v)
+{
+    if (v < 0) {
+        render_buf_putc(b, '-');
+        buf_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        buf_u64(b, (uint64_t)v);
+    }
+}
+
 /* Appends v zero-padded to exactly ndigits digits (v < 10^ndigits). */
 void buf_u64_padded(struct render_buf *b, uint64_t v, int ndigits);
 void buf_u128(struct render_buf *b, u128 v);

@@ -29,6 +29,7 @@
  * they are written (65536-row batches cost 5-15 % more a row: bench_reader.c). */
 #define BATCH_ROWS_DEFAULT 16384u
 #define ERROR_MAX 256
+#define SITE_RECENT 64u
 
 /* ==== The stream ==== */
 
@@ -43,17 +44,34 @@ struct arrow_stream {
     size_t first_field;   /* records: the columns from here on are fields */
     struct hmap field_col; /* (name hash, kind) -> column index + 1 */
     struct hmap site_cols; /* dsite -> struct site_map */
-    const struct dsite *last_site; /* records come in runs of a site: its map */
-    const struct site_map *last_map;
+    /* The maps of the sites met last, by their address: a trading mix
+     * alternates between a few sites, each a table look-up otherwise. */
+    struct {
+        const struct dsite *site;
+        struct site_map *map;
+    } recent[SITE_RECENT];
     struct batch batch;   /* being built */
+    uint64_t batches;     /* batches begun: a site_map's indices are of the batch it names */
     uint32_t max_level;   /* records: the highest level in the batch */
     char error[ERROR_MAX];
 };
 
-/* The columns of a site's fields, found once per site: column index + 1, 0 for none. */
+/* The columns of a site's fields, found once per site; and the site's and its last category's indices in the batch's
+ * dictionaries, valid while batch is the stream's (records come in runs of a
+ * few sites: no look-up in the dictionaries' tables for them). */
 struct site_map {
-    uint32_t n;
-    uint32_t col[SHMLOG_MAX_ARGS];
+    uint32_t n;                     /* fields with a column (a site defined after the schema was made has none) */
+    struct {
+        uint32_t col;
+        uint8_t type;               /* the column's */
+        uint8_t arg;                /* the argument the field shows */
+        uint8_t whole;              /* the field's value is that argument as decoded */
+        uint8_t field;              /* the field's number (render_field_value()) */
+    } f[SHMLOG_MAX_ARGS];
+    uint64_t batch;
+    uint32_t site_index;
+    uint32_t category_index;
+    unsigned category;
 };
 
 /* The records' fixed columns, in order. */
@@ -391,53 +409,83 @@ static const char *name_text(const void *name, uint64_t k2, char *buf)
     return name;
 }
 
-static int put_dict(struct arrow_stream *s, size_t col, uint32_t row, const void *key, uint64_t k2,
-                    const char *(*text)(const void *, uint64_t, char *))
+static inline __attribute__((always_inline)) int put_dict(struct arrow_stream *s, size_t col, uint32_t row,
+                                                          const void *key, uint64_t k2,
+                                                          const char *(*text)(const void *, uint64_t, char *))
 {
     struct col_buf *b = &s->batch.buf[col];
     return put_index(&s->batch, b, s->cols[col].type, row, dict_keyed(&b->dict, (uintptr_t)key, k2, text, key));
 }
 
 /* The columns of the fields of site d (prepared as sr), found on its first record. */
-static const struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, const struct render_site *sr)
+static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, const struct render_site *sr)
 {
-    if (d == s->last_site)
-        return s->last_map;
+    size_t slot = (size_t)(((uintptr_t)d * 0x9E3779B97F4A7C15ull) >> 58); /* of SITE_RECENT (64) */
+    if (s->recent[slot].site == d)
+        return s->recent[slot].map;
     struct site_map *m = hmap_get(&s->site_cols, (uintptr_t)d, 0);
     if (!m) {
         if (!(m = calloc(1, sizeof *m)))
             return NULL;
         struct render_field_info f[SHMLOG_MAX_ARGS];
-        m->n = (uint32_t)render_site_fields(sr, f);
-        for (uint32_t j = 0; j < m->n; j++) {
+        int n = render_site_fields(sr, f);
+        for (int j = 0; j < n; j++) {
             uint64_t probe;
             const struct col_def *c = field_column(s, f[j].name, f[j].name_len, field_kind(f[j].type), &probe);
-            m->col[j] = c ? (uint32_t)(c - s->cols) + 1 : 0;
+            if (!c)
+                continue; /* a site defined after the schema was made (a file still being written) */
+            m->f[m->n].col = (uint32_t)(c - s->cols);
+            m->f[m->n].type = c->type;
+            m->f[m->n].arg = f[j].arg;
+            m->f[m->n].whole = f[j].whole;
+            m->f[m->n].field = (uint8_t)j;
+            m->n++;
         }
         if (hmap_put(&s->site_cols, (uintptr_t)d, 0, m) != 0) {
             free(m);
             return NULL;
         }
     }
-    s->last_site = d;
-    s->last_map = m;
+    s->recent[slot].site = d;
+    s->recent[slot].map = m;
     return m;
 }
 
-/* A record's field values into their columns. */
-static int put_fields(struct arrow_stream *s, const struct dsite *d, const struct render_site *sr, uint32_t row,
-                      const struct render_arg *v, int n)
+/* The site d's (of process p) and a record's category's dictionary indices at row, through the site's map. */
+static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const struct dsite *d, struct dproc *p,
+                          unsigned category, uint32_t row)
 {
-    const struct site_map *m = site_map(s, d, sr);
-    if (!m)
-        return -ENOMEM;
-    for (int j = 0; j < n && j < (int)m->n; j++) {
-        if (!m->col[j])
-            continue; /* a site defined after the schema was made (a file still being written) */
-        size_t ci = m->col[j] - 1;
-        struct col_buf *b = &s->batch.buf[ci];
-        uint8_t type = s->cols[ci].type;
-        const struct render_arg *a = &v[j];
+    struct col_buf *site = &s->batch.buf[R_SITE], *cat = &s->batch.buf[R_CATEGORY];
+    if (m->batch != s->batches) {
+        long i = dict_keyed(&site->dict, (uintptr_t)d, 0, site_text, d);
+        long c = dict_keyed(&cat->dict, (uintptr_t)p, category, category_text, p);
+        if (i < 0 || c < 0)
+            return -ENOMEM;
+        m->batch = s->batches;
+        m->site_index = (uint32_t)i;
+        m->category_index = (uint32_t)c;
+        m->category = category;
+    } else if (m->category != category) {
+        long c = dict_keyed(&cat->dict, (uintptr_t)p, category, category_text, p);
+        if (c < 0)
+            return -ENOMEM;
+        m->category_index = (uint32_t)c;
+        m->category = category;
+    }
+    int rc = put_index(&s->batch, site, s->cols[R_SITE].type, row, m->site_index);
+    return rc ? rc : put_index(&s->batch, cat, s->cols[R_CATEGORY].type, row, m->category_index);
+}
+
+/* A record's field values into their columns. */
+static int put_fields(struct arrow_stream *s, const struct site_map *m, const struct render_site *sr, uint32_t row,
+                      const struct render_arg *args)
+{
+    for (uint32_t j = 0; j < m->n; j++) {
+        struct col_buf *b = &s->batch.buf[m->f[j].col];
+        uint8_t type = m->f[j].type;
+        struct render_arg cut;
+        const struct render_arg *a =
+            m->f[j].whole ? &args[m->f[j].arg] : render_field_value(sr, args, m->f[j].field, &cut);
         if (type == COL_UTF8) {
             if (put_text(&s->batch, b, row, a->v.s, a->str_len) != 0)
                 return -ENOMEM;
@@ -481,9 +529,7 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
     put_u8(&buf[R_LEVEL], row, rec->level);
     if (rec->level > s->max_level)
         s->max_level = rec->level;
-    int rc = put_dict(s, R_CATEGORY, row, p, rec->category, category_text);
-    if (rc == 0)
-        rc = put_dict(s, R_APP, row, p, 0, app_text);
+    int rc = put_dict(s, R_APP, row, p, 0, app_text);
     if (rc == 0)
         rc = put_dict(s, R_HOST, row, p, 0, host_text);
     if (rc)
@@ -503,12 +549,17 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
     const char *error = NULL;
     if (!e->site) {
         error = "unknown site";
-    } else {
-        if ((rc = put_dict(s, R_SITE, row, e->site, 0, site_text)) != 0)
+        if ((rc = put_dict(s, R_CATEGORY, row, p, rec->category, category_text)) != 0)
             return rc;
+    } else {
         const struct render_site *sr = prepared(&r->engine, e->site, p);
         if (!sr)
             return -ENOMEM;
+        struct site_map *sm = site_map(s, e->site, sr);
+        if (!sm)
+            return -ENOMEM;
+        if ((rc = put_site_dicts(s, sm, e->site, p, rec->category, row)) != 0)
+            return rc;
         struct render_arg rf[SHMLOG_MAX_ARGS];
         int n;
         if (s->opt.message) {
@@ -516,12 +567,12 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
             struct col_buf *m = &buf[R_MSG];
             struct render_buf b;
             render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
-            n = render_prepared_values(sr, rec, &b, rf);
+            n = render_prepared_args(sr, rec, &b, rf);
             if (b.overflow) {
                 if (batch_chars(&s->batch, m, RENDER_LINE_MAX) != 0)
                     return -ENOMEM;
                 render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
-                n = render_prepared_values(sr, rec, &b, rf);
+                n = render_prepared_args(sr, rec, &b, rf);
             }
             fill_offsets(m, row);
             m->chars_len += b.len;
@@ -532,11 +583,11 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
             if (m->chars_len >= CHARS_MAX)
                 s->batch.full = 1;
         } else {
-            n = render_prepared_values(sr, rec, NULL, rf);
+            n = render_prepared_args(sr, rec, NULL, rf);
         }
         if (n < 0)
             error = "corrupt payload";
-        else if (n > 0 && s->opt.fields && (rc = put_fields(s, e->site, sr, row, rf, n)) != 0)
+        else if (n > 0 && s->opt.fields && (rc = put_fields(s, sm, sr, row, rf)) != 0)
             return rc;
     }
     if (error && (rc = put_dict(s, rcol(s, R_ERROR), row, error, 0, name_text)) != 0)
@@ -645,6 +696,7 @@ static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
         return 0;
     }
     s->batch.cap = s->opt.batch_rows;
+    s->batches++;
     s->max_level = 0;
     if ((rc = batch_begin(&s->batch)) != 0) {
         batch_free(&s->batch);
