@@ -122,6 +122,7 @@ struct ring {
     uint64_t waiting_since; /* mono ns a pass first left its few records waiting: 0 when none */
     uint64_t bound;         /* the furthest reserve head seen, published or read: below it, all was reserved */
     uint64_t bound_moved_ns; /* mono ns bound last moved, or the head was last read */
+    uint64_t empty_since_ns; /* mono ns its head was first read with nothing drained yet: 0 before */
     uint64_t build_gen;     /* frame being built that holds a release of it */
     size_t build_rel;       /* its index in that frame's release list */
     int broken;             /* the mapping faulted, or quarantined: never read again */

@@ -13,6 +13,7 @@
 #define TAKE_SLOTS 64u              /* slots copied out of a ring at a time */
 
 static unsigned fill_quarters; /* the fullest ring at the last drain_all: quarters of it in use */
+#define NEW_RING_EAGER_NS 2000000000ull /* scan.c tries a segment being made this long too */
 static uint64_t pass_now_ns;    /* drain_all's clock for its pass: one read, not one per ring */
 static struct shm_copied_record rec;  /* a record read one at a time (not by shm_ring_take) */
 static _Alignas(64) struct shmlog_record take[TAKE_SLOTS];
@@ -294,6 +295,15 @@ static uint64_t pass_bound(struct ring *r, uint64_t start, int patient, int *rea
     *read_head = 1;
     if ((int64_t)(head - r->bound) > 0)
         r->bound = head;
+    /* A ring is made by its first call, which may be preempted between the
+     * two: one found empty is read again at each pass until its first record
+     * (for as long as a segment being made is tried), not --max-delay-ms later. */
+    if (head == start && r->records == 0) {
+        if (!r->empty_since_ns)
+            r->empty_since_ns = pass_now_ns;
+        if (pass_now_ns - r->empty_since_ns < NEW_RING_EAGER_NS)
+            r->bound_moved_ns = 0;
+    }
     return head;
 }
 

@@ -276,6 +276,31 @@ Test(collector_e2e, a_record_under_light_load_reaches_the_file_quickly)
     cr_assert_eq(fast_frames_logged(), 0, "a ring never near full got frames at the fast level");
 }
 
+/* A ring is made by its thread's first call or shmlog_thread_init, which
+ * may come long before its first record (here: a gate). The collector that
+ * finds it empty reads it again until that record, which lands at once, not
+ * --max-delay-ms after the ring was first read. */
+Test(collector_e2e, a_ring_found_empty_has_its_first_record_read_at_once)
+{
+    const char *cargs[] = {"--max-delay-ms", "1000", NULL};
+    struct tu_child col = tu_collector_ready(&env, cargs);
+    const char *pargs[] = {"--threads", "1", "--count", "2", "--gate-at", "0", "--burst", "1", "--pause-us", "30000000",
+                           NULL};
+    struct tu_child p = tu_producer_one_cpu(pargs);
+    tu_wait_line(&p, "ready");
+    char ring[700] = "";
+    for (int i = 0; i < 500 && !ring[0]; i++, tu_sleep_ms(10))
+        tu_find_ring(env.seg, p.pid, ring, sizeof(ring));
+    cr_assert(ring[0], "shmlog_thread_init made no ring");
+    tu_sleep_ms(100); /* the collector has found it, empty */
+    tu_close_stdin(&p);
+    uint64_t ms = ms_until_records_in_file(p.pid, 1, 8000);
+    cr_assert(ms != UINT64_MAX, "the first record did not reach the file within 8 s");
+    fprintf(stderr, "the first record of a ring found empty reached the file after %lu ms\n", (unsigned long)ms);
+    cr_assert_lt(ms, 500, "took %lu ms: read --max-delay-ms after the ring was found", (unsigned long)ms);
+    tu_stop_collector(&env, &col);
+}
+
 /* A ring whose published point stands (a record, a pause, a record) has its
  * head read every --max-delay-ms, not sooner: a new ring is read at once, so
  * the first record lands quickly; the second, logged 400 ms later, waits for

@@ -32,6 +32,7 @@
 
 static unsigned threads = 2, burst = 0, pause_us = 0, long_every = 0;
 static unsigned long count = 1000, gate_at = 0;
+static int gated; /* --gate-at given (0 too: the ring made, no record yet) */
 static int gate_open; /* atomic: set by main once stdin closed */
 static uint64_t *progress; /* --progress: PROGRESS_THREADS counters, shared with the test */
 
@@ -57,7 +58,7 @@ static void *run(void *arg)
     unsigned t = (unsigned)(uintptr_t)arg;
     shmlog_thread_init();
     for (unsigned long i = 0; count == 0 || i < count; i++) {
-        while (gate_at && i == gate_at && !__atomic_load_n(&gate_open, __ATOMIC_ACQUIRE)) {
+        while (gated && i == gate_at && !__atomic_load_n(&gate_open, __ATOMIC_ACQUIRE)) {
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
         }
@@ -103,7 +104,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--ring-bytes")) cfg.ring_bytes = strtoul(v, NULL, 10);
         else if (!strcmp(a, "--meta-bytes")) cfg.meta_bytes = strtoul(v, NULL, 10);
         else if (!strcmp(a, "--long-every")) long_every = (unsigned)strtoul(v, NULL, 10);
-        else if (!strcmp(a, "--gate-at")) gate_at = strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--gate-at")) gate_at = strtoul(v, NULL, 10), gated = 1;
         else if (!strcmp(a, "--progress")) progress_path = v;
         else { fprintf(stderr, "test-collector-producer: unknown option %s\n", a); return 2; }
     }
@@ -137,7 +138,7 @@ int main(int argc, char **argv)
         threads = 2;
     for (unsigned t = 0; t < threads; t++)
         pthread_create(&tid[t], NULL, run, (void *)(uintptr_t)t);
-    if (gate_at) {
+    if (gated) {
         wait_stdin_closed();
         __atomic_store_n(&gate_open, 1, __ATOMIC_RELEASE);
     }
