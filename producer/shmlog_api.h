@@ -225,18 +225,16 @@ aborted:
 }
 #endif
 
-/* Readies the slots a reservation took, from head on ring r, for the record
- * to be written. */
-SHMLOG__INLINE void shmlog__slots_open(const struct shmlog__ring_local *r, uint8_t *slot, uint64_t head,
-                                       unsigned nslots)
+/* Readies the head slot a reservation took on ring r for the record to be
+ * written. The continuation slots' commit words are the cursor's (below),
+ * stored as it enters each slot, so a record of one slot pays nothing for them. */
+SHMLOG__INLINE void shmlog__slots_open(const struct shmlog__ring_local *r, uint8_t *slot)
 {
     if (SHMLOG__UNLIKELY(r->policy == SHMLOG_OVERWRITE)) {
         /* A reader copying this slot must see it change: invalidate first. */
         shmlog__store_relaxed(&((struct shmlog_record *)slot)->commit, 0);
         shmlog__fence_release();
     }
-    for (unsigned i = 1; i < nslots; i++)
-        ((struct shmlog_cont *)(slot + 64u * i))->commit = (head + i + 1) | SHMLOG_COMMIT_CONT;
 }
 
 /* Stores the reserve head end on the ring's progress line when the
@@ -251,11 +249,23 @@ SHMLOG__INLINE void shmlog__progress(struct shmlog_ring *h, uint64_t mask, uint6
 
 /* Where a record's next payload byte goes, p, and the bytes its slot has left
  * from there: the arguments are written in order, so a slot boundary is a
- * compare and a skip of the next slot's commit word, never a division. */
+ * compare and the next slot's commit word, never a division. cont is the
+ * position + 1 of the next continuation slot: its word with SHMLOG_COMMIT_CONT. */
 struct shmlog__cursor {
     uint8_t *p;
     size_t left;
+    uint64_t cont;
 };
+
+/* Enters the next continuation slot: its commit word, written before any of
+ * its payload, then its first payload byte. */
+SHMLOG__INLINE void shmlog__next_slot(struct shmlog__cursor *c)
+{
+    const uint64_t commit = c->cont++ | SHMLOG_COMMIT_CONT; /* positions run through 2^64 */
+    memcpy(c->p, &commit, sizeof commit);
+    c->p += offsetof(struct shmlog_cont, payload);
+    c->left = SHMLOG_CONT_PAYLOAD;
+}
 
 /* Copies n bytes, at most a slot's payload (SHMLOG_CONT_PAYLOAD), with two
  * moves of one fixed size that may overlap (bytes below 4): no call, no loop,
@@ -286,25 +296,42 @@ SHMLOG__INLINE void shmlog__copy_short(uint8_t *dst, const uint8_t *src, size_t 
     }
 }
 
-/* Appends len bytes to the payload at c, into as many slots as they reach. A
- * length is never past the payload bound (shmlog__arg_len): said to GCC, which
- * would otherwise warn of copies past every object (-Wstringop-overflow). */
+/* Appends len bytes to the payload at c, into as many slots as they reach.
+ * What a crossing string puts in its first slot is exactly what that slot has
+ * left, a constant when the arguments before it are fixed: one copy of known
+ * size, then the rest slot by slot. A length is never past the payload bound
+ * (shmlog__arg_len): said to GCC, which would otherwise warn of copies past
+ * every object (-Wstringop-overflow). */
 SHMLOG__INLINE void shmlog__put_bytes(struct shmlog__cursor *c, const void *src, size_t len)
 {
     if (len > SHMLOG_MAX_PAYLOAD)
         __builtin_unreachable();
     const uint8_t *s = (const uint8_t *)src;
+    /* Hidden from GCC, which would warn (-Warray-bounds) of the size classes
+     * a known short array never takes. */
+    __asm__("" : "+r"(s));
+    if (SHMLOG__LIKELY(len <= c->left)) {
+        shmlog__copy_short(c->p, s, len);
+        c->p += len;
+        c->left -= len;
+        return;
+    }
+    const size_t here = c->left;
+    shmlog__copy_short(c->p, s, here);
+    c->p += here;
+    s += here;
+    len -= here;
     for (;;) {
-        size_t n = len < c->left ? len : c->left;
+        shmlog__next_slot(c);
+        size_t n = len < SHMLOG_CONT_PAYLOAD ? len : SHMLOG_CONT_PAYLOAD;
         shmlog__copy_short(c->p, s, n);
         c->p += n;
-        c->left -= n;
         s += n;
         len -= n;
-        if (SHMLOG__LIKELY(!len))
+        if (SHMLOG__LIKELY(!len)) {
+            c->left = SHMLOG_CONT_PAYLOAD - n;
             return;
-        c->p += offsetof(struct shmlog_cont, payload); /* the next slot's commit word */
-        c->left = SHMLOG_CONT_PAYLOAD;
+        }
     }
 }
 
@@ -323,10 +350,11 @@ SHMLOG__INLINE void shmlog__put_fixed(struct shmlog__cursor *c, uint64_t v, size
         if (here >= n || n > 8) /* so GCC sees both pieces inside v (-Warray-bounds) */
             __builtin_unreachable();
         memcpy(c->p, &v, here);
-        c->p += here + offsetof(struct shmlog_cont, payload); /* the next slot's commit word */
+        c->p += here;
+        shmlog__next_slot(c);
         memcpy(c->p, (const uint8_t *)&v + here, n - here);
         c->p += n - here;
-        c->left = SHMLOG_CONT_PAYLOAD - (n - here);
+        c->left -= n - here;
     }
 }
 
@@ -426,7 +454,7 @@ SHMLOG__INLINE uint8_t *shmlog__reserve(unsigned nslots, size_t payload, uint64_
                     __builtin_unreachable();
                 shmlog__progress(h, r->mask, head + nslots, nslots);
                 shmlog__prefetch_next(r, head + nslots);
-                shmlog__slots_open(r, slot, head, nslots);
+                shmlog__slots_open(r, slot);
                 *pos = head;
                 return slot;
             }
@@ -873,6 +901,7 @@ void shmlog__bad_category(void) __attribute__((error(
         struct shmlog__cursor shmlog__at;                                                      \
         shmlog__at.p = shmlog__head + offsetof(struct shmlog_record, payload);                 \
         shmlog__at.left = SHMLOG_HEAD_PAYLOAD;                                                 \
+        shmlog__at.cont = shmlog__pos + 2u;                                                    \
         SHMLOG__EACH(SHMLOG__A_PUT, __VA_ARGS__)                                               \
         (void)shmlog__at;                                                                      \
         shmlog__commit(shmlog__head, shmlog__pos);                                             \
