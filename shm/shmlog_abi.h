@@ -59,10 +59,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The conversions of code that C and C++ files both compile: C++ builds with
+ * -Wold-style-cast see the named casts. SHMLOG__CAST converts a value,
+ * SHMLOG__REINTERPRET a pointer to another pointer or integer type. */
 #ifdef __cplusplus
 #define SHMLOG__STATIC_ASSERT(c, m) static_assert(c, m)
+#define SHMLOG__CAST(T, x) static_cast<T>(x)
+#define SHMLOG__REINTERPRET(T, x) reinterpret_cast<T>(x)
 #else
 #define SHMLOG__STATIC_ASSERT(c, m) _Static_assert(c, m)
+#define SHMLOG__CAST(T, x) ((T)(x))
+#define SHMLOG__REINTERPRET(T, x) ((T)(x))
 #endif
 
 /* "SHMLOG" then a kind byte and 0x01: read as little-endian u64 on a big-endian
@@ -279,7 +286,7 @@ SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_meta, category_names) == 640, "abi"
 static inline uint16_t shmlog_level_word(unsigned live, unsigned backtrace)
 {
     unsigned take = backtrace < live ? backtrace : live;
-    return (uint16_t)(take | live << 8);
+    return SHMLOG__CAST(uint16_t, take | live << 8);
 }
 
 /* The ring segment header: exactly SHMLOG_RING_HEADER_BYTES. The producer and
