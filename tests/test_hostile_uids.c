@@ -42,6 +42,46 @@ static const char *const *allow(const struct tu_user *u)
     return args;
 }
 
+/* The accepted attacker writes at forged a copy of the meta at path, its
+ * own by uid and by instance (its own process, as far as it can tell). */
+static void forge_meta(const char *path, const char *forged)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert(fd >= 0, "%s", path);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    uint8_t *buf = malloc((size_t)st.st_size);
+    cr_assert(buf);
+    cr_assert_eq(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
+    close(fd);
+    struct shmlog_seg_header *h = (struct shmlog_seg_header *)buf;
+    h->uid = tu_atk.uid;
+    h->instance[0] ^= 0xff;
+    tu_write_as(forged, buf, (size_t)st.st_size, &tu_atk);
+    free(buf);
+}
+
+/* A collector that accepts the victim's uid (tu_grp) and the attacker's (tu_atk). */
+static struct tu_child collector_accepting_both(void)
+{
+    char grp_uid[32], atk_uid[32];
+    snprintf(grp_uid, sizeof(grp_uid), "%u", (unsigned)tu_grp.uid);
+    snprintf(atk_uid, sizeof(atk_uid), "%u", (unsigned)tu_atk.uid);
+    const char *cargs[] = {"--allow-uid", grp_uid, "--allow-uid", atk_uid, NULL};
+    return tu_collector(&env, cargs);
+}
+
+/* Waits up to 10 s for the collector to drain and remove the victim's meta,
+ * stops it, and fails unless the meta went. */
+static void stop_once_victim_drained(struct tu_child *col, const char *meta)
+{
+    uint64_t until = tu_now_ms() + 10000;
+    while (tu_exists_owned(meta, tu_grp.uid) && tu_now_ms() < until)
+        tu_sleep_ms(20);
+    tu_stop_collector(&env, col);
+    cr_assert(!tu_exists_owned(meta, tu_grp.uid), "the victim's meta was not drained and removed");
+}
+
 /* A process with exactly pid `want` (clone3's set_tid: what an attacker gets
  * by forking until the pid comes round), running as u under the name comm,
  * asleep until killed. */
@@ -89,25 +129,6 @@ static off_t part_bytes(void)
 }
 
 /* ==== A crashed collector's pid ==== */
-
-/* The accepted attacker writes at forged a copy of the meta at path, its
- * own by uid and by instance (its own process, as far as it can tell). */
-static void forge_meta(const char *path, const char *forged)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    cr_assert(fd >= 0, "%s", path);
-    struct stat st;
-    cr_assert_eq(fstat(fd, &st), 0);
-    uint8_t *buf = malloc((size_t)st.st_size);
-    cr_assert(buf);
-    cr_assert_eq(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
-    close(fd);
-    struct shmlog_seg_header *h = (struct shmlog_seg_header *)buf;
-    h->uid = tu_atk.uid;
-    h->instance[0] ^= 0xff;
-    tu_write_as(forged, buf, (size_t)st.st_size, &tu_atk);
-    free(buf);
-}
 
 Test(hostile_uids, a_crashed_collectors_pid_and_name_taken_by_another_uid_do_not_stop_its_successor)
 {
@@ -176,16 +197,8 @@ Test(hostile_uids, a_meta_of_one_accepted_uid_never_hides_the_process_of_another
     snprintf(forged, sizeof(forged), "%s/tprod-%d.0123456789abcdef.meta", env.seg, (int)victim.pid);
     forge_meta(meta, forged);
 
-    char grp_uid[32], atk_uid[32];
-    snprintf(grp_uid, sizeof(grp_uid), "%u", (unsigned)tu_grp.uid);
-    snprintf(atk_uid, sizeof(atk_uid), "%u", (unsigned)tu_atk.uid);
-    const char *cargs[] = {"--allow-uid", grp_uid, "--allow-uid", atk_uid, NULL};
-    struct tu_child col = tu_collector(&env, cargs);
-    uint64_t until = tu_now_ms() + 10000;
-    while (tu_exists_owned(meta, tu_grp.uid) && tu_now_ms() < until)
-        tu_sleep_ms(20);
-    tu_stop_collector(&env, &col);
-    cr_assert(!tu_exists_owned(meta, tu_grp.uid), "the victim's meta was not drained and removed");
+    struct tu_child col = collector_accepting_both();
+    stop_once_victim_drained(&col, meta);
 
     struct tu_read got = {0};
     tu_read_all(env.out, &got);
@@ -312,19 +325,11 @@ Test(hostile_uids, a_meta_claiming_a_running_containers_pid_never_hides_it)
     snprintf(forged, sizeof(forged), "%s/tprod-1.0123456789abcdef.meta", env.seg);
     forge_meta(meta, forged);
 
-    char grp_uid[32], atk_uid[32];
-    snprintf(grp_uid, sizeof(grp_uid), "%u", (unsigned)tu_grp.uid);
-    snprintf(atk_uid, sizeof(atk_uid), "%u", (unsigned)tu_atk.uid);
-    const char *cargs[] = {"--allow-uid", grp_uid, "--allow-uid", atk_uid, NULL};
-    struct tu_child col = tu_collector(&env, cargs);
+    struct tu_child col = collector_accepting_both();
     tu_sleep_ms(1500); /* drained while it runs */
     tu_close_stdin(&victim);
     cr_assert_eq(tu_wait_exit_within(&victim, 10000, "the victim"), 0);
-    uint64_t until = tu_now_ms() + 10000;
-    while (tu_exists_owned(meta, tu_grp.uid) && tu_now_ms() < until)
-        tu_sleep_ms(20);
-    tu_stop_collector(&env, &col);
-    cr_assert(!tu_exists_owned(meta, tu_grp.uid), "the victim's meta was not drained and removed");
+    stop_once_victim_drained(&col, meta);
     struct tu_read got = {0};
     tu_read_all(env.out, &got);
     cr_assert_eq(tu_check_producer(&got, 1, 1, 5000), 5000, "every record of the victim (pid 1 of its namespace)");

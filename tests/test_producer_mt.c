@@ -186,13 +186,19 @@ static void *writer_main(void *arg)
     struct writer *w = arg;
     __atomic_store_n(&w->tid, (uint32_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
     char s[512];
+    /* Cpus this writer has certainly written on: the same cpu before and
+     * after a call. */
+    uint64_t cpus_written = 0;
     for (uint32_t seq = 0; seq < w->records; seq++) {
         /* On a loaded machine a writer can finish before the migrator ever
-         * sends it elsewhere, and the test would not have moved it at all.
-         * The test's timeout bounds the wait. */
-        if (w->migration == MIGRATE_AWAIT && seq == w->records / 2 && w->ncpus > 1) {
-            int last_cpu = sched_getcpu();
-            while (sched_getcpu() == last_cpu)
+         * sends it elsewhere, or be sent back before its next call; in the
+         * second half it writes only on a cpu it has not written on until
+         * it has written on two. The test's timeout bounds the wait. */
+        int cpu_before = sched_getcpu();
+        if (w->migration == MIGRATE_AWAIT && seq >= w->records / 2 && w->ncpus > 1 &&
+            __builtin_popcountll(cpus_written) < 2) {
+            while ((cpu_before = sched_getcpu()) >= 0 && cpu_before < 64 &&
+                   (cpus_written >> cpu_before & 1))
                 sched_yield();
         }
         if (w->migration == MIGRATE_SELF && seq % MT_CHUNK == 0) {
@@ -210,6 +216,8 @@ static void *writer_main(void *arg)
         } else {
             SHMLOG_INFO("w=%u seq=%u", w->idx, seq);
         }
+        if (cpu_before >= 0 && cpu_before < 64 && sched_getcpu() == cpu_before)
+            cpus_written |= 1ull << cpu_before;
     }
     return NULL;
 }
