@@ -363,9 +363,9 @@ SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_record, payload) == 64 - SHMLOG_HEA
 /* Mixes every size the ABI depends on: a build whose structs differ is refused
  * even if someone forgot to bump SHMLOG_ABI_VERSION. */
 #define SHMLOG_FORMAT_WORD SHMLOG_FORMAT_WORD_OF(SHMLOG_ABI_VERSION)
-#define SHMLOG_FORMAT_WORD_OF(version)                                                  \
-    (((uint64_t)(version) << 56) ^ ((uint64_t)sizeof(struct shmlog_meta) << 40) ^ \
-     ((uint64_t)sizeof(struct shmlog_ring) << 24) ^ ((uint64_t)sizeof(struct shmlog_site) << 16) ^ \
-     ((uint64_t)sizeof(struct shmlog_record) << 8) ^ (uint64_t)SHMLOG_MAX_SLOTS)
+#define SHMLOG_FORMAT_WORD_OF(version)                                                            \
+    (((UINT64_C(1) * (version)) << 56) ^ ((UINT64_C(1) * sizeof(struct shmlog_meta)) << 40) ^     \
+     ((UINT64_C(1) * sizeof(struct shmlog_ring)) << 24) ^ ((UINT64_C(1) * sizeof(struct shmlog_site)) << 16) ^ \
+     ((UINT64_C(1) * sizeof(struct shmlog_record)) << 8) ^ (UINT64_C(1) * SHMLOG_MAX_SLOTS))
 
 #endif /* SHMLOG_ABI_H */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Description: the installed shmlog.h alone builds a program as C11 and as C++17 (gcc, g++, clang, clang++) with -pedantic -Werror, which links with -lnuma -lpthread, runs, and leaves its segments (its calls before shmlog_init say so once on stderr): every argument type (in C++ std::string, std::string_view, enum class), %.*s, the rate-limited macros, and SHMLOG_ACTIVE_LEVEL, whose calls below it evaluate nothing and leave no trace in an -O2 object; string literals and char arrays of every size, first or after other arguments, build at -O2 and -O3 with -Wall -Wextra -Werror; every kind of C++ call builds with no warning under -Wold-style-cast -Wuseless-cast -Wconversion -Wsign-conversion -Wshadow -Wpedantic -Werror in C++17 and C++20; misuse is one compile error that says what is wrong, with each compiler, at -O0 and -O2: a constant level or category out of range, a format that is not a literal, a format that does not match its arguments, 17 arguments (16 in a rate-limited call), an argument of a type a record cannot hold, a bad SHMLOG_ACTIVE_LEVEL, and (C) an implementation file without _GNU_SOURCE; a diagnostic about one argument is printed once.
+# Description: the installed shmlog.h alone builds a program as C11 and as C++17 (gcc, g++, clang, clang++) with -pedantic -Werror, which links with -lnuma -lpthread, runs, and leaves its segments (its calls before shmlog_init say so once on stderr): every argument type (in C++ std::string, std::string_view, enum class), %.*s, the rate-limited macros, and SHMLOG_ACTIVE_LEVEL, whose calls below it evaluate nothing and leave no trace in an -O2 object; string literals and char arrays of every size, first or after other arguments, build at -O2 and -O3 with -Wall -Wextra -Werror; every kind of C++ call, and the implementation (SHMLOG_IMPLEMENTATION), build with no warning under -Wold-style-cast -Wuseless-cast -Wconversion -Wsign-conversion -Wshadow -Wpedantic -Werror in C++17 and C++20, and the implementation as C11 under -Wconversion -Wsign-conversion -Wshadow; misuse is one compile error that says what is wrong, with each compiler, at -O0 and -O2: a constant level or category out of range, a format that is not a literal, a format that does not match its arguments, 17 arguments (16 in a rate-limited call), an argument of a type a record cannot hold, a bad SHMLOG_ACTIVE_LEVEL, and (C) an implementation file without _GNU_SOURCE; a diagnostic about one argument is printed once.
 # usage: test_header.sh BUILD_DIR SOURCE_DIR
 set -u
 build=$1
@@ -155,7 +155,29 @@ for c in "g++ -Wuseless-cast" "clang++"; do
                 not_ok "$compiler -std=$std $opt: warnings under $strict $*"
                 grep -m 20 "warning\|error" "$log" | sed 's/^/#   /'
             fi
+            log="$tmp/strict-impl-$compiler-$std$opt.log"
+            if "$compiler" -x c++ -std=$std $opt $strict "$@" -D_GNU_SOURCE -I"$inc" -c "$src/header_impl.c" \
+                -o "$tmp/strict-impl-$compiler-$std$opt.o" >"$log" 2>&1; then
+                ok "$compiler -std=$std $opt: the implementation (SHMLOG_IMPLEMENTATION), no warning under $strict $*"
+            else
+                not_ok "$compiler -std=$std $opt: the implementation warns under $strict $*"
+                grep -m 20 "warning\|error" "$log" | sed 's/^/#   /'
+            fi
         done
+    done
+done
+# The implementation compiled as C under the conversion warnings C shops add.
+strict_c="-Wall -Wextra -Wpedantic -Wconversion -Wsign-conversion -Wshadow -Werror"
+for compiler in gcc clang; do
+    for opt in -O0 -O2; do
+        log="$tmp/strict-impl-$compiler-c11$opt.log"
+        if "$compiler" -std=c11 $opt $strict_c -D_GNU_SOURCE -I"$inc" -c "$src/header_impl.c" \
+            -o "$tmp/strict-impl-$compiler-c11$opt.o" >"$log" 2>&1; then
+            ok "$compiler -std=c11 $opt: the implementation, no warning under $strict_c"
+        else
+            not_ok "$compiler -std=c11 $opt: the implementation warns under $strict_c"
+            grep -m 20 "warning\|error" "$log" | sed 's/^/#   /'
+        fi
     done
 done
 
