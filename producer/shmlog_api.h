@@ -543,6 +543,9 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
         (SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH(SHMLOG__A_FMT, __VA_ARGS__))
 /* Names every argument of a call that is refused. */
 #define SHMLOG__USE_ALL(...) shmlog__format_skip(__VA_ARGS__)
+/* C formats are printf's alone, registered as written. */
+#define SHMLOG__FMT_DECL(...)
+#define SHMLOG__SITE_FORMAT(...) SHMLOG__FIRST(__VA_ARGS__)
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
@@ -683,7 +686,7 @@ struct invoke {
 #define SHMLOG__A_OK(i, x) && shmlog_detail::supported<typename std::decay<decltype(shmlog__r##i)>::type>::value
 #define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_arg(shmlog__r##i)
 #define SHMLOG__FORMAT_CHECK(...)                                                            \
-    shmlog_detail::fmt_checker<(true SHMLOG__EACH(SHMLOG__A_OK, __VA_ARGS__))>::check(      \
+    shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style SHMLOG__EACH(SHMLOG__A_OK, __VA_ARGS__))>::check( \
         SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH(SHMLOG__A_FMT, __VA_ARGS__))
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
 #endif
@@ -848,6 +851,7 @@ void shmlog__bad_category(void) __attribute__((error(
  * first call, measures the arguments, reserves the slots, writes the
  * record and commits it. */
 #define SHMLOG__WRITE(...)                                                                     \
+    SHMLOG__FMT_DECL(__VA_ARGS__)                                                              \
     SHMLOG__EACH(SHMLOG__A_DECL, __VA_ARGS__)                                                  \
     if (0)                                                                                     \
         SHMLOG__FORMAT_CHECK(__VA_ARGS__);                                                     \
@@ -858,7 +862,7 @@ void shmlog__bad_category(void) __attribute__((error(
     if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, shmlog__site) - 1u >= UINT32_MAX - 1u))        \
         shmlog__site = shmlog__register_site(&shmlog__site_cache, SHMLOG__CAST(int, shmlog__lvl), \
                                              SHMLOG__CAST(int, shmlog__cat), \
-                                             __FILE__, __LINE__, SHMLOG__FIRST(__VA_ARGS__),   \
+                                             __FILE__, __LINE__, SHMLOG__SITE_FORMAT(__VA_ARGS__), \
                                              SHMLOG__NARGS(__VA_ARGS__), shmlog__types + 1);   \
     (void)shmlog__types;                                                                       \
     const unsigned shmlog__t0 = SHMLOG_ARG_NONE; /* what precedes argument 1 */               \

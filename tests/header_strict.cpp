@@ -60,6 +60,13 @@ int every_type(int n, const std::string &account, std::string_view venue, int ru
     SHMLOG_CAT(category, INFO, "own category n=%d", n);
     SHMLOG_WARN_EVERY(1000, "stale venue=%s", venue);
     SHMLOG_INFO_EVERY(10, "no arguments, rate-limited");
+    /* {} formats: every kind of argument and spec */
+    SHMLOG_INFO("fmt n={} px={:.2f} w={:>8} h={:#x} z={:08d} s={:<6} b={} d={} p={} c={} {{}}", n, d, n, u, n,
+                account, n > 0, d, static_cast<const void *>(str), 'c');
+    SHMLOG_ORDER(WARN, "fmt id={} why={} venue={:.3}", ul, account, venue);
+    SHMLOG_INFO("fmt lambda={}", [&] { return n * 2; }());
+    SHMLOG_WARN_EVERY(1000, "fmt stale venue={}", venue);
+    SHMLOG_INFO("fmt no arguments {{}}");
     return n;
 }
 
