@@ -262,15 +262,43 @@ static int shmlog__category_define(const char *name, size_t n)
 
 /* Applies "name=LEVEL,LEVEL,..." (a bare level sets every category); what is
  * wrong is named in *why. 0 or -EINVAL. Lock held. */
-static int shmlog__levels_apply(const char *spec, const char **why)
+/* A token of a levels spec without the blanks around it. */
+static void shmlog__trim(const char **s, size_t *n)
+{
+    while (*n && (**s == ' ' || **s == '\t')) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+        (*n)--;
+}
+
+/* Applies "INFO, md=DEBUG,venue = TRACE" (blanks around tokens and '=' are
+ * ignored). On error, why says which token and what the program has. */
+static int shmlog__levels_apply(const char *spec, char *why, size_t cap)
 {
     while (spec && *spec) {
         size_t n = strcspn(spec, ",");
-        const char *eq = SHMLOG__CAST(const char *, memchr(spec, '=', n));
-        const char *lv = eq ? eq + 1 : spec;
-        int level = shmlog__level_named(lv, SHMLOG__CAST(size_t, spec + n - lv));
-        if (level < 0) {
-            *why = "a level is not TRACE, DEBUG, INFO, WARN, ERROR, FATAL or OFF";
+        const char *tok = spec;
+        size_t tok_len = n;
+        shmlog__trim(&tok, &tok_len);
+        const char *eq = SHMLOG__CAST(const char *, memchr(tok, '=', tok_len));
+        const char *name = tok, *lv = eq ? eq + 1 : tok;
+        size_t name_len = eq ? SHMLOG__CAST(size_t, eq - tok) : 0;
+        size_t lv_len = SHMLOG__CAST(size_t, tok + tok_len - lv);
+        shmlog__trim(&name, &name_len);
+        shmlog__trim(&lv, &lv_len);
+        int level = shmlog__level_named(lv, lv_len);
+        int id = eq ? shmlog__category_find(name, name_len) : 0;
+        if (level < 0 || id < 0) {
+            int k = level < 0 ? snprintf(why, cap, "'%.*s': no level '%.*s' (TRACE DEBUG INFO WARN ERROR FATAL OFF);"
+                                             " categories:", SHMLOG__CAST(int, tok_len), tok,
+                                         SHMLOG__CAST(int, lv_len), lv)
+                              : snprintf(why, cap, "'%.*s': no category '%.*s'; categories:",
+                                         SHMLOG__CAST(int, tok_len), tok, SHMLOG__CAST(int, name_len), name);
+            for (uint32_t i = 0; i < shmlog__g.category_count && k > 0 && SHMLOG__CAST(size_t, k) < cap; i++)
+                k += snprintf(why + k, cap - SHMLOG__CAST(size_t, k), " %s",
+                              i == SHMLOG_CAT_MARKET_DATA ? "md" : shmlog__g.category_names[i]);
             return -EINVAL;
         }
         if (!eq) {
@@ -278,11 +306,6 @@ static int shmlog__levels_apply(const char *spec, const char **why)
             for (uint32_t i = 0; i < shmlog__g.category_count; i++)
                 shmlog__g.live[i] = SHMLOG__CAST(uint8_t, level);
         } else {
-            int id = shmlog__category_find(spec, SHMLOG__CAST(size_t, eq - spec));
-            if (id < 0) {
-                *why = "a category is not defined (built-in: none, trade, order, md, risk, portfolio)";
-                return -EINVAL;
-            }
             shmlog__g.live[id] = SHMLOG__CAST(uint8_t, level);
         }
         spec += n + (spec[n] == ',');
@@ -1019,13 +1042,13 @@ static int shmlog__levels_configure(const struct shmlog_config *cfg)
             return id;
         }
     }
-    const char *why = "";
-    if (shmlog__levels_apply(cfg->levels, &why) != 0) {
+    char why[1024];
+    if (shmlog__levels_apply(cfg->levels, why, sizeof why) != 0) {
         fprintf(stderr, "shmlog: config levels '%s': %s\n", cfg->levels, why);
         return -EINVAL;
     }
     const char *env = getenv("SHMLOG_LEVELS");
-    if (env && shmlog__levels_apply(env, &why) != 0) {
+    if (env && shmlog__levels_apply(env, why, sizeof why) != 0) {
         fprintf(stderr, "shmlog: SHMLOG_LEVELS='%s': %s\n", env, why);
         return -EINVAL;
     }
