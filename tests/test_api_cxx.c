@@ -230,12 +230,19 @@ Test(api_cxx, a_rate_limited_site_writes_once_per_interval_and_counts_every_call
     free_lines(lines, n);
 }
 
-Test(api_cxx, set_level_for_every_category_prints_each_category_it_changed)
+/* api_cxx_producer with its own categories, once it logged its first records. */
+static struct tu_child categories_producer(void)
 {
-    struct tu_child col = tu_collector(&env, NULL);
     char *argv[] = {(char *)tu_exe("CXX_PRODUCER"), "categories", NULL};
     struct tu_child p = tu_spawn(argv, NULL);
     tu_wait_line(&p, "ready");
+    return p;
+}
+
+Test(api_cxx, set_level_for_every_category_prints_each_category_it_changed)
+{
+    struct tu_child col = tu_collector(&env, NULL);
+    struct tu_child p = categories_producer();
     char args[1200], **lines, want[2][200];
     snprintf(args, sizeof args, "set-level --app api-cxx --category order warn --dir %s", env.seg);
     size_t n = dump_lines(args, &lines);
@@ -277,9 +284,7 @@ Test(api_cxx, its_own_categories_and_their_levels_reach_files_filters_stats_metr
     snprintf(rule, sizeof rule, "level>=ERROR count>=2 window=60s category=venue exec=%s", script);
     const char *extra[] = {"--alert", rule, "--metrics-file", metrics, "--metrics-interval", "1", NULL};
     struct tu_child col = tu_collector(&env, extra);
-    char *argv[] = {(char *)tu_exe("CXX_PRODUCER"), "categories", NULL};
-    struct tu_child p = tu_spawn(argv, NULL);
-    tu_wait_line(&p, "ready");
+    struct tu_child p = categories_producer();
 
     char args[1200], **lines;
     snprintf(args, sizeof args, "set-level --app api-cxx --category strategy debug --dir %s", env.seg);

@@ -138,46 +138,40 @@ for c in "${sizes_builds[@]}"; do
     done
 done
 
-# The warnings C++ shops build with: the macros' expansions add none of their own, in C++17 and C++20,
-# at -O0 and -O2 (-Wuseless-cast is GCC's alone).
+# The warnings C++ shops build with: the macros' expansions, and the implementation
+# (SHMLOG_IMPLEMENTATION), add none of their own, in C++17 and C++20, at -O0 and -O2
+# (-Wuseless-cast is GCC's alone); the implementation as C under the conversion warnings too.
 strict="-Wall -Wextra -Wpedantic -Wold-style-cast -Wconversion -Wsign-conversion -Wshadow -Werror"
+strict_c="-Wall -Wextra -Wpedantic -Wconversion -Wsign-conversion -Wshadow -Werror"
+# what, log name, compiler and flags..., source: one TAP line
+builds_clean() {
+    local what=$1 log="$tmp/strict-$2.log"
+    shift 2
+    local file=${*: -1}
+    if "${@:1:$#-1}" -I"$inc" -c "$src/$file" -o "$log.o" >"$log" 2>&1; then
+        ok "$what, no warning"
+    else
+        not_ok "$what warns"
+        grep -m 20 "warning\|error" "$log" | sed 's/^/#   /'
+    fi
+}
 for c in "g++ -Wuseless-cast" "clang++"; do
     set -- $c
     compiler=$1
     shift
     for std in c++17 c++20; do
         for opt in -O0 -O2; do
-            log="$tmp/strict-$compiler-$std$opt.log"
-            if "$compiler" -std=$std $opt $strict "$@" -I"$inc" -c "$src/header_strict.cpp" \
-                -o "$tmp/strict-$compiler-$std$opt.o" >"$log" 2>&1; then
-                ok "$compiler -std=$std $opt: every kind of call, no warning under $strict $*"
-            else
-                not_ok "$compiler -std=$std $opt: warnings under $strict $*"
-                grep -m 20 "warning\|error" "$log" | sed 's/^/#   /'
-            fi
-            log="$tmp/strict-impl-$compiler-$std$opt.log"
-            if "$compiler" -x c++ -std=$std $opt $strict "$@" -D_GNU_SOURCE -I"$inc" -c "$src/header_impl.c" \
-                -o "$tmp/strict-impl-$compiler-$std$opt.o" >"$log" 2>&1; then
-                ok "$compiler -std=$std $opt: the implementation (SHMLOG_IMPLEMENTATION), no warning under $strict $*"
-            else
-                not_ok "$compiler -std=$std $opt: the implementation warns under $strict $*"
-                grep -m 20 "warning\|error" "$log" | sed 's/^/#   /'
-            fi
+            builds_clean "$compiler -std=$std $opt: every kind of call under $strict${*:+ $*}" "$compiler-$std$opt" \
+                "$compiler" -std=$std $opt $strict "$@" header_strict.cpp
+            builds_clean "$compiler -std=$std $opt: the implementation under $strict${*:+ $*}" "impl-$compiler-$std$opt" \
+                "$compiler" -x c++ -std=$std $opt $strict "$@" -D_GNU_SOURCE header_impl.c
         done
     done
 done
-# The implementation compiled as C under the conversion warnings C shops add.
-strict_c="-Wall -Wextra -Wpedantic -Wconversion -Wsign-conversion -Wshadow -Werror"
 for compiler in gcc clang; do
     for opt in -O0 -O2; do
-        log="$tmp/strict-impl-$compiler-c11$opt.log"
-        if "$compiler" -std=c11 $opt $strict_c -D_GNU_SOURCE -I"$inc" -c "$src/header_impl.c" \
-            -o "$tmp/strict-impl-$compiler-c11$opt.o" >"$log" 2>&1; then
-            ok "$compiler -std=c11 $opt: the implementation, no warning under $strict_c"
-        else
-            not_ok "$compiler -std=c11 $opt: the implementation warns under $strict_c"
-            grep -m 20 "warning\|error" "$log" | sed 's/^/#   /'
-        fi
+        builds_clean "$compiler -std=c11 $opt: the implementation under $strict_c" "impl-$compiler-c11$opt" \
+            "$compiler" -std=c11 $opt $strict_c -D_GNU_SOURCE header_impl.c
     done
 done
 

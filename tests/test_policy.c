@@ -891,16 +891,22 @@ Test(level, a_category_set_from_another_process_changes_that_category_only, .ini
                  "a category the process did not define");
 }
 
+/* The config of a program that names the categories venue and strategy. */
+static void config_with_categories(struct shmlog_config *cfg)
+{
+    static const char *const mine[] = {"venue", "strategy", NULL};
+    shmlog_config_init(cfg);
+    cfg->app = "policy";
+    cfg->dir = dir;
+    cfg->quiet = 1;
+    cfg->categories = mine;
+}
+
 Test(level, levels_per_category_come_from_the_config_then_the_environment, .init = dir_up, .fini = dir_down,
      .timeout = 20)
 {
     struct shmlog_config cfg;
-    shmlog_config_init(&cfg);
-    cfg.app = "policy";
-    cfg.dir = dir;
-    cfg.quiet = 1;
-    static const char *const mine[] = {"venue", "strategy", NULL};
-    cfg.categories = mine;
+    config_with_categories(&cfg);
     cfg.levels = "WARN,md=DEBUG,venue=TRACE";
     cr_assert_eq(setenv("SHMLOG_LEVELS", "strategy=ERROR,order=info", 1), 0);
     int rc = shmlog_init(&cfg);
@@ -944,12 +950,7 @@ Test(level, levels_take_blanks_around_tokens_and_a_refusal_names_the_token_and_t
      .init = dir_up_stderr, .fini = dir_down, .timeout = 20)
 {
     struct shmlog_config cfg;
-    shmlog_config_init(&cfg);
-    cfg.app = "policy";
-    cfg.dir = dir;
-    cfg.quiet = 1;
-    static const char *const mine[] = {"venue", "strategy", NULL};
-    cfg.categories = mine;
+    config_with_categories(&cfg);
     cfg.levels = " warn , md = DEBUG,\tvenue=trace ";
     cr_assert_eq(setenv("SHMLOG_LEVELS", "info, strategy = ERROR", 1), 0);
     int rc = shmlog_init(&cfg);
