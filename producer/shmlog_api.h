@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <chrono>
 extern "C" {
 #endif
 
@@ -557,15 +558,22 @@ template <typename T> struct is_text : std::false_type {};
 template <typename Tr, typename A> struct is_text<std::basic_string<char, Tr, A>> : std::true_type {};
 template <typename Tr> struct is_text<std::basic_string_view<char, Tr>> : std::true_type {};
 
+/* std::chrono::duration: stored as its count, in its own unit. */
+template <typename T> struct is_duration : std::false_type {};
+template <typename R, typename P> struct is_duration<std::chrono::duration<R, P>> : std::true_type {};
+
 /* What a record holds (T decayed). */
 template <typename T>
 struct supported : std::integral_constant<bool, std::is_arithmetic<T>::value || std::is_enum<T>::value ||
+                                                    is_duration<T>::value ||
                                                     std::is_pointer<T>::value || std::is_null_pointer<T>::value ||
                                                     is_text<T>::value> {};
 
 template <typename T> constexpr unsigned arg_type()
 {
-    if constexpr (std::is_enum<T>::value) {
+    if constexpr (is_duration<T>::value) {
+        return arg_type<typename T::rep>();
+    } else if constexpr (std::is_enum<T>::value) {
         return arg_type<typename std::underlying_type<T>::type>();
     } else if constexpr (std::is_same<T, bool>::value) {
         return SHMLOG_ARG_BOOL;
@@ -602,7 +610,9 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
 {
     typedef typename std::decay<T>::type D;
     static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
-    if constexpr (is_text<D>::value) {
+    if constexpr (is_duration<D>::value) {
+        return capture(x.count());
+    } else if constexpr (is_text<D>::value) {
         const char *p = x.data(); /* an empty view may have none */
         return cap{reinterpret_cast<uintptr_t>(p ? p : ""), x.size()};
     } else if constexpr (std::is_same<D, float>::value) {
@@ -635,6 +645,8 @@ template <typename T> inline auto fmt_arg(const T &x)
     typedef typename std::decay<T>::type D;
     if constexpr (is_text<D>::value)
         return x.data();
+    else if constexpr (is_duration<D>::value)
+        return x.count();
     else if constexpr (std::is_enum<D>::value)
         return static_cast<typename std::underlying_type<D>::type>(x);
     else if constexpr (std::is_null_pointer<D>::value)

@@ -28,6 +28,8 @@ enum class fmt_reason {
     precision_on_integer,
     sign_hash_or_zero_on_text,
     shortest_float_takes_no_sign_hash_or_zero,
+    spec_on_duration_unsupported,
+    duration_unit_unsupported,
 };
 
 /* What a placeholder may print an argument as. */
@@ -35,7 +37,9 @@ enum fmt_kind : unsigned char { k_other, k_bool, k_char, k_signed, k_unsigned, k
 
 template <typename T> constexpr fmt_kind fmt_kind_of()
 {
-    if constexpr (std::is_enum<T>::value) {
+    if constexpr (is_duration<T>::value) {
+        return fmt_kind_of<typename T::rep>();
+    } else if constexpr (std::is_enum<T>::value) {
         return std::is_signed<typename std::underlying_type<T>::type>::value ? k_signed : k_unsigned;
     } else if constexpr (std::is_same<T, bool>::value) {
         return k_bool;
@@ -51,6 +55,32 @@ template <typename T> constexpr fmt_kind fmt_kind_of()
         return k_pointer;
     } else {
         return k_other; /* unsupported: capture() says so, once */
+    }
+}
+
+/* What {} prints after a duration's count, as fmt does ("us" for micro,
+ * where fmt may print the micro sign); "" for what is not a duration, NULL
+ * for a unit without one. */
+template <typename T> constexpr const char *fmt_unit()
+{
+    if constexpr (!is_duration<T>::value) {
+        return "";
+    } else {
+        typedef typename T::period P;
+        if constexpr (std::is_same<P, std::nano>::value)
+            return "ns";
+        else if constexpr (std::is_same<P, std::micro>::value)
+            return "us";
+        else if constexpr (std::is_same<P, std::milli>::value)
+            return "ms";
+        else if constexpr (std::is_same<P, std::ratio<1>>::value)
+            return "s";
+        else if constexpr (std::is_same<P, std::ratio<60>>::value)
+            return "m";
+        else if constexpr (std::is_same<P, std::ratio<3600>>::value)
+            return "h";
+        else
+            return nullptr;
     }
 }
 
@@ -241,6 +271,7 @@ template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16>
     fmt_site<2 * N + 16> r{};
     const fmt_kind kinds[] = {k_other, fmt_kind_of<A>()...};
     const size_t bytes[] = {0, sizeof(A)...};
+    const char *const units[] = {"", fmt_unit<A>()...};
     const int nargs = static_cast<int>(sizeof...(A));
     size_t len = 0;
     while (len < N && f[len])
@@ -319,9 +350,19 @@ template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16>
             }
             if (spec < close)
                 spec++;
+            if (!units[next]) {
+                r.error = fmt_reason::duration_unit_unsupported;
+                return r;
+            }
+            if (units[next][0] && spec < close) {
+                r.error = fmt_reason::spec_on_duration_unsupported;
+                return r;
+            }
             r.error = fmt_conversion(f + spec, close - spec, kinds[next], bytes[next], out);
             if (r.error != fmt_reason::none)
                 return r;
+            for (const char *u = units[next]; *u; u++)
+                out.put(*u);
             i = close;
         } else {
             out.put(c);

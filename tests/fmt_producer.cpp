@@ -5,8 +5,10 @@
 #define SHMLOG_IMPLEMENTATION
 #include "shmlog.h"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -53,6 +55,20 @@ int main()
     BOTH("ptr={} null={}", reinterpret_cast<void *>(uintptr_t{0x1234}), static_cast<void *>(nullptr));
     BOTH("tmp={}", std::string("abc") + "def");
     BOTH("no arguments {{}}");
+    {
+        /* durations as fmt prints them, but "us" where fmt may print the micro sign */
+        using namespace std::chrono_literals;
+        SHMLOG_INFO("lat={} wait={} t={} m={} h={} n={} d={}", 250us, 3ms, 2s, 5min, 1h, 42ns,
+                    std::chrono::duration<double>(1.5));
+        std::string want = fmt::format("lat={} wait={} t={} m={} h={} n={} d={}", 250us, 3ms, 2s, 5min, 1h, 42ns,
+                                       std::chrono::duration<double>(1.5));
+        size_t micro = want.find("\u00b5s");
+        if (micro != std::string::npos)
+            want.replace(micro, 3, "us");
+        std::printf("want %s\n", want.c_str());
+        SHMLOG_INFO("printf lat=%ld", std::chrono::microseconds(250));
+        std::printf("want printf lat=250\n");
+    }
     /* An argument that is a lambda's call: evaluated once, in the log call. */
     int calls = 0;
     SHMLOG_INFO("lambda={}", [&] { return ++calls * 10; }());

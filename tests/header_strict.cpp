@@ -4,6 +4,7 @@
 #include <shmlog.h>
 
 #include <cstdint>
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -67,6 +68,8 @@ int every_type(int n, const std::string &account, std::string_view venue, int ru
     SHMLOG_INFO("fmt lambda={}", [&] { return n * 2; }());
     SHMLOG_WARN_EVERY(1000, "fmt stale venue={}", venue);
     SHMLOG_INFO("fmt no arguments {{}}");
+    SHMLOG_INFO("fmt lat={} d={} printf-style next", std::chrono::microseconds(n), std::chrono::duration<double>(d));
+    SHMLOG_INFO("lat=%ld", std::chrono::nanoseconds(ll));
     return n;
 }
 
