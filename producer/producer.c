@@ -92,7 +92,7 @@ static void shmlog__cpu_nodes_read(void)
     int numa = numa_available() >= 0;
     int ncpus = numa ? numa_num_configured_cpus() : 0;
     for (unsigned cpu = 0; cpu < SHMLOG__MAX_CPUS; cpu++)
-        shmlog__cpu_node[cpu] = (int16_t)(numa && (int)cpu < ncpus ? numa_node_of_cpu((int)cpu) : -1);
+        shmlog__cpu_node[cpu] = SHMLOG__CAST(int16_t, numa && SHMLOG__CAST(int, cpu) < ncpus ? numa_node_of_cpu(SHMLOG__CAST(int, cpu)) : -1);
 }
 
 /* One line on stderr with write(2) alone: said from a log call too, which may
@@ -106,7 +106,7 @@ __attribute__((format(printf, 1, 2))) static void shmlog__say(const char *fmt, .
     va_end(ap);
     if (n < 0)
         return;
-    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    size_t len = SHMLOG__CAST(size_t, n) < sizeof line ? SHMLOG__CAST(size_t, n) : sizeof line - 1;
     ssize_t w = write(2, line, len);
     (void)w;
 }
@@ -175,7 +175,7 @@ static const char *const shmlog__builtin_categories[SHMLOG_CAT_COUNT] = {
 static int shmlog__level_named(const char *s, size_t n)
 {
     static const char *const names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"};
-    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++) {
+    for (int i = 0; i < SHMLOG__CAST(int, sizeof names / sizeof names[0]); i++) {
         size_t k = strlen(names[i]);
         if (n != k)
             continue;
@@ -196,7 +196,7 @@ static int shmlog__category_find(const char *name, size_t n)
         return SHMLOG_CAT_MARKET_DATA;
     for (uint32_t i = 0; i < shmlog__g.category_count; i++)
         if (strlen(shmlog__g.category_names[i]) == n && memcmp(shmlog__g.category_names[i], name, n) == 0)
-            return (int)i;
+            return SHMLOG__CAST(int, i);
     return -1;
 }
 
@@ -230,7 +230,7 @@ static void shmlog__level_publish(unsigned i)
     struct shmlog_meta *m = shmlog__g.meta;
     if (m)
         shmlog__store_relaxed(&m->levels[i],
-                              shmlog_level_word(shmlog__g.live[i], (unsigned)shmlog__g.cfg.backtrace_level));
+                              shmlog_level_word(shmlog__g.live[i], SHMLOG__CAST(unsigned, shmlog__g.cfg.backtrace_level)));
 }
 
 /* Defines a category; its id, or -errno. Lock held. */
@@ -247,7 +247,7 @@ static int shmlog__category_define(const char *name, size_t n)
         return -ENOSPC;
     memcpy(shmlog__g.category_names[i], name, n);
     shmlog__g.category_names[i][n] = 0;
-    shmlog__g.live[i] = (uint8_t)shmlog__g.default_level;
+    shmlog__g.live[i] = SHMLOG__CAST(uint8_t, shmlog__g.default_level);
     shmlog__g.category_count = i + 1;
     struct shmlog_meta *m = shmlog__g.meta;
     if (m) {
@@ -257,33 +257,56 @@ static int shmlog__category_define(const char *name, size_t n)
         shmlog__store_release(&m->category_count, i + 1);
         shmlog__store_release(&shmlog__category_end, i + 1);
     }
-    return (int)i;
+    return SHMLOG__CAST(int, i);
 }
 
 /* Applies "name=LEVEL,LEVEL,..." (a bare level sets every category); what is
  * wrong is named in *why. 0 or -EINVAL. Lock held. */
-static int shmlog__levels_apply(const char *spec, const char **why)
+/* A token of a levels spec without the blanks around it. */
+static void shmlog__trim(const char **s, size_t *n)
+{
+    while (*n && (**s == ' ' || **s == '\t')) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+        (*n)--;
+}
+
+/* Applies "INFO, md=DEBUG,venue = TRACE" (blanks around tokens and '=' are
+ * ignored). On error, why says which token and what the program has. */
+static int shmlog__levels_apply(const char *spec, char *why, size_t cap)
 {
     while (spec && *spec) {
         size_t n = strcspn(spec, ",");
-        const char *eq = (const char *)memchr(spec, '=', n);
-        const char *lv = eq ? eq + 1 : spec;
-        int level = shmlog__level_named(lv, (size_t)(spec + n - lv));
-        if (level < 0) {
-            *why = "a level is not TRACE, DEBUG, INFO, WARN, ERROR, FATAL or OFF";
+        const char *tok = spec;
+        size_t tok_len = n;
+        shmlog__trim(&tok, &tok_len);
+        const char *eq = SHMLOG__CAST(const char *, memchr(tok, '=', tok_len));
+        const char *name = tok, *lv = eq ? eq + 1 : tok;
+        size_t name_len = eq ? SHMLOG__CAST(size_t, eq - tok) : 0;
+        size_t lv_len = SHMLOG__CAST(size_t, tok + tok_len - lv);
+        shmlog__trim(&name, &name_len);
+        shmlog__trim(&lv, &lv_len);
+        int level = shmlog__level_named(lv, lv_len);
+        int id = eq ? shmlog__category_find(name, name_len) : 0;
+        if (level < 0 || id < 0) {
+            int k = level < 0 ? snprintf(why, cap, "'%.*s': no level '%.*s' (TRACE DEBUG INFO WARN ERROR FATAL OFF);"
+                                             " categories:", SHMLOG__CAST(int, tok_len), tok,
+                                         SHMLOG__CAST(int, lv_len), lv)
+                              : snprintf(why, cap, "'%.*s': no category '%.*s'; categories:",
+                                         SHMLOG__CAST(int, tok_len), tok, SHMLOG__CAST(int, name_len), name);
+            for (uint32_t i = 0; i < shmlog__g.category_count && k > 0 && SHMLOG__CAST(size_t, k) < cap; i++)
+                k += snprintf(why + k, cap - SHMLOG__CAST(size_t, k), " %s",
+                              i == SHMLOG_CAT_MARKET_DATA ? "md" : shmlog__g.category_names[i]);
             return -EINVAL;
         }
         if (!eq) {
             shmlog__g.default_level = level;
             for (uint32_t i = 0; i < shmlog__g.category_count; i++)
-                shmlog__g.live[i] = (uint8_t)level;
+                shmlog__g.live[i] = SHMLOG__CAST(uint8_t, level);
         } else {
-            int id = shmlog__category_find(spec, (size_t)(eq - spec));
-            if (id < 0) {
-                *why = "a category is not defined (built-in: none, trade, order, md, risk, portfolio)";
-                return -EINVAL;
-            }
-            shmlog__g.live[id] = (uint8_t)level;
+            shmlog__g.live[id] = SHMLOG__CAST(uint8_t, level);
         }
         spec += n + (spec[n] == ',');
     }
@@ -304,14 +327,14 @@ static void shmlog__calibrate(uint64_t *hz, uint64_t *anchor_tsc, uint64_t *anch
     nanosleep(&nap, NULL);
     clock_gettime(CLOCK_MONOTONIC_RAW, &b);
     uint64_t t1 = shmlog__rdtsc();
-    uint64_t ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull + (uint64_t)(b.tv_nsec - a.tv_nsec);
-    *hz = ns ? (uint64_t)((double)(t1 - t0) * 1e9 / (double)ns) : 0;
+    uint64_t ns = SHMLOG__CAST(uint64_t, b.tv_sec - a.tv_sec) * 1000000000ull + SHMLOG__CAST(uint64_t, b.tv_nsec - a.tv_nsec);
+    *hz = ns ? SHMLOG__CAST(uint64_t, SHMLOG__CAST(double, t1 - t0) * 1e9 / SHMLOG__CAST(double, ns)) : 0;
 
     /* For tests of readers that must not depend on it: a calibration wrong
      * by this many parts per million. */
     const char *skew = getenv("SHMLOG_TEST_TSC_SKEW_PPM");
     if (skew && *hz)
-        *hz = (uint64_t)((double)*hz * (1.0 + strtod(skew, NULL) * 1e-6));
+        *hz = SHMLOG__CAST(uint64_t, SHMLOG__CAST(double, *hz) * (1.0 + strtod(skew, NULL) * 1e-6));
 
     uint64_t best_gap = UINT64_MAX;
     for (int i = 0; i < 16; i++) {
@@ -351,8 +374,8 @@ static void shmlog__sanitize_name(const char *in, char *out, size_t max)
  * tag (if any) and extension. */
 static int shmlog__seg_stem_in(const char *dir, char *out, size_t cap, const char *what_cpu)
 {
-    int n = snprintf(out, cap, "%s/%s-%d%s", dir, shmlog__g.app, (int)getpid(), what_cpu);
-    return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+    int n = snprintf(out, cap, "%s/%s-%d%s", dir, shmlog__g.app, getpid(), what_cpu);
+    return n > 0 && SHMLOG__CAST(size_t, n) < cap ? 0 : -ENAMETOOLONG;
 }
 
 static int shmlog__seg_stem(char *out, size_t cap, const char *what_cpu)
@@ -375,8 +398,8 @@ static int shmlog__meta_create(void)
                              &shmlog__g.meta_fd, &addr, &bound, &locked);
     if (err)
         return err;
-    struct shmlog_meta *m = (struct shmlog_meta *)addr;
-    uint32_t sites = (uint32_t)((bytes - SHMLOG_META_HEADER_BYTES) / 8 / SHMLOG_SITE_BYTES);
+    struct shmlog_meta *m = SHMLOG__CAST(struct shmlog_meta *, addr);
+    uint32_t sites = SHMLOG__CAST(uint32_t, (bytes - SHMLOG_META_HEADER_BYTES) / 8 / SHMLOG_SITE_BYTES);
     if (sites > 65536)
         sites = 65536;
     snprintf(m->app, sizeof m->app, "%s", shmlog__g.app);
@@ -389,21 +412,21 @@ static int shmlog__meta_create(void)
     m->site_capacity = sites;
     m->sites_offset = SHMLOG_META_HEADER_BYTES;
     m->strings_offset = SHMLOG_META_HEADER_BYTES + sites * SHMLOG_SITE_BYTES;
-    m->strings_bytes = (uint32_t)(bytes - m->strings_offset);
-    m->level = (uint32_t)shmlog__g.default_level;
+    m->strings_bytes = SHMLOG__CAST(uint32_t, bytes - m->strings_offset);
+    m->level = SHMLOG__CAST(uint32_t, shmlog__g.default_level);
     shmlog__categories_setup();
     memcpy(m->category_names, shmlog__g.category_names, sizeof m->category_names);
     m->category_count = shmlog__g.category_count;
-    m->backtrace_level = (uint32_t)shmlog__g.cfg.backtrace_level;
-    m->backtrace_trigger = (uint32_t)shmlog__g.cfg.backtrace_trigger;
+    m->backtrace_level = SHMLOG__CAST(uint32_t, shmlog__g.cfg.backtrace_level);
+    m->backtrace_trigger = SHMLOG__CAST(uint32_t, shmlog__g.cfg.backtrace_trigger);
     m->backtrace_records = shmlog__g.cfg.backtrace_records;
     for (unsigned i = 0; i < SHMLOG_MAX_CATEGORIES; i++)
-        m->levels[i] = shmlog_level_word(i < shmlog__g.category_count ? shmlog__g.live[i] : (unsigned)shmlog__g.default_level,
-                                         (unsigned)shmlog__g.cfg.backtrace_level);
+        m->levels[i] = shmlog_level_word(i < shmlog__g.category_count ? shmlog__g.live[i] : SHMLOG__CAST(unsigned, shmlog__g.default_level),
+                                         SHMLOG__CAST(unsigned, shmlog__g.cfg.backtrace_level));
     m->before_init = shmlog__exchange_relaxed(&shmlog__g.before_init, 0);
-    m->ncpus = (uint32_t)sysconf(_SC_NPROCESSORS_CONF);
-    m->default_policy = (uint32_t)shmlog__g.cfg.policy;
-    m->ring_records = (uint32_t)shmlog__g.ring_records;
+    m->ncpus = SHMLOG__CAST(uint32_t, sysconf(_SC_NPROCESSORS_CONF));
+    m->default_policy = SHMLOG__CAST(uint32_t, shmlog__g.cfg.policy);
+    m->ring_records = SHMLOG__CAST(uint32_t, shmlog__g.ring_records);
 
     /* Replay the sites registered before (fork child, second init). */
     if (shmlog__g.site_count > sites || shmlog__g.strings_used > m->strings_bytes) {
@@ -413,11 +436,11 @@ static int shmlog__meta_create(void)
         return -ENOSPC;
     }
     if (shmlog__g.site_count) /* sites is NULL before the first init: memcpy from NULL is undefined */
-        memcpy((uint8_t *)m + m->sites_offset, shmlog__g.sites, shmlog__g.site_count * sizeof(struct shmlog_site));
+        memcpy(SHMLOG__REINTERPRET(uint8_t *, m) + m->sites_offset, shmlog__g.sites, shmlog__g.site_count * sizeof(struct shmlog_site));
     if (shmlog__g.strings_used)
-        memcpy((uint8_t *)m + m->strings_offset, shmlog__g.strings, shmlog__g.strings_used);
+        memcpy(SHMLOG__REINTERPRET(uint8_t *, m) + m->strings_offset, shmlog__g.strings, shmlog__g.strings_used);
     /* Local string offsets are relative to the arena; shift them into the segment. */
-    struct shmlog_site *table = (struct shmlog_site *)((uint8_t *)m + m->sites_offset);
+    struct shmlog_site *table = SHMLOG__REINTERPRET(struct shmlog_site *, SHMLOG__REINTERPRET(uint8_t *, m) + m->sites_offset);
     for (uint32_t i = 0; i < shmlog__g.site_count; i++) {
         table[i].fmt_offset += m->strings_offset;
         table[i].file_offset += m->strings_offset;
@@ -425,7 +448,7 @@ static int shmlog__meta_create(void)
     m->strings_used = shmlog__g.strings_used;
     m->site_count = shmlog__g.site_count;
 
-    uint32_t pid = (uint32_t)getpid();
+    uint32_t pid = SHMLOG__CAST(uint32_t, getpid());
     shmlog__seg_header_publish(&m->hdr, SHMLOG_MAGIC_META, SHMLOG_SEG_META, bytes,
                                shmlog__g.huge ? SHMLOG_SEG_HUGEPAGES : 0, pid, shmlog__proc_start(pid),
                                shmlog__g.instance);
@@ -436,8 +459,8 @@ static int shmlog__meta_create(void)
     if (!shmlog__g.sites) {
         shmlog__g.site_capacity = sites;
         shmlog__g.strings_bytes = m->strings_bytes;
-        shmlog__g.sites = (struct shmlog_site *)calloc(sites, sizeof(struct shmlog_site));
-        shmlog__g.strings = (uint8_t *)malloc(m->strings_bytes);
+        shmlog__g.sites = SHMLOG__CAST(struct shmlog_site *, calloc(sites, sizeof(struct shmlog_site)));
+        shmlog__g.strings = SHMLOG__CAST(uint8_t *, malloc(m->strings_bytes));
         if (!shmlog__g.sites || !shmlog__g.strings)
             return -ENOMEM;
     }
@@ -517,7 +540,7 @@ static int shmlog__ring_create(unsigned cpu)
     }
     if (err)
         return err;
-    shmlog__ring_fell_back[cpu] = (uint8_t)fell_back;
+    shmlog__ring_fell_back[cpu] = SHMLOG__CAST(uint8_t, fell_back);
     if (fell_back && !shmlog__g.rings_fell_back++ && !shmlog__g.cfg.quiet)
         fprintf(stderr, "shmlog: warning: no free hugepages for the ring of cpu %u, so it (and any later ring that "
                         "finds none) uses 4 KiB pages in %s; reserve more (echo N > /proc/sys/vm/nr_hugepages)\n",
@@ -528,22 +551,22 @@ static int shmlog__ring_create(unsigned cpu)
         shmlog__say("shmlog: warning: rings in %s are not locked in memory (RLIMIT_MEMLOCK %llu KiB, a ring "
                     "%zu KiB): under memory pressure a log call may wait for a page; raise it (ulimit -l, "
                     "LimitMEMLOCK= in a unit) or reserve hugepages\n",
-                    shmlog__g.dir, (unsigned long long)(lim.rlim_cur / 1024), shmlog__g.ring_bytes / 1024);
+                    shmlog__g.dir, SHMLOG__CAST(unsigned long long, lim.rlim_cur / 1024), shmlog__g.ring_bytes / 1024);
         shmlog__g.warned_unlocked = 1;
     }
     const char *tag = path + strlen(stem);
-    snprintf(shmlog__ring_tag[cpu], sizeof shmlog__ring_tag[cpu], "%.*s", (int)(strlen(tag) - strlen(".ring")), tag);
-    struct shmlog_ring *r = (struct shmlog_ring *)addr;
+    snprintf(shmlog__ring_tag[cpu], sizeof shmlog__ring_tag[cpu], "%.*s", SHMLOG__CAST(int, strlen(tag) - strlen(".ring")), tag);
+    struct shmlog_ring *r = SHMLOG__CAST(struct shmlog_ring *, addr);
     r->cpu = cpu;
     r->numa_node = bound ? node : -1;
     r->capacity = shmlog__g.ring_records;
-    r->policy = (uint32_t)shmlog__g.cfg.policy;
-    uint32_t pid = (uint32_t)getpid();
+    r->policy = SHMLOG__CAST(uint32_t, shmlog__g.cfg.policy);
+    uint32_t pid = SHMLOG__CAST(uint32_t, getpid());
     shmlog__seg_header_publish(&r->hdr, SHMLOG_MAGIC_RING, SHMLOG_SEG_RING, shmlog__g.ring_bytes,
                                fell_back ? SHMLOG_SEG_FALLBACK : shmlog__g.huge ? SHMLOG_SEG_HUGEPAGES : 0, pid,
                                shmlog__g.meta->hdr.proc_start, shmlog__g.instance);
-    shmlog__publish_ring(cpu, r, (uint8_t *)addr + SHMLOG_RING_HEADER_BYTES, shmlog__g.ring_records - 1,
-                         (uint32_t)shmlog__g.cfg.policy);
+    shmlog__publish_ring(cpu, r, SHMLOG__CAST(uint8_t *, addr) + SHMLOG_RING_HEADER_BYTES, shmlog__g.ring_records - 1,
+                         SHMLOG__CAST(uint32_t, shmlog__g.cfg.policy));
     return 0;
 }
 
@@ -578,12 +601,12 @@ static unsigned shmlog__cpu(void)
     }
 #endif
     int cpu = sched_getcpu();
-    return cpu < 0 ? 0u : (unsigned)cpu % SHMLOG__MAX_CPUS;
+    return cpu < 0 ? 0u : SHMLOG__CAST(unsigned, cpu) % SHMLOG__MAX_CPUS;
 }
 
 uint32_t shmlog__tid_slow(void)
 {
-    shmlog__tid = (uint32_t)syscall(SYS_gettid);
+    shmlog__tid = SHMLOG__CAST(uint32_t, syscall(SYS_gettid));
     return shmlog__tid;
 }
 
@@ -616,7 +639,7 @@ static void shmlog__drop_no_rseq(size_t payload)
 }
 
 /* shmlog__reserve_on's answer when the thread left the ring's cpu: pick again. */
-#define SHMLOG__MOVED ((uint8_t *)1)
+#define SHMLOG__MOVED SHMLOG__REINTERPRET(uint8_t *, 1)
 
 /* Reserves slots for a record of `payload` bytes on ring r, whatever the
  * ring's state: the head slot, NULL when the record was dropped, or
@@ -670,10 +693,10 @@ static uint8_t *shmlog__reserve_on(struct shmlog__ring_local *r, struct shmlog_r
         if (shmlog__cas(&h->head, &head, head + need))
             break;
     }
-    shmlog__progress(h, r->mask, head + need, (unsigned)need);
+    shmlog__progress(h, r->mask, head + need, SHMLOG__CAST(unsigned, need));
     if (pad) {
-        struct shmlog_record *p = (struct shmlog_record *)(r->slots + ((head & r->mask) << 6));
-        p->nslots = (uint8_t)pad; /* < SHMLOG_MAX_SLOTS: only a record that crosses the end pads */
+        struct shmlog_record *p = SHMLOG__REINTERPRET(struct shmlog_record *, r->slots + ((head & r->mask) << 6));
+        p->nslots = SHMLOG__CAST(uint8_t, pad); /* < SHMLOG_MAX_SLOTS: only a record that crosses the end pads */
         p->flags = SHMLOG_REC_PAD;
         p->site = 0;
         p->tsc = 0;
@@ -718,8 +741,8 @@ static uint32_t shmlog__append_string(const char *s, uint32_t len)
     uint32_t off = shmlog__g.strings_used;
     memcpy(shmlog__g.strings + off, s, len);
     shmlog__g.strings[off + len] = 0;
-    memcpy((uint8_t *)shmlog__g.meta + shmlog__g.strings_offset + off, s, len);
-    ((uint8_t *)shmlog__g.meta)[shmlog__g.strings_offset + off + len] = 0;
+    memcpy(SHMLOG__REINTERPRET(uint8_t *, shmlog__g.meta) + shmlog__g.strings_offset + off, s, len);
+    SHMLOG__REINTERPRET(uint8_t *, shmlog__g.meta)[shmlog__g.strings_offset + off + len] = 0;
     shmlog__g.strings_used += len + 1;
     return off;
 }
@@ -812,7 +835,7 @@ static uint32_t shmlog__star_strings(const char *f)
 static uint64_t shmlog__site_add(uint64_t *cache, int level, int category, const char *file, int line,
                                  const char *fmt, unsigned nargs, const uint8_t *types)
 {
-    uint64_t word = (uint64_t)shmlog__star_strings(fmt) << 32;
+    uint64_t word = SHMLOG__CAST(uint64_t, shmlog__star_strings(fmt)) << 32;
     size_t fmt_len = strlen(fmt), file_len = strlen(file);
     struct shmlog_meta *m = shmlog__g.meta;
     if (file_len > SHMLOG_MAX_FILE_BYTES) { /* keep the end: it names the file */
@@ -826,19 +849,19 @@ static uint64_t shmlog__site_add(uint64_t *cache, int level, int category, const
     } else {
         struct shmlog_site s;
         memset(&s, 0, sizeof s);
-        s.fmt_offset = shmlog__append_string(fmt, (uint32_t)fmt_len);
-        s.fmt_len = (uint32_t)fmt_len;
-        s.file_offset = shmlog__append_string(file, (uint32_t)file_len);
-        s.file_len = (uint32_t)file_len;
-        s.line = (uint32_t)line;
-        s.level = (uint8_t)level;
-        s.category = (uint8_t)category;
-        s.nargs = (uint8_t)nargs;
+        s.fmt_offset = shmlog__append_string(fmt, SHMLOG__CAST(uint32_t, fmt_len));
+        s.fmt_len = SHMLOG__CAST(uint32_t, fmt_len);
+        s.file_offset = shmlog__append_string(file, SHMLOG__CAST(uint32_t, file_len));
+        s.file_len = SHMLOG__CAST(uint32_t, file_len);
+        s.line = SHMLOG__CAST(uint32_t, line);
+        s.level = SHMLOG__CAST(uint8_t, level);
+        s.category = SHMLOG__CAST(uint8_t, category);
+        s.nargs = SHMLOG__CAST(uint8_t, nargs);
         memcpy(s.arg_types, types, nargs);
         shmlog__g.sites[n] = s;
         s.fmt_offset += shmlog__g.strings_offset;
         s.file_offset += shmlog__g.strings_offset;
-        ((struct shmlog_site *)((uint8_t *)m + shmlog__g.sites_offset))[n] = s;
+        (SHMLOG__REINTERPRET(struct shmlog_site *, SHMLOG__REINTERPRET(uint8_t *, m) + shmlog__g.sites_offset))[n] = s;
         shmlog__g.site_count = n + 1;
         shmlog__store_relaxed(&m->strings_used, shmlog__g.strings_used);
         /* Release: a reader that sees the count sees the entry and its strings. */
@@ -859,15 +882,15 @@ static void shmlog__say_before_init(const char *file, int line)
     if (__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
         return;
     char num[16], *p = num + sizeof num;
-    unsigned v = line > 0 ? (unsigned)line : 0;
+    unsigned v = line > 0 ? SHMLOG__CAST(unsigned, line) : 0;
     do
-        *--p = (char)('0' + v % 10);
+        *--p = SHMLOG__CAST(char, '0' + v % 10);
     while (v /= 10);
     const char *parts[] = {"shmlog: ", file, ":", p, ": a log call before shmlog_init() writes nothing; such calls "
                            "are counted, and the files report them (before_init) once shmlog_init() is called\n"};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        size_t n = i == 3 ? (size_t)(num + sizeof num - p) : strlen(parts[i]);
-        if (write(2, parts[i], n) != (ssize_t)n)
+        size_t n = i == 3 ? SHMLOG__CAST(size_t, num + sizeof num - p) : strlen(parts[i]);
+        if (write(2, parts[i], n) != SHMLOG__CAST(ssize_t, n))
             return;
     }
 }
@@ -881,27 +904,27 @@ uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const c
          * the meta segment init makes. */
         shmlog__add_relaxed(&shmlog__g.before_init, 1);
         shmlog__say_before_init(file, line);
-        return (uint64_t)shmlog__star_strings(fmt) << 32;
+        return SHMLOG__CAST(uint64_t, shmlog__star_strings(fmt)) << 32;
     }
-    if ((uint32_t)word != UINT32_MAX) { /* a refused site's calls take no lock */
+    if (SHMLOG__CAST(uint32_t, word) != UINT32_MAX) { /* a refused site's calls take no lock */
         if (!shmlog__lock_take_in_call()) {
             /* A signal handler's call while its thread is in shmlog: not
              * written, counted; a later call registers the site. */
             shmlog__site_refused();
-            return (uint64_t)shmlog__star_strings(fmt) << 32;
+            return SHMLOG__CAST(uint64_t, shmlog__star_strings(fmt)) << 32;
         }
         word = shmlog__load_relaxed(cache);
         if (!word && shmlog__g.initialized)
             word = shmlog__site_add(cache, level, category, file, line, fmt, nargs, types);
         shmlog__lock_give();
     }
-    if ((uint32_t)word != UINT32_MAX && (uint32_t)word != 0)
+    if (SHMLOG__CAST(uint32_t, word) != UINT32_MAX && SHMLOG__CAST(uint32_t, word) != 0)
         return word;
-    if ((uint32_t)word == UINT32_MAX)
+    if (SHMLOG__CAST(uint32_t, word) == UINT32_MAX)
         shmlog__site_refused();
     /* Not written, but the call still measures its strings: with the mask,
      * a %.*s buffer without a NUL is not read past its precision. */
-    return word ? word & ~(uint64_t)UINT32_MAX : (uint64_t)shmlog__star_strings(fmt) << 32;
+    return word ? word & ~SHMLOG__CAST(uint64_t, UINT32_MAX) : SHMLOG__CAST(uint64_t, shmlog__star_strings(fmt)) << 32;
 }
 
 /* ---- lifecycle ---- */
@@ -913,20 +936,20 @@ static void shmlog__unmap_all(int remove)
     char stem[4200], what_cpu[32];
     for (unsigned cpu = 0; cpu < shmlog__rings_end; cpu++) {
         struct shmlog_ring *r = shmlog__rings[cpu].hdr;
-        shmlog__store_relaxed(&shmlog__rings[cpu].hdr, (struct shmlog_ring *)NULL);
+        shmlog__store_relaxed(&shmlog__rings[cpu].hdr, SHMLOG__CAST(struct shmlog_ring *, NULL));
         if (!r || r == &shmlog__null_ring)
             continue;
         snprintf(what_cpu, sizeof what_cpu, "-cpu%u", cpu);
         if (remove && shmlog__seg_stem_in(shmlog__ring_fell_back[cpu] ? shmlog__g.ring_fallback : shmlog__g.dir, stem,
                                           sizeof stem, what_cpu) == 0) {
             char path[4300];
-            if ((size_t)snprintf(path, sizeof path, "%s%.17s.ring", stem, shmlog__ring_tag[cpu]) < sizeof path)
+            if (SHMLOG__CAST(size_t, snprintf(path, sizeof path, "%s%.17s.ring", stem, shmlog__ring_tag[cpu])) < sizeof path)
                 unlink(path);
         }
         munmap(r, shmlog__g.ring_bytes);
     }
     struct shmlog_meta *m = shmlog__g.meta;
-    shmlog__store_release(&shmlog__g.meta, (struct shmlog_meta *)NULL);
+    shmlog__store_release(&shmlog__g.meta, SHMLOG__CAST(struct shmlog_meta *, NULL));
     if (m) {
         if (remove)
             unlink(shmlog__g.meta_path);
@@ -974,7 +997,7 @@ static int shmlog__open_segments(void)
     if (err)
         return err;
     shmlog__store_release(&shmlog__category_end, shmlog__g.category_count);
-    shmlog__store_release(&shmlog__levels, (const uint16_t *)shmlog__g.meta->levels);
+    shmlog__store_release(&shmlog__levels, SHMLOG__CAST(const uint16_t *, shmlog__g.meta->levels));
     return 0;
 }
 
@@ -992,14 +1015,14 @@ static void shmlog__atfork_child(void)
         return;
     /* The child starts from the levels the parent had, set from outside too. */
     for (uint32_t i = 0; i < shmlog__g.category_count; i++)
-        shmlog__g.live[i] = (uint8_t)(shmlog__g.meta->levels[i] >> 8);
+        shmlog__g.live[i] = SHMLOG__CAST(uint8_t, shmlog__g.meta->levels[i] >> 8);
     shmlog__levels = shmlog__levels_off;
     shmlog__unmap_all(0);
     shmlog__random(shmlog__g.instance, sizeof shmlog__g.instance);
     int err = shmlog__open_segments();
     if (err) {
         shmlog__g.initialized = 0;
-        fprintf(stderr, "shmlog: logging off in child %d: %s\n", (int)getpid(), strerror(-err));
+        fprintf(stderr, "shmlog: logging off in child %d: %s\n", getpid(), strerror(-err));
     }
 }
 
@@ -1009,7 +1032,7 @@ static int shmlog__levels_configure(const struct shmlog_config *cfg)
     shmlog__categories_setup();
     shmlog__g.default_level = cfg->level;
     for (uint32_t i = 0; i < shmlog__g.category_count; i++)
-        shmlog__g.live[i] = (uint8_t)cfg->level;
+        shmlog__g.live[i] = SHMLOG__CAST(uint8_t, cfg->level);
     for (const char *const *c = cfg->categories; c && *c; c++) {
         int id = shmlog__category_define(*c, strlen(*c));
         if (id < 0) {
@@ -1019,13 +1042,13 @@ static int shmlog__levels_configure(const struct shmlog_config *cfg)
             return id;
         }
     }
-    const char *why = "";
-    if (shmlog__levels_apply(cfg->levels, &why) != 0) {
+    char why[1024];
+    if (shmlog__levels_apply(cfg->levels, why, sizeof why) != 0) {
         fprintf(stderr, "shmlog: config levels '%s': %s\n", cfg->levels, why);
         return -EINVAL;
     }
     const char *env = getenv("SHMLOG_LEVELS");
-    if (env && shmlog__levels_apply(env, &why) != 0) {
+    if (env && shmlog__levels_apply(env, why, sizeof why) != 0) {
         fprintf(stderr, "shmlog: SHMLOG_LEVELS='%s': %s\n", env, why);
         return -EINVAL;
     }
@@ -1142,7 +1165,7 @@ void shmlog_shutdown(void)
 {
     shmlog__lock_take();
     if (shmlog__g.initialized) {
-        shmlog__store_release(&shmlog__levels, (const uint16_t *)shmlog__levels_off);
+        shmlog__store_release(&shmlog__levels, SHMLOG__CAST(const uint16_t *, shmlog__levels_off));
         __atomic_fetch_or(&shmlog__g.meta->hdr.flags, SHMLOG_SEG_CLOSED, __ATOMIC_RELEASE);
         /* Threads still inside a log call hold ring pointers: let them finish
          * before the mappings go. A call is far shorter than this. */
@@ -1163,9 +1186,9 @@ void shmlog_set_level(int level)
     shmlog__g.default_level = level;
     shmlog__g.cfg.level = level;
     if (shmlog__g.meta)
-        shmlog__store_relaxed(&shmlog__g.meta->level, (uint32_t)level);
+        shmlog__store_relaxed(&shmlog__g.meta->level, SHMLOG__CAST(uint32_t, level));
     for (uint32_t i = 0; i < SHMLOG_MAX_CATEGORIES; i++) {
-        shmlog__g.live[i] = (uint8_t)level;
+        shmlog__g.live[i] = SHMLOG__CAST(uint8_t, level);
         shmlog__level_publish(i);
     }
     shmlog__lock_give();
@@ -1182,10 +1205,10 @@ int shmlog_set_category_level(int category, int level)
         return -EINVAL;
     shmlog__lock_take();
     shmlog__categories_setup();
-    int err = (uint32_t)category < shmlog__g.category_count ? 0 : -EINVAL;
+    int err = SHMLOG__CAST(uint32_t, category) < shmlog__g.category_count ? 0 : -EINVAL;
     if (!err) {
-        shmlog__g.live[category] = (uint8_t)level;
-        shmlog__level_publish((unsigned)category);
+        shmlog__g.live[category] = SHMLOG__CAST(uint8_t, level);
+        shmlog__level_publish(SHMLOG__CAST(unsigned, category));
     }
     shmlog__lock_give();
     return err;
@@ -1193,13 +1216,13 @@ int shmlog_set_category_level(int category, int level)
 
 int shmlog_get_category_level(int category)
 {
-    if (category < 0 || category >= (int)SHMLOG_MAX_CATEGORIES)
+    if (category < 0 || category >= SHMLOG__CAST(int, SHMLOG_MAX_CATEGORIES))
         return -EINVAL;
     shmlog__lock_take();
     shmlog__categories_setup();
-    int level = (uint32_t)category >= shmlog__g.category_count ? -EINVAL
-                : shmlog__g.meta ? (int)(shmlog__load_relaxed(&shmlog__g.meta->levels[category]) >> 8)
-                                 : (int)shmlog__g.live[category];
+    int level = SHMLOG__CAST(uint32_t, category) >= shmlog__g.category_count ? -EINVAL
+                : shmlog__g.meta ? shmlog__load_relaxed(&shmlog__g.meta->levels[category]) >> 8
+                                 : SHMLOG__CAST(int, shmlog__g.live[category]);
     shmlog__lock_give();
     return level;
 }
@@ -1217,7 +1240,7 @@ int shmlog_category(const char *name)
 int shmlog_backtrace_flush(void)
 {
     /* Acquire, as shmlog_dropped: a shutdown may unmap it. */
-    struct shmlog_meta *m = (struct shmlog_meta *)shmlog__load_acquire(&shmlog__g.meta);
+    struct shmlog_meta *m = shmlog__load_acquire(&shmlog__g.meta);
     if (!m)
         return -EINVAL;
     if (shmlog__g.cfg.backtrace_level >= SHMLOG_LEVEL_OFF)

@@ -30,7 +30,7 @@ static uint64_t shmlog__realtime_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return SHMLOG__CAST(uint64_t, ts.tv_sec) * 1000000000ull + SHMLOG__CAST(uint64_t, ts.tv_nsec);
 }
 
 /* The directory where segments of several users meet: it must not let one
@@ -42,7 +42,7 @@ static const char *shmlog__dir_unsafe(const struct stat *st, int group)
     if (st->st_uid != getuid() && st->st_uid != 0)
         return "belongs to another user, who could remove or replace its segments";
     /* The configured group is trusted with our segments; nobody else is. */
-    int others_write = (st->st_mode & S_IWOTH) || ((st->st_mode & S_IWGRP) && (group < 0 || st->st_gid != (gid_t)group));
+    int others_write = (st->st_mode & S_IWOTH) || ((st->st_mode & S_IWGRP) && (group < 0 || st->st_gid != SHMLOG__CAST(gid_t, group)));
     if (others_write && !(st->st_mode & S_ISVTX))
         return "is writable by others without the sticky bit, so they could remove its segments";
     return NULL;
@@ -71,13 +71,13 @@ static int shmlog__resolve_dir(const char *want, char *out, size_t cap, int *hug
         n = snprintf(out, cap, "%s", SHMLOG__FALLBACK_DIR);
         shared = 1;
     }
-    if (n < 0 || (size_t)n >= cap)
+    if (n < 0 || SHMLOG__CAST(size_t, n) >= cap)
         return -ENAMETOOLONG;
     shared |= strcmp(out, SHMLOG__FALLBACK_DIR) == 0; /* also when no hugepages were free */
     mode_t mode = group >= 0 ? (shared ? 03770 : 02770) : (shared ? 01777 : 0700);
     int err = 0;
     if (mkdir(out, mode) == 0) { /* chmod: mkdir's mode passed through the umask */
-        if ((group >= 0 && chown(out, (uid_t)-1, (gid_t)group) != 0) || chmod(out, mode) != 0)
+        if ((group >= 0 && chown(out, SHMLOG__CAST(uid_t, -1), SHMLOG__CAST(gid_t, group)) != 0) || chmod(out, mode) != 0)
             err = -errno;
     } else if (errno != EEXIST) {
         err = -errno;
@@ -115,9 +115,10 @@ static size_t shmlog__seg_round(size_t bytes, int huge)
 static int shmlog__bind_node(void *addr, size_t bytes, int node)
 {
     unsigned long mask[16] = {0}; /* nodes 0..1023 */
-    if (node < 0 || node >= (int)(sizeof mask * 8))
+    if (node < 0 || node >= SHMLOG__CAST(int, sizeof mask * 8))
         return 0;
-    mask[node / (8 * sizeof mask[0])] |= 1ul << (node % (8 * sizeof mask[0]));
+    size_t bit = SHMLOG__CAST(size_t, node);
+    mask[bit / (8 * sizeof mask[0])] |= 1ul << (bit % (8 * sizeof mask[0]));
     return mbind(addr, bytes, MPOL_BIND, mask, sizeof mask * 8 + 1, 0) == 0 ? 0 : -errno;
 }
 
@@ -146,12 +147,12 @@ static int shmlog__seg_lock(int fd)
  * bytes once the pool is ready, the clock and pid only stand in before. */
 static void shmlog__random(void *out, size_t n)
 {
-    if (getrandom(out, n, 0) == (ssize_t)n)
+    if (getrandom(out, n, 0) == SHMLOG__CAST(ssize_t, n))
         return;
-    uint64_t x = shmlog__realtime_ns() ^ ((uint64_t)getpid() << 32);
+    uint64_t x = shmlog__realtime_ns() ^ (SHMLOG__CAST(uint64_t, getpid()) << 32);
     for (size_t i = 0; i < n; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        ((uint8_t *)out)[i] = (uint8_t)x;
+        SHMLOG__CAST(uint8_t *, out)[i] = SHMLOG__CAST(uint8_t, x);
     }
 }
 
@@ -173,8 +174,8 @@ static int shmlog__seg_create(const char *stem, const char *ext, char *path, siz
         uint64_t tag;
         shmlog__random(&tag, sizeof tag);
         int n = attempt == 0 ? snprintf(path, cap, "%s%s", stem, ext)
-                             : snprintf(path, cap, "%s.%016llx%s", stem, (unsigned long long)tag, ext);
-        if (n < 0 || (size_t)n >= cap)
+                             : snprintf(path, cap, "%s.%016llx%s", stem, SHMLOG__CAST(unsigned long long, tag), ext);
+        if (n < 0 || SHMLOG__CAST(size_t, n) >= cap)
             return -ENAMETOOLONG;
         fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0 && errno != EEXIST)
@@ -184,13 +185,13 @@ static int shmlog__seg_create(const char *stem, const char *ext, char *path, siz
         return -EEXIST;
     int err = lock_fd ? shmlog__seg_lock(fd) : 0;
     void *addr = MAP_FAILED;
-    if (group >= 0 && (fchown(fd, (uid_t)-1, (gid_t)group) != 0 || fchmod(fd, 0660) != 0))
+    if (group >= 0 && (fchown(fd, SHMLOG__CAST(uid_t, -1), SHMLOG__CAST(gid_t, group)) != 0 || fchmod(fd, 0660) != 0))
         err = -errno;
     /* A size past RLIMIT_FSIZE would be SIGXFSZ, not an error: checked first. */
     struct rlimit fsize;
     if (!err && getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY && bytes > fsize.rlim_cur)
         err = -EFBIG;
-    if (!err && ftruncate(fd, (off_t)bytes) != 0)
+    if (!err && ftruncate(fd, SHMLOG__CAST(off_t, bytes)) != 0)
         err = -errno;
     /* Its pages allocated now: on a full tmpfs that is ENOSPC here, not a
      * SIGBUS when they are first written (by the prefault below, or a log
@@ -198,8 +199,8 @@ static int shmlog__seg_create(const char *stem, const char *ext, char *path, siz
      * fallback to 4 KiB pages looks for); file systems without fallocate
      * keep the old way. */
     struct statfs sf;
-    int huge = fstatfs(fd, &sf) == 0 && (long)sf.f_type == SHMLOG__HUGETLBFS_MAGIC;
-    if (!err && !huge && fallocate(fd, 0, 0, (off_t)bytes) != 0 && errno != EOPNOTSUPP && errno != ENOSYS)
+    int huge = fstatfs(fd, &sf) == 0 && sf.f_type == SHMLOG__HUGETLBFS_MAGIC;
+    if (!err && !huge && fallocate(fd, 0, 0, SHMLOG__CAST(off_t, bytes)) != 0 && errno != EOPNOTSUPP && errno != ENOSYS)
         err = -errno;
     if (!err) {
         /* On hugetlbfs this reserves the pages: ENOMEM here instead of SIGBUS later. */
@@ -237,7 +238,7 @@ static void shmlog__seg_header_publish(struct shmlog_seg_header *h, uint64_t mag
     h->segment_bytes = bytes;
     h->format_word = SHMLOG_FORMAT_WORD;
     h->pid = pid;
-    h->uid = (uint32_t)getuid();
+    h->uid = getuid();
     h->proc_start = proc_start;
     h->created_ns = shmlog__realtime_ns();
     shmlog__store_release(&h->magic, magic);

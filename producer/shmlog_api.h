@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <chrono>
 extern "C" {
 #endif
 
@@ -20,7 +21,8 @@ extern "C" {
 #ifndef SHMLOG_ACTIVE_LEVEL
 #define SHMLOG_ACTIVE_LEVEL SHMLOG_LEVEL_TRACE
 #endif
-SHMLOG__STATIC_ASSERT((int)(SHMLOG_ACTIVE_LEVEL) >= 0 && (int)(SHMLOG_ACTIVE_LEVEL) <= (int)SHMLOG_LEVEL_OFF,
+SHMLOG__STATIC_ASSERT(SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) >= 0 &&
+                          SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) <= SHMLOG__CAST(int, SHMLOG_LEVEL_OFF),
                       "shmlog: SHMLOG_ACTIVE_LEVEL must be SHMLOG_LEVEL_TRACE .. SHMLOG_LEVEL_OFF (0 .. 6)");
 
 /* Per-process configuration. Fill with shmlog_config_init(), then set fields:
@@ -147,7 +149,7 @@ SHMLOG__INLINE uint64_t shmlog__rdtsc(void)
 #if defined(__x86_64__) || defined(__i386__)
     uint32_t lo, hi;
     __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
+    return SHMLOG__CAST(uint64_t, hi) << 32 | lo;
 #else
 #error "shmlog.h needs an x86 TSC"
 #endif
@@ -232,7 +234,7 @@ SHMLOG__INLINE void shmlog__slots_open(const struct shmlog__ring_local *r, uint8
 {
     if (SHMLOG__UNLIKELY(r->policy == SHMLOG_OVERWRITE)) {
         /* A reader copying this slot must see it change: invalidate first. */
-        shmlog__store_relaxed(&((struct shmlog_record *)slot)->commit, 0);
+        shmlog__store_relaxed(&SHMLOG__REINTERPRET(struct shmlog_record *, slot)->commit, 0);
         shmlog__fence_release();
     }
 }
@@ -306,7 +308,7 @@ SHMLOG__INLINE void shmlog__put_bytes(struct shmlog__cursor *c, const void *src,
 {
     if (len > SHMLOG_MAX_PAYLOAD)
         __builtin_unreachable();
-    const uint8_t *s = (const uint8_t *)src;
+    const uint8_t *s = SHMLOG__CAST(const uint8_t *, src);
     /* Hidden from GCC, which would warn (-Warray-bounds) of the size classes
      * a known short array never takes. */
     __asm__("" : "+r"(s));
@@ -352,7 +354,7 @@ SHMLOG__INLINE void shmlog__put_fixed(struct shmlog__cursor *c, uint64_t v, size
         memcpy(c->p, &v, here);
         c->p += here;
         shmlog__next_slot(c);
-        memcpy(c->p, (const uint8_t *)&v + here, n - here);
+        memcpy(c->p, SHMLOG__REINTERPRET(const uint8_t *, &v) + here, n - here);
         c->p += n - here;
         c->left -= n - here;
     }
@@ -368,8 +370,8 @@ SHMLOG__INLINE size_t shmlog__prec_bound(unsigned t, unsigned prev_t, uint64_t p
         return SIZE_MAX;
     if (!((site >> (32 + idx)) & 1))
         return SIZE_MAX;
-    int32_t p = (int32_t)(uint32_t)prev_v;
-    return p < 0 ? SIZE_MAX : (size_t)p;
+    int32_t p = SHMLOG__CAST(int32_t, SHMLOG__CAST(uint32_t, prev_v));
+    return p < 0 ? SIZE_MAX : SHMLOG__CAST(size_t, p);
 }
 
 /* Bytes argument (type t, value bits v) takes in the payload besides a
@@ -386,7 +388,7 @@ SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t len, size_t
     if (len != SIZE_MAX) {
         n = len < max ? len : max; /* never a byte past the object's size */
     } else {
-        const char *s = (const char *)(uintptr_t)v;
+        const char *s = SHMLOG__REINTERPRET(const char *, v);
         size_t limit = max <= *room ? max : *room + 1; /* a precision: no byte read past it */
         if (limit > SHMLOG_MAX_PAYLOAD + 1) /* the room never is: said to GCC (-Wstringop-overread) */
             __builtin_unreachable();
@@ -394,8 +396,8 @@ SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t len, size_t
          * from GCC, which would reject the bound (-Wstringop-overread) for a
          * known array shorter than the room; strnlen is not ISO C. */
         __asm__("" : "+r"(s));
-        const char *nul = (const char *)memchr(s, 0, limit);
-        n = nul ? (size_t)(nul - s) : limit;
+        const char *nul = SHMLOG__CAST(const char *, memchr(s, 0, limit));
+        n = nul ? SHMLOG__CAST(size_t, nul - s) : limit;
     }
     return shmlog_str_fit(n, room, trunc);
 }
@@ -407,7 +409,7 @@ SHMLOG__INLINE void shmlog__put_arg(struct shmlog__cursor *c, unsigned t, uint64
         return;
     }
     shmlog__put_fixed(c, shmlog_str_header(len, cut), SHMLOG_STR_HEADER_BYTES);
-    shmlog__put_bytes(c, (const void *)(uintptr_t)v, len);
+    shmlog__put_bytes(c, SHMLOG__REINTERPRET(const void *, v), len);
 }
 
 /* Asks for the four ring lines after a record, for writing, while the record
@@ -480,14 +482,14 @@ SHMLOG__INLINE uint8_t *shmlog__begin(uint64_t tsc, uint32_t site, unsigned lvl,
     uint32_t tid = shmlog__tid;
     if (SHMLOG__UNLIKELY(!tid))
         tid = shmlog__tid_slow();
-    struct shmlog_record *rec = (struct shmlog_record *)head;
+    struct shmlog_record *rec = SHMLOG__REINTERPRET(struct shmlog_record *, head);
     rec->tsc = tsc;
     rec->site = site - 1;
     rec->tid = tid;
-    rec->nslots = (uint8_t)nslots;
-    rec->level = (uint8_t)lvl;
-    rec->category = (uint8_t)cat;
-    rec->flags = (uint8_t)flags;
+    rec->nslots = SHMLOG__CAST(uint8_t, nslots);
+    rec->level = SHMLOG__CAST(uint8_t, lvl);
+    rec->category = SHMLOG__CAST(uint8_t, cat);
+    rec->flags = SHMLOG__CAST(uint8_t, flags);
     return head;
 }
 
@@ -495,7 +497,7 @@ SHMLOG__INLINE void shmlog__commit(uint8_t *head, uint64_t pos)
 {
     /* Release pairs with the reader's acquire of commit: the whole record is
      * visible before the reader can see it committed. */
-    shmlog__store_release(&((struct shmlog_record *)head)->commit, pos + 1);
+    shmlog__store_release(&SHMLOG__REINTERPRET(struct shmlog_record *, head)->commit, pos + 1);
 }
 
 /* ---- argument capture ----
@@ -570,6 +572,9 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
         (SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH(SHMLOG__A_FMT, __VA_ARGS__))
 /* Names every argument of a call that is refused. */
 #define SHMLOG__USE_ALL(...) shmlog__format_skip(__VA_ARGS__)
+/* C formats are printf's alone, registered as written. */
+#define SHMLOG__FMT_DECL(...)
+#define SHMLOG__SITE_FORMAT(...) SHMLOG__FIRST(__VA_ARGS__)
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
@@ -581,15 +586,22 @@ template <typename T> struct is_text : std::false_type {};
 template <typename Tr, typename A> struct is_text<std::basic_string<char, Tr, A>> : std::true_type {};
 template <typename Tr> struct is_text<std::basic_string_view<char, Tr>> : std::true_type {};
 
+/* std::chrono::duration: stored as its count, in its own unit. */
+template <typename T> struct is_duration : std::false_type {};
+template <typename R, typename P> struct is_duration<std::chrono::duration<R, P>> : std::true_type {};
+
 /* What a record holds (T decayed). */
 template <typename T>
 struct supported : std::integral_constant<bool, std::is_arithmetic<T>::value || std::is_enum<T>::value ||
+                                                    is_duration<T>::value ||
                                                     std::is_pointer<T>::value || std::is_null_pointer<T>::value ||
                                                     is_text<T>::value> {};
 
 template <typename T> constexpr unsigned arg_type()
 {
-    if constexpr (std::is_enum<T>::value) {
+    if constexpr (is_duration<T>::value) {
+        return arg_type<typename T::rep>();
+    } else if constexpr (std::is_enum<T>::value) {
         return arg_type<typename std::underlying_type<T>::type>();
     } else if constexpr (std::is_same<T, bool>::value) {
         return SHMLOG_ARG_BOOL;
@@ -626,27 +638,29 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
 {
     typedef typename std::decay<T>::type D;
     static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
-    if constexpr (is_text<D>::value) {
+    if constexpr (is_duration<D>::value) {
+        return capture(x.count());
+    } else if constexpr (is_text<D>::value) {
         const char *p = x.data(); /* an empty view may have none */
-        return cap{(uint64_t)(uintptr_t)(p ? p : ""), (size_t)x.size()};
+        return cap{reinterpret_cast<uintptr_t>(p ? p : ""), x.size()};
     } else if constexpr (std::is_same<D, float>::value) {
         uint32_t b;
         memcpy(&b, &x, 4);
         return cap{b, SIZE_MAX};
     } else if constexpr (std::is_floating_point<D>::value) {
-        double d = (double)x;
+        const double d = static_cast<double>(x);
         uint64_t b;
         memcpy(&b, &d, 8);
         return cap{b, SIZE_MAX};
     } else if constexpr (std::is_same<D, char *>::value || std::is_same<D, const char *>::value) {
         const char *s = x;
-        return cap{(uint64_t)(uintptr_t)(s ? s : "(null)"), SIZE_MAX};
+        return cap{reinterpret_cast<uintptr_t>(s ? s : "(null)"), SIZE_MAX};
     } else if constexpr (std::is_pointer<D>::value) {
-        return cap{(uint64_t)(uintptr_t)(const volatile void *)x, SIZE_MAX};
+        return cap{reinterpret_cast<uintptr_t>(x), SIZE_MAX};
     } else if constexpr (std::is_enum<D>::value) {
-        return cap{(uint64_t)(typename std::underlying_type<D>::type)x, SIZE_MAX};
+        return cap{static_cast<uint64_t>(static_cast<typename std::underlying_type<D>::type>(x)), SIZE_MAX};
     } else if constexpr (std::is_arithmetic<D>::value) {
-        return cap{(uint64_t)x, SIZE_MAX}; /* sign-extends signed integers */
+        return cap{static_cast<uint64_t>(x), SIZE_MAX}; /* sign-extends signed integers */
     } else {
         return cap{0, SIZE_MAX}; /* nullptr, or unsupported (asserted above) */
     }
@@ -659,6 +673,8 @@ template <typename T> inline auto fmt_arg(const T &x)
     typedef typename std::decay<T>::type D;
     if constexpr (is_text<D>::value)
         return x.data();
+    else if constexpr (is_duration<D>::value)
+        return x.count();
     else if constexpr (std::is_enum<D>::value)
         return static_cast<typename std::underlying_type<D>::type>(x);
     else if constexpr (std::is_null_pointer<D>::value)
@@ -710,7 +726,7 @@ struct invoke {
 #define SHMLOG__A_OK(i, x) && shmlog_detail::supported<typename std::decay<decltype(shmlog__r##i)>::type>::value
 #define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_arg(shmlog__r##i)
 #define SHMLOG__FORMAT_CHECK(...)                                                            \
-    shmlog_detail::fmt_checker<(true SHMLOG__EACH(SHMLOG__A_OK, __VA_ARGS__))>::check(      \
+    shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style SHMLOG__EACH(SHMLOG__A_OK, __VA_ARGS__))>::check( \
         SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH(SHMLOG__A_FMT, __VA_ARGS__))
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
 #endif
@@ -728,16 +744,20 @@ void shmlog__bad_category(void) __attribute__((error(
  * constant, is checked at run time: out of range becomes FATAL (never hidden)
  * or none, is counted, and sets CLAMPED in flags. */
 #define SHMLOG__LEVEL_OF(lvl, flags)                                                        \
-    (__builtin_constant_p(lvl) && (unsigned)(lvl) > SHMLOG_LEVEL_FATAL ? (shmlog__bad_level(), 0u) \
-     : SHMLOG__UNLIKELY((unsigned)(lvl) > SHMLOG_LEVEL_FATAL)                               \
-         ? ((flags) = SHMLOG_REC_CLAMPED, shmlog__out_of_range(), (unsigned)SHMLOG_LEVEL_FATAL) \
-         : (unsigned)(lvl))
+    (__builtin_constant_p(lvl) && SHMLOG__CAST(unsigned, lvl) > SHMLOG_LEVEL_FATAL          \
+         ? (shmlog__bad_level(), 0u)                                                        \
+     : SHMLOG__UNLIKELY(SHMLOG__CAST(unsigned, lvl) > SHMLOG_LEVEL_FATAL)                   \
+         ? ((flags) = SHMLOG_REC_CLAMPED, shmlog__out_of_range(), SHMLOG__CAST(unsigned, SHMLOG_LEVEL_FATAL)) \
+         : SHMLOG__CAST(unsigned, lvl))
 #define SHMLOG__CATEGORY_OF(cat, flags)                                                     \
-    (__builtin_constant_p(cat) && (unsigned)(cat) < SHMLOG_CAT_COUNT ? (unsigned)(cat)      \
-     : __builtin_constant_p(cat) && (unsigned)(cat) >= SHMLOG_MAX_CATEGORIES ? (shmlog__bad_category(), 0u) \
-     : SHMLOG__UNLIKELY((unsigned)(cat) >= shmlog__load_relaxed(&shmlog__category_end))     \
-         ? ((flags) ? (void)0 : shmlog__out_of_range(), (flags) = SHMLOG_REC_CLAMPED, (unsigned)SHMLOG_CAT_NONE) \
-         : (unsigned)(cat))
+    (__builtin_constant_p(cat) && SHMLOG__CAST(unsigned, cat) < SHMLOG_CAT_COUNT            \
+         ? SHMLOG__CAST(unsigned, cat)                                                      \
+     : __builtin_constant_p(cat) && SHMLOG__CAST(unsigned, cat) >= SHMLOG_MAX_CATEGORIES    \
+         ? (shmlog__bad_category(), 0u)                                                     \
+     : SHMLOG__UNLIKELY(SHMLOG__CAST(unsigned, cat) >= shmlog__load_relaxed(&shmlog__category_end)) \
+         ? ((flags) ? (void)0 : shmlog__out_of_range(), (flags) = SHMLOG_REC_CLAMPED,       \
+            SHMLOG__CAST(unsigned, SHMLOG_CAT_NONE))                                        \
+         : SHMLOG__CAST(unsigned, cat))
 /* A call site registers its format once: a format that changes from call to
  * call would log the first one seen for all of them. */
 #define SHMLOG__FORMAT_LITERAL(fmt)                                                         \
@@ -798,7 +818,7 @@ void shmlog__bad_category(void) __attribute__((error(
 /* What a call's expansion does with argument i: the per-site type table, the
  * fixed bytes, the length (a string bounded by the `*` precision argument
  * i - 1 before it) and the copy. */
-#define SHMLOG__A_TYPE(i, x) , (uint8_t)SHMLOG__TYPE(shmlog__r##i)
+#define SHMLOG__A_TYPE(i, x) , SHMLOG__CAST(uint8_t, SHMLOG__TYPE(shmlog__r##i))
 #define SHMLOG__A_FIXED(i, x) + shmlog_arg_fixed_bytes(shmlog__t##i)
 #define SHMLOG__PREV_1 0
 #define SHMLOG__PREV_2 1
@@ -855,7 +875,7 @@ void shmlog__bad_category(void) __attribute__((error(
         const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl, shmlog__flags);                    \
         const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);                 \
         /* below SHMLOG_ACTIVE_LEVEL, a constant level leaves nothing of the call */          \
-        if ((int)shmlog__lvl >= (int)(SHMLOG_ACTIVE_LEVEL) &&                                 \
+        if (SHMLOG__CAST(int, shmlog__lvl) >= SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) &&         \
             SHMLOG__LIKELY(shmlog__lvl >= ((shmlog__levels_of_cat = shmlog__load_relaxed(      \
                                                 &shmlog__load_relaxed(&shmlog__levels)[shmlog__cat])) & 0xFFu))) { \
             /* taken below the live level: backtrace, for the collector to keep */           \
@@ -871,6 +891,7 @@ void shmlog__bad_category(void) __attribute__((error(
  * first call, measures the arguments, reserves the slots, writes the
  * record and commits it. */
 #define SHMLOG__WRITE(...)                                                                     \
+    SHMLOG__FMT_DECL(__VA_ARGS__)                                                              \
     SHMLOG__EACH(SHMLOG__A_DECL, __VA_ARGS__)                                                  \
     if (0)                                                                                     \
         SHMLOG__FORMAT_CHECK(__VA_ARGS__);                                                     \
@@ -878,9 +899,10 @@ void shmlog__bad_category(void) __attribute__((error(
     static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)};      \
     uint64_t shmlog__site = shmlog__load_acquire(&shmlog__site_cache);                         \
     /* One test for both: 0 (not registered yet) and UINT32_MAX (refused). */                  \
-    if (SHMLOG__UNLIKELY((uint32_t)shmlog__site - 1u >= UINT32_MAX - 1u))                      \
-        shmlog__site = shmlog__register_site(&shmlog__site_cache, (int)shmlog__lvl, (int)shmlog__cat, \
-                                             __FILE__, __LINE__, SHMLOG__FIRST(__VA_ARGS__),   \
+    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, shmlog__site) - 1u >= UINT32_MAX - 1u))        \
+        shmlog__site = shmlog__register_site(&shmlog__site_cache, SHMLOG__CAST(int, shmlog__lvl), \
+                                             SHMLOG__CAST(int, shmlog__cat), \
+                                             __FILE__, __LINE__, SHMLOG__SITE_FORMAT(__VA_ARGS__), \
                                              SHMLOG__NARGS(__VA_ARGS__), shmlog__types + 1);   \
     (void)shmlog__types;                                                                       \
     const unsigned shmlog__t0 = SHMLOG_ARG_NONE; /* what precedes argument 1 */               \
@@ -893,8 +915,8 @@ void shmlog__bad_category(void) __attribute__((error(
     SHMLOG__EACH(SHMLOG__A_LEN, __VA_ARGS__)                                                   \
     const size_t shmlog__payload = SHMLOG_MAX_PAYLOAD - shmlog__room; /* what the strings left */ \
     uint64_t shmlog__pos = 0; /* set with every head; GCC cannot see it */                     \
-    uint8_t *shmlog__head = SHMLOG__LIKELY((uint32_t)shmlog__site != 0) /* 0: not written */   \
-        ? shmlog__begin(shmlog__tsc, (uint32_t)shmlog__site, shmlog__lvl, shmlog__cat,        \
+    uint8_t *shmlog__head = SHMLOG__LIKELY(SHMLOG__CAST(uint32_t, shmlog__site) != 0) /* 0: not written */ \
+        ? shmlog__begin(shmlog__tsc, SHMLOG__CAST(uint32_t, shmlog__site), shmlog__lvl, shmlog__cat, \
                         shmlog__payload, shmlog__trunc | shmlog__flags, &shmlog__pos)          \
         : NULL;                                                                                \
     if (SHMLOG__LIKELY(shmlog__head != NULL)) {                                                \

@@ -59,10 +59,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The conversions of code that C and C++ files both compile: C++ builds with
+ * -Wold-style-cast see the named casts. SHMLOG__CAST converts a value,
+ * SHMLOG__REINTERPRET a pointer to another pointer or integer type. */
 #ifdef __cplusplus
 #define SHMLOG__STATIC_ASSERT(c, m) static_assert(c, m)
+#define SHMLOG__CAST(T, x) static_cast<T>(x)
+#define SHMLOG__REINTERPRET(T, x) reinterpret_cast<T>(x)
 #else
 #define SHMLOG__STATIC_ASSERT(c, m) _Static_assert(c, m)
+#define SHMLOG__CAST(T, x) ((T)(x))
+#define SHMLOG__REINTERPRET(T, x) ((T)(x))
 #endif
 
 /* "SHMLOG" then a kind byte and 0x01: read as little-endian u64 on a big-endian
@@ -279,7 +286,7 @@ SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_meta, category_names) == 640, "abi"
 static inline uint16_t shmlog_level_word(unsigned live, unsigned backtrace)
 {
     unsigned take = backtrace < live ? backtrace : live;
-    return (uint16_t)(take | live << 8);
+    return SHMLOG__CAST(uint16_t, take | live << 8);
 }
 
 /* The ring segment header: exactly SHMLOG_RING_HEADER_BYTES. The producer and
@@ -356,9 +363,9 @@ SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_record, payload) == 64 - SHMLOG_HEA
 /* Mixes every size the ABI depends on: a build whose structs differ is refused
  * even if someone forgot to bump SHMLOG_ABI_VERSION. */
 #define SHMLOG_FORMAT_WORD SHMLOG_FORMAT_WORD_OF(SHMLOG_ABI_VERSION)
-#define SHMLOG_FORMAT_WORD_OF(version)                                                  \
-    (((uint64_t)(version) << 56) ^ ((uint64_t)sizeof(struct shmlog_meta) << 40) ^ \
-     ((uint64_t)sizeof(struct shmlog_ring) << 24) ^ ((uint64_t)sizeof(struct shmlog_site) << 16) ^ \
-     ((uint64_t)sizeof(struct shmlog_record) << 8) ^ (uint64_t)SHMLOG_MAX_SLOTS)
+#define SHMLOG_FORMAT_WORD_OF(version)                                                            \
+    (((UINT64_C(1) * (version)) << 56) ^ ((UINT64_C(1) * sizeof(struct shmlog_meta)) << 40) ^     \
+     ((UINT64_C(1) * sizeof(struct shmlog_ring)) << 24) ^ ((UINT64_C(1) * sizeof(struct shmlog_site)) << 16) ^ \
+     ((UINT64_C(1) * sizeof(struct shmlog_record)) << 8) ^ (UINT64_C(1) * SHMLOG_MAX_SLOTS))
 
 #endif /* SHMLOG_ABI_H */

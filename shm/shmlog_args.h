@@ -31,7 +31,7 @@
 #include "shmlog_abi.h" // amalgamate:drop
 
 #define SHMLOG_STR_HEADER_BYTES 2u
-#define SHMLOG_ARGS_BAD ((size_t)-1) /* shmlog_args_measure: the payload does not hold the arguments */
+#define SHMLOG_ARGS_BAD (SHMLOG__CAST(size_t, -1)) /* shmlog_args_measure: the payload does not hold the arguments */
 
 SHMLOG__STATIC_ASSERT(SHMLOG_MAX_ARGS * 8u < SHMLOG_MAX_PAYLOAD, "the fixed part of every call fits a record");
 SHMLOG__STATIC_ASSERT(SHMLOG_MAX_PAYLOAD <= SHMLOG_STR_LEN_MASK, "a string's length fits its header");
@@ -57,7 +57,7 @@ static inline unsigned shmlog_arg_fixed_bytes(unsigned type)
 /* The header word of a string of len bytes (cut: it was cut to them). */
 static inline uint16_t shmlog_str_header(size_t len, unsigned cut)
 {
-    return (uint16_t)(len | (cut ? SHMLOG_STR_TRUNCATED : 0u));
+    return SHMLOG__CAST(uint16_t, len | (cut ? SHMLOG_STR_TRUNCATED : 0u));
 }
 
 /* The length a string header gives (its TRUNCATED bit aside). */
@@ -94,13 +94,13 @@ static inline unsigned shmlog_slots_for_payload(size_t n)
 {
     if (n <= SHMLOG_HEAD_PAYLOAD)
         return 1;
-    return 1 + (unsigned)((n - SHMLOG_HEAD_PAYLOAD + SHMLOG_CONT_PAYLOAD - 1) / SHMLOG_CONT_PAYLOAD);
+    return 1 + SHMLOG__CAST(unsigned, (n - SHMLOG_HEAD_PAYLOAD + SHMLOG_CONT_PAYLOAD - 1) / SHMLOG_CONT_PAYLOAD);
 }
 
 /* Payload bytes a record of nslots slots (1..SHMLOG_MAX_SLOTS) has room for. */
 static inline size_t shmlog_payload_capacity(unsigned nslots)
 {
-    return SHMLOG_HEAD_PAYLOAD + (size_t)(nslots - 1) * SHMLOG_CONT_PAYLOAD;
+    return SHMLOG_HEAD_PAYLOAD + SHMLOG__CAST(size_t, nslots - 1) * SHMLOG_CONT_PAYLOAD;
 }
 
 /* What a payload must hold for a call site, worked out once from its types:
@@ -129,15 +129,15 @@ static inline int shmlog_args_shape_init(struct shmlog_args_shape *sh, unsigned 
             return -1;
         all += bytes;
         if (t == SHMLOG_ARG_STR) {
-            sh->fixed_before[sh->nstr++] = (uint16_t)run;
+            sh->fixed_before[sh->nstr++] = SHMLOG__CAST(uint16_t, run);
             run = 0;
         } else {
             run += bytes;
         }
     }
-    sh->nargs = (uint8_t)nargs;
-    sh->fixed = (uint16_t)all;
-    sh->fixed_after = (uint16_t)run;
+    sh->nargs = SHMLOG__CAST(uint8_t, nargs);
+    sh->fixed = SHMLOG__CAST(uint16_t, all);
+    sh->fixed_after = SHMLOG__CAST(uint16_t, run);
     return 0;
 }
 
@@ -151,7 +151,7 @@ static inline size_t shmlog_args_measure(const struct shmlog_args_shape *sh, con
         off += sh->fixed_before[k];
         if (off + SHMLOG_STR_HEADER_BYTES > len)
             return SHMLOG_ARGS_BAD;
-        off += SHMLOG_STR_HEADER_BYTES + shmlog_str_length((uint16_t)(payload[off] | payload[off + 1] << 8));
+        off += SHMLOG_STR_HEADER_BYTES + shmlog_str_length(SHMLOG__CAST(uint16_t, payload[off] | payload[off + 1] << 8));
     }
     off += sh->fixed_after;
     return off <= len && off <= SHMLOG_MAX_PAYLOAD ? off : SHMLOG_ARGS_BAD;
@@ -163,10 +163,10 @@ static inline void shmlog_args_offsets(unsigned nargs, const uint8_t *types, con
 {
     size_t off = 0;
     for (unsigned i = 0; i < nargs; i++) {
-        at[i] = (uint16_t)off;
+        at[i] = SHMLOG__CAST(uint16_t, off);
         off += shmlog_arg_fixed_bytes(types[i]);
         if (types[i] == SHMLOG_ARG_STR)
-            off += shmlog_str_length((uint16_t)(payload[off - 2] | payload[off - 1] << 8));
+            off += shmlog_str_length(SHMLOG__CAST(uint16_t, payload[off - 2] | payload[off - 1] << 8));
     }
 }
 

@@ -32,7 +32,7 @@ static inline int shmlog__dir_is_hugetlbfs(const char *dir)
     struct statfs sf;
     if (statfs(dir, &sf) != 0)
         return 0;
-    return (long)sf.f_type == SHMLOG__HUGETLBFS_MAGIC && sf.f_bsize == SHMLOG_HUGEPAGE_BYTES;
+    return sf.f_type == SHMLOG__HUGETLBFS_MAGIC && sf.f_bsize == SHMLOG_HUGEPAGE_BYTES;
 }
 
 /* The first hugetlbfs mount with 2 MiB pages, from /proc/mounts. 0 or -ENOENT. */
@@ -90,14 +90,14 @@ static inline uint64_t shmlog__proc_start(uint32_t pid)
  * for a log call shows in the tail bench/run.sh prints). */
 static inline void shmlog__pages_fault_in(void *addr, size_t bytes, int write)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t page = SHMLOG__CAST(size_t, sysconf(_SC_PAGESIZE));
 #if defined(MADV_POPULATE_READ) && defined(MADV_POPULATE_WRITE)
-    uintptr_t from = ((uintptr_t)addr + page - 1) & ~(uintptr_t)(page - 1);
-    uintptr_t to = ((uintptr_t)addr + bytes) & ~(uintptr_t)(page - 1);
+    uintptr_t from = (SHMLOG__REINTERPRET(uintptr_t, addr) + page - 1) & ~(page - 1);
+    uintptr_t to = (SHMLOG__REINTERPRET(uintptr_t, addr) + bytes) & ~(page - 1);
     if (to > from) /* an old kernel refuses it: the accesses below fault instead */
-        (void)madvise((void *)from, to - from, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+        (void)madvise(SHMLOG__REINTERPRET(void *, from), to - from, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
 #endif
-    volatile uint8_t *p = (volatile uint8_t *)addr;
+    volatile uint8_t *p = SHMLOG__CAST(volatile uint8_t *, addr);
     for (size_t off = 0; off < bytes; off += page) {
         uint8_t b = p[off];
         if (write)

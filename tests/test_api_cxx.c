@@ -230,6 +230,45 @@ Test(api_cxx, a_rate_limited_site_writes_once_per_interval_and_counts_every_call
     free_lines(lines, n);
 }
 
+/* api_cxx_producer with its own categories, once it logged its first records. */
+static struct tu_child categories_producer(void)
+{
+    char *argv[] = {(char *)tu_exe("CXX_PRODUCER"), "categories", NULL};
+    struct tu_child p = tu_spawn(argv, NULL);
+    tu_wait_line(&p, "ready");
+    return p;
+}
+
+Test(api_cxx, set_level_for_every_category_prints_each_category_it_changed)
+{
+    struct tu_child col = tu_collector(&env, NULL);
+    struct tu_child p = categories_producer();
+    char args[1200], **lines, want[2][200];
+    snprintf(args, sizeof args, "set-level --app api-cxx --category order warn --dir %s", env.seg);
+    size_t n = dump_lines(args, &lines);
+    cr_assert(n == 1 && strstr(lines[0], "order: INFO -> WARN"), "set-level printed: %s", n ? lines[0] : "");
+    free_lines(lines, n);
+    /* order WARN, venue DEBUG (the config), the others INFO: two lines, one per change */
+    snprintf(args, sizeof args, "set-level --app api-cxx INFO --dir %s", env.seg);
+    n = dump_lines(args, &lines);
+    snprintf(want[0], sizeof want[0], "api-cxx[%d]: order: WARN -> INFO\n", (int)p.pid);
+    snprintf(want[1], sizeof want[1], "api-cxx[%d]: venue: DEBUG -> INFO\n", (int)p.pid);
+    cr_assert(n == 2 && strcmp(lines[0], want[0]) == 0 && strcmp(lines[1], want[1]) == 0,
+              "set-level printed %zu lines: %s | %s", n, n ? lines[0] : "", n > 1 ? lines[1] : "");
+    free_lines(lines, n);
+    /* every category the same: one line */
+    snprintf(args, sizeof args, "set-level --app api-cxx WARN --dir %s", env.seg);
+    n = dump_lines(args, &lines);
+    snprintf(want[0], sizeof want[0], "api-cxx[%d]: INFO -> WARN\n", (int)p.pid);
+    cr_assert(n == 1 && strcmp(lines[0], want[0]) == 0, "set-level printed: %s", n ? lines[0] : "");
+    free_lines(lines, n);
+    cr_assert_eq(write(p.in_fd, "go\n", 3), 3);
+    cr_assert_eq(tu_wait_line(&p, "done "), 0, "dropped");
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    tu_assert_segments_gone(&env, 10000);
+    tu_stop_collector(&env, &col);
+}
+
 Test(api_cxx, its_own_categories_and_their_levels_reach_files_filters_stats_metrics_and_alerts)
 {
     char script[400], fired[400], metrics[400], rule[1000];
@@ -245,9 +284,7 @@ Test(api_cxx, its_own_categories_and_their_levels_reach_files_filters_stats_metr
     snprintf(rule, sizeof rule, "level>=ERROR count>=2 window=60s category=venue exec=%s", script);
     const char *extra[] = {"--alert", rule, "--metrics-file", metrics, "--metrics-interval", "1", NULL};
     struct tu_child col = tu_collector(&env, extra);
-    char *argv[] = {(char *)tu_exe("CXX_PRODUCER"), "categories", NULL};
-    struct tu_child p = tu_spawn(argv, NULL);
-    tu_wait_line(&p, "ready");
+    struct tu_child p = categories_producer();
 
     char args[1200], **lines;
     snprintf(args, sizeof args, "set-level --app api-cxx --category strategy debug --dir %s", env.seg);

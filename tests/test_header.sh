@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Description: the installed shmlog.h alone builds a program as C11 and as C++17 (gcc, g++, clang, clang++) with -pedantic -Werror, which links with -lnuma -lpthread, runs, and leaves its segments (its calls before shmlog_init say so once on stderr): every argument type (in C++ std::string, std::string_view, enum class), %.*s, the rate-limited macros, and SHMLOG_ACTIVE_LEVEL, whose calls below it evaluate nothing and leave no trace in an -O2 object; string literals and char arrays of every size, first or after other arguments, build at -O2 and -O3 with -Wall -Wextra -Werror; misuse is one compile error that says what is wrong, with each compiler, at -O0 and -O2: a constant level or category out of range, a format that is not a literal, a format that does not match its arguments, 17 arguments (16 in a rate-limited call), an argument of a type a record cannot hold, a bad SHMLOG_ACTIVE_LEVEL, and (C) an implementation file without _GNU_SOURCE; a diagnostic about one argument is printed once.
+# Description: the installed shmlog.h alone builds a program as C11 and as C++17 (gcc, g++, clang, clang++) with -pedantic -Werror, which links with -lnuma -lpthread, runs, and leaves its segments (its calls before shmlog_init say so once on stderr): every argument type (in C++ std::string, std::string_view, enum class), %.*s, the rate-limited macros, and SHMLOG_ACTIVE_LEVEL, whose calls below it evaluate nothing and leave no trace in an -O2 object; string literals and char arrays of every size, first or after other arguments, build at -O2 and -O3 with -Wall -Wextra -Werror; every kind of C++ call, and the implementation (SHMLOG_IMPLEMENTATION), build with no warning under -Wold-style-cast -Wuseless-cast -Wconversion -Wsign-conversion -Wshadow -Wpedantic -Werror in C++17 and C++20, and the implementation as C11 under -Wconversion -Wsign-conversion -Wshadow; misuse is one compile error that says what is wrong, with each compiler, at -O0 and -O2: a constant level or category out of range, a format that is not a literal, a format that does not match its arguments, 17 arguments (16 in a rate-limited call), an argument of a type a record cannot hold, a bad SHMLOG_ACTIVE_LEVEL, a C++ {} format whose placeholders do not fit its arguments (the note names the placeholder and the reason: too few or too many arguments, a type or precision the argument cannot take, both styles in one format, centre alignment, an unmatched brace, positional indexes out of order, a spec or a unit without a suffix on a std::chrono duration), and (C) an implementation file without _GNU_SOURCE; a diagnostic about one argument is printed once.
 # usage: test_header.sh BUILD_DIR SOURCE_DIR
 set -u
 build=$1
@@ -138,6 +138,43 @@ for c in "${sizes_builds[@]}"; do
     done
 done
 
+# The warnings C++ shops build with: the macros' expansions, and the implementation
+# (SHMLOG_IMPLEMENTATION), add none of their own, in C++17 and C++20, at -O0 and -O2
+# (-Wuseless-cast is GCC's alone); the implementation as C under the conversion warnings too.
+strict="-Wall -Wextra -Wpedantic -Wold-style-cast -Wconversion -Wsign-conversion -Wshadow -Werror"
+strict_c="-Wall -Wextra -Wpedantic -Wconversion -Wsign-conversion -Wshadow -Werror"
+# what, log name, compiler and flags..., source: one TAP line
+builds_clean() {
+    local what=$1 log="$tmp/strict-$2.log"
+    shift 2
+    local file=${*: -1}
+    if "${@:1:$#-1}" -I"$inc" -c "$src/$file" -o "$log.o" >"$log" 2>&1; then
+        ok "$what, no warning"
+    else
+        not_ok "$what warns"
+        grep -m 20 "warning\|error" "$log" | sed 's/^/#   /'
+    fi
+}
+for c in "g++ -Wuseless-cast" "clang++"; do
+    set -- $c
+    compiler=$1
+    shift
+    for std in c++17 c++20; do
+        for opt in -O0 -O2; do
+            builds_clean "$compiler -std=$std $opt: every kind of call under $strict${*:+ $*}" "$compiler-$std$opt" \
+                "$compiler" -std=$std $opt $strict "$@" header_strict.cpp
+            builds_clean "$compiler -std=$std $opt: the implementation under $strict${*:+ $*}" "impl-$compiler-$std$opt" \
+                "$compiler" -x c++ -std=$std $opt $strict "$@" -D_GNU_SOURCE header_impl.c
+        done
+    done
+done
+for compiler in gcc clang; do
+    for opt in -O0 -O2; do
+        builds_clean "$compiler -std=c11 $opt: the implementation under $strict_c" "impl-$compiler-c11$opt" \
+            "$compiler" -std=c11 $opt $strict_c -D_GNU_SOURCE header_impl.c
+    done
+done
+
 # Misuse the compiler can see is a compile error that says what to do: name,
 # compiler, language flags, optimisation, the call, what the error must say
 # (a grep pattern), and optionally what precedes the #include. One mistake is
@@ -207,6 +244,45 @@ for c in "gcc-c11 gcc" "clang-c11 clang"; do
     refused "$1-gnu-source-late" "$2" "-std=c11" -O0 'SHMLOG_INFO("x=%d", n)' \
         "_GNU_SOURCE was defined after a system header" \
         "$(printf '#include <stdio.h>\n#define _GNU_SOURCE\n#define SHMLOG_IMPLEMENTATION')"
+done
+
+# C++ {} formats: a mismatch is one error whose note names the placeholder (from 1; 0 is the
+# whole format) and the reason, in C++17 and C++20, with each compiler.
+for c in "gxx g++" "clangxx clang++"; do
+    set -- $c
+    for fstd in c++17 c++20; do
+        for fopt in -O0 -O2; do
+            fname="$1-$fstd$fopt-fmt"
+            flags="-std=$fstd -x c++"
+            refused "$fname-too-few" "$2" "$flags" $fopt 'SHMLOG_INFO("a={} b={}", n)' \
+                "fmt_placeholder<2, shmlog_detail::fmt_reason::no_argument_for_placeholder>"
+            refused "$fname-too-many" "$2" "$flags" $fopt 'SHMLOG_INFO("a={}", n, n)' \
+                "fmt_placeholder<2, shmlog_detail::fmt_reason::more_arguments_than_placeholders>"
+            refused "$fname-type" "$2" "$flags" $fopt 'SHMLOG_INFO("a={} s={:d}", n, "text")' \
+                "fmt_placeholder<2, shmlog_detail::fmt_reason::type_does_not_fit_argument>"
+            refused "$fname-float-on-int" "$2" "$flags" $fopt 'SHMLOG_INFO("px={:.2f}", n)' \
+                "fmt_placeholder<1, shmlog_detail::fmt_reason::type_does_not_fit_argument>"
+            refused "$fname-precision-on-int" "$2" "$flags" $fopt 'SHMLOG_INFO("a={} q={:.2}", 1.5, n)' \
+                "fmt_placeholder<2, shmlog_detail::fmt_reason::precision_on_integer>"
+            refused "$fname-sign-on-text" "$2" "$flags" $fopt 'SHMLOG_INFO("s={:+}", "text")' \
+                "fmt_placeholder<1, shmlog_detail::fmt_reason::sign_hash_or_zero_on_text>"
+            refused "$fname-both-styles" "$2" "$flags" $fopt 'SHMLOG_INFO("a=%d b={}", n, n)' \
+                "fmt_placeholder<0, shmlog_detail::fmt_reason::mixed_printf_and_fmt_styles>"
+            refused "$fname-centre" "$2" "$flags" $fopt 'SHMLOG_INFO("a={:^8}", n)' \
+                "fmt_placeholder<1, shmlog_detail::fmt_reason::centre_alignment_unsupported>"
+            refused "$fname-brace" "$2" "$flags" $fopt 'SHMLOG_INFO("a={} }", n)' \
+                "fmt_placeholder<2, shmlog_detail::fmt_reason::unmatched_brace>"
+            refused "$fname-order" "$2" "$flags" $fopt 'SHMLOG_INFO("a={1} b={0}", n, n)' \
+                "fmt_placeholder<1, shmlog_detail::fmt_reason::positional_index_out_of_order>"
+            refused "$fname-every" "$2" "$flags" $fopt 'SHMLOG_WARN_EVERY(100, "a={} b={}", n)' \
+                "fmt_placeholder<2, shmlog_detail::fmt_reason::no_argument_for_placeholder>"
+            refused "$fname-duration-spec" "$2" "$flags" $fopt 'SHMLOG_INFO("lat={:>8}", std::chrono::milliseconds(n))' \
+                "fmt_placeholder<1, shmlog_detail::fmt_reason::spec_on_duration_unsupported>"
+            refused "$fname-duration-unit" "$2" "$flags" $fopt \
+                'SHMLOG_INFO("t={}", (std::chrono::duration<int, std::ratio<7>>(n)))' \
+                "fmt_placeholder<1, shmlog_detail::fmt_reason::duration_unit_unsupported>"
+        done
+    done
 done
 
 # C++: what a record cannot hold is one error that names the type problem

@@ -1,5 +1,6 @@
 /* Description: what a full ring does under each policy (drop and count, overwrite the oldest, spin until released), the live log level set in-process or from another process, a refused call site, the collector's fast read of one-slot records (shm_ring_take) against shm_ring_next, and the progress line producers publish at each sixteenth of the ring. */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -890,16 +891,22 @@ Test(level, a_category_set_from_another_process_changes_that_category_only, .ini
                  "a category the process did not define");
 }
 
+/* The config of a program that names the categories venue and strategy. */
+static void config_with_categories(struct shmlog_config *cfg)
+{
+    static const char *const mine[] = {"venue", "strategy", NULL};
+    shmlog_config_init(cfg);
+    cfg->app = "policy";
+    cfg->dir = dir;
+    cfg->quiet = 1;
+    cfg->categories = mine;
+}
+
 Test(level, levels_per_category_come_from_the_config_then_the_environment, .init = dir_up, .fini = dir_down,
      .timeout = 20)
 {
     struct shmlog_config cfg;
-    shmlog_config_init(&cfg);
-    cfg.app = "policy";
-    cfg.dir = dir;
-    cfg.quiet = 1;
-    static const char *const mine[] = {"venue", "strategy", NULL};
-    cfg.categories = mine;
+    config_with_categories(&cfg);
     cfg.levels = "WARN,md=DEBUG,venue=TRACE";
     cr_assert_eq(setenv("SHMLOG_LEVELS", "strategy=ERROR,order=info", 1), 0);
     int rc = shmlog_init(&cfg);
@@ -920,6 +927,53 @@ Test(level, levels_per_category_come_from_the_config_then_the_environment, .init
     cr_assert_eq(shmlog_init(&cfg), -EINVAL);
     cfg.levels = "pricing=DEBUG";
     cr_assert_eq(shmlog_init(&cfg), -EINVAL, "a category nobody defined");
+}
+
+static void dir_up_stderr(void)
+{
+    dir_up();
+    cr_redirect_stderr();
+}
+
+/* What shmlog_init printed on stderr since the last call (the redirected stream). */
+static const char *init_stderr(void)
+{
+    static char text[4096];
+    fflush(stderr);
+    FILE *f = cr_get_redirected_stderr();
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    return text;
+}
+
+Test(level, levels_take_blanks_around_tokens_and_a_refusal_names_the_token_and_the_categories,
+     .init = dir_up_stderr, .fini = dir_down, .timeout = 20)
+{
+    struct shmlog_config cfg;
+    config_with_categories(&cfg);
+    cfg.levels = " warn , md = DEBUG,\tvenue=trace ";
+    cr_assert_eq(setenv("SHMLOG_LEVELS", "info, strategy = ERROR", 1), 0);
+    int rc = shmlog_init(&cfg);
+    unsetenv("SHMLOG_LEVELS");
+    cr_assert_eq(rc, 0, "shmlog_init: %s", strerror(-rc));
+    cr_assert_eq(shmlog_get_category_level(SHMLOG_CAT_ORDER), SHMLOG_LEVEL_INFO, "the environment's 'info' for all");
+    cr_assert_eq(shmlog_get_category_level(SHMLOG_CAT_MARKET_DATA), SHMLOG_LEVEL_INFO);
+    cr_assert_eq(shmlog_get_category_level(shmlog_category("strategy")), SHMLOG_LEVEL_ERROR, "' strategy = ERROR'");
+    shmlog_shutdown();
+
+    cfg.levels = NULL;
+    cr_assert_eq(setenv("SHMLOG_LEVELS", "info, venue=DEBUGX", 1), 0);
+    cr_assert_eq(shmlog_init(&cfg), -EINVAL);
+    const char *said = init_stderr();
+    cr_assert_str_eq(said,
+                     "shmlog: SHMLOG_LEVELS='info, venue=DEBUGX': 'venue=DEBUGX': no level 'DEBUGX' (TRACE DEBUG INFO "
+                     "WARN ERROR FATAL OFF); categories: none trade order md risk portfolio venue strategy\n");
+    cr_assert_eq(setenv("SHMLOG_LEVELS", "info, pricing = DEBUG", 1), 0);
+    cr_assert_eq(shmlog_init(&cfg), -EINVAL);
+    said = init_stderr();
+    unsetenv("SHMLOG_LEVELS");
+    cr_assert_str_eq(said, "shmlog: SHMLOG_LEVELS='info, pricing = DEBUG': 'pricing = DEBUG': no category 'pricing'; "
+                           "categories: none trade order md risk portfolio venue strategy\n");
 }
 
 Test(site, a_program_names_its_categories, .init = dir_up, .fini = dir_down, .timeout = 20)

@@ -321,6 +321,10 @@ static int store_level(struct cli *cli, const struct shm_seg *seg, const struct 
             return 1;
         }
     }
+    /* what every category had, for a store into all of them */
+    int same = 1;
+    for (unsigned c = 1; c < cats.count && c < SHMLOG_MAX_CATEGORIES; c++)
+        same &= cats.live[c] == cats.live[0];
     int old = shm_meta_set_level(seg, category, level);
     if (old < 0) {
         fprintf(stderr, "%s: set-level: %s[%u] logs with one level for all categories (an older shmlog.h)\n",
@@ -329,6 +333,22 @@ static int store_level(struct cli *cli, const struct shm_seg *seg, const struct 
     }
     int alive = shm_meta_holder(seg) >= 0;
     struct render_buf b = out_begin();
+    if (category < 0 && !same && cats.count) {
+        /* one line per category it changed: "app[pid]: venue: DEBUG -> INFO" */
+        for (unsigned c = 0; c < cats.count && c < SHMLOG_MAX_CATEGORIES; c++) {
+            if (cats.live[c] == level || !cats.names[c][0])
+                continue;
+            put_process_head(&b, info);
+            render_buf_puts(&b, cats.names[c]);
+            render_buf_puts(&b, ": ");
+            render_buf_puts(&b, level_text(cats.live[c]));
+            render_buf_puts(&b, " -> ");
+            render_buf_puts(&b, level_text(level));
+            render_buf_puts(&b, alive ? "\n" : " (the process is not running)\n");
+        }
+        out_end(&b);
+        return 0;
+    }
     put_process_head(&b, info);
     if (category >= 0) {
         render_buf_puts(&b, cats.names[category]);

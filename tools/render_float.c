@@ -307,3 +307,62 @@ void put_shortest_from(struct render_buf *out, double v, u128 q, int p, const ch
     if (p == 0)
         render_buf_putc(out, '0');
 }
+
+size_t fmt_shortest_double(char *out, double v, int is_f32)
+{
+    size_t n = 0;
+    if (signbit(v))
+        out[n++] = '-';
+    double a = fabs(v);
+    if (isnan(v) || isinf(v)) {
+        memcpy(out + n, isnan(v) ? "nan" : "inf", 3);
+        return n + 3;
+    }
+    if (a == 0) {
+        out[n++] = '0';
+        return n;
+    }
+    /* The fewest significant digits whose correctly rounded decimal reads back. */
+    char e[40];
+    int len = 0;
+    for (int digits = 1; digits <= 17; digits++) {
+        len = snprintf(e, sizeof e, "%.*e", digits - 1, a);
+        if (len <= 0 || (size_t)len >= sizeof e)
+            return n;
+        if (is_f32 ? strtof(e, NULL) == (float)a : strtod(e, NULL) == a)
+            break;
+    }
+    char digit[20];
+    int nd = 0;
+    const char *p = e;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.')
+            digit[nd++] = *p;
+    int exp = *p == 'e' ? atoi(p + 1) : 0;
+    while (nd > 1 && digit[nd - 1] == '0')
+        nd--;
+    if (exp < -4 || exp >= 16) {
+        out[n++] = digit[0];
+        if (nd > 1) {
+            out[n++] = '.';
+            memcpy(out + n, digit + 1, (size_t)nd - 1);
+            n += (size_t)nd - 1;
+        }
+        n += (size_t)snprintf(out + n, 8, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
+        return n;
+    }
+    if (exp < 0) {
+        out[n++] = '0';
+        out[n++] = '.';
+        for (int z = -1; z > exp; z--)
+            out[n++] = '0';
+        memcpy(out + n, digit, (size_t)nd);
+        return n + (size_t)nd;
+    }
+    for (int k = 0; k <= exp || k < nd; k++) {
+        if (k == exp + 1)
+            out[n++] = '.';
+        out[n++] = k < nd ? digit[k] : '0';
+    }
+    return n;
+}

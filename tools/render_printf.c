@@ -223,6 +223,27 @@ static int star_value(struct render_buf *out, const struct render_arg *args, int
     return 0;
 }
 
+/* An argument as fmt's {} prints it, in text (40 bytes); 0 for a string or
+ * an unknown type. */
+static size_t put_fmt_value(char *text, const struct render_arg *a)
+{
+    switch (a->type) {
+    case SHMLOG_ARG_BOOL:
+        memcpy(text, a->v.u ? "true" : "false", 5);
+        return a->v.u ? 4 : 5;
+    case SHMLOG_ARG_I8: case SHMLOG_ARG_I16: case SHMLOG_ARG_I32: case SHMLOG_ARG_I64:
+        return (size_t)snprintf(text, 40, "%lld", (long long)a->v.i);
+    case SHMLOG_ARG_U8: case SHMLOG_ARG_U16: case SHMLOG_ARG_U32: case SHMLOG_ARG_U64:
+        return (size_t)snprintf(text, 40, "%llu", (unsigned long long)a->v.u);
+    case SHMLOG_ARG_F32: case SHMLOG_ARG_F64:
+        return fmt_shortest_double(text, a->v.f, a->type == SHMLOG_ARG_F32);
+    case SHMLOG_ARG_PTR:
+        return (size_t)snprintf(text, 40, "0x%llx", (unsigned long long)a->v.u);
+    default:
+        return 0;
+    }
+}
+
 static void format_spec(struct render_buf *out, const struct fmt_spec *sp, const struct render_arg *args,
                         enum esc_mode esc)
 {
@@ -304,8 +325,17 @@ static void format_spec(struct render_buf *out, const struct fmt_spec *sp, const
         return;
     }
     case 's': {
-        if (a->type != SHMLOG_ARG_STR || sp->length != LEN_NONE)
+        if (sp->length != LEN_NONE)
             break;
+        if (a->type != SHMLOG_ARG_STR) {
+            /* what a C++ {} format made of a bool, a float or a pointer */
+            char text[40];
+            size_t n = put_fmt_value(text, a);
+            if (!n)
+                break;
+            format_bytes(out, &eff, width, text, n, ESC_NONE);
+            return;
+        }
         size_t n = a->str_len;
         if (prec >= 0 && (size_t)prec < n)
             n = (size_t)prec;

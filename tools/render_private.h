@@ -205,6 +205,10 @@ static inline void put_fixed(struct render_buf *out, u128 q, int prec, int dot_a
  * is_f32, whose double narrows back to the same float). Always has a '.' or an
  * exponent, so a JSON reader keeps it a float. */
 void put_shortest_double(struct render_buf *out, double v, int is_f32);
+/* fmt's {} of a floating point number: the shortest decimal that reads back,
+ * fixed from 1e-4 to 1e16, else d.ddde+XX, with no trailing ".0". Returns its
+ * length in out (at most 32 bytes). */
+size_t fmt_shortest_double(char *out, double v, int is_f32);
 /* The shortest round-trip form of a finite double whose fixed rendering
  * with p digits was q: from there it only needs to look shorter. shown
  * (or NULL): that rendering as text, sign included, shown_len bytes. */

@@ -25,7 +25,7 @@ want_pages=${SHMLOG_HUGEPAGES:-512}
 # Python's venv, setuptools and wheel for the Python package, its test venv and its offline install;
 # librdkafka for shmlog-ship and shmlog-dump's kafka:// sources, Java and Maven for the test cluster).
 # Tests never install a package themselves.
-packages=(gcc g++ clang pkg-config meson ninja-build python3 liburing-dev libzstd-dev libnuma-dev
+packages=(gcc g++ clang pkg-config meson ninja-build python3 liburing-dev libzstd-dev libnuma-dev libfmt-dev
           libcriterion-dev libmicrohttpd-dev numactl libclang-rt-14-dev
           rsyslog prometheus systemd groff-base man-db curl dpkg-dev lintian
           python3-venv python3-setuptools python3-wheel

@@ -1,0 +1,400 @@
+/* ---- {} formats (C++) ----
+ *
+ * A C++ call may write its format as fmt does ("px={:.2f} qty={}"). The
+ * format is checked against the argument types and turned into the printf
+ * format that prints the same, at compile time: the site registers that one,
+ * so the record, its fields by name and every reader stay as for a printf
+ * format. One rule is the readers' own: %s on an argument that is not a
+ * string prints it as fmt's {} does (a bool as true/false, a floating point
+ * number as its shortest round-trip decimal, a pointer as 0x...), which is
+ * what a bare {} on those becomes. */
+
+namespace shmlog_detail {
+
+/* Why a format was refused: the name shows in the compiler's note. */
+enum class fmt_reason {
+    none,
+    mixed_printf_and_fmt_styles,
+    no_argument_for_placeholder,
+    more_arguments_than_placeholders,
+    unmatched_brace,
+    centre_alignment_unsupported,
+    fill_character_unsupported,
+    nested_width_or_precision_unsupported,
+    locale_L_unsupported,
+    presentation_b_B_a_A_unsupported,
+    positional_index_out_of_order,
+    type_does_not_fit_argument,
+    precision_on_integer,
+    sign_hash_or_zero_on_text,
+    shortest_float_takes_no_sign_hash_or_zero,
+    spec_on_duration_unsupported,
+    duration_unit_unsupported,
+};
+
+/* What a placeholder may print an argument as. */
+enum fmt_kind : unsigned char { k_other, k_bool, k_char, k_signed, k_unsigned, k_float, k_text, k_pointer };
+
+template <typename T> constexpr fmt_kind fmt_kind_of()
+{
+    if constexpr (is_duration<T>::value) {
+        return fmt_kind_of<typename T::rep>();
+    } else if constexpr (std::is_enum<T>::value) {
+        return std::is_signed<typename std::underlying_type<T>::type>::value ? k_signed : k_unsigned;
+    } else if constexpr (std::is_same<T, bool>::value) {
+        return k_bool;
+    } else if constexpr (std::is_same<T, char>::value) {
+        return k_char;
+    } else if constexpr (std::is_integral<T>::value) {
+        return std::is_signed<T>::value ? k_signed : k_unsigned;
+    } else if constexpr (std::is_floating_point<T>::value) {
+        return k_float;
+    } else if constexpr (arg_type<T>() == SHMLOG_ARG_STR) {
+        return k_text;
+    } else if constexpr (std::is_pointer<T>::value || std::is_null_pointer<T>::value) {
+        return k_pointer;
+    } else {
+        return k_other; /* unsupported: capture() says so, once */
+    }
+}
+
+/* What {} prints after a duration's count, as fmt does ("us" for micro,
+ * where fmt may print the micro sign); "" for what is not a duration, NULL
+ * for a unit without one. */
+template <typename T> constexpr const char *fmt_unit()
+{
+    if constexpr (!is_duration<T>::value) {
+        return "";
+    } else {
+        typedef typename T::period P;
+        if constexpr (std::is_same<P, std::nano>::value)
+            return "ns";
+        else if constexpr (std::is_same<P, std::micro>::value)
+            return "us";
+        else if constexpr (std::is_same<P, std::milli>::value)
+            return "ms";
+        else if constexpr (std::is_same<P, std::ratio<1>>::value)
+            return "s";
+        else if constexpr (std::is_same<P, std::ratio<60>>::value)
+            return "m";
+        else if constexpr (std::is_same<P, std::ratio<3600>>::value)
+            return "h";
+        else
+            return nullptr;
+    }
+}
+
+/* The printf format of a site, and whether and why it was refused. */
+template <size_t N> struct fmt_site {
+    char text[N];
+    bool fmt_style;
+    fmt_reason error;
+    int at; /* the placeholder the error is about, from 1; 0: the whole format */
+};
+
+/* What a rate-limited call appends (SHMLOG__APPEND): printf in either style. */
+constexpr const char fmt_suppressed[] = " suppressed=%llu";
+
+struct fmt_out {
+    char *p;
+    size_t n;
+    constexpr void put(char c) { p[n++] = c; }
+    constexpr void put_number(int v)
+    {
+        char d[12] = {};
+        int k = 0;
+        do {
+            d[k++] = static_cast<char>('0' + v % 10);
+            v /= 10;
+        } while (v);
+        while (k)
+            put(d[--k]);
+    }
+};
+
+constexpr bool fmt_is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Parses one placeholder's spec (after the ':', up to '}') for an argument of
+ * kind k and writes its printf conversion; fmt_reason::none or why not. */
+constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_t width_bytes, fmt_out &out)
+{
+    size_t i = 0;
+    char align = 0;
+    if (len >= 2 && (s[1] == '<' || s[1] == '>' || s[1] == '^')) {
+        if (s[0] != ' ')
+            return fmt_reason::fill_character_unsupported;
+        align = s[1];
+        i = 2;
+    } else if (len >= 1 && (s[0] == '<' || s[0] == '>' || s[0] == '^')) {
+        align = s[0];
+        i = 1;
+    }
+    if (align == '^')
+        return fmt_reason::centre_alignment_unsupported;
+    char sign = 0;
+    if (i < len && (s[i] == '+' || s[i] == '-' || s[i] == ' '))
+        sign = s[i++];
+    bool hash = i < len && s[i] == '#';
+    i += hash;
+    bool zero = i < len && s[i] == '0';
+    i += zero;
+    int width = -1, prec = -1;
+    if (i < len && s[i] == '{')
+        return fmt_reason::nested_width_or_precision_unsupported;
+    for (; i < len && fmt_is_digit(s[i]); i++)
+        width = (width < 0 ? 0 : width) * 10 + (s[i] - '0');
+    if (i < len && s[i] == '.') {
+        i++;
+        if (i < len && s[i] == '{')
+            return fmt_reason::nested_width_or_precision_unsupported;
+        if (i >= len || !fmt_is_digit(s[i]))
+            return fmt_reason::unmatched_brace;
+        for (prec = 0; i < len && fmt_is_digit(s[i]); i++)
+            prec = prec * 10 + (s[i] - '0');
+    }
+    if (i < len && s[i] == 'L')
+        return fmt_reason::locale_L_unsupported;
+    char type = i < len ? s[i++] : 0;
+    if (i != len)
+        return fmt_reason::unmatched_brace;
+    if (type == 'b' || type == 'B' || type == 'a' || type == 'A')
+        return fmt_reason::presentation_b_B_a_A_unsupported;
+    if (k == k_other)
+        type = 's'; /* the argument's own error is enough */
+
+    /* Which printf conversion, and whether fmt aligns it left by default. */
+    char conv = 0;
+    bool left = false, shortest = false;
+    if ((k == k_bool || k == k_char) && (type == 'd' || type == 'x' || type == 'X' || type == 'o'))
+        k = k == k_bool ? k_unsigned : k_signed; /* fmt prints them as numbers then */
+    switch (k) {
+    case k_text:
+    case k_other:
+        if (type != 0 && type != 's')
+            return fmt_reason::type_does_not_fit_argument;
+        conv = 's';
+        left = true;
+        break;
+    case k_bool:
+        if (type != 0 && type != 's')
+            return fmt_reason::type_does_not_fit_argument;
+        conv = 's';
+        left = shortest = true;
+        break;
+    case k_char:
+        if (type != 0 && type != 'c')
+            return fmt_reason::type_does_not_fit_argument;
+        conv = 'c';
+        left = true;
+        break;
+    case k_signed:
+    case k_unsigned:
+        if (type == 0 || type == 'd')
+            conv = k == k_signed ? 'd' : 'u';
+        else if (type == 'x' || type == 'X' || type == 'o' || type == 'c')
+            conv = type;
+        else
+            return fmt_reason::type_does_not_fit_argument;
+        if (prec >= 0)
+            return fmt_reason::precision_on_integer;
+        break;
+    case k_float:
+        if (type == 'e' || type == 'E' || type == 'f' || type == 'F' || type == 'g' || type == 'G')
+            conv = type;
+        else if (type != 0)
+            return fmt_reason::type_does_not_fit_argument;
+        else if (prec >= 0)
+            conv = 'g'; /* fmt's general format at that precision */
+        else
+            conv = 's', shortest = true;
+        break;
+    case k_pointer:
+        if (type != 0 && type != 'p')
+            return fmt_reason::type_does_not_fit_argument;
+        conv = 's';
+        shortest = true;
+        break;
+    }
+    if ((conv == 's' || conv == 'c') && !shortest && (sign || hash || zero))
+        return fmt_reason::sign_hash_or_zero_on_text;
+    if (shortest && (sign || hash || zero || prec >= 0))
+        return fmt_reason::shortest_float_takes_no_sign_hash_or_zero;
+    if (conv == 'c' && prec >= 0)
+        return fmt_reason::precision_on_integer;
+
+    out.put('%');
+    if (width >= 0 && (align == '<' || (left && align == 0)))
+        out.put('-');
+    if (sign == '+' || sign == ' ')
+        out.put(sign);
+    if (hash && conv != 'd' && conv != 'u' && conv != 'c')
+        out.put('#');
+    if (zero && align == 0) /* fmt ignores 0 with an alignment */
+        out.put('0');
+    if (width >= 0)
+        out.put_number(width);
+    if (prec >= 0) {
+        out.put('.');
+        out.put_number(prec);
+    }
+    if ((conv == 'd' || conv == 'u' || conv == 'x' || conv == 'X' || conv == 'o') && width_bytes == 8) {
+        out.put('l');
+        out.put('l');
+    }
+    out.put(conv);
+    return fmt_reason::none;
+}
+
+/* Whether what follows a '%' is a printf conversion ("100% of {}" is text
+ * in a {} format; a space flag is too rare to tell them apart by). */
+constexpr bool fmt_printf_conversion(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (s[i] == '-' || s[i] == '+' || s[i] == '#' || s[i] == '0' || s[i] == '\'' ||
+                       s[i] == '.' || s[i] == '*' || s[i] == '$' || fmt_is_digit(s[i])))
+        i++;
+    while (i < len && (s[i] == 'h' || s[i] == 'l' || s[i] == 'L' || s[i] == 'q' || s[i] == 'j' || s[i] == 'z' ||
+                       s[i] == 't'))
+        i++;
+    if (i >= len)
+        return false;
+    for (const char *c = "diouxXcspfFeEgGaAnm"; *c; c++)
+        if (s[i] == *c)
+            return true;
+    return false;
+}
+
+/* The site of format f (N: its size) with arguments A (after a leading
+ * void): a printf format kept as it is, or a {} format translated. */
+template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16> fmt_translate(const char *f)
+{
+    fmt_site<2 * N + 16> r{};
+    const fmt_kind kinds[] = {k_other, fmt_kind_of<A>()...};
+    const size_t bytes[] = {0, sizeof(A)...};
+    const char *const units[] = {"", fmt_unit<A>()...};
+    const int nargs = static_cast<int>(sizeof...(A));
+    size_t len = 0;
+    while (len < N && f[len])
+        len++;
+    /* a rate-limited call's suffix is printf in either style */
+    const size_t sl = sizeof fmt_suppressed - 1;
+    bool suffixed = len >= sl;
+    for (size_t i = 0; suffixed && i < sl; i++)
+        suffixed = f[len - sl + i] == fmt_suppressed[i];
+    const size_t end = suffixed ? len - sl : len;
+    bool conv = false, brace = false;
+    for (size_t i = 0; i < end; i++) {
+        if (f[i] == '%' && i + 1 < end && f[i + 1] == '%')
+            i++;
+        else if (f[i] == '%')
+            conv = conv || fmt_printf_conversion(f + i + 1, end - i - 1);
+        else if (f[i] == '{' || f[i] == '}')
+            brace = true;
+    }
+    fmt_out out{r.text, 0};
+    if (!brace) {
+        for (size_t i = 0; i < len; i++)
+            out.put(f[i]);
+        return r;
+    }
+    r.fmt_style = true;
+    if (conv) {
+        r.error = fmt_reason::mixed_printf_and_fmt_styles;
+        return r;
+    }
+    const int placeholders_args = nargs - (suffixed ? 1 : 0);
+    int next = 0;
+    for (size_t i = 0; i < end; i++) {
+        char c = f[i];
+        if (c == '%') {
+            out.put('%');
+            out.put('%');
+        } else if (c == '}') {
+            if (i + 1 >= end || f[i + 1] != '}') {
+                r.error = fmt_reason::unmatched_brace;
+                r.at = next + 1;
+                return r;
+            }
+            out.put('}');
+            i++;
+        } else if (c == '{' && i + 1 < end && f[i + 1] == '{') {
+            out.put('{');
+            i++;
+        } else if (c == '{') {
+            size_t close = i + 1;
+            while (close < end && f[close] != '}' && f[close] != '{')
+                close++;
+            next++;
+            r.at = next;
+            if (close >= end || f[close] != '}') {
+                r.error = fmt_reason::unmatched_brace;
+                return r;
+            }
+            size_t spec = i + 1;
+            if (spec < close && fmt_is_digit(f[spec])) {
+                int index = 0;
+                for (; spec < close && fmt_is_digit(f[spec]); spec++)
+                    index = index * 10 + (f[spec] - '0');
+                if (index != next - 1) {
+                    r.error = fmt_reason::positional_index_out_of_order;
+                    return r;
+                }
+            }
+            if (spec < close && f[spec] != ':') {
+                r.error = fmt_reason::unmatched_brace;
+                return r;
+            }
+            if (next > placeholders_args) {
+                r.error = fmt_reason::no_argument_for_placeholder;
+                return r;
+            }
+            if (spec < close)
+                spec++;
+            if (!units[next]) {
+                r.error = fmt_reason::duration_unit_unsupported;
+                return r;
+            }
+            if (units[next][0] && spec < close) {
+                r.error = fmt_reason::spec_on_duration_unsupported;
+                return r;
+            }
+            r.error = fmt_conversion(f + spec, close - spec, kinds[next], bytes[next], out);
+            if (r.error != fmt_reason::none)
+                return r;
+            for (const char *u = units[next]; *u; u++)
+                out.put(*u);
+            i = close;
+        } else {
+            out.put(c);
+        }
+    }
+    if (next < placeholders_args) {
+        r.error = fmt_reason::more_arguments_than_placeholders;
+        r.at = next + 1;
+        return r;
+    }
+    r.at = 0;
+    for (size_t i = end; i < len; i++)
+        out.put(f[i]);
+    return r;
+}
+
+/* A refused format is this one error; the compiler's note around it names
+ * the placeholder and the reason: fmt_placeholder<2, ...::no_argument_for_placeholder>. */
+template <int Placeholder, fmt_reason Why> struct fmt_placeholder {
+    static_assert(Why == fmt_reason::none, "shmlog: this {} format does not fit its arguments: the note "
+                                          "fmt_placeholder<N, reason> names the placeholder N (from 1; 0 is "
+                                          "the whole format) and why");
+    static constexpr bool ok = true;
+};
+} // namespace shmlog_detail
+
+/* In the call's lambda, the site's format: the argument types are known
+ * there. A format that is not a literal is the literal check's error alone. */
+#define SHMLOG__FMT_DECL(...)                                                                \
+    static constexpr auto shmlog__fmt = shmlog_detail::fmt_translate<                       \
+        sizeof(SHMLOG__FIRST(__VA_ARGS__)), void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>( \
+        __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "");  \
+    static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");
+#define SHMLOG__A_DECAYED(i, x) , typename std::decay<decltype(shmlog__r##i)>::type
+#define SHMLOG__SITE_FORMAT(...) shmlog__fmt.text

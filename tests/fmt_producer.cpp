@@ -1,0 +1,85 @@
+/* Description: logs calls with {} formats (fmt's specs, every argument kind, positional indexes, escapes, a
+ * rate-limited call, a category macro, a lambda and temporaries as arguments) and prints, for each, the
+ * message fmt::format makes of the same format and arguments ("want <message>"), then "calls <n>" (how many
+ * times the argument lambda ran) and "done <dropped>" after shmlog_shutdown (tests/test_fmt_cxx.sh reads them). */
+#define SHMLOG_IMPLEMENTATION
+#include "shmlog.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <string_view>
+
+/* The same call logged and formatted by fmt: the arguments are evaluated once,
+ * for each of the two. */
+#define BOTH(...)                                                                          \
+    do {                                                                                   \
+        SHMLOG_INFO(__VA_ARGS__);                                                          \
+        std::printf("want %s\n", fmt::format(__VA_ARGS__).c_str());                        \
+    } while (0)
+
+int main()
+{
+    struct shmlog_config cfg;
+    shmlog_config_init(&cfg);
+    cfg.app = "fmt-cxx";
+    cfg.quiet = 1;
+    int rc = shmlog_init(&cfg);
+    if (rc < 0) {
+        std::fprintf(stderr, "fmt_producer: shmlog_init: %d\n", rc);
+        return 1;
+    }
+    const std::string side = "Buy";
+    const std::string_view venue = "XNAS";
+    const char *cstr = "c-string";
+    int qty = 10;
+    double px = 101.255;
+    BOTH("order px={:.2f} qty={:>8} side={:<6}| venue={}", px, qty, side, venue);
+    BOTH("hex={:#x} HEX={:X} oct={:o} zero={:08d} plus={:+d} space={: d} left={:<5}|", 255, 255u, 8, -42, 7, 7, 3);
+    BOTH("b={} f={} wide={:8}| right={:>6}|", true, false, false, true);
+    BOTH("shortest {} {} {} {} {} {} {} {}", 1.5, 100.0, 1e20, 0.0001, 0.00001, 1.0 / 3, -0.0, 123456789012345.0);
+    BOTH("f32={} f32={}", 0.1f, 16777216.0f);
+    BOTH("float width={:>10}| left={:<10}|", 2.5, 2.5);
+    BOTH("general={:.3} e={:e} E={:.2E} g={:g} fixed={:10.3f}|", 1234.5678, 1234.5678, 1234.5678, 0.5, 3.14159);
+    BOTH("str={} sv={} cs={} cut={:.3} right={:>6}|", side, venue, cstr, std::string("abcdef"), side);
+    BOTH("literal {{}} {{x}} 100% {}", 7);
+    BOTH("pos {0} {1}", 1, 2);
+    BOTH("u64={} i64={} u8={} i8={} u16={}", std::numeric_limits<uint64_t>::max(),
+         std::numeric_limits<int64_t>::min(), uint8_t{200}, int8_t{-5}, uint16_t{65535});
+    BOTH("char={} code={:d}", 'x', 'x');
+    BOTH("ptr={} null={}", reinterpret_cast<void *>(uintptr_t{0x1234}), static_cast<void *>(nullptr));
+    BOTH("tmp={}", std::string("abc") + "def");
+    BOTH("no arguments {{}}");
+    {
+        /* durations as fmt prints them, but "us" where fmt may print the micro sign */
+        using namespace std::chrono_literals;
+        SHMLOG_INFO("lat={} wait={} t={} m={} h={} n={} d={}", 250us, 3ms, 2s, 5min, 1h, 42ns,
+                    std::chrono::duration<double>(1.5));
+        std::string want = fmt::format("lat={} wait={} t={} m={} h={} n={} d={}", 250us, 3ms, 2s, 5min, 1h, 42ns,
+                                       std::chrono::duration<double>(1.5));
+        size_t micro = want.find("\u00b5s");
+        if (micro != std::string::npos)
+            want.replace(micro, 3, "us");
+        std::printf("want %s\n", want.c_str());
+        SHMLOG_INFO("printf lat=%ld", std::chrono::microseconds(250));
+        std::printf("want printf lat=250\n");
+    }
+    /* An argument that is a lambda's call: evaluated once, in the log call. */
+    int calls = 0;
+    SHMLOG_INFO("lambda={}", [&] { return ++calls * 10; }());
+    std::printf("want lambda=10\n");
+    SHMLOG_ORDER(WARN, "id={} px={:.1f}", 7, 2.5);
+    std::printf("want %s\n", fmt::format("id={} px={:.1f}", 7, 2.5).c_str());
+    SHMLOG_INFO_EVERY(1000, "every={}", 5);
+    std::printf("want %s suppressed=0\n", fmt::format("every={}", 5).c_str());
+    std::printf("calls %d\n", calls);
+    uint64_t dropped = shmlog_dropped();
+    shmlog_shutdown();
+    std::printf("done %llu\n", static_cast<unsigned long long>(dropped));
+    return 0;
+}

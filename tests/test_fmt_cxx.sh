@@ -1,0 +1,51 @@
+#!/bin/bash
+# Description: C++ calls with {} formats (tests/fmt_producer.cpp) through a real segment, shmlog-collector and shmlog-dump read: every message, in text and in JSON, is what fmt::format prints for the same format and arguments; the fields are named by the text before each placeholder (px={} gives px) with the argument's value; the argument that is a lambda's call ran once; std::chrono durations print as fmt prints them (250us, 3ms, 1.5s) and their fields hold the count.
+# usage: test_fmt_cxx.sh (meson test sets SHMLOG_DUMP, COLLECTOR, FMT_PRODUCER)
+set -u
+tmp=$(mktemp -d /tmp/shmlog-test-fmt-cxx-XXXXXX)
+. "$(dirname "$0")/tap.sh"
+trap tap_cleanup EXIT
+tap_programs SHMLOG_DUMP COLLECTOR FMT_PRODUCER
+seg=$tmp/seg
+out=$tmp/out
+mkdir -p "$seg" "$out"
+export SHMLOG_DIR=$seg
+collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 20
+"$FMT_PRODUCER" >"$tmp/producer.out" 2>"$tmp/producer.err"
+check "the producer ran and dropped nothing" test $? -eq 0 -a "$(grep '^done ' "$tmp/producer.out")" = "done 0"
+diag "$tmp/producer.err"
+check "the argument that is a lambda's call ran once" grep -qx 'calls 1' "$tmp/producer.out"
+sed -n 's/^want //p' "$tmp/producer.out" >"$tmp/want.txt"
+wanted=$(wc -l <"$tmp/want.txt")
+check "the producer made its calls" test "$wanted" -ge 18
+check "the collector drained the producer" wait_for 15 bash -c "'$SHMLOG_DUMP' read '$out' 2>/dev/null | grep -q 'EXIT.*fmt-cxx'"
+collector_stop
+
+"$SHMLOG_DUMP" read "$out" >"$tmp/read.txt" 2>"$tmp/read.err"
+sed -n 's/^.* fmt_producer\.cpp:[0-9]* //p' "$tmp/read.txt" >"$tmp/got.txt"
+check_show "text: every message is fmt::format's" diff "$tmp/want.txt" "$tmp/got.txt"
+
+"$SHMLOG_DUMP" read --format json "$out" >"$tmp/read.json" 2>"$tmp/read-json.err"
+python3 - "$tmp/read.json" >"$tmp/got-json.txt" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if "fmt_producer.cpp:" in r.get("site", ""):
+        print(r["msg"])
+PY
+check_show "JSON: every msg is fmt::format's" diff "$tmp/want.txt" "$tmp/got-json.txt"
+check_show "JSON: fields by name with the argument values (px={:.2f} keeps px's value, b={} a bool, a string, a pointer)" python3 - "$tmp/read.json" <<'PY'
+import json, sys
+fields = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    for k, v in r.get("fields", {}).items():
+        fields.setdefault(k, v)
+want = {"px": 101.255, "qty": 10, "side": "Buy", "venue": "XNAS", "hex": 255, "zero": -42, "b": True,
+        "f": False, "str": "Buy", "cut": "abc", "u64": 18446744073709551615, "i8": -5, "lambda": 10,
+        "id": 7, "every": 5, "suppressed": 0, "lat": 250, "wait": 3, "h": 1, "d": 1.5}
+bad = {k: (fields.get(k), v) for k, v in want.items() if fields.get(k) != v or type(fields.get(k)) != type(v)}
+print(bad)
+sys.exit(1 if bad else 0)
+PY
+tap_done
