@@ -237,6 +237,16 @@ check_show "Python: pyarrow's table of shmlog.open('kafka://...') (libshmlog-rea
     ASAN_OPTIONS="${PY_ASAN_OPTIONS:-}" "${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python" "$tmp/arrow.py" "$url" "$tmp/hosta/out" \
     "$tmp/hostb/out"
 
+# ---- a topic no shipper made: one clear error, once its metadata was asked again for a while ----
+timeout 60 "$dump" read "kafka://$bootstrap/no-such-topic" >"$tmp/notopic.out" 2>"$tmp/notopic.err"
+rc=$?
+if [ $rc = 1 ] && grep -q "no-such-topic: .*Unknown topic" "$tmp/notopic.err" && [ ! -s "$tmp/notopic.out" ]; then
+    ok "a topic that does not exist: exit 1, one error naming it"
+else
+    not_ok "a topic that does not exist: exit $rc"
+    diag "$tmp/notopic.err"
+fi
+
 # ---- hostile messages ----
 check_show "hostile messages put into the topic" "$inject" "$bootstrap" fleet "$(ls "$tmp"/hosta/out/*.shlog | head -n 1)"
 timeout 120 "$dump" mirror "$url" --out "$tmp/mirror" >"$tmp/hostile.out" 2>"$tmp/hostile.err"

@@ -165,7 +165,19 @@ int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, 
     }
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->rk, k->topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(k->rk, 0, rkt, &md, META_TIMEOUT_MS);
+    rd_kafka_resp_err_t e;
+    /* A broker just started again may answer before it knows the topic:
+     * asked again, as a partition whose leader is being chosen is below. */
+    for (uint64_t until = mono_ms() + META_TIMEOUT_MS;; usleep(RETRY_MS * 1000)) {
+        e = rd_kafka_metadata(k->rk, 0, rkt, &md, META_TIMEOUT_MS);
+        int settled = !e && md->topic_cnt == 1 && md->topics[0].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+                      md->topics[0].err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+        if (settled || mono_ms() >= until)
+            break;
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        md = NULL;
+    }
     rd_kafka_topic_destroy(rkt);
     if (e || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt <= 0) {
         snprintf(err, errcap, "%s: %s", url,
