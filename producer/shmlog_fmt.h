@@ -14,7 +14,6 @@ namespace shmlog_detail {
 /* Why a format was refused: the name shows in the compiler's note. */
 enum class fmt_reason {
     none,
-    mixed_printf_and_fmt_styles,
     no_argument_for_placeholder,
     more_arguments_than_placeholders,
     unmatched_brace,
@@ -292,16 +291,14 @@ template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16>
             brace = true;
     }
     fmt_out out{r.text, 0};
-    if (!brace) {
+    /* A printf conversion makes it printf, its braces literal: C++ printf
+     * formats such as {"px":%f} compile as they always did. */
+    if (!brace || conv) {
         for (size_t i = 0; i < len; i++)
             out.put(f[i]);
         return r;
     }
     r.fmt_style = true;
-    if (conv) {
-        r.error = fmt_reason::mixed_printf_and_fmt_styles;
-        return r;
-    }
     const int placeholders_args = nargs - (suffixed ? 1 : 0);
     int next = 0;
     for (size_t i = 0; i < end; i++) {
@@ -309,6 +306,8 @@ template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16>
         if (c == '%') {
             out.put('%');
             out.put('%');
+            if (i + 1 < end && f[i + 1] == '%')
+                i++; /* %% is one percent sign, as a conversion letter after it needs */
         } else if (c == '}') {
             if (i + 1 >= end || f[i + 1] != '}') {
                 r.error = fmt_reason::unmatched_brace;

@@ -69,6 +69,12 @@ int main()
         SHMLOG_INFO("printf lat=%ld", std::chrono::microseconds(250));
         std::printf("want printf lat=250\n");
     }
+    /* A printf conversion makes a format printf, braces and all; in a {}
+     * format, %% is the percent sign a conversion letter follows. */
+    SHMLOG_INFO("{\"px\":%.2f,\"n\":%d}", 1.5, 5);
+    std::printf("want {\"px\":1.50,\"n\":5}\n");
+    SHMLOG_INFO("done={}%% of {}", 5, 1.5);
+    std::printf("want done=5%% of 1.5\n");
     /* An argument that is a lambda's call: evaluated once, in the log call. */
     int calls = 0;
     SHMLOG_INFO("lambda={}", [&] { return ++calls * 10; }());

@@ -266,8 +266,6 @@ for c in "gxx g++" "clangxx clang++"; do
                 "fmt_placeholder<2, shmlog_detail::fmt_reason::precision_on_integer>"
             refused "$fname-sign-on-text" "$2" "$flags" $fopt 'SHMLOG_INFO("s={:+}", "text")' \
                 "fmt_placeholder<1, shmlog_detail::fmt_reason::sign_hash_or_zero_on_text>"
-            refused "$fname-both-styles" "$2" "$flags" $fopt 'SHMLOG_INFO("a=%d b={}", n, n)' \
-                "fmt_placeholder<0, shmlog_detail::fmt_reason::mixed_printf_and_fmt_styles>"
             refused "$fname-centre" "$2" "$flags" $fopt 'SHMLOG_INFO("a={:^8}", n)' \
                 "fmt_placeholder<1, shmlog_detail::fmt_reason::centre_alignment_unsupported>"
             refused "$fname-brace" "$2" "$flags" $fopt 'SHMLOG_INFO("a={} }", n)' \

@@ -223,18 +223,15 @@ static int star_value(struct render_buf *out, const struct render_arg *args, int
     return 0;
 }
 
-/* An argument as fmt's {} prints it, in text (40 bytes); 0 for a string or
- * an unknown type. */
+/* An argument as fmt's {} prints it, in text (40 bytes), for the types a {}
+ * format turns into %s (bool, floating point, pointer); 0 for any other, which
+ * stays a bad argument. */
 static size_t put_fmt_value(char *text, const struct render_arg *a)
 {
     switch (a->type) {
     case SHMLOG_ARG_BOOL:
         memcpy(text, a->v.u ? "true" : "false", 5);
         return a->v.u ? 4 : 5;
-    case SHMLOG_ARG_I8: case SHMLOG_ARG_I16: case SHMLOG_ARG_I32: case SHMLOG_ARG_I64:
-        return (size_t)snprintf(text, 40, "%lld", (long long)a->v.i);
-    case SHMLOG_ARG_U8: case SHMLOG_ARG_U16: case SHMLOG_ARG_U32: case SHMLOG_ARG_U64:
-        return (size_t)snprintf(text, 40, "%llu", (unsigned long long)a->v.u);
     case SHMLOG_ARG_F32: case SHMLOG_ARG_F64:
         return fmt_shortest_double(text, a->v.f, a->type == SHMLOG_ARG_F32);
     case SHMLOG_ARG_PTR:
