@@ -51,6 +51,7 @@
 #define FRAME_MAX_RECORDS 65536u    /* flush a frame at this many records ... */
 #define FRAME_MAX_RAW (16u << 20)   /* ... or this many uncompressed bytes ... */
 #define FRAME_MAX_AGE_NS 50000000ull /* ... or when its first record is this old */
+#define SEGMENT_MAKING_NS 2000000000ull /* a segment being made: its name tried, its empty ring read each pass */
 #define MAX_DELAY_MS_MAX 1000u       /* --max-delay-ms: SHLOG_ORDER_WINDOW_NS must cover it and a frame's age */
 /* A pass adds to a frame until this, which leaves room below SHLOG_MAX_FRAME_RAW
  * for two rings' passes of the largest records (DRAIN_BUDGET x 8 slots). */

@@ -13,7 +13,6 @@
 #define TAKE_SLOTS 64u              /* slots copied out of a ring at a time */
 
 static unsigned fill_quarters; /* the fullest ring at the last drain_all: quarters of it in use */
-#define NEW_RING_EAGER_NS 2000000000ull /* scan.c tries a segment being made this long too */
 static uint64_t pass_now_ns;    /* drain_all's clock for its pass: one read, not one per ring */
 static struct shm_copied_record rec;  /* a record read one at a time (not by shm_ring_take) */
 static _Alignas(64) struct shmlog_record take[TAKE_SLOTS];
@@ -301,7 +300,7 @@ static uint64_t pass_bound(struct ring *r, uint64_t start, int patient, int *rea
     if (head == start && r->records == 0) {
         if (!r->empty_since_ns)
             r->empty_since_ns = pass_now_ns;
-        if (pass_now_ns - r->empty_since_ns < NEW_RING_EAGER_NS)
+        if (pass_now_ns - r->empty_since_ns < SEGMENT_MAKING_NS)
             r->bound_moved_ns = 0;
     }
     return head;

@@ -34,7 +34,6 @@
 #define LISTING_ASKED_GAP_NS 100000000ull /* a listing asked for begins at most this often */
 #define NOTIFY_NS 2000000ull              /* inotify read at most this often */
 #define NOTIFY_READS 8u                   /* reads of 8 KiB of events at a time, at most */
-#define YOUNG_NS 2000000000ull            /* a segment being made is tried this long by its name */
 #define YOUNG_MAX 4096u                   /* names being tried so */
 #define DEFERRED_MAX 4096u                /* rings of a listing waiting for its metas */
 #define SEEN_MAX (1u << 18)               /* files the table keeps; past it, each is looked at again */
@@ -341,7 +340,7 @@ static void young_retry(uint64_t now)
                 k++;
                 continue;
             }
-            if (now - y->since < YOUNG_NS && look_at(y->dir, y->name, 0, 0) == LOOK_LATER) {
+            if (now - y->since < SEGMENT_MAKING_NS && look_at(y->dir, y->name, 0, 0) == LOOK_LATER) {
                 k++;
                 continue;
             }
