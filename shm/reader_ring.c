@@ -127,6 +127,31 @@ static int skip_to_next_head(const struct shm_ring_view *v, uint64_t *pos, uint6
     return loss(l, first, p - first, 1, reason);
 }
 
+/* In flight-recorder mode, whether a writer reserved the slot at p again
+ * since its commit word said p + 1: whatever was read of the record after that
+ * word may be the new record's, so it proves nothing about the old one. The
+ * writer's CAS on head precedes its stores, which the acquire orders before
+ * these loads. */
+static int overwritten_since_commit(const struct shm_ring_view *v, uint64_t p)
+{
+    if (v->policy != SHMLOG_OVERWRITE)
+        return 0;
+    shmlog__fence_acquire();
+    return shmlog__load_relaxed((const uint64_t *)slot_at(v, p)) != p + 1 || shm_ring_head(v) - p > v->cap;
+}
+
+/* A record that failed a check: corrupt, unless a lapping writer changed it
+ * under the reader, which is an overwrite (the next read starts past it). */
+static int bad_record(const struct shm_ring_view *v, uint64_t *pos, struct shm_loss *l)
+{
+    uint64_t p = *pos;
+    if (overwritten_since_commit(v, p)) {
+        *pos = p + 1;
+        return loss(l, p, 1, 1, SHM_LOSS_OVERWRITTEN);
+    }
+    return skip_to_next_head(v, pos, shm_ring_head(v), l, SHM_LOSS_CORRUPT);
+}
+
 int shm_ring_next(const struct shm_ring_view *v, uint64_t *pos, struct shm_copied_record *out, int writer_dead,
                      struct shm_loss *l)
 {
@@ -193,13 +218,13 @@ int shm_ring_next(const struct shm_ring_view *v, uint64_t *pos, struct shm_copie
             /* A pad runs exactly to the ring end, inside what was reserved:
              * skipping it must not carry pos past head. */
             if (rec.nslots == 0 || idx + rec.nslots != v->cap || rec.nslots > head - p)
-                return skip_to_next_head(v, pos, shm_ring_head(v), l, SHM_LOSS_CORRUPT);
+                return bad_record(v, pos, l);
             *pos = p + rec.nslots;
             continue;
         }
         unsigned n = rec.nslots;
         if (!head_ok(n, rec.level, rec.category, rec.flags, idx, v->cap, head - p))
-            return skip_to_next_head(v, pos, shm_ring_head(v), l, SHM_LOSS_CORRUPT);
+            return bad_record(v, pos, l);
         size_t payload_len = shm_record_payload(out->payload, (const struct shmlog_record *)slot, n);
         int bad = 0;
         for (unsigned i = 1; i < n; i++) {
@@ -207,18 +232,10 @@ int shm_ring_next(const struct shm_ring_view *v, uint64_t *pos, struct shm_copie
             memcpy(&commit, slot_at(v, p + i), sizeof commit);
             bad |= commit != cont_commit(p + i);
         }
-        if (v->policy == SHMLOG_OVERWRITE) {
-            /* Our copy is good only if no writer reserved these slots again
-             * while we copied: the writer's CAS on head precedes its stores. */
-            shmlog__fence_acquire();
-            if (shmlog__load_relaxed((const uint64_t *)slot_at(v, p)) != p + 1 ||
-                shm_ring_head(v) - p > v->cap) {
-                *pos = p + 1;
-                return loss(l, p, 1, 1, SHM_LOSS_OVERWRITTEN);
-            }
-        }
-        if (bad)
-            return skip_to_next_head(v, pos, shm_ring_head(v), l, SHM_LOSS_CORRUPT);
+        /* Our copy is good only if no writer reserved these slots again
+         * while we copied. */
+        if (bad || overwritten_since_commit(v, p))
+            return bad_record(v, pos, l);
         out->pos = p;
         out->tsc = rec.tsc;
         out->site = rec.site;

@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -337,6 +341,104 @@ Test(policy, overwrite_writer_lapping_mid_copy_is_reported_not_returned, .init =
     cr_assert_eq(stats.lost_records[SHM_LOSS_CORRUPT], 0);
     cr_assert_gt(got.n, 0);
     cr_assert_eq(got.v[got.n - 1], CAP - 1, "the last record of the lap is there");
+}
+
+/* The race at each of the reader's loads of a head slot's commit word: a
+ * hardware watchpoint stops the reader after its k-th access to the word, and
+ * the handler writes a lap whose record in that slot has three slots where
+ * the reader's record had one. Wherever the lap falls, the reader reports the
+ * record overwritten, or returns it whole when the lap came after its last
+ * check: never corrupt, which would put a wrong loss reason in the files. */
+#ifndef TRAP_PERF
+#define TRAP_PERF 6 /* si_code of a perf event's SIGTRAP (Linux 5.13) */
+#endif
+static int watch_fd = -1;
+static unsigned watch_hits, watch_lap_at;
+
+static void on_watch(int sig, siginfo_t *si, void *ctx)
+{
+    (void)sig;
+    (void)ctx;
+    if (si->si_code != TRAP_PERF || ++watch_hits != watch_lap_at)
+        return;
+    ioctl(watch_fd, PERF_EVENT_IOC_DISABLE, 0); /* the lap writes the word too */
+    for (uint32_t i = 0; i + 1 < CAP; i++)
+        SHMLOG_INFO("lap i=%u", i);
+    char s[101];
+    memset(s, 's', 100);
+    s[100] = 0;
+    SHMLOG_INFO("seq=%u s=%s", 7u, s);
+}
+
+static int watch_word(const void *word)
+{
+    struct perf_event_attr a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.type = PERF_TYPE_BREAKPOINT;
+    a.bp_type = HW_BREAKPOINT_RW; /* x86 watches reads only with writes */
+    a.bp_addr = (uintptr_t)word;
+    a.bp_len = HW_BREAKPOINT_LEN_8;
+    a.sample_period = 1;
+    a.sigtrap = 1;
+    a.remove_on_exec = 1; /* the kernel asks it of sigtrap */
+    a.exclude_kernel = 1;
+    a.exclude_hv = 1;
+    return (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+Test(policy, overwrite_writer_lapping_at_any_commit_load_is_reported_overwritten_not_corrupt, .init = dir_up,
+     .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_OVERWRITE);
+    write_lap(); /* registers both sites outside the handler */
+    char s[101];
+    memset(s, 's', 100);
+    s[100] = 0;
+    SHMLOG_INFO("seq=%u s=%s", 0u, s);
+    struct sigaction sa = {0}, old;
+    sa.sa_sigaction = on_watch;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    cr_assert_eq(sigaction(SIGTRAP, &sa, &old), 0);
+    unsigned overwritten = 0, whole = 0, k;
+    for (k = 1; k <= 4; k++) {
+        /* The reader's record: one slot at ring index 7, the newest, so the
+         * head it reads is one past it. The lap puts a 3-slot record there. */
+        uint32_t i = 0;
+        do
+            SHMLOG_INFO("lap i=%u", i++);
+        while ((shm_ring_head(ring) & ring->mask) != 8);
+        uint64_t pos = shm_ring_head(ring) - 1, p = pos;
+        watch_hits = 0;
+        watch_lap_at = k;
+        watch_fd = watch_word(ring->slots + ((p & ring->mask) << 6));
+        cr_assert_geq(watch_fd, 0, "a hardware watchpoint (perf_event_open: %s)", strerror(errno));
+        struct shm_copied_record rec;
+        struct shm_loss loss;
+        int st = shm_ring_next(ring, &pos, &rec, 0, &loss);
+        close(watch_fd);
+        if (watch_hits < k) /* the reader loads the word fewer than k times */
+            break;
+        cr_assert_eq(shm_ring_head(ring), p + CAP + 3, "the lap ran: its last record is 3 slots at the reader's");
+        if (st == SHM_READ_LOSS) {
+            cr_assert_eq(loss.reason, SHM_LOSS_OVERWRITTEN, "lap after the reader's access %u: loss reason %u", k,
+                         loss.reason);
+            cr_assert_eq(loss.first_pos, p);
+            overwritten++;
+        } else {
+            uint32_t v = UINT32_MAX;
+            cr_assert_eq(st, SHM_READ_RECORD, "lap after the reader's access %u: status %d", k, st);
+            cr_assert_eq(rec.pos, p);
+            cr_assert_eq(tu_arg_u32(&rec, 0, &v), 0);
+            cr_assert_eq(v, i - 1, "lap after the reader's access %u: the record read whole", k);
+            whole++;
+        }
+    }
+    sigaction(SIGTRAP, &old, NULL);
+    cr_assert_geq(k, 3, "the reader loads its record's commit word at least twice (%u)", k - 1);
+    cr_assert_gt(overwritten, 0, "a lap between the reader's loads shows as overwritten");
+    cr_log_info("laps after %u accesses: %u overwritten, %u read whole", k - 1, overwritten, whole);
 }
 
 /* ==== SPIN ==== */
