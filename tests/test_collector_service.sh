@@ -65,4 +65,27 @@ check "the files read back whole" "$SHMLOG_DUMP" verify "$out"
 check "--group of an unknown group: exit 2, one line" test $? -eq 2 -a "$(wc -l <"$tmp/bad.err")" -eq 1
 diag "$tmp/bad.err"
 
+# ---- rotation's fsync is never the drain thread's ----
+# The drain loop is the collector's main thread (its tid is its pid); a file
+# closed at rotation is synced by the writer through io_uring. strace -f
+# attaches to every thread and records each fsync-like call with its tid.
+out=$tmp/out-sync
+collector_start "$tmp/collector-sync.log" --dir "$seg" --out "$out" --rotate-size 64k --max-delay-ms 5
+strace -f -qq -p "$col" -o "$tmp/sync.strace" -e trace=fsync,fdatasync,sync_file_range,syncfs,io_uring_enter &
+tracer=$!
+pids+=("$tracer")
+traced() { ! grep -q '^TracerPid:[[:space:]]*0$' /proc/"$col"/task/*/status; }
+wait_for 10 traced || bail "strace did not attach to every thread of the collector"
+"$TEST_PRODUCER" --threads 2 --count 200000 --long-every 3 >"$tmp/producer-sync.out"
+segments_gone "$seg"
+kill -HUP "$col"
+sleep 0.3
+check "the collector exits 0 (rotations by size and SIGHUP, --fsync rotate)" collector_stop
+wait "$tracer" 2>/dev/null
+files=$(ls "$out"/*.shlog | wc -l)
+check "the files rotated ($files of them)" test "$files" -ge 3
+check "strace saw the drain thread (its io_uring_enter calls)" grep -Eq "^$col +io_uring_enter" "$tmp/sync.strace"
+check_show "the drain thread made no fsync-like call" sh -c "! grep -E '^$col +(fsync|fdatasync|sync_file_range|syncfs)\(' '$tmp/sync.strace'"
+check "the files read back whole" "$SHMLOG_DUMP" verify "$out"
+
 tap_done

@@ -21,12 +21,12 @@ esac
 want_pages=${SHMLOG_HUGEPAGES:-512}
 # Building needs the first line; the tests need the rest (Criterion, libmicrohttpd,
 # and the programs the shell tests run: Prometheus and promtool, rsyslogd,
-# systemd-analyze, groff and man, curl; dpkg-dev and lintian for tools/package.sh and its test;
+# systemd-analyze, groff and man, curl, strace; dpkg-dev and lintian for tools/package.sh and its test;
 # Python's venv, setuptools and wheel for the Python package, its test venv and its offline install;
 # librdkafka for shmlog-ship and shmlog-dump's kafka:// sources, Java and Maven for the test cluster).
 # Tests never install a package themselves.
 packages=(gcc g++ clang pkg-config meson ninja-build python3 liburing-dev libzstd-dev libnuma-dev libfmt-dev
-          libcriterion-dev libmicrohttpd-dev numactl libclang-rt-14-dev
+          libcriterion-dev libmicrohttpd-dev numactl strace libclang-rt-14-dev
           rsyslog prometheus systemd groff-base man-db curl dpkg-dev lintian
           python3-venv python3-setuptools python3-wheel
           librdkafka-dev openjdk-17-jre-headless maven)
