@@ -400,14 +400,15 @@ SHMLOG__INLINE size_t shmlog__bounded_len(const char *s, size_t limit)
     return nul ? SHMLOG__CAST(size_t, nul - s) : limit;
 }
 
-/* What shmlog__bounded_len returns, for a C string: read in aligned 16-byte
- * blocks, from the one that holds s[0] to the first that holds its NUL or
- * s[limit - 1]. A block never crosses a page, so no byte is read in a page
- * the string does not reach; the bytes after the NUL in its block are read,
- * as the C library's strlen reads them, inline instead of a call through the
- * PLT (~3 ns of a call with a 45-byte string: bench/RESULTS.md). Checkers
- * would report those bytes: sanitizer builds, and a program that defines
- * SHMLOG_SCAN_WITH_MEMCHR (for valgrind), read none past the NUL. */
+/* What shmlog__bounded_len returns, for a C string, without memchr's call
+ * through the PLT (the scan was ~3 ns of a 45-byte string's call:
+ * bench/RESULTS.md). The guarantee: the aligned 16-byte blocks from the one
+ * that holds s[0] to the first that holds its NUL or s[limit - 1] are read,
+ * so the bytes after the NUL in its block too, as the C library's strlen
+ * reads them, but a block never crosses a page: no byte is read in a page the
+ * string does not reach. Checkers would report those bytes: sanitizer builds,
+ * and a program that defines SHMLOG_SCAN_WITH_MEMCHR (for valgrind), read
+ * none past the NUL. */
 SHMLOG__INLINE size_t shmlog__cstr_len(const char *s, size_t limit)
 {
 #ifdef SHMLOG__BLOCK_SCAN
