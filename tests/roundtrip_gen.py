@@ -13,6 +13,12 @@ works out the cut on its own from the layout shmlog(3) documents (strings take t
 payload's room in argument order; the first that does not fit is cut to what is left,
 later ones are empty) and the expected call gets the cut strings: an oracle of its own,
 not the header's arithmetic.
+
+Some strings are copied, when called, to end just before a PROT_NONE guard page (rt_guard):
+C strings with their NUL 0 to 63 bytes before it, and %.*s buffers and string_views with
+no NUL that end at it, so a byte read in the guard page kills the producer. Part 0 also
+sweeps a C string of every length 0..MAX_PAYLOAD+40 ending at every offset 0..63 before
+a guard page, and a %.*s buffer (C++: a view) of every such length ending at one.
 """
 import os
 import random
@@ -245,8 +251,15 @@ def gen_site(idx):
             n = [string_len_near_bound(offset + (4 if star else 0)) for _ in range(2)]
             strs = [rand_text(k) for k in n]
             prec = [None, None]
-            if star:
+            form = kind
+            if kind in ("str", "starstr"):
+                form = rng.choice(["lit", "array", "ptr", "guard"])
+            if star and form == "guard":
+                # no NUL before the guard page: a precision past the buffer would read into it
+                prec = [rng.choice([0, min(3, len(x)), rng.randint(0, len(x)), len(x)]) for x in strs]
+            elif star:
                 prec = [rng.choice([-1, 0, 3, rng.randint(0, 500), len(x), len(x) + 5]) for x in strs]
+            if star:
                 s.args.append(num(4, "int", [str(p) for p in prec]))
                 offset += 4
                 s.pieces.append("%" + ("-" if rng.random() < 0.3 else "") + ".*s")
@@ -258,10 +271,8 @@ def gen_site(idx):
                 elif r < 0.3:
                     spec = "." + str(rng.randint(0, 50))
                 s.pieces.append("%" + spec + "s")
-            form = kind
-            if kind in ("str", "starstr"):
-                form = rng.choice(["lit", "array", "ptr"])
             names = ["rt_s%d_%d_%d" % (idx, len(s.args), c) for c in range(2)]
+            region = len(s.args)  # a guard page of its own per argument
             if form == "lit":
                 exprs = [c_lit(x) for x in strs]
             elif form == "array":
@@ -272,11 +283,18 @@ def gen_site(idx):
                 for nm, x in zip(names, strs):
                     s.decls.append("static const char *const %s = %s;" % (nm, c_lit(x)))
                 exprs = names
+            elif form == "guard":
+                # a C string's NUL 0 to 63 bytes before the guard page; a %.*s buffer ends at it
+                exprs = ["rt_guard(%d, %d, %s, %d, %d)" % (region, 0 if star else rng.randint(0, 63), c_lit(x), len(x),
+                                                           0 if star else 1) for x in strs]
             elif form == "cxxstr":
                 exprs = ["std::string(%s)" % c_lit(x) for x in strs]
             elif form == "cxxview":
                 # a view into a longer buffer: read to its size, never to the NUL
                 exprs = ["std::string_view(%s, %d)" % (c_lit(x + "TAIL"), len(x)) for x in strs]
+                if rng.random() < 0.5:  # or one that ends at a guard page
+                    exprs = ["std::string_view(rt_guard(%d, 0, %s, %d, 0), %d)" % (region, c_lit(x), len(x), len(x))
+                             for x in strs]
             else:  # cxxcstr: the pointer of a temporary, alive until the call's full-expression ends
                 exprs = ["std::string(%s).c_str()" % c_lit(x) for x in strs]
             s.args.append(dict(kind="str", width=None, exprs=exprs, strings=strs, prec=prec))
@@ -331,6 +349,37 @@ def site_code(s):
     return s.decls + lines
 
 
+def sweep_code():
+    """Every length 0..MAX_PAYLOAD+40 of a C string ending at every offset 0..63 before a guard page, and of
+    a %.*s buffer (C++ also a view) without a NUL ending at one; the room each leaves is the generator's."""
+    longest = MAX_PAYLOAD + 40
+    room_c = MAX_PAYLOAD - 4 - 4 - 2  # two unsigned, the string's header
+    room_p = MAX_PAYLOAD - 4 - 4 - 2  # an unsigned, the precision, the string's header
+    room_v = MAX_PAYLOAD - 4 - 2
+    text = rand_text(longest)
+    lines = [
+        "static void rt_sweep(void)",
+        "{",
+        "    static const char text[] = %s;" % c_lit(text),
+        "    for (unsigned len = 0; len <= %du; len++) {" % longest,
+        "        for (unsigned gap = 0; gap < 64u; gap++) {",
+        "            const char *s = rt_guard(%d, gap, text, len, 1);" % MAX_ARGS,
+        '            SHMLOG_INFO("g:%u:%u %s", len, gap, s);',
+        '            rt_expect(len > %du, "g:%%u:%%u %%.*s", len, gap, (int)(len > %du ? %du : len), s);'
+        % (room_c, room_c, room_c),
+        "        }",
+        "        const char *b = rt_guard(%d, 0, text, len, 0);" % MAX_ARGS,
+        '        SHMLOG_INFO("p:%u %.*s", len, (int)len, b);',
+        '        rt_expect(len > %du, "p:%%u %%.*s", len, (int)(len > %du ? %du : len), b);' % (room_p, room_p, room_p),
+    ]
+    if cxx:
+        lines += [
+            '        SHMLOG_INFO("v:%u %s", len, std::string_view(b, len));',
+            '        rt_expect(len > %du, "v:%%u %%.*s", len, (int)(len > %du ? %du : len), b);' % (room_v, room_v, room_v),
+        ]
+    return lines + ["    }", "}"]
+
+
 def main():
     os.makedirs(outdir, exist_ok=True)
     ext = "cpp" if cxx else "c"
@@ -342,6 +391,7 @@ def main():
         "#include <stdint.h>",
         "#include \"shmlog.h\"",
         ("extern \"C\" " if cxx else "") + "void rt_expect(int truncated, const char *fmt, ...) __attribute__((format(printf, 2, 3)));",
+        ("extern \"C\" " if cxx else "") + "const char *rt_guard(unsigned region, unsigned gap, const char *text, unsigned len, int nul);",
         "enum rt_color { RT_RED, RT_GREEN, RT_BLUE, RT_GREY };",
         "enum class rt_side : signed char { buy = 1, sell = -1 };" if cxx else "",
     ]
@@ -354,8 +404,13 @@ def main():
         for s in mine:
             body += site_code(s)
         body.append("void rt_part_%d(int c);" % k if not cxx else 'extern "C" void rt_part_%d(int c);' % k)
+        if k == 0:
+            body += sweep_code()
         body.append("void rt_part_%d(int c)" % k)
         body.append("{")
+        if k == 0:
+            body.append("    if (!c)")
+            body.append("        rt_sweep();")
         for s in mine:
             body.append("    rt_site_%d(c);" % s.idx)
         body.append("}")
@@ -364,7 +419,8 @@ def main():
     decl = "".join(("extern \"C\" " if cxx else "") + "void rt_part_%d(int c);\n" % k for k in range(parts))
     calls = "".join("        rt_part_%d(c);\n" % k for k in range(parts))
     with open(os.path.join(outdir, "main." + ext), "w") as f:
-        f.write(MAIN.replace("@DECL@", decl).replace("@CALLS@", calls).replace("@EXTERN@", "extern \"C\" " if cxx else ""))
+        f.write(MAIN.replace("@DECL@", decl).replace("@CALLS@", calls).replace("@EXTERN@", "extern \"C\" " if cxx else "")
+                .replace("@REGIONS@", str(MAX_ARGS + 1)))
 
 
 MAIN = r"""/* generated by tests/roundtrip_gen.py: do not edit */
@@ -378,6 +434,9 @@ MAIN = r"""/* generated by tests/roundtrip_gen.py: do not edit */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 @DECL@
 static FILE *rt_out;
@@ -392,6 +451,30 @@ static FILE *rt_out;
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     fprintf(rt_out, "%d %s\n", truncated, buf);
+}
+
+/* len bytes of text, then a NUL if nul, copied to end gap bytes before a
+ * PROT_NONE page (one per region, the argument's index, so the strings of one
+ * call do not overwrite each other): any read past them in that page kills
+ * the producer. */
+@EXTERN@const char *rt_guard(unsigned region, unsigned gap, const char *text, unsigned len, int nul)
+{
+    static char *pages[@REGIONS@];
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (region >= @REGIONS@ || len + gap + 1 > page)
+        abort();
+    if (!pages[region]) {
+        void *m = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED || mprotect((char *)m + page, page, PROT_NONE) != 0)
+            abort();
+        pages[region] = (char *)m;
+    }
+    char *end = pages[region] + page - gap;
+    char *s = end - len - (nul ? 1 : 0);
+    memcpy(s, text, len);
+    if (nul)
+        s[len] = 0;
+    return s;
 }
 
 /* usage: prog EXPECTED_FILE CPU */

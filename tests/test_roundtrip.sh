@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Description: invariant 11 through the real pipeline: generated producers of random call sites (every
 # argument type the header takes, in C and C++; 0 to 16 arguments; strings at and around every slot
-# boundary and the payload bound; %.*s, std::string_view, .c_str() of a temporary), built with
+# boundary and the payload bound; %.*s, std::string_view, .c_str() of a temporary; C strings whose NUL is 0 to
+# 63 bytes before a PROT_NONE guard page and %.*s buffers and views without a NUL that end at one, each of every
+# length to past the bound, so a byte read past them in that page kills the producer), built with
 # -O2 -Wall -Wextra -Werror, run pinned to one cpu, drained by shmlog-collector --once; every call is a
 # record in `shmlog-dump ring`, `shmlog-dump read` and libshmlog-read, each as libc's snprintf renders
 # the same call (a record marked truncated: of the documented cut), with no loss and no damage.
