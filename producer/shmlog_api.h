@@ -126,8 +126,9 @@ extern uint64_t shmlog__tsc_per_ms;
  * (logging is not set up, or the site was refused: counted as unregistered;
  * *cache then holds UINT32_MAX there); bit 32 + k says that argument k is the
  * string of a %.*s, bounded by argument k - 1, whether written or not. */
-uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file,
-                               int line, const char *fmt, unsigned nargs, const uint8_t *types);
+uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,
+                               const char *func, const char *fmt, const char *desc, unsigned nargs,
+                               const uint8_t *types);
 uint8_t *shmlog__reserve_slow(unsigned nslots, size_t payload, uint64_t *pos);
 /* Counts a call whose level or category is out of range. */
 void shmlog__out_of_range(void);
@@ -572,9 +573,12 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
         (SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH(SHMLOG__A_FMT, __VA_ARGS__))
 /* Names every argument of a call that is refused. */
 #define SHMLOG__USE_ALL(...) shmlog__format_skip(__VA_ARGS__)
-/* C formats are printf's alone, registered as written. */
+/* C formats are printf's alone, registered as written, with no descriptor. */
 #define SHMLOG__FMT_DECL(...)
 #define SHMLOG__SITE_FORMAT(...) SHMLOG__FIRST(__VA_ARGS__)
+#define SHMLOG__SITE_DESC NULL
+#define SHMLOG__FUNC_DECL
+#define SHMLOG__FUNC __func__
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
@@ -729,6 +733,9 @@ struct invoke {
     shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style SHMLOG__EACH(SHMLOG__A_OK, __VA_ARGS__))>::check( \
         SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH(SHMLOG__A_FMT, __VA_ARGS__))
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
+/* The call's function, taken before the lambda, whose own __func__ is "operator()". */
+#define SHMLOG__FUNC_DECL const char *const shmlog__func = __func__;
+#define SHMLOG__FUNC shmlog__func
 #endif
 
 /* ---- the logging macros ---- */
@@ -871,6 +878,7 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__LOG(cat, lvl, gate, ...)                                                       \
     do {                                                                                       \
         SHMLOG__FORMAT_LITERAL(SHMLOG__FIRST(__VA_ARGS__));                                    \
+        SHMLOG__FUNC_DECL                                                                      \
         unsigned shmlog__flags = 0, shmlog__levels_of_cat;                                     \
         const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl, shmlog__flags);                    \
         const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);                 \
@@ -902,7 +910,8 @@ void shmlog__bad_category(void) __attribute__((error(
     if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, shmlog__site) - 1u >= UINT32_MAX - 1u))        \
         shmlog__site = shmlog__register_site(&shmlog__site_cache, SHMLOG__CAST(int, shmlog__lvl), \
                                              SHMLOG__CAST(int, shmlog__cat), \
-                                             __FILE__, __LINE__, SHMLOG__SITE_FORMAT(__VA_ARGS__), \
+                                             __FILE__, __LINE__, SHMLOG__FUNC,                 \
+                                             SHMLOG__SITE_FORMAT(__VA_ARGS__), SHMLOG__SITE_DESC, \
                                              SHMLOG__NARGS(__VA_ARGS__), shmlog__types + 1);   \
     (void)shmlog__types;                                                                       \
     const unsigned shmlog__t0 = SHMLOG_ARG_NONE; /* what precedes argument 1 */               \

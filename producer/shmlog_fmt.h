@@ -397,3 +397,4 @@ template <int Placeholder, fmt_reason Why> struct fmt_placeholder {
     static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");
 #define SHMLOG__A_DECAYED(i, x) , typename std::decay<decltype(shmlog__r##i)>::type
 #define SHMLOG__SITE_FORMAT(...) shmlog__fmt.text
+#define SHMLOG__SITE_DESC SHMLOG__CAST(const char *, NULL)

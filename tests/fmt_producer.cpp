@@ -1,7 +1,8 @@
 /* Description: logs calls with {} formats (fmt's specs, every argument kind, positional indexes, escapes, a
  * rate-limited call, a category macro, a lambda and temporaries as arguments) and prints, for each, the
  * message fmt::format makes of the same format and arguments ("want <message>"), then "calls <n>" (how many
- * times the argument lambda ran) and "done <dropped>" after shmlog_shutdown (tests/test_fmt_cxx.sh reads them). */
+ * times the argument lambda ran), "where <message> <function>" for the calls made outside main, and
+ * "done <dropped>" after shmlog_shutdown (tests/test_fmt_cxx.sh reads them). */
 #define SHMLOG_IMPLEMENTATION
 #include "shmlog.h"
 
@@ -22,6 +23,28 @@
         SHMLOG_INFO(__VA_ARGS__);                                                          \
         std::printf("want %s\n", fmt::format(__VA_ARGS__).c_str());                        \
     } while (0)
+
+/* Calls from functions other than main: "where <message> <__func__>" says
+ * what the record's function must be. */
+static void log_from_named(int n)
+{
+    BOTH("named={}", n);
+    std::printf("where named=%d %s\n", n, __func__);
+}
+
+struct Book {
+    void add(int n)
+    {
+        BOTH("method={}", n);
+        std::printf("where method=%d %s\n", n, __func__);
+    }
+};
+
+template <typename T> static void log_from_template(T n)
+{
+    BOTH("template={}", n);
+    std::printf("where template=%d %s\n", static_cast<int>(n), __func__);
+}
 
 int main()
 {
@@ -83,6 +106,9 @@ int main()
     std::printf("want %s\n", fmt::format("id={} px={:.1f}", 7, 2.5).c_str());
     SHMLOG_INFO_EVERY(1000, "every={}", 5);
     std::printf("want %s suppressed=0\n", fmt::format("every={}", 5).c_str());
+    log_from_named(1);
+    Book{}.add(2);
+    log_from_template(3);
     std::printf("calls %d\n", calls);
     uint64_t dropped = shmlog_dropped();
     shmlog_shutdown();

@@ -453,7 +453,7 @@ struct render_site {
     uint32_t line;
     uint32_t pid;
     const struct shm_categories *cats; /* the process's, the caller's; NULL: built-in only */
-    const char *app, *host, *file; /* arena copies */
+    const char *app, *host, *file, *func; /* arena copies */
     const char *json_head, *text_head, *json_site, *text_site;
     size_t json_head_len, text_head_len, json_site_len, text_site_len;
     int nitems;
@@ -531,8 +531,8 @@ int text_loss(const struct render_input *in, const struct shm_loss *loss, struct
 void put_json_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id, const char *host,
                    const char *app,
                    uint32_t pid);
-/* ",\"site\":\"file:line\",\"msg\":\"" */
-void put_json_site(struct render_buf *out, const char *file, uint32_t line, int known);
+/* ",\"site\":\"file:line\",\"func\":\"f\",\"msg\":\"" (func when the site names one) */
+void put_json_site(struct render_buf *out, const char *file, uint32_t line, const char *func, int known);
 /* "name": of field i of f (a repeated name gets its argument's position). */
 void put_field_key(struct render_buf *out, const struct field_refs *f, int i);
 /* The three kinds of JSON object; the arguments as their render.h counterparts. */

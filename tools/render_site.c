@@ -89,12 +89,14 @@ static size_t prep_bytes(const struct shm_site *site, const char *app, const cha
 {
     size_t fmt_len = site ? bounded_strlen(site->fmt, SHMLOG_MAX_FMT_BYTES) : 0;
     size_t file_len = site ? bounded_strlen(site->file, SHMLOG_MAX_FILE_BYTES) : 0;
+    size_t func_len = site ? bounded_strlen(site->func, SHMLOG_MAX_FUNC_BYTES) : 0;
     size_t app_len = bounded_strlen(app, SHMLOG_APP_BYTES), host_len = bounded_strlen(host, SHMLOG_HOST_BYTES);
     /* Each item takes at least one byte of the format. */
     *nitems = (int)fmt_len;
     size_t arena = (fmt_len + 1) + (file_len + 1) + (app_len + 1) + (host_len + 1) +
                    (128 + 6 * (app_len + host_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
-                   (32 + 4 * file_len) + SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32);
+                   (32 + 4 * file_len) + (func_len + 1) + (16 + 6 * func_len) +
+                   SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32);
     return sizeof(struct render_site) + arena + PIECE_PAD + 8 + (size_t)*nitems * sizeof(struct prep_item);
 }
 
@@ -135,9 +137,10 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
         sr->shaped = shmlog_args_shape_init(&sr->shape, site->nargs, site->arg_types) == 0;
         sr->line = site->line;
         sr->file = arena_copy(&arena, site->file, bounded_strlen(site->file, SHMLOG_MAX_FILE_BYTES));
+        sr->func = arena_copy(&arena, site->func, bounded_strlen(site->func, SHMLOG_MAX_FUNC_BYTES));
         fmt = arena_copy(&arena, site->fmt, bounded_strlen(site->fmt, SHMLOG_MAX_FMT_BYTES));
     } else {
-        sr->file = arena_copy(&arena, "", 0);
+        sr->file = sr->func = arena_copy(&arena, "", 0);
     }
 
     sr->json_head = arena.data + arena.len;
@@ -147,7 +150,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
     put_text_head(&arena, sr->level, shm_categories_name(cats, sr->category), sr->category, sr->app, pid);
     sr->text_head_len = (size_t)(arena.data + arena.len - sr->text_head);
     sr->json_site = arena.data + arena.len;
-    put_json_site(&arena, sr->file, sr->line, sr->known);
+    put_json_site(&arena, sr->file, sr->line, sr->func, sr->known);
     sr->json_site_len = (size_t)(arena.data + arena.len - sr->json_site);
     sr->text_site = arena.data + arena.len;
     put_text_site(&arena, sr->file, sr->line, sr->known);
