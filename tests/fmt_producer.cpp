@@ -24,6 +24,14 @@
         std::printf("want %s\n", fmt::format(__VA_ARGS__).c_str());                        \
     } while (0)
 
+/* Described enums: one scoped with values of its own, one plain in a namespace. */
+enum class Side : short { Buy = 1, Sell = -2, Cross = 7 };
+SHMLOG_ENUM(Side, Buy, Sell, Cross);
+namespace venue {
+enum Code : unsigned char { XNAS, XNYS = 200 };
+SHMLOG_ENUM(Code, XNAS, XNYS);
+} // namespace venue
+
 /* Calls from functions other than main: "where <message> <__func__>" says
  * what the record's function must be. */
 static void log_from_named(int n)
@@ -106,6 +114,12 @@ int main()
     std::printf("want %s\n", fmt::format("id={} px={:.1f}", 7, 2.5).c_str());
     SHMLOG_INFO_EVERY(1000, "every={}", 5);
     std::printf("want %s suppressed=0\n", fmt::format("every={}", 5).c_str());
+    /* fmt prints no names for enums: the want lines say what the names give. */
+    SHMLOG_INFO("enum eside={} evenue={} eright={:>6}| eleft={:<6}| eout={} ehex={:#x}", Side::Sell, venue::XNYS,
+                Side::Buy, venue::XNAS, static_cast<Side>(9), Side::Cross);
+    std::printf("want enum eside=Sell evenue=XNYS eright=   Buy| eleft=XNAS  | eout=9 ehex=0x7\n");
+    SHMLOG_INFO("printf enum pside=%d pvenue=%u", Side::Cross, venue::XNAS);
+    std::printf("want printf enum pside=Cross pvenue=XNAS\n");
     log_from_named(1);
     Book{}.add(2);
     log_from_template(3);

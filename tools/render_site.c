@@ -7,6 +7,7 @@
  */
 #include "render_private.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -90,12 +91,13 @@ static size_t prep_bytes(const struct shm_site *site, const char *app, const cha
     size_t fmt_len = site ? bounded_strlen(site->fmt, SHMLOG_MAX_FMT_BYTES) : 0;
     size_t file_len = site ? bounded_strlen(site->file, SHMLOG_MAX_FILE_BYTES) : 0;
     size_t func_len = site ? bounded_strlen(site->func, SHMLOG_MAX_FUNC_BYTES) : 0;
+    size_t desc_len = site ? bounded_strlen(site->desc, SHMLOG_MAX_DESC_BYTES) : 0;
     size_t app_len = bounded_strlen(app, SHMLOG_APP_BYTES), host_len = bounded_strlen(host, SHMLOG_HOST_BYTES);
     /* Each item takes at least one byte of the format. */
     *nitems = (int)fmt_len;
     size_t arena = (fmt_len + 1) + (file_len + 1) + (app_len + 1) + (host_len + 1) +
                    (128 + 6 * (app_len + host_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
-                   (32 + 4 * file_len) + (func_len + 1) + (16 + 6 * func_len) +
+                   (32 + 4 * file_len) + (func_len + 1) + (16 + 6 * func_len) + (desc_len + 1) +
                    SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32);
     return sizeof(struct render_site) + arena + PIECE_PAD + 8 + (size_t)*nitems * sizeof(struct prep_item);
 }
@@ -107,6 +109,59 @@ static const char *arena_copy(struct render_buf *arena, const char *s, size_t n)
     render_buf_put(arena, s ? s : "", n);
     render_buf_putc(arena, '\0');
     return at;
+}
+
+/* Length of a descriptor's enum list "Name=value,..." at s (up to ';' or its
+ * end), or 0 when it is not one: names [A-Za-z0-9_], values decimal. */
+static size_t enum_list_len(const char *s)
+{
+    const char *p = s;
+    for (;;) {
+        const char *name = p;
+        while (isalnum((unsigned char)*p) || *p == '_')
+            p++;
+        if (p == name || *p++ != '=')
+            return 0;
+        if (*p == '-')
+            p++;
+        const char *digits = p;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (p == digits || p - digits > 19)
+            return 0;
+        if (*p != ',')
+            return *p == ';' || *p == 0 ? (size_t)(p - s) : 0;
+        p++;
+    }
+}
+
+/* The site's descriptor (untrusted): each "e<argument> <Type> <list>" entry
+ * makes the integer conversions of that argument print its names. An entry
+ * that does not parse is left out. */
+static void prep_enums(struct render_site *sr, struct render_buf *arena, const char *desc)
+{
+    for (const char *p = desc; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
+        char *end;
+        if (*p != 'e' || p[1] < '1' || p[1] > '9')
+            continue;
+        long arg = strtol(p + 1, &end, 10) - 1;
+        const char *type_end = *end == ' ' ? strpbrk(end + 1, " ;") : NULL;
+        if (arg < 0 || arg >= sr->nargs || !type_end || *type_end != ' ')
+            continue;
+        size_t n = enum_list_len(type_end + 1);
+        if (!n)
+            continue;
+        const char *names = arena_copy(arena, type_end + 1, n);
+        for (int i = 0; i < sr->nitems; i++) {
+            struct prep_item *it = &sr->items[i];
+            if (it->kind == PREP_SPEC && it->arg == arg && it->spec.conv && strchr("diu", it->spec.conv) &&
+                it->spec.error == SPEC_OK && it->spec.width_arg == ARG_NONE && it->spec.prec_arg == ARG_NONE &&
+                sr->arg_types[arg] >= SHMLOG_ARG_I8 && sr->arg_types[arg] <= SHMLOG_ARG_U64) {
+                it->fast = FAST_ENUM;
+                it->names = names;
+            }
+        }
+    }
 }
 
 /* Fills mem (prep_bytes() of it) with the prepared form. 0, or -EINVAL if a
@@ -199,6 +254,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
             note_field(&fields, &sp);
         }
         sr->first_extra = w.next_arg;
+        prep_enums(sr, &arena, site->desc);
         for (int i = 0; i < fields.n; i++) {
             struct prep_field *f = &sr->fields[i];
             f->key = arena.data + arena.len;
