@@ -593,11 +593,18 @@ template <typename Tr> struct is_text<std::basic_string_view<char, Tr>> : std::t
 /* std::chrono::duration: stored as its count, in its own unit. */
 template <typename T> struct is_duration : std::false_type {};
 template <typename R, typename P> struct is_duration<std::chrono::duration<R, P>> : std::true_type {};
+/* A wall-clock time: stored as ns since the epoch, printed as the readers' times. */
+template <typename T> struct is_time_point : std::false_type {};
+template <typename D> struct is_time_point<std::chrono::time_point<std::chrono::system_clock, D>> : std::true_type {};
+template <typename T> inline long long time_point_ns(const T &t)
+{
+    return static_cast<long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
 
 /* What a record holds (T decayed). */
 template <typename T>
 struct supported : std::integral_constant<bool, std::is_arithmetic<T>::value || std::is_enum<T>::value ||
-                                                    is_duration<T>::value ||
+                                                    is_duration<T>::value || is_time_point<T>::value ||
                                                     std::is_pointer<T>::value || std::is_null_pointer<T>::value ||
                                                     is_text<T>::value> {};
 
@@ -605,6 +612,8 @@ template <typename T> constexpr unsigned arg_type()
 {
     if constexpr (is_duration<T>::value) {
         return arg_type<typename T::rep>();
+    } else if constexpr (is_time_point<T>::value) {
+        return SHMLOG_ARG_I64;
     } else if constexpr (std::is_enum<T>::value) {
         return arg_type<typename std::underlying_type<T>::type>();
     } else if constexpr (std::is_same<T, bool>::value) {
@@ -644,6 +653,8 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
     static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
     if constexpr (is_duration<D>::value) {
         return capture(x.count());
+    } else if constexpr (is_time_point<D>::value) {
+        return capture(time_point_ns(x));
     } else if constexpr (is_text<D>::value) {
         const char *p = x.data(); /* an empty view may have none */
         return cap{reinterpret_cast<uintptr_t>(p ? p : ""), x.size()};
@@ -679,6 +690,8 @@ template <typename T> inline auto fmt_arg(const T &x)
         return x.data();
     else if constexpr (is_duration<D>::value)
         return x.count();
+    else if constexpr (is_time_point<D>::value)
+        return time_point_ns(x); /* %lld */
     else if constexpr (std::is_enum<D>::value)
         return static_cast<typename std::underlying_type<D>::type>(x);
     else if constexpr (std::is_null_pointer<D>::value)

@@ -38,6 +38,8 @@ template <typename T> constexpr fmt_kind fmt_kind_of()
 {
     if constexpr (is_duration<T>::value) {
         return fmt_kind_of<typename T::rep>();
+    } else if constexpr (is_time_point<T>::value) {
+        return k_signed;
     } else if constexpr (std::is_enum<T>::value) {
         return std::is_signed<typename std::underlying_type<T>::type>::value ? k_signed : k_unsigned;
     } else if constexpr (std::is_same<T, bool>::value) {
@@ -392,7 +394,8 @@ template <int Placeholder, fmt_reason Why> struct fmt_placeholder {
  * SHMLOG_ENUM(Side, Buy, Sell) defines shmlog__describe_enum(Side), found by
  * argument-dependent lookup; a site with such arguments registers a
  * descriptor, "e<argument> <Type> <Name>=<value>,...", one entry per
- * described argument joined by ';', from which readers print the names. */
+ * described argument joined by ';', from which readers print the names; a
+ * system_clock time point is "t<argument>", printed as the readers' times. */
 struct enum_info {
     const char *type;
     const char *names; /* as the macro's arguments are written: "Buy, Sell" */
@@ -438,7 +441,9 @@ template <std::size_t N> struct site_desc_text {
 
 template <typename T> constexpr std::size_t desc_entry_bytes()
 {
-    if constexpr (described_enum<T>::value) {
+    if constexpr (is_time_point<T>::value) {
+        return 8;
+    } else if constexpr (described_enum<T>::value) {
         constexpr enum_info e = shmlog__describe_enum(T{});
         return 8 + text_length(e.type) + text_length(e.names) + 22 * e.count;
     } else {
@@ -448,7 +453,12 @@ template <typename T> constexpr std::size_t desc_entry_bytes()
 
 template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N> &d, unsigned arg)
 {
-    if constexpr (described_enum<T>::value) {
+    if constexpr (is_time_point<T>::value) {
+        if (d.len)
+            d.put(';');
+        d.put('t');
+        d.put_number(arg);
+    } else if constexpr (described_enum<T>::value) {
         constexpr enum_info e = shmlog__describe_enum(T{});
         if (d.len)
             d.put(';');

@@ -120,6 +120,21 @@ int main()
     std::printf("want enum eside=Sell evenue=XNYS eright=   Buy| eleft=XNAS  | eout=9 ehex=0x7\n");
     SHMLOG_INFO("printf enum pside=%d pvenue=%u", Side::Cross, venue::XNAS);
     std::printf("want printf enum pside=Cross pvenue=XNAS\n");
+    {
+        /* system_clock time points print as the readers' times (UTC here); fmt prints another form */
+        const std::chrono::system_clock::time_point at{std::chrono::nanoseconds(1767225600123456789LL)};
+        int tcalls = 0;
+        SHMLOG_INFO("at={} us={} right={:>32}| once={}", at,
+                    std::chrono::time_point_cast<std::chrono::microseconds>(at), at, [&] {
+                        ++tcalls;
+                        return at + std::chrono::seconds(1);
+                    }());
+        std::printf("want at=2026-01-01T00:00:00.123456789Z us=2026-01-01T00:00:00.123456000Z "
+                    "right=  2026-01-01T00:00:00.123456789Z| once=2026-01-01T00:00:01.123456789Z\n");
+        SHMLOG_INFO("printf at=%lld", at);
+        std::printf("want printf at=2026-01-01T00:00:00.123456789Z\n");
+        std::printf("tcalls %d\n", tcalls);
+    }
     log_from_named(1);
     Book{}.add(2);
     log_from_template(3);

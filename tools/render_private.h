@@ -396,6 +396,7 @@ enum prep_fast {
     FAST_CHAR,     /* %c of an integer: no flags or width */
     FAST_INT,      /* any other d i u o x X of an integer: format_integer straight away */
     FAST_ENUM,     /* d i u of an integer the site's descriptor names: the name, or format_spec */
+    FAST_TIME,     /* d i of an i64 the site's descriptor says is a time: RFC 3339, or format_spec */
 };
 
 enum prep_kind { PREP_TEXT, PREP_SPEC };

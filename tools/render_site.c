@@ -135,32 +135,43 @@ static size_t enum_list_len(const char *s)
     }
 }
 
-/* The site's descriptor (untrusted): each "e<argument> <Type> <list>" entry
- * makes the integer conversions of that argument print its names. An entry
- * that does not parse is left out. */
-static void prep_enums(struct render_site *sr, struct render_buf *arena, const char *desc)
+/* The value conversions (d i u, no '*') of argument arg take fast, with names. */
+static void prep_arg_items(struct render_site *sr, long arg, uint8_t fast, const char *names)
+{
+    for (int i = 0; i < sr->nitems; i++) {
+        struct prep_item *it = &sr->items[i];
+        if (it->kind == PREP_SPEC && it->arg == arg && it->spec.conv && strchr("diu", it->spec.conv) &&
+            it->spec.error == SPEC_OK && it->spec.width_arg == ARG_NONE && it->spec.prec_arg == ARG_NONE &&
+            sr->arg_types[arg] >= SHMLOG_ARG_I8 && sr->arg_types[arg] <= SHMLOG_ARG_U64 &&
+            (fast == FAST_ENUM || sr->arg_types[arg] == SHMLOG_ARG_I64)) {
+            it->fast = fast;
+            it->names = names;
+        }
+    }
+}
+
+/* The site's descriptor (untrusted): an "e<argument> <Type> <list>" entry
+ * makes that argument's values print as their names, a "t<argument>" entry
+ * its ns since the epoch as a time. An entry that does not parse, or of
+ * another kind, is left out. */
+static void prep_descriptor(struct render_site *sr, struct render_buf *arena, const char *desc)
 {
     for (const char *p = desc; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
         char *end;
-        if (*p != 'e' || p[1] < '1' || p[1] > '9')
+        if ((*p != 'e' && *p != 't') || p[1] < '1' || p[1] > '9')
             continue;
         long arg = strtol(p + 1, &end, 10) - 1;
-        const char *type_end = *end == ' ' ? strpbrk(end + 1, " ;") : NULL;
-        if (arg < 0 || arg >= sr->nargs || !type_end || *type_end != ' ')
+        if (arg < 0 || arg >= sr->nargs)
             continue;
-        size_t n = enum_list_len(type_end + 1);
-        if (!n)
+        if (*p == 't') {
+            if (*end == ';' || *end == 0)
+                prep_arg_items(sr, arg, FAST_TIME, NULL);
             continue;
-        const char *names = arena_copy(arena, type_end + 1, n);
-        for (int i = 0; i < sr->nitems; i++) {
-            struct prep_item *it = &sr->items[i];
-            if (it->kind == PREP_SPEC && it->arg == arg && it->spec.conv && strchr("diu", it->spec.conv) &&
-                it->spec.error == SPEC_OK && it->spec.width_arg == ARG_NONE && it->spec.prec_arg == ARG_NONE &&
-                sr->arg_types[arg] >= SHMLOG_ARG_I8 && sr->arg_types[arg] <= SHMLOG_ARG_U64) {
-                it->fast = FAST_ENUM;
-                it->names = names;
-            }
         }
+        const char *type_end = *end == ' ' ? strpbrk(end + 1, " ;") : NULL;
+        size_t n = type_end && *type_end == ' ' ? enum_list_len(type_end + 1) : 0;
+        if (n)
+            prep_arg_items(sr, arg, FAST_ENUM, arena_copy(arena, type_end + 1, n));
     }
 }
 
@@ -254,7 +265,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
             note_field(&fields, &sp);
         }
         sr->first_extra = w.next_arg;
-        prep_enums(sr, &arena, site->desc);
+        prep_descriptor(sr, &arena, site->desc);
         for (int i = 0; i < fields.n; i++) {
             struct prep_field *f = &sr->fields[i];
             f->key = arena.data + arena.len;
