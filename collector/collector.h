@@ -138,10 +138,10 @@ struct ring {
 
 /* A call site as the collector keeps it: its fields and its format and file
  * name, exactly as long as they are (a struct shm_site holds room for the
- * longest: 5 KiB). */
+ * longest: 9 KiB). */
 struct cached_site {
     uint8_t head[offsetof(struct shm_site, fmt)]; /* its fields, as struct shm_site has them */
-    char text[];                                  /* fmt NUL file NUL */
+    char text[];                                  /* fmt NUL file NUL func NUL desc NUL */
 };
 
 struct site_slot {

@@ -100,7 +100,7 @@ static void uncharge(struct proc *p, uint64_t bytes)
 
 static uint64_t cached_bytes(const struct shm_site *s)
 {
-    return sizeof(struct cached_site) + s->fmt_len + s->file_len + 2;
+    return sizeof(struct cached_site) + s->fmt_len + s->file_len + s->func_len + s->desc_len + 4;
 }
 
 /* id's slot, made (and charged) if need be; NULL past the budget. */
@@ -118,8 +118,11 @@ static void site_expand(const struct cached_site *c, uint32_t id, struct shm_sit
 {
     memcpy(out, c->head, sizeof(c->head));
     out->id = id;
-    memcpy(out->fmt, c->text, out->fmt_len + 1);
-    memcpy(out->file, c->text + out->fmt_len + 1, out->file_len + 1);
+    const char *t = c->text;
+    memcpy(out->fmt, t, out->fmt_len + 1);
+    memcpy(out->file, t += out->fmt_len + 1, out->file_len + 1);
+    memcpy(out->func, t += out->file_len + 1, out->func_len + 1);
+    memcpy(out->desc, t += out->func_len + 1, out->desc_len + 1);
 }
 
 static struct cached_site *site_compact(const struct shm_site *s)
@@ -128,8 +131,11 @@ static struct cached_site *site_compact(const struct shm_site *s)
     if (!c)
         return NULL;
     memcpy(c->head, s, sizeof(c->head));
-    memcpy(c->text, s->fmt, s->fmt_len + 1);
-    memcpy(c->text + s->fmt_len + 1, s->file, s->file_len + 1);
+    char *t = c->text;
+    memcpy(t, s->fmt, s->fmt_len + 1);
+    memcpy(t += s->fmt_len + 1, s->file, s->file_len + 1);
+    memcpy(t += s->file_len + 1, s->func, s->func_len + 1);
+    memcpy(t += s->func_len + 1, s->desc, s->desc_len + 1);
     return c;
 }
 
@@ -157,10 +163,9 @@ static void sites_free(struct proc *p)
             continue;
         for (uint32_t i = 0; i < SITE_PAGE; i++)
             if (page[i].site) {
-                uint32_t fmt_len, file_len;
-                memcpy(&fmt_len, page[i].site->head + offsetof(struct shm_site, fmt_len), sizeof(fmt_len));
-                memcpy(&file_len, page[i].site->head + offsetof(struct shm_site, file_len), sizeof(file_len));
-                uncharge(p, sizeof(struct cached_site) + fmt_len + file_len + 2);
+                struct shm_site lens; /* the head alone: the lengths cached_bytes counts */
+                memcpy(&lens, page[i].site->head, sizeof(page[i].site->head));
+                uncharge(p, cached_bytes(&lens));
                 free(page[i].site);
             }
         uncharge(p, SITE_PAGE * sizeof(*page));
@@ -465,7 +470,7 @@ void categories_name(struct collector_state *c, struct proc *p, unsigned id)
  * until then a site past the hard bound is left out (its records go raw). */
 static int file_takes_site(struct collector_state *c, const struct shm_site *site)
 {
-    uint64_t cost = 1024u + site->fmt_len + site->file_len + 2;
+    uint64_t cost = 1024u + site->fmt_len + site->file_len + site->func_len + site->desc_len + 4;
     if (c->file_site_bytes + cost > FILE_SITES_MAX)
         return 0;
     c->file_site_bytes += cost;

@@ -30,6 +30,10 @@ const struct shm_site *shlog__site_info(struct shlog_reader *r, const struct dec
     info->file_len = s->pub.file_len;
     memcpy(info->fmt, s->pub.fmt, s->pub.fmt_len + 1);
     memcpy(info->file, s->pub.file, s->pub.file_len + 1);
+    info->func_len = s->pub.func_len;
+    info->desc_len = s->pub.desc_len;
+    memcpy(info->func, s->pub.func, s->pub.func_len + 1);
+    memcpy(info->desc, s->pub.desc, s->pub.desc_len + 1);
     r->info_of[slot] = s;
     return info;
 }

@@ -81,6 +81,19 @@ static int sec_site(struct shlog_reader *r, struct cur *c, struct shlog_event *e
     const uint8_t *fmt = fmt_len <= SHMLOG_MAX_FMT_BYTES ? get_bytes(c, fmt_len) : NULL;
     uint64_t file_len = get_varint(c);
     const uint8_t *file = file_len <= SHMLOG_MAX_FILE_BYTES ? get_bytes(c, file_len) : NULL;
+    /* Added to version 2: the function and the arguments' descriptor. A
+     * section that ends before them has neither; readers before them ignore
+     * them (the arguments render by their types). */
+    uint64_t func_len = 0, desc_len = 0;
+    const uint8_t *func = NULL, *desc = NULL;
+    if (!c->bad && c->p < c->end) {
+        func_len = get_varint(c);
+        func = func_len <= SHMLOG_MAX_FUNC_BYTES ? get_bytes(c, func_len) : NULL;
+        desc_len = get_varint(c);
+        desc = desc_len <= SHMLOG_MAX_DESC_BYTES ? get_bytes(c, desc_len) : NULL;
+        if (!func || !desc)
+            c->bad = 1;
+    }
     if (c->bad || !types || !fmt || !file || id > UINT32_MAX || line > UINT32_MAX)
         return shlog__frame_damaged(r, ev, "bad SITE section");
     for (unsigned i = 0; i < nargs; i++)
@@ -91,7 +104,7 @@ static int sec_site(struct shlog_reader *r, struct cur *c, struct shlog_event *e
     if (!p)
         return shlog__frame_damaged(r, ev, "SITE of an undefined process %llu", (unsigned long long)proc);
     uint32_t *idx = map_find(&r->sites, proc, id);
-    size_t bytes = sizeof(struct dec_site) + fmt_len + file_len + 2;
+    size_t bytes = sizeof(struct dec_site) + fmt_len + file_len + func_len + desc_len + 4;
     if ((!idx && r->nsites >= MAX_SITES_PER_FILE) || r->site_bytes + bytes > MAX_SITE_STRING_BYTES)
         return shlog__frame_damaged(r, ev, "site table over its bound");
     struct arg_plan plan;
@@ -146,10 +159,18 @@ static int sec_site(struct shlog_reader *r, struct cur *c, struct shlog_event *e
     memcpy(s->pub.arg_types, types, nargs);
     s->pub.fmt_len = (uint32_t)fmt_len;
     s->pub.file_len = (uint32_t)file_len;
-    memcpy(strings, fmt, fmt_len);
-    memcpy(strings + fmt_len + 1, file, file_len);
+    s->pub.func_len = (uint32_t)func_len;
+    s->pub.desc_len = (uint32_t)desc_len;
     s->pub.fmt = strings;
     s->pub.file = strings + fmt_len + 1;
+    s->pub.func = s->pub.file + file_len + 1;
+    s->pub.desc = s->pub.func + func_len + 1;
+    memcpy(strings, fmt, fmt_len);
+    memcpy(strings + fmt_len + 1, file, file_len);
+    if (func_len)
+        memcpy(strings + fmt_len + file_len + 2, func, func_len);
+    if (desc_len)
+        memcpy(strings + fmt_len + file_len + func_len + 3, desc, desc_len);
     r->b.cached = NULL;
     r->st.sites++;
     ev_begin(r, ev, SHLOG_EV_SITE);

@@ -9,6 +9,14 @@
 
 #include <zstd.h>
 
+/* A varint length, then the bytes. */
+static uint8_t *put_counted(uint8_t *p, const void *bytes, size_t len)
+{
+    p = put_varint(p, len);
+    memcpy(p, bytes, len);
+    return p + len;
+}
+
 /* ==== Arguments: what only the encoder decides ==== */
 
 static inline double value_of_bits(uint64_t bits, unsigned type)
@@ -222,12 +230,8 @@ int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_
     p = put_varint(p, pi->tsc_hz);
     p = put_varint(p, pi->anchor_tsc);
     p = put_varint(p, pi->anchor_ns);
-    p = put_varint(p, app_len);
-    memcpy(p, pi->app, app_len);
-    p += app_len;
-    p = put_varint(p, host_len);
-    memcpy(p, pi->host, host_len);
-    p += host_len;
+    p = put_counted(p, pi->app, app_len);
+    p = put_counted(p, pi->host, host_len);
     /* A process that has none (all zeros) says nothing, as before the field. */
     static const uint8_t none[sizeof(pi->instance)];
     if (memcmp(pi->instance, none, sizeof(none)) != 0) {
@@ -291,7 +295,10 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
 
     size_t fmt_len = s->fmt_len < SHMLOG_MAX_FMT_BYTES ? s->fmt_len : SHMLOG_MAX_FMT_BYTES;
     size_t file_len = s->file_len < SHMLOG_MAX_FILE_BYTES ? s->file_len : SHMLOG_MAX_FILE_BYTES;
-    uint8_t body[5 * VARINT_MAX + 3 + SHMLOG_MAX_ARGS + SHMLOG_MAX_FMT_BYTES + SHMLOG_MAX_FILE_BYTES];
+    size_t func_len = s->func_len < SHMLOG_MAX_FUNC_BYTES ? s->func_len : SHMLOG_MAX_FUNC_BYTES;
+    size_t desc_len = s->desc_len < SHMLOG_MAX_DESC_BYTES ? s->desc_len : SHMLOG_MAX_DESC_BYTES;
+    uint8_t body[7 * VARINT_MAX + 3 + SHMLOG_MAX_ARGS + SHMLOG_MAX_FMT_BYTES + SHMLOG_MAX_FILE_BYTES +
+                 SHMLOG_MAX_FUNC_BYTES + SHMLOG_MAX_DESC_BYTES];
     uint8_t *p = body;
     p = put_varint(p, proc);
     p = put_varint(p, s->id);
@@ -301,12 +308,12 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
     *p++ = (uint8_t)nargs;
     memcpy(p, s->arg_types, nargs);
     p += nargs;
-    p = put_varint(p, fmt_len);
-    memcpy(p, s->fmt, fmt_len);
-    p += fmt_len;
-    p = put_varint(p, file_len);
-    memcpy(p, s->file, file_len);
-    p += file_len;
+    p = put_counted(p, s->fmt, fmt_len);
+    p = put_counted(p, s->file, file_len);
+    if (func_len || desc_len) { /* the tail: a site without either is written as before it */
+        p = put_counted(p, s->func, func_len);
+        p = put_counted(p, s->desc, desc_len);
+    }
     return enc_section(e, SHLOG_SEC_SITE, body, (size_t)(p - body));
 }
 

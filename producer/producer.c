@@ -385,6 +385,17 @@ static int shmlog__seg_stem(char *out, size_t cap, const char *what_cpu)
 
 /* ---- metadata segment ---- */
 
+/* A site's string offsets, kept relative to the arena, moved into a segment
+ * whose arena starts at base. */
+static void shmlog__site_strings_shift(struct shmlog_site *s, uint32_t base)
+{
+    s->fmt_offset += base;
+    s->file_offset += base;
+    s->func_offset += base;
+    if (s->flags & SHMLOG_SITE_DESC)
+        s->desc_offset += base;
+}
+
 static int shmlog__meta_create(void)
 {
     char stem[4200], *path = shmlog__g.meta_path;
@@ -441,10 +452,8 @@ static int shmlog__meta_create(void)
         memcpy(SHMLOG__REINTERPRET(uint8_t *, m) + m->strings_offset, shmlog__g.strings, shmlog__g.strings_used);
     /* Local string offsets are relative to the arena; shift them into the segment. */
     struct shmlog_site *table = SHMLOG__REINTERPRET(struct shmlog_site *, SHMLOG__REINTERPRET(uint8_t *, m) + m->sites_offset);
-    for (uint32_t i = 0; i < shmlog__g.site_count; i++) {
-        table[i].fmt_offset += m->strings_offset;
-        table[i].file_offset += m->strings_offset;
-    }
+    for (uint32_t i = 0; i < shmlog__g.site_count; i++)
+        shmlog__site_strings_shift(&table[i], m->strings_offset);
     m->strings_used = shmlog__g.strings_used;
     m->site_count = shmlog__g.site_count;
 
@@ -833,18 +842,22 @@ static uint32_t shmlog__star_strings(const char *f)
 /* Adds a site to the table and publishes its word in *cache: the %.*s mask
  * above id + 1, or above UINT32_MAX when refused. Called with the lock held. */
 static uint64_t shmlog__site_add(uint64_t *cache, int level, int category, const char *file, int line,
-                                 const char *fmt, unsigned nargs, const uint8_t *types)
+                                 const char *func, const char *fmt, const char *desc, unsigned nargs,
+                                 const uint8_t *types)
 {
     uint64_t word = SHMLOG__CAST(uint64_t, shmlog__star_strings(fmt)) << 32;
-    size_t fmt_len = strlen(fmt), file_len = strlen(file);
+    size_t fmt_len = strlen(fmt), file_len = strlen(file), func_len = func ? strnlen(func, SHMLOG_MAX_FUNC_BYTES) : 0;
+    size_t desc_len = desc ? strnlen(desc, SHMLOG_MAX_DESC_BYTES + 1) : 0;
     struct shmlog_meta *m = shmlog__g.meta;
     if (file_len > SHMLOG_MAX_FILE_BYTES) { /* keep the end: it names the file */
         file += file_len - SHMLOG_MAX_FILE_BYTES;
         file_len = SHMLOG_MAX_FILE_BYTES;
     }
+    if (desc_len > SHMLOG_MAX_DESC_BYTES) /* the arguments still render, by their types */
+        desc_len = 0;
     uint32_t n = shmlog__g.site_count;
     if (fmt_len > SHMLOG_MAX_FMT_BYTES || nargs > SHMLOG_MAX_ARGS || n >= shmlog__g.site_capacity ||
-        shmlog__g.strings_used + fmt_len + file_len + 2 > shmlog__g.strings_bytes) {
+        shmlog__g.strings_used + fmt_len + file_len + func_len + desc_len + 4 > shmlog__g.strings_bytes) {
         word |= UINT32_MAX; /* refused for good: records of this site count as unregistered */
     } else {
         struct shmlog_site s;
@@ -853,14 +866,22 @@ static uint64_t shmlog__site_add(uint64_t *cache, int level, int category, const
         s.fmt_len = SHMLOG__CAST(uint32_t, fmt_len);
         s.file_offset = shmlog__append_string(file, SHMLOG__CAST(uint32_t, file_len));
         s.file_len = SHMLOG__CAST(uint32_t, file_len);
+        if (func_len) {
+            s.func_offset = shmlog__append_string(func, SHMLOG__CAST(uint32_t, func_len));
+            s.func_len = SHMLOG__CAST(uint32_t, func_len);
+        }
+        if (desc_len) {
+            s.desc_offset = shmlog__append_string(desc, SHMLOG__CAST(uint32_t, desc_len));
+            s.desc_len = SHMLOG__CAST(uint32_t, desc_len);
+            s.flags = SHMLOG_SITE_DESC;
+        }
         s.line = SHMLOG__CAST(uint32_t, line);
         s.level = SHMLOG__CAST(uint8_t, level);
         s.category = SHMLOG__CAST(uint8_t, category);
         s.nargs = SHMLOG__CAST(uint8_t, nargs);
         memcpy(s.arg_types, types, nargs);
         shmlog__g.sites[n] = s;
-        s.fmt_offset += shmlog__g.strings_offset;
-        s.file_offset += shmlog__g.strings_offset;
+        shmlog__site_strings_shift(&s, shmlog__g.strings_offset);
         (SHMLOG__REINTERPRET(struct shmlog_site *, SHMLOG__REINTERPRET(uint8_t *, m) + shmlog__g.sites_offset))[n] = s;
         shmlog__g.site_count = n + 1;
         shmlog__store_relaxed(&m->strings_used, shmlog__g.strings_used);
@@ -896,7 +917,8 @@ static void shmlog__say_before_init(const char *file, int line)
 }
 
 uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,
-                               const char *fmt, unsigned nargs, const uint8_t *types)
+                               const char *func, const char *fmt, const char *desc, unsigned nargs,
+                               const uint8_t *types)
 {
     uint64_t word = shmlog__load_acquire(cache);
     if (!shmlog__load_acquire(&shmlog__g.meta)) {
@@ -915,7 +937,7 @@ uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const c
         }
         word = shmlog__load_relaxed(cache);
         if (!word && shmlog__g.initialized)
-            word = shmlog__site_add(cache, level, category, file, line, fmt, nargs, types);
+            word = shmlog__site_add(cache, level, category, file, line, func, fmt, desc, nargs, types);
         shmlog__lock_give();
     }
     if (SHMLOG__CAST(uint32_t, word) != UINT32_MAX && SHMLOG__CAST(uint32_t, word) != 0)

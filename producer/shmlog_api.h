@@ -126,8 +126,9 @@ extern uint64_t shmlog__tsc_per_ms;
  * (logging is not set up, or the site was refused: counted as unregistered;
  * *cache then holds UINT32_MAX there); bit 32 + k says that argument k is the
  * string of a %.*s, bounded by argument k - 1, whether written or not. */
-uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file,
-                               int line, const char *fmt, unsigned nargs, const uint8_t *types);
+uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,
+                               const char *func, const char *fmt, const char *desc, unsigned nargs,
+                               const uint8_t *types);
 uint8_t *shmlog__reserve_slow(unsigned nslots, size_t payload, uint64_t *pos);
 /* Counts a call whose level or category is out of range. */
 void shmlog__out_of_range(void);
@@ -626,9 +627,12 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
         (SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH(SHMLOG__A_FMT, __VA_ARGS__))
 /* Names every argument of a call that is refused. */
 #define SHMLOG__USE_ALL(...) shmlog__format_skip(__VA_ARGS__)
-/* C formats are printf's alone, registered as written. */
+/* C formats are printf's alone, registered as written, with no descriptor. */
 #define SHMLOG__FMT_DECL(...)
 #define SHMLOG__SITE_FORMAT(...) SHMLOG__FIRST(__VA_ARGS__)
+#define SHMLOG__SITE_DESC NULL
+#define SHMLOG__FUNC_DECL
+#define SHMLOG__FUNC __func__
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
@@ -643,11 +647,18 @@ template <typename Tr> struct is_text<std::basic_string_view<char, Tr>> : std::t
 /* std::chrono::duration: stored as its count, in its own unit. */
 template <typename T> struct is_duration : std::false_type {};
 template <typename R, typename P> struct is_duration<std::chrono::duration<R, P>> : std::true_type {};
+/* A wall-clock time: stored as ns since the epoch, printed as the readers' times. */
+template <typename T> struct is_time_point : std::false_type {};
+template <typename D> struct is_time_point<std::chrono::time_point<std::chrono::system_clock, D>> : std::true_type {};
+template <typename T> inline long long time_point_ns(const T &t)
+{
+    return static_cast<long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
 
 /* What a record holds (T decayed). */
 template <typename T>
 struct supported : std::integral_constant<bool, std::is_arithmetic<T>::value || std::is_enum<T>::value ||
-                                                    is_duration<T>::value ||
+                                                    is_duration<T>::value || is_time_point<T>::value ||
                                                     std::is_pointer<T>::value || std::is_null_pointer<T>::value ||
                                                     is_text<T>::value> {};
 
@@ -655,6 +666,8 @@ template <typename T> constexpr unsigned arg_type()
 {
     if constexpr (is_duration<T>::value) {
         return arg_type<typename T::rep>();
+    } else if constexpr (is_time_point<T>::value) {
+        return SHMLOG_ARG_I64;
     } else if constexpr (std::is_enum<T>::value) {
         return arg_type<typename std::underlying_type<T>::type>();
     } else if constexpr (std::is_same<T, bool>::value) {
@@ -694,6 +707,8 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
     static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
     if constexpr (is_duration<D>::value) {
         return capture(x.count());
+    } else if constexpr (is_time_point<D>::value) {
+        return capture(time_point_ns(x));
     } else if constexpr (is_text<D>::value) {
         const char *p = x.data(); /* an empty view may have none */
         return cap{reinterpret_cast<uintptr_t>(p ? p : ""), x.size()};
@@ -729,6 +744,8 @@ template <typename T> inline auto fmt_arg(const T &x)
         return x.data();
     else if constexpr (is_duration<D>::value)
         return x.count();
+    else if constexpr (is_time_point<D>::value)
+        return time_point_ns(x); /* %lld */
     else if constexpr (std::is_enum<D>::value)
         return static_cast<typename std::underlying_type<D>::type>(x);
     else if constexpr (std::is_null_pointer<D>::value)
@@ -783,6 +800,9 @@ struct invoke {
     shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style SHMLOG__EACH(SHMLOG__A_OK, __VA_ARGS__))>::check( \
         SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH(SHMLOG__A_FMT, __VA_ARGS__))
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
+/* The call's function, taken before the lambda, whose own __func__ is "operator()". */
+#define SHMLOG__FUNC_DECL const char *const shmlog__func = __func__;
+#define SHMLOG__FUNC shmlog__func
 #endif
 
 /* ---- the logging macros ---- */
@@ -925,6 +945,7 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__LOG(cat, lvl, gate, ...)                                                       \
     do {                                                                                       \
         SHMLOG__FORMAT_LITERAL(SHMLOG__FIRST(__VA_ARGS__));                                    \
+        SHMLOG__FUNC_DECL                                                                      \
         unsigned shmlog__flags = 0, shmlog__levels_of_cat;                                     \
         const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl, shmlog__flags);                    \
         const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);                 \
@@ -956,7 +977,8 @@ void shmlog__bad_category(void) __attribute__((error(
     if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, shmlog__site) - 1u >= UINT32_MAX - 1u))        \
         shmlog__site = shmlog__register_site(&shmlog__site_cache, SHMLOG__CAST(int, shmlog__lvl), \
                                              SHMLOG__CAST(int, shmlog__cat), \
-                                             __FILE__, __LINE__, SHMLOG__SITE_FORMAT(__VA_ARGS__), \
+                                             __FILE__, __LINE__, SHMLOG__FUNC,                 \
+                                             SHMLOG__SITE_FORMAT(__VA_ARGS__), SHMLOG__SITE_DESC, \
                                              SHMLOG__NARGS(__VA_ARGS__), shmlog__types + 1);   \
     (void)shmlog__types;                                                                       \
     const unsigned shmlog__t0 = SHMLOG_ARG_NONE; /* what precedes argument 1 */               \

@@ -38,6 +38,8 @@ template <typename T> constexpr fmt_kind fmt_kind_of()
 {
     if constexpr (is_duration<T>::value) {
         return fmt_kind_of<typename T::rep>();
+    } else if constexpr (is_time_point<T>::value) {
+        return k_signed;
     } else if constexpr (std::is_enum<T>::value) {
         return std::is_signed<typename std::underlying_type<T>::type>::value ? k_signed : k_unsigned;
     } else if constexpr (std::is_same<T, bool>::value) {
@@ -386,7 +388,132 @@ template <int Placeholder, fmt_reason Why> struct fmt_placeholder {
                                           "the whole format) and why");
     static constexpr bool ok = true;
 };
+
+/* ---- Described enums (SHMLOG_ENUM) ----
+ *
+ * SHMLOG_ENUM(Side, Buy, Sell) defines shmlog__describe_enum(Side), found by
+ * argument-dependent lookup; a site with such arguments registers a
+ * descriptor, "e<argument> <Type> <Name>=<value>,...", one entry per
+ * described argument joined by ';', from which readers print the names; a
+ * system_clock time point is "t<argument>", printed as the readers' times. */
+struct enum_info {
+    const char *type;
+    const char *names; /* as the macro's arguments are written: "Buy, Sell" */
+    long long values[16];
+    unsigned count;
+};
+void shmlog__describe_enum(); /* the name the lookup finds besides the users' */
+
+template <typename T, typename = void> struct described_enum : std::false_type {};
+template <typename T>
+struct described_enum<T, decltype(void(shmlog__describe_enum(T{})))> : std::is_enum<T> {};
+
+constexpr std::size_t text_length(const char *s)
+{
+    std::size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+template <std::size_t N> struct site_desc_text {
+    char text[N];
+    std::size_t len;
+    constexpr void put(char c)
+    {
+        if (len + 1 < N)
+            text[len++] = c;
+    }
+    constexpr void put_number(long long v)
+    {
+        unsigned long long u = v < 0 ? 0ull - static_cast<unsigned long long>(v) : static_cast<unsigned long long>(v);
+        char digits[20] = {};
+        int k = 0;
+        do
+            digits[k++] = static_cast<char>('0' + u % 10);
+        while (u /= 10);
+        if (v < 0)
+            put('-');
+        while (k)
+            put(digits[--k]);
+    }
+};
+
+template <typename T> constexpr std::size_t desc_entry_bytes()
+{
+    if constexpr (is_time_point<T>::value) {
+        return 8;
+    } else if constexpr (described_enum<T>::value) {
+        constexpr enum_info e = shmlog__describe_enum(T{});
+        return 8 + text_length(e.type) + text_length(e.names) + 22 * e.count;
+    } else {
+        return 0;
+    }
+}
+
+template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N> &d, unsigned arg)
+{
+    if constexpr (is_time_point<T>::value) {
+        if (d.len)
+            d.put(';');
+        d.put('t');
+        d.put_number(arg);
+    } else if constexpr (described_enum<T>::value) {
+        constexpr enum_info e = shmlog__describe_enum(T{});
+        if (d.len)
+            d.put(';');
+        d.put('e');
+        d.put_number(arg);
+        d.put(' ');
+        for (const char *t = e.type; *t; t++)
+            d.put(*t);
+        d.put(' ');
+        const char *n = e.names;
+        for (unsigned k = 0; k < e.count; k++) {
+            while (*n == ' ' || *n == ',')
+                n++;
+            while (*n && *n != ',' && *n != ' ')
+                d.put(*n++);
+            d.put('=');
+            d.put_number(e.values[k]);
+            if (k + 1 < e.count)
+                d.put(',');
+        }
+    } else {
+        (void)d;
+        (void)arg;
+    }
+}
+
+/* The descriptor of a call's arguments (the first type is void, before them). */
+template <typename... A> constexpr std::size_t site_desc_bytes() { return 1 + (std::size_t{0} + ... + desc_entry_bytes<A>()); }
+template <std::size_t N, typename... A> constexpr site_desc_text<N> site_desc()
+{
+    site_desc_text<N> d{};
+    unsigned arg = 0;
+    (desc_entry<A>(d, arg++), ...);
+    return d;
+}
 } // namespace shmlog_detail
+
+/* Once, at namespace scope, after the enum: its values print as their names
+ * (in text and in JSON messages; a value outside the list as its number).
+ * At most 16 names. */
+#define SHMLOG_ENUM(...) SHMLOG__CAT2(SHMLOG__ENUM_, SHMLOG__FIT16(__VA_ARGS__))(__VA_ARGS__)
+#define SHMLOG__ENUM_FITS(Type, ...)                                                         \
+    [[maybe_unused]] constexpr ::shmlog_detail::enum_info shmlog__describe_enum(Type)       \
+    {                                                                                        \
+        using shmlog__enum = Type;                                                           \
+        /* a misspelt name is one error: in this initialiser, not again in the return */   \
+        constexpr ::shmlog_detail::enum_info shmlog__info{#Type, #__VA_ARGS__,               \
+                                          {SHMLOG__EACH(SHMLOG__ENUM_VALUE, Type, __VA_ARGS__)}, \
+                                          SHMLOG__NARGS(Type, __VA_ARGS__)};                 \
+        return shmlog__info;                                                                 \
+    }                                                                                        \
+    static_assert(::std::is_enum<Type>::value, "shmlog: SHMLOG_ENUM describes an enum type")
+#define SHMLOG__ENUM_VALUE(i, x) static_cast<long long>(shmlog__enum::x),
+#define SHMLOG__ENUM_TOO_MANY(Type, ...) \
+    static_assert(sizeof(Type) == 0, "shmlog: SHMLOG_ENUM takes at most 16 names")
 
 /* In the call's lambda, the site's format: the argument types are known
  * there. A format that is not a literal is the literal check's error alone. */
@@ -394,6 +521,12 @@ template <int Placeholder, fmt_reason Why> struct fmt_placeholder {
     static constexpr auto shmlog__fmt = shmlog_detail::fmt_translate<                       \
         sizeof(SHMLOG__FIRST(__VA_ARGS__)), void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>( \
         __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "");  \
-    static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");
+    static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, ""); \
+    SHMLOG__DESC_DECL(__VA_ARGS__)
 #define SHMLOG__A_DECAYED(i, x) , typename std::decay<decltype(shmlog__r##i)>::type
 #define SHMLOG__SITE_FORMAT(...) shmlog__fmt.text
+#define SHMLOG__DESC_DECL(...)                                                              \
+    static constexpr auto shmlog__desc = shmlog_detail::site_desc<                          \
+        shmlog_detail::site_desc_bytes<void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>(),  \
+        void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>();
+#define SHMLOG__SITE_DESC (shmlog__desc.len ? shmlog__desc.text : SHMLOG__CAST(const char *, NULL))

@@ -121,8 +121,12 @@ struct shm_site {
     uint8_t arg_types[SHMLOG_MAX_ARGS];
     uint32_t fmt_len;
     uint32_t file_len;
+    uint32_t func_len; /* 0: none (before ABI 5) */
+    uint32_t desc_len; /* 0: none */
     char fmt[SHMLOG_MAX_FMT_BYTES + 1];   /* NUL-terminated */
     char file[SHMLOG_MAX_FILE_BYTES + 1]; /* NUL-terminated */
+    char func[SHMLOG_MAX_FUNC_BYTES + 1]; /* NUL-terminated: the call site's function */
+    char desc[SHMLOG_MAX_DESC_BYTES + 1]; /* NUL-terminated: the arguments' descriptor */
 };
 
 /* Who a process is, across the files of a host: its pid, uid, start time and

@@ -176,6 +176,17 @@ int shm_meta_site(const struct shm_seg *seg, uint32_t id, struct shm_site *out)
     if (copy_meta_string(seg, str_off, str_bytes, s.fmt_offset, s.fmt_len, SHMLOG_MAX_FMT_BYTES, out->fmt) ||
         copy_meta_string(seg, str_off, str_bytes, s.file_offset, s.file_len, SHMLOG_MAX_FILE_BYTES, out->file))
         return -EINVAL;
+    out->func[0] = out->desc[0] = 0;
+    out->func_len = out->desc_len = 0;
+    if (seg->hdr.abi_version >= 5) { /* before, the words were reserved: zero */
+        if ((s.func_len && copy_meta_string(seg, str_off, str_bytes, s.func_offset, s.func_len, SHMLOG_MAX_FUNC_BYTES,
+                                            out->func)) ||
+            ((s.flags & SHMLOG_SITE_DESC) &&
+             copy_meta_string(seg, str_off, str_bytes, s.desc_offset, s.desc_len, SHMLOG_MAX_DESC_BYTES, out->desc)))
+            return -EINVAL;
+        out->func_len = s.func_len;
+        out->desc_len = s.flags & SHMLOG_SITE_DESC ? s.desc_len : 0;
+    }
     out->id = id;
     out->line = s.line;
     out->level = s.level;

@@ -87,7 +87,7 @@
  *    while logging was not set up, the out-of-range calls, and the backtrace;
  *    the record flags CLAMPED and BACKTRACE. Readers take version 3 metas as
  *    one level for the built-in categories. */
-#define SHMLOG_ABI_VERSION 4u
+#define SHMLOG_ABI_VERSION 5u
 
 #define SHMLOG_CACHELINE 64u
 #define SHMLOG_RECORD_BYTES 64u
@@ -104,6 +104,8 @@
 #define SHMLOG_MAX_ARGS 16u
 #define SHMLOG_MAX_FMT_BYTES 4096u
 #define SHMLOG_MAX_FILE_BYTES 1024u
+#define SHMLOG_MAX_FUNC_BYTES 256u  /* a longer function name keeps its start */
+#define SHMLOG_MAX_DESC_BYTES 4096u /* a longer descriptor is not registered */
 #define SHMLOG_APP_BYTES 64u
 #define SHMLOG_HOST_BYTES 64u
 
@@ -227,11 +229,19 @@ struct shmlog_site {
     uint8_t level;         /* enum shmlog_level */
     uint8_t category;      /* enum shmlog_category */
     uint8_t nargs;         /* arguments after the format, <= SHMLOG_MAX_ARGS */
-    uint8_t flags;         /* zero */
+    uint8_t flags;         /* SHMLOG_SITE_*; zero before ABI 5 */
     uint8_t arg_types[SHMLOG_MAX_ARGS]; /* enum shmlog_arg_type, nargs used */
-    uint8_t reserved[24];  /* zero */
+    /* ABI 5 (zero before): the call site's __func__, and with SHMLOG_SITE_DESC
+     * the descriptor of its arguments (what the types alone do not say). */
+    uint32_t func_offset;  /* offset into the segment */
+    uint32_t func_len;     /* 0: none */
+    uint32_t desc_offset;
+    uint32_t desc_len;
+    uint8_t reserved[8];   /* zero */
 };
+#define SHMLOG_SITE_DESC 1u /* desc_offset and desc_len are set */
 SHMLOG__STATIC_ASSERT(sizeof(struct shmlog_site) == SHMLOG_SITE_BYTES, "site is 64 bytes");
+SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_site, func_offset) == 40, "abi");
 
 /* The metadata segment header: exactly SHMLOG_META_HEADER_BYTES. */
 struct shmlog_meta {

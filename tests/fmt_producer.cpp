@@ -1,7 +1,8 @@
 /* Description: logs calls with {} formats (fmt's specs, every argument kind, positional indexes, escapes, a
  * rate-limited call, a category macro, a lambda and temporaries as arguments) and prints, for each, the
  * message fmt::format makes of the same format and arguments ("want <message>"), then "calls <n>" (how many
- * times the argument lambda ran) and "done <dropped>" after shmlog_shutdown (tests/test_fmt_cxx.sh reads them). */
+ * times the argument lambda ran), "where <message> <function>" for the calls made outside main, and
+ * "done <dropped>" after shmlog_shutdown (tests/test_fmt_cxx.sh reads them). */
 #define SHMLOG_IMPLEMENTATION
 #include "shmlog.h"
 
@@ -22,6 +23,36 @@
         SHMLOG_INFO(__VA_ARGS__);                                                          \
         std::printf("want %s\n", fmt::format(__VA_ARGS__).c_str());                        \
     } while (0)
+
+/* Described enums: one scoped with values of its own, one plain in a namespace. */
+enum class Side : short { Buy = 1, Sell = -2, Cross = 7 };
+SHMLOG_ENUM(Side, Buy, Sell, Cross);
+namespace venue {
+enum Code : unsigned char { XNAS, XNYS = 200 };
+SHMLOG_ENUM(Code, XNAS, XNYS);
+} // namespace venue
+
+/* Calls from functions other than main: "where <message> <__func__>" says
+ * what the record's function must be. */
+static void log_from_named(int n)
+{
+    BOTH("named={}", n);
+    std::printf("where named=%d %s\n", n, __func__);
+}
+
+struct Book {
+    void add(int n)
+    {
+        BOTH("method={}", n);
+        std::printf("where method=%d %s\n", n, __func__);
+    }
+};
+
+template <typename T> static void log_from_template(T n)
+{
+    BOTH("template={}", n);
+    std::printf("where template=%d %s\n", static_cast<int>(n), __func__);
+}
 
 int main()
 {
@@ -83,6 +114,30 @@ int main()
     std::printf("want %s\n", fmt::format("id={} px={:.1f}", 7, 2.5).c_str());
     SHMLOG_INFO_EVERY(1000, "every={}", 5);
     std::printf("want %s suppressed=0\n", fmt::format("every={}", 5).c_str());
+    /* fmt prints no names for enums: the want lines say what the names give. */
+    SHMLOG_INFO("enum eside={} evenue={} eright={:>6}| eleft={:<6}| eout={} ehex={:#x}", Side::Sell, venue::XNYS,
+                Side::Buy, venue::XNAS, static_cast<Side>(9), Side::Cross);
+    std::printf("want enum eside=Sell evenue=XNYS eright=   Buy| eleft=XNAS  | eout=9 ehex=0x7\n");
+    SHMLOG_INFO("printf enum pside=%d pvenue=%u", Side::Cross, venue::XNAS);
+    std::printf("want printf enum pside=Cross pvenue=XNAS\n");
+    {
+        /* system_clock time points print as the readers' times (UTC here); fmt prints another form */
+        const std::chrono::system_clock::time_point at{std::chrono::nanoseconds(1767225600123456789LL)};
+        int tcalls = 0;
+        SHMLOG_INFO("at={} us={} right={:>32}| once={}", at,
+                    std::chrono::time_point_cast<std::chrono::microseconds>(at), at, [&] {
+                        ++tcalls;
+                        return at + std::chrono::seconds(1);
+                    }());
+        std::printf("want at=2026-01-01T00:00:00.123456789Z us=2026-01-01T00:00:00.123456000Z "
+                    "right=  2026-01-01T00:00:00.123456789Z| once=2026-01-01T00:00:01.123456789Z\n");
+        SHMLOG_INFO("printf at=%lld", at);
+        std::printf("want printf at=2026-01-01T00:00:00.123456789Z\n");
+        std::printf("tcalls %d\n", tcalls);
+    }
+    log_from_named(1);
+    Book{}.add(2);
+    log_from_template(3);
     std::printf("calls %d\n", calls);
     uint64_t dropped = shmlog_dropped();
     shmlog_shutdown();

@@ -12,6 +12,8 @@ namespace strict {
 
 enum class side : std::uint8_t { buy = 1, sell = 2 };
 enum plain_venue { xnas = 3, xnys = 7 };
+SHMLOG_ENUM(side, buy, sell);
+SHMLOG_ENUM(plain_venue, xnas, xnys);
 
 std::string order_name(long id);
 std::string order_name(long id)
@@ -49,6 +51,10 @@ int every_type(int n, const std::string &account, std::string_view venue, int ru
     SHMLOG_FATAL("buf=%s str=%s literal=%s ptr=%p null=%p", buf, str, "lit", ptr, nullptr);
     SHMLOG_INFO("account=%s venue=%s name=%s", account, venue, order_name(l).c_str());
     SHMLOG_INFO("side=%u venue=%d", side::sell, xnys);
+    SHMLOG_INFO("described side={} venue={:>6}", side::buy, xnas);
+    SHMLOG_INFO("at={} ms={:>32} printf-style next", std::chrono::system_clock::now(),
+                std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()));
+    SHMLOG_INFO("at=%lld", std::chrono::system_clock::now());
     SHMLOG_INFO("first %.*s of %s", n, account.c_str(), str);
     SHMLOG_LOG(category, runtime_level, "level and category known at run time n=%d", n);
     SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_WARN, "sixteen %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", n, n,

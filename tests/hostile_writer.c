@@ -182,9 +182,12 @@ static void attack_meta(struct mapped *m)
             offsetof(struct shmlog_site, fmt_offset), offsetof(struct shmlog_site, fmt_len),
             offsetof(struct shmlog_site, file_offset), offsetof(struct shmlog_site, file_len),
             offsetof(struct shmlog_site, line), offsetof(struct shmlog_site, level),
-            offsetof(struct shmlog_site, nargs), offsetof(struct shmlog_site, arg_types)};
+            offsetof(struct shmlog_site, nargs), offsetof(struct shmlog_site, arg_types),
+            offsetof(struct shmlog_site, flags), offsetof(struct shmlog_site, func_offset),
+            offsetof(struct shmlog_site, func_len), offsetof(struct shmlog_site, desc_offset),
+            offsetof(struct shmlog_site, desc_len)};
         size_t off = offs[rnd_below(sizeof(offs) / sizeof(offs[0]))];
-        if (off >= offsetof(struct shmlog_site, level))
+        if (off >= offsetof(struct shmlog_site, level) && off < offsetof(struct shmlog_site, func_offset))
             poke(m->addr, m->bytes, site + off + rnd_below(off == offsetof(struct shmlog_site, arg_types) ? 16 : 4),
                  rnd_below(4) ? rnd_below(20) : rnd(), 1);
         else

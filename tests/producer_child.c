@@ -75,7 +75,7 @@ static void reserve_and_abandon(size_t payload)
     static uint64_t site_cache;
     const uint8_t types[1] = {SHMLOG_ARG_STR};
     uint32_t site = (uint32_t)shmlog__register_site(&site_cache, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, __FILE__, __LINE__,
-                                                    "abandoned s=%s", 1, types);
+                                                    __func__, "abandoned s=%s", NULL, 1, types);
     if (!site) {
         fprintf(stderr, "producer_child: the abandoned record's site was refused\n");
         exit(3);

@@ -33,7 +33,7 @@ static void on_alarm(int sig)
         return;
     calls = (sig_atomic_t)(k + 1);
     uint64_t word = shmlog__register_site(&cache[k], SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, __FILE__, (int)k,
-                                          "from a handler k=%u", 1, types);
+                                          __func__, "from a handler k=%u", NULL, 1, types);
     if ((uint32_t)word == 0 || (uint32_t)word == UINT32_MAX)
         return; /* not written, counted */
     uint64_t pos;

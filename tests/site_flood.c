@@ -49,8 +49,8 @@ int main(int argc, char **argv)
         int n = snprintf(id, sizeof(id), "site %u ", i); /* each its own format */
         memcpy(fmt, id, (size_t)n);
         static const uint8_t no_types[1];
-        uint64_t word = shmlog__register_site(&cache[i], SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, __FILE__, (int)i, fmt, 0,
-                                              no_types);
+        uint64_t word = shmlog__register_site(&cache[i], SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, __FILE__, (int)i, NULL, fmt, NULL,
+                                              0, no_types);
         if ((uint32_t)word == 0 || (uint32_t)word == UINT32_MAX)
             continue;
         made++;

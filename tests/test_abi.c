@@ -82,7 +82,11 @@ Test(layout, meta_ring_site_record, .timeout = 10)
     EXPECT_OFFSET(struct shmlog_site, level, 20);
     EXPECT_OFFSET(struct shmlog_site, nargs, 22);
     EXPECT_OFFSET(struct shmlog_site, arg_types, 24);
-    EXPECT_OFFSET(struct shmlog_site, reserved, 40);
+    EXPECT_OFFSET(struct shmlog_site, func_offset, 40);
+    EXPECT_OFFSET(struct shmlog_site, func_len, 44);
+    EXPECT_OFFSET(struct shmlog_site, desc_offset, 48);
+    EXPECT_OFFSET(struct shmlog_site, desc_len, 52);
+    EXPECT_OFFSET(struct shmlog_site, reserved, 56);
 
     EXPECT_OFFSET(struct shmlog_record, commit, 0);
     EXPECT_OFFSET(struct shmlog_record, tsc, 8);
@@ -362,6 +366,78 @@ Test(seg_open, refuses_bad_files, .init = producer_up, .fini = producer_down, .t
     /* not a segment name at all */
     snprintf(path, sizeof path, "%s/notes.txt", evil);
     expect_refused(path, -EINVAL, "not a segment name", NULL, 0);
+}
+
+static void log_from_a_named_function(void)
+{
+    SHMLOG_INFO("abi site n=%d", 1);
+}
+
+/* Site 0 of the meta segment at path, as a reader copies it: 0 or -errno. */
+static int site_of_copy(const char *path, struct shm_site *si)
+{
+    struct shm_seg seg;
+    char err[512] = "";
+    int rc = shm_seg_open(&seg, path, 0, NULL, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    rc = shm_meta_site(&seg, 0, si);
+    shm_seg_close(&seg);
+    return rc;
+}
+
+Test(meta_site, names_the_call_sites_function_and_checks_its_strings_as_the_formats,
+     .init = producer_up, .fini = producer_down, .timeout = 20)
+{
+    log_from_a_named_function();
+    static struct shm_site si;
+    cr_assert_eq(site_of_copy(meta_path, &si), 0);
+    cr_expect_str_eq(si.fmt, "abi site n=%d");
+    cr_expect_str_eq(si.func, "log_from_a_named_function");
+    cr_expect_eq(si.func_len, strlen("log_from_a_named_function"));
+    cr_expect_eq(si.desc_len, 0, "a C site has no descriptor");
+
+    const size_t site = SHMLOG_META_HEADER_BYTES;
+    struct shmlog_site raw;
+    int fd = open(meta_path, O_RDONLY);
+    cr_assert(fd >= 0 && pread(fd, &raw, sizeof raw, (off_t)site) == (ssize_t)sizeof raw);
+    close(fd);
+    cr_assert_eq(raw.flags, 0);
+    const char *p;
+    /* What a hostile writer may put there: refused like a bad format. */
+    p = copy_seg(meta_path, meta_name(0));
+    patch_u32(p, site + offsetof(struct shmlog_site, func_offset), 16);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "a function before the string arena");
+    p = copy_seg(meta_path, meta_name(0));
+    patch_u32(p, site + offsetof(struct shmlog_site, func_offset), UINT32_MAX - 2);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "a function past the segment");
+    p = copy_seg(meta_path, meta_name(0));
+    patch_u32(p, site + offsetof(struct shmlog_site, func_len), SHMLOG_MAX_FUNC_BYTES + 1);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "a function longer than SHMLOG_MAX_FUNC_BYTES");
+    p = copy_seg(meta_path, meta_name(0));
+    patch_u32(p, site + offsetof(struct shmlog_site, func_len), raw.func_len + 1);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "a function whose length takes its NUL in");
+    p = copy_seg(meta_path, meta_name(0));
+    patch(p, site + offsetof(struct shmlog_site, flags), &(uint8_t){SHMLOG_SITE_DESC}, 1);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "a descriptor flagged, its offset 0");
+    /* A descriptor where the flag says, bounded as the format is. */
+    patch_u32(p, site + offsetof(struct shmlog_site, desc_offset), raw.fmt_offset);
+    patch_u32(p, site + offsetof(struct shmlog_site, desc_len), raw.fmt_len);
+    cr_expect_eq(site_of_copy(p, &si), 0);
+    cr_expect_str_eq(si.desc, "abi site n=%d");
+    cr_expect_eq(si.desc_len, raw.fmt_len);
+    patch_u32(p, site + offsetof(struct shmlog_site, desc_len), SHMLOG_MAX_DESC_BYTES + 1);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "a descriptor longer than SHMLOG_MAX_DESC_BYTES");
+    /* Version 4 segments had these words reserved: read as no function, no descriptor. */
+    p = copy_seg(meta_path, meta_name(0));
+    patch_u32(p, offsetof(struct shmlog_seg_header, abi_version), 4);
+    patch_u64(p, offsetof(struct shmlog_seg_header, format_word), SHMLOG_FORMAT_WORD_OF(4));
+    patch_u32(p, site + offsetof(struct shmlog_site, func_offset), UINT32_MAX - 2);
+    patch(p, site + offsetof(struct shmlog_site, flags), &(uint8_t){SHMLOG_SITE_DESC}, 1);
+    cr_expect_eq(site_of_copy(p, &si), 0);
+    cr_expect_eq(si.func_len, 0);
+    cr_expect_str_eq(si.func, "");
+    cr_expect_eq(si.desc_len, 0);
+    cr_expect_str_eq(si.fmt, "abi site n=%d");
 }
 
 Test(seg_open, refuses_other_owners, .init = producer_up, .fini = producer_down, .timeout = 20)

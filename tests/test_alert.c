@@ -333,7 +333,8 @@ static void log_hostile_site(unsigned n, const void *arg)
 {
     static uint64_t cache;
     static const uint8_t no_types[1];
-    uint64_t word = shmlog__register_site(&cache, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_NONE, arg, 7, "rejected", 0, no_types);
+    uint64_t word = shmlog__register_site(&cache, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_NONE, arg, 7, NULL, "rejected", NULL, 0,
+                                          no_types);
     for (unsigned i = 0; i < n; i++) {
         uint64_t pos;
         uint8_t *head = shmlog__begin(shmlog__rdtsc(), (uint32_t)word, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_NONE, 0, 0, &pos);

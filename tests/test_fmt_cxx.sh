@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: C++ calls with {} formats (tests/fmt_producer.cpp) through a real segment, shmlog-collector and shmlog-dump read: every message, in text and in JSON, is what fmt::format prints for the same format and arguments; the fields are named by the text before each placeholder (px={} gives px) with the argument's value; the argument that is a lambda's call ran once; std::chrono durations print as fmt prints them (250us, 3ms, 1.5s) and their fields hold the count.
+# Description: C++ calls with {} formats (tests/fmt_producer.cpp) through a real segment, shmlog-collector and shmlog-dump read: every message, in text and in JSON, is what fmt::format prints for the same format and arguments; the fields are named by the text before each placeholder (px={} gives px) with the argument's value; the argument that is a lambda's call ran once; std::chrono durations print as fmt prints them (250us, 3ms, 1.5s) and their fields hold the count; system_clock time points print as the readers' times (the field holds ns since the epoch) and a lambda's one runs once; SHMLOG_ENUM values print as their names (a value outside the list and {:#x} as numbers; the field holds the value); each record names its call site's function (func).
 # usage: test_fmt_cxx.sh (meson test sets SHMLOG_DUMP, COLLECTOR, FMT_PRODUCER)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-fmt-cxx-XXXXXX)
@@ -15,6 +15,7 @@ collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 20
 check "the producer ran and dropped nothing" test $? -eq 0 -a "$(grep '^done ' "$tmp/producer.out")" = "done 0"
 diag "$tmp/producer.err"
 check "the argument that is a lambda's call ran once" grep -qx 'calls 1' "$tmp/producer.out"
+check "the time point that is a lambda's call ran once" grep -qx 'tcalls 1' "$tmp/producer.out"
 sed -n 's/^want //p' "$tmp/producer.out" >"$tmp/want.txt"
 wanted=$(wc -l <"$tmp/want.txt")
 check "the producer made its calls" test "$wanted" -ge 18
@@ -43,9 +44,27 @@ for line in open(sys.argv[1]):
         fields.setdefault(k, v)
 want = {"px": 101.255, "qty": 10, "side": "Buy", "venue": "XNAS", "hex": 255, "zero": -42, "b": True,
         "f": False, "str": "Buy", "cut": "abc", "u64": 18446744073709551615, "i8": -5, "lambda": 10,
-        "id": 7, "every": 5, "suppressed": 0, "lat": 250, "wait": 3, "h": 1, "d": 1.5}
+        "id": 7, "every": 5, "suppressed": 0, "lat": 250, "wait": 3, "h": 1, "d": 1.5, "eside": -2, "evenue": 200,
+        "eright": 1, "eleft": 0, "eout": 9, "ehex": 7, "pside": 7, "pvenue": 0,
+        "at": 1767225600123456789, "us": 1767225600123456000}
 bad = {k: (fields.get(k), v) for k, v in want.items() if fields.get(k) != v or type(fields.get(k)) != type(v)}
 print(bad)
 sys.exit(1 if bad else 0)
+PY
+sed -n 's/^where //p' "$tmp/producer.out" >"$tmp/where.txt"
+check_show "JSON: each record's func is its call site's function (main, a function, a method, a template; a lambda argument's call is main's)" python3 - "$tmp/read.json" "$tmp/where.txt" <<'PY'
+import json, sys
+where = dict(line.split() for line in open(sys.argv[2]))
+bad, seen = [], 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if "fmt_producer.cpp:" not in r.get("site", ""):
+        continue
+    seen += 1
+    want = where.get(r["msg"], "main")
+    if r.get("func") != want:
+        bad.append((r["msg"], r.get("func"), want))
+print(seen, "records;", len(where), "outside main; wrong:", bad)
+sys.exit(1 if bad or len(where) != 3 or seen < 20 else 0)
 PY
 tap_done

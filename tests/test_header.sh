@@ -285,6 +285,13 @@ for c in "gxx g++" "clangxx clang++"; do
             refused "$fname-duration-unit" "$2" "$flags" $fopt \
                 'SHMLOG_INFO("t={}", (std::chrono::duration<int, std::ratio<7>>(n)))' \
                 "fmt_placeholder<1, shmlog_detail::fmt_reason::duration_unit_unsupported>"
+            refused "$fname-steady-clock" "$2" "$flags" $fopt 'SHMLOG_INFO("t={}", std::chrono::steady_clock::now())' \
+                "unsupported argument type"
+            refused "$fname-enum-17-names" "$2" "$flags" $fopt 'SHMLOG_INFO("e={}", E::A)' \
+                "SHMLOG_ENUM takes at most 16 names" \
+                "$(printf '#include "shmlog.h"\nenum class E { A, B, C, D, F, G, H, I, J, K, L, M, N, O, P, Q, R };\nSHMLOG_ENUM(E, A, B, C, D, F, G, H, I, J, K, L, M, N, O, P, Q, R);')"
+            refused "$fname-enum-misspelled" "$2" "$flags" $fopt 'SHMLOG_INFO("e={}", E::Buy)' \
+                "Sel.* not a member\|no member named 'Sel'" "$(printf '#include "shmlog.h"\nenum class E { Buy, Sell };\nSHMLOG_ENUM(E, Buy, Sel);')"
         done
     done
 done

@@ -35,10 +35,10 @@ vpy=$tmp/venv/bin/python
 [ -x "$vpy" ] || bail "no venv"
 export SHMLOG_READ_LIBRARY=$lib
 cd "$tmp" || bail "cd $tmp" # the sources are not on sys.path: the installed package is what runs
-check "the installed package is imported, from the venv, and loads the library (API version 2)" "$vpy" -c "
+check "the installed package is imported, from the venv, and loads the library (API version 3)" "$vpy" -c "
 import shmlog, shmlog._native as n
 assert shmlog.__file__.startswith('$tmp/venv/'), shmlog.__file__
-assert n.library().shmlog_read_version() == 2
+assert n.library().shmlog_read_version() == 3
 "
 
 cat >"$tmp/pycheck.py" <<'EOF'
@@ -56,7 +56,7 @@ import shmlog
 
 RECORD_KEYS = ["ts_ns", "time", "level", "category", "host", "app", "pid", "tid", "cpu", "seq", "site", "msg",
                "fields"]
-OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error"]
+OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error", "func"]
 UINT32_MAX = 4294967295
 failures = []
 
@@ -139,6 +139,8 @@ def diff_event(i, j, e):
                 ne(k, j[k], getattr(e, k))
         if j["site"] != e.site or (e.site is not None and type(e.site) is not str):
             ne("site", j["site"], e.site)
+        if j.get("func") != e.func:
+            ne("func", j.get("func"), e.func)
         if j.get("error") == "unknown site":
             if e.msg is not None or not j["msg"].startswith("<unknown site "):
                 ne("msg (unknown site: None)", j["msg"], e.msg)
@@ -224,7 +226,7 @@ def plain(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
-FIXED = ["ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "msg", "truncated", "clamped",
+FIXED = ["ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "truncated", "clamped",
          "backtrace", "time_uncertain", "error"]
 KIND_SUFFIXES = ("", ".int", ".uint", ".float", ".bool", ".str", ".ptr")
 
@@ -249,7 +251,7 @@ def check_records_table(what, recs, t, row0=0):
     for c, ty in want_types.items():
         if t.schema.field(c).type != ty:
             fail("%s: column %s is %s, expected %s" % (what, c, t.schema.field(c).type, ty))
-    for c in ("level", "category", "app", "host", "site", "error"):
+    for c in ("level", "category", "app", "host", "site", "func", "error"):
         ty = t.schema.field(c).type
         if not pa.types.is_dictionary(ty) or ty.value_type != pa.string():
             fail("%s: column %s is %s, expected a dictionary of strings" % (what, c, ty))
@@ -276,6 +278,8 @@ def check_records_table(what, recs, t, row0=0):
                 bad.append((k, o.get(k, False), cols[k][i]))
         if cols["error"][i] != o.get("error"):
             bad.append(("error", o.get("error"), cols["error"][i]))
+        if cols["func"][i] != o.get("func"):
+            bad.append(("func", o.get("func"), cols["func"][i]))
         # each field in exactly one column, of its kind; every other field column null
         holds = set()
         for name, v in o["fields"].items():
@@ -414,7 +418,7 @@ def cmd_frame(dump, *paths):
         finish()
     fixed = {"ts": "datetime64[ns, UTC]", "level": "category", "category": "category", "app": "category",
              "host": "category", "pid": "uint32", "tid": "uint32", "cpu": "uint32", "seq": "uint64", "site": "category",
-             "msg": "str", "truncated": "bool", "clamped": "bool", "backtrace": "bool",
+             "func": "category", "msg": "str", "truncated": "bool", "clamped": "bool", "backtrace": "bool",
              "time_uncertain": "bool", "error": "category"}
     if list(df.columns[:len(fixed)]) != list(fixed):
         fail("the fixed columns first, in order: %s" % list(df.columns))
@@ -767,7 +771,7 @@ CONSTS = [("RECORD", "RECORD"), ("LOSS", "LOSS"), ("EXIT", "EXIT"), ("ERROR", "E
           ("CLAMPED", "CLAMPED"), ("BACKTRACE", "BACKTRACE"), ("UNKNOWN_SITE", "UNKNOWN_SITE"), ("NOTE", "NOTE"),
           ("TIME_UNCERTAIN", "TIME_UNCERTAIN"),
           ("BOOL", "T_BOOL"), ("INT", "T_INT"), ("UINT", "T_UINT"), ("FLOAT", "T_FLOAT"), ("STR", "T_STR"),
-          ("PTR", "T_PTR"), ("FLOAT32", "T_FLOAT32"), ("VERSION", "ARROW_VERSION"), ("ARROW_RECORDS", "ARROW_RECORDS"),
+          ("PTR", "T_PTR"), ("FLOAT32", "T_FLOAT32"), ("VERSION", "FUNC_VERSION"), ("ARROW_RECORDS", "ARROW_RECORDS"),
           ("ARROW_MARKERS", "ARROW_MARKERS")]
 
 

@@ -200,8 +200,9 @@ static const char *const kind_name[] = {[SHMLOG_READ_BOOL] = "bool", [SHMLOG_REA
                                         [SHMLOG_READ_PTR] = "ptr"};
 
 static const char *const fixed_names[] = {"ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq",
-                                          "site", "msg", "truncated", "clamped", "backtrace", "time_uncertain", "error"};
-#define NFIXED 16 /* the fixed columns of records */
+                                          "site", "func", "msg", "truncated", "clamped", "backtrace",
+                                          "time_uncertain", "error"};
+#define NFIXED 17 /* the fixed columns of records */
 
 /* The column of field f of a record: "name", "field.name", or "name.kind" when "name" alone is not there or
  * is of another kind. */
@@ -259,20 +260,20 @@ static void check_records(const char *path, uint32_t batch_rows)
 {
     static struct got g;
     stream_all(path, SHMLOG_READ_ARROW_RECORDS, batch_rows, &g);
-    static const char *const formats[] = {"tsn:UTC", "c", "s", "s", "s", "I", "I", "I", "L", "s", "u", "b", "b", "b",
-                                          "b", "c"};
+    static const char *const formats[] = {"tsn:UTC", "c", "s", "s", "s", "I", "I", "I", "L", "s", "s", "u", "b", "b",
+                                          "b", "b", "c"};
     cr_assert_str_eq(g.schema.format, "+s");
     cr_assert_geq(g.schema.n_children, NFIXED);
     for (int i = 0; i < NFIXED; i++) {
         const struct ArrowSchema *c = g.schema.children[i];
         cr_assert_str_eq(c->name, fixed_names[i]);
         cr_assert_str_eq(c->format, formats[i], "%s: %s", c->name, c->format);
-        int dict = i == 1 || i == 2 || i == 3 || i == 4 || i == 9 || i == 15;
+        int dict = i == 1 || i == 2 || i == 3 || i == 4 || i == 9 || i == 10 || i == 16;
         cr_assert_eq(c->dictionary != NULL, dict, "%s: dictionary", c->name);
         if (dict)
             cr_assert_str_eq(c->dictionary->format, "u");
         cr_assert_eq((c->flags & ARROW_FLAG_DICTIONARY_ORDERED) != 0, i == 1);
-        cr_assert_eq((c->flags & ARROW_FLAG_NULLABLE) != 0, i == 9 || i == 10 || i == 15);
+        cr_assert_eq((c->flags & ARROW_FLAG_NULLABLE) != 0, i == 9 || i == 10 || i == 11 || i == 16);
     }
     for (int64_t i = NFIXED; i < g.schema.n_children; i++)
         cr_assert(g.schema.children[i]->flags & ARROW_FLAG_NULLABLE, "fields are nullable");
@@ -304,21 +305,26 @@ static void check_records(const char *path, uint32_t batch_rows)
         } else {
             cr_assert_null(site);
         }
+        const char *func = dict_text(cell(&g, 10, row), "s", buf, sizeof buf);
+        if (ev->site && ev->site->func[0])
+            cr_assert_str_eq(func, ev->site->func, "%s row %lld: func", path, (long long)row);
+        else
+            cr_assert_null(func, "%s row %lld: func %s where the files name none", path, (long long)row, func);
         size_t len;
         const char *msg = shmlog_read_message(r, &len);
-        const char *amsg = text_of(cell(&g, 10, row), buf, sizeof buf);
+        const char *amsg = text_of(cell(&g, 11, row), buf, sizeof buf);
         if (msg)
             cr_assert_str_eq(amsg, repaired(msg, len, want_site, sizeof want_site), "%s row %lld: msg", path,
                              (long long)row);
         else
             cr_assert_null(amsg);
-        cr_assert_eq(bit_at(cell(&g, 11, row)), !!(ev->flags & SHMLOG_READ_TRUNCATED));
-        cr_assert_eq(bit_at(cell(&g, 12, row)), !!(ev->flags & SHMLOG_READ_CLAMPED));
-        cr_assert_eq(bit_at(cell(&g, 13, row)), !!(ev->flags & SHMLOG_READ_BACKTRACE));
-        cr_assert_eq(bit_at(cell(&g, 14, row)), !!(ev->flags & SHMLOG_READ_TIME_UNCERTAIN));
+        cr_assert_eq(bit_at(cell(&g, 12, row)), !!(ev->flags & SHMLOG_READ_TRUNCATED));
+        cr_assert_eq(bit_at(cell(&g, 13, row)), !!(ev->flags & SHMLOG_READ_CLAMPED));
+        cr_assert_eq(bit_at(cell(&g, 14, row)), !!(ev->flags & SHMLOG_READ_BACKTRACE));
+        cr_assert_eq(bit_at(cell(&g, 15, row)), !!(ev->flags & SHMLOG_READ_TIME_UNCERTAIN));
         const struct shmlog_read_field *f;
         int n = shmlog_read_fields(r, &f);
-        const char *error = dict_text(cell(&g, 15, row), "c", buf, sizeof buf);
+        const char *error = dict_text(cell(&g, 16, row), "c", buf, sizeof buf);
         const char *want_error = !ev->site ? "unknown site" : n < 0 ? "corrupt payload" : NULL;
         if (want_error)
             cr_assert_str_eq(error, want_error);
@@ -425,10 +431,10 @@ static void check_markers(const char *path, uint32_t batch_rows)
 
 Test(read_arrow, every_corpus_input_streams_what_the_events_hold, .timeout = 300)
 {
-    static const char *const versions[] = {"v2", "v2-exit-how", "v2-clock", "v2-categories"};
+    static const char *const versions[] = {"v2", "v2-exit-how", "v2-clock", "v2-categories", "v2-func"};
     static const char *const inputs[] = {"processes.shlog", "losses.shlog", "rotation", "backtrace.shlog"};
     int checked = 0;
-    for (size_t v = 0; v < 4; v++)
+    for (size_t v = 0; v < sizeof versions / sizeof versions[0]; v++)
         for (size_t i = 0; i < 4; i++) {
             char in[1024];
             snprintf(in, sizeof in, "%s/%s/%s", corpus(), versions[v], inputs[i]);
@@ -443,7 +449,7 @@ Test(read_arrow, every_corpus_input_streams_what_the_events_hold, .timeout = 300
             check_markers(in, 0);
             checked++;
         }
-    cr_assert_eq(checked, 4 * 3 + 1);
+    cr_assert_eq(checked, 4 * 3 + 1 + 4);
 }
 
 /* A test file at path whose process (key 1) is pid, started at start. */
@@ -544,9 +550,9 @@ Test(read_arrow, the_fields_columns_follow_the_rules)
     field_at(&g, col_index(&g, "p"), 4, &v, buf, sizeof buf, &null);
     cr_assert(!null && v.v.u == 0x1000);
     cr_assert_null(dict_text(cell(&g, 9, 5), "s", buf, sizeof buf), "unknown site: no site");
-    cr_assert_null(text_of(cell(&g, 10, 5), buf, sizeof buf), "unknown site: no message");
-    cr_assert_str_eq(dict_text(cell(&g, 15, 5), "c", buf, sizeof buf), "unknown site");
-    cr_assert_str_eq(text_of(cell(&g, 10, 0), buf, sizeof buf), "a id=-5 n=250 x=0.100000");
+    cr_assert_null(text_of(cell(&g, 11, 5), buf, sizeof buf), "unknown site: no message");
+    cr_assert_str_eq(dict_text(cell(&g, 16, 5), "c", buf, sizeof buf), "unknown site");
+    cr_assert_str_eq(text_of(cell(&g, 11, 0), buf, sizeof buf), "a id=-5 n=250 x=0.100000");
     got_free(&g);
     /* The same checks against the events, in batches of two. */
     check_records(path, 2);
@@ -588,16 +594,16 @@ Test(read_arrow, a_kept_column_outlives_its_batch_and_the_stream_its_reader)
     shmlog_read_close(r); /* the stream holds it */
     struct ArrowSchema sc;
     cr_assert_eq(s.get_schema(&s, &sc), 0);
-    struct ArrowSchema msg_schema = *sc.children[10]; /* moved out, the rest released */
-    sc.children[10]->release = NULL;
+    struct ArrowSchema msg_schema = *sc.children[11]; /* moved out, the rest released */
+    sc.children[11]->release = NULL;
     sc.release(&sc);
     cr_assert_str_eq(msg_schema.name, "msg");
     struct ArrowArray a;
     cr_assert_eq(s.get_next(&s, &a), 0);
     cr_assert_not_null(a.release);
-    struct ArrowArray msg = *a.children[10];
+    struct ArrowArray msg = *a.children[11];
     struct ArrowArray level = *a.children[1];
-    a.children[10]->release = NULL;
+    a.children[11]->release = NULL;
     a.children[1]->release = NULL;
     a.release(&a);
     s.release(&s);

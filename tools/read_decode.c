@@ -136,10 +136,14 @@ static struct dsite *site_of(struct read_engine *e, struct source *s, struct dpr
         memcpy(d->arg_types, site->arg_types, sizeof d->arg_types);
         d->fmt = copy_string(e, site->fmt, site->fmt_len);
         d->file = copy_string(e, site->file, site->file_len);
-        if (!d->fmt || !d->file) {
+        d->func = copy_string(e, site->func, site->func_len);
+        d->desc = copy_string(e, site->desc, site->desc_len);
+        if (!d->fmt || !d->file || !d->func || !d->desc) {
             free(d->fmt);
             free(d->file);
-            d->fmt = d->file = NULL;
+            free(d->func);
+            free(d->desc);
+            d->fmt = d->file = d->func = d->desc = NULL;
         }
     }
     s->site_ptr[slot] = site;
@@ -179,8 +183,12 @@ const struct render_site *prepared(struct read_engine *e, struct dsite *d, struc
         memcpy(info->arg_types, d->arg_types, sizeof info->arg_types);
         snprintf(info->fmt, sizeof info->fmt, "%s", d->fmt);
         snprintf(info->file, sizeof info->file, "%s", d->file);
+        snprintf(info->func, sizeof info->func, "%s", d->func);
+        snprintf(info->desc, sizeof info->desc, "%s", d->desc);
         info->fmt_len = (uint32_t)strlen(info->fmt);
         info->file_len = (uint32_t)strlen(info->file);
+        info->func_len = (uint32_t)strlen(info->func);
+        info->desc_len = (uint32_t)strlen(info->desc);
     }
     *slot = render_site_new(info, proc->info.app, proc->info.host, proc->info.pid, proc->cats);
     free(info);
@@ -594,6 +602,8 @@ void read_engine_free(struct read_engine *e)
         render_site_free(d->sr);
         free(d->fmt);
         free(d->file);
+        free(d->func);
+        free(d->desc);
         free(d);
     }
     while (e->all_procs) {

@@ -104,6 +104,7 @@ struct dsite {
     uint8_t level, category, nargs;
     uint8_t arg_types[SHMLOG_MAX_ARGS];
     char *fmt, *file;      /* NULL when over SITE_STRINGS_MAX: shown as unknown */
+    char *func, *desc;     /* "" when the files do not say; NULL with fmt */
     struct render_site *sr;
     uint64_t records;      /* the consumer's count (stats) */
     uint64_t made;         /* the engine's count of sites when it was made */

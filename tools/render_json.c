@@ -171,8 +171,8 @@ void put_json_head(struct render_buf *out, unsigned level, const char *category,
     render_buf_puts(out, ",\"tid\":");
 }
 
-/* ",\"site\":\"file:line\",\"msg\":\"" */
-void put_json_site(struct render_buf *out, const char *file, uint32_t line, int known)
+/* ",\"site\":\"file:line\",\"func\":\"f\",\"msg\":\"" (func when the site names one) */
+void put_json_site(struct render_buf *out, const char *file, uint32_t line, const char *func, int known)
 {
     if (!known) {
         render_buf_puts(out, ",\"site\":null,\"msg\":\"");
@@ -182,6 +182,10 @@ void put_json_site(struct render_buf *out, const char *file, uint32_t line, int 
     json_escape_body(out, (const uint8_t *)file, strlen(file));
     render_buf_putc(out, ':');
     render_buf_u64(out, line);
+    if (func && *func) {
+        render_buf_puts(out, "\",\"func\":\"");
+        json_escape_body(out, (const uint8_t *)func, strlen(func));
+    }
     render_buf_puts(out, "\",\"msg\":\"");
 }
 

@@ -1,10 +1,12 @@
 /*
  * render_parse.c - format strings parsed as printf parses them: the walk over
  * literal runs and conversion specs, consuming argument indices as printf
- * would, and the `name=%conv` pairs that become the JSON fields object.
+ * would, the `name=%conv` pairs that become the JSON fields object, and the
+ * names of a described enum's values.
  */
 #include "render_private.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void walk_init(struct fmt_walk *w, const char *fmt, int nargs)
@@ -229,4 +231,21 @@ const struct render_arg *field_value(const struct render_arg *args, int arg, int
     *cut = *a;
     cut->str_len = (uint16_t)prec;
     return cut;
+}
+
+int enum_name_of(const char *names, int64_t v, const char **name, size_t *len)
+{
+    const char *p = names;
+    while (*p && *p != ';') {
+        const char *n = p, *eq = strchr(p, '=');
+        int64_t x = strtoll(eq + 1, (char **)&p, 10);
+        if (x == v) {
+            *name = n;
+            *len = (size_t)(eq - n);
+            return 1;
+        }
+        if (*p == ',')
+            p++;
+    }
+    return 0;
 }

@@ -545,6 +545,32 @@ static inline __attribute__((always_inline)) void render_items_as(const struct r
                            sp->conv == 'i' ? 'd' : sp->conv);
             continue;
         }
+        case FAST_ENUM: {
+            const struct fmt_spec *sp = &it->spec;
+            const char *name;
+            size_t n;
+            int64_t v = (int64_t)cut_to_length(a->v.u, sp->length, sp->conv != 'u');
+            if (enum_name_of(it->names, v, &name, &n)) {
+                struct fmt_spec as_text = *sp;
+                as_text.flags &= FL_MINUS; /* a name takes the width and its side, as %s does */
+                format_bytes(out, &as_text, sp->width, name, n, ESC_NONE);
+                continue;
+            }
+            break; /* a value outside the list: its number */
+        }
+        case FAST_TIME: {
+            if (a->v.i < 0)
+                break; /* before 1970: its number */
+            char text[48];
+            struct render_buf t;
+            render_buf_init(&t, text, sizeof text);
+            t.memo = out->memo; /* the zone the record's time is shown in */
+            render_buf_rfc3339(&t, a->v.u);
+            struct fmt_spec as_text = it->spec;
+            as_text.flags &= FL_MINUS;
+            format_bytes(out, &as_text, as_text.width, text, t.len, ESC_NONE);
+            continue;
+        }
         case FAST_FIXED: {
             u128 q;
             if (fixed_round(a->v.f, it->prec, &q) == 0) {

@@ -395,6 +395,8 @@ enum prep_fast {
     FAST_FIXED,    /* %f %.Nf: no flags or width */
     FAST_CHAR,     /* %c of an integer: no flags or width */
     FAST_INT,      /* any other d i u o x X of an integer: format_integer straight away */
+    FAST_ENUM,     /* d i u of an integer the site's descriptor names: the name, or format_spec */
+    FAST_TIME,     /* d i of an i64 the site's descriptor says is a time: RFC 3339, or format_spec */
 };
 
 enum prep_kind { PREP_TEXT, PREP_SPEC };
@@ -431,6 +433,7 @@ struct prep_item {
     uint8_t plain;  /* the text has nothing to escape, for text or JSON */
     int8_t prec;    /* FAST_FIXED: fraction digits */
     int arg;        /* FAST_*: the value argument */
+    const char *names; /* FAST_ENUM: "Name=value,..." in the arena */
     const char *text; /* in the arena's format copy; len 0: none */
     size_t len;
     struct fmt_spec spec; /* SPEC: its pointers are into the arena's format copy */
@@ -453,7 +456,7 @@ struct render_site {
     uint32_t line;
     uint32_t pid;
     const struct shm_categories *cats; /* the process's, the caller's; NULL: built-in only */
-    const char *app, *host, *file; /* arena copies */
+    const char *app, *host, *file, *func; /* arena copies */
     const char *json_head, *text_head, *json_site, *text_site;
     size_t json_head_len, text_head_len, json_site_len, text_site_len;
     int nitems;
@@ -516,6 +519,10 @@ void put_level_text(struct render_buf *out, unsigned level, int pad);
 /* " INFO  order app[1234/" */
 void put_text_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id, const char *app,
                    uint32_t pid);
+/* The name of value v in a descriptor's list "Name=value,...": 1 with it in
+ * *name, *len; 0 when the list has no such value. */
+int enum_name_of(const char *names, int64_t v, const char **name, size_t *len);
+
 /* " file.c:42 " (the file's last path component) */
 void put_text_site(struct render_buf *out, const char *file, uint32_t line, int known);
 /* The three kinds of text line; the arguments as their render.h counterparts. */
@@ -531,8 +538,8 @@ int text_loss(const struct render_input *in, const struct shm_loss *loss, struct
 void put_json_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id, const char *host,
                    const char *app,
                    uint32_t pid);
-/* ",\"site\":\"file:line\",\"msg\":\"" */
-void put_json_site(struct render_buf *out, const char *file, uint32_t line, int known);
+/* ",\"site\":\"file:line\",\"func\":\"f\",\"msg\":\"" (func when the site names one) */
+void put_json_site(struct render_buf *out, const char *file, uint32_t line, const char *func, int known);
 /* "name": of field i of f (a repeated name gets its argument's position). */
 void put_field_key(struct render_buf *out, const struct field_refs *f, int i);
 /* The three kinds of JSON object; the arguments as their render.h counterparts. */

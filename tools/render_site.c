@@ -7,6 +7,7 @@
  */
 #include "render_private.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -89,12 +90,15 @@ static size_t prep_bytes(const struct shm_site *site, const char *app, const cha
 {
     size_t fmt_len = site ? bounded_strlen(site->fmt, SHMLOG_MAX_FMT_BYTES) : 0;
     size_t file_len = site ? bounded_strlen(site->file, SHMLOG_MAX_FILE_BYTES) : 0;
+    size_t func_len = site ? bounded_strlen(site->func, SHMLOG_MAX_FUNC_BYTES) : 0;
+    size_t desc_len = site ? bounded_strlen(site->desc, SHMLOG_MAX_DESC_BYTES) : 0;
     size_t app_len = bounded_strlen(app, SHMLOG_APP_BYTES), host_len = bounded_strlen(host, SHMLOG_HOST_BYTES);
     /* Each item takes at least one byte of the format. */
     *nitems = (int)fmt_len;
     size_t arena = (fmt_len + 1) + (file_len + 1) + (app_len + 1) + (host_len + 1) +
                    (128 + 6 * (app_len + host_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
-                   (32 + 4 * file_len) + SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32);
+                   (32 + 4 * file_len) + (func_len + 1) + (16 + 6 * func_len) + (desc_len + 1) +
+                   SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32);
     return sizeof(struct render_site) + arena + PIECE_PAD + 8 + (size_t)*nitems * sizeof(struct prep_item);
 }
 
@@ -105,6 +109,70 @@ static const char *arena_copy(struct render_buf *arena, const char *s, size_t n)
     render_buf_put(arena, s ? s : "", n);
     render_buf_putc(arena, '\0');
     return at;
+}
+
+/* Length of a descriptor's enum list "Name=value,..." at s (up to ';' or its
+ * end), or 0 when it is not one: names [A-Za-z0-9_], values decimal. */
+static size_t enum_list_len(const char *s)
+{
+    const char *p = s;
+    for (;;) {
+        const char *name = p;
+        while (isalnum((unsigned char)*p) || *p == '_')
+            p++;
+        if (p == name || *p++ != '=')
+            return 0;
+        if (*p == '-')
+            p++;
+        const char *digits = p;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (p == digits || p - digits > 19)
+            return 0;
+        if (*p != ',')
+            return *p == ';' || *p == 0 ? (size_t)(p - s) : 0;
+        p++;
+    }
+}
+
+/* The value conversions (d i u, no '*') of argument arg take fast, with names. */
+static void prep_arg_items(struct render_site *sr, long arg, uint8_t fast, const char *names)
+{
+    for (int i = 0; i < sr->nitems; i++) {
+        struct prep_item *it = &sr->items[i];
+        if (it->kind == PREP_SPEC && it->arg == arg && it->spec.conv && strchr("diu", it->spec.conv) &&
+            it->spec.error == SPEC_OK && it->spec.width_arg == ARG_NONE && it->spec.prec_arg == ARG_NONE &&
+            sr->arg_types[arg] >= SHMLOG_ARG_I8 && sr->arg_types[arg] <= SHMLOG_ARG_U64 &&
+            (fast == FAST_ENUM || sr->arg_types[arg] == SHMLOG_ARG_I64)) {
+            it->fast = fast;
+            it->names = names;
+        }
+    }
+}
+
+/* The site's descriptor (untrusted): an "e<argument> <Type> <list>" entry
+ * makes that argument's values print as their names, a "t<argument>" entry
+ * its ns since the epoch as a time. An entry that does not parse, or of
+ * another kind, is left out. */
+static void prep_descriptor(struct render_site *sr, struct render_buf *arena, const char *desc)
+{
+    for (const char *p = desc; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
+        char *end;
+        if ((*p != 'e' && *p != 't') || p[1] < '1' || p[1] > '9')
+            continue;
+        long arg = strtol(p + 1, &end, 10) - 1;
+        if (arg < 0 || arg >= sr->nargs)
+            continue;
+        if (*p == 't') {
+            if (*end == ';' || *end == 0)
+                prep_arg_items(sr, arg, FAST_TIME, NULL);
+            continue;
+        }
+        const char *type_end = *end == ' ' ? strpbrk(end + 1, " ;") : NULL;
+        size_t n = type_end && *type_end == ' ' ? enum_list_len(type_end + 1) : 0;
+        if (n)
+            prep_arg_items(sr, arg, FAST_ENUM, arena_copy(arena, type_end + 1, n));
+    }
 }
 
 /* Fills mem (prep_bytes() of it) with the prepared form. 0, or -EINVAL if a
@@ -135,9 +203,10 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
         sr->shaped = shmlog_args_shape_init(&sr->shape, site->nargs, site->arg_types) == 0;
         sr->line = site->line;
         sr->file = arena_copy(&arena, site->file, bounded_strlen(site->file, SHMLOG_MAX_FILE_BYTES));
+        sr->func = arena_copy(&arena, site->func, bounded_strlen(site->func, SHMLOG_MAX_FUNC_BYTES));
         fmt = arena_copy(&arena, site->fmt, bounded_strlen(site->fmt, SHMLOG_MAX_FMT_BYTES));
     } else {
-        sr->file = arena_copy(&arena, "", 0);
+        sr->file = sr->func = arena_copy(&arena, "", 0);
     }
 
     sr->json_head = arena.data + arena.len;
@@ -147,7 +216,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
     put_text_head(&arena, sr->level, shm_categories_name(cats, sr->category), sr->category, sr->app, pid);
     sr->text_head_len = (size_t)(arena.data + arena.len - sr->text_head);
     sr->json_site = arena.data + arena.len;
-    put_json_site(&arena, sr->file, sr->line, sr->known);
+    put_json_site(&arena, sr->file, sr->line, sr->func, sr->known);
     sr->json_site_len = (size_t)(arena.data + arena.len - sr->json_site);
     sr->text_site = arena.data + arena.len;
     put_text_site(&arena, sr->file, sr->line, sr->known);
@@ -196,6 +265,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
             note_field(&fields, &sp);
         }
         sr->first_extra = w.next_arg;
+        prep_descriptor(sr, &arena, site->desc);
         for (int i = 0; i < fields.n; i++) {
             struct prep_field *f = &sr->fields[i];
             f->key = arena.data + arena.len;

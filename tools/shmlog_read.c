@@ -326,7 +326,8 @@ const char *read_category_name(const struct dproc *p, unsigned id, char buf[16])
 
 static struct shmlog_read_site public_site(const struct dsite *d)
 {
-    return (struct shmlog_read_site){d->id, d->line, d->file ? d->file : "", d->fmt, d->level, d->category, d->nargs};
+    return (struct shmlog_read_site){d->id,       d->line,     d->file ? d->file : "", d->fmt, d->level,
+                                     d->category, d->nargs, d->func ? d->func : ""};
 }
 
 static const char *level_name(struct shmlog_read *r, unsigned level)

@@ -47,8 +47,8 @@
 extern "C" {
 #endif
 
-#define SHMLOG_READ_VERSION 2 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
-                                  streams, shmlog_read_parse_time) */
+#define SHMLOG_READ_VERSION 3 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
+                                  streams, shmlog_read_parse_time; 3: shmlog_read_site.func) */
 
 struct shmlog_read;
 
@@ -78,6 +78,7 @@ struct shmlog_read_site {
     const char *format;    /* the printf format */
     uint32_t level, category;
     uint32_t nargs;
+    const char *func;      /* version 3: the function of the call site; "" when the files do not name one */
 };
 
 enum shmlog_read_type {
@@ -280,6 +281,8 @@ int shmlog_read_parse_time(const char *s, int local, uint64_t *ns, char *err, si
  *   category, app, host   dictionary<int16, utf8>
  *   pid, tid, cpu         uint32;  seq  uint64
  *   site         dictionary<int16, utf8> "file:line"; null: a site the files do not define
+ *   func         dictionary<int16, utf8>, the call site's function (__func__); null where
+ *                the files do not name one (files written before function names)
  *   msg          utf8, the message (options.message); null for an unknown site
  *   truncated, clamped, backtrace   bool (SHMLOG_READ_TRUNCATED ...)
  *   error        dictionary<int8, utf8>: null, "unknown site" or "corrupt payload"

@@ -18,6 +18,7 @@
  * that its name has anywhere, typed as wide as its widest argument.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,13 +71,14 @@ struct site_map {
     } f[SHMLOG_MAX_ARGS];
     uint64_t batch;
     uint32_t site_index;
+    long func_index;                /* < 0: the site names no function (null) */
     uint32_t category_index;
     unsigned category;
 };
 
 /* The records' fixed columns, in order. */
 enum {
-    R_TS, R_LEVEL, R_CATEGORY, R_APP, R_HOST, R_PID, R_TID, R_CPU, R_SEQ, R_SITE, R_MSG, R_TRUNCATED,
+    R_TS, R_LEVEL, R_CATEGORY, R_APP, R_HOST, R_PID, R_TID, R_CPU, R_SEQ, R_SITE, R_FUNC, R_MSG, R_TRUNCATED,
     R_CLAMPED, R_BACKTRACE, R_TIME_UNCERTAIN, R_ERROR, R_FIXED
 };
 /* The markers' columns. */
@@ -94,7 +96,7 @@ static const struct {
     [R_HOST] = {"host", COL_DICT16, 0, 0},   [R_PID] = {"pid", COL_U32, 0, 0},
     [R_TID] = {"tid", COL_U32, 0, 0},        [R_CPU] = {"cpu", COL_U32, 0, 0},
     [R_SEQ] = {"seq", COL_U64, 0, 0},        [R_SITE] = {"site", COL_DICT16, 1, 0},
-    [R_MSG] = {"msg", COL_UTF8, 1, 0},       [R_TRUNCATED] = {"truncated", COL_BOOL, 0, 0},
+    [R_FUNC] = {"func", COL_DICT16, 1, 0},  [R_MSG] = {"msg", COL_UTF8, 1, 0},       [R_TRUNCATED] = {"truncated", COL_BOOL, 0, 0},
     [R_CLAMPED] = {"clamped", COL_BOOL, 0, 0}, [R_BACKTRACE] = {"backtrace", COL_BOOL, 0, 0},
     [R_TIME_UNCERTAIN] = {"time_uncertain", COL_BOOL, 0, 0},
     [R_ERROR] = {"error", COL_DICT8, 1, 0},
@@ -402,6 +404,13 @@ static const char *site_text(const void *d, uint64_t k2, char *buf)
     return buf;
 }
 
+static const char *func_text(const void *d, uint64_t k2, char *buf)
+{
+    (void)k2;
+    (void)buf;
+    return ((const struct dsite *)d)->func;
+}
+
 static const char *name_text(const void *name, uint64_t k2, char *buf)
 {
     (void)k2;
@@ -455,14 +464,16 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
 static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const struct dsite *d, struct dproc *p,
                           unsigned category, uint32_t row)
 {
-    struct col_buf *site = &s->batch.buf[R_SITE], *cat = &s->batch.buf[R_CATEGORY];
+    struct col_buf *site = &s->batch.buf[R_SITE], *cat = &s->batch.buf[R_CATEGORY], *func = &s->batch.buf[R_FUNC];
     if (m->batch != s->batches) {
         long i = dict_keyed(&site->dict, (uintptr_t)d, 0, site_text, d);
         long c = dict_keyed(&cat->dict, (uintptr_t)p, category, category_text, p);
-        if (i < 0 || c < 0)
+        long f = d->func && *d->func ? dict_keyed(&func->dict, (uintptr_t)d, 0, func_text, d) : LONG_MAX;
+        if (i < 0 || c < 0 || f < 0)
             return -ENOMEM;
         m->batch = s->batches;
         m->site_index = (uint32_t)i;
+        m->func_index = f == LONG_MAX ? -1 : f;
         m->category_index = (uint32_t)c;
         m->category = category;
     } else if (m->category != category) {
@@ -473,6 +484,8 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
         m->category = category;
     }
     int rc = put_index(&s->batch, site, s->cols[R_SITE].type, row, m->site_index);
+    if (rc == 0 && m->func_index >= 0)
+        rc = put_index(&s->batch, func, s->cols[R_FUNC].type, row, (uint32_t)m->func_index);
     return rc ? rc : put_index(&s->batch, cat, s->cols[R_CATEGORY].type, row, m->category_index);
 }
 

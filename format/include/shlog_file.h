@@ -188,8 +188,8 @@ struct shlog_proc {
     struct shm_proc_info info; /* app, host, pid, uid, proc_start, created_ns, tsc calibration */
 };
 
-/* A call site as a file defines it. fmt and file point into the reader and
- * stay valid until it is closed; they are NUL-terminated. */
+/* A call site as a file defines it. fmt, file, func and desc point into the
+ * reader and stay valid until it is closed; they are NUL-terminated. */
 struct shlog_site {
     uint32_t proc;
     uint32_t id;
@@ -202,6 +202,10 @@ struct shlog_site {
     uint32_t file_len;
     const char *fmt;
     const char *file;
+    uint32_t func_len;   /* 0: the file does not say */
+    uint32_t desc_len;   /* 0: none */
+    const char *func;    /* the call site's function */
+    const char *desc;    /* the arguments' descriptor */
 };
 
 enum shlog_event_kind {

@@ -69,6 +69,7 @@ _EVENT_FIELDS = (
     "exit_records", "exit_lost", "exit_how",                             # exits; else None
     "proc_start",      # with host and pid, who the process is (pids are reused); 0 when unknown
     "time_uncertain",  # records: its time lies between anchors around a step of the wall clock (off by it?)
+    "func",            # records: the call site's function; None when the files do not name one
 )
 
 
@@ -79,7 +80,7 @@ class Event(collections.namedtuple("Event", _EVENT_FIELDS)):
 
     Records: kind, ts_ns, host, app, pid, tid, cpu, seq, level, category,
     site, msg, fields, truncated, clamped, backtrace, error, proc_start,
-    time_uncertain.
+    time_uncertain, func.
     Losses: loss_reason ("dropped", "overwritten", "dead_writer", "corrupt",
     "no_ring", "unregistered", "before_init", "unencodable", "undecodable"),
     loss_records, loss_positions,
@@ -326,7 +327,7 @@ class Reader:
                 c["values_at"][:rows]):
             unknown = flags & _n.UNKNOWN_SITE
             corrupt = flags & _n.CORRUPT
-            host, app, pid, start, site, names, types = self._source(src, not corrupt)
+            host, app, pid, start, site, func, names, types = self._source(src, not corrupt)
             msg = None if unknown else _n.text_at(text, at_msg)
             fields = {}
             if with_fields and not unknown and not corrupt:
@@ -352,23 +353,24 @@ class Reader:
                 _LEVELS[level] if level < 6 else "L%d" % level, self._category(src, cat), site, msg, fields,
                 bool(flags & _n.TRUNCATED), bool(flags & _n.CLAMPED), bool(flags & _n.BACKTRACE),
                 "unknown site" if unknown else "corrupt payload" if corrupt else None,
-                None, None, None, None, None, None, None, start, bool(flags & _n.TIME_UNCERTAIN))))
+                None, None, None, None, None, None, None, start, bool(flags & _n.TIME_UNCERTAIN), func)))
         return True
 
     def _source(self, i, decoded):
-        """(host, app, pid, proc_start, "file:line" or None, field names, field types) of source i.
+        """(host, app, pid, proc_start, "file:line" or None, function or None, field names, field types) of source i.
         Its fields are known once a row of it decoded (the library learns them from the first)."""
         got = self._sources.get(i)
         if got is None:
             sp = self._lib.shmlog_read_source(self._h, i).contents
             c = self._cache
-            site = None
+            site = func = None
             if sp.site:
                 s = sp.site.contents
                 site = "%s:%d" % (_n.text(s.file, c), s.line)
+                func = _n.site_func(self._lib, s, c)
             names = tuple(_n.text(sp.field_names[j], c) for j in range(sp.nfields))
             types = tuple(sp.field_types[j] for j in range(sp.nfields))
-            got = (_n.text(sp.host, c), _n.text(sp.app, c), sp.pid, sp.proc_start, site, names, types)
+            got = (_n.text(sp.host, c), _n.text(sp.app, c), sp.pid, sp.proc_start, site, func, names, types)
             if names or decoded:
                 self._sources[i] = got
         return got
@@ -402,10 +404,11 @@ class Reader:
             h = self._h
             lib = self._lib
             sp = ev.site
-            site = None
+            site = func = None
             if sp:
                 s = sp.contents
                 site = "%s:%d" % (text(s.file, c), s.line)
+                func = _n.site_func(lib, s, c)
             p = lib.shmlog_read_message(h, ctypes.byref(self._len))
             msg = _n.decode(ctypes.string_at(p, self._len.value)) if p else None
             # a record that does not decode: no fields (-1), and the JSON's "error"
@@ -418,24 +421,24 @@ class Reader:
                 "record", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, ev.tid, cpu, ev.seq,
                 text(ev.level_name, c), text(ev.category, c), site, msg, fields,
                 bool(flags & _n.TRUNCATED), bool(flags & _n.CLAMPED), bool(flags & _n.BACKTRACE), error,
-                None, None, None, None, None, None, None, ev.proc_start, bool(flags & _n.TIME_UNCERTAIN)))
+                None, None, None, None, None, None, None, ev.proc_start, bool(flags & _n.TIME_UNCERTAIN), func))
         if kind == _n.LOSS:
             return _event_new(Event, (
                 "loss", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, cpu, None,
                 None, None, None, None, None, False, False, False, None,
                 text(ev.loss_reason, c), ev.loss_records, ev.loss_positions, ev.loss_first_seq,
-                None, None, None, ev.proc_start, False))
+                None, None, None, ev.proc_start, False, None))
         if kind == _n.EXIT:
             return _event_new(Event, (
                 "exit", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, None, None,
                 None, None, None, None, None, False, False, False, None,
                 None, None, None, None,
-                ev.exit_records, ev.exit_lost, text(ev.exit_how, c) or None, ev.proc_start, False))
+                ev.exit_records, ev.exit_lost, text(ev.exit_how, c) or None, ev.proc_start, False, None))
         return _event_new(Event, (
             "note" if kind == _NOTE else "error", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, cpu, None,
             None, None, None, None, None, False, False, False,
             text(ev.error, c) if kind in (_n.ERROR, _NOTE) else "unknown event kind %d" % kind,
-            None, None, None, None, None, None, None, ev.proc_start, False))
+            None, None, None, None, None, None, None, ev.proc_start, False, None))
 
     def _read_fields(self, n):
         """({name: value}, (type, ...)) of the n fields at self._fp."""
@@ -507,8 +510,9 @@ def dataframe(paths, *, level=None, category=None, app=None, pid=None, since=Non
 
     Columns: ts (datetime64[ns, UTC], exact to the ns), level (an ordered
     Categorical TRACE < ... < FATAL: df[df.level >= "WARN"]), category, host,
-    app, site, error (Categorical; site "file:line", NaN for a call site the
-    files lack; error NaN, "unknown site" or "corrupt payload"), pid, tid,
+    app, site, func, error (Categorical; site "file:line", NaN for a call site
+    the files lack; func the call site's function, NaN where the files name
+    none; error NaN, "unknown site" or "corrupt payload"), pid, tid,
     cpu (uint32), seq (uint64), msg (str; NaN for an unknown site),
     truncated, clamped, backtrace, time_uncertain (bool).
 

@@ -244,7 +244,7 @@ def to_parquet(paths, out, *, level=None, category=None, app=None, pid=None, sin
 
 # ==== pandas ====
 
-_FIXED = ("ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "msg", "truncated",
+_FIXED = ("ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "truncated",
           "clamped", "backtrace", "time_uncertain", "error")
 
 

@@ -11,6 +11,7 @@ import os
 
 API_VERSION = 1  # the SHMLOG_READ_VERSION read() needs
 ARROW_VERSION = 2  # and the one the Arrow streams and time strings need
+FUNC_VERSION = 3  # and the one whose Site has func
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
@@ -34,6 +35,7 @@ class Site(ctypes.Structure):
         ("level", ctypes.c_uint32),
         ("category", ctypes.c_uint32),
         ("nargs", ctypes.c_uint32),
+        ("func", ctypes.c_void_p),
     ]
 
 
@@ -354,3 +356,10 @@ def library():
                               % (where, version, API_VERSION, _INSTALL_HINT))
     _lib = lib
     return lib
+
+
+def site_func(lib, site, cache):
+    """The function of a Site, or None (the files name none, or the library is older than func)."""
+    if lib.shmlog_read_version() < FUNC_VERSION:
+        return None
+    return text(site.func, cache) or None

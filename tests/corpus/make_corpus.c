@@ -44,7 +44,13 @@
  * does not parse raw). With -DCORPUS_WITHOUT_INSTANCE, what wrote tests/corpus/v2-records. With
  * -DCORPUS_WITHOUT_RECORDS, what wrote tests/corpus/v2-instance, the process instance (PROCESS) and the
  * anchors' offsets (CLOCK) and instance.shlog (with that older encoder too: the two were made side by side).
+ * Without any of them, what wrote tests/corpus/v2-func: the call sites' functions and a descriptor (SITE's
+ * tail, FORMAT.md section 2); -DCORPUS_WITHOUT_FUNC, implied by each flag above, leaves them out.
  */
+#if defined(CORPUS_EXIT_WITHOUT_HOW) || defined(CORPUS_WITHOUT_CLOCK) || defined(CORPUS_WITHOUT_CATEGORIES) || \
+    defined(CORPUS_WITHOUT_BACKTRACE) || defined(CORPUS_WITHOUT_RECORDS) || defined(CORPUS_WITHOUT_INSTANCE)
+#define CORPUS_WITHOUT_FUNC
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -191,6 +197,18 @@ static void site(struct out *o, uint32_t proc, uint32_t id, unsigned level, unsi
     s.fmt_len = (uint32_t)strlen(s.fmt);
     snprintf(s.file, sizeof(s.file), "src/corpus/site%u.c", id);
     s.file_len = (uint32_t)strlen(s.file);
+#ifndef CORPUS_WITHOUT_FUNC
+    /* SITE's tail: odd ids name their function, even ones do not (as a site
+     * of a segment before function names); "unnamed" names the longest one a
+     * site may have, and "strategy leg=%d" has a descriptor too. */
+    if (strcmp(fmt, "unnamed") == 0)
+        for (s.func_len = 0; s.func_len < SHMLOG_MAX_FUNC_BYTES; s.func_len++)
+            s.func[s.func_len] = (char)('a' + s.func_len % 26);
+    else if (id % 2)
+        s.func_len = (uint32_t)snprintf(s.func, sizeof(s.func), "on_site%u", id);
+    if (strcmp(fmt, "strategy leg=%d") == 0)
+        s.desc_len = (uint32_t)snprintf(s.desc, sizeof(s.desc), "e1 Leg Near=0,Far=1");
+#endif
     va_list ap;
     va_start(ap, fmt);
     int t;

@@ -140,7 +140,9 @@ static void check_site_info(const struct shlog_event *ev)
              si->category == s->category && si->nargs == s->nargs &&
              memcmp(si->arg_types, s->arg_types, s->nargs) == 0 && si->fmt_len == s->fmt_len &&
              si->file_len == s->file_len && memcmp(si->fmt, s->fmt, s->fmt_len + 1) == 0 &&
-             memcmp(si->file, s->file, s->file_len + 1) == 0);
+             memcmp(si->file, s->file, s->file_len + 1) == 0 && si->func_len == s->func_len &&
+             si->desc_len == s->desc_len && memcmp(si->func, s->func, s->func_len + 1) == 0 &&
+             memcmp(si->desc, s->desc, s->desc_len + 1) == 0);
 }
 
 static void render_event(const struct shlog_event *ev)
@@ -196,6 +198,8 @@ static void check_event(struct shlog_reader *r, const struct shlog_event *ev)
             FZ_CHECK(s->arg_types[i] > SHMLOG_ARG_NONE && s->arg_types[i] < SHMLOG_ARG_TYPE_COUNT);
         FZ_CHECK(s->fmt_len <= SHMLOG_MAX_FMT_BYTES && s->fmt[s->fmt_len] == '\0');
         FZ_CHECK(s->file_len <= SHMLOG_MAX_FILE_BYTES && s->file[s->file_len] == '\0');
+        FZ_CHECK(s->func_len <= SHMLOG_MAX_FUNC_BYTES && s->func[s->func_len] == '\0');
+        FZ_CHECK(s->desc_len <= SHMLOG_MAX_DESC_BYTES && s->desc[s->desc_len] == '\0');
         check_site_info(ev);
         if (nkept < FZ_MAX_KEPT_SITES)
             kept_sites[nkept++] = s;
@@ -239,7 +243,9 @@ static int same_want(const struct want *w, const struct shlog_event *ev)
         return a->id == b->id && a->line == b->line && a->level == b->level && a->category == b->category &&
                a->nargs == b->nargs && memcmp(a->arg_types, b->arg_types, a->nargs) == 0 &&
                a->fmt_len == b->fmt_len && memcmp(a->fmt, b->fmt, a->fmt_len) == 0 &&
-               a->file_len == b->file_len && memcmp(a->file, b->file, a->file_len) == 0;
+               a->file_len == b->file_len && memcmp(a->file, b->file, a->file_len) == 0 &&
+               a->func_len == b->func_len && memcmp(a->func, b->func, a->func_len) == 0 &&
+               a->desc_len == b->desc_len && memcmp(a->desc, b->desc, a->desc_len) == 0;
     }
     case SHLOG_EV_RECORD: {
         const struct shm_copied_record *a = &w->rec, *b = ev->rec;
@@ -693,6 +699,10 @@ static void op_site(struct enc_run *e, uint32_t key)
     s->fmt_len = (uint32_t)strlen(s->fmt);
     small_string(in, s->file, 60);
     s->file_len = (uint32_t)strlen(s->file);
+    small_string(in, s->func, 40);
+    s->func_len = (uint32_t)strlen(s->func);
+    small_string(in, s->desc, 60);
+    s->desc_len = (uint32_t)strlen(s->desc);
     FZ_CHECK(shlog_enc_site(e->enc, key, s) == 0);
     e->sites[key][id] = s;
     struct want *w = add_want(SHLOG_EV_SITE, key);

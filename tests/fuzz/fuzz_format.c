@@ -5,7 +5,9 @@
  *
  * Input: byte 0 bit 0 chooses the mode.
  *   0 hostile  a site and a record as any file or segment could hold them:
- *              header fields, 16 raw argument types, then "fmt\0file\0payload".
+ *              header fields, 16 raw argument types, then "fmt\0file\0payload";
+ *              with byte 0 bit 1, "fmt\0file\0func\0desc\0payload" (the site's
+ *              function and its arguments' descriptor, SHMLOG_ENUM's names).
  *              Checks: decoded arguments lie in the payload, nothing
  *              overflows RENDER_LINE_MAX, a small buffer gets a prefix
  *              of the full output, every JSON line parses, every text line is
@@ -126,7 +128,7 @@ static void check_lines(const struct render_input *ri, const struct shm_loss *lo
     }
 }
 
-static void run_hostile(struct fz_in *in)
+static void run_hostile(struct fz_in *in, int with_desc)
 {
     static char app[SHMLOG_APP_BYTES], host[SHMLOG_HOST_BYTES];
     memset(&site, 0, sizeof site);
@@ -153,6 +155,10 @@ static void run_hostile(struct fz_in *in)
     take_cstring(in, host, sizeof host - 1);
     site.fmt_len = (uint32_t)take_cstring(in, site.fmt, SHMLOG_MAX_FMT_BYTES);
     site.file_len = (uint32_t)take_cstring(in, site.file, SHMLOG_MAX_FILE_BYTES);
+    if (with_desc) {
+        site.func_len = (uint32_t)take_cstring(in, site.func, SHMLOG_MAX_FUNC_BYTES);
+        site.desc_len = (uint32_t)take_cstring(in, site.desc, SHMLOG_MAX_DESC_BYTES);
+    }
     size_t plen = fz_bytes(in, rec.payload, sizeof rec.payload);
     /* A record from a ring declares its slots' capacity; from a file, what its
      * arguments use; a hostile one anything. */
@@ -476,6 +482,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (data[0] & 1)
         run_printf(&in);
     else
-        run_hostile(&in);
+        run_hostile(&in, data[0] & 2);
     return 0;
 }

@@ -104,6 +104,8 @@ static void check_meta(const struct shm_seg *seg)
         FZ_CHECK(site.id == id);
         FZ_CHECK(site.fmt_len <= SHMLOG_MAX_FMT_BYTES && strlen(site.fmt) == site.fmt_len);
         FZ_CHECK(site.file_len <= SHMLOG_MAX_FILE_BYTES && strlen(site.file) == site.file_len);
+        FZ_CHECK(site.func_len <= SHMLOG_MAX_FUNC_BYTES && strlen(site.func) == site.func_len);
+        FZ_CHECK(site.desc_len <= SHMLOG_MAX_DESC_BYTES && strlen(site.desc) == site.desc_len);
         FZ_CHECK(site.nargs <= SHMLOG_MAX_ARGS);
         FZ_CHECK(site.level <= SHMLOG_LEVEL_FATAL && site.category < SHMLOG_MAX_CATEGORIES);
         for (unsigned i = 0; i < site.nargs; i++)
