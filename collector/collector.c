@@ -242,6 +242,7 @@ static void check_liveness(int all)
             continue;
         p->alive_checked_ns = now;
         proc_losses(&col, p);
+        threads_scan(p);
         answer_backtrace(p);
         if (!shm_meta_alive(&p->meta))
             proc_mark_gone(p);

@@ -111,7 +111,7 @@ static unsigned encode_with_backtrace(struct collector_state *c, struct ring *r,
 static unsigned encode_taken(struct collector_state *c, struct ring *r, size_t n, uint64_t pos, unsigned *written)
 {
     struct proc *p = r->proc;
-    uint32_t known = UINT32_MAX; /* runs of one site are the common case */
+    uint32_t known = UINT32_MAX, known_tid = 0; /* runs of one site, of one thread, are the common case */
     unsigned records = 0, backtrace = 0;
     ring_batch(c, r);
     /* Slot by slot, continuation slots passed over: stepping by each head's
@@ -124,6 +124,10 @@ static unsigned encode_taken(struct collector_state *c, struct ring *r, size_t n
         if (t->site != known) {
             site_in_file(c, p, t->site);
             known = t->site;
+        }
+        if (t->tid != known_tid) {
+            thread_in_file(c, p, t->tid);
+            known_tid = t->tid;
         }
         category_in_file(c, p, t->category);
         count_record(c, p, t->level, t->category, t->site);
@@ -199,6 +203,7 @@ __attribute__((noinline)) static void drain_records(struct collector_state *c, s
             ring_batch(c, r);
             site_in_file(c, p, rec.site);
             category_in_file(c, p, rec.category);
+            thread_in_file(c, p, rec.tid);
             int rc = shlog_enc_record(enc, &rec);
             if (rc == -ENOSPC) {
                 check_enc(end_batch(c), "a batch");

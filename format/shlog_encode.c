@@ -255,6 +255,22 @@ int shlog_enc_category(struct shlog_enc *e, uint32_t proc, uint32_t id, const ch
     return enc_section(e, SHLOG_SEC_CATEGORY, body, (size_t)(p + len - body));
 }
 
+int shlog_enc_thread(struct shlog_enc *e, uint32_t proc, uint32_t tid, const char *name)
+{
+    size_t len = strnlen(name, SHMLOG_THREAD_NAME_BYTES + 1);
+    char clean[SHMLOG_THREAD_NAME_BYTES + 1];
+    if (!map_find(&e->procs, proc, 0))
+        return -ENOENT;
+    if (tid == 0 || len == 0 || shmlog_thread_name_clean(name, len, clean) != len || memcmp(clean, name, len))
+        return -EINVAL;
+    uint8_t body[3 * VARINT_MAX + SHMLOG_THREAD_NAME_BYTES];
+    uint8_t *p = put_varint(body, proc);
+    p = put_varint(p, tid);
+    p = put_varint(p, len);
+    memcpy(p, name, len);
+    return enc_section(e, SHLOG_SEC_THREAD, body, (size_t)(p + len - body));
+}
+
 int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
 {
     if (!map_find(&e->procs, proc, 0))

@@ -38,7 +38,7 @@ cd "$tmp" || bail "cd $tmp" # the sources are not on sys.path: the installed pac
 check "the installed package is imported, from the venv, and loads the library (API version 2)" "$vpy" -c "
 import shmlog, shmlog._native as n
 assert shmlog.__file__.startswith('$tmp/venv/'), shmlog.__file__
-assert n.library().shmlog_read_version() == 2
+assert n.library().shmlog_read_version() == 3
 "
 
 cat >"$tmp/pycheck.py" <<'EOF'
