@@ -242,7 +242,6 @@ static void check_liveness(int all)
             continue;
         p->alive_checked_ns = now;
         proc_losses(&col, p);
-        threads_scan(p);
         answer_backtrace(p);
         if (!shm_meta_alive(&p->meta))
             proc_mark_gone(p);

@@ -497,7 +497,7 @@ static inline void site_in_file(struct collector_state *c, struct proc *p, uint3
         site_in_file_slow(c, p, id);
 }
 /* Reads the THREAD entries p's table got since the last look (renames
- * included): at each liveness check, and for a thread not known yet. */
+ * included): after each take of records, and for a thread not known yet. */
 void threads_scan(struct proc *p);
 void thread_in_file_slow(struct collector_state *c, struct proc *p, uint32_t tid);
 /* A record's thread, when its process named it, is named in the file first. */

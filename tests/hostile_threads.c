@@ -14,6 +14,7 @@
  * is given. */
 static void hostile_entry(uint32_t tid, const char *name, uint32_t len, uint32_t off)
 {
+    usleep(500 * 1000); /* the record before it read by the collector (--max-delay-ms 20) first */
     shmlog__lock_take();
     struct shmlog_site s;
     memset(&s, 0, sizeof s);
@@ -24,7 +25,6 @@ static void hostile_entry(uint32_t tid, const char *name, uint32_t len, uint32_t
     s.flags = SHMLOG_SITE_THREAD;
     shmlog__site_publish(&s);
     shmlog__lock_give();
-    usleep(300 * 1000); /* the collector's look at the table, every 100 ms */
 }
 
 int main(void)

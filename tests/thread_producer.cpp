@@ -63,9 +63,9 @@ int main()
         expect(shmlog_thread_name("fx-a"), "fx-a");
         say_tid("renamed");
         SHMLOG_INFO("hello from %s", "before-rename");
-        usleep(500 * 1000); /* written under the first name */
+        usleep(500 * 1000); /* read by the collector (--max-delay-ms 20) before the rename */
         expect(shmlog_thread_name("fx-b"), "fx-b");
-        usleep(500 * 1000); /* the collector's look at the table, every 100 ms */
+        usleep(100 * 1000);
         SHMLOG_INFO("hello from %s", "after-rename");
     }).join();
     if (shmlog_thread_name("") != -EINVAL) {
