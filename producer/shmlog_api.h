@@ -66,8 +66,8 @@ int shmlog_init(const struct shmlog_config *cfg);
 /* Creates the ring of the cpu the caller runs on now, and caches the thread id,
  * so that the first record of a pinned thread takes the hot path. 0 or -errno. */
 int shmlog_thread_init(void);
-/* Names the calling thread in the files from now on (its records written
- * after, within the collector's next pass): at most SHMLOG_THREAD_NAME_BYTES
+/* Names the calling thread in the files from now on (the records it writes
+ * after; shmlog(3) says which before may show it): at most SHMLOG_THREAD_NAME_BYTES
  * of UTF-8, a longer name cut and ending in '~', a control character or a
  * byte that is not UTF-8 written as '?'. shmlog_thread_init names it by its
  * pthread name (pthread_setname_np). Not for the hot path: it takes the lock
