@@ -178,7 +178,7 @@ static void write_ring(struct collector_state *c, struct ring *r, uint64_t order
     size_t bytes = 0;
     for (uint32_t i = 0; i < b->count; i++) {
         const struct shm_copied_record *k = kept_at(b, i);
-        record_in_file(c, p, k->site, k->category);
+        record_in_file(c, p, k->site, k->category, k->tid);
         bytes += kept_bytes(k);
     }
     if (shlog_enc_raw_bytes(c->cur->enc) + bytes > FRAME_RAW_STOP) {

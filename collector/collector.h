@@ -158,6 +158,23 @@ struct uid_charge {
     struct uid_charge *next;
 };
 
+/* A thread a process named, and the file its name is written in. */
+struct proc_thread {
+    uint32_t tid; /* 0: a free slot */
+    char name[SHMLOG_THREAD_NAME_BYTES + 1];
+    uint64_t file_gen; /* the file that has this name for it; 0: none yet */
+};
+
+/* Open addressing on tid; at most PROC_THREADS_MAX, so a hostile table of
+ * THREAD entries costs the collector a bounded 200 KiB per process. */
+#define PROC_THREADS_MAX 4096u
+struct proc_threads {
+    struct proc_thread *slots;
+    uint32_t cap, count;
+    uint32_t scanned; /* entries of the site table looked at */
+    uint32_t last;    /* the slot of the last tid asked: records come in runs of one thread */
+};
+
 struct proc {
     uint32_t key;
     int dir;            /* index in opt.dirs: its rings are in the same directory */
@@ -182,6 +199,7 @@ struct proc {
     uint64_t by_category[SHMLOG_MAX_CATEGORIES]; /* records */
     uint64_t records, lost;
     uint64_t bt_requests_seen, bt_polled_ns; /* the meta's backtrace requests as last answered, and when read */
+    struct proc_threads threads; /* its threads' names (THREAD entries of its site table) */
     struct proc *next;
 };
 
@@ -478,8 +496,19 @@ static inline void site_in_file(struct collector_state *c, struct proc *p, uint3
     if (!slot || slot->file_gen != c->cur->gen)
         site_in_file_slow(c, p, id);
 }
-/* The site and category a record names are in the file (before a batch of it). */
-void record_in_file(struct collector_state *c, struct proc *p, uint32_t site, unsigned category);
+/* Reads the THREAD entries p's table got since the last look (renames
+ * included): after each take of records, and for a thread not known yet. */
+void threads_scan(struct proc *p);
+void thread_in_file_slow(struct collector_state *c, struct proc *p, uint32_t tid);
+/* A record's thread, when its process named it, is named in the file first. */
+static inline void thread_in_file(struct collector_state *c, struct proc *p, uint32_t tid)
+{
+    const struct proc_thread *t = p->threads.slots ? &p->threads.slots[p->threads.last] : NULL;
+    if (!t || t->tid != tid || t->file_gen != c->cur->gen)
+        thread_in_file_slow(c, p, tid);
+}
+/* The site, category and thread a record names are in the file (before a batch of it). */
+void record_in_file(struct collector_state *c, struct proc *p, uint32_t site, unsigned category, uint32_t tid);
 void ring_unclaim(struct ring *r);
 uint64_t ring_head_now(struct ring *r);
 void proc_finalize(struct collector_state *c, struct proc *p);

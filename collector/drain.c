@@ -111,8 +111,11 @@ static unsigned encode_with_backtrace(struct collector_state *c, struct ring *r,
 static unsigned encode_taken(struct collector_state *c, struct ring *r, size_t n, uint64_t pos, unsigned *written)
 {
     struct proc *p = r->proc;
-    uint32_t known = UINT32_MAX; /* runs of one site are the common case */
+    uint32_t known = UINT32_MAX, known_tid = 0; /* runs of one site, of one thread, are the common case */
     unsigned records = 0, backtrace = 0;
+    /* After the take: a thread that named itself before writing a record
+     * published the name first, so these records are named as written. */
+    threads_scan(p);
     ring_batch(c, r);
     /* Slot by slot, continuation slots passed over: stepping by each head's
      * slot count would chain every step to a load. */
@@ -124,6 +127,10 @@ static unsigned encode_taken(struct collector_state *c, struct ring *r, size_t n
         if (t->site != known) {
             site_in_file(c, p, t->site);
             known = t->site;
+        }
+        if (t->tid != known_tid) {
+            thread_in_file(c, p, t->tid);
+            known_tid = t->tid;
         }
         category_in_file(c, p, t->category);
         count_record(c, p, t->level, t->category, t->site);
@@ -143,6 +150,7 @@ __attribute__((noinline)) static void drain_records(struct collector_state *c, s
     struct shlog_enc *enc = c->cur->enc;
     uint64_t pos = dp->pos, payload_bytes = 0, slots = 0;
     unsigned n = 0, losses = 0, written = 0;
+    uint32_t known_tid = 0;
     const char *hostile = NULL;
     int more = 1; /* unless the loop finds the ring empty */
     while (n + losses < budget) { /* losses count too: a scribbled ring must not keep us here */
@@ -199,6 +207,11 @@ __attribute__((noinline)) static void drain_records(struct collector_state *c, s
             ring_batch(c, r);
             site_in_file(c, p, rec.site);
             category_in_file(c, p, rec.category);
+            if (rec.tid != known_tid) { /* read after the record: names it as written (encode_taken) */
+                threads_scan(p);
+                known_tid = rec.tid;
+            }
+            thread_in_file(c, p, rec.tid);
             int rc = shlog_enc_record(enc, &rec);
             if (rc == -ENOSPC) {
                 check_enc(end_batch(c), "a batch");

@@ -172,6 +172,7 @@ static void sites_free(struct proc *p)
         free(page);
     }
     free(p->site_pages);
+    free(p->threads.slots);
 }
 
 /* p exited (or shut down): no ring of it can appear after this moment. */
@@ -491,10 +492,100 @@ void site_in_file_slow(struct collector_state *c, struct proc *p, uint32_t id)
         slot->file_gen = c->cur->gen;
 }
 
-void record_in_file(struct collector_state *c, struct proc *p, uint32_t site, unsigned category)
+void record_in_file(struct collector_state *c, struct proc *p, uint32_t site, unsigned category, uint32_t tid)
 {
     site_in_file(c, p, site);
     category_in_file(c, p, category);
+    thread_in_file(c, p, tid);
+}
+
+/* tid's slot, made if make and there is room; NULL otherwise. */
+static struct proc_thread *thread_slot(struct proc *p, uint32_t tid, int make)
+{
+    struct proc_threads *t = &p->threads;
+    if (make && (t->count + 1) * 2 > t->cap && t->cap < 2 * PROC_THREADS_MAX) {
+        uint32_t cap = t->cap ? t->cap * 2 : 16;
+        struct proc_thread *slots = calloc(cap, sizeof(*slots));
+        if (!slots)
+            return NULL;
+        for (uint32_t i = 0; i < t->cap; i++)
+            if (t->slots[i].tid) {
+                uint32_t j = t->slots[i].tid * 2654435761u & (cap - 1);
+                while (slots[j].tid)
+                    j = (j + 1) & (cap - 1);
+                slots[j] = t->slots[i];
+            }
+        free(t->slots);
+        t->slots = slots;
+        t->cap = cap;
+        t->last = 0;
+    }
+    if (!t->cap)
+        return NULL;
+    uint32_t j = tid * 2654435761u & (t->cap - 1);
+    while (t->slots[j].tid && t->slots[j].tid != tid)
+        j = (j + 1) & (t->cap - 1);
+    if (!t->slots[j].tid) {
+        if (!make || t->count >= PROC_THREADS_MAX)
+            return NULL;
+        t->slots[j].tid = tid;
+        t->count++;
+    }
+    t->last = j;
+    return &t->slots[j];
+}
+
+struct thread_read {
+    struct proc *p;
+    uint32_t end; /* the table's published count */
+};
+
+static void threads_read(void *ctx)
+{
+    struct thread_read *tr = ctx;
+    struct proc *p = tr->p;
+    const struct shmlog_meta *m = p->meta.addr;
+    uint32_t count = shmlog__load_acquire(&m->site_count);
+    tr->end = count;
+    for (uint32_t id = p->threads.scanned; id < count; id++) {
+        uint32_t tid;
+        char name[SHMLOG_THREAD_NAME_BYTES + 1];
+        int rc = shm_meta_thread(&p->meta, id, &tid, name);
+        if (rc < 0) {
+            tr->end = id; /* past the capacity, or a table that moved: looked at again later */
+            if (rc == -EINVAL)
+                tr->end = id + 1; /* a thread of tid 0: never one */
+            break;
+        }
+        struct proc_thread *t = rc == 0 ? thread_slot(p, tid, 1) : NULL;
+        if (t && strcmp(t->name, name) != 0) { /* new, or renamed: written again */
+            memcpy(t->name, name, sizeof(t->name));
+            t->file_gen = 0;
+        }
+        p->threads.scanned = id + 1;
+    }
+}
+
+void threads_scan(struct proc *p)
+{
+    if (p->meta.hdr.abi_version < 5)
+        return;
+    struct thread_read tr = {p, 0};
+    meta_read(p, threads_read, &tr);
+}
+
+void thread_in_file_slow(struct collector_state *c, struct proc *p, uint32_t tid)
+{
+    struct proc_thread *t = thread_slot(p, tid, 0);
+    if (!t) { /* a thread not seen yet: it may have named itself since the last look */
+        threads_scan(p);
+        t = thread_slot(p, tid, 1); /* named or not, so that its next records pass the inline check */
+        if (!t)
+            return;
+    }
+    if (t->name[0] && t->file_gen != c->cur->gen)
+        check_enc(shlog_enc_thread(c->cur->enc, p->key, tid, t->name), "a thread");
+    t->file_gen = c->cur->gen;
 }
 
 /* Unlinks a segment if the path still names the file we mapped. */

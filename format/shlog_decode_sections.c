@@ -26,6 +26,22 @@ static int sec_category(struct shlog_reader *r, struct cur *c, struct shlog_even
     return 1;
 }
 
+/* A name that breaks the rule (a writer other than ours) is shown with its
+ * bad bytes as '?', as the collector shows a segment's: the frame's records stay. */
+static int sec_thread(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
+{
+    uint64_t key = get_varint(c), tid = get_varint(c), len = get_varint(c);
+    const uint8_t *name = len > 0 && len <= SHMLOG_THREAD_NAME_BYTES ? get_bytes(c, len) : NULL;
+    const struct shlog_proc *p = need_proc(r, key);
+    if (c->bad || !name || !p || tid == 0 || tid > UINT32_MAX)
+        return shlog__frame_damaged(r, ev, "bad THREAD section");
+    ev_begin(r, ev, SHLOG_EV_THREAD);
+    ev->proc = p;
+    ev->thread_tid = (uint32_t)tid;
+    shmlog_thread_name_clean((const char *)name, len, ev->thread_name);
+    return 1;
+}
+
 static int sec_process(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
 {
     struct shm_proc_info pi;
@@ -353,6 +369,7 @@ int shlog__section_next(struct shlog_reader *r, struct shlog_event *ev)
     case SHLOG_SEC_EXIT: return sec_exit(r, &c, ev);
     case SHLOG_SEC_CLOCK: return 0; /* returned before the frame's other sections */
     case SHLOG_SEC_CATEGORY: return sec_category(r, &c, ev);
+    case SHLOG_SEC_THREAD: return sec_thread(r, &c, ev);
     /* No version writes it: zeros where sections should be, as in a frame
      * made only to cost a reader its decompression. */
     case 0: return shlog__frame_damaged(r, ev, "a section of type 0");

@@ -244,6 +244,17 @@ int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_
     return rc;
 }
 
+/* A section of a process's name for something: varint proc, varint id, varint len, the name. */
+static int enc_proc_name(struct shlog_enc *e, uint8_t type, uint32_t proc, uint32_t id, const char *name, size_t len)
+{
+    uint8_t body[3 * VARINT_MAX + SHMLOG_CATEGORY_NAME_BYTES + SHMLOG_THREAD_NAME_BYTES];
+    uint8_t *p = put_varint(body, proc);
+    p = put_varint(p, id);
+    p = put_varint(p, len);
+    memcpy(p, name, len);
+    return enc_section(e, type, body, (size_t)(p + len - body));
+}
+
 int shlog_enc_category(struct shlog_enc *e, uint32_t proc, uint32_t id, const char *name)
 {
     size_t len = strnlen(name, SHMLOG_CATEGORY_NAME_BYTES);
@@ -251,12 +262,18 @@ int shlog_enc_category(struct shlog_enc *e, uint32_t proc, uint32_t id, const ch
         return -ENOENT;
     if (id < SHMLOG_CAT_USER || id >= SHMLOG_MAX_CATEGORIES || len == 0 || len >= SHMLOG_CATEGORY_NAME_BYTES)
         return -EINVAL;
-    uint8_t body[3 * VARINT_MAX + SHMLOG_CATEGORY_NAME_BYTES];
-    uint8_t *p = put_varint(body, proc);
-    p = put_varint(p, id);
-    p = put_varint(p, len);
-    memcpy(p, name, len);
-    return enc_section(e, SHLOG_SEC_CATEGORY, body, (size_t)(p + len - body));
+    return enc_proc_name(e, SHLOG_SEC_CATEGORY, proc, id, name, len);
+}
+
+int shlog_enc_thread(struct shlog_enc *e, uint32_t proc, uint32_t tid, const char *name)
+{
+    size_t len = strnlen(name, SHMLOG_THREAD_NAME_BYTES + 1);
+    char clean[SHMLOG_THREAD_NAME_BYTES + 1];
+    if (!map_find(&e->procs, proc, 0))
+        return -ENOENT;
+    if (tid == 0 || len == 0 || shmlog_thread_name_clean(name, len, clean) != len || memcmp(clean, name, len))
+        return -EINVAL;
+    return enc_proc_name(e, SHLOG_SEC_THREAD, proc, tid, name, len);
 }
 
 int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)

@@ -132,6 +132,7 @@ static struct {
     uint8_t *strings;
     uint32_t site_count;
     uint32_t site_capacity;
+    uint32_t thread_entries; /* THREAD entries of the table: at most a quarter of it */
     uint32_t strings_used;
     uint32_t strings_bytes;
     /* Where the table and the arena start in the meta segment: kept here, never
@@ -839,6 +840,22 @@ static uint32_t shmlog__star_strings(const char *f)
     return mask;
 }
 
+/* Puts s (string offsets in the arena) at the end of the table, local and
+ * shared, and publishes it: its id. Called with the lock held, with room. */
+static uint32_t shmlog__site_publish(struct shmlog_site *s)
+{
+    struct shmlog_meta *m = shmlog__g.meta;
+    uint32_t n = shmlog__g.site_count;
+    shmlog__g.sites[n] = *s;
+    shmlog__site_strings_shift(s, shmlog__g.strings_offset);
+    (SHMLOG__REINTERPRET(struct shmlog_site *, SHMLOG__REINTERPRET(uint8_t *, m) + shmlog__g.sites_offset))[n] = *s;
+    shmlog__g.site_count = n + 1;
+    shmlog__store_relaxed(&m->strings_used, shmlog__g.strings_used);
+    /* Release: a reader that sees the count sees the entry and its strings. */
+    shmlog__store_release(&m->site_count, n + 1);
+    return n;
+}
+
 /* Adds a site to the table and publishes its word in *cache: the %.*s mask
  * above id + 1, or above UINT32_MAX when refused. Called with the lock held. */
 static uint64_t shmlog__site_add(uint64_t *cache, int level, int category, const char *file, int line,
@@ -848,7 +865,6 @@ static uint64_t shmlog__site_add(uint64_t *cache, int level, int category, const
     uint64_t word = SHMLOG__CAST(uint64_t, shmlog__star_strings(fmt)) << 32;
     size_t fmt_len = strlen(fmt), file_len = strlen(file), func_len = func ? strnlen(func, SHMLOG_MAX_FUNC_BYTES) : 0;
     size_t desc_len = desc ? strnlen(desc, SHMLOG_MAX_DESC_BYTES + 1) : 0;
-    struct shmlog_meta *m = shmlog__g.meta;
     if (file_len > SHMLOG_MAX_FILE_BYTES) { /* keep the end: it names the file */
         file += file_len - SHMLOG_MAX_FILE_BYTES;
         file_len = SHMLOG_MAX_FILE_BYTES;
@@ -880,14 +896,7 @@ static uint64_t shmlog__site_add(uint64_t *cache, int level, int category, const
         s.category = SHMLOG__CAST(uint8_t, category);
         s.nargs = SHMLOG__CAST(uint8_t, nargs);
         memcpy(s.arg_types, types, nargs);
-        shmlog__g.sites[n] = s;
-        shmlog__site_strings_shift(&s, shmlog__g.strings_offset);
-        (SHMLOG__REINTERPRET(struct shmlog_site *, SHMLOG__REINTERPRET(uint8_t *, m) + shmlog__g.sites_offset))[n] = s;
-        shmlog__g.site_count = n + 1;
-        shmlog__store_relaxed(&m->strings_used, shmlog__g.strings_used);
-        /* Release: a reader that sees the count sees the entry and its strings. */
-        shmlog__store_release(&m->site_count, n + 1);
-        word |= n + 1;
+        word |= shmlog__site_publish(&s) + 1;
     }
     /* Release pairs with the hot path's acquire of the cache: a record naming
      * this site is committed after the site is published. */
@@ -1169,7 +1178,71 @@ out:
     return err;
 }
 
+/* The name this thread last gave the table, and under which tid (a forked
+ * child's thread has the parent's copy under another tid). */
+static __thread char shmlog__thread_named[SHMLOG_THREAD_NAME_BYTES + 1];
+static __thread uint32_t shmlog__thread_named_tid;
+
+/* Adds a THREAD entry: thread tid is name from now on. Called with the lock
+ * held. Threads take at most a quarter of the table, so that a program that
+ * starts threads all day never leaves its call sites without a slot. */
+static int shmlog__thread_add(uint32_t tid, const char *name, size_t len)
+{
+    if (!shmlog__g.initialized)
+        return -ENODEV;
+    if (shmlog__g.thread_entries >= shmlog__g.site_capacity / 4 || shmlog__g.site_count >= shmlog__g.site_capacity ||
+        shmlog__g.strings_used + len + 1 > shmlog__g.strings_bytes)
+        return -ENOSPC;
+    struct shmlog_site s;
+    memset(&s, 0, sizeof s);
+    s.fmt_offset = shmlog__append_string(name, SHMLOG__CAST(uint32_t, len));
+    s.fmt_len = SHMLOG__CAST(uint32_t, len);
+    s.file_offset = s.fmt_offset + s.fmt_len; /* the name's NUL: an empty file name */
+    s.line = tid;
+    s.flags = SHMLOG_SITE_THREAD;
+    shmlog__site_publish(&s);
+    shmlog__g.thread_entries++;
+    return 0;
+}
+
+int shmlog_thread_name(const char *name)
+{
+    if (!name || !*name)
+        return -EINVAL;
+    char clean[SHMLOG_THREAD_NAME_BYTES + 1];
+    size_t len = shmlog_thread_name_clean(name, strlen(name), clean);
+    uint32_t tid = shmlog__tid_slow();
+    if (tid == shmlog__thread_named_tid && strcmp(clean, shmlog__thread_named) == 0)
+        return 0; /* named so already: no second entry */
+    shmlog__lock_take();
+    int err = shmlog__thread_add(tid, clean, len);
+    shmlog__lock_give();
+    if (!err) {
+        memcpy(shmlog__thread_named, clean, len + 1);
+        shmlog__thread_named_tid = tid;
+    }
+    return err;
+}
+
+static int shmlog__thread_ring(void);
+
 int shmlog_thread_init(void)
+{
+    int err = shmlog__thread_ring();
+    char name[SHMLOG_THREAD_NAME_BYTES + 1];
+    if (err != -ENODEV && pthread_getname_np(pthread_self(), name, sizeof name) == 0 && name[0])
+        shmlog_thread_name(name);
+    return err;
+}
+
+int shmlog__thread_init_named(const char *name)
+{
+    int err = shmlog__thread_ring();
+    int named = shmlog_thread_name(name);
+    return err ? err : named;
+}
+
+static int shmlog__thread_ring(void)
 {
     shmlog__tid_slow();
     unsigned cpu = shmlog__cpu();

@@ -66,6 +66,14 @@ int shmlog_init(const struct shmlog_config *cfg);
 /* Creates the ring of the cpu the caller runs on now, and caches the thread id,
  * so that the first record of a pinned thread takes the hot path. 0 or -errno. */
 int shmlog_thread_init(void);
+/* Names the calling thread in the files from now on (the records it writes
+ * after; shmlog(3) says which before may show it): at most SHMLOG_THREAD_NAME_BYTES
+ * of UTF-8, a longer name cut and ending in '~', a control character or a
+ * byte that is not UTF-8 written as '?'. shmlog_thread_init names it by its
+ * pthread name (pthread_setname_np). Not for the hot path: it takes the lock
+ * and a slot of the site table; threads take at most a quarter of it.
+ * 0, -EINVAL (empty), -ENODEV (before shmlog_init) or -ENOSPC (no slot left). */
+int shmlog_thread_name(const char *name);
 /* Stops logging and unmaps; the segments stay for the collector to drain. */
 void shmlog_shutdown(void);
 /* The live level of every category. */
@@ -133,7 +141,14 @@ uint8_t *shmlog__reserve_slow(unsigned nslots, size_t payload, uint64_t *pos);
 /* Counts a call whose level or category is out of range. */
 void shmlog__out_of_range(void);
 uint32_t shmlog__tid_slow(void);
+int shmlog__thread_init_named(const char *name);
 #ifdef __cplusplus
+}
+/* shmlog_thread_init, naming the thread name instead of its pthread name:
+ * the ring's error first, then the name's. */
+inline int shmlog_thread_init(const char *name)
+{
+    return shmlog__thread_init_named(name);
 }
 #endif
 

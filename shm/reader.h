@@ -184,6 +184,11 @@ int shm_name_valid(const char *name, size_t max);
 /* 0 and a copy of site id; -ENOENT when id is not published; -EINVAL when the
  * entry is corrupt (offsets out of bounds, bad types, too many arguments). */
 int shm_meta_site(const struct shm_seg *meta, uint32_t id, struct shm_site *out);
+/* Entry id of the site table when it names a thread (SHMLOG_SITE_THREAD,
+ * version 5): 0, its tid and its name as shmlog_thread_name_clean writes it
+ * ("?" for a name that is not in the arena or empty); 1 when the entry is a
+ * call site; -ENOENT when id is not published; -EINVAL for a thread of tid 0. */
+int shm_meta_thread(const struct shm_seg *meta, uint32_t id, uint32_t *tid, char name[SHMLOG_THREAD_NAME_BYTES + 1]);
 /* ---- rings ---- */
 
 /* A validated view of a ring segment. cap/mask/policy are copied at open. */

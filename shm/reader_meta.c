@@ -158,19 +158,60 @@ static int copy_meta_string(const struct shm_seg *seg, uint32_t str_off, uint32_
     return 0;
 }
 
-int shm_meta_site(const struct shm_seg *seg, uint32_t id, struct shm_site *out)
+/* Version 4 segments had no site flags: a thread entry is of version 5 on. */
+static int site_is_thread(const struct shm_seg *seg, const struct shmlog_site *s)
 {
-    uint32_t sites_off, cap, str_off, str_bytes;
-    if (meta_geometry(seg, &sites_off, &cap, &str_off, &str_bytes) != 0)
+    return seg->hdr.abi_version >= 5 && (s->flags & SHMLOG_SITE_THREAD);
+}
+
+/* Entry id of the table, under the count the producer published: 0, or -errno. */
+static int meta_entry(const struct shm_seg *seg, uint32_t id, struct shmlog_site *s, uint32_t *str_off,
+                      uint32_t *str_bytes)
+{
+    uint32_t sites_off, cap;
+    if (meta_geometry(seg, &sites_off, &cap, str_off, str_bytes) != 0)
         return -EINVAL;
     /* Acquire pairs with the producer's release of site_count. */
     uint32_t count = shmlog__load_acquire(&meta_of(seg)->site_count);
     if (id >= count || id >= cap)
         return -ENOENT;
+    memcpy(s, (const uint8_t *)seg->addr + sites_off + (size_t)id * SHMLOG_SITE_BYTES, sizeof *s);
+    return 0;
+}
+
+int shm_meta_thread(const struct shm_seg *seg, uint32_t id, uint32_t *tid, char name[SHMLOG_THREAD_NAME_BYTES + 1])
+{
     struct shmlog_site s;
-    memcpy(&s, (const uint8_t *)seg->addr + sites_off + (size_t)id * SHMLOG_SITE_BYTES, sizeof s);
+    uint32_t str_off, str_bytes;
+    int rc = meta_entry(seg, id, &s, &str_off, &str_bytes);
+    if (rc)
+        return rc;
+    if (!site_is_thread(seg, &s))
+        return 1;
+    if (s.line == 0)
+        return -EINVAL;
+    *tid = s.line;
+    /* Read up to one byte past the bound, so that a longer name shows cut. */
+    uint32_t len = s.fmt_len < SHMLOG_THREAD_NAME_BYTES + 1 ? s.fmt_len : SHMLOG_THREAD_NAME_BYTES + 1;
+    char raw[SHMLOG_THREAD_NAME_BYTES + 2];
+    if (len == 0 || s.fmt_offset < str_off || (uint64_t)s.fmt_offset + len > (uint64_t)str_off + str_bytes) {
+        memcpy(name, "?", 2);
+        return 0;
+    }
+    memcpy(raw, (const uint8_t *)seg->addr + s.fmt_offset, len);
+    shmlog_thread_name_clean(raw, len, name);
+    return 0;
+}
+
+int shm_meta_site(const struct shm_seg *seg, uint32_t id, struct shm_site *out)
+{
+    uint32_t str_off, str_bytes;
+    struct shmlog_site s;
+    int rc = meta_entry(seg, id, &s, &str_off, &str_bytes);
+    if (rc)
+        return rc;
     struct shmlog_args_shape shape; /* arguments a record can hold */
-    if (s.level > SHMLOG_LEVEL_FATAL || s.category >= SHMLOG_MAX_CATEGORIES ||
+    if (site_is_thread(seg, &s) || s.level > SHMLOG_LEVEL_FATAL || s.category >= SHMLOG_MAX_CATEGORIES ||
         shmlog_args_shape_init(&shape, s.nargs, s.arg_types) != 0)
         return -EINVAL;
     if (copy_meta_string(seg, str_off, str_bytes, s.fmt_offset, s.fmt_len, SHMLOG_MAX_FMT_BYTES, out->fmt) ||

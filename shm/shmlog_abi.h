@@ -58,6 +58,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The conversions of code that C and C++ files both compile: C++ builds with
  * -Wold-style-cast see the named casts. SHMLOG__CAST converts a value,
@@ -86,7 +87,11 @@
  * 4: the meta's levels per category, category names, the calls not written
  *    while logging was not set up, the out-of-range calls, and the backtrace;
  *    the record flags CLAMPED and BACKTRACE. Readers take version 3 metas as
- *    one level for the built-in categories. */
+ *    one level for the built-in categories.
+ * 5: site flags: SHMLOG_SITE_DESC (a call site's argument descriptor) and
+ *    SHMLOG_SITE_THREAD (a thread's name in the site table); a site's __func__.
+ *    Readers take version 4 metas as they were: their sites' flags are zero
+ *    and they name no function. */
 #define SHMLOG_ABI_VERSION 5u
 
 #define SHMLOG_CACHELINE 64u
@@ -242,6 +247,51 @@ struct shmlog_site {
 #define SHMLOG_SITE_DESC 1u /* desc_offset and desc_len are set */
 SHMLOG__STATIC_ASSERT(sizeof(struct shmlog_site) == SHMLOG_SITE_BYTES, "site is 64 bytes");
 SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_site, func_offset) == 40, "abi");
+
+/* shmlog_site.flags. A THREAD entry is no call site (no record names its id):
+ * it names thread `line` (its kernel tid) `fmt` from then on; the latest entry
+ * of a tid wins. Its name: 1..SHMLOG_THREAD_NAME_BYTES of UTF-8, no control
+ * character; file_len 0, nargs 0. */
+#define SHMLOG_SITE_THREAD 2u
+#define SHMLOG_THREAD_NAME_BYTES 32u
+
+/* A thread name as the files keep it, written to out with its NUL: each byte
+ * that is a control character or not part of UTF-8 becomes '?', and a name
+ * past SHMLOG_THREAD_NAME_BYTES is cut at a character and ends in '~', so a
+ * cut is visible. Returns its length. A name is valid as it stands when it is
+ * not empty and comes out the same. */
+static inline size_t shmlog_thread_name_clean(const char *name, size_t len, char *out)
+{
+    size_t o = 0, cut = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned c = SHMLOG__CAST(unsigned char, name[i]);
+        /* the sequence length c leads, and the range of the byte after it (RFC 3629) */
+        size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80, hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+        int ok = n > 0 && i + n <= len && !(c < 0x20 || c == 0x7F);
+        for (size_t k = 1; ok && k < n; k++) {
+            unsigned b = SHMLOG__CAST(unsigned char, name[i + k]);
+            ok = k == 1 ? b >= lo && b <= hi : b >= 0x80 && b <= 0xBF;
+        }
+        if (!ok)
+            n = 1;
+        if (o + n > SHMLOG_THREAD_NAME_BYTES) {
+            o = cut;
+            out[o++] = '~';
+            break;
+        }
+        if (ok)
+            memcpy(out + o, name + i, n);
+        else
+            out[o] = '?';
+        o += n;
+        i += n;
+        if (o < SHMLOG_THREAD_NAME_BYTES)
+            cut = o;
+    }
+    out[o] = 0;
+    return o;
+}
 
 /* The metadata segment header: exactly SHMLOG_META_HEADER_BYTES. */
 struct shmlog_meta {

@@ -24,6 +24,8 @@ std::string order_name(long id)
 int every_type(int n, const std::string &account, std::string_view venue, int runtime_level, int category);
 int every_type(int n, const std::string &account, std::string_view venue, int runtime_level, int category)
 {
+    if (shmlog_thread_init("md-0") != 0 || shmlog_thread_name(account.c_str()) != 0 || shmlog_thread_init() != 0)
+        return -1; /* thread names: the C++ overload, the C call, the pthread name */
     const bool flag = n > 0;
     const char c = 'c';
     const signed char sc = -3;

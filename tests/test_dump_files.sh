@@ -88,6 +88,8 @@ for o in objs:
         keys = ["ts_ns", "time", "host", "app", "pid", "exit"]
     else:
         keys = RECORD_KEYS + [k for k in ("truncated", "error") if k in o]
+        if "thread" in o:  # a named thread's: right after cpu
+            keys.insert(keys.index("cpu") + 1, "thread")
     if list(o.keys()) != keys:
         errors.append("keys %s" % list(o.keys()))
         break

@@ -260,7 +260,17 @@ Test(multiproc, four_producers_at_once, .init = dir_up, .fini = dir_down, .timeo
         cr_assert_eq(shm_seg_open(&meta, path, 0, NULL, err, sizeof err), 0, "%s", err);
         cr_assert_eq(shm_meta_info(&meta, &info, err, sizeof err), 0, "%s", err);
         cr_expect(info.flags & SHMLOG_SEG_CLOSED, "child %u called shmlog_shutdown()", c);
-        cr_expect_eq(info.site_count, 2, "two call sites registered once each, whatever the threads");
+        /* Each thread named itself (shmlog_thread_init takes its pthread name): one entry each. */
+        unsigned sites = 0, threads = 0;
+        for (uint32_t id = 0; id < info.site_count; id++) {
+            struct shm_site site;
+            uint32_t tid;
+            char name[SHMLOG_THREAD_NAME_BYTES + 1];
+            sites += shm_meta_site(&meta, id, &site) == 0;
+            threads += shm_meta_thread(&meta, id, &tid, name) == 0;
+        }
+        cr_expect_eq(sites, 2, "two call sites registered once each, whatever the threads");
+        cr_expect_eq(threads, THREADS, "each thread named once: %u", threads);
         shm_seg_close(&meta);
     }
 }

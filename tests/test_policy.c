@@ -1156,3 +1156,67 @@ Test(level, a_write_to_the_meta_segment_changes_the_level, .init = dir_up, .fini
     c = read_levels(&pos);
     cr_assert_eq(c.fatal, 0);
 }
+
+/* Thread names share the site table with call sites but take at most a
+ * quarter of it: a program that starts (or renames) threads all day is
+ * refused a name (-ENOSPC), never a call site. The same name again takes no
+ * slot. */
+Test(site, thread_names_take_at_most_a_quarter_of_the_table, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_DROP); /* its shmlog_thread_init named the thread once */
+    cr_assert_eq(shmlog_thread_name("same"), 0);
+    cr_assert_eq(shmlog_thread_name("same"), 0);
+    uint32_t quarter = proc.info.site_capacity / 4, named = 2;
+    char name[SHMLOG_THREAD_NAME_BYTES + 1];
+    int rc = 0;
+    while (rc == 0 && named <= quarter) {
+        snprintf(name, sizeof name, "t%u", named);
+        if ((rc = shmlog_thread_name(name)) == 0)
+            named++;
+    }
+    cr_assert_eq(rc, -ENOSPC, "the %uth name was refused: %d", named + 1, rc);
+    cr_assert_eq(named, quarter, "threads took a quarter of the %u slots: %u", proc.info.site_capacity, named);
+    SHMLOG_INFO("seq=%u", 7u);
+    struct shm_proc_info info;
+    char err[256];
+    cr_assert_eq(shm_meta_info(&proc.meta, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(info.unregistered, 0, "the call site after them still got a slot");
+    cr_assert_eq(info.site_count, quarter + 1);
+    struct shm_site site;
+    cr_assert_eq(shm_meta_site(&proc.meta, quarter, &site), 0);
+    cr_assert_str_eq(site.fmt, "seq=%u");
+    uint32_t tid;
+    cr_assert_eq(shm_meta_thread(&proc.meta, 1, &tid, name), 0);
+    cr_assert_str_eq(name, "same");
+    cr_assert_eq(shm_meta_thread(&proc.meta, quarter, &tid, name), 1, "a call site is no thread");
+}
+
+/* Version 4 had no site flags (its producers wrote zero): read as version 4,
+ * a table entry is a call site whatever its flags, as before; from version 5
+ * on, the flagged entry is a thread's name and no call site. */
+Test(site, a_version_4_meta_has_no_thread_entries, .init = dir_up, .fini = dir_down, .timeout = 20)
+{
+    producer_up(SHMLOG_DROP);
+    cr_assert_eq(shmlog_thread_name("md-0"), 0);
+    struct shm_proc_info info;
+    char err[256];
+    cr_assert_eq(shm_meta_info(&proc.meta, &info, err, sizeof err), 0, "%s", err);
+    uint32_t id = info.site_count - 1, tid;
+    char name[SHMLOG_THREAD_NAME_BYTES + 1];
+    struct shm_site site;
+    cr_assert_eq(shm_meta_thread(&proc.meta, id, &tid, name), 0);
+    cr_assert_str_eq(name, "md-0");
+    cr_assert_eq(shm_meta_site(&proc.meta, id, &site), -EINVAL, "a thread entry is no call site");
+    struct shmlog_seg_header *h = proc.meta.addr;
+    h->abi_version = 4;
+    h->format_word = SHMLOG_FORMAT_WORD_OF(4);
+    struct shm_seg v4;
+    cr_assert_eq(shm_seg_open(&v4, proc.meta.path, 0, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(v4.hdr.abi_version, 4);
+    cr_assert_eq(shm_meta_thread(&v4, id, &tid, name), 1, "version 4: a call site");
+    cr_assert_eq(shm_meta_site(&v4, id, &site), 0);
+    cr_assert_str_eq(site.fmt, "md-0");
+    shm_seg_close(&v4);
+    h->abi_version = SHMLOG_ABI_VERSION;
+    h->format_word = SHMLOG_FORMAT_WORD;
+}

@@ -56,7 +56,8 @@ import shmlog
 
 RECORD_KEYS = ["ts_ns", "time", "level", "category", "host", "app", "pid", "tid", "cpu", "seq", "site", "msg",
                "fields"]
-OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error", "func"]
+OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error", "func",
+                 "thread"]  # read()'s events have no thread yet (the columns API has none): Arrow and dataframe() do
 UINT32_MAX = 4294967295
 failures = []
 
@@ -227,7 +228,7 @@ def plain(v):
 
 
 FIXED = ["ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "truncated", "clamped",
-         "backtrace", "time_uncertain", "error"]
+         "backtrace", "time_uncertain", "error", "thread"]
 KIND_SUFFIXES = ("", ".int", ".uint", ".float", ".bool", ".str", ".ptr")
 
 
@@ -251,7 +252,7 @@ def check_records_table(what, recs, t, row0=0):
     for c, ty in want_types.items():
         if t.schema.field(c).type != ty:
             fail("%s: column %s is %s, expected %s" % (what, c, t.schema.field(c).type, ty))
-    for c in ("level", "category", "app", "host", "site", "func", "error"):
+    for c in ("level", "category", "app", "host", "site", "func", "error", "thread"):
         ty = t.schema.field(c).type
         if not pa.types.is_dictionary(ty) or ty.value_type != pa.string():
             fail("%s: column %s is %s, expected a dictionary of strings" % (what, c, ty))
@@ -280,6 +281,8 @@ def check_records_table(what, recs, t, row0=0):
             bad.append(("error", o.get("error"), cols["error"][i]))
         if cols["func"][i] != o.get("func"):
             bad.append(("func", o.get("func"), cols["func"][i]))
+        if cols["thread"][i] != o.get("thread"):
+            bad.append(("thread", o.get("thread"), cols["thread"][i]))
         # each field in exactly one column, of its kind; every other field column null
         holds = set()
         for name, v in o["fields"].items():
@@ -419,7 +422,7 @@ def cmd_frame(dump, *paths):
     fixed = {"ts": "datetime64[ns, UTC]", "level": "category", "category": "category", "app": "category",
              "host": "category", "pid": "uint32", "tid": "uint32", "cpu": "uint32", "seq": "uint64", "site": "category",
              "func": "category", "msg": "str", "truncated": "bool", "clamped": "bool", "backtrace": "bool",
-             "time_uncertain": "bool", "error": "category"}
+             "time_uncertain": "bool", "error": "category", "thread": "category"}
     if list(df.columns[:len(fixed)]) != list(fixed):
         fail("the fixed columns first, in order: %s" % list(df.columns))
     for c, t in fixed.items():
@@ -444,6 +447,10 @@ def cmd_frame(dump, *paths):
         e = df["error"].iloc[i]
         if (e if isinstance(e, str) else None) != o.get("error"):
             fail("row %d: error: dump %r, dataframe %r" % (i, o.get("error"), e))
+            break
+        th = df["thread"].iloc[i]
+        if (th if isinstance(th, str) else None) != o.get("thread"):
+            fail("row %d: thread: dump %r, dataframe %r" % (i, o.get("thread"), th))
             break
     allowed_full = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
                     "bool", "str"}

@@ -201,7 +201,7 @@ static const char *const kind_name[] = {[SHMLOG_READ_BOOL] = "bool", [SHMLOG_REA
 
 static const char *const fixed_names[] = {"ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq",
                                           "site", "func", "msg", "truncated", "clamped", "backtrace",
-                                          "time_uncertain", "error"};
+                                          "time_uncertain", "error", "thread"};
 #define NFIXED 17 /* the fixed columns of records */
 
 /* The column of field f of a record: "name", "field.name", or "name.kind" when "name" alone is not there or
@@ -261,19 +261,19 @@ static void check_records(const char *path, uint32_t batch_rows)
     static struct got g;
     stream_all(path, SHMLOG_READ_ARROW_RECORDS, batch_rows, &g);
     static const char *const formats[] = {"tsn:UTC", "c", "s", "s", "s", "I", "I", "I", "L", "s", "s", "u", "b", "b",
-                                          "b", "b", "c"};
+                                          "b", "b", "c", "s"};
     cr_assert_str_eq(g.schema.format, "+s");
     cr_assert_geq(g.schema.n_children, NFIXED);
     for (int i = 0; i < NFIXED; i++) {
         const struct ArrowSchema *c = g.schema.children[i];
         cr_assert_str_eq(c->name, fixed_names[i]);
         cr_assert_str_eq(c->format, formats[i], "%s: %s", c->name, c->format);
-        int dict = i == 1 || i == 2 || i == 3 || i == 4 || i == 9 || i == 10 || i == 16;
+        int dict = i == 1 || i == 2 || i == 3 || i == 4 || i == 9 || i == 10 || i == 16 || i == 17;
         cr_assert_eq(c->dictionary != NULL, dict, "%s: dictionary", c->name);
         if (dict)
             cr_assert_str_eq(c->dictionary->format, "u");
         cr_assert_eq((c->flags & ARROW_FLAG_DICTIONARY_ORDERED) != 0, i == 1);
-        cr_assert_eq((c->flags & ARROW_FLAG_NULLABLE) != 0, i == 9 || i == 10 || i == 11 || i == 16);
+        cr_assert_eq((c->flags & ARROW_FLAG_NULLABLE) != 0, i == 9 || i == 10 || i == 11 || i == 16 || i == 17);
     }
     for (int64_t i = NFIXED; i < g.schema.n_children; i++)
         cr_assert(g.schema.children[i]->flags & ARROW_FLAG_NULLABLE, "fields are nullable");
@@ -330,6 +330,11 @@ static void check_records(const char *path, uint32_t batch_rows)
             cr_assert_str_eq(error, want_error);
         else
             cr_assert_null(error, "%s row %lld: error %s", path, (long long)row, error);
+        const char *thread = dict_text(cell(&g, 16, row), "s", buf, sizeof buf);
+        if (ev->thread)
+            cr_assert_str_eq(thread, ev->thread, "%s row %lld: thread", path, (long long)row);
+        else
+            cr_assert_null(thread, "%s row %lld: thread %s", path, (long long)row, thread);
         /* Each field in its column; every other field column null. */
         int has[512] = {0};
         for (int j = 0; j < n; j++) {

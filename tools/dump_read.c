@@ -41,6 +41,7 @@ int cmd_read(struct cli *cli)
     o.category = f->category[0] ? f->category : NULL;
     o.app = f->app;
     o.pid = f->pid;
+    o.thread = f->thread;
     o.since_ns = f->since_ns;
     o.until_ns = f->until_ns == UINT64_MAX ? 0 : f->until_ns;
     o.grep = cli->grep_arg;

@@ -368,7 +368,8 @@ static int take_record(struct read_engine *e, struct source *s, const struct shl
     const struct read_filter *f = e->filter;
     /* The category's name only for a filter that asks for one. */
     const char *category = f->category[0] ? shm_categories_name(p->cats, rec->category) : NULL;
-    if (!p->passes || !read_filter_record(f, rec->level, category, ts))
+    if (!p->passes || !read_filter_record(f, rec->level, category, ts) ||
+        (f->thread && !read_filter_thread(f, rec->tid, read_thread_name(p, rec->tid))))
         return 0;
     struct dsite *d = ev->site ? site_of(e, s, p, ev->site) : NULL;
     if (ev->site && !d)
@@ -453,6 +454,32 @@ static int take_category(struct read_engine *e, struct source *s, const struct s
     return 0;
 }
 
+/* At most this many thread names (renames counted) per process: a file with
+ * more (only a hostile writer's) has the later ones ignored, its memory bounded. */
+#define NAMES_PER_PROC 65536u
+
+static int take_thread(struct read_engine *e, struct source *s, const struct shlog_event *ev)
+{
+    struct dproc *p = proc_of(e, s, ev->proc);
+    if (!p)
+        return -ENOMEM;
+    const char *now = read_thread_name(p, ev->thread_tid);
+    if ((now && strcmp(now, ev->thread_name) == 0) || p->nnames >= NAMES_PER_PROC)
+        return 0; /* the same name again: in each file that has the thread */
+    struct dname *d = malloc(sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    memcpy(d->name, ev->thread_name, sizeof d->name);
+    if (hmap_put(&p->threads, ev->thread_tid, 0, d->name) != 0) {
+        free(d);
+        return -ENOMEM;
+    }
+    d->next = p->names;
+    p->names = d;
+    p->nnames++;
+    return 0;
+}
+
 static int take_event(struct read_engine *e, struct source *s, const struct shlog_event *ev)
 {
     if (ev->kind != SHLOG_EV_ERROR && ev->offset != s->frame_off) {
@@ -473,6 +500,8 @@ static int take_event(struct read_engine *e, struct source *s, const struct shlo
         return 0;
     case SHLOG_EV_CATEGORY:
         return take_category(e, s, ev);
+    case SHLOG_EV_THREAD:
+        return take_thread(e, s, ev);
     case SHLOG_EV_ERROR:
         handle_error(e, s, ev);
         return 0;
@@ -611,6 +640,12 @@ void read_engine_free(struct read_engine *e)
         e->all_procs = p->next_all;
         hmap_clear(&p->rings);
         hmap_clear(&p->sites);
+        hmap_clear(&p->threads);
+        while (p->names) {
+            struct dname *d = p->names;
+            p->names = d->next;
+            free(d);
+        }
         render_site_free(p->unknown);
         free(p->cats);
         free(p);

@@ -71,9 +71,24 @@ struct dproc {
     struct shm_categories *cats; /* its own categories the files named, or NULL */
     struct hmap rings;     /* cpu -> dring */
     struct hmap sites;     /* id -> dsite */
+    struct hmap threads;   /* tid -> its name as last read (a struct dname's) */
+    struct dname *names;   /* every name read, kept: records queued before a rename point to the old one */
+    uint32_t nnames;
     const char *source_host; /* the host of its source's files (theirs, not the process's own name for it) */
     struct dproc *next_all;
 };
+
+struct dname {
+    struct dname *next;
+    char name[SHMLOG_THREAD_NAME_BYTES + 1];
+};
+
+/* The name the files gave thread tid of p, as far as read: NULL when none. A
+ * record takes it when read, so a rename shows from the records after it. */
+static inline const char *read_thread_name(const struct dproc *p, uint32_t tid)
+{
+    return (const char *)hmap_get(&p->threads, tid, 0);
+}
 
 /* A FIFO of entries in chunks (read_merge.c). */
 struct fifo {
@@ -298,6 +313,7 @@ struct entry {
     uint64_t ts_ns;
     struct dproc *proc;
     struct dsite *site;   /* RECORD; NULL: a site the file did not define */
+    const char *thread;   /* RECORD, BACKTRACE: its thread's name when it was read, or NULL */
     uint16_t bytes;       /* the whole entry, 8-aligned */
     uint8_t kind;
     uint32_t cpu;

@@ -1,4 +1,4 @@
-/* read_filter.c - the record filters of libshmlog-read and shmlog-dump: process, time, level, category, grep. */
+/* read_filter.c - the record filters of libshmlog-read and shmlog-dump: process, time, level, category, thread, grep. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +53,16 @@ int read_filter_record(const struct read_filter *f, unsigned level, const char *
 {
     return (int)level >= f->min_level && (!f->category[0] || (category && strcmp(category, f->category) == 0)) &&
            read_filter_time(f, ts_ns);
+}
+
+int read_filter_thread(const struct read_filter *f, uint32_t tid, const char *name)
+{
+    if (!f->thread || (name && strcmp(name, f->thread) == 0))
+        return 1;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(f->thread, &end, 10);
+    return f->thread[0] >= '0' && f->thread[0] <= '9' && !*end && !errno && v == tid;
 }
 
 int read_filter_grep(const struct read_filter *f, const struct render_site *sr, const struct shm_copied_record *rec)

@@ -19,6 +19,7 @@ struct read_filter {
     char category[SHMLOG_CATEGORY_NAME_BYTES]; /* "": any (as shm_category_spelled gives it) */
     const char *app;    /* NULL: any */
     uint32_t pid;       /* 0: any */
+    const char *thread; /* NULL: any; else a thread's name, or its tid in decimal */
     uint64_t since_ns;  /* inclusive */
     uint64_t until_ns;  /* exclusive; UINT64_MAX: none */
     int has_grep;
@@ -40,6 +41,8 @@ int read_filter_process(const struct read_filter *f, const char *app, uint32_t p
 int read_filter_time(const struct read_filter *f, uint64_t ts_ns);
 /* Level, category and time; grep is checked with read_filter_grep() after. */
 int read_filter_record(const struct read_filter *f, unsigned level, const char *category, uint64_t ts_ns);
+/* The thread filter, for a record of thread tid named name (NULL: no name). */
+int read_filter_thread(const struct read_filter *f, uint32_t tid, const char *name);
 /* 1 when the rendered message of rec matches the grep filter (or there is none). */
 int read_filter_grep(const struct read_filter *f, const struct render_site *sr, const struct shm_copied_record *rec);
 

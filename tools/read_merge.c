@@ -246,7 +246,7 @@ static void heap_top_popped(struct read_merge *m)
 /* Appends an entry (its header, then len bytes of body) to ring r's stream,
  * and puts the stream in the heap if it was not. */
 static int queue_entry(struct read_merge *m, struct dring *r, enum entry_kind kind, uint64_t ts, uint32_t cpu,
-                       struct dsite *site, struct dproc *p, const void *body, size_t len)
+                       struct dsite *site, struct dproc *p, const char *thread, const void *body, size_t len)
 {
     struct entry *e = fifo_push(m, &r->q, sizeof(struct entry) + len);
     if (!e)
@@ -255,6 +255,7 @@ static int queue_entry(struct read_merge *m, struct dring *r, enum entry_kind ki
     e->kind = (uint8_t)kind;
     e->cpu = cpu;
     e->site = site;
+    e->thread = thread;
     e->proc = p;
     memcpy(e + 1, body, len);
     if (r->heap_index < 0 && heap_add(m, &r->q) != 0)
@@ -277,6 +278,7 @@ static int merge_record(void *clientd, struct dring *r, struct dsite *d, const s
         return 0;
     const struct shm_copied_record *rec = ev->rec;
     struct dsite *site = d && d->fmt ? d : NULL;
+    const char *thread = read_thread_name(r->proc, rec->tid); /* now: a later rename is not its */
     if (ev->backtrace) {
         struct {
             uint64_t ts;
@@ -284,10 +286,10 @@ static int merge_record(void *clientd, struct dring *r, struct dsite *d, const s
         } body;
         body.ts = ts;
         memcpy(&body.rec, rec, REC_HEAD + rec->payload_len);
-        return queue_entry(m, r, ENTRY_BACKTRACE, order_ts, ev->cpu, site, r->proc, &body,
+        return queue_entry(m, r, ENTRY_BACKTRACE, order_ts, ev->cpu, site, r->proc, thread, &body,
                            offsetof(__typeof__(body), rec) + REC_HEAD + rec->payload_len);
     }
-    return queue_entry(m, r, ENTRY_RECORD, ts, ev->cpu, site, r->proc, rec, REC_HEAD + rec->payload_len);
+    return queue_entry(m, r, ENTRY_RECORD, ts, ev->cpu, site, r->proc, thread, rec, REC_HEAD + rec->payload_len);
 }
 
 static int merge_loss(void *clientd, struct dring *r, const struct shlog_event *ev, uint64_t ts)
@@ -295,7 +297,7 @@ static int merge_loss(void *clientd, struct dring *r, const struct shlog_event *
     struct read_merge *m = clientd;
     if (!(m->kinds & (1 << ENTRY_LOSS)))
         return 0;
-    return queue_entry(m, r, ENTRY_LOSS, ts, ev->cpu, NULL, r->proc, &ev->loss, sizeof ev->loss);
+    return queue_entry(m, r, ENTRY_LOSS, ts, ev->cpu, NULL, r->proc, NULL, &ev->loss, sizeof ev->loss);
 }
 
 static int merge_exit(void *clientd, struct source *s, struct dproc *p, const struct shlog_event *ev)
@@ -308,7 +310,7 @@ static int merge_exit(void *clientd, struct source *s, struct dproc *p, const st
     if (!r)
         return -ENOMEM;
     struct entry_exit x = {ev->exit_records, ev->exit_lost, ev->exit_how};
-    return queue_entry(m, r, ENTRY_EXIT, ev->exit_ns > r->last_ts ? ev->exit_ns : r->last_ts, r->cpu, NULL, p, &x,
+    return queue_entry(m, r, ENTRY_EXIT, ev->exit_ns > r->last_ts ? ev->exit_ns : r->last_ts, r->cpu, NULL, p, NULL, &x,
                        sizeof x);
 }
 
@@ -332,7 +334,7 @@ int read_entry_line(struct read_engine *e, const struct entry *en, int json, str
         const struct render_site *sr = prepared(e, en->site, en->proc);
         if (!sr)
             return -ENOMEM;
-        render_prepared(sr, entry_record(en), en->cpu, entry_own_ts(en), json, b);
+        render_prepared_thread(sr, entry_record(en), en->cpu, entry_own_ts(en), en->thread, json, b);
         return 0;
     }
     struct render_input in = {p->info.app, p->info.host, p->info.pid, en->cpu, en->ts_ns, NULL, NULL};

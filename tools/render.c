@@ -19,11 +19,17 @@ static int prepared_args(const struct render_site *sr, const struct shm_copied_r
 int render_prepared(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,
                            uint64_t ts_ns, int json, struct render_buf *out)
 {
+    return render_prepared_thread(sr, rec, cpu, ts_ns, NULL, json, out);
+}
+
+int render_prepared_thread(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,
+                           uint64_t ts_ns, const char *thread, int json, struct render_buf *out)
+{
     struct render_arg args[SHMLOG_MAX_ARGS];
     int nargs = prepared_args(sr, rec, args);
     if (!json)
-        return text_record(sr, rec, cpu, ts_ns, args, nargs, out);
-    return json_record(sr, rec, cpu, ts_ns, args, nargs, out);
+        return text_record(sr, rec, cpu, ts_ns, thread, args, nargs, out);
+    return json_record(sr, rec, cpu, ts_ns, thread, args, nargs, out);
 }
 
 int render_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,

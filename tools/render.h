@@ -13,6 +13,8 @@
  * shown as \n, \r, \t or \xNN, invalid UTF-8 as \xNN):
  *
  *   2026-11-22T07:39:36.123456789Z INFO  order app[pid/tid] cpu1 file.c:42 msg
+ *   2026-11-22T07:39:36.123456789Z INFO  order app[pid/tid:md-0] cpu1 file.c:42 msg
+ *   (the second when the files name the thread)
  *
  *   the category column is "-" for none; the site shows the file's last path
  *   component; " <truncated>" ends a record whose strings were cut, " <time uncertain>"
@@ -31,6 +33,7 @@
  *   pid       number
  *   tid       number   kernel thread id of the writer
  *   cpu       number   cpu of the ring the record was in
+ *   thread    string   the thread's name; only present when the files name it
  *   seq       number   ring position of the record (unique and increasing per ring)
  *   site      string   "file:line" as registered (full path), null when the site is unknown
  *   msg       string   the rendered message
@@ -307,6 +310,10 @@ size_t render_site_bytes(const struct render_site *sr);
 /* One record of that site, from the ring of cpu, at ts_ns: as render_record(). */
 int render_prepared(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,
                            uint64_t ts_ns, int json, struct render_buf *out);
+/* The same with the name of the record's thread (NULL: none): text
+ * "app[pid/tid:name]", JSON "thread":"name" after "cpu". */
+int render_prepared_thread(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,
+                           uint64_t ts_ns, const char *thread, int json, struct render_buf *out);
 /* The rendered message alone, unescaped (what --grep matches). 0 or -ENOBUFS. */
 int render_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
                                struct render_buf *out);

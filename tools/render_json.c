@@ -211,7 +211,7 @@ static void put_tid_cpu(struct render_buf *out, uint32_t tid, uint32_t cpu)
     }
     render_buf_put(out, m->tid_cpu_text, m->tid_cpu_len);
 }
-int json_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
+int json_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns, const char *thread,
                 const struct render_arg *args, int nargs, struct render_buf *out)
 {
     int truncated = (rec->flags & SHMLOG_REC_TRUNCATED) != 0;
@@ -226,6 +226,10 @@ int json_record(const struct render_site *sr, const struct shm_copied_record *re
     else
         put_piece(out, sr->json_head, sr->json_head_len);
     put_tid_cpu(out, rec->tid, cpu);
+    if (thread) {
+        render_buf_put(out, ",\"thread\":", 10);
+        render_json_string(out, thread, strlen(thread));
+    }
     render_buf_put(out, ",\"seq\":", 7);
     buf_u64(out, rec->pos);
     put_piece(out, sr->json_site, sr->json_site_len);

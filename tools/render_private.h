@@ -526,7 +526,7 @@ int enum_name_of(const char *names, int64_t v, const char **name, size_t *len);
 /* " file.c:42 " (the file's last path component) */
 void put_text_site(struct render_buf *out, const char *file, uint32_t line, int known);
 /* The three kinds of text line; the arguments as their render.h counterparts. */
-int text_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
+int text_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns, const char *thread,
                 const struct render_arg *args, int nargs, struct render_buf *out);
 int text_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
               struct render_buf *out);
@@ -543,7 +543,7 @@ void put_json_site(struct render_buf *out, const char *file, uint32_t line, cons
 /* "name": of field i of f (a repeated name gets its argument's position). */
 void put_field_key(struct render_buf *out, const struct field_refs *f, int i);
 /* The three kinds of JSON object; the arguments as their render.h counterparts. */
-int json_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
+int json_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns, const char *thread,
                 const struct render_arg *args, int nargs, struct render_buf *out);
 int json_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
               struct render_buf *out);

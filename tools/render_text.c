@@ -65,7 +65,7 @@ void put_text_site(struct render_buf *out, const char *file, uint32_t line, int 
     render_buf_putc(out, ' ');
 }
 
-int text_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
+int text_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns, const char *thread,
                 const struct render_arg *args, int nargs, struct render_buf *out)
 {
     int truncated = (rec->flags & SHMLOG_REC_TRUNCATED) != 0;
@@ -79,6 +79,10 @@ int text_record(const struct render_site *sr, const struct shm_copied_record *re
     else
         put_piece(out, sr->text_head, sr->text_head_len);
     render_buf_u64(out, rec->tid);
+    if (thread) { /* a name has no control character (FORMAT.md, THREAD) */
+        render_buf_putc(out, ':');
+        render_buf_puts(out, thread);
+    }
     render_buf_put(out, "] cpu", 5);
     render_buf_u64(out, cpu);
     put_piece(out, sr->text_site, sr->text_site_len);

@@ -189,6 +189,12 @@ static int set_filter(struct shmlog_read *r, const struct shmlog_read_options *o
         f->app = r->app;
     }
     f->pid = o->pid;
+    if (o->thread) {
+        if (!*o->thread || strlen(o->thread) > SHMLOG_THREAD_NAME_BYTES)
+            return fail(err, errcap, -EINVAL, "%s", "thread is a thread's name of 1 to 32 bytes, or its tid");
+        snprintf(r->thread, sizeof r->thread, "%s", o->thread);
+        f->thread = r->thread;
+    }
     f->since_ns = o->since_ns;
     f->until_ns = o->until_ns ? o->until_ns : UINT64_MAX;
     f->limit = o->limit;
@@ -381,6 +387,7 @@ static void fill_event(struct shmlog_read *r, const struct entry *e)
     ev->kind = SHMLOG_READ_RECORD;
     ev->ts_ns = entry_own_ts(e);
     ev->tid = rec->tid;
+    ev->thread = e->thread;
     ev->site_id = rec->site;
     ev->seq = rec->pos;
     ev->level = rec->level;

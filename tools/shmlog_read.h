@@ -48,7 +48,7 @@ extern "C" {
 #endif
 
 #define SHMLOG_READ_VERSION 3 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
-                                  streams, shmlog_read_parse_time; 3: shmlog_read_site.func) */
+                                  streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option) */
 
 struct shmlog_read;
 
@@ -132,6 +132,8 @@ struct shmlog_read_event {
     const char *error;
     uint64_t proc_start;       /* with host and pid, who the process is (pids are reused) */
     uint32_t site_id;          /* records: the call site's id within its process, also when site is NULL */
+    /* version 3 */
+    const char *thread;        /* records: the name the files gave its thread when it was written, or NULL */
 };
 
 struct shmlog_read_options {
@@ -146,9 +148,11 @@ struct shmlog_read_options {
     const char *grep;      /* POSIX extended regular expression on the message; NULL: none */
     uint64_t limit;        /* at most this many records (losses and exits not counted); 0: all */
     int local_time;        /* shmlog_read_line(): times in the local zone (TZ) instead of UTC */
+    /* version 3 */
+    const char *thread;    /* records of the thread of this name, or of this tid (decimal); NULL: any */
 };
 
-#define SHMLOG_READ_OPTIONS_INIT {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0}
+#define SHMLOG_READ_OPTIONS_INIT {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL}
 
 /* Opens n paths: files as given, directories as their .shlog and .shlog.part
  * files, kafka://HOST:PORT[,HOST:PORT...]/TOPIC as the files of every host

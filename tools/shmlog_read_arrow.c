@@ -79,7 +79,7 @@ struct site_map {
 /* The records' fixed columns, in order. */
 enum {
     R_TS, R_LEVEL, R_CATEGORY, R_APP, R_HOST, R_PID, R_TID, R_CPU, R_SEQ, R_SITE, R_FUNC, R_MSG, R_TRUNCATED,
-    R_CLAMPED, R_BACKTRACE, R_TIME_UNCERTAIN, R_ERROR, R_FIXED
+    R_CLAMPED, R_BACKTRACE, R_TIME_UNCERTAIN, R_ERROR, R_THREAD, R_FIXED
 };
 /* The markers' columns. */
 enum {
@@ -100,6 +100,7 @@ static const struct {
     [R_CLAMPED] = {"clamped", COL_BOOL, 0, 0}, [R_BACKTRACE] = {"backtrace", COL_BOOL, 0, 0},
     [R_TIME_UNCERTAIN] = {"time_uncertain", COL_BOOL, 0, 0},
     [R_ERROR] = {"error", COL_DICT8, 1, 0},
+    [R_THREAD] = {"thread", COL_DICT16, 1, 0},
 }, marker_cols[M_COUNT] = {
     [M_TS] = {"ts", COL_TS, 0, 0},           [M_KIND] = {"kind", COL_DICT8, 0, 0},
     [M_APP] = {"app", COL_DICT16, 0, 0},     [M_HOST] = {"host", COL_DICT16, 0, 0},
@@ -549,6 +550,8 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
         return rc;
     put_u32(&buf[R_PID], row, p->info.pid);
     put_u32(&buf[R_TID], row, rec->tid);
+    if (e->thread && (rc = put_dict(s, rcol(s, R_THREAD), row, e->thread, 0, name_text)) != 0)
+        return rc;
     put_u32(&buf[R_CPU], row, e->cpu);
     put_u64(&buf[R_SEQ], row, rec->pos);
     if (rec->flags & SHMLOG_REC_TRUNCATED)

@@ -64,6 +64,7 @@ enum shlog_section {
     SHLOG_SEC_CLOCK = 6,
     SHLOG_SEC_CATEGORY = 7,
     SHLOG_SEC_BACKTRACE = 8,
+    SHLOG_SEC_THREAD = 9,
 };
 
 /* What a CLOCK section says besides its anchors (FORMAT.md, section 6). */
@@ -122,6 +123,9 @@ int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_
 int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s);
 /* Names a category of proc that is not a built-in one (FORMAT.md, section 7). */
 int shlog_enc_category(struct shlog_enc *e, uint32_t proc, uint32_t id, const char *name);
+/* Thread tid of proc is name (as shmlog_thread_name_clean leaves it) from here
+ * on: -EINVAL for tid 0 or a name that is not so. */
+int shlog_enc_thread(struct shlog_enc *e, uint32_t proc, uint32_t tid, const char *name);
 /* The cpu of a loss that is the whole process's (NO_RING, UNREGISTERED). */
 #define SHLOG_CPU_NONE UINT32_MAX
 int shlog_enc_loss(struct shlog_enc *e, uint32_t proc, uint32_t cpu, const struct shm_loss *l,
@@ -220,6 +224,7 @@ enum shlog_event_kind {
     SHLOG_EV_CLOCK = 8,     /* anchor and clock: one anchor of the host's clock. A frame's
                                anchors come before its other events. */
     SHLOG_EV_CATEGORY = 9,  /* category_id of proc is named category_name */
+    SHLOG_EV_THREAD = 10,   /* thread thread_tid of proc is named thread_name from here on */
 };
 
 struct shlog_event {
@@ -243,6 +248,9 @@ struct shlog_event {
     struct shlog_clock_info clock;  /* CLOCK: the state written with it */
     uint32_t category_id;           /* CATEGORY: SHMLOG_CAT_USER .. SHMLOG_MAX_CATEGORIES - 1 */
     char category_name[SHMLOG_CATEGORY_NAME_BYTES]; /* CATEGORY: [a-z0-9_], NUL-terminated */
+    uint32_t thread_tid;            /* THREAD: not 0 */
+    char thread_name[SHMLOG_THREAD_NAME_BYTES + 1]; /* THREAD: UTF-8 without control characters,
+                                                       what was not shown as '?' (FORMAT.md) */
     /* RECORD: the position from which its batch accounts for the ring's
      * positions (the batch's first_pos, else the end of the record before). */
     uint64_t covered_from;

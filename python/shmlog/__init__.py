@@ -161,7 +161,7 @@ def _paths(paths):
     return out
 
 
-def _options(*, level=None, category=None, app=None, pid=None, since=None, until=None, grep=None, limit=None):
+def _options(*, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None, grep=None, limit=None):
     """struct shmlog_read_options of read()'s filters, checked."""
     o = _n.options_init()
     if level is not None:
@@ -174,6 +174,14 @@ def _options(*, level=None, category=None, app=None, pid=None, since=None, until
         if isinstance(pid, bool) or not isinstance(pid, numbers.Integral) or not 0 < pid < 1 << 32:
             raise ValueError("shmlog: pid must be a process id (1..4294967295), not %r" % (pid,))
         o.pid = int(pid)
+    if thread is not None:
+        if isinstance(thread, bool) or not isinstance(thread, (str, numbers.Integral)) or not str(thread) or \
+                len(str(thread).encode()) > 32:
+            raise ValueError("shmlog: thread must be a thread's name (1 to 32 bytes) or its tid, not %r" % (thread,))
+        if _n.library().shmlog_read_version() < _n.THREAD_VERSION:
+            raise _n.LibraryNotFound("shmlog: the loaded libshmlog-read has API version %d; thread= needs %d or "
+                                     "later" % (_n.library().shmlog_read_version(), _n.THREAD_VERSION))
+        o.thread = str(thread).encode()
     if since is not None:
         o.since_ns = _ns(since, "since")
     if until is not None:
@@ -215,7 +223,7 @@ class Reader:
     were skipped (error events not yielded), and a DamagedInputWarning
     lists them."""
 
-    def __init__(self, paths, *, level=None, category=None, app=None, pid=None, since=None, until=None,
+    def __init__(self, paths, *, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None,
                  grep=None, limit=None, kinds=("record",), _fields=True):
         self._h = None
         if isinstance(kinds, str):
@@ -229,7 +237,7 @@ class Reader:
         self.errors = []
         self._cache = {}
 
-        lib, h, self._opt = _open(paths, level=level, category=category, app=app, pid=pid, since=since,
+        lib, h, self._opt = _open(paths, level=level, category=category, app=app, pid=pid, thread=thread, since=since,
                                   until=until, grep=grep, limit=limit)
         self._lib = lib
         self._h = h
@@ -469,7 +477,7 @@ class Reader:
         return out, tuple(types)
 
 
-def read(paths, *, level=None, category=None, app=None, pid=None, since=None, until=None, grep=None, limit=None,
+def read(paths, *, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None, grep=None, limit=None,
          kinds=("record",)):
     """Events of shmlog-collector's files, in time order: a Reader (an
     iterator of Event).
@@ -498,11 +506,11 @@ def read(paths, *, level=None, category=None, app=None, pid=None, since=None, un
     libshmlog-read is not installed. All of these at the call, before the
     first event.
     """
-    return Reader(paths, level=level, category=category, app=app, pid=pid, since=since, until=until, grep=grep,
+    return Reader(paths, level=level, category=category, app=app, pid=pid, thread=thread, since=since, until=until, grep=grep,
                   limit=limit, kinds=kinds)
 
 
-def dataframe(paths, *, level=None, category=None, app=None, pid=None, since=None, until=None, grep=None,
+def dataframe(paths, *, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None, grep=None,
               limit=None, fields=True):
     """The records of read(paths, ...) (same filters) as a pandas DataFrame,
     one row per record in time order, through Arrow (to_arrow(); needs
@@ -522,7 +530,7 @@ def dataframe(paths, *, level=None, category=None, app=None, pid=None, since=Non
     (<NA> where a row lacks it; a float's NaN stays NaN), and str.
     """
     from ._arrow import records_frame
-    return records_frame(to_arrow(paths, level=level, category=category, app=app, pid=pid, since=since,
+    return records_frame(to_arrow(paths, level=level, category=category, app=app, pid=pid, thread=thread, since=since,
                                   until=until, grep=grep, limit=limit, fields=fields))
 
 

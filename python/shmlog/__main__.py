@@ -21,6 +21,7 @@ def main(argv=None):
     e.add_argument("--category", help="one category (md, order, ..., or a program's own)")
     e.add_argument("--app", help="one application")
     e.add_argument("--pid", type=int, help="one process id")
+    e.add_argument("--thread", help="one thread, by name or tid")
     e.add_argument("--since", help="from this time: 2026-11-23T07:00Z, 2026-11-23, 07:00, -5m, -2h, ... (UTC "
                                    "when no zone is given)")
     e.add_argument("--until", help="before this time (the same forms)")
@@ -33,7 +34,7 @@ def main(argv=None):
     try:
         with warnings.catch_warnings(record=True) as damage:
             warnings.simplefilter("always", shmlog.DamagedInputWarning)
-            rows = shmlog.to_parquet(a.paths, a.out, level=a.level, category=a.category, app=a.app, pid=a.pid,
+            rows = shmlog.to_parquet(a.paths, a.out, level=a.level, category=a.category, app=a.app, pid=a.pid, thread=a.thread,
                                      since=a.since, until=a.until, grep=a.grep, limit=a.limit,
                                      kind="markers" if a.markers else "records", fields=not a.no_fields,
                                      row_group_rows=a.row_group_rows)

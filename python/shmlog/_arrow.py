@@ -82,7 +82,7 @@ class Source:
     ``notes`` what it noted that is no damage (a file still being written).
     """
 
-    def __init__(self, paths, *, level=None, category=None, app=None, pid=None, since=None, until=None,
+    def __init__(self, paths, *, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None,
                  grep=None, limit=None, kind="records", fields=True, message=True, batch_rows=0):
         from . import _open, _options
         self._last = None  # (library, handle, options) of the last stream's reader
@@ -91,7 +91,7 @@ class Source:
         if not isinstance(batch_rows, int) or isinstance(batch_rows, bool) or not 0 <= batch_rows <= 1 << 20:
             raise ValueError("shmlog: batch_rows is 0 (the library's choice) to %d, not %r" % (1 << 20, batch_rows))
         self._paths = paths
-        self._filters = dict(level=level, category=category, app=app, pid=pid, since=since, until=until,
+        self._filters = dict(level=level, category=category, app=app, pid=pid, thread=thread, since=since, until=until,
                              grep=grep, limit=limit)
         # Checked now, as read() checks them: a bad option or path raises here, not in the consumer.
         _options(**self._filters)
@@ -164,7 +164,7 @@ class Source:
         return "shmlog.Source(%r, kind=%r)" % (self._paths, self.kind)
 
 
-def open(paths, *, level=None, category=None, app=None, pid=None, since=None, until=None, grep=None, limit=None,
+def open(paths, *, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None, grep=None, limit=None,
          kind="records", fields=True, message=True, batch_rows=0):
     """The records of shmlog-collector's files (or their loss and exit
     markers, kind="markers") as an Arrow stream source: a Source, whose
@@ -177,7 +177,7 @@ def open(paths, *, level=None, category=None, app=None, pid=None, since=None, un
     fields' columns, message=False the msg column. The columns:
     shmlog_read(3), and python/README.md.
     """
-    return Source(paths, level=level, category=category, app=app, pid=pid, since=since, until=until, grep=grep,
+    return Source(paths, level=level, category=category, app=app, pid=pid, thread=thread, since=since, until=until, grep=grep,
                   limit=limit, kind=kind, fields=fields, message=message, batch_rows=batch_rows)
 
 
@@ -192,12 +192,12 @@ def _warn_damage(src):
             DamagedInputWarning, stacklevel=3)
 
 
-def to_arrow(paths, *, level=None, category=None, app=None, pid=None, since=None, until=None, grep=None,
+def to_arrow(paths, *, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None, grep=None,
              limit=None, kind="records", fields=True, message=True):
     """open(...) read into a pyarrow.Table (needs pyarrow). Damaged input is
     skipped with a shmlog.DamagedInputWarning that lists it."""
     pa = _pyarrow("to_arrow()")
-    src = open(paths, level=level, category=category, app=app, pid=pid, since=since, until=until, grep=grep,
+    src = open(paths, level=level, category=category, app=app, pid=pid, thread=thread, since=since, until=until, grep=grep,
                limit=limit, kind=kind, fields=fields, message=message)
     try:
         table = pa.table(src)
@@ -207,7 +207,7 @@ def to_arrow(paths, *, level=None, category=None, app=None, pid=None, since=None
         src.close()
 
 
-def to_parquet(paths, out, *, level=None, category=None, app=None, pid=None, since=None, until=None, grep=None,
+def to_parquet(paths, out, *, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None, grep=None,
                limit=None, kind="records", fields=True, message=True, row_group_rows=_ROW_GROUP,
                compression="zstd"):
     """open(...) written to the Parquet file out (a path or a writable
@@ -215,7 +215,7 @@ def to_parquet(paths, out, *, level=None, category=None, app=None, pid=None, sin
     one row group in memory at a time. Returns the rows written."""
     pa = _pyarrow("to_parquet()")
     import pyarrow.parquet as pq
-    src = open(paths, level=level, category=category, app=app, pid=pid, since=since, until=until, grep=grep,
+    src = open(paths, level=level, category=category, app=app, pid=pid, thread=thread, since=since, until=until, grep=grep,
                limit=limit, kind=kind, fields=fields, message=message)
     rows = 0
     try:
@@ -245,7 +245,7 @@ def to_parquet(paths, out, *, level=None, category=None, app=None, pid=None, sin
 # ==== pandas ====
 
 _FIXED = ("ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "truncated",
-          "clamped", "backtrace", "time_uncertain", "error")
+          "clamped", "backtrace", "time_uncertain", "error", "thread")
 
 
 def _pandas(what):

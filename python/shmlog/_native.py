@@ -12,6 +12,7 @@ import os
 API_VERSION = 1  # the SHMLOG_READ_VERSION read() needs
 ARROW_VERSION = 2  # and the one the Arrow streams and time strings need
 FUNC_VERSION = 3  # and the one whose Site has func
+THREAD_VERSION = 3  # and the one thread names (the thread option and column) need
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
@@ -84,6 +85,7 @@ class Event(ctypes.Structure):
         ("error", ctypes.c_void_p),
         ("proc_start", ctypes.c_uint64),
         ("site_id", ctypes.c_uint32),
+        ("thread", ctypes.c_void_p),  # version 3: read only from a library that has it
     ]
 
 
@@ -100,6 +102,7 @@ class Options(ctypes.Structure):
         ("grep", ctypes.c_char_p),
         ("limit", ctypes.c_uint64),
         ("local_time", ctypes.c_int),
+        ("thread", ctypes.c_char_p),  # version 3
     ]
 
 

@@ -21,6 +21,8 @@
  *                                                         a rotation and a collector restart: process
  *                                                         and sites again, records and a drop counter
  *                                                         written again
+ *                                 OUTDIR/threads.shlog   threads named (THREAD), renamed, cut, never
+ *                                                         named, one tid in two processes
  *                                 OUTDIR/instance.shlog  two containers' pid 1, one uid, one start time,
  *                                                         told apart by their instance; a step of the
  *                                                         wall clock between two collectors, seen only
@@ -44,8 +46,10 @@
  * does not parse raw). With -DCORPUS_WITHOUT_INSTANCE, what wrote tests/corpus/v2-records. With
  * -DCORPUS_WITHOUT_RECORDS, what wrote tests/corpus/v2-instance, the process instance (PROCESS) and the
  * anchors' offsets (CLOCK) and instance.shlog (with that older encoder too: the two were made side by side).
- * Without any of them, what wrote tests/corpus/v2-func: the call sites' functions and a descriptor (SITE's
- * tail, FORMAT.md section 2); -DCORPUS_WITHOUT_FUNC, implied by each flag above, leaves them out.
+ * With -DCORPUS_WITHOUT_THREADS, what wrote tests/corpus/v2-func: the call sites' functions and a
+ * descriptor (SITE's tail, FORMAT.md section 2); -DCORPUS_WITHOUT_FUNC, implied by each flag above, leaves
+ * them out. With -DCORPUS_WITHOUT_FUNC, threads.shlog of tests/corpus/v2-threads (its other files are those
+ * of the directories before it, so only threads.shlog was kept); -DCORPUS_WITHOUT_THREADS leaves it out.
  */
 #if defined(CORPUS_EXIT_WITHOUT_HOW) || defined(CORPUS_WITHOUT_CLOCK) || defined(CORPUS_WITHOUT_CATEGORIES) || \
     defined(CORPUS_WITHOUT_BACKTRACE) || defined(CORPUS_WITHOUT_RECORDS) || defined(CORPUS_WITHOUT_INSTANCE)
@@ -923,6 +927,63 @@ static void write_rotation(void)
     file_close(&o);
 }
 
+#ifndef CORPUS_WITHOUT_THREADS
+/* ==== threads.shlog ==== */
+
+static void thread_name(struct out *o, uint32_t proc, uint32_t tid, const char *name)
+{
+    check(shlog_enc_thread(o->enc, proc, tid, name), "thread");
+}
+
+static void hello(struct batch *b, uint32_t tid, const char *who)
+{
+    struct pay p = {{0}, 0};
+    int t = 0;
+    pay_str(&p, who, &t);
+    record(b, 1, tid, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, &p, t, 0, 10);
+}
+
+/* Two processes whose threads are named (THREAD, section 9): names of up to 32 bytes, one cut
+ * (ending in ~) and one of two-byte characters; one thread renamed between two records of one
+ * batch (the name before the batch, the new one before the next); a thread never named; the same
+ * tid named otherwise in the other process; a name given again in a later frame. */
+static void write_threads(void)
+{
+    struct out o;
+    file_open(&o, "threads.shlog", 1);
+    process(&o, 1, "gateway", 1001, 5001);
+    process(&o, 2, "pricer", 1002, 5002);
+    site(&o, 1, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, "hello from %s", SHMLOG_ARG_STR, 0);
+    site(&o, 2, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, "hello from %s", SHMLOG_ARG_STR, 0);
+    thread_name(&o, 1, 501, "md-0");
+    thread_name(&o, 1, 502, "order-gateway-for-every-venue-a~");
+    thread_name(&o, 1, 503, "pr\xc3\xa9-trade");
+    thread_name(&o, 2, 501, "pricer-main");
+    struct batch b;
+    batch_begin(&b, &o, 1, 0, 0, 10);
+    hello(&b, 501, "md-0");
+    hello(&b, 502, "a cut name");
+    hello(&b, 503, "two-byte characters");
+    hello(&b, 504, "a thread never named");
+    batch_end(&b);
+    thread_name(&o, 1, 501, "md-renamed");
+    batch_again(&b, 1, 0, b.pos);
+    hello(&b, 501, "after the rename");
+    batch_end(&b);
+    uint64_t gateway_pos = b.pos;
+    batch_begin(&b, &o, 2, 1, 0, 70);
+    hello(&b, 501, "the same tid in another process");
+    batch_end(&b);
+    frame(&o);
+    thread_name(&o, 1, 502, "order-gateway-for-every-venue-a~"); /* again: no change */
+    batch_again(&b, 1, 0, gateway_pos);
+    hello(&b, 502, "in the next frame");
+    batch_end(&b);
+    exit_marker(&o, 1, 2000, 6, 0, EXIT_SHUTDOWN);
+    file_close(&o);
+}
+#endif
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -943,6 +1004,9 @@ int main(int argc, char **argv)
 #endif
 #ifndef CORPUS_WITHOUT_INSTANCE
     write_instance();
+#endif
+#ifndef CORPUS_WITHOUT_THREADS
+    write_threads();
 #endif
     return 0;
 }

@@ -171,7 +171,8 @@ static unsigned errors_seen;
 static void check_event(struct shlog_reader *r, const struct shlog_event *ev)
 {
     errors_seen += ev->kind == SHLOG_EV_ERROR;
-    FZ_CHECK((ev->kind >= SHLOG_EV_PROCESS && ev->kind <= SHLOG_EV_ERROR) || ev->kind == SHLOG_EV_CLOCK);
+    FZ_CHECK((ev->kind >= SHLOG_EV_PROCESS && ev->kind <= SHLOG_EV_ERROR) || ev->kind == SHLOG_EV_CLOCK ||
+             ev->kind == SHLOG_EV_CATEGORY || ev->kind == SHLOG_EV_THREAD);
     if (ev->kind == SHLOG_EV_ERROR) {
         FZ_CHECK(ev->error[0] != '\0' && memchr(ev->error, 0, sizeof ev->error) != NULL);
         return;
@@ -213,6 +214,13 @@ static void check_event(struct shlog_reader *r, const struct shlog_event *ev)
             FZ_CHECK(ev->site == shlog_reader_site(r, ev->proc->key, rec->site));
         check_site_info(ev);
         render_event(ev);
+        break;
+    }
+    case SHLOG_EV_THREAD: { /* a name as the collector writes it, whatever the section held */
+        char clean[SHMLOG_THREAD_NAME_BYTES + 1];
+        size_t len = strnlen(ev->thread_name, sizeof ev->thread_name);
+        FZ_CHECK(ev->thread_tid != 0 && len >= 1 && len <= SHMLOG_THREAD_NAME_BYTES);
+        FZ_CHECK(shmlog_thread_name_clean(ev->thread_name, len, clean) == len && strcmp(clean, ev->thread_name) == 0);
         break;
     }
     case SHLOG_EV_LOSS:

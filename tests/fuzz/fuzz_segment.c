@@ -99,6 +99,17 @@ static void check_meta(const struct shm_seg *seg)
         FZ_CHECK(s == 0 || s == -ENOENT || s == -EINVAL);
         if (rc == 0)
             FZ_CHECK((s == -ENOENT) == (id >= published));
+        /* A thread entry: never a call site, its name one a file may hold. */
+        uint32_t tid = 0;
+        char name[SHMLOG_THREAD_NAME_BYTES + 1], clean[SHMLOG_THREAD_NAME_BYTES + 1];
+        int t = shm_meta_thread(seg, id, &tid, name);
+        FZ_CHECK(t == 0 || t == 1 || t == -ENOENT || t == -EINVAL);
+        FZ_CHECK((t == -ENOENT) == (s == -ENOENT) && !(t == 0 && s == 0) && !(t == 1 && s == -ENOENT));
+        if (t == 0) {
+            size_t len = strlen(name);
+            FZ_CHECK(tid != 0 && len >= 1 && len <= SHMLOG_THREAD_NAME_BYTES);
+            FZ_CHECK(shmlog_thread_name_clean(name, len, clean) == len && strcmp(clean, name) == 0);
+        }
         if (s != 0)
             continue;
         FZ_CHECK(site.id == id);
