@@ -152,17 +152,6 @@ static inline void put_u64(struct col_buf *b, uint32_t row, uint64_t v)
     memcpy(b->data + (size_t)row * 8, &v, 8);
 }
 
-/* A value of a fixed-width column from its 64 bits (as the field's union holds them). */
-static inline void put_value(struct col_buf *b, uint8_t type, uint32_t row, uint64_t v)
-{
-    switch (col_width[type]) {
-    case 1: put_u8(b, row, (uint8_t)v); break;
-    case 2: put_u16(b, row, (uint16_t)v); break;
-    case 4: put_u32(b, row, (uint32_t)v); break;
-    default: put_u64(b, row, v); break;
-    }
-}
-
 /* The offsets of the rows before row that have no value: empty. */
 static inline void fill_offsets(struct col_buf *b, uint32_t row)
 {
