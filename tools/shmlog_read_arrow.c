@@ -473,19 +473,24 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
         m->site_index = (uint32_t)i;
         m->category_index = (uint32_t)c;
         m->category = category;
+        dict_limit(&s->batch, app, s->cols[R_APP].type);
+        dict_limit(&s->batch, host, s->cols[R_HOST].type);
+        dict_limit(&s->batch, site, s->cols[R_SITE].type);
+        dict_limit(&s->batch, cat, s->cols[R_CATEGORY].type);
     } else if (m->category != category) {
         long c = dict_keyed(&cat->dict, (uintptr_t)p, category, category_text, p);
         if (c < 0)
             return -ENOMEM;
         m->category_index = (uint32_t)c;
         m->category = category;
+        dict_limit(&s->batch, cat, s->cols[R_CATEGORY].type);
     }
-    int rc = put_index(&s->batch, app, s->cols[R_APP].type, row, m->app_index);
-    if (rc == 0)
-        rc = put_index(&s->batch, host, s->cols[R_HOST].type, row, m->host_index);
-    if (rc == 0)
-        rc = put_index(&s->batch, site, s->cols[R_SITE].type, row, m->site_index);
-    return rc ? rc : put_index(&s->batch, cat, s->cols[R_CATEGORY].type, row, m->category_index);
+    /* Indices the dictionaries held already: their limits were checked as they grew. */
+    put_kept_index(app, s->cols[R_APP].type, row, m->app_index);
+    put_kept_index(host, s->cols[R_HOST].type, row, m->host_index);
+    put_kept_index(site, s->cols[R_SITE].type, row, m->site_index);
+    put_kept_index(cat, s->cols[R_CATEGORY].type, row, m->category_index);
+    return 0;
 }
 
 /* A record's field values into their columns. */
