@@ -8,11 +8,9 @@
 
 /* The site in reader.h's form, converted once and cached (bounded: a hostile
  * file with a million sites costs conversions, not memory). */
-const struct shm_site *shlog__site_info(struct shlog_reader *r, const struct dec_site *s)
+const struct shm_site *shlog__site_info_make(struct shlog_reader *r, const struct dec_site *s)
 {
-    unsigned slot = (unsigned)((s->pub.proc * 2654435761u) ^ s->pub.id) % INFO_CACHE_SLOTS;
-    if (r->info_of[slot] == s)
-        return r->info_cache[slot];
+    unsigned slot = site_info_slot(s);
     struct shm_site *info = r->info_cache[slot];
     if (!info) {
         if (!(info = r->info_cache[slot] = malloc(sizeof(*info))))

@@ -211,7 +211,20 @@ int shlog__sec_batch(struct shlog_reader *r, struct cur *c, struct shlog_event *
 int shlog__sec_backtrace(struct shlog_reader *r, struct cur *c, struct shlog_event *ev);
 /* The next record of the open batch: 1 with an event, 0 when the batch ended. */
 int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev);
-/* The site in reader.h's form, converted once and cached, or NULL. */
-const struct shm_site *shlog__site_info(struct shlog_reader *r, const struct dec_site *s);
+/* The slot of site s in the reader's cache of sites in reader.h's form. */
+SHLOG_CODING_STATIC unsigned site_info_slot(const struct dec_site *s)
+{
+    return (unsigned)((s->pub.proc * 2654435761u) ^ s->pub.id) % INFO_CACHE_SLOTS;
+}
+
+/* shlog__site_info() when the site is not in its slot: converted and kept there, or NULL. */
+const struct shm_site *shlog__site_info_make(struct shlog_reader *r, const struct dec_site *s);
+
+/* The site in reader.h's form, converted once and cached (inline: every record's), or NULL. */
+SHLOG_CODING_STATIC const struct shm_site *shlog__site_info(struct shlog_reader *r, const struct dec_site *s)
+{
+    unsigned slot = site_info_slot(s);
+    return r->info_of[slot] == s ? r->info_cache[slot] : shlog__site_info_make(r, s);
+}
 
 #endif /* SHLOG_DECODE_STATE_H */

@@ -157,17 +157,4 @@ static inline size_t shmlog_args_measure(const struct shmlog_args_shape *sh, con
     return off <= len && off <= SHMLOG_MAX_PAYLOAD ? off : SHMLOG_ARGS_BAD;
 }
 
-/* Where each argument of a payload that shmlog_args_measure accepted starts:
- * at[i] for argument i of types. */
-static inline void shmlog_args_offsets(unsigned nargs, const uint8_t *types, const uint8_t *payload, uint16_t *at)
-{
-    size_t off = 0;
-    for (unsigned i = 0; i < nargs; i++) {
-        at[i] = SHMLOG__CAST(uint16_t, off);
-        off += shmlog_arg_fixed_bytes(types[i]);
-        if (types[i] == SHMLOG_ARG_STR)
-            off += shmlog_str_length(SHMLOG__CAST(uint16_t, payload[off - 2] | payload[off - 1] << 8));
-    }
-}
-
 #endif /* SHMLOG_ARGS_H */

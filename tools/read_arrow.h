@@ -152,17 +152,6 @@ static inline void put_u64(struct col_buf *b, uint32_t row, uint64_t v)
     memcpy(b->data + (size_t)row * 8, &v, 8);
 }
 
-/* A value of a fixed-width column from its 64 bits (as the field's union holds them). */
-static inline void put_value(struct col_buf *b, uint8_t type, uint32_t row, uint64_t v)
-{
-    switch (col_width[type]) {
-    case 1: put_u8(b, row, (uint8_t)v); break;
-    case 2: put_u16(b, row, (uint16_t)v); break;
-    case 4: put_u32(b, row, (uint32_t)v); break;
-    default: put_u64(b, row, v); break;
-    }
-}
-
 /* The offsets of the rows before row that have no value: empty. */
 static inline void fill_offsets(struct col_buf *b, uint32_t row)
 {
@@ -171,18 +160,30 @@ static inline void fill_offsets(struct col_buf *b, uint32_t row)
         o[++b->filled] = (int32_t)b->chars_len;
 }
 
-/* A dictionary column's index i (< 0: out of memory) at row; the batch ends at the index width's limit. */
-static inline int put_index(struct batch *bt, struct col_buf *b, uint8_t type, uint32_t row, long i)
+/* A dictionary column's index i at row, of a value its dictionary already held. */
+static inline void put_kept_index(struct col_buf *b, uint8_t type, uint32_t row, uint32_t i)
 {
-    if (i < 0)
-        return -ENOMEM;
     if (type == COL_DICT8)
         put_u8(b, row, (uint8_t)i);
     else
         put_u16(b, row, (uint16_t)i);
     put_valid(b, row);
+}
+
+/* The batch ends once a dictionary of column b (of type) reached its index width's limit. */
+static inline void dict_limit(struct batch *bt, const struct col_buf *b, uint8_t type)
+{
     if (b->dict.n >= (type == COL_DICT8 ? 127u : DICT16_MAX))
         bt->full = 1;
+}
+
+/* A dictionary column's index i (< 0: out of memory) at row; the batch ends at the index width's limit. */
+static inline int put_index(struct batch *bt, struct col_buf *b, uint8_t type, uint32_t row, long i)
+{
+    if (i < 0)
+        return -ENOMEM;
+    put_kept_index(b, type, row, (uint32_t)i);
+    dict_limit(bt, b, type);
     return 0;
 }
 

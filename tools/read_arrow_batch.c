@@ -413,6 +413,16 @@ static void release_array(struct ArrowArray *a)
     batch_unref(m);
 }
 
+/* The bits set in w, in a few instructions: the build targets no popcnt
+ * instruction, and __builtin_popcountll is then a call into libgcc. */
+static inline unsigned bits_set(uint64_t w)
+{
+    w -= (w >> 1) & 0x5555555555555555ull;
+    w = (w & 0x3333333333333333ull) + ((w >> 2) & 0x3333333333333333ull);
+    w = (w + (w >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((w * 0x0101010101010101ull) >> 56);
+}
+
 static int64_t count_nulls(const uint8_t *valid, uint32_t rows)
 {
     int64_t set = 0;
@@ -420,7 +430,7 @@ static int64_t count_nulls(const uint8_t *valid, uint32_t rows)
     for (; i + 64 <= rows; i += 64) {
         uint64_t w;
         memcpy(&w, valid + i / 8, 8);
-        set += __builtin_popcountll(w);
+        set += bits_set(w);
     }
     for (; i < rows; i++)
         set += (valid[i >> 3] >> (i & 7)) & 1;

@@ -69,14 +69,9 @@ static struct dproc *proc_of(struct read_engine *e, struct source *s, const stru
     return d;
 }
 
-/* cpu | SHLOG_CPU_BACKTRACE: the stream of that ring's backtrace records. */
-static struct dring *ring_of(struct read_engine *e, struct source *s, struct dproc *p, uint32_t cpu)
+static struct dring *ring_find(struct read_engine *e, struct source *s, struct dproc *p, uint32_t cpu)
 {
-    /* A batch is records of one ring: the last one is the likely one. */
-    struct dring *r = s->last_ring;
-    if (r && r->proc == p && r->cpu == cpu)
-        return r;
-    r = hmap_get(&p->rings, cpu, 0);
+    struct dring *r = hmap_get(&p->rings, cpu, 0);
     if (r) {
         s->last_ring = r;
         return r;
@@ -95,6 +90,14 @@ static struct dring *ring_of(struct read_engine *e, struct source *s, struct dpr
     r->next_all = e->all_rings;
     e->all_rings = r;
     return r;
+}
+
+/* cpu | SHLOG_CPU_BACKTRACE: the stream of that ring's backtrace records. */
+static inline struct dring *ring_of(struct read_engine *e, struct source *s, struct dproc *p, uint32_t cpu)
+{
+    /* A batch is records of one ring: the last one is the likely one. */
+    struct dring *r = s->last_ring;
+    return r && r->proc == p && r->cpu == cpu ? r : ring_find(e, s, p, cpu);
 }
 
 static char *copy_string(struct read_engine *e, const char *s, size_t n)
@@ -151,12 +154,10 @@ static struct dsite *site_of(struct read_engine *e, struct source *s, struct dpr
     return d;
 }
 
-const struct render_site *prepared(struct read_engine *e, struct dsite *d, struct dproc *proc)
+const struct render_site *prepared_make(struct read_engine *e, struct dsite *d, struct dproc *proc)
 {
     int known = d && d->fmt;
     struct render_site **slot = known ? &d->sr : &proc->unknown;
-    if (*slot)
-        return *slot;
     if (e->prepared_bytes > PREPARED_MAX) {
         /* Hostile numbers of sites: start over rather than grow. */
         for (struct dsite *x = e->all_sites; x; x = x->next_all) {

@@ -31,6 +31,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "clock.h"
 #include "read_filter.h"
@@ -284,8 +285,14 @@ void source_close_file(struct read_engine *e, struct source *s);
  * something, 0 at the end of the source (in follow mode: for now), -errno
  * when the consumer or the engine failed (-ENOMEM). */
 int source_step(struct read_engine *e, struct source *s);
+/* prepared()'s renderer made (the site's first record, or after PREPARED_MAX). */
+const struct render_site *prepared_make(struct read_engine *e, struct dsite *d, struct dproc *proc);
 /* The renderer of records of site d (NULL: of an unknown site of proc); NULL when out of memory. */
-const struct render_site *prepared(struct read_engine *e, struct dsite *d, struct dproc *proc);
+static inline const struct render_site *prepared(struct read_engine *e, struct dsite *d, struct dproc *proc)
+{
+    const struct render_site *sr = d && d->fmt ? d->sr : proc->unknown;
+    return sr ? sr : prepared_make(e, d, proc);
+}
 /* The ring of process p that an exit marker goes after (one with records,
  * else a stream of the process's own); NULL when out of memory. */
 struct dring *exit_ring(struct read_engine *e, struct source *s, struct dproc *p);
@@ -329,10 +336,22 @@ struct entry_exit {
 
 #define REC_HEAD offsetof(struct shm_copied_record, payload)
 
-/* The time a record of entry e shows: a backtrace record's own. */
-uint64_t entry_own_ts(const struct entry *e);
+/* The time a record of entry e shows: a backtrace record's own; others are
+ * shown at the time they are merged at. */
+static inline uint64_t entry_own_ts(const struct entry *e)
+{
+    uint64_t ts = e->ts_ns;
+    if (e->kind == ENTRY_BACKTRACE)
+        memcpy(&ts, e + 1, sizeof ts);
+    return ts;
+}
+
 /* The record of a RECORD or BACKTRACE entry. */
-const struct shm_copied_record *entry_record(const struct entry *e);
+static inline const struct shm_copied_record *entry_record(const struct entry *e)
+{
+    const unsigned char *body = (const unsigned char *)(e + 1);
+    return (const struct shm_copied_record *)(body + (e->kind == ENTRY_BACKTRACE ? sizeof(uint64_t) : 0));
+}
 
 /* Where the merge hands entries, in time order, and the engine's messages
  * in between. entry() returns 0 to go on, 1 when it wants no more for now

@@ -43,18 +43,6 @@ int read_filter_process(const struct read_filter *f, const char *app, uint32_t p
     return (!f->pid || f->pid == pid) && (!f->app || strcmp(f->app, app ? app : "") == 0);
 }
 
-int read_filter_time(const struct read_filter *f, uint64_t ts_ns)
-{
-    /* No until passes every time, also the largest one (a damaged clock maps there). */
-    return ts_ns >= f->since_ns && (ts_ns < f->until_ns || f->until_ns == UINT64_MAX);
-}
-
-int read_filter_record(const struct read_filter *f, unsigned level, const char *category, uint64_t ts_ns)
-{
-    return (int)level >= f->min_level && (!f->category[0] || (category && strcmp(category, f->category) == 0)) &&
-           read_filter_time(f, ts_ns);
-}
-
 int read_filter_thread(const struct read_filter *f, uint32_t tid, const char *name)
 {
     if (!f->thread || (name && strcmp(name, f->thread) == 0))

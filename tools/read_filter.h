@@ -9,6 +9,7 @@
 
 #include <regex.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "names.h"
 #include "render.h"
@@ -37,10 +38,20 @@ void read_filter_free(struct read_filter *f);
 
 /* The process-level filters (app, pid). */
 int read_filter_process(const struct read_filter *f, const char *app, uint32_t pid);
-/* since and until. */
-int read_filter_time(const struct read_filter *f, uint64_t ts_ns);
+/* since and until (inline: every record asks). */
+static inline int read_filter_time(const struct read_filter *f, uint64_t ts_ns)
+{
+    /* No until passes every time, also the largest one (a damaged clock maps there). */
+    return ts_ns >= f->since_ns && (ts_ns < f->until_ns || f->until_ns == UINT64_MAX);
+}
+
 /* Level, category and time; grep is checked with read_filter_grep() after. */
-int read_filter_record(const struct read_filter *f, unsigned level, const char *category, uint64_t ts_ns);
+static inline int read_filter_record(const struct read_filter *f, unsigned level, const char *category,
+                                     uint64_t ts_ns)
+{
+    return (int)level >= f->min_level && (!f->category[0] || (category && strcmp(category, f->category) == 0)) &&
+           read_filter_time(f, ts_ns);
+}
 /* The thread filter, for a record of thread tid named name (NULL: no name). */
 int read_filter_thread(const struct read_filter *f, uint32_t tid, const char *name);
 /* 1 when the rendered message of rec matches the grep filter (or there is none). */

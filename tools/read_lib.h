@@ -42,9 +42,6 @@ struct shmlog_read {
     unsigned char *ready;
     size_t ready_len, ready_cap, ready_off;
     int streaming;       /* an Arrow stream reads it: the events API is not to be used */
-    /* while an Arrow stream reads: where the merge's entries go instead */
-    int (*direct)(void *ctx, const struct entry *e);
-    void *direct_ctx;
     struct read_message messages[READ_MESSAGES_MAX];
     size_t nmessages;
     /* the last event given out */

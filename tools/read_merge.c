@@ -92,22 +92,29 @@ static void chunk_free(struct read_merge *m, struct chunk *c)
     }
 }
 
+/* A chunk more at the FIFO's end: 0, or -ENOMEM. */
+static int fifo_grow(struct read_merge *m, struct fifo *q)
+{
+    struct chunk *last = q->last;
+    size_t size = last ? 2 * last->bytes : CHUNK_FIRST_BYTES;
+    struct chunk *c = chunk_new(m, size < CHUNK_MAP_BYTES ? size : CHUNK_MAP_BYTES);
+    if (!c)
+        return -ENOMEM;
+    if (last)
+        last->next = c;
+    else
+        q->first = c;
+    q->last = c;
+    return 0;
+}
+
 /* Room for an entry of bytes at the FIFO's end, or NULL (out of memory). */
-static struct entry *fifo_push(struct read_merge *m, struct fifo *q, size_t bytes)
+static inline struct entry *fifo_push(struct read_merge *m, struct fifo *q, size_t bytes)
 {
     bytes = (bytes + 7) & ~(size_t)7; /* < 1 KiB: a record head and its payload at most */
     struct chunk *last = q->last;
-    if (!last || last->bytes - sizeof(*last) - last->tail < bytes) {
-        size_t size = last ? 2 * last->bytes : CHUNK_FIRST_BYTES;
-        struct chunk *c = chunk_new(m, size < CHUNK_MAP_BYTES ? size : CHUNK_MAP_BYTES);
-        if (!c)
-            return NULL;
-        if (last)
-            last->next = c;
-        else
-            q->first = c;
-        q->last = c;
-    }
+    if ((!last || last->bytes - sizeof(*last) - last->tail < bytes) && fifo_grow(m, q) != 0)
+        return NULL;
     struct entry *e = (struct entry *)(q->last->data + q->last->tail);
     q->last->tail += bytes;
     e->bytes = (uint16_t)bytes;
@@ -136,21 +143,6 @@ static void fifo_pop(struct read_merge *m, struct fifo *q)
 }
 
 /* ==== Heap of streams by the time of their first entry ==== */
-
-/* Others are shown at the time they are merged at. */
-uint64_t entry_own_ts(const struct entry *e)
-{
-    uint64_t ts = e->ts_ns;
-    if (e->kind == ENTRY_BACKTRACE)
-        memcpy(&ts, e + 1, sizeof ts);
-    return ts;
-}
-
-const struct shm_copied_record *entry_record(const struct entry *e)
-{
-    const unsigned char *body = (const unsigned char *)(e + 1);
-    return (const struct shm_copied_record *)(body + (e->kind == ENTRY_BACKTRACE ? sizeof(uint64_t) : 0));
-}
 
 /* The heap holds streams: each is the FIFO at the start of a dring. */
 static int *stream_heap_index(struct fifo *q)
@@ -206,6 +198,17 @@ static void heap_down(struct read_merge *m, size_t i)
     }
 }
 
+/* The time of the first entry of the streams below the top: the top may
+ * hand on what is earlier without a heap operation. */
+static uint64_t next_stream_ts(const struct read_merge *m)
+{
+    uint64_t t = UINT64_MAX;
+    for (size_t i = 1; i < 3 && i < m->nheap; i++)
+        if (fifo_front(m->heap[i])->ts_ns < t)
+            t = fifo_front(m->heap[i])->ts_ns;
+    return t;
+}
+
 /* A stream got its first entry. */
 static int heap_add(struct read_merge *m, struct fifo *q)
 {
@@ -245,8 +248,10 @@ static void heap_top_popped(struct read_merge *m)
 
 /* Appends an entry (its header, then len bytes of body) to ring r's stream,
  * and puts the stream in the heap if it was not. */
-static int queue_entry(struct read_merge *m, struct dring *r, enum entry_kind kind, uint64_t ts, uint32_t cpu,
-                       struct dsite *site, struct dproc *p, const char *thread, const void *body, size_t len)
+static inline __attribute__((always_inline)) int queue_entry(struct read_merge *m, struct dring *r, enum entry_kind kind,
+                                                             uint64_t ts, uint32_t cpu, struct dsite *site,
+                                                             struct dproc *p, const char *thread, const void *body,
+                                                             size_t len)
 {
     struct entry *e = fifo_push(m, &r->q, sizeof(struct entry) + len);
     if (!e)
@@ -414,23 +419,34 @@ int merge_drain(struct read_merge *m, int all)
     uint64_t h = all ? UINT64_MAX : horizon(m, &blocking);
     uint64_t f = frontier(m->srcs);
     uint64_t window_end = f < SHLOG_ORDER_WINDOW_NS ? 0 : f - SHLOG_ORDER_WINDOW_NS;
+    uint64_t until = h < window_end ? h : window_end;
     while (m->nheap && !m->stop && !m->pause) {
         struct fifo *q = m->heap[0];
-        struct entry *e = fifo_front(q);
-        if (!all && (e->ts_ns > h || e->ts_ns > window_end) && m->buffered < MERGE_BUFFER_MAX)
-            return 0;
-        int rc = emit_entry(m, e);
-        if (rc < 0)
-            return rc;
-        fifo_pop(m, q);
+        /* A run: the top stream's entries earlier than every other stream's
+         * first go out with no heap operation (a ring's records are in time
+         * order, so runs are long). */
+        uint64_t others = next_stream_ts(m);
+        for (;;) {
+            struct entry *e = fifo_front(q);
+            if (!all && e->ts_ns > until && m->buffered < MERGE_BUFFER_MAX)
+                return 0;
+            int rc = emit_entry(m, e);
+            if (rc < 0)
+                return rc;
+            fifo_pop(m, q);
+            if (!q->count || fifo_front(q)->ts_ns >= others || m->stop || m->pause)
+                break;
+        }
         heap_top_popped(m);
         if (!q->count && !all) {
             /* The stream ran dry: later ones may not pass its last time. */
             struct dring *r = (struct dring *)q;
             struct source *s = r->src;
             if (!s->done && !r->finished && !r->backtrace && s->frames - r->last_frame < quiet_frames(s) &&
-                r->last_ts < h)
+                r->last_ts < h) {
                 h = r->last_ts;
+                until = h < window_end ? h : window_end;
+            }
         }
     }
     return 0;

@@ -42,44 +42,50 @@ static uint64_t load_le(const uint8_t *p, unsigned width)
 
 /* decode_args_typed once the shape of its types is known: the payload
  * measured against it, then one switch per argument, each case loading its
- * own width where the layout puts it. */
+ * own width where the arguments before it end. */
 int decode_args_shaped(const struct shmlog_args_shape *sh, const uint8_t *types, const uint8_t *payload,
                        size_t payload_len, struct render_arg args[SHMLOG_MAX_ARGS])
 {
     if (shmlog_args_measure(sh, payload, payload_len) == SHMLOG_ARGS_BAD)
         return -1;
-    uint16_t at[SHMLOG_MAX_ARGS];
-    shmlog_args_offsets(sh->nargs, types, payload, at);
+    size_t off = 0;
     for (unsigned i = 0; i < sh->nargs; i++) {
         struct render_arg *a = &args[i];
-        const uint8_t *p = payload + at[i];
+        const uint8_t *p = payload + off;
         a->type = types[i];
         a->str_truncated = 0;
         a->str_len = 0;
         switch (types[i]) {
         case SHMLOG_ARG_BOOL: case SHMLOG_ARG_U8:
             a->v.u = p[0];
+            off += 1;
             break;
         case SHMLOG_ARG_I8:
             a->v.i = sign_extend(p[0], 8);
+            off += 1;
             break;
         case SHMLOG_ARG_U16:
             a->v.u = load_le(p, 2);
+            off += 2;
             break;
         case SHMLOG_ARG_I16:
             a->v.i = sign_extend(load_le(p, 2), 16);
+            off += 2;
             break;
         case SHMLOG_ARG_U32:
             a->v.u = load_le(p, 4);
+            off += 4;
             break;
         case SHMLOG_ARG_I32:
             a->v.i = sign_extend(load_le(p, 4), 32);
+            off += 4;
             break;
         case SHMLOG_ARG_F32: {
             uint32_t bits = (uint32_t)load_le(p, 4);
             float f;
             memcpy(&f, &bits, sizeof f);
             a->v.f = f;
+            off += 4;
             break;
         }
         case SHMLOG_ARG_STR: {
@@ -87,11 +93,13 @@ int decode_args_shaped(const struct shmlog_args_shape *sh, const uint8_t *types,
             a->str_truncated = (hdr & SHMLOG_STR_TRUNCATED) != 0;
             a->str_len = (uint16_t)shmlog_str_length(hdr);
             a->v.s = p + SHMLOG_STR_HEADER_BYTES;
+            off += SHMLOG_STR_HEADER_BYTES + a->str_len;
             break;
         }
         default: { /* U64, I64, PTR, F64: the shape took no other type */
             uint64_t raw = load_le(p, 8);
             memcpy(&a->v, &raw, sizeof raw); /* the bits of u, i or f alike */
+            off += 8;
             break;
         }
         }

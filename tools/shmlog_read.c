@@ -62,8 +62,6 @@ static void *ready_room(struct shmlog_read *r, size_t bytes)
 static int sink_entry(void *ctx, const struct entry *e)
 {
     struct shmlog_read *r = ctx;
-    if (r->direct)
-        return r->direct(r->direct_ctx, e);
     void *p = ready_room(r, e->bytes);
     if (!p)
         return -ENOMEM;
@@ -90,10 +88,6 @@ static void sink_message(void *ctx, const char *msg, int note)
     struct shmlog_read *r = ctx;
     if (!note)
         r->had_errors = 1;
-    if (r->direct) {
-        read_keep_message(r, msg, note);
-        return;
-    }
     size_t n = strlen(msg) + 1;
     if (n > 4096)
         n = 4096;

@@ -3,10 +3,10 @@
  * (shmlog_read_arrow(), shmlog_read.h): the Arrow C data and stream
  * interfaces, filled with no Arrow library.
  *
- * The stream is a sink of the merge (read_lib.h, direct): each entry the
- * merge hands on becomes a row of the batch being built, and a full batch
- * pauses the merge, so nothing is copied twice and memory is the batch and
- * the merge's window. A batch owns its buffers (read_arrow_batch.c); the
+ * The stream is the merge's sink while it reads (struct entry_sink): each
+ * entry the merge hands on becomes a row of the batch being built, and a full
+ * batch pauses the merge, so nothing is copied twice and memory is the batch
+ * and the merge's window. A batch owns its buffers (read_arrow_batch.c); the
  * consumer releases it (or its columns one by one) when it likes, on any
  * thread.
  *
@@ -51,6 +51,7 @@ struct arrow_stream {
         const struct dsite *site;
         struct site_map *map;
     } recent[SITE_RECENT];
+    struct entry_sink sink; /* the merge's while the stream reads: rows of the batch */
     struct batch batch;   /* being built */
     uint64_t batches;     /* batches begun: a site_map's indices are of the batch it names */
     uint32_t max_level;   /* records: the highest level in the batch */
@@ -63,7 +64,7 @@ struct arrow_stream {
 struct site_map {
     uint32_t n;                     /* fields with a column (a site defined after the schema was made has none) */
     struct {
-        uint32_t col;
+        struct col_buf *buf;        /* the column's, in the stream's batch */
         uint8_t type;               /* the column's */
         uint8_t arg;                /* the argument the field shows */
         uint8_t whole;              /* the field's value is that argument as decoded */
@@ -73,6 +74,7 @@ struct site_map {
     uint32_t site_index;
     long func_index;                /* < 0: the site names no function (null) */
     uint32_t category_index;
+    uint32_t app_index, host_index; /* of the site's process */
     unsigned category;
 };
 
@@ -444,7 +446,7 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
             const struct col_def *c = field_column(s, f[j].name, f[j].name_len, field_kind(f[j].type), &probe);
             if (!c)
                 continue; /* a site defined after the schema was made (a file still being written) */
-            m->f[m->n].col = (uint32_t)(c - s->cols);
+            m->f[m->n].buf = &s->batch.buf[c - s->cols];
             m->f[m->n].type = c->type;
             m->f[m->n].arg = f[j].arg;
             m->f[m->n].whole = f[j].whole;
@@ -461,33 +463,49 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
     return m;
 }
 
-/* The site d's (of process p) and a record's category's dictionary indices at row, through the site's map. */
+/* The app's, host's and site d's (of process p) and a record's category's dictionary indices at row, through
+ * the site's map. */
 static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const struct dsite *d, struct dproc *p,
                           unsigned category, uint32_t row)
 {
     struct col_buf *site = &s->batch.buf[R_SITE], *cat = &s->batch.buf[R_CATEGORY], *func = &s->batch.buf[R_FUNC];
+    struct col_buf *app = &s->batch.buf[R_APP], *host = &s->batch.buf[R_HOST];
     if (m->batch != s->batches) {
+        long a = dict_keyed(&app->dict, (uintptr_t)p, 0, app_text, p);
+        long h = dict_keyed(&host->dict, (uintptr_t)p, 0, host_text, p);
         long i = dict_keyed(&site->dict, (uintptr_t)d, 0, site_text, d);
         long c = dict_keyed(&cat->dict, (uintptr_t)p, category, category_text, p);
         long f = d->func && *d->func ? dict_keyed(&func->dict, (uintptr_t)d, 0, func_text, d) : LONG_MAX;
-        if (i < 0 || c < 0 || f < 0)
+        if (a < 0 || h < 0 || i < 0 || c < 0 || f < 0)
             return -ENOMEM;
         m->batch = s->batches;
+        m->app_index = (uint32_t)a;
+        m->host_index = (uint32_t)h;
         m->site_index = (uint32_t)i;
         m->func_index = f == LONG_MAX ? -1 : f;
         m->category_index = (uint32_t)c;
         m->category = category;
+        dict_limit(&s->batch, app, s->cols[R_APP].type);
+        dict_limit(&s->batch, host, s->cols[R_HOST].type);
+        dict_limit(&s->batch, site, s->cols[R_SITE].type);
+        dict_limit(&s->batch, func, s->cols[R_FUNC].type);
+        dict_limit(&s->batch, cat, s->cols[R_CATEGORY].type);
     } else if (m->category != category) {
         long c = dict_keyed(&cat->dict, (uintptr_t)p, category, category_text, p);
         if (c < 0)
             return -ENOMEM;
         m->category_index = (uint32_t)c;
         m->category = category;
+        dict_limit(&s->batch, cat, s->cols[R_CATEGORY].type);
     }
-    int rc = put_index(&s->batch, site, s->cols[R_SITE].type, row, m->site_index);
-    if (rc == 0 && m->func_index >= 0)
-        rc = put_index(&s->batch, func, s->cols[R_FUNC].type, row, (uint32_t)m->func_index);
-    return rc ? rc : put_index(&s->batch, cat, s->cols[R_CATEGORY].type, row, m->category_index);
+    /* Indices the dictionaries held already: their limits were checked as they grew. */
+    put_kept_index(app, s->cols[R_APP].type, row, m->app_index);
+    put_kept_index(host, s->cols[R_HOST].type, row, m->host_index);
+    put_kept_index(site, s->cols[R_SITE].type, row, m->site_index);
+    if (m->func_index >= 0)
+        put_kept_index(func, s->cols[R_FUNC].type, row, (uint32_t)m->func_index);
+    put_kept_index(cat, s->cols[R_CATEGORY].type, row, m->category_index);
+    return 0;
 }
 
 /* A record's field values into their columns. */
@@ -495,30 +513,40 @@ static int put_fields(struct arrow_stream *s, const struct site_map *m, const st
                       const struct render_arg *args)
 {
     for (uint32_t j = 0; j < m->n; j++) {
-        struct col_buf *b = &s->batch.buf[m->f[j].col];
-        uint8_t type = m->f[j].type;
+        struct col_buf *b = m->f[j].buf;
         struct render_arg cut;
         const struct render_arg *a =
             m->f[j].whole ? &args[m->f[j].arg] : render_field_value(sr, args, m->f[j].field, &cut);
-        if (type == COL_UTF8) {
+        switch (m->f[j].type) {
+        case COL_UTF8:
             if (put_text(&s->batch, b, row, a->v.s, a->str_len) != 0)
                 return -ENOMEM;
             if (b->chars_len >= CHARS_MAX)
                 s->batch.full = 1;
             continue;
-        }
-        if (type == COL_BOOL) {
+        case COL_BOOL:
             if (a->v.u)
                 set_bit(b->data, row);
-        } else if (type == COL_F32) {
+            break;
+        case COL_F32: {
             float f = (float)a->v.f; /* an f32 argument, exactly widened: narrowed back exactly */
             uint32_t bits;
             memcpy(&bits, &f, 4);
             put_u32(b, row, bits);
-        } else if (type == COL_F64) {
+            break;
+        }
+        case COL_I8: case COL_U8:
+            put_u8(b, row, (uint8_t)a->v.u);
+            break;
+        case COL_I16: case COL_U16:
+            put_u16(b, row, (uint16_t)a->v.u);
+            break;
+        case COL_I32: case COL_U32:
+            put_u32(b, row, (uint32_t)a->v.u);
+            break;
+        default: /* I64, U64, F64: the bits as the argument holds them */
             put_u64(b, row, a->v.u);
-        } else {
-            put_value(b, type, row, a->v.u);
+            break;
         }
         put_valid(b, row);
     }
@@ -543,11 +571,7 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
     put_u8(&buf[R_LEVEL], row, rec->level);
     if (rec->level > s->max_level)
         s->max_level = rec->level;
-    int rc = put_dict(s, R_APP, row, p, 0, app_text);
-    if (rc == 0)
-        rc = put_dict(s, R_HOST, row, p, 0, host_text);
-    if (rc)
-        return rc;
+    int rc;
     put_u32(&buf[R_PID], row, p->info.pid);
     put_u32(&buf[R_TID], row, rec->tid);
     if (e->thread && (rc = put_dict(s, rcol(s, R_THREAD), row, e->thread, 0, name_text)) != 0)
@@ -565,7 +589,8 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
     const char *error = NULL;
     if (!e->site) {
         error = "unknown site";
-        if ((rc = put_dict(s, R_CATEGORY, row, p, rec->category, category_text)) != 0)
+        if ((rc = put_dict(s, R_APP, row, p, 0, app_text)) != 0 || (rc = put_dict(s, R_HOST, row, p, 0, host_text)) != 0 ||
+            (rc = put_dict(s, R_CATEGORY, row, p, rec->category, category_text)) != 0)
             return rc;
     } else {
         const struct render_site *sr = prepared(&r->engine, e->site, p);
@@ -677,6 +702,16 @@ static int append_entry(void *ctx, const struct entry *e)
     return s->batch.rows >= s->batch.cap || s->batch.full;
 }
 
+/* The merge's messages while the stream reads: kept for the caller (an
+ * error marks the reader as having had one). */
+static void stream_message(void *ctx, const char *msg, int note)
+{
+    struct arrow_stream *s = ctx;
+    if (!note)
+        s->r->had_errors = 1;
+    read_keep_message(s->r, msg, note);
+}
+
 /* The level column's dictionary: the six names, and L6, L7 when a damaged record has them. */
 static int level_dict(struct arrow_stream *s, struct dict *d)
 {
@@ -718,8 +753,7 @@ static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
         batch_free(&s->batch);
         return stream_fail(s, rc, "a batch");
     }
-    r->direct = append_entry;
-    r->direct_ctx = s;
+    r->merge.sink = &s->sink;
     while (!s->batch.full && s->batch.rows < s->batch.cap) {
         if (r->ready_off < r->ready_len) {
             /* What the merge gave before the stream began. */
@@ -739,7 +773,7 @@ static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
                 break;
         }
     }
-    r->direct = NULL;
+    r->merge.sink = &r->sink;
     if (rc < 0 || r->failed) {
         read_fail(r, rc);
         batch_free(&s->batch);
@@ -832,6 +866,7 @@ int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_opti
         return -ENOMEM;
     }
     s->batch.pool = pool;
+    s->sink = (struct entry_sink){append_entry, stream_message, s};
     s->r = r;
     s->opt = o;
     s->records = o.what == SHMLOG_READ_ARROW_RECORDS;
