@@ -202,7 +202,7 @@ static const char *const kind_name[] = {[SHMLOG_READ_BOOL] = "bool", [SHMLOG_REA
 static const char *const fixed_names[] = {"ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq",
                                           "site", "func", "msg", "truncated", "clamped", "backtrace",
                                           "time_uncertain", "error", "thread"};
-#define NFIXED 17 /* the fixed columns of records */
+#define NFIXED 18 /* the fixed columns of records */
 
 /* The column of field f of a record: "name", "field.name", or "name.kind" when "name" alone is not there or
  * is of another kind. */
@@ -330,7 +330,7 @@ static void check_records(const char *path, uint32_t batch_rows)
             cr_assert_str_eq(error, want_error);
         else
             cr_assert_null(error, "%s row %lld: error %s", path, (long long)row, error);
-        const char *thread = dict_text(cell(&g, 16, row), "s", buf, sizeof buf);
+        const char *thread = dict_text(cell(&g, 17, row), "s", buf, sizeof buf);
         if (ev->thread)
             cr_assert_str_eq(thread, ev->thread, "%s row %lld: thread", path, (long long)row);
         else
