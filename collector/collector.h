@@ -172,6 +172,7 @@ struct proc_threads {
     struct proc_thread *slots;
     uint32_t cap, count;
     uint32_t scanned; /* entries of the site table looked at */
+    uint32_t entries; /* of those, THREAD entries: the rest are call sites */
     uint32_t last;    /* the slot of the last tid asked: records come in runs of one thread */
 };
 

@@ -39,19 +39,26 @@ static void ring_observe(struct collector_state *c, struct ring *r, struct metri
     shm_bus_guard = NULL;
 }
 
+/* Call sites among a table of n entries: the THREAD entries scanned are not. */
+static uint32_t call_sites_of(const struct proc *p, uint32_t n)
+{
+    return n > p->threads.entries ? n - p->threads.entries : 0;
+}
+
 /* The live call-site count and level of a process (the copy taken at open
  * ages). */
 static void proc_observe(struct proc *p, struct metrics_proc *m)
 {
     static struct shm_proc_info live;
-    m->call_sites = p->info.site_count;
+    threads_scan(p); /* the table's newest entries told apart */
+    m->call_sites = call_sites_of(p, p->info.site_count);
     m->level = p->info.level;
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
         shm_bus_guard = &jb;
         char err[256];
         if (shm_meta_info(&p->meta, &live, err, sizeof(err)) == 0) {
-            m->call_sites = live.site_count;
+            m->call_sites = call_sites_of(p, live.site_count);
             m->level = live.level;
             m->out_of_range = live.out_of_range;
             static struct shm_categories cats;

@@ -557,6 +557,7 @@ static void threads_read(void *ctx)
                 tr->end = id + 1; /* a thread of tid 0: never one */
             break;
         }
+        p->threads.entries += rc == 0;
         struct proc_thread *t = rc == 0 ? thread_slot(p, tid, 1) : NULL;
         if (t && strcmp(t->name, name) != 0) { /* new, or renamed: written again */
             memcpy(t->name, name, sizeof(t->name));

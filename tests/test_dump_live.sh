@@ -88,6 +88,8 @@ check "set-level prints old -> new and exits 0" \
     test "$set1_status" -eq 0 -a "$(cat "$tmp/set1.out")" = "tprod[$prod]: INFO -> WARN"
 check "set-level back to INFO" test "$set2_status" -eq 0 -a "$(cat "$tmp/set2.out")" = "tprod[$prod]: WARN -> INFO"
 check "the process's level is INFO again" grep -q '"kind":"process".*"level":"INFO"' "$tmp/segments.json"
+check "segments counts the call site and the named writer thread apart" \
+    grep -q '"kind":"process".*"sites":1,"threads":1,' "$tmp/segments.json"
 "$SHMLOG_DUMP" read --format json "$out" >"$tmp/levels.json"
 check "INFO records before WARN, none while at WARN, again after INFO" python3 -c "
 import json, sys

@@ -43,10 +43,24 @@ static void report_invalid(const struct cli *cli, const struct seg_entry *e, con
 
 /* ==== segments ==== */
 
+/* The THREAD entries among a process's first n table entries (ABI 5): the
+ * rest are its call sites. */
+static uint32_t thread_entries(const struct shm_seg *seg, uint32_t n)
+{
+    uint32_t threads = 0;
+    for (uint32_t id = 0; id < n; id++) {
+        uint32_t tid;
+        char name[SHMLOG_THREAD_NAME_BYTES + 1];
+        threads += shm_meta_thread(seg, id, &tid, name) == 0;
+    }
+    return threads;
+}
+
 static void print_process(const struct cli *cli, const struct seg_entry *e, const struct shm_seg *seg,
                           const struct shm_proc_info *info, int alive)
 {
     struct render_buf b = out_begin();
+    uint32_t threads = thread_entries(seg, info->site_count);
     int huge = (seg->hdr.flags & SHMLOG_SEG_HUGEPAGES) != 0;
     int closed = (info->flags & SHMLOG_SEG_CLOSED) != 0;
     static struct shm_categories cats;
@@ -60,7 +74,8 @@ static void print_process(const struct cli *cli, const struct seg_entry *e, cons
         put_json_kv_bool(&b, "alive", alive);
         put_json_kv_bool(&b, "closed", closed);
         put_json_kv_str(&b, "level", level_text(info->level));
-        put_json_kv_u64(&b, "sites", info->site_count);
+        put_json_kv_u64(&b, "sites", info->site_count - threads);
+        put_json_kv_u64(&b, "threads", threads);
         put_json_kv_u64(&b, "site_capacity", info->site_capacity);
         put_json_kv_u64(&b, "unregistered", info->unregistered);
         put_json_kv_u64(&b, "no_ring", info->no_ring);
@@ -92,6 +107,10 @@ static void print_process(const struct cli *cli, const struct seg_entry *e, cons
         render_buf_puts(&b, " level=");
         render_buf_puts(&b, level_text(info->level));
         render_buf_puts(&b, " sites=");
+        render_buf_u64(&b, info->site_count - threads);
+        render_buf_puts(&b, " threads=");
+        render_buf_u64(&b, threads);
+        render_buf_puts(&b, " table=");
         render_buf_u64(&b, info->site_count);
         render_buf_putc(&b, '/');
         render_buf_u64(&b, info->site_capacity);
