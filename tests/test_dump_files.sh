@@ -90,6 +90,8 @@ for o in objs:
         keys = RECORD_KEYS + [k for k in ("truncated", "error") if k in o]
         if "thread" in o:  # a named thread's: right after cpu
             keys.insert(keys.index("cpu") + 1, "thread")
+        if "func" in o:  # a site that names its function: right after site
+            keys.insert(keys.index("site") + 1, "func")
     if list(o.keys()) != keys:
         errors.append("keys %s" % list(o.keys()))
         break
