@@ -12,6 +12,7 @@
 #include <string_view>
 #include <type_traits>
 #include <chrono>
+#include <optional>
 extern "C" {
 #endif
 
@@ -648,10 +649,15 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__SITE_DESC NULL
 #define SHMLOG__FUNC_DECL
 #define SHMLOG__FUNC __func__
+#define SHMLOG__TYPES_DECL(...) \
+    static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)};
+#define SHMLOG__SITE_NARGS(...) SHMLOG__NARGS(__VA_ARGS__)
+#define SHMLOG__PRESENT_FIXED(...)
+#define SHMLOG__PRESENT_PUT(...)
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
-    "std::string or std::string_view"
+    "std::string, std::string_view, std::chrono type or a std::optional of one of them"
 
 namespace shmlog_detail {
 /* std::string (any allocator) and std::string_view: captured with their size. */
@@ -670,16 +676,32 @@ template <typename T> inline long long time_point_ns(const T &t)
     return static_cast<long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
 }
 
+/* std::optional: stored as its value type (zero or "" when empty), with a
+ * BOOL "has value" after the call's own arguments, so the format's
+ * conversions keep their arguments and the record's shape is the site's. */
+template <typename T> struct is_optional : std::false_type {};
+template <typename T> struct is_optional<std::optional<T>> : std::true_type {};
+template <typename T> struct value_of {
+    typedef T type;
+};
+template <typename T> struct value_of<std::optional<T>> {
+    typedef T type;
+};
+
 /* What a record holds (T decayed). */
 template <typename T>
-struct supported : std::integral_constant<bool, std::is_arithmetic<T>::value || std::is_enum<T>::value ||
-                                                    is_duration<T>::value || is_time_point<T>::value ||
-                                                    std::is_pointer<T>::value || std::is_null_pointer<T>::value ||
-                                                    is_text<T>::value> {};
+struct supported_value : std::integral_constant<bool, std::is_arithmetic<T>::value || std::is_enum<T>::value ||
+                                                          is_duration<T>::value || is_time_point<T>::value ||
+                                                          std::is_pointer<T>::value || std::is_null_pointer<T>::value ||
+                                                          is_text<T>::value> {};
+template <typename T> struct supported : supported_value<T> {};
+template <typename T> struct supported<std::optional<T>> : supported_value<typename std::decay<T>::type> {};
 
 template <typename T> constexpr unsigned arg_type()
 {
-    if constexpr (is_duration<T>::value) {
+    if constexpr (is_optional<T>::value) {
+        return arg_type<typename T::value_type>();
+    } else if constexpr (is_duration<T>::value) {
         return arg_type<typename T::rep>();
     } else if constexpr (is_time_point<T>::value) {
         return SHMLOG_ARG_I64;
@@ -720,7 +742,15 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
 {
     typedef typename std::decay<T>::type D;
     static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
-    if constexpr (is_duration<D>::value) {
+    if constexpr (is_optional<D>::value && supported<D>::value) { /* else the one error above */
+        typedef typename D::value_type V;
+        cap c{reinterpret_cast<uintptr_t>(""), is_text<V>::value ? 0 : SIZE_MAX}; /* empty text */
+        if (x.has_value())
+            c = capture(*x);
+        else if constexpr (!is_text<V>::value && !std::is_pointer<V>::value)
+            c = capture(V{});
+        return c;
+    } else if constexpr (is_duration<D>::value) {
         return capture(x.count());
     } else if constexpr (is_time_point<D>::value) {
         return capture(time_point_ns(x));
@@ -755,7 +785,9 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
 template <typename T> inline auto fmt_arg(const T &x)
 {
     typedef typename std::decay<T>::type D;
-    if constexpr (is_text<D>::value)
+    if constexpr (is_optional<D>::value)
+        return fmt_arg(*x); /* never called: the check alone */
+    else if constexpr (is_text<D>::value)
         return x.data();
     else if constexpr (is_duration<D>::value)
         return x.count();
@@ -781,6 +813,25 @@ template <> struct fmt_checker<false> {
 };
 
 template <typename... A> inline void use(const A &...) {}
+
+template <typename T> inline uint64_t has_value(const T &x) { return x.has_value() ? 1u : 0u; }
+
+/* A call's argument types (the first type is void, before them), then one
+ * BOOL per std::optional among them: its "has value". */
+template <typename... D> constexpr unsigned optional_count() { return (0u + ... + (is_optional<D>::value ? 1u : 0u)); }
+template <unsigned N> struct type_table {
+    uint8_t v[N];
+};
+template <typename Void, typename... D> constexpr auto make_type_table()
+{
+    static_assert(sizeof...(D) + optional_count<D...>() <= 16,
+                  "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS), each std::optional counting as two");
+    type_table<1u + sizeof...(D) + optional_count<D...>()> t{};
+    unsigned i = 1;
+    ((t.v[i++] = static_cast<uint8_t>(arg_type<D>())), ...);
+    ((is_optional<D>::value ? static_cast<void>(t.v[i++] = SHMLOG_ARG_BOOL) : static_cast<void>(0)), ...);
+    return t;
+}
 
 /* Calls f with the arguments, from its constructor: braced, the arguments are
  * evaluated in order, and what they made lives until the statement ends. */
@@ -818,6 +869,22 @@ struct invoke {
 /* The call's function, taken before the lambda, whose own __func__ is "operator()". */
 #define SHMLOG__FUNC_DECL const char *const shmlog__func = __func__;
 #define SHMLOG__FUNC shmlog__func
+#define SHMLOG__TYPES_DECL(...)                                                              \
+    static constexpr auto shmlog__type_table =                                               \
+        shmlog_detail::make_type_table<void SHMLOG__EACH(SHMLOG__A_DTYPE, __VA_ARGS__)>();    \
+    static constexpr const uint8_t *shmlog__types = shmlog__type_table.v;
+#define SHMLOG__A_DTYPE(i, x) , typename std::decay<decltype(shmlog__r##i)>::type
+#define SHMLOG__SITE_NARGS(...) static_cast<unsigned>(sizeof shmlog__type_table.v - 1u)
+#define SHMLOG__PRESENT_FIXED(...) SHMLOG__EACH(SHMLOG__A_PRESENT_FIXED, __VA_ARGS__)
+#define SHMLOG__A_PRESENT_FIXED(i, x)                                                        \
+    +(shmlog_detail::is_optional<typename std::decay<decltype(shmlog__r##i)>::type>::value   \
+          ? shmlog_arg_fixed_bytes(SHMLOG_ARG_BOOL)                                          \
+          : 0u)
+#define SHMLOG__PRESENT_PUT(...) SHMLOG__EACH(SHMLOG__A_PRESENT_PUT, __VA_ARGS__)
+#define SHMLOG__A_PRESENT_PUT(i, x)                                                          \
+    if constexpr (shmlog_detail::is_optional<typename std::decay<decltype(shmlog__r##i)>::type>::value) \
+        shmlog__put_arg(&shmlog__at, SHMLOG_ARG_BOOL, shmlog_detail::has_value(shmlog__r##i), \
+                        shmlog_arg_width(SHMLOG_ARG_BOOL), 0);
 #endif
 
 /* ---- the logging macros ---- */
@@ -986,7 +1053,7 @@ void shmlog__bad_category(void) __attribute__((error(
     if (0)                                                                                     \
         SHMLOG__FORMAT_CHECK(__VA_ARGS__);                                                     \
     static uint64_t shmlog__site_cache;                                                        \
-    static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)};      \
+    SHMLOG__TYPES_DECL(__VA_ARGS__)                                                            \
     uint64_t shmlog__site = shmlog__load_acquire(&shmlog__site_cache);                         \
     /* One test for both: 0 (not registered yet) and UINT32_MAX (refused). */                  \
     if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, shmlog__site) - 1u >= UINT32_MAX - 1u))        \
@@ -994,13 +1061,14 @@ void shmlog__bad_category(void) __attribute__((error(
                                              SHMLOG__CAST(int, shmlog__cat), \
                                              __FILE__, __LINE__, SHMLOG__FUNC,                 \
                                              SHMLOG__SITE_FORMAT(__VA_ARGS__), SHMLOG__SITE_DESC, \
-                                             SHMLOG__NARGS(__VA_ARGS__), shmlog__types + 1);   \
+                                             SHMLOG__SITE_NARGS(__VA_ARGS__), shmlog__types + 1); \
     (void)shmlog__types;                                                                       \
     const unsigned shmlog__t0 = SHMLOG_ARG_NONE; /* what precedes argument 1 */               \
     const uint64_t shmlog__v0 = 0;                                                             \
     (void)shmlog__t0;                                                                          \
     (void)shmlog__v0;                                                                          \
-    size_t shmlog__room = SHMLOG_MAX_PAYLOAD - (0 SHMLOG__EACH(SHMLOG__A_FIXED, __VA_ARGS__));  \
+    size_t shmlog__room = SHMLOG_MAX_PAYLOAD - (0 SHMLOG__EACH(SHMLOG__A_FIXED, __VA_ARGS__)    \
+                                                  SHMLOG__PRESENT_FIXED(__VA_ARGS__));         \
     unsigned shmlog__trunc = 0;                                                                \
     (void)shmlog__room;                                                                        \
     SHMLOG__EACH(SHMLOG__A_LEN, __VA_ARGS__)                                                   \
@@ -1016,6 +1084,7 @@ void shmlog__bad_category(void) __attribute__((error(
         shmlog__at.left = SHMLOG_HEAD_PAYLOAD;                                                 \
         shmlog__at.cont = shmlog__pos + 2u;                                                    \
         SHMLOG__EACH(SHMLOG__A_PUT, __VA_ARGS__)                                               \
+        SHMLOG__PRESENT_PUT(__VA_ARGS__)                                                       \
         (void)shmlog__at;                                                                      \
         shmlog__commit(shmlog__head, shmlog__pos);                                             \
     }

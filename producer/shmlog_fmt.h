@@ -395,7 +395,9 @@ template <int Placeholder, fmt_reason Why> struct fmt_placeholder {
  * argument-dependent lookup; a site with such arguments registers a
  * descriptor, "e<argument> <Type> <Name>=<value>,...", one entry per
  * described argument joined by ';', from which readers print the names; a
- * system_clock time point is "t<argument>", printed as the readers' times. */
+ * system_clock time point is "t<argument>", printed as the readers' times; a
+ * std::optional is "o<argument> <its has-value argument>" (with its value's
+ * entry, if any), printed as none when empty. */
 struct enum_info {
     const char *type;
     const char *names; /* as the macro's arguments are written: "Buy, Sell" */
@@ -441,7 +443,9 @@ template <std::size_t N> struct site_desc_text {
 
 template <typename T> constexpr std::size_t desc_entry_bytes()
 {
-    if constexpr (is_time_point<T>::value) {
+    if constexpr (is_optional<T>::value) {
+        return 8 + desc_entry_bytes<typename T::value_type>();
+    } else if constexpr (is_time_point<T>::value) {
         return 8;
     } else if constexpr (described_enum<T>::value) {
         constexpr enum_info e = shmlog__describe_enum(T{});
@@ -451,9 +455,17 @@ template <typename T> constexpr std::size_t desc_entry_bytes()
     }
 }
 
-template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N> &d, unsigned arg)
+template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N> &d, unsigned arg, unsigned &present)
 {
-    if constexpr (is_time_point<T>::value) {
+    if constexpr (is_optional<T>::value) {
+        if (d.len)
+            d.put(';');
+        d.put('o');
+        d.put_number(arg);
+        d.put(' ');
+        d.put_number(++present);
+        desc_entry<typename T::value_type>(d, arg, present);
+    } else if constexpr (is_time_point<T>::value) {
         if (d.len)
             d.put(';');
         d.put('t');
@@ -482,6 +494,7 @@ template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N>
     } else {
         (void)d;
         (void)arg;
+        (void)present;
     }
 }
 
@@ -490,8 +503,8 @@ template <typename... A> constexpr std::size_t site_desc_bytes() { return 1 + (s
 template <std::size_t N, typename... A> constexpr site_desc_text<N> site_desc()
 {
     site_desc_text<N> d{};
-    unsigned arg = 0;
-    (desc_entry<A>(d, arg++), ...);
+    unsigned arg = 0, present = static_cast<unsigned>(sizeof...(A) - 1); /* the has-value arguments follow the call's */
+    (desc_entry<A>(d, arg++, present), ...);
     return d;
 }
 } // namespace shmlog_detail
@@ -519,11 +532,13 @@ template <std::size_t N, typename... A> constexpr site_desc_text<N> site_desc()
  * there. A format that is not a literal is the literal check's error alone. */
 #define SHMLOG__FMT_DECL(...)                                                                \
     static constexpr auto shmlog__fmt = shmlog_detail::fmt_translate<                       \
-        sizeof(SHMLOG__FIRST(__VA_ARGS__)), void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>( \
+        sizeof(SHMLOG__FIRST(__VA_ARGS__)), void SHMLOG__EACH(SHMLOG__A_VALUE, __VA_ARGS__)>(  \
         __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "");  \
     static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, ""); \
     SHMLOG__DESC_DECL(__VA_ARGS__)
 #define SHMLOG__A_DECAYED(i, x) , typename std::decay<decltype(shmlog__r##i)>::type
+/* what the format is checked against: a std::optional's value type */
+#define SHMLOG__A_VALUE(i, x) , typename shmlog_detail::value_of<typename std::decay<decltype(shmlog__r##i)>::type>::type
 #define SHMLOG__SITE_FORMAT(...) shmlog__fmt.text
 #define SHMLOG__DESC_DECL(...)                                                              \
     static constexpr auto shmlog__desc = shmlog_detail::site_desc<                          \

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -134,6 +135,30 @@ int main()
         SHMLOG_INFO("printf at=%lld", at);
         std::printf("want printf at=2026-01-01T00:00:00.123456789Z\n");
         std::printf("tcalls %d\n", tcalls);
+    }
+    {
+        /* std::optional: its value, or none; fmt 9.1 formats no std::optional, so the want lines say it */
+        const std::optional<int> oqty = 10, onone;
+        const std::optional<std::string> oname = std::string("XNAS"), ononame;
+        int ocalls = 0;
+        SHMLOG_INFO("opt oqty={} onone={} opx={:.2f} oname={} ononame={} oright={:>6}| oleft={:<6}| after={}", oqty,
+                    onone, std::optional<double>(2.5), oname, ononame, onone, oqty, 7);
+        std::printf("want opt oqty=10 onone=none opx=2.50 oname=XNAS ononame=none oright=  none| oleft=10    | "
+                    "after=7\n");
+        const std::chrono::system_clock::time_point at{std::chrono::nanoseconds(1767225600123456789LL)};
+        using namespace std::chrono_literals;
+        SHMLOG_INFO("opt oside={} onoside={} oat={} onoat={} olat={} ob={} oonce={}", std::optional<Side>(Side::Sell),
+                    std::optional<Side>(), std::optional<std::chrono::system_clock::time_point>(at),
+                    std::optional<std::chrono::system_clock::time_point>(), std::optional<std::chrono::microseconds>(250us),
+                    std::optional<bool>(true), [&]() -> std::optional<int> {
+                        ++ocalls;
+                        return std::nullopt;
+                    }());
+        std::printf("want opt oside=Sell onoside=none oat=2026-01-01T00:00:00.123456789Z onoat=none olat=250us "
+                    "ob=true oonce=none\n");
+        SHMLOG_INFO("printf opt pqty=%d pnone=%5d| pname=%s", oqty, onone, ononame);
+        std::printf("want printf opt pqty=10 pnone= none| pname=none\n");
+        std::printf("ocalls %d\n", ocalls);
     }
     log_from_named(1);
     Book{}.add(2);

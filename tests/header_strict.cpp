@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -57,6 +58,10 @@ int every_type(int n, const std::string &account, std::string_view venue, int ru
     SHMLOG_INFO("at={} ms={:>32} printf-style next", std::chrono::system_clock::now(),
                 std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()));
     SHMLOG_INFO("at=%lld", std::chrono::system_clock::now());
+    const std::optional<int> maybe_qty = n, no_qty;
+    SHMLOG_INFO("qty={} none={:>6} side={} at={} venue={}", maybe_qty, no_qty, std::optional<side>(side::buy),
+                std::optional<std::chrono::system_clock::time_point>(), std::optional<std::string>(account));
+    SHMLOG_INFO("qty=%d venue=%s", maybe_qty, std::optional<const char *>());
     SHMLOG_INFO("first %.*s of %s", n, account.c_str(), str);
     SHMLOG_LOG(category, runtime_level, "level and category known at run time n=%d", n);
     SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_WARN, "sixteen %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", n, n,

@@ -287,6 +287,11 @@ for c in "gxx g++" "clangxx clang++"; do
                 "fmt_placeholder<1, shmlog_detail::fmt_reason::duration_unit_unsupported>"
             refused "$fname-steady-clock" "$2" "$flags" $fopt 'SHMLOG_INFO("t={}", std::chrono::steady_clock::now())' \
                 "unsupported argument type"
+            refused "$fname-optional-of-unsupported" "$2" "$flags" $fopt \
+                'SHMLOG_INFO("v={}", std::optional<std::vector<int>>())' "unsupported argument type" '#include <vector>'
+            refused "$fname-optional-17th-argument" "$2" "$flags" $fopt \
+                'SHMLOG_INFO("{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}", n, n, n, n, n, n, n, n, n, n, n, n, n, n, n, std::optional<int>(n))' \
+                "each std::optional counting as two"
             refused "$fname-enum-17-names" "$2" "$flags" $fopt 'SHMLOG_INFO("e={}", E::A)' \
                 "SHMLOG_ENUM takes at most 16 names" \
                 "$(printf '#include "shmlog.h"\nenum class E { A, B, C, D, F, G, H, I, J, K, L, M, N, O, P, Q, R };\nSHMLOG_ENUM(E, A, B, C, D, F, G, H, I, J, K, L, M, N, O, P, Q, R);')"

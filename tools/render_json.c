@@ -244,6 +244,10 @@ int json_record(const struct render_site *sr, const struct shm_copied_record *re
             const struct arg_memo *m = &memo[f->arg];
             /* the first key without its leading comma */
             put_piece(out, f->key + (i == 0), f->key_len - (i == 0));
+            if (sr->present_of[f->arg] && !args[sr->present_of[f->arg] - 1].v.u) {
+                render_buf_puts(out, "null"); /* an empty std::optional */
+                continue;
+            }
             switch (out->overflow ? MEMO_NONE : m->kind) {
             case MEMO_COPY:
                 put_piece(out, out->data + m->off, m->len);

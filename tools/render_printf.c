@@ -514,6 +514,13 @@ static inline __attribute__((always_inline)) void render_items_as(const struct r
         const struct render_arg *a = &args[it->arg];
         struct arg_memo *m = memo ? &memo[it->arg] : NULL;
         size_t from = out->len;
+        if ((unsigned)it->arg < SHMLOG_MAX_ARGS && sr->present_of[it->arg] &&
+            !args[sr->present_of[it->arg] - 1].v.u) {
+            struct fmt_spec as_text = it->spec;
+            as_text.flags &= FL_MINUS; /* an empty std::optional takes the width and its side, as %s does */
+            format_bytes(out, &as_text, as_text.width, "none", 4, ESC_NONE);
+            continue;
+        }
         switch (it->fast) {
         case FAST_SIGNED:
             buf_i64(out, (int64_t)a->v.u);

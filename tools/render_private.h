@@ -461,6 +461,7 @@ struct render_site {
     size_t json_head_len, text_head_len, json_site_len, text_site_len;
     int nitems;
     int first_extra;    /* arguments from here on were not used by the format */
+    uint8_t present_of[SHMLOG_MAX_ARGS]; /* a std::optional's "has value" argument + 1; 0: not one */
     int nfields;
     struct prep_field fields[SHMLOG_MAX_ARGS];
     struct prep_item *items;

@@ -152,17 +152,28 @@ static void prep_arg_items(struct render_site *sr, long arg, uint8_t fast, const
 
 /* The site's descriptor (untrusted): an "e<argument> <Type> <list>" entry
  * makes that argument's values print as their names, a "t<argument>" entry
- * its ns since the epoch as a time. An entry that does not parse, or of
- * another kind, is left out. */
-static void prep_descriptor(struct render_site *sr, struct render_buf *arena, const char *desc)
+ * its ns since the epoch as a time, an "o<argument> <has-value argument>"
+ * entry it print as none when that BOOL is false. An entry that does not
+ * parse, or of another kind, is left out. The has-value arguments, as a mask. */
+static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena, const char *desc)
 {
+    uint32_t presence = 0;
     for (const char *p = desc; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
         char *end;
-        if ((*p != 'e' && *p != 't') || p[1] < '1' || p[1] > '9')
+        if ((*p != 'e' && *p != 't' && *p != 'o') || p[1] < '1' || p[1] > '9')
             continue;
         long arg = strtol(p + 1, &end, 10) - 1;
         if (arg < 0 || arg >= sr->nargs)
             continue;
+        if (*p == 'o') {
+            long has = *end == ' ' && end[1] >= '1' && end[1] <= '9' ? strtol(end + 1, &end, 10) - 1 : -1;
+            if (has >= 0 && has < sr->nargs && has != arg && sr->arg_types[has] == SHMLOG_ARG_BOOL &&
+                (*end == ';' || *end == 0)) {
+                sr->present_of[arg] = (uint8_t)(has + 1);
+                presence |= 1u << has;
+            }
+            continue;
+        }
         if (*p == 't') {
             if (*end == ';' || *end == 0)
                 prep_arg_items(sr, arg, FAST_TIME, NULL);
@@ -173,6 +184,7 @@ static void prep_descriptor(struct render_site *sr, struct render_buf *arena, co
         if (n)
             prep_arg_items(sr, arg, FAST_ENUM, arena_copy(arena, type_end + 1, n));
     }
+    return presence;
 }
 
 /* Fills mem (prep_bytes() of it) with the prepared form. 0, or -EINVAL if a
@@ -265,7 +277,9 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
             note_field(&fields, &sp);
         }
         sr->first_extra = w.next_arg;
-        prep_descriptor(sr, &arena, site->desc);
+        uint32_t presence = prep_descriptor(sr, &arena, site->desc);
+        while (sr->first_extra < sr->nargs && (presence >> sr->first_extra & 1u))
+            sr->first_extra++; /* what the message says with none, not an extra */
         for (int i = 0; i < fields.n; i++) {
             struct prep_field *f = &sr->fields[i];
             f->key = arena.data + arena.len;
