@@ -17,7 +17,7 @@
  * anchors as a reader keeps (FORMAT.md, section 6). */
 #define CLOCKS_KEPT 128u
 
-/* One definition of the file: a PROCESS, SITE or CATEGORY section, whole. */
+/* One definition of the file: a PROCESS, SITE, CATEGORY or THREAD section, whole. */
 struct item {
     uint32_t seq;  /* its place among the file's definitions */
     uint32_t id;   /* this definition's: a new one at the same place has another */
@@ -43,9 +43,9 @@ struct shlog_context {
     struct buf raw;          /* the frame being read, decompressed */
     struct item **items;     /* every definition in effect */
     size_t nitems, items_cap;
-    struct map procs, sites, cats; /* (key, 0), (proc, id), (proc, id) -> index into items */
-    uint32_t *cat_v;         /* indices of the categories, to find a process's */
-    size_t ncats, cats_cap;
+    struct map procs, sites, cats, threads; /* (key, 0), (proc, id), (proc, id), (proc, tid) -> index into items */
+    uint32_t *proc_names;    /* indices of the categories' and threads' names, to find a process's */
+    size_t nproc_names, proc_names_cap;
     size_t bytes;            /* of the definitions kept */
     uint32_t seq, ids, frame;
     int over;                /* the file went past a bound */
@@ -76,10 +76,11 @@ void shlog_context_reset(struct shlog_context *c)
 {
     for (size_t i = 0; i < c->nitems; i++)
         free(c->items[i]);
-    c->nitems = c->ncats = c->bytes = 0;
+    c->nitems = c->nproc_names = c->bytes = 0;
     map_free(&c->procs);
     map_free(&c->sites);
     map_free(&c->cats);
+    map_free(&c->threads);
     c->seq = 0;
     c->over = 0;
     c->nlast = 0;
@@ -93,7 +94,7 @@ void shlog_context_free(struct shlog_context *c)
         return;
     shlog_context_reset(c);
     free(c->items);
-    free(c->cat_v);
+    free(c->proc_names);
     free(c->used);
     free(c->last);
     buf_free(&c->raw);
@@ -138,14 +139,15 @@ static int learn(struct shlog_context *c, struct map *m, uint64_t k1, uint64_t k
     } else {
         uint32_t at = (uint32_t)c->nitems;
         if (shlog__grow_array(&c->items, &c->items_cap, c->nitems, sizeof(*c->items)) ||
-            (m == &c->cats && shlog__grow_array(&c->cat_v, &c->cats_cap, c->ncats, sizeof(*c->cat_v))) ||
+            (m != &c->procs && m != &c->sites &&
+             shlog__grow_array(&c->proc_names, &c->proc_names_cap, c->nproc_names, sizeof(*c->proc_names))) ||
             shlog__map_insert(m, k1, k2, at)) {
             free(it);
             return -ENOMEM;
         }
         c->items[c->nitems++] = it;
-        if (m == &c->cats)
-            c->cat_v[c->ncats++] = at;
+        if (m != &c->procs && m != &c->sites)
+            c->proc_names[c->nproc_names++] = at;
     }
     c->bytes += n - old;
     return 0;
@@ -161,7 +163,8 @@ static int learn_frame(struct shlog_context *c, struct cur sec)
         const uint8_t *body = get_bytes(&sec, len);
         if (sec.bad || type == 0)
             return 0;
-        if (type != SHLOG_SEC_PROCESS && type != SHLOG_SEC_SITE && type != SHLOG_SEC_CATEGORY)
+        if (type != SHLOG_SEC_PROCESS && type != SHLOG_SEC_SITE && type != SHLOG_SEC_CATEGORY &&
+            type != SHLOG_SEC_THREAD)
             continue;
         struct cur b = {body, body + len, 0};
         uint64_t proc = get_varint(&b), id = type == SHLOG_SEC_PROCESS ? 0 : get_varint(&b);
@@ -174,6 +177,8 @@ static int learn_frame(struct shlog_context *c, struct cur sec)
             rc = learn(c, &c->sites, proc, id, type, (uint32_t)proc, body, len);
         else if (type == SHLOG_SEC_CATEGORY)
             rc = learn(c, &c->cats, proc, id, type, (uint32_t)proc, body, len);
+        else /* a thread's name, as the category's, for every frame of its process after it */
+            rc = learn(c, &c->threads, proc, id, type, (uint32_t)proc, body, len);
         if (rc == -ENOMEM)
             return rc;
         if (rc) {
@@ -329,12 +334,12 @@ static int use_frame(struct shlog_context *c, struct cur sec)
             break;
         }
     }
-    /* The names of the categories of every process used. */
-    for (size_t i = 0; i < c->ncats && !rc; i++) {
-        struct item *cat = c->items[c->cat_v[i]];
+    /* The names of the categories and threads of every process used. */
+    for (size_t i = 0; i < c->nproc_names && !rc; i++) {
+        struct item *cat = c->items[c->proc_names[i]];
         uint32_t *p = map_find(&c->procs, cat->proc, 0);
         if (p && c->items[*p]->mark == c->frame)
-            rc = use(c, c->cat_v[i]);
+            rc = use(c, c->proc_names[i]);
     }
     return rc;
 }
