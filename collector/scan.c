@@ -386,15 +386,17 @@ static void unwatch_ancestor(int i)
  * first producer usually makes it, and without a watch the collector would
  * find it only at the next listing, up to RESCAN_NS later, while the
  * producer's ring fills. Called again on each event there, so the watch
- * moves down as the path is made, one directory at a time. */
-static void watch_ancestor(int i)
+ * moves down as the path is made, one directory at a time. Returns 1 when
+ * the child it watches for is there already: made before the watch was,
+ * its event will never come. */
+static int watch_ancestor(int i)
 {
     char path[sizeof(opt.dirs[0])];
     snprintf(path, sizeof(path), "%s", opt.dirs[i]);
     for (;;) {
         char *slash = strrchr(path, '/');
         if (!slash || !slash[1])
-            return; /* a relative name, or a trailing slash: the listings find it */
+            return 0; /* a relative name, or a trailing slash: the listings find it */
         snprintf(ancestor_child[i], sizeof(ancestor_child[i]), "%s", slash + 1);
         if (slash == path)
             slash[1] = '\0'; /* the root */
@@ -408,7 +410,10 @@ static void watch_ancestor(int i)
                 unwatch_ancestor(i);
                 ancestor_watch[i] = wd;
             }
-            return;
+            char child[sizeof(path) + sizeof(ancestor_child[0]) + 1];
+            snprintf(child, sizeof(child), "%s/%s", path, ancestor_child[i]);
+            struct stat st;
+            return wd >= 0 && stat(child, &st) == 0;
         }
     }
 }
@@ -417,11 +422,16 @@ static void watch_dir(int i)
 {
     if (inotify_fd < 0 || watch[i] >= 0)
         return;
-    watch[i] = inotify_add_watch(inotify_fd, opt.dirs[i], DIR_EVENTS);
-    if (watch[i] >= 0)
-        unwatch_ancestor(i);
-    else if (errno == ENOENT)
-        watch_ancestor(i);
+    /* Each round finds the path one directory deeper, or the directory itself. */
+    for (int round = 0; round < 64; round++) {
+        watch[i] = inotify_add_watch(inotify_fd, opt.dirs[i], DIR_EVENTS);
+        if (watch[i] >= 0) {
+            unwatch_ancestor(i);
+            return;
+        }
+        if (errno != ENOENT || !watch_ancestor(i))
+            return;
+    }
 }
 
 /* At start: the inotify instance (without one, the listings find everything,
