@@ -218,6 +218,7 @@ struct status {
     struct collector_sample c0, c1; /* before and after the sample */
     double secs;                    /* the sample's length */
     uint64_t drops_grew;            /* records dropped during the sample, over every ring */
+    uint64_t late_drops;            /* the part of drops_grew in rings made during the sample */
     double rate_bytes, rate_records; /* the collector's; rate_records -1: unknown */
     char no_collector[4096 + 512];  /* why no collector drains; "" when one does */
     /* shmlog-ship's state file, when there is one */
@@ -385,6 +386,39 @@ static void status_open(struct status *st)
     }
 }
 
+/* A thread that moves to a cpu it has not run on makes that cpu's ring
+ * then, so a flooding thread can drop only in a ring that did not exist
+ * when status_open looked: every drop of a ring (or process) made during the
+ * sample happened in it. A ring the first scan listed but could not open is
+ * not counted again. */
+static void count_late_rings(const struct cli *cli, struct status *st)
+{
+    struct seg_list now = {0};
+    char err[4096 + 256];
+    scan_dirs(cli, &now);
+    for (size_t i = 0; i < now.n; i++) {
+        struct shm_seg meta;
+        if (now.v[i].kind != SHMLOG_SEG_META || open_segment(&now.v[i], &meta, err, sizeof err) != 0)
+            continue;
+        for (size_t j = i + 1, end = process_run_end(&now, i); j < end; j++) {
+            if (now.v[j].kind != SHMLOG_SEG_RING)
+                continue;
+            int listed = 0;
+            for (size_t k = 0; k < st->list.n && !listed; k++)
+                listed = strcmp(st->list.v[k].path, now.v[j].path) == 0;
+            struct shm_seg seg;
+            struct shm_ring_view view;
+            if (listed || open_ring_of(&meta, &now.v[j], &seg, &view, err, sizeof err) != 0)
+                continue;
+            st->late_drops += shm_ring_dropped(&view);
+            shm_seg_close(&seg);
+        }
+        shm_seg_close(&meta);
+    }
+    st->drops_grew += st->late_drops;
+    free(now.v);
+}
+
 /* The sample: the collector before, --watch of sleep, the collector after;
  * then each ring's drops since it was opened and its lag, and the
  * collector's rates (from its metrics file when there is one). */
@@ -409,6 +443,7 @@ static void status_sample(const struct cli *cli, struct status *st)
             r->has_lag = ring_lag(r, !p->alive, t1, &r->lag_ns);
         }
     }
+    count_late_rings(cli, st);
     const struct collector_sample *c0 = &st->c0, *c1 = &st->c1;
     st->rate_bytes = (double)collector_growth(c0, c1) / st->secs;
     st->rate_records = -1;
@@ -564,6 +599,8 @@ static void status_json(struct render_buf *b, const struct status *st)
     }
     render_buf_puts(b, "]");
     put_json_kv_bool(b, "drops_grew", st->drops_grew != 0);
+    put_json_kv_u64(b, "dropped_during_sample", st->drops_grew);
+    put_json_kv_u64(b, "dropped_in_late_rings", st->late_drops);
     render_buf_puts(b, ",\"no_collector\":");
     if (st->no_collector[0])
         render_json_string(b, st->no_collector, strlen(st->no_collector));
@@ -639,8 +676,9 @@ static void status_text(struct render_buf *b, const struct cli *cli, const struc
     if (!st->nprocs)
         render_buf_puts(b, "no processes\n");
     if (st->drops_grew)
-        snprintf(line, sizeof line, "status: %llu records dropped during the sample\n",
-                 (unsigned long long)st->drops_grew);
+        snprintf(line, sizeof line, "status: %llu records dropped during the sample%s\n",
+                 (unsigned long long)st->drops_grew,
+                 st->late_drops ? " (some in rings made during it, not listed above)" : "");
     else if (!st->no_collector[0])
         snprintf(line, sizeof line, "status: ok, no drops during the sample\n");
     else
