@@ -121,7 +121,7 @@ prod=$!
 pids+=("$prod")
 wait_for 10 grep -q ready "$tmp/producer3.out"
 sleep 0.3
-"$SHMLOG_DUMP" status --dir "$seg" --out "$tmp/none" --watch 0.5 >"$tmp/status1.txt" 2>&1
+"$SHMLOG_DUMP" status --dir "$seg" --out "$tmp/none" --watch 1 >"$tmp/status1.txt" 2>&1
 check "status exits 3 when a producer drops during the sample" test $? -eq 3
 check "status says how many were dropped" grep -q 'records dropped during the sample' "$tmp/status1.txt"
 "$SHMLOG_DUMP" status --dir "$seg" --out "$tmp/none" --watch 0.3 --format json >"$tmp/status.json" 2>&1
