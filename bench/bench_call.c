@@ -15,6 +15,11 @@
  * shmlog-collector drains (bench/call.sh starts it on another cpu) with the
  * spin policy, as the peers block when full: every call lands, none is
  * dropped.
+ *
+ * Built as C++ too (shmlog-bench-call-cxx, bench_call_cxx.cpp): the same
+ * cases through the header's C++ path, and args3{} and str45{}, the number
+ * and string calls with {} formats, which must cost what their printf twins
+ * cost (the header turns a {} format into its printf format at compile time).
  */
 #include "bench.h"
 #include "reader.h"
@@ -34,11 +39,22 @@
 #define CALL_APP "bench-call"
 #define COLLECTOR_WAIT_NS (10ull * 1000u * 1000u * 1000u)
 
-enum call_case { CASE_EMPTY, CASE_ARGS3, CASE_STR45, CASE_STR200, CASE_ARGS16, CASES };
-static const char *const case_key[CASES] = {"empty", "args3", "str45", "str200", "args16"};
+#ifdef __cplusplus
+#define CASE_LIST "empty,args3,str45,str200,args16,args3{},str45{}"
+#define FMT_CASES , CASE_ARGS3_FMT, CASE_STR45_FMT
+#define FMT_KEYS , "args3{}", "str45{}"
+#define FMT_LABELS , "args3 as a {} format", "str45 as a {} format"
+#else
+#define CASE_LIST "empty,args3,str45,str200,args16"
+#define FMT_CASES
+#define FMT_KEYS
+#define FMT_LABELS
+#endif
+enum call_case { CASE_EMPTY, CASE_ARGS3, CASE_STR45, CASE_STR200, CASE_ARGS16 FMT_CASES, CASES };
+static const char *const case_key[CASES] = {"empty", "args3", "str45", "str200", "args16" FMT_KEYS};
 static const char *const case_label[CASES] = {
     "timing alone", "two ints and a double", "two ints and a 45-byte string", "two ints and a 200-byte string",
-    "16 numbers (8 u64, 4 int, 4 double)",
+    "16 numbers (8 u64, 4 int, 4 double)" FMT_LABELS,
 };
 enum way { WAY_PEERS, WAY_BRACKET, WAYS };
 static const char *const way_key[WAYS] = {"peers", "bracket"};
@@ -55,7 +71,7 @@ static struct {
     double tsc_hz;
     char str45[46];
     char str200[201];
-} B = {.samples = 10000, .calls = 20, .wait_ns = 2000000, .cpu = 0, .collector = 1};
+} B;
 
 static uint64_t monotonic_ns(void)
 {
@@ -113,6 +129,14 @@ static inline __attribute__((always_inline)) void call(enum call_case c, uint64_
                     (unsigned long)(i + 3), (unsigned long)(i + 4), (unsigned long)(i + 5), (unsigned long)(i + 6),
                     (int)j, (int)j + 1, (int)j + 2, (int)j + 3, d, d + 1.0, d + 2.0, d + 3.0);
         break;
+#ifdef __cplusplus
+    case CASE_ARGS3_FMT:
+        SHMLOG_INFO("Logging int: {}, int: {}, double: {:f}", (unsigned long)i, (unsigned long)j, d);
+        break;
+    case CASE_STR45_FMT:
+        SHMLOG_INFO("Logging int: {}, int: {}, string: {}", (unsigned long)i, (unsigned long)j, B.str45);
+        break;
+#endif
     default:
         break;
     }
@@ -171,8 +195,15 @@ RUN_CASE(CASE_ARGS3)
 RUN_CASE(CASE_STR45)
 RUN_CASE(CASE_STR200)
 RUN_CASE(CASE_ARGS16)
+#ifdef __cplusplus
+RUN_CASE(CASE_ARGS3_FMT)
+RUN_CASE(CASE_STR45_FMT)
+#define FMT_RUNS , run_CASE_ARGS3_FMT, run_CASE_STR45_FMT
+#else
+#define FMT_RUNS
+#endif
 static void (*const run_case[CASES])(int, double *) = {run_CASE_EMPTY, run_CASE_ARGS3, run_CASE_STR45,
-                                                          run_CASE_STR200, run_CASE_ARGS16};
+                                                          run_CASE_STR200, run_CASE_ARGS16 FMT_RUNS};
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -232,7 +263,7 @@ static void usage(FILE *f)
             "usage: shmlog-bench-call --dir D [options]\n"
             "  --dir D          segment directory a shmlog-collector watches (bench/call.sh makes both)\n"
             "  --no-collector   do not wait for a collector (the drop policy then: a full ring drops, counted)\n"
-            "  --cases LIST     of empty,args3,str45,str200,args16 (default all)\n"
+            "  --cases LIST     of " CASE_LIST " (default all)\n"
             "  --samples N      samples per case and way (default 10000, as the peers)\n"
             "  --calls N        calls per sample (default 20)\n"
             "  --wait-us U      spin between samples (default 2000)\n"
@@ -249,6 +280,10 @@ int main(int argc, char **argv)
         {"cpu", required_argument, 0, 'p'},     {"csv", required_argument, 0, 'o'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
+    B.samples = 10000;
+    B.calls = 20;
+    B.wait_ns = 2000000;
+    B.collector = 1;
     int any_case = 0, opt;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
@@ -267,7 +302,7 @@ int main(int argc, char **argv)
                     if (strcmp(t, case_key[c]) == 0)
                         B.cases[c] = found = any_case = 1;
                 if (!found) {
-                    fprintf(stderr, "shmlog-bench-call: no case %s: use empty,args3,str45,str200,args16\n", t);
+                    fprintf(stderr, "shmlog-bench-call: no case %s: use " CASE_LIST "\n", t);
                     return 2;
                 }
             }
@@ -315,7 +350,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    double *out = malloc(sizeof *out * (size_t)B.samples * B.calls);
+    double *out = (double *)malloc(sizeof *out * (size_t)B.samples * B.calls);
     FILE *csv = B.csv ? fopen(B.csv, "w") : NULL;
     if (!out || (B.csv && !csv)) {
         fprintf(stderr, "shmlog-bench-call: %s\n", strerror(errno));

@@ -3,19 +3,22 @@
 # and a double, two ints and a 45-byte string, the same with 200 bytes, 16 numbers. The producer runs on cpu 0
 # with the spin policy, shmlog-collector on cpu 1 (--poll busy) writes every record to a scratch directory,
 # and what it wrote is counted afterwards: a record that did not land shows as a loss.
-# usage: bench/call.sh [--build DIR] [--reps N] [ARGS for shmlog-bench-call...]
+# usage: bench/call.sh [--build DIR] [--reps N] [--cxx] [ARGS for shmlog-bench-call...]
 #   --build DIR  a configured build (default: <repo>/build-bench, release, made if missing)
 #   --reps N     runs, one after the other (default 1); the table of each, then the median of each figure
+#   --cxx        the calls built as C++ (shmlog-bench-call-cxx), with the {} format cases args3{} and str45{}
 # e.g. bench/call.sh --reps 3 --samples 10000
+#      bench/call.sh --cxx --reps 3 --cases 'args3,args3{},str45,str45{}'
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/common.sh
 . "$repo/bench/common.sh"
-build="" reps=1
+build="" reps=1 program=shmlog-bench-call cxx_flag=""
 while [ $# -gt 0 ]; do
     case $1 in
     --build) build=$2; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
+    --cxx) program=shmlog-bench-call-cxx cxx_flag=" --cxx"; shift ;;
     *) break ;;
     esac
 done
@@ -28,11 +31,11 @@ if [ -z "$build" ]; then
     fi
 fi
 build_programs "$build"
-if ! log=$(ninja -C "$build" bench/shmlog-bench-call 2>&1); then
+if ! log=$(ninja -C "$build" "bench/$program" 2>&1); then
     printf '%s\n' "$log" >&2
     exit 1
 fi
-call=$build/bench/shmlog-bench-call
+call=$build/bench/$program
 
 work=$(mktemp -d /tmp/shmlog-bench-call.XXXXXX)
 seg="" col=""
@@ -56,7 +59,7 @@ fi
 
 echo "# $(uname -sr), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')," \
     "load $(cut -d' ' -f1-3 /proc/loadavg), segments in ${seg%/*}"
-echo "# + bench/call.sh --reps $reps $*   ($(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?'))"
+echo "# + bench/call.sh --reps $reps${cxx_flag} $*   ($(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?'))"
 for rep in $(seq 1 "$reps"); do
     out=$work/out-$rep
     "$collector" --dir "$seg" --out "$out" --cpu 1 --poll busy >"$work/collector-$rep.log" 2>&1 &

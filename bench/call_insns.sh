@@ -4,12 +4,19 @@
 # shmlog__reserve_slow there: its instructions are left out, and "empty" (the timing, the loop and the
 # strings made between samples) is taken off, so what is left is the call's own work besides reserving.
 # Compare two builds' programs the same way.
-# usage: bench/call_insns.sh BUILD_DIR [SAMPLES]   (BUILD_DIR holds bench/shmlog-bench-call)
+# usage: bench/call_insns.sh [--cxx] BUILD_DIR [SAMPLES]   (BUILD_DIR holds bench/shmlog-bench-call)
+#   --cxx  the calls built as C++ (shmlog-bench-call-cxx), with the {} format cases args3{} and str45{}
 set -euo pipefail
-build=${1:?usage: call_insns.sh BUILD_DIR [SAMPLES]}
+program=shmlog-bench-call cases="empty args3 str45 str200 args16" signature=""
+if [ "${1:-}" = --cxx ]; then
+    # callgrind names C++ functions with their parameters
+    program=shmlog-bench-call-cxx cases="$cases args3{} str45{}" signature="(*"
+    shift
+fi
+build=${1:?usage: call_insns.sh [--cxx] BUILD_DIR [SAMPLES]}
 samples=${2:-200}
-call=$build/bench/shmlog-bench-call
-[ -x "$call" ] || { echo "call_insns.sh: no $call (ninja -C $build bench/shmlog-bench-call)" >&2; exit 1; }
+call=$build/bench/$program
+[ -x "$call" ] || { echo "call_insns.sh: no $call (ninja -C $build bench/$program)" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/shmlog-call-insns.XXXXXX)
 seg=$(mktemp -d /dev/shm/shmlog-call-insns.XXXXXX)
 trap 'rm -rf "$tmp" "$seg"' EXIT
@@ -17,9 +24,10 @@ trap 'rm -rf "$tmp" "$seg"' EXIT
 calls=$((samples * 20 * 2))
 declare -A own
 printf '%-8s %12s %12s %10s\n' case instructions reserve_slow per_call
-for c in empty args3 str45 str200 args16; do
+for c in $cases; do
     fn=run_CASE_${c^^}
-    valgrind --tool=callgrind --callgrind-out-file="$tmp/$c.out" --toggle-collect="$fn" \
+    fn=${fn/\{\}/_FMT}
+    valgrind --tool=callgrind --callgrind-out-file="$tmp/$c.out" --toggle-collect="$fn$signature" \
         "$call" --dir "$seg" --no-collector --cases "$c" --samples "$samples" --wait-us 0 >/dev/null 2>"$tmp/$c.err"
     total=$(callgrind_annotate "$tmp/$c.out" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
     slow=$(callgrind_annotate --inclusive=yes "$tmp/$c.out" |
