@@ -449,7 +449,7 @@ SHMLOG__INLINE size_t shmlog__cstr_len(const char *s, size_t limit)
             return limit;
         nuls = SHMLOG__CAST(unsigned, _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_load_si128(block), zero)));
     }
-    return SHMLOG__REINTERPRET(uintptr_t, block) - at + SHMLOG__CAST(size_t, __builtin_ctzl(nuls));
+    return SHMLOG__REINTERPRET(uintptr_t, block) - at + SHMLOG__CAST(unsigned, __builtin_ctz(nuls));
 #else
     return shmlog__bounded_len(s, limit);
 #endif
