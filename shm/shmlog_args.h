@@ -91,15 +91,11 @@ static inline size_t shmlog_payload_offset(size_t i)
 
 /* Slots needed for a payload of n bytes: one division, no branch, since the
  * head slot is a continuation slot short of CONT - HEAD bytes (the log call
- * computes it for every record with a string). Payloads fit 16 bits (a
- * record's is at most SHMLOG_MAX_PAYLOAD, a file's length is a u16), and
- * there the division is done in 32 bits, an instruction shorter. */
+ * computes it for every record with a string). */
 static inline unsigned shmlog_slots_for_payload(size_t n)
 {
-    const unsigned lead = (SHMLOG_CONT_PAYLOAD - SHMLOG_HEAD_PAYLOAD) + SHMLOG_CONT_PAYLOAD - 1;
-    if (n <= UINT16_MAX)
-        return (SHMLOG__CAST(uint32_t, n) + lead) / SHMLOG_CONT_PAYLOAD;
-    return SHMLOG__CAST(unsigned, (n + lead) / SHMLOG_CONT_PAYLOAD);
+    return SHMLOG__CAST(unsigned, (n + (SHMLOG_CONT_PAYLOAD - SHMLOG_HEAD_PAYLOAD) + SHMLOG_CONT_PAYLOAD - 1) /
+                                      SHMLOG_CONT_PAYLOAD);
 }
 
 /* Payload bytes a record of nslots slots (1..SHMLOG_MAX_SLOTS) has room for. */
