@@ -423,13 +423,13 @@ SHMLOG__INLINE size_t shmlog__bounded_len(const char *s, size_t limit)
 /* The bytes of a C string s before its NUL when they are fewer than limit,
  * else a count of at least limit (what the caller cuts to its room either
  * way), without memchr's call through the PLT (the scan was ~3 ns of a
- * 45-byte string's call: bench/RESULTS.md). The guarantee: the aligned 16-byte blocks from the one
- * that holds s[0] to the first that holds its NUL or s[limit - 1] are read,
- * so the bytes after the NUL in its block too, as the C library's strlen
- * reads them, but a block never crosses a page: no byte is read in a page the
- * string does not reach. Checkers would report those bytes: sanitizer builds,
- * and a program that defines SHMLOG_SCAN_WITH_MEMCHR (for valgrind), read
- * none past the NUL. */
+ * 45-byte string's call: bench/RESULTS.md). The guarantee: the aligned
+ * 16-byte blocks from the one that holds s[0] to the first that holds its NUL
+ * or s[limit - 1] are read, so the bytes after the NUL in its block too, as
+ * the C library's strlen reads them, but a block never crosses a page: no
+ * byte is read in a page the string does not reach. Checkers would report
+ * those bytes: sanitizer builds, and a program that defines
+ * SHMLOG_SCAN_WITH_MEMCHR (for valgrind), read none past the NUL. */
 SHMLOG__INLINE size_t shmlog__cstr_len(const char *s, size_t limit)
 {
 #ifdef SHMLOG__BLOCK_SCAN
