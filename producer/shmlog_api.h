@@ -257,12 +257,13 @@ aborted:
 }
 #endif
 
-/* Readies the head slot a reservation took on ring r for the record to be
- * written. The continuation slots' commit words are the cursor's (below),
- * stored as it enters each slot, so a record of one slot pays nothing for them. */
-SHMLOG__INLINE void shmlog__slots_open(const struct shmlog__ring_local *r, uint8_t *slot)
+/* Readies the head slot a reservation took on a ring of this policy for the
+ * record to be written. The continuation slots' commit words are the cursor's
+ * (below), stored as it enters each slot, so a record of one slot pays nothing
+ * for them. */
+SHMLOG__INLINE void shmlog__slots_open(uint32_t policy, uint8_t *slot)
 {
-    if (SHMLOG__UNLIKELY(r->policy == SHMLOG_OVERWRITE)) {
+    if (SHMLOG__UNLIKELY(policy == SHMLOG_OVERWRITE)) {
         /* A reader copying this slot must see it change: invalidate first. */
         shmlog__store_relaxed(&SHMLOG__REINTERPRET(struct shmlog_record *, slot)->commit, 0);
         shmlog__fence_release();
@@ -331,9 +332,10 @@ SHMLOG__INLINE void shmlog__copy_short(uint8_t *dst, const uint8_t *src, size_t 
 /* Appends len bytes to the payload at c, into as many slots as they reach.
  * What a crossing string puts in its first slot is exactly what that slot has
  * left, a constant when the arguments before it are fixed: one copy of known
- * size, then the rest slot by slot. A length is never past the payload bound
- * (shmlog__arg_len): said to GCC, which would otherwise warn of copies past
- * every object (-Wstringop-overflow). */
+ * size; then whole slots, each one copy of 56 bytes; then its last piece, the
+ * one copy whose size is known only when running. A length is never past the
+ * payload bound (shmlog__arg_len): said to GCC, which would otherwise warn of
+ * copies past every object (-Wstringop-overflow). */
 SHMLOG__INLINE void shmlog__put_bytes(struct shmlog__cursor *c, const void *src, size_t len)
 {
     if (len > SHMLOG_MAX_PAYLOAD)
@@ -353,18 +355,19 @@ SHMLOG__INLINE void shmlog__put_bytes(struct shmlog__cursor *c, const void *src,
     c->p += here;
     s += here;
     len -= here;
-    for (;;) {
+    while (SHMLOG__UNLIKELY(len > SHMLOG_CONT_PAYLOAD)) {
         shmlog__next_slot(c);
-        size_t n = len < SHMLOG_CONT_PAYLOAD ? len : SHMLOG_CONT_PAYLOAD;
-        shmlog__copy_short(c->p, s, n);
-        c->p += n;
-        s += n;
-        len -= n;
-        if (SHMLOG__LIKELY(!len)) {
-            c->left = SHMLOG_CONT_PAYLOAD - n;
-            return;
-        }
+        memcpy(c->p, s, SHMLOG_CONT_PAYLOAD);
+        c->p += SHMLOG_CONT_PAYLOAD;
+        s += SHMLOG_CONT_PAYLOAD;
+        len -= SHMLOG_CONT_PAYLOAD;
     }
+    if (len == 0) /* it never is: the string crossed into this slot */
+        __builtin_unreachable();
+    shmlog__next_slot(c);
+    shmlog__copy_short(c->p, s, len);
+    c->p += len;
+    c->left = SHMLOG_CONT_PAYLOAD - len;
 }
 
 /* Appends an argument of n fixed bytes (1, 2, 4 or 8: the low bytes of v,
@@ -417,15 +420,16 @@ SHMLOG__INLINE size_t shmlog__bounded_len(const char *s, size_t limit)
     return nul ? SHMLOG__CAST(size_t, nul - s) : limit;
 }
 
-/* What shmlog__bounded_len returns, for a C string, without memchr's call
- * through the PLT (the scan was ~3 ns of a 45-byte string's call:
- * bench/RESULTS.md). The guarantee: the aligned 16-byte blocks from the one
- * that holds s[0] to the first that holds its NUL or s[limit - 1] are read,
- * so the bytes after the NUL in its block too, as the C library's strlen
- * reads them, but a block never crosses a page: no byte is read in a page the
- * string does not reach. Checkers would report those bytes: sanitizer builds,
- * and a program that defines SHMLOG_SCAN_WITH_MEMCHR (for valgrind), read
- * none past the NUL. */
+/* The bytes of a C string s before its NUL when they are fewer than limit,
+ * else a count of at least limit (what the caller cuts to its room either
+ * way), without memchr's call through the PLT (the scan was ~3 ns of a
+ * 45-byte string's call: bench/RESULTS.md). The guarantee: the aligned
+ * 16-byte blocks from the one that holds s[0] to the first that holds its NUL
+ * or s[limit - 1] are read, so the bytes after the NUL in its block too, as
+ * the C library's strlen reads them, but a block never crosses a page: no
+ * byte is read in a page the string does not reach. Checkers would report
+ * those bytes: sanitizer builds, and a program that defines
+ * SHMLOG_SCAN_WITH_MEMCHR (for valgrind), read none past the NUL. */
 SHMLOG__INLINE size_t shmlog__cstr_len(const char *s, size_t limit)
 {
 #ifdef SHMLOG__BLOCK_SCAN
@@ -434,19 +438,18 @@ SHMLOG__INLINE size_t shmlog__cstr_len(const char *s, size_t limit)
     const unsigned skip = SHMLOG__CAST(unsigned, at & 15u);
     const __m128i *block = SHMLOG__REINTERPRET(const __m128i *, at - skip);
     const __m128i zero = _mm_setzero_si128();
-    unsigned nuls = SHMLOG__CAST(unsigned, _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_load_si128(block), zero))) >> skip;
-    size_t before = 0;           /* bytes of s before the block nuls maps */
-    size_t scanned = 16u - skip; /* bytes of s up to that block's end */
+    /* The NULs of the first block, those before s masked off: each block's
+     * offset from s plus its first NUL is the length. */
+    unsigned nuls = SHMLOG__CAST(unsigned, _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_load_si128(block), zero))) &
+                    (0xFFFFu << skip);
+    const uintptr_t end = at + limit; /* past s[limit - 1]: no block at or after it is read */
     while (!nuls) {
-        if (scanned >= limit)
-            return limit;
         ++block;
+        if (SHMLOG__REINTERPRET(uintptr_t, block) >= end)
+            return limit;
         nuls = SHMLOG__CAST(unsigned, _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_load_si128(block), zero)));
-        before = scanned;
-        scanned += 16u;
     }
-    const size_t n = before + SHMLOG__CAST(size_t, __builtin_ctz(nuls));
-    return n < limit ? n : limit;
+    return SHMLOG__REINTERPRET(uintptr_t, block) - at + SHMLOG__CAST(unsigned, __builtin_ctz(nuls));
 #else
     return shmlog__bounded_len(s, limit);
 #endif
@@ -488,9 +491,9 @@ SHMLOG__INLINE void shmlog__put_arg(struct shmlog__cursor *c, unsigned t, uint64
  * for its own (the collector read them last, a lap ago). Past the ring's end
  * (once a lap) it asks for lines it will not write: a prefetch never faults.
  * The figures: bench/call.sh, bench/RESULTS.md. */
-SHMLOG__INLINE void shmlog__prefetch_next(const struct shmlog__ring_local *r, uint64_t next)
+SHMLOG__INLINE void shmlog__prefetch_next(const uint8_t *slots, uint64_t mask, uint64_t next)
 {
-    const uint8_t *line = r->slots + ((next & r->mask) << 6);
+    const uint8_t *line = slots + ((next & mask) << 6);
     __asm__ __volatile__("prefetchw %0\n\tprefetchw %1\n\tprefetchw %2\n\tprefetchw %3"
                          : : "m"(line[0]), "m"(line[64]), "m"(line[128]), "m"(line[192]));
 }
@@ -515,19 +518,24 @@ SHMLOG__INLINE uint8_t *shmlog__reserve(unsigned nslots, size_t payload, uint64_
         /* Acquire pairs with the release that publishes a new ring's descriptor. */
         struct shmlog_ring *h = shmlog__load_acquire(&r->hdr);
         if (SHMLOG__LIKELY(h != NULL)) {
+            /* Read once, before the restartable store: they never change once
+             * hdr is published, and the store's memory clobber would reload them. */
+            uint8_t *const slots = r->slots;
+            const uint64_t mask = r->mask;
+            const uint32_t policy = r->policy;
             uint64_t head = shmlog__load_relaxed(&h->head);
-            uint64_t idx = head & r->mask;
+            uint64_t idx = head & mask;
             /* Acquire pairs with the release of limit: the thread that read
              * tail for it passes on its acquire of the collector's release. */
             if (SHMLOG__LIKELY(head + nslots <= shmlog__load_acquire(&r->limit)) &&
-                (nslots == 1 || idx + nslots <= r->mask + 1) && /* else it pads: slow path */
+                ((__builtin_constant_p(nslots) && nslots == 1) || idx + nslots <= mask + 1) && /* else it pads */
                 SHMLOG__LIKELY(shmlog__rseq_cmpeq_store(&h->head, head, head + nslots, cpu, rseq_offset) == 0)) {
-                uint8_t *slot = r->slots + (idx << 6);
+                uint8_t *slot = slots + (idx << 6);
                 if (!slot) /* only the null ring has none, and its limit is 0: tells GCC */
                     __builtin_unreachable();
-                shmlog__progress(h, r->mask, head + nslots, nslots);
-                shmlog__prefetch_next(r, head + nslots);
-                shmlog__slots_open(r, slot);
+                shmlog__progress(h, mask, head + nslots, nslots);
+                shmlog__prefetch_next(slots, mask, head + nslots);
+                shmlog__slots_open(policy, slot);
                 *pos = head;
                 return slot;
             }

@@ -89,12 +89,13 @@ static inline size_t shmlog_payload_offset(size_t i)
     return SHMLOG_RECORD_BYTES * (1 + i / SHMLOG_CONT_PAYLOAD) + 8 + i % SHMLOG_CONT_PAYLOAD;
 }
 
-/* Slots needed for a payload of n bytes. */
+/* Slots needed for a payload of n bytes: one division, no branch, since the
+ * head slot is a continuation slot short of CONT - HEAD bytes (the log call
+ * computes it for every record with a string). */
 static inline unsigned shmlog_slots_for_payload(size_t n)
 {
-    if (n <= SHMLOG_HEAD_PAYLOAD)
-        return 1;
-    return 1 + SHMLOG__CAST(unsigned, (n - SHMLOG_HEAD_PAYLOAD + SHMLOG_CONT_PAYLOAD - 1) / SHMLOG_CONT_PAYLOAD);
+    return SHMLOG__CAST(unsigned, (n + (SHMLOG_CONT_PAYLOAD - SHMLOG_HEAD_PAYLOAD) + SHMLOG_CONT_PAYLOAD - 1) /
+                                      SHMLOG_CONT_PAYLOAD);
 }
 
 /* Payload bytes a record of nslots slots (1..SHMLOG_MAX_SLOTS) has room for. */
