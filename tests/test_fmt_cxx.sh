@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: C++ calls with {} formats (tests/fmt_producer.cpp) through a real segment, shmlog-collector and shmlog-dump read: every message, in text and in JSON, is what fmt::format prints for the same format and arguments; the fields are named by the text before each placeholder (px={} gives px) with the argument's value; the argument that is a lambda's call ran once; std::chrono durations print as fmt prints them (250us, 3ms, 1.5s) and their fields hold the count; system_clock time points print as the readers' times (the field holds ns since the epoch) and a lambda's one runs once; std::optional prints as its value or none (its field as the value or null, a lambda's one runs once); SHMLOG_ENUM values print as their names (a value outside the list and {:#x} as numbers; the field holds the value); each record names its call site's function (func).
+# Description: C++ calls with {} formats (tests/fmt_producer.cpp) through a real segment, shmlog-collector and shmlog-dump read: every message, in text and in JSON, is what fmt::format prints for the same format and arguments; the fields are named by the text before each placeholder (px={} gives px) with the argument's value; the argument that is a lambda's call ran once; std::chrono durations print as fmt prints them (250us, 3ms, 1.5s) and their fields hold the count; system_clock time points print as the readers' times (the field holds ns since the epoch) and a lambda's one runs once; std::optional prints as its value or none (its field as the value or null, a lambda's one runs once); SHMLOG_ENUM values print as their names (a value outside the list and {:#x} as numbers; the field holds the value); SHMLOG_STRUCT values print as {name=value, ...} (nested, with enums, strings, optionals, durations and time points as members) and their fields are nested objects; each record names its call site's function (func).
 # usage: test_fmt_cxx.sh (meson test sets SHMLOG_DUMP, COLLECTOR, FMT_PRODUCER)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-fmt-cxx-XXXXXX)
@@ -17,6 +17,7 @@ diag "$tmp/producer.err"
 check "the argument that is a lambda's call ran once" grep -qx 'calls 1' "$tmp/producer.out"
 check "the time point that is a lambda's call ran once" grep -qx 'tcalls 1' "$tmp/producer.out"
 check "the std::optional that is a lambda's call ran once" grep -qx 'ocalls 1' "$tmp/producer.out"
+check "the SHMLOG_STRUCT that is a lambda's call ran once" grep -qx 'scalls 1' "$tmp/producer.out"
 sed -n 's/^want //p' "$tmp/producer.out" >"$tmp/want.txt"
 wanted=$(wc -l <"$tmp/want.txt")
 check "the producer made its calls" test "$wanted" -ge 18
@@ -36,7 +37,7 @@ for line in open(sys.argv[1]):
         print(r["msg"])
 PY
 check_show "JSON: every msg is fmt::format's" diff "$tmp/want.txt" "$tmp/got-json.txt"
-check_show "JSON: fields by name with the argument values (px={:.2f} keeps px's value, b={} a bool, a string, a pointer, an empty std::optional null)" python3 - "$tmp/read.json" <<'PY'
+check_show "JSON: fields by name with the argument values (px={:.2f} keeps px's value, b={} a bool, a string, a pointer, an empty std::optional null, a SHMLOG_STRUCT a nested object)" python3 - "$tmp/read.json" <<'PY'
 import json, sys
 fields = {}
 for line in open(sys.argv[1]):
@@ -50,7 +51,13 @@ want = {"px": 101.255, "qty": 10, "side": "Buy", "venue": "XNAS", "hex": 255, "z
         "at": 1767225600123456789, "us": 1767225600123456000,
         "oqty": 10, "onone": None, "opx": 2.5, "oname": "XNAS", "ononame": None, "oright": None, "oleft": 10,
         "after": 7, "oside": -2, "onoside": None, "oat": 1767225600123456789, "onoat": None, "olat": 250,
-        "ob": True, "oonce": None, "pqty": 10, "pnone": None, "pname": None}
+        "ob": True, "oonce": None, "pqty": 10, "pnone": None, "pname": None,
+        "order": {"id": 7, "px": 2.5, "qty": 10, "side": -2, "sym": "AAPL", "tag": 5, "wait": 3,
+                  "leg": {"venue": 200, "px": 1.25}, "live": True},
+        "once": {"venue": 1, "px": 0.1},
+        "empty": {"id": 7, "px": 2.5, "qty": 10, "side": -2, "sym": 'a "quoted" sym', "tag": None, "wait": 3,
+                  "leg": {"venue": 200, "px": 1.25}, "live": True},
+        "stamp": {"what": "open", "at": 1767225600123456789}, "opt": None}
 bad = {k: (fields.get(k, "missing"), v) for k, v in want.items()
        if fields.get(k, "missing") != v or type(fields.get(k)) != type(v)}
 print(bad)

@@ -344,7 +344,8 @@ const struct render_arg *render_field_value(const struct render_site *sr, const 
 
 /* What the fields of a site's records are, without a record: the names
  * render_prepared_fields() gives and each value's argument type (enum
- * shmlog_arg_type). The count. */
+ * shmlog_arg_type). The count. Both list a SHMLOG_STRUCT argument as its
+ * members, depth first, named "order.px" (its JSON field is an object). */
 struct render_field_info {
     const char *name; /* not NUL-terminated */
     size_t name_len;
