@@ -194,14 +194,14 @@ int main()
         none.tag.reset();
         none.sym = "a \"quoted\" sym";
         int scalls = 0;
-        SHMLOG_INFO("struct order={} once={}", o, [&] {
+        SHMLOG_INFO("struct order={} sonce={}", o, [&] {
             ++scalls;
             trade::Leg l;
             l.venue = 1;
             l.px = 0.1;
             return l;
         }());
-        std::printf("want struct order=%s once=%s\n",
+        std::printf("want struct order=%s sonce=%s\n",
                     fmt::format("{{id={}, px={}, qty={}, side={}, sym={}, tag={}, wait={}, leg={{venue={}, px={}}}, "
                                 "live={}}}", o.id, o.px, o.qty, "Sell", o.sym, *o.tag, o.wait, +o.leg.venue, o.leg.px,
                                 o.live).c_str(),

@@ -54,7 +54,7 @@ want = {"px": 101.255, "qty": 10, "side": "Buy", "venue": "XNAS", "hex": 255, "z
         "ob": True, "oonce": None, "pqty": 10, "pnone": None, "pname": None,
         "order": {"id": 7, "px": 2.5, "qty": 10, "side": -2, "sym": "AAPL", "tag": 5, "wait": 3,
                   "leg": {"venue": 200, "px": 1.25}, "live": True},
-        "once": {"venue": 1, "px": 0.1},
+        "sonce": {"venue": 1, "px": 0.1},
         "empty": {"id": 7, "px": 2.5, "qty": 10, "side": -2, "sym": 'a "quoted" sym', "tag": None, "wait": 3,
                   "leg": {"venue": 200, "px": 1.25}, "live": True},
         "stamp": {"what": "open", "at": 1767225600123456789}, "opt": None}
