@@ -587,8 +587,16 @@ template <std::size_t N, typename... A> constexpr site_desc_text<N> site_desc()
     static_assert(::std::is_class<Type>::value, "shmlog: SHMLOG_STRUCT describes a struct or class type")
 #define SHMLOG__STRUCT_TYPE(i, x) , typename ::std::decay<decltype(shmlog__struct::x)>::type
 #define SHMLOG__STRUCT_VISIT(i, x) shmlog__f(shmlog__x.x);
-#define SHMLOG__STRUCT_TOO_MANY(Type, ...) \
-    static_assert(sizeof(Type) == 0, "shmlog: SHMLOG_STRUCT takes at most 15 members: a record holds 16 arguments (SHMLOG_MAX_ARGS), the struct's own counting one")
+/* Too many: the one error, and the type described with no members so that its uses add none. */
+#define SHMLOG__STRUCT_TOO_MANY(Type, ...)                                                   \
+    [[maybe_unused]] constexpr ::shmlog_detail::struct_info shmlog__describe_struct(const Type *) \
+    {                                                                                        \
+        return ::shmlog_detail::struct_info{#Type, "", 0};                                   \
+    }                                                                                        \
+    [[maybe_unused]] inline ::shmlog_detail::type_list<void> shmlog__struct_types(const Type *) { return {}; } \
+    template <typename F> inline void shmlog__struct_each(const Type &, F &&) {}             \
+    static_assert(sizeof(Type) == 0, "shmlog: SHMLOG_STRUCT takes at most 15 members: a record holds 16 " \
+                                     "arguments (SHMLOG_MAX_ARGS), the struct's own counting one")
 
 /* Once, at namespace scope, after the enum: its values print as their names
  * (in text and in JSON messages; a value outside the list as its number).
