@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <chrono>
 #include <optional>
+#include <utility>
 extern "C" {
 #endif
 
@@ -912,36 +913,47 @@ template <typename T, typename F> inline __attribute__((always_inline)) void eac
     }
 }
 
-/* The K arguments after the call's own, each captured once: taken with the
- * call's, measured after them (strings share what is left), then written. */
-template <unsigned K> struct tail_args {
+template <unsigned N, typename... D> constexpr type_table<N> tail_table()
+{
+    type_table<N> t{};
+    unsigned i = 0;
+    (tail_types<D>(t, i), ...);
+    return t;
+}
+
+/* The arguments a call's (D) add after its own, each captured once: taken
+ * with the call's, measured after them (strings share what is left), then
+ * written; their types are constants, so each is straight-line code. */
+template <typename... D> struct tail_args {
+    static constexpr unsigned K = tail_total<D...>();
+    static constexpr type_table<K ? K : 1> types = tail_table<K ? K : 1, D...>();
     unsigned n = 0;
-    size_t fixed = 0; /* payload bytes they take whatever their strings */
-    unsigned type[K ? K : 1];
     cap c[K ? K : 1];
     size_t len[K ? K : 1];
     unsigned cut[K ? K : 1];
     template <typename T> inline __attribute__((always_inline)) void take(const T &x)
     {
-        auto f = [this](unsigned t, cap v) __attribute__((always_inline)) {
-            type[n] = t;
-            c[n++] = v;
-            fixed += shmlog_arg_fixed_bytes(t);
-        };
+        auto f = [this](unsigned, cap v) __attribute__((always_inline)) { c[n++] = v; };
         each_tail(x, f);
     }
-    inline __attribute__((always_inline)) void measure(size_t *room, unsigned *trunc)
+    template <std::size_t... I> static inline __attribute__((always_inline)) size_t fixed(std::index_sequence<I...>)
     {
-        for (unsigned i = 0; i < n; i++) {
-            cut[i] = 0;
-            len[i] = shmlog__arg_len(type[i], c[i].v, c[i].n, SIZE_MAX, room, &cut[i]);
-            *trunc |= cut[i];
-        }
+        return (size_t{0} + ... + shmlog_arg_fixed_bytes(types.v[I]));
     }
-    inline __attribute__((always_inline)) void put(struct shmlog__cursor *at) const
+    template <std::size_t... I>
+    inline __attribute__((always_inline)) void measure(size_t *room, unsigned *trunc, std::index_sequence<I...>)
     {
-        for (unsigned i = 0; i < n; i++)
-            shmlog__put_arg(at, type[i], c[i].v, len[i], cut[i]);
+        (void)room;
+        (void)trunc;
+        ((cut[I] = 0, len[I] = shmlog__arg_len(types.v[I], c[I].v, c[I].n, SIZE_MAX, room, &cut[I]),
+          *trunc |= cut[I]),
+         ...);
+    }
+    template <std::size_t... I>
+    inline __attribute__((always_inline)) void put(struct shmlog__cursor *at, std::index_sequence<I...>) const
+    {
+        (void)at;
+        (shmlog__put_arg(at, types.v[I], c[I].v, len[I], cut[I]), ...);
     }
 };
 
@@ -988,14 +1000,14 @@ struct invoke {
 #define SHMLOG__A_DTYPE(i, x) , typename std::decay<decltype(shmlog__r##i)>::type
 #define SHMLOG__SITE_NARGS(...) static_cast<unsigned>(sizeof shmlog__type_table.v - 1u)
 #define SHMLOG__TAIL_DECL(...)                                                               \
-    shmlog_detail::tail_args<shmlog_detail::tail_total<SHMLOG__EACH(SHMLOG__A_TAIL_TYPE, __VA_ARGS__) void>()> \
-        shmlog__tail;                                                                        \
+    shmlog_detail::tail_args<SHMLOG__EACH(SHMLOG__A_TAIL_TYPE, __VA_ARGS__) void> shmlog__tail; \
     SHMLOG__EACH(SHMLOG__A_TAIL_TAKE, __VA_ARGS__)
 #define SHMLOG__A_TAIL_TYPE(i, x) typename std::decay<decltype(shmlog__r##i)>::type,
 #define SHMLOG__A_TAIL_TAKE(i, x) shmlog__tail.take(shmlog__r##i);
-#define SHMLOG__TAIL_FIXED + shmlog__tail.fixed
-#define SHMLOG__TAIL_MEASURE shmlog__tail.measure(&shmlog__room, &shmlog__trunc);
-#define SHMLOG__TAIL_PUT shmlog__tail.put(&shmlog__at);
+#define SHMLOG__TAIL_SEQ std::make_index_sequence<decltype(shmlog__tail)::K>()
+#define SHMLOG__TAIL_FIXED + shmlog__tail.fixed(SHMLOG__TAIL_SEQ)
+#define SHMLOG__TAIL_MEASURE shmlog__tail.measure(&shmlog__room, &shmlog__trunc, SHMLOG__TAIL_SEQ);
+#define SHMLOG__TAIL_PUT shmlog__tail.put(&shmlog__at, SHMLOG__TAIL_SEQ);
 #endif
 
 /* ---- the logging macros ---- */
