@@ -84,7 +84,7 @@ py=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python
 if ! "$py" -c 'import pyarrow' 2>/dev/null; then
     bail "$py lacks pyarrow (tests/python-requirements.txt): run tools/setup.sh as root"
 fi
-check_show "libshmlog-read and Arrow: a SHMLOG_STRUCT's members are typed fields of their own (order.px, order.leg.venue)" \
+check_show "libshmlog-read and Arrow: a SHMLOG_STRUCT's members are typed fields of their own (order.px, order.leg.venue); an empty std::optional is null in Arrow" \
     env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" "$py" - "$out" <<'PY'
 import sys, shmlog, pyarrow as pa
 want = {"order.id": (7, pa.uint64()), "order.px": (2.5, pa.float64()), "order.qty": (10, pa.int32()),
@@ -106,6 +106,15 @@ for name, (value, typ) in want.items():
     at = next(i for i, m in enumerate(row) if m.startswith("stamp=" if name.startswith("stamp") else "struct order="))
     if table.column(name)[at].as_py() != value:
         bad.append(("arrow", name, table.column(name)[at].as_py(), value))
+# an empty std::optional: null in Arrow (a struct member's and an argument's), 0 in shmlog_read_fields()
+empty = next(i for i, m in enumerate(row) if m.startswith("printf struct empty="))
+opt = next(i for i, m in enumerate(row) if m.startswith("opt oqty="))
+got = (table.column("empty.tag")[empty].as_py(), table.column("empty.qty")[empty].as_py(),
+       table.column("onone")[opt].as_py(), table.column("oqty")[opt].as_py(), table.column("ononame")[opt].as_py())
+if got != (None, 10, None, 10, None):
+    bad.append(("arrow nulls", got))
+if next(e.fields for e in shmlog.read(sys.argv[1]) if e.msg.startswith("printf struct empty="))["empty.tag"] != 0:
+    bad.append("shmlog_read_fields of an empty optional is not 0")
 if "order" in fields or "order" in table.column_names:
     bad.append("the struct itself is a field")
 print(bad)

@@ -88,6 +88,7 @@ int render_site_fields(const struct render_site *sr, struct render_field_info fi
         fields[i].name_len = fl->name_len;
         fields[i].type = fl->arg < sr->nargs ? sr->arg_types[fl->arg] : 0;
         fields[i].arg = (uint8_t)fl->arg;
+        fields[i].present = fl->arg >= 0 && fl->arg < sr->nargs ? sr->present_of[fl->arg] : 0;
         fields[i].whole = fields[i].type != SHMLOG_ARG_STR || fl->arg != f->arg || (f->prec < 0 && f->prec_arg < 0);
     }
     return sr->nflat;

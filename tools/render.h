@@ -352,6 +352,7 @@ struct render_field_info {
     uint8_t type;
     uint8_t whole;    /* the value is its argument as decoded: no precision cuts it */
     uint8_t arg;      /* that argument */
+    uint8_t present;  /* a std::optional's has-value argument + 1 (null when it is false); 0: none */
 };
 int render_site_fields(const struct render_site *sr, struct render_field_info fields[SHMLOG_MAX_ARGS]);
 
