@@ -499,32 +499,34 @@ constexpr void desc_members(site_desc_text<N> &d, const char *names, unsigned fi
     ((desc_entry<M>(d, arg, arg + 1), arg += at[k++]), ...);
 }
 
+/* An entry's start: ";<kind><arg>", then " <type> " when it names a type. */
+template <std::size_t N> constexpr void desc_head(site_desc_text<N> &d, char kind, unsigned arg, const char *type)
+{
+    if (d.len)
+        d.put(';');
+    d.put(kind);
+    d.put_number(arg);
+    if (!type)
+        return;
+    d.put(' ');
+    for (const char *t = type; *t; t++)
+        d.put(*t);
+    d.put(' ');
+}
+
 /* Argument arg's entries; next: the first argument its tail takes (tail_count). */
 template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N> &d, unsigned arg, unsigned next)
 {
     if constexpr (is_optional<T>::value) {
-        if (d.len)
-            d.put(';');
-        d.put('o');
-        d.put_number(arg);
+        desc_head(d, 'o', arg, nullptr);
         d.put(' ');
         d.put_number(next);
         desc_entry<typename T::value_type>(d, arg, next + 1);
     } else if constexpr (is_time_point<T>::value) {
-        if (d.len)
-            d.put(';');
-        d.put('t');
-        d.put_number(arg);
+        desc_head(d, 't', arg, nullptr);
     } else if constexpr (described_enum<T>::value) {
         constexpr enum_info e = shmlog__describe_enum(T{});
-        if (d.len)
-            d.put(';');
-        d.put('e');
-        d.put_number(arg);
-        d.put(' ');
-        for (const char *t = e.type; *t; t++)
-            d.put(*t);
-        d.put(' ');
+        desc_head(d, 'e', arg, e.type);
         const char *n = e.names;
         for (unsigned k = 0; k < e.count; k++) {
             while (*n == ' ' || *n == ',')
@@ -538,14 +540,7 @@ template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N>
         }
     } else if constexpr (described_struct<T>::value) {
         constexpr struct_info s = shmlog__describe_struct(static_cast<const T *>(nullptr));
-        if (d.len)
-            d.put(';');
-        d.put('s');
-        d.put_number(arg);
-        d.put(' ');
-        for (const char *t = s.type; *t; t++)
-            d.put(*t);
-        d.put(' ');
+        desc_head(d, 's', arg, s.type);
         desc_members(d, s.names, next, struct_members<T>{});
     } else {
         (void)d;
