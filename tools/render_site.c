@@ -100,7 +100,7 @@ static size_t prep_bytes(const struct shm_site *site, const char *app, const cha
     size_t arena = (fmt_len + 1) + (file_len + 1) + (app_len + 1) + (host_len + 1) +
                    (128 + 6 * (app_len + host_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
                    (32 + 4 * file_len) + (func_len + 1) + (16 + 6 * func_len) + 2 * (desc_len + 1) +
-                   SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32) + SHMLOG_MAX_ARGS * FLAT_NAME_MAX;
+                   SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32) + (desc_len ? SHMLOG_MAX_ARGS * FLAT_NAME_MAX : 0);
     return sizeof(struct render_site) + arena + PIECE_PAD + 8 + (size_t)*nitems * sizeof(struct prep_item);
 }
 
@@ -379,10 +379,14 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
             f->arg = fields.v[i].arg;
             f->prec = fields.v[i].prec;
             f->prec_arg = fields.v[i].prec_arg;
-            char name[FLAT_NAME_MAX];
-            size_t name_len = f->key_len - 4 < FLAT_NAME_MAX ? f->key_len - 4 : FLAT_NAME_MAX;
-            memcpy(name, f->key + 2, name_len);
-            prep_flat(sr, &arena, i, f->arg, name, name_len);
+            if (f->arg >= 0 && f->arg < (int)sr->nargs && (sr->struct_args >> f->arg & 1u)) {
+                char name[FLAT_NAME_MAX];
+                size_t name_len = f->key_len - 4 < FLAT_NAME_MAX ? f->key_len - 4 : FLAT_NAME_MAX;
+                memcpy(name, f->key + 2, name_len);
+                prep_flat(sr, &arena, i, f->arg, name, name_len);
+            } else if (sr->nflat < (int)SHMLOG_MAX_ARGS) {
+                sr->flat[sr->nflat++] = (struct prep_flat){f->key + 2, f->key_len - 4, i, f->arg}; /* the key's name */
+            }
         }
         sr->nfields = fields.n;
     }
