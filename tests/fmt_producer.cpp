@@ -55,8 +55,10 @@ SHMLOG_STRUCT(Order, id, px, qty, side, sym, tag, wait, leg, live);
 struct Stamp {
     const char *what;
     std::chrono::system_clock::time_point at;
+    char venue[4]; /* filled to its end, no NUL: read up to its size */
+    char next[4];
 };
-SHMLOG_STRUCT(Stamp, what, at);
+SHMLOG_STRUCT(Stamp, what, at, venue, next);
 } // namespace trade
 
 /* Calls from functions other than main: "where <message> <__func__>" says
@@ -211,9 +213,10 @@ int main()
                     fmt::format("{{id={}, px={}, qty={}, side={}, sym={}, tag=none, wait={}, leg={{venue={}, px={}}}, "
                                 "live={}}}", none.id, none.px, none.qty, "Sell", none.sym, none.wait, +none.leg.venue,
                                 none.leg.px, none.live).c_str());
-        const trade::Stamp st{"open", std::chrono::system_clock::time_point(std::chrono::nanoseconds(1767225600123456789LL))};
-        SHMLOG_INFO("stamp={} opt={}", st, std::optional<int>());
-        std::printf("want stamp={what=open, at=2026-01-01T00:00:00.123456789Z} opt=none\n");
+        const trade::Stamp st{"open", std::chrono::system_clock::time_point(std::chrono::nanoseconds(1767225600123456789LL)),
+                              {'X', 'N', 'A', 'S'}, {'a', 'b', '\0', 'c'}};
+        SHMLOG_INFO("stamp={} opt={} arr={}", st, std::optional<int>(), st.venue);
+        std::printf("want stamp={what=open, at=2026-01-01T00:00:00.123456789Z, venue=XNAS, next=ab} opt=none arr=XNAS\n");
         std::printf("scalls %d\n", scalls);
     }
     log_from_named(1);

@@ -21,8 +21,9 @@ struct leg {
     std::uint8_t venue;
     float px;
     side s;
+    char sym[8];
 };
-SHMLOG_STRUCT(leg, venue, px, s);
+SHMLOG_STRUCT(leg, venue, px, s, sym);
 struct order {
     unsigned long id;
     double px;
@@ -84,8 +85,8 @@ int every_type(int n, const std::string &account, std::string_view venue, int ru
                 std::optional<std::chrono::system_clock::time_point>(), std::optional<std::string>(account));
     SHMLOG_INFO("qty=%d venue=%s", maybe_qty, std::optional<const char *>());
     const order o{static_cast<unsigned long>(n), 2.5, 10, account, "t", n, std::chrono::microseconds(n),
-                  std::chrono::system_clock::now(), leg{3, 1.5f, side::sell}, n > 0};
-    SHMLOG_INFO("order={} n={}", o, n);
+                  std::chrono::system_clock::now(), leg{3, 1.5f, side::sell, "ES"}, n > 0};
+    SHMLOG_INFO("order={}", o);
     SHMLOG_INFO("order=%s", o);
     SHMLOG_INFO("leg=%s n=%d", o.first, n);
     SHMLOG_INFO("first %.*s of %s", n, account.c_str(), str);

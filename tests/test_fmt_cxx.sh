@@ -57,7 +57,8 @@ want = {"px": 101.255, "qty": 10, "side": "Buy", "venue": "XNAS", "hex": 255, "z
         "sonce": {"venue": 1, "px": 0.1},
         "empty": {"id": 7, "px": 2.5, "qty": 10, "side": -2, "sym": 'a "quoted" sym', "tag": None, "wait": 3,
                   "leg": {"venue": 200, "px": 1.25}, "live": True},
-        "stamp": {"what": "open", "at": 1767225600123456789}, "opt": None}
+        "stamp": {"what": "open", "at": 1767225600123456789, "venue": "XNAS", "next": "ab"}, "opt": None,
+        "arr": "XNAS"}
 bad = {k: (fields.get(k, "missing"), v) for k, v in want.items()
        if fields.get(k, "missing") != v or type(fields.get(k)) != type(v)}
 print(bad)
