@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <chrono>
 #include <optional>
+#include <utility>
 extern "C" {
 #endif
 
@@ -660,12 +661,15 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__TYPES_DECL(...) \
     static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)};
 #define SHMLOG__SITE_NARGS(...) SHMLOG__NARGS(__VA_ARGS__)
-#define SHMLOG__PRESENT_FIXED(...)
-#define SHMLOG__PRESENT_PUT(...)
+#define SHMLOG__TAIL_DECL(...)
+#define SHMLOG__TAIL_FIXED
+#define SHMLOG__TAIL_MEASURE
+#define SHMLOG__TAIL_PUT
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
-    "std::string, std::string_view, std::chrono type or a std::optional of one of them"
+    "std::string, std::string_view, std::chrono type, SHMLOG_ENUM or SHMLOG_STRUCT type, or a std::optional " \
+    "of one of them but a struct"
 
 namespace shmlog_detail {
 /* std::string (any allocator) and std::string_view: captured with their size. */
@@ -696,13 +700,35 @@ template <typename T> struct value_of<std::optional<T>> {
     typedef T type;
 };
 
+/* SHMLOG_STRUCT(Order, id, px): shmlog__describe_struct(const Order *) and its
+ * member list, found by argument-dependent lookup. The struct's own argument
+ * is its member count (a U8); its members follow the call's own arguments,
+ * each followed by what it adds there (a member struct's members, a
+ * std::optional's has-value), so the format's conversions keep their
+ * arguments and the record's shape is the site's. */
+template <typename... M> struct type_list {};
+struct struct_info {
+    const char *type;
+    const char *names; /* as the macro's arguments are written: "id, px" */
+    unsigned count;
+};
+void shmlog__describe_struct(); /* the names the lookup finds besides the users' */
+void shmlog__struct_types();
+void shmlog__struct_each();
+template <typename T, typename = void> struct described_struct : std::false_type {};
+template <typename T>
+struct described_struct<T, decltype(void(shmlog__describe_struct(static_cast<const T *>(nullptr))))>
+    : std::is_class<T> {};
+template <typename T> using struct_members = decltype(shmlog__struct_types(static_cast<const T *>(nullptr)));
+
 /* What a record holds (T decayed). */
 template <typename T>
 struct supported_value : std::integral_constant<bool, std::is_arithmetic<T>::value || std::is_enum<T>::value ||
                                                           is_duration<T>::value || is_time_point<T>::value ||
                                                           std::is_pointer<T>::value || std::is_null_pointer<T>::value ||
                                                           is_text<T>::value> {};
-template <typename T> struct supported : supported_value<T> {};
+template <typename T>
+struct supported : std::integral_constant<bool, supported_value<T>::value || described_struct<T>::value> {};
 template <typename T> struct supported<std::optional<T>> : supported_value<typename std::decay<T>::type> {};
 
 template <typename T> constexpr unsigned arg_type()
@@ -736,6 +762,8 @@ template <typename T> constexpr unsigned arg_type()
         return SHMLOG_ARG_STR;
     } else if constexpr (std::is_pointer<T>::value || std::is_null_pointer<T>::value) {
         return SHMLOG_ARG_PTR;
+    } else if constexpr (described_struct<T>::value) {
+        return SHMLOG_ARG_U8; /* its member count */
     } else {
         return SHMLOG_ARG_NONE; /* unsupported: capture() says so */
     }
@@ -750,7 +778,11 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
 {
     typedef typename std::decay<T>::type D;
     static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
-    if constexpr (is_optional<D>::value && supported<D>::value) { /* else the one error above */
+    if constexpr (std::is_array<T>::value &&
+                  std::is_same<typename std::remove_cv<typename std::remove_extent<T>::type>::type, char>::value) {
+        /* a char array (a struct's char sym[8] too) is read up to its NUL or its end, never past it */
+        return cap{reinterpret_cast<uintptr_t>(x), strnlen(x, std::extent<T>::value)};
+    } else if constexpr (is_optional<D>::value && supported<D>::value) { /* else the one error above */
         typedef typename D::value_type V;
         cap c{reinterpret_cast<uintptr_t>(""), is_text<V>::value ? 0 : SIZE_MAX}; /* empty text */
         if (x.has_value())
@@ -783,6 +815,8 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
         return cap{static_cast<uint64_t>(static_cast<typename std::underlying_type<D>::type>(x)), SIZE_MAX};
     } else if constexpr (std::is_arithmetic<D>::value) {
         return cap{static_cast<uint64_t>(x), SIZE_MAX}; /* sign-extends signed integers */
+    } else if constexpr (described_struct<D>::value) {
+        return cap{shmlog__describe_struct(static_cast<const D *>(nullptr)).count, SIZE_MAX};
     } else {
         return cap{0, SIZE_MAX}; /* nullptr, or unsupported (asserted above) */
     }
@@ -805,6 +839,8 @@ template <typename T> inline auto fmt_arg(const T &x)
         return static_cast<typename std::underlying_type<D>::type>(x);
     else if constexpr (std::is_null_pointer<D>::value)
         return static_cast<const void *>(nullptr);
+    else if constexpr (described_struct<D>::value)
+        return ""; /* printf: %s prints the members */
     else if constexpr (supported<D>::value)
         return x; /* arrays decay */
     else
@@ -824,22 +860,114 @@ template <typename... A> inline void use(const A &...) {}
 
 template <typename T> inline uint64_t has_value(const T &x) { return x.has_value() ? 1u : 0u; }
 
-/* A call's argument types (the first type is void, before them), then one
- * BOOL per std::optional among them: its "has value". */
-template <typename... D> constexpr unsigned optional_count() { return (0u + ... + (is_optional<D>::value ? 1u : 0u)); }
+/* Record arguments a value adds after the call's own: a std::optional its
+ * has-value, a SHMLOG_STRUCT each member followed by what that member adds. */
+template <typename T> constexpr unsigned tail_count();
+template <typename... M> constexpr unsigned members_tail_count(type_list<void, M...>)
+{
+    return (0u + ... + (1u + tail_count<M>()));
+}
+template <typename T> constexpr unsigned tail_count()
+{
+    if constexpr (is_optional<T>::value)
+        return 1u;
+    else if constexpr (described_struct<T>::value)
+        return members_tail_count(struct_members<T>{});
+    else
+        return 0u;
+}
+template <typename... D> constexpr unsigned tail_total() { return (0u + ... + tail_count<D>()); }
+
+/* A call's argument types (the first type is void, before them), then what
+ * they add after them (tail_count). */
 template <unsigned N> struct type_table {
     uint8_t v[N];
 };
+template <typename T, unsigned N> constexpr void tail_types(type_table<N> &t, unsigned &i);
+template <unsigned N, typename... M> constexpr void member_types(type_list<void, M...>, type_table<N> &t, unsigned &i)
+{
+    ((t.v[i++] = static_cast<uint8_t>(arg_type<M>()), tail_types<M>(t, i)), ...);
+}
+template <typename T, unsigned N> constexpr void tail_types(type_table<N> &t, unsigned &i)
+{
+    if constexpr (is_optional<T>::value)
+        t.v[i++] = SHMLOG_ARG_BOOL;
+    else if constexpr (described_struct<T>::value)
+        member_types(struct_members<T>{}, t, i);
+}
 template <typename Void, typename... D> constexpr auto make_type_table()
 {
-    static_assert(sizeof...(D) + optional_count<D...>() <= 16,
-                  "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS), each std::optional counting as two");
-    type_table<1u + sizeof...(D) + optional_count<D...>()> t{};
+    static_assert(sizeof...(D) + tail_total<D...>() <= 16,
+                  "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS), each std::optional counting "
+                  "as two and each SHMLOG_STRUCT as one plus its members");
+    type_table<1u + sizeof...(D) + tail_total<D...>()> t{};
     unsigned i = 1;
     ((t.v[i++] = static_cast<uint8_t>(arg_type<D>())), ...);
-    ((is_optional<D>::value ? static_cast<void>(t.v[i++] = SHMLOG_ARG_BOOL) : static_cast<void>(0)), ...);
+    (tail_types<D>(t, i), ...);
     return t;
 }
+
+/* Calls f(type, captured value) for each record argument x adds after the
+ * call's own, in tail_types' order. */
+template <typename T, typename F> inline __attribute__((always_inline)) void each_tail(const T &x, F &f)
+{
+    typedef typename std::decay<T>::type D;
+    if constexpr (is_optional<D>::value) {
+        f(static_cast<unsigned>(SHMLOG_ARG_BOOL), cap{has_value(x), SIZE_MAX});
+    } else if constexpr (described_struct<D>::value) {
+        shmlog__struct_each(x, [&f](const auto &m) __attribute__((always_inline)) {
+            f(arg_type<typename std::decay<decltype(m)>::type>(), capture(m));
+            each_tail(m, f);
+        });
+    } else {
+        (void)x;
+        (void)f;
+    }
+}
+
+template <unsigned N, typename... D> constexpr type_table<N> tail_table()
+{
+    type_table<N> t{};
+    unsigned i = 0;
+    (tail_types<D>(t, i), ...);
+    return t;
+}
+
+/* The arguments a call's (D) add after its own, each captured once: taken
+ * with the call's, measured after them (strings share what is left), then
+ * written; their types are constants, so each is straight-line code. */
+template <typename... D> struct tail_args {
+    static constexpr unsigned K = tail_total<D...>();
+    static constexpr type_table<K ? K : 1> types = tail_table<K ? K : 1, D...>();
+    unsigned n = 0;
+    cap c[K ? K : 1];
+    size_t len[K ? K : 1];
+    unsigned cut[K ? K : 1];
+    template <typename T> inline __attribute__((always_inline)) void take(const T &x)
+    {
+        auto f = [this](unsigned, cap v) __attribute__((always_inline)) { c[n++] = v; };
+        each_tail(x, f);
+    }
+    template <std::size_t... I> static inline __attribute__((always_inline)) size_t fixed(std::index_sequence<I...>)
+    {
+        return (size_t{0} + ... + shmlog_arg_fixed_bytes(types.v[I]));
+    }
+    template <std::size_t... I>
+    inline __attribute__((always_inline)) void measure(size_t *room, unsigned *trunc, std::index_sequence<I...>)
+    {
+        (void)room;
+        (void)trunc;
+        ((cut[I] = 0, len[I] = shmlog__arg_len(types.v[I], c[I].v, c[I].n, SIZE_MAX, room, &cut[I]),
+          *trunc |= cut[I]),
+         ...);
+    }
+    template <std::size_t... I>
+    inline __attribute__((always_inline)) void put(struct shmlog__cursor *at, std::index_sequence<I...>) const
+    {
+        (void)at;
+        (shmlog__put_arg(at, types.v[I], c[I].v, len[I], cut[I]), ...);
+    }
+};
 
 /* Calls f with the arguments, from its constructor: braced, the arguments are
  * evaluated in order, and what they made lives until the statement ends. */
@@ -883,16 +1011,15 @@ struct invoke {
     static constexpr const uint8_t *shmlog__types = shmlog__type_table.v;
 #define SHMLOG__A_DTYPE(i, x) , typename std::decay<decltype(shmlog__r##i)>::type
 #define SHMLOG__SITE_NARGS(...) static_cast<unsigned>(sizeof shmlog__type_table.v - 1u)
-#define SHMLOG__PRESENT_FIXED(...) SHMLOG__EACH(SHMLOG__A_PRESENT_FIXED, __VA_ARGS__)
-#define SHMLOG__A_PRESENT_FIXED(i, x)                                                        \
-    +(shmlog_detail::is_optional<typename std::decay<decltype(shmlog__r##i)>::type>::value   \
-          ? shmlog_arg_fixed_bytes(SHMLOG_ARG_BOOL)                                          \
-          : 0u)
-#define SHMLOG__PRESENT_PUT(...) SHMLOG__EACH(SHMLOG__A_PRESENT_PUT, __VA_ARGS__)
-#define SHMLOG__A_PRESENT_PUT(i, x)                                                          \
-    if constexpr (shmlog_detail::is_optional<typename std::decay<decltype(shmlog__r##i)>::type>::value) \
-        shmlog__put_arg(&shmlog__at, SHMLOG_ARG_BOOL, shmlog_detail::has_value(shmlog__r##i), \
-                        shmlog_arg_width(SHMLOG_ARG_BOOL), 0);
+#define SHMLOG__TAIL_DECL(...)                                                               \
+    shmlog_detail::tail_args<SHMLOG__EACH(SHMLOG__A_TAIL_TYPE, __VA_ARGS__) void> shmlog__tail; \
+    SHMLOG__EACH(SHMLOG__A_TAIL_TAKE, __VA_ARGS__)
+#define SHMLOG__A_TAIL_TYPE(i, x) typename std::decay<decltype(shmlog__r##i)>::type,
+#define SHMLOG__A_TAIL_TAKE(i, x) shmlog__tail.take(shmlog__r##i);
+#define SHMLOG__TAIL_SEQ std::make_index_sequence<decltype(shmlog__tail)::K>()
+#define SHMLOG__TAIL_FIXED + shmlog__tail.fixed(SHMLOG__TAIL_SEQ)
+#define SHMLOG__TAIL_MEASURE shmlog__tail.measure(&shmlog__room, &shmlog__trunc, SHMLOG__TAIL_SEQ);
+#define SHMLOG__TAIL_PUT shmlog__tail.put(&shmlog__at, SHMLOG__TAIL_SEQ);
 #endif
 
 /* ---- the logging macros ---- */
@@ -1075,11 +1202,13 @@ void shmlog__bad_category(void) __attribute__((error(
     const uint64_t shmlog__v0 = 0;                                                             \
     (void)shmlog__t0;                                                                          \
     (void)shmlog__v0;                                                                          \
+    SHMLOG__TAIL_DECL(__VA_ARGS__)                                                             \
     size_t shmlog__room = SHMLOG_MAX_PAYLOAD - (0 SHMLOG__EACH(SHMLOG__A_FIXED, __VA_ARGS__)    \
-                                                  SHMLOG__PRESENT_FIXED(__VA_ARGS__));         \
+                                                  SHMLOG__TAIL_FIXED);                         \
     unsigned shmlog__trunc = 0;                                                                \
     (void)shmlog__room;                                                                        \
     SHMLOG__EACH(SHMLOG__A_LEN, __VA_ARGS__)                                                   \
+    SHMLOG__TAIL_MEASURE                                                                       \
     const size_t shmlog__payload = SHMLOG_MAX_PAYLOAD - shmlog__room; /* what the strings left */ \
     uint64_t shmlog__pos = 0; /* set with every head; GCC cannot see it */                     \
     uint8_t *shmlog__head = SHMLOG__LIKELY(SHMLOG__CAST(uint32_t, shmlog__site) != 0) /* 0: not written */ \
@@ -1092,7 +1221,7 @@ void shmlog__bad_category(void) __attribute__((error(
         shmlog__at.left = SHMLOG_HEAD_PAYLOAD;                                                 \
         shmlog__at.cont = shmlog__pos + 2u;                                                    \
         SHMLOG__EACH(SHMLOG__A_PUT, __VA_ARGS__)                                               \
-        SHMLOG__PRESENT_PUT(__VA_ARGS__)                                                       \
+        SHMLOG__TAIL_PUT                                                                       \
         (void)shmlog__at;                                                                      \
         shmlog__commit(shmlog__head, shmlog__pos);                                             \
     }

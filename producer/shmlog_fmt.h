@@ -29,14 +29,17 @@ enum class fmt_reason {
     shortest_float_takes_no_sign_hash_or_zero,
     spec_on_duration_unsupported,
     duration_unit_unsupported,
+    spec_on_struct_unsupported,
 };
 
 /* What a placeholder may print an argument as. */
-enum fmt_kind : unsigned char { k_other, k_bool, k_char, k_signed, k_unsigned, k_float, k_text, k_pointer };
+enum fmt_kind : unsigned char { k_other, k_bool, k_char, k_signed, k_unsigned, k_float, k_text, k_pointer, k_struct };
 
 template <typename T> constexpr fmt_kind fmt_kind_of()
 {
-    if constexpr (is_duration<T>::value) {
+    if constexpr (described_struct<T>::value) {
+        return k_struct;
+    } else if constexpr (is_duration<T>::value) {
         return fmt_kind_of<typename T::rep>();
     } else if constexpr (is_time_point<T>::value) {
         return k_signed;
@@ -170,6 +173,7 @@ constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_
         k = k == k_bool ? k_unsigned : k_signed; /* fmt prints them as numbers then */
     switch (k) {
     case k_text:
+    case k_struct:
     case k_other:
         if (type != 0 && type != 's')
             return fmt_reason::type_does_not_fit_argument;
@@ -359,6 +363,10 @@ template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16>
                 r.error = fmt_reason::spec_on_duration_unsupported;
                 return r;
             }
+            if (kinds[next] == k_struct && spec < close) {
+                r.error = fmt_reason::spec_on_struct_unsupported;
+                return r;
+            }
             r.error = fmt_conversion(f + spec, close - spec, kinds[next], bytes[next], out);
             if (r.error != fmt_reason::none)
                 return r;
@@ -441,6 +449,11 @@ template <std::size_t N> struct site_desc_text {
     }
 };
 
+template <typename T> constexpr std::size_t desc_entry_bytes();
+template <typename... M> constexpr std::size_t members_desc_bytes(type_list<void, M...>)
+{
+    return (std::size_t{0} + ... + (12 + desc_entry_bytes<M>()));
+}
 template <typename T> constexpr std::size_t desc_entry_bytes()
 {
     if constexpr (is_optional<T>::value) {
@@ -450,36 +463,70 @@ template <typename T> constexpr std::size_t desc_entry_bytes()
     } else if constexpr (described_enum<T>::value) {
         constexpr enum_info e = shmlog__describe_enum(T{});
         return 8 + text_length(e.type) + text_length(e.names) + 22 * e.count;
+    } else if constexpr (described_struct<T>::value) {
+        constexpr struct_info s = shmlog__describe_struct(static_cast<const T *>(nullptr));
+        return 8 + text_length(s.type) + text_length(s.names) + members_desc_bytes(struct_members<T>{});
     } else {
         return 0;
     }
 }
 
-template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N> &d, unsigned arg, unsigned &present)
+template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N> &d, unsigned arg, unsigned next);
+
+/* A SHMLOG_STRUCT's members from argument first on: "name=<argument>[unit],...",
+ * then their own entries. */
+template <std::size_t N, typename... M>
+constexpr void desc_members(site_desc_text<N> &d, const char *names, unsigned first, type_list<void, M...>)
+{
+    const unsigned at[] = {0u, (1u + tail_count<M>())...};
+    const char *const units[] = {"", fmt_unit<M>()...};
+    unsigned arg = first;
+    for (unsigned k = 1; k < sizeof at / sizeof at[0]; k++) {
+        while (*names == ' ' || *names == ',')
+            names++;
+        if (k > 1)
+            d.put(',');
+        while (*names && *names != ',' && *names != ' ')
+            d.put(*names++);
+        d.put('=');
+        d.put_number(arg);
+        for (const char *u = units[k] ? units[k] : ""; *u; u++)
+            d.put(*u);
+        arg += at[k];
+    }
+    arg = first;
+    unsigned k = 1;
+    ((desc_entry<M>(d, arg, arg + 1), arg += at[k++]), ...);
+}
+
+/* An entry's start: ";<kind><arg>", then " <type> " when it names a type. */
+template <std::size_t N> constexpr void desc_head(site_desc_text<N> &d, char kind, unsigned arg, const char *type)
+{
+    if (d.len)
+        d.put(';');
+    d.put(kind);
+    d.put_number(arg);
+    if (!type)
+        return;
+    d.put(' ');
+    for (const char *t = type; *t; t++)
+        d.put(*t);
+    d.put(' ');
+}
+
+/* Argument arg's entries; next: the first argument its tail takes (tail_count). */
+template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N> &d, unsigned arg, unsigned next)
 {
     if constexpr (is_optional<T>::value) {
-        if (d.len)
-            d.put(';');
-        d.put('o');
-        d.put_number(arg);
+        desc_head(d, 'o', arg, nullptr);
         d.put(' ');
-        d.put_number(++present);
-        desc_entry<typename T::value_type>(d, arg, present);
+        d.put_number(next);
+        desc_entry<typename T::value_type>(d, arg, next + 1);
     } else if constexpr (is_time_point<T>::value) {
-        if (d.len)
-            d.put(';');
-        d.put('t');
-        d.put_number(arg);
+        desc_head(d, 't', arg, nullptr);
     } else if constexpr (described_enum<T>::value) {
         constexpr enum_info e = shmlog__describe_enum(T{});
-        if (d.len)
-            d.put(';');
-        d.put('e');
-        d.put_number(arg);
-        d.put(' ');
-        for (const char *t = e.type; *t; t++)
-            d.put(*t);
-        d.put(' ');
+        desc_head(d, 'e', arg, e.type);
         const char *n = e.names;
         for (unsigned k = 0; k < e.count; k++) {
             while (*n == ' ' || *n == ',')
@@ -491,10 +538,14 @@ template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N>
             if (k + 1 < e.count)
                 d.put(',');
         }
+    } else if constexpr (described_struct<T>::value) {
+        constexpr struct_info s = shmlog__describe_struct(static_cast<const T *>(nullptr));
+        desc_head(d, 's', arg, s.type);
+        desc_members(d, s.names, next, struct_members<T>{});
     } else {
         (void)d;
         (void)arg;
-        (void)present;
+        (void)next;
     }
 }
 
@@ -503,11 +554,44 @@ template <typename... A> constexpr std::size_t site_desc_bytes() { return 1 + (s
 template <std::size_t N, typename... A> constexpr site_desc_text<N> site_desc()
 {
     site_desc_text<N> d{};
-    unsigned arg = 0, present = static_cast<unsigned>(sizeof...(A) - 1); /* the has-value arguments follow the call's */
-    (desc_entry<A>(d, arg++, present), ...);
+    unsigned arg = 0, next = static_cast<unsigned>(sizeof...(A)); /* what the arguments add follows them */
+    ((desc_entry<A>(d, arg++, next), next += tail_count<A>()), ...);
     return d;
 }
 } // namespace shmlog_detail
+
+/* Once, at namespace scope, after the struct and after those of its members'
+ * types: a value is logged as its members, printed as {id=7, px=2.5} and as a
+ * JSON object. Public members only; at most 15, and a call's record holds 16
+ * arguments in all, the struct's own counting one. */
+#define SHMLOG_STRUCT(...) SHMLOG__CAT2(SHMLOG__STRUCT_, SHMLOG__FIT15(__VA_ARGS__))(__VA_ARGS__)
+#define SHMLOG__STRUCT_FITS(Type, ...)                                                       \
+    [[maybe_unused]] constexpr ::shmlog_detail::struct_info shmlog__describe_struct(const Type *) \
+    {                                                                                        \
+        return ::shmlog_detail::struct_info{#Type, #__VA_ARGS__, SHMLOG__NARGS(Type, __VA_ARGS__)}; \
+    }                                                                                        \
+    [[maybe_unused]] inline auto shmlog__struct_types(const Type *)                          \
+    {                                                                                        \
+        using shmlog__struct = Type;                                                         \
+        return ::shmlog_detail::type_list<void SHMLOG__EACH(SHMLOG__STRUCT_TYPE, Type, __VA_ARGS__)>{}; \
+    }                                                                                        \
+    template <typename F> inline __attribute__((always_inline)) void shmlog__struct_each(const Type &shmlog__x, F &&shmlog__f) \
+    {                                                                                        \
+        SHMLOG__EACH(SHMLOG__STRUCT_VISIT, Type, __VA_ARGS__)                                \
+    }                                                                                        \
+    static_assert(::std::is_class<Type>::value, "shmlog: SHMLOG_STRUCT describes a struct or class type")
+#define SHMLOG__STRUCT_TYPE(i, x) , typename ::std::decay<decltype(shmlog__struct::x)>::type
+#define SHMLOG__STRUCT_VISIT(i, x) shmlog__f(shmlog__x.x);
+/* Too many: the one error, and the type described with no members so that its uses add none. */
+#define SHMLOG__STRUCT_TOO_MANY(Type, ...)                                                   \
+    [[maybe_unused]] constexpr ::shmlog_detail::struct_info shmlog__describe_struct(const Type *) \
+    {                                                                                        \
+        return ::shmlog_detail::struct_info{#Type, "", 0};                                   \
+    }                                                                                        \
+    [[maybe_unused]] inline ::shmlog_detail::type_list<void> shmlog__struct_types(const Type *) { return {}; } \
+    template <typename F> inline void shmlog__struct_each(const Type &, F &&) {}             \
+    static_assert(sizeof(Type) == 0, "shmlog: SHMLOG_STRUCT takes at most 15 members: a record holds 16 " \
+                                     "arguments (SHMLOG_MAX_ARGS), the struct's own counting one")
 
 /* Once, at namespace scope, after the enum: its values print as their names
  * (in text and in JSON messages; a value outside the list as its number).

@@ -33,6 +33,34 @@ enum Code : unsigned char { XNAS, XNYS = 200 };
 SHMLOG_ENUM(Code, XNAS, XNYS);
 } // namespace venue
 
+/* Described structs: nested, with an enum, a string, an optional, a duration and a time point among the members. */
+namespace trade {
+struct Leg {
+    unsigned char venue;
+    double px;
+};
+SHMLOG_STRUCT(Leg, venue, px);
+struct Order {
+    unsigned long id;
+    double px;
+    int qty;
+    Side side;
+    std::string sym;
+    std::optional<int> tag;
+    std::chrono::milliseconds wait;
+    Leg leg;
+    bool live;
+};
+SHMLOG_STRUCT(Order, id, px, qty, side, sym, tag, wait, leg, live);
+struct Stamp {
+    const char *what;
+    std::chrono::system_clock::time_point at;
+    char venue[4]; /* filled to its end, no NUL: read up to its size */
+    char next[4];
+};
+SHMLOG_STRUCT(Stamp, what, at, venue, next);
+} // namespace trade
+
 /* Calls from functions other than main: "where <message> <__func__>" says
  * what the record's function must be. */
 static void log_from_named(int n)
@@ -159,6 +187,37 @@ int main()
         SHMLOG_INFO("printf opt pqty=%d pnone=%5d| pname=%s", oqty, onone, ononame);
         std::printf("want printf opt pqty=10 pnone= none| pname=none\n");
         std::printf("ocalls %d\n", ocalls);
+    }
+    {
+        /* SHMLOG_STRUCT: {name=value, ...} with each member as fmt's {} prints it (the enum as its name, an
+         * empty optional as none); the want lines are fmt::format of the members */
+        const trade::Order o{7, 2.5, 10, Side::Sell, "AAPL", 5, std::chrono::milliseconds(3), {200, 1.25}, true};
+        trade::Order none = o;
+        none.tag.reset();
+        none.sym = "a \"quoted\" sym";
+        int scalls = 0;
+        SHMLOG_INFO("struct order={} sonce={}", o, [&] {
+            ++scalls;
+            trade::Leg l;
+            l.venue = 1;
+            l.px = 0.1;
+            return l;
+        }());
+        std::printf("want struct order=%s sonce=%s\n",
+                    fmt::format("{{id={}, px={}, qty={}, side={}, sym={}, tag={}, wait={}, leg={{venue={}, px={}}}, "
+                                "live={}}}", o.id, o.px, o.qty, "Sell", o.sym, *o.tag, o.wait, +o.leg.venue, o.leg.px,
+                                o.live).c_str(),
+                    fmt::format("{{venue={}, px={}}}", 1, 0.1).c_str());
+        SHMLOG_INFO("printf struct empty=%s", none);
+        std::printf("want printf struct empty=%s\n",
+                    fmt::format("{{id={}, px={}, qty={}, side={}, sym={}, tag=none, wait={}, leg={{venue={}, px={}}}, "
+                                "live={}}}", none.id, none.px, none.qty, "Sell", none.sym, none.wait, +none.leg.venue,
+                                none.leg.px, none.live).c_str());
+        const trade::Stamp st{"open", std::chrono::system_clock::time_point(std::chrono::nanoseconds(1767225600123456789LL)),
+                              {'X', 'N', 'A', 'S'}, {'a', 'b', '\0', 'c'}};
+        SHMLOG_INFO("stamp={} opt={} arr={}", st, std::optional<int>(), st.venue);
+        std::printf("want stamp={what=open, at=2026-01-01T00:00:00.123456789Z, venue=XNAS, next=ab} opt=none arr=XNAS\n");
+        std::printf("scalls %d\n", scalls);
     }
     log_from_named(1);
     Book{}.add(2);

@@ -16,6 +16,28 @@ enum plain_venue { xnas = 3, xnys = 7 };
 SHMLOG_ENUM(side, buy, sell);
 SHMLOG_ENUM(plain_venue, xnas, xnys);
 
+/* described structs: nested, with every kind of member */
+struct leg {
+    std::uint8_t venue;
+    float px;
+    side s;
+    char sym[8];
+};
+SHMLOG_STRUCT(leg, venue, px, s, sym);
+struct order {
+    unsigned long id;
+    double px;
+    std::int16_t qty;
+    std::string account;
+    const char *tag;
+    std::optional<int> limit;
+    std::chrono::microseconds wait;
+    std::chrono::system_clock::time_point at;
+    leg first;
+    bool live;
+};
+SHMLOG_STRUCT(order, id, px, qty, account, tag, limit, wait, at, first, live);
+
 std::string order_name(long id);
 std::string order_name(long id)
 {
@@ -62,6 +84,11 @@ int every_type(int n, const std::string &account, std::string_view venue, int ru
     SHMLOG_INFO("qty={} none={:>6} side={} at={} venue={}", maybe_qty, no_qty, std::optional<side>(side::buy),
                 std::optional<std::chrono::system_clock::time_point>(), std::optional<std::string>(account));
     SHMLOG_INFO("qty=%d venue=%s", maybe_qty, std::optional<const char *>());
+    const order o{static_cast<unsigned long>(n), 2.5, 10, account, "t", n, std::chrono::microseconds(n),
+                  std::chrono::system_clock::now(), leg{3, 1.5f, side::sell, "ES"}, n > 0};
+    SHMLOG_INFO("order={}", o);
+    SHMLOG_INFO("order=%s", o);
+    SHMLOG_INFO("leg=%s n=%d", o.first, n);
     SHMLOG_INFO("first %.*s of %s", n, account.c_str(), str);
     SHMLOG_LOG(category, runtime_level, "level and category known at run time n=%d", n);
     SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_WARN, "sixteen %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", n, n,

@@ -297,6 +297,20 @@ for c in "gxx g++" "clangxx clang++"; do
                 "$(printf '#include "shmlog.h"\nenum class E { A, B, C, D, F, G, H, I, J, K, L, M, N, O, P, Q, R };\nSHMLOG_ENUM(E, A, B, C, D, F, G, H, I, J, K, L, M, N, O, P, Q, R);')"
             refused "$fname-enum-misspelled" "$2" "$flags" $fopt 'SHMLOG_INFO("e={}", E::Buy)' \
                 "Sel.* not a member\|no member named 'Sel'" "$(printf '#include "shmlog.h"\nenum class E { Buy, Sell };\nSHMLOG_ENUM(E, Buy, Sel);')"
+            refused "$fname-struct-16-members" "$2" "$flags" $fopt 'SHMLOG_INFO("s={}", S{})' \
+                "SHMLOG_STRUCT takes at most 15 members" \
+                "$(printf '#include "shmlog.h"\nstruct S { int a, b, c, d, e, f, g, h, i, j, k, l, m, o, p, q; };\nSHMLOG_STRUCT(S, a, b, c, d, e, f, g, h, i, j, k, l, m, o, p, q);')"
+            refused "$fname-struct-past-16-arguments" "$2" "$flags" $fopt 'SHMLOG_INFO("o={} n={}", O{}, n)' \
+                "each SHMLOG_STRUCT as one plus its members" \
+                "$(printf '#include "shmlog.h"\nstruct I { int a, b, c, d, e, f, g; };\nSHMLOG_STRUCT(I, a, b, c, d, e, f, g);\nstruct O { I x; int y, z, w, v, u, t, s; };\nSHMLOG_STRUCT(O, x, y, z, w, v, u, t, s);')"
+            refused "$fname-struct-spec" "$2" "$flags" $fopt 'SHMLOG_INFO("s={:>8}", S{})' \
+                "fmt_placeholder<1, shmlog_detail::fmt_reason::spec_on_struct_unsupported>" \
+                "$(printf '#include "shmlog.h"\nstruct S { int a; };\nSHMLOG_STRUCT(S, a);')"
+            refused "$fname-struct-member-unsupported" "$2" "$flags" $fopt 'SHMLOG_INFO("s={}", S{})' \
+                "unsupported argument type" \
+                "$(printf '#include "shmlog.h"\n#include <vector>\nstruct S { int a; std::vector<int> v; };\nSHMLOG_STRUCT(S, a, v);')"
+            refused "$fname-optional-of-struct" "$2" "$flags" $fopt 'SHMLOG_INFO("s={}", std::optional<S>())' \
+                "unsupported argument type" "$(printf '#include "shmlog.h"\nstruct S { int a; };\nSHMLOG_STRUCT(S, a);')"
         done
     done
 done

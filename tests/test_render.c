@@ -1607,3 +1607,84 @@ Test(render_dump, ring_of_a_dead_sample_process, .init = seg_dir_make, .fini = s
     cr_assert(strstr(out, "invalid ") && strstr(out, "bogus-77.meta"), "%s", out);
     cr_assert(strstr(out, "] dead"), "%s", out);
 }
+
+/* A SHMLOG_STRUCT's record: "o=%s q=%d" with o's member count, q, then o's
+ * members id, px and leg (a struct of its own: v, an optional with its flag). */
+static void make_struct_record(const char *desc)
+{
+    uint8_t payload[64];
+    size_t off = 0;
+    off += put_le(payload + off, 3, 1);  /* 1 o: its member count */
+    off += put_le(payload + off, (uint64_t)-4, 4); /* 2 q */
+    off += put_le(payload + off, 7, 8);  /* 3 o.id */
+    double px = 2.5;
+    uint64_t bits;
+    memcpy(&bits, &px, 8);
+    off += put_le(payload + off, bits, 8); /* 4 o.px */
+    off += put_le(payload + off, 1, 1);    /* 5 o.leg */
+    off += put_le(payload + off, 0, 4);    /* 6 o.leg.v: empty */
+    off += put_le(payload + off, 0, 1);    /* 7 v's has-value */
+    const uint8_t types[] = {SHMLOG_ARG_U8,  SHMLOG_ARG_I32, SHMLOG_ARG_U64, SHMLOG_ARG_F64,
+                             SHMLOG_ARG_U8, SHMLOG_ARG_I32, SHMLOG_ARG_BOOL};
+    make_record("o=%s q=%d", "s.cpp", 9, types, 7, payload, off);
+    snprintf(test_site.desc, sizeof test_site.desc, "%s", desc);
+    test_site.desc_len = (uint32_t)strlen(desc);
+}
+
+Test(render_line, struct_members_print_nested_and_flatten_as_fields, .timeout = 10)
+{
+    make_struct_record("s1 Order id=3,px=4ms,leg=5;s5 Leg v=6;o6 7;x9 later kinds are skipped");
+    render_line(&test_site, 0);
+    cr_assert(strstr(json_mem, " s.cpp:9 o={id=7, px=2.5ms, leg={v=none}} q=-4\n"), "%s", json_mem);
+    size_t n = render_line(&test_site, 1);
+    cr_assert(json_valid(json_mem, n), "%s", json_mem);
+    cr_assert(strstr(json_mem, "\"fields\":{\"o\":{\"id\":7,\"px\":2.5,\"leg\":{\"v\":null}},\"q\":-4}}"), "%s",
+              json_mem);
+
+    struct render_site *sr = render_site_new(&test_site, "app", "host", 1, NULL);
+    cr_assert(sr);
+    struct render_field_info info[SHMLOG_MAX_ARGS];
+    struct render_field fields[SHMLOG_MAX_ARGS];
+    cr_assert_eq(render_site_fields(sr, info), 4);
+    cr_assert_eq(render_prepared_fields(sr, &test_rec, fields), 4);
+    const char *names[] = {"o.id", "o.px", "o.leg.v", "q"};
+    const uint8_t types[] = {SHMLOG_ARG_U64, SHMLOG_ARG_F64, SHMLOG_ARG_I32, SHMLOG_ARG_I32};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(info[i].name_len, strlen(names[i]));
+        cr_assert(!memcmp(info[i].name, names[i], info[i].name_len), "%d: %.*s", i, (int)info[i].name_len,
+                  info[i].name);
+        cr_assert(fields[i].name_len == info[i].name_len && !memcmp(fields[i].name, names[i], info[i].name_len));
+        cr_assert_eq(info[i].type, types[i], "%d", i);
+        cr_assert_eq(fields[i].value.type, types[i], "%d", i);
+    }
+    cr_assert_eq(fields[0].value.v.u, 7);
+    cr_assert_eq(fields[1].value.v.f, 2.5);
+    cr_assert_eq(fields[3].value.v.i, -4);
+    render_site_free(sr);
+}
+
+Test(render_line, hostile_struct_entries_are_left_out, .timeout = 10)
+{
+    /* each refused as a whole: a member before or at its struct, past the arguments, claimed by another
+     * struct, a name or unit that is not one, a second entry for one struct, junk */
+    const char *const refused[] = {
+        "s3 T a=1",          "s3 T a=3",          "s1 T a=8",          "s1 T a=99999999999999999999",
+        "s5 T a=6;s1 T b=6", "s1 T a=3,=4",        "s1 T a-3",          "s1 T a=3abcdefghij",
+        "s1 T a=3,",         "s1 T",              "s1",                "s0 T a=3",
+        "s1 T a=3 ;",        "s17 T a=3",         "s1 T a=3,a=",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        make_struct_record(refused[i]);
+        render_line(&test_site, 0);
+        cr_assert(strstr(json_mem, " o=<bad %s for u8> q=-4 <extra: 7, 2.5, 1, 0, false>\n"), "%s: %s", refused[i],
+                  json_mem);
+        size_t n = render_line(&test_site, 1);
+        cr_assert(json_valid(json_mem, n), "%s: %s", refused[i], json_mem);
+        /* what a whole entry would have shown: o's three members */
+        cr_assert(!strstr(json_mem, "\"o\":{\"id\":7,\"px\":2.5,\"leg\""), "%s: %s", refused[i], json_mem);
+    }
+    /* the first of two entries for one struct is kept, whole */
+    make_struct_record("s1 T a=3;s1 T b=4");
+    render_line(&test_site, 0);
+    cr_assert(strstr(json_mem, " o={a=7} q=-4 <extra: 2.5, 1, 0, false>\n"), "%s", json_mem);
+}

@@ -53,7 +53,10 @@ int render_prepared_args(const struct render_site *sr, const struct shm_copied_r
 const struct render_arg *render_field_value(const struct render_site *sr, const struct render_arg *args, int i,
                                             struct render_arg *cut)
 {
-    const struct prep_field *f = &sr->fields[i];
+    const struct prep_flat *fl = &sr->flat[i];
+    const struct prep_field *f = &sr->fields[fl->field];
+    if (fl->arg != f->arg)
+        return &args[fl->arg]; /* a struct's member, whole */
     return field_value(args, f->arg, f->prec, f->prec_arg, cut);
 }
 
@@ -64,29 +67,31 @@ int render_prepared_fields(const struct render_site *sr, const struct shm_copied
     int nargs = render_prepared_args(sr, rec, NULL, args);
     if (nargs <= 0)
         return nargs;
-    for (int i = 0; i < sr->nfields; i++) {
+    for (int i = 0; i < sr->nflat; i++) {
         struct render_arg cut;
-        /* The key is `,"name":`; names are [A-Za-z0-9_.] and need no escaping. */
-        fields[i].name = sr->fields[i].key + 2;
-        fields[i].name_len = sr->fields[i].key_len - 4;
+        /* names are [A-Za-z0-9_.] and need no escaping */
+        fields[i].name = sr->flat[i].name;
+        fields[i].name_len = sr->flat[i].name_len;
         fields[i].value = *render_field_value(sr, args, i, &cut);
     }
-    return sr->nfields;
+    return sr->nflat;
 }
 
 int render_site_fields(const struct render_site *sr, struct render_field_info fields[SHMLOG_MAX_ARGS])
 {
     if (!sr->known)
         return 0;
-    for (int i = 0; i < sr->nfields; i++) {
-        const struct prep_field *f = &sr->fields[i];
-        fields[i].name = f->key + 2;
-        fields[i].name_len = f->key_len - 4;
-        fields[i].type = f->arg < sr->nargs ? sr->arg_types[f->arg] : 0;
-        fields[i].arg = (uint8_t)f->arg;
-        fields[i].whole = fields[i].type != SHMLOG_ARG_STR || (f->prec < 0 && f->prec_arg < 0);
+    for (int i = 0; i < sr->nflat; i++) {
+        const struct prep_flat *fl = &sr->flat[i];
+        const struct prep_field *f = &sr->fields[fl->field];
+        fields[i].name = fl->name;
+        fields[i].name_len = fl->name_len;
+        fields[i].type = fl->arg < sr->nargs ? sr->arg_types[fl->arg] : 0;
+        fields[i].arg = (uint8_t)fl->arg;
+        fields[i].present = fl->arg >= 0 && fl->arg < sr->nargs ? sr->present_of[fl->arg] : 0;
+        fields[i].whole = fields[i].type != SHMLOG_ARG_STR || fl->arg != f->arg || (f->prec < 0 && f->prec_arg < 0);
     }
-    return sr->nfields;
+    return sr->nflat;
 }
 
 /* ==== Exit and loss markers ==== */

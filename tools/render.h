@@ -344,13 +344,15 @@ const struct render_arg *render_field_value(const struct render_site *sr, const 
 
 /* What the fields of a site's records are, without a record: the names
  * render_prepared_fields() gives and each value's argument type (enum
- * shmlog_arg_type). The count. */
+ * shmlog_arg_type). The count. Both list a SHMLOG_STRUCT argument as its
+ * members, depth first, named "order.px" (its JSON field is an object). */
 struct render_field_info {
     const char *name; /* not NUL-terminated */
     size_t name_len;
     uint8_t type;
     uint8_t whole;    /* the value is its argument as decoded: no precision cuts it */
     uint8_t arg;      /* that argument */
+    uint8_t present;  /* a std::optional's has-value argument + 1 (null when it is false); 0: none */
 };
 int render_site_fields(const struct render_site *sr, struct render_field_info fields[SHMLOG_MAX_ARGS]);
 

@@ -189,6 +189,30 @@ void put_json_site(struct render_buf *out, const char *file, uint32_t line, cons
     render_buf_puts(out, "\",\"msg\":\"");
 }
 
+/* A SHMLOG_STRUCT argument's field: {"id":7,"px":2.5,...}, a member struct
+ * as an object, an empty std::optional as null, other values as fields show
+ * them (an enum's number, a time's ns). */
+static void put_json_struct(struct render_buf *out, const struct render_site *sr, const struct render_arg *args,
+                            int arg)
+{
+    render_buf_putc(out, '{');
+    for (int k = 0; k < sr->members_n[arg]; k++) {
+        const struct prep_member *m = &sr->members[sr->members_from[arg] + k];
+        if (k)
+            render_buf_putc(out, ',');
+        render_buf_putc(out, '"');
+        render_buf_put(out, m->name, m->name_len); /* [A-Za-z0-9_]: nothing to escape */
+        render_buf_put(out, "\":", 2);
+        if (sr->struct_args >> m->arg & 1u)
+            put_json_struct(out, sr, args, m->arg); /* a member is after its struct: this ends */
+        else if (sr->present_of[m->arg] && !args[sr->present_of[m->arg] - 1].v.u)
+            render_buf_puts(out, "null");
+        else
+            render_json_arg(out, &args[m->arg]);
+    }
+    render_buf_putc(out, '}');
+}
+
 /* "<tid>,"cpu":<cpu>": a ring's records mostly share both, so the text of
  * the last pair is kept in the memo. */
 static void put_tid_cpu(struct render_buf *out, uint32_t tid, uint32_t cpu)
@@ -244,6 +268,10 @@ int json_record(const struct render_site *sr, const struct shm_copied_record *re
             const struct arg_memo *m = &memo[f->arg];
             /* the first key without its leading comma */
             put_piece(out, f->key + (i == 0), f->key_len - (i == 0));
+            if (f->arg >= 0 && f->arg < sr->nargs && (sr->struct_args >> f->arg & 1u)) {
+                put_json_struct(out, sr, args, f->arg);
+                continue;
+            }
             if (sr->present_of[f->arg] && !args[sr->present_of[f->arg] - 1].v.u) {
                 render_buf_puts(out, "null"); /* an empty std::optional */
                 continue;

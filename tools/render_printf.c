@@ -495,6 +495,54 @@ static void memo_bytes(struct arg_memo *memo, uint8_t kind, size_t from, const s
     memo->len = (uint32_t)(out->len - from);
 }
 
+/* Argument arg as fmt's {} prints it inside a struct: a member struct as
+ * its members, an empty std::optional as none, a described enum's value as
+ * its name, a time as the readers' times, a string as its bytes. */
+static void put_member_value(struct render_buf *out, const struct render_site *sr, const struct render_arg *args,
+                             int arg, enum esc_mode esc)
+{
+    const struct render_arg *a = &args[arg];
+    if (sr->struct_args >> arg & 1u) {
+        render_buf_putc(out, '{');
+        for (int k = 0; k < sr->members_n[arg]; k++) {
+            const struct prep_member *m = &sr->members[sr->members_from[arg] + k];
+            if (k)
+                render_buf_put(out, ", ", 2);
+            render_buf_put(out, m->name, m->name_len);
+            render_buf_putc(out, '=');
+            put_member_value(out, sr, args, m->arg, esc); /* a member is after its struct: this ends */
+            if (!(sr->present_of[m->arg] && !args[sr->present_of[m->arg] - 1].v.u))
+                render_buf_put(out, m->unit, m->unit_len);
+        }
+        render_buf_putc(out, '}');
+        return;
+    }
+    if (sr->present_of[arg] && !args[sr->present_of[arg] - 1].v.u) {
+        render_buf_puts(out, "none");
+        return;
+    }
+    const char *name;
+    size_t n;
+    char text[48];
+    if (sr->enum_of[arg] && a->type >= SHMLOG_ARG_I8 && a->type <= SHMLOG_ARG_U64 &&
+        enum_name_of(sr->enum_of[arg], a->v.i, &name, &n)) {
+        render_buf_put(out, name, n);
+    } else if ((sr->time_args >> arg & 1u) && a->type == SHMLOG_ARG_I64 && a->v.i >= 0) {
+        struct render_buf t;
+        render_buf_init(&t, text, sizeof text);
+        t.memo = out->memo; /* the zone the record's time is shown in */
+        render_buf_rfc3339(&t, a->v.u);
+        render_buf_put(out, text, t.len);
+    } else if (a->type == SHMLOG_ARG_STR) {
+        const void *nul = memchr(a->v.s, '\0', a->str_len);
+        put_escaped(out, esc, a->v.s, nul ? (size_t)((const uint8_t *)nul - a->v.s) : a->str_len);
+    } else if ((n = put_fmt_value(text, a)) > 0) {
+        render_buf_put(out, text, n);
+    } else {
+        put_extra_arg(out, a, esc);
+    }
+}
+
 /* The message; memo (JSON only, or NULL) notes what the fields can reuse.
  * Inline in put_prepared_msg twice: the plain message's copy has the
  * escaping and the memo folded away. */
@@ -514,6 +562,10 @@ static inline __attribute__((always_inline)) void render_items_as(const struct r
         const struct render_arg *a = &args[it->arg];
         struct arg_memo *m = memo ? &memo[it->arg] : NULL;
         size_t from = out->len;
+        if ((unsigned)it->arg < SHMLOG_MAX_ARGS && (sr->struct_args >> it->arg & 1u)) {
+            put_member_value(out, sr, args, it->arg, esc); /* {id=7, px=2.5} whatever the conversion */
+            continue;
+        }
         if ((unsigned)it->arg < SHMLOG_MAX_ARGS && sr->present_of[it->arg] &&
             !args[sr->present_of[it->arg] - 1].v.u) {
             struct fmt_spec as_text = it->spec;

@@ -446,6 +446,22 @@ struct prep_field {
     int prec, prec_arg; /* as in struct field_ref */
 };
 
+/* A SHMLOG_STRUCT member: "name=<argument>[unit]" of the descriptor. */
+struct prep_member {
+    const char *name, *unit; /* in the arena, NUL-terminated */
+    uint8_t name_len, unit_len;
+    uint8_t arg;
+};
+
+/* A field as shmlog_read_fields() and Arrow see it: a struct's members
+ * flattened to "order.px". */
+struct prep_flat {
+    const char *name; /* in the arena, not NUL-terminated */
+    size_t name_len;
+    int field; /* the field it is of */
+    int arg;   /* its argument: the field's own, or a member's */
+};
+
 struct render_site {
     size_t bytes;
     int known;          /* a site was given */
@@ -462,8 +478,16 @@ struct render_site {
     int nitems;
     int first_extra;    /* arguments from here on were not used by the format */
     uint8_t present_of[SHMLOG_MAX_ARGS]; /* a std::optional's "has value" argument + 1; 0: not one */
+    const char *enum_of[SHMLOG_MAX_ARGS]; /* an "e" entry's "Name=value,..." in the arena; NULL: none */
+    uint32_t time_args;                   /* "t" entries, as a mask */
+    uint32_t struct_args;                 /* "s" entries, as a mask */
+    uint8_t members_from[SHMLOG_MAX_ARGS], members_n[SHMLOG_MAX_ARGS]; /* a struct's in members[] */
+    uint8_t nmembers;
+    struct prep_member members[SHMLOG_MAX_ARGS]; /* each argument a member of one struct at most */
     int nfields;
     struct prep_field fields[SHMLOG_MAX_ARGS];
+    int nflat;
+    struct prep_flat flat[SHMLOG_MAX_ARGS];
     struct prep_item *items;
     size_t arena_len;
     char arena[];

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FLAT_NAME_MAX (FIELD_NAME_MAX + 8) /* a key's own: the name and a duplicate's "_16" */
+
 static int fast_int_fits(const struct fmt_spec *sp, unsigned type, int is_signed)
 {
     if (!arg_is_integer(type))
@@ -97,8 +99,8 @@ static size_t prep_bytes(const struct shm_site *site, const char *app, const cha
     *nitems = (int)fmt_len;
     size_t arena = (fmt_len + 1) + (file_len + 1) + (app_len + 1) + (host_len + 1) +
                    (128 + 6 * (app_len + host_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
-                   (32 + 4 * file_len) + (func_len + 1) + (16 + 6 * func_len) + (desc_len + 1) +
-                   SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32);
+                   (32 + 4 * file_len) + (func_len + 1) + (16 + 6 * func_len) + 2 * (desc_len + 1) +
+                   SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32) + (desc_len ? SHMLOG_MAX_ARGS * FLAT_NAME_MAX : 0);
     return sizeof(struct render_site) + arena + PIECE_PAD + 8 + (size_t)*nitems * sizeof(struct prep_item);
 }
 
@@ -150,21 +152,79 @@ static void prep_arg_items(struct render_site *sr, long arg, uint8_t fast, const
     }
 }
 
+/* A struct entry's member list "name=<argument>[unit],..." at s (argument
+ * from 1, unit [a-z] up to 8): its members appended to sr->members, each an
+ * argument after arg that no struct has yet (so nesting ends, and each
+ * argument shows once); 0, or -1 with nothing kept when it is not one. */
+static int prep_members(struct render_site *sr, struct render_buf *arena, long arg, const char *s, uint32_t *claimed)
+{
+    const uint8_t from = sr->nmembers;
+    uint32_t mine = 0;
+    const char *p = s;
+    for (;;) {
+        const char *name = p;
+        while (isalnum((unsigned char)*p) || *p == '_')
+            p++;
+        size_t name_len = (size_t)(p - name);
+        if (!name_len || name_len > FIELD_NAME_MAX || *p++ != '=' || *p < '1' || *p > '9')
+            break;
+        long m = 0;
+        while (*p >= '0' && *p <= '9' && m < 100)
+            m = m * 10 + (*p++ - '0');
+        m--;
+        const char *unit = p;
+        while (*p >= 'a' && *p <= 'z' && p - unit <= 8)
+            p++;
+        size_t unit_len = (size_t)(p - unit);
+        if (m <= arg || m >= sr->nargs || ((*claimed | mine) >> m & 1u) || unit_len > 8 ||
+            sr->nmembers >= SHMLOG_MAX_ARGS)
+            break;
+        mine |= 1u << m;
+        struct prep_member *pm = &sr->members[sr->nmembers++];
+        pm->name = arena_copy(arena, name, name_len);
+        pm->name_len = (uint8_t)name_len;
+        pm->unit = arena_copy(arena, unit, unit_len);
+        pm->unit_len = (uint8_t)unit_len;
+        pm->arg = (uint8_t)m;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p != ';' && *p != 0)
+            break;
+        sr->members_from[arg] = from;
+        sr->members_n[arg] = (uint8_t)(sr->nmembers - from);
+        sr->struct_args |= 1u << arg;
+        *claimed |= mine;
+        return 0;
+    }
+    sr->nmembers = from;
+    return -1;
+}
+
 /* The site's descriptor (untrusted): an "e<argument> <Type> <list>" entry
  * makes that argument's values print as their names, a "t<argument>" entry
  * its ns since the epoch as a time, an "o<argument> <has-value argument>"
- * entry it print as none when that BOOL is false. An entry that does not
- * parse, or of another kind, is left out. The has-value arguments, as a mask. */
+ * entry it print as none when that BOOL is false, an "s<argument> <Type>
+ * <members>" entry it print as its members (prep_members). An entry that does
+ * not parse, or of another kind, is left out. The has-value and member
+ * arguments, as a mask: what the message says, not extras. */
 static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena, const char *desc)
 {
-    uint32_t presence = 0;
+    uint32_t presence = 0, claimed = 0;
     for (const char *p = desc; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
         char *end;
-        if ((*p != 'e' && *p != 't' && *p != 'o') || p[1] < '1' || p[1] > '9')
+        if ((*p != 'e' && *p != 't' && *p != 'o' && *p != 's') || p[1] < '1' || p[1] > '9')
             continue;
         long arg = strtol(p + 1, &end, 10) - 1;
         if (arg < 0 || arg >= sr->nargs)
             continue;
+        if (*p == 's') {
+            const char *type_end = *end == ' ' ? strpbrk(end + 1, " ;") : NULL;
+            if (type_end && *type_end == ' ' && !(sr->struct_args >> arg & 1u))
+                prep_members(sr, arena, arg, type_end + 1, &claimed);
+            continue;
+        }
         if (*p == 'o') {
             long has = *end == ' ' && end[1] >= '1' && end[1] <= '9' ? strtol(end + 1, &end, 10) - 1 : -1;
             if (has >= 0 && has < sr->nargs && has != arg && sr->arg_types[has] == SHMLOG_ARG_BOOL &&
@@ -175,16 +235,46 @@ static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena
             continue;
         }
         if (*p == 't') {
-            if (*end == ';' || *end == 0)
+            if (*end == ';' || *end == 0) {
                 prep_arg_items(sr, arg, FAST_TIME, NULL);
+                sr->time_args |= 1u << arg;
+            }
             continue;
         }
         const char *type_end = *end == ' ' ? strpbrk(end + 1, " ;") : NULL;
         size_t n = type_end && *type_end == ' ' ? enum_list_len(type_end + 1) : 0;
-        if (n)
-            prep_arg_items(sr, arg, FAST_ENUM, arena_copy(arena, type_end + 1, n));
+        if (n) {
+            const char *names = arena_copy(arena, type_end + 1, n);
+            prep_arg_items(sr, arg, FAST_ENUM, names);
+            if (!sr->enum_of[arg])
+                sr->enum_of[arg] = names;
+        }
     }
-    return presence;
+    return presence | claimed;
+}
+
+/* The flat fields of argument arg whose name is the len bytes of name (a
+ * FLAT_NAME_MAX buffer): the argument itself, or a struct's members named
+ * name.member (cut to FLAT_NAME_MAX), depth first. */
+static void prep_flat(struct render_site *sr, struct render_buf *arena, int field, int arg, char *name, size_t len)
+{
+    if (sr->nflat >= (int)SHMLOG_MAX_ARGS)
+        return;
+    if (arg < 0 || arg >= sr->nargs || !(sr->struct_args >> arg & 1u)) {
+        const char *at = arena->data + arena->len;
+        render_buf_put(arena, name, len);
+        sr->flat[sr->nflat++] = (struct prep_flat){at, len, field, arg};
+        return;
+    }
+    for (int k = 0; k < sr->members_n[arg]; k++) {
+        const struct prep_member *m = &sr->members[sr->members_from[arg] + k];
+        size_t n = len;
+        if (n < FLAT_NAME_MAX)
+            name[n++] = '.';
+        size_t take = m->name_len < FLAT_NAME_MAX - n ? m->name_len : FLAT_NAME_MAX - n;
+        memcpy(name + n, m->name, take);
+        prep_flat(sr, arena, field, m->arg, name, n + take); /* members are after arg: it ends */
+    }
 }
 
 /* Fills mem (prep_bytes() of it) with the prepared form. 0, or -EINVAL if a
@@ -289,6 +379,14 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
             f->arg = fields.v[i].arg;
             f->prec = fields.v[i].prec;
             f->prec_arg = fields.v[i].prec_arg;
+            if (f->arg >= 0 && f->arg < (int)sr->nargs && (sr->struct_args >> f->arg & 1u)) {
+                char name[FLAT_NAME_MAX];
+                size_t name_len = f->key_len - 4 < FLAT_NAME_MAX ? f->key_len - 4 : FLAT_NAME_MAX;
+                memcpy(name, f->key + 2, name_len);
+                prep_flat(sr, &arena, i, f->arg, name, name_len);
+            } else if (sr->nflat < (int)SHMLOG_MAX_ARGS) {
+                sr->flat[sr->nflat++] = (struct prep_flat){f->key + 2, f->key_len - 4, i, f->arg}; /* the key's name */
+            }
         }
         sr->nfields = fields.n;
     }

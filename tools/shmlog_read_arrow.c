@@ -69,6 +69,7 @@ struct site_map {
         uint8_t arg;                /* the argument the field shows */
         uint8_t whole;              /* the field's value is that argument as decoded */
         uint8_t field;              /* the field's number (render_field_value()) */
+        uint8_t present;            /* render_field_info's: an empty std::optional's field is null */
     } f[SHMLOG_MAX_ARGS];
     uint64_t batch;
     uint32_t site_index;
@@ -451,6 +452,7 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
             m->f[m->n].arg = f[j].arg;
             m->f[m->n].whole = f[j].whole;
             m->f[m->n].field = (uint8_t)j;
+            m->f[m->n].present = f[j].present;
             m->n++;
         }
         if (hmap_put(&s->site_cols, (uintptr_t)d, 0, m) != 0) {
@@ -514,6 +516,8 @@ static int put_fields(struct arrow_stream *s, const struct site_map *m, const st
 {
     for (uint32_t j = 0; j < m->n; j++) {
         struct col_buf *b = m->f[j].buf;
+        if (m->f[j].present && !args[m->f[j].present - 1].v.u)
+            continue; /* an empty std::optional: null, as rows of sites without the field */
         struct render_arg cut;
         const struct render_arg *a =
             m->f[j].whole ? &args[m->f[j].arg] : render_field_value(sr, args, m->f[j].field, &cut);
