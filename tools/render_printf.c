@@ -514,7 +514,7 @@ static inline __attribute__((always_inline)) void render_items_as(const struct r
         const struct render_arg *a = &args[it->arg];
         struct arg_memo *m = memo ? &memo[it->arg] : NULL;
         size_t from = out->len;
-        if ((unsigned)it->arg < SHMLOG_MAX_ARGS && sr->present_of[it->arg] &&
+        if (sr->optionals && (unsigned)it->arg < SHMLOG_MAX_ARGS && sr->present_of[it->arg] &&
             !args[sr->present_of[it->arg] - 1].v.u) {
             struct fmt_spec as_text = it->spec;
             as_text.flags &= FL_MINUS; /* an empty std::optional takes the width and its side, as %s does */

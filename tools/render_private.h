@@ -462,6 +462,7 @@ struct render_site {
     int nitems;
     int first_extra;    /* arguments from here on were not used by the format */
     uint8_t present_of[SHMLOG_MAX_ARGS]; /* a std::optional's "has value" argument + 1; 0: not one */
+    uint8_t optionals;  /* some present_of is set: messages check them (most sites have none) */
     int nfields;
     struct prep_field fields[SHMLOG_MAX_ARGS];
     struct prep_item *items;
