@@ -463,6 +463,18 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
     return m;
 }
 
+/* put_kept_index() at fixed column col of the records: its type and whether it
+ * has a validity bitmap are constants here, not looked up per row. */
+static inline void put_fixed_index(struct col_buf *b, unsigned col, uint32_t row, uint32_t i)
+{
+    if (record_cols[col].type == COL_DICT8)
+        put_u8(b, row, (uint8_t)i);
+    else
+        put_u16(b, row, (uint16_t)i);
+    if (record_cols[col].nullable)
+        set_bit(b->valid, row);
+}
+
 /* The app's, host's and site d's (of process p) and a record's category's dictionary indices at row, through
  * the site's map. */
 static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const struct dsite *d, struct dproc *p,
@@ -499,12 +511,12 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
         dict_limit(&s->batch, cat, s->cols[R_CATEGORY].type);
     }
     /* Indices the dictionaries held already: their limits were checked as they grew. */
-    put_kept_index(app, s->cols[R_APP].type, row, m->app_index);
-    put_kept_index(host, s->cols[R_HOST].type, row, m->host_index);
-    put_kept_index(site, s->cols[R_SITE].type, row, m->site_index);
+    put_fixed_index(app, R_APP, row, m->app_index);
+    put_fixed_index(host, R_HOST, row, m->host_index);
+    put_fixed_index(site, R_SITE, row, m->site_index);
     if (m->func_index >= 0)
-        put_kept_index(func, s->cols[R_FUNC].type, row, (uint32_t)m->func_index);
-    put_kept_index(cat, s->cols[R_CATEGORY].type, row, m->category_index);
+        put_fixed_index(func, R_FUNC, row, (uint32_t)m->func_index);
+    put_fixed_index(cat, R_CATEGORY, row, m->category_index);
     return 0;
 }
 
@@ -548,7 +560,7 @@ static int put_fields(struct arrow_stream *s, const struct site_map *m, const st
             put_u64(b, row, a->v.u);
             break;
         }
-        put_valid(b, row);
+        set_bit(b->valid, row); /* a field's column is nullable (scan_field) */
     }
     return 0;
 }
