@@ -524,12 +524,12 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
 static int put_fields(struct arrow_stream *s, const struct site_map *m, const struct render_site *sr, uint32_t row,
                       const struct render_arg *args)
 {
-    for (uint32_t j = 0; j < m->n; j++) {
-        struct col_buf *b = m->f[j].buf;
+    for (uint32_t j = 0, n = m->n; j < n; j++) { /* n read once: the byte stores below may alias m */
+        __typeof__(m->f[0]) f = m->f[j];
+        struct col_buf *b = f.buf;
         struct render_arg cut;
-        const struct render_arg *a =
-            m->f[j].whole ? &args[m->f[j].arg] : render_field_value(sr, args, m->f[j].field, &cut);
-        switch (m->f[j].type) {
+        const struct render_arg *a = f.whole ? &args[f.arg] : render_field_value(sr, args, f.field, &cut);
+        switch (f.type) {
         case COL_UTF8:
             if (put_text(&s->batch, b, row, a->v.s, a->str_len) != 0)
                 return -ENOMEM;
@@ -632,7 +632,7 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
             if (batch_utf8(&s->batch, m, b.len) != 0)
                 return -ENOMEM;
             ((int32_t *)m->data)[++m->filled] = (int32_t)m->chars_len;
-            put_valid(m, row);
+            set_bit(m->valid, row); /* record_cols: msg is nullable */
             if (m->chars_len >= CHARS_MAX)
                 s->batch.full = 1;
         } else {
