@@ -261,39 +261,30 @@ uint64_t shm_clock_map_ns(const struct shm_clock_map *m, uint64_t tsc)
     return shm_clock_map_ns_certain(m, tsc, &uncertain);
 }
 
-/* Interpolation between anchors a frame apart, without a division per TSC:
- * span_ns * dt / span = whole * dt + rem * dt / span, whose last quotient
- * a multiplication by the span's reciprocal gives within 2, corrected
- * exactly. The same ns as shm_clock_map_ns() for every TSC. */
-uint64_t shm_clock_piece_ns_certain(const struct shm_clock_map *m, struct shm_clock_piece *p, uint64_t tsc,
-                                    int *uncertain)
+/* The piece is the stretch between the two anchors around tsc, when one may be kept. */
+uint64_t shm_clock_piece_make_ns(const struct shm_clock_map *m, struct shm_clock_piece *p, uint64_t tsc,
+                                 int *uncertain)
 {
+    p->hi = 0;
+    p->anchors = m->anchors;
+    if (!m->n || tsc < at(m, 0)->tsc)
+        return shm_clock_map_ns_certain(m, tsc, uncertain);
+    unsigned lo = anchor_below(m, tsc);
+    const struct shm_clock_anchor *left = at(m, lo), *right = lo + 1 < m->n ? at(m, lo + 1) : NULL;
+    /* Only an interpolation forward over less than 2^32 ticks (a few
+     * seconds) is kept: rem * dt then stays within 64 bits. */
+    if (!right || shm_clock_anchors_stepped(left, right) || right->ns < left->ns ||
+        right->tsc - left->tsc >= 1ull << 32)
+        return shm_clock_map_ns_certain(m, tsc, uncertain);
+    p->lo = left->tsc;
+    p->hi = right->tsc;
+    p->lo_ns = left->ns;
+    p->span = right->tsc - left->tsc;
+    p->whole = (right->ns - left->ns) / p->span;
+    p->rem = (right->ns - left->ns) % p->span;
+    p->inv = UINT64_MAX / p->span;
     *uncertain = 0;
-    if (p->anchors != m->anchors || tsc < p->lo || tsc >= p->hi) {
-        p->hi = 0;
-        p->anchors = m->anchors;
-        if (!m->n || tsc < at(m, 0)->tsc)
-            return shm_clock_map_ns_certain(m, tsc, uncertain);
-        unsigned lo = anchor_below(m, tsc);
-        const struct shm_clock_anchor *left = at(m, lo), *right = lo + 1 < m->n ? at(m, lo + 1) : NULL;
-        /* Only an interpolation forward over less than 2^32 ticks (a few
-         * seconds) is kept: rem * dt then stays within 64 bits. */
-        if (!right || shm_clock_anchors_stepped(left, right) || right->ns < left->ns ||
-            right->tsc - left->tsc >= 1ull << 32)
-            return shm_clock_map_ns_certain(m, tsc, uncertain);
-        p->lo = left->tsc;
-        p->hi = right->tsc;
-        p->lo_ns = left->ns;
-        p->span = right->tsc - left->tsc;
-        p->whole = (right->ns - left->ns) / p->span;
-        p->rem = (right->ns - left->ns) % p->span;
-        p->inv = UINT64_MAX / p->span;
-    }
-    uint64_t dt = tsc - p->lo, x = p->rem * dt;
-    uint64_t q = (uint64_t)(((unsigned __int128)x * p->inv) >> 64);
-    while (x - q * p->span >= p->span)
-        q++;
-    return clamp_ns((__int128)p->lo_ns + (__int128)p->whole * dt + q);
+    return shm_clock_piece_at(p, tsc);
 }
 
 uint64_t shm_clock_piece_ns(const struct shm_clock_map *m, struct shm_clock_piece *p, uint64_t tsc)

@@ -195,7 +195,8 @@ static inline int batch_utf8(struct batch *bt, struct col_buf *c, size_t n)
     return batch_utf8_repair(bt, c, n);
 }
 
-/* The string s of n bytes at row (valid UTF-8 made of it). 0, or -ENOMEM. */
+/* The string s of n bytes at row (valid UTF-8 made of it) of a nullable column
+ * (a field's). 0, or -ENOMEM. */
 static inline int put_text(struct batch *bt, struct col_buf *b, uint32_t row, const void *s, size_t n)
 {
     if ((!b->chars || b->chars_len + n > b->chars_cap) && batch_chars(bt, b, n) != 0)
@@ -209,7 +210,7 @@ static inline int put_text(struct batch *bt, struct col_buf *b, uint32_t row, co
     if (batch_utf8(bt, b, n) != 0)
         return -ENOMEM;
     ((int32_t *)b->data)[++b->filled] = (int32_t)b->chars_len;
-    put_valid(b, row);
+    set_bit(b->valid, row);
     return 0;
 }
 

@@ -88,7 +88,7 @@ struct dname {
  * record takes it when read, so a rename shows from the records after it. */
 static inline const char *read_thread_name(const struct dproc *p, uint32_t tid)
 {
-    return (const char *)hmap_get(&p->threads, tid, 0);
+    return p->threads.n ? (const char *)hmap_get(&p->threads, tid, 0) : NULL; /* most name no thread */
 }
 
 /* A FIFO of entries in chunks (read_merge.c). */

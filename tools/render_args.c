@@ -40,22 +40,26 @@ static uint64_t load_le(const uint8_t *p, unsigned width)
     }
 }
 
-/* decode_args_typed once the shape of its types is known: the payload
- * measured against it, then one switch per argument, each case loading its
- * own width where the arguments before it end. */
+/* decode_args_typed once the shape of its types is known: one switch per
+ * argument, each case loading its own width where the arguments before it
+ * end. The payload is measured in the same walk, as shmlog_args_measure
+ * does, a stretch at a time: each string's length says how far the bytes up
+ * to the next string's header (or the end) must reach, checked before any of
+ * them is read. */
 int decode_args_shaped(const struct shmlog_args_shape *sh, const uint8_t *types, const uint8_t *payload,
                        size_t payload_len, struct render_arg args[SHMLOG_MAX_ARGS])
 {
-    if (shmlog_args_measure(sh, payload, payload_len) == SHMLOG_ARGS_BAD)
+    size_t len = payload_len < SHMLOG_MAX_PAYLOAD ? payload_len : SHMLOG_MAX_PAYLOAD;
+    if ((size_t)(sh->nstr ? sh->fixed_before[0] + SHMLOG_STR_HEADER_BYTES : sh->fixed_after) > len)
         return -1;
     size_t off = 0;
-    for (unsigned i = 0; i < sh->nargs; i++) {
+    unsigned k = 0, nargs = sh->nargs, nstr = sh->nstr; /* k: strings passed */
+    for (unsigned i = 0; i < nargs; i++) {
         struct render_arg *a = &args[i];
         const uint8_t *p = payload + off;
-        a->type = types[i];
-        a->str_truncated = 0;
-        a->str_len = 0;
-        switch (types[i]) {
+        uint8_t type = types[i]; /* read once: the stores to args may alias it */
+        *a = (struct render_arg){.type = type}; /* type, str_truncated and str_len in one store */
+        switch (type) {
         case SHMLOG_ARG_BOOL: case SHMLOG_ARG_U8:
             a->v.u = p[0];
             off += 1;
@@ -94,6 +98,9 @@ int decode_args_shaped(const struct shmlog_args_shape *sh, const uint8_t *types,
             a->str_len = (uint16_t)shmlog_str_length(hdr);
             a->v.s = p + SHMLOG_STR_HEADER_BYTES;
             off += SHMLOG_STR_HEADER_BYTES + a->str_len;
+            k++;
+            if (off + (k < nstr ? sh->fixed_before[k] + SHMLOG_STR_HEADER_BYTES : sh->fixed_after) > len)
+                return -1;
             break;
         }
         default: { /* U64, I64, PTR, F64: the shape took no other type */
@@ -104,7 +111,7 @@ int decode_args_shaped(const struct shmlog_args_shape *sh, const uint8_t *types,
         }
         }
     }
-    return (int)sh->nargs;
+    return (int)nargs;
 }
 
 int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,

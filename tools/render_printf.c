@@ -566,7 +566,7 @@ static inline __attribute__((always_inline)) void render_items_as(const struct r
             put_member_value(out, sr, args, it->arg, esc); /* {id=7, px=2.5} whatever the conversion */
             continue;
         }
-        if ((unsigned)it->arg < SHMLOG_MAX_ARGS && sr->present_of[it->arg] &&
+        if (sr->optionals && (unsigned)it->arg < SHMLOG_MAX_ARGS && sr->present_of[it->arg] &&
             !args[sr->present_of[it->arg] - 1].v.u) {
             struct fmt_spec as_text = it->spec;
             as_text.flags &= FL_MINUS; /* an empty std::optional takes the width and its side, as %s does */

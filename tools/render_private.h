@@ -484,6 +484,7 @@ struct render_site {
     uint8_t members_from[SHMLOG_MAX_ARGS], members_n[SHMLOG_MAX_ARGS]; /* a struct's in members[] */
     uint8_t nmembers;
     struct prep_member members[SHMLOG_MAX_ARGS]; /* each argument a member of one struct at most */
+    uint8_t optionals;  /* some present_of is set: messages check them (most sites have none) */
     int nfields;
     struct prep_field fields[SHMLOG_MAX_ARGS];
     int nflat;

@@ -368,6 +368,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
         }
         sr->first_extra = w.next_arg;
         uint32_t presence = prep_descriptor(sr, &arena, site->desc);
+        sr->optionals = presence != 0;
         while (sr->first_extra < sr->nargs && (presence >> sr->first_extra & 1u))
             sr->first_extra++; /* what the message says with none, not an extra */
         for (int i = 0; i < fields.n; i++) {

@@ -465,6 +465,18 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
     return m;
 }
 
+/* put_kept_index() at fixed column col of the records: its type and whether it
+ * has a validity bitmap are constants here, not looked up per row. */
+static inline void put_fixed_index(struct col_buf *b, unsigned col, uint32_t row, uint32_t i)
+{
+    if (record_cols[col].type == COL_DICT8)
+        put_u8(b, row, (uint8_t)i);
+    else
+        put_u16(b, row, (uint16_t)i);
+    if (record_cols[col].nullable)
+        set_bit(b->valid, row);
+}
+
 /* The app's, host's and site d's (of process p) and a record's category's dictionary indices at row, through
  * the site's map. */
 static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const struct dsite *d, struct dproc *p,
@@ -501,12 +513,12 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
         dict_limit(&s->batch, cat, s->cols[R_CATEGORY].type);
     }
     /* Indices the dictionaries held already: their limits were checked as they grew. */
-    put_kept_index(app, s->cols[R_APP].type, row, m->app_index);
-    put_kept_index(host, s->cols[R_HOST].type, row, m->host_index);
-    put_kept_index(site, s->cols[R_SITE].type, row, m->site_index);
+    put_fixed_index(app, R_APP, row, m->app_index);
+    put_fixed_index(host, R_HOST, row, m->host_index);
+    put_fixed_index(site, R_SITE, row, m->site_index);
     if (m->func_index >= 0)
-        put_kept_index(func, s->cols[R_FUNC].type, row, (uint32_t)m->func_index);
-    put_kept_index(cat, s->cols[R_CATEGORY].type, row, m->category_index);
+        put_fixed_index(func, R_FUNC, row, (uint32_t)m->func_index);
+    put_fixed_index(cat, R_CATEGORY, row, m->category_index);
     return 0;
 }
 
@@ -514,14 +526,14 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
 static int put_fields(struct arrow_stream *s, const struct site_map *m, const struct render_site *sr, uint32_t row,
                       const struct render_arg *args)
 {
-    for (uint32_t j = 0; j < m->n; j++) {
-        struct col_buf *b = m->f[j].buf;
-        if (m->f[j].present && !args[m->f[j].present - 1].v.u)
+    for (uint32_t j = 0, n = m->n; j < n; j++) { /* n read once: the byte stores below may alias m */
+        __typeof__(m->f[0]) f = m->f[j];
+        struct col_buf *b = f.buf;
+        if (f.present && !args[f.present - 1].v.u)
             continue; /* an empty std::optional: null, as rows of sites without the field */
         struct render_arg cut;
-        const struct render_arg *a =
-            m->f[j].whole ? &args[m->f[j].arg] : render_field_value(sr, args, m->f[j].field, &cut);
-        switch (m->f[j].type) {
+        const struct render_arg *a = f.whole ? &args[f.arg] : render_field_value(sr, args, f.field, &cut);
+        switch (f.type) {
         case COL_UTF8:
             if (put_text(&s->batch, b, row, a->v.s, a->str_len) != 0)
                 return -ENOMEM;
@@ -552,7 +564,7 @@ static int put_fields(struct arrow_stream *s, const struct site_map *m, const st
             put_u64(b, row, a->v.u);
             break;
         }
-        put_valid(b, row);
+        set_bit(b->valid, row); /* a field's column is nullable (scan_field) */
     }
     return 0;
 }
@@ -624,7 +636,7 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
             if (batch_utf8(&s->batch, m, b.len) != 0)
                 return -ENOMEM;
             ((int32_t *)m->data)[++m->filled] = (int32_t)m->chars_len;
-            put_valid(m, row);
+            set_bit(m->valid, row); /* record_cols: msg is nullable */
             if (m->chars_len >= CHARS_MAX)
                 s->batch.full = 1;
         } else {
