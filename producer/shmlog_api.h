@@ -780,8 +780,12 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
     static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
     if constexpr (std::is_array<T>::value &&
                   std::is_same<typename std::remove_cv<typename std::remove_extent<T>::type>::type, char>::value) {
-        /* a char array (a struct's char sym[8] too) is read up to its NUL or its end, never past it */
-        return cap{reinterpret_cast<uintptr_t>(x), strnlen(x, std::extent<T>::value)};
+        /* a char array (a struct's char sym[8] too) is read up to its NUL or its end, never past it,
+         * by the C string's scan (no call through the PLT); past the payload bound it is cut anyway */
+        constexpr size_t bound = std::extent<T>::value < SHMLOG_MAX_PAYLOAD + 1 ? std::extent<T>::value
+                                                                                 : SHMLOG_MAX_PAYLOAD + 1;
+        const size_t n = shmlog__cstr_len(x, bound);
+        return cap{reinterpret_cast<uintptr_t>(x), n < bound ? n : bound};
     } else if constexpr (is_optional<D>::value && supported<D>::value) { /* else the one error above */
         typedef typename D::value_type V;
         cap c{reinterpret_cast<uintptr_t>(""), is_text<V>::value ? 0 : SIZE_MAX}; /* empty text */
