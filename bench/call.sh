@@ -38,24 +38,8 @@ fi
 call=$build/bench/$program
 
 work=$(mktemp -d /tmp/shmlog-bench-call.XXXXXX)
-seg="" col=""
-cleanup() {
-    set +e
-    [ -n "$col" ] && kill -TERM "$col" 2>/dev/null && wait "$col"
-    [ -n "$seg" ] && rm -rf "$seg"
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# The segments on hugepages when there are free ones, as an application has them.
-huge=$(awk '$3 == "hugetlbfs" {print $2; exit}' /proc/mounts)
-if [ -n "$huge" ] && [ -w "$huge" ]; then
-    seg=$(mktemp -d "$huge/bench-call.XXXXXX")
-else
-    seg=$(mktemp -d /dev/shm/bench-call.XXXXXX)
-fi
+remove_at_exit "$work"
+seg=$(mktemp -d "$(segments_parent)/bench-call.XXXXXX")
 
 echo "# $(uname -sr), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')," \
     "load $(cut -d' ' -f1-3 /proc/loadavg), segments in ${seg%/*}"

@@ -22,3 +22,26 @@ build_programs() {
     collector=$1/collector/shmlog-collector
     dump=$1/tools/shmlog-dump
 }
+
+# segments_parent: where a benchmark's segment directories go: the hugetlbfs mount when it is writable, as an
+# application has its segments, else /dev/shm.
+segments_parent() {
+    local huge
+    huge=$(awk '$3 == "hugetlbfs" {print $2; exit}' /proc/mounts)
+    if [ -n "$huge" ] && [ -w "$huge" ]; then echo "$huge"; else echo /dev/shm; fi
+}
+
+# remove_at_exit DIR: however the script ends, the collector whose pid is in $col stops, and the segment
+# directory in $seg and DIR go.
+remove_at_exit() {
+    scratch_dir=$1 seg="" col=""
+    trap remove_scratch EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+remove_scratch() {
+    set +e
+    [ -n "$col" ] && kill -TERM "$col" 2>/dev/null && wait "$col"
+    [ -n "$seg" ] && rm -rf "$seg"
+    rm -rf "$scratch_dir"
+}

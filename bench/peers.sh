@@ -29,6 +29,8 @@
 #      bash bench/peers.sh --quick --loggers quill,shmlog
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/common.sh
+. "$repo/bench/common.sh"
 harness=/work/.mirror/odygrd+logger_benchmarks/repo
 work=$repo/build-peers build="" runs=3 threads=1 samples="" loggers=quill,fmtlog,nanolog,binlog,spdlog,shmlog
 producer_cpu=0 backend_cpu=1
@@ -50,7 +52,7 @@ done
 case $runs in '' | *[!0-9]* | 0) echo "peers.sh: --runs wants a count, not '$runs'" >&2; exit 2 ;; esac
 case $samples in *[!0-9]* | 0) echo "peers.sh: --samples wants a count, not '$samples'" >&2; exit 2 ;; esac
 case $threads in '' | *[!0-9,]* | ,* | *, | *,,*) echo "peers.sh: --threads wants counts like 1,2, not '$threads'" >&2; exit 2 ;; esac
-for tool in cmake git python3 taskset timeout; do
+for tool in cmake git python3 stdbuf taskset timeout; do
     command -v "$tool" >/dev/null || { echo "peers.sh: $tool is missing: install it (apt-get install $tool)" >&2; exit 1; }
 done
 if [ "$(nproc --all)" -le "$backend_cpu" ]; then
@@ -203,24 +205,12 @@ out=$work/runs
 rm -rf "$out"
 mkdir -p "$out"
 scratch=$(mktemp -d /tmp/shmlog-peers.XXXXXX)
-seg="" col=""
-cleanup() {
-    set +e
-    [ -n "$col" ] && kill -TERM "$col" 2>/dev/null && wait "$col"
-    [ -n "$seg" ] && rm -rf "$seg"
-    rm -rf "$scratch"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-huge=$(awk '$3 == "hugetlbfs" {print $2; exit}' /proc/mounts)
-segments_on=/dev/shm
-[ -n "$huge" ] && [ -w "$huge" ] && segments_on=$huge
+remove_at_exit "$scratch"
+segments_on=$(segments_parent)
 IFS=, read -r -a thread_counts <<<"$threads"
-thread_sum=0
-for n in "${thread_counts[@]}"; do thread_sum=$((thread_sum + n)); done
-# Each thread count runs for samples x 2.2 ms at most whatever the threads (they wait side by side).
-limit=$((60 + ${#thread_counts[@]} * ${samples:-10000} * 3 / 1000))
+# A thread count takes samples x 2.1 ms on a quiet machine whatever the threads (they wait side by side), and
+# several times that where compilers share cpu 0: a program is stopped as hung only well past that.
+limit=$((120 + ${#thread_counts[@]} * ${samples:-10000} * 20 / 1000))
 
 started=$(date +%s)
 echo "# $(uname -sr), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')," \
@@ -242,7 +232,7 @@ for run in $(seq 1 "$runs"); do
                 col=$!
             fi
             status=0
-            (cd "$scratch" && SHMLOG_DIR=$seg timeout "$limit" taskset -c "$backend_cpu" "$bdir/benchmarks/call_site_latency/$t") \
+            (cd "$scratch" && SHMLOG_DIR=$seg timeout "$limit" stdbuf -oL taskset -c "$backend_cpu" "$bdir/benchmarks/call_site_latency/$t") \
                 >"$res" 2>&1 || status=$?
             if [ "$l" = shmlog ]; then
                 kill -TERM "$col"
@@ -263,6 +253,7 @@ PY
             [ "$status" = 0 ] || echo "# exit status $status" >>"$res"
             outcome="$(grep -c '^Thread Count' "$res" || true) tables"
             [ "$status" = 0 ] || outcome="$outcome, exit status $status"
+            [ "$status" = 124 ] && outcome="$outcome (stopped as hung after $limit s)"
             printf '# run %d %-7s %-17s %s\n' "$run" "$l" "$c" "$outcome"
         done
     done
