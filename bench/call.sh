@@ -22,14 +22,7 @@ while [ $# -gt 0 ]; do
     *) break ;;
     esac
 done
-if [ -z "$build" ]; then
-    build=$repo/build-bench
-    if [ -f "$build/build.ninja" ]; then
-        meson configure "$build" -Dbuildtype=release -Db_ndebug=true >/dev/null
-    else
-        meson setup "$build" "$repo" -Dbuildtype=release -Db_ndebug=true >/dev/null
-    fi
-fi
+[ -n "$build" ] || release_build "$repo"
 build_programs "$build"
 if ! log=$(ninja -C "$build" "bench/$program" 2>&1); then
     printf '%s\n' "$log" >&2

@@ -10,6 +10,17 @@ count_value() {
         printf "%.0f\n", n }'
 }
 
+# release_build REPO: sets build to REPO/build-bench, configured release without assertions (set up when
+# missing), the build the bench scripts use unless told another.
+release_build() {
+    build=$1/build-bench
+    if [ -f "$build/build.ninja" ]; then
+        meson configure "$build" -Dbuildtype=release -Db_ndebug=true >/dev/null
+    else
+        meson setup "$build" "$1" -Dbuildtype=release -Db_ndebug=true >/dev/null
+    fi
+}
+
 # build_programs DIR: builds the bench producer, the collector and the dump in
 # DIR and sets bench, collector and dump to them; exits with ninja's output.
 build_programs() {

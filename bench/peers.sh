@@ -79,14 +79,7 @@ for l in "${selected[@]}"; do [ "$l" = shmlog ] && want_shmlog=1; done
 
 # shmlog's header, collector and dump, as bench/call.sh builds them.
 if [ "$want_shmlog" = 1 ]; then
-    if [ -z "$build" ]; then
-        build=$repo/build-bench
-        if [ -f "$build/build.ninja" ]; then
-            meson configure "$build" -Dbuildtype=release -Db_ndebug=true >/dev/null
-        else
-            meson setup "$build" "$repo" -Dbuildtype=release -Db_ndebug=true >/dev/null
-        fi
-    fi
+    [ -n "$build" ] || release_build "$repo"
     if ! log=$(ninja -C "$build" producer/shmlog.h collector/shmlog-collector tools/shmlog-dump 2>&1); then
         printf '%s\n' "$log" >&2
         exit 1
