@@ -555,7 +555,7 @@ SHMLOG__INLINE uint8_t *shmlog__reserve(unsigned nslots, size_t payload, uint64_
 SHMLOG__INLINE uint8_t *shmlog__begin(uint64_t tsc, uint32_t site, unsigned lvl, unsigned cat, size_t payload,
                                       unsigned flags, uint64_t *pos)
 {
-    unsigned nslots = shmlog_slots_for_payload(payload);
+    const unsigned nslots = shmlog_slots_for_record_payload(payload);
     uint8_t *head = shmlog__reserve(nslots, payload, pos);
     if (SHMLOG__UNLIKELY(!head))
         return NULL;
