@@ -19,7 +19,10 @@
  * Built as C++ too (shmlog-bench-call-cxx, bench_call_cxx.cpp): the same
  * cases through the header's C++ path, and args3{} and str45{}, the number
  * and string calls with {} formats, which must cost what their printf twins
- * cost (the header turns a {} format into its printf format at compile time).
+ * cost (the header turns a {} format into its printf format at compile time),
+ * and stdstr45{}, the string call as the peers' harness makes it: the 45
+ * bytes in a std::string passed by const reference to a {} format (its size
+ * is known: no scan).
  */
 #include "bench.h"
 #include "reader.h"
@@ -35,15 +38,18 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __cplusplus
+#include <string>
+#endif
 
 #define CALL_APP "bench-call"
 #define COLLECTOR_WAIT_NS (10ull * 1000u * 1000u * 1000u)
 
 #ifdef __cplusplus
-#define CASE_LIST "empty,args3,str45,str200,args16,args3{},str45{}"
-#define FMT_CASES , CASE_ARGS3_FMT, CASE_STR45_FMT
-#define FMT_KEYS , "args3{}", "str45{}"
-#define FMT_LABELS , "args3 as a {} format", "str45 as a {} format"
+#define CASE_LIST "empty,args3,str45,str200,args16,args3{},str45{},stdstr45{}"
+#define FMT_CASES , CASE_ARGS3_FMT, CASE_STR45_FMT, CASE_STDSTR45_FMT
+#define FMT_KEYS , "args3{}", "str45{}", "stdstr45{}"
+#define FMT_LABELS , "args3 as a {} format", "str45 as a {} format", "str45 as a const std::string& to a {} format"
 #else
 #define CASE_LIST "empty,args3,str45,str200,args16"
 #define FMT_CASES
@@ -72,6 +78,9 @@ static struct {
     char str45[46];
     char str200[201];
 } B;
+#ifdef __cplusplus
+static std::string str45_object; /* B.str45's bytes, its capacity kept: no allocation between samples */
+#endif
 
 static uint64_t monotonic_ns(void)
 {
@@ -104,6 +113,9 @@ static void make_strings(unsigned k)
     for (size_t i = 0; i < 195; i++)
         B.str200[i] = text[i % (sizeof text - 1)];
     snprintf(B.str200 + 195, 6, "%05u", k % 100000u);
+#ifdef __cplusplus
+    str45_object.assign(B.str45, 45);
+#endif
 }
 
 /* One call of case c with the values of call j of sample i. */
@@ -136,6 +148,11 @@ static inline __attribute__((always_inline)) void call(enum call_case c, uint64_
     case CASE_STR45_FMT:
         SHMLOG_INFO("Logging int: {}, int: {}, string: {}", (unsigned long)i, (unsigned long)j, B.str45);
         break;
+    case CASE_STDSTR45_FMT: {
+        const std::string &s = str45_object;
+        SHMLOG_INFO("Logging int: {}, int: {}, string: {}", (unsigned long)i, (unsigned long)j, s);
+        break;
+    }
 #endif
     default:
         break;
@@ -198,7 +215,8 @@ RUN_CASE(CASE_ARGS16)
 #ifdef __cplusplus
 RUN_CASE(CASE_ARGS3_FMT)
 RUN_CASE(CASE_STR45_FMT)
-#define FMT_RUNS , run_CASE_ARGS3_FMT, run_CASE_STR45_FMT
+RUN_CASE(CASE_STDSTR45_FMT)
+#define FMT_RUNS , run_CASE_ARGS3_FMT, run_CASE_STR45_FMT, run_CASE_STDSTR45_FMT
 #else
 #define FMT_RUNS
 #endif
@@ -363,7 +381,7 @@ int main(int argc, char **argv)
            B.collector ? "drained by shmlog-collector, spin policy" : "no collector, drop policy");
     printf("# ns per call: peers = (rdtscp, %u calls, rdtscp) / %u; bracket = each call in lfence;rdtsc;lfence\n",
            B.calls, B.calls);
-    printf("%-7s %-8s %8s %8s %8s %8s %8s %8s %8s  %s\n", "case", "way", "p50", "p75", "p90", "p99", "p99.9",
+    printf("%-10s %-8s %8s %8s %8s %8s %8s %8s %8s  %s\n", "case", "way", "p50", "p75", "p90", "p99", "p99.9",
            "p99.99", "max", "what");
     uint64_t calls_made = 0;
     for (int c = 0; c < CASES; c++) {
@@ -378,7 +396,7 @@ int main(int argc, char **argv)
             qsort(out, n, sizeof *out, cmp_double);
             double p[7] = {pct(out, n, 0.5),   pct(out, n, 0.75),   pct(out, n, 0.9), pct(out, n, 0.99),
                            pct(out, n, 0.999), pct(out, n, 0.9999), out[n - 1]};
-            printf("%-7s %-8s %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f  %s\n", case_key[c], way_key[w], p[0], p[1],
+            printf("%-10s %-8s %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f  %s\n", case_key[c], way_key[w], p[0], p[1],
                    p[2], p[3], p[4], p[5], p[6], case_label[c]);
             if (csv)
                 fprintf(csv, "%s,%s,%zu,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f\n", case_key[c], way_key[w], n, p[0],

@@ -6,7 +6,8 @@
 # usage: bench/call.sh [--build DIR] [--reps N] [--cxx] [ARGS for shmlog-bench-call...]
 #   --build DIR  a configured build (default: <repo>/build-bench, release, made if missing)
 #   --reps N     runs, one after the other (default 1); the table of each, then the median of each figure
-#   --cxx        the calls built as C++ (shmlog-bench-call-cxx), with the {} format cases args3{} and str45{}
+#   --cxx        the calls built as C++ (shmlog-bench-call-cxx), with the {} format cases args3{}, str45{} and
+#                stdstr45{} (the 45 bytes as a const std::string&)
 # e.g. bench/call.sh --reps 3 --samples 10000
 #      bench/call.sh --cxx --reps 3 --cases 'args3,args3{},str45,str45{}'
 set -euo pipefail
@@ -60,8 +61,8 @@ for f in sys.argv[1:]:
     for r in csv.DictReader(open(f)):
         rows.setdefault((r["case"], r["way"]), []).append(r)
 cols = ["p50_ns", "p75_ns", "p90_ns", "p99_ns", "p999_ns", "p9999_ns", "max_ns"]
-print("%-7s %-8s %s" % ("case", "way", " ".join("%8s" % c[:-3] for c in cols)))
+print("%-10s %-8s %s" % ("case", "way", " ".join("%8s" % c[:-3] for c in cols)))
 for (case, way), rs in rows.items():
-    print("%-7s %-8s %s" % (case, way, " ".join("%8.1f" % statistics.median(float(r[c]) for r in rs) for c in cols)))
+    print("%-10s %-8s %s" % (case, way, " ".join("%8.1f" % statistics.median(float(r[c]) for r in rs) for c in cols)))
 PY
 fi

@@ -555,7 +555,7 @@ SHMLOG__INLINE uint8_t *shmlog__reserve(unsigned nslots, size_t payload, uint64_
 SHMLOG__INLINE uint8_t *shmlog__begin(uint64_t tsc, uint32_t site, unsigned lvl, unsigned cat, size_t payload,
                                       unsigned flags, uint64_t *pos)
 {
-    unsigned nslots = shmlog_slots_for_payload(payload);
+    const unsigned nslots = shmlog_slots_for_record_payload(payload);
     uint8_t *head = shmlog__reserve(nslots, payload, pos);
     if (SHMLOG__UNLIKELY(!head))
         return NULL;
@@ -656,6 +656,10 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__FMT_DECL(...)
 #define SHMLOG__SITE_FORMAT(...) SHMLOG__FIRST(__VA_ARGS__)
 #define SHMLOG__SITE_DESC NULL
+/* The site word as a string argument's %.*s test reads it: 0 when compiling
+ * a format without a '*', which has no %.*s (the literal's strchr folds). */
+#define SHMLOG__STAR_SITE(...) (__builtin_strchr(SHMLOG__FIRST(__VA_ARGS__), '*') ? shmlog__site : 0u)
+#define SHMLOG__STAR_BITS(i) shmlog__star_site
 #define SHMLOG__FUNC_DECL
 #define SHMLOG__FUNC __func__
 #define SHMLOG__TYPES_DECL(...) \
@@ -799,8 +803,15 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
     } else if constexpr (is_time_point<D>::value) {
         return capture(time_point_ns(x));
     } else if constexpr (is_text<D>::value) {
-        const char *p = x.data(); /* an empty view may have none */
-        return cap{reinterpret_cast<uintptr_t>(p ? p : ""), x.size()};
+        const size_t n = x.size();
+        if (n == SIZE_MAX) /* it never is (max_size() is below it): so GCC drops the C string's path */
+            __builtin_unreachable();
+        if constexpr (std::is_same<D, std::basic_string_view<char, typename D::traits_type>>::value) {
+            const char *p = x.data(); /* an empty view may have none */
+            return cap{reinterpret_cast<uintptr_t>(p ? p : ""), n};
+        } else {
+            return cap{reinterpret_cast<uintptr_t>(x.data()), n}; /* a std::string's never null */
+        }
     } else if constexpr (std::is_same<D, float>::value) {
         uint32_t b;
         memcpy(&b, &x, 4);
@@ -1134,7 +1145,8 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__PREV(var, i) SHMLOG__CAT2(var, SHMLOG__PREV_##i)
 #define SHMLOG__A_LEN(i, x) unsigned shmlog__c##i = 0; const size_t shmlog__l##i = shmlog__arg_len(  \
     shmlog__t##i, shmlog__v##i, shmlog__n##i, shmlog__prec_bound(shmlog__t##i, SHMLOG__PREV(shmlog__t, i), \
-    SHMLOG__PREV(shmlog__v, i), shmlog__site, i - 1u), &shmlog__room, &shmlog__c##i); shmlog__trunc |= shmlog__c##i;
+    SHMLOG__PREV(shmlog__v, i), SHMLOG__STAR_BITS(i), i - 1u), &shmlog__room, &shmlog__c##i); \
+    shmlog__trunc |= shmlog__c##i;
 #define SHMLOG__A_PUT(i, x) shmlog__put_arg(&shmlog__at, shmlog__t##i, shmlog__v##i, shmlog__l##i, shmlog__c##i);
 
 /* Logs one record at category cat and level lvl; the rest is printf-like, at
@@ -1202,6 +1214,8 @@ void shmlog__bad_category(void) __attribute__((error(
                                              SHMLOG__SITE_FORMAT(__VA_ARGS__), SHMLOG__SITE_DESC, \
                                              SHMLOG__SITE_NARGS(__VA_ARGS__), shmlog__types + 1); \
     (void)shmlog__types;                                                                       \
+    const uint64_t shmlog__star_site = SHMLOG__STAR_SITE(__VA_ARGS__);                         \
+    (void)shmlog__star_site;                                                                   \
     const unsigned shmlog__t0 = SHMLOG_ARG_NONE; /* what precedes argument 1 */               \
     const uint64_t shmlog__v0 = 0;                                                             \
     (void)shmlog__t0;                                                                          \

@@ -98,6 +98,20 @@ static inline unsigned shmlog_slots_for_payload(size_t n)
                                       SHMLOG_CONT_PAYLOAD);
 }
 
+/* shmlog_slots_for_payload(n) for n up to SHMLOG_MAX_PAYLOAD, as the log call
+ * computes it: n + 75 times 2^16 / 56 rounded up, shifted back, exact while
+ * (n + 75) times the rounding error is below 2^16; no 64-bit multiply, whose
+ * rdx:rax the call's registers would have to make room for. */
+#define SHMLOG__SLOTS_ADD (SHMLOG_CONT_PAYLOAD - SHMLOG_HEAD_PAYLOAD + SHMLOG_CONT_PAYLOAD - 1u)
+#define SHMLOG__SLOTS_MUL ((65536u + SHMLOG_CONT_PAYLOAD - 1u) / SHMLOG_CONT_PAYLOAD)
+SHMLOG__STATIC_ASSERT((SHMLOG_MAX_PAYLOAD + SHMLOG__SLOTS_ADD) * (SHMLOG__SLOTS_MUL * SHMLOG_CONT_PAYLOAD - 65536u) <
+                          65536u,
+                      "the multiply-shift slot count is exact for every record payload");
+static inline unsigned shmlog_slots_for_record_payload(size_t n)
+{
+    return SHMLOG__CAST(unsigned, ((n + SHMLOG__SLOTS_ADD) * SHMLOG__SLOTS_MUL) >> 16);
+}
+
 /* Payload bytes a record of nslots slots (1..SHMLOG_MAX_SLOTS) has room for. */
 static inline size_t shmlog_payload_capacity(unsigned nslots)
 {

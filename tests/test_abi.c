@@ -110,6 +110,7 @@ Test(layout, payload_math, .timeout = 10)
     cr_expect_eq(shmlog_payload_offset(SHMLOG_MAX_PAYLOAD - 1), 7 * 64 + 63);
     for (size_t n = 0; n <= SHMLOG_MAX_PAYLOAD; n++) {
         unsigned s = shmlog_slots_for_payload(n);
+        cr_assert_eq(shmlog_slots_for_record_payload(n), s, "payload %zu: the log call's slot count", n);
         cr_assert(s >= 1 && s <= SHMLOG_MAX_SLOTS, "payload %zu -> %u slots", n, s);
         cr_assert_geq(SHMLOG_HEAD_PAYLOAD + (s - 1) * SHMLOG_CONT_PAYLOAD, n, "%zu bytes fit %u slots", n, s);
         if (s > 1)
