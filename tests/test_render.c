@@ -1180,6 +1180,8 @@ static void random_mixed_site(void)
 
 /* A payload that matches the site's types (mostly), with prices, huge and
  * negative values, and strings with bytes to escape. */
+static size_t random_str_max = 12; /* strings of 0..random_str_max-1 bytes */
+
 static void random_matching_payload(void)
 {
     memset(&test_rec, 0, sizeof test_rec);
@@ -1187,7 +1189,7 @@ static void random_matching_payload(void)
     for (unsigned k = 0; k < test_site.nargs; k++) {
         unsigned t = test_site.arg_types[k];
         if (t == SHMLOG_ARG_STR) {
-            size_t len = rng() % 12;
+            size_t len = rng() % random_str_max;
             test_rec.payload[off] = (uint8_t)len;
             test_rec.payload[off + 1] = 0;
             for (size_t j = 0; j < len; j++)
@@ -1343,6 +1345,61 @@ Test(render_line, plain_message_fast_paths_match_printf, .timeout = 30)
                     check_plain_msg(s_fmts[f], SHMLOG_ARG_STR, p, 2 + len, want, (size_t)n);
                 }
             }
+}
+
+/* The message alone writes through a cursor checked once a conversion, and
+ * falls back to the checked writes near the buffer's end: against the general
+ * formatter with long literals and strings of every short length, and in
+ * buffers of every size, the same prefix, flagged when cut, nothing past. */
+Test(render_line, plain_message_in_buffers_of_every_size, .timeout = 60)
+{
+    static char full[1 << 12], cut[1 << 12];
+    random_str_max = 41;
+    for (int iter = 0; iter < 1500; iter++) {
+        random_mixed_site();
+        if (rng() % 2) { /* a literal longer than a piece copy */
+            char rest[SHMLOG_MAX_FMT_BYTES + 1];
+            size_t at = rng() % (strlen(test_site.fmt) + 1);
+            strcpy(rest, test_site.fmt + at);
+            test_site.fmt[at] = '\0';
+            strcat(test_site.fmt, "a literal of more than sixty-four bytes, copied by the general path ");
+            strcat(test_site.fmt, rest);
+        }
+        struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234, NULL);
+        cr_assert(sr != NULL);
+        for (int k = 0; k < 4; k++) {
+            random_matching_payload();
+            struct render_buf b;
+            render_buf_init(&b, full, sizeof full);
+            cr_assert_eq(render_prepared_msg(sr, &test_rec, &b), 0);
+            size_t n = b.len;
+            struct render_arg args[SHMLOG_MAX_ARGS];
+            int nargs = render_decode_args(&test_site, test_rec.payload, test_rec.payload_len, args);
+            if (nargs >= 0) {
+                render_buf_init(&b, cut, sizeof cut);
+                render_format(test_site.fmt, args, nargs, &b);
+                if (b.len != n || memcmp(cut, full, n) != 0)
+                    cr_assert_fail("format \"%s\": prepared \"%.*s\", general \"%.*s\"", test_site.fmt, (int)n,
+                                   full, (int)b.len, cut);
+            }
+            for (size_t cap = 0; cap <= n + 160; cap += 1 + (cap > 200) * 7) {
+                memset(cut, 0x5A, cap + 200);
+                render_buf_init(&b, cut, cap);
+                int rc = render_prepared_msg(sr, &test_rec, &b);
+                size_t want = n < cap ? n : cap;
+                cr_assert_eq(rc, n > cap ? -ENOBUFS : 0, "format \"%s\", %zu bytes in %zu", test_site.fmt, n, cap);
+                cr_assert_eq(b.len, want, "format \"%s\", %zu bytes in %zu", test_site.fmt, n, cap);
+                if (memcmp(cut, full, want) != 0)
+                    cr_assert_fail("format \"%s\" in %zu bytes: \"%.*s\", whole \"%.*s\"", test_site.fmt, cap,
+                                   (int)want, cut, (int)n, full);
+                for (size_t i = cap; i < cap + 200; i++)
+                    cr_assert_eq((unsigned char)cut[i], 0x5A, "format \"%s\": byte %zu written in %zu", test_site.fmt,
+                                 i, cap);
+            }
+        }
+        render_site_free(sr);
+    }
+    random_str_max = 12;
 }
 
 /* The UTF-8 check takes words of ASCII at a time, the last overlapping: a

@@ -159,22 +159,18 @@ static inline int fixed_round(double a, int prec, u128 *q)
 void put_fixed_cut(struct render_buf *out, u128 q, int prec, int dot_always);
 
 
-/* Appends q / 10^prec with prec fraction digits; dot_always adds the '.' even
- * when prec is 0. */
-static inline void put_fixed(struct render_buf *out, u128 q, int prec, int dot_always)
+/* Writes q / 10^prec (0 <= prec <= 19) with prec fraction digits at d, at
+ * most 41 bytes; dot_always adds the '.' even when prec is 0. Returns the end. */
+static inline char *fixed_digits(char *d, uint64_t q, int prec, int dot_always)
 {
-    if (q > UINT64_MAX || out->cap - out->len < 48) {
-        put_fixed_cut(out, q, prec, dot_always);
-        return;
-    }
     /* Backwards from the end: the fraction two digits at a time (leading
      * zeros come out of the pairs), the point, then the integer part; no
      * division by 10^prec. */
-    unsigned nd = u64_ndigits((uint64_t)q);
+    unsigned nd = u64_ndigits(q);
     unsigned int_digits = nd > (unsigned)prec ? nd - (unsigned)prec : 1;
     int dot = prec > 0 || dot_always;
-    char *d = out->data + out->len;
     char *p = d + int_digits + (unsigned)dot + (unsigned)prec;
+    char *end = p;
     uint64_t v = (uint64_t)q;
     int k = prec;
     for (; k >= 2 && v > UINT32_MAX; k -= 2) {
@@ -198,7 +194,18 @@ static inline void put_fixed(struct render_buf *out, u128 q, int prec, int dot_a
     if (dot)
         *--p = '.';
     u64_digits_back(p, v);
-    out->len += int_digits + (unsigned)dot + (unsigned)prec;
+    return end;
+}
+
+/* Appends q / 10^prec with prec fraction digits; dot_always adds the '.' even
+ * when prec is 0. */
+static inline void put_fixed(struct render_buf *out, u128 q, int prec, int dot_always)
+{
+    if (q > UINT64_MAX || out->cap - out->len < 48) {
+        put_fixed_cut(out, q, prec, dot_always);
+        return;
+    }
+    out->len = (size_t)(fixed_digits(out->data + out->len, (uint64_t)q, prec, dot_always) - out->data);
 }
 
 /* Shortest decimal of a finite double that reads back as the same double (or,
@@ -439,6 +446,20 @@ struct prep_item {
     struct fmt_spec spec; /* SPEC: its pointers are into the arena's format copy */
 };
 
+/* The message alone (Arrow's column, the C API's) as the site's program: per
+ * item its text and one code, what the item loop would test per record
+ * (structs, std::optionals, escaping, memo) settled when the site is made.
+ * ops[i] is items[i]'s; OP_ITEM renders the item as the JSON and text lines do. */
+enum msg_op { OP_TEXT, OP_SIGNED, OP_UNSIGNED, OP_STR, OP_FIXED, OP_CHAR, OP_ITEM };
+
+struct prep_op {
+    const char *text; /* the item's, readable for put_piece */
+    uint32_t len;
+    uint8_t op;       /* enum msg_op */
+    uint8_t arg;      /* the value argument (0 for OP_TEXT, OP_ITEM) */
+    int8_t prec;      /* OP_FIXED: fraction digits */
+};
+
 struct prep_field {
     const char *key; /* ",\"name\":" in the arena */
     size_t key_len;
@@ -490,6 +511,7 @@ struct render_site {
     int nflat;
     struct prep_flat flat[SHMLOG_MAX_ARGS];
     struct prep_item *items;
+    struct prep_op *ops; /* nitems of them */
     size_t arena_len;
     char arena[];
 };
