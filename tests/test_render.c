@@ -1402,6 +1402,35 @@ Test(render_line, plain_message_in_buffers_of_every_size, .timeout = 60)
     random_str_max = 12;
 }
 
+/* Integers below 10^8 come out of one multiplication and a pair a
+ * multiplication by 100 (rounding kept above the exact value): every one of
+ * them against digits by division, wider ones against snprintf. */
+Test(render_line, digits_of_every_width, .timeout = 120)
+{
+    char got[32], want[32];
+    struct render_buf b;
+    for (uint32_t v = 0; v < 100000000u; v++) {
+        render_buf_init(&b, got, sizeof got);
+        render_buf_u64(&b, v);
+        char *p = want + sizeof want;
+        uint32_t w = v;
+        do {
+            *--p = (char)('0' + w % 10);
+            w /= 10;
+        } while (w);
+        size_t n = (size_t)(want + sizeof want - p);
+        if (b.len != n || memcmp(got, p, n) != 0)
+            cr_assert_fail("%" PRIu32 ": \"%.*s\"", v, (int)b.len, got);
+    }
+    for (int i = 0; i < 200000; i++) {
+        uint64_t v = rng() >> (rng() % 64);
+        render_buf_init(&b, got, sizeof got);
+        render_buf_u64(&b, v);
+        int n = snprintf(want, sizeof want, "%" PRIu64, v);
+        cr_assert(b.len == (size_t)n && memcmp(got, want, (size_t)n) == 0, "%s: \"%.*s\"", want, (int)b.len, got);
+    }
+}
+
 /* The UTF-8 check takes words of ASCII at a time, the last overlapping: a
  * byte that is no ASCII is found at each place of strings of each length. */
 Test(render_line, utf8_check_finds_a_byte_at_each_place, .timeout = 10)

@@ -689,7 +689,10 @@ static void render_ops(const struct render_site *sr, const struct render_arg *ar
         size_t room = (size_t)(lim - d);
         if (room < OP_ROOM || op->len > PIECE_PAD || (op->op == OP_STR && room - OP_ROOM < a->str_len))
             goto slow;
-        memcpy(d, op->text, PIECE_PAD); /* the text is in the padded arena; what runs past is written over */
+        /* the text is in the padded arena; what runs past is written over */
+        memcpy(d, op->text, 16);
+        if (op->len > 16)
+            memcpy(d + 16, op->text + 16, PIECE_PAD - 16);
         d += op->len;
         switch (op->op) {
         case OP_TEXT:
@@ -701,13 +704,14 @@ static void render_ops(const struct render_site *sr, const struct render_arg *ar
                 v = (uint64_t)0 - v;
             }
             unsigned nd = u64_ndigits(v);
-            u64_digits_back(d + nd, v);
+            u64_digits_at(d, v, nd);
             d += nd;
             continue;
         }
         case OP_UNSIGNED: {
-            unsigned nd = u64_ndigits(a->v.u);
-            u64_digits_back(d + nd, a->v.u);
+            uint64_t v = a->v.u;
+            unsigned nd = u64_ndigits(v);
+            u64_digits_at(d, v, nd);
             d += nd;
             continue;
         }

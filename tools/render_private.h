@@ -75,6 +75,30 @@ static inline char *u64_digits_back(char *end, uint64_t v)
     return p;
 }
 
+/* Writes w (< 10^8) of nd digits (u64_ndigits) at p, forwards: w / 10^k
+ * as a 7.57 fixed-point number (scaled up, so never below the exact value,
+ * and above it by less than 10^-9 of a digit), a digit pair out of its
+ * integer part per multiplication by 100; the lead is one digit for an odd
+ * count. Every w < 10^8 is checked against division (test_render). */
+static inline void digits_below_1e8(char *p, uint32_t w, unsigned nd)
+{
+    static const uint64_t scale[4] = {1ULL << 57, (1ULL << 57) / 100 + 1, (1ULL << 57) / 10000 + 1,
+                                      (1ULL << 57) / 1000000 + 1};
+    unsigned pairs = (nd - 1) / 2; /* after the lead */
+    uint64_t t = (uint64_t)w * scale[pairs];
+    unsigned lead = (unsigned)(t >> 57);
+    if (nd & 1) {
+        *p++ = (char)('0' + lead);
+    } else {
+        memcpy(p, digit_pairs + 2 * lead, 2);
+        p += 2;
+    }
+    for (unsigned i = 0; i < pairs; i++, p += 2) {
+        t = (t & ((1ULL << 57) - 1)) * 100;
+        memcpy(p, digit_pairs + 2 * (t >> 57), 2);
+    }
+}
+
 /* Decimal digits of v (1..20). */
 static inline unsigned u64_ndigits(uint64_t v)
 {
@@ -92,6 +116,15 @@ static inline unsigned u64_ndigits(uint64_t v)
     return d + (d < 20 && v >= pow10[d]);
 }
 
+/* Writes v, of nd digits (u64_ndigits), at p. */
+static inline void u64_digits_at(char *p, uint64_t v, unsigned nd)
+{
+    if (v < 100000000u)
+        digits_below_1e8(p, (uint32_t)v, nd);
+    else
+        u64_digits_back(p + nd, v);
+}
+
 /* render_buf_u64, inlined where every record calls it: a few digits cost
  * less than the call. */
 static inline void buf_u64(struct render_buf *b, uint64_t v)
@@ -103,7 +136,7 @@ static inline void buf_u64(struct render_buf *b, uint64_t v)
             return;
         }
         unsigned n = u64_ndigits(v);
-        u64_digits_back(b->data + b->len + n, v);
+        u64_digits_at(b->data + b->len, v, n);
         b->len += n;
         return;
     }
