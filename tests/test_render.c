@@ -1354,6 +1354,7 @@ Test(render_line, plain_message_fast_paths_match_printf, .timeout = 30)
 Test(render_line, plain_message_in_buffers_of_every_size, .timeout = 60)
 {
     static char full[1 << 12], cut[1 << 12];
+    int said_ascii = 0;
     random_str_max = 41;
     for (int iter = 0; iter < 1500; iter++) {
         random_mixed_site();
@@ -1373,6 +1374,10 @@ Test(render_line, plain_message_in_buffers_of_every_size, .timeout = 60)
             render_buf_init(&b, full, sizeof full);
             cr_assert_eq(render_prepared_msg(sr, &test_rec, &b), 0);
             size_t n = b.len;
+            /* ASCII said: no UTF-8 check follows, so it must be true */
+            if (b.ascii && !render_ascii(full, n))
+                cr_assert_fail("format \"%s\": \"%.*s\" said to be ASCII", test_site.fmt, (int)n, full);
+            said_ascii += b.ascii;
             struct render_arg args[SHMLOG_MAX_ARGS];
             int nargs = render_decode_args(&test_site, test_rec.payload, test_rec.payload_len, args);
             if (nargs >= 0) {
@@ -1400,6 +1405,38 @@ Test(render_line, plain_message_in_buffers_of_every_size, .timeout = 60)
         render_site_free(sr);
     }
     random_str_max = 12;
+    cr_assert_gt(said_ascii, 10, "%d", said_ascii); /* and it is said of some */
+}
+
+/* The message alone says it is ASCII when its texts, strings and %c are,
+ * and the general path (here %x) was not taken. */
+static int plain_msg_ascii(const char *fmt, uint8_t type, const uint8_t *p, size_t n)
+{
+    make_record(fmt, "src/x.c", 3, &type, 1, p, n);
+    struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234, NULL);
+    cr_assert(sr != NULL);
+    struct render_buf b;
+    render_buf_init(&b, json_mem, sizeof json_mem - 1);
+    cr_assert_eq(render_prepared_msg(sr, &test_rec, &b), 0);
+    render_site_free(sr);
+    return b.ascii;
+}
+
+Test(render_line, plain_message_says_when_it_is_ascii)
+{
+    uint8_t p[64];
+    size_t n = put_le(p, 4, 2);
+    memcpy(p + n, "ESZ6", 4);
+    cr_assert_eq(plain_msg_ascii("sym=%s", SHMLOG_ARG_STR, p, n + 4), 1);
+    cr_assert_eq(plain_msg_ascii("sym\xc3\xa9=%s", SHMLOG_ARG_STR, p, n + 4), 0);
+    memcpy(p + n, "E\xc3\xa9" "6", 4);
+    cr_assert_eq(plain_msg_ascii("sym=%s", SHMLOG_ARG_STR, p, n + 4), 0);
+    memcpy(p + n, "\xc3\xa9\0" "6", 4); /* the general path cuts it at the NUL */
+    cr_assert_eq(plain_msg_ascii("sym=%s", SHMLOG_ARG_STR, p, n + 4), 0);
+    cr_assert_eq(plain_msg_ascii("c=%c", SHMLOG_ARG_I32, p, put_le(p, 'A', 4)), 1);
+    cr_assert_eq(plain_msg_ascii("c=%c", SHMLOG_ARG_I32, p, put_le(p, 0xe9, 4)), 0);
+    cr_assert_eq(plain_msg_ascii("q=%d", SHMLOG_ARG_I32, p, put_le(p, 42, 4)), 1);
+    cr_assert_eq(plain_msg_ascii("x=%x", SHMLOG_ARG_I32, p, put_le(p, 42, 4)), 0);
 }
 
 /* Integers below 10^8 come out of one multiplication and a pair a

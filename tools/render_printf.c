@@ -684,6 +684,7 @@ static void render_ops(const struct render_site *sr, const struct render_arg *ar
 {
     const struct prep_op *op = sr->ops;
     char *d = out->data + out->len, *lim = out->data + out->cap;
+    unsigned not_ascii = !sr->ops_ascii; /* or a string or %c that is not, or the general path taken */
     for (int i = 0, n = sr->nitems; i < n; i++, op++) {
         const struct render_arg *a = &args[op->arg];
         size_t room = (size_t)(lim - d);
@@ -722,6 +723,7 @@ static void render_ops(const struct render_site *sr, const struct render_arg *ar
                 d -= op->len; /* put_str_arg cuts the C string */
                 break;
             }
+            not_ascii |= !render_ascii(src, len);
             /* Short strings (most): two overlapping word copies, no call. */
             if (len >= 8 && len <= 16) {
                 memcpy(d, src, 8);
@@ -736,6 +738,7 @@ static void render_ops(const struct render_site *sr, const struct render_arg *ar
             continue;
         }
         case OP_CHAR:
+            not_ascii |= (uint8_t)a->v.u >> 7;
             *d++ = (char)(uint8_t)a->v.u;
             continue;
         case OP_FIXED: {
@@ -757,9 +760,11 @@ static void render_ops(const struct render_site *sr, const struct render_arg *ar
         out->len = (size_t)(d - out->data);
         put_item_plain(sr, i, args, out);
         d = out->data + out->len;
+        not_ascii = 1;
     }
     out->len = (size_t)(d - out->data);
     put_extras(out, args, sr->first_extra, sr->nargs, ESC_NONE);
+    out->ascii = !not_ascii;
 }
 
 /* The message: rendered, or what was wrong with the record. */

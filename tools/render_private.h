@@ -545,6 +545,7 @@ struct render_site {
     struct prep_flat flat[SHMLOG_MAX_ARGS];
     struct prep_item *items;
     struct prep_op *ops; /* nitems of them */
+    uint8_t ops_ascii;   /* the message alone is ASCII when its strings and %c are: ASCII texts, no OP_ITEM, no extras */
     size_t arena_len;
     char arena[];
 };

@@ -283,6 +283,7 @@ static void prep_flat(struct render_site *sr, struct render_buf *arena, int fiel
  * code; everything else is OP_ITEM. */
 static void prep_ops(struct render_site *sr)
 {
+    sr->ops_ascii = sr->first_extra >= sr->nargs;
     for (int i = 0; i < sr->nitems; i++) {
         const struct prep_item *it = &sr->items[i];
         struct prep_op *op = &sr->ops[i];
@@ -301,6 +302,9 @@ static void prep_ops(struct render_site *sr)
             op->arg = (uint8_t)it->arg;
         }
     }
+    for (int i = 0; i < sr->nitems; i++)
+        if (sr->ops[i].op == OP_ITEM || !render_ascii(sr->ops[i].text, sr->ops[i].len))
+            sr->ops_ascii = 0;
 }
 
 /* Fills mem (prep_bytes() of it) with the prepared form. 0, or -EINVAL if a
