@@ -1408,6 +1408,39 @@ Test(render_line, plain_message_in_buffers_of_every_size, .timeout = 60)
     cr_assert_gt(said_ascii, 10, "%d", said_ascii); /* and it is said of some */
 }
 
+/* %.Nf of the message alone (prices below 10^8 digits written forwards,
+ * then the point put in) against snprintf: every precision 0..9, ties,
+ * values around each power of ten, signed zeros, the huge and the tiny. */
+Test(render_line, plain_message_fixed_of_every_precision, .timeout = 60)
+{
+    char fmt[16], want[512];
+    uint8_t p[8];
+    static const double edges[] = {0.0, -0.0, 0.005, -0.005, 0.5, 1.5, 2.5, -2.5, 0.125, 1.005, 9.995, 99999999.5,
+                                   9999999.95, 1e7, 1e8, 1e8 - 1, 5890.25, 97452.50, 1e-300, 5e-324, 1e300, -1e300,
+                                   INFINITY, -INFINITY, NAN};
+    for (int prec = 0; prec <= 9; prec++) {
+        snprintf(fmt, sizeof fmt, "px=%%.%df", prec);
+        for (int i = 0; i < 3000; i++) {
+            double v;
+            if (i < (int)(sizeof edges / sizeof *edges)) {
+                v = edges[i];
+            } else if (i % 3 == 0) { /* a tie or near one at this precision */
+                v = ((double)(int64_t)(rng() % 2000000001) - 1000000000.0 + 0.5) / pow(10, prec);
+            } else if (i % 3 == 1) { /* prices: cents, ticks */
+                v = (double)(int64_t)(rng() % 20000000 - 10000000) / (double)(1 << (rng() % 8));
+            } else { /* any magnitude */
+                v = ldexp((double)(rng() >> 11) / 9007199254740992.0, (int)(rng() % 80) - 40);
+                if (rng() % 2)
+                    v = -v;
+            }
+            uint64_t bits;
+            memcpy(&bits, &v, 8);
+            int n = snprintf(want, sizeof want, fmt, v);
+            check_plain_msg(fmt, SHMLOG_ARG_F64, p, put_le(p, bits, 8), want, (size_t)n);
+        }
+    }
+}
+
 /* The message alone says it is ASCII when its texts, strings and %c are,
  * and the general path (here %x) was not taken. */
 static int plain_msg_ascii(const char *fmt, uint8_t type, const uint8_t *p, size_t n)

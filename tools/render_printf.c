@@ -746,6 +746,22 @@ static void render_ops(const struct render_site *sr, const struct render_arg *ar
             if (fixed_round(a->v.f, op->prec, &q) == 0 && q <= UINT64_MAX) {
                 if (signbit(a->v.f))
                     *d++ = '-';
+                unsigned prec = (unsigned)op->prec, nd = u64_ndigits((uint64_t)q);
+                if (q < 100000000u && nd > prec && prec <= 8) {
+                    /* Most prices: q's digits forwards, then the fraction's
+                     * (8 bytes, what runs past is written over) one byte on for the point. */
+                    digits_below_1e8(d, (uint32_t)q, nd);
+                    if (prec) {
+                        char *point = d + nd - prec;
+                        uint64_t fraction;
+                        memcpy(&fraction, point, 8);
+                        memcpy(point + 1, &fraction, 8);
+                        *point = '.';
+                        d++;
+                    }
+                    d += nd;
+                    continue;
+                }
                 d = fixed_digits(d, (uint64_t)q, op->prec, 0);
                 continue;
             }
