@@ -1347,13 +1347,53 @@ Test(render_line, plain_message_fast_paths_match_printf, .timeout = 30)
             }
 }
 
-/* The message alone writes through a cursor checked once a conversion, and
- * falls back to the checked writes near the buffer's end: against the general
- * formatter with long literals and strings of every short length, and in
- * buffers of every size, the same prefix, flagged when cut, nothing past. */
-Test(render_line, plain_message_in_buffers_of_every_size, .timeout = 60)
+/* The message of sr for test_rec alone, against the general formatter and in
+ * buffers of every size up to its length and 160 more (by 8 past 200 but
+ * when every): the same prefix, flagged when cut, nothing past. Returns
+ * whether it said the message was ASCII (checked to be true). */
+static int check_plain_msg_every_size(struct render_site *sr, int every)
 {
     static char full[1 << 12], cut[1 << 12];
+    struct render_buf b;
+    render_buf_init(&b, full, sizeof full);
+    cr_assert_eq(render_prepared_msg(sr, &test_rec, &b), 0);
+    size_t n = b.len;
+    /* ASCII said: no UTF-8 check follows, so it must be true */
+    if (b.ascii && !render_ascii(full, n))
+        cr_assert_fail("format \"%s\": \"%.*s\" said to be ASCII", test_site.fmt, (int)n, full);
+    int ascii = b.ascii;
+    struct render_arg args[SHMLOG_MAX_ARGS];
+    int nargs = render_decode_args(&test_site, test_rec.payload, test_rec.payload_len, args);
+    if (nargs >= 0) {
+        render_buf_init(&b, cut, sizeof cut);
+        render_format(test_site.fmt, args, nargs, &b);
+        if (b.len != n || memcmp(cut, full, n) != 0)
+            cr_assert_fail("format \"%s\": prepared \"%.*s\", general \"%.*s\"", test_site.fmt, (int)n, full,
+                           (int)b.len, cut);
+    }
+    for (size_t cap = 0; cap <= n + 160; cap += 1 + (!every && cap > 200) * 7) {
+        memset(cut, 0x5A, cap + 200);
+        render_buf_init(&b, cut, cap);
+        int rc = render_prepared_msg(sr, &test_rec, &b);
+        size_t want = n < cap ? n : cap;
+        cr_assert_eq(rc, n > cap ? -ENOBUFS : 0, "format \"%s\", %zu bytes in %zu", test_site.fmt, n, cap);
+        cr_assert_eq(b.len, want, "format \"%s\", %zu bytes in %zu", test_site.fmt, n, cap);
+        if (memcmp(cut, full, want) != 0)
+            cr_assert_fail("format \"%s\" in %zu bytes: \"%.*s\", whole \"%.*s\"", test_site.fmt, cap, (int)want,
+                           cut, (int)n, full);
+        for (size_t i = cap; i < cap + 200; i++)
+            cr_assert_eq((unsigned char)cut[i], 0x5A, "format \"%s\": byte %zu written in %zu", test_site.fmt, i,
+                         cap);
+    }
+    return ascii;
+}
+
+/* The message alone writes through a cursor, its room checked once for a
+ * whole message or once a conversion, and falls back to the checked writes
+ * near the buffer's end: random sites with long literals and strings of
+ * every short length, and sites of the widest values, in buffers of every size. */
+Test(render_line, plain_message_in_buffers_of_every_size, .timeout = 60)
+{
     int said_ascii = 0;
     random_str_max = 41;
     for (int iter = 0; iter < 1500; iter++) {
@@ -1370,42 +1410,43 @@ Test(render_line, plain_message_in_buffers_of_every_size, .timeout = 60)
         cr_assert(sr != NULL);
         for (int k = 0; k < 4; k++) {
             random_matching_payload();
-            struct render_buf b;
-            render_buf_init(&b, full, sizeof full);
-            cr_assert_eq(render_prepared_msg(sr, &test_rec, &b), 0);
-            size_t n = b.len;
-            /* ASCII said: no UTF-8 check follows, so it must be true */
-            if (b.ascii && !render_ascii(full, n))
-                cr_assert_fail("format \"%s\": \"%.*s\" said to be ASCII", test_site.fmt, (int)n, full);
-            said_ascii += b.ascii;
-            struct render_arg args[SHMLOG_MAX_ARGS];
-            int nargs = render_decode_args(&test_site, test_rec.payload, test_rec.payload_len, args);
-            if (nargs >= 0) {
-                render_buf_init(&b, cut, sizeof cut);
-                render_format(test_site.fmt, args, nargs, &b);
-                if (b.len != n || memcmp(cut, full, n) != 0)
-                    cr_assert_fail("format \"%s\": prepared \"%.*s\", general \"%.*s\"", test_site.fmt, (int)n,
-                                   full, (int)b.len, cut);
-            }
-            for (size_t cap = 0; cap <= n + 160; cap += 1 + (cap > 200) * 7) {
-                memset(cut, 0x5A, cap + 200);
-                render_buf_init(&b, cut, cap);
-                int rc = render_prepared_msg(sr, &test_rec, &b);
-                size_t want = n < cap ? n : cap;
-                cr_assert_eq(rc, n > cap ? -ENOBUFS : 0, "format \"%s\", %zu bytes in %zu", test_site.fmt, n, cap);
-                cr_assert_eq(b.len, want, "format \"%s\", %zu bytes in %zu", test_site.fmt, n, cap);
-                if (memcmp(cut, full, want) != 0)
-                    cr_assert_fail("format \"%s\" in %zu bytes: \"%.*s\", whole \"%.*s\"", test_site.fmt, cap,
-                                   (int)want, cut, (int)n, full);
-                for (size_t i = cap; i < cap + 200; i++)
-                    cr_assert_eq((unsigned char)cut[i], 0x5A, "format \"%s\": byte %zu written in %zu", test_site.fmt,
-                                 i, cap);
-            }
+            said_ascii += check_plain_msg_every_size(sr, 0);
         }
         render_site_free(sr);
     }
     random_str_max = 12;
     cr_assert_gt(said_ascii, 10, "%d", said_ascii); /* and it is said of some */
+
+    /* The widest values, packed: more than their payload's bytes. */
+    static const struct {
+        const char *conv;
+        uint8_t type;
+        double f;
+        uint64_t u;
+    } wide[] = {
+        {"%lu", SHMLOG_ARG_U64, 0, UINT64_MAX},
+        {"%ld", SHMLOG_ARG_I64, 0, (uint64_t)INT64_MIN},
+        {"%.19f", SHMLOG_ARG_F64, -1.8446744073709551, 0},
+        {"%.8f", SHMLOG_ARG_F64, -99999999.5, 0},
+    };
+    for (size_t w = 0; w < sizeof wide / sizeof *wide; w++)
+        for (unsigned nargs = 1; nargs <= SHMLOG_MAX_ARGS; nargs++) {
+            uint8_t types[SHMLOG_MAX_ARGS], payload[SHMLOG_MAX_ARGS * 8];
+            char fmt[128] = "";
+            for (unsigned k = 0; k < nargs; k++) {
+                strcat(fmt, wide[w].conv);
+                types[k] = wide[w].type;
+                if (wide[w].type == SHMLOG_ARG_F64)
+                    memcpy(payload + 8 * k, &wide[w].f, 8);
+                else
+                    put_le(payload + 8 * k, wide[w].u, 8);
+            }
+            make_record(fmt, "src/x.c", 3, types, nargs, payload, 8 * nargs);
+            struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234, NULL);
+            cr_assert(sr != NULL);
+            cr_assert_eq(check_plain_msg_every_size(sr, 1), 1);
+            render_site_free(sr);
+        }
 }
 
 /* %.Nf of the message alone (prices below 10^8 digits written forwards,

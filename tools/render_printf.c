@@ -677,18 +677,25 @@ static __attribute__((noinline)) void put_item_plain(const struct render_site *s
  * copy (PIECE_PAD) and a value (a sign and fixed_digits' 41). */
 #define OP_ROOM (PIECE_PAD + 48)
 
-/* The message alone by the site's program (struct prep_op): the same bytes as
- * render_items_as with ESC_NONE. The output is a local cursor checked once an
- * op: through out, every byte store would make the compiler load out again. */
-static void render_ops(const struct render_site *sr, const struct render_arg *args, struct render_buf *out)
+/* The message alone by the site's program (struct prep_op) from op from:
+ * the same bytes as render_items_as with ESC_NONE. The output is a local
+ * cursor: through out, every byte store would make the compiler load out
+ * again. checked: its room is checked before each op; else the caller
+ * checked it for every op (sr->ops_room), and the first op that takes the
+ * general path ends the run. Returns where it ended. */
+static inline __attribute__((always_inline)) int render_ops_from(const struct render_site *sr,
+                                                                 const struct render_arg *args,
+                                                                 struct render_buf *out, int from, int checked,
+                                                                 unsigned *not_ascii_io)
 {
-    const struct prep_op *op = sr->ops;
+    const struct prep_op *op = sr->ops + from;
     char *d = out->data + out->len, *lim = out->data + out->cap;
-    unsigned not_ascii = !sr->ops_ascii; /* or a string or %c that is not, or the general path taken */
-    for (int i = 0, n = sr->nitems; i < n; i++, op++) {
+    unsigned not_ascii = *not_ascii_io; /* or a string or %c that is not, or the general path taken */
+    int i = from, n = sr->nitems; /* n read once: the byte stores below may alias sr */
+    for (; i < n; i++, op++) {
         const struct render_arg *a = &args[op->arg];
         size_t room = (size_t)(lim - d);
-        if (room < OP_ROOM || op->len > PIECE_PAD || (op->op == OP_STR && room - OP_ROOM < a->str_len))
+        if (checked && (room < OP_ROOM || op->len > PIECE_PAD || (op->op == OP_STR && room - OP_ROOM < a->str_len)))
             goto slow;
         /* the text is in the padded arena; what runs past is written over */
         memcpy(d, op->text, 16);
@@ -777,8 +784,28 @@ static void render_ops(const struct render_site *sr, const struct render_arg *ar
         put_item_plain(sr, i, args, out);
         d = out->data + out->len;
         not_ascii = 1;
+        if (!checked) {
+            i++;
+            break; /* it may have written more than the room counted for it */
+        }
     }
     out->len = (size_t)(d - out->data);
+    *not_ascii_io = not_ascii;
+    return i;
+}
+
+/* The message alone: unchecked while the output has room for every op
+ * (strings: at most the payload's strs bytes), checked from the first op
+ * that took the general path, or throughout when it is short. */
+static void render_ops(const struct render_site *sr, const struct render_arg *args, size_t strs,
+                       struct render_buf *out)
+{
+    unsigned not_ascii = !sr->ops_ascii;
+    int i = 0;
+    if (sr->ops_direct && out->cap - out->len >= sr->ops_room + strs)
+        i = render_ops_from(sr, args, out, 0, 0, &not_ascii);
+    if (i < sr->nitems)
+        render_ops_from(sr, args, out, i, 1, &not_ascii);
     put_extras(out, args, sr->first_extra, sr->nargs, ESC_NONE);
     out->ascii = !not_ascii;
 }
@@ -797,7 +824,7 @@ void put_prepared_msg(const struct render_site *sr, const struct shm_copied_reco
         render_buf_u64(out, rec->payload_len);
         render_buf_puts(out, " bytes do not match the site's argument types>");
     } else if (esc == ESC_NONE && !memo) {
-        render_ops(sr, args, out); /* the message alone: Arrow's column, the C API's */
+        render_ops(sr, args, rec->payload_len, out); /* the message alone: Arrow's column, the C API's */
     } else {
         render_items_as(sr, args, out, esc, memo);
     }

@@ -546,6 +546,8 @@ struct render_site {
     struct prep_item *items;
     struct prep_op *ops; /* nitems of them */
     uint8_t ops_ascii;   /* the message alone is ASCII when its strings and %c are: ASCII texts, no OP_ITEM, no extras */
+    uint8_t ops_direct;  /* no OP_ITEM, no text longer than PIECE_PAD: ops_room says what they may write */
+    uint32_t ops_room;   /* the most the ops write, but their strings (and what runs past, PIECE_PAD) */
     size_t arena_len;
     char arena[];
 };

@@ -305,6 +305,17 @@ static void prep_ops(struct render_site *sr)
     for (int i = 0; i < sr->nitems; i++)
         if (sr->ops[i].op == OP_ITEM || !render_ascii(sr->ops[i].text, sr->ops[i].len))
             sr->ops_ascii = 0;
+    /* A sign and 20 digits, a %c's byte, fixed_digits' 41 and a sign (the
+     * forwards path's 8 bytes past its end are within PIECE_PAD). */
+    static const uint8_t value_max[] = {[OP_SIGNED] = 21, [OP_UNSIGNED] = 20, [OP_FIXED] = 42, [OP_CHAR] = 1};
+    sr->ops_direct = 1;
+    sr->ops_room = PIECE_PAD;
+    for (int i = 0; i < sr->nitems; i++) {
+        const struct prep_op *op = &sr->ops[i];
+        if (op->op == OP_ITEM || op->len > PIECE_PAD)
+            sr->ops_direct = 0;
+        sr->ops_room += op->len + (op->op < sizeof value_max ? value_max[op->op] : 0);
+    }
 }
 
 /* Fills mem (prep_bytes() of it) with the prepared form. 0, or -EINVAL if a
