@@ -1266,8 +1266,8 @@ Test(render_line, prepared_site_matches_the_general_formatter, .timeout = 120)
 /* fmt with one argument of type (its payload p, n bytes) as a prepared site
  * renders the message alone, against want (libc's snprintf of the same call)
  * and against the general formatter. */
-static void check_plain_msg(const char *fmt, uint8_t type, const uint8_t *p, size_t n, const char *want,
-                            size_t want_len)
+static int check_plain_msg(const char *fmt, uint8_t type, const uint8_t *p, size_t n, const char *want,
+                           size_t want_len)
 {
     make_record(fmt, "src/x.c", 3, &type, 1, p, n);
     struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234, NULL);
@@ -1275,6 +1275,7 @@ static void check_plain_msg(const char *fmt, uint8_t type, const uint8_t *p, siz
     struct render_buf b;
     render_buf_init(&b, json_mem, sizeof json_mem - 1);
     cr_assert_eq(render_prepared_msg(sr, &test_rec, &b), 0);
+    int ascii = b.ascii;
     if (b.len != want_len || memcmp(json_mem, want, want_len) != 0)
         cr_assert_fail("format \"%s\": prepared message \"%.*s\" (%zu bytes), printf \"%.*s\" (%zu bytes)", fmt,
                        (int)b.len, json_mem, b.len, (int)want_len, want, want_len);
@@ -1288,6 +1289,7 @@ static void check_plain_msg(const char *fmt, uint8_t type, const uint8_t *p, siz
         cr_assert_fail("format \"%s\": general formatter \"%.*s\", printf \"%.*s\"", fmt, (int)b.len, general,
                        (int)want_len, want);
     render_site_free(sr);
+    return ascii;
 }
 
 Test(render_line, plain_message_fast_paths_match_printf, .timeout = 30)
@@ -1482,35 +1484,34 @@ Test(render_line, plain_message_fixed_of_every_precision, .timeout = 60)
     }
 }
 
-/* The message alone says it is ASCII when its texts, strings and %c are,
- * and the general path (here %x) was not taken. */
-static int plain_msg_ascii(const char *fmt, uint8_t type, const uint8_t *p, size_t n)
+/* A %s of str (4 bytes) or an int32 v in fmt, checked against printf:
+ * whether the message alone said it was ASCII. */
+static int plain_msg_ascii(const char *fmt, const char *str, int32_t v)
 {
-    make_record(fmt, "src/x.c", 3, &type, 1, p, n);
-    struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234, NULL);
-    cr_assert(sr != NULL);
-    struct render_buf b;
-    render_buf_init(&b, json_mem, sizeof json_mem - 1);
-    cr_assert_eq(render_prepared_msg(sr, &test_rec, &b), 0);
-    render_site_free(sr);
-    return b.ascii;
+    char want[64];
+    uint8_t p[16];
+    if (str) {
+        int n = snprintf(want, sizeof want, fmt, str); /* printf stops at a NUL, as the message does */
+        size_t len = put_le(p, 4, 2);
+        memcpy(p + len, str, 4);
+        return check_plain_msg(fmt, SHMLOG_ARG_STR, p, len + 4, want, (size_t)n);
+    }
+    int n = snprintf(want, sizeof want, fmt, v);
+    return check_plain_msg(fmt, SHMLOG_ARG_I32, p, put_le(p, (uint32_t)v, 4), want, (size_t)n);
 }
 
+/* The message alone says it is ASCII when its texts, strings and %c are,
+ * and the general path (here %x, and a string cut at a NUL) was not taken. */
 Test(render_line, plain_message_says_when_it_is_ascii)
 {
-    uint8_t p[64];
-    size_t n = put_le(p, 4, 2);
-    memcpy(p + n, "ESZ6", 4);
-    cr_assert_eq(plain_msg_ascii("sym=%s", SHMLOG_ARG_STR, p, n + 4), 1);
-    cr_assert_eq(plain_msg_ascii("sym\xc3\xa9=%s", SHMLOG_ARG_STR, p, n + 4), 0);
-    memcpy(p + n, "E\xc3\xa9" "6", 4);
-    cr_assert_eq(plain_msg_ascii("sym=%s", SHMLOG_ARG_STR, p, n + 4), 0);
-    memcpy(p + n, "\xc3\xa9\0" "6", 4); /* the general path cuts it at the NUL */
-    cr_assert_eq(plain_msg_ascii("sym=%s", SHMLOG_ARG_STR, p, n + 4), 0);
-    cr_assert_eq(plain_msg_ascii("c=%c", SHMLOG_ARG_I32, p, put_le(p, 'A', 4)), 1);
-    cr_assert_eq(plain_msg_ascii("c=%c", SHMLOG_ARG_I32, p, put_le(p, 0xe9, 4)), 0);
-    cr_assert_eq(plain_msg_ascii("q=%d", SHMLOG_ARG_I32, p, put_le(p, 42, 4)), 1);
-    cr_assert_eq(plain_msg_ascii("x=%x", SHMLOG_ARG_I32, p, put_le(p, 42, 4)), 0);
+    cr_assert_eq(plain_msg_ascii("sym=%s", "ESZ6", 0), 1);
+    cr_assert_eq(plain_msg_ascii("sym\xc3\xa9=%s", "ESZ6", 0), 0);
+    cr_assert_eq(plain_msg_ascii("sym=%s", "E\xc3\xa9" "6", 0), 0);
+    cr_assert_eq(plain_msg_ascii("sym=%s", "\xc3\xa9\0" "6", 0), 0);
+    cr_assert_eq(plain_msg_ascii("c=%c", NULL, 'A'), 1);
+    cr_assert_eq(plain_msg_ascii("c=%c", NULL, 0xe9), 0);
+    cr_assert_eq(plain_msg_ascii("q=%d", NULL, 42), 1);
+    cr_assert_eq(plain_msg_ascii("x=%x", NULL, 42), 0);
 }
 
 /* Integers below 10^8 come out of one multiplication and a pair a
