@@ -1383,9 +1383,9 @@ static int check_plain_msg_every_size(struct render_site *sr, int every)
         if (memcmp(cut, full, want) != 0)
             cr_assert_fail("format \"%s\" in %zu bytes: \"%.*s\", whole \"%.*s\"", test_site.fmt, cap, (int)want,
                            cut, (int)n, full);
-        for (size_t i = cap; i < cap + 200; i++)
-            cr_assert_eq((unsigned char)cut[i], 0x5A, "format \"%s\": byte %zu written in %zu", test_site.fmt, i,
-                         cap);
+        static const char guard[200] = {[0 ... 199] = 0x5A};
+        if (memcmp(cut + cap, guard, sizeof guard) != 0)
+            cr_assert_fail("format \"%s\": a byte past %zu written", test_site.fmt, cap);
     }
     return ascii;
 }
@@ -1394,7 +1394,7 @@ static int check_plain_msg_every_size(struct render_site *sr, int every)
  * whole message or once a conversion, and falls back to the checked writes
  * near the buffer's end: random sites with long literals and strings of
  * every short length, and sites of the widest values, in buffers of every size. */
-Test(render_line, plain_message_in_buffers_of_every_size, .timeout = 60)
+Test(render_line, plain_message_in_buffers_of_every_size, .timeout = 240)
 {
     int said_ascii = 0;
     random_str_max = 41;
