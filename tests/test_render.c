@@ -1180,6 +1180,8 @@ static void random_mixed_site(void)
 
 /* A payload that matches the site's types (mostly), with prices, huge and
  * negative values, and strings with bytes to escape. */
+static size_t random_str_max = 12; /* strings of 0..random_str_max-1 bytes */
+
 static void random_matching_payload(void)
 {
     memset(&test_rec, 0, sizeof test_rec);
@@ -1187,7 +1189,7 @@ static void random_matching_payload(void)
     for (unsigned k = 0; k < test_site.nargs; k++) {
         unsigned t = test_site.arg_types[k];
         if (t == SHMLOG_ARG_STR) {
-            size_t len = rng() % 12;
+            size_t len = rng() % random_str_max;
             test_rec.payload[off] = (uint8_t)len;
             test_rec.payload[off + 1] = 0;
             for (size_t j = 0; j < len; j++)
@@ -1264,8 +1266,8 @@ Test(render_line, prepared_site_matches_the_general_formatter, .timeout = 120)
 /* fmt with one argument of type (its payload p, n bytes) as a prepared site
  * renders the message alone, against want (libc's snprintf of the same call)
  * and against the general formatter. */
-static void check_plain_msg(const char *fmt, uint8_t type, const uint8_t *p, size_t n, const char *want,
-                            size_t want_len)
+static int check_plain_msg(const char *fmt, uint8_t type, const uint8_t *p, size_t n, const char *want,
+                           size_t want_len)
 {
     make_record(fmt, "src/x.c", 3, &type, 1, p, n);
     struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234, NULL);
@@ -1273,6 +1275,7 @@ static void check_plain_msg(const char *fmt, uint8_t type, const uint8_t *p, siz
     struct render_buf b;
     render_buf_init(&b, json_mem, sizeof json_mem - 1);
     cr_assert_eq(render_prepared_msg(sr, &test_rec, &b), 0);
+    int ascii = b.ascii;
     if (b.len != want_len || memcmp(json_mem, want, want_len) != 0)
         cr_assert_fail("format \"%s\": prepared message \"%.*s\" (%zu bytes), printf \"%.*s\" (%zu bytes)", fmt,
                        (int)b.len, json_mem, b.len, (int)want_len, want, want_len);
@@ -1286,6 +1289,7 @@ static void check_plain_msg(const char *fmt, uint8_t type, const uint8_t *p, siz
         cr_assert_fail("format \"%s\": general formatter \"%.*s\", printf \"%.*s\"", fmt, (int)b.len, general,
                        (int)want_len, want);
     render_site_free(sr);
+    return ascii;
 }
 
 Test(render_line, plain_message_fast_paths_match_printf, .timeout = 30)
@@ -1343,6 +1347,202 @@ Test(render_line, plain_message_fast_paths_match_printf, .timeout = 30)
                     check_plain_msg(s_fmts[f], SHMLOG_ARG_STR, p, 2 + len, want, (size_t)n);
                 }
             }
+}
+
+/* The message of sr for test_rec alone, against the general formatter and in
+ * buffers of every size up to its length and 160 more (by 8 past 200 but
+ * when every): the same prefix, flagged when cut, nothing past. Returns
+ * whether it said the message was ASCII (checked to be true). */
+static int check_plain_msg_every_size(struct render_site *sr, int every)
+{
+    static char full[1 << 12], cut[1 << 12];
+    struct render_buf b;
+    render_buf_init(&b, full, sizeof full);
+    cr_assert_eq(render_prepared_msg(sr, &test_rec, &b), 0);
+    size_t n = b.len;
+    /* ASCII said: no UTF-8 check follows, so it must be true */
+    if (b.ascii && !render_ascii(full, n))
+        cr_assert_fail("format \"%s\": \"%.*s\" said to be ASCII", test_site.fmt, (int)n, full);
+    int ascii = b.ascii;
+    struct render_arg args[SHMLOG_MAX_ARGS];
+    int nargs = render_decode_args(&test_site, test_rec.payload, test_rec.payload_len, args);
+    if (nargs >= 0) {
+        render_buf_init(&b, cut, sizeof cut);
+        render_format(test_site.fmt, args, nargs, &b);
+        if (b.len != n || memcmp(cut, full, n) != 0)
+            cr_assert_fail("format \"%s\": prepared \"%.*s\", general \"%.*s\"", test_site.fmt, (int)n, full,
+                           (int)b.len, cut);
+    }
+    for (size_t cap = 0; cap <= n + 160; cap += 1 + (!every && cap > 200) * 7) {
+        memset(cut, 0x5A, cap + 200);
+        render_buf_init(&b, cut, cap);
+        int rc = render_prepared_msg(sr, &test_rec, &b);
+        size_t want = n < cap ? n : cap;
+        /* if, not cr_assert: --full-stats would keep each of these millions of checks */
+        if (rc != (n > cap ? -ENOBUFS : 0) || b.len != want)
+            cr_assert_fail("format \"%s\", %zu bytes in %zu: %d, %zu bytes", test_site.fmt, n, cap, rc, b.len);
+        if (memcmp(cut, full, want) != 0)
+            cr_assert_fail("format \"%s\" in %zu bytes: \"%.*s\", whole \"%.*s\"", test_site.fmt, cap, (int)want,
+                           cut, (int)n, full);
+        static const char guard[200] = {[0 ... 199] = 0x5A};
+        if (memcmp(cut + cap, guard, sizeof guard) != 0)
+            cr_assert_fail("format \"%s\": a byte past %zu written", test_site.fmt, cap);
+    }
+    return ascii;
+}
+
+/* The message alone writes through a cursor, its room checked once for a
+ * whole message or once a conversion, and falls back to the checked writes
+ * near the buffer's end: random sites with long literals and strings of
+ * every short length, and sites of the widest values, in buffers of every size. */
+Test(render_line, plain_message_in_buffers_of_every_size, .timeout = 240)
+{
+    int said_ascii = 0;
+    random_str_max = 41;
+    for (int iter = 0; iter < 1500; iter++) {
+        random_mixed_site();
+        if (rng() % 2) { /* a literal longer than a piece copy */
+            char rest[SHMLOG_MAX_FMT_BYTES + 1];
+            size_t at = rng() % (strlen(test_site.fmt) + 1);
+            strcpy(rest, test_site.fmt + at);
+            test_site.fmt[at] = '\0';
+            strcat(test_site.fmt, "a literal of more than sixty-four bytes, copied by the general path ");
+            strcat(test_site.fmt, rest);
+        }
+        struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234, NULL);
+        cr_assert(sr != NULL);
+        for (int k = 0; k < 4; k++) {
+            random_matching_payload();
+            said_ascii += check_plain_msg_every_size(sr, 0);
+        }
+        render_site_free(sr);
+    }
+    random_str_max = 12;
+    cr_assert_gt(said_ascii, 10, "%d", said_ascii); /* and it is said of some */
+
+    /* The widest values, packed: more than their payload's bytes. */
+    static const struct {
+        const char *conv;
+        uint8_t type;
+        double f;
+        uint64_t u;
+    } wide[] = {
+        {"%lu", SHMLOG_ARG_U64, 0, UINT64_MAX},
+        {"%ld", SHMLOG_ARG_I64, 0, (uint64_t)INT64_MIN},
+        {"%.19f", SHMLOG_ARG_F64, -1.8446744073709551, 0},
+        {"%.8f", SHMLOG_ARG_F64, -99999999.5, 0},
+    };
+    for (size_t w = 0; w < sizeof wide / sizeof *wide; w++)
+        for (unsigned nargs = 1; nargs <= SHMLOG_MAX_ARGS; nargs++) {
+            uint8_t types[SHMLOG_MAX_ARGS], payload[SHMLOG_MAX_ARGS * 8];
+            char fmt[128] = "";
+            for (unsigned k = 0; k < nargs; k++) {
+                strcat(fmt, wide[w].conv);
+                types[k] = wide[w].type;
+                if (wide[w].type == SHMLOG_ARG_F64)
+                    memcpy(payload + 8 * k, &wide[w].f, 8);
+                else
+                    put_le(payload + 8 * k, wide[w].u, 8);
+            }
+            make_record(fmt, "src/x.c", 3, types, nargs, payload, 8 * nargs);
+            struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234, NULL);
+            cr_assert(sr != NULL);
+            cr_assert_eq(check_plain_msg_every_size(sr, 1), 1);
+            render_site_free(sr);
+        }
+}
+
+/* %.Nf of the message alone (prices below 10^8 digits written forwards,
+ * then the point put in) against snprintf: every precision 0..9, ties,
+ * values around each power of ten, signed zeros, the huge and the tiny. */
+Test(render_line, plain_message_fixed_of_every_precision, .timeout = 60)
+{
+    char fmt[16], want[512];
+    uint8_t p[8];
+    static const double edges[] = {0.0, -0.0, 0.005, -0.005, 0.5, 1.5, 2.5, -2.5, 0.125, 1.005, 9.995, 99999999.5,
+                                   9999999.95, 1e7, 1e8, 1e8 - 1, 5890.25, 97452.50, 1e-300, 5e-324, 1e300, -1e300,
+                                   INFINITY, -INFINITY, NAN};
+    for (int prec = 0; prec <= 9; prec++) {
+        snprintf(fmt, sizeof fmt, "px=%%.%df", prec);
+        for (int i = 0; i < 3000; i++) {
+            double v;
+            if (i < (int)(sizeof edges / sizeof *edges)) {
+                v = edges[i];
+            } else if (i % 3 == 0) { /* a tie or near one at this precision */
+                v = ((double)(int64_t)(rng() % 2000000001) - 1000000000.0 + 0.5) / pow(10, prec);
+            } else if (i % 3 == 1) { /* prices: cents, ticks */
+                v = (double)(int64_t)(rng() % 20000000 - 10000000) / (double)(1 << (rng() % 8));
+            } else { /* any magnitude */
+                v = ldexp((double)(rng() >> 11) / 9007199254740992.0, (int)(rng() % 80) - 40);
+                if (rng() % 2)
+                    v = -v;
+            }
+            uint64_t bits;
+            memcpy(&bits, &v, 8);
+            int n = snprintf(want, sizeof want, fmt, v);
+            check_plain_msg(fmt, SHMLOG_ARG_F64, p, put_le(p, bits, 8), want, (size_t)n);
+        }
+    }
+}
+
+/* A %s of str (4 bytes) or an int32 v in fmt, checked against printf:
+ * whether the message alone said it was ASCII. */
+static int plain_msg_ascii(const char *fmt, const char *str, int32_t v)
+{
+    char want[64];
+    uint8_t p[16];
+    if (str) {
+        int n = snprintf(want, sizeof want, fmt, str); /* printf stops at a NUL, as the message does */
+        size_t len = put_le(p, 4, 2);
+        memcpy(p + len, str, 4);
+        return check_plain_msg(fmt, SHMLOG_ARG_STR, p, len + 4, want, (size_t)n);
+    }
+    int n = snprintf(want, sizeof want, fmt, v);
+    return check_plain_msg(fmt, SHMLOG_ARG_I32, p, put_le(p, (uint32_t)v, 4), want, (size_t)n);
+}
+
+/* The message alone says it is ASCII when its texts, strings and %c are,
+ * and the general path (here %x, and a string cut at a NUL) was not taken. */
+Test(render_line, plain_message_says_when_it_is_ascii)
+{
+    cr_assert_eq(plain_msg_ascii("sym=%s", "ESZ6", 0), 1);
+    cr_assert_eq(plain_msg_ascii("sym\xc3\xa9=%s", "ESZ6", 0), 0);
+    cr_assert_eq(plain_msg_ascii("sym=%s", "E\xc3\xa9" "6", 0), 0);
+    cr_assert_eq(plain_msg_ascii("sym=%s", "\xc3\xa9\0" "6", 0), 0);
+    cr_assert_eq(plain_msg_ascii("c=%c", NULL, 'A'), 1);
+    cr_assert_eq(plain_msg_ascii("c=%c", NULL, 0xe9), 0);
+    cr_assert_eq(plain_msg_ascii("q=%d", NULL, 42), 1);
+    cr_assert_eq(plain_msg_ascii("x=%x", NULL, 42), 0);
+}
+
+/* Integers below 10^8 come out of one multiplication and a pair a
+ * multiplication by 100 (rounding kept above the exact value): every one of
+ * them against digits by division, wider ones against snprintf. */
+Test(render_line, digits_of_every_width, .timeout = 120)
+{
+    char got[32], want[32];
+    struct render_buf b;
+    for (uint32_t v = 0; v < 100000000u; v++) {
+        render_buf_init(&b, got, sizeof got);
+        render_buf_u64(&b, v);
+        char *p = want + sizeof want;
+        uint32_t w = v;
+        do {
+            *--p = (char)('0' + w % 10);
+            w /= 10;
+        } while (w);
+        size_t n = (size_t)(want + sizeof want - p);
+        if (b.len != n || memcmp(got, p, n) != 0)
+            cr_assert_fail("%" PRIu32 ": \"%.*s\"", v, (int)b.len, got);
+    }
+    for (int i = 0; i < 200000; i++) {
+        uint64_t v = rng() >> (rng() % 64);
+        render_buf_init(&b, got, sizeof got);
+        render_buf_u64(&b, v);
+        int n = snprintf(want, sizeof want, "%" PRIu64, v);
+        if (b.len != (size_t)n || memcmp(got, want, (size_t)n) != 0)
+            cr_assert_fail("%s: \"%.*s\"", want, (int)b.len, got);
+    }
 }
 
 /* The UTF-8 check takes words of ASCII at a time, the last overlapping: a

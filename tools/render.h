@@ -122,6 +122,7 @@ struct render_buf {
     size_t cap;
     size_t len;
     int overflow;
+    int ascii; /* a prepared message alone set it: its bytes are ASCII, no UTF-8 check needed */
     struct render_memo *memo; /* NULL: times in UTC, nothing kept between lines */
 };
 
@@ -131,6 +132,7 @@ static inline void render_buf_init(struct render_buf *b, char *mem, size_t cap)
     b->cap = cap;
     b->len = 0;
     b->overflow = 0;
+    b->ascii = 0;
     b->memo = NULL;
 }
 

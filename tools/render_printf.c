@@ -543,9 +543,108 @@ static void put_member_value(struct render_buf *out, const struct render_site *s
     }
 }
 
-/* The message; memo (JSON only, or NULL) notes what the fields can reuse.
- * Inline in put_prepared_msg twice: the plain message's copy has the
- * escaping and the memo folded away. */
+/* The value of spec item it; memo (JSON only, or NULL) notes what the
+ * fields can reuse. */
+static inline __attribute__((always_inline)) void put_item_value(const struct render_site *sr,
+                                                                 const struct prep_item *it,
+                                                                 const struct render_arg *args,
+                                                                 struct render_buf *out, enum esc_mode esc,
+                                                                 struct arg_memo *memo)
+{
+    const struct render_arg *a = &args[it->arg];
+    struct arg_memo *m = memo ? &memo[it->arg] : NULL;
+    size_t from = out->len;
+    if ((unsigned)it->arg < SHMLOG_MAX_ARGS && (sr->struct_args >> it->arg & 1u)) {
+        put_member_value(out, sr, args, it->arg, esc); /* {id=7, px=2.5} whatever the conversion */
+        return;
+    }
+    if (sr->optionals && (unsigned)it->arg < SHMLOG_MAX_ARGS && sr->present_of[it->arg] &&
+        !args[sr->present_of[it->arg] - 1].v.u) {
+        struct fmt_spec as_text = it->spec;
+        as_text.flags &= FL_MINUS; /* an empty std::optional takes the width and its side, as %s does */
+        format_bytes(out, &as_text, as_text.width, "none", 4, ESC_NONE);
+        return;
+    }
+    switch (it->fast) {
+    case FAST_SIGNED:
+        buf_i64(out, (int64_t)a->v.u);
+        /* the field of a signed type shows the same digits */
+        if (a->type >= SHMLOG_ARG_I8 && a->type <= SHMLOG_ARG_I64 && (a->type & 1) == 0)
+            memo_bytes(m, MEMO_COPY, from, out);
+        return;
+    case FAST_UNSIGNED:
+        buf_u64(out, a->v.u);
+        if (a->type >= SHMLOG_ARG_U8 && a->type <= SHMLOG_ARG_U64 && (a->type & 1) == 1)
+            memo_bytes(m, MEMO_COPY, from, out);
+        return;
+    case FAST_STR:
+        if (put_str_arg(out, a, esc))
+            memo_bytes(m, MEMO_STR, from, out);
+        return;
+    case FAST_CHAR: {
+        uint8_t ch = (uint8_t)a->v.u;
+        if (esc == ESC_NONE || (esc == ESC_JSON ? json_plain : text_plain)[ch])
+            render_buf_putc(out, (char)ch);
+        else
+            put_escaped(out, esc, &ch, 1);
+        return;
+    }
+    case FAST_INT: {
+        const struct fmt_spec *sp = &it->spec;
+        int is_signed = sp->conv == 'd' || sp->conv == 'i';
+        format_integer(out, sp, sp->width, sp->prec, cut_to_length(a->v.u, sp->length, is_signed), is_signed,
+                       sp->conv == 'i' ? 'd' : sp->conv);
+        return;
+    }
+    case FAST_ENUM: {
+        const struct fmt_spec *sp = &it->spec;
+        const char *name;
+        size_t n;
+        int64_t v = (int64_t)cut_to_length(a->v.u, sp->length, sp->conv != 'u');
+        if (enum_name_of(it->names, v, &name, &n)) {
+            struct fmt_spec as_text = *sp;
+            as_text.flags &= FL_MINUS; /* a name takes the width and its side, as %s does */
+            format_bytes(out, &as_text, sp->width, name, n, ESC_NONE);
+            return;
+        }
+        break; /* a value outside the list: its number */
+    }
+    case FAST_TIME: {
+        if (a->v.i < 0)
+            break; /* before 1970: its number */
+        char text[48];
+        struct render_buf t;
+        render_buf_init(&t, text, sizeof text);
+        t.memo = out->memo; /* the zone the record's time is shown in */
+        render_buf_rfc3339(&t, a->v.u);
+        struct fmt_spec as_text = it->spec;
+        as_text.flags &= FL_MINUS;
+        format_bytes(out, &as_text, as_text.width, text, t.len, ESC_NONE);
+        return;
+    }
+    case FAST_FIXED: {
+        u128 q;
+        if (fixed_round(a->v.f, it->prec, &q) == 0) {
+            if (signbit(a->v.f))
+                render_buf_putc(out, '-');
+            put_fixed(out, q, it->prec, 0);
+            if (m && a->type == SHMLOG_ARG_F64) {
+                memo_bytes(m, MEMO_FIXED, from, out);
+                m->prec = it->prec;
+                m->q = q;
+            }
+            return;
+        }
+        break; /* not finite, or too large: the general path */
+    }
+    default:
+        break;
+    }
+    format_spec(out, &it->spec, args, esc);
+}
+
+/* The message escaped for a line; inline in put_prepared_msg, which gives
+ * esc and memo as constants. */
 static inline __attribute__((always_inline)) void render_items_as(const struct render_site *sr,
                                                                   const struct render_arg *args,
                                                                   struct render_buf *out, enum esc_mode esc,
@@ -557,100 +656,158 @@ static inline __attribute__((always_inline)) void render_items_as(const struct r
             put_piece(out, it->text, it->len);
         else
             put_escaped(out, esc, it->text, it->len);
-        if (it->kind == PREP_TEXT)
-            continue;
-        const struct render_arg *a = &args[it->arg];
-        struct arg_memo *m = memo ? &memo[it->arg] : NULL;
-        size_t from = out->len;
-        if ((unsigned)it->arg < SHMLOG_MAX_ARGS && (sr->struct_args >> it->arg & 1u)) {
-            put_member_value(out, sr, args, it->arg, esc); /* {id=7, px=2.5} whatever the conversion */
-            continue;
-        }
-        if (sr->optionals && (unsigned)it->arg < SHMLOG_MAX_ARGS && sr->present_of[it->arg] &&
-            !args[sr->present_of[it->arg] - 1].v.u) {
-            struct fmt_spec as_text = it->spec;
-            as_text.flags &= FL_MINUS; /* an empty std::optional takes the width and its side, as %s does */
-            format_bytes(out, &as_text, as_text.width, "none", 4, ESC_NONE);
-            continue;
-        }
-        switch (it->fast) {
-        case FAST_SIGNED:
-            buf_i64(out, (int64_t)a->v.u);
-            /* the field of a signed type shows the same digits */
-            if (a->type >= SHMLOG_ARG_I8 && a->type <= SHMLOG_ARG_I64 && (a->type & 1) == 0)
-                memo_bytes(m, MEMO_COPY, from, out);
-            continue;
-        case FAST_UNSIGNED:
-            buf_u64(out, a->v.u);
-            if (a->type >= SHMLOG_ARG_U8 && a->type <= SHMLOG_ARG_U64 && (a->type & 1) == 1)
-                memo_bytes(m, MEMO_COPY, from, out);
-            continue;
-        case FAST_STR:
-            if (put_str_arg(out, a, esc))
-                memo_bytes(m, MEMO_STR, from, out);
-            continue;
-        case FAST_CHAR: {
-            uint8_t ch = (uint8_t)a->v.u;
-            if (esc == ESC_NONE || (esc == ESC_JSON ? json_plain : text_plain)[ch])
-                render_buf_putc(out, (char)ch);
-            else
-                put_escaped(out, esc, &ch, 1);
-            continue;
-        }
-        case FAST_INT: {
-            const struct fmt_spec *sp = &it->spec;
-            int is_signed = sp->conv == 'd' || sp->conv == 'i';
-            format_integer(out, sp, sp->width, sp->prec, cut_to_length(a->v.u, sp->length, is_signed), is_signed,
-                           sp->conv == 'i' ? 'd' : sp->conv);
-            continue;
-        }
-        case FAST_ENUM: {
-            const struct fmt_spec *sp = &it->spec;
-            const char *name;
-            size_t n;
-            int64_t v = (int64_t)cut_to_length(a->v.u, sp->length, sp->conv != 'u');
-            if (enum_name_of(it->names, v, &name, &n)) {
-                struct fmt_spec as_text = *sp;
-                as_text.flags &= FL_MINUS; /* a name takes the width and its side, as %s does */
-                format_bytes(out, &as_text, sp->width, name, n, ESC_NONE);
-                continue;
-            }
-            break; /* a value outside the list: its number */
-        }
-        case FAST_TIME: {
-            if (a->v.i < 0)
-                break; /* before 1970: its number */
-            char text[48];
-            struct render_buf t;
-            render_buf_init(&t, text, sizeof text);
-            t.memo = out->memo; /* the zone the record's time is shown in */
-            render_buf_rfc3339(&t, a->v.u);
-            struct fmt_spec as_text = it->spec;
-            as_text.flags &= FL_MINUS;
-            format_bytes(out, &as_text, as_text.width, text, t.len, ESC_NONE);
-            continue;
-        }
-        case FAST_FIXED: {
-            u128 q;
-            if (fixed_round(a->v.f, it->prec, &q) == 0) {
-                if (signbit(a->v.f))
-                    render_buf_putc(out, '-');
-                put_fixed(out, q, it->prec, 0);
-                if (m && a->type == SHMLOG_ARG_F64) {
-                    memo_bytes(m, MEMO_FIXED, from, out);
-                    m->prec = it->prec;
-                    m->q = q;
-                }
-                continue;
-            }
-            break; /* not finite, or too large: the general path */
-        }
-        default:
-            break;
-        }
-        format_spec(out, &it->spec, args, esc);
+        if (it->kind != PREP_TEXT)
+            put_item_value(sr, it, args, out, esc, memo);
     }
     put_extras(out, args, sr->first_extra, sr->nargs, esc);
+}
+
+/* Item i of the message alone through the buffer's checked writes: an
+ * OP_ITEM, or any op where the output is short of room. */
+static __attribute__((noinline)) void put_item_plain(const struct render_site *sr, int i, const struct render_arg *args,
+                                                     struct render_buf *out)
+{
+    const struct prep_item *it = &sr->items[i];
+    put_piece(out, it->text, it->len);
+    if (it->kind != PREP_TEXT)
+        put_item_value(sr, it, args, out, ESC_NONE, NULL);
+}
+
+/* Room an op of the message alone may write, but a string's bytes: a piece
+ * copy (PIECE_PAD) and a value (a sign and fixed_digits' 41). */
+#define OP_ROOM (PIECE_PAD + 48)
+
+/* The message alone by the site's program (struct prep_op) from op from:
+ * the same bytes as render_items_as with ESC_NONE. The output is a local
+ * cursor: through out, every byte store would make the compiler load out
+ * again. checked: its room is checked before each op; else the caller
+ * checked it for every op (sr->ops_room), and the first op that takes the
+ * general path ends the run. Returns where it ended. */
+static inline __attribute__((always_inline)) int render_ops_from(const struct render_site *sr,
+                                                                 const struct render_arg *args,
+                                                                 struct render_buf *out, int from, int checked,
+                                                                 unsigned *not_ascii_io)
+{
+    const struct prep_op *op = sr->ops + from;
+    char *d = out->data + out->len, *lim = out->data + out->cap;
+    unsigned not_ascii = *not_ascii_io; /* or a string or %c that is not, or the general path taken */
+    int i = from, n = sr->nitems; /* n read once: the byte stores below may alias sr */
+    for (; i < n; i++, op++) {
+        const struct render_arg *a = &args[op->arg];
+        size_t room = (size_t)(lim - d);
+        if (checked && (room < OP_ROOM || op->len > PIECE_PAD || (op->op == OP_STR && room - OP_ROOM < a->str_len)))
+            goto slow;
+        /* the text is in the padded arena; what runs past is written over */
+        memcpy(d, op->text, 16);
+        if (op->len > 16)
+            memcpy(d + 16, op->text + 16, PIECE_PAD - 16);
+        d += op->len;
+        switch (op->op) {
+        case OP_TEXT:
+            continue;
+        case OP_SIGNED: {
+            uint64_t v = a->v.u;
+            if ((int64_t)v < 0) {
+                *d++ = '-';
+                v = (uint64_t)0 - v;
+            }
+            unsigned nd = u64_ndigits(v);
+            u64_digits_at(d, v, nd);
+            d += nd;
+            continue;
+        }
+        case OP_UNSIGNED: {
+            uint64_t v = a->v.u;
+            unsigned nd = u64_ndigits(v);
+            u64_digits_at(d, v, nd);
+            d += nd;
+            continue;
+        }
+        case OP_STR: {
+            size_t len = a->str_len;
+            const uint8_t *src = a->v.s;
+            if (has_nul(src, len)) {
+                d -= op->len; /* put_str_arg cuts the C string */
+                break;
+            }
+            not_ascii |= !render_ascii(src, len);
+            /* Short strings (most): two overlapping word copies, no call. */
+            if (len >= 8 && len <= 16) {
+                memcpy(d, src, 8);
+                memcpy(d + len - 8, src + len - 8, 8);
+            } else if (len >= 4 && len < 8) {
+                memcpy(d, src, 4);
+                memcpy(d + len - 4, src + len - 4, 4);
+            } else {
+                memcpy(d, src, len);
+            }
+            d += len;
+            continue;
+        }
+        case OP_CHAR:
+            not_ascii |= (uint8_t)a->v.u >> 7;
+            *d++ = (char)(uint8_t)a->v.u;
+            continue;
+        case OP_FIXED: {
+            u128 q;
+            if (fixed_round(a->v.f, op->prec, &q) == 0 && q <= UINT64_MAX) {
+                if (signbit(a->v.f))
+                    *d++ = '-';
+                unsigned prec = (unsigned)op->prec, nd = u64_ndigits((uint64_t)q);
+                if (q < 100000000u && nd > prec && prec <= 8) {
+                    /* Most prices: q's digits forwards, then the fraction's
+                     * (8 bytes, what runs past is written over) one byte on for the point. */
+                    digits_below_1e8(d, (uint32_t)q, nd);
+                    if (prec) {
+                        char *point = d + nd - prec;
+                        uint64_t fraction;
+                        memcpy(&fraction, point, 8);
+                        memcpy(point + 1, &fraction, 8);
+                        *point = '.';
+                        d++;
+                    }
+                    d += nd;
+                    continue;
+                }
+                d = fixed_digits(d, (uint64_t)q, op->prec, 0);
+                continue;
+            }
+            d -= op->len; /* not finite, or too large: the general path, text and all */
+            break;
+        }
+        default:
+            d -= op->len;
+            break;
+        }
+    slow:
+        out->len = (size_t)(d - out->data);
+        put_item_plain(sr, i, args, out);
+        d = out->data + out->len;
+        not_ascii = 1;
+        if (!checked) {
+            i++;
+            break; /* it may have written more than the room counted for it */
+        }
+    }
+    out->len = (size_t)(d - out->data);
+    *not_ascii_io = not_ascii;
+    return i;
+}
+
+/* The message alone: unchecked while the output has room for every op
+ * (strings: at most the payload's strs bytes), checked from the first op
+ * that took the general path, or throughout when it is short. */
+static void render_ops(const struct render_site *sr, const struct render_arg *args, size_t strs,
+                       struct render_buf *out)
+{
+    unsigned not_ascii = !sr->ops_ascii;
+    int i = 0;
+    if (sr->ops_direct && out->cap - out->len >= sr->ops_room + strs)
+        i = render_ops_from(sr, args, out, 0, 0, &not_ascii);
+    if (i < sr->nitems)
+        render_ops_from(sr, args, out, i, 1, &not_ascii);
+    put_extras(out, args, sr->first_extra, sr->nargs, ESC_NONE);
+    out->ascii = !not_ascii;
 }
 
 /* The message: rendered, or what was wrong with the record. */
@@ -667,7 +824,7 @@ void put_prepared_msg(const struct render_site *sr, const struct shm_copied_reco
         render_buf_u64(out, rec->payload_len);
         render_buf_puts(out, " bytes do not match the site's argument types>");
     } else if (esc == ESC_NONE && !memo) {
-        render_items_as(sr, args, out, ESC_NONE, NULL); /* the message alone: Arrow's column, the C API's */
+        render_ops(sr, args, rec->payload_len, out); /* the message alone: Arrow's column, the C API's */
     } else {
         render_items_as(sr, args, out, esc, memo);
     }

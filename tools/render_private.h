@@ -75,6 +75,30 @@ static inline char *u64_digits_back(char *end, uint64_t v)
     return p;
 }
 
+/* Writes w (< 10^8) of nd digits (u64_ndigits) at p, forwards: w / 10^k
+ * as a 7.57 fixed-point number (scaled up, so never below the exact value,
+ * and above it by less than 10^-9 of a digit), a digit pair out of its
+ * integer part per multiplication by 100; the lead is one digit for an odd
+ * count. Every w < 10^8 is checked against division (test_render). */
+static inline void digits_below_1e8(char *p, uint32_t w, unsigned nd)
+{
+    static const uint64_t scale[4] = {1ULL << 57, (1ULL << 57) / 100 + 1, (1ULL << 57) / 10000 + 1,
+                                      (1ULL << 57) / 1000000 + 1};
+    unsigned pairs = (nd - 1) / 2; /* after the lead */
+    uint64_t t = (uint64_t)w * scale[pairs];
+    unsigned lead = (unsigned)(t >> 57);
+    if (nd & 1) {
+        *p++ = (char)('0' + lead);
+    } else {
+        memcpy(p, digit_pairs + 2 * lead, 2);
+        p += 2;
+    }
+    for (unsigned i = 0; i < pairs; i++, p += 2) {
+        t = (t & ((1ULL << 57) - 1)) * 100;
+        memcpy(p, digit_pairs + 2 * (t >> 57), 2);
+    }
+}
+
 /* Decimal digits of v (1..20). */
 static inline unsigned u64_ndigits(uint64_t v)
 {
@@ -92,6 +116,15 @@ static inline unsigned u64_ndigits(uint64_t v)
     return d + (d < 20 && v >= pow10[d]);
 }
 
+/* Writes v, of nd digits (u64_ndigits), at p. */
+static inline void u64_digits_at(char *p, uint64_t v, unsigned nd)
+{
+    if (v < 100000000u)
+        digits_below_1e8(p, (uint32_t)v, nd);
+    else
+        u64_digits_back(p + nd, v);
+}
+
 /* render_buf_u64, inlined where every record calls it: a few digits cost
  * less than the call. */
 static inline void buf_u64(struct render_buf *b, uint64_t v)
@@ -103,7 +136,7 @@ static inline void buf_u64(struct render_buf *b, uint64_t v)
             return;
         }
         unsigned n = u64_ndigits(v);
-        u64_digits_back(b->data + b->len + n, v);
+        u64_digits_at(b->data + b->len, v, n);
         b->len += n;
         return;
     }
@@ -159,22 +192,18 @@ static inline int fixed_round(double a, int prec, u128 *q)
 void put_fixed_cut(struct render_buf *out, u128 q, int prec, int dot_always);
 
 
-/* Appends q / 10^prec with prec fraction digits; dot_always adds the '.' even
- * when prec is 0. */
-static inline void put_fixed(struct render_buf *out, u128 q, int prec, int dot_always)
+/* Writes q / 10^prec (0 <= prec <= 19) with prec fraction digits at d, at
+ * most 41 bytes; dot_always adds the '.' even when prec is 0. Returns the end. */
+static inline char *fixed_digits(char *d, uint64_t q, int prec, int dot_always)
 {
-    if (q > UINT64_MAX || out->cap - out->len < 48) {
-        put_fixed_cut(out, q, prec, dot_always);
-        return;
-    }
     /* Backwards from the end: the fraction two digits at a time (leading
      * zeros come out of the pairs), the point, then the integer part; no
      * division by 10^prec. */
-    unsigned nd = u64_ndigits((uint64_t)q);
+    unsigned nd = u64_ndigits(q);
     unsigned int_digits = nd > (unsigned)prec ? nd - (unsigned)prec : 1;
     int dot = prec > 0 || dot_always;
-    char *d = out->data + out->len;
     char *p = d + int_digits + (unsigned)dot + (unsigned)prec;
+    char *end = p;
     uint64_t v = (uint64_t)q;
     int k = prec;
     for (; k >= 2 && v > UINT32_MAX; k -= 2) {
@@ -198,7 +227,18 @@ static inline void put_fixed(struct render_buf *out, u128 q, int prec, int dot_a
     if (dot)
         *--p = '.';
     u64_digits_back(p, v);
-    out->len += int_digits + (unsigned)dot + (unsigned)prec;
+    return end;
+}
+
+/* Appends q / 10^prec with prec fraction digits; dot_always adds the '.' even
+ * when prec is 0. */
+static inline void put_fixed(struct render_buf *out, u128 q, int prec, int dot_always)
+{
+    if (q > UINT64_MAX || out->cap - out->len < 48) {
+        put_fixed_cut(out, q, prec, dot_always);
+        return;
+    }
+    out->len = (size_t)(fixed_digits(out->data + out->len, (uint64_t)q, prec, dot_always) - out->data);
 }
 
 /* Shortest decimal of a finite double that reads back as the same double (or,
@@ -439,6 +479,20 @@ struct prep_item {
     struct fmt_spec spec; /* SPEC: its pointers are into the arena's format copy */
 };
 
+/* The message alone (Arrow's column, the C API's) as the site's program: per
+ * item its text and one code, what the item loop would test per record
+ * (structs, std::optionals, escaping, memo) settled when the site is made.
+ * ops[i] is items[i]'s; OP_ITEM renders the item as the JSON and text lines do. */
+enum msg_op { OP_TEXT, OP_SIGNED, OP_UNSIGNED, OP_STR, OP_FIXED, OP_CHAR, OP_ITEM };
+
+struct prep_op {
+    const char *text; /* the item's, readable for put_piece */
+    uint32_t len;
+    uint8_t op;       /* enum msg_op */
+    uint8_t arg;      /* the value argument (0 for OP_TEXT, OP_ITEM) */
+    int8_t prec;      /* OP_FIXED: fraction digits */
+};
+
 struct prep_field {
     const char *key; /* ",\"name\":" in the arena */
     size_t key_len;
@@ -490,6 +544,10 @@ struct render_site {
     int nflat;
     struct prep_flat flat[SHMLOG_MAX_ARGS];
     struct prep_item *items;
+    struct prep_op *ops; /* nitems of them */
+    uint8_t ops_ascii;   /* the message alone is ASCII when its strings and %c are: ASCII texts, no OP_ITEM, no extras */
+    uint8_t ops_direct;  /* no OP_ITEM, no text longer than PIECE_PAD: ops_room says what they may write */
+    uint32_t ops_room;   /* the most the ops write, but their strings (and what runs past, PIECE_PAD) */
     size_t arena_len;
     char arena[];
 };

@@ -101,7 +101,8 @@ static size_t prep_bytes(const struct shm_site *site, const char *app, const cha
                    (128 + 6 * (app_len + host_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
                    (32 + 4 * file_len) + (func_len + 1) + (16 + 6 * func_len) + 2 * (desc_len + 1) +
                    SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32) + (desc_len ? SHMLOG_MAX_ARGS * FLAT_NAME_MAX : 0);
-    return sizeof(struct render_site) + arena + PIECE_PAD + 8 + (size_t)*nitems * sizeof(struct prep_item);
+    return sizeof(struct render_site) + arena + PIECE_PAD + 8 +
+           (size_t)*nitems * (sizeof(struct prep_item) + sizeof(struct prep_op));
 }
 
 /* A NUL-terminated copy of n bytes of s in the arena. */
@@ -277,6 +278,46 @@ static void prep_flat(struct render_site *sr, struct render_buf *arena, int fiel
     }
 }
 
+/* The message's program (struct prep_op): the fast conversions of an
+ * argument that is no struct and no std::optional's value keep their own
+ * code; everything else is OP_ITEM. */
+static void prep_ops(struct render_site *sr)
+{
+    sr->ops_ascii = sr->first_extra >= sr->nargs;
+    for (int i = 0; i < sr->nitems; i++) {
+        const struct prep_item *it = &sr->items[i];
+        struct prep_op *op = &sr->ops[i];
+        *op = (struct prep_op){it->text, (uint32_t)it->len, OP_TEXT, 0, it->prec};
+        if (it->kind == PREP_TEXT)
+            continue;
+        op->op = OP_ITEM;
+        if (it->arg < 0 || it->arg >= (int)sr->nargs || (sr->struct_args >> it->arg & 1u) || sr->present_of[it->arg])
+            continue;
+        static const uint8_t op_of_fast[] = {
+            [FAST_SIGNED] = OP_SIGNED, [FAST_UNSIGNED] = OP_UNSIGNED, [FAST_STR] = OP_STR,
+            [FAST_FIXED] = OP_FIXED,   [FAST_CHAR] = OP_CHAR,
+        };
+        if (it->fast < sizeof op_of_fast && op_of_fast[it->fast] != OP_TEXT) {
+            op->op = op_of_fast[it->fast];
+            op->arg = (uint8_t)it->arg;
+        }
+    }
+    for (int i = 0; i < sr->nitems; i++)
+        if (sr->ops[i].op == OP_ITEM || !render_ascii(sr->ops[i].text, sr->ops[i].len))
+            sr->ops_ascii = 0;
+    /* A sign and 20 digits, a %c's byte, fixed_digits' 41 and a sign (the
+     * forwards path's 8 bytes past its end are within PIECE_PAD). */
+    static const uint8_t value_max[] = {[OP_SIGNED] = 21, [OP_UNSIGNED] = 20, [OP_FIXED] = 42, [OP_CHAR] = 1};
+    sr->ops_direct = 1;
+    sr->ops_room = PIECE_PAD;
+    for (int i = 0; i < sr->nitems; i++) {
+        const struct prep_op *op = &sr->ops[i];
+        if (op->op == OP_ITEM || op->len > PIECE_PAD)
+            sr->ops_direct = 0;
+        sr->ops_room += op->len + (op->op < sizeof value_max ? value_max[op->op] : 0);
+    }
+}
+
 /* Fills mem (prep_bytes() of it) with the prepared form. 0, or -EINVAL if a
  * piece did not fit (a bound above is wrong: never for valid sizes). */
 static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const char *app,
@@ -288,9 +329,10 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
     sr->known = site != NULL;
     sr->pid = pid;
     sr->cats = cats;
-    /* items after the arena, aligned */
-    size_t items_off = (bytes - (size_t)max_items * sizeof(struct prep_item)) & ~(size_t)7;
+    /* items and their ops after the arena, aligned */
+    size_t items_off = (bytes - (size_t)max_items * (sizeof(struct prep_item) + sizeof(struct prep_op))) & ~(size_t)7;
     sr->items = (struct prep_item *)((char *)mem + items_off);
+    sr->ops = (struct prep_op *)(sr->items + max_items);
     struct render_buf arena;
     render_buf_init(&arena, sr->arena, items_off - offsetof(struct render_site, arena));
 
@@ -390,6 +432,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
             }
         }
         sr->nfields = fields.n;
+        prep_ops(sr);
     }
     sr->arena_len = arena.len;
     return arena.overflow ? -EINVAL : 0;

@@ -633,7 +633,7 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
             }
             fill_offsets(m, row);
             m->chars_len += b.len;
-            if (batch_utf8(&s->batch, m, b.len) != 0)
+            if (!b.ascii && batch_utf8(&s->batch, m, b.len) != 0) /* the renderer knows most messages are ASCII */
                 return -ENOMEM;
             ((int32_t *)m->data)[++m->filled] = (int32_t)m->chars_len;
             set_bit(m->valid, row); /* record_cols: msg is nullable */
