@@ -99,7 +99,7 @@ if [ ! -d "$src" ]; then
     elif [ -f "$harness/CMakeLists.txt" ]; then
         cp -a "$harness" "$src"
     else
-        echo "peers.sh: $harness is neither a git repository nor a checkout of the harness (--harness PATH)" >&2
+        echo "peers.sh: $harness is neither a git repository nor a checkout of the harness: clone github.com/odygrd/logger_benchmarks and give its path with --harness" >&2
         exit 1
     fi
 fi
