@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "render.h"
+#include "render_private.h"
 
 /* ==== Helpers ==== */
 
@@ -1534,6 +1535,10 @@ Test(render_line, digits_of_every_width, .timeout = 120)
         size_t n = (size_t)(want + sizeof want - p);
         if (b.len != n || memcmp(got, p, n) != 0)
             cr_assert_fail("%" PRIu32 ": \"%.*s\"", v, (int)b.len, got);
+        /* The forwards writer of the message program, beside the line's backwards one. */
+        u64_digits_at(got, v, u64_ndigits(v));
+        if (memcmp(got, p, n) != 0)
+            cr_assert_fail("%" PRIu32 " forwards: \"%.*s\"", v, (int)n, got);
     }
     for (int i = 0; i < 200000; i++) {
         uint64_t v = rng() >> (rng() % 64);

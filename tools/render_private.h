@@ -136,7 +136,8 @@ static inline void buf_u64(struct render_buf *b, uint64_t v)
             return;
         }
         unsigned n = u64_ndigits(v);
-        u64_digits_at(b->data + b->len, v, n);
+        /* Backwards: the forwards writer made the JSON lines slower (bench/RESULTS.md, session 5). */
+        u64_digits_back(b->data + b->len + n, v);
         b->len += n;
         return;
     }
