@@ -731,16 +731,10 @@ static inline __attribute__((always_inline)) int render_ops_from(const struct re
                 break;
             }
             not_ascii |= !render_ascii(src, len);
-            /* Short strings (most): two overlapping word copies, no call. */
-            if (len >= 8 && len <= 16) {
-                memcpy(d, src, 8);
-                memcpy(d + len - 8, src + len - 8, 8);
-            } else if (len >= 4 && len < 8) {
-                memcpy(d, src, 4);
-                memcpy(d + len - 4, src + len - 4, 4);
-            } else {
+            if (len <= 16)
+                render_copy_small(d, src, len); /* most strings: no call */
+            else
                 memcpy(d, src, len);
-            }
             d += len;
             continue;
         }
