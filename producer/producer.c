@@ -491,6 +491,18 @@ static int shmlog__meta_create(void)
 #endif
 #define SHMLOG__NO_CPU UINT32_MAX
 
+/* The inline path's bound (shmlog__ring_local.limit) for a ring whose head is
+ * at head: below released, what the collector has let producers reuse (tail +
+ * capacity; UINT64_MAX on an overwrite ring), and never past the end of
+ * head's lap, so a record the inline path reserves never wraps and needs no
+ * test of its own for it. A stale bound is lower, never higher: head only
+ * grows. */
+static uint64_t shmlog__inline_limit(uint64_t head, uint64_t released, uint64_t mask)
+{
+    const uint64_t lap_end = (head | mask) + 1;
+    return released < lap_end ? released : lap_end;
+}
+
 static void shmlog__publish_ring(unsigned cpu, struct shmlog_ring *hdr, uint8_t *slots, uint64_t mask,
                                  uint32_t policy)
 {
@@ -503,7 +515,10 @@ static void shmlog__publish_ring(unsigned cpu, struct shmlog_ring *hdr, uint8_t 
      * path. */
     uint64_t limit = 0;
     if (SHMLOG__USE_RSEQ() && hdr != &shmlog__null_ring)
-        limit = policy == SHMLOG_OVERWRITE ? UINT64_MAX : shmlog__load_acquire(&hdr->tail) + mask + 1;
+        limit = shmlog__inline_limit(shmlog__load_relaxed(&hdr->head),
+                                     policy == SHMLOG_OVERWRITE ? UINT64_MAX
+                                                                : shmlog__load_acquire(&hdr->tail) + mask + 1,
+                                     mask);
     shmlog__store_relaxed(&r->limit, limit);
     /* Release pairs with the acquire in shmlog__reserve: a thread that sees
      * hdr sees slots, mask, limit and policy. */
@@ -659,7 +674,7 @@ static uint8_t *shmlog__reserve_on(struct shmlog__ring_local *r, struct shmlog_r
 {
     uint64_t cap = r->mask + 1;
     uint64_t head = shmlog__load_relaxed(&h->head);
-    uint64_t pad, need;
+    uint64_t pad, need, released = UINT64_MAX;
     for (;;) {
         uint64_t idx = head & r->mask;
         pad = nslots > 1 && idx + nslots > cap ? cap - idx : 0;
@@ -676,8 +691,9 @@ static uint8_t *shmlog__reserve_on(struct shmlog__ring_local *r, struct shmlog_r
                 tail = shmlog__load_acquire(&h->tail);
                 shmlog__store_release(&h->tail_cache, tail);
             }
+            released = tail + cap;
             if (rseq) /* the inline path's bound, from the tail just trusted */
-                shmlog__store_release(&r->limit, tail + cap);
+                shmlog__store_release(&r->limit, shmlog__inline_limit(head, released, r->mask));
             if (head + need - tail > cap) {
                 if (r->policy == SHMLOG_DROP) {
                     shmlog__drop(r, payload);
@@ -704,6 +720,8 @@ static uint8_t *shmlog__reserve_on(struct shmlog__ring_local *r, struct shmlog_r
             break;
     }
     shmlog__progress(h, r->mask, head + need, SHMLOG__CAST(unsigned, need));
+    if (rseq) /* the bound of the lap this record ends in */
+        shmlog__store_release(&r->limit, shmlog__inline_limit(head + need, released, r->mask));
     if (pad) {
         struct shmlog_record *p = SHMLOG__REINTERPRET(struct shmlog_record *, r->slots + ((head & r->mask) << 6));
         p->nslots = SHMLOG__CAST(uint8_t, pad); /* < SHMLOG_MAX_SLOTS: only a record that crosses the end pads */

@@ -110,10 +110,12 @@ struct shmlog__ring_local {
     struct shmlog_ring *hdr; /* NULL until created; published with release */
     uint8_t *slots;
     uint64_t mask;
-    /* A record may take the positions below limit without reading tail: tail
-     * + capacity as this process last read tail (a stale, lower limit only
-     * costs a slow call). 0 sends every reservation to the slow path (no
-     * rseq, a ring that takes nothing); UINT64_MAX on an overwrite ring. */
+    /* A record may take the positions below limit without reading tail or
+     * testing for the ring's end: tail + capacity as this process last read
+     * tail (UINT64_MAX on an overwrite ring), and never past the end of the
+     * lap head was in (shmlog__inline_limit). A stale, lower limit only costs
+     * a slow call. 0 sends every reservation to the slow path (no rseq, a
+     * ring that takes nothing). */
     uint64_t limit;
     uint32_t policy;
     uint32_t pad;
@@ -527,9 +529,9 @@ SHMLOG__INLINE uint8_t *shmlog__reserve(unsigned nslots, size_t payload, uint64_
             uint64_t head = shmlog__load_relaxed(&h->head);
             uint64_t idx = head & mask;
             /* Acquire pairs with the release of limit: the thread that read
-             * tail for it passes on its acquire of the collector's release. */
+             * tail for it passes on its acquire of the collector's release.
+             * Below limit, the record also ends in head's lap: no pad. */
             if (SHMLOG__LIKELY(head + nslots <= shmlog__load_acquire(&r->limit)) &&
-                ((__builtin_constant_p(nslots) && nslots == 1) || idx + nslots <= mask + 1) && /* else it pads */
                 SHMLOG__LIKELY(shmlog__rseq_cmpeq_store(&h->head, head, head + nslots, cpu, rseq_offset) == 0)) {
                 uint8_t *slot = slots + (idx << 6);
                 if (!slot) /* only the null ring has none, and its limit is 0: tells GCC */
