@@ -62,7 +62,7 @@ static unsigned long long by_columns(const char *dir)
     static uint8_t level[ROWS], category[ROWS], flags[ROWS];
     static char text[16 << 20];
     struct shmlog_read_columns c = {sizeof c, ROWS, ts, seq, tid, cpu, source, level, category, flags, msg,
-                                    values_at, text, sizeof text, values, VALUES};
+                                    values_at, text, sizeof text, values, VALUES, NULL};
     struct shmlog_read *r = open_dir(dir);
     const struct shmlog_read_event *ev;
     unsigned long long records = 0;

@@ -35,10 +35,10 @@ vpy=$tmp/venv/bin/python
 [ -x "$vpy" ] || bail "no venv"
 export SHMLOG_READ_LIBRARY=$lib
 cd "$tmp" || bail "cd $tmp" # the sources are not on sys.path: the installed package is what runs
-check "the installed package is imported, from the venv, and loads the library (API version 3)" "$vpy" -c "
+check "the installed package is imported, from the venv, and loads the library (API version 4)" "$vpy" -c "
 import shmlog, shmlog._native as n
 assert shmlog.__file__.startswith('$tmp/venv/'), shmlog.__file__
-assert n.library().shmlog_read_version() == 3
+assert n.library().shmlog_read_version() == 4
 "
 
 cat >"$tmp/pycheck.py" <<'EOF'
@@ -56,8 +56,7 @@ import shmlog
 
 RECORD_KEYS = ["ts_ns", "time", "level", "category", "host", "app", "pid", "tid", "cpu", "seq", "site", "msg",
                "fields"]
-OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error", "func",
-                 "thread"]  # read()'s events have no thread yet (the columns API has none): Arrow and dataframe() do
+OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error", "func", "thread"]
 UINT32_MAX = 4294967295
 failures = []
 
@@ -142,6 +141,8 @@ def diff_event(i, j, e):
             ne("site", j["site"], e.site)
         if j.get("func") != e.func:
             ne("func", j.get("func"), e.func)
+        if j.get("thread") != e.thread:
+            ne("thread", j.get("thread"), e.thread)
         if j.get("error") == "unknown site":
             if e.msg is not None or not j["msg"].startswith("<unknown site "):
                 ne("msg (unknown site: None)", j["msg"], e.msg)
@@ -778,7 +779,8 @@ CONSTS = [("RECORD", "RECORD"), ("LOSS", "LOSS"), ("EXIT", "EXIT"), ("ERROR", "E
           ("CLAMPED", "CLAMPED"), ("BACKTRACE", "BACKTRACE"), ("UNKNOWN_SITE", "UNKNOWN_SITE"), ("NOTE", "NOTE"),
           ("TIME_UNCERTAIN", "TIME_UNCERTAIN"),
           ("BOOL", "T_BOOL"), ("INT", "T_INT"), ("UINT", "T_UINT"), ("FLOAT", "T_FLOAT"), ("STR", "T_STR"),
-          ("PTR", "T_PTR"), ("FLOAT32", "T_FLOAT32"), ("VERSION", "FUNC_VERSION"), ("ARROW_RECORDS", "ARROW_RECORDS"),
+          ("PTR", "T_PTR"), ("FLOAT32", "T_FLOAT32"), ("VERSION", "THREAD_COLUMN_VERSION"),
+          ("ARROW_RECORDS", "ARROW_RECORDS"),
           ("ARROW_MARKERS", "ARROW_MARKERS")]
 
 
@@ -786,7 +788,7 @@ def STRUCTS(n):
     """The C structs the binding mirrors, and its ctypes classes."""
     return (("shmlog_read_site", n.Site), ("shmlog_read_field", n.Field), ("shmlog_read_event", n.Event),
             ("shmlog_read_options", n.Options), ("shmlog_read_arrow_options", n.ArrowOptions),
-            ("ArrowArrayStream", n.ArrowArrayStream))
+            ("shmlog_read_columns", n.Columns), ("ArrowArrayStream", n.ArrowArrayStream))
 
 
 def cmd_layout(c_output):

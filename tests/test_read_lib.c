@@ -618,8 +618,9 @@ static size_t record_text(struct shmlog_read *r, const struct shmlog_read_event 
 {
     size_t len;
     const char *msg = shmlog_read_message(r, &len);
-    int n = snprintf(out, cap, "%" PRIu64 " %" PRIu64 " %u %u %s %s %s %u %u|%s|", ev->ts_ns, ev->seq, ev->tid,
-                     ev->cpu, ev->level_name, ev->category, ev->app, ev->pid, ev->flags, msg ? msg : "(none)");
+    int n = snprintf(out, cap, "%" PRIu64 " %" PRIu64 " %u %u %s %s %s %u %u [%s]|%s|", ev->ts_ns, ev->seq, ev->tid,
+                     ev->cpu, ev->level_name, ev->category, ev->app, ev->pid, ev->flags,
+                     ev->thread ? ev->thread : "(unnamed)", msg ? msg : "(none)");
     const struct shmlog_read_field *f;
     int nf = shmlog_read_fields(r, &f);
     for (int i = 0; i < nf; i++) {
@@ -643,9 +644,11 @@ static size_t row_text(struct shmlog_read *r, const struct shmlog_read_columns *
     uint32_t len = (uint32_t)c->msg[i];
     int unknown = (c->flags[i] & SHMLOG_READ_UNKNOWN_SITE) != 0;
     cr_assert_eq(unknown, s->site == NULL);
-    int n = snprintf(out, cap, "%" PRIu64 " %" PRIu64 " %u %u %s %s %s %u %u|%.*s|", c->ts_ns[i], c->seq[i],
+    uint64_t th = c->thread[i];
+    int n = snprintf(out, cap, "%" PRIu64 " %" PRIu64 " %u %u %s %s %s %u %u [%.*s]|%.*s|", c->ts_ns[i], c->seq[i],
                      c->tid[i], c->cpu[i], levels[c->level[i]], shmlog_read_category_name(r, c->source[i], c->category[i]),
-                     s->app, s->pid, c->flags[i] & ~SHMLOG_READ_CORRUPT, unknown ? 6 : (int)len,
+                     s->app, s->pid, c->flags[i] & ~SHMLOG_READ_CORRUPT, th == UINT64_MAX ? 9 : (int)(uint32_t)th,
+                     th == UINT64_MAX ? "(unnamed)" : c->text + (th >> 32), unknown ? 6 : (int)len,
                      unknown ? "(none)" : c->text + (c->msg[i] >> 32));
     if (c->flags[i] & SHMLOG_READ_CORRUPT)
         return (size_t)n + (size_t)snprintf(out + n, cap - (size_t)n, "corrupt");
@@ -662,11 +665,12 @@ static size_t row_text(struct shmlog_read *r, const struct shmlog_read_columns *
 
 Test(read_lib, columns_hold_what_the_events_hold)
 {
-    static const char *const inputs[] = {"processes.shlog", "losses.shlog", "backtrace.shlog", "rotation"};
+    static const char *const inputs[] = {"v2-categories/processes.shlog", "v2-categories/losses.shlog",
+                                         "v2-categories/backtrace.shlog", "v2-categories/rotation", "v2-threads"};
     enum { CAP = 7 };
-    for (size_t k = 0; k < 4; k++) {
+    for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; k++) {
         char path[1024];
-        snprintf(path, sizeof path, "%s/v2-categories/%s", corpus(), inputs[k]);
+        snprintf(path, sizeof path, "%s/%s", corpus(), inputs[k]);
         const char *paths[] = {path};
         char *want = malloc(MAX_TEXT), *got = malloc(MAX_TEXT), err[256];
         size_t want_len = 0, got_len = 0, records = 0;
@@ -685,12 +689,12 @@ Test(read_lib, columns_hold_what_the_events_hold)
         shmlog_read_close(r);
 
         /* Small arrays: every way of running out is taken. */
-        static uint64_t ts[CAP], seq[CAP], msg[CAP], values[24];
+        static uint64_t ts[CAP], seq[CAP], msg[CAP], values[24], thread[CAP];
         static uint32_t tid[CAP], cpu[CAP], source[CAP], values_at[CAP];
         static uint8_t level[CAP], category[CAP], flags[CAP];
         static char text[1200];
         struct shmlog_read_columns c = {sizeof c, CAP, ts, seq, tid, cpu, source, level, category, flags, msg,
-                                        values_at, text, sizeof text, values, 24};
+                                        values_at, text, sizeof text, values, 24, thread};
         cr_assert_eq(shmlog_read_open(&r, paths, 1, NULL, err, sizeof err), 0, "%s", err);
         size_t rows_seen = 0, calls = 0;
         for (;;) {
@@ -728,13 +732,23 @@ Test(read_lib, columns_refuse_what_cannot_work)
     uint64_t msg[4];
     char text[8];
     struct shmlog_read_columns c = {sizeof c, 4, ts, seq, tid, cpu, source, level, category, flags, msg,
-                                    NULL, text, sizeof text, NULL, 0};
+                                    NULL, text, sizeof text, NULL, 0, NULL};
     cr_assert_eq(shmlog_read_next_columns(r, &c), -ENOBUFS, "a message longer than text");
     c.size = 8;
     cr_assert_eq(shmlog_read_next_columns(r, &c), -EINVAL);
     c.size = sizeof c;
     c.ts_ns = NULL;
     cr_assert_eq(shmlog_read_next_columns(r, &c), -EINVAL);
+    c.ts_ns = ts;
+    c.text = NULL;
+    c.msg = NULL;
+    uint64_t thread[4] = {7, 7, 7, 7};
+    c.thread = thread;
+    cr_assert_eq(shmlog_read_next_columns(r, &c), -EINVAL, "thread names without text");
+    /* A caller built before version 4: its struct ends before thread, which is not read. */
+    c.size = offsetof(struct shmlog_read_columns, thread);
+    cr_assert_eq(shmlog_read_next_columns(r, &c), 4);
+    cr_assert_eq(thread[0], 7, "thread written past the caller's struct");
     cr_assert_null(shmlog_read_source(r, 1000));
     shmlog_read_close(r);
 }
@@ -785,7 +799,7 @@ Test(read_lib, sources_stay_valid_while_more_come)
     static uint8_t level[4], category[4], flags[4];
     static char text[4096];
     struct shmlog_read_columns c = {sizeof c, 4, ts, seq, tid, cpu, source, level, category, flags, msg,
-                                    values_at, text, sizeof text, values, 64};
+                                    values_at, text, sizeof text, values, 64, NULL};
     const struct shmlog_read_source *first = NULL;
     size_t rows_seen = 0;
     long rows;

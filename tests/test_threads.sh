@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: thread names end to end (tests/thread_producer.cpp): a real segment, shmlog-collector and shmlog-dump read; each thread's records carry the name it gave (pthread_setname_np then shmlog_thread_init, the C++ shmlog_thread_init("name"), shmlog_thread_name), a long name cut and ending in '~', a control character and a byte that is not UTF-8 as '?', a rename from the records after it, the unnamed main thread without one; in text (app[pid/tid:name]) and JSON ("thread"); read --thread by name and by tid; Python's to_arrow has the thread column; THREAD entries no shmlog writes (control bytes, a name outside the segment, 100000 bytes, tid 0) cost nothing but show as '?' and a cut name.
+# Description: thread names end to end (tests/thread_producer.cpp): a real segment, shmlog-collector and shmlog-dump read; each thread's records carry the name it gave (pthread_setname_np then shmlog_thread_init, the C++ shmlog_thread_init("name"), shmlog_thread_name), a long name cut and ending in '~', a control character and a byte that is not UTF-8 as '?', a rename from the records after it, the unnamed main thread without one; in text (app[pid/tid:name]) and JSON ("thread"); read --thread by name and by tid; Python's to_arrow has the thread column and read()'s events the thread attribute; THREAD entries no shmlog writes (control bytes, a name outside the segment, 100000 bytes, tid 0) cost nothing but show as '?' and a cut name.
 # usage: test_threads.sh (meson test sets SHMLOG_DUMP, COLLECTOR, THREAD_PRODUCER, HOSTILE_THREADS, PYTHON_SRC, READ_LIBRARY)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-threads-XXXXXX)
@@ -95,7 +95,7 @@ py=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python
 if ! "$py" -c 'import pyarrow, pandas, polars' 2>/dev/null; then
     bail "$py lacks pyarrow, pandas or polars (tests/python-requirements.txt): run tools/setup.sh as root"
 fi
-check_show "Python: to_arrow's thread column is a dictionary of the names; dataframe(thread=) by name and tid; polars" \
+check_show "Python: to_arrow's thread column is a dictionary of the names, read()'s events the same names; dataframe(thread=) by name and tid; polars" \
     env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" "$py" - "$out" "$tmp/producer.out" <<'PY'
 import sys
 import pyarrow as pa, polars as pl
@@ -109,6 +109,10 @@ rows = {m[len("hello from "):]: th for m, th in zip(t.column("msg").to_pylist(),
 want = {"pthread": "md-0", "cxx": "order-gw", "long": "risk-calculator-for-every-venue~", "control": "bad?name?",
         "before-rename": "fx-a", "after-rename": "fx-b", "main": None}
 assert rows == want, rows
+events = {e.msg[len("hello from "):]: e.thread for e in shmlog.read(sys.argv[1], app="threads")
+          if e.msg and e.msg.startswith("hello from ")}
+assert events == want, events
+assert [e.thread for e in shmlog.read(sys.argv[1], thread="order-gw")] == ["order-gw"]
 df = shmlog.dataframe(sys.argv[1], thread="order-gw")
 assert list(df["msg"]) == ["hello from cxx"], list(df["msg"])
 assert str(df["thread"].dtype) == "category", df["thread"].dtype

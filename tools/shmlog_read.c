@@ -22,6 +22,7 @@
 /* The options of version 1: a program passes at least these. */
 #define OPTIONS_V1_SIZE (offsetof(struct shmlog_read_options, local_time) + sizeof(int))
 #define COLUMNS_V1_SIZE (offsetof(struct shmlog_read_columns, values_cap) + sizeof(size_t))
+#define COLUMNS_V4_SIZE (offsetof(struct shmlog_read_columns, thread) + sizeof(uint64_t *))
 
 /* A source of rows: a call site of one process, and its fields' names and types. */
 struct column_source {
@@ -613,6 +614,9 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
     if (!c || c->size < COLUMNS_V1_SIZE || c->cap == 0 || !c->ts_ns || !c->seq || !c->tid || !c->cpu || !c->source || !c->level ||
         !c->category || !c->flags || (c->msg && !c->text) || (c->values_at && (!c->values || !c->text)))
         return -EINVAL;
+    uint64_t *thread = c->size >= COLUMNS_V4_SIZE ? c->thread : NULL;
+    if (thread && !c->text)
+        return -EINVAL;
     if (r->streaming)
         return -EBUSY;
     r->cur = NULL;
@@ -678,6 +682,17 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
                     c->values[nvalues + (size_t)j] = v;
                 }
                 row_values = (size_t)n;
+            }
+        }
+        if (thread) {
+            thread[rows] = UINT64_MAX;
+            if (e->thread) {
+                size_t n = strlen(e->thread);
+                if (text_len + row_text + n > text_cap)
+                    goto full;
+                memcpy(c->text + text_len + row_text, e->thread, n);
+                thread[rows] = (uint64_t)(text_len + row_text) << 32 | n;
+                row_text += n;
             }
         }
         c->ts_ns[rows] = entry_own_ts(e);

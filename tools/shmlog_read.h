@@ -47,8 +47,9 @@
 extern "C" {
 #endif
 
-#define SHMLOG_READ_VERSION 3 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
-                                  streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option) */
+#define SHMLOG_READ_VERSION 4 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
+                                  streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option;
+                                  4: shmlog_read_columns.thread) */
 
 struct shmlog_read;
 
@@ -214,6 +215,9 @@ struct shmlog_read_columns {
                               they are, floats as their IEEE 754 bits, strings as offset << 32 | length
                               in text */
     size_t values_cap;
+    /* version 4, read when size covers it */
+    uint64_t *thread;      /* per row: its thread's name (the event's) in text, offset << 32 | length;
+                              UINT64_MAX: none; NULL: no names */
 };
 
 /* Fills up to cap rows with the next records; stops early before an event

@@ -70,6 +70,7 @@ _EVENT_FIELDS = (
     "proc_start",      # with host and pid, who the process is (pids are reused); 0 when unknown
     "time_uncertain",  # records: its time lies between anchors around a step of the wall clock (off by it?)
     "func",            # records: the call site's function; None when the files do not name one
+    "thread",          # records: the name the files gave the writing thread when it wrote; else None
 )
 
 
@@ -80,7 +81,7 @@ class Event(collections.namedtuple("Event", _EVENT_FIELDS)):
 
     Records: kind, ts_ns, host, app, pid, tid, cpu, seq, level, category,
     site, msg, fields, truncated, clamped, backtrace, error, proc_start,
-    time_uncertain, func.
+    time_uncertain, func, thread (None where the process named no thread).
     Losses: loss_reason ("dropped", "overwritten", "dead_writer", "corrupt",
     "no_ring", "unregistered", "before_init", "unencodable", "undecodable"),
     loss_records, loss_positions,
@@ -327,12 +328,14 @@ class Reader:
         text = c["_text"]
         vu, vi, vf = c["_u"], c["_i"], c["_f"]
         with_fields = self._fields
+        # an older library leaves the thread column as it was: no names then, as from _thread_name
+        threads = c["thread"][:rows] if self._lib.shmlog_read_version() >= _n.THREAD_COLUMN_VERSION else (_n.UINT64_MAX,) * rows
         new = _event_new
         pend = self._pending
-        for ts, seq, tid, cpu, src, level, cat, flags, at_msg, at in zip(
+        for ts, seq, tid, cpu, src, level, cat, flags, at_msg, at, at_thread in zip(
                 c["ts_ns"][:rows], c["seq"][:rows], c["tid"][:rows], c["cpu"][:rows], c["source"][:rows],
                 c["level"][:rows], c["category"][:rows], c["flags"][:rows], c["msg"][:rows],
-                c["values_at"][:rows]):
+                c["values_at"][:rows], threads):
             unknown = flags & _n.UNKNOWN_SITE
             corrupt = flags & _n.CORRUPT
             host, app, pid, start, site, func, names, types = self._source(src, not corrupt)
@@ -361,7 +364,8 @@ class Reader:
                 _LEVELS[level] if level < 6 else "L%d" % level, self._category(src, cat), site, msg, fields,
                 bool(flags & _n.TRUNCATED), bool(flags & _n.CLAMPED), bool(flags & _n.BACKTRACE),
                 "unknown site" if unknown else "corrupt payload" if corrupt else None,
-                None, None, None, None, None, None, None, start, bool(flags & _n.TIME_UNCERTAIN), func)))
+                None, None, None, None, None, None, None, start, bool(flags & _n.TIME_UNCERTAIN), func,
+                None if at_thread == _n.UINT64_MAX else self._thread_text(text, at_thread))))
         return True
 
     def _source(self, i, decoded):
@@ -429,24 +433,41 @@ class Reader:
                 "record", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, ev.tid, cpu, ev.seq,
                 text(ev.level_name, c), text(ev.category, c), site, msg, fields,
                 bool(flags & _n.TRUNCATED), bool(flags & _n.CLAMPED), bool(flags & _n.BACKTRACE), error,
-                None, None, None, None, None, None, None, ev.proc_start, bool(flags & _n.TIME_UNCERTAIN), func))
+                None, None, None, None, None, None, None, ev.proc_start, bool(flags & _n.TIME_UNCERTAIN), func,
+                self._thread_name(ev)))
         if kind == _n.LOSS:
             return _event_new(Event, (
                 "loss", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, cpu, None,
                 None, None, None, None, None, False, False, False, None,
                 text(ev.loss_reason, c), ev.loss_records, ev.loss_positions, ev.loss_first_seq,
-                None, None, None, ev.proc_start, False, None))
+                None, None, None, ev.proc_start, False, None, None))
         if kind == _n.EXIT:
             return _event_new(Event, (
                 "exit", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, None, None,
                 None, None, None, None, None, False, False, False, None,
                 None, None, None, None,
-                ev.exit_records, ev.exit_lost, text(ev.exit_how, c) or None, ev.proc_start, False, None))
+                ev.exit_records, ev.exit_lost, text(ev.exit_how, c) or None, ev.proc_start, False, None, None))
         return _event_new(Event, (
             "note" if kind == _NOTE else "error", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, cpu, None,
             None, None, None, None, None, False, False, False,
             text(ev.error, c) if kind in (_n.ERROR, _NOTE) else "unknown event kind %d" % kind,
-            None, None, None, None, None, None, None, ev.proc_start, False, None))
+            None, None, None, None, None, None, None, ev.proc_start, False, None, None))
+
+    def _thread_text(self, text, at):
+        """A thread name of a batch's text, decoded once per distinct name."""
+        b = bytes(text[at >> 32:(at >> 32) + (at & 0xFFFFFFFF)])
+        s = self._cache.get(b)
+        if s is None:
+            s = b.decode("utf-8", _n.ERRORS)
+            if len(self._cache) < 4096:
+                self._cache[b] = s
+        return s
+
+    def _thread_name(self, ev):
+        """A record's thread name, or None (unnamed, or a library older than thread names)."""
+        if self._lib.shmlog_read_version() < _n.THREAD_VERSION:
+            return None
+        return _n.text(ev.thread, self._cache) or None
 
     def _read_fields(self, n):
         """({name: value}, (type, ...)) of the n fields at self._fp."""

@@ -13,6 +13,7 @@ API_VERSION = 1  # the SHMLOG_READ_VERSION read() needs
 ARROW_VERSION = 2  # and the one the Arrow streams and time strings need
 FUNC_VERSION = 3  # and the one whose Site has func
 THREAD_VERSION = 3  # and the one thread names (the thread option and column) need
+THREAD_COLUMN_VERSION = 4  # and the one whose columns carry them (read()'s events in batches)
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
@@ -24,6 +25,7 @@ NOTE = 0x100  # an ERROR event that is a note, not damage
 T_BOOL, T_INT, T_UINT, T_FLOAT, T_STR, T_PTR, T_FLOAT32 = 1, 2, 3, 4, 5, 6, 7
 
 UINT32_MAX = 0xFFFFFFFF
+UINT64_MAX = 0xFFFFFFFFFFFFFFFF  # a columns row's thread: none
 
 
 class Site(ctypes.Structure):
@@ -125,6 +127,7 @@ class Columns(ctypes.Structure):
         ("text_cap", ctypes.c_size_t),
         ("values", ctypes.c_void_p),
         ("values_cap", ctypes.c_size_t),
+        ("thread", ctypes.c_void_p),  # version 4: filled only by a library that has it
     ]
 
 
@@ -225,7 +228,7 @@ def text_at(buf, at):
 
 # The per-row arrays of struct shmlog_read_columns, and the type of their elements.
 COLUMN_ARRAYS = {"ts_ns": "Q", "seq": "Q", "tid": "I", "cpu": "I", "source": "I", "level": "B", "category": "B",
-                 "flags": "B", "msg": "Q", "values_at": "I"}
+                 "flags": "B", "msg": "Q", "values_at": "I", "thread": "Q"}
 
 
 def columns(address, rows, text, text_cap, values, values_cap):

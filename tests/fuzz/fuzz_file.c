@@ -331,12 +331,12 @@ static void read_with_library(const uint8_t *bytes, size_t n)
     /* Again in columns, with small arrays: the same records, every row's
      * message and values inside what it was given. */
     enum { ROWS = 5, VALUES = 24 };
-    static uint64_t ts[ROWS], seq[ROWS], msg[ROWS], values[VALUES];
+    static uint64_t ts[ROWS], seq[ROWS], msg[ROWS], values[VALUES], thread[ROWS];
     static uint32_t tid[ROWS], cpu[ROWS], source[ROWS], values_at[ROWS];
     static uint8_t level[ROWS], category[ROWS], flags[ROWS];
     static char text[8192];
     struct shmlog_read_columns c = {sizeof c, ROWS, ts, seq, tid, cpu, source, level, category, flags, msg,
-                                    values_at, text, sizeof text, values, VALUES};
+                                    values_at, text, sizeof text, values, VALUES, thread};
     if (shmlog_read_open(&r, paths, 1, NULL, err, sizeof err) != 0) {
         unlink(path);
         return;
@@ -353,6 +353,7 @@ static void read_with_library(const uint8_t *bytes, size_t n)
         for (long i = 0; i < rows; i++) {
             const struct shmlog_read_source *src = shmlog_read_source(r, source[i]);
             FZ_CHECK(src && (msg[i] >> 32) + (uint32_t)msg[i] <= sizeof text);
+            FZ_CHECK(thread[i] == UINT64_MAX || (thread[i] >> 32) + (uint32_t)thread[i] <= sizeof text);
             FZ_CHECK(shmlog_read_category_name(r, source[i], category[i]) != NULL);
             if (flags[i] & (SHMLOG_READ_CORRUPT | SHMLOG_READ_UNKNOWN_SITE))
                 continue;
