@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: thread names end to end (tests/thread_producer.cpp): a real segment, shmlog-collector and shmlog-dump read; each thread's records carry the name it gave (pthread_setname_np then shmlog_thread_init, the C++ shmlog_thread_init("name"), shmlog_thread_name), a long name cut and ending in '~', a control character and a byte that is not UTF-8 as '?', a rename from the records after it, the unnamed main thread without one; in text (app[pid/tid:name]) and JSON ("thread"); read --thread by name and by tid; Python's to_arrow has the thread column and read()'s events the thread attribute; THREAD entries no shmlog writes (control bytes, a name outside the segment, 100000 bytes, tid 0) cost nothing but show as '?' and a cut name.
+# Description: thread names end to end (tests/thread_producer.cpp): a real segment, shmlog-collector and shmlog-dump read; each thread's records carry the name it gave (pthread_setname_np then shmlog_thread_init, the C++ shmlog_thread_init("name"), shmlog_thread_name), a long name cut and ending in '~', a control character and a byte that is not UTF-8 as '?', a rename from the records after it, the unnamed main thread without one; in text (app[pid/tid:name]) and JSON ("thread"); read --thread by name and by tid; shmlog-dump ring names them and takes --thread; Python's to_arrow has the thread column and read()'s events the thread attribute; THREAD entries no shmlog writes (control bytes, a name outside the segment, 100000 bytes, tid 0) cost nothing but show as '?' and a cut name.
 # usage: test_threads.sh (meson test sets SHMLOG_DUMP, COLLECTOR, THREAD_PRODUCER, HOSTILE_THREADS, PYTHON_SRC, READ_LIBRARY)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-threads-XXXXXX)
@@ -126,4 +126,31 @@ except ValueError as e:
     assert "thread must be" in str(e), e
 print("ok")
 PY
+# The rings of a process no collector read: shmlog-dump ring names the threads from the process's THREAD
+# entries (their names as they are now: both records of the renamed thread say fx-b) and takes --thread.
+ringseg=$tmp/ringseg
+mkdir -p "$ringseg"
+SHMLOG_DIR=$ringseg "$THREAD_PRODUCER" >"$tmp/ring-producer.out" 2>"$tmp/ring-producer.err"
+check "the producer ran again, no collector" test $? -eq 0 -a "$(grep '^done ' "$tmp/ring-producer.out")" = "done 0"
+ring_tid() { sed -n "s/^tid $1 //p" "$tmp/ring-producer.out"; }
+"$SHMLOG_DUMP" ring --dir "$ringseg" >"$tmp/ring.txt" 2>"$tmp/ring.err"
+diag "$tmp/ring.err"
+ring_line() { # label, the thread part of the text line, message
+    grep -q "threads\[[0-9]*/$(ring_tid "$1")$2\] cpu[0-9]* thread_producer.cpp:[0-9]* hello from $3\$" "$tmp/ring.txt"
+}
+check "ring: text names each thread as the files do" ring_line pthread :md-0 pthread
+check "ring: the C++ shmlog_thread_init(\"order-gw\")" ring_line cxx :order-gw cxx
+check "ring: a renamed thread has its name of now" ring_line renamed :fx-b before-rename
+check "ring: a thread never named shows its tid alone" ring_line main '' main
+check_show "ring --thread by name: that thread's record alone" \
+    bash -c "'$SHMLOG_DUMP' ring --dir '$ringseg' --thread order-gw | grep -c . | grep -qx 1 && '$SHMLOG_DUMP' ring --dir '$ringseg' --thread order-gw | grep -q 'hello from cxx\$'"
+"$SHMLOG_DUMP" ring --dir "$ringseg" --thread "$(ring_tid renamed)" --format json >"$tmp/ring.json" 2>>"$tmp/ring.err"
+check_show "ring --thread by tid, JSON: the renamed thread's two records, \"thread\":\"fx-b\"" python3 - "$tmp/ring.json" <<'PY'
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert [o["msg"] for o in objs] == ["hello from before-rename", "hello from after-rename"], objs
+assert all(o.get("thread") == "fx-b" for o in objs), objs
+print("ok")
+PY
+
 tap_done

@@ -3,6 +3,7 @@
  * (or dead) processes, merged in time order, rendered as read renders files;
  * with --follow, the records as they are committed, with no collector.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -69,7 +70,37 @@ struct ring_ctx {
     struct site_cache *sites;
     int writer_dead;
     uint64_t last_ns; /* time of the last record shown: loss markers use it */
+    /* ring_thread_name's answer for the last tid asked, from the first
+     * name_scanned entries of the site table */
+    uint32_t name_tid, name_scanned;
+    int named;
+    char name[SHMLOG_THREAD_NAME_BYTES + 1];
 };
+
+/* The name the process's THREAD entries give thread tid (its last entry: the
+ * name it has now), or NULL. Records of one thread come in runs: for the tid
+ * asked last, only entries published since are read. */
+static const char *ring_thread_name(struct ring_ctx *ctx, uint32_t tid)
+{
+    if (tid != ctx->name_tid || !ctx->name_scanned) {
+        ctx->name_tid = tid;
+        ctx->name_scanned = 0;
+        ctx->named = 0;
+    }
+    for (uint32_t id = ctx->name_scanned; id < ctx->info->site_capacity; id++) {
+        uint32_t entry_tid;
+        char name[SHMLOG_THREAD_NAME_BYTES + 1];
+        int rc = shm_meta_thread(ctx->sites->meta, id, &entry_tid, name);
+        if (rc == -ENOENT)
+            break;
+        ctx->name_scanned = id + 1;
+        if (rc == 0 && entry_tid == tid) {
+            memcpy(ctx->name, name, sizeof name);
+            ctx->named = 1;
+        }
+    }
+    return ctx->named ? ctx->name : NULL;
+}
 
 /* Records shown over every process: --limit ends the command. */
 static uint64_t ring_shown;
@@ -121,11 +152,12 @@ static void emit_record(struct ring_ctx *ctx, const struct ring_cursor *c)
         fprintf(stderr, "%s: out of memory rendering a record of %s[%u]\n", dump_prog, ctx->info->app, ctx->info->pid);
         return;
     }
+    const char *thread = ring_thread_name(ctx, c->rec.tid);
     if (ring_limit_reached(ctx->cli) || !read_filter_record(f, c->rec.level, shm_categories_name(ctx->sites->cats, c->rec.category), ts) ||
-        !read_filter_grep(f, sr, &c->rec))
+        !read_filter_thread(f, c->rec.tid, thread) || !read_filter_grep(f, sr, &c->rec))
         return;
     struct render_buf b = out_begin();
-    render_prepared(sr, &c->rec, c->view.cpu, ts, ctx->cli->json, &b);
+    render_prepared_thread(sr, &c->rec, c->view.cpu, ts, thread, ctx->cli->json, &b);
     out_end(&b);
     ring_shown++;
 }

@@ -94,9 +94,7 @@ struct command {
 #define BIT(o) (1u << (o))
 #define BASE_OPTS (BIT(OPT_FORMAT) | BIT(OPT_HELP) | BIT(OPT_UTC))
 #define FILTER_OPTS (BIT(OPT_PID) | BIT(OPT_LEVEL) | BIT(OPT_CATEGORY) | BIT(OPT_APP) | BIT(OPT_SINCE) | \
-                     BIT(OPT_UNTIL) | BIT(OPT_GREP) | BIT(OPT_LIMIT))
-/* The files name threads; the rings do not. */
-#define FILE_FILTER_OPTS (FILTER_OPTS | BIT(OPT_THREAD))
+                     BIT(OPT_UNTIL) | BIT(OPT_GREP) | BIT(OPT_LIMIT) | BIT(OPT_THREAD))
 #define MAX_FILE_ARGS 65536
 
 static const struct command commands[] = {
@@ -107,14 +105,14 @@ static const struct command commands[] = {
      "ring [--dir D]... [--follow] [filters] [--format text|json]",
      "decode every record still in the rings (also of a dead process), merged in time order;\n"
      "                  --follow: then each record as it is committed, with no collector (development)"},
-    {"read", cmd_read, BASE_OPTS | FILE_FILTER_OPTS, MAX_FILE_ARGS,
+    {"read", cmd_read, BASE_OPTS | FILTER_OPTS, MAX_FILE_ARGS,
      "read [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--format text|json]",
      "decode collector files (a DIR: its .shlog files and the open .part; none: the --out default;\n"
      "                  a topic shmlog-ship fills: every host's frames in it), merged in time order"},
-    {"stats", cmd_stats, BASE_OPTS | FILE_FILTER_OPTS, MAX_FILE_ARGS,
+    {"stats", cmd_stats, BASE_OPTS | FILTER_OPTS, MAX_FILE_ARGS,
      "stats [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--format text|json]",
      "counts: records, losses, by level, category, app and site; bytes per record, time span, rate"},
-    {"follow", cmd_follow, BASE_OPTS | FILE_FILTER_OPTS | BIT(OPT_OUT), 1,
+    {"follow", cmd_follow, BASE_OPTS | FILTER_OPTS | BIT(OPT_OUT), 1,
      "follow [--out O | kafka://HOST:PORT[,...]/TOPIC] [filters] [--format text|json]",
      "print records as the collector writes them (the newest .part in O), across rotations; or as\n"
      "                  the topic's hosts ship them (from the end, or --since T)"},
@@ -177,7 +175,7 @@ static void print_help(FILE *f)
             "  --until T          2026-11-22T07:39:36.5Z or +01:00 (a zone), 2026-11-22[T07:39[:36]]\n"
             "                     or 07:39[:36[.5]] (today) in the zone times are shown in,\n"
             "                     -30s -5m -2h -1d (before now), or Unix seconds[.frac] or ns\n"
-            "  --thread T         records of the thread named T, or of tid T (read, stats, follow)\n"
+            "  --thread T         records of the thread named T, or of tid T\n"
             "  --grep RE          the rendered message matches the extended regular expression RE\n"
             "  -n, --limit N      stop after N records\n\n"
             "Loss and exit markers pass the pid, app and time filters only.\n"
