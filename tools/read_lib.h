@@ -52,6 +52,11 @@ struct shmlog_read {
     char *text;          /* message, line: RENDER_LINE_MAX + 1 bytes */
     struct shmlog_read_field fields[SHMLOG_MAX_ARGS];
     char field_text[SHMLOG_MAX_ARGS * (SHMLOG_MAX_PAYLOAD + 256)]; /* names and strings, NUL-terminated */
+    /* The current record's arguments, decoded once for its message and its
+     * fields: of event number args_of (events counts shmlog_read_next's). */
+    struct render_arg args[SHMLOG_MAX_ARGS];
+    int nargs;
+    uint64_t events, args_of;
     /* the sources of rows (shmlog_read_next_columns) */
     struct hmap source_of;          /* (process, site or its id) -> index + 1 */
     struct column_source **sources; /* each its own allocation: shmlog_read_source() pointers stay */

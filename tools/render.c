@@ -32,6 +32,13 @@ int render_prepared_thread(const struct render_site *sr, const struct shm_copied
     return json_record(sr, rec, cpu, ts_ns, thread, args, nargs, out);
 }
 
+int render_prepared_msg_of(const struct render_site *sr, const struct shm_copied_record *rec,
+                           const struct render_arg *args, int nargs, struct render_buf *out)
+{
+    put_prepared_msg(sr, rec, args, nargs, out, ESC_NONE, NULL); /* an unknown site's nargs is not looked at */
+    return out->overflow ? -ENOBUFS : 0;
+}
+
 int render_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
                                struct render_buf *out)
 {
@@ -64,7 +71,12 @@ int render_prepared_fields(const struct render_site *sr, const struct shm_copied
                            struct render_field fields[SHMLOG_MAX_ARGS])
 {
     struct render_arg args[SHMLOG_MAX_ARGS];
-    int nargs = render_prepared_args(sr, rec, NULL, args);
+    return render_prepared_fields_of(sr, args, render_prepared_args(sr, rec, NULL, args), fields);
+}
+
+int render_prepared_fields_of(const struct render_site *sr, const struct render_arg *args, int nargs,
+                              struct render_field fields[SHMLOG_MAX_ARGS])
+{
     if (nargs <= 0)
         return nargs;
     for (int i = 0; i < sr->nflat; i++) {

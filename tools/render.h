@@ -339,6 +339,13 @@ int render_prepared_fields(const struct render_site *sr, const struct shm_copied
  * render_field_value()'s. */
 int render_prepared_args(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *msg,
                          struct render_arg args[SHMLOG_MAX_ARGS]);
+/* The message (render_prepared_msg()) and the fields (render_prepared_fields())
+ * of a record whose arguments render_prepared_args() decoded into args, its
+ * result nargs: a reader that wants both decodes once. */
+int render_prepared_msg_of(const struct render_site *sr, const struct shm_copied_record *rec,
+                           const struct render_arg *args, int nargs, struct render_buf *out);
+int render_prepared_fields_of(const struct render_site *sr, const struct render_arg *args, int nargs,
+                              struct render_field fields[SHMLOG_MAX_ARGS]);
 /* Field i's value of args that render_prepared_args() decoded: a string cut
  * as the message cuts it is in *cut. */
 const struct render_arg *render_field_value(const struct render_site *sr, const struct render_arg *args, int i,

@@ -421,9 +421,19 @@ int shmlog_read_next(struct shmlog_read *r, const struct shmlog_read_event **ev)
         return r->failed;
     r->ready_off += e->bytes;
     r->cur = e;
+    r->events++;
     fill_event(r, e);
     *ev = &r->ev;
     return 1;
+}
+
+/* The current record's arguments into r->args, unless they are there. */
+static void current_args(struct shmlog_read *r, const struct render_site *sr)
+{
+    if (r->args_of == r->events)
+        return;
+    r->nargs = render_prepared_args(sr, entry_record(r->cur), NULL, r->args);
+    r->args_of = r->events;
 }
 
 const char *shmlog_read_message(struct shmlog_read *r, size_t *len)
@@ -435,7 +445,8 @@ const char *shmlog_read_message(struct shmlog_read *r, size_t *len)
         return NULL;
     struct render_buf b;
     render_buf_init(&b, r->text, RENDER_LINE_MAX);
-    render_prepared_msg(sr, entry_record(r->cur), &b);
+    current_args(r, sr);
+    render_prepared_msg_of(sr, entry_record(r->cur), r->args, r->nargs, &b);
     r->text[b.len] = '\0';
     if (len)
         *len = b.len;
@@ -480,7 +491,11 @@ int shmlog_read_fields(struct shmlog_read *r, const struct shmlog_read_field **f
         return 0;
     const struct render_site *sr = prepared(&r->engine, r->cur->site, r->cur->proc);
     struct render_field rf[SHMLOG_MAX_ARGS];
-    int n = sr ? render_prepared_fields(sr, entry_record(r->cur), rf) : -1;
+    int n = -1;
+    if (sr) {
+        current_args(r, sr);
+        n = render_prepared_fields_of(sr, r->args, r->nargs, rf);
+    }
     char *at = r->field_text, *end = r->field_text + sizeof r->field_text;
     for (int i = 0; i < n; i++) {
         struct shmlog_read_field *out = &r->fields[i];
@@ -644,19 +659,23 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
         struct column_source *s = r->sources[src];
         struct render_buf b;
         size_t msg_len = 0;
+        struct render_arg args[SHMLOG_MAX_ARGS]; /* decoded once for the message and the values */
+        int nargs = 0;
         if (c->msg && e->site) {
             /* Rendered where it goes; a row that does not fit waits for the next call. */
             render_buf_init(&b, c->text + text_len, text_cap - text_len);
-            render_prepared_msg(sr, rec, &b);
+            nargs = render_prepared_args(sr, rec, &b, args);
             if (b.overflow)
                 goto full;
             msg_len = b.len;
+        } else if (c->values_at && e->site) {
+            nargs = render_prepared_args(sr, rec, NULL, args);
         }
         uint8_t flags = (uint8_t)read_record_flags(rec, e->site);
         size_t row_text = msg_len, row_values = 0;
         if (c->values_at && e->site) {
             struct render_field rf[SHMLOG_MAX_ARGS];
-            int n = render_prepared_fields(sr, rec, rf);
+            int n = render_prepared_fields_of(sr, args, nargs, rf);
             if (n > 0 && s->pub.nfields == 0 && source_learn(s, rf, n) != 0) {
                 read_fail(r, -ENOMEM);
                 break;
