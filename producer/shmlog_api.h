@@ -489,16 +489,21 @@ SHMLOG__INLINE void shmlog__put_arg(struct shmlog__cursor *c, unsigned t, uint64
     shmlog__put_bytes(c, SHMLOG__REINTERPRET(const void *, v), len);
 }
 
-/* Asks for the four ring lines after a record, for writing, while the record
- * is written: the next calls find their lines owned instead of each waiting
- * for its own (the collector read them last, a lap ago). Past the ring's end
- * (once a lap) it asks for lines it will not write: a prefetch never faults.
- * The figures: bench/call.sh, bench/RESULTS.md. */
-SHMLOG__INLINE void shmlog__prefetch_next(const uint8_t *slots, uint64_t mask, uint64_t next)
+/* Asks for the ring lines after a record, for writing, while the record is
+ * written: the next calls find their lines owned instead of each waiting for
+ * its own (the collector read them last, a lap ago). Four lines, or eight
+ * after a record that may take several slots (a string's), which uses its
+ * lines up faster. Past the ring's end (once a lap) it asks for lines it will
+ * not write: a prefetch never faults. The figures: bench/peers.sh,
+ * bench/call.sh, bench/RESULTS.md. */
+SHMLOG__INLINE void shmlog__prefetch_next(const uint8_t *slots, uint64_t mask, uint64_t next, unsigned nslots)
 {
     const uint8_t *line = slots + ((next & mask) << 6);
     __asm__ __volatile__("prefetchw %0\n\tprefetchw %1\n\tprefetchw %2\n\tprefetchw %3"
                          : : "m"(line[0]), "m"(line[64]), "m"(line[128]), "m"(line[192]));
+    if (!(__builtin_constant_p(nslots) && nslots == 1))
+        __asm__ __volatile__("prefetchw %0\n\tprefetchw %1\n\tprefetchw %2\n\tprefetchw %3"
+                             : : "m"(line[256]), "m"(line[320]), "m"(line[384]), "m"(line[448]));
 }
 
 /* Reserves the slots of a record of `payload` bytes on the ring of this cpu:
@@ -537,7 +542,7 @@ SHMLOG__INLINE uint8_t *shmlog__reserve(unsigned nslots, size_t payload, uint64_
                 if (!slot) /* only the null ring has none, and its limit is 0: tells GCC */
                     __builtin_unreachable();
                 shmlog__progress(h, mask, head + nslots, nslots);
-                shmlog__prefetch_next(slots, mask, head + nslots);
+                shmlog__prefetch_next(slots, mask, head + nslots, nslots);
                 shmlog__slots_open(policy, slot);
                 *pos = head;
                 return slot;
