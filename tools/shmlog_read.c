@@ -624,6 +624,18 @@ static int source_learn(struct column_source *s, const struct render_field *rf, 
     return 0;
 }
 
+/* Appends n bytes of s to a row's text at *at (text_cap bytes in all): where
+ * they are, offset << 32 | length, or UINT64_MAX when they do not fit. */
+static uint64_t row_text_put(char *text, size_t text_cap, size_t *at, const void *s, size_t n)
+{
+    if (*at + n > text_cap)
+        return UINT64_MAX;
+    memcpy(text + *at, s, n);
+    uint64_t where = (uint64_t)*at << 32 | n;
+    *at += n;
+    return where;
+}
+
 long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns *c)
 {
     if (!c || c->size < COLUMNS_V1_SIZE || c->cap == 0 || !c->ts_ns || !c->seq || !c->tid || !c->cpu || !c->source || !c->level ||
@@ -672,7 +684,7 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
             nargs = render_prepared_args(sr, rec, NULL, args);
         }
         uint8_t flags = (uint8_t)read_record_flags(rec, e->site);
-        size_t row_text = msg_len, row_values = 0;
+        size_t row_end = text_len + msg_len, row_values = 0; /* where the row's text ends */
         if (c->values_at && e->site) {
             struct render_field rf[SHMLOG_MAX_ARGS];
             int n = render_prepared_fields_of(sr, args, nargs, rf);
@@ -690,11 +702,9 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
                     const struct render_arg *a = &rf[j].value;
                     uint64_t v = a->v.u;
                     if (a->type == SHMLOG_ARG_STR) {
-                        if (text_len + row_text + a->str_len > text_cap)
+                        v = row_text_put(c->text, text_cap, &row_end, a->v.s, a->str_len);
+                        if (v == UINT64_MAX)
                             goto full;
-                        memcpy(c->text + text_len + row_text, a->v.s, a->str_len);
-                        v = (uint64_t)(text_len + row_text) << 32 | a->str_len;
-                        row_text += a->str_len;
                     } else if (a->type == SHMLOG_ARG_BOOL) {
                         v = a->v.u != 0;
                     }
@@ -706,12 +716,9 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
         if (thread) {
             thread[rows] = UINT64_MAX;
             if (e->thread) {
-                size_t n = strlen(e->thread);
-                if (text_len + row_text + n > text_cap)
+                thread[rows] = row_text_put(c->text, text_cap, &row_end, e->thread, strlen(e->thread));
+                if (thread[rows] == UINT64_MAX)
                     goto full;
-                memcpy(c->text + text_len + row_text, e->thread, n);
-                thread[rows] = (uint64_t)(text_len + row_text) << 32 | n;
-                row_text += n;
             }
         }
         c->ts_ns[rows] = entry_own_ts(e);
@@ -726,7 +733,7 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
             c->msg[rows] = (uint64_t)text_len << 32 | msg_len;
         if (c->values_at)
             c->values_at[rows] = (uint32_t)nvalues;
-        text_len += row_text;
+        text_len = row_end;
         nvalues += row_values;
         r->last_proc = e->proc;
         r->last_site = e->site;

@@ -242,6 +242,9 @@ class Reader:
                                   until=until, grep=grep, limit=limit)
         self._lib = lib
         self._h = h
+        version = lib.shmlog_read_version()
+        self._thread_names = version >= _n.THREAD_VERSION  # an older library's events have none
+        self._thread_column = version >= _n.THREAD_COLUMN_VERSION  # nor its batches
         self._ev = ctypes.POINTER(_n.Event)()
         self._fp = ctypes.POINTER(_n.Field)()
         self._len = ctypes.c_size_t()
@@ -328,8 +331,8 @@ class Reader:
         text = c["_text"]
         vu, vi, vf = c["_u"], c["_i"], c["_f"]
         with_fields = self._fields
-        # an older library leaves the thread column as it was: no names then, as from _thread_name
-        threads = c["thread"][:rows] if self._lib.shmlog_read_version() >= _n.THREAD_COLUMN_VERSION else (_n.UINT64_MAX,) * rows
+        # an older library leaves the thread column as it was: no names then
+        threads = c["thread"][:rows] if self._thread_column else (_n.UINT64_MAX,) * rows
         new = _event_new
         pend = self._pending
         for ts, seq, tid, cpu, src, level, cat, flags, at_msg, at, at_thread in zip(
@@ -365,7 +368,7 @@ class Reader:
                 bool(flags & _n.TRUNCATED), bool(flags & _n.CLAMPED), bool(flags & _n.BACKTRACE),
                 "unknown site" if unknown else "corrupt payload" if corrupt else None,
                 None, None, None, None, None, None, None, start, bool(flags & _n.TIME_UNCERTAIN), func,
-                None if at_thread == _n.UINT64_MAX else self._thread_text(text, at_thread))))
+                None if at_thread == _n.UINT64_MAX else _n.text_at(text, at_thread))))
         return True
 
     def _source(self, i, decoded):
@@ -434,7 +437,7 @@ class Reader:
                 text(ev.level_name, c), text(ev.category, c), site, msg, fields,
                 bool(flags & _n.TRUNCATED), bool(flags & _n.CLAMPED), bool(flags & _n.BACKTRACE), error,
                 None, None, None, None, None, None, None, ev.proc_start, bool(flags & _n.TIME_UNCERTAIN), func,
-                self._thread_name(ev)))
+                (text(ev.thread, c) or None) if self._thread_names else None))
         if kind == _n.LOSS:
             return _event_new(Event, (
                 "loss", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, cpu, None,
@@ -452,22 +455,6 @@ class Reader:
             None, None, None, None, None, False, False, False,
             text(ev.error, c) if kind in (_n.ERROR, _NOTE) else "unknown event kind %d" % kind,
             None, None, None, None, None, None, None, ev.proc_start, False, None, None))
-
-    def _thread_text(self, text, at):
-        """A thread name of a batch's text, decoded once per distinct name."""
-        b = bytes(text[at >> 32:(at >> 32) + (at & 0xFFFFFFFF)])
-        s = self._cache.get(b)
-        if s is None:
-            s = b.decode("utf-8", _n.ERRORS)
-            if len(self._cache) < 4096:
-                self._cache[b] = s
-        return s
-
-    def _thread_name(self, ev):
-        """A record's thread name, or None (unnamed, or a library older than thread names)."""
-        if self._lib.shmlog_read_version() < _n.THREAD_VERSION:
-            return None
-        return _n.text(ev.thread, self._cache) or None
 
     def _read_fields(self, n):
         """({name: value}, (type, ...)) of the n fields at self._fp."""
