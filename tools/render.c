@@ -43,9 +43,7 @@ int render_prepared_msg(const struct render_site *sr, const struct shm_copied_re
                                struct render_buf *out)
 {
     struct render_arg args[SHMLOG_MAX_ARGS];
-    int nargs = prepared_args(sr, rec, args);
-    put_prepared_msg(sr, rec, args, nargs, out, ESC_NONE, NULL);
-    return out->overflow ? -ENOBUFS : 0;
+    return render_prepared_msg_of(sr, rec, args, prepared_args(sr, rec, args), out);
 }
 
 int render_prepared_args(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *msg,
