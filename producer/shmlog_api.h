@@ -260,17 +260,17 @@ aborted:
 }
 #endif
 
-/* Readies the head slot a reservation took on a ring of this policy for the
- * record to be written. The continuation slots' commit words are the cursor's
- * (below), stored as it enters each slot, so a record of one slot pays nothing
- * for them. */
-SHMLOG__INLINE void shmlog__slots_open(uint32_t policy, uint8_t *slot)
+/* Marks the head slot a reservation took as not committed before the
+ * record is written: a reader copying it from an overwrite ring must see it
+ * change. The continuation slots' commit words are the cursor's (below),
+ * stored as it enters each slot, so a record of one slot pays nothing for
+ * them. The inline reservation does it on every ring: one store into a line
+ * the record writes anyway costs less than reading the ring's policy, and on
+ * other rings no reader looks at a slot before it is committed. */
+SHMLOG__INLINE void shmlog__slot_open(uint8_t *slot)
 {
-    if (SHMLOG__UNLIKELY(policy == SHMLOG_OVERWRITE)) {
-        /* A reader copying this slot must see it change: invalidate first. */
-        shmlog__store_relaxed(&SHMLOG__REINTERPRET(struct shmlog_record *, slot)->commit, 0);
-        shmlog__fence_release();
-    }
+    shmlog__store_relaxed(&SHMLOG__REINTERPRET(struct shmlog_record *, slot)->commit, 0);
+    shmlog__fence_release();
 }
 
 /* Stores the reserve head end on the ring's progress line when the
@@ -491,19 +491,23 @@ SHMLOG__INLINE void shmlog__put_arg(struct shmlog__cursor *c, unsigned t, uint64
 
 /* Asks for the ring lines after a record, for writing, while the record is
  * written: the next calls find their lines owned instead of each waiting for
- * its own (the collector read them last, a lap ago). Four lines, or eight
- * after a record that may take several slots (a string's), which uses its
- * lines up faster. Past the ring's end (once a lap) it asks for lines it will
- * not write: a prefetch never faults. The figures: bench/peers.sh,
- * bench/call.sh, bench/RESULTS.md. */
-SHMLOG__INLINE void shmlog__prefetch_next(const uint8_t *slots, uint64_t mask, uint64_t next, unsigned nslots)
+ * its own (the collector read them last, a lap ago). Four lines after a
+ * record known to take one slot; eight after the second slot of one that may
+ * take several (a string's), which uses its lines up faster (a longer record
+ * asks for some of its own). Offsets from the head slot cost no arithmetic.
+ * Past the ring's end (once a lap) it asks for lines it will not write: a
+ * prefetch never faults. The figures: bench/peers.sh, bench/call.sh,
+ * bench/RESULTS.md. */
+SHMLOG__INLINE void shmlog__prefetch_next(const uint8_t *slot, unsigned nslots)
 {
-    const uint8_t *line = slots + ((next & mask) << 6);
-    __asm__ __volatile__("prefetchw %0\n\tprefetchw %1\n\tprefetchw %2\n\tprefetchw %3"
-                         : : "m"(line[0]), "m"(line[64]), "m"(line[128]), "m"(line[192]));
-    if (!(__builtin_constant_p(nslots) && nslots == 1))
+    if (__builtin_constant_p(nslots) && nslots == 1)
         __asm__ __volatile__("prefetchw %0\n\tprefetchw %1\n\tprefetchw %2\n\tprefetchw %3"
-                             : : "m"(line[256]), "m"(line[320]), "m"(line[384]), "m"(line[448]));
+                             : : "m"(slot[64]), "m"(slot[128]), "m"(slot[192]), "m"(slot[256]));
+    else
+        __asm__ __volatile__("prefetchw %0\n\tprefetchw %1\n\tprefetchw %2\n\tprefetchw %3\n\t"
+                             "prefetchw %4\n\tprefetchw %5\n\tprefetchw %6\n\tprefetchw %7"
+                             : : "m"(slot[128]), "m"(slot[192]), "m"(slot[256]), "m"(slot[320]),
+                               "m"(slot[384]), "m"(slot[448]), "m"(slot[512]), "m"(slot[576]));
 }
 
 /* Reserves the slots of a record of `payload` bytes on the ring of this cpu:
@@ -530,20 +534,18 @@ SHMLOG__INLINE uint8_t *shmlog__reserve(unsigned nslots, size_t payload, uint64_
              * hdr is published, and the store's memory clobber would reload them. */
             uint8_t *const slots = r->slots;
             const uint64_t mask = r->mask;
-            const uint32_t policy = r->policy;
             uint64_t head = shmlog__load_relaxed(&h->head);
-            uint64_t idx = head & mask;
             /* Acquire pairs with the release of limit: the thread that read
              * tail for it passes on its acquire of the collector's release.
              * Below limit, the record also ends in head's lap: no pad. */
             if (SHMLOG__LIKELY(head + nslots <= shmlog__load_acquire(&r->limit)) &&
                 SHMLOG__LIKELY(shmlog__rseq_cmpeq_store(&h->head, head, head + nslots, cpu, rseq_offset) == 0)) {
-                uint8_t *slot = slots + (idx << 6);
+                uint8_t *slot = slots + ((head & mask) << 6); /* after the store: one register less across it */
                 if (!slot) /* only the null ring has none, and its limit is 0: tells GCC */
                     __builtin_unreachable();
                 shmlog__progress(h, mask, head + nslots, nslots);
-                shmlog__prefetch_next(slots, mask, head + nslots, nslots);
-                shmlog__slots_open(policy, slot);
+                shmlog__prefetch_next(slot, nslots);
+                shmlog__slot_open(slot);
                 *pos = head;
                 return slot;
             }
@@ -1235,6 +1237,16 @@ void shmlog__bad_category(void) __attribute__((error(
     SHMLOG__EACH(SHMLOG__A_LEN, __VA_ARGS__)                                                   \
     SHMLOG__TAIL_MEASURE                                                                       \
     const size_t shmlog__payload = SHMLOG_MAX_PAYLOAD - shmlog__room; /* what the strings left */ \
+    /* Written twice: GCC then knows, in the first, that no string was cut, \
+     * and keeps no cut flag across the reservation (bench/call_insns.sh). */ \
+    if (SHMLOG__LIKELY(!shmlog__trunc)) {                                                      \
+        SHMLOG__RECORD(__VA_ARGS__)                                                            \
+    } else {                                                                                   \
+        SHMLOG__RECORD(__VA_ARGS__)                                                            \
+    }
+
+/* The record of a call whose arguments SHMLOG__WRITE measured. */
+#define SHMLOG__RECORD(...)                                                                    \
     uint64_t shmlog__pos = 0; /* set with every head; GCC cannot see it */                     \
     uint8_t *shmlog__head = SHMLOG__LIKELY(SHMLOG__CAST(uint32_t, shmlog__site) != 0) /* 0: not written */ \
         ? shmlog__begin(shmlog__tsc, SHMLOG__CAST(uint32_t, shmlog__site), shmlog__lvl, shmlog__cat, \
