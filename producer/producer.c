@@ -732,8 +732,7 @@ static uint8_t *shmlog__reserve_on(struct shmlog__ring_local *r, struct shmlog_r
         head += pad;
     }
     uint8_t *slot = r->slots + ((head & r->mask) << 6);
-    if (r->policy == SHMLOG_OVERWRITE)
-        shmlog__slot_open(slot);
+    shmlog__slot_open(slot);
     *pos_out = head;
     return slot;
 }

@@ -264,9 +264,9 @@ aborted:
  * record is written: a reader copying it from an overwrite ring must see it
  * change. The continuation slots' commit words are the cursor's (below),
  * stored as it enters each slot, so a record of one slot pays nothing for
- * them. The inline reservation does it on every ring: one store into a line
- * the record writes anyway costs less than reading the ring's policy, and on
- * other rings no reader looks at a slot before it is committed. */
+ * them. Done on every ring: one store into a line the record writes anyway
+ * costs less than reading the ring's policy, and on other rings no reader
+ * looks at a slot before it is committed. */
 SHMLOG__INLINE void shmlog__slot_open(uint8_t *slot)
 {
     shmlog__store_relaxed(&SHMLOG__REINTERPRET(struct shmlog_record *, slot)->commit, 0);
