@@ -458,10 +458,17 @@ template <std::size_t N> struct site_desc_text {
     }
 };
 
+/* A member is a character by the placeholders' own rule, since its i8/u8 type
+ * cannot tell char from int8_t. */
+template <typename T> constexpr bool member_is_char()
+{
+    return fmt_kind_of<typename value_of<T>::type>() == k_char;
+}
+
 template <typename T> constexpr std::size_t desc_entry_bytes();
 template <typename... M> constexpr std::size_t members_desc_bytes(type_list<void, M...>)
 {
-    return (std::size_t{0} + ... + (12 + desc_entry_bytes<M>()));
+    return (std::size_t{0} + ... + (12 + desc_entry_bytes<M>() + (member_is_char<M>() ? 4 : 0)));
 }
 template <typename T> constexpr std::size_t desc_entry_bytes()
 {
@@ -482,8 +489,23 @@ template <typename T> constexpr std::size_t desc_entry_bytes()
 
 template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N> &d, unsigned arg, unsigned next);
 
+/* An entry's start: ";<kind><arg>", then " <type> " when it names a type. */
+template <std::size_t N> constexpr void desc_head(site_desc_text<N> &d, char kind, unsigned arg, const char *type)
+{
+    if (d.len)
+        d.put(';');
+    d.put(kind);
+    d.put_number(arg);
+    if (!type)
+        return;
+    d.put(' ');
+    for (const char *t = type; *t; t++)
+        d.put(*t);
+    d.put(' ');
+}
+
 /* A SHMLOG_STRUCT's members from argument first on: "name=<argument>[unit],...",
- * then their own entries. */
+ * then their own entries, and "c<argument>" for each that prints as a character. */
 template <std::size_t N, typename... M>
 constexpr void desc_members(site_desc_text<N> &d, const char *names, unsigned first, type_list<void, M...>)
 {
@@ -505,22 +527,9 @@ constexpr void desc_members(site_desc_text<N> &d, const char *names, unsigned fi
     }
     arg = first;
     unsigned k = 1;
-    ((desc_entry<M>(d, arg, arg + 1), arg += at[k++]), ...);
-}
-
-/* An entry's start: ";<kind><arg>", then " <type> " when it names a type. */
-template <std::size_t N> constexpr void desc_head(site_desc_text<N> &d, char kind, unsigned arg, const char *type)
-{
-    if (d.len)
-        d.put(';');
-    d.put(kind);
-    d.put_number(arg);
-    if (!type)
-        return;
-    d.put(' ');
-    for (const char *t = type; *t; t++)
-        d.put(*t);
-    d.put(' ');
+    ((desc_entry<M>(d, arg, arg + 1), member_is_char<M>() ? desc_head(d, 'c', arg, nullptr) : void(),
+      arg += at[k++]),
+     ...);
 }
 
 /* Argument arg's entries; next: the first argument its tail takes (tail_count). */

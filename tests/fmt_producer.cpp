@@ -59,6 +59,16 @@ struct Stamp {
     char next[4];
 };
 SHMLOG_STRUCT(Stamp, what, at, venue, next);
+/* char prints as a character, the other one-byte integers as numbers, as they do as arguments */
+struct Fill {
+    char side;
+    signed char sc;
+    unsigned char uc;
+    int8_t i8;
+    uint8_t u8;
+    std::optional<char> oc;
+};
+SHMLOG_STRUCT(Fill, side, sc, uc, i8, u8, oc);
 } // namespace trade
 
 /* Calls from functions other than main: "where <message> <__func__>" says
@@ -217,6 +227,15 @@ int main()
                               {'X', 'N', 'A', 'S'}, {'a', 'b', '\0', 'c'}};
         SHMLOG_INFO("stamp={} opt={} arr={}", st, std::optional<int>(), st.venue);
         std::printf("want stamp={what=open, at=2026-01-01T00:00:00.123456789Z, venue=XNAS, next=ab} opt=none arr=XNAS\n");
+        const trade::Fill fill{'B', -3, 250, -5, 200, 'S'};
+        trade::Fill nofill = fill;
+        nofill.oc.reset();
+        SHMLOG_INFO("fill={} nofill={}", fill, nofill);
+        std::printf("want fill=%s nofill=%s\n",
+                    fmt::format("{{side={}, sc={}, uc={}, i8={}, u8={}, oc={}}}", fill.side, fill.sc, fill.uc, fill.i8,
+                                fill.u8, *fill.oc).c_str(),
+                    fmt::format("{{side={}, sc={}, uc={}, i8={}, u8={}, oc=none}}", nofill.side, nofill.sc, nofill.uc,
+                                nofill.i8, nofill.u8).c_str());
         std::printf("scalls %d\n", scalls);
     }
     log_from_named(1);

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: C++ calls with {} formats (tests/fmt_producer.cpp) through a real segment, shmlog-collector and shmlog-dump read: every message, in text and in JSON, is what fmt::format prints for the same format and arguments; the fields are named by the text before each placeholder (px={} gives px) with the argument's value; the argument that is a lambda's call ran once; std::chrono durations print as fmt prints them (250us, 3ms, 1.5s) and their fields hold the count; system_clock time points print as the readers' times (the field holds ns since the epoch) and a lambda's one runs once; std::optional prints as its value or none (its field as the value or null, a lambda's one runs once); SHMLOG_ENUM values print as their names (a value outside the list and {:#x} as numbers; the field holds the value); SHMLOG_STRUCT values print as {name=value, ...} (nested, with enums, strings, optionals, durations and time points as members) and their fields are nested objects (in shmlog_read_fields() and Arrow, typed columns per member: order.px); each record names its call site's function (func).
+# Description: C++ calls with {} formats (tests/fmt_producer.cpp) through a real segment, shmlog-collector and shmlog-dump read: every message, in text and in JSON, is what fmt::format prints for the same format and arguments; the fields are named by the text before each placeholder (px={} gives px) with the argument's value; the argument that is a lambda's call ran once; std::chrono durations print as fmt prints them (250us, 3ms, 1.5s) and their fields hold the count; system_clock time points print as the readers' times (the field holds ns since the epoch) and a lambda's one runs once; std::optional prints as its value or none (its field as the value or null, a lambda's one runs once); SHMLOG_ENUM values print as their names (a value outside the list and {:#x} as numbers; the field holds the value); SHMLOG_STRUCT values print as {name=value, ...} (nested, with enums, strings, optionals, durations and time points as members; a char member as its character and the other one-byte integers as numbers, as they print as arguments) and their fields are nested objects (in shmlog_read_fields() and Arrow, typed columns per member: order.px); each record names its call site's function (func).
 # usage: test_fmt_cxx.sh (meson test sets SHMLOG_DUMP, COLLECTOR, FMT_PRODUCER, PYTHON_SRC, READ_LIBRARY)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-fmt-cxx-XXXXXX)
@@ -58,7 +58,9 @@ want = {"px": 101.255, "qty": 10, "side": "Buy", "venue": "XNAS", "hex": 255, "z
         "empty": {"id": 7, "px": 2.5, "qty": 10, "side": -2, "sym": 'a "quoted" sym', "tag": None, "wait": 3,
                   "leg": {"venue": 200, "px": 1.25}, "live": True},
         "stamp": {"what": "open", "at": 1767225600123456789, "venue": "XNAS", "next": "ab"}, "opt": None,
-        "arr": "XNAS"}
+        "arr": "XNAS", "char": 120,
+        "fill": {"side": 66, "sc": -3, "uc": 250, "i8": -5, "u8": 200, "oc": 83},
+        "nofill": {"side": 66, "sc": -3, "uc": 250, "i8": -5, "u8": 200, "oc": None}}
 bad = {k: (fields.get(k, "missing"), v) for k, v in want.items()
        if fields.get(k, "missing") != v or type(fields.get(k)) != type(v)}
 print(bad)
@@ -92,10 +94,15 @@ want = {"order.id": (7, pa.uint64()), "order.px": (2.5, pa.float64()), "order.qt
         "order.side": (-2, pa.int16()), "order.sym": ("AAPL", pa.string()), "order.tag": (5, pa.int32()),
         "order.wait": (3, pa.int64()), "order.leg.venue": (200, pa.uint8()), "order.leg.px": (1.25, pa.float64()),
         "order.live": (True, pa.bool_()), "sonce.venue": (1, pa.uint8()), "sonce.px": (0.1, pa.float64()),
-        "stamp.what": ("open", pa.string()), "stamp.at": (1767225600123456789, pa.int64())}
+        "stamp.what": ("open", pa.string()), "stamp.at": (1767225600123456789, pa.int64()),
+        "fill.side": (66, pa.int8()), "fill.sc": (-3, pa.int8()), "fill.uc": (250, pa.uint8()),
+        "fill.oc": (83, pa.int8()), "char": (120, pa.int8())}
+# each field's record: the message it begins
+msgs = {"order": "struct order=", "sonce": "struct order=", "stamp": "stamp=", "fill": "fill=", "char": "char="}
 bad = []
-fields = next(e.fields for e in shmlog.read(sys.argv[1]) if e.msg.startswith("struct order="))
-fields.update(next(e.fields for e in shmlog.read(sys.argv[1]) if e.msg.startswith("stamp=")))
+fields = {}
+for prefix in set(msgs.values()):
+    fields.update(next(e.fields for e in shmlog.read(sys.argv[1]) if e.msg.startswith(prefix)))
 table = shmlog.to_arrow(sys.argv[1])
 row = [m.as_py() for m in table.column("msg")]
 for name, (value, typ) in want.items():
@@ -104,7 +111,7 @@ for name, (value, typ) in want.items():
     if name not in table.column_names or table.schema.field(name).type != typ:
         bad.append(("arrow type", name, name in table.column_names and table.schema.field(name).type, typ))
         continue
-    at = next(i for i, m in enumerate(row) if m.startswith("stamp=" if name.startswith("stamp") else "struct order="))
+    at = next(i for i, m in enumerate(row) if m.startswith(msgs[name.split(".")[0]]))
     if table.column(name)[at].as_py() != value:
         bad.append(("arrow", name, table.column(name)[at].as_py(), value))
 # an empty std::optional: null in Arrow (a struct member's and an argument's), 0 in shmlog_read_fields()

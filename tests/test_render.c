@@ -1868,6 +1868,39 @@ Test(render_line, struct_members_print_nested_and_flatten_as_fields, .timeout = 
     render_site_free(sr);
 }
 
+Test(render_line, char_members_print_as_characters, .timeout = 10)
+{
+    /* "o=%s q=%d": o's members c and u (chars, a newline escaped), n (an int8_t: no c entry) and w (an i32,
+     * whose c entry is left out); q is no member, so its own c entry leaves its %d a number */
+    uint8_t payload[16];
+    size_t off = 0;
+    off += put_le(payload + off, 4, 1);   /* 1 o: its member count */
+    off += put_le(payload + off, 'B', 1); /* 2 q */
+    off += put_le(payload + off, 'B', 1); /* 3 o.c */
+    off += put_le(payload + off, '\n', 1); /* 4 o.u */
+    off += put_le(payload + off, 'B', 1); /* 5 o.n */
+    off += put_le(payload + off, 'B', 4); /* 6 o.w */
+    const uint8_t types[] = {SHMLOG_ARG_U8, SHMLOG_ARG_I8, SHMLOG_ARG_I8,
+                             SHMLOG_ARG_U8, SHMLOG_ARG_I8, SHMLOG_ARG_I32};
+    make_record("o=%s q=%d", "s.cpp", 9, types, 6, payload, off);
+    const char *desc = "s1 T c=3,u=4,n=5,w=6;c3;c4;c6;c2";
+    snprintf(test_site.desc, sizeof test_site.desc, "%s", desc);
+    test_site.desc_len = (uint32_t)strlen(desc);
+    render_line(&test_site, 0);
+    cr_assert(strstr(json_mem, " s.cpp:9 o={c=B, u=\\n, n=66, w=66} q=66\n"), "%s", json_mem);
+    size_t n = render_line(&test_site, 1);
+    cr_assert(json_valid(json_mem, n), "%s", json_mem);
+    cr_assert(strstr(json_mem, "\"msg\":\"o={c=B, u=\\n, n=66, w=66} q=66\""), "%s", json_mem);
+    cr_assert(strstr(json_mem, "\"fields\":{\"o\":{\"c\":66,\"u\":10,\"n\":66,\"w\":66},\"q\":66}}"), "%s",
+              json_mem);
+    /* a descriptor from before c entries: the number */
+    desc = "s1 T c=3,u=4,n=5,w=6";
+    snprintf(test_site.desc, sizeof test_site.desc, "%s", desc);
+    test_site.desc_len = (uint32_t)strlen(desc);
+    render_line(&test_site, 0);
+    cr_assert(strstr(json_mem, " s.cpp:9 o={c=66, u=10, n=66, w=66} q=66\n"), "%s", json_mem);
+}
+
 Test(render_line, hostile_struct_entries_are_left_out, .timeout = 10)
 {
     /* each refused as a whole: a member before or at its struct, past the arguments, claimed by another

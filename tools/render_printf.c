@@ -497,7 +497,8 @@ static void memo_bytes(struct arg_memo *memo, uint8_t kind, size_t from, const s
 
 /* Argument arg as fmt's {} prints it inside a struct: a member struct as
  * its members, an empty std::optional as none, a described enum's value as
- * its name, a time as the readers' times, a string as its bytes. */
+ * its name, a time as the readers' times, a char as %c does, a string as its
+ * bytes. */
 static void put_member_value(struct render_buf *out, const struct render_site *sr, const struct render_arg *args,
                              int arg, enum esc_mode esc)
 {
@@ -533,6 +534,9 @@ static void put_member_value(struct render_buf *out, const struct render_site *s
         t.memo = out->memo; /* the zone the record's time is shown in */
         render_buf_rfc3339(&t, a->v.u);
         render_buf_put(out, text, t.len);
+    } else if ((sr->char_args >> arg & 1u) && (a->type == SHMLOG_ARG_I8 || a->type == SHMLOG_ARG_U8)) {
+        unsigned char c = (unsigned char)a->v.u;
+        put_escaped(out, esc, &c, 1);
     } else if (a->type == SHMLOG_ARG_STR) {
         const void *nul = memchr(a->v.s, '\0', a->str_len);
         put_escaped(out, esc, a->v.s, nul ? (size_t)((const uint8_t *)nul - a->v.s) : a->str_len);

@@ -535,6 +535,7 @@ struct render_site {
     uint8_t present_of[SHMLOG_MAX_ARGS]; /* a std::optional's "has value" argument + 1; 0: not one */
     const char *enum_of[SHMLOG_MAX_ARGS]; /* an "e" entry's "Name=value,..." in the arena; NULL: none */
     uint32_t time_args;                   /* "t" entries, as a mask */
+    uint32_t char_args;                   /* "c" entries, as a mask */
     uint32_t struct_args;                 /* "s" entries, as a mask */
     uint8_t members_from[SHMLOG_MAX_ARGS], members_n[SHMLOG_MAX_ARGS]; /* a struct's in members[] */
     uint8_t nmembers;

@@ -207,7 +207,8 @@ static int prep_members(struct render_site *sr, struct render_buf *arena, long a
  * makes that argument's values print as their names, a "t<argument>" entry
  * its ns since the epoch as a time, an "o<argument> <has-value argument>"
  * entry it print as none when that BOOL is false, an "s<argument> <Type>
- * <members>" entry it print as its members (prep_members). An entry that does
+ * <members>" entry it print as its members (prep_members), a "c<argument>"
+ * entry (an i8 or u8) it print as a character as a member. An entry that does
  * not parse, or of another kind, is left out. The has-value and member
  * arguments, as a mask: what the message says, not extras. */
 static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena, const char *desc)
@@ -215,7 +216,7 @@ static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena
     uint32_t presence = 0, claimed = 0;
     for (const char *p = desc; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
         char *end;
-        if ((*p != 'e' && *p != 't' && *p != 'o' && *p != 's') || p[1] < '1' || p[1] > '9')
+        if ((*p != 'e' && *p != 't' && *p != 'o' && *p != 's' && *p != 'c') || p[1] < '1' || p[1] > '9')
             continue;
         long arg = strtol(p + 1, &end, 10) - 1;
         if (arg < 0 || arg >= sr->nargs)
@@ -233,6 +234,11 @@ static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena
                 sr->present_of[arg] = (uint8_t)(has + 1);
                 presence |= 1u << has;
             }
+            continue;
+        }
+        if (*p == 'c') {
+            if (*end == ';' || *end == 0)
+                sr->char_args |= 1u << arg;
             continue;
         }
         if (*p == 't') {
