@@ -49,7 +49,9 @@ void tu_rmtree(const char *dir)
     rmtree_at(AT_FDCWD, dir, 0);
 }
 
-size_t tu_count_files(const char *dir, const char *suffix)
+/* One pass over dir: two passes (all, then the unfinished) race a rename and
+ * can count one file under both names. */
+static size_t count_entries(const char *dir, const char *suffix, int want_suffix)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -61,11 +63,22 @@ size_t tu_count_files(const char *dir, const char *suffix)
         size_t len = strlen(e->d_name);
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (len >= slen && strcmp(e->d_name + len - slen, suffix ? suffix : "") == 0)
+        int has_suffix = len >= slen && strcmp(e->d_name + len - slen, suffix ? suffix : "") == 0;
+        if (has_suffix == want_suffix)
             n++;
     }
     closedir(d);
     return n;
+}
+
+size_t tu_count_files(const char *dir, const char *suffix)
+{
+    return count_entries(dir, suffix, 1);
+}
+
+size_t tu_count_files_without(const char *dir, const char *suffix)
+{
+    return count_entries(dir, suffix, 0);
 }
 
 uint64_t tu_now_ms(void)

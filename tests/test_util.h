@@ -31,6 +31,9 @@ void tu_rmtree(const char *dir);
 /* Entries directly in dir (but . and ..) whose name ends with suffix (NULL or
  * "": any); 0 when dir cannot be read. */
 size_t tu_count_files(const char *dir, const char *suffix);
+/* Entries whose name does not end with suffix, in one pass: the files a
+ * writer finished by renaming them from <name><suffix>. */
+size_t tu_count_files_without(const char *dir, const char *suffix);
 
 /* CLOCK_MONOTONIC in milliseconds; a sleep of ms milliseconds. */
 uint64_t tu_now_ms(void);
