@@ -80,6 +80,7 @@ for l in "${selected[@]}"; do [ "$l" = shmlog ] && want_shmlog=1; done
 # shmlog's header, collector and dump, as bench/call.sh builds them.
 if [ "$want_shmlog" = 1 ]; then
     [ -n "$build" ] || release_build "$repo"
+    build=$(cd "$build" && pwd) # the harness's build runs in its own directory
     if ! log=$(ninja -C "$build" producer/shmlog.h collector/shmlog-collector tools/shmlog-dump 2>&1); then
         printf '%s\n' "$log" >&2
         exit 1
