@@ -1,8 +1,10 @@
 /*
  * shlog_decode_batch.c - the file format's BATCH sections decoded into
  * records: the columns read in step, the arguments decoded against their
- * contexts and string tables, each record checked against the dedup state
- * (format/FORMAT.md).
+ * contexts and string tables into values (SHM_REC_VALUES, shm/reader.h),
+ * each record checked against the dedup state (format/FORMAT.md). Blocks of
+ * records are the decoding's own form; a record at a time (RECORD events) is
+ * the same decoding, its values then laid out as a ring lays out a payload.
  */
 #include "shlog_decode_state.h"
 
@@ -118,7 +120,7 @@ static inline uint64_t dec_float(struct cur *c, struct num_ctx *x, unsigned t, i
     return bits;
 }
 
-/* What decode_args found. */
+/* What decode_values found. */
 enum dec_args {
     DEC_OK,   /* rec's payload holds them */
     DEC_BAD,  /* damaged, but their tokens were passed over as the encoder lays them out:
@@ -126,15 +128,41 @@ enum dec_args {
     DEC_LOST, /* not even their tokens could be told apart: where the next record starts is unknown */
 };
 
+/* A string table as the decoder keeps it: the encoder's buckets for finding
+ * a string are left alone (the decoder finds strings by their slot). */
+static inline void dec_table_claim(struct str_table *t, uint32_t gen)
+{
+    if (t->gen != gen) {
+        t->gen = gen;
+        t->next = t->used = 0;
+    }
+}
+
+/* str_keep() for the decoder: the literal's slot (STR_SLOTS when too long to keep). */
+static inline unsigned dec_keep(struct str_table *t, uint16_t hdr, const uint8_t *bytes)
+{
+    size_t n = hdr & SHMLOG_STR_LEN_MASK;
+    if (n > STR_SHORT)
+        return STR_SLOTS;
+    unsigned i = t->next;
+    t->hdr[i] = hdr;
+    memcpy(t->bytes[i], bytes, n);
+    t->next = (uint8_t)((i + 1) % STR_SLOTS);
+    if (t->used <= i)
+        t->used = (uint8_t)(i + 1);
+    return i;
+}
+
 /* The string token of argument i of site s at c: its header word and bytes
  * (from the table or the column; a literal enters the table, damaged record
  * or not: later records name its slot), *slot the table slot it is in. 1
  * from the table, 0 a literal, -1 when its length is nothing the file says. */
-static int dec_string(struct shlog_reader *r, struct dec_site *s, unsigned i, struct cur *c, uint16_t *hdr,
-                      const uint8_t **bytes, unsigned *slot)
+static inline __attribute__((always_inline)) int dec_string(struct shlog_reader *r, struct dec_site *s, unsigned i,
+                                                            struct cur *c, uint16_t *hdr, const uint8_t **bytes,
+                                                            unsigned *slot)
 {
     struct str_table *tb = &s->str[s->plan.str_index[i]];
-    str_table_claim(tb, r->batch_gen);
+    dec_table_claim(tb, r->batch_gen);
     uint64_t h = get_varint(c);
     if (h & 1) {
         if (h >> 1 >= tb->used)
@@ -150,7 +178,7 @@ static int dec_string(struct shlog_reader *r, struct dec_site *s, unsigned i, st
     *bytes = get_bytes(c, shmlog_str_length(*hdr));
     if (!*bytes)
         return -1;
-    *slot = str_keep(tb, *hdr, *bytes);
+    *slot = dec_keep(tb, *hdr, *bytes);
     return 0;
 }
 
@@ -188,21 +216,43 @@ static enum dec_args pass_over(struct shlog_reader *r, struct dec_site *s, struc
     return DEC_BAD;
 }
 
-/* Decodes the arguments of one record coded against site s into rec
- * (payload and payload_len). */
-static enum dec_args decode_args(struct shlog_reader *r, struct dec_site *s, struct cur *c,
-                                 struct shm_copied_record *rec)
+/* pass_over() from a cursor of the caller's (c, a copy of the batch's args
+ * column): through the batch's own, so the caller's copy never leaves it. */
+static enum dec_args pass_over_from(struct shlog_reader *r, struct dec_site *s, struct cur *c,
+                                    struct shm_copied_record *rec, unsigned from, size_t len)
+{
+    struct cur own = *c; /* the caller's stays unseen by a call */
+    enum dec_args got = pass_over(r, s, &own, rec, from, len);
+    *c = own;
+    return got;
+}
+
+/* Decodes the arguments of one record coded against site s into rec's
+ * values (SHM_REC_VALUES) and payload_len (what they take in a ring); *stored:
+ * the bytes of rec's payload they take. c is a cursor the caller keeps in
+ * registers (a copy of the batch's args column), and the values are stored
+ * as 64-bit words: through bytes, every store would make the compiler load
+ * the cursor, the plan and the contexts again. */
+static inline __attribute__((always_inline)) enum dec_args decode_values(struct shlog_reader *r, struct dec_site *s,
+                                                                          struct cur *c, struct shm_copied_record *rec,
+                                                                          size_t *stored)
 {
     const struct arg_plan *pl = &s->plan;
     if (pl->raw_only)
         return DEC_LOST; /* its records are all raw (plan_tables_within): no tokens are known */
-    site_ctx_claim(pl, s->ctx, &s->ctx_gen, r->batch_gen);
-    if (s->broken_gen == r->batch_gen)
-        return pass_over(r, s, c, rec, 0, 0);
-    uint8_t *out = rec->payload;
-    const uint8_t *end = rec->payload + SHMLOG_MAX_PAYLOAD;
+    uint32_t gen = r->batch_gen;
+    site_ctx_claim(pl, s->ctx, &s->ctx_gen, gen);
+    if (s->broken_gen == gen)
+        return pass_over_from(r, s, c, rec, 0, 0);
+    /* From the record's start: the values and strings may run past the
+     * payload's declared size (SHM_REC_VALUES_EXTRA). */
+    uint8_t *payload = (uint8_t *)rec + offsetof(struct shm_copied_record, payload);
+    uint64_t *vals = (uint64_t *)(void *)(payload + SHM_VALUES_HEAD); /* 8-aligned (shm/reader.h) */
+    unsigned nargs = pl->nargs;
+    uint8_t *out = (uint8_t *)(vals + nargs); /* the strings' bytes */
+    size_t len = 0; /* payload bytes of the arguments so far, as a ring lays them out */
     unsigned key_slot = 0;
-    for (unsigned i = 0; i < pl->nargs; i++) {
+    for (unsigned i = 0; i < nargs; i++) {
         unsigned op = pl->op[i];
         uint64_t x;
         if (op == OP_STR) {
@@ -213,15 +263,15 @@ static enum dec_args decode_args(struct shlog_reader *r, struct dec_site *s, str
             if (from_table < 0)
                 return DEC_LOST;
             size_t n = shmlog_str_length(hdr);
-            if ((size_t)(end - out) < SHMLOG_STR_HEADER_BYTES + n)
-                return pass_over(r, s, c, rec, i + 1, (size_t)(out - rec->payload) + SHMLOG_STR_HEADER_BYTES + n);
-            out[0] = (uint8_t)hdr;
-            out[1] = (uint8_t)(hdr >> 8);
-            if (from_table && end - out >= 2 + (ptrdiff_t)STR_SHORT)
-                memcpy(out + 2, bytes, STR_SHORT); /* the whole slot: one fixed-size copy */
+            if (len + SHMLOG_STR_HEADER_BYTES + n > SHMLOG_MAX_PAYLOAD)
+                return pass_over_from(r, s, c, rec, i + 1, len + SHMLOG_STR_HEADER_BYTES + n);
+            vals[i] = (uint64_t)(out - payload) << 16 | hdr;
+            if (from_table)
+                memcpy(out, bytes, STR_SHORT); /* the whole slot: one fixed-size copy (SHLOG_BLOCK_ROW_MAX) */
             else
-                memcpy(out + 2, bytes, n);
-            out += 2 + n;
+                memcpy(out, bytes, n);
+            out += n;
+            len += SHMLOG_STR_HEADER_BYTES + n;
             if (i == pl->key_arg)
                 key_slot = slot;
             continue;
@@ -229,42 +279,48 @@ static enum dec_args decode_args(struct shlog_reader *r, struct dec_site *s, str
         /* its width, as the producer wrote it (shmlog_args.h): the payload
          * may end right after it */
         unsigned width = pl->width[i];
-        if ((size_t)(end - out) < 8 && (size_t)(end - out) < width)
-            return pass_over(r, s, c, rec, i, (size_t)(out - rec->payload));
-        struct num_ctx *ctx = arg_ctx(pl, s->ctx, s->keyed, i, key_slot, r->batch_gen);
-        int bad = 0;
-        switch (op) {
-        case OP_F64:
-            x = dec_float(c, ctx, SHMLOG_ARG_F64, &bad);
-            break;
-        case OP_F32:
-            x = dec_float(c, ctx, SHMLOG_ARG_F32, &bad);
-            break;
-        default:
+        if (len + width > SHMLOG_MAX_PAYLOAD)
+            return pass_over_from(r, s, c, rec, i, len);
+        struct num_ctx *ctx = arg_ctx(pl, s->ctx, s->keyed, i, key_slot, gen);
+        if (op == OP_F64 || op == OP_F32) {
+            int bad = 0;
+            x = dec_float(c, ctx, op == OP_F64 ? SHMLOG_ARG_F64 : SHMLOG_ARG_F32, &bad);
+            if (bad) /* a float token the coding never writes: its tokens were taken */
+                return pass_over_from(r, s, c, rec, i + 1, len + width);
+        } else {
             x = ctx->prev + (uint64_t)unzigzag(get_varint(c));
-            if (op < 8)
-                x &= (1ULL << (8 * op)) - 1;
-            ctx->prev = x;
-            break;
+            if (op < 8) {
+                unsigned lose = 64 - 8 * op;
+                x = x << lose >> lose;
+                ctx->prev = x;
+                if (!(s->pub.arg_types[i] & 1)) /* I8..I32, the even types: sign-extended */
+                    x = (uint64_t)((int64_t)(x << lose) >> lose);
+            } else {
+                ctx->prev = x;
+            }
         }
-        if (bad) /* a float token the coding never writes: its tokens were taken */
-            return pass_over(r, s, c, rec, i + 1, (size_t)(out - rec->payload) + width);
-        put_u64le(out, x); /* the bytes past its width are overwritten, or past payload_len (payload_slack) */
-        out += width;
+        vals[i] = x;
+        len += width;
     }
     if (c->bad)
         return DEC_LOST;
-    rec->payload_len = (uint16_t)(out - rec->payload);
+    rec->payload_len = (uint16_t)len;
+    rec->flags |= SHM_REC_VALUES;
+    *stored = (size_t)(out - payload);
+    payload[0] = (uint8_t)*stored;
+    payload[1] = (uint8_t)(*stored >> 8 | nargs << 3); /* the word's bits 11-15: n */
     return DEC_OK;
 }
 
-/* The arguments of the record in rec (its header filled) from the args
+/* The arguments of the record in rec (its head filled) from the args
  * column, against site s: DEC_OK, or DEC_BAD / DEC_LOST with *why (NULL for
  * a record of a site damaged before in the batch, whose error was said). */
-static enum dec_args batch_args(struct shlog_reader *r, struct dec_site *s, uint64_t attr, struct cur *args,
-                                struct shm_copied_record *rec, const char **why)
+static inline __attribute__((always_inline)) enum dec_args batch_args(struct shlog_reader *r, struct dec_site *s,
+                                                                       int raw, struct cur *args,
+                                                                       struct shm_copied_record *rec, size_t *stored,
+                                                                       const char **why)
 {
-    if (attr & ATTR_RAW) {
+    if (raw) { /* a raw record stays in a ring's layout */
         uint64_t n = get_varint(args);
         const uint8_t *bytes = n <= SHMLOG_MAX_PAYLOAD ? get_bytes(args, n) : NULL;
         *why = "bad raw payload";
@@ -272,6 +328,7 @@ static enum dec_args batch_args(struct shlog_reader *r, struct dec_site *s, uint
             return DEC_LOST;
         memcpy(rec->payload, bytes, n);
         rec->payload_len = (uint16_t)n;
+        *stored = n;
         return DEC_OK;
     }
     if (!s) {
@@ -279,20 +336,22 @@ static enum dec_args batch_args(struct shlog_reader *r, struct dec_site *s, uint
         return DEC_LOST;
     }
     int broken_before = s->broken_gen == r->batch_gen;
-    enum dec_args got = decode_args(r, s, args, rec);
+    enum dec_args got = decode_values(r, s, args, rec, stored);
     *why = broken_before ? NULL : "bad arguments";
     return got;
 }
 
+/* ==== Records ==== */
+
 /* A record the batch cannot go on past: an error, then the loss of it and
  * of every record after it in the batch; the frame's other sections are
  * read. */
-static int batch_lost(struct shlog_reader *r, struct shlog_event *ev, const char *why)
+static int batch_lost(struct shlog_reader *r, struct shlog_event *ev, uint64_t pos, const char *why)
 {
     struct batch_state *b = &r->b;
     unsigned left = b->count - b->done;
     r->st.lost_records[SHM_LOSS_UNDECODABLE] += left;
-    b->loss = (struct shm_loss){.first_pos = r->rec.pos, .records = left, .reason = SHM_LOSS_UNDECODABLE};
+    b->loss = (struct shm_loss){.first_pos = pos, .records = left, .reason = SHM_LOSS_UNDECODABLE};
     b->loss_due = 1;
     b->done = b->count;
     b->lost_sync = 1;
@@ -300,96 +359,237 @@ static int batch_lost(struct shlog_reader *r, struct shlog_event *ev, const char
                                  b->count - left, b->cpu, why, left - 1);
 }
 
+/* What batch_step did with the next record of the open batch. */
+enum step {
+    STEP_RECORD, /* decoded into rec, *site its site (NULL: the file lacks it) */
+    STEP_NONE,   /* none to give: a duplicate, or one whose loss is due (b->loss_due) */
+    STEP_EVENT,  /* *ev is an event to give (damage) */
+};
+
+/* The next record of the open batch (b->done < b->count), decoded into rec
+ * (its arguments as values, unless it was stored raw; *stored: the bytes of
+ * rec's payload they take); *covered_from: the position from which the batch
+ * accounts for the ring's positions up to it. col: the batch's column
+ * cursors, copied by the caller, which keeps them in registers (rec's byte
+ * stores would make the compiler load those in memory again). Inline in its
+ * two callers: a record at a time, a block at a time. */
+static inline __attribute__((always_inline)) enum step batch_step(struct shlog_reader *r, struct cur *col,
+                                                                  struct shm_copied_record *rec, size_t *stored,
+                                                                  struct dec_site **site, uint64_t *covered_from,
+                                                                  struct shlog_event *ev)
+{
+    struct batch_state *b = &r->b;
+    uint64_t gap = get_varint(&col[COL_GAP]);
+    uint8_t extra_slots = get_u8(&col[COL_NSLOTS]);
+    uint64_t dtsc = get_varint(&col[COL_TSC]);
+    uint64_t site_id = get_varint(&col[COL_SITE]);
+    uint64_t dtid = get_varint(&col[COL_TID]);
+    uint64_t attr = get_varint(&col[COL_ATTR]);
+    if (col[COL_GAP].bad | col[COL_NSLOTS].bad | col[COL_TSC].bad | col[COL_SITE].bad | col[COL_TID].bad |
+        col[COL_ATTR].bad) {
+        for (int i = 0; i < COL_ARGS; i++)
+            if (col[i].bad) {
+                shlog__frame_damaged(r, ev, "BATCH column %d ends early", i);
+                return STEP_EVENT;
+            }
+    }
+    unsigned category = (attr >> 3) & 7;
+    if (category == 7) /* 7 and up: the rest above the flags */
+        category = 7 + (unsigned)(attr >> ATTR_CATEGORY_SHIFT < SHMLOG_MAX_CATEGORIES ? attr >> ATTR_CATEGORY_SHIFT
+                                                                                       : SHMLOG_MAX_CATEGORIES);
+    else if (attr >> ATTR_CATEGORY_SHIFT)
+        category = SHMLOG_MAX_CATEGORIES;
+    if (site_id > UINT32_MAX || category >= SHMLOG_MAX_CATEGORIES) {
+        shlog__frame_damaged(r, ev, "BATCH record %u out of range", b->done);
+        return STEP_EVENT;
+    }
+    rec->pos = b->expected + gap;
+    rec->tsc = b->prev_tsc += (uint64_t)unzigzag(dtsc);
+    rec->site = (uint32_t)site_id;
+    rec->tid = b->prev_tid += (uint32_t)unzigzag(dtid);
+    rec->level = attr & 7;
+    rec->category = (uint8_t)category;
+    rec->flags = (uint8_t)(attr >> 7) & ~SHM_REC_VALUES; /* a reader's own, whatever the file says */
+
+    struct dec_site *s = b->cached;
+    if (!s || s->pub.id != rec->site)
+        s = b->cached = reader_find_site(r, b->proc->key, rec->site);
+    const char *why;
+    enum dec_args got = batch_args(r, s, (attr & ATTR_RAW) != 0, &col[COL_ARGS], rec, stored, &why);
+    unsigned nslots = (uint8_t)(extra_slots + shmlog_slots_for_payload(rec->payload_len));
+    if (got == DEC_LOST) {
+        batch_lost(r, ev, rec->pos, why ? why : "bad arguments");
+        return STEP_EVENT;
+    }
+    if (nslots < 1 || nslots > SHMLOG_MAX_SLOTS) {
+        batch_lost(r, ev, rec->pos, got == DEC_OK ? "its slots are out of range" : why ? why : "bad arguments");
+        return STEP_EVENT;
+    }
+    rec->nslots = (uint8_t)nslots;
+    *covered_from = b->expected;
+    b->expected = rec->pos + nslots;
+    b->done++;
+    if (rec->pos > *covered_from) /* a gap the batch passed over (PADs, kept records) */
+        dedup_cover(b->dd, *covered_from, rec->pos);
+    if (!dedup_claim(b->dd, rec->pos, rec->pos + nslots)) {
+        r->st.duplicates++;
+        return STEP_NONE;
+    }
+    if (got == DEC_BAD) {
+        r->st.lost_records[SHM_LOSS_UNDECODABLE]++;
+        b->loss = (struct shm_loss){rec->pos, nslots, 1, SHM_LOSS_UNDECODABLE};
+        b->loss_due = 1;
+        if (!why) /* coded against the damaged one: its error said so for the batch */
+            return STEP_NONE;
+        shlog__record_damaged(r, ev,
+                              "BATCH record %u (cpu %u, ring position %llu, site %u): %s; so are the later "
+                              "records of its site in the batch, coded against it",
+                              b->done - 1, b->cpu, (unsigned long long)rec->pos, rec->site, why);
+        return STEP_EVENT;
+    }
+    *site = s;
+    return STEP_RECORD;
+}
+
+/* The loss of records that could not be decoded, as an event. */
+static int batch_loss_event(struct shlog_reader *r, struct shlog_event *ev)
+{
+    struct batch_state *b = &r->b;
+    b->loss_due = 0;
+    ev_begin(r, ev, SHLOG_EV_LOSS);
+    ev->proc = b->proc;
+    ev->cpu = b->cpu;
+    ev->loss = b->loss;
+    ev->backtrace = b->backtrace;
+    return 1;
+}
+
+/* The batch's records are all read: 0, or 1 with the damage of bytes left in its columns. */
+static int batch_end(struct shlog_reader *r, struct shlog_event *ev)
+{
+    struct batch_state *b = &r->b;
+    b->open = 0;
+    for (int i = 0; i < NCOLS && !b->lost_sync; i++)
+        if (b->col[i].p != b->col[i].end)
+            return shlog__frame_damaged(r, ev, "BATCH column %d has bytes past its %u records", i, b->count);
+    return 0;
+}
+
+/* A record decoded into values (row) as a ring lays it out, in rec: what
+ * RECORD events give. */
+static void values_to_ring(const struct dec_site *s, const struct shm_copied_record *row,
+                           struct shm_copied_record *rec)
+{
+    memcpy(rec, row, offsetof(struct shm_copied_record, payload));
+    if (!(row->flags & SHM_REC_VALUES)) { /* stored raw */
+        memcpy(rec->payload, row->payload, row->payload_len);
+        return;
+    }
+    rec->flags &= ~SHM_REC_VALUES;
+    uint8_t *out = rec->payload;
+    for (unsigned i = 0, n = shm_rec_nvalues(row); i < n; i++) {
+        uint64_t v = shm_rec_value(row, i);
+        if (s->pub.arg_types[i] == SHMLOG_ARG_STR) {
+            size_t len = v & SHMLOG_STR_LEN_MASK;
+            out[0] = (uint8_t)v;
+            out[1] = (uint8_t)(v >> 8);
+            memcpy(out + SHMLOG_STR_HEADER_BYTES, shm_rec_bytes(row) + (v >> 16 & 0xffffu), len);
+            out += SHMLOG_STR_HEADER_BYTES + len;
+            continue;
+        }
+        put_u64le(out, v); /* the bytes past its width are overwritten, or past payload_len (payload_slack) */
+        out += s->plan.width[i];
+    }
+}
+
 int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev)
 {
     struct batch_state *b = &r->b;
-    struct shm_copied_record *rec = &r->rec;
-    if (b->loss_due) {
-        b->loss_due = 0;
-        ev_begin(r, ev, SHLOG_EV_LOSS);
-        ev->proc = b->proc;
-        ev->cpu = b->cpu;
-        ev->loss = b->loss;
-        ev->backtrace = b->backtrace;
-        return 1;
-    }
-    while (b->done < b->count) {
-        uint64_t gap = get_varint(&b->col[COL_GAP]);
-        uint8_t extra_slots = get_u8(&b->col[COL_NSLOTS]);
-        uint64_t dtsc = get_varint(&b->col[COL_TSC]);
-        uint64_t site = get_varint(&b->col[COL_SITE]);
-        uint64_t dtid = get_varint(&b->col[COL_TID]);
-        uint64_t attr = get_varint(&b->col[COL_ATTR]);
-        if (b->col[COL_GAP].bad | b->col[COL_NSLOTS].bad | b->col[COL_TSC].bad | b->col[COL_SITE].bad |
-            b->col[COL_TID].bad | b->col[COL_ATTR].bad) {
-            for (int i = 0; i < COL_ARGS; i++)
-                if (b->col[i].bad)
-                    return shlog__frame_damaged(r, ev, "BATCH column %d ends early", i);
-        }
-        unsigned category = (attr >> 3) & 7;
-        if (category == 7) /* 7 and up: the rest above the flags */
-            category = 7 + (unsigned)(attr >> ATTR_CATEGORY_SHIFT < SHMLOG_MAX_CATEGORIES ? attr >> ATTR_CATEGORY_SHIFT
-                                                                                           : SHMLOG_MAX_CATEGORIES);
-        else if (attr >> ATTR_CATEGORY_SHIFT)
-            category = SHMLOG_MAX_CATEGORIES;
-        if (site > UINT32_MAX || category >= SHMLOG_MAX_CATEGORIES)
-            return shlog__frame_damaged(r, ev, "BATCH record %u out of range", b->done);
-        rec->pos = b->expected + gap;
-        rec->tsc = b->prev_tsc + (uint64_t)unzigzag(dtsc);
-        rec->site = (uint32_t)site;
-        rec->tid = b->prev_tid + (uint32_t)unzigzag(dtid);
-        rec->level = attr & 7;
-        rec->category = (uint8_t)category;
-        rec->flags = (uint8_t)(attr >> 7);
-        b->prev_tsc = rec->tsc;
-        b->prev_tid = rec->tid;
-
-        struct dec_site *s = b->cached;
-        if (!s || s->pub.id != rec->site)
-            s = b->cached = reader_find_site(r, b->proc->key, rec->site);
-        const char *why;
-        enum dec_args got = batch_args(r, s, attr, &b->col[COL_ARGS], rec, &why);
-        unsigned nslots = (uint8_t)(extra_slots + shmlog_slots_for_payload(rec->payload_len));
-        if (got == DEC_LOST)
-            return batch_lost(r, ev, why ? why : "bad arguments");
-        if (nslots < 1 || nslots > SHMLOG_MAX_SLOTS)
-            return batch_lost(r, ev, got == DEC_OK ? "its slots are out of range" : why ? why : "bad arguments");
-        rec->nslots = (uint8_t)nslots;
-        uint64_t covered_from = b->expected;
-        b->expected = rec->pos + nslots;
-        b->done++;
-        if (rec->pos > covered_from) /* a gap the batch passed over (PADs, kept records) */
-            dedup_cover(b->dd, covered_from, rec->pos);
-        if (!dedup_claim(b->dd, rec->pos, rec->pos + nslots)) {
-            r->st.duplicates++;
+    struct shm_copied_record *row = (struct shm_copied_record *)(void *)r->row;
+    for (;;) {
+        if (b->loss_due)
+            return batch_loss_event(r, ev);
+        if (b->done >= b->count)
+            return batch_end(r, ev);
+        struct dec_site *s;
+        uint64_t covered_from;
+        size_t stored;
+        struct cur col[NCOLS];
+        memcpy(col, b->col, sizeof col);
+        enum step st = batch_step(r, col, row, &stored, &s, &covered_from, ev);
+        memcpy(b->col, col, sizeof col);
+        if (st == STEP_NONE)
             continue;
-        }
-        if (got == DEC_BAD) {
-            r->st.lost_records[SHM_LOSS_UNDECODABLE]++;
-            b->loss = (struct shm_loss){rec->pos, nslots, 1, SHM_LOSS_UNDECODABLE};
-            b->loss_due = 1;
-            if (!why) /* coded against the damaged one: its error said so for the batch */
-                return shlog__batch_next(r, ev);
-            return shlog__record_damaged(r, ev,
-                                         "BATCH record %u (cpu %u, ring position %llu, site %u): %s; so are the later "
-                                         "records of its site in the batch, coded against it",
-                                         b->done - 1, b->cpu, (unsigned long long)rec->pos, rec->site, why);
-        }
+        if (st == STEP_EVENT)
+            return 1;
+        values_to_ring(s, row, &r->rec);
         r->st.records++;
         ev_begin(r, ev, SHLOG_EV_RECORD);
         ev->proc = b->proc;
         ev->cpu = b->cpu;
         ev->site = s ? &s->pub : NULL;
         ev->site_info = s ? shlog__site_info(r, s) : NULL;
-        ev->rec = rec;
+        ev->rec = &r->rec;
         ev->covered_from = covered_from;
         ev->backtrace = b->backtrace;
         ev->order_tsc = b->order_tsc;
         return 1;
     }
-    b->open = 0;
-    for (int i = 0; i < NCOLS && !b->lost_sync; i++)
-        if (b->col[i].p != b->col[i].end)
-            return shlog__frame_damaged(r, ev, "BATCH column %d has bytes past its %u records", i, b->count);
-    return 0;
+}
+
+int shlog__batch_block(struct shlog_reader *r, struct shlog_event *ev)
+{
+    struct batch_state *b = &r->b;
+    struct shlog_block *bl = r->block;
+    uint8_t *at = bl->mem, *end = bl->mem + sizeof bl->mem;
+    uint32_t n = 0;
+    struct cur col[NCOLS]; /* the columns' cursors, over the block */
+    memcpy(col, b->col, sizeof col);
+    for (;;) {
+        if (b->loss_due) {
+            memcpy(b->col, col, sizeof col);
+            if (n)
+                break; /* after the block */
+            return batch_loss_event(r, ev);
+        }
+        if (b->done >= b->count) {
+            memcpy(b->col, col, sizeof col);
+            if (n)
+                break; /* the end is checked at the next call */
+            return batch_end(r, ev);
+        }
+        if (n == SHLOG_BLOCK_ROWS || (size_t)(end - at) < SHLOG_BLOCK_ROW_MAX)
+            break;
+        struct shm_copied_record *rec = (struct shm_copied_record *)(void *)at;
+        struct dec_site *s;
+        uint64_t covered_from;
+        size_t stored = 0;
+        enum step st = batch_step(r, col, rec, &stored, &s, &covered_from, ev);
+        if (st == STEP_NONE)
+            continue;
+        if (st == STEP_EVENT) {
+            memcpy(b->col, col, sizeof col);
+            if (!n)
+                return 1;
+            r->due = *ev; /* after the records before it */
+            r->event_due = 1;
+            break;
+        }
+        size_t bytes = offsetof(struct shm_copied_record, payload) + stored;
+        bl->rec[n] = rec;
+        bl->bytes[n] = (uint16_t)bytes;
+        bl->site[n] = s ? &s->pub : NULL;
+        n++;
+        at += (bytes + 7) & ~(size_t)7;
+    }
+    memcpy(b->col, col, sizeof col);
+    bl->n = n;
+    r->st.records += n;
+    ev_begin(r, ev, SHLOG_EV_BLOCK);
+    ev->proc = b->proc;
+    ev->cpu = b->cpu;
+    ev->block = bl;
+    ev->backtrace = b->backtrace;
+    ev->order_tsc = b->order_tsc;
+    return 1;
 }

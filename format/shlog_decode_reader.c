@@ -211,6 +211,7 @@ void shlog_reader_close(struct shlog_reader *r)
     map_free(&r->sites);
     for (unsigned i = 0; i < INFO_CACHE_SLOTS; i++)
         free(r->info_cache[i]);
+    free(r->block);
     if (r->own_dedup)
         shlog_dedup_free(r->dedup);
     free(r);
@@ -241,6 +242,15 @@ void shlog_reader_skip_records(struct shlog_reader *r, int on)
     r->skip_records = on != 0;
 }
 
+void shlog_reader_blocks(struct shlog_reader *r, int on)
+{
+    r->blocks = on != 0;
+    if (!on) {
+        free(r->block);
+        r->block = NULL;
+    }
+}
+
 int shlog_reader_share_frame_mem(struct shlog_reader *r, struct shlog_frame_mem *m)
 {
     if (r->fm)
@@ -252,7 +262,7 @@ int shlog_reader_share_frame_mem(struct shlog_reader *r, struct shlog_frame_mem 
 /* What shlog_reader_trim frees. */
 static size_t frame_memory(const struct shlog_reader *r)
 {
-    return frame_mem_bytes(&r->own) + r->ninfo * sizeof(struct shm_site);
+    return frame_mem_bytes(&r->own) + r->ninfo * sizeof(struct shm_site) + (r->block ? sizeof *r->block : 0);
 }
 
 size_t shlog_reader_trim(struct shlog_reader *r, size_t keep)
@@ -262,6 +272,8 @@ size_t shlog_reader_trim(struct shlog_reader *r, size_t keep)
         return held;
     frame_mem_release(&r->own);
     r->sec = (struct cur){NULL, NULL, 0};
+    free(r->block);
+    r->block = NULL;
     for (unsigned i = 0; i < INFO_CACHE_SLOTS; i++) {
         free(r->info_cache[i]);
         r->info_cache[i] = NULL;
@@ -482,10 +494,17 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
 
 int shlog_reader_next(struct shlog_reader *r, struct shlog_event *ev)
 {
+    if (r->event_due) {
+        r->event_due = 0;
+        *ev = r->due;
+        return 1;
+    }
     for (;;) {
         int rc;
         if (r->b.open) {
-            rc = shlog__batch_next(r, ev);
+            if (r->blocks && !r->block && !(r->block = malloc(sizeof *r->block)))
+                return -ENOMEM; /* made again after shlog_reader_trim */
+            rc = r->blocks ? shlog__batch_block(r, ev) : shlog__batch_next(r, ev);
             if (rc)
                 return rc;
             continue;

@@ -133,6 +133,8 @@ struct shlog_reader {
     struct shlog_clock_info clock;
     struct batch_state b;
     struct shm_copied_record rec;
+    /* a record decoded into values, before RECORD gives it as a ring lays it out */
+    _Alignas(8) uint8_t row[SHLOG_BLOCK_ROW_MAX];
     struct map procs; /* (key, 0) -> index into proc_v */
     struct shlog_proc **proc_v;
     size_t nprocs, procs_cap;
@@ -149,6 +151,10 @@ struct shlog_reader {
     int frame_open;     /* a frame was loaded and its SHLOG_EV_FRAME_END is still due */
     int frame_ends;     /* shlog_reader_report_frame_ends */
     int skip_records;   /* shlog_reader_skip_records */
+    int blocks;         /* shlog_reader_blocks */
+    struct shlog_block *block; /* where blocks are decoded: made with a batch, freed by shlog_reader_trim */
+    int event_due;      /* an event found after a block's last record, returned after the block */
+    struct shlog_event due;
     struct shlog_dedup *dedup;
     int own_dedup;
     struct shlog_reader_stats st;
@@ -164,6 +170,7 @@ SHLOG_CODING_STATIC void ev_begin(struct shlog_reader *r, struct shlog_event *ev
     ev->site = NULL;
     ev->site_info = NULL;
     ev->rec = NULL;
+    ev->block = NULL;
     ev->torn = 0;
     ev->backtrace = 0;
     ev->error[0] = '\0';
@@ -211,6 +218,8 @@ int shlog__sec_batch(struct shlog_reader *r, struct cur *c, struct shlog_event *
 int shlog__sec_backtrace(struct shlog_reader *r, struct cur *c, struct shlog_event *ev);
 /* The next record of the open batch: 1 with an event, 0 when the batch ended. */
 int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev);
+/* The same, its next records as one BLOCK event (r->block). */
+int shlog__batch_block(struct shlog_reader *r, struct shlog_event *ev);
 /* The slot of site s in the reader's cache of sites in reader.h's form. */
 SHLOG_CODING_STATIC unsigned site_info_slot(const struct dec_site *s)
 {

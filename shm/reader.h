@@ -231,6 +231,61 @@ struct shm_copied_record {
  * so it may be off by the step. */
 #define SHM_REC_TIME_UNCERTAIN 0x80u
 
+/* A record flag of readers' own, never in a ring, and cleared where a file
+ * sets it: its payload holds its arguments decoded into values, not a ring's
+ * bytes (a file reader's records):
+ *
+ *   <u16 bytes | n << 11> <u64 value> x n <strings' bytes>
+ *
+ * bytes: all of it, the first word included; n: the values, one per
+ * argument of its site, in order, each 8-aligned when the record is. An
+ * integer is sign- or zero-extended from its width, a bool is 0 or 1, an F64
+ * is its bits, an F32 its bits in the low 32 (as it is, a NaN's too), and a
+ * string is its header word (length | SHMLOG_STR_TRUNCATED) in bits 0-15 and
+ * where its bytes start, from the payload's first byte, in bits 16-31.
+ * payload_len is still what the arguments take in a ring; the values take up
+ * to SHM_REC_VALUES_EXTRA more. */
+#define SHM_REC_VALUES 0x40u
+#define SHM_VALUES_HEAD 2u
+#define SHM_REC_VALUES_EXTRA (SHM_VALUES_HEAD + 7u * SHMLOG_MAX_ARGS) /* a word for a 1-byte argument */
+SHMLOG__STATIC_ASSERT((offsetof(struct shm_copied_record, payload) + SHM_VALUES_HEAD) % 8 == 0,
+                      "a record's values are 8-aligned where the record is");
+
+/* Where the payload of rec starts, as bytes: values may run past the payload's
+ * declared size (SHM_REC_VALUES_EXTRA), in the memory of whoever holds rec. */
+static inline const uint8_t *shm_rec_bytes(const struct shm_copied_record *rec)
+{
+    return (const uint8_t *)rec + offsetof(struct shm_copied_record, payload);
+}
+
+/* The first word of a SHM_REC_VALUES record's payload. */
+static inline unsigned shm_rec_values_word(const struct shm_copied_record *rec)
+{
+    const uint8_t *p = shm_rec_bytes(rec);
+    return (unsigned)p[0] | (unsigned)p[1] << 8;
+}
+
+/* The values of a SHM_REC_VALUES record. */
+static inline unsigned shm_rec_nvalues(const struct shm_copied_record *rec)
+{
+    return shm_rec_values_word(rec) >> 11;
+}
+
+static inline uint64_t shm_rec_value(const struct shm_copied_record *rec, unsigned i)
+{
+    uint64_t v;
+    memcpy(&v, shm_rec_bytes(rec) + SHM_VALUES_HEAD + 8u * i, sizeof v);
+    return v;
+}
+
+/* The bytes of the string whose value is v, or NULL when v holds no string
+ * within the record (a value of another type). */
+static inline const uint8_t *shm_rec_str(const struct shm_copied_record *rec, uint64_t v)
+{
+    size_t at = v >> 16 & 0xffffu, len = v & SHMLOG_STR_LEN_MASK, bytes = shm_rec_values_word(rec) & 0x7ffu;
+    return at >= SHM_VALUES_HEAD && at <= bytes && len <= bytes - at ? shm_rec_bytes(rec) + at : NULL;
+}
+
 enum shm_loss_reason {
     SHM_LOSS_DROPPED = 1,     /* ring full, counted by the producer */
     SHM_LOSS_DEAD_WRITER = 2, /* reserved and never committed by a process now gone */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "event_prints.h"
 #include "shlog_file.h"
 #include "test_util.h"
 
@@ -228,8 +229,23 @@ static inline void tu_read_event(struct tu_read *out, const struct shlog_event *
     }
 }
 
+/* The events of path as prints (event_prints.h), in blocks or a record at a time. */
+static inline size_t tu_event_prints(const char *path, int blocks, uint64_t **prints)
+{
+    struct shlog_reader *r;
+    char err[512];
+    cr_assert_eq(shlog_reader_open(&r, path, 0, NULL, err, sizeof(err)), 0, "%s", err);
+    shlog_reader_blocks(r, blocks);
+    long n = ep_prints(r, blocks, prints, SIZE_MAX);
+    cr_assert_geq(n, 0, "%s: %s", path, n == -1 ? "a row is not what its site says" : "the reader failed");
+    shlog_reader_close(r);
+    return (size_t)n;
+}
+
 /* Reads path to the end with dedup state d (NULL: private). Returns the
- * reader's final status (0, or -errno). */
+ * reader's final status (0, or -errno). With a private dedup state, reading
+ * the file a block of records at a time gives every record, loss and damage
+ * that reading it a record at a time gives, in the same order. */
 static inline int tu_read_shlog(const char *path, struct shlog_dedup *d, struct tu_read *out)
 {
     struct shlog_reader *r;
@@ -241,6 +257,15 @@ static inline int tu_read_shlog(const char *path, struct shlog_dedup *d, struct 
     while ((rc = shlog_reader_next(r, &ev)) > 0)
         tu_read_event(out, &ev);
     shlog_reader_close(r);
+    if (rc == 0 && !d) {
+        uint64_t *one = NULL, *blocks = NULL;
+        size_t n = tu_event_prints(path, 0, &one), nb = tu_event_prints(path, 1, &blocks);
+        cr_assert_eq(nb, n, "%s: %zu events in blocks, %zu a record at a time", path, nb, n);
+        for (size_t i = 0; i < n; i++)
+            cr_assert_eq(blocks[i], one[i], "%s: event %zu differs in blocks", path, i);
+        free(one);
+        free(blocks);
+    }
     return rc;
 }
 

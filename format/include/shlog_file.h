@@ -225,6 +225,28 @@ enum shlog_event_kind {
                                anchors come before its other events. */
     SHLOG_EV_CATEGORY = 9,  /* category_id of proc is named category_name */
     SHLOG_EV_THREAD = 10,   /* thread thread_tid of proc is named thread_name from here on */
+    SHLOG_EV_BLOCK = 11,    /* block: the next records of a batch, with proc, cpu, backtrace and
+                               order_tsc; only when asked for (shlog_reader_blocks), instead of RECORD */
+};
+
+/* Records of one batch, decoded together (shlog_reader_blocks): what RECORD
+ * events would give one by one, in the same order, with the same records
+ * dropped as duplicates, but each record's arguments as values
+ * (SHM_REC_VALUES, shm/reader.h), unless it was stored raw (a site the file
+ * does not define: then its payload is as a ring holds it). Valid until the
+ * next call. */
+#define SHLOG_BLOCK_ROWS 256u
+#define SHLOG_BLOCK_BYTES (48u << 10) /* of rows: each its head and payload, 8-aligned */
+/* The most a row's decoding writes: its head, values, strings, and a table's
+ * string copied as a whole slot (which the next row writes over). */
+#define SHLOG_BLOCK_ROW_MAX                                                                                         \
+    (offsetof(struct shm_copied_record, payload) + SHMLOG_MAX_PAYLOAD + SHM_REC_VALUES_EXTRA + 64u)
+struct shlog_block {
+    uint32_t n;                                       /* rows */
+    const struct shlog_site *site[SHLOG_BLOCK_ROWS];  /* NULL if the file lacks it */
+    const struct shm_copied_record *rec[SHLOG_BLOCK_ROWS]; /* the rows, in mem */
+    uint16_t bytes[SHLOG_BLOCK_ROWS];                 /* of each row: its head and what its payload holds */
+    _Alignas(8) uint8_t mem[SHLOG_BLOCK_BYTES];
 };
 
 struct shlog_event {
@@ -237,6 +259,7 @@ struct shlog_event {
      * take it, or NULL; valid until the next call. */
     const struct shm_site *site_info;
     const struct shm_copied_record *rec;  /* RECORD: valid until the next call */
+    const struct shlog_block *block;      /* BLOCK: valid until the next call */
     struct shm_loss loss;       /* LOSS (DROPPED: records already deduplicated; UNDECODABLE: records of
                                    a batch the reader could not decode, after the ERROR that says why) */
     uint64_t counter_total;        /* LOSS, DROPPED: the ring's counter */
@@ -295,7 +318,7 @@ int shlog_reader_open_fd(struct shlog_reader **out, int fd, const char *name, in
 void shlog_reader_close(struct shlog_reader *r);
 const struct shlog_file_header *shlog_reader_header(const struct shlog_reader *r);
 /* 1 with *ev filled, 0 at the end of the data (in follow mode: for now), or
- * -errno on an I/O error. */
+ * -errno on an I/O error (-ENOMEM: a reader of blocks could not make one). */
 int shlog_reader_next(struct shlog_reader *r, struct shlog_event *ev);
 const struct shlog_reader_stats *shlog_reader_stats(const struct shlog_reader *r);
 /* A process / site the file defined so far, or NULL. */
@@ -310,6 +333,12 @@ void shlog_reader_report_frame_ends(struct shlog_reader *r, int on);
  * for a caller that wants what a file defines (processes, sites) and not its
  * records. Off at open. */
 void shlog_reader_skip_records(struct shlog_reader *r, int on);
+/* on: a batch's records come as SHLOG_EV_BLOCK events of up to
+ * SHLOG_BLOCK_ROWS records each, not as a RECORD event each (a reader that
+ * takes many records at once pays the return of an event per block, not per
+ * record); damage and losses come between blocks where they were found. The
+ * records' covered_from and site_info are not given. Off at open. */
+void shlog_reader_blocks(struct shlog_reader *r, int on);
 
 /* Memory to decode frames in (the compressed and the decompressed frame, the
  * zstd context) that readers taking turns share: the readers of a merge of

@@ -17,7 +17,8 @@
  * every record and position loss as already seen. Its frames are read once
  * more as messages (shlog_context_next's context, then the frame, pushed
  * into a reader of frames of its own): never a crash, and, for the
- * encoder's files, each frame's records exactly as the file read gives them. Every event is checked
+ * encoder's files, each frame's records exactly as the file read gives them. Read a block of
+ * records at a time, a file gives the same events as read a record at a time. Every event is checked
  * against shlog_file.h, every record renders to a valid text and JSON line,
  * and the sites the reader returned stay readable until it is closed. Files
  * are also read through libshmlog-read: as events, in columns, and as Arrow
@@ -31,6 +32,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "../event_prints.h"
 #include "fuzz_common.h"
 #include "render.h"
 #include "shmlog_read.h"
@@ -575,6 +577,26 @@ static void read_as_messages(int fd, const uint8_t *bytes, size_t n, int strict)
     shlog_context_free(ctx);
 }
 
+/* The file at fd read a block of records at a time gives what reading it a
+ * record at a time gives: the same records, losses and damage, in order. */
+static void read_in_blocks(int fd)
+{
+    static uint64_t *prints[2];
+    long n[2];
+    for (int blocks = 0; blocks < 2; blocks++) {
+        struct shlog_reader *r;
+        char err[512];
+        if (shlog_reader_open_fd(&r, fd, "fuzz", 0, NULL, err, sizeof err) != 0)
+            return;
+        shlog_reader_blocks(r, blocks);
+        n[blocks] = ep_prints(r, blocks, &prints[blocks], FZ_MAX_EVENTS);
+        shlog_reader_close(r);
+        FZ_CHECK(n[blocks] >= 0);
+    }
+    FZ_CHECK(n[0] == n[1]);
+    FZ_CHECK(n[0] == 0 || memcmp(prints[0], prints[1], (size_t)n[0] * sizeof prints[0][0]) == 0);
+}
+
 static void read_twice(const uint8_t *bytes, size_t n, int follow, int want_check)
 {
     int fd = memfd_create("fuzz_file", MFD_CLOEXEC);
@@ -595,6 +617,7 @@ static void read_twice(const uint8_t *bytes, size_t n, int follow, int want_chec
         if (!follow) {
             read_with_library(bytes, n);
             read_as_messages(fd, bytes, n, want_check);
+            read_in_blocks(fd);
         }
         /* The same file again: everything in it was seen. */
         FZ_CHECK(read_file(fd, follow, dedup, n, 0) == 0);
