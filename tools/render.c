@@ -12,6 +12,8 @@ static int prepared_args(const struct render_site *sr, const struct shm_copied_r
 {
     if (!sr->known || !sr->shaped)
         return -1;
+    if (rec->flags & SHM_REC_VALUES)
+        return decode_args_values(sr, rec, args);
     size_t payload_len = rec->payload_len < sizeof rec->payload ? rec->payload_len : sizeof rec->payload;
     return decode_args_shaped(&sr->shape, sr->arg_types, rec->payload, payload_len, args);
 }
@@ -44,6 +46,11 @@ int render_prepared_msg(const struct render_site *sr, const struct shm_copied_re
 {
     struct render_arg args[SHMLOG_MAX_ARGS];
     return render_prepared_msg_of(sr, rec, args, prepared_args(sr, rec, args), out);
+}
+
+int render_site_nargs(const struct render_site *sr)
+{
+    return sr->known ? sr->nargs : 0;
 }
 
 int render_prepared_args(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *msg,

@@ -344,6 +344,13 @@ int render_prepared_args(const struct render_site *sr, const struct shm_copied_r
  * result nargs: a reader that wants both decodes once. */
 int render_prepared_msg_of(const struct render_site *sr, const struct shm_copied_record *rec,
                            const struct render_arg *args, int nargs, struct render_buf *out);
+/* The message alone (render_prepared_msg()) of a record of a known site whose
+ * payload holds values of the site's types (SHM_REC_VALUES): read from them
+ * where the format uses them, with no decoding first. */
+void render_msg_values(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *out);
+/* The arguments of the records of a site (render_prepared_args()'s count of
+ * a record that matches it): 0 for an unknown site. */
+int render_site_nargs(const struct render_site *sr);
 int render_prepared_fields_of(const struct render_site *sr, const struct render_arg *args, int nargs,
                               struct render_field fields[SHMLOG_MAX_ARGS]);
 /* Field i's value of args that render_prepared_args() decoded: a string cut

@@ -130,3 +130,27 @@ int render_decode_args(const struct shm_site *site, const uint8_t *payload, size
         return -1;
     return decode_args_typed(site->nargs, site->arg_types, payload, payload_len, args);
 }
+
+int decode_args_values(const struct render_site *sr, const struct shm_copied_record *rec,
+                       struct render_arg args[SHMLOG_MAX_ARGS])
+{
+    unsigned n = sr->nargs;
+    if (shm_rec_nvalues(rec) != n)
+        return -1;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t v = shm_rec_value(rec, i);
+        uint8_t type = sr->arg_types[i];
+        args[i] = (struct render_arg){.type = type};
+        if (type == SHMLOG_ARG_STR) {
+            if (!(args[i].v.s = shm_rec_str(rec, v)))
+                return -1;
+            args[i].str_len = (uint16_t)(v & SHMLOG_STR_LEN_MASK);
+            args[i].str_truncated = (v & SHMLOG_STR_TRUNCATED) != 0;
+        } else if (type == SHMLOG_ARG_F32) {
+            args[i].v.f = value_f32(v);
+        } else {
+            args[i].v.u = v;
+        }
+    }
+    return (int)n;
+}

@@ -585,6 +585,11 @@ static inline __attribute__((always_inline)) void put_item_value(const struct re
         if (put_str_arg(out, a, esc))
             memo_bytes(m, MEMO_STR, from, out);
         return;
+    case FAST_HEX: {
+        char text[18];
+        render_buf_put(out, text, (size_t)(hex_at(text, a->v.u, (it->spec.flags & FL_HASH) != 0) - text));
+        return;
+    }
     case FAST_CHAR: {
         uint8_t ch = (uint8_t)a->v.u;
         if (esc == ESC_NONE || (esc == ESC_JSON ? json_plain : text_plain)[ch])
@@ -681,25 +686,49 @@ static __attribute__((noinline)) void put_item_plain(const struct render_site *s
  * copy (PIECE_PAD) and a value (a sign and fixed_digits' 41). */
 #define OP_ROOM (PIECE_PAD + 48)
 
+/* The arguments of the message program: args, or (vals) the values of rec
+ * (SHM_REC_VALUES, of the site's types), read where an op needs them and
+ * decoded into fill only when an op takes the general path. */
+struct ops_args {
+    const struct render_arg *args;
+    const struct shm_copied_record *rec;
+    struct render_arg *fill;
+};
+
+/* args of a values record, decoded once. */
+static const struct render_arg *ops_args_all(const struct render_site *sr, struct ops_args *oa)
+{
+    if (!oa->args) {
+        decode_args_values(sr, oa->rec, oa->fill);
+        oa->args = oa->fill;
+    }
+    return oa->args;
+}
+
 /* The message alone by the site's program (struct prep_op) from op from:
  * the same bytes as render_items_as with ESC_NONE. The output is a local
  * cursor: through out, every byte store would make the compiler load out
  * again. checked: its room is checked before each op; else the caller
  * checked it for every op (sr->ops_room), and the first op that takes the
  * general path ends the run. Returns where it ended. */
-static inline __attribute__((always_inline)) int render_ops_from(const struct render_site *sr,
-                                                                 const struct render_arg *args,
-                                                                 struct render_buf *out, int from, int checked,
-                                                                 unsigned *not_ascii_io)
+static inline __attribute__((always_inline)) int render_ops_from(const struct render_site *sr, struct ops_args *oa,
+                                                                 int vals, struct render_buf *out, int from,
+                                                                 int checked, unsigned *not_ascii_io)
 {
+    const struct render_arg *args = oa->args;
+    const struct shm_copied_record *rec = oa->rec;
     const struct prep_op *op = sr->ops + from;
     char *d = out->data + out->len, *lim = out->data + out->cap;
     unsigned not_ascii = *not_ascii_io; /* or a string or %c that is not, or the general path taken */
     int i = from, n = sr->nitems; /* n read once: the byte stores below may alias sr */
     for (; i < n; i++, op++) {
-        const struct render_arg *a = &args[op->arg];
+        /* an op of a value (OP_SIGNED .. OP_CHAR) has an argument: text and items have none to read */
+        int has_value = op->op != OP_TEXT && op->op != OP_ITEM;
+        const struct render_arg *a = vals || !has_value ? NULL : &args[op->arg];
+        uint64_t v = !has_value ? 0 : vals ? shm_rec_value(rec, op->arg) : a->v.u;
+        size_t len = !has_value ? 0 : vals ? v & SHMLOG_STR_LEN_MASK : a->str_len; /* a string's */
         size_t room = (size_t)(lim - d);
-        if (checked && (room < OP_ROOM || op->len > PIECE_PAD || (op->op == OP_STR && room - OP_ROOM < a->str_len)))
+        if (checked && (room < OP_ROOM || op->len > PIECE_PAD || (op->op == OP_STR && room - OP_ROOM < len)))
             goto slow;
         /* the text is in the padded arena; what runs past is written over */
         memcpy(d, op->text, 16);
@@ -710,7 +739,6 @@ static inline __attribute__((always_inline)) int render_ops_from(const struct re
         case OP_TEXT:
             continue;
         case OP_SIGNED: {
-            uint64_t v = a->v.u;
             if ((int64_t)v < 0) {
                 *d++ = '-';
                 v = (uint64_t)0 - v;
@@ -721,15 +749,13 @@ static inline __attribute__((always_inline)) int render_ops_from(const struct re
             continue;
         }
         case OP_UNSIGNED: {
-            uint64_t v = a->v.u;
             unsigned nd = u64_ndigits(v);
             u64_digits_at(d, v, nd);
             d += nd;
             continue;
         }
         case OP_STR: {
-            size_t len = a->str_len;
-            const uint8_t *src = a->v.s;
+            const uint8_t *src = vals ? shm_rec_bytes(rec) + (v >> 16 & 0xffffu) : a->v.s;
             if (has_nul(src, len)) {
                 d -= op->len; /* put_str_arg cuts the C string */
                 break;
@@ -743,28 +769,25 @@ static inline __attribute__((always_inline)) int render_ops_from(const struct re
             continue;
         }
         case OP_CHAR:
-            not_ascii |= (uint8_t)a->v.u >> 7;
-            *d++ = (char)(uint8_t)a->v.u;
+            not_ascii |= (uint8_t)v >> 7;
+            *d++ = (char)(uint8_t)v;
+            continue;
+        case OP_HEX:
+            d = hex_at(d, v, op->prec);
             continue;
         case OP_FIXED: {
+            double f;
+            if (vals && sr->arg_types[op->arg] == SHMLOG_ARG_F32)
+                f = value_f32(v);
+            else
+                memcpy(&f, &v, sizeof f);
             u128 q;
-            if (fixed_round(a->v.f, op->prec, &q) == 0 && q <= UINT64_MAX) {
-                if (signbit(a->v.f))
+            if (fixed_round(f, op->prec, &q) == 0 && q <= UINT64_MAX) {
+                if (signbit(f))
                     *d++ = '-';
                 unsigned prec = (unsigned)op->prec, nd = u64_ndigits((uint64_t)q);
-                if (q < 100000000u && nd > prec && prec <= 8) {
-                    /* Most prices: q's digits forwards, then the fraction's
-                     * (8 bytes, what runs past is written over) one byte on for the point. */
-                    digits_below_1e8(d, (uint32_t)q, nd);
-                    if (prec) {
-                        char *point = d + nd - prec;
-                        uint64_t fraction;
-                        memcpy(&fraction, point, 8);
-                        memcpy(point + 1, &fraction, 8);
-                        *point = '.';
-                        d++;
-                    }
-                    d += nd;
+                if (q < 100000000u && nd > prec && prec <= 8) { /* most prices */
+                    d = fixed_below_1e8(d, (uint32_t)q, nd, prec);
                     continue;
                 }
                 d = fixed_digits(d, (uint64_t)q, op->prec, 0);
@@ -779,7 +802,7 @@ static inline __attribute__((always_inline)) int render_ops_from(const struct re
         }
     slow:
         out->len = (size_t)(d - out->data);
-        put_item_plain(sr, i, args, out);
+        put_item_plain(sr, i, vals ? ops_args_all(sr, oa) : args, out);
         d = out->data + out->len;
         not_ascii = 1;
         if (!checked) {
@@ -795,17 +818,25 @@ static inline __attribute__((always_inline)) int render_ops_from(const struct re
 /* The message alone: unchecked while the output has room for every op
  * (strings: at most the payload's strs bytes), checked from the first op
  * that took the general path, or throughout when it is short. */
-static void render_ops(const struct render_site *sr, const struct render_arg *args, size_t strs,
-                       struct render_buf *out)
+static inline __attribute__((always_inline)) void render_ops(const struct render_site *sr, struct ops_args *oa,
+                                                             int vals, struct render_buf *out)
 {
     unsigned not_ascii = !sr->ops_ascii;
     int i = 0;
-    if (sr->ops_direct && out->cap - out->len >= sr->ops_room + strs)
-        i = render_ops_from(sr, args, out, 0, 0, &not_ascii);
+    if (sr->ops_direct && out->cap - out->len >= sr->ops_room + oa->rec->payload_len)
+        i = render_ops_from(sr, oa, vals, out, 0, 0, &not_ascii);
     if (i < sr->nitems)
-        render_ops_from(sr, args, out, i, 1, &not_ascii);
-    put_extras(out, args, sr->first_extra, sr->nargs, ESC_NONE);
+        render_ops_from(sr, oa, vals, out, i, 1, &not_ascii);
+    if (sr->first_extra < sr->nargs)
+        put_extras(out, vals ? ops_args_all(sr, oa) : oa->args, sr->first_extra, sr->nargs, ESC_NONE);
     out->ascii = !not_ascii;
+}
+
+void render_msg_values(const struct render_site *sr, const struct shm_copied_record *rec, struct render_buf *out)
+{
+    struct render_arg fill[SHMLOG_MAX_ARGS];
+    struct ops_args oa = {NULL, rec, fill};
+    render_ops(sr, &oa, 1, out);
 }
 
 /* The message: rendered, or what was wrong with the record. */
@@ -822,7 +853,8 @@ void put_prepared_msg(const struct render_site *sr, const struct shm_copied_reco
         render_buf_u64(out, rec->payload_len);
         render_buf_puts(out, " bytes do not match the site's argument types>");
     } else if (esc == ESC_NONE && !memo) {
-        render_ops(sr, args, rec->payload_len, out); /* the message alone: Arrow's column, the C API's */
+        struct ops_args oa = {args, rec, NULL};
+        render_ops(sr, &oa, 0, out); /* the message alone: Arrow's column, the C API's */
     } else {
         render_items_as(sr, args, out, esc, memo);
     }

@@ -99,6 +99,53 @@ static inline void digits_below_1e8(char *p, uint32_t w, unsigned nd)
     }
 }
 
+/* w (below 10^8) as 8 ASCII digits, leading zeros included, the first in
+ * the lowest byte: each half's 4 digits split into pairs, each pair into
+ * digits, in the lanes of one register (every product stays in its lane). */
+static inline uint64_t digits8_word(uint32_t w)
+{
+    uint64_t x = (uint64_t)(w / 10000) | (uint64_t)(w % 10000) << 32;
+    uint64_t q = (x * 5243 >> 19) & 0x0000007f0000007full; /* a half / 100, exact below 10^4 */
+    x = q | (x - q * 100) << 16;
+    q = (x * 103 >> 10) & 0x000f000f000f000full; /* a pair / 10, exact below 100 */
+    x = q | (x - q * 10) << 8;
+    return x | 0x3030303030303030ull;
+}
+
+/* q (below 10^8, of nd digits, nd > prec, prec 0..8) as %.<prec>f writes
+ * it at p, 9 bytes written (what runs past is written over): the digits
+ * and the point put together in registers. A point moved into digits just
+ * stored would wait for those stores. Returns where it ended. */
+static inline char *fixed_below_1e8(char *p, uint32_t q, unsigned nd, unsigned prec)
+{
+    uint64_t v = digits8_word(q) >> 8 * (8 - nd); /* nd digits from the lowest byte */
+    if (!prec) {
+        memcpy(p, &v, 8);
+        return p + nd;
+    }
+    unsigned k = nd - prec; /* digits before the point, 1..7 */
+    uint64_t before = v & ((1ull << 8 * k) - 1), after = v >> 8 * k;
+    uint64_t word = before | (uint64_t)'.' << 8 * k | (after << 8 * k) << 8; /* 64 - 8k bits of after fit */
+    memcpy(p, &word, 8);
+    p[8] = (char)(after >> 8 * (7 - k)); /* the 9th byte: nd = 8's last digit */
+    return p + nd + 1;
+}
+
+/* v in lowercase hex as %x writes it (hash: %#x, "0x" before a value not 0)
+ * at p: where it ended. */
+static inline char *hex_at(char *p, uint64_t v, int hash)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (hash && v) {
+        memcpy(p, "0x", 2);
+        p += 2;
+    }
+    unsigned nd = v ? (67u - (unsigned)__builtin_clzll(v)) / 4 : 1;
+    for (char *q = p + nd; q > p; v >>= 4)
+        *--q = hex[v & 15];
+    return p + nd;
+}
+
 /* Decimal digits of v (1..20). */
 static inline unsigned u64_ndigits(uint64_t v)
 {
@@ -286,6 +333,20 @@ static inline int star_int(const struct render_arg *arg, int64_t *v)
  * out before (a prepared site's). */
 int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
                       struct render_arg args[SHMLOG_MAX_ARGS]);
+/* The values of a SHM_REC_VALUES record (shm/reader.h) as the arguments of
+ * site sr: their count, or -1 when they are not of its types (a file that
+ * defined the site again otherwise). */
+struct render_site;
+/* An F32 value (its bits in the low 32) widened, as a render_arg holds it. */
+static inline double value_f32(uint64_t v)
+{
+    uint32_t b = (uint32_t)v;
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+int decode_args_values(const struct render_site *sr, const struct shm_copied_record *rec,
+                       struct render_arg args[SHMLOG_MAX_ARGS]);
 int decode_args_shaped(const struct shmlog_args_shape *sh, const uint8_t *types, const uint8_t *payload,
                        size_t payload_len, struct render_arg args[SHMLOG_MAX_ARGS]);
 
@@ -438,6 +499,7 @@ enum prep_fast {
     FAST_INT,      /* any other d i u o x X of an integer: format_integer straight away */
     FAST_ENUM,     /* d i u of an integer the site's descriptor names: the name, or format_spec */
     FAST_TIME,     /* d i of an i64 the site's descriptor says is a time: RFC 3339, or format_spec */
+    FAST_HEX,      /* %x %lx %#x ...: no other flag, no width or precision; no cut changes the value */
 };
 
 enum prep_kind { PREP_TEXT, PREP_SPEC };
@@ -484,14 +546,14 @@ struct prep_item {
  * item its text and one code, what the item loop would test per record
  * (structs, std::optionals, escaping, memo) settled when the site is made.
  * ops[i] is items[i]'s; OP_ITEM renders the item as the JSON and text lines do. */
-enum msg_op { OP_TEXT, OP_SIGNED, OP_UNSIGNED, OP_STR, OP_FIXED, OP_CHAR, OP_ITEM };
+enum msg_op { OP_TEXT, OP_SIGNED, OP_UNSIGNED, OP_STR, OP_FIXED, OP_CHAR, OP_HEX, OP_ITEM };
 
 struct prep_op {
     const char *text; /* the item's, readable for put_piece */
     uint32_t len;
     uint8_t op;       /* enum msg_op */
     uint8_t arg;      /* the value argument (0 for OP_TEXT, OP_ITEM) */
-    int8_t prec;      /* OP_FIXED: fraction digits */
+    int8_t prec;      /* OP_FIXED: fraction digits; OP_HEX: 1 with '#' (0x before a value not 0) */
 };
 
 struct prep_field {

@@ -47,6 +47,9 @@ static enum prep_fast choose_fast(const struct fmt_spec *sp, const uint8_t *type
     if (sp->error != SPEC_OK || sp->width_arg != ARG_NONE || sp->prec_arg != ARG_NONE || sp->value_arg < 0)
         return FAST_NONE;
     unsigned type = types[sp->value_arg];
+    if (sp->conv == 'x' && !(sp->flags & ~(unsigned)FL_HASH) && sp->width < 0 && sp->prec < 0 &&
+        fast_int_fits(sp, type, 0))
+        return FAST_HEX;
     if (sp->flags || sp->width >= 0) {
         /* Padding and flags: integers still skip format_spec's checks. */
         switch (sp->conv) {
@@ -301,11 +304,13 @@ static void prep_ops(struct render_site *sr)
             continue;
         static const uint8_t op_of_fast[] = {
             [FAST_SIGNED] = OP_SIGNED, [FAST_UNSIGNED] = OP_UNSIGNED, [FAST_STR] = OP_STR,
-            [FAST_FIXED] = OP_FIXED,   [FAST_CHAR] = OP_CHAR,
+            [FAST_FIXED] = OP_FIXED,   [FAST_CHAR] = OP_CHAR,         [FAST_HEX] = OP_HEX,
         };
         if (it->fast < sizeof op_of_fast && op_of_fast[it->fast] != OP_TEXT) {
             op->op = op_of_fast[it->fast];
             op->arg = (uint8_t)it->arg;
+            if (op->op == OP_HEX)
+                op->prec = (it->spec.flags & FL_HASH) != 0;
         }
     }
     for (int i = 0; i < sr->nitems; i++)
@@ -313,7 +318,8 @@ static void prep_ops(struct render_site *sr)
             sr->ops_ascii = 0;
     /* A sign and 20 digits, a %c's byte, fixed_digits' 41 and a sign (the
      * forwards path's 8 bytes past its end are within PIECE_PAD). */
-    static const uint8_t value_max[] = {[OP_SIGNED] = 21, [OP_UNSIGNED] = 20, [OP_FIXED] = 42, [OP_CHAR] = 1};
+    static const uint8_t value_max[] = {[OP_SIGNED] = 21, [OP_UNSIGNED] = 20, [OP_FIXED] = 42, [OP_CHAR] = 1,
+                                        [OP_HEX] = 18};
     sr->ops_direct = 1;
     sr->ops_room = PIECE_PAD;
     for (int i = 0; i < sr->nitems; i++) {
