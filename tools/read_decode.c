@@ -151,6 +151,23 @@ static struct dsite *site_of(struct read_engine *e, struct source *s, struct dpr
     }
     s->site_ptr[slot] = site;
     s->site_of[slot] = d;
+    /* The site as first defined renders the records of every later
+     * definition: a record decoded into values is shown only by a site of the
+     * types it was decoded with (one that a file made up defined again with
+     * other types is shown as unknown). */
+    s->site_values[slot] = d->nargs == site->nargs && memcmp(d->arg_types, site->arg_types, site->nargs) == 0;
+    return d;
+}
+
+/* site_of() for a record decoded into values (SHM_REC_VALUES); NULL with
+ * *known 0 when it is not of the types the site is rendered with. */
+static inline struct dsite *site_of_values(struct read_engine *e, struct source *s, struct dproc *p,
+                                           const struct shlog_site *site, int *known)
+{
+    struct dsite *d = site_of(e, s, p, site);
+    *known = d != NULL;
+    if (d && !s->site_values[((uintptr_t)site >> 4) % SITE_PTR_CACHE])
+        return NULL;
     return d;
 }
 
@@ -220,6 +237,8 @@ static void reader_opened(struct read_engine *e, struct source *s)
     /* source_step stops between frames, where the reader holds nothing it
      * still needs. */
     shlog_reader_report_frame_ends(s->rd, 1);
+    /* A consumer that takes records a block at a time (and sees none of them before the filters) gets blocks. */
+    shlog_reader_blocks(s->rd, e->consumer.rows && !e->consumer.decoded);
     if (e->frame_mem)
         shlog_reader_share_frame_mem(s->rd, e->frame_mem);
     /* The reader's process and site pointers are its own, and its frame
@@ -326,13 +345,49 @@ static uint64_t time_of(struct read_engine *e, struct source *s, struct dproc *p
     return shm_tsc_clock_ns(&p->clock, tsc);
 }
 
+/* The process and the ring of a record or block event; NULL when out of memory. */
+static struct dring *record_ring(struct read_engine *e, struct source *s, const struct shlog_event *ev,
+                                 struct dproc **p)
+{
+    if (!(*p = proc_of(e, s, ev->proc)))
+        return NULL;
+    return ring_of(e, s, *p, ev->cpu | (ev->backtrace ? SHLOG_CPU_BACKTRACE : 0));
+}
+
+/* Where a backtrace's records go in time order: its trigger's time
+ * (FORMAT.md, BACKTRACE); its stream never holds the others back. */
+static uint64_t backtrace_ts(const struct source *s, const struct dproc *p, const struct shlog_event *ev)
+{
+    return s->file_anchored ? shm_clock_map_ns(&s->clock, ev->order_tsc) : shm_tsc_clock_ns(&p->clock, ev->order_tsc);
+}
+
+/* A record at ts of process p passes the filters of level, category, time
+ * and thread. */
+static inline int record_passes(const struct read_filter *f, const struct dproc *p,
+                                const struct shm_copied_record *rec, uint64_t ts)
+{
+    /* The category's name only for a filter that asks for one. */
+    const char *category = f->category[0] ? shm_categories_name(p->cats, rec->category) : NULL;
+    return p->passes && read_filter_record(f, rec->level, category, ts) &&
+           (!f->thread || read_filter_thread(f, rec->tid, read_thread_name(p, rec->tid)));
+}
+
+/* A record of site d passes the filter of its message: 1, 0, or -ENOMEM. */
+static int record_greps(struct read_engine *e, struct dsite *d, struct dproc *p, const struct shm_copied_record *rec)
+{
+    if (!e->filter->has_grep)
+        return 1;
+    const struct render_site *sr = prepared(e, d, p);
+    if (!sr)
+        return -ENOMEM;
+    return read_filter_grep(e->filter, sr, rec);
+}
+
 static int take_record(struct read_engine *e, struct source *s, const struct shlog_event *ev)
 {
     const struct read_consumer *c = &e->consumer;
-    struct dproc *p = proc_of(e, s, ev->proc);
-    if (!p)
-        return -ENOMEM;
-    struct dring *r = ring_of(e, s, p, ev->cpu | (ev->backtrace ? SHLOG_CPU_BACKTRACE : 0));
+    struct dproc *p;
+    struct dring *r = record_ring(e, s, ev, &p);
     if (!r)
         return -ENOMEM;
     const struct shm_copied_record *rec = ev->rec;
@@ -346,11 +401,7 @@ static int take_record(struct read_engine *e, struct source *s, const struct shl
         flagged_ev.rec = rec = &e->flagged;
         ev = &flagged_ev;
     }
-    /* A backtrace record is merged at its trigger's time (FORMAT.md,
-     * BACKTRACE); its stream never holds the others back. */
-    uint64_t order_ts = !ev->backtrace   ? ts
-                        : s->file_anchored ? shm_clock_map_ns(&s->clock, ev->order_tsc)
-                                           : shm_tsc_clock_ns(&p->clock, ev->order_tsc);
+    uint64_t order_ts = ev->backtrace ? backtrace_ts(s, p, ev) : ts;
     if (!ev->backtrace) {
         r->last_ts = ts;
         r->has_last = 1;
@@ -364,25 +415,64 @@ static int take_record(struct read_engine *e, struct source *s, const struct shl
         if (rc)
             return rc;
     }
-    if (!c->record || ev->offset < s->skip_below)
-        return 0;
-    const struct read_filter *f = e->filter;
-    /* The category's name only for a filter that asks for one. */
-    const char *category = f->category[0] ? shm_categories_name(p->cats, rec->category) : NULL;
-    if (!p->passes || !read_filter_record(f, rec->level, category, ts) ||
-        (f->thread && !read_filter_thread(f, rec->tid, read_thread_name(p, rec->tid))))
+    if (!c->record || ev->offset < s->skip_below || !record_passes(e->filter, p, rec, ts))
         return 0;
     struct dsite *d = ev->site ? site_of(e, s, p, ev->site) : NULL;
     if (ev->site && !d)
         return -ENOMEM;
-    if (f->has_grep) {
-        const struct render_site *sr = prepared(e, d, p);
-        if (!sr)
-            return -ENOMEM;
-        if (!read_filter_grep(f, sr, rec))
-            return 0;
-    }
+    int rc = record_greps(e, d, p, rec);
+    if (rc <= 0)
+        return rc;
     return c->record(c->clientd, r, d, ev, ts, order_ts);
+}
+
+/* The records of a block, all of one ring: as take_record takes each, with
+ * what they share (process, ring, the backtrace's place) looked up once. */
+static int take_block(struct read_engine *e, struct source *s, const struct shlog_event *ev)
+{
+    struct dproc *p;
+    struct dring *r = record_ring(e, s, ev, &p);
+    if (!r)
+        return -ENOMEM;
+    const struct shlog_block *bl = ev->block;
+    struct read_rows *out = &e->rows;
+    out->n = 0;
+    out->order_ts = ev->backtrace ? backtrace_ts(s, p, ev) : 0;
+    int take = ev->offset >= s->skip_below;
+    uint64_t ts = 0, max_ts = s->max_ts;
+    for (uint32_t i = 0; i < bl->n; i++) {
+        const struct shm_copied_record *rec = bl->rec[i];
+        int uncertain;
+        ts = time_of(e, s, p, rec->tsc, &uncertain);
+        uint64_t order_ts = ev->backtrace ? out->order_ts : ts;
+        if (order_ts > max_ts)
+            max_ts = order_ts;
+        if (!take || !record_passes(e->filter, p, rec, ts))
+            continue;
+        struct dsite *d = NULL;
+        int known = 1;
+        if (bl->site[i] && !(d = site_of_values(e, s, p, bl->site[i], &known)) && !known)
+            return -ENOMEM;
+        int rc = record_greps(e, d, p, rec);
+        if (rc <= 0) {
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        uint32_t k = out->n++;
+        out->row[k] = (uint16_t)i;
+        out->flags[k] = uncertain ? SHM_REC_TIME_UNCERTAIN : 0;
+        out->ts[k] = ts;
+        out->site[k] = d;
+    }
+    if (!ev->backtrace && bl->n) {
+        r->last_ts = ts;
+        r->has_last = 1;
+        r->last_frame = s->frames;
+        r->finished = 0;
+    }
+    s->max_ts = max_ts;
+    return out->n ? e->consumer.rows(e->consumer.clientd, r, ev, out) : 0;
 }
 
 static int take_loss(struct read_engine *e, struct source *s, const struct shlog_event *ev)
@@ -492,6 +582,8 @@ static int take_event(struct read_engine *e, struct source *s, const struct shlo
         return proc_of(e, s, ev->proc) ? 0 : -ENOMEM;
     case SHLOG_EV_RECORD:
         return take_record(e, s, ev);
+    case SHLOG_EV_BLOCK:
+        return take_block(e, s, ev);
     case SHLOG_EV_LOSS:
         return take_loss(e, s, ev);
     case SHLOG_EV_EXIT:

@@ -172,12 +172,24 @@ struct source {
     struct dproc *last_proc;
     const void *site_ptr[SITE_PTR_CACHE]; /* the reader's shlog_site pointer ... */
     struct dsite *site_of[SITE_PTR_CACHE]; /* ... -> dsite (this file) */
+    uint8_t site_values[SITE_PTR_CACHE];   /* ... whose types are the dsite's */
     size_t nrings;          /* rings it has records of */
     uint64_t skip_below;    /* follow: frames before this offset were there at start */
     size_t parked;          /* bytes its reader keeps for frames while it waits */
     struct shm_clock_map clock; /* the host's anchors, over its files in order */
     struct shm_clock_piece piece; /* the stretch of it the last record fell in */
     int file_anchored;      /* the current file gave an anchor: its records map with them */
+};
+
+/* Records of one block (struct shlog_block) that passed the filters, as
+ * the engine hands them to a consumer's rows(): row i is block row row[i]. */
+struct read_rows {
+    uint32_t n;
+    uint64_t order_ts;                      /* a backtrace's rows: where they all go in time order */
+    uint16_t row[SHLOG_BLOCK_ROWS];
+    uint8_t flags[SHLOG_BLOCK_ROWS];        /* flags the row shows besides its own (SHM_REC_TIME_UNCERTAIN) */
+    uint64_t ts[SHLOG_BLOCK_ROWS];          /* its time */
+    struct dsite *site[SHLOG_BLOCK_ROWS];   /* NULL for a site the files do not define */
 };
 
 /* ==== The consumer: what is done with what the sources decode ====
@@ -195,6 +207,10 @@ struct read_consumer {
      * strings were over the bound (shown as unknown). */
     int (*record)(void *clientd, struct dring *r, struct dsite *d, const struct shlog_event *ev, uint64_t ts,
                   uint64_t order_ts);
+    /* The same for the records of a block (ev: its BLOCK event) that passed:
+     * a consumer that has it and no decoded() takes a batch's records a block
+     * at a time. */
+    int (*rows)(void *clientd, struct dring *r, const struct shlog_event *ev, const struct read_rows *rows);
     /* A loss that passed the filters, shown at ts. */
     int (*loss)(void *clientd, struct dring *r, const struct shlog_event *ev, uint64_t ts);
     /* An exit that passed the filters, of process p. */
@@ -229,6 +245,7 @@ struct read_engine {
     struct dring *all_rings;
     struct dsite *all_sites;
     struct shm_copied_record flagged; /* the record being taken, as shown when its time is uncertain */
+    struct read_rows rows;   /* the block being taken: its rows that passed */
 };
 
 /* An engine with filter f (NULL: none) and consumer c; set follow and

@@ -246,23 +246,30 @@ static void heap_top_popped(struct read_merge *m)
 
 /* ==== Queueing: the merge as the engine's consumer ==== */
 
-/* Appends an entry (its header, then len bytes of body) to ring r's stream,
- * and puts the stream in the heap if it was not. */
-static inline __attribute__((always_inline)) int queue_entry(struct read_merge *m, struct dring *r, enum entry_kind kind,
-                                                             uint64_t ts, uint32_t cpu, struct dsite *site,
-                                                             struct dproc *p, const char *thread, const void *body,
-                                                             size_t len)
+/* Room for an entry of kind (its header filled, len bytes of body to
+ * write) at the end of ring r's stream, or NULL (out of memory). */
+static inline __attribute__((always_inline)) struct entry *entry_push(struct read_merge *m, struct dring *r,
+                                                                      enum entry_kind kind, uint64_t ts, uint32_t cpu,
+                                                                      struct dsite *site, struct dproc *p,
+                                                                      const char *thread, size_t len)
 {
     struct entry *e = fifo_push(m, &r->q, sizeof(struct entry) + len);
     if (!e)
-        return -ENOMEM;
+        return NULL;
     e->ts_ns = ts;
     e->kind = (uint8_t)kind;
     e->cpu = cpu;
     e->site = site;
     e->thread = thread;
     e->proc = p;
-    memcpy(e + 1, body, len);
+    return e;
+}
+
+/* After entries were pushed to ring r's stream: the stream in the heap if it
+ * was not, and past the merge's buffer the earliest entries out now. 1 when
+ * the sink wants no more for now, 0, or -errno. */
+static int entries_pushed(struct read_merge *m, struct dring *r)
+{
     if (r->heap_index < 0 && heap_add(m, &r->q) != 0)
         return -ENOMEM;
     /* One frame may hold millions of records: past the merge's buffer, the
@@ -275,26 +282,78 @@ static inline __attribute__((always_inline)) int queue_entry(struct read_merge *
     return m->pause || m->stop;
 }
 
+/* Appends an entry (its header, then len bytes of body) to ring r's stream. */
+static int queue_entry(struct read_merge *m, struct dring *r, enum entry_kind kind, uint64_t ts, uint32_t cpu,
+                       struct dsite *site, struct dproc *p, const char *thread, const void *body, size_t len)
+{
+    struct entry *e = entry_push(m, r, kind, ts, cpu, site, p, thread, len);
+    if (!e)
+        return -ENOMEM;
+    memcpy(e + 1, body, len);
+    return entries_pushed(m, r);
+}
+
+/* A record's entry at the end of ring r's stream (len bytes of it: its head
+ * and what its payload holds), shown with flags besides its own and its
+ * thread's name as it is now (a later rename is not its); 0, or -ENOMEM. A
+ * backtrace record's goes at order_ts, with its own time ts. */
+static inline __attribute__((always_inline)) int push_record(struct read_merge *m, struct dring *r, struct dsite *d,
+                                                             const struct shm_copied_record *rec, size_t len,
+                                                             uint8_t flags, const char *thread, uint32_t cpu,
+                                                             int backtrace, uint64_t ts, uint64_t order_ts)
+{
+    struct dsite *site = d && d->fmt ? d : NULL;
+    size_t before = backtrace ? sizeof(uint64_t) : 0;
+    struct entry *e = entry_push(m, r, backtrace ? ENTRY_BACKTRACE : ENTRY_RECORD, backtrace ? order_ts : ts, cpu,
+                                 site, r->proc, thread, before + len);
+    if (!e)
+        return -ENOMEM;
+    unsigned char *body = (unsigned char *)(e + 1);
+    if (backtrace)
+        memcpy(body, &ts, sizeof ts); /* its own time, then the record */
+    memcpy(body + before, rec, len);
+    ((struct shm_copied_record *)(body + before))->flags |= flags;
+    return 0;
+}
+
 static int merge_record(void *clientd, struct dring *r, struct dsite *d, const struct shlog_event *ev, uint64_t ts,
                         uint64_t order_ts)
 {
     struct read_merge *m = clientd;
     if (!(m->kinds & (1 << ENTRY_RECORD)))
         return 0;
-    const struct shm_copied_record *rec = ev->rec;
-    struct dsite *site = d && d->fmt ? d : NULL;
-    const char *thread = read_thread_name(r->proc, rec->tid); /* now: a later rename is not its */
-    if (ev->backtrace) {
-        struct {
-            uint64_t ts;
-            struct shm_copied_record rec;
-        } body;
-        body.ts = ts;
-        memcpy(&body.rec, rec, REC_HEAD + rec->payload_len);
-        return queue_entry(m, r, ENTRY_BACKTRACE, order_ts, ev->cpu, site, r->proc, thread, &body,
-                           offsetof(__typeof__(body), rec) + REC_HEAD + rec->payload_len);
+    if (push_record(m, r, d, ev->rec, REC_HEAD + ev->rec->payload_len, 0, read_thread_name(r->proc, ev->rec->tid),
+                    ev->cpu, ev->backtrace, ts, order_ts) != 0)
+        return -ENOMEM;
+    return entries_pushed(m, r);
+}
+
+static int merge_rows(void *clientd, struct dring *r, const struct shlog_event *ev, const struct read_rows *rows)
+{
+    struct read_merge *m = clientd;
+    if (!(m->kinds & (1 << ENTRY_RECORD)))
+        return 0;
+    const struct shlog_block *bl = ev->block;
+    /* A ring's records are mostly of one thread, and no name changes within a block. */
+    uint32_t tid = bl->rec[rows->row[0]]->tid;
+    const char *thread = read_thread_name(r->proc, tid);
+    for (uint32_t k = 0; k < rows->n; k++) {
+        uint32_t i = rows->row[k];
+        const struct shm_copied_record *rec = bl->rec[i];
+        if (rec->tid != tid)
+            thread = read_thread_name(r->proc, tid = rec->tid);
+        if (push_record(m, r, rows->site[k], rec, bl->bytes[i], rows->flags[k], thread, ev->cpu, ev->backtrace,
+                        rows->ts[k], rows->order_ts) != 0)
+            return -ENOMEM;
+        /* the buffer checked as often as a record at a time checks it; a
+         * sink that pauses still gets every row queued */
+        if (m->buffered >= MERGE_BUFFER_MAX || r->heap_index < 0) {
+            int rc = entries_pushed(m, r);
+            if (rc < 0)
+                return rc;
+        }
     }
-    return queue_entry(m, r, ENTRY_RECORD, ts, ev->cpu, site, r->proc, thread, rec, REC_HEAD + rec->payload_len);
+    return entries_pushed(m, r);
 }
 
 static int merge_loss(void *clientd, struct dring *r, const struct shlog_event *ev, uint64_t ts)
@@ -328,8 +387,8 @@ static void merge_message(void *clientd, const char *msg, int note)
 
 struct read_consumer merge_consumer(struct read_merge *m)
 {
-    return (struct read_consumer){.clientd = m, .record = merge_record, .loss = merge_loss, .exit = merge_exit,
-                                  .message = merge_message};
+    return (struct read_consumer){.clientd = m, .record = merge_record, .rows = merge_rows, .loss = merge_loss,
+                                  .exit = merge_exit, .message = merge_message};
 }
 
 int read_entry_line(struct read_engine *e, const struct entry *en, int json, struct render_buf *b)
@@ -430,6 +489,9 @@ int merge_drain(struct read_merge *m, int all)
             struct entry *e = fifo_front(q);
             if (!all && e->ts_ns > until && m->buffered < MERGE_BUFFER_MAX)
                 return 0;
+            /* The window's entries are read once, long after they were written
+             * (from memory, not the cache): the next ones asked for ahead. */
+            __builtin_prefetch((const char *)e + 1024);
             int rc = emit_entry(m, e);
             if (rc < 0)
                 return rc;

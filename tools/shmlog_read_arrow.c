@@ -34,6 +34,14 @@
 
 /* ==== The stream ==== */
 
+/* The fixed columns' values of the records' batch being built, typed: set
+ * when it begins (the buffers stay while it is built). */
+struct record_cols {
+    uint64_t *ts, *seq;
+    uint32_t *pid, *tid, *cpu;
+    uint8_t *level;
+};
+
 struct arrow_stream {
     struct shmlog_read *r;
     struct shmlog_read_arrow_options opt;
@@ -53,6 +61,7 @@ struct arrow_stream {
     } recent[SITE_RECENT];
     struct entry_sink sink; /* the merge's while the stream reads: rows of the batch */
     struct batch batch;   /* being built */
+    struct record_cols rc; /* its fixed columns, records */
     uint64_t batches;     /* batches begun: a site_map's indices are of the batch it names */
     uint32_t max_level;   /* records: the highest level in the batch */
     char error[ERROR_MAX];
@@ -65,7 +74,10 @@ struct site_map {
     uint32_t n;                     /* fields with a column (a site defined after the schema was made has none) */
     struct {
         struct col_buf *buf;        /* the column's, in the stream's batch */
+        uint8_t *data, *valid;      /* its buffers in the batch the map is of (batch) */
         uint8_t type;               /* the column's */
+        uint8_t put;                /* enum field_put: how a value goes in */
+        uint8_t shift;              /* FIELD_WORD: log2 of the column's width */
         uint8_t arg;                /* the argument the field shows */
         uint8_t whole;              /* the field's value is that argument as decoded */
         uint8_t field;              /* the field's number (render_field_value()) */
@@ -77,6 +89,17 @@ struct site_map {
     uint32_t category_index;
     uint32_t app_index, host_index; /* of the site's process */
     unsigned category;
+};
+
+/* How a record's value goes into a field's column. */
+enum field_put {
+    FIELD_WORD, /* integers, pointers, floats: the value's low bytes, by one 8-byte store (the
+                   bytes past the width are the next rows', written over by them, or the slack
+                   batch_begin leaves) */
+    FIELD_F32_WIDE, /* an f32 argument in a column of f64 (a field that is an f64 elsewhere) */
+    FIELD_BOOL,
+    FIELD_TEXT,
+    FIELD_CUT,  /* a string the format cuts: as the message shows it (render_field_value()) */
 };
 
 /* The records' fixed columns, in order. */
@@ -449,6 +472,13 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
                 continue; /* a site defined after the schema was made (a file still being written) */
             m->f[m->n].buf = &s->batch.buf[c - s->cols];
             m->f[m->n].type = c->type;
+            m->f[m->n].put = !f[j].whole                                              ? FIELD_CUT
+                             : c->type == COL_UTF8                                    ? FIELD_TEXT
+                             : c->type == COL_BOOL                                    ? FIELD_BOOL
+                             : c->type == COL_F64 && f[j].type == SHMLOG_ARG_F32 ? FIELD_F32_WIDE
+                                                                                      : FIELD_WORD;
+            m->f[m->n].shift = (uint8_t)(col_width[c->type] == 8 ? 3 : col_width[c->type] == 4 ? 2
+                                         : col_width[c->type] == 2 ? 1 : 0);
             m->f[m->n].arg = f[j].arg;
             m->f[m->n].whole = f[j].whole;
             m->f[m->n].field = (uint8_t)j;
@@ -493,6 +523,10 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
         if (a < 0 || h < 0 || i < 0 || c < 0 || f < 0)
             return -ENOMEM;
         m->batch = s->batches;
+        for (uint32_t j = 0; j < m->n; j++) { /* the batch's buffers, which stay while it is built */
+            m->f[j].data = m->f[j].buf->data;
+            m->f[j].valid = m->f[j].buf->valid;
+        }
         m->app_index = (uint32_t)a;
         m->host_index = (uint32_t)h;
         m->site_index = (uint32_t)i;
@@ -522,49 +556,107 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
     return 0;
 }
 
+/* A field's value into its column: v, the argument's value (a string's
+ * bytes at str). 0, or -ENOMEM. */
+static inline __attribute__((always_inline)) int put_field(struct arrow_stream *s, struct col_buf *b, uint8_t type,
+                                                           uint32_t row, uint64_t v, const void *str, size_t len)
+{
+    switch (type) {
+    case COL_UTF8:
+        if (put_text(&s->batch, b, row, str, len) != 0)
+            return -ENOMEM;
+        if (b->chars_len >= CHARS_MAX)
+            s->batch.full = 1;
+        return 0;
+    case COL_BOOL:
+        if (v)
+            set_bit(b->data, row);
+        break;
+    case COL_F32: {
+        double d; /* an f32 argument, exactly widened: narrowed back exactly */
+        memcpy(&d, &v, sizeof d);
+        float f = (float)d;
+        uint32_t bits;
+        memcpy(&bits, &f, 4);
+        put_u32(b, row, bits);
+        break;
+    }
+    case COL_I8: case COL_U8:
+        put_u8(b, row, (uint8_t)v);
+        break;
+    case COL_I16: case COL_U16:
+        put_u16(b, row, (uint16_t)v);
+        break;
+    case COL_I32: case COL_U32:
+        put_u32(b, row, (uint32_t)v);
+        break;
+    default: /* I64, U64, F64: the bits as the argument holds them */
+        put_u64(b, row, v);
+        break;
+    }
+    set_bit(b->valid, row); /* a field's column is nullable (scan_field) */
+    return 0;
+}
+
 /* A record's field values into their columns. */
 static int put_fields(struct arrow_stream *s, const struct site_map *m, const struct render_site *sr, uint32_t row,
                       const struct render_arg *args)
 {
     for (uint32_t j = 0, n = m->n; j < n; j++) { /* n read once: the byte stores below may alias m */
         __typeof__(m->f[0]) f = m->f[j];
-        struct col_buf *b = f.buf;
         if (f.present && !args[f.present - 1].v.u)
             continue; /* an empty std::optional: null, as rows of sites without the field */
         struct render_arg cut;
         const struct render_arg *a = f.whole ? &args[f.arg] : render_field_value(sr, args, f.field, &cut);
-        switch (f.type) {
-        case COL_UTF8:
-            if (put_text(&s->batch, b, row, a->v.s, a->str_len) != 0)
+        if (put_field(s, f.buf, f.type, row, a->v.u, a->v.s, a->str_len) != 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* The same from the values of a SHM_REC_VALUES record of the site's types,
+ * read where a field shows them whole: a store or two a field. */
+static int put_fields_values(struct arrow_stream *s, const struct site_map *m, const struct render_site *sr,
+                             uint32_t row, const struct shm_copied_record *rec)
+{
+    size_t byte = row >> 3;
+    uint8_t bit = (uint8_t)(1u << (row & 7));
+    for (uint32_t j = 0, n = m->n; j < n; j++) { /* n read once: the byte stores below may alias m */
+        const __typeof__(m->f[0]) *f = &m->f[j];
+        if (f->present && !shm_rec_value(rec, f->present - 1u))
+            continue; /* an empty std::optional: null, as rows of sites without the field */
+        uint64_t v = shm_rec_value(rec, f->arg);
+        switch (f->put) {
+        case FIELD_WORD:
+            memcpy(f->data + ((size_t)row << f->shift), &v, 8);
+            break;
+        case FIELD_F32_WIDE: {
+            uint32_t b = (uint32_t)v;
+            float x;
+            memcpy(&x, &b, sizeof x);
+            double d = x;
+            memcpy(f->data + (size_t)row * 8, &d, 8);
+            break;
+        }
+        case FIELD_BOOL:
+            if (v)
+                f->data[byte] |= bit;
+            break;
+        case FIELD_TEXT:
+            if (put_field(s, f->buf, COL_UTF8, row, v, shm_rec_bytes(rec) + (v >> 16 & 0xffffu),
+                          v & SHMLOG_STR_LEN_MASK) != 0)
                 return -ENOMEM;
-            if (b->chars_len >= CHARS_MAX)
-                s->batch.full = 1;
+            continue; /* its validity set */
+        default: { /* FIELD_CUT */
+            struct render_arg args[SHMLOG_MAX_ARGS], cut;
+            render_prepared_args(sr, rec, NULL, args);
+            const struct render_arg *a = render_field_value(sr, args, f->field, &cut);
+            if (put_field(s, f->buf, f->type, row, a->v.u, a->v.s, a->str_len) != 0)
+                return -ENOMEM;
             continue;
-        case COL_BOOL:
-            if (a->v.u)
-                set_bit(b->data, row);
-            break;
-        case COL_F32: {
-            float f = (float)a->v.f; /* an f32 argument, exactly widened: narrowed back exactly */
-            uint32_t bits;
-            memcpy(&bits, &f, 4);
-            put_u32(b, row, bits);
-            break;
         }
-        case COL_I8: case COL_U8:
-            put_u8(b, row, (uint8_t)a->v.u);
-            break;
-        case COL_I16: case COL_U16:
-            put_u16(b, row, (uint16_t)a->v.u);
-            break;
-        case COL_I32: case COL_U32:
-            put_u32(b, row, (uint32_t)a->v.u);
-            break;
-        default: /* I64, U64, F64: the bits as the argument holds them */
-            put_u64(b, row, a->v.u);
-            break;
         }
-        set_bit(b->valid, row); /* a field's column is nullable (scan_field) */
+        f->valid[byte] |= bit; /* a field's column is nullable (scan_field) */
     }
     return 0;
 }
@@ -576,32 +668,73 @@ static inline uint64_t arrow_ts(uint64_t ns)
     return ns > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : ns;
 }
 
+/* The message of a record of a known site (prepared as sr) at row of the
+ * msg column; *nargs: its arguments' count (-1 when they do not match the
+ * site), args decoded unless values. 0, or -ENOMEM. */
+static inline __attribute__((always_inline)) int put_message(struct arrow_stream *s, const struct render_site *sr,
+                                                             const struct shm_copied_record *rec, int values,
+                                                             uint32_t row, struct render_arg *args, int *nargs)
+{
+    /* Rendered where it goes; when it does not fit, again with room for the longest. */
+    struct col_buf *m = &s->batch.buf[R_MSG];
+    struct render_buf b;
+    for (int pass = 0;; pass++) {
+        render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
+        if (values)
+            render_msg_values(sr, rec, &b);
+        else
+            *nargs = render_prepared_args(sr, rec, &b, args);
+        if (!b.overflow || pass)
+            break;
+        if (batch_chars(&s->batch, m, RENDER_LINE_MAX) != 0)
+            return -ENOMEM;
+    }
+    fill_offsets(m, row);
+    m->chars_len += b.len;
+    if (!b.ascii && batch_utf8(&s->batch, m, b.len) != 0) /* the renderer knows most messages are ASCII */
+        return -ENOMEM;
+    ((int32_t *)m->data)[++m->filled] = (int32_t)m->chars_len;
+    set_bit(m->valid, row); /* record_cols: msg is nullable */
+    if (m->chars_len >= CHARS_MAX)
+        s->batch.full = 1;
+    return 0;
+}
+
+/* A record's flags as the bool columns. */
+static void put_flags(struct arrow_stream *s, uint32_t row, unsigned flags)
+{
+    struct col_buf *buf = s->batch.buf;
+    if (flags & SHMLOG_REC_TRUNCATED)
+        set_bit(buf[rcol(s, R_TRUNCATED)].data, row);
+    if (flags & SHMLOG_REC_CLAMPED)
+        set_bit(buf[rcol(s, R_CLAMPED)].data, row);
+    if (flags & SHMLOG_REC_BACKTRACE)
+        set_bit(buf[rcol(s, R_BACKTRACE)].data, row);
+    if (flags & SHM_REC_TIME_UNCERTAIN)
+        set_bit(buf[rcol(s, R_TIME_UNCERTAIN)].data, row);
+}
+
 static int append_record(struct arrow_stream *s, const struct entry *e)
 {
-    struct shmlog_read *r = s->r;
-    struct col_buf *buf = s->batch.buf;
+    const struct record_cols *c = &s->rc;
     uint32_t row = s->batch.rows;
     const struct shm_copied_record *rec = entry_record(e);
     struct dproc *p = e->proc;
-    put_u64(&buf[R_TS], row, arrow_ts(entry_own_ts(e)));
-    put_u8(&buf[R_LEVEL], row, rec->level);
-    if (rec->level > s->max_level)
-        s->max_level = rec->level;
+    unsigned level = rec->level, flags = rec->flags;
+    /* Typed stores first: the byte stores after them may alias anything. */
+    c->ts[row] = arrow_ts(entry_own_ts(e));
+    c->seq[row] = rec->pos;
+    c->pid[row] = p->info.pid;
+    c->tid[row] = rec->tid;
+    c->cpu[row] = e->cpu;
+    c->level[row] = (uint8_t)level;
+    if (level > s->max_level)
+        s->max_level = level;
+    if (flags & (SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE | SHM_REC_TIME_UNCERTAIN))
+        put_flags(s, row, flags);
     int rc;
-    put_u32(&buf[R_PID], row, p->info.pid);
-    put_u32(&buf[R_TID], row, rec->tid);
     if (e->thread && (rc = put_dict(s, rcol(s, R_THREAD), row, e->thread, 0, name_text)) != 0)
         return rc;
-    put_u32(&buf[R_CPU], row, e->cpu);
-    put_u64(&buf[R_SEQ], row, rec->pos);
-    if (rec->flags & SHMLOG_REC_TRUNCATED)
-        set_bit(buf[rcol(s, R_TRUNCATED)].data, row);
-    if (rec->flags & SHMLOG_REC_CLAMPED)
-        set_bit(buf[rcol(s, R_CLAMPED)].data, row);
-    if (rec->flags & SHMLOG_REC_BACKTRACE)
-        set_bit(buf[rcol(s, R_BACKTRACE)].data, row);
-    if (rec->flags & SHM_REC_TIME_UNCERTAIN)
-        set_bit(buf[rcol(s, R_TIME_UNCERTAIN)].data, row);
     const char *error = NULL;
     if (!e->site) {
         error = "unknown site";
@@ -609,7 +742,7 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
             (rc = put_dict(s, R_CATEGORY, row, p, rec->category, category_text)) != 0)
             return rc;
     } else {
-        const struct render_site *sr = prepared(&r->engine, e->site, p);
+        const struct render_site *sr = prepared(&s->r->engine, e->site, p);
         if (!sr)
             return -ENOMEM;
         struct site_map *sm = site_map(s, e->site, sr);
@@ -617,34 +750,19 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
             return -ENOMEM;
         if ((rc = put_site_dicts(s, sm, e->site, p, rec->category, row)) != 0)
             return rc;
+        int values = (flags & SHM_REC_VALUES) != 0; /* of the site's types (read_decode.c) */
         struct render_arg rf[SHMLOG_MAX_ARGS];
-        int n;
+        int n = values ? render_site_nargs(sr) : 0;
         if (s->opt.message) {
-            /* Rendered where it goes; when it does not fit, again with room for the longest. */
-            struct col_buf *m = &buf[R_MSG];
-            struct render_buf b;
-            render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
-            n = render_prepared_args(sr, rec, &b, rf);
-            if (b.overflow) {
-                if (batch_chars(&s->batch, m, RENDER_LINE_MAX) != 0)
-                    return -ENOMEM;
-                render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
-                n = render_prepared_args(sr, rec, &b, rf);
-            }
-            fill_offsets(m, row);
-            m->chars_len += b.len;
-            if (!b.ascii && batch_utf8(&s->batch, m, b.len) != 0) /* the renderer knows most messages are ASCII */
-                return -ENOMEM;
-            ((int32_t *)m->data)[++m->filled] = (int32_t)m->chars_len;
-            set_bit(m->valid, row); /* record_cols: msg is nullable */
-            if (m->chars_len >= CHARS_MAX)
-                s->batch.full = 1;
-        } else {
+            if ((rc = put_message(s, sr, rec, values, row, rf, &n)) != 0)
+                return rc;
+        } else if (!values) {
             n = render_prepared_args(sr, rec, NULL, rf);
         }
         if (n < 0)
             error = "corrupt payload";
-        else if (n > 0 && s->opt.fields && (rc = put_fields(s, sm, sr, row, rf)) != 0)
+        else if (n > 0 && s->opt.fields &&
+                 (rc = values ? put_fields_values(s, sm, sr, row, rec) : put_fields(s, sm, sr, row, rf)) != 0)
             return rc;
     }
     if (error && (rc = put_dict(s, rcol(s, R_ERROR), row, error, 0, name_text)) != 0)
@@ -768,6 +886,12 @@ static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
     if ((rc = batch_begin(&s->batch)) != 0) {
         batch_free(&s->batch);
         return stream_fail(s, rc, "a batch");
+    }
+    if (s->records) {
+        struct col_buf *b = s->batch.buf;
+        s->rc = (struct record_cols){(uint64_t *)(void *)b[R_TS].data, (uint64_t *)(void *)b[R_SEQ].data,
+                                     (uint32_t *)(void *)b[R_PID].data, (uint32_t *)(void *)b[R_TID].data,
+                                     (uint32_t *)(void *)b[R_CPU].data, b[R_LEVEL].data};
     }
     r->merge.sink = &s->sink;
     while (!s->batch.full && s->batch.rows < s->batch.cap) {
