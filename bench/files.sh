@@ -5,7 +5,8 @@
 # batches; one and two readers on two threads) and the Python package
 # (read(), to_arrow(), a stream read batch by batch, dataframe()) decode those
 # files, on one core, side by side; to_arrow()'s peak memory against its
-# table's size; and dataframe() over the same files, in time and peak memory.
+# table's size, and what as much fresh memory costs a process to touch; and
+# dataframe() over the same files, in time and peak memory.
 #   bench/files.sh [RECORDS] [--before TREE]   (default 10000000 records)
 #   --before TREE: dataframe() and read --format json of an earlier tree too (its
 #     build/ and python/; its Python run with Debian's python3 and pandas)
@@ -143,6 +144,21 @@ for what in ("to_arrow", "dataframe"):
     print(f"python {what}() memory: {'table' if what == 'to_arrow' else 'frame'} {size / 2**20:.0f} MiB, peak RSS "
           f"{peak / 2**20:.0f} MiB ({peak / size:.2f}x; {(peak - base) / size:.2f}x above the {base / 2**20:.0f} MiB "
           f"after the imports); {rows} rows in {float(wall):.2f} s wall, {float(cpu):.2f} s cpu")
+    if what == "to_arrow":
+        table = size
+# What the kernel takes to give a process that much fresh memory (its first touch of each page, then a
+# memset): to_arrow() keeps every batch, so its table is all fresh memory, where a reader that releases
+# its batches reuses them.
+fresh = """
+import ctypes, mmap, sys, time
+n = int(sys.argv[1])
+m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+c0 = time.process_time()
+ctypes.memset(ctypes.addressof(ctypes.c_char.from_buffer(m)), 1, n)
+print(time.process_time() - c0)
+"""
+p = subprocess.run([sys.executable, "-c", fresh, str(table)], check=True, capture_output=True, text=True)
+print(f"fresh memory of the table's size, first touched: {table / 2**20:.0f} MiB in {float(p.stdout):.2f} s cpu")
 PY
 if [ -n "$before" ]; then
     # The same dataframe() in the earlier tree: its package with Debian's python3 and pandas.
