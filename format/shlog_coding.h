@@ -339,18 +339,44 @@ static inline uint64_t str_head(const uint8_t *bytes, size_t n)
     return h;
 }
 
+/* The table's slots as of batch gen, as the decoder keeps them: they start
+ * over in each batch. 1 when they did. */
+static inline int str_slots_claim(struct str_table *t, uint32_t gen)
+{
+    if (t->gen == gen)
+        return 0;
+    t->gen = gen;
+    t->next = t->used = 0;
+    return 1;
+}
+
+/* The same with the encoder's buckets for finding a string. */
 static inline void str_table_claim(struct str_table *t, uint32_t gen)
 {
-    if (t->gen != gen) {
-        t->gen = gen;
-        t->next = t->used = 0;
+    if (str_slots_claim(t, gen))
         memset(t->find, 0, sizeof(t->find));
-    }
 }
 
 
-/* Keeps a string that came as a literal; returns its slot, or STR_SLOTS when
- * it is too long to keep. */
+/* Keeps a string that came as a literal in the slot its turn gives it, as
+ * the decoder keeps it; returns the slot, or STR_SLOTS when it is too long
+ * to keep. */
+static inline unsigned str_slot_keep(struct str_table *t, uint16_t hdr, const uint8_t *bytes)
+{
+    size_t n = hdr & SHMLOG_STR_LEN_MASK;
+    if (n > STR_SHORT)
+        return STR_SLOTS;
+    unsigned i = t->next;
+    t->hdr[i] = hdr;
+    memcpy(t->bytes[i], bytes, n);
+    t->next = (uint8_t)((i + 1) % STR_SLOTS);
+    if (t->used <= i)
+        t->used = (uint8_t)(i + 1);
+    return i;
+}
+
+/* The same with the encoder's buckets for finding it: the slot's string
+ * before it leaves its bucket. */
 static inline unsigned str_keep(struct str_table *t, uint16_t hdr, const uint8_t *bytes)
 {
     size_t n = hdr & SHMLOG_STR_LEN_MASK;
@@ -359,13 +385,9 @@ static inline unsigned str_keep(struct str_table *t, uint16_t hdr, const uint8_t
     unsigned i = t->next;
     if (i < t->used && t->find[str_bucket(t->hdr[i], t->head[i])] == i + 1)
         t->find[str_bucket(t->hdr[i], t->head[i])] = 0;
-    t->hdr[i] = hdr;
+    str_slot_keep(t, hdr, bytes);
     t->head[i] = str_head(bytes, n);
     t->find[str_bucket(hdr, t->head[i])] = (uint8_t)(i + 1);
-    memcpy(t->bytes[i], bytes, n);
-    t->next = (uint8_t)((i + 1) % STR_SLOTS);
-    if (t->used <= i)
-        t->used = (uint8_t)(i + 1);
     return i;
 }
 

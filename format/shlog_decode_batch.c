@@ -128,31 +128,6 @@ enum dec_args {
     DEC_LOST, /* not even their tokens could be told apart: where the next record starts is unknown */
 };
 
-/* A string table as the decoder keeps it: the encoder's buckets for finding
- * a string are left alone (the decoder finds strings by their slot). */
-static inline void dec_table_claim(struct str_table *t, uint32_t gen)
-{
-    if (t->gen != gen) {
-        t->gen = gen;
-        t->next = t->used = 0;
-    }
-}
-
-/* str_keep() for the decoder: the literal's slot (STR_SLOTS when too long to keep). */
-static inline unsigned dec_keep(struct str_table *t, uint16_t hdr, const uint8_t *bytes)
-{
-    size_t n = hdr & SHMLOG_STR_LEN_MASK;
-    if (n > STR_SHORT)
-        return STR_SLOTS;
-    unsigned i = t->next;
-    t->hdr[i] = hdr;
-    memcpy(t->bytes[i], bytes, n);
-    t->next = (uint8_t)((i + 1) % STR_SLOTS);
-    if (t->used <= i)
-        t->used = (uint8_t)(i + 1);
-    return i;
-}
-
 /* The string token of argument i of site s at c: its header word and bytes
  * (from the table or the column; a literal enters the table, damaged record
  * or not: later records name its slot), *slot the table slot it is in. 1
@@ -162,7 +137,7 @@ static inline __attribute__((always_inline)) int dec_string(struct shlog_reader 
                                                             unsigned *slot)
 {
     struct str_table *tb = &s->str[s->plan.str_index[i]];
-    dec_table_claim(tb, r->batch_gen);
+    str_slots_claim(tb, r->batch_gen);
     uint64_t h = get_varint(c);
     if (h & 1) {
         if (h >> 1 >= tb->used)
@@ -178,7 +153,7 @@ static inline __attribute__((always_inline)) int dec_string(struct shlog_reader 
     *bytes = get_bytes(c, shmlog_str_length(*hdr));
     if (!*bytes)
         return -1;
-    *slot = dec_keep(tb, *hdr, *bytes);
+    *slot = str_slot_keep(tb, *hdr, *bytes);
     return 0;
 }
 
