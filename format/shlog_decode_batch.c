@@ -240,7 +240,7 @@ static inline __attribute__((always_inline)) enum dec_args decode_values(struct 
             size_t n = shmlog_str_length(hdr);
             if (len + SHMLOG_STR_HEADER_BYTES + n > SHMLOG_MAX_PAYLOAD)
                 return pass_over_from(r, s, c, rec, i + 1, len + SHMLOG_STR_HEADER_BYTES + n);
-            vals[i] = (uint64_t)(out - payload) << 16 | hdr;
+            vals[i] = shm_str_value((size_t)(out - payload), hdr);
             if (from_table)
                 memcpy(out, bytes, STR_SHORT); /* the whole slot: one fixed-size copy (SHLOG_BLOCK_ROW_MAX) */
             else
@@ -282,8 +282,9 @@ static inline __attribute__((always_inline)) enum dec_args decode_values(struct 
     rec->payload_len = (uint16_t)len;
     rec->flags |= SHM_REC_VALUES;
     *stored = (size_t)(out - payload);
-    payload[0] = (uint8_t)*stored;
-    payload[1] = (uint8_t)(*stored >> 8 | nargs << 3); /* the word's bits 11-15: n */
+    uint16_t word = shm_values_word(*stored, nargs);
+    payload[0] = (uint8_t)word;
+    payload[1] = (uint8_t)(word >> 8);
     return DEC_OK;
 }
 
@@ -468,7 +469,7 @@ static void values_to_ring(const struct dec_site *s, const struct shm_copied_rec
             size_t len = v & SHMLOG_STR_LEN_MASK;
             out[0] = (uint8_t)v;
             out[1] = (uint8_t)(v >> 8);
-            memcpy(out + SHMLOG_STR_HEADER_BYTES, shm_rec_bytes(row) + (v >> 16 & 0xffffu), len);
+            memcpy(out + SHMLOG_STR_HEADER_BYTES, shm_rec_str_at(row, v), len);
             out += SHMLOG_STR_HEADER_BYTES + len;
             continue;
         }

@@ -258,6 +258,19 @@ static inline const uint8_t *shm_rec_bytes(const struct shm_copied_record *rec)
     return (const uint8_t *)rec + offsetof(struct shm_copied_record, payload);
 }
 
+/* The first word of a values payload of bytes in all, of n values; and a
+ * string's value, its bytes at `at` from the payload's first byte: how a
+ * decoder writes them. */
+static inline uint16_t shm_values_word(size_t bytes, unsigned n)
+{
+    return (uint16_t)(bytes | (size_t)n << 11);
+}
+
+static inline uint64_t shm_str_value(size_t at, uint16_t hdr)
+{
+    return (uint64_t)at << 16 | hdr;
+}
+
 /* The first word of a SHM_REC_VALUES record's payload. */
 static inline unsigned shm_rec_values_word(const struct shm_copied_record *rec)
 {
@@ -278,12 +291,19 @@ static inline uint64_t shm_rec_value(const struct shm_copied_record *rec, unsign
     return v;
 }
 
-/* The bytes of the string whose value is v, or NULL when v holds no string
- * within the record (a value of another type). */
+/* The bytes of the string whose value is v, where v says they are: for a
+ * reader that knows v is a string's (a record decoded with its site's types). */
+static inline const uint8_t *shm_rec_str_at(const struct shm_copied_record *rec, uint64_t v)
+{
+    return shm_rec_bytes(rec) + (v >> 16 & 0xffffu);
+}
+
+/* The same, or NULL when v holds no string within the record (a value of
+ * another type). */
 static inline const uint8_t *shm_rec_str(const struct shm_copied_record *rec, uint64_t v)
 {
     size_t at = v >> 16 & 0xffffu, len = v & SHMLOG_STR_LEN_MASK, bytes = shm_rec_values_word(rec) & 0x7ffu;
-    return at >= SHM_VALUES_HEAD && at <= bytes && len <= bytes - at ? shm_rec_bytes(rec) + at : NULL;
+    return at >= SHM_VALUES_HEAD && at <= bytes && len <= bytes - at ? shm_rec_str_at(rec, v) : NULL;
 }
 
 enum shm_loss_reason {

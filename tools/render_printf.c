@@ -755,7 +755,7 @@ static inline __attribute__((always_inline)) int render_ops_from(const struct re
             continue;
         }
         case OP_STR: {
-            const uint8_t *src = vals ? shm_rec_bytes(rec) + (v >> 16 & 0xffffu) : a->v.s;
+            const uint8_t *src = vals ? shm_rec_str_at(rec, v) : a->v.s;
             if (has_nul(src, len)) {
                 d -= op->len; /* put_str_arg cuts the C string */
                 break;

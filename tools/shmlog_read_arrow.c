@@ -643,8 +643,7 @@ static int put_fields_values(struct arrow_stream *s, const struct site_map *m, c
                 f->data[byte] |= bit;
             break;
         case FIELD_TEXT:
-            if (put_field(s, f->buf, COL_UTF8, row, v, shm_rec_bytes(rec) + (v >> 16 & 0xffffu),
-                          v & SHMLOG_STR_LEN_MASK) != 0)
+            if (put_field(s, f->buf, COL_UTF8, row, v, shm_rec_str_at(rec, v), v & SHMLOG_STR_LEN_MASK) != 0)
                 return -ENOMEM;
             continue; /* its validity set */
         default: { /* FIELD_CUT */
