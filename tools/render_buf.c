@@ -68,14 +68,8 @@ void buf_u128(struct render_buf *b, u128 v)
 
 void buf_hex64(struct render_buf *b, uint64_t v)
 {
-    static const char hex[] = "0123456789abcdef";
     char tmp[16];
-    char *p = tmp + sizeof tmp;
-    do {
-        *--p = hex[v & 15];
-        v >>= 4;
-    } while (v);
-    render_buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+    render_buf_put(b, tmp, (size_t)(hex_at(tmp, v, 0) - tmp));
 }
 
 const uint64_t pow10_u64[20] = {

@@ -585,11 +585,11 @@ static inline __attribute__((always_inline)) void put_item_value(const struct re
         if (put_str_arg(out, a, esc))
             memo_bytes(m, MEMO_STR, from, out);
         return;
-    case FAST_HEX: {
-        char text[18];
-        render_buf_put(out, text, (size_t)(hex_at(text, a->v.u, (it->spec.flags & FL_HASH) != 0) - text));
+    case FAST_HEX:
+        if ((it->spec.flags & FL_HASH) && a->v.u)
+            render_buf_put(out, "0x", 2);
+        buf_hex64(out, a->v.u);
         return;
-    }
     case FAST_CHAR: {
         uint8_t ch = (uint8_t)a->v.u;
         if (esc == ESC_NONE || (esc == ESC_JSON ? json_plain : text_plain)[ch])

@@ -333,10 +333,6 @@ static inline int star_int(const struct render_arg *arg, int64_t *v)
  * out before (a prepared site's). */
 int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
                       struct render_arg args[SHMLOG_MAX_ARGS]);
-/* The values of a SHM_REC_VALUES record (shm/reader.h) as the arguments of
- * site sr: their count, or -1 when they are not of its types (a file that
- * defined the site again otherwise). */
-struct render_site;
 /* An F32 value (its bits in the low 32) widened, as a render_arg holds it. */
 static inline double value_f32(uint64_t v)
 {
@@ -345,6 +341,10 @@ static inline double value_f32(uint64_t v)
     memcpy(&f, &b, sizeof f);
     return f;
 }
+/* The values of a SHM_REC_VALUES record (shm/reader.h) as the arguments of
+ * site sr: their count, or -1 when they are not of its types (a file that
+ * defined the site again otherwise). */
+struct render_site;
 int decode_args_values(const struct render_site *sr, const struct shm_copied_record *rec,
                        struct render_arg args[SHMLOG_MAX_ARGS]);
 int decode_args_shaped(const struct shmlog_args_shape *sh, const uint8_t *types, const uint8_t *payload,
