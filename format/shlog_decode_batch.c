@@ -263,16 +263,11 @@ static inline __attribute__((always_inline)) enum dec_args decode_values(struct 
             if (bad) /* a float token the coding never writes: its tokens were taken */
                 return pass_over_from(r, s, c, rec, i + 1, len + width);
         } else {
-            x = ctx->prev + (uint64_t)unzigzag(get_varint(c));
-            if (op < 8) {
-                unsigned lose = 64 - 8 * op;
-                x = x << lose >> lose;
-                ctx->prev = x;
-                if (!(s->pub.arg_types[i] & 1)) /* I8..I32, the even types: sign-extended */
-                    x = (uint64_t)((int64_t)(x << lose) >> lose);
-            } else {
-                ctx->prev = x;
-            }
+            unsigned lose = 64 - 8 * op; /* the bits above the width (0 for 8 bytes) */
+            x = (ctx->prev + (uint64_t)unzigzag(get_varint(c))) << lose >> lose;
+            ctx->prev = x;
+            if (lose && !(s->pub.arg_types[i] & 1)) /* I8..I32, the even types: sign-extended */
+                x = (uint64_t)((int64_t)(x << lose) >> lose);
         }
         vals[i] = x;
         len += width;
@@ -519,23 +514,10 @@ int shlog__batch_block(struct shlog_reader *r, struct shlog_event *ev)
     struct shlog_block *bl = r->block;
     uint8_t *at = bl->mem, *end = bl->mem + sizeof bl->mem;
     uint32_t n = 0;
+    int found = 0; /* *ev holds an event found after the rows */
     struct cur col[NCOLS]; /* the columns' cursors, over the block */
     memcpy(col, b->col, sizeof col);
-    for (;;) {
-        if (b->loss_due) {
-            memcpy(b->col, col, sizeof col);
-            if (n)
-                break; /* after the block */
-            return batch_loss_event(r, ev);
-        }
-        if (b->done >= b->count) {
-            memcpy(b->col, col, sizeof col);
-            if (n)
-                break; /* the end is checked at the next call */
-            return batch_end(r, ev);
-        }
-        if (n == SHLOG_BLOCK_ROWS || (size_t)(end - at) < SHLOG_BLOCK_ROW_MAX)
-            break;
+    while (!b->loss_due && b->done < b->count && n < SHLOG_BLOCK_ROWS && (size_t)(end - at) >= SHLOG_BLOCK_ROW_MAX) {
         struct shm_copied_record *rec = (struct shm_copied_record *)(void *)at;
         struct dec_site *s;
         uint64_t covered_from;
@@ -544,11 +526,7 @@ int shlog__batch_block(struct shlog_reader *r, struct shlog_event *ev)
         if (st == STEP_NONE)
             continue;
         if (st == STEP_EVENT) {
-            memcpy(b->col, col, sizeof col);
-            if (!n)
-                return 1;
-            r->due = *ev; /* after the records before it */
-            r->event_due = 1;
+            found = 1;
             break;
         }
         size_t bytes = offsetof(struct shm_copied_record, payload) + stored;
@@ -559,6 +537,13 @@ int shlog__batch_block(struct shlog_reader *r, struct shlog_event *ev)
         at += (bytes + 7) & ~(size_t)7;
     }
     memcpy(b->col, col, sizeof col);
+    if (!n) /* no row: what stopped it (a block always has room for one) */
+        return found ? 1 : b->loss_due ? batch_loss_event(r, ev) : batch_end(r, ev);
+    if (found) { /* after the rows before it */
+        r->due = *ev;
+        r->event_due = 1;
+    }
+    /* a loss due or the batch's end come at the next call */
     bl->n = n;
     r->st.records += n;
     ev_begin(r, ev, SHLOG_EV_BLOCK);
