@@ -368,7 +368,7 @@ int outfile_open(struct outfile *f)
     if (opt.have_group)
         share_file(f->fd, f->part_path);
     struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = created_ns,
-                                  .collector_pid = (uint32_t)getpid()};
+                                  .collector_pid = (uint32_t)getpid(), .flags = SHLOG_FILE_SITES_FIRST};
     snprintf(h.host, sizeof(h.host), "%s", host);
     uint8_t hb[SHLOG_FILE_HEADER_BYTES];
     shlog_file_header_encode(hb, &h);

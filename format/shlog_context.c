@@ -1,8 +1,8 @@
 /*
  * shlog_context.c - what a frame read apart from its file needs (FORMAT.md,
  * "Frames as messages"): of the definitions the file gave before the frame,
- * those its sections use, in the file's order, as one frame, and the last
- * CLOCK section before it as another. A shipper keeps one per file it ships;
+ * those its sections use, as one frame (the processes and sites first, each
+ * kind in the file's order), and the last CLOCK section before it as another. A shipper keeps one per file it ships;
  * its cost is a decompression of each frame and a look at the columns that
  * name processes and sites, never a decode of the records.
  */
@@ -28,6 +28,7 @@ struct item {
 };
 
 struct used {
+    uint32_t named; /* 0 for a PROCESS or SITE: those go first (SHLOG_FILE_SITES_FIRST) */
     uint32_t seq, idx, id;
 };
 
@@ -250,7 +251,9 @@ static int use(struct shlog_context *c, uint32_t idx)
     it->mark = c->frame;
     if (shlog__grow_array(&c->used, &c->used_cap, c->nused, sizeof(*c->used)))
         return -ENOMEM;
-    c->used[c->nused++] = (struct used){it->seq, idx, it->id};
+    unsigned type = it->bytes[0];
+    c->used[c->nused++] =
+        (struct used){type != SHLOG_SEC_PROCESS && type != SHLOG_SEC_SITE, it->seq, idx, it->id};
     return 0;
 }
 
@@ -349,6 +352,8 @@ static int use_frame(struct shlog_context *c, struct cur sec)
 static int used_cmp(const void *a, const void *b)
 {
     const struct used *x = a, *y = b;
+    if (x->named != y->named)
+        return x->named < y->named ? -1 : 1;
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 

@@ -389,6 +389,58 @@ static int frame_torn(struct shlog_reader *r, struct shlog_event *ev, uint64_t h
     return 1;
 }
 
+/* Where the frame's leading run of PROCESS and SITE sections ends within its
+ * first have bytes; *more: the run may go on past them. */
+static size_t sites_end(const uint8_t *raw, size_t have, int *more)
+{
+    struct cur c = {raw, raw + have, 0};
+    const uint8_t *end = raw;
+    *more = 0;
+    while (c.p < c.end) {
+        uint8_t type = get_u8(&c);
+        if (type != SHLOG_SEC_PROCESS && type != SHLOG_SEC_SITE)
+            return (size_t)(end - raw);
+        get_bytes(&c, get_varint(&c));
+        if (c.bad)
+            break; /* a section cut at have */
+        end = c.p;
+    }
+    *more = 1;
+    return (size_t)(end - raw);
+}
+
+/* Decompresses the frame in m->zbuf no further than its sites
+ * (SHLOG_FILE_SITES_FIRST): r->sec is them. NULL, or why the zstd frame is bad.
+ * Its input is handed in a piece at a time, as zstd decodes a block only once
+ * it has all of it: a writer ends the first block after the sites and the
+ * byte that follows them (shlog_enc_frame), so this decodes that block, not
+ * the records'. The frame's checksum is not seen: a frame damaged past its
+ * sites still gives them. */
+static const char *frame_sites(struct shlog_reader *r, struct shlog_frame_mem *m, uint32_t zbytes,
+                               uint32_t raw_bytes)
+{
+    const size_t piece = 1024;
+    ZSTD_inBuffer in = {m->zbuf.p, 0, 0};
+    ZSTD_outBuffer out = {m->raw.p, raw_bytes, 0};
+    size_t end = 0, left = 1;
+    int more = 1;
+    while (more && left != 0) {
+        size_t was_in = in.pos, was_out = out.pos;
+        in.size = zbytes - in.size > piece ? in.size + piece : zbytes;
+        left = ZSTD_decompressStream(m->dctx, &out, &in);
+        if (ZSTD_isError(left))
+            return ZSTD_getErrorName(left);
+        if (left != 0 && in.size == zbytes && in.pos == was_in && out.pos == was_out)
+            return "zstd frame does not end where its sizes say"; /* all of it given, and no way on */
+        if (out.pos != was_out)
+            end = sites_end(m->raw.p, out.pos, &more);
+    }
+    if (left == 0 && out.pos != raw_bytes)
+        return "zstd frame does not end where its sizes say";
+    r->sec = (struct cur){m->raw.p, m->raw.p + end, 0};
+    return NULL;
+}
+
 /* Loads the next frame: 1 loaded, 2 *ev holds an error to return, 0 no more
  * data (for now), -errno on I/O errors. */
 static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
@@ -457,8 +509,12 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
      * from the last frame would double it). */
     if (!why && (buf_reserve(&m->raw, raw_bytes ? raw_bytes : 1) || !frame_mem_dctx(m)))
         return -ENOMEM;
-    if (!why) {
+    int sites_only = r->skip_records && (r->hdr.flags & SHLOG_FILE_SITES_FIRST);
+    if (!why)
         ZSTD_DCtx_reset(m->dctx, ZSTD_reset_session_only);
+    if (!why && sites_only) {
+        why = frame_sites(r, m, zbytes, raw_bytes);
+    } else if (!why) {
         ZSTD_inBuffer in = {m->zbuf.p, zbytes, 0};
         ZSTD_outBuffer out = {m->raw.p, raw_bytes, 0};
         for (;;) {
@@ -480,7 +536,8 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
     if (why)
         return frame_unreadable(r, ev, at, "%s", why);
     r->frame_open = 1;
-    r->sec = (struct cur){m->raw.p, m->raw.p + raw_bytes, 0};
+    if (!sites_only)
+        r->sec = (struct cur){m->raw.p, m->raw.p + raw_bytes, 0};
     r->clock_scan = r->sec;
     r->clock_left = 0;
     r->clock_damaged = 0;

@@ -7,7 +7,9 @@
  */
 #include "shlog_coding.h"
 
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_stableInBuffer, ZSTD_c_stableOutBuffer */
 #include <zstd.h>
+#include <zstd_errors.h>
 
 /* A varint length, then the bytes. */
 static uint8_t *put_counted(uint8_t *p, const void *bytes, size_t len)
@@ -108,7 +110,8 @@ struct enc_site {
 
 struct shlog_enc {
     ZSTD_CCtx *cctx;
-    struct buf raw;        /* sections of the open frame */
+    struct buf defs;       /* the open frame's first PROCESS and SITE sections: moved ahead of raw when it is made */
+    struct buf raw;        /* its other sections, in order */
     struct buf col[NCOLS]; /* columns of the open batch */
     struct map procs;      /* (proc, 0) */
     struct map sites;      /* (proc, site) -> index into site_v */
@@ -155,6 +158,15 @@ int shlog_enc_new(struct shlog_enc **out, int zstd_level)
         free(e);
         return -ENOMEM;
     }
+    /* A frame is compressed where it was built, into room for all of it, not
+     * through zstd's own window and block buffers: as one call would, though it
+     * is two (shlog_enc_frame). A libzstd that no longer has these
+     * experimental parameters takes the way through its buffers. */
+    if (ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_stableInBuffer, 1)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_stableOutBuffer, 1))) {
+        ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_stableInBuffer, 0);
+        ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_stableOutBuffer, 0);
+    }
     if (shlog_enc_set_level(e, zstd_level) != 0 ||
         ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_checksumFlag, 1)) ||
         ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_contentSizeFlag, 1))) {
@@ -179,6 +191,7 @@ void shlog_enc_free(struct shlog_enc *e)
     if (!e)
         return;
     ZSTD_freeCCtx(e->cctx);
+    buf_free(&e->defs);
     buf_free(&e->raw);
     for (int i = 0; i < NCOLS; i++)
         buf_free(&e->col[i]);
@@ -200,18 +213,32 @@ int shlog_enc_has_site(const struct shlog_enc *e, uint32_t proc, uint32_t site)
     return map_find(&e->sites, proc, site) != NULL;
 }
 
-/* Appends a section whose body was built in body[0..n). */
-static int enc_section(struct shlog_enc *e, unsigned type, const uint8_t *body, size_t n)
+/* Appends a section whose body was built in body[0..n) to to. */
+static int put_section(struct buf *to, unsigned type, const uint8_t *body, size_t n)
 {
-    int rc = buf_reserve(&e->raw, 1 + VARINT_MAX + n);
+    int rc = buf_reserve(to, 1 + VARINT_MAX + n);
     if (rc)
         return rc;
-    uint8_t *p = e->raw.p + e->raw.len;
+    uint8_t *p = to->p + to->len;
     *p++ = (uint8_t)type;
     p = put_varint(p, n);
     memcpy(p, body, n);
-    e->raw.len = (size_t)(p + n - e->raw.p);
+    to->len = (size_t)(p + n - to->p);
     return 0;
+}
+
+static int enc_section(struct shlog_enc *e, unsigned type, const uint8_t *body, size_t n)
+{
+    return put_section(&e->raw, type, body, n);
+}
+
+/* A process's or a site's first definition in the file goes ahead of the
+ * frame's other sections (SHLOG_FILE_SITES_FIRST), where nothing before it in
+ * the frame can have used it; a definition again stays in order, as the
+ * records before it were coded against the one it replaces. */
+static int enc_definition(struct shlog_enc *e, unsigned type, const uint8_t *body, size_t n, int first)
+{
+    return put_section(first ? &e->defs : &e->raw, type, body, n);
 }
 
 int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_info *pi)
@@ -238,8 +265,9 @@ int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_
         memcpy(p, pi->instance, sizeof(pi->instance));
         p += sizeof(pi->instance);
     }
-    int rc = enc_section(e, SHLOG_SEC_PROCESS, body, (size_t)(p - body));
-    if (!rc && !map_find(&e->procs, proc, 0))
+    int first = !map_find(&e->procs, proc, 0);
+    int rc = enc_definition(e, SHLOG_SEC_PROCESS, body, (size_t)(p - body), first);
+    if (!rc && first)
         rc = shlog__map_insert(&e->procs, proc, 0, 0);
     return rc;
 }
@@ -288,6 +316,7 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
     if (tables && !mem)
         return -ENOMEM;
     uint32_t *idx = map_find(&e->sites, proc, s->id);
+    int first = !idx;
     if (!idx) {
         int rc = shlog__grow_array(&e->site_v, &e->sites_cap, e->nsites, sizeof(*e->site_v));
         if (!rc)
@@ -331,7 +360,7 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
         p = put_counted(p, s->func, func_len);
         p = put_counted(p, s->desc, desc_len);
     }
-    return enc_section(e, SHLOG_SEC_SITE, body, (size_t)(p - body));
+    return enc_definition(e, SHLOG_SEC_SITE, body, (size_t)(p - body), first);
 }
 
 int shlog_enc_loss(struct shlog_enc *e, uint32_t proc, uint32_t cpu, const struct shm_loss *l,
@@ -1015,7 +1044,7 @@ int shlog_enc_batch_end(struct shlog_enc *e)
 
 size_t shlog_enc_raw_bytes(const struct shlog_enc *e)
 {
-    size_t n = e->raw.len;
+    size_t n = e->defs.len + e->raw.len;
     if (e->batch_open)
         for (int i = 0; i < NCOLS; i++)
             n += e->col[i].len + VARINT_MAX;
@@ -1029,33 +1058,62 @@ uint64_t shlog_enc_frame_records(const struct shlog_enc *e)
 
 size_t shlog_enc_frame_bound(const struct shlog_enc *e)
 {
-    return SHLOG_FRAME_PREFIX_BYTES + ZSTD_compressBound(e->raw.len);
+    return SHLOG_FRAME_PREFIX_BYTES + ZSTD_compressBound(e->defs.len + e->raw.len);
+}
+
+/* Compresses all of in into out, then ends its block (ZSTD_e_flush) or the
+ * frame (ZSTD_e_end). 0, or a zstd error (out is too small). */
+static size_t compress_part(ZSTD_CCtx *cctx, ZSTD_outBuffer *out, ZSTD_inBuffer *in, ZSTD_EndDirective how)
+{
+    size_t left;
+    do
+        left = ZSTD_compressStream2(cctx, out, in, how);
+    while (!ZSTD_isError(left) && left != 0 && out->pos < out->size);
+    return ZSTD_isError(left) || left == 0 ? left : (size_t)-ZSTD_error_dstSize_tooSmall;
 }
 
 long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
 {
     if (e->batch_open)
         return -EBUSY;
-    if (!e->raw.len)
+    size_t raw_bytes = e->defs.len + e->raw.len;
+    if (!raw_bytes)
         return 0;
     long rc;
-    if (e->raw.len > SHLOG_MAX_FRAME_RAW) {
+    if (raw_bytes > SHLOG_MAX_FRAME_RAW) {
         rc = -E2BIG;
         goto out;
     }
     if (cap < shlog_enc_frame_bound(e))
         return -ENOSPC;
     uint8_t *d = dst;
-    size_t z = ZSTD_compress2(e->cctx, d + SHLOG_FRAME_PREFIX_BYTES, cap - SHLOG_FRAME_PREFIX_BYTES,
-                              e->raw.p, e->raw.len);
-    if (ZSTD_isError(z)) {
+    /* One zstd frame: the definitions and the first byte after them end its
+     * first block, so that a reader of the sites alone decodes that block and
+     * sees where they end (SHLOG_FILE_SITES_FIRST); the rest, to the end. The
+     * definitions are moved in front of the rest, for zstd to read one buffer
+     * (most frames define nothing). */
+    if (e->defs.len) {
+        if (buf_reserve(&e->raw, e->defs.len))
+            return -ENOMEM;
+        memmove(e->raw.p + e->defs.len, e->raw.p, e->raw.len);
+        memcpy(e->raw.p, e->defs.p, e->defs.len);
+        e->raw.len += e->defs.len;
+    }
+    ZSTD_outBuffer out = {d + SHLOG_FRAME_PREFIX_BYTES, cap - SHLOG_FRAME_PREFIX_BYTES, 0};
+    ZSTD_inBuffer in = {e->raw.p, e->defs.len + (raw_bytes > e->defs.len), 0};
+    size_t zr = ZSTD_CCtx_setPledgedSrcSize(e->cctx, raw_bytes);
+    zr = ZSTD_isError(zr) ? zr : compress_part(e->cctx, &out, &in, ZSTD_e_flush);
+    in.size = raw_bytes;
+    zr = ZSTD_isError(zr) ? zr : compress_part(e->cctx, &out, &in, ZSTD_e_end);
+    if (ZSTD_isError(zr)) {
         ZSTD_CCtx_reset(e->cctx, ZSTD_reset_session_only);
         rc = -EIO;
         goto out;
     }
-    shlog__frame_prefix_put(d, (uint32_t)z, (uint32_t)e->raw.len);
-    rc = (long)(SHLOG_FRAME_PREFIX_BYTES + z);
+    shlog__frame_prefix_put(d, (uint32_t)out.pos, (uint32_t)raw_bytes);
+    rc = (long)(SHLOG_FRAME_PREFIX_BYTES + out.pos);
 out:
+    e->defs.len = 0;
     e->raw.len = 0;
     e->frame_records = 0;
     return rc;

@@ -43,12 +43,19 @@ tap_forget() {
     pids=("${kept[@]}")
 }
 ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
+# A failure's line and details go to stderr too: meson test --print-errorlogs (the CI's
+# log) shows a TAP test's stderr, not its stdout.
+not_ok() {
+    echo "not ok - $1"
+    echo "not ok - $1" >&2
+    failed=$((failed + 1))
+}
 skipped=0
 skip() { echo "ok - $1 # SKIP $2"; skipped=$((skipped + 1)); }
 diag() { sed 's/^/# /' "$@"; }
 bail() {
     echo "Bail out! $*"
+    echo "Bail out! $*" >&2
     exit 1
 }
 
@@ -72,7 +79,7 @@ check() {
         ok "$name"
     else
         not_ok "$name"
-        sed 's/^/#   /' "$tmp/check.log" | head -40
+        sed 's/^/#   /' "$tmp/check.log" | head -40 | tee /dev/stderr
     fi
 }
 
@@ -86,7 +93,7 @@ check_show() {
         sed 's/^/#   /' "$tmp/check.log" | head -20
     else
         not_ok "$name"
-        sed 's/^/#   /' "$tmp/check.log" | head -40
+        sed 's/^/#   /' "$tmp/check.log" | head -40 | tee /dev/stderr
     fi
 }
 

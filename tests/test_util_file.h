@@ -141,18 +141,24 @@ struct tu_file {
     unsigned nframes;
 };
 
-static inline void tu_file_open(struct tu_file *f, const char *path, uint64_t seq)
+/* A file at path whose header has flags (SHLOG_FILE_*), written by an encoder. */
+static inline void tu_file_open_flags(struct tu_file *f, const char *path, uint64_t seq, uint32_t flags)
 {
     memset(f, 0, sizeof(*f));
     f->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     cr_assert(f->fd >= 0);
     cr_assert_eq(shlog_enc_new(&f->enc, 3), 0);
-    struct shlog_file_header h = {.file_seq = seq, .created_ns = 1, .collector_pid = 1};
+    struct shlog_file_header h = {.file_seq = seq, .created_ns = 1, .collector_pid = 1, .flags = flags};
     snprintf(h.host, sizeof(h.host), "testhost");
     uint8_t hb[SHLOG_FILE_HEADER_BYTES];
     shlog_file_header_encode(hb, &h);
     cr_assert_eq(pwrite(f->fd, hb, sizeof(hb), 0), (ssize_t)sizeof(hb));
     f->off = sizeof(hb);
+}
+
+static inline void tu_file_open(struct tu_file *f, const char *path, uint64_t seq)
+{
+    tu_file_open_flags(f, path, seq, 0);
 }
 
 static inline void tu_file_flush(struct tu_file *f)

@@ -11,9 +11,10 @@
  * thread.
  *
  * One schema for every batch: the records' fields are known before the
- * first batch from the sites the files define (read_scan_sites(), which
- * decompresses every frame once more but reads no record; a Kafka topic's
- * messages are read twice for it: read_kafka_scan_sites()). A field gets a
+ * first batch from the sites the files define (read_scan_sites(), which reads
+ * no record and, of a file that says SHLOG_FILE_SITES_FIRST, decompresses
+ * only the first block of each frame; a Kafka topic's messages are read twice
+ * for it: read_kafka_scan_sites()). A field gets a
  * column per kind of value (integer, unsigned, float, bool, string, pointer)
  * that its name has anywhere, typed as wide as its widest argument.
  */

@@ -37,6 +37,10 @@ extern "C" {
 #define SHLOG_FILE_MAGIC 0x01464C4F4C4D4853ULL /* "SHMLOGF\x01" */
 #define SHLOG_FILE_VERSION 2u
 #define SHLOG_FILE_HEADER_BYTES 128u
+/* The header's flags. SITES_FIRST: in every frame, the PROCESS and SITE
+ * sections come before any other (FORMAT.md, "File header"), so a reader that
+ * wants only the call sites decompresses each frame no further than them. */
+#define SHLOG_FILE_SITES_FIRST 1u
 #define SHLOG_FRAME_MAGIC 0x52464C53u /* "SLFR" */
 #define SHLOG_FRAME_PREFIX_BYTES 16u
 /* Decompressed bytes of one frame, at most: the one limit of writers and
@@ -331,7 +335,9 @@ uint64_t shlog_reader_offset(const struct shlog_reader *r);
 void shlog_reader_report_frame_ends(struct shlog_reader *r, int on);
 /* on: BATCH and BACKTRACE sections are skipped unread (no RECORD events),
  * for a caller that wants what a file defines (processes, sites) and not its
- * records. Off at open. */
+ * records. In a file whose header says SHLOG_FILE_SITES_FIRST, each frame is
+ * then decompressed no further than its first definitions: their PROCESS and
+ * SITE events are all that come of it. Off at open. */
 void shlog_reader_skip_records(struct shlog_reader *r, int on);
 /* on: a batch's records come as SHLOG_EV_BLOCK events of up to
  * SHLOG_BLOCK_ROWS records each, not as a RECORD event each (a reader that
@@ -386,8 +392,8 @@ int shlog_reader_push(struct shlog_reader *r, const void *bytes, size_t n, uint6
 
 /* The context of a file's frames: the definitions (PROCESS, SITE, CATEGORY
  * sections) and the last clock anchors that the file gave before a frame, of
- * which a frame read on its own needs the ones its sections use. One per file
- * being shipped. */
+ * which a frame read on its own needs the ones its sections use (the processes
+ * and sites first: FORMAT.md, "Frames as messages"). One per file being shipped. */
 struct shlog_context;
 int shlog_context_new(struct shlog_context **out);
 void shlog_context_free(struct shlog_context *c);
@@ -396,7 +402,7 @@ void shlog_context_reset(struct shlog_context *c);
 /* What shlog_context_next says of a frame. */
 struct shlog_context_out {
     const void *ctx;    /* the frames to read before it when starting at it, or NULL: one of the */
-    size_t ctx_n;       /* definitions it uses, in the file's order, one of the anchors its records map with */
+    size_t ctx_n;       /* definitions it uses (processes and sites, then names), one of the anchors its records map with */
     uint64_t records;   /* records its BATCH and BACKTRACE sections hold */
     uint64_t sealed_ns; /* its last anchor's wall time: when it was sealed; 0 without anchors */
 };

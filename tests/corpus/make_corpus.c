@@ -50,10 +50,17 @@
  * descriptor (SITE's tail, FORMAT.md section 2); -DCORPUS_WITHOUT_FUNC, implied by each flag above, leaves
  * them out. With -DCORPUS_WITHOUT_FUNC, threads.shlog of tests/corpus/v2-threads (its other files are those
  * of the directories before it, so only threads.shlog was kept); -DCORPUS_WITHOUT_THREADS leaves it out.
+ * Built as it is, what wrote tests/corpus/v2-sites-first: every file's header says SHLOG_FILE_SITES_FIRST,
+ * and the encoder writes each frame's first definitions ahead of its other sections; every flag above
+ * implies -DCORPUS_WITHOUT_SITES_FIRST, which leaves the header's flag out (those directories were
+ * written by the encoders before, which kept every section in order).
  */
 #if defined(CORPUS_EXIT_WITHOUT_HOW) || defined(CORPUS_WITHOUT_CLOCK) || defined(CORPUS_WITHOUT_CATEGORIES) || \
     defined(CORPUS_WITHOUT_BACKTRACE) || defined(CORPUS_WITHOUT_RECORDS) || defined(CORPUS_WITHOUT_INSTANCE)
 #define CORPUS_WITHOUT_FUNC
+#endif
+#if defined(CORPUS_WITHOUT_FUNC) || defined(CORPUS_WITHOUT_THREADS)
+#define CORPUS_WITHOUT_SITES_FIRST
 #endif
 #include <errno.h>
 #include <fcntl.h>
@@ -111,6 +118,9 @@ static void file_open(struct out *o, const char *name, uint64_t seq)
     check(shlog_enc_new(&o->enc, 3), "encoder");
     struct shlog_file_header h = {.file_seq = seq, .created_ns = CREATED_NS + seq * 1000000000ull,
                                   .collector_pid = 4000};
+#ifndef CORPUS_WITHOUT_SITES_FIRST
+    h.flags = SHLOG_FILE_SITES_FIRST; /* the encoder writes every frame's first definitions first */
+#endif
     snprintf(h.host, sizeof(h.host), "corpus-host");
     uint8_t b[SHLOG_FILE_HEADER_BYTES];
     shlog_file_header_encode(b, &h);

@@ -67,10 +67,11 @@ static void put_u32le(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static size_t put_file_header(uint8_t *out)
+static size_t put_file_header(uint8_t *out, uint32_t flags)
 {
     struct shlog_file_header h;
     memset(&h, 0, sizeof h);
+    h.flags = flags;
     h.version = SHLOG_FILE_VERSION;
     h.file_seq = 7;
     h.created_ns = 1700000000000000000ull;
@@ -597,6 +598,34 @@ static void read_in_blocks(int fd)
     FZ_CHECK(n[0] == 0 || memcmp(prints[0], prints[1], (size_t)n[0] * sizeof prints[0][0]) == 0);
 }
 
+/* The file at fd read for its sites alone (shlog_reader_skip_records: a
+ * frame of a SITES_FIRST file decoded no further than them) comes to its end
+ * without a record; with want_check, its SITE events are the sites the encoder
+ * was given, in order. */
+static void read_sites_only(int fd, int want_check)
+{
+    struct shlog_reader *r;
+    char err[512];
+    if (shlog_reader_open_fd(&r, fd, "fuzz", 0, NULL, err, sizeof err) != 0)
+        return;
+    shlog_reader_skip_records(r, 1);
+    struct shlog_event ev;
+    size_t next = 0;
+    int rc = 1;
+    for (uint32_t n = 0; n < FZ_MAX_EVENTS && (rc = shlog_reader_next(r, &ev)) == 1; n++) {
+        FZ_CHECK(ev.kind != SHLOG_EV_RECORD && ev.kind != SHLOG_EV_BLOCK);
+        if (!want_check || ev.kind != SHLOG_EV_SITE)
+            continue;
+        while (next < nwants && wants[next].kind != SHLOG_EV_SITE)
+            next++;
+        FZ_CHECK(next < nwants && same_want(&wants[next++], &ev));
+    }
+    FZ_CHECK(rc == 0 || rc == 1);
+    while (want_check && rc == 0 && next < nwants)
+        FZ_CHECK(wants[next++].kind != SHLOG_EV_SITE);
+    shlog_reader_close(r);
+}
+
 static void read_twice(const uint8_t *bytes, size_t n, int follow, int want_check)
 {
     int fd = memfd_create("fuzz_file", MFD_CLOEXEC);
@@ -618,6 +647,7 @@ static void read_twice(const uint8_t *bytes, size_t n, int follow, int want_chec
             read_with_library(bytes, n);
             read_as_messages(fd, bytes, n, want_check);
             read_in_blocks(fd);
+            read_sites_only(fd, want_check);
         }
         /* The same file again: everything in it was seen. */
         FZ_CHECK(read_file(fd, follow, dedup, n, 0) == 0);
@@ -645,7 +675,8 @@ struct enc_run {
     struct ring_state process_counted[FZ_PROCS][2]; /* NO_RING, UNREGISTERED: the process's counters */
     int batch_open;
     uint32_t batch_proc, batch_cpu;
-    size_t batch_first_want; /* the batch's records wait here until it ends */
+    size_t frame_first_want; /* the open frame's first want ... */
+    size_t frame_defs_want;  /* ... and where its next first definition goes: ahead of its other sections */
 };
 
 static struct want *add_want(int kind, uint32_t proc)
@@ -653,6 +684,23 @@ static struct want *add_want(int kind, uint32_t proc)
     if (nwants >= FZ_MAX_WANT)
         return NULL;
     struct want *w = &wants[nwants++];
+    memset(w, 0, sizeof *w);
+    w->kind = kind;
+    w->proc = proc;
+    return w;
+}
+
+/* A want for a process's or a site's first definition in the file: the
+ * encoder writes those ahead of the frame's other sections
+ * (SHLOG_FILE_SITES_FIRST), in the order they came. */
+static struct want *add_definition_want(struct enc_run *e, int kind, uint32_t proc)
+{
+    if (nwants >= FZ_MAX_WANT)
+        return NULL;
+    size_t at = e->frame_defs_want++;
+    memmove(&wants[at + 1], &wants[at], (nwants - at) * sizeof wants[0]);
+    nwants++;
+    struct want *w = &wants[at];
     memset(w, 0, sizeof *w);
     w->kind = kind;
     w->proc = proc;
@@ -705,8 +753,9 @@ static void op_process(struct enc_run *e, uint32_t key)
     if (e->batch_open)
         return;
     FZ_CHECK(shlog_enc_process(e->enc, key, &pi) == 0);
+    struct want *w = e->proc_defined[key] ? add_want(SHLOG_EV_PROCESS, key)
+                                          : add_definition_want(e, SHLOG_EV_PROCESS, key);
     e->proc_defined[key] = 1;
-    struct want *w = add_want(SHLOG_EV_PROCESS, key);
     if (w)
         w->info = pi;
 }
@@ -737,7 +786,7 @@ static void op_site(struct enc_run *e, uint32_t key)
     s->desc_len = (uint32_t)strlen(s->desc);
     FZ_CHECK(shlog_enc_site(e->enc, key, s) == 0);
     e->sites[key][id] = s;
-    struct want *w = add_want(SHLOG_EV_SITE, key);
+    struct want *w = add_definition_want(e, SHLOG_EV_SITE, key);
     if (w)
         w->site = s;
 }
@@ -773,7 +822,6 @@ static void encoder_loss(struct enc_run *e, int lost, uint64_t end_pos)
     }
     FZ_CHECK(shlog_enc_batch_begin(e->enc, key, cpu) == 0);
     e->batch_open = 1;
-    e->batch_first_want = nwants;
 }
 
 /* What the reader must return for a record the batch took. */
@@ -896,22 +944,18 @@ static void op_batch_end(struct enc_run *e)
         return;
     FZ_CHECK(shlog_enc_batch_end(e->enc) == 0);
     e->batch_open = 0;
-    /* Whether a record's site is known is decided at the batch's end: the
-     * sites written until then precede the BATCH section. */
-    for (size_t i = e->batch_first_want; i < nwants; i++) {
+}
+
+/* The frame is written: whether a record's site is known is decided here,
+ * as the sites defined until its end precede its sections. */
+static void frame_written(struct enc_run *e)
+{
+    for (size_t i = e->frame_first_want; i < nwants; i++) {
         struct want *w = &wants[i];
         if (w->kind == SHLOG_EV_RECORD)
             w->site_known = w->rec.site < FZ_SITE_IDS && e->sites[w->proc][w->rec.site] != NULL;
     }
-    /* Sites given during the batch land before it: move their wants first. */
-    size_t lo = e->batch_first_want;
-    for (size_t i = lo; i < nwants; i++) {
-        if (wants[i].kind != SHLOG_EV_SITE)
-            continue;
-        struct want site = wants[i];
-        memmove(&wants[lo + 1], &wants[lo], (i - lo) * sizeof wants[0]);
-        wants[lo++] = site;
-    }
+    e->frame_first_want = e->frame_defs_want = nwants;
 }
 
 static void op_loss(struct enc_run *e, uint32_t key, uint32_t cpu)
@@ -969,6 +1013,7 @@ static void op_frame(struct enc_run *e)
     long n = shlog_enc_frame(e->enc, e->out + e->len, e->cap - e->len);
     FZ_CHECK(n >= 0);
     e->len += (size_t)n;
+    frame_written(e);
 }
 
 static void run_encoder(struct fz_in *in, int follow)
@@ -981,7 +1026,7 @@ static void run_encoder(struct fz_in *in, int follow)
     e.cap = sizeof file_buf;
     if (shlog_enc_new(&e.enc, (int)(fz_u8(in) % 4) - 1) != 0)
         return;
-    e.len = put_file_header(e.out);
+    e.len = put_file_header(e.out, SHLOG_FILE_SITES_FIRST);
     while (in->n > 0 && nwants < FZ_MAX_WANT - 1) {
         unsigned op = fz_u8(in) % 9;
         uint32_t key = fz_u8(in) % FZ_PROCS;
@@ -994,7 +1039,6 @@ static void run_encoder(struct fz_in *in, int follow)
                 FZ_CHECK(shlog_enc_batch_begin(e.enc, key, e.batch_cpu) == 0);
                 e.batch_open = 1;
                 e.batch_proc = key;
-                e.batch_first_want = nwants;
             }
             break;
         case 3: op_record(&e); break;
@@ -1045,7 +1089,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case MODE_FRAMES: {
         uint16_t cut = fz_u16(&in);
-        len = put_file_header(file_buf);
+        len = put_file_header(file_buf, ctl & 16 ? SHLOG_FILE_SITES_FIRST : 0);
         memcpy(file_buf + len, in.p, in.n);
         len += in.n;
         if (ctl & 8)
@@ -1054,7 +1098,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case MODE_SECTIONS: {
         uint16_t cut = fz_u16(&in);
-        len = put_file_header(file_buf);
+        len = put_file_header(file_buf, ctl & 16 ? SHLOG_FILE_SITES_FIRST : 0);
         while (in.n > 0) {
             size_t n;
             const uint8_t *chunk = fz_span(&in, fz_u16(&in), &n);
