@@ -110,7 +110,7 @@ struct enc_site {
 
 struct shlog_enc {
     ZSTD_CCtx *cctx;
-    struct buf defs;       /* the open frame's first PROCESS and SITE sections: moved ahead of raw when it is made */
+    struct buf defs;       /* the open frame's first PROCESS and SITE sections: compressed ahead of raw */
     struct buf raw;        /* its other sections, in order */
     struct buf col[NCOLS]; /* columns of the open batch */
     struct map procs;      /* (proc, 0) */
@@ -131,6 +131,7 @@ struct shlog_enc {
         int32_t index; /* into site_v; -1: empty */
     } site_cache[ENC_SITE_CACHE];
     uint64_t frame_records;
+    int stable_in;      /* ZSTD_c_stableInBuffer as set: 1 or 0; -1 when this libzstd has none */
     unsigned col_room; /* records the fixed columns have room for */
     size_t table_units; /* of every site's contexts and string tables */
     /* The record the last shlog_enc_slots or shlog_enc_record could not
@@ -140,6 +141,9 @@ struct shlog_enc {
 };
 
 #define COL_ROOM_RECORDS 256u
+/* The definitions' buffer is given back past this: most frames define a few
+ * sites at most, and a flood of them keeps no second frame's worth. */
+#define DEFS_KEPT_BYTES (1u << 20)
 
 /* The batch's process changed: the cache is of another one. */
 static void enc_forget_sites(struct shlog_enc *e)
@@ -158,15 +162,14 @@ int shlog_enc_new(struct shlog_enc **out, int zstd_level)
         free(e);
         return -ENOMEM;
     }
-    /* A frame is compressed where it was built, into room for all of it, not
-     * through zstd's own window and block buffers: as one call would, though it
-     * is two (shlog_enc_frame). A libzstd that no longer has these
-     * experimental parameters takes the way through its buffers. */
-    if (ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_stableInBuffer, 1)) ||
-        ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_stableOutBuffer, 1))) {
-        ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_stableInBuffer, 0);
+    /* A frame is compressed into room for all of it, and one that defines
+     * nothing (most) from where it was built (enc_stable_in), not through
+     * zstd's own window and block buffers: as one call would, though it is
+     * two (shlog_enc_frame). A libzstd without these experimental parameters
+     * takes the way through its buffers. */
+    if (ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_stableOutBuffer, 1)))
         ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_stableOutBuffer, 0);
-    }
+    e->stable_in = ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_stableInBuffer, 1)) ? -1 : 1;
     if (shlog_enc_set_level(e, zstd_level) != 0 ||
         ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_checksumFlag, 1)) ||
         ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_contentSizeFlag, 1))) {
@@ -1061,15 +1064,28 @@ size_t shlog_enc_frame_bound(const struct shlog_enc *e)
     return SHLOG_FRAME_PREFIX_BYTES + ZSTD_compressBound(e->defs.len + e->raw.len);
 }
 
-/* Compresses all of in into out, then ends its block (ZSTD_e_flush) or the
- * frame (ZSTD_e_end). 0, or a zstd error (out is too small). */
+/* Compresses all of in into out, and then, as how says, nothing more
+ * (ZSTD_e_continue), ends its block (ZSTD_e_flush) or the frame (ZSTD_e_end).
+ * 0, or a zstd error (out is too small). */
 static size_t compress_part(ZSTD_CCtx *cctx, ZSTD_outBuffer *out, ZSTD_inBuffer *in, ZSTD_EndDirective how)
 {
     size_t left;
-    do
+    int done;
+    do {
         left = ZSTD_compressStream2(cctx, out, in, how);
-    while (!ZSTD_isError(left) && left != 0 && out->pos < out->size);
-    return ZSTD_isError(left) || left == 0 ? left : (size_t)-ZSTD_error_dstSize_tooSmall;
+        done = how == ZSTD_e_continue ? in->pos == in->size : left == 0;
+    } while (!ZSTD_isError(left) && !done && out->pos < out->size);
+    if (ZSTD_isError(left))
+        return left;
+    return done ? 0 : (size_t)-ZSTD_error_dstSize_tooSmall;
+}
+
+/* ZSTD_c_stableInBuffer on or off for the next frame, where this libzstd has it. */
+static void enc_stable_in(struct shlog_enc *e, int on)
+{
+    if (e->stable_in >= 0 && e->stable_in != on &&
+        !ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_stableInBuffer, on)))
+        e->stable_in = on;
 }
 
 long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
@@ -1089,21 +1105,18 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
     uint8_t *d = dst;
     /* One zstd frame: the definitions and the first byte after them end its
      * first block, so that a reader of the sites alone decodes that block and
-     * sees where they end (SHLOG_FILE_SITES_FIRST); the rest, to the end. The
-     * definitions are moved in front of the rest, for zstd to read one buffer
-     * (most frames define nothing). */
-    if (e->defs.len) {
-        if (buf_reserve(&e->raw, e->defs.len))
-            return -ENOMEM;
-        memmove(e->raw.p + e->defs.len, e->raw.p, e->raw.len);
-        memcpy(e->raw.p, e->defs.p, e->defs.len);
-        e->raw.len += e->defs.len;
-    }
+     * sees where they end (SHLOG_FILE_SITES_FIRST); the rest, to the end. A
+     * frame that defines something is read from the two buffers, through
+     * zstd's window (copying the definitions in front of the rest would take
+     * a second frame's worth of memory in a flood of call sites). */
     ZSTD_outBuffer out = {d + SHLOG_FRAME_PREFIX_BYTES, cap - SHLOG_FRAME_PREFIX_BYTES, 0};
-    ZSTD_inBuffer in = {e->raw.p, e->defs.len + (raw_bytes > e->defs.len), 0};
+    ZSTD_inBuffer defs = {e->defs.p, e->defs.len, 0}, in = {e->raw.p, e->raw.len ? 1 : 0, 0};
+    enc_stable_in(e, !defs.size);
     size_t zr = ZSTD_CCtx_setPledgedSrcSize(e->cctx, raw_bytes);
+    if (defs.size)
+        zr = ZSTD_isError(zr) ? zr : compress_part(e->cctx, &out, &defs, ZSTD_e_continue);
     zr = ZSTD_isError(zr) ? zr : compress_part(e->cctx, &out, &in, ZSTD_e_flush);
-    in.size = raw_bytes;
+    in.size = e->raw.len;
     zr = ZSTD_isError(zr) ? zr : compress_part(e->cctx, &out, &in, ZSTD_e_end);
     if (ZSTD_isError(zr)) {
         ZSTD_CCtx_reset(e->cctx, ZSTD_reset_session_only);
@@ -1114,6 +1127,8 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
     rc = (long)(SHLOG_FRAME_PREFIX_BYTES + out.pos);
 out:
     e->defs.len = 0;
+    if (e->defs.cap > DEFS_KEPT_BYTES)
+        buf_free(&e->defs);
     e->raw.len = 0;
     e->frame_records = 0;
     return rc;
