@@ -457,12 +457,27 @@ Test(read_arrow, every_corpus_input_streams_what_the_events_hold, .timeout = 300
     cr_assert_eq(checked, 4 * 3 + 1 + 4);
 }
 
+/* dir: a new scratch directory tagged tag; path: name in it. */
+static void scratch_path(char dir[256], char path[600], const char *tag, const char *name)
+{
+    tu_tmpdir(dir, 256, tag);
+    snprintf(path, 600, "%s/%s", dir, name);
+}
+
 /* A test file at path whose process (key 1) is pid, started at start. */
 static void file_of_process(struct tu_file *f, const char *path, struct shm_proc_info *pi, uint32_t pid, uint64_t start)
 {
     tu_file_open(f, path, 1);
     tu_proc_info(pi, pid, start);
     cr_assert_eq(shlog_enc_process(f->enc, 1, pi), 0);
+}
+
+/* The open batch ended, the last frame written, the file closed. */
+static void end_file(struct tu_file *f)
+{
+    cr_assert_eq(shlog_enc_batch_end(f->enc), 0);
+    tu_file_flush(f);
+    tu_file_close(f);
 }
 
 /* ==== The schema's rules, on a file made for them ==== */
@@ -506,16 +521,13 @@ static void write_rules_file(const char *path)
         tu_slots(&rec, k < 5 ? tu_payload(&rec, &s[k], vals[k], strs[k]) : 0);
         cr_assert_eq(shlog_enc_record(f.enc, &rec), 0);
     }
-    cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
-    tu_file_flush(&f);
-    tu_file_close(&f);
+    end_file(&f);
 }
 
 Test(read_arrow, the_fields_columns_follow_the_rules)
 {
     char dir[256], path[600];
-    tu_tmpdir(dir, sizeof dir, "readarrow-rules");
-    snprintf(path, sizeof path, "%s/rules.shlog", dir);
+    scratch_path(dir, path, "readarrow-rules", "rules.shlog");
     write_rules_file(path);
     static struct got g;
     stream_all(path, SHMLOG_READ_ARROW_RECORDS, 0, &g);
@@ -635,16 +647,13 @@ static void write_defined_late(const char *path, uint32_t flags)
     cr_assert_eq(shlog_enc_site(f.enc, 1, &a_again), 0);
     cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 0), 0);
     put_record(&f, &pi, &a_again, pos, (uint64_t[]){0}, (const char *const[]){"big"});
-    cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
-    tu_file_flush(&f);
-    tu_file_close(&f);
+    end_file(&f);
 }
 
 Test(read_arrow, a_sites_first_file_gives_its_schema_from_each_frames_first_definitions)
 {
     char dir[256], path[600];
-    tu_tmpdir(dir, sizeof dir, "readarrow-sitesfirst");
-    snprintf(path, sizeof path, "%s/late.shlog", dir);
+    scratch_path(dir, path, "readarrow-sitesfirst", "late.shlog");
     char buf[64];
     int null;
     struct shmlog_read_field v;
@@ -760,8 +769,7 @@ Test(read_arrow, a_batch_ends_before_a_dictionary_outgrows_its_index, .timeout =
     /* 40000 call sites of one record each: more distinct sites than an int16 index holds. */
     enum { SITES = 40000 };
     char dir[256], path[600];
-    tu_tmpdir(dir, sizeof dir, "readarrow-dict");
-    snprintf(path, sizeof path, "%s/sites.shlog", dir);
+    scratch_path(dir, path, "readarrow-dict", "sites.shlog");
     struct tu_file f;
     struct shm_proc_info pi;
     file_of_process(&f, path, &pi, 7, 77);
@@ -806,8 +814,7 @@ Test(read_arrow, a_time_past_what_a_timestamp_holds_is_its_largest)
     /* Anchors that put a record at the end of the u64 range (a damaged clock): the events give
      * UINT64_MAX, an Arrow timestamp (signed) holds at most INT64_MAX. */
     char dir[256], path[600];
-    tu_tmpdir(dir, sizeof dir, "readarrow-clamp");
-    snprintf(path, sizeof path, "%s/clamp.shlog", dir);
+    scratch_path(dir, path, "readarrow-clamp", "clamp.shlog");
     struct tu_file f;
     struct shm_proc_info pi;
     file_of_process(&f, path, &pi, 9, 99);
