@@ -390,11 +390,12 @@ static int frame_torn(struct shlog_reader *r, struct shlog_event *ev, uint64_t h
 }
 
 /* Where the frame's leading run of PROCESS and SITE sections ends within its
- * first have bytes; *more: the run may go on past them. */
-static size_t sites_end(const uint8_t *raw, size_t have, int *more)
+ * first have bytes, looked for from from (where an earlier look ended: a
+ * section's start); *more: the run may go on past them. */
+static size_t sites_end(const uint8_t *raw, size_t from, size_t have, int *more)
 {
-    struct cur c = {raw, raw + have, 0};
-    const uint8_t *end = raw;
+    struct cur c = {raw + from, raw + have, 0};
+    const uint8_t *end = c.p;
     *more = 0;
     while (c.p < c.end) {
         uint8_t type = get_u8(&c);
@@ -433,7 +434,7 @@ static const char *frame_sites(struct shlog_reader *r, struct shlog_frame_mem *m
         if (left != 0 && in.size == zbytes && in.pos == was_in && out.pos == was_out)
             return "zstd frame does not end where its sizes say"; /* all of it given, and no way on */
         if (out.pos != was_out)
-            end = sites_end(m->raw.p, out.pos, &more);
+            end = sites_end(m->raw.p, end, out.pos, &more);
     }
     if (left == 0 && out.pos != raw_bytes)
         return "zstd frame does not end where its sizes say";
