@@ -70,6 +70,19 @@ tap_require() {
     done
 }
 
+# check_failed NAME: not_ok, and the check's output as TAP comments, on stderr too
+# (written, not reopened: `tee /dev/stderr` would truncate a stderr that is a file).
+check_failed() {
+    not_ok "$1"
+    local shown
+    shown=$(sed 's/^/#   /' "$tmp/check.log" | head -40)
+    [ -n "$shown" ] || return 0
+    printf '%s
+' "$shown"
+    printf '%s
+' "$shown" >&2
+}
+
 # check NAME COMMAND...: the command's exit status decides; its output is
 # shown (as TAP comments) when it fails.
 check() {
@@ -78,8 +91,7 @@ check() {
     if "$@" >"${tmp:?}/check.log" 2>&1; then
         ok "$name"
     else
-        not_ok "$name"
-        sed 's/^/#   /' "$tmp/check.log" | head -40 | tee /dev/stderr
+        check_failed "$name"
     fi
 }
 
@@ -92,8 +104,7 @@ check_show() {
         ok "$name"
         sed 's/^/#   /' "$tmp/check.log" | head -20
     else
-        not_ok "$name"
-        sed 's/^/#   /' "$tmp/check.log" | head -40 | tee /dev/stderr
+        check_failed "$name"
     fi
 }
 
