@@ -242,22 +242,25 @@ int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, 
         p->first = p->next = tp->offset;
         p->last_ts_ms = -1;
     }
+    /* Its own queue per partition, the consumer's keeping librdkafka's events. Taken from the consumer's
+     * before the assignment starts fetching: a queue taken after would leave the first fetches in the
+     * consumer's, read after later ones, and their frames would look like ones a shipper sent again. */
+    for (size_t i = 0; i < k->nparts && k->per_partition; i++) {
+        k->parts[i].q = rd_kafka_queue_get_partition(k->rk, k->topic, k->parts[i].id);
+        if (!k->parts[i].q) {
+            snprintf(err, errcap, "%s: partition %d has no queue", url, (int)k->parts[i].id);
+            rd_kafka_topic_partition_list_destroy(tl);
+            ksrc_close(k);
+            return -1;
+        }
+        rd_kafka_queue_forward(k->parts[i].q, NULL);
+    }
     e = rd_kafka_assign(k->rk, tl);
     rd_kafka_topic_partition_list_destroy(tl);
     if (e) {
         snprintf(err, errcap, "%s: %s", url, rd_kafka_err2str(e));
         ksrc_close(k);
         return -1;
-    }
-    /* Its own queue per partition: the consumer's keeps librdkafka's events. */
-    for (size_t i = 0; i < k->nparts && k->per_partition; i++) {
-        k->parts[i].q = rd_kafka_queue_get_partition(k->rk, k->topic, k->parts[i].id);
-        if (!k->parts[i].q) {
-            snprintf(err, errcap, "%s: partition %d has no queue", url, (int)k->parts[i].id);
-            ksrc_close(k);
-            return -1;
-        }
-        rd_kafka_queue_forward(k->parts[i].q, NULL);
     }
     *out = k;
     return 0;
@@ -464,17 +467,21 @@ static int take(struct ksrc *k, rd_kafka_message_t *msg, struct kmsg *m, char *e
         rd_kafka_message_destroy(msg); /* past the end it had at open */
         return 0;
     }
-    p->next = msg->offset + 1;
-    p->eof = 0;
     memset(m, 0, sizeof(*m));
     m->partition = msg->partition;
     m->part = (size_t)(p - k->parts);
     m->offset = msg->offset;
+    k->held = msg;
+    /* A partition's messages come in their order: one from before the last is not a frame sent again
+     * (which its file offset would make it look like), and is said, never dropped in silence. */
+    if (msg->offset < p->next)
+        return bad(m, "came after offset %" PRId64 ": the partition was read out of order", p->next - 1);
+    p->next = msg->offset + 1;
+    p->eof = 0;
     m->ts_ms = rd_kafka_message_timestamp(msg, NULL);
     if (m->ts_ms >= 0)
         p->last_ts_ms = m->ts_ms;
     check(k, msg, m);
-    k->held = msg;
     return 1;
 }
 
