@@ -5,7 +5,8 @@
  *
  * Input: byte 0 bit 0 chooses the mode.
  *   0 hostile  a site and a record as any file or segment could hold them:
- *              header fields, 16 raw argument types, then "fmt\0file\0payload";
+ *              header fields (any flags but the decoder's own SHM_REC_VALUES),
+ *              16 raw argument types, then "fmt\0file\0payload";
  *              with byte 0 bit 1, "fmt\0file\0func\0desc\0payload" (the site's
  *              function and its arguments' descriptor, SHMLOG_ENUM's names).
  *              Checks: decoded arguments lie in the payload, nothing
@@ -141,7 +142,9 @@ static void run_hostile(struct fz_in *in, int with_desc)
     fz_bytes(in, site.arg_types, SHMLOG_MAX_ARGS);
     rec.level = fz_u8(in);
     rec.category = fz_u8(in);
-    rec.flags = fz_u8(in);
+    /* Any flags a file's record can carry: SHM_REC_VALUES is the decoder's own (a file's is cleared, a
+     * ring's rejected), set only on values it laid out, so no hostile record reaches a renderer with it. */
+    rec.flags = fz_u8(in) & ~SHM_REC_VALUES;
     rec.nslots = fz_u8(in);
     rec.tid = fz_u32(in);
     rec.pos = fz_u64(in);
