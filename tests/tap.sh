@@ -77,10 +77,8 @@ check_failed() {
     local shown
     shown=$(sed 's/^/#   /' "$tmp/check.log" | head -40)
     [ -n "$shown" ] || return 0
-    printf '%s
-' "$shown"
-    printf '%s
-' "$shown" >&2
+    printf '%s\n' "$shown"
+    printf '%s\n' "$shown" >&2
 }
 
 # check NAME COMMAND...: the command's exit status decides; its output is
