@@ -196,12 +196,18 @@ slow_differ=
 for us in 2000 3000 4000 5000 6000 8000 10000 12000 2000 3000 4000 5000; do
     LD_PRELOAD="${PY_LD_PRELOAD:+$PY_LD_PRELOAD:}$KAFKA_SLOW_ASSIGN" SLOW_ASSIGN_US=$us SLOW_ASSIGN_MARK=$tmp/slow.mark \
         "$dump" stats "$url" --format json >"$tmp/slow.stats" 2>&1
-    cmp -s "$tmp/slow.stats" "$tmp/mirror.stats" || slow_differ="$slow_differ $us"
+    if ! cmp -s "$tmp/slow.stats" "$tmp/mirror.stats"; then
+        [ -n "$slow_differ" ] || cp "$tmp/slow.stats" "$tmp/slow-first-differ.stats"
+        slow_differ="$slow_differ $us"
+    fi
 done
 if [ -z "$slow_differ" ] && [ "$(grep -c '^rd_kafka_assign held' "$tmp/slow.mark")" = 12 ]; then
     ok "stats kafka:// held up 2 to 12 ms after its assignment, 12 times: the mirror's stats each time"
 else
-    diff <(tr , '\n' <"$tmp/slow.stats") <(tr , '\n' <"$tmp/mirror.stats") >"$tmp/check.log"
+    # the first read that differed, or the last read when each matched and the module's marks are short
+    diffed=$tmp/slow-first-differ.stats
+    [ -n "$slow_differ" ] || diffed=$tmp/slow.stats
+    diff <(tr , '\n' <"$diffed") <(tr , '\n' <"$tmp/mirror.stats") >"$tmp/check.log"
     cat "$tmp/slow.mark" >>"$tmp/check.log"
     check_failed "stats kafka:// held up after its assignment: not the mirror's stats after (us):$slow_differ"
 fi
