@@ -1,4 +1,4 @@
-/* Description: shmlog-dump reads within a fixed memory budget whatever the number of files, hosts or frames: 100 crafted files of 2.4 KB, each of another host and with a frame that expands to 64 MiB, are read in under 200 MB and 3 s of CPU with every such frame reported (the dump before this kept one decoded frame per host: 6.8 GB and 35 s); 100 such frames in one file cost no more; a 7 KB frame of ten million records is merged in the same bound (720 MB before); frames larger than any writer makes are refused from their headers, unread, and counted; two readers taking turns in one frame memory, one stopped mid-frame, each read their own file exactly; files the real collector wrote, merged over several hosts, read exactly as each host's alone; a ring read a frame late (as after --max-delay-ms) keeps its place in time while another host's input is 10 s ahead. */
+/* Description: shmlog-dump reads within a fixed memory budget whatever the number of files, hosts or frames: 100 crafted files of 2.4 KB, each of another host and with a frame that expands to 64 MiB, are read in under 200 MB and 3 s of CPU with every such frame reported (the dump before this kept one decoded frame per host: 6.8 GB and 35 s); 100 such frames in one file cost no more; a 7 KB frame of ten million records is merged in the same bound (720 MB before); frames larger than any writer makes are refused from their headers, unread, and counted; two readers taking turns in one frame memory, one stopped mid-frame, each read their own file exactly; files the real collector wrote, merged over several hosts, read exactly as each host's alone; a ring read a frame late (as after --max-delay-ms) keeps its place in time while another host's input is 10 s ahead; a ring whose one record the full buffer sends at once, while the merge takes its batch, leaves the merge whole. */
 #include <errno.h>
 #include <sys/resource.h>
 #include <zstd.h>
@@ -738,4 +738,72 @@ Test(dump_memory, a_ring_read_late_keeps_its_place_behind_a_later_host)
     /* Ring 1's first record (50.5 ms) comes right after ring 0's of 50 ms. */
     cr_assert_eq(json_u64(merged.v[51], "cpu"), 1, "line 52: %s", merged.v[51]);
     lines_free(&merged);
+}
+
+/* n records of ring cpu of process pi (pid), from_ns after its anchor and
+ * step_ns apart, in batches of at most batch records, a frame each. */
+static void ring_batches(struct tu_file *f, uint32_t pid, const struct shm_proc_info *pi, const struct shm_site *s,
+                         uint32_t cpu, uint64_t from_ns, uint64_t step_ns, uint64_t n, unsigned batch)
+{
+    const double tsc_per_ns = (double)pi->tsc_hz / 1e9;
+    for (uint64_t i = 0; i < n;) {
+        cr_assert_eq(shlog_enc_batch_begin(f->enc, pid, cpu), 0);
+        for (unsigned k = 0; k < batch && i < n; k++, i++) {
+            struct shm_copied_record r = {0};
+            uint64_t ns = from_ns + i * step_ns;
+            tu_slots(&r, tu_payload(&r, s, &ns, NULL));
+            r.pos = i;
+            r.tsc = pi->anchor_tsc + (uint64_t)((double)ns * tsc_per_ns);
+            r.site = s->id;
+            r.level = SHMLOG_LEVEL_INFO;
+            cr_assert_eq(shlog_enc_record(f->enc, &r), 0);
+        }
+        cr_assert_eq(shlog_enc_batch_end(f->enc), 0);
+        tu_file_flush(f);
+    }
+}
+
+Test(dump_memory, a_ring_sent_whole_by_a_full_merge_buffer)
+{
+    /* Ring 0 logs 1.2 M records in 60 ms: more than the merge's buffer holds
+     * within the order window, so the merge runs at its bound (its FIFO in
+     * 2 MiB chunks, 2 MiB below it). Ring 2's 20,000 records of the same
+     * 60 ms take its FIFO to just below the bound (chunks of 16 KiB to
+     * 1 MiB). Ring 1 is read last (as after --max-delay-ms), with one record
+     * older than all of them: its first chunk passes the bound, and the drain
+     * sends that record at once, emptying its stream while it takes its
+     * batch. The merge used to put the emptied stream back into its heap and
+     * read a first entry it did not have (SIGSEGV). */
+    char path[500];
+    snprintf(path, sizeof(path), "%s/late-20250101-000000-000001.shlog", env.root);
+    struct tu_file f;
+    tu_file_open(&f, path, 1);
+    struct shm_proc_info pi;
+    tu_proc_info(&pi, 30, 5);
+    struct shm_site s;
+    tu_site(&s, 1, "ns=%lu", SHMLOG_ARG_U64, 0);
+    cr_assert_eq(shlog_enc_process(f.enc, 30, &pi), 0);
+    cr_assert_eq(shlog_enc_site(f.enc, 30, &s), 0);
+    const uint64_t ring0 = 1200000, ring2 = 20000;
+    ring_batches(&f, 30, &pi, &s, 0, 3000000000ull, 50, ring0, SHLOG_MAX_BATCH_RECORDS);
+    ring_batches(&f, 30, &pi, &s, 2, 3000000025ull, 50, ring2, SHLOG_MAX_BATCH_RECORDS);
+    ring_batches(&f, 30, &pi, &s, 1, 2900000000ull, 50, 1, 1);
+    tu_file_close(&f);
+
+    char out[400], err[400];
+    snprintf(out, sizeof(out), "%s/read.out", env.root);
+    snprintf(err, sizeof(err), "%s/read.err", env.root);
+    const char *args[] = {"read", path, NULL};
+    struct run r = run_dump(out, err, args);
+    char said[300] = "";
+    FILE *ef = fopen(err, "r");
+    if (ef) {
+        if (!fgets(said, sizeof(said), ef))
+            said[0] = '\0';
+        fclose(ef);
+    }
+    cr_assert_eq(r.status, 0, "read exited %d: %s", r.status, said);
+    cr_assert_eq(said[0], '\0', "nothing on stderr: %s", said);
+    cr_assert_eq(count_lines(out, " ns="), ring0 + ring2 + 1);
+    cr_assert_lt(r.maxrss_kb, RSS_MAX_KB, "peak RSS %ld KB", r.maxrss_kb);
 }

@@ -267,10 +267,12 @@ static inline __attribute__((always_inline)) struct entry *entry_push(struct rea
 
 /* After entries were pushed to ring r's stream: the stream in the heap if it
  * was not, and past the merge's buffer the earliest entries out now. 1 when
- * the sink wants no more for now, 0, or -errno. */
+ * the sink wants no more for now, 0, or -errno. A drain that reached the
+ * buffer may have sent every entry of r already: an empty stream stays out
+ * of the heap, whose order reads each stream's first entry. */
 static int entries_pushed(struct read_merge *m, struct dring *r)
 {
-    if (r->heap_index < 0 && heap_add(m, &r->q) != 0)
+    if (r->heap_index < 0 && r->q.count && heap_add(m, &r->q) != 0)
         return -ENOMEM;
     /* One frame may hold millions of records: past the merge's buffer, the
      * earliest go out now, in best-effort order. */
