@@ -38,6 +38,11 @@
 #define CHUNK_MAP_BYTES (2u << 20)     /* the largest chunk: one 2 MiB (huge) page */
 #define CHUNK_FIRST_BYTES (16u << 10)  /* a stream's first chunk: what a ring that waits holds */
 #define FREE_CHUNKS_MAX 4u             /* 2 MiB chunks kept for reuse */
+/* How far ahead of the FIFOs' write and read positions their lines are asked
+ * for: the window's entries leave the cache between the two (bench/files.sh,
+ * C Arrow: 4 % more records a second than with 1 KiB ahead of reads alone). */
+#define PREFETCH_WRITE_AHEAD 1024u
+#define PREFETCH_READ_AHEAD 4096u
 
 /* A FIFO of entries in chunks, each twice the one before up to 2 MiB: a
  * stream that holds a few entries costs 16 KiB, not a huge page. */
@@ -116,6 +121,7 @@ static inline struct entry *fifo_push(struct read_merge *m, struct fifo *q, size
     if ((!last || last->bytes - sizeof(*last) - last->tail < bytes) && fifo_grow(m, q) != 0)
         return NULL;
     struct entry *e = (struct entry *)(q->last->data + q->last->tail);
+    __builtin_prefetch((const char *)e + PREFETCH_WRITE_AHEAD, 1); /* past the chunk: a hint, never a fault */
     q->last->tail += bytes;
     e->bytes = (uint16_t)bytes;
     q->count++;
@@ -493,7 +499,7 @@ int merge_drain(struct read_merge *m, int all)
                 return 0;
             /* The window's entries are read once, long after they were written
              * (from memory, not the cache): the next ones asked for ahead. */
-            __builtin_prefetch((const char *)e + 1024);
+            __builtin_prefetch((const char *)e + PREFETCH_READ_AHEAD);
             int rc = emit_entry(m, e);
             if (rc < 0)
                 return rc;
