@@ -35,10 +35,10 @@ vpy=$tmp/venv/bin/python
 [ -x "$vpy" ] || bail "no venv"
 export SHMLOG_READ_LIBRARY=$lib
 cd "$tmp" || bail "cd $tmp" # the sources are not on sys.path: the installed package is what runs
-check "the installed package is imported, from the venv, and loads the library (API version 4)" "$vpy" -c "
+check "the installed package is imported, from the venv, and loads the library (API version 5)" "$vpy" -c "
 import shmlog, shmlog._native as n
 assert shmlog.__file__.startswith('$tmp/venv/'), shmlog.__file__
-assert n.library().shmlog_read_version() == 4
+assert n.library().shmlog_read_version() == 5
 "
 
 cat >"$tmp/pycheck.py" <<'EOF'
@@ -779,7 +779,7 @@ CONSTS = [("RECORD", "RECORD"), ("LOSS", "LOSS"), ("EXIT", "EXIT"), ("ERROR", "E
           ("CLAMPED", "CLAMPED"), ("BACKTRACE", "BACKTRACE"), ("UNKNOWN_SITE", "UNKNOWN_SITE"), ("NOTE", "NOTE"),
           ("TIME_UNCERTAIN", "TIME_UNCERTAIN"),
           ("BOOL", "T_BOOL"), ("INT", "T_INT"), ("UINT", "T_UINT"), ("FLOAT", "T_FLOAT"), ("STR", "T_STR"),
-          ("PTR", "T_PTR"), ("FLOAT32", "T_FLOAT32"), ("VERSION", "THREAD_COLUMN_VERSION"),
+          ("PTR", "T_PTR"), ("FLOAT32", "T_FLOAT32"), ("VERSION", "MERGE_VERSION"),
           ("ARROW_RECORDS", "ARROW_RECORDS"),
           ("ARROW_MARKERS", "ARROW_MARKERS")]
 

@@ -390,6 +390,7 @@ struct read_merge {
     int pause;               /* the sink wants no more for now */
     int kinds;               /* 1 << ENTRY_*: the kinds it queues (backtrace records go with records) */
     uint64_t buffered;       /* bytes of the FIFOs' chunks */
+    uint64_t buffer_max;     /* past it, the earliest entries go out in best-effort order (merge_init's default) */
     struct chunk *free_chunks; /* of CHUNK_MAP_BYTES */
     unsigned nfree_chunks;
     /* the heap of streams: the FIFOs of the rings (struct dring) */

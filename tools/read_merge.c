@@ -22,9 +22,10 @@
  * behind, since a late ring comes in its own host's files.
  *
  * Records wait in the FIFOs while a source decodes further. If they ever
- * exceed MERGE_BUFFER_MAX, the smallest goes out anyway (order is then best
- * effort; memory stays bounded), also in the middle of a frame.
- * Its memory: MERGE_BUFFER_MAX of FIFO chunks and FREE_CHUNKS_MAX spare
+ * exceed the merge's bound (buffer_max: MERGE_BUFFER_DEFAULT, or the reader's
+ * merge_bytes), the smallest goes out anyway (order is then best effort;
+ * memory stays bounded), also in the middle of a frame.
+ * Its memory: the bound, a chunk over it, and FREE_CHUNKS_MAX spare
  * ones (the sources' own: read_decode.c).
  */
 #include <errno.h>
@@ -34,7 +35,7 @@
 
 #include "read_engine.h"
 
-#define MERGE_BUFFER_MAX (64u << 20) /* bytes of the FIFOs' chunks, where records wait */
+#define MERGE_BUFFER_DEFAULT (64u << 20) /* bytes of the FIFOs' chunks, where records wait */
 #define CHUNK_MAP_BYTES (2u << 20)     /* the largest chunk: one 2 MiB (huge) page */
 #define CHUNK_FIRST_BYTES (16u << 10)  /* a stream's first chunk: what a ring that waits holds */
 #define FREE_CHUNKS_MAX 4u             /* 2 MiB chunks kept for reuse */
@@ -282,7 +283,7 @@ static int entries_pushed(struct read_merge *m, struct dring *r)
         return -ENOMEM;
     /* One frame may hold millions of records: past the merge's buffer, the
      * earliest go out now, in best-effort order. */
-    if (m->buffered >= MERGE_BUFFER_MAX && m->srcs) {
+    if (m->buffered >= m->buffer_max && m->srcs) {
         int rc = merge_drain(m, 0);
         if (rc < 0)
             return rc;
@@ -355,7 +356,7 @@ static int merge_rows(void *clientd, struct dring *r, const struct shlog_event *
             return -ENOMEM;
         /* the buffer checked as often as a record at a time checks it; a
          * sink that pauses still gets every row queued */
-        if (m->buffered >= MERGE_BUFFER_MAX || r->heap_index < 0) {
+        if (m->buffered >= m->buffer_max || r->heap_index < 0) {
             int rc = entries_pushed(m, r);
             if (rc < 0)
                 return rc;
@@ -495,7 +496,7 @@ int merge_drain(struct read_merge *m, int all)
         uint64_t others = next_stream_ts(m);
         for (;;) {
             struct entry *e = fifo_front(q);
-            if (!all && e->ts_ns > until && m->buffered < MERGE_BUFFER_MAX)
+            if (!all && e->ts_ns > until && m->buffered < m->buffer_max)
                 return 0;
             /* The window's entries are read once, long after they were written
              * (from memory, not the cache): the next ones asked for ahead. */
@@ -528,6 +529,7 @@ void merge_init(struct read_merge *m, struct read_engine *e, const struct entry_
     m->engine = e;
     m->sink = sink;
     m->kinds = 1 << ENTRY_RECORD | 1 << ENTRY_LOSS | 1 << ENTRY_EXIT;
+    m->buffer_max = MERGE_BUFFER_DEFAULT;
 }
 
 void merge_begin(struct read_merge *m, struct source *srcs)

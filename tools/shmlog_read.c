@@ -266,6 +266,8 @@ int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t 
         return rc ? rc : -ENOMEM;
     }
     r->merge.limit = r->filter.limit;
+    if (o.merge_bytes)
+        r->merge.buffer_max = o.merge_bytes;
     if ((rc = open_kafka(r, paths, n, &o, err, errcap)) != 0) {
         reader_free(r);
         return rc;

@@ -47,9 +47,9 @@
 extern "C" {
 #endif
 
-#define SHMLOG_READ_VERSION 4 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
+#define SHMLOG_READ_VERSION 5 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
                                   streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option;
-                                  4: shmlog_read_columns.thread) */
+                                  4: shmlog_read_columns.thread; 5: shmlog_read_options.merge_bytes) */
 
 struct shmlog_read;
 
@@ -151,9 +151,13 @@ struct shmlog_read_options {
     int local_time;        /* shmlog_read_line(): times in the local zone (TZ) instead of UTC */
     /* version 3 */
     const char *thread;    /* records of the thread of this name, or of this tid (decimal); NULL: any */
+    /* version 5, read when size covers it */
+    uint64_t merge_bytes;  /* memory in which records wait to be put in time order (rings that a
+                              collector read late, several hosts); beyond it the earliest go on in
+                              best-effort order; 0: 64 MiB */
 };
 
-#define SHMLOG_READ_OPTIONS_INIT {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL}
+#define SHMLOG_READ_OPTIONS_INIT {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL, 0}
 
 /* Opens n paths: files as given, directories as their .shlog and .shlog.part
  * files, kafka://HOST:PORT[,HOST:PORT...]/TOPIC as the files of every host

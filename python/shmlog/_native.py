@@ -14,6 +14,7 @@ ARROW_VERSION = 2  # and the one the Arrow streams and time strings need
 FUNC_VERSION = 3  # and the one whose Site has func
 THREAD_VERSION = 3  # and the one thread names (the thread option and column) need
 THREAD_COLUMN_VERSION = 4  # and the one whose columns carry them (read()'s events in batches)
+MERGE_VERSION = 5  # and the one whose options have merge_bytes (left 0 here: the library's default)
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
@@ -105,6 +106,7 @@ class Options(ctypes.Structure):
         ("limit", ctypes.c_uint64),
         ("local_time", ctypes.c_int),
         ("thread", ctypes.c_char_p),  # version 3
+        ("merge_bytes", ctypes.c_uint64),  # version 5
     ]
 
 

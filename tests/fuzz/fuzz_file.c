@@ -340,7 +340,11 @@ static void read_with_library(const uint8_t *bytes, size_t n)
     static char text[8192];
     struct shmlog_read_columns c = {sizeof c, ROWS, ts, seq, tid, cpu, source, level, category, flags, msg,
                                     values_at, text, sizeof text, values, VALUES, thread};
-    if (shmlog_read_open(&r, paths, 1, NULL, err, sizeof err) != 0) {
+    /* These reads through a merge of one byte: each entry goes on once queued
+     * (best-effort order), so the bound is taken at every record. */
+    struct shmlog_read_options tiny = SHMLOG_READ_OPTIONS_INIT;
+    tiny.merge_bytes = 1;
+    if (shmlog_read_open(&r, paths, 1, &tiny, err, sizeof err) != 0) {
         unlink(path);
         return;
     }
@@ -380,7 +384,7 @@ static void read_with_library(const uint8_t *bytes, size_t n)
      * the same records, every batch well formed (offsets inside their
      * characters, which are valid UTF-8; indices inside their dictionary). */
     for (uint32_t what = SHMLOG_READ_ARROW_RECORDS; what <= SHMLOG_READ_ARROW_MARKERS; what++) {
-        if (shmlog_read_open(&r, paths, 1, NULL, err, sizeof err) != 0)
+        if (shmlog_read_open(&r, paths, 1, &tiny, err, sizeof err) != 0)
             break;
         struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
         o.what = what;
