@@ -222,6 +222,14 @@ check "read --limit 7 prints 7 records" test "$(wc -l <"$tmp/limit.txt")" -eq 7
 check "a bad --since is a usage error (exit 2, one line)" test $? -eq 2 -a "$(wc -l <"$tmp/usage.err")" -eq 1
 "$SHMLOG_DUMP" read "$out" --grep '(' >/dev/null 2>"$tmp/usage.err"
 check "a bad --grep is a usage error (exit 2)" test $? -eq 2
+# The workload's records (some 3 MB of them in the merge) within 1.2 s: past
+# 1 MiB the earliest go on before the window, in best-effort order.
+"$SHMLOG_DUMP" read --format json "$out" --merge-memory 1 >"$tmp/merge1.json" 2>"$tmp/merge1.err"
+check "read --merge-memory 1 exits 0, nothing on stderr" test $? -eq 0 -a ! -s "$tmp/merge1.err"
+check "read --merge-memory 1 gives the same lines as read, each once" \
+    cmp <(sort "$tmp/all.json") <(sort "$tmp/merge1.json")
+"$SHMLOG_DUMP" read "$out" --merge-memory 0 >/dev/null 2>"$tmp/usage.err"
+check "--merge-memory 0 is a usage error (exit 2, one line)" test $? -eq 2 -a "$(wc -l <"$tmp/usage.err")" -eq 1
 
 # ---- stats ----
 "$SHMLOG_DUMP" stats --format json "$out" >"$tmp/stats.json"

@@ -63,6 +63,7 @@ struct cli {
     const char *ship_state;   /* status: shmlog-ship's --state file, or NULL */
     int force;                /* clean: also segments with records not drained */
     int follow;               /* ring: the records as they are committed, until SIGINT or --limit */
+    uint64_t merge_bytes;     /* read, follow: --merge-memory; 0: the merge's default */
     int npositional;
     char **positional;
 };

@@ -47,6 +47,7 @@ int cmd_read(struct cli *cli)
     o.grep = cli->grep_arg;
     o.limit = f->limit;
     o.local_time = cli->local_time;
+    o.merge_bytes = cli->merge_bytes;
     struct shmlog_read *r = NULL;
     char err[512];
     int rc = n ? shmlog_read_open(&r, paths, n, &o, err, sizeof err) : 0;
@@ -136,6 +137,8 @@ static void follow_engine(struct cli *cli, struct read_engine *engine, struct re
     *ctx = (struct follow_ctx){cli, engine, {follow_entry, follow_message, ctx}};
     merge_init(merge, engine, &ctx->sink);
     merge->limit = cli->filter.limit;
+    if (cli->merge_bytes)
+        merge->buffer_max = cli->merge_bytes;
     struct read_consumer c = merge_consumer(merge);
     if (read_engine_init(engine, &cli->filter, &c) != 0)
         dump_oom();

@@ -50,7 +50,7 @@
 enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
     OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW, OPT_SHIP_STATE,
-    OPT_THREAD,
+    OPT_THREAD, OPT_MERGE_MEMORY,
 };
 
 struct opt_spec {
@@ -80,6 +80,7 @@ static const struct opt_spec all_opts[] = {
     {"follow", 'F', 0, OPT_FOLLOW},
     {"ship-state", 0, 1, OPT_SHIP_STATE},
     {"thread", 0, 1, OPT_THREAD},
+    {"merge-memory", 0, 1, OPT_MERGE_MEMORY},
 };
 
 struct command {
@@ -105,15 +106,15 @@ static const struct command commands[] = {
      "ring [--dir D]... [--follow] [filters] [--format text|json]",
      "decode every record still in the rings (also of a dead process), merged in time order;\n"
      "                  --follow: then each record as it is committed, with no collector (development)"},
-    {"read", cmd_read, BASE_OPTS | FILTER_OPTS, MAX_FILE_ARGS,
-     "read [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--format text|json]",
+    {"read", cmd_read, BASE_OPTS | FILTER_OPTS | BIT(OPT_MERGE_MEMORY), MAX_FILE_ARGS,
+     "read [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--merge-memory MIB] [--format text|json]",
      "decode collector files (a DIR: its .shlog files and the open .part; none: the --out default;\n"
      "                  a topic shmlog-ship fills: every host's frames in it), merged in time order"},
     {"stats", cmd_stats, BASE_OPTS | FILTER_OPTS, MAX_FILE_ARGS,
      "stats [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--format text|json]",
      "counts: records, losses, by level, category, app and site; bytes per record, time span, rate"},
-    {"follow", cmd_follow, BASE_OPTS | FILTER_OPTS | BIT(OPT_OUT), 1,
-     "follow [--out O | kafka://HOST:PORT[,...]/TOPIC] [filters] [--format text|json]",
+    {"follow", cmd_follow, BASE_OPTS | FILTER_OPTS | BIT(OPT_OUT) | BIT(OPT_MERGE_MEMORY), 1,
+     "follow [--out O | kafka://HOST:PORT[,...]/TOPIC] [filters] [--merge-memory MIB] [--format text|json]",
      "print records as the collector writes them (the newest .part in O), across rotations; or as\n"
      "                  the topic's hosts ship them (from the end, or --since T)"},
     {"verify", cmd_verify, BASE_OPTS, MAX_FILE_ARGS,
@@ -165,6 +166,8 @@ static void print_help(FILE *f)
             "  --metrics-file F   status: the collector's Prometheus textfile, for its write rate\n"
             "  --ship-state F     status: shmlog-ship's --state file, for the shipping lag (default:\n"
             "                     " DUMP_SERVICE_SHIP_STATE " when it is there)\n"
+            "  --merge-memory MIB read, follow: memory in which records wait to be merged in time order\n"
+            "                     (default 64); beyond it the earliest go on, in best-effort order\n"
             "  -h, --help         this help\n\n"
             "filters (a record is shown when it passes every one given):\n"
             "  -p, --pid P        only this process\n"
@@ -279,6 +282,9 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
     }
     case OPT_LIMIT:
         f->limit = parse_u64_opt("--limit", value, 1, UINT64_MAX);
+        break;
+    case OPT_MERGE_MEMORY:
+        cli->merge_bytes = parse_u64_opt("--merge-memory", value, 1, 1u << 20) << 20;
         break;
     case OPT_OUT:
         if (!*value || strlen(value) >= 4000)
