@@ -669,32 +669,37 @@ Test(dump_memory, collector_files_merged_over_hosts_read_exactly)
     lines_free(&merged);
 }
 
-/* n records of ring cpu of process pid, one a millisecond from from_us
- * after the process's anchor, as one frame of f. */
-static void ring_frame(struct tu_file *f, uint32_t pid, uint32_t cpu, uint64_t from_us, uint64_t n)
+/* n records of ring cpu of process pid, from_ns after the process's anchor
+ * and step_ns apart, in batches of at most batch records, a frame each;
+ * each record's value is its time from the anchor. */
+static void ring_records(struct tu_file *f, uint32_t pid, uint32_t cpu, uint64_t from_ns, uint64_t step_ns,
+                         uint64_t n, unsigned batch)
 {
     struct shm_proc_info pi;
     tu_proc_info(&pi, pid, 5);
     struct shm_site s;
-    tu_site(&s, 1, "us=%lu", SHMLOG_ARG_U64, 0);
+    tu_site(&s, 1, "ns=%lu", SHMLOG_ARG_U64, 0);
     if (!shlog_enc_has_process(f->enc, pid))
         cr_assert_eq(shlog_enc_process(f->enc, pid, &pi), 0);
     if (!shlog_enc_has_site(f->enc, pid, s.id))
         cr_assert_eq(shlog_enc_site(f->enc, pid, &s), 0);
-    cr_assert_eq(shlog_enc_batch_begin(f->enc, pid, cpu), 0);
-    for (uint64_t i = 0; i < n; i++) {
-        struct shm_copied_record r = {0};
-        uint64_t us = from_us + i * 1000;
-        tu_slots(&r, tu_payload(&r, &s, &us, NULL));
-        r.pos = i;
-        r.tsc = pi.anchor_tsc + us * (pi.tsc_hz / 1000000);
-        r.site = s.id;
-        r.tid = cpu + 1;
-        r.level = SHMLOG_LEVEL_INFO;
-        cr_assert_eq(shlog_enc_record(f->enc, &r), 0);
+    const double tsc_per_ns = (double)pi.tsc_hz / 1e9;
+    for (uint64_t i = 0; i < n;) {
+        cr_assert_eq(shlog_enc_batch_begin(f->enc, pid, cpu), 0);
+        for (unsigned k = 0; k < batch && i < n; k++, i++) {
+            struct shm_copied_record r = {0};
+            uint64_t ns = from_ns + i * step_ns;
+            tu_slots(&r, tu_payload(&r, &s, &ns, NULL));
+            r.pos = i;
+            r.tsc = pi.anchor_tsc + (uint64_t)((double)ns * tsc_per_ns);
+            r.site = s.id;
+            r.tid = cpu + 1;
+            r.level = SHMLOG_LEVEL_INFO;
+            cr_assert_eq(shlog_enc_record(f->enc, &r), 0);
+        }
+        cr_assert_eq(shlog_enc_batch_end(f->enc), 0);
+        tu_file_flush(f);
     }
-    cr_assert_eq(shlog_enc_batch_end(f->enc), 0);
-    tu_file_flush(f);
 }
 
 Test(dump_memory, a_ring_read_late_keeps_its_place_behind_a_later_host)
@@ -714,10 +719,10 @@ Test(dump_memory, a_ring_read_late_keeps_its_place_behind_a_later_host)
         struct tu_file f;
         tu_file_open(&f, path, 1);
         if (k == 0) {
-            ring_frame(&f, 10, 0, 0, 100);
-            ring_frame(&f, 10, 1, 50500, 10);
+            ring_records(&f, 10, 0, 0, 1000000, 100, 100);
+            ring_records(&f, 10, 1, 50500000, 1000000, 10, 10);
         } else {
-            ring_frame(&f, 20, 0, 10000000, 100);
+            ring_records(&f, 20, 0, 10000000000ull, 1000000, 100, 100);
         }
         tu_file_close(&f);
         snprintf(dirs[k], sizeof(dirs[k]), "%s/%s", env.root, host[k]);
@@ -740,29 +745,6 @@ Test(dump_memory, a_ring_read_late_keeps_its_place_behind_a_later_host)
     lines_free(&merged);
 }
 
-/* n records of ring cpu of process pi (pid), from_ns after its anchor and
- * step_ns apart, in batches of at most batch records, a frame each. */
-static void ring_batches(struct tu_file *f, uint32_t pid, const struct shm_proc_info *pi, const struct shm_site *s,
-                         uint32_t cpu, uint64_t from_ns, uint64_t step_ns, uint64_t n, unsigned batch)
-{
-    const double tsc_per_ns = (double)pi->tsc_hz / 1e9;
-    for (uint64_t i = 0; i < n;) {
-        cr_assert_eq(shlog_enc_batch_begin(f->enc, pid, cpu), 0);
-        for (unsigned k = 0; k < batch && i < n; k++, i++) {
-            struct shm_copied_record r = {0};
-            uint64_t ns = from_ns + i * step_ns;
-            tu_slots(&r, tu_payload(&r, s, &ns, NULL));
-            r.pos = i;
-            r.tsc = pi->anchor_tsc + (uint64_t)((double)ns * tsc_per_ns);
-            r.site = s->id;
-            r.level = SHMLOG_LEVEL_INFO;
-            cr_assert_eq(shlog_enc_record(f->enc, &r), 0);
-        }
-        cr_assert_eq(shlog_enc_batch_end(f->enc), 0);
-        tu_file_flush(f);
-    }
-}
-
 Test(dump_memory, a_ring_sent_whole_by_a_full_merge_buffer)
 {
     /* Ring 0 logs 1.2 M records in 60 ms: more than the merge's buffer holds
@@ -778,16 +760,10 @@ Test(dump_memory, a_ring_sent_whole_by_a_full_merge_buffer)
     snprintf(path, sizeof(path), "%s/late-20250101-000000-000001.shlog", env.root);
     struct tu_file f;
     tu_file_open(&f, path, 1);
-    struct shm_proc_info pi;
-    tu_proc_info(&pi, 30, 5);
-    struct shm_site s;
-    tu_site(&s, 1, "ns=%lu", SHMLOG_ARG_U64, 0);
-    cr_assert_eq(shlog_enc_process(f.enc, 30, &pi), 0);
-    cr_assert_eq(shlog_enc_site(f.enc, 30, &s), 0);
     const uint64_t ring0 = 1200000, ring2 = 20000;
-    ring_batches(&f, 30, &pi, &s, 0, 3000000000ull, 50, ring0, SHLOG_MAX_BATCH_RECORDS);
-    ring_batches(&f, 30, &pi, &s, 2, 3000000025ull, 50, ring2, SHLOG_MAX_BATCH_RECORDS);
-    ring_batches(&f, 30, &pi, &s, 1, 2900000000ull, 50, 1, 1);
+    ring_records(&f, 30, 0, 3000000000ull, 50, ring0, SHLOG_MAX_BATCH_RECORDS);
+    ring_records(&f, 30, 2, 3000000025ull, 50, ring2, SHLOG_MAX_BATCH_RECORDS);
+    ring_records(&f, 30, 1, 2900000000ull, 50, 1, 1);
     tu_file_close(&f);
 
     char out[400], err[400];

@@ -135,10 +135,8 @@ static void follow_engine(struct cli *cli, struct read_engine *engine, struct re
                           struct follow_ctx *ctx)
 {
     *ctx = (struct follow_ctx){cli, engine, {follow_entry, follow_message, ctx}};
-    merge_init(merge, engine, &ctx->sink);
+    merge_init(merge, engine, &ctx->sink, cli->merge_bytes);
     merge->limit = cli->filter.limit;
-    if (cli->merge_bytes)
-        merge->buffer_max = cli->merge_bytes;
     struct read_consumer c = merge_consumer(merge);
     if (read_engine_init(engine, &cli->filter, &c) != 0)
         dump_oom();

@@ -390,7 +390,7 @@ struct read_merge {
     int pause;               /* the sink wants no more for now */
     int kinds;               /* 1 << ENTRY_*: the kinds it queues (backtrace records go with records) */
     uint64_t buffered;       /* bytes of the FIFOs' chunks */
-    uint64_t buffer_max;     /* past it, the earliest entries go out in best-effort order (merge_init's default) */
+    uint64_t buffer_max;     /* past it, the earliest entries go out in best-effort order (merge_init) */
     struct chunk *free_chunks; /* of CHUNK_MAP_BYTES */
     unsigned nfree_chunks;
     /* the heap of streams: the FIFOs of the rings (struct dring) */
@@ -402,9 +402,9 @@ struct read_merge {
  * Lines object, in b (whose memo says the zone). 0, or -ENOMEM. */
 int read_entry_line(struct read_engine *e, const struct entry *en, int json, struct render_buf *b);
 
-/* Makes m the consumer of engine e, handing entries to sink; then
- * merge_begin. */
-void merge_init(struct read_merge *m, struct read_engine *e, const struct entry_sink *sink);
+/* Makes m the consumer of engine e, handing entries to sink, with buffer_max
+ * bytes of FIFOs (0: 64 MiB, read_merge.c); then merge_begin. */
+void merge_init(struct read_merge *m, struct read_engine *e, const struct entry_sink *sink, uint64_t buffer_max);
 /* The consumer m is (for read_engine_init). */
 struct read_consumer merge_consumer(struct read_merge *m);
 void merge_begin(struct read_merge *m, struct source *srcs);

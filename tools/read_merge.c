@@ -523,13 +523,13 @@ int merge_drain(struct read_merge *m, int all)
     return 0;
 }
 
-void merge_init(struct read_merge *m, struct read_engine *e, const struct entry_sink *sink)
+void merge_init(struct read_merge *m, struct read_engine *e, const struct entry_sink *sink, uint64_t buffer_max)
 {
     memset(m, 0, sizeof *m);
     m->engine = e;
     m->sink = sink;
     m->kinds = 1 << ENTRY_RECORD | 1 << ENTRY_LOSS | 1 << ENTRY_EXIT;
-    m->buffer_max = MERGE_BUFFER_DEFAULT;
+    m->buffer_max = buffer_max ? buffer_max : MERGE_BUFFER_DEFAULT;
 }
 
 void merge_begin(struct read_merge *m, struct source *srcs)

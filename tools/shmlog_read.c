@@ -256,7 +256,7 @@ int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t 
     atomic_init(&r->refs, 1);
     render_memo_init(&r->memo, o.local_time);
     r->sink = (struct entry_sink){sink_entry, sink_message, r};
-    merge_init(&r->merge, &r->engine, &r->sink);
+    merge_init(&r->merge, &r->engine, &r->sink, o.merge_bytes);
     struct read_consumer c = merge_consumer(&r->merge);
     if ((rc = set_filter(r, &o, err, errcap)) != 0 || (rc = read_engine_init(&r->engine, &r->filter, &c)) != 0 ||
         !(r->text = malloc(RENDER_LINE_MAX + 1))) {
@@ -266,8 +266,6 @@ int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t 
         return rc ? rc : -ENOMEM;
     }
     r->merge.limit = r->filter.limit;
-    if (o.merge_bytes)
-        r->merge.buffer_max = o.merge_bytes;
     if ((rc = open_kafka(r, paths, n, &o, err, errcap)) != 0) {
         reader_free(r);
         return rc;
