@@ -1,4 +1,4 @@
-/* Description: libshmlog-read's Arrow streams (shmlog_read_arrow), read as a consumer of the Arrow C stream interface reads them: every corpus file and directory streams, in batches of any size, exactly the records and markers the events give (time, level, category, process, ring, position, site, message, flags, error and every field's typed value), with a schema whose formats and names follow the documented rules (a field of two kinds gets two columns, a field named like a column gets "field.", widths as the widest argument); a column may be kept after its batch is released, a stream after its reader is closed; batches end before a dictionary outgrows its index; the stream refuses what it cannot do. */
+/* Description: libshmlog-read's Arrow streams (shmlog_read_arrow), read as a consumer of the Arrow C stream interface reads them: every corpus file and directory streams, in batches of any size, exactly the records and markers the events give (time, level, category, process, ring, position, site, message, flags, error and every field's typed value), with a schema whose formats and names follow the documented rules (a field of two kinds gets two columns, a field named like a column gets "field.", widths as the widest argument) and the fields in the order of the source whichever file defined a site first; a column may be kept after its batch is released, a stream after its reader is closed; batches end before a dictionary outgrows its index; the stream refuses what it cannot do. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -696,6 +696,80 @@ Test(read_arrow, a_sites_first_file_gives_its_schema_from_each_frames_first_defi
         got_free(&g);
         if (flagged) /* (unflagged, qty.str holds no value, which check_records refuses) */
             check_records(path, 3);
+    }
+    tu_rmtree(dir);
+}
+
+/* ==== The fields' columns in the order of the source, whichever site was met first ==== */
+
+/* Sites of one program, the order of their columns by file, line and place: "venue=%s bid=%d" at src/file0.c:50,
+ * "q bid=%f ask=%f" at src/file0.c:100, "px=%f qty=%d" at src/file1.c:101, "a=%u" at src/file3.c:103. A process
+ * (pid) that defines them in order or backwards (as a program's threads may first reach them), and logs one
+ * record of each. */
+static void write_sites_in_order(const char *path, uint32_t pid, int backwards)
+{
+    struct tu_file f;
+    struct shm_proc_info pi;
+    file_of_process(&f, path, &pi, pid, 1000 + pid);
+    struct shm_site s[4];
+    tu_site(&s[0], 0, "q bid=%f ask=%f", SHMLOG_ARG_F64, SHMLOG_ARG_F64, 0);
+    tu_site(&s[1], 1, "px=%f qty=%d", SHMLOG_ARG_F64, SHMLOG_ARG_I32, 0);
+    tu_site(&s[2], 2, "venue=%s bid=%d", SHMLOG_ARG_STR, SHMLOG_ARG_I32, 0);
+    snprintf(s[2].file, sizeof s[2].file, "src/file0.c");
+    s[2].file_len = (uint32_t)strlen(s[2].file);
+    s[2].line = 50;
+    tu_site(&s[3], 3, "a=%u", SHMLOG_ARG_U32, 0);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(shlog_enc_site(f.enc, 1, &s[backwards ? 3 - i : i]), 0);
+    cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 0), 0);
+    double bid = 1.5, px = 2.25;
+    uint64_t bid_bits, px_bits;
+    memcpy(&bid_bits, &bid, 8);
+    memcpy(&px_bits, &px, 8);
+    put_record(&f, &pi, &s[0], 0, (uint64_t[]){bid_bits, bid_bits}, NULL);
+    put_record(&f, &pi, &s[1], 1, (uint64_t[]){px_bits, 9}, NULL);
+    put_record(&f, &pi, &s[2], 2, (uint64_t[]){0, 7}, (const char *const[]){"XNAS"});
+    put_record(&f, &pi, &s[3], 3, (uint64_t[]){11}, NULL);
+    end_file(&f);
+}
+
+Test(read_arrow, the_fields_columns_come_in_the_order_of_the_source_whichever_site_was_met_first)
+{
+    char dir[256], forward[600], backward[600];
+    scratch_path(dir, forward, "readarrow-order", "a-forward.shlog");
+    snprintf(backward, sizeof backward, "%s/b-backward.shlog", dir);
+    write_sites_in_order(forward, 42, 0);
+    write_sites_in_order(backward, 43, 1);
+    static const char *const want[] = {"venue", "bid.int", "bid.float", "ask", "px", "qty", "a"};
+    const char *const reads[] = {forward, backward, dir};
+    static struct got g;
+    for (size_t k = 0; k < 3; k++) {
+        stream_all(reads[k], SHMLOG_READ_ARROW_RECORDS, 0, &g);
+        cr_assert_eq(g.schema.n_children, NFIXED + 7, "%s: %lld columns", reads[k], (long long)g.schema.n_children);
+        for (int i = 0; i < 7; i++)
+            cr_assert_str_eq(g.schema.children[NFIXED + i]->name, want[i], "%s: column %d is %s, not %s", reads[k],
+                             NFIXED + i, g.schema.children[NFIXED + i]->name, want[i]);
+        if (k == 2) { /* (both processes' records at the same times: check_records() takes the rows' values) */
+            got_free(&g);
+            check_records(reads[k], 3);
+            continue;
+        }
+        /* The rows' values are in the columns their names say, the columns moved from where the scan made them. */
+        struct shmlog_read_field v;
+        char buf[64];
+        int null;
+        field_at(&g, col_index(&g, "bid.float"), 0, &v, buf, sizeof buf, &null);
+        cr_assert(!null && v.v.f == 1.5);
+        field_at(&g, col_index(&g, "qty"), 1, &v, buf, sizeof buf, &null);
+        cr_assert(!null && v.v.i == 9);
+        field_at(&g, col_index(&g, "venue"), 2, &v, buf, sizeof buf, &null);
+        cr_assert(!null && strcmp(v.v.s, "XNAS") == 0);
+        field_at(&g, col_index(&g, "bid.int"), 2, &v, buf, sizeof buf, &null);
+        cr_assert(!null && v.v.i == 7);
+        field_at(&g, col_index(&g, "a"), 3, &v, buf, sizeof buf, &null);
+        cr_assert(!null && v.v.u == 11);
+        got_free(&g);
+        check_records(reads[k], 3);
     }
     tu_rmtree(dir);
 }

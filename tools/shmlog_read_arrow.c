@@ -164,7 +164,7 @@ static int add_col(struct arrow_stream *s, const char *name, size_t name_len, ui
         return -ENOMEM;
     memcpy(n, name, name_len);
     n[name_len] = '\0';
-    s->cols[s->ncols++] = (struct col_def){n, NULL, type, nullable, ordered, kind, 0};
+    s->cols[s->ncols++] = (struct col_def){.name = n, .type = type, .nullable = nullable, .ordered = ordered, .kind = kind};
     return 0;
 }
 
@@ -213,26 +213,64 @@ static struct col_def *field_column(struct arrow_stream *s, const char *name, si
     }
 }
 
-/* A field of a site the scan found: its column, made or widened. */
-static int scan_field(struct arrow_stream *s, const char *name, size_t len, unsigned arg_type)
+/* Where a site's field comes in the source: by file, line, format, then its place among the site's fields. */
+static int origin_cmp(const char *a, uint32_t a_line, uint8_t a_place, const char *b, uint32_t b_line,
+                      uint8_t b_place)
+{
+    int d = strcmp(a, b);
+    if (d == 0 && a_line != b_line)
+        d = a_line < b_line ? -1 : 1;
+    if (d == 0)
+        d = strcmp(a + strlen(a) + 1, b + strlen(b) + 1);
+    if (d == 0 && a_place != b_place)
+        d = a_place < b_place ? -1 : 1;
+    return d;
+}
+
+/* Column index is field name's (len bytes) with values of kind, at the probe field_column() found free. */
+static int field_col_put(struct arrow_stream *s, const char *name, size_t len, uint8_t kind, uint64_t probe, size_t index)
+{
+    return hmap_put(&s->field_col, text_hash(name, len), (uint64_t)kind | probe << 8 | (uint64_t)len << 32,
+                    (void *)(uintptr_t)(index + 1));
+}
+
+/* A field of a site the scan found: its column, made or widened, and placed by the first site (origin_cmp()) that has
+ * it. origin is the site's "file\0format" (olen bytes with both NULs). */
+static int scan_field(struct arrow_stream *s, const char *name, size_t len, unsigned arg_type, const char *origin,
+                      size_t olen, uint32_t line, uint8_t place)
 {
     uint8_t kind = field_kind(arg_type), type = field_col_type(arg_type);
     uint64_t probe;
     struct col_def *c = field_column(s, name, len, kind, &probe);
     if (c) {
         c->type = wider(c->type, type);
-        return 0;
+        if (origin_cmp(origin, line, place, c->origin, c->origin_line, c->origin_place) >= 0)
+            return 0;
+    } else {
+        if (add_col(s, name, len, type, 1, 0, kind) != 0 ||
+            !(s->cols[s->ncols - 1].field = strdup(s->cols[s->ncols - 1].name)) ||
+            field_col_put(s, name, len, kind, probe, s->ncols - 1) != 0)
+            return -ENOMEM;
+        c = &s->cols[s->ncols - 1];
     }
-    if (add_col(s, name, len, type, 1, 0, kind) != 0 || !(s->cols[s->ncols - 1].field = strdup(s->cols[s->ncols - 1].name)) ||
-        hmap_put(&s->field_col, text_hash(name, len), (uint64_t)kind | probe << 8 | (uint64_t)len << 32,
-                 (void *)(uintptr_t)s->ncols) != 0)
+    char *o = malloc(olen);
+    if (!o)
         return -ENOMEM;
+    memcpy(o, origin, olen);
+    free(c->origin);
+    c->origin = o;
+    c->origin_line = line;
+    c->origin_place = place;
     return 0;
 }
 
 static int scan_site(void *clientd, const struct shm_proc_info *p, const struct shm_site *info)
 {
     struct arrow_stream *s = clientd;
+    size_t file_len = strlen(info->file), fmt_len = strlen(info->fmt);
+    char origin[sizeof info->file + sizeof info->fmt];
+    memcpy(origin, info->file, file_len + 1);
+    memcpy(origin + file_len + 1, info->fmt, fmt_len + 1);
     struct render_site *sr = render_site_new(info, p->app, p->host, p->pid, NULL);
     if (!sr)
         return -ENOMEM;
@@ -240,9 +278,37 @@ static int scan_site(void *clientd, const struct shm_proc_info *p, const struct 
     int n = render_site_fields(sr, f);
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++)
-        rc = scan_field(s, f[i].name, f[i].name_len, f[i].type);
+        rc = scan_field(s, f[i].name, f[i].name_len, f[i].type, origin, file_len + fmt_len + 2, info->line,
+                        (uint8_t)i);
     render_site_free(sr);
     return rc;
+}
+
+/* The fields' columns in the order of their first sites in the source (a field of several kinds at one place, as a
+ * template's site typed differently in two programs: by kind): one schema for the same sites, whichever file,
+ * host or partition told of them first. */
+static int field_col_cmp(const void *x, const void *y)
+{
+    const struct col_def *a = x, *b = y;
+    int d = origin_cmp(a->origin, a->origin_line, a->origin_place, b->origin, b->origin_line, b->origin_place);
+    return d ? d : (a->kind > b->kind) - (a->kind < b->kind);
+}
+
+static int order_fields(struct arrow_stream *s)
+{
+    qsort(s->cols + s->first_field, s->ncols - s->first_field, sizeof *s->cols, field_col_cmp);
+    hmap_clear(&s->field_col);
+    for (size_t i = s->first_field; i < s->ncols; i++) {
+        struct col_def *c = &s->cols[i];
+        size_t len = strlen(c->field);
+        uint64_t probe;
+        free(c->origin);
+        c->origin = NULL;
+        (void)field_column(s, c->field, len, c->kind, &probe); /* none yet: the first free probe */
+        if (field_col_put(s, c->field, len, c->kind, probe, i) != 0)
+            return -ENOMEM;
+    }
+    return 0;
 }
 
 static const char *const kind_suffix[] = {
@@ -293,6 +359,8 @@ static int make_schema(struct arrow_stream *s)
             rc = read_scan_sites(&s->r->engine, &s->r->inputs, scan_site, s);
         for (size_t i = 0; i < s->r->nkafka && rc == 0 && s->opt.fields; i++)
             rc = read_kafka_scan_sites(&s->r->engine, s->r->kafka[i], scan_site, s);
+        if (rc == 0)
+            rc = order_fields(s);
         if (rc == 0)
             rc = name_fields(s);
     } else {
@@ -948,6 +1016,7 @@ static void stream_release(struct ArrowArrayStream *st)
     for (size_t i = 0; i < s->ncols; i++) {
         free(s->cols[i].name);
         free(s->cols[i].field);
+        free(s->cols[i].origin);
     }
     free(s->cols);
     hmap_clear(&s->field_col);
