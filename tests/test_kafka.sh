@@ -252,7 +252,8 @@ local = pa.table(shmlog.open(dirs)).sort_by(keys)
 warn = shmlog.to_arrow(url, level="WARN", app="alpha").num_rows
 print(topic.num_rows, "rows,", topic.num_columns, "columns;", warn, "of alpha at WARN")
 assert topic.num_rows == local.num_rows and topic.num_rows > 0, (topic.num_rows, local.num_rows)
-assert topic.schema == local.schema, (topic.schema, local.schema)
+assert topic.schema == local.schema, [(i, str(x), str(y)) for i, (x, y) in
+                                      enumerate(zip(topic.schema, local.schema)) if not x.equals(y)] or (topic.schema, local.schema)
 # The topic holds frames a killed shipper sent again, with their clock anchors: as for the read from the
 # middle, a record may map its TSC with other anchors than the files' read, so times agree within the
 # 1 us guarantee and every other column exactly; what differs first is named.
