@@ -227,7 +227,7 @@ static int origin_cmp(const char *a, uint32_t a_line, uint8_t a_place, const cha
     return d;
 }
 
-/* Column index is field name's (len bytes) with values of kind, at the probe field_column() found free. */
+/* Maps field name (len bytes) with values of kind to column index, at the probe field_column() found free. */
 static int field_col_put(struct arrow_stream *s, const char *name, size_t len, uint8_t kind, uint64_t probe, size_t index)
 {
     return hmap_put(&s->field_col, text_hash(name, len), (uint64_t)kind | probe << 8 | (uint64_t)len << 32,
