@@ -44,11 +44,12 @@ struct col_def {
     uint8_t ordered;  /* a dictionary whose values are in order (level) */
     uint8_t kind;     /* fields: enum shmlog_read_type of its values */
     uint32_t chars_hint; /* utf8: bytes a row takes, to start a batch with (a message's tens) */
-    /* fields, while the schema is made: the first site with the field, by file, line and format, and the
-     * field's place in it ("file\0format"): where the column goes, whatever order the sites were met in */
-    char *origin;
-    uint32_t origin_line;
-    uint8_t origin_place;
+    /* fields, while the schema is made: where the column goes, whatever order the sites were met in */
+    struct field_origin {
+        char *text;    /* the first call site with the field (by file, line and format): "file\0format" */
+        uint32_t line;
+        uint8_t place; /* the field's among that site's */
+    } origin;
 };
 
 /* ==== Dictionaries: the distinct strings of a column in one batch ==== */

@@ -214,16 +214,15 @@ static struct col_def *field_column(struct arrow_stream *s, const char *name, si
 }
 
 /* Where a site's field comes in the source: by file, line, format, then its place among the site's fields. */
-static int origin_cmp(const char *a, uint32_t a_line, uint8_t a_place, const char *b, uint32_t b_line,
-                      uint8_t b_place)
+static int origin_cmp(const struct field_origin *a, const struct field_origin *b)
 {
-    int d = strcmp(a, b);
-    if (d == 0 && a_line != b_line)
-        d = a_line < b_line ? -1 : 1;
+    int d = strcmp(a->text, b->text);
+    if (d == 0 && a->line != b->line)
+        d = a->line < b->line ? -1 : 1;
     if (d == 0)
-        d = strcmp(a + strlen(a) + 1, b + strlen(b) + 1);
-    if (d == 0 && a_place != b_place)
-        d = a_place < b_place ? -1 : 1;
+        d = strcmp(a->text + strlen(a->text) + 1, b->text + strlen(b->text) + 1);
+    if (d == 0 && a->place != b->place)
+        d = a->place < b->place ? -1 : 1;
     return d;
 }
 
@@ -235,16 +234,16 @@ static int field_col_put(struct arrow_stream *s, const char *name, size_t len, u
 }
 
 /* A field of a site the scan found: its column, made or widened, and placed by the first site (origin_cmp()) that has
- * it. origin is the site's "file\0format" (olen bytes with both NULs). */
-static int scan_field(struct arrow_stream *s, const char *name, size_t len, unsigned arg_type, const char *origin,
-                      size_t olen, uint32_t line, uint8_t place)
+ * it. at is where the field stands in this site (its text text_len bytes with both NULs). */
+static int scan_field(struct arrow_stream *s, const char *name, size_t len, unsigned arg_type,
+                      const struct field_origin *at, size_t text_len)
 {
     uint8_t kind = field_kind(arg_type), type = field_col_type(arg_type);
     uint64_t probe;
     struct col_def *c = field_column(s, name, len, kind, &probe);
     if (c) {
         c->type = wider(c->type, type);
-        if (origin_cmp(origin, line, place, c->origin, c->origin_line, c->origin_place) >= 0)
+        if (origin_cmp(at, &c->origin) >= 0)
             return 0;
     } else {
         if (add_col(s, name, len, type, 1, 0, kind) != 0 ||
@@ -253,14 +252,12 @@ static int scan_field(struct arrow_stream *s, const char *name, size_t len, unsi
             return -ENOMEM;
         c = &s->cols[s->ncols - 1];
     }
-    char *o = malloc(olen);
-    if (!o)
+    char *text = malloc(text_len);
+    if (!text)
         return -ENOMEM;
-    memcpy(o, origin, olen);
-    free(c->origin);
-    c->origin = o;
-    c->origin_line = line;
-    c->origin_place = place;
+    memcpy(text, at->text, text_len);
+    free(c->origin.text);
+    c->origin = (struct field_origin){text, at->line, at->place};
     return 0;
 }
 
@@ -268,18 +265,19 @@ static int scan_site(void *clientd, const struct shm_proc_info *p, const struct 
 {
     struct arrow_stream *s = clientd;
     size_t file_len = strlen(info->file), fmt_len = strlen(info->fmt);
-    char origin[sizeof info->file + sizeof info->fmt];
-    memcpy(origin, info->file, file_len + 1);
-    memcpy(origin + file_len + 1, info->fmt, fmt_len + 1);
+    char text[sizeof info->file + sizeof info->fmt];
+    memcpy(text, info->file, file_len + 1);
+    memcpy(text + file_len + 1, info->fmt, fmt_len + 1);
     struct render_site *sr = render_site_new(info, p->app, p->host, p->pid, NULL);
     if (!sr)
         return -ENOMEM;
     struct render_field_info f[SHMLOG_MAX_ARGS];
     int n = render_site_fields(sr, f);
     int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++)
-        rc = scan_field(s, f[i].name, f[i].name_len, f[i].type, origin, file_len + fmt_len + 2, info->line,
-                        (uint8_t)i);
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct field_origin at = {text, info->line, (uint8_t)i};
+        rc = scan_field(s, f[i].name, f[i].name_len, f[i].type, &at, file_len + fmt_len + 2);
+    }
     render_site_free(sr);
     return rc;
 }
@@ -290,7 +288,7 @@ static int scan_site(void *clientd, const struct shm_proc_info *p, const struct 
 static int field_col_cmp(const void *x, const void *y)
 {
     const struct col_def *a = x, *b = y;
-    int d = origin_cmp(a->origin, a->origin_line, a->origin_place, b->origin, b->origin_line, b->origin_place);
+    int d = origin_cmp(&a->origin, &b->origin);
     return d ? d : (a->kind > b->kind) - (a->kind < b->kind);
 }
 
@@ -302,8 +300,8 @@ static int order_fields(struct arrow_stream *s)
         struct col_def *c = &s->cols[i];
         size_t len = strlen(c->field);
         uint64_t probe;
-        free(c->origin);
-        c->origin = NULL;
+        free(c->origin.text);
+        c->origin.text = NULL;
         (void)field_column(s, c->field, len, c->kind, &probe); /* none yet: the first free probe */
         if (field_col_put(s, c->field, len, c->kind, probe, i) != 0)
             return -ENOMEM;
@@ -1016,7 +1014,7 @@ static void stream_release(struct ArrowArrayStream *st)
     for (size_t i = 0; i < s->ncols; i++) {
         free(s->cols[i].name);
         free(s->cols[i].field);
-        free(s->cols[i].origin);
+        free(s->cols[i].origin.text);
     }
     free(s->cols);
     hmap_clear(&s->field_col);
