@@ -1076,19 +1076,36 @@ static void shmlog__atfork_child(void)
 }
 
 /* The categories and levels of cfg, then $SHMLOG_LEVELS. Lock held. */
-static int shmlog__levels_configure(const struct shmlog_config *cfg)
+static int shmlog__levels_configure_from(const struct shmlog_config *cfg)
 {
-    shmlog__categories_setup();
     shmlog__g.default_level = cfg->level;
     for (uint32_t i = 0; i < shmlog__g.category_count; i++)
         shmlog__g.live[i] = SHMLOG__CAST(uint8_t, cfg->level);
     for (const char *const *c = cfg->categories; c && *c; c++) {
+        int place = SHMLOG__CAST(int, c - cfg->categories);
         int id = shmlog__category_define(*c, strlen(*c));
         if (id < 0) {
-            fprintf(stderr, "shmlog: category '%s': %s\n", *c,
+            fprintf(stderr, "shmlog: cfg.categories[%d] '%s': %s\n", place, *c,
                     id == -ENOSPC ? "more than 58 categories of a program's own"
                                   : "a name is 1..23 of a-z, 0-9 and _");
             return id;
+        }
+        /* A program's enum of ids is built on the promise that the k-th name
+         * is SHMLOG_CAT_USER + k: a name that already has an id would shift
+         * every later one and misfile their records without a word. */
+        if (id != SHMLOG_CAT_USER + place) {
+            if (id < SHMLOG_CAT_USER)
+                fprintf(stderr, "shmlog: cfg.categories[%d] '%s' is the built-in category %s (id %d), not id %d "
+                                "(SHMLOG_CAT_USER + %d) as its place promises: give it a name of its own "
+                                "(built-in: none trade order market_data md risk portfolio) or log it with the "
+                                "built-in macro\n",
+                        place, *c, shmlog__builtin_categories[id], id, SHMLOG_CAT_USER + place, place);
+            else
+                fprintf(stderr, "shmlog: cfg.categories[%d] '%s' is already category id %d, not id %d "
+                                "(SHMLOG_CAT_USER + %d) as its place promises: name each category once, and "
+                                "call shmlog_category() for other names only after shmlog_init()\n",
+                        place, *c, id, SHMLOG_CAT_USER + place, place);
+            return -EEXIST;
         }
     }
     char why[1024];
@@ -1102,6 +1119,26 @@ static int shmlog__levels_configure(const struct shmlog_config *cfg)
         return -EINVAL;
     }
     return 0;
+}
+
+/* As shmlog__levels_configure_from, but a refused config leaves the
+ * categories and levels as they were, so a corrected config given to the next
+ * shmlog_init() gets the ids its places promise. Lock held. */
+static int shmlog__levels_configure(const struct shmlog_config *cfg)
+{
+    shmlog__categories_setup();
+    uint32_t had = shmlog__g.category_count;
+    int default_level = shmlog__g.default_level;
+    uint8_t live[SHMLOG_MAX_CATEGORIES];
+    memcpy(live, shmlog__g.live, sizeof live);
+    int err = shmlog__levels_configure_from(cfg);
+    if (err) {
+        memset(shmlog__g.category_names[had], 0, (SHMLOG_MAX_CATEGORIES - had) * SHMLOG_CATEGORY_NAME_BYTES);
+        shmlog__g.category_count = had;
+        shmlog__g.default_level = default_level;
+        memcpy(shmlog__g.live, live, sizeof live);
+    }
+    return err;
 }
 
 static int shmlog__check_config(const struct shmlog_config *cfg, uint64_t *records)

@@ -42,7 +42,8 @@ struct shmlog_config {
     int all_cpus;           /* non-zero: create the rings of every allowed cpu at init */
     int quiet;              /* non-zero: no warning on stderr about the 4 KiB fallback */
     /* The program's own categories, NULL-terminated: ids SHMLOG_CAT_USER, +1, ...
-     * in this order (shmlog_category defines more later). */
+     * in this order (shmlog_category defines more later). A name that has an
+     * id already (built-in, "md", twice) fails shmlog_init with -EEXIST. */
     const char *const *categories;
     /* Levels per category, "md=DEBUG,venue=TRACE" (a name without "=" sets
      * level for every category first); $SHMLOG_LEVELS, when set, is applied

@@ -1220,3 +1220,92 @@ Test(site, a_version_4_meta_has_no_thread_entries, .init = dir_up, .fini = dir_d
     h->abi_version = SHMLOG_ABI_VERSION;
     h->format_word = SHMLOG_FORMAT_WORD;
 }
+
+/* Every name a program cannot have as its own: the built-in categories and the alias md. */
+static const struct { const char *name; int id; } builtin_names[] = {
+    {"none", SHMLOG_CAT_NONE}, {"trade", SHMLOG_CAT_TRADE},      {"order", SHMLOG_CAT_ORDER},
+    {"market_data", SHMLOG_CAT_MARKET_DATA}, {"md", SHMLOG_CAT_MARKET_DATA}, {"risk", SHMLOG_CAT_RISK},
+    {"portfolio", SHMLOG_CAT_PORTFOLIO},
+};
+
+Test(level, a_program_category_named_like_a_built_in_one_fails_init_with_one_line_naming_it,
+     .init = dir_up_stderr, .fini = dir_down, .timeout = 30)
+{
+    for (size_t b = 0; b < sizeof builtin_names / sizeof builtin_names[0]; b++) {
+        for (int place = 0; place < 2; place++) {
+            /* the README's pattern: an enum from SHMLOG_CAT_USER over these names */
+            const char *mine[] = {"oms", "strat", NULL};
+            mine[place] = builtin_names[b].name;
+            struct shmlog_config cfg;
+            config_with_categories(&cfg);
+            cfg.categories = mine;
+            cr_assert_eq(shmlog_init(&cfg), -EEXIST, "'%s' at place %d", builtin_names[b].name, place);
+            const char *said = init_stderr();
+            char want[256];
+            snprintf(want, sizeof want, "shmlog: cfg.categories[%d] '%s' is the built-in category %s (id %d), not id %d",
+                     place, builtin_names[b].name, shm_categories_name(NULL, (unsigned)builtin_names[b].id),
+                     builtin_names[b].id, SHMLOG_CAT_USER + place);
+            cr_assert(strncmp(said, want, strlen(want)) == 0, "said: %s", said);
+            cr_assert(strchr(said, '\n') == said + strlen(said) - 1, "one line: %s", said);
+            cr_assert_eq(shmlog_dir(), NULL, "not initialized");
+        }
+    }
+    /* nothing left behind: the corrected config gets the ids its places promise */
+    static const char *const fixed[] = {"app_md", "oms", "app_risk", "strat", NULL};
+    struct shmlog_config cfg;
+    config_with_categories(&cfg);
+    cfg.categories = fixed;
+    cfg.levels = "app_risk=DEBUG";
+    int rc = shmlog_init(&cfg);
+    cr_assert_eq(rc, 0, "shmlog_init: %s", strerror(-rc));
+    for (int i = 0; fixed[i]; i++)
+        cr_assert_eq(shmlog_category(fixed[i]), SHMLOG_CAT_USER + i, "%s", fixed[i]);
+    cr_assert_eq(shmlog_get_category_level(SHMLOG_CAT_USER + 2), SHMLOG_LEVEL_DEBUG);
+    cr_assert_eq(shmlog_set_category_level(SHMLOG_CAT_USER + 3, SHMLOG_LEVEL_DEBUG), 0);
+    cr_assert_eq(shmlog_get_category_level(SHMLOG_CAT_USER + 3), SHMLOG_LEVEL_DEBUG);
+    cr_assert_eq(shmlog_get_category_level(SHMLOG_CAT_RISK), SHMLOG_LEVEL_INFO, "the built-in risk untouched");
+}
+
+Test(level, a_category_named_twice_or_defined_before_init_at_another_id_fails_init,
+     .init = dir_up_stderr, .fini = dir_down, .timeout = 20)
+{
+    struct shmlog_config cfg;
+    config_with_categories(&cfg);
+    static const char *const twice[] = {"venue", "strategy", "venue", NULL};
+    cfg.categories = twice;
+    cr_assert_eq(shmlog_init(&cfg), -EEXIST);
+    cr_assert_str_eq(init_stderr(), "shmlog: cfg.categories[2] 'venue' is already category id 6, not id 8 "
+                                    "(SHMLOG_CAT_USER + 2) as its place promises: name each category once, and "
+                                    "call shmlog_category() for other names only after shmlog_init()\n");
+    /* shmlog_category() before init took id 6; the config promises it to venue */
+    cr_assert_eq(shmlog_category("pricing"), SHMLOG_CAT_USER);
+    config_with_categories(&cfg);
+    cr_assert_eq(shmlog_init(&cfg), -EEXIST);
+    cr_assert(strstr(init_stderr(), "cfg.categories[0] 'venue' is already category id"), "venue would be 7");
+    /* a name defined before init at the place the config gives it is the same category */
+    static const char *const pricing_first[] = {"pricing", "venue", NULL};
+    cfg.categories = pricing_first;
+    int rc = shmlog_init(&cfg);
+    cr_assert_eq(rc, 0, "shmlog_init: %s", strerror(-rc));
+    cr_assert_eq(shmlog_category("venue"), SHMLOG_CAT_USER + 1);
+}
+
+Test(level, every_built_in_name_and_alias_in_levels_sets_that_built_in_category, .init = dir_up, .fini = dir_down,
+     .timeout = 20)
+{
+    for (size_t b = 0; b < sizeof builtin_names / sizeof builtin_names[0]; b++) {
+        struct shmlog_config cfg;
+        config_with_categories(&cfg);
+        char spec[64];
+        snprintf(spec, sizeof spec, "WARN,%s=TRACE", builtin_names[b].name);
+        cfg.levels = spec;
+        int rc = shmlog_init(&cfg);
+        cr_assert_eq(rc, 0, "%s: %s", spec, strerror(-rc));
+        for (int id = 0; id < SHMLOG_CAT_USER + 2; id++)
+            cr_assert_eq(shmlog_get_category_level(id), id == builtin_names[b].id ? SHMLOG_LEVEL_TRACE : SHMLOG_LEVEL_WARN,
+                         "%s: category %d", spec, id);
+        cr_assert_eq(shmlog_category(builtin_names[b].name), builtin_names[b].id,
+                     "shmlog_category('%s') is the built-in id", builtin_names[b].name);
+        shmlog_shutdown();
+    }
+}
