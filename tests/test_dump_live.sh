@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: shmlog-dump against running processes: follow prints the records a producer logs after it started, across file rotations, and stops on SIGINT; set-level stops and resumes what a live producer writes; status exits 3 when a producer drops during its sample (no collector runs), in a ring made during it too, and 4 when nothing drops but no collector drains (test_dump_ops.sh: with one, 0), ring --follow prints the records of processes as they commit them, with no collector, and of processes that start later, once each; and status shows the host's clocks (TSC invariant, clocksource, synchronised) as the cpu flags, sysfs and adjtimex say, with a warning when they are not fit.
+# Description: shmlog-dump against running processes: follow prints the records a producer logs after it started, across file rotations, and stops on SIGINT; set-level stops and resumes what a live producer writes; status exits 4 when a producer drops during its sample and no collector runs (both said, the missing collector first), counts drops in a ring made during it too, and exits 4 when nothing drops but no collector drains (test_dump_ops.sh: with one, 0), ring --follow prints the records of processes as they commit them, with no collector, and of processes that start later, once each; and status shows the host's clocks (TSC invariant, clocksource, synchronised) as the cpu flags, sysfs and adjtimex say, with a warning when they are not fit.
 # usage: test_dump_live.sh (meson test sets SHMLOG_DUMP, COLLECTOR, TEST_PRODUCER)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-dump-live-XXXXXX)
@@ -122,17 +122,22 @@ pids+=("$prod")
 wait_for 10 grep -q ready "$tmp/producer3.out"
 sleep 0.3
 "$SHMLOG_DUMP" status --dir "$seg" --out "$tmp/none" --watch 1 >"$tmp/status1.txt" 2>&1
-check "status exits 3 when a producer drops during the sample" test $? -eq 3
-check "status says how many were dropped" grep -q 'records dropped during the sample' "$tmp/status1.txt"
+check "status exits 4 (no collector, the more severe) when a producer drops and no collector runs" test $? -eq 4
+check "status says first that no collector drains, then how many were dropped" python3 -c "
+import sys
+lines = [l for l in open('$tmp/status1.txt') if l.startswith('status: ')]
+print(lines)
+sys.exit(0 if len(lines) == 2 and lines[0].startswith('status: no collector draining: ') and
+         'records dropped during the sample' in lines[1] else 1)"
 "$SHMLOG_DUMP" status --dir "$seg" --out "$tmp/none" --watch 0.3 --format json >"$tmp/status.json" 2>&1
-check "status --format json exits 3 too and is one JSON object with the rings" python3 -c "
+check "status --format json exits 4 too and is one JSON object with the rings and both conditions" python3 -c "
 import json, sys
 s = json.load(open('$tmp/status.json'))
 # the thread may have moved to another cpu (and ring): one full ring drops
 full = [r for r in s['processes'][0]['rings'] if r['dropped_during_sample'] > 0 and r['fill'] == r['capacity']]
 print(json.dumps(s))
 late = s['dropped_in_late_rings']
-sys.exit(0 if s['drops_grew'] and s['dropped_during_sample'] > late and full else 1)"
+sys.exit(0 if s['drops_grew'] and s['dropped_during_sample'] > late and full and s['no_collector'] else 1)"
 kill -KILL "$prod"
 wait "$prod" 2>/dev/null
 rm -rf "$seg"

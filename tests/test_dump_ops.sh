@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: where shmlog-dump and the collector look without flags (SHMLOG_OUT for both; read, stats and verify read it when given no FILE|DIR; --help says so); follow in a directory with no file says once, on stderr, which directory it waits on, then prints the records when they come; status exits 4 with its reason when no collector writes to --out, when the collector that did is gone, and when a stopped collector lets a ring wait, and 0 with a collector draining.
+# Description: where shmlog-dump and the collector look without flags (SHMLOG_OUT for both; read, stats and verify read it when given no FILE|DIR; --help says so); follow in a directory with no file says once, on stderr, which directory it waits on, then prints the records when they come; status exits 4 with its reason when no collector writes to --out, when the collector that did is gone, and when a stopped collector lets a ring wait, 0 with a collector draining, and 5, naming it, when the collector runs a binary replaced on disk.
 # usage: test_dump_ops.sh (meson test sets SHMLOG_DUMP, COLLECTOR, TEST_PRODUCER)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-dump-ops-XXXXXX)
@@ -140,5 +140,46 @@ check "status exits 4 when the collector that wrote --out's open file is gone" t
 check "status names the pid that is gone" grep -q "status: no collector draining: collector pid $col, which writes .*, is not running" \
     "$tmp/status5.txt"
 diag "$tmp/status5.txt"
+
+# ---- status: a collector whose binary was replaced on disk (an upgrade without a restart) ----
+seg=$tmp/seg3
+out=$tmp/out3
+mkdir -p "$seg" "$out" "$tmp/oldbin"
+export SHMLOG_DIR=$seg
+cp "$COLLECTOR" "$tmp/oldbin/shmlog-collector"
+COLLECTOR=$tmp/oldbin/shmlog-collector collector_start "$tmp/collector3.log" --dir "$seg" --out "$out" --max-delay-ms 20
+"$TEST_PRODUCER" --threads 1 --count 100 >"$tmp/producer3.out"
+check "the collector from the copied binary opens its file" wait_for 10 bash -c "ls '$out'/*.part"
+"$SHMLOG_DUMP" status --dir "$seg" --out "$out" --watch 0.1 >"$tmp/status6.txt" 2>&1
+check "status exits 0 while the collector's binary is the one it started from" test $? -eq 0
+# Drops while a collector drains (held up for the sample, not long enough to count as stuck): 3.
+"$TEST_PRODUCER" --threads 1 --forever --ring-bytes 65536 --burst 50 --pause-us 200 >"$tmp/producer4.out" &
+prod=$!
+pids+=("$prod")
+wait_for 10 grep -q ready "$tmp/producer4.out"
+wait_for 10 bash -c "'$SHMLOG_DUMP' status --dir '$seg' --out '$out' --watch 0.1 >/dev/null 2>&1"
+kill -STOP "$col"
+"$SHMLOG_DUMP" status --dir "$seg" --out "$out" --watch 1 >"$tmp/status8.txt" 2>&1
+status_rc=$?
+kill -CONT "$col"
+check "status exits 3 when a producer drops while a collector drains" test "$status_rc" -eq 3
+check "status says only the drops" test "$(grep -c '^status: ' "$tmp/status8.txt")" -eq 1 -a \
+    "$(grep -c '^status: [0-9]* records dropped during the sample' "$tmp/status8.txt")" -eq 1
+diag "$tmp/status8.txt"
+kill -KILL "$prod"
+wait "$prod" 2>/dev/null
+rm "$tmp/oldbin/shmlog-collector"
+"$SHMLOG_DUMP" status --dir "$seg" --out "$out" --watch 0.1 >"$tmp/status7.txt" 2>&1
+check "status exits 5 when the collector runs a binary replaced on disk" test $? -eq 5
+check "status names the collector and the deleted binary" grep -qF \
+    "status: stale collector: collector pid $col runs $tmp/oldbin/shmlog-collector (deleted), a binary replaced on disk" \
+    "$tmp/status7.txt"
+diag "$tmp/status7.txt"
+"$SHMLOG_DUMP" status --dir "$seg" --out "$out" --watch 0.1 --format json >"$tmp/status7.json" 2>&1
+check "status --format json exits 5 with stale_collector and no_collector null" python3 -c "
+import json, sys
+s = json.load(open('$tmp/status7.json'))
+sys.exit(0 if '(deleted)' in s['stale_collector'] and s['no_collector'] is None else 1)"
+collector_stop
 
 tap_done

@@ -35,7 +35,8 @@
 #define DUMP_MAX_DIRS 16
 #define EXIT_USAGE 2
 #define EXIT_DROPS 3 /* status: records were dropped during the sample */
-#define EXIT_NO_COLLECTOR 4 /* status: no collector drains the rings (or writes to --out) */
+#define EXIT_NO_COLLECTOR 4 /* status: no collector drains the rings (or writes to --out); wins over 3 and 5 */
+#define EXIT_STALE_COLLECTOR 5 /* status: the collector runs a replaced binary or an older file format */
 /* Where the installed service writes; the default --out when it is readable. */
 #define DUMP_SERVICE_OUT "/var/log/shmlog"
 /* Where the installed shmlog-ship service keeps its state; status's default --ship-state. */

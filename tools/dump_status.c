@@ -221,6 +221,7 @@ struct status {
     uint64_t late_drops;            /* the part of drops_grew in rings made during the sample */
     double rate_bytes, rate_records; /* the collector's; rate_records -1: unknown */
     char no_collector[4096 + 512];  /* why no collector drains; "" when one does */
+    char stale_collector[4096 + 512]; /* why the collector that runs is not the installed one; "" */
     /* shmlog-ship's state file, when there is one */
     const char *ship_path;
     int ship_rc;                    /* 0 read, else -errno */
@@ -349,6 +350,35 @@ static void judge_collector(const struct cli *cli, struct status *st)
         snprintf(why, cap, "no shmlog-collector runs, and none has an open file in %s (%s); start it, or "
                  "point --out or SHMLOG_OUT at its --out", cli->out_dir, cli->out_dir_from);
     }
+}
+
+/* Fills st->stale_collector when the collector that writes --out drains but
+ * is not what is installed: its binary was replaced on disk (a package
+ * upgrade on a host that did not restart it) or it writes an older file
+ * format than these tools. What cannot be read (another user's /proc entry)
+ * says nothing: better a pass than a false alarm. */
+static void judge_collector_binary(const struct cli *cli, struct status *st)
+{
+    const struct collector_sample *c = &st->c1;
+    uint32_t pid = c->part[0] && c->alive ? c->pid : find_collector_process(cli->out_dir);
+    if (!pid)
+        return;
+    char path[64], exe[PATH_MAX];
+    snprintf(path, sizeof path, "/proc/%u/exe", pid);
+    ssize_t n = readlink(path, exe, sizeof exe - 1);
+    static const char deleted[] = " (deleted)";
+    size_t cut = sizeof deleted - 1;
+    if (n > (ssize_t)cut && memcmp(exe + n - cut, deleted, cut) == 0) {
+        snprintf(st->stale_collector, sizeof st->stale_collector,
+                 "collector pid %u runs %.*s, a binary replaced on disk since it started: restart it "
+                 "(systemctl restart shmlog-collector) so that it runs the installed one", pid, (int)n, exe);
+        return;
+    }
+    struct shlog_file_header h;
+    if (c->part[0] && c->alive && read_file_header(c->part, &h) == 0 && h.version < SHLOG_FILE_VERSION)
+        snprintf(st->stale_collector, sizeof st->stale_collector,
+                 "collector pid %u writes file format version %u, older than these tools' %u: restart it from the "
+                 "installed binary", pid, h.version, SHLOG_FILE_VERSION);
 }
 
 /* Opens every process's meta segment and rings first, so the sample covers
@@ -583,6 +613,18 @@ static void put_text_shipping(struct render_buf *b, const struct status *st)
     render_buf_puts(b, line);
 }
 
+/* ,"key":"why" or ,"key":null when why is "". */
+static void put_json_kv_reason(struct render_buf *b, const char *key, const char *why)
+{
+    render_buf_puts(b, ",\"");
+    render_buf_puts(b, key);
+    render_buf_puts(b, "\":");
+    if (why[0])
+        render_json_string(b, why, strlen(why));
+    else
+        render_buf_puts(b, "null");
+}
+
 /* The whole report as one JSON object, one line. */
 static void status_json(struct render_buf *b, const struct status *st)
 {
@@ -601,11 +643,8 @@ static void status_json(struct render_buf *b, const struct status *st)
     put_json_kv_bool(b, "drops_grew", st->drops_grew != 0);
     put_json_kv_u64(b, "dropped_during_sample", st->drops_grew);
     put_json_kv_u64(b, "dropped_in_late_rings", st->late_drops);
-    render_buf_puts(b, ",\"no_collector\":");
-    if (st->no_collector[0])
-        render_json_string(b, st->no_collector, strlen(st->no_collector));
-    else
-        render_buf_puts(b, "null");
+    put_json_kv_reason(b, "no_collector", st->no_collector);
+    put_json_kv_reason(b, "stale_collector", st->stale_collector);
     render_buf_puts(b, "}\n");
 }
 
@@ -675,20 +714,25 @@ static void status_text(struct render_buf *b, const struct cli *cli, const struc
     }
     if (!st->nprocs)
         render_buf_puts(b, "no processes\n");
-    if (st->drops_grew)
-        snprintf(line, sizeof line, "status: %llu records dropped during the sample%s\n",
-                 (unsigned long long)st->drops_grew,
-                 st->late_drops ? " (some in rings made during it, not listed above)" : "");
-    else if (!st->no_collector[0])
-        snprintf(line, sizeof line, "status: ok, no drops during the sample\n");
-    else
-        line[0] = '\0';
-    render_buf_puts(b, line);
+    /* The verdicts, the most severe first, as the exit status picks it. */
     if (st->no_collector[0]) {
         render_buf_puts(b, "status: no collector draining: ");
         put_text_safe(b, st->no_collector);
         render_buf_putc(b, '\n');
     }
+    if (st->drops_grew) {
+        snprintf(line, sizeof line, "status: %llu records dropped during the sample%s\n",
+                 (unsigned long long)st->drops_grew,
+                 st->late_drops ? " (some in rings made during it, not listed above)" : "");
+        render_buf_puts(b, line);
+    }
+    if (st->stale_collector[0]) {
+        render_buf_puts(b, "status: stale collector: ");
+        put_text_safe(b, st->stale_collector);
+        render_buf_putc(b, '\n');
+    }
+    if (!st->no_collector[0] && !st->drops_grew && !st->stale_collector[0])
+        render_buf_puts(b, "status: ok, no drops during the sample\n");
 }
 
 int cmd_status(struct cli *cli)
@@ -708,6 +752,8 @@ int cmd_status(struct cli *cli)
     status_open(&st);
     status_sample(cli, &st);
     judge_collector(cli, &st);
+    if (!st.no_collector[0])
+        judge_collector_binary(cli, &st);
     sample_shipping(cli, &st);
     struct render_buf b = out_begin();
     if (cli->json)
@@ -721,9 +767,12 @@ int cmd_status(struct cli *cli)
     free(st.procs);
     free(st.rings);
     free(st.list.v);
-    if (st.drops_grew)
-        return EXIT_DROPS;
+    /* A collector that is down loses everything from here on; drops lost some. */
     if (st.no_collector[0])
         return EXIT_NO_COLLECTOR;
+    if (st.drops_grew)
+        return EXIT_DROPS;
+    if (st.stale_collector[0])
+        return EXIT_STALE_COLLECTOR;
     return status;
 }

@@ -124,8 +124,8 @@ static const struct command commands[] = {
      BIT(OPT_SHIP_STATE), 0,
      "status [--dir D]... [--out O] [--watch SECS] [--metrics-file F] [--ship-state F] [--format text|json]",
      "health: processes, rings, fill, drops, lag; the collector's file and write rate; shmlog-ship's\n"
-     "                  lag; exit 3 on drops, 4 when no collector drains (none runs, a ring is not\n"
-     "                  drained, or stuck)"},
+     "                  lag; exit 4 when no collector drains (none runs, a ring is not drained, or\n"
+     "                  stuck), else 3 on drops, else 5 when the collector runs a replaced binary"},
     {"set-level", cmd_set_level, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_PID) | BIT(OPT_APP) | BIT(OPT_CATEGORY), 1,
      "set-level (--pid P | --app A) [--category C] LEVEL [--dir D]...",
      "change the live level of running processes (TRACE DEBUG INFO WARN ERROR FATAL OFF)"},
