@@ -1050,6 +1050,32 @@ static int shmlog__open_segments(void)
     return 0;
 }
 
+/* Makes the segments of this process where init chose, or, when that
+ * hugetlbfs has no free page and the directory was not configured (so
+ * ring_fallback is set), on 4 KiB pages in the fallback directory, which the
+ * collector watches by default; said once, as init says it. A forked child
+ * comes here too: whoever filled the shared hugetlbfs must not silence it.
+ * Lock held; on failure nothing is left. */
+static int shmlog__open_segments_or_fall_back(void)
+{
+    int err = shmlog__open_segments();
+    if (err != -ENOMEM || !shmlog__g.huge || !shmlog__g.ring_fallback[0])
+        return err;
+    char no_pages_in[4096];
+    snprintf(no_pages_in, sizeof no_pages_in, "%s", shmlog__g.dir);
+    shmlog__unmap_all(1);
+    err = shmlog__resolve_dir(SHMLOG__FALLBACK_DIR, shmlog__g.dir, sizeof shmlog__g.dir, &shmlog__g.huge,
+                              shmlog__g.cfg.group);
+    shmlog__g.ring_bytes = shmlog__seg_round(SHMLOG_RING_HEADER_BYTES + shmlog__g.cfg.ring_bytes, 0);
+    if (!err)
+        err = shmlog__open_segments();
+    if (!err && !shmlog__g.cfg.quiet) /* write(2): a forked child of a threaded parent may not use stdio */
+        shmlog__say("shmlog: warning: no free hugepages in %s, so rings use 4 KiB pages in %s; segments of processes "
+                    "that are gone may hold them (shmlog-dump clean), or reserve more "
+                    "(echo N > /proc/sys/vm/nr_hugepages)\n", no_pages_in, shmlog__g.dir);
+    return err;
+}
+
 static void shmlog__atfork_prepare(void) { shmlog__lock_take(); }
 static void shmlog__atfork_parent(void) { shmlog__lock_give(); }
 
@@ -1068,7 +1094,7 @@ static void shmlog__atfork_child(void)
     shmlog__levels = shmlog__levels_off;
     shmlog__unmap_all(0);
     shmlog__random(shmlog__g.instance, sizeof shmlog__g.instance);
-    int err = shmlog__open_segments();
+    int err = shmlog__open_segments_or_fall_back();
     if (err) {
         shmlog__g.initialized = 0;
         fprintf(stderr, "shmlog: logging off in child %d: %s\n", getpid(), strerror(-err));
@@ -1131,7 +1157,7 @@ int shmlog_init(const struct shmlog_config *cfg)
         shmlog_config_init(&defaults);
         cfg = &defaults;
     }
-    char no_pages_in[4096] = ""; /* hugetlbfs we fell back from; here, as C++ forbids jumping past it */
+    int chose_huge = 0; /* here, as C++ forbids jumping past it */
     shmlog__lock_take();
     int err = shmlog__g.initialized ? -EALREADY : shmlog__check_config(cfg, &shmlog__g.ring_records);
     if (err)
@@ -1160,27 +1186,13 @@ int shmlog_init(const struct shmlog_config *cfg)
              shmlog__g.huge && !cfg->require_hugepages && !(cfg->dir && *cfg->dir) && !getenv("SHMLOG_DIR")
                  ? SHMLOG__FALLBACK_DIR : "");
     shmlog__g.ring_fallback_resolved = 0;
-    err = shmlog__open_segments();
-    if (err == -ENOMEM && shmlog__g.huge && !cfg->require_hugepages && !(cfg->dir && *cfg->dir) &&
-        !getenv("SHMLOG_DIR")) {
-        /* hugetlbfs is mounted but has no free pages: the documented fallback */
-        snprintf(no_pages_in, sizeof no_pages_in, "%s", shmlog__g.dir);
-        shmlog__unmap_all(1);
-        err = shmlog__resolve_dir(SHMLOG__FALLBACK_DIR, shmlog__g.dir, sizeof shmlog__g.dir, &shmlog__g.huge,
-                                  cfg->group);
-        shmlog__g.ring_bytes = shmlog__seg_round(SHMLOG_RING_HEADER_BYTES + cfg->ring_bytes, 0);
-        if (!err)
-            err = shmlog__open_segments();
-    }
+    chose_huge = shmlog__g.huge;
+    err = shmlog__open_segments_or_fall_back();
     if (err) {
         shmlog__unmap_all(1);
         goto out;
     }
-    if (no_pages_in[0] && !cfg->quiet)
-        fprintf(stderr, "shmlog: warning: no free hugepages in %s, so rings use 4 KiB pages in %s; segments of "
-                        "processes that are gone may hold them (shmlog-dump clean), or reserve more "
-                        "(echo N > /proc/sys/vm/nr_hugepages)\n", no_pages_in, shmlog__g.dir);
-    else if (!shmlog__g.huge && !cfg->quiet)
+    if (!chose_huge && !cfg->quiet) /* a fallback from hugetlbfs said so already */
         fprintf(stderr, "shmlog: warning: %s is not on hugetlbfs; rings use 4 KiB pages "
                         "(reserve hugepages: echo 512 > /proc/sys/vm/nr_hugepages)\n", shmlog__g.dir);
     if (!shmlog__g.atfork_registered) {
