@@ -389,17 +389,25 @@ int outfile_open(struct outfile *f)
     return 0;
 }
 
+int outfile_removed(const struct outfile *f)
+{
+    struct stat st;
+    return f->fd >= 0 && fstat(f->fd, &st) == 0 && st.st_nlink == 0;
+}
+
 void outfile_close(struct outfile *f)
 {
     if (f->fd >= 0) {
         if (f->sync_err)
             warnx("fsync %s: %s", f->part_path, strerror(f->sync_err));
         close(f->fd);
-        int rc = close_as(f->part_path, f->final_path, sizeof(f->final_path));
+        /* A deleted file has no name left to rename: its loss was said and counted. */
+        int rc = f->removed ? 0 : close_as(f->part_path, f->final_path, sizeof(f->final_path));
         if (rc != 0)
             warnx("cannot rename %s: %s (the next start recovers it)", f->part_path, strerror(-rc));
     }
     shlog_enc_free(f->enc);
+    free(f->procs);
     free(f);
     apply_retention();
 }
