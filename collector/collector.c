@@ -346,11 +346,15 @@ static int rotate(void)
 
 static void maybe_rotate(int hup)
 {
-    static int pending; /* a SIGHUP that found the output busy */
+    static int pending; /* a SIGHUP that found the output busy, or no file made yet */
     struct outfile *f = col.cur;
     pending |= hup;
     if (f->fd < 0) {
-        pending = 0;
+        /* No file yet: a SIGHUP has nothing to close, unless records wait
+         * for a file that cannot be made now; that file is closed once
+         * they are in it. */
+        if (!col.build_first_ns)
+            pending = 0;
         return;
     }
     if ((pending || col.rotate_soon || f->removed || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
