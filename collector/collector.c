@@ -199,6 +199,8 @@ static void apply_completed(void)
                 backtrace_free(&col, r);
             proc_finalize(&col, f->exits[i]);
         }
+        if (f->nexits && f->len)
+            exits_note_done();
         struct outfile *file = f->file;
         if (file && --file->inflight == 0 && file->closing)
             file_close_begin(file);
@@ -309,7 +311,8 @@ static void finish_gone(void)
             break;
         proc_losses(&col, p);
         check_enc(end_batch(&col), "a batch");
-        check_enc(write_exit(&col, p, proc_exit_how(p)), "an exit");
+        if (!exit_written_before(&p->info)) /* else the segments only go */
+            check_enc(write_exit(&col, p, proc_exit_how(p)), "an exit");
         note_exit(p);
         p->exit_queued = 1;
         mark_content(&col);
@@ -553,6 +556,7 @@ int main(int argc, char **argv)
         warnx("%s", clock_warning);
     watch_init(segment_found, &col);
     recover_out_dir();
+    exits_note_open();
     prepare_memory();
     col.cur = outfile_new();
     if (!col.cur) {

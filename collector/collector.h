@@ -344,6 +344,16 @@ int outfile_open(struct outfile *f);
 void outfile_close(struct outfile *f);
 /* 1 if the open file f was deleted (no name links to it any more). */
 int outfile_removed(const struct outfile *f);
+/* The note of EXITs in flight (output.c): read at the start (after
+ * recover_out_dir), then removed. */
+void exits_note_open(void);
+/* 1 if the last run wrote this process's EXIT before it stopped (asked once). */
+int exit_written_before(const struct shm_proc_info *info);
+/* A frame with the EXITs of procs is about to be written at off of file. */
+void exits_note_frame(const struct outfile *file, const uint8_t *buf, size_t len, uint64_t off,
+                      struct proc *const *procs, size_t n);
+/* A frame with EXITs is done. */
+void exits_note_done(void);
 
 
 /* ==== io_uring: frame writes (writer.c) ==== */

@@ -217,6 +217,8 @@ int flush_frame(struct collector_state *c)
     f->nexits = build.nexits;
     /* Segments are unlinked after an exit: the records must be on disk first. */
     f->need_sync = f->len && (opt.fsync == FSYNC_BATCH || build.nexits);
+    if (f->len && build.nexits)
+        exits_note_frame(file, f->buf, f->len, f->off, build.exits, build.nexits);
     build.rel = NULL;
     build.nrel = build.rel_cap = 0;
     build.exits = NULL;

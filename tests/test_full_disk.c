@@ -166,7 +166,7 @@ Test(full_disk, a_sighup_while_no_file_can_be_made_is_served_once_one_can)
     cr_assert(tu_wait_log(&env, "output works again", 30000), "no line saying that writing resumed");
     size_t closed = 0;
     for (int waited_ms = 0; waited_ms < 10000 && !closed; waited_ms += 20) {
-        closed = tu_count_files_without(env.out, ".part");
+        closed = tu_count_files(env.out, ".shlog");
         tu_sleep_ms(20);
     }
     cr_assert_eq(closed, 1, "the SIGHUP sent while the output failed was not served: no file closed");
