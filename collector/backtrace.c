@@ -206,8 +206,7 @@ static void write_ring(struct collector_state *c, struct ring *r, uint64_t order
         }
         check_enc(shlog_enc_batch_end(c->cur->enc), "a backtrace");
         c->backtrace_written += written;
-        c->records += written;
-        p->records += written;
+        proc_wrote(c, p, written);
     }
     const struct shm_copied_record *last = kept_at(b, b->count - 1);
     b->written_to = last->pos + last->nslots;

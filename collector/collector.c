@@ -157,6 +157,21 @@ static void ring_release(struct ring *r, uint64_t pos)
         r->broken = 1;
 }
 
+/* A file no longer written closes. If it was deleted meanwhile, what it held
+ * is lost: counted in the file written now (there is one but at the very end
+ * of the shutdown, which looks before its last close). */
+static void file_close_end(struct outfile *f)
+{
+    if (!f->removed)
+        f->removed = outfile_removed(f);
+    if (f->removed && col.cur)
+        lose_removed_file(&col, f);
+    else if (f->removed)
+        warnx("%s was deleted as it closed: the records written into it are lost (no later file counts them)",
+              f->part_path);
+    outfile_close(f);
+}
+
 /* A closing file's last frame is done: with --fsync rotate or batch it is
  * synced by the writer (off this thread: a file of up to --rotate-size) and
  * closed once that completes; else closed now. */
@@ -166,7 +181,7 @@ static void file_close_begin(struct outfile *f)
         return;
     if (f->fd >= 0 && opt.fsync != FSYNC_NEVER && fsync(f->fd) != 0)
         f->sync_err = errno;
-    outfile_close(f);
+    file_close_end(f);
 }
 
 /* Applies, in submission order, what the frames the writer finished made
@@ -184,6 +199,8 @@ static void apply_completed(void)
                 backtrace_free(&col, r);
             proc_finalize(&col, f->exits[i]);
         }
+        if (f->nexits && f->len)
+            exits_note_done();
         struct outfile *file = f->file;
         if (file && --file->inflight == 0 && file->closing)
             file_close_begin(file);
@@ -194,7 +211,7 @@ static void apply_completed(void)
     }
     struct outfile *file;
     while ((file = writer_take_synced()))
-        outfile_close(file);
+        file_close_end(file);
 }
 
 /* Flushes the frame being built, waiting for the output (the shutdown). */
@@ -294,8 +311,8 @@ static void finish_gone(void)
             break;
         proc_losses(&col, p);
         check_enc(end_batch(&col), "a batch");
-        check_enc(ensure_process(&col, p), "a process");
-        check_enc(shlog_enc_exit(col.cur->enc, p->key, real_ns(), p->records, p->lost, proc_exit_how(p)), "an exit");
+        if (!exit_written_before(&p->info)) /* else the segments only go */
+            check_enc(write_exit(&col, p, proc_exit_how(p)), "an exit");
         note_exit(p);
         p->exit_queued = 1;
         mark_content(&col);
@@ -332,14 +349,18 @@ static int rotate(void)
 
 static void maybe_rotate(int hup)
 {
-    static int pending; /* a SIGHUP that found the output busy */
+    static int pending; /* a SIGHUP that found the output busy, or no file made yet */
     struct outfile *f = col.cur;
     pending |= hup;
     if (f->fd < 0) {
-        pending = 0;
+        /* No file yet: a SIGHUP has nothing to close, unless records wait
+         * for a file that cannot be made now; that file is closed once
+         * they are in it. */
+        if (!col.build_first_ns)
+            pending = 0;
         return;
     }
-    if ((pending || col.rotate_soon || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
+    if ((pending || col.rotate_soon || f->removed || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
          (opt.rotate_ns && mono_ns() - f->opened_ns >= opt.rotate_ns)) && rotate())
         pending = 0;
 }
@@ -375,6 +396,13 @@ static void shutdown_all(void)
     }
     flush_wait();
     writer_drain();
+    if (outfile_removed(col.cur)) { /* its loss counted in a file that is there */
+        col.cur->removed = 1;
+        rotate();
+        writer_drain(); /* the deleted file closes: its loss goes into the frame being built */
+        flush_wait();
+        writer_drain();
+    }
     struct outfile *f = col.cur;
     col.cur = NULL;
     f->closing = 1;
@@ -528,6 +556,7 @@ int main(int argc, char **argv)
         warnx("%s", clock_warning);
     watch_init(segment_found, &col);
     recover_out_dir();
+    exits_note_open();
     prepare_memory();
     col.cur = outfile_new();
     if (!col.cur) {

@@ -193,6 +193,8 @@ struct proc {
     uint64_t gone_listing;   /* listings of its directory begun when it was seen gone: a later one finds every ring */
     uint64_t ring_unsettled; /* the listing in which a ring naming it could not be opened for now, or 0 */
     int exit_queued;    /* its EXIT section is in a frame */
+    uint64_t tally_gen; /* the file whose procs[tally] counts what it wrote there; 0: none */
+    size_t tally;
     uint64_t no_ring_seen, unregistered_seen, before_init_seen; /* the meta's loss counters as last written */
     struct shm_categories *cats; /* its own categories as last read, or NULL */
     uint64_t cats_gen;           /* the file cats_named is of */
@@ -202,6 +204,17 @@ struct proc {
     uint64_t bt_requests_seen, bt_polled_ns; /* the meta's backtrace requests as last answered, and when read */
     struct proc_threads threads; /* its threads' names (THREAD entries of its site table) */
     struct proc *next;
+};
+
+/* A process as a file holds it: what the file would lose of it if the file
+ * were deleted while open (SHM_LOSS_FILE_REMOVED). */
+struct file_proc {
+    uint32_t key;
+    struct shm_proc_info info;
+    uint64_t records;       /* written into the file */
+    int exited;             /* its EXIT is in the file, with these: */
+    enum shlog_exit_how exit_how;
+    uint64_t exit_ns, exit_records, exit_lost;
 };
 
 struct outfile {
@@ -216,6 +229,9 @@ struct outfile {
     unsigned inflight;      /* frames not yet taken back from the writer */
     int closing;
     int sync_err;           /* its closing fsync failed with this errno, or 0 */
+    int removed;            /* found deleted while open: what it holds is counted lost in a later file */
+    struct file_proc *procs; /* the processes it holds, in the order they came */
+    size_t nprocs, procs_cap;
     struct outfile *next;   /* the writer's list of files synced */
 };
 
@@ -326,6 +342,18 @@ int output_error(void);
 int outfile_open(struct outfile *f);
 /* Its last frame done and, with --fsync, it synced: close, rename, retention. */
 void outfile_close(struct outfile *f);
+/* 1 if the open file f was deleted (no name links to it any more). */
+int outfile_removed(const struct outfile *f);
+/* The note of EXITs in flight (output.c): read at the start (after
+ * recover_out_dir), then removed. */
+void exits_note_open(void);
+/* 1 if the last run wrote this process's EXIT before it stopped (asked once). */
+int exit_written_before(const struct shm_proc_info *info);
+/* A frame with the EXITs of procs is about to be written at off of file. */
+void exits_note_frame(const struct outfile *file, const uint8_t *buf, size_t len, uint64_t off,
+                      struct proc *const *procs, size_t n);
+/* A frame with EXITs is done. */
+void exits_note_done(void);
 
 
 /* ==== io_uring: frame writes (writer.c) ==== */
@@ -361,6 +389,13 @@ void note_release(struct collector_state *c, struct ring *r, uint64_t pos);
 void note_exit(struct proc *p);
 void frame_forget(struct collector_state *c, struct proc *p);
 int ensure_process(struct collector_state *c, struct proc *p);
+/* records of p went into the frame being built (counted for p, the
+ * collector and the file's tally). */
+void proc_wrote(struct collector_state *c, struct proc *p, uint64_t records);
+/* p's EXIT section in the frame being built, its process defined first. */
+int write_exit(struct collector_state *c, struct proc *p, enum shlog_exit_how how);
+/* A process is in file f now (key, info): its tally there. Returns its index. */
+size_t tally_add(struct outfile *f, uint32_t key, const struct shm_proc_info *info);
 /* The open batch is of ring r, its process in the file: 1 if it was begun now. */
 int batch_of(struct collector_state *c, struct ring *r);
 /* Records of ring r from position `from` on were kept (not written): an open
@@ -383,6 +418,10 @@ void lose_abandoned(struct collector_state *c, struct ring *r);
  * record kept for a backtrace. */
 void unencodable(struct collector_state *c, struct ring *r, struct shm_loss *l, const char *why, int kept);
 void lose_unreadable_ring(struct collector_state *c, struct proc *p, uint32_t cpu, uint64_t tail, uint64_t head);
+/* File gone was deleted while open: what it held of each process is lost,
+ * written into the current file as a counted loss (and its EXITs again), and
+ * said once. */
+void lose_removed_file(struct collector_state *c, struct outfile *gone);
 
 /* ==== The drain (drain.c) ==== */
 

@@ -368,8 +368,7 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
         fill_quarters = quarters;
     uint64_t pos = dp.pos;
     const char *hostile = dp.hostile;
-    p->records += dp.written;
-    c->records += dp.written;
+    proc_wrote(c, p, dp.written);
     r->records += dp.records;
     r->payload_bytes += dp.payload_bytes;
     c->record_slots += dp.slots;

@@ -57,12 +57,60 @@ void note_release(struct collector_state *c, struct ring *r, uint64_t pos)
     mark_content(c);
 }
 
+/* A process is in file f now: its tally there starts. Returns its index. */
+size_t tally_add(struct outfile *f, uint32_t key, const struct shm_proc_info *info)
+{
+    if (f->nprocs == f->procs_cap) {
+        size_t cap = f->procs_cap ? f->procs_cap * 2 : 16;
+        struct file_proc *nv = realloc(f->procs, cap * sizeof(*nv));
+        if (!nv) {
+            warnx("out of memory");
+            exit(1);
+        }
+        f->procs = nv;
+        f->procs_cap = cap;
+    }
+    f->procs[f->nprocs] = (struct file_proc){.key = key, .info = *info};
+    return f->nprocs++;
+}
+
 int ensure_process(struct collector_state *c, struct proc *p)
 {
     if (shlog_enc_has_process(c->cur->enc, p->key))
         return 0;
     int rc = end_batch(c);
-    return rc ? rc : shlog_enc_process(c->cur->enc, p->key, &p->info);
+    if (!rc)
+        rc = shlog_enc_process(c->cur->enc, p->key, &p->info);
+    if (!rc) {
+        p->tally = tally_add(c->cur, p->key, &p->info);
+        p->tally_gen = c->cur->gen;
+    }
+    return rc;
+}
+
+void proc_wrote(struct collector_state *c, struct proc *p, uint64_t records)
+{
+    p->records += records;
+    c->records += records;
+    if (p->tally_gen == c->cur->gen)
+        c->cur->procs[p->tally].records += records;
+}
+
+int write_exit(struct collector_state *c, struct proc *p, enum shlog_exit_how how)
+{
+    int rc = ensure_process(c, p);
+    uint64_t now = real_ns();
+    if (!rc)
+        rc = shlog_enc_exit(c->cur->enc, p->key, now, p->records, p->lost, how);
+    if (!rc && p->tally_gen == c->cur->gen) {
+        struct file_proc *t = &c->cur->procs[p->tally];
+        t->exited = 1;
+        t->exit_how = how;
+        t->exit_ns = now;
+        t->exit_records = p->records;
+        t->exit_lost = p->lost;
+    }
+    return rc;
 }
 
 void batch_passed_from(struct collector_state *c, struct ring *r, uint64_t from)
@@ -169,6 +217,8 @@ int flush_frame(struct collector_state *c)
     f->nexits = build.nexits;
     /* Segments are unlinked after an exit: the records must be on disk first. */
     f->need_sync = f->len && (opt.fsync == FSYNC_BATCH || build.nexits);
+    if (f->len && build.nexits)
+        exits_note_frame(file, f->buf, f->len, f->off, build.exits, build.nexits);
     build.rel = NULL;
     build.nrel = build.rel_cap = 0;
     build.exits = NULL;
@@ -177,6 +227,10 @@ int flush_frame(struct collector_state *c)
     c->build_first_ns = 0;
     c->flush_soon = 0;
     frame_enqueue(f);
+    /* Once a frame: a file deleted while open takes whatever it holds with
+     * it, and the loop moves on to a new one (maybe_rotate). */
+    if (f->len && !file->removed)
+        file->removed = outfile_removed(file);
     return 1;
 }
 

@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <setjmp.h>
+#include <stdlib.h>
 
 #include "collector.h"
 
@@ -94,4 +95,89 @@ void lose_abandoned(struct collector_state *c, struct ring *r)
     struct shm_loss l = {.first_pos = r->abandoned_to, .positions = n, .records = n, .reason = SHM_LOSS_CORRUPT};
     emit_loss(c, r, &l, 0);
     r->abandoned_to = head;
+}
+
+static int proc_key_cmp(const void *a, const void *b)
+{
+    uint32_t x = (*(struct proc *const *)a)->key, y = (*(struct proc *const *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+/* The running processes sorted by key, for the lookups of lose_removed_file. */
+static struct proc **procs_by_key(struct collector_state *c, size_t *n)
+{
+    size_t count = 0;
+    for (struct proc *p = c->procs; p; p = p->next)
+        count++;
+    struct proc **v = malloc((count ? count : 1) * sizeof(*v));
+    if (!v) {
+        warnx("out of memory");
+        exit(1);
+    }
+    count = 0;
+    for (struct proc *p = c->procs; p; p = p->next)
+        v[count++] = p;
+    qsort(v, count, sizeof(*v), proc_key_cmp);
+    *n = count;
+    return v;
+}
+
+/* A process the file held that is gone from the collector too: defined again
+ * in the current file from what the deleted one said of it. Its tally there. */
+static struct file_proc *define_again(struct collector_state *c, const struct file_proc *t)
+{
+    struct outfile *f = c->cur;
+    if (shlog_enc_has_process(f->enc, t->key)) {
+        for (size_t i = 0; i < f->nprocs; i++)
+            if (f->procs[i].key == t->key)
+                return &f->procs[i];
+    }
+    check_enc(end_batch(c), "a batch");
+    check_enc(shlog_enc_process(f->enc, t->key, &t->info), "a process");
+    return &f->procs[tally_add(f, t->key, &t->info)];
+}
+
+void lose_removed_file(struct collector_state *c, struct outfile *gone)
+{
+    size_t nlive, nprocs = 0;
+    struct proc **live = procs_by_key(c, &nlive);
+    uint64_t lost = 0;
+    for (size_t i = 0; i < gone->nprocs; i++) {
+        const struct file_proc *t = &gone->procs[i];
+        if (!t->records && !t->exited)
+            continue;
+        struct proc key = {.key = t->key}, *kp = &key;
+        struct proc **found = nlive ? bsearch(&kp, live, nlive, sizeof(*live), proc_key_cmp) : NULL;
+        struct proc *p = found ? *found : NULL;
+        struct shm_loss l = {.records = t->records, .reason = SHM_LOSS_FILE_REMOVED};
+        if (p && t->records) {
+            emit_proc_loss(c, p, SHLOG_CPU_NONE, &l, 0);
+            p->records -= t->records; /* its EXIT says what the files hold */
+        } else if (t->records) {
+            (void)define_again(c, t);
+            check_enc(shlog_enc_loss(c->cur->enc, t->key, SHLOG_CPU_NONE, &l, 0), "a loss");
+            c->losses[SHM_LOSS_FILE_REMOVED] += t->records;
+        }
+        c->records -= t->records;
+        lost += t->records;
+        nprocs++;
+        if (p && t->exited) {
+            check_enc(write_exit(c, p, t->exit_how), "an exit");
+        } else if (t->exited) {
+            struct file_proc *again = define_again(c, t);
+            uint64_t written_here = again->records;
+            *again = *t; /* a deletion of this file too finds its EXIT */
+            again->records = written_here;
+            again->exit_records = t->exit_records - t->records;
+            again->exit_lost = t->exit_lost + t->records;
+            check_enc(shlog_enc_exit(c->cur->enc, t->key, t->exit_ns, again->exit_records, again->exit_lost,
+                                     t->exit_how), "an exit");
+        }
+    }
+    free(live);
+    mark_content(c);
+    c->flush_soon = 1;
+    warnx("%s was deleted while open: the %" PRIu64 " records written into it by %zu process(es) are lost, counted "
+          "as losses (file_removed) in the next file; the output goes on in a new file",
+          gone->part_path, lost, nprocs);
 }

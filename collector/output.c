@@ -389,17 +389,175 @@ int outfile_open(struct outfile *f)
     return 0;
 }
 
+int outfile_removed(const struct outfile *f)
+{
+    struct stat st;
+    return f->fd >= 0 && fstat(f->fd, &st) == 0 && st.st_nlink == 0;
+}
+
 void outfile_close(struct outfile *f)
 {
     if (f->fd >= 0) {
         if (f->sync_err)
             warnx("fsync %s: %s", f->part_path, strerror(f->sync_err));
         close(f->fd);
-        int rc = close_as(f->part_path, f->final_path, sizeof(f->final_path));
+        /* A deleted file has no name left to rename: its loss was said and counted. */
+        int rc = f->removed ? 0 : close_as(f->part_path, f->final_path, sizeof(f->final_path));
         if (rc != 0)
             warnx("cannot rename %s: %s (the next start recovers it)", f->part_path, strerror(-rc));
     }
     shlog_enc_free(f->enc);
+    free(f->procs);
     free(f);
     apply_retention();
+}
+
+/* ==== EXITs in flight ====
+ * A collector killed after an EXIT reached its file and before the process's
+ * segments were removed finds the segments again at its next start, and
+ * nothing in them says the EXIT was written. So each EXIT is noted here before
+ * its frame is written: the process, and where the frame goes with a hash of
+ * its bytes; the next start takes an EXIT whose frame is in its file whole as
+ * written. The note is removed whenever no EXIT is in flight. */
+#define EXITS_NOTE ".exits-in-flight"
+#define EXITS_NOTE_MAX (16u << 20)
+
+struct exit_written {
+    uint32_t pid;
+    uint64_t proc_start;
+    uint8_t instance[16];
+};
+
+static int exits_fd = -1;               /* the note, while it exists */
+static unsigned exit_frames;            /* frames with EXITs submitted and not yet done */
+static struct exit_written *exits_seen; /* found written at the start, not yet asked for */
+static size_t nexits_seen;
+
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* 1 if out/name (or its .part) holds len bytes at off hashing to hash. */
+static int frame_landed(const char *name, uint64_t off, uint64_t len, uint64_t hash)
+{
+    char path[4400];
+    int fd = -1;
+    for (int part = 0; part < 2 && fd < 0; part++) {
+        snprintf(path, sizeof(path), "%s/%s%s", opt.out, name, part ? SHLOG_PART_SUFFIX : "");
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0 || len > SHLOG_MAX_FRAME_RAW * 2ull) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    uint8_t *buf = malloc(len ? len : 1);
+    int whole = buf && pread(fd, buf, len, (off_t)off) == (ssize_t)len && fnv1a(buf, len) == hash;
+    free(buf);
+    close(fd);
+    return whole;
+}
+
+static void exits_note_read(const char *text)
+{
+    for (const char *line = text; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : "") {
+        struct exit_written w;
+        char inst[33], name[256];
+        uint64_t off, len, hash;
+        if (sscanf(line, "%" SCNu32 " %" SCNu64 " %32s %255s %" SCNu64 " %" SCNu64 " %" SCNx64, &w.pid,
+                   &w.proc_start, inst, name, &off, &len, &hash) != 7 || strlen(inst) != 32 || strchr(name, '/') ||
+            name[0] == '.')
+            continue; /* a line cut by the kill: its frame was not written either */
+        for (int i = 0; i < 16; i++)
+            sscanf(inst + 2 * i, "%2" SCNx8, &w.instance[i]);
+        if (!frame_landed(name, off, len, hash))
+            continue;
+        struct exit_written *nv = realloc(exits_seen, (nexits_seen + 1) * sizeof(*nv));
+        if (!nv)
+            break;
+        exits_seen = nv;
+        exits_seen[nexits_seen++] = w;
+    }
+}
+
+static void exits_note_path(char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/" EXITS_NOTE, opt.out);
+}
+
+void exits_note_open(void)
+{
+    char path[4400];
+    exits_note_path(path, sizeof(path));
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return; /* the last run stopped with no EXIT in flight */
+    struct stat st;
+    char *text = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && st.st_size <= EXITS_NOTE_MAX &&
+        (text = malloc((size_t)st.st_size + 1)) && pread(fd, text, (size_t)st.st_size, 0) == st.st_size) {
+        text[st.st_size] = '\0';
+        exits_note_read(text);
+    }
+    free(text);
+    close(fd);
+    if (nexits_seen)
+        warnx("%zu EXIT(s) the last run wrote before it was stopped are in its files: not written again",
+              nexits_seen);
+    if (unlink(path) != 0)
+        warnx("cannot remove %s: %s", path, strerror(errno));
+}
+
+int exit_written_before(const struct shm_proc_info *info)
+{
+    for (size_t i = 0; i < nexits_seen; i++)
+        if (exits_seen[i].pid == info->pid && exits_seen[i].proc_start == info->proc_start &&
+            memcmp(exits_seen[i].instance, info->instance, sizeof(info->instance)) == 0) {
+            exits_seen[i] = exits_seen[--nexits_seen];
+            return 1;
+        }
+    return 0;
+}
+
+void exits_note_frame(const struct outfile *file, const uint8_t *buf, size_t len, uint64_t off,
+                      struct proc *const *procs, size_t n)
+{
+    exit_frames++;
+    char path[4400];
+    exits_note_path(path, sizeof(path));
+    if (exits_fd < 0)
+        exits_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (exits_fd < 0) {
+        warnx("%s: %s: a restart after a kill now may write a process's EXIT twice", path, strerror(errno));
+        return;
+    }
+    const char *name = strrchr(file->final_path, '/');
+    name = name ? name + 1 : file->final_path;
+    uint64_t hash = fnv1a(buf, len);
+    for (size_t i = 0; i < n; i++) {
+        const struct shm_proc_info *info = &procs[i]->info;
+        char line[600], inst[33];
+        for (int k = 0; k < 16; k++)
+            snprintf(inst + 2 * k, 3, "%02x", info->instance[k]);
+        int w = snprintf(line, sizeof(line), "%" PRIu32 " %" PRIu64 " %s %s %" PRIu64 " %zu %" PRIx64 "\n", info->pid,
+                         info->proc_start, inst, name, off, len, hash);
+        if (w > 0 && (size_t)w < sizeof(line) && write(exits_fd, line, (size_t)w) != w)
+            warnx("%s: %s: a restart after a kill now may write pid %" PRIu32 "'s EXIT twice", path,
+                  strerror(errno), info->pid);
+    }
+}
+
+void exits_note_done(void)
+{
+    if (!exit_frames || --exit_frames || exits_fd < 0)
+        return;
+    char path[4400];
+    exits_note_path(path, sizeof(path));
+    unlink(path);
+    close(exits_fd);
+    exits_fd = -1;
 }

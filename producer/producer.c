@@ -152,7 +152,18 @@ static struct {
     char ring_fallback[4096];
     int ring_fallback_resolved;
     unsigned rings_fell_back; /* said once, at the first */
+    /* A forked child that could make no segment: its calls at the levels it
+     * has are counted (before_init, as calls before a meta segment are) and
+     * its segments tried again, at most once a second and as it exits, so
+     * that the count reaches the files. */
+    int segments_wanted;
+    uint64_t segments_retry_ns;
 } shmlog__g;
+
+static int shmlog__segments_again(int now);
+
+/* The levels of a child waiting for its segments (shmlog__g.segments_wanted). */
+static uint16_t shmlog__levels_waiting[SHMLOG_MAX_CATEGORIES];
 
 void shmlog_config_init(struct shmlog_config *cfg)
 {
@@ -602,6 +613,10 @@ static struct shmlog__ring_local *shmlog__ring_slow(unsigned cpu)
 {
     if (!shmlog__lock_take_in_call())
         return NULL;
+    if (!shmlog__g.initialized && shmlog__g.segments_wanted && shmlog__segments_again(0) != 0) {
+        shmlog__lock_give();
+        return NULL; /* dropped and counted, the ring made by a later call */
+    }
     int err = shmlog__g.initialized ? shmlog__ring_create(cpu) : -ENODEV;
     if (err) {
         if (shmlog__g.initialized)
@@ -641,7 +656,10 @@ uint32_t shmlog__tid_slow(void)
 static void shmlog__drop_no_ring(void)
 {
     struct shmlog_meta *m = shmlog__load_acquire(&shmlog__g.meta);
-    shmlog__add_relaxed(m ? &m->no_ring : &shmlog__null_ring.dropped, 1);
+    shmlog__add_relaxed(m                                                ? &m->no_ring
+                        : shmlog__load_relaxed(&shmlog__g.segments_wanted) ? &shmlog__g.before_init
+                                                                           : &shmlog__null_ring.dropped,
+                        1);
 }
 
 static void shmlog__drop(struct shmlog__ring_local *ring, size_t payload)
@@ -948,11 +966,17 @@ uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const c
                                const uint8_t *types)
 {
     uint64_t word = shmlog__load_acquire(cache);
+    int waiting = shmlog__load_relaxed(&shmlog__g.segments_wanted);
+    if (waiting && shmlog__lock_take_in_call()) {
+        (void)shmlog__segments_again(0);
+        shmlog__lock_give();
+    }
     if (!shmlog__load_acquire(&shmlog__g.meta)) {
-        /* Before shmlog_init: not written, counted, and the count lands in
-         * the meta segment init makes. */
+        /* Before shmlog_init (or a forked child's segments): not written,
+         * counted, and the count lands in the meta segment made later. */
         shmlog__add_relaxed(&shmlog__g.before_init, 1);
-        shmlog__say_before_init(file, line);
+        if (!waiting)
+            shmlog__say_before_init(file, line);
         return SHMLOG__CAST(uint64_t, shmlog__star_strings(fmt)) << 32;
     }
     if (SHMLOG__CAST(uint32_t, word) != UINT32_MAX) { /* a refused site's calls take no lock */
@@ -1031,6 +1055,7 @@ static int shmlog__create_rings_of_affinity(void)
 static void shmlog__at_exit(void)
 {
     pthread_mutex_lock(&shmlog__lock);
+    (void)shmlog__segments_again(1); /* a child's last chance to file what it could not write */
     if (shmlog__g.initialized)
         __atomic_fetch_or(&shmlog__g.meta->hdr.flags, SHMLOG_SEG_CLOSED, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&shmlog__lock);
@@ -1050,6 +1075,60 @@ static int shmlog__open_segments(void)
     return 0;
 }
 
+/* Makes the segments of this process where init chose, or, when that
+ * hugetlbfs has no free page and the directory was not configured (so
+ * ring_fallback is set), on 4 KiB pages in the fallback directory, which the
+ * collector watches by default; said once, as init says it. A forked child
+ * comes here too: whoever filled the shared hugetlbfs must not silence it.
+ * Lock held; on failure nothing is left. */
+static int shmlog__open_segments_or_fall_back(void)
+{
+    int err = shmlog__open_segments();
+    if (err != -ENOMEM || !shmlog__g.huge || !shmlog__g.ring_fallback[0])
+        return err;
+    char no_pages_in[4096];
+    snprintf(no_pages_in, sizeof no_pages_in, "%s", shmlog__g.dir);
+    shmlog__unmap_all(1);
+    err = shmlog__resolve_dir(SHMLOG__FALLBACK_DIR, shmlog__g.dir, sizeof shmlog__g.dir, &shmlog__g.huge,
+                              shmlog__g.cfg.group);
+    shmlog__g.ring_bytes = shmlog__seg_round(SHMLOG_RING_HEADER_BYTES + shmlog__g.cfg.ring_bytes, 0);
+    if (!err)
+        err = shmlog__open_segments();
+    if (!err && !shmlog__g.cfg.quiet) /* write(2): a forked child of a threaded parent may not use stdio */
+        shmlog__say("shmlog: warning: no free hugepages in %s, so rings use 4 KiB pages in %s; segments of processes "
+                    "that are gone may hold them (shmlog-dump clean), or reserve more "
+                    "(echo N > /proc/sys/vm/nr_hugepages)\n", no_pages_in, shmlog__g.dir);
+    return err;
+}
+
+static uint64_t shmlog__mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return SHMLOG__CAST(uint64_t, ts.tv_sec) * 1000000000ull + SHMLOG__CAST(uint64_t, ts.tv_nsec);
+}
+
+/* A forked child without segments (segments_wanted) tries to make them
+ * again: now, or (now 0) once its second since the last try is up. 0 when
+ * it has them (initialized), else -EAGAIN. Lock held. */
+static int shmlog__segments_again(int now)
+{
+    if (shmlog__g.initialized)
+        return 0;
+    if (!shmlog__g.segments_wanted || (!now && shmlog__mono_ns() < shmlog__g.segments_retry_ns))
+        return -EAGAIN;
+    int err = shmlog__open_segments_or_fall_back();
+    if (err) {
+        shmlog__g.segments_retry_ns = shmlog__mono_ns() + 1000000000ull;
+        return -EAGAIN;
+    }
+    shmlog__g.segments_wanted = 0;
+    shmlog__g.initialized = 1;
+    shmlog__say("shmlog: child %d logs again, in %s; the calls it made meanwhile are counted as lost (before_init)\n",
+                getpid(), shmlog__g.dir);
+    return 0;
+}
+
 static void shmlog__atfork_prepare(void) { shmlog__lock_take(); }
 static void shmlog__atfork_parent(void) { shmlog__lock_give(); }
 
@@ -1060,18 +1139,30 @@ static void shmlog__atfork_child(void)
     pthread_mutex_init(&shmlog__lock, NULL);
     shmlog__store_relaxed(&shmlog__in_lock, 0);
     shmlog__tid = 0;
-    if (!shmlog__g.initialized)
+    if (!shmlog__g.initialized) {
+        if (shmlog__g.segments_wanted) /* the calls its parent counted are the parent's to file */
+            shmlog__g.before_init = 0;
         return;
+    }
     /* The child starts from the levels the parent had, set from outside too. */
     for (uint32_t i = 0; i < shmlog__g.category_count; i++)
         shmlog__g.live[i] = SHMLOG__CAST(uint8_t, shmlog__g.meta->levels[i] >> 8);
     shmlog__levels = shmlog__levels_off;
     shmlog__unmap_all(0);
     shmlog__random(shmlog__g.instance, sizeof shmlog__g.instance);
-    int err = shmlog__open_segments();
+    int err = shmlog__open_segments_or_fall_back();
     if (err) {
         shmlog__g.initialized = 0;
-        fprintf(stderr, "shmlog: logging off in child %d: %s\n", getpid(), strerror(-err));
+        for (uint32_t i = 0; i < SHMLOG_MAX_CATEGORIES; i++)
+            shmlog__levels_waiting[i] = shmlog_level_word(
+                i < shmlog__g.category_count ? shmlog__g.live[i] : SHMLOG__CAST(unsigned, shmlog__g.default_level),
+                SHMLOG_LEVEL_OFF);
+        shmlog__g.segments_wanted = 1;
+        shmlog__g.segments_retry_ns = shmlog__mono_ns() + 1000000000ull;
+        shmlog__store_release(&shmlog__levels, SHMLOG__CAST(const uint16_t *, shmlog__levels_waiting));
+        shmlog__say("shmlog: no segments for child %d: %s; its calls are counted, and the files show them as lost "
+                    "(before_init) once its segments can be made (tried again each second and as it exits)\n",
+                    getpid(), strerror(-err));
     }
 }
 
@@ -1168,7 +1259,7 @@ int shmlog_init(const struct shmlog_config *cfg)
         shmlog_config_init(&defaults);
         cfg = &defaults;
     }
-    char no_pages_in[4096] = ""; /* hugetlbfs we fell back from; here, as C++ forbids jumping past it */
+    int chose_huge = 0; /* here, as C++ forbids jumping past it */
     shmlog__lock_take();
     int err = shmlog__g.initialized ? -EALREADY : shmlog__check_config(cfg, &shmlog__g.ring_records);
     if (err)
@@ -1197,27 +1288,13 @@ int shmlog_init(const struct shmlog_config *cfg)
              shmlog__g.huge && !cfg->require_hugepages && !(cfg->dir && *cfg->dir) && !getenv("SHMLOG_DIR")
                  ? SHMLOG__FALLBACK_DIR : "");
     shmlog__g.ring_fallback_resolved = 0;
-    err = shmlog__open_segments();
-    if (err == -ENOMEM && shmlog__g.huge && !cfg->require_hugepages && !(cfg->dir && *cfg->dir) &&
-        !getenv("SHMLOG_DIR")) {
-        /* hugetlbfs is mounted but has no free pages: the documented fallback */
-        snprintf(no_pages_in, sizeof no_pages_in, "%s", shmlog__g.dir);
-        shmlog__unmap_all(1);
-        err = shmlog__resolve_dir(SHMLOG__FALLBACK_DIR, shmlog__g.dir, sizeof shmlog__g.dir, &shmlog__g.huge,
-                                  cfg->group);
-        shmlog__g.ring_bytes = shmlog__seg_round(SHMLOG_RING_HEADER_BYTES + cfg->ring_bytes, 0);
-        if (!err)
-            err = shmlog__open_segments();
-    }
+    chose_huge = shmlog__g.huge;
+    err = shmlog__open_segments_or_fall_back();
     if (err) {
         shmlog__unmap_all(1);
         goto out;
     }
-    if (no_pages_in[0] && !cfg->quiet)
-        fprintf(stderr, "shmlog: warning: no free hugepages in %s, so rings use 4 KiB pages in %s; segments of "
-                        "processes that are gone may hold them (shmlog-dump clean), or reserve more "
-                        "(echo N > /proc/sys/vm/nr_hugepages)\n", no_pages_in, shmlog__g.dir);
-    else if (!shmlog__g.huge && !cfg->quiet)
+    if (!chose_huge && !cfg->quiet) /* a fallback from hugetlbfs said so already */
         fprintf(stderr, "shmlog: warning: %s is not on hugetlbfs; rings use 4 KiB pages "
                         "(reserve hugepages: echo 512 > /proc/sys/vm/nr_hugepages)\n", shmlog__g.dir);
     if (!shmlog__g.atfork_registered) {
@@ -1314,6 +1391,7 @@ static int shmlog__thread_ring(void)
 void shmlog_shutdown(void)
 {
     shmlog__lock_take();
+    (void)shmlog__segments_again(1); /* a child's last chance to file what it could not write */
     if (shmlog__g.initialized) {
         shmlog__store_release(&shmlog__levels, SHMLOG__CAST(const uint16_t *, shmlog__levels_off));
         __atomic_fetch_or(&shmlog__g.meta->hdr.flags, SHMLOG_SEG_CLOSED, __ATOMIC_RELEASE);

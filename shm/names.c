@@ -40,6 +40,7 @@ const char *shm_loss_reason_name(unsigned reason)
     case SHM_LOSS_BEFORE_INIT: return "before_init";
     case SHM_LOSS_UNENCODABLE: return "unencodable";
     case SHM_LOSS_UNDECODABLE: return "undecodable";
+    case SHM_LOSS_FILE_REMOVED: return "file_removed";
     default: return "unknown";
     }
 }

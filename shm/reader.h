@@ -318,7 +318,8 @@ enum shm_loss_reason {
     SHM_LOSS_UNENCODABLE = 9, /* a committed record the collector could not encode: its call site
                                  unknown, or its payload not holding the site's arguments */
     SHM_LOSS_UNDECODABLE = 10, /* a record of a file a reader could not decode (never in a file) */
-    SHM_LOSS_REASON_MAX = 10,
+    SHM_LOSS_FILE_REMOVED = 11, /* written into an output file that was deleted while the collector wrote it */
+    SHM_LOSS_REASON_MAX = 11,
 };
 
 enum shm_read_status {

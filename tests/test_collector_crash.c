@@ -1,4 +1,4 @@
-/* Description: crashes lose nothing committed: a producer killed with SIGKILL mid-burst has every committed record written and its segments removed; a collector killed with SIGKILL and restarted leaves files whose dedup'd reading has every record exactly once; a ring truncated under the mapping (SIGBUS) is abandoned, not fatal. */
+/* Description: crashes lose nothing committed: a producer killed with SIGKILL mid-burst has every committed record written and its segments removed; a collector killed with SIGKILL and restarted leaves files whose dedup'd reading has every record exactly once; a ring truncated under the mapping (SIGBUS) is abandoned, not fatal; a collector killed between a process's EXIT and the removal of its segments writes no second EXIT when restarted. */
 #include <sched.h>
 
 #include "test_util_file.h"
@@ -153,4 +153,85 @@ Test(collector_crash, a_ring_truncated_under_the_mapping_is_abandoned_not_fatal)
     /* What the cut ring held past the records read is counted, not dropped silently. */
     cr_assert_gt(got.lost[SHM_LOSS_CORRUPT], 0, "the records past the cut are not counted as lost");
     tu_read_free(&got);
+}
+
+/* The size of the one .part file of dir, or -1. */
+static off_t part_size(const char *dir)
+{
+    DIR *d = opendir(dir);
+    off_t size = -1;
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        struct stat st;
+        size_t len = strlen(de->d_name);
+        if (len > 5 && strcmp(de->d_name + len - 5, ".part") == 0 && fstatat(dirfd(d), de->d_name, &st, 0) == 0)
+            size = st.st_size;
+    }
+    if (d)
+        closedir(d);
+    return size;
+}
+
+/* EXIT sections of pid in every file of dir, closed or not (a .part torn at its end reads up to the tear). */
+static size_t exits_of(const char *dir, uint32_t pid)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !strstr(de->d_name, ".shlog"))
+            continue;
+        char path[700], err[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        struct shlog_reader *r;
+        if (shlog_reader_open(&r, path, 0, NULL, err, sizeof(err)) != 0)
+            continue;
+        struct shlog_event ev;
+        while (shlog_reader_next(r, &ev) > 0)
+            n += ev.kind == SHLOG_EV_EXIT && ev.proc->info.pid == pid;
+        shlog_reader_close(r);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Issue 47: a collector SIGKILLed after a process's EXIT reached the file
+ * and before it removed the process's segments (the EXIT frame's fsync is
+ * the window) finds the segments again when restarted: it must not write a
+ * second EXIT. Driven round after round until a kill lands in the window. */
+Test(collector_crash, a_kill_between_an_exit_and_removing_the_segments_writes_no_second_exit, .timeout = 300)
+{
+    enum { ROUNDS = 40 };
+    int hits = 0;
+    for (int round = 0; round < ROUNDS && hits < 3; round++) {
+        struct tu_child col = tu_collector_ready(&env, NULL);
+        const char *pargs[] = {"--threads", "1", "--count", "1000", "--hold", NULL};
+        struct tu_child p = tu_producer(pargs);
+        tu_wait_line(&p, "done ");
+        /* Its records written: the next write is the frame with its EXIT. */
+        off_t size = -1, seen;
+        for (int stable = 0; stable < 20; stable = seen == size && seen > 0 ? stable + 1 : 0) {
+            tu_sleep_ms(10);
+            seen = size;
+            size = part_size(env.out);
+        }
+        tu_close_stdin(&p);
+        cr_assert_eq(tu_wait_exit(&p), 0);
+        uint64_t until = tu_now_ms() + 10000;
+        while (part_size(env.out) == size && tu_now_ms() < until)
+            ;
+        cr_assert_eq(kill(col.pid, SIGKILL), 0);
+        tu_wait_exit(&col);
+        int hit = tu_count_files(env.seg, "") > 0 && exits_of(env.out, (uint32_t)p.pid) == 1;
+        hits += hit;
+        col = tu_collector(&env, NULL);
+        tu_assert_segments_gone(&env, 10000);
+        tu_stop_collector(&env, &col);
+        cr_assert_eq(exits_of(env.out, (uint32_t)p.pid), 1, "round %d (%s): %zu EXITs for pid %d", round,
+                     hit ? "killed between the EXIT and the segments' removal" : "killed elsewhere",
+                     exits_of(env.out, (uint32_t)p.pid), (int)p.pid);
+    }
+    cr_assert_gt(hits, 0, "no kill of %d landed between an EXIT and the segments' removal", ROUNDS);
+    fprintf(stderr, "collector_crash: %d kill(s) between an EXIT and the segments' removal\n", hits);
 }

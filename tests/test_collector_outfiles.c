@@ -1,4 +1,4 @@
-/* Description: issue 17: no output file is ever overwritten or its name reused, whatever the output directory holds: a dead collector's .part recovered next to a closed file of its name, a closed name taken while the file is written, sequence numbers of 19 and 20 digits; --keep and --max-bytes count every file the collector could have written and delete nothing else; the last number (UINT64_MAX) leaves none, so the collector refuses to start. */
+/* Description: issue 17: no output file is ever overwritten or its name reused, whatever the output directory holds: a dead collector's .part recovered next to a closed file of its name, a closed name taken while the file is written, sequence numbers of 19 and 20 digits; --keep and --max-bytes count every file the collector could have written and delete nothing else; the last number (UINT64_MAX) leaves none, so the collector refuses to start; issue 47: a .part deleted while open has what it held counted as lost (file_removed) in the next file, its EXITs written again there, and the exit line claims only what the files hold. */
 #include "test_util_file.h"
 
 #include <errno.h>
@@ -474,4 +474,121 @@ Test(collector_outfiles, twenty_digit_numbers_count_up_to_the_last_then_the_coll
     free_listing(&before);
     free_listing(&after);
     assert_planted(near);
+}
+
+/* ==== Issue 47: an open file deleted ==== */
+
+/* Deletes the .part files of dir: how many. */
+static int remove_parts(const char *dir)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (len > 5 && strcmp(de->d_name + len - 5, ".part") == 0) {
+            cr_assert_eq(unlinkat(dirfd(d), de->d_name, 0), 0);
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* Waits until a .part file of dir holds a frame (more than its header). */
+static void wait_part_with_frame(const char *dir)
+{
+    for (int waited_ms = 0; waited_ms < 20000; waited_ms += 10) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        off_t size = 0;
+        while (d && (de = readdir(d))) {
+            struct stat st;
+            size_t len = strlen(de->d_name);
+            if (len > 5 && strcmp(de->d_name + len - 5, ".part") == 0 &&
+                fstatat(dirfd(d), de->d_name, &st, 0) == 0 && st.st_size > size)
+                size = st.st_size;
+        }
+        if (d)
+            closedir(d);
+        if (size > SHLOG_FILE_HEADER_BYTES)
+            return;
+        tu_sleep_ms(10);
+    }
+    cr_assert_fail("no frame reached a .part file in %s", dir);
+}
+
+/* Waits for producer p to log all it logs, exit 0 and have its segments
+ * removed (its EXIT written): what it dropped. */
+static unsigned long long producer_finished(struct tu_child *p)
+{
+    unsigned long long dropped = tu_wait_line(p, "done ");
+    cr_assert_eq(tu_wait_exit(p), 0);
+    tu_assert_segments_gone(&env, 10000);
+    return dropped;
+}
+
+/* The records the collector's exit line claims. */
+static unsigned long long exit_line_records(void)
+{
+    char text[1 << 16];
+    cr_assert_geq(tu_read_file(env.log, text, sizeof(text)), 0);
+    const char *at = strstr(text, "exiting: ");
+    cr_assert_not_null(at, "no exit line: %s", text);
+    return strtoull(at + strlen("exiting: "), NULL, 10);
+}
+
+Test(collector_outfiles, records_in_a_part_deleted_while_open_are_counted_lost_and_not_claimed, .timeout = 120)
+{
+    enum { COUNT = 80000 };
+    struct tu_child col = tu_collector_ready(&env, NULL);
+    /* Held before record 30000 until the file is gone: some records are in
+     * it, the rest come after. */
+    const char *pargs[] = {"--threads", "1", "--count", "80000", "--gate-at", "30000", NULL};
+    struct tu_child p = tu_producer(pargs);
+    tu_wait_line(&p, "ready");
+    wait_part_with_frame(env.out);
+    cr_assert_eq(remove_parts(env.out), 1);
+    tu_close_stdin(&p);
+    unsigned long long dropped = producer_finished(&p);
+    tu_stop_collector(&env, &col);
+
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
+    cr_assert_eq(got.errors, 0, "%s", got.first_error);
+    size_t n = tu_check_producer(&got, (uint32_t)p.pid, 1, COUNT);
+    uint64_t removed = got.lost[SHM_LOSS_FILE_REMOVED];
+    cr_expect_gt(removed, 0, "the records of the deleted file are not counted");
+    cr_expect_eq(n + removed + dropped, COUNT, "read %zu + lost with the file %lu + dropped %llu", n,
+                 (unsigned long)removed, dropped);
+    cr_expect_eq(got.exits, 1);
+    cr_expect_eq(exit_line_records(), n, "the exit line claims what the files do not hold");
+    cr_expect_eq(tu_log_lines(&env, "was deleted while open"), 1);
+    cr_expect_eq(tu_log_lines(&env, "the next start recovers it"), 0);
+    tu_read_free(&got);
+}
+
+Test(collector_outfiles, an_exit_in_a_part_deleted_while_open_is_written_again, .timeout = 120)
+{
+    struct tu_child col = tu_collector_ready(&env, NULL);
+    const char *first[] = {"--threads", "1", "--count", "10000", NULL};
+    struct tu_child a = tu_producer(first);
+    unsigned long long dropped_a = producer_finished(&a); /* its EXIT is in the file */
+    cr_assert_eq(remove_parts(env.out), 1);
+    /* A later frame finds the file gone. */
+    const char *second[] = {"--threads", "1", "--count", "100", NULL};
+    struct tu_child b = tu_producer(second);
+    unsigned long long dropped_b = producer_finished(&b);
+    tu_stop_collector(&env, &col);
+
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
+    cr_assert_eq(got.errors, 0, "%s", got.first_error);
+    /* The frame that found the file gone went into it too: b's records may be lost with it. */
+    uint64_t removed = got.lost[SHM_LOSS_FILE_REMOVED];
+    cr_expect_geq(removed + dropped_a, 10000, "all of a's records went with the file: %lu", (unsigned long)removed);
+    cr_expect_eq(tu_check_producer(&got, (uint32_t)b.pid, 1, 100) + removed + dropped_a + dropped_b, 10100);
+    cr_expect_eq(got.exits, 2, "the first producer's EXIT went with the file: written again");
+    tu_read_free(&got);
 }

@@ -1,4 +1,4 @@
-/* Description: a full output disk (a 4 MiB tmpfs) loses nothing that was logged: the collector reports ENOSPC in one line, keeps running without releasing ring space (producers drop and count), resumes when space is freed, and the records in the files plus the counted drops equal the records logged. */
+/* Description: a full output disk (a 4 MiB tmpfs) loses nothing that was logged: the collector reports ENOSPC in one line, keeps running without releasing ring space (producers drop and count), resumes when space is freed, and the records in the files plus the counted drops equal the records logged; a SIGHUP sent while no file can be made is served once one can. */
 #include "test_util_file.h"
 
 #include <errno.h>
@@ -143,4 +143,40 @@ Test(full_disk, sigterm_on_a_full_disk_exits_1_and_the_next_run_loses_nothing)
     cr_assert_eq(n + dropped, (size_t)COUNT, "records %zu + dropped %llu", n, dropped);
     fprintf(stderr, "full_disk sigterm: %zu records written, %llu dropped, of %d logged\n", n, dropped, COUNT);
     tu_read_free(&got);
+}
+
+/* Issue 47: a SIGHUP that comes while no file can be made is kept, and
+ * served once the output works: the records waiting then are in a closed
+ * file while the collector runs on. */
+Test(full_disk, a_sighup_while_no_file_can_be_made_is_served_once_one_can)
+{
+    mount_small_disk();
+    char filler[400];
+    snprintf(filler, sizeof(filler), "%s/filler", env.out);
+    fill_up(filler, 0); /* not even a file's header fits */
+    struct tu_child col = tu_collector_ready(&env, NULL);
+    const char *pargs[] = {"--threads", "1", "--count", "1000", "--hold", NULL};
+    struct tu_child p = tu_producer(pargs);
+    unsigned long long dropped = tu_wait_line(&p, "done ");
+    cr_assert(tu_wait_log(&env, "No space left on device", 60000), "the collector never reported ENOSPC");
+    cr_assert_eq(kill(col.pid, SIGHUP), 0);
+    /* Many passes of its loop: each one looks at the SIGHUP. */
+    tu_sleep_ms(500);
+    cr_assert_eq(unlink(filler), 0);
+    cr_assert(tu_wait_log(&env, "output works again", 30000), "no line saying that writing resumed");
+    size_t closed = 0;
+    for (int waited_ms = 0; waited_ms < 10000 && !closed; waited_ms += 20) {
+        closed = tu_count_files(env.out, ".shlog");
+        tu_sleep_ms(20);
+    }
+    cr_assert_eq(closed, 1, "the SIGHUP sent while the output failed was not served: no file closed");
+    struct tu_read got = {0};
+    tu_read_all(env.out, &got);
+    cr_expect_eq(got.errors, 0, "%s", got.first_error);
+    cr_expect_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, 1000) + dropped, 1000,
+                 "the records waiting at the SIGHUP are in the closed file");
+    tu_read_free(&got);
+    tu_close_stdin(&p);
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    tu_stop_collector(&env, &col);
 }

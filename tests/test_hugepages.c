@@ -1,4 +1,4 @@
-/* Description: where segments live: hugetlbfs (flag, 2 MiB sizes, NUMA binding), the 4 KiB fallback and its single warning, at init and for a ring made when hugetlbfs is full (drained by the collector all the same), require_hugepages failing cleanly, file modes, groups and planted symlinks. */
+/* Description: where segments live: hugetlbfs (flag, 2 MiB sizes, NUMA binding), the 4 KiB fallback and its single warning, at init, in a forked child (and, where it can make no segment, its calls counted into the files once it can) and for a ring made when hugetlbfs is full (drained by the collector all the same), require_hugepages failing cleanly, file modes, groups and planted symlinks. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -262,13 +262,10 @@ Test(hugepages, ring_that_cannot_be_made_later_drops_and_counts, .init = huge_up
     cr_expect_eq(tu_count_files(mnt, ".ring"), 0);
 }
 
-/* In a mount namespace of its own, with a hugetlbfs of two pages where the
- * default directory is found and a tmpfs of its own on /dev/shm: the meta
- * and the first cpu's ring take the pages, the second cpu's ring falls back
- * to /dev/shm/shmlog on 4 KiB pages (said once), and the collector, watching
- * the default directories, drains both into out. Exits 0, or the step that
- * failed. */
-static int fallback_child(const char *out, const char *log, int cpu_a, int cpu_b)
+/* In a mount namespace of its own, stderr to log, every hugetlbfs out of
+ * sight but one of two pages where the default directory is looked for, and
+ * a tmpfs of its own on /dev/shm. 0, or the step that failed. */
+static int hidden_hugetlbfs(const char *log)
 {
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0 || dup2(fd, 2) < 0)
@@ -292,11 +289,80 @@ static int fallback_child(const char *out, const char *log, int cpu_a, int cpu_b
         mount("none", "/dev/shm", "tmpfs", 0, "size=64M") != 0)
         return 12;
     unsetenv("SHMLOG_DIR");
+    return 0;
+}
+
+/* shmlog_init where the default directory is looked for, 1 MiB rings. */
+static int init_in_default_dir(void)
+{
     struct shmlog_config cfg;
     shmlog_config_init(&cfg);
     cfg.app = "huge";
     cfg.ring_bytes = 1u << 20;
-    if (shmlog_init(&cfg) != 0)
+    return shmlog_init(&cfg);
+}
+
+/* shmlog-collector --once over the default directories into out: 0 if it exited 0. */
+static int collect_once(const char *out)
+{
+    pid_t c = fork();
+    if (c == 0) {
+        execl(tu_exe("COLLECTOR"), "shmlog-collector", "--once", "--out", out, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    return c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* This process's segments closed, then collected into out: 0 if the collector exited 0. */
+static int shut_down_and_collect(const char *out)
+{
+    shmlog_shutdown();
+    return collect_once(out);
+}
+
+/* Runs body in a child, its output directory a new out and its stderr log
+ * beside it, and asserts it exited 0; what it said goes to text. */
+static void run_namespaced(int (*body)(const char *out, const char *log, const int *cpus), const int *cpus,
+                           char out[TU_DIR_MAX], char log[TU_DIR_MAX + 8], char *text, size_t cap)
+{
+    cr_assert_eq(tu_mkdtemp_in(out, TU_DIR_MAX, "/tmp", "huge-out"), 0);
+    snprintf(log, TU_DIR_MAX + 8, "%s.stderr", out);
+    fflush(stderr);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(body(out, log, cpus));
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    tu_read_file(log, text, cap);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the producer in its namespace: status %#x: %s", st, text);
+}
+
+/* The lines of `shmlog-dump read out` that match the grep pattern. */
+static int records_matching(const char *out, const char *pattern)
+{
+    char cmd[3 * TU_PATH_MAX + 200];
+    snprintf(cmd, sizeof cmd, "%s read %s | grep -c '%s'", tu_exe("SHMLOG_DUMP"), out, pattern);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    int records = -1;
+    cr_assert_eq(fscanf(f, "%d", &records), 1);
+    pclose(f);
+    return records;
+}
+
+/* In hidden_hugetlbfs's namespace: the meta and the first cpu's ring take
+ * the two pages, the second cpu's ring falls back to /dev/shm/shmlog on 4 KiB
+ * pages (said once), and the collector, watching the default directories,
+ * drains both into out. Exits 0, or the step that failed. */
+static int fallback_child(const char *out, const char *log, const int *cpus)
+{
+    int cpu_a = cpus[0], cpu_b = cpus[1];
+    int rc = hidden_hugetlbfs(log);
+    if (rc)
+        return rc;
+    if (init_in_default_dir() != 0)
         return 13;
     for (int cpu = cpu_a; cpu >= 0; cpu = cpu == cpu_a ? cpu_b : -1) {
         if (tu_pin_self(cpu) != 0)
@@ -306,16 +372,7 @@ static int fallback_child(const char *out, const char *log, int cpu_a, int cpu_b
     }
     if (shmlog_dropped() != 0)
         return 15;
-    shmlog_shutdown();
-    pid_t c = fork();
-    if (c == 0) {
-        execl(tu_exe("COLLECTOR"), "shmlog-collector", "--once", "--out", out, (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return 16;
-    return 0;
+    return shut_down_and_collect(out) == 0 ? 0 : 16;
 }
 
 Test(hugepages, a_ring_that_finds_no_free_hugepage_after_init_falls_back_to_4k_pages, .init = huge_up,
@@ -330,32 +387,136 @@ Test(hugepages, a_ring_that_finds_no_free_hugepage_after_init_falls_back_to_4k_p
             cpus[k++] = c;
     if (k < 2)
         SKIP_AFTER(huge_down, "needs two cpus");
-    char out[TU_PATH_MAX], log[TU_PATH_MAX + 8];
-    cr_assert_eq(tu_mkdtemp_in(out, sizeof out, "/tmp", "huge-out"), 0);
-    snprintf(log, sizeof log, "%s.stderr", out);
-    fflush(stderr);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0)
-        _exit(fallback_child(out, log, cpus[0], cpus[1]));
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    char text[8192] = "";
-    tu_read_file(log, text, sizeof text);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the producer in its namespace: status %#x: %s", st, text);
+    char out[TU_DIR_MAX], log[TU_DIR_MAX + 8], text[8192] = "";
+    run_namespaced(fallback_child, cpus, out, log, text, sizeof text);
     cr_expect_eq(tu_count_substr(text, "no free hugepages for the ring of cpu"), 1, "said once: %s", text);
     cr_expect_eq(tu_count_substr(text, "uses 4 KiB pages in /dev/shm/shmlog"), 1, "%s", text);
+    int records = records_matching(out, "huge.*cpu=[0-9]* i=");
     char cmd[3 * TU_PATH_MAX + 200];
-    snprintf(cmd, sizeof cmd, "%s read %s | grep -c 'huge.*cpu=[0-9]* i='", tu_exe("SHMLOG_DUMP"), out);
-    FILE *f = popen(cmd, "r");
-    cr_assert_not_null(f);
-    int records = -1;
-    cr_assert_eq(fscanf(f, "%d", &records), 1);
-    pclose(f);
     cr_expect_eq(records, 20, "the records of both cpus, the ring on 4 KiB pages too: %d", records);
     snprintf(cmd, sizeof cmd, "%s verify %s >/dev/null && %s read --format json %s | grep -q '\"loss\"'",
              tu_exe("SHMLOG_DUMP"), out, tu_exe("SHMLOG_DUMP"), out);
     cr_expect_eq(WEXITSTATUS(system(cmd)), 1, "the files are whole and hold no loss");
+    tu_rmtree(out);
+    unlink(log);
+}
+
+#define FORK_CHILDREN 10
+
+/* Forks child k, which logs 100 records, removes then (if not NULL) and
+ * shuts down; 0 once it exited 0. */
+static int fork_logging_child(int k, const char *then_remove)
+{
+    pid_t c = fork();
+    if (c == 0) {
+        for (int i = 0; i < 100; i++)
+            SHMLOG_INFO("child=%d i=%d", k, i);
+        if (then_remove)
+            unlink(then_remove);
+        shmlog_shutdown();
+        _exit(0);
+    }
+    int st;
+    return c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* run_namespaced, with hugetlbfs to be had, on the first cpu this process may run on. */
+static void run_namespaced_on_first_cpu(int (*body)(const char *out, const char *log, const int *cpus),
+                                        char out[TU_DIR_MAX], char log[TU_DIR_MAX + 8], char *text, size_t cap)
+{
+    need_hugetlbfs();
+    cpu_set_t set;
+    cr_assert_eq(sched_getaffinity(0, sizeof set, &set), 0);
+    int cpus[2] = {0, 0};
+    while (!CPU_ISSET(cpus[0], &set))
+        cpus[0]++;
+    run_namespaced(body, cpus, out, log, text, cap);
+}
+
+/* The namespace of fallback_child with its two hugepages taken by this
+ * process's meta and its ring on cpu: forks children that each log 100
+ * records and shut down, then drains them all with the collector into out.
+ * A child finds the shared hugetlbfs full (as any local user can make it):
+ * it must fall back as init does, not stop logging. Exits 0, or the step
+ * that failed. */
+static int fork_fallback_child(const char *out, const char *log, const int *cpus)
+{
+    int cpu = cpus[0], children = FORK_CHILDREN;
+    int rc = hidden_hugetlbfs(log);
+    if (rc)
+        return rc;
+    if (init_in_default_dir() != 0 || tu_pin_self(cpu) != 0)
+        return 13;
+    SHMLOG_INFO("parent before the forks"); /* its ring takes the second page */
+    if (!shmlog_dir() || strcmp(shmlog_dir(), "/dev/hugepages/shmlog") != 0)
+        return 14;
+    for (int k = 0; k < children; k++)
+        if (fork_logging_child(k, NULL) != 0)
+            return 16;
+    return shut_down_and_collect(out) == 0 ? 0 : 17;
+}
+
+Test(hugepages, a_child_forked_when_hugepages_are_exhausted_falls_back_as_init_does, .init = huge_up,
+     .fini = huge_down, .timeout = 60)
+{
+    enum { CHILDREN = FORK_CHILDREN };
+    char out[TU_DIR_MAX], log[TU_DIR_MAX + 8], text[1 << 16] = "";
+    run_namespaced_on_first_cpu(fork_fallback_child, out, log, text, sizeof text);
+    cr_expect_eq(tu_count_substr(text, "logging off in child"), 0, "%s", text);
+    cr_expect_eq(tu_count_substr(text, "no free hugepages in /dev/hugepages/shmlog, so rings use 4 KiB pages in "
+                                       "/dev/shm/shmlog"), CHILDREN, "init's warning, once a child: %s", text);
+    int records = records_matching(out, "huge.*child=[0-9]* i=");
+    cr_expect_eq(records, CHILDREN * 100, "every child's records, on 4 KiB pages: %d of %d", records, CHILDREN * 100);
+    struct tu_read got = {0};
+    tu_read_all(out, &got);
+    cr_expect_eq(got.errors, 0, "%s", got.first_error);
+    cr_expect_eq(got.exits, CHILDREN + 1, "an EXIT for the parent and each child");
+    for (int r = 0; r <= SHM_LOSS_REASON_MAX; r++)
+        cr_expect_eq(got.lost[r], 0, "no loss (reason %d): %lu", r, (unsigned long)got.lost[r]);
+    tu_read_free(&got);
+    tu_rmtree(out);
+    unlink(log);
+}
+
+/* As fork_fallback_child, with /dev/shm full too: the child can make no
+ * segment at all. It logs 100 records, then room is made and it shuts down:
+ * its segments are made then, and the calls it could not write reach the
+ * files as a counted loss. Exits 0, or the step that failed. */
+static int fork_no_room_child(const char *out, const char *log, const int *cpus)
+{
+    int rc = hidden_hugetlbfs(log);
+    if (rc)
+        return rc;
+    if (init_in_default_dir() != 0 || tu_pin_self(cpus[0]) != 0)
+        return 13;
+    SHMLOG_INFO("parent before the fork"); /* its ring takes the second page */
+    int fd = open("/dev/shm/filler", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    static char block[1 << 16];
+    while (fd >= 0 && write(fd, block, sizeof block) > 0)
+        ;
+    if (fd < 0 || errno != ENOSPC)
+        return 14;
+    close(fd);
+    if (fork_logging_child(0, "/dev/shm/filler") != 0)
+        return 16;
+    return shut_down_and_collect(out) == 0 ? 0 : 17;
+}
+
+Test(hugepages, a_child_that_can_make_no_segment_counts_its_calls_into_the_files, .init = huge_up,
+     .fini = huge_down, .timeout = 60)
+{
+    char out[TU_DIR_MAX], log[TU_DIR_MAX + 8], text[1 << 16] = "";
+    run_namespaced_on_first_cpu(fork_no_room_child, out, log, text, sizeof text);
+    cr_expect_eq(tu_count_substr(text, "no segments for child"), 1, "%s", text);
+    cr_expect_eq(tu_count_substr(text, "logs again"), 1, "%s", text);
+    struct tu_read got = {0};
+    tu_read_all(out, &got);
+    cr_expect_eq(got.errors, 0, "%s", got.first_error);
+    cr_expect_eq(got.n, 1, "the parent's record only");
+    cr_expect_eq(got.lost[SHM_LOSS_BEFORE_INIT], 100, "the child's 100 calls, counted: %lu",
+                 (unsigned long)got.lost[SHM_LOSS_BEFORE_INIT]);
+    cr_expect_eq(got.exits, 2, "an EXIT for the parent and the child");
+    tu_read_free(&got);
     tu_rmtree(out);
     unlink(log);
 }

@@ -83,7 +83,8 @@ class Event(collections.namedtuple("Event", _EVENT_FIELDS)):
     site, msg, fields, truncated, clamped, backtrace, error, proc_start,
     time_uncertain, func, thread (None where the process named no thread).
     Losses: loss_reason ("dropped", "overwritten", "dead_writer", "corrupt",
-    "no_ring", "unregistered", "before_init", "unencodable", "undecodable"),
+    "no_ring", "unregistered", "before_init", "unencodable", "undecodable",
+    "file_removed"),
     loss_records, loss_positions,
     loss_first_seq. Exits: exit_records, exit_lost, exit_how ("shutdown",
     "died"; None in files from before the distinction). Errors and notes:
