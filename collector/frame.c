@@ -57,12 +57,29 @@ void note_release(struct collector_state *c, struct ring *r, uint64_t pos)
     mark_content(c);
 }
 
+void note_defined(struct collector_state *c)
+{
+    if (shlog_enc_file_full(c->cur->enc))
+        c->rotate_soon = 1;
+}
+
+int file_takes_process(const struct collector_state *c, const struct proc *p)
+{
+    return !c->rotate_soon || shlog_enc_has_process(c->cur->enc, p->key);
+}
+
+/* Callers ask file_takes_process first, and no process is defined once the
+ * file is full (rotate_soon): its processes stay SHLOG_FILE_ROOM_PROCS below
+ * what readers keep, and this never meets the encoder's -ENOSPC. */
 int ensure_process(struct collector_state *c, struct proc *p)
 {
     if (shlog_enc_has_process(c->cur->enc, p->key))
         return 0;
     int rc = end_batch(c);
-    return rc ? rc : shlog_enc_process(c->cur->enc, p->key, &p->info);
+    if (!rc)
+        rc = shlog_enc_process(c->cur->enc, p->key, &p->info);
+    note_defined(c);
+    return rc;
 }
 
 void batch_passed_from(struct collector_state *c, struct ring *r, uint64_t from)
