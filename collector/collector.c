@@ -281,13 +281,17 @@ static int rings_settled(const struct proc *p)
  * nothing here frees one. */
 static int drain_to_end(struct proc *p)
 {
+    if (!file_takes_process(&col, p)) {
+        col.flush_soon = 1;
+        return 0;
+    }
     for (struct ring *r = p->rings; r; r = r->next) {
         for (;;) {
             if (frame_full(&col) || col.rotate_soon) {
                 col.flush_soon = 1;
                 return 0;
             }
-            if (r->broken || drain_ring(&col, r, DRAIN_BUDGET, 0) == 0)
+            if (drain_ring(&col, r, DRAIN_BUDGET, 0) == 0) /* a broken ring: at once */
                 break;
         }
         if (r->quarantined) /* what its writers added after it was abandoned */
@@ -339,7 +343,6 @@ static int rotate(void)
     }
     col.cur = nf;
     col.rotations++;
-    col.file_site_bytes = 0;
     col.rotate_soon = 0;
     old->closing = 1;
     if (old->inflight == 0)
@@ -385,13 +388,17 @@ static void shutdown_all(void)
                     moved += drain_ring(&col, r, DRAIN_BUDGET, 0);
         if (col.flush_soon)
             flush_wait();
-        if (col.rotate_soon) { /* a file's sites near what readers keep */
+        /* A file's definitions near what readers keep: the rings its
+         * processes could not enter wait for this new file. */
+        int rotated = col.rotate_soon;
+        if (rotated) {
             flush_wait();
             rotate();
+            finish_gone();
         }
         reap(0, 0);
         apply_completed();
-        if (!moved)
+        if (!moved && !rotated)
             break;
     }
     flush_wait();

@@ -42,11 +42,6 @@
 #define MAX_UIDS 32
 #define SITE_PAGE 1024u              /* site slots made at a time */
 #define UID_BUDGET_BYTES (64ull << 20) /* call sites the collector keeps per owner */
-/* A file's sites, counted as readers bound them (1 KiB a site and its two
- * strings: FORMAT.md, section 2): past ROTATE a new file begins soon, past
- * MAX a site is not written (its records go raw) until it has. */
-#define FILE_SITES_ROTATE (48ull << 20)
-#define FILE_SITES_MAX (60ull << 20)
 #define MAX_INFLIGHT 8              /* frames submitted and not yet done */
 #define FRAME_MAX_RECORDS 65536u    /* flush a frame at this many records ... */
 #define FRAME_MAX_RAW (16u << 20)   /* ... or this many uncompressed bytes ... */
@@ -133,6 +128,8 @@ struct ring {
     uint64_t abandoned_to;  /* ... and positions up to here were written as lost */
     uint64_t encoded_to;    /* a pass: positions below are in the frame (what a fault leaves) */
     struct backtrace *bt;   /* its kept backtrace records (backtrace.c), or NULL */
+    int unread_due;         /* not readable at all: its loss (from unread_tail to unread_head) is still to be written */
+    uint64_t unread_tail, unread_head;
     struct ring *next;
 };
 
@@ -270,8 +267,7 @@ struct collector_state {
     struct outfile *cur;       /* the file frames go to (output.c rotates it) */
     uint64_t build_first_ns;   /* when the frame being built got its first content, 0 if empty */
     int flush_soon;            /* the frame being built is to be flushed now (flush_frame clears it) */
-    uint64_t file_site_bytes;  /* the current file's sites (FILE_SITES_*) */
-    int rotate_soon;           /* they passed FILE_SITES_ROTATE */
+    int rotate_soon;           /* the current file's definitions near what readers keep (shlog_enc_file_full) */
     /* counters */
     uint64_t records, frames, fast_frames, bytes;
     int filling;                /* frames go at opt.zstd_fast_level: see set_frame_level */
@@ -396,6 +392,13 @@ void proc_wrote(struct collector_state *c, struct proc *p, uint64_t records);
 int write_exit(struct collector_state *c, struct proc *p, enum shlog_exit_how how);
 /* A process is in file f now (key, info): its tally there. Returns its index. */
 size_t tally_add(struct outfile *f, uint32_t key, const struct shm_proc_info *info);
+/* Whether p may have sections in the current file now: it is defined there,
+ * or the file is not near what readers keep (rotate_soon). Else what it has
+ * waits, in its rings and its meta, for the next file. */
+int file_takes_process(const struct collector_state *c, const struct proc *p);
+/* A definition went into the current file: near what readers keep, a new
+ * file begins before the next (rotate_soon). */
+void note_defined(struct collector_state *c);
 /* The open batch is of ring r, its process in the file: 1 if it was begun now. */
 int batch_of(struct collector_state *c, struct ring *r);
 /* Records of ring r from position `from` on were kept (not written): an open
@@ -417,7 +420,7 @@ void lose_abandoned(struct collector_state *c, struct ring *r);
  * batch open: its loss marker, counted, and said once per ring. kept: a
  * record kept for a backtrace. */
 void unencodable(struct collector_state *c, struct ring *r, struct shm_loss *l, const char *why, int kept);
-void lose_unreadable_ring(struct collector_state *c, struct proc *p, uint32_t cpu, uint64_t tail, uint64_t head);
+void lose_unreadable_ring(struct collector_state *c, struct ring *r);
 /* File gone was deleted while open: what it held of each process is lost,
  * written into the current file as a counted loss (and its EXITs again), and
  * said once. */

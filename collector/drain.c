@@ -324,9 +324,15 @@ static uint64_t pass_bound(struct ring *r, uint64_t start, int patient, int *rea
  * positions it advanced (0: nothing new). */
 uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, int patient)
 {
+    struct proc *p = r->proc;
+    if (!file_takes_process(c, p)) { /* the next file takes it: the loop begins it at once */
+        c->flush_soon = c->backlog = 1;
+        return 0;
+    }
+    if (r->unread_due)
+        lose_unreadable_ring(c, r);
     if (r->broken)
         return 0;
-    struct proc *p = r->proc;
     uint64_t start = r->read_pos;
     struct drain_pass dp = {.pos = start};
     sigjmp_buf jb;

@@ -74,6 +74,20 @@ size_t tally_add(struct outfile *f, uint32_t key, const struct shm_proc_info *in
     return f->nprocs++;
 }
 
+void note_defined(struct collector_state *c)
+{
+    if (shlog_enc_file_full(c->cur->enc))
+        c->rotate_soon = 1;
+}
+
+int file_takes_process(const struct collector_state *c, const struct proc *p)
+{
+    return !c->rotate_soon || shlog_enc_has_process(c->cur->enc, p->key);
+}
+
+/* Callers ask file_takes_process first, and no process is defined once the
+ * file is full (rotate_soon): its processes stay SHLOG_FILE_ROOM_PROCS below
+ * what readers keep, and this never meets the encoder's -ENOSPC. */
 int ensure_process(struct collector_state *c, struct proc *p)
 {
     if (shlog_enc_has_process(c->cur->enc, p->key))
@@ -85,6 +99,7 @@ int ensure_process(struct collector_state *c, struct proc *p)
         p->tally = tally_add(c->cur, p->key, &p->info);
         p->tally_gen = c->cur->gen;
     }
+    note_defined(c);
     return rc;
 }
 

@@ -40,6 +40,8 @@ void unencodable(struct collector_state *c, struct ring *r, struct shm_loss *l, 
  * without a ring, of sites without a place in the table) into loss markers. */
 void proc_losses(struct collector_state *c, struct proc *p)
 {
+    if (!file_takes_process(c, p)) /* counted from where they were seen last, in the next file */
+        return;
     volatile uint64_t no_ring = p->no_ring_seen, unregistered = p->unregistered_seen,
                       before_init = p->before_init_seen;
     sigjmp_buf jb;
@@ -65,13 +67,17 @@ void proc_losses(struct collector_state *c, struct proc *p)
         }
 }
 
-/* A ring of p that cannot be read at all: the positions its header says it
- * holds are lost, at least one record (the header itself may lie). */
-void lose_unreadable_ring(struct collector_state *c, struct proc *p, uint32_t cpu, uint64_t tail, uint64_t head)
+/* A ring that cannot be read at all (r->unread_*): the positions its header
+ * says it holds are lost, at least one record (the header itself may lie);
+ * written when its process may be in the file, else by a later drain_ring. */
+void lose_unreadable_ring(struct collector_state *c, struct ring *r)
 {
-    uint64_t n = head - tail <= SHMLOG_RING_MAX_RECORDS ? head - tail : 0;
-    struct shm_loss l = {.first_pos = tail, .positions = n, .records = n ? n : 1, .reason = SHM_LOSS_CORRUPT};
-    emit_proc_loss(c, p, cpu, &l, 0);
+    if (!file_takes_process(c, r->proc))
+        return;
+    uint64_t n = r->unread_head - r->unread_tail <= SHMLOG_RING_MAX_RECORDS ? r->unread_head - r->unread_tail : 0;
+    struct shm_loss l = {.first_pos = r->unread_tail, .positions = n, .records = n ? n : 1, .reason = SHM_LOSS_CORRUPT};
+    emit_proc_loss(c, r->proc, r->cpu, &l, 0);
+    r->unread_due = 0;
 }
 
 /* What a quarantined ring holds past what was read is lost: written as

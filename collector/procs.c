@@ -315,7 +315,10 @@ static int open_ring(struct collector_state *c, const char *path, int dir, uint3
     if (o.rc) {
         r->broken = 1;
         warnx("%s: not readable (%s): what it holds is counted as lost", path, err);
-        lose_unreadable_ring(c, p, cpu, o.tail, o.head);
+        r->unread_due = 1;
+        r->unread_tail = o.tail;
+        r->unread_head = o.head;
+        lose_unreadable_ring(c, r);
     }
     return 0;
 }
@@ -435,6 +438,17 @@ enum shlog_exit_how proc_exit_how(struct proc *p)
 
 /* ==== What the file holds of a process: its categories and sites ==== */
 
+/* A definition of a process already in the file: one the file has no room
+ * for (what readers keep of a file's definitions, FORMAT.md) is left out of
+ * it, its records written without it until the next file, which begins soon
+ * (rotate_soon) and defines it again. */
+static void defined(struct collector_state *c, int rc, const char *what)
+{
+    if (rc != -ENOSPC)
+        check_enc(rc, what);
+    note_defined(c);
+}
+
 struct categories_read {
     const struct shm_seg *meta;
     struct shm_categories *out;
@@ -461,23 +475,9 @@ void categories_name(struct collector_state *c, struct proc *p, unsigned id)
         memset(p->cats, 0, sizeof *p->cats);
     for (unsigned i = p->cats_named; i < p->cats->count; i++)
         if (p->cats->names[i][0])
-            check_enc(shlog_enc_category(c->cur->enc, p->key, i, p->cats->names[i]), "a category");
+            defined(c, shlog_enc_category(c->cur->enc, p->key, i, p->cats->names[i]), "a category");
     /* an id without a name is not looked up again in this file */
     p->cats_named = id < p->cats->count ? p->cats->count : id + 1;
-}
-
-/* Whether the current file can take one more site within what readers keep
- * of a file's sites: a new file begins when they near it (rotate_soon), and
- * until then a site past the hard bound is left out (its records go raw). */
-static int file_takes_site(struct collector_state *c, const struct shm_site *site)
-{
-    uint64_t cost = 1024u + site->fmt_len + site->file_len + site->func_len + site->desc_len + 4;
-    if (c->file_site_bytes + cost > FILE_SITES_MAX)
-        return 0;
-    c->file_site_bytes += cost;
-    if (c->file_site_bytes >= FILE_SITES_ROTATE)
-        c->rotate_soon = 1;
-    return 1;
 }
 
 void site_in_file_slow(struct collector_state *c, struct proc *p, uint32_t id)
@@ -486,8 +486,8 @@ void site_in_file_slow(struct collector_state *c, struct proc *p, uint32_t id)
     const struct shm_site *site = site_of(p, id, &slot);
     if (site)
         category_in_file(c, p, site->category);
-    if (site && !shlog_enc_has_site(c->cur->enc, p->key, id) && file_takes_site(c, site))
-        check_enc(shlog_enc_site(c->cur->enc, p->key, site), "a site");
+    if (site && !shlog_enc_has_site(c->cur->enc, p->key, id))
+        defined(c, shlog_enc_site(c->cur->enc, p->key, site), "a site");
     if (site && slot)
         slot->file_gen = c->cur->gen;
 }
@@ -585,7 +585,7 @@ void thread_in_file_slow(struct collector_state *c, struct proc *p, uint32_t tid
             return;
     }
     if (t->name[0] && t->file_gen != c->cur->gen)
-        check_enc(shlog_enc_thread(c->cur->enc, p->key, tid, t->name), "a thread");
+        defined(c, shlog_enc_thread(c->cur->enc, p->key, tid, t->name), "a thread");
     t->file_gen = c->cur->gen;
 }
 

@@ -184,12 +184,6 @@ SHLOG_CODING_STATIC void buf_free(struct buf *b)
     b->len = b->cap = 0;
 }
 
-/* Bounds on the definitions one file may make that a reader (and the
- * context of a shipper, shlog_context.c) keeps for a hostile file. */
-#define MAX_PROCS_PER_FILE 65536u
-#define MAX_SITES_PER_FILE (1u << 20)
-#define MAX_SITE_STRING_BYTES (64u << 20)
-
 /* ==== A hash map from two u64 keys to a u32 value ==== */
 
 struct map_slot {

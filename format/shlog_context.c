@@ -10,8 +10,6 @@
 
 #include <zstd.h>
 
-/* Definitions kept, at most: a reader keeps no more (MAX_*_PER_FILE). */
-#define MAX_CATEGORIES_PER_FILE (1u << 16)
 #define DEFS_ZSTD_LEVEL 3 /* a context is made again only when what a frame uses changes */
 /* CLOCK sections kept, the newest: about 6 s of 50 ms frames, as many
  * anchors as a reader keeps (FORMAT.md, section 6). */
@@ -119,8 +117,9 @@ static int learn(struct shlog_context *c, struct map *m, uint64_t k1, uint64_t k
     size_t n = 1 + varint_len(len) + len;
     uint32_t *idx = map_find(m, k1, k2);
     size_t old = idx ? c->items[*idx]->len : 0;
-    if (c->bytes - old + n > MAX_SITE_STRING_BYTES || (!idx && c->nitems >= MAX_PROCS_PER_FILE +
-                                                                          MAX_SITES_PER_FILE + MAX_CATEGORIES_PER_FILE))
+    /* Definitions kept, at most: a reader keeps no more (SHLOG_FILE_MAX_*). */
+    if (c->bytes - old + n > SHLOG_FILE_MAX_DEFINITION_BYTES ||
+        (!idx && c->nitems >= SHLOG_FILE_MAX_PROCS + SHLOG_FILE_MAX_SITES + SHLOG_FILE_MAX_NAMES))
         return -E2BIG;
     struct item *it = malloc(sizeof(*it) + n);
     if (!it)

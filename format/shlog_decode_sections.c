@@ -70,8 +70,8 @@ static int sec_process(struct shlog_reader *r, struct cur *c, struct shlog_event
     memcpy(pi.host, host, host_len);
     struct shlog_proc *p = need_proc(r, key);
     if (!p) {
-        if (r->nprocs >= MAX_PROCS_PER_FILE)
-            return shlog__frame_damaged(r, ev, "more than %u processes", MAX_PROCS_PER_FILE);
+        if (r->nprocs >= SHLOG_FILE_MAX_PROCS)
+            return shlog__frame_damaged(r, ev, "more than %u processes", SHLOG_FILE_MAX_PROCS);
         p = calloc(1, sizeof(*p));
         if (!p || shlog__grow_array(&r->proc_v, &r->procs_cap, r->nprocs, sizeof(*r->proc_v)) ||
             shlog__map_insert(&r->procs, key, 0, (uint32_t)r->nprocs)) {
@@ -87,6 +87,10 @@ static int sec_process(struct shlog_reader *r, struct cur *c, struct shlog_event
     ev->proc = p;
     return 1;
 }
+
+/* The encoder counts a site as SHLOG_FILE_SITE_HEAD_BYTES and its strings:
+ * never less than this reader does, so a file it writes is one this reader keeps. */
+_Static_assert(sizeof(struct dec_site) + 4 <= SHLOG_FILE_SITE_HEAD_BYTES, "a site's head outgrew the encoder's count");
 
 static int sec_site(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
 {
@@ -121,7 +125,7 @@ static int sec_site(struct shlog_reader *r, struct cur *c, struct shlog_event *e
         return shlog__frame_damaged(r, ev, "SITE of an undefined process %llu", (unsigned long long)proc);
     uint32_t *idx = map_find(&r->sites, proc, id);
     size_t bytes = sizeof(struct dec_site) + fmt_len + file_len + func_len + desc_len + 4;
-    if ((!idx && r->nsites >= MAX_SITES_PER_FILE) || r->site_bytes + bytes > MAX_SITE_STRING_BYTES)
+    if ((!idx && r->nsites >= SHLOG_FILE_MAX_SITES) || r->site_bytes + bytes > SHLOG_FILE_MAX_SITE_BYTES)
         return shlog__frame_damaged(r, ev, "site table over its bound");
     struct arg_plan plan;
     shlog__plan_site(&plan, nargs, types); /* nargs <= SHMLOG_MAX_ARGS, types valid: checked above */

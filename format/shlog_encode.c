@@ -138,6 +138,10 @@ struct shlog_enc {
      * encode, for shlog_enc_take_loss: lost_why NULL when none. */
     struct shm_loss lost;
     const char *lost_why;
+    /* The file's definitions as readers count them (SHLOG_FILE_MAX_*);
+     * nsites counts its sites. */
+    uint32_t nprocs, names;
+    uint64_t site_bytes, def_bytes;
 };
 
 #define COL_ROOM_RECORDS 256u
@@ -216,6 +220,27 @@ int shlog_enc_has_site(const struct shlog_enc *e, uint32_t proc, uint32_t site)
     return map_find(&e->sites, proc, site) != NULL;
 }
 
+int shlog_enc_file_full(const struct shlog_enc *e)
+{
+    return e->nprocs >= SHLOG_FILE_MAX_PROCS - SHLOG_FILE_ROOM_PROCS ||
+           e->nsites >= SHLOG_FILE_MAX_SITES - SHLOG_FILE_ROOM_SITES ||
+           e->names >= SHLOG_FILE_MAX_NAMES - SHLOG_FILE_ROOM_NAMES ||
+           e->site_bytes >= SHLOG_FILE_MAX_SITE_BYTES - SHLOG_FILE_ROOM_BYTES ||
+           e->def_bytes >= SHLOG_FILE_MAX_DEFINITION_BYTES - SHLOG_FILE_ROOM_BYTES;
+}
+
+/* A definition section of a body of at most n bytes fits what readers keep
+ * of the file's definitions; counted once it is written (enc_defined). */
+static int enc_room(const struct shlog_enc *e, size_t n)
+{
+    return e->def_bytes + 1 + VARINT_MAX + n <= SHLOG_FILE_MAX_DEFINITION_BYTES;
+}
+
+static void enc_defined(struct shlog_enc *e, size_t n)
+{
+    e->def_bytes += 1 + varint_len(n) + n;
+}
+
 /* Appends a section whose body was built in body[0..n) to to. */
 static int put_section(struct buf *to, unsigned type, const uint8_t *body, size_t n)
 {
@@ -269,9 +294,16 @@ int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_
         p += sizeof(pi->instance);
     }
     int first = !map_find(&e->procs, proc, 0);
-    int rc = enc_definition(e, SHLOG_SEC_PROCESS, body, (size_t)(p - body), first);
+    size_t n = (size_t)(p - body);
+    if ((first && e->nprocs >= SHLOG_FILE_MAX_PROCS) || !enc_room(e, n))
+        return -ENOSPC;
+    int rc = enc_definition(e, SHLOG_SEC_PROCESS, body, n, first);
     if (!rc && first)
         rc = shlog__map_insert(&e->procs, proc, 0, 0);
+    if (!rc) {
+        e->nprocs += (uint32_t)first;
+        enc_defined(e, n);
+    }
     return rc;
 }
 
@@ -283,7 +315,15 @@ static int enc_proc_name(struct shlog_enc *e, uint8_t type, uint32_t proc, uint3
     p = put_varint(p, id);
     p = put_varint(p, len);
     memcpy(p, name, len);
-    return enc_section(e, type, body, (size_t)(p + len - body));
+    size_t n = (size_t)(p + len - body);
+    if (e->names >= SHLOG_FILE_MAX_NAMES || !enc_room(e, n))
+        return -ENOSPC;
+    int rc = enc_section(e, type, body, n);
+    if (!rc) {
+        e->names++;
+        enc_defined(e, n);
+    }
+    return rc;
 }
 
 int shlog_enc_category(struct shlog_enc *e, uint32_t proc, uint32_t id, const char *name)
@@ -311,6 +351,16 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
 {
     if (!map_find(&e->procs, proc, 0))
         return -ENOENT;
+    size_t fmt_len = s->fmt_len < SHMLOG_MAX_FMT_BYTES ? s->fmt_len : SHMLOG_MAX_FMT_BYTES;
+    size_t file_len = s->file_len < SHMLOG_MAX_FILE_BYTES ? s->file_len : SHMLOG_MAX_FILE_BYTES;
+    size_t func_len = s->func_len < SHMLOG_MAX_FUNC_BYTES ? s->func_len : SHMLOG_MAX_FUNC_BYTES;
+    size_t desc_len = s->desc_len < SHMLOG_MAX_DESC_BYTES ? s->desc_len : SHMLOG_MAX_DESC_BYTES;
+    /* A reader counts a site defined again as a site more: so does this. */
+    uint64_t cost = SHLOG_FILE_SITE_HEAD_BYTES + fmt_len + file_len + func_len + desc_len;
+    if ((!map_find(&e->sites, proc, s->id) && e->nsites >= SHLOG_FILE_MAX_SITES) ||
+        e->site_bytes + cost > SHLOG_FILE_MAX_SITE_BYTES ||
+        !enc_room(e, 7 * VARINT_MAX + 3 + SHMLOG_MAX_ARGS + fmt_len + file_len + func_len + desc_len))
+        return -ENOSPC;
     struct arg_plan plan;
     shlog__plan_site(&plan, s->nargs, s->arg_types);
     size_t units = plan_tables_within(&plan, e->table_units);
@@ -341,11 +391,6 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
     /* stale: each context starts over at its first use */
     shlog__site_tables_init(&plan, mem, e->batch_gen - 1, es->ctx, &es->ctx_gen, &es->keyed, &es->str);
     unsigned nargs = plan.raw_only && s->nargs > SHMLOG_MAX_ARGS ? 0 : s->nargs;
-
-    size_t fmt_len = s->fmt_len < SHMLOG_MAX_FMT_BYTES ? s->fmt_len : SHMLOG_MAX_FMT_BYTES;
-    size_t file_len = s->file_len < SHMLOG_MAX_FILE_BYTES ? s->file_len : SHMLOG_MAX_FILE_BYTES;
-    size_t func_len = s->func_len < SHMLOG_MAX_FUNC_BYTES ? s->func_len : SHMLOG_MAX_FUNC_BYTES;
-    size_t desc_len = s->desc_len < SHMLOG_MAX_DESC_BYTES ? s->desc_len : SHMLOG_MAX_DESC_BYTES;
     uint8_t body[7 * VARINT_MAX + 3 + SHMLOG_MAX_ARGS + SHMLOG_MAX_FMT_BYTES + SHMLOG_MAX_FILE_BYTES +
                  SHMLOG_MAX_FUNC_BYTES + SHMLOG_MAX_DESC_BYTES];
     uint8_t *p = body;
@@ -363,7 +408,12 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
         p = put_counted(p, s->func, func_len);
         p = put_counted(p, s->desc, desc_len);
     }
-    return enc_definition(e, SHLOG_SEC_SITE, body, (size_t)(p - body), first);
+    int rc = enc_definition(e, SHLOG_SEC_SITE, body, (size_t)(p - body), first);
+    if (!rc) {
+        e->site_bytes += cost;
+        enc_defined(e, (size_t)(p - body));
+    }
+    return rc;
 }
 
 int shlog_enc_loss(struct shlog_enc *e, uint32_t proc, uint32_t cpu, const struct shm_loss *l,

@@ -66,7 +66,7 @@ Test(bounds, call_sites_cost_their_uid_a_bounded_amount_and_are_all_written)
     tu_assert_segments_gone(&env, 20000);
     tu_stop_collector(&env, &col);
     /* The man page's bounds: the uid's budget (64 MiB), a file's sites
-     * (48 MiB, FILE_SITES_ROTATE) and the frames (48 MiB); under
+     * (48 MiB, shlog_enc_file_full) and the frames (48 MiB); under
      * AddressSanitizer also its quarantine of freed memory (256 MiB). */
     long bound_kb = (64 + 48 + 48) * 1024;
 #if defined(__SANITIZE_ADDRESS__)

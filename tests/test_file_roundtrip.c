@@ -361,3 +361,136 @@ Test(file_roundtrip, follow_waits_for_a_frame_being_written)
     close(src);
     close(dst);
 }
+
+/* A file named name in the test's directory, its path in path. */
+static void bound_file(struct tu_file *f, char path[300], const char *name)
+{
+    snprintf(path, 300, "%s/%s", dir, name);
+    tu_file_open(f, path, 1);
+}
+
+/* One record of site 0 ("no arguments") of process key at position pos. */
+static void one_record(struct shlog_enc *enc, uint32_t key, uint64_t pos)
+{
+    struct shm_copied_record r;
+    memset(&r, 0, sizeof(r));
+    tu_slots(&r, 0);
+    r.pos = pos;
+    r.tsc = 1000 + pos;
+    r.tid = 77;
+    r.level = SHMLOG_LEVEL_INFO;
+    cr_assert_eq(shlog_enc_batch_begin(enc, key, 0), 0);
+    cr_assert_eq(shlog_enc_record(enc, &r), 0);
+    cr_assert_eq(shlog_enc_batch_end(enc), 0);
+}
+
+/* Readers keep SHLOG_FILE_MAX_PROCS processes of a file: the encoder defines
+ * exactly that many, says the file is full SHLOG_FILE_ROOM_PROCS before, and
+ * refuses the next (a file with one more lost every frame after it to its
+ * readers); the processes it took, and their records, all read back. */
+Test(file_roundtrip, a_file_defines_as_many_processes_as_readers_keep)
+{
+    char path[300];
+    struct tu_file f;
+    bound_file(&f, path, "procs.shlog");
+    struct shm_site s;
+    tu_site(&s, 0, "no arguments", 0);
+    struct shm_proc_info pi;
+    for (uint32_t key = 1; key <= SHLOG_FILE_MAX_PROCS; key++) {
+        cr_assert_eq(shlog_enc_file_full(f.enc), key > SHLOG_FILE_MAX_PROCS - SHLOG_FILE_ROOM_PROCS,
+                     "full before process %u", key);
+        tu_proc_info(&pi, key, key);
+        cr_assert_eq(shlog_enc_process(f.enc, key, &pi), 0, "process %u", key);
+        if (key % 8192 == 0)
+            tu_file_flush(&f);
+    }
+    cr_assert(shlog_enc_file_full(f.enc));
+    tu_proc_info(&pi, SHLOG_FILE_MAX_PROCS + 1, 1);
+    cr_assert_eq(shlog_enc_process(f.enc, SHLOG_FILE_MAX_PROCS + 1, &pi), -ENOSPC, "one process past the bound");
+    cr_assert_eq(shlog_enc_has_process(f.enc, SHLOG_FILE_MAX_PROCS + 1), 0);
+    tu_proc_info(&pi, 1, 1);
+    cr_assert_eq(shlog_enc_process(f.enc, 1, &pi), 0, "a process of the file, defined again");
+    for (uint32_t key = 1; key <= SHLOG_FILE_MAX_PROCS; key += SHLOG_FILE_MAX_PROCS - 1) {
+        cr_assert_eq(shlog_enc_site(f.enc, key, &s), 0);
+        one_record(f.enc, key, 0);
+        cr_assert_eq(shlog_enc_exit(f.enc, key, 5, 1, 0, SHLOG_EXIT_SHUTDOWN), 0);
+    }
+    tu_file_flush(&f);
+    tu_file_close(&f);
+    struct tu_read got = {0};
+    cr_assert_eq(tu_read_shlog(path, NULL, &got), 0);
+    cr_assert_eq(got.errors, 0, "readers found damage: %s", got.first_error);
+    cr_assert_eq(got.processes, SHLOG_FILE_MAX_PROCS + 1);
+    cr_assert_eq(got.n, 2);
+    cr_assert_eq(got.rec_pid[0], 1);
+    cr_assert_eq(got.rec_pid[1], SHLOG_FILE_MAX_PROCS);
+    cr_assert_eq(got.exits, 2);
+    tu_read_free(&got);
+}
+
+/* Sites and names the same way: the encoder's count of a site is never less
+ * than a reader's, so every site it takes up to SHLOG_FILE_MAX_SITE_BYTES
+ * reads back, and the first past it is refused; thread names stop at
+ * SHLOG_FILE_MAX_NAMES. A frame read apart from its file (a shipper's
+ * context) takes all of them too. */
+Test(file_roundtrip, a_file_defines_as_many_sites_and_names_as_readers_keep)
+{
+    char path[300];
+    struct tu_file f;
+    bound_file(&f, path, "sites.shlog");
+    struct shm_proc_info pi;
+    tu_proc_info(&pi, 9, 9);
+    cr_assert_eq(shlog_enc_process(f.enc, 1, &pi), 0);
+    static struct shm_site s;
+    tu_site(&s, 0, "", 0);
+    memset(s.fmt, 'f', SHMLOG_MAX_FMT_BYTES);
+    s.fmt_len = SHMLOG_MAX_FMT_BYTES;
+    uint32_t sites = 0;
+    int rc;
+    while ((rc = shlog_enc_site(f.enc, 1, &s)) == 0) {
+        sites++;
+        s.id++;
+        memcpy(s.fmt, &s.id, sizeof(s.id)); /* each its own */
+        if (sites % 2048 == 0)
+            tu_file_flush(&f);
+    }
+    cr_assert_eq(rc, -ENOSPC);
+    uint64_t each = SHLOG_FILE_SITE_HEAD_BYTES + s.fmt_len + s.file_len;
+    cr_assert_eq(sites, SHLOG_FILE_MAX_SITE_BYTES / each, "%u sites of %lu bytes", sites, (unsigned long)each);
+    cr_assert(shlog_enc_file_full(f.enc));
+    uint32_t names = 0;
+    char name[16];
+    do {
+        snprintf(name, sizeof(name), "t%u", names);
+    } while ((rc = shlog_enc_thread(f.enc, 1, 100 + names, name)) == 0 && ++names);
+    cr_assert_eq(rc, -ENOSPC);
+    cr_assert_eq(names, SHLOG_FILE_MAX_NAMES);
+    tu_file_flush(&f);
+    tu_file_close(&f);
+    struct tu_read got = {0};
+    cr_assert_eq(tu_read_shlog(path, NULL, &got), 0);
+    cr_assert_eq(got.errors, 0, "readers found damage: %s", got.first_error);
+    cr_assert_eq(got.sites, sites);
+    tu_read_free(&got);
+
+    /* The shipper's context learns every definition of every frame. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert(fd >= 0);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    uint8_t *all = malloc((size_t)st.st_size);
+    cr_assert_eq(shlog_pread_full(fd, all, (size_t)st.st_size, 0), st.st_size);
+    close(fd);
+    struct shlog_context *ctx;
+    cr_assert_eq(shlog_context_new(&ctx), 0);
+    unsigned frames = 0;
+    for (uint64_t off = SHLOG_FILE_HEADER_BYTES; off < (uint64_t)st.st_size; frames++) {
+        uint64_t n = shlog_frame_bytes(all + off, (size_t)st.st_size - off);
+        cr_assert_gt(n, 0);
+        cr_assert_eq(shlog_context_next(ctx, all + off, n, NULL), 0, "frame %u", frames);
+        off += n;
+    }
+    cr_assert_eq(frames, f.nframes);
+    shlog_context_free(ctx);
+    free(all);
+}

@@ -53,6 +53,23 @@ extern "C" {
  * readable: it never shrinks. */
 #define SHLOG_MAX_FRAME_RAW (64u << 20)
 #define SHLOG_MAX_BATCH_RECORDS 65536u
+/* What readers keep of one file's definitions, at most (FORMAT.md, "What a
+ * file defines"): a frame that defines past one is damaged for them, with
+ * every record in it. The encoder refuses a definition past one (-ENOSPC)
+ * and says when a file is near (shlog_enc_file_full), so that its writer
+ * begins a new file first. */
+#define SHLOG_FILE_MAX_PROCS 65536u                /* processes (distinct keys) */
+#define SHLOG_FILE_MAX_SITES (1u << 20)            /* call sites (distinct process and id) */
+#define SHLOG_FILE_MAX_SITE_BYTES (64u << 20)      /* the sites, each counted as ... */
+#define SHLOG_FILE_SITE_HEAD_BYTES 1024u           /* ... this and its four strings (any reader's own, at most) */
+#define SHLOG_FILE_MAX_NAMES (1u << 16)            /* CATEGORY and THREAD sections */
+#define SHLOG_FILE_MAX_DEFINITION_BYTES (64u << 20) /* every definition section, whole (a shipper's context) */
+/* shlog_enc_file_full says 1 once a file has no more room left than this:
+ * what a writer may still add before it begins the next file. */
+#define SHLOG_FILE_ROOM_PROCS 1024u
+#define SHLOG_FILE_ROOM_SITES 16384u
+#define SHLOG_FILE_ROOM_NAMES 4096u
+#define SHLOG_FILE_ROOM_BYTES (16u << 20)          /* of the sites, and of the definitions */
 /* A record is in the files of its host before any record 1.2 s newer than it
  * (FORMAT.md, Order): what a reader that merges rings in time order waits for. */
 #define SHLOG_ORDER_WINDOW_NS 1200000000ull
@@ -121,8 +138,14 @@ void shlog_enc_free(struct shlog_enc *e);
 /* 1 if the process / site was already emitted into this file. */
 int shlog_enc_has_process(const struct shlog_enc *e, uint32_t proc);
 int shlog_enc_has_site(const struct shlog_enc *e, uint32_t proc, uint32_t site);
+/* 1 once the file's definitions have no more room left before a bound of
+ * SHLOG_FILE_MAX_* than SHLOG_FILE_ROOM_* says: begin a new file before
+ * defining more. */
+int shlog_enc_file_full(const struct shlog_enc *e);
 /* Section appends to the open frame. Not while a batch is open, except
- * shlog_enc_site, which may come between records (it lands before the batch). */
+ * shlog_enc_site, which may come between records (it lands before the batch).
+ * A definition (process, site, category, thread) past a bound of
+ * SHLOG_FILE_MAX_* is refused with -ENOSPC, the file unchanged. */
 int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_info *p);
 int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s);
 /* Names a category of proc that is not a built-in one (FORMAT.md, section 7). */
