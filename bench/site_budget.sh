@@ -85,7 +85,7 @@ echo "collector: ${cpu} s of cpu from its start to B's end, $nfiles files; its l
 grep -h 'call sites of uid' "$work/collector.log" | sed 's/^/  /' || true
 
 mkdir "$work/files16"
-find "$work/out" -name '*.shlog' | sort | head -16 | while read -r f; do ln "$f" "$work/files16/"; done
+find "$work/out" -name '*.shlog' | sort | sed -n 1,16p | while read -r f; do ln "$f" "$work/files16/"; done
 n16=$(find "$work/files16" -name '*.shlog' | wc -l)
 if [ "$n16" -gt 0 ]; then
     rss=$( { /usr/bin/time -v "$build/tools/shmlog-dump" read --format json "$work/files16" >/dev/null; } 2>&1 |
