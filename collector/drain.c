@@ -406,9 +406,26 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
     return pos - start;
 }
 
+/* Moves ring r of p to the end of p's rings. */
+static void ring_to_back(struct proc *p, struct ring *r)
+{
+    struct ring **at = &p->rings;
+    while (*at && *at != r)
+        at = &(*at)->next;
+    if (!*at || !r->next)
+        return;
+    *at = r->next;
+    struct ring *last = r->next;
+    while (last->next)
+        last = last->next;
+    last->next = r;
+    r->next = NULL;
+}
+
 /* Drains p's rings (those its owner's sites leave this pass). */
 static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *moved, uint64_t *cap)
 {
+    struct ring *spent_at = NULL;
     for (struct ring *r = p->rings; r; r = r->next) {
         if (!r->broken && r->view.cap < *cap)
             *cap = r->view.cap;
@@ -427,12 +444,15 @@ static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *move
         }
         *moved += drain_ring(c, r, DRAIN_BUDGET, 1);
         if (owner_pass_spent(p)) {
-            /* Its next pass begins after p; what its sites cost is compressed
-             * now, a pass's worth at a time. */
+            /* Its next pass begins after p, and p's next turn after r; what
+             * its sites cost is compressed now, a pass's worth at a time. */
             p->charge->resume = p->key - 1;
+            spent_at = r;
             c->flush_soon = 1;
         }
     }
+    if (spent_at)
+        ring_to_back(p, spent_at);
 }
 
 /* One pass over every ring. *smallest: the capacity of the smallest ring
