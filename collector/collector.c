@@ -275,10 +275,11 @@ static int rings_settled(const struct proc *p)
     return done > p->gone_listing && p->ring_unsettled != done;
 }
 
-/* Drains gone p's rings to their ends into the frame being built: 1, or 0
+/* Drains gone p's rings to their ends into the frame being built: 1, 0
  * when the frame filled (the loop writes it, and the rest waits for a later
- * call). Processes end only where the loop takes the writer's completions, so
- * nothing here frees one. */
+ * call), or -1 when its owner's sites took what a pass gives one owner (the
+ * rest waits for a later pass). Processes end only where the loop takes the
+ * writer's completions, so nothing here frees one. */
 static int drain_to_end(struct proc *p)
 {
     if (!file_takes_process(&col, p)) {
@@ -291,6 +292,8 @@ static int drain_to_end(struct proc *p)
                 col.flush_soon = 1;
                 return 0;
             }
+            if (owner_pass_spent(p))
+                return -1;
             if (drain_ring(&col, r, DRAIN_BUDGET, 0) == 0) /* a broken ring: at once */
                 break;
         }
@@ -311,7 +314,10 @@ static void finish_gone(void)
     for (struct proc *p = col.procs; p; p = p->next) {
         if (!p->gone || p->exit_queued || !rings_settled(p))
             continue;
-        if (!drain_to_end(p))
+        int drained = drain_to_end(p);
+        if (drained < 0)
+            continue;
+        if (!drained)
             break;
         proc_losses(&col, p);
         check_enc(end_batch(&col), "a batch");
@@ -382,6 +388,7 @@ static void shutdown_all(void)
             r->stop_at = ring_head_now(r);
     for (;;) {
         uint64_t moved = 0;
+        charges_new_pass(); /* the last drain: no one waits for others now */
         for (struct proc *p = col.procs; p; p = p->next)
             for (struct ring *r = p->rings; r; r = r->next)
                 if (r->read_pos < r->stop_at)

@@ -42,6 +42,12 @@
 #define MAX_UIDS 32
 #define SITE_PAGE 1024u              /* site slots made at a time */
 #define UID_BUDGET_BYTES (64ull << 20) /* call sites the collector keeps per owner */
+/* What one owner's call sites may cost a drain pass (read from its segments,
+ * written into the file): past it, its rings wait for the next pass, which
+ * begins with its processes after the one that spent it. An owner past its
+ * budget is late besides: its rings are drained after everyone else's. So
+ * what its sites cost the drain is its own wait, not the others'. */
+#define PASS_SITE_BYTES (1u << 20)
 #define MAX_INFLIGHT 8              /* frames submitted and not yet done */
 #define FRAME_MAX_RECORDS 65536u    /* flush a frame at this many records ... */
 #define FRAME_MAX_RAW (16u << 20)   /* ... or this many uncompressed bytes ... */
@@ -152,6 +158,9 @@ struct uid_charge {
     uid_t uid;
     uint64_t bytes;
     int warned;
+    int spent; /* a charge failed since bytes were last given back: its processes are late */
+    uint64_t pass_bytes; /* what its sites cost this pass (PASS_SITE_BYTES) */
+    uint32_t resume;     /* the next pass drains its processes of this key and below first */
     struct uid_charge *next;
 };
 
@@ -507,6 +516,25 @@ void scan_detached(int dir, const char *path, ino_t ino);
  * (its records are then stored raw). The copy is valid until the next call.
  * *slot_out: where its file is noted, or NULL. */
 const struct shm_site *site_of(struct proc *p, uint32_t id, struct site_slot **slot_out);
+/* p's owner spent its site budget: p's rings wait for the others'. */
+static inline int proc_late(const struct proc *p)
+{
+    return p->charge && p->charge->spent;
+}
+/* p's owner's sites took what a pass gives one owner: its rings wait. */
+static inline int owner_pass_spent(const struct proc *p)
+{
+    return p->charge && p->charge->pass_bytes >= PASS_SITE_BYTES;
+}
+/* A new pass: every owner's sites may cost it PASS_SITE_BYTES again. 1 when
+ * the order of the processes matters (an owner is late, or begins after where
+ * its last pass stopped). */
+int charges_new_pass(void);
+/* Where p's owner's processes begin this pass: those of this key and below first. */
+static inline uint32_t owner_resume(const struct proc *p)
+{
+    return p->charge ? p->charge->resume : UINT32_MAX;
+}
 /* id's slot if there is one yet, else NULL (the fast check of site_in_file). */
 static inline struct site_slot *site_slot_peek(const struct proc *p, uint32_t id)
 {

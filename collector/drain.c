@@ -231,6 +231,8 @@ __attribute__((noinline)) static void drain_records(struct collector_state *c, s
         r->encoded_to = pos;
         if (c->rotate_soon) /* the file's sites near what readers keep: a new file first */
             break;
+        if (owner_pass_spent(p)) /* the rest waits for the next pass */
+            break;
         if (n / 1024 != before / 1024 && (shlog_enc_frame_records(enc) >= FRAME_MAX_RECORDS ||
                                           shlog_enc_raw_bytes(enc) >= FRAME_MAX_RAW)) {
             c->flush_soon = 1;
@@ -409,28 +411,71 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
     return pos - start;
 }
 
+/* Moves ring r of p to the end of p's rings. */
+static void ring_to_back(struct proc *p, struct ring *r)
+{
+    struct ring **at = &p->rings;
+    while (*at && *at != r)
+        at = &(*at)->next;
+    if (!*at || !r->next)
+        return;
+    *at = r->next;
+    struct ring *last = r->next;
+    while (last->next)
+        last = last->next;
+    last->next = r;
+    r->next = NULL;
+}
+
+/* Drains p's rings (those its owner's sites leave this pass). */
+static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *moved, uint64_t *cap)
+{
+    struct ring *spent_at = NULL;
+    for (struct ring *r = p->rings; r; r = r->next) {
+        if (!r->broken && r->view.cap < *cap)
+            *cap = r->view.cap;
+        /* A frame near what readers take (SHLOG_MAX_FRAME_RAW), or a file
+         * whose sites near what they keep, takes no more: the loop writes
+         * it (begins a new file) and comes back at once. Only then, since
+         * the rings after this one wait a pass. The same for an owner's
+         * sites past what a pass gives it (PASS_SITE_BYTES). */
+        if (frame_full(c) || c->rotate_soon) {
+            c->flush_soon = c->backlog = 1;
+            continue;
+        }
+        if (owner_pass_spent(p)) {
+            c->backlog = 1;
+            continue;
+        }
+        *moved += drain_ring(c, r, DRAIN_BUDGET, 1);
+        if (owner_pass_spent(p)) {
+            /* Its next pass begins after p, and p's next turn after r; what
+             * its sites cost is compressed now, a pass's worth at a time. */
+            p->charge->resume = p->key - 1;
+            spent_at = r;
+            c->flush_soon = 1;
+        }
+    }
+    if (spent_at)
+        ring_to_back(p, spent_at);
+}
+
 /* One pass over every ring. *smallest: the capacity of the smallest ring
- * (UINT64_MAX with none), which bounds how long the next pass may wait. */
+ * (UINT64_MAX with none), which bounds how long the next pass may wait.
+ * When an owner's sites matter (charges_new_pass), the processes go in four
+ * sweeps: owners within their budget first, and each owner's processes
+ * from where its last pass stopped (the list is by descending key). */
 uint64_t drain_all(struct collector_state *c, uint64_t *smallest)
 {
     uint64_t moved = 0, cap = UINT64_MAX;
     c->backlog = 0;
     fill_quarters = 0;
     pass_now_ns = mono_ns();
-    for (struct proc *p = c->procs; p; p = p->next)
-        for (struct ring *r = p->rings; r; r = r->next) {
-            if (!r->broken && r->view.cap < cap)
-                cap = r->view.cap;
-            /* A frame near what readers take (SHLOG_MAX_FRAME_RAW), or a file
-             * whose sites near what they keep, takes no more: the loop writes
-             * it (begins a new file) and comes back at once. Only then, since
-             * the rings after this one wait a pass. */
-            if (frame_full(c) || c->rotate_soon) {
-                c->flush_soon = c->backlog = 1;
-                continue;
-            }
-            moved += drain_ring(c, r, DRAIN_BUDGET, 1);
-        }
+    int sweeps = charges_new_pass() ? 4 : 1;
+    for (int k = 0; k < sweeps; k++)
+        for (struct proc *p = c->procs; p; p = p->next)
+            if (sweeps == 1 || (proc_late(p) == k / 2 && (p->key > owner_resume(p)) == k % 2))
+                drain_proc(c, p, &moved, &cap);
     *smallest = cap;
     if (fill_quarters >= 2)
         c->filling = 1;

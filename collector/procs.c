@@ -72,6 +72,7 @@ static struct uid_charge *charge_of(uid_t uid)
     if (!c)
         return NULL;
     c->uid = uid;
+    c->resume = UINT32_MAX;
     c->next = charges;
     return charges = c;
 }
@@ -84,17 +85,34 @@ static int charge(struct proc *p, uint64_t bytes)
         c->bytes += bytes;
         return 1;
     }
+    if (c)
+        c->spent = 1;
     if (c && !c->warned++)
         warnx("the call sites of uid %u's processes take the %llu MiB the collector keeps for one uid: the others "
-              "are read again from their segments whenever needed (slower for that uid's processes only)",
+              "are read again from their segments whenever needed, and that uid's rings are drained after the "
+              "others' (slower for that uid's processes only)",
               (unsigned)c->uid, UID_BUDGET_BYTES >> 20);
     return 0;
 }
 
+int charges_new_pass(void)
+{
+    int ordered = 0;
+    for (struct uid_charge *c = charges; c; c = c->next) {
+        if (c->pass_bytes < PASS_SITE_BYTES) /* the last pass drained all it had: no one waits for a turn */
+            c->resume = UINT32_MAX;
+        c->pass_bytes = 0;
+        ordered |= c->spent || c->resume != UINT32_MAX;
+    }
+    return ordered;
+}
+
 static void uncharge(struct proc *p, uint64_t bytes)
 {
-    if (p->charge)
+    if (p->charge) {
         p->charge->bytes -= bytes;
+        p->charge->spent = 0; /* room again: its next charge that fails makes it late again */
+    }
 }
 
 
@@ -482,8 +500,17 @@ void categories_name(struct collector_state *c, struct proc *p, unsigned id)
 
 void site_in_file_slow(struct collector_state *c, struct proc *p, uint32_t id)
 {
-    struct site_slot *slot;
+    /* A site kept nowhere (its owner's budget is spent) is found in the file
+     * by a lookup: reading it from its segment again costs kilobytes a record. */
+    struct site_slot *slot = site_slot_peek(p, id);
+    if ((!slot || !slot->site) && shlog_enc_has_site(c->cur->enc, p->key, id)) {
+        if (slot)
+            slot->file_gen = c->cur->gen;
+        return;
+    }
     const struct shm_site *site = site_of(p, id, &slot);
+    if (site && p->charge)
+        p->charge->pass_bytes += shlog_site_file_bytes(site);
     if (site)
         category_in_file(c, p, site->category);
     if (site && !shlog_enc_has_site(c->cur->enc, p->key, id))

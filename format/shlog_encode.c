@@ -347,6 +347,14 @@ int shlog_enc_thread(struct shlog_enc *e, uint32_t proc, uint32_t tid, const cha
     return enc_proc_name(e, SHLOG_SEC_THREAD, proc, tid, name, len);
 }
 
+uint64_t shlog_site_file_bytes(const struct shm_site *s)
+{
+    return SHLOG_FILE_SITE_HEAD_BYTES + (s->fmt_len < SHMLOG_MAX_FMT_BYTES ? s->fmt_len : SHMLOG_MAX_FMT_BYTES) +
+           (s->file_len < SHMLOG_MAX_FILE_BYTES ? s->file_len : SHMLOG_MAX_FILE_BYTES) +
+           (s->func_len < SHMLOG_MAX_FUNC_BYTES ? s->func_len : SHMLOG_MAX_FUNC_BYTES) +
+           (s->desc_len < SHMLOG_MAX_DESC_BYTES ? s->desc_len : SHMLOG_MAX_DESC_BYTES);
+}
+
 int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
 {
     if (!map_find(&e->procs, proc, 0))
@@ -356,7 +364,7 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
     size_t func_len = s->func_len < SHMLOG_MAX_FUNC_BYTES ? s->func_len : SHMLOG_MAX_FUNC_BYTES;
     size_t desc_len = s->desc_len < SHMLOG_MAX_DESC_BYTES ? s->desc_len : SHMLOG_MAX_DESC_BYTES;
     /* A reader counts a site defined again as a site more: so does this. */
-    uint64_t cost = SHLOG_FILE_SITE_HEAD_BYTES + fmt_len + file_len + func_len + desc_len;
+    uint64_t cost = shlog_site_file_bytes(s);
     if ((!map_find(&e->sites, proc, s->id) && e->nsites >= SHLOG_FILE_MAX_SITES) ||
         e->site_bytes + cost > SHLOG_FILE_MAX_SITE_BYTES ||
         !enc_room(e, 7 * VARINT_MAX + 3 + SHMLOG_MAX_ARGS + fmt_len + file_len + func_len + desc_len))

@@ -1,5 +1,5 @@
-/* Description: the memory a producer of an accepted uid can make the collector and the dump spend stays within the documented bounds: tens of thousands of call sites with long formats are kept compact and within the uid's budget (and still written, each with its format), and a segment with holes is refused before anything is read, so that no reader allocates the tmpfs pages its size promises. */
-#include "test_util_file.h"
+/* Description: the memory a producer of an accepted uid can make the collector and the dump spend stays within the documented bounds: tens of thousands of call sites with long formats are kept compact and within the uid's budget (and still written, each with its format), and a segment with holes is refused before anything is read, so that no reader allocates the tmpfs pages its size promises; a uid past its budget, logging its sites round-robin, slows its own processes, never the drain of another accepted uid (real second uids). */
+#include "test_users.h"
 
 static struct tu_env env;
 
@@ -13,6 +13,13 @@ static void teardown(void)
 }
 
 TestSuite(bounds, .init = setup, .fini = teardown, .timeout = 180);
+
+/* Criterion does not run .fini after cr_skip_test: clean up first. */
+#define SKIP(...)                  \
+    do {                           \
+        teardown();                \
+        cr_skip_test(__VA_ARGS__); \
+    } while (0)
 
 /* Records, and records read with their own format (site_flood's "site <id> ..."
  * on line id), of a file set. */
@@ -149,4 +156,96 @@ Test(bounds, a_segment_with_holes_is_refused_before_it_is_read)
     tu_read_all(env.out, &got);
     cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, 1000), 1000, "the producer's own ring is drained");
     tu_read_free(&got);
+}
+
+/* ==== One uid's call sites and another's drain ==== */
+
+#define STARVE_FLOODS 5
+#define STARVE_SITES 12000
+#define STARVE_FMT 4000
+#define VICTIM_RECORDS 500000u
+
+/* The victim's records (each at most once) and the floods', of a file set. */
+struct starve_count {
+    uint32_t victim_pid;
+    uint8_t *seen;
+    size_t victim, twice, flood, errors;
+    uint64_t victim_lost;
+};
+
+static void count_starve(const struct shlog_event *ev, void *ctx)
+{
+    struct starve_count *c = ctx;
+    c->errors += ev->kind == SHLOG_EV_ERROR;
+    if (ev->kind == SHLOG_EV_LOSS && ev->proc && ev->proc->info.pid == c->victim_pid)
+        c->victim_lost += ev->loss.records;
+    if (ev->kind != SHLOG_EV_RECORD)
+        return;
+    if (ev->proc->info.pid != c->victim_pid) {
+        c->flood += strcmp(ev->proc->info.app, "flood") == 0;
+        return;
+    }
+    struct tu_rec r = tu_decode(ev->rec);
+    cr_assert_lt(r.i, VICTIM_RECORDS);
+    c->twice += c->seen[r.i]++ != 0;
+    c->victim++;
+}
+
+Test(bounds, a_uid_past_its_site_budget_slows_its_own_processes_not_another_uids_drain, .timeout = 300)
+{
+    NEED_USERS();
+    /* the test users' producers reach the segment directory and write in it */
+    cr_assert_eq(chmod(env.root, 0711), 0);
+    cr_assert_eq(chmod(env.seg, 01777), 0);
+    char grp_uid[32], atk_uid[32];
+    snprintf(grp_uid, sizeof(grp_uid), "%u", (unsigned)tu_grp.uid);
+    snprintf(atk_uid, sizeof(atk_uid), "%u", (unsigned)tu_atk.uid);
+    const char *cargs[] = {"--allow-uid", grp_uid, "--allow-uid", atk_uid, NULL};
+    struct tu_child col = tu_collector_ready(&env, cargs);
+    /* One accepted uid: five processes of 12000 sites with 4000-byte formats
+     * (240 MB of strings, past its 64 MiB budget), each logging its sites
+     * round-robin; its ring full, it waits (SHMLOG_SPIN), so all it logs lands. */
+    char ruid[32], rgid[32], sites[16], fmt[16];
+    snprintf(ruid, sizeof(ruid), "--reuid=%u", (unsigned)tu_atk.uid);
+    snprintf(rgid, sizeof(rgid), "--regid=%u", (unsigned)tu_atk.gid);
+    snprintf(sites, sizeof(sites), "%u", STARVE_SITES);
+    snprintf(fmt, sizeof(fmt), "%u", STARVE_FMT);
+    char *fargv[] = {"/usr/bin/setpriv", ruid, rgid, "--clear-groups", (char *)tu_exe("SITE_FLOOD"), sites, fmt,
+                     "loop", NULL};
+    struct tu_child f[STARVE_FLOODS];
+    unsigned long long made[STARVE_FLOODS], logged[STARVE_FLOODS];
+    for (int k = 0; k < STARVE_FLOODS; k++)
+        f[k] = tu_spawn(fargv, NULL);
+    for (int k = 0; k < STARVE_FLOODS; k++)
+        cr_assert_eq(made[k] = tu_wait_line(&f[k], "done "), STARVE_SITES);
+    /* Another accepted uid, at 100 k records a second into a ring of 16384
+     * slots, meanwhile: a pass that the floods' sites hold up shows as drops. */
+    const char *vargs[] = {"--threads", "1", "--count", "500000", "--burst", "100", "--pause-us", "1000",
+                           "--ring-bytes", "1048576", NULL};
+    struct tu_child victim = tu_producer_as(&tu_grp, 0, vargs, NULL, NULL);
+    unsigned long long dropped = tu_wait_line(&victim, "done ");
+    cr_assert_eq(tu_wait_exit_within(&victim, 60000, "the victim"), 0);
+    unsigned long long flood_records = 0;
+    for (int k = 0; k < STARVE_FLOODS; k++) {
+        tu_close_stdin(&f[k]);
+        logged[k] = tu_wait_line(&f[k], "logged ");
+        cr_assert_eq(tu_wait_exit_within(&f[k], 60000, "a flood"), 0);
+        flood_records += made[k] + logged[k];
+    }
+    tu_assert_segments_gone(&env, 120000);
+    tu_stop_collector(&env, &col);
+
+    cr_assert_eq(dropped, 0, "the victim dropped %llu of %u records while another uid's sites were drained",
+                 dropped, VICTIM_RECORDS);
+    cr_assert_eq(tu_log_lines(&env, "drained after the others'"), 1, "the budget is said to be spent, once");
+    struct starve_count got = {.victim_pid = (uint32_t)victim.pid, .seen = calloc(VICTIM_RECORDS, 1)};
+    cr_assert(got.seen);
+    tu_each_event(env.out, count_starve, &got);
+    cr_assert_eq(got.errors, 0, "readers found damage");
+    cr_assert_eq(got.twice, 0, "%zu of the victim's records twice", got.twice);
+    cr_assert_eq(got.victim, VICTIM_RECORDS, "%zu of %u of the victim's records in the files (%llu lost)", got.victim,
+                 VICTIM_RECORDS, (unsigned long long)got.victim_lost);
+    /* The floods waited for their rings: they paid in time, and lost nothing. */
+    cr_assert_eq(got.flood, flood_records, "%zu of the floods' %llu records in the files", got.flood, flood_records);
+    free(got.seen);
 }

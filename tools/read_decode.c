@@ -54,6 +54,7 @@ static struct dproc *proc_of(struct read_engine *e, struct source *s, const stru
                 return NULL;
             }
             d->source_host = s->cur_file ? s->cur_file->host : "";
+            d->src = s;
             d->next_all = e->all_procs;
             e->all_procs = d;
         }
@@ -100,6 +101,28 @@ static inline struct dring *ring_of(struct read_engine *e, struct source *s, str
     return r && r->proc == p && r->cpu == cpu ? r : ring_find(e, s, p, cpu);
 }
 
+/* The bytes of d's strings, as copy_string counted them. */
+static uint64_t site_strings_bytes(const struct dsite *d)
+{
+    return d->fmt ? strlen(d->fmt) + strlen(d->file) + strlen(d->func) + strlen(d->desc) + 4 : 0;
+}
+
+/* Frees what site d holds of its file's definition (its strings, counted in
+ * site_bytes, and its renderer), leaving it as a site no file defined. */
+static void site_strings_free(struct read_engine *e, struct dsite *d)
+{
+    if (d->sr)
+        e->prepared_bytes -= render_site_bytes(d->sr);
+    render_site_free(d->sr);
+    d->sr = NULL;
+    e->site_bytes -= site_strings_bytes(d);
+    free(d->fmt);
+    free(d->file);
+    free(d->func);
+    free(d->desc);
+    d->fmt = d->file = d->func = d->desc = NULL;
+}
+
 static char *copy_string(struct read_engine *e, const char *s, size_t n)
 {
     if (e->site_bytes + n + 1 > SITE_STRINGS_MAX)
@@ -131,6 +154,8 @@ static struct dsite *site_of(struct read_engine *e, struct source *s, struct dpr
         d->next_all = e->all_sites;
         e->all_sites = d;
     }
+    if (d->fmt && d->file_serial <= s->last_closed && e->release_sites) /* kept for a closed file: this one's now */
+        e->closed_site_bytes -= site_strings_bytes(d);
     if (!d->fmt) {
         d->line = site->line;
         d->level = site->level;
@@ -149,6 +174,7 @@ static struct dsite *site_of(struct read_engine *e, struct source *s, struct dpr
             d->fmt = d->file = d->func = d->desc = NULL;
         }
     }
+    d->file_serial = s->file_serial;
     s->site_ptr[slot] = site;
     s->site_of[slot] = d;
     /* The site as first defined renders the records of every later
@@ -247,6 +273,53 @@ static void reader_opened(struct read_engine *e, struct source *s)
     hmap_clear(&s->by_ptr);
     s->last_ptr = NULL;
     memset(s->site_ptr, 0, sizeof s->site_ptr);
+    s->file_serial = ++e->files_opened;
+}
+
+/* The sites of s's files closed so far go once the entries queued until now
+ * have been handed on (fifo_pop counts them down: read_merge.c), unless a
+ * later file defines them again. One such mark at a time: files closed while
+ * it waits are marked when it is done, so a mark is never put off by the
+ * next file's entries. What closed files' sites are kept meanwhile counts
+ * against the merge's bound (merge_full), which hands their entries on. */
+static void sites_closed(struct read_engine *e, struct source *s)
+{
+    s->closed_serial = s->last_closed;
+    s->rings_older = 0;
+    for (struct dring *r = e->all_rings; r; r = r->next_all)
+        if (r->src == s) {
+            r->older = r->q.count;
+            s->rings_older += r->older != 0;
+        }
+    e->sources_older += s->rings_older != 0;
+}
+
+/* The sites of s that only its closed files defined, now that no entry
+ * queued while they were read is left. */
+static void sites_release(struct read_engine *e, struct source *s)
+{
+    for (struct dsite *d = e->all_sites; d; d = d->next_all)
+        if (d->proc->src == s && d->file_serial <= s->closed_serial) {
+            e->closed_site_bytes -= site_strings_bytes(d);
+            site_strings_free(e, d);
+        }
+    uint64_t released = s->closed_serial;
+    s->closed_serial = 0;
+    if (s->last_closed > released)
+        sites_closed(e, s);
+}
+
+void read_keep_sites(struct read_engine *e)
+{
+    e->release_sites = 0;
+    e->closed_site_bytes = 0; /* no longer counted, nor a reason to hand entries on early */
+}
+
+void read_release_sites(struct read_engine *e, struct source *srcs)
+{
+    for (struct source *s = srcs; s && e->release_sites; s = s->next_src)
+        if (s->closed_serial && !s->rings_older)
+            sites_release(e, s);
 }
 
 int source_open_next(struct read_engine *e, struct source *s)
@@ -317,6 +390,14 @@ void source_close_file(struct read_engine *e, struct source *s)
     hmap_clear(&s->by_ptr);
     s->last_ptr = NULL;
     memset(s->site_ptr, 0, sizeof s->site_ptr);
+    s->last_closed = s->file_serial;
+    if (!e->release_sites)
+        return;
+    for (struct dsite *d = e->all_sites; d; d = d->next_all)
+        if (d->proc->src == s && d->file_serial == s->last_closed)
+            e->closed_site_bytes += site_strings_bytes(d);
+    if (!s->closed_serial)
+        sites_closed(e, s);
 }
 
 /* ==== Events ==== */
@@ -721,11 +802,7 @@ void read_engine_free(struct read_engine *e)
     while (e->all_sites) {
         struct dsite *d = e->all_sites;
         e->all_sites = d->next_all;
-        render_site_free(d->sr);
-        free(d->fmt);
-        free(d->file);
-        free(d->func);
-        free(d->desc);
+        site_strings_free(e, d);
         free(d);
     }
     while (e->all_procs) {

@@ -76,6 +76,7 @@ struct dproc {
     struct dname *names;   /* every name read, kept: records queued before a rename point to the old one */
     uint32_t nnames;
     const char *source_host; /* the host of its source's files (theirs, not the process's own name for it) */
+    struct source *src;      /* the source whose files define it */
     struct dproc *next_all;
 };
 
@@ -109,6 +110,7 @@ struct dring {
     int finished;         /* its process exited: nothing more comes */
     int backtrace;        /* the stream of the ring's backtrace records: never holds others back */
     int heap_index;       /* -1: not in the heap */
+    uint64_t older;       /* entries queued before its source last closed a file, still queued */
     void *user;           /* the consumer's, freed with the ring (free(3)) */
     struct dring *next_all;
 };
@@ -124,6 +126,7 @@ struct dsite {
     struct render_site *sr;
     uint64_t records;      /* the consumer's count (stats) */
     uint64_t made;         /* the engine's count of sites when it was made */
+    uint64_t file_serial;  /* the last file that defined it for a record (struct source's) */
     struct dsite *next_all;
 };
 
@@ -158,6 +161,12 @@ struct source {
     struct in_file *files;
     size_t nfiles, next;
     struct in_file *cur_file;
+    uint64_t file_serial;    /* the file being read: the engine's count of files opened */
+    uint64_t last_closed;    /* the serial of the last file closed */
+    /* The files up to this serial are closed (0: none waits): their sites go
+     * once no ring holds an entry queued before (rings_older is 0). */
+    uint64_t closed_serial;
+    size_t rings_older;
     struct shlog_reader *rd;
     struct shlog_dedup *dedup;
     int done;
@@ -236,11 +245,22 @@ struct read_engine {
     struct read_consumer consumer;
     int follow;              /* files are being written: wait at their end (shmlog-dump follow) */
     int verify;              /* a torn frame of a live file is damage too; no notes on open files */
+    /* The consumer needs a site only while a record of it is queued (the
+     * merge, which hands each on at once): the strings and renderer of a
+     * site that no file still read defines are freed, so the sites held are
+     * those of the files open, not of all files read. */
+    int release_sites;
     /* what the engine keeps */
     int status;              /* 1 once an input was damaged or unreadable */
     size_t parked;           /* bytes readers keep for frames while their sources wait */
     struct shlog_frame_mem *frame_mem; /* what every reader decodes in: one frame at a time */
     uint64_t site_bytes, prepared_bytes, sites_made;
+    uint64_t files_opened;
+    /* With release_sites: the strings of sites that only closed files define,
+     * kept for their queued records, and the sources waiting for those to go
+     * (the merge hands them on early when these pass its bound). */
+    uint64_t closed_site_bytes;
+    size_t sources_older;
     struct dproc *all_procs;
     struct dring *all_rings;
     struct dsite *all_sites;
@@ -253,6 +273,12 @@ struct read_engine {
 int read_engine_init(struct read_engine *e, const struct read_filter *f, const struct read_consumer *c);
 /* Frees what the sources defined (processes, rings, sites); not the sources. */
 void read_engine_free(struct read_engine *e);
+/* With release_sites: frees the sites of the sources' closed files that no
+ * entry queued or handed on needs any more. Only where the consumer holds no
+ * entry it was handed (the merge, at the start of a step). */
+void read_release_sites(struct read_engine *e, struct source *srcs);
+/* From now on every site is kept until the engine is freed. */
+void read_keep_sites(struct read_engine *e);
 
 /* Says msg through the consumer. */
 static inline void read_say(struct read_engine *e, const char *msg, int note)

@@ -45,6 +45,16 @@
 #define PREFETCH_WRITE_AHEAD 1024u
 #define PREFETCH_READ_AHEAD 4096u
 
+/* Whether what waits is over the merge's bound: the entries' chunks, or the
+ * strings of the sites that only closed files define, while a source waits
+ * for the entries that keep them (read_decode.c: sites_closed). Then the
+ * earliest entries go out in best-effort order. */
+static inline int merge_full(const struct read_merge *m)
+{
+    return m->buffered >= m->buffer_max ||
+           (m->engine->sources_older && m->engine->closed_site_bytes >= m->buffer_max);
+}
+
 /* A FIFO of entries in chunks, each twice the one before up to 2 MiB: a
  * stream that holds a few entries costs 16 KiB, not a huge page. */
 struct chunk {
@@ -140,6 +150,9 @@ static void fifo_pop(struct read_merge *m, struct fifo *q)
     struct entry *e = (struct entry *)(c->data + c->head);
     c->head += e->bytes;
     q->count--;
+    struct dring *r = (struct dring *)q; /* a ring's FIFO is its first member */
+    if (r->older && --r->older == 0 && --r->src->rings_older == 0)
+        m->engine->sources_older--;
     if (c->head == c->tail) {
         /* Emptied: a stream that waits holds no chunk. */
         q->first = c->next;
@@ -283,7 +296,7 @@ static int entries_pushed(struct read_merge *m, struct dring *r)
         return -ENOMEM;
     /* One frame may hold millions of records: past the merge's buffer, the
      * earliest go out now, in best-effort order. */
-    if (m->buffered >= m->buffer_max && m->srcs) {
+    if (merge_full(m) && m->srcs) {
         int rc = merge_drain(m, 0);
         if (rc < 0)
             return rc;
@@ -356,7 +369,7 @@ static int merge_rows(void *clientd, struct dring *r, const struct shlog_event *
             return -ENOMEM;
         /* the buffer checked as often as a record at a time checks it; a
          * sink that pauses still gets every row queued */
-        if (m->buffered >= m->buffer_max || r->heap_index < 0) {
+        if (merge_full(m) || r->heap_index < 0) {
             int rc = entries_pushed(m, r);
             if (rc < 0)
                 return rc;
@@ -496,7 +509,7 @@ int merge_drain(struct read_merge *m, int all)
         uint64_t others = next_stream_ts(m);
         for (;;) {
             struct entry *e = fifo_front(q);
-            if (!all && e->ts_ns > until && m->buffered < m->buffer_max)
+            if (!all && e->ts_ns > until && !merge_full(m))
                 return 0;
             /* The window's entries are read once, long after they were written
              * (from memory, not the cache): the next ones asked for ahead. */
@@ -542,6 +555,8 @@ void merge_begin(struct read_merge *m, struct source *srcs)
 
 int merge_step(struct read_merge *m)
 {
+    /* The sink took what it was handed: no entry of a closed file is held. */
+    read_release_sites(m->engine, m->srcs);
     m->pause = 0;
     int rc = merge_drain(m, 0);
     if (rc < 0)

@@ -266,6 +266,9 @@ int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t 
         return rc ? rc : -ENOMEM;
     }
     r->merge.limit = r->filter.limit;
+    /* The merge hands each record on at once: a closed file's sites go (until
+     * the columns' sources, valid until close, point at them). */
+    r->engine.release_sites = 1;
     if ((rc = open_kafka(r, paths, n, &o, err, errcap)) != 0) {
         reader_free(r);
         return rc;
@@ -646,6 +649,7 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
         return -EINVAL;
     if (r->streaming)
         return -EBUSY;
+    read_keep_sites(&r->engine); /* its sources' sites stay valid until close */
     r->cur = NULL;
     size_t rows = 0, text_len = 0, nvalues = 0;
     /* Offsets into text and values are 32-bit. */
