@@ -194,6 +194,31 @@ uint64_t shlog_shipped_lag(int dirfd, const struct shlog_shipped *s)
     return l.bytes;
 }
 
+struct last_file {
+    int found;
+    uint64_t seq, bytes;
+};
+
+static int last_file(void *clientd, const char *name, uint64_t seq, int part, uint64_t bytes)
+{
+    (void)name, (void)part;
+    struct last_file *l = clientd;
+    /* A .shlog and a .part of one number (a rename between two looks): the larger. */
+    if (!l->found || seq > l->seq || (seq == l->seq && bytes > l->bytes))
+        *l = (struct last_file){1, seq, bytes};
+    return 0;
+}
+
+int shlog_shipped_ahead(int dirfd, const struct shlog_shipped *s, uint64_t *last_seq, uint64_t *last_bytes)
+{
+    struct last_file l = {0, 0, 0};
+    shlog_dir_files(dirfd, 0, last_file, &l);
+    *last_seq = l.seq;
+    *last_bytes = l.bytes;
+    /* No file: all shipped and removed, or none written yet; either way nothing to contradict. */
+    return l.found && (s->file_seq > l.seq || (s->file_seq == l.seq && s->offset > l.bytes));
+}
+
 int shlog_shipped_has(const struct shlog_shipped *s, uint64_t file_seq)
 {
     return file_seq < s->file_seq;

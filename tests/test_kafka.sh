@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: two hosts' records through a real 3-broker Kafka cluster (tools/kafka-dev.sh): two collectors with different --host names, a shipper each, a broker and a shipper killed with SIGKILL mid-stream and started again; the mirror's files are the hosts' files byte for byte, closed as theirs were, and read back every record exactly once; a shipper that sends everything again adds nothing; a mirror that starts mid-topic (--since) decodes every record from there; the topic read directly (read, stats and follow kafka://, and libshmlog-read's Arrow stream through Python) gives what the hosts' files and the mirror give, from --since too, and follow prints the records as they are shipped, a reader held up right after it assigns the partitions too; hostile messages are reported and never crash or hang a reader; with the brokers away the collector keeps the files not shipped (--keep), and says and counts the ones --max-bytes removes; a frame is of its file (host, creation, collector pid, number): a message produced again at a far offset and a re-imaged host's new file 0 hide no record, frames sent again are counted and said once; mirror --max-hosts refuses, counts and says the hosts past it.
+# Description: two hosts' records through a real 3-broker Kafka cluster (tools/kafka-dev.sh): two collectors with different --host names, a shipper each, a broker and a shipper killed with SIGKILL mid-stream and started again; the mirror's files are the hosts' files byte for byte, closed as theirs were, and read back every record exactly once; a shipper that sends everything again adds nothing; a mirror that starts mid-topic (--since) decodes every record from there; the topic read directly (read, stats and follow kafka://, and libshmlog-read's Arrow stream through Python) gives what the hosts' files and the mirror give, from --since too, and follow prints the records as they are shipped, a reader held up right after it assigns the partitions too; hostile messages are reported and never crash or hang a reader; with the brokers away the collector keeps the files not shipped (--keep), and says and counts the ones --max-bytes removes; a frame is of its file (host, creation, collector pid, number): a message produced again at a far offset and a re-imaged host's new file 0 hide no record, frames sent again are counted and said once; a state file ahead of the files stops shmlog-ship with one line; mirror --max-hosts refuses, counts and says the hosts past it.
 # usage: test_kafka.sh KAFKA_DEV LIBDIR PYTHON_SRC (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, SHMLOG_SHIP,
 #   KAFKA_INJECT; PY_LD_PRELOAD, PY_ASAN_OPTIONS: what Python needs to load an ASan build's library)
 set -u
@@ -438,6 +438,18 @@ if [ -n "$resent0" ] && [ "$sent" -gt 0 ] && [ "$resent1" = $((resent0 + sent)) 
 else
     not_ok "stats kafka:// after $sent frames sent again: ${resent0:-none} before, ${resent1:-none} after"
     diag "$tmp/ident-stats.err" "$tmp/ident-stats.out"
+fi
+
+# ---- a state file ahead of the files: an error, not silence ----
+sed 's/^file_seq .*/file_seq 7/' "$tmp/hoste/ship.state" >"$tmp/hoste/ahead.state"
+"$ship" --dir "$tmp/hoste/out" --to "$iurl" --state "$tmp/hoste/ahead.state" --once >"$tmp/ahead.out" 2>"$tmp/ahead.err"
+rc=$?
+if [ $rc = 2 ] && [ "$(wc -l <"$tmp/ahead.err")" = 1 ] && grep -q "ahead of .* remove it" "$tmp/ahead.err"; then
+    ok "shmlog-ship --once with a state file at file 7 of a directory whose last file is 0: exit 2, one line"
+    diag "$tmp/ahead.err"
+else
+    not_ok "a state file ahead of the files: exit $rc"
+    diag "$tmp/ahead.err"
 fi
 
 # ---- host keys a mirror takes, at most ----
