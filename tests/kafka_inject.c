@@ -5,11 +5,14 @@
  * frame whose prefix is whole but whose zstd data is not (of a host "hostc").
  * One line per message on stdout: its name. Or, as an attacker who can read
  * and write the topic would: the file's first frame again under its own file
- * header at another offset (forge), or under N host names no host has (hosts).
+ * header at another offset (forge), under N host names no host has (hosts),
+ * or under N headers of its host, number and second that no collector wrote
+ * (incarnations: a file's creation time 1 to N ns into its second).
  *
  *   kafka_inject BOOTSTRAP TOPIC FILE     FILE: a .shlog whose first frame is used
  *   kafka_inject forge BOOTSTRAP TOPIC FILE OFFSET
  *   kafka_inject hosts BOOTSTRAP TOPIC FILE N
+ *   kafka_inject incarnations BOOTSTRAP TOPIC FILE N
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,11 +53,11 @@ static void put_u64le(uint8_t out[8], uint64_t v)
 int main(int argc, char **argv)
 {
     const char *mode = argc == 6 ? argv[1] : NULL;
-    if (mode && (!strcmp(mode, "forge") || !strcmp(mode, "hosts"))) {
+    if (mode && (!strcmp(mode, "forge") || !strcmp(mode, "hosts") || !strcmp(mode, "incarnations"))) {
         argv++;
         argc--;
     } else if (argc != 4) {
-        fprintf(stderr, "usage: kafka_inject [forge|hosts] BOOTSTRAP TOPIC FILE [OFFSET|N]\n");
+        fprintf(stderr, "usage: kafka_inject [forge|hosts|incarnations] BOOTSTRAP TOPIC FILE [OFFSET|N]\n");
         return 2;
     }
     FILE *f = fopen(argv[3], "rb");
@@ -89,9 +92,12 @@ int main(int argc, char **argv)
             put_u64le(off, arg);
             put_message("forged-offset", hdr.host, frame, fb, buf, off, NULL, 0, topic);
         }
-        for (uint64_t i = 0; !strcmp(mode, "hosts") && i < arg; i++) {
+        for (uint64_t i = 0; strcmp(mode, "forge") && i < arg; i++) {
             struct shlog_file_header fh = hdr;
-            snprintf(fh.host, sizeof(fh.host), "flood%06llu", (unsigned long long)i);
+            if (!strcmp(mode, "hosts"))
+                snprintf(fh.host, sizeof(fh.host), "flood%06llu", (unsigned long long)i);
+            else
+                fh.created_ns = hdr.created_ns / 1000000000ull * 1000000000ull + i + 1;
             shlog_file_header_encode(file, &fh);
             rd_kafka_poll(rk, 0);
             put_message(fh.host, fh.host, frame, fb, file, off128, NULL, 0, topic);

@@ -143,9 +143,11 @@ static int mfile_name(struct mfile *f, const struct shlog_file_header *h)
 }
 
 /* The mirror file of m's file, opened for appending; made (with its
- * header) when there is none. NULL after a line on stderr. */
-static struct mfile *mfile_get(const struct kmsg *m)
+ * header) when there is none. NULL after a line on stderr; *unnamed when
+ * every name it could take is another file's (a topic that made them). */
+static struct mfile *mfile_get(const struct kmsg *m, int *unnamed)
 {
+    *unnamed = 0;
     struct mfile *f = mfile_of(&m->hdr);
     if (!f) {
         if (nfiles == MAX_OPEN) {
@@ -163,9 +165,11 @@ static struct mfile *mfile_get(const struct kmsg *m)
         f->created_ns = m->hdr.created_ns;
         f->pid = m->hdr.collector_pid;
         if (mfile_name(f, &m->hdr) != 0) {
-            fprintf(stderr, "%s: mirror: host %s file %" PRIu64 ": 64 other files of its host, number and time "
-                    "have its names; move them away\n", dump_prog, m->hdr.host, m->hdr.file_seq);
+            fprintf(stderr, "%s: mirror: partition %d offset %" PRId64 ": host %s file %" PRIu64 ": 64 other files "
+                    "of its host, number and second have its names; skipped\n", dump_prog, (int)m->partition,
+                    m->offset, m->hdr.host, m->hdr.file_seq);
             *f = files[--nfiles];
+            *unnamed = 1;
             return NULL;
         }
     }
@@ -344,7 +348,7 @@ int cmd_mirror(struct cli *cli)
     struct sigaction sa = {.sa_handler = on_stop};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    uint64_t messages = 0, frames = 0, dups = 0, bad = 0, refused = 0, synced = read_now_ns();
+    uint64_t messages = 0, frames = 0, dups = 0, bad = 0, refused = 0, unnamed_files = 0, synced = read_now_ns();
     int failed = 0;
     struct kmsg m;
     while (!stop && !failed) {
@@ -381,16 +385,20 @@ int cmd_mirror(struct cli *cli)
                         if (!strcmp(files[i].host, m.hdr.host) && files[i].fd >= 0 &&
                             (files[i].seq < m.hdr.file_seq || files[i].created_ns < m.hdr.created_ns))
                             mfile_seal(&files[i]);
-                struct mfile *f = mfile_get(&m);
-                if (!f || (m.place == KMSG_START && m.ctx && m.file_off > SHLOG_FILE_HEADER_BYTES &&
+                int unnamed;
+                struct mfile *f = mfile_get(&m, &unnamed);
+                if (!f && unnamed) {
+                    unnamed_files++;
+                } else if (!f || (m.place == KMSG_START && m.ctx && m.file_off > SHLOG_FILE_HEADER_BYTES &&
                            write_all(f, m.ctx, m.ctx_n)) || write_all(f, m.frame, m.n)) {
                     failed = 1;
                     break;
+                } else {
+                    f->next = m.file_off + m.n;
+                    frames++;
+                    if (m.sealed)
+                        mfile_seal(f);
                 }
-                f->next = m.file_off + m.n;
-                frames++;
-                if (m.sealed)
-                    mfile_seal(f);
             }
         }
         if (read_now_ns() - synced >= SYNC_INTERVAL_NS) {
@@ -411,11 +419,14 @@ int cmd_mirror(struct cli *cli)
         if (files[i].fd >= 0)
             close(files[i].fd);
     ksrc_close(k);
-    char over[128] = "";
+    char over[256] = "";
     if (refused)
         snprintf(over, sizeof(over), ", %" PRIu64 " messages of hosts past --max-hosts refused", refused);
+    if (unnamed_files)
+        snprintf(over + strlen(over), sizeof(over) - strlen(over),
+                 ", %" PRIu64 " frames of files left no name (reported above)", unnamed_files);
     fprintf(stderr, "%s: mirror: %" PRIu64 " messages: %" PRIu64 " frames written, %" PRIu64
             " already there (sent again, skipped), %" PRIu64 " not frames of a host (reported above)%s\n",
             dump_prog, messages, frames, dups, bad, over);
-    return failed || bad || refused ? 1 : 0;
+    return failed || bad || refused || unnamed_files ? 1 : 0;
 }
