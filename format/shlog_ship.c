@@ -150,27 +150,73 @@ int shlog_shipped_read(const char *path, struct shlog_shipped *s)
     return have_seq && have_off ? 0 : -EINVAL;
 }
 
-uint64_t shlog_shipped_lag(int dirfd, const struct shlog_shipped *s)
+int shlog_dir_files(int dirfd, uint64_t min_seq,
+                    int (*each)(void *clientd, const char *name, uint64_t seq, int part, uint64_t bytes), void *clientd)
 {
     DIR *d = fdopendir(dup(dirfd));
     if (!d)
         return 0;
     rewinddir(d);
-    uint64_t lag = 0;
+    int rc = 0;
     struct dirent *de;
-    while ((de = readdir(d))) {
+    while (!rc && (de = readdir(d))) {
         uint64_t seq;
         int part;
         struct stat st;
-        if (shlog_file_name_seq(de->d_name, &seq, &part) != 0 || seq < s->file_seq ||
-            fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
-            continue;
-        uint64_t from = seq == s->file_seq && s->offset > SHLOG_FILE_HEADER_BYTES ? s->offset : SHLOG_FILE_HEADER_BYTES;
-        if ((uint64_t)st.st_size > from)
-            lag += (uint64_t)st.st_size - from;
+        if (shlog_file_name_seq(de->d_name, &seq, &part) == 0 && seq >= min_seq &&
+            fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            rc = each(clientd, de->d_name, seq, part, (uint64_t)st.st_size);
     }
     closedir(d);
-    return lag;
+    return rc;
+}
+
+struct lag {
+    const struct shlog_shipped *s;
+    uint64_t bytes;
+};
+
+static int add_lag(void *clientd, const char *name, uint64_t seq, int part, uint64_t bytes)
+{
+    (void)name, (void)part;
+    struct lag *l = clientd;
+    const struct shlog_shipped *s = l->s;
+    uint64_t from = seq == s->file_seq && s->offset > SHLOG_FILE_HEADER_BYTES ? s->offset : SHLOG_FILE_HEADER_BYTES;
+    if (bytes > from)
+        l->bytes += bytes - from;
+    return 0;
+}
+
+uint64_t shlog_shipped_lag(int dirfd, const struct shlog_shipped *s)
+{
+    struct lag l = {s, 0};
+    shlog_dir_files(dirfd, s->file_seq, add_lag, &l);
+    return l.bytes;
+}
+
+struct last_file {
+    int found;
+    uint64_t seq, bytes;
+};
+
+static int last_file(void *clientd, const char *name, uint64_t seq, int part, uint64_t bytes)
+{
+    (void)name, (void)part;
+    struct last_file *l = clientd;
+    /* A .shlog and a .part of one number (a rename between two looks): the larger. */
+    if (!l->found || seq > l->seq || (seq == l->seq && bytes > l->bytes))
+        *l = (struct last_file){1, seq, bytes};
+    return 0;
+}
+
+int shlog_shipped_ahead(int dirfd, const struct shlog_shipped *s, uint64_t *last_seq, uint64_t *last_bytes)
+{
+    struct last_file l = {0, 0, 0};
+    shlog_dir_files(dirfd, 0, last_file, &l);
+    *last_seq = l.seq;
+    *last_bytes = l.bytes;
+    /* No file: all shipped and removed, or none written yet; either way nothing to contradict. */
+    return l.found && (s->file_seq > l.seq || (s->file_seq == l.seq && s->offset > l.bytes));
 }
 
 int shlog_shipped_has(const struct shlog_shipped *s, uint64_t file_seq)

@@ -4,7 +4,6 @@
  * frame (a frame still being written fails its zstd checksum and is waited
  * for), damage in a closed file skipped and counted, as readers do.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -19,34 +18,38 @@
 #define STEP_FRAMES 64
 #define RESYNC_CHUNK 65536u
 
+/* The file looked for: the first numbered want or after it. */
+struct wanted {
+    int found, part;
+    uint64_t seq;
+    char *name;
+    size_t cap;
+};
+
+static int consider(void *clientd, const char *name, uint64_t seq, int part, uint64_t bytes)
+{
+    (void)bytes;
+    struct wanted *w = clientd;
+    if (strlen(name) >= w->cap ||
+        (w->found && (seq > w->seq || (seq == w->seq && (part || !w->part)))))
+        return 0;
+    w->found = 1;
+    w->seq = seq;
+    w->part = part;
+    snprintf(w->name, w->cap, "%s", name);
+    return 0;
+}
+
 /* The file numbered seq or the next one after it: its name in name. 1 found,
  * 0 none. A .shlog is taken before a .part of the same number (the rename
  * came between two looks). */
 static int find_file(const struct follow *fl, uint64_t want, uint64_t *seq, char *name, size_t cap, int *part)
 {
-    DIR *d = fdopendir(dup(fl->dirfd));
-    if (!d)
-        return 0;
-    rewinddir(d);
-    int found = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        uint64_t s;
-        int p;
-        if (shlog_file_name_seq(de->d_name, &s, &p) != 0 || s < want || strlen(de->d_name) >= cap)
-            continue;
-        if (found && (s > *seq || (s == *seq && (p || !*part))))
-            continue;
-        struct stat st;
-        if (fstatat(fl->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
-            continue;
-        found = 1;
-        *seq = s;
-        *part = p;
-        snprintf(name, cap, "%s", de->d_name);
-    }
-    closedir(d);
-    return found;
+    struct wanted w = {0, 0, 0, name, cap};
+    shlog_dir_files(fl->dirfd, want, consider, &w);
+    *seq = w.seq;
+    *part = w.part;
+    return w.found;
 }
 
 static void close_file(struct follow *fl)

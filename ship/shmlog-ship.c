@@ -65,7 +65,8 @@ static void usage(FILE *f)
         "  --help, --version\n"
         "\n"
         "Signals: SIGTERM/SIGINT stop reading, wait up to 10 s for what is in flight, write the state,\n"
-        "exit 0. Exit 1 when a message is refused for good (the state stays before it), 2 on bad options.\n");
+        "exit 0. Exit 1 when a message is refused for good (the state stays before it), 2 on bad options\n"
+        "or a state file ahead of DIR's files.\n");
 }
 
 static uint64_t parse_size(const char *opt, const char *s)
@@ -268,6 +269,16 @@ int main(int argc, char **argv)
     struct cursor start = read_state();
     if (follow_init(&S.follow, S.opt.dir, S.opt.max_inflight, start) != 0)
         return 2;
+    /* A state past the files would wait for a file that never comes, shipping nothing. */
+    uint64_t last_seq = 0, last_bytes = 0;
+    const struct shlog_shipped at = {.file_seq = start.seq, .offset = start.off};
+    if (shlog_shipped_ahead(S.follow.dirfd, &at, &last_seq, &last_bytes)) {
+        fprintf(stderr, PROG ": --state %s is ahead of the files: it says file %" PRIu64 " to offset %" PRIu64
+                " was shipped, and %s ends at file %" PRIu64 " (%" PRIu64 " bytes): a wiped directory or another "
+                "host's state; remove it to ship %s from its first file\n", S.opt.state, start.seq, start.off,
+                S.opt.dir, last_seq, last_bytes, S.opt.dir);
+        return 2;
+    }
     if (kafka_init(&S.kafka, &S.opt.kafka, start, &stop_requested) != 0)
         return stop_requested ? 0 : 2;
     while (!stop_requested && !S.kafka.fatal[0]) {

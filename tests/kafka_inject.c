@@ -3,9 +3,16 @@
  * tests/test_kafka.sh: garbage, a truncated frame, a frame claiming another
  * host than its key, a bad file header, a bad context, an empty value, and a
  * frame whose prefix is whole but whose zstd data is not (of a host "hostc").
- * One line per message on stdout: its name.
+ * One line per message on stdout: its name. Or, as an attacker who can read
+ * and write the topic would: the file's first frame again under its own file
+ * header at another offset (forge), under N host names no host has (hosts),
+ * or under N headers of its host, number and second that no collector wrote
+ * (incarnations: a file's creation time 1 to N ns into its second).
  *
  *   kafka_inject BOOTSTRAP TOPIC FILE     FILE: a .shlog whose first frame is used
+ *   kafka_inject forge BOOTSTRAP TOPIC FILE OFFSET
+ *   kafka_inject hosts BOOTSTRAP TOPIC FILE N
+ *   kafka_inject incarnations BOOTSTRAP TOPIC FILE N
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,10 +44,20 @@ static void put_message(const char *name, const char *key, const void *value, si
     printf("%s\n", name);
 }
 
+static void put_u64le(uint8_t out[8], uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(v >> (8 * i));
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: kafka_inject BOOTSTRAP TOPIC FILE\n");
+    const char *mode = argc == 6 ? argv[1] : NULL;
+    if (mode && (!strcmp(mode, "forge") || !strcmp(mode, "hosts") || !strcmp(mode, "incarnations"))) {
+        argv++;
+        argc--;
+    } else if (argc != 4) {
+        fprintf(stderr, "usage: kafka_inject [forge|hosts|incarnations] BOOTSTRAP TOPIC FILE [OFFSET|N]\n");
         return 2;
     }
     FILE *f = fopen(argv[3], "rb");
@@ -68,6 +85,28 @@ int main(int argc, char **argv)
     }
     const char *topic = argv[2];
     uint8_t off128[8] = {SHLOG_FILE_HEADER_BYTES};
+    if (mode) {
+        uint64_t arg = strtoull(argv[4], NULL, 10);
+        uint8_t file[SHLOG_FILE_HEADER_BYTES], off[8];
+        if (!strcmp(mode, "forge")) {
+            put_u64le(off, arg);
+            put_message("forged-offset", hdr.host, frame, fb, buf, off, NULL, 0, topic);
+        }
+        for (uint64_t i = 0; strcmp(mode, "forge") && i < arg; i++) {
+            struct shlog_file_header fh = hdr;
+            if (!strcmp(mode, "hosts"))
+                snprintf(fh.host, sizeof(fh.host), "flood%06llu", (unsigned long long)i);
+            else
+                fh.created_ns = hdr.created_ns / 1000000000ull * 1000000000ull + i + 1;
+            shlog_file_header_encode(file, &fh);
+            rd_kafka_poll(rk, 0);
+            put_message(fh.host, fh.host, frame, fb, file, off128, NULL, 0, topic);
+        }
+        rd_kafka_flush(rk, 60000);
+        int left = rd_kafka_outq_len(rk);
+        rd_kafka_destroy(rk);
+        return left ? 1 : 0;
+    }
     /* A header of the file's host at a sequence number no collector used. */
     struct shlog_file_header h = hdr;
     h.file_seq = 999999;

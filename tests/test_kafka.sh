@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: two hosts' records through a real 3-broker Kafka cluster (tools/kafka-dev.sh): two collectors with different --host names, a shipper each, a broker and a shipper killed with SIGKILL mid-stream and started again; the mirror's files are the hosts' files byte for byte, closed as theirs were, and read back every record exactly once; a shipper that sends everything again adds nothing; a mirror that starts mid-topic (--since) decodes every record from there; the topic read directly (read, stats and follow kafka://, and libshmlog-read's Arrow stream through Python) gives what the hosts' files and the mirror give, from --since too, and follow prints the records as they are shipped, a reader held up right after it assigns the partitions too; hostile messages are reported and never crash or hang a reader; with the brokers away the collector keeps the files not shipped (--keep), and says and counts the ones --max-bytes removes.
+# Description: two hosts' records through a real 3-broker Kafka cluster (tools/kafka-dev.sh): two collectors with different --host names, a shipper each, a broker and a shipper killed with SIGKILL mid-stream and started again; the mirror's files are the hosts' files byte for byte, closed as theirs were, and read back every record exactly once; a shipper that sends everything again adds nothing; a mirror that starts mid-topic (--since) decodes every record from there; the topic read directly (read, stats and follow kafka://, and libshmlog-read's Arrow stream through Python) gives what the hosts' files and the mirror give, from --since too, and follow prints the records as they are shipped, a reader held up right after it assigns the partitions too; hostile messages are reported and never crash or hang a reader; with the brokers away the collector keeps the files not shipped (--keep), and says and counts the ones --max-bytes removes; a frame is of its file (host, creation, collector pid, number): a message produced again at a far offset and a re-imaged host's new file 0 hide no record, frames sent again are counted and said once; a state file ahead of the files stops shmlog-ship with one line; mirror --max-hosts refuses, counts and says the hosts past it.
 # usage: test_kafka.sh KAFKA_DEV LIBDIR PYTHON_SRC (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, SHMLOG_SHIP,
 #   KAFKA_INJECT; PY_LD_PRELOAD, PY_ASAN_OPTIONS: what Python needs to load an ASan build's library)
 set -u
@@ -174,7 +174,14 @@ check "a fresh mirror of the topic (every frame twice) reads every record once" 
 # ---- the topic read as a directory of every host's files (hosta's shipper sent all of it twice) ----
 timeout 120 "$dump" read "$url" --format json >"$tmp/topic.json" 2>"$tmp/topic.err"
 rc=$?
-if [ $rc = 0 ] && [ ! -s "$tmp/topic.err" ]; then ok "read kafka:// exits 0, nothing said"; else not_ok "read kafka://: exit $rc"; diag "$tmp/topic.err"; fi
+# What a reader of a topic says besides its records: the frames hosta's shipper sent again, skipped, once.
+resent_note='frames a shipper sent again are skipped, their records read once'
+if [ $rc = 0 ] && [ "$(grep -c "$resent_note" "$tmp/topic.err")" = 1 ] && [ "$(wc -l <"$tmp/topic.err")" = 1 ]; then
+    ok "read kafka:// exits 0, says once that it skipped the frames sent again, nothing else"
+else
+    not_ok "read kafka://: exit $rc"
+    diag "$tmp/topic.err"
+fi
 check "read kafka://: the hosts' files' records, each once ($(wc -l <"$tmp/local.json"))" \
     same_records "$tmp/topic.json" "$tmp/local.json"
 check "read kafka://: the hosts merged in time order as the files' read merges them ($(late_records "$tmp/local.json" | wc -l) records after a newer one in both)" \
@@ -182,10 +189,15 @@ check "read kafka://: the hosts merged in time order as the files' read merges t
 "$dump" read "$tmp/mirror" --format json >"$tmp/mirror.json" 2>/dev/null
 check "read kafka://: the mirror's records" same_records "$tmp/topic.json" "$tmp/mirror.json"
 check "read kafka:// with filters (--app beta --level WARN, text): the files' lines" \
-    cmp <("$dump" read "$url" --app beta --level WARN 2>&1) <("$dump" read "$tmp/hostb/out" --app beta --level WARN 2>&1)
-check "stats kafka:// is the mirror's stats" cmp <("$dump" stats "$url" 2>&1) <("$dump" stats "$tmp/mirror" 2>&1)
+    cmp <("$dump" read "$url" --app beta --level WARN 2>&1 | grep -v "$resent_note") \
+    <("$dump" read "$tmp/hostb/out" --app beta --level WARN 2>&1)
+# A topic's stats say what a mirror's files cannot: the frames sent again, skipped.
+topic_only() { grep -v -e "$resent_note" -e '^kafka: [0-9]* frames sent again, skipped' | sed 's/,"resent_frames":[0-9]*//'; }
+check "stats kafka:// is the mirror's stats, and the frames sent again" \
+    cmp <("$dump" stats "$url" 2>&1 | topic_only) <("$dump" stats "$tmp/mirror" 2>&1)
 check "stats kafka:// --app alpha --format json is the mirror's" \
-    cmp <("$dump" stats "$url" --app alpha --format json 2>&1) <("$dump" stats "$tmp/mirror" --app alpha --format json 2>&1)
+    cmp <("$dump" stats "$url" --app alpha --format json 2>&1 | topic_only) \
+    <("$dump" stats "$tmp/mirror" --app alpha --format json 2>&1)
 # A reader held up right after it assigns the partitions, while librdkafka already fetches (a loaded
 # machine's scheduler, made certain by a preloaded rd_kafka_assign that sleeps): each partition is still
 # read in its order, so no frame of its first fetches is taken for one a shipper sent again.
@@ -195,7 +207,7 @@ slow_differ=
 # held 3 to 12 ms here)
 for us in 2000 3000 4000 5000 6000 8000 10000 12000 2000 3000 4000 5000; do
     LD_PRELOAD="${PY_LD_PRELOAD:+$PY_LD_PRELOAD:}$KAFKA_SLOW_ASSIGN" SLOW_ASSIGN_US=$us SLOW_ASSIGN_MARK=$tmp/slow.mark \
-        "$dump" stats "$url" --format json >"$tmp/slow.stats" 2>&1
+        "$dump" stats "$url" --format json 2>&1 | topic_only >"$tmp/slow.stats"
     if ! cmp -s "$tmp/slow.stats" "$tmp/mirror.stats"; then
         [ -n "$slow_differ" ] || cp "$tmp/slow.stats" "$tmp/slow-first-differ.stats"
         slow_differ="$slow_differ $us"
@@ -294,7 +306,7 @@ for why in "not a frame shmlog-ship sent" "not one whole frame (truncated)" "a f
     check "reported: $why" grep -q "$why" "$tmp/hostile.err"
 done
 check "5 hostile messages and the empty one reported, the frame of hostc written" \
-    grep -q "1 frames written, 0 already there, 6 not frames" "$tmp/hostile.err"
+    grep -q "1 frames written, 0 already there (sent again, skipped), 6 not frames" "$tmp/hostile.err"
 timeout 60 "$dump" read "$tmp"/mirror/hostc-* >"$tmp/hostc.out" 2>"$tmp/hostc.err"
 rc=$?
 if [ $rc = 1 ] && grep -q "frame unreadable" "$tmp/hostc.err"; then ok "a reader of the damaged frame reports it, exit 1"; else not_ok "hostc read: exit $rc"; diag "$tmp/hostc.err"; fi
@@ -352,5 +364,122 @@ kill -TERM "$col_hostd"
 wait "$col_hostd"
 check "--max-bytes removes unshipped files and says so" grep -q "before shmlog-ship shipped it" "$tmp/hostd/collector.log"
 check "... and counts them" grep -Eq "^shmlog_collector_unshipped_removed_total [1-9]" "$tmp/hostd/metrics.prom"
+
+# ---- a frame is of its file: (host, the file's creation time and collector pid, its number) ----
+# Another topic, so the counts are this host's alone.
+iurl=kafka://$bootstrap/ident
+ship_ident() { # host, extra options...
+    local h=$1
+    shift
+    "$ship" --dir "$tmp/$h/out" --to "$iurl" --state "$tmp/$h/ship.state" --once "$@" >>"$tmp/$h/ship.log" 2>&1
+}
+records_of() { # app, what to read...
+    local app=$1
+    shift
+    "$dump" read "$@" --format json 2>/dev/null | grep -c "\"app\":\"$app\""
+}
+start_collector hoste --rotate-size 64m
+SHMLOG_DIR=$tmp/hoste/seg "$sample" --app echo --count 10000 --rate 100000 >/dev/null 2>&1
+segments_gone "$tmp/hoste/seg" 30
+check "hoste: its first 10,000 records shipped" ship_ident hoste
+# Anyone who reads the topic can produce one of its messages again with another shlog.offset.
+check "a message of hoste's open file produced again at offset 10^9" \
+    "$inject" forge "$bootstrap" ident "$(ls "$tmp"/hoste/out/*.part)" 1000000000
+SHMLOG_DIR=$tmp/hoste/seg "$sample" --app echo --count 30000 --rate 100000 >/dev/null 2>&1
+segments_gone "$tmp/hoste/seg" 30
+check "hoste: 30,000 more shipped" ship_ident hoste
+# The records of an app in hoste's files, in the mirror (run again: it goes on), and in read kafka://.
+counts_of() { # app
+    local_n=$(records_of "$1" "$tmp/hoste/out")
+    "$dump" mirror "$iurl" --out "$tmp/mirror-ident" >"$tmp/ident-mirror.out" 2>"$tmp/ident-mirror.err"
+    mirror_n=$(records_of "$1" "$tmp/mirror-ident")
+    topic_n=$(records_of "$1" "$iurl")
+}
+counts_of echo
+local_e=$local_n
+if [ "$local_n" -ge 40002 ] && [ "$mirror_n" = "$local_n" ] && [ "$topic_n" = "$local_n" ]; then
+    ok "after a forged offset, every record of the file: $mirror_n in the mirror, $topic_n in read kafka://, of $local_n"
+else
+    not_ok "after a forged offset: $mirror_n in the mirror, $topic_n in read kafka://, of $local_n"
+    diag "$tmp/ident-mirror.err"
+fi
+# Re-imaged: the output directory and the state wiped, the collector started again under the same --host;
+# its file 0 is another file than the old file 0.
+kill -TERM "$col_hoste"
+wait "$col_hoste"
+rm -rf "$tmp/hoste/out" "$tmp/hoste/ship.state"
+start_collector hoste --rotate-size 64m
+SHMLOG_DIR=$tmp/hoste/seg "$sample" --app foxtrot --count 10000 --rate 100000 >/dev/null 2>&1
+segments_gone "$tmp/hoste/seg" 30
+check "hoste re-imaged: its new file 0 shipped" ship_ident hoste
+counts_of foxtrot
+local_f=$local_n
+if [ "$local_n" -ge 10001 ] && [ "$mirror_n" = "$local_n" ] && [ "$topic_n" = "$local_n" ] &&
+    [ "$(records_of echo "$tmp/mirror-ident")" = "$local_e" ]; then
+    ok "a re-imaged host's new file 0: $mirror_n records in the mirror, $topic_n in read kafka://, of $local_n; the old ones kept"
+else
+    not_ok "a re-imaged host's new file 0: $mirror_n in the mirror, $topic_n in read kafka://, of $local_n"
+    diag "$tmp/ident-mirror.err"
+fi
+# A shipper that forgets its state sends the file again: each frame skipped, counted, said once.
+kill -TERM "$col_hoste"
+wait "$col_hoste"
+check "hoste: the rest of its closed file 0 shipped" ship_ident hoste
+resent_of() { "$dump" stats "$iurl" 2>/dev/null | sed -n 's/^kafka: \([0-9]*\) frames sent again, skipped.*/\1/p'; }
+resent0=$(resent_of)
+rm "$tmp/hoste/ship.state"
+check "hoste's shipper without its state sends file 0 again" ship_ident hoste --metrics-file "$tmp/hoste/ship.prom"
+sent=$(sed -n 's/^shmlog_ship_messages_total{topic="ident"} //p' "$tmp/hoste/ship.prom")
+"$dump" stats "$iurl" >"$tmp/ident-stats.out" 2>"$tmp/ident-stats.err"
+resent1=$(sed -n 's/^kafka: \([0-9]*\) frames sent again, skipped.*/\1/p' "$tmp/ident-stats.out")
+if [ -n "$resent0" ] && [ "$sent" -gt 0 ] && [ "$resent1" = $((resent0 + sent)) ] &&
+    [ "$(grep -c 'sent again' "$tmp/ident-stats.err")" = 1 ]; then
+    ok "stats kafka:// counts the $sent frames sent again (${resent0:-?} before, $resent1 after) and says so once"
+else
+    not_ok "stats kafka:// after $sent frames sent again: ${resent0:-none} before, ${resent1:-none} after"
+    diag "$tmp/ident-stats.err" "$tmp/ident-stats.out"
+fi
+
+# ---- a state file ahead of the files: an error, not silence ----
+sed 's/^file_seq .*/file_seq 7/' "$tmp/hoste/ship.state" >"$tmp/hoste/ahead.state"
+"$ship" --dir "$tmp/hoste/out" --to "$iurl" --state "$tmp/hoste/ahead.state" --once >"$tmp/ahead.out" 2>"$tmp/ahead.err"
+rc=$?
+if [ $rc = 2 ] && [ "$(wc -l <"$tmp/ahead.err")" = 1 ] && grep -q "ahead of .* remove it" "$tmp/ahead.err"; then
+    ok "shmlog-ship --once with a state file at file 7 of a directory whose last file is 0: exit 2, one line"
+    diag "$tmp/ahead.err"
+else
+    not_ok "a state file ahead of the files: exit $rc"
+    diag "$tmp/ahead.err"
+fi
+
+# ---- host keys a mirror takes, at most ----
+check "300 messages of 300 hosts no collector has put into the topic" \
+    bash -c "\"$inject\" hosts \"$bootstrap\" ident \"$(ls "$tmp"/hoste/out/*.shlog | head -n 1)\" 300 >/dev/null"
+"$dump" mirror "$iurl" --out "$tmp/mirror-ident" --max-hosts 4 >"$tmp/flood.out" 2>"$tmp/flood.err"
+rc=$?
+hosts=$(ls "$tmp/mirror-ident" | sed -n 's/-[0-9]\{8\}-[0-9]\{6\}-[0-9]*\.shlog\(\.part\)\?$//p' | sort -u | wc -l)
+if [ $rc = 1 ] && [ "$hosts" = 4 ] && [ "$(grep -c 'more than 4 hosts' "$tmp/flood.err")" = 1 ] &&
+    grep -q "297 messages of hosts past --max-hosts refused" "$tmp/flood.err"; then
+    ok "mirror --max-hosts 4: hoste and 3 new hosts, 297 refused, counted, said once; exit 1"
+else
+    not_ok "mirror --max-hosts 4: exit $rc, $hosts hosts in the mirror"
+    diag "$tmp/flood.err"
+fi
+# Files of hoste's number and second that no collector wrote: each its own file, under the next second's
+# name when the one before is taken, as long as 64 names last; the rest skipped, said, counted.
+check "70 messages of hoste's file 0 under 70 headers no collector wrote, 1 to 70 ns into its second" \
+    bash -c "\"$inject\" incarnations \"$bootstrap\" ident \"$(ls "$tmp"/hoste/out/*.shlog | head -n 1)\" 70 >/dev/null"
+"$dump" mirror "$iurl" --out "$tmp/mirror-ident" --max-hosts 4 >"$tmp/incarnations.out" 2>"$tmp/incarnations.err"
+rc=$?
+files=$(ls "$tmp"/mirror-ident/hoste-* | wc -l)
+if [ $rc = 1 ] && [ "$(grep -c 'other files of its host, number and second have its names; skipped' "$tmp/incarnations.err")" = 7 ] &&
+    grep -q "7 frames of files left no name" "$tmp/incarnations.err" && [ "$files" = 65 ]; then
+    ok "mirror: 63 of them files beside hoste's 2, the 7 left no name skipped, said, counted; exit 1"
+else
+    not_ok "mirror of 70 incarnations: exit $rc, $files files of hoste"
+    diag "$tmp/incarnations.err"
+fi
+check "hoste's records are all still in the mirror, once" \
+    bash -c "[ \$(\"$dump\" read \"$tmp\"/mirror-ident/hoste-* --format json 2>/dev/null | grep -c '\"app\":\"foxtrot\"') = $local_f ]"
 
 tap_done

@@ -65,6 +65,7 @@ struct cli {
     int force;                /* clean: also segments with records not drained */
     int follow;               /* ring: the records as they are committed, until SIGINT or --limit */
     uint64_t merge_bytes;     /* read, follow: --merge-memory; 0: the merge's default */
+    size_t max_hosts;         /* mirror: --max-hosts; 0: its default */
     int npositional;
     char **positional;
 };

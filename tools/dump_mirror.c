@@ -5,6 +5,10 @@
  * box as it reads one host. A file a run starts in the middle of gets the
  * first message's context frames before it (FORMAT.md, "Frames as
  * messages"); a run picks up where the last one stopped (DIR/.shmlog-mirror).
+ * A file is its header's (host, number, creation time, collector pid): a
+ * re-imaged host's new file 0 is a file beside its old one. The hosts a
+ * directory takes are bounded (--max-hosts): a topic anyone can write to
+ * cannot make it a file per key.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,10 +29,13 @@
 #define SYNC_INTERVAL_NS 1000000000ull
 #define MAX_OPEN 256 /* files kept open; the least recently written closes first */
 #define MAX_PARTS 4096
+#define MAX_HOSTS_DEFAULT 4096 /* as many as read kafka:// takes */
 
 struct mfile {
     char host[SHMLOG_HOST_BYTES + 1];
     uint64_t seq, next; /* next: the source offset its frames reach */
+    uint64_t created_ns; /* with host, seq and pid: which file it is (its header's) */
+    uint32_t pid;
     char name[512];     /* under the directory, .part while its host may add to it */
     int fd;
     uint64_t used;
@@ -79,20 +86,69 @@ static void mfile_drop(struct mfile *f)
     *f = files[--nfiles];
 }
 
-/* The mirror file of (host, seq) this run knows, or NULL. */
-static struct mfile *mfile_of(const char *host, uint64_t seq)
+static int mfile_is(const struct mfile *f, const struct shlog_file_header *h)
+{
+    return f->seq == h->file_seq && f->created_ns == h->created_ns && f->pid == h->collector_pid &&
+           !strcmp(f->host, h->host);
+}
+
+/* The mirror file of h's file this run knows, or NULL. */
+static struct mfile *mfile_of(const struct shlog_file_header *h)
 {
     for (size_t i = 0; i < nfiles; i++)
-        if (files[i].seq == seq && !strcmp(files[i].host, host))
+        if (mfile_is(&files[i], h))
             return &files[i];
     return NULL;
 }
 
-/* The mirror file of (host, seq), opened for appending; made (with its
- * header) when there is none. NULL after a line on stderr. */
-static struct mfile *mfile_get(const struct kmsg *m)
+/* The header of the file name under the directory; 0, or -1. */
+static int header_of(const char *name, struct shlog_file_header *h)
 {
-    struct mfile *f = mfile_of(m->hdr.host, m->hdr.file_seq);
+    uint8_t b[SHLOG_FILE_HEADER_BYTES];
+    int fd = openat(dirfd_out, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = shlog_pread_full(fd, b, sizeof(b), 0);
+    close(fd);
+    return n == (ssize_t)sizeof(b) && !shlog_file_header_decode(b, sizeof(b), h) ? 0 : -1;
+}
+
+/* A name for f (its .part, or the .shlog an earlier run closed) that no
+ * other file has: another file of its host, number and second (a host
+ * re-imaged within it) takes the next second's name. 0, or -1. */
+static int mfile_name(struct mfile *f, const struct shlog_file_header *h)
+{
+    struct shlog_file_header at = *h;
+    for (int tries = 0; tries < 64; tries++, at.created_ns += 1000000000ull) {
+        char name[sizeof(f->name) - sizeof(SHLOG_PART_SUFFIX)];
+        shlog_file_name(&at, name, sizeof(name));
+        struct shlog_file_header there;
+        const char *pick = NULL;
+        char part[sizeof(f->name)];
+        snprintf(part, sizeof(part), "%s" SHLOG_PART_SUFFIX, name);
+        if (faccessat(dirfd_out, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+            pick = name;
+        else if (faccessat(dirfd_out, part, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+            pick = part;
+        if (!pick) {
+            snprintf(f->name, sizeof(f->name), "%s", part);
+            return 0;
+        }
+        if (header_of(pick, &there) == 0 && mfile_is(f, &there)) {
+            snprintf(f->name, sizeof(f->name), "%s", pick); /* this file, from an earlier run */
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The mirror file of m's file, opened for appending; made (with its
+ * header) when there is none. NULL after a line on stderr; *unnamed when
+ * every name it could take is another file's (a topic that made them). */
+static struct mfile *mfile_get(const struct kmsg *m, int *unnamed)
+{
+    *unnamed = 0;
+    struct mfile *f = mfile_of(&m->hdr);
     if (!f) {
         if (nfiles == MAX_OPEN) {
             struct mfile *old = &files[0];
@@ -106,9 +162,16 @@ static struct mfile *mfile_get(const struct kmsg *m)
         f->fd = -1;
         snprintf(f->host, sizeof(f->host), "%s", m->hdr.host);
         f->seq = m->hdr.file_seq;
-        char name[sizeof(f->name) - sizeof(SHLOG_PART_SUFFIX)];
-        shlog_file_name(&m->hdr, name, sizeof(name));
-        snprintf(f->name, sizeof(f->name), "%s" SHLOG_PART_SUFFIX, name);
+        f->created_ns = m->hdr.created_ns;
+        f->pid = m->hdr.collector_pid;
+        if (mfile_name(f, &m->hdr) != 0) {
+            fprintf(stderr, "%s: mirror: partition %d offset %" PRId64 ": host %s file %" PRIu64 ": 64 other files "
+                    "of its host, number and second have its names; skipped\n", dump_prog, (int)m->partition,
+                    m->offset, m->hdr.host, m->hdr.file_seq);
+            *f = files[--nfiles];
+            *unnamed = 1;
+            return NULL;
+        }
     }
     f->used = ++tick;
     if (f->fd >= 0)
@@ -205,11 +268,41 @@ static size_t read_state(const char *topic, struct ksrc_start *pos, size_t cap)
             pos[np++] = (struct ksrc_start){p, off};
         } else if (nfiles < MAX_OPEN && sscanf(line, "file %64s %" SCNu64 " %" SCNu64 " %511s", f.host, &f.seq, &f.next,
                                                f.name) == 4 && shlog_host_name_ok(f.host) && !strchr(f.name, '/')) {
-            files[nfiles++] = f;
+            /* Which file it is, from its own header: a state of a run before the file's identity had none. */
+            struct shlog_file_header h;
+            if (header_of(f.name, &h) == 0 && h.file_seq == f.seq && !strcmp(h.host, f.host)) {
+                f.created_ns = h.created_ns;
+                f.pid = h.collector_pid;
+                files[nfiles++] = f;
+            }
         }
     }
     fclose(in);
     return np;
+}
+
+/* ==== Hosts ==== */
+
+static int known_host(void *clientd, const char *name, uint64_t seq, int part, uint64_t bytes)
+{
+    (void)seq, (void)bytes;
+    /* HOST-YYYYmmdd-HHMMSS-NNNNNN.shlog[.part], as shlog_file_name_seq checked it */
+    size_t n = strlen(name) - strlen(SHLOG_FILE_SUFFIX) - (part ? strlen(SHLOG_PART_SUFFIX) : 0);
+    while (n > 0 && name[n - 1] >= '0' && name[n - 1] <= '9')
+        n--;
+    char host[SHMLOG_HOST_BYTES + 1];
+    if (n < 18 || n - 17 >= sizeof(host))
+        return 0;
+    memcpy(host, name, n - 17);
+    host[n - 17] = '\0';
+    return shlog_host_name_ok(host) ? ksrc_add_host(clientd, host) : 0;
+}
+
+/* Counts every host the directory has files of against the bound, first:
+ * the hosts it took in earlier runs keep their place. 0, or -ENOMEM. */
+static int known_hosts(struct ksrc *k)
+{
+    return shlog_dir_files(dirfd_out, 0, known_host, k);
 }
 
 /* ==== The command ==== */
@@ -236,18 +329,26 @@ int cmd_mirror(struct cli *cli)
     static struct ksrc_start start[MAX_PARTS];
     size_t nstart = read_state(topic, start, MAX_PARTS);
     struct ksrc *k;
+    size_t max_hosts = cli->max_hosts ? cli->max_hosts : MAX_HOSTS_DEFAULT;
     const struct ksrc_options ko = {.since_ns = cli->filter.since_ns, .follow = cli->follow, .start = start,
-                                    .nstart = nstart};
+                                    .nstart = nstart, .max_hosts = max_hosts};
     if (ksrc_open(&k, url, &ko, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: mirror: %s\n", dump_prog, err);
         return 1;
     }
-    for (size_t i = 0; i < nfiles; i++)
-        ksrc_seed(k, files[i].host, files[i].seq, files[i].next);
+    if (known_hosts(k) != 0)
+        dump_oom();
+    for (size_t i = 0; i < nfiles; i++) {
+        struct shlog_file_header h = {.file_seq = files[i].seq, .created_ns = files[i].created_ns,
+                                      .collector_pid = files[i].pid};
+        memcpy(h.host, files[i].host, sizeof(h.host)); /* the same size, NUL-terminated */
+        if (ksrc_seed(k, &h, files[i].next) != 0)
+            dump_oom();
+    }
     struct sigaction sa = {.sa_handler = on_stop};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    uint64_t messages = 0, frames = 0, dups = 0, bad = 0, synced = read_now_ns();
+    uint64_t messages = 0, frames = 0, dups = 0, bad = 0, refused = 0, unnamed_files = 0, synced = read_now_ns();
     int failed = 0;
     struct kmsg m;
     while (!stop && !failed) {
@@ -265,27 +366,39 @@ int cmd_mirror(struct cli *cli)
                 bad++;
                 fprintf(stderr, "%s: mirror: %s partition %d offset %" PRId64 ": %s; skipped\n", dump_prog, topic,
                         (int)m.partition, m.offset, m.why);
+            } else if (m.place == KMSG_EARLY) {
+                /* none of its records is after --since: not written */
+            } else if (m.place == KMSG_REFUSED) {
+                if (!refused++)
+                    fprintf(stderr, "%s: mirror: %s: more than %zu hosts (--max-hosts): the messages of host '%s' "
+                            "and of any other new host refused; a larger --max-hosts takes them\n", dump_prog, topic,
+                            max_hosts, m.hdr.host);
             } else if (m.place == KMSG_DUPLICATE) {
                 dups++;
                 /* A shipper that saw its file closed after sending the last frame sends it again, marked. */
-                struct mfile *f = m.sealed ? mfile_of(m.hdr.host, m.hdr.file_seq) : NULL;
+                struct mfile *f = m.sealed ? mfile_of(&m.hdr) : NULL;
                 if (f && f->next == m.file_off + m.n)
                     mfile_seal(f);
             } else {
-                if (m.new_file) /* a host's newer file: its older ones are done */
+                if (m.new_file) /* a host's newer file: its older ones (of an older incarnation too) are done */
                     for (size_t i = 0; i < nfiles; i++)
-                        if (!strcmp(files[i].host, m.hdr.host) && files[i].seq < m.hdr.file_seq && files[i].fd >= 0)
+                        if (!strcmp(files[i].host, m.hdr.host) && files[i].fd >= 0 &&
+                            (files[i].seq < m.hdr.file_seq || files[i].created_ns < m.hdr.created_ns))
                             mfile_seal(&files[i]);
-                struct mfile *f = mfile_get(&m);
-                if (!f || (m.place == KMSG_START && m.ctx && m.file_off > SHLOG_FILE_HEADER_BYTES &&
+                int unnamed;
+                struct mfile *f = mfile_get(&m, &unnamed);
+                if (!f && unnamed) {
+                    unnamed_files++;
+                } else if (!f || (m.place == KMSG_START && m.ctx && m.file_off > SHLOG_FILE_HEADER_BYTES &&
                            write_all(f, m.ctx, m.ctx_n)) || write_all(f, m.frame, m.n)) {
                     failed = 1;
                     break;
+                } else {
+                    f->next = m.file_off + m.n;
+                    frames++;
+                    if (m.sealed)
+                        mfile_seal(f);
                 }
-                f->next = m.file_off + m.n;
-                frames++;
-                if (m.sealed)
-                    mfile_seal(f);
             }
         }
         if (read_now_ns() - synced >= SYNC_INTERVAL_NS) {
@@ -306,8 +419,14 @@ int cmd_mirror(struct cli *cli)
         if (files[i].fd >= 0)
             close(files[i].fd);
     ksrc_close(k);
+    char over[256] = "";
+    if (refused)
+        snprintf(over, sizeof(over), ", %" PRIu64 " messages of hosts past --max-hosts refused", refused);
+    if (unnamed_files)
+        snprintf(over + strlen(over), sizeof(over) - strlen(over),
+                 ", %" PRIu64 " frames of files left no name (reported above)", unnamed_files);
     fprintf(stderr, "%s: mirror: %" PRIu64 " messages: %" PRIu64 " frames written, %" PRIu64
-            " already there, %" PRIu64 " not frames of a host (reported above)\n",
-            dump_prog, messages, frames, dups, bad);
-    return failed || bad ? 1 : 0;
+            " already there (sent again, skipped), %" PRIu64 " not frames of a host (reported above)%s\n",
+            dump_prog, messages, frames, dups, bad, over);
+    return failed || bad || refused || unnamed_files ? 1 : 0;
 }

@@ -19,6 +19,8 @@ struct stats {
     struct { char name[SHMLOG_CATEGORY_NAME_BYTES]; uint64_t n; } own[STATS_CATEGORIES];
     unsigned nown;
     uint64_t first_ns, last_ns, file_bytes, nfiles;
+    int topics;      /* kafka:// inputs read */
+    uint64_t resent; /* their frames skipped as a shipper's second sending */
     struct hmap apps; /* app name hash -> app_count */
     struct clock_stats {
         uint64_t anchors, steps, process_calibrated; /* process_calibrated: records mapped without anchors */
@@ -312,10 +314,12 @@ static void stats_count(struct stats *st, struct read_engine *e, const struct cl
         }
     }
     for (size_t i = 0; i < t->n; i++) {
-        uint64_t files, bytes;
-        read_kafka_totals(t->v[i], &files, &bytes);
+        uint64_t files, bytes, resent;
+        read_kafka_totals(t->v[i], &files, &bytes, &resent);
         st->nfiles += files;
         st->file_bytes += bytes;
+        st->resent += resent;
+        st->topics++;
     }
 }
 
@@ -397,6 +401,8 @@ static void stats_json(const struct stats *st, struct render_buf *b, const struc
     put_json_kv_u64(b, "torn", st->torn);
     put_json_kv_u64(b, "records", st->records);
     put_json_kv_u64(b, "duplicates", st->duplicates);
+    if (st->topics)
+        put_json_kv_u64(b, "resent_frames", st->resent);
     render_buf_puts(b, ",\"bytes_per_record\":");
     render_json_double(b, s->per_record, 0);
     put_json_kv_u64(b, "first_ns", st->first_ns);
@@ -441,6 +447,11 @@ static void put_text_totals(const struct stats *st, struct render_buf *b, const 
              (unsigned long long)st->frames, (unsigned long long)st->bad_frames,
              st->torn ? ", torn tail" : "");
     render_buf_puts(b, line);
+    if (st->topics) {
+        snprintf(line, sizeof line, "kafka: %llu frames sent again, skipped (their records read once)\n",
+                 (unsigned long long)st->resent);
+        render_buf_puts(b, line);
+    }
     snprintf(line, sizeof line, "records: %llu (%llu duplicates dropped), %.2f bytes on disk per record\n",
              (unsigned long long)st->records, (unsigned long long)st->duplicates, s->per_record);
     render_buf_puts(b, line);

@@ -28,8 +28,40 @@
  * frames each, not its 64 MiB default. */
 #define PART_PREFETCH_KBYTES "16384"
 
+/* A file is its header's (host, file_seq, created_ns, collector_pid): a
+ * host re-imaged, whose collector numbers its files from 0 again, writes
+ * other files than the old ones, and a header one reads off the topic names
+ * the file it was copied from, no other. */
+struct file_id {
+    uint64_t seq, created_ns;
+    uint32_t pid;
+};
+
+/* A run of frames each of which began where the one before it ended. */
+struct chain {
+    uint64_t lo, hi;
+    uint64_t used;
+};
+
+/* A frame given, known by where it starts and a fingerprint of its bytes. */
+struct frame_seen {
+    uint64_t off, fp;
+};
+
+/* Where a file's frames were placed. A frame is skipped as sent again only
+ * when a chain holds it and, among the last KEPT_FRAMES given, the frame
+ * that started there had its bytes (or it starts below all of them): a
+ * message at an offset no shipper reached starts a chain of its own, and the
+ * real frames go on at the end of theirs, so no offset hides them. */
+#define CHAINS 4
+#define KEPT_FRAMES 32
 struct file_pos {
-    uint64_t seq, next;
+    struct file_id id;
+    uint64_t next; /* where the frame given last ends: a frame there goes on from it; UINT64_MAX: none yet */
+    struct chain chains[CHAINS];
+    unsigned nchains;
+    struct frame_seen kept[KEPT_FRAMES];
+    unsigned nkept, kept_next;
     uint64_t used; /* when it was last placed, to forget the oldest */
 };
 
@@ -58,6 +90,9 @@ struct ksrc {
     size_t nparts;
     struct host_state *hosts;
     size_t nhosts, hosts_cap;
+    size_t max_hosts;       /* 0: no bound */
+    int64_t since_ms;       /* --since: a frame sealed before it is EARLY; 0: none */
+    struct ksrc_counts counts;
     uint64_t tick;
     rd_kafka_message_t *held; /* the message *m points into */
     struct shlog_file_header hdr;
@@ -132,7 +167,9 @@ int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, 
     }
     k->follow = o->follow;
     k->per_partition = o->per_partition;
+    k->max_hosts = o->max_hosts;
     uint64_t since_ns = o->since_ns;
+    k->since_ms = (int64_t)(since_ns / 1000000);
     if (shlog_kafka_url(url, brokers, sizeof(brokers), k->topic, sizeof(k->topic)) != 0) {
         snprintf(err, errcap, "%s: not kafka://HOST:PORT[,HOST:PORT...]/TOPIC", url);
         free(k);
@@ -303,11 +340,18 @@ const char *ksrc_last_error(const struct ksrc *k)
 
 /* ==== Hosts ==== */
 
-static struct host_state *host_of(struct ksrc *k, const char *name)
+/* The state of host name, made when new; NULL past max_hosts (*over) or
+ * out of memory. */
+static struct host_state *host_of(struct ksrc *k, const char *name, int *over)
 {
+    *over = 0;
     for (size_t i = 0; i < k->nhosts; i++)
         if (!strcmp(k->hosts[i].name, name))
             return &k->hosts[i];
+    if (k->max_hosts && k->nhosts >= k->max_hosts) {
+        *over = 1;
+        return NULL;
+    }
     if (k->nhosts == k->hosts_cap) {
         size_t cap = k->hosts_cap ? k->hosts_cap * 2 : 16;
         struct host_state *nh = realloc(k->hosts, cap * sizeof(*nh));
@@ -322,12 +366,17 @@ static struct host_state *host_of(struct ksrc *k, const char *name)
     return h;
 }
 
-/* The file seq of h, made when new (the least recently used one goes). */
-static struct file_pos *file_of(struct ksrc *k, struct host_state *h, uint64_t seq, int *made)
+static int same_file(const struct file_id *a, const struct file_id *b)
+{
+    return a->seq == b->seq && a->created_ns == b->created_ns && a->pid == b->pid;
+}
+
+/* The file id of h, made when new (the least recently used one goes). */
+static struct file_pos *file_of(struct ksrc *k, struct host_state *h, const struct file_id *id, int *made)
 {
     *made = 0;
     for (unsigned i = 0; i < h->nfiles; i++)
-        if (h->files[i].seq == seq) {
+        if (same_file(&h->files[i].id, id)) {
             h->files[i].used = ++k->tick;
             return &h->files[i];
         }
@@ -335,19 +384,100 @@ static struct file_pos *file_of(struct ksrc *k, struct host_state *h, uint64_t s
     for (unsigned i = 0; i < h->nfiles; i++)
         if (h->files[i].used < f->used)
             f = &h->files[i];
-    *f = (struct file_pos){seq, SHLOG_FILE_HEADER_BYTES, ++k->tick};
+    memset(f, 0, sizeof(*f));
+    f->id = *id;
+    f->next = UINT64_MAX; /* nothing given: its first frame starts a run */
+    f->used = ++k->tick;
     *made = 1;
     return f;
 }
 
-int ksrc_seed(struct ksrc *k, const char *host, uint64_t file_seq, uint64_t next_off)
+int ksrc_seed(struct ksrc *k, const struct shlog_file_header *hdr, uint64_t next_off)
 {
-    struct host_state *h = host_of(k, host);
+    int over, made;
+    struct host_state *h = host_of(k, hdr->host, &over);
     if (!h)
-        return -ENOMEM;
-    int made;
-    file_of(k, h, file_seq, &made)->next = next_off;
+        return over ? 0 : -ENOMEM;
+    const struct file_id id = {hdr->file_seq, hdr->created_ns, hdr->collector_pid};
+    struct file_pos *f = file_of(k, h, &id, &made);
+    /* What the last run wrote is one chain, its frames older than any kept. */
+    f->next = next_off;
+    f->chains[0] = (struct chain){SHLOG_FILE_HEADER_BYTES, next_off, k->tick};
+    f->nchains = next_off > SHLOG_FILE_HEADER_BYTES;
     return 0;
+}
+
+int ksrc_add_host(struct ksrc *k, const char *host)
+{
+    size_t max = k->max_hosts;
+    int over;
+    k->max_hosts = 0; /* a host the caller has already is taken past the bound */
+    struct host_state *h = host_of(k, host, &over);
+    k->max_hosts = max;
+    return h ? 0 : -ENOMEM;
+}
+
+const struct ksrc_counts *ksrc_counts(const struct ksrc *k)
+{
+    return &k->counts;
+}
+
+/* ==== Where a frame goes in its file ==== */
+
+static uint64_t fingerprint(const uint8_t *p, size_t n)
+{
+    /* The prefix's sizes, the start of the zstd data and its end (the
+     * content checksum): who has not seen a frame cannot match it. */
+    uint64_t h = 0xcbf29ce484222325ull ^ n;
+    size_t head = n < SHLOG_FRAME_PREFIX_BYTES + 64 ? n : SHLOG_FRAME_PREFIX_BYTES + 64;
+    for (size_t i = 4; i < head; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    for (size_t i = n >= 16 ? n - 16 : 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* 1: the frame that started at off among the kept ones had these bytes, or
+ * off is below every kept one (older than what is kept); 0: another frame
+ * started there, or none did where the kept ones would show it. */
+static int seen_before(const struct file_pos *f, uint64_t off, uint64_t fp)
+{
+    uint64_t lowest = UINT64_MAX;
+    for (unsigned i = 0; i < f->nkept; i++) {
+        if (f->kept[i].off == off)
+            return f->kept[i].fp == fp;
+        if (f->kept[i].off < lowest)
+            lowest = f->kept[i].off;
+    }
+    return off < lowest;
+}
+
+static enum kmsg_place place(struct ksrc *k, struct file_pos *f, uint64_t off, uint64_t end, uint64_t fp)
+{
+    struct chain *c = NULL;
+    for (unsigned i = 0; i < f->nchains && !c; i++)
+        if (f->chains[i].hi == off)
+            c = &f->chains[i];
+    if (!c) {
+        for (unsigned i = 0; i < f->nchains; i++)
+            if (f->chains[i].lo <= off && end <= f->chains[i].hi && seen_before(f, off, fp))
+                return KMSG_DUPLICATE;
+        /* Starts a chain: in place of the one placed to least recently. */
+        c = &f->chains[f->nchains < CHAINS ? f->nchains++ : 0];
+        for (unsigned i = 0; i < f->nchains; i++)
+            if (f->chains[i].used < c->used)
+                c = &f->chains[i];
+        c->lo = off;
+    }
+    enum kmsg_place p = off == f->next ? KMSG_NEXT : KMSG_START;
+    c->hi = end;
+    c->used = ++k->tick;
+    f->next = end;
+    f->kept[f->kept_next] = (struct frame_seen){off, fp};
+    f->kept_next = (f->kept_next + 1) % KEPT_FRAMES;
+    if (f->nkept < KEPT_FRAMES)
+        f->nkept++;
+    return p;
 }
 
 /* ==== Messages ==== */
@@ -425,18 +555,28 @@ static int check(struct ksrc *k, const rd_kafka_message_t *msg, struct kmsg *m)
     m->n = msg->len;
     m->ctx = ctx_n ? ctx : NULL;
     m->ctx_n = ctx_n;
-    struct host_state *h = host_of(k, m->hdr.host);
-    if (!h)
-        return bad(m, "out of memory");
-    int made;
-    struct file_pos *f = file_of(k, h, m->hdr.file_seq, &made);
-    m->new_file = made;
-    if (!made && m->file_off < f->next) {
-        m->place = KMSG_DUPLICATE;
+    int over;
+    struct host_state *h = host_of(k, m->hdr.host, &over);
+    if (!h && over) {
+        k->counts.refused++;
+        m->place = KMSG_REFUSED;
         return 1;
     }
-    m->place = !made && m->file_off == f->next ? KMSG_NEXT : KMSG_START;
-    f->next = m->file_off + m->n;
+    if (!h)
+        return bad(m, "out of memory");
+    /* Its records are all older than its seal time: nothing a read from --since wants (a shipper's second
+     * sending of an older frame, which comes after where the brokers' offset for the time started it). */
+    if (k->since_ms && m->ts_ms >= 0 && m->ts_ms < k->since_ms) {
+        m->place = KMSG_EARLY;
+        return 1;
+    }
+    int made;
+    const struct file_id id = {m->hdr.file_seq, m->hdr.created_ns, m->hdr.collector_pid};
+    struct file_pos *f = file_of(k, h, &id, &made);
+    m->new_file = made;
+    m->place = place(k, f, m->file_off, m->file_off + m->n, fingerprint(m->frame, m->n));
+    if (m->place == KMSG_DUPLICATE)
+        k->counts.resent++;
     return 1;
 }
 

@@ -6,6 +6,8 @@
  * before anything uses it, and placed in its host's stream of files: the
  * next frame, a frame that starts a run (a new file, or after a gap: its
  * context comes first), or one already seen (a shipper that sent it again).
+ * A file is its header's host, number, creation time and collector pid, so a
+ * re-imaged host's new file 0 is not its old one.
  * Read as one stream of messages (ksrc_next: the mirror), or partition by
  * partition (ksrc_next_in: the reader's engine, which reads the partitions
  * furthest behind in time first).
@@ -23,6 +25,8 @@ enum kmsg_place {
     KMSG_NEXT,      /* the frame after the last one of its host's file */
     KMSG_START,     /* starts a run of its file: read its context first */
     KMSG_DUPLICATE, /* its host's stream already had it */
+    KMSG_REFUSED,   /* of a host past ksrc_options.max_hosts (counted, never used) */
+    KMSG_EARLY,     /* sealed before since_ns: none of its records is wanted (never used) */
 };
 
 struct kmsg {
@@ -61,6 +65,13 @@ struct ksrc_options {
     size_t nstart;
     const struct ksrc_start *end;    /* not following: stop these partitions here, not at their ends */
     size_t nend;
+    size_t max_hosts;                /* hosts taken, at most; the messages of others are REFUSED. 0: no bound */
+};
+
+/* What was not used, and why. */
+struct ksrc_counts {
+    uint64_t resent;  /* DUPLICATE: frames a shipper sent again */
+    uint64_t refused; /* REFUSED: messages of hosts past max_hosts */
 };
 
 /* Opens kafka://BROKERS/TOPIC. 0, or -1 with err set. */
@@ -91,9 +102,13 @@ void ksrc_part(const struct ksrc *k, size_t i, struct ksrc_part *out);
 const char *ksrc_last_error(const struct ksrc *k);
 /* The partitions and the offset each is read up to (the next one). */
 size_t ksrc_positions(const struct ksrc *k, struct ksrc_start *out, size_t cap);
-/* A host's stream starts after file_seq's frames before next_off (a run
- * resumed): what comes at next_off is NEXT. */
-int ksrc_seed(struct ksrc *k, const char *host, uint64_t file_seq, uint64_t next_off);
+/* The file of hdr's stream starts after its frames before next_off (a run
+ * resumed): what comes at next_off is NEXT, and the host counts against
+ * max_hosts. 0, or -ENOMEM. */
+int ksrc_seed(struct ksrc *k, const struct shlog_file_header *hdr, uint64_t next_off);
+/* A host taken, whatever max_hosts says (one the caller already has). 0, or -ENOMEM. */
+int ksrc_add_host(struct ksrc *k, const char *host);
+const struct ksrc_counts *ksrc_counts(const struct ksrc *k);
 void ksrc_close(struct ksrc *k);
 
 #endif /* KAFKA_SOURCE_H */

@@ -48,7 +48,8 @@ struct khost {
     struct source src;     /* the merge's source of the host */
     struct read_kafka *k;
     struct in_file file;   /* the frames being read, named as a mirror names their file */
-    uint64_t file_seq;
+    uint64_t file_seq, file_created_ns; /* which file they are (kafka_source.h) */
+    uint32_t file_pid;
     struct pend *first, *last;
     uint64_t pending;      /* bytes of its messages that wait */
     struct pend *staged;   /* its context was handed in: its frame next */
@@ -75,7 +76,7 @@ struct read_kafka {
     size_t nhosts, hosts_cap;
     struct hmap by_name;   /* (hash of the name, probe) -> khost */
     uint64_t pending;
-    int hosts_over_said;
+    int hosts_over_said, resent_said;
     uint64_t files, bytes;
 };
 
@@ -114,18 +115,16 @@ static uint64_t name_hash(const char *s)
 static int host_feed(struct read_engine *e, struct source *s);
 
 /* The source of host name, made (after the hub's in the merge's list) when
- * new; NULL when out of memory (*oom) or past HOSTS_MAX. */
-static struct khost *host_of(struct read_kafka *k, const char *name, int *oom)
+ * new (the source bounds them: HOSTS_MAX); NULL when out of memory. */
+static struct khost *host_of(struct read_kafka *k, const char *name)
 {
     uint64_t hash = name_hash(name), probe = 0;
     struct khost *h;
     /* A hash two names share (hostile ones can) takes the next probe. */
     while ((h = hmap_get(&k->by_name, hash, probe)) && strcmp(h->file.host, name) != 0)
         probe++;
-    *oom = 0;
-    if (h || k->nhosts >= HOSTS_MAX)
+    if (h)
         return h;
-    *oom = 1;
     if (k->nhosts == k->hosts_cap) {
         size_t cap = k->hosts_cap ? 2 * k->hosts_cap : 16;
         struct khost **v = realloc(k->hosts, cap * sizeof *v);
@@ -141,7 +140,6 @@ static struct khost *host_of(struct read_kafka *k, const char *name, int *oom)
         free(h);
         return NULL;
     }
-    *oom = 0;
     h->k = k;
     snprintf(h->file.host, sizeof h->file.host, "%s", name);
     h->src.feed = host_feed;
@@ -175,13 +173,19 @@ static int route(struct read_engine *e, struct read_kafka *k, struct kmsg *m)
         damage(e, msg);
         return 0;
     }
-    if (m->place == KMSG_DUPLICATE)
-        return 0; /* a shipper sent it again */
-    int oom;
-    struct khost *h = host_of(k, m->hdr.host, &oom);
-    if (!h) {
-        if (oom)
-            return -ENOMEM;
+    if (m->place == KMSG_DUPLICATE) {
+        /* A shipper sent it again (its state file is written after the acknowledgements): counted (stats). */
+        if (!k->resent_said++) {
+            snprintf(msg, sizeof msg, "%s: frames a shipper sent again are skipped, their records read once "
+                     "(the first: host %s file %" PRIu64 " offset %" PRIu64 "; stats counts them)", k->url,
+                     m->hdr.host, m->hdr.file_seq, m->file_off);
+            read_say(e, msg, 1);
+        }
+        return 0;
+    }
+    if (m->place == KMSG_EARLY)
+        return 0;
+    if (m->place == KMSG_REFUSED) {
         if (!k->hosts_over_said++) {
             snprintf(msg, sizeof msg, "%s: more than %u hosts: the messages of host '%s' and others skipped", k->url,
                      HOSTS_MAX, m->hdr.host);
@@ -189,6 +193,9 @@ static int route(struct read_engine *e, struct read_kafka *k, struct kmsg *m)
         }
         return 0;
     }
+    struct khost *h = host_of(k, m->hdr.host);
+    if (!h)
+        return -ENOMEM;
     struct pend *p = malloc(sizeof *p);
     if (!p)
         return -ENOMEM;
@@ -327,8 +334,8 @@ static int deliver(struct read_engine *e, struct khost *h, struct pend *p)
     struct read_kafka *k = h->k;
     struct kmsg *m = &p->m;
     struct source *s = &h->src;
-    if (h->staged != p &&
-        (!s->rd || m->place == KMSG_START || h->file_seq != m->hdr.file_seq)) {
+    if (h->staged != p && (!s->rd || m->place == KMSG_START || h->file_seq != m->hdr.file_seq ||
+                           h->file_created_ns != m->hdr.created_ns || h->file_pid != m->hdr.collector_pid)) {
         /* A run of its file starts: a reader as over a mirror's file, the context before the frame. */
         char name[256];
         shlog_file_name(&m->hdr, name, sizeof name);
@@ -337,6 +344,8 @@ static int deliver(struct read_engine *e, struct khost *h, struct pend *p)
         if (source_open_frames(e, s, &h->file, &m->hdr) != 0)
             return -ENOMEM;
         h->file_seq = m->hdr.file_seq;
+        h->file_created_ns = m->hdr.created_ns;
+        h->file_pid = m->hdr.collector_pid;
         if (m->new_file) {
             k->files++;
             k->bytes += SHLOG_FILE_HEADER_BYTES;
@@ -421,7 +430,7 @@ int read_kafka_open(struct read_engine *e, const char *url, uint64_t since_ns, i
     k->since_ns = since_ns;
     k->from_end = from_end;
     const struct ksrc_options o = {.since_ns = since_ns, .from_end = from_end, .follow = e->follow,
-                                   .per_partition = 1};
+                                   .per_partition = 1, .max_hosts = HOSTS_MAX};
     if (ksrc_open(&k->ks, url, &o, err, errcap) != 0) {
         read_kafka_close(e, k);
         return -EHOSTUNREACH;
@@ -463,10 +472,11 @@ int read_kafka_poll(struct read_engine *e, struct read_kafka *k, int timeout_ms)
     return taken;
 }
 
-void read_kafka_totals(const struct read_kafka *k, uint64_t *files, uint64_t *bytes)
+void read_kafka_totals(const struct read_kafka *k, uint64_t *files, uint64_t *bytes, uint64_t *resent)
 {
     *files = k->files;
     *bytes = k->bytes;
+    *resent = ksrc_counts(k->ks)->resent;
 }
 
 /* ==== The sites alone ==== */
@@ -499,7 +509,8 @@ int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
         from[i] = (struct ksrc_start){p.id, p.first};
         to[i] = (struct ksrc_start){p.id, p.end};
     }
-    const struct ksrc_options o = {.start = from, .nstart = k->nparts, .end = to, .nend = k->nparts};
+    const struct ksrc_options o = {.start = from, .nstart = k->nparts, .end = to, .nend = k->nparts,
+                                   .max_hosts = HOSTS_MAX};
     struct ksrc *ks;
     char err[512];
     int rc = ksrc_open(&ks, k->url, &o, err, sizeof err);
@@ -516,7 +527,7 @@ int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
         if (got == 0)
             continue;
         last = mono_ns();
-        if (m.place == KMSG_BAD || m.place == KMSG_DUPLICATE)
+        if (m.place != KMSG_NEXT && m.place != KMSG_START)
             continue;
         struct shlog_reader *rd;
         if (shlog_reader_open_frames(&rd, &m.hdr, k->topic, NULL, err, sizeof err) != 0) {

@@ -37,10 +37,10 @@ int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
     return 0;
 }
 
-void read_kafka_totals(const struct read_kafka *k, uint64_t *files, uint64_t *bytes)
+void read_kafka_totals(const struct read_kafka *k, uint64_t *files, uint64_t *bytes, uint64_t *resent)
 {
     (void)k;
-    *files = *bytes = 0;
+    *files = *bytes = *resent = 0;
 }
 
 void read_kafka_close(struct read_engine *e, struct read_kafka *k)

@@ -50,7 +50,7 @@
 enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
     OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW, OPT_SHIP_STATE,
-    OPT_THREAD, OPT_MERGE_MEMORY,
+    OPT_THREAD, OPT_MERGE_MEMORY, OPT_MAX_HOSTS,
 };
 
 struct opt_spec {
@@ -81,6 +81,7 @@ static const struct opt_spec all_opts[] = {
     {"ship-state", 0, 1, OPT_SHIP_STATE},
     {"thread", 0, 1, OPT_THREAD},
     {"merge-memory", 0, 1, OPT_MERGE_MEMORY},
+    {"max-hosts", 0, 1, OPT_MAX_HOSTS},
 };
 
 struct command {
@@ -132,10 +133,11 @@ static const struct command commands[] = {
     {"backtrace", cmd_backtrace, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_PID) | BIT(OPT_APP), 0,
      "backtrace (--pid P | --app A) [--dir D]...",
      "have the collector write the records running processes keep as backtrace, without a trigger"},
-    {"mirror", cmd_mirror, BIT(OPT_HELP) | BIT(OPT_OUT) | BIT(OPT_FOLLOW) | BIT(OPT_SINCE), 1,
-     "mirror kafka://HOST:PORT[,...]/TOPIC --out DIR [--since T] [--follow]",
+    {"mirror", cmd_mirror, BIT(OPT_HELP) | BIT(OPT_OUT) | BIT(OPT_FOLLOW) | BIT(OPT_SINCE) | BIT(OPT_MAX_HOSTS), 1,
+     "mirror kafka://HOST:PORT[,...]/TOPIC --out DIR [--since T] [--follow] [--max-hosts N]",
      "write the hosts' frames shmlog-ship sent as each host's files in DIR, byte for byte (read,\n"
-     "                  stats, Python and DuckDB read them as a host's); --follow: keep going"},
+     "                  stats, Python and DuckDB read them as a host's); --follow: keep going;\n"
+     "                  --max-hosts: hosts DIR takes, at most (default 4096), new ones past it refused"},
     {"clean", cmd_clean, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_FORCE), 0,
      "clean [--dir D]... [--force]",
      "remove the segments of processes that are gone, when no collector runs; records never drained\n"
@@ -282,6 +284,9 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
     }
     case OPT_LIMIT:
         f->limit = parse_u64_opt("--limit", value, 1, UINT64_MAX);
+        break;
+    case OPT_MAX_HOSTS:
+        cli->max_hosts = (size_t)parse_u64_opt("--max-hosts", value, 1, 1u << 20);
         break;
     case OPT_MERGE_MEMORY:
         cli->merge_bytes = parse_u64_opt("--merge-memory", value, 1, 1u << 20) << 20;

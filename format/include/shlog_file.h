@@ -482,8 +482,18 @@ struct shlog_shipped {
 int shlog_shipped_write(const char *path, const struct shlog_shipped *s);
 /* 0, -errno, or -EINVAL when path is not a state file. */
 int shlog_shipped_read(const char *path, struct shlog_shipped *s);
+/* Calls each with every collector file (a regular file named as
+ * shlog_file_name_seq reads) numbered min_seq or more in the directory
+ * dirfd, until one returns non-zero: that, or 0. */
+int shlog_dir_files(int dirfd, uint64_t min_seq,
+                    int (*each)(void *clientd, const char *name, uint64_t seq, int part, uint64_t bytes), void *clientd);
 /* Bytes of the collector's files in the directory dirfd not yet shipped. */
 uint64_t shlog_shipped_lag(int dirfd, const struct shlog_shipped *s);
+/* 1 when s says more was shipped than the directory's files hold: its file is
+ * numbered past the last one, or that file is shorter than its offset (the
+ * directory wiped or replaced, or a state of other files). *last_seq and
+ * *last_bytes: the last file's number and size. 0 also when it has no file. */
+int shlog_shipped_ahead(int dirfd, const struct shlog_shipped *s, uint64_t *last_seq, uint64_t *last_bytes);
 /* 1 if every byte of the file numbered file_seq was acknowledged. */
 int shlog_shipped_has(const struct shlog_shipped *s, uint64_t file_seq);
 
