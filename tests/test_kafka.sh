@@ -451,6 +451,9 @@ else
     not_ok "a state file ahead of the files: exit $rc"
     diag "$tmp/ahead.err"
 fi
+check "shmlog-dump status says the state file is ahead of the files, where its lag alone would read as all shipped" \
+    bash -c "\"$dump\" status --out \"$tmp/hoste/out\" --ship-state \"$tmp/hoste/ahead.state\" --watch 0.1 |
+        grep -q '^shipping: AHEAD of the files: the state says file 7 offset'"
 
 # ---- host keys a mirror takes, at most ----
 check "300 messages of 300 hosts no collector has put into the topic" \

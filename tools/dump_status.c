@@ -228,6 +228,8 @@ struct status {
     struct shlog_shipped ship;
     uint64_t ship_lag_bytes;        /* now, from --out's files */
     int ship_alive;
+    int ship_ahead;                 /* the state says more was shipped than --out's files hold */
+    uint64_t last_seq, last_bytes;  /* --out's last file, when ship_ahead */
 };
 
 /* A collector reads every ring at least each --max-delay-ms (at most 1 s)
@@ -567,6 +569,7 @@ static void sample_shipping(const struct cli *cli, struct status *st)
     int dfd = open(cli->out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         st->ship_lag_bytes = shlog_shipped_lag(dfd, &st->ship);
+        st->ship_ahead = shlog_shipped_ahead(dfd, &st->ship, &st->last_seq, &st->last_bytes);
         close(dfd);
     }
 }
@@ -587,6 +590,7 @@ static void put_json_shipping(struct render_buf *b, const struct status *st)
     uint64_t now = read_now_ns();
     put_json_kv_double(b, "updated_s_ago", now > st->ship.updated_ns ? (double)(now - st->ship.updated_ns) / 1e9 : 0);
     put_json_kv_bool(b, "shipper_alive", st->ship_alive);
+    put_json_kv_bool(b, "ahead_of_files", st->ship_ahead);
     render_buf_putc(b, '}');
 }
 
@@ -611,6 +615,15 @@ static void put_text_shipping(struct render_buf *b, const struct status *st)
              (unsigned long long)st->ship.offset, (double)st->ship_lag_bytes / 1024.0, (double)st->ship.lag_ns / 1e9,
              ago, st->ship.pid, st->ship_alive ? "running" : "NOT RUNNING");
     render_buf_puts(b, line);
+    if (st->ship_ahead) {
+        /* A lag of 0 would read as "all shipped" when nothing more will be. */
+        snprintf(line, sizeof line, "shipping: AHEAD of the files: the state says file %llu offset %llu, the last "
+                 "file is %llu of %llu bytes (the directory was wiped or replaced): nothing new ships until the "
+                 "state file is removed and shmlog-ship restarted\n", (unsigned long long)st->ship.file_seq,
+                 (unsigned long long)st->ship.offset, (unsigned long long)st->last_seq,
+                 (unsigned long long)st->last_bytes);
+        render_buf_puts(b, line);
+    }
 }
 
 /* ,"key":"why" or ,"key":null when why is "". */
