@@ -93,6 +93,33 @@ static struct dring *ring_find(struct read_engine *e, struct source *s, struct d
     return r;
 }
 
+/* A record of ring r was decoded: it may hold the merge back from now on. */
+static void ring_live(struct read_engine *e, struct dring *r)
+{
+    if (r->live)
+        return;
+    r->live = 1;
+    r->live_prev = NULL;
+    r->live_next = e->live_rings;
+    if (e->live_rings)
+        e->live_rings->live_prev = r;
+    e->live_rings = r;
+}
+
+void ring_unlive(struct read_engine *e, struct dring *r)
+{
+    if (!r->live)
+        return;
+    r->live = 0;
+    if (r->live_prev)
+        r->live_prev->live_next = r->live_next;
+    else
+        e->live_rings = r->live_next;
+    if (r->live_next)
+        r->live_next->live_prev = r->live_prev;
+    r->live_prev = r->live_next = NULL;
+}
+
 /* cpu | SHLOG_CPU_BACKTRACE: the stream of that ring's backtrace records. */
 static inline struct dring *ring_of(struct read_engine *e, struct source *s, struct dproc *p, uint32_t cpu)
 {
@@ -488,6 +515,7 @@ static int take_record(struct read_engine *e, struct source *s, const struct shl
         r->has_last = 1;
         r->last_frame = s->frames;
         r->finished = 0;
+        ring_live(e, r);
     }
     if (order_ts > s->max_ts)
         s->max_ts = order_ts;
@@ -551,6 +579,7 @@ static int take_block(struct read_engine *e, struct source *s, const struct shlo
         r->has_last = 1;
         r->last_frame = s->frames;
         r->finished = 0;
+        ring_live(e, r);
     }
     s->max_ts = max_ts;
     return out->n ? e->consumer.rows(e->consumer.clientd, r, ev, out) : 0;
@@ -585,8 +614,10 @@ static int take_exit(struct read_engine *e, struct source *s, const struct shlog
     if (!p)
         return -ENOMEM;
     for (size_t i = 0; i < p->rings.cap; i++)
-        if (p->rings.slots[i].v)
+        if (p->rings.slots[i].v) {
             ((struct dring *)p->rings.slots[i].v)->finished = 1;
+            ring_unlive(e, p->rings.slots[i].v);
+        }
     if (!c->exit || ev->offset < s->skip_below || !p->passes || !read_filter_time(e->filter, ev->exit_ns))
         return 0;
     return c->exit(c->clientd, s, p, ev);

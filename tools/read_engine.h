@@ -113,6 +113,10 @@ struct dring {
     uint64_t older;       /* entries queued before its source last closed a file, still queued */
     void *user;           /* the consumer's, freed with the ring (free(3)) */
     struct dring *next_all;
+    /* In the engine's live_rings: a record came since it last went quiet or
+     * finished, so it may hold the merge back. */
+    struct dring *live_prev, *live_next;
+    int live;
 };
 
 /* A call site of a process; the prepared renderer is made on first use. */
@@ -263,6 +267,10 @@ struct read_engine {
     size_t sources_older;
     struct dproc *all_procs;
     struct dring *all_rings;
+    /* The rings that may hold the merge back, a subset of all_rings: the
+     * merge asks this list, not every ring ever read, at each step (a file of
+     * 65,536 short-lived processes has as many rings). */
+    struct dring *live_rings;
     struct dsite *all_sites;
     struct shm_copied_record flagged; /* the record being taken, as shown when its time is uncertain */
     struct read_rows rows;   /* the block being taken: its rows that passed */
@@ -339,6 +347,9 @@ static inline const struct render_site *prepared(struct read_engine *e, struct d
 /* The ring of process p that an exit marker goes after (one with records,
  * else a stream of the process's own); NULL when out of memory. */
 struct dring *exit_ring(struct read_engine *e, struct source *s, struct dproc *p);
+/* Takes ring r out of the engine's live_rings: it finished, or went quiet;
+ * its next record puts it back. */
+void ring_unlive(struct read_engine *e, struct dring *r);
 /* The sites rd gives (its records skipped) whose process passes e's filter,
  * each to site. 0, site's error, or -ENOMEM. */
 int reader_each_site(struct read_engine *e, struct shlog_reader *rd,

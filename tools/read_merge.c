@@ -481,10 +481,15 @@ static uint64_t horizon(struct read_merge *m, struct source **blocking)
             *blocking = s;
             return 0;
         }
-    for (struct dring *r = m->engine->all_rings; r; r = r->next_all) {
+    for (struct dring *r = m->engine->live_rings, *next; r; r = next) {
         struct source *s = r->src;
-        if (s->done || r->q.count || r->finished || r->backtrace || !r->has_last ||
-            s->frames - r->last_frame >= quiet_frames(s))
+        next = r->live_next;
+        /* Quiet stays quiet until its next record, which puts it back. */
+        if (r->finished || s->frames - r->last_frame >= quiet_frames(s)) {
+            ring_unlive(m->engine, r);
+            continue;
+        }
+        if (s->done || r->q.count || r->backtrace || !r->has_last)
             continue;
         if (r->last_ts < h) {
             h = r->last_ts;
