@@ -466,20 +466,22 @@ Test(collector_e2e, segment_dirs_made_after_start_are_found_at_once)
     tu_stop_collector(&late, &col);
 }
 
-/* A ring left quiet for fifty times --max-delay-ms, whose producer then logs
- * bursts of a quarter of it: every record lands, in order, none dropped. The
- * collector leaves a quiet ring unread while its uid's bell stands still
- * (drain.c, ring_can_wait), and each burst moves it four times. */
+/* A ring left quiet for ten times --max-delay-ms, whose producer then logs
+ * bursts of a sixteenth of it: every record lands, in order, none dropped.
+ * The collector leaves a quiet ring unread while its uid's bell stands still
+ * (drain.c, ring_can_wait), and each burst moves it once. The ring holds
+ * sixteen bursts (80 ms): a collector that waits for something else than the
+ * bell, as --max-delay-ms (200), drops records; a loaded machine does not. */
 Test(collector_e2e, a_ring_idle_for_long_gets_every_record_of_its_bursts)
 {
-    const char *cargs[] = {"--max-delay-ms", "20", NULL};
+    const char *cargs[] = {"--max-delay-ms", "200", NULL};
     struct tu_child col = tu_collector_ready(&env, cargs);
-    const char *pargs[] = {"--threads", "1", "--count", "40000", "--ring-bytes", "65536", "--gate-at", "1",
+    const char *pargs[] = {"--threads", "1", "--count", "40000", "--ring-bytes", "262144", "--gate-at", "1",
                            "--burst", "256", "--pause-us", "5000", NULL};
     struct tu_child p = tu_producer_one_cpu(pargs);
     tu_wait_line(&p, "ready");
     cr_assert(ms_until_records_in_file(p.pid, 1, 8000) != UINT64_MAX, "the first record did not reach the file within 8 s");
-    tu_sleep_ms(1000);
+    tu_sleep_ms(2000);
     tu_close_stdin(&p);
     unsigned long long dropped = tu_wait_line(&p, "done ");
     cr_assert_eq(tu_wait_exit(&p), 0);
