@@ -261,7 +261,7 @@ static void check_liveness(int all)
         proc_losses(&col, p);
         answer_backtrace(p);
         if (!shm_meta_alive(&p->meta))
-            proc_mark_gone(p);
+            proc_mark_gone(&col, p);
     }
 }
 

@@ -136,6 +136,8 @@ struct ring {
     struct backtrace *bt;   /* its kept backtrace records (backtrace.c), or NULL */
     int unread_due;         /* not readable at all: its loss (from unread_tail to unread_head) is still to be written */
     uint64_t unread_tail, unread_head;
+    struct bell *bell;      /* its producers ring it (bells.c), or NULL: read at every pass */
+    int quiet;              /* the last pass found nothing new in it and nothing unreleased */
     struct ring *next;
 };
 
@@ -183,6 +185,12 @@ struct proc_threads {
 };
 
 struct proc {
+    /* First, in one line: what the walks over every process of each pass
+     * (liveness, exits) read of the hundreds that are idle. */
+    struct proc *next;
+    uint64_t alive_checked_ns; /* mono ns its meta's lock was last asked */
+    int gone;           /* exited: rings are read with writer_dead */
+    int exit_queued;    /* its EXIT section is in a frame */
     uint32_t key;
     int dir;            /* index in opt.dirs: its rings are in the same directory */
     struct shm_seg meta;
@@ -193,12 +201,9 @@ struct proc {
     uint32_t nsites;               /* site ids it may have */
     struct uid_charge *charge;     /* its owner's */
     struct ring *rings;
-    uint64_t alive_checked_ns; /* mono ns its meta's lock was last asked */
     int meta_faulted;   /* its meta shrank under the mapping: never read again (sites unknown: records raw) */
-    int gone;           /* exited: rings are read with writer_dead */
     uint64_t gone_listing;   /* listings of its directory begun when it was seen gone: a later one finds every ring */
     uint64_t ring_unsettled; /* the listing in which a ring naming it could not be opened for now, or 0 */
-    int exit_queued;    /* its EXIT section is in a frame */
     uint64_t tally_gen; /* the file whose procs[tally] counts what it wrote there; 0: none */
     size_t tally;
     uint64_t no_ring_seen, unregistered_seen, before_init_seen; /* the meta's loss counters as last written */
@@ -209,7 +214,6 @@ struct proc {
     uint64_t records, lost;
     uint64_t bt_requests_seen, bt_polled_ns; /* the meta's backtrace requests as last answered, and when read */
     struct proc_threads threads; /* its threads' names (THREAD entries of its site table) */
-    struct proc *next;
 };
 
 /* A process as a file holds it: what the file would lose of it if the file
@@ -282,6 +286,8 @@ struct collector_state {
     int filling;                /* frames go at opt.zstd_fast_level: see set_frame_level */
     uint64_t record_slots;      /* ring slots of the records encoded */
     int backlog;                /* the last pass left records behind (budget spent, frame full) */
+    int walk_all;               /* a ring may have something new (a ring made, a process gone, the last
+                                   pass found one not quiet): the next pass looks at every ring */
     uint64_t rotations, rejected;
     uint64_t losses[SHM_LOSS_REASON_MAX + 1]; /* records, by enum shm_loss_reason */
     /* backtrace records written, pushed out of a full buffer (never losses), requests answered */
@@ -441,6 +447,28 @@ void lose_removed_file(struct collector_state *c, struct outfile *gone);
  * of the smallest ring, UINT64_MAX with none). */
 uint64_t longest_wait_ns(uint64_t smallest);
 
+/* ==== Bells (bells.c) ==== */
+
+/* The bell of one uid's producers, as the last pass read it. */
+struct bell {
+    uid_t uid;
+    const struct shmlog_bell *word; /* NULL: none could be read: its rings are read at every pass */
+    dev_t dev;                      /* which file it is */
+    ino_t ino;
+    uint64_t seen; /* the word at the last pass */
+    int rung;      /* it moved at the last pass */
+    struct bell *next;
+};
+
+/* The bell ring v of a process of uid rings, mapped at the uid's first ring;
+ * NULL when it rings none this collector can read (out of memory, another
+ * file of the name). */
+struct bell *bell_of(uid_t uid, const struct shm_ring_view *v);
+/* Reads every bell: at the start of a pass. Whether one moved (or can no
+ * longer be read) since the last. */
+int bells_check(void);
+
+
 uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, int patient);
 uint64_t drain_all(struct collector_state *c, uint64_t *smallest);
 
@@ -487,7 +515,8 @@ enum found {
 
 /* ==== Finding segments (scan.c) ==== */
 
-#define RESCAN_NS 1000000000ull /* a directory is listed at least this often */
+#define RESCAN_NS 1000000000ull /* a directory is listed at least this often ... */
+#define RESCAN_WATCHED_NS 60000000000ull /* ... or this often under an inotify watch that lost no event */
 
 /* What scan.c does with a segment file it found: segment_found (procs.c). */
 typedef enum found (*segment_found_fn)(struct collector_state *c, int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu,
@@ -548,7 +577,7 @@ enum found segment_found(struct collector_state *c, int dir, const char *path, u
  * 0, or -EFAULT (it shrank: p's meta is never read again). */
 int meta_read(struct proc *p, void (*fn)(void *ctx), void *ctx);
 /* p exited (or shut down): no ring of it can appear after this moment. */
-void proc_mark_gone(struct proc *p);
+void proc_mark_gone(struct collector_state *c, struct proc *p);
 enum shlog_exit_how proc_exit_how(struct proc *p);
 /* The categories of p, those up to id at least, named in the current file. */
 void categories_name(struct collector_state *c, struct proc *p, unsigned id);

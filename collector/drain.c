@@ -398,6 +398,7 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
         lose_abandoned(c, r);
     }
     r->read_pos = pos;
+    r->quiet = patient && pos == start && !dp.more && !hostile && pos == r->tail && !r->waiting_since;
     if (pos != start) {
         note_release(c, r, pos);
         /* Ring space comes back only when the frame is written, so what the
@@ -410,6 +411,27 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
     }
     return pos - start;
 }
+
+/* Whether ring r may be left unread until its head is due: its producers
+ * ring a bell that did not move since the last pass (a ring that fills moves
+ * its progress line every sixteenth, and the bell with it), the last pass
+ * found nothing in it and nothing unreleased. Its head is due once the
+ * published point has stood for --max-delay-ms (pass_bound: a trickle that
+ * never reaches a sixteenth rings no bell); a ring made in the last
+ * SEGMENT_MAKING_NS is due at every pass. */
+static int ring_can_wait(const struct ring *r)
+{
+    return r->broken || (r->quiet && r->bell && r->bell->word && !r->bell->rung && !r->proc->gone &&
+                         r->view.policy != SHMLOG_OVERWRITE);
+}
+
+static uint64_t ring_due_ns(const struct ring *r) { return r->broken ? UINT64_MAX : r->bound_moved_ns + opt.max_delay_ns; }
+
+/* What the last whole pass found: the first ring due (when every ring could
+ * wait: c->walk_all is 0), and the smallest ring. */
+static struct {
+    uint64_t due_ns, cap;
+} walk;
 
 /* Moves ring r of p to the end of p's rings. */
 static void ring_to_back(struct proc *p, struct ring *r)
@@ -427,13 +449,20 @@ static void ring_to_back(struct proc *p, struct ring *r)
     r->next = NULL;
 }
 
-/* Drains p's rings (those its owner's sites leave this pass). */
-static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *moved, uint64_t *cap)
+/* Drains p's rings: those that cannot wait for their head to be due, and
+ * that its owner's sites leave this pass. *quiet: 0 once a ring it looked
+ * at cannot wait (the next pass walks every ring). */
+static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *moved, uint64_t *cap, int *quiet)
 {
     struct ring *spent_at = NULL;
     for (struct ring *r = p->rings; r; r = r->next) {
         if (!r->broken && r->view.cap < *cap)
             *cap = r->view.cap;
+        if (ring_can_wait(r) && pass_now_ns < ring_due_ns(r)) {
+            if (ring_due_ns(r) < walk.due_ns)
+                walk.due_ns = ring_due_ns(r);
+            continue;
+        }
         /* A frame near what readers take (SHLOG_MAX_FRAME_RAW), or a file
          * whose sites near what they keep, takes no more: the loop writes
          * it (begins a new file) and comes back at once. Only then, since
@@ -441,10 +470,12 @@ static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *move
          * sites past what a pass gives it (PASS_SITE_BYTES). */
         if (frame_full(c) || c->rotate_soon) {
             c->flush_soon = c->backlog = 1;
+            *quiet = 0;
             continue;
         }
         if (owner_pass_spent(p)) {
             c->backlog = 1;
+            *quiet = 0;
             continue;
         }
         *moved += drain_ring(c, r, DRAIN_BUDGET, 1);
@@ -455,6 +486,10 @@ static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *move
             spent_at = r;
             c->flush_soon = 1;
         }
+        if (!ring_can_wait(r))
+            *quiet = 0;
+        else if (ring_due_ns(r) < walk.due_ns)
+            walk.due_ns = ring_due_ns(r);
     }
     if (spent_at)
         ring_to_back(p, spent_at);
@@ -471,11 +506,22 @@ uint64_t drain_all(struct collector_state *c, uint64_t *smallest)
     c->backlog = 0;
     fill_quarters = 0;
     pass_now_ns = mono_ns();
+    /* Nothing rang and nothing is due: the rings are not looked at at all,
+     * since reading 600 of them costs more than anything else an idle pass does. */
+    if (!bells_check() && !c->walk_all && pass_now_ns < walk.due_ns) {
+        *smallest = walk.cap;
+        c->filling = 0;
+        return 0;
+    }
+    int quiet = 1;
+    walk.due_ns = UINT64_MAX;
     int sweeps = charges_new_pass() ? 4 : 1;
     for (int k = 0; k < sweeps; k++)
         for (struct proc *p = c->procs; p; p = p->next)
             if (sweeps == 1 || (proc_late(p) == k / 2 && (p->key > owner_resume(p)) == k % 2))
-                drain_proc(c, p, &moved, &cap);
+                drain_proc(c, p, &moved, &cap, &quiet);
+    walk.cap = cap;
+    c->walk_all = !quiet;
     *smallest = cap;
     if (fill_quarters >= 2)
         c->filling = 1;

@@ -194,10 +194,11 @@ static void sites_free(struct proc *p)
 }
 
 /* p exited (or shut down): no ring of it can appear after this moment. */
-void proc_mark_gone(struct proc *p)
+void proc_mark_gone(struct collector_state *c, struct proc *p)
 {
     p->gone = 1;
     p->gone_listing = listings_begun(p->dir);
+    c->walk_all = 1; /* its rings are read to their ends from now */
 }
 
 /* Opens the meta segment of a producer. 0, or -errno with err set. A process
@@ -255,7 +256,7 @@ static int open_meta(struct collector_state *c, const char *path, int dir, const
      * pid namespace and needs no descriptor but the meta's own. */
     p->alive_checked_ns = mono_ns();
     if (!shm_meta_alive(&p->meta))
-        proc_mark_gone(p);
+        proc_mark_gone(c, p);
     p->next = c->procs;
     c->procs = p;
     return 0;
@@ -325,11 +326,14 @@ static int open_ring(struct collector_state *c, const char *path, int dir, uint3
     r->ino = st->st_ino;
     r->next = p->rings;
     p->rings = r;
+    c->walk_all = 1;
     struct ring_open o = {.r = r, .err = err, .errcap = errcap};
     if (shm_guarded(ring_open_read, &o) != 0) {
         snprintf(err, errcap, "%s: shrank while being opened (SIGBUS)", path);
         o.rc = -EFAULT;
     }
+    if (!o.rc && r->view.rings_bell)
+        r->bell = bell_of(p->meta.owner, &r->view);
     if (o.rc) {
         r->broken = 1;
         warnx("%s: not readable (%s): what it holds is counted as lost", path, err);

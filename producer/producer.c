@@ -33,6 +33,8 @@ const uint16_t *shmlog__levels = shmlog__levels_before_init;
 uint32_t shmlog__category_end = SHMLOG_MAX_CATEGORIES;
 __thread uint32_t shmlog__tid __attribute__((tls_model("initial-exec")));
 uint64_t shmlog__tsc_per_ms;
+struct shmlog_bell *shmlog__bell;
+static uint64_t shmlog__bell_dev, shmlog__bell_ino; /* which file it is: the rings name it */
 
 /* One past the highest cpu with a published ring descriptor: readers of
  * every ring (shmlog_dropped) stop there instead of touching, and faulting
@@ -597,6 +599,11 @@ static int shmlog__ring_create(unsigned cpu)
     r->numa_node = bound ? node : -1;
     r->capacity = shmlog__g.ring_records;
     r->policy = SHMLOG__CAST(uint32_t, shmlog__g.cfg.policy);
+    if (shmlog__bell) {
+        r->ring_flags = SHMLOG_RING_BELL;
+        r->bell_dev = shmlog__bell_dev;
+        r->bell_ino = shmlog__bell_ino;
+    }
     uint32_t pid = SHMLOG__CAST(uint32_t, getpid());
     shmlog__seg_header_publish(&r->hdr, SHMLOG_MAGIC_RING, SHMLOG_SEG_RING, shmlog__g.ring_bytes,
                                fell_back ? SHMLOG_SEG_FALLBACK : shmlog__g.huge ? SHMLOG_SEG_HUGEPAGES : 0, pid,
@@ -1021,6 +1028,10 @@ static void shmlog__unmap_all(int remove)
         }
         munmap(r, shmlog__g.ring_bytes);
     }
+    struct shmlog_bell *bell = shmlog__bell;
+    shmlog__store_relaxed(&shmlog__bell, SHMLOG__CAST(struct shmlog_bell *, NULL));
+    if (bell)
+        munmap(bell, SHMLOG_BELL_BYTES);
     struct shmlog_meta *m = shmlog__g.meta;
     shmlog__store_release(&shmlog__g.meta, SHMLOG__CAST(struct shmlog_meta *, NULL));
     if (m) {
@@ -1061,10 +1072,40 @@ static void shmlog__at_exit(void)
     pthread_mutex_unlock(&shmlog__lock);
 }
 
+/* Maps the bell of our uid (SHMLOG_BELL_PREFIX), made if need be. Without
+ * it (a file of another uid or a symlink has its name, no /dev/shm) the rings
+ * are made without SHMLOG_RING_BELL and the collector reads them at every
+ * pass, as it reads older producers'. */
+static void shmlog__bell_open(void)
+{
+    char path[64];
+    uid_t uid = geteuid(); /* the owner of the files we make */
+    snprintf(path, sizeof path, SHMLOG_BELL_PREFIX "%u", SHMLOG__CAST(unsigned, uid));
+    /* 0644: a collector of another uid reads it; only we write it. */
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
+    if (fd < 0)
+        return;
+    struct stat st;
+    void *addr = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == uid &&
+        (SHMLOG__CAST(uint64_t, st.st_size) >= SHMLOG_BELL_BYTES || ftruncate(fd, SHMLOG_BELL_BYTES) == 0))
+        addr = mmap(NULL, SHMLOG_BELL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (addr == MAP_FAILED)
+        return;
+    /* Faulted in for writing now, not on the hot path; by an atomic add, since
+     * other processes of our uid ring it already. */
+    __atomic_fetch_add(&SHMLOG__CAST(struct shmlog_bell *, addr)->rung, 0, __ATOMIC_RELAXED);
+    shmlog__bell_dev = SHMLOG__CAST(uint64_t, st.st_dev);
+    shmlog__bell_ino = SHMLOG__CAST(uint64_t, st.st_ino);
+    shmlog__store_release(&shmlog__bell, SHMLOG__CAST(struct shmlog_bell *, addr));
+}
+
 /* Makes the segments of this process. Lock held; cfg, app and dir set. */
 static int shmlog__open_segments(void)
 {
     shmlog__cpu_nodes_read();
+    shmlog__bell_open();
     int err = shmlog__meta_create();
     if (!err && shmlog__g.cfg.all_cpus)
         err = shmlog__create_rings_of_affinity();

@@ -133,6 +133,9 @@ extern __thread uint32_t shmlog__tid __attribute__((tls_model("initial-exec")));
 /* TSC ticks per millisecond, measured at init: the interval of rate-limited
  * calls. */
 extern uint64_t shmlog__tsc_per_ms;
+/* The bell of our uid (SHMLOG_BELL_PREFIX in shmlog_abi.h), or NULL: rung
+ * where a ring's progress line moves, never on a call that does not move it. */
+extern struct shmlog_bell *shmlog__bell;
 
 /* The first call of a site, and every call of a refused one: the site word.
  * Its low 32 bits are the site id + 1, or 0 when the record is not written
@@ -280,8 +283,12 @@ SHMLOG__INLINE void shmlog__slot_open(uint8_t *slot)
  * line transfer per sixteenth, not one per collector pass. */
 SHMLOG__INLINE void shmlog__progress(struct shmlog_ring *h, uint64_t mask, uint64_t end, unsigned n)
 {
-    if (SHMLOG__UNLIKELY((end & (mask >> SHMLOG_PROGRESS_SHIFT)) < n))
+    if (SHMLOG__UNLIKELY((end & (mask >> SHMLOG_PROGRESS_SHIFT)) < n)) {
         shmlog__store_release(&h->published, end);
+        struct shmlog_bell *bell = shmlog__load_relaxed(&shmlog__bell);
+        if (bell) /* after published: a collector that sees the bell move sees where the ring got to */
+            __atomic_fetch_add(&bell->rung, 1, __ATOMIC_RELEASE);
+    }
 }
 
 /* Where a record's next payload byte goes, p, and the bytes its slot has left

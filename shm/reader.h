@@ -201,6 +201,8 @@ struct shm_ring_view {
     uint32_t cpu;
     int32_t numa_node;
     int publishes;           /* its producers store their progress (ABI 3): shm_ring_published */
+    int rings_bell;          /* its producers ring their uid's bell (SHMLOG_RING_BELL): a hint */
+    uint64_t bell_dev, bell_ino; /* which file that is, as its producer saw it */
 };
 
 int shm_ring_view_init(struct shm_ring_view *v, const struct shm_seg *ring, char *err, size_t errcap);

@@ -31,6 +31,9 @@ int shm_ring_view_init(struct shm_ring_view *v, const struct shm_seg *seg, char 
     v->cpu = shmlog__load_relaxed(&r->cpu);
     v->numa_node = shmlog__load_relaxed(&r->numa_node);
     v->publishes = seg->hdr.abi_version >= 3;
+    v->rings_bell = v->publishes && (shmlog__load_relaxed(&r->ring_flags) & SHMLOG_RING_BELL);
+    v->bell_dev = shmlog__load_relaxed(&r->bell_dev);
+    v->bell_ino = shmlog__load_relaxed(&r->bell_ino);
     return 0;
 }
 

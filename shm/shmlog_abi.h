@@ -358,7 +358,7 @@ struct shmlog_ring {
     int32_t numa_node;       /* node its memory is bound to; -1 if unknown */
     uint64_t capacity;       /* records; a power of two */
     uint32_t policy;         /* enum shmlog_policy */
-    uint32_t ring_flags;     /* zero */
+    uint32_t ring_flags;     /* SHMLOG_RING_BELL or zero */
     uint8_t pad0[256 - 128 - 24];
 
     /* producer line: written by the threads logging on this cpu */
@@ -384,7 +384,10 @@ struct shmlog_ring {
     uint64_t published;
     uint8_t pad3[128 - 8];
 
-    uint8_t reserved[SHMLOG_RING_HEADER_BYTES - 640];
+    /* SHMLOG_RING_BELL: the bell its producers ring (st_dev, st_ino) */
+    uint64_t bell_dev;
+    uint64_t bell_ino;
+    uint8_t reserved[SHMLOG_RING_HEADER_BYTES - 656];
 };
 SHMLOG__STATIC_ASSERT(sizeof(struct shmlog_ring) == SHMLOG_RING_HEADER_BYTES, "ring header is 4 KiB");
 SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_ring, head) == 256, "producer line at 256");
@@ -392,6 +395,25 @@ SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_ring, tail) == 384, "consumer line 
 SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_ring, published) == 512, "progress line at 512");
 /* published moves each time the reserve head passes a multiple of capacity >> SHMLOG_PROGRESS_SHIFT. */
 #define SHMLOG_PROGRESS_SHIFT 4u
+
+/* The bell: a file of SHMLOG_BELL_BYTES, SHMLOG_BELL_PREFIX<uid> (on tmpfs, so
+ * that it costs no hugepage and no entry of the segment directories), owned by
+ * that uid, whose first word (struct shmlog_bell) every producer of the uid
+ * adds one to right after it stores a ring's published. A ring flagged
+ * SHMLOG_RING_BELL names the bell it rings (bell_dev, bell_ino): a collector
+ * whose bell of that name is another file (another /dev/shm) reads the ring
+ * at every pass. One that finds its bell unchanged knows that no ring that
+ * rings it published, and reads a line per uid instead of a line per ring.
+ * Rings without the flag (older producers, or no bell could be opened) are
+ * read as before. No version change: older readers ignore ring_flags and the
+ * reserved bytes, which older producers leave zero. */
+#define SHMLOG_RING_BELL 0x1u
+#define SHMLOG_BELL_PREFIX "/dev/shm/shmlog-bell-"
+#define SHMLOG_BELL_BYTES 4096u
+struct shmlog_bell {
+    uint64_t rung; /* one more each time a flagged ring's published moved */
+    uint8_t pad[SHMLOG_CACHELINE - 8];
+};
 
 /* One record slot: 64 bytes. The head slot of a record: */
 struct shmlog_record {

@@ -465,3 +465,75 @@ Test(collector_e2e, segment_dirs_made_after_start_are_found_at_once)
     setenv("SHMLOG_DIR", env.seg, 1);
     tu_stop_collector(&late, &col);
 }
+
+/* A ring left quiet for ten times --max-delay-ms, whose producer then logs
+ * bursts of a sixteenth of it: every record lands, in order, none dropped.
+ * The collector leaves a quiet ring unread while its uid's bell stands still
+ * (drain.c, ring_can_wait), and each burst moves it once. The ring holds
+ * sixteen bursts (80 ms): a collector that waits for something else than the
+ * bell, as --max-delay-ms (200), drops records; a loaded machine does not. */
+Test(collector_e2e, a_ring_idle_for_long_gets_every_record_of_its_bursts)
+{
+    const char *cargs[] = {"--max-delay-ms", "200", NULL};
+    struct tu_child col = tu_collector_ready(&env, cargs);
+    const char *pargs[] = {"--threads", "1", "--count", "40000", "--ring-bytes", "262144", "--gate-at", "1",
+                           "--burst", "256", "--pause-us", "5000", NULL};
+    struct tu_child p = tu_producer_one_cpu(pargs);
+    tu_wait_line(&p, "ready");
+    cr_assert(ms_until_records_in_file(p.pid, 1, 8000) != UINT64_MAX, "the first record did not reach the file within 8 s");
+    tu_sleep_ms(2000);
+    tu_close_stdin(&p);
+    unsigned long long dropped = tu_wait_line(&p, "done ");
+    cr_assert_eq(tu_wait_exit(&p), 0);
+    tu_stop_collector(&env, &col);
+    cr_assert_eq(dropped, 0, "the producer dropped %llu records: its ring was read late", dropped);
+    struct tu_read got = {0};
+    cr_assert_geq(tu_read_all(env.out, &got), 1);
+    cr_assert_eq(tu_check_producer(&got, (uint32_t)p.pid, 1, 40000), 40000);
+    cr_assert_eq(got.losses, 0, "%zu loss markers", got.losses);
+    tu_read_free(&got);
+}
+
+/* A producer's rings carry SHMLOG_RING_BELL and name its uid's bell, a file
+ * of its own (0644) in /dev/shm, which moves each time a ring's progress line
+ * does: every sixteenth of the ring. */
+Test(collector_e2e, a_producer_rings_its_uid_bell_every_sixteenth_of_a_ring)
+{
+    char bell[64];
+    snprintf(bell, sizeof(bell), SHMLOG_BELL_PREFIX "%u", (unsigned)geteuid());
+    struct shmlog_bell before = {0};
+    int fd = open(bell, O_RDONLY);
+    if (fd >= 0) { /* made by an earlier producer of ours */
+        cr_assert_eq(pread(fd, &before, sizeof(before), 0), (ssize_t)sizeof(before));
+        close(fd);
+    }
+    const char *pargs[] = {"--threads", "1", "--count", "1000", "--ring-bytes", "65536", "--hold", NULL};
+    struct tu_child p = tu_producer_one_cpu(pargs);
+    cr_assert_eq(tu_wait_line(&p, "done "), 0);
+    char ring[700] = "";
+    tu_find_ring(env.seg, p.pid, ring, sizeof(ring));
+    cr_assert(ring[0], "no ring of pid %d in %s", (int)p.pid, env.seg);
+    fd = open(ring, O_RDONLY);
+    cr_assert_geq(fd, 0, "%s: %s", ring, strerror(errno));
+    struct shmlog_ring h;
+    cr_assert_eq(pread(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+    close(fd);
+    cr_assert(h.ring_flags & SHMLOG_RING_BELL, "ring_flags %#x", h.ring_flags);
+    struct stat st;
+    cr_assert_eq(lstat(bell, &st), 0, "%s: %s", bell, strerror(errno));
+    cr_assert(S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 0777) == 0644, "%s: mode %o uid %u", bell,
+              (unsigned)st.st_mode, (unsigned)st.st_uid);
+    cr_assert(h.bell_dev == (uint64_t)st.st_dev && h.bell_ino == (uint64_t)st.st_ino, "the ring names another bell");
+    fd = open(bell, O_RDONLY);
+    struct shmlog_bell after;
+    cr_assert_eq(pread(fd, &after, sizeof(after), 0), (ssize_t)sizeof(after));
+    close(fd);
+    /* 1000 one-slot records cross 1000 / (capacity / 16) sixteenths; other
+     * producers of our uid may ring it too. */
+    uint64_t sixteenths = 1000 / (h.capacity / 16);
+    cr_assert_gt(sixteenths, 0, "a ring of %lu slots", (unsigned long)h.capacity);
+    cr_assert_geq(after.rung - before.rung, sixteenths, "the bell moved %lu times for %lu sixteenths",
+                  (unsigned long)(after.rung - before.rung), (unsigned long)sixteenths);
+    tu_close_stdin(&p);
+    cr_assert_eq(tu_wait_exit(&p), 0);
+}

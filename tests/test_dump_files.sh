@@ -92,7 +92,8 @@ for o in objs:
             keys.insert(keys.index("cpu") + 1, "thread")
         if "func" in o:  # a site that names its function: right after site
             keys.insert(keys.index("site") + 1, "func")
-    if list(o.keys()) != keys:
+    keys.insert(keys.index("pid") + 1, "instance")  # live processes have one: right after pid
+    if list(o.keys()) != keys or not re.fullmatch("[0-9a-f]{32}", o["instance"]):
         errors.append("keys %s" % list(o.keys()))
         break
 for r in recs:

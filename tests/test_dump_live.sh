@@ -38,7 +38,8 @@ check "the producer dropped nothing" grep -q '^done 0$' "$tmp/producer1.out"
 # Its records, then its exit marker, arrive while follow runs.
 check "follow prints the 10000 records logged after it started" \
     wait_for 15 records_are "$prod" "$tmp/follow.json" -eq 10000
-check "follow prints the exit marker" wait_for 10 grep -q "\"pid\":$prod,\"exit\":{\"records\":10000," "$tmp/follow.json"
+check "follow prints the exit marker" \
+    wait_for 10 grep -Eq "\"pid\":$prod,\"instance\":\"[0-9a-f]{32}\",\"exit\":\\{\"records\":10000," "$tmp/follow.json"
 check "the collector rotated files under follow" test "$(ls "$out" | wc -l)" -ge 3
 kill -INT "$follow"
 wait "$follow"

@@ -28,7 +28,7 @@ prod=$!
 pids+=("$prod")
 wait "$prod"
 check "follow prints the records once the collector's first file comes" \
-    wait_for 15 bash -c "test \$(grep -c '\"pid\":$prod,\"tid\"' '$tmp/follow.json') -eq 500"
+    wait_for 15 bash -c "test \$(grep -Ec '\"pid\":$prod,\"instance\":\"[0-9a-f]{32}\",\"tid\"' '$tmp/follow.json') -eq 500"
 kill -INT "$follow"
 wait "$follow"
 check "follow stops with exit 0" test $? -eq 0
@@ -38,7 +38,7 @@ check "the collector writes to SHMLOG_OUT when given no --out" test -n "$(ls "$o
 
 # ---- read, stats, verify: SHMLOG_OUT when no FILE|DIR ----
 SHMLOG_OUT=$out "$SHMLOG_DUMP" read --format json >"$tmp/read.json" 2>"$tmp/read.err"
-check "read without FILE|DIR reads SHMLOG_OUT" test $? -eq 0 -a "$(grep -c "\"pid\":$prod,\"tid\"" "$tmp/read.json")" -eq 500
+check "read without FILE|DIR reads SHMLOG_OUT" test $? -eq 0 -a "$(grep -Ec "\"pid\":$prod,\"instance\":\"[0-9a-f]{32}\",\"tid\"" "$tmp/read.json")" -eq 500
 SHMLOG_OUT=$out "$SHMLOG_DUMP" stats >"$tmp/stats.txt" 2>&1
 check "stats without FILE|DIR reads SHMLOG_OUT" grep -q '^records: 50[0-9] ' "$tmp/stats.txt"
 collector_stop
@@ -59,7 +59,7 @@ mkdir -p "$tmp/elsewhere/shmlog-out"
 cp "$out"/*.shlog "$tmp/elsewhere/shmlog-out/"
 if [ "$default" = ./shmlog-out ]; then
     check "read without SHMLOG_OUT or /var/log/shmlog reads ./shmlog-out" \
-        test "$("$SHMLOG_DUMP" read --format json | grep -c "\"pid\":$prod,\"tid\"")" -eq 500
+        test "$("$SHMLOG_DUMP" read --format json | grep -Ec "\"pid\":$prod,\"instance\":\"[0-9a-f]{32}\",\"tid\"")" -eq 500
 else
     skip "read without SHMLOG_OUT reads ./shmlog-out" "this host has /var/log/shmlog"
 fi

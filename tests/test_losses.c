@@ -354,3 +354,35 @@ Test(losses, two_containers_pid_1_started_in_one_tick_stay_two_processes, .timeo
     cr_assert_eq(strtoul(out, NULL, 10), attempts * 10000ul, "shmlog-dump read shows %s records of %d containers",
                  out, 2 * attempts);
 }
+
+/* Two containers, each pid 1 of its own pid namespace, of one app and one
+ * uid, with the same thread ids: shmlog-dump's JSON tells their records and
+ * exits apart by the process instance, 3000 records and an exit under each. */
+Test(losses, two_containers_pid_1_of_one_app_are_told_apart_by_their_instance, .timeout = 60)
+{
+    need_unshare();
+    struct tu_child col = tu_collector(&env, NULL);
+    struct tu_child c[2];
+    for (int k = 0; k < 2; k++) {
+        char *argv[] = {"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", (char *)tu_exe("TEST_PRODUCER"),
+                        "--app", "ctr", "--threads", "1", "--count", "3000", "--hold", NULL};
+        c[k] = tu_spawn(argv, NULL);
+    }
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(tu_wait_line(&c[k], "done "), 0);
+        tu_close_stdin(&c[k]);
+        cr_assert_eq(tu_wait_exit(&c[k]), 0);
+    }
+    cr_assert(tu_wait_segments_gone(env.seg, 10000));
+    tu_stop_collector(&env, &col);
+    char cmd[1400], out[256];
+    snprintf(cmd, sizeof(cmd),
+             "'%s' read --format json '%s' 2>/dev/null | grep '\"app\":\"ctr\",\"pid\":1,' | "
+             "grep -o '\"instance\":\"[0-9a-f]*\"' | sort | uniq -c | awk '{print $1, length($2)}' > '%s/instances'",
+             tu_exe("SHMLOG_DUMP"), env.out, env.root);
+    cr_assert(system(cmd) >= 0);
+    snprintf(cmd, sizeof(cmd), "%s/instances", env.root);
+    cr_assert_gt(tu_read_file(cmd, out, sizeof(out)), 0, "no record of ctr shows an instance");
+    /* Each count, and the length of "instance":"<32 hex digits>". */
+    cr_assert_str_eq(out, "3001 45\n3001 45\n", "records and exits per instance, and the key's length:\n%s", out);
+}

@@ -35,10 +35,10 @@ vpy=$tmp/venv/bin/python
 [ -x "$vpy" ] || bail "no venv"
 export SHMLOG_READ_LIBRARY=$lib
 cd "$tmp" || bail "cd $tmp" # the sources are not on sys.path: the installed package is what runs
-check "the installed package is imported, from the venv, and loads the library (API version 5)" "$vpy" -c "
+check "the installed package is imported, from the venv, and loads the library (API version 6)" "$vpy" -c "
 import shmlog, shmlog._native as n
 assert shmlog.__file__.startswith('$tmp/venv/'), shmlog.__file__
-assert n.library().shmlog_read_version() == 5
+assert n.library().shmlog_read_version() == 6
 "
 
 cat >"$tmp/pycheck.py" <<'EOF'
@@ -56,7 +56,7 @@ import shmlog
 
 RECORD_KEYS = ["ts_ns", "time", "level", "category", "host", "app", "pid", "tid", "cpu", "seq", "site", "msg",
                "fields"]
-OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error", "func", "thread"]
+OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error", "func", "thread", "instance"]
 UINT32_MAX = 4294967295
 failures = []
 
@@ -130,6 +130,8 @@ def diff_event(i, j, e):
     for k in ("ts_ns", "host", "app", "pid"):
         if not same_value(j[k], getattr(e, k)):
             ne(k, j[k], getattr(e, k))
+    if j.get("instance") != e.instance:
+        ne("instance", j.get("instance"), e.instance)
     if kind == "record":
         extra = set(j) - set(RECORD_KEYS) - set(OPTIONAL_KEYS)
         if extra:
@@ -229,7 +231,7 @@ def plain(v):
 
 
 FIXED = ["ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "truncated", "clamped",
-         "backtrace", "time_uncertain", "error", "thread"]
+         "backtrace", "time_uncertain", "error", "thread", "instance"]
 KIND_SUFFIXES = ("", ".int", ".uint", ".float", ".bool", ".str", ".ptr")
 
 
@@ -253,7 +255,7 @@ def check_records_table(what, recs, t, row0=0):
     for c, ty in want_types.items():
         if t.schema.field(c).type != ty:
             fail("%s: column %s is %s, expected %s" % (what, c, t.schema.field(c).type, ty))
-    for c in ("level", "category", "app", "host", "site", "func", "error", "thread"):
+    for c in ("level", "category", "app", "host", "site", "func", "error", "thread", "instance"):
         ty = t.schema.field(c).type
         if not pa.types.is_dictionary(ty) or ty.value_type != pa.string():
             fail("%s: column %s is %s, expected a dictionary of strings" % (what, c, ty))
@@ -284,6 +286,8 @@ def check_records_table(what, recs, t, row0=0):
             bad.append(("func", o.get("func"), cols["func"][i]))
         if cols["thread"][i] != o.get("thread"):
             bad.append(("thread", o.get("thread"), cols["thread"][i]))
+        if cols["instance"][i] != o.get("instance"):
+            bad.append(("instance", o.get("instance"), cols["instance"][i]))
         # each field in exactly one column, of its kind; every other field column null
         holds = set()
         for name, v in o["fields"].items():
@@ -307,7 +311,7 @@ def check_records_table(what, recs, t, row0=0):
 def check_markers_table(what, marks, t):
     import pyarrow as pa
     names = ["ts", "kind", "app", "host", "pid", "cpu", "loss_reason", "loss_records", "loss_positions",
-             "loss_first_seq", "exit_records", "exit_lost", "exit_how"]
+             "loss_first_seq", "exit_records", "exit_lost", "exit_how", "instance"]
     if t.column_names != names:
         fail("%s: markers' columns %s" % (what, t.column_names))
         return
@@ -322,9 +326,9 @@ def check_markers_table(what, marks, t):
                 o["loss"]["reason"] if k == "loss" else None, o["loss"]["records"] if k == "loss" else None,
                 o["loss"]["positions"] if k == "loss" else None, o["loss"]["first_seq"] if k == "loss" else None,
                 o["exit"]["records"] if k == "exit" else None, o["exit"]["lost"] if k == "exit" else None,
-                o["exit"].get("how") if k == "exit" else None)
+                o["exit"].get("how") if k == "exit" else None, o.get("instance"))
         got = (ts_ns[i], r["kind"], r["app"], r["host"], r["pid"], r["cpu"], r["loss_reason"], r["loss_records"],
-               r["loss_positions"], r["loss_first_seq"], r["exit_records"], r["exit_lost"], r["exit_how"])
+               r["loss_positions"], r["loss_first_seq"], r["exit_records"], r["exit_lost"], r["exit_how"], r["instance"])
         if got != want:
             fail("%s marker %d: dump %r, arrow %r" % (what, i, want, got))
             return
@@ -423,7 +427,7 @@ def cmd_frame(dump, *paths):
     fixed = {"ts": "datetime64[ns, UTC]", "level": "category", "category": "category", "app": "category",
              "host": "category", "pid": "uint32", "tid": "uint32", "cpu": "uint32", "seq": "uint64", "site": "category",
              "func": "category", "msg": "str", "truncated": "bool", "clamped": "bool", "backtrace": "bool",
-             "time_uncertain": "bool", "error": "category", "thread": "category"}
+             "time_uncertain": "bool", "error": "category", "thread": "category", "instance": "category"}
     if list(df.columns[:len(fixed)]) != list(fixed):
         fail("the fixed columns first, in order: %s" % list(df.columns))
     for c, t in fixed.items():
@@ -452,6 +456,10 @@ def cmd_frame(dump, *paths):
         th = df["thread"].iloc[i]
         if (th if isinstance(th, str) else None) != o.get("thread"):
             fail("row %d: thread: dump %r, dataframe %r" % (i, o.get("thread"), th))
+            break
+        ins = df["instance"].iloc[i]
+        if (ins if isinstance(ins, str) else None) != o.get("instance"):
+            fail("row %d: instance: dump %r, dataframe %r" % (i, o.get("instance"), ins))
             break
     allowed_full = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
                     "bool", "str"}
@@ -779,7 +787,7 @@ CONSTS = [("RECORD", "RECORD"), ("LOSS", "LOSS"), ("EXIT", "EXIT"), ("ERROR", "E
           ("CLAMPED", "CLAMPED"), ("BACKTRACE", "BACKTRACE"), ("UNKNOWN_SITE", "UNKNOWN_SITE"), ("NOTE", "NOTE"),
           ("TIME_UNCERTAIN", "TIME_UNCERTAIN"),
           ("BOOL", "T_BOOL"), ("INT", "T_INT"), ("UINT", "T_UINT"), ("FLOAT", "T_FLOAT"), ("STR", "T_STR"),
-          ("PTR", "T_PTR"), ("FLOAT32", "T_FLOAT32"), ("VERSION", "MERGE_VERSION"),
+          ("PTR", "T_PTR"), ("FLOAT32", "T_FLOAT32"), ("VERSION", "INSTANCE_VERSION"),
           ("ARROW_RECORDS", "ARROW_RECORDS"),
           ("ARROW_MARKERS", "ARROW_MARKERS")]
 

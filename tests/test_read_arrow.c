@@ -201,8 +201,8 @@ static const char *const kind_name[] = {[SHMLOG_READ_BOOL] = "bool", [SHMLOG_REA
 
 static const char *const fixed_names[] = {"ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq",
                                           "site", "func", "msg", "truncated", "clamped", "backtrace",
-                                          "time_uncertain", "error", "thread"};
-#define NFIXED 18 /* the fixed columns of records */
+                                          "time_uncertain", "error", "thread", "instance"};
+#define NFIXED 19 /* the fixed columns of records */
 
 /* The column of field f of a record: "name", "field.name", or "name.kind" when "name" alone is not there or
  * is of another kind. */
@@ -256,24 +256,36 @@ static const char *repaired(const char *s, size_t n, char *out, size_t cap)
 
 /* ==== The records: the stream against the events ==== */
 
+/* The instance column at c holds the event's instance, null where the files name none. */
+static void check_instance(struct at c, const struct shmlog_read_event *ev, const char *path, int64_t row)
+{
+    char buf[64];
+    const char *instance = dict_text(c, "s", buf, sizeof buf);
+    if (*ev->instance)
+        cr_assert_str_eq(instance, ev->instance, "%s row %lld: instance", path, (long long)row);
+    else
+        cr_assert_null(instance, "%s row %lld: instance %s", path, (long long)row, instance);
+}
+
 static void check_records(const char *path, uint32_t batch_rows)
 {
     static struct got g;
     stream_all(path, SHMLOG_READ_ARROW_RECORDS, batch_rows, &g);
     static const char *const formats[] = {"tsn:UTC", "c", "s", "s", "s", "I", "I", "I", "L", "s", "s", "u", "b", "b",
-                                          "b", "b", "c", "s"};
+                                          "b", "b", "c", "s", "s"};
     cr_assert_str_eq(g.schema.format, "+s");
     cr_assert_geq(g.schema.n_children, NFIXED);
     for (int i = 0; i < NFIXED; i++) {
         const struct ArrowSchema *c = g.schema.children[i];
         cr_assert_str_eq(c->name, fixed_names[i]);
         cr_assert_str_eq(c->format, formats[i], "%s: %s", c->name, c->format);
-        int dict = i == 1 || i == 2 || i == 3 || i == 4 || i == 9 || i == 10 || i == 16 || i == 17;
+        int dict = i == 1 || i == 2 || i == 3 || i == 4 || i == 9 || i == 10 || i == 16 || i == 17 || i == 18;
         cr_assert_eq(c->dictionary != NULL, dict, "%s: dictionary", c->name);
         if (dict)
             cr_assert_str_eq(c->dictionary->format, "u");
         cr_assert_eq((c->flags & ARROW_FLAG_DICTIONARY_ORDERED) != 0, i == 1);
-        cr_assert_eq((c->flags & ARROW_FLAG_NULLABLE) != 0, i == 9 || i == 10 || i == 11 || i == 16 || i == 17);
+        cr_assert_eq((c->flags & ARROW_FLAG_NULLABLE) != 0,
+                     i == 9 || i == 10 || i == 11 || i == 16 || i == 17 || i == 18);
     }
     for (int64_t i = NFIXED; i < g.schema.n_children; i++)
         cr_assert(g.schema.children[i]->flags & ARROW_FLAG_NULLABLE, "fields are nullable");
@@ -335,6 +347,7 @@ static void check_records(const char *path, uint32_t batch_rows)
             cr_assert_str_eq(thread, ev->thread, "%s row %lld: thread", path, (long long)row);
         else
             cr_assert_null(thread, "%s row %lld: thread %s", path, (long long)row, thread);
+        check_instance(cell(&g, 18, row), ev, path, row);
         /* Each field in its column; every other field column null. */
         int has[512] = {0};
         for (int j = 0; j < n; j++) {
@@ -386,9 +399,10 @@ static void check_markers(const char *path, uint32_t batch_rows)
     static struct got g;
     stream_all(path, SHMLOG_READ_ARROW_MARKERS, batch_rows, &g);
     static const char *const names[] = {"ts", "kind", "app", "host", "pid", "cpu", "loss_reason", "loss_records",
-                                        "loss_positions", "loss_first_seq", "exit_records", "exit_lost", "exit_how"};
-    cr_assert_eq(g.schema.n_children, 13);
-    for (int i = 0; i < 13; i++)
+                                        "loss_positions", "loss_first_seq", "exit_records", "exit_lost", "exit_how",
+                                        "instance"};
+    cr_assert_eq(g.schema.n_children, 14);
+    for (int i = 0; i < 14; i++)
         cr_assert_str_eq(g.schema.children[i]->name, names[i]);
     struct shmlog_read *r = open_path(path, NULL);
     const struct shmlog_read_event *ev;
@@ -427,6 +441,7 @@ static void check_markers(const char *path, uint32_t batch_rows)
             else
                 cr_assert_null(how);
         }
+        check_instance(cell(&g, 13, row), ev, path, row);
         row++;
     }
     cr_assert_eq(row, g.rows);

@@ -62,6 +62,7 @@ static struct dproc *proc_of(struct read_engine *e, struct source *s, const stru
             return NULL;
         /* The latest definition: the same process in every file. */
         d->info = p->info;
+        render_instance_hex(d->instance, d->info.instance);
         shm_tsc_clock_init(&d->clock, &d->info);
         d->passes = read_filter_process(e->filter, d->info.app, d->info.pid);
     }
@@ -261,7 +262,7 @@ const struct render_site *prepared_make(struct read_engine *e, struct dsite *d, 
         info->func_len = (uint32_t)strlen(info->func);
         info->desc_len = (uint32_t)strlen(info->desc);
     }
-    *slot = render_site_new(info, proc->info.app, proc->info.host, proc->info.pid, proc->cats);
+    *slot = render_site_new(info, proc->info.app, proc->info.host, proc->info.pid, proc->info.instance, proc->cats);
     free(info);
     if (*slot)
         e->prepared_bytes += render_site_bytes(*slot);

@@ -66,6 +66,7 @@ struct chunk; /* read_merge.c */
 /* A process, as shm_proc_key says who it is, within one source. */
 struct dproc {
     struct shm_proc_info info;
+    char instance[33];     /* info.instance as readers show it (render_instance_hex) */
     struct shm_tsc_clock clock;
     int passes;            /* the app and pid filters */
     struct render_site *unknown; /* renders records of sites the file did not define */

@@ -423,7 +423,7 @@ int read_entry_line(struct read_engine *e, const struct entry *en, int json, str
         render_prepared_thread(sr, entry_record(en), en->cpu, entry_own_ts(en), en->thread, json, b);
         return 0;
     }
-    struct render_input in = {p->info.app, p->info.host, p->info.pid, en->cpu, en->ts_ns, NULL, NULL};
+    struct render_input in = {p->info.app, p->info.host, p->info.pid, en->cpu, en->ts_ns, NULL, NULL, p->info.instance};
     if (en->kind == ENTRY_LOSS) {
         struct shm_loss loss;
         memcpy(&loss, en + 1, sizeof loss);

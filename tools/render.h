@@ -283,7 +283,13 @@ struct render_input {
     uint64_t ts_ns;                      /* the record's time, ns since the epoch */
     const struct shm_site *site; /* NULL: unknown or corrupt site */
     const struct shm_copied_record *rec;        /* the record (unused by render_loss) */
+    const uint8_t *instance;             /* the process's 16 instance bytes (shm_proc_info), or NULL */
 };
+
+/* The process instance as the readers show it (FORMAT.md, PROCESS): 32 hex
+ * digits into out, or "" when instance is NULL or all zeros (files from
+ * before it). */
+void render_instance_hex(char out[33], const uint8_t *instance);
 
 /* Appends one record as a text line (json 0) or a JSON Lines object (json 1),
  * newline included. 0, or -ENOBUFS when out overflowed (the line is cut), or
@@ -304,8 +310,8 @@ struct render_site;
 /* site NULL: records of an unknown site. app and host may be NULL. Copies
  * what it keeps, but cats (the process's categories, NULL: the built-in
  * ones only), which must stay as long as the site. NULL when out of memory. */
-struct render_site *render_site_new(const struct shm_site *site, const char *app,
-                                                  const char *host, uint32_t pid, const struct shm_categories *cats);
+struct render_site *render_site_new(const struct shm_site *site, const char *app, const char *host, uint32_t pid,
+                                    const uint8_t *instance, const struct shm_categories *cats);
 void render_site_free(struct render_site *sr);
 /* Its allocation, for caches that bound their memory. */
 size_t render_site_bytes(const struct render_site *sr);

@@ -150,8 +150,30 @@ static void put_json_time(struct render_buf *out, uint64_t ts_ns)
     render_buf_putc(out, '"');
 }
 /* ",\"level\":\"INFO\",\"category\":\"order\",\"host\":..,\"app\":..,\"pid\":1234,\"tid\":" */
+/* ",\"instance\":\"<hex>\"", when the files name the process's instance. */
+static void put_json_instance(struct render_buf *out, const char *instance)
+{
+    if (!*instance)
+        return;
+    render_buf_puts(out, ",\"instance\":\"");
+    render_buf_puts(out, instance);
+    render_buf_putc(out, '"');
+}
+
+void render_instance_hex(char out[33], const uint8_t *instance)
+{
+    static const char digits[] = "0123456789abcdef";
+    uint8_t any = 0;
+    for (int i = 0; instance && i < 16; i++) {
+        any |= instance[i];
+        out[2 * i] = digits[instance[i] >> 4];
+        out[2 * i + 1] = digits[instance[i] & 15];
+    }
+    out[any ? 32 : 0] = '\0';
+}
+
 void put_json_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id,
-                   const char *host, const char *app, uint32_t pid)
+                   const char *host, const char *app, uint32_t pid, const char *instance)
 {
     render_buf_puts(out, ",\"level\":\"");
     put_level_text(out, level, 0);
@@ -168,6 +190,7 @@ void put_json_head(struct render_buf *out, unsigned level, const char *category,
     put_json_cstring(out, app);
     render_buf_puts(out, ",\"pid\":");
     render_buf_u64(out, pid);
+    put_json_instance(out, instance);
     render_buf_puts(out, ",\"tid\":");
 }
 
@@ -246,7 +269,7 @@ int json_record(const struct render_site *sr, const struct shm_copied_record *re
     put_json_time(out, ts_ns);
     if (own_head)
         put_json_head(out, rec->level, shm_categories_name(sr->cats, rec->category), rec->category, sr->host, sr->app,
-                      sr->pid);
+                      sr->pid, sr->instance);
     else
         put_piece(out, sr->json_head, sr->json_head_len);
     put_tid_cpu(out, rec->tid, cpu);
@@ -323,6 +346,9 @@ static void put_json_origin(struct render_buf *out, const struct render_input *i
     put_json_cstring(out, in->app);
     render_buf_puts(out, ",\"pid\":");
     render_buf_u64(out, in->pid);
+    char instance[33];
+    render_instance_hex(instance, in->instance);
+    put_json_instance(out, instance);
 }
 
 /* how: 0..2, as render_exit() has checked it. */

@@ -588,6 +588,7 @@ struct render_site {
     struct shmlog_args_shape shape;
     uint32_t line;
     uint32_t pid;
+    char instance[33];  /* render_instance_hex's */
     const struct shm_categories *cats; /* the process's, the caller's; NULL: built-in only */
     const char *app, *host, *file, *func; /* arena copies */
     const char *json_head, *text_head, *json_site, *text_site;
@@ -682,10 +683,10 @@ int text_loss(const struct render_input *in, const struct shm_loss *loss, struct
 
 /* ==== JSON Lines (render_json.c) ==== */
 
-/* ",\"level\":\"INFO\",...,\"pid\":1234,\"tid\":" */
+/* ",\"level\":\"INFO\",...,\"pid\":1234,\"instance\":\"...\",\"tid\":" (instance: render_instance_hex's,
+ * the key left out when "") */
 void put_json_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id, const char *host,
-                   const char *app,
-                   uint32_t pid);
+                   const char *app, uint32_t pid, const char *instance);
 /* ",\"site\":\"file:line\",\"func\":\"f\",\"msg\":\"" (func when the site names one) */
 void put_json_site(struct render_buf *out, const char *file, uint32_t line, const char *func, int known);
 /* "name": of field i of f (a repeated name gets its argument's position). */

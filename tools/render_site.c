@@ -101,7 +101,7 @@ static size_t prep_bytes(const struct shm_site *site, const char *app, const cha
     /* Each item takes at least one byte of the format. */
     *nitems = (int)fmt_len;
     size_t arena = (fmt_len + 1) + (file_len + 1) + (app_len + 1) + (host_len + 1) +
-                   (128 + 6 * (app_len + host_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
+                   (128 + 48 + 6 * (app_len + host_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
                    (32 + 4 * file_len) + (func_len + 1) + (16 + 6 * func_len) + 2 * (desc_len + 1) +
                    SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32) + (desc_len ? SHMLOG_MAX_ARGS * FLAT_NAME_MAX : 0);
     return sizeof(struct render_site) + arena + PIECE_PAD + 8 +
@@ -332,14 +332,15 @@ static void prep_ops(struct render_site *sr)
 
 /* Fills mem (prep_bytes() of it) with the prepared form. 0, or -EINVAL if a
  * piece did not fit (a bound above is wrong: never for valid sizes). */
-static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const char *app,
-                     const char *host, uint32_t pid, const struct shm_categories *cats, int max_items)
+static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const char *app, const char *host,
+                     uint32_t pid, const uint8_t *instance, const struct shm_categories *cats, int max_items)
 {
     struct render_site *sr = mem;
     memset(sr, 0, sizeof *sr);
     sr->bytes = bytes;
     sr->known = site != NULL;
     sr->pid = pid;
+    render_instance_hex(sr->instance, instance);
     sr->cats = cats;
     /* items and their ops after the arena, aligned */
     size_t items_off = (bytes - (size_t)max_items * (sizeof(struct prep_item) + sizeof(struct prep_op))) & ~(size_t)7;
@@ -366,7 +367,8 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
     }
 
     sr->json_head = arena.data + arena.len;
-    put_json_head(&arena, sr->level, shm_categories_name(cats, sr->category), sr->category, sr->host, sr->app, pid);
+    put_json_head(&arena, sr->level, shm_categories_name(cats, sr->category), sr->category, sr->host, sr->app, pid,
+                  sr->instance);
     sr->json_head_len = (size_t)(arena.data + arena.len - sr->json_head);
     sr->text_head = arena.data + arena.len;
     put_text_head(&arena, sr->level, shm_categories_name(cats, sr->category), sr->category, sr->app, pid);
@@ -451,12 +453,12 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
 }
 
 struct render_site *render_site_new(const struct shm_site *site, const char *app, const char *host, uint32_t pid,
-                                    const struct shm_categories *cats)
+                                    const uint8_t *instance, const struct shm_categories *cats)
 {
     int max_items;
     size_t bytes = prep_bytes(site, app, host, &max_items);
     struct render_site *sr = malloc(bytes);
-    if (sr && prep_fill(sr, bytes, site, app, host, pid, cats, max_items) != 0) {
+    if (sr && prep_fill(sr, bytes, site, app, host, pid, instance, cats, max_items) != 0) {
         free(sr);
         sr = NULL;
     }
@@ -483,7 +485,7 @@ int render_record(const struct render_input *in, int json, struct render_buf *ou
     struct render_site *sr = malloc(bytes);
     if (!sr)
         return -ENOMEM;
-    int rc = prep_fill(sr, bytes, in->site, in->app, in->host, in->pid, NULL, max_items);
+    int rc = prep_fill(sr, bytes, in->site, in->app, in->host, in->pid, in->instance, NULL, max_items);
     if (rc == 0)
         rc = render_prepared(sr, in->rec, in->cpu, in->ts_ns, json, out);
     free(sr);

@@ -362,6 +362,7 @@ static void fill_event(struct shmlog_read *r, const struct entry *e)
     ev->app = p->info.app;
     ev->pid = p->info.pid;
     ev->proc_start = p->info.proc_start;
+    ev->instance = p->instance;
     if (e->kind == ENTRY_LOSS) {
         struct shm_loss loss;
         memcpy(&loss, e + 1, sizeof loss);
@@ -599,6 +600,7 @@ static uint32_t source_index(struct shmlog_read *r, const struct entry *e)
     s->pub.app = e->proc->info.app;
     s->pub.pid = e->proc->info.pid;
     s->pub.proc_start = e->proc->info.proc_start;
+    s->pub.instance = e->proc->instance;
     s->pub.site_id = rec->site;
     s->pub.field_names = (const char *const *)s->names;
     s->pub.field_types = s->types;

@@ -47,9 +47,10 @@
 extern "C" {
 #endif
 
-#define SHMLOG_READ_VERSION 5 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
+#define SHMLOG_READ_VERSION 6 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
                                   streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option;
-                                  4: shmlog_read_columns.thread; 5: shmlog_read_options.merge_bytes) */
+                                  4: shmlog_read_columns.thread; 5: shmlog_read_options.merge_bytes;
+                                  6: the process instance of events and sources) */
 
 struct shmlog_read;
 
@@ -135,6 +136,10 @@ struct shmlog_read_event {
     uint32_t site_id;          /* records: the call site's id within its process, also when site is NULL */
     /* version 3 */
     const char *thread;        /* records: the name the files gave its thread when it was written, or NULL */
+    /* version 6 */
+    const char *instance;      /* all but ERROR: the process instance, 32 hex digits (the 128 random bits it
+                                  wrote into its segments), "" in files from before it: with host, it tells
+                                  apart two processes that pid and proc_start do not (pid 1 of two containers) */
 };
 
 struct shmlog_read_options {
@@ -244,6 +249,7 @@ struct shmlog_read_source {
     uint32_t nfields;                     /* values per row (0 until a row of it decoded) */
     const char *const *field_names;       /* nfields names, as shmlog_read_fields() gives them */
     const uint32_t *field_types;          /* enum shmlog_read_type */
+    const char *instance;                 /* version 6: the process instance, as the event's */
 };
 
 /* Source i (0 .. those the rows named so far), valid until close; NULL past them. */
@@ -298,6 +304,8 @@ int shmlog_read_parse_time(const char *s, int local, uint64_t *ns, char *err, si
  *   msg          utf8, the message (options.message); null for an unknown site
  *   truncated, clamped, backtrace   bool (SHMLOG_READ_TRUNCATED ...)
  *   error        dictionary<int8, utf8>: null, "unknown site" or "corrupt payload"
+ *   thread       dictionary<int16, utf8>, the event's thread (version 3)
+ *   instance     dictionary<int16, utf8>, the event's instance; null in files from before it (version 6)
  *   then a column per field of the formats (options.fields), null in the
  *   rows whose format has no such field: int8..int64 (signed arguments),
  *   uint8..uint64 (unsigned, and pointers), float32 or float64, bool, utf8;
@@ -313,7 +321,8 @@ int shmlog_read_parse_time(const char *s, int local, uint64_t *ns, char *err, si
  * "loss", "exit"), app, host, pid, cpu (uint32: a loss's ring; null for a loss
  * of the whole process and for an exit), loss_reason (dictionary), loss_records, loss_positions,
  * loss_first_seq, exit_records, exit_lost (uint64), exit_how (dictionary:
- * "shutdown", "died"); null where they do not apply.
+ * "shutdown", "died"); null where they do not apply; instance (dictionary, as
+ * the records', version 6).
  *
  * Damage and notes do not stop a stream: shmlog_read_stream_message() keeps
  * them, and shmlog_read_had_errors() says whether there was damage. */

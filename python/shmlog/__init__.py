@@ -71,6 +71,8 @@ _EVENT_FIELDS = (
     "time_uncertain",  # records: its time lies between anchors around a step of the wall clock (off by it?)
     "func",            # records: the call site's function; None when the files do not name one
     "thread",          # records: the name the files gave the writing thread when it wrote; else None
+    "instance",        # the process instance (32 hex digits): with host, tells apart two processes that pid and
+                       # proc_start do not (pid 1 of two containers); None in files from before it, and for errors
 )
 
 
@@ -245,6 +247,7 @@ class Reader:
         self._h = h
         version = lib.shmlog_read_version()
         self._thread_names = version >= _n.THREAD_VERSION  # an older library's events have none
+        self._instances = version >= _n.INSTANCE_VERSION  # nor, before 6, instances
         self._thread_column = version >= _n.THREAD_COLUMN_VERSION  # nor its batches
         self._ev = ctypes.POINTER(_n.Event)()
         self._fp = ctypes.POINTER(_n.Field)()
@@ -342,7 +345,7 @@ class Reader:
                 c["values_at"][:rows], threads):
             unknown = flags & _n.UNKNOWN_SITE
             corrupt = flags & _n.CORRUPT
-            host, app, pid, start, site, func, names, types = self._source(src, not corrupt)
+            host, app, pid, start, site, func, names, types, instance = self._source(src, not corrupt)
             msg = None if unknown else _n.text_at(text, at_msg)
             fields = {}
             if with_fields and not unknown and not corrupt:
@@ -369,11 +372,12 @@ class Reader:
                 bool(flags & _n.TRUNCATED), bool(flags & _n.CLAMPED), bool(flags & _n.BACKTRACE),
                 "unknown site" if unknown else "corrupt payload" if corrupt else None,
                 None, None, None, None, None, None, None, start, bool(flags & _n.TIME_UNCERTAIN), func,
-                None if at_thread == _n.UINT64_MAX else _n.text_at(text, at_thread))))
+                None if at_thread == _n.UINT64_MAX else _n.text_at(text, at_thread), instance)))
         return True
 
     def _source(self, i, decoded):
-        """(host, app, pid, proc_start, "file:line" or None, function or None, field names, field types) of source i.
+        """(host, app, pid, proc_start, "file:line" or None, function or None, field names, field types, instance or
+        None) of source i.
         Its fields are known once a row of it decoded (the library learns them from the first)."""
         got = self._sources.get(i)
         if got is None:
@@ -386,7 +390,8 @@ class Reader:
                 func = _n.site_func(self._lib, s, c)
             names = tuple(_n.text(sp.field_names[j], c) for j in range(sp.nfields))
             types = tuple(sp.field_types[j] for j in range(sp.nfields))
-            got = (_n.text(sp.host, c), _n.text(sp.app, c), sp.pid, sp.proc_start, site, func, names, types)
+            instance = (_n.text(sp.instance, c) or None) if self._instances else None
+            got = (_n.text(sp.host, c), _n.text(sp.app, c), sp.pid, sp.proc_start, site, func, names, types, instance)
             if names or decoded:
                 self._sources[i] = got
         return got
@@ -438,24 +443,29 @@ class Reader:
                 text(ev.level_name, c), text(ev.category, c), site, msg, fields,
                 bool(flags & _n.TRUNCATED), bool(flags & _n.CLAMPED), bool(flags & _n.BACKTRACE), error,
                 None, None, None, None, None, None, None, ev.proc_start, bool(flags & _n.TIME_UNCERTAIN), func,
-                (text(ev.thread, c) or None) if self._thread_names else None))
+                (text(ev.thread, c) or None) if self._thread_names else None, self._instance(ev)))
         if kind == _n.LOSS:
             return _event_new(Event, (
                 "loss", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, cpu, None,
                 None, None, None, None, None, False, False, False, None,
                 text(ev.loss_reason, c), ev.loss_records, ev.loss_positions, ev.loss_first_seq,
-                None, None, None, ev.proc_start, False, None, None))
+                None, None, None, ev.proc_start, False, None, None, self._instance(ev)))
         if kind == _n.EXIT:
             return _event_new(Event, (
                 "exit", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, None, None,
                 None, None, None, None, None, False, False, False, None,
                 None, None, None, None,
-                ev.exit_records, ev.exit_lost, text(ev.exit_how, c) or None, ev.proc_start, False, None, None))
+                ev.exit_records, ev.exit_lost, text(ev.exit_how, c) or None, ev.proc_start, False, None, None,
+                self._instance(ev)))
         return _event_new(Event, (
             "note" if kind == _NOTE else "error", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, cpu, None,
             None, None, None, None, None, False, False, False,
             text(ev.error, c) if kind in (_n.ERROR, _NOTE) else "unknown event kind %d" % kind,
-            None, None, None, None, None, None, None, ev.proc_start, False, None, None))
+            None, None, None, None, None, None, None, ev.proc_start, False, None, None, None))
+
+    def _instance(self, ev):
+        """The process instance of ev, or None (files from before it, an older library)."""
+        return (_n.text(ev.instance, self._cache) or None) if self._instances else None
 
     def _read_fields(self, n):
         """({name: value}, (type, ...)) of the n fields at self._fp."""

@@ -245,7 +245,7 @@ def to_parquet(paths, out, *, level=None, category=None, app=None, pid=None, thr
 # ==== pandas ====
 
 _FIXED = ("ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "truncated",
-          "clamped", "backtrace", "time_uncertain", "error", "thread")
+          "clamped", "backtrace", "time_uncertain", "error", "thread", "instance")
 
 
 def _pandas(what):

@@ -15,6 +15,7 @@ FUNC_VERSION = 3  # and the one whose Site has func
 THREAD_VERSION = 3  # and the one thread names (the thread option and column) need
 THREAD_COLUMN_VERSION = 4  # and the one whose columns carry them (read()'s events in batches)
 MERGE_VERSION = 5  # and the one whose options have merge_bytes (left 0 here: the library's default)
+INSTANCE_VERSION = 6  # and the one whose events and sources have the process instance
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
@@ -89,6 +90,7 @@ class Event(ctypes.Structure):
         ("proc_start", ctypes.c_uint64),
         ("site_id", ctypes.c_uint32),
         ("thread", ctypes.c_void_p),  # version 3: read only from a library that has it
+        ("instance", ctypes.c_void_p),  # version 6: read only from a library that has it
     ]
 
 
@@ -145,6 +147,7 @@ class Source(ctypes.Structure):
         ("nfields", ctypes.c_uint32),
         ("field_names", ctypes.POINTER(ctypes.c_void_p)),
         ("field_types", ctypes.POINTER(ctypes.c_uint32)),
+        ("instance", ctypes.c_void_p),  # version 6
     ]
 
 
