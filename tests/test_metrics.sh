@@ -210,8 +210,8 @@ print(t[0]["health"] if len(t) == 1 and not t[0]["lastError"] else "bad")' 2>/de
 check "the target's last scrape had no error (health $health)" [ "$health" = up ]
 check "Prometheus sums the producer's ring series to $expected" \
     [ "$(query "sum(shmlog_ring_records_total{app=\"tprod\",pid=\"$prod_pid\"})")" = "$expected" ]
-# dropped, dead_writer, overwritten, corrupt, no_ring, unregistered, before_init, unencodable
-check "Prometheus has every loss reason the collector counts" [ "$(query 'count(shmlog_collector_losses_total)')" = 8 ]
+# dropped, dead_writer, overwritten, corrupt, no_ring, unregistered, before_init, unencodable, file_removed
+check "Prometheus has every loss reason the collector counts" [ "$(query 'count(shmlog_collector_losses_total)')" = 9 ]
 
 # ==== The textfile ====
 
@@ -231,7 +231,7 @@ while [ $SECONDS -lt $end ]; do
     i=$(stat -c %i "$textfile")
     [ "$i" != "$last" ] && changes=$((changes + 1))
     last=$i
-    tail -n 1 "$textfile" | grep -q '^shmlog_collector_losses_total{reason="unencodable"} [0-9]*$' || torn=$((torn + 1))
+    tail -n 1 "$textfile" | grep -q '^shmlog_collector_losses_total{reason="file_removed"} [0-9]*$' || torn=$((torn + 1))
     reads=$((reads + 1))
     sleep 0.01
 done
