@@ -1080,7 +1080,7 @@ static void shmlog__bell_open(void)
 {
     char path[64];
     uid_t uid = geteuid(); /* the owner of the files we make */
-    snprintf(path, sizeof path, SHMLOG_BELL_PREFIX "%u", SHMLOG__CAST(unsigned, uid));
+    snprintf(path, sizeof path, SHMLOG_BELL_PREFIX "%u", uid); /* uid_t: unsigned int on Linux */
     /* 0644: a collector of another uid reads it; only we write it. */
     int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
     if (fd < 0)
@@ -1096,8 +1096,8 @@ static void shmlog__bell_open(void)
     /* Faulted in for writing now, not on the hot path; by an atomic add, since
      * other processes of our uid ring it already. */
     __atomic_fetch_add(&SHMLOG__CAST(struct shmlog_bell *, addr)->rung, 0, __ATOMIC_RELAXED);
-    shmlog__bell_dev = SHMLOG__CAST(uint64_t, st.st_dev);
-    shmlog__bell_ino = SHMLOG__CAST(uint64_t, st.st_ino);
+    shmlog__bell_dev = st.st_dev;
+    shmlog__bell_ino = st.st_ino;
     shmlog__store_release(&shmlog__bell, SHMLOG__CAST(struct shmlog_bell *, addr));
 }
 
