@@ -405,8 +405,9 @@ int ensure_process(struct collector_state *c, struct proc *p);
 void proc_wrote(struct collector_state *c, struct proc *p, uint64_t records);
 /* p's EXIT section in the frame being built, its process defined first. */
 int write_exit(struct collector_state *c, struct proc *p, enum shlog_exit_how how);
-/* A process is in file f now (key, info): its tally there. Returns its index. */
-size_t tally_add(struct outfile *f, uint32_t key, const struct shm_proc_info *info);
+/* Defines process key (info) in the current file, its tally there at
+ * *tally; near what readers keep, a new file begins soon. 0 or -errno. */
+int define_process(struct collector_state *c, uint32_t key, const struct shm_proc_info *info, size_t *tally);
 /* Whether p may have sections in the current file now: it is defined there,
  * or the file is not near what readers keep (rotate_soon). Else what it has
  * waits, in its rings and its meta, for the next file. */

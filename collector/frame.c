@@ -58,7 +58,7 @@ void note_release(struct collector_state *c, struct ring *r, uint64_t pos)
 }
 
 /* A process is in file f now: its tally there starts. Returns its index. */
-size_t tally_add(struct outfile *f, uint32_t key, const struct shm_proc_info *info)
+static size_t tally_add(struct outfile *f, uint32_t key, const struct shm_proc_info *info)
 {
     if (f->nprocs == f->procs_cap) {
         size_t cap = f->procs_cap ? f->procs_cap * 2 : 16;
@@ -88,18 +88,24 @@ int file_takes_process(const struct collector_state *c, const struct proc *p)
 /* Callers ask file_takes_process first, and no process is defined once the
  * file is full (rotate_soon): its processes stay SHLOG_FILE_ROOM_PROCS below
  * what readers keep, and this never meets the encoder's -ENOSPC. */
+int define_process(struct collector_state *c, uint32_t key, const struct shm_proc_info *info, size_t *tally)
+{
+    int rc = end_batch(c);
+    if (!rc)
+        rc = shlog_enc_process(c->cur->enc, key, info);
+    if (!rc)
+        *tally = tally_add(c->cur, key, info);
+    note_defined(c);
+    return rc;
+}
+
 int ensure_process(struct collector_state *c, struct proc *p)
 {
     if (shlog_enc_has_process(c->cur->enc, p->key))
         return 0;
-    int rc = end_batch(c);
+    int rc = define_process(c, p->key, &p->info, &p->tally);
     if (!rc)
-        rc = shlog_enc_process(c->cur->enc, p->key, &p->info);
-    if (!rc) {
-        p->tally = tally_add(c->cur, p->key, &p->info);
         p->tally_gen = c->cur->gen;
-    }
-    note_defined(c);
     return rc;
 }
 

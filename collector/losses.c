@@ -138,9 +138,9 @@ static struct file_proc *define_again(struct collector_state *c, const struct fi
             if (f->procs[i].key == t->key)
                 return &f->procs[i];
     }
-    check_enc(end_batch(c), "a batch");
-    check_enc(shlog_enc_process(f->enc, t->key, &t->info), "a process");
-    return &f->procs[tally_add(f, t->key, &t->info)];
+    size_t at = 0;
+    check_enc(define_process(c, t->key, &t->info, &at), "a process");
+    return &f->procs[at];
 }
 
 void lose_removed_file(struct collector_state *c, struct outfile *gone)
