@@ -1149,6 +1149,10 @@ static uint64_t shmlog__mono_ns(void)
     return SHMLOG__CAST(uint64_t, ts.tv_sec) * 1000000000ull + SHMLOG__CAST(uint64_t, ts.tv_nsec);
 }
 
+/* How long a forked child without segments waits between tries: a try
+ * takes the lock and makes files, so not at every call. */
+#define SHMLOG__SEGMENTS_RETRY_NS 1000000000ull
+
 /* A forked child without segments (segments_wanted) tries to make them
  * again: now, or (now 0) once its second since the last try is up. 0 when
  * it has them (initialized), else -EAGAIN. Lock held. */
@@ -1160,7 +1164,7 @@ static int shmlog__segments_again(int now)
         return -EAGAIN;
     int err = shmlog__open_segments_or_fall_back();
     if (err) {
-        shmlog__g.segments_retry_ns = shmlog__mono_ns() + 1000000000ull;
+        shmlog__g.segments_retry_ns = shmlog__mono_ns() + SHMLOG__SEGMENTS_RETRY_NS;
         return -EAGAIN;
     }
     shmlog__g.segments_wanted = 0;
@@ -1199,7 +1203,7 @@ static void shmlog__atfork_child(void)
                 i < shmlog__g.category_count ? shmlog__g.live[i] : SHMLOG__CAST(unsigned, shmlog__g.default_level),
                 SHMLOG_LEVEL_OFF);
         shmlog__g.segments_wanted = 1;
-        shmlog__g.segments_retry_ns = shmlog__mono_ns() + 1000000000ull;
+        shmlog__g.segments_retry_ns = shmlog__mono_ns() + SHMLOG__SEGMENTS_RETRY_NS;
         shmlog__store_release(&shmlog__levels, SHMLOG__CAST(const uint16_t *, shmlog__levels_waiting));
         shmlog__say("shmlog: no segments for child %d: %s; its calls are counted, and the files show them as lost "
                     "(before_init) once its segments can be made (tried again each second and as it exits)\n",
