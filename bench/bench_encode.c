@@ -20,7 +20,7 @@
  * --repeat runs. --out keeps the file, for shmlog-dump.
  */
 #define SHMLOG_SAMPLE_NO_MAIN
-#include "../tools/sample_producer.c"
+#include "../examples/sample_producer.c"
 
 #include <dirent.h>
 #include <sched.h>

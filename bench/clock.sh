@@ -79,7 +79,7 @@ if [ ! -f "$build/build.ninja" ]; then
     meson setup "$build" "$repo" -Dbuildtype=release -Db_ndebug=true >/dev/null
 fi
 # clock_producer is a test program; bench/meson.build declares it too when tests are off.
-if ! log=$(ninja -C "$build" collector/shmlog-collector tools/shmlog-dump 2>&1); then
+if ! log=$(ninja -C "$build" collector/shmlog-collector dump/shmlog-dump 2>&1); then
     printf '%s\n' "$log" >&2
     exit 1
 fi
@@ -92,7 +92,7 @@ for t in tests/clock_producer bench/clock_producer; do
 done
 [ -n "$producer" ] || { echo "clock.sh: could not build clock_producer in $build" >&2; exit 1; }
 collector=$build/collector/shmlog-collector
-dump=$build/tools/shmlog-dump
+dump=$build/dump/shmlog-dump
 
 # ==== Run ====
 work=$(mktemp -d /tmp/shmlog-bench-clock.XXXXXX)

@@ -25,13 +25,13 @@ release_build() {
 # DIR and sets bench, collector and dump to them; exits with ninja's output.
 build_programs() {
     local log
-    if ! log=$(ninja -C "$1" bench/shmlog-bench-producer collector/shmlog-collector tools/shmlog-dump 2>&1); then
+    if ! log=$(ninja -C "$1" bench/shmlog-bench-producer collector/shmlog-collector dump/shmlog-dump 2>&1); then
         printf '%s\n' "$log" >&2
         exit 1
     fi
     bench=$1/bench/shmlog-bench-producer
     collector=$1/collector/shmlog-collector
-    dump=$1/tools/shmlog-dump
+    dump=$1/dump/shmlog-dump
 }
 
 # segments_parent: where a benchmark's segment directories go: the hugetlbfs mount when it is writable, as an

@@ -53,7 +53,7 @@
 # repetitions, with min and max; tables on stdout, compare.csv and latency.png
 # (args3) in bench/results.
 #
-# Installs the peers with apt-get when missing, and runs tools/setup.sh for
+# Installs the peers with apt-get when missing, and runs scripts/setup.sh for
 # shmlog's hugepages (its rings go on the hugetlbfs mount, as deployed; in
 # /dev/shm on 4 KiB pages only without one). BUILD_DIR overrides the build
 # directory (default <repo>/build-peers), RESULTS_DIR the results directory.
@@ -118,9 +118,9 @@ if [ -n "$missing" ]; then
 fi
 
 # shmlog runs as it is deployed: its rings on 2 MiB hugepages, from the
-# hugetlbfs mount that tools/setup.sh reserves pages for; on 4 KiB pages in
+# hugetlbfs mount that scripts/setup.sh reserves pages for; on 4 KiB pages in
 # /dev/shm only where there is none, and the header says so.
-seg_parent=$("$repo/tools/setup.sh" --print-seg-parent)
+seg_parent=$("$repo/scripts/setup.sh" --print-seg-parent)
 seg_pages="2 MiB hugepages (hugetlbfs at $seg_parent)"
 [ "$seg_parent" != /dev/shm ] || seg_pages="4 KiB pages (/dev/shm: no writable hugetlbfs mount)"
 

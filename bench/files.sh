@@ -12,7 +12,7 @@
 #     build/ and python/; its Python run with Debian's python3 and pandas)
 #   SHMLOG_MIX=uniform bench/files.sh ...   the white-noise mix of earlier releases
 # The producer's line says how many records were dropped (then the file holds
-# fewer than asked for). Python runs in the venv tools/setup.sh makes (pyarrow,
+# fewer than asked for). Python runs in the venv scripts/setup.sh makes (pyarrow,
 # polars, duckdb, pandas pinned: tests/python-requirements.txt).
 # bench/bench_encode.c measures the format alone, without the collector.
 set -euo pipefail
@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
 done
 build=${SHMLOG_BUILD:-build}
 vpy=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python
-"$vpy" -c 'import pyarrow, pandas' 2>/dev/null || { echo "files.sh: $vpy lacks pyarrow or pandas: run tools/setup.sh" >&2; exit 1; }
+"$vpy" -c 'import pyarrow, pandas' 2>/dev/null || { echo "files.sh: $vpy lacks pyarrow or pandas: run scripts/setup.sh" >&2; exit 1; }
 mix=${SHMLOG_MIX:-trading}
 [ -d "$build" ] || meson setup "$build" --buildtype=release >/dev/null
 ninja -C "$build" >/dev/null
@@ -45,7 +45,7 @@ mkdir -m 700 "$seg"
 col=$!
 sleep 0.3
 # Paced below the collector's zero-loss rate, so the file holds the whole mix.
-SHMLOG_DIR=$seg taskset -c 0 "$build/tools/shmlog-sample" --app files-bench --count "$records" \
+SHMLOG_DIR=$seg taskset -c 0 "$build/examples/shmlog-sample" --app files-bench --count "$records" \
     --threads 1 --rate 2000000 --mix "$mix" 2>/dev/null
 sleep 1.5
 kill -TERM "$col"
@@ -55,7 +55,7 @@ col=
 python3 - "$build" "$work/out" "$before" <<'PY'
 import json, os, subprocess, sys, time, resource
 build, out, tree = sys.argv[1], sys.argv[2], sys.argv[3]
-stats = json.loads(subprocess.run([f"{build}/tools/shmlog-dump", "stats", out, "--format", "json"],
+stats = json.loads(subprocess.run([f"{build}/dump/shmlog-dump", "stats", out, "--format", "json"],
                                   check=True, capture_output=True, text=True).stdout)
 size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
 records = stats.get("records") or 0
@@ -68,7 +68,7 @@ for _ in range(3):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     with open(os.devnull, "w") as null:
-        subprocess.run(["taskset", "-c", "0", f"{build}/tools/shmlog-dump", "read", out, "--format", "json"],
+        subprocess.run(["taskset", "-c", "0", f"{build}/dump/shmlog-dump", "read", out, "--format", "json"],
                        check=True, stdout=null)
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -81,7 +81,7 @@ if tree:
     for _ in range(3):
         b0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         with open(os.devnull, "w") as null:
-            subprocess.run(["taskset", "-c", "0", f"{tree}/build/tools/shmlog-dump", "read", out, "--format", "json"],
+            subprocess.run(["taskset", "-c", "0", f"{tree}/build/dump/shmlog-dump", "read", out, "--format", "json"],
                            check=True, stdout=null)
         a = resource.getrusage(resource.RUSAGE_CHILDREN)
         runs.append((a.ru_utime - b0.ru_utime) + (a.ru_stime - b0.ru_stime))
@@ -93,7 +93,7 @@ taskset -c 0 "$build/bench/shmlog-bench-reader" "$work/out"
 "$build/bench/shmlog-bench-reader" --threads "$work/out"
 
 # The Python package over it, on one core.
-export SHMLOG_READ_LIBRARY=$build/tools/libshmlog-read.so.1 PYTHONPATH=$PWD/python OPENBLAS_NUM_THREADS=1
+export SHMLOG_READ_LIBRARY=$build/read/libshmlog-read.so.1 PYTHONPATH=$PWD/python OPENBLAS_NUM_THREADS=1
 taskset -c 0 "$vpy" - "$work/out" <<'PY'
 import sys, time, shmlog, pyarrow as pa
 out = sys.argv[1]
@@ -162,7 +162,7 @@ print(f"fresh memory of the table's size, first touched: {table / 2**20:.0f} MiB
 PY
 if [ -n "$before" ]; then
     # The same dataframe() in the earlier tree: its package with Debian's python3 and pandas.
-    SHMLOG_READ_LIBRARY=$before/build/tools/libshmlog-read.so.1 PYTHONPATH=$before/python /usr/bin/python3 - "$work/out" <<'PY'
+    SHMLOG_READ_LIBRARY=$before/build/read/libshmlog-read.so.1 PYTHONPATH=$before/python /usr/bin/python3 - "$work/out" <<'PY'
 import resource, sys, time, shmlog
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 t0 = time.perf_counter(); c0 = time.process_time()

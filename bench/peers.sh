@@ -81,12 +81,12 @@ for l in "${selected[@]}"; do [ "$l" = shmlog ] && want_shmlog=1; done
 if [ "$want_shmlog" = 1 ]; then
     [ -n "$build" ] || release_build "$repo"
     build=$(cd "$build" && pwd) # the harness's build runs in its own directory
-    if ! log=$(ninja -C "$build" producer/shmlog.h collector/shmlog-collector tools/shmlog-dump 2>&1); then
+    if ! log=$(ninja -C "$build" producer/shmlog.h collector/shmlog-collector dump/shmlog-dump 2>&1); then
         printf '%s\n' "$log" >&2
         exit 1
     fi
     collector=$build/collector/shmlog-collector
-    dump=$build/tools/shmlog-dump
+    dump=$build/dump/shmlog-dump
 fi
 
 # The copy: cloned (or copied) once, then patched in place; a file is rewritten only when its patched

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shmlog-ship on one core, and the central side, on a Kafka cluster on
-# loopback (tools/kafka-dev.sh, 3 nodes, replication 3, acks=all):
+# loopback (scripts/kafka-dev.sh, 3 nodes, replication 3, acks=all):
 #   1. backlog: RECORDS of shmlog-sample's trading mix already in files, shipped
 #      with --once, the shipper pinned to cpu 0 (the brokers take cpu 1 and
 #      what is left): records/s and MB/s per cpu-second of the shipper, its cpu
@@ -28,9 +28,9 @@ export KAFKA_DIR=$work/kafka
 seg=/dev/shm/shmlog-bench-ship-$$
 col=
 shipper=
-trap 'kill $col $shipper 2>/dev/null || true; tools/kafka-dev.sh stop >/dev/null 2>&1; rm -rf "$work" "$seg"' EXIT
+trap 'kill $col $shipper 2>/dev/null || true; scripts/kafka-dev.sh stop >/dev/null 2>&1; rm -rf "$work" "$seg"' EXIT
 echo "command: bench/ship.sh $records $rate $seconds  ($(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg))"
-bootstrap=$(tools/kafka-dev.sh start 3 2>/dev/null | tail -n 1)
+bootstrap=$(scripts/kafka-dev.sh start 3 2>/dev/null | tail -n 1)
 echo "cluster: 3 nodes of Kafka on loopback, $bootstrap"
 
 collect() { # out dir, producer options...
@@ -40,7 +40,7 @@ collect() { # out dir, producer options...
     "$build/collector/shmlog-collector" --dir "$seg" --out "$out" --host bench --cpu 1 2>/dev/null &
     col=$!
     sleep 0.3
-    SHMLOG_DIR=$seg taskset -c 0 "$build/tools/shmlog-sample" --app ship-bench "$@" 2>&1 | sed 's/^/  /'
+    SHMLOG_DIR=$seg taskset -c 0 "$build/examples/shmlog-sample" --app ship-bench "$@" 2>&1 | sed 's/^/  /'
 }
 stop_collector() {
     for _ in $(seq 100); do [ -z "$(ls -A "$seg")" ] && break; sleep 0.1; done
@@ -109,12 +109,12 @@ PY
 # ---- 3. central: the mirror and a read of it ----
 echo "central: mirror of the backlog topic"
 t0=$(date +%s.%N)
-taskset -c 0 "$build/tools/shmlog-dump" mirror "kafka://$bootstrap/backlog" --out "$work/mirror" 2>/dev/null
+taskset -c 0 "$build/dump/shmlog-dump" mirror "kafka://$bootstrap/backlog" --out "$work/mirror" 2>/dev/null
 t1=$(date +%s.%N)
 t2=$(date +%s.%N)
-taskset -c 0 "$build/tools/shmlog-dump" read "$work/mirror" --format json >/dev/null
+taskset -c 0 "$build/dump/shmlog-dump" read "$work/mirror" --format json >/dev/null
 t3=$(date +%s.%N)
-taskset -c 0 "$build/tools/shmlog-dump" read "kafka://$bootstrap/backlog" --format json >/dev/null
+taskset -c 0 "$build/dump/shmlog-dump" read "kafka://$bootstrap/backlog" --format json >/dev/null
 t4=$(date +%s.%N)
 python3 - "$records" "$bytes" "$t0" "$t1" "$t2" "$t3" "$t4" <<'PY'
 import sys

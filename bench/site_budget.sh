@@ -35,7 +35,7 @@ getent passwd shmlog-grp >/dev/null ||
 as_user() { local u=$1; shift; setpriv --reuid="$(id -u "$u")" --regid="$(id -g "$u")" --clear-groups "$@"; }
 
 build=${SHMLOG_BUILD:-build}
-ninja -C "$build" collector/shmlog-collector tools/shmlog-dump tests/site_flood tests/test-collector-producer >/dev/null
+ninja -C "$build" collector/shmlog-collector dump/shmlog-dump tests/site_flood tests/test-collector-producer >/dev/null
 build=$(cd "$build" && pwd)
 # /dev/shm, not the shared hugepage pool: A's metas alone are 64 MiB each.
 work=$(mktemp -d /tmp/shmlog-bench-sites.XXXXXX)
@@ -74,7 +74,7 @@ a_logged=$(awk '/^logged /{n += $2} END {print n + 0}' "$work"/flood*.out 2>/dev
 kill -TERM "$col"
 wait "$col" || true
 col=
-records_of() { "$build/tools/shmlog-dump" stats --app "$1" --format json "$work/out" |
+records_of() { "$build/dump/shmlog-dump" stats --app "$1" --format json "$work/out" |
     python3 -c 'import json, sys; print(json.loads(sys.stdin.readline())["records"])'; }
 b_read=$(records_of victim)
 a_read=$(records_of flood)
@@ -88,11 +88,11 @@ mkdir "$work/files16"
 find "$work/out" -name '*.shlog' | sort | sed -n 1,16p | while read -r f; do ln "$f" "$work/files16/"; done
 n16=$(find "$work/files16" -name '*.shlog' | wc -l)
 if [ "$n16" -gt 0 ]; then
-    rss=$( { /usr/bin/time -v "$build/tools/shmlog-dump" read --format json "$work/files16" >/dev/null; } 2>&1 |
+    rss=$( { /usr/bin/time -v "$build/dump/shmlog-dump" read --format json "$work/files16" >/dev/null; } 2>&1 |
         awk -F': ' '/Maximum resident/{print $2}')
     echo "shmlog-dump read over $n16 files ($(du -sh "$work/files16" | cut -f1)): peak RSS $rss kB"
     py=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python3
-    export PYTHONPATH=python SHMLOG_READ_LIBRARY=$build/tools/libshmlog-read.so.1
+    export PYTHONPATH=python SHMLOG_READ_LIBRARY=$build/read/libshmlog-read.so.1
     if "$py" -c 'import shmlog, pyarrow' 2>/dev/null; then
         rss=$( { /usr/bin/time -v "$py" -c \
             'import sys, shmlog; t = shmlog.to_arrow(sys.argv[1]); print(t.num_rows)' "$work/files16" >/dev/null; } 2>&1 |

@@ -43,7 +43,7 @@ read -r -a extra_collector_args <<<"$collector_args"
 build=${SHMLOG_BUILD:-build}
 [ -d "$build" ] || meson setup "$build" --buildtype=release >/dev/null
 ninja -C "$build" >/dev/null
-seg_parent=$(tools/setup.sh --print-seg-parent)
+seg_parent=$(scripts/setup.sh --print-seg-parent)
 work=$(mktemp -d /tmp/shmlog-bench-stops.XXXXXX)
 seg=$seg_parent/shmlog-bench-stops-$$
 col= stopper=
@@ -85,7 +85,7 @@ for rep in $(seq "$reps"); do
     kill -TERM "$col"
     wait "$col" || { echo "stops.sh: the collector failed:" >&2; cat "$work/collector.log" >&2; exit 1; }
     col=
-    "$build/tools/shmlog-dump" stats --format json "$work/out" | python3 -c '
+    "$build/dump/shmlog-dump" stats --format json "$work/out" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 rep, stops = sys.argv[1], open(sys.argv[2]).read().split()

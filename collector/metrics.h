@@ -11,8 +11,8 @@
  *   drain loop: fill stage --trylock: swap(stage, ready)--> ready
  *   reader:     lock: swap(ready, front) if fresh --> format front, no lock held
  *
- * Metric names are a contract with tools/dist/grafana-shmlog.json (see
- * tools/dist/shmlog-metrics.txt).
+ * Metric names are a contract with dist/grafana-shmlog.json (see
+ * dist/shmlog-metrics.txt).
  */
 #ifndef COLLECTOR_METRICS_H
 #define COLLECTOR_METRICS_H

@@ -15,7 +15,7 @@
  *
  * Segments are mapped read-only and never modified, except the one word
  * set-level stores. Everything in them is validated by shm/reader_*.c, files by
- * the file format's decoder (format/shlog_decode_*.c); rendering is tools/render*.c. This file holds
+ * the file format's decoder (format/shlog_decode_*.c); rendering is render/render*.c. This file holds
  * main, the command line and the command table; the commands are in the files dump.h lists,
  * what they share in the files below them.
  *
@@ -158,7 +158,7 @@ static void print_help(FILE *f)
             "\noptions:\n"
             "  -d, --dir D        a segment directory (repeatable); default: $SHMLOG_DIR, else\n"
             "                     <hugetlbfs>/shmlog and /dev/shm/shmlog\n"
-            "  -f, --format F     text (default) or json (JSON Lines; keys in tools/render.h)\n"
+            "  -f, --format F     text (default) or json (JSON Lines; keys in render/include/render.h)\n"
             "  -o, --out O        the collector's output directory; read, stats and verify read it\n"
             "                     when given no FILE|DIR. Default: $SHMLOG_OUT, else " DUMP_SERVICE_OUT "\n"
             "                     (the service's) when readable, else ./shmlog-out\n"

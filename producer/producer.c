@@ -847,7 +847,7 @@ static unsigned shmlog__skip_width(const char **f, int *positional)
 /* Bit k set: argument k is the string of a %.*s, bounded on the hot path by
  * its precision, argument k - 1, so that a buffer without a NUL is not read
  * past it and the record holds what the message shows. Arguments are counted
- * as the readers' formatter counts them (tools/render_parse.c). */
+ * as the readers' formatter counts them (render/render_parse.c). */
 static uint32_t shmlog__star_strings(const char *f)
 {
     uint32_t mask = 0;

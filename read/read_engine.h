@@ -1,7 +1,7 @@
 /*
  * read_engine.h - libshmlog-read's engine: the files named, their frames
  * decoded host by host, and what is done with what they hold handed to a
- * consumer. Private to tools/: shmlog_read.c builds the public API on it,
+ * consumer. Private to read/: shmlog_read.c builds the public API on it,
  * and shmlog-dump's file commands (read, follow, stats, verify) use it.
  *
  *   read_hmap.c    the small hash map the others use

@@ -1,6 +1,6 @@
 /*
  * render_private.h - what the renderer's files share; not installed, not
- * included outside tools/render*.c (its users include render.h).
+ * included outside render/render*.c (its users include render.h).
  *
  *   render.c         the entry points: a record, a prepared record, an exit or
  *                    a loss, handed to the text or the JSON formatter

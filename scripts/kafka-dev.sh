@@ -2,14 +2,14 @@
 # A Kafka cluster on loopback for the tests and for trying shmlog-ship: N
 # nodes in KRaft mode (each one broker and controller), from Apache Kafka's
 # jars on Maven Central, pinned, fetched once through Maven into
-# SHMLOG_KAFKA_HOME (tools/setup.sh does it).
+# SHMLOG_KAFKA_HOME (scripts/setup.sh does it).
 #
-#   tools/kafka-dev.sh fetch      the jars, when missing (needs Maven and Maven Central)
-#   tools/kafka-dev.sh start N    starts N nodes (or, when KAFKA_DIR holds a cluster, the ones
-#                                 not running, on their old ports); the last line is the
-#                                 bootstrap list, host:port,host:port,...
-#   tools/kafka-dev.sh stop       stops every node of KAFKA_DIR
-#   tools/kafka-dev.sh pids       one running node's pid a line, node 1 first ("-" for a stopped one)
+#   scripts/kafka-dev.sh fetch      the jars, when missing (needs Maven and Maven Central)
+#   scripts/kafka-dev.sh start N    starts N nodes (or, when KAFKA_DIR holds a cluster, the ones
+#                                   not running, on their old ports); the last line is the
+#                                   bootstrap list, host:port,host:port,...
+#   scripts/kafka-dev.sh stop       stops every node of KAFKA_DIR
+#   scripts/kafka-dev.sh pids       one running node's pid a line, node 1 first ("-" for a stopped one)
 #
 #   KAFKA_DIR          where the cluster's configuration, data and logs go (default: ./kafka-dev)
 #   SHMLOG_KAFKA_HOME  where the jars are (default: /opt/shmlog-test/kafka)
@@ -33,8 +33,8 @@ die() { echo "kafka-dev: $*" >&2; exit 1; }
 
 fetch() {
     [ -f "$libs/.complete" ] && return 0
-    command -v mvn >/dev/null || die "mvn not found: install Maven (tools/setup.sh does)"
-    command -v java >/dev/null || die "java not found: install a Java 17 runtime (tools/setup.sh does)"
+    command -v mvn >/dev/null || die "mvn not found: install Maven (scripts/setup.sh does)"
+    command -v java >/dev/null || die "java not found: install a Java 17 runtime (scripts/setup.sh does)"
     local work
     work=$(mktemp -d)
     cat >"$work/pom.xml" <<EOF

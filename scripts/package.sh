@@ -5,11 +5,11 @@
 # and libshmlog-dev (the rest of what `meson install` puts in include/ and lib/<multiarch>/: the headers,
 # the unversioned .so link, the pkg-config files; and the manual pages of section 3).
 # A release build with prefix /usr and Debian's hardening flags, `meson install --destdir`, one tree per
-# package, `dpkg-deb --build`. Needs dpkg-dev and the build dependencies (tools/setup.sh); offline; no root.
-# Packaging files: tools/dist/debian/ (control, maintainer scripts, copyright, changelog).
+# package, `dpkg-deb --build`. Needs dpkg-dev and the build dependencies (scripts/setup.sh); offline; no root.
+# Packaging files: dist/debian/ (control, maintainer scripts, copyright, changelog).
 set -euo pipefail
 
-usage="usage: tools/package.sh [--out DIR] [--build-dir DIR]"
+usage="usage: scripts/package.sh [--out DIR] [--build-dir DIR]"
 die() {
     echo "package.sh: $*" >&2
     exit 1
@@ -20,7 +20,7 @@ usage_error() { # exit status 2, as the programs' wrong flags
 }
 
 src=$(cd "$(dirname "$0")/.." && pwd)
-debian=$src/tools/dist/debian
+debian=$src/dist/debian
 out=.
 build=$src/build-deb
 while [ $# -gt 0 ]; do
@@ -45,7 +45,7 @@ done
 for tool in meson:meson ninja:ninja-build dpkg-deb:dpkg dpkg-shlibdeps:dpkg-dev dpkg-parsechangelog:dpkg-dev \
     dpkg-architecture:dpkg-dev dpkg-buildflags:dpkg-dev readelf:binutils strip:binutils python3:python3; do
     command -v "${tool%%:*}" >/dev/null 2>&1 ||
-        die "${tool%%:*} is not installed (Debian package ${tool#*:}): run tools/setup.sh as root"
+        die "${tool%%:*} is not installed (Debian package ${tool#*:}): run scripts/setup.sh as root"
 done
 mkdir -p "$out" || die "cannot create the output directory $out"
 out=$(cd "$out" && pwd)
@@ -56,7 +56,7 @@ build=$(cd "$build" && pwd)
 version=$(meson introspect --projectinfo "$src/meson.build" | python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
 changelog_version=$(dpkg-parsechangelog -l "$debian/changelog" -S Version)
 [ "$changelog_version" = "$version" ] ||
-    die "tools/dist/debian/changelog's newest entry is $changelog_version, meson.build's version is $version: add an entry for $version at the top of the changelog"
+    die "dist/debian/changelog's newest entry is $changelog_version, meson.build's version is $version: add an entry for $version at the top of the changelog"
 maintainer=$(dpkg-parsechangelog -l "$debian/changelog" -S Maintainer)
 # The changelog's date stamps every file, so the same checkout builds the same packages.
 SOURCE_DATE_EPOCH=$(dpkg-parsechangelog -l "$debian/changelog" -S Timestamp)
@@ -120,7 +120,7 @@ while read -r so; do
     name=${soname%.so.*} major=${soname##*.so.}
     case $name in *[0-9]) want=$name-$major ;; *) want=$name$major ;; esac
     [ "$want" = "${lib##*/}" ] ||
-        die "meson installed ${so#"$lib"} (SONAME $soname), whose package is $want, not ${lib##*/}: give it its tree and tools/dist/debian/$want.control"
+        die "meson installed ${so#"$lib"} (SONAME $soname), whose package is $want, not ${lib##*/}: give it its tree and dist/debian/$want.control"
     lib_shlibs="$lib_shlibs$name $major ${lib##*/} (>= $version)"$'\n'
 done < <(find "$lib" -type f -name '*.so.*' | LC_ALL=C sort)
 [ -n "$lib_shlibs" ] || die "meson install put no shared object in lib/$multiarch: libshmlog-read1 would be empty"

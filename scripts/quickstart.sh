@@ -4,7 +4,7 @@
 # dump of what landed on disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seg_parent=$(bash tools/setup.sh --print-seg-parent)
+seg_parent=$(bash scripts/setup.sh --print-seg-parent)
 
 # SHMLOG_BUILD: the build directory (default ./build).
 build=${SHMLOG_BUILD:-build}
@@ -22,9 +22,9 @@ mkdir -p "$out"
 collector=$!
 trap 'kill $collector 2>/dev/null || true; rm -rf "$seg_dir"' EXIT
 
-"$build"/tools/shmlog-sample --app quickstart --count 200000 --threads 2 --rate 2000000
+"$build"/examples/shmlog-sample --app quickstart --count 200000 --threads 2 --rate 2000000
 echo "quickstart: live segments while the collector drains:"
-"$build"/tools/shmlog-dump segments --dir "$seg_dir" || true
+"$build"/dump/shmlog-dump segments --dir "$seg_dir" || true
 
 kill -TERM $collector
 wait $collector
@@ -33,8 +33,8 @@ trap 'rm -rf "$seg_dir"' EXIT
 echo "quickstart: files written to $out:"
 ls -l "$out"
 echo "quickstart: the first records, as text and as JSON Lines:"
-"$build"/tools/shmlog-dump read "$out" --limit 5
-"$build"/tools/shmlog-dump read "$out" --format json --limit 3
+"$build"/dump/shmlog-dump read "$out" --limit 5
+"$build"/dump/shmlog-dump read "$out" --format json --limit 3
 echo "quickstart: stats and verification:"
-"$build"/tools/shmlog-dump stats "$out"
-"$build"/tools/shmlog-dump verify "$out"/*.shlog
+"$build"/dump/shmlog-dump stats "$out"
+"$build"/dump/shmlog-dump verify "$out"/*.shlog

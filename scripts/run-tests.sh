@@ -7,7 +7,7 @@
 # Run from the repository root, as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup.sh
+bash scripts/setup.sh
 
 run() { # name, meson options...
     local dir=build-test-$1; shift

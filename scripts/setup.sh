@@ -7,7 +7,7 @@
 # pyarrow, polars, DuckDB and pandas, pinned (tests/python-requirements.txt), in
 # /opt/shmlog-test/venv (for tests/test_python.sh, tests/test_duckdb.sh and bench/files.sh),
 # and fetches Apache Kafka's jars, pinned, through Maven into /opt/shmlog-test/kafka
-# (for tools/kafka-dev.sh and the kafka suite).
+# (for scripts/kafka-dev.sh and the kafka suite).
 #   SHMLOG_HUGEPAGES   pages to reserve (default 512 = 1 GiB)
 set -euo pipefail
 
@@ -21,7 +21,7 @@ esac
 want_pages=${SHMLOG_HUGEPAGES:-512}
 # Building needs the first line; the tests need the rest (Criterion, libmicrohttpd,
 # and the programs the shell tests run: Prometheus and promtool, rsyslogd,
-# systemd-analyze, groff and man, curl, strace; dpkg-dev and lintian for tools/package.sh and its test;
+# systemd-analyze, groff and man, curl, strace; dpkg-dev and lintian for scripts/package.sh and its test;
 # Python's venv, setuptools and wheel for the Python package, its test venv and its offline install;
 # librdkafka for shmlog-ship and shmlog-dump's kafka:// sources, Java and Maven for the test cluster).
 # Tests never install a package themselves.
@@ -73,7 +73,7 @@ if ! venv_ok; then
     venv_ok || { echo "setup: $venv does not import pyarrow, polars, duckdb and pandas" >&2; exit 1; }
 fi
 
-# Kafka's jars for the test cluster (tools/kafka-dev.sh keeps the version and the place).
+# Kafka's jars for the test cluster (scripts/kafka-dev.sh keeps the version and the place).
 bash "$(dirname "$0")/kafka-dev.sh" fetch
 
 have=$(cat /proc/sys/vm/nr_hugepages)

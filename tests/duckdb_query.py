@@ -1,4 +1,4 @@
-"""duckdb_query.py - runs SQL in DuckDB (Python's duckdb, from the venv tools/setup.sh
+"""duckdb_query.py - runs SQL in DuckDB (Python's duckdb, from the venv scripts/setup.sh
 makes) and prints the rows of the last statement as JSON Lines: one object per row, its
 keys the column names in order. tests/test_duckdb.sh uses it to query what
 `shmlog-dump read --format json` prints and what shmlog.open() streams.

@@ -15,12 +15,12 @@ while [ "$done_sites" -lt "$total" ]; do
     seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
     spec="$per:$seed:${runs[$((k % ${#runs[@]}))]}"
     k=$((k + 1))
-    out=$(bash "$here/test_roundtrip.sh" "$build/producer" "$build/tools/shmlog-dump" \
+    out=$(bash "$here/test_roundtrip.sh" "$build/producer" "$build/dump/shmlog-dump" \
         "$build/collector/shmlog-collector" "$build/tests/roundtrip_read" "$spec" 2>&1)
     if ! grep -q '^ok ' <<<"$out"; then
         echo "$out"
         echo "FAILED at $spec after $done_sites sites; again, keeping its files:"
-        echo "  SHMLOG_TEST_KEEP=1 bash tests/test_roundtrip.sh $build/producer $build/tools/shmlog-dump" \
+        echo "  SHMLOG_TEST_KEEP=1 bash tests/test_roundtrip.sh $build/producer $build/dump/shmlog-dump" \
             "$build/collector/shmlog-collector $build/tests/roundtrip_read $spec"
         exit 1
     fi

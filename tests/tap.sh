@@ -60,13 +60,13 @@ bail() {
 }
 
 # tap_require PACKAGE CMD...: the test needs these programs, which the Debian
-# package PACKAGE has. Tests never install anything: tools/setup.sh does.
+# package PACKAGE has. Tests never install anything: scripts/setup.sh does.
 tap_require() {
     local package=$1 cmd
     shift
     for cmd in "$@"; do
         command -v "$cmd" >/dev/null 2>&1 ||
-            bail "$cmd is not installed (Debian package $package): run tools/setup.sh as root"
+            bail "$cmd is not installed (Debian package $package): run scripts/setup.sh as root"
     done
 }
 

@@ -8,7 +8,7 @@
  * the decimal coding pays on prices, and a file of another version is
  * refused with one message.
  *
- * format_render: the prepared renderer (tools/render_site.c) against the general
+ * format_render: the prepared renderer (render/render_site.c) against the general
  * formatter and field writer: %c, %hu, %hhd, %#lx and other integer
  * conversions with flags and widths, and the JSON fields of doubles taken
  * from the digits the message already shows. The general formatter is itself

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: SQL over a day of logs: DuckDB (Python's duckdb, pinned in the venv tools/setup.sh makes, its json extension built in) reads the collector's files of two sample producers twice, as the JSON Lines shmlog-dump read --format json prints and as the Arrow stream of shmlog.open() (the PyCapsule interface, no JSON), and both answers are exactly python's from the same lines: the records and their times to the nanosecond (ts_ns past 2^53, not rounded through a double; the `time` text and the Arrow timestamp both the same nanosecond), counts by app and level, counts per second, the typed fields of one call site (new orders: count, sum, average and notional of the quantities, lowest and highest price, as exact decimals) by app, symbol and side, and the loss and exit markers.
+# Description: SQL over a day of logs: DuckDB (Python's duckdb, pinned in the venv scripts/setup.sh makes, its json extension built in) reads the collector's files of two sample producers twice, as the JSON Lines shmlog-dump read --format json prints and as the Arrow stream of shmlog.open() (the PyCapsule interface, no JSON), and both answers are exactly python's from the same lines: the records and their times to the nanosecond (ts_ns past 2^53, not rounded through a double; the `time` text and the Arrow timestamp both the same nanosecond), counts by app and level, counts per second, the typed fields of one call site (new orders: count, sum, average and notional of the quantities, lowest and highest price, as exact decimals) by app, symbol and side, and the loss and exit markers.
 # usage: test_duckdb.sh LIBDIR PYTHON_SRC (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
 set -u
 libdir=$(realpath -e -- "$1" || echo "/nonexistent/$1")
@@ -11,10 +11,10 @@ trap tap_cleanup EXIT
 tap_programs SHMLOG_DUMP COLLECTOR SHMLOG_SAMPLE
 unset TZ # times in UTC: the `time` text ends in Z
 
-# DuckDB is installed by tools/setup.sh, never here: without it this test fails.
+# DuckDB is installed by scripts/setup.sh, never here: without it this test fails.
 vpy=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python
 "$vpy" -c 'import duckdb, pyarrow' 2>/dev/null ||
-    bail "$vpy cannot import duckdb and pyarrow (tests/python-requirements.txt): run tools/setup.sh as root"
+    bail "$vpy cannot import duckdb and pyarrow (tests/python-requirements.txt): run scripts/setup.sh as root"
 [ -e "$libdir/libshmlog-read.so.1" ] || bail "no $libdir/libshmlog-read.so.1: build the library first"
 export SHMLOG_READ_LIBRARY=$libdir/libshmlog-read.so.1 PYTHONPATH=$pysrc
 # query NAME SQL [--src]: DuckDB's rows as JSON Lines in $tmp/NAME.got (run in $tmp: the SQL reads

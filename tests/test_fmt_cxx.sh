@@ -85,7 +85,7 @@ PY
 # A struct's members as shmlog_read_fields() (libshmlog-read, Python's read) and the Arrow columns give them.
 py=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python
 if ! "$py" -c 'import pyarrow' 2>/dev/null; then
-    bail "$py lacks pyarrow (tests/python-requirements.txt): run tools/setup.sh as root"
+    bail "$py lacks pyarrow (tests/python-requirements.txt): run scripts/setup.sh as root"
 fi
 check_show "libshmlog-read and Arrow: a SHMLOG_STRUCT's members are typed fields of their own (order.px, order.leg.venue); an empty std::optional is null in Arrow" \
     env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" "$py" - "$out" <<'PY'

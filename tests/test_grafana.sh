@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Description: the Grafana dashboard is valid JSON that Grafana can import (schema, datasource and app/cpu variables, panels with queries); every metric and label it queries is in tools/dist/shmlog-metrics.txt, and the collector exposes exactly the families of that list, and the loss reasons it names.
+# Description: the Grafana dashboard is valid JSON that Grafana can import (schema, datasource and app/cpu variables, panels with queries); every metric and label it queries is in dist/shmlog-metrics.txt, and the collector exposes exactly the families of that list, and the loss reasons it names.
 # usage: test_grafana.sh DASHBOARD.json METRICS.txt (with COLLECTOR set, as meson test sets it: what it exposes too)
 set -u
 dashboard=$1

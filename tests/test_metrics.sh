@@ -1,7 +1,7 @@
 #!/bin/bash
 # Description: shmlog-collector's metrics: a real Prometheus server scrapes --metrics-listen and its query API returns the records a producer logged; promtool accepts the scraped text; a segment renamed to a hostile app name is refused and reaches no label; per-ring and per-process series are right; the clock series say what the cpu flags, sysfs and adjtimex say (TSC invariant, clocksource, synchronised, errors) and count anchors; the --metrics-file textfile is valid and replaced atomically (rename: new inode, never seen half written, no .tmp left); non-loopback addresses are refused; the HTTP thread stays off the --cpu drain cpu.
 # usage: test_metrics.sh (meson test sets COLLECTOR and TEST_PRODUCER). Needs the Debian
-# prometheus package (tools/setup.sh installs it).
+# prometheus package (scripts/setup.sh installs it).
 set -u
 root=$(mktemp -d /tmp/shmlog-test-metrics-XXXXXX)
 tmp=$root # tap.sh's scratch directory
@@ -107,7 +107,7 @@ ok "every metric has HELP and TYPE lines (counters end in _total)"
 
 # The names the Grafana dashboard may use (tests/test_grafana.sh holds it to
 # this list) must be exactly the ones exposed, with the same types.
-contract=$(dirname "$0")/../tools/dist/shmlog-metrics.txt
+contract=$(dirname "$0")/../dist/shmlog-metrics.txt
 if [ -f "$contract" ]; then
     missing='' extra=''
     while read -r name type _; do
@@ -117,10 +117,10 @@ if [ -f "$contract" ]; then
     for name in $(awk '/^# TYPE / { print $3 }' "$root/scrape.txt"); do
         grep -q "^$name " "$contract" || extra="$extra $name"
     done
-    check "the exposed families are exactly tools/dist/shmlog-metrics.txt${missing:+; missing:$missing}${extra:+; not listed:$extra}" \
+    check "the exposed families are exactly dist/shmlog-metrics.txt${missing:+; missing:$missing}${extra:+; not listed:$extra}" \
         [ -z "$missing$extra" ]
 else
-    skip "the exposed families are the listed ones" "no tools/dist/shmlog-metrics.txt to compare with"
+    skip "the exposed families are the listed ones" "no dist/shmlog-metrics.txt to compare with"
 fi
 
 ring_sum=$(awk -v p="$prod_pid" 'index($0, "shmlog_ring_records_total{app=\"tprod\",pid=\"" p "\"") == 1 { s += $NF } END { print s + 0 }' "$root/scrape.txt")

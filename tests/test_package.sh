@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Description: tools/package.sh builds shmlog, libshmlog-read1 and libshmlog-dev from the checkout, lintian-clean; dpkg installs them with their dependencies computed; the installed programs, shared library (in ldconfig's cache), headers, pkg-config files, man pages, unit and conffile are in place with their modes; a program built with pkg-config logs records the installed shmlog-dump reads; the collector runs through its unit where systemd is PID 1 (the installed binary directly elsewhere), and the installed shmlog-dump and a program built against the installed libshmlog-read both read back what the sample producer logged; remove keeps the logs and the conffile, purge leaves nothing of any of the packages (nor the library in ldconfig's cache); the host is left as the test found it, also when a check fails.
+# Description: scripts/package.sh builds shmlog, libshmlog-read1 and libshmlog-dev from the checkout, lintian-clean; dpkg installs them with their dependencies computed; the installed programs, shared library (in ldconfig's cache), headers, pkg-config files, man pages, unit and conffile are in place with their modes; a program built with pkg-config logs records the installed shmlog-dump reads; the collector runs through its unit where systemd is PID 1 (the installed binary directly elsewhere), and the installed shmlog-dump and a program built against the installed libshmlog-read both read back what the sample producer logged; remove keeps the logs and the conffile, purge leaves nothing of any of the packages (nor the library in ldconfig's cache); the host is left as the test found it, also when a check fails.
 # usage: test_package.sh SOURCE_ROOT
 set -u
 src=$1
@@ -84,10 +84,10 @@ trap 'restore_host; tap_cleanup' EXIT
 # ---- build ----
 version=$(meson introspect --projectinfo "$src/meson.build" | python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
 arch=$(dpkg --print-architecture)
-if "$src/tools/package.sh" --out "$tmp/debs" --build-dir "$tmp/build" >"$tmp/package.log" 2>&1; then
-    ok "tools/package.sh built shmlog $version"
+if "$src/scripts/package.sh" --out "$tmp/debs" --build-dir "$tmp/build" >"$tmp/package.log" 2>&1; then
+    ok "scripts/package.sh built shmlog $version"
 else
-    not_ok "tools/package.sh"
+    not_ok "scripts/package.sh"
     diag "$tmp/package.log"
     tap_finish
 fi

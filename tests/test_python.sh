@@ -7,16 +7,16 @@ abs() { realpath -e -- "$1" || echo "/nonexistent/$1"; }
 corpus=$(abs "$1")
 libdir=$(abs "$2")
 pysrc=$(abs "$3")
-header_dir=$(abs "$(dirname "$0")/../tools") # shmlog_read.h, for the layout check
+header_dir=$(abs "$(dirname "$0")/../read/include") # shmlog_read.h, for the layout check
 tmp=$(mktemp -d /tmp/shmlog-test-python-XXXXXX)
 . "$(dirname "$0")/tap.sh"
 trap tap_cleanup EXIT
 tap_programs SHMLOG_DUMP COLLECTOR SHMLOG_SAMPLE
 unset TZ
-# The venv tools/setup.sh makes: pyarrow, polars, duckdb and pandas, pinned (tests/python-requirements.txt).
+# The venv scripts/setup.sh makes: pyarrow, polars, duckdb and pandas, pinned (tests/python-requirements.txt).
 shared=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}
 "$shared/bin/python" -c 'import venv, ensurepip, setuptools, pyarrow, polars, pandas' 2>/dev/null ||
-    bail "$shared lacks venv, setuptools, pyarrow, polars or pandas (tests/python-requirements.txt): run tools/setup.sh as root"
+    bail "$shared lacks venv, setuptools, pyarrow, polars or pandas (tests/python-requirements.txt): run scripts/setup.sh as root"
 lib=$libdir/libshmlog-read.so.1
 [ -e "$lib" ] || bail "no $lib: build the library first"
 

@@ -11,9 +11,9 @@ tap_require util-linux unshare
 tap_require meson meson
 
 pcdir=$(pkg-config --variable=pcfiledir criterion 2>/dev/null) ||
-    bail "Criterion is not installed here, nothing to hide (run tools/setup.sh)"
+    bail "Criterion is not installed here, nothing to hide (run scripts/setup.sh)"
 mhd_header=$(echo '#include <microhttpd.h>' | cpp -H -o /dev/null 2>&1 | sed -n 's/^\. //p' | head -1)
-[ -n "$mhd_header" ] || bail "microhttpd.h not found, nothing to hide (run tools/setup.sh)"
+[ -n "$mhd_header" ] || bail "microhttpd.h not found, nothing to hide (run scripts/setup.sh)"
 crit_include=$(pkg-config --variable=includedir criterion)/criterion
 
 # Inside the namespace: the pkg-config directory without the two .pc files,
@@ -46,7 +46,7 @@ if hidden meson setup "$tmp/build" "$src" >"$tmp/setup.log" 2>&1; then
     if hidden ninja -C "$tmp/build" >"$tmp/ninja.log" 2>&1; then
         ok "ninja builds the runtime"
         check "shmlog-collector runs (--version)" "$tmp/build/collector/shmlog-collector" --version
-        check "shmlog-dump runs (--help)" "$tmp/build/tools/shmlog-dump" --help
+        check "shmlog-dump runs (--help)" "$tmp/build/dump/shmlog-dump" --help
         check "the header is generated" test -s "$tmp/build/producer/shmlog.h"
         check "no test program was built" bash -c "! ls '$tmp'/build/tests/test_* >/dev/null 2>&1"
     else

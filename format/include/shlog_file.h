@@ -285,7 +285,7 @@ struct shlog_event {
     const struct shlog_proc *proc; /* all but ERROR */
     uint32_t cpu;                  /* RECORD, LOSS */
     const struct shlog_site *site; /* SITE, RECORD */
-    /* SITE, RECORD: the same site as reader.h and the renderer (tools/render.h)
+    /* SITE, RECORD: the same site as reader.h and the renderer (render/include/render.h)
      * take it, or NULL; valid until the next call. */
     const struct shm_site *site_info;
     const struct shm_copied_record *rec;  /* RECORD: valid until the next call */

@@ -1,4 +1,4 @@
-"""ctypes binding of libshmlog-read (tools/shmlog_read.h, API versions 1 and 2).
+"""ctypes binding of libshmlog-read (read/include/shmlog_read.h, API versions 1 and 2).
 
 The structures below mirror the header field for field; tests/test_python.sh
 compares their sizes and offsets with the C compiler's. Nothing here is
@@ -253,9 +253,9 @@ def columns(address, rows, text, text_cap, values, values_cap):
 
 # ---- the library ----
 _INSTALL_HINT = (
-    "install it: the Debian package libshmlog-read1 (tools/package.sh builds it), or `meson install` "
+    "install it: the Debian package libshmlog-read1 (scripts/package.sh builds it), or `meson install` "
     "of a shmlog build (then run ldconfig), or set SHMLOG_READ_LIBRARY to the path of "
-    "libshmlog-read.so.1 (in a build directory: build/tools/libshmlog-read.so.1)")
+    "libshmlog-read.so.1 (in a build directory: build/read/libshmlog-read.so.1)")
 
 
 class LibraryNotFound(ImportError):

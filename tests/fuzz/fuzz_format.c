@@ -1,6 +1,6 @@
 /*
  * Description: fuzzes the argument decoder, the printf-compatible formatter and
- * the text / JSON Lines renderer (tools/render*.c), with render.h's promises as
+ * the text / JSON Lines renderer (render/render*.c), with render.h's promises as
  * oracles, and compares the formatter with glibc printf on valid formats.
  *
  * Input: byte 0 bit 0 chooses the mode.
