@@ -1,7 +1,7 @@
 #!/bin/bash
-# Description: every #include "..." (and every //@include of the header template) in shm/, producer/, format/, collector/, ship/ and tools/ points along an allowed arrow between the layers; a wrong-way include fails this test with its file, line and the rule it breaks; and no file of a module (shm, the format library, the renderer, the reader library, shmlog-dump) is in a circle of calls with others, read from the built objects' symbols.
+# Description: every #include "..." (and every //@include of the header template) in the rooms shm/, producer/, format/, render/, read/, dump/, collector/, ship/ and examples/ points along an allowed arrow between them; a wrong-way include fails this test with its file, line and the rule it breaks; the arrows ARCHITECTURE.md draws are the arrows the includes and the reader library's objects have; and no file of a module (shm, the format library, the renderer, the reader library, shmlog-dump, the collector) is in a circle of calls with others, read from the built objects' symbols.
 #
-# The layers, from the ground up (an arrow A -> B: A may include B):
+# The rooms, from the ground up (an arrow A -> B: A may include B):
 #
 #   shm        -> shm                      the segment ABI (shmlog_abi.h, shmlog_atomic.h,
 #                                          shmlog_os.h), reader, host clock, names; no producer
@@ -10,13 +10,18 @@
 #   format     -> format, shm              the file-format library (include/shlog_file.h public;
 #                                          its encoder, decoder and their shared coding private):
 #                                          the collector and the readers both link it
+#   render     -> render, shm, format/include/shlog_file.h
+#                                          the text and JSON renderer (include/render.h public)
+#   read       -> read, shm, format/include/shlog_file.h, render/include/
+#                                          libshmlog-read and its engine (include/shmlog_read.h
+#                                          installed; the engine's headers beside the sources)
+#   dump       -> dump, read, shm, format/include/shlog_file.h, render/include/
+#                                          shmlog-dump, the engine's consumer: its headers too
 #   collector  -> collector, shm, format/include/shlog_file.h
 #                                          the daemon
-#   tools      -> tools, shm, format/include/shlog_file.h
-#                                          the renderer, shmlog-dump and the reader library
 #   ship       -> ship, shm, format/include/shlog_file.h
 #                                          shmlog-ship, the files to Kafka
-#     tools/sample_producer.c -> producer  an application of the public header, nothing else
+#   examples   -> producer/shmlog.h        applications of the public header, nothing else
 #   tests, bench -> anything               (not checked)
 #
 # The build enforces the coarse part too: each layer's meson targets get only
@@ -55,53 +60,66 @@ fi
 root=${1:?usage: test_layers.sh [--self-test] SOURCE_ROOT [MODULE=DIR[:DIR]...]}
 shift
 modules=("$@")
-layers="shm producer format collector ship tools"
+layers="shm producer format render read dump collector ship examples"
 circles=$(dirname "$0")/file_circles.py
+doc_arrows=$(dirname "$0")/doc_arrows.py
 
 # The folder (layer) that holds header NAME included from FILE, as the compiler
 # would find it: a path is taken relative to the including file; a bare name in
 # the including file's folder first, then in the other folders (where_is, one
 # find for the whole tree). The generated shmlog.h is the producer's.
-declare -A where_is
+declare -A where_is path_of
 index_tree() {
     local f base
     where_is=()
+    path_of=()
     while read -r f; do
         base=${f##*/}
+        path_of[$base]=$f
         [[ " ${where_is[$base]:-} " == *" ${f%%/*} "* ]] || where_is[$base]="${where_is[$base]:+${where_is[$base]} }${f%%/*}"
     done < <(cd "$root" && find $layers tests bench -type f 2>/dev/null)
 }
-owner_of() {
-    local file=$1 name=$2 dir=${1%/*} path
-    if [[ $name == */* ]]; then
-        path=$(realpath -m --relative-to="$root" "$root/$dir/$name")
-        echo "${path%%/*}"
-    elif [ -e "$root/$dir/$name" ]; then
-        echo "${dir%%/*}"
+# The path, relative to the root, of header NAME included from FILE.
+path_of_include() {
+    local file=$1 name=$2 dir=${1%/*}
+    if [[ $name == */* ]] || [ -e "$root/$dir/$name" ]; then
+        realpath -m --relative-to="$root" "$root/$dir/$name"
     elif [ "$name" = shmlog.h ]; then
-        echo producer
+        echo producer/shmlog.h
     else
-        echo "${where_is[$name]:-unknown}"
+        echo "${path_of[$name]:-unknown}"
     fi
 }
+owner_of() {
+    local file=$1 name=$2 path
+    if [[ $name != */* ]] && [ ! -e "$root/${file%/*}/$name" ] && [ "$name" != shmlog.h ]; then
+        echo "${where_is[$name]:-unknown}"
+        return
+    fi
+    path=$(path_of_include "$file" "$name")
+    echo "${path%%/*}"
+}
 
-# 0 if FILE (relative to the root) may include NAME, which lives in layer TO.
+# 0 if FILE (relative to the root) may include NAME, which lives in room TO:
+# a room below it, and of a room below that others include, its include/ only.
 allowed() {
-    local file=$1 name=$2 to=$3 from=${1%%/*}
-    case "$file" in
-    tools/sample_producer.c)
-        [ "$to" = producer ] && [ "$name" = shmlog.h ]
+    local file=$1 name=$2 to=$3 from=${1%%/*} path
+    path=$(path_of_include "$file" "$name")
+    [ "$from" = "$to" ] && return 0
+    case "$from:$to" in
+    examples:producer)
+        [ "$path" = producer/shmlog.h ]
         return
         ;;
-    esac
-    case "$from:$to" in
-    shm:shm | producer:producer | producer:shm | format:format | format:shm | collector:collector | collector:shm | \
-        tools:tools | tools:shm | ship:ship | ship:shm)
+    producer:shm | format:shm | render:shm | read:shm | dump:shm | collector:shm | ship:shm | dump:read)
         return 0
         ;;
-    collector:format | tools:format | ship:format)
-        # the library's public header only; shlog_coding.h, shlog_decode_state.h are its own
-        [ "$(basename "$name")" = shlog_file.h ]
+    render:format | read:format | dump:format | collector:format | ship:format)
+        [ "$path" = format/include/shlog_file.h ]
+        return
+        ;;
+    read:render | dump:render)
+        [[ $path == render/include/* ]]
         return
         ;;
     esac
@@ -110,22 +128,27 @@ allowed() {
 
 rule_of() {
     case "$1" in
-    tools/sample_producer.c) echo "the sample producer may include shmlog.h only" ;;
+    examples/*) echo "examples/ may include shmlog.h only" ;;
     shm/*) echo "shm/ may include shm/ only" ;;
     producer/*) echo "producer/ may include producer/ and shm/" ;;
     format/*) echo "format/ may include format/ and shm/ only" ;;
+    render/*) echo "render/ may include render/, shm/ and format's shlog_file.h" ;;
+    read/*) echo "read/ may include read/, shm/, format's shlog_file.h and render/include/" ;;
+    dump/*) echo "dump/ may include dump/, read/, shm/, format's shlog_file.h and render/include/" ;;
     collector/*) echo "collector/ may include collector/, shm/ and format's shlog_file.h" ;;
-    tools/*) echo "tools/ may include tools/, shm/ and format's shlog_file.h" ;;
     ship/*) echo "ship/ may include ship/, shm/ and format's shlog_file.h" ;;
     esac
 }
 
 # Checks every include line under the root; prints one "not ok" per broken
-# arrow and returns the number of them (capped at 255 by the shell).
+# arrow and returns the number of them (capped at 255 by the shell); $only
+# names the files to read when not all. Each
+# include of another room is also written to $arrows_out as "FROM TO".
 check_tree() {
-    local bad=0 files file lineno text name to
+    local bad=0 files file lineno text name to arrows=${arrows_out:-/dev/null}
+    : >"$arrows"
     index_tree
-    files=$(cd "$root" && find $layers -type f \( -name '*.c' -o -name '*.h' -o -name '*.cpp' -o -name '*.in' \) | sort)
+    files=${only:-$(cd "$root" && find $layers -type f \( -name '*.c' -o -name '*.h' -o -name '*.cpp' -o -name '*.in' \) | sort)}
     for file in $files; do
         while IFS=: read -r lineno text; do
             if [[ $text =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\"([^\"]+)\" ]] ||
@@ -140,6 +163,7 @@ check_tree() {
                 echo "not ok - $file:$lineno: ${text#"${text%%[![:space:]]*}"} (in $to): $(rule_of "$file")"
                 bad=$((bad + 1))
             fi
+            [ "$to" != "${file%%/*}" ] && echo "${file%%/*} $to" >>"$arrows"
         done < <(grep -nE '^[[:space:]]*(#[[:space:]]*include[[:space:]]*"|//@include[[:space:]])' "$root/$file")
     done
     return $((bad > 255 ? 255 : bad))
@@ -151,7 +175,7 @@ check_tree() {
 installed_parts() {
     local inc
     echo "$root/producer/shmlog.h.in"
-    echo "$root/tools/shmlog_read.h" # the reader library's, installed beside it
+    echo "$root/read/include/shmlog_read.h" # the reader library's, installed beside it
     sed -n 's|^//@include[[:space:]]*||p' "$root/producer/shmlog.h.in" | while read -r inc; do
         realpath -m "$root/producer/$inc"
     done
@@ -175,11 +199,13 @@ check_prefixes() {
     return $((bad > 255 ? 255 : bad))
 }
 
-n=$((2 + ${#modules[@]}))
-[ $self_test = 1 ] && n=$((n + 3))
+n=$((3 + ${#modules[@]}))
+[ $self_test = 1 ] && n=$((n + 5))
 echo "1..$n"
-t=2 # the TAP number of the last line printed
-out=$(check_tree)
+t=3 # the TAP number of the last line printed
+work=$(mktemp -d /tmp/shmlog-test-layers-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+out=$(arrows_out=$work/includes check_tree)
 status=$?
 if [ $status -eq 0 ]; then
     echo "ok 1 - every include in $layers points along an allowed arrow"
@@ -195,6 +221,17 @@ if [ $pstatus -eq 0 ]; then
 else
     echo "$out" | sed 's/^not ok - /# wrong prefix: /'
     echo "not ok 2 - internal names with the installed API's prefix (see the lines above)"
+fi
+
+# The arrows ARCHITECTURE.md draws: the rooms' against the includes just read,
+# a module's against its objects.
+out=$(python3 "$doc_arrows" "$root/ARCHITECTURE.md" --includes "$work/includes" "${modules[@]}" 2>&1)
+dstatus=$?
+if [ $dstatus -eq 0 ]; then
+    echo "ok 3 - the arrows ARCHITECTURE.md draws are the includes' and the objects' arrows"
+else
+    echo "$out" | sed 's/^/# /'
+    echo "not ok 3 - ARCHITECTURE.md and the code differ in their arrows (above): change the one that is wrong"
 fi
 
 # The circles of files in each module's objects.
@@ -215,16 +252,16 @@ done
 
 if [ $self_test = 1 ]; then
     # The same check on a copy with one wrong-way include per rule: each must be named.
-    tmp=$(mktemp -d /tmp/shmlog-test-layers-XXXXXX)
-    trap 'rm -rf "$tmp"' EXIT
+    tmp=$work/copy
+    mkdir "$tmp"
     for l in $layers; do cp -r "$root/$l" "$tmp/"; done
     mkdir -p "$tmp/tests" "$tmp/bench"
     printf '#include "shmlog.h"\n' >>"$tmp/shm/names.c"
     printf '#include "render.h"\n' >>"$tmp/collector/alert.c"
     printf '#include "shlog_coding.h"\n' >>"$tmp/collector/alert.c"
     printf '#include "metrics.h"\n' >>"$tmp/format/shlog_encode.c"
-    printf '#include "alert.h"\n' >>"$tmp/tools/read_decode.c"
-    printf '#include "../collector/collector.c"\n' >>"$tmp/tools/render.c"
+    printf '#include "alert.h"\n' >>"$tmp/read/read_decode.c"
+    printf '#include "../collector/collector.c"\n' >>"$tmp/render/render.c"
     printf '#include "dump.h"\n' >>"$tmp/producer/producer.c"
     printf '#include "collector.h"\n' >>"$tmp/ship/follow.c"
     got=$(root=$tmp check_tree | grep -c '^not ok')
@@ -235,8 +272,56 @@ if [ $self_test = 1 ]; then
         root=$tmp check_tree | sed 's/^/# /'
         echo "not ok $t - a copy with 8 wrong-way includes: $got named"
     fi
+    # Each rule between the rooms of the readers and the examples, on a fresh copy of theirs.
+    rooms_got=0
+    for probe in 'render/render.c dump.h' 'render/render_text.c read_engine.h' 'read/read_merge.c dump.h' \
+        'read/read_decode.c render_private.h' 'dump/dump_read.c render_private.h' 'dump/dump_args.c metrics.h' \
+        'examples/sample_producer.c reader.h' 'examples/sample_producer.c render.h' 'format/shlog_encode.c render.h' \
+        'render/render.c shmlog_read.h'; do
+        rm -rf "$tmp/render" "$tmp/read" "$tmp/dump" "$tmp/examples" "$tmp/format"
+        for l in render read dump examples format; do cp -r "$root/$l" "$tmp/"; done
+        printf '#include "%s"\n' "${probe#* }" >>"$tmp/${probe%% *}"
+        if root=$tmp only=${probe%% *} check_tree | grep -q "^not ok - ${probe%% *}:"; then
+            rooms_got=$((rooms_got + 1))
+        else
+            echo "# not refused: ${probe%% *} including ${probe#* }"
+        fi
+    done
+    t=$((t + 1))
+    if [ $rooms_got -eq 10 ]; then
+        echo "ok $t - 10 wrong-way includes between render, read, dump, examples and format are each refused"
+    else
+        echo "not ok $t - of 10 wrong-way includes between render, read, dump, examples and format, $rooms_got refused"
+    fi
+    # ARCHITECTURE.md doctored: an arrow drawn backwards is not in the code; the arrows out of
+    # a name left out leave the code's arrows out of it undrawn. Each block must fail both ways.
+    dgot=0
+    for how in reverse drop; do
+        python3 "$doc_arrows" --doctor $how "$root/ARCHITECTURE.md" >"$work/ARCHITECTURE.$how.md"
+        dout=$(python3 "$doc_arrows" "$work/ARCHITECTURE.$how.md" --includes "$work/includes" "${modules[@]}" 2>&1)
+        want="draws .* the code has no such arrow"
+        [ $how = drop ] && want="ARCHITECTURE.md does not draw it"
+        for block in $(sed -n 's/^```arrows[[:space:]]\+\([^[:space:]]*\).*/\1/p' "$root/ARCHITECTURE.md"); do
+            if [ "$block" != rooms ] && [[ " ${modules[*]} " != *" $block="* ]]; then
+                continue
+            fi
+            if grep -q "^$block: .*$want" <<<"$dout"; then
+                dgot=$((dgot + 1))
+            else
+                echo "$dout" | sed "s/^/# $how: /"
+                echo "# $how: the block $block was not refused"
+                dgot=-100
+            fi
+        done
+    done
+    t=$((t + 1))
+    if [ $dgot -ge 2 ]; then
+        echo "ok $t - ARCHITECTURE.md with an arrow drawn backwards, or a name's arrows left out, is refused in each of its $((dgot / 2)) checked blocks"
+    else
+        echo "not ok $t - a doctored ARCHITECTURE.md was not refused in every block"
+    fi
     printf '/* shmlog_not_a_name */\nint shmlog_reader_probe(void);\n' >>"$tmp/shm/reader.h"
-    printf '#define SHMLOG_DUMP_PROBE "SHMLOG_IN_A_STRING"\n' >>"$tmp/tools/dump.h"
+    printf '#define SHMLOG_DUMP_PROBE "SHMLOG_IN_A_STRING"\n' >>"$tmp/dump/dump.h"
     pgot=$(root=$tmp check_prefixes | grep -c '^not ok')
     t=$((t + 1))
     if [ "$pgot" -eq 2 ]; then
@@ -270,5 +355,6 @@ if [ $self_test = 1 ]; then
         cgot=1
     fi
 fi
-[ $status -eq 0 ] && [ $pstatus -eq 0 ] && [ $cstatus -eq 0 ] && [ "${got:-8}" -eq 8 ] && [ "${pgot:-2}" -eq 2 ] &&
+[ $status -eq 0 ] && [ $pstatus -eq 0 ] && [ $dstatus -eq 0 ] && [ $cstatus -eq 0 ] && [ "${got:-8}" -eq 8 ] &&
+    [ "${pgot:-2}" -eq 2 ] && [ "${rooms_got:-10}" -eq 10 ] && [ "${dgot:-2}" -ge 2 ] &&
     [ -z "${cgot:-}" ]
