@@ -24,22 +24,28 @@
 #   examples   -> producer/shmlog.h        applications of the public header, nothing else
 #   tests, bench -> anything               (not checked)
 #
-# The build enforces the coarse part too: each layer's meson targets get only
+# The build enforces the coarse part too: each room's meson targets get only
 # the include directories they may use (implicit_include_directories: false),
-# so a wrong-way include of another folder's header fails to compile. This
+# so a wrong-way include of another room's header fails to compile. This
 # test adds what include directories cannot say (which header of an allowed
-# folder, the file-format library alone, relative paths) and names the line.
+# room: the format library's and the renderer's include/ alone; relative
+# paths) and names the line.
 #
 # One prefix per layer: shmlog_ and SHMLOG_ name what the installed header
 # shmlog.h declares (shmlog__ its internals) and nothing else; the segment
 # reader, clock map and names of shm/ use shm_ and SHM_, the file-format
 # library shlog_ and SHLOG_, the renderer render_ and RENDER_; a program's
 # private headers (collector.h, dump.h, render_private.h) use no prefix. The
-# third check: no header of the four layers but the installed ones uses a
+# second check: no header of the rooms but the installed ones uses a
 # shmlog_ or SHMLOG_ name, outside comments and strings, that shmlog.h does
 # not declare.
 #
-# Inside a module, files call one way too. The fourth check reads the built
+# ARCHITECTURE.md draws the arrows between the rooms, and the reader
+# library's between its files, in blocks headed "arrows NAME"; the third
+# check (tests/doc_arrows.py) fails when a block draws an arrow the includes
+# or the module's objects do not have, or they have one the block does not.
+#
+# Inside a module, files call one way too. The last checks read the built
 # objects (nm, tests/file_circles.py): a file points at another when it uses
 # a symbol the other defines, and a circle (files that all reach one another)
 # fails its module's line. Each MODULE=DIR argument names a module and the
@@ -49,7 +55,8 @@
 #                                          (TAP on stdout; exit 1 when an arrow is broken)
 #        test_layers.sh --self-test SOURCE_ROOT [MODULE=DIR[:DIR]...]
 #                                          also proves each check on a copy with wrong-way
-#                                          includes, names and calls added
+#                                          includes, names and calls added, and on a
+#                                          doctored ARCHITECTURE.md
 set -u
 
 self_test=0
@@ -199,6 +206,16 @@ check_prefixes() {
     return $((bad > 255 ? 255 : bad))
 }
 
+# One TAP line: report NUMBER STATUS OK-TEXT NOT-OK-TEXT DETAILS (printed above a failure).
+report() {
+    if [ "$2" -eq 0 ]; then
+        echo "ok $1 - $3"
+    else
+        [ -z "${5:-}" ] || echo "$5"
+        echo "not ok $1 - $4"
+    fi
+}
+
 n=$((3 + ${#modules[@]}))
 [ $self_test = 1 ] && n=$((n + 5))
 echo "1..$n"
@@ -207,32 +224,20 @@ work=$(mktemp -d /tmp/shmlog-test-layers-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 out=$(arrows_out=$work/includes check_tree)
 status=$?
-if [ $status -eq 0 ]; then
-    echo "ok 1 - every include in $layers points along an allowed arrow"
-else
-    echo "$out" | sed 's/^not ok - /# wrong way: /'
-    echo "not ok 1 - includes against the arrows (see the lines above)"
-fi
+report 1 $status "every include in $layers points along an allowed arrow" \
+    "includes against the arrows (see the lines above)" "$(sed 's/^not ok - /# wrong way: /' <<<"$out")"
 
 out=$(check_prefixes)
 pstatus=$?
-if [ $pstatus -eq 0 ]; then
-    echo "ok 2 - shmlog_ and SHMLOG_ name only what the installed headers (shmlog.h, shmlog_read.h) declare"
-else
-    echo "$out" | sed 's/^not ok - /# wrong prefix: /'
-    echo "not ok 2 - internal names with the installed API's prefix (see the lines above)"
-fi
+report 2 $pstatus "shmlog_ and SHMLOG_ name only what the installed headers (shmlog.h, shmlog_read.h) declare" \
+    "internal names with the installed API's prefix (see the lines above)" "$(sed 's/^not ok - /# wrong prefix: /' <<<"$out")"
 
 # The arrows ARCHITECTURE.md draws: the rooms' against the includes just read,
 # a module's against its objects.
 out=$(python3 "$doc_arrows" "$root/ARCHITECTURE.md" --includes "$work/includes" "${modules[@]}" 2>&1)
 dstatus=$?
-if [ $dstatus -eq 0 ]; then
-    echo "ok 3 - the arrows ARCHITECTURE.md draws are the includes' and the objects' arrows"
-else
-    echo "$out" | sed 's/^/# /'
-    echo "not ok 3 - ARCHITECTURE.md and the code differ in their arrows (above): change the one that is wrong"
-fi
+report 3 $dstatus "the arrows ARCHITECTURE.md draws are the includes' and the objects' arrows" \
+    "ARCHITECTURE.md and the code differ in their arrows (above): change the one that is wrong" "$(sed 's/^/# /' <<<"$out")"
 
 # The circles of files in each module's objects.
 cstatus=0
@@ -288,11 +293,8 @@ if [ $self_test = 1 ]; then
         fi
     done
     t=$((t + 1))
-    if [ $rooms_got -eq 10 ]; then
-        echo "ok $t - 10 wrong-way includes between render, read, dump, examples and format are each refused"
-    else
-        echo "not ok $t - of 10 wrong-way includes between render, read, dump, examples and format, $rooms_got refused"
-    fi
+    report $t $((rooms_got != 10)) "10 wrong-way includes between render, read, dump, examples and format are each refused" \
+        "of 10 wrong-way includes between render, read, dump, examples and format, $rooms_got refused"
     # ARCHITECTURE.md doctored: an arrow drawn backwards is not in the code; the arrows out of
     # a name left out leave the code's arrows out of it undrawn. Each block must fail both ways.
     dgot=0
@@ -315,11 +317,9 @@ if [ $self_test = 1 ]; then
         done
     done
     t=$((t + 1))
-    if [ $dgot -ge 2 ]; then
-        echo "ok $t - ARCHITECTURE.md with an arrow drawn backwards, or a name's arrows left out, is refused in each of its $((dgot / 2)) checked blocks"
-    else
-        echo "not ok $t - a doctored ARCHITECTURE.md was not refused in every block"
-    fi
+    report $t $((dgot < 2)) \
+        "ARCHITECTURE.md with an arrow drawn backwards, or a name's arrows left out, is refused in each of its $((dgot / 2)) checked blocks" \
+        "a doctored ARCHITECTURE.md was not refused in every block"
     printf '/* shmlog_not_a_name */\nint shmlog_reader_probe(void);\n' >>"$tmp/shm/reader.h"
     printf '#define SHMLOG_DUMP_PROBE "SHMLOG_IN_A_STRING"\n' >>"$tmp/dump/dump.h"
     pgot=$(root=$tmp check_prefixes | grep -c '^not ok')
