@@ -89,8 +89,10 @@ index_tree() {
 # The path, relative to the root, of header NAME included from FILE.
 path_of_include() {
     local file=$1 name=$2 dir=${1%/*}
-    if [[ $name == */* ]] || [ -e "$root/$dir/$name" ]; then
+    if [[ $name == */* ]]; then
         realpath -m --relative-to="$root" "$root/$dir/$name"
+    elif [ -e "$root/$dir/$name" ]; then
+        echo "$dir/$name"
     elif [ "$name" = shmlog.h ]; then
         echo producer/shmlog.h
     else
@@ -99,20 +101,24 @@ path_of_include() {
 }
 owner_of() {
     local file=$1 name=$2 path
-    if [[ $name != */* ]] && [ ! -e "$root/${file%/*}/$name" ] && [ "$name" != shmlog.h ]; then
+    if [[ $name == */* ]]; then
+        path=$(path_of_include "$file" "$name")
+        echo "${path%%/*}"
+    elif [ -e "$root/${file%/*}/$name" ]; then
+        echo "${file%%/*}"
+    elif [ "$name" = shmlog.h ]; then
+        echo producer
+    else
         echo "${where_is[$name]:-unknown}"
-        return
     fi
-    path=$(path_of_include "$file" "$name")
-    echo "${path%%/*}"
 }
 
 # 0 if FILE (relative to the root) may include NAME, which lives in room TO:
 # a room below it, and of a room below that others include, its include/ only.
 allowed() {
     local file=$1 name=$2 to=$3 from=${1%%/*} path
-    path=$(path_of_include "$file" "$name")
     [ "$from" = "$to" ] && return 0
+    path=$(path_of_include "$file" "$name")
     case "$from:$to" in
     examples:producer)
         [ "$path" = producer/shmlog.h ]
