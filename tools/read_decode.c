@@ -278,10 +278,11 @@ int source_init(struct source *s)
     return shlog_dedup_new(&s->dedup);
 }
 
-static void file_damaged(struct read_engine *e, struct source *s, const char *msg)
+static void file_damaged(struct read_engine *e, struct source *s, const char *msg, int torn)
 {
     read_say(e, msg, 0);
-    s->cur_file->errors++;
+    if (e->consumer.damage)
+        e->consumer.damage(e->consumer.clientd, s, torn);
     e->status = 1;
 }
 
@@ -360,11 +361,11 @@ int source_open_next(struct read_engine *e, struct source *s)
         if (f->bad_header) {
             char msg[4096 + 300];
             snprintf(msg, sizeof msg, "%s: %s", f->path, f->error);
-            file_damaged(e, s, msg);
+            file_damaged(e, s, msg, 0);
             continue;
         }
         if (shlog_reader_open(&s->rd, f->path, e->follow, s->dedup, err, sizeof err) != 0) {
-            file_damaged(e, s, err);
+            file_damaged(e, s, err, 0);
             continue;
         }
         reader_opened(e, s);
@@ -373,7 +374,9 @@ int source_open_next(struct read_engine *e, struct source *s)
     return 0;
 }
 
-int source_open_frames(struct read_engine *e, struct source *s, struct in_file *f, const struct shlog_file_header *hdr)
+/* A reader over frames a feed hands in: f names them, hdr is their file's header. 0, or -ENOMEM. */
+static int source_open_frames(struct read_engine *e, struct source *s, struct in_file *f,
+                              const struct shlog_file_header *hdr)
 {
     char err[512];
     source_close_file(e, s);
@@ -412,7 +415,6 @@ void source_close_file(struct read_engine *e, struct source *s)
     const struct shlog_reader_stats *st = shlog_reader_stats(s->rd);
     if (e->consumer.file_closed)
         e->consumer.file_closed(e->consumer.clientd, s, st);
-    s->cur_file->frames = st->frames;
     shlog_reader_close(s->rd);
     s->rd = NULL;
     hmap_clear(&s->by_ptr);
@@ -432,16 +434,15 @@ void source_close_file(struct read_engine *e, struct source *s)
 
 static void handle_error(struct read_engine *e, struct source *s, const struct shlog_event *ev)
 {
-    struct in_file *f = s->cur_file;
-    if (ev->torn && f->writer_alive && !e->verify) {
+    const struct in_file *f = s->cur_file;
+    if (ev->torn && f->writer_alive && !e->strict) {
         /* The collector is writing the frame right now. */
         read_say(e, ev->error, 1);
         return;
     }
-    f->torn |= (uint64_t)ev->torn;
     char msg[400];
     snprintf(msg, sizeof msg, "%s%s", ev->error, ev->torn ? "" : " (reading goes on)");
-    file_damaged(e, s, msg);
+    file_damaged(e, s, msg, ev->torn);
 }
 
 static uint64_t time_of(struct read_engine *e, struct source *s, struct dproc *p, uint64_t tsc, int *uncertain)
@@ -716,6 +717,30 @@ static int take_event(struct read_engine *e, struct source *s, const struct shlo
     }
 }
 
+/* Asks s's feed for frames and does what it hands back: 1 when s->rd holds
+ * unread frames, 0 when there are none for now, -errno. */
+static int source_feed(struct read_engine *e, struct source *s)
+{
+    struct read_feed f = {0};
+    int rc = s->feed(e, s, &f);
+    if (rc < 0)
+        return rc;
+    if (f.close)
+        source_close_file(e, s);
+    if (f.step_first) {
+        int stepped = source_step(e, f.step_first);
+        if (stepped < 0)
+            return stepped;
+    }
+    if (rc == 0)
+        return 0;
+    if (f.hdr && source_open_frames(e, s, f.file, f.hdr) != 0)
+        return -ENOMEM;
+    if (!s->rd)
+        return -EINVAL; /* frames of no run: the feed's bug, not the data's */
+    return shlog_reader_push(s->rd, f.bytes, f.n, f.off) != 0 ? -ENOMEM : 1;
+}
+
 /* One frame: its events up to its SHLOG_EV_FRAME_END, or to the end of the data. */
 int source_step(struct read_engine *e, struct source *s)
 {
@@ -726,7 +751,7 @@ int source_step(struct read_engine *e, struct source *s)
     int got = 0;
     for (;;) {
         if (!s->rd) {
-            int rc = s->feed ? s->feed(e, s) : source_open_next(e, s);
+            int rc = s->feed ? source_feed(e, s) : source_open_next(e, s);
             if (rc < 0)
                 return rc;
             if (rc == 0 || !s->rd) {
@@ -739,14 +764,14 @@ int source_step(struct read_engine *e, struct source *s)
         if (rc < 0) {
             char msg[4096 + 128];
             snprintf(msg, sizeof msg, "%s: %s", s->cur_file->path, strerror(-rc));
-            file_damaged(e, s, msg);
+            file_damaged(e, s, msg, 0);
             source_close_file(e, s);
             continue;
         }
         if (rc == 0) {
             if (s->feed) {
                 /* The frames handed in are read: the next ones, if any came. */
-                if ((rc = s->feed(e, s)) <= 0)
+                if ((rc = source_feed(e, s)) <= 0)
                     return rc < 0 ? rc : got;
                 continue;
             }

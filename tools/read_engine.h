@@ -129,8 +129,7 @@ struct dsite {
     char *fmt, *file;      /* NULL when over SITE_STRINGS_MAX: shown as unknown */
     char *func, *desc;     /* "" when the files do not say; NULL with fmt */
     struct render_site *sr;
-    uint64_t records;      /* the consumer's count (stats) */
-    uint64_t made;         /* the engine's count of sites when it was made */
+    uint64_t made;         /* its id: the engine's count of sites when it was made (a consumer's index) */
     uint64_t file_serial;  /* the last file that defined it for a record (struct source's) */
     struct dsite *next_all;
 };
@@ -144,8 +143,6 @@ struct in_file {
     int writer_alive;  /* a .part whose collector runs: it is still being written */
     int bad_header;
     char error[256];
-    /* counted while decoding (verify's summaries) */
-    uint64_t records, gaps, gap_positions, errors, frames, torn;
 };
 
 struct in_list {
@@ -153,15 +150,30 @@ struct in_list {
     size_t n, cap;
 };
 
+/* What a feed hands back to its source's step, which does it: the next
+ * bytes of a run of frames (a file's, as the messages of a topic bring them),
+ * the end of the run, or another source to step first. */
+struct read_feed {
+    /* Non-NULL: a run starts, of the file whose header this is (file names it
+     * in messages): a reader over it replaces the one before. */
+    const struct shlog_file_header *hdr;
+    struct in_file *file;
+    const void *bytes; /* whole frames (or the context before them), at offset off of their file */
+    size_t n;
+    uint64_t off;
+    int close;                 /* the run's file is read to its end: closed */
+    struct source *step_first; /* holds too much waiting: decodes a frame first */
+};
+
 /* The files of one host, in sequence order, read one after the other with
  * one dedup state; or the frames of one host that a feed hands in (the
  * messages of a Kafka topic); or a feed's own source, which finds hosts. */
 struct source {
     struct source *next_src; /* the next input of the merge */
-    /* A source fed from elsewhere: makes s->rd hold unread frames (opening
-     * or replacing it through source_open_frames); 1 when it does, 0 when
-     * there are none for now (done set once none will come), -errno. */
-    int (*feed)(struct read_engine *e, struct source *s);
+    /* A source fed from elsewhere: 1 with the next frames in *out, 0 when
+     * there are none for now (done set once none will come), -errno. It
+     * calls no function of the source's: its step does what *out says. */
+    int (*feed)(struct read_engine *e, struct source *s, struct read_feed *out);
     void *feed_ctx;
     struct in_file *files;
     size_t nfiles, next;
@@ -233,6 +245,9 @@ struct read_consumer {
     void (*anchor)(void *clientd, const struct shlog_event *ev);
     /* A record mapped with its process's calibration: its file had no anchor. */
     void (*unanchored)(void *clientd);
+    /* Damage in the file s reads (s->cur_file), also said through message();
+     * torn: its last frame was cut short. */
+    void (*damage)(void *clientd, struct source *s, int torn);
     /* A file read to its end (or given up on). */
     void (*file_closed)(void *clientd, struct source *s, const struct shlog_reader_stats *st);
     /* A line to say: damage (note 0), or a note that is no damage (a file
@@ -249,7 +264,7 @@ struct read_engine {
     const struct read_filter *filter;
     struct read_consumer consumer;
     int follow;              /* files are being written: wait at their end (shmlog-dump follow) */
-    int verify;              /* a torn frame of a live file is damage too; no notes on open files */
+    int strict;              /* a torn frame of a live file is damage too; no notes on open files */
     /* The consumer needs a site only while a record of it is queued (the
      * merge, which hands each on at once): the strings and renderer of a
      * site that no file still read defines are freed, so the sites held are
@@ -278,7 +293,7 @@ struct read_engine {
 };
 
 /* An engine with filter f (NULL: none) and consumer c; set follow and
- * verify after. 0, or -ENOMEM. */
+ * strict after. 0, or -ENOMEM. */
 int read_engine_init(struct read_engine *e, const struct read_filter *f, const struct read_consumer *c);
 /* Frees what the sources defined (processes, rings, sites); not the sources. */
 void read_engine_free(struct read_engine *e);
@@ -303,13 +318,6 @@ static inline void read_say(struct read_engine *e, const char *msg, int note)
 int read_inputs_add(struct read_engine *e, struct in_list *l, const char *path, int is_dir);
 /* Sorts the files by host, then sequence number. */
 void read_inputs_sort(struct in_list *l);
-/* The file after after_seq in dir (the lowest sequence number above it, or
- * any when has_after is 0 and newest is 0; the highest when newest is 1):
- * closed .shlog or open .shlog.part. 0, or -ENOENT. */
-int find_file(const char *dir, int has_after, uint64_t after_seq, int newest, int only_part, struct in_file *f);
-/* The open file the collector writes in dir: the .part with the highest
- * sequence number above min_seq (or any, min_seq 0). 0 with its path, or -ENOENT. */
-int find_open_part(const char *dir, uint64_t min_seq, char *path, size_t cap, uint64_t *seq);
 /* Reads and checks a file's 128-byte header. 0, or -errno / -EINVAL. */
 int read_file_header(const char *path, struct shlog_file_header *h);
 
@@ -328,10 +336,6 @@ int source_init(struct source *s);
 void source_free(struct read_engine *e, struct source *s);
 /* Opens the source's next file; 0 when there is none. */
 int source_open_next(struct read_engine *e, struct source *s);
-/* A reader over frames handed in (a feed's): f says what they are (f->path
- * names them in messages), hdr is their file's header; the reader before is
- * closed. 0, or -ENOMEM. */
-int source_open_frames(struct read_engine *e, struct source *s, struct in_file *f, const struct shlog_file_header *hdr);
 void source_close_file(struct read_engine *e, struct source *s);
 /* Decodes one frame of s (and the damage before it): 1 if it decoded
  * something, 0 at the end of the source (in follow mode: for now), -errno

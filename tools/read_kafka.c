@@ -3,9 +3,10 @@
  * The topic's own source (the hub) reads the partitions and hands each
  * checked message (kafka_source.c) to its host's source, made when the host
  * is first seen and put in the merge's list after the hub. A host's source
- * reads its messages as a file's frames (source_open_frames, then the
- * context and the frame pushed into its reader), with its own dedup and
- * clock map, as the files of a host are read.
+ * reads its messages as a file's frames: its feed hands back the context and
+ * each frame (struct read_feed), which the source's step pushes into the
+ * reader it opens for their file, with its own dedup and clock map, as the
+ * files of a host are read. A feed calls nothing of the step that asked it.
  *
  * Which partition is read is what the merge asks for: a host's source reads
  * its own partition (the shipper keys a host's frames to one) until a
@@ -53,6 +54,7 @@ struct khost {
     struct pend *first, *last;
     uint64_t pending;      /* bytes of its messages that wait */
     struct pend *staged;   /* its context was handed in: its frame next */
+    struct pend *handed;   /* its frame was handed back: freed at the next feed, once the step pushed it */
     size_t part;           /* the partition its messages come from */
 };
 
@@ -112,7 +114,7 @@ static uint64_t name_hash(const char *s)
     return h;
 }
 
-static int host_feed(struct read_engine *e, struct source *s);
+static int host_feed(struct read_engine *e, struct source *s, struct read_feed *out);
 
 /* The source of host name, made (after the hub's in the merge's list) when
  * new (the source bounds them: HOSTS_MAX); NULL when out of memory. */
@@ -271,9 +273,9 @@ static void hub_times(struct read_kafka *k)
     k->src.frames = all_seen;
 }
 
-/* Over PENDING_MAX: the host with the most waiting decodes a frame. 1 when
- * one did (or failed: rc), 0 when not over. */
-static int relieve(struct read_engine *e, struct read_kafka *k, int *rc)
+/* Over PENDING_MAX: the host with the most waiting is to decode a frame
+ * (out->step_first). 1 when over, 0 when not. */
+static int relieve(struct read_kafka *k, struct read_feed *out)
 {
     if (k->pending <= PENDING_MAX)
         return 0;
@@ -281,18 +283,16 @@ static int relieve(struct read_engine *e, struct read_kafka *k, int *rc)
     for (size_t i = 0; i < k->nhosts; i++)
         if (!most || k->hosts[i]->pending > most->pending)
             most = k->hosts[i];
-    int r = source_step(e, &most->src);
-    *rc = r < 0 ? r : 0;
+    out->step_first = &most->src;
     return 1;
 }
 
 /* The hub's feed: reads the partition furthest behind; it never has frames itself. */
-static int hub_feed(struct read_engine *e, struct source *s)
+static int hub_feed(struct read_engine *e, struct source *s, struct read_feed *out)
 {
     struct read_kafka *k = s->feed_ctx;
-    int rc = 0;
-    if (relieve(e, k, &rc))
-        return rc;
+    if (relieve(k, out))
+        return 0;
     size_t best = SIZE_MAX;
     int64_t best_ts = 0;
     for (size_t i = 0; i < k->nparts; i++) {
@@ -312,28 +312,28 @@ static int hub_feed(struct read_engine *e, struct source *s)
     if (best == SIZE_MAX) {
         if (!e->follow) {
             s->done = 1;
-            /* Hosts its partitions passed by stopped with their files open: read to their ends now. */
+            /* Hosts its partitions passed by stopped with their files open:
+             * stepped once more, their feeds end their files. */
             for (size_t i = 0; i < k->nhosts; i++)
-                if (k->hosts[i]->src.done)
-                    source_close_file(e, &k->hosts[i]->src);
+                k->hosts[i]->src.done = 0;
         }
         hub_times(k);
         return 0;
     }
-    rc = pull(e, k, best, e->follow ? 0 : POLL_MS);
+    int rc = pull(e, k, best, e->follow ? 0 : POLL_MS);
     hub_times(k);
     return rc < 0 ? rc : 0;
 }
 
 /* ==== A host's frames ==== */
 
-/* Hands the reader of h the message p's frame (its context first when it
- * starts a run). 1, or -ENOMEM. */
-static int deliver(struct read_engine *e, struct khost *h, struct pend *p)
+/* Hands back the message p's frame for h's reader (its context first when
+ * it starts a run, and the run's file to open). 1. */
+static int deliver(struct khost *h, struct pend *p, struct read_feed *out)
 {
     struct read_kafka *k = h->k;
     struct kmsg *m = &p->m;
-    struct source *s = &h->src;
+    const struct source *s = &h->src;
     if (h->staged != p && (!s->rd || m->place == KMSG_START || h->file_seq != m->hdr.file_seq ||
                            h->file_created_ns != m->hdr.created_ns || h->file_pid != m->hdr.collector_pid)) {
         /* A run of its file starts: a reader as over a mirror's file, the context before the frame. */
@@ -341,8 +341,8 @@ static int deliver(struct read_engine *e, struct khost *h, struct pend *p)
         shlog_file_name(&m->hdr, name, sizeof name);
         snprintf(h->file.path, sizeof h->file.path, "%s/%s", k->topic, name);
         h->file.seq = m->hdr.file_seq;
-        if (source_open_frames(e, s, &h->file, &m->hdr) != 0)
-            return -ENOMEM;
+        out->hdr = &m->hdr;
+        out->file = &h->file;
         h->file_seq = m->hdr.file_seq;
         h->file_created_ns = m->hdr.created_ns;
         h->file_pid = m->hdr.collector_pid;
@@ -353,42 +353,47 @@ static int deliver(struct read_engine *e, struct khost *h, struct pend *p)
         if (m->ctx && m->file_off > SHLOG_FILE_HEADER_BYTES) {
             uint64_t at = m->file_off >= SHLOG_FILE_HEADER_BYTES + m->ctx_n ? m->file_off - m->ctx_n
                                                                              : SHLOG_FILE_HEADER_BYTES;
-            if (shlog_reader_push(s->rd, m->ctx, m->ctx_n, at) != 0)
-                return -ENOMEM;
+            out->bytes = m->ctx;
+            out->n = m->ctx_n;
+            out->off = at;
             if (m->place == KMSG_START)
                 k->bytes += m->ctx_n;
             h->staged = p;
             return 1;
         }
     }
-    if (shlog_reader_push(s->rd, m->frame, m->n, m->file_off) != 0)
-        return -ENOMEM;
+    out->bytes = m->frame;
+    out->n = m->n;
+    out->off = m->file_off;
     k->bytes += m->n;
     h->staged = NULL;
-    pend_free(k, h, p);
+    h->handed = p;
     return 1;
 }
 
-static int host_feed(struct read_engine *e, struct source *s)
+static int host_feed(struct read_engine *e, struct source *s, struct read_feed *out)
 {
     struct khost *h = s->feed_ctx;
     struct read_kafka *k = h->k;
+    if (h->handed) {
+        pend_free(k, h, h->handed);
+        h->handed = NULL;
+    }
     for (;;) {
         if (h->staged)
-            return deliver(e, h, h->staged);
+            return deliver(h, h->staged, out);
         if (h->first) {
             struct pend *p = h->first;
             h->first = p->next;
             if (!h->first)
                 h->last = NULL;
-            return deliver(e, h, p);
+            return deliver(h, p, out);
         }
-        int rc = 0;
-        if (relieve(e, k, &rc))
-            return rc;
+        if (relieve(k, out))
+            return 0;
         if (!e->follow && part_ended(k, h->part)) {
             /* Nothing more of it: its file is read to its end. */
-            source_close_file(e, s);
+            out->close = 1;
             s->done = 1;
             return 0;
         }
@@ -401,7 +406,7 @@ static int host_feed(struct read_engine *e, struct source *s)
             s->done = 1;
             return 0;
         }
-        rc = pull(e, k, h->part, e->follow ? 0 : POLL_MS);
+        int rc = pull(e, k, h->part, e->follow ? 0 : POLL_MS);
         if (rc < 0)
             return rc;
         if (rc == 0 && e->follow)
@@ -554,6 +559,8 @@ void read_kafka_close(struct read_engine *e, struct read_kafka *k)
     for (size_t i = 0; i < k->nhosts; i++) {
         struct khost *h = k->hosts[i];
         source_free(e, &h->src);
+        if (h->handed)
+            pend_free(k, h, h->handed);
         if (h->staged) {
             ksrc_release(h->staged->held);
             free(h->staged);
