@@ -54,7 +54,7 @@ int open_topic(struct read_engine *e, const struct cli *cli, const char *url, st
         t->status = rc == -ENOTSUP ? EXIT_USAGE : 1;
         return 0;
     }
-    sources_append(&t->first, read_kafka_source(t->v[t->n++]));
+    read_sources_append(&t->first, read_kafka_source(t->v[t->n++]));
     return 0;
 }
 

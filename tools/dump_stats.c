@@ -158,9 +158,9 @@ static void count_app(struct stats *st, const char *app, uint64_t n)
     uint64_t h = 1469598103934665603ULL;
     for (const char *p = app; *p; p++)
         h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    struct app_count *a = hmap_get(&st->apps, h, 0);
+    struct app_count *a = read_hmap_get(&st->apps, h, 0);
     if (!a) {
-        if (st->apps.n >= 65536 || !(a = calloc(1, sizeof *a)) || hmap_put(&st->apps, h, 0, a) != 0) {
+        if (st->apps.n >= 65536 || !(a = calloc(1, sizeof *a)) || read_hmap_put(&st->apps, h, 0, a) != 0) {
             free(a);
             return;
         }
@@ -329,17 +329,17 @@ static void stats_count(struct stats *st, struct read_engine *e, const struct cl
     for (size_t i = 0; i < l->n; i++)
         st->file_bytes += l->v[i].bytes;
     st->nfiles = l->n;
-    if (make_sources(e, l, srcs, nsrc) != 0)
+    if (read_make_sources(e, l, srcs, nsrc) != 0)
         dump_oom();
     struct source *first = *nsrc ? *srcs : NULL;
-    sources_append(&first, t->first);
+    read_sources_append(&first, t->first);
     /* A topic's source adds its hosts' as it finds them, and a host waits
      * for its partition: every source in turn until all are at their end. */
     for (int live = 1; live;) {
         live = 0;
         for (struct source *s = first; s; s = s->next_src) {
             int rc;
-            while ((rc = source_step(e, s)) > 0)
+            while ((rc = read_source_step(e, s)) > 0)
                 ;
             if (rc < 0)
                 dump_oom();
@@ -633,11 +633,11 @@ int cmd_stats(struct cli *cli)
 
     for (size_t i = 0; i < st->apps.cap; i++)
         free(st->apps.slots[i].v);
-    hmap_clear(&st->apps);
+    read_hmap_clear(&st->apps);
     free(s.sites);
     free(st->site_records);
     close_topics(&e, &t);
-    free_sources(&e, srcs, nsrc);
+    read_free_sources(&e, srcs, nsrc);
     read_engine_free(&e);
     free(l.v);
     int status = t.status ? t.status : e.status;

@@ -140,14 +140,14 @@ int cmd_verify(struct cli *cli)
         dump_oom();
     size_t nsrc;
     struct source *srcs;
-    if (make_sources(&e, &l, &srcs, &nsrc) != 0)
+    if (read_make_sources(&e, &l, &srcs, &nsrc) != 0)
         dump_oom();
     int whole_all = e.status == 0;
     for (size_t i = 0; i < nsrc; i++) {
         struct source *s = &srcs[i];
         size_t reported = 0;
         while (!s->done || reported < s->next) {
-            if (!s->done && source_step(&e, s) < 0)
+            if (!s->done && read_source_step(&e, s) < 0)
                 dump_oom();
             /* Files before the open one are finished: their summaries. */
             size_t finished = s->rd ? s->next - 1 : s->next;
@@ -155,7 +155,7 @@ int cmd_verify(struct cli *cli)
                 whole_all &= summary(&s->files[reported], &v.files[&s->files[reported] - l.v]);
         }
     }
-    free_sources(&e, srcs, nsrc);
+    read_free_sources(&e, srcs, nsrc);
     read_engine_free(&e);
     free(v.files);
     free(l.v);

@@ -52,10 +52,10 @@ struct hmap {
     size_t cap, n;
 };
 
-void *hmap_get(const struct hmap *m, uint64_t k1, uint64_t k2);
+void *read_hmap_get(const struct hmap *m, uint64_t k1, uint64_t k2);
 /* 0, or -ENOMEM. v must not be NULL; an existing key is replaced. */
-int hmap_put(struct hmap *m, uint64_t k1, uint64_t k2, void *v);
-void hmap_clear(struct hmap *m);
+int read_hmap_put(struct hmap *m, uint64_t k1, uint64_t k2, void *v);
+void read_hmap_clear(struct hmap *m);
 
 /* ==== What the inputs define ==== */
 
@@ -90,7 +90,7 @@ struct dname {
  * record takes it when read, so a rename shows from the records after it. */
 static inline const char *read_thread_name(const struct dproc *p, uint32_t tid)
 {
-    return p->threads.n ? (const char *)hmap_get(&p->threads, tid, 0) : NULL; /* most name no thread */
+    return p->threads.n ? (const char *)read_hmap_get(&p->threads, tid, 0) : NULL; /* most name no thread */
 }
 
 /* A FIFO of entries in chunks (read_merge.c). */
@@ -221,8 +221,8 @@ struct read_rows {
 /* ==== The consumer: what is done with what the sources decode ====
  *
  * Every callback may be NULL (nothing done). Those that return int return 0
- * to go on, 1 to have source_step() return after this event (the consumer
- * holds what it can for now), or -errno, which source_step() returns. */
+ * to go on, 1 to have read_source_step() return after this event (the consumer
+ * holds what it can for now), or -errno, which read_source_step() returns. */
 struct read_consumer {
     void *clientd;
     /* Every record and loss as decoded, before any filter (verify). */
@@ -325,41 +325,41 @@ int read_file_header(const char *path, struct shlog_file_header *h);
 
 /* One source per host of the inputs (sorted), each the next_src of the one
  * before: 0, or -ENOMEM. */
-int make_sources(struct read_engine *e, struct in_list *l, struct source **srcs, size_t *nsrc);
+int read_make_sources(struct read_engine *e, struct in_list *l, struct source **srcs, size_t *nsrc);
 /* Closes and frees srcs (NULL: none). */
-void free_sources(struct read_engine *e, struct source *srcs, size_t nsrc);
+void read_free_sources(struct read_engine *e, struct source *srcs, size_t nsrc);
 /* Puts s (and those after it) at the end of the list *first. */
-void sources_append(struct source **first, struct source *s);
+void read_sources_append(struct source **first, struct source *s);
 /* A source of no files yet, for a caller that sets them (follow). 0, or -ENOMEM. */
-int source_init(struct source *s);
-/* Closes what source_init made (not the source's memory). */
-void source_free(struct read_engine *e, struct source *s);
+int read_source_init(struct source *s);
+/* Closes what read_source_init made (not the source's memory). */
+void read_source_free(struct read_engine *e, struct source *s);
 /* Opens the source's next file; 0 when there is none. */
-int source_open_next(struct read_engine *e, struct source *s);
-void source_close_file(struct read_engine *e, struct source *s);
+int read_source_open_next(struct read_engine *e, struct source *s);
+void read_source_close_file(struct read_engine *e, struct source *s);
 /* Decodes one frame of s (and the damage before it): 1 if it decoded
  * something, 0 at the end of the source (in follow mode: for now), -errno
  * when the consumer or the engine failed (-ENOMEM). */
-int source_step(struct read_engine *e, struct source *s);
+int read_source_step(struct read_engine *e, struct source *s);
 /* prepared()'s renderer made (the site's first record, or after PREPARED_MAX). */
-const struct render_site *prepared_make(struct read_engine *e, struct dsite *d, struct dproc *proc);
+const struct render_site *read_prepared_make(struct read_engine *e, struct dsite *d, struct dproc *proc);
 /* The renderer of records of site d (NULL: of an unknown site of proc); NULL when out of memory. */
 static inline const struct render_site *prepared(struct read_engine *e, struct dsite *d, struct dproc *proc)
 {
     const struct render_site *sr = d && d->fmt ? d->sr : proc->unknown;
-    return sr ? sr : prepared_make(e, d, proc);
+    return sr ? sr : read_prepared_make(e, d, proc);
 }
 /* The ring of process p that an exit marker goes after (one with records,
  * else a stream of the process's own); NULL when out of memory. */
-struct dring *exit_ring(struct read_engine *e, struct source *s, struct dproc *p);
+struct dring *read_exit_ring(struct read_engine *e, struct source *s, struct dproc *p);
 /* Takes ring r out of the engine's live_rings: it finished, or went quiet;
  * its next record puts it back. */
-void ring_unlive(struct read_engine *e, struct dring *r);
+void read_ring_unlive(struct read_engine *e, struct dring *r);
 /* The sites rd gives (its records skipped) whose process passes e's filter,
  * each to site. 0, site's error, or -ENOMEM. */
-int reader_each_site(struct read_engine *e, struct shlog_reader *rd,
-                     int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
-                     void *clientd);
+int read_reader_each_site(struct read_engine *e, struct shlog_reader *rd,
+                          int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
+                          void *clientd);
 /* Reads the sites each input file defines, without its records, for a caller
  * that wants them before the first record (an Arrow schema): site() is
  * called for each site of a process that passes the filters. 0, or -ENOMEM
@@ -414,7 +414,7 @@ static inline const struct shm_copied_record *entry_record(const struct entry *e
 
 /* Where the merge hands entries, in time order, and the engine's messages
  * in between. entry() returns 0 to go on, 1 when it wants no more for now
- * (the merge pauses until the next merge_step), or -errno. */
+ * (the merge pauses until the next read_merge_step), or -errno. */
 struct entry_sink {
     int (*entry)(void *ctx, const struct entry *e);
     void (*message)(void *ctx, const char *msg, int note);
@@ -432,7 +432,7 @@ struct read_merge {
     int pause;               /* the sink wants no more for now */
     int kinds;               /* 1 << ENTRY_*: the kinds it queues (backtrace records go with records) */
     uint64_t buffered;       /* bytes of the FIFOs' chunks */
-    uint64_t buffer_max;     /* past it, the earliest entries go out in best-effort order (merge_init) */
+    uint64_t buffer_max;     /* past it, the earliest entries go out in best-effort order (read_merge_init) */
     struct chunk *free_chunks; /* of CHUNK_MAP_BYTES */
     unsigned nfree_chunks;
     /* the heap of streams: the FIFOs of the rings (struct dring) */
@@ -445,21 +445,21 @@ struct read_merge {
 int read_entry_line(struct read_engine *e, const struct entry *en, int json, struct render_buf *b);
 
 /* Makes m the consumer of engine e, handing entries to sink, with buffer_max
- * bytes of FIFOs (0: 64 MiB, read_merge.c); then merge_begin. */
-void merge_init(struct read_merge *m, struct read_engine *e, const struct entry_sink *sink, uint64_t buffer_max);
+ * bytes of FIFOs (0: 64 MiB, read_merge.c); then read_merge_begin. */
+void read_merge_init(struct read_merge *m, struct read_engine *e, const struct entry_sink *sink, uint64_t buffer_max);
 /* The consumer m is (for read_engine_init). */
-struct read_consumer merge_consumer(struct read_merge *m);
-void merge_begin(struct read_merge *m, struct source *srcs);
+struct read_consumer read_merge_consumer(struct read_merge *m);
+void read_merge_begin(struct read_merge *m, struct source *srcs);
 /* Writes what is known to be next, then decodes a frame of the input that
  * holds the rest back. 1 while there is more, 0 once everything was handed
  * on (or the limit was reached), -errno. */
-int merge_step(struct read_merge *m);
+int read_merge_step(struct read_merge *m);
 /* Hands entries on while they are known to be next. all: the inputs ended (or
  * a follow pass did), hand everything on. 0, or -errno. */
-int merge_drain(struct read_merge *m, int all);
-void merge_end(struct read_merge *m);
+int read_merge_drain(struct read_merge *m, int all);
+void read_merge_end(struct read_merge *m);
 /* Frees the chunks of the engine's streams, the spare chunks and the heap. */
-void merge_free(struct read_merge *m);
+void read_merge_free(struct read_merge *m);
 
 /* ==== A Kafka topic of shipped frames (read_kafka.c) ====
  *

@@ -99,8 +99,8 @@ static int part_ended(const struct read_kafka *k, size_t i)
 {
     if (k->failed || k->parts[i].gone)
         return 1;
-    struct ksrc_part p;
-    ksrc_part(k->ks, i, &p);
+    struct read_ksrc_part p;
+    read_ksrc_part(k->ks, i, &p);
     return p.at_end;
 }
 
@@ -123,7 +123,7 @@ static struct khost *host_of(struct read_kafka *k, const char *name)
     uint64_t hash = name_hash(name), probe = 0;
     struct khost *h;
     /* A hash two names share (hostile ones can) takes the next probe. */
-    while ((h = hmap_get(&k->by_name, hash, probe)) && strcmp(h->file.host, name) != 0)
+    while ((h = read_hmap_get(&k->by_name, hash, probe)) && strcmp(h->file.host, name) != 0)
         probe++;
     if (h)
         return h;
@@ -137,7 +137,7 @@ static struct khost *host_of(struct read_kafka *k, const char *name)
     }
     if (!(h = calloc(1, sizeof *h)))
         return NULL;
-    if (source_init(&h->src) != 0 || hmap_put(&k->by_name, hash, probe, h) != 0) {
+    if (read_source_init(&h->src) != 0 || read_hmap_put(&k->by_name, hash, probe, h) != 0) {
         shlog_dedup_free(h->src.dedup);
         free(h);
         return NULL;
@@ -158,7 +158,7 @@ static void pend_free(struct read_kafka *k, struct khost *h, struct pend *p)
     uint64_t bytes = p->m.n + p->m.ctx_n;
     h->pending -= bytes;
     k->pending -= bytes;
-    ksrc_release(p->held);
+    read_ksrc_release(p->held);
     free(p);
 }
 
@@ -202,7 +202,7 @@ static int route(struct read_engine *e, struct read_kafka *k, struct kmsg *m)
     if (!p)
         return -ENOMEM;
     p->next = NULL;
-    p->held = ksrc_take(k->ks);
+    p->held = read_ksrc_take(k->ks);
     p->m = *m;
     if (h->last)
         h->last->next = p;
@@ -222,7 +222,7 @@ static int pull(struct read_engine *e, struct read_kafka *k, size_t part, int ti
 {
     struct kmsg m;
     char err[512], msg[5000];
-    int rc = ksrc_next_in(k->ks, part, &m, timeout_ms, err, sizeof err);
+    int rc = read_ksrc_next_in(k->ks, part, &m, timeout_ms, err, sizeof err);
     struct kpart *p = &k->parts[part];
     if (rc < 0) {
         snprintf(msg, sizeof msg, "%s: %s; reading stops", k->url, err);
@@ -237,9 +237,9 @@ static int pull(struct read_engine *e, struct read_kafka *k, size_t part, int ti
         } else if (!e->follow && !p->waiting_ns) {
             p->waiting_ns = now;
         } else if (!e->follow && now - p->waiting_ns > STALL_NS) {
-            struct ksrc_part kp;
-            ksrc_part(k->ks, part, &kp);
-            const char *why = ksrc_last_error(k->ks);
+            struct read_ksrc_part kp;
+            read_ksrc_part(k->ks, part, &kp);
+            const char *why = read_ksrc_last_error(k->ks);
             snprintf(msg, sizeof msg, "%s partition %d: nothing came for %llu s, up to offset %" PRId64
                      " of %" PRId64 " (%s); the rest of it is not read", k->url, (int)kp.id,
                      (unsigned long long)(STALL_NS / 1000000000ull), kp.next, kp.end, *why ? why : "no error said");
@@ -261,8 +261,8 @@ static void hub_times(struct read_kafka *k)
     for (size_t i = 0; i < k->nparts; i++) {
         if (part_ended(k, i))
             continue;
-        struct ksrc_part p;
-        ksrc_part(k->ks, i, &p);
+        struct read_ksrc_part p;
+        read_ksrc_part(k->ks, i, &p);
         all_seen &= k->parts[i].seen;
         uint64_t ns = p.last_ts_ms > 0 ? (uint64_t)p.last_ts_ms * 1000000ull : 0;
         if (ns < t)
@@ -300,8 +300,8 @@ static int hub_feed(struct read_engine *e, struct source *s, struct read_feed *o
             k->parts[i].seen = 1;
             continue;
         }
-        struct ksrc_part p;
-        ksrc_part(k->ks, i, &p);
+        struct read_ksrc_part p;
+        read_ksrc_part(k->ks, i, &p);
         /* One not read yet first (following: each in turn). */
         int64_t ts = k->parts[i].seen ? p.last_ts_ms : -2;
         if (best == SIZE_MAX || ts < best_ts) {
@@ -397,8 +397,8 @@ static int host_feed(struct read_engine *e, struct source *s, struct read_feed *
             s->done = 1;
             return 0;
         }
-        struct ksrc_part p;
-        ksrc_part(k->ks, h->part, &p);
+        struct read_ksrc_part p;
+        read_ksrc_part(k->ks, h->part, &p);
         if (!e->follow && p.last_ts_ms > 0 && (uint64_t)p.last_ts_ms * 1000000ull > s->max_ts + SHLOG_ORDER_WINDOW_NS) {
             /* Its partition went past its last records by more than the window with nothing of its own:
              * it logs no more for now, and no longer holds the others back (a message of its own
@@ -420,7 +420,7 @@ int read_kafka_open(struct read_engine *e, const char *url, uint64_t since_ns, i
                     char *err, size_t errcap)
 {
     struct read_kafka *k = calloc(1, sizeof *k);
-    if (!k || source_init(&k->src) != 0) {
+    if (!k || read_source_init(&k->src) != 0) {
         free(k);
         snprintf(err, errcap, "out of memory");
         return -ENOMEM;
@@ -436,11 +436,11 @@ int read_kafka_open(struct read_engine *e, const char *url, uint64_t since_ns, i
     k->from_end = from_end;
     const struct ksrc_options o = {.since_ns = since_ns, .from_end = from_end, .follow = e->follow,
                                    .per_partition = 1, .max_hosts = HOSTS_MAX};
-    if (ksrc_open(&k->ks, url, &o, err, errcap) != 0) {
+    if (read_ksrc_open(&k->ks, url, &o, err, errcap) != 0) {
         read_kafka_close(e, k);
         return -EHOSTUNREACH;
     }
-    k->nparts = ksrc_nparts(k->ks);
+    k->nparts = read_ksrc_nparts(k->ks);
     if (!(k->parts = calloc(k->nparts, sizeof *k->parts))) {
         snprintf(err, errcap, "out of memory");
         read_kafka_close(e, k);
@@ -481,7 +481,7 @@ void read_kafka_totals(const struct read_kafka *k, uint64_t *files, uint64_t *by
 {
     *files = k->files;
     *bytes = k->bytes;
-    *resent = ksrc_counts(k->ks)->resent;
+    *resent = read_ksrc_counts(k->ks)->resent;
 }
 
 /* ==== The sites alone ==== */
@@ -493,7 +493,7 @@ static int scan_frames(struct read_engine *e, struct shlog_reader *rd, const voi
 {
     if (shlog_reader_push(rd, bytes, n, off) != 0)
         return -ENOMEM;
-    return reader_each_site(e, rd, site, clientd);
+    return read_reader_each_site(e, rd, site, clientd);
 }
 
 int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
@@ -509,8 +509,8 @@ int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
         return -ENOMEM;
     }
     for (size_t i = 0; i < k->nparts; i++) {
-        struct ksrc_part p;
-        ksrc_part(k->ks, i, &p);
+        struct read_ksrc_part p;
+        read_ksrc_part(k->ks, i, &p);
         from[i] = (struct ksrc_start){p.id, p.first};
         to[i] = (struct ksrc_start){p.id, p.end};
     }
@@ -518,7 +518,7 @@ int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
                                    .max_hosts = HOSTS_MAX};
     struct ksrc *ks;
     char err[512];
-    int rc = ksrc_open(&ks, k->url, &o, err, sizeof err);
+    int rc = read_ksrc_open(&ks, k->url, &o, err, sizeof err);
     free(from);
     free(to);
     if (rc != 0)
@@ -526,8 +526,8 @@ int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
     struct kmsg m;
     uint64_t last = mono_ns();
     while (rc == 0) {
-        int got = ksrc_next(ks, &m, POLL_MS, err, sizeof err);
-        if (got < 0 || (got == 0 && (ksrc_done(ks) || mono_ns() - last > STALL_NS)))
+        int got = read_ksrc_next(ks, &m, POLL_MS, err, sizeof err);
+        if (got < 0 || (got == 0 && (read_ksrc_done(ks) || mono_ns() - last > STALL_NS)))
             break;
         if (got == 0)
             continue;
@@ -548,7 +548,7 @@ int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
             rc = scan_frames(e, rd, m.frame, m.n, m.file_off, site, clientd);
         shlog_reader_close(rd);
     }
-    ksrc_close(ks);
+    read_ksrc_close(ks);
     return rc == -ENOMEM ? rc : 0;
 }
 
@@ -558,25 +558,25 @@ void read_kafka_close(struct read_engine *e, struct read_kafka *k)
         return;
     for (size_t i = 0; i < k->nhosts; i++) {
         struct khost *h = k->hosts[i];
-        source_free(e, &h->src);
+        read_source_free(e, &h->src);
         if (h->handed)
             pend_free(k, h, h->handed);
         if (h->staged) {
-            ksrc_release(h->staged->held);
+            read_ksrc_release(h->staged->held);
             free(h->staged);
         }
         while (h->first) {
             struct pend *p = h->first;
             h->first = p->next;
-            ksrc_release(p->held);
+            read_ksrc_release(p->held);
             free(p);
         }
         free(h);
     }
     free(k->hosts);
-    hmap_clear(&k->by_name);
-    ksrc_close(k->ks);
-    source_free(e, &k->src);
+    read_hmap_clear(&k->by_name);
+    read_ksrc_close(k->ks);
+    read_source_free(e, &k->src);
     free(k->parts);
     free(k);
 }
