@@ -16,10 +16,13 @@
  *   read_filter.c, read_time.c  the filters (read_filter.h)
  *   shmlog_read.c, shmlog_read_arrow.c, read_arrow_batch.c  the public API over the merge
  *
- * The arrows: read_merge.c -> read_decode.c -> read_inputs.c -> read_hmap.c;
- * read_kafka.c -> read_decode.c; a consumer is reached through the pointers
- * the caller hands in, never by name, so the engine knows no command, and a
- * source fed from elsewhere (read_kafka.c) through its feed pointer.
+ * The arrows: read_merge.c -> read_decode.c -> read_filter.c; read_kafka.c
+ * -> read_decode.c, kafka_source.c; every file may use read_hmap.c;
+ * read_inputs.c and read_time.c are their callers' (the API's, the dump's).
+ * A consumer is reached through the pointers the caller hands in, never by
+ * name, so the engine knows no command; a source fed from elsewhere
+ * (read_kafka.c) through its feed pointer, which hands frames back to the
+ * step (struct read_feed) and calls nothing of it.
  *
  * All state is in the struct read_engine (and the merge's struct
  * read_merge) the caller owns: two engines on two threads never meet. Errors
