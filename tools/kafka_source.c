@@ -16,7 +16,6 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kafka_source.h"
-#include "read_filter.h"
 
 #define META_TIMEOUT_MS 15000
 #define RETRY_MS 200
@@ -133,7 +132,9 @@ static struct part_state *part_of(struct ksrc *k, int32_t id)
 
 static uint64_t mono_ms(void)
 {
-    return read_mono_ns() / 1000000u;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
 }
 
 /* The brokers' offsets for time ms in every partition of tl, asked again

@@ -67,7 +67,5 @@ extern const char *const read_time_forms;
 int read_parse_time(const char *s, int local, uint64_t now, uint64_t *ns);
 /* CLOCK_REALTIME in ns. */
 uint64_t read_now_ns(void);
-/* CLOCK_MONOTONIC in ns: how long the reader waited. */
-uint64_t read_mono_ns(void);
 
 #endif /* READ_FILTER_H */

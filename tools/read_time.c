@@ -209,19 +209,9 @@ int read_parse_time(const char *s, int local, uint64_t now, uint64_t *ns)
     return parse_unix(s, ns);
 }
 
-static uint64_t clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 uint64_t read_now_ns(void)
 {
-    return clock_ns(CLOCK_REALTIME);
-}
-
-uint64_t read_mono_ns(void)
-{
-    return clock_ns(CLOCK_MONOTONIC);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
