@@ -13,14 +13,14 @@
  * and what the commands share, below them:
  *   dump_segs.c     the live segments: finding and opening them, the dump's
  *                   clock anchor, the SIGBUS guard
- *   dump_inputs.c   the FILE|DIR arguments of the file commands
+ *   dump_inputs.c   the FILE|DIR arguments of the file commands, and the
+ *                   collector's files in its directory (follow, status)
  *   dump_args.c     usage_error() and the level names a person types
  *   dump_output.c   output, pieces of lines: used by all, calls none
  *
  * The arrows: shmlog-dump.c -> the commands' files -> the shared files;
  * a command's file never calls shmlog-dump.c or another command's file
- * (tests/test_layers.sh checks it in the built objects); dump_status.c ->
- * the engine's read_inputs.c (the collector's open file).
+ * (tests/test_layers.sh checks it in the built objects).
  */
 #ifndef DUMP_H
 #define DUMP_H
@@ -107,6 +107,7 @@ const char *level_text(uint32_t level);
 
 struct stat;
 struct read_engine;
+struct in_file;
 struct in_list;
 struct read_kafka;
 struct source;
@@ -129,6 +130,14 @@ int stat_input(const struct cli *cli, const char *arg, struct stat *st);
  * --since), or said to be no input of this command when t is NULL. 0, or
  * -ENOMEM. */
 int collect_inputs(struct read_engine *e, const struct cli *cli, struct in_list *l, struct topics *t);
+/* The collector's file in dir after after_seq (the lowest sequence number
+ * above it, or any when has_after is 0 and newest is 0; the highest when
+ * newest is 1): closed .shlog or open .shlog.part (only_part: only those).
+ * 0, or -ENOENT. */
+int find_file(const char *dir, int has_after, uint64_t after_seq, int newest, int only_part, struct in_file *f);
+/* The open file the collector writes in dir: the .part with the highest
+ * sequence number of min_seq or more. 0 with its path, or -ENOENT. */
+int find_open_part(const char *dir, uint64_t min_seq, char *path, size_t cap, uint64_t *seq);
 /* One kafka:// argument into t; one that cannot be read is said (status). 0, or -ENOMEM. */
 int open_topic(struct read_engine *e, const struct cli *cli, const char *url, struct topics *t);
 void close_topics(struct read_engine *e, struct topics *t);

@@ -1,4 +1,5 @@
 /* dump_inputs.c - the FILE|DIR|kafka:// arguments of shmlog-dump's file commands, or the collector's directory when none is given. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,7 @@ int open_topic(struct read_engine *e, const struct cli *cli, const char *url, st
         t->status = rc == -ENOTSUP ? EXIT_USAGE : 1;
         return 0;
     }
-    sources_append(&t->first, read_kafka_source(t->v[t->n++]));
+    read_sources_append(&t->first, read_kafka_source(t->v[t->n++]));
     return 0;
 }
 
@@ -92,5 +93,44 @@ int collect_inputs(struct read_engine *e, const struct cli *cli, struct in_list 
             return rc;
     }
     read_inputs_sort(l);
+    return 0;
+}
+
+/* ==== The collector's files in its directory ==== */
+
+int find_file(const char *dir, int has_after, uint64_t after_seq, int newest, int only_part, struct in_file *f)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    int found = 0;
+    uint64_t best = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t seq;
+        int part;
+        if (shlog_file_name_seq(de->d_name, &seq, &part) != 0 || (only_part && !part))
+            continue;
+        if ((has_after && seq <= after_seq) || (found && (newest ? seq <= best : seq >= best)))
+            continue;
+        if ((size_t)snprintf(f->path, sizeof f->path, "%s/%s", dir, de->d_name) >= sizeof f->path)
+            continue;
+        best = seq;
+        f->seq = seq;
+        f->part = part;
+        found = 1;
+    }
+    closedir(d);
+    return found ? 0 : -ENOENT;
+}
+
+int find_open_part(const char *dir, uint64_t min_seq, char *path, size_t cap, uint64_t *seq)
+{
+    struct in_file f;
+    if (find_file(dir, min_seq > 0, min_seq - (min_seq > 0), 1, 1, &f) != 0)
+        return -ENOENT;
+    if ((size_t)snprintf(path, cap, "%s", f.path) >= cap)
+        return -ENOENT;
+    *seq = f.seq;
     return 0;
 }

@@ -222,7 +222,7 @@ static int write_all(struct mfile *f, const uint8_t *p, size_t n)
 static int write_state(const char *topic, struct ksrc *k)
 {
     struct ksrc_start pos[MAX_PARTS];
-    size_t np = ksrc_positions(k, pos, MAX_PARTS);
+    size_t np = read_ksrc_positions(k, pos, MAX_PARTS);
     char tmp[64];
     snprintf(tmp, sizeof(tmp), "%s.tmp", MIRROR_STATE);
     int fd = openat(dirfd_out, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -295,7 +295,7 @@ static int known_host(void *clientd, const char *name, uint64_t seq, int part, u
         return 0;
     memcpy(host, name, n - 17);
     host[n - 17] = '\0';
-    return shlog_host_name_ok(host) ? ksrc_add_host(clientd, host) : 0;
+    return shlog_host_name_ok(host) ? read_ksrc_add_host(clientd, host) : 0;
 }
 
 /* Counts every host the directory has files of against the bound, first:
@@ -332,7 +332,7 @@ int cmd_mirror(struct cli *cli)
     size_t max_hosts = cli->max_hosts ? cli->max_hosts : MAX_HOSTS_DEFAULT;
     const struct ksrc_options ko = {.since_ns = cli->filter.since_ns, .follow = cli->follow, .start = start,
                                     .nstart = nstart, .max_hosts = max_hosts};
-    if (ksrc_open(&k, url, &ko, err, sizeof(err)) != 0) {
+    if (read_ksrc_open(&k, url, &ko, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: mirror: %s\n", dump_prog, err);
         return 1;
     }
@@ -342,7 +342,7 @@ int cmd_mirror(struct cli *cli)
         struct shlog_file_header h = {.file_seq = files[i].seq, .created_ns = files[i].created_ns,
                                       .collector_pid = files[i].pid};
         memcpy(h.host, files[i].host, sizeof(h.host)); /* the same size, NUL-terminated */
-        if (ksrc_seed(k, &h, files[i].next) != 0)
+        if (read_ksrc_seed(k, &h, files[i].next) != 0)
             dump_oom();
     }
     struct sigaction sa = {.sa_handler = on_stop};
@@ -352,13 +352,13 @@ int cmd_mirror(struct cli *cli)
     int failed = 0;
     struct kmsg m;
     while (!stop && !failed) {
-        int rc = ksrc_next(k, &m, 200, err, sizeof(err));
+        int rc = read_ksrc_next(k, &m, 200, err, sizeof(err));
         if (rc < 0) {
             fprintf(stderr, "%s: mirror: %s\n", dump_prog, err);
             failed = 1;
             break;
         }
-        if (rc == 0 && ksrc_done(k))
+        if (rc == 0 && read_ksrc_done(k))
             break;
         if (rc == 1) {
             messages++;
@@ -418,7 +418,7 @@ int cmd_mirror(struct cli *cli)
     for (size_t i = 0; i < nfiles; i++)
         if (files[i].fd >= 0)
             close(files[i].fd);
-    ksrc_close(k);
+    read_ksrc_close(k);
     char over[256] = "";
     if (refused)
         snprintf(over, sizeof(over), ", %" PRIu64 " messages of hosts past --max-hosts refused", refused);

@@ -135,9 +135,9 @@ static void follow_engine(struct cli *cli, struct read_engine *engine, struct re
                           struct follow_ctx *ctx)
 {
     *ctx = (struct follow_ctx){cli, engine, {follow_entry, follow_message, ctx}};
-    merge_init(merge, engine, &ctx->sink, cli->merge_bytes);
+    read_merge_init(merge, engine, &ctx->sink, cli->merge_bytes);
     merge->limit = cli->filter.limit;
-    struct read_consumer c = merge_consumer(merge);
+    struct read_consumer c = read_merge_consumer(merge);
     if (read_engine_init(engine, &cli->filter, &c) != 0)
         dump_oom();
     engine->follow = 1;
@@ -153,24 +153,24 @@ static int follow_topic(struct cli *cli, const char *url)
     struct topics t = {0};
     if (open_topic(&engine, cli, url, &t) != 0)
         dump_oom();
-    merge_begin(&merge, t.first);
+    read_merge_begin(&merge, t.first);
     while (t.n && !follow_stop && !merge.stop) {
         if (read_kafka_poll(&engine, t.v[0], FOLLOW_POLL_NS / 1000000) < 0)
             dump_oom();
         for (struct source *s = merge.srcs; s && !follow_stop; s = s->next_src) {
             int rc;
-            while ((rc = source_step(&engine, s)) > 0 && !follow_stop)
+            while ((rc = read_source_step(&engine, s)) > 0 && !follow_stop)
                 ;
             if (rc < 0)
                 dump_oom();
         }
-        if (merge_drain(&merge, 1) < 0)
+        if (read_merge_drain(&merge, 1) < 0)
             dump_oom();
         out_push();
     }
     int status = t.status ? t.status : engine.status;
     close_topics(&engine, &t);
-    merge_free(&merge);
+    read_merge_free(&merge);
     read_engine_free(&engine);
     return status;
 }
@@ -197,7 +197,7 @@ int cmd_follow(struct cli *cli)
     struct in_file file;
     struct source src;
     memset(&file, 0, sizeof file);
-    if (source_init(&src) != 0)
+    if (read_source_init(&src) != 0)
         dump_oom();
     src.files = &file;
     struct timespec poll = {0, FOLLOW_POLL_NS};
@@ -242,39 +242,39 @@ int cmd_follow(struct cli *cli)
             after = file.seq;
             src.nfiles = 1;
             src.next = 0;
-            if (!source_open_next(&engine, &src)) {
+            if (!read_source_open_next(&engine, &src)) {
                 src.skip_below = 0;
                 continue;
             }
         }
         int rc;
-        while ((rc = source_step(&engine, &src)) > 0 && !follow_stop)
+        while ((rc = read_source_step(&engine, &src)) > 0 && !follow_stop)
             ;
         if (rc < 0)
             dump_oom();
         if (!file.part || !path_exists(file.path)) {
             /* Closed (renamed after its last write): read to its end. */
-            while ((rc = source_step(&engine, &src)) > 0)
+            while ((rc = read_source_step(&engine, &src)) > 0)
                 ;
             if (rc < 0)
                 dump_oom();
-            source_close_file(&engine, &src);
+            read_source_close_file(&engine, &src);
             src.skip_below = 0;
         }
-        if (merge_drain(&merge, 1) < 0)
+        if (read_merge_drain(&merge, 1) < 0)
             dump_oom();
         out_push();
         if (src.rd)
             nanosleep(&poll, NULL);
     }
-    if (merge_drain(&merge, 1) < 0)
+    if (read_merge_drain(&merge, 1) < 0)
         dump_oom();
     out_push();
-    source_close_file(&engine, &src);
+    read_source_close_file(&engine, &src);
     shlog_dedup_free(src.dedup);
-    hmap_clear(&src.procs);
-    hmap_clear(&src.by_ptr);
-    merge_free(&merge);
+    read_hmap_clear(&src.procs);
+    read_hmap_clear(&src.by_ptr);
+    read_merge_free(&merge);
     read_engine_free(&engine);
     return engine.status;
 }

@@ -4,7 +4,6 @@
  * with --follow, the records as they are committed, with no collector.
  */
 #include <errno.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -450,22 +449,28 @@ static int follow_poll(struct followed *f)
     return any;
 }
 
-/* One poll of f under shm_bus_guard: a segment that shrank stops it. */
+struct guarded_poll {
+    struct followed *f;
+    int any;
+};
+
+static void guarded_poll_run(void *ctx)
+{
+    struct guarded_poll *p = ctx;
+    p->any = follow_poll(p->f);
+}
+
+/* One poll of f under the SIGBUS guard: a segment that shrank stops it. */
 static int follow_poll_guarded(struct followed *f)
 {
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) != 0) {
-        shm_bus_guard = NULL;
-        out_flush();
-        fprintf(stderr, "%s: %s[%u]: a segment shrank while being read (SIGBUS); no longer followed\n", dump_prog,
-                f->info.app, f->info.pid);
-        f->faulted = 1;
-        return 0;
-    }
-    shm_bus_guard = &jb;
-    int any = follow_poll(f);
-    shm_bus_guard = NULL;
-    return any;
+    struct guarded_poll p = {f, 0};
+    if (shm_guarded(guarded_poll_run, &p) == 0)
+        return p.any;
+    out_flush();
+    fprintf(stderr, "%s: %s[%u]: a segment shrank while being read (SIGBUS); no longer followed\n", dump_prog,
+            f->info.app, f->info.pid);
+    f->faulted = 1;
+    return 0;
 }
 
 /* Every process that logs in the directories, now and later, until SIGINT,

@@ -7,8 +7,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,21 +138,29 @@ const struct shm_clock_taker *live_clock(void)
  * reported and the dump goes on with the next one (its mappings are leaked
  * until exit). release, when given, frees what fn holds if a fault cuts it
  * short (fn keeps it in static storage: its own frame is gone after the jump). */
+struct guarded_call {
+    void (*fn)(const struct cli *, const struct seg_entry *, size_t);
+    const struct cli *cli;
+    const struct seg_entry *entries;
+    size_t n;
+};
+
+static void guarded_run(void *ctx)
+{
+    const struct guarded_call *c = ctx;
+    c->fn(c->cli, c->entries, c->n);
+}
+
 int guarded(void (*fn)(const struct cli *, const struct seg_entry *, size_t), void (*release)(void),
             const struct cli *cli, const struct seg_entry *entries, size_t n)
 {
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) != 0) {
-        shm_bus_guard = NULL;
-        if (release)
-            release();
-        out_flush();
-        fprintf(stderr, "%s: %s[%u]: a segment shrank while being read (SIGBUS); the rest of it is skipped\n", dump_prog,
-                entries[0].app, entries[0].pid);
-        return 1;
-    }
-    shm_bus_guard = &jb;
-    fn(cli, entries, n);
-    shm_bus_guard = NULL;
-    return 0;
+    struct guarded_call c = {fn, cli, entries, n};
+    if (shm_guarded(guarded_run, &c) == 0)
+        return 0;
+    if (release)
+        release();
+    out_flush();
+    fprintf(stderr, "%s: %s[%u]: a segment shrank while being read (SIGBUS); the rest of it is skipped\n", dump_prog,
+            entries[0].app, entries[0].pid);
+    return 1;
 }

@@ -1,4 +1,5 @@
-/* dump_st->c - shmlog-dump stats: a consumer of the reader's engine that counts what the sources decode, and its report in text or JSON. */
+/* dump_stats.c - shmlog-dump stats: a consumer of the reader's engine that counts what the sources decode, and its report in text or JSON. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@ struct stats {
     int topics;      /* kafka:// inputs read */
     uint64_t resent; /* their frames skipped as a shipper's second sending */
     struct hmap apps; /* app name hash -> app_count */
+    uint64_t *site_records; /* records of each site, by its engine id (struct dsite's made) */
+    size_t site_cap;
     struct clock_stats {
         uint64_t anchors, steps, process_calibrated; /* process_calibrated: records mapped without anchors */
         struct shm_clock_anchor prev; /* the last anchor seen: a step between two shows in their offsets */
@@ -33,6 +36,29 @@ struct stats {
 };
 
 /* ==== Counting ==== */
+
+/* One more record of site d. 0, or -ENOMEM. */
+static int count_site(struct stats *st, const struct dsite *d)
+{
+    if (d->made >= st->site_cap) {
+        size_t cap = st->site_cap ? st->site_cap : 256;
+        while (cap <= d->made)
+            cap *= 2;
+        uint64_t *v = realloc(st->site_records, cap * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        memset(v + st->site_cap, 0, (cap - st->site_cap) * sizeof *v);
+        st->site_records = v;
+        st->site_cap = cap;
+    }
+    st->site_records[d->made]++;
+    return 0;
+}
+
+static uint64_t site_records(const struct stats *st, const struct dsite *d)
+{
+    return d->made < st->site_cap ? st->site_records[d->made] : 0;
+}
 
 static void stats_category(struct stats *st, const struct dproc *p, unsigned category)
 {
@@ -65,8 +91,8 @@ static int stats_record(void *clientd, struct dring *r, struct dsite *d, const s
     stats_category(st, r->proc, rec->category);
     st->clamped += (rec->flags & SHMLOG_REC_CLAMPED) != 0;
     st->backtrace += (rec->flags & SHMLOG_REC_BACKTRACE) != 0;
-    if (d)
-        d->records++;
+    if (d && count_site(st, d) != 0)
+        return -ENOMEM;
     if (!st->first_ns || ts < st->first_ns)
         st->first_ns = ts;
     if (ts > st->last_ns)
@@ -132,9 +158,9 @@ static void count_app(struct stats *st, const char *app, uint64_t n)
     uint64_t h = 1469598103934665603ULL;
     for (const char *p = app; *p; p++)
         h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    struct app_count *a = hmap_get(&st->apps, h, 0);
+    struct app_count *a = read_hmap_get(&st->apps, h, 0);
     if (!a) {
-        if (st->apps.n >= 65536 || !(a = calloc(1, sizeof *a)) || hmap_put(&st->apps, h, 0, a) != 0) {
+        if (st->apps.n >= 65536 || !(a = calloc(1, sizeof *a)) || read_hmap_put(&st->apps, h, 0, a) != 0) {
             free(a);
             return;
         }
@@ -145,11 +171,18 @@ static void count_app(struct stats *st, const char *app, uint64_t n)
 
 /* ==== The report ==== */
 
+/* A site with records, as the report lists it. */
+struct site_count {
+    const struct dsite *d;
+    uint64_t records;
+};
+
 static int site_count_cmp(const void *a, const void *b)
 {
-    const struct dsite *x = *(const struct dsite *const *)a, *y = *(const struct dsite *const *)b;
-    if (x->records != y->records)
-        return x->records > y->records ? -1 : 1;
+    const struct site_count *sx = a, *sy = b;
+    if (sx->records != sy->records)
+        return sx->records > sy->records ? -1 : 1;
+    const struct dsite *x = sx->d, *y = sy->d;
     int c = strcmp(x->file ? x->file : "", y->file ? y->file : "");
     /* Then by host, the newest first within one: the same order whichever
      * host was decoded first (a host's files, or its messages in a topic). */
@@ -279,7 +312,7 @@ static void put_share(struct render_buf *b, uint64_t n, uint64_t total)
 /* What stats reports beyond the counters: the sites with records, most
  * first, and the totals and rates made of the counters. */
 struct stats_summary {
-    struct dsite **sites;
+    struct site_count *sites;
     size_t nsites;
     uint64_t lost_total;
     double span;       /* seconds from the first record to the last */
@@ -296,17 +329,17 @@ static void stats_count(struct stats *st, struct read_engine *e, const struct cl
     for (size_t i = 0; i < l->n; i++)
         st->file_bytes += l->v[i].bytes;
     st->nfiles = l->n;
-    if (make_sources(e, l, srcs, nsrc) != 0)
+    if (read_make_sources(e, l, srcs, nsrc) != 0)
         dump_oom();
     struct source *first = *nsrc ? *srcs : NULL;
-    sources_append(&first, t->first);
+    read_sources_append(&first, t->first);
     /* A topic's source adds its hosts' as it finds them, and a host waits
      * for its partition: every source in turn until all are at their end. */
     for (int live = 1; live;) {
         live = 0;
         for (struct source *s = first; s; s = s->next_src) {
             int rc;
-            while ((rc = source_step(e, s)) > 0)
+            while ((rc = read_source_step(e, s)) > 0)
                 ;
             if (rc < 0)
                 dump_oom();
@@ -326,19 +359,19 @@ static void stats_count(struct stats *st, struct read_engine *e, const struct cl
 static void stats_summarize(struct stats *st, struct read_engine *e, struct stats_summary *s)
 {
     /* apps and sites */
-    for (struct dsite *d = e->all_sites; d; d = d->next_all)
-        if (d->records)
-            count_app(st, d->proc->info.app, d->records);
     size_t nsites = 0;
     for (struct dsite *d = e->all_sites; d; d = d->next_all)
-        nsites += d->records != 0;
+        if (site_records(st, d)) {
+            count_app(st, d->proc->info.app, site_records(st, d));
+            nsites++;
+        }
     s->sites = calloc(nsites ? nsites : 1, sizeof *s->sites);
     if (!s->sites)
         dump_oom();
     nsites = 0;
     for (struct dsite *d = e->all_sites; d; d = d->next_all)
-        if (d->records)
-            s->sites[nsites++] = d;
+        if (site_records(st, d))
+            s->sites[nsites++] = (struct site_count){d, site_records(st, d)};
     qsort(s->sites, nsites, sizeof *s->sites, site_count_cmp);
     s->nsites = nsites;
     /* Records of sites the files never defined count under "?". */
@@ -368,8 +401,9 @@ static void put_json_apps(const struct stats *st, struct render_buf *b)
 }
 
 /* One element of "sites": the i-th. */
-static void put_json_site(struct render_buf *b, const struct dsite *d, size_t i)
+static void put_json_site(struct render_buf *b, const struct site_count *sc, size_t i)
 {
+    const struct dsite *d = sc->d;
     if (i)
         render_buf_putc(b, ',');
     render_buf_puts(b, "{\"site\":");
@@ -386,7 +420,7 @@ static void put_json_site(struct render_buf *b, const struct dsite *d, size_t i)
     put_json_kv_str(b, "format", d->fmt ? d->fmt : "");
     put_json_kv_str(b, "app", d->proc->info.app);
     put_json_kv_u64(b, "pid", d->proc->info.pid);
-    put_json_kv_u64(b, "records", d->records);
+    put_json_kv_u64(b, "records", sc->records);
     render_buf_putc(b, '}');
 }
 
@@ -429,7 +463,7 @@ static void stats_json(const struct stats *st, struct render_buf *b, const struc
     out_end(b);
     for (size_t i = 0; i < s->nsites && i < TOP_SITES; i++) {
         *b = out_begin();
-        put_json_site(b, s->sites[i], i);
+        put_json_site(b, &s->sites[i], i);
         out_end(b);
     }
     *b = out_begin();
@@ -528,11 +562,12 @@ static void put_text_apps(const struct stats *st, struct render_buf *b)
 }
 
 /* "  count share%  app file.c:line format" */
-static void put_text_site(const struct stats *st, struct render_buf *b, const struct dsite *d)
+static void put_text_site(const struct stats *st, struct render_buf *b, const struct site_count *sc)
 {
+    const struct dsite *d = sc->d;
     char line[256];
-    snprintf(line, sizeof line, "  %12llu %5.1f%%  ", (unsigned long long)d->records,
-             st->records ? 100.0 * (double)d->records / (double)st->records : 0.0);
+    snprintf(line, sizeof line, "  %12llu %5.1f%%  ", (unsigned long long)sc->records,
+             st->records ? 100.0 * (double)sc->records / (double)st->records : 0.0);
     render_buf_puts(b, line);
     put_text_safe(b, d->proc->info.app);
     render_buf_putc(b, ' ');
@@ -564,7 +599,7 @@ static void stats_text(const struct stats *st, struct render_buf *b, const struc
     out_end(b);
     for (size_t i = 0; i < s->nsites && i < TOP_SITES; i++) {
         *b = out_begin();
-        put_text_site(st, b, s->sites[i]);
+        put_text_site(st, b, &s->sites[i]);
         out_end(b);
     }
     *b = out_begin();
@@ -598,10 +633,11 @@ int cmd_stats(struct cli *cli)
 
     for (size_t i = 0; i < st->apps.cap; i++)
         free(st->apps.slots[i].v);
-    hmap_clear(&st->apps);
+    read_hmap_clear(&st->apps);
     free(s.sites);
+    free(st->site_records);
     close_topics(&e, &t);
-    free_sources(&e, srcs, nsrc);
+    read_free_sources(&e, srcs, nsrc);
     read_engine_free(&e);
     free(l.v);
     int status = t.status ? t.status : e.status;

@@ -11,10 +11,28 @@ struct ring_check {
     uint64_t expected; /* the next ring position */
 };
 
+/* What verify counts of a file, for its summary line. */
+struct file_check {
+    uint64_t records, gaps, gap_positions, errors, frames;
+    int torn;
+};
+
+/* The consumer's state: a file_check per input, as the sources' files point into the list. */
+struct verify {
+    const struct in_list *inputs;
+    struct file_check *files;
+};
+
+static struct file_check *file_check_of(struct verify *v, const struct source *s)
+{
+    return &v->files[s->cur_file - v->inputs->v];
+}
+
 /* Ring positions follow each other, but for PAD slots at the end of the
  * ring, losses, and positions the batch says it passed over (from
  * covered_from). */
-static int verify_position(struct source *s, struct dring *r, uint64_t covered_from, uint64_t pos, uint64_t next)
+static int verify_position(struct verify *v, struct source *s, struct dring *r, uint64_t covered_from, uint64_t pos,
+                           uint64_t next)
 {
     struct ring_check *c = r->user;
     if (c && covered_from <= c->expected && pos >= c->expected)
@@ -23,9 +41,10 @@ static int verify_position(struct source *s, struct dring *r, uint64_t covered_f
     if (c && pos != c->expected) {
         int pad = pos > c->expected && pos - c->expected < SHMLOG_MAX_SLOTS && pos % SHMLOG_RING_MIN_RECORDS == 0;
         if (!pad) {
-            struct in_file *f = s->cur_file;
-            f->gaps++;
-            f->gap_positions += pos > c->expected ? pos - c->expected : 0;
+            const struct in_file *f = s->cur_file;
+            struct file_check *fc = file_check_of(v, s);
+            fc->gaps++;
+            fc->gap_positions += pos > c->expected ? pos - c->expected : 0;
             char msg[4096 + 300];
             snprintf(msg, sizeof msg,
                      "%s: %s[%u] cpu%u: ring positions %llu..%llu are missing and no loss marker explains them",
@@ -47,17 +66,29 @@ static int verify_position(struct source *s, struct dring *r, uint64_t covered_f
 /* Every record and loss as decoded, before the filters. */
 static int verify_decoded(void *clientd, struct source *s, struct dring *r, const struct shlog_event *ev)
 {
-    (void)clientd;
+    struct verify *v = clientd;
     if (ev->kind == SHLOG_EV_LOSS)
         /* a backtrace's positions are its ring's, passed over before */
         return ev->loss.positions && !ev->backtrace
-                   ? verify_position(s, r, ev->loss.first_pos, ev->loss.first_pos,
+                   ? verify_position(v, s, r, ev->loss.first_pos, ev->loss.first_pos,
                                      ev->loss.first_pos + ev->loss.positions)
                    : 0;
-    s->cur_file->records++;
+    file_check_of(v, s)->records++;
     if (ev->backtrace)
         return 0;
-    return verify_position(s, r, ev->covered_from, ev->rec->pos, ev->rec->pos + ev->rec->nslots);
+    return verify_position(v, s, r, ev->covered_from, ev->rec->pos, ev->rec->pos + ev->rec->nslots);
+}
+
+static void verify_damage(void *clientd, struct source *s, int torn)
+{
+    struct file_check *fc = file_check_of(clientd, s);
+    fc->errors++;
+    fc->torn |= torn;
+}
+
+static void verify_file_closed(void *clientd, struct source *s, const struct shlog_reader_stats *st)
+{
+    file_check_of(clientd, s)->frames = st->frames;
 }
 
 static void verify_message(void *clientd, const char *msg, int note)
@@ -67,23 +98,24 @@ static void verify_message(void *clientd, const char *msg, int note)
 }
 
 /* The summary line of a file read to its end. Returns whether it was whole. */
-static int summary(const struct in_file *f)
+static int summary(const struct in_file *f, const struct file_check *fc)
 {
-    int whole = !f->errors && !f->gaps && !f->bad_header;
+    int whole = !fc->errors && !fc->gaps && !f->bad_header;
     struct render_buf b = out_begin();
     put_text_safe(&b, f->path);
     char line[512];
     if (f->bad_header)
         snprintf(line, sizeof line, ": BAD: %s\n", f->error);
     else if (whole)
-        snprintf(line, sizeof line, ": ok: %llu frames, %llu records, %llu bytes\n", (unsigned long long)f->frames,
-                 (unsigned long long)f->records, (unsigned long long)f->bytes);
+        snprintf(line, sizeof line, ": ok: %llu frames, %llu records, %llu bytes\n", (unsigned long long)fc->frames,
+                 (unsigned long long)fc->records, (unsigned long long)f->bytes);
     else
         snprintf(line, sizeof line,
                  ": DAMAGED: %llu frame errors%s, %llu unexplained position gaps (%llu positions); "
                  "%llu good frames, %llu records%s\n",
-                 (unsigned long long)(f->errors - f->torn), f->torn ? ", torn tail" : "", (unsigned long long)f->gaps,
-                 (unsigned long long)f->gap_positions, (unsigned long long)f->frames, (unsigned long long)f->records,
+                 (unsigned long long)(fc->errors - (uint64_t)fc->torn), fc->torn ? ", torn tail" : "",
+                 (unsigned long long)fc->gaps, (unsigned long long)fc->gap_positions, (unsigned long long)fc->frames,
+                 (unsigned long long)fc->records,
                  f->part && f->writer_alive ? " (still being written)" : "");
     render_buf_puts(&b, line);
     out_end(&b);
@@ -93,33 +125,39 @@ static int summary(const struct in_file *f)
 
 int cmd_verify(struct cli *cli)
 {
-    const struct read_consumer c = {.decoded = verify_decoded, .message = verify_message};
+    struct in_list l = {0};
+    struct verify v = {.inputs = &l};
+    const struct read_consumer c = {.clientd = &v,
+                                    .decoded = verify_decoded,
+                                    .damage = verify_damage,
+                                    .file_closed = verify_file_closed,
+                                    .message = verify_message};
     struct read_engine e;
     if (read_engine_init(&e, NULL, &c) != 0)
         dump_oom();
-    e.verify = 1;
-    struct in_list l = {0};
-    if (collect_inputs(&e, cli, &l, NULL) != 0)
+    e.strict = 1;
+    if (collect_inputs(&e, cli, &l, NULL) != 0 || !(v.files = calloc(l.n ? l.n : 1, sizeof *v.files)))
         dump_oom();
     size_t nsrc;
     struct source *srcs;
-    if (make_sources(&e, &l, &srcs, &nsrc) != 0)
+    if (read_make_sources(&e, &l, &srcs, &nsrc) != 0)
         dump_oom();
     int whole_all = e.status == 0;
     for (size_t i = 0; i < nsrc; i++) {
         struct source *s = &srcs[i];
         size_t reported = 0;
         while (!s->done || reported < s->next) {
-            if (!s->done && source_step(&e, s) < 0)
+            if (!s->done && read_source_step(&e, s) < 0)
                 dump_oom();
             /* Files before the open one are finished: their summaries. */
             size_t finished = s->rd ? s->next - 1 : s->next;
             for (; reported < finished; reported++)
-                whole_all &= summary(&s->files[reported]);
+                whole_all &= summary(&s->files[reported], &v.files[&s->files[reported] - l.v]);
         }
     }
-    free_sources(&e, srcs, nsrc);
+    read_free_sources(&e, srcs, nsrc);
     read_engine_free(&e);
+    free(v.files);
     free(l.v);
     return whole_all && e.status == 0 ? 0 : 1;
 }

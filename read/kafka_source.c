@@ -92,7 +92,7 @@ struct ksrc {
     size_t nhosts, hosts_cap;
     size_t max_hosts;       /* 0: no bound */
     int64_t since_ms;       /* --since: a frame sealed before it is EARLY; 0: none */
-    struct ksrc_counts counts;
+    struct read_ksrc_counts counts;
     uint64_t tick;
     rd_kafka_message_t *held; /* the message *m points into */
     struct shlog_file_header hdr;
@@ -157,7 +157,7 @@ static rd_kafka_resp_err_t offsets_for_time(struct ksrc *k, rd_kafka_topic_parti
     }
 }
 
-int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, char *err, size_t errcap)
+int read_ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, char *err, size_t errcap)
 {
     char brokers[4096];
     struct ksrc *k = calloc(1, sizeof(*k));
@@ -223,7 +223,7 @@ int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, 
                                                              : rd_kafka_err2str(md->topics[0].err));
         if (md)
             rd_kafka_metadata_destroy(md);
-        ksrc_close(k);
+        read_ksrc_close(k);
         return -1;
     }
     k->nparts = (size_t)md->topics[0].partition_cnt;
@@ -240,7 +240,7 @@ int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, 
     if (!k->parts) {
         snprintf(err, errcap, "out of memory");
         rd_kafka_topic_partition_list_destroy(tl);
-        ksrc_close(k);
+        read_ksrc_close(k);
         return -1;
     }
     /* A time becomes each partition's first offset at or after it (the
@@ -248,7 +248,7 @@ int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, 
     if (since_ns && (e = offsets_for_time(k, tl, (int64_t)(since_ns / 1000000))) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(err, errcap, "%s: the offsets for --since: %s", url, rd_kafka_err2str(e));
         rd_kafka_topic_partition_list_destroy(tl);
-        ksrc_close(k);
+        read_ksrc_close(k);
         return -1;
     }
     for (int i = 0; i < tl->cnt; i++) {
@@ -264,7 +264,7 @@ int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, 
         if (e) {
             snprintf(err, errcap, "%s: partition %d: %s", url, (int)tp->partition, rd_kafka_err2str(e));
             rd_kafka_topic_partition_list_destroy(tl);
-            ksrc_close(k);
+            read_ksrc_close(k);
             return -1;
         }
         struct part_state *p = part_of(k, tp->partition);
@@ -287,7 +287,7 @@ int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, 
         if (!k->parts[i].q) {
             snprintf(err, errcap, "%s: partition %d has no queue", url, (int)k->parts[i].id);
             rd_kafka_topic_partition_list_destroy(tl);
-            ksrc_close(k);
+            read_ksrc_close(k);
             return -1;
         }
         rd_kafka_queue_forward(k->parts[i].q, NULL);
@@ -296,14 +296,14 @@ int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, 
     rd_kafka_topic_partition_list_destroy(tl);
     if (e) {
         snprintf(err, errcap, "%s: %s", url, rd_kafka_err2str(e));
-        ksrc_close(k);
+        read_ksrc_close(k);
         return -1;
     }
     *out = k;
     return 0;
 }
 
-int ksrc_done(const struct ksrc *k)
+int read_ksrc_done(const struct ksrc *k)
 {
     if (k->follow)
         return 0;
@@ -313,7 +313,7 @@ int ksrc_done(const struct ksrc *k)
     return 1;
 }
 
-size_t ksrc_positions(const struct ksrc *k, struct ksrc_start *out, size_t cap)
+size_t read_ksrc_positions(const struct ksrc *k, struct ksrc_start *out, size_t cap)
 {
     size_t n = 0;
     for (; n < k->nparts && n < cap; n++)
@@ -321,19 +321,19 @@ size_t ksrc_positions(const struct ksrc *k, struct ksrc_start *out, size_t cap)
     return k->nparts;
 }
 
-size_t ksrc_nparts(const struct ksrc *k)
+size_t read_ksrc_nparts(const struct ksrc *k)
 {
     return k->nparts;
 }
 
-void ksrc_part(const struct ksrc *k, size_t i, struct ksrc_part *out)
+void read_ksrc_part(const struct ksrc *k, size_t i, struct read_ksrc_part *out)
 {
     const struct part_state *p = &k->parts[i];
-    *out = (struct ksrc_part){p->id, p->first, p->next, p->end, p->last_ts_ms,
+    *out = (struct read_ksrc_part){p->id, p->first, p->next, p->end, p->last_ts_ms,
                               k->follow ? p->eof : p->next >= p->end};
 }
 
-const char *ksrc_last_error(const struct ksrc *k)
+const char *read_ksrc_last_error(const struct ksrc *k)
 {
     return k->last_error;
 }
@@ -392,7 +392,7 @@ static struct file_pos *file_of(struct ksrc *k, struct host_state *h, const stru
     return f;
 }
 
-int ksrc_seed(struct ksrc *k, const struct shlog_file_header *hdr, uint64_t next_off)
+int read_ksrc_seed(struct ksrc *k, const struct shlog_file_header *hdr, uint64_t next_off)
 {
     int over, made;
     struct host_state *h = host_of(k, hdr->host, &over);
@@ -407,7 +407,7 @@ int ksrc_seed(struct ksrc *k, const struct shlog_file_header *hdr, uint64_t next
     return 0;
 }
 
-int ksrc_add_host(struct ksrc *k, const char *host)
+int read_ksrc_add_host(struct ksrc *k, const char *host)
 {
     size_t max = k->max_hosts;
     int over;
@@ -417,7 +417,7 @@ int ksrc_add_host(struct ksrc *k, const char *host)
     return h ? 0 : -ENOMEM;
 }
 
-const struct ksrc_counts *ksrc_counts(const struct ksrc *k)
+const struct read_ksrc_counts *read_ksrc_counts(const struct ksrc *k)
 {
     return &k->counts;
 }
@@ -633,11 +633,11 @@ static void let_go(struct ksrc *k)
     }
 }
 
-int ksrc_next(struct ksrc *k, struct kmsg *m, int timeout_ms, char *err, size_t errcap)
+int read_ksrc_next(struct ksrc *k, struct kmsg *m, int timeout_ms, char *err, size_t errcap)
 {
     let_go(k);
     for (;;) {
-        if (ksrc_done(k))
+        if (read_ksrc_done(k))
             return 0;
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(k->rk, timeout_ms);
         if (!msg)
@@ -648,7 +648,7 @@ int ksrc_next(struct ksrc *k, struct kmsg *m, int timeout_ms, char *err, size_t 
     }
 }
 
-int ksrc_next_in(struct ksrc *k, size_t part, struct kmsg *m, int timeout_ms, char *err, size_t errcap)
+int read_ksrc_next_in(struct ksrc *k, size_t part, struct kmsg *m, int timeout_ms, char *err, size_t errcap)
 {
     let_go(k);
     struct part_state *p = &k->parts[part];
@@ -669,20 +669,20 @@ int ksrc_next_in(struct ksrc *k, size_t part, struct kmsg *m, int timeout_ms, ch
     }
 }
 
-struct ksrc_held *ksrc_take(struct ksrc *k)
+struct ksrc_held *read_ksrc_take(struct ksrc *k)
 {
     struct ksrc_held *h = (struct ksrc_held *)k->held;
     k->held = NULL;
     return h;
 }
 
-void ksrc_release(struct ksrc_held *h)
+void read_ksrc_release(struct ksrc_held *h)
 {
     if (h)
         rd_kafka_message_destroy((rd_kafka_message_t *)h);
 }
 
-void ksrc_close(struct ksrc *k)
+void read_ksrc_close(struct ksrc *k)
 {
     if (!k)
         return;

@@ -8,8 +8,8 @@
  * context comes first), or one already seen (a shipper that sent it again).
  * A file is its header's host, number, creation time and collector pid, so a
  * re-imaged host's new file 0 is not its old one.
- * Read as one stream of messages (ksrc_next: the mirror), or partition by
- * partition (ksrc_next_in: the reader's engine, which reads the partitions
+ * Read as one stream of messages (read_ksrc_next: the mirror), or partition by
+ * partition (read_ksrc_next_in: the reader's engine, which reads the partitions
  * furthest behind in time first).
  */
 #ifndef KAFKA_SOURCE_H
@@ -32,7 +32,7 @@ enum kmsg_place {
 struct kmsg {
     enum kmsg_place place;
     int32_t partition;
-    size_t part;                     /* its index among the partitions (ksrc_part) */
+    size_t part;                     /* its index among the partitions (read_ksrc_part) */
     int64_t offset;                  /* in the partition */
     int64_t ts_ms;                   /* the message's timestamp: its frame's seal time; -1: none */
     struct shlog_file_header hdr;    /* its file's header; hdr.host is the key */
@@ -60,7 +60,7 @@ struct ksrc_options {
     uint64_t since_ns;               /* from the first message at or after it; 0: from the beginning */
     int from_end;                    /* without since_ns: from what comes after the open */
     int follow;                      /* wait for new messages; else stop at the ends the partitions had at open */
-    int per_partition;               /* read with ksrc_next_in, not ksrc_next */
+    int per_partition;               /* read with read_ksrc_next_in, not read_ksrc_next */
     const struct ksrc_start *start;  /* these partitions from these offsets (the others as above) */
     size_t nstart;
     const struct ksrc_start *end;    /* not following: stop these partitions here, not at their ends */
@@ -69,46 +69,46 @@ struct ksrc_options {
 };
 
 /* What was not used, and why. */
-struct ksrc_counts {
+struct read_ksrc_counts {
     uint64_t resent;  /* DUPLICATE: frames a shipper sent again */
     uint64_t refused; /* REFUSED: messages of hosts past max_hosts */
 };
 
 /* Opens kafka://BROKERS/TOPIC. 0, or -1 with err set. */
-int ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, char *err, size_t errcap);
+int read_ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, char *err, size_t errcap);
 /* The next message: 1 with *m filled (valid until the next call, or until
- * ksrc_release of what ksrc_take took), 0 when none came within timeout_ms
- * or (not following) every partition is at its end (ksrc_done), -1 on an
+ * read_ksrc_release of what read_ksrc_take took), 0 when none came within timeout_ms
+ * or (not following) every partition is at its end (read_ksrc_done), -1 on an
  * error that ends reading (err says it). */
-int ksrc_next(struct ksrc *k, struct kmsg *m, int timeout_ms, char *err, size_t errcap);
-/* ksrc_next of partition index part alone (a ksrc opened per_partition); 0
+int read_ksrc_next(struct ksrc *k, struct kmsg *m, int timeout_ms, char *err, size_t errcap);
+/* read_ksrc_next of partition index part alone (a ksrc opened per_partition); 0
  * also once that partition is at its end. */
-int ksrc_next_in(struct ksrc *k, size_t part, struct kmsg *m, int timeout_ms, char *err, size_t errcap);
-/* The message the last ksrc_next gave is the caller's: its bytes stay until
- * ksrc_release(the pointer returned). */
-struct ksrc_held *ksrc_take(struct ksrc *k);
-void ksrc_release(struct ksrc_held *h);
-int ksrc_done(const struct ksrc *k);
+int read_ksrc_next_in(struct ksrc *k, size_t part, struct kmsg *m, int timeout_ms, char *err, size_t errcap);
+/* The message the last read_ksrc_next gave is the caller's: its bytes stay until
+ * read_ksrc_release(the pointer returned). */
+struct ksrc_held *read_ksrc_take(struct ksrc *k);
+void read_ksrc_release(struct ksrc_held *h);
+int read_ksrc_done(const struct ksrc *k);
 /* A partition as read so far. */
-struct ksrc_part {
+struct read_ksrc_part {
     int32_t id;
     int64_t first, next, end; /* where the read started, the offset read up to, where it stops */
     int64_t last_ts_ms;       /* the timestamp of the last message read; -1: none yet */
     int at_end;               /* not following: nothing more comes; following: none for now */
 };
-size_t ksrc_nparts(const struct ksrc *k);
-void ksrc_part(const struct ksrc *k, size_t i, struct ksrc_part *out);
+size_t read_ksrc_nparts(const struct ksrc *k);
+void read_ksrc_part(const struct ksrc *k, size_t i, struct read_ksrc_part *out);
 /* What librdkafka last said was wrong (brokers away...), or "". */
-const char *ksrc_last_error(const struct ksrc *k);
+const char *read_ksrc_last_error(const struct ksrc *k);
 /* The partitions and the offset each is read up to (the next one). */
-size_t ksrc_positions(const struct ksrc *k, struct ksrc_start *out, size_t cap);
+size_t read_ksrc_positions(const struct ksrc *k, struct ksrc_start *out, size_t cap);
 /* The file of hdr's stream starts after its frames before next_off (a run
  * resumed): what comes at next_off is NEXT, and the host counts against
  * max_hosts. 0, or -ENOMEM. */
-int ksrc_seed(struct ksrc *k, const struct shlog_file_header *hdr, uint64_t next_off);
+int read_ksrc_seed(struct ksrc *k, const struct shlog_file_header *hdr, uint64_t next_off);
 /* A host taken, whatever max_hosts says (one the caller already has). 0, or -ENOMEM. */
-int ksrc_add_host(struct ksrc *k, const char *host);
-const struct ksrc_counts *ksrc_counts(const struct ksrc *k);
-void ksrc_close(struct ksrc *k);
+int read_ksrc_add_host(struct ksrc *k, const char *host);
+const struct read_ksrc_counts *read_ksrc_counts(const struct ksrc *k);
+void read_ksrc_close(struct ksrc *k);
 
 #endif /* KAFKA_SOURCE_H */

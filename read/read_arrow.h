@@ -32,8 +32,8 @@ enum col_type {
 };
 
 /* Each type's Arrow format string, and the bytes of a value (0: bits; utf8: an offset). */
-extern const char *const col_format[];
-extern const uint8_t col_width[];
+extern const char *const read_col_format[];
+extern const uint8_t read_col_width[];
 
 /* A column of the schema. */
 struct col_def {
@@ -66,14 +66,14 @@ struct dict {
     size_t chars_len, chars_cap;
 };
 
-uint64_t text_hash(const char *s, size_t n);
-void dict_reset(struct dict *d);
-void dict_free(struct dict *d);
+uint64_t read_text_hash(const char *s, size_t n);
+void read_dict_reset(struct dict *d);
+void read_dict_free(struct dict *d);
 /* The index of the string s (n bytes) in d, added when new; -1 when out of memory. */
-long dict_text(struct dict *d, const char *s, size_t n);
+long read_dict_text(struct dict *d, const char *s, size_t n);
 /* dict_keyed() of a key other than the last one asked for. */
-long dict_keyed_lookup(struct dict *d, uint64_t k1, uint64_t k2, const char *(*text)(const void *, uint64_t, char *),
-                       const void *arg);
+long read_dict_keyed_lookup(struct dict *d, uint64_t k1, uint64_t k2,
+                            const char *(*text)(const void *, uint64_t, char *), const void *arg);
 
 /* The index of the value keyed (k1, k2), whose text text() gives when it is
  * new to the batch (made valid UTF-8); -1 when out of memory. Records come in
@@ -83,7 +83,7 @@ static inline long dict_keyed(struct dict *d, uint64_t k1, uint64_t k2,
 {
     if (d->has_last && d->last_k1 == k1 && d->last_k2 == k2)
         return d->last_index;
-    return dict_keyed_lookup(d, k1, k2, text, arg);
+    return read_dict_keyed_lookup(d, k1, k2, text, arg);
 }
 
 /* ==== A batch being built ==== */
@@ -91,9 +91,9 @@ static inline long dict_keyed(struct dict *d, uint64_t k1, uint64_t k2,
 /* Column memory that released batches give back (read_arrow_batch.c). */
 struct pool;
 /* A pool, the stream's reference in it; NULL when out of memory. */
-struct pool *pool_new(void);
+struct pool *read_pool_new(void);
 /* The stream is released: batches still held free their buffers from now on. */
-void pool_close(struct pool *p);
+void read_pool_close(struct pool *p);
 
 struct col_buf {
     uint8_t *valid;     /* validity bitmap; NULL for a column never null */
@@ -116,16 +116,16 @@ struct batch {
     int full;             /* the batch ends here (a dictionary's index, a string column's offsets) */
 };
 
-/* The buffers of a batch of b->cap rows. 0, or -ENOMEM (batch_free then). */
-int batch_begin(struct batch *b);
-/* Gives back what batch_begin made. */
-void batch_free(struct batch *b);
+/* The buffers of a batch of b->cap rows. 0, or -ENOMEM (read_batch_free then). */
+int read_batch_begin(struct batch *b);
+/* Gives back what read_batch_begin made. */
+void read_batch_free(struct batch *b);
 /* Hands the batch's buffers to out, which owns them from now on. 0, or -ENOMEM. */
-int batch_export(struct batch *b, struct ArrowArray *out);
+int read_batch_export(struct batch *b, struct ArrowArray *out);
 /* Room for n more characters in column c. 0, or -ENOMEM. */
-int batch_chars(struct batch *b, struct col_buf *c, size_t n);
+int read_batch_chars(struct batch *b, struct col_buf *c, size_t n);
 /* batch_utf8() of bytes that are not all ASCII. */
-int batch_utf8_repair(struct batch *b, struct col_buf *c, size_t n);
+int read_batch_utf8_repair(struct batch *b, struct col_buf *c, size_t n);
 
 static inline void set_bit(uint8_t *bits, uint32_t i)
 {
@@ -198,14 +198,14 @@ static inline int batch_utf8(struct batch *bt, struct col_buf *c, size_t n)
 {
     if (render_ascii(c->chars + c->chars_len - n, n))
         return 0;
-    return batch_utf8_repair(bt, c, n);
+    return read_batch_utf8_repair(bt, c, n);
 }
 
 /* The string s of n bytes at row (valid UTF-8 made of it) of a nullable column
  * (a field's). 0, or -ENOMEM. */
 static inline int put_text(struct batch *bt, struct col_buf *b, uint32_t row, const void *s, size_t n)
 {
-    if ((!b->chars || b->chars_len + n > b->chars_cap) && batch_chars(bt, b, n) != 0)
+    if ((!b->chars || b->chars_len + n > b->chars_cap) && read_batch_chars(bt, b, n) != 0)
         return -ENOMEM;
     fill_offsets(b, row);
     if (n > 16)

@@ -10,13 +10,13 @@
 
 #include "read_arrow.h"
 
-const char *const col_format[] = {
+const char *const read_col_format[] = {
     [COL_TS] = "tsn:UTC", [COL_I8] = "c", [COL_I16] = "s", [COL_I32] = "i", [COL_I64] = "l",
     [COL_U8] = "C", [COL_U16] = "S", [COL_U32] = "I", [COL_U64] = "L", [COL_F32] = "f", [COL_F64] = "g",
     [COL_BOOL] = "b", [COL_UTF8] = "u", [COL_DICT8] = "c", [COL_DICT16] = "s",
 };
 
-const uint8_t col_width[] = {
+const uint8_t read_col_width[] = {
     [COL_TS] = 8, [COL_I8] = 1, [COL_I16] = 2, [COL_I32] = 4, [COL_I64] = 8, [COL_U8] = 1, [COL_U16] = 2,
     [COL_U32] = 4, [COL_U64] = 8, [COL_F32] = 4, [COL_F64] = 8, [COL_BOOL] = 0, [COL_UTF8] = 4,
     [COL_DICT8] = 1, [COL_DICT16] = 2,
@@ -24,7 +24,7 @@ const uint8_t col_width[] = {
 
 /* ==== Dictionaries ==== */
 
-uint64_t text_hash(const char *s, size_t n)
+uint64_t read_text_hash(const char *s, size_t n)
 {
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++)
@@ -32,10 +32,10 @@ uint64_t text_hash(const char *s, size_t n)
     return h;
 }
 
-void dict_reset(struct dict *d)
+void read_dict_reset(struct dict *d)
 {
-    hmap_clear(&d->by_key);
-    hmap_clear(&d->by_text);
+    read_hmap_clear(&d->by_key);
+    read_hmap_clear(&d->by_text);
     d->has_last = 0;
     d->offsets = NULL;
     d->chars = NULL;
@@ -43,18 +43,18 @@ void dict_reset(struct dict *d)
     d->chars_len = d->chars_cap = 0;
 }
 
-void dict_free(struct dict *d)
+void read_dict_free(struct dict *d)
 {
     free(d->offsets);
     free(d->chars);
-    dict_reset(d);
+    read_dict_reset(d);
 }
 
-long dict_text(struct dict *d, const char *s, size_t n)
+long read_dict_text(struct dict *d, const char *s, size_t n)
 {
-    uint64_t h = text_hash(s, n);
+    uint64_t h = read_text_hash(s, n);
     for (uint64_t probe = 0;; probe++) {
-        void *v = hmap_get(&d->by_text, h, n | probe << 32);
+        void *v = read_hmap_get(&d->by_text, h, n | probe << 32);
         if (!v)
             break;
         uint32_t i = (uint32_t)(uintptr_t)v - 1;
@@ -86,17 +86,17 @@ long dict_text(struct dict *d, const char *s, size_t n)
     uint32_t i = d->n++;
     d->offsets[d->n] = (int32_t)d->chars_len;
     uint64_t probe = 0;
-    while (hmap_get(&d->by_text, h, n | probe << 32))
+    while (read_hmap_get(&d->by_text, h, n | probe << 32))
         probe++;
-    if (hmap_put(&d->by_text, h, n | probe << 32, (void *)(uintptr_t)(i + 1)) != 0)
+    if (read_hmap_put(&d->by_text, h, n | probe << 32, (void *)(uintptr_t)(i + 1)) != 0)
         return -1;
     return i;
 }
 
-long dict_keyed_lookup(struct dict *d, uint64_t k1, uint64_t k2, const char *(*text)(const void *, uint64_t, char *),
-                       const void *arg)
+long read_dict_keyed_lookup(struct dict *d, uint64_t k1, uint64_t k2,
+                            const char *(*text)(const void *, uint64_t, char *), const void *arg)
 {
-    void *v = hmap_get(&d->by_key, k1, k2);
+    void *v = read_hmap_get(&d->by_key, k1, k2);
     long i;
     if (v) {
         i = (long)(uintptr_t)v - 1;
@@ -112,8 +112,8 @@ long dict_keyed_lookup(struct dict *d, uint64_t k1, uint64_t k2, const char *(*t
             s = fixed;
             n = out.len;
         }
-        if ((i = dict_text(d, s, n)) < 0 ||
-            hmap_put(&d->by_key, k1, k2, (void *)(uintptr_t)(i + 1)) != 0)
+        if ((i = read_dict_text(d, s, n)) < 0 ||
+            read_hmap_put(&d->by_key, k1, k2, (void *)(uintptr_t)(i + 1)) != 0)
             return -1;
     }
     d->last_k1 = k1;
@@ -257,7 +257,7 @@ static void *pool_grow(struct pool *p, void *buf, size_t len, size_t bytes)
     return n;
 }
 
-struct pool *pool_new(void)
+struct pool *read_pool_new(void)
 {
     struct pool *p = calloc(1, sizeof *p);
     if (p)
@@ -265,7 +265,7 @@ struct pool *pool_new(void)
     return p;
 }
 
-void pool_close(struct pool *p)
+void read_pool_close(struct pool *p)
 {
     atomic_store_explicit(&p->closed, 1, memory_order_release);
     pool_empty(p);
@@ -290,13 +290,13 @@ static int chars_room(struct pool *p, struct col_buf *b, size_t n)
     return 0;
 }
 
-int batch_chars(struct batch *b, struct col_buf *c, size_t n)
+int read_batch_chars(struct batch *b, struct col_buf *c, size_t n)
 {
     return chars_room(b->pool, c, n);
 }
 
 /* The batch's buffers, for batch_rows rows. */
-int batch_begin(struct batch *bt)
+int read_batch_begin(struct batch *bt)
 {
     size_t rows = bt->cap;
     for (size_t i = 0; i < bt->ncols; i++) {
@@ -304,7 +304,9 @@ int batch_begin(struct batch *bt)
         struct col_buf *b = &bt->buf[i];
         memset(b, 0, sizeof *b);
         size_t bitmap = (rows + 7) / 8 + 8;
-        size_t data = c->type == COL_BOOL ? bitmap : c->type == COL_UTF8 ? (rows + 1) * 4 : rows * col_width[c->type];
+        size_t data = c->type == COL_BOOL   ? bitmap
+                      : c->type == COL_UTF8 ? (rows + 1) * 4
+                                            : rows * read_col_width[c->type];
         if ((c->nullable && !(b->valid = pool_get(bt->pool, bitmap))) || !(b->data = pool_get(bt->pool, data + 8)))
             return -ENOMEM;
         /* Bitmaps start cleared: a row not written is null (validity) or false. */
@@ -328,13 +330,13 @@ static void col_free(struct pool *p, struct col_buf *b)
     pool_put(p, b->valid);
     pool_put(p, b->data);
     pool_put(p, b->chars);
-    dict_free(&b->dict);
+    read_dict_free(&b->dict);
     memset(b, 0, sizeof *b);
 }
 
 /* Arrow's strings are valid UTF-8: each byte that starts no valid sequence
  * becomes U+FFFD, as the JSON shows it. */
-int batch_utf8_repair(struct batch *bt, struct col_buf *b, size_t n)
+int read_batch_utf8_repair(struct batch *bt, struct col_buf *b, size_t n)
 {
     char *at = b->chars + b->chars_len - n;
     size_t ok = render_utf8_valid(at, n);
@@ -437,13 +439,13 @@ static int64_t count_nulls(const uint8_t *valid, uint32_t rows)
     return (int64_t)rows - set;
 }
 
-void batch_free(struct batch *bt)
+void read_batch_free(struct batch *bt)
 {
     for (size_t i = 0; bt->buf && i < bt->ncols; i++)
         col_free(bt->pool, &bt->buf[i]);
 }
 
-int batch_export(struct batch *s, struct ArrowArray *out)
+int read_batch_export(struct batch *s, struct ArrowArray *out)
 {
     size_t n = s->ncols, rows = s->rows, ndicts = 0;
     for (size_t i = 0; i < n; i++)
@@ -502,7 +504,7 @@ int batch_export(struct batch *s, struct ArrowArray *out)
             m->dicts[i] = (struct ArrowArray){.length = d->n, .n_buffers = 3, .buffers = db,
                                               .release = release_part, .private_data = m};
             ch->dictionary = &m->dicts[i];
-            dict_reset(d);
+            read_dict_reset(d);
         }
         memset(b, 0, sizeof *b); /* the batch owns them now */
         m->child_ptrs[i] = ch;

@@ -42,14 +42,14 @@ static struct dproc *proc_of(struct read_engine *e, struct source *s, const stru
 {
     if (p == s->last_ptr)
         return s->last_proc;
-    struct dproc *d = hmap_get(&s->by_ptr, (uintptr_t)p, 0);
+    struct dproc *d = read_hmap_get(&s->by_ptr, (uintptr_t)p, 0);
     if (!d) {
         uint64_t who, when;
         shm_proc_key(&p->info, &who, &when);
-        d = hmap_get(&s->procs, who, when);
+        d = read_hmap_get(&s->procs, who, when);
         if (!d) {
             d = calloc(1, sizeof *d);
-            if (!d || hmap_put(&s->procs, who, when, d) != 0) {
+            if (!d || read_hmap_put(&s->procs, who, when, d) != 0) {
                 free(d);
                 return NULL;
             }
@@ -58,7 +58,7 @@ static struct dproc *proc_of(struct read_engine *e, struct source *s, const stru
             d->next_all = e->all_procs;
             e->all_procs = d;
         }
-        if (hmap_put(&s->by_ptr, (uintptr_t)p, 0, d) != 0)
+        if (read_hmap_put(&s->by_ptr, (uintptr_t)p, 0, d) != 0)
             return NULL;
         /* The latest definition: the same process in every file. */
         d->info = p->info;
@@ -73,13 +73,13 @@ static struct dproc *proc_of(struct read_engine *e, struct source *s, const stru
 
 static struct dring *ring_find(struct read_engine *e, struct source *s, struct dproc *p, uint32_t cpu)
 {
-    struct dring *r = hmap_get(&p->rings, cpu, 0);
+    struct dring *r = read_hmap_get(&p->rings, cpu, 0);
     if (r) {
         s->last_ring = r;
         return r;
     }
     r = calloc(1, sizeof *r);
-    if (!r || hmap_put(&p->rings, cpu, 0, r) != 0) {
+    if (!r || read_hmap_put(&p->rings, cpu, 0, r) != 0) {
         free(r);
         return NULL;
     }
@@ -107,7 +107,7 @@ static void ring_live(struct read_engine *e, struct dring *r)
     e->live_rings = r;
 }
 
-void ring_unlive(struct read_engine *e, struct dring *r)
+void read_ring_unlive(struct read_engine *e, struct dring *r)
 {
     if (!r->live)
         return;
@@ -169,10 +169,10 @@ static struct dsite *site_of(struct read_engine *e, struct source *s, struct dpr
     unsigned slot = (unsigned)(((uintptr_t)site >> 4) % SITE_PTR_CACHE);
     if (s->site_ptr[slot] == site)
         return s->site_of[slot];
-    struct dsite *d = hmap_get(&p->sites, site->id, 0);
+    struct dsite *d = read_hmap_get(&p->sites, site->id, 0);
     if (!d) {
         d = calloc(1, sizeof *d);
-        if (!d || hmap_put(&p->sites, site->id, 0, d) != 0) {
+        if (!d || read_hmap_put(&p->sites, site->id, 0, d) != 0) {
             free(d);
             return NULL;
         }
@@ -225,7 +225,7 @@ static inline struct dsite *site_of_values(struct read_engine *e, struct source 
     return d;
 }
 
-const struct render_site *prepared_make(struct read_engine *e, struct dsite *d, struct dproc *proc)
+const struct render_site *read_prepared_make(struct read_engine *e, struct dsite *d, struct dproc *proc)
 {
     int known = d && d->fmt;
     struct render_site **slot = known ? &d->sr : &proc->unknown;
@@ -271,24 +271,25 @@ const struct render_site *prepared_make(struct read_engine *e, struct dsite *d, 
 
 /* ==== Sources ==== */
 
-int source_init(struct source *s)
+int read_source_init(struct source *s)
 {
     memset(s, 0, sizeof *s);
     s->frame_off = UINT64_MAX;
     return shlog_dedup_new(&s->dedup);
 }
 
-static void file_damaged(struct read_engine *e, struct source *s, const char *msg)
+static void file_damaged(struct read_engine *e, struct source *s, const char *msg, int torn)
 {
     read_say(e, msg, 0);
-    s->cur_file->errors++;
+    if (e->consumer.damage)
+        e->consumer.damage(e->consumer.clientd, s, torn);
     e->status = 1;
 }
 
 /* s->rd was just opened. */
 static void reader_opened(struct read_engine *e, struct source *s)
 {
-    /* source_step stops between frames, where the reader holds nothing it
+    /* read_source_step stops between frames, where the reader holds nothing it
      * still needs. */
     shlog_reader_report_frame_ends(s->rd, 1);
     /* A consumer that takes records a block at a time (and sees none of them before the filters) gets blocks. */
@@ -298,7 +299,7 @@ static void reader_opened(struct read_engine *e, struct source *s)
     /* The reader's process and site pointers are its own, and its frame
      * offsets start over. */
     s->frame_off = UINT64_MAX;
-    hmap_clear(&s->by_ptr);
+    read_hmap_clear(&s->by_ptr);
     s->last_ptr = NULL;
     memset(s->site_ptr, 0, sizeof s->site_ptr);
     s->file_serial = ++e->files_opened;
@@ -350,7 +351,7 @@ void read_release_sites(struct read_engine *e, struct source *srcs)
             sites_release(e, s);
 }
 
-int source_open_next(struct read_engine *e, struct source *s)
+int read_source_open_next(struct read_engine *e, struct source *s)
 {
     char err[512];
     while (s->next < s->nfiles) {
@@ -360,11 +361,11 @@ int source_open_next(struct read_engine *e, struct source *s)
         if (f->bad_header) {
             char msg[4096 + 300];
             snprintf(msg, sizeof msg, "%s: %s", f->path, f->error);
-            file_damaged(e, s, msg);
+            file_damaged(e, s, msg, 0);
             continue;
         }
         if (shlog_reader_open(&s->rd, f->path, e->follow, s->dedup, err, sizeof err) != 0) {
-            file_damaged(e, s, err);
+            file_damaged(e, s, err, 0);
             continue;
         }
         reader_opened(e, s);
@@ -373,10 +374,12 @@ int source_open_next(struct read_engine *e, struct source *s)
     return 0;
 }
 
-int source_open_frames(struct read_engine *e, struct source *s, struct in_file *f, const struct shlog_file_header *hdr)
+/* A reader over frames a feed hands in: f names them, hdr is their file's header. 0, or -ENOMEM. */
+static int source_open_frames(struct read_engine *e, struct source *s, struct in_file *f,
+                              const struct shlog_file_header *hdr)
 {
     char err[512];
-    source_close_file(e, s);
+    read_source_close_file(e, s);
     s->cur_file = f;
     s->file_anchored = 0;
     if (shlog_reader_open_frames(&s->rd, hdr, f->path, s->dedup, err, sizeof err) != 0)
@@ -404,7 +407,7 @@ static void source_unpark(struct read_engine *e, struct source *s)
     s->parked = 0;
 }
 
-void source_close_file(struct read_engine *e, struct source *s)
+void read_source_close_file(struct read_engine *e, struct source *s)
 {
     source_unpark(e, s);
     if (!s->rd)
@@ -412,10 +415,9 @@ void source_close_file(struct read_engine *e, struct source *s)
     const struct shlog_reader_stats *st = shlog_reader_stats(s->rd);
     if (e->consumer.file_closed)
         e->consumer.file_closed(e->consumer.clientd, s, st);
-    s->cur_file->frames = st->frames;
     shlog_reader_close(s->rd);
     s->rd = NULL;
-    hmap_clear(&s->by_ptr);
+    read_hmap_clear(&s->by_ptr);
     s->last_ptr = NULL;
     memset(s->site_ptr, 0, sizeof s->site_ptr);
     s->last_closed = s->file_serial;
@@ -432,16 +434,15 @@ void source_close_file(struct read_engine *e, struct source *s)
 
 static void handle_error(struct read_engine *e, struct source *s, const struct shlog_event *ev)
 {
-    struct in_file *f = s->cur_file;
-    if (ev->torn && f->writer_alive && !e->verify) {
+    const struct in_file *f = s->cur_file;
+    if (ev->torn && f->writer_alive && !e->strict) {
         /* The collector is writing the frame right now. */
         read_say(e, ev->error, 1);
         return;
     }
-    f->torn |= (uint64_t)ev->torn;
     char msg[400];
     snprintf(msg, sizeof msg, "%s%s", ev->error, ev->torn ? "" : " (reading goes on)");
-    file_damaged(e, s, msg);
+    file_damaged(e, s, msg, ev->torn);
 }
 
 static uint64_t time_of(struct read_engine *e, struct source *s, struct dproc *p, uint64_t tsc, int *uncertain)
@@ -617,14 +618,14 @@ static int take_exit(struct read_engine *e, struct source *s, const struct shlog
     for (size_t i = 0; i < p->rings.cap; i++)
         if (p->rings.slots[i].v) {
             ((struct dring *)p->rings.slots[i].v)->finished = 1;
-            ring_unlive(e, p->rings.slots[i].v);
+            read_ring_unlive(e, p->rings.slots[i].v);
         }
     if (!c->exit || ev->offset < s->skip_below || !p->passes || !read_filter_time(e->filter, ev->exit_ns))
         return 0;
     return c->exit(c->clientd, s, p, ev);
 }
 
-struct dring *exit_ring(struct read_engine *e, struct source *s, struct dproc *p)
+struct dring *read_exit_ring(struct read_engine *e, struct source *s, struct dproc *p)
 {
     /* After its records (the collector writes the marker once they are
      * drained), in the stream of one of its rings, or in one of its own. */
@@ -674,7 +675,7 @@ static int take_thread(struct read_engine *e, struct source *s, const struct shl
     if (!d)
         return -ENOMEM;
     memcpy(d->name, ev->thread_name, sizeof d->name);
-    if (hmap_put(&p->threads, ev->thread_tid, 0, d->name) != 0) {
+    if (read_hmap_put(&p->threads, ev->thread_tid, 0, d->name) != 0) {
         free(d);
         return -ENOMEM;
     }
@@ -716,8 +717,32 @@ static int take_event(struct read_engine *e, struct source *s, const struct shlo
     }
 }
 
+/* Asks s's feed for frames and does what it hands back: 1 when s->rd holds
+ * unread frames, 0 when there are none for now, -errno. */
+static int source_feed(struct read_engine *e, struct source *s)
+{
+    struct read_feed f = {0};
+    int rc = s->feed(e, s, &f);
+    if (rc < 0)
+        return rc;
+    if (f.close)
+        read_source_close_file(e, s);
+    if (f.step_first) {
+        int stepped = read_source_step(e, f.step_first);
+        if (stepped < 0)
+            return stepped;
+    }
+    if (rc == 0)
+        return 0;
+    if (f.hdr && source_open_frames(e, s, f.file, f.hdr) != 0)
+        return -ENOMEM;
+    if (!s->rd)
+        return -EINVAL; /* frames of no run: the feed's bug, not the data's */
+    return shlog_reader_push(s->rd, f.bytes, f.n, f.off) != 0 ? -ENOMEM : 1;
+}
+
 /* One frame: its events up to its SHLOG_EV_FRAME_END, or to the end of the data. */
-int source_step(struct read_engine *e, struct source *s)
+int read_source_step(struct read_engine *e, struct source *s)
 {
     struct shlog_event ev;
     if (s->done)
@@ -726,7 +751,7 @@ int source_step(struct read_engine *e, struct source *s)
     int got = 0;
     for (;;) {
         if (!s->rd) {
-            int rc = s->feed ? s->feed(e, s) : source_open_next(e, s);
+            int rc = s->feed ? source_feed(e, s) : read_source_open_next(e, s);
             if (rc < 0)
                 return rc;
             if (rc == 0 || !s->rd) {
@@ -739,21 +764,21 @@ int source_step(struct read_engine *e, struct source *s)
         if (rc < 0) {
             char msg[4096 + 128];
             snprintf(msg, sizeof msg, "%s: %s", s->cur_file->path, strerror(-rc));
-            file_damaged(e, s, msg);
-            source_close_file(e, s);
+            file_damaged(e, s, msg, 0);
+            read_source_close_file(e, s);
             continue;
         }
         if (rc == 0) {
             if (s->feed) {
                 /* The frames handed in are read: the next ones, if any came. */
-                if ((rc = s->feed(e, s)) <= 0)
+                if ((rc = source_feed(e, s)) <= 0)
                     return rc < 0 ? rc : got;
                 continue;
             }
             if (e->follow)
                 return got;
             /* A file ended: back to the caller, which may want to know. */
-            source_close_file(e, s);
+            read_source_close_file(e, s);
             return 1;
         }
         got = 1;
@@ -771,7 +796,7 @@ int source_step(struct read_engine *e, struct source *s)
 
 /* ==== Sources from the inputs ==== */
 
-int make_sources(struct read_engine *e, struct in_list *l, struct source **out, size_t *nsrc)
+int read_make_sources(struct read_engine *e, struct in_list *l, struct source **out, size_t *nsrc)
 {
     (void)e;
     struct source *srcs = calloc(l->n ? l->n : 1, sizeof *srcs);
@@ -783,8 +808,8 @@ int make_sources(struct read_engine *e, struct in_list *l, struct source **out, 
         while (end < l->n && strcmp(l->v[end].host, l->v[i].host) == 0)
             end++;
         struct source *s = &srcs[n++];
-        if (source_init(s) != 0) {
-            free_sources(e, srcs, n - 1);
+        if (read_source_init(s) != 0) {
+            read_free_sources(e, srcs, n - 1);
             return -ENOMEM;
         }
         if (n > 1)
@@ -798,23 +823,23 @@ int make_sources(struct read_engine *e, struct in_list *l, struct source **out, 
     return 0;
 }
 
-void source_free(struct read_engine *e, struct source *s)
+void read_source_free(struct read_engine *e, struct source *s)
 {
-    source_close_file(e, s);
+    read_source_close_file(e, s);
     shlog_dedup_free(s->dedup);
     s->dedup = NULL;
-    hmap_clear(&s->procs);
-    hmap_clear(&s->by_ptr);
+    read_hmap_clear(&s->procs);
+    read_hmap_clear(&s->by_ptr);
 }
 
-void free_sources(struct read_engine *e, struct source *srcs, size_t nsrc)
+void read_free_sources(struct read_engine *e, struct source *srcs, size_t nsrc)
 {
     for (size_t i = 0; i < nsrc; i++)
-        source_free(e, &srcs[i]);
+        read_source_free(e, &srcs[i]);
     free(srcs);
 }
 
-void sources_append(struct source **first, struct source *s)
+void read_sources_append(struct source **first, struct source *s)
 {
     while (*first)
         first = &(*first)->next_src;
@@ -840,9 +865,9 @@ void read_engine_free(struct read_engine *e)
     while (e->all_procs) {
         struct dproc *p = e->all_procs;
         e->all_procs = p->next_all;
-        hmap_clear(&p->rings);
-        hmap_clear(&p->sites);
-        hmap_clear(&p->threads);
+        read_hmap_clear(&p->rings);
+        read_hmap_clear(&p->sites);
+        read_hmap_clear(&p->threads);
         while (p->names) {
             struct dname *d = p->names;
             p->names = d->next;
@@ -856,9 +881,9 @@ void read_engine_free(struct read_engine *e)
 
 /* ==== The sites alone ==== */
 
-int reader_each_site(struct read_engine *e, struct shlog_reader *rd,
-                     int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
-                     void *clientd)
+int read_reader_each_site(struct read_engine *e, struct shlog_reader *rd,
+                          int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
+                          void *clientd)
 {
     struct shlog_event ev;
     int rc;
@@ -885,7 +910,7 @@ int read_scan_sites(struct read_engine *e, const struct in_list *l,
         shlog_reader_skip_records(rd, 1);
         if (e->frame_mem)
             shlog_reader_share_frame_mem(rd, e->frame_mem);
-        int rc = reader_each_site(e, rd, site, clientd);
+        int rc = read_reader_each_site(e, rd, site, clientd);
         shlog_reader_close(rd);
         if (rc == -ENOMEM)
             return rc;

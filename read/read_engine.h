@@ -16,10 +16,13 @@
  *   read_filter.c, read_time.c  the filters (read_filter.h)
  *   shmlog_read.c, shmlog_read_arrow.c, read_arrow_batch.c  the public API over the merge
  *
- * The arrows: read_merge.c -> read_decode.c -> read_inputs.c -> read_hmap.c;
- * read_kafka.c -> read_decode.c; a consumer is reached through the pointers
- * the caller hands in, never by name, so the engine knows no command, and a
- * source fed from elsewhere (read_kafka.c) through its feed pointer.
+ * The arrows: read_merge.c -> read_decode.c -> read_filter.c; read_kafka.c
+ * -> read_decode.c, kafka_source.c; every file may use read_hmap.c;
+ * read_inputs.c and read_time.c are their callers' (the API's, the dump's).
+ * A consumer is reached through the pointers the caller hands in, never by
+ * name, so the engine knows no command; a source fed from elsewhere
+ * (read_kafka.c) through its feed pointer, which hands frames back to the
+ * step (struct read_feed) and calls nothing of it.
  *
  * All state is in the struct read_engine (and the merge's struct
  * read_merge) the caller owns: two engines on two threads never meet. Errors
@@ -52,10 +55,10 @@ struct hmap {
     size_t cap, n;
 };
 
-void *hmap_get(const struct hmap *m, uint64_t k1, uint64_t k2);
+void *read_hmap_get(const struct hmap *m, uint64_t k1, uint64_t k2);
 /* 0, or -ENOMEM. v must not be NULL; an existing key is replaced. */
-int hmap_put(struct hmap *m, uint64_t k1, uint64_t k2, void *v);
-void hmap_clear(struct hmap *m);
+int read_hmap_put(struct hmap *m, uint64_t k1, uint64_t k2, void *v);
+void read_hmap_clear(struct hmap *m);
 
 /* ==== What the inputs define ==== */
 
@@ -90,7 +93,7 @@ struct dname {
  * record takes it when read, so a rename shows from the records after it. */
 static inline const char *read_thread_name(const struct dproc *p, uint32_t tid)
 {
-    return p->threads.n ? (const char *)hmap_get(&p->threads, tid, 0) : NULL; /* most name no thread */
+    return p->threads.n ? (const char *)read_hmap_get(&p->threads, tid, 0) : NULL; /* most name no thread */
 }
 
 /* A FIFO of entries in chunks (read_merge.c). */
@@ -129,8 +132,7 @@ struct dsite {
     char *fmt, *file;      /* NULL when over SITE_STRINGS_MAX: shown as unknown */
     char *func, *desc;     /* "" when the files do not say; NULL with fmt */
     struct render_site *sr;
-    uint64_t records;      /* the consumer's count (stats) */
-    uint64_t made;         /* the engine's count of sites when it was made */
+    uint64_t made;         /* its id: the engine's count of sites when it was made (a consumer's index) */
     uint64_t file_serial;  /* the last file that defined it for a record (struct source's) */
     struct dsite *next_all;
 };
@@ -144,8 +146,6 @@ struct in_file {
     int writer_alive;  /* a .part whose collector runs: it is still being written */
     int bad_header;
     char error[256];
-    /* counted while decoding (verify's summaries) */
-    uint64_t records, gaps, gap_positions, errors, frames, torn;
 };
 
 struct in_list {
@@ -153,15 +153,30 @@ struct in_list {
     size_t n, cap;
 };
 
+/* What a feed hands back to its source's step, which does it: the next
+ * bytes of a run of frames (a file's, as the messages of a topic bring them),
+ * the end of the run, or another source to step first. */
+struct read_feed {
+    /* Non-NULL: a run starts, of the file whose header this is (file names it
+     * in messages): a reader over it replaces the one before. */
+    const struct shlog_file_header *hdr;
+    struct in_file *file;
+    const void *bytes; /* whole frames (or the context before them), at offset off of their file */
+    size_t n;
+    uint64_t off;
+    int close;                 /* the run's file is read to its end: closed */
+    struct source *step_first; /* holds too much waiting: decodes a frame first */
+};
+
 /* The files of one host, in sequence order, read one after the other with
  * one dedup state; or the frames of one host that a feed hands in (the
  * messages of a Kafka topic); or a feed's own source, which finds hosts. */
 struct source {
     struct source *next_src; /* the next input of the merge */
-    /* A source fed from elsewhere: makes s->rd hold unread frames (opening
-     * or replacing it through source_open_frames); 1 when it does, 0 when
-     * there are none for now (done set once none will come), -errno. */
-    int (*feed)(struct read_engine *e, struct source *s);
+    /* A source fed from elsewhere: 1 with the next frames in *out, 0 when
+     * there are none for now (done set once none will come), -errno. It
+     * calls no function of the source's: its step does what *out says. */
+    int (*feed)(struct read_engine *e, struct source *s, struct read_feed *out);
     void *feed_ctx;
     struct in_file *files;
     size_t nfiles, next;
@@ -209,8 +224,8 @@ struct read_rows {
 /* ==== The consumer: what is done with what the sources decode ====
  *
  * Every callback may be NULL (nothing done). Those that return int return 0
- * to go on, 1 to have source_step() return after this event (the consumer
- * holds what it can for now), or -errno, which source_step() returns. */
+ * to go on, 1 to have read_source_step() return after this event (the consumer
+ * holds what it can for now), or -errno, which read_source_step() returns. */
 struct read_consumer {
     void *clientd;
     /* Every record and loss as decoded, before any filter (verify). */
@@ -233,6 +248,9 @@ struct read_consumer {
     void (*anchor)(void *clientd, const struct shlog_event *ev);
     /* A record mapped with its process's calibration: its file had no anchor. */
     void (*unanchored)(void *clientd);
+    /* Damage in the file s reads (s->cur_file), also said through message();
+     * torn: its last frame was cut short. */
+    void (*damage)(void *clientd, struct source *s, int torn);
     /* A file read to its end (or given up on). */
     void (*file_closed)(void *clientd, struct source *s, const struct shlog_reader_stats *st);
     /* A line to say: damage (note 0), or a note that is no damage (a file
@@ -249,7 +267,7 @@ struct read_engine {
     const struct read_filter *filter;
     struct read_consumer consumer;
     int follow;              /* files are being written: wait at their end (shmlog-dump follow) */
-    int verify;              /* a torn frame of a live file is damage too; no notes on open files */
+    int strict;              /* a torn frame of a live file is damage too; no notes on open files */
     /* The consumer needs a site only while a record of it is queued (the
      * merge, which hands each on at once): the strings and renderer of a
      * site that no file still read defines are freed, so the sites held are
@@ -278,7 +296,7 @@ struct read_engine {
 };
 
 /* An engine with filter f (NULL: none) and consumer c; set follow and
- * verify after. 0, or -ENOMEM. */
+ * strict after. 0, or -ENOMEM. */
 int read_engine_init(struct read_engine *e, const struct read_filter *f, const struct read_consumer *c);
 /* Frees what the sources defined (processes, rings, sites); not the sources. */
 void read_engine_free(struct read_engine *e);
@@ -303,13 +321,6 @@ static inline void read_say(struct read_engine *e, const char *msg, int note)
 int read_inputs_add(struct read_engine *e, struct in_list *l, const char *path, int is_dir);
 /* Sorts the files by host, then sequence number. */
 void read_inputs_sort(struct in_list *l);
-/* The file after after_seq in dir (the lowest sequence number above it, or
- * any when has_after is 0 and newest is 0; the highest when newest is 1):
- * closed .shlog or open .shlog.part. 0, or -ENOENT. */
-int find_file(const char *dir, int has_after, uint64_t after_seq, int newest, int only_part, struct in_file *f);
-/* The open file the collector writes in dir: the .part with the highest
- * sequence number above min_seq (or any, min_seq 0). 0 with its path, or -ENOENT. */
-int find_open_part(const char *dir, uint64_t min_seq, char *path, size_t cap, uint64_t *seq);
 /* Reads and checks a file's 128-byte header. 0, or -errno / -EINVAL. */
 int read_file_header(const char *path, struct shlog_file_header *h);
 
@@ -317,45 +328,41 @@ int read_file_header(const char *path, struct shlog_file_header *h);
 
 /* One source per host of the inputs (sorted), each the next_src of the one
  * before: 0, or -ENOMEM. */
-int make_sources(struct read_engine *e, struct in_list *l, struct source **srcs, size_t *nsrc);
+int read_make_sources(struct read_engine *e, struct in_list *l, struct source **srcs, size_t *nsrc);
 /* Closes and frees srcs (NULL: none). */
-void free_sources(struct read_engine *e, struct source *srcs, size_t nsrc);
+void read_free_sources(struct read_engine *e, struct source *srcs, size_t nsrc);
 /* Puts s (and those after it) at the end of the list *first. */
-void sources_append(struct source **first, struct source *s);
+void read_sources_append(struct source **first, struct source *s);
 /* A source of no files yet, for a caller that sets them (follow). 0, or -ENOMEM. */
-int source_init(struct source *s);
-/* Closes what source_init made (not the source's memory). */
-void source_free(struct read_engine *e, struct source *s);
+int read_source_init(struct source *s);
+/* Closes what read_source_init made (not the source's memory). */
+void read_source_free(struct read_engine *e, struct source *s);
 /* Opens the source's next file; 0 when there is none. */
-int source_open_next(struct read_engine *e, struct source *s);
-/* A reader over frames handed in (a feed's): f says what they are (f->path
- * names them in messages), hdr is their file's header; the reader before is
- * closed. 0, or -ENOMEM. */
-int source_open_frames(struct read_engine *e, struct source *s, struct in_file *f, const struct shlog_file_header *hdr);
-void source_close_file(struct read_engine *e, struct source *s);
+int read_source_open_next(struct read_engine *e, struct source *s);
+void read_source_close_file(struct read_engine *e, struct source *s);
 /* Decodes one frame of s (and the damage before it): 1 if it decoded
  * something, 0 at the end of the source (in follow mode: for now), -errno
  * when the consumer or the engine failed (-ENOMEM). */
-int source_step(struct read_engine *e, struct source *s);
+int read_source_step(struct read_engine *e, struct source *s);
 /* prepared()'s renderer made (the site's first record, or after PREPARED_MAX). */
-const struct render_site *prepared_make(struct read_engine *e, struct dsite *d, struct dproc *proc);
+const struct render_site *read_prepared_make(struct read_engine *e, struct dsite *d, struct dproc *proc);
 /* The renderer of records of site d (NULL: of an unknown site of proc); NULL when out of memory. */
 static inline const struct render_site *prepared(struct read_engine *e, struct dsite *d, struct dproc *proc)
 {
     const struct render_site *sr = d && d->fmt ? d->sr : proc->unknown;
-    return sr ? sr : prepared_make(e, d, proc);
+    return sr ? sr : read_prepared_make(e, d, proc);
 }
 /* The ring of process p that an exit marker goes after (one with records,
  * else a stream of the process's own); NULL when out of memory. */
-struct dring *exit_ring(struct read_engine *e, struct source *s, struct dproc *p);
+struct dring *read_exit_ring(struct read_engine *e, struct source *s, struct dproc *p);
 /* Takes ring r out of the engine's live_rings: it finished, or went quiet;
  * its next record puts it back. */
-void ring_unlive(struct read_engine *e, struct dring *r);
+void read_ring_unlive(struct read_engine *e, struct dring *r);
 /* The sites rd gives (its records skipped) whose process passes e's filter,
  * each to site. 0, site's error, or -ENOMEM. */
-int reader_each_site(struct read_engine *e, struct shlog_reader *rd,
-                     int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
-                     void *clientd);
+int read_reader_each_site(struct read_engine *e, struct shlog_reader *rd,
+                          int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
+                          void *clientd);
 /* Reads the sites each input file defines, without its records, for a caller
  * that wants them before the first record (an Arrow schema): site() is
  * called for each site of a process that passes the filters. 0, or -ENOMEM
@@ -410,7 +417,7 @@ static inline const struct shm_copied_record *entry_record(const struct entry *e
 
 /* Where the merge hands entries, in time order, and the engine's messages
  * in between. entry() returns 0 to go on, 1 when it wants no more for now
- * (the merge pauses until the next merge_step), or -errno. */
+ * (the merge pauses until the next read_merge_step), or -errno. */
 struct entry_sink {
     int (*entry)(void *ctx, const struct entry *e);
     void (*message)(void *ctx, const char *msg, int note);
@@ -428,7 +435,7 @@ struct read_merge {
     int pause;               /* the sink wants no more for now */
     int kinds;               /* 1 << ENTRY_*: the kinds it queues (backtrace records go with records) */
     uint64_t buffered;       /* bytes of the FIFOs' chunks */
-    uint64_t buffer_max;     /* past it, the earliest entries go out in best-effort order (merge_init) */
+    uint64_t buffer_max;     /* past it, the earliest entries go out in best-effort order (read_merge_init) */
     struct chunk *free_chunks; /* of CHUNK_MAP_BYTES */
     unsigned nfree_chunks;
     /* the heap of streams: the FIFOs of the rings (struct dring) */
@@ -441,21 +448,21 @@ struct read_merge {
 int read_entry_line(struct read_engine *e, const struct entry *en, int json, struct render_buf *b);
 
 /* Makes m the consumer of engine e, handing entries to sink, with buffer_max
- * bytes of FIFOs (0: 64 MiB, read_merge.c); then merge_begin. */
-void merge_init(struct read_merge *m, struct read_engine *e, const struct entry_sink *sink, uint64_t buffer_max);
+ * bytes of FIFOs (0: 64 MiB, read_merge.c); then read_merge_begin. */
+void read_merge_init(struct read_merge *m, struct read_engine *e, const struct entry_sink *sink, uint64_t buffer_max);
 /* The consumer m is (for read_engine_init). */
-struct read_consumer merge_consumer(struct read_merge *m);
-void merge_begin(struct read_merge *m, struct source *srcs);
+struct read_consumer read_merge_consumer(struct read_merge *m);
+void read_merge_begin(struct read_merge *m, struct source *srcs);
 /* Writes what is known to be next, then decodes a frame of the input that
  * holds the rest back. 1 while there is more, 0 once everything was handed
  * on (or the limit was reached), -errno. */
-int merge_step(struct read_merge *m);
+int read_merge_step(struct read_merge *m);
 /* Hands entries on while they are known to be next. all: the inputs ended (or
  * a follow pass did), hand everything on. 0, or -errno. */
-int merge_drain(struct read_merge *m, int all);
-void merge_end(struct read_merge *m);
+int read_merge_drain(struct read_merge *m, int all);
+void read_merge_end(struct read_merge *m);
 /* Frees the chunks of the engine's streams, the spare chunks and the heap. */
-void merge_free(struct read_merge *m);
+void read_merge_free(struct read_merge *m);
 
 /* ==== A Kafka topic of shipped frames (read_kafka.c) ====
  *

@@ -11,7 +11,7 @@ static size_t hmap_hash(uint64_t k1, uint64_t k2)
     return (size_t)(h ^ (h >> 31));
 }
 
-void *hmap_get(const struct hmap *m, uint64_t k1, uint64_t k2)
+void *read_hmap_get(const struct hmap *m, uint64_t k1, uint64_t k2)
 {
     if (!m->cap)
         return NULL;
@@ -24,7 +24,7 @@ void *hmap_get(const struct hmap *m, uint64_t k1, uint64_t k2)
     }
 }
 
-int hmap_put(struct hmap *m, uint64_t k1, uint64_t k2, void *v)
+int read_hmap_put(struct hmap *m, uint64_t k1, uint64_t k2, void *v)
 {
     if ((m->n + 1) * 2 > m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 64;
@@ -53,7 +53,7 @@ int hmap_put(struct hmap *m, uint64_t k1, uint64_t k2, void *v)
     return 0;
 }
 
-void hmap_clear(struct hmap *m)
+void read_hmap_clear(struct hmap *m)
 {
     free(m->slots);
     memset(m, 0, sizeof *m);

@@ -39,44 +39,6 @@ static int has_suffix(const char *s, const char *suffix)
     return n > k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* The sequence number in "<host>-<date>-<seq>.shlog[.part]": the digits
- * before the suffix. */
-static int name_seq(const char *name, uint64_t *seq)
-{
-    const char *dot = strstr(name, SHLOG_FILE_SUFFIX);
-    if (!dot)
-        return -1;
-    const char *p = dot;
-    while (p > name && p[-1] >= '0' && p[-1] <= '9')
-        p--;
-    if (p == dot || p == name || p[-1] != '-')
-        return -1;
-    *seq = strtoull(p, NULL, 10);
-    return 0;
-}
-
-int find_open_part(const char *dir, uint64_t min_seq, char *path, size_t cap, uint64_t *seq)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -errno;
-    int found = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        uint64_t s;
-        if (!has_suffix(de->d_name, SHLOG_FILE_SUFFIX SHLOG_PART_SUFFIX) || name_seq(de->d_name, &s) != 0)
-            continue;
-        if (s < min_seq || (found && s <= *seq))
-            continue;
-        if ((size_t)snprintf(path, cap, "%s/%s", dir, de->d_name) >= cap)
-            continue;
-        *seq = s;
-        found = 1;
-    }
-    closedir(d);
-    return found ? 0 : -ENOENT;
-}
-
 static int add_input(struct read_engine *e, struct in_list *l, const char *path, int from_dir)
 {
     if (l->n == l->cap) {
@@ -105,7 +67,7 @@ static int add_input(struct read_engine *e, struct in_list *l, const char *path,
         snprintf(f->host, sizeof f->host, "%s", h.host);
         f->seq = h.file_seq;
         f->writer_alive = f->part && shlog_part_in_use(path);
-        if (f->part && from_dir && !e->verify) {
+        if (f->part && from_dir && !e->strict) {
             char note[4096 + 128];
             snprintf(note, sizeof note, "%s is %s; reading the frames it has", path,
                      f->writer_alive ? "still being written" : "left open by a collector that is gone");
@@ -160,30 +122,4 @@ void read_inputs_sort(struct in_list *l)
 {
     if (l->n)
         qsort(l->v, l->n, sizeof l->v[0], in_file_cmp);
-}
-
-int find_file(const char *dir, int has_after, uint64_t after_seq, int newest, int only_part, struct in_file *f)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -errno;
-    int found = 0;
-    uint64_t best = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        uint64_t seq;
-        int part = has_suffix(de->d_name, SHLOG_FILE_SUFFIX SHLOG_PART_SUFFIX);
-        if ((!part && (only_part || !has_suffix(de->d_name, SHLOG_FILE_SUFFIX))) || name_seq(de->d_name, &seq) != 0)
-            continue;
-        if ((has_after && seq <= after_seq) || (found && (newest ? seq <= best : seq >= best)))
-            continue;
-        if ((size_t)snprintf(f->path, sizeof f->path, "%s/%s", dir, de->d_name) >= sizeof f->path)
-            continue;
-        best = seq;
-        f->seq = seq;
-        f->part = part;
-        found = 1;
-    }
-    closedir(d);
-    return found ? 0 : -ENOENT;
 }

@@ -3,9 +3,10 @@
  * The topic's own source (the hub) reads the partitions and hands each
  * checked message (kafka_source.c) to its host's source, made when the host
  * is first seen and put in the merge's list after the hub. A host's source
- * reads its messages as a file's frames (source_open_frames, then the
- * context and the frame pushed into its reader), with its own dedup and
- * clock map, as the files of a host are read.
+ * reads its messages as a file's frames: its feed hands back the context and
+ * each frame (struct read_feed), which the source's step pushes into the
+ * reader it opens for their file, with its own dedup and clock map, as the
+ * files of a host are read. A feed calls nothing of the step that asked it.
  *
  * Which partition is read is what the merge asks for: a host's source reads
  * its own partition (the shipper keys a host's frames to one) until a
@@ -53,6 +54,7 @@ struct khost {
     struct pend *first, *last;
     uint64_t pending;      /* bytes of its messages that wait */
     struct pend *staged;   /* its context was handed in: its frame next */
+    struct pend *handed;   /* its frame was handed back: freed at the next feed, once the step pushed it */
     size_t part;           /* the partition its messages come from */
 };
 
@@ -97,8 +99,8 @@ static int part_ended(const struct read_kafka *k, size_t i)
 {
     if (k->failed || k->parts[i].gone)
         return 1;
-    struct ksrc_part p;
-    ksrc_part(k->ks, i, &p);
+    struct read_ksrc_part p;
+    read_ksrc_part(k->ks, i, &p);
     return p.at_end;
 }
 
@@ -112,7 +114,7 @@ static uint64_t name_hash(const char *s)
     return h;
 }
 
-static int host_feed(struct read_engine *e, struct source *s);
+static int host_feed(struct read_engine *e, struct source *s, struct read_feed *out);
 
 /* The source of host name, made (after the hub's in the merge's list) when
  * new (the source bounds them: HOSTS_MAX); NULL when out of memory. */
@@ -121,7 +123,7 @@ static struct khost *host_of(struct read_kafka *k, const char *name)
     uint64_t hash = name_hash(name), probe = 0;
     struct khost *h;
     /* A hash two names share (hostile ones can) takes the next probe. */
-    while ((h = hmap_get(&k->by_name, hash, probe)) && strcmp(h->file.host, name) != 0)
+    while ((h = read_hmap_get(&k->by_name, hash, probe)) && strcmp(h->file.host, name) != 0)
         probe++;
     if (h)
         return h;
@@ -135,7 +137,7 @@ static struct khost *host_of(struct read_kafka *k, const char *name)
     }
     if (!(h = calloc(1, sizeof *h)))
         return NULL;
-    if (source_init(&h->src) != 0 || hmap_put(&k->by_name, hash, probe, h) != 0) {
+    if (read_source_init(&h->src) != 0 || read_hmap_put(&k->by_name, hash, probe, h) != 0) {
         shlog_dedup_free(h->src.dedup);
         free(h);
         return NULL;
@@ -156,7 +158,7 @@ static void pend_free(struct read_kafka *k, struct khost *h, struct pend *p)
     uint64_t bytes = p->m.n + p->m.ctx_n;
     h->pending -= bytes;
     k->pending -= bytes;
-    ksrc_release(p->held);
+    read_ksrc_release(p->held);
     free(p);
 }
 
@@ -200,7 +202,7 @@ static int route(struct read_engine *e, struct read_kafka *k, struct kmsg *m)
     if (!p)
         return -ENOMEM;
     p->next = NULL;
-    p->held = ksrc_take(k->ks);
+    p->held = read_ksrc_take(k->ks);
     p->m = *m;
     if (h->last)
         h->last->next = p;
@@ -220,7 +222,7 @@ static int pull(struct read_engine *e, struct read_kafka *k, size_t part, int ti
 {
     struct kmsg m;
     char err[512], msg[5000];
-    int rc = ksrc_next_in(k->ks, part, &m, timeout_ms, err, sizeof err);
+    int rc = read_ksrc_next_in(k->ks, part, &m, timeout_ms, err, sizeof err);
     struct kpart *p = &k->parts[part];
     if (rc < 0) {
         snprintf(msg, sizeof msg, "%s: %s; reading stops", k->url, err);
@@ -235,9 +237,9 @@ static int pull(struct read_engine *e, struct read_kafka *k, size_t part, int ti
         } else if (!e->follow && !p->waiting_ns) {
             p->waiting_ns = now;
         } else if (!e->follow && now - p->waiting_ns > STALL_NS) {
-            struct ksrc_part kp;
-            ksrc_part(k->ks, part, &kp);
-            const char *why = ksrc_last_error(k->ks);
+            struct read_ksrc_part kp;
+            read_ksrc_part(k->ks, part, &kp);
+            const char *why = read_ksrc_last_error(k->ks);
             snprintf(msg, sizeof msg, "%s partition %d: nothing came for %llu s, up to offset %" PRId64
                      " of %" PRId64 " (%s); the rest of it is not read", k->url, (int)kp.id,
                      (unsigned long long)(STALL_NS / 1000000000ull), kp.next, kp.end, *why ? why : "no error said");
@@ -259,8 +261,8 @@ static void hub_times(struct read_kafka *k)
     for (size_t i = 0; i < k->nparts; i++) {
         if (part_ended(k, i))
             continue;
-        struct ksrc_part p;
-        ksrc_part(k->ks, i, &p);
+        struct read_ksrc_part p;
+        read_ksrc_part(k->ks, i, &p);
         all_seen &= k->parts[i].seen;
         uint64_t ns = p.last_ts_ms > 0 ? (uint64_t)p.last_ts_ms * 1000000ull : 0;
         if (ns < t)
@@ -271,9 +273,9 @@ static void hub_times(struct read_kafka *k)
     k->src.frames = all_seen;
 }
 
-/* Over PENDING_MAX: the host with the most waiting decodes a frame. 1 when
- * one did (or failed: rc), 0 when not over. */
-static int relieve(struct read_engine *e, struct read_kafka *k, int *rc)
+/* Over PENDING_MAX: the host with the most waiting is to decode a frame
+ * (out->step_first). 1 when over, 0 when not. */
+static int relieve(struct read_kafka *k, struct read_feed *out)
 {
     if (k->pending <= PENDING_MAX)
         return 0;
@@ -281,18 +283,16 @@ static int relieve(struct read_engine *e, struct read_kafka *k, int *rc)
     for (size_t i = 0; i < k->nhosts; i++)
         if (!most || k->hosts[i]->pending > most->pending)
             most = k->hosts[i];
-    int r = source_step(e, &most->src);
-    *rc = r < 0 ? r : 0;
+    out->step_first = &most->src;
     return 1;
 }
 
 /* The hub's feed: reads the partition furthest behind; it never has frames itself. */
-static int hub_feed(struct read_engine *e, struct source *s)
+static int hub_feed(struct read_engine *e, struct source *s, struct read_feed *out)
 {
     struct read_kafka *k = s->feed_ctx;
-    int rc = 0;
-    if (relieve(e, k, &rc))
-        return rc;
+    if (relieve(k, out))
+        return 0;
     size_t best = SIZE_MAX;
     int64_t best_ts = 0;
     for (size_t i = 0; i < k->nparts; i++) {
@@ -300,8 +300,8 @@ static int hub_feed(struct read_engine *e, struct source *s)
             k->parts[i].seen = 1;
             continue;
         }
-        struct ksrc_part p;
-        ksrc_part(k->ks, i, &p);
+        struct read_ksrc_part p;
+        read_ksrc_part(k->ks, i, &p);
         /* One not read yet first (following: each in turn). */
         int64_t ts = k->parts[i].seen ? p.last_ts_ms : -2;
         if (best == SIZE_MAX || ts < best_ts) {
@@ -312,28 +312,28 @@ static int hub_feed(struct read_engine *e, struct source *s)
     if (best == SIZE_MAX) {
         if (!e->follow) {
             s->done = 1;
-            /* Hosts its partitions passed by stopped with their files open: read to their ends now. */
+            /* Hosts its partitions passed by stopped with their files open:
+             * stepped once more, their feeds end their files. */
             for (size_t i = 0; i < k->nhosts; i++)
-                if (k->hosts[i]->src.done)
-                    source_close_file(e, &k->hosts[i]->src);
+                k->hosts[i]->src.done = 0;
         }
         hub_times(k);
         return 0;
     }
-    rc = pull(e, k, best, e->follow ? 0 : POLL_MS);
+    int rc = pull(e, k, best, e->follow ? 0 : POLL_MS);
     hub_times(k);
     return rc < 0 ? rc : 0;
 }
 
 /* ==== A host's frames ==== */
 
-/* Hands the reader of h the message p's frame (its context first when it
- * starts a run). 1, or -ENOMEM. */
-static int deliver(struct read_engine *e, struct khost *h, struct pend *p)
+/* Hands back the message p's frame for h's reader (its context first when
+ * it starts a run, and the run's file to open). 1. */
+static int deliver(struct khost *h, struct pend *p, struct read_feed *out)
 {
     struct read_kafka *k = h->k;
     struct kmsg *m = &p->m;
-    struct source *s = &h->src;
+    const struct source *s = &h->src;
     if (h->staged != p && (!s->rd || m->place == KMSG_START || h->file_seq != m->hdr.file_seq ||
                            h->file_created_ns != m->hdr.created_ns || h->file_pid != m->hdr.collector_pid)) {
         /* A run of its file starts: a reader as over a mirror's file, the context before the frame. */
@@ -341,8 +341,8 @@ static int deliver(struct read_engine *e, struct khost *h, struct pend *p)
         shlog_file_name(&m->hdr, name, sizeof name);
         snprintf(h->file.path, sizeof h->file.path, "%s/%s", k->topic, name);
         h->file.seq = m->hdr.file_seq;
-        if (source_open_frames(e, s, &h->file, &m->hdr) != 0)
-            return -ENOMEM;
+        out->hdr = &m->hdr;
+        out->file = &h->file;
         h->file_seq = m->hdr.file_seq;
         h->file_created_ns = m->hdr.created_ns;
         h->file_pid = m->hdr.collector_pid;
@@ -353,47 +353,52 @@ static int deliver(struct read_engine *e, struct khost *h, struct pend *p)
         if (m->ctx && m->file_off > SHLOG_FILE_HEADER_BYTES) {
             uint64_t at = m->file_off >= SHLOG_FILE_HEADER_BYTES + m->ctx_n ? m->file_off - m->ctx_n
                                                                              : SHLOG_FILE_HEADER_BYTES;
-            if (shlog_reader_push(s->rd, m->ctx, m->ctx_n, at) != 0)
-                return -ENOMEM;
+            out->bytes = m->ctx;
+            out->n = m->ctx_n;
+            out->off = at;
             if (m->place == KMSG_START)
                 k->bytes += m->ctx_n;
             h->staged = p;
             return 1;
         }
     }
-    if (shlog_reader_push(s->rd, m->frame, m->n, m->file_off) != 0)
-        return -ENOMEM;
+    out->bytes = m->frame;
+    out->n = m->n;
+    out->off = m->file_off;
     k->bytes += m->n;
     h->staged = NULL;
-    pend_free(k, h, p);
+    h->handed = p;
     return 1;
 }
 
-static int host_feed(struct read_engine *e, struct source *s)
+static int host_feed(struct read_engine *e, struct source *s, struct read_feed *out)
 {
     struct khost *h = s->feed_ctx;
     struct read_kafka *k = h->k;
+    if (h->handed) {
+        pend_free(k, h, h->handed);
+        h->handed = NULL;
+    }
     for (;;) {
         if (h->staged)
-            return deliver(e, h, h->staged);
+            return deliver(h, h->staged, out);
         if (h->first) {
             struct pend *p = h->first;
             h->first = p->next;
             if (!h->first)
                 h->last = NULL;
-            return deliver(e, h, p);
+            return deliver(h, p, out);
         }
-        int rc = 0;
-        if (relieve(e, k, &rc))
-            return rc;
+        if (relieve(k, out))
+            return 0;
         if (!e->follow && part_ended(k, h->part)) {
             /* Nothing more of it: its file is read to its end. */
-            source_close_file(e, s);
+            out->close = 1;
             s->done = 1;
             return 0;
         }
-        struct ksrc_part p;
-        ksrc_part(k->ks, h->part, &p);
+        struct read_ksrc_part p;
+        read_ksrc_part(k->ks, h->part, &p);
         if (!e->follow && p.last_ts_ms > 0 && (uint64_t)p.last_ts_ms * 1000000ull > s->max_ts + SHLOG_ORDER_WINDOW_NS) {
             /* Its partition went past its last records by more than the window with nothing of its own:
              * it logs no more for now, and no longer holds the others back (a message of its own
@@ -401,7 +406,7 @@ static int host_feed(struct read_engine *e, struct source *s)
             s->done = 1;
             return 0;
         }
-        rc = pull(e, k, h->part, e->follow ? 0 : POLL_MS);
+        int rc = pull(e, k, h->part, e->follow ? 0 : POLL_MS);
         if (rc < 0)
             return rc;
         if (rc == 0 && e->follow)
@@ -415,7 +420,7 @@ int read_kafka_open(struct read_engine *e, const char *url, uint64_t since_ns, i
                     char *err, size_t errcap)
 {
     struct read_kafka *k = calloc(1, sizeof *k);
-    if (!k || source_init(&k->src) != 0) {
+    if (!k || read_source_init(&k->src) != 0) {
         free(k);
         snprintf(err, errcap, "out of memory");
         return -ENOMEM;
@@ -431,11 +436,11 @@ int read_kafka_open(struct read_engine *e, const char *url, uint64_t since_ns, i
     k->from_end = from_end;
     const struct ksrc_options o = {.since_ns = since_ns, .from_end = from_end, .follow = e->follow,
                                    .per_partition = 1, .max_hosts = HOSTS_MAX};
-    if (ksrc_open(&k->ks, url, &o, err, errcap) != 0) {
+    if (read_ksrc_open(&k->ks, url, &o, err, errcap) != 0) {
         read_kafka_close(e, k);
         return -EHOSTUNREACH;
     }
-    k->nparts = ksrc_nparts(k->ks);
+    k->nparts = read_ksrc_nparts(k->ks);
     if (!(k->parts = calloc(k->nparts, sizeof *k->parts))) {
         snprintf(err, errcap, "out of memory");
         read_kafka_close(e, k);
@@ -476,7 +481,7 @@ void read_kafka_totals(const struct read_kafka *k, uint64_t *files, uint64_t *by
 {
     *files = k->files;
     *bytes = k->bytes;
-    *resent = ksrc_counts(k->ks)->resent;
+    *resent = read_ksrc_counts(k->ks)->resent;
 }
 
 /* ==== The sites alone ==== */
@@ -488,7 +493,7 @@ static int scan_frames(struct read_engine *e, struct shlog_reader *rd, const voi
 {
     if (shlog_reader_push(rd, bytes, n, off) != 0)
         return -ENOMEM;
-    return reader_each_site(e, rd, site, clientd);
+    return read_reader_each_site(e, rd, site, clientd);
 }
 
 int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
@@ -504,8 +509,8 @@ int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
         return -ENOMEM;
     }
     for (size_t i = 0; i < k->nparts; i++) {
-        struct ksrc_part p;
-        ksrc_part(k->ks, i, &p);
+        struct read_ksrc_part p;
+        read_ksrc_part(k->ks, i, &p);
         from[i] = (struct ksrc_start){p.id, p.first};
         to[i] = (struct ksrc_start){p.id, p.end};
     }
@@ -513,7 +518,7 @@ int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
                                    .max_hosts = HOSTS_MAX};
     struct ksrc *ks;
     char err[512];
-    int rc = ksrc_open(&ks, k->url, &o, err, sizeof err);
+    int rc = read_ksrc_open(&ks, k->url, &o, err, sizeof err);
     free(from);
     free(to);
     if (rc != 0)
@@ -521,8 +526,8 @@ int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
     struct kmsg m;
     uint64_t last = mono_ns();
     while (rc == 0) {
-        int got = ksrc_next(ks, &m, POLL_MS, err, sizeof err);
-        if (got < 0 || (got == 0 && (ksrc_done(ks) || mono_ns() - last > STALL_NS)))
+        int got = read_ksrc_next(ks, &m, POLL_MS, err, sizeof err);
+        if (got < 0 || (got == 0 && (read_ksrc_done(ks) || mono_ns() - last > STALL_NS)))
             break;
         if (got == 0)
             continue;
@@ -543,7 +548,7 @@ int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
             rc = scan_frames(e, rd, m.frame, m.n, m.file_off, site, clientd);
         shlog_reader_close(rd);
     }
-    ksrc_close(ks);
+    read_ksrc_close(ks);
     return rc == -ENOMEM ? rc : 0;
 }
 
@@ -553,23 +558,25 @@ void read_kafka_close(struct read_engine *e, struct read_kafka *k)
         return;
     for (size_t i = 0; i < k->nhosts; i++) {
         struct khost *h = k->hosts[i];
-        source_free(e, &h->src);
+        read_source_free(e, &h->src);
+        if (h->handed)
+            pend_free(k, h, h->handed);
         if (h->staged) {
-            ksrc_release(h->staged->held);
+            read_ksrc_release(h->staged->held);
             free(h->staged);
         }
         while (h->first) {
             struct pend *p = h->first;
             h->first = p->next;
-            ksrc_release(p->held);
+            read_ksrc_release(p->held);
             free(p);
         }
         free(h);
     }
     free(k->hosts);
-    hmap_clear(&k->by_name);
-    ksrc_close(k->ks);
-    source_free(e, &k->src);
+    read_hmap_clear(&k->by_name);
+    read_ksrc_close(k->ks);
+    read_source_free(e, &k->src);
     free(k->parts);
     free(k);
 }

@@ -297,7 +297,7 @@ static int entries_pushed(struct read_merge *m, struct dring *r)
     /* One frame may hold millions of records: past the merge's buffer, the
      * earliest go out now, in best-effort order. */
     if (merge_full(m) && m->srcs) {
-        int rc = merge_drain(m, 0);
+        int rc = read_merge_drain(m, 0);
         if (rc < 0)
             return rc;
     }
@@ -392,7 +392,7 @@ static int merge_exit(void *clientd, struct source *s, struct dproc *p, const st
     if (!(m->kinds & (1 << ENTRY_EXIT)))
         return 0;
     /* An exit marker is merged like a record. */
-    struct dring *r = exit_ring(m->engine, s, p);
+    struct dring *r = read_exit_ring(m->engine, s, p);
     if (!r)
         return -ENOMEM;
     struct entry_exit x = {ev->exit_records, ev->exit_lost, ev->exit_how};
@@ -407,7 +407,7 @@ static void merge_message(void *clientd, const char *msg, int note)
         m->sink->message(m->sink->ctx, msg, note);
 }
 
-struct read_consumer merge_consumer(struct read_merge *m)
+struct read_consumer read_merge_consumer(struct read_merge *m)
 {
     return (struct read_consumer){.clientd = m, .record = merge_record, .rows = merge_rows, .loss = merge_loss,
                                   .exit = merge_exit, .message = merge_message};
@@ -486,7 +486,7 @@ static uint64_t horizon(struct read_merge *m, struct source **blocking)
         next = r->live_next;
         /* Quiet stays quiet until its next record, which puts it back. */
         if (r->finished || s->frames - r->last_frame >= quiet_frames(s)) {
-            ring_unlive(m->engine, r);
+            read_ring_unlive(m->engine, r);
             continue;
         }
         if (s->done || r->q.count || r->backtrace || !r->has_last)
@@ -499,7 +499,7 @@ static uint64_t horizon(struct read_merge *m, struct source **blocking)
     return h;
 }
 
-int merge_drain(struct read_merge *m, int all)
+int read_merge_drain(struct read_merge *m, int all)
 {
     struct source *blocking = NULL;
     uint64_t h = all ? UINT64_MAX : horizon(m, &blocking);
@@ -541,7 +541,7 @@ int merge_drain(struct read_merge *m, int all)
     return 0;
 }
 
-void merge_init(struct read_merge *m, struct read_engine *e, const struct entry_sink *sink, uint64_t buffer_max)
+void read_merge_init(struct read_merge *m, struct read_engine *e, const struct entry_sink *sink, uint64_t buffer_max)
 {
     memset(m, 0, sizeof *m);
     m->engine = e;
@@ -550,7 +550,7 @@ void merge_init(struct read_merge *m, struct read_engine *e, const struct entry_
     m->buffer_max = buffer_max ? buffer_max : MERGE_BUFFER_DEFAULT;
 }
 
-void merge_begin(struct read_merge *m, struct source *srcs)
+void read_merge_begin(struct read_merge *m, struct source *srcs)
 {
     m->srcs = srcs;
     int several = srcs && srcs->next_src;
@@ -558,12 +558,12 @@ void merge_begin(struct read_merge *m, struct source *srcs)
         s->park = several;
 }
 
-int merge_step(struct read_merge *m)
+int read_merge_step(struct read_merge *m)
 {
     /* The sink took what it was handed: no entry of a closed file is held. */
     read_release_sites(m->engine, m->srcs);
     m->pause = 0;
-    int rc = merge_drain(m, 0);
+    int rc = read_merge_drain(m, 0);
     if (rc < 0)
         return rc;
     if (m->stop)
@@ -580,22 +580,22 @@ int merge_step(struct read_merge *m)
                 blocking = s;
     }
     if (!blocking) {
-        if ((rc = merge_drain(m, 1)) < 0)
+        if ((rc = read_merge_drain(m, 1)) < 0)
             return rc;
         return m->nheap != 0 && !m->stop;
     }
-    rc = source_step(m->engine, blocking);
+    rc = read_source_step(m->engine, blocking);
     return rc < 0 ? rc : 1;
 }
 
-void merge_end(struct read_merge *m)
+void read_merge_end(struct read_merge *m)
 {
     for (struct source *s = m->srcs; s; s = s->next_src)
         s->park = 0;
     m->srcs = NULL;
 }
 
-void merge_free(struct read_merge *m)
+void read_merge_free(struct read_merge *m)
 {
     for (struct dring *r = m->engine->all_rings; r; r = r->next_all) {
         for (struct chunk *c = r->q.first, *next; c; c = next) {

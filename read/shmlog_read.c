@@ -121,8 +121,8 @@ static void reader_free(struct shmlog_read *r)
     for (size_t i = 0; i < r->nkafka; i++)
         read_kafka_close(&r->engine, r->kafka[i]);
     free(r->kafka);
-    free_sources(&r->engine, r->srcs, r->nsrc);
-    merge_free(&r->merge);
+    read_free_sources(&r->engine, r->srcs, r->nsrc);
+    read_merge_free(&r->merge);
     read_engine_free(&r->engine);
     read_filter_free(&r->filter);
     free(r->inputs.v);
@@ -136,7 +136,7 @@ static void reader_free(struct shmlog_read *r)
         free(r->sources[i]);
     }
     free(r->sources);
-    hmap_clear(&r->source_of);
+    read_hmap_clear(&r->source_of);
     free(r);
 }
 
@@ -256,8 +256,8 @@ int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t 
     atomic_init(&r->refs, 1);
     render_memo_init(&r->memo, o.local_time);
     r->sink = (struct entry_sink){sink_entry, sink_message, r};
-    merge_init(&r->merge, &r->engine, &r->sink, o.merge_bytes);
-    struct read_consumer c = merge_consumer(&r->merge);
+    read_merge_init(&r->merge, &r->engine, &r->sink, o.merge_bytes);
+    struct read_consumer c = read_merge_consumer(&r->merge);
     if ((rc = set_filter(r, &o, err, errcap)) != 0 || (rc = read_engine_init(&r->engine, &r->filter, &c)) != 0 ||
         !(r->text = malloc(RENDER_LINE_MAX + 1))) {
         if (rc != -EINVAL)
@@ -289,7 +289,7 @@ int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t 
     }
     read_inputs_sort(&r->inputs);
     if (rc == 0)
-        rc = make_sources(&r->engine, &r->inputs, &r->srcs, &r->nsrc);
+        rc = read_make_sources(&r->engine, &r->inputs, &r->srcs, &r->nsrc);
     if (rc != 0) {
         fail(err, errcap, rc, "%s", rc == -ENOMEM ? "out of memory" : strerror(-rc));
         reader_free(r);
@@ -297,8 +297,8 @@ int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t 
     }
     struct source *first = r->nsrc ? r->srcs : NULL;
     for (size_t i = 0; i < r->nkafka; i++)
-        sources_append(&first, read_kafka_source(r->kafka[i]));
-    merge_begin(&r->merge, first);
+        read_sources_append(&first, read_kafka_source(r->kafka[i]));
+    read_merge_begin(&r->merge, first);
     *out = r;
     return 0;
 }
@@ -405,7 +405,7 @@ const struct entry *read_peek(struct shmlog_read *r)
         r->ready_off = r->ready_len = 0;
         if (r->ended || r->failed)
             return NULL;
-        int rc = merge_step(&r->merge);
+        int rc = read_merge_step(&r->merge);
         if (rc <= 0) {
             r->ended = 1;
             if (read_fail(r, rc))
@@ -579,7 +579,7 @@ static uint32_t source_index(struct shmlog_read *r, const struct entry *e)
 {
     const struct shm_copied_record *rec = entry_record(e);
     uint64_t k2 = e->site ? (uintptr_t)e->site : (1ull << 63) | rec->site;
-    void *v = hmap_get(&r->source_of, (uintptr_t)e->proc, k2);
+    void *v = read_hmap_get(&r->source_of, (uintptr_t)e->proc, k2);
     if (v)
         return (uint32_t)(uintptr_t)v;
     if (r->nsources == r->sources_cap) {
@@ -609,7 +609,7 @@ static uint32_t source_index(struct shmlog_read *r, const struct entry *e)
         s->pub.site = &s->site;
     }
     r->nsources++;
-    if (hmap_put(&r->source_of, (uintptr_t)e->proc, k2, (void *)(uintptr_t)(i + 1)) != 0)
+    if (read_hmap_put(&r->source_of, (uintptr_t)e->proc, k2, (void *)(uintptr_t)(i + 1)) != 0)
         return 0;
     return i + 1;
 }

@@ -96,7 +96,7 @@ struct site_map {
 enum field_put {
     FIELD_WORD, /* integers, pointers, floats: the value's low bytes, by one 8-byte store (the
                    bytes past the width are the next rows', written over by them, or the slack
-                   batch_begin leaves) */
+                   read_batch_begin leaves) */
     FIELD_F32_WIDE, /* an f32 argument in a column of f64 (a field that is an f64 elsewhere) */
     FIELD_BOOL,
     FIELD_TEXT,
@@ -198,15 +198,15 @@ static uint8_t field_col_type(unsigned arg_type)
 /* The wider of two column types of one kind (floats: f64 holds every f32). */
 static uint8_t wider(uint8_t a, uint8_t b)
 {
-    return col_width[a] >= col_width[b] ? a : b;
+    return read_col_width[a] >= read_col_width[b] ? a : b;
 }
 
 /* The column of field name (len bytes) with values of kind, or NULL. */
 static struct col_def *field_column(struct arrow_stream *s, const char *name, size_t len, uint8_t kind, uint64_t *probe)
 {
-    uint64_t h = text_hash(name, len);
+    uint64_t h = read_text_hash(name, len);
     for (*probe = 0;; (*probe)++) {
-        void *v = hmap_get(&s->field_col, h, (uint64_t)kind | *probe << 8 | (uint64_t)len << 32);
+        void *v = read_hmap_get(&s->field_col, h, (uint64_t)kind | *probe << 8 | (uint64_t)len << 32);
         if (!v)
             return NULL;
         struct col_def *c = &s->cols[(uintptr_t)v - 1];
@@ -231,8 +231,8 @@ static int origin_cmp(const struct field_origin *a, const struct field_origin *b
 /* Maps field name (len bytes) with values of kind to column index, at the probe field_column() found free. */
 static int field_col_put(struct arrow_stream *s, const char *name, size_t len, uint8_t kind, uint64_t probe, size_t index)
 {
-    return hmap_put(&s->field_col, text_hash(name, len), (uint64_t)kind | probe << 8 | (uint64_t)len << 32,
-                    (void *)(uintptr_t)(index + 1));
+    return read_hmap_put(&s->field_col, read_text_hash(name, len), (uint64_t)kind | probe << 8 | (uint64_t)len << 32,
+                         (void *)(uintptr_t)(index + 1));
 }
 
 /* A field of a site the scan found: its column, made or widened, and placed by the first site (origin_cmp()) that has
@@ -297,7 +297,7 @@ static int field_col_cmp(const void *x, const void *y)
 static int order_fields(struct arrow_stream *s)
 {
     qsort(s->cols + s->first_field, s->ncols - s->first_field, sizeof *s->cols, field_col_cmp);
-    hmap_clear(&s->field_col);
+    read_hmap_clear(&s->field_col);
     for (size_t i = s->first_field; i < s->ncols; i++) {
         struct col_def *c = &s->cols[i];
         size_t len = strlen(c->field);
@@ -452,7 +452,7 @@ static int export_schema(struct arrow_stream *s, struct ArrowSchema *out)
     for (size_t i = 0; i < n; i++) {
         const struct col_def *c = &s->cols[i];
         struct ArrowSchema *ch = &m->children[i];
-        *ch = (struct ArrowSchema){.format = col_format[c->type], .name = m->names[i],
+        *ch = (struct ArrowSchema){.format = read_col_format[c->type], .name = m->names[i],
                                    .flags = c->nullable ? ARROW_FLAG_NULLABLE : 0, .release = release_schema_part,
                                    .private_data = m};
         if (c->type == COL_DICT8 || c->type == COL_DICT16) {
@@ -535,7 +535,7 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
     size_t slot = (size_t)(((uintptr_t)d * 0x9E3779B97F4A7C15ull) >> 58); /* of SITE_RECENT (64) */
     if (s->recent[slot].site == d)
         return s->recent[slot].map;
-    struct site_map *m = hmap_get(&s->site_cols, (uintptr_t)d, 0);
+    struct site_map *m = read_hmap_get(&s->site_cols, (uintptr_t)d, 0);
     if (!m) {
         if (!(m = calloc(1, sizeof *m)))
             return NULL;
@@ -553,15 +553,15 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
                              : c->type == COL_BOOL                                    ? FIELD_BOOL
                              : c->type == COL_F64 && f[j].type == SHMLOG_ARG_F32 ? FIELD_F32_WIDE
                                                                                       : FIELD_WORD;
-            m->f[m->n].shift = (uint8_t)(col_width[c->type] == 8 ? 3 : col_width[c->type] == 4 ? 2
-                                         : col_width[c->type] == 2 ? 1 : 0);
+            m->f[m->n].shift = (uint8_t)(read_col_width[c->type] == 8 ? 3 : read_col_width[c->type] == 4 ? 2
+                                         : read_col_width[c->type] == 2 ? 1 : 0);
             m->f[m->n].arg = f[j].arg;
             m->f[m->n].whole = f[j].whole;
             m->f[m->n].field = (uint8_t)j;
             m->f[m->n].present = f[j].present;
             m->n++;
         }
-        if (hmap_put(&s->site_cols, (uintptr_t)d, 0, m) != 0) {
+        if (read_hmap_put(&s->site_cols, (uintptr_t)d, 0, m) != 0) {
             free(m);
             return NULL;
         }
@@ -761,7 +761,7 @@ static inline __attribute__((always_inline)) int put_message(struct arrow_stream
             *nargs = render_prepared_args(sr, rec, &b, args);
         if (!b.overflow || pass)
             break;
-        if (batch_chars(&s->batch, m, RENDER_LINE_MAX) != 0)
+        if (read_batch_chars(&s->batch, m, RENDER_LINE_MAX) != 0)
             return -ENOMEM;
     }
     fill_offsets(m, row);
@@ -930,7 +930,7 @@ static int level_dict(struct arrow_stream *s, struct dict *d)
 {
     unsigned n = s->max_level >= 6 ? 8 : 6;
     for (unsigned i = 0; i < n; i++)
-        if (dict_text(d, level_names[i], strlen(level_names[i])) < 0)
+        if (read_dict_text(d, level_names[i], strlen(level_names[i])) < 0)
             return -ENOMEM;
     return 0;
 }
@@ -962,8 +962,8 @@ static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
     s->batch.cap = s->opt.batch_rows;
     s->batches++;
     s->max_level = 0;
-    if ((rc = batch_begin(&s->batch)) != 0) {
-        batch_free(&s->batch);
+    if ((rc = read_batch_begin(&s->batch)) != 0) {
+        read_batch_free(&s->batch);
         return stream_fail(s, rc, "a batch");
     }
     if (s->records) {
@@ -986,7 +986,7 @@ static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
         }
         if (r->ended || r->failed)
             break;
-        if ((rc = merge_step(&r->merge)) <= 0) {
+        if ((rc = read_merge_step(&r->merge)) <= 0) {
             r->ended = 1;
             if (rc < 0)
                 break;
@@ -995,18 +995,18 @@ static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
     r->merge.sink = &r->sink;
     if (rc < 0 || r->failed) {
         read_fail(r, rc);
-        batch_free(&s->batch);
+        read_batch_free(&s->batch);
         return stream_fail(s, r->failed, "reading");
     }
     if (s->batch.rows == 0) {
         s->ended = 1;
-        batch_free(&s->batch);
+        read_batch_free(&s->batch);
         out->release = NULL;
         return 0;
     }
     if ((s->records && (rc = level_dict(s, &s->batch.buf[R_LEVEL].dict)) != 0) ||
-        (rc = batch_export(&s->batch, out)) != 0) {
-        batch_free(&s->batch);
+        (rc = read_batch_export(&s->batch, out)) != 0) {
+        read_batch_free(&s->batch);
         return stream_fail(s, rc, "a batch");
     }
     return 0;
@@ -1021,8 +1021,8 @@ static const char *stream_get_last_error(struct ArrowArrayStream *st)
 static void stream_release(struct ArrowArrayStream *st)
 {
     struct arrow_stream *s = st->private_data;
-    batch_free(&s->batch);
-    pool_close(s->batch.pool);
+    read_batch_free(&s->batch);
+    read_pool_close(s->batch.pool);
     free(s->batch.buf);
     for (size_t i = 0; i < s->ncols; i++) {
         free(s->cols[i].name);
@@ -1030,10 +1030,10 @@ static void stream_release(struct ArrowArrayStream *st)
         free(s->cols[i].origin.text);
     }
     free(s->cols);
-    hmap_clear(&s->field_col);
+    read_hmap_clear(&s->field_col);
     for (size_t i = 0; i < s->site_cols.cap; i++)
         free(s->site_cols.slots[i].v);
-    hmap_clear(&s->site_cols);
+    read_hmap_clear(&s->site_cols);
     s->r->streaming = 0;
     read_unref(s->r);
     free(s);
@@ -1076,11 +1076,11 @@ int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_opti
         return -EBUSY;
     }
     struct arrow_stream *s = calloc(1, sizeof *s);
-    struct pool *pool = pool_new();
+    struct pool *pool = read_pool_new();
     if (!s || !pool) {
         free(s);
         if (pool)
-            pool_close(pool);
+            read_pool_close(pool);
         if (errcap)
             snprintf(err, errcap, "out of memory");
         return -ENOMEM;

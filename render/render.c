@@ -13,9 +13,9 @@ static int prepared_args(const struct render_site *sr, const struct shm_copied_r
     if (!sr->known || !sr->shaped)
         return -1;
     if (rec->flags & SHM_REC_VALUES)
-        return decode_args_values(sr, rec, args);
+        return render_decode_args_values(sr, rec, args);
     size_t payload_len = rec->payload_len < sizeof rec->payload ? rec->payload_len : sizeof rec->payload;
-    return decode_args_shaped(&sr->shape, sr->arg_types, rec->payload, payload_len, args);
+    return render_decode_args_shaped(&sr->shape, sr->arg_types, rec->payload, payload_len, args);
 }
 
 int render_prepared(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,
@@ -30,14 +30,14 @@ int render_prepared_thread(const struct render_site *sr, const struct shm_copied
     struct render_arg args[SHMLOG_MAX_ARGS];
     int nargs = prepared_args(sr, rec, args);
     if (!json)
-        return text_record(sr, rec, cpu, ts_ns, thread, args, nargs, out);
-    return json_record(sr, rec, cpu, ts_ns, thread, args, nargs, out);
+        return render_text_record(sr, rec, cpu, ts_ns, thread, args, nargs, out);
+    return render_json_record(sr, rec, cpu, ts_ns, thread, args, nargs, out);
 }
 
 int render_prepared_msg_of(const struct render_site *sr, const struct shm_copied_record *rec,
                            const struct render_arg *args, int nargs, struct render_buf *out)
 {
-    put_prepared_msg(sr, rec, args, nargs, out, ESC_NONE, NULL); /* an unknown site's nargs is not looked at */
+    render_put_prepared_msg(sr, rec, args, nargs, out, ESC_NONE, NULL); /* an unknown site's nargs is not looked at */
     return out->overflow ? -ENOBUFS : 0;
 }
 
@@ -58,7 +58,7 @@ int render_prepared_args(const struct render_site *sr, const struct shm_copied_r
 {
     int nargs = prepared_args(sr, rec, args);
     if (msg)
-        put_prepared_msg(sr, rec, args, nargs, msg, ESC_NONE, NULL);
+        render_put_prepared_msg(sr, rec, args, nargs, msg, ESC_NONE, NULL);
     return sr->known ? nargs : 0;
 }
 
@@ -69,7 +69,7 @@ const struct render_arg *render_field_value(const struct render_site *sr, const 
     const struct prep_field *f = &sr->fields[fl->field];
     if (fl->arg != f->arg)
         return &args[fl->arg]; /* a struct's member, whole */
-    return field_value(args, f->arg, f->prec, f->prec_arg, cut);
+    return render_field_arg(args, f->arg, f->prec, f->prec_arg, cut);
 }
 
 int render_prepared_fields(const struct render_site *sr, const struct shm_copied_record *rec,
@@ -118,14 +118,14 @@ int render_exit(const struct render_input *in, uint64_t records, uint64_t lost, 
 {
     how = how < 3 ? how : 0;
     if (!json)
-        return text_exit(in, records, lost, how, out);
-    return json_exit(in, records, lost, how, out);
+        return render_text_exit(in, records, lost, how, out);
+    return render_json_exit(in, records, lost, how, out);
 }
 
 int render_loss(const struct render_input *in, const struct shm_loss *loss, int json,
                        struct render_buf *out)
 {
     if (!json)
-        return text_loss(in, loss, out);
-    return json_loss(in, loss, out);
+        return render_text_loss(in, loss, out);
+    return render_json_loss(in, loss, out);
 }

@@ -40,14 +40,14 @@ static uint64_t load_le(const uint8_t *p, unsigned width)
     }
 }
 
-/* decode_args_typed once the shape of its types is known: one switch per
+/* render_decode_args_typed once the shape of its types is known: one switch per
  * argument, each case loading its own width where the arguments before it
  * end. The payload is measured in the same walk, as shmlog_args_measure
  * does, a stretch at a time: each string's length says how far the bytes up
  * to the next string's header (or the end) must reach, checked before any of
  * them is read. */
-int decode_args_shaped(const struct shmlog_args_shape *sh, const uint8_t *types, const uint8_t *payload,
-                       size_t payload_len, struct render_arg args[SHMLOG_MAX_ARGS])
+int render_decode_args_shaped(const struct shmlog_args_shape *sh, const uint8_t *types, const uint8_t *payload,
+                              size_t payload_len, struct render_arg args[SHMLOG_MAX_ARGS])
 {
     size_t len = payload_len < SHMLOG_MAX_PAYLOAD ? payload_len : SHMLOG_MAX_PAYLOAD;
     if ((size_t)(sh->nstr ? sh->fixed_before[0] + SHMLOG_STR_HEADER_BYTES : sh->fixed_after) > len)
@@ -114,13 +114,13 @@ int decode_args_shaped(const struct shmlog_args_shape *sh, const uint8_t *types,
     return (int)nargs;
 }
 
-int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
-                      struct render_arg args[SHMLOG_MAX_ARGS])
+int render_decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
+                             struct render_arg args[SHMLOG_MAX_ARGS])
 {
     struct shmlog_args_shape sh;
     if (shmlog_args_shape_init(&sh, nargs, types) != 0)
         return -1;
-    return decode_args_shaped(&sh, types, payload, payload_len, args);
+    return render_decode_args_shaped(&sh, types, payload, payload_len, args);
 }
 
 int render_decode_args(const struct shm_site *site, const uint8_t *payload, size_t payload_len,
@@ -128,11 +128,11 @@ int render_decode_args(const struct shm_site *site, const uint8_t *payload, size
 {
     if (!site)
         return -1;
-    return decode_args_typed(site->nargs, site->arg_types, payload, payload_len, args);
+    return render_decode_args_typed(site->nargs, site->arg_types, payload, payload_len, args);
 }
 
-int decode_args_values(const struct render_site *sr, const struct shm_copied_record *rec,
-                       struct render_arg args[SHMLOG_MAX_ARGS])
+int render_decode_args_values(const struct render_site *sr, const struct shm_copied_record *rec,
+                              struct render_arg args[SHMLOG_MAX_ARGS])
 {
     unsigned n = sr->nargs;
     if (shm_rec_nvalues(rec) != n)

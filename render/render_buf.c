@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-const char digit_pairs[201] =
+const char render_digit_pairs[201] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
@@ -44,7 +44,7 @@ void render_buf_i64(struct render_buf *b, int64_t v)
 }
 
 /* Appends v zero-padded to exactly ndigits digits (v < 10^ndigits). */
-void buf_u64_padded(struct render_buf *b, uint64_t v, int ndigits)
+void render_buf_u64_padded(struct render_buf *b, uint64_t v, int ndigits)
 {
     char tmp[24];
     char *end = tmp + sizeof tmp;
@@ -54,7 +54,7 @@ void buf_u64_padded(struct render_buf *b, uint64_t v, int ndigits)
     render_buf_put(b, p, (size_t)(end - p));
 }
 
-void buf_u128(struct render_buf *b, u128 v)
+void render_buf_u128(struct render_buf *b, u128 v)
 {
     static const uint64_t ten19 = 10000000000000000000ULL;
     if (v <= UINT64_MAX) {
@@ -63,21 +63,21 @@ void buf_u128(struct render_buf *b, u128 v)
     }
     /* v < 2^128 so v / 10^19 < 2^64: two pieces suffice. */
     render_buf_u64(b, (uint64_t)(v / ten19));
-    buf_u64_padded(b, (uint64_t)(v % ten19), 19);
+    render_buf_u64_padded(b, (uint64_t)(v % ten19), 19);
 }
 
-void buf_hex64(struct render_buf *b, uint64_t v)
+void render_buf_hex64(struct render_buf *b, uint64_t v)
 {
     char tmp[16];
     render_buf_put(b, tmp, (size_t)(hex_at(tmp, v, 0) - tmp));
 }
 
-const uint64_t pow10_u64[20] = {
+const uint64_t render_pow10_u64[20] = {
     1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
     1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
     100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
     1000000000000000000ULL, 10000000000000000000ULL,
 };
 
-const double pow10_dbl[20] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
+const double render_pow10_dbl[20] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
                                      1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19};

@@ -68,11 +68,11 @@ void render_utf8_repair(struct render_buf *out, const void *src, size_t n)
 /* Bytes carried as they are: printable ASCII. JSON strings also escape the
  * quote and the backslash. */
 #define PLAIN_ROW(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
-const uint8_t text_plain[256] = {
+const uint8_t render_text_plain[256] = {
     PLAIN_ROW(0), PLAIN_ROW(0), PLAIN_ROW(1), PLAIN_ROW(1), PLAIN_ROW(1), PLAIN_ROW(1), PLAIN_ROW(1),
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x7f */
 };
-const uint8_t json_plain[256] = {
+const uint8_t render_json_plain[256] = {
     PLAIN_ROW(0), PLAIN_ROW(0),
     1, 1, 0 /* " */, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     PLAIN_ROW(1), PLAIN_ROW(1),
@@ -83,12 +83,12 @@ const uint8_t json_plain[256] = {
 #undef PLAIN_ROW
 
 /* JSON string contents (no quotes) for any bytes. */
-void json_escape_body(struct render_buf *out, const uint8_t *s, size_t n)
+void render_json_escape_body(struct render_buf *out, const uint8_t *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i = 0;
     while (i < n) {
-        size_t run = plain_run(s, i, n, json_plain);
+        size_t run = plain_run(s, i, n, render_json_plain);
         render_buf_put(out, s + i, run - i);
         i = run;
         if (i >= n)
@@ -126,19 +126,19 @@ void json_escape_body(struct render_buf *out, const uint8_t *s, size_t n)
 void render_json_string(struct render_buf *out, const void *s, size_t n)
 {
     render_buf_putc(out, '"');
-    json_escape_body(out, (const uint8_t *)s, n);
+    render_json_escape_body(out, (const uint8_t *)s, n);
     render_buf_putc(out, '"');
 }
 
 /* Text lines: control bytes and invalid UTF-8 become visible escapes, so a
  * hostile message cannot break lines or drive the terminal. */
-void put_text_escaped(struct render_buf *out, const void *src, size_t n)
+void render_put_text_escaped(struct render_buf *out, const void *src, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const uint8_t *s = (const uint8_t *)src;
     size_t i = 0;
     while (i < n) {
-        size_t run = plain_run(s, i, n, text_plain);
+        size_t run = plain_run(s, i, n, render_text_plain);
         render_buf_put(out, s + i, run - i);
         i = run;
         if (i >= n)

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int fixed_round_exact(double a, int prec, u128 *q)
+int render_fixed_round_exact(double a, int prec, u128 *q)
 {
     uint64_t bits;
     memcpy(&bits, &a, sizeof bits);
@@ -34,13 +34,13 @@ int fixed_round_exact(double a, int prec, u128 *q)
         if (e > 74) /* m << e must stay below 2^127 */
             return -1;
         u128 whole = (u128)m << e;
-        if (whole > ~(u128)0 / pow10_u64[prec])
+        if (whole > ~(u128)0 / render_pow10_u64[prec])
             return -1;
-        *q = whole * pow10_u64[prec];
+        *q = whole * render_pow10_u64[prec];
         return 0;
     }
     unsigned shift = (unsigned)-e;
-    u128 n = (u128)m * pow10_u64[prec]; /* < 2^53 * 10^19 < 2^117 */
+    u128 n = (u128)m * render_pow10_u64[prec]; /* < 2^53 * 10^19 < 2^117 */
     if (shift >= 118) {                 /* n < 2^117 <= half: rounds to zero */
         *q = 0;
         return 0;
@@ -56,9 +56,9 @@ int fixed_round_exact(double a, int prec, u128 *q)
 
 /* put_fixed for 128-bit values and for a buffer near its end (where what
  * does not fit is cut). */
-void put_fixed_cut(struct render_buf *out, u128 q, int prec, int dot_always)
+void render_put_fixed_cut(struct render_buf *out, u128 q, int prec, int dot_always)
 {
-    uint64_t scale = pow10_u64[prec];
+    uint64_t scale = render_pow10_u64[prec];
     if (q <= UINT64_MAX) {
         char tmp[24];
         char *end = tmp + sizeof tmp;
@@ -71,11 +71,11 @@ void put_fixed_cut(struct render_buf *out, u128 q, int prec, int dot_always)
         render_buf_put(out, end - prec, (size_t)prec);
         return;
     }
-    buf_u128(out, q / scale);
+    render_buf_u128(out, q / scale);
     if (prec > 0 || dot_always)
         render_buf_putc(out, '.');
     if (prec > 0)
-        buf_u64_padded(out, (uint64_t)(q % scale), prec);
+        render_buf_u64_padded(out, (uint64_t)(q % scale), prec);
 }
 
 struct shortest_try {
@@ -104,7 +104,7 @@ static int candidate_reads_back(const struct shortest_try *t, int p, u128 q)
     if (q <= (1ULL << 53)) {
         /* q and 10^p are exact doubles: one correctly rounded division,
          * cheaper than the integers below. */
-        double back = (double)(uint64_t)q / pow10_dbl[p];
+        double back = (double)(uint64_t)q / render_pow10_dbl[p];
         return t->is_f32 ? (float)back == (float)t->a : back == t->a;
     }
     if (t->is_f32 || t->shift <= 0 || t->shift > 116)
@@ -112,7 +112,7 @@ static int candidate_reads_back(const struct shortest_try *t, int p, u128 q)
     /* In integers: |q / 10^p - m / 2^shift| < half an ulp (1 / 2^(shift+1)),
      * scaled by 2^(shift+2) * 10^p; a tie reads back as a when m is even.
      * Below a power of two the interval is half as wide. All < 2^120. */
-    u128 scale = pow10_u64[p];
+    u128 scale = render_pow10_u64[p];
     u128 cand = q << t->shift, exact = (u128)t->m * scale;
     int below = cand < exact;
     u128 dist = 4 * (below ? exact - cand : cand - exact), half = 2 * scale;
@@ -193,7 +193,7 @@ static int shortest_above(const struct shortest_try *t, int lo, int int_digits, 
 /* Shortest decimal of a finite double that reads back as the same double (or,
  * is_f32, whose double narrows back to the same float). Always has a '.' or an
  * exponent, so a JSON reader keeps it a float. */
-void put_shortest_double(struct render_buf *out, double v, int is_f32)
+void render_put_shortest_double(struct render_buf *out, double v, int is_f32)
 {
     double a = fabs(v);
     if (signbit(v))
@@ -244,13 +244,13 @@ void put_shortest_double(struct render_buf *out, double v, int is_f32)
 /* The shortest round-trip form of a finite double whose fixed rendering
  * with p digits was q: from there it only needs to look shorter. shown
  * (or NULL): that rendering as text, sign included, shown_len bytes. */
-void put_shortest_from(struct render_buf *out, double v, u128 q, int p, const char *shown, size_t shown_len)
+void render_put_shortest_from(struct render_buf *out, double v, u128 q, int p, const char *shown, size_t shown_len)
 {
     struct shortest_try t;
     double a = fabs(v);
     shortest_init(&t, a, 0);
     if (a == 0 || q > UINT64_MAX) {
-        put_shortest_double(out, v, 0);
+        render_put_shortest_double(out, v, 0);
         return;
     }
     int r = candidate_reads_back(&t, p, q);
@@ -258,7 +258,7 @@ void put_shortest_from(struct render_buf *out, double v, u128 q, int p, const ch
         /* Longer than p digits (a computed value): search from p + 1. */
         int found = r < 0 ? -1 : shortest_above(&t, p + 1, q ? (int)u64_ndigits((uint64_t)q) - p : -p, &q);
         if (found < 0) {
-            put_shortest_double(out, v, 0);
+            render_put_shortest_double(out, v, 0);
             return;
         }
         if (signbit(v))
@@ -287,7 +287,7 @@ void put_shortest_from(struct render_buf *out, double v, u128 q, int p, const ch
      * away: none can share a's rounding interval, one ulp wide, when the ulp
      * (2^-shift) is smaller than that. */
     u128 shorter;
-    int ulp_below = t.shift >= 64 || (t.shift > 0 && pow10_u64[p] < (1ULL << t.shift));
+    int ulp_below = t.shift >= 64 || (t.shift > 0 && render_pow10_u64[p] < (1ULL << t.shift));
     if (ulp_below && shown) {
         /* The message's digits without the zeros just stripped. */
         render_buf_put(out, shown, shown_len - (size_t)(shown_p - p));
@@ -308,7 +308,7 @@ void put_shortest_from(struct render_buf *out, double v, u128 q, int p, const ch
         render_buf_putc(out, '0');
 }
 
-size_t fmt_shortest_double(char *out, double v, int is_f32)
+size_t render_fmt_shortest_double(char *out, double v, int is_f32)
 {
     size_t n = 0;
     if (signbit(v))

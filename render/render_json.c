@@ -13,7 +13,7 @@ void render_json_double(struct render_buf *out, double v, int is_f32)
     if (!isfinite(v))
         render_buf_puts(out, "null");
     else
-        put_shortest_double(out, v, is_f32);
+        render_put_shortest_double(out, v, is_f32);
 }
 
 void render_json_arg(struct render_buf *out, const struct render_arg *a)
@@ -33,7 +33,7 @@ void render_json_arg(struct render_buf *out, const struct render_arg *a)
         break;
     case SHMLOG_ARG_PTR:
         render_buf_puts(out, "\"0x");
-        buf_hex64(out, a->v.u);
+        render_buf_hex64(out, a->v.u);
         render_buf_putc(out, '"');
         break;
     case SHMLOG_ARG_STR:
@@ -47,7 +47,7 @@ void render_json_arg(struct render_buf *out, const struct render_arg *a)
 
 /* "name": of field i; a repeated name gets its argument's position as a
  * suffix, so no value hides behind a duplicate key. */
-void put_field_key(struct render_buf *out, const struct field_refs *f, int i)
+void render_put_field_key(struct render_buf *out, const struct field_refs *f, int i)
 {
     const struct field_ref *r = &f->v[i];
     int duplicate = 0;
@@ -69,9 +69,9 @@ static void emit_fields(struct render_buf *out, const struct field_refs *f, cons
     for (int i = 0; i < f->n; i++) {
         if (i)
             render_buf_putc(out, ',');
-        put_field_key(out, f, i);
+        render_put_field_key(out, f, i);
         struct render_arg cut;
-        render_json_arg(out, field_value(args, f->v[i].arg, f->v[i].prec, f->v[i].prec_arg, &cut));
+        render_json_arg(out, render_field_arg(args, f->v[i].arg, f->v[i].prec, f->v[i].prec_arg, &cut));
     }
     render_buf_putc(out, '}');
 }
@@ -86,10 +86,10 @@ void render_json_fields(const char *fmt, const struct render_arg *args, int narg
     enum item_kind kind;
 
     fields.n = 0;
-    walk_init(&w, fmt, nargs);
-    while ((kind = walk_next(&w, &sp, &text, &len)) != ITEM_END)
+    render_walk_init(&w, fmt, nargs);
+    while ((kind = render_walk_next(&w, &sp, &text, &len)) != ITEM_END)
         if (kind == ITEM_SPEC)
-            note_field(&fields, &sp);
+            render_note_field(&fields, &sp);
     emit_fields(out, &fields, args);
 }
 
@@ -113,7 +113,7 @@ static void json_time_pieces(struct render_memo *m, uint64_t sec)
     int32_t off = render_zone_offset(m, sec);
     memcpy(m->json_middle, ",\"time\":\"", 9);
     char civil[19];
-    memcpy(m->json_middle + 9, civil_second(m, sec + (uint64_t)(int64_t)off, civil), 19);
+    memcpy(m->json_middle + 9, render_civil_second(m, sec + (uint64_t)(int64_t)off, civil), 19);
     m->json_middle[28] = '.';
     m->json_tail_len = (unsigned)render_zone_suffix(m, off, m->json_tail);
     m->json_tail[m->json_tail_len++] = '"';
@@ -172,11 +172,11 @@ void render_instance_hex(char out[33], const uint8_t *instance)
     out[any ? 32 : 0] = '\0';
 }
 
-void put_json_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id,
-                   const char *host, const char *app, uint32_t pid, const char *instance)
+void render_put_json_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id,
+                          const char *host, const char *app, uint32_t pid, const char *instance)
 {
     render_buf_puts(out, ",\"level\":\"");
-    put_level_text(out, level, 0);
+    render_put_level_text(out, level, 0);
     render_buf_puts(out, "\",\"category\":\"");
     if (category) {
         render_buf_puts(out, category);
@@ -195,19 +195,19 @@ void put_json_head(struct render_buf *out, unsigned level, const char *category,
 }
 
 /* ",\"site\":\"file:line\",\"func\":\"f\",\"msg\":\"" (func when the site names one) */
-void put_json_site(struct render_buf *out, const char *file, uint32_t line, const char *func, int known)
+void render_put_json_site(struct render_buf *out, const char *file, uint32_t line, const char *func, int known)
 {
     if (!known) {
         render_buf_puts(out, ",\"site\":null,\"msg\":\"");
         return;
     }
     render_buf_puts(out, ",\"site\":\"");
-    json_escape_body(out, (const uint8_t *)file, strlen(file));
+    render_json_escape_body(out, (const uint8_t *)file, strlen(file));
     render_buf_putc(out, ':');
     render_buf_u64(out, line);
     if (func && *func) {
         render_buf_puts(out, "\",\"func\":\"");
-        json_escape_body(out, (const uint8_t *)func, strlen(func));
+        render_json_escape_body(out, (const uint8_t *)func, strlen(func));
     }
     render_buf_puts(out, "\",\"msg\":\"");
 }
@@ -258,8 +258,8 @@ static void put_tid_cpu(struct render_buf *out, uint32_t tid, uint32_t cpu)
     }
     render_buf_put(out, m->tid_cpu_text, m->tid_cpu_len);
 }
-int json_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns, const char *thread,
-                const struct render_arg *args, int nargs, struct render_buf *out)
+int render_json_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
+                       const char *thread, const struct render_arg *args, int nargs, struct render_buf *out)
 {
     int truncated = (rec->flags & SHMLOG_REC_TRUNCATED) != 0;
     /* A record repeats its site's level and category; one that differs
@@ -268,8 +268,8 @@ int json_record(const struct render_site *sr, const struct shm_copied_record *re
 
     put_json_time(out, ts_ns);
     if (own_head)
-        put_json_head(out, rec->level, shm_categories_name(sr->cats, rec->category), rec->category, sr->host, sr->app,
-                      sr->pid, sr->instance);
+        render_put_json_head(out, rec->level, shm_categories_name(sr->cats, rec->category), rec->category, sr->host,
+                             sr->app, sr->pid, sr->instance);
     else
         put_piece(out, sr->json_head, sr->json_head_len);
     put_tid_cpu(out, rec->tid, cpu);
@@ -283,7 +283,7 @@ int json_record(const struct render_site *sr, const struct shm_copied_record *re
     struct arg_memo memo[SHMLOG_MAX_ARGS];
     for (int i = 0; i < sr->nfields; i++)
         memo[sr->fields[i].arg].kind = MEMO_NONE;
-    put_prepared_msg(sr, rec, args, nargs, out, ESC_JSON, sr->nfields ? memo : NULL);
+    render_put_prepared_msg(sr, rec, args, nargs, out, ESC_JSON, sr->nfields ? memo : NULL);
     render_buf_put(out, "\",\"fields\":{", 12);
     if (nargs >= 0) {
         for (int i = 0; i < sr->nfields; i++) {
@@ -309,11 +309,11 @@ int json_record(const struct render_site *sr, const struct shm_copied_record *re
                 render_buf_putc(out, '"');
                 break;
             case MEMO_FIXED:
-                put_shortest_from(out, args[f->arg].v.f, m->q, m->prec, out->data + m->off, m->len);
+                render_put_shortest_from(out, args[f->arg].v.f, m->q, m->prec, out->data + m->off, m->len);
                 break;
             default: {
                 struct render_arg cut;
-                render_json_arg(out, field_value(args, f->arg, f->prec, f->prec_arg, &cut));
+                render_json_arg(out, render_field_arg(args, f->arg, f->prec, f->prec_arg, &cut));
                 break;
             }
             }
@@ -352,8 +352,8 @@ static void put_json_origin(struct render_buf *out, const struct render_input *i
 }
 
 /* how: 0..2, as render_exit() has checked it. */
-int json_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
-              struct render_buf *out)
+int render_json_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
+                     struct render_buf *out)
 {
     static const char *const key[3] = {NULL, "shutdown", "died"};
     put_json_origin(out, in);
@@ -370,7 +370,7 @@ int json_exit(const struct render_input *in, uint64_t records, uint64_t lost, un
     return out->overflow ? -ENOBUFS : 0;
 }
 
-int json_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out)
+int render_json_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out)
 {
     const char *reason = shm_loss_reason_name(loss->reason);
     put_json_origin(out, in);

@@ -9,14 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-void walk_init(struct fmt_walk *w, const char *fmt, int nargs)
+void render_walk_init(struct fmt_walk *w, const char *fmt, int nargs)
 {
     w->p = w->lit_begin = fmt ? fmt : "";
     w->next_arg = 0;
     w->nargs = nargs < 0 ? 0 : nargs;
 }
 
-int takes_value(char conv)
+int render_takes_value(char conv)
 {
     switch (conv) {
     case 'd': case 'i': case 'u': case 'o': case 'x': case 'X': case 'c': case 's': case 'p':
@@ -162,12 +162,12 @@ static void parse_spec(struct fmt_walk *w, struct fmt_spec *sp)
         sp->width_arg = take_arg(w);
     if (prec_star)
         sp->prec_arg = take_arg(w);
-    if (takes_value(sp->conv))
+    if (render_takes_value(sp->conv))
         sp->value_arg = take_arg(w);
 }
 
 /* Next literal run (text, len) or spec. */
-enum item_kind walk_next(struct fmt_walk *w, struct fmt_spec *sp, const char **text, size_t *len)
+enum item_kind render_walk_next(struct fmt_walk *w, struct fmt_spec *sp, const char **text, size_t *len)
 {
     if (*w->p == '\0')
         return ITEM_END;
@@ -193,7 +193,7 @@ static const uint8_t name_chars[256] = {
     ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
 };
 
-void note_field(struct field_refs *f, const struct fmt_spec *sp)
+void render_note_field(struct field_refs *f, const struct fmt_spec *sp)
 {
     /* Each noted spec took a value argument, so at most SHMLOG_MAX_ARGS. */
     if (sp->value_arg < 0 || sp->conv == 'n' || f->n >= (int)SHMLOG_MAX_ARGS)
@@ -214,8 +214,8 @@ void note_field(struct field_refs *f, const struct fmt_spec *sp)
     f->n++;
 }
 
-const struct render_arg *field_value(const struct render_arg *args, int arg, int prec, int prec_arg,
-                                     struct render_arg *cut)
+const struct render_arg *render_field_arg(const struct render_arg *args, int arg, int prec, int prec_arg,
+                                          struct render_arg *cut)
 {
     const struct render_arg *a = &args[arg];
     if (a->type != SHMLOG_ARG_STR)
@@ -233,7 +233,7 @@ const struct render_arg *field_value(const struct render_arg *args, int arg, int
     return cut;
 }
 
-int enum_name_of(const char *names, int64_t v, const char **name, size_t *len)
+int render_enum_name_of(const char *names, int64_t v, const char **name, size_t *len)
 {
     const char *p = names;
     while (*p && *p != ';') {

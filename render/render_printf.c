@@ -6,7 +6,7 @@
  * with precision <= 19, exactly) or handed to snprintf as a spec we build from
  * validated parts, with exactly one double. The message of a record comes
  * from a format walked now (render_msg) or from a site's prepared items
- * (put_prepared_msg, the fast paths render_site.c chose).
+ * (render_put_prepared_msg, the fast paths render_site.c chose).
  */
 #include "render_private.h"
 
@@ -35,7 +35,7 @@ static void put_padded(struct render_buf *out, const struct fmt_spec *sp, int wi
 
 /* d i u o x X and non-null p. value: the argument's 64 bits, already cut to
  * the conversion's width and extended by its signedness. */
-void format_integer(struct render_buf *out, const struct fmt_spec *sp, int width, int prec,
+void render_format_integer(struct render_buf *out, const struct fmt_spec *sp, int width, int prec,
                            uint64_t value, int is_signed, char conv)
 {
     static const char lower[] = "0123456789abcdef";
@@ -94,7 +94,7 @@ void format_integer(struct render_buf *out, const struct fmt_spec *sp, int width
     put_padded(out, sp, width, prefix, prefix_len, zeros, p, ndigits, (sp->flags & FL_ZERO) && prec < 0);
 }
 
-uint64_t cut_to_length(uint64_t v, enum fmt_length length, int is_signed)
+uint64_t render_cut_to_length(uint64_t v, enum fmt_length length, int is_signed)
 {
     unsigned bits;
     switch (length) {
@@ -233,7 +233,7 @@ static size_t put_fmt_value(char *text, const struct render_arg *a)
         memcpy(text, a->v.u ? "true" : "false", 5);
         return a->v.u ? 4 : 5;
     case SHMLOG_ARG_F32: case SHMLOG_ARG_F64:
-        return fmt_shortest_double(text, a->v.f, a->type == SHMLOG_ARG_F32);
+        return render_fmt_shortest_double(text, a->v.f, a->type == SHMLOG_ARG_F32);
     case SHMLOG_ARG_PTR:
         return (size_t)snprintf(text, 40, "0x%llx", (unsigned long long)a->v.u);
     default:
@@ -263,7 +263,7 @@ static void format_spec(struct render_buf *out, const struct fmt_spec *sp, const
         render_buf_puts(out, "<%m unsupported>");
         return;
     }
-    if (!takes_value(sp->conv)) {
+    if (!render_takes_value(sp->conv)) {
         render_buf_puts(out, "<bad conversion ");
         put_error_spec(out, sp, esc);
         render_buf_putc(out, '>');
@@ -310,8 +310,8 @@ static void format_spec(struct render_buf *out, const struct fmt_spec *sp, const
         if (!arg_is_integer(a->type))
             break;
         int is_signed = sp->conv == 'd' || sp->conv == 'i';
-        format_integer(out, &eff, width, prec, cut_to_length(a->v.u, sp->length, is_signed), is_signed,
-                       sp->conv == 'i' ? 'd' : sp->conv);
+        render_format_integer(out, &eff, width, prec, render_cut_to_length(a->v.u, sp->length, is_signed), is_signed,
+                              sp->conv == 'i' ? 'd' : sp->conv);
         return;
     }
     case 'c': {
@@ -349,7 +349,7 @@ static void format_spec(struct render_buf *out, const struct fmt_spec *sp, const
         if (a->v.u == 0)
             format_bytes(out, &eff, width, "(nil)", 5, ESC_NONE);
         else
-            format_integer(out, &eff, width, prec, a->v.u, 0, 'p');
+            render_format_integer(out, &eff, width, prec, a->v.u, 0, 'p');
         return;
     default: /* f F e E g G a A */
         if ((a->type != SHMLOG_ARG_F64 && a->type != SHMLOG_ARG_F32) ||
@@ -382,11 +382,11 @@ static void put_extra_arg(struct render_buf *out, const struct render_arg *a, en
         else if (isinf(a->v.f))
             render_buf_puts(out, a->v.f < 0 ? "-inf" : "inf");
         else
-            put_shortest_double(out, a->v.f, a->type == SHMLOG_ARG_F32);
+            render_put_shortest_double(out, a->v.f, a->type == SHMLOG_ARG_F32);
         break;
     case SHMLOG_ARG_PTR:
         render_buf_puts(out, "0x");
-        buf_hex64(out, a->v.u);
+        render_buf_hex64(out, a->v.u);
         break;
     case SHMLOG_ARG_STR:
         put_escaped(out, esc, "\"", 1);
@@ -424,15 +424,15 @@ void render_msg(const char *fmt, const struct render_arg *args, int nargs, struc
     size_t len;
     enum item_kind kind;
 
-    walk_init(&w, fmt, nargs);
-    while ((kind = walk_next(&w, &sp, &text, &len)) != ITEM_END) {
+    render_walk_init(&w, fmt, nargs);
+    while ((kind = render_walk_next(&w, &sp, &text, &len)) != ITEM_END) {
         if (kind == ITEM_TEXT) {
             put_escaped(out, esc, text, len);
             continue;
         }
         format_spec(out, &sp, args, esc);
         if (fields)
-            note_field(fields, &sp);
+            render_note_field(fields, &sp);
     }
     put_extras(out, args, w.next_arg, w.nargs, esc);
 }
@@ -474,7 +474,7 @@ static inline __attribute__((always_inline)) int put_str_arg(struct render_buf *
 {
     size_t n = a->str_len;
     /* Most strings have nothing to escape (and so no NUL): one pass. */
-    if (esc != ESC_NONE ? plain_run(a->v.s, 0, n, esc == ESC_JSON ? json_plain : text_plain) == n
+    if (esc != ESC_NONE ? plain_run(a->v.s, 0, n, esc == ESC_JSON ? render_json_plain : render_text_plain) == n
                         : !has_nul(a->v.s, n)) {
         render_buf_put(out, a->v.s, n);
         return 1;
@@ -526,7 +526,7 @@ static void put_member_value(struct render_buf *out, const struct render_site *s
     size_t n;
     char text[48];
     if (sr->enum_of[arg] && a->type >= SHMLOG_ARG_I8 && a->type <= SHMLOG_ARG_U64 &&
-        enum_name_of(sr->enum_of[arg], a->v.i, &name, &n)) {
+        render_enum_name_of(sr->enum_of[arg], a->v.i, &name, &n)) {
         render_buf_put(out, name, n);
     } else if ((sr->time_args >> arg & 1u) && a->type == SHMLOG_ARG_I64 && a->v.i >= 0) {
         struct render_buf t;
@@ -588,11 +588,11 @@ static inline __attribute__((always_inline)) void put_item_value(const struct re
     case FAST_HEX:
         if ((it->spec.flags & FL_HASH) && a->v.u)
             render_buf_put(out, "0x", 2);
-        buf_hex64(out, a->v.u);
+        render_buf_hex64(out, a->v.u);
         return;
     case FAST_CHAR: {
         uint8_t ch = (uint8_t)a->v.u;
-        if (esc == ESC_NONE || (esc == ESC_JSON ? json_plain : text_plain)[ch])
+        if (esc == ESC_NONE || (esc == ESC_JSON ? render_json_plain : render_text_plain)[ch])
             render_buf_putc(out, (char)ch);
         else
             put_escaped(out, esc, &ch, 1);
@@ -601,16 +601,16 @@ static inline __attribute__((always_inline)) void put_item_value(const struct re
     case FAST_INT: {
         const struct fmt_spec *sp = &it->spec;
         int is_signed = sp->conv == 'd' || sp->conv == 'i';
-        format_integer(out, sp, sp->width, sp->prec, cut_to_length(a->v.u, sp->length, is_signed), is_signed,
-                       sp->conv == 'i' ? 'd' : sp->conv);
+        render_format_integer(out, sp, sp->width, sp->prec, render_cut_to_length(a->v.u, sp->length, is_signed),
+                              is_signed, sp->conv == 'i' ? 'd' : sp->conv);
         return;
     }
     case FAST_ENUM: {
         const struct fmt_spec *sp = &it->spec;
         const char *name;
         size_t n;
-        int64_t v = (int64_t)cut_to_length(a->v.u, sp->length, sp->conv != 'u');
-        if (enum_name_of(it->names, v, &name, &n)) {
+        int64_t v = (int64_t)render_cut_to_length(a->v.u, sp->length, sp->conv != 'u');
+        if (render_enum_name_of(it->names, v, &name, &n)) {
             struct fmt_spec as_text = *sp;
             as_text.flags &= FL_MINUS; /* a name takes the width and its side, as %s does */
             format_bytes(out, &as_text, sp->width, name, n, ESC_NONE);
@@ -652,7 +652,7 @@ static inline __attribute__((always_inline)) void put_item_value(const struct re
     format_spec(out, &it->spec, args, esc);
 }
 
-/* The message escaped for a line; inline in put_prepared_msg, which gives
+/* The message escaped for a line; inline in render_put_prepared_msg, which gives
  * esc and memo as constants. */
 static inline __attribute__((always_inline)) void render_items_as(const struct render_site *sr,
                                                                   const struct render_arg *args,
@@ -699,7 +699,7 @@ struct ops_args {
 static const struct render_arg *ops_args_all(const struct render_site *sr, struct ops_args *oa)
 {
     if (!oa->args) {
-        decode_args_values(sr, oa->rec, oa->fill);
+        render_decode_args_values(sr, oa->rec, oa->fill);
         oa->args = oa->fill;
     }
     return oa->args;
@@ -840,7 +840,7 @@ void render_msg_values(const struct render_site *sr, const struct shm_copied_rec
 }
 
 /* The message: rendered, or what was wrong with the record. */
-void put_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
+void render_put_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
                              const struct render_arg *args, int nargs, struct render_buf *out, enum esc_mode esc,
                              struct arg_memo *memo)
 {

@@ -36,18 +36,18 @@ __extension__ typedef unsigned __int128 u128;
 
 /* ==== Numbers (render_buf.c) ==== */
 
-extern const char digit_pairs[201];
-extern const uint64_t pow10_u64[20];
-extern const double pow10_dbl[20];
+extern const char render_digit_pairs[201];
+extern const uint64_t render_pow10_u64[20];
+extern const double render_pow10_dbl[20];
 
 /* Writes v (< 10^8) as exactly 8 digits at p. */
 static inline void write_8_digits(char *p, uint32_t v)
 {
     uint32_t hi = v / 10000, lo = v % 10000;
-    memcpy(p, digit_pairs + 2 * (hi / 100), 2);
-    memcpy(p + 2, digit_pairs + 2 * (hi % 100), 2);
-    memcpy(p + 4, digit_pairs + 2 * (lo / 100), 2);
-    memcpy(p + 6, digit_pairs + 2 * (lo % 100), 2);
+    memcpy(p, render_digit_pairs + 2 * (hi / 100), 2);
+    memcpy(p + 2, render_digit_pairs + 2 * (hi % 100), 2);
+    memcpy(p + 4, render_digit_pairs + 2 * (lo / 100), 2);
+    memcpy(p + 6, render_digit_pairs + 2 * (lo % 100), 2);
 }
 
 /* Writes v in decimal ending just before end; returns the first digit. */
@@ -63,12 +63,12 @@ static inline char *u64_digits_back(char *end, uint64_t v)
     uint32_t w = (uint32_t)v;
     while (w >= 100) {
         p -= 2;
-        memcpy(p, digit_pairs + 2 * (w % 100), 2);
+        memcpy(p, render_digit_pairs + 2 * (w % 100), 2);
         w /= 100;
     }
     if (w >= 10) {
         p -= 2;
-        memcpy(p, digit_pairs + 2 * w, 2);
+        memcpy(p, render_digit_pairs + 2 * w, 2);
     } else {
         *--p = (char)('0' + w);
     }
@@ -90,12 +90,12 @@ static inline void digits_below_1e8(char *p, uint32_t w, unsigned nd)
     if (nd & 1) {
         *p++ = (char)('0' + lead);
     } else {
-        memcpy(p, digit_pairs + 2 * lead, 2);
+        memcpy(p, render_digit_pairs + 2 * lead, 2);
         p += 2;
     }
     for (unsigned i = 0; i < pairs; i++, p += 2) {
         t = (t & ((1ULL << 57) - 1)) * 100;
-        memcpy(p, digit_pairs + 2 * (t >> 57), 2);
+        memcpy(p, render_digit_pairs + 2 * (t >> 57), 2);
     }
 }
 
@@ -205,14 +205,14 @@ static inline void buf_i64(struct render_buf *b, int64_t v)
 }
 
 /* Appends v zero-padded to exactly ndigits digits (v < 10^ndigits). */
-void buf_u64_padded(struct render_buf *b, uint64_t v, int ndigits);
-void buf_u128(struct render_buf *b, u128 v);
+void render_buf_u64_padded(struct render_buf *b, uint64_t v, int ndigits);
+void render_buf_u128(struct render_buf *b, u128 v);
 /* Lower-case hex digits of v, no prefix. */
-void buf_hex64(struct render_buf *b, uint64_t v);
+void render_buf_hex64(struct render_buf *b, uint64_t v);
 
 /* ==== Doubles in decimal (render_float.c) ==== */
 
-int fixed_round_exact(double a, int prec, u128 *q);
+int render_fixed_round_exact(double a, int prec, u128 *q);
 
 /* *q = |a| * 10^prec rounded to an integer, ties to even, computed on the exact
  * binary value: the digits glibc prints for %.<prec>f in the default rounding
@@ -224,7 +224,7 @@ static inline int fixed_round(double a, int prec, u128 *q)
      * the product is farther than that from a half, its nearest integer is
      * the exact product's: no tie, and the same integer. (NaN fails t < 2^40.) */
     if (prec >= 0 && prec <= 19) {
-        double t = fabs(a) * pow10_dbl[prec];
+        double t = fabs(a) * render_pow10_dbl[prec];
         if (t < 0x1p40) {
             double n = (double)(uint64_t)(t + 0.5); /* an integer nearest t, or next to it */
             double d = t - n;                        /* exact: n is within 1 of t */
@@ -234,10 +234,10 @@ static inline int fixed_round(double a, int prec, u128 *q)
             }
         }
     }
-    return fixed_round_exact(a, prec, q);
+    return render_fixed_round_exact(a, prec, q);
 }
 
-void put_fixed_cut(struct render_buf *out, u128 q, int prec, int dot_always);
+void render_put_fixed_cut(struct render_buf *out, u128 q, int prec, int dot_always);
 
 
 /* Writes q / 10^prec (0 <= prec <= 19) with prec fraction digits at d, at
@@ -256,14 +256,14 @@ static inline char *fixed_digits(char *d, uint64_t q, int prec, int dot_always)
     int k = prec;
     for (; k >= 2 && v > UINT32_MAX; k -= 2) {
         p -= 2;
-        memcpy(p, digit_pairs + 2 * (v % 100), 2);
+        memcpy(p, render_digit_pairs + 2 * (v % 100), 2);
         v /= 100;
     }
     if (v <= UINT32_MAX) { /* the rest in 32-bit arithmetic: cheaper */
         uint32_t w = (uint32_t)v;
         for (; k >= 2; k -= 2) {
             p -= 2;
-            memcpy(p, digit_pairs + 2 * (w % 100), 2);
+            memcpy(p, render_digit_pairs + 2 * (w % 100), 2);
             w /= 100;
         }
         v = w;
@@ -283,7 +283,7 @@ static inline char *fixed_digits(char *d, uint64_t q, int prec, int dot_always)
 static inline void put_fixed(struct render_buf *out, u128 q, int prec, int dot_always)
 {
     if (q > UINT64_MAX || out->cap - out->len < 48) {
-        put_fixed_cut(out, q, prec, dot_always);
+        render_put_fixed_cut(out, q, prec, dot_always);
         return;
     }
     out->len = (size_t)(fixed_digits(out->data + out->len, (uint64_t)q, prec, dot_always) - out->data);
@@ -292,15 +292,15 @@ static inline void put_fixed(struct render_buf *out, u128 q, int prec, int dot_a
 /* Shortest decimal of a finite double that reads back as the same double (or,
  * is_f32, whose double narrows back to the same float). Always has a '.' or an
  * exponent, so a JSON reader keeps it a float. */
-void put_shortest_double(struct render_buf *out, double v, int is_f32);
+void render_put_shortest_double(struct render_buf *out, double v, int is_f32);
 /* fmt's {} of a floating point number: the shortest decimal that reads back,
  * fixed from 1e-4 to 1e16, else d.ddde+XX, with no trailing ".0". Returns its
  * length in out (at most 32 bytes). */
-size_t fmt_shortest_double(char *out, double v, int is_f32);
+size_t render_fmt_shortest_double(char *out, double v, int is_f32);
 /* The shortest round-trip form of a finite double whose fixed rendering
  * with p digits was q: from there it only needs to look shorter. shown
  * (or NULL): that rendering as text, sign included, shown_len bytes. */
-void put_shortest_from(struct render_buf *out, double v, u128 q, int p, const char *shown, size_t shown_len);
+void render_put_shortest_from(struct render_buf *out, double v, u128 q, int p, const char *shown, size_t shown_len);
 
 /* ==== Arguments (render_args.c) ==== */
 
@@ -329,10 +329,10 @@ static inline int star_int(const struct render_arg *arg, int64_t *v)
 }
 
 /* render_decode_args for nargs arguments of the given types, as
- * shmlog_args.h lays them out; decode_args_shaped with their shape worked
+ * shmlog_args.h lays them out; render_decode_args_shaped with their shape worked
  * out before (a prepared site's). */
-int decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
-                      struct render_arg args[SHMLOG_MAX_ARGS]);
+int render_decode_args_typed(unsigned nargs, const uint8_t *types, const uint8_t *payload, size_t payload_len,
+                             struct render_arg args[SHMLOG_MAX_ARGS]);
 /* An F32 value (its bits in the low 32) widened, as a render_arg holds it. */
 static inline double value_f32(uint64_t v)
 {
@@ -345,17 +345,17 @@ static inline double value_f32(uint64_t v)
  * site sr: their count, or -1 when they are not of its types (a file that
  * defined the site again otherwise). */
 struct render_site;
-int decode_args_values(const struct render_site *sr, const struct shm_copied_record *rec,
-                       struct render_arg args[SHMLOG_MAX_ARGS]);
-int decode_args_shaped(const struct shmlog_args_shape *sh, const uint8_t *types, const uint8_t *payload,
-                       size_t payload_len, struct render_arg args[SHMLOG_MAX_ARGS]);
+int render_decode_args_values(const struct render_site *sr, const struct shm_copied_record *rec,
+                              struct render_arg args[SHMLOG_MAX_ARGS]);
+int render_decode_args_shaped(const struct shmlog_args_shape *sh, const uint8_t *types, const uint8_t *payload,
+                              size_t payload_len, struct render_arg args[SHMLOG_MAX_ARGS]);
 
 /* ==== Escaping (render_escape.c) ==== */
 
 /* Bytes carried as they are: printable ASCII. JSON strings also escape the
  * quote and the backslash. */
-extern const uint8_t text_plain[256];
-extern const uint8_t json_plain[256];
+extern const uint8_t render_text_plain[256];
+extern const uint8_t render_json_plain[256];
 
 /* The end of the run of bytes at s[i..n) that plain[] passes. Eight bytes
  * at a time while they are all printable ASCII other than '"' and '\\'
@@ -381,10 +381,10 @@ static inline size_t plain_run(const uint8_t *s, size_t i, size_t n, const uint8
 }
 
 /* JSON string contents (no quotes) for any bytes. */
-void json_escape_body(struct render_buf *out, const uint8_t *s, size_t n);
+void render_json_escape_body(struct render_buf *out, const uint8_t *s, size_t n);
 /* Text lines: control bytes and invalid UTF-8 become visible escapes, so a
  * hostile message cannot break lines or drive the terminal. */
-void put_text_escaped(struct render_buf *out, const void *src, size_t n);
+void render_put_text_escaped(struct render_buf *out, const void *src, size_t n);
 
 /* How message text is written: as is (render_format), for a text line, or
  * inside a JSON string. Conversions that print only digits, signs, spaces
@@ -395,8 +395,8 @@ static inline void put_escaped(struct render_buf *out, enum esc_mode esc, const 
 {
     switch (esc) {
     case ESC_NONE: render_buf_put(out, s, n); break;
-    case ESC_TEXT: put_text_escaped(out, s, n); break;
-    case ESC_JSON: json_escape_body(out, (const uint8_t *)s, n); break;
+    case ESC_TEXT: render_put_text_escaped(out, s, n); break;
+    case ESC_JSON: render_json_escape_body(out, (const uint8_t *)s, n); break;
     }
 }
 
@@ -450,15 +450,15 @@ struct fmt_walk {
     int nargs;
 };
 
-void walk_init(struct fmt_walk *w, const char *fmt, int nargs);
+void render_walk_init(struct fmt_walk *w, const char *fmt, int nargs);
 
 enum item_kind { ITEM_END, ITEM_TEXT, ITEM_SPEC };
 
 
 /* Whether a conversion takes a value argument. */
-int takes_value(char conv);
+int render_takes_value(char conv);
 /* Next literal run (text, len) or spec. */
-enum item_kind walk_next(struct fmt_walk *w, struct fmt_spec *sp, const char **text, size_t *len);
+enum item_kind render_walk_next(struct fmt_walk *w, struct fmt_spec *sp, const char **text, size_t *len);
 
 /* The `name=%conv` pairs of a format, noted while walking it. */
 #define FIELD_NAME_MAX 128 /* longer runs keep their last FIELD_NAME_MAX bytes */
@@ -478,11 +478,11 @@ struct field_refs {
 
 
 /* Notes sp in f when it is a `name=%conv` pair. */
-void note_field(struct field_refs *f, const struct fmt_spec *sp);
+void render_note_field(struct field_refs *f, const struct fmt_spec *sp);
 /* The value field arg shows: args[arg], or a string cut to the precision
  * (prec, or the int argument prec_arg) that cuts it in the message, in *cut. */
-const struct render_arg *field_value(const struct render_arg *args, int arg, int prec, int prec_arg,
-                                     struct render_arg *cut);
+const struct render_arg *render_field_arg(const struct render_arg *args, int arg, int prec, int prec_arg,
+                                          struct render_arg *cut);
 
 /* ==== Prepared sites (render_site.c) ==== */
 
@@ -496,7 +496,7 @@ enum prep_fast {
     FAST_STR,      /* %s: no flags, width or precision */
     FAST_FIXED,    /* %f %.Nf: no flags or width */
     FAST_CHAR,     /* %c of an integer: no flags or width */
-    FAST_INT,      /* any other d i u o x X of an integer: format_integer straight away */
+    FAST_INT,      /* any other d i u o x X of an integer: render_format_integer straight away */
     FAST_ENUM,     /* d i u of an integer the site's descriptor names: the name, or format_spec */
     FAST_TIME,     /* d i of an i64 the site's descriptor says is a time: RFC 3339, or format_spec */
     FAST_HEX,      /* %x %lx %#x ...: no other flag, no width or precision; no cut changes the value */
@@ -636,9 +636,9 @@ struct arg_memo {
 
 /* d i u o x X and non-null p. value: the argument's 64 bits, already cut to
  * the conversion's width and extended by its signedness. */
-void format_integer(struct render_buf *out, const struct fmt_spec *sp, int width, int prec, uint64_t value,
-                    int is_signed, char conv);
-uint64_t cut_to_length(uint64_t v, enum fmt_length length, int is_signed);
+void render_format_integer(struct render_buf *out, const struct fmt_spec *sp, int width, int prec, uint64_t value,
+                           int is_signed, char conv);
+uint64_t render_cut_to_length(uint64_t v, enum fmt_length length, int is_signed);
 /* Renders fmt with args into out, escaped as esc says; notes the named
  * fields in fields when it is not NULL. */
 void render_msg(const char *fmt, const struct render_arg *args, int nargs, struct render_buf *out,
@@ -646,15 +646,15 @@ void render_msg(const char *fmt, const struct render_arg *args, int nargs, struc
 /* The message of a prepared site's record: rendered, or what was wrong with
  * the record (nargs < 0); memo (JSON only, or NULL) notes what the fields
  * can reuse. */
-void put_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
-                      const struct render_arg *args, int nargs, struct render_buf *out, enum esc_mode esc,
-                      struct arg_memo *memo);
+void render_put_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
+                             const struct render_arg *args, int nargs, struct render_buf *out, enum esc_mode esc,
+                             struct arg_memo *memo);
 
 /* ==== Times (render_time.c) ==== */
 
 /* "YYYY-MM-DDThh:mm:ss" of secs, in out; the memo's copy when it has one
  * (records come in bursts within one second). */
-const char *civil_second(struct render_memo *m, uint64_t secs, char out[19]);
+const char *render_civil_second(struct render_memo *m, uint64_t secs, char out[19]);
 /* The offset from UTC in seconds (whole minutes) of the zone times are shown
  * in at second sec: 0 in UTC (m NULL or not local). */
 int32_t render_zone_offset(struct render_memo *m, uint64_t sec);
@@ -664,38 +664,38 @@ size_t render_zone_suffix(const struct render_memo *m, int32_t off, char out[6])
 
 /* ==== Text lines (render_text.c) ==== */
 
-void put_level_text(struct render_buf *out, unsigned level, int pad);
+void render_put_level_text(struct render_buf *out, unsigned level, int pad);
 /* " INFO  order app[1234/" */
-void put_text_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id, const char *app,
-                   uint32_t pid);
+void render_put_text_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id,
+                          const char *app, uint32_t pid);
 /* The name of value v in a descriptor's list "Name=value,...": 1 with it in
  * *name, *len; 0 when the list has no such value. */
-int enum_name_of(const char *names, int64_t v, const char **name, size_t *len);
+int render_enum_name_of(const char *names, int64_t v, const char **name, size_t *len);
 
 /* " file.c:42 " (the file's last path component) */
-void put_text_site(struct render_buf *out, const char *file, uint32_t line, int known);
+void render_put_text_site(struct render_buf *out, const char *file, uint32_t line, int known);
 /* The three kinds of text line; the arguments as their render.h counterparts. */
-int text_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns, const char *thread,
-                const struct render_arg *args, int nargs, struct render_buf *out);
-int text_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
-              struct render_buf *out);
-int text_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out);
+int render_text_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
+                       const char *thread, const struct render_arg *args, int nargs, struct render_buf *out);
+int render_text_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
+                     struct render_buf *out);
+int render_text_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out);
 
 /* ==== JSON Lines (render_json.c) ==== */
 
 /* ",\"level\":\"INFO\",...,\"pid\":1234,\"instance\":\"...\",\"tid\":" (instance: render_instance_hex's,
  * the key left out when "") */
-void put_json_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id, const char *host,
-                   const char *app, uint32_t pid, const char *instance);
+void render_put_json_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id,
+                          const char *host, const char *app, uint32_t pid, const char *instance);
 /* ",\"site\":\"file:line\",\"func\":\"f\",\"msg\":\"" (func when the site names one) */
-void put_json_site(struct render_buf *out, const char *file, uint32_t line, const char *func, int known);
+void render_put_json_site(struct render_buf *out, const char *file, uint32_t line, const char *func, int known);
 /* "name": of field i of f (a repeated name gets its argument's position). */
-void put_field_key(struct render_buf *out, const struct field_refs *f, int i);
+void render_put_field_key(struct render_buf *out, const struct field_refs *f, int i);
 /* The three kinds of JSON object; the arguments as their render.h counterparts. */
-int json_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns, const char *thread,
-                const struct render_arg *args, int nargs, struct render_buf *out);
-int json_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
-              struct render_buf *out);
-int json_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out);
+int render_json_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
+                       const char *thread, const struct render_arg *args, int nargs, struct render_buf *out);
+int render_json_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
+                     struct render_buf *out);
+int render_json_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out);
 
 #endif /* RENDER_PRIVATE_H */

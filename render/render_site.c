@@ -367,17 +367,17 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
     }
 
     sr->json_head = arena.data + arena.len;
-    put_json_head(&arena, sr->level, shm_categories_name(cats, sr->category), sr->category, sr->host, sr->app, pid,
-                  sr->instance);
+    render_put_json_head(&arena, sr->level, shm_categories_name(cats, sr->category), sr->category, sr->host, sr->app,
+                         pid, sr->instance);
     sr->json_head_len = (size_t)(arena.data + arena.len - sr->json_head);
     sr->text_head = arena.data + arena.len;
-    put_text_head(&arena, sr->level, shm_categories_name(cats, sr->category), sr->category, sr->app, pid);
+    render_put_text_head(&arena, sr->level, shm_categories_name(cats, sr->category), sr->category, sr->app, pid);
     sr->text_head_len = (size_t)(arena.data + arena.len - sr->text_head);
     sr->json_site = arena.data + arena.len;
-    put_json_site(&arena, sr->file, sr->line, sr->func, sr->known);
+    render_put_json_site(&arena, sr->file, sr->line, sr->func, sr->known);
     sr->json_site_len = (size_t)(arena.data + arena.len - sr->json_site);
     sr->text_site = arena.data + arena.len;
-    put_text_site(&arena, sr->file, sr->line, sr->known);
+    render_put_text_site(&arena, sr->file, sr->line, sr->known);
     sr->text_site_len = (size_t)(arena.data + arena.len - sr->text_site);
 
     if (site && sr->nargs <= SHMLOG_MAX_ARGS) {
@@ -388,8 +388,8 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
         size_t len;
         enum item_kind kind;
         fields.n = 0;
-        walk_init(&w, fmt, sr->nargs);
-        while ((kind = walk_next(&w, &sp, &text, &len)) != ITEM_END) {
+        render_walk_init(&w, fmt, sr->nargs);
+        while ((kind = render_walk_next(&w, &sp, &text, &len)) != ITEM_END) {
             struct prep_item *it;
             if (kind == ITEM_SPEC && sr->nitems && sr->items[sr->nitems - 1].kind == PREP_TEXT) {
                 it = &sr->items[sr->nitems - 1]; /* the text before it: one item */
@@ -405,7 +405,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
                 it->kind = PREP_TEXT;
                 it->text = text;
                 it->len = len;
-                it->plain = plain_run((const uint8_t *)text, 0, len, json_plain) == len;
+                it->plain = plain_run((const uint8_t *)text, 0, len, render_json_plain) == len;
                 continue;
             }
             it->kind = PREP_SPEC;
@@ -420,7 +420,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
             }
             it->arg = sp.value_arg;
             it->prec = (int8_t)(sp.prec < 0 ? 6 : sp.prec);
-            note_field(&fields, &sp);
+            render_note_field(&fields, &sp);
         }
         sr->first_extra = w.next_arg;
         uint32_t presence = prep_descriptor(sr, &arena, site->desc);
@@ -431,7 +431,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
             struct prep_field *f = &sr->fields[i];
             f->key = arena.data + arena.len;
             render_buf_putc(&arena, ',');
-            put_field_key(&arena, &fields, i);
+            render_put_field_key(&arena, &fields, i);
             f->key_len = (size_t)(arena.data + arena.len - f->key);
             f->arg = fields.v[i].arg;
             f->prec = fields.v[i].prec;

@@ -13,7 +13,7 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-void put_level_text(struct render_buf *out, unsigned level, int pad)
+void render_put_level_text(struct render_buf *out, unsigned level, int pad)
 {
     const char *name = shm_level_name(level);
     size_t len;
@@ -30,11 +30,11 @@ void put_level_text(struct render_buf *out, unsigned level, int pad)
 }
 
 /* " INFO  order app[1234/" */
-void put_text_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id, const char *app,
-                   uint32_t pid)
+void render_put_text_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id,
+                          const char *app, uint32_t pid)
 {
     render_buf_putc(out, ' ');
-    put_level_text(out, level, 1);
+    render_put_level_text(out, level, 1);
     render_buf_putc(out, ' ');
     if (!category) {
         render_buf_puts(out, "cat");
@@ -44,19 +44,19 @@ void put_text_head(struct render_buf *out, unsigned level, const char *category,
     }
     render_buf_putc(out, ' ');
     if (app)
-        put_text_escaped(out, app, strlen(app));
+        render_put_text_escaped(out, app, strlen(app));
     render_buf_putc(out, '[');
     render_buf_u64(out, pid);
     render_buf_putc(out, '/');
 }
 
 /* " file.c:42 " (the file's last path component) */
-void put_text_site(struct render_buf *out, const char *file, uint32_t line, int known)
+void render_put_text_site(struct render_buf *out, const char *file, uint32_t line, int known)
 {
     render_buf_putc(out, ' ');
     if (known) {
         const char *name = base_name(file);
-        put_text_escaped(out, name, strlen(name));
+        render_put_text_escaped(out, name, strlen(name));
         render_buf_putc(out, ':');
         render_buf_u64(out, line);
     } else {
@@ -65,8 +65,8 @@ void put_text_site(struct render_buf *out, const char *file, uint32_t line, int 
     render_buf_putc(out, ' ');
 }
 
-int text_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns, const char *thread,
-                const struct render_arg *args, int nargs, struct render_buf *out)
+int render_text_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
+                       const char *thread, const struct render_arg *args, int nargs, struct render_buf *out)
 {
     int truncated = (rec->flags & SHMLOG_REC_TRUNCATED) != 0;
     /* A record repeats its site's level and category; one that differs
@@ -75,7 +75,8 @@ int text_record(const struct render_site *sr, const struct shm_copied_record *re
 
     render_buf_rfc3339(out, ts_ns);
     if (own_head)
-        put_text_head(out, rec->level, shm_categories_name(sr->cats, rec->category), rec->category, sr->app, sr->pid);
+        render_put_text_head(out, rec->level, shm_categories_name(sr->cats, rec->category), rec->category, sr->app,
+                             sr->pid);
     else
         put_piece(out, sr->text_head, sr->text_head_len);
     render_buf_u64(out, rec->tid);
@@ -86,7 +87,7 @@ int text_record(const struct render_site *sr, const struct shm_copied_record *re
     render_buf_put(out, "] cpu", 5);
     render_buf_u64(out, cpu);
     put_piece(out, sr->text_site, sr->text_site_len);
-    put_prepared_msg(sr, rec, args, nargs, out, ESC_TEXT, NULL);
+    render_put_prepared_msg(sr, rec, args, nargs, out, ESC_TEXT, NULL);
     if (truncated)
         render_buf_put(out, " <truncated>", 12);
     if (rec->flags & SHMLOG_REC_CLAMPED)
@@ -100,14 +101,14 @@ int text_record(const struct render_site *sr, const struct shm_copied_record *re
 }
 
 /* how: 0..2, as render_exit() has checked it. */
-int text_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
-              struct render_buf *out)
+int render_text_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
+                     struct render_buf *out)
 {
     static const char *const text[3] = {"process exited", "process shut down", "process died without shutting down"};
     render_buf_rfc3339(out, in->ts_ns);
     render_buf_puts(out, " EXIT  ");
     if (in->app)
-        put_text_escaped(out, in->app, strlen(in->app));
+        render_put_text_escaped(out, in->app, strlen(in->app));
     render_buf_putc(out, '[');
     render_buf_u64(out, in->pid);
     render_buf_puts(out, "]: ");
@@ -120,13 +121,13 @@ int text_exit(const struct render_input *in, uint64_t records, uint64_t lost, un
     return out->overflow ? -ENOBUFS : 0;
 }
 
-int text_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out)
+int render_text_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out)
 {
     const char *reason = shm_loss_reason_name(loss->reason);
     render_buf_rfc3339(out, in->ts_ns);
     render_buf_puts(out, " LOSS  ");
     if (in->app)
-        put_text_escaped(out, in->app, strlen(in->app));
+        render_put_text_escaped(out, in->app, strlen(in->app));
     render_buf_putc(out, '[');
     render_buf_u64(out, in->pid);
     render_buf_puts(out, "] cpu");

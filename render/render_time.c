@@ -113,20 +113,20 @@ static void format_civil_second(char out[19], uint64_t secs)
 
     struct render_buf b;
     render_buf_init(&b, out, 19);
-    buf_u64_padded(&b, year, 4);
+    render_buf_u64_padded(&b, year, 4);
     render_buf_putc(&b, '-');
-    buf_u64_padded(&b, month, 2);
+    render_buf_u64_padded(&b, month, 2);
     render_buf_putc(&b, '-');
-    buf_u64_padded(&b, day, 2);
+    render_buf_u64_padded(&b, day, 2);
     render_buf_putc(&b, 'T');
-    buf_u64_padded(&b, sod / 3600u, 2);
+    render_buf_u64_padded(&b, sod / 3600u, 2);
     render_buf_putc(&b, ':');
-    buf_u64_padded(&b, sod / 60u % 60u, 2);
+    render_buf_u64_padded(&b, sod / 60u % 60u, 2);
     render_buf_putc(&b, ':');
-    buf_u64_padded(&b, sod % 60u, 2);
+    render_buf_u64_padded(&b, sod % 60u, 2);
 }
 
-const char *civil_second(struct render_memo *m, uint64_t secs, char out[19])
+const char *render_civil_second(struct render_memo *m, uint64_t secs, char out[19])
 {
     if (!m) {
         format_civil_second(out, secs);
@@ -146,9 +146,9 @@ void render_buf_rfc3339(struct render_buf *out, uint64_t ns)
     uint64_t sec = ns / 1000000000u;
     int32_t off = render_zone_offset(out->memo, sec);
     render_buf_init(&b, tmp, sizeof tmp);
-    render_buf_put(&b, civil_second(out->memo, sec + (uint64_t)(int64_t)off, civil), 19);
+    render_buf_put(&b, render_civil_second(out->memo, sec + (uint64_t)(int64_t)off, civil), 19);
     render_buf_putc(&b, '.');
-    buf_u64_padded(&b, ns % 1000000000u, 9);
+    render_buf_u64_padded(&b, ns % 1000000000u, 9);
     char suffix[8];
     render_buf_put(&b, suffix, render_zone_suffix(out->memo, off, suffix));
     render_buf_put(out, tmp, b.len);
