@@ -137,26 +137,6 @@ static uint64_t pass_wait_ns(uint64_t moved, uint64_t elapsed, uint64_t smallest
 
 /* ==== What the writer finished: the one point it takes effect ==== */
 
-struct release_at {
-    struct ring *r;
-    uint64_t pos;
-};
-
-static void release_now(void *ctx)
-{
-    const struct release_at *a = ctx;
-    struct ring *r = a->r;
-    shm_ring_release_below(&r->view, a->pos, r->bound);
-    r->tail = (int64_t)(a->pos - r->bound) > 0 ? r->bound : a->pos; /* as it stored it */
-}
-
-static void ring_release(struct ring *r, uint64_t pos)
-{
-    struct release_at a = {r, pos};
-    if (!r->broken && shm_guarded(release_now, &a) != 0)
-        r->broken = 1;
-}
-
 /* A file no longer written closes. If it was deleted meanwhile, what it held
  * is lost: counted in the file written now (there is one but at the very end
  * of the shutdown, which looks before its last close). */
@@ -255,9 +235,8 @@ static void check_liveness(int all)
 {
     uint64_t now = mono_ns();
     for (struct proc *p = col.procs; p; p = p->next) {
-        if (p->gone || (!all && now - p->alive_checked_ns < ALIVE_CHECK_NS))
+        if (!proc_liveness_due(p, now, all ? 0 : ALIVE_CHECK_NS))
             continue;
-        p->alive_checked_ns = now;
         proc_losses(&col, p);
         answer_backtrace(p);
         if (!shm_meta_alive(&p->meta))

@@ -108,37 +108,39 @@ void parse_options(int argc, char **argv, struct alert_set *alerts);
 
 struct proc;
 
+/* Each field's comment begins with the one file that writes it; another file
+ * that needs it changed calls that file (tests/test_field_owners.sh). */
 struct ring {
-    struct proc *proc;
-    struct shm_seg seg;
-    struct shm_ring_view view;
-    dev_t dev;
-    ino_t ino;
-    uint32_t cpu;
-    uint64_t read_pos;      /* next position to read */
-    uint64_t tail;          /* what we last released: the ring's tail, which only we write (no read of its line) */
-    uint64_t stop_at;       /* shutdown: drain up to here */
-    uint64_t dropped_seen;  /* the ring's dropped counter as last reported */
-    uint64_t records;       /* drained: metrics */
-    uint64_t payload_bytes;
-    uint64_t waiting_since; /* mono ns a pass first left its few records waiting: 0 when none */
-    uint64_t bound;         /* the furthest reserve head seen, published or read: below it, all was reserved */
-    uint64_t bound_moved_ns; /* mono ns bound last moved, or the head was last read */
-    uint64_t empty_since_ns; /* mono ns its head was first read with nothing drained yet: 0 before */
-    uint64_t build_gen;     /* frame being built that holds a release of it */
-    size_t build_rel;       /* its index in that frame's release list */
-    int broken;             /* the mapping faulted, or quarantined: never read again */
-    uint64_t corrupt_seen;  /* records that failed validation: the first is reported */
-    uint64_t unencodable_seen; /* records the encoder could not encode: the first is reported */
-    int quarantined;        /* broken by what its writers wrote: its head is still read ... */
-    uint64_t abandoned_to;  /* ... and positions up to here were written as lost */
-    uint64_t encoded_to;    /* a pass: positions below are in the frame (what a fault leaves) */
-    struct backtrace *bt;   /* its kept backtrace records (backtrace.c), or NULL */
-    int unread_due;         /* not readable at all: its loss (from unread_tail to unread_head) is still to be written */
-    uint64_t unread_tail, unread_head;
-    struct bell *bell;      /* its producers ring it (bells.c), or NULL: read at every pass */
-    int quiet;              /* the last pass found nothing new in it and nothing unreleased */
-    struct ring *next;
+    struct proc *proc; /* [procs.c] */
+    struct shm_seg seg; /* [procs.c] */
+    struct shm_ring_view view; /* [procs.c] */
+    dev_t dev; /* [procs.c] */
+    ino_t ino; /* [procs.c] */
+    uint32_t cpu; /* [procs.c] */
+    uint64_t read_pos;      /* [procs.c] next position to read */
+    uint64_t tail;          /* [procs.c] what we last released: the ring's tail, which only we write (no read of its line) */
+    uint64_t stop_at;       /* [collector.c] shutdown: drain up to here */
+    uint64_t dropped_seen;  /* [drain.c] the ring's dropped counter as last reported */
+    uint64_t records;       /* [drain.c] drained: metrics */
+    uint64_t payload_bytes; /* [drain.c] */
+    uint64_t waiting_since; /* [drain.c] mono ns a pass first left its few records waiting: 0 when none */
+    uint64_t bound;         /* [procs.c] the furthest reserve head seen, published or read: below it, all was reserved */
+    uint64_t bound_moved_ns; /* [drain.c] mono ns bound last moved, or the head was last read */
+    uint64_t empty_since_ns; /* [drain.c] mono ns its head was first read with nothing drained yet: 0 before */
+    uint64_t build_gen;     /* [frame.c] frame being built that holds a release of it */
+    size_t build_rel;       /* [frame.c] its index in that frame's release list */
+    int broken;             /* [procs.c] the mapping faulted, or quarantined: never read again */
+    uint64_t corrupt_seen;  /* [drain.c] records that failed validation: the first is reported */
+    uint64_t unencodable_seen; /* [losses.c] records the encoder could not encode: the first is reported */
+    int quarantined;        /* [drain.c] broken by what its writers wrote: its head is still read ... */
+    uint64_t abandoned_to;  /* [losses.c] ... and positions up to here were written as lost */
+    uint64_t encoded_to;    /* [drain.c] a pass: positions below are in the frame (what a fault leaves) */
+    struct backtrace *bt;   /* [backtrace.c] its kept backtrace records, or NULL */
+    int unread_due;         /* [losses.c] not readable at all: its loss (from unread_tail to unread_head) is still to be written */
+    uint64_t unread_tail, unread_head; /* [losses.c] */
+    struct bell *bell;      /* [procs.c] its producers ring it (bells.c), or NULL: read at every pass */
+    int quiet;              /* [drain.c] the last pass found nothing new in it and nothing unreleased */
+    struct ring *next; /* [procs.c] */
 };
 
 /* A call site as the collector keeps it: its fields and its format and file
@@ -187,33 +189,34 @@ struct proc_threads {
 struct proc {
     /* First, in one line: what the walks over every process of each pass
      * (liveness, exits) read of the hundreds that are idle. */
-    struct proc *next;
-    uint64_t alive_checked_ns; /* mono ns its meta's lock was last asked */
-    int gone;           /* exited: rings are read with writer_dead */
-    int exit_queued;    /* its EXIT section is in a frame */
-    uint32_t key;
-    int dir;            /* index in opt.dirs: its rings are in the same directory */
-    struct shm_seg meta;
-    dev_t dev;
-    ino_t ino;
-    struct shm_proc_info info;
-    struct site_slot **site_pages; /* SITE_PAGE slots each, made when a site of theirs is first seen */
-    uint32_t nsites;               /* site ids it may have */
-    struct uid_charge *charge;     /* its owner's */
-    struct ring *rings;
-    int meta_faulted;   /* its meta shrank under the mapping: never read again (sites unknown: records raw) */
-    uint64_t gone_listing;   /* listings of its directory begun when it was seen gone: a later one finds every ring */
-    uint64_t ring_unsettled; /* the listing in which a ring naming it could not be opened for now, or 0 */
-    uint64_t tally_gen; /* the file whose procs[tally] counts what it wrote there; 0: none */
-    size_t tally;
-    uint64_t no_ring_seen, unregistered_seen, before_init_seen; /* the meta's loss counters as last written */
-    struct shm_categories *cats; /* its own categories as last read, or NULL */
-    uint64_t cats_gen;           /* the file cats_named is of */
-    uint32_t cats_named;         /* categories below it are named in that file */
-    uint64_t by_category[SHMLOG_MAX_CATEGORIES]; /* records */
-    uint64_t records, lost;
-    uint64_t bt_requests_seen, bt_polled_ns; /* the meta's backtrace requests as last answered, and when read */
-    struct proc_threads threads; /* its threads' names (THREAD entries of its site table) */
+    struct proc *next; /* [procs.c] */
+    uint64_t alive_checked_ns; /* [procs.c] mono ns its meta's lock was last asked */
+    int gone;           /* [procs.c] exited: rings are read with writer_dead */
+    int exit_queued;    /* [collector.c] its EXIT section is in a frame */
+    uint32_t key; /* [procs.c] */
+    int dir;            /* [procs.c] index in opt.dirs: its rings are in the same directory */
+    struct shm_seg meta; /* [procs.c] */
+    dev_t dev; /* [procs.c] */
+    ino_t ino; /* [procs.c] */
+    struct shm_proc_info info; /* [procs.c] */
+    struct site_slot **site_pages; /* [procs.c] SITE_PAGE slots each, made when a site of theirs is first seen */
+    uint32_t nsites;               /* [procs.c] site ids it may have */
+    struct uid_charge *charge;     /* [procs.c] its owner's */
+    struct ring *rings; /* [procs.c] */
+    int meta_faulted;   /* [procs.c] its meta shrank under the mapping: never read again (sites unknown: records raw) */
+    uint64_t gone_listing;   /* [procs.c] listings of its directory begun when it was seen gone: a later one finds every ring */
+    uint64_t ring_unsettled; /* [procs.c] the listing in which a ring naming it could not be opened for now, or 0 */
+    uint64_t tally_gen; /* [frame.c] the file whose procs[tally] counts what it wrote there; 0: none */
+    size_t tally; /* [frame.c] */
+    uint64_t no_ring_seen, unregistered_seen, before_init_seen; /* [losses.c] the meta's loss counters as last written */
+    struct shm_categories *cats; /* [procs.c] its own categories as last read, or NULL */
+    uint64_t cats_gen;           /* [procs.c] the file cats_named is of */
+    uint32_t cats_named;         /* [procs.c] categories below it are named in that file */
+    uint64_t by_category[SHMLOG_MAX_CATEGORIES]; /* [drain.c] records */
+    uint64_t records; /* [frame.c] */
+    uint64_t lost;    /* [losses.c] */
+    uint64_t bt_requests_seen, bt_polled_ns; /* [backtrace.c] the meta's backtrace requests as last answered, and when read */
+    struct proc_threads threads; /* [procs.c] its threads' names (THREAD entries of its site table) */
 };
 
 /* A process as a file holds it: what the file would lose of it if the file
@@ -253,19 +256,20 @@ struct release {
 enum frame_state { FR_WRITING, FR_SYNCING, FR_RETRY, FR_DONE };
 
 struct frame {
-    struct outfile *file;
-    uint8_t *buf;
-    size_t len, done;
-    uint64_t off;
-    enum frame_state state;
-    enum frame_state retry_state; /* what to redo when state is FR_RETRY */
-    int need_sync;
-    uint64_t retry_at;
-    struct release *rel;
-    size_t nrel;
-    struct proc **exits;
-    size_t nexits;
-    struct frame *next;
+    struct outfile *file; /* [frame.c] */
+    uint8_t *buf; /* [frame.c] */
+    size_t len;  /* [frame.c] */
+    size_t done; /* [writer.c] */
+    uint64_t off; /* [frame.c] */
+    enum frame_state state; /* [writer.c] */
+    enum frame_state retry_state; /* [writer.c] what to redo when state is FR_RETRY */
+    int need_sync; /* [frame.c] */
+    uint64_t retry_at; /* [writer.c] */
+    struct release *rel; /* [frame.c] */
+    size_t nrel; /* [frame.c] */
+    struct proc **exits; /* [frame.c] */
+    size_t nexits; /* [frame.c] */
+    struct frame *next; /* [writer.c] */
 };
 
 /* ==== The program's state (collector.c) ==== */
@@ -403,6 +407,8 @@ int ensure_process(struct collector_state *c, struct proc *p);
 /* records of p went into the frame being built (counted for p, the
  * collector and the file's tally). */
 void proc_wrote(struct collector_state *c, struct proc *p, uint64_t records);
+/* records of p were in a file deleted while open: no longer counted as written. */
+void proc_unwrote(struct proc *p, uint64_t records);
 /* p's EXIT section in the frame being built, its process defined first. */
 int write_exit(struct collector_state *c, struct proc *p, enum shlog_exit_how how);
 /* Defines process key (info) in the current file, its tally there at
@@ -432,11 +438,15 @@ void emit_proc_loss(struct collector_state *c, struct proc *p, uint32_t cpu, con
 void emit_loss(struct collector_state *c, struct ring *r, const struct shm_loss *l, uint64_t total);
 void proc_losses(struct collector_state *c, struct proc *p);
 void lose_abandoned(struct collector_state *c, struct ring *r);
+/* Ring r, quarantined, gave up what it held from position from on: written as lost. */
+void abandon_ring(struct collector_state *c, struct ring *r, uint64_t from);
 /* A record of ring r the encoder could not encode (shlog_enc_take_loss), no
  * batch open: its loss marker, counted, and said once per ring. kept: a
  * record kept for a backtrace. */
 void unencodable(struct collector_state *c, struct ring *r, struct shm_loss *l, const char *why, int kept);
 void lose_unreadable_ring(struct collector_state *c, struct ring *r);
+/* Ring r cannot be read at all: its header said it held tail to head, lost. */
+void ring_unreadable(struct collector_state *c, struct ring *r, uint64_t tail, uint64_t head);
 /* File gone was deleted while open: what it held of each process is lost,
  * written into the current file as a counted loss (and its EXITs again), and
  * said once. */
@@ -611,6 +621,17 @@ static inline void thread_in_file(struct collector_state *c, struct proc *p, uin
 /* The site, category and thread a record names are in the file (before a batch of it). */
 void record_in_file(struct collector_state *c, struct proc *p, uint32_t site, unsigned category, uint32_t tid);
 void ring_unclaim(struct ring *r);
+/* The mapping of r faulted, or its writers wrote what no producer does: never read again. */
+void ring_mark_broken(struct ring *r);
+/* The drain read r up to pos; saw every position below bound reserved. */
+void ring_read_to(struct ring *r, uint64_t pos);
+void ring_bound_to(struct ring *r, uint64_t bound);
+/* The frame with r's records up to pos is durable: their space goes back to the producers. */
+void ring_release(struct ring *r, uint64_t pos);
+/* r, whose owner spent its pass, goes last among p's rings. */
+void proc_ring_to_back(struct proc *p, struct ring *r);
+/* 1 (and stamped now) when p is live and was last asked every_ns or more ago. */
+int proc_liveness_due(struct proc *p, uint64_t now, uint64_t every_ns);
 uint64_t ring_head_now(struct ring *r);
 void proc_finalize(struct collector_state *c, struct proc *p);
 

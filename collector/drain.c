@@ -295,7 +295,7 @@ static uint64_t pass_bound(struct ring *r, uint64_t start, int patient, int *rea
     if (!live) {
         uint64_t published = shm_ring_published(&r->view);
         if ((int64_t)(published - r->bound) > 0) {
-            r->bound = published;
+            ring_bound_to(r, published);
             r->bound_moved_ns = pass_now_ns;
         }
         if (r->bound != start)
@@ -308,7 +308,7 @@ static uint64_t pass_bound(struct ring *r, uint64_t start, int patient, int *rea
     uint64_t head = shm_ring_head(&r->view);
     *read_head = 1;
     if ((int64_t)(head - r->bound) > 0)
-        r->bound = head;
+        ring_bound_to(r, head);
     /* A ring is made by its first call, which may be preempted between the
      * two: one found empty is read again at each pass until its first record
      * (for as long as a segment being made is tried), not --max-delay-ms later. */
@@ -343,12 +343,12 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
     if (sigsetjmp(jb, 0) != 0) {
         shm_bus_guard = outer;
         /* What the pass put in the frame stays; the rest the ring held is lost. */
-        r->broken = r->quarantined = 1;
-        r->abandoned_to = r->encoded_to;
+        ring_mark_broken(r);
+        r->quarantined = 1;
         warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned after position %" PRIu64
               ", what it held past it counted as lost", r->seg.path, r->encoded_to);
         end_batch(c);
-        lose_abandoned(c, r);
+        abandon_ring(c, r, r->encoded_to);
         return 0;
     }
     shm_bus_guard = &jb;
@@ -391,13 +391,13 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
         /* Not what a producer writes: a hostile process, or one scribbling
          * on its own ring. Reported once, then left alone; the records read
          * before stay in the frame, what the ring holds from here is lost. */
-        r->broken = r->quarantined = 1;
-        r->abandoned_to = pos;
+        ring_mark_broken(r);
+        r->quarantined = 1;
         c->rejected++;
         warnx("%s: quarantined, never read again: %s (position %" PRIu64 ")", r->seg.path, hostile, pos);
-        lose_abandoned(c, r);
+        abandon_ring(c, r, pos);
     }
-    r->read_pos = pos;
+    ring_read_to(r, pos);
     r->quiet = patient && pos == start && !dp.more && !hostile && pos == r->tail && !r->waiting_since;
     if (pos != start) {
         note_release(c, r, pos);
@@ -432,22 +432,6 @@ static uint64_t ring_due_ns(const struct ring *r) { return r->broken ? UINT64_MA
 static struct {
     uint64_t due_ns, cap;
 } walk;
-
-/* Moves ring r of p to the end of p's rings. */
-static void ring_to_back(struct proc *p, struct ring *r)
-{
-    struct ring **at = &p->rings;
-    while (*at && *at != r)
-        at = &(*at)->next;
-    if (!*at || !r->next)
-        return;
-    *at = r->next;
-    struct ring *last = r->next;
-    while (last->next)
-        last = last->next;
-    last->next = r;
-    r->next = NULL;
-}
 
 /* Drains p's rings: those that cannot wait for their head to be due, and
  * that its owner's sites leave this pass. *quiet: 0 once a ring it looked
@@ -492,7 +476,7 @@ static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *move
             walk.due_ns = ring_due_ns(r);
     }
     if (spent_at)
-        ring_to_back(p, spent_at);
+        proc_ring_to_back(p, spent_at);
 }
 
 /* One pass over every ring. *smallest: the capacity of the smallest ring

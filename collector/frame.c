@@ -117,6 +117,11 @@ void proc_wrote(struct collector_state *c, struct proc *p, uint64_t records)
         c->cur->procs[p->tally].records += records;
 }
 
+void proc_unwrote(struct proc *p, uint64_t records)
+{
+    p->records -= records;
+}
+
 int write_exit(struct collector_state *c, struct proc *p, enum shlog_exit_how how)
 {
     int rc = ensure_process(c, p);

@@ -80,6 +80,14 @@ void lose_unreadable_ring(struct collector_state *c, struct ring *r)
     r->unread_due = 0;
 }
 
+void ring_unreadable(struct collector_state *c, struct ring *r, uint64_t tail, uint64_t head)
+{
+    r->unread_due = 1;
+    r->unread_tail = tail;
+    r->unread_head = head;
+    lose_unreadable_ring(c, r);
+}
+
 /* What a quarantined ring holds past what was read is lost: written as
  * CORRUPT positions, each counted as a record since record boundaries there
  * cannot be trusted (an upper bound), at most a ring's worth at a time. */
@@ -101,6 +109,12 @@ void lose_abandoned(struct collector_state *c, struct ring *r)
     struct shm_loss l = {.first_pos = r->abandoned_to, .positions = n, .records = n, .reason = SHM_LOSS_CORRUPT};
     emit_loss(c, r, &l, 0);
     r->abandoned_to = head;
+}
+
+void abandon_ring(struct collector_state *c, struct ring *r, uint64_t from)
+{
+    r->abandoned_to = from;
+    lose_abandoned(c, r);
 }
 
 static int proc_key_cmp(const void *a, const void *b)
@@ -158,7 +172,7 @@ void lose_removed_file(struct collector_state *c, struct outfile *gone)
         struct shm_loss l = {.records = t->records, .reason = SHM_LOSS_FILE_REMOVED};
         if (p && t->records) {
             emit_proc_loss(c, p, SHLOG_CPU_NONE, &l, 0);
-            p->records -= t->records; /* its EXIT says what the files hold */
+            proc_unwrote(p, t->records); /* its EXIT says what the files hold */
         } else if (t->records) {
             (void)define_again(c, t);
             check_enc(shlog_enc_loss(c->cur->enc, t->key, SHLOG_CPU_NONE, &l, 0), "a loss");

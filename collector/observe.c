@@ -13,30 +13,37 @@
 /* --alert rules: counted on the drain path, run from the loop. */
 #define METRICS_PUBLISH_NS 100000000ull /* snapshots for the metrics threads, at most this often */
 
-/* Fill and lag of a ring, read from shared memory under the SIGBUS guard.
- * The lag is the age of the record at the read position (not drained yet),
- * from its TSC through the process's calibration. */
-static void ring_observe(struct collector_state *c, struct ring *r, struct metrics_ring *m)
+struct ring_look {
+    const struct collector_state *c;
+    const struct ring *r;
+    struct metrics_ring *m;
+};
+
+static void ring_look(void *ctx)
 {
     static struct shm_copied_record oldest; /* 450 bytes; one drain thread */
-    if (r->broken)
-        return;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        /* The furthest head seen, not the head: the producer line stays its own. */
-        uint64_t head = r->bound, tail = shm_ring_tail(&r->view);
-        m->fill_ratio = head > tail ? (double)shm_ring_used(&r->view, head, tail) / (double)r->view.cap : 0.0;
-        uint64_t at = r->read_pos;
-        struct shm_loss loss;
-        if (head != r->read_pos && shm_ring_next(&r->view, &at, &oldest, 0, &loss) == SHM_READ_RECORD) {
-            uint64_t born = anchors_ns(&c->clock, oldest.tsc), now = real_ns();
-            m->lag_seconds = now > born ? (double)(now - born) / 1e9 : 0.0;
-        }
-    } else {
-        r->broken = 1;
+    const struct ring_look *look = ctx;
+    const struct ring *r = look->r;
+    /* The furthest head seen, not the head: the producer line stays its own. */
+    uint64_t head = r->bound, tail = shm_ring_tail(&r->view);
+    look->m->fill_ratio = head > tail ? (double)shm_ring_used(&r->view, head, tail) / (double)r->view.cap : 0.0;
+    uint64_t at = r->read_pos;
+    struct shm_loss loss;
+    if (head != r->read_pos && shm_ring_next(&r->view, &at, &oldest, 0, &loss) == SHM_READ_RECORD) {
+        uint64_t born = anchors_ns(&look->c->clock, oldest.tsc), now = real_ns();
+        look->m->lag_seconds = now > born ? (double)(now - born) / 1e9 : 0.0;
     }
-    shm_bus_guard = NULL;
+}
+
+/* Fill and lag of a ring, read from shared memory under the SIGBUS guard.
+ * The lag is the age of the record at the read position (not drained yet),
+ * from its TSC through the process's calibration. A fault here leaves the
+ * ring as it is: the drain meets the fault itself and marks the ring. */
+static void ring_observe(const struct collector_state *c, const struct ring *r, struct metrics_ring *m)
+{
+    struct ring_look look = {c, r, m};
+    if (!r->broken)
+        (void)shm_guarded(ring_look, &look);
 }
 
 /* Call sites among a table of n entries: the THREAD entries scanned are not. */

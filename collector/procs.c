@@ -335,12 +335,9 @@ static int open_ring(struct collector_state *c, const char *path, int dir, uint3
     if (!o.rc && r->view.rings_bell)
         r->bell = bell_of(p->meta.owner, &r->view);
     if (o.rc) {
-        r->broken = 1;
+        ring_mark_broken(r);
         warnx("%s: not readable (%s): what it holds is counted as lost", path, err);
-        r->unread_due = 1;
-        r->unread_tail = o.tail;
-        r->unread_head = o.head;
-        lose_unreadable_ring(c, r);
+        ring_unreadable(c, r, o.tail, o.head);
     }
     return 0;
 }
@@ -628,6 +625,64 @@ static void unlink_segment(const char *path, dev_t dev, ino_t ino)
         warnx("cannot remove %s: %s", path, strerror(errno));
 }
 
+void ring_mark_broken(struct ring *r)
+{
+    r->broken = 1;
+}
+
+void ring_read_to(struct ring *r, uint64_t pos)
+{
+    r->read_pos = pos;
+}
+
+void ring_bound_to(struct ring *r, uint64_t bound)
+{
+    r->bound = bound;
+}
+
+struct release_at {
+    struct ring *r;
+    uint64_t pos;
+};
+
+static void release_now(void *ctx)
+{
+    const struct release_at *a = ctx;
+    struct ring *r = a->r;
+    shm_ring_release_below(&r->view, a->pos, r->bound);
+    r->tail = (int64_t)(a->pos - r->bound) > 0 ? r->bound : a->pos; /* as it stored it */
+}
+
+void ring_release(struct ring *r, uint64_t pos)
+{
+    struct release_at a = {r, pos};
+    if (!r->broken && shm_guarded(release_now, &a) != 0)
+        ring_mark_broken(r);
+}
+
+void proc_ring_to_back(struct proc *p, struct ring *r)
+{
+    struct ring **at = &p->rings;
+    while (*at && *at != r)
+        at = &(*at)->next;
+    if (!*at || !r->next)
+        return;
+    *at = r->next;
+    struct ring *last = r->next;
+    while (last->next)
+        last = last->next;
+    last->next = r;
+    r->next = NULL;
+}
+
+int proc_liveness_due(struct proc *p, uint64_t now, uint64_t every_ns)
+{
+    if (p->gone || now - p->alive_checked_ns < every_ns)
+        return 0;
+    p->alive_checked_ns = now;
+    return 1;
+}
+
 /* Gives the ring back: the next collector need not wait for us. */
 void ring_unclaim(struct ring *r)
 {
@@ -638,7 +693,7 @@ void ring_unclaim(struct ring *r)
         shm_bus_guard = &jb;
         shm_ring_unclaim(&r->view, (uint64_t)getpid());
     } else {
-        r->broken = 1;
+        ring_mark_broken(r);
     }
     shm_bus_guard = NULL;
 }
@@ -654,7 +709,7 @@ uint64_t ring_head_now(struct ring *r)
         shm_bus_guard = &jb;
         head = shm_ring_head(&r->view);
     } else {
-        r->broken = 1;
+        ring_mark_broken(r);
     }
     shm_bus_guard = NULL;
     return head;
