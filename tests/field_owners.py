@@ -31,31 +31,17 @@ ASSIGN = r"(?:<<=|>>=|[-+*/%&|^]?=)(?!=)"
 IDENT = r"[A-Za-z_]\w*"
 
 
+LEXEMES = re.compile(r"/\*.*?\*/|//[^\n]*|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", re.S)
+
+
 def strip(text):
     """text with comments, strings and character constants blanked, lines kept."""
-    out, i, n = [], 0, len(text)
-    while i < n:
-        c = text[i]
-        if text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-            out.append(re.sub(r"[^\n]", " ", text[i:j]))
-            i = j
-        elif text.startswith("//", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            out.append(" " * (j - i))
-            i = j
-        elif c in "\"'":
-            j = i + 1
-            while j < n and text[j] != c:
-                j += 2 if text[j] == "\\" else 1
-            out.append(c + " " * (j - i - 1) + c)
-            i = j + 1
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
+    def blank(m):
+        t = m.group(0)
+        if t[0] in "\"'":
+            return t[0] + " " * (len(t) - 2) + t[-1]
+        return re.sub(r"[^\n]", " ", t)
+    return LEXEMES.sub(blank, text)
 
 
 def parse_structs(paths):
@@ -116,9 +102,9 @@ def split_top(text, sep=","):
     return parts
 
 
-def prototypes(paths):
+def prototypes(paths, found=None):
     """{function: [1 if that parameter points at const, else 0]} from declarations and definitions."""
-    found = {}
+    found = dict(found or {})
     for path in paths:
         with open(path) as fh:
             code = strip(fh.read())
@@ -243,8 +229,8 @@ def type_of(expr, scope, structs):
 def scan(collector_dir):
     headers = sorted(glob.glob(os.path.join(collector_dir, "*.h")))
     sources = sorted(glob.glob(os.path.join(collector_dir, "*.c")))
-    structs = parse_structs(headers)
-    shared = sorted(glob.glob(os.path.join(collector_dir, "..", "shm", "*.h"))) + headers
+    structs = shared_structs = parse_structs(headers)
+    shared = prototypes(sorted(glob.glob(os.path.join(collector_dir, "..", "shm", "*.h"))) + headers)
     problems = []
     for s in CHECKED:
         if s not in structs:
@@ -258,9 +244,9 @@ def scan(collector_dir):
         with open(path) as fh:
             code = strip(fh.read())
         here = os.path.basename(path)
-        structs = dict(parse_structs(headers))
+        structs = dict(shared_structs)
         structs.update({k: v for k, v in parse_structs([path]).items() if k not in CHECKED})
-        protos = prototypes(shared + [path])
+        protos = prototypes([path], shared)
         file_scope = {}
         spans = functions(code)
         outside = code
