@@ -34,6 +34,7 @@ _Static_assert(MAX_DELAY_MS_MAX * 1000000ull + FRAME_MAX_AGE_NS < SHLOG_ORDER_WI
 
 /* The program's state: only this file names it; the others get it as an argument. */
 static struct collector_state col;
+static struct options options; /* col.opt: the shm_accept in it points into it */
 
 /* ==== Signals ==== */
 
@@ -68,7 +69,7 @@ static void prepare_memory(void)
         free(heap);
     }
     struct shlog_enc *enc;
-    if (shlog_enc_new(&enc, opt.zstd_level) != 0)
+    if (shlog_enc_new(&enc, col.opt->zstd_level) != 0)
         return;
     struct shm_proc_info pi = {.app = "warm-up", .tsc_hz = 1000000000};
     static struct shm_copied_record rec;
@@ -157,9 +158,9 @@ static void file_close_end(struct outfile *f)
  * closed once that completes; else closed now. */
 static void file_close_begin(struct outfile *f)
 {
-    if (f->fd >= 0 && opt.fsync != FSYNC_NEVER && writer_sync_file(f) == 0)
+    if (f->fd >= 0 && col.opt->fsync != FSYNC_NEVER && writer_sync_file(f) == 0)
         return;
-    if (f->fd >= 0 && opt.fsync != FSYNC_NEVER && fsync(f->fd) != 0)
+    if (f->fd >= 0 && col.opt->fsync != FSYNC_NEVER && fsync(f->fd) != 0)
         f->sync_err = errno;
     file_close_end(f);
 }
@@ -348,8 +349,8 @@ static void maybe_rotate(int hup)
             pending = 0;
         return;
     }
-    if ((pending || col.rotate_soon || f->removed || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
-         (opt.rotate_ns && mono_ns() - f->opened_ns >= opt.rotate_ns)) && rotate())
+    if ((pending || col.rotate_soon || f->removed || (col.opt->rotate_bytes && f->size >= col.opt->rotate_bytes) ||
+         (col.opt->rotate_ns && mono_ns() - f->opened_ns >= col.opt->rotate_ns)) && rotate())
         pending = 0;
 }
 
@@ -450,14 +451,14 @@ static int isolated_cpu(int cpu)
 
 static void pin_cpus(void)
 {
-    if (!opt.have_cpus)
+    if (!col.opt->have_cpus)
         return;
-    if (sched_setaffinity(0, sizeof(opt.cpus), &opt.cpus) != 0) {
+    if (sched_setaffinity(0, sizeof(col.opt->cpus), &col.opt->cpus) != 0) {
         fprintf(stderr, PROG ": --cpu: sched_setaffinity: %s\n", strerror(errno));
         exit(2);
     }
     for (int c = 0; c < CPU_SETSIZE; c++)
-        if (CPU_ISSET(c, &opt.cpus) && !isolated_cpu(c))
+        if (CPU_ISSET(c, &col.opt->cpus) && !isolated_cpu(c))
             warnx("warning: cpu %d is not in /sys/devices/system/cpu/isolated; other tasks may share it", c);
 }
 
@@ -492,7 +493,9 @@ static void notify_service_manager(const char *state)
 int main(int argc, char **argv)
 {
     alert_set_init(&col.alerts);
-    parse_options(argc, argv, &col.alerts);
+    parse_options(argc, argv, &options, &col.alerts);
+    col.opt = &options;
+    output_init(&options);
     raise_nofile();
     /* First: a service manager's stop that comes while the metrics threads
      * start or the output directory is made ends in the orderly exit 0, not
@@ -507,34 +510,34 @@ int main(int argc, char **argv)
     shm_bus_guard_install(); /* a producer may shrink a segment under our mapping */
     signal(SIGPIPE, SIG_IGN);
     /* Before pin_cpus: the metrics threads take the cpus the drain loop leaves. */
-    struct metrics_config mc = {.listen = opt.metrics_listen, .allow_remote = opt.metrics_allow_remote,
-                                .file = opt.metrics_file, .interval_s = opt.metrics_interval_s,
-                                .drain_cpus = opt.have_cpus ? &opt.cpus : NULL};
+    struct metrics_config mc = {.listen = col.opt->metrics_listen, .allow_remote = col.opt->metrics_allow_remote,
+                                .file = col.opt->metrics_file, .interval_s = col.opt->metrics_interval_s,
+                                .drain_cpus = col.opt->have_cpus ? &col.opt->cpus : NULL};
     char merr[8192];
     if (metrics_start(&mc, merr, sizeof(merr)) != 0) {
         fprintf(stderr, PROG ": %s\n", merr);
         return 2;
     }
     pin_cpus();
-    int rc = ensure_dir(opt.out);
+    int rc = ensure_dir(col.opt->out);
     if (rc) {
-        fprintf(stderr, PROG ": --out %s: %s\n", opt.out, strerror(-rc));
+        fprintf(stderr, PROG ": --out %s: %s\n", col.opt->out, strerror(-rc));
         return 2;
     }
     rc = share_out_dir();
     if (rc) {
         fprintf(stderr, PROG ": --group: cannot give %s group %u: %s (as root: chgrp %u %s; chmod 2750 %s)\n",
-                opt.out, (unsigned)opt.out_gid, strerror(-rc), (unsigned)opt.out_gid, opt.out, opt.out);
+                col.opt->out, (unsigned)col.opt->out_gid, strerror(-rc), (unsigned)col.opt->out_gid, col.opt->out, col.opt->out);
         return 2;
     }
     char why[8192];
     if (out_dir_unsafe(why, sizeof(why)) != 0) {
-        fprintf(stderr, PROG ": --out %s: %s\n", opt.out, why);
+        fprintf(stderr, PROG ": --out %s: %s\n", col.opt->out, why);
         return 2;
     }
     char host[SHMLOG_HOST_BYTES] = "";
-    if (opt.host[0])
-        snprintf(host, sizeof(host), "%s", opt.host);
+    if (col.opt->host[0])
+        snprintf(host, sizeof(host), "%s", col.opt->host);
     else if (gethostname(host, sizeof(host) - 1) != 0)
         snprintf(host, sizeof(host), "unknown");
     for (char *c = host; *c; c++) /* the host name goes into file names */
@@ -542,7 +545,7 @@ int main(int argc, char **argv)
             *c = '_';
     output_set_host(host);
 
-    if (uring_setup(opt.sqpoll_cpu) < 0)
+    if (uring_setup(col.opt->sqpoll_cpu) < 0)
         return 1;
     const char *clock_warning = anchors_init(&col.clock);
     if (clock_warning)
@@ -559,7 +562,7 @@ int main(int argc, char **argv)
 
     scan_all();
     observe(&col, mono_ns()); /* the alert clock must be set before the first drain counts */
-    if (opt.once) {
+    if (col.opt->once) {
         shutdown_all();
         observe_last(&col);
         return 0;
@@ -624,7 +627,7 @@ int main(int argc, char **argv)
             reap(1, wait);
             continue;
         }
-        if (opt.busy_poll || moved) {
+        if (col.opt->busy_poll || moved) {
             /* Spin: no sleep's wake-up delay. */
             uint64_t until = mono_ns() + wait;
             while (mono_ns() < until && !got_term && !got_hup) {

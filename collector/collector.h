@@ -99,10 +99,8 @@ struct options {
     const char *ship_state;       /* --ship-state: shmlog-ship's cursor, or NULL */
 };
 
-extern struct options opt;
-
-/* Fills opt, and the rules of --alert into alerts. */
-void parse_options(int argc, char **argv, struct alert_set *alerts);
+/* Fills o from the command line, and the rules of --alert into alerts. */
+void parse_options(int argc, char **argv, struct options *o, struct alert_set *alerts);
 
 /* ==== Processes, rings, files, frames ==== */
 
@@ -194,7 +192,7 @@ struct proc {
     int gone;           /* [procs.c] exited: rings are read with writer_dead */
     int exit_queued;    /* [collector.c] its EXIT section is in a frame */
     uint32_t key; /* [procs.c] */
-    int dir;            /* [procs.c] index in opt.dirs: its rings are in the same directory */
+    int dir;            /* [procs.c] index in opt->dirs: its rings are in the same directory */
     struct shm_seg meta; /* [procs.c] */
     dev_t dev; /* [procs.c] */
     ino_t ino; /* [procs.c] */
@@ -278,6 +276,7 @@ struct frame {
  * and hands it down as an argument (no other file names it, so none calls back
  * into the loop); each file keeps the rest of its state to itself. */
 struct collector_state {
+    const struct options *opt; /* the command line's, read-only after parse_options */
     uint64_t nofile;           /* the descriptor limit (RLIMIT_NOFILE) */
     uint64_t nmetas;           /* processes: a descriptor each */
     struct proc *procs;        /* the processes procs.c found, newest first */
@@ -287,7 +286,7 @@ struct collector_state {
     int rotate_soon;           /* the current file's definitions near what readers keep (shlog_enc_file_full) */
     /* counters */
     uint64_t records, frames, fast_frames, bytes;
-    int filling;                /* frames go at opt.zstd_fast_level: see set_frame_level */
+    int filling;                /* frames go at opt->zstd_fast_level: see set_frame_level */
     uint64_t record_slots;      /* ring slots of the records encoded */
     int backlog;                /* the last pass left records behind (budget spent, frame full) */
     int walk_all;               /* a ring may have something new (a ring made, a process gone, the last
@@ -340,6 +339,8 @@ int ensure_dir(const char *dir);
 int out_dir_unsafe(char *why, size_t cap);
 /* The host name the files are named after and carry: before the first file. */
 void output_set_host(const char *host);
+/* Before any other call of output.c: the options it reads (kept, not copied). */
+void output_init(const struct options *o);
 struct output_stats {
     uint64_t files;             /* made */
     uint64_t unshipped_removed; /* files retention removed before shmlog-ship had them */

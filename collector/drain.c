@@ -264,10 +264,10 @@ uint64_t longest_wait_ns(uint64_t smallest)
  * longest wait between passes, which bounds the ring's fill meanwhile. Only
  * with cpus of our own: a producer that shares our cpu fills its ring while
  * we are off it, and what we left there would wait a time slice more. */
-static int ring_waits(struct ring *r, uint64_t waiting)
+static int ring_waits(const struct options *o, struct ring *r, uint64_t waiting)
 {
     if (!waiting || waiting >= r->view.cap / 32 || r->proc->gone || r->view.policy == SHMLOG_OVERWRITE ||
-        !opt.have_cpus || CPU_ISSET(r->cpu, &opt.cpus)) {
+        !o->have_cpus || CPU_ISSET(r->cpu, &o->cpus)) {
         r->waiting_since = 0;
         return 0;
     }
@@ -288,7 +288,7 @@ static int ring_waits(struct ring *r, uint64_t waiting)
  * only when the published point has stood for --max-delay-ms (a slow
  * producer, or a pause), so a trickle still reaches the file in time. Other
  * rings (version 2, overwrite, a producer gone, shutdown) by their head. */
-static uint64_t pass_bound(struct ring *r, uint64_t start, int patient, int *read_head)
+static uint64_t pass_bound(const struct options *o, struct ring *r, uint64_t start, int patient, int *read_head)
 {
     *read_head = 0;
     int live = !patient || !r->view.publishes || r->proc->gone || r->view.policy == SHMLOG_OVERWRITE;
@@ -301,7 +301,7 @@ static uint64_t pass_bound(struct ring *r, uint64_t start, int patient, int *rea
         if (r->bound != start)
             return r->bound;
         uint64_t now = pass_now_ns;
-        if (now - r->bound_moved_ns < opt.max_delay_ns)
+        if (now - r->bound_moved_ns < o->max_delay_ns)
             return start;
         r->bound_moved_ns = now;
     }
@@ -353,12 +353,12 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
     }
     shm_bus_guard = &jb;
     int read_head;
-    uint64_t head = pass_bound(r, start, patient, &read_head);
+    uint64_t head = pass_bound(c->opt, r, start, patient, &read_head);
     /* Nothing reserved since: the slot at pos is the next a producer writes. A
      * ring read by its head may wait for more (ring_waits); a published point
      * is a sixteenth of the ring away from the last. */
     if ((head != start || p->gone || r->view.policy == SHMLOG_OVERWRITE) &&
-        !(patient && !r->view.publishes && ring_waits(r, head - start)))
+        !(patient && !r->view.publishes && ring_waits(c->opt, r, head - start)))
         drain_records(c, r, head, budget, &dp);
     if (dp.more)
         c->backlog = 1; /* more is waiting: the next pass comes at once */
@@ -425,7 +425,10 @@ static int ring_can_wait(const struct ring *r)
                          r->view.policy != SHMLOG_OVERWRITE);
 }
 
-static uint64_t ring_due_ns(const struct ring *r) { return r->broken ? UINT64_MAX : r->bound_moved_ns + opt.max_delay_ns; }
+static uint64_t ring_due_ns(const struct options *o, const struct ring *r)
+{
+    return r->broken ? UINT64_MAX : r->bound_moved_ns + o->max_delay_ns;
+}
 
 /* What the last whole pass found: the first ring due (when every ring could
  * wait: c->walk_all is 0), and the smallest ring. */
@@ -442,9 +445,9 @@ static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *move
     for (struct ring *r = p->rings; r; r = r->next) {
         if (!r->broken && r->view.cap < *cap)
             *cap = r->view.cap;
-        if (ring_can_wait(r) && pass_now_ns < ring_due_ns(r)) {
-            if (ring_due_ns(r) < walk.due_ns)
-                walk.due_ns = ring_due_ns(r);
+        if (ring_can_wait(r) && pass_now_ns < ring_due_ns(c->opt, r)) {
+            if (ring_due_ns(c->opt, r) < walk.due_ns)
+                walk.due_ns = ring_due_ns(c->opt, r);
             continue;
         }
         /* A frame near what readers take (SHLOG_MAX_FRAME_RAW), or a file
@@ -472,8 +475,8 @@ static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *move
         }
         if (!ring_can_wait(r))
             *quiet = 0;
-        else if (ring_due_ns(r) < walk.due_ns)
-            walk.due_ns = ring_due_ns(r);
+        else if (ring_due_ns(c->opt, r) < walk.due_ns)
+            walk.due_ns = ring_due_ns(c->opt, r);
     }
     if (spent_at)
         proc_ring_to_back(p, spent_at);

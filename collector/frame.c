@@ -157,7 +157,7 @@ int batch_of(struct collector_state *c, struct ring *r)
     return 1;
 }
 
-/* A collector that falls behind compresses at opt.zstd_fast_level, from a
+/* A collector that falls behind compresses at --zstd-fast-level, from a
  * pass that finds a ring over half full until one finds every ring under a
  * quarter: losing records to a full ring costs more than bytes on disk, and
  * the fastest level lets the most records through an overload
@@ -165,9 +165,9 @@ int batch_of(struct collector_state *c, struct ring *r)
  * record; bench/compare.sh --workloads overload shows what lands). */
 static void set_frame_level(struct collector_state *c, struct outfile *file)
 {
-    int level = c->filling ? opt.zstd_fast_level : opt.zstd_level;
+    int level = c->filling ? c->opt->zstd_fast_level : c->opt->zstd_level;
     check_enc(shlog_enc_set_level(file->enc, level), "a frame (its zstd level)");
-    if (level != opt.zstd_level)
+    if (level != c->opt->zstd_level)
         c->fast_frames++;
 }
 
@@ -242,7 +242,7 @@ int flush_frame(struct collector_state *c)
     f->exits = build.exits;
     f->nexits = build.nexits;
     /* Segments are unlinked after an exit: the records must be on disk first. */
-    f->need_sync = f->len && (opt.fsync == FSYNC_BATCH || build.nexits);
+    f->need_sync = f->len && (c->opt->fsync == FSYNC_BATCH || build.nexits);
     if (f->len && build.nexits)
         exits_note_frame(file, f->buf, f->len, f->off, build.exits, build.nexits);
     build.rel = NULL;

@@ -23,6 +23,12 @@ static int out_error;            /* errno of the failure going on, 0 if none */
 static uint64_t out_error_since; /* mono_ns when out_error started */
 static char host[SHMLOG_HOST_BYTES];
 static struct output_stats stats;
+static const struct options *out_opt; /* output_init's */
+
+void output_init(const struct options *o)
+{
+    out_opt = o;
+}
 
 void output_set_host(const char *name)
 {
@@ -46,7 +52,7 @@ int out_dir_unsafe(char *why, size_t cap)
 {
     struct stat link, st;
     uid_t me = geteuid();
-    if (lstat(opt.out, &link) != 0 || stat(opt.out, &st) != 0)
+    if (lstat(out_opt->out, &link) != 0 || stat(out_opt->out, &st) != 0)
         snprintf(why, cap, "%s", strerror(errno));
     else if (S_ISLNK(link.st_mode) && link.st_uid != me && link.st_uid != 0)
         snprintf(why, cap, "a symbolic link of uid %u, who could point it elsewhere", (unsigned)link.st_uid);
@@ -54,10 +60,10 @@ int out_dir_unsafe(char *why, size_t cap)
         snprintf(why, cap, "not a directory");
     else if (st.st_uid != me)
         snprintf(why, cap, "owned by uid %u, not by this collector's uid %u: its owner could delete its files and "
-                 "plant others (as root: chown %u %s)", (unsigned)st.st_uid, (unsigned)me, (unsigned)me, opt.out);
+                 "plant others (as root: chown %u %s)", (unsigned)st.st_uid, (unsigned)me, (unsigned)me, out_opt->out);
     else if (st.st_mode & (S_IWGRP | S_IWOTH))
         snprintf(why, cap, "writable by %s (mode %o): they could delete its files and plant others (chmod go-w %s)",
-                 st.st_mode & S_IWOTH ? "every user" : "its group", (unsigned)(st.st_mode & 07777), opt.out);
+                 st.st_mode & S_IWOTH ? "every user" : "its group", (unsigned)(st.st_mode & 07777), out_opt->out);
     else
         return 0;
     return -1;
@@ -66,15 +72,15 @@ int out_dir_unsafe(char *why, size_t cap)
 int share_out_dir(void)
 {
     struct stat st;
-    if (!opt.have_group)
+    if (!out_opt->have_group)
         return 0;
-    if (stat(opt.out, &st) != 0)
+    if (stat(out_opt->out, &st) != 0)
         return -errno;
-    if (st.st_gid != opt.out_gid && chown(opt.out, (uid_t)-1, opt.out_gid) != 0)
+    if (st.st_gid != out_opt->out_gid && chown(out_opt->out, (uid_t)-1, out_opt->out_gid) != 0)
         return -errno;
     /* chown may clear the set-group-ID bit: the mode comes after it. */
     mode_t mode = (st.st_mode & 07777) | S_ISGID | S_IRGRP | S_IXGRP;
-    if ((st.st_mode & 07777) != mode && chmod(opt.out, mode) != 0)
+    if ((st.st_mode & 07777) != mode && chmod(out_opt->out, mode) != 0)
         return -errno;
     return 0;
 }
@@ -147,7 +153,7 @@ static int close_as(const char *from, char *to, size_t cap)
  * when a file has the last number, since wrapping around would reuse names. */
 void recover_out_dir(void)
 {
-    DIR *d = opendir(opt.out);
+    DIR *d = opendir(out_opt->out);
     if (!d)
         return;
     struct dirent *de;
@@ -165,7 +171,7 @@ void recover_out_dir(void)
     }
     if (any && top == UINT64_MAX) {
         fprintf(stderr, PROG ": --out %s: %s has the last file number, %" PRIu64 ": none is left for a new file "
-                "(move the files elsewhere)\n", opt.out, top_name, top);
+                "(move the files elsewhere)\n", out_opt->out, top_name, top);
         exit(2);
     }
     next_seq = any ? top + 1 : 0;
@@ -178,7 +184,7 @@ void recover_out_dir(void)
         if (file_seq_of(de->d_name, &seq, &part) != 0 || !part)
             continue;
         char from[4400], to[4400];
-        snprintf(from, sizeof(from), "%s/%s", opt.out, de->d_name);
+        snprintf(from, sizeof(from), "%s/%s", out_opt->out, de->d_name);
         struct stat st;
         /* Only regular files: a symlink planted under a .part name is neither
          * followed nor given a .shlog name that readers would follow. */
@@ -213,9 +219,9 @@ static int kept_cmp(const void *a, const void *b)
 /* --keep / --max-bytes: deletes the oldest closed files. */
 static void apply_retention(void)
 {
-    if (!opt.keep && !opt.max_bytes)
+    if (!out_opt->keep && !out_opt->max_bytes)
         return;
-    DIR *d = opendir(opt.out);
+    DIR *d = opendir(out_opt->out);
     if (!d)
         return;
     struct kept *v = NULL;
@@ -249,19 +255,19 @@ static void apply_retention(void)
         qsort(v, n, sizeof(*v), kept_cmp);
     /* --keep yields to the shipper; --max-bytes is the disk's bound and does not. */
     struct shlog_shipped shipped = {.file_seq = UINT64_MAX};
-    int rc = opt.ship_state ? shlog_shipped_read(opt.ship_state, &shipped) : 0;
+    int rc = out_opt->ship_state ? shlog_shipped_read(out_opt->ship_state, &shipped) : 0;
     if (rc && rc != -ENOENT)
-        warnx("retention: --ship-state %s: %s: every file counts as not shipped", opt.ship_state, strerror(-rc));
+        warnx("retention: --ship-state %s: %s: every file counts as not shipped", out_opt->ship_state, strerror(-rc));
     if (rc)
         shipped.file_seq = 0;
-    for (size_t i = 0; i < n && ((opt.keep && n - i > opt.keep && shlog_shipped_has(&shipped, v[i].seq)) ||
-                                 (opt.max_bytes && total > opt.max_bytes)); i++) {
+    for (size_t i = 0; i < n && ((out_opt->keep && n - i > out_opt->keep && shlog_shipped_has(&shipped, v[i].seq)) ||
+                                 (out_opt->max_bytes && total > out_opt->max_bytes)); i++) {
         if (unlinkat(dirfd(d), v[i].name, 0) != 0) {
-            warnx("retention: cannot delete %s/%s: %s", opt.out, v[i].name, strerror(errno));
+            warnx("retention: cannot delete %s/%s: %s", out_opt->out, v[i].name, strerror(errno));
         } else if (!shlog_shipped_has(&shipped, v[i].seq)) {
             stats.unshipped_removed++;
             warnx("retention: --max-bytes removed %s/%s before shmlog-ship shipped it (%" PRIu64 " files so far)",
-                  opt.out, v[i].name, stats.unshipped_removed);
+                  out_opt->out, v[i].name, stats.unshipped_removed);
         }
         total -= v[i].bytes;
     }
@@ -276,7 +282,7 @@ struct outfile *outfile_new(void)
         return NULL;
     f->fd = -1;
     f->gen = ++file_gen;
-    if (shlog_enc_new(&f->enc, opt.zstd_level)) {
+    if (shlog_enc_new(&f->enc, out_opt->zstd_level)) {
         free(f);
         return NULL;
     }
@@ -315,7 +321,7 @@ void output_ok(void)
 static void share_file(int fd, const char *path)
 {
     struct stat st;
-    if (fstat(fd, &st) == 0 && st.st_gid != opt.out_gid && fchown(fd, (uid_t)-1, opt.out_gid) != 0)
+    if (fstat(fd, &st) == 0 && st.st_gid != out_opt->out_gid && fchown(fd, (uid_t)-1, out_opt->out_gid) != 0)
         warnx("--group: %s stays in group %u: %s", path, (unsigned)st.st_gid, strerror(errno));
     if (fchmod(fd, 0640) != 0)
         warnx("--group: %s stays unreadable by the group: %s", path, strerror(errno));
@@ -332,10 +338,10 @@ int outfile_open(struct outfile *f)
     char date[32];
     strftime(date, sizeof(date), "%Y%m%d-%H%M%S", &tm);
     if (take_seq(&f->seq) != 0) {
-        output_failed("no file number is left after 18446744073709551615 in", opt.out, EOVERFLOW);
+        output_failed("no file number is left after 18446744073709551615 in", out_opt->out, EOVERFLOW);
         return -EOVERFLOW;
     }
-    snprintf(f->final_path, sizeof(f->final_path), "%s/%s-%s-%06" PRIu64 SHLOG_FILE_SUFFIX, opt.out, host,
+    snprintf(f->final_path, sizeof(f->final_path), "%s/%s-%s-%06" PRIu64 SHLOG_FILE_SUFFIX, out_opt->out, host,
              date, f->seq);
     snprintf(f->part_path, sizeof(f->part_path), "%s" SHLOG_PART_SUFFIX, f->final_path);
     /* A closed file under the name is skipped now; outfile_close still never
@@ -365,7 +371,7 @@ int outfile_open(struct outfile *f)
     if (locked != 0)
         warnx("%s: cannot lock it: %s (a collector started meanwhile would take it for a crashed run's)",
               f->part_path, strerror(-locked));
-    if (opt.have_group)
+    if (out_opt->have_group)
         share_file(f->fd, f->part_path);
     struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = created_ns,
                                   .collector_pid = (uint32_t)getpid(), .flags = SHLOG_FILE_SITES_FIRST};
@@ -447,7 +453,7 @@ static int frame_landed(const char *name, uint64_t off, uint64_t len, uint64_t h
     char path[4400];
     int fd = -1;
     for (int part = 0; part < 2 && fd < 0; part++) {
-        snprintf(path, sizeof(path), "%s/%s%s", opt.out, name, part ? SHLOG_PART_SUFFIX : "");
+        snprintf(path, sizeof(path), "%s/%s%s", out_opt->out, name, part ? SHLOG_PART_SUFFIX : "");
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     }
     if (fd < 0 || len > SHLOG_MAX_FRAME_RAW * 2ull) {
@@ -486,7 +492,7 @@ static void exits_note_read(const char *text)
 
 static void exits_note_path(char *path, size_t cap)
 {
-    snprintf(path, cap, "%s/" EXITS_NOTE, opt.out);
+    snprintf(path, cap, "%s/" EXITS_NOTE, out_opt->out);
 }
 
 void exits_note_open(void)

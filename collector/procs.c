@@ -223,7 +223,7 @@ static int open_meta(struct collector_state *c, const char *path, int dir, const
     struct proc *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
-    int rc = shm_seg_open(&p->meta, path, SHM_OPEN_CLAIM, &opt.accept, err, errcap);
+    int rc = shm_seg_open(&p->meta, path, SHM_OPEN_CLAIM, &c->opt->accept, err, errcap);
     if (rc == 0 && ((rc = shm_meta_info(&p->meta, &p->info, err, errcap)) != 0 ||
                     (rc = shm_meta_attribution(&p->meta, &p->info, err, errcap)) != 0))
         shm_seg_close(&p->meta);
@@ -311,7 +311,7 @@ static int open_ring(struct collector_state *c, const char *path, int dir, uint3
     if (!r)
         return -ENOMEM;
     struct proc *p = NULL;
-    int rc = shm_seg_open(&r->seg, path, SHM_OPEN_WRITE, &opt.accept, err, errcap);
+    int rc = shm_seg_open(&r->seg, path, SHM_OPEN_WRITE, &c->opt->accept, err, errcap);
     if (rc == 0 && !(p = owner_of(c, &r->seg, dir, err, errcap))) {
         rc = -EPERM;
         shm_seg_close(&r->seg);
@@ -361,7 +361,7 @@ static int meta_unlocked(const char *path)
  * owner_gone: a ring's process is known to have exited (its meta's lock
  * said so). A meta is its own witness: its lock, taken right after it was
  * created; the 2 s before one is removed cover that moment. */
-static enum found open_failed(const char *path, unsigned kind, int owner_gone, const struct stat *st, int rc)
+static enum found open_failed(const struct shm_accept *accept, const char *path, unsigned kind, int owner_gone, const struct stat *st, int rc)
 {
     if (rc == -EMFILE) /* waits for a descriptor: said once, tried at each listing */
         return FOUND_AGAIN;
@@ -372,7 +372,7 @@ static enum found open_failed(const char *path, unsigned kind, int owner_gone, c
     if (kind == SHMLOG_SEG_META)
         owner_gone = !young && meta_unlocked(path);
     /* Only a file of a uid we accept is ours to remove. */
-    if (unpublished && owner_gone && shm_accepts(&opt.accept, st->st_uid)) {
+    if (unpublished && owner_gone && shm_accepts(accept, st->st_uid)) {
         if (unlink(path) == 0)
             warnx("removed %s: never initialised by its process, which is gone", path);
         return FOUND_AGAIN;
@@ -439,7 +439,7 @@ enum found segment_found(struct collector_state *c, int dir, const char *path, u
     if (rc == -EACCES)
         snprintf(err + strlen(err), errcap - strlen(err),
                  "; to drain it, add --allow-uid %u (or --allow-group with one of its groups)", (unsigned)st->st_uid);
-    return open_failed(path, kind, owner_gone && candidates == 1, st, rc);
+    return open_failed(&c->opt->accept, path, kind, owner_gone && candidates == 1, st, rc);
 }
 
 /* How gone process p ended, as its EXIT says: it shut down, or died. */

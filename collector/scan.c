@@ -134,7 +134,7 @@ static int seen_grow(void)
 /* Watches: inotify descriptors of the directories (-1: none). */
 static int inotify_fd = -1;
 static int watch[MAX_DIRS];
-/* While opt.dirs[i] does not exist: a watch on its nearest existing
+/* While --dir i does not exist: a watch on its nearest existing
  * ancestor, and the name that appears there on the way to it. */
 static int ancestor_watch[MAX_DIRS];
 static char ancestor_child[MAX_DIRS][256];
@@ -287,7 +287,7 @@ static enum look look_at(int i, const char *name, uint64_t ino, int same_file)
     if (s && (s->state == SEEN_OURS || s->state == SEEN_FINAL))
         return LOOK_DONE;
     char path[4400];
-    snprintf(path, sizeof(path), "%s/%s", opt.dirs[i], name);
+    snprintf(path, sizeof(path), "%s/%s", found_ctx->opt->dirs[i], name);
     struct stat st;
     if (lstat(path, &st) != 0)
         return LOOK_DONE;
@@ -295,8 +295,8 @@ static enum look look_at(int i, const char *name, uint64_t ino, int same_file)
     if (s && (s->state == SEEN_OURS || s->state == SEEN_FINAL))
         return LOOK_DONE;
     /* Before any other work: whose it is. */
-    if (!shm_accepts(&opt.accept, st.st_uid)) {
-        refused_owner(st.st_uid, opt.dirs[i]);
+    if (!shm_accepts(&found_ctx->opt->accept, st.st_uid)) {
+        refused_owner(st.st_uid, found_ctx->opt->dirs[i]);
         seen_put(i, key, st.st_ino, SEEN_FINAL);
         return LOOK_DONE;
     }
@@ -378,7 +378,7 @@ static void unwatch_ancestor(int i)
     ancestor_watch[i] = -1;
     if (wd < 0)
         return;
-    for (int j = 0; j < opt.ndirs; j++)
+    for (int j = 0; j < found_ctx->opt->ndirs; j++)
         if (watch[j] == wd || ancestor_watch[j] == wd)
             return; /* still needed */
     inotify_rm_watch(inotify_fd, wd);
@@ -393,8 +393,8 @@ static void unwatch_ancestor(int i)
  * its event will never come. */
 static int watch_ancestor(int i)
 {
-    char path[sizeof(opt.dirs[0])];
-    snprintf(path, sizeof(path), "%s", opt.dirs[i]);
+    char path[sizeof(found_ctx->opt->dirs[0])];
+    snprintf(path, sizeof(path), "%s", found_ctx->opt->dirs[i]);
     for (;;) {
         char *slash = strrchr(path, '/');
         if (!slash || !slash[1])
@@ -426,7 +426,7 @@ static void watch_dir(int i)
         return;
     /* Each round finds the path one directory deeper, or the directory itself. */
     for (int round = 0; round < 64; round++) {
-        watch[i] = inotify_add_watch(inotify_fd, opt.dirs[i], DIR_EVENTS);
+        watch[i] = inotify_add_watch(inotify_fd, found_ctx->opt->dirs[i], DIR_EVENTS);
         if (watch[i] >= 0) {
             unwatch_ancestor(i);
             return;
@@ -461,7 +461,7 @@ static void listing_begin(int i, uint64_t now)
     l->begun_ns = now ? now : 1;
     l->asked = 0;
     l->nrings = 0;
-    l->d = opendir(opt.dirs[i]);
+    l->d = opendir(found_ctx->opt->dirs[i]);
     /* No directory: no ring either. One that cannot be read now may hold some. */
     l->complete = l->d || errno == ENOENT;
 }
@@ -514,13 +514,13 @@ static void on_event(const struct inotify_event *ev)
 {
     if (ev->mask & IN_Q_OVERFLOW) { /* events were lost: what the table says may be old */
         seen_forget_dir(-1);
-        for (int i = 0; i < opt.ndirs; i++) {
+        for (int i = 0; i < found_ctx->opt->ndirs; i++) {
             lists[i].trusted = 0;
             scan_soon(i);
         }
         return;
     }
-    for (int i = 0; i < opt.ndirs; i++) {
+    for (int i = 0; i < found_ctx->opt->ndirs; i++) {
         if (watch[i] == ev->wd) {
             if (ev->mask & IN_IGNORED) { /* the directory went away: watch again at the next listing */
                 watch[i] = -1;
@@ -573,7 +573,7 @@ void scan_step(uint64_t now)
         young_retry(now);
     }
     unsigned budget = SCAN_SLICE;
-    for (int i = 0; i < opt.ndirs && budget; i++) {
+    for (int i = 0; i < found_ctx->opt->ndirs && budget; i++) {
         struct listing *l = &lists[i];
         /* Under a watch that lost nothing, inotify names every file as it
          * comes: listing a directory another uid filled with names (each a
@@ -590,7 +590,7 @@ void scan_step(uint64_t now)
 void scan_all(void)
 {
     read_events();
-    for (int i = 0; i < opt.ndirs; i++) {
+    for (int i = 0; i < found_ctx->opt->ndirs; i++) {
         if (!lists[i].active)
             listing_begin(i, mono_ns());
         while (lists[i].active)
