@@ -232,7 +232,7 @@ int backtrace_requested(struct collector_state *c, struct proc *p, int room, uin
 {
     if (p->meta.hdr.abi_version < 4)
         return 0;
-    uint64_t now = mono_ns();
+    uint64_t now = shm_mono_ns();
     if (now - p->bt_polled_ns < BACKTRACE_POLL_NS)
         return 0;
     p->bt_polled_ns = now;

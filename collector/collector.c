@@ -234,7 +234,7 @@ static void answer_backtrace(struct proc *p)
  * its loss counters and its backtrace requests. */
 static void check_liveness(int all)
 {
-    uint64_t now = mono_ns();
+    uint64_t now = shm_mono_ns();
     for (struct proc *p = col.procs; p; p = p->next) {
         if (!proc_liveness_due(p, now, all ? 0 : ALIVE_CHECK_NS))
             continue;
@@ -350,7 +350,7 @@ static void maybe_rotate(int hup)
         return;
     }
     if ((pending || col.rotate_soon || f->removed || (col.opt->rotate_bytes && f->size >= col.opt->rotate_bytes) ||
-         (col.opt->rotate_ns && mono_ns() - f->opened_ns >= col.opt->rotate_ns)) && rotate())
+         (col.opt->rotate_ns && shm_mono_ns() - f->opened_ns >= col.opt->rotate_ns)) && rotate())
         pending = 0;
 }
 
@@ -561,7 +561,7 @@ int main(int argc, char **argv)
     }
 
     scan_all();
-    observe(&col, mono_ns()); /* the alert clock must be set before the first drain counts */
+    observe(&col, shm_mono_ns()); /* the alert clock must be set before the first drain counts */
     if (col.opt->once) {
         shutdown_all();
         observe_last(&col);
@@ -569,13 +569,13 @@ int main(int argc, char **argv)
     }
     /* Draining from here: units ordered after ours may start their producers. */
     notify_service_manager("READY=1");
-    uint64_t last_tick = mono_ns(), last_live = 0, last_notify = 0, idle = 0, last_pass = mono_ns();
+    uint64_t last_tick = shm_mono_ns(), last_live = 0, last_notify = 0, idle = 0, last_pass = shm_mono_ns();
     while (!got_term) {
         /* The pass begins where what the writer finished takes effect. */
         reap(0, 0);
         retry_frames();
         apply_completed();
-        uint64_t now = mono_ns();
+        uint64_t now = shm_mono_ns();
         if (now - last_notify >= NOTIFY_NS) { /* a read() per loop would cost more than the drain */
             last_notify = now;
             anchors_poll(&col.clock);
@@ -599,7 +599,7 @@ int main(int argc, char **argv)
         /* An output that cannot take the frame (its file cannot be made, its
          * writes are out) holds it: the loop goes on, without spinning. */
         int held = 0;
-        if (col.flush_soon || (col.build_first_ns && mono_ns() - col.build_first_ns >= FRAME_MAX_AGE_NS))
+        if (col.flush_soon || (col.build_first_ns && shm_mono_ns() - col.build_first_ns >= FRAME_MAX_AGE_NS))
             held = !flush_frame(&col);
         if (held && wait < MAX_PASS_WAIT_NS)
             wait = MAX_PASS_WAIT_NS;
@@ -629,8 +629,8 @@ int main(int argc, char **argv)
         }
         if (col.opt->busy_poll || moved) {
             /* Spin: no sleep's wake-up delay. */
-            uint64_t until = mono_ns() + wait;
-            while (mono_ns() < until && !got_term && !got_hup) {
+            uint64_t until = shm_mono_ns() + wait;
+            while (shm_mono_ns() < until && !got_term && !got_hup) {
                 if (reap(0, 0)) /* the next pass applies it now */
                     break;
                 for (int i = 0; i < 64; i++)

@@ -34,6 +34,7 @@
 
 #include "alert.h"
 #include "anchors.h"
+#include "clock.h"
 #include "metrics.h"
 #include "shlog_file.h"
 
@@ -303,20 +304,6 @@ struct collector_state {
 /* ==== Time, signals (collector.c), messages (messages.c) ==== */
 
 extern volatile sig_atomic_t got_term, got_hup;
-
-static inline uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static inline uint64_t real_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Hidden: libc has a warnx of its own (err.h), which this must not replace for
  * a library. */

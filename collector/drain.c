@@ -271,7 +271,7 @@ static int ring_waits(const struct options *o, struct ring *r, uint64_t waiting)
         r->waiting_since = 0;
         return 0;
     }
-    uint64_t now = mono_ns();
+    uint64_t now = shm_mono_ns();
     if (!r->waiting_since)
         r->waiting_since = now;
     if (now - r->waiting_since < longest_wait_ns(r->view.cap))
@@ -492,7 +492,7 @@ uint64_t drain_all(struct collector_state *c, uint64_t *smallest)
     uint64_t moved = 0, cap = UINT64_MAX;
     c->backlog = 0;
     fill_quarters = 0;
-    pass_now_ns = mono_ns();
+    pass_now_ns = shm_mono_ns();
     /* Nothing rang and nothing is due: the rings are not looked at at all,
      * since reading 600 of them costs more than anything else an idle pass does. */
     if (!bells_check() && !c->walk_all && pass_now_ns < walk.due_ns) {

@@ -29,7 +29,7 @@ int end_batch(struct collector_state *c)
 void mark_content(struct collector_state *c)
 {
     if (!c->build_first_ns) {
-        c->build_first_ns = mono_ns();
+        c->build_first_ns = shm_mono_ns();
         anchors_frame_opened(&c->clock);
     }
 }
@@ -125,7 +125,7 @@ void proc_unwrote(struct proc *p, uint64_t records)
 int write_exit(struct collector_state *c, struct proc *p, enum shlog_exit_how how)
 {
     int rc = ensure_process(c, p);
-    uint64_t now = real_ns();
+    uint64_t now = shm_real_ns();
     if (!rc)
         rc = shlog_enc_exit(c->cur->enc, p->key, now, p->records, p->lost, how);
     if (!rc && p->tally_gen == c->cur->gen) {
@@ -187,12 +187,12 @@ static int output_ready(struct outfile *file, int raw)
         return 0;
     if (!raw || file->fd >= 0)
         return 1;
-    if (mono_ns() < open_retry_at)
+    if (shm_mono_ns() < open_retry_at)
         return 0;
     int rc;
     while ((rc = outfile_open(file)) == -EEXIST)
         ;
-    open_retry_at = rc ? mono_ns() + OPEN_RETRY_NS : 0;
+    open_retry_at = rc ? shm_mono_ns() + OPEN_RETRY_NS : 0;
     return rc == 0;
 }
 

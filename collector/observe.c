@@ -30,7 +30,7 @@ static void ring_look(void *ctx)
     uint64_t at = r->read_pos;
     struct shm_loss loss;
     if (head != r->read_pos && shm_ring_next(&r->view, &at, &oldest, 0, &loss) == SHM_READ_RECORD) {
-        uint64_t born = anchors_ns(&look->c->clock, oldest.tsc), now = real_ns();
+        uint64_t born = anchors_ns(&look->c->clock, oldest.tsc), now = shm_real_ns();
         look->m->lag_seconds = now > born ? (double)(now - born) / 1e9 : 0.0;
     }
 }
@@ -174,7 +174,7 @@ void observe(struct collector_state *c, uint64_t now)
 void observe_last(struct collector_state *c)
 {
     if (c->alerts.n)
-        alert_poll(&c->alerts, mono_ns(), alert_site_text, c);
+        alert_poll(&c->alerts, shm_mono_ns(), alert_site_text, c);
     publish_metrics(c, 1);
     metrics_stop();
 }

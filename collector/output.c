@@ -297,7 +297,7 @@ void output_failed(const char *what, const char *path, int err)
     if (out_error)
         return;
     out_error = err;
-    out_error_since = mono_ns();
+    out_error_since = shm_mono_ns();
     warnx("%s %s: %s; retrying every %llu ms, the records stay in their rings until written "
           "(producers drop and count when a ring is full)",
           what, path, strerror(err), WRITE_RETRY_NS / 1000000ull);
@@ -312,7 +312,7 @@ void output_ok(void)
 {
     if (!out_error)
         return;
-    warnx("output works again after %.1f s", (double)(mono_ns() - out_error_since) / 1e9);
+    warnx("output works again after %.1f s", (double)(shm_mono_ns() - out_error_since) / 1e9);
     out_error = 0;
 }
 
@@ -331,7 +331,7 @@ static void share_file(int fd, const char *path)
 int outfile_open(struct outfile *f)
 {
     /* One clock reading for the name and the header: a mirror names the file from its header. */
-    uint64_t created_ns = real_ns();
+    uint64_t created_ns = shm_real_ns();
     time_t now = (time_t)(created_ns / 1000000000ull);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -390,7 +390,7 @@ int outfile_open(struct outfile *f)
         return -e;
     }
     f->size = sizeof(hb);
-    f->opened_ns = mono_ns();
+    f->opened_ns = shm_mono_ns();
     stats.files++;
     return 0;
 }

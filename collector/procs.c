@@ -254,7 +254,7 @@ static int open_meta(struct collector_state *c, const char *path, int dir, const
     c->nmetas++;
     /* Liveness is the producer's lock on its meta segment, which works in any
      * pid namespace and needs no descriptor but the meta's own. */
-    p->alive_checked_ns = mono_ns();
+    p->alive_checked_ns = shm_mono_ns();
     if (!shm_meta_alive(&p->meta))
         proc_mark_gone(c, p);
     p->next = c->procs;

@@ -255,7 +255,7 @@ static void young_add(int dir, const char *name)
     if (nyoung == YOUNG_MAX)
         return; /* the next listing finds it */
     young[nyoung].dir = dir;
-    young[nyoung].since = mono_ns();
+    young[nyoung].since = shm_mono_ns();
     snprintf(young[nyoung].name, sizeof(young[nyoung].name), "%s", name);
     nyoung++;
 }
@@ -443,7 +443,7 @@ void watch_init(segment_found_fn found, struct collector_state *c)
     found_cb = found;
     found_ctx = c;
     if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
-        seed = mono_ns() ^ (uint64_t)getpid() << 32;
+        seed = shm_mono_ns() ^ (uint64_t)getpid() << 32;
     inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (inotify_fd < 0)
         warnx("inotify: %s (falling back to listings once a second)", strerror(errno));
@@ -592,9 +592,9 @@ void scan_all(void)
     read_events();
     for (int i = 0; i < found_ctx->opt->ndirs; i++) {
         if (!lists[i].active)
-            listing_begin(i, mono_ns());
+            listing_begin(i, shm_mono_ns());
         while (lists[i].active)
             listing_step(i, SCAN_SLICE);
     }
-    young_retry(mono_ns());
+    young_retry(shm_mono_ns());
 }

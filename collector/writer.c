@@ -58,7 +58,7 @@ static void frame_submit(struct frame *f)
     if (!sqe) { /* cannot happen with MAX_INFLIGHT far below the queue depth */
         f->retry_state = f->state;
         f->state = FR_RETRY;
-        f->retry_at = mono_ns();
+        f->retry_at = shm_mono_ns();
         return;
     }
     if (f->state == FR_SYNCING)
@@ -88,7 +88,7 @@ static void frame_failed(struct frame *f, int err)
     stats.write_errors++;
     f->retry_state = f->state;
     f->state = FR_RETRY;
-    f->retry_at = mono_ns() + WRITE_RETRY_NS;
+    f->retry_at = shm_mono_ns() + WRITE_RETRY_NS;
 }
 
 static void file_synced(struct outfile *file, int res)
@@ -168,7 +168,7 @@ unsigned reap(int wait, uint64_t timeout_ns)
 
 void retry_frames(void)
 {
-    uint64_t now = mono_ns();
+    uint64_t now = shm_mono_ns();
     for (struct frame *f = fifo_head; f; f = f->next)
         if (f->state == FR_RETRY && now >= f->retry_at) {
             f->state = f->retry_state;
@@ -185,7 +185,7 @@ void wait_output(int stopping)
     static uint64_t term_seen_ns;
     int err = output_error();
     if (stopping && err) {
-        uint64_t now = mono_ns();
+        uint64_t now = shm_mono_ns();
         if (!term_seen_ns)
             term_seen_ns = now;
         if (now - term_seen_ns > 2 * WRITE_RETRY_NS + WRITE_RETRY_NS / 2) {

@@ -17,19 +17,3 @@ void warnx(const char *fmt, ...)
     fprintf(stderr, PROG ": %s\n", line);
 }
 
-static uint64_t clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t real_ns(void)
-{
-    return clock_ns(CLOCK_REALTIME);
-}
-
-uint64_t mono_ns(void)
-{
-    return clock_ns(CLOCK_MONOTONIC);
-}

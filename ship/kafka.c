@@ -36,7 +36,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
     /* Brokers down say so every few seconds: one line a minute is enough,
      * the metrics count every one. */
-    uint64_t now = mono_ns();
+    uint64_t now = shm_mono_ns();
     if (!k->error_said_ns || now - k->error_said_ns > 60000000000ull) {
         k->error_said_ns = now;
         warnx("kafka: %s (the files keep what is not shipped; retrying)", reason);

@@ -16,6 +16,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "shlog_file.h"
 
 #define PROG "shmlog-ship"
@@ -23,8 +24,6 @@
 /* ==== base.c ==== */
 
 void warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-uint64_t real_ns(void);
-uint64_t mono_ns(void);
 
 /* How far the files were taken: every file below seq, and off bytes of seq
  * (0: nothing of it). */
