@@ -81,7 +81,7 @@ static struct backtrace *backtrace_of(struct ring *r)
     uint64_t bytes = cap + (uint64_t)n * sizeof(uint32_t) + sizeof(struct backtrace);
     if (memory_used + bytes > BACKTRACE_MEMORY_MAX) {
         if (!memory_warned++)
-            warnx("%s: backtrace buffers reached %llu MiB: records this ring keeps are discarded",
+            shm_warn(PROG, "%s: backtrace buffers reached %llu MiB: records this ring keeps are discarded",
                   r->seg.path, BACKTRACE_MEMORY_MAX >> 20);
         return NULL;
     }
@@ -183,7 +183,7 @@ static void write_ring(struct collector_state *c, struct ring *r, uint64_t order
     }
     if (shlog_enc_raw_bytes(c->cur->enc) + bytes > FRAME_RAW_STOP) {
         /* Only past hundreds of thousands of kept records in one frame. */
-        warnx("%s: %" PRIu32 " backtrace records would not fit the frame: discarded", r->seg.path, b->count);
+        shm_warn(PROG, "%s: %" PRIu32 " backtrace records would not fit the frame: discarded", r->seg.path, b->count);
         c->backtrace_discarded += b->count;
     } else {
         check_enc(shlog_enc_backtrace_begin(c->cur->enc, p->key, r->cpu, order_tsc), "a backtrace");

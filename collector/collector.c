@@ -148,7 +148,7 @@ static void file_close_end(struct outfile *f)
     if (f->removed && col.cur)
         lose_removed_file(&col, f);
     else if (f->removed)
-        warnx("%s was deleted as it closed: the records written into it are lost (no later file counts them)",
+        shm_warn(PROG, "%s was deleted as it closed: the records written into it are lost (no later file counts them)",
               f->part_path);
     outfile_close(f);
 }
@@ -324,7 +324,7 @@ static int rotate(void)
         return 1; /* nothing written yet: keep it */
     struct outfile *nf = outfile_new();
     if (!nf) {
-        warnx("out of memory");
+        shm_warn(PROG, "out of memory");
         exit(1);
     }
     col.cur = nf;
@@ -420,7 +420,7 @@ static void raise_nofile(void)
     if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-            warnx("cannot raise the descriptor limit to %llu: %s", (unsigned long long)rl.rlim_max, strerror(errno));
+            shm_warn(PROG, "cannot raise the descriptor limit to %llu: %s", (unsigned long long)rl.rlim_max, strerror(errno));
             getrlimit(RLIMIT_NOFILE, &rl);
         }
     }
@@ -459,7 +459,7 @@ static void pin_cpus(void)
     }
     for (int c = 0; c < CPU_SETSIZE; c++)
         if (CPU_ISSET(c, &col.opt->cpus) && !isolated_cpu(c))
-            warnx("warning: cpu %d is not in /sys/devices/system/cpu/isolated; other tasks may share it", c);
+            shm_warn(PROG, "warning: cpu %d is not in /sys/devices/system/cpu/isolated; other tasks may share it", c);
 }
 
 /* ==== The service manager ==== */
@@ -474,7 +474,7 @@ static void notify_service_manager(const char *state)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     size_t n = strlen(path);
     if (n >= sizeof(sa.sun_path)) {
-        warnx("NOTIFY_SOCKET is too long for a socket address; the service manager is not told %s", state);
+        shm_warn(PROG, "NOTIFY_SOCKET is too long for a socket address; the service manager is not told %s", state);
         return;
     }
     memcpy(sa.sun_path, path, n);
@@ -483,7 +483,7 @@ static void notify_service_manager(const char *state)
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || sendto(fd, state, strlen(state), MSG_NOSIGNAL, (const struct sockaddr *)&sa,
                          (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
-        warnx("NOTIFY_SOCKET %s: %s; the service manager is not told %s", path, strerror(errno), state);
+        shm_warn(PROG, "NOTIFY_SOCKET %s: %s; the service manager is not told %s", path, strerror(errno), state);
     if (fd >= 0)
         close(fd);
 }
@@ -549,14 +549,14 @@ int main(int argc, char **argv)
         return 1;
     const char *clock_warning = anchors_init(&col.clock);
     if (clock_warning)
-        warnx("%s", clock_warning);
+        shm_warn(PROG, "%s", clock_warning);
     watch_init(segment_found, &col);
     recover_out_dir();
     exits_note_open();
     prepare_memory();
     col.cur = outfile_new();
     if (!col.cur) {
-        warnx("out of memory");
+        shm_warn(PROG, "out of memory");
         return 1;
     }
 

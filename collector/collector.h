@@ -35,6 +35,7 @@
 #include "alert.h"
 #include "anchors.h"
 #include "clock.h"
+#include "say.h"
 #include "metrics.h"
 #include "shlog_file.h"
 
@@ -301,18 +302,15 @@ struct collector_state {
 };
 
 
-/* ==== Time, signals (collector.c), messages (messages.c) ==== */
+/* ==== Signals (collector.c) ==== */
 
 extern volatile sig_atomic_t got_term, got_hup;
 
-/* Hidden: libc has a warnx of its own (err.h), which this must not replace for
- * a library. */
-__attribute__((format(printf, 1, 2), visibility("hidden"))) void warnx(const char *fmt, ...);
 
 static inline void check_enc(int rc, const char *what)
 {
     if (rc) { /* only out of memory or a misuse of the encoder */
-        warnx("encoding %s failed: %s", what, strerror(-rc));
+        shm_warn(PROG, "encoding %s failed: %s", what, strerror(-rc));
         exit(1);
     }
 }

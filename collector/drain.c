@@ -199,7 +199,7 @@ __attribute__((noinline)) static void drain_records(struct collector_state *c, s
                 emit_loss(c, r, &loss, 0);
                 losses++;
                 if (loss.reason == SHM_LOSS_CORRUPT && !r->corrupt_seen++)
-                    warnx("%s: a committed record failed validation at position %" PRIu64
+                    shm_warn(PROG, "%s: a committed record failed validation at position %" PRIu64
                           ": skipped and counted as lost (so are later ones, without another line)",
                           r->seg.path, loss.first_pos);
                 continue;
@@ -345,7 +345,7 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
         /* What the pass put in the frame stays; the rest the ring held is lost. */
         ring_mark_broken(r);
         r->quarantined = 1;
-        warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned after position %" PRIu64
+        shm_warn(PROG, "%s: the segment shrank under its mapping (SIGBUS); ring abandoned after position %" PRIu64
               ", what it held past it counted as lost", r->seg.path, r->encoded_to);
         end_batch(c);
         abandon_ring(c, r, r->encoded_to);
@@ -394,7 +394,7 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
         ring_mark_broken(r);
         r->quarantined = 1;
         c->rejected++;
-        warnx("%s: quarantined, never read again: %s (position %" PRIu64 ")", r->seg.path, hostile, pos);
+        shm_warn(PROG, "%s: quarantined, never read again: %s (position %" PRIu64 ")", r->seg.path, hostile, pos);
         abandon_ring(c, r, pos);
     }
     ring_read_to(r, pos);

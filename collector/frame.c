@@ -45,7 +45,7 @@ void note_release(struct collector_state *c, struct ring *r, uint64_t pos)
         size_t cap = build.rel_cap ? build.rel_cap * 2 : 64;
         struct release *nv = realloc(build.rel, cap * sizeof(*nv));
         if (!nv) {
-            warnx("out of memory");
+            shm_warn(PROG, "out of memory");
             exit(1);
         }
         build.rel = nv;
@@ -64,7 +64,7 @@ static size_t tally_add(struct outfile *f, uint32_t key, const struct shm_proc_i
         size_t cap = f->procs_cap ? f->procs_cap * 2 : 16;
         struct file_proc *nv = realloc(f->procs, cap * sizeof(*nv));
         if (!nv) {
-            warnx("out of memory");
+            shm_warn(PROG, "out of memory");
             exit(1);
         }
         f->procs = nv;
@@ -212,7 +212,7 @@ int flush_frame(struct collector_state *c)
         return 0;
     struct frame *f = calloc(1, sizeof(*f));
     if (!f) {
-        warnx("out of memory");
+        shm_warn(PROG, "out of memory");
         exit(1);
     }
     if (raw) {
@@ -267,7 +267,7 @@ void note_exit(struct proc *p)
         size_t cap = build.exits_cap ? build.exits_cap * 2 : 8;
         struct proc **nv = realloc(build.exits, cap * sizeof(*nv));
         if (!nv) {
-            warnx("out of memory");
+            shm_warn(PROG, "out of memory");
             exit(1);
         }
         build.exits = nv;

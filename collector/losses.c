@@ -31,7 +31,7 @@ void unencodable(struct collector_state *c, struct ring *r, struct shm_loss *l, 
         l->positions = 0; /* the ring's batches passed over its positions already */
     emit_loss(c, r, l, 0);
     if (!r->unencodable_seen++)
-        warnx("%s: the record at position %" PRIu64 " could not be encoded (%s): written as a loss "
+        shm_warn(PROG, "%s: the record at position %" PRIu64 " could not be encoded (%s): written as a loss "
               "(unencodable), as later ones are without another line",
               r->seg.path, l->first_pos, why);
 }
@@ -131,7 +131,7 @@ static struct proc **procs_by_key(struct collector_state *c, size_t *n)
         count++;
     struct proc **v = malloc((count ? count : 1) * sizeof(*v));
     if (!v) {
-        warnx("out of memory");
+        shm_warn(PROG, "out of memory");
         exit(1);
     }
     count = 0;
@@ -197,7 +197,7 @@ void lose_removed_file(struct collector_state *c, struct outfile *gone)
     free(live);
     mark_content(c);
     c->flush_soon = 1;
-    warnx("%s was deleted while open: the %" PRIu64 " records written into it by %zu process(es) are lost, counted "
+    shm_warn(PROG, "%s was deleted while open: the %" PRIu64 " records written into it by %zu process(es) are lost, counted "
           "as losses (file_removed) in the next file; the output goes on in a new file",
           gone->part_path, lost, nprocs);
 }

@@ -128,7 +128,7 @@ static int rename_noreplace(const char *from, const char *to)
     if (link(from, to) != 0)
         return -errno;
     if (unlink(from) != 0)
-        warnx("cannot remove %s (it is also %s now): %s", from, to, strerror(errno));
+        shm_warn(PROG, "cannot remove %s (it is also %s now): %s", from, to, strerror(errno));
     return 0;
 }
 
@@ -142,7 +142,7 @@ static int close_as(const char *from, char *to, size_t cap)
         char next[4400];
         if ((rc = take_seq(&seq)) != 0 || (rc = renumbered(next, sizeof(next), to, seq)) != 0)
             return rc;
-        warnx("%s exists: left alone, %s becomes %s", to, from, next);
+        shm_warn(PROG, "%s exists: left alone, %s becomes %s", to, from, next);
         snprintf(to, cap, "%s", next);
     }
     return rc;
@@ -194,16 +194,16 @@ void recover_out_dir(void)
             /* Killed between creating it and writing its header: frames are
              * written only after the header, so it holds nothing. */
             if (unlink(from) == 0)
-                warnx("removed %s: an earlier run left it without a header (nothing in it)", from);
+                shm_warn(PROG, "removed %s: an earlier run left it without a header (nothing in it)", from);
             continue;
         }
         snprintf(to, sizeof(to), "%s", from);
         to[strlen(to) - strlen(SHLOG_PART_SUFFIX)] = '\0';
         int rc = close_as(from, to, sizeof(to));
         if (rc == 0)
-            warnx("recovered %s from an earlier run (its last frame may be torn)", to);
+            shm_warn(PROG, "recovered %s from an earlier run (its last frame may be torn)", to);
         else
-            warnx("cannot rename %s: %s", from, strerror(-rc));
+            shm_warn(PROG, "cannot rename %s: %s", from, strerror(-rc));
     }
     closedir(d);
 }
@@ -240,7 +240,7 @@ static void apply_retention(void)
             struct kept *nv = realloc(v, cap * sizeof(*v));
             if (!nv) {
                 /* Without every file, the oldest ones are not known: delete none this time. */
-                warnx("retention: out of memory, nothing deleted");
+                shm_warn(PROG, "retention: out of memory, nothing deleted");
                 n = 0;
                 break;
             }
@@ -257,16 +257,16 @@ static void apply_retention(void)
     struct shlog_shipped shipped = {.file_seq = UINT64_MAX};
     int rc = out_opt->ship_state ? shlog_shipped_read(out_opt->ship_state, &shipped) : 0;
     if (rc && rc != -ENOENT)
-        warnx("retention: --ship-state %s: %s: every file counts as not shipped", out_opt->ship_state, strerror(-rc));
+        shm_warn(PROG, "retention: --ship-state %s: %s: every file counts as not shipped", out_opt->ship_state, strerror(-rc));
     if (rc)
         shipped.file_seq = 0;
     for (size_t i = 0; i < n && ((out_opt->keep && n - i > out_opt->keep && shlog_shipped_has(&shipped, v[i].seq)) ||
                                  (out_opt->max_bytes && total > out_opt->max_bytes)); i++) {
         if (unlinkat(dirfd(d), v[i].name, 0) != 0) {
-            warnx("retention: cannot delete %s/%s: %s", out_opt->out, v[i].name, strerror(errno));
+            shm_warn(PROG, "retention: cannot delete %s/%s: %s", out_opt->out, v[i].name, strerror(errno));
         } else if (!shlog_shipped_has(&shipped, v[i].seq)) {
             stats.unshipped_removed++;
-            warnx("retention: --max-bytes removed %s/%s before shmlog-ship shipped it (%" PRIu64 " files so far)",
+            shm_warn(PROG, "retention: --max-bytes removed %s/%s before shmlog-ship shipped it (%" PRIu64 " files so far)",
                   out_opt->out, v[i].name, stats.unshipped_removed);
         }
         total -= v[i].bytes;
@@ -298,7 +298,7 @@ void output_failed(const char *what, const char *path, int err)
         return;
     out_error = err;
     out_error_since = shm_mono_ns();
-    warnx("%s %s: %s; retrying every %llu ms, the records stay in their rings until written "
+    shm_warn(PROG, "%s %s: %s; retrying every %llu ms, the records stay in their rings until written "
           "(producers drop and count when a ring is full)",
           what, path, strerror(err), WRITE_RETRY_NS / 1000000ull);
 }
@@ -312,7 +312,7 @@ void output_ok(void)
 {
     if (!out_error)
         return;
-    warnx("output works again after %.1f s", (double)(shm_mono_ns() - out_error_since) / 1e9);
+    shm_warn(PROG, "output works again after %.1f s", (double)(shm_mono_ns() - out_error_since) / 1e9);
     out_error = 0;
 }
 
@@ -322,9 +322,9 @@ static void share_file(int fd, const char *path)
 {
     struct stat st;
     if (fstat(fd, &st) == 0 && st.st_gid != out_opt->out_gid && fchown(fd, (uid_t)-1, out_opt->out_gid) != 0)
-        warnx("--group: %s stays in group %u: %s", path, (unsigned)st.st_gid, strerror(errno));
+        shm_warn(PROG, "--group: %s stays in group %u: %s", path, (unsigned)st.st_gid, strerror(errno));
     if (fchmod(fd, 0640) != 0)
-        warnx("--group: %s stays unreadable by the group: %s", path, strerror(errno));
+        shm_warn(PROG, "--group: %s stays unreadable by the group: %s", path, strerror(errno));
 }
 
 /* Creates the file on disk and writes its header (once, before any frame). */
@@ -348,7 +348,7 @@ int outfile_open(struct outfile *f)
      * replaces one that appears meanwhile. */
     struct stat st;
     if (lstat(f->final_path, &st) == 0) {
-        warnx("%s exists and is not ours: left alone, taking the next file number", f->final_path);
+        shm_warn(PROG, "%s exists and is not ours: left alone, taking the next file number", f->final_path);
         return -EEXIST;
     }
     /* O_EXCL | O_NOFOLLOW: whatever is planted under the name (a symlink to
@@ -358,7 +358,7 @@ int outfile_open(struct outfile *f)
     if (f->fd < 0) {
         int e = errno;
         if (e == EEXIST) {
-            warnx("%s exists and is not ours: left alone, taking the next file number", f->part_path);
+            shm_warn(PROG, "%s exists and is not ours: left alone, taking the next file number", f->part_path);
         } else {
             output_failed("cannot create", f->part_path, e);
             next_seq = f->seq; /* the number is free again */
@@ -369,7 +369,7 @@ int outfile_open(struct outfile *f)
     /* The proof that we write it, for the next start's recovery. */
     int locked = shlog_part_lock(f->fd);
     if (locked != 0)
-        warnx("%s: cannot lock it: %s (a collector started meanwhile would take it for a crashed run's)",
+        shm_warn(PROG, "%s: cannot lock it: %s (a collector started meanwhile would take it for a crashed run's)",
               f->part_path, strerror(-locked));
     if (out_opt->have_group)
         share_file(f->fd, f->part_path);
@@ -405,12 +405,12 @@ void outfile_close(struct outfile *f)
 {
     if (f->fd >= 0) {
         if (f->sync_err)
-            warnx("fsync %s: %s", f->part_path, strerror(f->sync_err));
+            shm_warn(PROG, "fsync %s: %s", f->part_path, strerror(f->sync_err));
         close(f->fd);
         /* A deleted file has no name left to rename: its loss was said and counted. */
         int rc = f->removed ? 0 : close_as(f->part_path, f->final_path, sizeof(f->final_path));
         if (rc != 0)
-            warnx("cannot rename %s: %s (the next start recovers it)", f->part_path, strerror(-rc));
+            shm_warn(PROG, "cannot rename %s: %s (the next start recovers it)", f->part_path, strerror(-rc));
     }
     shlog_enc_free(f->enc);
     free(f->procs);
@@ -512,10 +512,10 @@ void exits_note_open(void)
     free(text);
     close(fd);
     if (nexits_seen)
-        warnx("%zu EXIT(s) the last run wrote before it was stopped are in its files: not written again",
+        shm_warn(PROG, "%zu EXIT(s) the last run wrote before it was stopped are in its files: not written again",
               nexits_seen);
     if (unlink(path) != 0)
-        warnx("cannot remove %s: %s", path, strerror(errno));
+        shm_warn(PROG, "cannot remove %s: %s", path, strerror(errno));
 }
 
 int exit_written_before(const struct shm_proc_info *info)
@@ -538,7 +538,7 @@ void exits_note_frame(const struct outfile *file, const uint8_t *buf, size_t len
     if (exits_fd < 0)
         exits_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (exits_fd < 0) {
-        warnx("%s: %s: a restart after a kill now may write a process's EXIT twice", path, strerror(errno));
+        shm_warn(PROG, "%s: %s: a restart after a kill now may write a process's EXIT twice", path, strerror(errno));
         return;
     }
     const char *name = strrchr(file->final_path, '/');
@@ -552,7 +552,7 @@ void exits_note_frame(const struct outfile *file, const uint8_t *buf, size_t len
         int w = snprintf(line, sizeof(line), "%" PRIu32 " %" PRIu64 " %s %s %" PRIu64 " %zu %" PRIx64 "\n", info->pid,
                          info->proc_start, inst, name, off, len, hash);
         if (w > 0 && (size_t)w < sizeof(line) && write(exits_fd, line, (size_t)w) != w)
-            warnx("%s: %s: a restart after a kill now may write pid %" PRIu32 "'s EXIT twice", path,
+            shm_warn(PROG, "%s: %s: a restart after a kill now may write pid %" PRIu32 "'s EXIT twice", path,
                   strerror(errno), info->pid);
     }
 }

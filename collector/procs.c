@@ -34,7 +34,7 @@ int meta_read(struct proc *p, void (*fn)(void *ctx), void *ctx)
     if (shm_guarded(fn, ctx) == 0)
         return 0;
     p->meta_faulted = 1;
-    warnx("%s: the segment shrank under its mapping (SIGBUS): its call sites and categories are no longer read "
+    shm_warn(PROG, "%s: the segment shrank under its mapping (SIGBUS): its call sites and categories are no longer read "
           "(its records are written without them)", p->meta.path);
     return -EFAULT;
 }
@@ -88,7 +88,7 @@ static int charge(struct proc *p, uint64_t bytes)
     if (c)
         c->spent = 1;
     if (c && !c->warned++)
-        warnx("the call sites of uid %u's processes take the %llu MiB the collector keeps for one uid: the others "
+        shm_warn(PROG, "the call sites of uid %u's processes take the %llu MiB the collector keeps for one uid: the others "
               "are read again from their segments whenever needed, and that uid's rings are drained after the "
               "others' (slower for that uid's processes only)",
               (unsigned)c->uid, UID_BUDGET_BYTES >> 20);
@@ -213,7 +213,7 @@ static int open_meta(struct collector_state *c, const char *path, int dir, const
     static int at_limit;
     if (c->nmetas + FD_HEADROOM >= c->nofile) {
         if (!at_limit++)
-            warnx("%" PRIu64 " processes take the descriptors this collector may have (%" PRIu64 "): the next wait "
+            shm_warn(PROG, "%" PRIu64 " processes take the descriptors this collector may have (%" PRIu64 "): the next wait "
                   "for one to end (their rings fill and drop, counted); raise LimitNOFILE= (ulimit -n)",
                   c->nmetas, c->nofile);
         snprintf(err, errcap, "%s: the descriptor limit is reached", path);
@@ -336,7 +336,7 @@ static int open_ring(struct collector_state *c, const char *path, int dir, uint3
         r->bell = bell_of(p->meta.owner, &r->view);
     if (o.rc) {
         ring_mark_broken(r);
-        warnx("%s: not readable (%s): what it holds is counted as lost", path, err);
+        shm_warn(PROG, "%s: not readable (%s): what it holds is counted as lost", path, err);
         ring_unreadable(c, r, o.tail, o.head);
     }
     return 0;
@@ -374,7 +374,7 @@ static enum found open_failed(const struct shm_accept *accept, const char *path,
     /* Only a file of a uid we accept is ours to remove. */
     if (unpublished && owner_gone && shm_accepts(accept, st->st_uid)) {
         if (unlink(path) == 0)
-            warnx("removed %s: never initialised by its process, which is gone", path);
+            shm_warn(PROG, "removed %s: never initialised by its process, which is gone", path);
         return FOUND_AGAIN;
     }
     if (rc == -EACCES)
@@ -622,7 +622,7 @@ static void unlink_segment(const char *path, dev_t dev, ino_t ino)
 {
     struct stat st;
     if (lstat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino && unlink(path) != 0)
-        warnx("cannot remove %s: %s", path, strerror(errno));
+        shm_warn(PROG, "cannot remove %s: %s", path, strerror(errno));
 }
 
 void ring_mark_broken(struct ring *r)

@@ -225,7 +225,7 @@ static void refused_owner(uid_t uid, const char *dir)
     struct passwd pw, *found = NULL;
     char buf[4096];
     int named = getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found;
-    warnx("ignoring the segments of uid %u%s%s%s in %s (and later ones, without another line): it is not accepted; "
+    shm_warn(PROG, "ignoring the segments of uid %u%s%s%s in %s (and later ones, without another line): it is not accepted; "
           "to drain them, add --allow-uid %u (or --allow-group with one of its groups)",
           (unsigned)uid, named ? " (" : "", named ? pw.pw_name : "", named ? ")" : "", dir, (unsigned)uid);
 }
@@ -321,7 +321,7 @@ static enum look look_at(int i, const char *name, uint64_t ino, int same_file)
         /* Reported once per file, whether refused for good or for now. */
         if (!s) {
             rejected++;
-            warnx("ignoring segment: %s", err);
+            shm_warn(PROG, "ignoring segment: %s", err);
         }
         seen_put(i, key, st.st_ino, f == FOUND_FINAL ? SEEN_FINAL : SEEN_RETRY);
         return LOOK_DONE;
@@ -446,7 +446,7 @@ void watch_init(segment_found_fn found, struct collector_state *c)
         seed = shm_mono_ns() ^ (uint64_t)getpid() << 32;
     inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (inotify_fd < 0)
-        warnx("inotify: %s (falling back to listings once a second)", strerror(errno));
+        shm_warn(PROG, "inotify: %s (falling back to listings once a second)", strerror(errno));
     for (int i = 0; i < MAX_DIRS; i++)
         watch[i] = ancestor_watch[i] = -1;
 }

@@ -38,7 +38,7 @@ int uring_setup(int sqpoll_cpu)
     }
     int rc = io_uring_queue_init_params(64, &uring, &p);
     if (rc < 0)
-        warnx("io_uring_queue_init: %s", strerror(-rc));
+        shm_warn(PROG, "io_uring_queue_init: %s", strerror(-rc));
     return rc;
 }
 
@@ -189,7 +189,7 @@ void wait_output(int stopping)
         if (!term_seen_ns)
             term_seen_ns = now;
         if (now - term_seen_ns > 2 * WRITE_RETRY_NS + WRITE_RETRY_NS / 2) {
-            warnx("exiting on SIGTERM while the output fails (%s): %u frame(s) not written, their records "
+            shm_warn(PROG, "exiting on SIGTERM while the output fails (%s): %u frame(s) not written, their records "
                   "stay in the rings for the next run", strerror(err), nframes);
             exit(1);
         }

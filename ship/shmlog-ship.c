@@ -176,7 +176,7 @@ static void write_state(int force)
     S.state_written_ns = now;
     if (rc) {
         if (!S.state_errors++)
-            warnx("--state %s: %s (retrying every second)", S.opt.state, strerror(-rc));
+            shm_warn(PROG, "--state %s: %s (retrying every second)", S.opt.state, strerror(-rc));
         return;
     }
     S.persisted = acked;
@@ -192,7 +192,7 @@ static void write_metrics(int force)
     snprintf(tmp, sizeof(tmp), "%s.tmp", S.opt.metrics_file);
     FILE *f = fopen(tmp, "we");
     if (!f) {
-        warnx("--metrics-file %s: %s", tmp, strerror(errno));
+        shm_warn(PROG, "--metrics-file %s: %s", tmp, strerror(errno));
         return;
     }
     struct rusage ru;
@@ -232,7 +232,7 @@ static void write_metrics(int force)
 #undef METRIC
     int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
     if (fclose(f) != 0 || bad || rename(tmp, S.opt.metrics_file) != 0) {
-        warnx("--metrics-file %s: %s", S.opt.metrics_file, strerror(errno));
+        shm_warn(PROG, "--metrics-file %s: %s", S.opt.metrics_file, strerror(errno));
         unlink(tmp);
     }
 }
@@ -299,7 +299,7 @@ int main(int argc, char **argv)
                 S.kafka.acked.seq, S.kafka.acked.off);
         rc = 1;
     } else if (S.kafka.qlen) {
-        warnx("stopped with %zu messages not acknowledged: the next start sends them again", S.kafka.qlen);
+        shm_warn(PROG, "stopped with %zu messages not acknowledged: the next start sends them again", S.kafka.qlen);
     }
     kafka_close(&S.kafka);
     return rc;
