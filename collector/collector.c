@@ -490,16 +490,11 @@ static void notify_service_manager(const char *state)
 
 /* ==== main: the setup and the loop ==== */
 
-int main(int argc, char **argv)
+/* The signals: first, so that a service manager's stop that comes while the
+ * metrics threads start or the output directory is made ends in the orderly
+ * exit 0, not in death by signal. */
+static void install_signals(void)
 {
-    alert_set_init(&col.alerts);
-    parse_options(argc, argv, &options, &col.alerts);
-    col.opt = &options;
-    output_init(&options);
-    raise_nofile();
-    /* First: a service manager's stop that comes while the metrics threads
-     * start or the output directory is made ends in the orderly exit 0, not
-     * in death by signal. */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_term;
@@ -509,43 +504,63 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     shm_bus_guard_install(); /* a producer may shrink a segment under our mapping */
     signal(SIGPIPE, SIG_IGN);
-    /* Before pin_cpus: the metrics threads take the cpus the drain loop leaves. */
-    struct metrics_config mc = {.listen = col.opt->metrics_listen, .allow_remote = col.opt->metrics_allow_remote,
-                                .file = col.opt->metrics_file, .interval_s = col.opt->metrics_interval_s,
-                                .drain_cpus = col.opt->have_cpus ? &col.opt->cpus : NULL};
-    char merr[8192];
-    if (metrics_start(&mc, merr, sizeof(merr)) != 0) {
-        fprintf(stderr, PROG ": %s\n", merr);
-        return 2;
-    }
-    pin_cpus();
-    int rc = ensure_dir(col.opt->out);
+}
+
+/* --out made, ours alone, in --group, and the host name its files carry: 0,
+ * or the exit status after the reason was said. */
+static int setup_output(const struct options *o)
+{
+    int rc = ensure_dir(o->out);
     if (rc) {
-        fprintf(stderr, PROG ": --out %s: %s\n", col.opt->out, strerror(-rc));
+        fprintf(stderr, PROG ": --out %s: %s\n", o->out, strerror(-rc));
         return 2;
     }
     rc = share_out_dir();
     if (rc) {
         fprintf(stderr, PROG ": --group: cannot give %s group %u: %s (as root: chgrp %u %s; chmod 2750 %s)\n",
-                col.opt->out, (unsigned)col.opt->out_gid, strerror(-rc), (unsigned)col.opt->out_gid, col.opt->out, col.opt->out);
+                o->out, (unsigned)o->out_gid, strerror(-rc), (unsigned)o->out_gid, o->out, o->out);
         return 2;
     }
     char why[8192];
     if (out_dir_unsafe(why, sizeof(why)) != 0) {
-        fprintf(stderr, PROG ": --out %s: %s\n", col.opt->out, why);
+        fprintf(stderr, PROG ": --out %s: %s\n", o->out, why);
         return 2;
     }
     char host[SHMLOG_HOST_BYTES] = "";
-    if (col.opt->host[0])
-        snprintf(host, sizeof(host), "%s", col.opt->host);
+    if (o->host[0])
+        snprintf(host, sizeof(host), "%s", o->host);
     else if (gethostname(host, sizeof(host) - 1) != 0)
         snprintf(host, sizeof(host), "unknown");
     for (char *c = host; *c; c++) /* the host name goes into file names */
         if (*c == '/' || isspace((unsigned char)*c))
             *c = '_';
     output_set_host(host);
+    return 0;
+}
 
-    if (uring_setup(col.opt->sqpoll_cpu) < 0)
+/* Everything before the first pass: 0, or the exit status. */
+static int setup(int argc, char **argv)
+{
+    alert_set_init(&col.alerts);
+    parse_options(argc, argv, &options, &col.alerts);
+    col.opt = &options;
+    output_init(&options);
+    raise_nofile();
+    install_signals();
+    /* Before pin_cpus: the metrics threads take the cpus the drain loop leaves. */
+    struct metrics_config mc = {.listen = options.metrics_listen, .allow_remote = options.metrics_allow_remote,
+                                .file = options.metrics_file, .interval_s = options.metrics_interval_s,
+                                .drain_cpus = options.have_cpus ? &options.cpus : NULL};
+    char merr[8192];
+    if (metrics_start(&mc, merr, sizeof(merr)) != 0) {
+        fprintf(stderr, PROG ": %s\n", merr);
+        return 2;
+    }
+    pin_cpus();
+    int rc = setup_output(&options);
+    if (rc)
+        return rc;
+    if (uring_setup(options.sqpoll_cpu) < 0)
         return 1;
     const char *clock_warning = anchors_init(&col.clock);
     if (clock_warning)
@@ -559,102 +574,134 @@ int main(int argc, char **argv)
         shm_warn(PROG, "out of memory");
         return 1;
     }
-
     scan_all();
     observe(&col, shm_mono_ns()); /* the alert clock must be set before the first drain counts */
-    if (col.opt->once) {
-        shutdown_all();
-        observe_last(&col);
+    return 0;
+}
+
+/* When the loop last did what it does now and then, and how long it found nothing. */
+struct loop_times {
+    uint64_t tick, live, notify, pass, idle;
+};
+
+/* Waits for what the next pass may find, as pass_wait_ns chose (wait) and
+ * without spinning while a write is out. */
+static void pass_wait(struct loop_times *t, uint64_t wait, uint64_t moved)
+{
+    if (writer_busy() && !wait) {
+        /* A write io_uring could not finish inline runs in a worker
+         * thread on our cpu, which would wait for our time slice while a
+         * backlog keeps us busy, and hold its frame's ring space that
+         * long, until frames pile up and the ring fills (bench/compare.sh's
+         * zero-loss search shows it). It gets the cpu now. */
+        sched_yield();
+    }
+    if (!wait || got_term)
+        return;
+    if (writer_busy()) {
+        /* Never spin while a write is out: buffered writes to most
+         * filesystems complete in an io_uring worker thread, which shares
+         * our cpu and would wait for our time slice, and the ring space
+         * those records hold comes back only when it has run. */
+        reap(1, wait);
+        return;
+    }
+    if (col.opt->busy_poll || moved) {
+        /* Spin: no sleep's wake-up delay. */
+        uint64_t until = shm_mono_ns() + wait;
+        while (shm_mono_ns() < until && !got_term && !got_hup) {
+            if (reap(0, 0)) /* the next pass applies it now */
+                break;
+            for (int i = 0; i < 64; i++)
+                __asm__ __volatile__("pause");
+        }
+        return;
+    }
+    /* Adaptive and idle: sleep longer the longer nothing came, at most
+     * 1 ms so a record still reaches the file well within 100 ms, and
+     * never longer than the wait pass_wait_ns chose. */
+    uint64_t nap = t->idle < 6 ? 16000ull << t->idle : MAX_PASS_WAIT_NS;
+    if (nap > wait)
+        nap = wait;
+    t->idle++;
+    if (writer_busy()) {
+        reap(1, nap);
+    } else {
+        struct timespec ts = {0, (long)nap};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* One pass of the loop: what the writer finished applied, the directories,
+ * liveness, every ring drained, the frame flushed when due, the file
+ * rotated when due, then the wait for the next. */
+static void pass(struct loop_times *t)
+{
+    /* The pass begins where what the writer finished takes effect. */
+    reap(0, 0);
+    retry_frames();
+    apply_completed();
+    uint64_t now = shm_mono_ns();
+    if (now - t->notify >= NOTIFY_NS) { /* a read() per loop would cost more than the drain */
+        t->notify = now;
+        anchors_poll(&col.clock);
+    }
+    scan_step(now);
+    int tick = now - t->tick >= RESCAN_NS;
+    if (tick) {
+        t->tick = now;
+        anchors_tick(&col.clock);
+    }
+    if (tick || now - t->live >= LIVENESS_NS) {
+        check_liveness(tick);
+        finish_gone();
+        t->live = now;
+    }
+    uint64_t smallest;
+    uint64_t moved = drain_all(&col, &smallest);
+    uint64_t wait = col.backlog ? 0 : pass_wait_ns(moved, now - t->pass, smallest, now);
+    t->pass = now;
+    observe(&col, now);
+    /* An output that cannot take the frame (its file cannot be made, its
+     * writes are out) holds it: the loop goes on, without spinning. */
+    int held = 0;
+    if (col.flush_soon || (col.build_first_ns && shm_mono_ns() - col.build_first_ns >= FRAME_MAX_AGE_NS))
+        held = !flush_frame(&col);
+    if (held && wait < MAX_PASS_WAIT_NS)
+        wait = MAX_PASS_WAIT_NS;
+    int hup = got_hup;
+    if (hup)
+        got_hup = 0;
+    maybe_rotate(hup);
+    if (moved)
+        t->idle = 0;
+    pass_wait(t, wait, moved);
+}
+
+/* After the last pass: every ring drained to its end, every file closed. */
+static void teardown(void)
+{
+    shutdown_all();
+    observe_last(&col);
+}
+
+int main(int argc, char **argv)
+{
+    int rc = setup(argc, argv);
+    if (rc)
+        return rc;
+    if (options.once) {
+        teardown();
         return 0;
     }
     /* Draining from here: units ordered after ours may start their producers. */
     notify_service_manager("READY=1");
-    uint64_t last_tick = shm_mono_ns(), last_live = 0, last_notify = 0, idle = 0, last_pass = shm_mono_ns();
-    while (!got_term) {
-        /* The pass begins where what the writer finished takes effect. */
-        reap(0, 0);
-        retry_frames();
-        apply_completed();
-        uint64_t now = shm_mono_ns();
-        if (now - last_notify >= NOTIFY_NS) { /* a read() per loop would cost more than the drain */
-            last_notify = now;
-            anchors_poll(&col.clock);
-        }
-        scan_step(now);
-        int tick = now - last_tick >= RESCAN_NS;
-        if (tick) {
-            last_tick = now;
-            anchors_tick(&col.clock);
-        }
-        if (tick || now - last_live >= LIVENESS_NS) {
-            check_liveness(tick);
-            finish_gone();
-            last_live = now;
-        }
-        uint64_t smallest;
-        uint64_t moved = drain_all(&col, &smallest);
-        uint64_t wait = col.backlog ? 0 : pass_wait_ns(moved, now - last_pass, smallest, now);
-        last_pass = now;
-        observe(&col, now);
-        /* An output that cannot take the frame (its file cannot be made, its
-         * writes are out) holds it: the loop goes on, without spinning. */
-        int held = 0;
-        if (col.flush_soon || (col.build_first_ns && shm_mono_ns() - col.build_first_ns >= FRAME_MAX_AGE_NS))
-            held = !flush_frame(&col);
-        if (held && wait < MAX_PASS_WAIT_NS)
-            wait = MAX_PASS_WAIT_NS;
-        int hup = got_hup;
-        if (hup)
-            got_hup = 0;
-        maybe_rotate(hup);
-        if (moved)
-            idle = 0;
-        if (writer_busy() && !wait) {
-            /* A write io_uring could not finish inline runs in a worker
-             * thread on our cpu, which would wait for our time slice while a
-             * backlog keeps us busy, and hold its frame's ring space that
-             * long, until frames pile up and the ring fills (bench/compare.sh's
-             * zero-loss search shows it). It gets the cpu now. */
-            sched_yield();
-        }
-        if (!wait || got_term)
-            continue;
-        if (writer_busy()) {
-            /* Never spin while a write is out: buffered writes to most
-             * filesystems complete in an io_uring worker thread, which shares
-             * our cpu and would wait for our time slice, and the ring space
-             * those records hold comes back only when it has run. */
-            reap(1, wait);
-            continue;
-        }
-        if (col.opt->busy_poll || moved) {
-            /* Spin: no sleep's wake-up delay. */
-            uint64_t until = shm_mono_ns() + wait;
-            while (shm_mono_ns() < until && !got_term && !got_hup) {
-                if (reap(0, 0)) /* the next pass applies it now */
-                    break;
-                for (int i = 0; i < 64; i++)
-                    __asm__ __volatile__("pause");
-            }
-            continue;
-        }
-        /* Adaptive and idle: sleep longer the longer nothing came, at most
-         * 1 ms so a record still reaches the file well within 100 ms, and
-         * never longer than the wait pass_wait_ns chose. */
-        uint64_t nap = idle < 6 ? 16000ull << idle : MAX_PASS_WAIT_NS;
-        if (nap > wait)
-            nap = wait;
-        idle++;
-        if (writer_busy()) {
-            reap(1, nap);
-        } else {
-            struct timespec ts = {0, (long)nap};
-            nanosleep(&ts, NULL);
-        }
-    }
+    uint64_t now = shm_mono_ns();
+    struct loop_times t = {.tick = now, .pass = now};
+    while (!got_term)
+        pass(&t);
     notify_service_manager("STOPPING=1");
-    shutdown_all();
-    observe_last(&col);
+    teardown();
     fprintf(stderr, PROG ": exiting: %" PRIu64 " records in %" PRIu64 " frames (%" PRIu64 " at the fast level), %" PRIu64
             " bytes\n", col.records, col.frames, col.fast_frames, col.bytes);
     return 0;
