@@ -15,10 +15,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <setjmp.h>
 #include <stdlib.h>
 
-#include "collector.h"
+#include "backtrace.h"
+#include "frame.h"
+#include "losses.h"
+#include "procs.h"
 
 #define BACKTRACE_RECORDS_MAX 65536u           /* a meta asking for more gets this */
 #define BACKTRACE_BYTES_PER_RECORD 128u        /* buffer bytes per record kept: two a one-slot record needs */
@@ -170,6 +172,20 @@ int backtrace_takes(struct collector_state *c, struct ring *r, const struct shm_
     return 0;
 }
 
+/* What a meta asks of backtraces: its requests counter and trigger level. */
+struct meta_asks {
+    const struct shmlog_meta *meta;
+    uint64_t requests;
+    uint32_t trigger;
+};
+
+static void meta_asks_read(void *ctx)
+{
+    struct meta_asks *a = ctx;
+    a->requests = shmlog__load_relaxed(&a->meta->backtrace_requests);
+    a->trigger = shmlog__load_relaxed(&a->meta->backtrace_trigger);
+}
+
 /* The kept records of one ring as a BACKTRACE section, ordered at order_tsc. */
 static void write_ring(struct collector_state *c, struct ring *r, uint64_t order_tsc)
 {
@@ -236,16 +252,10 @@ int backtrace_requested(struct collector_state *c, struct proc *p, int room, uin
     if (now - p->bt_polled_ns < BACKTRACE_POLL_NS)
         return 0;
     p->bt_polled_ns = now;
-    volatile uint64_t requests = p->bt_requests_seen;
-    volatile uint32_t trigger = p->info.backtrace_trigger;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        const struct shmlog_meta *m = p->meta.addr;
-        requests = shmlog__load_relaxed(&m->backtrace_requests);
-        trigger = shmlog__load_relaxed(&m->backtrace_trigger);
-    }
-    shm_bus_guard = NULL;
+    struct meta_asks a = {p->meta.addr, p->bt_requests_seen, p->info.backtrace_trigger};
+    (void)shm_guarded(meta_asks_read, &a);
+    uint64_t requests = a.requests;
+    uint32_t trigger = a.trigger;
     p->info.backtrace_trigger = trigger < SHMLOG_LEVEL_OFF ? trigger : SHMLOG_LEVEL_OFF;
     /* Any change: a counter that went back is one more request. */
     if (requests == p->bt_requests_seen || !room)

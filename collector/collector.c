@@ -20,7 +20,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collector.h"
+#include "backtrace.h"
+#include "bells.h"
+#include "drain.h"
+#include "frame.h"
+#include "losses.h"
+#include "metrics.h"
+#include "observe.h"
+#include "options.h"
+#include "output.h"
+#include "procs.h"
+#include "scan.h"
+#include "writer.h"
 
 #define WARM_HEAP_BYTES (16u << 20) /* heap faulted in at start: see prepare_memory */
 #define WARM_UP_RECORDS 32768u      /* a frame's worth: see prepare_memory */

@@ -8,7 +8,13 @@
 #include <setjmp.h>
 #include <stdlib.h>
 
-#include "collector.h"
+#include "backtrace.h"
+#include "bells.h"
+#include "drain.h"
+#include "frame.h"
+#include "losses.h"
+#include "options.h"
+#include "procs.h"
 
 #define TAKE_SLOTS 64u              /* slots copied out of a ring at a time */
 
@@ -337,6 +343,7 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
         return 0;
     uint64_t start = r->read_pos;
     struct drain_pass dp = {.pos = start};
+    /* Its own guard, not shm_guarded: the fault path needs the pass's state (encoded_to, the open batch) in place. */
     sigjmp_buf jb;
     sigjmp_buf *outer = shm_bus_guard;
     r->encoded_to = start;

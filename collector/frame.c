@@ -6,7 +6,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "collector.h"
+#include "frame.h"
+#include "options.h"
+#include "output.h"
+#include "writer.h"
 
 /* The frame being built. */
 static struct {

@@ -4,10 +4,10 @@
  * under its process (and ring), and in the collector's counters.
  */
 #include <inttypes.h>
-#include <setjmp.h>
 #include <stdlib.h>
 
-#include "collector.h"
+#include "frame.h"
+#include "losses.h"
 
 void emit_proc_loss(struct collector_state *c, struct proc *p, uint32_t cpu, const struct shm_loss *l, uint64_t total)
 {
@@ -38,26 +38,31 @@ void unencodable(struct collector_state *c, struct ring *r, struct shm_loss *l, 
 
 /* The producer's own loss counters in its meta segment (records of cpus
  * without a ring, of sites without a place in the table) into loss markers. */
+struct meta_losses {
+    const struct shm_seg *meta;
+    uint64_t no_ring, unregistered, before_init;
+};
+
+static void meta_losses_read(void *ctx)
+{
+    struct meta_losses *l = ctx;
+    const struct shmlog_meta *m = l->meta->addr;
+    l->no_ring = shmlog__load_relaxed(&m->no_ring);
+    l->unregistered = shmlog__load_relaxed(&m->unregistered);
+    if (l->meta->hdr.abi_version >= 4)
+        l->before_init = shmlog__load_relaxed(&m->before_init);
+}
+
 void proc_losses(struct collector_state *c, struct proc *p)
 {
     if (!file_takes_process(c, p)) /* counted from where they were seen last, in the next file */
         return;
-    volatile uint64_t no_ring = p->no_ring_seen, unregistered = p->unregistered_seen,
-                      before_init = p->before_init_seen;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        const struct shmlog_meta *m = p->meta.addr;
-        no_ring = shmlog__load_relaxed(&m->no_ring);
-        unregistered = shmlog__load_relaxed(&m->unregistered);
-        if (p->meta.hdr.abi_version >= 4)
-            before_init = shmlog__load_relaxed(&m->before_init);
-    }
-    shm_bus_guard = NULL;
+    struct meta_losses m = {&p->meta, p->no_ring_seen, p->unregistered_seen, p->before_init_seen};
+    (void)shm_guarded(meta_losses_read, &m);
     const struct { uint64_t now, *seen; uint32_t reason; } counters[] = {
-        {no_ring, &p->no_ring_seen, SHM_LOSS_NO_RING},
-        {unregistered, &p->unregistered_seen, SHM_LOSS_UNREGISTERED},
-        {before_init, &p->before_init_seen, SHM_LOSS_BEFORE_INIT},
+        {m.no_ring, &p->no_ring_seen, SHM_LOSS_NO_RING},
+        {m.unregistered, &p->unregistered_seen, SHM_LOSS_UNREGISTERED},
+        {m.before_init, &p->before_init_seen, SHM_LOSS_BEFORE_INIT},
     };
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         if (counters[i].now > *counters[i].seen) { /* one that goes backwards is not believed */
@@ -91,16 +96,23 @@ void ring_unreadable(struct collector_state *c, struct ring *r, uint64_t tail, u
 /* What a quarantined ring holds past what was read is lost: written as
  * CORRUPT positions, each counted as a record since record boundaries there
  * cannot be trusted (an upper bound), at most a ring's worth at a time. */
+struct abandoned_head {
+    const struct ring *r;
+    uint64_t head;
+};
+
+static void abandoned_head_read(void *ctx)
+{
+    struct abandoned_head *h = ctx;
+    h->head = shm_ring_head(&h->r->view);
+}
+
 void lose_abandoned(struct collector_state *c, struct ring *r)
 {
     /* The furthest head seen when the header is gone too. */
-    volatile uint64_t head = (int64_t)(r->bound - r->abandoned_to) > 0 ? r->bound : r->abandoned_to;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        head = shm_ring_head(&r->view);
-    }
-    shm_bus_guard = NULL;
+    struct abandoned_head h = {r, (int64_t)(r->bound - r->abandoned_to) > 0 ? r->bound : r->abandoned_to};
+    (void)shm_guarded(abandoned_head_read, &h);
+    uint64_t head = h.head;
     uint64_t n = head - r->abandoned_to;
     if ((int64_t)n <= 0)
         return;

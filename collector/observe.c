@@ -3,12 +3,15 @@
  * and counters for the metrics threads, and the alert rules' polls.
  */
 #include <inttypes.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "collector.h"
+#include "observe.h"
+#include "output.h"
+#include "procs.h"
+#include "scan.h"
+#include "writer.h"
 
 /* --alert rules: counted on the drain path, run from the loop. */
 #define METRICS_PUBLISH_NS 100000000ull /* snapshots for the metrics threads, at most this often */
@@ -52,37 +55,46 @@ static uint32_t call_sites_of(const struct proc *p, uint32_t n)
     return n > p->threads.entries ? n - p->threads.entries : 0;
 }
 
+struct proc_look {
+    const struct proc *p;
+    struct metrics_proc *m;
+};
+
+static void proc_look(void *ctx)
+{
+    static struct shm_proc_info live;
+    static struct shm_categories cats;
+    const struct proc_look *look = ctx;
+    const struct proc *p = look->p;
+    struct metrics_proc *m = look->m;
+    char err[256];
+    if (shm_meta_info(&p->meta, &live, err, sizeof(err)) != 0)
+        return;
+    m->call_sites = call_sites_of(p, live.site_count);
+    m->level = live.level;
+    m->out_of_range = live.out_of_range;
+    shm_meta_categories(&p->meta, &cats);
+    m->ncats = 0;
+    for (unsigned i = 0; i < cats.count; i++) {
+        const char *name = shm_categories_name(&cats, i);
+        if (!name)
+            continue;
+        struct metrics_category *c = &m->cats[m->ncats++];
+        snprintf(c->name, sizeof c->name, "%s", name);
+        c->level = cats.live[i];
+        c->records = p->by_category[i];
+    }
+}
+
 /* The live call-site count and level of a process (the copy taken at open
  * ages). */
 static void proc_observe(struct proc *p, struct metrics_proc *m)
 {
-    static struct shm_proc_info live;
     threads_scan(p); /* the table's newest entries told apart */
     m->call_sites = call_sites_of(p, p->info.site_count);
     m->level = p->info.level;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        char err[256];
-        if (shm_meta_info(&p->meta, &live, err, sizeof(err)) == 0) {
-            m->call_sites = call_sites_of(p, live.site_count);
-            m->level = live.level;
-            m->out_of_range = live.out_of_range;
-            static struct shm_categories cats;
-            shm_meta_categories(&p->meta, &cats);
-            m->ncats = 0;
-            for (unsigned i = 0; i < cats.count; i++) {
-                const char *name = shm_categories_name(&cats, i);
-                if (!name)
-                    continue;
-                struct metrics_category *c = &m->cats[m->ncats++];
-                snprintf(c->name, sizeof c->name, "%s", name);
-                c->level = cats.live[i];
-                c->records = p->by_category[i];
-            }
-        }
-    }
-    shm_bus_guard = NULL;
+    struct proc_look look = {p, m};
+    (void)shm_guarded(proc_look, &look);
 }
 
 /* Builds a snapshot and hands it to the metrics threads. 1 if published. */
@@ -132,19 +144,26 @@ static int publish_metrics(struct collector_state *c, int wait)
     return metrics_publish(wait);
 }
 
-/* A function of its own so that no variable the caller changes lives across sigsetjmp (-Wclobbered
- * under _FORTIFY_SOURCE, as the Debian package builds it). */
+struct site_look {
+    struct proc *p;
+    uint32_t site;
+    char *buf;
+    size_t cap;
+};
+
+static void site_look(void *ctx)
+{
+    const struct site_look *look = ctx;
+    struct site_slot *slot;
+    const struct shm_site *info = site_of(look->p, look->site, &slot);
+    if (info)
+        snprintf(look->buf, look->cap, "%s:%" PRIu32, info->file, info->line);
+}
+
 static void site_text(struct proc *p, uint32_t site, char *buf, size_t cap)
 {
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        struct site_slot *slot;
-        const struct shm_site *info = site_of(p, site, &slot);
-        if (info)
-            snprintf(buf, cap, "%s:%" PRIu32, info->file, info->line);
-    }
-    shm_bus_guard = NULL;
+    struct site_look look = {p, site, buf, cap};
+    (void)shm_guarded(site_look, &look);
 }
 
 /* "file:line" of a call site for an alert's environment. */

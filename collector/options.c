@@ -13,7 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "collector.h"
+#include "metrics.h"
+#include "options.h"
 
 static const struct options defaults = {
     .out = "./shmlog-out",

@@ -14,7 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collector.h"
+#include "options.h"
+#include "output.h"
 
 static uint64_t next_seq;        /* the next file number */
 static uint64_t file_gen;        /* the last outfile's gen */

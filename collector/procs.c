@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collector.h"
+#include "bells.h"
+#include "frame.h"
+#include "losses.h"
+#include "options.h"
+#include "procs.h"
+#include "scan.h"
 
 #define SITE_CACHE_MAX (1u << 20)   /* site ids cached per process */
 #define FD_HEADROOM 64u             /* descriptors never a process's (open_meta) */
@@ -387,19 +391,34 @@ static enum found open_failed(const struct shm_accept *accept, const char *path,
 /* Opens a meta (p NULL) or ring segment. The header reads can fault if the
  * file is truncated meanwhile: that is a failed open, not a crash (the
  * mapping of such a hostile file is then leaked). */
+struct open_args {
+    struct collector_state *c;
+    const char *path;
+    unsigned kind;
+    int dir;
+    uint32_t cpu;
+    const struct stat *st;
+    char *err;
+    size_t errcap;
+    int rc;
+};
+
+static void open_now(void *ctx)
+{
+    struct open_args *a = ctx;
+    a->rc = a->kind == SHMLOG_SEG_RING ? open_ring(a->c, a->path, a->dir, a->cpu, a->st, a->err, a->errcap)
+                                       : open_meta(a->c, a->path, a->dir, a->st, a->err, a->errcap);
+}
+
 static int open_guarded(struct collector_state *c, const char *path, unsigned kind, int dir, uint32_t cpu, const struct stat *st, char *err,
                         size_t errcap)
 {
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) != 0) {
-        shm_bus_guard = NULL;
+    struct open_args a = {c, path, kind, dir, cpu, st, err, errcap, 0};
+    if (shm_guarded(open_now, &a) != 0) {
         snprintf(err, errcap, "%s: truncated while being opened (SIGBUS)", path);
         return -EFAULT;
     }
-    shm_bus_guard = &jb;
-    int rc = kind == SHMLOG_SEG_RING ? open_ring(c, path, dir, cpu, st, err, errcap) : open_meta(c, path, dir, st, err, errcap);
-    shm_bus_guard = NULL;
-    return rc;
+    return a.rc;
 }
 
 /* An open that may work at a later try: the ring may still be its process's. */
@@ -442,17 +461,23 @@ enum found segment_found(struct collector_state *c, int dir, const char *path, u
     return open_failed(&c->opt->accept, path, kind, owner_gone && candidates == 1, st, rc);
 }
 
+struct meta_flags {
+    const struct shm_seg *meta;
+    uint32_t flags;
+};
+
+static void meta_flags_read(void *ctx)
+{
+    struct meta_flags *m = ctx;
+    m->flags = shmlog__load_acquire(&((const struct shmlog_seg_header *)m->meta->addr)->flags);
+}
+
 /* How gone process p ended, as its EXIT says: it shut down, or died. */
 enum shlog_exit_how proc_exit_how(struct proc *p)
 {
-    volatile uint32_t flags = 0;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        flags = shmlog__load_acquire(&((const struct shmlog_seg_header *)p->meta.addr)->flags);
-    }
-    shm_bus_guard = NULL;
-    return flags & SHMLOG_SEG_CLOSED ? SHLOG_EXIT_SHUTDOWN : SHLOG_EXIT_DIED;
+    struct meta_flags m = {&p->meta, 0};
+    (void)shm_guarded(meta_flags_read, &m);
+    return m.flags & SHMLOG_SEG_CLOSED ? SHLOG_EXIT_SHUTDOWN : SHLOG_EXIT_DIED;
 }
 
 /* ==== What the file holds of a process: its categories and sites ==== */
@@ -683,36 +708,37 @@ int proc_liveness_due(struct proc *p, uint64_t now, uint64_t every_ns)
     return 1;
 }
 
+static void unclaim_now(void *ctx)
+{
+    const struct ring *r = ctx;
+    shm_ring_unclaim(&r->view, (uint64_t)getpid());
+}
+
 /* Gives the ring back: the next collector need not wait for us. */
 void ring_unclaim(struct ring *r)
 {
-    if (r->broken)
-        return;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        shm_ring_unclaim(&r->view, (uint64_t)getpid());
-    } else {
+    if (!r->broken && shm_guarded(unclaim_now, r) != 0)
         ring_mark_broken(r);
-    }
-    shm_bus_guard = NULL;
+}
+
+struct head_read {
+    const struct ring *r;
+    uint64_t head;
+};
+
+static void head_now(void *ctx)
+{
+    struct head_read *h = ctx;
+    h->head = shm_ring_head(&h->r->view);
 }
 
 /* The ring's reserve head now, or where we are if the mapping is gone. */
 uint64_t ring_head_now(struct ring *r)
 {
-    volatile uint64_t head = r->read_pos;
-    if (r->broken)
-        return head;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        head = shm_ring_head(&r->view);
-    } else {
+    struct head_read h = {r, r->read_pos};
+    if (!r->broken && shm_guarded(head_now, &h) != 0)
         ring_mark_broken(r);
-    }
-    shm_bus_guard = NULL;
-    return head;
+    return h.head;
 }
 
 static void ring_free(struct ring *r)

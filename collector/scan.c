@@ -28,7 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "collector.h"
+#include "options.h"
+#include "scan.h"
 
 #define SCAN_SLICE 512u                  /* listing entries looked at between two drain passes */
 #define LISTING_ASKED_GAP_NS 100000000ull /* a listing asked for begins at most this often */

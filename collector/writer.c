@@ -12,7 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collector.h"
+#include "output.h"
+#include "writer.h"
 
 /* A completion's user data: a frame, or a file being synced before its close
  * (this bit set; both are at least 8-byte aligned). */
