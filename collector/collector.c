@@ -169,7 +169,7 @@ static void file_close_end(struct outfile *f)
  * closed once that completes; else closed now. */
 static void file_close_begin(struct outfile *f)
 {
-    if (f->fd >= 0 && col.opt->fsync != FSYNC_NEVER && writer_sync_file(f) == 0)
+    if (f->fd >= 0 && col.opt->fsync != FSYNC_NEVER && writer_sync_file(col.writer, f) == 0)
         return;
     if (f->fd >= 0 && col.opt->fsync != FSYNC_NEVER && fsync(f->fd) != 0)
         f->sync_err = errno;
@@ -183,7 +183,7 @@ static void file_close_begin(struct outfile *f)
 static void apply_completed(void)
 {
     struct frame *f;
-    while ((f = writer_take_done())) {
+    while ((f = writer_take_done(col.writer))) {
         for (size_t i = 0; i < f->nrel; i++)
             ring_release(f->rel[i].ring, f->rel[i].pos);
         for (size_t i = 0; i < f->nexits; i++) {
@@ -202,7 +202,7 @@ static void apply_completed(void)
         free(f);
     }
     struct outfile *file;
-    while ((file = writer_take_synced()))
+    while ((file = writer_take_synced(col.writer)))
         file_close_end(file);
 }
 
@@ -210,7 +210,7 @@ static void apply_completed(void)
 static void flush_wait(void)
 {
     while (!flush_frame(&col)) {
-        wait_output(got_term);
+        wait_output(col.writer, got_term);
         apply_completed();
     }
 }
@@ -218,8 +218,8 @@ static void flush_wait(void)
 /* Everything given to the writer taken back and applied (the shutdown). */
 static void writer_drain(void)
 {
-    while (writer_busy()) {
-        wait_output(got_term);
+    while (writer_busy(col.writer)) {
+        wait_output(col.writer, got_term);
         apply_completed();
     }
 }
@@ -274,13 +274,13 @@ static int rings_settled(const struct proc *p)
 static int drain_to_end(struct proc *p)
 {
     if (!file_takes_process(&col, p)) {
-        col.flush_soon = 1;
+        frame_flush_soon(&col);
         return 0;
     }
     for (struct ring *r = p->rings; r; r = r->next) {
         for (;;) {
             if (frame_full(&col) || col.rotate_soon) {
-                col.flush_soon = 1;
+                frame_flush_soon(&col);
                 return 0;
             }
             if (owner_pass_spent(p))
@@ -317,7 +317,7 @@ static void finish_gone(void)
         note_exit(p);
         p->exit_queued = 1;
         mark_content(&col);
-        col.flush_soon = 1;
+        frame_flush_soon(&col);
     }
 }
 
@@ -340,7 +340,7 @@ static int rotate(void)
     }
     col.cur = nf;
     col.rotations++;
-    col.rotate_soon = 0;
+    note_rotated(&col);
     old->closing = 1;
     if (old->inflight == 0)
         file_close_begin(old);
@@ -394,7 +394,7 @@ static void shutdown_all(void)
             rotate();
             finish_gone();
         }
-        reap(0, 0);
+        reap(col.writer, 0, 0);
         apply_completed();
         if (!moved && !rotated)
             break;
@@ -571,7 +571,8 @@ static int setup(int argc, char **argv)
     int rc = setup_output(&options);
     if (rc)
         return rc;
-    if (uring_setup(options.sqpoll_cpu) < 0)
+    col.writer = writer_new(options.sqpoll_cpu);
+    if (!col.writer)
         return 1;
     const char *clock_warning = anchors_init(&col.clock);
     if (clock_warning)
@@ -599,7 +600,7 @@ struct loop_times {
  * without spinning while a write is out. */
 static void pass_wait(struct loop_times *t, uint64_t wait, uint64_t moved)
 {
-    if (writer_busy() && !wait) {
+    if (writer_busy(col.writer) && !wait) {
         /* A write io_uring could not finish inline runs in a worker
          * thread on our cpu, which would wait for our time slice while a
          * backlog keeps us busy, and hold its frame's ring space that
@@ -609,19 +610,19 @@ static void pass_wait(struct loop_times *t, uint64_t wait, uint64_t moved)
     }
     if (!wait || got_term)
         return;
-    if (writer_busy()) {
+    if (writer_busy(col.writer)) {
         /* Never spin while a write is out: buffered writes to most
          * filesystems complete in an io_uring worker thread, which shares
          * our cpu and would wait for our time slice, and the ring space
          * those records hold comes back only when it has run. */
-        reap(1, wait);
+        reap(col.writer, 1, wait);
         return;
     }
     if (col.opt->busy_poll || moved) {
         /* Spin: no sleep's wake-up delay. */
         uint64_t until = shm_mono_ns() + wait;
         while (shm_mono_ns() < until && !got_term && !got_hup) {
-            if (reap(0, 0)) /* the next pass applies it now */
+            if (reap(col.writer, 0, 0)) /* the next pass applies it now */
                 break;
             for (int i = 0; i < 64; i++)
                 __asm__ __volatile__("pause");
@@ -635,8 +636,8 @@ static void pass_wait(struct loop_times *t, uint64_t wait, uint64_t moved)
     if (nap > wait)
         nap = wait;
     t->idle++;
-    if (writer_busy()) {
-        reap(1, nap);
+    if (writer_busy(col.writer)) {
+        reap(col.writer, 1, nap);
     } else {
         struct timespec ts = {0, (long)nap};
         nanosleep(&ts, NULL);
@@ -649,8 +650,8 @@ static void pass_wait(struct loop_times *t, uint64_t wait, uint64_t moved)
 static void pass(struct loop_times *t)
 {
     /* The pass begins where what the writer finished takes effect. */
-    reap(0, 0);
-    retry_frames();
+    reap(col.writer, 0, 0);
+    retry_frames(col.writer);
     apply_completed();
     uint64_t now = shm_mono_ns();
     if (now - t->notify >= NOTIFY_NS) { /* a read() per loop would cost more than the drain */

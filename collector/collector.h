@@ -243,13 +243,14 @@ struct frame {
  * into the loop); each file keeps the rest of its state to itself. */
 struct collector_state {
     const struct options *opt; /* the command line's, read-only after parse_options */
+    struct writer *writer;     /* writer.c's state (writer_new) */
     uint64_t nofile;           /* the descriptor limit (RLIMIT_NOFILE) */
     uint64_t nmetas;           /* processes: a descriptor each */
     struct proc *procs;        /* the processes procs.c found, newest first */
     struct outfile *cur;       /* the file frames go to (output.c rotates it) */
     uint64_t build_first_ns;   /* when the frame being built got its first content, 0 if empty */
-    int flush_soon;            /* the frame being built is to be flushed now (flush_frame clears it) */
-    int rotate_soon;           /* the current file's definitions near what readers keep (shlog_enc_file_full) */
+    int flush_soon;            /* [frame.c] the frame being built is to be flushed now (frame_flush_soon) */
+    int rotate_soon;           /* [frame.c] the current file's definitions near what readers keep (shlog_enc_file_full) */
     /* counters */
     uint64_t records, frames, fast_frames, bytes;
     int filling;                /* frames go at opt->zstd_fast_level: see set_frame_level */

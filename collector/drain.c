@@ -241,7 +241,7 @@ __attribute__((noinline)) static void drain_records(struct collector_state *c, s
             break;
         if (n / 1024 != before / 1024 && (shlog_enc_frame_records(enc) >= FRAME_MAX_RECORDS ||
                                           shlog_enc_raw_bytes(enc) >= FRAME_MAX_RAW)) {
-            c->flush_soon = 1;
+            frame_flush_soon(c);
             break;
         }
     }
@@ -334,7 +334,8 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
 {
     struct proc *p = r->proc;
     if (!file_takes_process(c, p)) { /* the next file takes it: the loop begins it at once */
-        c->flush_soon = c->backlog = 1;
+        frame_flush_soon(c);
+        c->backlog = 1;
         return 0;
     }
     if (r->unread_due)
@@ -414,7 +415,7 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
          * a stop costs small at no cost in bytes per record (bench/stops.sh
          * shows it). */
         if (pos - tail >= r->view.cap / 8)
-            c->flush_soon = 1;
+            frame_flush_soon(c);
     }
     return pos - start;
 }
@@ -463,7 +464,8 @@ static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *move
          * the rings after this one wait a pass. The same for an owner's
          * sites past what a pass gives it (PASS_SITE_BYTES). */
         if (frame_full(c) || c->rotate_soon) {
-            c->flush_soon = c->backlog = 1;
+            frame_flush_soon(c);
+            c->backlog = 1;
             *quiet = 0;
             continue;
         }
@@ -478,7 +480,7 @@ static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *move
              * its sites cost is compressed now, a pass's worth at a time. */
             p->charge->resume = p->key - 1;
             spent_at = r;
-            c->flush_soon = 1;
+            frame_flush_soon(c);
         }
         if (!ring_can_wait(r))
             *quiet = 0;

@@ -120,9 +120,21 @@ void proc_wrote(struct collector_state *c, struct proc *p, uint64_t records)
         c->cur->procs[p->tally].records += records;
 }
 
-void proc_unwrote(struct proc *p, uint64_t records)
+void proc_unwrote(struct collector_state *c, struct proc *p, uint64_t records)
 {
-    p->records -= records;
+    if (p)
+        p->records -= records;
+    c->records -= records;
+}
+
+void frame_flush_soon(struct collector_state *c)
+{
+    c->flush_soon = 1;
+}
+
+void note_rotated(struct collector_state *c)
+{
+    c->rotate_soon = 0;
 }
 
 int write_exit(struct collector_state *c, struct proc *p, enum shlog_exit_how how)
@@ -183,10 +195,10 @@ int frame_full(struct collector_state *c)
  * made. A file that cannot be made (a full disk, no descriptor) is tried
  * again every OPEN_RETRY_NS, with nothing released meanwhile; a name taken
  * by something else is skipped at once. */
-static int output_ready(struct outfile *file, int raw)
+static int output_ready(const struct writer *w, struct outfile *file, int raw)
 {
     static uint64_t open_retry_at;
-    if (writer_frames() >= MAX_INFLIGHT)
+    if (writer_frames(w) >= MAX_INFLIGHT)
         return 0;
     if (!raw || file->fd >= 0)
         return 1;
@@ -211,7 +223,7 @@ int flush_frame(struct collector_state *c)
     size_t raw = shlog_enc_raw_bytes(file->enc);
     if (!raw && !build.nrel && !build.nexits)
         return 1;
-    if (!output_ready(file, raw != 0))
+    if (!output_ready(c->writer, file, raw != 0))
         return 0;
     struct frame *f = calloc(1, sizeof(*f));
     if (!f) {
@@ -255,7 +267,7 @@ int flush_frame(struct collector_state *c)
     build.gen++;
     c->build_first_ns = 0;
     c->flush_soon = 0;
-    frame_enqueue(f);
+    frame_enqueue(c->writer, f);
     /* Once a frame: a file deleted while open takes whatever it holds with
      * it, and the loop moves on to a new one (maybe_rotate). */
     if (f->len && !file->removed)

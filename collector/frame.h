@@ -16,8 +16,13 @@ int ensure_process(struct collector_state *c, struct proc *p);
 /* records of p went into the frame being built (counted for p, the
  * collector and the file's tally). */
 void proc_wrote(struct collector_state *c, struct proc *p, uint64_t records);
-/* records of p were in a file deleted while open: no longer counted as written. */
-void proc_unwrote(struct proc *p, uint64_t records);
+/* records of p (or of a process gone, p NULL) were in a file deleted while
+ * open: no longer counted as written. */
+void proc_unwrote(struct collector_state *c, struct proc *p, uint64_t records);
+/* The frame being built is to be flushed at the end of this pass. */
+void frame_flush_soon(struct collector_state *c);
+/* A new file began: it is far from what readers keep (rotate_soon). */
+void note_rotated(struct collector_state *c);
 /* p's EXIT section in the frame being built, its process defined first. */
 int write_exit(struct collector_state *c, struct proc *p, enum shlog_exit_how how);
 /* Defines process key (info) in the current file, its tally there at

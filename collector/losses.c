@@ -184,13 +184,12 @@ void lose_removed_file(struct collector_state *c, struct outfile *gone)
         struct shm_loss l = {.records = t->records, .reason = SHM_LOSS_FILE_REMOVED};
         if (p && t->records) {
             emit_proc_loss(c, p, SHLOG_CPU_NONE, &l, 0);
-            proc_unwrote(p, t->records); /* its EXIT says what the files hold */
         } else if (t->records) {
             (void)define_again(c, t);
             check_enc(shlog_enc_loss(c->cur->enc, t->key, SHLOG_CPU_NONE, &l, 0), "a loss");
             c->losses[SHM_LOSS_FILE_REMOVED] += t->records;
         }
-        c->records -= t->records;
+        proc_unwrote(c, p, t->records); /* its EXIT says what the files hold */
         lost += t->records;
         nprocs++;
         if (p && t->exited) {
@@ -208,7 +207,7 @@ void lose_removed_file(struct collector_state *c, struct outfile *gone)
     }
     free(live);
     mark_content(c);
-    c->flush_soon = 1;
+    frame_flush_soon(c);
     shm_warn(PROG, "%s was deleted while open: the %" PRIu64 " records written into it by %zu process(es) are lost, counted "
           "as losses (file_removed) in the next file; the output goes on in a new file",
           gone->part_path, lost, nprocs);
