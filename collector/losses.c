@@ -57,7 +57,8 @@ void proc_losses(struct collector_state *c, struct proc *p)
 {
     if (!file_takes_process(c, p)) /* counted from where they were seen last, in the next file */
         return;
-    struct meta_losses m = {&p->meta, p->no_ring_seen, p->unregistered_seen, p->before_init_seen};
+    const struct shm_seg *meta = &p->meta;
+    struct meta_losses m = {meta, p->no_ring_seen, p->unregistered_seen, p->before_init_seen};
     (void)shm_guarded(meta_losses_read, &m);
     const struct { uint64_t now, *seen; uint32_t reason; } counters[] = {
         {m.no_ring, &p->no_ring_seen, SHM_LOSS_NO_RING},

@@ -67,14 +67,15 @@ def parse_structs(paths):
             members = {}
             # One declaration per statement; the [owner] tag at the start of the
             # comment after it, on the same line.
-            for decl in re.finditer(r"([^;{}]*?);[ \t]*(/\*.*?\*/)?", body, re.S):
-                code = strip(decl.group(1)).strip()
+            plain = strip(body)  # the same length: positions in it are positions in body
+            for decl in re.finditer(r"([^;{}]*?);", plain):
+                code = decl.group(1).strip()
                 if not code or code.startswith("#"):
                     continue
                 owner = None
-                if decl.group(2):
-                    t = re.match(r"/\*\s*\[([\w.]+)\]", decl.group(2))
-                    owner = t.group(1) if t else None
+                comment = re.match(r"[ \t]*/\*\s*\[([\w.]+)\]", body[decl.end():])
+                if comment:
+                    owner = comment.group(1)
                 ptype = re.match(r"(?:const\s+)?struct\s+(" + IDENT + r")\b", code)
                 target = ptype.group(1) if ptype else None
                 # The names declared: after the type, split on commas.
