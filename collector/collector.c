@@ -262,7 +262,7 @@ static void check_liveness(int all)
  * could be left behind, unread, its records never counted. */
 static int rings_settled(const struct proc *p)
 {
-    uint64_t done = listings_done(p->dir);
+    uint64_t done = listings_done(col.scan, p->dir);
     return done > p->gone_listing && p->ring_unsettled != done;
 }
 
@@ -301,7 +301,7 @@ static void finish_gone(void)
 {
     for (struct proc *p = col.procs; p; p = p->next)
         if (p->gone && !p->exit_queued && !rings_settled(p))
-            scan_soon(p->dir); /* a listing after the deaths seen so far */
+            scan_soon(col.scan, p->dir); /* a listing after the deaths seen so far */
     for (struct proc *p = col.procs; p; p = p->next) {
         if (!p->gone || p->exit_queued || !rings_settled(p))
             continue;
@@ -371,7 +371,7 @@ static void maybe_rotate(int hup)
 static void shutdown_all(void)
 {
     check_liveness(1);
-    scan_all(); /* every ring of the processes gone so far */
+    scan_all(col.scan); /* every ring of the processes gone so far */
     finish_gone();
     /* Up to the heads seen now: producers that keep logging do not keep us. */
     for (struct proc *p = col.procs; p; p = p->next)
@@ -577,7 +577,11 @@ static int setup(int argc, char **argv)
     const char *clock_warning = anchors_init(&col.clock);
     if (clock_warning)
         shm_warn(PROG, "%s", clock_warning);
-    watch_init(segment_found, &col);
+    col.scan = scan_new(segment_found, &col);
+    if (!col.scan) {
+        shm_warn(PROG, "out of memory");
+        return 1;
+    }
     recover_out_dir();
     exits_note_open();
     prepare_memory();
@@ -586,7 +590,7 @@ static int setup(int argc, char **argv)
         shm_warn(PROG, "out of memory");
         return 1;
     }
-    scan_all();
+    scan_all(col.scan);
     observe(&col, shm_mono_ns()); /* the alert clock must be set before the first drain counts */
     return 0;
 }
@@ -658,7 +662,7 @@ static void pass(struct loop_times *t)
         t->notify = now;
         anchors_poll(&col.clock);
     }
-    scan_step(now);
+    scan_step(col.scan, now);
     int tick = now - t->tick >= RESCAN_NS;
     if (tick) {
         t->tick = now;

@@ -133,7 +133,7 @@ static int publish_metrics(struct collector_state *c, int wait)
     t->write_errors = writer_stats(c->writer)->write_errors;
     t->rotations = c->rotations;
     t->unshipped_removed = output_stats()->unshipped_removed;
-    t->segments_rejected = c->rejected + scan_rejected();
+    t->segments_rejected = c->rejected + scan_rejected(c->scan);
     t->backtrace_written = c->backtrace_written;
     t->backtrace_discarded = c->backtrace_discarded;
     t->backtrace_requests = c->backtrace_requests;

@@ -201,7 +201,7 @@ static void sites_free(struct proc *p)
 void proc_mark_gone(struct collector_state *c, struct proc *p)
 {
     p->gone = 1;
-    p->gone_listing = listings_begun(p->dir);
+    p->gone_listing = listings_begun(c->scan, p->dir);
     c->walk_all = 1; /* its rings are read to their ends from now */
 }
 
@@ -454,7 +454,7 @@ enum found segment_found(struct collector_state *c, int dir, const char *path, u
     if (kind == SHMLOG_SEG_RING && transient(rc) && !(rc == -EAGAIN && all_gone))
         for (struct proc *p = c->procs; p; p = p->next)
             if (p->dir == dir && p->info.pid == pid && !p->exit_queued)
-                p->ring_unsettled = listings_begun(dir);
+                p->ring_unsettled = listings_begun(c->scan, dir);
     if (rc == -EACCES)
         snprintf(err + strlen(err), errcap - strlen(err),
                  "; to drain it, add --allow-uid %u (or --allow-group with one of its groups)", (unsigned)st->st_uid);
@@ -756,11 +756,11 @@ void proc_finalize(struct collector_state *c, struct proc *p)
     for (struct ring *r = p->rings, *next; r; r = next) {
         next = r->next;
         unlink_segment(r->seg.path, r->dev, r->ino);
-        scan_detached(p->dir, r->seg.path, r->ino);
+        scan_detached(c->scan, p->dir, r->seg.path, r->ino);
         ring_free(r);
     }
     unlink_segment(p->meta.path, p->dev, p->ino);
-    scan_detached(p->dir, p->meta.path, p->ino);
+    scan_detached(c->scan, p->dir, p->meta.path, p->ino);
     shm_seg_close(&p->meta);
     c->nmetas--;
     sites_free(p);

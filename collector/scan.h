@@ -24,21 +24,26 @@ enum found {
 /* What scan.c does with a segment file it found: segment_found (procs.c). */
 typedef enum found (*segment_found_fn)(struct collector_state *c, int dir, const char *path, unsigned kind, uint32_t pid, uint32_t cpu,
                                        const struct stat *st, char *err, size_t errcap);
-void watch_init(segment_found_fn found, struct collector_state *c);
+/* What scan.c keeps: the table of files looked at, the watches, the listings. */
+struct scan;
+
+/* At start: the inotify instance (without one, the listings find everything,
+ * and the table keeps no refusal), no watch yet. NULL when out of memory. */
+struct scan *scan_new(segment_found_fn found, struct collector_state *c);
 /* Segment files refused (each reported once). */
-uint64_t scan_rejected(void);
+uint64_t scan_rejected(struct scan *sc);
 /* Between drain passes: inotify's news, and a slice of a directory listing. */
-void scan_step(uint64_t now);
+void scan_step(struct scan *sc, uint64_t now);
 /* Every directory listed to its end, now (the start, the shutdown). */
-void scan_all(void);
+void scan_all(struct scan *sc);
 /* A listing of directory dir soon: a process there ended, and every ring it
  * made must have been found before its EXIT. */
-void scan_soon(int dir);
+void scan_soon(struct scan *sc, int dir);
 /* Listings of directory dir begun, and the last one completed. */
-uint64_t listings_begun(int dir);
-uint64_t listings_done(int dir);
+uint64_t listings_begun(struct scan *sc, int dir);
+uint64_t listings_done(struct scan *sc, int dir);
 /* A segment file of dir is a process's now, or no longer. */
-void scan_attached(int dir, const char *path, ino_t ino);
-void scan_detached(int dir, const char *path, ino_t ino);
+void scan_attached(struct scan *sc, int dir, const char *path, ino_t ino);
+void scan_detached(struct scan *sc, int dir, const char *path, ino_t ino);
 
 #endif
