@@ -161,7 +161,7 @@ static void file_close_end(struct outfile *f)
     else if (f->removed)
         shm_warn(PROG, "%s was deleted as it closed: the records written into it are lost (no later file counts them)",
               f->part_path);
-    outfile_close(f);
+    outfile_close(col.output, f);
 }
 
 /* A closing file's last frame is done: with --fsync rotate or batch it is
@@ -192,7 +192,7 @@ static void apply_completed(void)
             proc_finalize(&col, f->exits[i]);
         }
         if (f->nexits && f->len)
-            exits_note_done();
+            exits_note_done(col.output);
         struct outfile *file = f->file;
         if (file && --file->inflight == 0 && file->closing)
             file_close_begin(file);
@@ -312,7 +312,7 @@ static void finish_gone(void)
             break;
         proc_losses(&col, p);
         check_enc(end_batch(&col), "a batch");
-        if (!exit_written_before(&p->info)) /* else the segments only go */
+        if (!exit_written_before(col.output, &p->info)) /* else the segments only go */
             check_enc(write_exit(&col, p, proc_exit_how(p)), "an exit");
         note_exit(p);
         p->exit_queued = 1;
@@ -333,7 +333,7 @@ static int rotate(void)
     struct outfile *old = col.cur;
     if (old->fd < 0)
         return 1; /* nothing written yet: keep it */
-    struct outfile *nf = outfile_new();
+    struct outfile *nf = outfile_new(col.output);
     if (!nf) {
         shm_warn(PROG, "out of memory");
         exit(1);
@@ -526,14 +526,14 @@ static int setup_output(const struct options *o)
         fprintf(stderr, PROG ": --out %s: %s\n", o->out, strerror(-rc));
         return 2;
     }
-    rc = share_out_dir();
+    rc = share_out_dir(col.output);
     if (rc) {
         fprintf(stderr, PROG ": --group: cannot give %s group %u: %s (as root: chgrp %u %s; chmod 2750 %s)\n",
                 o->out, (unsigned)o->out_gid, strerror(-rc), (unsigned)o->out_gid, o->out, o->out);
         return 2;
     }
     char why[8192];
-    if (out_dir_unsafe(why, sizeof(why)) != 0) {
+    if (out_dir_unsafe(col.output, why, sizeof(why)) != 0) {
         fprintf(stderr, PROG ": --out %s: %s\n", o->out, why);
         return 2;
     }
@@ -545,7 +545,7 @@ static int setup_output(const struct options *o)
     for (char *c = host; *c; c++) /* the host name goes into file names */
         if (*c == '/' || isspace((unsigned char)*c))
             *c = '_';
-    output_set_host(host);
+    output_set_host(col.output, host);
     return 0;
 }
 
@@ -555,7 +555,11 @@ static int setup(int argc, char **argv)
     alert_set_init(&col.alerts);
     parse_options(argc, argv, &options, &col.alerts);
     col.opt = &options;
-    output_init(&options);
+    col.output = output_new(&options);
+    if (!col.output) {
+        shm_warn(PROG, "out of memory");
+        return 1;
+    }
     raise_nofile();
     install_signals();
     /* Before pin_cpus: the metrics threads take the cpus the drain loop leaves. */
@@ -571,7 +575,7 @@ static int setup(int argc, char **argv)
     int rc = setup_output(&options);
     if (rc)
         return rc;
-    col.writer = writer_new(options.sqpoll_cpu);
+    col.writer = writer_new(options.sqpoll_cpu, col.output);
     if (!col.writer)
         return 1;
     const char *clock_warning = anchors_init(&col.clock);
@@ -582,10 +586,10 @@ static int setup(int argc, char **argv)
         shm_warn(PROG, "out of memory");
         return 1;
     }
-    recover_out_dir();
-    exits_note_open();
+    recover_out_dir(col.output);
+    exits_note_open(col.output);
     prepare_memory();
-    col.cur = outfile_new();
+    col.cur = outfile_new(col.output);
     if (!col.cur) {
         shm_warn(PROG, "out of memory");
         return 1;

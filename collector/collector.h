@@ -245,6 +245,7 @@ struct collector_state {
     const struct options *opt; /* the command line's, read-only after parse_options */
     struct writer *writer;     /* writer.c's state (writer_new) */
     struct scan *scan;         /* scan.c's state (scan_new) */
+    struct output *output;     /* output.c's state (output_new) */
     uint64_t nofile;           /* the descriptor limit (RLIMIT_NOFILE) */
     uint64_t nmetas;           /* processes: a descriptor each */
     struct proc *procs;        /* the processes procs.c found, newest first */

@@ -195,7 +195,7 @@ int frame_full(struct collector_state *c)
  * made. A file that cannot be made (a full disk, no descriptor) is tried
  * again every OPEN_RETRY_NS, with nothing released meanwhile; a name taken
  * by something else is skipped at once. */
-static int output_ready(const struct writer *w, struct outfile *file, int raw)
+static int output_ready(const struct writer *w, struct output *out, struct outfile *file, int raw)
 {
     static uint64_t open_retry_at;
     if (writer_frames(w) >= MAX_INFLIGHT)
@@ -205,7 +205,7 @@ static int output_ready(const struct writer *w, struct outfile *file, int raw)
     if (shm_mono_ns() < open_retry_at)
         return 0;
     int rc;
-    while ((rc = outfile_open(file)) == -EEXIST)
+    while ((rc = outfile_open(out, file)) == -EEXIST)
         ;
     open_retry_at = rc ? shm_mono_ns() + OPEN_RETRY_NS : 0;
     return rc == 0;
@@ -223,7 +223,7 @@ int flush_frame(struct collector_state *c)
     size_t raw = shlog_enc_raw_bytes(file->enc);
     if (!raw && !build.nrel && !build.nexits)
         return 1;
-    if (!output_ready(c->writer, file, raw != 0))
+    if (!output_ready(c->writer, c->output, file, raw != 0))
         return 0;
     struct frame *f = calloc(1, sizeof(*f));
     if (!f) {
@@ -259,7 +259,7 @@ int flush_frame(struct collector_state *c)
     /* Segments are unlinked after an exit: the records must be on disk first. */
     f->need_sync = f->len && (c->opt->fsync == FSYNC_BATCH || build.nexits);
     if (f->len && build.nexits)
-        exits_note_frame(file, f->buf, f->len, f->off, build.exits, build.nexits);
+        exits_note_frame(c->output, file, f->buf, f->len, f->off, build.exits, build.nexits);
     build.rel = NULL;
     build.nrel = build.rel_cap = 0;
     build.exits = NULL;

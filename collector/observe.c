@@ -125,14 +125,14 @@ static int publish_metrics(struct collector_state *c, int wait)
     }
     anchors_observe(&c->clock, &s->clock);
     struct metrics_totals *t = &s->totals;
-    t->files = output_stats()->files;
+    t->files = output_stats(c->output)->files;
     t->written_bytes = writer_stats(c->writer)->written_bytes;
     t->fast_frames = c->fast_frames;
     t->records = c->records;
     t->record_bytes = c->record_slots * SHMLOG_RECORD_BYTES;
     t->write_errors = writer_stats(c->writer)->write_errors;
     t->rotations = c->rotations;
-    t->unshipped_removed = output_stats()->unshipped_removed;
+    t->unshipped_removed = output_stats(c->output)->unshipped_removed;
     t->segments_rejected = c->rejected + scan_rejected(c->scan);
     t->backtrace_written = c->backtrace_written;
     t->backtrace_discarded = c->backtrace_discarded;

@@ -29,15 +29,17 @@ struct writer {
     struct outfile *synced_head, *synced_tail;
     struct writer_stats stats;
     uint64_t term_seen_ns; /* wait_output: when it first waited after a SIGTERM with the output failing */
+    struct output *output;  /* told of each write's failure and success */
 };
 
-struct writer *writer_new(int sqpoll_cpu)
+struct writer *writer_new(int sqpoll_cpu, struct output *output)
 {
     struct writer *w = calloc(1, sizeof(*w));
     if (!w) {
         shm_warn(PROG, "out of memory");
         return NULL;
     }
+    w->output = output;
     struct io_uring_params p;
     memset(&p, 0, sizeof(p));
     if (sqpoll_cpu >= 0) {
@@ -96,7 +98,7 @@ static int file_sync_submit(struct writer *w, struct outfile *file)
 
 static void frame_failed(struct writer *w, struct frame *f, int err)
 {
-    output_failed(f->state == FR_SYNCING ? "fsync" : "write", f->file->part_path, err);
+    output_failed(w->output, f->state == FR_SYNCING ? "fsync" : "write", f->file->part_path, err);
     w->stats.write_errors++;
     f->retry_state = f->state;
     f->state = FR_RETRY;
@@ -156,7 +158,7 @@ static void handle_cqe(struct writer *w, struct io_uring_cqe *cqe)
             return;
         }
     }
-    output_ok();
+    output_ok(w->output);
     f->state = FR_DONE;
 }
 
@@ -194,7 +196,7 @@ void retry_frames(struct writer *w)
  * not write, so the next run finds every unwritten record in its ring. */
 void wait_output(struct writer *w, int stopping)
 {
-    int err = output_error();
+    int err = output_error(w->output);
     if (stopping && err) {
         uint64_t now = shm_mono_ns();
         if (!w->term_seen_ns)

@@ -15,7 +15,7 @@ struct writer_stats {
 struct writer;
 
 /* Its io_uring made (an SQPOLL thread on sqpoll_cpu, or none when -1): NULL when it cannot be. */
-struct writer *writer_new(int sqpoll_cpu);
+struct writer *writer_new(int sqpoll_cpu, struct output *output);
 void frame_enqueue(struct writer *w, struct frame *f);
 /* Completions: how many came (their effects wait for the takes below). */
 unsigned reap(struct writer *w, int wait, uint64_t timeout_ns);
