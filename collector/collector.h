@@ -258,8 +258,10 @@ struct collector_state {
     int filling;                /* frames go at opt->zstd_fast_level: see set_frame_level */
     uint64_t record_slots;      /* ring slots of the records encoded */
     int backlog;                /* the last pass left records behind (budget spent, frame full) */
-    int walk_all;               /* a ring may have something new (a ring made, a process gone, the last
-                                   pass found one not quiet): the next pass looks at every ring */
+    uint64_t rings_changed;     /* [procs.c] rings made and processes gone, counted: a ring may have
+                                   something new, and a pass that sees it move looks at every ring */
+    uint64_t rings_changed_seen; /* [drain.c] rings_changed when the last whole pass began */
+    int walk_all;               /* [drain.c] the last pass found a ring not quiet: the next looks at every ring */
     uint64_t rotations, rejected;
     uint64_t losses[SHM_LOSS_REASON_MAX + 1]; /* records, by enum shm_loss_reason */
     /* backtrace records written, pushed out of a full buffer (never losses), requests answered */

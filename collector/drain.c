@@ -504,12 +504,13 @@ uint64_t drain_all(struct collector_state *c, uint64_t *smallest)
     pass_now_ns = shm_mono_ns();
     /* Nothing rang and nothing is due: the rings are not looked at at all,
      * since reading 600 of them costs more than anything else an idle pass does. */
-    if (!bells_check() && !c->walk_all && pass_now_ns < walk.due_ns) {
+    if (!bells_check() && !c->walk_all && c->rings_changed == c->rings_changed_seen && pass_now_ns < walk.due_ns) {
         *smallest = walk.cap;
         c->filling = 0;
         return 0;
     }
     int quiet = 1;
+    c->rings_changed_seen = c->rings_changed;
     walk.due_ns = UINT64_MAX;
     int sweeps = charges_new_pass() ? 4 : 1;
     for (int k = 0; k < sweeps; k++)

@@ -202,7 +202,7 @@ void proc_mark_gone(struct collector_state *c, struct proc *p)
 {
     p->gone = 1;
     p->gone_listing = listings_begun(c->scan, p->dir);
-    c->walk_all = 1; /* its rings are read to their ends from now */
+    c->rings_changed++; /* its rings are read to their ends from now */
 }
 
 /* Opens the meta segment of a producer. 0, or -errno with err set. A process
@@ -330,7 +330,7 @@ static int open_ring(struct collector_state *c, const char *path, int dir, uint3
     r->ino = st->st_ino;
     r->next = p->rings;
     p->rings = r;
-    c->walk_all = 1;
+    c->rings_changed++;
     struct ring_open o = {.r = r, .err = err, .errcap = errcap};
     if (shm_guarded(ring_open_read, &o) != 0) {
         snprintf(err, errcap, "%s: shrank while being opened (SIGBUS)", path);
