@@ -15,10 +15,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <setjmp.h>
 #include <stdlib.h>
 
-#include "collector.h"
+#include "backtrace.h"
+#include "frame.h"
+#include "losses.h"
+#include "procs.h"
 
 #define BACKTRACE_RECORDS_MAX 65536u           /* a meta asking for more gets this */
 #define BACKTRACE_BYTES_PER_RECORD 128u        /* buffer bytes per record kept: two a one-slot record needs */
@@ -81,7 +83,7 @@ static struct backtrace *backtrace_of(struct ring *r)
     uint64_t bytes = cap + (uint64_t)n * sizeof(uint32_t) + sizeof(struct backtrace);
     if (memory_used + bytes > BACKTRACE_MEMORY_MAX) {
         if (!memory_warned++)
-            warnx("%s: backtrace buffers reached %llu MiB: records this ring keeps are discarded",
+            shm_warn(PROG, "%s: backtrace buffers reached %llu MiB: records this ring keeps are discarded",
                   r->seg.path, BACKTRACE_MEMORY_MAX >> 20);
         return NULL;
     }
@@ -170,6 +172,20 @@ int backtrace_takes(struct collector_state *c, struct ring *r, const struct shm_
     return 0;
 }
 
+/* What a meta asks of backtraces: its requests counter and trigger level. */
+struct meta_asks {
+    const struct shmlog_meta *meta;
+    uint64_t requests;
+    uint32_t trigger;
+};
+
+static void meta_asks_read(void *ctx)
+{
+    struct meta_asks *a = ctx;
+    a->requests = shmlog__load_relaxed(&a->meta->backtrace_requests);
+    a->trigger = shmlog__load_relaxed(&a->meta->backtrace_trigger);
+}
+
 /* The kept records of one ring as a BACKTRACE section, ordered at order_tsc. */
 static void write_ring(struct collector_state *c, struct ring *r, uint64_t order_tsc)
 {
@@ -183,7 +199,7 @@ static void write_ring(struct collector_state *c, struct ring *r, uint64_t order
     }
     if (shlog_enc_raw_bytes(c->cur->enc) + bytes > FRAME_RAW_STOP) {
         /* Only past hundreds of thousands of kept records in one frame. */
-        warnx("%s: %" PRIu32 " backtrace records would not fit the frame: discarded", r->seg.path, b->count);
+        shm_warn(PROG, "%s: %" PRIu32 " backtrace records would not fit the frame: discarded", r->seg.path, b->count);
         c->backtrace_discarded += b->count;
     } else {
         check_enc(shlog_enc_backtrace_begin(c->cur->enc, p->key, r->cpu, order_tsc), "a backtrace");
@@ -232,20 +248,14 @@ int backtrace_requested(struct collector_state *c, struct proc *p, int room, uin
 {
     if (p->meta.hdr.abi_version < 4)
         return 0;
-    uint64_t now = mono_ns();
+    uint64_t now = shm_mono_ns();
     if (now - p->bt_polled_ns < BACKTRACE_POLL_NS)
         return 0;
     p->bt_polled_ns = now;
-    volatile uint64_t requests = p->bt_requests_seen;
-    volatile uint32_t trigger = p->info.backtrace_trigger;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        const struct shmlog_meta *m = p->meta.addr;
-        requests = shmlog__load_relaxed(&m->backtrace_requests);
-        trigger = shmlog__load_relaxed(&m->backtrace_trigger);
-    }
-    shm_bus_guard = NULL;
+    struct meta_asks a = {p->meta.addr, p->bt_requests_seen, p->info.backtrace_trigger};
+    (void)shm_guarded(meta_asks_read, &a);
+    uint64_t requests = a.requests;
+    uint32_t trigger = a.trigger;
     p->info.backtrace_trigger = trigger < SHMLOG_LEVEL_OFF ? trigger : SHMLOG_LEVEL_OFF;
     /* Any change: a counter that went back is one more request. */
     if (requests == p->bt_requests_seen || !room)

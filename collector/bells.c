@@ -17,7 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "collector.h"
+#include "bells.h"
 
 static struct bell *bells;
 

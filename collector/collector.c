@@ -20,7 +20,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collector.h"
+#include "backtrace.h"
+#include "bells.h"
+#include "drain.h"
+#include "frame.h"
+#include "losses.h"
+#include "metrics.h"
+#include "observe.h"
+#include "options.h"
+#include "output.h"
+#include "procs.h"
+#include "scan.h"
+#include "writer.h"
 
 #define WARM_HEAP_BYTES (16u << 20) /* heap faulted in at start: see prepare_memory */
 #define WARM_UP_RECORDS 32768u      /* a frame's worth: see prepare_memory */
@@ -34,6 +45,7 @@ _Static_assert(MAX_DELAY_MS_MAX * 1000000ull + FRAME_MAX_AGE_NS < SHLOG_ORDER_WI
 
 /* The program's state: only this file names it; the others get it as an argument. */
 static struct collector_state col;
+static struct options options; /* col.opt: the shm_accept in it points into it */
 
 /* ==== Signals ==== */
 
@@ -68,7 +80,7 @@ static void prepare_memory(void)
         free(heap);
     }
     struct shlog_enc *enc;
-    if (shlog_enc_new(&enc, opt.zstd_level) != 0)
+    if (shlog_enc_new(&enc, col.opt->zstd_level) != 0)
         return;
     struct shm_proc_info pi = {.app = "warm-up", .tsc_hz = 1000000000};
     static struct shm_copied_record rec;
@@ -137,26 +149,6 @@ static uint64_t pass_wait_ns(uint64_t moved, uint64_t elapsed, uint64_t smallest
 
 /* ==== What the writer finished: the one point it takes effect ==== */
 
-struct release_at {
-    struct ring *r;
-    uint64_t pos;
-};
-
-static void release_now(void *ctx)
-{
-    const struct release_at *a = ctx;
-    struct ring *r = a->r;
-    shm_ring_release_below(&r->view, a->pos, r->bound);
-    r->tail = (int64_t)(a->pos - r->bound) > 0 ? r->bound : a->pos; /* as it stored it */
-}
-
-static void ring_release(struct ring *r, uint64_t pos)
-{
-    struct release_at a = {r, pos};
-    if (!r->broken && shm_guarded(release_now, &a) != 0)
-        r->broken = 1;
-}
-
 /* A file no longer written closes. If it was deleted meanwhile, what it held
  * is lost: counted in the file written now (there is one but at the very end
  * of the shutdown, which looks before its last close). */
@@ -167,9 +159,9 @@ static void file_close_end(struct outfile *f)
     if (f->removed && col.cur)
         lose_removed_file(&col, f);
     else if (f->removed)
-        warnx("%s was deleted as it closed: the records written into it are lost (no later file counts them)",
+        shm_warn(PROG, "%s was deleted as it closed: the records written into it are lost (no later file counts them)",
               f->part_path);
-    outfile_close(f);
+    outfile_close(col.output, f);
 }
 
 /* A closing file's last frame is done: with --fsync rotate or batch it is
@@ -177,9 +169,9 @@ static void file_close_end(struct outfile *f)
  * closed once that completes; else closed now. */
 static void file_close_begin(struct outfile *f)
 {
-    if (f->fd >= 0 && opt.fsync != FSYNC_NEVER && writer_sync_file(f) == 0)
+    if (f->fd >= 0 && col.opt->fsync != FSYNC_NEVER && writer_sync_file(col.writer, f) == 0)
         return;
-    if (f->fd >= 0 && opt.fsync != FSYNC_NEVER && fsync(f->fd) != 0)
+    if (f->fd >= 0 && col.opt->fsync != FSYNC_NEVER && fsync(f->fd) != 0)
         f->sync_err = errno;
     file_close_end(f);
 }
@@ -191,7 +183,7 @@ static void file_close_begin(struct outfile *f)
 static void apply_completed(void)
 {
     struct frame *f;
-    while ((f = writer_take_done())) {
+    while ((f = writer_take_done(col.writer))) {
         for (size_t i = 0; i < f->nrel; i++)
             ring_release(f->rel[i].ring, f->rel[i].pos);
         for (size_t i = 0; i < f->nexits; i++) {
@@ -200,7 +192,7 @@ static void apply_completed(void)
             proc_finalize(&col, f->exits[i]);
         }
         if (f->nexits && f->len)
-            exits_note_done();
+            exits_note_done(col.output);
         struct outfile *file = f->file;
         if (file && --file->inflight == 0 && file->closing)
             file_close_begin(file);
@@ -210,7 +202,7 @@ static void apply_completed(void)
         free(f);
     }
     struct outfile *file;
-    while ((file = writer_take_synced()))
+    while ((file = writer_take_synced(col.writer)))
         file_close_end(file);
 }
 
@@ -218,7 +210,7 @@ static void apply_completed(void)
 static void flush_wait(void)
 {
     while (!flush_frame(&col)) {
-        wait_output(got_term);
+        wait_output(col.writer, got_term);
         apply_completed();
     }
 }
@@ -226,8 +218,8 @@ static void flush_wait(void)
 /* Everything given to the writer taken back and applied (the shutdown). */
 static void writer_drain(void)
 {
-    while (writer_busy()) {
-        wait_output(got_term);
+    while (writer_busy(col.writer)) {
+        wait_output(col.writer, got_term);
         apply_completed();
     }
 }
@@ -253,11 +245,10 @@ static void answer_backtrace(struct proc *p)
  * its loss counters and its backtrace requests. */
 static void check_liveness(int all)
 {
-    uint64_t now = mono_ns();
+    uint64_t now = shm_mono_ns();
     for (struct proc *p = col.procs; p; p = p->next) {
-        if (p->gone || (!all && now - p->alive_checked_ns < ALIVE_CHECK_NS))
+        if (!proc_liveness_due(p, now, all ? 0 : ALIVE_CHECK_NS))
             continue;
-        p->alive_checked_ns = now;
         proc_losses(&col, p);
         answer_backtrace(p);
         if (!shm_meta_alive(&p->meta))
@@ -271,7 +262,7 @@ static void check_liveness(int all)
  * could be left behind, unread, its records never counted. */
 static int rings_settled(const struct proc *p)
 {
-    uint64_t done = listings_done(p->dir);
+    uint64_t done = listings_done(col.scan, p->dir);
     return done > p->gone_listing && p->ring_unsettled != done;
 }
 
@@ -283,13 +274,13 @@ static int rings_settled(const struct proc *p)
 static int drain_to_end(struct proc *p)
 {
     if (!file_takes_process(&col, p)) {
-        col.flush_soon = 1;
+        frame_flush_soon(&col);
         return 0;
     }
     for (struct ring *r = p->rings; r; r = r->next) {
         for (;;) {
             if (frame_full(&col) || col.rotate_soon) {
-                col.flush_soon = 1;
+                frame_flush_soon(&col);
                 return 0;
             }
             if (owner_pass_spent(p))
@@ -310,7 +301,7 @@ static void finish_gone(void)
 {
     for (struct proc *p = col.procs; p; p = p->next)
         if (p->gone && !p->exit_queued && !rings_settled(p))
-            scan_soon(p->dir); /* a listing after the deaths seen so far */
+            scan_soon(col.scan, p->dir); /* a listing after the deaths seen so far */
     for (struct proc *p = col.procs; p; p = p->next) {
         if (!p->gone || p->exit_queued || !rings_settled(p))
             continue;
@@ -321,12 +312,12 @@ static void finish_gone(void)
             break;
         proc_losses(&col, p);
         check_enc(end_batch(&col), "a batch");
-        if (!exit_written_before(&p->info)) /* else the segments only go */
+        if (!exit_written_before(col.output, &p->info)) /* else the segments only go */
             check_enc(write_exit(&col, p, proc_exit_how(p)), "an exit");
         note_exit(p);
         p->exit_queued = 1;
         mark_content(&col);
-        col.flush_soon = 1;
+        frame_flush_soon(&col);
     }
 }
 
@@ -342,14 +333,14 @@ static int rotate(void)
     struct outfile *old = col.cur;
     if (old->fd < 0)
         return 1; /* nothing written yet: keep it */
-    struct outfile *nf = outfile_new();
+    struct outfile *nf = outfile_new(col.output);
     if (!nf) {
-        warnx("out of memory");
+        shm_warn(PROG, "out of memory");
         exit(1);
     }
     col.cur = nf;
     col.rotations++;
-    col.rotate_soon = 0;
+    note_rotated(&col);
     old->closing = 1;
     if (old->inflight == 0)
         file_close_begin(old);
@@ -369,8 +360,8 @@ static void maybe_rotate(int hup)
             pending = 0;
         return;
     }
-    if ((pending || col.rotate_soon || f->removed || (opt.rotate_bytes && f->size >= opt.rotate_bytes) ||
-         (opt.rotate_ns && mono_ns() - f->opened_ns >= opt.rotate_ns)) && rotate())
+    if ((pending || col.rotate_soon || f->removed || (col.opt->rotate_bytes && f->size >= col.opt->rotate_bytes) ||
+         (col.opt->rotate_ns && shm_mono_ns() - f->opened_ns >= col.opt->rotate_ns)) && rotate())
         pending = 0;
 }
 
@@ -380,7 +371,7 @@ static void maybe_rotate(int hup)
 static void shutdown_all(void)
 {
     check_liveness(1);
-    scan_all(); /* every ring of the processes gone so far */
+    scan_all(col.scan); /* every ring of the processes gone so far */
     finish_gone();
     /* Up to the heads seen now: producers that keep logging do not keep us. */
     for (struct proc *p = col.procs; p; p = p->next)
@@ -403,7 +394,7 @@ static void shutdown_all(void)
             rotate();
             finish_gone();
         }
-        reap(0, 0);
+        reap(col.writer, 0, 0);
         apply_completed();
         if (!moved && !rotated)
             break;
@@ -440,7 +431,7 @@ static void raise_nofile(void)
     if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-            warnx("cannot raise the descriptor limit to %llu: %s", (unsigned long long)rl.rlim_max, strerror(errno));
+            shm_warn(PROG, "cannot raise the descriptor limit to %llu: %s", (unsigned long long)rl.rlim_max, strerror(errno));
             getrlimit(RLIMIT_NOFILE, &rl);
         }
     }
@@ -471,15 +462,15 @@ static int isolated_cpu(int cpu)
 
 static void pin_cpus(void)
 {
-    if (!opt.have_cpus)
+    if (!col.opt->have_cpus)
         return;
-    if (sched_setaffinity(0, sizeof(opt.cpus), &opt.cpus) != 0) {
+    if (sched_setaffinity(0, sizeof(col.opt->cpus), &col.opt->cpus) != 0) {
         fprintf(stderr, PROG ": --cpu: sched_setaffinity: %s\n", strerror(errno));
         exit(2);
     }
     for (int c = 0; c < CPU_SETSIZE; c++)
-        if (CPU_ISSET(c, &opt.cpus) && !isolated_cpu(c))
-            warnx("warning: cpu %d is not in /sys/devices/system/cpu/isolated; other tasks may share it", c);
+        if (CPU_ISSET(c, &col.opt->cpus) && !isolated_cpu(c))
+            shm_warn(PROG, "warning: cpu %d is not in /sys/devices/system/cpu/isolated; other tasks may share it", c);
 }
 
 /* ==== The service manager ==== */
@@ -494,7 +485,7 @@ static void notify_service_manager(const char *state)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     size_t n = strlen(path);
     if (n >= sizeof(sa.sun_path)) {
-        warnx("NOTIFY_SOCKET is too long for a socket address; the service manager is not told %s", state);
+        shm_warn(PROG, "NOTIFY_SOCKET is too long for a socket address; the service manager is not told %s", state);
         return;
     }
     memcpy(sa.sun_path, path, n);
@@ -503,21 +494,18 @@ static void notify_service_manager(const char *state)
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || sendto(fd, state, strlen(state), MSG_NOSIGNAL, (const struct sockaddr *)&sa,
                          (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
-        warnx("NOTIFY_SOCKET %s: %s; the service manager is not told %s", path, strerror(errno), state);
+        shm_warn(PROG, "NOTIFY_SOCKET %s: %s; the service manager is not told %s", path, strerror(errno), state);
     if (fd >= 0)
         close(fd);
 }
 
 /* ==== main: the setup and the loop ==== */
 
-int main(int argc, char **argv)
+/* The signals: first, so that a service manager's stop that comes while the
+ * metrics threads start or the output directory is made ends in the orderly
+ * exit 0, not in death by signal. */
+static void install_signals(void)
 {
-    alert_set_init(&col.alerts);
-    parse_options(argc, argv, &col.alerts);
-    raise_nofile();
-    /* First: a service manager's stop that comes while the metrics threads
-     * start or the output directory is made ends in the orderly exit 0, not
-     * in death by signal. */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_term;
@@ -527,152 +515,213 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     shm_bus_guard_install(); /* a producer may shrink a segment under our mapping */
     signal(SIGPIPE, SIG_IGN);
+}
+
+/* --out made, ours alone, in --group, and the host name its files carry: 0,
+ * or the exit status after the reason was said. */
+static int setup_output(const struct options *o)
+{
+    int rc = ensure_dir(o->out);
+    if (rc) {
+        fprintf(stderr, PROG ": --out %s: %s\n", o->out, strerror(-rc));
+        return 2;
+    }
+    rc = share_out_dir(col.output);
+    if (rc) {
+        fprintf(stderr, PROG ": --group: cannot give %s group %u: %s (as root: chgrp %u %s; chmod 2750 %s)\n",
+                o->out, (unsigned)o->out_gid, strerror(-rc), (unsigned)o->out_gid, o->out, o->out);
+        return 2;
+    }
+    char why[8192];
+    if (out_dir_unsafe(col.output, why, sizeof(why)) != 0) {
+        fprintf(stderr, PROG ": --out %s: %s\n", o->out, why);
+        return 2;
+    }
+    char host[SHMLOG_HOST_BYTES] = "";
+    if (o->host[0])
+        snprintf(host, sizeof(host), "%s", o->host);
+    else if (gethostname(host, sizeof(host) - 1) != 0)
+        snprintf(host, sizeof(host), "unknown");
+    for (char *c = host; *c; c++) /* the host name goes into file names */
+        if (*c == '/' || isspace((unsigned char)*c))
+            *c = '_';
+    output_set_host(col.output, host);
+    return 0;
+}
+
+/* Everything before the first pass: 0, or the exit status. */
+static int setup(int argc, char **argv)
+{
+    alert_set_init(&col.alerts);
+    parse_options(argc, argv, &options, &col.alerts);
+    col.opt = &options;
+    col.output = output_new(&options);
+    if (!col.output) {
+        shm_warn(PROG, "out of memory");
+        return 1;
+    }
+    raise_nofile();
+    install_signals();
     /* Before pin_cpus: the metrics threads take the cpus the drain loop leaves. */
-    struct metrics_config mc = {.listen = opt.metrics_listen, .allow_remote = opt.metrics_allow_remote,
-                                .file = opt.metrics_file, .interval_s = opt.metrics_interval_s,
-                                .drain_cpus = opt.have_cpus ? &opt.cpus : NULL};
+    struct metrics_config mc = {.listen = options.metrics_listen, .allow_remote = options.metrics_allow_remote,
+                                .file = options.metrics_file, .interval_s = options.metrics_interval_s,
+                                .drain_cpus = options.have_cpus ? &options.cpus : NULL};
     char merr[8192];
     if (metrics_start(&mc, merr, sizeof(merr)) != 0) {
         fprintf(stderr, PROG ": %s\n", merr);
         return 2;
     }
     pin_cpus();
-    int rc = ensure_dir(opt.out);
-    if (rc) {
-        fprintf(stderr, PROG ": --out %s: %s\n", opt.out, strerror(-rc));
-        return 2;
-    }
-    rc = share_out_dir();
-    if (rc) {
-        fprintf(stderr, PROG ": --group: cannot give %s group %u: %s (as root: chgrp %u %s; chmod 2750 %s)\n",
-                opt.out, (unsigned)opt.out_gid, strerror(-rc), (unsigned)opt.out_gid, opt.out, opt.out);
-        return 2;
-    }
-    char why[8192];
-    if (out_dir_unsafe(why, sizeof(why)) != 0) {
-        fprintf(stderr, PROG ": --out %s: %s\n", opt.out, why);
-        return 2;
-    }
-    char host[SHMLOG_HOST_BYTES] = "";
-    if (opt.host[0])
-        snprintf(host, sizeof(host), "%s", opt.host);
-    else if (gethostname(host, sizeof(host) - 1) != 0)
-        snprintf(host, sizeof(host), "unknown");
-    for (char *c = host; *c; c++) /* the host name goes into file names */
-        if (*c == '/' || isspace((unsigned char)*c))
-            *c = '_';
-    output_set_host(host);
-
-    if (uring_setup(opt.sqpoll_cpu) < 0)
+    int rc = setup_output(&options);
+    if (rc)
+        return rc;
+    col.writer = writer_new(options.sqpoll_cpu, col.output);
+    if (!col.writer)
         return 1;
     const char *clock_warning = anchors_init(&col.clock);
     if (clock_warning)
-        warnx("%s", clock_warning);
-    watch_init(segment_found, &col);
-    recover_out_dir();
-    exits_note_open();
-    prepare_memory();
-    col.cur = outfile_new();
-    if (!col.cur) {
-        warnx("out of memory");
+        shm_warn(PROG, "%s", clock_warning);
+    col.scan = scan_new(segment_found, &col);
+    if (!col.scan) {
+        shm_warn(PROG, "out of memory");
         return 1;
     }
+    recover_out_dir(col.output);
+    exits_note_open(col.output);
+    prepare_memory();
+    col.cur = outfile_new(col.output);
+    if (!col.cur) {
+        shm_warn(PROG, "out of memory");
+        return 1;
+    }
+    scan_all(col.scan);
+    observe(&col, shm_mono_ns()); /* the alert clock must be set before the first drain counts */
+    return 0;
+}
 
-    scan_all();
-    observe(&col, mono_ns()); /* the alert clock must be set before the first drain counts */
-    if (opt.once) {
-        shutdown_all();
-        observe_last(&col);
+/* When the loop last did what it does now and then, and how long it found nothing. */
+struct loop_times {
+    uint64_t tick, live, notify, pass, idle;
+};
+
+/* Waits for what the next pass may find, as pass_wait_ns chose (wait) and
+ * without spinning while a write is out. */
+static void pass_wait(struct loop_times *t, uint64_t wait, uint64_t moved)
+{
+    if (writer_busy(col.writer) && !wait) {
+        /* A write io_uring could not finish inline runs in a worker
+         * thread on our cpu, which would wait for our time slice while a
+         * backlog keeps us busy, and hold its frame's ring space that
+         * long, until frames pile up and the ring fills (bench/compare.sh's
+         * zero-loss search shows it). It gets the cpu now. */
+        sched_yield();
+    }
+    if (!wait || got_term)
+        return;
+    if (writer_busy(col.writer)) {
+        /* Never spin while a write is out: buffered writes to most
+         * filesystems complete in an io_uring worker thread, which shares
+         * our cpu and would wait for our time slice, and the ring space
+         * those records hold comes back only when it has run. */
+        reap(col.writer, 1, wait);
+        return;
+    }
+    if (col.opt->busy_poll || moved) {
+        /* Spin: no sleep's wake-up delay. */
+        uint64_t until = shm_mono_ns() + wait;
+        while (shm_mono_ns() < until && !got_term && !got_hup) {
+            if (reap(col.writer, 0, 0)) /* the next pass applies it now */
+                break;
+            for (int i = 0; i < 64; i++)
+                __asm__ __volatile__("pause");
+        }
+        return;
+    }
+    /* Adaptive and idle: sleep longer the longer nothing came, at most
+     * 1 ms so a record still reaches the file well within 100 ms, and
+     * never longer than the wait pass_wait_ns chose. */
+    uint64_t nap = t->idle < 6 ? 16000ull << t->idle : MAX_PASS_WAIT_NS;
+    if (nap > wait)
+        nap = wait;
+    t->idle++;
+    if (writer_busy(col.writer)) {
+        reap(col.writer, 1, nap);
+    } else {
+        struct timespec ts = {0, (long)nap};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* One pass of the loop: what the writer finished applied, the directories,
+ * liveness, every ring drained, the frame flushed when due, the file
+ * rotated when due, then the wait for the next. */
+static void pass(struct loop_times *t)
+{
+    /* The pass begins where what the writer finished takes effect. */
+    reap(col.writer, 0, 0);
+    retry_frames(col.writer);
+    apply_completed();
+    uint64_t now = shm_mono_ns();
+    if (now - t->notify >= NOTIFY_NS) { /* a read() per loop would cost more than the drain */
+        t->notify = now;
+        anchors_poll(&col.clock);
+    }
+    scan_step(col.scan, now);
+    int tick = now - t->tick >= RESCAN_NS;
+    if (tick) {
+        t->tick = now;
+        anchors_tick(&col.clock);
+    }
+    if (tick || now - t->live >= LIVENESS_NS) {
+        check_liveness(tick);
+        finish_gone();
+        t->live = now;
+    }
+    uint64_t smallest;
+    uint64_t moved = drain_all(&col, &smallest);
+    uint64_t wait = col.backlog ? 0 : pass_wait_ns(moved, now - t->pass, smallest, now);
+    t->pass = now;
+    observe(&col, now);
+    /* An output that cannot take the frame (its file cannot be made, its
+     * writes are out) holds it: the loop goes on, without spinning. */
+    int held = 0;
+    if (col.flush_soon || (col.build_first_ns && shm_mono_ns() - col.build_first_ns >= FRAME_MAX_AGE_NS))
+        held = !flush_frame(&col);
+    if (held && wait < MAX_PASS_WAIT_NS)
+        wait = MAX_PASS_WAIT_NS;
+    int hup = got_hup;
+    if (hup)
+        got_hup = 0;
+    maybe_rotate(hup);
+    if (moved)
+        t->idle = 0;
+    pass_wait(t, wait, moved);
+}
+
+/* After the last pass: every ring drained to its end, every file closed. */
+static void teardown(void)
+{
+    shutdown_all();
+    observe_last(&col);
+}
+
+int main(int argc, char **argv)
+{
+    int rc = setup(argc, argv);
+    if (rc)
+        return rc;
+    if (options.once) {
+        teardown();
         return 0;
     }
     /* Draining from here: units ordered after ours may start their producers. */
     notify_service_manager("READY=1");
-    uint64_t last_tick = mono_ns(), last_live = 0, last_notify = 0, idle = 0, last_pass = mono_ns();
-    while (!got_term) {
-        /* The pass begins where what the writer finished takes effect. */
-        reap(0, 0);
-        retry_frames();
-        apply_completed();
-        uint64_t now = mono_ns();
-        if (now - last_notify >= NOTIFY_NS) { /* a read() per loop would cost more than the drain */
-            last_notify = now;
-            anchors_poll(&col.clock);
-        }
-        scan_step(now);
-        int tick = now - last_tick >= RESCAN_NS;
-        if (tick) {
-            last_tick = now;
-            anchors_tick(&col.clock);
-        }
-        if (tick || now - last_live >= LIVENESS_NS) {
-            check_liveness(tick);
-            finish_gone();
-            last_live = now;
-        }
-        uint64_t smallest;
-        uint64_t moved = drain_all(&col, &smallest);
-        uint64_t wait = col.backlog ? 0 : pass_wait_ns(moved, now - last_pass, smallest, now);
-        last_pass = now;
-        observe(&col, now);
-        /* An output that cannot take the frame (its file cannot be made, its
-         * writes are out) holds it: the loop goes on, without spinning. */
-        int held = 0;
-        if (col.flush_soon || (col.build_first_ns && mono_ns() - col.build_first_ns >= FRAME_MAX_AGE_NS))
-            held = !flush_frame(&col);
-        if (held && wait < MAX_PASS_WAIT_NS)
-            wait = MAX_PASS_WAIT_NS;
-        int hup = got_hup;
-        if (hup)
-            got_hup = 0;
-        maybe_rotate(hup);
-        if (moved)
-            idle = 0;
-        if (writer_busy() && !wait) {
-            /* A write io_uring could not finish inline runs in a worker
-             * thread on our cpu, which would wait for our time slice while a
-             * backlog keeps us busy, and hold its frame's ring space that
-             * long, until frames pile up and the ring fills (bench/compare.sh's
-             * zero-loss search shows it). It gets the cpu now. */
-            sched_yield();
-        }
-        if (!wait || got_term)
-            continue;
-        if (writer_busy()) {
-            /* Never spin while a write is out: buffered writes to most
-             * filesystems complete in an io_uring worker thread, which shares
-             * our cpu and would wait for our time slice, and the ring space
-             * those records hold comes back only when it has run. */
-            reap(1, wait);
-            continue;
-        }
-        if (opt.busy_poll || moved) {
-            /* Spin: no sleep's wake-up delay. */
-            uint64_t until = mono_ns() + wait;
-            while (mono_ns() < until && !got_term && !got_hup) {
-                if (reap(0, 0)) /* the next pass applies it now */
-                    break;
-                for (int i = 0; i < 64; i++)
-                    __asm__ __volatile__("pause");
-            }
-            continue;
-        }
-        /* Adaptive and idle: sleep longer the longer nothing came, at most
-         * 1 ms so a record still reaches the file well within 100 ms, and
-         * never longer than the wait pass_wait_ns chose. */
-        uint64_t nap = idle < 6 ? 16000ull << idle : MAX_PASS_WAIT_NS;
-        if (nap > wait)
-            nap = wait;
-        idle++;
-        if (writer_busy()) {
-            reap(1, nap);
-        } else {
-            struct timespec ts = {0, (long)nap};
-            nanosleep(&ts, NULL);
-        }
-    }
+    uint64_t now = shm_mono_ns();
+    struct loop_times t = {.tick = now, .pass = now};
+    while (!got_term)
+        pass(&t);
     notify_service_manager("STOPPING=1");
-    shutdown_all();
-    observe_last(&col);
+    teardown();
     fprintf(stderr, PROG ": exiting: %" PRIu64 " records in %" PRIu64 " frames (%" PRIu64 " at the fast level), %" PRIu64
             " bytes\n", col.records, col.frames, col.fast_frames, col.bytes);
     return 0;

@@ -8,7 +8,13 @@
 #include <setjmp.h>
 #include <stdlib.h>
 
-#include "collector.h"
+#include "backtrace.h"
+#include "bells.h"
+#include "drain.h"
+#include "frame.h"
+#include "losses.h"
+#include "options.h"
+#include "procs.h"
 
 #define TAKE_SLOTS 64u              /* slots copied out of a ring at a time */
 
@@ -199,7 +205,7 @@ __attribute__((noinline)) static void drain_records(struct collector_state *c, s
                 emit_loss(c, r, &loss, 0);
                 losses++;
                 if (loss.reason == SHM_LOSS_CORRUPT && !r->corrupt_seen++)
-                    warnx("%s: a committed record failed validation at position %" PRIu64
+                    shm_warn(PROG, "%s: a committed record failed validation at position %" PRIu64
                           ": skipped and counted as lost (so are later ones, without another line)",
                           r->seg.path, loss.first_pos);
                 continue;
@@ -235,7 +241,7 @@ __attribute__((noinline)) static void drain_records(struct collector_state *c, s
             break;
         if (n / 1024 != before / 1024 && (shlog_enc_frame_records(enc) >= FRAME_MAX_RECORDS ||
                                           shlog_enc_raw_bytes(enc) >= FRAME_MAX_RAW)) {
-            c->flush_soon = 1;
+            frame_flush_soon(c);
             break;
         }
     }
@@ -264,14 +270,14 @@ uint64_t longest_wait_ns(uint64_t smallest)
  * longest wait between passes, which bounds the ring's fill meanwhile. Only
  * with cpus of our own: a producer that shares our cpu fills its ring while
  * we are off it, and what we left there would wait a time slice more. */
-static int ring_waits(struct ring *r, uint64_t waiting)
+static int ring_waits(const struct options *o, struct ring *r, uint64_t waiting)
 {
     if (!waiting || waiting >= r->view.cap / 32 || r->proc->gone || r->view.policy == SHMLOG_OVERWRITE ||
-        !opt.have_cpus || CPU_ISSET(r->cpu, &opt.cpus)) {
+        !o->have_cpus || CPU_ISSET(r->cpu, &o->cpus)) {
         r->waiting_since = 0;
         return 0;
     }
-    uint64_t now = mono_ns();
+    uint64_t now = shm_mono_ns();
     if (!r->waiting_since)
         r->waiting_since = now;
     if (now - r->waiting_since < longest_wait_ns(r->view.cap))
@@ -288,27 +294,27 @@ static int ring_waits(struct ring *r, uint64_t waiting)
  * only when the published point has stood for --max-delay-ms (a slow
  * producer, or a pause), so a trickle still reaches the file in time. Other
  * rings (version 2, overwrite, a producer gone, shutdown) by their head. */
-static uint64_t pass_bound(struct ring *r, uint64_t start, int patient, int *read_head)
+static uint64_t pass_bound(const struct options *o, struct ring *r, uint64_t start, int patient, int *read_head)
 {
     *read_head = 0;
     int live = !patient || !r->view.publishes || r->proc->gone || r->view.policy == SHMLOG_OVERWRITE;
     if (!live) {
         uint64_t published = shm_ring_published(&r->view);
         if ((int64_t)(published - r->bound) > 0) {
-            r->bound = published;
+            ring_bound_to(r, published);
             r->bound_moved_ns = pass_now_ns;
         }
         if (r->bound != start)
             return r->bound;
         uint64_t now = pass_now_ns;
-        if (now - r->bound_moved_ns < opt.max_delay_ns)
+        if (now - r->bound_moved_ns < o->max_delay_ns)
             return start;
         r->bound_moved_ns = now;
     }
     uint64_t head = shm_ring_head(&r->view);
     *read_head = 1;
     if ((int64_t)(head - r->bound) > 0)
-        r->bound = head;
+        ring_bound_to(r, head);
     /* A ring is made by its first call, which may be preempted between the
      * two: one found empty is read again at each pass until its first record
      * (for as long as a segment being made is tried), not --max-delay-ms later. */
@@ -328,7 +334,8 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
 {
     struct proc *p = r->proc;
     if (!file_takes_process(c, p)) { /* the next file takes it: the loop begins it at once */
-        c->flush_soon = c->backlog = 1;
+        frame_flush_soon(c);
+        c->backlog = 1;
         return 0;
     }
     if (r->unread_due)
@@ -337,28 +344,29 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
         return 0;
     uint64_t start = r->read_pos;
     struct drain_pass dp = {.pos = start};
+    /* Its own guard, not shm_guarded: the fault path needs the pass's state (encoded_to, the open batch) in place. */
     sigjmp_buf jb;
     sigjmp_buf *outer = shm_bus_guard;
     r->encoded_to = start;
     if (sigsetjmp(jb, 0) != 0) {
         shm_bus_guard = outer;
         /* What the pass put in the frame stays; the rest the ring held is lost. */
-        r->broken = r->quarantined = 1;
-        r->abandoned_to = r->encoded_to;
-        warnx("%s: the segment shrank under its mapping (SIGBUS); ring abandoned after position %" PRIu64
+        ring_mark_broken(r);
+        r->quarantined = 1;
+        shm_warn(PROG, "%s: the segment shrank under its mapping (SIGBUS); ring abandoned after position %" PRIu64
               ", what it held past it counted as lost", r->seg.path, r->encoded_to);
         end_batch(c);
-        lose_abandoned(c, r);
+        abandon_ring(c, r, r->encoded_to);
         return 0;
     }
     shm_bus_guard = &jb;
     int read_head;
-    uint64_t head = pass_bound(r, start, patient, &read_head);
+    uint64_t head = pass_bound(c->opt, r, start, patient, &read_head);
     /* Nothing reserved since: the slot at pos is the next a producer writes. A
      * ring read by its head may wait for more (ring_waits); a published point
      * is a sixteenth of the ring away from the last. */
     if ((head != start || p->gone || r->view.policy == SHMLOG_OVERWRITE) &&
-        !(patient && !r->view.publishes && ring_waits(r, head - start)))
+        !(patient && !r->view.publishes && ring_waits(c->opt, r, head - start)))
         drain_records(c, r, head, budget, &dp);
     if (dp.more)
         c->backlog = 1; /* more is waiting: the next pass comes at once */
@@ -391,13 +399,13 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
         /* Not what a producer writes: a hostile process, or one scribbling
          * on its own ring. Reported once, then left alone; the records read
          * before stay in the frame, what the ring holds from here is lost. */
-        r->broken = r->quarantined = 1;
-        r->abandoned_to = pos;
+        ring_mark_broken(r);
+        r->quarantined = 1;
         c->rejected++;
-        warnx("%s: quarantined, never read again: %s (position %" PRIu64 ")", r->seg.path, hostile, pos);
-        lose_abandoned(c, r);
+        shm_warn(PROG, "%s: quarantined, never read again: %s (position %" PRIu64 ")", r->seg.path, hostile, pos);
+        abandon_ring(c, r, pos);
     }
-    r->read_pos = pos;
+    ring_read_to(r, pos);
     r->quiet = patient && pos == start && !dp.more && !hostile && pos == r->tail && !r->waiting_since;
     if (pos != start) {
         note_release(c, r, pos);
@@ -407,7 +415,7 @@ uint64_t drain_ring(struct collector_state *c, struct ring *r, unsigned budget, 
          * a stop costs small at no cost in bytes per record (bench/stops.sh
          * shows it). */
         if (pos - tail >= r->view.cap / 8)
-            c->flush_soon = 1;
+            frame_flush_soon(c);
     }
     return pos - start;
 }
@@ -425,29 +433,16 @@ static int ring_can_wait(const struct ring *r)
                          r->view.policy != SHMLOG_OVERWRITE);
 }
 
-static uint64_t ring_due_ns(const struct ring *r) { return r->broken ? UINT64_MAX : r->bound_moved_ns + opt.max_delay_ns; }
+static uint64_t ring_due_ns(const struct options *o, const struct ring *r)
+{
+    return r->broken ? UINT64_MAX : r->bound_moved_ns + o->max_delay_ns;
+}
 
 /* What the last whole pass found: the first ring due (when every ring could
  * wait: c->walk_all is 0), and the smallest ring. */
 static struct {
     uint64_t due_ns, cap;
 } walk;
-
-/* Moves ring r of p to the end of p's rings. */
-static void ring_to_back(struct proc *p, struct ring *r)
-{
-    struct ring **at = &p->rings;
-    while (*at && *at != r)
-        at = &(*at)->next;
-    if (!*at || !r->next)
-        return;
-    *at = r->next;
-    struct ring *last = r->next;
-    while (last->next)
-        last = last->next;
-    last->next = r;
-    r->next = NULL;
-}
 
 /* Drains p's rings: those that cannot wait for their head to be due, and
  * that its owner's sites leave this pass. *quiet: 0 once a ring it looked
@@ -458,9 +453,9 @@ static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *move
     for (struct ring *r = p->rings; r; r = r->next) {
         if (!r->broken && r->view.cap < *cap)
             *cap = r->view.cap;
-        if (ring_can_wait(r) && pass_now_ns < ring_due_ns(r)) {
-            if (ring_due_ns(r) < walk.due_ns)
-                walk.due_ns = ring_due_ns(r);
+        if (ring_can_wait(r) && pass_now_ns < ring_due_ns(c->opt, r)) {
+            if (ring_due_ns(c->opt, r) < walk.due_ns)
+                walk.due_ns = ring_due_ns(c->opt, r);
             continue;
         }
         /* A frame near what readers take (SHLOG_MAX_FRAME_RAW), or a file
@@ -469,7 +464,8 @@ static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *move
          * the rings after this one wait a pass. The same for an owner's
          * sites past what a pass gives it (PASS_SITE_BYTES). */
         if (frame_full(c) || c->rotate_soon) {
-            c->flush_soon = c->backlog = 1;
+            frame_flush_soon(c);
+            c->backlog = 1;
             *quiet = 0;
             continue;
         }
@@ -484,15 +480,15 @@ static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *move
              * its sites cost is compressed now, a pass's worth at a time. */
             p->charge->resume = p->key - 1;
             spent_at = r;
-            c->flush_soon = 1;
+            frame_flush_soon(c);
         }
         if (!ring_can_wait(r))
             *quiet = 0;
-        else if (ring_due_ns(r) < walk.due_ns)
-            walk.due_ns = ring_due_ns(r);
+        else if (ring_due_ns(c->opt, r) < walk.due_ns)
+            walk.due_ns = ring_due_ns(c->opt, r);
     }
     if (spent_at)
-        ring_to_back(p, spent_at);
+        proc_ring_to_back(p, spent_at);
 }
 
 /* One pass over every ring. *smallest: the capacity of the smallest ring
@@ -505,15 +501,16 @@ uint64_t drain_all(struct collector_state *c, uint64_t *smallest)
     uint64_t moved = 0, cap = UINT64_MAX;
     c->backlog = 0;
     fill_quarters = 0;
-    pass_now_ns = mono_ns();
+    pass_now_ns = shm_mono_ns();
     /* Nothing rang and nothing is due: the rings are not looked at at all,
      * since reading 600 of them costs more than anything else an idle pass does. */
-    if (!bells_check() && !c->walk_all && pass_now_ns < walk.due_ns) {
+    if (!bells_check() && !c->walk_all && c->rings_changed == c->rings_changed_seen && pass_now_ns < walk.due_ns) {
         *smallest = walk.cap;
         c->filling = 0;
         return 0;
     }
     int quiet = 1;
+    c->rings_changed_seen = c->rings_changed;
     walk.due_ns = UINT64_MAX;
     int sweeps = charges_new_pass() ? 4 : 1;
     for (int k = 0; k < sweeps; k++)

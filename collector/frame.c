@@ -6,7 +6,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "collector.h"
+#include "frame.h"
+#include "options.h"
+#include "output.h"
+#include "writer.h"
 
 /* The frame being built. */
 static struct {
@@ -29,7 +32,7 @@ int end_batch(struct collector_state *c)
 void mark_content(struct collector_state *c)
 {
     if (!c->build_first_ns) {
-        c->build_first_ns = mono_ns();
+        c->build_first_ns = shm_mono_ns();
         anchors_frame_opened(&c->clock);
     }
 }
@@ -45,7 +48,7 @@ void note_release(struct collector_state *c, struct ring *r, uint64_t pos)
         size_t cap = build.rel_cap ? build.rel_cap * 2 : 64;
         struct release *nv = realloc(build.rel, cap * sizeof(*nv));
         if (!nv) {
-            warnx("out of memory");
+            shm_warn(PROG, "out of memory");
             exit(1);
         }
         build.rel = nv;
@@ -64,7 +67,7 @@ static size_t tally_add(struct outfile *f, uint32_t key, const struct shm_proc_i
         size_t cap = f->procs_cap ? f->procs_cap * 2 : 16;
         struct file_proc *nv = realloc(f->procs, cap * sizeof(*nv));
         if (!nv) {
-            warnx("out of memory");
+            shm_warn(PROG, "out of memory");
             exit(1);
         }
         f->procs = nv;
@@ -117,10 +120,27 @@ void proc_wrote(struct collector_state *c, struct proc *p, uint64_t records)
         c->cur->procs[p->tally].records += records;
 }
 
+void proc_unwrote(struct collector_state *c, struct proc *p, uint64_t records)
+{
+    if (p)
+        p->records -= records;
+    c->records -= records;
+}
+
+void frame_flush_soon(struct collector_state *c)
+{
+    c->flush_soon = 1;
+}
+
+void note_rotated(struct collector_state *c)
+{
+    c->rotate_soon = 0;
+}
+
 int write_exit(struct collector_state *c, struct proc *p, enum shlog_exit_how how)
 {
     int rc = ensure_process(c, p);
-    uint64_t now = real_ns();
+    uint64_t now = shm_real_ns();
     if (!rc)
         rc = shlog_enc_exit(c->cur->enc, p->key, now, p->records, p->lost, how);
     if (!rc && p->tally_gen == c->cur->gen) {
@@ -152,7 +172,7 @@ int batch_of(struct collector_state *c, struct ring *r)
     return 1;
 }
 
-/* A collector that falls behind compresses at opt.zstd_fast_level, from a
+/* A collector that falls behind compresses at --zstd-fast-level, from a
  * pass that finds a ring over half full until one finds every ring under a
  * quarter: losing records to a full ring costs more than bytes on disk, and
  * the fastest level lets the most records through an overload
@@ -160,9 +180,9 @@ int batch_of(struct collector_state *c, struct ring *r)
  * record; bench/compare.sh --workloads overload shows what lands). */
 static void set_frame_level(struct collector_state *c, struct outfile *file)
 {
-    int level = c->filling ? opt.zstd_fast_level : opt.zstd_level;
+    int level = c->filling ? c->opt->zstd_fast_level : c->opt->zstd_level;
     check_enc(shlog_enc_set_level(file->enc, level), "a frame (its zstd level)");
-    if (level != opt.zstd_level)
+    if (level != c->opt->zstd_level)
         c->fast_frames++;
 }
 
@@ -175,19 +195,19 @@ int frame_full(struct collector_state *c)
  * made. A file that cannot be made (a full disk, no descriptor) is tried
  * again every OPEN_RETRY_NS, with nothing released meanwhile; a name taken
  * by something else is skipped at once. */
-static int output_ready(struct outfile *file, int raw)
+static int output_ready(const struct writer *w, struct output *out, struct outfile *file, int raw)
 {
     static uint64_t open_retry_at;
-    if (writer_frames() >= MAX_INFLIGHT)
+    if (writer_frames(w) >= MAX_INFLIGHT)
         return 0;
     if (!raw || file->fd >= 0)
         return 1;
-    if (mono_ns() < open_retry_at)
+    if (shm_mono_ns() < open_retry_at)
         return 0;
     int rc;
-    while ((rc = outfile_open(file)) == -EEXIST)
+    while ((rc = outfile_open(out, file)) == -EEXIST)
         ;
-    open_retry_at = rc ? mono_ns() + OPEN_RETRY_NS : 0;
+    open_retry_at = rc ? shm_mono_ns() + OPEN_RETRY_NS : 0;
     return rc == 0;
 }
 
@@ -203,11 +223,11 @@ int flush_frame(struct collector_state *c)
     size_t raw = shlog_enc_raw_bytes(file->enc);
     if (!raw && !build.nrel && !build.nexits)
         return 1;
-    if (!output_ready(file, raw != 0))
+    if (!output_ready(c->writer, c->output, file, raw != 0))
         return 0;
     struct frame *f = calloc(1, sizeof(*f));
     if (!f) {
-        warnx("out of memory");
+        shm_warn(PROG, "out of memory");
         exit(1);
     }
     if (raw) {
@@ -237,9 +257,9 @@ int flush_frame(struct collector_state *c)
     f->exits = build.exits;
     f->nexits = build.nexits;
     /* Segments are unlinked after an exit: the records must be on disk first. */
-    f->need_sync = f->len && (opt.fsync == FSYNC_BATCH || build.nexits);
+    f->need_sync = f->len && (c->opt->fsync == FSYNC_BATCH || build.nexits);
     if (f->len && build.nexits)
-        exits_note_frame(file, f->buf, f->len, f->off, build.exits, build.nexits);
+        exits_note_frame(c->output, file, f->buf, f->len, f->off, build.exits, build.nexits);
     build.rel = NULL;
     build.nrel = build.rel_cap = 0;
     build.exits = NULL;
@@ -247,7 +267,7 @@ int flush_frame(struct collector_state *c)
     build.gen++;
     c->build_first_ns = 0;
     c->flush_soon = 0;
-    frame_enqueue(f);
+    frame_enqueue(c->writer, f);
     /* Once a frame: a file deleted while open takes whatever it holds with
      * it, and the loop moves on to a new one (maybe_rotate). */
     if (f->len && !file->removed)
@@ -262,7 +282,7 @@ void note_exit(struct proc *p)
         size_t cap = build.exits_cap ? build.exits_cap * 2 : 8;
         struct proc **nv = realloc(build.exits, cap * sizeof(*nv));
         if (!nv) {
-            warnx("out of memory");
+            shm_warn(PROG, "out of memory");
             exit(1);
         }
         build.exits = nv;

@@ -4,10 +4,10 @@
  * under its process (and ring), and in the collector's counters.
  */
 #include <inttypes.h>
-#include <setjmp.h>
 #include <stdlib.h>
 
-#include "collector.h"
+#include "frame.h"
+#include "losses.h"
 
 void emit_proc_loss(struct collector_state *c, struct proc *p, uint32_t cpu, const struct shm_loss *l, uint64_t total)
 {
@@ -31,33 +31,39 @@ void unencodable(struct collector_state *c, struct ring *r, struct shm_loss *l, 
         l->positions = 0; /* the ring's batches passed over its positions already */
     emit_loss(c, r, l, 0);
     if (!r->unencodable_seen++)
-        warnx("%s: the record at position %" PRIu64 " could not be encoded (%s): written as a loss "
+        shm_warn(PROG, "%s: the record at position %" PRIu64 " could not be encoded (%s): written as a loss "
               "(unencodable), as later ones are without another line",
               r->seg.path, l->first_pos, why);
 }
 
 /* The producer's own loss counters in its meta segment (records of cpus
  * without a ring, of sites without a place in the table) into loss markers. */
+struct meta_losses {
+    const struct shm_seg *meta;
+    uint64_t no_ring, unregistered, before_init;
+};
+
+static void meta_losses_read(void *ctx)
+{
+    struct meta_losses *l = ctx;
+    const struct shmlog_meta *m = l->meta->addr;
+    l->no_ring = shmlog__load_relaxed(&m->no_ring);
+    l->unregistered = shmlog__load_relaxed(&m->unregistered);
+    if (l->meta->hdr.abi_version >= 4)
+        l->before_init = shmlog__load_relaxed(&m->before_init);
+}
+
 void proc_losses(struct collector_state *c, struct proc *p)
 {
     if (!file_takes_process(c, p)) /* counted from where they were seen last, in the next file */
         return;
-    volatile uint64_t no_ring = p->no_ring_seen, unregistered = p->unregistered_seen,
-                      before_init = p->before_init_seen;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        const struct shmlog_meta *m = p->meta.addr;
-        no_ring = shmlog__load_relaxed(&m->no_ring);
-        unregistered = shmlog__load_relaxed(&m->unregistered);
-        if (p->meta.hdr.abi_version >= 4)
-            before_init = shmlog__load_relaxed(&m->before_init);
-    }
-    shm_bus_guard = NULL;
+    const struct shm_seg *meta = &p->meta;
+    struct meta_losses m = {meta, p->no_ring_seen, p->unregistered_seen, p->before_init_seen};
+    (void)shm_guarded(meta_losses_read, &m);
     const struct { uint64_t now, *seen; uint32_t reason; } counters[] = {
-        {no_ring, &p->no_ring_seen, SHM_LOSS_NO_RING},
-        {unregistered, &p->unregistered_seen, SHM_LOSS_UNREGISTERED},
-        {before_init, &p->before_init_seen, SHM_LOSS_BEFORE_INIT},
+        {m.no_ring, &p->no_ring_seen, SHM_LOSS_NO_RING},
+        {m.unregistered, &p->unregistered_seen, SHM_LOSS_UNREGISTERED},
+        {m.before_init, &p->before_init_seen, SHM_LOSS_BEFORE_INIT},
     };
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         if (counters[i].now > *counters[i].seen) { /* one that goes backwards is not believed */
@@ -80,19 +86,34 @@ void lose_unreadable_ring(struct collector_state *c, struct ring *r)
     r->unread_due = 0;
 }
 
+void ring_unreadable(struct collector_state *c, struct ring *r, uint64_t tail, uint64_t head)
+{
+    r->unread_due = 1;
+    r->unread_tail = tail;
+    r->unread_head = head;
+    lose_unreadable_ring(c, r);
+}
+
 /* What a quarantined ring holds past what was read is lost: written as
  * CORRUPT positions, each counted as a record since record boundaries there
  * cannot be trusted (an upper bound), at most a ring's worth at a time. */
+struct abandoned_head {
+    const struct ring *r;
+    uint64_t head;
+};
+
+static void abandoned_head_read(void *ctx)
+{
+    struct abandoned_head *h = ctx;
+    h->head = shm_ring_head(&h->r->view);
+}
+
 void lose_abandoned(struct collector_state *c, struct ring *r)
 {
     /* The furthest head seen when the header is gone too. */
-    volatile uint64_t head = (int64_t)(r->bound - r->abandoned_to) > 0 ? r->bound : r->abandoned_to;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        head = shm_ring_head(&r->view);
-    }
-    shm_bus_guard = NULL;
+    struct abandoned_head h = {r, (int64_t)(r->bound - r->abandoned_to) > 0 ? r->bound : r->abandoned_to};
+    (void)shm_guarded(abandoned_head_read, &h);
+    uint64_t head = h.head;
     uint64_t n = head - r->abandoned_to;
     if ((int64_t)n <= 0)
         return;
@@ -101,6 +122,12 @@ void lose_abandoned(struct collector_state *c, struct ring *r)
     struct shm_loss l = {.first_pos = r->abandoned_to, .positions = n, .records = n, .reason = SHM_LOSS_CORRUPT};
     emit_loss(c, r, &l, 0);
     r->abandoned_to = head;
+}
+
+void abandon_ring(struct collector_state *c, struct ring *r, uint64_t from)
+{
+    r->abandoned_to = from;
+    lose_abandoned(c, r);
 }
 
 static int proc_key_cmp(const void *a, const void *b)
@@ -117,7 +144,7 @@ static struct proc **procs_by_key(struct collector_state *c, size_t *n)
         count++;
     struct proc **v = malloc((count ? count : 1) * sizeof(*v));
     if (!v) {
-        warnx("out of memory");
+        shm_warn(PROG, "out of memory");
         exit(1);
     }
     count = 0;
@@ -158,13 +185,12 @@ void lose_removed_file(struct collector_state *c, struct outfile *gone)
         struct shm_loss l = {.records = t->records, .reason = SHM_LOSS_FILE_REMOVED};
         if (p && t->records) {
             emit_proc_loss(c, p, SHLOG_CPU_NONE, &l, 0);
-            p->records -= t->records; /* its EXIT says what the files hold */
         } else if (t->records) {
             (void)define_again(c, t);
             check_enc(shlog_enc_loss(c->cur->enc, t->key, SHLOG_CPU_NONE, &l, 0), "a loss");
             c->losses[SHM_LOSS_FILE_REMOVED] += t->records;
         }
-        c->records -= t->records;
+        proc_unwrote(c, p, t->records); /* its EXIT says what the files hold */
         lost += t->records;
         nprocs++;
         if (p && t->exited) {
@@ -182,8 +208,8 @@ void lose_removed_file(struct collector_state *c, struct outfile *gone)
     }
     free(live);
     mark_content(c);
-    c->flush_soon = 1;
-    warnx("%s was deleted while open: the %" PRIu64 " records written into it by %zu process(es) are lost, counted "
+    frame_flush_soon(c);
+    shm_warn(PROG, "%s was deleted while open: the %" PRIu64 " records written into it by %zu process(es) are lost, counted "
           "as losses (file_removed) in the next file; the output goes on in a new file",
           gone->part_path, lost, nprocs);
 }

@@ -195,11 +195,6 @@ static void put_label_value(FILE *out, const char *value)
     }
 }
 
-static void put_family(FILE *out, const char *name, const char *type, const char *help)
-{
-    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 /* A gauge value as Prometheus reads it: finite, shortest sensible form. */
 static void put_double(FILE *out, double v)
 {
@@ -228,9 +223,12 @@ static int proc_cmp(const void *a, const void *b)
     return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
+/* A family's samples: name is the family's, arg what the row of families[] says of it. */
+typedef void put_samples_fn(FILE *out, const struct metrics_snapshot *s, const char *name, size_t arg);
+
 enum ring_field { RF_RECORDS, RF_BYTES, RF_DROPPED, RF_FILL, RF_LAG };
 
-static void put_ring_family(FILE *out, const struct metrics_snapshot *s, enum ring_field field)
+static void put_ring_samples(FILE *out, const struct metrics_snapshot *s, const char *name, size_t field)
 {
     for (size_t i = 0; i < s->nrings; i++) {
         const struct metrics_ring *r = &s->rings[i];
@@ -239,10 +237,7 @@ static void put_ring_family(FILE *out, const struct metrics_snapshot *s, enum ri
          * invalid: the first one stands for both. */
         if (i && ring_cmp(r, &s->rings[i - 1]) == 0)
             continue;
-        static const char *const names[] = {"shmlog_ring_records_total", "shmlog_ring_bytes_total",
-                                            "shmlog_ring_dropped_records_total", "shmlog_ring_fill_ratio",
-                                            "shmlog_ring_lag_seconds"};
-        fprintf(out, "%s{app=\"", names[field]);
+        fprintf(out, "%s{app=\"", name);
         put_label_value(out, r->app);
         fprintf(out, "\",pid=\"%" PRIu32 "\",cpu=\"%" PRIu32 "\"} ", r->pid, r->cpu);
         switch (field) {
@@ -250,49 +245,46 @@ static void put_ring_family(FILE *out, const struct metrics_snapshot *s, enum ri
         case RF_BYTES: fprintf(out, "%" PRIu64 "\n", r->payload_bytes); break;
         case RF_DROPPED: fprintf(out, "%" PRIu64 "\n", r->dropped); break;
         case RF_FILL: put_double(out, r->fill_ratio); break;
-        case RF_LAG: put_double(out, r->lag_seconds); break;
+        default: put_double(out, r->lag_seconds); break;
         }
     }
 }
 
-enum category_family { CF_OUT_OF_RANGE, CF_LEVEL, CF_RECORDS };
+enum proc_field { PF_CALL_SITES, PF_LEVEL, PF_OUT_OF_RANGE };
 
-/* Per process (out-of-range), or per category of each process (labels app,
- * pid, category). */
-static void put_category_family(FILE *out, const struct metrics_snapshot *s, enum category_family f)
+static void put_proc_samples(FILE *out, const struct metrics_snapshot *s, const char *name, size_t field)
 {
     for (size_t i = 0; i < s->nprocs; i++) {
         const struct metrics_proc *p = &s->procs[i];
         if (i && proc_cmp(p, &s->procs[i - 1]) == 0)
             continue;
-        if (f == CF_OUT_OF_RANGE) {
-            fprintf(out, "shmlog_process_out_of_range_total{app=\"");
-            put_label_value(out, p->app);
-            fprintf(out, "\",pid=\"%" PRIu32 "\"} %" PRIu64 "\n", p->pid, p->out_of_range);
+        fprintf(out, "%s{app=\"", name);
+        put_label_value(out, p->app);
+        fprintf(out, "\",pid=\"%" PRIu32 "\"} ", p->pid);
+        if (field == PF_OUT_OF_RANGE)
+            fprintf(out, "%" PRIu64 "\n", p->out_of_range);
+        else
+            fprintf(out, "%" PRIu32 "\n", field == PF_LEVEL ? p->level : p->call_sites);
+    }
+}
+
+/* Per category of each process (labels app, pid, category): arg 1 its level, 0 its records. */
+static void put_category_samples(FILE *out, const struct metrics_snapshot *s, const char *name, size_t level)
+{
+    for (size_t i = 0; i < s->nprocs; i++) {
+        const struct metrics_proc *p = &s->procs[i];
+        if (i && proc_cmp(p, &s->procs[i - 1]) == 0)
             continue;
-        }
         for (uint32_t c = 0; c < p->ncats && c < SHMLOG_MAX_CATEGORIES; c++) {
-            fprintf(out, "%s{app=\"", f == CF_LEVEL ? "shmlog_category_level" : "shmlog_category_records_total");
+            fprintf(out, "%s{app=\"", name);
             put_label_value(out, p->app);
             fprintf(out, "\",pid=\"%" PRIu32 "\",category=\"", p->pid);
             put_label_value(out, p->cats[c].name);
-            if (f == CF_LEVEL)
+            if (level)
                 fprintf(out, "\"} %" PRIu32 "\n", p->cats[c].level);
             else
                 fprintf(out, "\"} %" PRIu64 "\n", p->cats[c].records);
         }
-    }
-}
-
-static void put_proc_family(FILE *out, const struct metrics_snapshot *s, int level)
-{
-    for (size_t i = 0; i < s->nprocs; i++) {
-        const struct metrics_proc *p = &s->procs[i];
-        if (i && proc_cmp(p, &s->procs[i - 1]) == 0)
-            continue;
-        fprintf(out, "%s{app=\"", level ? "shmlog_process_level" : "shmlog_process_call_sites");
-        put_label_value(out, p->app);
-        fprintf(out, "\",pid=\"%" PRIu32 "\"} %" PRIu32 "\n", p->pid, level ? p->level : p->call_sites);
     }
 }
 
@@ -309,58 +301,152 @@ static int clock_filled(const struct metrics_clock *c)
            c->anchors || c->steps || c->last_err_ns || c->tsc_hz != 0;
 }
 
-static void put_clock(FILE *out, const struct metrics_clock *c)
+enum clock_field { CK_INVARIANT, CK_INFO, CK_SYNCED, CK_ESTERROR, CK_MAXERROR, CK_HZ, CK_ANCHOR_ERROR, CK_ANCHORS, CK_STEPS };
+
+static void put_clock_samples(FILE *out, const struct metrics_snapshot *s, const char *name, size_t field)
 {
+    const struct metrics_clock *c = &s->clock;
     int filled = clock_filled(c);
     int kernel = filled && c->synchronized >= 0; /* adjtimex answered */
-    put_family(out, "shmlog_clock_tsc_invariant", "gauge",
-               "1 when the cpus say constant_tsc and nonstop_tsc (an invariant TSC), 0 when not; absent if unknown.");
-    if (filled && c->tsc_invariant >= 0)
-        fprintf(out, "shmlog_clock_tsc_invariant %d\n", c->tsc_invariant ? 1 : 0);
-    put_family(out, "shmlog_clock_info", "gauge", "The kernel's current clocksource, in the label; always 1.");
-    if (filled && c->clocksource[0]) {
-        char cs[sizeof(c->clocksource) + 1];
-        memcpy(cs, c->clocksource, sizeof(c->clocksource));
-        cs[sizeof(c->clocksource)] = '\0';
-        fputs("shmlog_clock_info{clocksource=\"", out);
-        put_label_value(out, cs);
-        fputs("\"} 1\n", out);
+    switch (field) {
+    case CK_INVARIANT:
+        if (filled && c->tsc_invariant >= 0)
+            fprintf(out, "%s %d\n", name, c->tsc_invariant ? 1 : 0);
+        break;
+    case CK_INFO:
+        if (filled && c->clocksource[0]) {
+            char cs[sizeof(c->clocksource) + 1];
+            memcpy(cs, c->clocksource, sizeof(c->clocksource));
+            cs[sizeof(c->clocksource)] = '\0';
+            fprintf(out, "%s{clocksource=\"", name);
+            put_label_value(out, cs);
+            fputs("\"} 1\n", out);
+        }
+        break;
+    case CK_SYNCED:
+        if (kernel)
+            fprintf(out, "%s %d\n", name, c->synchronized ? 1 : 0);
+        break;
+    case CK_ESTERROR:
+    case CK_MAXERROR:
+        if (kernel) {
+            fprintf(out, "%s ", name);
+            put_double(out, (double)(field == CK_ESTERROR ? c->esterror_ns : c->maxerror_ns) / 1e9);
+        }
+        break;
+    case CK_HZ:
+        if (filled && c->tsc_hz > 0) {
+            fprintf(out, "%s ", name);
+            put_double(out, c->tsc_hz);
+        }
+        break;
+    case CK_ANCHOR_ERROR:
+        if (filled && c->anchors) {
+            fprintf(out, "%s ", name);
+            put_double(out, (double)c->last_err_ns / 1e9);
+        }
+        break;
+    default:
+        if (filled)
+            fprintf(out, "%s %" PRIu64 "\n", name, field == CK_ANCHORS ? c->anchors : c->steps);
+        break;
     }
-    put_family(out, "shmlog_clock_synchronized", "gauge",
-               "1 when the kernel says the system clock is synchronised (adjtimex), 0 when not; absent if unknown.");
-    if (kernel)
-        fprintf(out, "shmlog_clock_synchronized %d\n", c->synchronized ? 1 : 0);
-    put_family(out, "shmlog_clock_estimated_error_seconds", "gauge",
-               "The kernel's estimated error of the system clock (adjtimex esterror).");
-    if (kernel) {
-        fputs("shmlog_clock_estimated_error_seconds ", out);
-        put_double(out, (double)c->esterror_ns / 1e9);
-    }
-    put_family(out, "shmlog_clock_max_error_seconds", "gauge",
-               "The kernel's maximum error of the system clock (adjtimex maxerror).");
-    if (kernel) {
-        fputs("shmlog_clock_max_error_seconds ", out);
-        put_double(out, (double)c->maxerror_ns / 1e9);
-    }
-    put_family(out, "shmlog_clock_tsc_hz", "gauge", "TSC ticks per second of the system clock, as the collector measured it.");
-    if (filled && c->tsc_hz > 0) {
-        fputs("shmlog_clock_tsc_hz ", out);
-        put_double(out, c->tsc_hz);
-    }
-    put_family(out, "shmlog_clock_anchor_error_seconds", "gauge",
-               "Error bound of the collector's last TSC-to-wall-clock anchor.");
-    if (filled && c->anchors) {
-        fputs("shmlog_clock_anchor_error_seconds ", out);
-        put_double(out, (double)c->last_err_ns / 1e9);
-    }
-    put_family(out, "shmlog_clock_anchors_total", "counter", "TSC-to-wall-clock anchors the collector took.");
-    if (filled)
-        fprintf(out, "shmlog_clock_anchors_total %" PRIu64 "\n", c->anchors);
-    put_family(out, "shmlog_clock_steps_total", "counter",
-               "Steps of the system clock (set, not slewed) the collector's anchors saw.");
-    if (filled)
-        fprintf(out, "shmlog_clock_steps_total %" PRIu64 "\n", c->steps);
 }
+
+/* A counter of the totals: arg is its offset in struct metrics_totals. */
+static void put_total(FILE *out, const struct metrics_snapshot *s, const char *name, size_t offset)
+{
+    uint64_t v;
+    memcpy(&v, (const char *)&s->totals + offset, sizeof(v));
+    fprintf(out, "%s %" PRIu64 "\n", name, v);
+}
+
+enum total_double { TD_COMPRESSION, TD_CPU };
+
+static void put_total_double(FILE *out, const struct metrics_snapshot *s, const char *name, size_t which)
+{
+    const struct metrics_totals *t = &s->totals;
+    fprintf(out, "%s ", name);
+    if (which == TD_COMPRESSION)
+        put_double(out, t->written_bytes ? (double)t->record_bytes / (double)t->written_bytes : 0.0);
+    else
+        put_double(out, t->cpu_seconds);
+}
+
+static void put_losses(FILE *out, const struct metrics_snapshot *s, const char *name, size_t unused)
+{
+    (void)unused;
+    for (unsigned reason = SHM_LOSS_DROPPED; reason <= SHM_LOSS_REASON_MAX; reason++)
+        if (reason != SHM_LOSS_UNREADABLE && reason != SHM_LOSS_UNDECODABLE) /* readers' own */
+            fprintf(out, "%s{reason=\"%s\"} %" PRIu64 "\n", name, shm_loss_reason_name(reason), s->totals.losses[reason]);
+}
+
+#define TOTAL(field) put_total, offsetof(struct metrics_totals, field)
+
+/* Every family, in the order of the exposition: its HELP and TYPE lines, then its samples. */
+static const struct family {
+    const char *name, *type, *help;
+    put_samples_fn *put;
+    size_t arg;
+} families[] = {
+    {"shmlog_ring_records_total", "counter", "Records drained from the ring.", put_ring_samples, RF_RECORDS},
+    {"shmlog_ring_bytes_total", "counter", "Payload bytes of the records drained from the ring.", put_ring_samples, RF_BYTES},
+    {"shmlog_ring_dropped_records_total", "counter",
+     "Records the producer dropped because the ring was full (the ring's own counter).", put_ring_samples, RF_DROPPED},
+    {"shmlog_ring_fill_ratio", "gauge", "Used fraction of the ring, (head - tail) / capacity.", put_ring_samples, RF_FILL},
+    {"shmlog_ring_lag_seconds", "gauge", "Age of the oldest record not yet drained from the ring, 0 when there is none.",
+     put_ring_samples, RF_LAG},
+    {"shmlog_process_call_sites", "gauge", "Call sites the process registered.", put_proc_samples, PF_CALL_SITES},
+    {"shmlog_process_level", "gauge", "Live log level of the process (0 TRACE .. 5 FATAL, 6 OFF).", put_proc_samples, PF_LEVEL},
+    {"shmlog_process_out_of_range_total", "counter",
+     "Calls whose level or category was out of range, written as FATAL or none and flagged clamped.", put_proc_samples,
+     PF_OUT_OF_RANGE},
+    {"shmlog_category_level", "gauge", "Live log level of one category of the process (0 TRACE .. 5 FATAL, 6 OFF).",
+     put_category_samples, 1},
+    {"shmlog_category_records_total", "counter", "Records of one category of the process drained.", put_category_samples, 0},
+    {"shmlog_clock_tsc_invariant", "gauge",
+     "1 when the cpus say constant_tsc and nonstop_tsc (an invariant TSC), 0 when not; absent if unknown.",
+     put_clock_samples, CK_INVARIANT},
+    {"shmlog_clock_info", "gauge", "The kernel's current clocksource, in the label; always 1.", put_clock_samples, CK_INFO},
+    {"shmlog_clock_synchronized", "gauge",
+     "1 when the kernel says the system clock is synchronised (adjtimex), 0 when not; absent if unknown.",
+     put_clock_samples, CK_SYNCED},
+    {"shmlog_clock_estimated_error_seconds", "gauge", "The kernel's estimated error of the system clock (adjtimex esterror).",
+     put_clock_samples, CK_ESTERROR},
+    {"shmlog_clock_max_error_seconds", "gauge", "The kernel's maximum error of the system clock (adjtimex maxerror).",
+     put_clock_samples, CK_MAXERROR},
+    {"shmlog_clock_tsc_hz", "gauge", "TSC ticks per second of the system clock, as the collector measured it.",
+     put_clock_samples, CK_HZ},
+    {"shmlog_clock_anchor_error_seconds", "gauge", "Error bound of the collector's last TSC-to-wall-clock anchor.",
+     put_clock_samples, CK_ANCHOR_ERROR},
+    {"shmlog_clock_anchors_total", "counter", "TSC-to-wall-clock anchors the collector took.", put_clock_samples, CK_ANCHORS},
+    {"shmlog_clock_steps_total", "counter", "Steps of the system clock (set, not slewed) the collector's anchors saw.",
+     put_clock_samples, CK_STEPS},
+    {"shmlog_collector_files_total", "counter", "Output files opened.", TOTAL(files)},
+    {"shmlog_collector_written_bytes_total", "counter", "Compressed bytes written to output files.", TOTAL(written_bytes)},
+    {"shmlog_collector_fast_frames_total", "counter", "Frames compressed at --zstd-fast-level while a ring was filling.",
+     TOTAL(fast_frames)},
+    {"shmlog_collector_records_total", "counter", "Records written to output files.", TOTAL(records)},
+    {"shmlog_collector_compression_ratio", "gauge",
+     "Ring bytes of the records (64 per slot) per compressed byte written, since start.", put_total_double, TD_COMPRESSION},
+    {"shmlog_collector_write_errors_total", "counter", "Failed writes or fsyncs (retried; their records stay in their rings).",
+     TOTAL(write_errors)},
+    {"shmlog_collector_rotations_total", "counter", "Output files closed and replaced by a new one.", TOTAL(rotations)},
+    {"shmlog_collector_unshipped_removed_total", "counter",
+     "Closed files --max-bytes removed before shmlog-ship (--ship-state) had shipped them.", TOTAL(unshipped_removed)},
+    {"shmlog_collector_cpu_seconds_total", "counter", "CPU time of the collector process, user and system.", put_total_double,
+     TD_CPU},
+    {"shmlog_collector_segments_rejected_total", "counter", "Segments ignored: owned by a uid not allowed, or failed validation.",
+     TOTAL(segments_rejected)},
+    {"shmlog_backtrace_written_total", "counter",
+     "Backtrace records (kept below the live level) written at a trigger or a request.", TOTAL(backtrace_written)},
+    {"shmlog_backtrace_discarded_total", "counter",
+     "Backtrace records pushed out of a full buffer before a trigger: never meant to be written, not losses.",
+     TOTAL(backtrace_discarded)},
+    {"shmlog_backtrace_requests_total", "counter", "Backtrace requests (shmlog-dump backtrace) answered.",
+     TOTAL(backtrace_requests)},
+    {"shmlog_collector_losses_total", "counter", "Records known lost, by reason.", put_losses, 0},
+};
 
 char *metrics_format(struct metrics_snapshot *s, size_t *len)
 {
@@ -373,78 +459,11 @@ char *metrics_format(struct metrics_snapshot *s, size_t *len)
         qsort(s->rings, s->nrings, sizeof(*s->rings), ring_cmp);
     if (s->nprocs)
         qsort(s->procs, s->nprocs, sizeof(*s->procs), proc_cmp);
-
-    put_family(out, "shmlog_ring_records_total", "counter", "Records drained from the ring.");
-    put_ring_family(out, s, RF_RECORDS);
-    put_family(out, "shmlog_ring_bytes_total", "counter", "Payload bytes of the records drained from the ring.");
-    put_ring_family(out, s, RF_BYTES);
-    put_family(out, "shmlog_ring_dropped_records_total", "counter",
-               "Records the producer dropped because the ring was full (the ring's own counter).");
-    put_ring_family(out, s, RF_DROPPED);
-    put_family(out, "shmlog_ring_fill_ratio", "gauge", "Used fraction of the ring, (head - tail) / capacity.");
-    put_ring_family(out, s, RF_FILL);
-    put_family(out, "shmlog_ring_lag_seconds", "gauge",
-               "Age of the oldest record not yet drained from the ring, 0 when there is none.");
-    put_ring_family(out, s, RF_LAG);
-
-    put_family(out, "shmlog_process_call_sites", "gauge", "Call sites the process registered.");
-    put_proc_family(out, s, 0);
-    put_family(out, "shmlog_process_level", "gauge", "Live log level of the process (0 TRACE .. 5 FATAL, 6 OFF).");
-    put_proc_family(out, s, 1);
-    put_family(out, "shmlog_process_out_of_range_total", "counter",
-               "Calls whose level or category was out of range, written as FATAL or none and flagged clamped.");
-    put_category_family(out, s, CF_OUT_OF_RANGE);
-    put_family(out, "shmlog_category_level", "gauge",
-               "Live log level of one category of the process (0 TRACE .. 5 FATAL, 6 OFF).");
-    put_category_family(out, s, CF_LEVEL);
-    put_family(out, "shmlog_category_records_total", "counter", "Records of one category of the process drained.");
-    put_category_family(out, s, CF_RECORDS);
-
-    put_clock(out, &s->clock);
-
-    const struct metrics_totals *t = &s->totals;
-    put_family(out, "shmlog_collector_files_total", "counter", "Output files opened.");
-    fprintf(out, "shmlog_collector_files_total %" PRIu64 "\n", t->files);
-    put_family(out, "shmlog_collector_written_bytes_total", "counter", "Compressed bytes written to output files.");
-    fprintf(out, "shmlog_collector_written_bytes_total %" PRIu64 "\n", t->written_bytes);
-    put_family(out, "shmlog_collector_fast_frames_total", "counter",
-               "Frames compressed at --zstd-fast-level while a ring was filling.");
-    fprintf(out, "shmlog_collector_fast_frames_total %" PRIu64 "\n", t->fast_frames);
-    put_family(out, "shmlog_collector_records_total", "counter", "Records written to output files.");
-    fprintf(out, "shmlog_collector_records_total %" PRIu64 "\n", t->records);
-    put_family(out, "shmlog_collector_compression_ratio", "gauge",
-               "Ring bytes of the records (64 per slot) per compressed byte written, since start.");
-    fputs("shmlog_collector_compression_ratio ", out);
-    put_double(out, t->written_bytes ? (double)t->record_bytes / (double)t->written_bytes : 0.0);
-    put_family(out, "shmlog_collector_write_errors_total", "counter",
-               "Failed writes or fsyncs (retried; their records stay in their rings).");
-    fprintf(out, "shmlog_collector_write_errors_total %" PRIu64 "\n", t->write_errors);
-    put_family(out, "shmlog_collector_rotations_total", "counter", "Output files closed and replaced by a new one.");
-    fprintf(out, "shmlog_collector_rotations_total %" PRIu64 "\n", t->rotations);
-    put_family(out, "shmlog_collector_unshipped_removed_total", "counter",
-               "Closed files --max-bytes removed before shmlog-ship (--ship-state) had shipped them.");
-    fprintf(out, "shmlog_collector_unshipped_removed_total %" PRIu64 "\n", t->unshipped_removed);
-    put_family(out, "shmlog_collector_cpu_seconds_total", "counter",
-               "CPU time of the collector process, user and system.");
-    fputs("shmlog_collector_cpu_seconds_total ", out);
-    put_double(out, t->cpu_seconds);
-    put_family(out, "shmlog_collector_segments_rejected_total", "counter",
-               "Segments ignored: owned by a uid not allowed, or failed validation.");
-    fprintf(out, "shmlog_collector_segments_rejected_total %" PRIu64 "\n", t->segments_rejected);
-    put_family(out, "shmlog_backtrace_written_total", "counter",
-               "Backtrace records (kept below the live level) written at a trigger or a request.");
-    fprintf(out, "shmlog_backtrace_written_total %" PRIu64 "\n", t->backtrace_written);
-    put_family(out, "shmlog_backtrace_discarded_total", "counter",
-               "Backtrace records pushed out of a full buffer before a trigger: never meant to be written, not losses.");
-    fprintf(out, "shmlog_backtrace_discarded_total %" PRIu64 "\n", t->backtrace_discarded);
-    put_family(out, "shmlog_backtrace_requests_total", "counter", "Backtrace requests (shmlog-dump backtrace) answered.");
-    fprintf(out, "shmlog_backtrace_requests_total %" PRIu64 "\n", t->backtrace_requests);
-    put_family(out, "shmlog_collector_losses_total", "counter", "Records known lost, by reason.");
-    for (unsigned reason = SHM_LOSS_DROPPED; reason <= SHM_LOSS_REASON_MAX; reason++)
-        if (reason != SHM_LOSS_UNREADABLE && reason != SHM_LOSS_UNDECODABLE) /* readers' own */
-            fprintf(out, "shmlog_collector_losses_total{reason=\"%s\"} %" PRIu64 "\n",
-                    shm_loss_reason_name(reason), t->losses[reason]);
-
+    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        const struct family *f = &families[i];
+        fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
+        f->put(out, s, f->name, f->arg);
+    }
     if (fclose(out) != 0) {
         free(text);
         return NULL;

@@ -13,9 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "collector.h"
+#include "metrics.h"
+#include "options.h"
 
-struct options opt = {
+static const struct options defaults = {
     .out = "./shmlog-out",
     .sqpoll_cpu = -1,
     .rotate_bytes = 256ull << 20,
@@ -138,8 +139,9 @@ static uint32_t parse_owner(const char *flag, const char *s, int group)
     return (uint32_t)parse_long(flag, s, 0, UINT32_MAX - 1);
 }
 
-void parse_options(int argc, char **argv, struct alert_set *alerts)
+void parse_options(int argc, char **argv, struct options *o, struct alert_set *alerts)
 {
+    *o = defaults;
     enum { OPT_DIR = 256, OPT_OUT, OPT_CPU, OPT_SQPOLL, OPT_POLL, OPT_RSIZE, OPT_RTIME, OPT_KEEP, OPT_MAXB, OPT_ZSTD, OPT_ZSTD_FAST, OPT_FSYNC,
            OPT_UID, OPT_GID, OPT_ONCE, OPT_HELP, OPT_VERSION, OPT_MLISTEN, OPT_MREMOTE, OPT_MFILE, OPT_MINTERVAL, OPT_ALERT,
            OPT_ALERT_GAP, OPT_MAX_DELAY, OPT_GROUP, OPT_HOST, OPT_SHIP_STATE };
@@ -169,91 +171,91 @@ void parse_options(int argc, char **argv, struct alert_set *alerts)
     char err[8192];
     /* The same default as shmlog-dump's, so both agree without flags. */
     const char *out_env = getenv("SHMLOG_OUT");
-    if (out_env && *out_env && strlen(out_env) < sizeof(opt.out) - 300)
-        snprintf(opt.out, sizeof(opt.out), "%s", out_env);
+    if (out_env && *out_env && strlen(out_env) < sizeof(o->out) - 300)
+        snprintf(o->out, sizeof(o->out), "%s", out_env);
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_DIR:
-            if (opt.ndirs == MAX_DIRS)
+            if (o->ndirs == MAX_DIRS)
                 bad_usage("--dir: at most %d directories", MAX_DIRS);
-            if (!*optarg || strlen(optarg) >= sizeof(opt.dirs[0]))
+            if (!*optarg || strlen(optarg) >= sizeof(o->dirs[0]))
                 bad_usage("--dir: bad directory '%s'", optarg);
-            snprintf(opt.dirs[opt.ndirs++], sizeof(opt.dirs[0]), "%s", optarg);
+            snprintf(o->dirs[o->ndirs++], sizeof(o->dirs[0]), "%s", optarg);
             break;
         case OPT_OUT:
-            if (!*optarg || strlen(optarg) >= sizeof(opt.out) - 300)
+            if (!*optarg || strlen(optarg) >= sizeof(o->out) - 300)
                 bad_usage("--out: bad directory '%s'", optarg);
-            snprintf(opt.out, sizeof(opt.out), "%s", optarg);
+            snprintf(o->out, sizeof(o->out), "%s", optarg);
             break;
         case OPT_CPU: {
             char *copy = strdup(optarg), *save = NULL;
-            CPU_ZERO(&opt.cpus);
+            CPU_ZERO(&o->cpus);
             for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-                CPU_SET((int)parse_long("--cpu", t, 0, CPU_SETSIZE - 1), &opt.cpus);
+                CPU_SET((int)parse_long("--cpu", t, 0, CPU_SETSIZE - 1), &o->cpus);
             free(copy);
-            if (!CPU_COUNT(&opt.cpus))
+            if (!CPU_COUNT(&o->cpus))
                 bad_usage("--cpu: no cpu in '%s'", optarg);
-            opt.have_cpus = 1;
+            o->have_cpus = 1;
             break;
         }
-        case OPT_SQPOLL: opt.sqpoll_cpu = (int)parse_long("--sqpoll-cpu", optarg, 0, CPU_SETSIZE - 1); break;
+        case OPT_SQPOLL: o->sqpoll_cpu = (int)parse_long("--sqpoll-cpu", optarg, 0, CPU_SETSIZE - 1); break;
         case OPT_POLL:
             if (strcmp(optarg, "busy") == 0)
-                opt.busy_poll = 1;
+                o->busy_poll = 1;
             else if (strcmp(optarg, "adaptive") == 0)
-                opt.busy_poll = 0;
+                o->busy_poll = 0;
             else
                 bad_usage("--poll: expected busy or adaptive, got '%s'", optarg);
             break;
-        case OPT_RSIZE: opt.rotate_bytes = parse_size("--rotate-size", optarg); break;
+        case OPT_RSIZE: o->rotate_bytes = parse_size("--rotate-size", optarg); break;
         case OPT_RTIME:
-            opt.rotate_ns = (uint64_t)parse_long("--rotate-time", optarg, 0, 366L * 86400) * 1000000000ull;
+            o->rotate_ns = (uint64_t)parse_long("--rotate-time", optarg, 0, 366L * 86400) * 1000000000ull;
             break;
-        case OPT_KEEP: opt.keep = (uint64_t)parse_long("--keep", optarg, 0, LONG_MAX); break;
-        case OPT_MAXB: opt.max_bytes = parse_size("--max-bytes", optarg); break;
-        case OPT_ZSTD: opt.zstd_level = (int)parse_long("--zstd-level", optarg, -131072, 22); break;
-        case OPT_ZSTD_FAST: opt.zstd_fast_level = (int)parse_long("--zstd-fast-level", optarg, -131072, 22); break;
+        case OPT_KEEP: o->keep = (uint64_t)parse_long("--keep", optarg, 0, LONG_MAX); break;
+        case OPT_MAXB: o->max_bytes = parse_size("--max-bytes", optarg); break;
+        case OPT_ZSTD: o->zstd_level = (int)parse_long("--zstd-level", optarg, -131072, 22); break;
+        case OPT_ZSTD_FAST: o->zstd_fast_level = (int)parse_long("--zstd-fast-level", optarg, -131072, 22); break;
         case OPT_FSYNC:
             if (strcmp(optarg, "never") == 0)
-                opt.fsync = FSYNC_NEVER;
+                o->fsync = FSYNC_NEVER;
             else if (strcmp(optarg, "rotate") == 0)
-                opt.fsync = FSYNC_ROTATE;
+                o->fsync = FSYNC_ROTATE;
             else if (strcmp(optarg, "batch") == 0)
-                opt.fsync = FSYNC_BATCH;
+                o->fsync = FSYNC_BATCH;
             else
                 bad_usage("--fsync: expected never, rotate or batch, got '%s'", optarg);
             break;
         case OPT_UID:
-            if (opt.nuids == MAX_UIDS - 1) /* one place is kept for our own uid */
+            if (o->nuids == MAX_UIDS - 1) /* one place is kept for our own uid */
                 bad_usage("--allow-uid: at most %d users", MAX_UIDS - 1);
-            opt.uids[opt.nuids++] = parse_owner("--allow-uid", optarg, 0);
+            o->uids[o->nuids++] = parse_owner("--allow-uid", optarg, 0);
             break;
         case OPT_GID:
-            if (opt.ngids == MAX_UIDS)
+            if (o->ngids == MAX_UIDS)
                 bad_usage("--allow-group: at most %d groups", MAX_UIDS);
-            opt.gids[opt.ngids++] = parse_owner("--allow-group", optarg, 1);
+            o->gids[o->ngids++] = parse_owner("--allow-group", optarg, 1);
             break;
-        case OPT_ONCE: opt.once = 1; break;
+        case OPT_ONCE: o->once = 1; break;
         case OPT_HOST:
             if (!shlog_host_name_ok(optarg))
                 bad_usage("--host: '%s' is not a host name of 1 to %u letters, digits, '.', '_' or '-' "
                           "(not starting with '.')", optarg, SHMLOG_HOST_BYTES - 1);
-            snprintf(opt.host, sizeof(opt.host), "%s", optarg);
+            snprintf(o->host, sizeof(o->host), "%s", optarg);
             break;
         case OPT_SHIP_STATE:
             if (!*optarg || strlen(optarg) >= 4096)
                 bad_usage("--ship-state: bad path '%s'", optarg);
-            opt.ship_state = optarg;
+            o->ship_state = optarg;
             break;
         case OPT_GROUP:
-            opt.out_gid = parse_owner("--group", optarg, 1);
-            opt.have_group = 1;
+            o->out_gid = parse_owner("--group", optarg, 1);
+            o->have_group = 1;
             break;
 #if SHMLOG_HAVE_MICROHTTPD
-        case OPT_MLISTEN: opt.metrics_listen = optarg; break;
-        case OPT_MREMOTE: opt.metrics_allow_remote = 1; break;
+        case OPT_MLISTEN: o->metrics_listen = optarg; break;
+        case OPT_MREMOTE: o->metrics_allow_remote = 1; break;
 #else
         case OPT_MLISTEN:
         case OPT_MREMOTE:
@@ -263,15 +265,15 @@ void parse_options(int argc, char **argv, struct alert_set *alerts)
         case OPT_MFILE:
             if (!*optarg || strlen(optarg) >= 4096)
                 bad_usage("--metrics-file: bad path '%s'", optarg);
-            opt.metrics_file = optarg;
+            o->metrics_file = optarg;
             break;
-        case OPT_MINTERVAL: opt.metrics_interval_s = (unsigned)parse_long("--metrics-interval", optarg, 1, 86400); break;
+        case OPT_MINTERVAL: o->metrics_interval_s = (unsigned)parse_long("--metrics-interval", optarg, 1, 86400); break;
         case OPT_ALERT:
             if (alert_add(alerts, optarg, err, sizeof(err)) != 0)
                 bad_usage("%s", err);
             break;
         case OPT_MAX_DELAY:
-            opt.max_delay_ns = (uint64_t)parse_long("--max-delay-ms", optarg, 1, MAX_DELAY_MS_MAX) * 1000000ull;
+            o->max_delay_ns = (uint64_t)parse_long("--max-delay-ms", optarg, 1, MAX_DELAY_MS_MAX) * 1000000ull;
             break;
         case OPT_ALERT_GAP:
             alerts->min_interval_ns = (uint64_t)parse_long("--alert-min-interval", optarg, 0, 86400) * 1000000000ull;
@@ -288,11 +290,11 @@ void parse_options(int argc, char **argv, struct alert_set *alerts)
     if (optind < argc)
         bad_usage("unexpected argument '%s'", argv[optind]);
     struct sockaddr_storage listen_addr;
-    if (opt.metrics_listen &&
-        metrics_parse_listen(opt.metrics_listen, opt.metrics_allow_remote, &listen_addr, err, sizeof(err)) != 0)
+    if (o->metrics_listen &&
+        metrics_parse_listen(o->metrics_listen, o->metrics_allow_remote, &listen_addr, err, sizeof(err)) != 0)
         bad_usage("%s", err);
-    opt.uids[opt.nuids++] = getuid();
-    opt.accept = (struct shm_accept){.uids = opt.uids, .n_uids = opt.nuids, .gids = opt.gids, .n_gids = opt.ngids};
-    if (!opt.ndirs)
-        opt.ndirs = shm_default_dirs(opt.dirs, MAX_DIRS);
+    o->uids[o->nuids++] = getuid();
+    o->accept = (struct shm_accept){.uids = o->uids, .n_uids = o->nuids, .gids = o->gids, .n_gids = o->ngids};
+    if (!o->ndirs)
+        o->ndirs = shm_default_dirs(o->dirs, MAX_DIRS);
 }

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collector.h"
+#include "bells.h"
+#include "frame.h"
+#include "losses.h"
+#include "options.h"
+#include "procs.h"
+#include "scan.h"
 
 #define SITE_CACHE_MAX (1u << 20)   /* site ids cached per process */
 #define FD_HEADROOM 64u             /* descriptors never a process's (open_meta) */
@@ -34,7 +38,7 @@ int meta_read(struct proc *p, void (*fn)(void *ctx), void *ctx)
     if (shm_guarded(fn, ctx) == 0)
         return 0;
     p->meta_faulted = 1;
-    warnx("%s: the segment shrank under its mapping (SIGBUS): its call sites and categories are no longer read "
+    shm_warn(PROG, "%s: the segment shrank under its mapping (SIGBUS): its call sites and categories are no longer read "
           "(its records are written without them)", p->meta.path);
     return -EFAULT;
 }
@@ -88,7 +92,7 @@ static int charge(struct proc *p, uint64_t bytes)
     if (c)
         c->spent = 1;
     if (c && !c->warned++)
-        warnx("the call sites of uid %u's processes take the %llu MiB the collector keeps for one uid: the others "
+        shm_warn(PROG, "the call sites of uid %u's processes take the %llu MiB the collector keeps for one uid: the others "
               "are read again from their segments whenever needed, and that uid's rings are drained after the "
               "others' (slower for that uid's processes only)",
               (unsigned)c->uid, UID_BUDGET_BYTES >> 20);
@@ -197,8 +201,8 @@ static void sites_free(struct proc *p)
 void proc_mark_gone(struct collector_state *c, struct proc *p)
 {
     p->gone = 1;
-    p->gone_listing = listings_begun(p->dir);
-    c->walk_all = 1; /* its rings are read to their ends from now */
+    p->gone_listing = listings_begun(c->scan, p->dir);
+    c->rings_changed++; /* its rings are read to their ends from now */
 }
 
 /* Opens the meta segment of a producer. 0, or -errno with err set. A process
@@ -213,7 +217,7 @@ static int open_meta(struct collector_state *c, const char *path, int dir, const
     static int at_limit;
     if (c->nmetas + FD_HEADROOM >= c->nofile) {
         if (!at_limit++)
-            warnx("%" PRIu64 " processes take the descriptors this collector may have (%" PRIu64 "): the next wait "
+            shm_warn(PROG, "%" PRIu64 " processes take the descriptors this collector may have (%" PRIu64 "): the next wait "
                   "for one to end (their rings fill and drop, counted); raise LimitNOFILE= (ulimit -n)",
                   c->nmetas, c->nofile);
         snprintf(err, errcap, "%s: the descriptor limit is reached", path);
@@ -223,7 +227,7 @@ static int open_meta(struct collector_state *c, const char *path, int dir, const
     struct proc *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
-    int rc = shm_seg_open(&p->meta, path, SHM_OPEN_CLAIM, &opt.accept, err, errcap);
+    int rc = shm_seg_open(&p->meta, path, SHM_OPEN_CLAIM, &c->opt->accept, err, errcap);
     if (rc == 0 && ((rc = shm_meta_info(&p->meta, &p->info, err, errcap)) != 0 ||
                     (rc = shm_meta_attribution(&p->meta, &p->info, err, errcap)) != 0))
         shm_seg_close(&p->meta);
@@ -254,7 +258,7 @@ static int open_meta(struct collector_state *c, const char *path, int dir, const
     c->nmetas++;
     /* Liveness is the producer's lock on its meta segment, which works in any
      * pid namespace and needs no descriptor but the meta's own. */
-    p->alive_checked_ns = mono_ns();
+    p->alive_checked_ns = shm_mono_ns();
     if (!shm_meta_alive(&p->meta))
         proc_mark_gone(c, p);
     p->next = c->procs;
@@ -311,7 +315,7 @@ static int open_ring(struct collector_state *c, const char *path, int dir, uint3
     if (!r)
         return -ENOMEM;
     struct proc *p = NULL;
-    int rc = shm_seg_open(&r->seg, path, SHM_OPEN_WRITE, &opt.accept, err, errcap);
+    int rc = shm_seg_open(&r->seg, path, SHM_OPEN_WRITE, &c->opt->accept, err, errcap);
     if (rc == 0 && !(p = owner_of(c, &r->seg, dir, err, errcap))) {
         rc = -EPERM;
         shm_seg_close(&r->seg);
@@ -326,7 +330,7 @@ static int open_ring(struct collector_state *c, const char *path, int dir, uint3
     r->ino = st->st_ino;
     r->next = p->rings;
     p->rings = r;
-    c->walk_all = 1;
+    c->rings_changed++;
     struct ring_open o = {.r = r, .err = err, .errcap = errcap};
     if (shm_guarded(ring_open_read, &o) != 0) {
         snprintf(err, errcap, "%s: shrank while being opened (SIGBUS)", path);
@@ -335,12 +339,9 @@ static int open_ring(struct collector_state *c, const char *path, int dir, uint3
     if (!o.rc && r->view.rings_bell)
         r->bell = bell_of(p->meta.owner, &r->view);
     if (o.rc) {
-        r->broken = 1;
-        warnx("%s: not readable (%s): what it holds is counted as lost", path, err);
-        r->unread_due = 1;
-        r->unread_tail = o.tail;
-        r->unread_head = o.head;
-        lose_unreadable_ring(c, r);
+        ring_mark_broken(r);
+        shm_warn(PROG, "%s: not readable (%s): what it holds is counted as lost", path, err);
+        ring_unreadable(c, r, o.tail, o.head);
     }
     return 0;
 }
@@ -364,7 +365,7 @@ static int meta_unlocked(const char *path)
  * owner_gone: a ring's process is known to have exited (its meta's lock
  * said so). A meta is its own witness: its lock, taken right after it was
  * created; the 2 s before one is removed cover that moment. */
-static enum found open_failed(const char *path, unsigned kind, int owner_gone, const struct stat *st, int rc)
+static enum found open_failed(const struct shm_accept *accept, const char *path, unsigned kind, int owner_gone, const struct stat *st, int rc)
 {
     if (rc == -EMFILE) /* waits for a descriptor: said once, tried at each listing */
         return FOUND_AGAIN;
@@ -375,9 +376,9 @@ static enum found open_failed(const char *path, unsigned kind, int owner_gone, c
     if (kind == SHMLOG_SEG_META)
         owner_gone = !young && meta_unlocked(path);
     /* Only a file of a uid we accept is ours to remove. */
-    if (unpublished && owner_gone && shm_accepts(&opt.accept, st->st_uid)) {
+    if (unpublished && owner_gone && shm_accepts(accept, st->st_uid)) {
         if (unlink(path) == 0)
-            warnx("removed %s: never initialised by its process, which is gone", path);
+            shm_warn(PROG, "removed %s: never initialised by its process, which is gone", path);
         return FOUND_AGAIN;
     }
     if (rc == -EACCES)
@@ -390,19 +391,34 @@ static enum found open_failed(const char *path, unsigned kind, int owner_gone, c
 /* Opens a meta (p NULL) or ring segment. The header reads can fault if the
  * file is truncated meanwhile: that is a failed open, not a crash (the
  * mapping of such a hostile file is then leaked). */
+struct open_args {
+    struct collector_state *c;
+    const char *path;
+    unsigned kind;
+    int dir;
+    uint32_t cpu;
+    const struct stat *st;
+    char *err;
+    size_t errcap;
+    int rc;
+};
+
+static void open_now(void *ctx)
+{
+    struct open_args *a = ctx;
+    a->rc = a->kind == SHMLOG_SEG_RING ? open_ring(a->c, a->path, a->dir, a->cpu, a->st, a->err, a->errcap)
+                                       : open_meta(a->c, a->path, a->dir, a->st, a->err, a->errcap);
+}
+
 static int open_guarded(struct collector_state *c, const char *path, unsigned kind, int dir, uint32_t cpu, const struct stat *st, char *err,
                         size_t errcap)
 {
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) != 0) {
-        shm_bus_guard = NULL;
+    struct open_args a = {c, path, kind, dir, cpu, st, err, errcap, 0};
+    if (shm_guarded(open_now, &a) != 0) {
         snprintf(err, errcap, "%s: truncated while being opened (SIGBUS)", path);
         return -EFAULT;
     }
-    shm_bus_guard = &jb;
-    int rc = kind == SHMLOG_SEG_RING ? open_ring(c, path, dir, cpu, st, err, errcap) : open_meta(c, path, dir, st, err, errcap);
-    shm_bus_guard = NULL;
-    return rc;
+    return a.rc;
 }
 
 /* An open that may work at a later try: the ring may still be its process's. */
@@ -438,24 +454,30 @@ enum found segment_found(struct collector_state *c, int dir, const char *path, u
     if (kind == SHMLOG_SEG_RING && transient(rc) && !(rc == -EAGAIN && all_gone))
         for (struct proc *p = c->procs; p; p = p->next)
             if (p->dir == dir && p->info.pid == pid && !p->exit_queued)
-                p->ring_unsettled = listings_begun(dir);
+                p->ring_unsettled = listings_begun(c->scan, dir);
     if (rc == -EACCES)
         snprintf(err + strlen(err), errcap - strlen(err),
                  "; to drain it, add --allow-uid %u (or --allow-group with one of its groups)", (unsigned)st->st_uid);
-    return open_failed(path, kind, owner_gone && candidates == 1, st, rc);
+    return open_failed(&c->opt->accept, path, kind, owner_gone && candidates == 1, st, rc);
+}
+
+struct meta_flags {
+    const struct shm_seg *meta;
+    uint32_t flags;
+};
+
+static void meta_flags_read(void *ctx)
+{
+    struct meta_flags *m = ctx;
+    m->flags = shmlog__load_acquire(&((const struct shmlog_seg_header *)m->meta->addr)->flags);
 }
 
 /* How gone process p ended, as its EXIT says: it shut down, or died. */
 enum shlog_exit_how proc_exit_how(struct proc *p)
 {
-    volatile uint32_t flags = 0;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        flags = shmlog__load_acquire(&((const struct shmlog_seg_header *)p->meta.addr)->flags);
-    }
-    shm_bus_guard = NULL;
-    return flags & SHMLOG_SEG_CLOSED ? SHLOG_EXIT_SHUTDOWN : SHLOG_EXIT_DIED;
+    struct meta_flags m = {&p->meta, 0};
+    (void)shm_guarded(meta_flags_read, &m);
+    return m.flags & SHMLOG_SEG_CLOSED ? SHLOG_EXIT_SHUTDOWN : SHLOG_EXIT_DIED;
 }
 
 /* ==== What the file holds of a process: its categories and sites ==== */
@@ -625,39 +647,98 @@ static void unlink_segment(const char *path, dev_t dev, ino_t ino)
 {
     struct stat st;
     if (lstat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino && unlink(path) != 0)
-        warnx("cannot remove %s: %s", path, strerror(errno));
+        shm_warn(PROG, "cannot remove %s: %s", path, strerror(errno));
+}
+
+void ring_mark_broken(struct ring *r)
+{
+    r->broken = 1;
+}
+
+void ring_read_to(struct ring *r, uint64_t pos)
+{
+    r->read_pos = pos;
+}
+
+void ring_bound_to(struct ring *r, uint64_t bound)
+{
+    r->bound = bound;
+}
+
+struct release_at {
+    struct ring *r;
+    uint64_t pos;
+};
+
+static void release_now(void *ctx)
+{
+    const struct release_at *a = ctx;
+    struct ring *r = a->r;
+    shm_ring_release_below(&r->view, a->pos, r->bound);
+    r->tail = (int64_t)(a->pos - r->bound) > 0 ? r->bound : a->pos; /* as it stored it */
+}
+
+void ring_release(struct ring *r, uint64_t pos)
+{
+    struct release_at a = {r, pos};
+    if (!r->broken && shm_guarded(release_now, &a) != 0)
+        ring_mark_broken(r);
+}
+
+void proc_ring_to_back(struct proc *p, struct ring *r)
+{
+    struct ring **at = &p->rings;
+    while (*at && *at != r)
+        at = &(*at)->next;
+    if (!*at || !r->next)
+        return;
+    *at = r->next;
+    struct ring *last = r->next;
+    while (last->next)
+        last = last->next;
+    last->next = r;
+    r->next = NULL;
+}
+
+int proc_liveness_due(struct proc *p, uint64_t now, uint64_t every_ns)
+{
+    if (p->gone || now - p->alive_checked_ns < every_ns)
+        return 0;
+    p->alive_checked_ns = now;
+    return 1;
+}
+
+static void unclaim_now(void *ctx)
+{
+    const struct ring *r = ctx;
+    shm_ring_unclaim(&r->view, (uint64_t)getpid());
 }
 
 /* Gives the ring back: the next collector need not wait for us. */
 void ring_unclaim(struct ring *r)
 {
-    if (r->broken)
-        return;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        shm_ring_unclaim(&r->view, (uint64_t)getpid());
-    } else {
-        r->broken = 1;
-    }
-    shm_bus_guard = NULL;
+    if (!r->broken && shm_guarded(unclaim_now, r) != 0)
+        ring_mark_broken(r);
+}
+
+struct head_read {
+    const struct ring *r;
+    uint64_t head;
+};
+
+static void head_now(void *ctx)
+{
+    struct head_read *h = ctx;
+    h->head = shm_ring_head(&h->r->view);
 }
 
 /* The ring's reserve head now, or where we are if the mapping is gone. */
 uint64_t ring_head_now(struct ring *r)
 {
-    volatile uint64_t head = r->read_pos;
-    if (r->broken)
-        return head;
-    sigjmp_buf jb;
-    if (sigsetjmp(jb, 0) == 0) {
-        shm_bus_guard = &jb;
-        head = shm_ring_head(&r->view);
-    } else {
-        r->broken = 1;
-    }
-    shm_bus_guard = NULL;
-    return head;
+    struct head_read h = {r, r->read_pos};
+    if (!r->broken && shm_guarded(head_now, &h) != 0)
+        ring_mark_broken(r);
+    return h.head;
 }
 
 static void ring_free(struct ring *r)
@@ -675,11 +756,11 @@ void proc_finalize(struct collector_state *c, struct proc *p)
     for (struct ring *r = p->rings, *next; r; r = next) {
         next = r->next;
         unlink_segment(r->seg.path, r->dev, r->ino);
-        scan_detached(p->dir, r->seg.path, r->ino);
+        scan_detached(c->scan, p->dir, r->seg.path, r->ino);
         ring_free(r);
     }
     unlink_segment(p->meta.path, p->dev, p->ino);
-    scan_detached(p->dir, p->meta.path, p->ino);
+    scan_detached(c->scan, p->dir, p->meta.path, p->ino);
     shm_seg_close(&p->meta);
     c->nmetas--;
     sites_free(p);

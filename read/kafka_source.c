@@ -15,6 +15,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "kafka_source.h"
 
 #define META_TIMEOUT_MS 15000
@@ -132,9 +133,7 @@ static struct part_state *part_of(struct ksrc *k, int32_t id)
 
 static uint64_t mono_ms(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+    return shm_mono_ns() / 1000000u;
 }
 
 /* The brokers' offsets for time ms in every partition of tl, asked again

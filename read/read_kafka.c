@@ -82,13 +82,6 @@ struct read_kafka {
     uint64_t files, bytes;
 };
 
-static uint64_t mono_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
 static void damage(struct read_engine *e, const char *msg)
 {
     read_say(e, msg, 0);
@@ -231,7 +224,7 @@ static int pull(struct read_engine *e, struct read_kafka *k, size_t part, int ti
         return 0;
     }
     if (rc == 0) {
-        uint64_t now = mono_ns();
+        uint64_t now = shm_mono_ns();
         if (part_ended(k, part)) {
             p->seen = 1;
         } else if (!e->follow && !p->waiting_ns) {
@@ -524,14 +517,14 @@ int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
     if (rc != 0)
         return 0; /* the records' pass says what is wrong */
     struct kmsg m;
-    uint64_t last = mono_ns();
+    uint64_t last = shm_mono_ns();
     while (rc == 0) {
         int got = read_ksrc_next(ks, &m, POLL_MS, err, sizeof err);
-        if (got < 0 || (got == 0 && (read_ksrc_done(ks) || mono_ns() - last > STALL_NS)))
+        if (got < 0 || (got == 0 && (read_ksrc_done(ks) || shm_mono_ns() - last > STALL_NS)))
             break;
         if (got == 0)
             continue;
-        last = mono_ns();
+        last = shm_mono_ns();
         if (m.place != KMSG_NEXT && m.place != KMSG_START)
             continue;
         struct shlog_reader *rd;

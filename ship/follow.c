@@ -152,14 +152,14 @@ static int open_next(struct follow *fl, struct kafka *k)
         close(fd);
         if (part && !why)
             return 0; /* being created: its header comes first */
-        warnx("%s/%s: %s: skipped, not shipped", fl->dir, name, why);
+        shm_warn(PROG, "%s/%s: %s: skipped, not shipped", fl->dir, name, why);
         fl->next_seq = seq + 1;
         return 1;
     }
     /* Only the first file opened can be the state file's, and nothing was
      * produced before it: start is what the brokers hold at that point. */
     if (seq > fl->start.seq && fl->start.off > 0 && fl->n.files == 0) {
-        warnx("file %" PRIu64 " is gone with bytes after offset %" PRIu64 " not shipped", fl->start.seq, fl->start.off);
+        shm_warn(PROG, "file %" PRIu64 " is gone with bytes after offset %" PRIu64 " not shipped", fl->start.seq, fl->start.off);
         fl->n.files_gone++;
     }
     fl->fd = fd;
@@ -222,7 +222,7 @@ static int ship_frame(struct follow *fl, struct kafka *k, uint64_t size)
         if (!fl->sealed)
             return 0; /* a write in flight leaves zeros before it */
         uint64_t next = resync(fl, fl->off + 1, size);
-        warnx("%s: offset %" PRIu64 ": %" PRIu64 " bytes that are no frame skipped, not shipped", fl->name, fl->off,
+        shm_warn(PROG, "%s: offset %" PRIu64 ": %" PRIu64 " bytes that are no frame skipped, not shipped", fl->name, fl->off,
               next - fl->off);
         fl->n.damaged_bytes += next - fl->off;
         fl->off = next;
@@ -246,10 +246,10 @@ static int ship_frame(struct follow *fl, struct kafka *k, uint64_t size)
             free(f); /* still being written: its checksum fails until it is whole */
             return 0;
         }
-        warnx("%s: offset %" PRIu64 ": a frame that does not decode, shipped as it is", fl->name, fl->off);
+        shm_warn(PROG, "%s: offset %" PRIu64 ": a frame that does not decode, shipped as it is", fl->name, fl->off);
         fl->n.damaged_frames++;
     } else if (rc == -E2BIG && !fl->ctx_over_said++) {
-        warnx("%s: more definitions than a reader keeps: a reader that starts after offset %" PRIu64
+        shm_warn(PROG, "%s: more definitions than a reader keeps: a reader that starts after offset %" PRIu64
               " may miss some", fl->name, fl->off);
     } else if (rc == -ENOMEM) {
         fprintf(stderr, PROG ": out of memory\n");
@@ -275,7 +275,7 @@ int follow_step(struct follow *fl, struct kafka *k)
         fl->sealed = 1;
     struct stat st;
     if (fstat(fl->fd, &st) != 0) {
-        warnx("%s: %s", fl->name, strerror(errno));
+        shm_warn(PROG, "%s: %s", fl->name, strerror(errno));
         return 0;
     }
     uint64_t size = (uint64_t)st.st_size;
@@ -284,7 +284,7 @@ int follow_step(struct follow *fl, struct kafka *k)
         n++;
     if (fl->sealed && k->inflight_bytes < fl->max_inflight && n < STEP_FRAMES) {
         if (fl->off < size) {
-            warnx("%s: ends inside a frame (%" PRIu64 " bytes): torn, not shipped", fl->name, size - fl->off);
+            shm_warn(PROG, "%s: ends inside a frame (%" PRIu64 " bytes): torn, not shipped", fl->name, size - fl->off);
             fl->n.torn++;
         }
         mark_sealed(fl, k, size);

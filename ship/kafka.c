@@ -21,7 +21,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 {
     (void)rk;
     if (level <= 2) /* errors come through on_error, once a minute; warnings are transient */
-        warnx("kafka: %s: %s", fac, buf);
+        shm_warn(PROG, "kafka: %s: %s", fac, buf);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -36,10 +36,10 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
     /* Brokers down say so every few seconds: one line a minute is enough,
      * the metrics count every one. */
-    uint64_t now = mono_ns();
+    uint64_t now = shm_mono_ns();
     if (!k->error_said_ns || now - k->error_said_ns > 60000000000ull) {
         k->error_said_ns = now;
-        warnx("kafka: %s (the files keep what is not shipped; retrying)", reason);
+        shm_warn(PROG, "kafka: %s (the files keep what is not shipped; retrying)", reason);
     }
 }
 
@@ -147,7 +147,7 @@ static int create_topic(struct kafka *k, int brokers)
     rd_kafka_event_t *ev = rd_kafka_queue_poll(rq, METADATA_TIMEOUT_MS * 3);
     int rc = -1;
     if (!ev) {
-        warnx("topic %s: no answer to its creation yet", k->opt.topic);
+        shm_warn(PROG, "topic %s: no answer to its creation yet", k->opt.topic);
     } else {
         const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
         size_t n = 0;
@@ -157,11 +157,11 @@ static int create_topic(struct kafka *k, int brokers)
             e = rd_kafka_topic_result_error(tr[0]);
         if (!e || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
             if (!e)
-                warnx("created topic %s: %d partitions, replication factor %d, min.insync.replicas %s",
+                shm_warn(PROG, "created topic %s: %d partitions, replication factor %d, min.insync.replicas %s",
                       k->opt.topic, k->opt.partitions, rf, isr);
             rc = 0;
         } else {
-            warnx("topic %s: cannot create it: %s", k->opt.topic,
+            shm_warn(PROG, "topic %s: cannot create it: %s", k->opt.topic,
                   n == 1 && rd_kafka_topic_result_error_string(tr[0]) ? rd_kafka_topic_result_error_string(tr[0])
                                                                      : rd_kafka_err2str(e));
         }
@@ -231,7 +231,7 @@ int kafka_init(struct kafka *k, const struct kafka_options *opt, struct cursor s
         if (there == 1 || (there == 0 && create_topic(k, brokers) == 0))
             return 0;
         if (!said++)
-            warnx("kafka %s: no answer about topic %s yet; retrying", k->opt.brokers, k->opt.topic);
+            shm_warn(PROG, "kafka %s: no answer about topic %s yet; retrying", k->opt.brokers, k->opt.topic);
         if (*stop)
             return -1;
         rd_kafka_poll(k->rk, 1000);

@@ -1,7 +1,6 @@
 /*
  * ship.h - shmlog-ship's private header, in the order its files call one
- * another (each only the ones above it): base.c (the warning line and the
- * clocks), kafka.c (the producer: topic, messages, acknowledgements; struct
+ * another (each only the ones above it): kafka.c (the producer: topic, messages, acknowledgements; struct
  * kafka), follow.c (the collector's output directory: files in number order,
  * whole frames, the open .part up to its last complete frame; struct follow)
  * and shmlog-ship.c (options, the program's state, the loop, the state file,
@@ -16,15 +15,12 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
+#include "say.h"
 #include "shlog_file.h"
 
 #define PROG "shmlog-ship"
 
-/* ==== base.c ==== */
-
-void warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-uint64_t real_ns(void);
-uint64_t mono_ns(void);
 
 /* How far the files were taken: every file below seq, and off bytes of seq
  * (0: nothing of it). */

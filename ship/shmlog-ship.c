@@ -162,21 +162,21 @@ static void parse_options(int argc, char **argv)
 
 static void write_state(int force)
 {
-    uint64_t now = mono_ns();
+    uint64_t now = shm_mono_ns();
     struct cursor acked = S.kafka.acked;
     int moved = acked.seq != S.persisted.seq || acked.off != S.persisted.off;
     if (!force && !(moved && now - S.state_written_ns >= STATE_SOON_NS) && now - S.state_written_ns < STATE_INTERVAL_NS)
         return;
-    struct shlog_shipped st = {.file_seq = acked.seq, .offset = acked.off, .updated_ns = real_ns(),
+    struct shlog_shipped st = {.file_seq = acked.seq, .offset = acked.off, .updated_ns = shm_real_ns(),
                                .lag_bytes = follow_lag_bytes(&S.follow, acked),
-                               .lag_ns = kafka_lag_ns(&S.kafka, real_ns()), .pid = (uint32_t)getpid()};
+                               .lag_ns = kafka_lag_ns(&S.kafka, shm_real_ns()), .pid = (uint32_t)getpid()};
     snprintf(st.host, sizeof(st.host), "%s", S.follow.hdr.host);
     snprintf(st.topic, sizeof(st.topic), "%s", S.opt.kafka.topic);
     int rc = shlog_shipped_write(S.opt.state, &st);
     S.state_written_ns = now;
     if (rc) {
         if (!S.state_errors++)
-            warnx("--state %s: %s (retrying every second)", S.opt.state, strerror(-rc));
+            shm_warn(PROG, "--state %s: %s (retrying every second)", S.opt.state, strerror(-rc));
         return;
     }
     S.persisted = acked;
@@ -184,7 +184,7 @@ static void write_state(int force)
 
 static void write_metrics(int force)
 {
-    uint64_t now = mono_ns();
+    uint64_t now = shm_mono_ns();
     if (!S.opt.metrics_file || (!force && now - S.metrics_written_ns < S.opt.metrics_interval_s * 1000000000ull))
         return;
     S.metrics_written_ns = now;
@@ -192,7 +192,7 @@ static void write_metrics(int force)
     snprintf(tmp, sizeof(tmp), "%s.tmp", S.opt.metrics_file);
     FILE *f = fopen(tmp, "we");
     if (!f) {
-        warnx("--metrics-file %s: %s", tmp, strerror(errno));
+        shm_warn(PROG, "--metrics-file %s: %s", tmp, strerror(errno));
         return;
     }
     struct rusage ru;
@@ -213,7 +213,7 @@ static void write_metrics(int force)
     METRIC("shmlog_ship_lag_bytes", "gauge", "Bytes of the directory's files not yet acknowledged.", "%" PRIu64,
            follow_lag_bytes(&S.follow, S.kafka.acked));
     METRIC("shmlog_ship_lag_seconds", "gauge", "Age of the oldest frame not yet acknowledged.", "%.3f",
-           (double)kafka_lag_ns(&S.kafka, real_ns()) / 1e9);
+           (double)kafka_lag_ns(&S.kafka, shm_real_ns()) / 1e9);
     METRIC("shmlog_ship_inflight_bytes", "gauge", "Bytes produced and not yet acknowledged.", "%" PRIu64,
            S.kafka.inflight_bytes);
     METRIC("shmlog_ship_file_seq", "gauge", "The file the acknowledged cursor is in.", "%" PRIu64, S.kafka.acked.seq);
@@ -232,7 +232,7 @@ static void write_metrics(int force)
 #undef METRIC
     int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
     if (fclose(f) != 0 || bad || rename(tmp, S.opt.metrics_file) != 0) {
-        warnx("--metrics-file %s: %s", S.opt.metrics_file, strerror(errno));
+        shm_warn(PROG, "--metrics-file %s: %s", S.opt.metrics_file, strerror(errno));
         unlink(tmp);
     }
 }
@@ -299,7 +299,7 @@ int main(int argc, char **argv)
                 S.kafka.acked.seq, S.kafka.acked.off);
         rc = 1;
     } else if (S.kafka.qlen) {
-        warnx("stopped with %zu messages not acknowledged: the next start sends them again", S.kafka.qlen);
+        shm_warn(PROG, "stopped with %zu messages not acknowledged: the next start sends them again", S.kafka.qlen);
     }
     kafka_close(&S.kafka);
     return rc;
