@@ -400,6 +400,14 @@ void outfile_close(struct outfile *f)
     if (f->fd >= 0) {
         if (f->sync_err)
             warnx("fsync %s: %s", f->part_path, strerror(f->sync_err));
+        /* The index's footer, which readers find from the file's end (FORMAT.md,
+         * "Index"); a file without it is indexed by walking its frames. */
+        size_t cap = shlog_enc_footer_bound(f->enc);
+        void *footer = f->removed ? NULL : malloc(cap);
+        long n = footer ? shlog_enc_footer(f->enc, footer, cap) : -ENOMEM;
+        if (n > 0 && pwrite(f->fd, footer, (size_t)n, (off_t)f->size) == n)
+            f->size += (uint64_t)n;
+        free(footer);
         close(f->fd);
         /* A deleted file has no name left to rename: its loss was said and counted. */
         int rc = f->removed ? 0 : close_as(f->part_path, f->final_path, sizeof(f->final_path));
