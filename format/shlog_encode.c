@@ -109,8 +109,12 @@ static inline int str_find(const struct str_table *t, uint16_t hdr, uint64_t hea
 struct enc_site_ix {
     uint64_t frame;    /* the frame they were last added to, plus 1 */
     uint16_t signed_args; /* bit i: argument i is a signed integer */
+    uint8_t walk;         /* arguments ix_args looks at: up to the last with a key, or a string's words */
+    int8_t subject;       /* of a site without strings: the argument whose value is a key, or -1 */
+    uint16_t subject_at;  /* ... where its bytes are in the payload */
     uint32_t nkeys;
     uint64_t prefix[SHMLOG_MAX_ARGS];
+    uint64_t last[SHMLOG_MAX_ARGS]; /* each number's value last added, in this frame */
     uint64_t keys[];
 };
 
@@ -130,10 +134,13 @@ struct enc_proc_ix {
     uint64_t tsc_hz, anchor_tsc, anchor_ns; /* its own calibration: a file without CLOCK sections */
 };
 
-/* The index's Bloom filter while a frame is built: folded to the frame's own
- * size when it is sealed (ix_fold). 8192 blocks, 256 KiB: about 200,000
- * distinct keys at 10 bits each. */
+/* The index's Bloom filter while a frame is built, folded to the frame's own
+ * size when it is sealed (ix_fold): twice the last frame's, from 64 blocks
+ * to 8192 (256 KiB, about 200,000 distinct keys at 10 bits each). Not
+ * larger than it needs to be: each key added writes a random block of it,
+ * and a small one stays in the core's cache. */
 #define IX_WORK_BLOCKS 8192u
+#define IX_WORK_MIN_BLOCKS 64u
 
 /* The file's index as the encoder builds it (FORMAT.md, "Index"). */
 struct enc_index {
@@ -149,9 +156,12 @@ struct enc_index {
     uint64_t categories;
     uint32_t npids;
     uint32_t pids[IX_MAX_PIDS];
-    uint32_t *bloom; /* IX_WORK_BLOCKS blocks */
+    uint32_t *bloom; /* IX_WORK_BLOCKS blocks, of which the first work_blocks are used */
+    uint32_t work_blocks;
+    uint32_t kept_blocks; /* by the last frame sealed */
     int bloom_dirty;
     uint64_t word_prefix, app_prefix;
+    uint32_t literals; /* bit i: the last record's string argument i was a literal (enc_args) */
     /* the clock: the last anchor given, and the first of the open frame */
     int clock_known, frame_anchored, frame_stepped;
     struct shm_clock_anchor first, last;
@@ -241,6 +251,7 @@ int shlog_enc_new(struct shlog_enc **out, int zstd_level)
         return -ENOMEM;
     }
     e->ix.next_off = SHLOG_FILE_HEADER_BYTES;
+    e->ix.work_blocks = IX_WORK_MIN_BLOCKS;
     e->ix.word_prefix = shlog__ix_prefix(IX_TAG_WORD, "", 0);
     e->ix.app_prefix = shlog__ix_prefix(IX_TAG_APP, "", 0);
     e->ix.tsc_min = UINT64_MAX;
@@ -451,7 +462,7 @@ static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct s
                                        size_t file_len)
 {
     /* a word takes a byte and the one after it, at most */
-    struct enc_site_ix *x = calloc(1, sizeof(*x) + (fmt_len / 2 + 2) * sizeof(uint64_t));
+    struct enc_site_ix *x = calloc(1, sizeof(*x) + (fmt_len / 2 + 2 + SHMLOG_MAX_ARGS) * sizeof(uint64_t));
     if (!x)
         return NULL;
     unsigned nargs = s->nargs < SHMLOG_MAX_ARGS ? s->nargs : SHMLOG_MAX_ARGS;
@@ -459,13 +470,37 @@ static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct s
     size_t len[SHMLOG_MAX_ARGS];
     struct ix_key_list l = {e->ix.word_prefix, x->keys, 0};
     shlog__ix_fields(s->fmt, fmt_len, nargs, name, len, ix_key_text, &l);
+    /* Values cost a key each, and most numbers differ from record to
+     * record: the strings' values and the first integer's (a call's subject:
+     * an order's id, a sequence number) are keys, the other numbers' fields
+     * are named unindexed (FORMAT.md, "Index"). */
+    int subject = 0;
     for (unsigned i = 0; i < nargs; i++) {
         unsigned t = s->arg_types[i];
-        if (len[i])
+        int integer = t != SHMLOG_ARG_STR && t != SHMLOG_ARG_F32 && t != SHMLOG_ARG_F64;
+        if (len[i] && (t == SHMLOG_ARG_STR || (integer && !subject)))
             x->prefix[i] = shlog__ix_prefix(t == SHMLOG_ARG_STR ? IX_TAG_STRING : IX_TAG_NUMBER, name[i], len[i]);
+        else if (len[i])
+            x->keys[l.n++] = ix_mix(shlog__ix_prefix(IX_TAG_UNINDEXED, name[i], len[i]));
+        subject |= len[i] && integer;
+        if (x->prefix[i] || t == SHMLOG_ARG_STR)
+            x->walk = (uint8_t)(i + 1);
         if (t == SHMLOG_ARG_I8 || t == SHMLOG_ARG_I16 || t == SHMLOG_ARG_I32 || t == SHMLOG_ARG_I64)
             x->signed_args |= (uint16_t)(1u << i);
     }
+    /* Without strings, the subject lies at a fixed place: ix_record reads it there. */
+    x->subject = -1;
+    unsigned at = 0, has_str = 0;
+    for (unsigned i = 0; i < nargs; i++) {
+        has_str |= s->arg_types[i] == SHMLOG_ARG_STR;
+        if (x->prefix[i] && x->subject < 0) {
+            x->subject = (int8_t)i;
+            x->subject_at = (uint16_t)at;
+        }
+        at += s->arg_types[i] == SHMLOG_ARG_STR ? 0 : shmlog_arg_width(s->arg_types[i]);
+    }
+    if (has_str)
+        x->subject = -1;
     char where[SHMLOG_MAX_FILE_BYTES + 16];
     int n = snprintf(where, sizeof(where), "%.*s:%u", (int)file_len, s->file, s->line);
     x->keys[l.n++] = shlog__ix_text(shlog__ix_prefix(IX_TAG_SITE, "", 0), (const uint8_t *)where,
@@ -639,7 +674,7 @@ int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, cons
 
 static void ix_add(struct shlog_enc *e, uint64_t key)
 {
-    ix_bloom_add(e->ix.bloom, IX_WORK_BLOCKS, key);
+    ix_bloom_add(e->ix.bloom, e->ix.work_blocks, key);
     e->ix.bloom_dirty = 1;
 }
 
@@ -776,7 +811,7 @@ static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct e
 {
     const struct arg_plan *pl = &s->plan;
     const uint8_t *a = pay->p;
-    unsigned key_slot = 0;
+    unsigned key_slot = 0, literals = 0;
     for (unsigned i = 0; i < pl->nargs; i++) {
         uint64_t v;
         unsigned op = pl->op[i];
@@ -794,6 +829,7 @@ static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct e
                 memcpy(p, a + 2, n);
                 p += n;
                 slot = (int)str_keep(tb, hdr, a + 2);
+                literals |= 1u << i;
             }
             if (i == pl->key_arg)
                 key_slot = (unsigned)slot;
@@ -817,6 +853,7 @@ static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct e
         p = put_varint(p, zigzag((int64_t)(v - c->prev)));
         c->prev = v;
     }
+    e->ix.literals = literals;
     return p;
 }
 
@@ -952,6 +989,14 @@ static inline unsigned enc_attr(unsigned level, unsigned category, unsigned flag
 /* How a record of a site in mode goes into the args column. */
 enum enc_how { HOW_CODED, HOW_RAW, HOW_LOST };
 
+static inline uint64_t ix_popcount64(uint64_t v)
+{
+    v = v - ((v >> 1) & 0x5555555555555555ull);
+    v = (v & 0x3333333333333333ull) + ((v >> 2) & 0x3333333333333333ull);
+    v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (v * 0x0101010101010101ull) >> 56;
+}
+
 static void ix_add_word(void *clientd, const uint8_t *w, size_t n)
 {
     struct shlog_enc *e = clientd;
@@ -959,45 +1004,47 @@ static void ix_add_word(void *clientd, const uint8_t *w, size_t n)
 }
 
 /* The keys of a coded record's arguments at a (their payload): each named
- * field's value, and the words of every string. Apart from the encoding
- * loops, whose registers it would take. */
-__attribute__((noinline)) static void ix_args(struct shlog_enc *e, const struct enc_site_ix *six,
-                                              const struct arg_plan *pl, const uint8_t *a)
+ * field's value, and the words of every string. A value already added in
+ * the frame is not hashed again where that is cheap to know: a string the
+ * batch's table held (not a literal), a number equal to its argument's last.
+ * Apart from the encoding loops, whose registers it would take. */
+__attribute__((noinline)) static void ix_args(struct shlog_enc *e, struct enc_site_ix *six,
+                                              const struct arg_plan *pl, const uint8_t *a, int fresh)
 {
-    for (unsigned i = 0; i < pl->nargs; i++) {
+    uint32_t literals = pl->shape.nstr ? e->ix.literals : 0;
+    uint32_t *bloom = e->ix.bloom, blocks = e->ix.work_blocks;
+    e->ix.bloom_dirty = 1;
+    for (unsigned i = 0; i < six->walk; i++) {
         uint64_t v;
         unsigned op = pl->op[i];
         switch (op) {
         case OP_STR: {
             size_t n = (a[0] | a[1] << 8) & SHMLOG_STR_LEN_MASK;
-            if (six->prefix[i])
-                ix_add(e, shlog__ix_text(six->prefix[i], a + 2, n));
-            shlog__ix_words(a + 2, n, ix_add_word, e);
+            if (fresh || (literals >> i & 1)) {
+                if (six->prefix[i])
+                    ix_add(e, shlog__ix_text(six->prefix[i], a + 2, n));
+                shlog__ix_words(a + 2, n, ix_add_word, e);
+            }
             a += 2 + n;
             continue;
         }
-        case OP_F64:
-            v = get_u64le(a);
+        case OP_F64: /* never a key (ix_site_new) */
             a += 8;
-            break;
-        case OP_F32: {
-            float f;
-            uint32_t bits = get_u32le(a);
-            memcpy(&f, &bits, sizeof f);
-            double d = f;
-            memcpy(&v, &d, sizeof v);
+            continue;
+        case OP_F32:
             a += 4;
-            break;
-        }
+            continue;
         INT_ARG_CASES(v, op, a)
         }
-        if (op <= OP_INT64) {
-            a += op;
-            if (op < OP_INT64 && (six->signed_args >> i & 1) && (v >> (8 * op - 1) & 1))
-                v |= ~0ull << (8 * op); /* sign-extended: the value as a signed 64-bit number */
+        a += op;
+        if (!six->prefix[i])
+            continue;
+        if (op < OP_INT64 && (six->signed_args >> i & 1) && (v >> (8 * op - 1) & 1))
+            v |= ~0ull << (8 * op); /* sign-extended: the value as a signed 64-bit number */
+        if (fresh || six->last[i] != v) {
+            six->last[i] = v;
+            ix_bloom_add(bloom, blocks, ix_number(six->prefix[i], v));
         }
-        if (six->prefix[i])
-            ix_add(e, ix_number(six->prefix[i], v));
     }
 }
 
@@ -1013,12 +1060,28 @@ static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_h
     if (!s || how != HOW_CODED)
         return;
     struct enc_site_ix *six = s->ix;
-    if (six->frame != x->frame + 1) {
+    int fresh = six->frame != x->frame + 1;
+    if (fresh) {
         six->frame = x->frame + 1;
         for (uint32_t i = 0; i < six->nkeys; i++)
             ix_add(e, six->keys[i]);
     }
-    ix_args(e, six, &s->plan, payload);
+    if (six->subject >= 0) { /* no strings: the one key at its place */
+        unsigned i = (unsigned)six->subject, op = s->plan.op[i];
+        const uint8_t *a = payload + six->subject_at;
+        uint64_t v;
+        switch (op) {
+        INT_ARG_CASES(v, op, a)
+        }
+        if (op < OP_INT64 && (six->signed_args >> i & 1) && (v >> (8 * op - 1) & 1))
+            v |= ~0ull << (8 * op);
+        if (fresh || six->last[i] != v) {
+            six->last[i] = v;
+            ix_add(e, ix_number(six->prefix[i], v));
+        }
+    } else if (six->walk) {
+        ix_args(e, six, &s->plan, payload, fresh);
+    }
 }
 
 /* How a record of a site in mode is stored, with *used the payload bytes its
@@ -1400,12 +1463,11 @@ static int ix_time(const struct enc_index *x, uint64_t *lo, uint64_t *hi)
 /* The open frame's Bloom filter folded in place (block 2j and 2j + 1 into
  * j: the block of a hash is its high bits) while folding leaves it at most
  * 40 % full and down to at most max_blocks: the blocks it keeps. */
-static uint32_t ix_fold(uint32_t *w, uint32_t max_blocks)
+static uint32_t ix_fold(uint32_t *w, uint32_t n, uint32_t max_blocks)
 {
     uint64_t set = 0;
-    for (size_t i = 0; i < (size_t)IX_WORK_BLOCKS * 8; i++)
-        set += (uint64_t)__builtin_popcount(w[i]);
-    uint32_t n = IX_WORK_BLOCKS;
+    for (size_t i = 0; i < (size_t)n * 8; i++)
+        set += ix_popcount64(w[i]);
     while (n > 1) {
         double fill = (double)set / ((double)n * 256.0);
         double folded = 1.0 - (1.0 - fill) * (1.0 - fill);
@@ -1416,18 +1478,22 @@ static uint32_t ix_fold(uint32_t *w, uint32_t max_blocks)
         for (uint32_t j = 0; j < n; j++)
             for (int k = 0; k < 8; k++) {
                 w[8 * j + k] = w[16 * j + k] | w[16 * j + 8 + k];
-                set += (uint64_t)__builtin_popcount(w[8 * j + k]);
+                set += ix_popcount64(w[8 * j + k]);
             }
     }
     return set ? n : 0;
 }
 
-/* The open frame's summary forgotten: the next frame starts one. */
-static void ix_frame_reset(struct enc_index *x)
+/* The open frame's summary forgotten: the next frame starts one, with a
+ * filter of twice the blocks the last one kept. */
+static void ix_frame_reset(struct enc_index *x, uint32_t kept_blocks)
 {
     if (x->bloom_dirty)
-        memset(x->bloom, 0, (size_t)IX_WORK_BLOCKS * IX_BLOCK_BYTES);
+        memset(x->bloom, 0, (size_t)x->work_blocks * IX_BLOCK_BYTES);
     x->bloom_dirty = 0;
+    x->work_blocks = kept_blocks * 2 < IX_WORK_MIN_BLOCKS ? IX_WORK_MIN_BLOCKS
+                     : kept_blocks * 2 > IX_WORK_BLOCKS   ? IX_WORK_BLOCKS
+                                                          : kept_blocks * 2;
     x->tsc_min = UINT64_MAX;
     x->tsc_max = 0;
     x->levels = 0;
@@ -1456,7 +1522,8 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
         uint32_t max_blocks = 1;
         while (max_blocks * 2 <= IX_WORK_BLOCKS && (uint64_t)max_blocks * 2 * IX_BLOCK_BYTES * 25 <= n)
             max_blocks *= 2;
-        en.bloom_blocks = x->bloom_dirty ? ix_fold(x->bloom, max_blocks) : 0;
+        en.bloom_blocks = x->bloom_dirty ? ix_fold(x->bloom, x->work_blocks, max_blocks) : 0;
+        x->kept_blocks = en.bloom_blocks;
         en.bloom = (const uint8_t *)x->bloom;
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
         for (size_t i = 0; i < (size_t)en.bloom_blocks * 8; i++)
@@ -1592,7 +1659,7 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
     if (e->ix.npending >= SHLOG_INDEX_EVERY)
         rc += (long)ix_frame_put(e, d + rc, IX_KIND_BLOCK);
 out:
-    ix_frame_reset(&e->ix);
+    ix_frame_reset(&e->ix, e->ix.kept_blocks);
     e->defs.len = 0;
     if (e->defs.cap > DEFS_KEPT_BYTES)
         buf_free(&e->defs);

@@ -28,6 +28,7 @@
 #define IX_TAG_NUMBER 'n'
 #define IX_TAG_STRING 's'
 #define IX_TAG_WORD 'w'
+#define IX_TAG_UNINDEXED 'u' /* a numeric field whose values are not keys: its name */
 
 /* FNV-1a 64 of (tag, name, 0): where a key of that tag and name goes on. */
 uint64_t shlog__ix_prefix(unsigned tag, const char *name, size_t len);

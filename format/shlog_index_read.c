@@ -438,15 +438,17 @@ static int text_in(const struct shlog_index_frame *f, unsigned tag, const char *
     return shlog__ix_bloom_has(f->bloom, f->bloom_blocks, shlog__ix_text(prefix, (const uint8_t *)text, strlen(text)));
 }
 
-/* A field's value may be in f: as a string, or as a number of any type. */
+/* A field's value may be in f: as a string, or as an integer (a field whose
+ * values are not keys may hold any). */
 static int field_in(const struct shlog_index_frame *f, const struct shlog_index_field *q)
 {
-    if (text_in(f, IX_TAG_STRING, q->name, q->value))
+    if (text_in(f, IX_TAG_STRING, q->name, q->value) ||
+        shlog__ix_bloom_has(f->bloom, f->bloom_blocks, ix_mix(shlog__ix_prefix(IX_TAG_UNINDEXED, q->name, strlen(q->name)))))
         return 1;
     uint64_t prefix = shlog__ix_prefix(IX_TAG_NUMBER, q->name, strlen(q->name));
     const char *v = q->value;
     char *end;
-    uint64_t probe[3];
+    uint64_t probe[2];
     int n = 0;
     if (!strcmp(v, "true") || !strcmp(v, "false")) {
         probe[n++] = v[0] == 't';
@@ -461,11 +463,6 @@ static int field_in(const struct shlog_index_frame *f, const struct shlog_index_
             unsigned long long u = strtoull(v, &end, 10);
             if (!*end && !errno && *v != '-')
                 probe[n++] = u;
-        }
-        double d = strtod(v, &end);
-        if (!*end) {
-            memcpy(&probe[n], &d, sizeof d);
-            n++;
         }
     }
     for (int i = 0; i < n; i++)
