@@ -110,8 +110,10 @@ struct enc_site_ix {
     uint64_t frame;    /* the frame they were last added to, plus 1 */
     uint16_t signed_args; /* bit i: argument i is a signed integer */
     uint8_t walk;         /* arguments ix_args looks at: up to the last with a key, or a string's words */
-    int8_t subject;       /* of a site without strings: the argument whose value is a key, or -1 */
+    int8_t subject;       /* the integer argument whose value is a key, when no string comes before it, or -1 */
     uint16_t subject_at;  /* ... where its bytes are in the payload */
+    uint8_t has_str;
+    uint8_t late_number;  /* a number that is a key comes after a string: ix_args reads it */
     uint32_t nkeys;
     uint64_t prefix[SHMLOG_MAX_ARGS];
     uint64_t last[SHMLOG_MAX_ARGS]; /* each number's value last added, in this frame */
@@ -488,19 +490,24 @@ static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct s
         if (t == SHMLOG_ARG_I8 || t == SHMLOG_ARG_I16 || t == SHMLOG_ARG_I32 || t == SHMLOG_ARG_I64)
             x->signed_args |= (uint16_t)(1u << i);
     }
-    /* Without strings, the subject lies at a fixed place: ix_record reads it there. */
+    /* A subject before any string lies at a fixed place: ix_record reads it
+     * there, and walks the arguments (ix_args) only for a record's literals. */
     x->subject = -1;
-    unsigned at = 0, has_str = 0;
-    for (unsigned i = 0; i < nargs; i++) {
-        has_str |= s->arg_types[i] == SHMLOG_ARG_STR;
-        if (x->prefix[i] && x->subject < 0) {
+    unsigned at = 0;
+    for (unsigned i = 0; i < nargs && !x->has_str; i++) {
+        if (s->arg_types[i] == SHMLOG_ARG_STR) {
+            x->has_str = 1;
+        } else if (x->prefix[i]) {
             x->subject = (int8_t)i;
             x->subject_at = (uint16_t)at;
+            break;
         }
-        at += s->arg_types[i] == SHMLOG_ARG_STR ? 0 : shmlog_arg_width(s->arg_types[i]);
+        at += shmlog_arg_width(s->arg_types[i]);
     }
-    if (has_str)
-        x->subject = -1;
+    for (unsigned i = 0; i < nargs; i++) {
+        x->has_str |= s->arg_types[i] == SHMLOG_ARG_STR;
+        x->late_number |= x->prefix[i] && s->arg_types[i] != SHMLOG_ARG_STR && (int)i != x->subject;
+    }
     char where[SHMLOG_MAX_FILE_BYTES + 16];
     int n = snprintf(where, sizeof(where), "%.*s:%u", (int)file_len, s->file, s->line);
     x->keys[l.n++] = shlog__ix_text(shlog__ix_prefix(IX_TAG_SITE, "", 0), (const uint8_t *)where,
@@ -1037,7 +1044,7 @@ __attribute__((noinline)) static void ix_args(struct shlog_enc *e, struct enc_si
         INT_ARG_CASES(v, op, a)
         }
         a += op;
-        if (!six->prefix[i])
+        if (!six->prefix[i] || (int)i == six->subject)
             continue;
         if (op < OP_INT64 && (six->signed_args >> i & 1) && (v >> (8 * op - 1) & 1))
             v |= ~0ull << (8 * op); /* sign-extended: the value as a signed 64-bit number */
@@ -1066,7 +1073,7 @@ static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_h
         for (uint32_t i = 0; i < six->nkeys; i++)
             ix_add(e, six->keys[i]);
     }
-    if (six->subject >= 0) { /* no strings: the one key at its place */
+    if (six->subject >= 0) { /* the one number that is a key, at its place */
         unsigned i = (unsigned)six->subject, op = s->plan.op[i];
         const uint8_t *a = payload + six->subject_at;
         uint64_t v;
@@ -1079,9 +1086,10 @@ static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_h
             six->last[i] = v;
             ix_add(e, ix_number(six->prefix[i], v));
         }
-    } else if (six->walk) {
-        ix_args(e, six, &s->plan, payload, fresh);
     }
+    /* the strings' keys (a string the batch's table held was added before) */
+    if (six->late_number || (six->has_str && (fresh || e->ix.literals)))
+        ix_args(e, six, &s->plan, payload, fresh);
 }
 
 /* How a record of a site in mode is stored, with *used the payload bytes its
