@@ -115,8 +115,10 @@ struct enc_site_ix {
     uint8_t has_str;
     uint8_t late_number;  /* a number that is a key comes after a string: ix_args reads it */
     uint32_t nkeys;
-    uint64_t prefix[SHMLOG_MAX_ARGS];
-    uint64_t last[SHMLOG_MAX_ARGS]; /* each number's value last added, in this frame */
+    uint64_t prefix[SHMLOG_MAX_ARGS]; /* strings: their values' keys; the subject: not 0 */
+    uint64_t range_key, unindexed_key; /* the subject's: its range's, and its name's when it has none */
+    uint64_t range_frame;              /* the frame range_slot is of, plus 1 */
+    uint32_t range_slot;               /* into the frame's ranges; IX_MAX_RANGES: none */
     uint64_t keys[];
 };
 
@@ -158,6 +160,8 @@ struct enc_index {
     uint64_t categories;
     uint32_t npids;
     uint32_t pids[IX_MAX_PIDS];
+    uint32_t nranges;
+    struct ix_range ranges[IX_MAX_RANGES];
     uint32_t *bloom; /* IX_WORK_BLOCKS blocks, of which the first work_blocks are used */
     uint32_t work_blocks;
     uint32_t kept_blocks; /* by the last frame sealed */
@@ -480,9 +484,13 @@ static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct s
     for (unsigned i = 0; i < nargs; i++) {
         unsigned t = s->arg_types[i];
         int integer = t != SHMLOG_ARG_STR && t != SHMLOG_ARG_F32 && t != SHMLOG_ARG_F64;
-        if (len[i] && (t == SHMLOG_ARG_STR || (integer && !subject)))
-            x->prefix[i] = shlog__ix_prefix(t == SHMLOG_ARG_STR ? IX_TAG_STRING : IX_TAG_NUMBER, name[i], len[i]);
-        else if (len[i])
+        if (len[i] && t == SHMLOG_ARG_STR) {
+            x->prefix[i] = shlog__ix_prefix(IX_TAG_STRING, name[i], len[i]);
+        } else if (len[i] && integer && !subject) {
+            x->prefix[i] = 1;
+            x->range_key = ix_mix(shlog__ix_prefix(IX_TAG_RANGE, name[i], len[i]));
+            x->unindexed_key = ix_mix(shlog__ix_prefix(IX_TAG_UNINDEXED, name[i], len[i]));
+        } else if (len[i])
             x->keys[l.n++] = ix_mix(shlog__ix_prefix(IX_TAG_UNINDEXED, name[i], len[i]));
         subject |= len[i] && integer;
         if (x->prefix[i] || t == SHMLOG_ARG_STR)
@@ -1010,17 +1018,40 @@ static void ix_add_word(void *clientd, const uint8_t *w, size_t n)
     ix_add(e, shlog__ix_text(e->ix.word_prefix, w, n));
 }
 
+/* The site's subject value v into its frame's range. */
+static inline void ix_range_note(struct shlog_enc *e, struct enc_site_ix *six, unsigned arg, uint64_t v)
+{
+    struct enc_index *x = &e->ix;
+    int is_signed = six->signed_args >> arg & 1;
+    if (six->range_frame != x->frame + 1) {
+        six->range_frame = x->frame + 1;
+        uint32_t i = 0;
+        while (i < x->nranges && (x->ranges[i].key != six->range_key || x->ranges[i].is_signed != is_signed))
+            i++;
+        if (i == x->nranges && i < IX_MAX_RANGES)
+            x->ranges[x->nranges++] = (struct ix_range){six->range_key, (uint8_t)is_signed, v, v};
+        else if (i == x->nranges)
+            ix_add(e, six->unindexed_key); /* no room: its values may be any */
+        six->range_slot = i;
+    }
+    if (six->range_slot >= IX_MAX_RANGES)
+        return;
+    struct ix_range *r = &x->ranges[six->range_slot];
+    if (is_signed ? (int64_t)v < (int64_t)r->min : v < r->min)
+        r->min = v;
+    if (is_signed ? (int64_t)v > (int64_t)r->max : v > r->max)
+        r->max = v;
+}
+
 /* The keys of a coded record's arguments at a (their payload): each named
- * field's value, and the words of every string. A value already added in
- * the frame is not hashed again where that is cheap to know: a string the
- * batch's table held (not a literal), a number equal to its argument's last.
- * Apart from the encoding loops, whose registers it would take. */
+ * string's value and the words of every string, but a string the batch's
+ * table held (not a literal: added before); and the subject number into its
+ * range when ix_record did not find it. Apart from the encoding loops, whose
+ * registers it would take. */
 __attribute__((noinline)) static void ix_args(struct shlog_enc *e, struct enc_site_ix *six,
                                               const struct arg_plan *pl, const uint8_t *a, int fresh)
 {
     uint32_t literals = pl->shape.nstr ? e->ix.literals : 0;
-    uint32_t *bloom = e->ix.bloom, blocks = e->ix.work_blocks;
-    e->ix.bloom_dirty = 1;
     for (unsigned i = 0; i < six->walk; i++) {
         uint64_t v;
         unsigned op = pl->op[i];
@@ -1048,10 +1079,7 @@ __attribute__((noinline)) static void ix_args(struct shlog_enc *e, struct enc_si
             continue;
         if (op < OP_INT64 && (six->signed_args >> i & 1) && (v >> (8 * op - 1) & 1))
             v |= ~0ull << (8 * op); /* sign-extended: the value as a signed 64-bit number */
-        if (fresh || six->last[i] != v) {
-            six->last[i] = v;
-            ix_bloom_add(bloom, blocks, ix_number(six->prefix[i], v));
-        }
+        ix_range_note(e, six, i, v);
     }
 }
 
@@ -1082,10 +1110,7 @@ static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_h
         }
         if (op < OP_INT64 && (six->signed_args >> i & 1) && (v >> (8 * op - 1) & 1))
             v |= ~0ull << (8 * op);
-        if (fresh || six->last[i] != v) {
-            six->last[i] = v;
-            ix_add(e, ix_number(six->prefix[i], v));
-        }
+        ix_range_note(e, six, i, v);
     }
     /* the strings' keys (a string the batch's table held was added before) */
     if (six->late_number || (six->has_str && (fresh || e->ix.literals)))
@@ -1507,6 +1532,7 @@ static void ix_frame_reset(struct enc_index *x, uint32_t kept_blocks)
     x->levels = 0;
     x->categories = 0;
     x->npids = 0;
+    x->nranges = 0;
     x->frame_anchored = x->frame_stepped = 0;
     x->frame++;
 }
@@ -1525,6 +1551,8 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
         en.categories = x->categories;
         en.npids = x->npids;
         memcpy(en.pids, x->pids, sizeof(en.pids));
+        en.nranges = x->nranges;
+        memcpy(en.ranges, x->ranges, sizeof(en.ranges));
         /* at most 4 % of the frame's bytes (a power of two of blocks), as
          * ix_frame_bound counts */
         uint32_t max_blocks = 1;

@@ -133,6 +133,14 @@ uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x)
     p = put_varint(p, x->npids);
     for (uint32_t i = 0; x->npids <= IX_MAX_PIDS && i < x->npids; i++)
         p = put_varint(p, x->pids[i]);
+    p = put_varint(p, x->nranges);
+    for (uint32_t i = 0; i < x->nranges; i++) {
+        const struct ix_range *r = &x->ranges[i];
+        put_u64le(p, r->key);
+        p[8] = r->is_signed;
+        p = put_varint(p + 9, r->is_signed ? zigzag((int64_t)r->min) : r->min);
+        p = put_varint(p, r->max - r->min);
+    }
     p = put_varint(p, x->bloom_blocks);
     memcpy(p, x->bloom, (size_t)x->bloom_blocks * IX_BLOCK_BYTES);
     return p + (size_t)x->bloom_blocks * IX_BLOCK_BYTES;
@@ -170,6 +178,21 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x)
             c->bad = 1;
         x->pids[i] = (uint32_t)pid;
     }
+    uint64_t nranges = get_varint(c);
+    if (nranges > IX_MAX_RANGES)
+        c->bad = 1;
+    x->nranges = c->bad ? 0 : (uint32_t)nranges;
+    x->range_bytes = c->p;
+    for (uint32_t i = 0; i < x->nranges && !c->bad; i++) {
+        const uint8_t *kb = get_bytes(c, 9);
+        if (kb && kb[8] > 1)
+            c->bad = 1;
+        uint64_t min = get_varint(c), span = get_varint(c);
+        if (kb && !kb[8] && span > UINT64_MAX - min)
+            c->bad = 1; /* an unsigned range past 2^64 - 1 */
+        if (kb && kb[8] && span > (uint64_t)INT64_MAX - (uint64_t)unzigzag(min))
+            c->bad = 1; /* a signed one past INT64_MAX */
+    }
     uint64_t blocks = get_varint(c);
     /* a power of two, as the writer folds it: the block of a hash is its high bits */
     if (blocks > IX_MAX_BLOOM_BLOCKS || (blocks & (blocks - 1)))
@@ -180,4 +203,16 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x)
         x->bytes < SHLOG_FRAME_PREFIX_BYTES)
         c->bad = 1;
     return c->bad ? -1 : 0;
+}
+
+void shlog__ix_range_next(const uint8_t **p, struct ix_range *r)
+{
+    struct cur c = {*p, *p + 9 + 2 * VARINT_MAX, 0};
+    const uint8_t *kb = get_bytes(&c, 9);
+    r->key = get_u64le(kb);
+    r->is_signed = kb[8];
+    uint64_t min = get_varint(&c);
+    r->min = r->is_signed ? (uint64_t)unzigzag(min) : min;
+    r->max = r->min + get_varint(&c);
+    *p = c.p;
 }

@@ -22,10 +22,11 @@
 #define IX_MAX_BLOOM_BLOCKS (1u << 16) /* of one frame's filter, 2 MiB */
 #define IX_MAX_PIDS 32u              /* a frame of more processes lists none */
 #define IX_MANY_PIDS (IX_MAX_PIDS + 1u)
+#define IX_MAX_RANGES 16u            /* subject fields' ranges in one frame; more are named unindexed */
 /* Key tags (FORMAT.md, "Index"): what a key's hash starts with. */
 #define IX_TAG_APP 'a'
 #define IX_TAG_SITE 'c'
-#define IX_TAG_NUMBER 'n'
+#define IX_TAG_RANGE 'r'  /* a subject field's range: its name */
 #define IX_TAG_STRING 's'
 #define IX_TAG_WORD 'w'
 #define IX_TAG_UNINDEXED 'u' /* a numeric field whose values are not keys: its name */
@@ -48,10 +49,12 @@ static inline uint64_t ix_mix(uint64_t h)
     return h;
 }
 
-static inline uint64_t ix_number(uint64_t prefix, uint64_t v)
-{
-    return ix_mix(prefix + v * 0x9E3779B97F4A7C15ull);
-}
+/* The least and the most value of a subject field in a frame. */
+struct ix_range {
+    uint64_t key;    /* ix_mix(P('r', name)) */
+    uint8_t is_signed;
+    uint64_t min, max; /* compared as int64_t when is_signed */
+};
 
 /* Split-block Bloom filter of Apache Parquet (parquet-format, BloomFilter.md):
  * n blocks of 8 x u32, n a power of two here, the block chosen by the hash's
@@ -91,15 +94,23 @@ struct ix_entry {
     uint64_t categories;
     uint32_t npids; /* IX_MANY_PIDS: more than IX_MAX_PIDS, none listed */
     uint32_t pids[IX_MAX_PIDS];
+    uint32_t nranges;
+    struct ix_range ranges[IX_MAX_RANGES]; /* the writer's */
+    const uint8_t *range_bytes;            /* the reader's: where they are in the index frame */
     uint32_t bloom_blocks;
     const uint8_t *bloom;
 };
 #define IX_TIME 1u /* ns_min, ns_max say where the records' wall times are */
 
 /* The most an entry takes in an index frame. */
-#define IX_ENTRY_MAX(bloom_blocks) (16u * VARINT_MAX + 6u + IX_MAX_PIDS * 5u + (size_t)(bloom_blocks) * IX_BLOCK_BYTES)
+#define IX_ENTRY_MAX(bloom_blocks)                                                                                \
+    (16u * VARINT_MAX + 6u + IX_MAX_PIDS * 5u + IX_MAX_RANGES * (9u + 2u * VARINT_MAX) +                           \
+     (size_t)(bloom_blocks) * IX_BLOCK_BYTES)
 uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x);
 /* 0, or -1 when the bytes at c are not an entry (c->bad set). */
 int shlog__ix_entry_get(struct cur *c, struct ix_entry *x);
+/* The next range of an entry's (n of them at *p, as shlog__ix_entry_get
+ * checked them). */
+void shlog__ix_range_next(const uint8_t **p, struct ix_range *r);
 
 #endif /* SHLOG_INDEX_H */

@@ -114,7 +114,8 @@ static struct shlog_index_frame ix_frame_of(const struct ix_entry *x, const uint
         .offset = x->offset, .bytes = x->bytes, .indexed = 1, .records = x->records,
         .tsc_min = x->tsc_min, .tsc_max = x->tsc_max, .timed = (x->flags & IX_TIME) != 0,
         .ns_min = x->ns_min, .ns_max = x->ns_max, .levels = x->levels, .categories = x->categories,
-        .npids = x->npids, .pids = pids, .bloom_blocks = x->bloom_blocks, .bloom = x->bloom};
+        .npids = x->npids, .pids = pids, .nranges = x->nranges, .ranges = x->range_bytes,
+        .bloom_blocks = x->bloom_blocks, .bloom = x->bloom};
 }
 
 /* The pids of an entry stay with the payload: the entry's own copy is on
@@ -438,36 +439,46 @@ static int text_in(const struct shlog_index_frame *f, unsigned tag, const char *
     return shlog__ix_bloom_has(f->bloom, f->bloom_blocks, shlog__ix_text(prefix, (const uint8_t *)text, strlen(text)));
 }
 
-/* A field's value may be in f: as a string, or as an integer (a field whose
- * values are not keys may hold any). */
+/* A field's value may be in f: as a string, or as an integer within the
+ * range of a subject field of that name (a numeric field named unindexed
+ * may hold any value). */
 static int field_in(const struct shlog_index_frame *f, const struct shlog_index_field *q)
 {
+    size_t nlen = strlen(q->name);
     if (text_in(f, IX_TAG_STRING, q->name, q->value) ||
-        shlog__ix_bloom_has(f->bloom, f->bloom_blocks, ix_mix(shlog__ix_prefix(IX_TAG_UNINDEXED, q->name, strlen(q->name)))))
+        shlog__ix_bloom_has(f->bloom, f->bloom_blocks, ix_mix(shlog__ix_prefix(IX_TAG_UNINDEXED, q->name, nlen))))
         return 1;
-    uint64_t prefix = shlog__ix_prefix(IX_TAG_NUMBER, q->name, strlen(q->name));
     const char *v = q->value;
     char *end;
-    uint64_t probe[2];
-    int n = 0;
+    int64_t i = 0;
+    uint64_t u = 0;
+    int as_signed = 0, as_unsigned = 0;
     if (!strcmp(v, "true") || !strcmp(v, "false")) {
-        probe[n++] = v[0] == 't';
+        u = v[0] == 't';
+        i = (int64_t)u;
+        as_signed = as_unsigned = 1;
     } else if (*v) {
-        /* an integer's 64 bits are the same signed or not: one probe */
         errno = 0;
-        long long i = strtoll(v, &end, 10);
-        if (!*end && !errno) {
-            probe[n++] = (uint64_t)i;
-        } else {
-            errno = 0;
-            unsigned long long u = strtoull(v, &end, 10);
-            if (!*end && !errno && *v != '-')
-                probe[n++] = u;
-        }
+        long long ll = strtoll(v, &end, 10);
+        as_signed = !*end && !errno;
+        i = ll;
+        errno = 0;
+        unsigned long long ull = strtoull(v, &end, 10);
+        as_unsigned = !*end && !errno && *v != '-';
+        u = ull;
     }
-    for (int i = 0; i < n; i++)
-        if (shlog__ix_bloom_has(f->bloom, f->bloom_blocks, ix_number(prefix, probe[i])))
+    uint64_t key = ix_mix(shlog__ix_prefix(IX_TAG_RANGE, q->name, nlen));
+    const uint8_t *p = f->ranges;
+    for (uint32_t k = 0; k < f->nranges; k++) {
+        struct ix_range r;
+        shlog__ix_range_next(&p, &r);
+        if (r.key != key)
+            continue;
+        if (r.is_signed && as_signed && i >= (int64_t)r.min && i <= (int64_t)r.max)
             return 1;
+        if (!r.is_signed && as_unsigned && u >= r.min && u <= r.max)
+            return 1;
+    }
     return 0;
 }
 

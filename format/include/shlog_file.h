@@ -216,7 +216,8 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
 
 /* The file's index (FORMAT.md, "Index"): the encoder sums up each frame it
  * seals (its offset and size, records, time range, levels, categories, pids,
- * and a Bloom filter of its apps, call sites, fields and words) and puts an
+ * the range of each call's subject field (name=%d, the first integer), and a
+ * Bloom filter of its apps, call sites, string fields and words) and puts an
  * index frame of the last SHLOG_INDEX_EVERY entries right after every
  * SHLOG_INDEX_EVERY-th frame, in shlog_enc_frame's own bytes. The frames it
  * returns are taken to follow the file header back to back, as written. */
@@ -427,6 +428,8 @@ struct shlog_index_frame {
     uint64_t categories;     /* bit c: a record of category c */
     uint32_t npids;          /* the pids of its records' processes, or SHLOG_INDEX_MANY_PIDS */
     const uint32_t *pids;
+    uint32_t nranges;        /* its subject fields' ranges, as the index frame holds them */
+    const uint8_t *ranges;
     uint32_t bloom_blocks;   /* its filter (32 bytes a block) */
     const uint8_t *bloom;
 };
