@@ -1018,11 +1018,14 @@ static void ix_add_word(void *clientd, const uint8_t *w, size_t n)
     ix_add(e, shlog__ix_text(e->ix.word_prefix, w, n));
 }
 
-/* The site's subject value v into its frame's range. */
+/* The site's subject value v into its frame's range. A signed range is kept
+ * with its sign bit flipped (ix_entry_pend flips it back), so that one
+ * unsigned comparison orders both kinds. */
 static inline void ix_range_note(struct shlog_enc *e, struct enc_site_ix *six, unsigned arg, uint64_t v)
 {
     struct enc_index *x = &e->ix;
     int is_signed = six->signed_args >> arg & 1;
+    v ^= (uint64_t)is_signed << 63;
     if (six->range_frame != x->frame + 1) {
         six->range_frame = x->frame + 1;
         uint32_t i = 0;
@@ -1037,10 +1040,8 @@ static inline void ix_range_note(struct shlog_enc *e, struct enc_site_ix *six, u
     if (six->range_slot >= IX_MAX_RANGES)
         return;
     struct ix_range *r = &x->ranges[six->range_slot];
-    if (is_signed ? (int64_t)v < (int64_t)r->min : v < r->min)
-        r->min = v;
-    if (is_signed ? (int64_t)v > (int64_t)r->max : v > r->max)
-        r->max = v;
+    r->min = v < r->min ? v : r->min;
+    r->max = v > r->max ? v : r->max;
 }
 
 /* The keys of a coded record's arguments at a (their payload): each named
@@ -1552,7 +1553,11 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
         en.npids = x->npids;
         memcpy(en.pids, x->pids, sizeof(en.pids));
         en.nranges = x->nranges;
-        memcpy(en.ranges, x->ranges, sizeof(en.ranges));
+        for (uint32_t i = 0; i < x->nranges; i++) {
+            en.ranges[i] = x->ranges[i];
+            en.ranges[i].min ^= (uint64_t)en.ranges[i].is_signed << 63;
+            en.ranges[i].max ^= (uint64_t)en.ranges[i].is_signed << 63;
+        }
         /* at most 4 % of the frame's bytes (a power of two of blocks), as
          * ix_frame_bound counts */
         uint32_t max_blocks = 1;
