@@ -49,7 +49,10 @@ for ((i = 1; i <= runs; i++)); do
     [ -n "$before" ] && run "$before/build" before
     run "$build" index
 done
+# Questions: an order id of the file (its 50,000th ack's), one past every id, symbols and words
+# that are and are not there, levels.
 for f in "$work"/out/*.shlog; do
-    "$build/bench/shmlog-bench-index" "$f" id=1000 id=99999999999 sym=AAPL venue=XNAS sym=IBM \
-        LEVEL:4 LEVEL:0 "@index-bench" throttle zebra
+    id=$("$build/tools/shmlog-dump" read "$f" | grep -o 'ack id=[0-9]*' | sed -n 50000p | cut -d= -f2)
+    "$build/bench/shmlog-bench-index" "$f" "id=${id:-0}" id=99999999999 sym=EURUSD sym=IBM venue=XNAS throttle zebra \
+        LEVEL:4 LEVEL:0 "@index-bench"
 done
