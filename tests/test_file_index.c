@@ -1,4 +1,4 @@
-/* Description: the index the encoder writes (FORMAT.md, "Index") sums up each frame exactly for sets (records, levels, categories, pids) and its Bloom filter has no false negatives (every field value and word of a frame's records, its app and call sites); a closed file's footer is found from its end, a file without one (a .part) is walked and indexed as far as its index frames go; a corrupted or truncated index is refused with a reason while the file still reads frame by frame. */
+/* Description: the index the encoder writes (FORMAT.md, "Index") sums up each frame exactly for sets (records, levels, categories, pids, the subject's range) and its Bloom filter has no false negatives (every string field and word of a frame's records, its app and call sites); a closed file's footer is found from its end, a file without one (a .part) is walked and indexed as far as its index frames go; a corrupted or truncated index is refused with a reason while the file still reads frame by frame; the corpus's files from before the index are listed frame by frame, none summed up. */
 #include "test_util_file.h"
 
 #include <sys/stat.h>
@@ -306,4 +306,28 @@ Test(file_index, a_corrupted_or_truncated_index_is_refused_and_the_file_still_re
     assert_entry(shlog_index_frame(ix, SHLOG_INDEX_EVERY), SHLOG_INDEX_EVERY);
     shlog_index_close(ix);
     assert_reads_whole(path, 0);
+}
+
+Test(file_index, files_from_before_the_index_have_none)
+{
+    const char *corpus = getenv("SHMLOG_CORPUS");
+    cr_assert_not_null(corpus, "SHMLOG_CORPUS: tests/meson.build sets it");
+    const char *files[] = {"v2/processes.shlog", "v2-sites-first/threads.shlog", "v2-instance/instance.shlog"};
+    for (size_t k = 0; k < sizeof(files) / sizeof(*files); k++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", corpus, files[k]);
+        struct shlog_index *ix = open_index(path);
+        struct stat st;
+        cr_assert_eq(stat(path, &st), 0, "%s", path);
+        cr_assert(!shlog_index_from_footer(ix), "%s", path);
+        cr_assert(shlog_index_count(ix) > 0, "%s", path);
+        for (size_t i = 0; i < shlog_index_count(ix); i++) {
+            const struct shlog_index_frame *f = shlog_index_frame(ix, i);
+            cr_assert(!f->indexed, "%s: frame %zu", path, i);
+            cr_assert(shlog_index_may_match(f, &(struct shlog_index_query){.words = (const char *const[]){"x"},
+                                                                           .nwords = 1}));
+        }
+        cr_assert_eq(shlog_index_end(ix), (uint64_t)st.st_size, "%s: every frame walked", path);
+        shlog_index_close(ix);
+    }
 }
