@@ -169,6 +169,7 @@ static void file_close_end(struct outfile *f)
  * closed once that completes; else closed now. */
 static void file_close_begin(struct outfile *f)
 {
+    outfile_put_footer(f);
     if (f->fd >= 0 && col.opt->fsync != FSYNC_NEVER && writer_sync_file(col.writer, f) == 0)
         return;
     if (f->fd >= 0 && col.opt->fsync != FSYNC_NEVER && fsync(f->fd) != 0)

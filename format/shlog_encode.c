@@ -6,10 +6,13 @@
  * shares with the decoder is in shlog_coding.h).
  */
 #include "shlog_coding.h"
+#include "shlog_index.h"
 
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_stableInBuffer, ZSTD_c_stableOutBuffer */
 #include <zstd.h>
 #include <zstd_errors.h>
+
+#include <stdio.h>
 
 /* A varint length, then the bytes. */
 static uint8_t *put_counted(uint8_t *p, const void *bytes, size_t len)
@@ -100,12 +103,76 @@ static inline int str_find(const struct str_table *t, uint16_t hdr, uint64_t hea
 
 #define ENC_SITE_CACHE 64u
 
+/* What a site adds to its frames' index (FORMAT.md, "Index"): its arguments'
+ * key prefixes by field name (0: unnamed) and the keys of its format's words
+ * and of itself, added once a frame with its first record there. */
+struct enc_site_ix {
+    uint64_t frame;    /* the frame they were last added to, plus 1 */
+    uint16_t signed_args; /* bit i: argument i is a signed integer */
+    uint8_t walk;         /* arguments ix_args looks at: up to the last with a key, or a string's words */
+    int8_t subject;       /* the integer argument whose value is a key, when no string comes before it, or -1 */
+    uint16_t subject_at;  /* ... where its bytes are in the payload */
+    uint8_t has_str;
+    uint8_t late_number;  /* a number that is a key comes after a string: ix_args reads it */
+    uint32_t nkeys;
+    uint64_t prefix[SHMLOG_MAX_ARGS]; /* strings: their values' keys; the subject: not 0 */
+    uint64_t range_key, unindexed_key; /* the subject's: its range's, and its name's when it has none */
+    uint64_t range_frame;              /* the frame range_slot is of, plus 1 */
+    uint32_t range_slot;               /* into the frame's ranges; IX_MAX_RANGES: none */
+    uint64_t keys[];
+};
+
 struct enc_site {
     struct arg_plan plan;
+    struct enc_site_ix *ix;
     struct num_ctx ctx[SHMLOG_MAX_ARGS]; /* arguments before the key argument */
     uint32_t ctx_gen;                    /* the batch ctx is of */
     struct num_ctx *keyed;               /* KEY_VALUES x plan.nkeyed, then plan.nstr string tables */
     struct str_table *str;
+};
+
+/* A process as the index sees it. */
+struct enc_proc_ix {
+    uint32_t pid;
+    uint64_t app_key;
+    uint64_t tsc_hz, anchor_tsc, anchor_ns; /* its own calibration: a file without CLOCK sections */
+};
+
+/* The index's Bloom filter while a frame is built, folded to the frame's own
+ * size when it is sealed (ix_fold): twice the last frame's, from 64 blocks
+ * to 8192 (256 KiB, about 200,000 distinct keys at 10 bits each). Not
+ * larger than it needs to be: each key added writes a random block of it,
+ * and a small one stays in the core's cache. */
+#define IX_WORK_BLOCKS 8192u
+#define IX_WORK_MIN_BLOCKS 64u
+
+/* The file's index as the encoder builds it (FORMAT.md, "Index"). */
+struct enc_index {
+    uint64_t frame;      /* frames sealed so far */
+    uint64_t next_off;   /* where the next frame goes: frames follow the header back to back */
+    uint64_t last_block; /* the last index frame's offset; 0: none yet */
+    uint32_t blocks;     /* index frames written */
+    struct buf pending;  /* entries of the frames sealed since the last index frame */
+    uint32_t npending;
+    /* the open frame */
+    uint64_t tsc_min, tsc_max;
+    uint32_t levels;
+    uint64_t categories;
+    uint32_t npids;
+    uint32_t pids[IX_MAX_PIDS];
+    uint32_t nranges;
+    struct ix_range ranges[IX_MAX_RANGES];
+    uint32_t *bloom; /* IX_WORK_BLOCKS blocks, of which the first work_blocks are used */
+    uint32_t work_blocks;
+    uint32_t kept_blocks; /* by the last frame sealed */
+    int bloom_dirty;
+    uint64_t word_prefix, app_prefix;
+    uint32_t literals; /* bit i: the last record's string argument i was a literal (enc_args) */
+    /* the clock: the last anchor given, and the first of the open frame */
+    int clock_known, frame_anchored, frame_stepped;
+    struct shm_clock_anchor first, last;
+    uint64_t hz_q16;
+    const struct enc_proc_ix *calib; /* the batch's process, for a file without anchors */
 };
 
 struct shlog_enc {
@@ -142,6 +209,9 @@ struct shlog_enc {
      * nsites counts its sites. */
     uint32_t nprocs, names;
     uint64_t site_bytes, def_bytes;
+    struct enc_proc_ix *proc_ix; /* by the procs map's value */
+    size_t proc_ix_cap;
+    struct enc_index ix;
 };
 
 #define COL_ROOM_RECORDS 256u
@@ -181,6 +251,16 @@ int shlog_enc_new(struct shlog_enc **out, int zstd_level)
         return -EINVAL;
     }
     enc_forget_sites(e);
+    e->ix.bloom = calloc(IX_WORK_BLOCKS, IX_BLOCK_BYTES);
+    if (!e->ix.bloom) {
+        shlog_enc_free(e);
+        return -ENOMEM;
+    }
+    e->ix.next_off = SHLOG_FILE_HEADER_BYTES;
+    e->ix.work_blocks = IX_WORK_MIN_BLOCKS;
+    e->ix.word_prefix = shlog__ix_prefix(IX_TAG_WORD, "", 0);
+    e->ix.app_prefix = shlog__ix_prefix(IX_TAG_APP, "", 0);
+    e->ix.tsc_min = UINT64_MAX;
     *out = e;
     return 0;
 }
@@ -204,9 +284,14 @@ void shlog_enc_free(struct shlog_enc *e)
         buf_free(&e->col[i]);
     map_free(&e->procs);
     map_free(&e->sites);
-    for (size_t i = 0; i < e->nsites; i++)
+    for (size_t i = 0; i < e->nsites; i++) {
         free(e->site_v[i].keyed);
+        free(e->site_v[i].ix);
+    }
     free(e->site_v);
+    free(e->proc_ix);
+    free(e->ix.bloom);
+    buf_free(&e->ix.pending);
     free(e);
 }
 
@@ -297,10 +382,15 @@ int shlog_enc_process(struct shlog_enc *e, uint32_t proc, const struct shm_proc_
     size_t n = (size_t)(p - body);
     if ((first && e->nprocs >= SHLOG_FILE_MAX_PROCS) || !enc_room(e, n))
         return -ENOSPC;
+    if (first && shlog__grow_array(&e->proc_ix, &e->proc_ix_cap, e->nprocs, sizeof(*e->proc_ix)))
+        return -ENOMEM;
     int rc = enc_definition(e, SHLOG_SEC_PROCESS, body, n, first);
     if (!rc && first)
-        rc = shlog__map_insert(&e->procs, proc, 0, 0);
+        rc = shlog__map_insert(&e->procs, proc, 0, e->nprocs);
     if (!rc) {
+        struct enc_proc_ix *px = &e->proc_ix[*map_find(&e->procs, proc, 0)];
+        *px = (struct enc_proc_ix){pi->pid, shlog__ix_text(e->ix.app_prefix, (const uint8_t *)pi->app, app_len),
+                                   pi->tsc_hz, pi->anchor_tsc, pi->anchor_ns};
         e->nprocs += (uint32_t)first;
         enc_defined(e, n);
     }
@@ -355,6 +445,85 @@ uint64_t shlog_site_file_bytes(const struct shm_site *s)
            (s->desc_len < SHMLOG_MAX_DESC_BYTES ? s->desc_len : SHMLOG_MAX_DESC_BYTES);
 }
 
+struct ix_key_list {
+    uint64_t prefix;
+    uint64_t *keys;
+    uint32_t n;
+};
+
+static void ix_key_word(void *clientd, const uint8_t *w, size_t n)
+{
+    struct ix_key_list *l = clientd;
+    l->keys[l->n++] = shlog__ix_text(l->prefix, w, n);
+}
+
+static void ix_key_text(void *clientd, const uint8_t *text, size_t n)
+{
+    shlog__ix_words(text, n, ix_key_word, clientd);
+}
+
+/* What site s adds to the index: its fields' key prefixes, its format's
+ * words and itself ("file:line"). NULL when out of memory. */
+static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct shm_site *s, size_t fmt_len,
+                                       size_t file_len)
+{
+    /* a word takes a byte and the one after it, at most */
+    struct enc_site_ix *x = calloc(1, sizeof(*x) + (fmt_len / 2 + 2 + SHMLOG_MAX_ARGS) * sizeof(uint64_t));
+    if (!x)
+        return NULL;
+    unsigned nargs = s->nargs < SHMLOG_MAX_ARGS ? s->nargs : SHMLOG_MAX_ARGS;
+    const char *name[SHMLOG_MAX_ARGS];
+    size_t len[SHMLOG_MAX_ARGS];
+    struct ix_key_list l = {e->ix.word_prefix, x->keys, 0};
+    shlog__ix_fields(s->fmt, fmt_len, nargs, name, len, ix_key_text, &l);
+    /* Values cost a key each, and most numbers differ from record to
+     * record: the strings' values and the first integer's (a call's subject:
+     * an order's id, a sequence number) are keys, the other numbers' fields
+     * are named unindexed (FORMAT.md, "Index"). */
+    int subject = 0;
+    for (unsigned i = 0; i < nargs; i++) {
+        unsigned t = s->arg_types[i];
+        int integer = t != SHMLOG_ARG_STR && t != SHMLOG_ARG_F32 && t != SHMLOG_ARG_F64;
+        if (len[i] && t == SHMLOG_ARG_STR) {
+            x->prefix[i] = shlog__ix_prefix(IX_TAG_STRING, name[i], len[i]);
+        } else if (len[i] && integer && !subject) {
+            x->prefix[i] = 1;
+            x->range_key = ix_mix(shlog__ix_prefix(IX_TAG_RANGE, name[i], len[i]));
+            x->unindexed_key = ix_mix(shlog__ix_prefix(IX_TAG_UNINDEXED, name[i], len[i]));
+        } else if (len[i])
+            x->keys[l.n++] = ix_mix(shlog__ix_prefix(IX_TAG_UNINDEXED, name[i], len[i]));
+        subject |= len[i] && integer;
+        if (x->prefix[i] || t == SHMLOG_ARG_STR)
+            x->walk = (uint8_t)(i + 1);
+        if (t == SHMLOG_ARG_I8 || t == SHMLOG_ARG_I16 || t == SHMLOG_ARG_I32 || t == SHMLOG_ARG_I64)
+            x->signed_args |= (uint16_t)(1u << i);
+    }
+    /* A subject before any string lies at a fixed place: ix_record reads it
+     * there, and walks the arguments (ix_args) only for a record's literals. */
+    x->subject = -1;
+    unsigned at = 0;
+    for (unsigned i = 0; i < nargs && !x->has_str; i++) {
+        if (s->arg_types[i] == SHMLOG_ARG_STR) {
+            x->has_str = 1;
+        } else if (x->prefix[i]) {
+            x->subject = (int8_t)i;
+            x->subject_at = (uint16_t)at;
+            break;
+        }
+        at += shmlog_arg_width(s->arg_types[i]);
+    }
+    for (unsigned i = 0; i < nargs; i++) {
+        x->has_str |= s->arg_types[i] == SHMLOG_ARG_STR;
+        x->late_number |= x->prefix[i] && s->arg_types[i] != SHMLOG_ARG_STR && (int)i != x->subject;
+    }
+    char where[SHMLOG_MAX_FILE_BYTES + 16];
+    int n = snprintf(where, sizeof(where), "%.*s:%u", (int)file_len, s->file, s->line);
+    x->keys[l.n++] = shlog__ix_text(shlog__ix_prefix(IX_TAG_SITE, "", 0), (const uint8_t *)where,
+                                    n > 0 && (size_t)n < sizeof(where) ? (size_t)n : 0);
+    x->nkeys = l.n;
+    return x;
+}
+
 int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
 {
     if (!map_find(&e->procs, proc, 0))
@@ -374,8 +543,12 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
     size_t units = plan_tables_within(&plan, e->table_units);
     size_t tables = site_tables_bytes(&plan);
     void *mem = tables ? malloc(tables) : NULL;
-    if (tables && !mem)
+    struct enc_site_ix *six = ix_site_new(e, s, fmt_len, file_len);
+    if ((tables && !mem) || !six) {
+        free(mem);
+        free(six);
         return -ENOMEM;
+    }
     uint32_t *idx = map_find(&e->sites, proc, s->id);
     int first = !idx;
     if (!idx) {
@@ -384,9 +557,11 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
             rc = shlog__map_insert(&e->sites, proc, s->id, (uint32_t)e->nsites);
         if (rc) {
             free(mem);
+            free(six);
             return rc;
         }
         idx = map_find(&e->sites, proc, s->id);
+        e->site_v[e->nsites].ix = NULL;
         e->site_v[e->nsites++].keyed = NULL;
     }
     /* A redefined site starts over, with tables of its new types. */
@@ -394,6 +569,8 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
     if (es->keyed)
         e->table_units -= site_table_units(&es->plan);
     free(es->keyed);
+    free(es->ix);
+    es->ix = six;
     e->table_units += units;
     es->plan = plan;
     /* stale: each context starts over at its first use */
@@ -494,7 +671,41 @@ int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, cons
      * stop after the anchors). */
     for (size_t i = 0; with_offset && i < n; i++)
         p = put_varint(p, zigzag(a[i].offset_ns));
-    return enc_section(e, SHLOG_SEC_CLOCK, body, (size_t)(p - body));
+    int rc = enc_section(e, SHLOG_SEC_CLOCK, body, (size_t)(p - body));
+    if (!rc) {
+        struct enc_index *x = &e->ix;
+        if (!x->frame_anchored)
+            x->first = a[0];
+        for (size_t i = 0; i < n; i++)
+            x->frame_stepped |= (a[i].flags & SHM_ANCHOR_STEPPED) != 0;
+        x->frame_anchored = x->clock_known = 1;
+        x->last = a[n - 1];
+        x->hz_q16 = ci->hz_q16;
+    }
+    return rc;
+}
+
+/* ==== The index's summary of the open frame ==== */
+
+static void ix_add(struct shlog_enc *e, uint64_t key)
+{
+    ix_bloom_add(e->ix.bloom, e->ix.work_blocks, key);
+    e->ix.bloom_dirty = 1;
+}
+
+/* A batch of process p begins: its pid and app are in the frame. */
+static void ix_batch_process(struct shlog_enc *e, const struct enc_proc_ix *p)
+{
+    struct enc_index *x = &e->ix;
+    x->calib = p;
+    ix_add(e, p->app_key);
+    for (uint32_t i = 0; i < x->npids && x->npids <= IX_MAX_PIDS; i++)
+        if (x->pids[i] == p->pid)
+            return;
+    if (x->npids < IX_MAX_PIDS)
+        x->pids[x->npids] = p->pid;
+    if (x->npids <= IX_MAX_PIDS)
+        x->npids++;
 }
 
 /* ==== Batches: records as columns ==== */
@@ -513,6 +724,7 @@ int shlog_enc_batch_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu)
     e->batch_backtrace = 0;
     e->batch_gen++;
     enc_forget_sites(e);
+    ix_batch_process(e, &e->proc_ix[*map_find(&e->procs, proc, 0)]);
     for (int i = 0; i < NCOLS; i++)
         e->col[i].len = 0;
     e->col_room = 0;
@@ -614,7 +826,7 @@ static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct e
 {
     const struct arg_plan *pl = &s->plan;
     const uint8_t *a = pay->p;
-    unsigned key_slot = 0;
+    unsigned key_slot = 0, literals = 0;
     for (unsigned i = 0; i < pl->nargs; i++) {
         uint64_t v;
         unsigned op = pl->op[i];
@@ -632,6 +844,7 @@ static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct e
                 memcpy(p, a + 2, n);
                 p += n;
                 slot = (int)str_keep(tb, hdr, a + 2);
+                literals |= 1u << i;
             }
             if (i == pl->key_arg)
                 key_slot = (unsigned)slot;
@@ -655,6 +868,7 @@ static uint8_t *enc_args(struct shlog_enc *e, struct enc_site *s, const struct e
         p = put_varint(p, zigzag((int64_t)(v - c->prev)));
         c->prev = v;
     }
+    e->ix.literals = literals;
     return p;
 }
 
@@ -790,6 +1004,120 @@ static inline unsigned enc_attr(unsigned level, unsigned category, unsigned flag
 /* How a record of a site in mode goes into the args column. */
 enum enc_how { HOW_CODED, HOW_RAW, HOW_LOST };
 
+static inline uint64_t ix_popcount64(uint64_t v)
+{
+    v = v - ((v >> 1) & 0x5555555555555555ull);
+    v = (v & 0x3333333333333333ull) + ((v >> 2) & 0x3333333333333333ull);
+    v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (v * 0x0101010101010101ull) >> 56;
+}
+
+static void ix_add_word(void *clientd, const uint8_t *w, size_t n)
+{
+    struct shlog_enc *e = clientd;
+    ix_add(e, shlog__ix_text(e->ix.word_prefix, w, n));
+}
+
+/* The site's subject value v into its frame's range. A signed range is kept
+ * with its sign bit flipped (ix_entry_pend flips it back), so that one
+ * unsigned comparison orders both kinds. */
+static inline void ix_range_note(struct shlog_enc *e, struct enc_site_ix *six, unsigned arg, uint64_t v)
+{
+    struct enc_index *x = &e->ix;
+    int is_signed = six->signed_args >> arg & 1;
+    v ^= (uint64_t)is_signed << 63;
+    if (six->range_frame != x->frame + 1) {
+        six->range_frame = x->frame + 1;
+        uint32_t i = 0;
+        while (i < x->nranges && (x->ranges[i].key != six->range_key || x->ranges[i].is_signed != is_signed))
+            i++;
+        if (i == x->nranges && i < IX_MAX_RANGES)
+            x->ranges[x->nranges++] = (struct ix_range){six->range_key, (uint8_t)is_signed, v, v};
+        else if (i == x->nranges)
+            ix_add(e, six->unindexed_key); /* no room: its values may be any */
+        six->range_slot = i;
+    }
+    if (six->range_slot >= IX_MAX_RANGES)
+        return;
+    struct ix_range *r = &x->ranges[six->range_slot];
+    r->min = v < r->min ? v : r->min;
+    r->max = v > r->max ? v : r->max;
+}
+
+/* The keys of a coded record's arguments at a (their payload): each named
+ * string's value and the words of every string, but a string the batch's
+ * table held (not a literal: added before); and the subject number into its
+ * range when ix_record did not find it. Apart from the encoding loops, whose
+ * registers it would take. */
+__attribute__((noinline)) static void ix_args(struct shlog_enc *e, struct enc_site_ix *six,
+                                              const struct arg_plan *pl, const uint8_t *a, int fresh)
+{
+    uint32_t literals = pl->shape.nstr ? e->ix.literals : 0;
+    for (unsigned i = 0; i < six->walk; i++) {
+        uint64_t v;
+        unsigned op = pl->op[i];
+        switch (op) {
+        case OP_STR: {
+            size_t n = (a[0] | a[1] << 8) & SHMLOG_STR_LEN_MASK;
+            if (fresh || (literals >> i & 1)) {
+                if (six->prefix[i])
+                    ix_add(e, shlog__ix_text(six->prefix[i], a + 2, n));
+                shlog__ix_words(a + 2, n, ix_add_word, e);
+            }
+            a += 2 + n;
+            continue;
+        }
+        case OP_F64: /* never a key (ix_site_new) */
+            a += 8;
+            continue;
+        case OP_F32:
+            a += 4;
+            continue;
+        INT_ARG_CASES(v, op, a)
+        }
+        a += op;
+        if (!six->prefix[i] || (int)i == six->subject)
+            continue;
+        if (op < OP_INT64 && (six->signed_args >> i & 1) && (v >> (8 * op - 1) & 1))
+            v |= ~0ull << (8 * op); /* sign-extended: the value as a signed 64-bit number */
+        ix_range_note(e, six, i, v);
+    }
+}
+
+/* A record into the open frame's summary. */
+static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_how how, const uint8_t *payload,
+                             uint64_t tsc, unsigned level, unsigned category)
+{
+    struct enc_index *x = &e->ix;
+    x->tsc_min = tsc < x->tsc_min ? tsc : x->tsc_min;
+    x->tsc_max = tsc > x->tsc_max ? tsc : x->tsc_max;
+    x->levels |= 1u << (level < 7 ? level : 7);
+    x->categories |= category < 64 ? 1ull << category : 0;
+    if (!s || how != HOW_CODED)
+        return;
+    struct enc_site_ix *six = s->ix;
+    int fresh = six->frame != x->frame + 1;
+    if (fresh) {
+        six->frame = x->frame + 1;
+        for (uint32_t i = 0; i < six->nkeys; i++)
+            ix_add(e, six->keys[i]);
+    }
+    if (six->subject >= 0) { /* the one number that is a key, at its place */
+        unsigned i = (unsigned)six->subject, op = s->plan.op[i];
+        const uint8_t *a = payload + six->subject_at;
+        uint64_t v;
+        switch (op) {
+        INT_ARG_CASES(v, op, a)
+        }
+        if (op < OP_INT64 && (six->signed_args >> i & 1) && (v >> (8 * op - 1) & 1))
+            v |= ~0ull << (8 * op);
+        ix_range_note(e, six, i, v);
+    }
+    /* the strings' keys (a string the batch's table held was added before) */
+    if (six->late_number || (six->has_str && (fresh || e->ix.literals)))
+        ix_args(e, six, &s->plan, payload, fresh);
+}
+
 /* How a record of a site in mode is stored, with *used the payload bytes its
  * arguments take (shmlog_args.h says how they lie). */
 static inline enum enc_how enc_how_of(const struct enc_site *s, enum enc_mode mode, const struct enc_payload *pay,
@@ -882,6 +1210,7 @@ static inline int enc_put(struct shlog_enc *e, struct enc_cursor *k, const struc
     enc_put_who_when(k, h->tsc, h->site, h->tid);
     k->attr = put_varint(k->attr, enc_attr(h->level, h->category, h->flags, how == HOW_RAW));
     k->args = enc_put_args(e, s, mode, how, pay, used, k->args);
+    ix_record(e, s, how, pay->p, h->tsc, h->level, h->category);
     /* The slots follow from the bytes the arguments take, but for records
      * that reserved more: stored as the difference. */
     *k->nslots++ = (uint8_t)(h->nslots - shmlog_slots_for_payload(used));
@@ -985,6 +1314,7 @@ __attribute__((flatten, noinline)) static size_t enc_one_slot_run(struct shlog_e
             }
             k.attr = put_varint(k.attr, attr | (how == HOW_RAW ? ATTR_RAW : 0));
             k.args = enc_put_args(e, s, mode, how, &pay, used, k.args);
+            ix_record(e, s, how, pay.p, r->tsc, r->level, r->category);
         }
         enc_cursor_close(e, &k, part);
         done += part;
@@ -1117,9 +1447,187 @@ uint64_t shlog_enc_frame_records(const struct shlog_enc *e)
     return e->frame_records + (e->batch_open ? e->batch_count : 0);
 }
 
+/* The index frame of the pending entries, and of one more of a frame of
+ * frame_bytes when that is not 0: its filter takes at most 4 % of them
+ * (ix_entry_pend), or one block. */
+static size_t ix_frame_bound(const struct shlog_enc *e, size_t frame_bytes)
+{
+    return SHLOG_FRAME_PREFIX_BYTES + 8 + IX_HEAD_BYTES + VARINT_MAX + e->ix.pending.len +
+           (frame_bytes ? IX_ENTRY_MAX(1) + frame_bytes / 25 : 0) + 4 + IX_TRAILER_BYTES;
+}
+
 size_t shlog_enc_frame_bound(const struct shlog_enc *e)
 {
-    return SHLOG_FRAME_PREFIX_BYTES + ZSTD_compressBound(e->defs.len + e->raw.len);
+    size_t frame = SHLOG_FRAME_PREFIX_BYTES + ZSTD_compressBound(e->defs.len + e->raw.len);
+    return frame + ix_frame_bound(e, frame);
+}
+
+/* ==== The index: an entry per frame, an index frame every few ==== */
+
+/* A wall time of tsc from an anchor, at the writer's rate. */
+static uint64_t ix_ns_of(const struct shm_clock_anchor *a, uint64_t hz_q16, uint64_t tsc)
+{
+    double ns = (double)a->ns + ((double)(int64_t)(tsc - a->tsc)) * 1e9 * 65536.0 / (double)hz_q16;
+    return !(ns > 0) ? 0 : ns >= 1.8e19 ? UINT64_MAX : (uint64_t)ns; /* NaN too: 0 */
+}
+
+/* Where the open frame's records lie in wall time: *lo, *hi; 0 when not
+ * known (no clock, a step of it in the frame, a rate of 0). */
+static int ix_time(const struct enc_index *x, uint64_t *lo, uint64_t *hi)
+{
+    if (x->clock_known && !x->frame_stepped && x->hz_q16) {
+        /* mapped from the frame's first anchor and its last: a reader's
+         * mapping, between them, lies within */
+        const struct shm_clock_anchor *from = x->frame_anchored ? &x->first : &x->last;
+        uint64_t a = ix_ns_of(from, x->hz_q16, x->tsc_min), b = ix_ns_of(&x->last, x->hz_q16, x->tsc_min);
+        uint64_t c = ix_ns_of(from, x->hz_q16, x->tsc_max), d = ix_ns_of(&x->last, x->hz_q16, x->tsc_max);
+        *lo = a < b ? a : b;
+        *hi = c > d ? c : d;
+        return *lo <= *hi;
+    }
+    if (!x->clock_known && x->calib && x->calib->tsc_hz && x->calib->tsc_hz < 1ull << 47) {
+        struct shm_clock_anchor own = {.tsc = x->calib->anchor_tsc, .ns = x->calib->anchor_ns};
+        *lo = ix_ns_of(&own, x->calib->tsc_hz << 16, x->tsc_min);
+        *hi = ix_ns_of(&own, x->calib->tsc_hz << 16, x->tsc_max);
+        return *lo <= *hi;
+    }
+    return 0;
+}
+
+/* The open frame's Bloom filter folded in place (block 2j and 2j + 1 into
+ * j: the block of a hash is its high bits) while folding leaves it at most
+ * 40 % full and down to at most max_blocks: the blocks it keeps. */
+static uint32_t ix_fold(uint32_t *w, uint32_t n, uint32_t max_blocks)
+{
+    uint64_t set = 0;
+    for (size_t i = 0; i < (size_t)n * 8; i++)
+        set += ix_popcount64(w[i]);
+    while (n > 1) {
+        double fill = (double)set / ((double)n * 256.0);
+        double folded = 1.0 - (1.0 - fill) * (1.0 - fill);
+        if (n <= max_blocks && folded > 0.4)
+            break;
+        n /= 2;
+        set = 0;
+        for (uint32_t j = 0; j < n; j++)
+            for (int k = 0; k < 8; k++) {
+                w[8 * j + k] = w[16 * j + k] | w[16 * j + 8 + k];
+                set += ix_popcount64(w[8 * j + k]);
+            }
+    }
+    return set ? n : 0;
+}
+
+/* The open frame's summary forgotten: the next frame starts one, with a
+ * filter of twice the blocks the last one kept. */
+static void ix_frame_reset(struct enc_index *x, uint32_t kept_blocks)
+{
+    if (x->bloom_dirty)
+        memset(x->bloom, 0, (size_t)x->work_blocks * IX_BLOCK_BYTES);
+    x->bloom_dirty = 0;
+    x->work_blocks = kept_blocks * 2 < IX_WORK_MIN_BLOCKS ? IX_WORK_MIN_BLOCKS
+                     : kept_blocks * 2 > IX_WORK_BLOCKS   ? IX_WORK_BLOCKS
+                                                          : kept_blocks * 2;
+    x->tsc_min = UINT64_MAX;
+    x->tsc_max = 0;
+    x->levels = 0;
+    x->categories = 0;
+    x->npids = 0;
+    x->nranges = 0;
+    x->frame_anchored = x->frame_stepped = 0;
+    x->frame++;
+}
+
+/* The entry of the frame just sealed (n bytes at d, records of them) into
+ * the pending ones. 0 or -ENOMEM. */
+static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64_t records)
+{
+    struct enc_index *x = &e->ix;
+    struct ix_entry en = {.offset = x->next_off, .bytes = n, .prefix_check = get_u32le(d + 12), .records = records};
+    if (records) {
+        en.tsc_min = x->tsc_min;
+        en.tsc_max = x->tsc_max;
+        en.flags = ix_time(x, &en.ns_min, &en.ns_max) ? IX_TIME : 0;
+        en.levels = (uint8_t)x->levels;
+        en.categories = x->categories;
+        en.npids = x->npids;
+        memcpy(en.pids, x->pids, sizeof(en.pids));
+        en.nranges = x->nranges;
+        for (uint32_t i = 0; i < x->nranges; i++) {
+            en.ranges[i] = x->ranges[i];
+            en.ranges[i].min ^= (uint64_t)en.ranges[i].is_signed << 63;
+            en.ranges[i].max ^= (uint64_t)en.ranges[i].is_signed << 63;
+        }
+        /* at most 4 % of the frame's bytes (a power of two of blocks), as
+         * ix_frame_bound counts */
+        uint32_t max_blocks = 1;
+        while (max_blocks * 2 <= IX_WORK_BLOCKS && (uint64_t)max_blocks * 2 * IX_BLOCK_BYTES * 25 <= n)
+            max_blocks *= 2;
+        en.bloom_blocks = x->bloom_dirty ? ix_fold(x->bloom, x->work_blocks, max_blocks) : 0;
+        x->kept_blocks = en.bloom_blocks;
+        en.bloom = (const uint8_t *)x->bloom;
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+        for (size_t i = 0; i < (size_t)en.bloom_blocks * 8; i++)
+            put_u32le((uint8_t *)&x->bloom[i], x->bloom[i]);
+#endif
+    }
+    if (buf_reserve(&x->pending, IX_ENTRY_MAX(en.bloom_blocks)))
+        return -ENOMEM;
+    x->pending.len = (size_t)(shlog__ix_entry_put(x->pending.p + x->pending.len, &en) - x->pending.p);
+    x->npending++;
+    x->next_off += n;
+    return 0;
+}
+
+/* An index frame of the pending entries at d (room: ix_frame_bound), a
+ * footer with the trailer when kind says: its bytes. */
+static size_t ix_frame_put(struct shlog_enc *e, uint8_t *d, unsigned kind)
+{
+    struct enc_index *x = &e->ix;
+    uint8_t *pay = d + SHLOG_FRAME_PREFIX_BYTES + 8, *p = pay;
+    put_u32le(p, IX_MAGIC);
+    p[4] = SHLOG_INDEX_VERSION;
+    p[5] = (uint8_t)kind;
+    p[6] = p[7] = 0;
+    put_u64le(p + 8, x->last_block);
+    p = put_varint(p + IX_HEAD_BYTES, x->npending);
+    memcpy(p, x->pending.p, x->pending.len);
+    p += x->pending.len;
+    put_u32le(p, fnv1a32(pay, (size_t)(p - pay)));
+    p += 4;
+    size_t total = (size_t)(p - d) + (kind == IX_KIND_FOOTER ? IX_TRAILER_BYTES : 0);
+    if (kind == IX_KIND_FOOTER) {
+        put_u64le(p, x->next_off);
+        put_u64le(p + 8, x->next_off + total);
+        put_u32le(p + 16, x->blocks + 1);
+        put_u32le(p + 20, SHLOG_INDEX_VERSION);
+        put_u32le(p + 24, fnv1a32(p, 24));
+        put_u32le(p + 28, IX_TRAILER_MAGIC);
+        p += IX_TRAILER_BYTES;
+    }
+    put_u32le(d + SHLOG_FRAME_PREFIX_BYTES, IX_SKIPPABLE_MAGIC);
+    put_u32le(d + SHLOG_FRAME_PREFIX_BYTES + 4, (uint32_t)(p - pay));
+    shlog__frame_prefix_put(d, (uint32_t)(p - d - SHLOG_FRAME_PREFIX_BYTES), 0);
+    x->last_block = x->next_off;
+    x->blocks++;
+    x->next_off += total;
+    x->pending.len = 0;
+    x->npending = 0;
+    return total;
+}
+
+size_t shlog_enc_footer_bound(const struct shlog_enc *e)
+{
+    return ix_frame_bound(e, 0);
+}
+
+long shlog_enc_footer(struct shlog_enc *e, void *dst, size_t cap)
+{
+    if (e->batch_open || e->defs.len || e->raw.len)
+        return -EBUSY;
+    if (cap < ix_frame_bound(e, 0))
+        return -ENOSPC;
+    return (long)ix_frame_put(e, dst, IX_KIND_FOOTER);
 }
 
 /* Compresses all of in into out, and then, as how says, nothing more
@@ -1183,7 +1691,16 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
     }
     shlog__frame_prefix_put(d, (uint32_t)out.pos, (uint32_t)raw_bytes);
     rc = (long)(SHLOG_FRAME_PREFIX_BYTES + out.pos);
+    /* The frame's entry, and every SHLOG_INDEX_EVERY frames an index frame
+     * of them right after it, in the same bytes (one write). */
+    if (ix_entry_pend(e, d, (size_t)rc, e->frame_records)) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (e->ix.npending >= SHLOG_INDEX_EVERY)
+        rc += (long)ix_frame_put(e, d + rc, IX_KIND_BLOCK);
 out:
+    ix_frame_reset(&e->ix, e->ix.kept_blocks);
     e->defs.len = 0;
     if (e->defs.cap > DEFS_KEPT_BYTES)
         buf_free(&e->defs);

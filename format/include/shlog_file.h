@@ -214,6 +214,23 @@ size_t shlog_enc_frame_bound(const struct shlog_enc *e);
  * frame. Returns the bytes written, or -errno (the frame is then discarded). */
 long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
 
+/* The file's index (FORMAT.md, "Index"): the encoder sums up each frame it
+ * seals (its offset and size, records, time range, levels, categories, pids,
+ * the range of each call's subject field (name=%d, the first integer), and a
+ * Bloom filter of its apps, call sites, string fields and words) and puts an
+ * index frame of the last SHLOG_INDEX_EVERY entries right after every
+ * SHLOG_INDEX_EVERY-th frame, in shlog_enc_frame's own bytes. The frames it
+ * returns are taken to follow the file header back to back, as written. */
+#define SHLOG_INDEX_VERSION 1u
+#define SHLOG_INDEX_EVERY 16u
+/* The footer: an index frame of the frames since the last one, whose last 32
+ * bytes (the trailer) say where the index frames are, written as the file's
+ * last bytes when it is closed. After the last frame, with no section open;
+ * nothing is written after it. Its bytes, or -EBUSY, -ENOSPC (cap below
+ * shlog_enc_footer_bound). */
+size_t shlog_enc_footer_bound(const struct shlog_enc *e);
+long shlog_enc_footer(struct shlog_enc *e, void *dst, size_t cap);
+
 /* ==== Decoder ==== */
 
 /* A process as a file defines it. */
@@ -391,6 +408,79 @@ int shlog_reader_share_frame_mem(struct shlog_reader *r, struct shlog_frame_mem 
  * last event's rec and site_info are then invalid. Returns the bytes it still
  * holds. */
 size_t shlog_reader_trim(struct shlog_reader *r, size_t keep);
+
+/* ==== The index: which frames may hold what a reader looks for ==== */
+
+/* A frame as the index lists it. A frame the index does not sum up
+ * (indexed 0: a file from before the index, a damaged or missing index
+ * frame) may hold anything. Only records are summed up: a frame of no
+ * records may still define processes and sites, and hold losses, exits and
+ * clock anchors, which a reader that skips it may need. */
+#define SHLOG_INDEX_MANY_PIDS 33u /* npids: more processes than an entry lists */
+struct shlog_index_frame {
+    uint64_t offset, bytes;  /* its prefix and zstd frame */
+    int indexed;
+    uint64_t records;
+    uint64_t tsc_min, tsc_max; /* of its records, exact */
+    int timed;               /* ns_min, ns_max say where its records' wall times lie, */
+    uint64_t ns_min, ns_max; /* within SHLOG_INDEX_TIME_SLACK_NS */
+    uint8_t levels;          /* bit l: a record of level l (7: past 6) */
+    uint64_t categories;     /* bit c: a record of category c */
+    uint32_t npids;          /* the pids of its records' processes, or SHLOG_INDEX_MANY_PIDS */
+    const uint32_t *pids;
+    uint32_t nranges;        /* its subject fields' ranges, as the index frame holds them */
+    const uint8_t *ranges;
+    uint32_t bloom_blocks;   /* its filter (32 bytes a block) */
+    const uint8_t *bloom;
+};
+/* How far a frame's records' wall times may lie outside what its entry says
+ * (the writer maps them with its anchors, a reader between them). */
+#define SHLOG_INDEX_TIME_SLACK_NS 10000000ull
+
+/* A question to the index: a frame may match when every part given may. */
+struct shlog_index_field {
+    const char *name;  /* as readers name a field: the name before '=' in name=%d */
+    const char *value; /* as text: a number (integer or decimal, true, false) or a string */
+};
+struct shlog_index_query {
+    uint64_t since_ns, until_ns;       /* the records' wall times; 0 and 0: any */
+    uint8_t levels;                    /* any of these levels (bit l); 0: any */
+    uint64_t categories;               /* any of these categories; 0: any */
+    const uint32_t *pids;              /* any of these pids */
+    size_t npids;
+    const char *app;                   /* NULL: any */
+    const char *site;                  /* a call site as "file:line"; NULL: any */
+    const char *const *words;          /* every word of each (runs of [A-Za-z0-9_] and bytes from 0x80) */
+    size_t nwords;
+    const struct shlog_index_field *fields; /* each of these name=value */
+    size_t nfields;
+};
+
+struct shlog_index;
+/* The index of the file open at fd, whose bytes are untrusted: from its
+ * footer when it has a sound one (one read from its end, then one per index
+ * frame), else by walking the frames' prefixes from the header on (a .part
+ * being written, a file from before the index, a footer that fails a check)
+ * and taking each index frame whose entries match the frames before it. What
+ * it holds is bounded (SHLOG_INDEX_MAX_BYTES, SHLOG_INDEX_MAX_FRAMES).
+ * 0; -errno on an I/O error or no memory, or -EINVAL when the file header is
+ * not one, with err set. */
+#define SHLOG_INDEX_MAX_BYTES (256ull << 20)
+#define SHLOG_INDEX_MAX_FRAMES (1u << 20)
+int shlog_index_open(struct shlog_index **out, int fd, char *err, size_t errcap);
+void shlog_index_close(struct shlog_index *ix);
+/* Why the footer was not used or part of the file is not indexed, or NULL
+ * when every frame is indexed. */
+const char *shlog_index_note(const struct shlog_index *ix);
+/* 1 when the index came from the footer. */
+int shlog_index_from_footer(const struct shlog_index *ix);
+/* The frames listed, in file order; the frames from shlog_index_end on are
+ * not listed: read them one by one. */
+size_t shlog_index_count(const struct shlog_index *ix);
+const struct shlog_index_frame *shlog_index_frame(const struct shlog_index *ix, size_t i);
+uint64_t shlog_index_end(const struct shlog_index *ix);
+/* 0 when frame f holds no record that q matches; 1 when it may. */
+int shlog_index_may_match(const struct shlog_index_frame *f, const struct shlog_index_query *q);
 
 /* ==== Frames apart from their file (FORMAT.md, "Frames as messages") ==== */
 

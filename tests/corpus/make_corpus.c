@@ -50,14 +50,21 @@
  * descriptor (SITE's tail, FORMAT.md section 2); -DCORPUS_WITHOUT_FUNC, implied by each flag above, leaves
  * them out. With -DCORPUS_WITHOUT_FUNC, threads.shlog of tests/corpus/v2-threads (its other files are those
  * of the directories before it, so only threads.shlog was kept); -DCORPUS_WITHOUT_THREADS leaves it out.
- * Built as it is, what wrote tests/corpus/v2-sites-first: every file's header says SHLOG_FILE_SITES_FIRST,
- * and the encoder writes each frame's first definitions ahead of its other sections; every flag above
- * implies -DCORPUS_WITHOUT_SITES_FIRST, which leaves the header's flag out (those directories were
- * written by the encoders before, which kept every section in order).
+ * With -DCORPUS_WITHOUT_INDEX, what wrote tests/corpus/v2-sites-first: every file's header says
+ * SHLOG_FILE_SITES_FIRST, and the encoder writes each frame's first definitions ahead of its other
+ * sections; every flag above implies -DCORPUS_WITHOUT_SITES_FIRST, which leaves the header's flag out
+ * (those directories were written by the encoders before, which kept every section in order).
+ * Built as it is, what wrote tests/corpus/v2-index: every file closed with the index's footer
+ * (FORMAT.md, "Index"), and index.shlog, of enough frames for index frames between them; every flag
+ * above implies -DCORPUS_WITHOUT_INDEX, which leaves the footer and index.shlog out (the files have
+ * fewer than 16 frames, so the encoder writes no index frame of its own).
  */
 #if defined(CORPUS_EXIT_WITHOUT_HOW) || defined(CORPUS_WITHOUT_CLOCK) || defined(CORPUS_WITHOUT_CATEGORIES) || \
     defined(CORPUS_WITHOUT_BACKTRACE) || defined(CORPUS_WITHOUT_RECORDS) || defined(CORPUS_WITHOUT_INSTANCE)
 #define CORPUS_WITHOUT_FUNC
+#endif
+#if defined(CORPUS_WITHOUT_FUNC) || defined(CORPUS_WITHOUT_THREADS) || defined(CORPUS_WITHOUT_SITES_FIRST)
+#define CORPUS_WITHOUT_INDEX
 #endif
 #if defined(CORPUS_WITHOUT_FUNC) || defined(CORPUS_WITHOUT_THREADS)
 #define CORPUS_WITHOUT_SITES_FIRST
@@ -167,9 +174,28 @@ static void frame(struct out *o)
     frame_write(o);
 }
 
+/* The index's footer, as the collector closes a file. */
+static void footer_write(struct out *o)
+{
+#ifndef CORPUS_WITHOUT_INDEX
+    size_t cap = shlog_enc_footer_bound(o->enc);
+    void *buf = malloc(cap);
+    if (!buf)
+        die("out of memory");
+    long n = shlog_enc_footer(o->enc, buf, cap);
+    check(n, "footer");
+    if (fwrite(buf, 1, (size_t)n, o->f) != (size_t)n)
+        die("%s: cannot write", o->path);
+    free(buf);
+#else
+    (void)o;
+#endif
+}
+
 static void file_close(struct out *o)
 {
     frame(o);
+    footer_write(o);
     shlog_enc_free(o->enc);
     if (fclose(o->f) != 0)
         die("%s: cannot write", o->path);
@@ -868,6 +894,7 @@ static void write_instance(void)
     check(enc_exit(o.enc, 3, UINT64_MAX, 0, 0, EXIT_DIED), "exit");
     struct shm_clock_anchor last = anchor_at(5, CREATED_NS + 10000000000ull, OFFSET_NS + 5000000000ll);
     frame_with(&o, &last, 1);
+    footer_write(&o);
     shlog_enc_free(o.enc);
     if (fclose(o.f) != 0)
         die("%s: cannot write", o.path);
@@ -994,6 +1021,54 @@ static void write_threads(void)
 }
 #endif
 
+#ifndef CORPUS_WITHOUT_INDEX
+/* ==== index.shlog ==== */
+
+/* 40 frames of orders of two processes (more than two index frames' worth: FORMAT.md, "Index"), one
+ * with an error and a rare word, then the footer; a reader reads it as any file. */
+static void write_index(void)
+{
+    static const char *const syms[] = {"AAPL", "MSFT", "GOOG", "AMZN"};
+    struct out o;
+    file_open(&o, "index.shlog", 1);
+    process(&o, 1, "gateway", 1001, 5001);
+    process(&o, 2, "pricer", 1002, 5002);
+    for (uint32_t p = 1; p <= 2; p++) {
+        site(&o, p, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, "fill order=%lu sym=%s qty=%d note=%s", SHMLOG_ARG_U64,
+             SHMLOG_ARG_STR, SHMLOG_ARG_I32, SHMLOG_ARG_STR, 0);
+        site(&o, p, 2, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_RISK, "limit breached order=%lu", SHMLOG_ARG_U64, 0);
+    }
+    uint64_t pos[3] = {0, 0, 0}, order = 7000;
+    for (unsigned fr = 0; fr < 40; fr++) {
+        uint32_t p = 1 + fr % 2;
+        struct batch b;
+        batch_begin(&b, &o, p, 0, pos[p], 1000 + fr * 100);
+        for (unsigned k = 0; k < 3; k++, order++) {
+            struct pay pay = {{0}, 0};
+            int t = 0;
+            pay_int(&pay, 8, order);
+            pay_str(&pay, syms[(fr + k) % 4], &t);
+            pay_int(&pay, 4, (uint32_t)(int32_t)(100 - (int)k * 50));
+            pay_str(&pay, fr == 23 && k == 1 ? "rare-word zebra" : "routine", &t);
+            record(&b, 1, 10 + p, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, &pay, t, 0, 7);
+        }
+        if (fr == 31) {
+            struct pay pay = {{0}, 0};
+            pay_int(&pay, 8, order - 1);
+            record(&b, 2, 10 + p, SHMLOG_LEVEL_ERROR, SHMLOG_CAT_RISK, &pay, 0, 0, 1);
+        }
+        pos[p] = b.pos;
+        batch_end(&b);
+        frame(&o);
+    }
+    footer_write(&o);
+    shlog_enc_free(o.enc);
+    if (fclose(o.f) != 0)
+        die("%s: cannot write", o.path);
+    printf("%s\n", o.path);
+}
+#endif
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -1017,6 +1092,9 @@ int main(int argc, char **argv)
 #endif
 #ifndef CORPUS_WITHOUT_THREADS
     write_threads();
+#endif
+#ifndef CORPUS_WITHOUT_INDEX
+    write_index();
 #endif
     return 0;
 }

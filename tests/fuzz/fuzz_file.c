@@ -630,6 +630,40 @@ static void read_sites_only(int fd, int want_check)
     shlog_reader_close(r);
 }
 
+/* The file's index (FORMAT.md, "Index"): never a crash; its frames in order
+ * within the file, and every question answered. with_footer: the encoder
+ * closed the file, so its footer is taken and sums up every frame. */
+static void read_index(int fd, size_t file_bytes, int with_footer)
+{
+    struct shlog_index *ix;
+    char err[256];
+    if (shlog_index_open(&ix, fd, err, sizeof err) != 0) {
+        FZ_CHECK(!with_footer);
+        return;
+    }
+    FZ_CHECK(shlog_index_end(ix) <= file_bytes);
+    if (with_footer && (!shlog_index_from_footer(ix) || shlog_index_note(ix)))
+        fprintf(stderr, "the index of a closed file: %s\n", shlog_index_note(ix));
+    if (with_footer)
+        FZ_CHECK(shlog_index_from_footer(ix) && !shlog_index_note(ix));
+    const char *words[] = {"x", "a b"};
+    const struct shlog_index_field fields[] = {{"v", "1"}, {"s", "-2.5"}, {"t", "true"}, {"u", "x"}};
+    uint32_t pids[] = {1, 2};
+    struct shlog_index_query q = {.since_ns = 1, .until_ns = UINT64_MAX / 2, .levels = 0x0f, .categories = 3,
+                                  .pids = pids, .npids = 2, .app = "app", .site = "f.c:1", .words = words,
+                                  .nwords = 2, .fields = fields, .nfields = 4};
+    uint64_t end = SHLOG_FILE_HEADER_BYTES;
+    for (size_t i = 0; i < shlog_index_count(ix); i++) {
+        const struct shlog_index_frame *f = shlog_index_frame(ix, i);
+        FZ_CHECK(f->offset >= end && f->bytes <= file_bytes - f->offset);
+        FZ_CHECK(!with_footer || f->indexed);
+        end = f->offset + f->bytes;
+        FZ_CHECK(shlog_index_may_match(f, &(struct shlog_index_query){0}) == (f->indexed ? f->records != 0 : 1));
+        (void)shlog_index_may_match(f, &q);
+    }
+    shlog_index_close(ix);
+}
+
 static void read_twice(const uint8_t *bytes, size_t n, int follow, int want_check)
 {
     int fd = memfd_create("fuzz_file", MFD_CLOEXEC);
@@ -652,6 +686,7 @@ static void read_twice(const uint8_t *bytes, size_t n, int follow, int want_chec
             read_as_messages(fd, bytes, n, want_check);
             read_in_blocks(fd);
             read_sites_only(fd, want_check);
+            read_index(fd, n, want_check > 1);
         }
         /* The same file again: everything in it was seen. */
         FZ_CHECK(read_file(fd, follow, dedup, n, 0) == 0);
@@ -1068,10 +1103,17 @@ static void run_encoder(struct fz_in *in, int follow)
     op_batch_end(&e);
     size_t before = e.len;
     op_frame(&e);
+    /* closed as the collector closes a file: with the index's footer */
+    int footer = e.len + shlog_enc_footer_bound(e.enc) <= e.cap && shlog_enc_raw_bytes(e.enc) == 0;
+    if (footer) {
+        long n = shlog_enc_footer(e.enc, e.out + e.len, e.cap - e.len);
+        FZ_CHECK(n > 0);
+        e.len += (size_t)n;
+    }
     if (e.len == before && shlog_enc_raw_bytes(e.enc) > 0)
         nwants = 0; /* no room for the last frame: nothing to compare */
     else
-        read_twice(e.out, e.len, follow, nwants > 0 && nwants < FZ_MAX_WANT - 1);
+        read_twice(e.out, e.len, follow, nwants > 0 && nwants < FZ_MAX_WANT - 1 ? 1 + footer : 0);
     shlog_enc_free(e.enc);
     for (unsigned p = 0; p < FZ_PROCS; p++)
         for (unsigned s = 0; s < FZ_SITE_IDS; s++)

@@ -1,0 +1,92 @@
+/*
+ * bench_index.c - what a file's index (FORMAT.md, "Index") costs and what it
+ * rules out: its bytes against the file's, and for each question how many of
+ * the frames, and of their bytes, may hold a match (what a reader that skips
+ * would still read).
+ *
+ *   shmlog-bench-index FILE [QUESTION...]
+ *     QUESTION: NAME=VALUE (a field), LEVEL:N (records of level N), @APP,
+ *               #FILE:LINE (a call site), or a word
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shlog_file.h"
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: shmlog-bench-index FILE [NAME=VALUE | LEVEL:N | @APP | #FILE:LINE | WORD]...\n");
+        return 2;
+    }
+    int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        perror(argv[1]);
+        return 1;
+    }
+    struct shlog_index *ix;
+    char err[256];
+    if (shlog_index_open(&ix, fd, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: %s\n", argv[1], err);
+        return 1;
+    }
+    size_t n = shlog_index_count(ix);
+    uint64_t frame_bytes = 0, filter_bytes = 0, records = 0;
+    size_t indexed = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct shlog_index_frame *f = shlog_index_frame(ix, i);
+        frame_bytes += f->bytes;
+        filter_bytes += (uint64_t)f->bloom_blocks * 32;
+        records += f->records;
+        indexed += (size_t)f->indexed;
+    }
+    /* what is neither a listed frame nor the header: the index frames */
+    uint64_t index_bytes = (uint64_t)st.st_size - SHLOG_FILE_HEADER_BYTES - frame_bytes;
+    printf("%s: %llu bytes, %zu frames (%zu indexed, %s), %llu records; index %llu bytes (%.2f%% of the file, "
+           "filters %llu)%s%s\n",
+           argv[1], (unsigned long long)st.st_size, n, indexed,
+           shlog_index_from_footer(ix) ? "from the footer" : "walked", (unsigned long long)records,
+           (unsigned long long)index_bytes, 100.0 * (double)index_bytes / (double)st.st_size,
+           (unsigned long long)filter_bytes, shlog_index_note(ix) ? "; " : "",
+           shlog_index_note(ix) ? shlog_index_note(ix) : "");
+    for (int a = 2; a < argc; a++) {
+        const char *q = argv[a], *eq = strchr(q, '=');
+        struct shlog_index_query query = {0};
+        struct shlog_index_field field;
+        char name[256];
+        if (!strncmp(q, "LEVEL:", 6)) {
+            query.levels = (uint8_t)(1u << (atoi(q + 6) & 7));
+        } else if (q[0] == '@') {
+            query.app = q + 1;
+        } else if (q[0] == '#') {
+            query.site = q + 1;
+        } else if (eq) {
+            snprintf(name, sizeof(name), "%.*s", (int)(eq - q), q);
+            field = (struct shlog_index_field){name, eq + 1};
+            query.fields = &field;
+            query.nfields = 1;
+        } else {
+            query.words = (const char *const *)&argv[a];
+            query.nwords = 1;
+        }
+        size_t hits = 0;
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < n; i++) {
+            const struct shlog_index_frame *f = shlog_index_frame(ix, i);
+            if (shlog_index_may_match(f, &query)) {
+                hits++;
+                bytes += f->bytes;
+            }
+        }
+        printf("  %-24s %6zu of %zu frames may match, %5.1f%% of their bytes\n", q, hits, n,
+               frame_bytes ? 100.0 * (double)bytes / (double)frame_bytes : 0.0);
+    }
+    shlog_index_close(ix);
+    close(fd);
+    return 0;
+}

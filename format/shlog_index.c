@@ -1,0 +1,218 @@
+/* What the index's writer and readers share (shlog_index.h, FORMAT.md "Index"). */
+#include "shlog_index.h"
+
+uint64_t shlog__ix_prefix(unsigned tag, const char *name, size_t len)
+{
+    uint64_t h = 14695981039346656037ull;
+    h = (h ^ (uint8_t)tag) * 1099511628211ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)name[i]) * 1099511628211ull;
+    return (h ^ 0) * 1099511628211ull;
+}
+
+uint64_t shlog__ix_text(uint64_t prefix, const uint8_t *p, size_t n)
+{
+    uint64_t h = prefix;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return ix_mix(h);
+}
+
+int shlog__ix_bloom_has(const uint8_t *p, uint32_t nblocks, uint64_t h)
+{
+    static const uint32_t salt[8] = {0x47b6137bu, 0x44974d91u, 0x8824ad5bu, 0xa2b7289du,
+                                     0x705495c7u, 0x2df1424bu, 0x9efc4947u, 0x5c6bfb31u};
+    if (!nblocks)
+        return 0;
+    const uint8_t *b = p + IX_BLOCK_BYTES * (size_t)(((h >> 32) * nblocks) >> 32);
+    uint32_t x = (uint32_t)h;
+    for (int i = 0; i < 8; i++)
+        if (!(get_u32le(b + 4 * i) & 1u << ((x * salt[i]) >> 27)))
+            return 0;
+    return 1;
+}
+
+static int word_byte(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80;
+}
+
+void shlog__ix_words(const uint8_t *text, size_t n, void (*each)(void *, const uint8_t *, size_t), void *clientd)
+{
+    for (size_t i = 0; i < n;) {
+        if (!word_byte(text[i])) {
+            i++;
+            continue;
+        }
+        size_t from = i;
+        while (i < n && word_byte(text[i]))
+            i++;
+        each(clientd, text + from, i - from);
+    }
+}
+
+static int name_byte(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == '.';
+}
+
+#define IX_FIELD_NAME_MAX 128u /* as readers: a longer run keeps its last bytes */
+
+void shlog__ix_fields(const char *fmt, size_t n, unsigned nargs, const char **name, size_t *len,
+                      void (*text)(void *, const uint8_t *, size_t), void *clientd)
+{
+    for (unsigned i = 0; i < nargs; i++)
+        len[i] = 0;
+    unsigned arg = 0;
+    size_t floor = 0; /* a name starts after the conversion before it */
+    for (size_t i = 0; i < n;) {
+        if (fmt[i] != '%') {
+            size_t from = i;
+            while (i < n && fmt[i] != '%')
+                i++;
+            if (text)
+                text(clientd, (const uint8_t *)fmt + from, i - from);
+            continue;
+        }
+        size_t at = i++;
+        if (i < n && fmt[i] == '%') {
+            i++;
+            floor = i;
+            continue;
+        }
+        while (i < n && strchr("-+ #0'", fmt[i]))
+            i++;
+        for (int part = 0; part < 2; part++) { /* width, then precision */
+            if (part == 1) {
+                if (i >= n || fmt[i] != '.')
+                    break;
+                i++;
+            }
+            if (i < n && fmt[i] == '*') {
+                arg++;
+                i++;
+            }
+            while (i < n && fmt[i] >= '0' && fmt[i] <= '9')
+                i++;
+        }
+        while (i < n && strchr("hljztLq", fmt[i]))
+            i++;
+        if (i >= n)
+            break;
+        char conv = fmt[i++];
+        if (conv != 'm') {
+            if (arg < nargs && conv != 'n' && at >= floor + 2 && fmt[at - 1] == '=') {
+                size_t e = at - 1, b = e;
+                while (b > floor && e - b < IX_FIELD_NAME_MAX && name_byte(fmt[b - 1]))
+                    b--;
+                name[arg] = fmt + b;
+                len[arg] = e - b;
+            }
+            arg++;
+        }
+        floor = i;
+    }
+}
+
+uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x)
+{
+    p = put_varint(p, x->offset);
+    p = put_varint(p, x->bytes);
+    put_u32le(p, x->prefix_check);
+    p += 4;
+    p = put_varint(p, x->records);
+    p = put_varint(p, x->tsc_min);
+    p = put_varint(p, x->tsc_max - x->tsc_min);
+    *p++ = x->flags;
+    if (x->flags & IX_TIME) {
+        p = put_varint(p, x->ns_min);
+        p = put_varint(p, x->ns_max - x->ns_min);
+    }
+    *p++ = x->levels;
+    p = put_varint(p, x->categories);
+    p = put_varint(p, x->npids);
+    for (uint32_t i = 0; x->npids <= IX_MAX_PIDS && i < x->npids; i++)
+        p = put_varint(p, x->pids[i]);
+    p = put_varint(p, x->nranges);
+    for (uint32_t i = 0; i < x->nranges; i++) {
+        const struct ix_range *r = &x->ranges[i];
+        put_u64le(p, r->key);
+        p[8] = r->is_signed;
+        p = put_varint(p + 9, r->is_signed ? zigzag((int64_t)r->min) : r->min);
+        p = put_varint(p, r->max - r->min);
+    }
+    p = put_varint(p, x->bloom_blocks);
+    memcpy(p, x->bloom, (size_t)x->bloom_blocks * IX_BLOCK_BYTES);
+    return p + (size_t)x->bloom_blocks * IX_BLOCK_BYTES;
+}
+
+int shlog__ix_entry_get(struct cur *c, struct ix_entry *x)
+{
+    x->offset = get_varint(c);
+    x->bytes = get_varint(c);
+    const uint8_t *chk = get_bytes(c, 4);
+    x->prefix_check = chk ? get_u32le(chk) : 0;
+    x->records = get_varint(c);
+    x->tsc_min = get_varint(c);
+    uint64_t span = get_varint(c);
+    x->tsc_max = x->tsc_min + span;
+    x->flags = get_u8(c);
+    x->ns_min = 0;
+    x->ns_max = UINT64_MAX;
+    if (x->flags & IX_TIME) {
+        x->ns_min = get_varint(c);
+        uint64_t ns_span = get_varint(c);
+        x->ns_max = x->ns_min + ns_span;
+        if (x->ns_max < x->ns_min)
+            c->bad = 1;
+    }
+    x->levels = get_u8(c);
+    x->categories = get_varint(c);
+    uint64_t npids = get_varint(c);
+    if (npids > IX_MANY_PIDS)
+        c->bad = 1;
+    x->npids = (uint32_t)(npids > IX_MANY_PIDS ? 0 : npids);
+    for (uint32_t i = 0; x->npids <= IX_MAX_PIDS && i < x->npids && !c->bad; i++) {
+        uint64_t pid = get_varint(c);
+        if (pid > UINT32_MAX)
+            c->bad = 1;
+        x->pids[i] = (uint32_t)pid;
+    }
+    uint64_t nranges = get_varint(c);
+    if (nranges > IX_MAX_RANGES)
+        c->bad = 1;
+    x->nranges = c->bad ? 0 : (uint32_t)nranges;
+    x->range_bytes = c->p;
+    for (uint32_t i = 0; i < x->nranges && !c->bad; i++) {
+        const uint8_t *kb = get_bytes(c, 9);
+        if (kb && kb[8] > 1)
+            c->bad = 1;
+        uint64_t min = get_varint(c), span = get_varint(c);
+        if (kb && !kb[8] && span > UINT64_MAX - min)
+            c->bad = 1; /* an unsigned range past 2^64 - 1 */
+        if (kb && kb[8] && span > (uint64_t)INT64_MAX - (uint64_t)unzigzag(min))
+            c->bad = 1; /* a signed one past INT64_MAX */
+    }
+    uint64_t blocks = get_varint(c);
+    /* a power of two, as the writer folds it: the block of a hash is its high bits */
+    if (blocks > IX_MAX_BLOOM_BLOCKS || (blocks & (blocks - 1)))
+        c->bad = 1;
+    x->bloom_blocks = c->bad ? 0 : (uint32_t)blocks;
+    x->bloom = get_bytes(c, (uint64_t)x->bloom_blocks * IX_BLOCK_BYTES);
+    if (span > UINT64_MAX - x->tsc_min || x->offset > INT64_MAX || x->bytes > INT64_MAX ||
+        x->bytes < SHLOG_FRAME_PREFIX_BYTES)
+        c->bad = 1;
+    return c->bad ? -1 : 0;
+}
+
+void shlog__ix_range_next(const uint8_t **p, struct ix_range *r)
+{
+    struct cur c = {*p, *p + 9 + 2 * VARINT_MAX, 0};
+    const uint8_t *kb = get_bytes(&c, 9);
+    r->key = get_u64le(kb);
+    r->is_signed = kb[8];
+    uint64_t min = get_varint(&c);
+    r->min = r->is_signed ? (uint64_t)unzigzag(min) : min;
+    r->max = r->min + get_varint(&c);
+    *p = c.p;
+}

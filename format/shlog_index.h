@@ -1,0 +1,116 @@
+/*
+ * shlog_index.h - private to the file format library: what the encoder,
+ * which writes a file's index (FORMAT.md, "Index"), and the decoder, which
+ * reads it, share: the keys' hash, the split-block Bloom filter, the words of
+ * a text and the field names of a format, and the index frame's layout.
+ */
+#ifndef SHLOG_INDEX_H
+#define SHLOG_INDEX_H
+
+#include "shlog_coding.h"
+
+/* The zstd skippable frame magic an index frame's payload is in (zstd allows
+ * 0x184D2A50..5F): an old reader decodes it as a frame of no sections. */
+#define IX_SKIPPABLE_MAGIC 0x184D2A5Eu
+#define IX_MAGIC 0x58494C53u         /* "SLIX": an index frame's payload */
+#define IX_TRAILER_MAGIC 0x45494C53u /* "SLIE": the footer's last word, the file's */
+#define IX_TRAILER_BYTES 32u
+#define IX_HEAD_BYTES 16u            /* magic, version, kind, reserved, prev */
+#define IX_KIND_BLOCK 1u
+#define IX_KIND_FOOTER 2u
+#define IX_BLOCK_BYTES 32u           /* a Bloom filter block: 8 words of 32 bits */
+#define IX_MAX_BLOOM_BLOCKS (1u << 16) /* of one frame's filter, 2 MiB */
+#define IX_MAX_PIDS 32u              /* a frame of more processes lists none */
+#define IX_MANY_PIDS (IX_MAX_PIDS + 1u)
+#define IX_MAX_RANGES 16u            /* subject fields' ranges in one frame; more are named unindexed */
+/* Key tags (FORMAT.md, "Index"): what a key's hash starts with. */
+#define IX_TAG_APP 'a'
+#define IX_TAG_SITE 'c'
+#define IX_TAG_RANGE 'r'  /* a subject field's range: its name */
+#define IX_TAG_STRING 's'
+#define IX_TAG_WORD 'w'
+#define IX_TAG_UNINDEXED 'u' /* a numeric field whose values are not keys: its name */
+
+/* FNV-1a 64 of (tag, name, 0): where a key of that tag and name goes on. */
+uint64_t shlog__ix_prefix(unsigned tag, const char *name, size_t len);
+/* The key of a text value (a string argument, a word, an app, a site). */
+uint64_t shlog__ix_text(uint64_t prefix, const uint8_t *p, size_t n);
+
+/* The key of a number: v is an integer argument's value as a signed or
+ * unsigned 64-bit number, or a double's bits. */
+static inline uint64_t ix_mix(uint64_t h)
+{
+    /* MurmurHash3's 64-bit finalizer: every input bit moves every output bit */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* The least and the most value of a subject field in a frame. */
+struct ix_range {
+    uint64_t key;    /* ix_mix(P('r', name)) */
+    uint8_t is_signed;
+    uint64_t min, max; /* compared as int64_t when is_signed */
+};
+
+/* Split-block Bloom filter of Apache Parquet (parquet-format, BloomFilter.md):
+ * n blocks of 8 x u32, n a power of two here, the block chosen by the hash's
+ * high half, one bit in each word by its low half times a salt. */
+static inline void ix_bloom_add(uint32_t *words, uint32_t nblocks, uint64_t h)
+{
+    static const uint32_t salt[8] = {0x47b6137bu, 0x44974d91u, 0x8824ad5bu, 0xa2b7289du,
+                                     0x705495c7u, 0x2df1424bu, 0x9efc4947u, 0x5c6bfb31u};
+    uint32_t *b = words + 8 * (size_t)(((h >> 32) * nblocks) >> 32);
+    uint32_t x = (uint32_t)h;
+    for (int i = 0; i < 8; i++)
+        b[i] |= 1u << ((x * salt[i]) >> 27);
+}
+/* 1 when every bit of h is set in the filter (little-endian words at p). */
+int shlog__ix_bloom_has(const uint8_t *p, uint32_t nblocks, uint64_t h);
+
+/* Calls each with every word of text (runs of [A-Za-z0-9_] and bytes from
+ * 0x80 on) until it returns non-zero. */
+void shlog__ix_words(const uint8_t *text, size_t n, void (*each)(void *, const uint8_t *, size_t), void *clientd);
+
+/* The field name of each argument of a printf format (name=%d: the run of
+ * [A-Za-z0-9_.] before the '=' right before a conversion, as readers name
+ * the fields): name[i], len[i] (0: none) for argument i < nargs; also calls
+ * text with each run of literal text. */
+void shlog__ix_fields(const char *fmt, size_t n, unsigned nargs, const char **name, size_t *len,
+                      void (*text)(void *, const uint8_t *, size_t), void *clientd);
+
+/* One frame's summary as an index frame holds it (FORMAT.md, "Index"). */
+struct ix_entry {
+    uint64_t offset, bytes;
+    uint32_t prefix_check;
+    uint64_t records;
+    uint64_t tsc_min, tsc_max;
+    uint64_t ns_min, ns_max; /* when flags & IX_TIME */
+    uint8_t flags;
+    uint8_t levels;
+    uint64_t categories;
+    uint32_t npids; /* IX_MANY_PIDS: more than IX_MAX_PIDS, none listed */
+    uint32_t pids[IX_MAX_PIDS];
+    uint32_t nranges;
+    struct ix_range ranges[IX_MAX_RANGES]; /* the writer's */
+    const uint8_t *range_bytes;            /* the reader's: where they are in the index frame */
+    uint32_t bloom_blocks;
+    const uint8_t *bloom;
+};
+#define IX_TIME 1u /* ns_min, ns_max say where the records' wall times are */
+
+/* The most an entry takes in an index frame. */
+#define IX_ENTRY_MAX(bloom_blocks)                                                                                \
+    (16u * VARINT_MAX + 6u + IX_MAX_PIDS * 5u + IX_MAX_RANGES * (9u + 2u * VARINT_MAX) +                           \
+     (size_t)(bloom_blocks) * IX_BLOCK_BYTES)
+uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x);
+/* 0, or -1 when the bytes at c are not an entry (c->bad set). */
+int shlog__ix_entry_get(struct cur *c, struct ix_entry *x);
+/* The next range of an entry's (n of them at *p, as shlog__ix_entry_get
+ * checked them). */
+void shlog__ix_range_next(const uint8_t **p, struct ix_range *r);
+
+#endif /* SHLOG_INDEX_H */

@@ -1,0 +1,524 @@
+/* Reading a file's index (FORMAT.md, "Index"): from its footer, or by walking
+ * its frames; every byte of it untrusted. */
+#include "shlog_index.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+struct shlog_index {
+    struct shlog_index_frame *v;
+    size_t n, cap;
+    uint8_t **payloads; /* the index frames read: the frames' pids and filters point into them */
+    size_t npayloads, payloads_cap;
+    uint64_t held;      /* bytes of payloads */
+    uint64_t end;
+    int from_footer;
+    char note[256];
+};
+
+__attribute__((format(printf, 2, 3))) static void ix_note(struct shlog_index *ix, const char *fmt, ...)
+{
+    if (ix->note[0])
+        return; /* the first reason is the one that says why */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ix->note, sizeof(ix->note), fmt, ap);
+    va_end(ap);
+}
+
+static int ix_push(struct shlog_index *ix, const struct shlog_index_frame *f)
+{
+    if (ix->n >= SHLOG_INDEX_MAX_FRAMES)
+        return -E2BIG;
+    if (ix->n == ix->cap && shlog__grow_array(&ix->v, &ix->cap, ix->n, sizeof(*ix->v)))
+        return -ENOMEM;
+    ix->v[ix->n++] = *f;
+    return 0;
+}
+
+static void ix_drop_payloads(struct shlog_index *ix, size_t keep)
+{
+    while (ix->npayloads > keep)
+        free(ix->payloads[--ix->npayloads]);
+}
+
+/* Reads the index frame at off (its prefix says zbytes, raw_bytes 0): its
+ * payload, kept, in *pay and *n. 0; 1 when it is not an index frame (a frame
+ * of another kind or damage: the caller says which); -errno. */
+static int ix_read_payload(struct shlog_index *ix, int fd, uint64_t off, uint64_t size, const uint8_t **pay,
+                           size_t *n, const char **why)
+{
+    uint8_t head[SHLOG_FRAME_PREFIX_BYTES + 8];
+    *why = "not an index frame";
+    if (off > size || size - off < sizeof(head))
+        return 1;
+    ssize_t got = shlog_pread_full(fd, head, sizeof(head), off);
+    if (got < 0)
+        return -errno;
+    if ((size_t)got < sizeof(head) || !shlog_frame_bytes(head, SHLOG_FRAME_PREFIX_BYTES) ||
+        get_u32le(head + 8) != 0 || get_u32le(head + 16) != IX_SKIPPABLE_MAGIC)
+        return 1;
+    uint64_t len = get_u32le(head + 20);
+    if (len + 8 != get_u32le(head + 4) || len > size - off - sizeof(head)) {
+        *why = "an index frame's sizes disagree or run past the file";
+        return 1;
+    }
+    if (len < IX_HEAD_BYTES + 1 + 4 || ix->held + len > SHLOG_INDEX_MAX_BYTES) {
+        *why = len < IX_HEAD_BYTES + 5 ? "an index frame too short" : "the index holds more than a reader keeps";
+        return 1;
+    }
+    if (ix->npayloads == ix->payloads_cap &&
+        shlog__grow_array(&ix->payloads, &ix->payloads_cap, ix->npayloads, sizeof(*ix->payloads)))
+        return -ENOMEM;
+    uint8_t *p = malloc(len ? len : 1);
+    if (!p)
+        return -ENOMEM;
+    got = shlog_pread_full(fd, p, len, off + sizeof(head));
+    if (got < 0 || (uint64_t)got != len) {
+        int e = got < 0 ? errno : 0;
+        free(p);
+        *why = "an index frame runs past the file";
+        return e ? -e : 1;
+    }
+    ix->payloads[ix->npayloads++] = p;
+    ix->held += len;
+    *pay = p;
+    *n = (size_t)len;
+    return 0;
+}
+
+/* The index frame's payload checked: its head (kind), check; *c at its
+ * entries' count; *prev its back pointer. NULL or why not. */
+static const char *ix_payload_check(const uint8_t *pay, size_t n, unsigned kind, struct cur *c, uint64_t *prev)
+{
+    size_t body = n - (kind == IX_KIND_FOOTER ? IX_TRAILER_BYTES : 0);
+    if (n < IX_HEAD_BYTES + 5 + (kind == IX_KIND_FOOTER ? IX_TRAILER_BYTES : 0))
+        return "an index frame too short";
+    if (get_u32le(pay) != IX_MAGIC)
+        return "an index frame without its magic";
+    if (pay[4] != SHLOG_INDEX_VERSION)
+        return "an index frame of another version";
+    if (pay[5] != kind)
+        return kind == IX_KIND_FOOTER ? "the trailer does not point at a footer" : "a second footer";
+    if (fnv1a32(pay, body - 4) != get_u32le(pay + body - 4))
+        return "an index frame whose check fails";
+    *prev = get_u64le(pay + 8);
+    *c = (struct cur){pay + IX_HEAD_BYTES, pay + body - 4, 0};
+    return NULL;
+}
+
+static struct shlog_index_frame ix_frame_of(const struct ix_entry *x, const uint32_t *pids)
+{
+    return (struct shlog_index_frame){
+        .offset = x->offset, .bytes = x->bytes, .indexed = 1, .records = x->records,
+        .tsc_min = x->tsc_min, .tsc_max = x->tsc_max, .timed = (x->flags & IX_TIME) != 0,
+        .ns_min = x->ns_min, .ns_max = x->ns_max, .levels = x->levels, .categories = x->categories,
+        .npids = x->npids, .pids = pids, .nranges = x->nranges, .ranges = x->range_bytes,
+        .bloom_blocks = x->bloom_blocks, .bloom = x->bloom};
+}
+
+/* The pids of an entry stay with the payload: the entry's own copy is on
+ * the stack. Each entry's pids go to the end of a per-index array. */
+struct pid_store {
+    uint32_t *v;
+    size_t n, cap;
+};
+
+/* Entries of an index frame at block_off into ix (after those it has), in
+ * order, each wholly before the index frame. */
+static const char *ix_take_entries(struct shlog_index *ix, struct cur *c, uint64_t block_off, struct pid_store *ps)
+{
+    uint64_t count = get_varint(c);
+    if (c->bad || count > (uint64_t)(c->end - c->p))
+        return "an index frame's entries are cut short";
+    size_t first = ix->n;
+    uint64_t below = block_off;
+    for (uint64_t i = 0; i < count; i++) {
+        struct ix_entry x;
+        if (shlog__ix_entry_get(c, &x))
+            return "an index frame's entries are cut short";
+        if (x.offset < SHLOG_FILE_HEADER_BYTES || x.offset > below || x.bytes > below - x.offset)
+            return "an index frame lists a frame out of place";
+        uint32_t npids = x.npids <= IX_MAX_PIDS ? x.npids : 0;
+        if (ps->n + npids > ps->cap && shlog__grow_array(&ps->v, &ps->cap, ps->n + npids, sizeof(*ps->v)))
+            return "out of memory";
+        struct shlog_index_frame f = ix_frame_of(&x, NULL);
+        f.pids = (const uint32_t *)(uintptr_t)ps->n; /* an index until the store stops moving */
+        memcpy(ps->v + ps->n, x.pids, npids * sizeof(*x.pids));
+        ps->n += npids;
+        if (ix->n > first && f.offset < ix->v[ix->n - 1].offset + ix->v[ix->n - 1].bytes)
+            return "an index frame lists frames out of order";
+        int rc = ix_push(ix, &f);
+        if (rc)
+            return rc == -E2BIG ? "the index lists more frames than a reader keeps" : "out of memory";
+    }
+    if (c->p != c->end)
+        return "an index frame has bytes after its entries";
+    return NULL;
+}
+
+/* The index from the footer: 0 when taken, 1 when not (ix->note says why), -errno. */
+static int ix_from_footer(struct shlog_index *ix, int fd, uint64_t size, struct pid_store *ps)
+{
+    uint8_t t[IX_TRAILER_BYTES];
+    if (size < SHLOG_FILE_HEADER_BYTES + IX_TRAILER_BYTES) {
+        ix_note(ix, "no footer (the file is shorter than one)");
+        return 1;
+    }
+    ssize_t got = shlog_pread_full(fd, t, sizeof(t), size - sizeof(t));
+    if (got < 0)
+        return -errno;
+    if ((size_t)got < sizeof(t) || get_u32le(t + 28) != IX_TRAILER_MAGIC) {
+        ix_note(ix, "no footer (a file being written, or from before the index)");
+        return 1;
+    }
+    if (get_u32le(t + 24) != fnv1a32(t, 24) || get_u32le(t + 20) != SHLOG_INDEX_VERSION ||
+        get_u64le(t + 8) != size || get_u64le(t) < SHLOG_FILE_HEADER_BYTES || get_u64le(t) >= size) {
+        ix_note(ix, "the footer's trailer %s", get_u32le(t + 24) != fnv1a32(t, 24) ? "fails its check"
+                                               : get_u32le(t + 20) != SHLOG_INDEX_VERSION ? "is of another version"
+                                                                                          : "is not of this file's size");
+        return 1;
+    }
+    uint32_t blocks = get_u32le(t + 16);
+    uint64_t off = get_u64le(t);
+    if (!blocks || blocks > size / (SHLOG_FRAME_PREFIX_BYTES + 8 + IX_HEAD_BYTES + 5)) {
+        ix_note(ix, "the footer's trailer counts %u index frames, which the file cannot hold", blocks);
+        return 1;
+    }
+    /* newest first: each block's entries are put in order, then the blocks reversed */
+    size_t *starts = calloc(blocks ? blocks : 1, sizeof(*starts));
+    if (!starts)
+        return -ENOMEM;
+    int rc = 1;
+    uint32_t seen = 0;
+    for (unsigned kind = IX_KIND_FOOTER;; kind = IX_KIND_BLOCK) {
+        const uint8_t *pay;
+        size_t n;
+        const char *why;
+        int r = ix_read_payload(ix, fd, off, size, &pay, &n, &why);
+        if (r < 0) {
+            rc = r;
+            goto out;
+        }
+        struct cur c;
+        uint64_t prev = 0;
+        if (r == 0)
+            why = ix_payload_check(pay, n, kind, &c, &prev);
+        if (!why && (seen >= blocks || (prev && (prev >= off || prev < SHLOG_FILE_HEADER_BYTES))))
+            why = "the index frames do not chain back";
+        if (!why) {
+            starts[seen++] = ix->n;
+            why = ix_take_entries(ix, &c, off, ps);
+        }
+        if (why) {
+            ix_note(ix, "footer not used: %s (at offset %llu)", why, (unsigned long long)off);
+            goto out;
+        }
+        if (!prev)
+            break;
+        off = prev;
+    }
+    if (seen != blocks) {
+        ix_note(ix, "footer not used: it counts %u index frames, %u chain back", blocks, seen);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc == 0) {
+        /* the blocks were read newest first: put them in file order */
+        struct shlog_index_frame *v = malloc((ix->n ? ix->n : 1) * sizeof(*v));
+        if (!v) {
+            free(starts);
+            return -ENOMEM;
+        }
+        size_t k = 0;
+        for (uint32_t b = seen; b-- > 0;) {
+            size_t end = b + 1 < seen ? starts[b + 1] : ix->n;
+            for (size_t i = starts[b]; i < end; i++)
+                v[k++] = ix->v[i];
+        }
+        memcpy(ix->v, v, k * sizeof(*v));
+        free(v);
+        for (size_t i = 1; i < ix->n && rc == 0; i++)
+            if (ix->v[i].offset < ix->v[i - 1].offset + ix->v[i - 1].bytes) {
+                ix_note(ix, "footer not used: its index frames list frames out of order");
+                rc = 1;
+            }
+        ix->end = get_u64le(t);
+    }
+    free(starts);
+    return rc;
+}
+
+/* The index by walking the frames from the header on. 0 or -errno. */
+static int ix_walk(struct shlog_index *ix, int fd, uint64_t size, struct pid_store *ps)
+{
+    uint64_t off = SHLOG_FILE_HEADER_BYTES;
+    size_t since = 0; /* the first frame after the last index frame taken */
+    for (;;) {
+        uint8_t pre[SHLOG_FRAME_PREFIX_BYTES + 8];
+        if (off > size || size - off < SHLOG_FRAME_PREFIX_BYTES)
+            break;
+        ssize_t got = shlog_pread_full(fd, pre, sizeof(pre), off);
+        if (got < 0)
+            return -errno;
+        uint64_t bytes = (size_t)got >= SHLOG_FRAME_PREFIX_BYTES ? shlog_frame_bytes(pre, SHLOG_FRAME_PREFIX_BYTES) : 0;
+        if (!bytes) {
+            ix_note(ix, "a damaged frame at offset %llu: not indexed from there", (unsigned long long)off);
+            break;
+        }
+        if (bytes > size - off)
+            break; /* still being written, or torn */
+        int is_index = (size_t)got == sizeof(pre) && get_u32le(pre + 8) == 0 &&
+                       get_u32le(pre + 16) == IX_SKIPPABLE_MAGIC;
+        if (is_index) {
+            const uint8_t *pay;
+            size_t n;
+            const char *why;
+            size_t kept = ix->npayloads;
+            int r = ix_read_payload(ix, fd, off, size, &pay, &n, &why);
+            if (r < 0)
+                return r;
+            struct cur c;
+            uint64_t prev;
+            unsigned kind = r == 0 && n > 5 ? pay[5] : 0;
+            if (r == 0)
+                why = ix_payload_check(pay, n, kind == IX_KIND_FOOTER ? IX_KIND_FOOTER : IX_KIND_BLOCK, &c, &prev);
+            /* its entries must be the frames walked since the last one taken */
+            struct shlog_index ent = {0};
+            if (!why)
+                why = ix_take_entries(&ent, &c, off, ps);
+            size_t first = ix->n - (ent.n <= ix->n - since ? ent.n : 0);
+            if (!why && (ent.n == 0 || ent.n > ix->n - since))
+                why = ent.n ? "an index frame lists frames not walked" : NULL;
+            for (size_t i = 0; !why && i < ent.n; i++)
+                if (ent.v[i].offset != ix->v[first + i].offset || ent.v[i].bytes != ix->v[first + i].bytes)
+                    why = "an index frame lists other frames than the file holds";
+            if (why) {
+                ix_note(ix, "%s (at offset %llu): its frames not indexed", why, (unsigned long long)off);
+                ix_drop_payloads(ix, kept);
+            } else {
+                for (size_t i = 0; i < ent.n; i++)
+                    ix->v[first + i] = ent.v[i];
+                since = ix->n;
+            }
+            free(ent.v);
+        } else {
+            struct shlog_index_frame f = {.offset = off, .bytes = bytes};
+            int rc = ix_push(ix, &f);
+            if (rc == -E2BIG) {
+                ix_note(ix, "more frames than a reader keeps: not indexed from offset %llu",
+                        (unsigned long long)off);
+                break;
+            }
+            if (rc)
+                return rc;
+        }
+        off += bytes;
+    }
+    ix->end = off;
+    return 0;
+}
+
+int shlog_index_open(struct shlog_index **out, int fd, char *err, size_t errcap)
+{
+    *out = NULL;
+    struct stat st;
+    uint8_t h[SHLOG_FILE_HEADER_BYTES];
+    struct shlog_file_header hdr;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errcap, "fstat: %s", strerror(errno));
+        return -errno;
+    }
+    ssize_t got = shlog_pread_full(fd, h, sizeof(h), 0);
+    const char *bad = got == (ssize_t)sizeof(h) ? shlog_file_header_decode(h, sizeof(h), &hdr) : "a file shorter than its header";
+    if (got < 0) {
+        snprintf(err, errcap, "read: %s", strerror(errno));
+        return -errno;
+    }
+    if (bad) {
+        snprintf(err, errcap, "%s", bad);
+        return -EINVAL;
+    }
+    struct shlog_index *ix = calloc(1, sizeof(*ix));
+    struct pid_store ps = {0};
+    if (!ix)
+        return -ENOMEM;
+    uint64_t size = (uint64_t)st.st_size;
+    int rc = ix_from_footer(ix, fd, size, &ps);
+    if (rc == 1) {
+        char note[sizeof(ix->note)];
+        memcpy(note, ix->note, sizeof(note));
+        ix_drop_payloads(ix, 0);
+        ix->held = 0;
+        ix->n = 0;
+        ps.n = 0;
+        memset(ix->note, 0, sizeof(ix->note));
+        rc = ix_walk(ix, fd, size, &ps);
+        if (!ix->note[0] || strncmp(note, "no footer", 9) != 0)
+            memcpy(ix->note, note, sizeof(note));
+    } else if (rc == 0) {
+        ix->from_footer = 1;
+    }
+    if (rc < 0) {
+        snprintf(err, errcap, "reading the index: %s", strerror(-rc));
+        free(ps.v);
+        shlog_index_close(ix);
+        return rc;
+    }
+    /* The pids' store has stopped moving: its indexes become pointers. */
+    uint32_t *pids = ps.v;
+    ps.v = NULL;
+    for (size_t i = 0; i < ix->n; i++)
+        ix->v[i].pids = ix->v[i].indexed ? pids + (uintptr_t)ix->v[i].pids : NULL;
+    if (pids) {
+        if (ix->npayloads == ix->payloads_cap &&
+            shlog__grow_array(&ix->payloads, &ix->payloads_cap, ix->npayloads, sizeof(*ix->payloads))) {
+            free(pids);
+            shlog_index_close(ix);
+            return -ENOMEM;
+        }
+        ix->payloads[ix->npayloads++] = (uint8_t *)pids;
+    }
+    *out = ix;
+    return 0;
+}
+
+void shlog_index_close(struct shlog_index *ix)
+{
+    if (!ix)
+        return;
+    ix_drop_payloads(ix, 0);
+    free(ix->payloads);
+    free(ix->v);
+    free(ix);
+}
+
+const char *shlog_index_note(const struct shlog_index *ix)
+{
+    return ix->note[0] ? ix->note : NULL;
+}
+
+int shlog_index_from_footer(const struct shlog_index *ix)
+{
+    return ix->from_footer;
+}
+
+size_t shlog_index_count(const struct shlog_index *ix)
+{
+    return ix->n;
+}
+
+const struct shlog_index_frame *shlog_index_frame(const struct shlog_index *ix, size_t i)
+{
+    return i < ix->n ? &ix->v[i] : NULL;
+}
+
+uint64_t shlog_index_end(const struct shlog_index *ix)
+{
+    return ix->end;
+}
+
+struct word_probe {
+    const struct shlog_index_frame *f;
+    uint64_t prefix;
+    int missing;
+};
+
+static void probe_word(void *clientd, const uint8_t *w, size_t n)
+{
+    struct word_probe *p = clientd;
+    if (!shlog__ix_bloom_has(p->f->bloom, p->f->bloom_blocks, shlog__ix_text(p->prefix, w, n)))
+        p->missing = 1;
+}
+
+static int text_in(const struct shlog_index_frame *f, unsigned tag, const char *name, const char *text)
+{
+    uint64_t prefix = shlog__ix_prefix(tag, name, strlen(name));
+    return shlog__ix_bloom_has(f->bloom, f->bloom_blocks, shlog__ix_text(prefix, (const uint8_t *)text, strlen(text)));
+}
+
+/* A field's value may be in f: as a string, or as an integer within the
+ * range of a subject field of that name (a numeric field named unindexed
+ * may hold any value). */
+static int field_in(const struct shlog_index_frame *f, const struct shlog_index_field *q)
+{
+    size_t nlen = strlen(q->name);
+    if (text_in(f, IX_TAG_STRING, q->name, q->value) ||
+        shlog__ix_bloom_has(f->bloom, f->bloom_blocks, ix_mix(shlog__ix_prefix(IX_TAG_UNINDEXED, q->name, nlen))))
+        return 1;
+    const char *v = q->value;
+    char *end;
+    int64_t i = 0;
+    uint64_t u = 0;
+    int as_signed = 0, as_unsigned = 0;
+    if (!strcmp(v, "true") || !strcmp(v, "false")) {
+        u = v[0] == 't';
+        i = (int64_t)u;
+        as_signed = as_unsigned = 1;
+    } else if (*v) {
+        errno = 0;
+        long long ll = strtoll(v, &end, 10);
+        as_signed = !*end && !errno;
+        i = ll;
+        errno = 0;
+        unsigned long long ull = strtoull(v, &end, 10);
+        as_unsigned = !*end && !errno && *v != '-';
+        u = ull;
+    }
+    uint64_t key = ix_mix(shlog__ix_prefix(IX_TAG_RANGE, q->name, nlen));
+    const uint8_t *p = f->ranges;
+    for (uint32_t k = 0; k < f->nranges; k++) {
+        struct ix_range r;
+        shlog__ix_range_next(&p, &r);
+        if (r.key != key)
+            continue;
+        if (r.is_signed && as_signed && i >= (int64_t)r.min && i <= (int64_t)r.max)
+            return 1;
+        if (!r.is_signed && as_unsigned && u >= r.min && u <= r.max)
+            return 1;
+    }
+    return 0;
+}
+
+int shlog_index_may_match(const struct shlog_index_frame *f, const struct shlog_index_query *q)
+{
+    if (!f->indexed)
+        return 1;
+    if (!f->records)
+        return 0;
+    if ((q->since_ns || q->until_ns) && f->timed) {
+        uint64_t until = q->until_ns ? q->until_ns : UINT64_MAX;
+        if (f->ns_max < UINT64_MAX - SHLOG_INDEX_TIME_SLACK_NS && f->ns_max + SHLOG_INDEX_TIME_SLACK_NS < q->since_ns)
+            return 0;
+        if (f->ns_min > SHLOG_INDEX_TIME_SLACK_NS && f->ns_min - SHLOG_INDEX_TIME_SLACK_NS > until)
+            return 0;
+    }
+    if (q->levels && !(f->levels & q->levels))
+        return 0;
+    if (q->categories && !(f->categories & q->categories))
+        return 0;
+    if (q->npids && f->npids <= IX_MAX_PIDS) {
+        int any = 0;
+        for (size_t i = 0; i < q->npids && !any; i++)
+            for (uint32_t j = 0; j < f->npids && !any; j++)
+                any = q->pids[i] == f->pids[j];
+        if (!any)
+            return 0;
+    }
+    if (q->app && !text_in(f, IX_TAG_APP, "", q->app))
+        return 0;
+    if (q->site && !text_in(f, IX_TAG_SITE, "", q->site))
+        return 0;
+    for (size_t i = 0; i < q->nwords; i++) {
+        struct word_probe p = {f, shlog__ix_prefix(IX_TAG_WORD, "", 0), 0};
+        shlog__ix_words((const uint8_t *)q->words[i], strlen(q->words[i]), probe_word, &p);
+        if (p.missing)
+            return 0;
+    }
+    for (size_t i = 0; i < q->nfields; i++)
+        if (!field_in(f, &q->fields[i]))
+            return 0;
+    return 1;
+}

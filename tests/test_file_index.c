@@ -1,0 +1,333 @@
+/* Description: the index the encoder writes (FORMAT.md, "Index") sums up each frame exactly for sets (records, levels, categories, pids, the subject's range) and its Bloom filter has no false negatives (every string field and word of a frame's records, its app and call sites); a closed file's footer is found from its end, a file without one (a .part) is walked and indexed as far as its index frames go; a corrupted or truncated index is refused with a reason while the file still reads frame by frame; the corpus's files from before the index are listed frame by frame, none summed up. */
+#include "test_util_file.h"
+
+#include <sys/stat.h>
+
+static char dir[256];
+
+static void setup(void) { tu_tmpdir(dir, sizeof(dir), "index"); }
+static void teardown(void) { tu_rmtree(dir); }
+
+TestSuite(file_index, .init = setup, .fini = teardown, .timeout = 120);
+
+enum { FRAMES = 40, PER_FRAME = 4000, NSYM = 7 };
+static const char *const syms[NSYM] = {"AAPL", "MSFT", "GOOG", "AMZN", "TSLA", "NVDA", "META"};
+
+/* What each frame holds, as the test wrote it. */
+struct truth {
+    uint8_t levels;
+    uint64_t categories;
+    uint32_t pids[2];
+    unsigned npids;
+    uint64_t records;
+    uint64_t ids[PER_FRAME];
+    unsigned syms; /* bit s: syms[s] */
+    uint64_t tsc_min, tsc_max;
+};
+static struct truth truth[FRAMES];
+
+static void add_pid(struct truth *t, uint32_t pid)
+{
+    for (unsigned i = 0; i < t->npids; i++)
+        if (t->pids[i] == pid)
+            return;
+    t->pids[t->npids++] = pid;
+}
+
+/* Writes FRAMES frames of two processes' records, and the footer when footer. */
+static void write_file(const char *path, int footer)
+{
+    srand(7);
+    struct shm_site s;
+    tu_site(&s, 1, "order id=%lu sym=%s qty=%d px=%f note=%s", SHMLOG_ARG_U64, SHMLOG_ARG_STR, SHMLOG_ARG_I32,
+            SHMLOG_ARG_F64, SHMLOG_ARG_STR, 0);
+    struct tu_file f;
+    tu_file_open(&f, path, 1);
+    struct shm_proc_info pi[2];
+    tu_proc_info(&pi[0], 777, 1);
+    tu_proc_info(&pi[1], 888, 2);
+    for (uint32_t p = 0; p < 2; p++) {
+        cr_assert_eq(shlog_enc_process(f.enc, p, &pi[p]), 0);
+        cr_assert_eq(shlog_enc_site(f.enc, p, &s), 0);
+    }
+    uint64_t pos[2] = {0, 0}, tsc = 1000000000ull, id = 1;
+    memset(truth, 0, sizeof(truth));
+    for (int fr = 0; fr < FRAMES; fr++) {
+        struct truth *t = &truth[fr];
+        t->tsc_min = UINT64_MAX;
+        uint32_t p = (uint32_t)(fr % 3 == 0 ? 1 : 0); /* some frames of both */
+        for (int b = 0; b < (fr % 5 == 0 ? 2 : 1); b++, p ^= 1) {
+            cr_assert_eq(shlog_enc_batch_begin(f.enc, p, 0), 0);
+            add_pid(t, pi[p].pid);
+            for (int k = 0; k < PER_FRAME / 2; k++) {
+                struct shm_copied_record r;
+                memset(&r, 0, sizeof(r));
+                int sym = rand() % NSYM;
+                /* values repeat as a market's do: an order's id a few times, a few prices and sizes */
+                double px = 100.0 + (rand() % 20) * 0.01;
+                int32_t qty = -(rand() % 10);
+                uint64_t vals[5] = {id, 0, (uint64_t)(uint32_t)qty, 0, 0};
+                memcpy(&vals[3], &px, 8);
+                const char *strs[2] = {syms[sym], fr == 13 ? "needle in haystack" : "routine fill"};
+                size_t used = tu_payload(&r, &s, vals, strs);
+                tu_slots(&r, used);
+                r.pos = pos[p];
+                pos[p] += r.nslots;
+                tsc += 1000 + (uint64_t)(rand() % 1000);
+                r.tsc = tsc;
+                r.site = 1;
+                r.tid = 5;
+                r.level = (uint8_t)(fr % 6 == 0 ? SHMLOG_LEVEL_ERROR : rand() % 2 ? SHMLOG_LEVEL_INFO : SHMLOG_LEVEL_DEBUG);
+                r.category = (uint8_t)(fr % 4 == 0 ? 9 : rand() % 3);
+                cr_assert_eq(shlog_enc_record(f.enc, &r), 0);
+                t->levels |= (uint8_t)(1u << r.level);
+                t->categories |= 1ull << r.category;
+                t->ids[t->records++] = id;
+                id += k % 4 == 3;
+                t->syms |= 1u << sym;
+                t->tsc_min = tsc < t->tsc_min ? tsc : t->tsc_min;
+                t->tsc_max = tsc;
+            }
+            cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+        }
+        tu_file_flush(&f);
+    }
+    if (footer) {
+        size_t cap = shlog_enc_footer_bound(f.enc);
+        void *buf = malloc(cap);
+        long n = shlog_enc_footer(f.enc, buf, cap);
+        cr_assert(n > 0);
+        cr_assert_eq(pwrite(f.fd, buf, (size_t)n, (off_t)f.off), n);
+        free(buf);
+    }
+    tu_file_close(&f);
+}
+
+static struct shlog_index *open_index(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert(fd >= 0);
+    struct shlog_index *ix;
+    char err[256] = "";
+    cr_assert_eq(shlog_index_open(&ix, fd, err, sizeof(err)), 0, "%s", err);
+    close(fd);
+    return ix;
+}
+
+/* Every frame of the file read with the reader: records, and no damage. */
+static void assert_reads_whole(const char *path, size_t want_errors)
+{
+    struct tu_read rd = {0};
+    cr_assert_eq(tu_read_shlog(path, NULL, &rd), 0);
+    size_t want = 0;
+    for (int i = 0; i < FRAMES; i++)
+        want += truth[i].records;
+    cr_assert_eq(rd.n, want, "records %zu of %zu", rd.n, want);
+    cr_assert_eq(rd.errors, want_errors, "errors %zu: %s", rd.errors, rd.first_error);
+    tu_read_free(&rd);
+}
+
+static double ns_of(uint64_t tsc)
+{
+    return 1700000000000000000.0 + ((double)tsc - 123456789.0) * 1e9 / 3e9;
+}
+
+/* The entry of frame i says exactly what the test wrote into it. */
+static void assert_entry(const struct shlog_index_frame *e, int i)
+{
+    const struct truth *t = &truth[i];
+    char buf[64];
+    cr_assert(e->indexed, "frame %d not indexed", i);
+    cr_assert_eq(e->records, t->records, "frame %d records", i);
+    cr_assert_eq(e->levels, t->levels, "frame %d levels %x != %x", i, e->levels, t->levels);
+    cr_assert_eq(e->categories, t->categories, "frame %d categories", i);
+    cr_assert_eq(e->tsc_min, t->tsc_min, "frame %d tsc_min", i);
+    cr_assert_eq(e->tsc_max, t->tsc_max, "frame %d tsc_max", i);
+    cr_assert_eq(e->npids, t->npids, "frame %d npids", i);
+    for (unsigned k = 0; k < t->npids; k++)
+        cr_assert(e->pids[0] == t->pids[k] || (e->npids > 1 && e->pids[1] == t->pids[k]), "frame %d pid", i);
+    cr_assert(e->timed);
+    cr_assert(e->ns_min <= (uint64_t)ns_of(t->tsc_min) + 1000 && e->ns_max + 1000 >= (uint64_t)ns_of(t->tsc_max),
+              "frame %d time", i);
+    /* no false negatives: every value, word, app and site it holds */
+    for (uint64_t k = 0; k < t->records; k++) {
+        snprintf(buf, sizeof(buf), "%lu", t->ids[k]);
+        struct shlog_index_field fld = {"id", buf};
+        struct shlog_index_query q = {.fields = &fld, .nfields = 1};
+        cr_assert(shlog_index_may_match(e, &q), "frame %d: id=%s", i, buf);
+    }
+    for (int s = 0; s < NSYM; s++) {
+        struct shlog_index_field fld = {"sym", syms[s]};
+        const char *w = syms[s];
+        struct shlog_index_query q = {.fields = &fld, .nfields = 1}, qw = {.words = &w, .nwords = 1};
+        if (t->syms >> s & 1) {
+            cr_assert(shlog_index_may_match(e, &q), "frame %d: sym=%s", i, syms[s]);
+            cr_assert(shlog_index_may_match(e, &qw), "frame %d: word %s", i, syms[s]);
+        }
+    }
+    const char *fmt_word = "order", *app = "app777";
+    struct shlog_index_query q = {.words = &fmt_word, .nwords = 1, .site = "src/file1.c:101"};
+    cr_assert(shlog_index_may_match(e, &q), "frame %d: the format's word and the site", i);
+    if (t->pids[0] == 777 || (t->npids > 1 && t->pids[1] == 777)) {
+        struct shlog_index_query qa = {.app = app};
+        cr_assert(shlog_index_may_match(e, &qa), "frame %d: app", i);
+    }
+    /* the exact sets rule frames out */
+    struct shlog_index_query ql = {.levels = (uint8_t)~t->levels}, qc = {.categories = ~t->categories};
+    cr_assert_eq(shlog_index_may_match(e, &ql), (uint8_t)~t->levels & e->levels ? 1 : 0);
+    cr_assert_eq(shlog_index_may_match(e, &qc), 0);
+    uint32_t other = 4242;
+    struct shlog_index_query qp = {.pids = &other, .npids = 1};
+    cr_assert_eq(shlog_index_may_match(e, &qp), 0, "frame %d: pid 4242", i);
+    struct shlog_index_query qt = {.since_ns = (uint64_t)ns_of(t->tsc_max) + 2 * SHLOG_INDEX_TIME_SLACK_NS};
+    cr_assert_eq(shlog_index_may_match(e, &qt), 0, "frame %d: a time after it", i);
+    struct shlog_index_query qin = {.since_ns = (uint64_t)ns_of(t->tsc_min), .until_ns = (uint64_t)ns_of(t->tsc_min) + 1};
+    cr_assert(shlog_index_may_match(e, &qin), "frame %d: its first record's time", i);
+}
+
+Test(file_index, footer_sums_up_every_frame_exactly)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/a.shlog", dir);
+    write_file(path, 1);
+    struct shlog_index *ix = open_index(path);
+    cr_assert(shlog_index_from_footer(ix), "footer: %s", shlog_index_note(ix));
+    cr_assert_null(shlog_index_note(ix), "%s", shlog_index_note(ix));
+    cr_assert_eq(shlog_index_count(ix), FRAMES);
+    unsigned rare_hits = 0, absent_hits = 0, mid_hits = 0, qty_hits = 0;
+    char mid[32];
+    snprintf(mid, sizeof(mid), "%lu", truth[20].ids[PER_FRAME / 4]);
+    for (int i = 0; i < FRAMES; i++) {
+        const struct shlog_index_frame *e = shlog_index_frame(ix, i);
+        assert_entry(e, i);
+        const char *w = "needle";
+        struct shlog_index_query q = {.words = &w, .nwords = 1};
+        rare_hits += (unsigned)shlog_index_may_match(e, &q);
+        struct shlog_index_field fld = {"id", "99999999"}, in = {"id", mid}, qty = {"qty", "123456"};
+        struct shlog_index_query qa = {.fields = &fld, .nfields = 1}, qm = {.fields = &in, .nfields = 1},
+                                 qq = {.fields = &qty, .nfields = 1};
+        absent_hits += (unsigned)shlog_index_may_match(e, &qa);
+        mid_hits += (unsigned)shlog_index_may_match(e, &qm);
+        qty_hits += (unsigned)shlog_index_may_match(e, &qq);
+    }
+    cr_assert(shlog_index_may_match(shlog_index_frame(ix, 13), &(struct shlog_index_query){
+        .words = (const char *const[]){"needle"}, .nwords = 1}));
+    /* a filter of at most 4 % of a frame's bytes, not a list: it says "maybe" of some frames that do
+     * not hold a word */
+    cr_assert_lt(rare_hits, FRAMES / 4, "the rare word in %u frames", rare_hits);
+    /* the subject (id, the first integer) by its range: the ids grow, so one frame holds an id */
+    cr_assert_eq(absent_hits, 0, "an id past every frame's in %u frames", absent_hits);
+    cr_assert_eq(mid_hits, 1, "an id inside frame 20 in %u frames", mid_hits);
+    /* a second integer (qty) is named unindexed: any frame of its site may hold any value of it */
+    cr_assert_eq(qty_hits, FRAMES, "qty in %u frames", qty_hits);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(shlog_index_end(ix) + 0 <= (uint64_t)st.st_size, 1);
+    shlog_index_close(ix);
+    assert_reads_whole(path, 0);
+}
+
+Test(file_index, a_part_is_walked_as_far_as_its_index_frames)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/a.shlog.part", dir);
+    write_file(path, 0);
+    struct shlog_index *ix = open_index(path);
+    cr_assert(!shlog_index_from_footer(ix));
+    cr_assert_not_null(shlog_index_note(ix));
+    cr_assert(strstr(shlog_index_note(ix), "no footer"), "%s", shlog_index_note(ix));
+    cr_assert_eq(shlog_index_count(ix), FRAMES);
+    for (int i = 0; i < FRAMES; i++) {
+        const struct shlog_index_frame *e = shlog_index_frame(ix, i);
+        if (i < (int)(FRAMES / SHLOG_INDEX_EVERY * SHLOG_INDEX_EVERY)) {
+            assert_entry(e, i);
+        } else {
+            cr_assert(!e->indexed, "frame %d after the last index frame", i);
+            cr_assert(shlog_index_may_match(e, &(struct shlog_index_query){.levels = 1u << 7}));
+        }
+    }
+    shlog_index_close(ix);
+    assert_reads_whole(path, 0);
+}
+
+/* Flips a byte at off (from the end when negative) of the file. */
+static void flip(const char *path, long off)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    off_t at = off < 0 ? st.st_size + off : off;
+    uint8_t b;
+    cr_assert_eq(pread(fd, &b, 1, at), 1);
+    b ^= 0x40;
+    cr_assert_eq(pwrite(fd, &b, 1, at), 1);
+    close(fd);
+}
+
+Test(file_index, a_corrupted_or_truncated_index_is_refused_and_the_file_still_reads)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/a.shlog", dir);
+    /* the trailer's check, the footer's entries, the trailer's magic */
+    const long where[] = {-8, -100, -1};
+    const char *says[] = {"fails its check", "check fails", "no footer"};
+    for (int k = 0; k < 3; k++) {
+        write_file(path, 1);
+        flip(path, where[k]);
+        struct shlog_index *ix = open_index(path);
+        cr_assert(!shlog_index_from_footer(ix), "case %d", k);
+        cr_assert(shlog_index_note(ix) && strstr(shlog_index_note(ix), says[k]), "case %d: %s", k,
+                  shlog_index_note(ix));
+        /* the frames of the index frames before it are still indexed by the walk */
+        cr_assert_eq(shlog_index_count(ix), FRAMES);
+        assert_entry(shlog_index_frame(ix, 0), 0);
+        shlog_index_close(ix);
+        assert_reads_whole(path, 0);
+    }
+    /* cut inside the footer: a torn last frame for the reader, no footer for the index */
+    write_file(path, 1);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(truncate(path, st.st_size - 5), 0);
+    struct shlog_index *ix = open_index(path);
+    cr_assert(!shlog_index_from_footer(ix));
+    cr_assert_eq(shlog_index_count(ix), FRAMES);
+    shlog_index_close(ix);
+    /* an index frame of the walk whose entries were altered: its frames are not indexed */
+    write_file(path, 0);
+    struct shlog_index *good = open_index(path);
+    uint64_t block = shlog_index_frame(good, SHLOG_INDEX_EVERY - 1)->offset +
+                     shlog_index_frame(good, SHLOG_INDEX_EVERY - 1)->bytes;
+    shlog_index_close(good);
+    flip(path, (long)block + 16 + 8 + 20);
+    ix = open_index(path);
+    cr_assert(strstr(shlog_index_note(ix), "check fails"), "%s", shlog_index_note(ix));
+    cr_assert(!shlog_index_frame(ix, 0)->indexed);
+    assert_entry(shlog_index_frame(ix, SHLOG_INDEX_EVERY), SHLOG_INDEX_EVERY);
+    shlog_index_close(ix);
+    assert_reads_whole(path, 0);
+}
+
+Test(file_index, files_from_before_the_index_have_none)
+{
+    const char *corpus = getenv("SHMLOG_CORPUS");
+    cr_assert_not_null(corpus, "SHMLOG_CORPUS: tests/meson.build sets it");
+    const char *files[] = {"v2/processes.shlog", "v2-sites-first/threads.shlog", "v2-instance/instance.shlog"};
+    for (size_t k = 0; k < sizeof(files) / sizeof(*files); k++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", corpus, files[k]);
+        struct shlog_index *ix = open_index(path);
+        struct stat st;
+        cr_assert_eq(stat(path, &st), 0, "%s", path);
+        cr_assert(!shlog_index_from_footer(ix), "%s", path);
+        cr_assert(shlog_index_count(ix) > 0, "%s", path);
+        for (size_t i = 0; i < shlog_index_count(ix); i++) {
+            const struct shlog_index_frame *f = shlog_index_frame(ix, i);
+            cr_assert(!f->indexed, "%s: frame %zu", path, i);
+            cr_assert(shlog_index_may_match(f, &(struct shlog_index_query){.words = (const char *const[]){"x"},
+                                                                           .nwords = 1}));
+        }
+        cr_assert_eq(shlog_index_end(ix), (uint64_t)st.st_size, "%s: every frame walked", path);
+        shlog_index_close(ix);
+    }
+}
