@@ -10,7 +10,8 @@ import ctypes
 import warnings
 from typing import TYPE_CHECKING, Any, List, Optional
 
-from . import Filters, Paths, _n, _open, _options, _takes_filters, DamagedInputWarning, OpenReader
+from . import _native as _n
+from . import DamagedInputWarning, Filters, OpenReader, Paths, _open, _options, _takes_filters
 
 if TYPE_CHECKING:
     import pandas
