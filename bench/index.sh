@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 build=${SHMLOG_BUILD:-build}
-ninja -C "$build" collector/shmlog-collector tools/shmlog-sample tools/shmlog-dump bench/shmlog-bench-index >/dev/null
+ninja -C "$build" collector/shmlog-collector examples/shmlog-sample dump/shmlog-dump bench/shmlog-bench-index >/dev/null
 work=$(mktemp -d /tmp/shmlog-bench-index.XXXXXX)
 trap 'rm -rf "$work" /dev/shm/shmlog-bench-index-$$' EXIT
 echo "command: bench/index.sh $records $rate${before:+ --before $before} --runs $runs  ($(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -31,7 +31,7 @@ run() {
     "$b/collector/shmlog-collector" --dir "$seg" --out "$work/out" --cpu 1 2>/dev/null &
     local col=$!
     sleep 0.3
-    SHMLOG_DIR=$seg taskset -c 0 "$b/tools/shmlog-sample" --app index-bench --count "$records" --threads 1 \
+    SHMLOG_DIR=$seg taskset -c 0 "$b/examples/shmlog-sample" --app index-bench --count "$records" --threads 1 \
         --rate "$rate" --mix trading 2>/dev/null
     sleep 1.5
     local st
@@ -39,7 +39,7 @@ run() {
     kill -TERM "$col"
     wait "$col" || true
     local n bytes
-    n=$("$build/tools/shmlog-dump" stats "$work/out" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])')
+    n=$("$build/dump/shmlog-dump" stats "$work/out" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])')
     bytes=$(du -sb "$work/out" | cut -f1)
     python3 -c "import sys; t=int(sys.argv[1])+int(sys.argv[2]); hz=int(sys.argv[3]); n=int(sys.argv[4]); b=int(sys.argv[5]);
 print(f'{sys.argv[6]:>7}: collector {t/hz:.2f} cpu-s for {n} records ({n/(t/hz)/1e6:.2f} M records per cpu-second), {b/n:.3f} bytes per record')" \
@@ -52,7 +52,7 @@ done
 # Questions: an order id of the file (its 50,000th ack's), one past every id, symbols and words
 # that are and are not there, levels.
 for f in "$work"/out/*.shlog; do
-    id=$("$build/tools/shmlog-dump" read "$f" | grep -o 'ack id=[0-9]*' | sed -n 50000p | cut -d= -f2)
+    id=$("$build/dump/shmlog-dump" read "$f" | grep -o 'ack id=[0-9]*' | sed -n 50000p | cut -d= -f2)
     "$build/bench/shmlog-bench-index" "$f" "id=${id:-0}" id=99999999999 sym=EURUSD sym=IBM venue=XNAS throttle zebra \
         LEVEL:4 LEVEL:0 "@index-bench"
 done

@@ -47,7 +47,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # pyarrow, polars, DuckDB and pandas for the tests that read the Arrow streams (tests/test_python.sh,
-# tests/test_duckdb.sh) and for bench/files.sh: pinned with their dependencies and their wheels' hashes,
+# tests/test_duckdb.sh) and for bench/files.sh, pytest and mypy for python/'s tests: pinned with their dependencies and their wheels' hashes,
 # from PyPI, in a venv of Debian's python3 that the tests look in and nowhere else. Present means
 # installed from these requirements (a stamp of them) and importable.
 venv=/opt/shmlog-test/venv
@@ -55,10 +55,10 @@ requirements=$(cd "$(dirname "$0")/.." && pwd)/tests/python-requirements.txt
 want_stamp=$(sha256sum "$requirements" | cut -d' ' -f1)
 venv_ok() {
     [ "$(cat "$venv/.shmlog-requirements" 2>/dev/null)" = "$want_stamp" ] &&
-        "$venv/bin/python" -c 'import pyarrow, polars, duckdb, pandas' >/dev/null 2>&1
+        "$venv/bin/python" -c 'import pyarrow, polars, duckdb, pandas, pytest, mypy' >/dev/null 2>&1
 }
 if ! venv_ok; then
-    echo "setup: installing pyarrow, polars, duckdb and pandas (pinned) into $venv" >&2
+    echo "setup: installing pyarrow, polars, duckdb, pandas, pytest and mypy (pinned) into $venv" >&2
     pip_log=$(mktemp)
     # umask 022: the tests may run as another user, who reads it.
     if ! (umask 022 && rm -rf "$venv" && /usr/bin/python3 -m venv "$venv" &&
@@ -70,7 +70,7 @@ if ! venv_ok; then
     fi
     rm -f "$pip_log"
     echo "$want_stamp" >"$venv/.shmlog-requirements"
-    venv_ok || { echo "setup: $venv does not import pyarrow, polars, duckdb and pandas" >&2; exit 1; }
+    venv_ok || { echo "setup: $venv does not import pyarrow, polars, duckdb, pandas, pytest and mypy" >&2; exit 1; }
 fi
 
 # Kafka's jars for the test cluster (scripts/kafka-dev.sh keeps the version and the place).

@@ -1,7 +1,7 @@
 /* Description: invariant 1 and the hot-path promise of DESIGN.md section 7, proved rather than
- * timed: after init, a producer logs millions of records under a seccomp filter that kills it at
+ * timed: after init, a producer logs 600,000 records under a seccomp filter that kills it at
  * any system call but read/write/exit, and the kernel counts no page fault meanwhile. With the
- * spin policy and the test process draining like the collector, it laps a small ring thousands of
+ * spin policy and the test process draining like the collector, it laps a small ring hundreds of
  * times (pads at the ring end, continuation slots, waits for space); with the drop policy and no
  * reader, it fills the ring and then drops and counts. */
 #include <criterion/criterion.h>
@@ -24,8 +24,10 @@
 #include "shmlog.h"
 #include "test_util.h"
 
-#define RING_BYTES (64u << 10) /* 1024 slots: millions of records lap it thousands of times */
-#define RECORDS 2000000ul
+/* 1024 slots, lapped over 500 times: every lap passes the ring end and waits for space again, so
+ * more laps prove nothing more and cost seconds of the quick tier. */
+#define RING_BYTES (64u << 10)
+#define RECORDS 600000ul
 #define LONG_EVERY 7 /* every 7th record takes 3 slots, so records straddle the ring end */
 
 struct child_report {
@@ -211,7 +213,7 @@ Test(hot_path, spin_policy_laps_the_ring_without_syscall_or_fault, .timeout = 12
     uint64_t laps, dropped;
     run_hot_path(SHMLOG_SPIN, 1, &laps, &dropped);
     cr_expect_eq(dropped, 0, "the spin policy never drops");
-    cr_expect_gt(laps, 1000, "the ring was lapped only %llu times", (unsigned long long)laps);
+    cr_expect_gt(laps, 500, "the ring was lapped only %llu times", (unsigned long long)laps);
 }
 
 Test(hot_path, drop_policy_drops_without_syscall_or_fault, .timeout = 120)

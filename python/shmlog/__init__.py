@@ -20,20 +20,32 @@ import pyarrow (and pandas) when called. The C library is found through
 $SHMLOG_READ_LIBRARY (a path), else as the system's libshmlog-read.so.1.
 Command line: python -m shmlog export DIR out.parquet (--help).
 """
+from __future__ import annotations
+
 import collections
 import ctypes
 import datetime as _dt
 import errno
+import inspect
 import numbers
 import os
 import warnings
+from typing import (TYPE_CHECKING, Any, Callable, Deque, Dict, FrozenSet, Iterable, List, NamedTuple, Optional,
+                    Tuple, TypedDict, TypeVar, Union)
 
 from . import _native as _n
 from ._native import LibraryNotFound
 
+if TYPE_CHECKING:
+    import pandas
+    import pyarrow
+    from typing_extensions import Unpack
+
+# The one place of the version: pyproject.toml reads it from here (tool.setuptools.dynamic), and
+# python/tests/test_install.py checks that meson.build's project() names the same.
 __version__ = "0.1.0"
 __all__ = ["read", "open", "to_arrow", "to_parquet", "dataframe", "losses", "Event", "Reader", "Source",
-           "DamagedInputWarning", "LibraryNotFound", "LEVELS", "KINDS"]
+           "DamagedInputWarning", "LibraryNotFound", "LEVELS", "KINDS", "Filters"]
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 KINDS = ("record", "loss", "exit", "error", "note")  # every kind: read(..., kinds=shmlog.KINDS)
@@ -47,36 +59,47 @@ class DamagedInputWarning(UserWarning):
     message lists what the library reported."""
 
 
-_EVENT_FIELDS = (
-    "kind",            # "record", "loss", "exit", "error" or "note"
-    "ts_ns",           # int: ns since the Unix epoch, UTC (a loss's or exit's time as shown)
-    "host", "app",     # str (None on an error event that names no process)
-    "pid",             # int
-    "tid",             # records: the writer's kernel thread id; else None
-    "cpu",             # the ring's cpu; None for an exit, and for a loss of the whole process
-    "seq",             # records: the ring position (unique and increasing per ring); else None
-    "level",           # records: "TRACE" .. "FATAL"; else None
-    "category",        # records: "none", "trade", "market_data", ..., a program's own, "cat<n>"; else None
-    "site",            # records: "file:line" of the call site; None when the files do not define it
-    "msg",             # records: the rendered message; None when the site is unknown
-    "fields",          # records: {name: int | float | str | bool}, pointers as "0x..."; else None
-    "truncated",       # records: the producer cut a string argument
-    "clamped",         # records: level or category was out of range (shown as FATAL / none)
-    "backtrace",       # records: kept below the live level, written at a trigger or request
-    "error",           # records: "unknown site" or "corrupt payload" when it did not decode, else None;
-                       # error events: what was damaged; notes: the note
-    "loss_reason", "loss_records", "loss_positions", "loss_first_seq",  # losses; else None
-    "exit_records", "exit_lost", "exit_how",                             # exits; else None
-    "proc_start",      # with host and pid, who the process is (pids are reused); 0 when unknown
-    "time_uncertain",  # records: its time lies between anchors around a step of the wall clock (off by it?)
-    "func",            # records: the call site's function; None when the files do not name one
-    "thread",          # records: the name the files gave the writing thread when it wrote; else None
-    "instance",        # the process instance (32 hex digits): with host, tells apart two processes that pid and
-                       # proc_start do not (pid 1 of two containers); None in files from before it, and for errors
-)
+# A field's value: pointers as "0x...", None for a type added after API version 1.
+FieldValue = Union[int, float, str, bool, None]
+# A file or directory, or several.
+Paths = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]",
+              Iterable[Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]]]
+# since/until: ns since the Unix epoch, an aware datetime or pandas.Timestamp, or a time string.
+Time = Union[int, str, _dt.datetime]
 
 
-class Event(collections.namedtuple("Event", _EVENT_FIELDS)):
+class Filters(TypedDict, total=False):
+    """The filters of read(), open(), to_arrow(), to_parquet() and dataframe(), keyword arguments
+    each of them takes (read() says what they select); None is no filter."""
+    level: Union[str, int, None]
+    category: Optional[str]
+    app: Union[str, bytes, None]
+    pid: Optional[int]
+    thread: Union[str, int, None]
+    since: Optional[Time]
+    until: Optional[Time]
+    grep: Union[str, bytes, None]
+    limit: Optional[int]
+
+
+FILTERS: Tuple[str, ...] = tuple(Filters.__annotations__)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _takes_filters(fn: _F) -> _F:
+    """fn(..., **filters) shown with each filter as a keyword-only parameter (help(), inspect,
+    editors that read signatures), as if written out: the filters are defined once, in Filters."""
+    sig = inspect.signature(fn)
+    params = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                 annotation=getattr(annotation, "__forward_arg__", annotation))
+               for name, annotation in Filters.__annotations__.items()]
+    fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    return fn
+
+
+class Event(NamedTuple):
     """One event of read(): a record, a loss marker, an exit marker, an
     error (damaged input) or a note (not damage: "... is still being
     written"). A namedtuple: ev.msg, ev._asdict().
@@ -100,10 +123,42 @@ class Event(collections.namedtuple("Event", _EVENT_FIELDS)):
     such (the JSON shows null), f32 arguments exactly widened to double
     (0.1f is 0.10000000149011612).
     """
-    __slots__ = ()
+    kind: str  # "record", "loss", "exit", "error" or "note"
+    ts_ns: int  # ns since the Unix epoch, UTC (a loss's or exit's time as shown)
+    host: Optional[str]  # None on an error event that names no process
+    app: Optional[str]
+    pid: int
+    tid: Optional[int]  # records: the writer's kernel thread id; else None
+    cpu: Optional[int]  # the ring's cpu; None for an exit, and for a loss of the whole process
+    seq: Optional[int]  # records: the ring position (unique and increasing per ring); else None
+    level: Optional[str]  # records: "TRACE" .. "FATAL"; else None
+    category: Optional[str]  # records: "none", "trade", "market_data", ..., a program's own, "cat<n>"; else None
+    site: Optional[str]  # records: "file:line" of the call site; None when the files do not define it
+    msg: Optional[str]  # records: the rendered message; None when the site is unknown
+    fields: Optional[Dict[str, FieldValue]]  # records: {name: value}; else None
+    truncated: bool  # records: the producer cut a string argument
+    clamped: bool  # records: level or category was out of range (shown as FATAL / none)
+    backtrace: bool  # records: kept below the live level, written at a trigger or request
+    # records: "unknown site" or "corrupt payload" when it did not decode, else None;
+    # error events: what was damaged; notes: the note
+    error: Optional[str]
+    loss_reason: Optional[str]  # losses; else None
+    loss_records: Optional[int]
+    loss_positions: Optional[int]
+    loss_first_seq: Optional[int]
+    exit_records: Optional[int]  # exits; else None
+    exit_lost: Optional[int]
+    exit_how: Optional[str]
+    proc_start: int  # with host and pid, who the process is (pids are reused); 0 when unknown
+    time_uncertain: bool  # records: its time lies between anchors around a step of the wall clock (off by it?)
+    func: Optional[str]  # records: the call site's function; None when the files do not name one
+    thread: Optional[str]  # records: the name the files gave the writing thread when it wrote; else None
+    # the process instance (32 hex digits): with host, tells apart two processes that pid and proc_start do
+    # not (pid 1 of two containers); None in files from before it, and for errors
+    instance: Optional[str]
 
     @property
-    def time(self):
+    def time(self) -> _dt.datetime:
         """ts_ns as a timezone-aware UTC datetime. datetime holds
         microseconds: the nanoseconds below are cut (floor), so use ts_ns
         to order or compare events exactly."""
@@ -112,10 +167,14 @@ class Event(collections.namedtuple("Event", _EVENT_FIELDS)):
 
 
 _event_new = tuple.__new__
+# What a source's rows share (Reader._source): host, app, pid, proc_start, "file:line" or None, function or
+# None, field names, field types, instance or None.
+_SourceInfo = Tuple[Optional[str], Optional[str], int, int, Optional[str], Optional[str], Tuple[str, ...],
+                    Tuple[int, ...], Optional[str]]
 _LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 
 
-def _ns(value, what):
+def _ns(value: Time, what: str) -> int:
     """since/until as ns since the epoch: an int, an aware datetime or an
     aware pandas.Timestamp (exact to the ns), or a str in shmlog-dump's
     forms ("-5m", "2026-11-23T07:00+01:00"; without a zone: UTC), which the
@@ -145,7 +204,7 @@ def _ns(value, what):
     return ns
 
 
-def _level(value):
+def _level(value: Union[str, int]) -> int:
     if isinstance(value, str):
         try:
             return LEVELS.index(value.upper())
@@ -156,7 +215,7 @@ def _level(value):
     raise ValueError("shmlog: level must be a name (%s, any case) or 0..5, not %r" % (", ".join(LEVELS), value))
 
 
-def _paths(paths):
+def _paths(paths: Paths) -> List[bytes]:
     if isinstance(paths, (str, bytes, os.PathLike)):
         paths = [paths]
     out = [os.fsencode(p) for p in paths]
@@ -165,19 +224,25 @@ def _paths(paths):
     return out
 
 
-def _options(*, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None, grep=None, limit=None):
+def _options(filters: Filters) -> _n.Options:
     """struct shmlog_read_options of read()'s filters, checked."""
+    unknown = sorted(set(filters) - set(FILTERS))
+    if unknown:
+        raise TypeError("shmlog: no filter is called %s (the filters: %s)" % (", ".join(unknown), ", ".join(FILTERS)))
     o = _n.options_init()
+    level, category, app = filters.get("level"), filters.get("category"), filters.get("app")
     if level is not None:
         o.min_level = _level(level)
     if category is not None:
         o.category = str(category).encode()
     if app is not None:
         o.app = os.fsencode(app)
+    pid = filters.get("pid")
     if pid is not None:
         if isinstance(pid, bool) or not isinstance(pid, numbers.Integral) or not 0 < pid < 1 << 32:
             raise ValueError("shmlog: pid must be a process id (1..4294967295), not %r" % (pid,))
         o.pid = int(pid)
+    thread = filters.get("thread")
     if thread is not None:
         if isinstance(thread, bool) or not isinstance(thread, (str, numbers.Integral)) or not str(thread) or \
                 len(str(thread).encode()) > 32:
@@ -186,12 +251,16 @@ def _options(*, level=None, category=None, app=None, pid=None, thread=None, sinc
             raise _n.LibraryNotFound("shmlog: the loaded libshmlog-read has API version %d; thread= needs %d or "
                                      "later" % (_n.library().shmlog_read_version(), _n.THREAD_VERSION))
         o.thread = str(thread).encode()
+    since = filters.get("since")
     if since is not None:
         o.since_ns = _ns(since, "since")
+    until = filters.get("until")
     if until is not None:
         o.until_ns = _ns(until, "until")
+    grep = filters.get("grep")
     if grep is not None:
         o.grep = grep.encode() if isinstance(grep, str) else bytes(grep)
+    limit = filters.get("limit")
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
             raise ValueError("shmlog: limit must be a positive int or None, not %r" % (limit,))
@@ -199,11 +268,13 @@ def _options(*, level=None, category=None, app=None, pid=None, thread=None, sinc
     return o
 
 
-def _open(paths, **filters):
-    """(library, reader handle, options) of a new C reader of paths; the
-    options stay alive as long as the reader (it may keep pointers into them).
-    Raises as read() documents."""
-    o = _options(**filters)
+# A C reader: the library, its handle, and the options it may keep pointers into (alive as long as it).
+OpenReader = Tuple[ctypes.CDLL, ctypes.c_void_p, _n.Options]
+
+
+def _open(paths: Paths, filters: Filters) -> OpenReader:
+    """A new C reader of paths. Raises as read() documents."""
+    o = _options(filters)
     lib = _n.library()
     enc = _paths(paths)
     arr = (ctypes.c_char_p * len(enc))(*enc)
@@ -227,9 +298,10 @@ class Reader:
     were skipped (error events not yielded), and a DamagedInputWarning
     lists them."""
 
-    def __init__(self, paths, *, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None,
-                 grep=None, limit=None, kinds=("record",), _fields=True):
-        self._h = None
+    @_takes_filters
+    def __init__(self, paths: Paths, *, kinds: Union[str, Iterable[str]] = ("record",), _fields: bool = True,
+                 **filters: Unpack[Filters]) -> None:
+        self._h: Optional[ctypes.c_void_p] = None
         if isinstance(kinds, str):
             kinds = (kinds,)
         bad = [k for k in kinds if k not in KINDS]
@@ -238,11 +310,10 @@ class Reader:
         self._want = frozenset(k for k, name in _KIND_NAME.items() if name in kinds) | (
             {_NOTE} if "note" in kinds else set())
         self._fields = _fields
-        self.errors = []
-        self._cache = {}
+        self.errors: List[str] = []
+        self._cache: _n.TextCache = {}
 
-        lib, h, self._opt = _open(paths, level=level, category=category, app=app, pid=pid, thread=thread, since=since,
-                                  until=until, grep=grep, limit=limit)
+        lib, h, self._opt = _open(paths, filters)
         self._lib = lib
         self._h = h
         version = lib.shmlog_read_version()
@@ -252,31 +323,31 @@ class Reader:
         self._ev = ctypes.POINTER(_n.Event)()
         self._fp = ctypes.POINTER(_n.Field)()
         self._len = ctypes.c_size_t()
-        self._types = None  # of the last record's fields: one _native.T_* per field, in order
-        self._pending = collections.deque()  # records of the last batch of columns, not yet yielded
-        self._cols = None  # the batch's arrays, made on first use (_fill)
-        self._sources = {}  # source index -> what its rows share, as str (_source)
-        self._categories = {}  # (source, category id) -> name
+        self._types: Tuple[int, ...] = ()  # of the last record's fields: one _native.T_* per field, in order
+        self._pending: Deque[Event] = collections.deque()  # records of the last batch of columns, not yet yielded
+        self._cols: Optional[Dict[str, Any]] = None  # the batch's arrays, made on first use (_fill)
+        self._sources: Dict[int, _SourceInfo] = {}  # source index -> what its rows share, as str (_source)
+        self._categories: Dict[Tuple[int, int], Optional[str]] = {}  # (source, category id) -> name
 
-    def __iter__(self):
+    def __iter__(self) -> Reader:
         return self
 
-    def __enter__(self):
+    def __enter__(self) -> Reader:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         """Frees the C reader (iteration then ends)."""
-        h, self._h = self._h, None
+        h, self._h = getattr(self, "_h", None), None  # None too when __init__ raised before setting it
         if h is not None:
             self._lib.shmlog_read_close(h)
 
-    def __next__(self):
+    def __next__(self) -> Event:
         if self._pending:
             return self._pending.popleft()
         h = self._h
@@ -310,7 +381,7 @@ class Reader:
 
     _ROWS = 4096
 
-    def _fill(self):
+    def _fill(self) -> bool:
         """Reads the next records in columns into self._pending; False when
         the next event is not a record (or the end)."""
         c = self._cols
@@ -347,7 +418,7 @@ class Reader:
             corrupt = flags & _n.CORRUPT
             host, app, pid, start, site, func, names, types, instance = self._source(src, not corrupt)
             msg = None if unknown else _n.text_at(text, at_msg)
-            fields = {}
+            fields: Dict[str, FieldValue] = {}
             if with_fields and not unknown and not corrupt:
                 for j, name in enumerate(names):
                     t = types[j]
@@ -375,7 +446,7 @@ class Reader:
                 None if at_thread == _n.UINT64_MAX else _n.text_at(text, at_thread), instance)))
         return True
 
-    def _source(self, i, decoded):
+    def _source(self, i: int, decoded: bool) -> _SourceInfo:
         """(host, app, pid, proc_start, "file:line" or None, function or None, field names, field types, instance or
         None) of source i.
         Its fields are known once a row of it decoded (the library learns them from the first)."""
@@ -388,7 +459,7 @@ class Reader:
                 s = sp.site.contents
                 site = "%s:%d" % (_n.text(s.file, c), s.line)
                 func = _n.site_func(self._lib, s, c)
-            names = tuple(_n.text(sp.field_names[j], c) for j in range(sp.nfields))
+            names = tuple(_n.text(sp.field_names[j], c) or "" for j in range(sp.nfields))
             types = tuple(sp.field_types[j] for j in range(sp.nfields))
             instance = (_n.text(sp.instance, c) or None) if self._instances else None
             got = (_n.text(sp.host, c), _n.text(sp.app, c), sp.pid, sp.proc_start, site, func, names, types, instance)
@@ -396,14 +467,14 @@ class Reader:
                 self._sources[i] = got
         return got
 
-    def _category(self, src, cat):
+    def _category(self, src: int, cat: int) -> Optional[str]:
         name = self._categories.get((src, cat))
         if name is None:
             name = _n.text(self._lib.shmlog_read_category_name(self._h, src, cat), self._cache)
             self._categories[(src, cat)] = name
         return name
 
-    def _warn(self):
+    def _warn(self) -> None:
         shown = self.errors[:10]
         more = len(self.errors) - len(shown)
         msg = "shmlog: damaged input skipped (%d error%s): %s%s" % (
@@ -412,7 +483,7 @@ class Reader:
         warnings.warn(msg + " (read(..., kinds=(..., 'error')) yields them as events)", DamagedInputWarning,
                       stacklevel=3)
 
-    def _convert(self, ev, kind):
+    def _convert(self, ev: _n.Event, kind: int) -> Event:
         """An Event holding copies of everything ev points to (valid only
         until the next call on the reader)."""
         c = self._cache
@@ -435,7 +506,7 @@ class Reader:
             # a record that does not decode: no fields (-1), and the JSON's "error"
             nf = lib.shmlog_read_fields(h, ctypes.byref(self._fp))
             error = "unknown site" if flags & _n.UNKNOWN_SITE else "corrupt payload" if nf < 0 else None
-            fields = {}
+            fields: Dict[str, FieldValue] = {}
             if self._fields:
                 fields, self._types = self._read_fields(nf)
             return _event_new(Event, (
@@ -463,13 +534,13 @@ class Reader:
             text(ev.error, c) if kind in (_n.ERROR, _NOTE) else "unknown event kind %d" % kind,
             None, None, None, None, None, None, None, ev.proc_start, False, None, None, None))
 
-    def _instance(self, ev):
+    def _instance(self, ev: _n.Event) -> Optional[str]:
         """The process instance of ev, or None (files from before it, an older library)."""
         return (_n.text(ev.instance, self._cache) or None) if self._instances else None
 
-    def _read_fields(self, n):
+    def _read_fields(self, n: int) -> Tuple[Dict[str, FieldValue], Tuple[int, ...]]:
         """({name: value}, (type, ...)) of the n fields at self._fp."""
-        out = {}
+        out: Dict[str, FieldValue] = {}
         types = []
         fp = self._fp
         c = self._cache
@@ -491,13 +562,13 @@ class Reader:
                 val = "0x%x" % v.u
             else:  # a type added after API version 1
                 val = None
-            out[_n.text(f.name, c)] = val
+            out[_n.text(f.name, c) or ""] = val
             types.append(t)
         return out, tuple(types)
 
 
-def read(paths, *, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None, grep=None, limit=None,
-         kinds=("record",)):
+@_takes_filters
+def read(paths: Paths, *, kinds: Union[str, Iterable[str]] = ("record",), **filters: Unpack[Filters]) -> Reader:
     """Events of shmlog-collector's files, in time order: a Reader (an
     iterator of Event).
 
@@ -525,12 +596,11 @@ def read(paths, *, level=None, category=None, app=None, pid=None, thread=None, s
     libshmlog-read is not installed. All of these at the call, before the
     first event.
     """
-    return Reader(paths, level=level, category=category, app=app, pid=pid, thread=thread, since=since, until=until, grep=grep,
-                  limit=limit, kinds=kinds)
+    return Reader(paths, kinds=kinds, **filters)
 
 
-def dataframe(paths, *, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None, grep=None,
-              limit=None, fields=True):
+@_takes_filters
+def dataframe(paths: Paths, *, fields: bool = True, **filters: Unpack[Filters]) -> pandas.DataFrame:
     """The records of read(paths, ...) (same filters) as a pandas DataFrame,
     one row per record in time order, through Arrow (to_arrow(); needs
     pyarrow and pandas).
@@ -549,11 +619,11 @@ def dataframe(paths, *, level=None, category=None, app=None, pid=None, thread=No
     (<NA> where a row lacks it; a float's NaN stays NaN), and str.
     """
     from ._arrow import records_frame
-    return records_frame(to_arrow(paths, level=level, category=category, app=app, pid=pid, thread=thread, since=since,
-                                  until=until, grep=grep, limit=limit, fields=fields))
+    return records_frame(to_arrow(paths, fields=fields, **filters))
 
 
-def losses(paths, *, app=None, pid=None, since=None, until=None):
+def losses(paths: Paths, *, app: Union[str, bytes, None] = None, pid: Optional[int] = None,
+           since: Optional[Time] = None, until: Optional[Time] = None) -> pandas.DataFrame:
     """The loss and exit markers of the files as a pandas DataFrame, in time
     order (to_arrow(kind="markers"); needs pyarrow and pandas): ts
     (datetime64[ns, UTC]), kind ("loss"/"exit"), host, app (Categorical),
@@ -565,4 +635,4 @@ def losses(paths, *, app=None, pid=None, since=None, until=None):
     return markers_frame(to_arrow(paths, app=app, pid=pid, since=since, until=until, kind="markers"))
 
 
-from ._arrow import Source, open, to_arrow, to_parquet  # noqa: E402  (they use the helpers above)
+from ._arrow import Source, open, to_arrow, to_parquet  # noqa: E402  (it imports the helpers above)

@@ -4,11 +4,12 @@ shmlog-dump read's filters and time forms."""
 import argparse
 import sys
 import warnings
+from typing import List, Optional, cast
 
 import shmlog
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m shmlog", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("export", help="write the records (or the loss and exit markers) to a Parquet file",
@@ -34,10 +35,9 @@ def main(argv=None):
     try:
         with warnings.catch_warnings(record=True) as damage:
             warnings.simplefilter("always", shmlog.DamagedInputWarning)
-            rows = shmlog.to_parquet(a.paths, a.out, level=a.level, category=a.category, app=a.app, pid=a.pid, thread=a.thread,
-                                     since=a.since, until=a.until, grep=a.grep, limit=a.limit,
-                                     kind="markers" if a.markers else "records", fields=not a.no_fields,
-                                     row_group_rows=a.row_group_rows)
+            filters = cast(shmlog.Filters, {name: getattr(a, name) for name in shmlog.FILTERS})
+            rows = shmlog.to_parquet(a.paths, a.out, kind="markers" if a.markers else "records", fields=not a.no_fields,
+                                     row_group_rows=a.row_group_rows, **filters)
     except (OSError, ValueError, ImportError) as err:
         print("python -m shmlog export: %s" % err, file=sys.stderr)
         return 1

@@ -4,10 +4,19 @@ library's (shmlog_read_arrow(), the Arrow C stream interface), handed to
 pyarrow, polars or DuckDB in a PyCapsule: no value passes through a Python
 object, and the decoding runs in C calls, which ctypes makes without the GIL.
 """
+from __future__ import annotations
+
 import ctypes
 import warnings
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from . import _native as _n
+from . import DamagedInputWarning, Filters, OpenReader, Paths, _open, _options, _takes_filters
+
+if TYPE_CHECKING:
+    import pandas
+    import pyarrow
+    from typing_extensions import Unpack
 
 _CAPSULE_NAME = b"arrow_array_stream"
 _ROW_GROUP = 1 << 20  # Parquet: rows per row group, about a million
@@ -28,8 +37,7 @@ _capsule_pointer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
 _capsule_pointer.restype = ctypes.c_void_p
 
 
-@ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-def _capsule_free(capsule):
+def _free_capsule(capsule: int) -> None:
     ptr = _capsule_pointer(capsule, _CAPSULE_NAME)
     if ptr:
         stream = _n.ArrowArrayStream.from_address(ptr)
@@ -38,7 +46,10 @@ def _capsule_free(capsule):
         _libc.free(ptr)
 
 
-def _pyarrow(what):
+_capsule_free = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(_free_capsule)  # kept: the C side holds its address
+
+
+def _pyarrow(what: str) -> Any:
     try:
         import pyarrow
     except ImportError:
@@ -47,7 +58,7 @@ def _pyarrow(what):
     return pyarrow
 
 
-def _stream_capsule(handle, kind, fields, message, batch_rows):
+def _stream_capsule(handle: ctypes.c_void_p, kind: str, fields: bool, message: bool, batch_rows: int) -> object:
     """A PyCapsule of a new Arrow stream of the reader handle (which it holds)."""
     lib = _n.library_v2()
     o = _n.ArrowOptions()
@@ -82,46 +93,44 @@ class Source:
     ``notes`` what it noted that is no damage (a file still being written).
     """
 
-    def __init__(self, paths, *, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None,
-                 grep=None, limit=None, kind="records", fields=True, message=True, batch_rows=0):
-        from . import _open, _options
-        self._last = None  # (library, handle, options) of the last stream's reader
+    @_takes_filters
+    def __init__(self, paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True,
+                 batch_rows: int = 0, **filters: Unpack[Filters]) -> None:
+        self._last: Optional[OpenReader] = None  # the last stream's reader
         if kind not in ("records", "markers"):
             raise ValueError("shmlog: kind is \"records\" or \"markers\" (loss and exit markers), not %r" % (kind,))
         if not isinstance(batch_rows, int) or isinstance(batch_rows, bool) or not 0 <= batch_rows <= 1 << 20:
             raise ValueError("shmlog: batch_rows is 0 (the library's choice) to %d, not %r" % (1 << 20, batch_rows))
         self._paths = paths
-        self._filters = dict(level=level, category=category, app=app, pid=pid, thread=thread, since=since, until=until,
-                             grep=grep, limit=limit)
+        self._filters = filters
         # Checked now, as read() checks them: a bad option or path raises here, not in the consumer.
-        _options(**self._filters)
+        _options(filters)
         _n.library_v2()
-        lib, h, _ = _open(paths, **self._filters)
+        lib, h, _ = _open(paths, filters)
         lib.shmlog_read_close(h)
         self.kind = kind
         self._fields = fields
         self._message = message
         self._batch_rows = batch_rows
 
-    def _reader(self):
-        from . import _open
+    def _reader(self) -> ctypes.c_void_p:
         if self._last is not None:
             self._last[0].shmlog_read_close(self._last[1])
             self._last = None
-        self._last = _open(self._paths, **self._filters)
+        self._last = _open(self._paths, self._filters)
         return self._last[1]
 
-    def __arrow_c_stream__(self, requested_schema=None):
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
         """A PyCapsule holding a struct ArrowArrayStream of a new read of the
         files (the Arrow PyCapsule interface). requested_schema is not used:
         the schema is the files' (shmlog_read(3))."""
         return _stream_capsule(self._reader(), self.kind, self._fields, self._message, self._batch_rows)
 
-    def _messages(self, notes):
+    def _messages(self, notes: bool) -> List[str]:
         if self._last is None:
             return []
         lib, h = self._last[0], self._last[1]
-        out = []
+        out: List[str] = []
         note = ctypes.c_int()
         i = 0
         while True:
@@ -133,39 +142,41 @@ class Source:
             i += 1
 
     @property
-    def errors(self):
+    def errors(self) -> List[str]:
         """The damage the last stream met and skipped (at most 256 messages)."""
         return self._messages(False)
 
     @property
-    def notes(self):
+    def notes(self) -> List[str]:
         """What the last stream noted that is no damage."""
         return self._messages(True)
 
-    def had_errors(self):
+    def had_errors(self) -> bool:
         """Whether the last stream met damage."""
         return self._last is not None and bool(self._last[0].shmlog_read_had_errors(self._last[1]))
 
-    def close(self):
+    def close(self) -> None:
         """Frees the last stream's reader (a stream still read holds it on its own)."""
-        if getattr(self, "_last", None) is not None:
-            self._last[0].shmlog_read_close(self._last[1])
+        last = getattr(self, "_last", None)  # None too when __init__ raised before setting it
+        if last is not None:
+            last[0].shmlog_read_close(last[1])
             self._last = None
 
-    def __del__(self):
+    def __del__(self) -> None:
         self.close()
 
-    def reader(self):
+    def reader(self) -> pyarrow.RecordBatchReader:
         """A pyarrow.RecordBatchReader of a new read (needs pyarrow)."""
         pa = _pyarrow("open().reader()")
         return pa.RecordBatchReader.from_stream(self)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "shmlog.Source(%r, kind=%r)" % (self._paths, self.kind)
 
 
-def open(paths, *, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None, grep=None, limit=None,
-         kind="records", fields=True, message=True, batch_rows=0):
+@_takes_filters
+def open(paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True, batch_rows: int = 0,
+         **filters: Unpack[Filters]) -> Source:
     """The records of shmlog-collector's files (or their loss and exit
     markers, kind="markers") as an Arrow stream source: a Source, whose
     ``__arrow_c_stream__`` pyarrow.table(), polars.DataFrame() and DuckDB
@@ -177,14 +188,12 @@ def open(paths, *, level=None, category=None, app=None, pid=None, thread=None, s
     fields' columns, message=False the msg column. The columns:
     shmlog_read(3), and python/README.md.
     """
-    return Source(paths, level=level, category=category, app=app, pid=pid, thread=thread, since=since, until=until, grep=grep,
-                  limit=limit, kind=kind, fields=fields, message=message, batch_rows=batch_rows)
+    return Source(paths, kind=kind, fields=fields, message=message, batch_rows=batch_rows, **filters)
 
 
-def _warn_damage(src):
+def _warn_damage(src: Source) -> None:
     errors = src.errors
     if errors or src.had_errors():
-        from . import DamagedInputWarning
         shown = errors[:10]
         warnings.warn("shmlog: damaged input skipped (%d error%s): %s%s" % (
             len(errors), "" if len(errors) == 1 else "s", "; ".join(shown) or "(no message)",
@@ -192,13 +201,13 @@ def _warn_damage(src):
             DamagedInputWarning, stacklevel=3)
 
 
-def to_arrow(paths, *, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None, grep=None,
-             limit=None, kind="records", fields=True, message=True):
+@_takes_filters
+def to_arrow(paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True,
+             **filters: Unpack[Filters]) -> pyarrow.Table:
     """open(...) read into a pyarrow.Table (needs pyarrow). Damaged input is
     skipped with a shmlog.DamagedInputWarning that lists it."""
     pa = _pyarrow("to_arrow()")
-    src = open(paths, level=level, category=category, app=app, pid=pid, thread=thread, since=since, until=until, grep=grep,
-               limit=limit, kind=kind, fields=fields, message=message)
+    src = open(paths, kind=kind, fields=fields, message=message, **filters)
     try:
         table = pa.table(src)
         _warn_damage(src)
@@ -207,16 +216,15 @@ def to_arrow(paths, *, level=None, category=None, app=None, pid=None, thread=Non
         src.close()
 
 
-def to_parquet(paths, out, *, level=None, category=None, app=None, pid=None, thread=None, since=None, until=None, grep=None,
-               limit=None, kind="records", fields=True, message=True, row_group_rows=_ROW_GROUP,
-               compression="zstd"):
+@_takes_filters
+def to_parquet(paths: Paths, out: Any, *, kind: str = "records", fields: bool = True, message: bool = True,
+               row_group_rows: int = _ROW_GROUP, compression: str = "zstd", **filters: Unpack[Filters]) -> int:
     """open(...) written to the Parquet file out (a path or a writable
     file) with pyarrow: zstd, row groups of about row_group_rows records,
     one row group in memory at a time. Returns the rows written."""
     pa = _pyarrow("to_parquet()")
     import pyarrow.parquet as pq
-    src = open(paths, level=level, category=category, app=app, pid=pid, thread=thread, since=since, until=until, grep=grep,
-               limit=limit, kind=kind, fields=fields, message=message)
+    src = open(paths, kind=kind, fields=fields, message=message, **filters)
     rows = 0
     try:
         stream = pa.RecordBatchReader.from_stream(src)
@@ -248,7 +256,7 @@ _FIXED = ("ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", 
           "clamped", "backtrace", "time_uncertain", "error", "thread", "instance")
 
 
-def _pandas(what):
+def _pandas(what: str) -> Any:
     try:
         import pandas
     except ImportError:
@@ -256,7 +264,7 @@ def _pandas(what):
     return pandas
 
 
-def _nullable(pd, pa, t):
+def _nullable(pd: Any, pa: Any, t: Any) -> Any:
     """pandas' nullable dtype for Arrow type t (ints, floats, bool), else None."""
     m = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
          pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
@@ -265,7 +273,7 @@ def _nullable(pd, pa, t):
     return m.get(t)
 
 
-def _frame(table, columns_order):
+def _frame(table: pyarrow.Table, columns_order: List[str]) -> pandas.DataFrame:
     """A DataFrame of the table: numbers as numpy arrays where no row is null
     and as pandas' nullable arrays where some are; dictionaries as
     Categoricals, the level's ordered; timestamps as datetime64[ns, UTC]."""
@@ -282,11 +290,11 @@ def _frame(table, columns_order):
     return pd.DataFrame(cols, copy=False)
 
 
-def records_frame(table):
+def records_frame(table: pyarrow.Table) -> pandas.DataFrame:
     return _frame(table, table.column_names)
 
 
-def markers_frame(table):
+def markers_frame(table: pyarrow.Table) -> pandas.DataFrame:
     pd = _pandas("losses()")
     df = _frame(table, table.column_names)
     # Missing values of the markers are <NA> whatever a batch held.

@@ -1,13 +1,16 @@
 """ctypes binding of libshmlog-read (read/include/shmlog_read.h, API versions 1 and 2).
 
-The structures below mirror the header field for field; tests/test_python.sh
+The structures below mirror the header field for field; python/tests/test_layout.py
 compares their sizes and offsets with the C compiler's. Nothing here is
 public: shmlog/__init__.py is the API.
 """
+from __future__ import annotations
+
 import codecs
 import ctypes
 import ctypes.util
 import os
+from typing import Dict, Optional, Tuple
 
 API_VERSION = 1  # the SHMLOG_READ_VERSION read() needs
 ARROW_VERSION = 2  # and the one the Arrow streams and time strings need
@@ -176,7 +179,7 @@ class ArrowArrayStream(ctypes.Structure):
     ]
 
 
-def options_init():
+def options_init() -> Options:
     """SHMLOG_READ_OPTIONS_INIT"""
     o = Options()
     o.size = ctypes.sizeof(Options)
@@ -192,7 +195,7 @@ def options_init():
 ERRORS = "shmlog.replace"
 
 
-def _one_per_byte(exc):
+def _one_per_byte(exc: UnicodeError) -> Tuple[str, int]:
     if isinstance(exc, UnicodeDecodeError):
         return "\ufffd", exc.start + 1
     raise exc
@@ -206,7 +209,11 @@ except LookupError:
 _string_at = ctypes.string_at
 
 
-def text(ptr, cache):
+# decoded names by their bytes (text()'s cache)
+TextCache = Dict[bytes, str]
+
+
+def text(ptr: Optional[int], cache: TextCache) -> Optional[str]:
     """The NUL-terminated string at ptr as str (None for NULL); cache maps
     bytes to their str, so repeated names (hosts, apps) decode once."""
     if not ptr:
@@ -220,11 +227,11 @@ def text(ptr, cache):
     return s
 
 
-def decode(b):
+def decode(b: bytes) -> str:
     return b.decode("utf-8", ERRORS)
 
 
-def text_at(buf, at):
+def text_at(buf: memoryview, at: int) -> str:
     """The str at offset << 32 | length (an int) in buf, a memoryview of a
     batch's text: a message or a string value of shmlog_read_next_columns."""
     o = at >> 32
@@ -236,7 +243,7 @@ COLUMN_ARRAYS = {"ts_ns": "Q", "seq": "Q", "tid": "I", "cpu": "I", "source": "I"
                  "flags": "B", "msg": "Q", "values_at": "I", "thread": "Q"}
 
 
-def columns(address, rows, text, text_cap, values, values_cap):
+def columns(address: Dict[str, int], rows: int, text: int, text_cap: int, values: int, values_cap: int) -> Columns:
     """A struct shmlog_read_columns of rows rows over the caller's arrays:
     address maps each of COLUMN_ARRAYS to its array's address."""
     c = Columns()
@@ -262,10 +269,11 @@ class LibraryNotFound(ImportError):
     """libshmlog-read could not be loaded (or is too old)."""
 
 
-_lib = None
+_lib: Optional[ctypes.CDLL] = None
+_v2_declared = False  # _declare_v2 ran on _lib
 
 
-def _declare(lib):
+def _declare(lib: ctypes.CDLL) -> None:
     P = ctypes.POINTER
     lib.shmlog_read_version.argtypes = []
     lib.shmlog_read_version.restype = ctypes.c_int
@@ -292,7 +300,7 @@ def _declare(lib):
     lib.shmlog_read_close.restype = None
 
 
-def _declare_v2(lib):
+def _declare_v2(lib: ctypes.CDLL) -> None:
     P = ctypes.POINTER
     lib.shmlog_read_parse_time.argtypes = [ctypes.c_char_p, ctypes.c_int, P(ctypes.c_uint64), ctypes.c_char_p,
                                            ctypes.c_size_t]
@@ -304,20 +312,21 @@ def _declare_v2(lib):
     lib.shmlog_read_stream_message.restype = ctypes.c_void_p
 
 
-def library_v2():
+def library_v2() -> ctypes.CDLL:
     """The loaded library, with the calls of API version 2 (Arrow streams, time strings)."""
     lib = library()
     if lib.shmlog_read_version() < ARROW_VERSION:
         raise LibraryNotFound("shmlog: the loaded libshmlog-read has API version %d; Arrow streams and time "
                               "strings need %d or later; %s" % (lib.shmlog_read_version(), ARROW_VERSION,
                                                                 _INSTALL_HINT))
-    if not hasattr(lib, "_v2"):
+    global _v2_declared
+    if not _v2_declared:
         _declare_v2(lib)
-        lib._v2 = True
+        _v2_declared = True
     return lib
 
 
-def parse_time(value, what):
+def parse_time(value: str, what: str) -> int:
     """A time string in shmlog-dump's forms as ns since the epoch (UTC when
     it names no zone); ValueError with the forms otherwise."""
     lib = library_v2()
@@ -325,10 +334,10 @@ def parse_time(value, what):
     err = ctypes.create_string_buffer(512)
     if lib.shmlog_read_parse_time(value.encode(), 0, ctypes.byref(ns), err, len(err)) != 0:
         raise ValueError("shmlog: %s=%s" % (what, decode(err.value)))
-    return ns.value
+    return int(ns.value)
 
 
-def library():
+def library() -> ctypes.CDLL:
     """The loaded libshmlog-read: $SHMLOG_READ_LIBRARY when set (a path; no
     fallback when it fails), else the system's libshmlog-read.so.1."""
     global _lib
@@ -343,25 +352,26 @@ def library():
                                   % (env, e, _INSTALL_HINT)) from None
         where = env
     else:
-        lib = None
+        found: Optional[ctypes.CDLL] = None
         tried = []
         for name in (ctypes.util.find_library("shmlog-read"), SONAME):
             if not name or name in tried:
                 continue
             tried.append(name)
             try:
-                lib = ctypes.CDLL(name)
+                found = ctypes.CDLL(name)
                 where = name
                 break
             except OSError:
                 pass
-        if lib is None:
+        if found is None:
             raise LibraryNotFound("shmlog: the C library libshmlog-read is not installed; " + _INSTALL_HINT)
+        lib = found
     try:
         _declare(lib)
     except AttributeError as e:
         raise LibraryNotFound("shmlog: %s is not libshmlog-read (%s); %s" % (where, e, _INSTALL_HINT)) from None
-    version = lib.shmlog_read_version()
+    version: int = lib.shmlog_read_version()
     if version < API_VERSION:
         raise LibraryNotFound("shmlog: %s has API version %d, this package needs %d or later; %s"
                               % (where, version, API_VERSION, _INSTALL_HINT))
@@ -369,7 +379,7 @@ def library():
     return lib
 
 
-def site_func(lib, site, cache):
+def site_func(lib: ctypes.CDLL, site: Site, cache: TextCache) -> Optional[str]:
     """The function of a Site, or None (the files name none, or the library is older than func)."""
     if lib.shmlog_read_version() < FUNC_VERSION:
         return None

@@ -1,0 +1,117 @@
+"""Files the real collector writes of a real producer (conftest's live_writing and live): while it writes
+(the open file a note, not damage) and once it stopped, read(), the Arrow stream, the DataFrames and the
+filters hold what shmlog-dump reads; every record landed, in ring order, with one exit marker; the GIL is
+free while C decodes; a live file cut in half reads as damage. The tests that need the collector running
+come first in this file (pytest runs a file's tests in order)."""
+import pathlib
+import threading
+import time
+
+import shmlog
+from conftest import Live, segments_gone
+from dumpcmp import Problems, check_arrow, check_damaged, check_filters, check_frame, check_stream
+
+
+def test_producer_dropped_nothing(live_writing: Live) -> None:
+    assert " 0 dropped" in live_writing.sample_output, live_writing.sample_output
+
+
+def test_collector_removes_segments_after_exit_marker(live_writing: Live) -> None:
+    assert segments_gone(live_writing.seg), sorted(p.name for p in live_writing.seg.iterdir())
+
+
+def test_read_while_collector_writes(dump: str, live_writing: Live) -> None:
+    problems = Problems()
+    print(check_stream(problems, dump, [str(live_writing.out)]))
+    assert not problems, problems.report()
+
+
+def test_collector_exits_0_on_sigterm(live: Live) -> None:
+    assert live.exit_status == 0
+
+
+def test_read_equals_dump(dump: str, live: Live) -> None:
+    problems = Problems()
+    print(check_stream(problems, dump, [str(live.out)]))
+    assert not problems, problems.report()
+
+
+def test_every_record_and_one_exit_nothing_lost(live: Live) -> None:
+    """The calls and 'starting', one exit marker last; each ring's records in ring order; typed columns."""
+    ev = list(shmlog.read(str(live.out), kinds=shmlog.KINDS))
+    n = {k: sum(e.kind == k for e in ev) for k in shmlog.KINDS}
+    assert (n["record"], n["exit"], n["loss"], n["error"]) == (live.records, 1, 0, 0), n
+    assert ev[-1].kind == "exit", [e.kind for e in ev if e.kind != "record"]
+    last: "dict[int | None, int]" = {}
+    for i, e in enumerate(ev):
+        if e.kind == "record":
+            assert e.seq is not None and last.get(e.cpu, -1) < e.seq, \
+                "event %d: cpu %s seq %s after seq %s: not in ring order" % (i, e.cpu, e.seq, last[e.cpu])
+            last[e.cpu] = e.seq
+    ex = ev[-1]
+    assert (ex.exit_records, ex.exit_lost, ex.exit_how) == (live.records, 0, "shutdown"), ex
+    df = shmlog.dataframe(str(live.out))
+    assert len(df) == live.records
+    # heartbeat's seq= is column field.seq
+    assert {c: str(df[c].dtype) for c in ("field.seq", "id", "qty", "px", "bid_sz")} == {
+        "field.seq": "UInt64", "id": "UInt64", "qty": "Int32", "px": "Float64", "bid_sz": "UInt32"}
+
+
+def test_arrow_stream_equals_dump(dump: str, live: Live, tmp_path: pathlib.Path) -> None:
+    problems = Problems()
+    print(check_arrow(problems, dump, [str(live.out)], str(tmp_path)))
+    assert not problems, problems.report()
+
+
+def test_dataframe_and_losses_equal_dump(dump: str, live: Live) -> None:
+    problems = Problems()
+    print(check_frame(problems, dump, [str(live.out)]))
+    assert not problems, problems.report()
+
+
+def test_gil_free_while_c_decodes(live: Live) -> None:
+    """A thread counting in Python runs on during one long to_arrow() (the same file many times: each
+    copy decoded, its records dropped as duplicates) at a good part of its speed alone; with the GIL
+    held through the call it would not move until the call returned."""
+    paths = [live.first_file()] * 60
+    count = [0]
+    stop = [False]
+
+    def spin() -> None:
+        while not stop[0]:
+            count[0] += 1
+
+    th = threading.Thread(target=spin)
+    th.start()
+    try:
+        time.sleep(0.1)
+        c0, t0 = count[0], time.perf_counter()
+        time.sleep(0.3)
+        idle = (count[0] - c0) / (time.perf_counter() - t0)
+        c0, t0 = count[0], time.perf_counter()
+        t = shmlog.to_arrow(paths)
+        busy = (count[0] - c0) / (time.perf_counter() - t0)
+        took = time.perf_counter() - t0
+    finally:
+        stop[0] = True
+        th.join()
+    assert took >= 0.05, "to_arrow took %.3f s: too short to tell" % took
+    assert busy >= 0.15 * idle, "a Python thread counted at %.0f/s during to_arrow (%.2f s), %.0f/s alone: " \
+        "the GIL was held" % (busy, took, idle)
+    print("%d rows from 60 copies in %.2f s; the other thread counted at %.0f%% of its speed alone" % (
+        t.num_rows, took, 100 * busy / idle))
+
+
+def test_filters_select_what_the_dump_selects(dump: str, live: Live) -> None:
+    problems = Problems()
+    print(check_filters(problems, dump, [str(live.out)]))
+    assert not problems, problems.report()
+
+
+def test_live_file_cut_in_half(dump: str, live: Live, tmp_path: pathlib.Path) -> None:
+    data = pathlib.Path(live.first_file()).read_bytes()
+    cut = tmp_path / "live-cut.shlog"
+    cut.write_bytes(data[:len(data) // 2])
+    problems = Problems()
+    print(check_damaged(problems, dump, str(cut)))
+    assert not problems, problems.report()
