@@ -135,18 +135,24 @@ static void file_open(struct out *o, const char *name, uint64_t seq)
         die("%s: cannot write", o->path);
 }
 
-/* Seals the open frame and appends it to the file. */
-static void frame_write(struct out *o)
+/* Appends what the encoder makes of its state (a frame, the index's footer). */
+static void encoded_write(struct out *o, size_t cap, long (*make)(struct shlog_enc *, void *, size_t),
+                          const char *what)
 {
-    size_t cap = shlog_enc_frame_bound(o->enc);
     void *buf = malloc(cap);
     if (!buf)
         die("out of memory");
-    long n = shlog_enc_frame(o->enc, buf, cap);
-    check(n, "frame");
+    long n = make(o->enc, buf, cap);
+    check(n, what);
     if (fwrite(buf, 1, (size_t)n, o->f) != (size_t)n)
         die("%s: cannot write", o->path);
     free(buf);
+}
+
+/* Seals the open frame and appends it to the file. */
+static void frame_write(struct out *o)
+{
+    encoded_write(o, shlog_enc_frame_bound(o->enc), shlog_enc_frame, "frame");
 }
 
 static void frame(struct out *o)
@@ -178,15 +184,7 @@ static void frame(struct out *o)
 static void footer_write(struct out *o)
 {
 #ifndef CORPUS_WITHOUT_INDEX
-    size_t cap = shlog_enc_footer_bound(o->enc);
-    void *buf = malloc(cap);
-    if (!buf)
-        die("out of memory");
-    long n = shlog_enc_footer(o->enc, buf, cap);
-    check(n, "footer");
-    if (fwrite(buf, 1, (size_t)n, o->f) != (size_t)n)
-        die("%s: cannot write", o->path);
-    free(buf);
+    encoded_write(o, shlog_enc_footer_bound(o->enc), shlog_enc_footer, "footer");
 #else
     (void)o;
 #endif
