@@ -609,10 +609,10 @@ SHMLOG__INLINE void shmlog__commit(uint8_t *head, uint64_t pos)
     shmlog__store_release(&SHMLOG__REINTERPRET(struct shmlog_record *, head)->commit, pos + 1);
 }
 
-/* What a call site keeps, static: its site word (shmlog__register_site's
- * cache) first, then what registering the site takes. */
+/* What registering a call site takes, a constant of the site's. Its site
+ * word (shmlog__register_site's cache), which every call reads, is a static
+ * of its own: the words of many sites share a cache line. */
 struct shmlog__site {
-    uint64_t cache;
     const char *file;
     const char *func;
     const char *fmt;
@@ -638,15 +638,15 @@ struct shmlog__site {
  * shmlog__write runs it with the types read from the site, a C++
  * signature's writer with them known when compiling. lcf: the level, the
  * category << 8 and the record flags << 16. */
-SHMLOG__INLINE void shmlog__write_args(struct shmlog__site *s, uint64_t tsc, unsigned lcf, unsigned nargs,
-                                       const uint8_t *types, const uint64_t *v, const size_t *n)
+SHMLOG__INLINE void shmlog__write_args(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf,
+                                       unsigned nargs, const uint8_t *types, const uint64_t *v, const size_t *n)
 {
     if (nargs > SHMLOG_MAX_ARGS) /* it never is: said to GCC (-Warray-bounds) */
         __builtin_unreachable();
-    uint64_t site = shmlog__load_acquire(&s->cache);
+    uint64_t site = shmlog__load_acquire(cache);
     /* One test for both: 0 (not registered yet) and UINT32_MAX (refused). */
     if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u)) {
-        site = shmlog__register_site(&s->cache, SHMLOG__CAST(int, lcf & 0xFFu), SHMLOG__CAST(int, lcf >> 8 & 0xFFu),
+        site = shmlog__register_site(cache, SHMLOG__CAST(int, lcf & 0xFFu), SHMLOG__CAST(int, lcf >> 8 & 0xFFu),
                                      s->file, s->line, s->func, s->fmt, s->desc, s->nargs, s->types);
         if (SHMLOG__CAST(uint32_t, site) == 0) /* not written */
             return;
@@ -686,7 +686,8 @@ SHMLOG__INLINE void shmlog__write_args(struct shmlog__site *s, uint64_t tsc, uns
 extern "C" {
 #endif
 /* shmlog__write_args with the site's own types: the writer of every C call. */
-void shmlog__write(struct shmlog__site *s, uint64_t tsc, unsigned lcf, const uint64_t *v, const size_t *n);
+void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf, const uint64_t *v,
+                   const size_t *n);
 #ifdef __cplusplus
 }
 #endif
@@ -772,7 +773,7 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
  * after a leading 0 that gives a call without arguments an array. */
 #define SHMLOG__VALUES_DECL(...) const uint64_t shmlog__vals[] = {0 SHMLOG__EACH(SHMLOG__A_VALUE_BITS, __VA_ARGS__)};
 #define SHMLOG__A_VALUE_BITS(i, x) , SHMLOG__BITS(shmlog__r##i)
-#define SHMLOG__SEND(lcf) shmlog__write(&shmlog__site_static, shmlog__tsc, lcf, shmlog__vals + 1, NULL);
+#define SHMLOG__SEND(lcf) shmlog__write(&shmlog__site_cache, &shmlog__site_static, shmlog__tsc, lcf, shmlog__vals + 1, NULL);
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
@@ -1074,11 +1075,11 @@ template <typename... D> struct tail_args {
 /* The record writer of every call whose argument types (the first is void)
  * are D: one function per signature, its types known when compiling. */
 template <uint8_t... T>
-__attribute__((noinline)) void write_signature(struct shmlog__site *s, uint64_t tsc, unsigned lcf, const uint64_t *v,
-                                               const size_t *n)
+__attribute__((noinline)) void write_signature(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc,
+                                               unsigned lcf, const uint64_t *v, const size_t *n)
 {
     static constexpr uint8_t types[] = {T..., 0};
-    shmlog__write_args(s, tsc, lcf, sizeof...(T), types, v, n);
+    shmlog__write_args(cache, s, tsc, lcf, sizeof...(T), types, v, n);
 }
 template <typename... D> struct signature {
     static constexpr auto table = make_type_table<D...>();
@@ -1143,7 +1144,7 @@ struct invoke {
 #define SHMLOG__SEND(lcf)                                                                    \
     shmlog_detail::signature_writer<shmlog__signature>(                                      \
         std::make_index_sequence<sizeof shmlog__signature::table.v - 1u>())(                 \
-        &shmlog__site_static, shmlog__tsc, lcf, shmlog__vals + 1, shmlog__lens + 1);
+        &shmlog__site_cache, &shmlog__site_static, shmlog__tsc, lcf, shmlog__vals + 1, shmlog__lens + 1);
 #endif
 
 /* ---- the logging macros ---- */
@@ -1288,10 +1289,11 @@ void shmlog__bad_category(void) __attribute__((error(
     if (0)                                                                                     \
         SHMLOG__FORMAT_CHECK(__VA_ARGS__);                                                     \
     SHMLOG__TYPES_DECL(__VA_ARGS__)                                                            \
-    static struct shmlog__site shmlog__site_static = {0, __FILE__, SHMLOG__FUNC,               \
-                                                      SHMLOG__SITE_FORMAT(__VA_ARGS__), SHMLOG__SITE_DESC, \
-                                                      shmlog__types + 1, __LINE__,            \
-                                                      SHMLOG__SITE_NARGS(__VA_ARGS__)};        \
+    static uint64_t shmlog__site_cache;                                                        \
+    static const struct shmlog__site shmlog__site_static = {__FILE__, SHMLOG__FUNC,             \
+                                                            SHMLOG__SITE_FORMAT(__VA_ARGS__), SHMLOG__SITE_DESC, \
+                                                            shmlog__types + 1, __LINE__,      \
+                                                            SHMLOG__SITE_NARGS(__VA_ARGS__)};  \
     SHMLOG__VALUES_DECL(__VA_ARGS__)                                                           \
     SHMLOG__SEND(shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16)
 
