@@ -1072,10 +1072,12 @@ template <typename... D> struct tail_args {
     }
 };
 
-/* The record writer of every call whose argument types (the first is void)
- * are D: one function per signature, its types known when compiling. */
+/* The record writer of every call whose argument types are T: one function
+ * per signature, its types known when compiling. Static, one in each file:
+ * its restartable sequence's descriptor (__rseq_cs) names its code, which
+ * the linker may not discard as a duplicate. */
 template <uint8_t... T>
-__attribute__((noinline)) void write_signature(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc,
+static __attribute__((noinline)) void write_signature(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc,
                                                unsigned lcf, const uint64_t *v, const size_t *n)
 {
     static constexpr uint8_t types[] = {T..., 0};
