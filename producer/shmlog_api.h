@@ -762,7 +762,10 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__USE_ALL(...) shmlog__format_skip(__VA_ARGS__)
 /* C formats are printf's alone, registered as written, with no descriptor. */
 #define SHMLOG__FMT_DECL(...)
-#define SHMLOG__SITE_FORMAT(...) SHMLOG__FIRST(__VA_ARGS__)
+/* A format that is not a literal is the literal check's error alone, not
+ * also the static initializer's. */
+#define SHMLOG__SITE_FORMAT(...) \
+    __builtin_choose_expr(__builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)), SHMLOG__FIRST(__VA_ARGS__), "")
 #define SHMLOG__SITE_DESC NULL
 #define SHMLOG__FUNC_DECL
 #define SHMLOG__FUNC __func__
