@@ -56,3 +56,22 @@ remove_scratch() {
     [ -n "$seg" ] && rm -rf "$seg"
     rm -rf "$scratch_dir"
 }
+
+# peers_harness WORK [FROM]: the copy of Quill's public benchmark harness (odygrd/logger_benchmarks, Quill's
+# headers in its quill/include) that the peers' scripts build in, WORK/harness, cloned (or copied) from FROM
+# once; its path on stdout.
+peers_harness() {
+    local src=$1/harness from=${2:-/work/.mirror/odygrd+logger_benchmarks/repo}
+    mkdir -p "$1"
+    if [ ! -d "$src" ]; then
+        if git -C "$from" rev-parse --git-dir >/dev/null 2>&1; then
+            git clone -q "$from" "$src"
+        elif [ -f "$from/CMakeLists.txt" ]; then
+            cp -a "$from" "$src"
+        else
+            echo "$0: $from is neither a git repository nor a checkout of the harness: clone github.com/odygrd/logger_benchmarks and give its path with --harness" >&2
+            exit 1
+        fi
+    fi
+    echo "$src"
+}

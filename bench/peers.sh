@@ -4,7 +4,8 @@
 # difference / 20), built and run on this machine: Quill (unbounded queue), fmtlog, PlatformLab NanoLog,
 # MS binlog, spdlog, and shmlog through bench/harness/shmlog_call_site_latency.cpp compiled into the same
 # build with the same flags. The harness's cases: two ints and a double, two ints and a 45-byte
-# std::string const&.
+# std::string const&; and, for Quill and shmlog, the double call from 1,000 distinct call sites in a
+# shuffled order (many_sites: bench/harness/many_sites.h), where a site's code is not always hot.
 #
 # The harness pins its producer threads to cpus 1.. and the peers' backends to cpu 5; a copy of it is
 # patched so that every producer runs on cpu 0 and every backend on cpu 1 (each program also starts under
@@ -24,6 +25,8 @@
 #   --threads LIST   producer thread counts, all on cpu 0 (default 1; the harness's own is 1,4)
 #   --samples N      samples per thread (default the harness's, 10,000)
 #   --loggers LIST   of quill,fmtlog,nanolog,binlog,spdlog,shmlog (default all)
+#   --header DIR     shmlog's programs from the shmlog.h in DIR (another tree's, to compare two headers with
+#                    one collector; give each its own --work), not the build's
 #   --quick          --runs 1 --samples 500: a check that it all builds and runs
 # e.g. flock /tmp/shmlog-heavy.lock bash bench/peers.sh
 #      bash bench/peers.sh --quick --loggers quill,shmlog
@@ -32,7 +35,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/common.sh
 . "$repo/bench/common.sh"
 harness=/work/.mirror/odygrd+logger_benchmarks/repo
-work=$repo/build-peers build="" runs=3 threads=1 samples="" loggers=quill,fmtlog,nanolog,binlog,spdlog,shmlog
+work=$repo/build-peers build="" header="" runs=3 threads=1 samples="" loggers=quill,fmtlog,nanolog,binlog,spdlog,shmlog
 producer_cpu=0 backend_cpu=1
 args="$*"
 while [ $# -gt 0 ]; do
@@ -40,6 +43,7 @@ while [ $# -gt 0 ]; do
     --harness) harness=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
+    --header) header=$(cd "$2" && pwd); shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --samples) samples=$2; shift 2 ;;
@@ -69,7 +73,9 @@ declare -A target=(
     [spdlog]=benchmark_spdlog_call_site_latency
     [shmlog]=benchmark_shmlog_call_site_latency
 )
-cases="int_int_double int_int_largestr"
+cases="int_int_double int_int_largestr many_sites"
+# The many-sites case (1,000 distinct call sites in a shuffled order) is built for Quill and shmlog only.
+has_case() { [ "$2" != many_sites ] || [ "$1" = quill ] || [ "$1" = shmlog ]; }
 IFS=, read -r -a selected <<<"$loggers"
 for l in "${selected[@]}"; do
     [ -n "${target[$l]:-}" ] || { echo "peers.sh: no logger $l: use quill,fmtlog,nanolog,binlog,spdlog,shmlog" >&2; exit 2; }
@@ -93,17 +99,7 @@ fi
 # text differs, so a second run rebuilds nothing.
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
-src=$work/harness
-if [ ! -d "$src" ]; then
-    if git -C "$harness" rev-parse --git-dir >/dev/null 2>&1; then
-        git clone -q "$harness" "$src"
-    elif [ -f "$harness/CMakeLists.txt" ]; then
-        cp -a "$harness" "$src"
-    else
-        echo "peers.sh: $harness is neither a git repository nor a checkout of the harness: clone github.com/odygrd/logger_benchmarks and give its path with --harness" >&2
-        exit 1
-    fi
-fi
+src=$(peers_harness "$work" "$harness")
 harness_rev=$(git -C "$src" log -1 --format='%h %cs' 2>/dev/null || echo "copy of $harness")
 python3 - "$src" "$producer_cpu" "$backend_cpu" "$threads" "$samples" <<'PY'
 import pathlib, re, sys
@@ -146,8 +142,18 @@ patch(bench / "call_site_latency_bench_common.h", common)
 for name in ["fmtlog", "ms_binlog", "spdlog"]:
     patch(bench / f"benchmark_{name}_call_site_latency.cpp",
           [(r"set_thread_affinity\(5\)", f"set_thread_affinity({backend_cpu})", 1)])
+# Quill's program also as the many-sites case (bench/harness/many_sites.h), as shmlog's entry has it.
 patch(bench / "benchmark_quill_call_site_latency.cpp",
-      [(r"backend_options\.cpu_affinity = 5;", f"backend_options.cpu_affinity = {backend_cpu};", 1)])
+      [(r"backend_options\.cpu_affinity = 5;", f"backend_options.cpu_affinity = {backend_cpu};", 1),
+       (r"#include <string>\n", "#include <string>\n#ifdef BENCH_MANY_SITES\n#include \"many_sites.h\"\n#endif\n", 1),
+       (r"#ifdef BENCH_INT_INT_DOUBLE\n  char const\* benchmark_type",
+        "#if defined(BENCH_MANY_SITES)\n  char const* benchmark_type = \"[benchmark_type: many_sites]\";\n"
+        "#define MANY_SITES_LOG(N) LOG_INFO(logger, \"Logging site \" #N \" int: {}, int: {}, double: {}\", i, j, d)\n"
+        "  auto log_func = [logger](uint64_t i, uint64_t j, double d) { MANY_SITES_SWITCH };\n"
+        "#elif defined(BENCH_INT_INT_DOUBLE)\n  char const* benchmark_type", 1),
+       (r"auto on_start = \[logger\]\(\)\n  \{\n    LOG_INFO\(logger, \"Warm up\"\);\n",
+        "auto on_start = [logger, &log_func]()\n  {\n    LOG_INFO(logger, \"Warm up\");\n"
+        "#ifdef BENCH_MANY_SITES\n    MANY_SITES_WARM(log_func);\n#else\n    (void)log_func;\n#endif\n", 1)])
 # shmlog's two programs, from this repository's source and header (given at configure time).
 patch(bench / "CMakeLists.txt", [], append="""
 # shmlog (added by shmlog's bench/peers.sh)
@@ -160,6 +166,18 @@ if (SHMLOG_HARNESS_SOURCE)
         target_compile_definitions(${TARGET_NAME} PRIVATE BENCH_${bench_case})
         target_link_libraries(${TARGET_NAME} PRIVATE numa Threads::Threads)
     endforeach ()
+    # the many-sites case: the harness's double call, from 1,000 sites (shmlog's bench/harness/many_sites.h)
+    get_filename_component(SHMLOG_HARNESS_DIR ${SHMLOG_HARNESS_SOURCE} DIRECTORY)
+    set(TARGET_NAME benchmark_shmlog_call_site_latency_many_sites)
+    add_executable(${TARGET_NAME} ${SHMLOG_HARNESS_SOURCE})
+    target_include_directories(${TARGET_NAME} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR} ${SHMLOG_INCLUDE_DIR} ${SHMLOG_HARNESS_DIR})
+    target_compile_definitions(${TARGET_NAME} PRIVATE BENCH_INT_INT_DOUBLE BENCH_MANY_SITES)
+    target_link_libraries(${TARGET_NAME} PRIVATE numa Threads::Threads)
+    set(TARGET_NAME benchmark_quill_unbounded_call_site_latency_many_sites)
+    add_executable(${TARGET_NAME} benchmark_quill_call_site_latency.cpp)
+    target_include_directories(${TARGET_NAME} PRIVATE ${SHMLOG_HARNESS_DIR})
+    target_compile_definitions(${TARGET_NAME} PRIVATE BENCH_INT_INT_DOUBLE BENCH_MANY_SITES)
+    target_link_libraries(${TARGET_NAME} PRIVATE quill)
 endif ()
 """)
 PY
@@ -172,7 +190,7 @@ generator=()
 command -v ninja >/dev/null && [ ! -f "$bdir/Makefile" ] && generator=(-G Ninja)
 shmlog_defs=()
 [ "$want_shmlog" = 1 ] && shmlog_defs=(-DSHMLOG_HARNESS_SOURCE="$repo/bench/harness/shmlog_call_site_latency.cpp"
-    -DSHMLOG_INCLUDE_DIR="$build/producer")
+    -DSHMLOG_INCLUDE_DIR="${header:-$build/producer}")
 if ! cmake -S "$src" -B "$bdir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${shmlog_defs[@]}" \
     >"$logs/configure.log" 2>&1; then
     echo "peers.sh: the harness did not configure (cmake in $bdir):" >&2
@@ -183,6 +201,7 @@ declare -A built=()
 skipped=()
 for l in "${selected[@]}"; do
     for c in $cases; do
+        has_case "$l" "$c" || continue
         t=${target[$l]}_$c
         if cmake --build "$bdir" --target "$t" -j 2 >"$logs/$t.log" 2>&1; then
             built[$l.$c]=1
@@ -260,7 +279,7 @@ out, runs, loggers = pathlib.Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3].sp
 skipped = {tuple(s.split(" ", 2)[:2]): s.split(" ", 2)[2] for s in sys.argv[4:]}
 names = {"quill": "Quill (unbounded)", "fmtlog": "fmtlog", "nanolog": "PlatformLab NanoLog",
          "binlog": "MS binlog", "spdlog": "spdlog", "shmlog": "shmlog"}
-cases = ["int_int_double", "int_int_largestr"]
+cases = ["int_int_double", "int_int_largestr", "many_sites"]
 cols = ["50th", "75th", "90th", "95th", "99th", "99.9th", "worst"]
 fig = collections.defaultdict(list)   # (logger, case, threads) -> [row per run]
 notes = collections.defaultdict(list)
@@ -283,6 +302,8 @@ print("\nmedians of %d run(s), ns per call (the harness's percentiles: sample n 
 print("%-20s %-17s %7s %5s %6s %7s %7s %7s" % ("logger", "case", "threads", "runs", "p50", "p99", "p99.9", "worst"))
 for case in cases:
     for logger in loggers:
+        if case == "many_sites" and logger not in ("quill", "shmlog"):
+            continue
         for n in thread_counts:
             k = (logger, case, n)
             if k in med:

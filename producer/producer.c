@@ -968,6 +968,12 @@ static void shmlog__say_before_init(const char *file, int line)
     }
 }
 
+void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf, const uint64_t *v,
+                   const size_t *n)
+{
+    shmlog__write_args(cache, s, tsc, lcf, s->nargs, s->types, v, n);
+}
+
 uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,
                                const char *func, const char *fmt, const char *desc, unsigned nargs,
                                const uint8_t *types)

@@ -487,10 +487,22 @@ SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t len, size_t
     return shmlog_str_fit(n, room, trunc);
 }
 
+/* A fixed-width argument of width bytes (1, 2, 4 or 8): each width one store
+ * of its own size, also where the width is known only when running. */
+SHMLOG__INLINE void shmlog__put_width(struct shmlog__cursor *c, uint64_t v, size_t width)
+{
+    switch (width) {
+    case 1: shmlog__put_fixed(c, v, 1); break;
+    case 2: shmlog__put_fixed(c, v, 2); break;
+    case 4: shmlog__put_fixed(c, v, 4); break;
+    default: shmlog__put_fixed(c, v, 8); break;
+    }
+}
+
 SHMLOG__INLINE void shmlog__put_arg(struct shmlog__cursor *c, unsigned t, uint64_t v, size_t len, unsigned cut)
 {
     if (t != SHMLOG_ARG_STR) {
-        shmlog__put_fixed(c, v, len);
+        shmlog__put_width(c, v, len);
         return;
     }
     shmlog__put_fixed(c, shmlog_str_header(len, cut), SHMLOG_STR_HEADER_BYTES);
@@ -597,6 +609,89 @@ SHMLOG__INLINE void shmlog__commit(uint8_t *head, uint64_t pos)
     shmlog__store_release(&SHMLOG__REINTERPRET(struct shmlog_record *, head)->commit, pos + 1);
 }
 
+/* What registering a call site takes, a constant of the site's. Its site
+ * word (shmlog__register_site's cache), which every call reads, is a static
+ * of its own: the words of many sites share a cache line. */
+struct shmlog__site {
+    const char *file;
+    const char *func;
+    const char *fmt;
+    const char *desc;
+    const uint8_t *types;
+    int line;
+    unsigned nargs;
+};
+
+/* A C++ signature's writer knows its argument count when compiling: its
+ * loops over the arguments unrolled, each argument's code is straight-line
+ * (the types fold). The C writer's count is the site's: a loop. */
+#ifdef __cplusplus
+#define SHMLOG__UNROLL_ARGS _Pragma("GCC unroll 16")
+#else
+#define SHMLOG__UNROLL_ARGS
+#endif
+
+/* A call's record, once its level passed and its TSC was read: registers
+ * the site on its first call, measures the arguments (their value bits v;
+ * a string object's size in n, NULL for none), reserves the slots, writes
+ * and commits. One body, out of line, shared by the call sites:
+ * shmlog__write runs it with the types read from the site, a C++
+ * signature's writer with them known when compiling. lcf: the level, the
+ * category << 8 and the record flags << 16. */
+SHMLOG__INLINE void shmlog__write_args(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf,
+                                       unsigned nargs, const uint8_t *types, const uint64_t *v, const size_t *n)
+{
+    if (nargs > SHMLOG_MAX_ARGS) /* it never is: said to GCC (-Warray-bounds) */
+        __builtin_unreachable();
+    uint64_t site = shmlog__load_acquire(cache);
+    /* One test for both: 0 (not registered yet) and UINT32_MAX (refused). */
+    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u)) {
+        site = shmlog__register_site(cache, SHMLOG__CAST(int, lcf & 0xFFu), SHMLOG__CAST(int, lcf >> 8 & 0xFFu),
+                                     s->file, s->line, s->func, s->fmt, s->desc, s->nargs, s->types);
+        if (SHMLOG__CAST(uint32_t, site) == 0) /* not written */
+            return;
+    }
+    size_t room = SHMLOG_MAX_PAYLOAD;
+    SHMLOG__UNROLL_ARGS
+    for (unsigned i = 0; i < nargs; i++)
+        room -= shmlog_arg_fixed_bytes(types[i]);
+    /* zeroed: GCC cannot see that the writes below read only what the
+     * measuring wrote (-Wmaybe-uninitialized) */
+    size_t len[SHMLOG_MAX_ARGS] = {0};
+    unsigned cut[SHMLOG_MAX_ARGS] = {0};
+    unsigned trunc = 0;
+    SHMLOG__UNROLL_ARGS
+    for (unsigned i = 0; i < nargs; i++) {
+        /* a string after an integer may be a %.*s bounded by it */
+        const size_t max = i ? shmlog__prec_bound(types[i], types[i - 1], v[i - 1], site, i) : SIZE_MAX;
+        len[i] = shmlog__arg_len(types[i], v[i], n ? n[i] : SIZE_MAX, max, &room, &cut[i]);
+        trunc |= cut[i];
+    }
+    uint64_t pos = 0; /* set with every head; GCC cannot see it */
+    uint8_t *head = shmlog__begin(tsc, SHMLOG__CAST(uint32_t, site), lcf & 0xFFu, lcf >> 8 & 0xFFu,
+                                  SHMLOG_MAX_PAYLOAD - room, trunc | lcf >> 16, &pos);
+    if (SHMLOG__UNLIKELY(!head))
+        return;
+    struct shmlog__cursor at;
+    at.p = head + offsetof(struct shmlog_record, payload);
+    at.left = SHMLOG_HEAD_PAYLOAD;
+    at.cont = pos + 2u;
+    SHMLOG__UNROLL_ARGS
+    for (unsigned i = 0; i < nargs; i++)
+        shmlog__put_arg(&at, types[i], v[i], len[i], cut[i]);
+    shmlog__commit(head, pos);
+}
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* shmlog__write_args with the site's own types: the writer of every C call. */
+void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf, const uint64_t *v,
+                   const size_t *n);
+#ifdef __cplusplus
+}
+#endif
+
 /* ---- argument capture ----
  *
  * Each argument of a call is evaluated once, into shmlog__r<i> (a local in C,
@@ -650,11 +745,7 @@ SHMLOG__INLINE uint64_t shmlog__bits_p(const volatile void *p) { return (uint64_
 /* C: each argument evaluated into a local of the call's block, then the record. */
 #define SHMLOG__WITH_ARGS(...) SHMLOG__EACH(SHMLOG__A_EVAL, __VA_ARGS__) SHMLOG__WRITE(__VA_ARGS__)
 #define SHMLOG__A_EVAL(i, x) __extension__ __auto_type shmlog__r##i = (x);
-#define SHMLOG__A_DECL(i, x)                                                                \
-    SHMLOG__STATIC_ASSERT(SHMLOG__SUPPORTED(shmlog__r##i), SHMLOG__UNSUPPORTED);            \
-    const unsigned shmlog__t##i = SHMLOG__TYPE(shmlog__r##i);                               \
-    const uint64_t shmlog__v##i = SHMLOG__BITS(shmlog__r##i);                               \
-    const size_t shmlog__n##i = SIZE_MAX;
+#define SHMLOG__A_DECL(i, x) SHMLOG__STATIC_ASSERT(SHMLOG__SUPPORTED(shmlog__r##i), SHMLOG__UNSUPPORTED);
 #define SHMLOG__A_OK(i, x) && SHMLOG__SUPPORTED(shmlog__r##i)
 #define SHMLOG__A_FMT(i, x) , shmlog__r##i
 
@@ -671,21 +762,21 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__USE_ALL(...) shmlog__format_skip(__VA_ARGS__)
 /* C formats are printf's alone, registered as written, with no descriptor. */
 #define SHMLOG__FMT_DECL(...)
-#define SHMLOG__SITE_FORMAT(...) SHMLOG__FIRST(__VA_ARGS__)
+/* A format that is not a literal is the literal check's error alone, not
+ * also the static initializer's. */
+#define SHMLOG__SITE_FORMAT(...) \
+    __builtin_choose_expr(__builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)), SHMLOG__FIRST(__VA_ARGS__), "")
 #define SHMLOG__SITE_DESC NULL
-/* The site word as a string argument's %.*s test reads it: 0 when compiling
- * a format without a '*', which has no %.*s (the literal's strchr folds). */
-#define SHMLOG__STAR_SITE(...) (__builtin_strchr(SHMLOG__FIRST(__VA_ARGS__), '*') ? shmlog__site : 0u)
-#define SHMLOG__STAR_BITS(i) shmlog__star_site
 #define SHMLOG__FUNC_DECL
 #define SHMLOG__FUNC __func__
 #define SHMLOG__TYPES_DECL(...) \
     static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)};
 #define SHMLOG__SITE_NARGS(...) SHMLOG__NARGS(__VA_ARGS__)
-#define SHMLOG__TAIL_DECL(...)
-#define SHMLOG__TAIL_FIXED
-#define SHMLOG__TAIL_MEASURE
-#define SHMLOG__TAIL_PUT
+/* The arguments' value bits (a C string's address: its length is scanned),
+ * after a leading 0 that gives a call without arguments an array. */
+#define SHMLOG__VALUES_DECL(...) const uint64_t shmlog__vals[] = {0 SHMLOG__EACH(SHMLOG__A_VALUE_BITS, __VA_ARGS__)};
+#define SHMLOG__A_VALUE_BITS(i, x) , SHMLOG__BITS(shmlog__r##i)
+#define SHMLOG__SEND(lcf) shmlog__write(&shmlog__site_cache, &shmlog__site_static, shmlog__tsc, lcf, shmlog__vals + 1, NULL);
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
@@ -965,41 +1056,43 @@ template <unsigned N, typename... D> constexpr type_table<N> tail_table()
     return t;
 }
 
-/* The arguments a call's (D) add after its own, each captured once: taken
- * with the call's, measured after them (strings share what is left), then
- * written; their types are constants, so each is straight-line code. */
+/* The arguments a call's (D) add after its own, each captured once. */
 template <typename... D> struct tail_args {
     static constexpr unsigned K = tail_total<D...>();
-    static constexpr type_table<K ? K : 1> types = tail_table<K ? K : 1, D...>();
     unsigned n = 0;
     cap c[K ? K : 1];
-    size_t len[K ? K : 1];
-    unsigned cut[K ? K : 1];
     template <typename T> inline __attribute__((always_inline)) void take(const T &x)
     {
         auto f = [this](unsigned, cap v) __attribute__((always_inline)) { c[n++] = v; };
         each_tail(x, f);
     }
-    template <std::size_t... I> static inline __attribute__((always_inline)) size_t fixed(std::index_sequence<I...>)
+    inline __attribute__((always_inline)) void store(uint64_t *v, size_t *len) const
     {
-        return (size_t{0} + ... + shmlog_arg_fixed_bytes(types.v[I]));
-    }
-    template <std::size_t... I>
-    inline __attribute__((always_inline)) void measure(size_t *room, unsigned *trunc, std::index_sequence<I...>)
-    {
-        (void)room;
-        (void)trunc;
-        ((cut[I] = 0, len[I] = shmlog__arg_len(types.v[I], c[I].v, c[I].n, SIZE_MAX, room, &cut[I]),
-          *trunc |= cut[I]),
-         ...);
-    }
-    template <std::size_t... I>
-    inline __attribute__((always_inline)) void put(struct shmlog__cursor *at, std::index_sequence<I...>) const
-    {
-        (void)at;
-        (shmlog__put_arg(at, types.v[I], c[I].v, len[I], cut[I]), ...);
+        for (unsigned i = 0; i < K; i++) {
+            v[i] = c[i].v;
+            len[i] = c[i].n;
+        }
     }
 };
+
+/* The record writer of every call whose argument types are T: one function
+ * per signature, its types known when compiling. Static, one in each file:
+ * its restartable sequence's descriptor (__rseq_cs) names its code, which
+ * the linker may not discard as a duplicate. */
+template <uint8_t... T>
+static __attribute__((noinline)) void write_signature(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc,
+                                               unsigned lcf, const uint64_t *v, const size_t *n)
+{
+    static constexpr uint8_t types[] = {T..., 0};
+    shmlog__write_args(cache, s, tsc, lcf, sizeof...(T), types, v, n);
+}
+template <typename... D> struct signature {
+    static constexpr auto table = make_type_table<D...>();
+};
+template <typename Sig, std::size_t... I> constexpr auto signature_writer(std::index_sequence<I...>)
+{
+    return &write_signature<Sig::table.v[I + 1]...>;
+}
 
 /* Calls f with the arguments, from its constructor: braced, the arguments are
  * evaluated in order, and what they made lives until the statement ends. */
@@ -1023,35 +1116,40 @@ struct invoke {
 #define SHMLOG__A_PARAM(i, x) , auto &&shmlog__r##i
 #define SHMLOG__A_ARG(i, x) , (x)
 #define SHMLOG__TYPE(x) (shmlog_detail::arg_type<typename std::decay<decltype((x))>::type>())
-#define SHMLOG__A_DECL(i, x)                                                                \
-    const shmlog_detail::cap shmlog__a##i = shmlog_detail::capture(shmlog__r##i);          \
-    const unsigned shmlog__t##i = SHMLOG__TYPE(shmlog__r##i);                               \
-    const uint64_t shmlog__v##i = shmlog__a##i.v;                                           \
-    const size_t shmlog__n##i = shmlog__a##i.n;
+#define SHMLOG__A_DECL(i, x) const shmlog_detail::cap shmlog__a##i = shmlog_detail::capture(shmlog__r##i);
 #define SHMLOG__A_OK(i, x) && shmlog_detail::supported<typename std::decay<decltype(shmlog__r##i)>::type>::value
 #define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_arg(shmlog__r##i)
 #define SHMLOG__FORMAT_CHECK(...)                                                            \
     shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style SHMLOG__EACH(SHMLOG__A_OK, __VA_ARGS__))>::check( \
         SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH(SHMLOG__A_FMT, __VA_ARGS__))
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
-/* The call's function, taken before the lambda, whose own __func__ is "operator()". */
-#define SHMLOG__FUNC_DECL const char *const shmlog__func = __func__;
+/* The call's function, taken before the lambda, whose own __func__ is
+ * "operator()": static, so the site's static record of itself may hold it. */
+/* (void): GCC does not count its use in the lambda's static (-Wunused-but-set-variable). */
+#define SHMLOG__FUNC_DECL static constexpr const char *shmlog__func = __func__; (void)shmlog__func;
 #define SHMLOG__FUNC shmlog__func
 #define SHMLOG__TYPES_DECL(...)                                                              \
-    static constexpr auto shmlog__type_table =                                               \
-        shmlog_detail::make_type_table<void SHMLOG__EACH(SHMLOG__A_DTYPE, __VA_ARGS__)>();    \
-    static constexpr const uint8_t *shmlog__types = shmlog__type_table.v;
+    typedef shmlog_detail::signature<void SHMLOG__EACH(SHMLOG__A_DTYPE, __VA_ARGS__)> shmlog__signature; \
+    static constexpr const uint8_t *shmlog__types = shmlog__signature::table.v;
 #define SHMLOG__A_DTYPE(i, x) , typename std::decay<decltype(shmlog__r##i)>::type
-#define SHMLOG__SITE_NARGS(...) static_cast<unsigned>(sizeof shmlog__type_table.v - 1u)
-#define SHMLOG__TAIL_DECL(...)                                                               \
+#define SHMLOG__SITE_NARGS(...) static_cast<unsigned>(sizeof shmlog__signature::table.v - 1u)
+/* The call's own arguments, then what they add after them (tail_args), each
+ * captured once, after a leading slot that gives a call without arguments
+ * an array. */
+#define SHMLOG__VALUES_DECL(...)                                                             \
     shmlog_detail::tail_args<SHMLOG__EACH(SHMLOG__A_TAIL_TYPE, __VA_ARGS__) void> shmlog__tail; \
-    SHMLOG__EACH(SHMLOG__A_TAIL_TAKE, __VA_ARGS__)
+    SHMLOG__EACH(SHMLOG__A_TAIL_TAKE, __VA_ARGS__)                                           \
+    uint64_t shmlog__vals[sizeof shmlog__signature::table.v];                                \
+    size_t shmlog__lens[sizeof shmlog__signature::table.v];                                  \
+    SHMLOG__EACH(SHMLOG__A_STORE, __VA_ARGS__)                                               \
+    shmlog__tail.store(shmlog__vals + 1 + SHMLOG__NARGS(__VA_ARGS__), shmlog__lens + 1 + SHMLOG__NARGS(__VA_ARGS__));
 #define SHMLOG__A_TAIL_TYPE(i, x) typename std::decay<decltype(shmlog__r##i)>::type,
 #define SHMLOG__A_TAIL_TAKE(i, x) shmlog__tail.take(shmlog__r##i);
-#define SHMLOG__TAIL_SEQ std::make_index_sequence<decltype(shmlog__tail)::K>()
-#define SHMLOG__TAIL_FIXED + shmlog__tail.fixed(SHMLOG__TAIL_SEQ)
-#define SHMLOG__TAIL_MEASURE shmlog__tail.measure(&shmlog__room, &shmlog__trunc, SHMLOG__TAIL_SEQ);
-#define SHMLOG__TAIL_PUT shmlog__tail.put(&shmlog__at, SHMLOG__TAIL_SEQ);
+#define SHMLOG__A_STORE(i, x) shmlog__vals[i] = shmlog__a##i.v; shmlog__lens[i] = shmlog__a##i.n;
+#define SHMLOG__SEND(lcf)                                                                    \
+    shmlog_detail::signature_writer<shmlog__signature>(                                      \
+        std::make_index_sequence<sizeof shmlog__signature::table.v - 1u>())(                 \
+        &shmlog__site_cache, &shmlog__site_static, shmlog__tsc, lcf, shmlog__vals + 1, shmlog__lens + 1);
 #endif
 
 /* ---- the logging macros ---- */
@@ -1138,33 +1236,8 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__EACH_16(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q) \
     SHMLOG__EACH_15(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p) M(16, q)
 
-/* What a call's expansion does with argument i: the per-site type table, the
- * fixed bytes, the length (a string bounded by the `*` precision argument
- * i - 1 before it) and the copy. */
+/* Argument i's entry in a C site's type table. */
 #define SHMLOG__A_TYPE(i, x) , SHMLOG__CAST(uint8_t, SHMLOG__TYPE(shmlog__r##i))
-#define SHMLOG__A_FIXED(i, x) + shmlog_arg_fixed_bytes(shmlog__t##i)
-#define SHMLOG__PREV_1 0
-#define SHMLOG__PREV_2 1
-#define SHMLOG__PREV_3 2
-#define SHMLOG__PREV_4 3
-#define SHMLOG__PREV_5 4
-#define SHMLOG__PREV_6 5
-#define SHMLOG__PREV_7 6
-#define SHMLOG__PREV_8 7
-#define SHMLOG__PREV_9 8
-#define SHMLOG__PREV_10 9
-#define SHMLOG__PREV_11 10
-#define SHMLOG__PREV_12 11
-#define SHMLOG__PREV_13 12
-#define SHMLOG__PREV_14 13
-#define SHMLOG__PREV_15 14
-#define SHMLOG__PREV_16 15
-#define SHMLOG__PREV(var, i) SHMLOG__CAT2(var, SHMLOG__PREV_##i)
-#define SHMLOG__A_LEN(i, x) unsigned shmlog__c##i = 0; const size_t shmlog__l##i = shmlog__arg_len(  \
-    shmlog__t##i, shmlog__v##i, shmlog__n##i, shmlog__prec_bound(shmlog__t##i, SHMLOG__PREV(shmlog__t, i), \
-    SHMLOG__PREV(shmlog__v, i), SHMLOG__STAR_BITS(i), i - 1u), &shmlog__room, &shmlog__c##i); \
-    shmlog__trunc |= shmlog__c##i;
-#define SHMLOG__A_PUT(i, x) shmlog__put_arg(&shmlog__at, shmlog__t##i, shmlog__v##i, shmlog__l##i, shmlog__c##i);
 
 /* Logs one record at category cat and level lvl; the rest is printf-like, at
  * most 16 arguments after the format (SHMLOG_MAX_ARGS).
@@ -1212,64 +1285,22 @@ void shmlog__bad_category(void) __attribute__((error(
     } while (0)
 
 /* What a call does once its level passed and its TSC was read, with each
- * argument i in shmlog__r<i> (SHMLOG__WITH_ARGS): registers the site on its
- * first call, measures the arguments, reserves the slots, writes the
- * record and commits it. */
+ * argument i in shmlog__r<i> (SHMLOG__WITH_ARGS): its static record of
+ * itself and its arguments' values, handed to the writer out of line
+ * (shmlog__write_args), which registers the site on its first call. */
 #define SHMLOG__WRITE(...)                                                                     \
     SHMLOG__FMT_DECL(__VA_ARGS__)                                                              \
     SHMLOG__EACH(SHMLOG__A_DECL, __VA_ARGS__)                                                  \
     if (0)                                                                                     \
         SHMLOG__FORMAT_CHECK(__VA_ARGS__);                                                     \
-    static uint64_t shmlog__site_cache;                                                        \
     SHMLOG__TYPES_DECL(__VA_ARGS__)                                                            \
-    uint64_t shmlog__site = shmlog__load_acquire(&shmlog__site_cache);                         \
-    /* One test for both: 0 (not registered yet) and UINT32_MAX (refused). */                  \
-    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, shmlog__site) - 1u >= UINT32_MAX - 1u))        \
-        shmlog__site = shmlog__register_site(&shmlog__site_cache, SHMLOG__CAST(int, shmlog__lvl), \
-                                             SHMLOG__CAST(int, shmlog__cat), \
-                                             __FILE__, __LINE__, SHMLOG__FUNC,                 \
-                                             SHMLOG__SITE_FORMAT(__VA_ARGS__), SHMLOG__SITE_DESC, \
-                                             SHMLOG__SITE_NARGS(__VA_ARGS__), shmlog__types + 1); \
-    (void)shmlog__types;                                                                       \
-    const uint64_t shmlog__star_site = SHMLOG__STAR_SITE(__VA_ARGS__);                         \
-    (void)shmlog__star_site;                                                                   \
-    const unsigned shmlog__t0 = SHMLOG_ARG_NONE; /* what precedes argument 1 */               \
-    const uint64_t shmlog__v0 = 0;                                                             \
-    (void)shmlog__t0;                                                                          \
-    (void)shmlog__v0;                                                                          \
-    SHMLOG__TAIL_DECL(__VA_ARGS__)                                                             \
-    size_t shmlog__room = SHMLOG_MAX_PAYLOAD - (0 SHMLOG__EACH(SHMLOG__A_FIXED, __VA_ARGS__)    \
-                                                  SHMLOG__TAIL_FIXED);                         \
-    unsigned shmlog__trunc = 0;                                                                \
-    (void)shmlog__room;                                                                        \
-    SHMLOG__EACH(SHMLOG__A_LEN, __VA_ARGS__)                                                   \
-    SHMLOG__TAIL_MEASURE                                                                       \
-    const size_t shmlog__payload = SHMLOG_MAX_PAYLOAD - shmlog__room; /* what the strings left */ \
-    /* Written twice: GCC then knows, in the first, that no string was cut, \
-     * and keeps no cut flag across the reservation (bench/call_insns.sh). */ \
-    if (SHMLOG__LIKELY(!shmlog__trunc)) {                                                      \
-        SHMLOG__RECORD(__VA_ARGS__)                                                            \
-    } else {                                                                                   \
-        SHMLOG__RECORD(__VA_ARGS__)                                                            \
-    }
-
-/* The record of a call whose arguments SHMLOG__WRITE measured. */
-#define SHMLOG__RECORD(...)                                                                    \
-    uint64_t shmlog__pos = 0; /* set with every head; GCC cannot see it */                     \
-    uint8_t *shmlog__head = SHMLOG__LIKELY(SHMLOG__CAST(uint32_t, shmlog__site) != 0) /* 0: not written */ \
-        ? shmlog__begin(shmlog__tsc, SHMLOG__CAST(uint32_t, shmlog__site), shmlog__lvl, shmlog__cat, \
-                        shmlog__payload, shmlog__trunc | shmlog__flags, &shmlog__pos)          \
-        : NULL;                                                                                \
-    if (SHMLOG__LIKELY(shmlog__head != NULL)) {                                                \
-        struct shmlog__cursor shmlog__at;                                                      \
-        shmlog__at.p = shmlog__head + offsetof(struct shmlog_record, payload);                 \
-        shmlog__at.left = SHMLOG_HEAD_PAYLOAD;                                                 \
-        shmlog__at.cont = shmlog__pos + 2u;                                                    \
-        SHMLOG__EACH(SHMLOG__A_PUT, __VA_ARGS__)                                               \
-        SHMLOG__TAIL_PUT                                                                       \
-        (void)shmlog__at;                                                                      \
-        shmlog__commit(shmlog__head, shmlog__pos);                                             \
-    }
+    static uint64_t shmlog__site_cache;                                                        \
+    static const struct shmlog__site shmlog__site_static = {__FILE__, SHMLOG__FUNC,             \
+                                                            SHMLOG__SITE_FORMAT(__VA_ARGS__), SHMLOG__SITE_DESC, \
+                                                            shmlog__types + 1, __LINE__,      \
+                                                            SHMLOG__SITE_NARGS(__VA_ARGS__)};  \
+    SHMLOG__VALUES_DECL(__VA_ARGS__)                                                           \
+    SHMLOG__SEND(shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16)
 
 /* ---- rate-limited calls ---- */
 

@@ -96,15 +96,6 @@ template <size_t N> struct fmt_site {
     int at; /* the placeholder the error is about, from 1; 0: the whole format */
 };
 
-/* Whether a printf format has a '*' (a width or precision taken from an argument). */
-constexpr bool fmt_has_star(const char *s)
-{
-    for (; *s; s++)
-        if (*s == '*')
-            return true;
-    return false;
-}
-
 /* What a rate-limited call appends (SHMLOG__APPEND): printf in either style. */
 constexpr const char fmt_suppressed[] = " suppressed=%llu";
 
@@ -642,15 +633,6 @@ template <std::size_t N, typename... A> constexpr site_desc_text<N> site_desc()
 /* what the format is checked against: a std::optional's value type */
 #define SHMLOG__A_VALUE(i, x) , typename shmlog_detail::value_of<typename std::decay<decltype(shmlog__r##i)>::type>::type
 #define SHMLOG__SITE_FORMAT(...) shmlog__fmt.text
-/* As in C, 0 for a format without a '*' (every {} format), but only for
- * string objects, whose precision test is all a known length costs: a char
- * array's or C string's code measured longer without it (bench/RESULTS.md,
- * 2026-11-24, session 5). */
-#define SHMLOG__STAR_SITE(...)                                                                     \
-    (std::integral_constant<bool, shmlog_detail::fmt_has_star(shmlog__fmt.text)>::value ? shmlog__site \
-                                                                                         : uint64_t{0})
-#define SHMLOG__STAR_BITS(i) \
-    (shmlog_detail::is_text<typename std::decay<decltype(shmlog__r##i)>::type>::value ? shmlog__star_site : shmlog__site)
 #define SHMLOG__DESC_DECL(...)                                                              \
     static constexpr auto shmlog__desc = shmlog_detail::site_desc<                          \
         shmlog_detail::site_desc_bytes<void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>(),  \

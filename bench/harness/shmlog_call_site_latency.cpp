@@ -11,6 +11,10 @@
 #define SHMLOG_IMPLEMENTATION
 #include "shmlog.h"
 
+#ifdef BENCH_MANY_SITES
+#include "many_sites.h"
+#endif
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,9 +22,14 @@
 
 namespace {
 
-// What the harness logs per producer thread besides its timed calls: the
-// warm-up line and the first call it leaves out of the figures.
+// What the harness logs per producer thread besides its timed calls:
+// the warm-up line and the first call it leaves out of the figures, and in the many-sites case the first
+// call of each site.
+#ifdef BENCH_MANY_SITES
+constexpr uint64_t untimed_calls_per_thread = 2 + many_sites::sites;
+#else
 constexpr uint64_t untimed_calls_per_thread = 2;
+#endif
 
 void shmlog_benchmark(std::vector<int32_t> thread_count_array, size_t num_iterations_per_thread)
 {
@@ -35,7 +44,10 @@ void shmlog_benchmark(std::vector<int32_t> thread_count_array, size_t num_iterat
     std::exit(1);
   }
 
-#ifdef BENCH_INT_INT_DOUBLE
+#if defined(BENCH_MANY_SITES)
+#define MANY_SITES_LOG(N) SHMLOG_INFO("Logging site " #N " int: {}, int: {}, double: {}", i, j, d)
+  auto log_func = [](uint64_t i, uint64_t j, double d) { MANY_SITES_SWITCH };
+#elif defined(BENCH_INT_INT_DOUBLE)
   auto log_func = [](uint64_t i, uint64_t j, double d)
   { SHMLOG_INFO("Logging int: {}, int: {}, double: {}", i, j, d); };
 #elif defined(BENCH_INT_INT_LARGESTR)
@@ -48,10 +60,15 @@ void shmlog_benchmark(std::vector<int32_t> thread_count_array, size_t num_iterat
   // The thread is pinned by now: its cpu's ring is made here, and the second
   // lets the collector (busy polling the directory) take it, as the peers
   // that sleep give their backends a second.
-  auto on_start = []()
+  auto on_start = [&log_func]()
   {
     shmlog_thread_init();
     SHMLOG_INFO("Warm up");
+#ifdef BENCH_MANY_SITES
+    MANY_SITES_WARM(log_func);
+#else
+    (void)log_func;
+#endif
     std::this_thread::sleep_for(std::chrono::seconds{1});
   };
 
