@@ -521,7 +521,15 @@ static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct s
     x->keys[l.n++] = shlog__ix_text(shlog__ix_prefix(IX_TAG_SITE, "", 0), (const uint8_t *)where,
                                     n > 0 && (size_t)n < sizeof(where) ? (size_t)n : 0);
     x->nkeys = l.n;
-    return x;
+    /* Filled at the size the most words a format can hold need, kept at what
+     * it holds: a file may define 50,000 sites of long formats (test_bounds). */
+    size_t kept = sizeof(*x) + l.n * sizeof(uint64_t);
+    struct enc_site_ix *fit = malloc(kept);
+    if (!fit)
+        return x;
+    memcpy(fit, x, kept);
+    free(x);
+    return fit;
 }
 
 int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
