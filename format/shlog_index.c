@@ -142,7 +142,8 @@ uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x)
         p = put_varint(p, r->max - r->min);
     }
     p = put_varint(p, x->bloom_blocks);
-    memcpy(p, x->bloom, (size_t)x->bloom_blocks * IX_BLOCK_BYTES);
+    if (x->bloom_blocks) /* a frame of no keys has no filter (and no pointer to one) */
+        memcpy(p, x->bloom, (size_t)x->bloom_blocks * IX_BLOCK_BYTES);
     return p + (size_t)x->bloom_blocks * IX_BLOCK_BYTES;
 }
 
