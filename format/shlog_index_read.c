@@ -145,7 +145,8 @@ static const char *ix_take_entries(struct shlog_index *ix, struct cur *c, uint64
             return "out of memory";
         struct shlog_index_frame f = ix_frame_of(&x, NULL);
         f.pids = (const uint32_t *)(uintptr_t)ps->n; /* an index until the store stops moving */
-        memcpy(ps->v + ps->n, x.pids, npids * sizeof(*x.pids));
+        if (npids) /* the store has no array before its first pid */
+            memcpy(ps->v + ps->n, x.pids, npids * sizeof(*x.pids));
         ps->n += npids;
         if (ix->n > first && f.offset < ix->v[ix->n - 1].offset + ix->v[ix->n - 1].bytes)
             return "an index frame lists frames out of order";
