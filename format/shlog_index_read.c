@@ -372,7 +372,7 @@ int shlog_index_open(struct shlog_index **out, int fd, char *err, size_t errcap)
     uint32_t *pids = ps.v;
     ps.v = NULL;
     for (size_t i = 0; i < ix->n; i++)
-        ix->v[i].pids = ix->v[i].indexed ? pids + (uintptr_t)ix->v[i].pids : NULL;
+        ix->v[i].pids = ix->v[i].indexed && pids ? pids + (uintptr_t)ix->v[i].pids : NULL;
     if (pids) {
         if (ix->npayloads == ix->payloads_cap &&
             shlog__grow_array(&ix->payloads, &ix->payloads_cap, ix->npayloads, sizeof(*ix->payloads))) {
