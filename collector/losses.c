@@ -97,23 +97,11 @@ void ring_unreadable(struct collector_state *c, struct ring *r, uint64_t tail, u
 /* What a quarantined ring holds past what was read is lost: written as
  * CORRUPT positions, each counted as a record since record boundaries there
  * cannot be trusted (an upper bound), at most a ring's worth at a time. */
-struct abandoned_head {
-    const struct ring *r;
-    uint64_t head;
-};
-
-static void abandoned_head_read(void *ctx)
-{
-    struct abandoned_head *h = ctx;
-    h->head = shm_ring_head(&h->r->view);
-}
-
 void lose_abandoned(struct collector_state *c, struct ring *r)
 {
     /* The furthest head seen when the header is gone too. */
-    struct abandoned_head h = {r, (int64_t)(r->bound - r->abandoned_to) > 0 ? r->bound : r->abandoned_to};
-    (void)shm_guarded(abandoned_head_read, &h);
-    uint64_t head = h.head;
+    uint64_t head = (int64_t)(r->bound - r->abandoned_to) > 0 ? r->bound : r->abandoned_to;
+    (void)shm_ring_head_guarded(&r->view, &head);
     uint64_t n = head - r->abandoned_to;
     if ((int64_t)n <= 0)
         return;

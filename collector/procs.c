@@ -721,24 +721,13 @@ void ring_unclaim(struct ring *r)
         ring_mark_broken(r);
 }
 
-struct head_read {
-    const struct ring *r;
-    uint64_t head;
-};
-
-static void head_now(void *ctx)
-{
-    struct head_read *h = ctx;
-    h->head = shm_ring_head(&h->r->view);
-}
-
 /* The ring's reserve head now, or where we are if the mapping is gone. */
 uint64_t ring_head_now(struct ring *r)
 {
-    struct head_read h = {r, r->read_pos};
-    if (!r->broken && shm_guarded(head_now, &h) != 0)
+    uint64_t head = r->read_pos;
+    if (!r->broken && shm_ring_head_guarded(&r->view, &head) != 0)
         ring_mark_broken(r);
-    return h.head;
+    return head;
 }
 
 static void ring_free(struct ring *r)

@@ -413,6 +413,9 @@ int shm_bus_guard_install(void);
  * stopped at the fault, its writes through ctx up to there done). Nestable:
  * the caller's own guard, if any, is back in place after. */
 int shm_guarded(void (*fn)(void *ctx), void *ctx);
+/* The ring's reserve head into *head, under shm_guarded: 0, or -1 when its
+ * mapping faulted (a truncated segment) and *head is left as it was. */
+int shm_ring_head_guarded(const struct shm_ring_view *v, uint64_t *head);
 
 /* ---- processes ---- */
 

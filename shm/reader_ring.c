@@ -38,6 +38,26 @@ int shm_ring_view_init(struct shm_ring_view *v, const struct shm_seg *seg, char 
 }
 
 uint64_t shm_ring_head(const struct shm_ring_view *v) { return shmlog__load_acquire(&v->hdr->head); }
+
+struct head_read {
+    const struct shm_ring_view *v;
+    uint64_t head;
+};
+
+static void head_read(void *ctx)
+{
+    struct head_read *h = ctx;
+    h->head = shm_ring_head(h->v);
+}
+
+int shm_ring_head_guarded(const struct shm_ring_view *v, uint64_t *head)
+{
+    struct head_read h = {v, 0};
+    if (shm_guarded(head_read, &h) != 0)
+        return -1;
+    *head = h.head;
+    return 0;
+}
 uint64_t shm_ring_tail(const struct shm_ring_view *v) { return shmlog__load_acquire(&v->hdr->tail); }
 uint64_t shm_ring_dropped(const struct shm_ring_view *v) { return shmlog__load_relaxed(&v->hdr->dropped); }
 uint64_t shm_ring_published(const struct shm_ring_view *v) { return shmlog__load_acquire(&v->hdr->published); }
