@@ -54,6 +54,8 @@ struct cli {
     int help;
     struct read_filter filter;
     const char *grep_arg;     /* --grep as given (filter.grep is it compiled) */
+    const char **where_args;  /* each --where as given (filter.where is them parsed) */
+    size_t nwhere;
     int local_time;           /* times in the local zone: TZ is set and no --utc */
     const char *out_dir;      /* follow, status: the collector's output directory; read, stats, verify without FILE|DIR */
     const char *out_dir_from; /* what chose it: "--out", "$SHMLOG_OUT", ... */

@@ -45,6 +45,8 @@ int cmd_read(struct cli *cli)
     o.since_ns = f->since_ns;
     o.until_ns = f->until_ns == UINT64_MAX ? 0 : f->until_ns;
     o.grep = cli->grep_arg;
+    o.where = cli->where_args;
+    o.nwhere = cli->nwhere;
     o.limit = f->limit;
     o.local_time = cli->local_time;
     o.merge_bytes = cli->merge_bytes;

@@ -153,7 +153,8 @@ static void emit_record(struct ring_ctx *ctx, const struct ring_cursor *c)
     }
     const char *thread = ring_thread_name(ctx, c->rec.tid);
     if (ring_limit_reached(ctx->cli) || !read_filter_record(f, c->rec.level, shm_categories_name(ctx->sites->cats, c->rec.category), ts) ||
-        !read_filter_thread(f, c->rec.tid, thread) || !read_filter_grep(f, sr, &c->rec))
+        !read_filter_thread(f, c->rec.tid, thread) || !read_filter_where(f, sr, &c->rec) ||
+        !read_filter_grep(f, sr, &c->rec))
         return;
     struct render_buf b = out_begin();
     render_prepared_thread(sr, &c->rec, c->view.cpu, ts, thread, ctx->cli->json, &b);

@@ -50,7 +50,7 @@
 enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
     OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW, OPT_SHIP_STATE,
-    OPT_THREAD, OPT_MERGE_MEMORY, OPT_MAX_HOSTS,
+    OPT_THREAD, OPT_MERGE_MEMORY, OPT_MAX_HOSTS, OPT_WHERE,
 };
 
 struct opt_spec {
@@ -71,6 +71,7 @@ static const struct opt_spec all_opts[] = {
     {"since", 0, 1, OPT_SINCE},
     {"until", 0, 1, OPT_UNTIL},
     {"grep", 0, 1, OPT_GREP},
+    {"where", 0, 1, OPT_WHERE},
     {"limit", 'n', 1, OPT_LIMIT},
     {"out", 'o', 1, OPT_OUT},
     {"watch", 0, 1, OPT_WATCH},
@@ -96,7 +97,8 @@ struct command {
 #define BIT(o) (1u << (o))
 #define BASE_OPTS (BIT(OPT_FORMAT) | BIT(OPT_HELP) | BIT(OPT_UTC))
 #define FILTER_OPTS (BIT(OPT_PID) | BIT(OPT_LEVEL) | BIT(OPT_CATEGORY) | BIT(OPT_APP) | BIT(OPT_SINCE) | \
-                     BIT(OPT_UNTIL) | BIT(OPT_GREP) | BIT(OPT_LIMIT) | BIT(OPT_THREAD))
+                     BIT(OPT_UNTIL) | BIT(OPT_GREP) | BIT(OPT_LIMIT) | BIT(OPT_THREAD) | \
+                     BIT(OPT_WHERE))
 #define MAX_FILE_ARGS 65536
 
 static const struct command commands[] = {
@@ -182,8 +184,11 @@ static void print_help(FILE *f)
             "                     -30s -5m -2h -1d (before now), or Unix seconds[.frac] or ns\n"
             "  --thread T         records of the thread named T, or of tid T\n"
             "  --grep RE          the rendered message matches the extended regular expression RE\n"
+            "  --where F=V        the record's field F (as JSON \"fields\" names it) is V (a string, or a\n"
+            "                     number); F!=V; F<N F<=N F>N F>=N compare numbers. Repeatable: all hold\n"
             "  -n, --limit N      stop after N records\n\n"
-            "Loss and exit markers pass the pid, app and time filters only.\n"
+            "Loss and exit markers pass the pid, app and time filters only. The files' indexes skip the\n"
+            "frames the filters rule out (SHMLOG_NO_INDEX=1: read every frame; the output is the same).\n"
             "Segments are opened read-only, whoever owns them, and never modified (but by set-level and\n"
             "backtrace).\n"
             "exit status: 0 ok, 1 runtime failure or damaged input, 2 bad usage, 3 status saw drops,\n"
@@ -280,6 +285,18 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
         if (rc != 0)
             usage_error("--grep: bad regular expression '%s': %s", value, why);
         cli->grep_arg = value;
+        break;
+    }
+    case OPT_WHERE: {
+        char why[512];
+        int rc = read_filter_where_add(f, value, why, sizeof why);
+        const char **v = rc == 0 ? realloc(cli->where_args, (cli->nwhere + 1) * sizeof *v) : NULL;
+        if (rc == -ENOMEM || (rc == 0 && !v))
+            dump_oom();
+        if (rc != 0)
+            usage_error("%s", why);
+        cli->where_args = v;
+        cli->where_args[cli->nwhere++] = value;
         break;
     }
     case OPT_LIMIT:

@@ -86,6 +86,40 @@ int shlog__sec_backtrace(struct shlog_reader *r, struct cur *c, struct shlog_eve
     return sec_batch_of(r, c, ev, 1, order_tsc);
 }
 
+int shlog__sec_times(struct shlog_reader *r, struct cur *c, struct shlog_event *ev, int backtrace)
+{
+    uint64_t order_tsc = backtrace ? get_varint(c) : 0;
+    uint64_t proc = get_varint(c), cpu = get_varint(c), first = get_varint(c), count = get_varint(c);
+    uint64_t tsc = get_varint(c);
+    (void)first;
+    struct cur col[NCOLS];
+    for (int i = 0; i < NCOLS; i++) {
+        uint64_t n = get_varint(c);
+        const uint8_t *p = get_bytes(c, n);
+        col[i] = (struct cur){p, p ? p + n : NULL, 0};
+    }
+    if (c->bad || cpu > UINT32_MAX || count == 0 || count > SHLOG_MAX_BATCH_RECORDS ||
+        (backtrace && cpu >= SHLOG_CPU_BACKTRACE - 1))
+        return shlog__frame_damaged(r, ev, backtrace ? "bad BACKTRACE section" : "bad BATCH section");
+    const struct shlog_proc *p = need_proc(r, proc);
+    if (!p)
+        return shlog__frame_damaged(r, ev, "BATCH of an undefined process %llu", (unsigned long long)proc);
+    if (!r->tscs && !(r->tscs = malloc(SHLOG_MAX_BATCH_RECORDS * sizeof *r->tscs)))
+        return -ENOMEM;
+    for (uint64_t i = 0; i < count; i++)
+        r->tscs[i] = tsc += (uint64_t)unzigzag(get_varint(&col[COL_TSC]));
+    if (col[COL_TSC].bad)
+        return shlog__frame_damaged(r, ev, backtrace ? "bad BACKTRACE section" : "bad BATCH section");
+    ev_begin(r, ev, SHLOG_EV_TIMES);
+    ev->proc = p;
+    ev->cpu = (uint32_t)cpu;
+    ev->backtrace = backtrace;
+    ev->order_tsc = order_tsc;
+    ev->tscs = r->tscs;
+    ev->ntscs = (uint32_t)count;
+    return 1;
+}
+
 /* A double or float argument against its context: its bits. Its tokens are
  * taken whatever they hold; when they are not ones the encoder writes, 0
  * with *bad set (and with *bad set already, nothing but the tokens). */

@@ -199,6 +199,7 @@ void shlog_reader_close(struct shlog_reader *r)
     for (size_t i = 0; i < r->nprocs; i++)
         free(r->proc_v[i]);
     free(r->proc_v);
+    free(r->tscs);
     for (size_t i = 0; i < r->nsites; i++) {
         free(r->site_v[i]->keyed);
         free(r->site_v[i]);
@@ -235,6 +236,13 @@ uint64_t shlog_reader_offset(const struct shlog_reader *r)
 void shlog_reader_report_frame_ends(struct shlog_reader *r, int on)
 {
     r->frame_ends = on != 0;
+}
+
+void shlog_reader_want_frames(struct shlog_reader *r, int (*want)(void *clientd, uint64_t offset, uint64_t bytes),
+                              void *clientd)
+{
+    r->frame_want = want;
+    r->frame_want_ctx = clientd;
 }
 
 void shlog_reader_skip_records(struct shlog_reader *r, int on)
@@ -494,6 +502,7 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
     uint64_t at = r->off;
     r->frame_off = at;
     r->off += SHLOG_FRAME_PREFIX_BYTES + zbytes;
+    r->frame_light = r->frame_want && !r->frame_want(r->frame_want_ctx, at, SHLOG_FRAME_PREFIX_BYTES + zbytes);
     const char *why = NULL;
     /* The zstd frame header says what it expands to: checked before the
      * buffer is made or a byte decompressed. */

@@ -364,6 +364,8 @@ int shlog__section_next(struct shlog_reader *r, struct shlog_event *ev)
     struct cur c = {body, body + len, 0};
     if (r->skip_records && (type == SHLOG_SEC_BATCH || type == SHLOG_SEC_BACKTRACE))
         return 0;
+    if (r->frame_light && (type == SHLOG_SEC_BATCH || type == SHLOG_SEC_BACKTRACE))
+        return shlog__sec_times(r, &c, ev, type == SHLOG_SEC_BACKTRACE);
     switch (type) {
     case SHLOG_SEC_PROCESS: return sec_process(r, &c, ev);
     case SHLOG_SEC_SITE: return sec_site(r, &c, ev);

@@ -151,6 +151,10 @@ struct shlog_reader {
     int frame_open;     /* a frame was loaded and its SHLOG_EV_FRAME_END is still due */
     int frame_ends;     /* shlog_reader_report_frame_ends */
     int skip_records;   /* shlog_reader_skip_records */
+    int (*frame_want)(void *clientd, uint64_t offset, uint64_t bytes); /* shlog_reader_want_frames */
+    void *frame_want_ctx;
+    int frame_light;    /* the frame loaded is one frame_want declined: its batches give TIMES events */
+    uint64_t *tscs;     /* a TIMES event's, SHLOG_MAX_BATCH_RECORDS of them (made with the first) */
     int blocks;         /* shlog_reader_blocks */
     struct shlog_block *block; /* where blocks are decoded: made with a batch, freed by shlog_reader_trim */
     int event_due;      /* an event found after a block's last record, returned after the block */
@@ -216,6 +220,8 @@ int shlog__clock_next(struct shlog_reader *r, struct shlog_event *ev);
 int shlog__sec_batch(struct shlog_reader *r, struct cur *c, struct shlog_event *ev);
 /* A BACKTRACE section: its order TSC, then a batch as above. */
 int shlog__sec_backtrace(struct shlog_reader *r, struct cur *c, struct shlog_event *ev);
+/* A BATCH (backtrace 0) or BACKTRACE section of a declined frame as one TIMES event. */
+int shlog__sec_times(struct shlog_reader *r, struct cur *c, struct shlog_event *ev, int backtrace);
 /* The next record of the open batch: 1 with an event, 0 when the batch ended. */
 int shlog__batch_next(struct shlog_reader *r, struct shlog_event *ev);
 /* The same, its next records as one BLOCK event (r->block). */

@@ -15,10 +15,12 @@
  * the readers' own bounds per file).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "read_engine.h"
 
@@ -351,6 +353,101 @@ void read_release_sites(struct read_engine *e, struct source *srcs)
             sites_release(e, s);
 }
 
+/* ==== The files' indexes ==== */
+
+/* The engine's filters as a question to an index, which rules out a frame
+ * only when no record in it can pass them: 1 when it asks anything. */
+static int index_query_make(struct read_engine *e)
+{
+    const struct read_filter *f = e->filter;
+    struct shlog_index_query *q = &e->query;
+    memset(q, 0, sizeof *q);
+    q->since_ns = f->since_ns;
+    q->until_ns = f->until_ns == UINT64_MAX ? 0 : f->until_ns;
+    /* A stored level past 6 is 7: bit 7 stands for every level from 7 on. */
+    if (f->min_level > 0)
+        q->levels = f->min_level > 7 ? 0x80 : (uint8_t)(0xFFu << f->min_level);
+    if (f->category[0]) {
+        /* A built-in category by its id; a process may give its own ids any name. */
+        for (unsigned id = 0; id < SHMLOG_CAT_COUNT; id++)
+            if (strcmp(shm_categories_name(NULL, id), f->category) == 0)
+                q->categories |= 1ull << id;
+        q->categories |= ~0ull << SHMLOG_CAT_COUNT;
+    }
+    if (f->pid) {
+        e->query_pid = f->pid;
+        q->pids = &e->query_pid;
+        q->npids = 1;
+    }
+    q->app = f->app;
+    /* Only = asks the index (its fields hold values, not their order), and
+     * not of a dotted name: a struct's member is no field the index names. */
+    for (size_t i = 0; i < f->nwhere; i++)
+        if (f->where[i].op == WHERE_EQ && !memchr(f->where[i].name, '.', f->where[i].name_len)) {
+            if (!e->query_fields && !(e->query_fields = calloc(f->nwhere, sizeof *e->query_fields)))
+                return -ENOMEM;
+            e->query_fields[q->nfields++] = (struct shlog_index_field){f->where[i].name, f->where[i].value};
+        }
+    q->fields = e->query_fields;
+    return q->since_ns || q->until_ns || q->levels || q->categories || q->npids || q->app || q->nfields;
+}
+
+/* Whether the index of the file s reads leaves the frame at off (bytes
+ * long) to be read: frames come in file order, so one pass over the entries. */
+static int index_wants(void *clientd, uint64_t off, uint64_t bytes)
+{
+    struct source *s = clientd;
+    size_t n = shlog_index_count(s->ix);
+    while (s->ix_at < n && shlog_index_frame(s->ix, s->ix_at)->offset < off)
+        s->ix_at++;
+    if (s->ix_at == n)
+        return 1;
+    const struct shlog_index_frame *f = shlog_index_frame(s->ix, s->ix_at);
+    if (f->offset != off || f->bytes != bytes || shlog_index_may_match(f, s->ix_query))
+        return 1;
+    s->ix_skipped++;
+    return 0;
+}
+
+static void index_close(struct source *s)
+{
+    shlog_index_close(s->ix);
+    s->ix = NULL;
+    s->ix_at = 0;
+}
+
+/* Opens the index of the file s just opened, when the engine's filters ask
+ * one: a file without one (or whose index cannot be read) is read whole. */
+static int index_open(struct read_engine *e, struct source *s, const char *path)
+{
+    if (!e->index_use) {
+        const char *off = getenv("SHMLOG_NO_INDEX");
+        int rc = off && *off && strcmp(off, "0") != 0 ? 0 : index_query_make(e);
+        if (rc < 0)
+            return rc;
+        /* A consumer of every decoded record (verify) wants them all read. */
+        e->index_use = rc && !e->consumer.decoded ? 1 : -1;
+    }
+    if (e->index_use < 0)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    char err[256];
+    int rc = shlog_index_open(&s->ix, fd, err, sizeof err);
+    close(fd);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc != 0) {
+        s->ix = NULL;
+        return 0;
+    }
+    s->ix_query = &e->query;
+    s->ix_at = 0;
+    shlog_reader_want_frames(s->rd, index_wants, s);
+    return 0;
+}
+
 int read_source_open_next(struct read_engine *e, struct source *s)
 {
     char err[512];
@@ -369,6 +466,8 @@ int read_source_open_next(struct read_engine *e, struct source *s)
             continue;
         }
         reader_opened(e, s);
+        if (index_open(e, s, f->path) != 0)
+            return -ENOMEM;
         return 1;
     }
     return 0;
@@ -417,6 +516,7 @@ void read_source_close_file(struct read_engine *e, struct source *s)
         e->consumer.file_closed(e->consumer.clientd, s, st);
     shlog_reader_close(s->rd);
     s->rd = NULL;
+    index_close(s);
     read_hmap_clear(&s->by_ptr);
     s->last_ptr = NULL;
     memset(s->site_ptr, 0, sizeof s->site_ptr);
@@ -482,15 +582,15 @@ static inline int record_passes(const struct read_filter *f, const struct dproc 
            (!f->thread || read_filter_thread(f, rec->tid, read_thread_name(p, rec->tid)));
 }
 
-/* A record of site d passes the filter of its message: 1, 0, or -ENOMEM. */
+/* A record of site d passes the filters of its message and its fields: 1, 0, or -ENOMEM. */
 static int record_greps(struct read_engine *e, struct dsite *d, struct dproc *p, const struct shm_copied_record *rec)
 {
-    if (!e->filter->has_grep)
+    if (!e->filter->has_grep && !e->filter->nwhere)
         return 1;
     const struct render_site *sr = prepared(e, d, p);
     if (!sr)
         return -ENOMEM;
-    return read_filter_grep(e->filter, sr, rec);
+    return read_filter_where(e->filter, sr, rec) && read_filter_grep(e->filter, sr, rec);
 }
 
 static int take_record(struct read_engine *e, struct source *s, const struct shlog_event *ev)
@@ -585,6 +685,36 @@ static int take_block(struct read_engine *e, struct source *s, const struct shlo
     }
     s->max_ts = max_ts;
     return out->n ? e->consumer.rows(e->consumer.clientd, r, ev, out) : 0;
+}
+
+/* The records of a batch in a frame the index ruled out: the clock, the
+ * ring and the source move on as take_block would move them, so what comes
+ * after (losses shown at their ring's last time, the merge's window) is the
+ * same as if the records had been read; none of them is shown. */
+static int take_times(struct read_engine *e, struct source *s, const struct shlog_event *ev)
+{
+    struct dproc *p;
+    struct dring *r = record_ring(e, s, ev, &p);
+    if (!r)
+        return -ENOMEM;
+    uint64_t order_ts = ev->backtrace ? backtrace_ts(s, p, ev) : 0;
+    uint64_t ts = 0, max_ts = s->max_ts;
+    for (uint32_t i = 0; i < ev->ntscs; i++) {
+        int uncertain;
+        ts = time_of(e, s, p, ev->tscs[i], &uncertain);
+        uint64_t t = ev->backtrace ? order_ts : ts;
+        if (t > max_ts)
+            max_ts = t;
+    }
+    if (!ev->backtrace && ev->ntscs) {
+        r->last_ts = ts;
+        r->has_last = 1;
+        r->last_frame = s->frames;
+        r->finished = 0;
+        ring_live(e, r);
+    }
+    s->max_ts = max_ts;
+    return 0;
 }
 
 static int take_loss(struct read_engine *e, struct source *s, const struct shlog_event *ev)
@@ -698,6 +828,8 @@ static int take_event(struct read_engine *e, struct source *s, const struct shlo
         return take_record(e, s, ev);
     case SHLOG_EV_BLOCK:
         return take_block(e, s, ev);
+    case SHLOG_EV_TIMES:
+        return take_times(e, s, ev);
     case SHLOG_EV_LOSS:
         return take_loss(e, s, ev);
     case SHLOG_EV_EXIT:
@@ -848,6 +980,8 @@ void read_sources_append(struct source **first, struct source *s)
 
 void read_engine_free(struct read_engine *e)
 {
+    free(e->query_fields);
+    e->query_fields = NULL;
     shlog_frame_mem_free(e->frame_mem); /* after its readers */
     e->frame_mem = NULL;
     while (e->all_rings) {

@@ -208,6 +208,12 @@ struct source {
     struct shm_clock_map clock; /* the host's anchors, over its files in order */
     struct shm_clock_piece piece; /* the stretch of it the last record fell in */
     int file_anchored;      /* the current file gave an anchor: its records map with them */
+    /* The current file's index, with the engine's filters (read_engine's
+     * query); NULL when not used. ix_at: the entry of the next frame. */
+    struct shlog_index *ix;
+    const struct shlog_index_query *ix_query;
+    size_t ix_at;
+    uint64_t ix_skipped;    /* frames of its files whose records the index ruled out */
 };
 
 /* Records of one block (struct shlog_block) that passed the filters, as
@@ -292,13 +298,22 @@ struct read_engine {
     struct dring *live_rings;
     struct dsite *all_sites;
     struct shm_copied_record flagged; /* the record being taken, as shown when its time is uncertain */
+    /* The filters as a question to the files' indexes (read_index_query):
+     * asked once the first file opens; index_use 1 when it asks anything,
+     * -1 when it does not (no filter the index sums up, SHMLOG_NO_INDEX, a
+     * consumer that wants every record decoded). */
+    int index_use;
+    struct shlog_index_query query;
+    uint32_t query_pid;
+    struct shlog_index_field *query_fields;
     struct read_rows rows;   /* the block being taken: its rows that passed */
 };
 
 /* An engine with filter f (NULL: none) and consumer c; set follow and
  * strict after. 0, or -ENOMEM. */
 int read_engine_init(struct read_engine *e, const struct read_filter *f, const struct read_consumer *c);
-/* Frees what the sources defined (processes, rings, sites); not the sources. */
+/* Frees what the sources defined (processes, rings, sites) and the index
+ * query; not the sources. */
 void read_engine_free(struct read_engine *e);
 /* With release_sites: frees the sites of the sources' closed files that no
  * entry queued or handed on needs any more. Only where the consumer holds no

@@ -1,5 +1,6 @@
-/* read_filter.c - the record filters of libshmlog-read and shmlog-dump: process, time, level, category, thread, grep. */
+/* read_filter.c - the record filters of libshmlog-read and shmlog-dump: process, time, level, category, thread, grep, where. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,154 @@ void read_filter_free(struct read_filter *f)
     f->has_grep = 0;
     free(f->grep_msg);
     f->grep_msg = NULL;
+    for (size_t i = 0; i < f->nwhere; i++)
+        free(f->where[i].name);
+    free(f->where);
+    f->where = NULL;
+    f->nwhere = 0;
+}
+
+static int where_name_byte(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == '.';
+}
+
+/* The value as an integer the way the index reads a field's value
+ * (shlog_index_read.c), so that a record this filter takes is never in a
+ * frame the index rules out. */
+static void where_integer(struct read_where *w)
+{
+    const char *v = w->value;
+    char *end;
+    if (!strcmp(v, "true") || !strcmp(v, "false")) {
+        w->u = v[0] == 't';
+        w->i = (int64_t)w->u;
+        w->as_signed = w->as_unsigned = 1;
+        return;
+    }
+    if (!*v)
+        return;
+    errno = 0;
+    long long ll = strtoll(v, &end, 10);
+    w->as_signed = !*end && !errno;
+    w->i = ll;
+    errno = 0;
+    unsigned long long ull = strtoull(v, &end, 10);
+    w->as_unsigned = !*end && !errno && *v != '-';
+    w->u = ull;
+}
+
+int read_filter_where_add(struct read_filter *f, const char *expr, char *why, size_t whycap)
+{
+    static const struct { const char *s; enum read_where_op op; } ops[] = {
+        {"!=", WHERE_NE}, {"<=", WHERE_LE}, {">=", WHERE_GE}, {"=", WHERE_EQ}, {"<", WHERE_LT}, {">", WHERE_GT}};
+    size_t n = 0;
+    while (where_name_byte(expr[n]))
+        n++;
+    size_t k = 0;
+    while (k < sizeof ops / sizeof ops[0] && strncmp(expr + n, ops[k].s, strlen(ops[k].s)) != 0)
+        k++;
+    if (n == 0 || k == sizeof ops / sizeof ops[0]) {
+        snprintf(why, whycap, "--where '%s': not NAME=VALUE, NAME!=VALUE or NAME<, <=, >, >= a number "
+                 "(NAME: letters, digits, '_' and '.')", expr);
+        return -EINVAL;
+    }
+    const char *value = expr + n + strlen(ops[k].s);
+    struct read_where w = {.op = ops[k].op, .name_len = n, .value_len = strlen(value)};
+    char *end;
+    errno = 0;
+    w.x = *value ? strtold(value, &end) : 0;
+    w.as_number = *value && !*end && !errno && w.x == w.x;
+    if (w.op != WHERE_EQ && w.op != WHERE_NE && !w.as_number) {
+        snprintf(why, whycap, "--where '%s': '%s' is not a number, and %s compares numbers", expr, value, ops[k].s);
+        return -EINVAL;
+    }
+    struct read_where *v = realloc(f->where, (f->nwhere + 1) * sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    f->where = v;
+    if (!(w.name = malloc(n + 1 + w.value_len + 1)))
+        return -ENOMEM;
+    memcpy(w.name, expr, n);
+    w.name[n] = '\0';
+    memcpy(w.name + n + 1, value, w.value_len + 1);
+    w.value = w.name + n + 1;
+    where_integer(&w);
+    f->where[f->nwhere++] = w;
+    return 0;
+}
+
+static int arg_signed(unsigned type)
+{
+    return type == SHMLOG_ARG_I8 || type == SHMLOG_ARG_I16 || type == SHMLOG_ARG_I32 || type == SHMLOG_ARG_I64;
+}
+
+/* Whether value a holds w: the same value for = (a string byte for byte,
+ * an integer as the index reads the text, a float as strtold does), a
+ * number's order for the others. */
+static int where_holds(const struct read_where *w, const struct render_arg *a)
+{
+    int eq;
+    long double x;
+    switch (a->type) {
+    case SHMLOG_ARG_STR:
+        if (w->op != WHERE_EQ && w->op != WHERE_NE)
+            return 0;
+        eq = a->str_len == w->value_len && memcmp(a->v.s, w->value, w->value_len) == 0;
+        return w->op == WHERE_EQ ? eq : !eq;
+    case SHMLOG_ARG_F32:
+    case SHMLOG_ARG_F64:
+        if (a->v.f != a->v.f) /* NaN holds no term */
+            return 0;
+        x = a->v.f;
+        eq = w->as_number && x == w->x;
+        break;
+    default:
+        if (arg_signed(a->type)) {
+            x = (long double)a->v.i;
+            eq = w->as_signed && a->v.i == w->i;
+        } else {
+            x = (long double)a->v.u;
+            eq = w->as_unsigned && a->v.u == w->u;
+        }
+        break;
+    }
+    switch (w->op) {
+    case WHERE_EQ: return eq;
+    case WHERE_NE: return !eq;
+    case WHERE_LT: return x < w->x;
+    case WHERE_LE: return x <= w->x;
+    case WHERE_GT: return x > w->x;
+    default: return x >= w->x;
+    }
+}
+
+int read_filter_where(const struct read_filter *f, const struct render_site *sr, const struct shm_copied_record *rec)
+{
+    if (!f->nwhere)
+        return 1;
+    struct render_arg args[SHMLOG_MAX_ARGS];
+    struct render_field_info info[SHMLOG_MAX_ARGS];
+    int nargs = render_prepared_args(sr, rec, NULL, args);
+    if (nargs <= 0)
+        return 0; /* an unknown site, or a payload that does not match it: no fields */
+    int nfields = render_site_fields(sr, info);
+    for (size_t t = 0; t < f->nwhere; t++) {
+        const struct read_where *w = &f->where[t];
+        int held = 0;
+        for (int i = 0; i < nfields && !held; i++) {
+            if (info[i].name_len != w->name_len || memcmp(info[i].name, w->name, w->name_len) != 0 ||
+                info[i].arg >= nargs)
+                continue;
+            if (info[i].present && (info[i].present > nargs || !args[info[i].present - 1].v.u))
+                continue; /* an empty optional: null */
+            /* The argument as logged, also where the message cuts a string. */
+            held = where_holds(w, &args[info[i].arg]);
+        }
+        if (!held)
+            return 0;
+    }
+    return 1;
 }
 
 int read_filter_process(const struct read_filter *f, const char *app, uint32_t pid)

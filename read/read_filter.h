@@ -14,6 +14,21 @@
 #include "names.h"
 #include "render.h"
 
+/* A term of --where: a record passes when it has a field of that name
+ * (as the JSON "fields" object names it) whose value, as logged, holds it. */
+enum read_where_op { WHERE_EQ, WHERE_NE, WHERE_LT, WHERE_LE, WHERE_GT, WHERE_GE };
+struct read_where {
+    char *name;             /* NUL-terminated; the value follows it in the same allocation */
+    const char *value;
+    size_t name_len, value_len;
+    enum read_where_op op;
+    int as_signed, as_unsigned; /* the value reads as a decimal integer (true, false: 1, 0), as the index reads it */
+    int64_t i;
+    uint64_t u;
+    int as_number;          /* the value reads as a number (strtold): x */
+    long double x;
+};
+
 /* A record is shown when it passes every filter given. */
 struct read_filter {
     int min_level;      /* -1: any */
@@ -27,13 +42,18 @@ struct read_filter {
     regex_t grep;       /* on the rendered message */
     char *grep_msg;     /* RENDER_LINE_MAX + 1 bytes the message is rendered in, with has_grep */
     uint64_t limit;     /* records; 0: no limit */
+    struct read_where *where; /* every one must hold */
+    size_t nwhere;
 };
 
 /* A filter that passes everything. */
 void read_filter_init(struct read_filter *f);
 /* Sets the grep filter: 0, or -EINVAL with regerror's text in why, -ENOMEM. */
 int read_filter_grep_set(struct read_filter *f, const char *re, char *why, size_t whycap);
-/* Frees what read_filter_grep_set() made. */
+/* Adds a --where term, NAME=VALUE, NAME!=VALUE, or NAME<N, <=, >, >= with
+ * N a number: 0, or -EINVAL with why (naming expr), -ENOMEM. */
+int read_filter_where_add(struct read_filter *f, const char *expr, char *why, size_t whycap);
+/* Frees what read_filter_grep_set() and read_filter_where_add() made. */
 void read_filter_free(struct read_filter *f);
 
 /* The process-level filters (app, pid). */
@@ -54,6 +74,8 @@ static inline int read_filter_record(const struct read_filter *f, unsigned level
 }
 /* The thread filter, for a record of thread tid named name (NULL: no name). */
 int read_filter_thread(const struct read_filter *f, uint32_t tid, const char *name);
+/* 1 when the fields of rec (of site sr) hold every --where term (or there is none). */
+int read_filter_where(const struct read_filter *f, const struct render_site *sr, const struct shm_copied_record *rec);
 /* 1 when the rendered message of rec matches the grep filter (or there is none). */
 int read_filter_grep(const struct read_filter *f, const struct render_site *sr, const struct shm_copied_record *rec);
 

@@ -197,6 +197,14 @@ static int set_filter(struct shmlog_read *r, const struct shmlog_read_options *o
         return fail(err, errcap, -EINVAL,
                     "category '%s' cannot be a category's name: none, trade, order, md (market_data), risk, "
                     "portfolio or a program's own (a-z, 0-9, _)", o->category);
+    for (size_t i = 0; i < o->nwhere; i++) {
+        char why[512];
+        int rc = o->where[i] ? read_filter_where_add(f, o->where[i], why, sizeof why) : -EINVAL;
+        if (rc == -ENOMEM)
+            return fail(err, errcap, rc, "%s", "out of memory");
+        if (rc != 0)
+            return fail(err, errcap, rc, "%s", o->where[i] ? why : "where: a NULL term");
+    }
     if (o->grep) {
         char why[128];
         int rc = read_filter_grep_set(f, o->grep, why, sizeof why);

@@ -274,6 +274,8 @@ enum shlog_event_kind {
     SHLOG_EV_THREAD = 10,   /* thread thread_tid of proc is named thread_name from here on */
     SHLOG_EV_BLOCK = 11,    /* block: the next records of a batch, with proc, cpu, backtrace and
                                order_tsc; only when asked for (shlog_reader_blocks), instead of RECORD */
+    SHLOG_EV_TIMES = 12,    /* tscs: the TSCs of a batch's records, with proc, cpu, backtrace and
+                               order_tsc, in a frame shlog_reader_want_frames declined, instead of its records */
 };
 
 /* Records of one batch, decoded together (shlog_reader_blocks): what RECORD
@@ -307,6 +309,8 @@ struct shlog_event {
     const struct shm_site *site_info;
     const struct shm_copied_record *rec;  /* RECORD: valid until the next call */
     const struct shlog_block *block;      /* BLOCK: valid until the next call */
+    const uint64_t *tscs;                 /* TIMES: ntscs of them, in ring order; valid until the next call */
+    uint32_t ntscs;
     struct shm_loss loss;       /* LOSS (DROPPED: records already deduplicated; UNDECODABLE: records of
                                    a batch the reader could not decode, after the ERROR that says why) */
     uint64_t counter_total;        /* LOSS, DROPPED: the ring's counter */
@@ -382,6 +386,16 @@ void shlog_reader_report_frame_ends(struct shlog_reader *r, int on);
  * then decompressed no further than its first definitions: their PROCESS and
  * SITE events are all that come of it. Off at open. */
 void shlog_reader_skip_records(struct shlog_reader *r, int on);
+/* want (NULL: none) is asked of each frame before it is decoded, with the
+ * offset and bytes of its prefix and zstd frame; a frame it returns 0 for
+ * is still decompressed and checked, and gives every event but its records:
+ * each BATCH and BACKTRACE section gives one SHLOG_EV_TIMES event, its
+ * records' TSCs, which is what a reader that skips records by an index
+ * (shlog_index_may_match) needs to keep its clock and its streams' times as
+ * if it had read them. Records so skipped are not checked against the dedup
+ * state nor counted in the reader's stats. */
+void shlog_reader_want_frames(struct shlog_reader *r, int (*want)(void *clientd, uint64_t offset, uint64_t bytes),
+                              void *clientd);
 /* on: a batch's records come as SHLOG_EV_BLOCK events of up to
  * SHLOG_BLOCK_ROWS records each, not as a RECORD event each (a reader that
  * takes many records at once pays the return of an event per block, not per

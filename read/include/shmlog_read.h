@@ -47,10 +47,10 @@
 extern "C" {
 #endif
 
-#define SHMLOG_READ_VERSION 6 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
+#define SHMLOG_READ_VERSION 7 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
                                   streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option;
                                   4: shmlog_read_columns.thread; 5: shmlog_read_options.merge_bytes;
-                                  6: the process instance of events and sources) */
+                                  6: the process instance of events and sources; 7: shmlog_read_options.where) */
 
 struct shmlog_read;
 
@@ -145,7 +145,8 @@ struct shmlog_read_event {
 struct shmlog_read_options {
     size_t size;           /* sizeof(struct shmlog_read_options): SHMLOG_READ_OPTIONS_INIT sets it */
     int min_level;         /* records at this level and above; -1: any */
-    /* Loss and exit markers pass the level, category and grep filters: those are of records. */
+    /* Loss and exit markers pass the level, category, grep and where filters: those are of records.
+     * The files' indexes skip the frames these filters rule out (SHMLOG_NO_INDEX=1: read every frame). */
     const char *category;  /* one category by name, any case ("md" for market_data); NULL: any */
     const char *app;       /* one application; NULL: any */
     uint32_t pid;          /* one process id; 0: any */
@@ -160,9 +161,14 @@ struct shmlog_read_options {
     uint64_t merge_bytes;  /* memory in which records wait to be put in time order (rings that a
                               collector read late, several hosts); beyond it the earliest go on in
                               best-effort order; 0: 64 MiB */
+    /* version 7, read when size covers it */
+    const char *const *where; /* nwhere terms on the records' fields, every one to hold: "NAME=VALUE",
+                                 "NAME!=VALUE", or NAME "<", "<=", ">", ">=" a number (shmlog-dump --where) */
+    size_t nwhere;
 };
 
-#define SHMLOG_READ_OPTIONS_INIT {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL, 0}
+#define SHMLOG_READ_OPTIONS_INIT                                                                                    \
+    {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0}
 
 /* Opens n paths: files as given, directories as their .shlog and .shlog.part
  * files, kafka://HOST:PORT[,HOST:PORT...]/TOPIC as the files of every host
