@@ -14,6 +14,7 @@
 struct stats {
     uint64_t levels[8], records, lost[SHM_LOSS_REASON_MAX + 1], duplicates, frames, bad_frames, torn;
     uint64_t clamped, backtrace; /* records flagged so */
+    uint64_t index_skipped; /* frames whose records the files' indexes ruled out, not decoded */
     /* By category name: the built-in ones by id, the processes' own by name
      * (at most STATS_CATEGORIES names over all processes; others unnamed). */
     uint64_t categories[SHMLOG_CAT_COUNT], unnamed_category;
@@ -134,9 +135,9 @@ static void stats_anchor(void *clientd, const struct shlog_event *ev)
 static void stats_file_closed(void *clientd, struct source *s, const struct shlog_reader_stats *rs)
 {
     struct stats *st = clientd;
-    (void)s;
     st->frames += rs->frames;
     st->bad_frames += rs->bad_frames;
+    st->index_skipped += s->ix_skipped;
     st->torn += rs->torn;
     st->duplicates += rs->duplicates;
 }
@@ -433,6 +434,7 @@ static void stats_json(const struct stats *st, struct render_buf *b, const struc
     put_json_kv_u64(b, "frames", st->frames);
     put_json_kv_u64(b, "bad_frames", st->bad_frames);
     put_json_kv_u64(b, "torn", st->torn);
+    put_json_kv_u64(b, "index_skipped_frames", st->index_skipped);
     put_json_kv_u64(b, "records", st->records);
     put_json_kv_u64(b, "duplicates", st->duplicates);
     if (st->topics)
@@ -481,6 +483,11 @@ static void put_text_totals(const struct stats *st, struct render_buf *b, const 
              (unsigned long long)st->frames, (unsigned long long)st->bad_frames,
              st->torn ? ", torn tail" : "");
     render_buf_puts(b, line);
+    if (st->index_skipped) {
+        snprintf(line, sizeof line, "index: %llu frames' records ruled out by the filters, not decoded\n",
+                 (unsigned long long)st->index_skipped);
+        render_buf_puts(b, line);
+    }
     if (st->topics) {
         snprintf(line, sizeof line, "kafka: %llu frames sent again, skipped (their records read once)\n",
                  (unsigned long long)st->resent);

@@ -294,7 +294,7 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
         if (rc == -ENOMEM || (rc == 0 && !v))
             dump_oom();
         if (rc != 0)
-            usage_error("%s", why);
+            usage_error("--%s", why);
         cli->where_args = v;
         cli->where_args[cli->nwhere++] = value;
         break;

@@ -444,6 +444,7 @@ static int index_open(struct read_engine *e, struct source *s, const char *path)
     }
     s->ix_query = &e->query;
     s->ix_at = 0;
+    s->ix_skipped = 0;
     shlog_reader_want_frames(s->rd, index_wants, s);
     return 0;
 }

@@ -213,7 +213,7 @@ struct source {
     struct shlog_index *ix;
     const struct shlog_index_query *ix_query;
     size_t ix_at;
-    uint64_t ix_skipped;    /* frames of its files whose records the index ruled out */
+    uint64_t ix_skipped;    /* frames of the current file whose records the index ruled out */
 };
 
 /* Records of one block (struct shlog_block) that passed the filters, as

@@ -85,7 +85,7 @@ int read_filter_where_add(struct read_filter *f, const char *expr, char *why, si
     while (k < sizeof ops / sizeof ops[0] && strncmp(expr + n, ops[k].s, strlen(ops[k].s)) != 0)
         k++;
     if (n == 0 || k == sizeof ops / sizeof ops[0]) {
-        snprintf(why, whycap, "--where '%s': not NAME=VALUE, NAME!=VALUE or NAME<, <=, >, >= a number "
+        snprintf(why, whycap, "where '%s': not NAME=VALUE, NAME!=VALUE or NAME<, <=, >, >= a number "
                  "(NAME: letters, digits, '_' and '.')", expr);
         return -EINVAL;
     }
@@ -96,7 +96,7 @@ int read_filter_where_add(struct read_filter *f, const char *expr, char *why, si
     w.x = *value ? strtold(value, &end) : 0;
     w.as_number = *value && !*end && !errno && w.x == w.x;
     if (w.op != WHERE_EQ && w.op != WHERE_NE && !w.as_number) {
-        snprintf(why, whycap, "--where '%s': '%s' is not a number, and %s compares numbers", expr, value, ops[k].s);
+        snprintf(why, whycap, "where '%s': '%s' is not a number, and %s compares numbers", expr, value, ops[k].s);
         return -EINVAL;
     }
     struct read_where *v = realloc(f->where, (f->nwhere + 1) * sizeof *v);

@@ -51,7 +51,7 @@ void read_filter_init(struct read_filter *f);
 /* Sets the grep filter: 0, or -EINVAL with regerror's text in why, -ENOMEM. */
 int read_filter_grep_set(struct read_filter *f, const char *re, char *why, size_t whycap);
 /* Adds a --where term, NAME=VALUE, NAME!=VALUE, or NAME<N, <=, >, >= with
- * N a number: 0, or -EINVAL with why (naming expr), -ENOMEM. */
+ * N a number: 0, or -EINVAL with why ("where 'EXPR': ..."), -ENOMEM. */
 int read_filter_where_add(struct read_filter *f, const char *expr, char *why, size_t whycap);
 /* Frees what read_filter_grep_set() and read_filter_where_add() made. */
 void read_filter_free(struct read_filter *f);

@@ -79,6 +79,7 @@ class Filters(TypedDict, total=False):
     since: Optional[Time]
     until: Optional[Time]
     grep: Union[str, bytes, None]
+    where: Union[str, Iterable[str], None]
     limit: Optional[int]
 
 
@@ -260,6 +261,18 @@ def _options(filters: Filters) -> _n.Options:
     grep = filters.get("grep")
     if grep is not None:
         o.grep = grep.encode() if isinstance(grep, str) else bytes(grep)
+    where = filters.get("where")
+    if where is not None:
+        terms = [where] if isinstance(where, (str, bytes)) else list(where)
+        if not all(isinstance(t, (str, bytes)) for t in terms):
+            raise ValueError("shmlog: where must be a term such as 'id=42', or a list of them, not %r" % (where,))
+        if terms:
+            if _n.library().shmlog_read_version() < _n.WHERE_VERSION:
+                raise _n.LibraryNotFound("shmlog: the loaded libshmlog-read has API version %d; where= needs %d or "
+                                         "later" % (_n.library().shmlog_read_version(), _n.WHERE_VERSION))
+            # The array is kept with the options (ctypes holds what a pointer field points to).
+            o.where = (ctypes.c_char_p * len(terms))(*[t.encode() if isinstance(t, str) else bytes(t) for t in terms])
+            o.nwhere = len(terms)
     limit = filters.get("limit")
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
@@ -582,7 +595,12 @@ def read(paths: Paths, *, kinds: Union[str, Iterable[str]] = ("record",), **filt
       since / until: events at or after / before: int ns since the Unix
         epoch, an aware datetime or an aware pandas.Timestamp (naive: ValueError)
       grep: a POSIX extended regular expression on the message
+      where: a term on the records' fields (as Event.fields names them), or a
+        list of terms that must all hold: "id=42" (a string's bytes or a
+        number), "sym!=SPY", "qty>=100" (<, <=, >, >= compare numbers)
       limit: at most this many records
+    The files' indexes let these filters skip the frames that cannot match
+    (SHMLOG_NO_INDEX=1 in the environment reads every frame: the same events).
     kinds: the kinds to yield, of "record", "loss", "exit", "error", "note"
       (KINDS: all). Error events not asked for are collected: after the
       last event a DamagedInputWarning lists them (also in Reader.errors).

@@ -27,6 +27,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                    "when no zone is given)")
     e.add_argument("--until", help="before this time (the same forms)")
     e.add_argument("--grep", help="a POSIX extended regular expression on the message")
+    e.add_argument("--where", action="append", help="a field's value: id=42, sym!=SPY, qty>=100 (repeatable: all hold)")
     e.add_argument("--limit", type=int, help="at most this many records")
     e.add_argument("--markers", action="store_true", help="the loss and exit markers instead of the records")
     e.add_argument("--no-fields", action="store_true", help="no column per field of the formats")

@@ -19,6 +19,7 @@ THREAD_VERSION = 3  # and the one thread names (the thread option and column) ne
 THREAD_COLUMN_VERSION = 4  # and the one whose columns carry them (read()'s events in batches)
 MERGE_VERSION = 5  # and the one whose options have merge_bytes (left 0 here: the library's default)
 INSTANCE_VERSION = 6  # and the one whose events and sources have the process instance
+WHERE_VERSION = 7  # and the one whose options have where
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
@@ -112,6 +113,8 @@ class Options(ctypes.Structure):
         ("local_time", ctypes.c_int),
         ("thread", ctypes.c_char_p),  # version 3
         ("merge_bytes", ctypes.c_uint64),  # version 5
+        ("where", ctypes.POINTER(ctypes.c_char_p)),  # version 7
+        ("nwhere", ctypes.c_size_t),
     ]
 
 

@@ -1,0 +1,148 @@
+#!/bin/bash
+# Description: readers that skip frames by the files' index give exactly what they give reading every frame (SHMLOG_NO_INDEX=1): read (JSON: every field of a text line and more) and stats over the files of two producers under a real collector, rotated, and a .part its collector left when killed, for time windows at the start, middle and end, empty windows, levels, categories, app, pid, --where terms (=, !=, numbers) and their combinations; and over a corpus file without an index. A query that rules frames out skips them (stats says how many); a bad --where is one usage error naming it.
+# usage: test_read_index.sh CORPUS_DIR (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
+set -u
+corpus=$1
+tmp=$(mktemp -d /tmp/shmlog-test-read-index-XXXXXX)
+. "$(dirname "$0")/tap.sh"
+trap tap_cleanup EXIT
+tap_programs SHMLOG_DUMP COLLECTOR SHMLOG_SAMPLE
+
+seg=$tmp/seg
+out=$tmp/out
+mkdir -p "$seg"
+# Small files and frames: many frames, several files, and index frames in each.
+collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 10 --rotate-size 96k
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app alpha --count 40000 --threads 2 --rate 40000 >"$tmp/alpha.out" 2>&1 &
+sample=$!
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app beta --count 15000 --threads 1 --rate 15000 >"$tmp/beta.out" 2>&1
+wait $sample
+check "the producers dropped nothing" grep -q ' 0 dropped' "$tmp/alpha.out" "$tmp/beta.out"
+check "the collector removes the segments after the exit markers" segments_gone "$seg"
+check "the collector exits 0 on SIGTERM" collector_stop
+# Then a collector killed while its file is open: a .part, indexed as far as it was written.
+collector_start "$tmp/collector2.log" --dir "$seg" --out "$out" --max-delay-ms 10 --rotate-size 64M
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app gamma --count 20000 --threads 1 --rate 20000 >"$tmp/gamma.out" 2>&1
+segments_gone "$seg"
+collector_stop KILL
+check "the killed collector left a .part" compgen -G "$out/*.shlog.part"
+check "several closed files" test "$(ls "$out"/*.shlog | wc -l)" -ge 3
+
+"$SHMLOG_DUMP" read --format json "$out" >"$tmp/everything.json"
+# Times and values to ask about, from what the files hold.
+python3 - "$tmp/everything.json" >"$tmp/picks" <<'EOF'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+recs = [r for r in recs if "msg" in r]
+ts = sorted(r["ts_ns"] for r in recs)
+n = len(ts)
+ids = [r["fields"]["id"] for r in recs if "id" in r.get("fields", {})]
+pid = next(r["pid"] for r in recs if r["app"] == "beta")
+print("first=%d mid=%d last=%d" % (ts[0], ts[n // 2], ts[-1]))
+print("q1=%d q3=%d" % (ts[n // 4], ts[3 * n // 4]))
+# The widest gap between two records: a window in it holds none.
+gap = max(range(n - 1), key=lambda i: ts[i + 1] - ts[i])
+print("gap=%d" % (ts[gap] + 1))
+print("id_mid=%d id_last=%d id_none=%d" % (ids[len(ids) // 2], ids[-1], max(ids) + 1000))
+print("beta_pid=%d" % pid)
+EOF
+. "$tmp/picks"
+ms=1000000
+
+queries=(
+    "--since $first --until $((first + ms))"
+    "--since $mid --until $((mid + ms))"
+    "--since $last --until $((last + ms))"
+    "--since $((last - 50 * ms))"
+    "--until $((first + 30 * ms))"
+    "--since $q1 --until $q3"
+    "--since $gap --until $((gap + 1))"
+    "--since $((last + 1000 * ms))"
+    "--until $((first - 1000 * ms))"
+    "--level ERROR"
+    "--level WARN"
+    "--level FATAL"
+    "--category risk"
+    "--category md --level INFO"
+    "--app beta"
+    "--app nobody"
+    "--pid $beta_pid"
+    "--pid 1"
+    "--where id=$id_mid"
+    "--where id=$id_last"
+    "--where id=$id_none"
+    "--where sym=SPY"
+    "--where sym=NOSUCH"
+    "--where sym!=SPY --level WARN"
+    "--where qty>=500"
+    "--where qty<2 --where sym=AAPL"
+    "--where px>588.5 --where px<=600"
+    "--where id=$id_mid --app alpha"
+    "--where sym=TSLA --since $q1 --until $((q1 + 20 * ms))"
+    "--level ERROR --since $mid --until $((mid + 100 * ms)) --app alpha"
+    "--grep throttle --level ERROR"
+    "--thread shmlog-sample --level ERROR --since $q3"
+)
+same=0
+differ=()
+skipped_any=0
+for q in "${queries[@]}"; do
+    # JSON has every field of the text line and more (ts_ns, the fields).
+    # shellcheck disable=SC2086 # each query is its words
+    "$SHMLOG_DUMP" read --format json $q "$out" >"$tmp/ix.json" 2>"$tmp/ix.err"
+    # shellcheck disable=SC2086
+    SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" read --format json $q "$out" >"$tmp/all.json" 2>"$tmp/all.err"
+    # shellcheck disable=SC2086
+    "$SHMLOG_DUMP" stats --format json $q "$out" >"$tmp/ix.stats" 2>/dev/null
+    # shellcheck disable=SC2086
+    SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" stats --format json $q "$out" >"$tmp/all.stats" 2>/dev/null
+    nskip=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["index_skipped_frames"])' "$tmp/ix.stats")
+    [ "$nskip" -gt 0 ] && skipped_any=$((skipped_any + 1))
+    sed -i 's/"index_skipped_frames":[0-9]*,//' "$tmp/ix.stats" "$tmp/all.stats"
+    if cmp -s "$tmp/ix.json" "$tmp/all.json" && cmp -s "$tmp/ix.err" "$tmp/all.err" &&
+        cmp -s "$tmp/ix.stats" "$tmp/all.stats"; then
+        same=$((same + 1))
+        echo "# same ($(wc -l <"$tmp/ix.json") lines, $nskip frames skipped): $q"
+    else
+        differ+=("$q")
+        diff "$tmp/ix.json" "$tmp/all.json" | head -5 | diag /dev/stdin
+    fi
+done
+check "each of ${#queries[@]} queries prints the same with the index as reading every frame (read, stats)" \
+    test ${#differ[@]} -eq 0
+for q in "${differ[@]}"; do
+    diag <(echo "differs: $q")
+done
+check "the index ruled out frames in most queries ($skipped_any of ${#queries[@]})" test "$skipped_any" -ge 20
+stats_skipped() { "$SHMLOG_DUMP" stats --format json "$@" "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_skipped_frames"])'; }
+total=$(SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" stats --format json "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["frames"])')
+check "an id no record has: every frame of records is ruled out but those of the .part after its last index frame" \
+    test "$(stats_skipped --where "id=$id_none")" -ge $((total / 2))
+check "SHMLOG_NO_INDEX=1 skips none" test "$(SHMLOG_NO_INDEX=1 stats_skipped --level FATAL)" -eq 0
+check "no filter skips none" test "$(stats_skipped)" -eq 0
+
+# ---- A file without an index (written before it) reads as ever ----
+old=$corpus/v2-clock/processes.shlog
+for q in "--level WARN" "--app clockapp" "--where n=3" "--since 0 --until 1"; do
+    # shellcheck disable=SC2086
+    "$SHMLOG_DUMP" read --format json $q "$old" >"$tmp/old-ix.json" 2>&1
+    # shellcheck disable=SC2086
+    SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" read --format json $q "$old" >"$tmp/old-all.json" 2>&1
+    check "a file without an index, $q: the same" cmp "$tmp/old-ix.json" "$tmp/old-all.json"
+done
+
+# ---- --where: what it selects, and a bad term ----
+"$SHMLOG_DUMP" read --format json --where "id=$id_mid" --where "qty>=100" "$out" >"$tmp/id.json"
+check "--where id=N --where qty>=100 keeps exactly the records whose fields hold both" python3 -c "
+import json
+def holds(r):
+    f = r.get('fields', {})
+    return f.get('id') == $id_mid and isinstance(f.get('qty'), int) and f['qty'] >= 100
+want = [l for l in open('$tmp/everything.json') if 'msg' in json.loads(l) and holds(json.loads(l))]
+got = [l for l in open('$tmp/id.json') if 'msg' in json.loads(l)]
+assert got == want and len(want) > 0, (len(got), len(want))
+"
+"$SHMLOG_DUMP" read --where 'qty>' "$out" >"$tmp/bad.out" 2>"$tmp/bad.err"
+check "a bad --where is a usage error (2)" test $? -eq 2
+check "... whose one line names the term" grep -q "^shmlog-dump: --where 'qty>': " "$tmp/bad.err"
+tap_finish
