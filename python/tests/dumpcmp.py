@@ -505,6 +505,22 @@ def check_filters(problems, dump, paths):
          ["--until", "%d.%09d" % divmod(b2, 10**9)]),
         ("grep", dict(grep="sym=(ES|NQ)|heart"), ["--grep", "sym=(ES|NQ)|heart"]),
         ("limit=5", dict(limit=5), ["--limit", "5"]),
+    ]
+    # A field of a record, asked by its value and by an order of numbers.
+    named = [(k, v) for o in recs for k, v in o.get("fields", {}).items() if "." not in k
+             and isinstance(v, (str, int)) and not isinstance(v, bool)]
+    if named:
+        k, v = named[len(named) // 2]
+        cases += [("where=%s=%s" % (k, v), dict(where="%s=%s" % (k, v)), ["--where", "%s=%s" % (k, v)])]
+        if len({v2 for k2, v2 in named if k2 == k}) > 1:
+            cases += [("where=%s!=%s" % (k, v), dict(where="%s!=%s" % (k, v)), ["--where", "%s!=%s" % (k, v)])]
+        num = [(k2, v2) for k2, v2 in named if isinstance(v2, int)]
+        if num:
+            k2 = num[0][0]
+            lo, hi = min(v2 for n2, v2 in num if n2 == k2), max(v2 for n2, v2 in num if n2 == k2)
+            terms = ["%s>=%d" % (k2, lo), "%s<=%d" % (k2, hi)]
+            cases += [("where=%s" % terms, dict(where=terms), ["--where", terms[0], "--where", terms[1]])]
+    cases += [
         ("level, app and limit", dict(level="INFO", app=app, limit=3), ["--level", "info", "--app", app,
                                                                          "--limit", "3"]),
     ]
@@ -519,7 +535,7 @@ def check_filters(problems, dump, paths):
         check_markers_table(problems, "open(%s, kind='markers')" % name, [o for o in want if kind_of(o) != "record"],
                             pa.table(shmlog.open(list(paths), kind="markers", **kw)))
         nrec = sum(e.kind == "record" for e in got)
-        if not nrec and name.split("=")[0] in ("app", "pid", "since", "until", "limit"):
+        if not nrec and name.split("=")[0] in ("app", "pid", "since", "until", "limit", "where"):
             problems.fail("%s: selects no record: the case proves nothing" % name)
         lines.append("%-45s %5d records, %3d markers (of %d, %d)" % (name, nrec, len(got) - nrec, len(recs),
                                                                      len(objs) - len(recs)))

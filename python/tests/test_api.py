@@ -29,6 +29,7 @@ BAD_CALLS = [
      "/nonexistent/x.shlog: No such file or directory"),
     ("one of two paths does not exist", OSError, lambda g: shmlog.read([g, "/nonexistent/y"]), "/nonexistent/y"),
     ("a bad regular expression", ValueError, lambda g: shmlog.read(g, grep="("), "bad regular expression '('"),
+    ("a where term of no form", ValueError, lambda g: shmlog.read(g, where=["id=1", "qty>"]), "where 'qty>'"),
     ("a level no one has", ValueError, lambda g: shmlog.read(g, level="loud"), "WARN"),
     ("a level out of range", ValueError, lambda g: shmlog.read(g, level=6), None),
     ("a naive datetime", ValueError, lambda g: shmlog.read(g, since=dt.datetime(2026, 1, 1)), "time zone"),
@@ -128,4 +129,4 @@ def test_signatures_show_each_filter() -> None:
         params = inspect.signature(call).parameters
         assert all(params[name].kind is inspect.Parameter.KEYWORD_ONLY and params[name].default is None
                    for name in shmlog.FILTERS), call.__name__
-    assert shmlog.FILTERS == ("level", "category", "app", "pid", "thread", "since", "until", "grep", "limit")
+    assert shmlog.FILTERS == ("level", "category", "app", "pid", "thread", "since", "until", "grep", "where", "limit")
