@@ -331,3 +331,57 @@ Test(file_index, files_from_before_the_index_have_none)
         shlog_index_close(ix);
     }
 }
+
+/* Skips every other frame the reader offers (the frame index is the call's count). */
+static int every_other(void *clientd, uint64_t offset, uint64_t bytes)
+{
+    unsigned *calls = clientd;
+    (void)offset;
+    cr_assert(bytes > SHLOG_FRAME_PREFIX_BYTES);
+    return (*calls)++ % 2 == 0;
+}
+
+Test(file_index, a_frame_declined_gives_its_records_tscs_and_every_other_event)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/skip.shlog", dir);
+    write_file(path, 1);
+    /* Every record's TSC in file order, and the events that are no record. */
+    uint64_t *all = malloc(FRAMES * PER_FRAME * sizeof *all), *got = malloc(FRAMES * PER_FRAME * sizeof *got);
+    size_t nall = 0, ngot = 0, nrecords = 0, other_all = 0, other_got = 0;
+    char err[256];
+    struct shlog_reader *r;
+    struct shlog_event ev;
+    cr_assert_eq(shlog_reader_open(&r, path, 0, NULL, err, sizeof(err)), 0, "%s", err);
+    while (shlog_reader_next(r, &ev) > 0) {
+        if (ev.kind == SHLOG_EV_RECORD)
+            all[nall++] = ev.rec->tsc;
+        else
+            other_all++;
+    }
+    shlog_reader_close(r);
+    unsigned calls = 0;
+    cr_assert_eq(shlog_reader_open(&r, path, 0, NULL, err, sizeof(err)), 0, "%s", err);
+    shlog_reader_want_frames(r, every_other, &calls);
+    while (shlog_reader_next(r, &ev) > 0) {
+        if (ev.kind == SHLOG_EV_RECORD) {
+            got[ngot++] = ev.rec->tsc;
+            nrecords++;
+        } else if (ev.kind == SHLOG_EV_TIMES) {
+            cr_assert(ev.proc && ev.ntscs > 0 && !ev.backtrace);
+            for (uint32_t i = 0; i < ev.ntscs; i++)
+                got[ngot++] = ev.tscs[i];
+        } else {
+            other_got++;
+        }
+    }
+    cr_assert_eq(shlog_reader_stats(r)->frames, (uint64_t)calls, "every frame is still loaded");
+    shlog_reader_close(r);
+    cr_assert(calls >= FRAMES, "asked of %u frames", calls);
+    cr_assert(nrecords > 0 && nrecords < nall, "records decoded: %zu of %zu", nrecords, nall);
+    cr_assert_eq(ngot, nall);
+    cr_assert(memcmp(got, all, nall * sizeof *all) == 0, "the TSCs of the declined frames' records, in order");
+    cr_assert_eq(other_got, other_all, "the other events are all there");
+    free(all);
+    free(got);
+}
