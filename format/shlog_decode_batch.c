@@ -38,23 +38,44 @@ const struct shm_site *shlog__site_info_make(struct shlog_reader *r, const struc
     return info;
 }
 
+/* A BATCH or BACKTRACE section's head and columns (FORMAT.md, section 3). */
+struct batch_head {
+    const struct shlog_proc *proc;
+    uint64_t cpu, first, count, base_tsc;
+};
+
+/* Reads h and col from c: 0, or what shlog__frame_damaged returns, *ev the damage. */
+static int batch_head_read(struct shlog_reader *r, struct cur *c, struct shlog_event *ev, int backtrace,
+                           struct batch_head *h, struct cur col[NCOLS])
+{
+    uint64_t proc = get_varint(c);
+    h->cpu = get_varint(c);
+    h->first = get_varint(c);
+    h->count = get_varint(c);
+    h->base_tsc = get_varint(c);
+    for (int i = 0; i < NCOLS; i++) {
+        uint64_t n = get_varint(c);
+        const uint8_t *p = get_bytes(c, n);
+        col[i] = (struct cur){p, p ? p + n : NULL, 0};
+    }
+    if (c->bad || h->cpu > UINT32_MAX || h->count == 0 || h->count > SHLOG_MAX_BATCH_RECORDS ||
+        (backtrace && h->cpu >= SHLOG_CPU_BACKTRACE - 1))
+        return shlog__frame_damaged(r, ev, backtrace ? "bad BACKTRACE section" : "bad BATCH section");
+    if (!(h->proc = need_proc(r, proc)))
+        return shlog__frame_damaged(r, ev, "BATCH of an undefined process %llu", (unsigned long long)proc);
+    return 0;
+}
+
 static int sec_batch_of(struct shlog_reader *r, struct cur *c, struct shlog_event *ev, int backtrace,
                         uint64_t order_tsc)
 {
     struct batch_state *b = &r->b;
-    uint64_t proc = get_varint(c), cpu = get_varint(c), first = get_varint(c), count = get_varint(c);
-    uint64_t base_tsc = get_varint(c);
-    for (int i = 0; i < NCOLS; i++) {
-        uint64_t n = get_varint(c);
-        const uint8_t *p = get_bytes(c, n);
-        b->col[i] = (struct cur){p, p ? p + n : NULL, 0};
-    }
-    if (c->bad || cpu > UINT32_MAX || count == 0 || count > SHLOG_MAX_BATCH_RECORDS ||
-        (backtrace && cpu >= SHLOG_CPU_BACKTRACE - 1))
-        return shlog__frame_damaged(r, ev, backtrace ? "bad BACKTRACE section" : "bad BATCH section");
-    const struct shlog_proc *p = need_proc(r, proc);
-    if (!p)
-        return shlog__frame_damaged(r, ev, "BATCH of an undefined process %llu", (unsigned long long)proc);
+    struct batch_head h;
+    int rc = batch_head_read(r, c, ev, backtrace, &h, b->col);
+    if (rc)
+        return rc;
+    const struct shlog_proc *p = h.proc;
+    uint64_t cpu = h.cpu, first = h.first, count = h.count, base_tsc = h.base_tsc;
     b->open = 1;
     b->proc = p;
     b->cpu = (uint32_t)cpu;
@@ -89,34 +110,25 @@ int shlog__sec_backtrace(struct shlog_reader *r, struct cur *c, struct shlog_eve
 int shlog__sec_times(struct shlog_reader *r, struct cur *c, struct shlog_event *ev, int backtrace)
 {
     uint64_t order_tsc = backtrace ? get_varint(c) : 0;
-    uint64_t proc = get_varint(c), cpu = get_varint(c), first = get_varint(c), count = get_varint(c);
-    uint64_t tsc = get_varint(c);
-    (void)first;
+    struct batch_head h;
     struct cur col[NCOLS];
-    for (int i = 0; i < NCOLS; i++) {
-        uint64_t n = get_varint(c);
-        const uint8_t *p = get_bytes(c, n);
-        col[i] = (struct cur){p, p ? p + n : NULL, 0};
-    }
-    if (c->bad || cpu > UINT32_MAX || count == 0 || count > SHLOG_MAX_BATCH_RECORDS ||
-        (backtrace && cpu >= SHLOG_CPU_BACKTRACE - 1))
-        return shlog__frame_damaged(r, ev, backtrace ? "bad BACKTRACE section" : "bad BATCH section");
-    const struct shlog_proc *p = need_proc(r, proc);
-    if (!p)
-        return shlog__frame_damaged(r, ev, "BATCH of an undefined process %llu", (unsigned long long)proc);
+    int rc = batch_head_read(r, c, ev, backtrace, &h, col);
+    if (rc)
+        return rc;
+    uint64_t tsc = h.base_tsc;
     if (!r->tscs && !(r->tscs = malloc(SHLOG_MAX_BATCH_RECORDS * sizeof *r->tscs)))
         return -ENOMEM;
-    for (uint64_t i = 0; i < count; i++)
+    for (uint64_t i = 0; i < h.count; i++)
         r->tscs[i] = tsc += (uint64_t)unzigzag(get_varint(&col[COL_TSC]));
     if (col[COL_TSC].bad)
         return shlog__frame_damaged(r, ev, backtrace ? "bad BACKTRACE section" : "bad BATCH section");
     ev_begin(r, ev, SHLOG_EV_TIMES);
-    ev->proc = p;
-    ev->cpu = (uint32_t)cpu;
+    ev->proc = h.proc;
+    ev->cpu = (uint32_t)h.cpu;
     ev->backtrace = backtrace;
     ev->order_tsc = order_tsc;
     ev->tscs = r->tscs;
-    ev->ntscs = (uint32_t)count;
+    ev->ntscs = (uint32_t)h.count;
     return 1;
 }
 

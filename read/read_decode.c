@@ -594,6 +594,16 @@ static int record_greps(struct read_engine *e, struct dsite *d, struct dproc *p,
     return read_filter_where(e->filter, sr, rec) && read_filter_grep(e->filter, sr, rec);
 }
 
+/* Ring r's records were read up to one at ts: it may hold the merge back again. */
+static void ring_read_to(struct read_engine *e, struct source *s, struct dring *r, uint64_t ts)
+{
+    r->last_ts = ts;
+    r->has_last = 1;
+    r->last_frame = s->frames;
+    r->finished = 0;
+    ring_live(e, r);
+}
+
 static int take_record(struct read_engine *e, struct source *s, const struct shlog_event *ev)
 {
     const struct read_consumer *c = &e->consumer;
@@ -613,13 +623,8 @@ static int take_record(struct read_engine *e, struct source *s, const struct shl
         ev = &flagged_ev;
     }
     uint64_t order_ts = ev->backtrace ? backtrace_ts(s, p, ev) : ts;
-    if (!ev->backtrace) {
-        r->last_ts = ts;
-        r->has_last = 1;
-        r->last_frame = s->frames;
-        r->finished = 0;
-        ring_live(e, r);
-    }
+    if (!ev->backtrace)
+        ring_read_to(e, s, r, ts);
     if (order_ts > s->max_ts)
         s->max_ts = order_ts;
     if (c->decoded) {
@@ -677,13 +682,8 @@ static int take_block(struct read_engine *e, struct source *s, const struct shlo
         out->ts[k] = ts;
         out->site[k] = d;
     }
-    if (!ev->backtrace && bl->n) {
-        r->last_ts = ts;
-        r->has_last = 1;
-        r->last_frame = s->frames;
-        r->finished = 0;
-        ring_live(e, r);
-    }
+    if (!ev->backtrace && bl->n)
+        ring_read_to(e, s, r, ts);
     s->max_ts = max_ts;
     return out->n ? e->consumer.rows(e->consumer.clientd, r, ev, out) : 0;
 }
@@ -707,13 +707,8 @@ static int take_times(struct read_engine *e, struct source *s, const struct shlo
         if (t > max_ts)
             max_ts = t;
     }
-    if (!ev->backtrace && ev->ntscs) {
-        r->last_ts = ts;
-        r->has_last = 1;
-        r->last_frame = s->frames;
-        r->finished = 0;
-        ring_live(e, r);
-    }
+    if (!ev->backtrace && ev->ntscs)
+        ring_read_to(e, s, r, ts);
     s->max_ts = max_ts;
     return 0;
 }
