@@ -24,8 +24,13 @@ struct stats {
     int topics;      /* kafka:// inputs read */
     uint64_t resent; /* their frames skipped as a shipper's second sending */
     struct hmap apps; /* app name hash -> app_count */
-    uint64_t *site_records; /* records of each site, by its engine id (struct dsite's made) */
+    /* Records of each site, by its engine id (struct dsite's made), and
+     * when its first was counted: sites tie in that order, which is the
+     * records' own (the engine makes a site for records that fail a filter
+     * too, or not, as the files' index spares them). */
+    struct site_tally { uint64_t records, first; } *site_tally;
     size_t site_cap;
+    uint64_t sites_counted;
     struct clock_stats {
         uint64_t anchors, steps, process_calibrated; /* process_calibrated: records mapped without anchors */
         struct shm_clock_anchor prev; /* the last anchor seen: a step between two shows in their offsets */
@@ -45,20 +50,21 @@ static int count_site(struct stats *st, const struct dsite *d)
         size_t cap = st->site_cap ? st->site_cap : 256;
         while (cap <= d->made)
             cap *= 2;
-        uint64_t *v = realloc(st->site_records, cap * sizeof *v);
+        struct site_tally *v = realloc(st->site_tally, cap * sizeof *v);
         if (!v)
             return -ENOMEM;
         memset(v + st->site_cap, 0, (cap - st->site_cap) * sizeof *v);
-        st->site_records = v;
+        st->site_tally = v;
         st->site_cap = cap;
     }
-    st->site_records[d->made]++;
+    if (!st->site_tally[d->made].records++)
+        st->site_tally[d->made].first = ++st->sites_counted;
     return 0;
 }
 
 static uint64_t site_records(const struct stats *st, const struct dsite *d)
 {
-    return d->made < st->site_cap ? st->site_records[d->made] : 0;
+    return d->made < st->site_cap ? st->site_tally[d->made].records : 0;
 }
 
 static void stats_category(struct stats *st, const struct dproc *p, unsigned category)
@@ -175,7 +181,7 @@ static void count_app(struct stats *st, const char *app, uint64_t n)
 /* A site with records, as the report lists it. */
 struct site_count {
     const struct dsite *d;
-    uint64_t records;
+    uint64_t records, first; /* struct site_tally's */
 };
 
 static int site_count_cmp(const void *a, const void *b)
@@ -189,8 +195,8 @@ static int site_count_cmp(const void *a, const void *b)
      * host was decoded first (a host's files, or its messages in a topic). */
     if (!c)
         c = strcmp(x->proc->source_host, y->proc->source_host);
-    if (!c && x->made != y->made)
-        c = x->made > y->made ? -1 : 1;
+    if (!c && sx->first != sy->first)
+        c = sx->first > sy->first ? -1 : 1;
     return c;
 }
 
@@ -372,7 +378,7 @@ static void stats_summarize(struct stats *st, struct read_engine *e, struct stat
     nsites = 0;
     for (struct dsite *d = e->all_sites; d; d = d->next_all)
         if (site_records(st, d))
-            s->sites[nsites++] = (struct site_count){d, site_records(st, d)};
+            s->sites[nsites++] = (struct site_count){d, site_records(st, d), st->site_tally[d->made].first};
     qsort(s->sites, nsites, sizeof *s->sites, site_count_cmp);
     s->nsites = nsites;
     /* Records of sites the files never defined count under "?". */
@@ -642,7 +648,7 @@ int cmd_stats(struct cli *cli)
         free(st->apps.slots[i].v);
     read_hmap_clear(&st->apps);
     free(s.sites);
-    free(st->site_records);
+    free(st->site_tally);
     close_topics(&e, &t);
     read_free_sources(&e, srcs, nsrc);
     read_engine_free(&e);

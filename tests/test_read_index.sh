@@ -105,7 +105,9 @@ for q in "${queries[@]}"; do
         echo "# same ($(wc -l <"$tmp/ix.json") lines, $nskip frames skipped): $q"
     else
         differ+=("$q")
-        diff "$tmp/ix.json" "$tmp/all.json" | head -5 | diag /dev/stdin
+        for f in json err stats; do
+            diff "$tmp/ix.$f" "$tmp/all.$f" | head -5 | diag /dev/stdin
+        done
     fi
 done
 check "each of ${#queries[@]} queries prints the same with the index as reading every frame (read, stats)" \
