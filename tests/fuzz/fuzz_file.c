@@ -630,6 +630,44 @@ static void read_sites_only(int fd, int want_check)
     shlog_reader_close(r);
 }
 
+/* Declines every other frame (shlog_reader_want_frames): the frame at offset
+ * is the one declined last. */
+struct decline {
+    unsigned calls;
+    uint64_t declined;
+};
+static int decline_every_other(void *clientd, uint64_t offset, uint64_t bytes)
+{
+    struct decline *d = clientd;
+    FZ_CHECK(bytes >= SHLOG_FRAME_PREFIX_BYTES);
+    if (d->calls++ % 2)
+        return 1;
+    d->declined = offset;
+    return 0;
+}
+
+/* The file at fd read with every other frame declined, as a reader that
+ * skips by an index reads it: never a crash, no record of a declined frame,
+ * its batches as TSCs alone. */
+static void read_declining(int fd)
+{
+    struct shlog_reader *r;
+    char err[512];
+    if (shlog_reader_open_fd(&r, fd, "fuzz", 0, NULL, err, sizeof err) != 0)
+        return;
+    struct decline d = {0, UINT64_MAX};
+    shlog_reader_want_frames(r, decline_every_other, &d);
+    struct shlog_event ev;
+    int rc = 1;
+    for (uint32_t n = 0; n < FZ_MAX_EVENTS && (rc = shlog_reader_next(r, &ev)) == 1; n++) {
+        FZ_CHECK(ev.kind != SHLOG_EV_RECORD || ev.offset != d.declined);
+        FZ_CHECK(ev.kind != SHLOG_EV_TIMES ||
+                 (ev.offset == d.declined && ev.proc && ev.ntscs > 0 && ev.ntscs <= SHLOG_MAX_BATCH_RECORDS));
+    }
+    FZ_CHECK(rc == 0 || rc == 1);
+    shlog_reader_close(r);
+}
+
 /* The file's index (FORMAT.md, "Index"): never a crash; its frames in order
  * within the file, and every question answered. with_footer: the encoder
  * closed the file, so its footer is taken and sums up every frame. */
@@ -686,6 +724,7 @@ static void read_twice(const uint8_t *bytes, size_t n, int follow, int want_chec
             read_as_messages(fd, bytes, n, want_check);
             read_in_blocks(fd);
             read_sites_only(fd, want_check);
+            read_declining(fd);
             read_index(fd, n, want_check > 1);
         }
         /* The same file again: everything in it was seen. */
