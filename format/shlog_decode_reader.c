@@ -270,7 +270,8 @@ int shlog_reader_share_frame_mem(struct shlog_reader *r, struct shlog_frame_mem 
 /* What shlog_reader_trim frees. */
 static size_t frame_memory(const struct shlog_reader *r)
 {
-    return frame_mem_bytes(&r->own) + r->ninfo * sizeof(struct shm_site) + (r->block ? sizeof *r->block : 0);
+    return frame_mem_bytes(&r->own) + r->ninfo * sizeof(struct shm_site) + (r->block ? sizeof *r->block : 0) +
+           (r->tscs ? SHLOG_MAX_BATCH_RECORDS * sizeof *r->tscs : 0);
 }
 
 size_t shlog_reader_trim(struct shlog_reader *r, size_t keep)
@@ -282,6 +283,8 @@ size_t shlog_reader_trim(struct shlog_reader *r, size_t keep)
     r->sec = (struct cur){NULL, NULL, 0};
     free(r->block);
     r->block = NULL;
+    free(r->tscs); /* made again by the next declined frame's batch */
+    r->tscs = NULL;
     for (unsigned i = 0; i < INFO_CACHE_SLOTS; i++) {
         free(r->info_cache[i]);
         r->info_cache[i] = NULL;

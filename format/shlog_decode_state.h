@@ -154,7 +154,8 @@ struct shlog_reader {
     int (*frame_want)(void *clientd, uint64_t offset, uint64_t bytes); /* shlog_reader_want_frames */
     void *frame_want_ctx;
     int frame_light;    /* the frame loaded is one frame_want declined: its batches give TIMES events */
-    uint64_t *tscs;     /* a TIMES event's, SHLOG_MAX_BATCH_RECORDS of them (made with the first) */
+    uint64_t *tscs;     /* a TIMES event's, SHLOG_MAX_BATCH_RECORDS of them (made with the first,
+                           freed by shlog_reader_trim) */
     int blocks;         /* shlog_reader_blocks */
     struct shlog_block *block; /* where blocks are decoded: made with a batch, freed by shlog_reader_trim */
     int event_due;      /* an event found after a block's last record, returned after the block */

@@ -417,8 +417,8 @@ void shlog_frame_mem_free(struct shlog_frame_mem *m);
 int shlog_reader_share_frame_mem(struct shlog_reader *r, struct shlog_frame_mem *m);
 /* Between frames (after SHLOG_EV_FRAME_END or an ERROR, before the next
  * call), when the reader holds more than keep bytes of its own for frames:
- * frees them (its own frame memory, the sites' cached forms); the next frame
- * makes them again. For a reader that waits while others are read. The
+ * frees them (its own frame memory, the sites' cached forms, a declined
+ * frame's TSCs); the next frame makes them again. For a reader that waits while others are read. The
  * last event's rec and site_info are then invalid. Returns the bytes it still
  * holds. */
 size_t shlog_reader_trim(struct shlog_reader *r, size_t keep);
