@@ -12,17 +12,17 @@ seg=$tmp/seg
 out=$tmp/out
 mkdir -p "$seg"
 # Small files and frames: many frames, several files, and index frames in each.
-collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 10 --rotate-size 96k
-SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app alpha --count 40000 --threads 2 --rate 40000 >"$tmp/alpha.out" 2>&1 &
+collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 10 --rotate-size 48k
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app alpha --count 20000 --threads 2 --rate 20000 >"$tmp/alpha.out" 2>&1 &
 sample=$!
-SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app beta --count 15000 --threads 1 --rate 15000 >"$tmp/beta.out" 2>&1
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app beta --count 8000 --threads 1 --rate 8000 >"$tmp/beta.out" 2>&1
 wait $sample
 check "the producers dropped nothing" grep -q ' 0 dropped' "$tmp/alpha.out" "$tmp/beta.out"
 check "the collector removes the segments after the exit markers" segments_gone "$seg"
 check "the collector exits 0 on SIGTERM" collector_stop
 # Then a collector killed while its file is open: a .part, indexed as far as it was written.
 collector_start "$tmp/collector2.log" --dir "$seg" --out "$out" --max-delay-ms 10 --rotate-size 64M
-SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app gamma --count 20000 --threads 1 --rate 20000 >"$tmp/gamma.out" 2>&1
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app gamma --count 10000 --threads 1 --rate 10000 >"$tmp/gamma.out" 2>&1
 segments_gone "$seg"
 collector_stop KILL
 check "the killed collector left a .part" compgen -G "$out/*.shlog.part"
