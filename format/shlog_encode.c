@@ -1662,6 +1662,17 @@ static void enc_stable_in(struct shlog_enc *e, int on)
         e->stable_in = on;
 }
 
+/* The open frame, sealed or discarded, forgotten: the next one starts empty. */
+static void enc_frame_forget(struct shlog_enc *e)
+{
+    ix_frame_reset(&e->ix, e->ix.kept_blocks);
+    e->defs.len = 0;
+    if (e->defs.cap > DEFS_KEPT_BYTES)
+        buf_free(&e->defs);
+    e->raw.len = 0;
+    e->frame_records = 0;
+}
+
 long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
 {
     if (e->batch_open)
@@ -1708,11 +1719,24 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
     if (e->ix.npending >= SHLOG_INDEX_EVERY)
         rc += (long)ix_frame_put(e, d + rc, IX_KIND_BLOCK);
 out:
-    ix_frame_reset(&e->ix, e->ix.kept_blocks);
-    e->defs.len = 0;
-    if (e->defs.cap > DEFS_KEPT_BYTES)
-        buf_free(&e->defs);
-    e->raw.len = 0;
-    e->frame_records = 0;
+    enc_frame_forget(e);
+    return rc;
+}
+
+_Static_assert(IX_ENTRY_MAX(1) <= 1024, "shlog_enc_frame_of's bound (shlog_file.h) holds an entry");
+
+long shlog_enc_frame_of(struct shlog_enc *e, const void *frame, size_t n, void *dst, size_t cap)
+{
+    if (e->batch_open)
+        return -EBUSY;
+    if (n < SHLOG_FRAME_PREFIX_BYTES || n > cap || cap - n < ix_frame_bound(e, n))
+        return -ENOSPC;
+    memcpy(dst, frame, n);
+    long rc = (long)n;
+    if (ix_entry_pend(e, dst, n, e->frame_records))
+        rc = -ENOMEM;
+    else if (e->ix.npending >= SHLOG_INDEX_EVERY)
+        rc += (long)ix_frame_put(e, (uint8_t *)dst + n, IX_KIND_BLOCK);
+    enc_frame_forget(e);
     return rc;
 }
