@@ -46,6 +46,8 @@ check "the collector removes the segments after the exit marker" segments_gone "
 check "the collector exits 0 on SIGTERM" collector_stop
 files=("$out"/*.shlog)
 check "the collector wrote several files" test "${#files[@]}" -ge 3
+all_footers() { local f; for f in "$@"; do footer "$f" || return 1; done; }
+check "every file the collector closed (rotated, and the last at SIGTERM) ends in a footer" all_footers "${files[@]}"
 cut=${files[0]} bad=${files[1]} whole=${files[2]}
 for f in "$cut" "$bad" "$whole"; do keep_read "$f" "$f.before"; cp "$f" "$f.orig"; done
 # the footer's offset is the trailer's first u64: cut the file there, as a crashed collector's .part is
