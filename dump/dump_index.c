@@ -146,8 +146,9 @@ static int feed_event(struct rewrite *w, const struct shlog_event *ev, uint64_t 
     }
 }
 
-/* The frame of n bytes at off (in w->frame): summed up and copied into the
- * new file, with an index frame after every SHLOG_INDEX_EVERY-th. */
+/* The frame of n bytes at off (in w->frame), which the new file holds at the
+ * same offset: summed up, and after every SHLOG_INDEX_EVERY-th an index frame
+ * appended. */
 static int copy_frame(struct rewrite *w, uint64_t off, size_t n)
 {
     int rc = shlog_reader_push(w->frames_reader, w->frame, n, off);
@@ -161,22 +162,52 @@ static int copy_frame(struct rewrite *w, uint64_t off, size_t n)
         return failed(w, "reading the frame at offset %llu: %s", (unsigned long long)off, strerror(-rc));
     if (batch_end(w))
         return failed(w, "summing up the frame at offset %llu failed", (unsigned long long)off);
-    size_t cap = n + shlog_enc_footer_bound(w->enc) + n / 25 + 1024;
+    size_t cap = shlog_enc_footer_bound(w->enc) + n / 25 + 1024;
     if (grow(&w->out, &w->out_cap, cap))
         return failed(w, "out of memory");
-    long k = shlog_enc_frame_of(w->enc, w->frame, n, w->out, cap);
+    long k = shlog_enc_frame_at(w->enc, w->frame, n, off, w->new_bytes, w->out, cap);
     if (k < 0)
         return failed(w, "indexing the frame at offset %llu: %s", (unsigned long long)off, strerror((int)-k));
     if (write_all(w->new_fd, w->out, (size_t)k))
         return failed(w, "writing %s: %s", w->tmp, strerror(errno));
     w->new_bytes += (uint64_t)k;
-    w->index_bytes += (uint64_t)k - n;
+    w->index_bytes += (uint64_t)k;
     w->frames++;
     return 0;
 }
 
-/* The new file: the old one's header and frames, its index frames left
- * out, and an index of its own; then synced. */
+/* The old file's bytes, all of them, into the new one: nothing moves, so a
+ * shipper or mirror part-way through the file goes on at its offset. */
+static int copy_all(struct rewrite *w)
+{
+    uint64_t done = 0;
+    while (done < w->old_bytes) {
+        ssize_t k = copy_file_range(w->old_fd, NULL, w->new_fd, NULL, (size_t)(w->old_bytes - done), 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        done += (uint64_t)k;
+    }
+    /* where the kernel copies no range (across file systems, some of them): read and write */
+    while (done < w->old_bytes) {
+        size_t want = w->old_bytes - done < (1u << 20) ? (size_t)(w->old_bytes - done) : 1u << 20;
+        if (grow(&w->frame, &w->frame_cap, want))
+            return failed(w, "out of memory");
+        ssize_t got = shlog_pread_full(w->old_fd, w->frame, want, done);
+        if (got <= 0 || pwrite(w->new_fd, w->frame, (size_t)got, (off_t)done) != got)
+            return failed(w, "copying %s: %s", w->path, got == 0 ? "it shrank" : strerror(errno));
+        done += (uint64_t)got;
+    }
+    if (lseek(w->new_fd, (off_t)done, SEEK_SET) < 0)
+        return failed(w, "writing %s: %s", w->tmp, strerror(errno));
+    w->new_bytes = done;
+    return 0;
+}
+
+/* The new file: the old one as it is, and an index of its frames appended
+ * (the old one's index frames, cut off or damaged, stay where they are,
+ * frames of no records); then synced. */
 static int write_new(struct rewrite *w)
 {
     uint8_t head[SHLOG_FILE_HEADER_BYTES];
@@ -190,9 +221,8 @@ static int write_new(struct rewrite *w)
         return failed(w, "%s", err);
     if (shlog_enc_new(&w->enc, 1))
         return failed(w, "out of memory");
-    if (write_all(w->new_fd, head, sizeof head))
-        return failed(w, "writing %s: %s", w->tmp, strerror(errno));
-    w->new_bytes = sizeof head;
+    if (copy_all(w))
+        return -1;
     for (uint64_t off = sizeof head; off < w->old_bytes;) {
         uint8_t prefix[SHLOG_FRAME_PREFIX_BYTES + 4];
         ssize_t got = shlog_pread_full(w->old_fd, prefix, sizeof prefix, off);

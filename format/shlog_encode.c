@@ -1728,20 +1728,24 @@ out:
     return rc;
 }
 
-_Static_assert(IX_ENTRY_MAX(1) <= 1024, "shlog_enc_frame_of's bound (shlog_file.h) holds an entry");
+_Static_assert(IX_ENTRY_MAX(1) <= 1024, "shlog_enc_frame_at's bound (shlog_file.h) holds an entry");
 
-long shlog_enc_frame_of(struct shlog_enc *e, const void *frame, size_t n, void *dst, size_t cap)
+long shlog_enc_frame_at(struct shlog_enc *e, const void *prefix, size_t n, uint64_t off, uint64_t at, void *dst,
+                        size_t cap)
 {
     if (e->batch_open)
         return -EBUSY;
-    if (n < SHLOG_FRAME_PREFIX_BYTES || n > cap || cap - n < ix_frame_bound(e, n))
+    if (n < SHLOG_FRAME_PREFIX_BYTES || cap < ix_frame_bound(e, n))
         return -ENOSPC;
-    memcpy(dst, frame, n);
-    long rc = (long)n;
-    if (ix_entry_pend(e, dst, n, e->frame_records))
+    long rc = 0;
+    e->ix.next_off = off; /* the entry's frame, where it is */
+    if (ix_entry_pend(e, prefix, n, e->frame_records)) {
         rc = -ENOMEM;
-    else if (e->ix.npending >= SHLOG_INDEX_EVERY)
-        rc += (long)ix_frame_put(e, (uint8_t *)dst + n, IX_KIND_BLOCK);
+    } else {
+        e->ix.next_off = at; /* the index frames, where the caller appends them */
+        if (e->ix.npending >= SHLOG_INDEX_EVERY)
+            rc = (long)ix_frame_put(e, dst, IX_KIND_BLOCK);
+    }
     enc_frame_forget(e);
     return rc;
 }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: shmlog-dump index on real files: a corpus file from before the index, and collector files whose index was cut off or damaged, read the same records before and after (read, byte for byte) and then have a footer index; an indexed file, a .part and another uid's file are left alone; a kill -9 in the middle of a rewrite leaves the file as it was.
+# Description: shmlog-dump index on real files: a corpus file from before the index, and collector files whose index was cut off or damaged, read the same records before and after (read, byte for byte), keep their bytes at their offsets and then have a footer index; an indexed file, a .part and another uid's file are left alone; a kill -9 in the middle of a rewrite leaves the file as it was.
 # usage: test_dump_index.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, SHMLOG_CORPUS)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-dump-index-XXXXXX)
@@ -30,6 +30,8 @@ check "index --check wrote nothing" cmp -s "$old" "$SHMLOG_CORPUS/v2/losses.shlo
 check_show "index --check names the file" grep -q 'losses.shlog: no index' "$tmp/check.out"
 check "index gives it one (exit 0)" "$SHMLOG_DUMP" index "$old"
 check "it now ends in a footer" footer "$old"
+check "its bytes before it are the file's, at the same offsets" \
+    cmp -n "$(stat -c %s "$SHMLOG_CORPUS/v2/losses.shlog")" "$old" "$SHMLOG_CORPUS/v2/losses.shlog"
 check "read prints the same records, text and JSON, byte for byte" same_read "$old" "$tmp/old-before"
 check "verify finds it whole" "$SHMLOG_DUMP" verify "$old"
 "$SHMLOG_DUMP" index "$old" >"$tmp/again.out"
@@ -66,6 +68,8 @@ check_show "it says the whole one is indexed" grep -q "$(basename "$whole"): alr
 check "index of the directory exits 0" "$SHMLOG_DUMP" index "$out"
 check "the cut file ends in a footer" footer "$cut"
 check "the cut file reads as before" same_read "$cut" "$cut.before"
+check "the cut file's bytes are where they were (a shipper part-way through goes on)" \
+    cmp -n "$footer_at" "$cut" "$cut.orig"
 check "the damaged file ends in a footer" footer "$bad"
 check "the damaged file reads as before" same_read "$bad" "$bad.before"
 check "the whole file is unchanged" cmp -s "$whole" "$whole.orig"
