@@ -28,7 +28,8 @@ while [ $# -gt 0 ]; do
     *) if [ $pos = 0 ]; then records=$1; else span=$1; fi; pos=$((pos + 1)); shift ;;
     esac
 done
-records=$(count_value "$records") || { echo "search.sh: RECORDS wants a count like 200M, not '$records'" >&2; exit 2; }
+given=$records
+records=$(count_value "$given") || { echo "search.sh: RECORDS wants a count like 200M, not '$given'" >&2; exit 2; }
 case $span in '' | *[!0-9]* | 0) echo "search.sh: SPAN wants seconds, not '$span'" >&2; exit 2 ;; esac
 build=${SHMLOG_BUILD:-$repo/build}
 vpy=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python
