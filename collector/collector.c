@@ -164,12 +164,11 @@ static void file_close_end(struct outfile *f)
     outfile_close(col.output, f);
 }
 
-/* A closing file's last frame is done: with --fsync rotate or batch it is
- * synced by the writer (off this thread: a file of up to --rotate-size) and
- * closed once that completes; else closed now. */
+/* A closing file's last frame and its footer are done: with --fsync rotate
+ * or batch it is synced by the writer (off this thread: a file of up to
+ * --rotate-size) and closed once that completes; else closed now. */
 static void file_close_begin(struct outfile *f)
 {
-    outfile_put_footer(f);
     if (f->fd >= 0 && col.opt->fsync != FSYNC_NEVER && writer_sync_file(col.writer, f) == 0)
         return;
     if (f->fd >= 0 && col.opt->fsync != FSYNC_NEVER && fsync(f->fd) != 0)
@@ -342,6 +341,7 @@ static int rotate(void)
     col.cur = nf;
     col.rotations++;
     note_rotated(&col);
+    footer_enqueue(&col, old);
     old->closing = 1;
     if (old->inflight == 0)
         file_close_begin(old);
@@ -411,8 +411,10 @@ static void shutdown_all(void)
     }
     struct outfile *f = col.cur;
     col.cur = NULL;
+    footer_enqueue(&col, f);
     f->closing = 1;
-    file_close_begin(f);
+    if (f->inflight == 0)
+        file_close_begin(f);
     writer_drain();
     for (struct proc *p = col.procs; p; p = p->next)
         for (struct ring *r = p->rings; r; r = r->next)

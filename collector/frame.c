@@ -275,6 +275,27 @@ int flush_frame(struct collector_state *c)
     return 1;
 }
 
+void footer_enqueue(struct collector_state *c, struct outfile *file)
+{
+    if (file->fd < 0 || file->removed)
+        return;
+    size_t cap = shlog_enc_footer_bound(file->enc);
+    uint8_t *buf = malloc(cap);
+    long n = buf ? shlog_enc_footer(file->enc, buf, cap) : -ENOMEM;
+    struct frame *f = n > 0 ? calloc(1, sizeof(*f)) : NULL;
+    if (!f) {
+        free(buf);
+        return;
+    }
+    f->buf = buf;
+    f->len = (size_t)n;
+    f->off = file->size;
+    file->size += f->len;
+    f->file = file;
+    file->inflight++;
+    frame_enqueue(c->writer, f);
+}
+
 /* The EXIT of gone process p is in this frame: its segments go once the frame is done. */
 void note_exit(struct proc *p)
 {

@@ -43,6 +43,11 @@ void batch_passed_from(struct collector_state *c, struct ring *r, uint64_t from)
 /* Seals the frame being built and hands it to the writer: 1, or 0 when the
  * output cannot take it yet (the caller goes on, or waits and applies). */
 int flush_frame(struct collector_state *c);
+/* The index's footer of file, whose last frame flush_frame sealed, as one
+ * more write in the writer's order (FORMAT.md, "Index"): the file is synced
+ * and renamed only once it is done. Nothing for a file never opened or
+ * deleted, or when there is no memory for it (readers then walk the file). */
+void footer_enqueue(struct collector_state *c, struct outfile *file);
 /* The frame being built can take no more records: the loop writes it first. */
 int frame_full(struct collector_state *c);
 

@@ -419,20 +419,6 @@ int outfile_removed(const struct outfile *f)
     return f->fd >= 0 && fstat(f->fd, &st) == 0 && st.st_nlink == 0;
 }
 
-/* Before the file's sync, so that a .shlog never lacks what its close wrote; a
- * file without it (a failed write, a crash) is indexed by walking its frames. */
-void outfile_put_footer(struct outfile *f)
-{
-    if (f->fd < 0 || f->removed)
-        return;
-    size_t cap = shlog_enc_footer_bound(f->enc);
-    void *footer = malloc(cap);
-    long n = footer ? shlog_enc_footer(f->enc, footer, cap) : -ENOMEM;
-    if (n > 0 && pwrite(f->fd, footer, (size_t)n, (off_t)f->size) == n)
-        f->size += (uint64_t)n;
-    free(footer);
-}
-
 void outfile_close(struct output *out, struct outfile *f)
 {
     if (f->fd >= 0) {

@@ -34,8 +34,6 @@ void output_ok(struct output *out);
 /* The errno of the output's failure going on, 0 if none. */
 int output_error(struct output *out);
 int outfile_open(struct output *out, struct outfile *f);
-/* Its last frame done: the index's footer (FORMAT.md, "Index") at its end. */
-void outfile_put_footer(struct outfile *f);
 /* Its last frame done and, with --fsync, it synced: close, rename, retention. */
 void outfile_close(struct output *out, struct outfile *f);
 /* 1 if the open file f was deleted (no name links to it any more). */

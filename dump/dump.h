@@ -10,6 +10,7 @@
  *   dump_stats.c    stats, dump_verify.c verify: consumers of the reader's
  *                   engine (read_engine.h), which holds no command's code
  *   dump_mirror.c   mirror (kafka://, on kafka_source.c)
+ *   dump_index.c    index (a rewrite of files without one, on the encoder)
  * and what the commands share, below them:
  *   dump_segs.c     the live segments: finding and opening them, the dump's
  *                   clock anchor, the SIGBUS guard
@@ -66,6 +67,7 @@ struct cli {
     const char *ship_state;   /* status: shmlog-ship's --state file, or NULL */
     int force;                /* clean: also segments with records not drained */
     int follow;               /* ring: the records as they are committed, until SIGINT or --limit */
+    int check;                /* index: say which files lack one, write nothing */
     uint64_t merge_bytes;     /* read, follow: --merge-memory; 0: the merge's default */
     size_t max_hosts;         /* mirror: --max-hosts; 0: its default */
     int npositional;
@@ -148,6 +150,8 @@ int cmd_read(struct cli *cli);
 int cmd_stats(struct cli *cli);
 int cmd_follow(struct cli *cli);
 int cmd_verify(struct cli *cli);
+/* closed files without an index given one (dump_index.c) */
+int cmd_index(struct cli *cli);
 /* kafka://: the frames shmlog-ship sent, as files (dump_mirror.c, on kafka_source.c) */
 int cmd_mirror(struct cli *cli);
 

@@ -8,6 +8,7 @@
  *   shmlog-dump stats     [FILE|DIR|kafka://BROKERS/TOPIC...] [filters] [--format text|json]
  *   shmlog-dump follow    [--out O | kafka://BROKERS/TOPIC] [filters] [--format text|json]
  *   shmlog-dump verify    [FILE|DIR...]
+ *   shmlog-dump index     [FILE|DIR...] [--check]
  *   shmlog-dump status    [--dir D]... [--out O] [--watch S] [--metrics-file F] [--format text|json]
  *   shmlog-dump set-level (--pid P | --app A) [--category C] LEVEL [--dir D]...
  *   shmlog-dump backtrace (--pid P | --app A) [--dir D]...
@@ -50,7 +51,7 @@
 enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
     OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW, OPT_SHIP_STATE,
-    OPT_THREAD, OPT_MERGE_MEMORY, OPT_MAX_HOSTS, OPT_WHERE,
+    OPT_THREAD, OPT_MERGE_MEMORY, OPT_MAX_HOSTS, OPT_WHERE, OPT_CHECK,
 };
 
 struct opt_spec {
@@ -83,6 +84,7 @@ static const struct opt_spec all_opts[] = {
     {"thread", 0, 1, OPT_THREAD},
     {"merge-memory", 0, 1, OPT_MERGE_MEMORY},
     {"max-hosts", 0, 1, OPT_MAX_HOSTS},
+    {"check", 0, 0, OPT_CHECK},
 };
 
 struct command {
@@ -123,6 +125,11 @@ static const struct command commands[] = {
     {"verify", cmd_verify, BASE_OPTS, MAX_FILE_ARGS,
      "verify [FILE|DIR...]",
      "check every frame, checksum and ring-position run; one line per file; exit 1 unless all whole"},
+    {"index", cmd_index, BIT(OPT_HELP) | BIT(OPT_CHECK), MAX_FILE_ARGS,
+     "index [FILE|DIR...] [--check]",
+     "give closed files without an index (older ones, a damaged index) one: a copy with an index is\n"
+     "                  written beside each, synced, read back and renamed over it; --check: only say which\n"
+     "                  lack one (exit 1 if any does)"},
     {"status", cmd_status, BASE_OPTS | BIT(OPT_DIR) | BIT(OPT_OUT) | BIT(OPT_WATCH) | BIT(OPT_METRICS) |
      BIT(OPT_SHIP_STATE), 0,
      "status [--dir D]... [--out O] [--watch SECS] [--metrics-file F] [--ship-state F] [--format text|json]",
@@ -336,6 +343,7 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
     case OPT_FORCE: cli->force = 1; break;
     case OPT_UTC: cli->utc = 1; break;
     case OPT_FOLLOW: cli->follow = 1; break;
+    case OPT_CHECK: cli->check = 1; break;
     }
 }
 

@@ -109,11 +109,13 @@ static inline int str_find(const struct str_table *t, uint16_t hdr, uint64_t hea
 struct enc_site_ix {
     uint64_t frame;    /* the frame they were last added to, plus 1 */
     uint16_t signed_args; /* bit i: argument i is a signed integer */
-    uint8_t walk;         /* arguments ix_args looks at: up to the last with a key, or a string's words */
-    int8_t subject;       /* the integer argument whose value is a key, when no string comes before it, or -1 */
-    uint16_t subject_at;  /* ... where its bytes are in the payload */
+    uint8_t walk;         /* arguments ix_args looks at: up to the last string */
+    int8_t subject;       /* the integer argument whose value is a key, or -1 */
+    uint8_t strs_before;  /* strings before the subject, each str_skip[k] bytes after the one before */
+    uint16_t subject_at;  /* the subject's bytes: that many after them (after the payload's start when none) */
+    uint16_t str_skip[SHMLOG_MAX_ARGS];
+    uint8_t subject_extend; /* 64 - its bits when signed and narrower than 64: a shift that sign-extends it */
     uint8_t has_str;
-    uint8_t late_number;  /* a number that is a key comes after a string: ix_args reads it */
     uint32_t nkeys;
     uint64_t prefix[SHMLOG_MAX_ARGS]; /* strings: their values' keys; the subject: not 0 */
     uint64_t range_key, unindexed_key; /* the subject's: its range's, and its name's when it has none */
@@ -493,28 +495,33 @@ static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct s
         } else if (len[i])
             x->keys[l.n++] = ix_mix(shlog__ix_prefix(IX_TAG_UNINDEXED, name[i], len[i]));
         subject |= len[i] && integer;
-        if (x->prefix[i] || t == SHMLOG_ARG_STR)
+        if (t == SHMLOG_ARG_STR)
             x->walk = (uint8_t)(i + 1);
         if (t == SHMLOG_ARG_I8 || t == SHMLOG_ARG_I16 || t == SHMLOG_ARG_I32 || t == SHMLOG_ARG_I64)
             x->signed_args |= (uint16_t)(1u << i);
     }
-    /* A subject before any string lies at a fixed place: ix_record reads it
-     * there, and walks the arguments (ix_args) only for a record's literals. */
+    /* The subject lies a fixed number of bytes after the strings before it
+     * (or the payload's start): ix_record hops over their lengths to it, and
+     * walks the arguments (ix_args) only for a record's literals. */
     x->subject = -1;
     unsigned at = 0;
-    for (unsigned i = 0; i < nargs && !x->has_str; i++) {
+    for (unsigned i = 0; i < nargs; i++) {
         if (s->arg_types[i] == SHMLOG_ARG_STR) {
             x->has_str = 1;
-        } else if (x->prefix[i]) {
+            if (x->subject < 0) {
+                x->str_skip[x->strs_before++] = (uint16_t)at;
+                at = 0;
+            }
+            continue;
+        }
+        if (x->prefix[i] && x->subject < 0) {
             x->subject = (int8_t)i;
             x->subject_at = (uint16_t)at;
-            break;
+            unsigned t = s->arg_types[i];
+            int narrow_signed = t == SHMLOG_ARG_I8 || t == SHMLOG_ARG_I16 || t == SHMLOG_ARG_I32;
+            x->subject_extend = (uint8_t)(narrow_signed ? 64 - 8 * shmlog_arg_width(t) : 0);
         }
         at += shmlog_arg_width(s->arg_types[i]);
-    }
-    for (unsigned i = 0; i < nargs; i++) {
-        x->has_str |= s->arg_types[i] == SHMLOG_ARG_STR;
-        x->late_number |= x->prefix[i] && s->arg_types[i] != SHMLOG_ARG_STR && (int)i != x->subject;
     }
     char where[SHMLOG_MAX_FILE_BYTES + 16];
     int n = snprintf(where, sizeof(where), "%.*s:%u", (int)file_len, s->file, s->line);
@@ -1054,15 +1061,13 @@ static inline void ix_range_note(struct shlog_enc *e, struct enc_site_ix *six, u
 
 /* The keys of a coded record's arguments at a (their payload): each named
  * string's value and the words of every string, but a string the batch's
- * table held (not a literal: added before); and the subject number into its
- * range when ix_record did not find it. Apart from the encoding loops, whose
- * registers it would take. */
+ * table held (not a literal: added before). Apart from the encoding loops,
+ * whose registers it would take. */
 __attribute__((noinline)) static void ix_args(struct shlog_enc *e, struct enc_site_ix *six,
                                               const struct arg_plan *pl, const uint8_t *a, int fresh)
 {
     uint32_t literals = pl->shape.nstr ? e->ix.literals : 0;
     for (unsigned i = 0; i < six->walk; i++) {
-        uint64_t v;
         unsigned op = pl->op[i];
         switch (op) {
         case OP_STR: {
@@ -1081,14 +1086,9 @@ __attribute__((noinline)) static void ix_args(struct shlog_enc *e, struct enc_si
         case OP_F32:
             a += 4;
             continue;
-        INT_ARG_CASES(v, op, a)
+        default:
+            a += op;
         }
-        a += op;
-        if (!six->prefix[i] || (int)i == six->subject)
-            continue;
-        if (op < OP_INT64 && (six->signed_args >> i & 1) && (v >> (8 * op - 1) & 1))
-            v |= ~0ull << (8 * op); /* sign-extended: the value as a signed 64-bit number */
-        ix_range_note(e, six, i, v);
     }
 }
 
@@ -1100,7 +1100,7 @@ static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_h
     x->tsc_min = tsc < x->tsc_min ? tsc : x->tsc_min;
     x->tsc_max = tsc > x->tsc_max ? tsc : x->tsc_max;
     x->levels |= 1u << (level < 7 ? level : 7);
-    x->categories |= category < 64 ? 1ull << category : 0;
+    x->categories |= (uint64_t)(category < 64) << (category & 63);
     if (!s || how != HOW_CODED)
         return;
     struct enc_site_ix *six = s->ix;
@@ -1110,19 +1110,24 @@ static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_h
         for (uint32_t i = 0; i < six->nkeys; i++)
             ix_add(e, six->keys[i]);
     }
-    if (six->subject >= 0) { /* the one number that is a key, at its place */
+    if (six->subject >= 0) { /* the one number that is a key, past the strings before it */
         unsigned i = (unsigned)six->subject, op = s->plan.op[i];
-        const uint8_t *a = payload + six->subject_at;
+        const uint8_t *a = payload;
+        for (unsigned k = 0; k < six->strs_before; k++) {
+            a += six->str_skip[k];
+            a += 2 + ((a[0] | a[1] << 8) & SHMLOG_STR_LEN_MASK);
+        }
+        a += six->subject_at;
         uint64_t v;
         switch (op) {
         INT_ARG_CASES(v, op, a)
         }
-        if (op < OP_INT64 && (six->signed_args >> i & 1) && (v >> (8 * op - 1) & 1))
-            v |= ~0ull << (8 * op);
+        /* sign-extended: the value as a signed 64-bit number */
+        v = (uint64_t)((int64_t)(v << six->subject_extend) >> six->subject_extend);
         ix_range_note(e, six, i, v);
     }
     /* the strings' keys (a string the batch's table held was added before) */
-    if (six->late_number || (six->has_str && (fresh || e->ix.literals)))
+    if (six->has_str && (fresh || e->ix.literals))
         ix_args(e, six, &s->plan, payload, fresh);
 }
 
@@ -1662,6 +1667,17 @@ static void enc_stable_in(struct shlog_enc *e, int on)
         e->stable_in = on;
 }
 
+/* The open frame, sealed or discarded, forgotten: the next one starts empty. */
+static void enc_frame_forget(struct shlog_enc *e)
+{
+    ix_frame_reset(&e->ix, e->ix.kept_blocks);
+    e->defs.len = 0;
+    if (e->defs.cap > DEFS_KEPT_BYTES)
+        buf_free(&e->defs);
+    e->raw.len = 0;
+    e->frame_records = 0;
+}
+
 long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
 {
     if (e->batch_open)
@@ -1708,11 +1724,28 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
     if (e->ix.npending >= SHLOG_INDEX_EVERY)
         rc += (long)ix_frame_put(e, d + rc, IX_KIND_BLOCK);
 out:
-    ix_frame_reset(&e->ix, e->ix.kept_blocks);
-    e->defs.len = 0;
-    if (e->defs.cap > DEFS_KEPT_BYTES)
-        buf_free(&e->defs);
-    e->raw.len = 0;
-    e->frame_records = 0;
+    enc_frame_forget(e);
+    return rc;
+}
+
+_Static_assert(IX_ENTRY_MAX(1) <= 1024, "shlog_enc_frame_at's bound (shlog_file.h) holds an entry");
+
+long shlog_enc_frame_at(struct shlog_enc *e, const void *prefix, size_t n, uint64_t off, uint64_t at, void *dst,
+                        size_t cap)
+{
+    if (e->batch_open)
+        return -EBUSY;
+    if (n < SHLOG_FRAME_PREFIX_BYTES || cap < ix_frame_bound(e, n))
+        return -ENOSPC;
+    long rc = 0;
+    e->ix.next_off = off; /* the entry's frame, where it is */
+    if (ix_entry_pend(e, prefix, n, e->frame_records)) {
+        rc = -ENOMEM;
+    } else {
+        e->ix.next_off = at; /* the index frames, where the caller appends them */
+        if (e->ix.npending >= SHLOG_INDEX_EVERY)
+            rc = (long)ix_frame_put(e, dst, IX_KIND_BLOCK);
+    }
+    enc_frame_forget(e);
     return rc;
 }

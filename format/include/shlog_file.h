@@ -223,6 +223,16 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
  * returns are taken to follow the file header back to back, as written. */
 #define SHLOG_INDEX_VERSION 1u
 #define SHLOG_INDEX_EVERY 16u
+/* The index of a file another writer made, appended to it (shmlog-dump
+ * index): the open frame, whose sections the caller made of the decoded
+ * events of the file's frame of n bytes at offset off (prefix: its first 16),
+ * is summed up as that frame's entry; after every SHLOG_INDEX_EVERY-th, an
+ * index frame of them goes into dst, to be written at offset at, the file's
+ * end as the caller appends to it; shlog_enc_footer's footer then goes to the
+ * end too. The bytes in dst (0 or an index frame), or -errno (-ENOSPC: cap
+ * below shlog_enc_footer_bound + n / 25 + 1024). */
+long shlog_enc_frame_at(struct shlog_enc *e, const void *prefix, size_t n, uint64_t off, uint64_t at, void *dst,
+                        size_t cap);
 /* The footer: an index frame of the frames since the last one, whose last 32
  * bytes (the trailer) say where the index frames are, written as the file's
  * last bytes when it is closed. After the last frame, with no section open;
