@@ -11,10 +11,13 @@
  * Which partition is read is what the merge asks for: a host's source reads
  * its own partition (the shipper keys a host's frames to one) until a
  * message of its own comes; the hub reads the partition furthest behind in
- * time (a message's timestamp is its frame's seal time), and the hub's time,
- * that partition's, holds the merge's window back like a source's. So a host
- * not seen yet, whose records come later in a partition, cannot bring
- * records older than what the merge handed on.
+ * time (a message's timestamp is its frame's seal time, or the shipper's
+ * clock for a frame without an anchor), and the hub's time, that partition's,
+ * holds the merge's window back like a source's. So a host not seen yet,
+ * whose records come later in a partition, cannot bring records older than
+ * what the merge handed on. A host with nothing of its own waiting stops
+ * holding the window back once another host's frame in its partition is
+ * newer than its records by more than the window.
  *
  * Memory: the messages that wait for their host are at most PENDING_MAX
  * bytes (beyond, the host with the most waiting decodes one, and the merge's
