@@ -11,10 +11,13 @@
  * Which partition is read is what the merge asks for: a host's source reads
  * its own partition (the shipper keys a host's frames to one) until a
  * message of its own comes; the hub reads the partition furthest behind in
- * time (a message's timestamp is its frame's seal time), and the hub's time,
- * that partition's, holds the merge's window back like a source's. So a host
- * not seen yet, whose records come later in a partition, cannot bring
- * records older than what the merge handed on.
+ * time (a message's timestamp is its frame's seal time, or the shipper's
+ * clock for a frame without an anchor), and the hub's time, that partition's,
+ * holds the merge's window back like a source's. So a host not seen yet,
+ * whose records come later in a partition, cannot bring records older than
+ * what the merge handed on. A host with nothing of its own waiting stops
+ * holding the window back once another host's frame in its partition is
+ * newer than its records by more than the window.
  *
  * Memory: the messages that wait for their host are at most PENDING_MAX
  * bytes (beyond, the host with the most waiting decodes one, and the merge's
@@ -63,6 +66,7 @@ struct kpart {
     int seen;              /* read once, or at its end */
     int gone;              /* given up (STALL_NS) */
     uint64_t waiting_ns;   /* since when nothing came; 0: something did */
+    const struct khost *latest; /* whose frame came last (one sent again too); NULL: no frame of a host read */
 };
 
 struct read_kafka {
@@ -109,15 +113,24 @@ static uint64_t name_hash(const char *s)
 
 static int host_feed(struct read_engine *e, struct source *s, struct read_feed *out);
 
+/* The source of host name, or NULL (none yet); *probe: where a new one goes. */
+static struct khost *host_find(const struct read_kafka *k, const char *name, uint64_t *probe)
+{
+    uint64_t hash = name_hash(name);
+    struct khost *h;
+    *probe = 0;
+    /* A hash two names share (hostile ones can) takes the next probe. */
+    while ((h = read_hmap_get(&k->by_name, hash, *probe)) && strcmp(h->file.host, name) != 0)
+        (*probe)++;
+    return h;
+}
+
 /* The source of host name, made (after the hub's in the merge's list) when
  * new (the source bounds them: HOSTS_MAX); NULL when out of memory. */
 static struct khost *host_of(struct read_kafka *k, const char *name)
 {
-    uint64_t hash = name_hash(name), probe = 0;
-    struct khost *h;
-    /* A hash two names share (hostile ones can) takes the next probe. */
-    while ((h = read_hmap_get(&k->by_name, hash, probe)) && strcmp(h->file.host, name) != 0)
-        probe++;
+    uint64_t hash = name_hash(name), probe;
+    struct khost *h = host_find(k, name, &probe);
     if (h)
         return h;
     if (k->nhosts == k->hosts_cap) {
@@ -162,6 +175,9 @@ static void pend_free(struct read_kafka *k, struct khost *h, struct pend *p)
 static int route(struct read_engine *e, struct read_kafka *k, struct kmsg *m)
 {
     char msg[4200 + 700];
+    uint64_t probe;
+    int own_again = m->place == KMSG_DUPLICATE || m->place == KMSG_EARLY; /* a frame of a host it has, or none */
+    k->parts[m->part].latest = own_again ? host_find(k, m->hdr.host, &probe) : NULL;
     if (m->place == KMSG_BAD) {
         snprintf(msg, sizeof msg, "%s partition %d offset %" PRId64 ": %s; skipped", k->url, (int)m->partition,
                  m->offset, m->why);
@@ -206,6 +222,7 @@ static int route(struct read_engine *e, struct read_kafka *k, struct kmsg *m)
     k->pending += m->n + m->ctx_n;
     h->part = m->part;
     h->src.done = 0;
+    k->parts[m->part].latest = h;
     return 0;
 }
 
@@ -392,10 +409,13 @@ static int host_feed(struct read_engine *e, struct source *s, struct read_feed *
         }
         struct read_ksrc_part p;
         read_ksrc_part(k->ks, h->part, &p);
-        if (!e->follow && p.last_ts_ms > 0 && (uint64_t)p.last_ts_ms * 1000000ull > s->max_ts + SHLOG_ORDER_WINDOW_NS) {
-            /* Its partition went past its last records by more than the window with nothing of its own:
-             * it logs no more for now, and no longer holds the others back (a message of its own
-             * takes it up again). */
+        const struct khost *latest = k->parts[h->part].latest;
+        if (!e->follow && latest && latest != h && p.last_ts_ms > 0 &&
+            (uint64_t)p.last_ts_ms * 1000000ull > s->max_ts + SHLOG_ORDER_WINDOW_NS) {
+            /* Another host's frame in its partition went past its last records by more than the window
+             * with nothing of its own: it logs no more for now, and no longer holds the others back (a
+             * message of its own takes it up again). Its own frames never do: one without an anchor (an
+             * index frame) bears the shipper's clock, minutes past its records when shipped late. */
             s->done = 1;
             return 0;
         }
