@@ -968,10 +968,91 @@ static void shmlog__say_before_init(const char *file, int line)
     }
 }
 
-void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf, const uint64_t *v,
-                   const size_t *n)
+/* The int a %.*s reads of an integer argument of type t at p in a call's
+ * image: its value converted as printf converts it. */
+static int32_t shmlog__image_int(const uint8_t *p, unsigned t)
 {
-    shmlog__write_args(cache, s, tsc, lcf, s->nargs, s->types, v, n);
+    switch (t) {
+    case SHMLOG_ARG_I8: { int8_t x; memcpy(&x, p, 1); return x; }
+    case SHMLOG_ARG_I16: { int16_t x; memcpy(&x, p, 2); return x; }
+    case SHMLOG_ARG_BOOL: case SHMLOG_ARG_U8: return p[0];
+    case SHMLOG_ARG_U16: { uint16_t x; memcpy(&x, p, 2); return x; }
+    default: { uint32_t x; memcpy(&x, p, 4); return SHMLOG__CAST(int32_t, x); } /* the low bytes */
+    }
+}
+
+/* A record with strings: each measured (the room the fixed bytes leave
+ * shared in argument order), then the runs of fixed bytes between them
+ * copied from the image as they are. */
+static __attribute__((noinline)) void shmlog__write_strings(const struct shmlog__site *s, uint64_t site, uint64_t tsc,
+                                                            unsigned lcf, const uint8_t *image)
+{
+    const unsigned nargs = s->nargs < SHMLOG_MAX_ARGS ? s->nargs : SHMLOG_MAX_ARGS, strings = s->strings;
+    size_t room = SHMLOG_MAX_PAYLOAD - s->fixed;
+    uint64_t str[SHMLOG_MAX_ARGS];
+    size_t len[SHMLOG_MAX_ARGS];
+    unsigned cuts = 0;
+    const uint8_t *at = image, *prev = image;
+    uint32_t widths = s->widths;
+    for (unsigned i = 0; i < nargs; i++, widths >>= 2) {
+        if (!(strings >> i & 1u)) {
+            prev = at;
+            at += 1u << (widths & 3u);
+            continue;
+        }
+        memcpy(&str[i], at, 8);
+        size_t max = SIZE_MAX;
+        /* a string after an integer may be a %.*s bounded by it */
+        if (i && (site >> (32 + i) & 1u) && s->types[i - 1] >= SHMLOG_ARG_BOOL && s->types[i - 1] <= SHMLOG_ARG_U64) {
+            const int32_t prec = shmlog__image_int(prev, s->types[i - 1]);
+            max = prec < 0 ? SIZE_MAX : SHMLOG__CAST(size_t, prec);
+        }
+        unsigned cut = 0;
+        len[i] = shmlog__arg_len(SHMLOG_ARG_STR, str[i], SIZE_MAX, max, &room, &cut);
+        cuts |= cut << i;
+        prev = at;
+        at += 8;
+    }
+    uint64_t pos = 0; /* set with every head; GCC cannot see it */
+    uint8_t *head = shmlog__begin_call(tsc, site, lcf, SHMLOG_MAX_PAYLOAD - room,
+                                       cuts ? SHMLOG_REC_TRUNCATED : 0u, &pos);
+    if (SHMLOG__UNLIKELY(!head))
+        return;
+    struct shmlog__cursor c = shmlog__cursor_at(head, pos);
+    size_t run = 0;
+    at = image;
+    widths = s->widths;
+    for (unsigned i = 0; i < nargs; i++, widths >>= 2) {
+        if (strings >> i & 1u) {
+            shmlog__put_bytes(&c, at, run);
+            at += run + 8;
+            run = 0;
+            shmlog__put_arg(&c, SHMLOG_ARG_STR, str[i], len[i], cuts >> i & 1u);
+        } else {
+            run += 1u << (widths & 3u);
+        }
+    }
+    shmlog__put_bytes(&c, at, run);
+    shmlog__commit(head, pos);
+}
+
+void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf, const uint8_t *image)
+{
+    const uint64_t site = shmlog__site_word(cache, s, lcf);
+    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) == 0)) /* not written */
+        return;
+    if (SHMLOG__UNLIKELY(s->strings)) {
+        shmlog__write_strings(s, site, tsc, lcf, image);
+        return;
+    }
+    /* fixed widths alone: the image is the payload */
+    uint64_t pos = 0; /* set with every head; GCC cannot see it */
+    uint8_t *head = shmlog__begin_call(tsc, site, lcf, s->fixed, 0, &pos);
+    if (SHMLOG__UNLIKELY(!head))
+        return;
+    struct shmlog__cursor c = shmlog__cursor_at(head, pos);
+    shmlog__put_bytes(&c, image, s->fixed);
+    shmlog__commit(head, pos);
 }
 
 uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,
