@@ -1036,8 +1036,10 @@ static __attribute__((noinline)) void shmlog__write_strings(const struct shmlog_
     shmlog__commit(head, pos);
 }
 
-void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf, const uint8_t *image)
+void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_hi, uint32_t tsc_lo, unsigned lcf,
+                   const uint8_t *image)
 {
+    const uint64_t tsc = SHMLOG__CAST(uint64_t, tsc_hi) << 32 | tsc_lo;
     const uint64_t site = shmlog__site_word(cache, s, lcf);
     if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) == 0)) /* not written */
         return;

@@ -168,6 +168,18 @@ inline int shmlog_thread_init(const char *name)
 #error "shmlog.h needs GCC or Clang"
 #endif
 
+/* The TSC's two halves as rdtsc leaves them: a call hands them to its
+ * writer as they are, the high half already in the register of the third
+ * argument, and the writer joins them. */
+SHMLOG__INLINE void shmlog__rdtsc_halves(uint32_t *lo, uint32_t *hi)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ __volatile__("rdtsc" : "=a"(*lo), "=d"(*hi));
+#else
+#error "shmlog.h needs an x86 TSC"
+#endif
+}
+
 SHMLOG__INLINE uint64_t shmlog__rdtsc(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -691,7 +703,7 @@ SHMLOG__INLINE struct shmlog__cursor shmlog__cursor_at(uint8_t *head, uint64_t p
  * over the arguments unrolled, each argument's code is straight-line. lcf:
  * the level, the category << 8 and the record flags << 16. */
 SHMLOG__INLINE void shmlog__write_args(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf,
-                                       unsigned nargs, const uint8_t *types, const uint64_t *v, const size_t *n)
+                                       unsigned nargs, const uint8_t *types, const uint64_t *v, const uint64_t *n)
 {
     if (nargs > SHMLOG_MAX_ARGS) /* it never is: said to GCC (-Warray-bounds) */
         __builtin_unreachable();
@@ -711,7 +723,7 @@ SHMLOG__INLINE void shmlog__write_args(uint64_t *cache, const struct shmlog__sit
     for (unsigned i = 0; i < nargs; i++) {
         /* a string after an integer may be a %.*s bounded by it */
         const size_t max = i ? shmlog__prec_bound(types[i], types[i - 1], v[i - 1], site, i) : SIZE_MAX;
-        len[i] = shmlog__arg_len(types[i], v[i], n[i], max, &room, &cut[i]);
+        len[i] = shmlog__arg_len(types[i], v[i], SHMLOG__CAST(size_t, n[i]), max, &room, &cut[i]);
         trunc |= cut[i];
     }
     uint64_t pos = 0; /* set with every head; GCC cannot see it */
@@ -732,7 +744,8 @@ extern "C" {
 /* The writer of every C call, the same work as shmlog__write_args driven
  * by the layout the site worked out when compiling (its widths, strings and
  * fixed bytes), so that no step looks at an argument's type. */
-void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf, const uint8_t *image);
+void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_hi, uint32_t tsc_lo, unsigned lcf,
+                   const uint8_t *image);
 #ifdef __cplusplus
 }
 #endif
@@ -860,7 +873,8 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__A_IMAGE(i, x)                                                                 \
     shmlog__put_image(shmlog__image + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i), SHMLOG__BITS(shmlog__r##i), \
                       SHMLOG__IMAGE_BYTES(shmlog__t##i));
-#define SHMLOG__SEND(lcf) shmlog__write(&shmlog__site_cache, &shmlog__site_static, shmlog__tsc, lcf, shmlog__image);
+#define SHMLOG__SEND(lcf) \
+    shmlog__write(&shmlog__site_cache, &shmlog__site_static, shmlog__tsc_hi, shmlog__tsc_lo, lcf, shmlog__image);
 /* The site's layout for shmlog__write (struct shmlog__site). */
 #define SHMLOG__SITE_LAYOUT(...)                                                             \
     0u SHMLOG__EACH(SHMLOG__A_WIDTH, __VA_ARGS__), 0u SHMLOG__EACH(SHMLOG__A_STRING, __VA_ARGS__), \
@@ -1165,7 +1179,7 @@ template <typename... D> struct tail_args {
         auto f = [this](unsigned, cap v) __attribute__((always_inline)) { c[n++] = v; };
         each_tail(x, f);
     }
-    inline __attribute__((always_inline)) void store(uint64_t *v, size_t *len) const
+    inline __attribute__((always_inline)) void store(uint64_t *v, uint64_t *len) const
     {
         for (unsigned i = 0; i < K; i++) {
             v[i] = c[i].v;
@@ -1179,11 +1193,12 @@ template <typename... D> struct tail_args {
  * its restartable sequence's descriptor (__rseq_cs) names its code, which
  * the linker may not discard as a duplicate. */
 template <uint8_t... T>
-static __attribute__((noinline)) void write_signature(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc,
-                                               unsigned lcf, const uint64_t *v, const size_t *n)
+static __attribute__((noinline)) void write_signature(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_hi,
+                                                      uint32_t tsc_lo, unsigned lcf, const uint64_t *v)
 {
     static constexpr uint8_t types[] = {T..., 0};
-    shmlog__write_args(cache, s, tsc, lcf, sizeof...(T), types, v, n);
+    shmlog__write_args(cache, s, static_cast<uint64_t>(tsc_hi) << 32 | tsc_lo, lcf, sizeof...(T), types, v,
+                       v + sizeof...(T) + 1);
 }
 template <typename... D> struct signature {
     static constexpr auto table = make_type_table<D...>();
@@ -1235,21 +1250,26 @@ struct invoke {
 #define SHMLOG__SITE_LAYOUT(...) 0u, 0u, 0u /* the signature's writer knows it */
 /* The call's own arguments, then what they add after them (tail_args), each
  * captured once, after a leading slot that gives a call without arguments
- * an array. */
+ * an array; their string sizes follow in the same array, one pointer for the
+ * writer (write_signature). */
 #define SHMLOG__VALUES_DECL(...)                                                             \
     shmlog_detail::tail_args<SHMLOG__EACH(SHMLOG__A_TAIL_TYPE, __VA_ARGS__) void> shmlog__tail; \
     SHMLOG__EACH(SHMLOG__A_TAIL_TAKE, __VA_ARGS__)                                           \
-    uint64_t shmlog__vals[sizeof shmlog__signature::table.v];                                \
-    size_t shmlog__lens[sizeof shmlog__signature::table.v];                                  \
+    uint64_t shmlog__vals[2 * sizeof shmlog__signature::table.v];                            \
+    uint64_t *const shmlog__lens = shmlog__vals + sizeof shmlog__signature::table.v;         \
     SHMLOG__EACH(SHMLOG__A_STORE, __VA_ARGS__)                                               \
     shmlog__tail.store(shmlog__vals + 1 + SHMLOG__NARGS(__VA_ARGS__), shmlog__lens + 1 + SHMLOG__NARGS(__VA_ARGS__));
 #define SHMLOG__A_TAIL_TYPE(i, x) typename std::decay<decltype(shmlog__r##i)>::type,
 #define SHMLOG__A_TAIL_TAKE(i, x) shmlog__tail.take(shmlog__r##i);
-#define SHMLOG__A_STORE(i, x) shmlog__vals[i] = shmlog__a##i.v; shmlog__lens[i] = shmlog__a##i.n;
+/* A string's size alone: the writer reads no other argument's. */
+#define SHMLOG__A_STORE(i, x)                                                                \
+    shmlog__vals[i] = shmlog__a##i.v;                                                        \
+    if constexpr (SHMLOG__TYPE(shmlog__r##i) == SHMLOG_ARG_STR)                              \
+        shmlog__lens[i] = shmlog__a##i.n;
 #define SHMLOG__SEND(lcf)                                                                    \
     shmlog_detail::signature_writer<shmlog__signature>(                                      \
         std::make_index_sequence<sizeof shmlog__signature::table.v - 1u>())(                 \
-        &shmlog__site_cache, &shmlog__site_static, shmlog__tsc, lcf, shmlog__vals + 1, shmlog__lens + 1);
+        &shmlog__site_cache, &shmlog__site_static, shmlog__tsc_hi, shmlog__tsc_lo, lcf, shmlog__vals + 1);
 #endif
 
 /* ---- the logging macros ---- */
@@ -1381,7 +1401,8 @@ void shmlog__bad_category(void) __attribute__((error(
         if (SHMLOG__CAST(int, shmlog__lvl) >= SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) &&         \
             SHMLOG__LIKELY(shmlog__lvl >= (shmlog__load_relaxed(                                \
                                                &shmlog__load_relaxed(&shmlog__levels)[shmlog__cat]) & 0xFFu))) { \
-            const uint64_t shmlog__tsc = shmlog__rdtsc();                                      \
+            uint32_t shmlog__tsc_lo, shmlog__tsc_hi;                                           \
+            shmlog__rdtsc_halves(&shmlog__tsc_lo, &shmlog__tsc_hi);                            \
             gate                                                                               \
             SHMLOG__WITH_ARGS(__VA_ARGS__)                                                     \
         }                                                                                      \
@@ -1429,7 +1450,8 @@ SHMLOG__INLINE int shmlog__every_pass(uint64_t *due, uint64_t *skipped, uint64_t
     static uint64_t shmlog__every_due;                                                         \
     static uint64_t shmlog__every_skipped;                                                     \
     unsigned long long shmlog__suppressed = 0;                                                 \
-    if (!shmlog__every_pass(&shmlog__every_due, &shmlog__every_skipped, shmlog__tsc, (ms),      \
+    if (!shmlog__every_pass(&shmlog__every_due, &shmlog__every_skipped,                         \
+                            SHMLOG__CAST(uint64_t, shmlog__tsc_hi) << 32 | shmlog__tsc_lo, (ms), \
                             &shmlog__suppressed))                                              \
         break;
 /* fmt, a1..an -> fmt " suppressed=%llu", a1..an, shmlog__suppressed */
