@@ -981,6 +981,44 @@ static int32_t shmlog__image_int(const uint8_t *p, unsigned t)
     }
 }
 
+/* The bound a %.*s puts on string argument i of a call (SIZE_MAX: none):
+ * the int it reads of argument i - 1, an integer at prev in the image, when
+ * the site word says the format has one there. */
+static size_t shmlog__string_bound(const struct shmlog__site *s, uint64_t site, unsigned i, const uint8_t *prev)
+{
+    if (!i || !(site >> (32 + i) & 1u) || s->types[i - 1] < SHMLOG_ARG_BOOL || s->types[i - 1] > SHMLOG_ARG_U64)
+        return SIZE_MAX;
+    const int32_t prec = shmlog__image_int(prev, s->types[i - 1]);
+    return prec < 0 ? SIZE_MAX : SHMLOG__CAST(size_t, prec);
+}
+
+/* A record with one string, the common case: the fixed bytes before it and
+ * after it each one copy from the image, no loop over the arguments. */
+static __attribute__((noinline)) void shmlog__write_one_string(const struct shmlog__site *s, uint64_t site,
+                                                               uint64_t tsc, unsigned lcf, const uint8_t *image)
+{
+    const unsigned i = SHMLOG__CAST(unsigned, __builtin_ctz(s->strings)), at = s->first_string_at;
+    uint64_t str;
+    memcpy(&str, image + at, 8);
+    /* the argument before the string: its width's code is 2 bits below the string's */
+    const uint8_t *prev = i ? image + at - (1u << (s->widths >> (2 * i - 2) & 3u)) : image;
+    size_t room = SHMLOG_MAX_PAYLOAD - s->fixed;
+    unsigned cut = 0;
+    const size_t len = shmlog__arg_len(SHMLOG_ARG_STR, str, SIZE_MAX, shmlog__string_bound(s, site, i, prev), &room,
+                                       &cut);
+    uint64_t pos = 0; /* set with every head; GCC cannot see it */
+    uint8_t *head = shmlog__begin_call(tsc, site, lcf, SHMLOG_MAX_PAYLOAD - room, cut ? SHMLOG_REC_TRUNCATED : 0u,
+                                       &pos);
+    if (SHMLOG__UNLIKELY(!head))
+        return;
+    struct shmlog__cursor c = shmlog__cursor_at(head, pos);
+    shmlog__put_bytes(&c, image, at);
+    shmlog__put_arg(&c, SHMLOG_ARG_STR, str, len, cut);
+    /* the image holds the string's 8-byte address where the payload has its 2-byte header */
+    shmlog__put_bytes(&c, image + at + 8, s->fixed - SHMLOG_STR_HEADER_BYTES - at);
+    shmlog__commit(head, pos);
+}
+
 /* A record with strings: each measured (the room the fixed bytes leave
  * shared in argument order), then the runs of fixed bytes between them
  * copied from the image as they are. */
@@ -1001,14 +1039,9 @@ static __attribute__((noinline)) void shmlog__write_strings(const struct shmlog_
             continue;
         }
         memcpy(&str[i], at, 8);
-        size_t max = SIZE_MAX;
-        /* a string after an integer may be a %.*s bounded by it */
-        if (i && (site >> (32 + i) & 1u) && s->types[i - 1] >= SHMLOG_ARG_BOOL && s->types[i - 1] <= SHMLOG_ARG_U64) {
-            const int32_t prec = shmlog__image_int(prev, s->types[i - 1]);
-            max = prec < 0 ? SIZE_MAX : SHMLOG__CAST(size_t, prec);
-        }
         unsigned cut = 0;
-        len[i] = shmlog__arg_len(SHMLOG_ARG_STR, str[i], SIZE_MAX, max, &room, &cut);
+        len[i] = shmlog__arg_len(SHMLOG_ARG_STR, str[i], SIZE_MAX, shmlog__string_bound(s, site, i, prev), &room,
+                                 &cut);
         cuts |= cut << i;
         prev = at;
         at += 8;
@@ -1044,7 +1077,10 @@ void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_h
     if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) == 0)) /* not written */
         return;
     if (SHMLOG__UNLIKELY(s->strings)) {
-        shmlog__write_strings(s, site, tsc, lcf, image);
+        if (!(s->strings & (s->strings - 1u)))
+            shmlog__write_one_string(s, site, tsc, lcf, image);
+        else
+            shmlog__write_strings(s, site, tsc, lcf, image);
         return;
     }
     /* fixed widths alone: the image is the payload */

@@ -665,10 +665,12 @@ struct shmlog__site {
     /* The C writer's layout of the arguments, worked out when compiling
      * (C++'s writers have theirs in their code: zero there): argument i's
      * width is 1 << (widths >> 2i & 3) bytes unless bit i of strings says it
-     * is a string; fixed is what they take whatever their values. */
+     * is a string; fixed is what they take whatever their values;
+     * first_string_at is where the first string's address is in the image. */
     uint32_t widths;
     uint16_t strings;
     uint16_t fixed;
+    uint8_t first_string_at;
 };
 
 /* The site word of a call (shmlog__register_site's), the site registered on
@@ -829,14 +831,16 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__SITE_DESC NULL
 #define SHMLOG__FUNC_DECL
 #define SHMLOG__FUNC __func__
-/* Each argument i's type code, shmlog__t<i>, and where its bytes end in the
- * call's image, shmlog__e<i> (below): constants of the call's block. */
+/* Each argument i's type code, shmlog__t<i>, where its bytes end in the
+ * call's image, shmlog__e<i> (below), and the strings up to it, shmlog__n<i>:
+ * constants of the call's block. */
 #define SHMLOG__TYPES_DECL(...)                                                              \
-    enum { shmlog__e0 = 0 SHMLOG__EACH(SHMLOG__A_ENUM, __VA_ARGS__) };                         \
+    enum { shmlog__e0 = 0, shmlog__n0 = 0 SHMLOG__EACH(SHMLOG__A_ENUM, __VA_ARGS__) };         \
     static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)};
 #define SHMLOG__A_ENUM(i, x)                                                                  \
     , shmlog__t##i = SHMLOG__TYPE(shmlog__r##i),                                               \
-      shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__IMAGE_BYTES(shmlog__t##i)
+      shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__IMAGE_BYTES(shmlog__t##i),   \
+      shmlog__n##i = SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) + (0u + shmlog__t##i == SHMLOG_ARG_STR)
 #define SHMLOG__A_TYPE(i, x) , SHMLOG__CAST(uint8_t, shmlog__t##i)
 #define SHMLOG__PREV_1 0
 #define SHMLOG__PREV_2 1
@@ -878,10 +882,13 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 /* The site's layout for shmlog__write (struct shmlog__site). */
 #define SHMLOG__SITE_LAYOUT(...)                                                             \
     0u SHMLOG__EACH(SHMLOG__A_WIDTH, __VA_ARGS__), 0u SHMLOG__EACH(SHMLOG__A_STRING, __VA_ARGS__), \
-        0u SHMLOG__EACH(SHMLOG__A_FIXED, __VA_ARGS__)
+        0u SHMLOG__EACH(SHMLOG__A_FIXED, __VA_ARGS__), 0u SHMLOG__EACH(SHMLOG__A_FIRST_STRING, __VA_ARGS__)
 #define SHMLOG__A_WIDTH(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 0u : SHMLOG__LOG2_WIDTH(shmlog__t##i) << (2 * ((i) - 1)))
 #define SHMLOG__A_STRING(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 1u << ((i) - 1) : 0u)
 #define SHMLOG__A_FIXED(i, x) + (0u + shmlog__t##i == SHMLOG_ARG_STR ? SHMLOG_STR_HEADER_BYTES : 1u << SHMLOG__LOG2_WIDTH(shmlog__t##i))
+#define SHMLOG__A_FIRST_STRING(i, x)                                                          \
+    + (0u + shmlog__t##i == SHMLOG_ARG_STR && 0u + SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) == 0u \
+           ? 0u + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) : 0u)
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
@@ -1247,7 +1254,7 @@ struct invoke {
     static constexpr const uint8_t *shmlog__types = shmlog__signature::table.v;
 #define SHMLOG__A_DTYPE(i, x) , typename std::decay<decltype(shmlog__r##i)>::type
 #define SHMLOG__SITE_NARGS(...) static_cast<unsigned>(sizeof shmlog__signature::table.v - 1u)
-#define SHMLOG__SITE_LAYOUT(...) 0u, 0u, 0u /* the signature's writer knows it */
+#define SHMLOG__SITE_LAYOUT(...) 0u, 0u, 0u, 0u /* the signature's writer knows it */
 /* The call's own arguments, then what they add after them (tail_args), each
  * captured once, after a leading slot that gives a call without arguments
  * an array; their string sizes follow in the same array, one pointer for the
