@@ -7,7 +7,7 @@
 # sites), and what one more site adds (over the same file with no site: the headers' own cost taken off).
 #
 # usage: bash bench/compile.sh [--sites LIST] [--shapes issue|mix] [--compilers LIST] [--opts LIST]
-#                              [--cases LIST] [--work DIR]
+#                              [--cases LIST] [--work DIR] [--header DIR]
 #   --sites LIST      call sites per file, comma-separated (default 200,2000)
 #   --shapes S        issue: every site "k<N> a=%d b=%.2f s=%s" (int, double, string), as issue 49
 #                     measured; mix: the sample producer's seven trading shapes in turn (default mix)
@@ -15,13 +15,15 @@
 #   --opts LIST       O0,O2 (default both)
 #   --cases LIST      of c,cxx_printf,cxx_braces,quill,printf (default all)
 #   --work DIR        where the peers' harness is (default build-peers, as bench/peers.sh)
+#   --header DIR      shmlog's cases with the shmlog.h in DIR (another tree's, to compare two headers), not
+#                     this tree's
 #   e.g. bash bench/compile.sh --sites 200 --shapes issue --compilers gcc --opts O2
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/common.sh
 . "$repo/bench/common.sh"
 sites=200,2000 shapes=mix compilers=gcc,clang opts=O0,O2 cases=c,cxx_printf,cxx_braces,quill,printf
-work=$repo/build-peers
+work=$repo/build-peers header=""
 args="$*"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -31,6 +33,7 @@ while [ $# -gt 0 ]; do
     --opts) opts=$2; shift 2 ;;
     --cases) cases=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
+    --header) header=$(cd "$2" && pwd); shift 2 ;;
     -h | --help) sed -n '/^# usage/,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "compile.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -42,7 +45,11 @@ done
 
 scratch=$(mktemp -d /tmp/shmlog-compile.XXXXXX)
 remove_at_exit "$scratch"
-python3 "$repo/producer/amalgamate.py" "$repo/producer/shmlog.h.in" "$scratch/shmlog.h"
+if [ -n "$header" ]; then
+    cp "$header/shmlog.h" "$scratch/shmlog.h"
+else
+    python3 "$repo/producer/amalgamate.py" "$repo/producer/shmlog.h.in" "$scratch/shmlog.h"
+fi
 quill_include=""
 case ",$cases," in *,quill,*) quill_include=$(peers_harness "$work")/quill/include ;; esac
 
@@ -64,7 +71,7 @@ compile_one() { # compiler std opt source
 
 echo "# $(uname -sr), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg) before; shapes $shapes;" \
     "$(gcc --version | head -1); $(clang --version 2>/dev/null | head -1 || echo 'no clang')"
-echo "# shmlog $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?'); + bench/compile.sh $args"
+echo "# shmlog.h ${header:-of $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?')}; + bench/compile.sh $args"
 printf '%-11s %-6s %-3s %6s %9s %9s %11s %10s %8s %10s %8s\n' case cc opt sites "cpu s" "peak MB" ".text B" "ms/site" "B/site" \
     "+ms/site" "+B/site"
 IFS=, read -r -a site_list <<<"$sites"

@@ -968,10 +968,129 @@ static void shmlog__say_before_init(const char *file, int line)
     }
 }
 
-void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf, const uint64_t *v,
-                   const size_t *n)
+/* The int a %.*s reads of an integer argument of type t at p in a call's
+ * image: its value converted as printf converts it. */
+static int32_t shmlog__image_int(const uint8_t *p, unsigned t)
 {
-    shmlog__write_args(cache, s, tsc, lcf, s->nargs, s->types, v, n);
+    switch (t) {
+    case SHMLOG_ARG_I8: { int8_t x; memcpy(&x, p, 1); return x; }
+    case SHMLOG_ARG_I16: { int16_t x; memcpy(&x, p, 2); return x; }
+    case SHMLOG_ARG_BOOL: case SHMLOG_ARG_U8: return p[0];
+    case SHMLOG_ARG_U16: { uint16_t x; memcpy(&x, p, 2); return x; }
+    default: { uint32_t x; memcpy(&x, p, 4); return SHMLOG__CAST(int32_t, x); } /* the low bytes */
+    }
+}
+
+/* The bound a %.*s puts on string argument i of a call (SIZE_MAX: none):
+ * the int it reads of argument i - 1, an integer at prev in the image, when
+ * the site word says the format has one there. */
+static size_t shmlog__string_bound(const struct shmlog__site *s, uint64_t site, unsigned i, const uint8_t *prev)
+{
+    if (!i || !(site >> (32 + i) & 1u) || s->types[i - 1] < SHMLOG_ARG_BOOL || s->types[i - 1] > SHMLOG_ARG_U64)
+        return SIZE_MAX;
+    const int32_t prec = shmlog__image_int(prev, s->types[i - 1]);
+    return prec < 0 ? SIZE_MAX : SHMLOG__CAST(size_t, prec);
+}
+
+/* A record with one string, the common case: the fixed bytes before it and
+ * after it each one copy from the image, no loop over the arguments. */
+static __attribute__((noinline)) void shmlog__write_one_string(const struct shmlog__site *s, uint64_t site,
+                                                               uint64_t tsc, unsigned lcf, const uint8_t *image)
+{
+    const unsigned i = SHMLOG__CAST(unsigned, __builtin_ctz(s->strings)), at = s->first_string_at;
+    uint64_t str;
+    memcpy(&str, image + at, 8);
+    /* the argument before the string: its width's code is 2 bits below the string's */
+    const uint8_t *prev = i ? image + at - (1u << (s->widths >> (2 * i - 2) & 3u)) : image;
+    size_t room = SHMLOG_MAX_PAYLOAD - s->fixed;
+    unsigned cut = 0;
+    const size_t len = shmlog__arg_len(SHMLOG_ARG_STR, str, SIZE_MAX, shmlog__string_bound(s, site, i, prev), &room,
+                                       &cut);
+    uint64_t pos = 0; /* set with every head; GCC cannot see it */
+    uint8_t *head = shmlog__begin_call(tsc, site, lcf, SHMLOG_MAX_PAYLOAD - room, cut ? SHMLOG_REC_TRUNCATED : 0u,
+                                       &pos);
+    if (SHMLOG__UNLIKELY(!head))
+        return;
+    struct shmlog__cursor c = shmlog__cursor_at(head, pos);
+    shmlog__put_bytes(&c, image, at);
+    shmlog__put_arg(&c, SHMLOG_ARG_STR, str, len, cut);
+    /* the image holds the string's 8-byte address where the payload has its 2-byte header */
+    shmlog__put_bytes(&c, image + at + 8, s->fixed - SHMLOG_STR_HEADER_BYTES - at);
+    shmlog__commit(head, pos);
+}
+
+/* A record with strings: each measured (the room the fixed bytes leave
+ * shared in argument order), then the runs of fixed bytes between them
+ * copied from the image as they are. */
+static __attribute__((noinline)) void shmlog__write_strings(const struct shmlog__site *s, uint64_t site, uint64_t tsc,
+                                                            unsigned lcf, const uint8_t *image)
+{
+    const unsigned nargs = s->nargs < SHMLOG_MAX_ARGS ? s->nargs : SHMLOG_MAX_ARGS, strings = s->strings;
+    size_t room = SHMLOG_MAX_PAYLOAD - s->fixed;
+    uint64_t str[SHMLOG_MAX_ARGS];
+    size_t len[SHMLOG_MAX_ARGS];
+    unsigned cuts = 0;
+    const uint8_t *at = image, *prev = image;
+    uint32_t widths = s->widths;
+    for (unsigned i = 0; i < nargs; i++, widths >>= 2) {
+        if (!(strings >> i & 1u)) {
+            prev = at;
+            at += 1u << (widths & 3u);
+            continue;
+        }
+        memcpy(&str[i], at, 8);
+        unsigned cut = 0;
+        len[i] = shmlog__arg_len(SHMLOG_ARG_STR, str[i], SIZE_MAX, shmlog__string_bound(s, site, i, prev), &room,
+                                 &cut);
+        cuts |= cut << i;
+        prev = at;
+        at += 8;
+    }
+    uint64_t pos = 0; /* set with every head; GCC cannot see it */
+    uint8_t *head = shmlog__begin_call(tsc, site, lcf, SHMLOG_MAX_PAYLOAD - room,
+                                       cuts ? SHMLOG_REC_TRUNCATED : 0u, &pos);
+    if (SHMLOG__UNLIKELY(!head))
+        return;
+    struct shmlog__cursor c = shmlog__cursor_at(head, pos);
+    size_t run = 0;
+    at = image;
+    widths = s->widths;
+    for (unsigned i = 0; i < nargs; i++, widths >>= 2) {
+        if (strings >> i & 1u) {
+            shmlog__put_bytes(&c, at, run);
+            at += run + 8;
+            run = 0;
+            shmlog__put_arg(&c, SHMLOG_ARG_STR, str[i], len[i], cuts >> i & 1u);
+        } else {
+            run += 1u << (widths & 3u);
+        }
+    }
+    shmlog__put_bytes(&c, at, run);
+    shmlog__commit(head, pos);
+}
+
+void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_hi, uint32_t tsc_lo, unsigned lcf,
+                   const uint8_t *image)
+{
+    const uint64_t tsc = SHMLOG__CAST(uint64_t, tsc_hi) << 32 | tsc_lo;
+    const uint64_t site = shmlog__site_word(cache, s, lcf);
+    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) == 0)) /* not written */
+        return;
+    if (SHMLOG__UNLIKELY(s->strings)) {
+        if (!(s->strings & (s->strings - 1u)))
+            shmlog__write_one_string(s, site, tsc, lcf, image);
+        else
+            shmlog__write_strings(s, site, tsc, lcf, image);
+        return;
+    }
+    /* fixed widths alone: the image is the payload */
+    uint64_t pos = 0; /* set with every head; GCC cannot see it */
+    uint8_t *head = shmlog__begin_call(tsc, site, lcf, s->fixed, 0, &pos);
+    if (SHMLOG__UNLIKELY(!head))
+        return;
+    struct shmlog__cursor c = shmlog__cursor_at(head, pos);
+    shmlog__put_bytes(&c, image, s->fixed);
+    shmlog__commit(head, pos);
 }
 
 uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,

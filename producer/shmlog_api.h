@@ -168,6 +168,18 @@ inline int shmlog_thread_init(const char *name)
 #error "shmlog.h needs GCC or Clang"
 #endif
 
+/* The TSC's two halves as rdtsc leaves them: a call hands them to its
+ * writer as they are, the high half already in the register of the third
+ * argument, and the writer joins them. */
+SHMLOG__INLINE void shmlog__rdtsc_halves(uint32_t *lo, uint32_t *hi)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ __volatile__("rdtsc" : "=a"(*lo), "=d"(*hi));
+#else
+#error "shmlog.h needs an x86 TSC"
+#endif
+}
+
 SHMLOG__INLINE uint64_t shmlog__rdtsc(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -466,6 +478,14 @@ SHMLOG__INLINE size_t shmlog__cstr_len(const char *s, size_t limit)
 #endif
 }
 
+/* The bytes of a string argument of value bits v: a null C string's are
+ * "(null)", as glibc's printf prints it (taken here, out of the call site). */
+SHMLOG__INLINE const char *shmlog__str_at(uint64_t v)
+{
+    const char *s = SHMLOG__REINTERPRET(const char *, v);
+    return s ? s : "(null)";
+}
+
 /* Bytes argument (type t, value bits v) takes in the payload besides a
  * string's header; strings take what is left of *room as shmlog_str_fit cuts
  * them, and set *trunc when cut. A string's len is its size (a C++ string
@@ -476,7 +496,7 @@ SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t len, size_t
 {
     if (t != SHMLOG_ARG_STR)
         return shmlog_arg_width(t);
-    const char *s = SHMLOG__REINTERPRET(const char *, v);
+    const char *s = shmlog__str_at(v);
     size_t n = 0;
     if (len != SIZE_MAX)
         n = len < max ? len : max; /* never a byte past the object's size */
@@ -506,7 +526,7 @@ SHMLOG__INLINE void shmlog__put_arg(struct shmlog__cursor *c, unsigned t, uint64
         return;
     }
     shmlog__put_fixed(c, shmlog_str_header(len, cut), SHMLOG_STR_HEADER_BYTES);
-    shmlog__put_bytes(c, SHMLOG__REINTERPRET(const void *, v), len);
+    shmlog__put_bytes(c, shmlog__str_at(v), len);
 }
 
 /* Asks for the ring lines after a record, for writing, while the record is
@@ -579,10 +599,9 @@ SHMLOG__INLINE uint8_t *shmlog__reserve(unsigned nslots, size_t payload, uint64_
 }
 
 /* Everything of a record but its arguments: the reservation and the header.
- * site is a registered site's id + 1; flags are SHMLOG_REC_*. NULL when
- * dropped. */
-SHMLOG__INLINE uint8_t *shmlog__begin(uint64_t tsc, uint32_t site, unsigned lvl, unsigned cat, size_t payload,
-                                      unsigned flags, uint64_t *pos)
+ * site is a registered site's id + 1; lcf its level, category << 8 and
+ * SHMLOG_REC_* flags << 16. NULL when dropped. */
+SHMLOG__INLINE uint8_t *shmlog__begin_lcf(uint64_t tsc, uint32_t site, uint32_t lcf, size_t payload, uint64_t *pos)
 {
     const unsigned nslots = shmlog_slots_for_record_payload(payload);
     uint8_t *head = shmlog__reserve(nslots, payload, pos);
@@ -595,11 +614,34 @@ SHMLOG__INLINE uint8_t *shmlog__begin(uint64_t tsc, uint32_t site, unsigned lvl,
     rec->tsc = tsc;
     rec->site = site - 1;
     rec->tid = tid;
-    rec->nslots = SHMLOG__CAST(uint8_t, nslots);
-    rec->level = SHMLOG__CAST(uint8_t, lvl);
-    rec->category = SHMLOG__CAST(uint8_t, cat);
-    rec->flags = SHMLOG__CAST(uint8_t, flags);
+    /* nslots, level, category and flags in one store (their order: shmlog_abi.h) */
+    const uint32_t word = nslots | lcf << 8;
+    memcpy(&rec->nslots, &word, sizeof word);
     return head;
+}
+SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_record, level) == offsetof(struct shmlog_record, nslots) + 1 &&
+                          offsetof(struct shmlog_record, category) == offsetof(struct shmlog_record, nslots) + 2 &&
+                          offsetof(struct shmlog_record, flags) == offsetof(struct shmlog_record, nslots) + 3,
+                      "a record's nslots, level, category and flags are one little-endian word");
+
+/* shmlog__begin_lcf with the level, category and flags apart. */
+SHMLOG__INLINE uint8_t *shmlog__begin(uint64_t tsc, uint32_t site, unsigned lvl, unsigned cat, size_t payload,
+                                      unsigned flags, uint64_t *pos)
+{
+    return shmlog__begin_lcf(tsc, site, (lvl & 0xFFu) | (cat & 0xFFu) << 8 | (flags & 0xFFu) << 16, payload, pos);
+}
+
+/* shmlog__begin for a log call: lcf is its level, category << 8 and flags
+ * << 16, site its site word, trunc its cut flag. A call taken below its
+ * category's live level is marked backtrace here, not at its site: the
+ * level is read again, from the line the call's test has just read. */
+SHMLOG__INLINE uint8_t *shmlog__begin_call(uint64_t tsc, uint64_t site, unsigned lcf, size_t payload, unsigned trunc,
+                                           uint64_t *pos)
+{
+    const unsigned lvl = lcf & 0xFFu, cat = lcf >> 8 & 0xFFu;
+    const unsigned live = SHMLOG__CAST(unsigned, shmlog__load_relaxed(&shmlog__load_relaxed(&shmlog__levels)[cat]) >> 8);
+    const unsigned flags = trunc | (lvl < live ? SHMLOG_REC_BACKTRACE : 0u);
+    return shmlog__begin_lcf(tsc, SHMLOG__CAST(uint32_t, site), lcf | flags << 16, payload, pos);
 }
 
 SHMLOG__INLINE void shmlog__commit(uint8_t *head, uint64_t pos)
@@ -620,39 +662,58 @@ struct shmlog__site {
     const uint8_t *types;
     int line;
     unsigned nargs;
+    /* The C writer's layout of the arguments, worked out when compiling
+     * (C++'s writers have theirs in their code: zero there): argument i's
+     * width is 1 << (widths >> 2i & 3) bytes unless bit i of strings says it
+     * is a string; fixed is what they take whatever their values;
+     * first_string_at is where the first string's address is in the image. */
+    uint32_t widths;
+    uint16_t strings;
+    uint16_t fixed;
+    uint8_t first_string_at;
 };
 
-/* A C++ signature's writer knows its argument count when compiling: its
- * loops over the arguments unrolled, each argument's code is straight-line
- * (the types fold). The C writer's count is the site's: a loop. */
-#ifdef __cplusplus
-#define SHMLOG__UNROLL_ARGS _Pragma("GCC unroll 16")
-#else
-#define SHMLOG__UNROLL_ARGS
-#endif
+/* The site word of a call (shmlog__register_site's), the site registered on
+ * its first call; its low 32 bits are 0 when the record is not written. */
+SHMLOG__INLINE uint64_t shmlog__site_word(uint64_t *cache, const struct shmlog__site *s, unsigned lcf)
+{
+    uint64_t site = shmlog__load_acquire(cache);
+    /* One test for both: 0 (not registered yet) and UINT32_MAX (refused). */
+    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u))
+        site = shmlog__register_site(cache, SHMLOG__CAST(int, lcf & 0xFFu), SHMLOG__CAST(int, lcf >> 8 & 0xFFu),
+                                     s->file, s->line, s->func, s->fmt, s->desc, s->nargs, s->types);
+    return site;
+}
 
-/* A call's record, once its level passed and its TSC was read: registers
- * the site on its first call, measures the arguments (their value bits v;
- * a string object's size in n, NULL for none), reserves the slots, writes
- * and commits. One body, out of line, shared by the call sites:
- * shmlog__write runs it with the types read from the site, a C++
- * signature's writer with them known when compiling. lcf: the level, the
- * category << 8 and the record flags << 16. */
+/* The cursor at the first payload byte of the record at head, at ring
+ * position pos. */
+SHMLOG__INLINE struct shmlog__cursor shmlog__cursor_at(uint8_t *head, uint64_t pos)
+{
+    struct shmlog__cursor at;
+    at.p = head + offsetof(struct shmlog_record, payload);
+    at.left = SHMLOG_HEAD_PAYLOAD;
+    at.cont = pos + 2u;
+    return at;
+}
+
+#ifdef __cplusplus
+/* A C++ call's record, once its level passed and its TSC was read:
+ * registers the site on its first call, measures the arguments (their value
+ * bits v; a string object's size in n), reserves the slots, writes and
+ * commits. One body, out of line, shared by the call sites of a signature
+ * (shmlog_detail::write_signature), its types known when compiling: the loops
+ * over the arguments unrolled, each argument's code is straight-line. lcf:
+ * the level, the category << 8 and the record flags << 16. */
 SHMLOG__INLINE void shmlog__write_args(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf,
-                                       unsigned nargs, const uint8_t *types, const uint64_t *v, const size_t *n)
+                                       unsigned nargs, const uint8_t *types, const uint64_t *v, const uint64_t *n)
 {
     if (nargs > SHMLOG_MAX_ARGS) /* it never is: said to GCC (-Warray-bounds) */
         __builtin_unreachable();
-    uint64_t site = shmlog__load_acquire(cache);
-    /* One test for both: 0 (not registered yet) and UINT32_MAX (refused). */
-    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u)) {
-        site = shmlog__register_site(cache, SHMLOG__CAST(int, lcf & 0xFFu), SHMLOG__CAST(int, lcf >> 8 & 0xFFu),
-                                     s->file, s->line, s->func, s->fmt, s->desc, s->nargs, s->types);
-        if (SHMLOG__CAST(uint32_t, site) == 0) /* not written */
-            return;
-    }
+    const uint64_t site = shmlog__site_word(cache, s, lcf);
+    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) == 0)) /* not written */
+        return;
     size_t room = SHMLOG_MAX_PAYLOAD;
-    SHMLOG__UNROLL_ARGS
+    _Pragma("GCC unroll 16")
     for (unsigned i = 0; i < nargs; i++)
         room -= shmlog_arg_fixed_bytes(types[i]);
     /* zeroed: GCC cannot see that the writes below read only what the
@@ -660,34 +721,33 @@ SHMLOG__INLINE void shmlog__write_args(uint64_t *cache, const struct shmlog__sit
     size_t len[SHMLOG_MAX_ARGS] = {0};
     unsigned cut[SHMLOG_MAX_ARGS] = {0};
     unsigned trunc = 0;
-    SHMLOG__UNROLL_ARGS
+    _Pragma("GCC unroll 16")
     for (unsigned i = 0; i < nargs; i++) {
         /* a string after an integer may be a %.*s bounded by it */
         const size_t max = i ? shmlog__prec_bound(types[i], types[i - 1], v[i - 1], site, i) : SIZE_MAX;
-        len[i] = shmlog__arg_len(types[i], v[i], n ? n[i] : SIZE_MAX, max, &room, &cut[i]);
+        len[i] = shmlog__arg_len(types[i], v[i], SHMLOG__CAST(size_t, n[i]), max, &room, &cut[i]);
         trunc |= cut[i];
     }
     uint64_t pos = 0; /* set with every head; GCC cannot see it */
-    uint8_t *head = shmlog__begin(tsc, SHMLOG__CAST(uint32_t, site), lcf & 0xFFu, lcf >> 8 & 0xFFu,
-                                  SHMLOG_MAX_PAYLOAD - room, trunc | lcf >> 16, &pos);
+    uint8_t *head = shmlog__begin_call(tsc, site, lcf, SHMLOG_MAX_PAYLOAD - room, trunc, &pos);
     if (SHMLOG__UNLIKELY(!head))
         return;
-    struct shmlog__cursor at;
-    at.p = head + offsetof(struct shmlog_record, payload);
-    at.left = SHMLOG_HEAD_PAYLOAD;
-    at.cont = pos + 2u;
-    SHMLOG__UNROLL_ARGS
+    struct shmlog__cursor at = shmlog__cursor_at(head, pos);
+    _Pragma("GCC unroll 16")
     for (unsigned i = 0; i < nargs; i++)
         shmlog__put_arg(&at, types[i], v[i], len[i], cut[i]);
     shmlog__commit(head, pos);
 }
+#endif
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-/* shmlog__write_args with the site's own types: the writer of every C call. */
-void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf, const uint64_t *v,
-                   const size_t *n);
+/* The writer of every C call, the same work as shmlog__write_args driven
+ * by the layout the site worked out when compiling (its widths, strings and
+ * fixed bytes), so that no step looks at an argument's type. */
+void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_hi, uint32_t tsc_lo, unsigned lcf,
+                   const uint8_t *image);
 #ifdef __cplusplus
 }
 #endif
@@ -710,7 +770,9 @@ SHMLOG__INLINE uint64_t shmlog__bits_u(unsigned long long v) { return (uint64_t)
 SHMLOG__INLINE uint64_t shmlog__bits_f(float v) { uint32_t b; memcpy(&b, &v, 4); return b; }
 SHMLOG__INLINE uint64_t shmlog__bits_d(double v) { uint64_t b; memcpy(&b, &v, 8); return b; }
 SHMLOG__INLINE uint64_t shmlog__bits_ld(long double v) { return shmlog__bits_d((double)v); }
-SHMLOG__INLINE uint64_t shmlog__bits_s(const char *s) { return (uint64_t)(uintptr_t)(s ? s : "(null)"); }
+SHMLOG__INLINE uint64_t shmlog__bits_s(const char *s) { return (uint64_t)(uintptr_t)s; }
+/* The low n bytes of v (1, 2, 4 or 8, known when compiling: one store) at p. */
+SHMLOG__INLINE void shmlog__put_image(uint8_t *p, uint64_t v, size_t n) { memcpy(p, &v, n); }
 SHMLOG__INLINE uint64_t shmlog__bits_p(const volatile void *p) { return (uint64_t)(uintptr_t)p; }
 
 #define SHMLOG__INT_TYPE(T, S) (sizeof(T) == 8 ? (S##64) : sizeof(T) == 4 ? (S##32) : sizeof(T) == 2 ? (S##16) : (S##8))
@@ -769,14 +831,64 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__SITE_DESC NULL
 #define SHMLOG__FUNC_DECL
 #define SHMLOG__FUNC __func__
-#define SHMLOG__TYPES_DECL(...) \
+/* Each argument i's type code, shmlog__t<i>, where its bytes end in the
+ * call's image, shmlog__e<i> (below), and the strings up to it, shmlog__n<i>:
+ * constants of the call's block. */
+#define SHMLOG__TYPES_DECL(...)                                                              \
+    enum { shmlog__e0 = 0, shmlog__n0 = 0 SHMLOG__EACH(SHMLOG__A_ENUM, __VA_ARGS__) };         \
     static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)};
+#define SHMLOG__A_ENUM(i, x)                                                                  \
+    , shmlog__t##i = SHMLOG__TYPE(shmlog__r##i),                                               \
+      shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__IMAGE_BYTES(shmlog__t##i),   \
+      shmlog__n##i = SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) + (0u + shmlog__t##i == SHMLOG_ARG_STR)
+#define SHMLOG__A_TYPE(i, x) , SHMLOG__CAST(uint8_t, shmlog__t##i)
+#define SHMLOG__PREV_1 0
+#define SHMLOG__PREV_2 1
+#define SHMLOG__PREV_3 2
+#define SHMLOG__PREV_4 3
+#define SHMLOG__PREV_5 4
+#define SHMLOG__PREV_6 5
+#define SHMLOG__PREV_7 6
+#define SHMLOG__PREV_8 7
+#define SHMLOG__PREV_9 8
+#define SHMLOG__PREV_10 9
+#define SHMLOG__PREV_11 10
+#define SHMLOG__PREV_12 11
+#define SHMLOG__PREV_13 12
+#define SHMLOG__PREV_14 13
+#define SHMLOG__PREV_15 14
+#define SHMLOG__PREV_16 15
+/* log2 of a fixed width: F32 is 4 bytes among the 8-byte types. */
+#define SHMLOG__LOG2_WIDTH(t)                                                                 \
+    (0u + (t) == SHMLOG_ARG_F32 ? 2u : 0u + (t) >= SHMLOG_ARG_I64 ? 3u : 0u + (t) >= SHMLOG_ARG_I32 ? 2u          \
+     : 0u + (t) >= SHMLOG_ARG_I16 ? 1u : 0u)
+/* An argument's bytes in the call's image: its width, a string's address. */
+#define SHMLOG__IMAGE_BYTES(t) (0u + (t) == SHMLOG_ARG_STR ? 8u : 1u << SHMLOG__LOG2_WIDTH(t))
 #define SHMLOG__SITE_NARGS(...) SHMLOG__NARGS(__VA_ARGS__)
-/* The arguments' value bits (a C string's address: its length is scanned),
- * after a leading 0 that gives a call without arguments an array. */
-#define SHMLOG__VALUES_DECL(...) const uint64_t shmlog__vals[] = {0 SHMLOG__EACH(SHMLOG__A_VALUE_BITS, __VA_ARGS__)};
-#define SHMLOG__A_VALUE_BITS(i, x) , SHMLOG__BITS(shmlog__r##i)
-#define SHMLOG__SEND(lcf) shmlog__write(&shmlog__site_cache, &shmlog__site_static, shmlog__tsc, lcf, shmlog__vals + 1, NULL);
+/* The call's image: its arguments laid out as the record's payload lays
+ * them out, but for a string's 8-byte address in place of its header and
+ * bytes; each argument one store of its width. A call without arguments has
+ * none to point to. */
+#define SHMLOG__VALUES_DECL(...) SHMLOG__CAT2(SHMLOG__VALUES_, SHMLOG__ANY(__VA_ARGS__))(__VA_ARGS__)
+#define SHMLOG__VALUES_NONE(...) const uint8_t *const shmlog__image = NULL;
+#define SHMLOG__VALUES_SOME(...)                                                             \
+    uint8_t shmlog__image[SHMLOG__CAT2(shmlog__e, SHMLOG__NARGS(__VA_ARGS__))];               \
+    SHMLOG__EACH(SHMLOG__A_IMAGE, __VA_ARGS__)
+#define SHMLOG__A_IMAGE(i, x)                                                                 \
+    shmlog__put_image(shmlog__image + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i), SHMLOG__BITS(shmlog__r##i), \
+                      SHMLOG__IMAGE_BYTES(shmlog__t##i));
+#define SHMLOG__SEND(lcf) \
+    shmlog__write(&shmlog__site_cache, &shmlog__site_static, shmlog__tsc_hi, shmlog__tsc_lo, lcf, shmlog__image);
+/* The site's layout for shmlog__write (struct shmlog__site). */
+#define SHMLOG__SITE_LAYOUT(...)                                                             \
+    0u SHMLOG__EACH(SHMLOG__A_WIDTH, __VA_ARGS__), 0u SHMLOG__EACH(SHMLOG__A_STRING, __VA_ARGS__), \
+        0u SHMLOG__EACH(SHMLOG__A_FIXED, __VA_ARGS__), 0u SHMLOG__EACH(SHMLOG__A_FIRST_STRING, __VA_ARGS__)
+#define SHMLOG__A_WIDTH(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 0u : SHMLOG__LOG2_WIDTH(shmlog__t##i) << (2 * ((i) - 1)))
+#define SHMLOG__A_STRING(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 1u << ((i) - 1) : 0u)
+#define SHMLOG__A_FIXED(i, x) + (0u + shmlog__t##i == SHMLOG_ARG_STR ? SHMLOG_STR_HEADER_BYTES : 1u << SHMLOG__LOG2_WIDTH(shmlog__t##i))
+#define SHMLOG__A_FIRST_STRING(i, x)                                                          \
+    + (0u + shmlog__t##i == SHMLOG_ARG_STR && 0u + SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) == 0u \
+           ? 0u + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) : 0u)
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
@@ -936,8 +1048,7 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
         memcpy(&b, &d, 8);
         return cap{b, SIZE_MAX};
     } else if constexpr (std::is_same<D, char *>::value || std::is_same<D, const char *>::value) {
-        const char *s = x;
-        return cap{reinterpret_cast<uintptr_t>(s ? s : "(null)"), SIZE_MAX};
+        return cap{reinterpret_cast<uintptr_t>(static_cast<const char *>(x)), SIZE_MAX};
     } else if constexpr (std::is_pointer<D>::value) {
         return cap{reinterpret_cast<uintptr_t>(x), SIZE_MAX};
     } else if constexpr (std::is_enum<D>::value) {
@@ -1075,7 +1186,7 @@ template <typename... D> struct tail_args {
         auto f = [this](unsigned, cap v) __attribute__((always_inline)) { c[n++] = v; };
         each_tail(x, f);
     }
-    inline __attribute__((always_inline)) void store(uint64_t *v, size_t *len) const
+    inline __attribute__((always_inline)) void store(uint64_t *v, uint64_t *len) const
     {
         for (unsigned i = 0; i < K; i++) {
             v[i] = c[i].v;
@@ -1089,11 +1200,12 @@ template <typename... D> struct tail_args {
  * its restartable sequence's descriptor (__rseq_cs) names its code, which
  * the linker may not discard as a duplicate. */
 template <uint8_t... T>
-static __attribute__((noinline)) void write_signature(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc,
-                                               unsigned lcf, const uint64_t *v, const size_t *n)
+static __attribute__((noinline)) void write_signature(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_hi,
+                                                      uint32_t tsc_lo, unsigned lcf, const uint64_t *v)
 {
     static constexpr uint8_t types[] = {T..., 0};
-    shmlog__write_args(cache, s, tsc, lcf, sizeof...(T), types, v, n);
+    shmlog__write_args(cache, s, static_cast<uint64_t>(tsc_hi) << 32 | tsc_lo, lcf, sizeof...(T), types, v,
+                       v + sizeof...(T) + 1);
 }
 template <typename... D> struct signature {
     static constexpr auto table = make_type_table<D...>();
@@ -1142,23 +1254,29 @@ struct invoke {
     static constexpr const uint8_t *shmlog__types = shmlog__signature::table.v;
 #define SHMLOG__A_DTYPE(i, x) , typename std::decay<decltype(shmlog__r##i)>::type
 #define SHMLOG__SITE_NARGS(...) static_cast<unsigned>(sizeof shmlog__signature::table.v - 1u)
+#define SHMLOG__SITE_LAYOUT(...) 0u, 0u, 0u, 0u /* the signature's writer knows it */
 /* The call's own arguments, then what they add after them (tail_args), each
  * captured once, after a leading slot that gives a call without arguments
- * an array. */
+ * an array; their string sizes follow in the same array, one pointer for the
+ * writer (write_signature). */
 #define SHMLOG__VALUES_DECL(...)                                                             \
     shmlog_detail::tail_args<SHMLOG__EACH(SHMLOG__A_TAIL_TYPE, __VA_ARGS__) void> shmlog__tail; \
     SHMLOG__EACH(SHMLOG__A_TAIL_TAKE, __VA_ARGS__)                                           \
-    uint64_t shmlog__vals[sizeof shmlog__signature::table.v];                                \
-    size_t shmlog__lens[sizeof shmlog__signature::table.v];                                  \
+    uint64_t shmlog__vals[2 * sizeof shmlog__signature::table.v];                            \
+    uint64_t *const shmlog__lens = shmlog__vals + sizeof shmlog__signature::table.v;         \
     SHMLOG__EACH(SHMLOG__A_STORE, __VA_ARGS__)                                               \
     shmlog__tail.store(shmlog__vals + 1 + SHMLOG__NARGS(__VA_ARGS__), shmlog__lens + 1 + SHMLOG__NARGS(__VA_ARGS__));
 #define SHMLOG__A_TAIL_TYPE(i, x) typename std::decay<decltype(shmlog__r##i)>::type,
 #define SHMLOG__A_TAIL_TAKE(i, x) shmlog__tail.take(shmlog__r##i);
-#define SHMLOG__A_STORE(i, x) shmlog__vals[i] = shmlog__a##i.v; shmlog__lens[i] = shmlog__a##i.n;
+/* A string's size alone: the writer reads no other argument's. */
+#define SHMLOG__A_STORE(i, x)                                                                \
+    shmlog__vals[i] = shmlog__a##i.v;                                                        \
+    if constexpr (SHMLOG__TYPE(shmlog__r##i) == SHMLOG_ARG_STR)                              \
+        shmlog__lens[i] = shmlog__a##i.n;
 #define SHMLOG__SEND(lcf)                                                                    \
     shmlog_detail::signature_writer<shmlog__signature>(                                      \
         std::make_index_sequence<sizeof shmlog__signature::table.v - 1u>())(                 \
-        &shmlog__site_cache, &shmlog__site_static, shmlog__tsc, lcf, shmlog__vals + 1, shmlog__lens + 1);
+        &shmlog__site_cache, &shmlog__site_static, shmlog__tsc_hi, shmlog__tsc_lo, lcf, shmlog__vals + 1);
 #endif
 
 /* ---- the logging macros ---- */
@@ -1216,6 +1334,13 @@ void shmlog__bad_category(void) __attribute__((error(
     FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, ~)
 #define SHMLOG__FIT15(...) SHMLOG__PICK64(__VA_ARGS__, SHMLOG__TOO_MANY_47, TOO_MANY, \
     FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, ~)
+/* NONE when there is no argument after the format, SOME otherwise */
+#define SHMLOG__ANY(...) SHMLOG__PICK64(__VA_ARGS__, SHMLOG__SOME_47, \
+    SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, NONE, ~)
+#define SHMLOG__SOME_47                                                                       \
+    SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, \
+    SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, \
+    SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME
 #define SHMLOG__CAT_(a, b) a##b
 #define SHMLOG__CAT2(a, b) SHMLOG__CAT_(a, b)
 /* SHMLOG__EACH(M, fmt, a1..an): M(1, a1) ... M(n, an); the format is skipped. */
@@ -1245,8 +1370,6 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__EACH_16(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q) \
     SHMLOG__EACH_15(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p) M(16, q)
 
-/* Argument i's entry in a C site's type table. */
-#define SHMLOG__A_TYPE(i, x) , SHMLOG__CAST(uint8_t, SHMLOG__TYPE(shmlog__r##i))
 
 /* Logs one record at category cat and level lvl; the rest is printf-like, at
  * most 16 arguments after the format (SHMLOG_MAX_ARGS).
@@ -1278,16 +1401,15 @@ void shmlog__bad_category(void) __attribute__((error(
     do {                                                                                       \
         SHMLOG__FORMAT_LITERAL(SHMLOG__FIRST(__VA_ARGS__));                                    \
         SHMLOG__FUNC_DECL                                                                      \
-        unsigned shmlog__flags = 0, shmlog__levels_of_cat;                                     \
+        unsigned shmlog__flags = 0;                                                            \
         const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl, shmlog__flags);                    \
         const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);                 \
         /* below SHMLOG_ACTIVE_LEVEL, a constant level leaves nothing of the call */          \
         if (SHMLOG__CAST(int, shmlog__lvl) >= SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) &&         \
-            SHMLOG__LIKELY(shmlog__lvl >= ((shmlog__levels_of_cat = shmlog__load_relaxed(      \
-                                                &shmlog__load_relaxed(&shmlog__levels)[shmlog__cat])) & 0xFFu))) { \
-            /* taken below the live level: backtrace, for the collector to keep */           \
-            shmlog__flags |= shmlog__lvl < shmlog__levels_of_cat >> 8 ? SHMLOG_REC_BACKTRACE : 0u; \
-            const uint64_t shmlog__tsc = shmlog__rdtsc();                                      \
+            SHMLOG__LIKELY(shmlog__lvl >= (shmlog__load_relaxed(                                \
+                                               &shmlog__load_relaxed(&shmlog__levels)[shmlog__cat]) & 0xFFu))) { \
+            uint32_t shmlog__tsc_lo, shmlog__tsc_hi;                                           \
+            shmlog__rdtsc_halves(&shmlog__tsc_lo, &shmlog__tsc_hi);                            \
             gate                                                                               \
             SHMLOG__WITH_ARGS(__VA_ARGS__)                                                     \
         }                                                                                      \
@@ -1307,7 +1429,8 @@ void shmlog__bad_category(void) __attribute__((error(
     static const struct shmlog__site shmlog__site_static = {__FILE__, SHMLOG__FUNC,             \
                                                             SHMLOG__SITE_FORMAT(__VA_ARGS__), SHMLOG__SITE_DESC, \
                                                             shmlog__types + 1, __LINE__,      \
-                                                            SHMLOG__SITE_NARGS(__VA_ARGS__)};  \
+                                                            SHMLOG__SITE_NARGS(__VA_ARGS__),   \
+                                                            SHMLOG__SITE_LAYOUT(__VA_ARGS__)}; \
     SHMLOG__VALUES_DECL(__VA_ARGS__)                                                           \
     SHMLOG__SEND(shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16)
 
@@ -1334,7 +1457,8 @@ SHMLOG__INLINE int shmlog__every_pass(uint64_t *due, uint64_t *skipped, uint64_t
     static uint64_t shmlog__every_due;                                                         \
     static uint64_t shmlog__every_skipped;                                                     \
     unsigned long long shmlog__suppressed = 0;                                                 \
-    if (!shmlog__every_pass(&shmlog__every_due, &shmlog__every_skipped, shmlog__tsc, (ms),      \
+    if (!shmlog__every_pass(&shmlog__every_due, &shmlog__every_skipped,                         \
+                            SHMLOG__CAST(uint64_t, shmlog__tsc_hi) << 32 | shmlog__tsc_lo, (ms), \
                             &shmlog__suppressed))                                              \
         break;
 /* fmt, a1..an -> fmt " suppressed=%llu", a1..an, shmlog__suppressed */
