@@ -20,6 +20,9 @@
 
 #define META_TIMEOUT_MS 15000
 #define RETRY_MS 200
+/* How long a partition may be said unknown before it is taken as gone: a broker started again answers
+ * before it knows the topic, and librdkafka finds the partition again by itself when it is let to. */
+#define UNKNOWN_GRACE_MS 30000
 #define RECENT_FILES 16 /* per host: the files whose frames may still come again */
 /* One message is at most a frame (SHLOG_MAX_FRAME_RAW before compression, a
  * few MiB in practice) and its context: the fetches must take one whole. */
@@ -79,11 +82,13 @@ struct part_state {
     int64_t end;   /* not following: stop here */
     int64_t last_ts_ms;
     int eof;       /* following: the last look found nothing */
+    uint64_t unknown_since_ms; /* said unknown since (UNKNOWN_GRACE_MS); 0: known */
     rd_kafka_queue_t *q; /* per_partition: its own queue */
 };
 
 struct ksrc {
     rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt; /* held: librdkafka refreshes a leader it was told is wrong only for a topic it holds */
     char topic[256];
     int follow;
     int per_partition;
@@ -199,7 +204,7 @@ int read_ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options
         free(k);
         return -1;
     }
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->rk, k->topic, NULL);
+    rd_kafka_topic_t *rkt = k->rkt = rd_kafka_topic_new(k->rk, k->topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t e;
     /* A broker just started again may answer before it knows the topic:
@@ -214,7 +219,6 @@ int read_ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options
             rd_kafka_metadata_destroy(md);
         md = NULL;
     }
-    rd_kafka_topic_destroy(rkt);
     if (e || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt <= 0) {
         snprintf(err, errcap, "%s: %s", url,
                  e ? (k->last_error[0] ? k->last_error : rd_kafka_err2str(e))
@@ -585,6 +589,8 @@ static int check(struct ksrc *k, const rd_kafka_message_t *msg, struct kmsg *m)
 static int take(struct ksrc *k, rd_kafka_message_t *msg, struct kmsg *m, char *err, size_t errcap)
 {
     struct part_state *p = part_of(k, msg->partition);
+    if (p && (!msg->err || msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF))
+        p->unknown_since_ms = 0;
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         /* Everything below the end was read (offsets may skip, as after compaction). */
         if (p && !k->follow && msg->offset > p->next)
@@ -595,8 +601,10 @@ static int take(struct ksrc *k, rd_kafka_message_t *msg, struct kmsg *m, char *e
         return 0;
     }
     if (msg->err) {
-        int fatal = msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
-                    msg->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+        if (p && !p->unknown_since_ms &&
+            (msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION))
+            p->unknown_since_ms = mono_ms();
+        int fatal = msg->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
         snprintf(err, errcap, "%s: %s", k->topic, rd_kafka_message_errstr(msg));
         snprintf(k->last_error, sizeof(k->last_error), "%s", rd_kafka_message_errstr(msg));
         rd_kafka_message_destroy(msg);
@@ -624,6 +632,15 @@ static int take(struct ksrc *k, rd_kafka_message_t *msg, struct kmsg *m, char *e
     return 1;
 }
 
+/* -1 (err said) when partition p was said unknown for longer than UNKNOWN_GRACE_MS, else 0. */
+static int gone(struct ksrc *k, const struct part_state *p, char *err, size_t errcap)
+{
+    if (!p->unknown_since_ms || mono_ms() - p->unknown_since_ms <= UNKNOWN_GRACE_MS)
+        return 0;
+    snprintf(err, errcap, "%s partition %d: %s for %d s", k->topic, (int)p->id, k->last_error, UNKNOWN_GRACE_MS / 1000);
+    return -1;
+}
+
 static void let_go(struct ksrc *k)
 {
     if (k->held) {
@@ -638,6 +655,9 @@ int read_ksrc_next(struct ksrc *k, struct kmsg *m, int timeout_ms, char *err, si
     for (;;) {
         if (read_ksrc_done(k))
             return 0;
+        for (size_t i = 0; i < k->nparts; i++)
+            if (gone(k, &k->parts[i], err, errcap))
+                return -1;
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(k->rk, timeout_ms);
         if (!msg)
             return 0;
@@ -652,6 +672,8 @@ int read_ksrc_next_in(struct ksrc *k, size_t part, struct kmsg *m, int timeout_m
     let_go(k);
     struct part_state *p = &k->parts[part];
     for (;;) {
+        if (gone(k, p, err, errcap))
+            return -1;
         /* The consumer's own queue has librdkafka's errors and events now. */
         rd_kafka_message_t *ev = rd_kafka_consumer_poll(k->rk, 0);
         int rc = ev ? take(k, ev, m, err, errcap) : 0;
@@ -689,6 +711,8 @@ void read_ksrc_close(struct ksrc *k)
     for (size_t i = 0; i < k->nparts; i++)
         if (k->parts[i].q)
             rd_kafka_queue_destroy(k->parts[i].q); /* before the consumer closes */
+    if (k->rkt)
+        rd_kafka_topic_destroy(k->rkt);
     if (k->rk) {
         rd_kafka_consumer_close(k->rk);
         rd_kafka_destroy(k->rk);
