@@ -74,7 +74,6 @@ sleep 1
 check "broker 2 started again" bash -c "\"$kafka_dev\" pids | sed -n 2p | grep -qv '^-$'"
 wait "$alpha"
 wait "$beta"
-check "the producers dropped nothing" grep -q " 0 dropped" "$tmp/alpha.out" "$tmp/beta.out"
 for h in hosta hostb; do
     segments_gone "$tmp/$h/seg" 30
     eval "kill -TERM \$col_$h; wait \$col_$h"
@@ -104,11 +103,23 @@ for h in hosta hostb; do
     "$dump" read "$tmp"/mirror/"$h"-* --format json >"$tmp/$h.mirror" 2>"$tmp/$h.mirror.err"
     check "$h: the mirror reads the host's records, the same lines" cmp "$tmp/$h.local" "$tmp/$h.mirror"
 done
-want_a=$(($(sed -n 's/.* \([0-9]*\) written.*/\1/p' "$tmp/alpha.out") + 1))
-want_b=$(($(sed -n 's/.* \([0-9]*\) written.*/\1/p' "$tmp/beta.out") + 1))
-check "every record once: $want_a of hosta, $want_b of hostb (the calls and the 'starting' record)" \
-    bash -c "[ \$(wc -l <$tmp/hosta.mirror) = $want_a ] && [ \$(wc -l <$tmp/hostb.mirror) = $want_b ] &&
-             [ -z \"\$(sort $tmp/hosta.mirror | uniq -d)\" ]"
+# Every call once: written, or counted in a loss marker when a starved collector let the ring fill (three
+# JVMs and a broker's restart share the cores; the producer never waits), and nothing twice.
+every_call_once() { # producer's output, the host's records as JSON lines
+    python3 - "$1" "$2" <<'PY'
+import json, re, sys
+said = open(sys.argv[1]).read()
+calls, written = (int(re.search(p, said).group(1)) for p in (r"(\d+) log calls", r"(\d+) written"))
+lines = open(sys.argv[2]).read().splitlines()
+recs = [l for l in lines if '"msg":' in l]
+lost = sum(json.loads(l)["loss"]["records"] for l in lines if '"loss":' in l)
+assert len(recs) == written and written + lost == calls and len(set(recs)) == len(recs), (calls, written, len(recs), lost)
+PY
+}
+drops() { sed -n 's/.* \([0-9]*\) dropped.*/\1/p' "$1"; }
+check "every call once: each record of hosta and hostb, and the $(drops "$tmp/alpha.out") and $(drops "$tmp/beta.out") the producers dropped in loss markers" \
+    bash -c "$(declare -f every_call_once); every_call_once $tmp/alpha.out $tmp/hosta.mirror && every_call_once $tmp/beta.out $tmp/hostb.mirror"
+want_a=$(wc -l <"$tmp/hosta.local")
 check "the mirror's files are closed as the hosts' were: none left .part" \
     bash -c "ls \"$tmp\"/mirror/*.shlog >/dev/null && ! ls \"$tmp\"/mirror/*.part 2>/dev/null"
 

@@ -45,6 +45,9 @@ gap = max(range(n - 1), key=lambda i: ts[i + 1] - ts[i])
 print("gap=%d" % (ts[gap] + 1))
 print("id_mid=%d id_last=%d id_none=%d" % (ids[len(ids) // 2], ids[-1], max(ids) + 1000))
 print("beta_pid=%d" % pid)
+# An id one of whose records has a qty of 100 or more: what --where id=N --where qty>=100 keeps.
+big = [r["fields"]["id"] for r in recs if "id" in r.get("fields", {}) and isinstance(r["fields"].get("qty"), int) and r["fields"]["qty"] >= 100]
+print("id_big_qty=%d" % big[len(big) // 2])
 EOF
 . "$tmp/picks"
 ms=1000000
@@ -134,12 +137,12 @@ for q in "--level WARN" "--app clockapp" "--where n=3" "--since 0 --until 1"; do
 done
 
 # ---- --where: what it selects, and a bad term ----
-"$SHMLOG_DUMP" read --format json --where "id=$id_mid" --where "qty>=100" "$out" >"$tmp/id.json"
+"$SHMLOG_DUMP" read --format json --where "id=$id_big_qty" --where "qty>=100" "$out" >"$tmp/id.json"
 check "--where id=N --where qty>=100 keeps exactly the records whose fields hold both" python3 -c "
 import json
 def holds(r):
     f = r.get('fields', {})
-    return f.get('id') == $id_mid and isinstance(f.get('qty'), int) and f['qty'] >= 100
+    return f.get('id') == $id_big_qty and isinstance(f.get('qty'), int) and f['qty'] >= 100
 want = [l for l in open('$tmp/everything.json') if 'msg' in json.loads(l) and holds(json.loads(l))]
 got = [l for l in open('$tmp/id.json') if 'msg' in json.loads(l)]
 assert got == want and len(want) > 0, (len(got), len(want))
