@@ -440,6 +440,27 @@ static int text_in(const struct shlog_index_frame *f, unsigned tag, const char *
     return shlog__ix_bloom_has(f->bloom, f->bloom_blocks, shlog__ix_text(prefix, (const uint8_t *)text, strlen(text)));
 }
 
+struct shlog_index_integer shlog_index_integer_of(const char *text)
+{
+    struct shlog_index_integer n = {0, 0, 0, 0};
+    char *end;
+    if (!strcmp(text, "true") || !strcmp(text, "false")) {
+        n.u = text[0] == 't';
+        n.i = (int64_t)n.u;
+        n.as_signed = n.as_unsigned = 1;
+    } else if (*text) {
+        errno = 0;
+        long long ll = strtoll(text, &end, 10);
+        n.as_signed = !*end && !errno;
+        n.i = ll;
+        errno = 0;
+        unsigned long long ull = strtoull(text, &end, 10);
+        n.as_unsigned = !*end && !errno && *text != '-';
+        n.u = ull;
+    }
+    return n;
+}
+
 /* A field's value may be in f: as a string, or as an integer within the
  * range of a subject field of that name (a numeric field named unindexed
  * may hold any value). */
@@ -449,25 +470,7 @@ static int field_in(const struct shlog_index_frame *f, const struct shlog_index_
     if (text_in(f, IX_TAG_STRING, q->name, q->value) ||
         shlog__ix_bloom_has(f->bloom, f->bloom_blocks, ix_mix(shlog__ix_prefix(IX_TAG_UNINDEXED, q->name, nlen))))
         return 1;
-    const char *v = q->value;
-    char *end;
-    int64_t i = 0;
-    uint64_t u = 0;
-    int as_signed = 0, as_unsigned = 0;
-    if (!strcmp(v, "true") || !strcmp(v, "false")) {
-        u = v[0] == 't';
-        i = (int64_t)u;
-        as_signed = as_unsigned = 1;
-    } else if (*v) {
-        errno = 0;
-        long long ll = strtoll(v, &end, 10);
-        as_signed = !*end && !errno;
-        i = ll;
-        errno = 0;
-        unsigned long long ull = strtoull(v, &end, 10);
-        as_unsigned = !*end && !errno && *v != '-';
-        u = ull;
-    }
+    struct shlog_index_integer n = shlog_index_integer_of(q->value);
     uint64_t key = ix_mix(shlog__ix_prefix(IX_TAG_RANGE, q->name, nlen));
     const uint8_t *p = f->ranges;
     for (uint32_t k = 0; k < f->nranges; k++) {
@@ -475,9 +478,9 @@ static int field_in(const struct shlog_index_frame *f, const struct shlog_index_
         shlog__ix_range_next(&p, &r);
         if (r.key != key)
             continue;
-        if (r.is_signed && as_signed && i >= (int64_t)r.min && i <= (int64_t)r.max)
+        if (r.is_signed && n.as_signed && n.i >= (int64_t)r.min && n.i <= (int64_t)r.max)
             return 1;
-        if (!r.is_signed && as_unsigned && u >= r.min && u <= r.max)
+        if (!r.is_signed && n.as_unsigned && n.u >= r.min && n.u <= r.max)
             return 1;
     }
     return 0;

@@ -49,31 +49,6 @@ static int where_name_byte(char c)
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == '.';
 }
 
-/* The value as an integer the way the index reads a field's value
- * (shlog_index_read.c), so that a record this filter takes is never in a
- * frame the index rules out. */
-static void where_integer(struct read_where *w)
-{
-    const char *v = w->value;
-    char *end;
-    if (!strcmp(v, "true") || !strcmp(v, "false")) {
-        w->u = v[0] == 't';
-        w->i = (int64_t)w->u;
-        w->as_signed = w->as_unsigned = 1;
-        return;
-    }
-    if (!*v)
-        return;
-    errno = 0;
-    long long ll = strtoll(v, &end, 10);
-    w->as_signed = !*end && !errno;
-    w->i = ll;
-    errno = 0;
-    unsigned long long ull = strtoull(v, &end, 10);
-    w->as_unsigned = !*end && !errno && *v != '-';
-    w->u = ull;
-}
-
 int read_filter_where_add(struct read_filter *f, const char *expr, char *why, size_t whycap)
 {
     static const struct { const char *s; enum read_where_op op; } ops[] = {
@@ -109,7 +84,7 @@ int read_filter_where_add(struct read_filter *f, const char *expr, char *why, si
     w.name[n] = '\0';
     memcpy(w.name + n + 1, value, w.value_len + 1);
     w.value = w.name + n + 1;
-    where_integer(&w);
+    w.integer = shlog_index_integer_of(w.value);
     f->where[f->nwhere++] = w;
     return 0;
 }
@@ -142,10 +117,10 @@ static int where_holds(const struct read_where *w, const struct render_arg *a)
     default:
         if (arg_signed(a->type)) {
             x = (long double)a->v.i;
-            eq = w->as_signed && a->v.i == w->i;
+            eq = w->integer.as_signed && a->v.i == w->integer.i;
         } else {
             x = (long double)a->v.u;
-            eq = w->as_unsigned && a->v.u == w->u;
+            eq = w->integer.as_unsigned && a->v.u == w->integer.u;
         }
         break;
     }

@@ -13,6 +13,7 @@
 
 #include "names.h"
 #include "render.h"
+#include "shlog_file.h"
 
 /* A term of --where: a record passes when it has a field of that name
  * (as the JSON "fields" object names it) whose value, as logged, holds it. */
@@ -22,9 +23,7 @@ struct read_where {
     const char *value;
     size_t name_len, value_len;
     enum read_where_op op;
-    int as_signed, as_unsigned; /* the value reads as a decimal integer (true, false: 1, 0), as the index reads it */
-    int64_t i;
-    uint64_t u;
+    struct shlog_index_integer integer; /* the value as the index reads an integer, so no frame it takes is ruled out */
     int as_number;          /* the value reads as a number (strtold): x */
     long double x;
 };

@@ -503,6 +503,16 @@ int shlog_index_from_footer(const struct shlog_index *ix);
 size_t shlog_index_count(const struct shlog_index *ix);
 const struct shlog_index_frame *shlog_index_frame(const struct shlog_index *ix, size_t i);
 uint64_t shlog_index_end(const struct shlog_index *ix);
+/* A field's value as text read as the index compares it with a field's
+ * range: a decimal integer, signed and unsigned as it fits, or true and
+ * false as 1 and 0. A filter that takes exact values reads them with this,
+ * so that what it takes is never in a frame the index rules out. */
+struct shlog_index_integer {
+    int as_signed, as_unsigned; /* the text reads as that kind: i, u */
+    int64_t i;
+    uint64_t u;
+};
+struct shlog_index_integer shlog_index_integer_of(const char *text);
 /* 0 when frame f holds no record that q matches; 1 when it may. */
 int shlog_index_may_match(const struct shlog_index_frame *f, const struct shlog_index_query *q);
 
