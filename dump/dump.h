@@ -97,6 +97,9 @@ int out_finish(void);
 void dump_say(const char *msg, int note);
 /* "shmlog-dump: out of memory", exit 1. */
 void dump_oom(void) __attribute__((noreturn));
+/* All n bytes to the file fd, through short writes and EINTR: 0, or -1 with
+ * errno (ENOSPC when the file takes no more). For the files a command makes. */
+int dump_write_all(int fd, const void *p, size_t n);
 
 /* ==== Pieces of output lines (dump_output.c) ==== */
 

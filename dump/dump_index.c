@@ -12,10 +12,6 @@
 #include "dump.h"
 #include "shlog_file.h"
 
-/* The first bytes of an index frame's zstd frame: its skippable magic
- * (FORMAT.md, "Index"); such frames of the old file are not copied. */
-#define INDEX_SKIPPABLE_MAGIC 0x184D2A5Eu
-
 enum index_outcome { INDEX_DONE, INDEX_HAD_ONE, INDEX_LACKS_ONE, INDEX_SKIPPED, INDEX_FAILED };
 
 /* One file being rewritten: the old one read, the new one written beside it. */
@@ -43,21 +39,6 @@ static int failed(struct rewrite *w, const char *fmt, ...)
     vsnprintf(w->why, sizeof w->why, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n) {
-        ssize_t k = write(fd, b, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        b += k;
-        n -= (size_t)k;
-    }
-    return 0;
 }
 
 static int grow(uint8_t **p, size_t *cap, size_t want)
@@ -168,7 +149,7 @@ static int copy_frame(struct rewrite *w, uint64_t off, size_t n)
     long k = shlog_enc_frame_at(w->enc, w->frame, n, off, w->new_bytes, w->out, cap);
     if (k < 0)
         return failed(w, "indexing the frame at offset %llu: %s", (unsigned long long)off, strerror((int)-k));
-    if (write_all(w->new_fd, w->out, (size_t)k))
+    if (dump_write_all(w->new_fd, w->out, (size_t)k))
         return failed(w, "writing %s: %s", w->tmp, strerror(errno));
     w->new_bytes += (uint64_t)k;
     w->index_bytes += (uint64_t)k;
@@ -234,10 +215,8 @@ static int write_new(struct rewrite *w)
             return failed(w, "out of memory");
         if (shlog_pread_full(w->old_fd, w->frame, n, off) != (ssize_t)n)
             return failed(w, "reading %s: %s", w->path, strerror(errno ? errno : EIO));
-        int index_frame = got == (ssize_t)sizeof prefix && !(prefix[8] | prefix[9] | prefix[10] | prefix[11]) &&
-                          (prefix[16] | prefix[17] << 8 | prefix[18] << 16 | (uint32_t)prefix[19] << 24) ==
-                              INDEX_SKIPPABLE_MAGIC;
-        if (!index_frame && copy_frame(w, off, n))
+        /* The old file's own index frames are not summed up again. */
+        if (!shlog_frame_is_index(prefix, (size_t)got) && copy_frame(w, off, n))
             return -1;
         off += n;
     }
@@ -247,7 +226,7 @@ static int write_new(struct rewrite *w)
     long k = shlog_enc_footer(w->enc, w->out, cap);
     if (k < 0)
         return failed(w, "writing the footer: %s", strerror((int)-k));
-    if (write_all(w->new_fd, w->out, (size_t)k) || fsync(w->new_fd))
+    if (dump_write_all(w->new_fd, w->out, (size_t)k) || fsync(w->new_fd))
         return failed(w, "writing %s: %s", w->tmp, strerror(errno));
     w->new_bytes += (uint64_t)k;
     w->index_bytes += (uint64_t)k;

@@ -202,16 +202,9 @@ static struct mfile *mfile_get(const struct kmsg *m, int *unnamed)
 
 static int write_all(struct mfile *f, const uint8_t *p, size_t n)
 {
-    while (n) {
-        ssize_t k = write(f->fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            fprintf(stderr, "%s: mirror: %s: %s\n", dump_prog, f->name, strerror(k < 0 ? errno : ENOSPC));
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
+    if (dump_write_all(f->fd, p, n)) {
+        fprintf(stderr, "%s: mirror: %s: %s\n", dump_prog, f->name, strerror(errno));
+        return -1;
     }
     f->dirty = 1;
     return 0;

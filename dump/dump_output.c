@@ -4,9 +4,12 @@
  * text and JSON lines (dump.h). shmlog-dump.c and every command use it; it
  * calls none of them.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dump.h"
 
@@ -57,6 +60,24 @@ struct render_buf out_begin(void)
 void out_end(const struct render_buf *b)
 {
     out_len += b->len;
+}
+
+int dump_write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t k = write(fd, b, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            if (k == 0)
+                errno = ENOSPC;
+            return -1;
+        }
+        b += k;
+        n -= (size_t)k;
+    }
+    return 0;
 }
 
 void dump_say(const char *msg, int note)

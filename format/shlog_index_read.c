@@ -43,6 +43,13 @@ static void ix_drop_payloads(struct shlog_index *ix, size_t keep)
         free(ix->payloads[--ix->npayloads]);
 }
 
+int shlog_frame_is_index(const void *head, size_t n)
+{
+    const uint8_t *p = head;
+    return n >= SHLOG_FRAME_PREFIX_BYTES + 4 && get_u32le(p + 8) == 0 &&
+           get_u32le(p + SHLOG_FRAME_PREFIX_BYTES) == IX_SKIPPABLE_MAGIC;
+}
+
 /* Reads the index frame at off (its prefix says zbytes, raw_bytes 0): its
  * payload, kept, in *pay and *n. 0; 1 when it is not an index frame (a frame
  * of another kind or damage: the caller says which); -errno. */
@@ -57,7 +64,7 @@ static int ix_read_payload(struct shlog_index *ix, int fd, uint64_t off, uint64_
     if (got < 0)
         return -errno;
     if ((size_t)got < sizeof(head) || !shlog_frame_bytes(head, SHLOG_FRAME_PREFIX_BYTES) ||
-        get_u32le(head + 8) != 0 || get_u32le(head + 16) != IX_SKIPPABLE_MAGIC)
+        !shlog_frame_is_index(head, sizeof(head)))
         return 1;
     uint64_t len = get_u32le(head + 20);
     if (len + 8 != get_u32le(head + 4) || len > size - off - sizeof(head)) {
@@ -271,9 +278,7 @@ static int ix_walk(struct shlog_index *ix, int fd, uint64_t size, struct pid_sto
         }
         if (bytes > size - off)
             break; /* still being written, or torn */
-        int is_index = (size_t)got == sizeof(pre) && get_u32le(pre + 8) == 0 &&
-                       get_u32le(pre + 16) == IX_SKIPPABLE_MAGIC;
-        if (is_index) {
+        if ((size_t)got == sizeof(pre) && shlog_frame_is_index(pre, sizeof(pre))) {
             const uint8_t *pay;
             size_t n;
             const char *why;

@@ -527,6 +527,11 @@ ssize_t shlog_pread_full(int fd, void *buf, size_t n, uint64_t off);
  * is not (damage, zeros, too short). */
 uint64_t shlog_frame_bytes(const void *p, size_t n);
 
+/* 1 when the n bytes at a frame's start are an index frame's (FORMAT.md,
+ * "Index": no raw bytes, a zstd skippable frame of the index's magic); it
+ * takes SHLOG_FRAME_PREFIX_BYTES + 4 of them to tell. */
+int shlog_frame_is_index(const void *head, size_t n);
+
 /* A reader of frames that come apart from their file, as messages do: hdr is
  * the file's header. Frames are handed to it with shlog_reader_push and read
  * with shlog_reader_next as a file's would be; the definitions and the dedup
