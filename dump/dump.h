@@ -11,6 +11,7 @@
  *                   engine (read_engine.h), which holds no command's code
  *   dump_mirror.c   mirror (kafka://, on kafka_source.c)
  *   dump_index.c    index (a rewrite of files without one, on the encoder)
+ *   dump_view.c     view (a terminal viewer, ncursesw; dump_view_none.c without it)
  * and what the commands share, below them:
  *   dump_segs.c     the live segments: finding and opening them, the dump's
  *                   clock anchor, the SIGBUS guard
@@ -157,6 +158,8 @@ int cmd_verify(struct cli *cli);
 int cmd_index(struct cli *cli);
 /* kafka://: the frames shmlog-ship sent, as files (dump_mirror.c, on kafka_source.c) */
 int cmd_mirror(struct cli *cli);
+/* a terminal viewer over the files (dump_view.c) */
+int cmd_view(struct cli *cli);
 
 /* ==== Live segments (dump_segs.c) ==== */
 

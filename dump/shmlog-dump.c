@@ -13,6 +13,7 @@
  *   shmlog-dump set-level (--pid P | --app A) [--category C] LEVEL [--dir D]...
  *   shmlog-dump backtrace (--pid P | --app A) [--dir D]...
  *   shmlog-dump mirror    kafka://BROKERS/TOPIC --out DIR [--since T] [--follow]
+ *   shmlog-dump view      [FILE|DIR...] [filters] [--follow]
  *
  * Segments are mapped read-only and never modified, except the one word
  * set-level stores. Everything in them is validated by shm/reader_*.c, files by
@@ -147,6 +148,10 @@ static const struct command commands[] = {
      "write the hosts' frames shmlog-ship sent as each host's files in DIR, byte for byte (read,\n"
      "                  stats, Python and DuckDB read them as a host's); --follow: keep going;\n"
      "                  --max-hosts: hosts DIR takes, at most (default 4096), new ones past it refused"},
+    {"view", cmd_view, BIT(OPT_HELP) | BIT(OPT_UTC) | (FILTER_OPTS & ~BIT(OPT_LIMIT)) | BIT(OPT_FOLLOW) |
+     BIT(OPT_MERGE_MEMORY), MAX_FILE_ARGS,
+     "view [FILE|DIR...] [filters] [--follow] [--merge-memory MIB]",
+     "a terminal viewer: scroll through time, jump to a time, follow, filter, search (keys: shmlog-dump(1))"},
     {"clean", cmd_clean, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_FORCE), 0,
      "clean [--dir D]... [--force]",
      "remove the segments of processes that are gone, when no collector runs; records never drained\n"
