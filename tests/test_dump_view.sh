@@ -1,0 +1,143 @@
+#!/bin/bash
+# Description: shmlog-dump view driven through tmux over a real collector's files: the first screen is read's first lines (also with the command line's filters); page down and up move by a screen and back to the same text; a jump to a time shows the first record at or after it; a search highlights its matches and n/N move between the lines grep finds in read's output; a level filter typed in shows read --level's records; the detail pane shows the record's fields; follow shows a record written after the viewer started; a corrupt file gives a line in the status bar and the viewer stays up. Every screen before and after each key is in the log.
+# usage: test_dump_view.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
+set -u
+tmp=$(mktemp -d /tmp/shmlog-test-dump-view-XXXXXX)
+. "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/view_tmux.sh"
+trap 'view_tmux_stop; tap_cleanup' EXIT
+tap_programs SHMLOG_DUMP COLLECTOR SHMLOG_SAMPLE
+tap_require tmux tmux
+unset TZ
+
+seg=$tmp/seg
+out=$tmp/out
+mkdir -p "$seg"
+collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 20
+# 20000 calls over a second: many frames, and times that differ at every record.
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app viewed --count 20000 --threads 2 --rate 20000 >"$tmp/sample.out" 2>&1
+check "the producer dropped nothing" grep -q ' 0 dropped' "$tmp/sample.out"
+check "the collector removes the segments after the exit marker" segments_gone "$seg"
+"$SHMLOG_DUMP" read "$out" 2>/dev/null >"$tmp/full.txt"
+cut -c1-$VIEW_COLS "$tmp/full.txt" | sed 's/ *$//' >"$tmp/all.txt"
+check "read prints more than two screens" test "$(wc -l <"$tmp/all.txt")" -gt $((3 * VIEW_ROWS))
+# lines FILE FROM: the screen's worth of FILE's lines from line FROM (1-based).
+lines() { tail -n +"$2" "$1" | head -n "$VIEW_ROWS"; }
+
+# ---- the first screen, pages ----
+view_start "$SHMLOG_DUMP" view "$out"
+lines "$tmp/all.txt" 1 >"$tmp/want1"
+check "the first screen is read's first $VIEW_ROWS lines" wait_for 20 screen_is "$tmp/want1"
+check_show "the status line says the time of the cursor's record, no filters and follow off" \
+    status_has "$(head -c 30 "$tmp/all.txt") | filters: none | follow off"
+view_keys "page down" NPage
+lines "$tmp/all.txt" $((VIEW_ROWS + 1)) >"$tmp/want2"
+check "page down shows read's next $VIEW_ROWS lines" wait_for 20 screen_is "$tmp/want2"
+view_keys "page down" NPage
+lines "$tmp/all.txt" $((2 * VIEW_ROWS + 1)) >"$tmp/want3"
+check "page down again: the screen after it" wait_for 20 screen_is "$tmp/want3"
+view_keys "page up" PPage
+check "page up: the second screen again" wait_for 20 screen_is "$tmp/want2"
+view_keys "page up" PPage
+check "page up: the first screen again" wait_for 20 screen_is "$tmp/want1"
+view_keys "end" End
+tail -n "$VIEW_ROWS" "$tmp/all.txt" >"$tmp/want_end"
+check "End shows read's last $VIEW_ROWS lines" wait_for 20 screen_is "$tmp/want_end"
+check "and the status line says [end]" status_has "[end]"
+view_keys "home" Home
+check "Home shows the first screen" wait_for 20 screen_is "$tmp/want1"
+view_keys "line down to the bottom and one more" $(printf 'j %.0s' $(seq "$VIEW_ROWS"))
+lines "$tmp/all.txt" 2 >"$tmp/want_line"
+check "j past the bottom row scrolls by one line" wait_for 20 screen_is "$tmp/want_line"
+view_keys "line up to the top and one more" $(printf 'k %.0s' $(seq "$VIEW_ROWS"))
+check "k past the top row scrolls back by one line" wait_for 20 screen_is "$tmp/want1"
+
+# ---- jump to a time ----
+"$SHMLOG_DUMP" read --format json "$out" 2>/dev/null >"$tmp/all.json"
+at=$(python3 -c "
+import json
+recs = [json.loads(l) for l in open('$tmp/all.json')]
+print(recs[len(recs) // 2]['ts_ns'] - 1)")
+"$SHMLOG_DUMP" read --since "$at" "$out" 2>/dev/null | cut -c1-$VIEW_COLS | sed 's/ *$//' | head -n "$VIEW_ROWS" >"$tmp/want_jump"
+view_keys "jump to the time of the middle record less 1 ns" : "$at" Enter
+check "the jump shows read --since's first screen" wait_for 20 screen_is "$tmp/want_jump"
+
+# ---- search ----
+pattern='reject id=[0-9]+'
+grep -nE "$pattern" "$tmp/full.txt" | awk -F: '$1 > 1' | head -3 | cut -d: -f2- | cut -c1-$VIEW_COLS |
+    sed 's/ *$//' >"$tmp/matches"
+check "read has three lines that match /$pattern/" test "$(wc -l <"$tmp/matches")" -eq 3
+view_keys "home" Home
+view_keys "search /$pattern" / "$pattern" Enter
+check "/ puts the first matching line after the cursor on top" wait_for 20 top_is "$(sed -n 1p "$tmp/matches")"
+check "the match is highlighted (reverse video)" top_highlighted "reject id="
+view_keys "next match" n
+check "n: the next line grep finds" wait_for 20 top_is "$(sed -n 2p "$tmp/matches")"
+view_keys "next match" n
+check "n again: the third" wait_for 20 top_is "$(sed -n 3p "$tmp/matches")"
+view_keys "previous match" N
+check "N: back to the second" wait_for 20 top_is "$(sed -n 2p "$tmp/matches")"
+view_keys "search back ?" '?' "$pattern" Enter
+check "?: back to the first" wait_for 20 top_is "$(sed -n 1p "$tmp/matches")"
+
+# ---- filters typed in ----
+view_keys "home" Home
+view_keys "level filter WARN" l WARN Enter
+"$SHMLOG_DUMP" read --level WARN "$out" 2>/dev/null | cut -c1-$VIEW_COLS | sed 's/ *$//' >"$tmp/warn.txt"
+lines "$tmp/warn.txt" 1 >"$tmp/want_warn"
+check "level WARN typed in: the records read --level WARN prints" wait_for 20 screen_is "$tmp/want_warn"
+check_show "the status line names the filter" status_has "filters: level>=WARN"
+view_keys "detail pane" Enter
+first_warn=$("$SHMLOG_DUMP" read --level WARN --format json "$out" 2>/dev/null | head -1)
+msg=$(printf '%s' "$first_warn" | python3 -c "import json,sys; print(json.load(sys.stdin)['msg'])")
+check "the detail pane shows the record's message" wait_for 20 screen_has "message   $msg"
+check "and its format" screen_has "format    "
+view_keys "detail pane off, filters cleared, home" Enter x Home
+check "x clears the typed filters: Home shows the first screen again" wait_for 20 screen_is "$tmp/want1"
+view_keys "where filter" w 'qty>=100' Enter
+"$SHMLOG_DUMP" read --where 'qty>=100' "$out" 2>/dev/null | cut -c1-$VIEW_COLS | sed 's/ *$//' | head -n "$VIEW_ROWS" >"$tmp/want_where"
+check "where qty>=100 typed in: read --where's records" wait_for 20 screen_is "$tmp/want_where"
+view_keys "a where the reader refuses" w 'qty>=x' Enter
+check_show "a bad where term is a line in the status bar, the screen unchanged" \
+    wait_for 20 status_has "where 'qty>=x'"
+check "the screen is still the where's" screen_is "$tmp/want_where"
+view_keys "quit" q
+check "q quits" wait_for 10 view_gone
+
+# ---- the command line's filters ----
+view_start "$SHMLOG_DUMP" view --level ERROR --category order --app viewed "$out"
+"$SHMLOG_DUMP" read --level ERROR --category order --app viewed "$out" 2>/dev/null | cut -c1-$VIEW_COLS |
+    sed 's/ *$//' | head -n "$VIEW_ROWS" >"$tmp/want_cli"
+check "view --level ERROR --category order --app viewed: read's records for the same flags" \
+    wait_for 20 screen_is "$tmp/want_cli"
+view_keys "quit" q
+
+# ---- follow ----
+view_start "$SHMLOG_DUMP" view --follow "$out"
+check "--follow starts at the end" wait_for 20 screen_is "$tmp/want_end"
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app latecomer --count 200 --threads 1 --rate 1000 >"$tmp/late.out" 2>&1
+check "a record written after the viewer started comes on screen" wait_for 20 screen_has "latecomer\\[.*heartbeat"
+check "follow on in the status line" status_has "follow on"
+view_keys "follow off" F
+check "F turns it off" wait_for 10 status_has "follow off"
+view_keys "quit" q
+check "the collector exits 0 on SIGTERM" collector_stop
+
+# ---- a corrupt file ----
+file=$(ls "$out"/*.shlog | head -1)
+cp "$file" "$tmp/corrupt.shlog"
+size=$(stat -c %s "$tmp/corrupt.shlog")
+printf '\xde\xad\xbe\xef\xde\xad\xbe\xef' | dd of="$tmp/corrupt.shlog" bs=1 seek=$((size / 2)) conv=notrunc status=none
+"$SHMLOG_DUMP" read "$tmp/corrupt.shlog" >/dev/null 2>"$tmp/corrupt.err"
+check_show "read says the file is damaged" grep -q . "$tmp/corrupt.err"
+view_start "$SHMLOG_DUMP" view "$tmp/corrupt.shlog"
+view_keys "end of a corrupt file" End
+check_show "the status line says the input is damaged" wait_for 20 status_has "damaged input"
+check "the viewer is still up" view_alive
+view_keys "home" Home
+check "and still answers keys: Home shows the first record" wait_for 20 top_is "$(head -1 "$tmp/all.txt")"
+view_keys "quit" q
+check "q quits" wait_for 10 view_gone
+check "the viewers said nothing on stderr (no sanitizer report)" test ! -s "$tmp/view.err"
+diag "$tmp/screens.log"
+tap_finish
