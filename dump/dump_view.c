@@ -12,7 +12,9 @@
  * whatever the set's size.
  */
 #include <curses.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <regex.h>
 #include <signal.h>
@@ -22,8 +24,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dump.h"
+#include "shlog_file.h"
 #include "shmlog_read.h"
 
 #define VIEW_TEXT_MAX 1024         /* bytes of a line the screen keeps (the rest is off screen anyway) */
@@ -209,6 +213,79 @@ static int fill(struct view *v, struct vpos start)
     return 0;
 }
 
+/* The latest time of the records in the file at path, by its index (one read of its footer): 1 with *ns,
+ * 0 when part of it is not indexed (a file being written) or it cannot be read. */
+static int file_end_ns(const char *path, uint64_t *ns)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct shlog_index *ix = NULL;
+    char err[256];
+    int known = shlog_index_open(&ix, fd, err, sizeof err) == 0 && shlog_index_from_footer(ix) &&
+                !shlog_index_note(ix);
+    for (size_t i = 0; known && i < shlog_index_count(ix); i++) {
+        const struct shlog_index_frame *f = shlog_index_frame(ix, i);
+        if (f->records && !f->timed)
+            known = 0;
+        else if (f->records && f->ns_max + SHLOG_INDEX_TIME_SLACK_NS > *ns)
+            *ns = f->ns_max + SHLOG_INDEX_TIME_SLACK_NS;
+    }
+    if (ix)
+        shlog_index_close(ix);
+    close(fd);
+    return known;
+}
+
+/* Where a look back from the end of the set starts: past the last record the files' indexes know
+ * of, or now when a file is still being written (or has no index), so that the look back does not
+ * cross the time between the set's end and now a window at a time. */
+static uint64_t end_hint(const struct view *v)
+{
+    uint64_t ns = 0;
+    for (size_t i = 0; i < v->npaths; i++) {
+        struct stat st;
+        if (stat(v->paths[i], &st) != 0)
+            continue;
+        if (!S_ISDIR(st.st_mode)) {
+            if (!file_end_ns(v->paths[i], &ns))
+                return read_now_ns();
+            continue;
+        }
+        DIR *d = opendir(v->paths[i]);
+        struct dirent *de;
+        while (d && (de = readdir(d)) != NULL) {
+            uint64_t seq;
+            int part;
+            char path[4096 + 256];
+            if (shlog_file_name_seq(de->d_name, &seq, &part) != 0)
+                continue;
+            snprintf(path, sizeof path, "%s/%s", v->paths[i], de->d_name);
+            if (part || !file_end_ns(path, &ns)) {
+                closedir(d);
+                return read_now_ns();
+            }
+        }
+        if (d)
+            closedir(d);
+    }
+    return ns;
+}
+
+/* A window's step between one too short (small) and one too long (big): halving over orders of
+ * magnitude takes many windows, so about their geometric mean while they are far apart. */
+static uint64_t between(uint64_t small, uint64_t big)
+{
+    if (small == 0)
+        return big / 16;
+    if (big / small <= 16)
+        return small + (big - small) / 2;
+    uint64_t root = 1;
+    while (root * root < big / small)
+        root *= 2;
+    return small * root;
+}
+
 /* The place of the earliest of the k records before end (at_end: before the end of the set), or the
  * first record when fewer come before it; *found says how many there were. Reads about k records a
  * window, whatever the set's size. 0, or -1. */
@@ -217,9 +294,11 @@ static int back(struct view *v, struct vpos end, int at_end, int k, struct vpos 
     struct vpos *ring = calloc((size_t)k, sizeof *ring);
     if (!ring)
         dump_oom();
-    uint64_t end_ts = at_end ? read_now_ns() : end.ts;
+    uint64_t end_ts = at_end ? end_hint(v) : end.ts;
     uint64_t floor = v->since_ns;
-    uint64_t cap = 16 * (uint64_t)k + 256; /* records a window may hold before it is narrowed */
+    /* Records a window may hold before it is narrowed: opening a reader costs about as much as reading
+     * tens of thousands of records, so a window reads many rather than taking more steps. */
+    uint64_t cap = 16 * (uint64_t)k + 65536;
     uint64_t small = 0, big = UINT64_MAX;  /* steps known to hold too few, too many */
     uint64_t step = v->back_step ? v->back_step : VIEW_FIRST_STEP_NS;
     int rc = -1;
@@ -247,18 +326,22 @@ static int back(struct view *v, struct vpos end, int at_end, int k, struct vpos 
         shmlog_read_close(r);
         if (saturated) {
             big = step;
-            step = small + (big - small) / 2;
+            step = between(small, big);
             continue;
         }
         if (n >= (uint64_t)k || since == floor) {
             *found = n < (uint64_t)k ? (int)n : k;
             *out = n == 0 ? (struct vpos){since, 0} : ring[n < (uint64_t)k ? 0 : n % (uint64_t)k];
-            v->back_step = step;
+            /* The next look back starts with twice the span these k records took. */
+            uint64_t span = n ? ring[(n - 1) % (uint64_t)k].ts - out->ts : step;
+            v->back_step = span < UINT64_MAX / 4 ? 2 * span + 1000 : step;
             rc = 0;
             break;
         }
         small = step;
-        step = big == UINT64_MAX ? (step > UINT64_MAX / 4 ? UINT64_MAX : step * 4) : small + (big - small) / 2;
+        /* An empty window widens faster: the set may end long before now. */
+        uint64_t grow = n ? 4 : 32;
+        step = big == UINT64_MAX ? (step > UINT64_MAX / grow ? UINT64_MAX : step * grow) : between(small, big);
     }
     free(ring);
     return rc;
