@@ -23,13 +23,15 @@ want_pages=${SHMLOG_HUGEPAGES:-512}
 # and the programs the shell tests run: Prometheus and promtool, rsyslogd,
 # systemd-analyze, groff and man, curl, strace; dpkg-dev and lintian for scripts/package.sh and its test;
 # Python's venv, setuptools and wheel for the Python package, its test venv and its offline install;
-# librdkafka for shmlog-ship and shmlog-dump's kafka:// sources, Java and Maven for the test cluster).
+# librdkafka for shmlog-ship and shmlog-dump's kafka:// sources, Java and Maven for the test cluster;
+# ncursesw for shmlog-dump view, and tmux, which its tests drive it through).
 # Tests never install a package themselves.
 packages=(gcc g++ clang pkg-config meson ninja-build python3 liburing-dev libzstd-dev libnuma-dev libfmt-dev
           libcriterion-dev libmicrohttpd-dev numactl strace libclang-rt-14-dev
           rsyslog prometheus systemd groff-base man-db curl dpkg-dev lintian
           python3-venv python3-setuptools python3-wheel
-          librdkafka-dev openjdk-17-jre-headless maven)
+          librdkafka-dev openjdk-17-jre-headless maven
+          libncurses-dev tmux)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup.sh: run as root (it installs packages and reserves hugepages)" >&2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Description: on a host where Criterion and libmicrohttpd are not installed (hidden in a private mount namespace: their headers and pkg-config files gone), `meson setup` with the default options configures without tests and metrics, ninja builds the collector, shmlog-dump and the header, and the built collector and dump run; asking for a missing feature (-Dtests=enabled, -Dmetrics=enabled) fails the setup with the dependency's name.
+# Description: on a host where Criterion and libmicrohttpd are not installed (hidden in a private mount namespace: their headers and pkg-config files gone; ncursesw's pkg-config file too), `meson setup` with the default options configures without tests and metrics, ninja builds the collector, shmlog-dump and the header, and the built collector and dump run; and `shmlog-dump view` says it was built without ncursesw; asking for a missing feature (-Dtests=enabled, -Dmetrics=enabled, -Dview=enabled) fails the setup with the dependency's name.
 # usage: test_runtime_deps.sh SOURCE_ROOT        (as root: it needs a mount namespace)
 set -u
 src=$1
@@ -22,7 +22,7 @@ cat >"$tmp/inside.sh" <<EOF
 set -eu
 mkdir -p "$tmp/pc" "$tmp/empty"
 cp -a "$pcdir"/. "$tmp/pc/"
-rm -f "$tmp/pc/criterion.pc" "$tmp/pc/libmicrohttpd.pc"
+rm -f "$tmp/pc/criterion.pc" "$tmp/pc/libmicrohttpd.pc" "$tmp/pc/ncursesw.pc"
 mount --bind "$tmp/pc" "$pcdir"
 mount --bind "$tmp/empty" "$crit_include"
 : >"$tmp/empty.h"
@@ -31,8 +31,8 @@ mount --bind "$tmp/empty.h" "$mhd_header"
 EOF
 hidden() { unshare --mount --propagation private bash "$tmp/inside.sh" "$@"; }
 
-check "in the namespace, pkg-config finds neither Criterion nor libmicrohttpd" \
-    hidden bash -c '! pkg-config --exists criterion && ! pkg-config --exists libmicrohttpd'
+check "in the namespace, pkg-config finds neither Criterion nor libmicrohttpd nor ncursesw" \
+    hidden bash -c '! pkg-config --exists criterion && ! pkg-config --exists libmicrohttpd && ! pkg-config --exists ncursesw'
 check "and the machine outside still has both" pkg-config --exists criterion libmicrohttpd
 
 if hidden meson setup "$tmp/build" "$src" >"$tmp/setup.log" 2>&1; then
@@ -47,6 +47,10 @@ if hidden meson setup "$tmp/build" "$src" >"$tmp/setup.log" 2>&1; then
         ok "ninja builds the runtime"
         check "shmlog-collector runs (--version)" "$tmp/build/collector/shmlog-collector" --version
         check "shmlog-dump runs (--help)" "$tmp/build/dump/shmlog-dump" --help
+        "$tmp/build/dump/shmlog-dump" view "$tmp" >/dev/null 2>"$tmp/view.err"
+        view_status=$?
+        check_show "without ncursesw, shmlog-dump view says so in one line and exits 2" \
+            bash -c "[ $view_status -eq 2 ] && grep -q 'built without ncursesw' '$tmp/view.err' && [ \$(wc -l <'$tmp/view.err') -eq 1 ]"
         check "the header is generated" test -s "$tmp/build/producer/shmlog.h"
         check "no test program was built" bash -c "! ls '$tmp'/build/tests/test_* >/dev/null 2>&1"
     else
@@ -58,7 +62,7 @@ else
     tail -40 "$tmp/setup.log" | diag /dev/stdin
 fi
 
-for feature in tests:criterion metrics:libmicrohttpd; do
+for feature in tests:criterion metrics:libmicrohttpd view:ncursesw; do
     opt=${feature%%:*} dep=${feature#*:}
     if hidden meson setup "$tmp/build-$opt" "$src" -D"$opt"=enabled >"$tmp/setup-$opt.log" 2>&1; then
         not_ok "-D$opt=enabled without $dep fails the setup"
