@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: shmlog-dump view driven through tmux over a real collector's files: the first screen is read's first lines (also with the command line's filters); page down and up move by a screen and back to the same text; a jump to a time shows the first record at or after it; a search highlights its matches and n/N move between the lines grep finds in read's output; a level filter typed in shows read --level's records; the detail pane shows the record's fields; follow shows a record written after the viewer started; a corrupt file gives a line in the status bar and the viewer stays up. Every screen before and after each key is in the log.
+# Description: shmlog-dump view driven through tmux over a real collector's files: the first screen is read's first lines (also with the command line's filters), and a resized terminal redraws to its size; page down and up move by a screen and back to the same text; a jump to a time shows the first record at or after it; a search highlights its matches and n/N move between the lines grep finds in read's output; a level filter typed in shows read --level's records; the detail pane shows the record's fields; follow shows a record written after the viewer started; a corrupt file gives a line in the status bar and the viewer stays up. Every screen before and after each key is in the log.
 # usage: test_dump_view.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-dump-view-XXXXXX)
@@ -30,6 +30,15 @@ lines "$tmp/all.txt" 1 >"$tmp/want1"
 check "the first screen is read's first $VIEW_ROWS lines" wait_for 20 screen_is "$tmp/want1"
 check_show "the status line says the time of the cursor's record, no filters and follow off" \
     status_has "$(head -c 30 "$tmp/all.txt") | filters: none | follow off"
+# A smaller terminal: 29 rows of 100 columns and the status line.
+head -n 29 "$tmp/full.txt" | cut -c1-100 | sed 's/ *$//' >"$tmp/want_small"
+small_is() { diff <(screen | head -n 29 | drop_empty_tail) "$tmp/want_small"; }
+printf -- '---- before: resize to 100x30\n%s\n' "$(screen_settled)" >>"$tmp/screens.log"
+view_tmux resize-window -x 100 -y 30
+check "resized to 100x30, it redraws: read's first 29 lines, cut at 100 columns" wait_for 20 small_is
+printf -- '---- after: resize to 100x30\n%s\n' "$(screen_settled)" >>"$tmp/screens.log"
+view_tmux resize-window -x "$VIEW_COLS" -y "$VIEW_LINES"
+check "and back to 120x40: the first screen again" wait_for 20 screen_is "$tmp/want1"
 view_keys "page down" NPage
 lines "$tmp/all.txt" $((VIEW_ROWS + 1)) >"$tmp/want2"
 check "page down shows read's next $VIEW_ROWS lines" wait_for 20 screen_is "$tmp/want2"
