@@ -409,33 +409,45 @@ static void go_to(struct view *v, struct vpos p)
 
 /* ==== Search ==== */
 
+/* The first record (the last, with last) whose line matches the search, among those read from since
+ * that come after the place after and before the place end (each when given): 1 with *hit, 0, or -1
+ * when no reader opened (the reason in the status line). */
+static int scan_matches(struct view *v, uint64_t since, const struct vpos *after, const struct vpos *end, int last,
+                        struct vpos *hit)
+{
+    struct shmlog_read *r = pass_open(v, since, 0);
+    if (!r)
+        return -1;
+    struct tracker t = {0};
+    const struct shmlog_read_event *ev;
+    int found = 0;
+    while (pass_next(v, r, &ev)) {
+        struct vpos p = track(&t, ev->ts_ns);
+        if (end && !pos_before(p, *end))
+            break;
+        if (after && !pos_before(*after, p))
+            continue;
+        event_line(v, r);
+        if (line_matches(v, v->line)) {
+            *hit = p;
+            found = 1;
+            if (!last)
+                break;
+        }
+    }
+    shmlog_read_close(r);
+    return found;
+}
+
 static void search_forward(struct view *v)
 {
     if (!v->has_re || !v->nrows)
         return;
-    struct vpos from = v->rows[v->cursor].pos;
-    struct shmlog_read *r = pass_open(v, from.ts, 0);
-    if (!r)
-        return;
-    struct tracker t = {0};
-    const struct shmlog_read_event *ev;
-    int found = 0;
-    struct vpos hit = {0, 0};
-    while (pass_next(v, r, &ev)) {
-        struct vpos p = track(&t, ev->ts_ns);
-        if (!pos_before(from, p))
-            continue;
-        event_line(v, r);
-        if (line_matches(v, v->line)) {
-            hit = p;
-            found = 1;
-            break;
-        }
-    }
-    shmlog_read_close(r);
-    if (found)
+    struct vpos from = v->rows[v->cursor].pos, hit = {0, 0};
+    int found = scan_matches(v, from.ts, &from, NULL, 0, &hit);
+    if (found > 0)
         go_to(v, hit);
-    else
+    else if (found == 0)
         view_message(v, 0, "/%s: no match after the cursor", v->re_text);
 }
 
@@ -444,28 +456,13 @@ static void search_backward(struct view *v)
 {
     if (!v->has_re || !v->nrows)
         return;
-    struct vpos end = v->rows[v->cursor].pos;
+    struct vpos end = v->rows[v->cursor].pos, hit = {0, 0};
     uint64_t step = v->back_step ? v->back_step : VIEW_FIRST_STEP_NS;
     for (;;) {
         uint64_t since = end.ts > v->since_ns && end.ts - v->since_ns > step ? end.ts - step : v->since_ns;
-        struct shmlog_read *r = pass_open(v, since, 0);
-        if (!r)
+        int found = scan_matches(v, since, NULL, &end, 1, &hit);
+        if (found < 0)
             return;
-        struct tracker t = {0};
-        const struct shmlog_read_event *ev;
-        int found = 0;
-        struct vpos hit = {0, 0};
-        while (pass_next(v, r, &ev)) {
-            struct vpos p = track(&t, ev->ts_ns);
-            if (!pos_before(p, end))
-                break;
-            event_line(v, r);
-            if (line_matches(v, v->line)) {
-                hit = p;
-                found = 1;
-            }
-        }
-        shmlog_read_close(r);
         if (found) {
             go_to(v, hit);
             return;
