@@ -81,6 +81,8 @@ struct view {
 
 /* ==== Readers ==== */
 
+static volatile sig_atomic_t view_stop; /* SIGINT, SIGTERM, SIGHUP: leave through endwin() */
+
 static void view_message(struct view *v, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void view_message(struct view *v, int error, const char *fmt, ...)
@@ -685,7 +687,7 @@ static int prompt(struct view *v, const char *label)
         int c = getch();
         if (c == '\n' || c == '\r' || c == KEY_ENTER)
             break;
-        if (c == 27 || c == 3 || c == 7) {
+        if (c == 27 || c == 3 || c == 7 || view_stop) {
             timeout(VIEW_TICK_MS);
             return 0;
         }
@@ -829,8 +831,6 @@ static void follow_tick(struct view *v)
         go_end(v);
     v->cursor = v->nrows ? v->nrows - 1 : 0;
 }
-
-static volatile sig_atomic_t view_stop;
 
 static void on_view_signal(int sig)
 {
@@ -1007,6 +1007,8 @@ int cmd_view(struct cli *cli)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_view_signal;
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL); /* ^C quits through endwin(), which gives the terminal back */
+    sigaction(SIGHUP, &sa, NULL);
     cbreak();
     noecho();
     nonl();
@@ -1016,9 +1018,14 @@ int cmd_view(struct cli *cli)
     resize(v);
     if (v->follow)
         go_end(v);
+    /* A tick with nothing to do draws nothing: the detail pane reads its record again at each draw. */
+    int changed = 1;
     while (!view_stop) {
-        draw(v);
-        if (key(v, getch()))
+        if (changed)
+            draw(v);
+        int c = getch();
+        changed = c != ERR || v->follow;
+        if (key(v, c))
             break;
     }
     endwin();

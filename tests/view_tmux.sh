@@ -47,7 +47,7 @@ view_keys() {
     local k
     for k in "$@"; do
         case $k in
-        NPage | PPage | Home | End | Enter | Up | Down | Escape) view_tmux send-keys "$k" ;;
+        NPage | PPage | Home | End | Enter | Up | Down | Escape | C-c) view_tmux send-keys "$k" ;;
         *) view_tmux send-keys -l "$k" ;;
         esac
     done
