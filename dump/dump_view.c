@@ -658,12 +658,12 @@ static void draw(struct view *v)
         size_t len = strcspn(text, " ");
         snprintf(where, sizeof where, "%.*s", (int)(len < 60 ? len : 60), text);
     }
-    char status[1024];
-    snprintf(status, sizeof status, " %s%s | filters:%s | follow %s%s%s%s", where,
-             !v->has_next ? " [end]" : "", filters, v->follow ? "on" : "off", v->has_re ? " | /" : "",
-             v->has_re ? v->re_text : "", v->msg[0] ? " | " : "");
-    size_t len = strlen(status);
-    snprintf(status + len, sizeof status - len, "%s", v->msg);
+    char status[2048]; /* room for every part; the screen shows what fits */
+    /* An error comes first, where a narrow terminal still shows it; a note after the rest. */
+    const char *error = v->msg_error ? v->msg : "", *note = v->msg_error ? "" : v->msg;
+    snprintf(status, sizeof status, " %s%s%s%.400s | filters:%s | follow %s%s%.200s%s%.400s", where,
+             !v->has_next ? " [end]" : "", error[0] ? " | " : "", error, filters, v->follow ? "on" : "off",
+             v->has_re ? " | /" : "", v->has_re ? v->re_text : "", note[0] ? " | " : "", note);
     attrset(v->msg_error ? A_REVERSE | A_BOLD : A_REVERSE);
     mvhline(LINES - 1, 0, ' ', COLS);
     mvaddnstr(LINES - 1, 0, status, COLS);
