@@ -8,8 +8,8 @@
  * same time come before it (struct vpos), so a reader opened at that time
  * finds it again. Going back is a search for a start time: a window that ends
  * at the current place, widened while it holds too few records and narrowed
- * while it holds too many, so that a move back reads about a screen's worth
- * whatever the set's size.
+ * while it holds too many, so that a move back reads a bounded number of
+ * records whatever the set's size.
  */
 #include <curses.h>
 #include <dirent.h>
@@ -94,9 +94,8 @@ static void view_message(struct view *v, int error, const char *fmt, ...)
     v->msg_error = error;
 }
 
-/* A reader of the view's records from since (before until; 0: the bound of the command line), NULL with the
- * reason in the status line. */
-static struct shmlog_read *pass_open(struct view *v, uint64_t since, uint64_t until)
+/* A reader of the view's records from since, NULL with the reason in the status line. */
+static struct shmlog_read *pass_open(struct view *v, uint64_t since)
 {
     struct shmlog_read_options o = SHMLOG_READ_OPTIONS_INIT;
     o.min_level = v->min_level;
@@ -106,8 +105,6 @@ static struct shmlog_read *pass_open(struct view *v, uint64_t since, uint64_t un
     o.pid = v->pid;
     o.since_ns = since > v->since_ns ? since : v->since_ns;
     o.until_ns = v->until_ns;
-    if (until && (!o.until_ns || until < o.until_ns))
-        o.until_ns = until;
     o.grep = v->grep;
     o.where = (const char *const *)v->where;
     o.nwhere = v->nwhere;
@@ -185,7 +182,7 @@ static int line_matches(const struct view *v, const char *line)
 /* The screen from the record at start on: 0, or -1 (the reason in the status line). */
 static int fill(struct view *v, struct vpos start)
 {
-    struct shmlog_read *r = pass_open(v, start.ts, 0);
+    struct shmlog_read *r = pass_open(v, start.ts);
     if (!r)
         return -1;
     struct tracker t = {0};
@@ -289,8 +286,8 @@ static uint64_t between(uint64_t small, uint64_t big)
 }
 
 /* The place of the earliest of the k records before end (at_end: before the end of the set), or the
- * first record when fewer come before it; *found says how many there were. Reads about k records a
- * window, whatever the set's size. 0, or -1. */
+ * first record when fewer come before it; *found says how many there were. A window reads at most
+ * 64 Ki records more than k, whatever the set's size. 0, or -1. */
 static int back(struct view *v, struct vpos end, int at_end, int k, struct vpos *out, int *found)
 {
     struct vpos *ring = calloc((size_t)k, sizeof *ring);
@@ -305,10 +302,13 @@ static int back(struct view *v, struct vpos end, int at_end, int k, struct vpos 
     uint64_t step = v->back_step ? v->back_step : VIEW_FIRST_STEP_NS;
     int rc = -1;
     for (;;) {
-        uint64_t since = end_ts > floor && end_ts - floor > step ? end_ts - step : floor;
-        /* Until a whole-ns run of one time outnumbers the cap, which no narrowing can split. */
+        /* Once the steps too short and too long are 1 ns apart (a run of one time outnumbers the cap,
+         * which no narrowing splits), the long one is read whole. */
         int capped = big - small > 1;
-        struct shmlog_read *r = pass_open(v, since, 0);
+        if (!capped)
+            step = big;
+        uint64_t since = end_ts > floor && end_ts - floor > step ? end_ts - step : floor;
+        struct shmlog_read *r = pass_open(v, since);
         if (!r)
             break;
         struct tracker t = {0};
@@ -417,7 +417,7 @@ static void go_to(struct view *v, struct vpos p)
 static int scan_matches(struct view *v, uint64_t since, const struct vpos *after, const struct vpos *end, int last,
                         struct vpos *hit)
 {
-    struct shmlog_read *r = pass_open(v, since, 0);
+    struct shmlog_read *r = pass_open(v, since);
     if (!r)
         return -1;
     struct tracker t = {0};
@@ -541,7 +541,7 @@ static void draw_detail(struct view *v, int y)
     if (!v->nrows)
         return;
     struct vpos want = v->rows[v->cursor].pos;
-    struct shmlog_read *r = pass_open(v, want.ts, 0);
+    struct shmlog_read *r = pass_open(v, want.ts);
     if (!r)
         return;
     struct tracker t = {0};
@@ -991,7 +991,7 @@ int cmd_view(struct cli *cli)
     v->follow = cli->follow;
 
     /* The command line's filters are checked before the screen is taken. */
-    struct shmlog_read *probe = pass_open(v, 0, 0);
+    struct shmlog_read *probe = pass_open(v, 0);
     if (!probe) {
         dump_say(v->msg, 0);
         return EXIT_USAGE;
