@@ -67,6 +67,8 @@ struct view {
     struct vpos top, next;
     int has_next;
     int follow, detail;
+    uint64_t follow_signature; /* of the files when follow last read them */
+    int ticked;                /* follow read them again: the screen is to be drawn */
     /* search */
     regex_t re;
     int has_re;
@@ -236,39 +238,65 @@ static int file_end_ns(const char *path, uint64_t *ns)
     return known;
 }
 
+/* Calls each(path, part, ctx) for every file of the view's paths (a directory's: the collector's
+ * files in it) until one returns nonzero: that value, or 0. */
+static int each_file(const struct view *v, int (*each)(const char *path, int part, void *ctx), void *ctx)
+{
+    int rc = 0;
+    for (size_t i = 0; i < v->npaths && !rc; i++) {
+        struct stat st;
+        if (stat(v->paths[i], &st) != 0)
+            continue;
+        if (!S_ISDIR(st.st_mode)) {
+            rc = each(v->paths[i], 0, ctx);
+            continue;
+        }
+        DIR *d = opendir(v->paths[i]);
+        struct dirent *de;
+        while (d && !rc && (de = readdir(d)) != NULL) {
+            uint64_t seq;
+            int part;
+            char path[4096 + 256];
+            if (shlog_file_name_seq(de->d_name, &seq, &part) == 0 &&
+                (size_t)snprintf(path, sizeof path, "%s/%s", v->paths[i], de->d_name) < sizeof path)
+                rc = each(path, part, ctx);
+        }
+        if (d)
+            closedir(d);
+    }
+    return rc;
+}
+
+static int file_end_unknown(const char *path, int part, void *ns)
+{
+    return part || !file_end_ns(path, ns);
+}
+
 /* Where a look back from the end of the set starts: past the last record the files' indexes know
  * of, or now when a file is still being written (or has no index), so that the look back does not
  * cross the time between the set's end and now a window at a time. */
 static uint64_t end_hint(const struct view *v)
 {
     uint64_t ns = 0;
-    for (size_t i = 0; i < v->npaths; i++) {
-        struct stat st;
-        if (stat(v->paths[i], &st) != 0)
-            continue;
-        if (!S_ISDIR(st.st_mode)) {
-            if (!file_end_ns(v->paths[i], &ns))
-                return read_now_ns();
-            continue;
-        }
-        DIR *d = opendir(v->paths[i]);
-        struct dirent *de;
-        while (d && (de = readdir(d)) != NULL) {
-            uint64_t seq;
-            int part;
-            char path[4096 + 256];
-            if (shlog_file_name_seq(de->d_name, &seq, &part) != 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", v->paths[i], de->d_name);
-            if (part || !file_end_ns(path, &ns)) {
-                closedir(d);
-                return read_now_ns();
-            }
-        }
-        if (d)
-            closedir(d);
-    }
-    return ns;
+    return each_file(v, file_end_unknown, &ns) ? read_now_ns() : ns;
+}
+
+static int file_mix(const char *path, int part, void *sum)
+{
+    struct stat st;
+    uint64_t *h = sum;
+    if (lstat(path, &st) == 0)
+        *h = (*h ^ ((uint64_t)st.st_ino + (uint64_t)st.st_size * 31 + (uint64_t)st.st_mtim.tv_nsec + (uint64_t)part)) *
+             0x100000001b3ull;
+    return 0;
+}
+
+/* A sum of the files' names, sizes and times: follow reads again only when it changed. */
+static uint64_t inputs_signature(const struct view *v)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    each_file(v, file_mix, &h);
+    return h;
 }
 
 /* A window's step between one too short (small) and one too long (big): halving over orders of
@@ -822,9 +850,15 @@ static void jump_key(struct view *v)
         go_end(v);
 }
 
-/* Follow: the screen again from its top; once a screen's worth is past it, the last screen. */
+/* Follow: when the files changed, the screen again from its top; once a screen's worth is past it, the
+ * last screen. */
 static void follow_tick(struct view *v)
 {
+    uint64_t signature = inputs_signature(v);
+    if (signature == v->follow_signature)
+        return;
+    v->follow_signature = signature;
+    v->ticked = 1;
     struct vpos top = v->top;
     fill(v, top);
     if (v->has_next)
@@ -897,8 +931,10 @@ static int key(struct view *v, int c)
         return 0;
     case 'F':
         v->follow = !v->follow;
-        if (v->follow)
+        if (v->follow) {
+            v->follow_signature = inputs_signature(v); /* before: what changes while it reads is read next */
             go_end(v);
+        }
         return 0;
     case ':':
         jump_key(v);
@@ -1016,17 +1052,20 @@ int cmd_view(struct cli *cli)
     timeout(VIEW_TICK_MS);
     curs_set(0);
     resize(v);
-    if (v->follow)
+    if (v->follow) {
+        v->follow_signature = inputs_signature(v);
         go_end(v);
-    /* A tick with nothing to do draws nothing: the detail pane reads its record again at each draw. */
+    }
+    /* A tick with nothing new draws nothing: the detail pane reads its record again at each draw. */
     int changed = 1;
     while (!view_stop) {
         if (changed)
             draw(v);
         int c = getch();
-        changed = c != ERR || v->follow;
         if (key(v, c))
             break;
+        changed = c != ERR || v->ticked;
+        v->ticked = 0;
     }
     endwin();
     if (v->has_re)
