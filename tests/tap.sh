@@ -128,6 +128,14 @@ tap_programs() {
     done
 }
 
+# collector_dirs: $seg and $out under $tmp; $seg made and exported as SHMLOG_DIR, so that the
+# producers the test starts make their segments there ($out is the collector's to make).
+collector_dirs() {
+    seg=${tmp:?}/seg out=$tmp/out
+    mkdir -p "$seg"
+    export SHMLOG_DIR=$seg
+}
+
 # collector_start LOG ARGS...: starts $COLLECTOR ARGS... (stdout and stderr in
 # LOG) and returns once it drains: when it sends READY=1 on a $NOTIFY_SOCKET of
 # the test's own, as it tells a service manager. $col is its pid (in pids, so

@@ -12,7 +12,10 @@ static void teardown(void)
     tu_rmtree(env.root);
 }
 
+/* collector_e2e proves what lands and in which files, however slowly: it runs beside other tests.
+ * collector_latency bounds how soon a record lands, in milliseconds: meson runs it alone. */
 TestSuite(collector_e2e, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(collector_latency, .init = setup, .fini = teardown, .timeout = 120);
 
 Test(collector_e2e, producers_before_and_after_start_exact_multiset)
 {
@@ -259,7 +262,7 @@ static long fast_frames_logged(void)
     return n;
 }
 
-Test(collector_e2e, a_record_under_light_load_reaches_the_file_quickly)
+Test(collector_latency, a_record_under_light_load_reaches_the_file_quickly)
 {
     struct tu_child col = tu_collector_ready(&env, NULL);
     const char *pargs[] = {"--threads", "1", "--count", "1", "--hold", NULL};
@@ -280,7 +283,7 @@ Test(collector_e2e, a_record_under_light_load_reaches_the_file_quickly)
  * may come long before its first record (here: a gate). The collector that
  * finds it empty reads it again until that record, which lands at once, not
  * --max-delay-ms after the ring was first read. */
-Test(collector_e2e, a_ring_found_empty_has_its_first_record_read_at_once)
+Test(collector_latency, a_ring_found_empty_has_its_first_record_read_at_once)
 {
     const char *cargs[] = {"--max-delay-ms", "1000", NULL};
     struct tu_child col = tu_collector_ready(&env, cargs);
@@ -305,7 +308,7 @@ Test(collector_e2e, a_ring_found_empty_has_its_first_record_read_at_once)
  * head read every --max-delay-ms, not sooner: a new ring is read at once, so
  * the first record lands quickly; the second, logged 400 ms later, waits for
  * the next read of the head, 1000 ms after the first, and for its frame. */
-Test(collector_e2e, a_trickle_waits_for_max_delay_and_no_longer)
+Test(collector_latency, a_trickle_waits_for_max_delay_and_no_longer)
 {
     const char *cargs[] = {"--max-delay-ms", "1000", NULL};
     struct tu_child col = tu_collector_ready(&env, cargs);
@@ -346,7 +349,7 @@ static void make_version_2(const char *path)
 /* Producers built before the progress line (ABI version 2) keep working: their
  * rings are read by their head on every pass, so a record logged while the
  * collector runs lands at once whatever --max-delay-ms says. */
-Test(collector_e2e, a_version_2_ring_is_read_by_its_head)
+Test(collector_latency, a_version_2_ring_is_read_by_its_head)
 {
     const char *pargs[] = {"--threads", "1", "--count", "2", "--burst", "1", "--pause-us", "1500000", "--hold", NULL};
     struct tu_child p = tu_producer_one_cpu(pargs);
@@ -431,7 +434,7 @@ Test(collector_e2e, a_fast_level_equal_to_the_level_is_never_used)
  * made a third of a rescan apart, so rescans alone would leave one of them
  * unseen for at least 666 ms; the third is two levels down, the test making
  * the first. */
-Test(collector_e2e, segment_dirs_made_after_start_are_found_at_once)
+Test(collector_latency, segment_dirs_made_after_start_are_found_at_once)
 {
     char dirs[3][300];
     snprintf(dirs[0], sizeof(dirs[0]), "%s/late0", env.root);
@@ -472,7 +475,7 @@ Test(collector_e2e, segment_dirs_made_after_start_are_found_at_once)
  * (drain.c, ring_can_wait), and each burst moves it once. The ring holds
  * sixteen bursts (80 ms): a collector that waits for something else than the
  * bell, as --max-delay-ms (200), drops records; a loaded machine does not. */
-Test(collector_e2e, a_ring_idle_for_long_gets_every_record_of_its_bursts)
+Test(collector_latency, a_ring_idle_for_long_gets_every_record_of_its_bursts)
 {
     const char *cargs[] = {"--max-delay-ms", "200", NULL};
     struct tu_child col = tu_collector_ready(&env, cargs);

@@ -6,9 +6,7 @@ tmp=$(mktemp -d /tmp/shmlog-test-collector-service-XXXXXX)
 . "$(dirname "$0")/tap.sh"
 trap tap_cleanup EXIT
 tap_programs COLLECTOR TEST_PRODUCER SHMLOG_DUMP
-seg=$tmp/seg
-mkdir -p "$seg"
-export SHMLOG_DIR=$seg
+collector_dirs
 
 # ---- readiness: a socket this test binds, as systemd does ----
 cat >"$tmp/notify.py" <<'PY'

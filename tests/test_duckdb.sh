@@ -40,10 +40,7 @@ assert len(rows) == 1 and rows[0]['loaded'] is True and rows[0]['install_mode'] 
 "
 
 # ---- a day of logs, in a few seconds: two apps, the trading mix ----
-seg=$tmp/seg
-out=$tmp/out
-mkdir -p "$seg"
-export SHMLOG_DIR=$seg
+collector_dirs
 collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 20
 # 50000 records/s each: over several seconds (for the per-second counts), and no drops (so
 # the counts are the workload's: count + 1 "starting" record per app).

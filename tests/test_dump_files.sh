@@ -7,10 +7,7 @@ tmp=$(mktemp -d /tmp/shmlog-test-dump-files-XXXXXX)
 trap tap_cleanup EXIT
 tap_programs SHMLOG_DUMP COLLECTOR SHMLOG_SAMPLE
 
-seg=$tmp/seg
-out=$tmp/out
-mkdir -p "$seg"
-export SHMLOG_DIR=$seg
+collector_dirs
 
 # ---- the workload: two processes at once, several files ----
 # shmlog-sample logs call n (0..count-1 over all threads) at a level and

@@ -42,8 +42,8 @@ check "nothing is left beside it" test "$(ls -A "$tmp/old")" = losses.shlog
 # ---- the collector's files: index cut off, index damaged ----
 seg=$tmp/seg out=$tmp/out
 mkdir -p "$seg"
-collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --rotate-size 2m --max-delay-ms 20
-SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app ix --count 1500000 --threads 1 --rate 1000000 --mix trading >"$tmp/sample.out" 2>&1
+collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --rotate-size 160k --max-delay-ms 20
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app ix --count 150000 --threads 1 --rate 1000000 --mix trading >"$tmp/sample.out" 2>&1
 check "the collector removes the segments after the exit marker" segments_gone "$seg"
 check "the collector exits 0 on SIGTERM" collector_stop
 files=("$out"/*.shlog)

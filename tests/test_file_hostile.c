@@ -76,6 +76,21 @@ static void assert_frames(const struct tu_read *got, const struct tu_file *f, ui
     }
 }
 
+/* dst: the first n bytes of src (in the process: a shell and head for each of 400 cuts were most of
+ * the test's time). */
+static void copy_prefix(const char *src, const char *dst, uint64_t n)
+{
+    int in = open(src, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert(in >= 0 && out >= 0, "%s, %s: %s", src, dst, strerror(errno));
+    off_t at = 0;
+    while ((uint64_t)at < n) {
+        ssize_t k = copy_file_range(in, &at, out, NULL, (size_t)(n - (uint64_t)at), 0);
+        cr_assert_gt(k, 0, "copying %s: %s", src, k < 0 ? strerror(errno) : "short");
+    }
+    close(in);
+    close(out);
+}
+
 Test(file_hostile, cut_at_every_frame_and_random_offsets)
 {
     struct tu_file f;
@@ -97,9 +112,7 @@ Test(file_hostile, cut_at_every_frame_and_random_offsets)
         }
         if (cut > size)
             cut = size;
-        char cmd[700];
-        snprintf(cmd, sizeof(cmd), "head -c %lu '%s' > '%s'", (unsigned long)cut, full, path);
-        cr_assert_eq(system(cmd), 0);
+        copy_prefix(full, path, cut);
         unsigned whole = 0;
         while (whole < f.nframes && f.frame_end[whole] <= cut)
             whole++;

@@ -6,10 +6,7 @@ tmp=$(mktemp -d /tmp/shmlog-test-fmt-cxx-XXXXXX)
 . "$(dirname "$0")/tap.sh"
 trap tap_cleanup EXIT
 tap_programs SHMLOG_DUMP COLLECTOR FMT_PRODUCER
-seg=$tmp/seg
-out=$tmp/out
-mkdir -p "$seg" "$out"
-export SHMLOG_DIR=$seg
+collector_dirs
 collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 20
 "$FMT_PRODUCER" >"$tmp/producer.out" 2>"$tmp/producer.err"
 check "the producer ran and dropped nothing" test $? -eq 0 -a "$(grep '^done ' "$tmp/producer.out")" = "done 0"

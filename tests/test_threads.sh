@@ -6,10 +6,7 @@ tmp=$(mktemp -d /tmp/shmlog-test-threads-XXXXXX)
 . "$(dirname "$0")/tap.sh"
 trap tap_cleanup EXIT
 tap_programs SHMLOG_DUMP COLLECTOR THREAD_PRODUCER HOSTILE_THREADS
-seg=$tmp/seg
-out=$tmp/out
-mkdir -p "$seg" "$out"
-export SHMLOG_DIR=$seg
+collector_dirs
 collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 20
 "$THREAD_PRODUCER" >"$tmp/producer.out" 2>"$tmp/producer.err"
 check "the producer named its threads and dropped nothing" test $? -eq 0 -a "$(grep '^done ' "$tmp/producer.out")" = "done 0"
@@ -92,13 +89,13 @@ check_show "hostile THREAD entries: the text lines hold no control byte" bash -c
 
 # The DataFrame: the thread column (a dictionary of the names, null for the unnamed thread), and thread=.
 py=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python
-if ! "$py" -c 'import pyarrow, pandas, polars' 2>/dev/null; then
-    bail "$py lacks pyarrow, pandas or polars (tests/python-requirements.txt): run scripts/setup.sh as root"
-fi
 check_show "Python: to_arrow's thread column is a dictionary of the names, read()'s events the same names; dataframe(thread=) by name and tid; polars" \
     env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" "$py" - "$out" "$tmp/producer.out" <<'PY'
 import sys
-import pyarrow as pa, polars as pl
+try:  # checked here, not by a python of its own: importing them costs more than the check
+    import pandas, pyarrow as pa, polars as pl
+except ImportError as e:
+    sys.exit(f"{sys.executable}: {e} (tests/python-requirements.txt): run scripts/setup.sh as root")
 import shmlog
 tids = {l.split()[1]: int(l.split()[2]) for l in open(sys.argv[2]) if l.startswith("tid ")}
 t = shmlog.to_arrow(sys.argv[1], app="threads")
