@@ -104,7 +104,7 @@ static const char *ix_payload_check(const uint8_t *pay, size_t n, unsigned kind,
         return "an index frame too short";
     if (get_u32le(pay) != IX_MAGIC)
         return "an index frame without its magic";
-    if (pay[4] != SHLOG_INDEX_VERSION)
+    if (pay[4] < 1 || pay[4] > SHLOG_INDEX_VERSION)
         return "an index frame of another version";
     if (pay[5] != kind)
         return kind == IX_KIND_FOOTER ? "the trailer does not point at a footer" : "a second footer";
@@ -122,7 +122,15 @@ static struct shlog_index_frame ix_frame_of(const struct ix_entry *x, const uint
         .tsc_min = x->tsc_min, .tsc_max = x->tsc_max, .timed = (x->flags & IX_TIME) != 0,
         .ns_min = x->ns_min, .ns_max = x->ns_max, .levels = x->levels, .categories = x->categories,
         .npids = x->npids, .pids = pids, .nranges = x->nranges, .ranges = x->range_bytes,
-        .bloom_blocks = x->bloom_blocks, .bloom = x->bloom};
+        .bloom_blocks = x->bloom_blocks, .bloom = x->bloom, .prefix_check = x->prefix_check,
+        .nrings = x->nrings, .rings = x->ring_bytes, .clock_bytes = x->clock_bytes, .clock = x->clock};
+}
+
+void shlog_index_ring_next(const struct shlog_index_frame *f, const uint8_t **p, struct shlog_index_ring *r)
+{
+    struct ix_ring x;
+    shlog__ix_ring_next(p, f->tsc_min, &x);
+    *r = (struct shlog_index_ring){x.proc, x.cpu, x.last_tsc, x.max_tsc};
 }
 
 /* The pids of an entry stay with the payload: the entry's own copy is on
@@ -134,7 +142,8 @@ struct pid_store {
 
 /* Entries of an index frame at block_off into ix (after those it has), in
  * order, each wholly before the index frame. */
-static const char *ix_take_entries(struct shlog_index *ix, struct cur *c, uint64_t block_off, struct pid_store *ps)
+static const char *ix_take_entries(struct shlog_index *ix, struct cur *c, uint64_t block_off, unsigned version,
+                                   struct pid_store *ps)
 {
     uint64_t count = get_varint(c);
     if (c->bad || count > (uint64_t)(c->end - c->p))
@@ -143,7 +152,7 @@ static const char *ix_take_entries(struct shlog_index *ix, struct cur *c, uint64
     uint64_t below = block_off;
     for (uint64_t i = 0; i < count; i++) {
         struct ix_entry x;
-        if (shlog__ix_entry_get(c, &x))
+        if (shlog__ix_entry_get(c, &x, version))
             return "an index frame's entries are cut short";
         if (x.offset < SHLOG_FILE_HEADER_BYTES || x.offset > below || x.bytes > below - x.offset)
             return "an index frame lists a frame out of place";
@@ -181,11 +190,13 @@ static int ix_from_footer(struct shlog_index *ix, int fd, uint64_t size, struct 
         ix_note(ix, "no footer (a file being written, or from before the index)");
         return 1;
     }
-    if (get_u32le(t + 24) != fnv1a32(t, 24) || get_u32le(t + 20) != SHLOG_INDEX_VERSION ||
-        get_u64le(t + 8) != size || get_u64le(t) < SHLOG_FILE_HEADER_BYTES || get_u64le(t) >= size) {
+    uint32_t version = get_u32le(t + 20);
+    int known = version >= 1 && version <= SHLOG_INDEX_VERSION;
+    if (get_u32le(t + 24) != fnv1a32(t, 24) || !known || get_u64le(t + 8) != size ||
+        get_u64le(t) < SHLOG_FILE_HEADER_BYTES || get_u64le(t) >= size) {
         ix_note(ix, "the footer's trailer %s", get_u32le(t + 24) != fnv1a32(t, 24) ? "fails its check"
-                                               : get_u32le(t + 20) != SHLOG_INDEX_VERSION ? "is of another version"
-                                                                                          : "is not of this file's size");
+                                               : !known                             ? "is of another version"
+                                                                                    : "is not of this file's size");
         return 1;
     }
     uint32_t blocks = get_u32le(t + 16);
@@ -217,7 +228,7 @@ static int ix_from_footer(struct shlog_index *ix, int fd, uint64_t size, struct 
             why = "the index frames do not chain back";
         if (!why) {
             starts[seen++] = ix->n;
-            why = ix_take_entries(ix, &c, off, ps);
+            why = ix_take_entries(ix, &c, off, pay[4], ps);
         }
         if (why) {
             ix_note(ix, "footer not used: %s (at offset %llu)", why, (unsigned long long)off);
@@ -294,7 +305,7 @@ static int ix_walk(struct shlog_index *ix, int fd, uint64_t size, struct pid_sto
             /* its entries must be the frames walked since the last one taken */
             struct shlog_index ent = {0};
             if (!why)
-                why = ix_take_entries(&ent, &c, off, ps);
+                why = ix_take_entries(&ent, &c, off, pay[4], ps);
             size_t first = ix->n - (ent.n <= ix->n - since ? ent.n : 0);
             if (!why && (ent.n == 0 || ent.n > ix->n - since))
                 why = ent.n ? "an index frame lists frames not walked" : NULL;

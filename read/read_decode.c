@@ -392,9 +392,28 @@ static int index_query_make(struct read_engine *e)
     return q->since_ns || q->until_ns || q->levels || q->categories || q->npids || q->app || q->nfields;
 }
 
+/* Whether frame f, which the index rules out, can go unread: it is plain
+ * (its anchors and its rings' last and most TSCs in the index, nothing else
+ * in it but records), its prefix is the one the index saw, its rings'
+ * processes are known, and no step of the wall clock is in the map or its
+ * anchors, so that a ring's most TSC maps to its records' latest time. */
+static int index_takes(const struct source *s, const struct shlog_index_frame *f, uint32_t prefix_check)
+{
+    if (!f->nrings || f->prefix_check != prefix_check || !f->timed || s->clock.steps || s->clock.epochs)
+        return 0;
+    const uint8_t *p = f->rings;
+    for (uint32_t i = 0; i < f->nrings; i++) {
+        struct shlog_index_ring g;
+        shlog_index_ring_next(f, &p, &g);
+        if (!shlog_reader_process(s->rd, g.proc))
+            return 0;
+    }
+    return 1;
+}
+
 /* Whether the index of the file s reads leaves the frame at off (bytes
  * long) to be read: frames come in file order, so one pass over the entries. */
-static int index_wants(void *clientd, uint64_t off, uint64_t bytes)
+static int index_wants(void *clientd, uint64_t off, uint64_t bytes, uint32_t prefix_check)
 {
     struct source *s = clientd;
     size_t n = shlog_index_count(s->ix);
@@ -406,7 +425,11 @@ static int index_wants(void *clientd, uint64_t off, uint64_t bytes)
     if (f->offset != off || f->bytes != bytes || shlog_index_may_match(f, s->ix_query))
         return 1;
     s->ix_skipped++;
-    return 0;
+    if (!index_takes(s, f, prefix_check))
+        return 0;
+    s->ix_taken = f;
+    shlog_reader_frame_sections(s->rd, f->clock, f->clock_bytes);
+    return SHLOG_FRAME_TAKEN;
 }
 
 static void index_close(struct source *s)
@@ -414,6 +437,7 @@ static void index_close(struct source *s)
     shlog_index_close(s->ix);
     s->ix = NULL;
     s->ix_at = 0;
+    s->ix_taken = NULL;
 }
 
 /* Opens the index of the file s just opened, when the engine's filters ask
@@ -688,6 +712,34 @@ static int take_block(struct read_engine *e, struct source *s, const struct shlo
     return out->n ? e->consumer.rows(e->consumer.clientd, r, ev, out) : 0;
 }
 
+/* The end of a frame the index took (its anchors came before): its rings,
+ * the clock and the source move on as take_times would move them over its
+ * batches, with the index's last and most TSC of each ring. */
+static int take_index_frame(struct read_engine *e, struct source *s)
+{
+    const struct shlog_index_frame *f = s->ix_taken;
+    s->ix_taken = NULL;
+    if (f->offset != s->frame_off) { /* a frame without anchors: no event counted it */
+        s->frame_off = f->offset;
+        s->frames++;
+    }
+    const uint8_t *at = f->rings;
+    for (uint32_t i = 0; i < f->nrings; i++) {
+        struct shlog_index_ring g;
+        shlog_index_ring_next(f, &at, &g);
+        struct dproc *p = proc_of(e, s, shlog_reader_process(s->rd, g.proc));
+        struct dring *r = p ? ring_of(e, s, p, g.cpu) : NULL;
+        if (!r)
+            return -ENOMEM;
+        int uncertain;
+        uint64_t most = time_of(e, s, p, g.max_tsc, &uncertain);
+        if (most > s->max_ts)
+            s->max_ts = most;
+        ring_read_to(e, s, r, time_of(e, s, p, g.last_tsc, &uncertain));
+    }
+    return 0;
+}
+
 /* The records of a batch in a frame the index ruled out: the clock, the
  * ring and the source move on as take_block would move them, so what comes
  * after (losses shown at their ring's last time, the merge's window) is the
@@ -911,6 +963,8 @@ int read_source_step(struct read_engine *e, struct source *s)
         }
         got = 1;
         if (ev.kind == SHLOG_EV_FRAME_END) {
+            if (s->ix_taken && (rc = take_index_frame(e, s)) < 0)
+                return rc;
             source_park(e, s);
             return 1;
         }

@@ -636,9 +636,10 @@ struct decline {
     unsigned calls;
     uint64_t declined;
 };
-static int decline_every_other(void *clientd, uint64_t offset, uint64_t bytes)
+static int decline_every_other(void *clientd, uint64_t offset, uint64_t bytes, uint32_t prefix_check)
 {
     struct decline *d = clientd;
+    (void)prefix_check;
     FZ_CHECK(bytes >= SHLOG_FRAME_PREFIX_BYTES);
     if (d->calls++ % 2)
         return 1;
