@@ -428,6 +428,7 @@ static int index_wants(void *clientd, uint64_t off, uint64_t bytes, uint32_t pre
     if (!index_takes(s, f, prefix_check))
         return 0;
     s->ix_taken = f;
+    s->ix_unread++;
     shlog_reader_frame_sections(s->rd, f->clock, f->clock_bytes);
     return SHLOG_FRAME_TAKEN;
 }
@@ -469,6 +470,7 @@ static int index_open(struct read_engine *e, struct source *s, const char *path)
     s->ix_query = &e->query;
     s->ix_at = 0;
     s->ix_skipped = 0;
+    s->ix_unread = 0;
     shlog_reader_want_frames(s->rd, index_wants, s);
     return 0;
 }
