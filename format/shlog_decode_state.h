@@ -155,6 +155,8 @@ struct shlog_reader {
     void *frame_want_ctx;
     int frame_light;    /* the frame loaded is one frame_want declined: its batches give TIMES events */
     struct cur taken;   /* shlog_reader_frame_sections: a taken frame's sections */
+    uint64_t (*frame_take)(void *clientd, uint64_t offset); /* shlog_reader_take_frames */
+    void *frame_take_ctx;
     uint64_t *tscs;     /* a TIMES event's, SHLOG_MAX_BATCH_RECORDS of them (made with the first,
                            freed by shlog_reader_trim) */
     int blocks;         /* shlog_reader_blocks */

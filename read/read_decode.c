@@ -392,14 +392,14 @@ static int index_query_make(struct read_engine *e)
     return q->since_ns || q->until_ns || q->levels || q->categories || q->npids || q->app || q->nfields;
 }
 
-/* Whether frame f, which the index rules out, can go unread: it is plain
+/* Whether frame f can go unread when the index rules it out: it is plain
  * (its anchors and its rings' last and most TSCs in the index, nothing else
- * in it but records), its prefix is the one the index saw, its rings'
- * processes are known, and no step of the wall clock is in the map or its
- * anchors, so that a ring's most TSC maps to its records' latest time. */
-static int index_takes(const struct source *s, const struct shlog_index_frame *f, uint32_t prefix_check)
+ * in it but records), its rings' processes are known, and no step of the
+ * wall clock is in the map or its anchors, so that a ring's most TSC maps
+ * to its records' latest time. */
+static int index_takes(const struct source *s, const struct shlog_index_frame *f)
 {
-    if (!f->nrings || f->prefix_check != prefix_check || !f->timed || s->clock.steps || s->clock.epochs)
+    if (!f->timed || s->clock.steps || s->clock.epochs)
         return 0;
     const uint8_t *p = f->rings;
     for (uint32_t i = 0; i < f->nrings; i++) {
@@ -411,26 +411,43 @@ static int index_takes(const struct source *s, const struct shlog_index_frame *f
     return 1;
 }
 
-/* Whether the index of the file s reads leaves the frame at off (bytes
- * long) to be read: frames come in file order, so one pass over the entries. */
-static int index_wants(void *clientd, uint64_t off, uint64_t bytes, uint32_t prefix_check)
+/* The index's entry of the frame at off, NULL when it lists none there:
+ * frames come in file order, so one pass over the entries. */
+static const struct shlog_index_frame *index_entry_at(struct source *s, uint64_t off)
 {
-    struct source *s = clientd;
     size_t n = shlog_index_count(s->ix);
     while (s->ix_at < n && shlog_index_frame(s->ix, s->ix_at)->offset < off)
         s->ix_at++;
-    if (s->ix_at == n)
-        return 1;
-    const struct shlog_index_frame *f = shlog_index_frame(s->ix, s->ix_at);
-    if (f->offset != off || f->bytes != bytes || shlog_index_may_match(f, s->ix_query))
+    const struct shlog_index_frame *f = s->ix_at < n ? shlog_index_frame(s->ix, s->ix_at) : NULL;
+    return f && f->offset == off ? f : NULL;
+}
+
+/* Before the frame at off is read: its bytes when the index rules it out
+ * and it can go unread (its prefix neither), 0 to read it. */
+static uint64_t index_takes_frame(void *clientd, uint64_t off)
+{
+    struct source *s = clientd;
+    const struct shlog_index_frame *f = index_entry_at(s, off);
+    if (!f || !f->nrings || shlog_index_may_match(f, s->ix_query) || !index_takes(s, f))
+        return 0;
+    s->ix_skipped++;
+    s->ix_unread++;
+    s->ix_taken = f;
+    shlog_reader_frame_sections(s->rd, f->clock, f->clock_bytes);
+    return f->bytes;
+}
+
+/* Whether the index leaves the frame at off (bytes long, its prefix read)
+ * to be read; 0: only what its records' TSCs move. */
+static int index_wants(void *clientd, uint64_t off, uint64_t bytes, uint32_t prefix_check)
+{
+    struct source *s = clientd;
+    const struct shlog_index_frame *f = index_entry_at(s, off);
+    (void)prefix_check; /* a frame the index says is plain went unread before its prefix was */
+    if (!f || f->bytes != bytes || shlog_index_may_match(f, s->ix_query))
         return 1;
     s->ix_skipped++;
-    if (!index_takes(s, f, prefix_check))
-        return 0;
-    s->ix_taken = f;
-    s->ix_unread++;
-    shlog_reader_frame_sections(s->rd, f->clock, f->clock_bytes);
-    return SHLOG_FRAME_TAKEN;
+    return 0;
 }
 
 static void index_close(struct source *s)
@@ -472,6 +489,7 @@ static int index_open(struct read_engine *e, struct source *s, const char *path)
     s->ix_skipped = 0;
     s->ix_unread = 0;
     shlog_reader_want_frames(s->rd, index_wants, s);
+    shlog_reader_take_frames(s->rd, index_takes_frame, s);
     return 0;
 }
 

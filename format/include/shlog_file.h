@@ -413,6 +413,12 @@ void shlog_reader_skip_records(struct shlog_reader *r, int on);
  * from the index: shlog_index_ring_next) is not read past its prefix: it is
  * counted in the stats as read, and gives its SHLOG_EV_FRAME_END only. */
 #define SHLOG_FRAME_TAKEN 2
+/* take (NULL: none) is asked of each frame before its prefix is read, with
+ * its offset: it returns the frame's bytes (prefix and zstd frame) to take
+ * it as want's SHLOG_FRAME_TAKEN takes one, not reading even its prefix
+ * (counted in the stats as read, but for its raw bytes), or 0 to read it. */
+void shlog_reader_take_frames(struct shlog_reader *r, uint64_t (*take)(void *clientd, uint64_t offset),
+                              void *clientd);
 /* From within want, for the frame it takes: the sections read in place of
  * the frame's (its CLOCK sections as the index holds them: their anchors
  * come as SHLOG_EV_CLOCK events before the frame's end). The bytes stay the

@@ -733,6 +733,20 @@ static int take_plain(void *clientd, uint64_t offset, uint64_t bytes, uint32_t p
     return SHLOG_FRAME_TAKEN;
 }
 
+/* Takes every other plain frame before its prefix is read (the others at take_plain). */
+static uint64_t take_plain_early(void *clientd, uint64_t offset)
+{
+    struct taking *t = clientd;
+    while (t->at < shlog_index_count(t->ix) && shlog_index_frame(t->ix, t->at)->offset < offset)
+        t->at++;
+    const struct shlog_index_frame *f = shlog_index_frame(t->ix, t->at);
+    if (!f || f->offset != offset || !f->nrings || t->at % 2)
+        return 0;
+    t->taken = offset;
+    shlog_reader_frame_sections(t->r, f->clock, f->clock_bytes);
+    return f->bytes;
+}
+
 static void read_taking(int fd)
 {
     struct shlog_index *ix;
@@ -745,6 +759,7 @@ static void read_taking(int fd)
         return;
     }
     shlog_reader_want_frames(t.r, take_plain, &t);
+    shlog_reader_take_frames(t.r, take_plain_early, &t);
     shlog_reader_report_frame_ends(t.r, 1);
     struct shlog_event ev;
     int rc = 1;
