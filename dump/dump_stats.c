@@ -15,7 +15,7 @@ struct stats {
     uint64_t levels[8], records, lost[SHM_LOSS_REASON_MAX + 1], duplicates, frames, bad_frames, torn;
     uint64_t clamped, backtrace; /* records flagged so */
     uint64_t index_skipped; /* frames whose records the files' indexes ruled out, not decoded */
-    uint64_t index_unread;  /* of them, frames not read past their prefix (plain ones) */
+    uint64_t index_unread;  /* of them, frames not read at all (plain ones) */
     /* By category name: the built-in ones by id, the processes' own by name
      * (at most STATS_CATEGORIES names over all processes; others unnamed). */
     uint64_t categories[SHMLOG_CAT_COUNT], unnamed_category;
@@ -494,7 +494,7 @@ static void put_text_totals(const struct stats *st, struct render_buf *b, const 
     render_buf_puts(b, line);
     if (st->index_skipped) {
         snprintf(line, sizeof line, "index: %llu frames' records ruled out by the filters, not decoded; "
-                 "%llu of those frames not read past their prefix\n",
+                 "%llu of those frames not read at all\n",
                  (unsigned long long)st->index_skipped, (unsigned long long)st->index_unread);
         render_buf_puts(b, line);
     }
