@@ -1779,7 +1779,7 @@ out:
     return rc;
 }
 
-_Static_assert(IX_ENTRY_MAX(1) <= 4096, "shlog_enc_frame_at's bound (shlog_file.h) holds an entry");
+_Static_assert(IX_ENTRY_MAX(1) <= 8192, "shlog_enc_frame_at's bound (shlog_file.h) holds an entry");
 
 long shlog_enc_frame_at(struct shlog_enc *e, const void *prefix, size_t n, uint64_t off, uint64_t at, void *dst,
                         size_t cap)

@@ -24,7 +24,7 @@
 #define IX_MANY_PIDS (IX_MAX_PIDS + 1u)
 #define IX_MAX_RANGES 16u            /* subject fields' ranges in one frame; more are named unindexed */
 #define IX_MAX_RINGS 32u             /* rings of a plain frame; a frame of more is not plain */
-#define IX_MAX_CLOCK_BYTES 1024u     /* of a plain frame's CLOCK sections; a frame of more is not plain */
+#define IX_MAX_CLOCK_BYTES 4096u     /* of a plain frame's CLOCK sections (an anchor every 10 ms: about 110 of them); a frame of more is not plain */
 /* Key tags (FORMAT.md, "Index"): what a key's hash starts with. */
 #define IX_TAG_APP 'a'
 #define IX_TAG_SITE 'c'

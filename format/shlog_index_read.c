@@ -12,6 +12,8 @@ struct shlog_index {
     uint8_t **payloads; /* the index frames read: the frames' pids and filters point into them */
     size_t npayloads, payloads_cap;
     uint64_t held;      /* bytes of payloads */
+    uint64_t *blocks;   /* the index frames taken: offset, bytes, in file order */
+    size_t nblocks, blocks_cap;
     uint64_t end;
     int from_footer;
     char note[256];
@@ -35,6 +37,31 @@ static int ix_push(struct shlog_index *ix, const struct shlog_index_frame *f)
         return -ENOMEM;
     ix->v[ix->n++] = *f;
     return 0;
+}
+
+/* An index frame taken, at off, bytes long. 0 or -ENOMEM. */
+static int ix_block_push(struct shlog_index *ix, uint64_t off, uint64_t bytes)
+{
+    if (ix->nblocks == ix->blocks_cap &&
+        shlog__grow_array(&ix->blocks, &ix->blocks_cap, ix->nblocks, 2 * sizeof(*ix->blocks)))
+        return -ENOMEM;
+    ix->blocks[2 * ix->nblocks] = off;
+    ix->blocks[2 * ix->nblocks + 1] = bytes;
+    ix->nblocks++;
+    return 0;
+}
+
+uint64_t shlog_index_block_at(const struct shlog_index *ix, uint64_t offset)
+{
+    size_t lo = 0, hi = ix->nblocks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->blocks[2 * mid] < offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ix->nblocks && ix->blocks[2 * lo] == offset ? ix->blocks[2 * lo + 1] : 0;
 }
 
 static void ix_drop_payloads(struct shlog_index *ix, size_t keep)
@@ -229,6 +256,10 @@ static int ix_from_footer(struct shlog_index *ix, int fd, uint64_t size, struct 
         if (!why) {
             starts[seen++] = ix->n;
             why = ix_take_entries(ix, &c, off, pay[4], ps);
+            if (!why && ix_block_push(ix, off, SHLOG_FRAME_PREFIX_BYTES + 8 + n)) {
+                rc = -ENOMEM;
+                goto out;
+            }
         }
         if (why) {
             ix_note(ix, "footer not used: %s (at offset %llu)", why, (unsigned long long)off);
@@ -259,6 +290,13 @@ out:
         }
         memcpy(ix->v, v, k * sizeof(*v));
         free(v);
+        for (size_t i = 0, j = ix->nblocks; i + 1 < j; i++, j--) {
+            uint64_t o = ix->blocks[2 * i], b = ix->blocks[2 * i + 1];
+            ix->blocks[2 * i] = ix->blocks[2 * (j - 1)];
+            ix->blocks[2 * i + 1] = ix->blocks[2 * (j - 1) + 1];
+            ix->blocks[2 * (j - 1)] = o;
+            ix->blocks[2 * (j - 1) + 1] = b;
+        }
         for (size_t i = 1; i < ix->n && rc == 0; i++)
             if (ix->v[i].offset < ix->v[i - 1].offset + ix->v[i - 1].bytes) {
                 ix_note(ix, "footer not used: its index frames list frames out of order");
@@ -319,6 +357,10 @@ static int ix_walk(struct shlog_index *ix, int fd, uint64_t size, struct pid_sto
                 for (size_t i = 0; i < ent.n; i++)
                     ix->v[first + i] = ent.v[i];
                 since = ix->n;
+                if (ix_block_push(ix, off, bytes)) {
+                    free(ent.v);
+                    return -ENOMEM;
+                }
             }
             free(ent.v);
         } else {
@@ -370,6 +412,7 @@ int shlog_index_open(struct shlog_index **out, int fd, char *err, size_t errcap)
         ix_drop_payloads(ix, 0);
         ix->held = 0;
         ix->n = 0;
+        ix->nblocks = 0;
         ps.n = 0;
         memset(ix->note, 0, sizeof(ix->note));
         rc = ix_walk(ix, fd, size, &ps);
@@ -408,6 +451,7 @@ void shlog_index_close(struct shlog_index *ix)
         return;
     ix_drop_payloads(ix, 0);
     free(ix->payloads);
+    free(ix->blocks);
     free(ix->v);
     free(ix);
 }

@@ -428,7 +428,11 @@ static uint64_t index_takes_frame(void *clientd, uint64_t off)
 {
     struct source *s = clientd;
     const struct shlog_index_frame *f = index_entry_at(s, off);
-    if (!f || !f->nrings || shlog_index_may_match(f, s->ix_query) || !index_takes(s, f))
+    if (!f) { /* an index frame, which reads as a frame of no sections: it was read already */
+        shlog_reader_frame_sections(s->rd, NULL, 0);
+        return shlog_index_block_at(s->ix, off);
+    }
+    if (!f->nrings || shlog_index_may_match(f, s->ix_query) || !index_takes(s, f))
         return 0;
     s->ix_skipped++;
     s->ix_unread++;

@@ -230,7 +230,7 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
  * index frame of them goes into dst, to be written at offset at, the file's
  * end as the caller appends to it; shlog_enc_footer's footer then goes to the
  * end too. The bytes in dst (0 or an index frame), or -errno (-ENOSPC: cap
- * below shlog_enc_footer_bound + n / 25 + 4096). */
+ * below shlog_enc_footer_bound + n / 25 + 8192). */
 long shlog_enc_frame_at(struct shlog_enc *e, const void *prefix, size_t n, uint64_t off, uint64_t at, void *dst,
                         size_t cap);
 /* The open frame holds a section the caller did not give the encoder (a
@@ -543,6 +543,9 @@ int shlog_index_from_footer(const struct shlog_index *ix);
 size_t shlog_index_count(const struct shlog_index *ix);
 const struct shlog_index_frame *shlog_index_frame(const struct shlog_index *ix, size_t i);
 uint64_t shlog_index_end(const struct shlog_index *ix);
+/* The bytes of the index frame the index was read from at offset (its
+ * prefix and skippable frame), 0 when it took none there. */
+uint64_t shlog_index_block_at(const struct shlog_index *ix, uint64_t offset);
 /* A field's value as text read as the index compares it with a field's
  * range: a decimal integer, signed and unsigned as it fits, or true and
  * false as 1 and 0. A filter that takes exact values reads them with this,

@@ -700,7 +700,7 @@ static void read_index(int fd, size_t file_bytes, int with_footer)
         FZ_CHECK(shlog_index_may_match(f, &(struct shlog_index_query){0}) == (f->indexed ? f->records != 0 : 1));
         (void)shlog_index_may_match(f, &q);
         /* a plain frame's rings within its TSCs, its CLOCK sections within the bound */
-        FZ_CHECK(!f->nrings || (f->indexed && f->records && f->nrings <= 32 && f->clock_bytes <= 1024));
+        FZ_CHECK(!f->nrings || (f->indexed && f->records && f->nrings <= 32 && f->clock_bytes <= 4096));
         const uint8_t *p = f->rings;
         for (uint32_t k = 0; k < f->nrings; k++) {
             struct shlog_index_ring g;
