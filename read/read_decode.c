@@ -411,15 +411,22 @@ static int index_takes(const struct source *s, const struct shlog_index_frame *f
     return 1;
 }
 
-/* The index's entry of the frame at off, NULL when it lists none there:
- * frames come in file order, so one pass over the entries. */
-static const struct shlog_index_frame *index_entry_at(struct source *s, uint64_t off)
+/* The entry of ix of the frame at off, NULL when it lists none there:
+ * frames come in file order, so one pass over the entries from *at. */
+static const struct shlog_index_frame *index_entry_at(const struct shlog_index *ix, size_t *at, uint64_t off)
 {
-    size_t n = shlog_index_count(s->ix);
-    while (s->ix_at < n && shlog_index_frame(s->ix, s->ix_at)->offset < off)
-        s->ix_at++;
-    const struct shlog_index_frame *f = s->ix_at < n ? shlog_index_frame(s->ix, s->ix_at) : NULL;
+    size_t n = shlog_index_count(ix);
+    while (*at < n && shlog_index_frame(ix, *at)->offset < off)
+        (*at)++;
+    const struct shlog_index_frame *f = *at < n ? shlog_index_frame(ix, *at) : NULL;
     return f && f->offset == off ? f : NULL;
+}
+
+/* 1 when SHMLOG_NO_INDEX asks that every frame be read. */
+static int index_off(void)
+{
+    const char *off = getenv("SHMLOG_NO_INDEX");
+    return off && *off && strcmp(off, "0") != 0;
 }
 
 /* Before the frame at off is read: its bytes when the index rules it out
@@ -427,7 +434,7 @@ static const struct shlog_index_frame *index_entry_at(struct source *s, uint64_t
 static uint64_t index_takes_frame(void *clientd, uint64_t off)
 {
     struct source *s = clientd;
-    const struct shlog_index_frame *f = index_entry_at(s, off);
+    const struct shlog_index_frame *f = index_entry_at(s->ix, &s->ix_at, off);
     if (!f) { /* an index frame, which reads as a frame of no sections: it was read already */
         shlog_reader_frame_sections(s->rd, NULL, 0);
         return shlog_index_block_at(s->ix, off);
@@ -446,7 +453,7 @@ static uint64_t index_takes_frame(void *clientd, uint64_t off)
 static int index_wants(void *clientd, uint64_t off, uint64_t bytes, uint32_t prefix_check)
 {
     struct source *s = clientd;
-    const struct shlog_index_frame *f = index_entry_at(s, off);
+    const struct shlog_index_frame *f = index_entry_at(s->ix, &s->ix_at, off);
     (void)prefix_check; /* a frame the index says is plain went unread before its prefix was */
     if (!f || f->bytes != bytes || shlog_index_may_match(f, s->ix_query))
         return 1;
@@ -467,8 +474,7 @@ static void index_close(struct source *s)
 static int index_open(struct read_engine *e, struct source *s, const char *path)
 {
     if (!e->index_use) {
-        const char *off = getenv("SHMLOG_NO_INDEX");
-        int rc = off && *off && strcmp(off, "0") != 0 ? 0 : index_query_make(e);
+        int rc = index_off() ? 0 : index_query_make(e);
         if (rc < 0)
             return rc;
         /* A consumer of every decoded record (verify) wants them all read. */
@@ -1105,6 +1111,22 @@ int read_reader_each_site(struct read_engine *e, struct shlog_reader *rd,
     return rc == -ENOMEM ? rc : 0;
 }
 
+/* A file's index as the sites' scan asks it. */
+struct sites_scan {
+    struct shlog_index *ix;
+    size_t at;
+    struct shlog_reader *rd;
+};
+
+/* The frames the sites' scan need not read: a plain one and an index frame define nothing. */
+static uint64_t sites_scan_takes(void *clientd, uint64_t off)
+{
+    struct sites_scan *t = clientd;
+    const struct shlog_index_frame *f = index_entry_at(t->ix, &t->at, off);
+    shlog_reader_frame_sections(t->rd, NULL, 0);
+    return f ? (f->nrings ? f->bytes : 0) : shlog_index_block_at(t->ix, off);
+}
+
 int read_scan_sites(struct read_engine *e, const struct in_list *l,
                     int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
                     void *clientd)
@@ -1116,10 +1138,20 @@ int read_scan_sites(struct read_engine *e, const struct in_list *l,
         if (f->bad_header || shlog_reader_open(&rd, f->path, 0, NULL, err, sizeof err) != 0)
             continue;
         shlog_reader_skip_records(rd, 1);
+        struct sites_scan scan = {NULL, 0, rd};
+        int fd = index_off() ? -1 : open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0) {
+            if (shlog_index_open(&scan.ix, fd, err, sizeof err) != 0)
+                scan.ix = NULL;
+            close(fd);
+        }
+        if (scan.ix)
+            shlog_reader_take_frames(rd, sites_scan_takes, &scan);
         if (e->frame_mem)
             shlog_reader_share_frame_mem(rd, e->frame_mem);
         int rc = read_reader_each_site(e, rd, site, clientd);
         shlog_reader_close(rd);
+        shlog_index_close(scan.ix);
         if (rc == -ENOMEM)
             return rc;
     }
