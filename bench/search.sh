@@ -102,7 +102,7 @@ print(f"set: {stats['records']} records in {stats['files']} files, {stats['bytes
       f"{(last - first) / 3.6e12:.2f} h of records ({stats['span_s']:.0f} s)")
 
 # What each engine is told, per question: CLI arguments, to_arrow() keywords, a DuckDB condition.
-has_where = b"--where" in subprocess.run([dump, "read", "--help"], capture_output=True).stdout
+has_where = b"--where" in subprocess.run([dump, "--help"], capture_output=True).stdout
 import inspect
 py_where = ("where" in inspect.signature(shmlog.to_arrow).parameters or
             "where" in getattr(getattr(shmlog, "Filters", None), "__annotations__", {}))

@@ -116,13 +116,18 @@ static int feed_event(struct rewrite *w, const struct shlog_event *ev, uint64_t 
         rc = batch_end(w);
         return rc ? rc : shlog_enc_process(w->enc, ev->proc->key, &ev->proc->info);
     case SHLOG_EV_SITE:
+        if (!ev->site_info)
+            shlog_enc_frame_mixed(w->enc);
         return ev->site_info ? shlog_enc_site(w->enc, ev->site->proc, ev->site_info) : 0;
     case SHLOG_EV_CLOCK:
         rc = batch_end(w);
         return rc ? rc : shlog_enc_clock(w->enc, &ev->clock, &ev->anchor, 1);
     case SHLOG_EV_RECORD:
         return feed_record(w, ev);
-    default: /* losses, exits, names: the index sums up records only */
+    case SHLOG_EV_FRAME_END:
+        return 0;
+    default: /* losses, exits, names: the index sums up records only, and says the frame holds more */
+        shlog_enc_frame_mixed(w->enc);
         return 0;
     }
 }
@@ -143,7 +148,7 @@ static int copy_frame(struct rewrite *w, uint64_t off, size_t n)
         return failed(w, "reading the frame at offset %llu: %s", (unsigned long long)off, strerror(-rc));
     if (batch_end(w))
         return failed(w, "summing up the frame at offset %llu failed", (unsigned long long)off);
-    size_t cap = shlog_enc_footer_bound(w->enc) + n / 25 + 1024;
+    size_t cap = shlog_enc_footer_bound(w->enc) + n / 25 + 8192;
     if (grow(&w->out, &w->out_cap, cap))
         return failed(w, "out of memory");
     long k = shlog_enc_frame_at(w->enc, w->frame, n, off, w->new_bytes, w->out, cap);

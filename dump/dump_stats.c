@@ -15,6 +15,7 @@ struct stats {
     uint64_t levels[8], records, lost[SHM_LOSS_REASON_MAX + 1], duplicates, frames, bad_frames, torn;
     uint64_t clamped, backtrace; /* records flagged so */
     uint64_t index_skipped; /* frames whose records the files' indexes ruled out, not decoded */
+    uint64_t index_unread;  /* of them, frames not read at all (plain ones) */
     /* By category name: the built-in ones by id, the processes' own by name
      * (at most STATS_CATEGORIES names over all processes; others unnamed). */
     uint64_t categories[SHMLOG_CAT_COUNT], unnamed_category;
@@ -144,6 +145,7 @@ static void stats_file_closed(void *clientd, struct source *s, const struct shlo
     st->frames += rs->frames;
     st->bad_frames += rs->bad_frames;
     st->index_skipped += s->ix_skipped;
+    st->index_unread += s->ix_unread;
     st->torn += rs->torn;
     st->duplicates += rs->duplicates;
 }
@@ -441,6 +443,7 @@ static void stats_json(const struct stats *st, struct render_buf *b, const struc
     put_json_kv_u64(b, "bad_frames", st->bad_frames);
     put_json_kv_u64(b, "torn", st->torn);
     put_json_kv_u64(b, "index_skipped_frames", st->index_skipped);
+    put_json_kv_u64(b, "index_unread_frames", st->index_unread);
     put_json_kv_u64(b, "records", st->records);
     put_json_kv_u64(b, "duplicates", st->duplicates);
     if (st->topics)
@@ -490,8 +493,9 @@ static void put_text_totals(const struct stats *st, struct render_buf *b, const 
              st->torn ? ", torn tail" : "");
     render_buf_puts(b, line);
     if (st->index_skipped) {
-        snprintf(line, sizeof line, "index: %llu frames' records ruled out by the filters, not decoded\n",
-                 (unsigned long long)st->index_skipped);
+        snprintf(line, sizeof line, "index: %llu frames' records ruled out by the filters, not decoded; "
+                 "%llu of those frames not read at all\n",
+                 (unsigned long long)st->index_skipped, (unsigned long long)st->index_unread);
         render_buf_puts(b, line);
     }
     if (st->topics) {

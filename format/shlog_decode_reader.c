@@ -238,11 +238,25 @@ void shlog_reader_report_frame_ends(struct shlog_reader *r, int on)
     r->frame_ends = on != 0;
 }
 
-void shlog_reader_want_frames(struct shlog_reader *r, int (*want)(void *clientd, uint64_t offset, uint64_t bytes),
+void shlog_reader_want_frames(struct shlog_reader *r,
+                              int (*want)(void *clientd, uint64_t offset, uint64_t bytes, uint32_t prefix_check),
                               void *clientd)
 {
     r->frame_want = want;
     r->frame_want_ctx = clientd;
+}
+
+void shlog_reader_take_frames(struct shlog_reader *r, uint64_t (*take)(void *clientd, uint64_t offset),
+                              void *clientd)
+{
+    r->frame_take = take;
+    r->frame_take_ctx = clientd;
+}
+
+void shlog_reader_frame_sections(struct shlog_reader *r, const uint8_t *p, size_t n)
+{
+    static const uint8_t none[1];
+    r->taken = n ? (struct cur){p, p + n, 0} : (struct cur){none, none, 0};
 }
 
 void shlog_reader_skip_records(struct shlog_reader *r, int on)
@@ -453,10 +467,33 @@ static const char *frame_sites(struct shlog_reader *r, struct shlog_frame_mem *m
     return NULL;
 }
 
+/* The frame at r->off, bytes long, taken in place of being read: its
+ * sections are those handed in (shlog_reader_frame_sections). Returns 1. */
+static int frame_taken(struct shlog_reader *r, uint64_t bytes, uint32_t raw_bytes)
+{
+    r->frame_off = r->off;
+    r->off += bytes;
+    r->frame_light = 0;
+    r->frame_open = 1;
+    r->sec = r->clock_scan = r->taken;
+    r->clock_left = 0;
+    r->clock_damaged = 0;
+    r->st.frames++;
+    r->st.raw_bytes += raw_bytes;
+    r->st.compressed_bytes += bytes;
+    return 1;
+}
+
 /* Loads the next frame: 1 loaded, 2 *ev holds an error to return, 0 no more
  * data (for now), -errno on I/O errors. */
 static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
 {
+    if (r->frame_take) {
+        shlog_reader_frame_sections(r, NULL, 0);
+        uint64_t bytes = r->frame_take(r->frame_take_ctx, r->off);
+        if (bytes >= SHLOG_FRAME_PREFIX_BYTES)
+            return frame_taken(r, bytes, 0);
+    }
     uint8_t pre[SHLOG_FRAME_PREFIX_BYTES];
     ssize_t n = pread_full(r, pre, sizeof(pre), r->off);
     if (n < 0)
@@ -493,6 +530,13 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
         return 2;
     }
     uint32_t zbytes = get_u32le(pre + 4), raw_bytes = get_u32le(pre + 8);
+    int want = 1;
+    if (r->frame_want) {
+        shlog_reader_frame_sections(r, NULL, 0);
+        want = r->frame_want(r->frame_want_ctx, r->off, SHLOG_FRAME_PREFIX_BYTES + zbytes, get_u32le(pre + 12));
+    }
+    if (want == SHLOG_FRAME_TAKEN) /* not read past its prefix */
+        return frame_taken(r, SHLOG_FRAME_PREFIX_BYTES + zbytes, raw_bytes);
     struct shlog_frame_mem *m = r->fm = frame_mem_take(r);
     if (buf_reserve(&m->zbuf, zbytes))
         return -ENOMEM;
@@ -505,7 +549,7 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
     uint64_t at = r->off;
     r->frame_off = at;
     r->off += SHLOG_FRAME_PREFIX_BYTES + zbytes;
-    r->frame_light = r->frame_want && !r->frame_want(r->frame_want_ctx, at, SHLOG_FRAME_PREFIX_BYTES + zbytes);
+    r->frame_light = !want;
     const char *why = NULL;
     /* The zstd frame header says what it expands to: checked before the
      * buffer is made or a byte decompressed. */

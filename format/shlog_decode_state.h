@@ -151,9 +151,12 @@ struct shlog_reader {
     int frame_open;     /* a frame was loaded and its SHLOG_EV_FRAME_END is still due */
     int frame_ends;     /* shlog_reader_report_frame_ends */
     int skip_records;   /* shlog_reader_skip_records */
-    int (*frame_want)(void *clientd, uint64_t offset, uint64_t bytes); /* shlog_reader_want_frames */
+    int (*frame_want)(void *clientd, uint64_t offset, uint64_t bytes, uint32_t prefix_check); /* shlog_reader_want_frames */
     void *frame_want_ctx;
     int frame_light;    /* the frame loaded is one frame_want declined: its batches give TIMES events */
+    struct cur taken;   /* shlog_reader_frame_sections: a taken frame's sections */
+    uint64_t (*frame_take)(void *clientd, uint64_t offset); /* shlog_reader_take_frames */
+    void *frame_take_ctx;
     uint64_t *tscs;     /* a TIMES event's, SHLOG_MAX_BATCH_RECORDS of them (made with the first,
                            freed by shlog_reader_trim) */
     int blocks;         /* shlog_reader_blocks */

@@ -175,6 +175,13 @@ struct enc_index {
     struct shm_clock_anchor first, last;
     uint64_t hz_q16;
     const struct enc_proc_ix *calib; /* the batch's process, for a file without anchors */
+    /* whether the open frame is plain (IX_PLAIN): a section other than a
+     * BATCH makes it mixed; its rings, and the open batch's most TSC */
+    int mixed;
+    struct buf clock; /* its CLOCK sections, as it holds them */
+    uint32_t nrings;
+    struct ix_ring rings[IX_MAX_RINGS];
+    uint64_t batch_tsc_max;
 };
 
 struct shlog_enc {
@@ -282,6 +289,7 @@ void shlog_enc_free(struct shlog_enc *e)
     ZSTD_freeCCtx(e->cctx);
     buf_free(&e->defs);
     buf_free(&e->raw);
+    buf_free(&e->ix.clock);
     for (int i = 0; i < NCOLS; i++)
         buf_free(&e->col[i]);
     map_free(&e->procs);
@@ -344,6 +352,7 @@ static int put_section(struct buf *to, unsigned type, const uint8_t *body, size_
 
 static int enc_section(struct shlog_enc *e, unsigned type, const uint8_t *body, size_t n)
 {
+    e->ix.mixed = 1;
     return put_section(&e->raw, type, body, n);
 }
 
@@ -353,6 +362,7 @@ static int enc_section(struct shlog_enc *e, unsigned type, const uint8_t *body, 
  * records before it were coded against the one it replaces. */
 static int enc_definition(struct shlog_enc *e, unsigned type, const uint8_t *body, size_t n, int first)
 {
+    e->ix.mixed = 1;
     return put_section(first ? &e->defs : &e->raw, type, body, n);
 }
 
@@ -686,8 +696,13 @@ int shlog_enc_clock(struct shlog_enc *e, const struct shlog_clock_info *ci, cons
      * stop after the anchors). */
     for (size_t i = 0; with_offset && i < n; i++)
         p = put_varint(p, zigzag(a[i].offset_ns));
-    int rc = enc_section(e, SHLOG_SEC_CLOCK, body, (size_t)(p - body));
+    int rc = put_section(&e->raw, SHLOG_SEC_CLOCK, body, (size_t)(p - body));
     if (!rc) {
+        /* a plain frame's entry holds them: a reader that skips it reads them there */
+        struct buf *sec = &e->ix.clock;
+        if (sec->len + 1 + VARINT_MAX + (size_t)(p - body) > IX_MAX_CLOCK_BYTES ||
+            put_section(sec, SHLOG_SEC_CLOCK, body, (size_t)(p - body)))
+            e->ix.mixed = 1;
         struct enc_index *x = &e->ix;
         if (!x->frame_anchored)
             x->first = a[0];
@@ -738,6 +753,7 @@ int shlog_enc_batch_begin(struct shlog_enc *e, uint32_t proc, uint32_t cpu)
     e->batch_from = UINT64_MAX;
     e->batch_backtrace = 0;
     e->batch_gen++;
+    e->ix.batch_tsc_max = 0;
     enc_forget_sites(e);
     ix_batch_process(e, &e->proc_ix[*map_find(&e->procs, proc, 0)]);
     for (int i = 0; i < NCOLS; i++)
@@ -1099,6 +1115,7 @@ static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_h
     struct enc_index *x = &e->ix;
     x->tsc_min = tsc < x->tsc_min ? tsc : x->tsc_min;
     x->tsc_max = tsc > x->tsc_max ? tsc : x->tsc_max;
+    x->batch_tsc_max = tsc > x->batch_tsc_max ? tsc : x->batch_tsc_max;
     x->levels |= 1u << (level < 7 ? level : 7);
     x->categories |= (uint64_t)(category < 64) << (category & 63);
     if (!s || how != HOW_CODED)
@@ -1405,6 +1422,24 @@ long shlog_enc_slots(struct shlog_enc *e, const struct shmlog_record *slots, siz
     return (long)done;
 }
 
+/* A batch sealed into the open frame: its ring's last and most TSC, or a
+ * mixed frame (a backtrace is ordered by its trigger, not its TSCs). */
+static void ix_batch_ring(struct enc_index *x, int backtrace, uint32_t proc, uint32_t cpu, uint64_t last_tsc)
+{
+    uint32_t i = 0;
+    while (i < x->nrings && (x->rings[i].proc != proc || x->rings[i].cpu != cpu))
+        i++;
+    if (backtrace || i == IX_MAX_RINGS) {
+        x->mixed = 1;
+        return;
+    }
+    if (i == x->nrings)
+        x->rings[x->nrings++] = (struct ix_ring){proc, cpu, last_tsc, x->batch_tsc_max};
+    x->rings[i].last_tsc = last_tsc;
+    if (x->batch_tsc_max > x->rings[i].max_tsc)
+        x->rings[i].max_tsc = x->batch_tsc_max;
+}
+
 int shlog_enc_batch_end(struct shlog_enc *e)
 {
     if (!e->batch_open)
@@ -1441,7 +1476,13 @@ int shlog_enc_batch_end(struct shlog_enc *e)
     e->raw.len = (size_t)(p - e->raw.p);
     e->frame_records += e->batch_count;
     e->batch_count = 0;
+    ix_batch_ring(&e->ix, e->batch_backtrace, e->batch_proc, e->batch_cpu, e->prev_tsc);
     return 0;
+}
+
+void shlog_enc_frame_mixed(struct shlog_enc *e)
+{
+    e->ix.mixed = 1;
 }
 
 /* ==== Frames ==== */
@@ -1548,6 +1589,9 @@ static void ix_frame_reset(struct enc_index *x, uint32_t kept_blocks)
     x->npids = 0;
     x->nranges = 0;
     x->frame_anchored = x->frame_stepped = 0;
+    x->mixed = 0;
+    x->clock.len = 0;
+    x->nrings = 0;
     x->frame++;
 }
 
@@ -1579,6 +1623,13 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
         en.bloom_blocks = x->bloom_dirty ? ix_fold(x->bloom, x->work_blocks, max_blocks) : 0;
         x->kept_blocks = en.bloom_blocks;
         en.bloom = (const uint8_t *)x->bloom;
+        if (!x->mixed && x->nrings) {
+            en.flags |= IX_PLAIN;
+            en.nrings = x->nrings;
+            memcpy(en.rings, x->rings, x->nrings * sizeof(*x->rings));
+            en.clock_bytes = (uint32_t)x->clock.len;
+            en.clock = x->clock.p;
+        }
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
         for (size_t i = 0; i < (size_t)en.bloom_blocks * 8; i++)
             put_u32le((uint8_t *)&x->bloom[i], x->bloom[i]);
@@ -1728,7 +1779,7 @@ out:
     return rc;
 }
 
-_Static_assert(IX_ENTRY_MAX(1) <= 1024, "shlog_enc_frame_at's bound (shlog_file.h) holds an entry");
+_Static_assert(IX_ENTRY_MAX(1) <= 8192, "shlog_enc_frame_at's bound (shlog_file.h) holds an entry");
 
 long shlog_enc_frame_at(struct shlog_enc *e, const void *prefix, size_t n, uint64_t off, uint64_t at, void *dst,
                         size_t cap)

@@ -144,10 +144,25 @@ uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x)
     p = put_varint(p, x->bloom_blocks);
     if (x->bloom_blocks) /* a frame of no keys has no filter (and no pointer to one) */
         memcpy(p, x->bloom, (size_t)x->bloom_blocks * IX_BLOCK_BYTES);
-    return p + (size_t)x->bloom_blocks * IX_BLOCK_BYTES;
+    p += (size_t)x->bloom_blocks * IX_BLOCK_BYTES;
+    if (x->flags & IX_PLAIN) {
+        p = put_varint(p, x->nrings);
+        for (uint32_t i = 0; i < x->nrings; i++) {
+            const struct ix_ring *r = &x->rings[i];
+            p = put_varint(p, r->proc);
+            p = put_varint(p, r->cpu);
+            p = put_varint(p, r->last_tsc - x->tsc_min);
+            p = put_varint(p, r->max_tsc - x->tsc_min);
+        }
+        p = put_varint(p, x->clock_bytes);
+        if (x->clock_bytes)
+            memcpy(p, x->clock, x->clock_bytes);
+        p += x->clock_bytes;
+    }
+    return p;
 }
 
-int shlog__ix_entry_get(struct cur *c, struct ix_entry *x)
+int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version)
 {
     x->offset = get_varint(c);
     x->bytes = get_varint(c);
@@ -158,6 +173,8 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x)
     uint64_t span = get_varint(c);
     x->tsc_max = x->tsc_min + span;
     x->flags = get_u8(c);
+    if (version < 2)
+        x->flags &= (uint8_t)~IX_PLAIN; /* a bit version 1 did not define */
     x->ns_min = 0;
     x->ns_max = UINT64_MAX;
     if (x->flags & IX_TIME) {
@@ -200,10 +217,50 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x)
         c->bad = 1;
     x->bloom_blocks = c->bad ? 0 : (uint32_t)blocks;
     x->bloom = get_bytes(c, (uint64_t)x->bloom_blocks * IX_BLOCK_BYTES);
+    x->nrings = 0;
+    x->ring_bytes = c->p;
+    x->clock_bytes = 0;
+    x->clock = NULL;
+    if (x->flags & IX_PLAIN) {
+        /* every record's ring, each once: a ring's TSCs within the frame's */
+        uint64_t nrings = get_varint(c);
+        if (!nrings || nrings > IX_MAX_RINGS || !x->records)
+            c->bad = 1;
+        x->nrings = c->bad ? 0 : (uint32_t)nrings;
+        x->ring_bytes = c->p;
+        for (uint32_t i = 0; i < x->nrings && !c->bad; i++) {
+            uint64_t proc = get_varint(c), cpu = get_varint(c), last = get_varint(c), most = get_varint(c);
+            if (proc > UINT32_MAX || cpu > UINT32_MAX || last > most || most > span)
+                c->bad = 1;
+        }
+        /* sections a reader reads as it would in the frame: checked there */
+        uint64_t clock_bytes = get_varint(c);
+        if (clock_bytes > IX_MAX_CLOCK_BYTES)
+            c->bad = 1;
+        x->clock_bytes = c->bad ? 0 : (uint32_t)clock_bytes;
+        x->clock = get_bytes(c, x->clock_bytes);
+        /* CLOCK sections only: a reader takes them in place of the frame's */
+        struct cur sec = {x->clock, x->clock ? x->clock + x->clock_bytes : NULL, 0};
+        while (x->clock && sec.p < sec.end && !sec.bad)
+            if (get_u8(&sec) != SHLOG_SEC_CLOCK || !get_bytes(&sec, get_varint(&sec)))
+                sec.bad = 1;
+        if (sec.bad)
+            c->bad = 1;
+    }
     if (span > UINT64_MAX - x->tsc_min || x->offset > INT64_MAX || x->bytes > INT64_MAX ||
         x->bytes < SHLOG_FRAME_PREFIX_BYTES)
         c->bad = 1;
     return c->bad ? -1 : 0;
+}
+
+void shlog__ix_ring_next(const uint8_t **p, uint64_t tsc_min, struct ix_ring *r)
+{
+    struct cur c = {*p, *p + 4 * VARINT_MAX, 0};
+    r->proc = (uint32_t)get_varint(&c);
+    r->cpu = (uint32_t)get_varint(&c);
+    r->last_tsc = tsc_min + get_varint(&c);
+    r->max_tsc = tsc_min + get_varint(&c);
+    *p = c.p;
 }
 
 void shlog__ix_range_next(const uint8_t **p, struct ix_range *r)

@@ -23,6 +23,8 @@
 #define IX_MAX_PIDS 32u              /* a frame of more processes lists none */
 #define IX_MANY_PIDS (IX_MAX_PIDS + 1u)
 #define IX_MAX_RANGES 16u            /* subject fields' ranges in one frame; more are named unindexed */
+#define IX_MAX_RINGS 32u             /* rings of a plain frame; a frame of more is not plain */
+#define IX_MAX_CLOCK_BYTES 4096u     /* of a plain frame's CLOCK sections (an anchor every 10 ms: about 110 of them); a frame of more is not plain */
 /* Key tags (FORMAT.md, "Index"): what a key's hash starts with. */
 #define IX_TAG_APP 'a'
 #define IX_TAG_SITE 'c'
@@ -82,6 +84,12 @@ void shlog__ix_words(const uint8_t *text, size_t n, void (*each)(void *, const u
 void shlog__ix_fields(const char *fmt, size_t n, unsigned nargs, const char **name, size_t *len,
                       void (*text)(void *, const uint8_t *, size_t), void *clientd);
 
+/* A ring's records in a plain frame: the TSC of its last one and its most. */
+struct ix_ring {
+    uint32_t proc, cpu;
+    uint64_t last_tsc, max_tsc;
+};
+
 /* One frame's summary as an index frame holds it (FORMAT.md, "Index"). */
 struct ix_entry {
     uint64_t offset, bytes;
@@ -99,18 +107,28 @@ struct ix_entry {
     const uint8_t *range_bytes;            /* the reader's: where they are in the index frame */
     uint32_t bloom_blocks;
     const uint8_t *bloom;
+    uint32_t nrings;                     /* when flags & IX_PLAIN */
+    struct ix_ring rings[IX_MAX_RINGS];  /* the writer's */
+    const uint8_t *ring_bytes;           /* the reader's: where they are in the index frame */
+    uint32_t clock_bytes;                /* when flags & IX_PLAIN: the frame's CLOCK sections as it holds them */
+    const uint8_t *clock;
 };
-#define IX_TIME 1u /* ns_min, ns_max say where the records' wall times are */
+#define IX_TIME 1u  /* ns_min, ns_max say where the records' wall times are */
+#define IX_PLAIN 2u /* version 2: the frame holds BATCH and CLOCK sections only: its rings and anchors listed */
 
 /* The most an entry takes in an index frame. */
 #define IX_ENTRY_MAX(bloom_blocks)                                                                                \
-    (16u * VARINT_MAX + 6u + IX_MAX_PIDS * 5u + IX_MAX_RANGES * (9u + 2u * VARINT_MAX) +                           \
-     (size_t)(bloom_blocks) * IX_BLOCK_BYTES)
+    (17u * VARINT_MAX + 6u + IX_MAX_PIDS * 5u + IX_MAX_RANGES * (9u + 2u * VARINT_MAX) +                           \
+     IX_MAX_RINGS * (2u * 5u + 2u * VARINT_MAX) + IX_MAX_CLOCK_BYTES + (size_t)(bloom_blocks) * IX_BLOCK_BYTES)
 uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x);
-/* 0, or -1 when the bytes at c are not an entry (c->bad set). */
-int shlog__ix_entry_get(struct cur *c, struct ix_entry *x);
+/* 0, or -1 when the bytes at c are not an entry of an index frame of that
+ * version (c->bad set). */
+int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version);
 /* The next range of an entry's (n of them at *p, as shlog__ix_entry_get
  * checked them). */
 void shlog__ix_range_next(const uint8_t **p, struct ix_range *r);
+/* The next ring of a plain entry's (as shlog__ix_entry_get checked them),
+ * its TSCs from the entry's tsc_min. */
+void shlog__ix_ring_next(const uint8_t **p, uint64_t tsc_min, struct ix_ring *r);
 
 #endif /* SHLOG_INDEX_H */

@@ -12,6 +12,8 @@ struct shlog_index {
     uint8_t **payloads; /* the index frames read: the frames' pids and filters point into them */
     size_t npayloads, payloads_cap;
     uint64_t held;      /* bytes of payloads */
+    uint64_t *blocks;   /* the index frames taken: offset, bytes, in file order */
+    size_t nblocks, blocks_cap;
     uint64_t end;
     int from_footer;
     char note[256];
@@ -35,6 +37,31 @@ static int ix_push(struct shlog_index *ix, const struct shlog_index_frame *f)
         return -ENOMEM;
     ix->v[ix->n++] = *f;
     return 0;
+}
+
+/* An index frame taken, at off, bytes long. 0 or -ENOMEM. */
+static int ix_block_push(struct shlog_index *ix, uint64_t off, uint64_t bytes)
+{
+    if (ix->nblocks == ix->blocks_cap &&
+        shlog__grow_array(&ix->blocks, &ix->blocks_cap, ix->nblocks, 2 * sizeof(*ix->blocks)))
+        return -ENOMEM;
+    ix->blocks[2 * ix->nblocks] = off;
+    ix->blocks[2 * ix->nblocks + 1] = bytes;
+    ix->nblocks++;
+    return 0;
+}
+
+uint64_t shlog_index_block_at(const struct shlog_index *ix, uint64_t offset)
+{
+    size_t lo = 0, hi = ix->nblocks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->blocks[2 * mid] < offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ix->nblocks && ix->blocks[2 * lo] == offset ? ix->blocks[2 * lo + 1] : 0;
 }
 
 static void ix_drop_payloads(struct shlog_index *ix, size_t keep)
@@ -104,7 +131,7 @@ static const char *ix_payload_check(const uint8_t *pay, size_t n, unsigned kind,
         return "an index frame too short";
     if (get_u32le(pay) != IX_MAGIC)
         return "an index frame without its magic";
-    if (pay[4] != SHLOG_INDEX_VERSION)
+    if (pay[4] < 1 || pay[4] > SHLOG_INDEX_VERSION)
         return "an index frame of another version";
     if (pay[5] != kind)
         return kind == IX_KIND_FOOTER ? "the trailer does not point at a footer" : "a second footer";
@@ -122,7 +149,15 @@ static struct shlog_index_frame ix_frame_of(const struct ix_entry *x, const uint
         .tsc_min = x->tsc_min, .tsc_max = x->tsc_max, .timed = (x->flags & IX_TIME) != 0,
         .ns_min = x->ns_min, .ns_max = x->ns_max, .levels = x->levels, .categories = x->categories,
         .npids = x->npids, .pids = pids, .nranges = x->nranges, .ranges = x->range_bytes,
-        .bloom_blocks = x->bloom_blocks, .bloom = x->bloom};
+        .bloom_blocks = x->bloom_blocks, .bloom = x->bloom, .prefix_check = x->prefix_check,
+        .nrings = x->nrings, .rings = x->ring_bytes, .clock_bytes = x->clock_bytes, .clock = x->clock};
+}
+
+void shlog_index_ring_next(const struct shlog_index_frame *f, const uint8_t **p, struct shlog_index_ring *r)
+{
+    struct ix_ring x;
+    shlog__ix_ring_next(p, f->tsc_min, &x);
+    *r = (struct shlog_index_ring){x.proc, x.cpu, x.last_tsc, x.max_tsc};
 }
 
 /* The pids of an entry stay with the payload: the entry's own copy is on
@@ -134,7 +169,8 @@ struct pid_store {
 
 /* Entries of an index frame at block_off into ix (after those it has), in
  * order, each wholly before the index frame. */
-static const char *ix_take_entries(struct shlog_index *ix, struct cur *c, uint64_t block_off, struct pid_store *ps)
+static const char *ix_take_entries(struct shlog_index *ix, struct cur *c, uint64_t block_off, unsigned version,
+                                   struct pid_store *ps)
 {
     uint64_t count = get_varint(c);
     if (c->bad || count > (uint64_t)(c->end - c->p))
@@ -143,7 +179,7 @@ static const char *ix_take_entries(struct shlog_index *ix, struct cur *c, uint64
     uint64_t below = block_off;
     for (uint64_t i = 0; i < count; i++) {
         struct ix_entry x;
-        if (shlog__ix_entry_get(c, &x))
+        if (shlog__ix_entry_get(c, &x, version))
             return "an index frame's entries are cut short";
         if (x.offset < SHLOG_FILE_HEADER_BYTES || x.offset > below || x.bytes > below - x.offset)
             return "an index frame lists a frame out of place";
@@ -181,11 +217,13 @@ static int ix_from_footer(struct shlog_index *ix, int fd, uint64_t size, struct 
         ix_note(ix, "no footer (a file being written, or from before the index)");
         return 1;
     }
-    if (get_u32le(t + 24) != fnv1a32(t, 24) || get_u32le(t + 20) != SHLOG_INDEX_VERSION ||
-        get_u64le(t + 8) != size || get_u64le(t) < SHLOG_FILE_HEADER_BYTES || get_u64le(t) >= size) {
+    uint32_t version = get_u32le(t + 20);
+    int known = version >= 1 && version <= SHLOG_INDEX_VERSION;
+    if (get_u32le(t + 24) != fnv1a32(t, 24) || !known || get_u64le(t + 8) != size ||
+        get_u64le(t) < SHLOG_FILE_HEADER_BYTES || get_u64le(t) >= size) {
         ix_note(ix, "the footer's trailer %s", get_u32le(t + 24) != fnv1a32(t, 24) ? "fails its check"
-                                               : get_u32le(t + 20) != SHLOG_INDEX_VERSION ? "is of another version"
-                                                                                          : "is not of this file's size");
+                                               : !known                             ? "is of another version"
+                                                                                    : "is not of this file's size");
         return 1;
     }
     uint32_t blocks = get_u32le(t + 16);
@@ -217,7 +255,11 @@ static int ix_from_footer(struct shlog_index *ix, int fd, uint64_t size, struct 
             why = "the index frames do not chain back";
         if (!why) {
             starts[seen++] = ix->n;
-            why = ix_take_entries(ix, &c, off, ps);
+            why = ix_take_entries(ix, &c, off, pay[4], ps);
+            if (!why && ix_block_push(ix, off, SHLOG_FRAME_PREFIX_BYTES + 8 + n)) {
+                rc = -ENOMEM;
+                goto out;
+            }
         }
         if (why) {
             ix_note(ix, "footer not used: %s (at offset %llu)", why, (unsigned long long)off);
@@ -248,6 +290,13 @@ out:
         }
         memcpy(ix->v, v, k * sizeof(*v));
         free(v);
+        for (size_t i = 0, j = ix->nblocks; i + 1 < j; i++, j--) {
+            uint64_t o = ix->blocks[2 * i], b = ix->blocks[2 * i + 1];
+            ix->blocks[2 * i] = ix->blocks[2 * (j - 1)];
+            ix->blocks[2 * i + 1] = ix->blocks[2 * (j - 1) + 1];
+            ix->blocks[2 * (j - 1)] = o;
+            ix->blocks[2 * (j - 1) + 1] = b;
+        }
         for (size_t i = 1; i < ix->n && rc == 0; i++)
             if (ix->v[i].offset < ix->v[i - 1].offset + ix->v[i - 1].bytes) {
                 ix_note(ix, "footer not used: its index frames list frames out of order");
@@ -294,7 +343,7 @@ static int ix_walk(struct shlog_index *ix, int fd, uint64_t size, struct pid_sto
             /* its entries must be the frames walked since the last one taken */
             struct shlog_index ent = {0};
             if (!why)
-                why = ix_take_entries(&ent, &c, off, ps);
+                why = ix_take_entries(&ent, &c, off, pay[4], ps);
             size_t first = ix->n - (ent.n <= ix->n - since ? ent.n : 0);
             if (!why && (ent.n == 0 || ent.n > ix->n - since))
                 why = ent.n ? "an index frame lists frames not walked" : NULL;
@@ -308,6 +357,10 @@ static int ix_walk(struct shlog_index *ix, int fd, uint64_t size, struct pid_sto
                 for (size_t i = 0; i < ent.n; i++)
                     ix->v[first + i] = ent.v[i];
                 since = ix->n;
+                if (ix_block_push(ix, off, bytes)) {
+                    free(ent.v);
+                    return -ENOMEM;
+                }
             }
             free(ent.v);
         } else {
@@ -359,6 +412,7 @@ int shlog_index_open(struct shlog_index **out, int fd, char *err, size_t errcap)
         ix_drop_payloads(ix, 0);
         ix->held = 0;
         ix->n = 0;
+        ix->nblocks = 0;
         ps.n = 0;
         memset(ix->note, 0, sizeof(ix->note));
         rc = ix_walk(ix, fd, size, &ps);
@@ -397,6 +451,7 @@ void shlog_index_close(struct shlog_index *ix)
         return;
     ix_drop_payloads(ix, 0);
     free(ix->payloads);
+    free(ix->blocks);
     free(ix->v);
     free(ix);
 }

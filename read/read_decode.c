@@ -392,18 +392,70 @@ static int index_query_make(struct read_engine *e)
     return q->since_ns || q->until_ns || q->levels || q->categories || q->npids || q->app || q->nfields;
 }
 
-/* Whether the index of the file s reads leaves the frame at off (bytes
- * long) to be read: frames come in file order, so one pass over the entries. */
-static int index_wants(void *clientd, uint64_t off, uint64_t bytes)
+/* Whether frame f can go unread when the index rules it out: it is plain
+ * (its anchors and its rings' last and most TSCs in the index, nothing else
+ * in it but records), its rings' processes are known, and no step of the
+ * wall clock is in the map or its anchors, so that a ring's most TSC maps
+ * to its records' latest time. */
+static int index_takes(const struct source *s, const struct shlog_index_frame *f)
+{
+    if (!f->timed || s->clock.steps || s->clock.epochs)
+        return 0;
+    const uint8_t *p = f->rings;
+    for (uint32_t i = 0; i < f->nrings; i++) {
+        struct shlog_index_ring g;
+        shlog_index_ring_next(f, &p, &g);
+        if (!shlog_reader_process(s->rd, g.proc))
+            return 0;
+    }
+    return 1;
+}
+
+/* The entry of ix of the frame at off, NULL when it lists none there:
+ * frames come in file order, so one pass over the entries from *at. */
+static const struct shlog_index_frame *index_entry_at(const struct shlog_index *ix, size_t *at, uint64_t off)
+{
+    size_t n = shlog_index_count(ix);
+    while (*at < n && shlog_index_frame(ix, *at)->offset < off)
+        (*at)++;
+    const struct shlog_index_frame *f = *at < n ? shlog_index_frame(ix, *at) : NULL;
+    return f && f->offset == off ? f : NULL;
+}
+
+/* 1 when SHMLOG_NO_INDEX asks that every frame be read. */
+static int index_off(void)
+{
+    const char *off = getenv("SHMLOG_NO_INDEX");
+    return off && *off && strcmp(off, "0") != 0;
+}
+
+/* Before the frame at off is read: its bytes when the index rules it out
+ * and it can go unread (its prefix neither), 0 to read it. */
+static uint64_t index_takes_frame(void *clientd, uint64_t off)
 {
     struct source *s = clientd;
-    size_t n = shlog_index_count(s->ix);
-    while (s->ix_at < n && shlog_index_frame(s->ix, s->ix_at)->offset < off)
-        s->ix_at++;
-    if (s->ix_at == n)
-        return 1;
-    const struct shlog_index_frame *f = shlog_index_frame(s->ix, s->ix_at);
-    if (f->offset != off || f->bytes != bytes || shlog_index_may_match(f, s->ix_query))
+    const struct shlog_index_frame *f = index_entry_at(s->ix, &s->ix_at, off);
+    if (!f) { /* an index frame, which reads as a frame of no sections: it was read already */
+        shlog_reader_frame_sections(s->rd, NULL, 0);
+        return shlog_index_block_at(s->ix, off);
+    }
+    if (!f->nrings || shlog_index_may_match(f, s->ix_query) || !index_takes(s, f))
+        return 0;
+    s->ix_skipped++;
+    s->ix_unread++;
+    s->ix_taken = f;
+    shlog_reader_frame_sections(s->rd, f->clock, f->clock_bytes);
+    return f->bytes;
+}
+
+/* Whether the index leaves the frame at off (bytes long, its prefix read)
+ * to be read; 0: only what its records' TSCs move. */
+static int index_wants(void *clientd, uint64_t off, uint64_t bytes, uint32_t prefix_check)
+{
+    struct source *s = clientd;
+    const struct shlog_index_frame *f = index_entry_at(s->ix, &s->ix_at, off);
+    (void)prefix_check; /* a frame the index says is plain went unread before its prefix was */
+    if (!f || f->bytes != bytes || shlog_index_may_match(f, s->ix_query))
         return 1;
     s->ix_skipped++;
     return 0;
@@ -414,6 +466,7 @@ static void index_close(struct source *s)
     shlog_index_close(s->ix);
     s->ix = NULL;
     s->ix_at = 0;
+    s->ix_taken = NULL;
 }
 
 /* Opens the index of the file s just opened, when the engine's filters ask
@@ -421,8 +474,7 @@ static void index_close(struct source *s)
 static int index_open(struct read_engine *e, struct source *s, const char *path)
 {
     if (!e->index_use) {
-        const char *off = getenv("SHMLOG_NO_INDEX");
-        int rc = off && *off && strcmp(off, "0") != 0 ? 0 : index_query_make(e);
+        int rc = index_off() ? 0 : index_query_make(e);
         if (rc < 0)
             return rc;
         /* A consumer of every decoded record (verify) wants them all read. */
@@ -445,7 +497,9 @@ static int index_open(struct read_engine *e, struct source *s, const char *path)
     s->ix_query = &e->query;
     s->ix_at = 0;
     s->ix_skipped = 0;
+    s->ix_unread = 0;
     shlog_reader_want_frames(s->rd, index_wants, s);
+    shlog_reader_take_frames(s->rd, index_takes_frame, s);
     return 0;
 }
 
@@ -688,6 +742,34 @@ static int take_block(struct read_engine *e, struct source *s, const struct shlo
     return out->n ? e->consumer.rows(e->consumer.clientd, r, ev, out) : 0;
 }
 
+/* The end of a frame the index took (its anchors came before): its rings,
+ * the clock and the source move on as take_times would move them over its
+ * batches, with the index's last and most TSC of each ring. */
+static int take_index_frame(struct read_engine *e, struct source *s)
+{
+    const struct shlog_index_frame *f = s->ix_taken;
+    s->ix_taken = NULL;
+    if (f->offset != s->frame_off) { /* a frame without anchors: no event counted it */
+        s->frame_off = f->offset;
+        s->frames++;
+    }
+    const uint8_t *at = f->rings;
+    for (uint32_t i = 0; i < f->nrings; i++) {
+        struct shlog_index_ring g;
+        shlog_index_ring_next(f, &at, &g);
+        struct dproc *p = proc_of(e, s, shlog_reader_process(s->rd, g.proc));
+        struct dring *r = p ? ring_of(e, s, p, g.cpu) : NULL;
+        if (!r)
+            return -ENOMEM;
+        int uncertain;
+        uint64_t most = time_of(e, s, p, g.max_tsc, &uncertain);
+        if (most > s->max_ts)
+            s->max_ts = most;
+        ring_read_to(e, s, r, time_of(e, s, p, g.last_tsc, &uncertain));
+    }
+    return 0;
+}
+
 /* The records of a batch in a frame the index ruled out: the clock, the
  * ring and the source move on as take_block would move them, so what comes
  * after (losses shown at their ring's last time, the merge's window) is the
@@ -911,6 +993,8 @@ int read_source_step(struct read_engine *e, struct source *s)
         }
         got = 1;
         if (ev.kind == SHLOG_EV_FRAME_END) {
+            if (s->ix_taken && (rc = take_index_frame(e, s)) < 0)
+                return rc;
             source_park(e, s);
             return 1;
         }
@@ -1027,6 +1111,22 @@ int read_reader_each_site(struct read_engine *e, struct shlog_reader *rd,
     return rc == -ENOMEM ? rc : 0;
 }
 
+/* A file's index as the sites' scan asks it. */
+struct sites_scan {
+    struct shlog_index *ix;
+    size_t at;
+    struct shlog_reader *rd;
+};
+
+/* The frames the sites' scan need not read: a plain one and an index frame define nothing. */
+static uint64_t sites_scan_takes(void *clientd, uint64_t off)
+{
+    struct sites_scan *t = clientd;
+    const struct shlog_index_frame *f = index_entry_at(t->ix, &t->at, off);
+    shlog_reader_frame_sections(t->rd, NULL, 0);
+    return f ? (f->nrings ? f->bytes : 0) : shlog_index_block_at(t->ix, off);
+}
+
 int read_scan_sites(struct read_engine *e, const struct in_list *l,
                     int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
                     void *clientd)
@@ -1038,10 +1138,20 @@ int read_scan_sites(struct read_engine *e, const struct in_list *l,
         if (f->bad_header || shlog_reader_open(&rd, f->path, 0, NULL, err, sizeof err) != 0)
             continue;
         shlog_reader_skip_records(rd, 1);
+        struct sites_scan scan = {NULL, 0, rd};
+        int fd = index_off() ? -1 : open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0) {
+            if (shlog_index_open(&scan.ix, fd, err, sizeof err) != 0)
+                scan.ix = NULL;
+            close(fd);
+        }
+        if (scan.ix)
+            shlog_reader_take_frames(rd, sites_scan_takes, &scan);
         if (e->frame_mem)
             shlog_reader_share_frame_mem(rd, e->frame_mem);
         int rc = read_reader_each_site(e, rd, site, clientd);
         shlog_reader_close(rd);
+        shlog_index_close(scan.ix);
         if (rc == -ENOMEM)
             return rc;
     }

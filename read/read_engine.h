@@ -214,6 +214,8 @@ struct source {
     const struct shlog_index_query *ix_query;
     size_t ix_at;
     uint64_t ix_skipped;    /* frames of the current file whose records the index ruled out */
+    uint64_t ix_unread;     /* of them, those taken from the index, not read at all */
+    const struct shlog_index_frame *ix_taken; /* the frame read from the index, not the file, to its end */
 };
 
 /* Records of one block (struct shlog_block) that passed the filters, as

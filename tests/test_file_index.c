@@ -1,4 +1,4 @@
-/* Description: the index the encoder writes (FORMAT.md, "Index") sums up each frame exactly for sets (records, levels, categories, pids, the subject's range) and its Bloom filter has no false negatives (every string field and word of a frame's records, its app and call sites); a closed file's footer is found from its end, a file without one (a .part) is walked and indexed as far as its index frames go; a corrupted or truncated index is refused with a reason while the file still reads frame by frame; the corpus's files from before the index are listed frame by frame, none summed up. */
+/* Description: the index the encoder writes (FORMAT.md, "Index") sums up each frame exactly for sets (records, levels, categories, pids, the subject's range) and its Bloom filter has no false negatives (every string field and word of a frame's records, its app and call sites); a closed file's footer is found from its end, a file without one (a .part) is walked and indexed as far as its index frames go; a corrupted or truncated index is refused with a reason while the file still reads frame by frame; the corpus's files from before the index are listed frame by frame, none summed up; a plain frame's entry (records and anchors only) lists each ring's last and most TSC and its CLOCK section, which a reader takes in place of the frame (its anchors, none of its records), and a frame with a name, a loss or a backtrace is not plain. */
 #include "test_util_file.h"
 
 #include <sys/stat.h>
@@ -333,10 +333,11 @@ Test(file_index, files_from_before_the_index_have_none)
 }
 
 /* Skips every other frame the reader offers (the frame index is the call's count). */
-static int every_other(void *clientd, uint64_t offset, uint64_t bytes)
+static int every_other(void *clientd, uint64_t offset, uint64_t bytes, uint32_t prefix_check)
 {
     unsigned *calls = clientd;
     (void)offset;
+    (void)prefix_check;
     cr_assert(bytes > SHLOG_FRAME_PREFIX_BYTES);
     return (*calls)++ % 2 == 0;
 }
@@ -384,4 +385,135 @@ Test(file_index, a_frame_declined_gives_its_records_tscs_and_every_other_event)
     cr_assert_eq(other_got, other_all, "the other events are all there");
     free(all);
     free(got);
+}
+
+/* One record of site s (no arguments) into the open batch. */
+static void plain_record(struct tu_file *f, const struct shm_site *s, uint64_t *pos, uint64_t tsc)
+{
+    struct shm_copied_record r;
+    memset(&r, 0, sizeof(r));
+    tu_slots(&r, tu_payload(&r, s, NULL, NULL));
+    r.pos = (*pos)++;
+    r.tsc = tsc;
+    r.site = s->id;
+    r.tid = 5;
+    r.level = SHMLOG_LEVEL_INFO;
+    cr_assert_eq(shlog_enc_record(f->enc, &r), 0);
+}
+
+/* Takes the frame the index says is frame 1 in place of reading it. */
+static int take_frame_1(void *clientd, uint64_t offset, uint64_t bytes, uint32_t prefix_check)
+{
+    struct { const struct shlog_index_frame *f; struct shlog_reader *r; } *t = clientd;
+    if (offset != t->f->offset)
+        return 1;
+    cr_assert_eq(bytes, t->f->bytes);
+    cr_assert_eq(prefix_check, t->f->prefix_check);
+    shlog_reader_frame_sections(t->r, t->f->clock, t->f->clock_bytes);
+    return SHLOG_FRAME_TAKEN;
+}
+
+Test(file_index, a_plain_frame_lists_its_rings_last_and_most_tsc_and_its_anchors)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/plain.shlog", dir);
+    struct shm_site s;
+    tu_site(&s, 1, "tick", 0);
+    struct tu_file f;
+    tu_file_open(&f, path, 1);
+    struct shm_proc_info pi[2];
+    tu_proc_info(&pi[0], 777, 1);
+    tu_proc_info(&pi[1], 888, 2);
+    uint64_t pos[2] = {0, 0};
+    for (uint32_t p = 0; p < 2; p++) {
+        cr_assert_eq(shlog_enc_process(f.enc, p, &pi[p]), 0);
+        cr_assert_eq(shlog_enc_site(f.enc, p, &s), 0);
+    }
+    cr_assert_eq(shlog_enc_batch_begin(f.enc, 0, 0), 0);
+    plain_record(&f, &s, &pos[0], 100);
+    cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+    tu_file_flush(&f); /* frame 0: definitions, not plain */
+    /* frame 1: ring (0, 3) twice, its TSCs out of order; ring (1, 0) between; anchors */
+    struct shlog_clock_info ci = {.hz_q16 = 1000000000ull << 16};
+    struct shm_clock_anchor a[2] = {{.tsc = 150, .ns = 5000}, {.tsc = 900, .ns = 5750}};
+    cr_assert_eq(shlog_enc_clock(f.enc, &ci, a, 2), 0);
+    const uint64_t first[] = {500, 800, 600}, other[] = {300, 200}, again[] = {700, 650};
+    cr_assert_eq(shlog_enc_batch_begin(f.enc, 0, 3), 0);
+    for (int i = 0; i < 3; i++)
+        plain_record(&f, &s, &pos[0], first[i]);
+    cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+    cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 0), 0);
+    for (int i = 0; i < 2; i++)
+        plain_record(&f, &s, &pos[1], other[i]);
+    cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+    cr_assert_eq(shlog_enc_batch_begin(f.enc, 0, 3), 0);
+    for (int i = 0; i < 2; i++)
+        plain_record(&f, &s, &pos[0], again[i]);
+    cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+    tu_file_flush(&f);
+    /* frames 2, 3, 4: a thread's name, a loss, a backtrace: each holds more than records */
+    cr_assert_eq(shlog_enc_thread(f.enc, 0, 5, "worker"), 0);
+    cr_assert_eq(shlog_enc_batch_begin(f.enc, 0, 3), 0);
+    plain_record(&f, &s, &pos[0], 1000);
+    cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+    tu_file_flush(&f);
+    struct shm_loss loss = {.first_pos = pos[1], .positions = 1, .records = 1, .reason = SHM_LOSS_DROPPED};
+    pos[1]++;
+    cr_assert_eq(shlog_enc_loss(f.enc, 1, 0, &loss, 1), 0);
+    cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 0), 0);
+    plain_record(&f, &s, &pos[1], 1100);
+    cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+    tu_file_flush(&f);
+    cr_assert_eq(shlog_enc_backtrace_begin(f.enc, 0, 3, 1200), 0);
+    plain_record(&f, &s, &pos[0], 1150);
+    cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+    tu_file_flush(&f);
+    size_t cap = shlog_enc_footer_bound(f.enc);
+    void *buf = malloc(cap);
+    long n = shlog_enc_footer(f.enc, buf, cap);
+    cr_assert(n > 0);
+    cr_assert_eq(pwrite(f.fd, buf, (size_t)n, (off_t)f.off), n);
+    free(buf);
+    tu_file_close(&f);
+
+    struct shlog_index *ix = open_index(path);
+    cr_assert_eq(shlog_index_count(ix), 5);
+    for (size_t i = 0; i < 5; i++)
+        cr_assert_eq(shlog_index_frame(ix, i)->nrings != 0, i == 1, "frame %zu plain: %u rings", i,
+                     shlog_index_frame(ix, i)->nrings);
+    const struct shlog_index_frame *fr = shlog_index_frame(ix, 1);
+    cr_assert_eq(fr->nrings, 2);
+    const uint8_t *p = fr->rings;
+    struct shlog_index_ring g;
+    shlog_index_ring_next(fr, &p, &g);
+    cr_assert(g.proc == 0 && g.cpu == 3 && g.last_tsc == 650 && g.max_tsc == 800, "%u %u %lu %lu", g.proc, g.cpu,
+              (unsigned long)g.last_tsc, (unsigned long)g.max_tsc);
+    shlog_index_ring_next(fr, &p, &g);
+    cr_assert(g.proc == 1 && g.cpu == 0 && g.last_tsc == 200 && g.max_tsc == 300, "%u %u %lu %lu", g.proc, g.cpu,
+              (unsigned long)g.last_tsc, (unsigned long)g.max_tsc);
+    /* its CLOCK section, as the frame holds it: a reader given it in place of the frame has its anchors */
+    cr_assert(fr->clock_bytes > 0 && fr->clock[0] == SHLOG_SEC_CLOCK);
+    struct shlog_reader *r;
+    char err[512];
+    cr_assert_eq(shlog_reader_open(&r, path, 0, NULL, err, sizeof(err)), 0, "%s", err);
+    struct { const struct shlog_index_frame *f; struct shlog_reader *r; } take = {fr, r};
+    shlog_reader_want_frames(r, take_frame_1, &take);
+    struct shlog_event ev;
+    uint64_t anchors = 0, records = 0;
+    while (shlog_reader_next(r, &ev) == 1) {
+        cr_assert_neq(ev.kind, SHLOG_EV_ERROR, "%s", ev.error);
+        if (ev.kind == SHLOG_EV_CLOCK && ev.offset == fr->offset) {
+            cr_assert_eq(ev.anchor.tsc, a[anchors].tsc);
+            cr_assert_eq(ev.anchor.ns, a[anchors].ns);
+            anchors++;
+        }
+        records += ev.kind == SHLOG_EV_RECORD;
+        cr_assert(ev.kind != SHLOG_EV_RECORD || ev.offset != fr->offset);
+    }
+    cr_assert_eq(anchors, 2);
+    cr_assert_eq(records, 1 + 1 + 1 + 1, "the records of the frames read");
+    cr_assert_eq(shlog_reader_stats(r)->frames, 5 + 1, "the frame taken counted as read, and the footer: %lu",
+                 (unsigned long)shlog_reader_stats(r)->frames);
+    shlog_reader_close(r);
+    shlog_index_close(ix);
 }

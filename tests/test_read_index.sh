@@ -20,13 +20,28 @@ wait $sample
 check "the producers dropped nothing" grep -q ' 0 dropped' "$tmp/alpha.out" "$tmp/beta.out"
 check "the collector removes the segments after the exit markers" segments_gone "$seg"
 check "the collector exits 0 on SIGTERM" collector_stop
-# Then a collector killed while its file is open: a .part, indexed as far as it was written.
+# Then a collector killed while its file is open: a .part, indexed as far as it was written; in it
+# losses (a producer of a small ring while the collector is stopped) and that producer's exit.
 collector_start "$tmp/collector2.log" --dir "$seg" --out "$out" --max-delay-ms 10 --rotate-size 64M
-SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app gamma --count 10000 --threads 1 --rate 10000 >"$tmp/gamma.out" 2>&1
+SHMLOG_DIR=$seg "$TEST_PRODUCER" --app lossy --threads 1 --forever --ring-bytes 65536 --burst 50 --pause-us 2000 \
+    >"$tmp/lossy.out" 2>&1 &
+lossy=$!
+wait_for 10 grep -q ready "$tmp/lossy.out"
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app gamma --count 10000 --threads 1 --rate 10000 >"$tmp/gamma.out" 2>&1 &
+gamma=$!
+sleep 0.3
+kill -STOP "$col"
+sleep 0.4
+kill -CONT "$col"
+wait $gamma
+kill -TERM $lossy
+wait $lossy 2>/dev/null
 segments_gone "$seg"
 collector_stop KILL
 check "the killed collector left a .part" compgen -G "$out/*.shlog.part"
 check "several closed files" test "$(ls "$out"/*.shlog | wc -l)" -ge 3
+check "the stopped collector's producer of a small ring dropped records" grep -q '"loss"' \
+    <("$SHMLOG_DUMP" read --format json --app lossy "$out")
 
 "$SHMLOG_DUMP" read --format json "$out" >"$tmp/everything.json"
 # Times and values to ask about, from what the files hold.
@@ -45,6 +60,11 @@ gap = max(range(n - 1), key=lambda i: ts[i + 1] - ts[i])
 print("gap=%d" % (ts[gap] + 1))
 print("id_mid=%d id_last=%d id_none=%d" % (ids[len(ids) // 2], ids[-1], max(ids) + 1000))
 print("beta_pid=%d" % pid)
+# Around the first loss marker and the lossy producer's exit: windows that hold them.
+lines = [json.loads(l) for l in open(sys.argv[1])]
+loss = next(r["ts_ns"] for r in lines if "loss" in r)
+end = next(r["ts_ns"] for r in lines if "exit" in r and r.get("app") == "lossy")
+print("loss=%d lossy_exit=%d" % (loss, end))
 # An id one of whose records has a qty of 100 or more: what --where id=N --where qty>=100 keeps.
 big = [r["fields"]["id"] for r in recs if "id" in r.get("fields", {}) and isinstance(r["fields"].get("qty"), int) and r["fields"]["qty"] >= 100]
 print("id_big_qty=%d" % big[len(big) // 2])
@@ -85,10 +105,16 @@ queries=(
     "--level ERROR --since $mid --until $((mid + 100 * ms)) --app alpha"
     "--grep throttle --level ERROR"
     "--thread shmlog-sample --level ERROR --since $q3"
+    "--since $((loss - 2 * ms)) --until $((loss + 2 * ms))"
+    "--since $loss --until $((loss + 1))"
+    "--since $((lossy_exit - ms)) --until $((lossy_exit + ms))"
+    "--app lossy --level WARN"
+    "--app gamma --since $loss"
 )
 same=0
 differ=()
 skipped_any=0
+unread=0
 for q in "${queries[@]}"; do
     # JSON has every field of the text line and more (ts_ns, the fields).
     # shellcheck disable=SC2086 # each query is its words
@@ -101,7 +127,8 @@ for q in "${queries[@]}"; do
     SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" stats --format json $q "$out" >"$tmp/all.stats" 2>/dev/null
     nskip=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["index_skipped_frames"])' "$tmp/ix.stats")
     [ "$nskip" -gt 0 ] && skipped_any=$((skipped_any + 1))
-    sed -i 's/"index_skipped_frames":[0-9]*,//' "$tmp/ix.stats" "$tmp/all.stats"
+    unread=$((unread + $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["index_unread_frames"])' "$tmp/ix.stats")))
+    sed -i 's/"index_skipped_frames":[0-9]*,"index_unread_frames":[0-9]*,//' "$tmp/ix.stats" "$tmp/all.stats"
     if cmp -s "$tmp/ix.json" "$tmp/all.json" && cmp -s "$tmp/ix.err" "$tmp/all.err" &&
         cmp -s "$tmp/ix.stats" "$tmp/all.stats"; then
         same=$((same + 1))
@@ -119,6 +146,7 @@ for q in "${differ[@]}"; do
     diag <(echo "differs: $q")
 done
 check "the index ruled out frames in most queries ($skipped_any of ${#queries[@]})" test "$skipped_any" -ge 20
+check "most frames ruled out are taken from the index unread (plain: $unread)" test "$unread" -gt 0
 stats_skipped() { "$SHMLOG_DUMP" stats --format json "$@" "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_skipped_frames"])'; }
 total=$(SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" stats --format json "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["frames"])')
 check "an id no record has: every frame of records is ruled out but those of the .part after its last index frame" \
@@ -135,6 +163,22 @@ for q in "--level WARN" "--app clockapp" "--where n=3" "--since 0 --until 1"; do
     SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" read --format json $q "$old" >"$tmp/old-all.json" 2>&1
     check "a file without an index, $q: the same" cmp "$tmp/old-ix.json" "$tmp/old-all.json"
 done
+
+# ---- Corpus files of both index versions: version 2's plain frames go unread, the answer the same ----
+for f in "$corpus"/v2-index/index.shlog "$corpus"/v2-index2/index.shlog "$corpus"/v2-index2/losses.shlog \
+    "$corpus"/v2-index2/rotation; do
+    for q in "--where order=7005" "--level ERROR" "--app pricer" "--since 0 --until 1"; do
+        # shellcheck disable=SC2086
+        "$SHMLOG_DUMP" read --format json $q "$f" >"$tmp/c-ix.json" 2>&1
+        # shellcheck disable=SC2086
+        SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" read --format json $q "$f" >"$tmp/c-all.json" 2>&1
+        check "${f#"$corpus"/} $q: the same with the index" cmp "$tmp/c-ix.json" "$tmp/c-all.json"
+    done
+done
+corpus_unread() { "$SHMLOG_DUMP" stats --format json --where order=7005 "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_unread_frames"])'; }
+check "index version 2: frames of records ruled out go unread" test "$(corpus_unread "$corpus/v2-index2/index.shlog")" -ge 30
+check "index version 1: none unread (its entries do not say a frame is plain)" \
+    test "$(corpus_unread "$corpus/v2-index/index.shlog")" -eq 0
 
 # ---- --where: what it selects, and a bad term ----
 "$SHMLOG_DUMP" read --format json --where "id=$id_big_qty" --where "qty>=100" "$out" >"$tmp/id.json"

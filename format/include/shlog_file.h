@@ -221,7 +221,7 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
  * index frame of the last SHLOG_INDEX_EVERY entries right after every
  * SHLOG_INDEX_EVERY-th frame, in shlog_enc_frame's own bytes. The frames it
  * returns are taken to follow the file header back to back, as written. */
-#define SHLOG_INDEX_VERSION 1u
+#define SHLOG_INDEX_VERSION 2u /* its readers read 1 too */
 #define SHLOG_INDEX_EVERY 16u
 /* The index of a file another writer made, appended to it (shmlog-dump
  * index): the open frame, whose sections the caller made of the decoded
@@ -230,9 +230,13 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
  * index frame of them goes into dst, to be written at offset at, the file's
  * end as the caller appends to it; shlog_enc_footer's footer then goes to the
  * end too. The bytes in dst (0 or an index frame), or -errno (-ENOSPC: cap
- * below shlog_enc_footer_bound + n / 25 + 1024). */
+ * below shlog_enc_footer_bound + n / 25 + 8192). */
 long shlog_enc_frame_at(struct shlog_enc *e, const void *prefix, size_t n, uint64_t off, uint64_t at, void *dst,
                         size_t cap);
+/* The open frame holds a section the caller did not give the encoder (a
+ * loss, an exit, a name, a site it could not take): its entry must not say
+ * the frame is plain (FORMAT.md, "Skipping"). */
+void shlog_enc_frame_mixed(struct shlog_enc *e);
 /* The footer: an index frame of the frames since the last one, whose last 32
  * bytes (the trailer) say where the index frames are, written as the file's
  * last bytes when it is closed. After the last frame, with no section open;
@@ -397,14 +401,31 @@ void shlog_reader_report_frame_ends(struct shlog_reader *r, int on);
  * SITE events are all that come of it. Off at open. */
 void shlog_reader_skip_records(struct shlog_reader *r, int on);
 /* want (NULL: none) is asked of each frame before it is decoded, with the
- * offset and bytes of its prefix and zstd frame; a frame it returns 0 for
+ * offset and bytes of its prefix and zstd frame and its prefix's check
+ * (bytes 12..15); a frame it returns 0 for
  * is still decompressed and checked, and gives every event but its records:
  * each BATCH and BACKTRACE section gives one SHLOG_EV_TIMES event, its
  * records' TSCs, which is what a reader that skips records by an index
  * (shlog_index_may_match) needs to keep its clock and its streams' times as
  * if it had read them. Records so skipped are not checked against the dedup
- * state nor counted in the reader's stats. */
-void shlog_reader_want_frames(struct shlog_reader *r, int (*want)(void *clientd, uint64_t offset, uint64_t bytes),
+ * state nor counted in the reader's stats. A frame it returns
+ * SHLOG_FRAME_TAKEN for (a plain frame whose rings' times the caller took
+ * from the index: shlog_index_ring_next) is not read past its prefix: it is
+ * counted in the stats as read, and gives its SHLOG_EV_FRAME_END only. */
+#define SHLOG_FRAME_TAKEN 2
+/* take (NULL: none) is asked of each frame before its prefix is read, with
+ * its offset: it returns the frame's bytes (prefix and zstd frame) to take
+ * it as want's SHLOG_FRAME_TAKEN takes one, not reading even its prefix
+ * (counted in the stats as read, but for its raw bytes), or 0 to read it. */
+void shlog_reader_take_frames(struct shlog_reader *r, uint64_t (*take)(void *clientd, uint64_t offset),
+                              void *clientd);
+/* From within want, for the frame it takes: the sections read in place of
+ * the frame's (its CLOCK sections as the index holds them: their anchors
+ * come as SHLOG_EV_CLOCK events before the frame's end). The bytes stay the
+ * caller's and must last to the frame's end. */
+void shlog_reader_frame_sections(struct shlog_reader *r, const uint8_t *p, size_t n);
+void shlog_reader_want_frames(struct shlog_reader *r,
+                              int (*want)(void *clientd, uint64_t offset, uint64_t bytes, uint32_t prefix_check),
                               void *clientd);
 /* on: a batch's records come as SHLOG_EV_BLOCK events of up to
  * SHLOG_BLOCK_ROWS records each, not as a RECORD event each (a reader that
@@ -456,7 +477,26 @@ struct shlog_index_frame {
     const uint8_t *ranges;
     uint32_t bloom_blocks;   /* its filter (32 bytes a block) */
     const uint8_t *bloom;
+    uint32_t prefix_check;   /* its prefix's check (bytes 12..15) */
+    /* Not 0 (index version 2): the frame holds BATCH and CLOCK sections
+     * only (no definitions, losses, exits, names nor backtraces), its
+     * records of these rings (shlog_index_ring_next), its CLOCK sections
+     * these bytes: a reader that skips its records needs nothing else of it
+     * (shlog_reader_frame_sections). */
+    uint32_t nrings;
+    const uint8_t *rings;
+    uint32_t clock_bytes;
+    const uint8_t *clock;
 };
+/* A ring of a plain frame's records: its process (the file's key) and cpu,
+ * the TSC of its last record in the frame and the most of them. */
+struct shlog_index_ring {
+    uint32_t proc, cpu;
+    uint64_t last_tsc, max_tsc;
+};
+/* The next of f's rings, *p at f->rings first (each ring once, in the order
+ * of its first batch in the frame). */
+void shlog_index_ring_next(const struct shlog_index_frame *f, const uint8_t **p, struct shlog_index_ring *r);
 /* How far a frame's records' wall times may lie outside what its entry says
  * (the writer maps them with its anchors, a reader between them). */
 #define SHLOG_INDEX_TIME_SLACK_NS 10000000ull
@@ -503,6 +543,9 @@ int shlog_index_from_footer(const struct shlog_index *ix);
 size_t shlog_index_count(const struct shlog_index *ix);
 const struct shlog_index_frame *shlog_index_frame(const struct shlog_index *ix, size_t i);
 uint64_t shlog_index_end(const struct shlog_index *ix);
+/* The bytes of the index frame the index was read from at offset (its
+ * prefix and skippable frame), 0 when it took none there. */
+uint64_t shlog_index_block_at(const struct shlog_index *ix, uint64_t offset);
 /* A field's value as text read as the index compares it with a field's
  * range: a decimal integer, signed and unsigned as it fits, or true and
  * false as 1 and 0. A filter that takes exact values reads them with this,

@@ -636,9 +636,10 @@ struct decline {
     unsigned calls;
     uint64_t declined;
 };
-static int decline_every_other(void *clientd, uint64_t offset, uint64_t bytes)
+static int decline_every_other(void *clientd, uint64_t offset, uint64_t bytes, uint32_t prefix_check)
 {
     struct decline *d = clientd;
+    (void)prefix_check;
     FZ_CHECK(bytes >= SHLOG_FRAME_PREFIX_BYTES);
     if (d->calls++ % 2)
         return 1;
@@ -698,7 +699,75 @@ static void read_index(int fd, size_t file_bytes, int with_footer)
         end = f->offset + f->bytes;
         FZ_CHECK(shlog_index_may_match(f, &(struct shlog_index_query){0}) == (f->indexed ? f->records != 0 : 1));
         (void)shlog_index_may_match(f, &q);
+        /* a plain frame's rings within its TSCs, its CLOCK sections within the bound */
+        FZ_CHECK(!f->nrings || (f->indexed && f->records && f->nrings <= 32 && f->clock_bytes <= 4096));
+        const uint8_t *p = f->rings;
+        for (uint32_t k = 0; k < f->nrings; k++) {
+            struct shlog_index_ring g;
+            shlog_index_ring_next(f, &p, &g);
+            FZ_CHECK(f->tsc_min <= g.last_tsc && g.last_tsc <= g.max_tsc && g.max_tsc <= f->tsc_max);
+        }
     }
+    shlog_index_close(ix);
+}
+
+/* Takes every plain frame the index lists in place of reading it, as a
+ * reader that rules them out does: the frame at offset is the one taken
+ * last, of which no record comes. */
+struct taking {
+    const struct shlog_index *ix;
+    struct shlog_reader *r;
+    size_t at;
+    uint64_t taken;
+};
+static int take_plain(void *clientd, uint64_t offset, uint64_t bytes, uint32_t prefix_check)
+{
+    struct taking *t = clientd;
+    while (t->at < shlog_index_count(t->ix) && shlog_index_frame(t->ix, t->at)->offset < offset)
+        t->at++;
+    const struct shlog_index_frame *f = shlog_index_frame(t->ix, t->at);
+    if (!f || f->offset != offset || f->bytes != bytes || f->prefix_check != prefix_check || !f->nrings)
+        return 1;
+    t->taken = offset;
+    shlog_reader_frame_sections(t->r, f->clock, f->clock_bytes);
+    return SHLOG_FRAME_TAKEN;
+}
+
+/* Takes every other plain frame before its prefix is read (the others at take_plain). */
+static uint64_t take_plain_early(void *clientd, uint64_t offset)
+{
+    struct taking *t = clientd;
+    while (t->at < shlog_index_count(t->ix) && shlog_index_frame(t->ix, t->at)->offset < offset)
+        t->at++;
+    const struct shlog_index_frame *f = shlog_index_frame(t->ix, t->at);
+    if (!f || f->offset != offset || !f->nrings || t->at % 2)
+        return 0;
+    t->taken = offset;
+    shlog_reader_frame_sections(t->r, f->clock, f->clock_bytes);
+    return f->bytes;
+}
+
+static void read_taking(int fd)
+{
+    struct shlog_index *ix;
+    char err[512];
+    if (shlog_index_open(&ix, fd, err, sizeof err) != 0)
+        return;
+    struct taking t = {ix, NULL, 0, UINT64_MAX};
+    if (shlog_reader_open_fd(&t.r, fd, "fuzz", 0, NULL, err, sizeof err) != 0) {
+        shlog_index_close(ix);
+        return;
+    }
+    shlog_reader_want_frames(t.r, take_plain, &t);
+    shlog_reader_take_frames(t.r, take_plain_early, &t);
+    shlog_reader_report_frame_ends(t.r, 1);
+    struct shlog_event ev;
+    int rc = 1;
+    for (uint32_t n = 0; n < FZ_MAX_EVENTS && (rc = shlog_reader_next(t.r, &ev)) == 1; n++)
+        FZ_CHECK(ev.offset != t.taken || ev.kind == SHLOG_EV_CLOCK || ev.kind == SHLOG_EV_FRAME_END ||
+                 ev.kind == SHLOG_EV_ERROR);
+    FZ_CHECK(rc == 0 || rc == 1);
+    shlog_reader_close(t.r);
     shlog_index_close(ix);
 }
 
@@ -726,6 +795,7 @@ static void read_twice(const uint8_t *bytes, size_t n, int follow, int want_chec
             read_sites_only(fd, want_check);
             read_declining(fd);
             read_index(fd, n, want_check > 1);
+            read_taking(fd);
         }
         /* The same file again: everything in it was seen. */
         FZ_CHECK(read_file(fd, follow, dedup, n, 0) == 0);
