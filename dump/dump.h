@@ -11,6 +11,7 @@
  *                   engine (read_engine.h), which holds no command's code
  *   dump_mirror.c   mirror (kafka://, on kafka_source.c)
  *   dump_index.c    index (a rewrite of files without one, on the encoder)
+ *   dump_serve.c    serve (HTTP, on libmicrohttpd; dump_serve.h, dump_serve_job.c)
  * and what the commands share, below them:
  *   dump_segs.c     the live segments: finding and opening them, the dump's
  *                   clock anchor, the SIGBUS guard
@@ -68,6 +69,8 @@ struct cli {
     int force;                /* clean: also segments with records not drained */
     int follow;               /* ring: the records as they are committed, until SIGINT or --limit */
     int check;                /* index: say which files lack one, write nothing */
+    const char *listen;       /* serve: --listen ADDR:PORT */
+    const char *auth_file;    /* serve: --auth, the bearer token's file */
     uint64_t merge_bytes;     /* read, follow: --merge-memory; 0: the merge's default */
     size_t max_hosts;         /* mirror: --max-hosts; 0: its default */
     int npositional;
@@ -157,6 +160,8 @@ int cmd_verify(struct cli *cli);
 int cmd_index(struct cli *cli);
 /* kafka://: the frames shmlog-ship sent, as files (dump_mirror.c, on kafka_source.c) */
 int cmd_mirror(struct cli *cli);
+/* the files over HTTP (dump_serve.c, its jobs in dump_serve_job.c) */
+int cmd_serve(struct cli *cli);
 
 /* ==== Live segments (dump_segs.c) ==== */
 
