@@ -43,6 +43,7 @@
 #define SERVE_FIELDS_TIMEOUT_NS 5000000000u
 #define SERVE_MAX_BYTES (4ull << 30)       /* an answer's largest size; max_bytes may ask for less */
 #define SERVE_TOKEN_MAX 4096
+#define SERVE_SNDBUF (64 * 1024) /* the kernel's buffer toward a client: a slow one holds no more */
 
 static volatile sig_atomic_t serve_stop;
 static char serve_token[SERVE_TOKEN_MAX + 1];
@@ -106,6 +107,8 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
 {
     (void)kind;
     struct params *p = cls;
+    if (!*key) /* "?&x=1": an empty piece, nothing asked */
+        return MHD_YES;
     int known = 0;
     for (int i = 0; known_params[i]; i++)
         known |= strcmp(key, known_params[i]) == 0;
@@ -496,6 +499,20 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     fprintf(stderr, "%s: serve: %s\n", dump_prog, msg);
 }
 
+/* A connection's send buffer bounded: loopback's would grow to megabytes,
+ * each refilled from the files for a client that does not read. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls, (void)socket_context;
+    if (code != MHD_CONNECTION_NOTIFY_STARTED)
+        return;
+    const union MHD_ConnectionInfo *sock = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int size = SERVE_SNDBUF;
+    if (sock)
+        setsockopt(sock->connect_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
 /* ==== Start ==== */
 
 /* ADDR:PORT, [V6]:PORT or PORT (on 127.0.0.1) into addr; 0, or -1. */
@@ -606,6 +623,7 @@ int cmd_serve(struct cli *cli)
     struct MHD_Daemon *d = MHD_start_daemon(flags, port, NULL, NULL, on_request, NULL,
                                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
                                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_CONNECTIONS,
                                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_IDLE_TIMEOUT_S,
                                             MHD_OPTION_END);

@@ -10,6 +10,7 @@
  * no reader between its steps: each step reads from its cursor again.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #define TAIL_KEEPALIVE_NS 15000000000u /* an idle tail sends a comment this often: a dead client is found */
 #define TALLY_MAX 1024          /* distinct values a stats or fields answer lists, each */
 #define MERGE_BYTES (4u << 20)  /* a query's merge memory: part of its bound */
+#define PARKED_NS 1000000000u   /* a query whose client has not emptied its buffer for this long lets its reader go */
 
 struct serve_counters serve_counters;
 
@@ -139,7 +141,7 @@ struct serve_job {
     int queued, stepping, suspended, done, released, opened;
     int pending, pending_record; /* the reader's last event did not fit the buffer: it goes first next step */
     uint64_t pending_ts;
-    uint64_t deadline_ns, next_tick_ns, last_sent_ns;
+    uint64_t deadline_ns, next_tick_ns, last_sent_ns, parked_ns;
     uint64_t records, events, errors, bytes;
     uint64_t last_ts, at_last; /* the cursor after what was sent */
     const char *end;       /* why the answer ended: complete, limit, time, size, error */
@@ -154,6 +156,8 @@ static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     struct serve_job *head, *tail; /* ready to step */
+    struct serve_job *fresh, *fresh_tail; /* ready for their first step: these go first, so a new
+                                             query answers soon however many long ones stream */
     struct serve_job *sleeping;    /* tails waiting for their next tick */
     struct serve_job *all;
     pthread_t *threads;
@@ -227,12 +231,29 @@ static void enqueue(struct serve_job *j)
         return;
     j->queued = 1;
     j->next = NULL;
-    if (pool.tail)
-        pool.tail->next = j;
+    struct serve_job **head = j->opened ? &pool.head : &pool.fresh;
+    struct serve_job **tail = j->opened ? &pool.tail : &pool.fresh_tail;
+    if (*tail)
+        (*tail)->next = j;
     else
-        pool.head = j;
-    pool.tail = j;
+        *head = j;
+    *tail = j;
     pthread_cond_signal(&pool.wake);
+}
+
+/* Under the lock: the next job to step, fresh ones first; NULL if none. */
+static struct serve_job *dequeue(void)
+{
+    struct serve_job **head = pool.fresh ? &pool.fresh : &pool.head;
+    struct serve_job **tail = pool.fresh ? &pool.fresh_tail : &pool.tail;
+    struct serve_job *j = *head;
+    if (j) {
+        *head = j->next;
+        if (!*head)
+            *tail = NULL;
+        j->queued = 0;
+    }
+    return j;
 }
 
 struct serve_job *serve_job_new(struct serve_request *req, struct MHD_Connection *conn)
@@ -343,7 +364,8 @@ static void put_end(struct serve_job *j, struct render_buf *b)
     render_buf_puts(b, j->end);
     render_buf_putc(b, '"');
     put_json_kv_u64(b, "records", j->records);
-    put_json_kv_u64(b, "events", j->events);
+    if (j->req.format != SERVE_JSON) /* JSON's events are the array of that name */
+        put_json_kv_u64(b, "events", j->events);
     put_json_kv_u64(b, "errors", j->errors);
     render_buf_puts(b, ",\"cursor\":\"");
     put_cursor(b, j->last_ts, j->at_last);
@@ -370,7 +392,8 @@ static int put_event(struct serve_job *j, struct render_buf *b, uint64_t ts, int
     long k = b->overflow ? -ENOBUFS : shmlog_read_format(j->r, json, b->data + b->len, b->cap - b->len);
     if (k == -ENOMEM)
         dump_oom();
-    if (k < 0 || (j->req.kind == SERVE_TAIL && b->cap - b->len - (size_t)k < 2)) {
+    /* 0: no room even for its NUL (an ERROR event, which would also be 0, never comes here) */
+    if (k <= 0 || (j->req.kind == SERVE_TAIL && b->cap - b->len - (size_t)k < 2)) {
         b->len = start;
         b->overflow = 0;
         return -ENOBUFS;
@@ -479,8 +502,17 @@ static void step_query(struct serve_job *j, struct render_buf *b)
             finish(j, b, "complete");
         return;
     }
-    uint64_t none = 0;
-    if (pour(j, b, &none, 0) == 0)
+    uint64_t skip = 0, skip_ts = 0;
+    if (!j->r) {
+        /* Its reader went while the client was slow: again from the cursor (what was sent). */
+        if (open_reader(j, j->last_ts) != 0) {
+            finish(j, b, "error");
+            return;
+        }
+        skip = j->at_last;
+        skip_ts = j->last_ts;
+    }
+    if (pour(j, b, &skip, skip_ts) == 0)
         finish(j, b, "complete");
 }
 
@@ -774,6 +806,25 @@ static void step(struct serve_job *j)
     j->off = 0;
     j->len = b.len;
     j->bytes += b.len;
+    j->parked_ns = now_ns();
+}
+
+/* Under the lock: the readers of queries whose clients are slow are closed,
+ * so that a slow client costs its buffer, not a reader's memory. */
+static void close_parked(uint64_t now)
+{
+    int closed = 0;
+    for (struct serve_job *j = pool.all; j; j = j->all_next) {
+        if (j->req.kind != SERVE_QUERY || !j->r || j->stepping || j->queued || j->done || j->len == j->off ||
+            now - j->parked_ns < PARKED_NS)
+            continue;
+        shmlog_read_close(j->r);
+        j->r = NULL;
+        j->pending = 0; /* not sent: read again after the cursor */
+        closed = 1;
+    }
+    if (closed)
+        malloc_trim(0); /* a reader's memory is freed in the workers' arenas: give it back */
 }
 
 static void *worker(void *arg)
@@ -782,6 +833,7 @@ static void *worker(void *arg)
     pthread_mutex_lock(&pool.lock);
     while (!pool.stopping) {
         uint64_t now = now_ns(), soonest = now + 100000000u;
+        close_parked(now);
         for (struct serve_job **p = &pool.sleeping; *p;) {
             struct serve_job *j = *p;
             if (j->released || j->next_tick_ns <= now) {
@@ -793,7 +845,7 @@ static void *worker(void *arg)
                 p = &j->next;
             }
         }
-        struct serve_job *j = pool.head;
+        struct serve_job *j = dequeue();
         if (!j) {
             struct timespec until;
             clock_gettime(CLOCK_MONOTONIC, &until);
@@ -807,10 +859,6 @@ static void *worker(void *arg)
             pthread_cond_timedwait(&pool.wake, &pool.lock, &until);
             continue;
         }
-        pool.head = j->next;
-        if (!pool.head)
-            pool.tail = NULL;
-        j->queued = 0;
         if (j->released) {
             job_free(j);
             continue;
@@ -916,7 +964,7 @@ void serve_jobs_stop(void)
     free(pool.threads);
     /* Every answer ends where it is: libmicrohttpd stops only with none suspended. */
     pthread_mutex_lock(&pool.lock);
-    pool.head = pool.tail = pool.sleeping = NULL;
+    pool.head = pool.tail = pool.fresh = pool.fresh_tail = pool.sleeping = NULL;
     for (struct serve_job *j = pool.all; j; j = j->all_next) {
         j->queued = 0;
         j->done = 1;
