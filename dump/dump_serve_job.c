@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -142,6 +143,7 @@ struct serve_job {
     int pending, pending_record; /* the reader's last event did not fit the buffer: it goes first next step */
     uint64_t pending_ts;
     uint64_t deadline_ns, next_tick_ns, last_sent_ns, parked_ns;
+    uint64_t inputs_seen;  /* a tail: the inputs' sizes and times when it last read them */
     uint64_t records, events, errors, bytes;
     uint64_t last_ts, at_last; /* the cursor after what was sent */
     const char *end;       /* why the answer ended: complete, limit, time, size, error */
@@ -516,10 +518,50 @@ static void step_query(struct serve_job *j, struct render_buf *b)
         finish(j, b, "complete");
 }
 
-/* A tail's step: the reader from the cursor, anew each time; what it adds is new. */
+static uint64_t mix(uint64_t h, const struct stat *st)
+{
+    uint64_t v[3] = {(uint64_t)st->st_size, (uint64_t)st->st_mtim.tv_sec, (uint64_t)st->st_mtim.tv_nsec};
+    for (int i = 0; i < 3; i++)
+        h = (h ^ v[i]) * 1099511628211u;
+    return h;
+}
+
+/* The inputs' sizes and times, and those of the file the collector writes in
+ * each directory, mixed: when they are as they were, no record came. */
+static uint64_t inputs_state(void)
+{
+    uint64_t h = 1469598103934665603u;
+    for (size_t i = 0; i < pool.npaths; i++) {
+        struct stat st;
+        if (stat(pool.paths[i], &st) != 0)
+            continue;
+        h = mix(h, &st);
+        char part[4096];
+        uint64_t seq;
+        if (S_ISDIR(st.st_mode) && find_open_part(pool.paths[i], 0, part, sizeof part, &seq) == 0 &&
+            stat(part, &st) == 0)
+            h = mix(h, &st);
+    }
+    return h;
+}
+
+/* A tail's step: the reader from the cursor, anew each time the files
+ * changed; what it adds is new. A step costs a read of the file being
+ * written from its start (it has no index yet): the next waits twice as long
+ * as this one took, so that a tail takes at most a third of a worker. */
 static void step_tail(struct serve_job *j, struct render_buf *b)
 {
     uint64_t now = now_ns();
+    uint64_t state = inputs_state();
+    if (state == j->inputs_seen) {
+        if (now - j->last_sent_ns >= TAIL_KEEPALIVE_NS) {
+            render_buf_puts(b, ": keepalive\n\n");
+            j->last_sent_ns = now;
+        }
+        j->next_tick_ns = now + TAIL_TICK_NS;
+        return;
+    }
+    j->inputs_seen = state;
     j->pending = 0; /* the reader is opened anew: an event that did not fit comes again */
     if (open_reader(j, j->last_ts) != 0) {
         j->done = 1;
@@ -536,9 +578,12 @@ static void step_tail(struct serve_job *j, struct render_buf *b)
         return;
     if (b->len == 0 && now - j->last_sent_ns >= TAIL_KEEPALIVE_NS)
         render_buf_puts(b, ": keepalive\n\n");
-    if (b->len)
+    if (b->len) {
         j->last_sent_ns = now;
-    j->next_tick_ns = now + TAIL_TICK_NS;
+        j->inputs_seen = 0; /* the buffer may have been full: look again at once */
+    }
+    uint64_t took = now_ns() - now;
+    j->next_tick_ns = now + (2 * took > TAIL_TICK_NS ? 3 * took : TAIL_TICK_NS);
 }
 
 static void step_stats(struct serve_job *j, struct render_buf *b)
