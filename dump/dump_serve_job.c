@@ -30,6 +30,7 @@
 #define TAIL_TICK_NS 20000000u  /* a tail looks for new records this often */
 #define TAIL_KEEPALIVE_NS 15000000000u /* an idle tail sends a comment this often: a dead client is found */
 #define TALLY_MAX 1024          /* distinct values a stats or fields answer lists, each */
+#define STEP_SHARE_NS 20000000u /* a scan's step runs this long at most, then others' steps run */
 #define MERGE_BYTES (4u << 20)  /* a query's merge memory: part of its bound */
 #define PARKED_NS 1000000000u   /* a query whose client has not emptied its buffer for this long lets its reader go */
 
@@ -586,38 +587,54 @@ static void step_tail(struct serve_job *j, struct render_buf *b)
     j->next_tick_ns = now + (2 * took > TAIL_TICK_NS ? 3 * took : TAIL_TICK_NS);
 }
 
+/* The next event of a scan (stats, fields): 1 with *ev (a record, loss or
+ * exit), 0 at the end or at a limit (*why says which), -1 when this step's
+ * share of a worker is spent (the job is queued again: others step between). */
+static int scan_next(struct serve_job *j, uint64_t share_end, unsigned *n, const char **why,
+                     const struct shmlog_read_event **ev)
+{
+    if (!j->opened) {
+        j->opened = 1;
+        if (open_reader(j, j->req.o.since_ns) != 0) {
+            *why = "error";
+            return 0;
+        }
+    }
+    for (;;) {
+        if ((*n)++ % 256 == 0) {
+            uint64_t now = now_ns();
+            if (now >= j->deadline_ns)
+                *why = "time";
+            else if (j->req.limit && j->records >= j->req.limit)
+                *why = "limit";
+            else if (now >= share_end)
+                return -1;
+            if (*why)
+                return 0;
+        }
+        int rc = shmlog_read_next(j->r, ev);
+        if (rc < 0)
+            dump_oom();
+        if (rc == 0)
+            return 0;
+        if ((*ev)->kind != SHMLOG_READ_ERROR)
+            return 1;
+        note_error(j, *ev);
+    }
+}
+
 static void step_stats(struct serve_job *j, struct render_buf *b)
 {
     struct stats_acc *s = j->stats;
     if (!s && !(s = j->stats = calloc(1, sizeof *s)))
         dump_oom();
-    if (!j->opened) {
-        j->opened = 1;
-        if (open_reader(j, j->req.o.since_ns) != 0) {
-            finish(j, b, "error");
-            return;
-        }
-    }
     const struct shmlog_read_event *ev;
     const char *why = NULL;
-    uint64_t until = now_ns() + 20000000u; /* a step's share of a worker */
-    int rc = 1;
-    for (unsigned n = 0; rc > 0 && !why; n++) {
-        if ((n & 255) == 0) {
-            uint64_t now = now_ns();
-            if (now >= j->deadline_ns)
-                why = "time";
-            else if (j->req.limit && j->records >= j->req.limit)
-                why = "limit";
-            else if (now >= until)
-                return; /* queued again: others' steps run between */
-        }
-        if ((rc = shmlog_read_next(j->r, &ev)) <= 0)
-            break;
+    uint64_t share_end = now_ns() + STEP_SHARE_NS;
+    unsigned n = 0;
+    int rc;
+    while ((rc = scan_next(j, share_end, &n, &why, &ev)) > 0) {
         switch (ev->kind) {
-        case SHMLOG_READ_ERROR:
-            note_error(j, ev);
-            continue;
         case SHMLOG_READ_LOSS:
             s->losses++;
             s->loss_records += ev->loss_records;
@@ -637,7 +654,7 @@ static void step_stats(struct serve_job *j, struct render_buf *b)
         tally_add(&s->categories, ev->category);
     }
     if (rc < 0)
-        dump_oom();
+        return;
     render_buf_puts(b, "{\"records\":");
     render_buf_u64(b, j->records);
     render_buf_puts(b, ",\"levels\":{");
@@ -720,35 +737,14 @@ static void step_fields(struct serve_job *j, struct render_buf *b)
         dump_oom();
     if (!f->site_json && !(f->site_json = calloc(2 * TALLY_MAX, sizeof *f->site_json)))
         dump_oom();
-    if (!j->opened) {
-        j->opened = 1;
-        if (open_reader(j, j->req.o.since_ns) != 0) {
-            finish(j, b, "error");
-            return;
-        }
-    }
     const struct shmlog_read_event *ev;
     const char *why = NULL;
-    uint64_t until = now_ns() + 20000000u;
-    int rc = 1;
+    uint64_t share_end = now_ns() + STEP_SHARE_NS;
+    unsigned n = 0;
+    int rc;
     uint64_t last_start = 0, last_site = UINT64_MAX; /* the process and site of the record before */
     char key[8192];
-    for (unsigned n = 0; !why; n++) {
-        if ((n & 255) == 0) {
-            uint64_t now = now_ns();
-            if (now >= j->deadline_ns)
-                why = "time";
-            else if (j->req.limit && j->records >= j->req.limit)
-                why = "limit";
-            else if (now >= until)
-                return;
-        }
-        if ((rc = shmlog_read_next(j->r, &ev)) <= 0)
-            break;
-        if (ev->kind == SHMLOG_READ_ERROR) {
-            note_error(j, ev);
-            continue;
-        }
+    while ((rc = scan_next(j, share_end, &n, &why, &ev)) > 0) {
         if (ev->kind != SHMLOG_READ_RECORD)
             continue;
         j->records++;
@@ -776,7 +772,7 @@ static void step_fields(struct serve_job *j, struct render_buf *b)
         }
     }
     if (rc < 0)
-        dump_oom();
+        return;
     /* Bounded by the tallies' bounds: up to TALLY_MAX sites of up to 9 KiB formats, escaped. */
     size_t need = 1u << 16;
     for (size_t i = 0; i < f->sites.cap; i++)
@@ -834,6 +830,8 @@ static void step_fields(struct serve_job *j, struct render_buf *b)
     put_json_kv_u64(b, "records", j->records);
     put_json_kv_str(b, "end", why ? why : "complete");
     put_json_kv_u64(b, "errors", j->errors);
+    if (j->error[0])
+        put_json_kv_str(b, "error", j->error);
     render_buf_puts(b, "}\n");
     j->done = 1;
 }
