@@ -145,6 +145,7 @@ kill "$srv"
 wait "$srv"
 check "serve exits 0 on SIGTERM" test $? -eq 0
 tap_forget "$srv"
+check "serve said no sanitizer finding" eval '! grep -qE "Sanitizer|runtime error" "$tmp/serve.log"'
 
 # ---- access ----
 "$SHMLOG_DUMP" serve "$out" --listen 0.0.0.0:0 >"$tmp/open.out" 2>&1
