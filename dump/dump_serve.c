@@ -75,17 +75,19 @@ static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, cons
     return rc;
 }
 
-/* A 400 whose body names the parameter and says what it wants. */
+/* A 400 whose body names the parameter (as the client spelled it: escaped) and says what it wants. */
 static enum MHD_Result bad_param(struct MHD_Connection *conn, const char *name, const char *why)
 {
-    char body[1024];
-    snprintf(body, sizeof body, "{\"error\":\"bad parameter\",\"parameter\":\"%s\",\"why\":", name);
+    char body[2048];
     struct render_buf b;
-    size_t at = strlen(body);
-    render_buf_init(&b, body + at, sizeof body - at - 3);
-    render_json_string(&b, why, strlen(why));
-    at += b.len;
-    memcpy(body + at, "}\n", 3);
+    render_buf_init(&b, body, sizeof body - 1);
+    render_buf_puts(&b, "{\"error\":\"bad parameter\"");
+    char shown[256];
+    snprintf(shown, sizeof shown, "%s", name); /* an unknown name is the client's: cut, the body stays whole */
+    put_json_kv_str(&b, "parameter", shown);
+    put_json_kv_str(&b, "why", why);
+    render_buf_puts(&b, "}\n");
+    body[b.len] = '\0';
     __atomic_add_fetch(&serve_counters.bad_requests, 1, __ATOMIC_RELAXED);
     return answer(conn, MHD_HTTP_BAD_REQUEST, "application/json", body);
 }
@@ -318,7 +320,7 @@ static enum MHD_Result serve_job_answer(struct MHD_Connection *conn, struct serv
                       "busy: the server answers its most queries at once; try again\n");
     }
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
-                                                                  (MHD_ContentReaderCallback)serve_job_read, j,
+                                                                  serve_job_read, j,
                                                                   serve_job_release);
     if (!resp) {
         serve_job_release(j);

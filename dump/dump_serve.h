@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "shmlog_read.h"
 
@@ -50,7 +51,7 @@ void serve_jobs_stop(void);
  * first step; NULL when the server holds its most jobs of that kind already. */
 struct serve_job *serve_job_new(struct serve_request *req, struct MHD_Connection *conn);
 /* libmicrohttpd's content reader and its free callback, with the job as cls. */
-long serve_job_read(void *cls, uint64_t pos, char *buf, size_t max);
+ssize_t serve_job_read(void *cls, uint64_t pos, char *buf, size_t max);
 void serve_job_release(void *cls);
 void serve_request_free(struct serve_request *req);
 

@@ -933,7 +933,7 @@ static void *worker(void *arg)
 
 /* ==== The HTTP thread's side ==== */
 
-long serve_job_read(void *cls, uint64_t pos, char *buf, size_t max)
+ssize_t serve_job_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     struct serve_job *j = cls;
@@ -946,7 +946,7 @@ long serve_job_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (j->off == j->len && !j->done)
             enqueue(j);
         pthread_mutex_unlock(&pool.lock);
-        return (long)n;
+        return (ssize_t)n;
     }
     if (j->done && !j->stepping) {
         pthread_mutex_unlock(&pool.lock);

@@ -124,6 +124,8 @@ check "limit=0 is a 400 naming limit" bad limit "limit=0"
 check "cursor=x is a 400 naming cursor" bad cursor "cursor=x"
 check "format=xml is a 400 naming format" bad format "format=xml"
 check "an unknown parameter is a 400 naming it" bad colour "colour=red"
+check "a parameter named with a quote: a 400 naming it in valid JSON" sh -c \
+    "curl -s '$url/api/query?a%22b=1' | $py -c 'import json,sys; sys.exit(json.load(sys.stdin)[\"parameter\"] != \"a\\\"b\")'"
 check "the server still answers" curl -sf "$url/health"
 
 limit_said() { curl -sf "$url/api/query?$1" | tail -n 1 | grep -q "^{\"end\":\"$2\""; }
