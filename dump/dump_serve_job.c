@@ -891,7 +891,7 @@ static void *worker(void *arg)
         struct serve_job *j = dequeue();
         if (!j) {
             struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
+            clock_gettime(CLOCK_REALTIME, &until); /* the condition variable's clock */
             uint64_t wait = soonest - now;
             until.tv_sec += (time_t)(wait / 1000000000u);
             until.tv_nsec += (long)(wait % 1000000000u);

@@ -28,6 +28,15 @@ serve_start() {
 }
 serve_start "$out" --listen 127.0.0.1:0
 url=http://127.0.0.1:$port
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+idle_cpu() {
+    local before
+    before=$(cpu_ticks "$srv")
+    sleep 2
+    echo "$(($(cpu_ticks "$srv") - before)) ticks of cpu in 2 s"
+    [ $(($(cpu_ticks "$srv") - before)) -le 20 ]
+}
+check_show "an idle server spends (almost) no cpu: its workers wait" idle_cpu
 
 # same_query NAME QUERY READ-ARGS...: /api/query?QUERY is read --format json READ-ARGS... with the
 # end line after it; text and JSON the same records
