@@ -169,7 +169,7 @@ static struct {
     const char *const *paths;
     size_t npaths;
     unsigned jobs, tails;
-} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 void serve_request_free(struct serve_request *req)
 {
@@ -891,7 +891,7 @@ static void *worker(void *arg)
         struct serve_job *j = dequeue();
         if (!j) {
             struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until); /* the condition variable's clock */
+            clock_gettime(CLOCK_MONOTONIC, &until); /* the condition variable's clock (serve_jobs_start) */
             uint64_t wait = soonest - now;
             until.tv_sec += (time_t)(wait / 1000000000u);
             until.tv_nsec += (long)(wait % 1000000000u);
@@ -981,6 +981,12 @@ void serve_job_release(void *cls)
 
 int serve_jobs_start(const char *const *paths, size_t n, unsigned workers)
 {
+    /* Waits by the monotonic clock: a step of the wall clock neither stalls nor spins the workers. */
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0 || pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&pool.wake, &attr) != 0)
+        return -ENOMEM;
+    pthread_condattr_destroy(&attr);
     pool.paths = paths;
     pool.npaths = n;
     pool.threads = calloc(workers, sizeof *pool.threads);
