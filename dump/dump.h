@@ -12,6 +12,7 @@
  *   dump_mirror.c   mirror (kafka://, on kafka_source.c)
  *   dump_index.c    index (a rewrite of files without one, on the encoder)
  *   dump_view.c     view (a terminal viewer, ncursesw; dump_view_none.c without it)
+ *   dump_serve.c    serve (HTTP, on libmicrohttpd; dump_serve.h, dump_serve_job.c)
  * and what the commands share, below them:
  *   dump_segs.c     the live segments: finding and opening them, the dump's
  *                   clock anchor, the SIGBUS guard
@@ -69,6 +70,8 @@ struct cli {
     int force;                /* clean: also segments with records not drained */
     int follow;               /* ring: the records as they are committed, until SIGINT or --limit */
     int check;                /* index: say which files lack one, write nothing */
+    const char *listen;       /* serve: --listen ADDR:PORT */
+    const char *auth_file;    /* serve: --auth, the bearer token's file */
     uint64_t merge_bytes;     /* read, follow: --merge-memory; 0: the merge's default */
     size_t max_hosts;         /* mirror: --max-hosts; 0: its default */
     int npositional;
@@ -160,6 +163,8 @@ int cmd_index(struct cli *cli);
 int cmd_mirror(struct cli *cli);
 /* a terminal viewer over the files (dump_view.c) */
 int cmd_view(struct cli *cli);
+/* the files over HTTP (dump_serve.c, its jobs in dump_serve_job.c) */
+int cmd_serve(struct cli *cli);
 
 /* ==== Live segments (dump_segs.c) ==== */
 

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# shmlog-dump serve (issue 51): RECORDS of shmlog-sample's trading mix written by the real collector
+# (--max-delay-ms 10), served on loopback, then
+#   1. /api/query for a 1 ms window in the middle of the set: time to the first byte and to the end (curl's
+#      time_starttransfer and time_total), RUNS times, and the records it answered against read's;
+#   2. /api/query?limit=1000000 streamed to /dev/null by curl: the time, and the server's peak RSS (VmHWM)
+#      against its RSS before;
+#   3. /api/tail, and shmlog-dump follow beside it (what the collector's writing costs alone): a producer logs 100 records a second for 5 s; for each record the client receives, its
+#      wall-clock time at receipt minus the record's ts_ns (the log call's time, so the figure holds the
+#      collector's batching delay, up to 10 ms here, as well as the server's 20 ms poll).
+#   bench/serve.sh [RECORDS] [RUNS]     (defaults 2M and 5)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/common.sh
+. "$repo/bench/common.sh"
+given=${1:-2M}
+runs=${2:-5}
+records=$(count_value "$given") || { echo "serve.sh: RECORDS wants a count like 2M, not '$given'" >&2; exit 2; }
+build=${SHMLOG_BUILD:-$repo/build}
+ninja -C "$build" dump/shmlog-dump collector/shmlog-collector examples/shmlog-sample >/dev/null
+dump=$build/dump/shmlog-dump
+tmp=$(mktemp -d /tmp/shmlog-bench-serve-XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir -p "$tmp/seg" "$tmp/out"
+"$build/collector/shmlog-collector" --dir "$tmp/seg" --out "$tmp/out" --max-delay-ms 10 >"$tmp/collector.log" 2>&1 &
+pids+=($!)
+sleep 1
+SHMLOG_DIR=$tmp/seg "$build/examples/shmlog-sample" --app bench --count "$records" --rate 400000 >/dev/null
+sleep 1
+
+serve() {
+    "$dump" serve "$tmp/out" --listen 127.0.0.1:0 2>"$tmp/serve.log" &
+    srv=$!
+    pids+=("$srv")
+    for _ in $(seq 100); do grep -q 'listening on' "$tmp/serve.log" && break; sleep 0.05; done
+    port=$(sed -n 's|.*listening on http://[^ ]*:\([0-9]*\)/$|\1|p' "$tmp/serve.log")
+    url=http://127.0.0.1:$port
+}
+rss() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$srv/status"; }
+
+echo "# $(date -u +%FT%TZ) $(nproc) cpus; $records records (bench/serve.sh $*)"
+serve
+read -r first last < <(curl -s "$url/api/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["first_ts_ns"], s["last_ts_ns"])')
+mid=$(((first + last) / 2))
+want=$("$dump" read --format json --since "$mid" --until $((mid + 1000000)) "$tmp/out" 2>/dev/null | wc -l)
+echo "## 1 ms window in the middle ($mid ns): read prints $want lines"
+for i in $(seq "$runs"); do
+    python3 - "$port" "/api/query?since=$mid&until=$((mid + 1000000))" <<'EOF'
+import socket, sys, time
+t = time.perf_counter()
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET %s HTTP/1.0\r\nHost: x\r\n\r\n" % sys.argv[2].encode())
+data, first = b"", None
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+    body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
+    if first is None and b"\n" in body:
+        first = time.perf_counter() - t
+total = time.perf_counter() - t
+lines = data.split(b"\r\n\r\n", 1)[1].split(b"\n")[:-1]
+print("first record %.1f ms, all %.1f ms, %d lines + the end line: %s" % (first * 1e3, total * 1e3, len(lines) - 1, lines[-1][:40].decode()))
+EOF
+done
+/usr/bin/time -f "read --since --until of the same window: %e s wall, %U+%S s cpu, %M KiB peak" \
+    "$dump" read --format json --since "$mid" --until $((mid + 1000000)) "$tmp/out" 2>&1 >/dev/null | grep -v '^shmlog-dump: note'
+kill "$srv"
+wait "$srv" 2>/dev/null || true
+
+serve
+before=$(rss VmRSS)
+echo "## 1 M records streamed"
+curl -s -o /dev/null -w "%{size_download} bytes in %{time_total} s, first byte %{time_starttransfer} s\n" \
+    "$url/api/query?limit=1000000"
+echo "server RSS before ${before} KiB, peak (VmHWM) $(rss VmHWM) KiB"
+
+echo "## tail: record's time to its receipt, 100 records/s for 5 s"
+python3 - "$port" "$tmp/seg" "$build/examples/shmlog-sample" <<'EOF'
+import json, os, socket, subprocess, sys, time
+port, seg, sample = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"GET /api/tail?app=lat HTTP/1.1\r\nHost: x\r\n\r\n")
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(4096)
+buf = head.split(b"\r\n\r\n", 1)[1]
+p = subprocess.Popen([sample, "--app", "lat", "--count", "500", "--rate", "100"], env=dict(os.environ, SHMLOG_DIR=seg),
+                     stdout=subprocess.DEVNULL)
+lat = []
+s.settimeout(3)
+while len(lat) < 501:
+    try:
+        b = s.recv(65536)
+    except socket.timeout:
+        break
+    now = time.time_ns()
+    buf += b
+    *lines, buf = buf.split(b"\n")
+    for l in lines:
+        if l.startswith(b"data: "):
+            r = json.loads(l[6:])
+            if "msg" in r:
+                lat.append((now - r["ts_ns"]) / 1e6)
+p.wait()
+lat.sort()
+q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))]
+print("serve /api/tail, %d records: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms" % (len(lat), q(0.5), q(0.9), q(0.99), lat[-1]))
+EOF
+python3 - "$dump" "$tmp/out" "$tmp/seg" "$build/examples/shmlog-sample" <<'EOF'
+import json, os, subprocess, sys, time
+dump, out, seg, sample = sys.argv[1:5]
+f = subprocess.Popen([dump, "follow", "--out", out, "--format", "json"], stdout=subprocess.PIPE,
+                     stderr=subprocess.DEVNULL)
+time.sleep(1)
+p = subprocess.Popen([sample, "--app", "lat2", "--count", "500", "--rate", "100"], env=dict(os.environ, SHMLOG_DIR=seg),
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+lat = []
+deadline = time.time() + 15
+while len(lat) < 501 and time.time() < deadline:
+    l = f.stdout.readline()
+    now = time.time_ns()
+    if not l:
+        break
+    r = json.loads(l)
+    if r.get("app") == "lat2" and "msg" in r:
+        lat.append((now - r["ts_ns"]) / 1e6)
+f.kill()
+p.wait()
+lat.sort()
+q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))]
+print("shmlog-dump follow, %d records: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms" % (len(lat), q(0.5), q(0.9), q(0.99), lat[-1]))
+EOF
+echo "serve's cpu time over the run: $(awk '{print ($14 + $15) / 100}' "/proc/$srv/stat") s"

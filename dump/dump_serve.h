@@ -1,0 +1,58 @@
+/*
+ * dump_serve.h - shmlog-dump serve: what its HTTP side (dump_serve.c) hands
+ * its jobs (dump_serve_job.c). A job is one answer that reads the files
+ * (a query, a tail, stats, fields); the workers step it, the HTTP thread
+ * sends what a step left in its buffer. The arrow: dump_serve.c ->
+ * dump_serve_job.c.
+ */
+#ifndef DUMP_SERVE_H
+#define DUMP_SERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "shmlog_read.h"
+
+struct MHD_Connection;
+
+enum serve_kind { SERVE_QUERY, SERVE_TAIL, SERVE_STATS, SERVE_FIELDS };
+enum serve_format { SERVE_JSONL, SERVE_JSON, SERVE_TEXT };
+
+/* A request's parameters, checked: what a job reads with. Its strings are its own. */
+struct serve_request {
+    enum serve_kind kind;
+    enum serve_format format;
+    struct shmlog_read_options o; /* the filters; its limit stays 0: the job counts */
+    char *category, *app, *thread, *grep;
+    char **where;
+    size_t nwhere;
+    uint64_t limit;          /* records; 0: all */
+    int has_cursor;
+    uint64_t cursor_ts;      /* the cursor: after the first cursor_skip events at cursor_ts */
+    uint64_t cursor_skip;
+    uint64_t timeout_ns;     /* the query's time limit */
+    uint64_t max_bytes;      /* the answer's size limit */
+};
+
+/* The server's counters, for /metrics (updated with atomics). */
+struct serve_counters {
+    uint64_t requests, bad_requests, refused_auth, busy, jobs_done, bytes_sent;
+    uint64_t ended_time, ended_size, ended_limit, active_jobs, active_tails;
+};
+extern struct serve_counters serve_counters;
+
+struct serve_job;
+
+/* The workers over the inputs paths[0..n) (kept, not copied). 0, or -errno. */
+int serve_jobs_start(const char *const *paths, size_t n, unsigned workers);
+void serve_jobs_stop(void);
+/* A job answering req (taken: freed with the job) on conn, queued for its
+ * first step; NULL when the server holds its most jobs of that kind already. */
+struct serve_job *serve_job_new(struct serve_request *req, struct MHD_Connection *conn);
+/* libmicrohttpd's content reader and its free callback, with the job as cls. */
+ssize_t serve_job_read(void *cls, uint64_t pos, char *buf, size_t max);
+void serve_job_release(void *cls);
+void serve_request_free(struct serve_request *req);
+
+#endif /* DUMP_SERVE_H */

@@ -1,0 +1,1027 @@
+/*
+ * dump_serve_job.c - the answers of shmlog-dump serve that read the files:
+ * a query, a tail, stats and fields, each a job that a few worker threads
+ * step, and libmicrohttpd's content reader that sends what a step made.
+ *
+ * A job owns a buffer; a step fills it while it is empty, the HTTP thread
+ * empties it as the client reads. While the buffer waits on a slow client
+ * the job holds no thread, only its buffer and its reader; while a step runs
+ * the connection is suspended, so no thread waits on the other. A tail holds
+ * no reader between its steps: each step reads from its cursor again.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "dump.h"
+#include "dump_serve.h"
+
+#define JOB_BUF_BYTES (RENDER_LINE_MAX + (64u << 10)) /* any one line fits an empty buffer */
+#define JOBS_MAX 256            /* queries, stats and fields at once: the memory bound is this many readers */
+#define TAILS_MAX 256
+#define TAIL_TICK_NS 20000000u  /* a tail looks for new records this often */
+#define TAIL_KEEPALIVE_NS 15000000000u /* an idle tail sends a comment this often: a dead client is found */
+#define TALLY_MAX 1024          /* distinct values a stats or fields answer lists, each */
+#define STEP_SHARE_NS 20000000u /* a scan's step runs this long at most, then others' steps run */
+#define MERGE_BYTES (4u << 20)  /* a query's merge memory: part of its bound */
+#define PARKED_NS 1000000000u   /* a query whose client has not emptied its buffer for this long lets its reader go */
+
+struct serve_counters serve_counters;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void count(uint64_t *c, int64_t d)
+{
+    __atomic_add_fetch(c, (uint64_t)d, __ATOMIC_RELAXED);
+}
+
+/* ==== Tallies: distinct strings with a count, for stats and fields ==== */
+
+struct tally {
+    char **keys;
+    uint64_t *counts;
+    size_t n, cap; /* cap: a power of two, at least twice TALLY_MAX */
+    uint64_t other; /* counted beyond TALLY_MAX distinct keys */
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211u;
+    return h;
+}
+
+/* Counts key once; the slot's index, or -1 past TALLY_MAX (counted as other) or without memory. */
+static long tally_add(struct tally *t, const char *key)
+{
+    if (!t->keys) {
+        t->cap = 2 * TALLY_MAX;
+        t->keys = calloc(t->cap, sizeof *t->keys);
+        t->counts = calloc(t->cap, sizeof *t->counts);
+        if (!t->keys || !t->counts)
+            return -1;
+    }
+    size_t i = hash_str(key) & (t->cap - 1);
+    while (t->keys[i] && strcmp(t->keys[i], key) != 0)
+        i = (i + 1) & (t->cap - 1);
+    if (!t->keys[i]) {
+        if (t->n >= TALLY_MAX || !(t->keys[i] = strdup(key))) {
+            t->other++;
+            return -1;
+        }
+        t->n++;
+    }
+    t->counts[i]++;
+    return (long)i;
+}
+
+static void tally_free(struct tally *t)
+{
+    for (size_t i = 0; t->keys && i < t->cap; i++)
+        free(t->keys[i]);
+    free(t->keys);
+    free(t->counts);
+    memset(t, 0, sizeof *t);
+}
+
+/* "name":{"key":count,...} (counts) or "name":["key",...] */
+static void tally_json(struct render_buf *b, const char *name, const struct tally *t, int counts)
+{
+    render_buf_putc(b, '"');
+    render_buf_puts(b, name);
+    render_buf_puts(b, counts ? "\":{" : "\":[");
+    int first = 1;
+    for (size_t i = 0; t->keys && i < t->cap; i++) {
+        if (!t->keys[i])
+            continue;
+        if (!first)
+            render_buf_putc(b, ',');
+        first = 0;
+        render_json_string(b, t->keys[i], strlen(t->keys[i]));
+        if (counts) {
+            render_buf_putc(b, ':');
+            render_buf_u64(b, t->counts[i]);
+        }
+    }
+    render_buf_putc(b, counts ? '}' : ']');
+}
+
+/* ==== Jobs ==== */
+
+struct stats_acc {
+    uint64_t by_level[6], loss_records, losses, exits, first_ts, last_ts;
+    struct tally apps, hosts, categories;
+};
+
+struct fields_acc {
+    struct tally sites;   /* by app, file, line and format */
+    char **site_json;     /* each site's object, at its tally slot */
+    struct tally fields;  /* "name\x1ftype" */
+    struct tally apps, hosts, categories, threads;
+};
+
+struct serve_job {
+    struct serve_request req;
+    struct MHD_Connection *conn; /* NULL once libmicrohttpd let go of the answer */
+    struct shmlog_read *r;
+    char *buf;
+    size_t cap, len, off;  /* off..len: made, not yet sent */
+    int queued, stepping, suspended, done, released, opened;
+    int pending, pending_record; /* the reader's last event did not fit the buffer: it goes first next step */
+    uint64_t pending_ts;
+    uint64_t deadline_ns, next_tick_ns, last_sent_ns, parked_ns;
+    uint64_t inputs_seen;  /* a tail: the inputs' sizes and times when it last read them */
+    uint64_t records, events, errors, bytes;
+    uint64_t last_ts, at_last; /* the cursor after what was sent */
+    const char *end;       /* why the answer ended: complete, limit, time, size, error */
+    char error[600];       /* the first damage or note met */
+    struct stats_acc *stats;
+    struct fields_acc *fields;
+    struct serve_job *next;
+    struct serve_job *all_prev, *all_next; /* every job, for the stop */
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct serve_job *head, *tail; /* ready to step */
+    struct serve_job *fresh, *fresh_tail; /* ready for their first step: these go first, so a new
+                                             query answers soon however many long ones stream */
+    struct serve_job *sleeping;    /* tails waiting for their next tick */
+    struct serve_job *all;
+    pthread_t *threads;
+    unsigned nthreads;
+    int stopping;
+    const char *const *paths;
+    size_t npaths;
+    unsigned jobs, tails;
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void serve_request_free(struct serve_request *req)
+{
+    free(req->category);
+    free(req->app);
+    free(req->thread);
+    free(req->grep);
+    for (size_t i = 0; i < req->nwhere; i++)
+        free(req->where[i]);
+    free(req->where);
+    memset(req, 0, sizeof *req);
+}
+
+static void fields_free(struct fields_acc *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; f->site_json && i < f->sites.cap; i++)
+        free(f->site_json[i]);
+    free(f->site_json);
+    tally_free(&f->sites);
+    tally_free(&f->fields);
+    tally_free(&f->apps);
+    tally_free(&f->hosts);
+    tally_free(&f->categories);
+    tally_free(&f->threads);
+    free(f);
+}
+
+static void job_free(struct serve_job *j)
+{
+    if (j->all_prev)
+        j->all_prev->all_next = j->all_next;
+    else
+        pool.all = j->all_next;
+    if (j->all_next)
+        j->all_next->all_prev = j->all_prev;
+    if (j->r)
+        shmlog_read_close(j->r);
+    if (j->req.kind == SERVE_TAIL)
+        pool.tails--;
+    else
+        pool.jobs--;
+    count(&serve_counters.jobs_done, 1);
+    count(j->req.kind == SERVE_TAIL ? &serve_counters.active_tails : &serve_counters.active_jobs, -1);
+    if (j->stats) {
+        tally_free(&j->stats->apps);
+        tally_free(&j->stats->hosts);
+        tally_free(&j->stats->categories);
+        free(j->stats);
+    }
+    fields_free(j->fields);
+    serve_request_free(&j->req);
+    free(j->buf);
+    free(j);
+}
+
+/* Under the lock. */
+static void enqueue(struct serve_job *j)
+{
+    if (j->queued)
+        return;
+    j->queued = 1;
+    j->next = NULL;
+    struct serve_job **head = j->opened ? &pool.head : &pool.fresh;
+    struct serve_job **tail = j->opened ? &pool.tail : &pool.fresh_tail;
+    if (*tail)
+        (*tail)->next = j;
+    else
+        *head = j;
+    *tail = j;
+    pthread_cond_signal(&pool.wake);
+}
+
+/* Under the lock: the next job to step, fresh ones first; NULL if none. */
+static struct serve_job *dequeue(void)
+{
+    struct serve_job **head = pool.fresh ? &pool.fresh : &pool.head;
+    struct serve_job **tail = pool.fresh ? &pool.fresh_tail : &pool.tail;
+    struct serve_job *j = *head;
+    if (j) {
+        *head = j->next;
+        if (!*head)
+            *tail = NULL;
+        j->queued = 0;
+    }
+    return j;
+}
+
+struct serve_job *serve_job_new(struct serve_request *req, struct MHD_Connection *conn)
+{
+    int tail = req->kind == SERVE_TAIL;
+    pthread_mutex_lock(&pool.lock);
+    if (tail ? pool.tails >= TAILS_MAX : pool.jobs >= JOBS_MAX) {
+        pthread_mutex_unlock(&pool.lock);
+        return NULL;
+    }
+    struct serve_job *j = calloc(1, sizeof *j);
+    char *buf = malloc(JOB_BUF_BYTES);
+    if (!j || !buf) {
+        pthread_mutex_unlock(&pool.lock);
+        free(j);
+        free(buf);
+        return NULL;
+    }
+    j->req = *req;
+    memset(req, 0, sizeof *req);
+    j->conn = conn;
+    j->buf = buf;
+    j->cap = JOB_BUF_BYTES;
+    j->end = "complete";
+    uint64_t now = now_ns();
+    j->deadline_ns = j->req.timeout_ns ? now + j->req.timeout_ns : UINT64_MAX;
+    j->last_sent_ns = now;
+    if (j->req.has_cursor) {
+        j->last_ts = j->req.cursor_ts;
+        j->at_last = j->req.cursor_skip;
+    } else if (tail) {
+        /* From now: the wall clock's, as records' times are. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        j->last_ts = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        if (j->last_ts < j->req.o.since_ns)
+            j->last_ts = j->req.o.since_ns;
+    }
+    if (tail)
+        pool.tails++;
+    else
+        pool.jobs++;
+    j->all_next = pool.all;
+    if (pool.all)
+        pool.all->all_prev = j;
+    pool.all = j;
+    count(tail ? &serve_counters.active_tails : &serve_counters.active_jobs, 1);
+    enqueue(j); /* the first step runs before the client asks for bytes: the first byte comes sooner */
+    pthread_mutex_unlock(&pool.lock);
+    return j;
+}
+
+/* ==== Steps (a worker, without the lock) ==== */
+
+static int open_reader(struct serve_job *j, uint64_t since)
+{
+    struct shmlog_read_options o = j->req.o;
+    o.since_ns = since;
+    o.merge_bytes = MERGE_BYTES;
+    char err[512];
+    int rc = shmlog_read_open(&j->r, pool.paths, pool.npaths, &o, err, sizeof err);
+    if (rc != 0) {
+        j->r = NULL;
+        snprintf(j->error, sizeof j->error, "%s", err);
+        j->errors++;
+        j->end = "error";
+        return -1;
+    }
+    return 0;
+}
+
+/* Damage is counted and the first said; a note (a file still being written) is not. */
+static void note_error(struct serve_job *j, const struct shmlog_read_event *ev)
+{
+    if (ev->flags & SHMLOG_READ_NOTE)
+        return;
+    j->errors++;
+    if (!j->error[0])
+        snprintf(j->error, sizeof j->error, "%s", ev->error ? ev->error : "?");
+}
+
+static void put_cursor(struct render_buf *b, uint64_t ts, uint64_t at)
+{
+    render_buf_u64(b, ts);
+    render_buf_putc(b, '-');
+    render_buf_u64(b, at);
+}
+
+/* The answer's last line (or, for JSON, its closing object): why it ended and the cursor after it. */
+static void put_end(struct serve_job *j, struct render_buf *b)
+{
+    if (j->req.format == SERVE_TEXT) {
+        render_buf_puts(b, "# end ");
+        render_buf_puts(b, j->end);
+        render_buf_puts(b, " records=");
+        render_buf_u64(b, j->records);
+        render_buf_puts(b, " cursor=");
+        put_cursor(b, j->last_ts, j->at_last);
+        if (j->error[0]) {
+            render_buf_puts(b, " error=");
+            put_text_safe(b, j->error);
+        }
+        render_buf_putc(b, '\n');
+        return;
+    }
+    render_buf_puts(b, j->req.format == SERVE_JSON ? (j->events ? "\n],\"end\":" : "],\"end\":") : "{\"end\":");
+    render_buf_putc(b, '"');
+    render_buf_puts(b, j->end);
+    render_buf_putc(b, '"');
+    put_json_kv_u64(b, "records", j->records);
+    if (j->req.format != SERVE_JSON) /* JSON's events are the array of that name */
+        put_json_kv_u64(b, "events", j->events);
+    put_json_kv_u64(b, "errors", j->errors);
+    render_buf_puts(b, ",\"cursor\":\"");
+    put_cursor(b, j->last_ts, j->at_last);
+    render_buf_putc(b, '"');
+    if (j->error[0])
+        put_json_kv_str(b, "error", j->error);
+    render_buf_puts(b, j->req.format == SERVE_JSON ? "}\n" : "}\n");
+}
+
+/* One event into the buffer as its line (SSE: an event with the cursor as
+ * id); 0, or -ENOBUFS with the buffer as it was. */
+static int put_event(struct serve_job *j, struct render_buf *b, uint64_t ts, int is_record)
+{
+    size_t start = b->len;
+    uint64_t at = ts == j->last_ts ? j->at_last + 1 : 1;
+    int json = j->req.format != SERVE_TEXT;
+    if (j->req.kind == SERVE_TAIL) {
+        render_buf_puts(b, "id: ");
+        put_cursor(b, ts, at);
+        render_buf_puts(b, "\ndata: ");
+    } else if (j->req.format == SERVE_JSON) {
+        render_buf_puts(b, j->events ? ",\n" : "\n");
+    }
+    long k = b->overflow ? -ENOBUFS : shmlog_read_format(j->r, json, b->data + b->len, b->cap - b->len);
+    if (k == -ENOMEM)
+        dump_oom();
+    /* 0: no room even for its NUL (an ERROR event, which would also be 0, never comes here) */
+    if (k <= 0 || (j->req.kind == SERVE_TAIL && b->cap - b->len - (size_t)k < 2)) {
+        b->len = start;
+        b->overflow = 0;
+        return -ENOBUFS;
+    }
+    b->len += (size_t)k;
+    if (j->req.format == SERVE_JSON || j->req.kind == SERVE_TAIL)
+        b->len--; /* its newline: the array's separator or the event's "\n\n" come instead */
+    if (j->req.kind == SERVE_TAIL)
+        render_buf_puts(b, "\n\n");
+    j->last_ts = ts;
+    j->at_last = at;
+    j->events++;
+    j->records += is_record != 0;
+    return 0;
+}
+
+static void finish(struct serve_job *j, struct render_buf *b, const char *why)
+{
+    j->end = why;
+    if (!strcmp(why, "time"))
+        count(&serve_counters.ended_time, 1);
+    else if (!strcmp(why, "size"))
+        count(&serve_counters.ended_size, 1);
+    else if (!strcmp(why, "limit"))
+        count(&serve_counters.ended_limit, 1);
+    if (j->req.kind != SERVE_TAIL)
+        put_end(j, b);
+    j->done = 1;
+    if (j->r) {
+        shmlog_read_close(j->r);
+        j->r = NULL;
+    }
+}
+
+/* A limit the answer reached before this event, or NULL. */
+static const char *limit_hit(const struct serve_job *j, const struct render_buf *b, uint64_t now)
+{
+    if (j->req.limit && j->records >= j->req.limit)
+        return "limit";
+    if (j->bytes + b->len >= j->req.max_bytes)
+        return "size";
+    if (now >= j->deadline_ns)
+        return "time";
+    return NULL;
+}
+
+/* A query's or a tail's events from the reader into the buffer; skips the
+ * events at the cursor's time that an earlier answer sent. 1 when the
+ * buffer is full, 0 at the reader's end, -1 at a limit (finished). */
+static int pour(struct serve_job *j, struct render_buf *b, uint64_t *skip, uint64_t skip_ts)
+{
+    const struct shmlog_read_event *ev;
+    if (j->pending) {
+        j->pending = 0;
+        const char *why = limit_hit(j, b, now_ns());
+        if (why) {
+            finish(j, b, why);
+            return -1;
+        }
+        if (put_event(j, b, j->pending_ts, j->pending_record) != 0) {
+            j->pending = 1;
+            return 1;
+        }
+    }
+    for (unsigned n = 0;; n++) {
+        const char *why = limit_hit(j, b, (n & 63) == 0 ? now_ns() : 0);
+        if (why) {
+            finish(j, b, why);
+            return -1;
+        }
+        int rc = shmlog_read_next(j->r, &ev);
+        if (rc == -ENOMEM)
+            dump_oom();
+        if (rc <= 0)
+            return 0;
+        if (ev->kind == SHMLOG_READ_ERROR) {
+            note_error(j, ev);
+            continue;
+        }
+        if (*skip && ev->ts_ns == skip_ts) {
+            (*skip)--;
+            continue;
+        }
+        *skip = 0;
+        if (put_event(j, b, ev->ts_ns, ev->kind == SHMLOG_READ_RECORD) != 0) {
+            j->pending = 1;
+            j->pending_ts = ev->ts_ns;
+            j->pending_record = ev->kind == SHMLOG_READ_RECORD;
+            return 1;
+        }
+    }
+}
+
+static void step_query(struct serve_job *j, struct render_buf *b)
+{
+    if (!j->opened) {
+        j->opened = 1;
+        if (j->req.format == SERVE_JSON)
+            render_buf_puts(b, "{\"events\":[");
+        if (open_reader(j, j->req.has_cursor ? j->last_ts : j->req.o.since_ns) != 0) {
+            finish(j, b, "error");
+            return;
+        }
+        uint64_t skip = j->at_last;
+        if (pour(j, b, &skip, j->last_ts) == 0)
+            finish(j, b, "complete");
+        return;
+    }
+    uint64_t skip = 0, skip_ts = 0;
+    if (!j->r) {
+        /* Its reader went while the client was slow: again from the cursor (what was sent). */
+        if (open_reader(j, j->last_ts) != 0) {
+            finish(j, b, "error");
+            return;
+        }
+        skip = j->at_last;
+        skip_ts = j->last_ts;
+    }
+    if (pour(j, b, &skip, skip_ts) == 0)
+        finish(j, b, "complete");
+}
+
+static uint64_t mix(uint64_t h, const struct stat *st)
+{
+    uint64_t v[3] = {(uint64_t)st->st_size, (uint64_t)st->st_mtim.tv_sec, (uint64_t)st->st_mtim.tv_nsec};
+    for (int i = 0; i < 3; i++)
+        h = (h ^ v[i]) * 1099511628211u;
+    return h;
+}
+
+/* The inputs' sizes and times, and those of the file the collector writes in
+ * each directory, mixed: when they are as they were, no record came. */
+static uint64_t inputs_state(void)
+{
+    uint64_t h = 1469598103934665603u;
+    for (size_t i = 0; i < pool.npaths; i++) {
+        struct stat st;
+        if (stat(pool.paths[i], &st) != 0)
+            continue;
+        h = mix(h, &st);
+        char part[4096];
+        uint64_t seq;
+        if (S_ISDIR(st.st_mode) && find_open_part(pool.paths[i], 0, part, sizeof part, &seq) == 0 &&
+            stat(part, &st) == 0)
+            h = mix(h, &st);
+    }
+    return h;
+}
+
+/* A tail's step: the reader from the cursor, anew each time the files
+ * changed; what it adds is new. A step costs a read of the file being
+ * written from its start (it has no index yet): the next waits twice as long
+ * as this one took, so that a tail takes at most a third of a worker. */
+static void step_tail(struct serve_job *j, struct render_buf *b)
+{
+    uint64_t now = now_ns();
+    uint64_t state = inputs_state();
+    if (state == j->inputs_seen) {
+        if (now - j->last_sent_ns >= TAIL_KEEPALIVE_NS) {
+            render_buf_puts(b, ": keepalive\n\n");
+            j->last_sent_ns = now;
+        }
+        j->next_tick_ns = now + TAIL_TICK_NS;
+        return;
+    }
+    j->inputs_seen = state;
+    j->pending = 0; /* the reader is opened anew: an event that did not fit comes again */
+    if (open_reader(j, j->last_ts) != 0) {
+        j->done = 1;
+        return;
+    }
+    uint64_t skip = j->at_last;
+    int rc = pour(j, b, &skip, j->last_ts);
+    j->pending = 0;
+    if (j->r) {
+        shmlog_read_close(j->r);
+        j->r = NULL;
+    }
+    if (rc < 0)
+        return;
+    if (b->len == 0 && now - j->last_sent_ns >= TAIL_KEEPALIVE_NS)
+        render_buf_puts(b, ": keepalive\n\n");
+    if (b->len) {
+        j->last_sent_ns = now;
+        j->inputs_seen = 0; /* the buffer may have been full: look again at once */
+    }
+    uint64_t took = now_ns() - now;
+    j->next_tick_ns = now + (2 * took > TAIL_TICK_NS ? 3 * took : TAIL_TICK_NS);
+}
+
+/* The next event of a scan (stats, fields): 1 with *ev (a record, loss or
+ * exit), 0 at the end or at a limit (*why says which), -1 when this step's
+ * share of a worker is spent (the job is queued again: others step between). */
+static int scan_next(struct serve_job *j, uint64_t share_end, unsigned *n, const char **why,
+                     const struct shmlog_read_event **ev)
+{
+    if (!j->opened) {
+        j->opened = 1;
+        if (open_reader(j, j->req.o.since_ns) != 0) {
+            *why = "error";
+            return 0;
+        }
+    }
+    for (;;) {
+        if ((*n)++ % 256 == 0) {
+            uint64_t now = now_ns();
+            if (now >= j->deadline_ns)
+                *why = "time";
+            else if (j->req.limit && j->records >= j->req.limit)
+                *why = "limit";
+            else if (now >= share_end)
+                return -1;
+            if (*why)
+                return 0;
+        }
+        int rc = shmlog_read_next(j->r, ev);
+        if (rc < 0)
+            dump_oom();
+        if (rc == 0)
+            return 0;
+        if ((*ev)->kind != SHMLOG_READ_ERROR)
+            return 1;
+        note_error(j, *ev);
+    }
+}
+
+static void step_stats(struct serve_job *j, struct render_buf *b)
+{
+    struct stats_acc *s = j->stats;
+    if (!s && !(s = j->stats = calloc(1, sizeof *s)))
+        dump_oom();
+    const struct shmlog_read_event *ev;
+    const char *why = NULL;
+    uint64_t share_end = now_ns() + STEP_SHARE_NS;
+    unsigned n = 0;
+    int rc;
+    while ((rc = scan_next(j, share_end, &n, &why, &ev)) > 0) {
+        switch (ev->kind) {
+        case SHMLOG_READ_LOSS:
+            s->losses++;
+            s->loss_records += ev->loss_records;
+            continue;
+        case SHMLOG_READ_EXIT:
+            s->exits++;
+            continue;
+        }
+        j->records++;
+        s->by_level[ev->level < 6 ? ev->level : 5]++;
+        if (!s->first_ts || ev->ts_ns < s->first_ts)
+            s->first_ts = ev->ts_ns;
+        if (ev->ts_ns > s->last_ts)
+            s->last_ts = ev->ts_ns;
+        tally_add(&s->apps, ev->app);
+        tally_add(&s->hosts, ev->host);
+        tally_add(&s->categories, ev->category);
+    }
+    if (rc < 0)
+        return;
+    render_buf_puts(b, "{\"records\":");
+    render_buf_u64(b, j->records);
+    render_buf_puts(b, ",\"levels\":{");
+    for (unsigned l = 0; l < 6; l++) {
+        if (l)
+            render_buf_putc(b, ',');
+        render_buf_putc(b, '"');
+        render_buf_puts(b, level_text(l));
+        render_buf_puts(b, "\":");
+        render_buf_u64(b, s->by_level[l]);
+    }
+    render_buf_putc(b, '}');
+    put_json_kv_u64(b, "losses", s->losses);
+    put_json_kv_u64(b, "lost_records", s->loss_records);
+    put_json_kv_u64(b, "exits", s->exits);
+    put_json_kv_u64(b, "first_ts_ns", s->first_ts);
+    put_json_kv_u64(b, "last_ts_ns", s->last_ts);
+    render_buf_putc(b, ',');
+    tally_json(b, "apps", &s->apps, 1);
+    render_buf_putc(b, ',');
+    tally_json(b, "hosts", &s->hosts, 1);
+    render_buf_putc(b, ',');
+    tally_json(b, "categories", &s->categories, 1);
+    put_json_kv_u64(b, "other", s->apps.other + s->hosts.other + s->categories.other);
+    put_json_kv_str(b, "end", why ? why : "complete");
+    put_json_kv_u64(b, "errors", j->errors);
+    if (j->error[0])
+        put_json_kv_str(b, "error", j->error);
+    render_buf_puts(b, "}\n");
+    j->done = 1;
+}
+
+static const char *type_name(uint32_t t)
+{
+    static const char *const names[] = {"?", "bool", "int", "uint", "float", "str", "ptr", "float32"};
+    return t < sizeof names / sizeof names[0] ? names[t] : "?";
+}
+
+/* A site's object, the first time a record of it is read. */
+static char *site_json(struct shmlog_read *r, const struct shmlog_read_event *ev)
+{
+    const struct shmlog_read_site *s = ev->site;
+    size_t cap = strlen(s->format) * 6 + strlen(s->file) * 6 + 4096;
+    char *mem = malloc(cap);
+    if (!mem)
+        return NULL;
+    struct render_buf b;
+    render_buf_init(&b, mem, cap);
+    render_buf_putc(&b, '{');
+    render_buf_puts(&b, "\"app\":");
+    render_json_string(&b, ev->app, strlen(ev->app));
+    put_json_kv_str(&b, "file", s->file);
+    put_json_kv_u64(&b, "line", s->line);
+    put_json_kv_str(&b, "func", s->func ? s->func : "");
+    put_json_kv_str(&b, "format", s->format);
+    put_json_kv_str(&b, "level", level_text(s->level));
+    put_json_kv_str(&b, "category", ev->category);
+    render_buf_puts(&b, ",\"fields\":[");
+    const struct shmlog_read_field *f;
+    int n = shmlog_read_fields(r, &f);
+    for (int i = 0; i < n && b.len + 512 < cap; i++) {
+        render_buf_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+        render_json_string(&b, f[i].name, strlen(f[i].name));
+        put_json_kv_str(&b, "type", type_name(f[i].type));
+        render_buf_putc(&b, '}');
+    }
+    render_buf_puts(&b, "]}");
+    if (b.overflow) {
+        free(mem);
+        return NULL;
+    }
+    mem[b.len < cap ? b.len : cap - 1] = '\0';
+    return mem;
+}
+
+static void step_fields(struct serve_job *j, struct render_buf *b)
+{
+    struct fields_acc *f = j->fields;
+    if (!f && !(f = j->fields = calloc(1, sizeof *f)))
+        dump_oom();
+    if (!f->site_json && !(f->site_json = calloc(2 * TALLY_MAX, sizeof *f->site_json)))
+        dump_oom();
+    const struct shmlog_read_event *ev;
+    const char *why = NULL;
+    uint64_t share_end = now_ns() + STEP_SHARE_NS;
+    unsigned n = 0;
+    int rc;
+    uint64_t last_start = 0, last_site = UINT64_MAX; /* the process and site of the record before */
+    char key[8192];
+    while ((rc = scan_next(j, share_end, &n, &why, &ev)) > 0) {
+        if (ev->kind != SHMLOG_READ_RECORD)
+            continue;
+        j->records++;
+        tally_add(&f->apps, ev->app);
+        tally_add(&f->hosts, ev->host);
+        tally_add(&f->categories, ev->category);
+        if (ev->thread)
+            tally_add(&f->threads, ev->thread);
+        /* The event's site is refilled in place: a site is told apart by its process and id. */
+        uint64_t site = (uint64_t)ev->pid << 32 | ev->site_id;
+        if (!ev->site || (site == last_site && ev->proc_start == last_start))
+            continue;
+        last_site = site;
+        last_start = ev->proc_start;
+        snprintf(key, sizeof key, "%s\x1f%s\x1f%u\x1f%s", ev->app, ev->site->file, ev->site->line, ev->site->format);
+        long slot = tally_add(&f->sites, key);
+        if (slot < 0 || f->site_json[slot])
+            continue;
+        f->site_json[slot] = site_json(j->r, ev);
+        const struct shmlog_read_field *fl;
+        int nf = shmlog_read_fields(j->r, &fl);
+        for (int i = 0; i < nf; i++) {
+            snprintf(key, sizeof key, "%s\x1f%s", fl[i].name, type_name(fl[i].type));
+            tally_add(&f->fields, key);
+        }
+    }
+    if (rc < 0)
+        return;
+    /* Bounded by the tallies' bounds: up to TALLY_MAX sites of up to 9 KiB formats, escaped. */
+    size_t need = 1u << 16;
+    for (size_t i = 0; i < f->sites.cap; i++)
+        need += f->site_json[i] ? strlen(f->site_json[i]) + 2 : 0;
+    need += 6 * 4 * TALLY_MAX * 300;
+    char *mem = malloc(need);
+    if (!mem)
+        dump_oom();
+    free(j->buf);
+    j->buf = mem;
+    j->cap = need;
+    render_buf_init(b, mem, need);
+    render_buf_puts(b, "{\"sites\":[");
+    int first = 1;
+    for (size_t i = 0; i < f->sites.cap; i++) {
+        if (!f->site_json[i])
+            continue;
+        render_buf_puts(b, first ? "" : ",");
+        render_buf_puts(b, f->site_json[i]);
+        first = 0;
+    }
+    render_buf_puts(b, "],\"fields\":{");
+    /* "name\x1ftype" keys: a name with every type it has at some site, listed at its first key */
+    first = 1;
+    char **keys = f->fields.keys;
+    for (size_t i = 0; keys && i < f->fields.cap; i++) {
+        size_t len = keys[i] ? strcspn(keys[i], "\x1f") : 0, k;
+        for (k = 0; len && k < i; k++)
+            if (keys[k] && strncmp(keys[k], keys[i], len + 1) == 0)
+                break;
+        if (!len || k < i)
+            continue;
+        render_buf_puts(b, first ? "\"" : ",\"");
+        first = 0;
+        render_buf_put(b, keys[i], len); /* a field name is [A-Za-z0-9_.]: no escape needed */
+        render_buf_puts(b, "\":[");
+        for (k = i; k < f->fields.cap; k++) {
+            if (!keys[k] || strncmp(keys[k], keys[i], len + 1) != 0)
+                continue;
+            if (k > i)
+                render_buf_putc(b, ',');
+            render_json_string(b, keys[k] + len + 1, strlen(keys[k] + len + 1));
+        }
+        render_buf_putc(b, ']');
+    }
+    render_buf_puts(b, "},\"labels\":{");
+    tally_json(b, "app", &f->apps, 0);
+    render_buf_putc(b, ',');
+    tally_json(b, "host", &f->hosts, 0);
+    render_buf_putc(b, ',');
+    tally_json(b, "category", &f->categories, 0);
+    render_buf_putc(b, ',');
+    tally_json(b, "thread", &f->threads, 0);
+    render_buf_puts(b, ",\"level\":[\"TRACE\",\"DEBUG\",\"INFO\",\"WARN\",\"ERROR\",\"FATAL\"]}");
+    put_json_kv_u64(b, "records", j->records);
+    put_json_kv_str(b, "end", why ? why : "complete");
+    put_json_kv_u64(b, "errors", j->errors);
+    if (j->error[0])
+        put_json_kv_str(b, "error", j->error);
+    render_buf_puts(b, "}\n");
+    j->done = 1;
+}
+
+static void step(struct serve_job *j)
+{
+    struct render_buf b;
+    render_buf_init(&b, j->buf, j->cap);
+    switch (j->req.kind) {
+    case SERVE_QUERY: step_query(j, &b); break;
+    case SERVE_TAIL: step_tail(j, &b); break;
+    case SERVE_STATS: step_stats(j, &b); break;
+    case SERVE_FIELDS: step_fields(j, &b); break;
+    }
+    j->off = 0;
+    j->len = b.len;
+    j->bytes += b.len;
+    j->parked_ns = now_ns();
+}
+
+/* Under the lock: the readers of queries whose clients are slow are closed,
+ * so that a slow client costs its buffer, not a reader's memory. */
+static void close_parked(uint64_t now)
+{
+    int closed = 0;
+    for (struct serve_job *j = pool.all; j; j = j->all_next) {
+        if (j->req.kind != SERVE_QUERY || !j->r || j->stepping || j->queued || j->done || j->len == j->off ||
+            now - j->parked_ns < PARKED_NS)
+            continue;
+        shmlog_read_close(j->r);
+        j->r = NULL;
+        j->pending = 0; /* not sent: read again after the cursor */
+        closed = 1;
+    }
+    if (closed)
+        malloc_trim(0); /* a reader's memory is freed in the workers' arenas: give it back */
+}
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&pool.lock);
+    while (!pool.stopping) {
+        uint64_t now = now_ns(), soonest = now + 100000000u;
+        close_parked(now);
+        for (struct serve_job **p = &pool.sleeping; *p;) {
+            struct serve_job *j = *p;
+            if (j->released || j->next_tick_ns <= now) {
+                *p = j->next;
+                enqueue(j);
+            } else {
+                if (j->next_tick_ns < soonest)
+                    soonest = j->next_tick_ns;
+                p = &j->next;
+            }
+        }
+        struct serve_job *j = dequeue();
+        if (!j) {
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until); /* the condition variable's clock (serve_jobs_start) */
+            uint64_t wait = soonest - now;
+            until.tv_sec += (time_t)(wait / 1000000000u);
+            until.tv_nsec += (long)(wait % 1000000000u);
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&pool.wake, &pool.lock, &until);
+            continue;
+        }
+        if (j->released) {
+            job_free(j);
+            continue;
+        }
+        j->stepping = 1;
+        pthread_mutex_unlock(&pool.lock);
+        step(j);
+        pthread_mutex_lock(&pool.lock);
+        j->stepping = 0;
+        if (j->released) {
+            job_free(j);
+            continue;
+        }
+        if (j->len > j->off || j->done) {
+            if (j->suspended) {
+                j->suspended = 0;
+                MHD_resume_connection(j->conn);
+            }
+        } else if (j->req.kind == SERVE_TAIL) {
+            j->next = pool.sleeping;
+            pool.sleeping = j;
+        } else {
+            enqueue(j); /* a step that ran out of its share before it made bytes */
+        }
+    }
+    pthread_mutex_unlock(&pool.lock);
+    return NULL;
+}
+
+/* ==== The HTTP thread's side ==== */
+
+ssize_t serve_job_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct serve_job *j = cls;
+    pthread_mutex_lock(&pool.lock);
+    if (j->len > j->off && !j->stepping) {
+        size_t n = j->len - j->off < max ? j->len - j->off : max;
+        memcpy(buf, j->buf + j->off, n);
+        j->off += n;
+        count(&serve_counters.bytes_sent, (int64_t)n);
+        if (j->off == j->len && !j->done)
+            enqueue(j);
+        pthread_mutex_unlock(&pool.lock);
+        return (ssize_t)n;
+    }
+    if (j->done && !j->stepping) {
+        pthread_mutex_unlock(&pool.lock);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    /* A step is making the next bytes: the worker resumes the connection. */
+    j->suspended = 1;
+    MHD_suspend_connection(j->conn);
+    pthread_mutex_unlock(&pool.lock);
+    return 0;
+}
+
+void serve_job_release(void *cls)
+{
+    struct serve_job *j = cls;
+    pthread_mutex_lock(&pool.lock);
+    j->released = 1;
+    j->conn = NULL;
+    j->suspended = 0;
+    if (!j->stepping && !j->queued) {
+        /* Not in the queue; a sleeping tail is freed by the worker that wakes it. */
+        int sleeping = 0;
+        for (struct serve_job *s = pool.sleeping; s; s = s->next)
+            sleeping |= s == j;
+        if (!sleeping)
+            job_free(j);
+        else
+            pthread_cond_signal(&pool.wake);
+    }
+    pthread_mutex_unlock(&pool.lock);
+}
+
+int serve_jobs_start(const char *const *paths, size_t n, unsigned workers)
+{
+    /* Waits by the monotonic clock: a step of the wall clock neither stalls nor spins the workers. */
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0 || pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&pool.wake, &attr) != 0)
+        return -ENOMEM;
+    pthread_condattr_destroy(&attr);
+    pool.paths = paths;
+    pool.npaths = n;
+    pool.threads = calloc(workers, sizeof *pool.threads);
+    if (!pool.threads)
+        return -ENOMEM;
+    for (unsigned i = 0; i < workers; i++) {
+        int rc = pthread_create(&pool.threads[i], NULL, worker, NULL);
+        if (rc != 0)
+            return -rc;
+        pthread_setname_np(pool.threads[i], "shmlog-serve");
+        pool.nthreads++;
+    }
+    return 0;
+}
+
+void serve_jobs_stop(void)
+{
+    pthread_mutex_lock(&pool.lock);
+    pool.stopping = 1;
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+    for (unsigned i = 0; i < pool.nthreads; i++)
+        pthread_join(pool.threads[i], NULL);
+    free(pool.threads);
+    /* Every answer ends where it is: libmicrohttpd stops only with none suspended. */
+    pthread_mutex_lock(&pool.lock);
+    pool.head = pool.tail = pool.fresh = pool.fresh_tail = pool.sleeping = NULL;
+    for (struct serve_job *j = pool.all; j; j = j->all_next) {
+        j->queued = 0;
+        j->done = 1;
+        j->len = j->off = 0;
+        if (j->suspended) {
+            j->suspended = 0;
+            MHD_resume_connection(j->conn);
+        }
+    }
+    pthread_mutex_unlock(&pool.lock);
+}

@@ -1,0 +1,169 @@
+"""serve_client.py - HTTP clients of shmlog-dump serve for test_dump_serve.sh: a paged query,
+an SSE tail, and a crowd of slow and vanishing clients beside one that must be answered.
+
+usage: serve_client.py pages PORT QUERY LIMIT OUT      the pages' records (JSON Lines) into OUT
+       serve_client.py tail PORT APP PRODUCER...       runs PRODUCER after the tail connected;
+                                                       exit 0 when a record of APP arrives
+       serve_client.py slow PORT OUT                   the whole query read slowly (pauses past the
+                                                       server's parking), its events into OUT
+       serve_client.py crowd PORT PID N                N slow clients, half hang up mid-answer; one
+                                                       more query must answer; prints the server's RSS
+"""
+import http.client
+import json
+import socket
+import subprocess
+import sys
+import time
+
+
+def get(port, path, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", path, headers=headers or {})
+    r = c.getresponse()
+    return r.status, r.read()
+
+
+def pages(port, query, limit, out):
+    cursor = None
+    n = 0
+    with open(out, "wb") as f:
+        while True:
+            path = "/api/query?%s&limit=%s" % (query, limit) if query else "/api/query?limit=%s" % limit
+            if cursor:
+                path += "&cursor=" + cursor
+            status, body = get(port, path)
+            assert status == 200, (status, body[:200])
+            lines = body.split(b"\n")[:-1]
+            end = json.loads(lines[-1])
+            f.write(b"".join(l + b"\n" for l in lines[:-1]))
+            n += 1
+            if end["end"] == "complete":
+                break
+            assert end["end"] == "limit", end
+            cursor = end["cursor"]
+    print("pages", n)
+
+
+# 100 parked answers of 576 KiB over the server's RSS before, and room for its allocator's (and, under
+# ASan, the quarantine's) freed memory
+PARKED_BOUND_KIB = 384 * 1024
+
+
+def status_kib(pid, key):
+    with open("/proc/%s/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def rss_kib(pid):
+    return status_kib(pid, "VmRSS")
+
+
+def hwm_kib(pid):
+    return status_kib(pid, "VmHWM")
+
+
+def tail(port, app, producer):
+    s = socket.create_connection(("127.0.0.1", port), timeout=15)
+    s.sendall(b"GET /api/tail?app=%s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n" % app.encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    assert b" 200 " in head.split(b"\r\n")[0], head
+    assert b"text/event-stream" in head, head
+    subprocess.run(producer, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    data = head.split(b"\r\n\r\n", 1)[1]
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        for line in data.split(b"\n"):
+            if b"data: {" in line:
+                rec = json.loads(line[line.index(b"{"):])
+                if rec.get("app") == app:
+                    print("tail got", rec["msg"])
+                    return 0
+        data += s.recv(65536)
+    print("no record of", app, "arrived")
+    return 1
+
+
+def crowd(port, pid, n):
+    """n clients ask for the whole answer; half read a little then hang up, half never read."""
+    before = rss_kib(pid)
+    socks = []
+    for i in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b"GET /api/query HTTP/1.1\r\nHost: x\r\n\r\n")
+        socks.append(s)
+    time.sleep(3)  # the slow clients' answers are parked
+    for i, s in enumerate(socks):
+        if i % 2 == 0:
+            s.recv(10000)
+            s.close()  # hung up mid-answer
+    t = time.time()
+    status, body = get(port, "/api/query?limit=10&level=WARN")
+    took = time.time() - t
+    # the answers of those that never read park: their readers close after 1 s, their buffers stay
+    deadline = time.time() + 15
+    parked = rss_kib(pid)
+    while parked - before >= PARKED_BOUND_KIB and time.time() < deadline:
+        time.sleep(0.5)
+        parked = rss_kib(pid)
+    peak = hwm_kib(pid)
+    for s in socks:
+        try:
+            s.close()
+        except OSError:
+            pass
+    print("query beside %d slow clients: %d in %.3f s; server RSS %d KiB before, %d KiB at the peak, %d KiB parked" %
+          (n, status, took, before, peak, parked))
+    assert status == 200 and body.count(b"\n") == 11, (status, body[-300:])
+    assert took < 5, took
+    print("BEFORE_KIB", before)
+    print("PEAK_KIB", peak)
+    print("PARKED_KIB", parked)
+    return 0
+
+
+def slow(port, out):
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    s.sendall(b"GET /api/query HTTP/1.0\r\nHost: x\r\n\r\n")
+    parts = []
+    reads = 0
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        parts.append(b)
+        reads += 1
+        if reads in (3, 30, 300):
+            time.sleep(2.5)  # the server closes the reader of an answer parked 1 s
+    lines = b"".join(parts).split(b"\r\n\r\n", 1)[1].split(b"\n")[:-1]
+    end = json.loads(lines[-1])
+    assert end["end"] == "complete", end
+    with open(out, "wb") as f:
+        f.write(b"".join(l + b"\n" for l in lines[:-1]))
+    print("read in", reads, "pieces")
+    return 0
+
+
+def main():
+    cmd = sys.argv[1]
+    port = int(sys.argv[2])
+    if cmd == "pages":
+        pages(port, sys.argv[3], sys.argv[4], sys.argv[5])
+        return 0
+    if cmd == "tail":
+        return tail(port, sys.argv[3], sys.argv[4:])
+    if cmd == "slow":
+        return slow(port, sys.argv[3])
+    if cmd == "crowd":
+        return crowd(port, sys.argv[3], int(sys.argv[4]))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

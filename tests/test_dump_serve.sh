@@ -1,0 +1,187 @@
+#!/bin/bash
+# Description: shmlog-dump serve over a real collector's files, real HTTP on loopback: /api/query answers what shmlog-dump read prints for the same filters (JSON Lines, JSON, text), its cursor pages back to the whole answer, /api/tail delivers a record written after it connected, /api/stats and /api/fields agree with read, a bad parameter is a 400 naming it, the time and size limits are said, a non-loopback --listen needs --auth with a private token file, the bearer token is checked, a client that pauses gets the whole answer, and 200 slow or vanishing clients leave another query answered and the server's memory bounded.
+# usage: test_dump_serve.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, SERVE_CLIENT)
+set -u
+tmp=$(mktemp -d /tmp/shmlog-test-dump-serve-XXXXXX)
+. "$(dirname "$0")/tap.sh"
+trap tap_cleanup EXIT
+tap_programs SHMLOG_DUMP COLLECTOR SHMLOG_SAMPLE
+tap_require curl curl
+py=python3
+client=${SERVE_CLIENT:?}
+
+seg=$tmp/seg out=$tmp/out
+mkdir -p "$seg"
+collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --rotate-size 4m --max-delay-ms 10
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app alpha --count 150000 --rate 300000 >/dev/null 2>&1
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app beta --count 50000 --rate 300000 >/dev/null 2>&1
+segments_gone "$seg" || bail "the producers' segments stayed"
+
+# serve_start ARGS...: shmlog-dump serve ARGS... in the background; $port, $srv
+serve_start() {
+    : >"$tmp/serve.log"
+    "$SHMLOG_DUMP" serve "$@" 2>"$tmp/serve.log" &
+    srv=$!
+    pids+=("$srv")
+    wait_for 10 grep -q 'listening on' "$tmp/serve.log" || { diag "$tmp/serve.log"; bail "serve did not start"; }
+    port=$(sed -n 's|.*listening on http://[^ ]*:\([0-9]*\)/$|\1|p' "$tmp/serve.log")
+}
+serve_start "$out" --listen 127.0.0.1:0
+url=http://127.0.0.1:$port
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+idle_cpu() {
+    local before
+    before=$(cpu_ticks "$srv")
+    sleep 2
+    echo "$(($(cpu_ticks "$srv") - before)) ticks of cpu in 2 s"
+    [ $(($(cpu_ticks "$srv") - before)) -le 20 ]
+}
+check_show "an idle server spends (almost) no cpu: its workers wait" idle_cpu
+
+# same_query NAME QUERY READ-ARGS...: /api/query?QUERY is read --format json READ-ARGS... with the
+# end line after it; text and JSON the same records
+same_query() {
+    local name=$1 q=$2
+    shift 2
+    "$SHMLOG_DUMP" read --format json "$out" "$@" 2>/dev/null >"$tmp/r.jsonl"
+    "$SHMLOG_DUMP" read "$out" "$@" 2>/dev/null >"$tmp/r.txt"
+    curl -sf "$url/api/query?$q" >"$tmp/q.jsonl" &&
+        curl -sf -H 'Accept: text/plain' "$url/api/query?$q" >"$tmp/q.txt" &&
+        curl -sf "$url/api/query?$q&format=json" >"$tmp/q.json" || return 1
+    [ -s "$tmp/r.jsonl" ] || { echo "read printed nothing for $*: no test"; return 1; }
+    head -n -1 "$tmp/q.jsonl" | cmp - "$tmp/r.jsonl" || return 1
+    tail -n 1 "$tmp/q.jsonl" | grep -q '^{"end":"complete"' || return 1
+    head -n -1 "$tmp/q.txt" | cmp - "$tmp/r.txt" || return 1
+    tail -n 1 "$tmp/q.txt" | grep -q '^# end complete' || return 1
+    "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); r=[json.loads(l) for l in open(sys.argv[2])]; sys.exit(d["events"] != r or d["end"] != "complete")' \
+        "$tmp/q.json" "$tmp/r.jsonl"
+}
+ts_of() { sed -n "${1}p" "$tmp/all.jsonl" | sed 's/^{"ts_ns":\([0-9]*\).*/\1/'; }
+"$SHMLOG_DUMP" read --format json "$out" 2>/dev/null >"$tmp/all.jsonl"
+since=$(ts_of 1000) until=$(ts_of 1500)
+check "query, every record, as read prints them" same_query all ""
+check "query level=WARN" same_query level "level=WARN" --level WARN
+check "query category=order app=beta" same_query category "category=order&app=beta" --category order --app beta
+check "query where=sym=ESZ6 (repeatable: and qty>=100)" same_query where "where=sym%3DESZ6&where=qty%3E%3D100" \
+    --where sym=ESZ6 --where 'qty>=100'
+check "query grep=^reject" same_query grep "grep=%5Ereject" --grep '^reject'
+check "query since and until (ns)" same_query window "since=$since&until=$until" --since "$since" --until "$until"
+pid_beta=$(grep -m1 '"app":"beta"' "$tmp/all.jsonl" | sed 's/.*"pid":\([0-9]*\).*/\1/')
+check "query pid" same_query pid "pid=$pid_beta&level=ERROR" --pid "$pid_beta" --level ERROR
+
+check "the cursor pages (limit 7000) back to the whole answer" "$py" "$client" pages "$port" "" 7000 "$tmp/paged.jsonl"
+check "  the pages, joined, are read's output" cmp "$tmp/paged.jsonl" "$tmp/all.jsonl"
+check "the cursor pages a filtered answer too" "$py" "$client" pages "$port" "level=WARN" 999 "$tmp/paged-warn.jsonl"
+"$SHMLOG_DUMP" read --format json --level WARN "$out" 2>/dev/null >"$tmp/warn.jsonl"
+check "  the same as read --level WARN" cmp "$tmp/paged-warn.jsonl" "$tmp/warn.jsonl"
+
+check_show "a client that pauses (its answer parked, its reader closed and opened again)" \
+    "$py" "$client" slow "$port" "$tmp/slow.jsonl"
+check "  gets the whole answer all the same" cmp "$tmp/slow.jsonl" "$tmp/all.jsonl"
+
+check_show "tail: a record written after connecting arrives" "$py" "$client" tail "$port" gamma \
+    env SHMLOG_DIR="$seg" "$SHMLOG_SAMPLE" --app gamma --count 20
+
+"$SHMLOG_DUMP" read --format json "$out" 2>/dev/null >"$tmp/all.jsonl"
+"$SHMLOG_DUMP" read --format json --level WARN "$out" 2>/dev/null >"$tmp/warn.jsonl"
+stats_match() {
+    curl -sf "$url/api/stats?level=WARN" >"$tmp/stats.json" || return 1
+    "$py" -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+recs = [json.loads(l) for l in open(sys.argv[2])]
+recs = [r for r in recs if "level" in r and "loss_reason" not in r and "exit" not in r and "msg" in r]
+by = {}
+for r in recs:
+    by[r["level"]] = by.get(r["level"], 0) + 1
+apps = {}
+for r in recs:
+    apps[r["app"]] = apps.get(r["app"], 0) + 1
+ok = s["records"] == len(recs) and all(s["levels"][k] == v for k, v in by.items()) and s["apps"] == apps \
+    and s["end"] == "complete" and s["first_ts_ns"] == recs[0]["ts_ns"] and s["last_ts_ns"] == recs[-1]["ts_ns"]
+print(s["records"], len(recs), by, s["levels"])
+sys.exit(not ok)' "$tmp/stats.json" "$tmp/warn.jsonl"
+}
+check_show "stats (level=WARN) counts what read prints, by level and app" stats_match
+fields_match() {
+    curl -sf "$url/api/fields" >"$tmp/fields.json" || return 1
+    "$py" -c '
+import json, sys
+f = json.load(open(sys.argv[1]))
+recs = [json.loads(l) for l in open(sys.argv[2])]
+recs = [r for r in recs if "msg" in r]
+names = set(k for r in recs for k in r.get("fields", {}))
+sites = set((r["app"], r["site"]) for r in recs)
+got = set((s["app"], s["file"] + ":" + str(s["line"])) for s in f["sites"])
+ok = set(f["fields"]) == names and got == sites and set(f["labels"]["app"]) == set(r["app"] for r in recs)
+print(len(f["sites"]), "sites,", len(names), "field names")
+sys.exit(not ok)' "$tmp/fields.json" "$tmp/all.jsonl"
+}
+check_show "fields lists every site, field name and app read shows" fields_match
+
+# bad PARAM QUERY: a 400 whose body names PARAM
+bad() {
+    local code
+    code=$(curl -s -o "$tmp/bad.json" -w '%{http_code}' "$url/api/query?$2")
+    [ "$code" = 400 ] && grep -q "\"parameter\":\"$1\"" "$tmp/bad.json"
+}
+check "level=LOUD is a 400 naming level" bad level "level=LOUD"
+check "since=yesterdayish is a 400 naming since" bad since "since=yesterdayish"
+check "where=sym is a 400 naming where" bad where "where=sym"
+check "grep=( is a 400 naming grep" bad grep "grep=%28"
+check "limit=0 is a 400 naming limit" bad limit "limit=0"
+check "cursor=x is a 400 naming cursor" bad cursor "cursor=x"
+check "format=xml is a 400 naming format" bad format "format=xml"
+check "an unknown parameter is a 400 naming it" bad colour "colour=red"
+check "a parameter named with a quote: a 400 naming it in valid JSON" sh -c \
+    "curl -s '$url/api/query?a%22b=1' | $py -c 'import json,sys; sys.exit(json.load(sys.stdin)[\"parameter\"] != \"a\\\"b\")'"
+check "the server still answers" curl -sf "$url/health"
+
+limit_said() { curl -sf "$url/api/query?$1" | tail -n 1 | grep -q "^{\"end\":\"$2\""; }
+check "timeout_ms=1: the answer ends saying time" limit_said "timeout_ms=1" time
+check "max_bytes=5000: the answer ends saying size" limit_said "max_bytes=5000" size
+check_show "/metrics counts them" sh -c "curl -sf $url/metrics | grep -E '^shmlog_serve_(time|size)_limited_total [1-9]'"
+
+crowd_ok() {
+    "$py" "$client" crowd "$port" "$srv" 200 >"$tmp/crowd.out" 2>&1 || { cat "$tmp/crowd.out"; return 1; }
+    cat "$tmp/crowd.out"
+    local before peak parked
+    before=$(sed -n 's/^BEFORE_KIB //p' "$tmp/crowd.out")
+    peak=$(sed -n 's/^PEAK_KIB //p' "$tmp/crowd.out")
+    parked=$(sed -n 's/^PARKED_KIB //p' "$tmp/crowd.out")
+    # at most 256 answers at once, each its 576 KiB buffer and a reader (its merge bounded at 4 MiB);
+    # parked, the 100 that never read hold their buffers only
+    [ $((peak - before)) -lt $((1536 * 1024)) ] && [ $((parked - before)) -lt $((384 * 1024)) ]
+}
+check_show "200 slow clients (half hang up mid-answer): another query answers; peak and parked RSS bounded" crowd_ok
+check "the server is still up" curl -sf "$url/health"
+kill "$srv"
+wait "$srv"
+check "serve exits 0 on SIGTERM" test $? -eq 0
+tap_forget "$srv"
+check "serve said no sanitizer finding" eval '! grep -qE "Sanitizer|runtime error" "$tmp/serve.log"'
+
+# ---- access ----
+"$SHMLOG_DUMP" serve "$out" --listen 0.0.0.0:0 >"$tmp/open.out" 2>&1
+check "--listen 0.0.0.0 without --auth: exit 2" test $? -eq 2
+check_show "  saying why" grep -q 'not a loopback address: give --auth' "$tmp/open.out"
+printf 'a-token-of-32-bytes-0123456789ab\n' >"$tmp/token"
+chmod 644 "$tmp/token"
+"$SHMLOG_DUMP" serve "$out" --listen 0.0.0.0:0 --auth "$tmp/token" >"$tmp/open.out" 2>&1
+check "a token file others may read: exit 2" test $? -eq 2
+check_show "  saying so" grep -q 'others may read or write it' "$tmp/open.out"
+chmod 600 "$tmp/token"
+serve_start "$out" --listen 0.0.0.0:0 --auth "$tmp/token"
+url=http://127.0.0.1:$port
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+check "with a private token file it starts beyond loopback" test -n "$port"
+check "no token: 401" test "$(code "$url/api/query?limit=1")" = 401
+check "a wrong token: 401" test "$(code -H 'Authorization: Bearer a-token-of-32-bytes-0123456789ac' "$url/api/query?limit=1")" = 401
+check "the token: 200" test "$(code -H 'Authorization: Bearer a-token-of-32-bytes-0123456789ab' "$url/api/query?limit=1")" = 200
+check "/metrics needs it too" test "$(code "$url/metrics")" = 401
+check "/health does not" test "$(code "$url/health")" = 200
+kill "$srv"
+wait "$srv"
+tap_forget "$srv"
+check "the collector exits 0 on SIGTERM" collector_stop
+tap_finish
