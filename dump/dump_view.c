@@ -89,6 +89,9 @@ static void view_message(struct view *v, int error, const char *fmt, ...) __attr
 
 static void view_message(struct view *v, int error, const char *fmt, ...)
 {
+    /* damage met on the way to a note (a search past a bad frame) stays on show until the next key */
+    if (!error && v->msg_error && v->msg[0])
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(v->msg, sizeof v->msg, fmt, ap);
