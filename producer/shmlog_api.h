@@ -1359,6 +1359,16 @@ template <typename T> inline auto fmt_value() -> decltype(fmt_arg(std::declval<c
 
 /* ---- the logging macros ---- */
 
+/* A category's level a call must reach, the low byte of its level word
+ * (shmlog_level_word): read alone where bytes are little-endian, so the
+ * call's test is one compare with memory. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SHMLOG__THRESHOLD(cat) \
+    shmlog__load_relaxed(SHMLOG__CAST(const uint8_t *, SHMLOG__CAST(const void *, shmlog__load_relaxed(&shmlog__levels) + (cat))))
+#else
+#define SHMLOG__THRESHOLD(cat) (shmlog__load_relaxed(&shmlog__load_relaxed(&shmlog__levels)[cat]) & 0xFFu)
+#endif
+
 /* Misuse the compiler can see stops the build with one message: a level or
  * category constant out of range (the call is made only from a branch the
  * compiler removes whenever the value is in range or not a constant). */
@@ -1483,8 +1493,7 @@ void shmlog__bad_category(void) __attribute__((error(
         const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);                 \
         /* below SHMLOG_ACTIVE_LEVEL, a constant level leaves nothing of the call */          \
         if (SHMLOG__CAST(int, shmlog__lvl) >= SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) &&         \
-            SHMLOG__LIKELY(shmlog__lvl >= (shmlog__load_relaxed(                                \
-                                               &shmlog__load_relaxed(&shmlog__levels)[shmlog__cat]) & 0xFFu))) { \
+            SHMLOG__LIKELY(shmlog__lvl >= SHMLOG__THRESHOLD(shmlog__cat))) {                      \
             uint32_t shmlog__tsc_lo, shmlog__tsc_hi;                                           \
             shmlog__rdtsc_halves(&shmlog__tsc_lo, &shmlog__tsc_hi);                            \
             gate                                                                               \
