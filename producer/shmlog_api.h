@@ -997,6 +997,18 @@ struct cap {
     size_t n;   /* a string object's size; SIZE_MAX otherwise */
 };
 
+/* A char array (a struct's char sym[8] too) is read up to its NUL or its
+ * end, never past it; past the payload bound it is cut anyway. */
+template <typename T>
+struct char_array
+    : std::integral_constant<bool, std::is_array<T>::value &&
+                                       std::is_same<typename std::remove_cv<typename std::remove_extent<T>::type>::type,
+                                                    char>::value> {};
+template <typename T> constexpr size_t char_array_bound()
+{
+    return std::extent<T>::value < SHMLOG_MAX_PAYLOAD + 1 ? std::extent<T>::value : SHMLOG_MAX_PAYLOAD + 1;
+}
+
 /* GCC with AddressSanitizer takes the value of an empty std::optional's
  * dead branch as read uninitialised (GCC bug 80635): said off here alone. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -1007,12 +1019,9 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
 {
     typedef typename std::decay<T>::type D;
     static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
-    if constexpr (std::is_array<T>::value &&
-                  std::is_same<typename std::remove_cv<typename std::remove_extent<T>::type>::type, char>::value) {
-        /* a char array (a struct's char sym[8] too) is read up to its NUL or its end, never past it,
-         * by the C string's scan (no call through the PLT); past the payload bound it is cut anyway */
-        constexpr size_t bound = std::extent<T>::value < SHMLOG_MAX_PAYLOAD + 1 ? std::extent<T>::value
-                                                                                 : SHMLOG_MAX_PAYLOAD + 1;
+    if constexpr (char_array<T>::value) {
+        /* by the C string's scan (no call through the PLT) */
+        constexpr size_t bound = char_array_bound<T>();
         const size_t n = shmlog__cstr_len(x, bound);
         return cap{reinterpret_cast<uintptr_t>(x), n < bound ? n : bound};
     } else if constexpr (is_optional<D>::value && supported<D>::value) { /* else the one error above */
@@ -1248,12 +1257,8 @@ template <typename T> inline __attribute__((always_inline)) auto to_param(const 
 {
     typedef typename std::decay<T>::type D;
     static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
-    if constexpr (std::is_array<T>::value &&
-                  std::is_same<typename std::remove_cv<typename std::remove_extent<T>::type>::type, char>::value) {
-        /* past the payload bound it is cut anyway */
-        constexpr size_t bound = std::extent<T>::value < SHMLOG_MAX_PAYLOAD + 1 ? std::extent<T>::value
-                                                                                 : SHMLOG_MAX_PAYLOAD + 1;
-        return array_arg{x, bound};
+    if constexpr (char_array<T>::value) {
+        return array_arg{x, char_array_bound<T>()};
     } else if constexpr ((is_optional<D>::value || described_struct<D>::value || is_text<D>::value) &&
                          supported<D>::value) {
         return object_arg<D>{&x};
