@@ -701,7 +701,7 @@ SHMLOG__INLINE struct shmlog__cursor shmlog__cursor_at(uint8_t *head, uint64_t p
  * registers the site on its first call, measures the arguments (their value
  * bits v; a string object's size in n), reserves the slots, writes and
  * commits. One body, out of line, shared by the call sites of a signature
- * (shmlog_detail::write_signature), its types known when compiling: the loops
+ * (shmlog_detail::write_params), its types known when compiling: the loops
  * over the arguments unrolled, each argument's code is straight-line. lcf:
  * the level, the category << 8 and the record flags << 16. */
 SHMLOG__INLINE void shmlog__write_args(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf,
@@ -754,9 +754,10 @@ void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_h
 
 /* ---- argument capture ----
  *
- * Each argument of a call is evaluated once, into shmlog__r<i> (a local in C,
- * a lambda's parameter in C++: SHMLOG__WITH_ARGS) that everything else reads:
- * the type table, the format check and the record, so a diagnostic about the
+ * Each argument of a call is evaluated once: in C into shmlog__r<i>, a local
+ * that everything else reads (the type table, the format check and the
+ * record); in C++ as the writer's argument, after its type (shmlog__T<i>) was
+ * taken without evaluating it (SHMLOG__WITH_ARGS). So a diagnostic about the
  * argument is printed once. From it come its type code, 64 value bits and a
  * length: the size of a C++ string object, SIZE_MAX for a C string (scanned
  * for its NUL). */
@@ -828,9 +829,7 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
  * also the static initializer's. */
 #define SHMLOG__SITE_FORMAT(...) \
     __builtin_choose_expr(__builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)), SHMLOG__FIRST(__VA_ARGS__), "")
-#define SHMLOG__SITE_DESC NULL
-#define SHMLOG__FUNC_DECL
-#define SHMLOG__FUNC __func__
+#define SHMLOG__SITE_DESC(...) NULL
 /* Each argument i's type code, shmlog__t<i>, where its bytes end in the
  * call's image, shmlog__e<i> (below), and the strings up to it, shmlog__n<i>:
  * constants of the call's block. */
@@ -877,7 +876,7 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__A_IMAGE(i, x)                                                                 \
     shmlog__put_image(shmlog__image + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i), SHMLOG__BITS(shmlog__r##i), \
                       SHMLOG__IMAGE_BYTES(shmlog__t##i));
-#define SHMLOG__SEND(lcf) \
+#define SHMLOG__SEND(lcf, ...) \
     shmlog__write(&shmlog__site_cache, &shmlog__site_static, shmlog__tsc_hi, shmlog__tsc_lo, lcf, shmlog__image);
 /* The site's layout for shmlog__write (struct shmlog__site). */
 #define SHMLOG__SITE_LAYOUT(...)                                                             \
@@ -998,6 +997,18 @@ struct cap {
     size_t n;   /* a string object's size; SIZE_MAX otherwise */
 };
 
+/* A char array (a struct's char sym[8] too) is read up to its NUL or its
+ * end, never past it; past the payload bound it is cut anyway. */
+template <typename T>
+struct char_array
+    : std::integral_constant<bool, std::is_array<T>::value &&
+                                       std::is_same<typename std::remove_cv<typename std::remove_extent<T>::type>::type,
+                                                    char>::value> {};
+template <typename T> constexpr size_t char_array_bound()
+{
+    return std::extent<T>::value < SHMLOG_MAX_PAYLOAD + 1 ? std::extent<T>::value : SHMLOG_MAX_PAYLOAD + 1;
+}
+
 /* GCC with AddressSanitizer takes the value of an empty std::optional's
  * dead branch as read uninitialised (GCC bug 80635): said off here alone. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -1008,12 +1019,9 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
 {
     typedef typename std::decay<T>::type D;
     static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
-    if constexpr (std::is_array<T>::value &&
-                  std::is_same<typename std::remove_cv<typename std::remove_extent<T>::type>::type, char>::value) {
-        /* a char array (a struct's char sym[8] too) is read up to its NUL or its end, never past it,
-         * by the C string's scan (no call through the PLT); past the payload bound it is cut anyway */
-        constexpr size_t bound = std::extent<T>::value < SHMLOG_MAX_PAYLOAD + 1 ? std::extent<T>::value
-                                                                                 : SHMLOG_MAX_PAYLOAD + 1;
+    if constexpr (char_array<T>::value) {
+        /* by the C string's scan (no call through the PLT) */
+        constexpr size_t bound = char_array_bound<T>();
         const size_t n = shmlog__cstr_len(x, bound);
         return cap{reinterpret_cast<uintptr_t>(x), n < bound ? n : bound};
     } else if constexpr (is_optional<D>::value && supported<D>::value) { /* else the one error above */
@@ -1195,91 +1203,176 @@ template <typename... D> struct tail_args {
     }
 };
 
-/* The record writer of every call whose argument types are T: one function
- * per signature, its types known when compiling. Static, one in each file:
- * its restartable sequence's descriptor (__rseq_cs) names its code, which
- * the linker may not discard as a duplicate. */
-template <uint8_t... T>
-static __attribute__((noinline)) void write_signature(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_hi,
-                                                      uint32_t tsc_lo, unsigned lcf, const uint64_t *v)
-{
-    static constexpr uint8_t types[] = {T..., 0};
-    shmlog__write_args(cache, s, static_cast<uint64_t>(tsc_hi) << 32 | tsc_lo, lcf, sizeof...(T), types, v,
-                       v + sizeof...(T) + 1);
-}
+/* A call's argument types D (after a leading void): its record's type table. */
 template <typename... D> struct signature {
     static constexpr auto table = make_type_table<D...>();
 };
-template <typename Sig, std::size_t... I> constexpr auto signature_writer(std::index_sequence<I...>)
+
+/* A call's arguments as its writer takes them (to_param): one type for each
+ * way a record argument is read, so that sites whose arguments are stored
+ * alike share the writer, and what is the same for them all is done there,
+ * not at each site. An integer is the fixed-width integer of its type code,
+ * a floating point number a float or a double, a C string its address; the
+ * rest are below. */
+struct array_arg { /* a char array: read up to its NUL or its end, never past it */
+    const char *p;
+    size_t bound;
+};
+struct pointer_arg { /* any other pointer: its address */
+    uintptr_t v;
+};
+/* A string object, a std::optional or a SHMLOG_STRUCT: its address, one
+ * register at the call, read by the writer. */
+template <typename T> struct object_arg {
+    const T *p;
+};
+/* The type a writer's argument stands for, as arg_type and tail_types read it. */
+template <typename P> struct param_value {
+    typedef P type;
+};
+template <> struct param_value<array_arg> {
+    typedef const char *type;
+};
+template <> struct param_value<pointer_arg> {
+    typedef const void *type;
+};
+template <typename T> struct param_value<object_arg<T>> {
+    typedef T type;
+};
+
+template <std::size_t Bytes, bool Signed> struct fixed_int {
+    typedef typename std::conditional<Signed, int64_t, uint64_t>::type type;
+};
+template <> struct fixed_int<1, true> { typedef int8_t type; };
+template <> struct fixed_int<1, false> { typedef uint8_t type; };
+template <> struct fixed_int<2, true> { typedef int16_t type; };
+template <> struct fixed_int<2, false> { typedef uint16_t type; };
+template <> struct fixed_int<4, true> { typedef int32_t type; };
+template <> struct fixed_int<4, false> { typedef uint32_t type; };
+
+/* Made at the call, inside the full-expression that evaluates the argument:
+ * what the argument's temporaries hold (a std::string's characters) lives
+ * until the writer has copied it. */
+template <typename T> inline __attribute__((always_inline)) auto to_param(const T &x)
 {
-    return &write_signature<Sig::table.v[I + 1]...>;
+    typedef typename std::decay<T>::type D;
+    static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
+    if constexpr (char_array<T>::value) {
+        return array_arg{x, char_array_bound<T>()};
+    } else if constexpr ((is_optional<D>::value || described_struct<D>::value || is_text<D>::value) &&
+                         supported<D>::value) {
+        return object_arg<D>{&x};
+    } else if constexpr (is_duration<D>::value) {
+        return to_param(x.count());
+    } else if constexpr (is_time_point<D>::value) {
+        return static_cast<int64_t>(time_point_ns(x));
+    } else if constexpr (std::is_same<D, char *>::value || std::is_same<D, const char *>::value) {
+        return static_cast<const char *>(x);
+    } else if constexpr (std::is_null_pointer<D>::value) {
+        return pointer_arg{0};
+    } else if constexpr (std::is_pointer<D>::value) {
+        return pointer_arg{reinterpret_cast<uintptr_t>(x)};
+    } else if constexpr (std::is_enum<D>::value) {
+        return to_param(static_cast<typename std::underlying_type<D>::type>(x));
+    } else if constexpr (std::is_same<D, bool>::value || std::is_same<D, float>::value) {
+        return x;
+    } else if constexpr (std::is_integral<D>::value) {
+        return static_cast<typename fixed_int<sizeof(D), std::is_signed<D>::value>::type>(x);
+    } else if constexpr (std::is_floating_point<D>::value) {
+        return static_cast<double>(x);
+    } else {
+        return 0; /* unsupported: asserted above */
+    }
 }
 
-/* Calls f with the arguments, from its constructor: braced, the arguments are
- * evaluated in order, and what they made lives until the statement ends. */
-struct invoke {
-    template <typename F, typename... A> __attribute__((always_inline)) invoke(F &&f, A &&...a)
-    {
-        f(static_cast<A &&>(a)...);
-    }
-};
+inline __attribute__((always_inline)) cap capture_param(array_arg a)
+{
+    const size_t n = shmlog__cstr_len(a.p, a.bound);
+    return cap{reinterpret_cast<uintptr_t>(a.p), n < a.bound ? n : a.bound};
+}
+inline __attribute__((always_inline)) cap capture_param(pointer_arg a) { return cap{a.v, SIZE_MAX}; }
+template <typename T> inline __attribute__((always_inline)) cap capture_param(object_arg<T> a) { return capture(*a.p); }
+template <typename T> inline __attribute__((always_inline)) cap capture_param(T x) { return capture(x); }
+
+template <typename P> inline __attribute__((always_inline)) void put_param(P a, uint64_t &v, uint64_t &n)
+{
+    const cap c = capture_param(a);
+    v = c.v;
+    n = c.n;
+}
+
+/* What an argument adds after the call's own: a std::optional or SHMLOG_STRUCT's, nothing for the rest. */
+template <typename T, typename Tail> inline __attribute__((always_inline)) void take_tail(object_arg<T> a, Tail &t)
+{
+    t.take(*a.p);
+}
+template <typename P, typename Tail> inline __attribute__((always_inline)) void take_tail(const P &, Tail &) {}
+
+/* The record writer of every call whose arguments are P (to_param's types):
+ * one function per signature, its types known when compiling, which
+ * captures the arguments and writes (shmlog__write_args). Static, one in
+ * each file: its restartable sequence's descriptor (__rseq_cs) names its
+ * code, which the linker may not discard as a duplicate. */
+template <typename... P>
+static __attribute__((noinline)) void write_params(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_hi,
+                                                   uint32_t tsc_lo, unsigned lcf, P... a)
+{
+    typedef signature<void, typename param_value<P>::type...> sig;
+    constexpr unsigned nargs = sizeof sig::table.v - 1u;
+    /* one more slot: a call without arguments has an array */
+    uint64_t v[nargs + 1], n[nargs + 1];
+    unsigned i = 0;
+    ((put_param(a, v[i], n[i]), i++), ...);
+    tail_args<typename param_value<P>::type..., void> tail;
+    (take_tail(a, tail), ...);
+    tail.store(v + sizeof...(P), n + sizeof...(P));
+    shmlog__write_args(cache, s, static_cast<uint64_t>(tsc_hi) << 32 | tsc_lo, lcf, nargs, sig::table.v + 1, v, n);
+}
+/* Never called: an argument's type, from the arm of a conditional not taken. */
+template <typename T> typename std::decay<T>::type *type_ptr(T &&) { return nullptr; }
+/* Never called: the format's check reads the types alone. */
+template <typename T> inline auto fmt_value() -> decltype(fmt_arg(std::declval<const T &>())) { return {}; }
 } // namespace shmlog_detail
 
-/* C++: the record is written inside the full-expression that evaluates the
- * arguments, a lambda called with them: the temporaries they make (the
- * std::string whose .c_str() is an argument, what std::max(1, 2) refers to)
- * live until it is copied. The leading int: a lambda's parameters cannot
- * start with the comma each argument brings. */
-#define SHMLOG__WITH_ARGS(...)                                                               \
-    shmlog_detail::invoke{[&](int SHMLOG__EACH(SHMLOG__A_PARAM, __VA_ARGS__))                \
-                              __attribute__((always_inline)) { SHMLOG__WRITE(__VA_ARGS__) }, \
-                          0 SHMLOG__EACH(SHMLOG__A_ARG, __VA_ARGS__)};
-#define SHMLOG__A_PARAM(i, x) , auto &&shmlog__r##i
-#define SHMLOG__A_ARG(i, x) , (x)
-#define SHMLOG__TYPE(x) (shmlog_detail::arg_type<typename std::decay<decltype((x))>::type>())
-#define SHMLOG__A_DECL(i, x) const shmlog_detail::cap shmlog__a##i = shmlog_detail::capture(shmlog__r##i);
-#define SHMLOG__A_OK(i, x) && shmlog_detail::supported<typename std::decay<decltype(shmlog__r##i)>::type>::value
-#define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_arg(shmlog__r##i)
+/* C++: each argument's type taken without evaluating it, from the arm of a
+ * conditional never taken (decltype's operand may not hold a lambda before
+ * C++20); the arguments are then evaluated once, as the writer's arguments:
+ * the temporaries they make (the std::string whose .c_str() is an argument,
+ * what std::max(1, 2) refers to) live until the record is copied. */
+#define SHMLOG__WITH_ARGS(...) SHMLOG__EACH(SHMLOG__A_TYPE_OF, __VA_ARGS__) SHMLOG__WRITE(__VA_ARGS__)
+#define SHMLOG__A_TYPE_OF(i, x)                                                              \
+    [[maybe_unused]] auto shmlog__p##i = true ? nullptr : shmlog_detail::type_ptr((x));        \
+    typedef typename std::remove_pointer<decltype(shmlog__p##i)>::type shmlog__T##i;
+#define SHMLOG__A_DECL(i, x)
+#define SHMLOG__A_OK(i, x) && shmlog_detail::supported<shmlog__T##i>::value
+#define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_value<shmlog__T##i>()
 #define SHMLOG__FORMAT_CHECK(...)                                                            \
     shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style SHMLOG__EACH(SHMLOG__A_OK, __VA_ARGS__))>::check( \
         SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH(SHMLOG__A_FMT, __VA_ARGS__))
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
-/* The call's function, taken before the lambda, whose own __func__ is
- * "operator()": static, so the site's static record of itself may hold it. */
-/* (void): GCC does not count its use in the lambda's static (-Wunused-but-set-variable). */
-#define SHMLOG__FUNC_DECL static constexpr const char *shmlog__func = __func__; (void)shmlog__func;
-#define SHMLOG__FUNC shmlog__func
 #define SHMLOG__TYPES_DECL(...)                                                              \
-    typedef shmlog_detail::signature<void SHMLOG__EACH(SHMLOG__A_DTYPE, __VA_ARGS__)> shmlog__signature; \
+    typedef shmlog_detail::signature<void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)> shmlog__signature; \
     static constexpr const uint8_t *shmlog__types = shmlog__signature::table.v;
-#define SHMLOG__A_DTYPE(i, x) , typename std::decay<decltype(shmlog__r##i)>::type
 #define SHMLOG__SITE_NARGS(...) static_cast<unsigned>(sizeof shmlog__signature::table.v - 1u)
 #define SHMLOG__SITE_LAYOUT(...) 0u, 0u, 0u, 0u /* the signature's writer knows it */
-/* The call's own arguments, then what they add after them (tail_args), each
- * captured once, after a leading slot that gives a call without arguments
- * an array; their string sizes follow in the same array, one pointer for the
- * writer (write_signature). */
-#define SHMLOG__VALUES_DECL(...)                                                             \
-    shmlog_detail::tail_args<SHMLOG__EACH(SHMLOG__A_TAIL_TYPE, __VA_ARGS__) void> shmlog__tail; \
-    SHMLOG__EACH(SHMLOG__A_TAIL_TAKE, __VA_ARGS__)                                           \
-    uint64_t shmlog__vals[2 * sizeof shmlog__signature::table.v];                            \
-    uint64_t *const shmlog__lens = shmlog__vals + sizeof shmlog__signature::table.v;         \
-    SHMLOG__EACH(SHMLOG__A_STORE, __VA_ARGS__)                                               \
-    shmlog__tail.store(shmlog__vals + 1 + SHMLOG__NARGS(__VA_ARGS__), shmlog__lens + 1 + SHMLOG__NARGS(__VA_ARGS__));
-#define SHMLOG__A_TAIL_TYPE(i, x) typename std::decay<decltype(shmlog__r##i)>::type,
-#define SHMLOG__A_TAIL_TAKE(i, x) shmlog__tail.take(shmlog__r##i);
-/* A string's size alone: the writer reads no other argument's. */
-#define SHMLOG__A_STORE(i, x)                                                                \
-    shmlog__vals[i] = shmlog__a##i.v;                                                        \
-    if constexpr (SHMLOG__TYPE(shmlog__r##i) == SHMLOG_ARG_STR)                              \
-        shmlog__lens[i] = shmlog__a##i.n;
-#define SHMLOG__SEND(lcf)                                                                    \
-    shmlog_detail::signature_writer<shmlog__signature>(                                      \
-        std::make_index_sequence<sizeof shmlog__signature::table.v - 1u>())(                 \
-        &shmlog__site_cache, &shmlog__site_static, shmlog__tsc_hi, shmlog__tsc_lo, lcf, shmlog__vals + 1);
+#define SHMLOG__VALUES_DECL(...)
+#define SHMLOG__SEND(lcf, ...)                                                               \
+    shmlog_detail::write_params(&shmlog__site_cache, &shmlog__site_static, shmlog__tsc_hi, shmlog__tsc_lo, \
+                                lcf SHMLOG__EACH(SHMLOG__A_PARAM, __VA_ARGS__));
+#define SHMLOG__A_PARAM(i, x) , shmlog_detail::to_param((x))
 #endif
 
 /* ---- the logging macros ---- */
+
+/* A category's level a call must reach, the low byte of its level word
+ * (shmlog_level_word): read alone where bytes are little-endian, so the
+ * call's test is one compare with memory. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SHMLOG__THRESHOLD(cat) \
+    shmlog__load_relaxed(SHMLOG__CAST(const uint8_t *, SHMLOG__CAST(const void *, shmlog__load_relaxed(&shmlog__levels) + (cat))))
+#else
+#define SHMLOG__THRESHOLD(cat) (shmlog__load_relaxed(&shmlog__load_relaxed(&shmlog__levels)[cat]) & 0xFFu)
+#endif
 
 /* Misuse the compiler can see stops the build with one message: a level or
  * category constant out of range (the call is made only from a branch the
@@ -1400,14 +1493,12 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__LOG(cat, lvl, gate, ...)                                                       \
     do {                                                                                       \
         SHMLOG__FORMAT_LITERAL(SHMLOG__FIRST(__VA_ARGS__));                                    \
-        SHMLOG__FUNC_DECL                                                                      \
         unsigned shmlog__flags = 0;                                                            \
         const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl, shmlog__flags);                    \
         const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);                 \
         /* below SHMLOG_ACTIVE_LEVEL, a constant level leaves nothing of the call */          \
         if (SHMLOG__CAST(int, shmlog__lvl) >= SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) &&         \
-            SHMLOG__LIKELY(shmlog__lvl >= (shmlog__load_relaxed(                                \
-                                               &shmlog__load_relaxed(&shmlog__levels)[shmlog__cat]) & 0xFFu))) { \
+            SHMLOG__LIKELY(shmlog__lvl >= SHMLOG__THRESHOLD(shmlog__cat))) {                      \
             uint32_t shmlog__tsc_lo, shmlog__tsc_hi;                                           \
             shmlog__rdtsc_halves(&shmlog__tsc_lo, &shmlog__tsc_hi);                            \
             gate                                                                               \
@@ -1416,9 +1507,10 @@ void shmlog__bad_category(void) __attribute__((error(
     } while (0)
 
 /* What a call does once its level passed and its TSC was read, with each
- * argument i in shmlog__r<i> (SHMLOG__WITH_ARGS): its static record of
- * itself and its arguments' values, handed to the writer out of line
- * (shmlog__write_args), which registers the site on its first call. */
+ * argument i in shmlog__r<i> (C) or of type shmlog__T<i> (C++), from
+ * SHMLOG__WITH_ARGS: its static record of itself and its arguments' values,
+ * handed to the writer out of line, which registers the site on its first
+ * call. */
 #define SHMLOG__WRITE(...)                                                                     \
     SHMLOG__FMT_DECL(__VA_ARGS__)                                                              \
     SHMLOG__EACH(SHMLOG__A_DECL, __VA_ARGS__)                                                  \
@@ -1426,13 +1518,13 @@ void shmlog__bad_category(void) __attribute__((error(
         SHMLOG__FORMAT_CHECK(__VA_ARGS__);                                                     \
     SHMLOG__TYPES_DECL(__VA_ARGS__)                                                            \
     static uint64_t shmlog__site_cache;                                                        \
-    static const struct shmlog__site shmlog__site_static = {__FILE__, SHMLOG__FUNC,             \
-                                                            SHMLOG__SITE_FORMAT(__VA_ARGS__), SHMLOG__SITE_DESC, \
+    static const struct shmlog__site shmlog__site_static = {__FILE__, __func__,                 \
+                                                            SHMLOG__SITE_FORMAT(__VA_ARGS__), SHMLOG__SITE_DESC(__VA_ARGS__), \
                                                             shmlog__types + 1, __LINE__,      \
                                                             SHMLOG__SITE_NARGS(__VA_ARGS__),   \
                                                             SHMLOG__SITE_LAYOUT(__VA_ARGS__)}; \
     SHMLOG__VALUES_DECL(__VA_ARGS__)                                                           \
-    SHMLOG__SEND(shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16)
+    SHMLOG__SEND(shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16, __VA_ARGS__)
 
 /* ---- rate-limited calls ---- */
 

@@ -567,6 +567,11 @@ template <std::size_t N, typename... A> constexpr site_desc_text<N> site_desc()
     ((desc_entry<A>(d, arg++, next), next += tail_count<A>()), ...);
     return d;
 }
+/* Worked out once for all the sites of a signature; none when it is empty. */
+template <typename... A> struct site_desc_of {
+    static constexpr auto desc = site_desc<site_desc_bytes<A...>(), A...>();
+    static constexpr const char *text = desc.len ? desc.text : nullptr;
+};
 } // namespace shmlog_detail
 
 /* Once, at namespace scope, after the struct and after those of its members'
@@ -621,20 +626,15 @@ template <std::size_t N, typename... A> constexpr site_desc_text<N> site_desc()
 #define SHMLOG__ENUM_TOO_MANY(Type, ...) \
     static_assert(sizeof(Type) == 0, "shmlog: SHMLOG_ENUM takes at most 16 names")
 
-/* In the call's lambda, the site's format: the argument types are known
- * there. A format that is not a literal is the literal check's error alone. */
+/* The site's format, checked against the argument types and translated. A
+ * format that is not a literal is the literal check's error alone. */
 #define SHMLOG__FMT_DECL(...)                                                                \
     static constexpr auto shmlog__fmt = shmlog_detail::fmt_translate<                       \
         sizeof(SHMLOG__FIRST(__VA_ARGS__)), void SHMLOG__EACH(SHMLOG__A_VALUE, __VA_ARGS__)>(  \
         __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "");  \
-    static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, ""); \
-    SHMLOG__DESC_DECL(__VA_ARGS__)
-#define SHMLOG__A_DECAYED(i, x) , typename std::decay<decltype(shmlog__r##i)>::type
+    static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");
+#define SHMLOG__A_DECAYED(i, x) , shmlog__T##i
 /* what the format is checked against: a std::optional's value type */
-#define SHMLOG__A_VALUE(i, x) , typename shmlog_detail::value_of<typename std::decay<decltype(shmlog__r##i)>::type>::type
+#define SHMLOG__A_VALUE(i, x) , typename shmlog_detail::value_of<shmlog__T##i>::type
 #define SHMLOG__SITE_FORMAT(...) shmlog__fmt.text
-#define SHMLOG__DESC_DECL(...)                                                              \
-    static constexpr auto shmlog__desc = shmlog_detail::site_desc<                          \
-        shmlog_detail::site_desc_bytes<void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>(),  \
-        void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>();
-#define SHMLOG__SITE_DESC (shmlog__desc.len ? shmlog__desc.text : SHMLOG__CAST(const char *, NULL))
+#define SHMLOG__SITE_DESC(...) shmlog_detail::site_desc_of<void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::text
