@@ -469,30 +469,40 @@ static void index_close(struct source *s)
     s->ix_taken = NULL;
 }
 
-/* Opens the index of the file s just opened, when the engine's filters ask
- * one: a file without one (or whose index cannot be read) is read whole. */
-static int index_open(struct read_engine *e, struct source *s, const char *path)
+/* Opens the index of the file s just opened (or takes the one the sites'
+ * scan kept), when the engine's filters ask one: a file without one (or
+ * whose index cannot be read) is read whole. */
+static int index_open(struct read_engine *e, struct source *s, struct in_file *f)
 {
+    struct shlog_index *kept = f->ix;
+    f->ix = NULL;
     if (!e->index_use) {
         int rc = index_off() ? 0 : index_query_make(e);
-        if (rc < 0)
+        if (rc < 0) {
+            shlog_index_close(kept);
             return rc;
+        }
         /* A consumer of every decoded record (verify) wants them all read. */
         e->index_use = rc && !e->consumer.decoded ? 1 : -1;
     }
-    if (e->index_use < 0)
+    if (e->index_use < 0) {
+        shlog_index_close(kept);
         return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return 0;
-    char err[256];
-    int rc = shlog_index_open(&s->ix, fd, err, sizeof err);
-    close(fd);
-    if (rc == -ENOMEM)
-        return rc;
-    if (rc != 0) {
-        s->ix = NULL;
-        return 0;
+    }
+    s->ix = kept;
+    if (!kept) {
+        int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            return 0;
+        char err[256];
+        int rc = shlog_index_open(&s->ix, fd, err, sizeof err);
+        close(fd);
+        if (rc == -ENOMEM)
+            return rc;
+        if (rc != 0) {
+            s->ix = NULL;
+            return 0;
+        }
     }
     s->ix_query = &e->query;
     s->ix_at = 0;
@@ -521,7 +531,7 @@ int read_source_open_next(struct read_engine *e, struct source *s)
             continue;
         }
         reader_opened(e, s);
-        if (index_open(e, s, f->path) != 0)
+        if (index_open(e, s, f) != 0)
             return -ENOMEM;
         return 1;
     }
@@ -1127,19 +1137,19 @@ static uint64_t sites_scan_takes(void *clientd, uint64_t off)
     return f ? (f->nrings ? f->bytes : 0) : shlog_index_block_at(t->ix, off);
 }
 
-int read_scan_sites(struct read_engine *e, const struct in_list *l,
+int read_scan_sites(struct read_engine *e, struct in_list *l,
                     int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
                     void *clientd)
 {
     char err[512];
     for (size_t i = 0; i < l->n; i++) {
-        const struct in_file *f = &l->v[i];
+        struct in_file *f = &l->v[i];
         struct shlog_reader *rd;
         if (f->bad_header || shlog_reader_open(&rd, f->path, 0, NULL, err, sizeof err) != 0)
             continue;
         shlog_reader_skip_records(rd, 1);
-        struct sites_scan scan = {NULL, 0, rd};
-        int fd = index_off() ? -1 : open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct sites_scan scan = {f->ix, 0, rd};
+        int fd = index_off() || scan.ix ? -1 : open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd >= 0) {
             if (shlog_index_open(&scan.ix, fd, err, sizeof err) != 0)
                 scan.ix = NULL;
@@ -1151,7 +1161,7 @@ int read_scan_sites(struct read_engine *e, const struct in_list *l,
             shlog_reader_share_frame_mem(rd, e->frame_mem);
         int rc = read_reader_each_site(e, rd, site, clientd);
         shlog_reader_close(rd);
-        shlog_index_close(scan.ix);
+        f->ix = scan.ix;
         if (rc == -ENOMEM)
             return rc;
     }

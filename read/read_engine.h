@@ -146,6 +146,7 @@ struct in_file {
     int writer_alive;  /* a .part whose collector runs: it is still being written */
     int bad_header;
     char error[256];
+    struct shlog_index *ix; /* the sites' scan's index of it, which the records' read takes: one read a query */
 };
 
 struct in_list {
@@ -338,6 +339,8 @@ static inline void read_say(struct read_engine *e, const char *msg, int note)
 int read_inputs_add(struct read_engine *e, struct in_list *l, const char *path, int is_dir);
 /* Sorts the files by host, then sequence number. */
 void read_inputs_sort(struct in_list *l);
+/* Frees the list and the indexes its files keep. */
+void read_inputs_free(struct in_list *l);
 /* Reads and checks a file's 128-byte header. 0, or -errno / -EINVAL. */
 int read_file_header(const char *path, struct shlog_file_header *h);
 
@@ -384,7 +387,7 @@ int read_reader_each_site(struct read_engine *e, struct shlog_reader *rd,
  * that wants them before the first record (an Arrow schema): site() is
  * called for each site of a process that passes the filters. 0, or -ENOMEM
  * (damage is left for the records' pass to report). */
-int read_scan_sites(struct read_engine *e, const struct in_list *l,
+int read_scan_sites(struct read_engine *e, struct in_list *l,
                     int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
                     void *clientd);
 

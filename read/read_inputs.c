@@ -123,3 +123,11 @@ void read_inputs_sort(struct in_list *l)
     if (l->n)
         qsort(l->v, l->n, sizeof l->v[0], in_file_cmp);
 }
+
+void read_inputs_free(struct in_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        shlog_index_close(l->v[i].ix);
+    free(l->v);
+    *l = (struct in_list){0};
+}

@@ -125,7 +125,7 @@ static void reader_free(struct shmlog_read *r)
     read_merge_free(&r->merge);
     read_engine_free(&r->engine);
     read_filter_free(&r->filter);
-    free(r->inputs.v);
+    read_inputs_free(&r->inputs);
     free(r->ready);
     free(r->text);
     for (size_t i = 0; i < r->nmessages; i++)

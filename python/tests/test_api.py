@@ -1,7 +1,7 @@
 """The package's own behaviour: bad paths and options raise the documented exceptions with the library's
 text, also when the library is not found; text is decoded as shmlog-dump's JSON shows it; an empty
 DataFrame keeps its dtypes; without pyarrow read() and open()'s capsule work and the Arrow calls say what
-to install."""
+to install; to_arrow() imports no pandas."""
 import datetime as dt
 import inspect
 import os
@@ -116,6 +116,15 @@ def test_without_pyarrow(good: str, tmp_path: pathlib.Path) -> None:
     p = subprocess.run([sys.executable, "-c", NO_PYARROW, good], capture_output=True, text=True, cwd=tmp_path)
     assert p.returncode == 0, p.stderr.strip().split("\n")[-1] or p.stdout
     assert len(p.stdout.strip().split("\n")) == 4, p.stdout
+
+
+def test_to_arrow_imports_no_pandas(good: str) -> None:
+    """A process of its own: pandas' import costs a query 0.25 cpu-s, and to_arrow() needs none of it."""
+    code = "import sys, shmlog; n = shmlog.to_arrow(sys.argv[1]).num_rows; print(n, 'pandas' in sys.modules)"
+    p = subprocess.run([sys.executable, "-c", code, good], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    rows, pandas_imported = p.stdout.split()
+    assert int(rows) > 0 and pandas_imported == "False", p.stdout
 
 
 def test_a_misspelt_filter_is_a_type_error(good: str) -> None:
