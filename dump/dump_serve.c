@@ -444,7 +444,7 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 /* Its own script and style only, nothing inline, no frames around it: a record's text that reached the
  * page as markup still could not run. */
 #define PAGE_CSP                                                                                              \
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "          \
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:; "          \
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 static const struct page_file {

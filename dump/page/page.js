@@ -54,17 +54,8 @@ function headers() {
     return token ? {Authorization: 'Bearer ' + token} : {};
 }
 
-// ts_ns as UTC time to the nanosecond; Date holds only milliseconds, so the rest is appended.
-function timeText(ns) {
-    const big = BigInt(ns);
-    const ms = Number(big / 1000000n);
-    const rest = String(big % 1000000n).padStart(6, '0');
-    return new Date(ms).toISOString().replace('Z', rest + 'Z');
-}
-
 function cellText(key, value) {
     if (value === null || value === undefined) return '';
-    if (key === 'ts_ns') return timeText(value);
     if (typeof value === 'object') return JSON.stringify(value);
     return String(value);
 }
@@ -81,7 +72,7 @@ function addColumns(record) {
     const row = document.createElement('tr');
     for (const key of columns) {
         const th = document.createElement('th');
-        th.textContent = key === 'ts_ns' ? 'time' : key;
+        th.textContent = key;
         th.dataset.key = key;
         row.appendChild(th);
     }
@@ -177,7 +168,7 @@ function drawHistogram() {
         });
     });
     const spans = [document.createElement('span')];
-    spans[0].textContent = timeText(lo) + ' .. ' + timeText(hi) + ' in ' + BUCKETS + ' bars:';
+    spans[0].textContent = new Date(lo / 1e6).toISOString() + ' .. ' + new Date(hi / 1e6).toISOString() + ' in ' + BUCKETS + ' bars:';
     LEVELS.forEach((name, l) => {
         if (!counts[l]) return;
         const s = document.createElement('span');
