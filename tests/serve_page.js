@@ -1,6 +1,7 @@
 // Drives shmlog-dump serve's search page in Debian's chromium (headless, through playwright-core) and
 // checks what it shows against /api/query's answers for the same filters; prints TAP result lines.
-// usage: node serve_page.js URL SINCE UNTIL SHOTS_DIR HOSTILE_TEXT TAIL_MARKER
+// usage: node serve_page.js URL SINCE UNTIL SHOTS_DIR HOSTILE_TEXT TAIL_MARKER AUTH_URL TOKEN
+// (AUTH_URL: the same files served with --auth, whose token is TOKEN)
 // env: SHMLOG_DIR (where the tail's producer writes), TEST_PRODUCER.
 'use strict';
 const {chromium} = require('playwright-core');
@@ -8,7 +9,7 @@ const {execFileSync} = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
-const [url, since, until, shots, hostile, marker] = process.argv.slice(2);
+const [url, since, until, shots, hostile, marker, authUrl, token] = process.argv.slice(2);
 const COMPARED = ['time', 'level', 'category', 'app', 'pid', 'tid', 'msg'];
 let failed = 0;
 
@@ -20,8 +21,8 @@ function result(ok, name, why) {
     }
 }
 
-async function api(params) {
-    const resp = await fetch(url + '/api/query?' + params.toString());
+async function api(params, from = url, headers = {}) {
+    const resp = await fetch(from + '/api/query?' + params.toString(), {headers});
     const lines = (await resp.text()).split('\n').filter((l) => l);
     const end = JSON.parse(lines.pop());
     if (end.end !== 'complete') throw new Error('the API answer ended ' + end.end);
@@ -156,6 +157,18 @@ async function main() {
         }
         result(arrived, 'the live tail shows a record written after the page loaded', 'no row with ' + marker);
         await shot(page, 'tail');
+
+        // Behind --auth: the page says the server refused, and with the token in its field it searches.
+        await page.goto(authUrl + '/');
+        await page.waitForFunction(() => /answered 401/.test(document.getElementById('status').textContent));
+        problems.splice(0, problems.length, ...problems.filter((p) => !/status of 401/.test(p)));
+        await page.fill('[name=token]', token);
+        await search(page, {since, until, limit: '100000'});
+        const withToken = await api(new URLSearchParams({since, until}), authUrl, {Authorization: 'Bearer ' + token});
+        d = differences(await shownRows(page), withToken);
+        result(!d.length && withToken.length === window.length,
+            'behind --auth the page says 401, and with the token it shows the window\'s records', d.join('\n'));
+        await shot(page, 'auth');
         result(!problems.length, 'the page ran without errors', problems.join('\n'));
     } finally {
         await browser.close();
