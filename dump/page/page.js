@@ -5,6 +5,8 @@
 const LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
 const LEVEL_COLOURS = ['#bbb', '#8ab', '#4a8', '#e90', '#d22', '#808'];
 const BUCKETS = 60;
+// The columns a reader looks at first; the rest follow in the order records bring them.
+const LEADING_COLUMNS = ['time', 'level', 'category', 'app', 'host', 'pid', 'tid', 'thread', 'msg'];
 
 // Integers past 2^53 (ts_ns, ids) kept as their digits: a double would show other digits than the API's.
 function parseEvent(text) {
@@ -22,7 +24,7 @@ const tailBox = document.getElementById('tail');
 const canvas = document.getElementById('histogram');
 
 let records = [];
-let columns = [];
+let columns = [...LEADING_COLUMNS];
 let tail = null;
 
 function say(text, isError) {
@@ -61,7 +63,7 @@ function cellText(key, value) {
 }
 
 function addColumns(record) {
-    let grew = false;
+    let grew = !thead.rows.length;
     for (const key of Object.keys(record)) {
         if (!columns.includes(key)) {
             columns.push(key);
@@ -196,7 +198,7 @@ async function search() {
         return;
     }
     records = [];
-    columns = [];
+    columns = [...LEADING_COLUMNS];
     thead.replaceChildren();
     tbody.replaceChildren();
     detail.hidden = true;
