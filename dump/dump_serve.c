@@ -457,29 +457,27 @@ static const struct page_file {
     {"/page.css", "text/css; charset=utf-8", serve_page_page_css, &serve_page_page_css_len},
 };
 
-/* One of the page's files, or MHD_NO in *found's stead (0) when url names none. */
-static enum MHD_Result page_file(struct MHD_Connection *conn, const char *url, int *found)
+static const struct page_file *page_file_at(const char *url)
 {
-    *found = 0;
-    for (size_t i = 0; i < sizeof page_files / sizeof page_files[0]; i++) {
-        const struct page_file *f = &page_files[i];
-        if (strcmp(url, f->url) != 0)
-            continue;
-        *found = 1;
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(*f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT);
-        if (!resp)
-            return MHD_NO;
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, f->type);
-        MHD_add_response_header(resp, "Content-Security-Policy", PAGE_CSP);
-        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-        enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-        MHD_destroy_response(resp);
-        return rc;
-    }
-    return MHD_NO;
+    for (size_t i = 0; i < sizeof page_files / sizeof page_files[0]; i++)
+        if (strcmp(url, page_files[i].url) == 0)
+            return &page_files[i];
+    return NULL;
+}
+
+static enum MHD_Result page_file(struct MHD_Connection *conn, const struct page_file *f)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(*f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, f->type);
+    MHD_add_response_header(resp, "Content-Security-Policy", PAGE_CSP);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return rc;
 }
 
 /* The bearer token, compared in time that does not depend on where it differs. */
@@ -512,10 +510,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return answer(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", "only GET\n");
     if (strcmp(url, "/health") == 0) /* says only whether the inputs are there: load balancers ask it */
         return health(conn);
-    int is_page;
-    enum MHD_Result page_rc = page_file(conn, url, &is_page); /* holds no record: its queries ask for the token */
-    if (is_page)
-        return page_rc;
+    const struct page_file *page = page_file_at(url);
+    if (page) /* holds no record: the page's queries ask for the token */
+        return page_file(conn, page);
     if (!authorized(conn)) {
         __atomic_add_fetch(&serve_counters.refused_auth, 1, __ATOMIC_RELAXED);
         return answer(conn, MHD_HTTP_UNAUTHORIZED, "text/plain; charset=utf-8",
