@@ -35,6 +35,7 @@
 
 #include "dump.h"
 #include "dump_serve.h"
+#include "serve_page.h"
 
 #define SERVE_WORKERS 2
 #define SERVE_CONNECTIONS 1024
@@ -438,6 +439,47 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
     return answer(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body);
 }
 
+/* ==== The search page ==== */
+
+/* Its own script and style only, nothing inline, no frames around it: a record's text that reached the
+ * page as markup still could not run. */
+#define PAGE_CSP                                                                                              \
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:; "          \
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+static const struct page_file {
+    const char *url, *type;
+    const unsigned char *data;
+    const size_t *len;
+} page_files[] = {
+    {"/", "text/html; charset=utf-8", serve_page_index_html, &serve_page_index_html_len},
+    {"/page.js", "text/javascript; charset=utf-8", serve_page_page_js, &serve_page_page_js_len},
+    {"/page.css", "text/css; charset=utf-8", serve_page_page_css, &serve_page_page_css_len},
+};
+
+static const struct page_file *page_file_at(const char *url)
+{
+    for (size_t i = 0; i < sizeof page_files / sizeof page_files[0]; i++)
+        if (strcmp(url, page_files[i].url) == 0)
+            return &page_files[i];
+    return NULL;
+}
+
+static enum MHD_Result page_file(struct MHD_Connection *conn, const struct page_file *f)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(*f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, f->type);
+    MHD_add_response_header(resp, "Content-Security-Policy", PAGE_CSP);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
 /* The bearer token, compared in time that does not depend on where it differs. */
 static int authorized(struct MHD_Connection *conn)
 {
@@ -468,6 +510,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return answer(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", "only GET\n");
     if (strcmp(url, "/health") == 0) /* says only whether the inputs are there: load balancers ask it */
         return health(conn);
+    const struct page_file *page = page_file_at(url);
+    if (page) /* holds no record: the page's queries ask for the token */
+        return page_file(conn, page);
     if (!authorized(conn)) {
         __atomic_add_fetch(&serve_counters.refused_auth, 1, __ATOMIC_RELAXED);
         return answer(conn, MHD_HTTP_UNAUTHORIZED, "text/plain; charset=utf-8",
@@ -484,7 +529,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (strcmp(url, "/metrics") == 0)
         return metrics(conn);
     return answer(conn, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
-                  "not found: /api/query /api/tail /api/stats /api/fields /health /metrics\n");
+                  "not found: / (the search page) /api/query /api/tail /api/stats /api/fields /health /metrics\n");
 }
 
 /* libmicrohttpd's messages: a client that hangs up mid-answer makes one, and

@@ -24,14 +24,15 @@ want_pages=${SHMLOG_HUGEPAGES:-512}
 # systemd-analyze, groff and man, curl, strace; dpkg-dev and lintian for scripts/package.sh and its test;
 # Python's venv, setuptools and wheel for the Python package, its test venv and its offline install;
 # librdkafka for shmlog-ship and shmlog-dump's kafka:// sources, Java and Maven for the test cluster;
-# ncursesw for shmlog-dump view, and tmux, which its tests drive it through).
+# ncursesw for shmlog-dump view, and tmux, which its tests drive it through; chromium and node for the
+# search page's test, tests/test_dump_serve_page.sh).
 # Tests never install a package themselves.
 packages=(gcc g++ clang pkg-config meson ninja-build python3 liburing-dev libzstd-dev libnuma-dev libfmt-dev
           libcriterion-dev libmicrohttpd-dev numactl strace libclang-rt-14-dev
           rsyslog prometheus systemd groff-base man-db curl dpkg-dev lintian
           python3-venv python3-setuptools python3-wheel
           librdkafka-dev openjdk-17-jre-headless maven
-          libncurses-dev tmux)
+          libncurses-dev tmux chromium nodejs)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup.sh: run as root (it installs packages and reserves hugepages)" >&2
@@ -73,6 +74,24 @@ if ! venv_ok; then
     rm -f "$pip_log"
     echo "$want_stamp" >"$venv/.shmlog-requirements"
     venv_ok || { echo "setup: $venv does not import pyarrow, polars, duckdb, pandas, pytest and mypy" >&2; exit 1; }
+fi
+
+# playwright-core, which drives Debian's chromium in tests/test_dump_serve_page.sh: from npm, pinned with its
+# hash by tests/browser/package-lock.json, in /opt/shmlog-test/browser, where the test looks. It downloads no
+# browser. npm comes with Debian's nodejs package only as the package npm (a nodejs from elsewhere brings its own).
+browser=/opt/shmlog-test/browser
+browser_lock=$(cd "$(dirname "$0")/.." && pwd)/tests/browser/package-lock.json
+if ! command -v npm >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+if ! cmp -s "$browser_lock" "$browser/package-lock.json" || [ ! -f "$browser/node_modules/playwright-core/package.json" ]; then
+    echo "setup: installing playwright-core (pinned) into $browser" >&2
+    if ! (umask 022 && rm -rf "$browser" && mkdir -p "$browser" &&
+            cp "$(dirname "$browser_lock")/package.json" "$browser_lock" "$browser/" &&
+            cd "$browser" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null); then
+        echo "setup: npm could not install playwright-core into $browser" >&2
+        exit 1
+    fi
 fi
 
 # Kafka's jars for the test cluster (scripts/kafka-dev.sh keeps the version and the place).

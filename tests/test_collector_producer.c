@@ -4,7 +4,7 @@
  *
  *   test-collector-producer [--app A] [--threads T] [--count N | --forever] [--burst B --pause-us U]
  *                           [--ring-bytes BYTES] [--meta-bytes BYTES] [--long-every K] [--gate-at G] [--hold]
- *                           [--progress FILE] [--no-shutdown | --die]
+ *                           [--progress FILE] [--no-shutdown | --die] [--text S]
  *
  * --count 0, or --forever: until killed. Prints "ready" once logging started, "progress <i>" every
  * 10000 records of thread 0, and at the end "done <dropped>" (the producer-side drop counter).
@@ -16,7 +16,8 @@
  * --progress FILE (at least PROGRESS_THREADS u64; T at most that): instead of the progress lines,
  * after every call that returned, i + 1 is stored for its thread in FILE, shared. A killed process
  * leaves the file behind: it says which calls returned, i.e. which records were committed or counted
- * as dropped, and which one per thread may have been in flight at the kill. */
+ * as dropped, and which one per thread may have been in flight at the kill.
+ * --text S: S is every record's s (hostile markup for the search page's test, a marker). */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -44,6 +45,8 @@ static const char long_text[] =
 /* Read through a volatile pointer: the header's strnlen-like scan of a
  * string argument must not be judged against this array's size by GCC. */
 static const char *volatile long_arg = long_text;
+/* --text: the string argument of every record, for a test that needs a given one (hostile markup, a marker). */
+static const char *text_arg;
 
 /* The test's word to go on: its end of our stdin closed. */
 static void wait_stdin_closed(void)
@@ -62,7 +65,7 @@ static void *run(void *arg)
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
         }
-        const char *s = long_every && i % long_every == 0 ? long_arg : &"xyz"[i % 4];
+        const char *s = text_arg ? text_arg : long_every && i % long_every == 0 ? long_arg : &"xyz"[i % 4];
         SHMLOG_INFO("t=%u i=%lu px=%f s=%s", t, i, (double)i * 0.25, s);
         if (progress) {
             /* After the call returned: a kill before this store leaves record
@@ -106,6 +109,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--long-every")) long_every = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--gate-at")) gate_at = strtoul(v, NULL, 10), gated = 1;
         else if (!strcmp(a, "--progress")) progress_path = v;
+        else if (!strcmp(a, "--text")) text_arg = v;
         else { fprintf(stderr, "test-collector-producer: unknown option %s\n", a); return 2; }
     }
     if (progress_path) {
