@@ -4,6 +4,8 @@ an SSE tail, and a crowd of slow and vanishing clients beside one that must be a
 usage: serve_client.py pages PORT QUERY LIMIT OUT      the pages' records (JSON Lines) into OUT
        serve_client.py tail PORT APP PRODUCER...       runs PRODUCER after the tail connected;
                                                        exit 0 when a record of APP arrives
+       serve_client.py tail-all PORT QUERY OUT PRODUCER...  every record the tail gives while PRODUCER
+                                                       runs (and 3 s after) into OUT, as JSON Lines
        serve_client.py tail-idle PORT SECONDS APP PRODUCER...  the same, the producer run SECONDS later
        serve_client.py stall PORT PID N PER_IP TIMEOUT_S  N clients (from 127.0.0.2) send half a header and
                                                        stall: one more query must answer, those over the
@@ -93,6 +95,36 @@ def tail(port, app, producer, idle=0):
         data += s.recv(65536)
     print("no record of", app, "arrived")
     return 1
+
+
+def tail_all(port, query, out, producer):
+    """Every record /api/tail?query gives while producer runs and 3 s after, as JSON Lines into out."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+    s.sendall(b"GET /api/tail?%s HTTP/1.0\r\nHost: x\r\n\r\n" % query.encode())  # not chunked
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    assert b" 200 " in head.split(b"\r\n")[0], head
+    buf = head.split(b"\r\n\r\n", 1)[1]
+    p = subprocess.Popen(producer, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    got = []
+    while True:
+        try:
+            b = s.recv(1 << 20)
+        except socket.timeout:
+            if p.poll() is not None:
+                break
+            continue
+        if not b:
+            break
+        buf += b
+        *lines, buf = buf.split(b"\n")
+        got += [l[6:] + b"\n" for l in lines if l.startswith(b"data: {")]
+    p.wait()
+    with open(out, "wb") as f:
+        f.write(b"".join(got))
+    print("tail gave", len(got), "records")
+    return 0
 
 
 def crowd(port, pid, n):
@@ -210,6 +242,8 @@ def main():
         return 0
     if cmd == "tail":
         return tail(port, sys.argv[3], sys.argv[4:])
+    if cmd == "tail-all":
+        return tail_all(port, sys.argv[3], sys.argv[4], sys.argv[5:])
     if cmd == "tail-idle":
         return tail(port, sys.argv[4], sys.argv[5:], float(sys.argv[3]))
     if cmd == "stall":

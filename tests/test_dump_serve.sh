@@ -82,6 +82,15 @@ check "  gets the whole answer all the same" cmp "$tmp/slow.jsonl" "$tmp/all.jso
 check_show "tail: a record written after connecting arrives" "$py" "$client" tail "$port" gamma \
     env SHMLOG_DIR="$seg" "$SHMLOG_SAMPLE" --app gamma --count 20
 
+# The tail reads on at the end of the file being written, and from its cursor again when the collector
+# rotates (--rotate-size 4m): what it gives is what read prints afterwards, none twice, none missed.
+parts_before=$(ls "$out" | wc -l)
+"$py" "$client" tail-all "$port" "app=eps&level=ERROR" "$tmp/tail-eps.jsonl" \
+    env SHMLOG_DIR="$seg" "$SHMLOG_SAMPLE" --app eps --count 1000000 --rate 500000 >"$tmp/tail-eps.out" 2>&1
+"$SHMLOG_DUMP" read --format json --app eps --level ERROR "$out" 2>/dev/null >"$tmp/read-eps.jsonl"
+check_show "tail over a rotation: the records read prints after it, in order, none twice or missed ($(cat "$tmp/tail-eps.out"))" \
+    sh -c "[ -s '$tmp/read-eps.jsonl' ] && [ \$(ls '$out' | wc -l) -gt $parts_before ] && cmp '$tmp/tail-eps.jsonl' '$tmp/read-eps.jsonl'"
+
 "$SHMLOG_DUMP" read --format json "$out" 2>/dev/null >"$tmp/all.jsonl"
 "$SHMLOG_DUMP" read --format json --level WARN "$out" 2>/dev/null >"$tmp/warn.jsonl"
 stats_match() {
