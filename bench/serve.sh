@@ -5,9 +5,12 @@
 #      time_starttransfer and time_total), RUNS times, and the records it answered against read's;
 #   2. /api/query?limit=1000000 streamed to /dev/null by curl: the time, and the server's peak RSS (VmHWM)
 #      against its RSS before;
-#   3. /api/tail, and shmlog-dump follow beside it (what the collector's writing costs alone): a producer logs 100 records a second for 5 s; for each record the client receives, its
-#      wall-clock time at receipt minus the record's ts_ns (the log call's time, so the figure holds the
-#      collector's batching delay, up to 10 ms here, as well as the server's 20 ms poll).
+#   3. /api/tail, and shmlog-dump follow beside it: a producer logs 100 records a second for 5 s (in bursts
+#      of 64: shmlog-sample paces every 64 calls); for each
+#      record the client receives, its wall-clock time at receipt minus the record's ts_ns (the log call's
+#      time, so the figure holds the collector's delay, section 4, as well as the server's 20 ms poll or
+#      follow's 100 ms one).
+#   4. the collector's own floor: a burst's first log call to the next growth of the open .part.
 #   bench/serve.sh [RECORDS] [RUNS]     (defaults 2M and 5)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -83,11 +86,12 @@ curl -s -o /dev/null -w "%{size_download} bytes in %{time_total} s, first byte %
 echo "server RSS before ${before} KiB, peak (VmHWM) $(rss VmHWM) KiB"
 
 echo "## tail: record's time to its receipt, 100 records/s for 5 s"
+tail_cpu_before=$(awk '{print $14 + $15}' "/proc/$srv/stat")
 python3 - "$port" "$tmp/seg" "$build/examples/shmlog-sample" <<'EOF'
 import json, os, socket, subprocess, sys, time
 port, seg, sample = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 s = socket.create_connection(("127.0.0.1", port))
-s.sendall(b"GET /api/tail?app=lat HTTP/1.1\r\nHost: x\r\n\r\n")
+s.sendall(b"GET /api/tail?app=lat HTTP/1.0\r\nHost: x\r\n\r\n")  # not chunked: a chunk's size would cut a line
 head = b""
 while b"\r\n\r\n" not in head:
     head += s.recv(4096)
@@ -114,6 +118,7 @@ lat.sort()
 q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))]
 print("serve /api/tail, %d records: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms" % (len(lat), q(0.5), q(0.9), q(0.99), lat[-1]))
 EOF
+echo "serve's cpu time over the tail: $(awk -v b="$tail_cpu_before" '{print ($14 + $15 - b) / 100}' "/proc/$srv/stat") s"
 python3 - "$dump" "$tmp/out" "$tmp/seg" "$build/examples/shmlog-sample" <<'EOF'
 import json, os, subprocess, sys, time
 dump, out, seg, sample = sys.argv[1:5]
@@ -139,3 +144,30 @@ q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))]
 print("shmlog-dump follow, %d records: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms" % (len(lat), q(0.5), q(0.9), q(0.99), lat[-1]))
 EOF
 echo "serve's cpu time over the run: $(awk '{print ($14 + $15) / 100}' "/proc/$srv/stat") s"
+
+# The collector's own floor, with no reader's poll in it: shmlog-sample paces every 64 calls, so at
+# 100 records a second it logs bursts of 64 records 0.64 s apart; the first growth of the open file after
+# a burst's first log call is that record reaching the file.
+echo "## the collector's floor: a burst's first record to the open file's next growth, 8 bursts"
+python3 - "$tmp/out" "$tmp/seg" "$build/examples/shmlog-sample" "$dump" <<'EOF'
+import glob, json, os, subprocess, sys, time
+out, seg, sample, dump = sys.argv[1:5]
+grows = []
+last = None
+p = subprocess.Popen([sample, "--app", "floor", "--count", "512", "--rate", "100"], env=dict(os.environ, SHMLOG_DIR=seg),
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+deadline = time.time() + 7
+while time.time() < deadline:
+    parts = glob.glob(os.path.join(out, "*.shlog.part"))
+    size = os.stat(parts[0]).st_size if parts else None
+    if last is not None and size is not None and size != last:
+        grows.append(time.time_ns())
+    last = size
+    time.sleep(0.0005)
+p.wait()
+recs = subprocess.run([dump, "read", "--format", "json", "--app", "floor", out], capture_output=True).stdout.split(b"\n")
+ts = [json.loads(l)["ts_ns"] for l in recs if l.startswith(b"{") and b'"msg"' in l]
+firsts = [t for i, t in enumerate(ts) if i == 0 or t - ts[i - 1] > 100000000]
+lat = sorted((min(g for g in grows if g >= t) - t) / 1e6 for t in firsts if any(g >= t for g in grows))
+print("collector (--max-delay-ms 10), %d bursts: %s ms" % (len(lat), ", ".join("%.1f" % x for x in lat)))
+EOF

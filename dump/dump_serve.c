@@ -39,7 +39,11 @@
 
 #define SERVE_WORKERS 2
 #define SERVE_CONNECTIONS 1024
-#define SERVE_IDLE_TIMEOUT_S 30
+#define SERVE_PER_IP_CONNECTIONS 256 /* one address's crowd (stalled request headers) leaves room for the others */
+/* A connection that neither sends nor takes a byte this long is closed: a
+ * stalled request header goes; a suspended one (a tail between records, an
+ * answer being made) is not timed. */
+#define SERVE_IDLE_TIMEOUT_S 10
 #define SERVE_TIMEOUT_NS 30000000000u      /* a query's longest run; timeout_ms may ask for less */
 #define SERVE_FIELDS_TIMEOUT_NS 5000000000u
 #define SERVE_MAX_BYTES (4ull << 30)       /* an answer's largest size; max_bytes may ask for less */
@@ -672,6 +676,7 @@ int cmd_serve(struct cli *cli)
                                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
                                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_CONNECTIONS,
+                                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SERVE_PER_IP_CONNECTIONS,
                                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_IDLE_TIMEOUT_S,
                                             MHD_OPTION_END);
     if (!d) {

@@ -6,8 +6,9 @@
  * A job owns a buffer; a step fills it while it is empty, the HTTP thread
  * empties it as the client reads. While the buffer waits on a slow client
  * the job holds no thread, only its buffer and its reader; while a step runs
- * the connection is suspended, so no thread waits on the other. A tail holds
- * no reader between its steps: each step reads from its cursor again.
+ * the connection is suspended, so no thread waits on the other. A tail keeps
+ * its reader, which waits at the end of the file being written, and reads on
+ * from there; it opens it again from its cursor when the files change.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -23,6 +24,7 @@
 
 #include "dump.h"
 #include "dump_serve.h"
+#include "read_lib.h"
 
 #define JOB_BUF_BYTES (RENDER_LINE_MAX + (64u << 10)) /* any one line fits an empty buffer */
 #define JOBS_MAX 256            /* queries, stats and fields at once: the memory bound is this many readers */
@@ -144,7 +146,8 @@ struct serve_job {
     int pending, pending_record; /* the reader's last event did not fit the buffer: it goes first next step */
     uint64_t pending_ts;
     uint64_t deadline_ns, next_tick_ns, last_sent_ns, parked_ns;
-    uint64_t inputs_seen;  /* a tail: the inputs' sizes and times when it last read them */
+    uint64_t files_seen, growth_seen; /* a tail: inputs_state() when it last read them */
+    int more;              /* a tail: its last step filled the buffer */
     uint64_t records, events, errors, bytes;
     uint64_t last_ts, at_last; /* the cursor after what was sent */
     const char *end;       /* why the answer ended: complete, limit, time, size, error */
@@ -527,34 +530,39 @@ static uint64_t mix(uint64_t h, const struct stat *st)
     return h;
 }
 
-/* The inputs' sizes and times, and those of the file the collector writes in
- * each directory, mixed: when they are as they were, no record came. */
-static uint64_t inputs_state(void)
+/* The inputs (a directory's time changes when a file is made or renamed in
+ * it: a rotation) into *files, and the sizes and times of the files the
+ * collector writes in them into *growth: when both are as they were, no
+ * record came; when only *growth changed, the open files grew. */
+static void inputs_state(uint64_t *files, uint64_t *growth)
 {
-    uint64_t h = 1469598103934665603u;
+    uint64_t f = 1469598103934665603u, g = f;
     for (size_t i = 0; i < pool.npaths; i++) {
         struct stat st;
         if (stat(pool.paths[i], &st) != 0)
             continue;
-        h = mix(h, &st);
+        f = mix(f, &st);
         char part[4096];
         uint64_t seq;
         if (S_ISDIR(st.st_mode) && find_open_part(pool.paths[i], 0, part, sizeof part, &seq) == 0 &&
             stat(part, &st) == 0)
-            h = mix(h, &st);
+            g = mix(g, &st);
     }
-    return h;
+    *files = f;
+    *growth = g;
 }
 
-/* A tail's step: the reader from the cursor, anew each time the files
- * changed; what it adds is new. A step costs a read of the file being
- * written from its start (it has no index yet): the next waits twice as long
- * as this one took, so that a tail takes at most a third of a worker. */
+/* A tail's step: its reader from the cursor when the files changed (or it
+ * has none), else on from where it waited at the end of the file being
+ * written; what it gives is new. Opening costs a read of that file from its
+ * start (it has no index yet): the next step waits twice as long as this one
+ * took, so that a tail takes at most a third of a worker. */
 static void step_tail(struct serve_job *j, struct render_buf *b)
 {
     uint64_t now = now_ns();
-    uint64_t state = inputs_state();
-    if (state == j->inputs_seen) {
+    uint64_t files, growth;
+    inputs_state(&files, &growth);
+    if (files == j->files_seen && growth == j->growth_seen && j->r && !j->more) {
         if (now - j->last_sent_ns >= TAIL_KEEPALIVE_NS) {
             render_buf_puts(b, ": keepalive\n\n");
             j->last_sent_ns = now;
@@ -562,27 +570,29 @@ static void step_tail(struct serve_job *j, struct render_buf *b)
         j->next_tick_ns = now + TAIL_TICK_NS;
         return;
     }
-    j->inputs_seen = state;
-    j->pending = 0; /* the reader is opened anew: an event that did not fit comes again */
-    if (open_reader(j, j->last_ts) != 0) {
-        j->done = 1;
-        return;
-    }
-    uint64_t skip = j->at_last;
-    int rc = pour(j, b, &skip, j->last_ts);
-    j->pending = 0;
-    if (j->r) {
-        shmlog_read_close(j->r);
+    uint64_t skip = 0;
+    if (files != j->files_seen || !j->r) {
+        if (j->r)
+            shmlog_read_close(j->r);
         j->r = NULL;
+        j->pending = 0; /* the reader is opened anew: an event that did not fit comes again */
+        if (open_reader(j, j->last_ts) != 0) {
+            j->done = 1;
+            return;
+        }
+        read_follow_live(j->r);
+        skip = j->at_last;
     }
+    j->files_seen = files;
+    j->growth_seen = growth;
+    int rc = pour(j, b, &skip, j->last_ts);
     if (rc < 0)
         return;
+    j->more = rc > 0;
     if (b->len == 0 && now - j->last_sent_ns >= TAIL_KEEPALIVE_NS)
         render_buf_puts(b, ": keepalive\n\n");
-    if (b->len) {
+    if (b->len)
         j->last_sent_ns = now;
-        j->inputs_seen = 0; /* the buffer may have been full: look again at once */
-    }
     uint64_t took = now_ns() - now;
     j->next_tick_ns = now + (2 * took > TAIL_TICK_NS ? 3 * took : TAIL_TICK_NS);
 }
@@ -852,13 +862,13 @@ static void step(struct serve_job *j)
     j->parked_ns = now_ns();
 }
 
-/* Under the lock: the readers of queries whose clients are slow are closed,
+/* Under the lock: the readers of queries and tails whose clients are slow are closed,
  * so that a slow client costs its buffer, not a reader's memory. */
 static void close_parked(uint64_t now)
 {
     int closed = 0;
     for (struct serve_job *j = pool.all; j; j = j->all_next) {
-        if (j->req.kind != SERVE_QUERY || !j->r || j->stepping || j->queued || j->done || j->len == j->off ||
+        if ((j->req.kind != SERVE_QUERY && j->req.kind != SERVE_TAIL) || !j->r || j->stepping || j->queued || j->done || j->len == j->off ||
             now - j->parked_ns < PARKED_NS)
             continue;
         shmlog_read_close(j->r);

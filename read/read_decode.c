@@ -526,7 +526,8 @@ int read_source_open_next(struct read_engine *e, struct source *s)
             file_damaged(e, s, msg, 0);
             continue;
         }
-        if (shlog_reader_open(&s->rd, f->path, e->follow, s->dedup, err, sizeof err) != 0) {
+        if (shlog_reader_open(&s->rd, f->path, e->follow || (e->follow_live && f->writer_alive), s->dedup, err,
+                              sizeof err) != 0) {
             file_damaged(e, s, err, 0);
             continue;
         }
@@ -995,7 +996,7 @@ int read_source_step(struct read_engine *e, struct source *s)
                     return rc < 0 ? rc : got;
                 continue;
             }
-            if (e->follow)
+            if (e->follow || (e->follow_live && s->cur_file->writer_alive))
                 return got;
             /* A file ended: back to the caller, which may want to know. */
             read_source_close_file(e, s);

@@ -276,6 +276,8 @@ struct read_engine {
     const struct read_filter *filter;
     struct read_consumer consumer;
     int follow;              /* files are being written: wait at their end (shmlog-dump follow) */
+    int follow_live;         /* wait at the end of the files being written only (a .part whose
+                                collector runs); read the others to theirs (shmlog-dump serve's tail) */
     int strict;              /* a torn frame of a live file is damage too; no notes on open files */
     /* The consumer needs a site only while a record of it is queued (the
      * merge, which hands each on at once): the strings and renderer of a

@@ -71,6 +71,11 @@ struct shmlog_read {
  * moving ready_off past it); the merge steps on when none is ready. NULL
  * at the end, or when the engine failed (r->failed says). */
 const struct entry *read_peek(struct shmlog_read *r);
+/* Before its first event: r waits at the end of each file being written
+ * (a .part whose collector runs) instead of ending there; shmlog_read_next()
+ * returns 0 when nothing more is there for now, and reads on when called
+ * again. Files that appear after the open are not read. */
+void read_follow_live(struct shmlog_read *r);
 /* Drops a reference: the last frees the reader. */
 void read_unref(struct shmlog_read *r);
 /* The reader failed with rc (< 0; 0: no news): it fails from now on. Its failure, or 0. */

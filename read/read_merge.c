@@ -558,6 +558,23 @@ void read_merge_begin(struct read_merge *m, struct source *srcs)
         s->park = several;
 }
 
+/* Following the files being written, the source the merge waits on has
+ * nothing for now: the others are read on, and when none has more, what is
+ * queued is handed on (a record that comes later may be older: a tail gives
+ * records as they come). 1, 0 (nothing for now), or -errno. */
+static int follow_idle(struct read_merge *m, const struct source *waited)
+{
+    for (struct source *s = m->srcs; s; s = s->next_src) {
+        if (s == waited || s->done)
+            continue;
+        int rc = read_source_step(m->engine, s);
+        if (rc != 0)
+            return rc < 0 ? rc : 1;
+    }
+    int rc = read_merge_drain(m, 1);
+    return rc < 0 ? rc : 0;
+}
+
 int read_merge_step(struct read_merge *m)
 {
     /* The sink took what it was handed: no entry of a closed file is held. */
@@ -585,6 +602,8 @@ int read_merge_step(struct read_merge *m)
         return m->nheap != 0 && !m->stop;
     }
     rc = read_source_step(m->engine, blocking);
+    if (rc == 0 && m->engine->follow_live)
+        return follow_idle(m, blocking);
     return rc < 0 ? rc : 1;
 }
 

@@ -311,6 +311,11 @@ int shmlog_read_open(struct shmlog_read **out, const char *const *paths, size_t 
     return 0;
 }
 
+void read_follow_live(struct shmlog_read *r)
+{
+    r->engine.follow_live = 1;
+}
+
 void shmlog_read_close(struct shmlog_read *r)
 {
     if (r)
@@ -414,6 +419,11 @@ const struct entry *read_peek(struct shmlog_read *r)
         if (r->ended || r->failed)
             return NULL;
         int rc = read_merge_step(&r->merge);
+        if (rc == 0 && r->engine.follow_live && !r->merge.stop) {
+            if (r->ready_len == 0)
+                return NULL; /* nothing for now: a later call reads on */
+            continue;
+        }
         if (rc <= 0) {
             r->ended = 1;
             if (read_fail(r, rc))

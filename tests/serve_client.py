@@ -4,6 +4,13 @@ an SSE tail, and a crowd of slow and vanishing clients beside one that must be a
 usage: serve_client.py pages PORT QUERY LIMIT OUT      the pages' records (JSON Lines) into OUT
        serve_client.py tail PORT APP PRODUCER...       runs PRODUCER after the tail connected;
                                                        exit 0 when a record of APP arrives
+       serve_client.py tail-all PORT QUERY OUT PRODUCER...  every record the tail gives while PRODUCER
+                                                       runs (and 3 s after) into OUT, as JSON Lines
+       serve_client.py tail-idle PORT SECONDS APP PRODUCER...  the same, the producer run SECONDS later
+       serve_client.py stall PORT PID N PER_IP TIMEOUT_S  N clients (from 127.0.0.2) send half a header and
+                                                       stall: one more query must answer, those over the
+                                                       per-address limit be refused, the rest closed
+                                                       within TIMEOUT_S (+10 s)
        serve_client.py slow PORT OUT                   the whole query read slowly (pauses past the
                                                        server's parking), its events into OUT
        serve_client.py crowd PORT PID N                N slow clients, half hang up mid-answer; one
@@ -66,7 +73,7 @@ def hwm_kib(pid):
     return status_kib(pid, "VmHWM")
 
 
-def tail(port, app, producer):
+def tail(port, app, producer, idle=0):
     s = socket.create_connection(("127.0.0.1", port), timeout=15)
     s.sendall(b"GET /api/tail?app=%s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n" % app.encode())
     head = b""
@@ -74,6 +81,7 @@ def tail(port, app, producer):
         head += s.recv(4096)
     assert b" 200 " in head.split(b"\r\n")[0], head
     assert b"text/event-stream" in head, head
+    time.sleep(idle)  # longer than the server's idle connection timeout: a waiting tail is not cut
     subprocess.run(producer, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     data = head.split(b"\r\n\r\n", 1)[1]
     deadline = time.time() + 15
@@ -87,6 +95,36 @@ def tail(port, app, producer):
         data += s.recv(65536)
     print("no record of", app, "arrived")
     return 1
+
+
+def tail_all(port, query, out, producer):
+    """Every record /api/tail?query gives while producer runs and 3 s after, as JSON Lines into out."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+    s.sendall(b"GET /api/tail?%s HTTP/1.0\r\nHost: x\r\n\r\n" % query.encode())  # not chunked
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    assert b" 200 " in head.split(b"\r\n")[0], head
+    buf = head.split(b"\r\n\r\n", 1)[1]
+    p = subprocess.Popen(producer, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    got = []
+    while True:
+        try:
+            b = s.recv(1 << 20)
+        except socket.timeout:
+            if p.poll() is not None:
+                break
+            continue
+        if not b:
+            break
+        buf += b
+        *lines, buf = buf.split(b"\n")
+        got += [l[6:] + b"\n" for l in lines if l.startswith(b"data: {")]
+    p.wait()
+    with open(out, "wb") as f:
+        f.write(b"".join(got))
+    print("tail gave", len(got), "records")
+    return 0
 
 
 def crowd(port, pid, n):
@@ -128,6 +166,52 @@ def crowd(port, pid, n):
     return 0
 
 
+def stall(port, pid, n, per_ip, timeout_s):
+    """n clients from 127.0.0.2 send half a request header and stall; one from 127.0.0.1 must be answered."""
+    before = rss_kib(pid)
+    socks = []
+    for i in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.2", 0))
+        s.settimeout(30)
+        s.connect(("127.0.0.1", port))
+        s.sendall(b"GET /api/query?limit=1 HTTP/1.1\r\nHost: x\r\nAccept: application/x-ndjson")
+        socks.append(s)
+    time.sleep(1)
+    t = time.time()
+    status, body = get(port, "/api/query?limit=10&level=WARN")
+    took = time.time() - t
+    stalled_rss = rss_kib(pid)
+
+    def closed(s):
+        s.setblocking(False)
+        try:
+            return s.recv(4096) == b""
+        except BlockingIOError:
+            return False
+        except ConnectionResetError:
+            return True
+    refused = sum(closed(s) for s in socks)
+    # the rest are closed by the server's idle timeout, not by anything they did
+    deadline = time.time() + timeout_s + 10
+    left = [s for s in socks if not closed(s)]
+    while left and time.time() < deadline:
+        time.sleep(0.5)
+        left = [s for s in left if not closed(s)]
+    for s in socks:
+        s.close()
+    print("query beside %d stalled request headers: %d in %.3f s; %d refused at once (per-address limit %d), "
+          "%d still open %d s later; server RSS %d KiB before, %d KiB with them" %
+          (n, status, took, refused, per_ip, len(left), timeout_s + 10, before, stalled_rss))
+    assert status == 200 and body.count(b"\n") == 11, (status, body[-300:])
+    assert took < 5, took
+    assert refused >= n - per_ip, refused
+    assert not left, len(left)
+    print("BEFORE_KIB", before)
+    print("STALLED_KIB", stalled_rss)
+    return 0
+
+
 def slow(port, out):
     s = socket.create_connection(("127.0.0.1", port), timeout=60)
     s.sendall(b"GET /api/query HTTP/1.0\r\nHost: x\r\n\r\n")
@@ -158,6 +242,12 @@ def main():
         return 0
     if cmd == "tail":
         return tail(port, sys.argv[3], sys.argv[4:])
+    if cmd == "tail-all":
+        return tail_all(port, sys.argv[3], sys.argv[4], sys.argv[5:])
+    if cmd == "tail-idle":
+        return tail(port, sys.argv[4], sys.argv[5:], float(sys.argv[3]))
+    if cmd == "stall":
+        return stall(port, sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
     if cmd == "slow":
         return slow(port, sys.argv[3])
     if cmd == "crowd":

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: shmlog-dump serve over a real collector's files, real HTTP on loopback: /api/query answers what shmlog-dump read prints for the same filters (JSON Lines, JSON, text), its cursor pages back to the whole answer, /api/tail delivers a record written after it connected, /api/stats and /api/fields agree with read, a bad parameter is a 400 naming it, the time and size limits are said, a non-loopback --listen needs --auth with a private token file, the bearer token is checked, a client that pauses gets the whole answer, and 200 slow or vanishing clients leave another query answered and the server's memory bounded.
+# Description: shmlog-dump serve over a real collector's files, real HTTP on loopback: /api/query answers what shmlog-dump read prints for the same filters (JSON Lines, JSON, text), its cursor pages back to the whole answer, /api/tail delivers a record written after it connected, /api/stats and /api/fields agree with read, a bad parameter is a 400 naming it, the time and size limits are said, a non-loopback --listen needs --auth with a private token file, the bearer token is checked, a client that pauses gets the whole answer, 200 slow or vanishing clients leave another query answered and the server's memory bounded, stalled request headers are refused past the per-address limit and timed out while a query beside them answers, and a tail waiting past that timeout is not cut.
 # usage: test_dump_serve.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, SERVE_CLIENT)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-dump-serve-XXXXXX)
@@ -82,6 +82,15 @@ check "  gets the whole answer all the same" cmp "$tmp/slow.jsonl" "$tmp/all.jso
 check_show "tail: a record written after connecting arrives" "$py" "$client" tail "$port" gamma \
     env SHMLOG_DIR="$seg" "$SHMLOG_SAMPLE" --app gamma --count 20
 
+# The tail reads on at the end of the file being written, and from its cursor again when the collector
+# rotates (--rotate-size 4m): what it gives is what read prints afterwards, none twice, none missed.
+parts_before=$(ls "$out" | wc -l)
+"$py" "$client" tail-all "$port" "app=eps&level=ERROR" "$tmp/tail-eps.jsonl" \
+    env SHMLOG_DIR="$seg" "$SHMLOG_SAMPLE" --app eps --count 1000000 --rate 500000 >"$tmp/tail-eps.out" 2>&1
+"$SHMLOG_DUMP" read --format json --app eps --level ERROR "$out" 2>/dev/null >"$tmp/read-eps.jsonl"
+check_show "tail over a rotation: the records read prints after it, in order, none twice or missed ($(cat "$tmp/tail-eps.out"))" \
+    sh -c "[ -s '$tmp/read-eps.jsonl' ] && [ \$(ls '$out' | wc -l) -gt $parts_before ] && cmp '$tmp/tail-eps.jsonl' '$tmp/read-eps.jsonl'"
+
 "$SHMLOG_DUMP" read --format json "$out" 2>/dev/null >"$tmp/all.jsonl"
 "$SHMLOG_DUMP" read --format json --level WARN "$out" 2>/dev/null >"$tmp/warn.jsonl"
 stats_match() {
@@ -154,6 +163,20 @@ crowd_ok() {
     [ $((peak - before)) -lt $((1536 * 1024)) ] && [ $((parked - before)) -lt $((384 * 1024)) ]
 }
 check_show "200 slow clients (half hang up mid-answer): another query answers; peak and parked RSS bounded" crowd_ok
+
+# serve's idle timeout (10 s) and per-address limit (256), as dump_serve.c sets them
+stall_ok() {
+    "$py" "$client" stall "$port" "$srv" 300 256 10 >"$tmp/stall.out" 2>&1 || { cat "$tmp/stall.out"; return 1; }
+    cat "$tmp/stall.out"
+    local before stalled
+    before=$(sed -n 's/^BEFORE_KIB //p' "$tmp/stall.out")
+    stalled=$(sed -n 's/^STALLED_KIB //p' "$tmp/stall.out")
+    # a stalled header holds a connection's memory pool, no job
+    [ $((stalled - before)) -lt $((64 * 1024)) ]
+}
+check_show "300 stalled request headers from one address: another query answers, those over 256 are refused, the rest timed out; RSS bounded" stall_ok
+check_show "a tail that waits past the idle timeout is not cut: a record written then arrives" \
+    "$py" "$client" tail-idle "$port" 12 delta env SHMLOG_DIR="$seg" "$SHMLOG_SAMPLE" --app delta --count 20
 check "the server is still up" curl -sf "$url/health"
 kill "$srv"
 wait "$srv"
