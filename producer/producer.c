@@ -1544,8 +1544,35 @@ int shmlog__thread_init_named(const char *name)
     return err ? err : named;
 }
 
+#ifdef SHMLOG__RSEQ_RESERVE
+/* The kernel reads a restartable sequence's descriptor, and the signature before its abort handler,
+ * only when it aborts one; the process itself never reads those pages, so the first abort (a
+ * preemption in the middle of a call) would take a page fault on the hot path. Weak: a program
+ * whose calls all sit in another module has neither section here. */
+extern const char __start___rseq_cs[] __attribute__((weak, visibility("hidden")));
+extern const char __stop___rseq_cs[] __attribute__((weak, visibility("hidden")));
+extern const char __start___rseq_failure[] __attribute__((weak, visibility("hidden")));
+extern const char __stop___rseq_failure[] __attribute__((weak, visibility("hidden")));
+
+static void shmlog__touch_pages(const char *from, const char *to)
+{
+    if (!from || !to)
+        return;
+    const uintptr_t begin = SHMLOG__REINTERPRET(uintptr_t, from), end = SHMLOG__REINTERPRET(uintptr_t, to);
+    /* 4 KiB steps touch every page of any larger page size too */
+    for (uintptr_t at = begin; at < end; at += 4096)
+        (void)*SHMLOG__REINTERPRET(const volatile char *, at);
+    if (end > begin)
+        (void)*SHMLOG__REINTERPRET(const volatile char *, end - 1);
+}
+#endif
+
 static int shmlog__thread_ring(void)
 {
+#ifdef SHMLOG__RSEQ_RESERVE
+    shmlog__touch_pages(__start___rseq_cs, __stop___rseq_cs);
+    shmlog__touch_pages(__start___rseq_failure, __stop___rseq_failure);
+#endif
     shmlog__tid_slow();
     unsigned cpu = shmlog__cpu();
     if (cpu == SHMLOG__NO_CPU) /* no rseq registration: its records are dropped */
