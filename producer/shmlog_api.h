@@ -1215,8 +1215,7 @@ template <typename... D> struct signature {
  * a floating point number a float or a double, a C string its address; the
  * rest are below. */
 struct array_arg { /* a char array: its bytes up to its NUL or its end, never past it */
-    const char *p;
-    size_t n;
+    cap c;
 };
 struct pointer_arg { /* any other pointer: its address */
     uintptr_t v;
@@ -1260,9 +1259,7 @@ template <typename T> inline __attribute__((always_inline)) auto to_param(const 
     if constexpr (char_array<T>::value) {
         /* scanned here, beside the TSC read, where it overlaps the call's other work: in the
          * writer the C++ str45{} case's p50 rose by some 20 ns (bench/call.sh --cxx) */
-        constexpr size_t bound = char_array_bound<T>();
-        const size_t n = shmlog__cstr_len(x, bound);
-        return array_arg{x, n < bound ? n : bound};
+        return array_arg{capture(x)};
     } else if constexpr ((is_optional<D>::value || described_struct<D>::value || is_text<D>::value) &&
                          supported<D>::value) {
         return object_arg<D>{&x};
@@ -1289,7 +1286,7 @@ template <typename T> inline __attribute__((always_inline)) auto to_param(const 
     }
 }
 
-inline __attribute__((always_inline)) cap capture_param(array_arg a) { return cap{reinterpret_cast<uintptr_t>(a.p), a.n}; }
+inline __attribute__((always_inline)) cap capture_param(array_arg a) { return a.c; }
 inline __attribute__((always_inline)) cap capture_param(pointer_arg a) { return cap{a.v, SIZE_MAX}; }
 template <typename T> inline __attribute__((always_inline)) cap capture_param(object_arg<T> a) { return capture(*a.p); }
 template <typename T> inline __attribute__((always_inline)) cap capture_param(T x) { return capture(x); }
