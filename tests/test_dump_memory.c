@@ -33,6 +33,10 @@ static void put_prefix(uint8_t *p, uint32_t zbytes, uint32_t raw_bytes)
 
 /* A frame the encoder makes: a process, a site, one record at ring position
  * pos. Its sections (decompressed) go to sections, when not NULL. */
+/* Room for a one-record frame by the encoder's worst-case bound, which reserves a whole index
+ * entry (a plain frame's anchors up to 4 KiB among them). */
+#define SMALL_FRAME_CAP 16384
+
 static size_t small_frame(uint8_t *out, size_t cap, uint64_t pos, uint8_t *sections, size_t *sections_len)
 {
     struct shlog_enc *e;
@@ -190,7 +194,7 @@ Test(dump_memory, a_hundred_hosts_with_inflated_frames)
      * keep the second frame decoded while it merged the other hosts (it
      * stopped after the first event of a new frame), so each host held 64
      * MiB; a file of zeros alone was read to its end and let go at once. */
-    uint8_t good[4096], sections[4096];
+    uint8_t good[SMALL_FRAME_CAP], sections[SMALL_FRAME_CAP];
     size_t sections_len = sizeof(sections);
     size_t good_len = small_frame(good, sizeof(good), 0, sections, &sections_len);
     size_t bad_len;
@@ -261,7 +265,7 @@ Test(dump_memory, frames_over_the_limit_are_refused_unread)
      * in their prefixes (each counted), one in its zstd header only (its
      * prefix claims 1 MiB). Good frames before and after them are read. */
     uint64_t over = (uint64_t)SHLOG_MAX_FRAME_RAW + (64u << 10);
-    uint8_t good1[4096], good2[4096];
+    uint8_t good1[SMALL_FRAME_CAP], good2[SMALL_FRAME_CAP];
     size_t good1_len = small_frame(good1, sizeof(good1), 0, NULL, NULL);
     size_t good2_len = small_frame(good2, sizeof(good2), 1, NULL, NULL);
     size_t big1_len, big2_len;
