@@ -92,6 +92,23 @@ async function main() {
             ' records as /api/query answers them', d.join('\n') || 'too few records in the window');
         await shot(page, 'window');
 
+        // "more" pages through the window by the API's cursor: the pages, joined, are the window.
+        await search(page, {since, until, limit: '100'});
+        let pages = 1;
+        while (await page.isVisible('#more') && pages < 50) {
+            await page.evaluate(() => (document.getElementById('status').textContent = ''));
+            await page.click('#more');
+            await page.waitForFunction(() => / records/.test(document.getElementById('status').textContent), null,
+                {timeout: 30000});
+            pages++;
+        }
+        d = differences(await shownRows(page), window);
+        result(pages >= 3 && !d.length && !(await page.isVisible('#more')),
+            'limit 100 and "more" ' + (pages - 1) + ' times: the pages, joined, are the window\'s records',
+            d.join('\n') || pages + ' pages');
+        await shot(page, 'more');
+        await search(page, {limit: '100000'});
+
         // The histogram's counts by level are those of the records shown.
         const legend = await page.textContent('#legend');
         const infos = window.filter((r) => r.level === 'INFO').length;
@@ -169,6 +186,30 @@ async function main() {
         result(!d.length && withToken.length === window.length,
             'behind --auth the page says 401, and with the token it shows the window\'s records', d.join('\n'));
         await shot(page, 'auth');
+
+        // The live tail behind --auth: fetch() sends the token in its header; no URL holds it.
+        const urls = [];
+        page.on('request', (r) => urls.push(r.url()));
+        const authMarker = marker + '-auth';
+        await search(page, {app: 'tailmark', since: '', until: ''});
+        await page.check('#tail');
+        await page.waitForFunction(() => /live tail connected/.test(document.getElementById('status').textContent),
+            null, {timeout: 15000});
+        execFileSync(process.env.TEST_PRODUCER, ['--app', 'tailmark', '--count', '1', '--text', authMarker],
+            {stdio: 'ignore'});
+        arrived = true;
+        try {
+            await page.waitForFunction((m) => [...document.querySelectorAll('#records tbody tr.live td[data-key=msg]')]
+                .some((td) => td.textContent.includes(m)), authMarker, {timeout: 20000});
+        } catch (e) {
+            arrived = false;
+        }
+        const leaked = urls.filter((u) => u.includes(token));
+        result(arrived && !leaked.length && urls.some((u) => u.includes('/api/tail?')),
+            'behind --auth the live tail shows a record written after it connected, the token in no URL',
+            arrived ? 'URLs with the token: ' + leaked.join(' ') : 'no row with ' + authMarker);
+        await shot(page, 'tail-auth');
+        await page.uncheck('#tail');
         result(!problems.length, 'the page ran without errors', problems.join('\n'));
     } finally {
         await browser.close();

@@ -22,10 +22,11 @@ const tbody = document.querySelector('#records tbody');
 const detail = document.getElementById('detail');
 const tailBox = document.getElementById('tail');
 const canvas = document.getElementById('histogram');
+const moreButton = document.getElementById('more');
 
 let records = [];
 let columns = [...LEADING_COLUMNS];
-let tail = null;
+let tail = null; /* the live tail's AbortController */
 
 function say(text, isError) {
     statusLine.textContent = text;
@@ -181,20 +182,49 @@ function drawHistogram() {
     legend.replaceChildren(...spans);
 }
 
+// An answer of /api/query for params: its records and its end line (why it ended, the cursor after it).
+async function query(params) {
+    const resp = await fetch('/api/query?' + params.toString(), {headers: headers()});
+    const text = await resp.text();
+    if (!resp.ok) throw new Error('the server answered ' + resp.status + ': ' + text);
+    const events = [];
+    let end = null;
+    for (const line of text.split('\n')) {
+        if (!line) continue;
+        const event = parseEvent(line);
+        if ('end' in event && !('ts_ns' in event)) end = event;
+        else events.push(event);
+    }
+    return {events, end};
+}
+
+// The search shown, for "more": its parameters, and the cursor after what the page holds of it.
+let shown = null;
+
+function showAnswer(events, end) {
+    for (const event of events) {
+        records.push(event);
+        addRow(event, false);
+    }
+    padRows();
+    drawHistogram();
+    const more = end && end.end !== 'complete' && end.end !== 'error';
+    shown.cursor = more ? end.cursor : null;
+    moreButton.hidden = !more;
+    say(records.length + ' records' + (end ? ' (the answer ended: ' + end.end + (more ? '; more shows the next ' +
+        'page' : '') + ')' : ' (the answer was cut short)'), !end || end.end === 'error');
+}
+
 async function search() {
     stopTail();
-    const url = '/api/query?' + filters(true).toString() + '&format=jsonl';
+    const params = filters(true);
+    params.set('format', 'jsonl');
     say('searching...');
-    let text;
+    let answer;
     try {
-        const resp = await fetch(url, {headers: headers()});
-        text = await resp.text();
-        if (!resp.ok) {
-            say('the server answered ' + resp.status + ': ' + text, true);
-            return;
-        }
+        answer = await query(params);
     } catch (e) {
-        say('no answer: ' + e, true);
+        say(String(e.message || e), true);
         return;
     }
     records = [];
@@ -202,53 +232,95 @@ async function search() {
     thead.replaceChildren();
     tbody.replaceChildren();
     detail.hidden = true;
-    let end = null;
-    for (const line of text.split('\n')) {
-        if (!line) continue;
-        const event = parseEvent(line);
-        if ('end' in event && !('ts_ns' in event)) {
-            end = event;
-            continue;
-        }
-        records.push(event);
-        addRow(event, false);
-    }
-    padRows();
-    drawHistogram();
-    say(records.length + ' records' + (end ? ' (the answer ended: ' + end.end + (end.end === 'limit' ?
-        '; raise limit or narrow the window' : '') + ')' : ' (the answer was cut short)'), end && end.end === 'error');
+    shown = {params, cursor: null};
+    showAnswer(answer.events, answer.end);
     if (tailBox.checked) startTail();
 }
 
+// The next page of the search shown, from its cursor, under the rows there.
+async function more() {
+    if (!shown || !shown.cursor) return;
+    const params = new URLSearchParams(shown.params);
+    params.set('cursor', shown.cursor);
+    moreButton.disabled = true;
+    try {
+        const answer = await query(params);
+        showAnswer(answer.events, answer.end);
+    } catch (e) {
+        say(String(e.message || e), true);
+    } finally {
+        moreButton.disabled = false;
+    }
+}
+
 function stopTail() {
-    if (tail) tail.close();
+    if (tail) tail.abort();
     tail = null;
 }
 
-// The tail is an EventSource, which sends no Authorization header: behind --auth it is not offered.
-function startTail() {
-    stopTail();
-    if (form.elements.token.value) {
-        say('live tail: an EventSource cannot send the token; use curl -N with the header', true);
-        tailBox.checked = false;
-        return;
+// One Server-Sent Event's block ("id: ...", "data: ..." lines): its id and data, or null for a comment.
+function sseEvent(block) {
+    let id = null;
+    const data = [];
+    for (const line of block.split('\n')) {
+        if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        else if (line.startsWith('id:')) id = line.slice(3).trim();
     }
-    tail = new EventSource('/api/tail?' + filters(false).toString());
-    tail.onmessage = (m) => {
-        const event = parseEvent(m.data);
-        records.push(event);
-        addRow(event, true);
-        padRows();
-        drawHistogram();
-        say(records.length + ' records, live');
-    };
-    tail.onerror = () => say('live tail: the connection dropped; the browser tries again', true);
-    tail.onopen = () => say(records.length + ' records, live tail connected');
+    return data.length ? {id, data: data.join('\n')} : null;
+}
+
+// The tail's events as fetch() reads them (an EventSource cannot send the token: it would have to go
+// in the URL, and so into logs); after a drop it asks again from the cursor of the last event it showed.
+async function startTail() {
+    stopTail();
+    const controller = new AbortController();
+    tail = controller;
+    let cursor = null;
+    while (tail === controller) {
+        const params = filters(false);
+        if (cursor) params.set('cursor', cursor);
+        try {
+            const resp = await fetch('/api/tail?' + params.toString(), {headers: headers(), signal: controller.signal});
+            if (!resp.ok) {
+                say('live tail: the server answered ' + resp.status + ': ' + (await resp.text()), true);
+                tailBox.checked = false;
+                if (tail === controller) tail = null;
+                return;
+            }
+            say(records.length + ' records, live tail connected');
+            const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+            let pending = '';
+            for (;;) {
+                const {value, done} = await reader.read();
+                if (done) break;
+                pending += value;
+                let at;
+                while ((at = pending.indexOf('\n\n')) >= 0) {
+                    const event = sseEvent(pending.slice(0, at));
+                    pending = pending.slice(at + 2);
+                    if (!event) continue;
+                    if (event.id) cursor = event.id;
+                    const record = parseEvent(event.data);
+                    records.push(record);
+                    addRow(record, true);
+                    padRows();
+                    drawHistogram();
+                    say(records.length + ' records, live');
+                }
+            }
+        } catch (e) {
+            if (tail !== controller) return; /* stopped: the fetch was aborted */
+        }
+        if (tail !== controller) return;
+        say('live tail: the connection dropped; connecting again', true);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
 }
 
 form.addEventListener('submit', (e) => {
     e.preventDefault();
     search();
 });
+moreButton.addEventListener('click', more);
 tailBox.addEventListener('change', () => (tailBox.checked ? startTail() : stopTail()));
 search();
