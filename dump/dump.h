@@ -72,6 +72,7 @@ struct cli {
     int check;                /* index: say which files lack one, write nothing */
     const char *listen;       /* serve: --listen ADDR:PORT */
     const char *auth_file;    /* serve: --auth, the bearer token's file */
+    const char *tls_cert, *tls_key, *tls_client_ca; /* serve: --tls-cert, --tls-key, --tls-client-ca */
     uint64_t merge_bytes;     /* read, follow: --merge-memory; 0: the merge's default */
     size_t max_hosts;         /* mirror: --max-hosts; 0: its default */
     int npositional;

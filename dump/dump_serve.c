@@ -32,6 +32,9 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#if SERVE_TLS
+#include <gnutls/gnutls.h>
+#endif
 
 #include "dump.h"
 #include "dump_serve.h"
@@ -48,11 +51,13 @@
 #define SERVE_FIELDS_TIMEOUT_NS 5000000000u
 #define SERVE_MAX_BYTES (4ull << 30)       /* an answer's largest size; max_bytes may ask for less */
 #define SERVE_TOKEN_MAX 4096
+#define SERVE_PEM_MAX (1u << 20) /* a certificate chain or key file of --tls-* */
 #define SERVE_SNDBUF (64 * 1024) /* the kernel's buffer toward a client: a slow one holds no more */
 
 static volatile sig_atomic_t serve_stop;
 static char serve_token[SERVE_TOKEN_MAX + 1];
 static size_t serve_token_len;
+static int serve_client_certs; /* --tls-client-ca: a request needs a client certificate it signed */
 static const char *const *serve_paths;
 static int serve_npaths;
 
@@ -99,7 +104,7 @@ static enum MHD_Result bad_param(struct MHD_Connection *conn, const char *name, 
 
 /* ==== Parameters ==== */
 
-struct params {
+struct query_params {
     const char *names[32];
     const char *values[32];
     int n;
@@ -113,7 +118,7 @@ static const char *const known_params[] = {"since", "until", "level", "category"
 static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void)kind;
-    struct params *p = cls;
+    struct query_params *p = cls;
     if (!*key) /* "?&x=1": an empty piece, nothing asked */
         return MHD_YES;
     int known = 0;
@@ -134,7 +139,7 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-static const char *param(const struct params *p, const char *name)
+static const char *param(const struct query_params *p, const char *name)
 {
     for (int i = 0; i < p->n; i++)
         if (strcmp(p->names[i], name) == 0)
@@ -162,7 +167,7 @@ static char *dup_or_die(const char *s)
 }
 
 /* The request's parameters into req; NULL, or the bad one's name with why. */
-static const char *read_params(const struct params *p, struct serve_request *req, char *why, size_t whycap)
+static const char *read_params(const struct query_params *p, struct serve_request *req, char *why, size_t whycap)
 {
     struct shmlog_read_options init = SHMLOG_READ_OPTIONS_INIT;
     req->o = init;
@@ -281,10 +286,11 @@ static const char *read_params(const struct params *p, struct serve_request *req
     return NULL;
 }
 
-static const char *const format_types[] = {"application/x-ndjson", "application/json", "text/plain; charset=utf-8"};
+static const char *const format_types[] = {"application/x-ndjson", "application/json", "text/plain; charset=utf-8",
+                                           "application/vnd.apache.arrow.stream"};
 
-/* format= or the Accept header: 0 with the format, 1 when it names Arrow, -1 when bad. */
-static int choose_format(struct MHD_Connection *conn, const struct params *p, enum serve_format *f)
+/* format= or the Accept header: 0 with the format, 1 when format= named it, -1 when bad. */
+static int choose_format(struct MHD_Connection *conn, const struct query_params *p, enum serve_format *f)
 {
     const char *v = param(p, "format");
     if (v) {
@@ -294,17 +300,19 @@ static int choose_format(struct MHD_Connection *conn, const struct params *p, en
             *f = SERVE_JSON;
         else if (!strcmp(v, "text"))
             *f = SERVE_TEXT;
+        else if (!strcmp(v, "arrow"))
+            *f = SERVE_ARROW;
         else
-            return strcmp(v, "arrow") == 0 ? 1 : -1;
-        return 0;
+            return -1;
+        return 1;
     }
     const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
     *f = SERVE_JSONL;
     if (!accept)
         return 0;
     if (strstr(accept, "application/vnd.apache.arrow.stream"))
-        return 1;
-    if (strstr(accept, "application/x-ndjson") || strstr(accept, "application/jsonl"))
+        *f = SERVE_ARROW;
+    else if (strstr(accept, "application/x-ndjson") || strstr(accept, "application/jsonl"))
         *f = SERVE_JSONL;
     else if (strstr(accept, "application/json"))
         *f = SERVE_JSON;
@@ -340,7 +348,7 @@ static enum MHD_Result serve_job_answer(struct MHD_Connection *conn, struct serv
 
 static enum MHD_Result api(struct MHD_Connection *conn, enum serve_kind kind)
 {
-    struct params p = {0};
+    struct query_params p = {0};
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, &p);
     if (p.unknown)
         return bad_param(conn, p.unknown, "no such parameter (since until level category app pid thread where "
@@ -348,12 +356,14 @@ static enum MHD_Result api(struct MHD_Connection *conn, enum serve_kind kind)
     if (p.repeated)
         return bad_param(conn, p.repeated, "given more than once (only where repeats)");
     struct serve_request req = {.kind = kind};
-    int arrow = choose_format(conn, &p, &req.format);
-    if (arrow < 0)
-        return bad_param(conn, "format", "wants jsonl, json or text");
-    if (arrow > 0)
-        return answer(conn, MHD_HTTP_NOT_IMPLEMENTED, "text/plain; charset=utf-8",
-                      "format=arrow: this server does not write Arrow IPC streams yet; use jsonl, json or text\n");
+    int named = choose_format(conn, &p, &req.format);
+    if (named < 0)
+        return bad_param(conn, "format", "wants jsonl, json, text or arrow");
+    if (req.format == SERVE_ARROW && kind != SERVE_QUERY) {
+        if (named)
+            return bad_param(conn, "format", "arrow answers /api/query only");
+        req.format = SERVE_JSONL; /* an Accept header that also takes Arrow: the endpoint's own type */
+    }
     char why[600];
     const char *bad = read_params(&p, &req, why, sizeof why);
     if (bad) {
@@ -484,9 +494,28 @@ static enum MHD_Result page_file(struct MHD_Connection *conn, const struct page_
     return rc;
 }
 
-/* The bearer token, compared in time that does not depend on where it differs. */
+/* The client's certificate, verified against --tls-client-ca's (by gnutls:
+ * the chain, its signatures and its dates); 0 without one. */
+static int client_cert_ok(struct MHD_Connection *conn)
+{
+#if SERVE_TLS
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    unsigned status = 1;
+    return info && info->tls_session && gnutls_certificate_verify_peers2(info->tls_session, &status) == 0 &&
+           status == 0;
+#else
+    (void)conn;
+    return 0;
+#endif
+}
+
+/* The client certificate (--tls-client-ca) and the bearer token (--auth),
+ * each when asked for; the token compared in time that does not depend on
+ * where it differs. */
 static int authorized(struct MHD_Connection *conn)
 {
+    if (serve_client_certs && !client_cert_ok(conn))
+        return 0;
     if (!serve_token_len)
         return 1;
     const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -520,7 +549,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!authorized(conn)) {
         __atomic_add_fetch(&serve_counters.refused_auth, 1, __ATOMIC_RELAXED);
         return answer(conn, MHD_HTTP_UNAUTHORIZED, "text/plain; charset=utf-8",
-                      "unauthorized: send Authorization: Bearer <the token of --auth>\n");
+                      serve_client_certs && !client_cert_ok(conn)
+                          ? "unauthorized: present a client certificate that --tls-client-ca's signed\n"
+                          : "unauthorized: send Authorization: Bearer <the token of --auth>\n");
     }
     if (strcmp(url, "/api/query") == 0)
         return api(conn, SERVE_QUERY);
@@ -611,24 +642,44 @@ static int is_loopback(const struct sockaddr_storage *addr)
     return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)addr)->sin6_addr);
 }
 
-/* The token of --auth: a file only its owner (and group) may read. */
-static void read_token(const char *path)
+/* The file of option opt, at most max bytes, NUL-terminated (malloc'd; *len
+ * its bytes); secret: a file others may not read or write. */
+static char *read_option_file(const char *opt, const char *path, size_t max, int secret, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0)
-        usage_error("serve: --auth %s: %s", path, strerror(errno));
+        usage_error("serve: %s %s: %s", opt, path, strerror(errno));
     if (!S_ISREG(st.st_mode))
-        usage_error("serve: --auth %s: not a regular file", path);
-    if (st.st_mode & (S_IROTH | S_IWOTH))
-        usage_error("serve: --auth %s: others may read or write it (mode %03o); chmod o-rw %s", path,
+        usage_error("serve: %s %s: not a regular file", opt, path);
+    if (secret && (st.st_mode & (S_IROTH | S_IWOTH)))
+        usage_error("serve: %s %s: others may read or write it (mode %03o); chmod o-rw %s", opt, path,
                     (unsigned)(st.st_mode & 0777), path);
-    ssize_t n = read(fd, serve_token, SERVE_TOKEN_MAX + 1);
+    char *text = malloc(max + 2);
+    if (!text)
+        dump_oom();
+    size_t n = 0;
+    ssize_t k = 0;
+    while (n <= max && (k = read(fd, text + n, max + 1 - n)) > 0)
+        n += (size_t)k;
+    if (k < 0)
+        usage_error("serve: %s %s: %s", opt, path, strerror(errno));
     close(fd);
-    if (n < 0)
-        usage_error("serve: --auth %s: %s", path, strerror(errno));
-    if (n > SERVE_TOKEN_MAX)
-        usage_error("serve: --auth %s: a token is at most %d bytes", path, SERVE_TOKEN_MAX);
+    if (n > max)
+        usage_error("serve: %s %s: larger than %zu bytes", opt, path, max);
+    text[n] = '\0';
+    *len = n;
+    return text;
+}
+
+/* The token of --auth: a file only its owner (and group) may read. */
+static void read_token(const char *path)
+{
+    size_t len;
+    char *text = read_option_file("--auth", path, SERVE_TOKEN_MAX, 1, &len);
+    memcpy(serve_token, text, len + 1);
+    free(text);
+    ssize_t n = (ssize_t)len;
     while (n > 0 && (serve_token[n - 1] == '\n' || serve_token[n - 1] == '\r' || serve_token[n - 1] == ' '))
         n--;
     serve_token[n] = '\0';
@@ -637,16 +688,52 @@ static void read_token(const char *path)
     serve_token_len = (size_t)n;
 }
 
+/* --tls-cert, --tls-key and --tls-client-ca as libmicrohttpd's options
+ * into opt (room for 4); 1 when the server speaks TLS. */
+static int tls_options(const struct cli *cli, struct MHD_OptionItem *opt)
+{
+    if (!cli->tls_cert && !cli->tls_key && !cli->tls_client_ca)
+        return 0;
+    if (!cli->tls_cert || !cli->tls_key)
+        usage_error("serve: TLS wants both --tls-cert FILE and --tls-key FILE");
+#if SERVE_TLS
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        usage_error("serve: this libmicrohttpd was built without TLS");
+    size_t len;
+    /* Kept for the server's life: libmicrohttpd reads them when it starts. */
+    opt[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+                                     read_option_file("--tls-cert", cli->tls_cert, SERVE_PEM_MAX, 0, &len)};
+    opt[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                     read_option_file("--tls-key", cli->tls_key, SERVE_PEM_MAX, 1, &len)};
+    opt[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    if (cli->tls_client_ca) {
+        opt[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                                         read_option_file("--tls-client-ca", cli->tls_client_ca, SERVE_PEM_MAX, 0,
+                                                          &len)};
+        opt[3] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+        serve_client_certs = 1;
+    }
+    return 1;
+#else
+    (void)opt;
+    usage_error("serve: this shmlog-dump was built without TLS (gnutls)");
+    return 0;
+#endif
+}
+
 int cmd_serve(struct cli *cli)
 {
     const char *listen = cli->listen ? cli->listen : "127.0.0.1:8020";
     struct sockaddr_storage addr;
     if (parse_listen(listen, &addr) != 0)
         usage_error("serve: --listen wants ADDR:PORT ([V6]:PORT, or PORT on 127.0.0.1), not '%s'", listen);
-    if (!is_loopback(&addr) && !cli->auth_file)
-        usage_error("serve: --listen %s is not a loopback address: give --auth FILE (a bearer token) too", listen);
+    if (!is_loopback(&addr) && !cli->auth_file && !cli->tls_client_ca)
+        usage_error("serve: --listen %s is not a loopback address: give --auth FILE (a bearer token) or "
+                    "--tls-client-ca FILE (client certificates) too", listen);
     if (cli->auth_file)
         read_token(cli->auth_file);
+    struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
+    int https = tls_options(cli, tls);
     serve_paths = input_args(cli, &serve_npaths);
     for (int i = 0; i < serve_npaths; i++) {
         struct stat st;
@@ -664,7 +751,8 @@ int cmd_serve(struct cli *cli)
     if (serve_jobs_start(serve_paths, (size_t)serve_npaths, SERVE_WORKERS) != 0)
         dump_oom();
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     (https ? MHD_USE_TLS : 0);
     if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
         flags |= MHD_USE_EPOLL; /* no FD_SETSIZE limit on the sockets */
     if (addr.ss_family == AF_INET6)
@@ -678,7 +766,7 @@ int cmd_serve(struct cli *cli)
                                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_CONNECTIONS,
                                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SERVE_PER_IP_CONNECTIONS,
                                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_IDLE_TIMEOUT_S,
-                                            MHD_OPTION_END);
+                                            MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "%s: serve: cannot listen on %s\n", dump_prog, listen);
         serve_jobs_stop();
@@ -691,7 +779,8 @@ int cmd_serve(struct cli *cli)
     else
         inet_ntop(AF_INET, &((struct sockaddr_in *)&addr)->sin_addr, shown, sizeof shown);
     /* With port 0 this line is the only way to learn the port. */
-    fprintf(stderr, "%s: serve: listening on http://%s%s%s:%u/\n", dump_prog, addr.ss_family == AF_INET6 ? "[" : "",
+    fprintf(stderr, "%s: serve: listening on http%s://%s%s%s:%u/\n", dump_prog, https ? "s" : "",
+            addr.ss_family == AF_INET6 ? "[" : "",
             shown, addr.ss_family == AF_INET6 ? "]" : "", info ? (unsigned)info->port : (unsigned)port);
     fflush(stderr);
     while (!serve_stop)

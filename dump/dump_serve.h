@@ -3,7 +3,7 @@
  * its jobs (dump_serve_job.c). A job is one answer that reads the files
  * (a query, a tail, stats, fields); the workers step it, the HTTP thread
  * sends what a step left in its buffer. The arrow: dump_serve.c ->
- * dump_serve_job.c.
+ * dump_serve_job.c -> dump_serve_arrow.c (an Arrow answer's bytes).
  */
 #ifndef DUMP_SERVE_H
 #define DUMP_SERVE_H
@@ -17,7 +17,7 @@
 struct MHD_Connection;
 
 enum serve_kind { SERVE_QUERY, SERVE_TAIL, SERVE_STATS, SERVE_FIELDS };
-enum serve_format { SERVE_JSONL, SERVE_JSON, SERVE_TEXT };
+enum serve_format { SERVE_JSONL, SERVE_JSON, SERVE_TEXT, SERVE_ARROW };
 
 /* A request's parameters, checked: what a job reads with. Its strings are its own. */
 struct serve_request {
@@ -54,5 +54,24 @@ struct serve_job *serve_job_new(struct serve_request *req, struct MHD_Connection
 ssize_t serve_job_read(void *cls, uint64_t pos, char *buf, size_t max);
 void serve_job_release(void *cls);
 void serve_request_free(struct serve_request *req);
+
+/* ==== Arrow IPC streams (dump_serve_arrow.c) ==== */
+
+/* Bytes made for a client, grown as needed (realloc'd). */
+struct serve_bytes {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+/* The stream's Schema message of schema (a struct of columns) onto out. 0, or
+ * -ENOMEM, or -EINVAL for a column type the writer does not write. */
+int serve_arrow_schema(struct serve_bytes *out, const struct ArrowSchema *schema);
+/* The first rows rows of batch (NULL: none) as its dictionaries' batches and a
+ * RecordBatch message whose custom metadata are meta's nmeta key, value pairs,
+ * onto out. 0, -ENOMEM or -EINVAL. */
+int serve_arrow_batch(struct serve_bytes *out, const struct ArrowSchema *schema, const struct ArrowArray *batch,
+                      int64_t rows, const char *const *meta, size_t nmeta);
+/* The end-of-stream marker onto out. 0, or -ENOMEM. */
+int serve_arrow_end(struct serve_bytes *out);
 
 #endif /* DUMP_SERVE_H */

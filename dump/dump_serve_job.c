@@ -35,6 +35,7 @@
 #define STEP_SHARE_NS 20000000u /* a scan's step runs this long at most, then others' steps run */
 #define MERGE_BYTES (4u << 20)  /* a query's merge memory: part of its bound */
 #define PARKED_NS 1000000000u   /* a query whose client has not emptied its buffer for this long lets its reader go */
+#define ARROW_BATCH_ROWS 4096u  /* rows of an Arrow answer's batch: its memory is a batch and the batch's message */
 
 struct serve_counters serve_counters;
 
@@ -150,10 +151,17 @@ struct serve_job {
     int more;              /* a tail: its last step filled the buffer */
     uint64_t records, events, errors, bytes;
     uint64_t last_ts, at_last; /* the cursor after what was sent */
+    uint64_t skip, skip_ts;    /* events at skip_ts a reader opened at the cursor has yet to pass (sent before) */
     const char *end;       /* why the answer ended: complete, limit, time, size, error */
     char error[600];       /* the first damage or note met */
     struct stats_acc *stats;
     struct fields_acc *fields;
+    /* format=arrow: the reader's batches (release NULL: none), their schema and the
+     * Schema message sent (a reader opened again must make the same one) */
+    struct ArrowArrayStream stream;
+    struct ArrowSchema schema;
+    struct serve_bytes schema_msg;
+    size_t messages_seen;  /* the stream's damage and notes counted */
     struct serve_job *next;
     struct serve_job *all_prev, *all_next; /* every job, for the stop */
 };
@@ -225,6 +233,11 @@ static void job_free(struct serve_job *j)
         free(j->stats);
     }
     fields_free(j->fields);
+    if (j->stream.release)
+        j->stream.release(&j->stream);
+    if (j->schema.release)
+        j->schema.release(&j->schema);
+    free(j->schema_msg.p);
     serve_request_free(&j->req);
     free(j->buf);
     free(j);
@@ -331,6 +344,14 @@ static int open_reader(struct serve_job *j, uint64_t since)
     return 0;
 }
 
+/* The reader stops at the query's time limit or at the end of this step's
+ * share of a worker, whichever is sooner, even inside a scan that matches nothing. */
+static void set_step_deadline(struct serve_job *j, uint64_t share_end)
+{
+    if (j->r)
+        read_set_deadline(j->r, share_end < j->deadline_ns ? share_end : j->deadline_ns);
+}
+
 /* Damage is counted and the first said; a note (a file still being written) is not. */
 static void note_error(struct serve_job *j, const struct shmlog_read_event *ev)
 {
@@ -416,7 +437,8 @@ static int put_event(struct serve_job *j, struct render_buf *b, uint64_t ts, int
     return 0;
 }
 
-static void finish(struct serve_job *j, struct render_buf *b, const char *why)
+/* The answer ended, for why: counted. */
+static void count_end(struct serve_job *j, const char *why)
 {
     j->end = why;
     if (!strcmp(why, "time"))
@@ -425,13 +447,26 @@ static void finish(struct serve_job *j, struct render_buf *b, const char *why)
         count(&serve_counters.ended_size, 1);
     else if (!strcmp(why, "limit"))
         count(&serve_counters.ended_limit, 1);
+}
+
+/* The reader goes (an Arrow answer's stream with it, which holds it). */
+static void drop_reader(struct serve_job *j)
+{
+    if (j->stream.release)
+        j->stream.release(&j->stream);
+    j->stream.release = NULL;
+    if (j->r)
+        shmlog_read_close(j->r);
+    j->r = NULL;
+}
+
+static void finish(struct serve_job *j, struct render_buf *b, const char *why)
+{
+    count_end(j, why);
     if (j->req.kind != SERVE_TAIL)
         put_end(j, b);
     j->done = 1;
-    if (j->r) {
-        shmlog_read_close(j->r);
-        j->r = NULL;
-    }
+    drop_reader(j);
 }
 
 /* A limit the answer reached before this event, or NULL. */
@@ -448,8 +483,9 @@ static const char *limit_hit(const struct serve_job *j, const struct render_buf 
 
 /* A query's or a tail's events from the reader into the buffer; skips the
  * events at the cursor's time that an earlier answer sent. 1 when the
- * buffer is full, 0 at the reader's end, -1 at a limit (finished). */
-static int pour(struct serve_job *j, struct render_buf *b, uint64_t *skip, uint64_t skip_ts)
+ * buffer is full or the step's share is spent, 0 at the reader's end, -1 at
+ * a limit (finished). */
+static int pour(struct serve_job *j, struct render_buf *b)
 {
     const struct shmlog_read_event *ev;
     if (j->pending) {
@@ -473,17 +509,23 @@ static int pour(struct serve_job *j, struct render_buf *b, uint64_t *skip, uint6
         int rc = shmlog_read_next(j->r, &ev);
         if (rc == -ENOMEM)
             dump_oom();
+        if (rc == -ETIMEDOUT) { /* the reader's deadline: the query's time limit, or this step's share */
+            if (now_ns() < j->deadline_ns)
+                return 1;
+            finish(j, b, "time");
+            return -1;
+        }
         if (rc <= 0)
             return 0;
         if (ev->kind == SHMLOG_READ_ERROR) {
             note_error(j, ev);
             continue;
         }
-        if (*skip && ev->ts_ns == skip_ts) {
-            (*skip)--;
+        if (j->skip && ev->ts_ns == j->skip_ts) {
+            j->skip--;
             continue;
         }
-        *skip = 0;
+        j->skip = 0;
         if (put_event(j, b, ev->ts_ns, ev->kind == SHMLOG_READ_RECORD) != 0) {
             j->pending = 1;
             j->pending_ts = ev->ts_ns;
@@ -493,8 +535,176 @@ static int pour(struct serve_job *j, struct render_buf *b, uint64_t *skip, uint6
     }
 }
 
+/* ==== Arrow answers: the reader's batches as an IPC stream ==== */
+
+/* Past the first skip records at time ts, which an earlier answer sent
+ * (its cursor counts rows: records, not markers). */
+static void skip_rows(struct serve_job *j, uint64_t skip, uint64_t ts)
+{
+    const struct entry *e;
+    while (skip && (e = read_peek(j->r))) {
+        if (e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) {
+            if (entry_own_ts(e) != ts)
+                return;
+            skip--;
+        }
+        j->r->ready_off += e->bytes;
+    }
+}
+
+/* The reader from since, past skip rows at since, as a stream of batches into
+ * *schema. 0, or -1 with j->error said. */
+static int open_arrow(struct serve_job *j, uint64_t since, uint64_t skip, struct ArrowSchema *schema)
+{
+    if (open_reader(j, since) != 0)
+        return -1;
+    skip_rows(j, skip, since);
+    struct shmlog_read_arrow_options ao = SHMLOG_READ_ARROW_OPTIONS_INIT;
+    ao.batch_rows = ARROW_BATCH_ROWS;
+    char err[512];
+    if (shmlog_read_arrow(j->r, &ao, &j->stream, err, sizeof err) != 0) {
+        j->stream.release = NULL;
+        snprintf(j->error, sizeof j->error, "%s", err);
+        return -1;
+    }
+    j->messages_seen = 0;
+    int rc = j->stream.get_schema(&j->stream, schema);
+    if (rc == ENOMEM)
+        dump_oom();
+    if (rc != 0) {
+        snprintf(j->error, sizeof j->error, "%s", j->stream.get_last_error(&j->stream));
+        return -1;
+    }
+    return 0;
+}
+
+/* The stream's damage (counted, the first said) since the last call. */
+static void arrow_messages(struct serve_job *j)
+{
+    const char *m;
+    int note;
+    for (; j->r && (m = shmlog_read_stream_message(j->r, j->messages_seen, &note)); j->messages_seen++) {
+        if (note)
+            continue;
+        j->errors++;
+        if (!j->error[0])
+            snprintf(j->error, sizeof j->error, "%s", m);
+    }
+}
+
+/* The answer's last batch: no rows, and why it ended, the cursor after it and
+ * its damage in its custom metadata; then the stream's end. */
+static void arrow_finish(struct serve_job *j, struct serve_bytes *out, const char *why)
+{
+    static const struct ArrowSchema no_columns = {.format = "+s"};
+    count_end(j, why);
+    arrow_messages(j);
+    int has_schema = j->schema_msg.len != 0;
+    if (!has_schema && serve_arrow_schema(out, &no_columns) != 0) /* an answer that could not begin */
+        dump_oom();
+    char records[24], errors[24], cursor[48];
+    snprintf(records, sizeof records, "%llu", (unsigned long long)j->records);
+    snprintf(errors, sizeof errors, "%llu", (unsigned long long)j->errors);
+    snprintf(cursor, sizeof cursor, "%llu-%llu", (unsigned long long)j->last_ts, (unsigned long long)j->at_last);
+    const char *meta[] = {"end", why, "records", records, "errors", errors, "cursor", cursor, "error", j->error};
+    if (serve_arrow_batch(out, has_schema ? &j->schema : &no_columns, NULL, 0, meta, j->error[0] ? 5 : 4) != 0 ||
+        serve_arrow_end(out) != 0)
+        dump_oom();
+    j->done = 1;
+    drop_reader(j);
+}
+
+/* The reader, closed while the client was slow, from the cursor again: its
+ * schema must be the one sent (a site defined since adds columns). 0, or -1. */
+static int reopen_arrow(struct serve_job *j)
+{
+    struct ArrowSchema schema = {0};
+    struct serve_bytes msg = {0};
+    int rc = open_arrow(j, j->last_ts, j->at_last, &schema);
+    if (rc == 0 && serve_arrow_schema(&msg, &schema) != 0)
+        dump_oom();
+    if (rc == 0 && (msg.len != j->schema_msg.len || memcmp(msg.p, j->schema_msg.p, msg.len) != 0)) {
+        snprintf(j->error, sizeof j->error, "the files' fields changed while the client was slow: ask again from the cursor");
+        rc = -1;
+    }
+    if (schema.release)
+        schema.release(&schema);
+    free(msg.p);
+    return rc;
+}
+
+/* An Arrow answer's step: its Schema message first, then a batch a step. */
+static void step_query_arrow(struct serve_job *j, struct render_buf *b)
+{
+    struct serve_bytes out = {(uint8_t *)j->buf, 0, j->cap};
+    if (!j->opened) {
+        j->opened = 1;
+        if (open_arrow(j, j->req.has_cursor ? j->last_ts : j->req.o.since_ns, j->at_last, &j->schema) != 0) {
+            arrow_finish(j, &out, "error");
+        } else {
+            int rc = serve_arrow_schema(&out, &j->schema);
+            if (rc == -ENOMEM || (rc == 0 && !(j->schema_msg.p = malloc(out.len))))
+                dump_oom();
+            if (rc == 0) {
+                memcpy(j->schema_msg.p, out.p, out.len);
+                j->schema_msg.len = j->schema_msg.cap = out.len;
+            } else {
+                snprintf(j->error, sizeof j->error, "a column of a type the Arrow writer does not write");
+                arrow_finish(j, &out, "error");
+            }
+        }
+    } else if (!j->stream.release && reopen_arrow(j) != 0) {
+        arrow_finish(j, &out, "error");
+    } else {
+        const char *why = limit_hit(j, b, now_ns());
+        struct ArrowArray a = {0};
+        set_step_deadline(j, now_ns() + STEP_SHARE_NS);
+        int rc = why ? 0 : j->stream.get_next(&j->stream, &a);
+        if (rc == ENOMEM)
+            dump_oom();
+        if (rc == ETIMEDOUT && now_ns() < j->deadline_ns) {
+            /* the step's share spent before a row: no bytes, the job is queued again */
+        } else if (rc == ETIMEDOUT) {
+            why = "time";
+        } else if (rc != 0) {
+            snprintf(j->error, sizeof j->error, "%s", j->stream.get_last_error(&j->stream));
+            why = "error";
+        } else if (!why && !a.release) {
+            why = "complete";
+        }
+        if (why) {
+            arrow_finish(j, &out, why);
+        } else if (a.release) {
+            int64_t rows = a.length;
+            if (j->req.limit && (uint64_t)rows > j->req.limit - j->records)
+                rows = (int64_t)(j->req.limit - j->records);
+            if (serve_arrow_batch(&out, &j->schema, &a, rows, NULL, 0) != 0)
+                dump_oom();
+            const int64_t *ts = a.n_children ? a.children[0]->buffers[1] : NULL; /* the first column: ts */
+            for (int64_t i = 0; ts && i < rows; i++) {
+                uint64_t t = (uint64_t)ts[i];
+                j->at_last = t == j->last_ts ? j->at_last + 1 : 1;
+                j->last_ts = t;
+            }
+            j->records += (uint64_t)rows;
+            j->events += (uint64_t)rows;
+            a.release(&a);
+            arrow_messages(j);
+        }
+    }
+    j->buf = (char *)out.p;
+    j->cap = out.cap;
+    b->data = j->buf;
+    b->cap = j->cap;
+    b->len = out.len;
+}
+
 static void step_query(struct serve_job *j, struct render_buf *b)
 {
+    if (j->req.format == SERVE_ARROW) {
+        step_query_arrow(j, b);
+        return;
+    }
     if (!j->opened) {
         j->opened = 1;
         if (j->req.format == SERVE_JSON)
@@ -503,22 +713,24 @@ static void step_query(struct serve_job *j, struct render_buf *b)
             finish(j, b, "error");
             return;
         }
-        uint64_t skip = j->at_last;
-        if (pour(j, b, &skip, j->last_ts) == 0)
+        j->skip = j->at_last;
+        j->skip_ts = j->last_ts;
+        set_step_deadline(j, now_ns() + STEP_SHARE_NS);
+        if (pour(j, b) == 0)
             finish(j, b, "complete");
         return;
     }
-    uint64_t skip = 0, skip_ts = 0;
     if (!j->r) {
         /* Its reader went while the client was slow: again from the cursor (what was sent). */
         if (open_reader(j, j->last_ts) != 0) {
             finish(j, b, "error");
             return;
         }
-        skip = j->at_last;
-        skip_ts = j->last_ts;
+        j->skip = j->at_last;
+        j->skip_ts = j->last_ts;
     }
-    if (pour(j, b, &skip, skip_ts) == 0)
+    set_step_deadline(j, now_ns() + STEP_SHARE_NS);
+    if (pour(j, b) == 0)
         finish(j, b, "complete");
 }
 
@@ -570,7 +782,6 @@ static void step_tail(struct serve_job *j, struct render_buf *b)
         j->next_tick_ns = now + TAIL_TICK_NS;
         return;
     }
-    uint64_t skip = 0;
     if (files != j->files_seen || !j->r) {
         if (j->r)
             shmlog_read_close(j->r);
@@ -581,11 +792,12 @@ static void step_tail(struct serve_job *j, struct render_buf *b)
             return;
         }
         read_follow_live(j->r);
-        skip = j->at_last;
+        j->skip = j->at_last;
+        j->skip_ts = j->last_ts;
     }
     j->files_seen = files;
     j->growth_seen = growth;
-    int rc = pour(j, b, &skip, j->last_ts);
+    int rc = pour(j, b);
     if (rc < 0)
         return;
     j->more = rc > 0;
@@ -610,6 +822,8 @@ static int scan_next(struct serve_job *j, uint64_t share_end, unsigned *n, const
             return 0;
         }
     }
+    if (*n == 0)
+        set_step_deadline(j, share_end);
     for (;;) {
         if ((*n)++ % 256 == 0) {
             uint64_t now = now_ns();
@@ -623,6 +837,12 @@ static int scan_next(struct serve_job *j, uint64_t share_end, unsigned *n, const
                 return 0;
         }
         int rc = shmlog_read_next(j->r, ev);
+        if (rc == -ETIMEDOUT) {
+            if (now_ns() < j->deadline_ns)
+                return -1;
+            *why = "time";
+            return 0;
+        }
         if (rc < 0)
             dump_oom();
         if (rc == 0)
@@ -871,8 +1091,7 @@ static void close_parked(uint64_t now)
         if ((j->req.kind != SERVE_QUERY && j->req.kind != SERVE_TAIL) || !j->r || j->stepping || j->queued || j->done || j->len == j->off ||
             now - j->parked_ns < PARKED_NS)
             continue;
-        shmlog_read_close(j->r);
-        j->r = NULL;
+        drop_reader(j);
         j->pending = 0; /* not sent: read again after the cursor */
         closed = 1;
     }

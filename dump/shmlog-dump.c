@@ -14,7 +14,7 @@
  *   shmlog-dump backtrace (--pid P | --app A) [--dir D]...
  *   shmlog-dump mirror    kafka://BROKERS/TOPIC --out DIR [--since T] [--follow]
  *   shmlog-dump view      [FILE|DIR...] [filters] [--follow]
- *   shmlog-dump serve     [DIR...] [--listen ADDR:PORT] [--auth FILE]
+ *   shmlog-dump serve     [DIR...] [--listen ADDR:PORT] [--auth FILE] [--tls-cert F --tls-key F [--tls-client-ca F]]
  *
  * Segments are mapped read-only and never modified, except the one word
  * set-level stores. Everything in them is validated by shm/reader_*.c, files by
@@ -54,7 +54,7 @@ enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
     OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW, OPT_SHIP_STATE,
     OPT_THREAD, OPT_MERGE_MEMORY, OPT_MAX_HOSTS, OPT_WHERE, OPT_CHECK,
-    OPT_LISTEN, OPT_AUTH,
+    OPT_LISTEN, OPT_AUTH, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA,
 };
 
 struct opt_spec {
@@ -90,6 +90,9 @@ static const struct opt_spec all_opts[] = {
     {"check", 0, 0, OPT_CHECK},
     {"listen", 0, 1, OPT_LISTEN},
     {"auth", 0, 1, OPT_AUTH},
+    {"tls-cert", 0, 1, OPT_TLS_CERT},
+    {"tls-key", 0, 1, OPT_TLS_KEY},
+    {"tls-client-ca", 0, 1, OPT_TLS_CLIENT_CA},
 };
 
 struct command {
@@ -156,10 +159,12 @@ static const struct command commands[] = {
      BIT(OPT_MERGE_MEMORY), MAX_FILE_ARGS,
      "view [FILE|DIR...] [filters] [--follow] [--merge-memory MIB]",
      "a terminal viewer: scroll through time, jump to a time, follow, filter, search (keys: shmlog-dump(1))"},
-    {"serve", cmd_serve, BIT(OPT_HELP) | BIT(OPT_LISTEN) | BIT(OPT_AUTH), MAX_FILE_ARGS,
-     "serve [DIR...] [--listen ADDR:PORT] [--auth FILE]",
+    {"serve", cmd_serve, BIT(OPT_HELP) | BIT(OPT_LISTEN) | BIT(OPT_AUTH) | BIT(OPT_TLS_CERT) | BIT(OPT_TLS_KEY) |
+     BIT(OPT_TLS_CLIENT_CA), MAX_FILE_ARGS,
+     "serve [DIR...] [--listen ADDR:PORT] [--auth FILE] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]",
      "answer queries over HTTP, read-only: /api/query /api/tail /api/stats /api/fields /health\n"
-     "                  /metrics (default 127.0.0.1:8020; another address needs --auth, a bearer token file)"},
+     "                  /metrics (default 127.0.0.1:8020; another address needs --auth, a bearer token file,\n"
+     "                  or --tls-client-ca, client certificates)"},
     {"clean", cmd_clean, BIT(OPT_HELP) | BIT(OPT_DIR) | BIT(OPT_FORCE), 0,
      "clean [--dir D]... [--force]",
      "remove the segments of processes that are gone, when no collector runs; records never drained\n"
@@ -195,6 +200,9 @@ static void print_help(FILE *f)
             "  --listen ADDR:PORT serve: where to answer (default 127.0.0.1:8020; port 0: any, said on\n"
             "                     standard error); beyond loopback only with --auth\n"
             "  --auth FILE        serve: the bearer token requests must send (a file others may not read)\n"
+            "  --tls-cert FILE    serve: HTTPS with this certificate (PEM, the chain), and --tls-key FILE its\n"
+            "                     key (a file others may not read)\n"
+            "  --tls-client-ca FILE  serve: requests need a client certificate this CA (PEM) signed\n"
             "  -h, --help         this help\n\n"
             "filters (a record is shown when it passes every one given):\n"
             "  -p, --pid P        only this process\n"
@@ -362,6 +370,9 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
     case OPT_CHECK: cli->check = 1; break;
     case OPT_LISTEN: cli->listen = value; break;
     case OPT_AUTH: cli->auth_file = value; break;
+    case OPT_TLS_CERT: cli->tls_cert = value; break;
+    case OPT_TLS_KEY: cli->tls_key = value; break;
+    case OPT_TLS_CLIENT_CA: cli->tls_client_ca = value; break;
     }
 }
 

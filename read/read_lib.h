@@ -42,6 +42,9 @@ struct shmlog_read {
     unsigned char *ready;
     size_t ready_len, ready_cap, ready_off;
     int streaming;       /* an Arrow stream reads it: the events API is not to be used */
+    uint64_t deadline_ns; /* CLOCK_MONOTONIC; 0: none (read_set_deadline) */
+    unsigned deadline_steps; /* merge steps since the clock was read */
+    int timed_out;       /* the last call stopped at the deadline */
     struct read_message messages[READ_MESSAGES_MAX];
     size_t nmessages;
     /* the last event given out */
@@ -76,6 +79,15 @@ const struct entry *read_peek(struct shmlog_read *r);
  * returns 0 when nothing more is there for now, and reads on when called
  * again. Files that appear after the open are not read. */
 void read_follow_live(struct shmlog_read *r);
+/* From now on r's calls stop between the merge's steps once CLOCK_MONOTONIC
+ * passes ns (0: never): shmlog_read_next() returns -ETIMEDOUT, an Arrow
+ * stream's get_next() ends its batch there (ETIMEDOUT when it has no row).
+ * Nothing is lost: after a later deadline (or none) they read on from there.
+ * For a server's time limit and its workers' shares, where a filter that
+ * matches nothing would otherwise scan every file in one call. */
+void read_set_deadline(struct shmlog_read *r, uint64_t ns);
+/* 1 (and r->timed_out set) when r's deadline passed; reads the clock every few merge steps. */
+int read_past_deadline(struct shmlog_read *r);
 /* Drops a reference: the last frees the reader. */
 void read_unref(struct shmlog_read *r);
 /* The reader failed with rc (< 0; 0: no news): it fails from now on. Its failure, or 0. */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "read_lib.h"
 
@@ -412,11 +413,32 @@ static void fill_event(struct shmlog_read *r, const struct entry *e)
     }
 }
 
+void read_set_deadline(struct shmlog_read *r, uint64_t ns)
+{
+    r->deadline_ns = ns;
+    r->deadline_steps = 0;
+    r->timed_out = 0;
+}
+
+int read_past_deadline(struct shmlog_read *r)
+{
+    if (!r->deadline_ns)
+        return 0;
+    if (r->timed_out)
+        return 1;
+    if (r->deadline_steps++ % 8 != 0) /* a step reads a frame or less: the clock costs little beside it */
+        return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    r->timed_out = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec >= r->deadline_ns;
+    return r->timed_out;
+}
+
 const struct entry *read_peek(struct shmlog_read *r)
 {
     while (r->ready_off >= r->ready_len) {
         r->ready_off = r->ready_len = 0;
-        if (r->ended || r->failed)
+        if (r->ended || r->failed || read_past_deadline(r))
             return NULL;
         int rc = read_merge_step(&r->merge);
         if (rc == 0 && r->engine.follow_live && !r->merge.stop) {
@@ -440,7 +462,7 @@ int shmlog_read_next(struct shmlog_read *r, const struct shmlog_read_event **ev)
     r->cur = NULL;
     const struct entry *e = read_peek(r);
     if (!e)
-        return r->failed;
+        return r->failed ? r->failed : r->timed_out ? -ETIMEDOUT : 0;
     r->ready_off += e->bytes;
     r->cur = e;
     r->events++;

@@ -984,7 +984,7 @@ static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
                 break;
             continue;
         }
-        if (r->ended || r->failed)
+        if (r->ended || r->failed || read_past_deadline(r))
             break;
         if ((rc = read_merge_step(&r->merge)) <= 0) {
             r->ended = 1;
@@ -997,6 +997,11 @@ static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
         read_fail(r, rc);
         read_batch_free(&s->batch);
         return stream_fail(s, r->failed, "reading");
+    }
+    if (s->batch.rows == 0 && r->timed_out && !r->ended) {
+        read_batch_free(&s->batch);
+        snprintf(s->error, sizeof s->error, "the reader's deadline passed");
+        return ETIMEDOUT; /* a later call (after a later deadline) reads on */
     }
     if (s->batch.rows == 0) {
         s->ended = 1;

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: shmlog-dump serve over a real collector's files, real HTTP on loopback: /api/query answers what shmlog-dump read prints for the same filters (JSON Lines, JSON, text), its cursor pages back to the whole answer, /api/tail delivers a record written after it connected, /api/stats and /api/fields agree with read, a bad parameter is a 400 naming it, the time and size limits are said, a non-loopback --listen needs --auth with a private token file, the bearer token is checked, a client that pauses gets the whole answer, 200 slow or vanishing clients leave another query answered and the server's memory bounded, stalled request headers are refused past the per-address limit and timed out while a query beside them answers, and a tail waiting past that timeout is not cut.
+# Description: shmlog-dump serve over a real collector's files, real HTTP on loopback: /api/query answers what shmlog-dump read prints for the same filters (JSON Lines, JSON, text), its cursor pages back to the whole answer, /api/tail delivers a record written after it connected, /api/stats and /api/fields agree with read, a bad parameter is a 400 naming it, the time and size limits are said (the time limit inside a scan that matches nothing too), a non-loopback --listen needs --auth with a private token file (or --tls-client-ca), the bearer token is checked, TLS client certificates are checked (the CA's gets read's records, none or another CA's a 401, plain HTTP nothing), a client that pauses gets the whole answer, format=arrow is an Arrow IPC stream pyarrow reads as the JSON answer's records (also paged by its cursor and paused), 200 slow or vanishing clients leave another query answered and the server's memory bounded, stalled request headers are refused past the per-address limit and timed out while a query beside them answers, and a tail waiting past that timeout is not cut.
 # usage: test_dump_serve.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, SERVE_CLIENT)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-dump-serve-XXXXXX)
@@ -24,7 +24,7 @@ serve_start() {
     srv=$!
     pids+=("$srv")
     wait_for 10 grep -q 'listening on' "$tmp/serve.log" || { diag "$tmp/serve.log"; bail "serve did not start"; }
-    port=$(sed -n 's|.*listening on http://[^ ]*:\([0-9]*\)/$|\1|p' "$tmp/serve.log")
+    port=$(sed -n 's|.*listening on https\{0,1\}://[^ ]*:\([0-9]*\)/$|\1|p' "$tmp/serve.log")
 }
 serve_start "$out" --listen 127.0.0.1:0
 url=http://127.0.0.1:$port
@@ -78,6 +78,22 @@ check "  the same as read --level WARN" cmp "$tmp/paged-warn.jsonl" "$tmp/warn.j
 check_show "a client that pauses (its answer parked, its reader closed and opened again)" \
     "$py" "$client" slow "$port" "$tmp/slow.jsonl"
 check "  gets the whole answer all the same" cmp "$tmp/slow.jsonl" "$tmp/all.jsonl"
+
+# Arrow IPC answers, read by pyarrow (the test venv's): the same records as the JSON Lines answer.
+vpy=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python
+if "$vpy" -c 'import pyarrow' 2>/dev/null; then
+    arrow=${SERVE_ARROW:?}
+    check_show "format=arrow: pyarrow reads every record, column for column as the JSON answer" "$vpy" "$arrow" same "$port" ""
+    check_show "Accept: application/vnd.apache.arrow.stream, level=WARN" "$vpy" "$arrow" same "$port" "level=WARN" accept
+    check_show "format=arrow where=sym=ESZ6 limit=1000: ends at the limit with its cursor" \
+        "$vpy" "$arrow" same "$port" "where=sym%3DESZ6&limit=1000"
+    check_show "format=arrow: the cursor pages (limit 7000) back to the whole answer" "$vpy" "$arrow" pages "$port" "" 7000
+    check_show "format=arrow: a client that pauses gets the whole answer" "$vpy" "$arrow" slow "$port"
+    check "format=arrow on /api/tail is a 400 naming format" \
+        sh -c "curl -s -o /dev/null -w '%{http_code}' '$url/api/tail?format=arrow' | grep -qx 400"
+else
+    skip "format=arrow read by pyarrow" "$vpy lacks pyarrow (tests/python-requirements.txt): run scripts/setup.sh"
+fi
 
 check_show "tail: a record written after connecting arrives" "$py" "$client" tail "$port" gamma \
     env SHMLOG_DIR="$seg" "$SHMLOG_SAMPLE" --app gamma --count 20
@@ -153,6 +169,18 @@ check "the server still answers" curl -sf "$url/health"
 limit_said() { curl -sf "$url/api/query?$1" | tail -n 1 | grep -q "^{\"end\":\"$2\""; }
 check "timeout_ms=1: the answer ends saying time" limit_said "timeout_ms=1" time
 check "max_bytes=5000: the answer ends saying size" limit_said "max_bytes=5000" size
+# A filter that matches nothing in eps's million records: the reader stops at the limit inside its scan,
+# before it meets eps's exit marker (the answer's one event without the limit).
+scan_stops() {
+    local whole cut
+    whole=$(curl -sf "$url/api/query?app=eps&grep=matches-nothing&$1" | tail -n 1)
+    cut=$(curl -sf "$url/api/query?app=eps&grep=matches-nothing&$1&timeout_ms=100" | tail -n 1)
+    echo "without a limit: $whole; timeout_ms=100: $cut"
+    case $whole in '{"end":"complete","records":0,"events":1,'*) ;; *) return 1 ;; esac
+    case $cut in '{"end":"time","records":0,"events":0,'*) ;; *) return 1 ;; esac
+}
+check_show "timeout_ms=100 stops a scan that matches nothing, inside it" scan_stops "format=jsonl"
+check_show "  /api/stats too" sh -c "curl -sf '$url/api/stats?app=eps&grep=matches-nothing&timeout_ms=100' | grep '\"end\":\"time\"'"
 check_show "/metrics counts them" sh -c "curl -sf $url/metrics | grep -E '^shmlog_serve_(time|size)_limited_total [1-9]'"
 
 crowd_ok() {
@@ -210,5 +238,41 @@ check "/health does not" test "$(code "$url/health")" = 200
 kill "$srv"
 wait "$srv"
 tap_forget "$srv"
+
+# TLS client certificates (libmicrohttpd's TLS, gnutls): a CA of the test's, a server and a client
+# certificate it signed, and a client certificate of the same name that it did not sign.
+if command -v openssl >/dev/null; then
+    pki=$tmp/pki
+    mkdir -p "$pki"
+    newkey() { openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/$1.key" -subj "/CN=$2" "${@:3}"; }
+    sign() { openssl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial -days 2 -out "$pki/$1.pem" -extfile <(echo "$2"); }
+    {
+        newkey ca "shmlog test ca" -x509 -days 2 -out "$pki/ca.pem" &&
+            newkey server 127.0.0.1 -out "$pki/server.csr" && sign server subjectAltName=IP:127.0.0.1 &&
+            newkey client reader -out "$pki/client.csr" && sign client extendedKeyUsage=clientAuth &&
+            newkey rogue reader -x509 -days 2 -out "$pki/rogue.pem"
+    } >"$tmp/pki.log" 2>&1 || { diag "$tmp/pki.log"; bail "openssl could not make the test's certificates"; }
+    chmod 600 "$pki"/*.key
+    serve_start "$out" --listen 0.0.0.0:0 --tls-cert "$pki/server.pem" --tls-key "$pki/server.key" --tls-client-ca "$pki/ca.pem"
+    url=https://127.0.0.1:$port
+    tls=(--cacert "$pki/ca.pem")
+    check "with --tls-client-ca it starts beyond loopback, over https" grep -q 'listening on https://' "$tmp/serve.log"
+    check "the CA's client certificate: 200, and read's records" bash -c \
+        "curl -sf ${tls[*]} --cert '$pki/client.pem' --key '$pki/client.key' '$url/api/query?app=beta&level=WARN' | head -n -1 |
+         cmp - <('$SHMLOG_DUMP' read --format json --app beta --level WARN '$out' 2>/dev/null)"
+    check "no client certificate: 401" test "$(code "${tls[@]}" "$url/api/query?limit=1")" = 401
+    check "a certificate another CA signed: 401" \
+        test "$(code "${tls[@]}" --cert "$pki/rogue.pem" --key "$pki/rogue.key" "$url/api/query?limit=1")" = 401
+    check "plain HTTP gets no answer" sh -c "! curl -sf 'http://127.0.0.1:$port/health'"
+    check "/health answers without one" test "$(code "${tls[@]}" "$url/health")" = 200
+    kill "$srv"
+    wait "$srv"
+    tap_forget "$srv"
+    chmod 644 "$pki/server.key"
+    "$SHMLOG_DUMP" serve "$out" --tls-cert "$pki/server.pem" --tls-key "$pki/server.key" >"$tmp/open.out" 2>&1
+    check "a key file others may read: exit 2" test $? -eq 2
+else
+    skip "TLS client certificates" "no openssl to make the test's certificates"
+fi
 check "the collector exits 0 on SIGTERM" collector_stop
 tap_finish

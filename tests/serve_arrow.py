@@ -1,0 +1,164 @@
+"""shmlog-dump serve's Arrow IPC answers read by pyarrow (test_dump_serve.sh, with the test venv's python).
+
+usage: serve_arrow.py same PORT QUERY [accept]   the Arrow answer of /api/query?QUERY equals its JSON Lines answer
+       serve_arrow.py pages PORT QUERY LIMIT     Arrow pages joined by their cursors equal the whole JSON answer
+       serve_arrow.py slow PORT                  a client that pauses past the server's parking time gets it all
+"""
+import json
+import math
+import sys
+import time
+import urllib.request
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+
+def url(port, query):
+    return "http://127.0.0.1:%s/api/query?%s" % (port, query)
+
+
+def arrow_answer(port, query, accept=False, pause=0):
+    """The answer's table (checked in full) and its last batch's metadata (why it ended, the cursor)."""
+    if accept:
+        req = urllib.request.Request(url(port, query), headers={"Accept": "application/vnd.apache.arrow.stream"})
+    else:
+        req = urllib.request.Request(url(port, query + "&format=arrow" if query else "format=arrow"))
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        assert resp.headers["Content-Type"] == "application/vnd.apache.arrow.stream", resp.headers["Content-Type"]
+        reader = ipc.open_stream(resp)
+        batches, meta = [], None
+        while True:
+            try:
+                batch, m = reader.read_next_batch_with_custom_metadata()
+            except StopIteration:
+                break
+            assert meta is None, "a batch after the one that said the end"
+            if pause and len(batches) == 1:
+                time.sleep(pause)  # the server closes the reader of a parked answer, and opens it again
+            batch.validate(full=True)
+            batches.append(batch)
+            if m:
+                meta = {k.decode(): v.decode() for k, v in m.items()}
+                assert batch.num_rows == 0, "the end's batch has rows"
+    assert meta is not None, "no batch said why the answer ended"
+    return pa.Table.from_batches(batches, schema=reader.schema), meta
+
+
+def json_answer(port, query):
+    with urllib.request.urlopen(url(port, query), timeout=60) as resp:
+        lines = [json.loads(l) for l in resp.read().splitlines()]
+    return lines[:-1], lines[-1]
+
+
+def is_record(event):
+    return "loss" not in event and "exit" not in event
+
+
+FIXED = ["level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "thread", "instance"]
+
+
+def same_value(a, b):
+    if isinstance(a, float) or isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+def compare(table, events):
+    """Row i of table is record i of events, column for key (the fields too); the first difference, or None."""
+    records = [e for e in events if is_record(e)]
+    if table.num_rows != len(records):
+        return "%d rows, %d records" % (table.num_rows, len(records))
+    names = set(table.column_names)
+    cols = {n: table.column(n).to_pylist() for n in names if n != "ts"}
+    ts = table.column("ts").cast(pa.int64()).to_pylist()
+    for i, e in enumerate(records):
+        if ts[i] != e["ts_ns"]:
+            return "row %d: ts %d, ts_ns %d" % (i, ts[i], e["ts_ns"])
+        for k in FIXED:
+            if cols[k][i] != e.get(k):
+                return "row %d: %s %r, json %r" % (i, k, cols[k][i], e.get(k))
+        for k, v in e.get("fields", {}).items():
+            candidates = [c for c in (k, "field." + k) if c in names and c not in FIXED]
+            candidates += [c for c in names if c.startswith(k + ".") and c[len(k) + 1:] in
+                           ("int", "uint", "float", "bool", "str", "ptr")]
+            got = [cols[c][i] for c in candidates if cols[c][i] is not None]
+            if len(got) != 1 or not same_value(got[0], v):
+                return "row %d: field %s %r in %s, json %r" % (i, k, got, candidates, v)
+    return None
+
+
+def same(port, query, accept=""):
+    table, meta = arrow_answer(port, query, accept == "accept")
+    events, end = json_answer(port, query)
+    if not events:
+        print("the JSON answer is empty: no test")
+        return 1
+    diff = compare(table, events)
+    if diff:
+        print(diff)
+        return 1
+    want = {"end": end["end"], "records": str(end["records"]), "errors": str(end["errors"])}
+    if is_record(events[-1]):  # an Arrow cursor counts rows: markers after the last record are not in it
+        want["cursor"] = end["cursor"]
+    if {k: meta.get(k) for k in want} != want:
+        print("the end's metadata", meta, "JSON's end", end)
+        return 1
+    print("%d rows, %d columns, %d batches; %s" % (table.num_rows, table.num_columns, len(table.column("ts").chunks),
+                                                   meta))
+    return 0
+
+
+def pages(port, query, limit):
+    cursor, tables, n = None, [], 0
+    while True:
+        q = "%s&limit=%s" % (query, limit) if query else "limit=%s" % limit
+        if cursor:
+            q += "&cursor=" + cursor
+        table, meta = arrow_answer(port, q)
+        n += 1
+        if table.num_rows > int(limit):
+            print("page %d: %d rows past limit=%s" % (n, table.num_rows, limit))
+            return 1
+        tables.append(table)
+        if meta["end"] == "complete":
+            break
+        if meta["end"] != "limit" or n > 1000:
+            print("page %d ended %s" % (n, meta))
+            return 1
+        cursor = meta["cursor"]
+    whole = pa.concat_tables(tables, promote_options="permissive")
+    events, end = json_answer(port, query)
+    diff = compare(whole, events)
+    if diff:
+        print(diff)
+        return 1
+    print("%d pages, %d rows" % (n, whole.num_rows))
+    return 0
+
+
+def slow(port):
+    table, meta = arrow_answer(port, "", pause=3)
+    events, end = json_answer(port, "")
+    diff = compare(table, events)
+    if diff or meta["end"] != "complete":
+        print(diff, meta)
+        return 1
+    print("%d rows after a pause of 3 s; %s" % (table.num_rows, meta))
+    return 0
+
+
+def main():
+    mode, port = sys.argv[1], sys.argv[2]
+    if mode == "same":
+        return same(port, sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "")
+    if mode == "pages":
+        return pages(port, sys.argv[3], sys.argv[4])
+    if mode == "slow":
+        return slow(port)
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
