@@ -2,7 +2,8 @@
 
 usage: serve_arrow.py same PORT QUERY [accept]   the Arrow answer of /api/query?QUERY equals its JSON Lines answer
        serve_arrow.py pages PORT QUERY LIMIT     Arrow pages joined by their cursors equal the whole JSON answer
-       serve_arrow.py slow PORT                  a client that pauses past the server's parking time gets it all
+       serve_arrow.py slow PORT QUERY            a client that pauses past the server's parking time gets it all
+       serve_arrow.py end PORT QUERY END         the Arrow answer ends saying END
 """
 import json
 import math
@@ -137,9 +138,9 @@ def pages(port, query, limit):
     return 0
 
 
-def slow(port):
-    table, meta = arrow_answer(port, "", pause=3)
-    events, end = json_answer(port, "")
+def slow(port, query):
+    table, meta = arrow_answer(port, query, pause=3)
+    events, end = json_answer(port, query)
     diff = compare(table, events)
     if diff or meta["end"] != "complete":
         print(diff, meta)
@@ -155,7 +156,11 @@ def main():
     if mode == "pages":
         return pages(port, sys.argv[3], sys.argv[4])
     if mode == "slow":
-        return slow(port)
+        return slow(port, sys.argv[3])
+    if mode == "end":
+        table, meta = arrow_answer(port, sys.argv[3])
+        print("%d rows; %s" % (table.num_rows, meta))
+        return meta["end"] != sys.argv[4]
     print(__doc__)
     return 2
 

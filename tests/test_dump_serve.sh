@@ -81,14 +81,18 @@ check "  gets the whole answer all the same" cmp "$tmp/slow.jsonl" "$tmp/all.jso
 
 # Arrow IPC answers, read by pyarrow (the test venv's): the same records as the JSON Lines answer.
 vpy=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python
+arrow=
 if "$vpy" -c 'import pyarrow' 2>/dev/null; then
     arrow=${SERVE_ARROW:?}
-    check_show "format=arrow: pyarrow reads every record, column for column as the JSON answer" "$vpy" "$arrow" same "$port" ""
+    # beta's 50,000 records: the whole answer compared in Python takes seconds a check (more under ASan)
+    check_show "format=arrow: pyarrow reads every record, column for column as the JSON answer" \
+        "$vpy" "$arrow" same "$port" "app=beta"
     check_show "Accept: application/vnd.apache.arrow.stream, level=WARN" "$vpy" "$arrow" same "$port" "level=WARN" accept
     check_show "format=arrow where=sym=ESZ6 limit=1000: ends at the limit with its cursor" \
         "$vpy" "$arrow" same "$port" "where=sym%3DESZ6&limit=1000"
-    check_show "format=arrow: the cursor pages (limit 7000) back to the whole answer" "$vpy" "$arrow" pages "$port" "" 7000
-    check_show "format=arrow: a client that pauses gets the whole answer" "$vpy" "$arrow" slow "$port"
+    check_show "format=arrow: the cursor pages (limit 7000) back to the whole answer" \
+        "$vpy" "$arrow" pages "$port" "app=beta" 7000
+    check_show "format=arrow: a client that pauses gets the whole answer" "$vpy" "$arrow" slow "$port" "app=beta"
     check "format=arrow on /api/tail is a 400 naming format" \
         sh -c "curl -s -o /dev/null -w '%{http_code}' '$url/api/tail?format=arrow' | grep -qx 400"
 else
@@ -170,17 +174,22 @@ limit_said() { curl -sf "$url/api/query?$1" | tail -n 1 | grep -q "^{\"end\":\"$
 check "timeout_ms=1: the answer ends saying time" limit_said "timeout_ms=1" time
 check "max_bytes=5000: the answer ends saying size" limit_said "max_bytes=5000" size
 # A filter that matches nothing in eps's million records: the reader stops at the limit inside its scan,
-# before it meets eps's exit marker (the answer's one event without the limit).
+# before it meets the markers at its end (eps's exit; under load, losses too).
 scan_stops() {
     local whole cut
-    whole=$(curl -sf "$url/api/query?app=eps&grep=matches-nothing&$1" | tail -n 1)
-    cut=$(curl -sf "$url/api/query?app=eps&grep=matches-nothing&$1&timeout_ms=100" | tail -n 1)
+    whole=$(curl -sf "$url/api/query?app=eps&grep=matches-nothing" | tail -n 1)
+    cut=$(curl -sf "$url/api/query?app=eps&grep=matches-nothing&timeout_ms=100" | tail -n 1)
     echo "without a limit: $whole; timeout_ms=100: $cut"
-    case $whole in '{"end":"complete","records":0,"events":1,'*) ;; *) return 1 ;; esac
-    case $cut in '{"end":"time","records":0,"events":0,'*) ;; *) return 1 ;; esac
+    case $whole in '{"end":"complete","records":0,"events":'[1-9]*) ;; *) return 1 ;; esac
+    case $cut in '{"end":"time","records":0,'*) ;; *) return 1 ;; esac
+    [ "$(events_of "$cut")" -lt "$(events_of "$whole")" ]
 }
-check_show "timeout_ms=100 stops a scan that matches nothing, inside it" scan_stops "format=jsonl"
+events_of() { printf '%s' "$1" | sed 's/.*"events":\([0-9]*\).*/\1/'; }
+check_show "timeout_ms=100 stops a scan that matches nothing, inside it" scan_stops
 check_show "  /api/stats too" sh -c "curl -sf '$url/api/stats?app=eps&grep=matches-nothing&timeout_ms=100' | grep '\"end\":\"time\"'"
+# An Arrow answer holds only records: without the reader's deadline its scan would end complete.
+[ -z "$arrow" ] || check_show "format=arrow timeout_ms=100 stops a scan that matches nothing" \
+    "$vpy" "$arrow" end "$port" "app=eps&grep=matches-nothing&timeout_ms=100" time
 check_show "/metrics counts them" sh -c "curl -sf $url/metrics | grep -E '^shmlog_serve_(time|size)_limited_total [1-9]'"
 
 crowd_ok() {
