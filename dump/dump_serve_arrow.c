@@ -378,8 +378,8 @@ static int64_t count_nulls(const uint8_t *valid, int64_t rows)
 
 static const uint8_t zeros[8];
 
-/* Column a (rows of it; NULL: none) of type t: its node and buffers. index: a dictionary
- * column's index type (the values go in their own batch). 0, or -EINVAL. */
+/* The first rows of column a (NULL: none) of type t: its node and buffers (a
+ * dictionary column's t is its index type: the values go in a batch of their own). 0, or -EINVAL. */
 static int add_column(struct layout *l, const struct col_type *t, const struct ArrowArray *a, int64_t rows)
 {
     if (a && (a->offset != 0 || rows > a->length))
@@ -423,7 +423,7 @@ static void put_record_batch(struct fb *b, size_t ref, int64_t rows, const struc
     fb_patch(b, at[2], fb_pairs(b, l->buffers, l->nbufs));
 }
 
-/* Column i's dictionary (d; NULL: empty) as a DictionaryBatch of id i. */
+/* A column's dictionary d (NULL: empty) as a DictionaryBatch of that id. */
 static int put_dictionary(struct serve_bytes *out, const struct ArrowArray *d, int64_t id)
 {
     int64_t nodes[2], buffers[6];
