@@ -153,7 +153,9 @@ else
 fi
 
 # ---- a consumer that starts mid-topic ----
-mid=$(sed -n "$((want_a / 2))p" "$tmp/hosta.local" | sed 's/.*"ts_ns":\([0-9]*\).*/\1/')
+# Three quarters in: a reader starts 1.5 s before its --since to meet a context (FORMAT.md, "Frames as
+# messages"), about a third of these hosts' 5 s.
+mid=$(sed -n "$((want_a * 3 / 4))p" "$tmp/hosta.local" | sed 's/.*"ts_ns":\([0-9]*\).*/\1/')
 check "a mirror from --since the middle exits 0" "$dump" mirror "$url" --out "$tmp/mirror-mid" --since "$mid"
 for h in hosta hostb; do
     "$dump" read "$tmp/$h/out" --since "$mid" --format json >"$tmp/$h.local-mid"
@@ -416,7 +418,17 @@ check "a message of hoste's open file produced again at offset 10^9" \
     "$inject" forge "$bootstrap" ident "$(ls "$tmp"/hoste/out/*.part)" 1000000000
 SHMLOG_DIR=$tmp/hoste/seg "$sample" --app echo --count 30000 --rate 100000 >/dev/null 2>&1
 segments_gone "$tmp/hoste/seg" 30
-check "hoste: 30,000 more shipped" ship_ident hoste
+check "hoste: 30,000 more shipped" ship_ident hoste --metrics-file "$tmp/hoste/ship.prom"
+# Started in the middle of the file, a shipper sends a context with its first message, where a reader
+# may start, and none with the ones that go on from it within 1 s by their timestamps (the 30,000
+# records' frames were sealed within half a second; an index frame bears the shipper's clock: one more).
+prom() { awk -v n="$1" '$1 ~ "^"n"[{]" { print $2 }' "$tmp/hoste/ship.prom"; }
+msgs=$(prom shmlog_ship_messages_total) ctx_msgs=$(prom shmlog_ship_context_messages_total)
+if [ "${ctx_msgs:-0}" -ge 1 ] && [ "$ctx_msgs" -le 2 ] && [ "${msgs:-0}" -ge $((ctx_msgs + 3)) ]; then
+    ok "a shipper started mid-file: a context on $ctx_msgs of its $msgs messages"
+else
+    not_ok "a shipper started mid-file: a context on ${ctx_msgs:-?} of its ${msgs:-?} messages"
+fi
 # The records of an app in hoste's files, in the mirror (run again: it goes on), and in read kafka://.
 counts_of() { # app
     local_n=$(records_of "$1" "$tmp/hoste/out")
