@@ -11,7 +11,7 @@
 
 #include <zstd.h>
 
-#define DEFS_ZSTD_LEVEL 3 /* a context is made again only when what a frame uses changes */
+#define DEFS_ZSTD_LEVEL 3 /* a context is made again only when the definitions in effect change */
 /* CLOCK sections kept, the newest: about 6 s of 50 ms frames, as many
  * anchors as a reader keeps (FORMAT.md, section 6). */
 #define CLOCKS_KEPT 128u
@@ -49,7 +49,7 @@ struct shlog_context {
     size_t bytes;            /* of the definitions kept */
     uint32_t seq, ids, frame;
     int over;                /* the file went past a bound */
-    struct used *used, *last; /* what this frame uses, and what the cached defs frame holds */
+    struct used *used, *last; /* the definitions in this frame's context, and what the cached defs frame holds */
     size_t nused, used_cap, nlast, last_cap;
     struct buf defs;         /* the frame of the definitions in last */
     struct clock_kept clocks[CLOCKS_KEPT]; /* the file's newest CLOCK sections, a ring */

@@ -221,6 +221,10 @@ static int carries_context(struct follow *fl, const struct shlog_context_out *cx
     uint64_t ms = (cx->sealed_ns ? cx->sealed_ns : shm_real_ns()) / 1000000u;
     if (fl->sent_end == fl->off && ms < fl->ctx_sent_ms + SHLOG_MSG_CONTEXT_EVERY_MS)
         return 0;
+    if (!cx->ctx_n && fl->off != SHLOG_FILE_HEADER_BYTES) {
+        fl->ctx_sent_ms = 0; /* none to give (a frame that does not decode): the next one carries it */
+        return 0;
+    }
     fl->ctx_sent_ms = ms;
     return 1;
 }
