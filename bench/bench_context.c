@@ -1,8 +1,9 @@
 /*
- * bench_context.c - what making every frame decodable on its own costs the
- * shipper: shlog_context_next over every frame of a directory's files (a
- * decompression and a look at the columns that name sites), its cpu per
- * record and per frame, and the context's bytes against the frames'.
+ * bench_context.c - what knowing every frame's context costs the shipper
+ * (it sends one where a reader may start): shlog_context_next over every
+ * frame of a directory's files (a decompression and a look at the columns
+ * that name sites), its cpu per record and per frame, and the context's
+ * bytes against the frames' (were every frame to carry one).
  *   shmlog-bench-context DIR [REPEATS]    (bench/ship.sh runs it)
  */
 #include <dirent.h>

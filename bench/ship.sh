@@ -12,9 +12,19 @@
 #      and MB/s, `shmlog-dump read` of the mirror, and `read kafka://` of the
 #      topic itself (no files between).
 #   bench/ship.sh [RECORDS [RATE [SECONDS]]]   (default 10000000 1000000 10)
+#   bench/ship.sh --rates "R1 R2 ..." [SECONDS]  (default "100 400 2000 20000" 30)
+#      one simulated host per rate (a collector, shmlog-sample at R records/s,
+#      a following shipper) for SECONDS: the shipper's cpu per record and share
+#      of a core while the producer runs, the bytes on the wire (keys, frames,
+#      headers) per byte of the files, and the context headers' share of them.
 # Run it under `flock /tmp/shmlog-heavy.lock` on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+rates=
+if [ "${1:-}" = --rates ]; then
+    rates=${2:-100 400 2000 20000}
+    shift 2 || shift $#
+fi
 records=${1:-10000000}
 rate=${2:-1000000}
 seconds=${3:-10}
@@ -29,7 +39,8 @@ seg=/dev/shm/shmlog-bench-ship-$$
 col=
 shipper=
 trap 'kill $col $shipper 2>/dev/null || true; scripts/kafka-dev.sh stop >/dev/null 2>&1; rm -rf "$work" "$seg"' EXIT
-echo "command: bench/ship.sh $records $rate $seconds  ($(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg))"
+if [ -n "$rates" ]; then args="--rates \"$rates\" ${1:-30}"; else args="$records $rate $seconds"; fi
+echo "command: bench/ship.sh $args  ($(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg))"
 bootstrap=$(scripts/kafka-dev.sh start 3 2>/dev/null | tail -n 1)
 echo "cluster: 3 nodes of Kafka on loopback, $bootstrap"
 
@@ -51,6 +62,48 @@ stop_collector() {
 metric() { # file name
     awk -v n="$2" '$1 ~ "^"n"[{]" { print $2 }' "$1"
 }
+
+# ---- per-host rates ----
+proc_ticks() { # pid: utime + stime of every thread, in clock ticks
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+if [ -n "$rates" ]; then
+    seconds=${1:-30}
+    hz=$(getconf CLK_TCK)
+    echo "rate/s  records  shipper cpu ms  ns/record  % of a core  messages  file B  wire B  wire/file  context share"
+    for r in $rates; do
+        rm -rf "$work/rate"
+        mkdir -p "$work/rate/out"
+        taskset -c 0 "$build/ship/shmlog-ship" --dir "$work/rate/out" --to "kafka://$bootstrap/rate-$r" \
+            --state "$work/rate/state" --metrics-file "$work/rate/prom" 2>/dev/null &
+        shipper=$!
+        # connected and the topic made before the clock starts (its first write is the state's, at once)
+        for _ in $(seq 300); do [ -f "$work/rate/state" ] && break; sleep 0.1; done
+        sleep 1
+        c0=$(proc_ticks "$shipper")
+        t0=$(date +%s.%N)
+        collect "$work/rate/out" --count $((r * seconds)) --threads 1 --rate "$r" >/dev/null
+        t1=$(date +%s.%N)
+        c1=$(proc_ticks "$shipper")
+        stop_collector
+        sleep 2 # the last frames acknowledged; the metrics are written at exit
+        kill -TERM "$shipper"
+        wait "$shipper" || true
+        shipper=
+        m=$work/rate/prom
+        python3 - "$r" "$c0" "$c1" "$hz" "$t0" "$t1" "$(metric "$m" shmlog_ship_records_total)" \
+            "$(metric "$m" shmlog_ship_messages_total)" "$(metric "$m" shmlog_ship_wire_bytes_total)" \
+            "$(metric "$m" shmlog_ship_context_bytes_total)" \
+            "$(du -cb "$work"/rate/out/*.shlog | tail -n 1 | cut -f1)" <<'PY'
+import sys
+r, c0, c1, hz, t0, t1, rec, msgs, wire, ctx, disk = (float(x) for x in sys.argv[1:])
+cpu = (c1 - c0) / hz
+print(f"{r:6.0f}  {rec:7.0f}  {cpu * 1e3:14.0f}  {cpu * 1e9 / max(rec, 1):9.0f}  {100 * cpu / (t1 - t0):11.2f}  "
+      f"{msgs:8.0f}  {disk:6.0f}  {wire:6.0f}  {wire / disk:9.2f}  {100 * ctx / max(wire, 1):12.1f}%")
+PY
+    done
+    exit 0
+fi
 
 # ---- 1. backlog, one core ----
 echo "backlog: $records records"

@@ -1,16 +1,17 @@
 /*
  * shlog_context.c - what a frame read apart from its file needs (FORMAT.md,
- * "Frames as messages"): of the definitions the file gave before the frame,
- * those its sections use, as one frame (the processes and sites first, each
- * kind in the file's order), and the last CLOCK section before it as another. A shipper keeps one per file it ships;
- * its cost is a decompression of each frame and a look at the columns that
- * name processes and sites, never a decode of the records.
+ * "Frames as messages"): the definitions the file gave before the frame, each
+ * as last given, as one frame (the processes and sites first, each kind in the
+ * file's order), and the CLOCK sections its records map with as another. A
+ * shipper keeps one per file it ships; its cost is a decompression of each
+ * frame and a look at the columns that name processes and sites, never a
+ * decode of the records.
  */
 #include "shlog_coding.h"
 
 #include <zstd.h>
 
-#define DEFS_ZSTD_LEVEL 3 /* a context is made again only when what a frame uses changes */
+#define DEFS_ZSTD_LEVEL 3 /* a context is made again only when the definitions in effect change */
 /* CLOCK sections kept, the newest: about 6 s of 50 ms frames, as many
  * anchors as a reader keeps (FORMAT.md, section 6). */
 #define CLOCKS_KEPT 128u
@@ -48,7 +49,7 @@ struct shlog_context {
     size_t bytes;            /* of the definitions kept */
     uint32_t seq, ids, frame;
     int over;                /* the file went past a bound */
-    struct used *used, *last; /* what this frame uses, and what the cached defs frame holds */
+    struct used *used, *last; /* the definitions in this frame's context, and what the cached defs frame holds */
     size_t nused, used_cap, nlast, last_cap;
     struct buf defs;         /* the frame of the definitions in last */
     struct clock_kept clocks[CLOCKS_KEPT]; /* the file's newest CLOCK sections, a ring */
@@ -439,7 +440,11 @@ static int clock_frame(struct shlog_context *c)
 static int context_of(struct shlog_context *c, struct cur sec)
 {
     c->nused = 0;
-    int rc = use_frame(c, sec);
+    int rc = use_frame(c, sec); /* also finds its oldest record, which the clock frame starts from */
+    /* Every definition in effect, not only the frame's: a reader that starts here goes on through the
+     * frames after it, which carry no context of their own (FORMAT.md, "Frames as messages"). */
+    for (size_t i = 0; i < c->nitems && !rc; i++)
+        rc = use(c, (uint32_t)i);
     if (!rc)
         rc = defs_frame(c);
     if (rc)

@@ -174,6 +174,12 @@ int read_ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options
     k->max_hosts = o->max_hosts;
     uint64_t since_ns = o->since_ns;
     k->since_ms = (int64_t)(since_ns / 1000000);
+    /* From what comes after the open: as from a time, the frames before it only where the ones after need
+     * them (check). */
+    if (!since_ns && o->from_end)
+        k->since_ms = (int64_t)(shm_real_ns() / 1000000);
+    /* A message needs the context of one up to SHLOG_MSG_CONTEXT_EVERY_MS before it. */
+    int64_t look_ms = k->since_ms ? k->since_ms - SHLOG_MSG_CONTEXT_LOOKBACK_MS : 0;
     if (shlog_kafka_url(url, brokers, sizeof(brokers), k->topic, sizeof(k->topic)) != 0) {
         snprintf(err, errcap, "%s: not kafka://HOST:PORT[,HOST:PORT...]/TOPIC", url);
         free(k);
@@ -235,9 +241,7 @@ int read_ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options
     for (size_t i = 0; i < k->nparts && k->parts; i++) {
         k->parts[i].id = md->topics[0].partitions[i].id;
         rd_kafka_topic_partition_list_add(tl, k->topic, k->parts[i].id)->offset =
-            since_ns      ? (int64_t)(since_ns / 1000000)
-            : o->from_end ? RD_KAFKA_OFFSET_END
-                          : RD_KAFKA_OFFSET_BEGINNING;
+            look_ms > 0 ? look_ms : RD_KAFKA_OFFSET_BEGINNING;
     }
     rd_kafka_metadata_destroy(md);
     if (!k->parts) {
@@ -248,8 +252,8 @@ int read_ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options
     }
     /* A time becomes each partition's first offset at or after it (the
      * messages carry their frame's seal time). */
-    if (since_ns && (e = offsets_for_time(k, tl, (int64_t)(since_ns / 1000000))) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(err, errcap, "%s: the offsets for --since: %s", url, rd_kafka_err2str(e));
+    if (look_ms > 0 && (e = offsets_for_time(k, tl, look_ms)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errcap, "%s: the offsets for %s: %s", url, since_ns ? "--since" : "now", rd_kafka_err2str(e));
         rd_kafka_topic_partition_list_destroy(tl);
         read_ksrc_close(k);
         return -1;
@@ -393,6 +397,15 @@ static struct file_pos *file_of(struct ksrc *k, struct host_state *h, const stru
     f->used = ++k->tick;
     *made = 1;
     return f;
+}
+
+/* Whether a frame at off of file id goes on from the one given last of it. */
+static int goes_on(const struct host_state *h, const struct file_id *id, uint64_t off)
+{
+    for (unsigned i = 0; i < h->nfiles; i++)
+        if (same_file(&h->files[i].id, id))
+            return h->files[i].next == off;
+    return 0;
 }
 
 int read_ksrc_seed(struct ksrc *k, const struct shlog_file_header *hdr, uint64_t next_off)
@@ -567,14 +580,18 @@ static int check(struct ksrc *k, const rd_kafka_message_t *msg, struct kmsg *m)
     }
     if (!h)
         return bad(m, "out of memory");
-    /* Its records are all older than its seal time: nothing a read from --since wants (a shipper's second
-     * sending of an older frame, which comes after where the brokers' offset for the time started it). */
-    if (k->since_ms && m->ts_ms >= 0 && m->ts_ms < k->since_ms) {
+    const struct file_id id = {m->hdr.file_seq, m->hdr.created_ns, m->hdr.collector_pid};
+    /* Sealed before --since, its records are all older: nothing a read from there wants (as a shipper's
+     * second sending of an older frame, which comes after where the brokers' offset for the time started
+     * it), unless the frames after it need it: one that goes on from the frame given last of its file, or
+     * a run may start at (a file's first frame, or one with a context; the read starts before --since to
+     * meet one: open). */
+    if (k->since_ms && m->ts_ms >= 0 && m->ts_ms < k->since_ms && !m->ctx &&
+        m->file_off != SHLOG_FILE_HEADER_BYTES && !goes_on(h, &id, m->file_off)) {
         m->place = KMSG_EARLY;
         return 1;
     }
     int made;
-    const struct file_id id = {m->hdr.file_seq, m->hdr.created_ns, m->hdr.collector_pid};
     struct file_pos *f = file_of(k, h, &id, &made);
     m->new_file = made;
     m->place = place(k, f, m->file_off, m->file_off + m->n, fingerprint(m->frame, m->n));

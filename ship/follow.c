@@ -171,6 +171,7 @@ static int open_next(struct follow *fl, struct kafka *k)
     fl->hdr = hdr;
     shlog_context_reset(fl->ctx);
     fl->ctx_over_said = 0;
+    fl->sent_end = 0;
     fl->last.bytes = 0;
     if (seq == fl->start.seq && fl->start.off > SHLOG_FILE_HEADER_BYTES) {
         relearn(fl, fl->start.off);
@@ -209,6 +210,23 @@ static uint64_t resync(const struct follow *fl, uint64_t from, uint64_t end)
     }
     free(chunk);
     return end;
+}
+
+/* Whether the message of the frame at fl->off carries its context: when it
+ * does not go on from the message before it, or that many ms after the last
+ * one that did (SHLOG_MSG_CONTEXT_EVERY_MS); its timestamp is its seal time,
+ * or librdkafka's clock, which reads about this one. */
+static int carries_context(struct follow *fl, const struct shlog_context_out *cx)
+{
+    uint64_t ms = (cx->sealed_ns ? cx->sealed_ns : shm_real_ns()) / 1000000u;
+    if (fl->sent_end == fl->off && ms < fl->ctx_sent_ms + SHLOG_MSG_CONTEXT_EVERY_MS)
+        return 0;
+    if (!cx->ctx_n && fl->off != SHLOG_FILE_HEADER_BYTES) {
+        fl->ctx_sent_ms = 0; /* none to give (a frame that does not decode): the next one carries it */
+        return 0;
+    }
+    fl->ctx_sent_ms = ms;
+    return 1;
 }
 
 /* One frame at fl->off of a file of size bytes: 1 produced or skipped, 0 wait. */
@@ -257,9 +275,13 @@ static int ship_frame(struct follow *fl, struct kafka *k, uint64_t size)
     }
     int ends = fl->sealed && fl->off + fb == size;
     remember(fl, fl->off, fb, &cx, ends);
-    if (kafka_produce(k, f, fb, fl->header, fl->hdr.host, &cx, (struct cursor){fl->seq, fl->off + fb}, ends) != 0)
+    struct shlog_context_out sent = cx;
+    if (!carries_context(fl, &cx))
+        sent.ctx = NULL, sent.ctx_n = 0;
+    if (kafka_produce(k, f, fb, fl->header, fl->hdr.host, &sent, (struct cursor){fl->seq, fl->off + fb}, ends) != 0)
         exit(1);
     fl->off += fb;
+    fl->sent_end = fl->off;
     return 1;
 }
 

@@ -97,6 +97,8 @@ static void q_advance(struct kafka *k)
             k->n.messages++;
             k->n.bytes += f->bytes;
             k->n.ctx_bytes += f->ctx_bytes;
+            k->n.ctx_messages += f->ctx_bytes > 0;
+            k->n.wire_bytes += f->wire_bytes;
             k->n.records += f->records;
         }
         k->inflight_bytes -= f->bytes + f->ctx_bytes;
@@ -248,6 +250,9 @@ int kafka_produce(struct kafka *k, void *frame, size_t n, const uint8_t file_hea
         size[i] = (uint8_t)(end.off >> (8 * i));
     }
     uint64_t msgno = k->qbase + k->qlen;
+    uint64_t wire = strlen(key) + n + strlen(SHLOG_MSG_FILE) + SHLOG_FILE_HEADER_BYTES + strlen(SHLOG_MSG_OFFSET) +
+                    sizeof(off) + (cx->ctx_n ? strlen(SHLOG_MSG_CONTEXT) + cx->ctx_n : 0) +
+                    (sealed ? strlen(SHLOG_MSG_SEALED) + sizeof(size) : 0);
     for (;;) {
         rd_kafka_headers_t *h = rd_kafka_headers_new(4);
         rd_kafka_header_add(h, SHLOG_MSG_FILE, -1, file_header, SHLOG_FILE_HEADER_BYTES);
@@ -272,7 +277,7 @@ int kafka_produce(struct kafka *k, void *frame, size_t n, const uint8_t file_hea
         }
         kafka_poll(k, 100);
     }
-    struct inflight f = {end, n, cx->ctx_n, cx->records, cx->sealed_ns, 0};
+    struct inflight f = {end, n, cx->ctx_n, wire, cx->records, cx->sealed_ns, 0};
     if (q_push(k, f)) {
         fprintf(stderr, PROG ": out of memory\n");
         exit(1);
@@ -282,7 +287,7 @@ int kafka_produce(struct kafka *k, void *frame, size_t n, const uint8_t file_hea
 
 void kafka_mark(struct kafka *k, struct cursor at)
 {
-    struct inflight f = {at, 0, 0, 0, 0, 1};
+    struct inflight f = {at, 0, 0, 0, 0, 0, 1};
     if (q_push(k, f)) {
         fprintf(stderr, PROG ": out of memory\n");
         exit(1);

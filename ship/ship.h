@@ -45,13 +45,14 @@ struct inflight {
     struct cursor at;   /* the cursor once it and all before it are acknowledged */
     uint64_t bytes;     /* the frame's */
     uint64_t ctx_bytes; /* its context header's */
+    uint64_t wire_bytes; /* the message's: key, value, headers' names and values */
     uint64_t records;
     uint64_t sealed_ns;
     int done;           /* 1 acknowledged, -1 failed */
 };
 
 struct kafka_counters {
-    uint64_t messages, bytes, ctx_bytes, records; /* acknowledged */
+    uint64_t messages, bytes, ctx_bytes, ctx_messages, wire_bytes, records; /* acknowledged */
     uint64_t broker_errors;  /* errors librdkafka reported (brokers down, ...) */
 };
 
@@ -123,6 +124,8 @@ struct follow {
     int at_end;       /* nothing more to read now */
     struct shlog_context *ctx;
     int ctx_over_said;
+    uint64_t sent_end;      /* where the last frame produced of this file ends; 0: none yet */
+    uint64_t ctx_sent_ms;   /* the timestamp of the last of its messages that carried a context */
     /* The last frame produced of this file, to send again marked sealed
      * (SHLOG_MSG_SEALED) when the file is closed after it went */
     struct last_frame {

@@ -39,8 +39,12 @@ static struct ship {
 
 static volatile sig_atomic_t stop_requested;
 
-#define STATE_INTERVAL_NS 1000000000ull /* also when nothing moved: its time says the shipper lives */
-#define STATE_SOON_NS 200000000ull      /* after an acknowledgement, at most this late */
+/* The state is written once for all the acknowledgements of a second, so
+ * its syncs cost a host nothing per message: a crash costs resending at most
+ * that second's acknowledged frames, which readers skip, never a loss (the
+ * state never says more than the brokers acknowledged). */
+#define STATE_INTERVAL_NS 1000000000ull
+#define STATE_IDLE_NS 10000000000ull /* also when nothing moved: its time says the shipper lives */
 
 static void usage(FILE *f)
 {
@@ -52,8 +56,9 @@ static void usage(FILE *f)
         "  --dir DIR          the collector's output directory (its --out)\n"
         "  --to URL           kafka://BOOTSTRAP/TOPIC; the topic is created when missing\n"
         "  --state FILE       how far the files were shipped: read at start, replaced (fsync, rename)\n"
-        "                     once the brokers acknowledged more; give the collector the same\n"
-        "                     file (--ship-state) so it keeps what is not shipped\n"
+        "                     once a second while the brokers acknowledge more (a crash resends at\n"
+        "                     most that second's frames, never loses one); give the collector the\n"
+        "                     same file (--ship-state) so it keeps what is not shipped\n"
         "  --once             ship what is there, wait for the acknowledgements, exit 0\n"
         "  --partitions N     partitions of a topic it creates (default 6)\n"
         "  --replication N    replication factor of a topic it creates (default min(3, brokers))\n"
@@ -165,7 +170,7 @@ static void write_state(int force)
     uint64_t now = shm_mono_ns();
     struct cursor acked = S.kafka.acked;
     int moved = acked.seq != S.persisted.seq || acked.off != S.persisted.off;
-    if (!force && !(moved && now - S.state_written_ns >= STATE_SOON_NS) && now - S.state_written_ns < STATE_INTERVAL_NS)
+    if (!force && now - S.state_written_ns < (moved ? STATE_INTERVAL_NS : STATE_IDLE_NS))
         return;
     struct shlog_shipped st = {.file_seq = acked.seq, .offset = acked.off, .updated_ns = shm_real_ns(),
                                .lag_bytes = follow_lag_bytes(&S.follow, acked),
@@ -207,7 +212,12 @@ static void write_metrics(int force)
     METRIC("shmlog_ship_messages_total", "counter", "Frames the brokers acknowledged.", "%" PRIu64, kn->messages);
     METRIC("shmlog_ship_bytes_total", "counter", "Bytes of frames the brokers acknowledged.", "%" PRIu64, kn->bytes);
     METRIC("shmlog_ship_context_bytes_total", "counter",
-           "Bytes of the context headers that make each message decodable on its own.", "%" PRIu64, kn->ctx_bytes);
+           "Bytes of the context headers that let a reader start at their messages.", "%" PRIu64, kn->ctx_bytes);
+    METRIC("shmlog_ship_context_messages_total", "counter", "Messages that carried a context header.", "%" PRIu64,
+           kn->ctx_messages);
+    METRIC("shmlog_ship_wire_bytes_total", "counter",
+           "Bytes of the messages the brokers acknowledged: keys, frames, headers' names and values.", "%" PRIu64,
+           kn->wire_bytes);
     METRIC("shmlog_ship_records_total", "counter", "Records in the frames the brokers acknowledged.", "%" PRIu64,
            kn->records);
     METRIC("shmlog_ship_lag_bytes", "gauge", "Bytes of the directory's files not yet acknowledged.", "%" PRIu64,

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: two hosts' records through a real 3-broker Kafka cluster (scripts/kafka-dev.sh): two collectors with different --host names, a shipper each, a broker and a shipper killed with SIGKILL mid-stream and started again; the mirror's files are the hosts' files byte for byte, closed as theirs were, and read back every record exactly once; a shipper that sends everything again adds nothing; a mirror that starts mid-topic (--since) decodes every record from there; the topic read directly (read, stats and follow kafka://, and libshmlog-read's Arrow stream through Python) gives what the hosts' files and the mirror give, from --since too, and merges the hosts as the files' read does when the files were shipped after the fact (index frames stamped with the shipper's clock), and follow prints the records as they are shipped, a reader held up right after it assigns the partitions too; hostile messages are reported and never crash or hang a reader; with the brokers away the collector keeps the files not shipped (--keep), and says and counts the ones --max-bytes removes; a frame is of its file (host, creation, collector pid, number): a message produced again at a far offset and a re-imaged host's new file 0 hide no record, frames sent again are counted and said once; a state file ahead of the files stops shmlog-ship with one line; mirror --max-hosts refuses, counts and says the hosts past it.
+# Description: two hosts' records through a real 3-broker Kafka cluster (scripts/kafka-dev.sh): two collectors with different --host names, a shipper each, a broker and a shipper killed with SIGKILL mid-stream and started again; the mirror's files are the hosts' files byte for byte, closed as theirs were, and read back every record exactly once; a shipper that sends everything again adds nothing; a mirror that starts mid-topic (--since) decodes every record from there; the topic read directly (read, stats and follow kafka://, and libshmlog-read's Arrow stream through Python) gives what the hosts' files and the mirror give, from --since too, and merges the hosts as the files' read does when the files were shipped after the fact (index frames stamped with the shipper's clock), and follow prints the records as they are shipped, a reader held up right after it assigns the partitions too, and from now (no --since) in the middle of a file; hostile messages are reported and never crash or hang a reader; with the brokers away the collector keeps the files not shipped (--keep), and says and counts the ones --max-bytes removes; a frame is of its file (host, creation, collector pid, number): a message produced again at a far offset and a re-imaged host's new file 0 hide no record, frames sent again are counted and said once; a state file ahead of the files stops shmlog-ship with one line; mirror --max-hosts refuses, counts and says the hosts past it.
 # usage: test_kafka.sh KAFKA_DEV LIBDIR PYTHON_SRC (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, SHMLOG_SHIP,
 #   KAFKA_INJECT; PY_LD_PRELOAD, PY_ASAN_OPTIONS: what Python needs to load an ASan build's library)
 set -u
@@ -153,7 +153,9 @@ else
 fi
 
 # ---- a consumer that starts mid-topic ----
-mid=$(sed -n "$((want_a / 2))p" "$tmp/hosta.local" | sed 's/.*"ts_ns":\([0-9]*\).*/\1/')
+# Three quarters in: a reader starts 1.5 s before its --since to meet a context (FORMAT.md, "Frames as
+# messages"), about a third of these hosts' 5 s.
+mid=$(sed -n "$((want_a * 3 / 4))p" "$tmp/hosta.local" | sed 's/.*"ts_ns":\([0-9]*\).*/\1/')
 check "a mirror from --since the middle exits 0" "$dump" mirror "$url" --out "$tmp/mirror-mid" --since "$mid"
 for h in hosta hostb; do
     "$dump" read "$tmp/$h/out" --since "$mid" --format json >"$tmp/$h.local-mid"
@@ -416,7 +418,17 @@ check "a message of hoste's open file produced again at offset 10^9" \
     "$inject" forge "$bootstrap" ident "$(ls "$tmp"/hoste/out/*.part)" 1000000000
 SHMLOG_DIR=$tmp/hoste/seg "$sample" --app echo --count 30000 --rate 100000 >/dev/null 2>&1
 segments_gone "$tmp/hoste/seg" 30
-check "hoste: 30,000 more shipped" ship_ident hoste
+check "hoste: 30,000 more shipped" ship_ident hoste --metrics-file "$tmp/hoste/ship.prom"
+# Started in the middle of the file, a shipper sends a context with its first message, where a reader
+# may start, and none with the ones that go on from it within 1 s by their timestamps (the 30,000
+# records' frames were sealed within half a second; an index frame bears the shipper's clock: one more).
+prom() { awk -v n="$1" '$1 ~ "^"n"[{]" { print $2 }' "$tmp/hoste/ship.prom"; }
+msgs=$(prom shmlog_ship_messages_total) ctx_msgs=$(prom shmlog_ship_context_messages_total)
+if [ "${ctx_msgs:-0}" -ge 1 ] && [ "$ctx_msgs" -le 2 ] && [ "${msgs:-0}" -ge $((ctx_msgs + 3)) ]; then
+    ok "a shipper started mid-file: a context on $ctx_msgs of its $msgs messages"
+else
+    not_ok "a shipper started mid-file: a context on ${ctx_msgs:-?} of its ${msgs:-?} messages"
+fi
 # The records of an app in hoste's files, in the mirror (run again: it goes on), and in read kafka://.
 counts_of() { # app
     local_n=$(records_of "$1" "$tmp/hoste/out")
@@ -431,6 +443,26 @@ if [ "$local_n" -ge 40002 ] && [ "$mirror_n" = "$local_n" ] && [ "$topic_n" = "$
 else
     not_ok "after a forged offset: $mirror_n in the mirror, $topic_n in read kafka://, of $local_n"
     diag "$tmp/ident-mirror.err"
+fi
+# A follower from now (no --since) that the next frames of hoste's open file reach in its middle: it reads
+# from 1.5 s before it opened to meet a context, and prints every record shipped after, none as damage.
+"$dump" follow "$iurl" --format json >"$tmp/follow-now.json" 2>"$tmp/follow-now.err" &
+follow_now=$!
+pids+=($follow_now)
+sleep 2
+SHMLOG_DIR=$tmp/hoste/seg "$sample" --app golf --count 5000 --rate 100000 >/dev/null 2>&1
+segments_gone "$tmp/hoste/seg" 30
+check "hoste: 5,000 more shipped while a follower from now reads" ship_ident hoste
+golf_n=$(records_of golf "$tmp/hoste/out")
+wait_for 30 bash -c "[ \$(grep -c '\"app\":\"golf\"' \"$tmp/follow-now.json\") -ge $golf_n ]"
+kill "$follow_now" 2>/dev/null
+wait "$follow_now" 2>/dev/null
+followed=$(grep -c '"app":"golf"' "$tmp/follow-now.json")
+if [ "$golf_n" -ge 5000 ] && [ "$followed" = "$golf_n" ] && ! grep -qi "damage" "$tmp/follow-now.err"; then
+    ok "follow kafka:// from now, started mid-file: the $followed records shipped after it, once"
+else
+    not_ok "follow kafka:// from now: $followed of $golf_n records"
+    diag "$tmp/follow-now.err"
 fi
 # Re-imaged: the output directory and the state wiped, the collector started again under the same --host;
 # its file 0 is another file than the old file 0.

@@ -617,7 +617,19 @@ int shlog_context_next(struct shlog_context *c, const void *frame, size_t n, str
  * belongs. The message key is the host. */
 #define SHLOG_MSG_FILE "shlog.file"       /* the file's 128-byte header */
 #define SHLOG_MSG_OFFSET "shlog.offset"   /* u64, little-endian: the frame's offset in its file */
-#define SHLOG_MSG_CONTEXT "shlog.context" /* shlog_context_next's frames, when it gives any */
+#define SHLOG_MSG_CONTEXT "shlog.context" /* shlog_context_next's frames, when it gives any and the message needs them */
+/* A message that does not go on from the one its shipper sent before it (the
+ * first of a file from a shipper's start, one after skipped bytes), or whose
+ * timestamp is this many ms past the last one that carried a context of its
+ * file, carries its context; the others of a file need none to be read on
+ * from there. A reader that starts at a time reads its partitions from
+ * SHLOG_MSG_CONTEXT_LOOKBACK_MS before it, so it meets a context first
+ * (FORMAT.md, "Frames as messages"). */
+#define SHLOG_MSG_CONTEXT_EVERY_MS 1000
+/* The shipper's guess of a timestamp librdkafka gives (a frame without
+ * anchors) may be behind it by the time a produce call takes: half a second
+ * more covers any. */
+#define SHLOG_MSG_CONTEXT_LOOKBACK_MS (SHLOG_MSG_CONTEXT_EVERY_MS + 500)
 /* On the last frame of a file that was closed (renamed from .part): u64,
  * little-endian, the file's size. A shipper that learns of the closing after
  * it sent that frame sends it again with this header. */
