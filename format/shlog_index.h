@@ -16,6 +16,7 @@
 #define IX_TRAILER_MAGIC 0x45494C53u /* "SLIE": the footer's last word, the file's */
 #define IX_TRAILER_BYTES 32u
 #define IX_HEAD_BYTES 16u            /* magic, version, kind, reserved, prev */
+#define IX_HEAD3_BYTES 20u           /* version 3: then the bytes of its summaries */
 #define IX_KIND_BLOCK 1u
 #define IX_KIND_FOOTER 2u
 #define IX_BLOCK_BYTES 32u           /* a Bloom filter block: 8 words of 32 bits */
@@ -112,6 +113,7 @@ struct ix_entry {
     const uint8_t *ring_bytes;           /* the reader's: where they are in the index frame */
     uint32_t clock_bytes;                /* when flags & IX_PLAIN: the frame's CLOCK sections as it holds them */
     const uint8_t *clock;
+    uint8_t *clock_buf; /* the reader's, version 3 (IX_MAX_CLOCK_BYTES): them as the frame holds them */
 };
 #define IX_TIME 1u  /* ns_min, ns_max say where the records' wall times are */
 #define IX_PLAIN 2u /* version 2: the frame holds BATCH and CLOCK sections only: its rings and anchors listed */
@@ -120,9 +122,13 @@ struct ix_entry {
 #define IX_ENTRY_MAX(bloom_blocks)                                                                                \
     (17u * VARINT_MAX + 6u + IX_MAX_PIDS * 5u + IX_MAX_RANGES * (9u + 2u * VARINT_MAX) +                           \
      IX_MAX_RINGS * (2u * 5u + 2u * VARINT_MAX) + IX_MAX_CLOCK_BYTES + (size_t)(bloom_blocks) * IX_BLOCK_BYTES)
+/* The entry of version 3 at p, its filter left to the caller (in the
+ * filters after the summaries). NULL when its CLOCK sections are not as the
+ * encoder writes them (then the frame must not be plain). */
 uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x);
 /* 0, or -1 when the bytes at c are not an entry of an index frame of that
- * version (c->bad set). */
+ * version (c->bad set). In version 3, x->bloom is NULL: the filter is in the
+ * index frame's filters, x->clock in x->clock_buf. */
 int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version);
 /* The next range of an entry's (n of them at *p, as shlog__ix_entry_get
  * checked them). */

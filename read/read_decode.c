@@ -439,7 +439,7 @@ static uint64_t index_takes_frame(void *clientd, uint64_t off)
         shlog_reader_frame_sections(s->rd, NULL, 0);
         return shlog_index_block_at(s->ix, off);
     }
-    if (!f->nrings || shlog_index_may_match(f, s->ix_query) || !index_takes(s, f))
+    if (!f->nrings || shlog_index_may_match_in(s->ix, f, s->ix_query) || !index_takes(s, f))
         return 0;
     s->ix_skipped++;
     s->ix_unread++;
@@ -455,7 +455,7 @@ static int index_wants(void *clientd, uint64_t off, uint64_t bytes, uint32_t pre
     struct source *s = clientd;
     const struct shlog_index_frame *f = index_entry_at(s->ix, &s->ix_at, off);
     (void)prefix_check; /* a frame the index says is plain went unread before its prefix was */
-    if (!f || f->bytes != bytes || shlog_index_may_match(f, s->ix_query))
+    if (!f || f->bytes != bytes || shlog_index_may_match_in(s->ix, f, s->ix_query))
         return 1;
     s->ix_skipped++;
     return 0;

@@ -103,7 +103,7 @@ static void write_file(const char *path, int footer)
     tu_file_close(&f);
 }
 
-static struct shlog_index *open_index(const char *path)
+static struct shlog_index *open_summaries(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     cr_assert(fd >= 0);
@@ -111,6 +111,18 @@ static struct shlog_index *open_index(const char *path)
     char err[256] = "";
     cr_assert_eq(shlog_index_open(&ix, fd, err, sizeof(err)), 0, "%s", err);
     close(fd);
+    return ix;
+}
+
+static struct shlog_index *open_index(const char *path)
+{
+    struct shlog_index *ix = open_summaries(path);
+    /* the filters too (version 3 reads them when asked), from the index's own descriptor */
+    for (size_t i = 0; i < shlog_index_count(ix); i++) {
+        const struct shlog_index_frame *f = shlog_index_frame(ix, i);
+        cr_assert_eq(shlog_index_filters(ix, f), 0, "frame %zu's filters: %s", i, shlog_index_note(ix));
+        cr_assert(!f->indexed || !f->bloom_blocks || f->bloom, "frame %zu's filter read", i);
+    }
     return ix;
 }
 
@@ -194,6 +206,10 @@ Test(file_index, footer_sums_up_every_frame_exactly)
     cr_assert(shlog_index_from_footer(ix), "footer: %s", shlog_index_note(ix));
     cr_assert_null(shlog_index_note(ix), "%s", shlog_index_note(ix));
     cr_assert_eq(shlog_index_count(ix), FRAMES);
+    /* each index frame taken, at its whole size (a reader goes on after it): the first after the 16th frame */
+    const struct shlog_index_frame *sixteenth = shlog_index_frame(ix, SHLOG_INDEX_EVERY - 1);
+    uint64_t block = sixteenth->offset + sixteenth->bytes;
+    cr_assert_eq(block + shlog_index_block_at(ix, block), shlog_index_frame(ix, SHLOG_INDEX_EVERY)->offset);
     unsigned rare_hits = 0, absent_hits = 0, mid_hits = 0, qty_hits = 0;
     char mid[32];
     snprintf(mid, sizeof(mid), "%lu", truth[20].ids[PER_FRAME / 4]);
@@ -268,12 +284,24 @@ Test(file_index, a_corrupted_or_truncated_index_is_refused_and_the_file_still_re
 {
     char path[300];
     snprintf(path, sizeof(path), "%s/a.shlog", dir);
-    /* the trailer's check, the footer's entries, the trailer's magic */
-    const long where[] = {-8, -100, -1};
+    /* the trailer's check, the footer's entries (after its prefix, skippable frame and head), the trailer's magic */
+    const long where[] = {-8, 16 + 8 + 20 + 3, -1};
     const char *says[] = {"fails its check", "check fails", "no footer"};
     for (int k = 0; k < 3; k++) {
         write_file(path, 1);
-        flip(path, where[k]);
+        if (k == 1) { /* from the footer's offset, which the trailer holds */
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            struct stat st;
+            uint8_t t[8];
+            cr_assert(fd >= 0 && fstat(fd, &st) == 0 && pread(fd, t, 8, st.st_size - 32) == 8);
+            close(fd);
+            uint64_t footer = 0;
+            for (int b = 7; b >= 0; b--)
+                footer = footer << 8 | t[b];
+            flip(path, (long)footer + where[k]);
+        } else {
+            flip(path, where[k]);
+        }
         struct shlog_index *ix = open_index(path);
         cr_assert(!shlog_index_from_footer(ix), "case %d", k);
         cr_assert(shlog_index_note(ix) && strstr(shlog_index_note(ix), says[k]), "case %d: %s", k,
@@ -304,6 +332,25 @@ Test(file_index, a_corrupted_or_truncated_index_is_refused_and_the_file_still_re
     cr_assert(strstr(shlog_index_note(ix), "check fails"), "%s", shlog_index_note(ix));
     cr_assert(!shlog_index_frame(ix, 0)->indexed);
     assert_entry(shlog_index_frame(ix, SHLOG_INDEX_EVERY), SHLOG_INDEX_EVERY);
+    shlog_index_close(ix);
+    assert_reads_whole(path, 0);
+    /* the footer's filters (version 3: after its summaries, read when asked):
+     * the summaries are used, and the frames of those filters may hold any key */
+    write_file(path, 1);
+    flip(path, -100);
+    ix = open_summaries(path);
+    cr_assert(shlog_index_from_footer(ix), "%s", shlog_index_note(ix));
+    const struct shlog_index_frame *last = shlog_index_frame(ix, FRAMES - 1);
+    const char *w = "absent_word_zz";
+    struct shlog_index_query qw = {.words = &w, .nwords = 1};
+    cr_assert_eq(shlog_index_filters(ix, last), 1);
+    cr_assert(strstr(shlog_index_note(ix), "fail their check"), "%s", shlog_index_note(ix));
+    cr_assert(!last->bloom);
+    cr_assert(shlog_index_may_match_in(ix, last, &qw), "a frame of unreadable filters may hold any word");
+    cr_assert_eq(shlog_index_may_match_in(ix, shlog_index_frame(ix, 0), &qw), 0,
+                 "the filters of another index frame are read");
+    struct shlog_index_query late = {.since_ns = last->ns_max + 2 * SHLOG_INDEX_TIME_SLACK_NS};
+    cr_assert_eq(shlog_index_may_match_in(ix, last, &late), 0, "its summary still rules it out");
     shlog_index_close(ix);
     assert_reads_whole(path, 0);
 }

@@ -164,10 +164,11 @@ for q in "--level WARN" "--app clockapp" "--where n=3" "--since 0 --until 1"; do
     check "a file without an index, $q: the same" cmp "$tmp/old-ix.json" "$tmp/old-all.json"
 done
 
-# ---- Corpus files of both index versions: version 2's plain frames go unread, the answer the same ----
+# ---- Corpus files of every index version: the plain frames of 2 and 3 go unread, the answer the same ----
 for f in "$corpus"/v2-index/index.shlog "$corpus"/v2-index2/index.shlog "$corpus"/v2-index2/losses.shlog \
-    "$corpus"/v2-index2/rotation; do
-    for q in "--where order=7005" "--level ERROR" "--app pricer" "--since 0 --until 1"; do
+    "$corpus"/v2-index2/rotation "$corpus"/v2-index3/index.shlog "$corpus"/v2-index3/losses.shlog \
+    "$corpus"/v2-index3/rotation; do
+    for q in "--where order=7005" "--level ERROR" "--app pricer" "--since 0 --until 1" "--grep zebra"; do
         # shellcheck disable=SC2086
         "$SHMLOG_DUMP" read --format json $q "$f" >"$tmp/c-ix.json" 2>&1
         # shellcheck disable=SC2086
@@ -177,6 +178,8 @@ for f in "$corpus"/v2-index/index.shlog "$corpus"/v2-index2/index.shlog "$corpus
 done
 corpus_unread() { "$SHMLOG_DUMP" stats --format json --where order=7005 "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_unread_frames"])'; }
 check "index version 2: frames of records ruled out go unread" test "$(corpus_unread "$corpus/v2-index2/index.shlog")" -ge 30
+check "index version 3: frames of records ruled out go unread (their anchors from the summaries)" \
+    test "$(corpus_unread "$corpus/v2-index3/index.shlog")" -ge 30
 check "index version 1: none unread (its entries do not say a frame is plain)" \
     test "$(corpus_unread "$corpus/v2-index/index.shlog")" -eq 0
 
