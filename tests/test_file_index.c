@@ -243,6 +243,60 @@ Test(file_index, footer_sums_up_every_frame_exactly)
     assert_reads_whole(path, 0);
 }
 
+/* Bytes this process has read (rchar of /proc/self/io). */
+static uint64_t bytes_read(void)
+{
+    char buf[512];
+    ssize_t n = tu_read_file("/proc/self/io", buf, sizeof(buf) - 1);
+    cr_assert(n > 0);
+    buf[n] = '\0';
+    const char *r = strstr(buf, "rchar:");
+    cr_assert(r);
+    return strtoull(r + 6, NULL, 10);
+}
+
+/* A reader passes over an index frame (a skippable zstd frame) by its head
+ * and its last byte: its payload, which decodes to nothing, is not read. */
+Test(file_index, a_reader_passes_over_index_frames_unread)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/a.shlog", dir);
+    write_file(path, 1);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    struct shlog_index *ix = open_summaries(path);
+    uint64_t skipped = 0; /* the index frames' payloads, less the head read of each */
+    for (uint64_t off = SHLOG_FILE_HEADER_BYTES; off < (uint64_t)st.st_size;) {
+        uint64_t b = shlog_index_block_at(ix, off);
+        size_t i = 0;
+        while (!b && i < shlog_index_count(ix) && shlog_index_frame(ix, i)->offset != off)
+            i++;
+        cr_assert(b || i < shlog_index_count(ix), "offset %llu is a frame or an index frame", (unsigned long long)off);
+        skipped += b ? b - 16 - 8 - 1 : 0;
+        off += b ? b : shlog_index_frame(ix, i)->bytes;
+    }
+    shlog_index_close(ix);
+    cr_assert_gt(skipped, 1000u);
+    struct shlog_reader *r;
+    char err[256];
+    cr_assert_eq(shlog_reader_open(&r, path, 0, NULL, err, sizeof(err)), 0, "%s", err);
+    struct shlog_event ev;
+    uint64_t records = 0, before = bytes_read();
+    int rc;
+    while ((rc = shlog_reader_next(r, &ev)) > 0)
+        records += ev.kind == SHLOG_EV_RECORD;
+    uint64_t read = bytes_read() - before;
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(shlog_reader_stats(r)->frames, FRAMES + 3, "every frame, the index frames counted");
+    shlog_reader_close(r);
+    uint64_t want = 0;
+    for (int i = 0; i < FRAMES; i++)
+        want += truth[i].records;
+    cr_assert_eq(records, want);
+    cr_assert_leq(read, (uint64_t)st.st_size - skipped, "read %llu of %llu bytes, of which %llu are index frames'",
+                  (unsigned long long)read, (unsigned long long)st.st_size, (unsigned long long)skipped);
+}
+
 Test(file_index, a_part_is_walked_as_far_as_its_index_frames)
 {
     char path[300];
