@@ -169,7 +169,8 @@ struct enc_index {
     uint32_t work_blocks;
     uint32_t kept_blocks; /* by the last frame sealed */
     int bloom_dirty;
-    uint64_t word_prefix, app_prefix;
+    uint64_t word_prefix, app_prefix, tid_prefix;
+    uint64_t last_tid; /* the last record's thread, whose key is in; UINT64_MAX: none yet in the frame */
     uint32_t literals; /* bit i: the last record's string argument i was a literal (enc_args) */
     /* the clock: the last anchor given, and the first of the open frame */
     int clock_known, frame_anchored, frame_stepped;
@@ -270,6 +271,8 @@ int shlog_enc_new(struct shlog_enc **out, int zstd_level)
     e->ix.work_blocks = IX_WORK_MIN_BLOCKS;
     e->ix.word_prefix = shlog__ix_prefix(IX_TAG_WORD, "", 0);
     e->ix.app_prefix = shlog__ix_prefix(IX_TAG_APP, "", 0);
+    e->ix.tid_prefix = shlog__ix_prefix(IX_TAG_THREAD, "", 0);
+    e->ix.last_tid = UINT64_MAX;
     e->ix.tsc_min = UINT64_MAX;
     *out = e;
     return 0;
@@ -1114,9 +1117,13 @@ __attribute__((noinline)) static void ix_args(struct shlog_enc *e, struct enc_si
 
 /* A record into the open frame's summary. */
 static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_how how, const uint8_t *payload,
-                             uint64_t tsc, unsigned level, unsigned category)
+                             uint64_t tsc, unsigned level, unsigned category, uint32_t tid)
 {
     struct enc_index *x = &e->ix;
+    if (tid != x->last_tid) { /* a ring's records are mostly one thread's: one key a run of them */
+        x->last_tid = tid;
+        ix_add(e, shlog__ix_number(x->tid_prefix, tid));
+    }
     x->tsc_min = tsc < x->tsc_min ? tsc : x->tsc_min;
     x->tsc_max = tsc > x->tsc_max ? tsc : x->tsc_max;
     x->batch_tsc_max = tsc > x->batch_tsc_max ? tsc : x->batch_tsc_max;
@@ -1244,7 +1251,7 @@ static inline int enc_put(struct shlog_enc *e, struct enc_cursor *k, const struc
     enc_put_who_when(k, h->tsc, h->site, h->tid);
     k->attr = put_varint(k->attr, enc_attr(h->level, h->category, h->flags, how == HOW_RAW));
     k->args = enc_put_args(e, s, mode, how, pay, used, k->args);
-    ix_record(e, s, how, pay->p, h->tsc, h->level, h->category);
+    ix_record(e, s, how, pay->p, h->tsc, h->level, h->category, h->tid);
     /* The slots follow from the bytes the arguments take, but for records
      * that reserved more: stored as the difference. */
     *k->nslots++ = (uint8_t)(h->nslots - shmlog_slots_for_payload(used));
@@ -1348,7 +1355,7 @@ __attribute__((flatten, noinline)) static size_t enc_one_slot_run(struct shlog_e
             }
             k.attr = put_varint(k.attr, attr | (how == HOW_RAW ? ATTR_RAW : 0));
             k.args = enc_put_args(e, s, mode, how, &pay, used, k.args);
-            ix_record(e, s, how, pay.p, r->tsc, r->level, r->category);
+            ix_record(e, s, how, pay.p, r->tsc, r->level, r->category, r->tid);
         }
         enc_cursor_close(e, &k, part);
         done += part;
@@ -1594,6 +1601,7 @@ static void ix_frame_reset(struct enc_index *x, uint32_t kept_blocks)
     x->npids = 0;
     x->nranges = 0;
     x->frame_anchored = x->frame_stepped = 0;
+    x->last_tid = UINT64_MAX;
     x->mixed = 0;
     x->clock.len = 0;
     x->nrings = 0;
@@ -1609,7 +1617,7 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
     if (records) {
         en.tsc_min = x->tsc_min;
         en.tsc_max = x->tsc_max;
-        en.flags = ix_time(x, &en.ns_min, &en.ns_max) ? IX_TIME : 0;
+        en.flags = (ix_time(x, &en.ns_min, &en.ns_max) ? IX_TIME : 0) | IX_TIDS;
         en.levels = (uint8_t)x->levels;
         en.categories = x->categories;
         en.npids = x->npids;

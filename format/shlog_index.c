@@ -289,6 +289,8 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version)
     x->flags = get_u8(c);
     if (version < 2)
         x->flags &= (uint8_t)~IX_PLAIN; /* a bit version 1 did not define */
+    if (version < 3)
+        x->flags &= (uint8_t)~IX_TIDS;
     x->ns_min = 0;
     x->ns_max = UINT64_MAX;
     if (x->flags & IX_TIME) {

@@ -33,14 +33,13 @@
 #define IX_TAG_STRING 's'
 #define IX_TAG_WORD 'w'
 #define IX_TAG_UNINDEXED 'u' /* a numeric field whose values are not keys: its name */
+#define IX_TAG_THREAD 't'    /* version 3: a record's thread id (a number key) */
 
 /* FNV-1a 64 of (tag, name, 0): where a key of that tag and name goes on. */
 uint64_t shlog__ix_prefix(unsigned tag, const char *name, size_t len);
 /* The key of a text value (a string argument, a word, an app, a site). */
 uint64_t shlog__ix_text(uint64_t prefix, const uint8_t *p, size_t n);
 
-/* The key of a number: v is an integer argument's value as a signed or
- * unsigned 64-bit number, or a double's bits. */
 static inline uint64_t ix_mix(uint64_t h)
 {
     /* MurmurHash3's 64-bit finalizer: every input bit moves every output bit */
@@ -50,6 +49,12 @@ static inline uint64_t ix_mix(uint64_t h)
     h *= 0xc4ceb9fe1a85ec53ull;
     h ^= h >> 33;
     return h;
+}
+
+/* The key of a number v after prefix (FORMAT.md, "Index"). */
+static inline uint64_t shlog__ix_number(uint64_t prefix, uint64_t v)
+{
+    return ix_mix(prefix + v * 0x9E3779B97F4A7C15ull);
 }
 
 /* The least and the most value of a subject field in a frame. */
@@ -117,6 +122,7 @@ struct ix_entry {
 };
 #define IX_TIME 1u  /* ns_min, ns_max say where the records' wall times are */
 #define IX_PLAIN 2u /* version 2: the frame holds BATCH and CLOCK sections only: its rings and anchors listed */
+#define IX_TIDS 4u  /* version 3: its filter holds every record's thread id */
 
 /* The most an entry takes in an index frame. */
 #define IX_ENTRY_MAX(bloom_blocks)                                                                                \

@@ -184,7 +184,8 @@ static struct shlog_index_frame ix_frame_of(const struct ix_entry *x, const uint
         .ns_min = x->ns_min, .ns_max = x->ns_max, .levels = x->levels, .categories = x->categories,
         .npids = x->npids, .pids = pids, .nranges = x->nranges, .ranges = x->range_bytes,
         .bloom_blocks = x->bloom_blocks, .bloom = x->bloom, .prefix_check = x->prefix_check,
-        .nrings = x->nrings, .rings = x->ring_bytes, .clock_bytes = x->clock_bytes, .clock = x->clock};
+        .nrings = x->nrings, .rings = x->ring_bytes, .clock_bytes = x->clock_bytes, .clock = x->clock,
+        .tids = (x->flags & IX_TIDS) != 0};
 }
 
 void shlog_index_ring_next(const struct shlog_index_frame *f, const uint8_t **p, struct shlog_index_ring *r)
@@ -663,6 +664,14 @@ int shlog_index_may_match(const struct shlog_index_frame *f, const struct shlog_
     for (size_t i = 0; i < q->nfields; i++)
         if (!field_in(f, &q->fields[i]))
             return 0;
+    if (q->tids && f->tids) {
+        uint64_t prefix = shlog__ix_prefix(IX_TAG_THREAD, "", 0);
+        size_t i = 0;
+        while (i < q->ntids && !filter_has(f, shlog__ix_number(prefix, q->tids[i])))
+            i++;
+        if (i == q->ntids)
+            return 0;
+    }
     return 1;
 }
 
@@ -704,7 +713,7 @@ int shlog_index_filters(struct shlog_index *ix, const struct shlog_index_frame *
 /* Whether q asks anything of a frame's filter. */
 static int query_filters(const struct shlog_index_query *q)
 {
-    return q->app || q->site || q->nwords || q->nfields;
+    return q->app || q->site || q->nwords || q->nfields || q->tids;
 }
 
 int shlog_index_may_match_in(struct shlog_index *ix, const struct shlog_index_frame *f,

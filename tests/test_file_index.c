@@ -193,6 +193,12 @@ static void assert_entry(const struct shlog_index_frame *e, int i)
     cr_assert_eq(shlog_index_may_match(e, &qp), 0, "frame %d: pid 4242", i);
     struct shlog_index_query qt = {.since_ns = (uint64_t)ns_of(t->tsc_max) + 2 * SHLOG_INDEX_TIME_SLACK_NS};
     cr_assert_eq(shlog_index_may_match(e, &qt), 0, "frame %d: a time after it", i);
+    /* its records' thread (every record of the test's is thread 5's) */
+    const uint32_t five = 5, others[] = {6, 7, 8};
+    cr_assert(e->tids, "frame %d: its filter holds its threads", i);
+    cr_assert(shlog_index_may_match(e, &(struct shlog_index_query){.tids = &five, .ntids = 1}), "frame %d: tid 5", i);
+    cr_assert_eq(shlog_index_may_match(e, &(struct shlog_index_query){.tids = others, .ntids = 0}), 0,
+                 "frame %d: no thread at all", i);
     struct shlog_index_query qin = {.since_ns = (uint64_t)ns_of(t->tsc_min), .until_ns = (uint64_t)ns_of(t->tsc_min) + 1};
     cr_assert(shlog_index_may_match(e, &qin), "frame %d: its first record's time", i);
 }
@@ -210,7 +216,7 @@ Test(file_index, footer_sums_up_every_frame_exactly)
     const struct shlog_index_frame *sixteenth = shlog_index_frame(ix, SHLOG_INDEX_EVERY - 1);
     uint64_t block = sixteenth->offset + sixteenth->bytes;
     cr_assert_eq(block + shlog_index_block_at(ix, block), shlog_index_frame(ix, SHLOG_INDEX_EVERY)->offset);
-    unsigned rare_hits = 0, absent_hits = 0, mid_hits = 0, qty_hits = 0;
+    unsigned rare_hits = 0, absent_hits = 0, mid_hits = 0, qty_hits = 0, other_tids = 0;
     char mid[32];
     snprintf(mid, sizeof(mid), "%lu", truth[20].ids[PER_FRAME / 4]);
     for (int i = 0; i < FRAMES; i++) {
@@ -225,6 +231,8 @@ Test(file_index, footer_sums_up_every_frame_exactly)
         absent_hits += (unsigned)shlog_index_may_match(e, &qa);
         mid_hits += (unsigned)shlog_index_may_match(e, &qm);
         qty_hits += (unsigned)shlog_index_may_match(e, &qq);
+        other_tids += (unsigned)shlog_index_may_match(e, &(struct shlog_index_query){
+            .tids = (const uint32_t[]){6, 7, 8, 4}, .ntids = 4});
     }
     cr_assert(shlog_index_may_match(shlog_index_frame(ix, 13), &(struct shlog_index_query){
         .words = (const char *const[]){"needle"}, .nwords = 1}));
@@ -236,6 +244,7 @@ Test(file_index, footer_sums_up_every_frame_exactly)
     cr_assert_eq(mid_hits, 1, "an id inside frame 20 in %u frames", mid_hits);
     /* a second integer (qty) is named unindexed: any frame of its site may hold any value of it */
     cr_assert_eq(qty_hits, FRAMES, "qty in %u frames", qty_hits);
+    cr_assert_lt(other_tids, FRAMES / 4, "threads of no record in %u frames", other_tids);
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
     cr_assert_eq(shlog_index_end(ix) + 0 <= (uint64_t)st.st_size, 1);

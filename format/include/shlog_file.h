@@ -480,6 +480,7 @@ struct shlog_index_frame {
     size_t filters;          /* the reader's: its index frame's filters, and where its own lie in them */
     uint64_t filter_at;
     uint32_t prefix_check;   /* its prefix's check (bytes 12..15) */
+    int tids;                /* index version 3: its filter holds every record's thread id */
     /* Not 0 (index version 2): the frame holds BATCH and CLOCK sections
      * only (no definitions, losses, exits, names nor backtraces), its
      * records of these rings (shlog_index_ring_next), its CLOCK sections
@@ -520,6 +521,8 @@ struct shlog_index_query {
     size_t nwords;
     const struct shlog_index_field *fields; /* each of these name=value */
     size_t nfields;
+    const uint32_t *tids;              /* not NULL: any of these thread ids (ntids 0: none), asked of */
+    size_t ntids;                      /* the frames whose filter holds their tids */
 };
 
 struct shlog_index;
