@@ -122,7 +122,7 @@ void shlog__ix_fields(const char *fmt, size_t n, unsigned nargs, const char **na
  * offset]. NULL when a section is not whole or holds more than those. */
 static uint8_t *ix_clock_pack(uint8_t *to, const uint8_t *sec, size_t n, uint64_t tsc, uint64_t ns)
 {
-    struct cur s = {sec, sec + n, 0};
+    struct cur s = {sec, sec ? sec + n : sec, 0}; /* a plain frame of no anchors has no sections' buffer */
     int64_t off = 0;
     /* no more than an entry of version 2 held: else the frame is not plain */
     uint8_t packed[IX_MAX_CLOCK_BYTES], *p = packed;
