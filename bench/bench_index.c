@@ -78,7 +78,7 @@ int main(int argc, char **argv)
         uint64_t bytes = 0;
         for (size_t i = 0; i < n; i++) {
             const struct shlog_index_frame *f = shlog_index_frame(ix, i);
-            if (shlog_index_may_match(f, &query)) {
+            if (shlog_index_may_match_in(ix, f, &query)) {
                 hits++;
                 bytes += f->bytes;
             }

@@ -484,6 +484,19 @@ static int frame_taken(struct shlog_reader *r, uint64_t bytes, uint32_t raw_byte
     return 1;
 }
 
+/* 1 when the zstd frame after the prefix at r->off is a whole skippable
+ * frame (an index frame): zstd decodes it to nothing, checks no more than
+ * its magic and size, so reading its payload would change nothing. */
+static int frame_skippable(struct shlog_reader *r, uint32_t zbytes)
+{
+    uint8_t head[8], last;
+    if (zbytes < sizeof(head) || pread_full(r, head, sizeof(head), r->off + SHLOG_FRAME_PREFIX_BYTES) != sizeof(head))
+        return 0;
+    uint32_t magic = get_u32le(head);
+    return (magic & ZSTD_MAGIC_SKIPPABLE_MASK) == ZSTD_MAGIC_SKIPPABLE_START && get_u32le(head + 4) == zbytes - 8 &&
+           pread_full(r, &last, 1, r->off + SHLOG_FRAME_PREFIX_BYTES + zbytes - 1) == 1;
+}
+
 /* Loads the next frame: 1 loaded, 2 *ev holds an error to return, 0 no more
  * data (for now), -errno on I/O errors. */
 static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
@@ -537,6 +550,10 @@ static int frame_load(struct shlog_reader *r, struct shlog_event *ev)
     }
     if (want == SHLOG_FRAME_TAKEN) /* not read past its prefix */
         return frame_taken(r, SHLOG_FRAME_PREFIX_BYTES + zbytes, raw_bytes);
+    if (raw_bytes == 0 && frame_skippable(r, zbytes)) {
+        shlog_reader_frame_sections(r, NULL, 0); /* it has none */
+        return frame_taken(r, SHLOG_FRAME_PREFIX_BYTES + zbytes, 0);
+    }
     struct shlog_frame_mem *m = r->fm = frame_mem_take(r);
     if (buf_reserve(&m->zbuf, zbytes))
         return -ENOMEM;

@@ -155,6 +155,7 @@ struct enc_index {
     uint64_t last_block; /* the last index frame's offset; 0: none yet */
     uint32_t blocks;     /* index frames written */
     struct buf pending;  /* entries of the frames sealed since the last index frame */
+    struct buf pending_filters; /* and their filters, which follow the entries */
     uint32_t npending;
     /* the open frame */
     uint64_t tsc_min, tsc_max;
@@ -168,7 +169,8 @@ struct enc_index {
     uint32_t work_blocks;
     uint32_t kept_blocks; /* by the last frame sealed */
     int bloom_dirty;
-    uint64_t word_prefix, app_prefix;
+    uint64_t word_prefix, app_prefix, tid_prefix;
+    uint64_t last_tid; /* the last record's thread, whose key is in; UINT64_MAX: none yet in the frame */
     uint32_t literals; /* bit i: the last record's string argument i was a literal (enc_args) */
     /* the clock: the last anchor given, and the first of the open frame */
     int clock_known, frame_anchored, frame_stepped;
@@ -269,6 +271,8 @@ int shlog_enc_new(struct shlog_enc **out, int zstd_level)
     e->ix.work_blocks = IX_WORK_MIN_BLOCKS;
     e->ix.word_prefix = shlog__ix_prefix(IX_TAG_WORD, "", 0);
     e->ix.app_prefix = shlog__ix_prefix(IX_TAG_APP, "", 0);
+    e->ix.tid_prefix = shlog__ix_prefix(IX_TAG_THREAD, "", 0);
+    e->ix.last_tid = UINT64_MAX;
     e->ix.tsc_min = UINT64_MAX;
     *out = e;
     return 0;
@@ -302,6 +306,7 @@ void shlog_enc_free(struct shlog_enc *e)
     free(e->proc_ix);
     free(e->ix.bloom);
     buf_free(&e->ix.pending);
+    buf_free(&e->ix.pending_filters);
     free(e);
 }
 
@@ -336,8 +341,10 @@ static void enc_defined(struct shlog_enc *e, size_t n)
     e->def_bytes += 1 + varint_len(n) + n;
 }
 
-/* Appends a section whose body was built in body[0..n) to to. */
-static int put_section(struct buf *to, unsigned type, const uint8_t *body, size_t n)
+/* Appends a section whose body was built in body[0..n) to to. Not inlined:
+ * GCC 12, inlining it into enc_proc_name, warns of a read past its body on
+ * a path no caller takes. */
+__attribute__((noinline)) static int put_section(struct buf *to, unsigned type, const uint8_t *body, size_t n)
 {
     int rc = buf_reserve(to, 1 + VARINT_MAX + n);
     if (rc)
@@ -1110,9 +1117,13 @@ __attribute__((noinline)) static void ix_args(struct shlog_enc *e, struct enc_si
 
 /* A record into the open frame's summary. */
 static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_how how, const uint8_t *payload,
-                             uint64_t tsc, unsigned level, unsigned category)
+                             uint64_t tsc, unsigned level, unsigned category, uint32_t tid)
 {
     struct enc_index *x = &e->ix;
+    if (tid != x->last_tid) { /* a ring's records are mostly one thread's: one key a run of them */
+        x->last_tid = tid;
+        ix_add(e, shlog__ix_number(x->tid_prefix, tid));
+    }
     x->tsc_min = tsc < x->tsc_min ? tsc : x->tsc_min;
     x->tsc_max = tsc > x->tsc_max ? tsc : x->tsc_max;
     x->batch_tsc_max = tsc > x->batch_tsc_max ? tsc : x->batch_tsc_max;
@@ -1240,7 +1251,7 @@ static inline int enc_put(struct shlog_enc *e, struct enc_cursor *k, const struc
     enc_put_who_when(k, h->tsc, h->site, h->tid);
     k->attr = put_varint(k->attr, enc_attr(h->level, h->category, h->flags, how == HOW_RAW));
     k->args = enc_put_args(e, s, mode, how, pay, used, k->args);
-    ix_record(e, s, how, pay->p, h->tsc, h->level, h->category);
+    ix_record(e, s, how, pay->p, h->tsc, h->level, h->category, h->tid);
     /* The slots follow from the bytes the arguments take, but for records
      * that reserved more: stored as the difference. */
     *k->nslots++ = (uint8_t)(h->nslots - shmlog_slots_for_payload(used));
@@ -1344,7 +1355,7 @@ __attribute__((flatten, noinline)) static size_t enc_one_slot_run(struct shlog_e
             }
             k.attr = put_varint(k.attr, attr | (how == HOW_RAW ? ATTR_RAW : 0));
             k.args = enc_put_args(e, s, mode, how, &pay, used, k.args);
-            ix_record(e, s, how, pay.p, r->tsc, r->level, r->category);
+            ix_record(e, s, how, pay.p, r->tsc, r->level, r->category, r->tid);
         }
         enc_cursor_close(e, &k, part);
         done += part;
@@ -1506,8 +1517,9 @@ uint64_t shlog_enc_frame_records(const struct shlog_enc *e)
  * (ix_entry_pend), or one block. */
 static size_t ix_frame_bound(const struct shlog_enc *e, size_t frame_bytes)
 {
-    return SHLOG_FRAME_PREFIX_BYTES + 8 + IX_HEAD_BYTES + VARINT_MAX + e->ix.pending.len +
-           (frame_bytes ? IX_ENTRY_MAX(1) + frame_bytes / 25 : 0) + 4 + IX_TRAILER_BYTES;
+    return SHLOG_FRAME_PREFIX_BYTES + 8 + IX_HEAD3_BYTES + VARINT_MAX + e->ix.pending.len +
+           e->ix.pending_filters.len + (frame_bytes ? IX_ENTRY_MAX(1) + frame_bytes / 25 : 0) + 4 + 4 +
+           IX_TRAILER_BYTES;
 }
 
 size_t shlog_enc_frame_bound(const struct shlog_enc *e)
@@ -1589,6 +1601,7 @@ static void ix_frame_reset(struct enc_index *x, uint32_t kept_blocks)
     x->npids = 0;
     x->nranges = 0;
     x->frame_anchored = x->frame_stepped = 0;
+    x->last_tid = UINT64_MAX;
     x->mixed = 0;
     x->clock.len = 0;
     x->nrings = 0;
@@ -1604,7 +1617,7 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
     if (records) {
         en.tsc_min = x->tsc_min;
         en.tsc_max = x->tsc_max;
-        en.flags = ix_time(x, &en.ns_min, &en.ns_max) ? IX_TIME : 0;
+        en.flags = (ix_time(x, &en.ns_min, &en.ns_max) ? IX_TIME : 0) | IX_TIDS;
         en.levels = (uint8_t)x->levels;
         en.categories = x->categories;
         en.npids = x->npids;
@@ -1635,9 +1648,18 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
             put_u32le((uint8_t *)&x->bloom[i], x->bloom[i]);
 #endif
     }
-    if (buf_reserve(&x->pending, IX_ENTRY_MAX(en.bloom_blocks)))
+    size_t filter = (size_t)en.bloom_blocks * IX_BLOCK_BYTES;
+    if (buf_reserve(&x->pending, IX_ENTRY_MAX(0)) || buf_reserve(&x->pending_filters, filter))
         return -ENOMEM;
-    x->pending.len = (size_t)(shlog__ix_entry_put(x->pending.p + x->pending.len, &en) - x->pending.p);
+    uint8_t *end = shlog__ix_entry_put(x->pending.p + x->pending.len, &en);
+    if (!end) { /* anchors the entry cannot hold: the frame is read */
+        en.flags &= (uint8_t)~IX_PLAIN;
+        end = shlog__ix_entry_put(x->pending.p + x->pending.len, &en);
+    }
+    x->pending.len = (size_t)(end - x->pending.p);
+    if (filter) /* a frame of no keys has no filter (and no pointer to one) */
+        memcpy(x->pending_filters.p + x->pending_filters.len, en.bloom, filter);
+    x->pending_filters.len += filter;
     x->npending++;
     x->next_off += n;
     return 0;
@@ -1654,10 +1676,18 @@ static size_t ix_frame_put(struct shlog_enc *e, uint8_t *d, unsigned kind)
     p[5] = (uint8_t)kind;
     p[6] = p[7] = 0;
     put_u64le(p + 8, x->last_block);
-    p = put_varint(p + IX_HEAD_BYTES, x->npending);
+    uint8_t *summaries = p + IX_HEAD_BYTES;
+    p = put_varint(p + IX_HEAD3_BYTES, x->npending);
     memcpy(p, x->pending.p, x->pending.len);
     p += x->pending.len;
+    put_u32le(summaries, (uint32_t)(p + 4 - summaries - 4));
     put_u32le(p, fnv1a32(pay, (size_t)(p - pay)));
+    p += 4;
+    uint8_t *filters = p;
+    if (x->pending_filters.len)
+        memcpy(p, x->pending_filters.p, x->pending_filters.len);
+    p += x->pending_filters.len;
+    put_u32le(p, fnv1a32(filters, (size_t)(p - filters)));
     p += 4;
     size_t total = (size_t)(p - d) + (kind == IX_KIND_FOOTER ? IX_TRAILER_BYTES : 0);
     if (kind == IX_KIND_FOOTER) {
@@ -1676,6 +1706,7 @@ static size_t ix_frame_put(struct shlog_enc *e, uint8_t *d, unsigned kind)
     x->blocks++;
     x->next_off += total;
     x->pending.len = 0;
+    x->pending_filters.len = 0;
     x->npending = 0;
     return total;
 }

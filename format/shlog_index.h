@@ -16,6 +16,7 @@
 #define IX_TRAILER_MAGIC 0x45494C53u /* "SLIE": the footer's last word, the file's */
 #define IX_TRAILER_BYTES 32u
 #define IX_HEAD_BYTES 16u            /* magic, version, kind, reserved, prev */
+#define IX_HEAD3_BYTES 20u           /* version 3: then the bytes of its summaries */
 #define IX_KIND_BLOCK 1u
 #define IX_KIND_FOOTER 2u
 #define IX_BLOCK_BYTES 32u           /* a Bloom filter block: 8 words of 32 bits */
@@ -32,14 +33,13 @@
 #define IX_TAG_STRING 's'
 #define IX_TAG_WORD 'w'
 #define IX_TAG_UNINDEXED 'u' /* a numeric field whose values are not keys: its name */
+#define IX_TAG_THREAD 't'    /* version 3: a record's thread id (a number key) */
 
 /* FNV-1a 64 of (tag, name, 0): where a key of that tag and name goes on. */
 uint64_t shlog__ix_prefix(unsigned tag, const char *name, size_t len);
 /* The key of a text value (a string argument, a word, an app, a site). */
 uint64_t shlog__ix_text(uint64_t prefix, const uint8_t *p, size_t n);
 
-/* The key of a number: v is an integer argument's value as a signed or
- * unsigned 64-bit number, or a double's bits. */
 static inline uint64_t ix_mix(uint64_t h)
 {
     /* MurmurHash3's 64-bit finalizer: every input bit moves every output bit */
@@ -49,6 +49,12 @@ static inline uint64_t ix_mix(uint64_t h)
     h *= 0xc4ceb9fe1a85ec53ull;
     h ^= h >> 33;
     return h;
+}
+
+/* The key of a number v after prefix (FORMAT.md, "Index"). */
+static inline uint64_t shlog__ix_number(uint64_t prefix, uint64_t v)
+{
+    return ix_mix(prefix + v * 0x9E3779B97F4A7C15ull);
 }
 
 /* The least and the most value of a subject field in a frame. */
@@ -112,17 +118,23 @@ struct ix_entry {
     const uint8_t *ring_bytes;           /* the reader's: where they are in the index frame */
     uint32_t clock_bytes;                /* when flags & IX_PLAIN: the frame's CLOCK sections as it holds them */
     const uint8_t *clock;
+    uint8_t *clock_buf; /* the reader's, version 3 (IX_MAX_CLOCK_BYTES): them as the frame holds them */
 };
 #define IX_TIME 1u  /* ns_min, ns_max say where the records' wall times are */
 #define IX_PLAIN 2u /* version 2: the frame holds BATCH and CLOCK sections only: its rings and anchors listed */
+#define IX_TIDS 4u  /* version 3: its filter holds every record's thread id */
 
 /* The most an entry takes in an index frame. */
 #define IX_ENTRY_MAX(bloom_blocks)                                                                                \
     (17u * VARINT_MAX + 6u + IX_MAX_PIDS * 5u + IX_MAX_RANGES * (9u + 2u * VARINT_MAX) +                           \
      IX_MAX_RINGS * (2u * 5u + 2u * VARINT_MAX) + IX_MAX_CLOCK_BYTES + (size_t)(bloom_blocks) * IX_BLOCK_BYTES)
+/* The entry of version 3 at p, its filter left to the caller (in the
+ * filters after the summaries). NULL when its CLOCK sections are not as the
+ * encoder writes them (then the frame must not be plain). */
 uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x);
 /* 0, or -1 when the bytes at c are not an entry of an index frame of that
- * version (c->bad set). */
+ * version (c->bad set). In version 3, x->bloom is NULL: the filter is in the
+ * index frame's filters, x->clock in x->clock_buf. */
 int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version);
 /* The next range of an entry's (n of them at *p, as shlog__ix_entry_get
  * checked them). */

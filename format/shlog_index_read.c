@@ -2,9 +2,18 @@
  * its frames; every byte of it untrusted. */
 #include "shlog_index.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+/* An index frame's filters (version 3): where they lie, read when asked. */
+struct ix_filters {
+    uint64_t off, len; /* the filters and their check */
+    uint8_t *bytes;    /* NULL until read */
+    int failed;        /* unreadable or failing their check: every frame of them may hold any key */
+};
 
 struct shlog_index {
     struct shlog_index_frame *v;
@@ -14,6 +23,9 @@ struct shlog_index {
     uint64_t held;      /* bytes of payloads */
     uint64_t *blocks;   /* the index frames taken: offset, bytes, in file order */
     size_t nblocks, blocks_cap;
+    struct ix_filters *filters;
+    size_t nfilters, filters_cap;
+    int fd;             /* the file's, for the filters; -1: none to read */
     uint64_t end;
     int from_footer;
     char note[256];
@@ -78,25 +90,43 @@ int shlog_frame_is_index(const void *head, size_t n)
 }
 
 /* Reads the index frame at off (its prefix says zbytes, raw_bytes 0): its
- * payload, kept, in *pay and *n. 0; 1 when it is not an index frame (a frame
+ * payload, kept, in *pay and *n (of version 3, the part before its filters;
+ * *frame_bytes: the whole frame's). 0; 1 when it is not an index frame (a frame
  * of another kind or damage: the caller says which); -errno. */
 static int ix_read_payload(struct shlog_index *ix, int fd, uint64_t off, uint64_t size, const uint8_t **pay,
-                           size_t *n, const char **why)
+                           size_t *n, uint64_t *frame_bytes, const char **why)
 {
-    uint8_t head[SHLOG_FRAME_PREFIX_BYTES + 8];
+    uint8_t head[SHLOG_FRAME_PREFIX_BYTES + 8 + IX_HEAD3_BYTES];
+    const size_t front = SHLOG_FRAME_PREFIX_BYTES + 8;
     *why = "not an index frame";
-    if (off > size || size - off < sizeof(head))
+    if (off > size || size - off < front)
         return 1;
     ssize_t got = shlog_pread_full(fd, head, sizeof(head), off);
     if (got < 0)
         return -errno;
-    if ((size_t)got < sizeof(head) || !shlog_frame_bytes(head, SHLOG_FRAME_PREFIX_BYTES) ||
-        !shlog_frame_is_index(head, sizeof(head)))
+    if ((size_t)got < front || !shlog_frame_bytes(head, SHLOG_FRAME_PREFIX_BYTES) ||
+        !shlog_frame_is_index(head, front))
         return 1;
     uint64_t len = get_u32le(head + 20);
-    if (len + 8 != get_u32le(head + 4) || len > size - off - sizeof(head)) {
+    if (len + 8 != get_u32le(head + 4) || len > size - off - front) {
         *why = "an index frame's sizes disagree or run past the file";
         return 1;
+    }
+    *frame_bytes = front + len;
+    /* Version 3: its summaries only; its filters after them are read when asked. */
+    if ((size_t)got == sizeof(head) && len >= IX_HEAD3_BYTES && get_u32le(head + front) == IX_MAGIC &&
+        head[front + 4] >= 3) {
+        uint64_t summaries = get_u32le(head + front + 16), trailer = head[front + 5] == IX_KIND_FOOTER ? IX_TRAILER_BYTES : 0;
+        if (summaries < 5 || summaries > len - IX_HEAD3_BYTES || len - IX_HEAD3_BYTES - summaries < trailer + 4) {
+            *why = "an index frame's summaries run past it";
+            return 1;
+        }
+        if (ix->nfilters == ix->filters_cap &&
+            shlog__grow_array(&ix->filters, &ix->filters_cap, ix->nfilters, sizeof(*ix->filters)))
+            return -ENOMEM;
+        ix->filters[ix->nfilters++] = (struct ix_filters){off + front + IX_HEAD3_BYTES + summaries,
+                                                          len - IX_HEAD3_BYTES - summaries - trailer, NULL, 0};
+        len = IX_HEAD3_BYTES + summaries;
     }
     if (len < IX_HEAD_BYTES + 1 + 4 || ix->held + len > SHLOG_INDEX_MAX_BYTES) {
         *why = len < IX_HEAD_BYTES + 5 ? "an index frame too short" : "the index holds more than a reader keeps";
@@ -108,7 +138,7 @@ static int ix_read_payload(struct shlog_index *ix, int fd, uint64_t off, uint64_
     uint8_t *p = malloc(len ? len : 1);
     if (!p)
         return -ENOMEM;
-    got = shlog_pread_full(fd, p, len, off + sizeof(head));
+    got = shlog_pread_full(fd, p, len, off + front);
     if (got < 0 || (uint64_t)got != len) {
         int e = got < 0 ? errno : 0;
         free(p);
@@ -126,19 +156,23 @@ static int ix_read_payload(struct shlog_index *ix, int fd, uint64_t off, uint64_
  * entries' count; *prev its back pointer. NULL or why not. */
 static const char *ix_payload_check(const uint8_t *pay, size_t n, unsigned kind, struct cur *c, uint64_t *prev)
 {
-    size_t body = n - (kind == IX_KIND_FOOTER ? IX_TRAILER_BYTES : 0);
-    if (n < IX_HEAD_BYTES + 5 + (kind == IX_KIND_FOOTER ? IX_TRAILER_BYTES : 0))
+    /* version 3: the summaries alone, their check last */
+    int v3 = n >= IX_HEAD3_BYTES && pay[4] >= 3;
+    size_t body = n - (kind == IX_KIND_FOOTER && !v3 ? IX_TRAILER_BYTES : 0);
+    if (n < IX_HEAD_BYTES + 5 + (kind == IX_KIND_FOOTER && !v3 ? IX_TRAILER_BYTES : 0))
         return "an index frame too short";
     if (get_u32le(pay) != IX_MAGIC)
         return "an index frame without its magic";
     if (pay[4] < 1 || pay[4] > SHLOG_INDEX_VERSION)
         return "an index frame of another version";
+    if (v3 && get_u32le(pay + IX_HEAD_BYTES) != n - IX_HEAD3_BYTES)
+        return "an index frame's summaries are not where it says";
     if (pay[5] != kind)
         return kind == IX_KIND_FOOTER ? "the trailer does not point at a footer" : "a second footer";
     if (fnv1a32(pay, body - 4) != get_u32le(pay + body - 4))
         return "an index frame whose check fails";
     *prev = get_u64le(pay + 8);
-    *c = (struct cur){pay + IX_HEAD_BYTES, pay + body - 4, 0};
+    *c = (struct cur){pay + (v3 ? IX_HEAD3_BYTES : IX_HEAD_BYTES), pay + body - 4, 0};
     return NULL;
 }
 
@@ -150,7 +184,8 @@ static struct shlog_index_frame ix_frame_of(const struct ix_entry *x, const uint
         .ns_min = x->ns_min, .ns_max = x->ns_max, .levels = x->levels, .categories = x->categories,
         .npids = x->npids, .pids = pids, .nranges = x->nranges, .ranges = x->range_bytes,
         .bloom_blocks = x->bloom_blocks, .bloom = x->bloom, .prefix_check = x->prefix_check,
-        .nrings = x->nrings, .rings = x->ring_bytes, .clock_bytes = x->clock_bytes, .clock = x->clock};
+        .nrings = x->nrings, .rings = x->ring_bytes, .clock_bytes = x->clock_bytes, .clock = x->clock,
+        .tids = (x->flags & IX_TIDS) != 0};
 }
 
 void shlog_index_ring_next(const struct shlog_index_frame *f, const uint8_t **p, struct shlog_index_ring *r)
@@ -169,16 +204,17 @@ struct pid_store {
 
 /* Entries of an index frame at block_off into ix (after those it has), in
  * order, each wholly before the index frame. */
-static const char *ix_take_entries(struct shlog_index *ix, struct cur *c, uint64_t block_off, unsigned version,
-                                   struct pid_store *ps)
+static const char *ix_take_entries(struct shlog_index *ix, struct shlog_index *owner, struct cur *c,
+                                   uint64_t block_off, unsigned version, struct pid_store *ps)
 {
     uint64_t count = get_varint(c);
     if (c->bad || count > (uint64_t)(c->end - c->p))
         return "an index frame's entries are cut short";
     size_t first = ix->n;
-    uint64_t below = block_off;
+    uint64_t below = block_off, filter_at = 0;
+    uint8_t clock[IX_MAX_CLOCK_BYTES];
+    struct ix_entry x = {.clock_buf = clock};
     for (uint64_t i = 0; i < count; i++) {
-        struct ix_entry x;
         if (shlog__ix_entry_get(c, &x, version))
             return "an index frame's entries are cut short";
         if (x.offset < SHLOG_FILE_HEADER_BYTES || x.offset > below || x.bytes > below - x.offset)
@@ -187,6 +223,23 @@ static const char *ix_take_entries(struct shlog_index *ix, struct cur *c, uint64
         if (ps->n + npids > ps->cap && shlog__grow_array(&ps->v, &ps->cap, ps->n + npids, sizeof(*ps->v)))
             return "out of memory";
         struct shlog_index_frame f = ix_frame_of(&x, NULL);
+        if (version >= 3) { /* its filter in the index frame's filters; its anchors unpacked, kept */
+            f.filters = owner->nfilters - 1;
+            f.filter_at = filter_at;
+            filter_at += (uint64_t)x.bloom_blocks * IX_BLOCK_BYTES;
+            if (x.clock_bytes) {
+                if (owner->npayloads == owner->payloads_cap &&
+                    shlog__grow_array(&owner->payloads, &owner->payloads_cap, owner->npayloads,
+                                      sizeof(*owner->payloads)))
+                    return "out of memory";
+                uint8_t *kept = malloc(x.clock_bytes);
+                if (!kept)
+                    return "out of memory";
+                memcpy(kept, x.clock, x.clock_bytes);
+                owner->payloads[owner->npayloads++] = kept;
+                f.clock = kept;
+            }
+        }
         f.pids = (const uint32_t *)(uintptr_t)ps->n; /* an index until the store stops moving */
         if (npids) /* the store has no array before its first pid */
             memcpy(ps->v + ps->n, x.pids, npids * sizeof(*x.pids));
@@ -199,6 +252,8 @@ static const char *ix_take_entries(struct shlog_index *ix, struct cur *c, uint64
     }
     if (c->p != c->end)
         return "an index frame has bytes after its entries";
+    if (version >= 3 && filter_at + 4 != owner->filters[owner->nfilters - 1].len)
+        return "an index frame's filters are not the size its entries say";
     return NULL;
 }
 
@@ -241,8 +296,9 @@ static int ix_from_footer(struct shlog_index *ix, int fd, uint64_t size, struct 
     for (unsigned kind = IX_KIND_FOOTER;; kind = IX_KIND_BLOCK) {
         const uint8_t *pay;
         size_t n;
+        uint64_t frame_bytes = 0;
         const char *why;
-        int r = ix_read_payload(ix, fd, off, size, &pay, &n, &why);
+        int r = ix_read_payload(ix, fd, off, size, &pay, &n, &frame_bytes, &why);
         if (r < 0) {
             rc = r;
             goto out;
@@ -255,8 +311,8 @@ static int ix_from_footer(struct shlog_index *ix, int fd, uint64_t size, struct 
             why = "the index frames do not chain back";
         if (!why) {
             starts[seen++] = ix->n;
-            why = ix_take_entries(ix, &c, off, pay[4], ps);
-            if (!why && ix_block_push(ix, off, SHLOG_FRAME_PREFIX_BYTES + 8 + n)) {
+            why = ix_take_entries(ix, ix, &c, off, pay[4], ps);
+            if (!why && ix_block_push(ix, off, frame_bytes)) {
                 rc = -ENOMEM;
                 goto out;
             }
@@ -331,8 +387,9 @@ static int ix_walk(struct shlog_index *ix, int fd, uint64_t size, struct pid_sto
             const uint8_t *pay;
             size_t n;
             const char *why;
-            size_t kept = ix->npayloads;
-            int r = ix_read_payload(ix, fd, off, size, &pay, &n, &why);
+            size_t kept = ix->npayloads, kept_filters = ix->nfilters;
+            uint64_t frame_bytes = 0;
+            int r = ix_read_payload(ix, fd, off, size, &pay, &n, &frame_bytes, &why);
             if (r < 0)
                 return r;
             struct cur c;
@@ -343,7 +400,7 @@ static int ix_walk(struct shlog_index *ix, int fd, uint64_t size, struct pid_sto
             /* its entries must be the frames walked since the last one taken */
             struct shlog_index ent = {0};
             if (!why)
-                why = ix_take_entries(&ent, &c, off, pay[4], ps);
+                why = ix_take_entries(&ent, ix, &c, off, pay[4], ps);
             size_t first = ix->n - (ent.n <= ix->n - since ? ent.n : 0);
             if (!why && (ent.n == 0 || ent.n > ix->n - since))
                 why = ent.n ? "an index frame lists frames not walked" : NULL;
@@ -353,6 +410,7 @@ static int ix_walk(struct shlog_index *ix, int fd, uint64_t size, struct pid_sto
             if (why) {
                 ix_note(ix, "%s (at offset %llu): its frames not indexed", why, (unsigned long long)off);
                 ix_drop_payloads(ix, kept);
+                ix->nfilters = kept_filters;
             } else {
                 for (size_t i = 0; i < ent.n; i++)
                     ix->v[first + i] = ent.v[i];
@@ -404,12 +462,14 @@ int shlog_index_open(struct shlog_index **out, int fd, char *err, size_t errcap)
     struct pid_store ps = {0};
     if (!ix)
         return -ENOMEM;
+    ix->fd = -1;
     uint64_t size = (uint64_t)st.st_size;
     int rc = ix_from_footer(ix, fd, size, &ps);
     if (rc == 1) {
         char note[sizeof(ix->note)];
         memcpy(note, ix->note, sizeof(note));
         ix_drop_payloads(ix, 0);
+        ix->nfilters = 0;
         ix->held = 0;
         ix->n = 0;
         ix->nblocks = 0;
@@ -423,6 +483,15 @@ int shlog_index_open(struct shlog_index **out, int fd, char *err, size_t errcap)
     }
     if (rc < 0) {
         snprintf(err, errcap, "reading the index: %s", strerror(-rc));
+        free(ps.v);
+        shlog_index_close(ix);
+        return rc;
+    }
+    /* The filters are read when asked, from the file as it is now: it is
+     * appended to, never rewritten. */
+    if (rc == 0 && ix->nfilters && (ix->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        rc = -errno;
+        snprintf(err, errcap, "keeping the file open for its index: %s", strerror(-rc));
         free(ps.v);
         shlog_index_close(ix);
         return rc;
@@ -450,6 +519,11 @@ void shlog_index_close(struct shlog_index *ix)
     if (!ix)
         return;
     ix_drop_payloads(ix, 0);
+    for (size_t i = 0; i < ix->nfilters; i++)
+        free(ix->filters[i].bytes);
+    free(ix->filters);
+    if (ix->fd >= 0)
+        close(ix->fd);
     free(ix->payloads);
     free(ix->blocks);
     free(ix->v);
@@ -487,17 +561,23 @@ struct word_probe {
     int missing;
 };
 
+/* Whether key h may be in f's filter: one not read yet may hold any. */
+static int filter_has(const struct shlog_index_frame *f, uint64_t h)
+{
+    return (f->bloom_blocks && !f->bloom) || shlog__ix_bloom_has(f->bloom, f->bloom_blocks, h);
+}
+
 static void probe_word(void *clientd, const uint8_t *w, size_t n)
 {
     struct word_probe *p = clientd;
-    if (!shlog__ix_bloom_has(p->f->bloom, p->f->bloom_blocks, shlog__ix_text(p->prefix, w, n)))
+    if (!filter_has(p->f, shlog__ix_text(p->prefix, w, n)))
         p->missing = 1;
 }
 
 static int text_in(const struct shlog_index_frame *f, unsigned tag, const char *name, const char *text)
 {
     uint64_t prefix = shlog__ix_prefix(tag, name, strlen(name));
-    return shlog__ix_bloom_has(f->bloom, f->bloom_blocks, shlog__ix_text(prefix, (const uint8_t *)text, strlen(text)));
+    return filter_has(f, shlog__ix_text(prefix, (const uint8_t *)text, strlen(text)));
 }
 
 struct shlog_index_integer shlog_index_integer_of(const char *text)
@@ -528,7 +608,7 @@ static int field_in(const struct shlog_index_frame *f, const struct shlog_index_
 {
     size_t nlen = strlen(q->name);
     if (text_in(f, IX_TAG_STRING, q->name, q->value) ||
-        shlog__ix_bloom_has(f->bloom, f->bloom_blocks, ix_mix(shlog__ix_prefix(IX_TAG_UNINDEXED, q->name, nlen))))
+        filter_has(f, ix_mix(shlog__ix_prefix(IX_TAG_UNINDEXED, q->name, nlen))))
         return 1;
     struct shlog_index_integer n = shlog_index_integer_of(q->value);
     uint64_t key = ix_mix(shlog__ix_prefix(IX_TAG_RANGE, q->name, nlen));
@@ -584,5 +664,64 @@ int shlog_index_may_match(const struct shlog_index_frame *f, const struct shlog_
     for (size_t i = 0; i < q->nfields; i++)
         if (!field_in(f, &q->fields[i]))
             return 0;
+    if (q->tids && f->tids) {
+        uint64_t prefix = shlog__ix_prefix(IX_TAG_THREAD, "", 0);
+        size_t i = 0;
+        while (i < q->ntids && !filter_has(f, shlog__ix_number(prefix, q->tids[i])))
+            i++;
+        if (i == q->ntids)
+            return 0;
+    }
     return 1;
+}
+
+int shlog_index_filters(struct shlog_index *ix, const struct shlog_index_frame *f)
+{
+    size_t i = (size_t)(f - ix->v);
+    if (i >= ix->n || f->bloom || !f->bloom_blocks || f->filters >= ix->nfilters)
+        return 0;
+    struct ix_filters *fl = &ix->filters[f->filters];
+    if (!fl->bytes && !fl->failed) {
+        uint8_t *b = malloc(fl->len);
+        if (!b)
+            return -ENOMEM;
+        ssize_t got = ix->fd >= 0 ? shlog_pread_full(ix->fd, b, fl->len, fl->off) : -1;
+        if (got != (ssize_t)fl->len || fnv1a32(b, fl->len - 4) != get_u32le(b + fl->len - 4)) {
+            free(b);
+            fl->failed = 1;
+            ix_note(ix, "an index frame's filters %s (at offset %llu): its frames may hold any key",
+                    got != (ssize_t)fl->len ? "cannot be read" : "fail their check", (unsigned long long)fl->off);
+        } else {
+            fl->bytes = b;
+        }
+    }
+    if (fl->failed)
+        return 1;
+    /* every frame of these filters points into them (the entries checked
+     * they add up); an index frame's frames are next to each other */
+    size_t from = i, to = i + 1;
+    while (from > 0 && ix->v[from - 1].indexed && ix->v[from - 1].filters == f->filters)
+        from--;
+    while (to < ix->n && ix->v[to].indexed && ix->v[to].filters == f->filters)
+        to++;
+    for (size_t k = from; k < to; k++)
+        if (ix->v[k].bloom_blocks && !ix->v[k].bloom)
+            ix->v[k].bloom = fl->bytes + ix->v[k].filter_at;
+    return 0;
+}
+
+/* Whether q asks anything of a frame's filter. */
+static int query_filters(const struct shlog_index_query *q)
+{
+    return q->app || q->site || q->nwords || q->nfields || q->tids;
+}
+
+int shlog_index_may_match_in(struct shlog_index *ix, const struct shlog_index_frame *f,
+                             const struct shlog_index_query *q)
+{
+    if (!shlog_index_may_match(f, q))
+        return 0;
+    if (f->bloom || !f->bloom_blocks || !query_filters(q) || shlog_index_filters(ix, f) != 0)
+        return 1;
+    return shlog_index_may_match(f, q);
 }

@@ -389,7 +389,43 @@ static int index_query_make(struct read_engine *e)
             e->query_fields[q->nfields++] = (struct shlog_index_field){f->where[i].name, f->where[i].value};
         }
     q->fields = e->query_fields;
-    return q->since_ns || q->until_ns || q->levels || q->categories || q->npids || q->app || q->nfields;
+    return q->since_ns || q->until_ns || q->levels || q->categories || q->npids || q->app || q->nfields || f->thread;
+}
+
+static int tid_push(struct read_engine *e, uint64_t tid)
+{
+    if (e->query_ntids == e->query_tids_cap) {
+        size_t cap = e->query_tids_cap ? 2 * e->query_tids_cap : 16;
+        uint32_t *v = realloc(e->query_tids, cap * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        e->query_tids = v;
+        e->query_tids_cap = cap;
+    }
+    e->query_tids[e->query_ntids++] = (uint32_t)tid;
+    return 0;
+}
+
+/* The thread ids whose records --thread may match now (read_filter_thread):
+ * the number it is, and every thread of any process the files named so with
+ * the name it has now (of other processes too: more ids only let more frames
+ * be read). 0, or -ENOMEM. */
+static int index_thread_tids(struct read_engine *e)
+{
+    const char *want = e->filter->thread;
+    char *end;
+    e->query_ntids = 0;
+    errno = 0;
+    unsigned long long v = strtoull(want, &end, 10);
+    if (want[0] >= '0' && want[0] <= '9' && !*end && !errno && v <= UINT32_MAX && tid_push(e, v))
+        return -ENOMEM;
+    for (const struct dproc *p = e->all_procs; p; p = p->next_all)
+        for (size_t i = 0; p->threads.n && i < p->threads.cap; i++) {
+            const struct hmap_slot *t = &p->threads.slots[i];
+            if (t->v && strcmp(t->v, want) == 0 && tid_push(e, t->k1))
+                return -ENOMEM;
+        }
+    return 0;
 }
 
 /* Whether frame f can go unread when the index rules it out: it is plain
@@ -439,7 +475,18 @@ static uint64_t index_takes_frame(void *clientd, uint64_t off)
         shlog_reader_frame_sections(s->rd, NULL, 0);
         return shlog_index_block_at(s->ix, off);
     }
-    if (!f->nrings || shlog_index_may_match(f, s->ix_query) || !index_takes(s, f))
+    if (!f->nrings)
+        return 0;
+    /* A plain frame names no thread: its records' threads have the names they have now. */
+    struct shlog_index_query q = *s->ix_query;
+    if (s->ix_engine->filter->thread) {
+        if (index_thread_tids(s->ix_engine))
+            return 0; /* no memory to ask with: the frame is read */
+        static const uint32_t none;
+        q.tids = s->ix_engine->query_ntids ? s->ix_engine->query_tids : &none;
+        q.ntids = s->ix_engine->query_ntids;
+    }
+    if (shlog_index_may_match_in(s->ix, f, &q) || !index_takes(s, f))
         return 0;
     s->ix_skipped++;
     s->ix_unread++;
@@ -455,7 +502,7 @@ static int index_wants(void *clientd, uint64_t off, uint64_t bytes, uint32_t pre
     struct source *s = clientd;
     const struct shlog_index_frame *f = index_entry_at(s->ix, &s->ix_at, off);
     (void)prefix_check; /* a frame the index says is plain went unread before its prefix was */
-    if (!f || f->bytes != bytes || shlog_index_may_match(f, s->ix_query))
+    if (!f || f->bytes != bytes || shlog_index_may_match_in(s->ix, f, s->ix_query))
         return 1;
     s->ix_skipped++;
     return 0;
@@ -505,6 +552,7 @@ static int index_open(struct read_engine *e, struct source *s, struct in_file *f
         }
     }
     s->ix_query = &e->query;
+    s->ix_engine = e;
     s->ix_at = 0;
     s->ix_skipped = 0;
     s->ix_unread = 0;
@@ -1072,7 +1120,9 @@ void read_sources_append(struct source **first, struct source *s)
 void read_engine_free(struct read_engine *e)
 {
     free(e->query_fields);
+    free(e->query_tids);
     e->query_fields = NULL;
+    e->query_tids = NULL;
     shlog_frame_mem_free(e->frame_mem); /* after its readers */
     e->frame_mem = NULL;
     while (e->all_rings) {

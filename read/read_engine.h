@@ -213,6 +213,7 @@ struct source {
      * query); NULL when not used. ix_at: the entry of the next frame. */
     struct shlog_index *ix;
     const struct shlog_index_query *ix_query;
+    struct read_engine *ix_engine; /* whose threads' names --thread asks the index of */
     size_t ix_at;
     uint64_t ix_skipped;    /* frames of the current file whose records the index ruled out */
     uint64_t ix_unread;     /* of them, those taken from the index, not read at all */
@@ -311,6 +312,8 @@ struct read_engine {
     struct shlog_index_query query;
     uint32_t query_pid;
     struct shlog_index_field *query_fields;
+    uint32_t *query_tids;    /* the threads --thread may mean, as the files named them so far */
+    size_t query_ntids, query_tids_cap;
     struct read_rows rows;   /* the block being taken: its rows that passed */
 };
 

@@ -103,7 +103,7 @@ static void write_file(const char *path, int footer)
     tu_file_close(&f);
 }
 
-static struct shlog_index *open_index(const char *path)
+static struct shlog_index *open_summaries(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     cr_assert(fd >= 0);
@@ -111,6 +111,18 @@ static struct shlog_index *open_index(const char *path)
     char err[256] = "";
     cr_assert_eq(shlog_index_open(&ix, fd, err, sizeof(err)), 0, "%s", err);
     close(fd);
+    return ix;
+}
+
+static struct shlog_index *open_index(const char *path)
+{
+    struct shlog_index *ix = open_summaries(path);
+    /* the filters too (version 3 reads them when asked), from the index's own descriptor */
+    for (size_t i = 0; i < shlog_index_count(ix); i++) {
+        const struct shlog_index_frame *f = shlog_index_frame(ix, i);
+        cr_assert_eq(shlog_index_filters(ix, f), 0, "frame %zu's filters: %s", i, shlog_index_note(ix));
+        cr_assert(!f->indexed || !f->bloom_blocks || f->bloom, "frame %zu's filter read", i);
+    }
     return ix;
 }
 
@@ -181,6 +193,12 @@ static void assert_entry(const struct shlog_index_frame *e, int i)
     cr_assert_eq(shlog_index_may_match(e, &qp), 0, "frame %d: pid 4242", i);
     struct shlog_index_query qt = {.since_ns = (uint64_t)ns_of(t->tsc_max) + 2 * SHLOG_INDEX_TIME_SLACK_NS};
     cr_assert_eq(shlog_index_may_match(e, &qt), 0, "frame %d: a time after it", i);
+    /* its records' thread (every record of the test's is thread 5's) */
+    const uint32_t five = 5, others[] = {6, 7, 8};
+    cr_assert(e->tids, "frame %d: its filter holds its threads", i);
+    cr_assert(shlog_index_may_match(e, &(struct shlog_index_query){.tids = &five, .ntids = 1}), "frame %d: tid 5", i);
+    cr_assert_eq(shlog_index_may_match(e, &(struct shlog_index_query){.tids = others, .ntids = 0}), 0,
+                 "frame %d: no thread at all", i);
     struct shlog_index_query qin = {.since_ns = (uint64_t)ns_of(t->tsc_min), .until_ns = (uint64_t)ns_of(t->tsc_min) + 1};
     cr_assert(shlog_index_may_match(e, &qin), "frame %d: its first record's time", i);
 }
@@ -194,7 +212,11 @@ Test(file_index, footer_sums_up_every_frame_exactly)
     cr_assert(shlog_index_from_footer(ix), "footer: %s", shlog_index_note(ix));
     cr_assert_null(shlog_index_note(ix), "%s", shlog_index_note(ix));
     cr_assert_eq(shlog_index_count(ix), FRAMES);
-    unsigned rare_hits = 0, absent_hits = 0, mid_hits = 0, qty_hits = 0;
+    /* each index frame taken, at its whole size (a reader goes on after it): the first after the 16th frame */
+    const struct shlog_index_frame *sixteenth = shlog_index_frame(ix, SHLOG_INDEX_EVERY - 1);
+    uint64_t block = sixteenth->offset + sixteenth->bytes;
+    cr_assert_eq(block + shlog_index_block_at(ix, block), shlog_index_frame(ix, SHLOG_INDEX_EVERY)->offset);
+    unsigned rare_hits = 0, absent_hits = 0, mid_hits = 0, qty_hits = 0, other_tids = 0;
     char mid[32];
     snprintf(mid, sizeof(mid), "%lu", truth[20].ids[PER_FRAME / 4]);
     for (int i = 0; i < FRAMES; i++) {
@@ -209,6 +231,8 @@ Test(file_index, footer_sums_up_every_frame_exactly)
         absent_hits += (unsigned)shlog_index_may_match(e, &qa);
         mid_hits += (unsigned)shlog_index_may_match(e, &qm);
         qty_hits += (unsigned)shlog_index_may_match(e, &qq);
+        other_tids += (unsigned)shlog_index_may_match(e, &(struct shlog_index_query){
+            .tids = (const uint32_t[]){6, 7, 8, 4}, .ntids = 4});
     }
     cr_assert(shlog_index_may_match(shlog_index_frame(ix, 13), &(struct shlog_index_query){
         .words = (const char *const[]){"needle"}, .nwords = 1}));
@@ -220,11 +244,66 @@ Test(file_index, footer_sums_up_every_frame_exactly)
     cr_assert_eq(mid_hits, 1, "an id inside frame 20 in %u frames", mid_hits);
     /* a second integer (qty) is named unindexed: any frame of its site may hold any value of it */
     cr_assert_eq(qty_hits, FRAMES, "qty in %u frames", qty_hits);
+    cr_assert_lt(other_tids, FRAMES / 4, "threads of no record in %u frames", other_tids);
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
     cr_assert_eq(shlog_index_end(ix) + 0 <= (uint64_t)st.st_size, 1);
     shlog_index_close(ix);
     assert_reads_whole(path, 0);
+}
+
+/* Bytes this process has read (rchar of /proc/self/io). */
+static uint64_t bytes_read(void)
+{
+    char buf[512];
+    ssize_t n = tu_read_file("/proc/self/io", buf, sizeof(buf) - 1);
+    cr_assert(n > 0);
+    buf[n] = '\0';
+    const char *r = strstr(buf, "rchar:");
+    cr_assert(r);
+    return strtoull(r + 6, NULL, 10);
+}
+
+/* A reader passes over an index frame (a skippable zstd frame) by its head
+ * and its last byte: its payload, which decodes to nothing, is not read. */
+Test(file_index, a_reader_passes_over_index_frames_unread)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/a.shlog", dir);
+    write_file(path, 1);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    struct shlog_index *ix = open_summaries(path);
+    uint64_t skipped = 0; /* the index frames' payloads, less the head read of each */
+    for (uint64_t off = SHLOG_FILE_HEADER_BYTES; off < (uint64_t)st.st_size;) {
+        uint64_t b = shlog_index_block_at(ix, off);
+        size_t i = 0;
+        while (!b && i < shlog_index_count(ix) && shlog_index_frame(ix, i)->offset != off)
+            i++;
+        cr_assert(b || i < shlog_index_count(ix), "offset %llu is a frame or an index frame", (unsigned long long)off);
+        skipped += b ? b - 16 - 8 - 1 : 0;
+        off += b ? b : shlog_index_frame(ix, i)->bytes;
+    }
+    shlog_index_close(ix);
+    cr_assert_gt(skipped, 1000u);
+    struct shlog_reader *r;
+    char err[256];
+    cr_assert_eq(shlog_reader_open(&r, path, 0, NULL, err, sizeof(err)), 0, "%s", err);
+    struct shlog_event ev;
+    uint64_t records = 0, before = bytes_read();
+    int rc;
+    while ((rc = shlog_reader_next(r, &ev)) > 0)
+        records += ev.kind == SHLOG_EV_RECORD;
+    uint64_t read = bytes_read() - before;
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(shlog_reader_stats(r)->frames, FRAMES + 3, "every frame, the index frames counted");
+    shlog_reader_close(r);
+    uint64_t want = 0;
+    for (int i = 0; i < FRAMES; i++)
+        want += truth[i].records;
+    cr_assert_eq(records, want);
+    cr_assert_leq(read, (uint64_t)st.st_size - skipped, "read %llu of %llu bytes, of which %llu are index frames'",
+                  (unsigned long long)read, (unsigned long long)st.st_size, (unsigned long long)skipped);
 }
 
 Test(file_index, a_part_is_walked_as_far_as_its_index_frames)
@@ -268,12 +347,24 @@ Test(file_index, a_corrupted_or_truncated_index_is_refused_and_the_file_still_re
 {
     char path[300];
     snprintf(path, sizeof(path), "%s/a.shlog", dir);
-    /* the trailer's check, the footer's entries, the trailer's magic */
-    const long where[] = {-8, -100, -1};
+    /* the trailer's check, the footer's entries (after its prefix, skippable frame and head), the trailer's magic */
+    const long where[] = {-8, 16 + 8 + 20 + 3, -1};
     const char *says[] = {"fails its check", "check fails", "no footer"};
     for (int k = 0; k < 3; k++) {
         write_file(path, 1);
-        flip(path, where[k]);
+        if (k == 1) { /* from the footer's offset, which the trailer holds */
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            struct stat st;
+            uint8_t t[8];
+            cr_assert(fd >= 0 && fstat(fd, &st) == 0 && pread(fd, t, 8, st.st_size - 32) == 8);
+            close(fd);
+            uint64_t footer = 0;
+            for (int b = 7; b >= 0; b--)
+                footer = footer << 8 | t[b];
+            flip(path, (long)footer + where[k]);
+        } else {
+            flip(path, where[k]);
+        }
         struct shlog_index *ix = open_index(path);
         cr_assert(!shlog_index_from_footer(ix), "case %d", k);
         cr_assert(shlog_index_note(ix) && strstr(shlog_index_note(ix), says[k]), "case %d: %s", k,
@@ -304,6 +395,25 @@ Test(file_index, a_corrupted_or_truncated_index_is_refused_and_the_file_still_re
     cr_assert(strstr(shlog_index_note(ix), "check fails"), "%s", shlog_index_note(ix));
     cr_assert(!shlog_index_frame(ix, 0)->indexed);
     assert_entry(shlog_index_frame(ix, SHLOG_INDEX_EVERY), SHLOG_INDEX_EVERY);
+    shlog_index_close(ix);
+    assert_reads_whole(path, 0);
+    /* the footer's filters (version 3: after its summaries, read when asked):
+     * the summaries are used, and the frames of those filters may hold any key */
+    write_file(path, 1);
+    flip(path, -100);
+    ix = open_summaries(path);
+    cr_assert(shlog_index_from_footer(ix), "%s", shlog_index_note(ix));
+    const struct shlog_index_frame *last = shlog_index_frame(ix, FRAMES - 1);
+    const char *w = "absent_word_zz";
+    struct shlog_index_query qw = {.words = &w, .nwords = 1};
+    cr_assert_eq(shlog_index_filters(ix, last), 1);
+    cr_assert(strstr(shlog_index_note(ix), "fail their check"), "%s", shlog_index_note(ix));
+    cr_assert(!last->bloom);
+    cr_assert(shlog_index_may_match_in(ix, last, &qw), "a frame of unreadable filters may hold any word");
+    cr_assert_eq(shlog_index_may_match_in(ix, shlog_index_frame(ix, 0), &qw), 0,
+                 "the filters of another index frame are read");
+    struct shlog_index_query late = {.since_ns = last->ns_max + 2 * SHLOG_INDEX_TIME_SLACK_NS};
+    cr_assert_eq(shlog_index_may_match_in(ix, last, &late), 0, "its summary still rules it out");
     shlog_index_close(ix);
     assert_reads_whole(path, 0);
 }

@@ -60,6 +60,8 @@ gap = max(range(n - 1), key=lambda i: ts[i + 1] - ts[i])
 print("gap=%d" % (ts[gap] + 1))
 print("id_mid=%d id_last=%d id_none=%d" % (ids[len(ids) // 2], ids[-1], max(ids) + 1000))
 print("beta_pid=%d" % pid)
+# A thread of beta's, by its number: its records, and a thread's name no record has.
+print("beta_tid=%d" % next(r["tid"] for r in recs if r["app"] == "beta" and r["tid"] != r["pid"]))
 # Around the first loss marker and the lossy producer's exit: windows that hold them.
 lines = [json.loads(l) for l in open(sys.argv[1])]
 loss = next(r["ts_ns"] for r in lines if "loss" in r)
@@ -105,6 +107,11 @@ queries=(
     "--level ERROR --since $mid --until $((mid + 100 * ms)) --app alpha"
     "--grep throttle --level ERROR"
     "--thread shmlog-sample --level ERROR --since $q3"
+    "--thread shmlog-sample"
+    "--thread nobody"
+    "--thread $beta_tid"
+    "--thread $beta_tid --since $q1 --until $q3"
+    "--thread 1"
     "--since $((loss - 2 * ms)) --until $((loss + 2 * ms))"
     "--since $loss --until $((loss + 1))"
     "--since $((lossy_exit - ms)) --until $((lossy_exit + ms))"
@@ -151,6 +158,10 @@ stats_skipped() { "$SHMLOG_DUMP" stats --format json "$@" "$out" | python3 -c 'i
 total=$(SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" stats --format json "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["frames"])')
 check "an id no record has: every frame of records is ruled out but those of the .part after its last index frame" \
     test "$(stats_skipped --where "id=$id_none")" -ge $((total / 2))
+check "--thread of a name no thread has: the plain frames are ruled out (index version 3 holds their threads)" \
+    test "$(stats_skipped --thread nobody)" -ge $((total / 2))
+check "--thread of one thread: frames of the others' records only are ruled out" \
+    test "$(stats_skipped --thread "$beta_tid")" -gt 0
 check "SHMLOG_NO_INDEX=1 skips none" test "$(SHMLOG_NO_INDEX=1 stats_skipped --level FATAL)" -eq 0
 check "no filter skips none" test "$(stats_skipped)" -eq 0
 
@@ -164,10 +175,12 @@ for q in "--level WARN" "--app clockapp" "--where n=3" "--since 0 --until 1"; do
     check "a file without an index, $q: the same" cmp "$tmp/old-ix.json" "$tmp/old-all.json"
 done
 
-# ---- Corpus files of both index versions: version 2's plain frames go unread, the answer the same ----
+# ---- Corpus files of every index version: the plain frames of 2 and 3 go unread, the answer the same ----
 for f in "$corpus"/v2-index/index.shlog "$corpus"/v2-index2/index.shlog "$corpus"/v2-index2/losses.shlog \
-    "$corpus"/v2-index2/rotation; do
-    for q in "--where order=7005" "--level ERROR" "--app pricer" "--since 0 --until 1"; do
+    "$corpus"/v2-index2/rotation "$corpus"/v2-index3/index.shlog "$corpus"/v2-index3/losses.shlog \
+    "$corpus"/v2-index3/rotation; do
+    for q in "--where order=7005" "--level ERROR" "--app pricer" "--since 0 --until 1" "--grep zebra" \
+        "--thread 501" "--thread pricer-main"; do
         # shellcheck disable=SC2086
         "$SHMLOG_DUMP" read --format json $q "$f" >"$tmp/c-ix.json" 2>&1
         # shellcheck disable=SC2086
@@ -177,6 +190,8 @@ for f in "$corpus"/v2-index/index.shlog "$corpus"/v2-index2/index.shlog "$corpus
 done
 corpus_unread() { "$SHMLOG_DUMP" stats --format json --where order=7005 "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_unread_frames"])'; }
 check "index version 2: frames of records ruled out go unread" test "$(corpus_unread "$corpus/v2-index2/index.shlog")" -ge 30
+check "index version 3: frames of records ruled out go unread (their anchors from the summaries)" \
+    test "$(corpus_unread "$corpus/v2-index3/index.shlog")" -ge 30
 check "index version 1: none unread (its entries do not say a frame is plain)" \
     test "$(corpus_unread "$corpus/v2-index/index.shlog")" -eq 0
 

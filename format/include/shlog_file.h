@@ -221,7 +221,7 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
  * index frame of the last SHLOG_INDEX_EVERY entries right after every
  * SHLOG_INDEX_EVERY-th frame, in shlog_enc_frame's own bytes. The frames it
  * returns are taken to follow the file header back to back, as written. */
-#define SHLOG_INDEX_VERSION 2u /* its readers read 1 too */
+#define SHLOG_INDEX_VERSION 3u /* its readers read 1 and 2 too */
 #define SHLOG_INDEX_EVERY 16u
 /* The index of a file another writer made, appended to it (shmlog-dump
  * index): the open frame, whose sections the caller made of the decoded
@@ -475,9 +475,12 @@ struct shlog_index_frame {
     const uint32_t *pids;
     uint32_t nranges;        /* its subject fields' ranges, as the index frame holds them */
     const uint8_t *ranges;
-    uint32_t bloom_blocks;   /* its filter (32 bytes a block) */
-    const uint8_t *bloom;
+    uint32_t bloom_blocks;   /* its filter (32 bytes a block); */
+    const uint8_t *bloom;    /* NULL until read (index version 3: shlog_index_filters) */
+    size_t filters;          /* the reader's: its index frame's filters, and where its own lie in them */
+    uint64_t filter_at;
     uint32_t prefix_check;   /* its prefix's check (bytes 12..15) */
+    int tids;                /* index version 3: its filter holds every record's thread id */
     /* Not 0 (index version 2): the frame holds BATCH and CLOCK sections
      * only (no definitions, losses, exits, names nor backtraces), its
      * records of these rings (shlog_index_ring_next), its CLOCK sections
@@ -518,6 +521,8 @@ struct shlog_index_query {
     size_t nwords;
     const struct shlog_index_field *fields; /* each of these name=value */
     size_t nfields;
+    const uint32_t *tids;              /* not NULL: any of these thread ids (ntids 0: none), asked of */
+    size_t ntids;                      /* the frames whose filter holds their tids */
 };
 
 struct shlog_index;
@@ -556,8 +561,18 @@ struct shlog_index_integer {
     uint64_t u;
 };
 struct shlog_index_integer shlog_index_integer_of(const char *text);
-/* 0 when frame f holds no record that q matches; 1 when it may. */
+/* 0 when frame f holds no record that q matches; 1 when it may (a filter
+ * not read yet may hold any key). */
 int shlog_index_may_match(const struct shlog_index_frame *f, const struct shlog_index_query *q);
+/* Reads the filters of f's index frame (version 3 keeps them after the
+ * summaries, and shlog_index_open reads the summaries only), so that
+ * f->bloom is set: 0, 1 when they cannot be read or fail their check (f may
+ * hold any key), -ENOMEM. */
+int shlog_index_filters(struct shlog_index *ix, const struct shlog_index_frame *f);
+/* shlog_index_may_match, reading f's filters first when its summary alone
+ * cannot rule it out and q asks them. */
+int shlog_index_may_match_in(struct shlog_index *ix, const struct shlog_index_frame *f,
+                             const struct shlog_index_query *q);
 
 /* ==== Frames apart from their file (FORMAT.md, "Frames as messages") ==== */
 

@@ -698,7 +698,12 @@ static void read_index(int fd, size_t file_bytes, int with_footer)
         FZ_CHECK(!with_footer || f->indexed);
         end = f->offset + f->bytes;
         FZ_CHECK(shlog_index_may_match(f, &(struct shlog_index_query){0}) == (f->indexed ? f->records != 0 : 1));
-        (void)shlog_index_may_match(f, &q);
+        int summary = shlog_index_may_match(f, &q);
+        /* the filters read when asked (version 3): never more than the summary says, and whole in a closed file */
+        FZ_CHECK(shlog_index_may_match_in(ix, f, &q) <= summary);
+        int filters = shlog_index_filters(ix, f);
+        FZ_CHECK(filters == 0 || filters == 1);
+        FZ_CHECK(!with_footer || (filters == 0 && (!f->bloom_blocks || f->bloom)));
         /* a plain frame's rings within its TSCs, its CLOCK sections within the bound */
         FZ_CHECK(!f->nrings || (f->indexed && f->records && f->nrings <= 32 && f->clock_bytes <= 4096));
         const uint8_t *p = f->rings;
