@@ -279,10 +279,10 @@ int follow_step(struct follow *fl, struct kafka *k)
         return 0;
     }
     uint64_t size = (uint64_t)st.st_size;
-    int n = 0;
-    while (n < STEP_FRAMES && k->inflight_bytes < fl->max_inflight && ship_frame(fl, k, size))
+    int n = 0, room = 1;
+    while (n < STEP_FRAMES && (room = kafka_room(k, fl->max_inflight)) && ship_frame(fl, k, size))
         n++;
-    if (fl->sealed && k->inflight_bytes < fl->max_inflight && n < STEP_FRAMES) {
+    if (fl->sealed && room && n < STEP_FRAMES) {
         if (fl->off < size) {
             shm_warn(PROG, "%s: ends inside a frame (%" PRIu64 " bytes): torn, not shipped", fl->name, size - fl->off);
             fl->n.torn++;
@@ -292,7 +292,7 @@ int follow_step(struct follow *fl, struct kafka *k)
         fl->next_seq = fl->seq + 1;
         return 1;
     }
-    fl->at_end = n == 0;
+    fl->at_end = n == 0 && room; /* held back by the acknowledgements is not the end */
     return n > 0;
 }
 

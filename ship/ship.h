@@ -67,6 +67,7 @@ struct kafka {
     size_t qcap, qhead, qlen;
     uint64_t qbase;   /* message number of q[qhead] */
     uint64_t inflight_bytes;
+    uint64_t inflight_msgs;
     struct cursor acked;
     char fatal[512];  /* set when a message failed for good */
     uint64_t error_said_ns; /* when a broker error was last written out */
@@ -84,6 +85,9 @@ int kafka_init(struct kafka *k, const struct kafka_options *opt, struct cursor s
  * on stderr. */
 int kafka_produce(struct kafka *k, void *frame, size_t n, const uint8_t file_header[SHLOG_FILE_HEADER_BYTES],
                   const char *key, const struct shlog_context_out *cx, struct cursor end, int sealed);
+/* Whether another message may be produced: fewer than max_bytes and than
+ * UNACKED_MAX (kafka.c) messages wait for their acknowledgement. */
+int kafka_room(const struct kafka *k, uint64_t max_bytes);
 /* A file's start, acknowledged with what comes before it. */
 void kafka_mark(struct kafka *k, struct cursor at);
 /* Serves acknowledgements, waiting up to ms; moves k->acked. */
