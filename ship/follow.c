@@ -296,15 +296,23 @@ int follow_step(struct follow *fl, struct kafka *k)
     return n > 0;
 }
 
-int follow_init(struct follow *fl, const char *dir, uint64_t max_inflight, struct cursor start)
+int follow_init(struct follow *fl, const char *dir, uint64_t max_inflight, struct cursor start,
+                const volatile sig_atomic_t *stop)
 {
     fl->dir = dir;
     fl->max_inflight = max_inflight;
     fl->start = start;
     fl->fd = -1;
-    fl->dirfd = open(fl->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* A shipper started with the collector, or before it, finds no directory yet: it comes. */
+    int said = 0;
+    while ((fl->dirfd = open(fl->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 && errno == ENOENT && !*stop) {
+        if (!said++)
+            shm_warn(PROG, "--dir %s: not there yet; waiting for it", fl->dir);
+        sleep(1);
+    }
     if (fl->dirfd < 0) {
-        fprintf(stderr, PROG ": --dir %s: %s\n", fl->dir, strerror(errno));
+        if (!*stop)
+            fprintf(stderr, PROG ": --dir %s: %s\n", fl->dir, strerror(errno));
         return -1;
     }
     if (shlog_context_new(&fl->ctx)) {

@@ -139,9 +139,11 @@ struct follow {
     struct follow_counters n;
 };
 
-/* Opens the directory; shipping resumes at start. 0, or -1 after a line on
- * stderr. */
-int follow_init(struct follow *fl, const char *dir, uint64_t max_inflight, struct cursor start);
+/* Opens the directory, waiting for it while it does not exist, unless *stop
+ * is set first; shipping resumes at start. 0, or -1 (after a line on stderr
+ * unless stopped). */
+int follow_init(struct follow *fl, const char *dir, uint64_t max_inflight, struct cursor start,
+                const volatile sig_atomic_t *stop);
 /* Reads what is there and produces it through k, up to the in-flight bound:
  * 1 if it made progress, 0 if there is nothing to do now. Exits on what it
  * cannot go on from. */

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: a broker of the partition a host ships to, hung (SIGSTOP) and then killed (SIGKILL), costs the shipper at most 0.1 cpu-s a second over the 8 s that follow each, measured from /proc (librdkafka spun a core while the acknowledgements stalled and a message waited behind its in-flight window), and shipping goes on through both.
+# Description: a broker of the partition a host ships to, hung (SIGSTOP) and then killed (SIGKILL), costs the shipper at most 0.1 cpu-s a second over the 8 s that follow each, measured from /proc (librdkafka spun a core while the acknowledgements stalled and a message waited behind its in-flight window), and shipping goes on through both; a shipper started before its --dir exists waits for it.
 # usage: test_ship_outage.sh KAFKA_DEV (meson test sets COLLECTOR, SHMLOG_SAMPLE, SHMLOG_SHIP, KAFKA_LEADER)
 set -u
 kafka_dev=$1
@@ -18,14 +18,18 @@ tap_require openjdk-17-jre-headless java
 bootstrap=$(tail -n 1 "$tmp/kafka-start.log")
 ok "3 brokers on loopback: $bootstrap"
 
-mkdir -p "$tmp/seg" "$tmp/out"
-collector_start "$tmp/collector.log" --host outage --dir "$tmp/seg" --out "$tmp/out" --max-delay-ms 20
-SHMLOG_DIR=$tmp/seg "$SHMLOG_SAMPLE" --app steady --count 100000000 --threads 1 --rate 2000 >"$tmp/sample.out" 2>&1 &
-pids+=($!)
+# The shipper first, as a host's boot may start it: it waits for the collector's directory.
 "$SHMLOG_SHIP" --dir "$tmp/out" --to "kafka://$bootstrap/outage" --state "$tmp/ship.state" --poll-ms 20 \
     --metrics-file "$tmp/ship.prom" --metrics-interval 1 >"$tmp/ship.log" 2>&1 &
 ship=$!
 pids+=($ship)
+sleep 1.5
+check "a shipper started before its --dir exists waits for it" \
+    bash -c "kill -0 $ship && grep -q 'not there yet; waiting for it' '$tmp/ship.log'"
+mkdir -p "$tmp/seg" "$tmp/out"
+collector_start "$tmp/collector.log" --host outage --dir "$tmp/seg" --out "$tmp/out" --max-delay-ms 20
+SHMLOG_DIR=$tmp/seg "$SHMLOG_SAMPLE" --app steady --count 100000000 --threads 1 --rate 2000 >"$tmp/sample.out" 2>&1 &
+pids+=($!)
 
 leader() { "$KAFKA_LEADER" "$bootstrap" outage 2>/dev/null; }
 lead=-1
