@@ -45,7 +45,7 @@ controller=$(grep -h "Becoming the active controller" "$KAFKA_DIR"/node*/server.
     sed -n 's/.*QuorumController id=\([0-9]*\).*/\1/p')
 victim=$((lead % 3 + 1))
 [ "$victim" = "$controller" ] && victim=$(((lead + 1) % 3 + 1))
-ok "the host's partition is led by node $lead, the active controller is node ${controller:-unknown}: node $victim is killed"
+ok "the host's partition is led by node $lead, the active controller is node ${controller:-unknown}: node $victim is hung, then killed"
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 records() { awk '$1 ~ /^shmlog_ship_records_total[{]/ { print $2 }' "$tmp/ship.prom"; }
