@@ -40,6 +40,7 @@ int cmd_read(struct cli *cli)
     o.min_level = f->min_level;
     o.category = f->category[0] ? f->category : NULL;
     o.app = f->app;
+    o.host = f->host;
     o.pid = f->pid;
     o.thread = f->thread;
     o.since_ns = f->since_ns;

@@ -112,7 +112,7 @@ struct query_params {
     const char *repeated;
 };
 
-static const char *const known_params[] = {"since", "until", "level", "category", "app", "pid", "thread", "where",
+static const char *const known_params[] = {"since", "until", "level", "category", "app", "host", "pid", "thread", "where",
                                            "grep", "limit", "cursor", "format", "timeout_ms", "max_bytes", NULL};
 
 static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -204,6 +204,14 @@ static const char *read_params(const struct query_params *p, struct serve_reques
             return "app";
         }
         req->o.app = req->app = dup_or_die(v);
+    }
+    if ((v = param(p, "host"))) {
+        if (strlen(v) >= SHMLOG_HOST_BYTES || !shlog_host_name_ok(v)) {
+            snprintf(why, whycap, "wants a host's name as the collector's --host gives it (1 to %u bytes of "
+                     "[A-Za-z0-9._-])", SHMLOG_HOST_BYTES - 1);
+            return "host";
+        }
+        req->o.host = req->host = dup_or_die(v);
     }
     uint64_t x;
     if ((v = param(p, "pid"))) {

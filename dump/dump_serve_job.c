@@ -186,6 +186,7 @@ void serve_request_free(struct serve_request *req)
 {
     free(req->category);
     free(req->app);
+    free(req->host);
     free(req->thread);
     free(req->grep);
     for (size_t i = 0; i < req->nwhere; i++)

@@ -54,7 +54,7 @@ enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
     OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW, OPT_SHIP_STATE,
     OPT_THREAD, OPT_MERGE_MEMORY, OPT_MAX_HOSTS, OPT_WHERE, OPT_CHECK,
-    OPT_LISTEN, OPT_AUTH, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA,
+    OPT_LISTEN, OPT_AUTH, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_HOST,
 };
 
 struct opt_spec {
@@ -72,6 +72,7 @@ static const struct opt_spec all_opts[] = {
     {"level", 0, 1, OPT_LEVEL},
     {"category", 0, 1, OPT_CATEGORY},
     {"app", 0, 1, OPT_APP},
+    {"host", 0, 1, OPT_HOST},
     {"since", 0, 1, OPT_SINCE},
     {"until", 0, 1, OPT_UNTIL},
     {"grep", 0, 1, OPT_GREP},
@@ -109,6 +110,8 @@ struct command {
 #define FILTER_OPTS (BIT(OPT_PID) | BIT(OPT_LEVEL) | BIT(OPT_CATEGORY) | BIT(OPT_APP) | BIT(OPT_SINCE) | \
                      BIT(OPT_UNTIL) | BIT(OPT_GREP) | BIT(OPT_LIMIT) | BIT(OPT_THREAD) | \
                      BIT(OPT_WHERE))
+/* The filters of what reads files: also the files' host. */
+#define FILE_FILTER_OPTS (FILTER_OPTS | BIT(OPT_HOST))
 #define MAX_FILE_ARGS 65536
 
 static const struct command commands[] = {
@@ -119,14 +122,14 @@ static const struct command commands[] = {
      "ring [--dir D]... [--follow] [filters] [--format text|json]",
      "decode every record still in the rings (also of a dead process), merged in time order;\n"
      "                  --follow: then each record as it is committed, with no collector (development)"},
-    {"read", cmd_read, BASE_OPTS | FILTER_OPTS | BIT(OPT_MERGE_MEMORY), MAX_FILE_ARGS,
+    {"read", cmd_read, BASE_OPTS | FILE_FILTER_OPTS | BIT(OPT_MERGE_MEMORY), MAX_FILE_ARGS,
      "read [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--merge-memory MIB] [--format text|json]",
      "decode collector files (a DIR: its .shlog files and the open .part; none: the --out default;\n"
      "                  a topic shmlog-ship fills: every host's frames in it), merged in time order"},
-    {"stats", cmd_stats, BASE_OPTS | FILTER_OPTS, MAX_FILE_ARGS,
+    {"stats", cmd_stats, BASE_OPTS | FILE_FILTER_OPTS, MAX_FILE_ARGS,
      "stats [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--format text|json]",
      "counts: records, losses, by level, category, app and site; bytes per record, time span, rate"},
-    {"follow", cmd_follow, BASE_OPTS | FILTER_OPTS | BIT(OPT_OUT) | BIT(OPT_MERGE_MEMORY), 1,
+    {"follow", cmd_follow, BASE_OPTS | FILE_FILTER_OPTS | BIT(OPT_OUT) | BIT(OPT_MERGE_MEMORY), 1,
      "follow [--out O | kafka://HOST:PORT[,...]/TOPIC] [filters] [--merge-memory MIB] [--format text|json]",
      "print records as the collector writes them (the newest .part in O), across rotations; or as\n"
      "                  the topic's hosts ship them (from the end, or --since T)"},
@@ -155,7 +158,7 @@ static const struct command commands[] = {
      "write the hosts' frames shmlog-ship sent as each host's files in DIR, byte for byte (read,\n"
      "                  stats, Python and DuckDB read them as a host's); --follow: keep going;\n"
      "                  --max-hosts: hosts DIR takes, at most (default 4096), new ones past it refused"},
-    {"view", cmd_view, BIT(OPT_HELP) | BIT(OPT_UTC) | (FILTER_OPTS & ~BIT(OPT_LIMIT)) | BIT(OPT_FOLLOW) |
+    {"view", cmd_view, BIT(OPT_HELP) | BIT(OPT_UTC) | (FILE_FILTER_OPTS & ~BIT(OPT_LIMIT)) | BIT(OPT_FOLLOW) |
      BIT(OPT_MERGE_MEMORY), MAX_FILE_ARGS,
      "view [FILE|DIR...] [filters] [--follow] [--merge-memory MIB]",
      "a terminal viewer: scroll through time, jump to a time, follow, filter, search (keys: shmlog-dump(1))"},
@@ -207,6 +210,8 @@ static void print_help(FILE *f)
             "filters (a record is shown when it passes every one given):\n"
             "  -p, --pid P        only this process\n"
             "  --app A            only this application\n"
+            "  --host H           read, stats, follow, view: only the files of host H (the collector's\n"
+            "                     --host, which names them; a topic's hosts too)\n"
             "  --level L          this level or above: TRACE DEBUG INFO WARN ERROR FATAL\n"
             "  --category C       none trade order md (market_data) risk portfolio, or the program's own\n"
             "  --since T          from T (inclusive); --until T: before T (exclusive). T is\n"
@@ -218,7 +223,7 @@ static void print_help(FILE *f)
             "  --where F=V        the record's field F (as JSON \"fields\" names it) is V (a string, or a\n"
             "                     number); F!=V; F<N F<=N F>N F>=N compare numbers. Repeatable: all hold\n"
             "  -n, --limit N      stop after N records\n\n"
-            "Loss and exit markers pass the pid, app and time filters only. The files' indexes skip the\n"
+            "Loss and exit markers pass the pid, app, host and time filters only. The files' indexes skip the\n"
             "frames the filters rule out (SHMLOG_NO_INDEX=1: read every frame; the output is the same).\n"
             "Segments are opened read-only, whoever owns them, and never modified (but by set-level and\n"
             "backtrace).\n"
@@ -300,6 +305,12 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
         if (!*value || strlen(value) >= SHMLOG_APP_BYTES)
             usage_error("--app wants an application name (1 to %u bytes)", SHMLOG_APP_BYTES - 1);
         f->app = value;
+        break;
+    case OPT_HOST:
+        if (strlen(value) >= SHMLOG_HOST_BYTES || !shlog_host_name_ok(value))
+            usage_error("--host wants a host's name as the collector's --host gives it (1 to %u bytes of "
+                        "[A-Za-z0-9._-]), not '%s'", SHMLOG_HOST_BYTES - 1, value);
+        f->host = value;
         break;
     case OPT_SINCE:
         /* Read once every option is known: --utc decides the zone of a time without one. */

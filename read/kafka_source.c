@@ -97,6 +97,7 @@ struct ksrc {
     struct host_state *hosts;
     size_t nhosts, hosts_cap;
     size_t max_hosts;       /* 0: no bound */
+    char host[SHMLOG_HOST_BYTES]; /* the one host read; "": every one */
     int64_t since_ms;       /* --since: a frame sealed before it is EARLY; 0: none */
     struct read_ksrc_counts counts;
     uint64_t tick;
@@ -172,6 +173,7 @@ int read_ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options
     k->follow = o->follow;
     k->per_partition = o->per_partition;
     k->max_hosts = o->max_hosts;
+    snprintf(k->host, sizeof k->host, "%s", o->host ? o->host : "");
     uint64_t since_ns = o->since_ns;
     k->since_ms = (int64_t)(since_ns / 1000000);
     /* From what comes after the open: as from a time, the frames before it only where the ones after need
@@ -571,6 +573,10 @@ static int check(struct ksrc *k, const rd_kafka_message_t *msg, struct kmsg *m)
     m->n = msg->len;
     m->ctx = ctx_n ? ctx : NULL;
     m->ctx_n = ctx_n;
+    if (k->host[0] && strcmp(k->host, m->hdr.host) != 0) {
+        m->place = KMSG_OTHER;
+        return 1;
+    }
     int over;
     struct host_state *h = host_of(k, m->hdr.host, &over);
     if (!h && over) {

@@ -27,6 +27,7 @@ enum kmsg_place {
     KMSG_DUPLICATE, /* its host's stream already had it */
     KMSG_REFUSED,   /* of a host past ksrc_options.max_hosts (counted, never used) */
     KMSG_EARLY,     /* sealed before since_ns: none of its records is wanted (never used) */
+    KMSG_OTHER,     /* of a host ksrc_options.host does not name (not counted, never used) */
 };
 
 struct kmsg {
@@ -66,6 +67,7 @@ struct ksrc_options {
     const struct ksrc_start *end;    /* not following: stop these partitions here, not at their ends */
     size_t nend;
     size_t max_hosts;                /* hosts taken, at most; the messages of others are REFUSED. 0: no bound */
+    const char *host;                /* this host's messages only, the others OTHER; NULL: every host's */
 };
 
 /* What was not used, and why. */

@@ -66,7 +66,7 @@ static struct dproc *proc_of(struct read_engine *e, struct source *s, const stru
         d->info = p->info;
         render_instance_hex(d->instance, d->info.instance);
         shm_tsc_clock_init(&d->clock, &d->info);
-        d->passes = read_filter_process(e->filter, d->info.app, d->info.pid);
+        d->passes = read_filter_process(e->filter, d->info.app, d->info.pid) && read_filter_host(e->filter, d->source_host);
     }
     s->last_ptr = p;
     s->last_proc = d;

@@ -167,6 +167,11 @@ int read_filter_process(const struct read_filter *f, const char *app, uint32_t p
     return (!f->pid || f->pid == pid) && (!f->app || strcmp(f->app, app ? app : "") == 0);
 }
 
+int read_filter_host(const struct read_filter *f, const char *host)
+{
+    return !f->host || strcmp(f->host, host ? host : "") == 0;
+}
+
 int read_filter_thread(const struct read_filter *f, uint32_t tid, const char *name)
 {
     if (!f->thread || (name && strcmp(name, f->thread) == 0))

@@ -33,6 +33,7 @@ struct read_filter {
     int min_level;      /* -1: any */
     char category[SHMLOG_CATEGORY_NAME_BYTES]; /* "": any (as shm_category_spelled gives it) */
     const char *app;    /* NULL: any */
+    const char *host;   /* the files' host (the collector's --host, a topic's key); NULL: any */
     uint32_t pid;       /* 0: any */
     const char *thread; /* NULL: any; else a thread's name, or its tid in decimal */
     uint64_t since_ns;  /* inclusive */
@@ -57,6 +58,8 @@ void read_filter_free(struct read_filter *f);
 
 /* The process-level filters (app, pid). */
 int read_filter_process(const struct read_filter *f, const char *app, uint32_t pid);
+/* The host filter, on the host of the files a process's records are in. */
+int read_filter_host(const struct read_filter *f, const char *host);
 /* since and until (inline: every record asks). */
 static inline int read_filter_time(const struct read_filter *f, uint64_t ts_ns)
 {

@@ -63,6 +63,8 @@ static int add_input(struct read_engine *e, struct in_list *l, const char *path,
     if (rc) {
         f->bad_header = 1;
         snprintf(f->error, sizeof f->error, "%s", rc == -EINVAL ? why : strerror(-rc));
+    } else if (!read_filter_host(e->filter, h.host)) {
+        return 0; /* another host's file: none of it is read, counted or said */
     } else {
         snprintf(f->host, sizeof f->host, "%s", h.host);
         f->seq = h.file_seq;

@@ -194,7 +194,7 @@ static int route(struct read_engine *e, struct read_kafka *k, struct kmsg *m)
         }
         return 0;
     }
-    if (m->place == KMSG_EARLY)
+    if (m->place == KMSG_EARLY || m->place == KMSG_OTHER)
         return 0;
     if (m->place == KMSG_REFUSED) {
         if (!k->hosts_over_said++) {
@@ -448,7 +448,7 @@ int read_kafka_open(struct read_engine *e, const char *url, uint64_t since_ns, i
     k->since_ns = since_ns;
     k->from_end = from_end;
     const struct ksrc_options o = {.since_ns = since_ns, .from_end = from_end, .follow = e->follow,
-                                   .per_partition = 1, .max_hosts = HOSTS_MAX};
+                                   .per_partition = 1, .max_hosts = HOSTS_MAX, .host = e->filter->host};
     if (read_ksrc_open(&k->ks, url, &o, err, errcap) != 0) {
         read_kafka_close(e, k);
         return -EHOSTUNREACH;
@@ -528,7 +528,7 @@ int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
         to[i] = (struct ksrc_start){p.id, p.end};
     }
     const struct ksrc_options o = {.start = from, .nstart = k->nparts, .end = to, .nend = k->nparts,
-                                   .max_hosts = HOSTS_MAX};
+                                   .max_hosts = HOSTS_MAX, .host = e->filter->host};
     struct ksrc *ks;
     char err[512];
     int rc = read_ksrc_open(&ks, k->url, &o, err, sizeof err);

@@ -171,6 +171,12 @@ static int check_options(const char *const *paths, size_t n, const struct shmlog
             snprintf(err, errcap, "app is an application name of 1 to %u bytes", SHMLOG_APP_BYTES - 1);
         return -EINVAL;
     }
+    if (o->host && (strlen(o->host) >= SHMLOG_HOST_BYTES || !shlog_host_name_ok(o->host))) {
+        if (errcap)
+            snprintf(err, errcap, "host is a host's name as the collector's --host gives it: 1 to %u bytes of "
+                     "[A-Za-z0-9._-]", SHMLOG_HOST_BYTES - 1);
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -183,6 +189,10 @@ static int set_filter(struct shmlog_read *r, const struct shmlog_read_options *o
     if (o->app) {
         snprintf(r->app, sizeof r->app, "%s", o->app);
         f->app = r->app;
+    }
+    if (o->host) {
+        snprintf(r->host, sizeof r->host, "%s", o->host);
+        f->host = r->host;
     }
     f->pid = o->pid;
     if (o->thread) {

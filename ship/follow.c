@@ -301,10 +301,10 @@ int follow_step(struct follow *fl, struct kafka *k)
         return 0;
     }
     uint64_t size = (uint64_t)st.st_size;
-    int n = 0;
-    while (n < STEP_FRAMES && k->inflight_bytes < fl->max_inflight && ship_frame(fl, k, size))
+    int n = 0, room = 1;
+    while (n < STEP_FRAMES && (room = kafka_room(k, fl->max_inflight)) && ship_frame(fl, k, size))
         n++;
-    if (fl->sealed && k->inflight_bytes < fl->max_inflight && n < STEP_FRAMES) {
+    if (fl->sealed && room && n < STEP_FRAMES) {
         if (fl->off < size) {
             shm_warn(PROG, "%s: ends inside a frame (%" PRIu64 " bytes): torn, not shipped", fl->name, size - fl->off);
             fl->n.torn++;
@@ -314,19 +314,27 @@ int follow_step(struct follow *fl, struct kafka *k)
         fl->next_seq = fl->seq + 1;
         return 1;
     }
-    fl->at_end = n == 0;
+    fl->at_end = n == 0 && room; /* held back by the acknowledgements is not the end */
     return n > 0;
 }
 
-int follow_init(struct follow *fl, const char *dir, uint64_t max_inflight, struct cursor start)
+int follow_init(struct follow *fl, const char *dir, uint64_t max_inflight, struct cursor start,
+                const volatile sig_atomic_t *stop)
 {
     fl->dir = dir;
     fl->max_inflight = max_inflight;
     fl->start = start;
     fl->fd = -1;
-    fl->dirfd = open(fl->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* A shipper started with the collector, or before it, finds no directory yet: it comes. */
+    int said = 0;
+    while ((fl->dirfd = open(fl->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 && errno == ENOENT && !*stop) {
+        if (!said++)
+            shm_warn(PROG, "--dir %s: not there yet; waiting for it", fl->dir);
+        sleep(1);
+    }
     if (fl->dirfd < 0) {
-        fprintf(stderr, PROG ": --dir %s: %s\n", fl->dir, strerror(errno));
+        if (!*stop)
+            fprintf(stderr, PROG ": --dir %s: %s\n", fl->dir, strerror(errno));
         return -1;
     }
     if (shlog_context_new(&fl->ctx)) {

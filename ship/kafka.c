@@ -16,6 +16,13 @@
 #define MESSAGE_MAX_BYTES 100000000
 #define TOPIC_MESSAGE_MAX_BYTES "99000000"
 #define METADATA_TIMEOUT_MS 10000
+/* An idempotent producer keeps at most 5 requests in flight a partition
+ * (RD_KAFKA_IDEMP_MAX_INFLIGHT), and librdkafka (2.0.2 to this day) wakes its
+ * broker thread at once, without sending, while a message waits behind them:
+ * when acknowledgements stall (acks=all and a follower killed: about 3 s
+ * until the controller fences it) it spins a core. With no more messages
+ * than that window in its hands, none ever waits. */
+#define UNACKED_MAX 5
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -84,6 +91,7 @@ static int q_push(struct kafka *k, struct inflight f)
     k->q[(k->qhead + k->qlen) % k->qcap] = f;
     k->qlen++;
     k->inflight_bytes += f.bytes + f.ctx_bytes;
+    k->inflight_msgs += f.bytes != 0;
     return 0;
 }
 
@@ -102,6 +110,7 @@ static void q_advance(struct kafka *k)
             k->n.records += f->records;
         }
         k->inflight_bytes -= f->bytes + f->ctx_bytes;
+        k->inflight_msgs -= f->bytes != 0;
         k->qhead = (k->qhead + 1) % k->qcap;
         k->qlen--;
         k->qbase++;
@@ -283,6 +292,11 @@ int kafka_produce(struct kafka *k, void *frame, size_t n, const uint8_t file_hea
         exit(1);
     }
     return 0;
+}
+
+int kafka_room(const struct kafka *k, uint64_t max_bytes)
+{
+    return k->inflight_bytes < max_bytes && k->inflight_msgs < UNACKED_MAX;
 }
 
 void kafka_mark(struct kafka *k, struct cursor at)

@@ -68,6 +68,7 @@ struct kafka {
     size_t qcap, qhead, qlen;
     uint64_t qbase;   /* message number of q[qhead] */
     uint64_t inflight_bytes;
+    uint64_t inflight_msgs;
     struct cursor acked;
     char fatal[512];  /* set when a message failed for good */
     uint64_t error_said_ns; /* when a broker error was last written out */
@@ -85,6 +86,9 @@ int kafka_init(struct kafka *k, const struct kafka_options *opt, struct cursor s
  * on stderr. */
 int kafka_produce(struct kafka *k, void *frame, size_t n, const uint8_t file_header[SHLOG_FILE_HEADER_BYTES],
                   const char *key, const struct shlog_context_out *cx, struct cursor end, int sealed);
+/* Whether another message may be produced: fewer than max_bytes and than
+ * UNACKED_MAX (kafka.c) messages wait for their acknowledgement. */
+int kafka_room(const struct kafka *k, uint64_t max_bytes);
 /* A file's start, acknowledged with what comes before it. */
 void kafka_mark(struct kafka *k, struct cursor at);
 /* Serves acknowledgements, waiting up to ms; moves k->acked. */
@@ -138,9 +142,11 @@ struct follow {
     struct follow_counters n;
 };
 
-/* Opens the directory; shipping resumes at start. 0, or -1 after a line on
- * stderr. */
-int follow_init(struct follow *fl, const char *dir, uint64_t max_inflight, struct cursor start);
+/* Opens the directory, waiting for it while it does not exist, unless *stop
+ * is set first; shipping resumes at start. 0, or -1 (after a line on stderr
+ * unless stopped). */
+int follow_init(struct follow *fl, const char *dir, uint64_t max_inflight, struct cursor start,
+                const volatile sig_atomic_t *stop);
 /* Reads what is there and produces it through k, up to the in-flight bound:
  * 1 if it made progress, 0 if there is nothing to do now. Exits on what it
  * cannot go on from. */

@@ -53,7 +53,7 @@ static void usage(FILE *f)
         "Ships the files shmlog-collector writes in DIR to a Kafka topic, one zstd frame per message,\n"
         "keyed by host; follows the open .part file up to its last complete frame.\n"
         "\n"
-        "  --dir DIR          the collector's output directory (its --out)\n"
+        "  --dir DIR          the collector's output directory (its --out); waited for while missing\n"
         "  --to URL           kafka://BOOTSTRAP/TOPIC; the topic is created when missing\n"
         "  --state FILE       how far the files were shipped: read at start, replaced (fsync, rename)\n"
         "                     once a second while the brokers acknowledge more (a crash resends at\n"
@@ -277,8 +277,8 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     struct cursor start = read_state();
-    if (follow_init(&S.follow, S.opt.dir, S.opt.max_inflight, start) != 0)
-        return 2;
+    if (follow_init(&S.follow, S.opt.dir, S.opt.max_inflight, start, &stop_requested) != 0)
+        return stop_requested ? 0 : 2;
     /* A state past the files would wait for a file that never comes, shipping nothing. */
     uint64_t last_seq = 0, last_bytes = 0;
     const struct shlog_shipped at = {.file_seq = start.seq, .offset = start.off};

@@ -62,6 +62,9 @@ since=$(ts_of 1000) until=$(ts_of 1500)
 check "query, every record, as read prints them" same_query all ""
 check "query level=WARN" same_query level "level=WARN" --level WARN
 check "query category=order app=beta" same_query category "category=order&app=beta" --category order --app beta
+file_host=$(ls "$out" | sed -n '1s/-[0-9]\{8\}-[0-9]\{6\}-[0-9]*\.shlog.*//p')
+check "query host=$file_host (the collector's --host)" same_query host "host=$file_host&level=WARN" --host "$file_host" \
+    --level WARN
 check "query where=sym=ESZ6 (repeatable: and qty>=100)" same_query where "where=sym%3DESZ6&where=qty%3E%3D100" \
     --where sym=ESZ6 --where 'qty>=100'
 check "query grep=^reject" same_query grep "grep=%5Ereject" --grep '^reject'

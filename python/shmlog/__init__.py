@@ -29,6 +29,7 @@ import errno
 import inspect
 import numbers
 import os
+import re
 import warnings
 from typing import (TYPE_CHECKING, Any, Callable, Deque, Dict, FrozenSet, Iterable, List, NamedTuple, Optional,
                     Tuple, TypedDict, TypeVar, Union)
@@ -74,6 +75,7 @@ class Filters(TypedDict, total=False):
     level: Union[str, int, None]
     category: Optional[str]
     app: Union[str, bytes, None]
+    host: Optional[str]
     pid: Optional[int]
     thread: Union[str, int, None]
     since: Optional[Time]
@@ -238,6 +240,15 @@ def _options(filters: Filters) -> _n.Options:
         o.category = str(category).encode()
     if app is not None:
         o.app = os.fsencode(app)
+    host = filters.get("host")
+    if host is not None:
+        if not isinstance(host, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,63}", host):
+            raise ValueError("shmlog: host must be a host's name as the collector's --host gives it (1 to 63 of "
+                             "[A-Za-z0-9._-]), not %r" % (host,))
+        if _n.library().shmlog_read_version() < _n.HOST_VERSION:
+            raise _n.LibraryNotFound("shmlog: the loaded libshmlog-read has API version %d; host= needs %d or "
+                                     "later" % (_n.library().shmlog_read_version(), _n.HOST_VERSION))
+        o.host = host.encode()
     pid = filters.get("pid")
     if pid is not None:
         if isinstance(pid, bool) or not isinstance(pid, numbers.Integral) or not 0 < pid < 1 << 32:
@@ -588,10 +599,12 @@ def read(paths: Paths, *, kinds: Union[str, Iterable[str]] = ("record",), **filt
     paths: a file or directory (str or os.PathLike), or a list of them; a
         directory stands for its .shlog files and the open .shlog.part.
     Filters, as shmlog-dump read's (records must pass all; loss and exit
-    markers pass the app, pid and time filters only):
+    markers pass the app, host, pid and time filters only):
       level: this level and above: a name ("warn", any case) or 0 (TRACE) .. 5 (FATAL)
       category: one category by name, any case ("md" for market_data)
       app: one application; pid: one process id
+      host: the files of one host, as the collector's --host names them (a
+        topic's hosts too)
       since / until: events at or after / before: int ns since the Unix
         epoch, an aware datetime or an aware pandas.Timestamp (naive: ValueError)
       grep: a POSIX extended regular expression on the message

@@ -21,6 +21,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     e.add_argument("--level", help="this level and above: TRACE .. FATAL")
     e.add_argument("--category", help="one category (md, order, ..., or a program's own)")
     e.add_argument("--app", help="one application")
+    e.add_argument("--host", help="the files of one host (the collector's --host)")
     e.add_argument("--pid", type=int, help="one process id")
     e.add_argument("--thread", help="one thread, by name or tid")
     e.add_argument("--since", help="from this time: 2026-11-23T07:00Z, 2026-11-23, 07:00, -5m, -2h, ... (UTC "

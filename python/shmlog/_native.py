@@ -20,6 +20,7 @@ THREAD_COLUMN_VERSION = 4  # and the one whose columns carry them (read()'s even
 MERGE_VERSION = 5  # and the one whose options have merge_bytes (left 0 here: the library's default)
 INSTANCE_VERSION = 6  # and the one whose events and sources have the process instance
 WHERE_VERSION = 7  # and the one whose options have where
+HOST_VERSION = 8  # and the one whose options have host
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
@@ -115,6 +116,7 @@ class Options(ctypes.Structure):
         ("merge_bytes", ctypes.c_uint64),  # version 5
         ("where", ctypes.POINTER(ctypes.c_char_p)),  # version 7
         ("nwhere", ctypes.c_size_t),
+        ("host", ctypes.c_char_p),  # version 8
     ]
 
 

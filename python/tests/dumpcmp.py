@@ -3,6 +3,7 @@ against shmlog-dump read --format json, field for field with exact types. A chec
 collects every difference it finds in a Problems list (a failed test then shows
 them all, not only the first)."""
 import datetime as dt
+import glob
 import json
 import math
 import os
@@ -473,6 +474,16 @@ def rfc3339(ns, offset=0):
     return t.strftime("%Y-%m-%dT%H:%M:%S") + ".%09d" % frac + zone
 
 
+def files_host(paths):
+    """The host of the first .shlog file of paths, from its header (FORMAT.md: 64 bytes at 40)."""
+    for p in paths:
+        files = sorted(glob.glob(os.path.join(p, "*.shlog*"))) if os.path.isdir(p) else [p]
+        for f in files:
+            with open(f, "rb") as fh:
+                return fh.read(104)[40:104].split(b"\0")[0].decode()
+    raise AssertionError("no file in %s" % (paths,))
+
+
 def check_filters(problems, dump, paths):
     """Each filter of read() selects exactly what the dump's option does,
     records and markers, in order."""
@@ -483,6 +494,7 @@ def check_filters(problems, dump, paths):
     b1, b2 = ts[len(ts) // 3], ts[2 * len(ts) // 3]
     first = recs[len(recs) // 2]
     app, pid = first["app"], first["pid"]
+    file_host = files_host(paths)
     cases = [
         ("level='warn'", dict(level="warn"), ["--level", "warn"]),
         ("level=4", dict(level=4), ["--level", "ERROR"]),
@@ -490,6 +502,8 @@ def check_filters(problems, dump, paths):
         ("category=%r" % first["category"].upper(), dict(category=first["category"].upper()),
          ["--category", first["category"]]),
         ("app=%r" % app, dict(app=app), ["--app", app]),
+        ("host=%r" % file_host, dict(host=file_host), ["--host", file_host]),
+        ("host='no-such-host'", dict(host="no-such-host"), ["--host", "no-such-host"]),
         ("pid=%d" % pid, dict(pid=pid), ["--pid", str(pid)]),
         ("since=int ns", dict(since=b1), ["--since", str(b1)]),
         ("until=int ns", dict(until=b2), ["--until", str(b2)]),

@@ -47,10 +47,11 @@
 extern "C" {
 #endif
 
-#define SHMLOG_READ_VERSION 7 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
+#define SHMLOG_READ_VERSION 8 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
                                   streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option;
                                   4: shmlog_read_columns.thread; 5: shmlog_read_options.merge_bytes;
-                                  6: the process instance of events and sources; 7: shmlog_read_options.where) */
+                                  6: the process instance of events and sources; 7: shmlog_read_options.where;
+                                  8: shmlog_read_options.host) */
 
 struct shmlog_read;
 
@@ -165,10 +166,13 @@ struct shmlog_read_options {
     const char *const *where; /* nwhere terms on the records' fields, every one to hold: "NAME=VALUE",
                                  "NAME!=VALUE", or NAME "<", "<=", ">", ">=" a number (shmlog-dump --where) */
     size_t nwhere;
+    /* version 8, read when size covers it */
+    const char *host;      /* the files of one host: the collector's --host that names them (a topic's
+                              key); NULL: any */
 };
 
 #define SHMLOG_READ_OPTIONS_INIT                                                                                    \
-    {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0}
+    {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, NULL}
 
 /* Opens n paths: files as given, directories as their .shlog and .shlog.part
  * files, kafka://HOST:PORT[,HOST:PORT...]/TOPIC as the files of every host
