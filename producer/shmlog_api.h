@@ -170,15 +170,15 @@ inline int shmlog_thread_init(const char *name)
 
 /* The TSC's two halves as rdtsc leaves them: a call hands them to its
  * writer as they are, the high half already in the register of the third
- * argument, and the writer joins them. */
-SHMLOG__INLINE void shmlog__rdtsc_halves(uint32_t *lo, uint32_t *hi)
-{
+ * argument, and the writer joins them. A statement, not a function given
+ * the halves' addresses: each call site's inlined function and
+ * address-taken locals cost GCC a quarter of the compile of a function
+ * with thousands of call sites (bench/RESULTS.md). */
 #if defined(__x86_64__) || defined(__i386__)
-    __asm__ __volatile__("rdtsc" : "=a"(*lo), "=d"(*hi));
+#define SHMLOG__RDTSC_HALVES(lo, hi) __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi))
 #else
 #error "shmlog.h needs an x86 TSC"
 #endif
-}
 
 SHMLOG__INLINE uint64_t shmlog__rdtsc(void)
 {
@@ -766,16 +766,6 @@ void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_h
 #define SHMLOG__UNSUPPORTED \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer or C string"
 
-SHMLOG__INLINE uint64_t shmlog__bits_i(long long v) { return (uint64_t)v; }
-SHMLOG__INLINE uint64_t shmlog__bits_u(unsigned long long v) { return (uint64_t)v; }
-SHMLOG__INLINE uint64_t shmlog__bits_f(float v) { uint32_t b; memcpy(&b, &v, 4); return b; }
-SHMLOG__INLINE uint64_t shmlog__bits_d(double v) { uint64_t b; memcpy(&b, &v, 8); return b; }
-SHMLOG__INLINE uint64_t shmlog__bits_ld(long double v) { return shmlog__bits_d((double)v); }
-SHMLOG__INLINE uint64_t shmlog__bits_s(const char *s) { return (uint64_t)(uintptr_t)s; }
-/* The low n bytes of v (1, 2, 4 or 8, known when compiling: one store) at p. */
-SHMLOG__INLINE void shmlog__put_image(uint8_t *p, uint64_t v, size_t n) { memcpy(p, &v, n); }
-SHMLOG__INLINE uint64_t shmlog__bits_p(const volatile void *p) { return (uint64_t)(uintptr_t)p; }
-
 #define SHMLOG__INT_TYPE(T, S) (sizeof(T) == 8 ? (S##64) : sizeof(T) == 4 ? (S##32) : sizeof(T) == 2 ? (S##16) : (S##8))
 #define SHMLOG__TYPE(x) _Generic((x),                                                     \
     _Bool: SHMLOG_ARG_BOOL,                                                              \
@@ -794,17 +784,6 @@ SHMLOG__INLINE uint64_t shmlog__bits_p(const volatile void *p) { return (uint64_
     _Bool: 1, char: 1, signed char: 1, unsigned char: 1, short: 1, unsigned short: 1, int: 1, \
     unsigned int: 1, long: 1, unsigned long: 1, long long: 1, unsigned long long: 1, float: 1, \
     double: 1, long double: 1, default: 0))
-/* An unsupported argument's value is a null pointer: its one error is the
- * static assertion, not a second one from the conversion. */
-#define SHMLOG__BITS(x) _Generic((x),                                                     \
-    _Bool: shmlog__bits_u, char: shmlog__bits_i, signed char: shmlog__bits_i,             \
-    unsigned char: shmlog__bits_u, short: shmlog__bits_i, unsigned short: shmlog__bits_u, \
-    int: shmlog__bits_i, unsigned int: shmlog__bits_u, long: shmlog__bits_i,              \
-    unsigned long: shmlog__bits_u, long long: shmlog__bits_i, unsigned long long: shmlog__bits_u, \
-    float: shmlog__bits_f, double: shmlog__bits_d, long double: shmlog__bits_ld,          \
-    char *: shmlog__bits_s, const char *: shmlog__bits_s,                                 \
-    default: shmlog__bits_p)(__builtin_choose_expr(SHMLOG__SUPPORTED(x), (x), (void *)0))
-
 /* C: each argument evaluated into a local of the call's block, then the record. */
 #define SHMLOG__WITH_ARGS(...) SHMLOG__EACH(SHMLOG__A_EVAL, __VA_ARGS__) SHMLOG__WRITE(__VA_ARGS__)
 #define SHMLOG__A_EVAL(i, x) __extension__ __auto_type shmlog__r##i = (x);
@@ -873,9 +852,22 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__VALUES_SOME(...)                                                             \
     uint8_t shmlog__image[SHMLOG__CAT2(shmlog__e, SHMLOG__NARGS(__VA_ARGS__))];               \
     SHMLOG__EACH(SHMLOG__A_IMAGE, __VA_ARGS__)
+/* An argument's bytes are its own (a pointer's, a string's address, a
+ * number's of its width), but for a long double's, a double's: copied from
+ * the argument's local, with no function to inline, as thousands of call
+ * sites in one function took GCC a tenth longer to compile through one. */
 #define SHMLOG__A_IMAGE(i, x)                                                                 \
-    shmlog__put_image(shmlog__image + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i), SHMLOG__BITS(shmlog__r##i), \
-                      SHMLOG__IMAGE_BYTES(shmlog__t##i));
+    __builtin_memcpy(shmlog__image + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i), SHMLOG__IMAGE_SOURCE(i), \
+                     SHMLOG__IMAGE_BYTES(shmlog__t##i));
+/* A long double is the one argument wider than its 8 image bytes (a struct
+ * that is too is refused, and given 0.0 here: its one error is the static
+ * assertion's). */
+#define SHMLOG__IMAGE_SOURCE(i)                                                               \
+    __builtin_choose_expr(SHMLOG__LONG_DOUBLE(i),                                             \
+                          (const void *)&(const double){(double)__builtin_choose_expr(        \
+                              SHMLOG__LONG_DOUBLE(i), shmlog__r##i, 0.0)},                    \
+                          (const void *)&shmlog__r##i)
+#define SHMLOG__LONG_DOUBLE(i) (sizeof(shmlog__r##i) > 8 && 0u + shmlog__t##i == SHMLOG_ARG_F64)
 #define SHMLOG__SEND(lcf, ...) \
     shmlog__write(&shmlog__site_cache, &shmlog__site_static, shmlog__tsc_hi, shmlog__tsc_lo, lcf, shmlog__image);
 /* The site's layout for shmlog__write (struct shmlog__site). */
@@ -1497,7 +1489,7 @@ void shmlog__bad_category(void) __attribute__((error(
         if (SHMLOG__CAST(int, shmlog__lvl) >= SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) &&         \
             SHMLOG__LIKELY(shmlog__lvl >= SHMLOG__THRESHOLD(shmlog__cat))) {                      \
             uint32_t shmlog__tsc_lo, shmlog__tsc_hi;                                           \
-            shmlog__rdtsc_halves(&shmlog__tsc_lo, &shmlog__tsc_hi);                            \
+            SHMLOG__RDTSC_HALVES(shmlog__tsc_lo, shmlog__tsc_hi);                              \
             gate                                                                               \
             SHMLOG__WITH_ARGS(__VA_ARGS__)                                                     \
         }                                                                                      \
