@@ -787,8 +787,14 @@ void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_h
 /* C: each argument evaluated into a local of the call's block, then the record. */
 #define SHMLOG__WITH_ARGS(...) SHMLOG__EACH(SHMLOG__A_EVAL, __VA_ARGS__) SHMLOG__WRITE(__VA_ARGS__)
 #define SHMLOG__A_EVAL(i, x) __extension__ __auto_type shmlog__r##i = (x);
-#define SHMLOG__A_DECL(i, x) SHMLOG__STATIC_ASSERT(SHMLOG__SUPPORTED(shmlog__r##i), SHMLOG__UNSUPPORTED);
-#define SHMLOG__A_OK(i, x) && SHMLOG__SUPPORTED(shmlog__r##i)
+/* Argument i's support, type code and log2 of its width as constants of
+ * the call's block, each worked out once: the macros below name them, so a
+ * call's expansion stays short (GCC keeps every token's macro location). */
+#define SHMLOG__A_DECL(i, x)                                                                  \
+    enum { shmlog__ok##i = SHMLOG__SUPPORTED(shmlog__r##i), shmlog__t##i = SHMLOG__TYPE(shmlog__r##i), \
+           shmlog__w##i = SHMLOG__LOG2_WIDTH(shmlog__t##i) };                                  \
+    SHMLOG__STATIC_ASSERT(shmlog__ok##i, SHMLOG__UNSUPPORTED);
+#define SHMLOG__A_OK(i, x) && shmlog__ok##i
 #define SHMLOG__A_FMT(i, x) , shmlog__r##i
 
 /* Never called: lets the compiler check the format against the arguments,
@@ -809,15 +815,14 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__SITE_FORMAT(...) \
     __builtin_choose_expr(__builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)), SHMLOG__FIRST(__VA_ARGS__), "")
 #define SHMLOG__SITE_DESC(...) NULL
-/* Each argument i's type code, shmlog__t<i>, where its bytes end in the
- * call's image, shmlog__e<i> (below), and the strings up to it, shmlog__n<i>:
- * constants of the call's block. */
+/* Where each argument i's bytes end in the call's image, shmlog__e<i>
+ * (below), and the strings up to it, shmlog__n<i>: constants of the call's
+ * block. */
 #define SHMLOG__TYPES_DECL(...)                                                              \
     enum { shmlog__e0 = 0, shmlog__n0 = 0 SHMLOG__EACH(SHMLOG__A_ENUM, __VA_ARGS__) };         \
     static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)};
 #define SHMLOG__A_ENUM(i, x)                                                                  \
-    , shmlog__t##i = SHMLOG__TYPE(shmlog__r##i),                                               \
-      shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__IMAGE_BYTES(shmlog__t##i),   \
+    , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__IMAGE_BYTES(i),      \
       shmlog__n##i = SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) + (0u + shmlog__t##i == SHMLOG_ARG_STR)
 #define SHMLOG__A_TYPE(i, x) , SHMLOG__CAST(uint8_t, shmlog__t##i)
 #define SHMLOG__PREV_1 0
@@ -841,7 +846,7 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
     (0u + (t) == SHMLOG_ARG_F32 ? 2u : 0u + (t) >= SHMLOG_ARG_I64 ? 3u : 0u + (t) >= SHMLOG_ARG_I32 ? 2u          \
      : 0u + (t) >= SHMLOG_ARG_I16 ? 1u : 0u)
 /* An argument's bytes in the call's image: its width, a string's address. */
-#define SHMLOG__IMAGE_BYTES(t) (0u + (t) == SHMLOG_ARG_STR ? 8u : 1u << SHMLOG__LOG2_WIDTH(t))
+#define SHMLOG__IMAGE_BYTES(i) (0u + shmlog__t##i == SHMLOG_ARG_STR ? 8u : 1u << shmlog__w##i)
 #define SHMLOG__SITE_NARGS(...) SHMLOG__NARGS(__VA_ARGS__)
 /* The call's image: its arguments laid out as the record's payload lays
  * them out, but for a string's 8-byte address in place of its header and
@@ -858,7 +863,7 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
  * sites in one function took GCC a tenth longer to compile through one. */
 #define SHMLOG__A_IMAGE(i, x)                                                                 \
     __builtin_memcpy(shmlog__image + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i), SHMLOG__IMAGE_SOURCE(i), \
-                     SHMLOG__IMAGE_BYTES(shmlog__t##i));
+                     SHMLOG__IMAGE_BYTES(i));
 /* A long double is the one argument wider than its 8 image bytes (a struct
  * that is too is refused, and given 0.0 here: its one error is the static
  * assertion's). */
@@ -874,9 +879,9 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__SITE_LAYOUT(...)                                                             \
     0u SHMLOG__EACH(SHMLOG__A_WIDTH, __VA_ARGS__), 0u SHMLOG__EACH(SHMLOG__A_STRING, __VA_ARGS__), \
         0u SHMLOG__EACH(SHMLOG__A_FIXED, __VA_ARGS__), 0u SHMLOG__EACH(SHMLOG__A_FIRST_STRING, __VA_ARGS__)
-#define SHMLOG__A_WIDTH(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 0u : SHMLOG__LOG2_WIDTH(shmlog__t##i) << (2 * ((i) - 1)))
+#define SHMLOG__A_WIDTH(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 0u : shmlog__w##i << (2 * ((i) - 1)))
 #define SHMLOG__A_STRING(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 1u << ((i) - 1) : 0u)
-#define SHMLOG__A_FIXED(i, x) + (0u + shmlog__t##i == SHMLOG_ARG_STR ? SHMLOG_STR_HEADER_BYTES : 1u << SHMLOG__LOG2_WIDTH(shmlog__t##i))
+#define SHMLOG__A_FIXED(i, x) + (0u + shmlog__t##i == SHMLOG_ARG_STR ? SHMLOG_STR_HEADER_BYTES : 1u << shmlog__w##i)
 #define SHMLOG__A_FIRST_STRING(i, x)                                                          \
     + (0u + shmlog__t##i == SHMLOG_ARG_STR && 0u + SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) == 0u \
            ? 0u + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) : 0u)
