@@ -767,23 +767,27 @@ void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_h
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer or C string"
 
 #define SHMLOG__INT_TYPE(T, S) (sizeof(T) == 8 ? (S##64) : sizeof(T) == 4 ? (S##32) : sizeof(T) == 2 ? (S##16) : (S##8))
+/* The codes of the types whose width depends on the target, named once so
+ * that each argument's _Generic below is short. */
+enum {
+    SHMLOG__ARG_CHAR = CHAR_MIN < 0 ? SHMLOG_ARG_I8 : SHMLOG_ARG_U8,
+    SHMLOG__ARG_LONG = SHMLOG__INT_TYPE(long, SHMLOG_ARG_I),
+    SHMLOG__ARG_ULONG = SHMLOG__INT_TYPE(long, SHMLOG_ARG_U)
+};
+/* A record's type code for what it holds: the types below (an enum is its
+ * integer type) and pointers (__builtin_classify_type 5); SHMLOG_ARG_NONE
+ * for structs, unions, ... */
 #define SHMLOG__TYPE(x) _Generic((x),                                                     \
     _Bool: SHMLOG_ARG_BOOL,                                                              \
-    char: (CHAR_MIN < 0 ? SHMLOG_ARG_I8 : SHMLOG_ARG_U8),                                  \
+    char: SHMLOG__ARG_CHAR,                                                              \
     signed char: SHMLOG_ARG_I8, unsigned char: SHMLOG_ARG_U8,                             \
     short: SHMLOG_ARG_I16, unsigned short: SHMLOG_ARG_U16,                               \
     int: SHMLOG_ARG_I32, unsigned int: SHMLOG_ARG_U32,                                    \
-    long: SHMLOG__INT_TYPE(long, SHMLOG_ARG_I), unsigned long: SHMLOG__INT_TYPE(long, SHMLOG_ARG_U), \
+    long: SHMLOG__ARG_LONG, unsigned long: SHMLOG__ARG_ULONG,                             \
     long long: SHMLOG_ARG_I64, unsigned long long: SHMLOG_ARG_U64,                       \
     float: SHMLOG_ARG_F32, double: SHMLOG_ARG_F64, long double: SHMLOG_ARG_F64,            \
     char *: SHMLOG_ARG_STR, const char *: SHMLOG_ARG_STR,                                 \
-    default: SHMLOG_ARG_PTR)
-/* 1 for what a record holds: the types above (an enum is its integer type)
- * and pointers (__builtin_classify_type 5); 0 for structs, unions, ... */
-#define SHMLOG__SUPPORTED(x) (__builtin_classify_type(x) == 5 || _Generic((x),                 \
-    _Bool: 1, char: 1, signed char: 1, unsigned char: 1, short: 1, unsigned short: 1, int: 1, \
-    unsigned int: 1, long: 1, unsigned long: 1, long long: 1, unsigned long long: 1, float: 1, \
-    double: 1, long double: 1, default: 0))
+    default: (__builtin_classify_type(x) == 5 ? SHMLOG_ARG_PTR : SHMLOG_ARG_NONE))
 /* C: each argument evaluated into a local of the call's block, then the record. */
 #define SHMLOG__WITH_ARGS(...) SHMLOG__EACH(SHMLOG__A_EVAL, __VA_ARGS__) SHMLOG__WRITE(__VA_ARGS__)
 #define SHMLOG__A_EVAL(i, x) __extension__ __auto_type shmlog__r##i = (x);
@@ -791,7 +795,7 @@ void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_h
  * the call's block, each worked out once: the macros below name them, so a
  * call's expansion stays short (GCC keeps every token's macro location). */
 #define SHMLOG__A_DECL(i, x)                                                                  \
-    enum { shmlog__ok##i = SHMLOG__SUPPORTED(shmlog__r##i), shmlog__t##i = SHMLOG__TYPE(shmlog__r##i), \
+    enum { shmlog__t##i = SHMLOG__TYPE(shmlog__r##i), shmlog__ok##i = shmlog__t##i != SHMLOG_ARG_NONE, \
            shmlog__w##i = SHMLOG__LOG2_WIDTH(shmlog__t##i) };                                  \
     SHMLOG__STATIC_ASSERT(shmlog__ok##i, SHMLOG__UNSUPPORTED);
 #define SHMLOG__A_OK(i, x) && shmlog__ok##i
@@ -879,7 +883,7 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__SITE_LAYOUT(...)                                                             \
     0u SHMLOG__EACH(SHMLOG__A_WIDTH, __VA_ARGS__), 0u SHMLOG__EACH(SHMLOG__A_STRING, __VA_ARGS__), \
         0u SHMLOG__EACH(SHMLOG__A_FIXED, __VA_ARGS__), 0u SHMLOG__EACH(SHMLOG__A_FIRST_STRING, __VA_ARGS__)
-#define SHMLOG__A_WIDTH(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 0u : shmlog__w##i << (2 * ((i) - 1)))
+#define SHMLOG__A_WIDTH(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 0u : (0u + shmlog__w##i) << (2 * ((i) - 1)))
 #define SHMLOG__A_STRING(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 1u << ((i) - 1) : 0u)
 #define SHMLOG__A_FIXED(i, x) + (0u + shmlog__t##i == SHMLOG_ARG_STR ? SHMLOG_STR_HEADER_BYTES : 1u << shmlog__w##i)
 #define SHMLOG__A_FIRST_STRING(i, x)                                                          \
