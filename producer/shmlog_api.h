@@ -863,14 +863,14 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
     SHMLOG__EACH(SHMLOG__A_IMAGE, __VA_ARGS__)
 /* An argument's bytes are its own (a pointer's, a string's address, a
  * number's of its width), but for a long double's, a double's: copied from
- * the argument's local, with no function to inline, as thousands of call
- * sites in one function took GCC a tenth longer to compile through one. */
+ * the argument's local, as a function inlined at each of thousands of call
+ * sites in one function cost GCC a tenth more compile time. */
 #define SHMLOG__A_IMAGE(i, x)                                                                 \
     __builtin_memcpy(shmlog__image + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i), SHMLOG__IMAGE_SOURCE(i), \
                      SHMLOG__IMAGE_BYTES(i));
-/* A long double is the one argument wider than its 8 image bytes (a struct
- * that is too is refused, and given 0.0 here: its one error is the static
- * assertion's). */
+/* A long double is the one argument wider than its 8 image bytes; the
+ * inner choice casts 0.0 for any other argument, so that the branch not
+ * taken still compiles for a pointer. */
 #define SHMLOG__IMAGE_SOURCE(i)                                                               \
     __builtin_choose_expr(SHMLOG__LONG_DOUBLE(i),                                             \
                           (const void *)&(const double){(double)__builtin_choose_expr(        \
