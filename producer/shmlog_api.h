@@ -170,15 +170,15 @@ inline int shmlog_thread_init(const char *name)
 
 /* The TSC's two halves as rdtsc leaves them: a call hands them to its
  * writer as they are, the high half already in the register of the third
- * argument, and the writer joins them. */
-SHMLOG__INLINE void shmlog__rdtsc_halves(uint32_t *lo, uint32_t *hi)
-{
+ * argument, and the writer joins them. A statement, not a function given
+ * the halves' addresses: each call site's inlined function and
+ * address-taken locals cost GCC a quarter of the compile of a function
+ * with thousands of call sites (bench/RESULTS.md). */
 #if defined(__x86_64__) || defined(__i386__)
-    __asm__ __volatile__("rdtsc" : "=a"(*lo), "=d"(*hi));
+#define SHMLOG__RDTSC_HALVES(lo, hi) __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi))
 #else
 #error "shmlog.h needs an x86 TSC"
 #endif
-}
 
 SHMLOG__INLINE uint64_t shmlog__rdtsc(void)
 {
@@ -766,50 +766,39 @@ void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_h
 #define SHMLOG__UNSUPPORTED \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer or C string"
 
-SHMLOG__INLINE uint64_t shmlog__bits_i(long long v) { return (uint64_t)v; }
-SHMLOG__INLINE uint64_t shmlog__bits_u(unsigned long long v) { return (uint64_t)v; }
-SHMLOG__INLINE uint64_t shmlog__bits_f(float v) { uint32_t b; memcpy(&b, &v, 4); return b; }
-SHMLOG__INLINE uint64_t shmlog__bits_d(double v) { uint64_t b; memcpy(&b, &v, 8); return b; }
-SHMLOG__INLINE uint64_t shmlog__bits_ld(long double v) { return shmlog__bits_d((double)v); }
-SHMLOG__INLINE uint64_t shmlog__bits_s(const char *s) { return (uint64_t)(uintptr_t)s; }
-/* The low n bytes of v (1, 2, 4 or 8, known when compiling: one store) at p. */
-SHMLOG__INLINE void shmlog__put_image(uint8_t *p, uint64_t v, size_t n) { memcpy(p, &v, n); }
-SHMLOG__INLINE uint64_t shmlog__bits_p(const volatile void *p) { return (uint64_t)(uintptr_t)p; }
-
 #define SHMLOG__INT_TYPE(T, S) (sizeof(T) == 8 ? (S##64) : sizeof(T) == 4 ? (S##32) : sizeof(T) == 2 ? (S##16) : (S##8))
+/* The codes of the types whose width depends on the target, named once so
+ * that each argument's _Generic below is short. */
+enum {
+    SHMLOG__ARG_CHAR = CHAR_MIN < 0 ? SHMLOG_ARG_I8 : SHMLOG_ARG_U8,
+    SHMLOG__ARG_LONG = SHMLOG__INT_TYPE(long, SHMLOG_ARG_I),
+    SHMLOG__ARG_ULONG = SHMLOG__INT_TYPE(long, SHMLOG_ARG_U)
+};
+/* A record's type code for what it holds: the types below (an enum is its
+ * integer type) and pointers (__builtin_classify_type 5); SHMLOG_ARG_NONE
+ * for structs, unions, ... */
 #define SHMLOG__TYPE(x) _Generic((x),                                                     \
     _Bool: SHMLOG_ARG_BOOL,                                                              \
-    char: (CHAR_MIN < 0 ? SHMLOG_ARG_I8 : SHMLOG_ARG_U8),                                  \
+    char: SHMLOG__ARG_CHAR,                                                              \
     signed char: SHMLOG_ARG_I8, unsigned char: SHMLOG_ARG_U8,                             \
     short: SHMLOG_ARG_I16, unsigned short: SHMLOG_ARG_U16,                               \
     int: SHMLOG_ARG_I32, unsigned int: SHMLOG_ARG_U32,                                    \
-    long: SHMLOG__INT_TYPE(long, SHMLOG_ARG_I), unsigned long: SHMLOG__INT_TYPE(long, SHMLOG_ARG_U), \
+    long: SHMLOG__ARG_LONG, unsigned long: SHMLOG__ARG_ULONG,                             \
     long long: SHMLOG_ARG_I64, unsigned long long: SHMLOG_ARG_U64,                       \
     float: SHMLOG_ARG_F32, double: SHMLOG_ARG_F64, long double: SHMLOG_ARG_F64,            \
     char *: SHMLOG_ARG_STR, const char *: SHMLOG_ARG_STR,                                 \
-    default: SHMLOG_ARG_PTR)
-/* 1 for what a record holds: the types above (an enum is its integer type)
- * and pointers (__builtin_classify_type 5); 0 for structs, unions, ... */
-#define SHMLOG__SUPPORTED(x) (__builtin_classify_type(x) == 5 || _Generic((x),                 \
-    _Bool: 1, char: 1, signed char: 1, unsigned char: 1, short: 1, unsigned short: 1, int: 1, \
-    unsigned int: 1, long: 1, unsigned long: 1, long long: 1, unsigned long long: 1, float: 1, \
-    double: 1, long double: 1, default: 0))
-/* An unsupported argument's value is a null pointer: its one error is the
- * static assertion, not a second one from the conversion. */
-#define SHMLOG__BITS(x) _Generic((x),                                                     \
-    _Bool: shmlog__bits_u, char: shmlog__bits_i, signed char: shmlog__bits_i,             \
-    unsigned char: shmlog__bits_u, short: shmlog__bits_i, unsigned short: shmlog__bits_u, \
-    int: shmlog__bits_i, unsigned int: shmlog__bits_u, long: shmlog__bits_i,              \
-    unsigned long: shmlog__bits_u, long long: shmlog__bits_i, unsigned long long: shmlog__bits_u, \
-    float: shmlog__bits_f, double: shmlog__bits_d, long double: shmlog__bits_ld,          \
-    char *: shmlog__bits_s, const char *: shmlog__bits_s,                                 \
-    default: shmlog__bits_p)(__builtin_choose_expr(SHMLOG__SUPPORTED(x), (x), (void *)0))
-
+    default: (__builtin_classify_type(x) == 5 ? SHMLOG_ARG_PTR : SHMLOG_ARG_NONE))
 /* C: each argument evaluated into a local of the call's block, then the record. */
 #define SHMLOG__WITH_ARGS(...) SHMLOG__EACH(SHMLOG__A_EVAL, __VA_ARGS__) SHMLOG__WRITE(__VA_ARGS__)
 #define SHMLOG__A_EVAL(i, x) __extension__ __auto_type shmlog__r##i = (x);
-#define SHMLOG__A_DECL(i, x) SHMLOG__STATIC_ASSERT(SHMLOG__SUPPORTED(shmlog__r##i), SHMLOG__UNSUPPORTED);
-#define SHMLOG__A_OK(i, x) && SHMLOG__SUPPORTED(shmlog__r##i)
+/* Argument i's support, type code and log2 of its width as constants of
+ * the call's block, each worked out once: the macros below name them, so a
+ * call's expansion stays short (GCC keeps every token's macro location). */
+#define SHMLOG__A_DECL(i, x)                                                                  \
+    enum { shmlog__t##i = SHMLOG__TYPE(shmlog__r##i), shmlog__ok##i = shmlog__t##i != SHMLOG_ARG_NONE, \
+           shmlog__w##i = SHMLOG__LOG2_WIDTH(shmlog__t##i) };                                  \
+    SHMLOG__STATIC_ASSERT(shmlog__ok##i, SHMLOG__UNSUPPORTED);
+#define SHMLOG__A_OK(i, x) && shmlog__ok##i
 #define SHMLOG__A_FMT(i, x) , shmlog__r##i
 
 /* Never called: lets the compiler check the format against the arguments,
@@ -830,15 +819,14 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__SITE_FORMAT(...) \
     __builtin_choose_expr(__builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)), SHMLOG__FIRST(__VA_ARGS__), "")
 #define SHMLOG__SITE_DESC(...) NULL
-/* Each argument i's type code, shmlog__t<i>, where its bytes end in the
- * call's image, shmlog__e<i> (below), and the strings up to it, shmlog__n<i>:
- * constants of the call's block. */
+/* Where each argument i's bytes end in the call's image, shmlog__e<i>
+ * (below), and the strings up to it, shmlog__n<i>: constants of the call's
+ * block. */
 #define SHMLOG__TYPES_DECL(...)                                                              \
     enum { shmlog__e0 = 0, shmlog__n0 = 0 SHMLOG__EACH(SHMLOG__A_ENUM, __VA_ARGS__) };         \
     static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)};
 #define SHMLOG__A_ENUM(i, x)                                                                  \
-    , shmlog__t##i = SHMLOG__TYPE(shmlog__r##i),                                               \
-      shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__IMAGE_BYTES(shmlog__t##i),   \
+    , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__IMAGE_BYTES(i),      \
       shmlog__n##i = SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) + (0u + shmlog__t##i == SHMLOG_ARG_STR)
 #define SHMLOG__A_TYPE(i, x) , SHMLOG__CAST(uint8_t, shmlog__t##i)
 #define SHMLOG__PREV_1 0
@@ -862,7 +850,7 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
     (0u + (t) == SHMLOG_ARG_F32 ? 2u : 0u + (t) >= SHMLOG_ARG_I64 ? 3u : 0u + (t) >= SHMLOG_ARG_I32 ? 2u          \
      : 0u + (t) >= SHMLOG_ARG_I16 ? 1u : 0u)
 /* An argument's bytes in the call's image: its width, a string's address. */
-#define SHMLOG__IMAGE_BYTES(t) (0u + (t) == SHMLOG_ARG_STR ? 8u : 1u << SHMLOG__LOG2_WIDTH(t))
+#define SHMLOG__IMAGE_BYTES(i) (0u + shmlog__t##i == SHMLOG_ARG_STR ? 8u : 1u << shmlog__w##i)
 #define SHMLOG__SITE_NARGS(...) SHMLOG__NARGS(__VA_ARGS__)
 /* The call's image: its arguments laid out as the record's payload lays
  * them out, but for a string's 8-byte address in place of its header and
@@ -873,18 +861,31 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__VALUES_SOME(...)                                                             \
     uint8_t shmlog__image[SHMLOG__CAT2(shmlog__e, SHMLOG__NARGS(__VA_ARGS__))];               \
     SHMLOG__EACH(SHMLOG__A_IMAGE, __VA_ARGS__)
+/* An argument's bytes are its own (a pointer's, a string's address, a
+ * number's of its width), but for a long double's, a double's: copied from
+ * the argument's local, as a function inlined at each of thousands of call
+ * sites in one function cost GCC a tenth more compile time. */
 #define SHMLOG__A_IMAGE(i, x)                                                                 \
-    shmlog__put_image(shmlog__image + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i), SHMLOG__BITS(shmlog__r##i), \
-                      SHMLOG__IMAGE_BYTES(shmlog__t##i));
+    __builtin_memcpy(shmlog__image + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i), SHMLOG__IMAGE_SOURCE(i), \
+                     SHMLOG__IMAGE_BYTES(i));
+/* A long double is the one argument wider than its 8 image bytes; the
+ * inner choice casts 0.0 for any other argument, so that the branch not
+ * taken still compiles for a pointer. */
+#define SHMLOG__IMAGE_SOURCE(i)                                                               \
+    __builtin_choose_expr(SHMLOG__LONG_DOUBLE(i),                                             \
+                          (const void *)&(const double){(double)__builtin_choose_expr(        \
+                              SHMLOG__LONG_DOUBLE(i), shmlog__r##i, 0.0)},                    \
+                          (const void *)&shmlog__r##i)
+#define SHMLOG__LONG_DOUBLE(i) (sizeof(shmlog__r##i) > 8 && 0u + shmlog__t##i == SHMLOG_ARG_F64)
 #define SHMLOG__SEND(lcf, ...) \
     shmlog__write(&shmlog__site_cache, &shmlog__site_static, shmlog__tsc_hi, shmlog__tsc_lo, lcf, shmlog__image);
 /* The site's layout for shmlog__write (struct shmlog__site). */
 #define SHMLOG__SITE_LAYOUT(...)                                                             \
     0u SHMLOG__EACH(SHMLOG__A_WIDTH, __VA_ARGS__), 0u SHMLOG__EACH(SHMLOG__A_STRING, __VA_ARGS__), \
         0u SHMLOG__EACH(SHMLOG__A_FIXED, __VA_ARGS__), 0u SHMLOG__EACH(SHMLOG__A_FIRST_STRING, __VA_ARGS__)
-#define SHMLOG__A_WIDTH(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 0u : SHMLOG__LOG2_WIDTH(shmlog__t##i) << (2 * ((i) - 1)))
+#define SHMLOG__A_WIDTH(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 0u : (0u + shmlog__w##i) << (2 * ((i) - 1)))
 #define SHMLOG__A_STRING(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 1u << ((i) - 1) : 0u)
-#define SHMLOG__A_FIXED(i, x) + (0u + shmlog__t##i == SHMLOG_ARG_STR ? SHMLOG_STR_HEADER_BYTES : 1u << SHMLOG__LOG2_WIDTH(shmlog__t##i))
+#define SHMLOG__A_FIXED(i, x) + (0u + shmlog__t##i == SHMLOG_ARG_STR ? SHMLOG_STR_HEADER_BYTES : 1u << shmlog__w##i)
 #define SHMLOG__A_FIRST_STRING(i, x)                                                          \
     + (0u + shmlog__t##i == SHMLOG_ARG_STR && 0u + SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) == 0u \
            ? 0u + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) : 0u)
@@ -1497,7 +1498,7 @@ void shmlog__bad_category(void) __attribute__((error(
         if (SHMLOG__CAST(int, shmlog__lvl) >= SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) &&         \
             SHMLOG__LIKELY(shmlog__lvl >= SHMLOG__THRESHOLD(shmlog__cat))) {                      \
             uint32_t shmlog__tsc_lo, shmlog__tsc_hi;                                           \
-            shmlog__rdtsc_halves(&shmlog__tsc_lo, &shmlog__tsc_hi);                            \
+            SHMLOG__RDTSC_HALVES(shmlog__tsc_lo, shmlog__tsc_hi);                              \
             gate                                                                               \
             SHMLOG__WITH_ARGS(__VA_ARGS__)                                                     \
         }                                                                                      \
