@@ -281,7 +281,10 @@ print(f'{moved} records at another time, by at most {worst} ns')" "$tmp/topic-mi
 bytes_of() { "$dump" stats "$@" --format json | sed 's/^{"files":[0-9]*,"bytes":\([0-9]*\).*/\1/'; }
 whole=$(bytes_of "$url")
 from_mid=$(bytes_of "$url" --since "$mid")
-if [ "$from_mid" -gt 0 ] && [ "$from_mid" -lt $((whole * 3 / 4)) ]; then
+# The brokers' offsets go by the messages' stamps, 1.5 s before --since, and a shipper held to 5 messages
+# unacknowledged through the kills sends the records of three quarters in later than they were written:
+# 75 to 80 % of the bytes here, where a reader that ignored the time would read them all.
+if [ "$from_mid" -gt 0 ] && [ "$from_mid" -lt $((whole * 9 / 10)) ]; then
     ok "--since starts mid-topic, at the brokers' offsets for the time: $from_mid of $whole bytes read"
 else
     not_ok "--since read $from_mid of $whole bytes"
