@@ -39,6 +39,9 @@
 #define CHUNK_MAP_BYTES (2u << 20)     /* the largest chunk: one 2 MiB (huge) page */
 #define CHUNK_FIRST_BYTES (16u << 10)  /* a stream's first chunk: what a ring that waits holds */
 #define FREE_CHUNKS_MAX 4u             /* 2 MiB chunks kept for reuse */
+/* Strings of closed files' sites kept for their queued entries: past it those entries go on early, so a
+ * reader holds about one closed file's sites beside the open one's, not every file within the order window. */
+#define CLOSED_SITES_MAX (16u << 20)
 /* How far ahead of the FIFOs' write and read positions their lines are asked
  * for: the window's entries leave the cache between the two (bench/files.sh,
  * C Arrow: 4 % more records a second than with 1 KiB ahead of reads alone). */
@@ -46,13 +49,13 @@
 #define PREFETCH_READ_AHEAD 4096u
 
 /* Whether what waits is over the merge's bound: the entries' chunks, or the
- * strings of the sites that only closed files define, while a source waits
- * for the entries that keep them (read_decode.c: sites_closed). Then the
- * earliest entries go out in best-effort order. */
+ * strings of the sites that only closed files define (past CLOSED_SITES_MAX),
+ * while a source waits for the entries that keep them (read_decode.c:
+ * sites_closed). Then the earliest entries go out in best-effort order. */
 static inline int merge_full(const struct read_merge *m)
 {
     return m->buffered >= m->buffer_max ||
-           (m->engine->sources_older && m->engine->closed_site_bytes >= m->buffer_max);
+           (m->engine->sources_older && m->engine->closed_site_bytes >= CLOSED_SITES_MAX);
 }
 
 /* A FIFO of entries in chunks, each twice the one before up to 2 MiB: a

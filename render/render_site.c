@@ -89,8 +89,35 @@ static size_t bounded_strlen(const char *s, size_t max)
     return s ? strnlen(s, max) : 0;
 }
 
+/* The items prep_fill makes of site's format: a spec joins the text before it. */
+static int prep_items(const struct shm_site *site, size_t fmt_len)
+{
+    if (!site || site->nargs > SHMLOG_MAX_ARGS)
+        return 0;
+    char fmt[SHMLOG_MAX_FMT_BYTES + 1];
+    memcpy(fmt, site->fmt, fmt_len);
+    fmt[fmt_len] = '\0';
+    struct fmt_walk w;
+    struct fmt_spec sp;
+    const char *text;
+    size_t len;
+    enum item_kind kind;
+    int n = 0, after_text = 0;
+    render_walk_init(&w, fmt, site->nargs);
+    while ((kind = render_walk_next(&w, &sp, &text, &len)) != ITEM_END) {
+        if (kind == ITEM_SPEC && after_text) {
+            after_text = 0;
+        } else {
+            n++;
+            after_text = kind == ITEM_TEXT;
+        }
+    }
+    return n;
+}
+
 /* Bytes of the prepared form, with an upper bound on every escaped piece
- * (a byte escapes to at most 6 in JSON, 4 in text). */
+ * (a byte escapes to at most 6 in JSON, 4 in text), and room for its items
+ * alone: a long format of few items would otherwise take tens of KB per site. */
 static size_t prep_bytes(const struct shm_site *site, const char *app, const char *host, int *nitems)
 {
     size_t fmt_len = site ? bounded_strlen(site->fmt, SHMLOG_MAX_FMT_BYTES) : 0;
@@ -98,8 +125,7 @@ static size_t prep_bytes(const struct shm_site *site, const char *app, const cha
     size_t func_len = site ? bounded_strlen(site->func, SHMLOG_MAX_FUNC_BYTES) : 0;
     size_t desc_len = site ? bounded_strlen(site->desc, SHMLOG_MAX_DESC_BYTES) : 0;
     size_t app_len = bounded_strlen(app, SHMLOG_APP_BYTES), host_len = bounded_strlen(host, SHMLOG_HOST_BYTES);
-    /* Each item takes at least one byte of the format. */
-    *nitems = (int)fmt_len;
+    *nitems = prep_items(site, fmt_len);
     size_t arena = (fmt_len + 1) + (file_len + 1) + (app_len + 1) + (host_len + 1) +
                    (128 + 48 + 6 * (app_len + host_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
                    (32 + 4 * file_len) + (func_len + 1) + (16 + 6 * func_len) + 2 * (desc_len + 1) +
