@@ -11,6 +11,7 @@
 #   tap_require PACKAGE CMD...                   bails unless every CMD is installed
 #   tap_programs NAME...                         the project's programs the test runs: bails
 #                                                unless each environment variable names one
+#   tap_kafka_cluster KAFKA_DEV N                N brokers on loopback for the test; $bootstrap
 #   collector_start LOG ARGS...                  $COLLECTOR ARGS... in the background, once it
 #                                                said READY=1; $col is its pid
 #   collector_stop [SIGNAL]                      SIGNAL (TERM) to $col; its exit status
@@ -68,6 +69,17 @@ tap_require() {
         command -v "$cmd" >/dev/null 2>&1 ||
             bail "$cmd is not installed (Debian package $package): run scripts/setup.sh as root"
     done
+}
+
+# tap_kafka_cluster KAFKA_DEV N: N brokers on loopback (scripts/kafka-dev.sh), stopped when the test
+# ends; $bootstrap names them.
+tap_kafka_cluster() {
+    kafka_dev=$1
+    trap '"$kafka_dev" stop >/dev/null 2>&1; tap_cleanup' EXIT
+    tap_require openjdk-17-jre-headless java
+    "$kafka_dev" start "$2" >"$tmp/kafka-start.log" 2>&1 || { diag "$tmp/kafka-start.log"; bail "the cluster did not start"; }
+    bootstrap=$(tail -n 1 "$tmp/kafka-start.log")
+    ok "$2 brokers on loopback: $bootstrap"
 }
 
 # check_failed NAME: not_ok, and the check's output as TAP comments, on stderr too

@@ -11,17 +11,8 @@ export KAFKA_DIR=$tmp/kafka
 . "$(dirname "$0")/tap.sh"
 tap_programs SHMLOG_DUMP COLLECTOR SHMLOG_SAMPLE SHMLOG_SHIP KAFKA_INJECT
 dump=$SHMLOG_DUMP sample=$SHMLOG_SAMPLE ship=$SHMLOG_SHIP inject=$KAFKA_INJECT
-cleanup() {
-    "$kafka_dev" stop >/dev/null 2>&1
-    tap_cleanup
-}
-trap cleanup EXIT
-tap_require openjdk-17-jre-headless java
-
-"$kafka_dev" start 3 >"$tmp/kafka-start.log" 2>&1 || { diag "$tmp/kafka-start.log"; bail "the cluster did not start"; }
-bootstrap=$(tail -n 1 "$tmp/kafka-start.log")
+tap_kafka_cluster "$kafka_dev" 3
 url=kafka://$bootstrap/fleet
-ok "3 brokers on loopback: $bootstrap"
 
 # ---- two hosts: a collector, a shipper and a producer each ----
 start_collector() { # host, extra options...

@@ -7,16 +7,7 @@ tmp=$(mktemp -d /tmp/shmlog-test-outage-XXXXXX)
 export KAFKA_DIR=$tmp/kafka
 . "$(dirname "$0")/tap.sh"
 tap_programs COLLECTOR SHMLOG_SAMPLE SHMLOG_SHIP KAFKA_LEADER
-cleanup() {
-    "$kafka_dev" stop >/dev/null 2>&1
-    tap_cleanup
-}
-trap cleanup EXIT
-tap_require openjdk-17-jre-headless java
-
-"$kafka_dev" start 3 >"$tmp/kafka-start.log" 2>&1 || { diag "$tmp/kafka-start.log"; bail "the cluster did not start"; }
-bootstrap=$(tail -n 1 "$tmp/kafka-start.log")
-ok "3 brokers on loopback: $bootstrap"
+tap_kafka_cluster "$kafka_dev" 3
 
 # The shipper first, as a host's boot may start it: it waits for the collector's directory.
 "$SHMLOG_SHIP" --dir "$tmp/out" --to "kafka://$bootstrap/outage" --state "$tmp/ship.state" --poll-ms 20 \
