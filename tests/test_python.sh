@@ -17,8 +17,8 @@ meson_build=$(abs "$(dirname "$0")/../meson.build") # its project version, for t
 unset TZ
 # The venv scripts/setup.sh makes: pyarrow, polars, duckdb, pandas, pytest and mypy, pinned (tests/python-requirements.txt).
 shared=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}
-"$shared/bin/python" -c 'import venv, ensurepip, setuptools, pyarrow, polars, pandas, pytest, mypy' 2>/dev/null ||
-    bail "$shared lacks venv, setuptools, pyarrow, polars, pandas, pytest or mypy (tests/python-requirements.txt): run scripts/setup.sh as root"
+"$shared/bin/python" -c 'import venv, ensurepip, setuptools, pyarrow, polars, duckdb, pandas, pytest, mypy' 2>/dev/null ||
+    bail "$shared lacks venv, setuptools, pyarrow, polars, duckdb, pandas, pytest or mypy (tests/python-requirements.txt): run scripts/setup.sh as root"
 lib=$libdir/libshmlog-read.so.1
 [ -e "$lib" ] || bail "no $lib: build the library first"
 

@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 # The one place of the version: pyproject.toml reads it from here (tool.setuptools.dynamic), and
 # python/tests/test_install.py checks that meson.build's project() names the same.
 __version__ = "0.1.0"
-__all__ = ["read", "open", "to_arrow", "to_parquet", "dataframe", "losses", "Event", "Reader", "Source",
-           "DamagedInputWarning", "LibraryNotFound", "LEVELS", "KINDS", "Filters"]
+__all__ = ["read", "open", "to_arrow", "to_parquet", "to_polars", "to_duckdb", "dataframe", "losses", "Event",
+           "Reader", "Source", "DamagedInputWarning", "LibraryNotFound", "LEVELS", "KINDS", "Filters"]
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 KINDS = ("record", "loss", "exit", "error", "note")  # every kind: read(..., kinds=shmlog.KINDS)
@@ -653,4 +653,4 @@ def losses(paths: Paths, *, app: Union[str, bytes, None] = None, pid: Optional[i
     return markers_frame(to_arrow(paths, app=app, pid=pid, since=since, until=until, kind="markers"))
 
 
-from ._arrow import Source, open, to_arrow, to_parquet  # noqa: E402  (it imports the helpers above)
+from ._arrow import Source, open, to_arrow, to_duckdb, to_parquet, to_polars  # noqa: E402  (it imports the helpers above)
