@@ -14,8 +14,9 @@ damaged frames skipped and reported.
         print(ev.ts_ns, ev.app, ev.msg, ev.fields)
 
 Functions: open() (an Arrow stream source: __arrow_c_stream__), to_arrow()
-(a pyarrow.Table), to_parquet(), read() (an iterator of Event), dataframe()
-and losses() (pandas DataFrames through Arrow). The Arrow and pandas ones
+(a pyarrow.Table), to_parquet(), to_polars() and to_duckdb() (level in level
+order), read() (an iterator of Event), dataframe() and losses() (pandas
+DataFrames through Arrow). The Arrow and pandas ones
 import pyarrow (and pandas) when called. The C library is found through
 $SHMLOG_READ_LIBRARY (a path), else as the system's libshmlog-read.so.1.
 Command line: python -m shmlog export DIR out.parquet (--help).
