@@ -374,8 +374,10 @@ int render_json_loss(const struct render_input *in, const struct shm_loss *loss,
 {
     const char *reason = shm_loss_reason_name(loss->reason);
     put_json_origin(out, in);
-    render_buf_puts(out, ",\"cpu\":");
-    render_buf_u64(out, in->cpu);
+    if (in->cpu != UINT32_MAX) { /* a loss of the whole process (before_init, no_ring) has no ring */
+        render_buf_puts(out, ",\"cpu\":");
+        render_buf_u64(out, in->cpu);
+    }
     render_buf_puts(out, ",\"loss\":{\"reason\":\"");
     render_buf_puts(out, reason);
     render_buf_puts(out, "\",\"records\":");

@@ -130,8 +130,11 @@ int render_text_loss(const struct render_input *in, const struct shm_loss *loss,
         render_put_text_escaped(out, in->app, strlen(in->app));
     render_buf_putc(out, '[');
     render_buf_u64(out, in->pid);
-    render_buf_puts(out, "] cpu");
-    render_buf_u64(out, in->cpu);
+    render_buf_putc(out, ']');
+    if (in->cpu != UINT32_MAX) { /* a loss of the whole process (before_init, no_ring) has no ring */
+        render_buf_puts(out, " cpu");
+        render_buf_u64(out, in->cpu);
+    }
     render_buf_puts(out, ": ");
     render_buf_u64(out, loss->records);
     render_buf_puts(out, loss->records == 1 ? " record" : " records");

@@ -5,8 +5,9 @@ keys the column names in order. tests/test_duckdb.sh uses it to query what
 
     duckdb_query.py [--src FILE|DIR] SQL
 
---src makes `src`, a shmlog.open() of FILE|DIR, a table the SQL reads (FROM src), and
-`markers` the same of its loss and exit markers: DuckDB reads their Arrow streams.
+--src makes `src`, a shmlog.open() of FILE|DIR, a table the SQL reads (FROM src),
+`markers` the same of its loss and exit markers (DuckDB reads their Arrow streams), and
+`levels` shmlog.to_duckdb() of FILE|DIR (src with level the ENUM shmlog_level).
 
 Values are exact, so that a test compares them with numbers it computed itself:
 integers of any width are bare JSON numbers with all their digits; floats are the
@@ -61,6 +62,7 @@ def main(argv):
         import shmlog
         src = shmlog.open(src_path)  # noqa: F841 (DuckDB finds it by its name)
         markers = shmlog.open(src_path, kind="markers")  # noqa: F841
+        levels = shmlog.to_duckdb(src_path, connection=con)  # noqa: F841 (level the ENUM shmlog_level)
     try:
         rel = con.sql(sql)
         names = rel.columns

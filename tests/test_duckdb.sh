@@ -92,6 +92,14 @@ write("count", [{"records": len(recs), "min_ts_ns": min(ts), "max_ts_ns": max(ts
 
 write("levels", [{"app": a, "level": l, "records": n} for (a, l), n in
                  sorted(count_by(lambda r: (r["app"], r["level"])).items())])
+# At WARN or above by name, not by a comparison: the level's order is what the Arrow side must keep.
+severe = count_by(lambda r: r["level"])
+assert severe.get("WARN") and severe.get("ERROR"), "no WARN or no ERROR record to order: %s" % severe
+severe_by_app = {}
+for r in recs:
+    if r["level"] in ("WARN", "ERROR", "FATAL"):
+        severe_by_app[r["app"]] = severe_by_app.get(r["app"], 0) + 1
+write("severe", [{"app": a, "records": n} for a, n in sorted(severe_by_app.items())])
 
 def second(r):
     return datetime.fromtimestamp(r["ts_ns"] // 10**9, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
@@ -198,6 +206,23 @@ check_show "JSON: records by app and level" same levels
 query arrow_levels "SELECT app::VARCHAR AS app, level::VARCHAR AS level, count(*) AS records FROM src
                     GROUP BY ALL ORDER BY ALL" --src
 check "Arrow: records by app and level" same arrow_levels levels
+
+# DuckDB reads an Arrow dictionary as VARCHAR, ordered as text ('ERROR' < 'WARN'); shmlog.to_duckdb()'s level
+# is the ENUM shmlog_level in level order, which a string compares with once cast to it.
+query arrow_severe "SELECT app::VARCHAR AS app, count(*) AS records FROM levels WHERE level >= 'WARN'::shmlog_level
+                    GROUP BY ALL ORDER BY ALL" --src
+check_show "Arrow: shmlog.to_duckdb(): level >= 'WARN'::shmlog_level counts the WARN, ERROR and FATAL records" \
+    same arrow_severe severe
+query arrow_text_order "SELECT count(*) FILTER (WHERE level >= 'WARN') AS text_order,
+                               count(*) FILTER (WHERE level >= 'WARN'::shmlog_level) AS level_order FROM levels" --src
+check_show "Arrow: shmlog.to_duckdb(): the bare string compares as text (WARN alone), the cast in level order" \
+    python3 -c "
+import json
+row = json.load(open('$tmp/arrow_text_order.got'))
+severe = sum(r['records'] for r in map(json.loads, open('$tmp/severe.want')))
+print(row, severe)
+assert row['level_order'] == severe > row['text_order'] > 0
+"
 
 query seconds "SELECT date_trunc('second', make_timestamp_ns(ts_ns)) AS second, count(*) AS records,
                       count(*) FILTER (WHERE time::TIMESTAMP_NS = make_timestamp_ns(ts_ns)) AS time_agrees

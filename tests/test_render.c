@@ -1145,6 +1145,21 @@ Test(render_line, loss_markers, .timeout = 10)
     cr_assert(strstr(json_mem, "\"loss\":{\"reason\":\"dead_writer\",\"records\":12,\"positions\":34,"
                                "\"first_seq\":1000}}\n"), "%s", json_mem);
 
+    /* A loss of the whole process was in no ring: no cpu in either form. */
+    struct render_input whole = in;
+    whole.cpu = UINT32_MAX;
+    struct shm_loss before_init = {0, 0, 4, SHM_LOSS_BEFORE_INIT};
+    render_buf_init(&b, json_mem, sizeof json_mem - 1);
+    cr_assert_eq(render_loss(&whole, &before_init, 0, &b), 0);
+    json_mem[b.len] = 0;
+    cr_assert_str_eq(json_mem, "2026-11-22T07:39:36.123456789Z LOSS  app\\n[99]: 4 records lost: before_init\n");
+    render_buf_init(&b, json_mem, sizeof json_mem - 1);
+    cr_assert_eq(render_loss(&whole, &before_init, 1, &b), 0);
+    json_mem[b.len] = 0;
+    cr_assert(json_valid(json_mem, b.len), "%s", json_mem);
+    cr_assert(strstr(json_mem, "\"pid\":99,\"loss\":{\"reason\":\"before_init\",\"records\":4,"), "%s", json_mem);
+    cr_assert_null(strstr(json_mem, "cpu"), "%s", json_mem);
+
     /* A buffer too small: cut, flagged, never past its end. */
     char small[40];
     memset(small, 0x5A, sizeof small);

@@ -14,8 +14,9 @@ damaged frames skipped and reported.
         print(ev.ts_ns, ev.app, ev.msg, ev.fields)
 
 Functions: open() (an Arrow stream source: __arrow_c_stream__), to_arrow()
-(a pyarrow.Table), to_parquet(), read() (an iterator of Event), dataframe()
-and losses() (pandas DataFrames through Arrow). The Arrow and pandas ones
+(a pyarrow.Table), to_parquet(), to_polars() and to_duckdb() (level in level
+order), read() (an iterator of Event), dataframe() and losses() (pandas
+DataFrames through Arrow). The Arrow and pandas ones
 import pyarrow (and pandas) when called. The C library is found through
 $SHMLOG_READ_LIBRARY (a path), else as the system's libshmlog-read.so.1.
 Command line: python -m shmlog export DIR out.parquet (--help).
@@ -45,8 +46,8 @@ if TYPE_CHECKING:
 # The one place of the version: pyproject.toml reads it from here (tool.setuptools.dynamic), and
 # python/tests/test_install.py checks that meson.build's project() names the same.
 __version__ = "0.1.0"
-__all__ = ["read", "open", "to_arrow", "to_parquet", "dataframe", "losses", "Event", "Reader", "Source",
-           "DamagedInputWarning", "LibraryNotFound", "LEVELS", "KINDS", "Filters"]
+__all__ = ["read", "open", "to_arrow", "to_parquet", "to_polars", "to_duckdb", "dataframe", "losses", "Event",
+           "Reader", "Source", "DamagedInputWarning", "LibraryNotFound", "LEVELS", "KINDS", "Filters"]
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 KINDS = ("record", "loss", "exit", "error", "note")  # every kind: read(..., kinds=shmlog.KINDS)
@@ -666,4 +667,4 @@ def losses(paths: Paths, *, app: Union[str, bytes, None] = None, pid: Optional[i
     return markers_frame(to_arrow(paths, app=app, pid=pid, since=since, until=until, kind="markers"))
 
 
-from ._arrow import Source, open, to_arrow, to_parquet  # noqa: E402  (it imports the helpers above)
+from ._arrow import Source, open, to_arrow, to_duckdb, to_parquet, to_polars  # noqa: E402  (it imports the helpers above)

@@ -14,7 +14,9 @@ from . import _native as _n
 from . import DamagedInputWarning, Filters, OpenReader, Paths, _open, _options, _takes_filters
 
 if TYPE_CHECKING:
+    import duckdb
     import pandas
+    import polars
     import pyarrow
     from typing_extensions import Unpack
 
@@ -249,6 +251,59 @@ def to_parquet(paths: Paths, out: Any, *, kind: str = "records", fields: bool = 
         return rows
     finally:
         src.close()
+
+
+# ==== polars and DuckDB ====
+
+# Every name the level column's dictionary can hold, in level order (a damaged record's 6 and 7 last).
+_LEVEL_ORDER = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "L6", "L7")
+_DUCKDB_LEVEL = "shmlog_level"
+
+
+@_takes_filters
+def to_polars(paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True,
+              **filters: Unpack[Filters]) -> polars.DataFrame:
+    """open(...) read into a polars DataFrame (needs polars), level a
+    polars Enum in level order, so that pl.col("level") >= "WARN" keeps
+    ERROR and FATAL. Damaged input is skipped with a DamagedInputWarning."""
+    try:
+        import polars as pl
+    except ImportError:
+        raise ImportError("shmlog.to_polars() needs polars, which is not installed: pip install polars") from None
+    src = open(paths, kind=kind, fields=fields, message=message, **filters)
+    try:
+        df = pl.DataFrame(src)
+        _warn_damage(src)
+    finally:
+        src.close()
+    # polars reads Arrow's ordered dictionary as a Categorical, which compares as text.
+    if "level" in df.columns:
+        df = df.with_columns(pl.col("level").cast(pl.Enum(list(_LEVEL_ORDER))))
+    return df
+
+
+@_takes_filters
+def to_duckdb(paths: Paths, *, connection: Any = None, kind: str = "records", fields: bool = True,
+              message: bool = True, **filters: Unpack[Filters]) -> duckdb.DuckDBPyRelation:
+    """open(...) as a relation of the DuckDB connection (needs duckdb; by
+    default duckdb's default connection, the one duckdb.sql() runs on),
+    level of the ENUM type shmlog_level it creates there, in level order:
+    WHERE level >= 'WARN'::shmlog_level keeps ERROR and FATAL (DuckDB
+    compares an ENUM with a bare string as text). The relation reads the
+    files each time a query runs."""
+    try:
+        import duckdb
+    except ImportError:
+        raise ImportError("shmlog.to_duckdb() needs duckdb, which is not installed: pip install duckdb") from None
+    con = connection if connection is not None else duckdb.default_connection()
+    src = open(paths, kind=kind, fields=fields, message=message, **filters)
+    rel = con.from_arrow(src)
+    if "level" not in rel.columns:
+        return rel
+    # DuckDB reads an Arrow dictionary, ordered or not, as VARCHAR.
+    con.execute("CREATE TYPE IF NOT EXISTS %s AS ENUM (%s)" % (
+        _DUCKDB_LEVEL, ", ".join("'%s'" % name for name in _LEVEL_ORDER)))
+    return rel.project("* REPLACE (level::%s AS level)" % _DUCKDB_LEVEL)
 
 
 # ==== pandas ====

@@ -17,7 +17,6 @@ import shmlog
 RECORD_KEYS = ["ts_ns", "time", "level", "category", "host", "app", "pid", "tid", "cpu", "seq", "site", "msg",
                "fields"]
 OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error", "func", "thread", "instance"]
-UINT32_MAX = 4294967295
 
 
 class Problems(list):
@@ -123,9 +122,9 @@ def diff_event(i, j, e):
         if e.time != want_time or e.time.tzinfo is None:
             ne("time", want_time, e.time)
     elif kind == "loss":
-        want_cpu = None if j["cpu"] == UINT32_MAX else j["cpu"]
-        if want_cpu != e.cpu:
-            ne("cpu", j["cpu"], e.cpu)
+        # A loss of the whole process has no "cpu" key and no cpu: None.
+        if j.get("cpu") != e.cpu:
+            ne("cpu", j.get("cpu"), e.cpu)
         for k in ("reason", "records", "positions", "first_seq"):
             if not same_value(j["loss"][k], getattr(e, "loss_" + k)):
                 ne("loss." + k, j["loss"][k], getattr(e, "loss_" + k))
@@ -275,7 +274,7 @@ def check_markers_table(problems, what, marks, t):
     ts_ns = t.column("ts").cast(pa.int64()).to_pylist()
     for i, (o, r) in enumerate(zip(marks, rows)):
         k = kind_of(o)
-        want = (arrow_ts(o["ts_ns"]), k, o["app"], o["host"], o["pid"], None if k == "exit" or o["cpu"] == UINT32_MAX else o["cpu"],
+        want = (arrow_ts(o["ts_ns"]), k, o["app"], o["host"], o["pid"], o.get("cpu"),
                 o["loss"]["reason"] if k == "loss" else None, o["loss"]["records"] if k == "loss" else None,
                 o["loss"]["positions"] if k == "loss" else None, o["loss"]["first_seq"] if k == "loss" else None,
                 o["exit"]["records"] if k == "exit" else None, o["exit"]["lost"] if k == "exit" else None,
@@ -457,7 +456,7 @@ def check_frame(problems, dump, paths):
                None if r["exit_lost"] is pd.NA else int(r["exit_lost"]),
                r["loss_reason"] if isinstance(r["loss_reason"], str) else None,
                r["exit_how"] if isinstance(r["exit_how"], str) else None)
-        want = (arrow_ts(o["ts_ns"]), k, o["app"], o["pid"], None if k == "exit" or o["cpu"] == UINT32_MAX else o["cpu"],
+        want = (arrow_ts(o["ts_ns"]), k, o["app"], o["pid"], o.get("cpu"),
                 o["loss"]["records"] if k == "loss" else None, o["exit"]["lost"] if k == "exit" else None,
                 o["loss"]["reason"] if k == "loss" else None, o["exit"].get("how") if k == "exit" else None)
         if got != want:

@@ -69,6 +69,28 @@ def test_dataframe_and_losses_equal_dump(dump: str, live: Live) -> None:
     assert not problems, problems.report()
 
 
+def test_level_order_same_in_pandas_polars_and_duckdb(live: Live) -> None:
+    """level >= WARN keeps ERROR and FATAL in every engine: as many rows as read() has records at WARN or above."""
+    import duckdb
+    import polars as pl
+    levels = [e.level for e in shmlog.read(str(live.out))]
+    want = sum(lv in ("WARN", "ERROR", "FATAL") for lv in levels)
+    assert levels.count("WARN") and levels.count("ERROR"), "the sample logs no WARN or no ERROR: nothing to order"
+    df = shmlog.dataframe(str(live.out))
+    polars_df = shmlog.to_polars(str(live.out))
+    con = duckdb.connect(":memory:")
+    rel = shmlog.to_duckdb(str(live.out), connection=con)
+    got = {
+        "pandas": int((df.level >= "WARN").sum()),
+        "polars": polars_df.filter(pl.col("level") >= "WARN").height,
+        "duckdb": rel.filter("level >= 'WARN'::shmlog_level").aggregate("count(*)").fetchall()[0][0],
+        "duckdb sql": con.sql("SELECT count(*) FROM rel WHERE level >= 'WARN'::shmlog_level").fetchall()[0][0],
+    }
+    assert got == dict.fromkeys(got, want), (want, got)
+    assert str(polars_df.schema["level"]).startswith("Enum"), polars_df.schema
+    assert rel.types[rel.columns.index("level")] == con.sql("SELECT NULL::shmlog_level").types[0], rel.types
+
+
 def test_gil_free_while_c_decodes(live: Live) -> None:
     """A thread counting in Python runs on during one long to_arrow() (the same file many times: each
     copy decoded, its records dropped as duplicates) at a good part of its speed alone; with the GIL

@@ -53,6 +53,8 @@
  *   text: 2026-...Z LOSS  app[pid] cpu1: 12 records (34 positions from seq 1000) lost: dead_writer
  *   json: {"ts_ns":..,"time":..,"host":..,"app":..,"pid":..,"cpu":..,
  *          "loss":{"reason":"dead_writer","records":12,"positions":34,"first_seq":1000}}
+ *   A loss of the whole process (before_init, no_ring, unregistered) was in no ring: no cpu,
+ *   "app[pid]: 4 records lost: before_init" and no "cpu" key.
  *
  * Exit markers (the collector saw the process end; its counts over the collector's run):
  *
