@@ -412,6 +412,8 @@ static int tid_push(struct read_engine *e, uint64_t tid)
  * be read). 0, or -ENOMEM. */
 static int index_thread_tids(struct read_engine *e)
 {
+    if (e->query_tids_at == e->thread_names + 1)
+        return 0; /* no thread named since they were made */
     const char *want = e->filter->thread;
     char *end;
     e->query_ntids = 0;
@@ -425,6 +427,7 @@ static int index_thread_tids(struct read_engine *e)
             if (t->v && strcmp(t->v, want) == 0 && tid_push(e, t->k1))
                 return -ENOMEM;
         }
+    e->query_tids_at = e->thread_names + 1;
     return 0;
 }
 
@@ -949,6 +952,7 @@ static int take_thread(struct read_engine *e, struct source *s, const struct shl
     d->next = p->names;
     p->names = d;
     p->nnames++;
+    e->thread_names++;
     return 0;
 }
 

@@ -314,6 +314,8 @@ struct read_engine {
     struct shlog_index_field *query_fields;
     uint32_t *query_tids;    /* the threads --thread may mean, as the files named them so far */
     size_t query_ntids, query_tids_cap;
+    uint64_t thread_names;   /* names the files gave threads so far: the tids --thread means change with them */
+    uint64_t query_tids_at;  /* 1 + thread_names when query_tids was made; 0: not made */
     struct read_rows rows;   /* the block being taken: its rows that passed */
 };
 
