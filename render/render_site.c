@@ -89,7 +89,13 @@ static size_t bounded_strlen(const char *s, size_t max)
     return s ? strnlen(s, max) : 0;
 }
 
-/* The items prep_fill makes of site's format: a spec joins the text before it. */
+/* Whether an item of kind opens an item of its own: a spec joins the text just before it. */
+static int opens_item(enum item_kind kind, int after_text)
+{
+    return !(kind == ITEM_SPEC && after_text);
+}
+
+/* The items prep_fill makes of site's format. */
 static int prep_items(const struct shm_site *site, size_t fmt_len)
 {
     if (!site || site->nargs > SHMLOG_MAX_ARGS)
@@ -105,12 +111,8 @@ static int prep_items(const struct shm_site *site, size_t fmt_len)
     int n = 0, after_text = 0;
     render_walk_init(&w, fmt, site->nargs);
     while ((kind = render_walk_next(&w, &sp, &text, &len)) != ITEM_END) {
-        if (kind == ITEM_SPEC && after_text) {
-            after_text = 0;
-        } else {
-            n++;
-            after_text = kind == ITEM_TEXT;
-        }
+        n += opens_item(kind, after_text);
+        after_text = kind == ITEM_TEXT;
     }
     return n;
 }
@@ -417,7 +419,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
         render_walk_init(&w, fmt, sr->nargs);
         while ((kind = render_walk_next(&w, &sp, &text, &len)) != ITEM_END) {
             struct prep_item *it;
-            if (kind == ITEM_SPEC && sr->nitems && sr->items[sr->nitems - 1].kind == PREP_TEXT) {
+            if (!opens_item(kind, sr->nitems && sr->items[sr->nitems - 1].kind == PREP_TEXT)) {
                 it = &sr->items[sr->nitems - 1]; /* the text before it: one item */
             } else {
                 if (sr->nitems >= max_items)
