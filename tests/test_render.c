@@ -1343,7 +1343,7 @@ Test(render_line, plain_message_fast_paths_match_printf, .timeout = 30)
      * bytes that are no UTF-8, and the producer's truncation mark (the message
      * shows the bytes kept; the record's flag says it was cut). */
     static const char *const s_fmts[] = {"sym=%s", "<%.3s>", "<%5s>", "<%-5s>", "%s%%"};
-    static const char *const odd[] = {"\xff\xfe", "caf\xc3\xa9", "\xc3", "ab\x80" "cdefghij\xe2\x82", "\xed\xa0\x80"};
+    static const char *const odd[] = {"\xff\xfe", "caf\xc3\xa9", "\xc3", "ab\x80\x63\x64\x65\x66\x67\x68\x69\x6a\xe2\x82", "\xed\xa0\x80"};
     for (size_t f = 0; f < sizeof s_fmts / sizeof *s_fmts; f++)
         for (size_t len = 0; len <= 40; len++)
             for (size_t nul = 0; nul <= len + 5; nul++) {
