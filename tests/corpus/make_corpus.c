@@ -54,8 +54,8 @@
  * SHLOG_FILE_SITES_FIRST, and the encoder writes each frame's first definitions ahead of its other
  * sections; every flag above implies -DCORPUS_WITHOUT_SITES_FIRST, which leaves the header's flag out
  * (those directories were written by the encoders before, which kept every section in order).
- * Built as it is, what wrote tests/corpus/v2-index3 (and, with the encoder of index version 2,
- * tests/corpus/v2-index2; with that of version 1, tests/corpus/v2-index): every file closed with the index's footer
+ * Built as it is, what wrote tests/corpus/v2-index4 (and, with the encoder of index version 3,
+ * tests/corpus/v2-index3; of version 2, tests/corpus/v2-index2; of version 1, tests/corpus/v2-index): every file closed with the index's footer
  * (FORMAT.md, "Index"), and index.shlog, of enough frames for index frames between them; every flag
  * above implies -DCORPUS_WITHOUT_INDEX, which leaves the footer and index.shlog out (the files have
  * fewer than 16 frames, so the encoder writes no index frame of its own).
