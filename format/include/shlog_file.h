@@ -675,6 +675,9 @@ struct shlog_shipped {
     uint64_t lag_bytes;  /* then: bytes of the directory's files not yet acknowledged */
     uint64_t lag_ns;     /* then: age of the oldest frame not yet acknowledged */
     uint32_t pid;        /* the shipper's */
+    /* What the brokers acknowledged since the state began (its metrics'
+     * counters, which a restart goes on from; 0 in a state from before them) */
+    uint64_t messages, bytes, records, wire_bytes, ctx_messages, ctx_bytes;
 };
 /* Replaces path atomically (a temporary file, fsync, rename, fsync of the
  * directory). 0 or -errno. */
