@@ -100,7 +100,7 @@ enum field_put {
     FIELD_F32_WIDE, /* an f32 argument in a column of f64 (a field that is an f64 elsewhere) */
     FIELD_BOOL,
     FIELD_TEXT,
-    FIELD_CUT,  /* a string the format cuts: as the message shows it (render_field_value()) */
+    FIELD_CUT,  /* a string the format cuts, a value shown as text: as the message shows it (render_field_value()) */
 };
 
 /* The records' fixed columns, in order. */
@@ -682,8 +682,8 @@ static int put_fields(struct arrow_stream *s, const struct site_map *m, const st
         __typeof__(m->f[0]) f = m->f[j];
         if (f.present && !args[f.present - 1].v.u)
             continue; /* an empty std::optional: null, as rows of sites without the field */
-        struct render_arg cut;
-        const struct render_arg *a = f.whole ? &args[f.arg] : render_field_value(sr, args, f.field, &cut);
+        struct render_field_room room;
+        const struct render_arg *a = f.whole ? &args[f.arg] : render_field_value(sr, args, f.field, &room);
         if (put_field(s, f.buf, f.type, row, a->v.u, a->v.s, a->str_len) != 0)
             return -ENOMEM;
     }
@@ -723,9 +723,10 @@ static int put_fields_values(struct arrow_stream *s, const struct site_map *m, c
                 return -ENOMEM;
             continue; /* its validity set */
         default: { /* FIELD_CUT */
-            struct render_arg args[SHMLOG_MAX_ARGS], cut;
+            struct render_arg args[SHMLOG_MAX_ARGS];
+            struct render_field_room room;
             render_prepared_args(sr, rec, NULL, args);
-            const struct render_arg *a = render_field_value(sr, args, f->field, &cut);
+            const struct render_arg *a = render_field_value(sr, args, f->field, &room);
             if (put_field(s, f->buf, f->type, row, a->v.u, a->v.s, a->str_len) != 0)
                 return -ENOMEM;
             continue;
