@@ -328,14 +328,16 @@ int render_prepared_thread(const struct render_site *sr, const struct shm_copied
 int render_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
                                struct render_buf *out);
 
-/* The fields of one record of that site, as the JSON "fields" object has
- * them (name=%conv pairs, strings cut as the message cuts them). Names and
- * strings point into sr and rec. The count, or -1 when the payload does
- * not match the site (or the site is unknown: 0). */
+/* Where a field's value is made when it is not an argument as decoded. */
 struct render_field_room {
     struct render_arg arg; /* a string cut to its precision, or a value shown as text */
     char text[24];         /* the text: a character, or an enum value's digits */
 };
+
+/* The fields of one record of that site, as the JSON "fields" object has
+ * them (name=%conv pairs, strings cut as the message cuts them). Names and
+ * strings point into sr and rec. The count, or -1 when the payload does
+ * not match the site (or the site is unknown: 0). */
 struct render_field {
     const char *name; /* not NUL-terminated */
     size_t name_len;
