@@ -100,7 +100,7 @@ enum field_put {
     FIELD_F32_WIDE, /* an f32 argument in a column of f64 (a field that is an f64 elsewhere) */
     FIELD_BOOL,
     FIELD_TEXT,
-    FIELD_CUT,  /* a string the format cuts: as the message shows it (render_field_value()) */
+    FIELD_CUT,  /* a string the format cuts, a value shown as text: as the message shows it (render_field_value()) */
 };
 
 /* The records' fixed columns, in order. */
@@ -316,25 +316,48 @@ static const char *const kind_suffix[] = {
     [SHMLOG_READ_FLOAT] = "float", [SHMLOG_READ_STR] = "str", [SHMLOG_READ_PTR] = "ptr",
 };
 
-/* The fields' column names: a name of a fixed column gets "field." before
- * it, a name with values of several kinds a column per kind, ".<kind>" after it. */
+/* Whether a column before column i is named name. */
+static int name_taken(const struct arrow_stream *s, size_t i, const char *name)
+{
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(s->cols[j].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The fields' column names (README, "the Arrow stream"): a name of a fixed
+ * column, or one that begins with "field.", gets "field." before it; a name
+ * with values of several kinds a column per kind, ".<kind>" after it; a name
+ * still taken by a column before it (a field named "id.int" beside id's
+ * columns) gets "field." before it until it is free. The schema's order is
+ * the source's, so the same sites give the same names. */
 static int name_fields(struct arrow_stream *s)
 {
     for (size_t i = s->first_field; i < s->ncols; i++) {
         struct col_def *c = &s->cols[i];
-        int several = 0, fixed = 0;
+        int several = 0, fixed = strncmp(c->field, "field.", 6) == 0;
         for (size_t j = s->first_field; j < s->ncols && !several; j++)
             several = j != i && strcmp(s->cols[j].field, c->field) == 0;
         for (size_t j = 0; j < R_FIXED && !fixed; j++)
-            fixed = strcmp(record_cols[j].name, c->name) == 0;
-        if (!several && !fixed)
-            continue;
-        size_t len = strlen(c->name) + 16;
+            fixed = strcmp(record_cols[j].name, c->field) == 0;
+        size_t len = strlen(c->field) + 16;
         char *n = malloc(len);
         if (!n)
             return -ENOMEM;
-        snprintf(n, len, "%s%s%s%s", fixed ? "field." : "", c->name, several ? "." : "",
+        snprintf(n, len, "%s%s%s%s", fixed ? "field." : "", c->field, several ? "." : "",
                  several ? kind_suffix[c->kind] : "");
+        while (name_taken(s, i, n)) {
+            size_t taken = strlen(n) + 1;
+            char *longer = malloc(taken + 6);
+            if (!longer) {
+                free(n);
+                return -ENOMEM;
+            }
+            memcpy(longer, "field.", 6);
+            memcpy(longer + 6, n, taken);
+            free(n);
+            n = longer;
+        }
         free(c->name);
         c->name = n;
     }
@@ -393,6 +416,7 @@ struct schema_mem {
     struct ArrowSchema **child_ptrs;
     struct ArrowSchema *dicts;
     char **names;
+    char **metadata; /* a field's column's: field_metadata()'s */
     size_t n;
 };
 
@@ -400,8 +424,11 @@ static void schema_unref(struct schema_mem *m)
 {
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
         return;
-    for (size_t i = 0; i < m->n; i++)
+    for (size_t i = 0; i < m->n; i++) {
         free(m->names[i]);
+        free(m->metadata[i]);
+    }
+    free(m->metadata);
     free(m->children);
     free(m->child_ptrs);
     free(m->dicts);
@@ -428,23 +455,46 @@ static void release_schema(struct ArrowSchema *sc)
     schema_unref(m);
 }
 
+/* A field's column's metadata, in the C data interface's encoding (int32
+ * count, then each key's and value's int32 length and bytes): shmlog.field,
+ * the field's name as the formats spell it, which the column's name may not
+ * be (name_fields()). */
+static char *field_metadata(const char *field)
+{
+    static const char key[] = "shmlog.field";
+    int32_t count = 1, key_len = (int32_t)(sizeof key - 1), value_len = (int32_t)strlen(field);
+    char *md = malloc(3 * sizeof(int32_t) + sizeof key - 1 + (size_t)value_len), *p = md;
+    if (!md)
+        return NULL;
+    memcpy(p, &count, 4);
+    memcpy(p + 4, &key_len, 4);
+    memcpy(p + 8, key, sizeof key - 1);
+    p += 8 + sizeof key - 1;
+    memcpy(p, &value_len, 4);
+    memcpy(p + 4, field, (size_t)value_len);
+    return md;
+}
+
 static int export_schema(struct arrow_stream *s, struct ArrowSchema *out)
 {
     size_t n = s->ncols, ndicts = 0;
     struct schema_mem *m = calloc(1, sizeof *m);
     if (!m || !(m->children = calloc(n, sizeof *m->children)) || !(m->child_ptrs = calloc(n, sizeof *m->child_ptrs)) ||
-        !(m->dicts = calloc(n, sizeof *m->dicts)) || !(m->names = calloc(n, sizeof *m->names))) {
+        !(m->dicts = calloc(n, sizeof *m->dicts)) || !(m->names = calloc(n, sizeof *m->names)) ||
+        !(m->metadata = calloc(n, sizeof *m->metadata))) {
         if (m) {
             free(m->children);
             free(m->child_ptrs);
             free(m->dicts);
+            free(m->names);
         }
         free(m);
         return -ENOMEM;
     }
     m->n = n;
     for (size_t i = 0; i < n; i++)
-        if (!(m->names[i] = strdup(s->cols[i].name))) {
+        if (!(m->names[i] = strdup(s->cols[i].name)) ||
+            (s->cols[i].field && !(m->metadata[i] = field_metadata(s->cols[i].field)))) {
             atomic_init(&m->refs, 1);
             schema_unref(m);
             return -ENOMEM;
@@ -452,7 +502,7 @@ static int export_schema(struct arrow_stream *s, struct ArrowSchema *out)
     for (size_t i = 0; i < n; i++) {
         const struct col_def *c = &s->cols[i];
         struct ArrowSchema *ch = &m->children[i];
-        *ch = (struct ArrowSchema){.format = read_col_format[c->type], .name = m->names[i],
+        *ch = (struct ArrowSchema){.format = read_col_format[c->type], .name = m->names[i], .metadata = m->metadata[i],
                                    .flags = c->nullable ? ARROW_FLAG_NULLABLE : 0, .release = release_schema_part,
                                    .private_data = m};
         if (c->type == COL_DICT8 || c->type == COL_DICT16) {
@@ -682,8 +732,8 @@ static int put_fields(struct arrow_stream *s, const struct site_map *m, const st
         __typeof__(m->f[0]) f = m->f[j];
         if (f.present && !args[f.present - 1].v.u)
             continue; /* an empty std::optional: null, as rows of sites without the field */
-        struct render_arg cut;
-        const struct render_arg *a = f.whole ? &args[f.arg] : render_field_value(sr, args, f.field, &cut);
+        struct render_field_room room;
+        const struct render_arg *a = f.whole ? &args[f.arg] : render_field_value(sr, args, f.field, &room);
         if (put_field(s, f.buf, f.type, row, a->v.u, a->v.s, a->str_len) != 0)
             return -ENOMEM;
     }
@@ -723,9 +773,10 @@ static int put_fields_values(struct arrow_stream *s, const struct site_map *m, c
                 return -ENOMEM;
             continue; /* its validity set */
         default: { /* FIELD_CUT */
-            struct render_arg args[SHMLOG_MAX_ARGS], cut;
+            struct render_arg args[SHMLOG_MAX_ARGS];
+            struct render_field_room room;
             render_prepared_args(sr, rec, NULL, args);
-            const struct render_arg *a = render_field_value(sr, args, f->field, &cut);
+            const struct render_arg *a = render_field_value(sr, args, f->field, &room);
             if (put_field(s, f->buf, f->type, row, a->v.u, a->v.s, a->str_len) != 0)
                 return -ENOMEM;
             continue;

@@ -70,8 +70,11 @@ static void emit_fields(struct render_buf *out, const struct field_refs *f, cons
         if (i)
             render_buf_putc(out, ',');
         render_put_field_key(out, f, i);
-        struct render_arg cut;
-        render_json_arg(out, render_field_arg(args, f->v[i].arg, f->v[i].prec, f->v[i].prec_arg, &cut));
+        struct render_field_room room;
+        const struct render_arg *a = render_shown_text(NULL, f->v[i].arg, f->v[i].conv, &args[f->v[i].arg], &room);
+        render_json_arg(out, a != &args[f->v[i].arg] ? a
+                                                     : render_field_arg(args, f->v[i].arg, f->v[i].prec,
+                                                                        f->v[i].prec_arg, &room.arg));
     }
     render_buf_putc(out, '}');
 }
@@ -214,7 +217,7 @@ void render_put_json_site(struct render_buf *out, const char *file, uint32_t lin
 
 /* A SHMLOG_STRUCT argument's field: {"id":7,"px":2.5,...}, a member struct
  * as an object, an empty std::optional as null, other values as fields show
- * them (an enum's number, a time's ns). */
+ * them (an enum's name, a char as a string, a time's ns). */
 static void put_json_struct(struct render_buf *out, const struct render_site *sr, const struct render_arg *args,
                             int arg)
 {
@@ -230,8 +233,10 @@ static void put_json_struct(struct render_buf *out, const struct render_site *sr
             put_json_struct(out, sr, args, m->arg); /* a member is after its struct: this ends */
         else if (sr->present_of[m->arg] && !args[sr->present_of[m->arg] - 1].v.u)
             render_buf_puts(out, "null");
-        else
-            render_json_arg(out, &args[m->arg]);
+        else {
+            struct render_field_room room;
+            render_json_arg(out, render_shown_text(sr, m->arg, 0, &args[m->arg], &room));
+        }
     }
     render_buf_putc(out, '}');
 }
@@ -299,6 +304,12 @@ int render_json_record(const struct render_site *sr, const struct shm_copied_rec
                 render_buf_puts(out, "null"); /* an empty std::optional */
                 continue;
             }
+            struct render_field_room room;
+            const struct render_arg *shown = render_shown_text(sr, f->arg, f->conv, &args[f->arg], &room);
+            if (shown != &args[f->arg]) {
+                render_json_arg(out, shown); /* a character, an enum's name */
+                continue;
+            }
             switch (out->overflow ? MEMO_NONE : m->kind) {
             case MEMO_COPY:
                 put_piece(out, out->data + m->off, m->len);
@@ -311,11 +322,9 @@ int render_json_record(const struct render_site *sr, const struct shm_copied_rec
             case MEMO_FIXED:
                 render_put_shortest_from(out, args[f->arg].v.f, m->q, m->prec, out->data + m->off, m->len);
                 break;
-            default: {
-                struct render_arg cut;
-                render_json_arg(out, render_field_arg(args, f->arg, f->prec, f->prec_arg, &cut));
+            default:
+                render_json_arg(out, render_field_arg(args, f->arg, f->prec, f->prec_arg, &room.arg));
                 break;
-            }
             }
         }
     }

@@ -469,6 +469,7 @@ struct field_ref {
     int arg;
     int prec;     /* a %s's precision (-1: none), or ... */
     int prec_arg; /* ... the argument that gives it (%.*s), or ARG_NONE */
+    char conv;    /* its conversion: %c's value is a character (render_shown_text()) */
 };
 
 struct field_refs {
@@ -483,6 +484,11 @@ void render_note_field(struct field_refs *f, const struct fmt_spec *sp);
  * (prec, or the int argument prec_arg) that cuts it in the message, in *cut. */
 const struct render_arg *render_field_arg(const struct render_arg *args, int arg, int prec, int prec_arg,
                                           struct render_arg *cut);
+
+/* Whether field arg's value (conversion conv, 0 for a struct's member; sr
+ * NULL: a format without a site) of argument type type is shown as a
+ * character (1) or an enum's name (2) rather than as its number (0). */
+int render_shown_as(const struct render_site *sr, int arg, char conv, unsigned type);
 
 /* ==== Prepared sites (render_site.c) ==== */
 
@@ -561,6 +567,7 @@ struct prep_field {
     size_t key_len;
     int arg;
     int prec, prec_arg; /* as in struct field_ref */
+    char conv;          /* as in struct field_ref */
 };
 
 /* A SHMLOG_STRUCT member: "name=<argument>[unit]" of the descriptor. */

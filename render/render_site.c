@@ -464,6 +464,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
             f->arg = fields.v[i].arg;
             f->prec = fields.v[i].prec;
             f->prec_arg = fields.v[i].prec_arg;
+            f->conv = fields.v[i].conv;
             if (f->arg >= 0 && f->arg < (int)sr->nargs && (sr->struct_args >> f->arg & 1u)) {
                 char name[FLAT_NAME_MAX];
                 size_t name_len = f->key_len - 4 < FLAT_NAME_MAX ? f->key_len - 4 : FLAT_NAME_MAX;

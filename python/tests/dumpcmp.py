@@ -184,7 +184,6 @@ def plain(v):
 
 FIXED = ["ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "truncated", "clamped",
          "backtrace", "time_uncertain", "error", "thread", "instance"]
-KIND_SUFFIXES = ("", ".int", ".uint", ".float", ".bool", ".str", ".ptr")
 
 
 def field_value_ok(want, got, arrow_type):
@@ -219,6 +218,15 @@ def check_records_table(problems, what, recs, t, row0=0):
     cols = {c: t.column(c).to_pylist() for c in t.column_names}
     ts_ns = t.column("ts").cast(pa.int64()).to_pylist()
     field_cols = [c for c in t.column_names if c not in FIXED]
+    # A field's columns are those whose metadata names it (its name as the formats spell it: seq= is column
+    # field.seq, a name of two kinds id.int and id.str).
+    columns_of: "dict[str, list[str]]" = {}
+    for c in field_cols:
+        field = (t.schema.field(c).metadata or {}).get(b"shmlog.field")
+        if field is None:
+            problems.fail("%s: field column %s has no shmlog.field metadata" % (what, c))
+            return
+        columns_of.setdefault(field.decode(), []).append(c)
     for i, o in enumerate(recs):
         bad = []
         if ts_ns[i] != arrow_ts(o["ts_ns"]):
@@ -243,8 +251,7 @@ def check_records_table(problems, what, recs, t, row0=0):
         # each field in exactly one column, of its kind; every other field column null
         holds = set()
         for name, v in o["fields"].items():
-            prefix = "field." if name in FIXED or name == "fields" else ""
-            cands = [prefix + name + k for k in KIND_SUFFIXES if prefix + name + k in cols]
+            cands = columns_of.get(name, [])
             full = [c for c in cands if cols[c][i] is not None]
             if len(full) != 1 or not field_value_ok(v, cols[full[0]][i], t.schema.field(full[0]).type):
                 bad.append(("field " + name, v, {c: cols[c][i] for c in cands}))

@@ -328,6 +328,12 @@ int render_prepared_thread(const struct render_site *sr, const struct shm_copied
 int render_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
                                struct render_buf *out);
 
+/* Where a field's value is made when it is not an argument as decoded. */
+struct render_field_room {
+    struct render_arg arg; /* a string cut to its precision, or a value shown as text */
+    char text[24];         /* the text: a character, or an enum value's digits */
+};
+
 /* The fields of one record of that site, as the JSON "fields" object has
  * them (name=%conv pairs, strings cut as the message cuts them). Names and
  * strings point into sr and rec. The count, or -1 when the payload does
@@ -336,6 +342,7 @@ struct render_field {
     const char *name; /* not NUL-terminated */
     size_t name_len;
     struct render_arg value;
+    struct render_field_room room; /* what value may point into */
 };
 int render_prepared_fields(const struct render_site *sr, const struct shm_copied_record *rec,
                            struct render_field fields[SHMLOG_MAX_ARGS]);
@@ -362,9 +369,17 @@ int render_site_nargs(const struct render_site *sr);
 int render_prepared_fields_of(const struct render_site *sr, const struct render_arg *args, int nargs,
                               struct render_field fields[SHMLOG_MAX_ARGS]);
 /* Field i's value of args that render_prepared_args() decoded: a string cut
- * as the message cuts it is in *cut. */
+ * as the message cuts it, or the text of a value the message shows as text
+ * (render_shown_text()), is in *room. */
 const struct render_arg *render_field_value(const struct render_site *sr, const struct render_arg *args, int i,
-                                            struct render_arg *cut);
+                                            struct render_field_room *room);
+/* A field whose message shows its integer as text shows that text, in
+ * every reader: a %c (or a C++ char member) its one character, an enum of
+ * the site's descriptor its name (its digits when the descriptor names no
+ * such value). conv: the field's conversion, 0 for a struct's member. a
+ * itself when it is shown as a number; else its text, in room. */
+const struct render_arg *render_shown_text(const struct render_site *sr, int arg, char conv,
+                                           const struct render_arg *a, struct render_field_room *room);
 
 /* What the fields of a site's records are, without a record: the names
  * render_prepared_fields() gives and each value's argument type (enum
