@@ -60,7 +60,8 @@ def _pyarrow(what: str) -> Any:
     return pyarrow
 
 
-def _stream_capsule(handle: ctypes.c_void_p, kind: str, fields: bool, message: bool, batch_rows: int) -> object:
+def _stream_capsule(handle: ctypes.c_void_p, kind: str, fields: bool, message: bool, batch_rows: int,
+                    threads: int) -> object:
     """A PyCapsule of a new Arrow stream of the reader handle (which it holds)."""
     lib = _n.library_v2()
     o = _n.ArrowOptions()
@@ -69,6 +70,7 @@ def _stream_capsule(handle: ctypes.c_void_p, kind: str, fields: bool, message: b
     o.batch_rows = batch_rows
     o.fields = 1 if fields else 0
     o.message = 1 if message else 0
+    o.threads = threads
     ptr = _libc.malloc(ctypes.sizeof(_n.ArrowArrayStream))
     if not ptr:
         raise MemoryError("shmlog: out of memory for an Arrow stream")
@@ -97,12 +99,14 @@ class Source:
 
     @_takes_filters
     def __init__(self, paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True,
-                 batch_rows: int = 0, **filters: Unpack[Filters]) -> None:
+                 batch_rows: int = 0, threads: int = 0, **filters: Unpack[Filters]) -> None:
         self._last: Optional[OpenReader] = None  # the last stream's reader
         if kind not in ("records", "markers"):
             raise ValueError("shmlog: kind is \"records\" or \"markers\" (loss and exit markers), not %r" % (kind,))
         if not isinstance(batch_rows, int) or isinstance(batch_rows, bool) or not 0 <= batch_rows <= 1 << 20:
             raise ValueError("shmlog: batch_rows is 0 (the library's choice) to %d, not %r" % (1 << 20, batch_rows))
+        if not isinstance(threads, int) or isinstance(threads, bool) or not 0 <= threads <= 1 << 16:
+            raise ValueError("shmlog: threads is 0 (the cpus this process may run on) or a count, not %r" % (threads,))
         self._paths = paths
         self._filters = filters
         # Checked now, as read() checks them: a bad option or path raises here, not in the consumer.
@@ -114,6 +118,7 @@ class Source:
         self._fields = fields
         self._message = message
         self._batch_rows = batch_rows
+        self._threads = threads
 
     def _reader(self) -> ctypes.c_void_p:
         if self._last is not None:
@@ -126,7 +131,8 @@ class Source:
         """A PyCapsule holding a struct ArrowArrayStream of a new read of the
         files (the Arrow PyCapsule interface). requested_schema is not used:
         the schema is the files' (shmlog_read(3))."""
-        return _stream_capsule(self._reader(), self.kind, self._fields, self._message, self._batch_rows)
+        return _stream_capsule(self._reader(), self.kind, self._fields, self._message, self._batch_rows,
+                               self._threads)
 
     def _messages(self, notes: bool) -> List[str]:
         if self._last is None:
@@ -178,7 +184,7 @@ class Source:
 
 @_takes_filters
 def open(paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True, batch_rows: int = 0,
-         **filters: Unpack[Filters]) -> Source:
+         threads: int = 0, **filters: Unpack[Filters]) -> Source:
     """The records of shmlog-collector's files (or their loss and exit
     markers, kind="markers") as an Arrow stream source: a Source, whose
     ``__arrow_c_stream__`` pyarrow.table(), polars.DataFrame() and DuckDB
@@ -187,10 +193,13 @@ def open(paths: Paths, *, kind: str = "records", fields: bool = True, message: b
     paths and the filters are read()'s; since/until also take shmlog-dump's
     time strings ("-5m", "-2h", "2026-11-23T07:00+01:00", "2026-11-23",
     "07:00" today; a time without a zone is UTC). fields=False leaves out the
-    fields' columns, message=False the msg column. The columns:
-    shmlog_read(3), and python/README.md.
+    fields' columns, message=False the msg column. threads: how many
+    threads write the batches (0: the cpus this process may run on; the
+    batches are the same whatever the count). The columns: shmlog_read(3),
+    and python/README.md.
     """
-    return Source(paths, kind=kind, fields=fields, message=message, batch_rows=batch_rows, **filters)
+    return Source(paths, kind=kind, fields=fields, message=message, batch_rows=batch_rows, threads=threads,
+                  **filters)
 
 
 def _warn_damage(src: Source) -> None:
@@ -204,12 +213,12 @@ def _warn_damage(src: Source) -> None:
 
 
 @_takes_filters
-def to_arrow(paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True,
+def to_arrow(paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True, threads: int = 0,
              **filters: Unpack[Filters]) -> pyarrow.Table:
     """open(...) read into a pyarrow.Table (needs pyarrow). Damaged input is
     skipped with a shmlog.DamagedInputWarning that lists it."""
     pa = _pyarrow("to_arrow()")
-    src = open(paths, kind=kind, fields=fields, message=message, **filters)
+    src = open(paths, kind=kind, fields=fields, message=message, threads=threads, **filters)
     try:
         # Not pa.table(src): it asks whether src is a pandas DataFrame, importing pandas (0.25 cpu-s).
         table = pa.RecordBatchReader.from_stream(src).read_all()
@@ -261,7 +270,7 @@ _DUCKDB_LEVEL = "shmlog_level"
 
 
 @_takes_filters
-def to_polars(paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True,
+def to_polars(paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True, threads: int = 0,
               **filters: Unpack[Filters]) -> polars.DataFrame:
     """open(...) read into a polars DataFrame (needs polars), level a
     polars Enum in level order, so that pl.col("level") >= "WARN" keeps
@@ -270,7 +279,7 @@ def to_polars(paths: Paths, *, kind: str = "records", fields: bool = True, messa
         import polars as pl
     except ImportError:
         raise ImportError("shmlog.to_polars() needs polars, which is not installed: pip install polars") from None
-    src = open(paths, kind=kind, fields=fields, message=message, **filters)
+    src = open(paths, kind=kind, fields=fields, message=message, threads=threads, **filters)
     try:
         df = pl.DataFrame(src)
         _warn_damage(src)

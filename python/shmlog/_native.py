@@ -167,6 +167,7 @@ class ArrowOptions(ctypes.Structure):
         ("batch_rows", ctypes.c_uint32),
         ("fields", ctypes.c_int),
         ("message", ctypes.c_int),
+        ("threads", ctypes.c_uint32),  # version 9
     ]
 
 
