@@ -7,8 +7,10 @@ object, and the decoding runs in C calls, which ctypes makes without the GIL.
 from __future__ import annotations
 
 import ctypes
+import queue
+import threading
 import warnings
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional
 
 from . import _native as _n
 from . import DamagedInputWarning, Filters, OpenReader, Paths, _open, _options, _takes_filters
@@ -22,6 +24,10 @@ if TYPE_CHECKING:
 
 _CAPSULE_NAME = b"arrow_array_stream"
 _ROW_GROUP = 1 << 20  # Parquet: rows per row group, about a million
+_AHEAD = 16  # Parquet: batches read ahead while the writer encodes (about 260,000 rows)
+# Parquet: columns that get no dictionary and no min/max statistics: the messages are nearly all distinct
+# (the writer's dictionary fills and is dropped) and their min/max says nothing a query could skip by.
+_PLAIN = ("msg",)
 
 # The PyCapsule protocol's capsule: made here with ctypes, its destructor
 # releases a stream no consumer took (a consumer that takes it moves the
@@ -228,21 +234,67 @@ def to_arrow(paths: Paths, *, kind: str = "records", fields: bool = True, messag
         src.close()
 
 
+def _read_ahead(stream: pyarrow.RecordBatchReader, depth: int) -> Iterator[pyarrow.RecordBatch]:
+    """stream's batches, read on a thread of their own up to depth ahead of
+    the caller (the C stream and pyarrow's writer both run without the GIL)."""
+    ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def read() -> None:
+        try:
+            for batch in stream:
+                if not put(batch):
+                    return
+            put(end)
+        except BaseException as err:  # the caller's to raise
+            put(err)
+
+    reader = threading.Thread(target=read, name="shmlog-parquet-read", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
 @_takes_filters
 def to_parquet(paths: Paths, out: Any, *, kind: str = "records", fields: bool = True, message: bool = True,
-               row_group_rows: int = _ROW_GROUP, compression: str = "zstd", **filters: Unpack[Filters]) -> int:
+               row_group_rows: int = _ROW_GROUP, compression: str = "zstd", threads: int = 0,
+               **filters: Unpack[Filters]) -> int:
     """open(...) written to the Parquet file out (a path or a writable
     file) with pyarrow: zstd, row groups of about row_group_rows records,
-    one row group in memory at a time. Returns the rows written."""
+    one row group in memory at a time, the next batches read while one is
+    written; msg plain (no dictionary, no statistics). threads: open()'s.
+    Returns the rows written."""
     pa = _pyarrow("to_parquet()")
     import pyarrow.parquet as pq
-    src = open(paths, kind=kind, fields=fields, message=message, **filters)
+    src = open(paths, kind=kind, fields=fields, message=message, threads=threads, **filters)
     rows = 0
     try:
         stream = pa.RecordBatchReader.from_stream(src)
-        with pq.ParquetWriter(out, stream.schema, compression=compression) as w:
+        names = stream.schema.names
+        keyed = [n for n in names if n not in _PLAIN]
+        with pq.ParquetWriter(out, stream.schema, compression=compression, use_dictionary=keyed,
+                              write_statistics=keyed) as w:
             pending, held = [], 0
-            for batch in stream:
+            for batch in _read_ahead(stream, _AHEAD):
                 pending.append(batch)
                 held += batch.num_rows
                 if held >= row_group_rows:
