@@ -35,8 +35,8 @@
 #define ERROR_MAX 256
 #define SITE_RECENT 64u
 #define THREADS_MAX 64u /* a stream's threads at most */
-/* Batches in flight per thread: while the stream's thread builds one, the
- * builders have the others. */
+/* Batches in flight per thread: while the stream's thread fills or builds
+ * one, the builders have the others. */
 #define JOBS_PER_THREAD 2u
 
 /* ==== The stream ==== */
@@ -421,7 +421,7 @@ static int make_schema(struct arrow_stream *s)
     }
     /* The stream's thread builds too: a builder fewer than the threads. */
     if (rc == 0 && s->threads > 1)
-        rc = builders_start(s, s->threads);
+        rc = builders_start(s, s->threads - 1);
     if (rc != 0)
         return rc;
     s->scanned = 1;
@@ -1136,7 +1136,12 @@ static void jobs_wait(struct arrow_stream *s, struct job *j)
         }
         if (done)
             break;
-        pthread_cond_wait(&s->built, &s->lock);
+        /* Rather than wait on a builder another process's threads hold off the cpus: build one here. */
+        struct job *t = job_take(s);
+        if (t)
+            job_run(s, t);
+        else
+            pthread_cond_wait(&s->built, &s->lock);
     }
     pthread_mutex_unlock(&s->lock);
 }
