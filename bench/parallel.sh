@@ -4,7 +4,9 @@
 # shmlog.to_arrow() on one thread and on the cpus given, polars.DataFrame(shmlog.open()),
 # shmlog.dataframe(), `python -m shmlog export` (Parquet) on one thread and on the cpus given, and
 # `shmlog-dump read --format json > file` on one core. Each figure is the best wall time of RUNS runs,
-# printed with its command.
+# printed with its command. Last, how to_arrow() divides its cpu between the calling thread and the
+# builders, and what that leaves as the least time on idle cpus (a machine shared with busy neighbours may
+# not give a process its cpus: the split shows what the wall time cannot).
 #   bench/parallel.sh [RECORDS] [--runs N] [--set DIR] [--keep DIR] [--before TREE]
 #   RECORDS: default 10.9M (the issue's table); --set: files made before (DIR/out); --keep: keep them in DIR;
 #   --before TREE: the same paths with an earlier tree's build/ and python/ (no threads there)
@@ -103,3 +105,22 @@ if [ -n "$before" ]; then
     echo "before ($before):"
     table "$before" "$before/build" 0
 fi
+
+echo
+echo "the work split of to_arrow() (cpu of the call alone: the calling thread's, the builders' the rest):"
+for threads in 1 "$(nproc)"; do
+    SHMLOG_READ_LIBRARY=$build/read/libshmlog-read.so.1 PYTHONPATH=$repo/python OPENBLAS_NUM_THREADS=1 \
+        "$vpy" - "$work/out" "$threads" <<'PY'
+import resource, sys, time
+import shmlog
+def cpu(who):
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+d, n = sys.argv[1], int(sys.argv[2])
+m0, s0, w0 = cpu(resource.RUSAGE_THREAD), cpu(resource.RUSAGE_SELF), time.monotonic()
+rows = shmlog.to_arrow(d, threads=n).num_rows
+m1, s1, w1 = cpu(resource.RUSAGE_THREAD), cpu(resource.RUSAGE_SELF), time.monotonic()
+print(f"threads={n}: {rows} rows, {w1 - w0:.2f} s wall, {s1 - s0:.2f} cpu-s, calling thread {m1 - m0:.2f}, "
+      f"builders {(s1 - s0) - (m1 - m0):.2f}; on {n} idle cpus at least {max(m1 - m0, (s1 - s0) / n):.2f} s")
+PY
+done
