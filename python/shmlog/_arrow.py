@@ -345,7 +345,7 @@ def to_polars(paths: Paths, *, kind: str = "records", fields: bool = True, messa
 
 @_takes_filters
 def to_duckdb(paths: Paths, *, connection: Any = None, kind: str = "records", fields: bool = True,
-              message: bool = True, **filters: Unpack[Filters]) -> duckdb.DuckDBPyRelation:
+              message: bool = True, threads: int = 0, **filters: Unpack[Filters]) -> duckdb.DuckDBPyRelation:
     """open(...) as a relation of the DuckDB connection (needs duckdb; by
     default duckdb's default connection, the one duckdb.sql() runs on),
     level of the ENUM type shmlog_level it creates there, in level order:
@@ -357,7 +357,7 @@ def to_duckdb(paths: Paths, *, connection: Any = None, kind: str = "records", fi
     except ImportError:
         raise ImportError("shmlog.to_duckdb() needs duckdb, which is not installed: pip install duckdb") from None
     con = connection if connection is not None else duckdb.default_connection()
-    src = open(paths, kind=kind, fields=fields, message=message, **filters)
+    src = open(paths, kind=kind, fields=fields, message=message, threads=threads, **filters)
     rel = con.from_arrow(src)
     if "level" not in rel.columns:
         return rel
