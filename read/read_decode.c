@@ -233,6 +233,7 @@ const struct render_site *read_prepared_make(struct read_engine *e, struct dsite
     struct render_site **slot = known ? &d->sr : &proc->unknown;
     if (e->prepared_bytes > PREPARED_MAX) {
         /* Hostile numbers of sites: start over rather than grow. */
+        read_sites_freeing(e);
         for (struct dsite *x = e->all_sites; x; x = x->next_all) {
             render_site_free(x->sr);
             x->sr = NULL;
@@ -329,6 +330,7 @@ static void sites_closed(struct read_engine *e, struct source *s)
  * queued while they were read is left. */
 static void sites_release(struct read_engine *e, struct source *s)
 {
+    read_sites_freeing(e);
     for (struct dsite *d = e->all_sites; d; d = d->next_all)
         if (d->proc->src == s && d->file_serial <= s->closed_serial) {
             e->closed_site_bytes -= site_strings_bytes(d);

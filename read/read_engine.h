@@ -317,7 +317,21 @@ struct read_engine {
     uint64_t thread_names;   /* names the files gave threads so far: the tids --thread means change with them */
     uint64_t query_tids_at;  /* 1 + thread_names when query_tids was made; 0: not made */
     struct read_rows rows;   /* the block being taken: its rows that passed */
+    /* Called before sites' strings or renderers are freed: a consumer whose
+     * other threads still render with some finishes with them (an Arrow
+     * stream's builders). */
+    struct read_sites_freeing {
+        void (*fn)(void *ctx);
+        void *ctx;
+    } sites_freeing;
 };
+
+/* Tells the consumer that sites' renderers are about to be freed. */
+static inline void read_sites_freeing(struct read_engine *e)
+{
+    if (e->sites_freeing.fn)
+        e->sites_freeing.fn(e->sites_freeing.ctx);
+}
 
 /* An engine with filter f (NULL: none) and consumer c; set follow and
  * strict after. 0, or -ENOMEM. */

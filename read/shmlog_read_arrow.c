@@ -20,6 +20,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,10 @@
 #define BATCH_ROWS_DEFAULT 16384u
 #define ERROR_MAX 256
 #define SITE_RECENT 64u
+#define THREADS_MAX 64u /* a stream's threads at most */
+/* Batches in flight per thread: while the stream's thread fills or builds
+ * one, the builders have the others. */
+#define JOBS_PER_THREAD 2u
 
 /* ==== The stream ==== */
 
@@ -41,6 +47,32 @@ struct record_cols {
     uint64_t *ts, *seq;
     uint32_t *pid, *tid, *cpu;
     uint8_t *level;
+};
+
+/* A row whose columns are written later, by a builder: what its stream's
+ * thread found for it (row_keys). */
+struct row_later {
+    size_t at;                     /* its entry's copy in the job's entries */
+    uint32_t pid;
+    const struct render_site *sr;  /* NULL: a site the files do not define */
+    const struct site_map *map;
+};
+
+enum job_state { JOB_FREE, JOB_QUEUED, JOB_BUILDING, JOB_BUILT };
+
+/* A batch on its way: filled with rows on the stream's thread, its columns
+ * written there too (one thread) or by a builder (several). */
+struct job {
+    struct batch batch;
+    struct record_cols fixed; /* its fixed columns, records */
+    uint32_t max_level;      /* records: the highest level in the batch */
+    uint64_t text_bound;     /* the most characters a string column of it can hold (row_text_bound) */
+    unsigned char *entries;  /* several threads: copies of the rows' entries, 8-aligned */
+    size_t entries_len, entries_cap;
+    struct row_later *later; /* several threads: a row each */
+    uint32_t built;          /* rows whose columns are written */
+    int state;               /* enum job_state; under the stream's lock while builders run */
+    int rc;                  /* a builder's error: -ENOMEM */
 };
 
 struct arrow_stream {
@@ -61,10 +93,18 @@ struct arrow_stream {
         struct site_map *map;
     } recent[SITE_RECENT];
     struct entry_sink sink; /* the merge's while the stream reads: rows of the batch */
-    struct batch batch;   /* being built */
-    struct record_cols rc; /* its fixed columns, records */
     uint64_t batches;     /* batches begun: a site_map's indices are of the batch it names */
-    uint32_t max_level;   /* records: the highest level in the batch */
+    /* Batches in flight, oldest first from jobs[head]: one (one thread), or
+     * up to a job more than the threads, whose builders write their columns. */
+    struct job *jobs;
+    size_t njobs, head, nflight;
+    unsigned threads;     /* the builders and the stream's own */
+    struct job *fill;     /* the one the merge's rows go to now */
+    pthread_t *builders;
+    size_t nbuilders;
+    pthread_mutex_t lock;
+    pthread_cond_t queued, built; /* a job to build; a job built */
+    int stop;
     char error[ERROR_MAX];
 };
 
@@ -74,8 +114,7 @@ struct arrow_stream {
 struct site_map {
     uint32_t n;                     /* fields with a column (a site defined after the schema was made has none) */
     struct {
-        struct col_buf *buf;        /* the column's, in the stream's batch */
-        uint8_t *data, *valid;      /* its buffers in the batch the map is of (batch) */
+        uint32_t col;               /* the column's index */
         uint8_t type;               /* the column's */
         uint8_t put;                /* enum field_put: how a value goes in */
         uint8_t shift;              /* FIELD_WORD: log2 of the column's width */
@@ -84,7 +123,8 @@ struct site_map {
         uint8_t field;              /* the field's number (render_field_value()) */
         uint8_t present;            /* render_field_info's: an empty std::optional's field is null */
     } f[SHMLOG_MAX_ARGS];
-    uint64_t batch;
+    uint64_t text_bound;            /* row_text_bound()'s for its records, less their payload */
+    uint64_t batch;                 /* the batch the indices below are of (the stream's thread's) */
     uint32_t site_index;
     long func_index;                /* < 0: the site names no function (null) */
     uint32_t category_index;
@@ -364,6 +404,8 @@ static int name_fields(struct arrow_stream *s)
     return 0;
 }
 
+static int builders_start(struct arrow_stream *s, size_t n);
+
 /* The columns, once: the fixed ones, and for records the fields the files define. */
 static int make_schema(struct arrow_stream *s)
 {
@@ -392,10 +434,17 @@ static int make_schema(struct arrow_stream *s)
                          marker_cols[i].nullable, marker_cols[i].ordered, 0);
         s->first_field = s->ncols;
     }
-    if (rc == 0 && !(s->batch.buf = calloc(s->ncols, sizeof *s->batch.buf)))
-        rc = -ENOMEM;
-    s->batch.cols = s->cols;
-    s->batch.ncols = s->ncols;
+    for (size_t i = 0; i < s->njobs && rc == 0; i++) {
+        struct job *j = &s->jobs[i];
+        j->batch.cols = s->cols;
+        j->batch.ncols = s->ncols;
+        if (!(j->batch.buf = calloc(s->ncols, sizeof *j->batch.buf)) ||
+            (s->njobs > 1 && !(j->later = calloc(s->opt.batch_rows, sizeof *j->later))))
+            rc = -ENOMEM;
+    }
+    /* The stream's thread builds too: a builder fewer than the threads. */
+    if (rc == 0 && s->threads > 1)
+        rc = builders_start(s, s->threads - 1);
     if (rc != 0)
         return rc;
     s->scanned = 1;
@@ -575,11 +624,26 @@ static inline __attribute__((always_inline)) int put_dict(struct arrow_stream *s
                                                           const void *key, uint64_t k2,
                                                           const char *(*text)(const void *, uint64_t, char *))
 {
-    struct col_buf *b = &s->batch.buf[col];
-    return put_index(&s->batch, b, s->cols[col].type, row, dict_keyed(&b->dict, (uintptr_t)key, k2, text, key));
+    struct batch *bt = &s->fill->batch;
+    struct col_buf *b = &bt->buf[col];
+    return put_index(bt, b, s->cols[col].type, row, dict_keyed(&b->dict, (uintptr_t)key, k2, text, key));
 }
 
-/* The columns of the fields of site d (prepared as sr), found on its first record. */
+/* The most characters a record of site d adds to a string column of its
+ * batch, less its payload's bytes (which its strings add at most besides):
+ * a conversion is at most RENDER_FMT_MAX_WIDTH wide, or a double's 309
+ * digits and as much precision; the format's and its enums' text, and an
+ * error's text for each spec, are a few times their bytes; and no message
+ * is longer than RENDER_LINE_MAX. */
+static uint64_t site_text_bound(const struct dsite *d)
+{
+    uint64_t text = (d->fmt ? strlen(d->fmt) : 0) + (d->desc ? strlen(d->desc) : 0);
+    uint64_t b = 1024 + (uint64_t)d->nargs * (RENDER_FMT_MAX_WIDTH + 512) + 64 * text;
+    return b < RENDER_LINE_MAX ? b : RENDER_LINE_MAX;
+}
+
+/* The columns of a site's fields, found on its first record, and its bound
+ * (site_text_bound). */
 static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, const struct render_site *sr)
 {
     size_t slot = (size_t)(((uintptr_t)d * 0x9E3779B97F4A7C15ull) >> 58); /* of SITE_RECENT (64) */
@@ -596,7 +660,7 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
             const struct col_def *c = field_column(s, f[j].name, f[j].name_len, field_kind(f[j].type), &probe);
             if (!c)
                 continue; /* a site defined after the schema was made (a file still being written) */
-            m->f[m->n].buf = &s->batch.buf[c - s->cols];
+            m->f[m->n].col = (uint32_t)(c - s->cols);
             m->f[m->n].type = c->type;
             m->f[m->n].put = !f[j].whole                                              ? FIELD_CUT
                              : c->type == COL_UTF8                                    ? FIELD_TEXT
@@ -611,6 +675,8 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
             m->f[m->n].present = f[j].present;
             m->n++;
         }
+        m->text_bound = site_text_bound(d);
+        m->batch = UINT64_MAX; /* no batch's indices yet */
         if (read_hmap_put(&s->site_cols, (uintptr_t)d, 0, m) != 0) {
             free(m);
             return NULL;
@@ -638,8 +704,9 @@ static inline void put_fixed_index(struct col_buf *b, unsigned col, uint32_t row
 static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const struct dsite *d, struct dproc *p,
                           unsigned category, uint32_t row)
 {
-    struct col_buf *site = &s->batch.buf[R_SITE], *cat = &s->batch.buf[R_CATEGORY], *func = &s->batch.buf[R_FUNC];
-    struct col_buf *app = &s->batch.buf[R_APP], *host = &s->batch.buf[R_HOST];
+    struct batch *bt = &s->fill->batch;
+    struct col_buf *site = &bt->buf[R_SITE], *cat = &bt->buf[R_CATEGORY], *func = &bt->buf[R_FUNC];
+    struct col_buf *app = &bt->buf[R_APP], *host = &bt->buf[R_HOST];
     if (m->batch != s->batches) {
         long a = dict_keyed(&app->dict, (uintptr_t)p, 0, app_text, p);
         long h = dict_keyed(&host->dict, (uintptr_t)p, 0, host_text, p);
@@ -649,28 +716,24 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
         if (a < 0 || h < 0 || i < 0 || c < 0 || f < 0)
             return -ENOMEM;
         m->batch = s->batches;
-        for (uint32_t j = 0; j < m->n; j++) { /* the batch's buffers, which stay while it is built */
-            m->f[j].data = m->f[j].buf->data;
-            m->f[j].valid = m->f[j].buf->valid;
-        }
         m->app_index = (uint32_t)a;
         m->host_index = (uint32_t)h;
         m->site_index = (uint32_t)i;
         m->func_index = f == LONG_MAX ? -1 : f;
         m->category_index = (uint32_t)c;
         m->category = category;
-        dict_limit(&s->batch, app, s->cols[R_APP].type);
-        dict_limit(&s->batch, host, s->cols[R_HOST].type);
-        dict_limit(&s->batch, site, s->cols[R_SITE].type);
-        dict_limit(&s->batch, func, s->cols[R_FUNC].type);
-        dict_limit(&s->batch, cat, s->cols[R_CATEGORY].type);
+        dict_limit(bt, app, s->cols[R_APP].type);
+        dict_limit(bt, host, s->cols[R_HOST].type);
+        dict_limit(bt, site, s->cols[R_SITE].type);
+        dict_limit(bt, func, s->cols[R_FUNC].type);
+        dict_limit(bt, cat, s->cols[R_CATEGORY].type);
     } else if (m->category != category) {
         long c = dict_keyed(&cat->dict, (uintptr_t)p, category, category_text, p);
         if (c < 0)
             return -ENOMEM;
         m->category_index = (uint32_t)c;
         m->category = category;
-        dict_limit(&s->batch, cat, s->cols[R_CATEGORY].type);
+        dict_limit(bt, cat, s->cols[R_CATEGORY].type);
     }
     /* Indices the dictionaries held already: their limits were checked as they grew. */
     put_fixed_index(app, R_APP, row, m->app_index);
@@ -684,16 +747,12 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
 
 /* A field's value into its column: v, the argument's value (a string's
  * bytes at str). 0, or -ENOMEM. */
-static inline __attribute__((always_inline)) int put_field(struct arrow_stream *s, struct col_buf *b, uint8_t type,
+static inline __attribute__((always_inline)) int put_field(struct batch *bt, struct col_buf *b, uint8_t type,
                                                            uint32_t row, uint64_t v, const void *str, size_t len)
 {
     switch (type) {
     case COL_UTF8:
-        if (put_text(&s->batch, b, row, str, len) != 0)
-            return -ENOMEM;
-        if (b->chars_len >= CHARS_MAX)
-            s->batch.full = 1;
-        return 0;
+        return put_text(bt, b, row, str, len);
     case COL_BOOL:
         if (v)
             set_bit(b->data, row);
@@ -725,7 +784,7 @@ static inline __attribute__((always_inline)) int put_field(struct arrow_stream *
 }
 
 /* A record's field values into their columns. */
-static int put_fields(struct arrow_stream *s, const struct site_map *m, const struct render_site *sr, uint32_t row,
+static int put_fields(struct batch *bt, const struct site_map *m, const struct render_site *sr, uint32_t row,
                       const struct render_arg *args)
 {
     for (uint32_t j = 0, n = m->n; j < n; j++) { /* n read once: the byte stores below may alias m */
@@ -734,7 +793,7 @@ static int put_fields(struct arrow_stream *s, const struct site_map *m, const st
             continue; /* an empty std::optional: null, as rows of sites without the field */
         struct render_field_room room;
         const struct render_arg *a = f.whole ? &args[f.arg] : render_field_value(sr, args, f.field, &room);
-        if (put_field(s, f.buf, f.type, row, a->v.u, a->v.s, a->str_len) != 0)
+        if (put_field(bt, &bt->buf[f.col], f.type, row, a->v.u, a->v.s, a->str_len) != 0)
             return -ENOMEM;
     }
     return 0;
@@ -742,7 +801,7 @@ static int put_fields(struct arrow_stream *s, const struct site_map *m, const st
 
 /* The same from the values of a SHM_REC_VALUES record of the site's types,
  * read where a field shows them whole: a store or two a field. */
-static int put_fields_values(struct arrow_stream *s, const struct site_map *m, const struct render_site *sr,
+static int put_fields_values(struct batch *bt, const struct site_map *m, const struct render_site *sr,
                              uint32_t row, const struct shm_copied_record *rec)
 {
     size_t byte = row >> 3;
@@ -752,24 +811,25 @@ static int put_fields_values(struct arrow_stream *s, const struct site_map *m, c
         if (f->present && !shm_rec_value(rec, f->present - 1u))
             continue; /* an empty std::optional: null, as rows of sites without the field */
         uint64_t v = shm_rec_value(rec, f->arg);
+        struct col_buf *b = &bt->buf[f->col];
         switch (f->put) {
         case FIELD_WORD:
-            memcpy(f->data + ((size_t)row << f->shift), &v, 8);
+            memcpy(b->data + ((size_t)row << f->shift), &v, 8);
             break;
         case FIELD_F32_WIDE: {
-            uint32_t b = (uint32_t)v;
+            uint32_t w = (uint32_t)v;
             float x;
-            memcpy(&x, &b, sizeof x);
+            memcpy(&x, &w, sizeof x);
             double d = x;
-            memcpy(f->data + (size_t)row * 8, &d, 8);
+            memcpy(b->data + (size_t)row * 8, &d, 8);
             break;
         }
         case FIELD_BOOL:
             if (v)
-                f->data[byte] |= bit;
+                b->data[byte] |= bit;
             break;
         case FIELD_TEXT:
-            if (put_field(s, f->buf, COL_UTF8, row, v, shm_rec_str_at(rec, v), v & SHMLOG_STR_LEN_MASK) != 0)
+            if (put_field(bt, b, COL_UTF8, row, v, shm_rec_str_at(rec, v), v & SHMLOG_STR_LEN_MASK) != 0)
                 return -ENOMEM;
             continue; /* its validity set */
         default: { /* FIELD_CUT */
@@ -777,12 +837,12 @@ static int put_fields_values(struct arrow_stream *s, const struct site_map *m, c
             struct render_field_room room;
             render_prepared_args(sr, rec, NULL, args);
             const struct render_arg *a = render_field_value(sr, args, f->field, &room);
-            if (put_field(s, f->buf, f->type, row, a->v.u, a->v.s, a->str_len) != 0)
+            if (put_field(bt, b, f->type, row, a->v.u, a->v.s, a->str_len) != 0)
                 return -ENOMEM;
             continue;
         }
         }
-        f->valid[byte] |= bit; /* a field's column is nullable (scan_field) */
+        b->valid[byte] |= bit; /* a field's column is nullable (scan_field) */
     }
     return 0;
 }
@@ -797,12 +857,12 @@ static inline uint64_t arrow_ts(uint64_t ns)
 /* The message of a record of a known site (prepared as sr) at row of the
  * msg column; *nargs: its arguments' count (-1 when they do not match the
  * site), args decoded unless values. 0, or -ENOMEM. */
-static inline __attribute__((always_inline)) int put_message(struct arrow_stream *s, const struct render_site *sr,
+static inline __attribute__((always_inline)) int put_message(struct batch *bt, const struct render_site *sr,
                                                              const struct shm_copied_record *rec, int values,
                                                              uint32_t row, struct render_arg *args, int *nargs)
 {
     /* Rendered where it goes; when it does not fit, again with room for the longest. */
-    struct col_buf *m = &s->batch.buf[R_MSG];
+    struct col_buf *m = &bt->buf[R_MSG];
     struct render_buf b;
     for (int pass = 0;; pass++) {
         render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
@@ -812,24 +872,22 @@ static inline __attribute__((always_inline)) int put_message(struct arrow_stream
             *nargs = render_prepared_args(sr, rec, &b, args);
         if (!b.overflow || pass)
             break;
-        if (read_batch_chars(&s->batch, m, RENDER_LINE_MAX) != 0)
+        if (read_batch_chars(bt, m, RENDER_LINE_MAX) != 0)
             return -ENOMEM;
     }
     fill_offsets(m, row);
     m->chars_len += b.len;
-    if (!b.ascii && batch_utf8(&s->batch, m, b.len) != 0) /* the renderer knows most messages are ASCII */
+    if (!b.ascii && batch_utf8(bt, m, b.len) != 0) /* the renderer knows most messages are ASCII */
         return -ENOMEM;
     ((int32_t *)m->data)[++m->filled] = (int32_t)m->chars_len;
     set_bit(m->valid, row); /* record_cols: msg is nullable */
-    if (m->chars_len >= CHARS_MAX)
-        s->batch.full = 1;
     return 0;
 }
 
 /* A record's flags as the bool columns. */
-static void put_flags(struct arrow_stream *s, uint32_t row, unsigned flags)
+static void put_flags(const struct arrow_stream *s, struct batch *bt, uint32_t row, unsigned flags)
 {
-    struct col_buf *buf = s->batch.buf;
+    struct col_buf *buf = bt->buf;
     if (flags & SHMLOG_REC_TRUNCATED)
         set_bit(buf[rcol(s, R_TRUNCATED)].data, row);
     if (flags & SHMLOG_REC_CLAMPED)
@@ -840,24 +898,27 @@ static void put_flags(struct arrow_stream *s, uint32_t row, unsigned flags)
         set_bit(buf[rcol(s, R_TIME_UNCERTAIN)].data, row);
 }
 
-static int append_record(struct arrow_stream *s, const struct entry *e)
+/* ==== A record's row, in two parts ====
+ *
+ * row_keys, on the stream's thread in the merge's order, decides what
+ * depends on the rows before: the dictionaries' indices, the renderer and
+ * field columns of the site, and where the batch ends. row_columns writes the
+ * rest (times, numbers, flags, the message, the fields), which depends on the
+ * record alone: at once on one thread, or later from a copy of the entry on a
+ * builder's (struct row_later), so that any number of threads make the same
+ * batches. */
+
+static int row_keys(struct arrow_stream *s, const struct entry *e, struct row_later *k)
 {
-    const struct record_cols *c = &s->rc;
-    uint32_t row = s->batch.rows;
+    struct job *j = s->fill;
+    uint32_t row = j->batch.rows;
     const struct shm_copied_record *rec = entry_record(e);
     struct dproc *p = e->proc;
-    unsigned level = rec->level, flags = rec->flags;
-    /* Typed stores first: the byte stores after them may alias anything. */
-    c->ts[row] = arrow_ts(entry_own_ts(e));
-    c->seq[row] = rec->pos;
-    c->pid[row] = p->info.pid;
-    c->tid[row] = rec->tid;
-    c->cpu[row] = e->cpu;
-    c->level[row] = (uint8_t)level;
-    if (level > s->max_level)
-        s->max_level = level;
-    if (flags & (SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE | SHM_REC_TIME_UNCERTAIN))
-        put_flags(s, row, flags);
+    if (rec->level > j->max_level)
+        j->max_level = rec->level;
+    k->pid = p->info.pid;
+    k->sr = NULL;
+    k->map = NULL;
     int rc;
     if (e->thread && (rc = put_dict(s, rcol(s, R_THREAD), row, e->thread, 0, name_text)) != 0)
         return rc;
@@ -878,30 +939,106 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
             return -ENOMEM;
         if ((rc = put_site_dicts(s, sm, e->site, p, rec->category, row)) != 0)
             return rc;
-        int values = (flags & SHM_REC_VALUES) != 0; /* of the site's types (read_decode.c) */
-        struct render_arg rf[SHMLOG_MAX_ARGS];
-        int n = values ? render_site_nargs(sr) : 0;
-        if (s->opt.message) {
-            if ((rc = put_message(s, sr, rec, values, row, rf, &n)) != 0)
-                return rc;
-        } else if (!values) {
-            n = render_prepared_args(sr, rec, NULL, rf);
+        /* A record of the site's types (read_decode.c) matches it; another is decoded to know. */
+        if (!(rec->flags & SHM_REC_VALUES)) {
+            struct render_arg rf[SHMLOG_MAX_ARGS];
+            if (render_prepared_args(sr, rec, NULL, rf) < 0)
+                error = "corrupt payload";
         }
-        if (n < 0)
-            error = "corrupt payload";
-        else if (n > 0 && s->opt.fields &&
-                 (rc = values ? put_fields_values(s, sm, sr, row, rec) : put_fields(s, sm, sr, row, rf)) != 0)
-            return rc;
+        k->sr = sr;
+        k->map = sm;
+        j->text_bound += sm->text_bound + rec->payload_len;
+        if (j->text_bound >= CHARS_MAX - RENDER_LINE_MAX - SHMLOG_STR_LEN_MASK)
+            j->batch.full = 1; /* the next record could pass CHARS_MAX */
     }
     if (error && (rc = put_dict(s, rcol(s, R_ERROR), row, error, 0, name_text)) != 0)
         return rc;
     return 0;
 }
 
+static int row_columns(const struct arrow_stream *s, struct job *j, const struct entry *e, const struct row_later *k,
+                       uint32_t row)
+{
+    const struct record_cols *c = &j->fixed;
+    struct batch *bt = &j->batch;
+    const struct shm_copied_record *rec = entry_record(e);
+    unsigned flags = rec->flags;
+    /* Typed stores first: the byte stores after them may alias anything. */
+    c->ts[row] = arrow_ts(entry_own_ts(e));
+    c->seq[row] = rec->pos;
+    c->pid[row] = k->pid;
+    c->tid[row] = rec->tid;
+    c->cpu[row] = e->cpu;
+    c->level[row] = (uint8_t)rec->level;
+    if (flags & (SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE | SHM_REC_TIME_UNCERTAIN))
+        put_flags(s, bt, row, flags);
+    if (!k->sr)
+        return 0;
+    int values = (flags & SHM_REC_VALUES) != 0, rc;
+    struct render_arg rf[SHMLOG_MAX_ARGS];
+    int n = values ? render_site_nargs(k->sr) : 0;
+    if (s->opt.message) {
+        if ((rc = put_message(bt, k->sr, rec, values, row, rf, &n)) != 0)
+            return rc;
+    } else if (!values) {
+        n = render_prepared_args(k->sr, rec, NULL, rf);
+    }
+    if (n > 0 && s->opt.fields &&
+        (rc = values ? put_fields_values(bt, k->map, k->sr, row, rec) : put_fields(bt, k->map, k->sr, row, rf)) != 0)
+        return rc;
+    return 0;
+}
+
+/* A copy of entry e for a builder, and its keys: 0, or -ENOMEM. */
+static int row_later(struct job *j, const struct entry *e, const struct row_later *k)
+{
+    if (j->entries_len + e->bytes > j->entries_cap) {
+        size_t cap = j->entries_cap ? 2 * j->entries_cap : (size_t)j->batch.cap * 128;
+        while (cap < j->entries_len + e->bytes)
+            cap *= 2;
+        unsigned char *n = realloc(j->entries, cap);
+        if (!n)
+            return -ENOMEM;
+        j->entries = n;
+        j->entries_cap = cap;
+    }
+    memcpy(j->entries + j->entries_len, e, e->bytes);
+    j->later[j->batch.rows] = *k;
+    j->later[j->batch.rows].at = (uint32_t)j->entries_len;
+    j->entries_len += e->bytes;
+    return 0;
+}
+
+static int append_record(struct arrow_stream *s, const struct entry *e)
+{
+    struct row_later k;
+    int rc = row_keys(s, e, &k);
+    if (rc)
+        return rc;
+    struct job *j = s->fill;
+    if (s->nbuilders)
+        return row_later(j, e, &k);
+    j->built = j->batch.rows + 1;
+    return row_columns(s, j, e, &k, j->batch.rows);
+}
+
+/* Writes the columns of j's rows that wait for them (a builder's work). */
+static int job_build(const struct arrow_stream *s, struct job *j)
+{
+    for (uint32_t row = j->built; row < j->batch.rows; row++) {
+        const struct row_later *k = &j->later[row];
+        int rc = row_columns(s, j, (const struct entry *)(const void *)(j->entries + k->at), k, row);
+        if (rc)
+            return rc;
+    }
+    j->built = j->batch.rows;
+    return 0;
+}
+
 static int append_marker(struct arrow_stream *s, const struct entry *e)
 {
-    struct col_buf *buf = s->batch.buf;
-    uint32_t row = s->batch.rows;
+    struct col_buf *buf = s->fill->batch.buf;
+    uint32_t row = s->fill->batch.rows;
     struct dproc *p = e->proc;
     put_u64(&buf[M_TS], row, arrow_ts(e->ts_ns));
     int loss = e->kind == ENTRY_LOSS;
@@ -948,6 +1085,7 @@ static int append_marker(struct arrow_stream *s, const struct entry *e)
 static int append_entry(void *ctx, const struct entry *e)
 {
     struct arrow_stream *s = ctx;
+    struct batch *bt = &s->fill->batch;
     int rc;
     if (e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) {
         if (!s->records)
@@ -962,8 +1100,8 @@ static int append_entry(void *ctx, const struct entry *e)
     }
     if (rc)
         return rc;
-    s->batch.rows++;
-    return s->batch.rows >= s->batch.cap || s->batch.full;
+    bt->rows++;
+    return bt->rows >= bt->cap || bt->full;
 }
 
 /* The merge's messages while the stream reads: kept for the caller (an
@@ -977,13 +1115,122 @@ static void stream_message(void *ctx, const char *msg, int note)
 }
 
 /* The level column's dictionary: the six names, and L6, L7 when a damaged record has them. */
-static int level_dict(struct arrow_stream *s, struct dict *d)
+static int level_dict(struct job *j, struct dict *d)
 {
-    unsigned n = s->max_level >= 6 ? 8 : 6;
+    unsigned n = j->max_level >= 6 ? 8 : 6;
     for (unsigned i = 0; i < n; i++)
         if (read_dict_text(d, level_names[i], strlen(level_names[i])) < 0)
             return -ENOMEM;
     return 0;
+}
+
+/* ==== Builders: the threads that write batches' columns ====
+ *
+ * The stream's thread fills up to njobs batches ahead and hands each to the
+ * builders; it hands the batches on in order, building one itself while it
+ * waits. What a queued job's rows point to (sites' renderers, copied
+ * entries) stays until it is built: the engine asks before it frees a
+ * renderer (stream_sites_freeing). */
+
+/* The oldest job waiting for a builder, taken; NULL when none. Under the lock. */
+static struct job *job_take(struct arrow_stream *s)
+{
+    for (size_t i = 0; i < s->nflight; i++) {
+        struct job *j = &s->jobs[(s->head + i) % s->njobs];
+        if (j->state == JOB_QUEUED) {
+            j->state = JOB_BUILDING;
+            return j;
+        }
+    }
+    return NULL;
+}
+
+/* Builds j (taken) outside the lock and says so. Under the lock. */
+static void job_run(struct arrow_stream *s, struct job *j)
+{
+    pthread_mutex_unlock(&s->lock);
+    int rc = job_build(s, j);
+    pthread_mutex_lock(&s->lock);
+    j->rc = rc;
+    j->state = JOB_BUILT;
+    pthread_cond_broadcast(&s->built);
+}
+
+static void *builder_main(void *arg)
+{
+    struct arrow_stream *s = arg;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        struct job *j = job_take(s);
+        if (j)
+            job_run(s, j);
+        else if (s->stop)
+            break;
+        else
+            pthread_cond_wait(&s->queued, &s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* Waits until job j is built (every job in flight: j NULL), building
+ * queued ones meanwhile. */
+static void jobs_wait(struct arrow_stream *s, struct job *j)
+{
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        int done = 1;
+        for (size_t i = 0; i < s->nflight && done; i++) {
+            struct job *x = &s->jobs[(s->head + i) % s->njobs];
+            if ((!j || x == j) && x->state != JOB_BUILT)
+                done = 0;
+        }
+        if (done)
+            break;
+        /* Rather than wait on a builder another process's threads hold off the cpus: build one here. */
+        struct job *t = job_take(s);
+        if (t)
+            job_run(s, t);
+        else
+            pthread_cond_wait(&s->built, &s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* The engine is about to free sites' renderers: every row that uses one gets its columns first. */
+static void stream_sites_freeing(void *ctx)
+{
+    struct arrow_stream *s = ctx;
+    jobs_wait(s, NULL);
+    if (s->fill && !s->fill->rc)
+        s->fill->rc = job_build(s, s->fill);
+}
+
+static int builders_start(struct arrow_stream *s, size_t n)
+{
+    if (!(s->builders = calloc(n, sizeof *s->builders)))
+        return -ENOMEM;
+    for (; s->nbuilders < n; s->nbuilders++)
+        if (pthread_create(&s->builders[s->nbuilders], NULL, builder_main, s) != 0)
+            break; /* fewer threads: the stream's own builds the rest */
+    if (s->nbuilders)
+        s->r->engine.sites_freeing = (struct read_sites_freeing){stream_sites_freeing, s};
+    return 0;
+}
+
+static void builders_stop(struct arrow_stream *s)
+{
+    if (!s->nbuilders)
+        return;
+    jobs_wait(s, NULL);
+    pthread_mutex_lock(&s->lock);
+    s->stop = 1;
+    pthread_cond_broadcast(&s->queued);
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < s->nbuilders; i++)
+        pthread_join(s->builders[i], NULL);
+    s->nbuilders = 0;
+    s->r->engine.sites_freeing = (struct read_sites_freeing){NULL, NULL};
 }
 
 /* ==== The stream's callbacks ==== */
@@ -999,32 +1246,31 @@ static int stream_get_schema(struct ArrowArrayStream *st, struct ArrowSchema *ou
     return 0;
 }
 
-static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
+/* Fills job j with the merge's next rows, up to a batch: 0 (rows 0 at the
+ * end, or at the deadline), or -errno. */
+static int job_fill(struct arrow_stream *s, struct job *j)
 {
-    struct arrow_stream *s = st->private_data;
     struct shmlog_read *r = s->r;
-    int rc = make_schema(s);
-    if (rc)
-        return stream_fail(s, rc, "reading the call sites for the schema");
-    if (s->ended) {
-        out->release = NULL;
-        return 0;
-    }
-    s->batch.cap = s->opt.batch_rows;
+    j->batch.cap = s->opt.batch_rows;
+    j->max_level = 0;
+    j->text_bound = 0;
+    j->entries_len = 0;
+    j->built = 0;
+    j->rc = 0;
     s->batches++;
-    s->max_level = 0;
-    if ((rc = read_batch_begin(&s->batch)) != 0) {
-        read_batch_free(&s->batch);
-        return stream_fail(s, rc, "a batch");
-    }
+    int rc = read_batch_begin(&j->batch);
+    if (rc)
+        return rc;
     if (s->records) {
-        struct col_buf *b = s->batch.buf;
-        s->rc = (struct record_cols){(uint64_t *)(void *)b[R_TS].data, (uint64_t *)(void *)b[R_SEQ].data,
+        struct col_buf *b = j->batch.buf;
+        j->fixed = (struct record_cols){(uint64_t *)(void *)b[R_TS].data, (uint64_t *)(void *)b[R_SEQ].data,
                                      (uint32_t *)(void *)b[R_PID].data, (uint32_t *)(void *)b[R_TID].data,
                                      (uint32_t *)(void *)b[R_CPU].data, b[R_LEVEL].data};
     }
+    s->fill = j;
     r->merge.sink = &s->sink;
-    while (!s->batch.full && s->batch.rows < s->batch.cap) {
+    rc = 0;
+    while (!j->batch.full && j->batch.rows < j->batch.cap && !j->rc) {
         if (r->ready_off < r->ready_len) {
             /* What the merge gave before the stream began. */
             const struct entry *e = (const struct entry *)(r->ready + r->ready_off);
@@ -1044,27 +1290,78 @@ static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
         }
     }
     r->merge.sink = &r->sink;
-    if (rc < 0 || r->failed) {
-        read_fail(r, rc);
-        read_batch_free(&s->batch);
-        return stream_fail(s, r->failed, "reading");
-    }
-    if (s->batch.rows == 0 && r->timed_out && !r->ended) {
-        read_batch_free(&s->batch);
-        snprintf(s->error, sizeof s->error, "the reader's deadline passed");
-        return ETIMEDOUT; /* a later call (after a later deadline) reads on */
-    }
-    if (s->batch.rows == 0) {
-        s->ended = 1;
-        read_batch_free(&s->batch);
+    s->fill = NULL;
+    if (rc < 0)
+        return rc;
+    if (r->failed)
+        return r->failed;
+    return j->rc;
+}
+
+/* Hands on the oldest job in flight as out, once built. 0, or -errno. */
+static int job_export(struct arrow_stream *s, struct ArrowArray *out)
+{
+    struct job *j = &s->jobs[s->head];
+    if (s->nbuilders)
+        jobs_wait(s, j);
+    int rc = j->rc;
+    if (rc == 0 && s->records)
+        rc = level_dict(j, &j->batch.buf[R_LEVEL].dict);
+    if (rc == 0)
+        rc = read_batch_export(&j->batch, out);
+    if (rc)
+        read_batch_free(&j->batch);
+    pthread_mutex_lock(&s->lock);
+    j->state = JOB_FREE;
+    s->head = (s->head + 1) % s->njobs;
+    s->nflight--;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
+{
+    struct arrow_stream *s = st->private_data;
+    struct shmlog_read *r = s->r;
+    int rc = make_schema(s);
+    if (rc)
+        return stream_fail(s, rc, "reading the call sites for the schema");
+    if (s->ended) {
         out->release = NULL;
         return 0;
     }
-    if ((s->records && (rc = level_dict(s, &s->batch.buf[R_LEVEL].dict)) != 0) ||
-        (rc = read_batch_export(&s->batch, out)) != 0) {
-        read_batch_free(&s->batch);
-        return stream_fail(s, rc, "a batch");
+    /* Batches ahead while there is room for them, then the oldest. */
+    while (s->nflight < s->njobs && !r->ended && !r->failed) {
+        struct job *j = &s->jobs[(s->head + s->nflight) % s->njobs];
+        if ((rc = job_fill(s, j)) != 0) {
+            read_batch_free(&j->batch);
+            builders_stop(s);
+            read_fail(r, rc);
+            return stream_fail(s, r->failed, "reading");
+        }
+        if (j->batch.rows == 0) {
+            read_batch_free(&j->batch);
+            break;
+        }
+        pthread_mutex_lock(&s->lock);
+        j->state = JOB_QUEUED;
+        s->nflight++;
+        pthread_cond_signal(&s->queued);
+        pthread_mutex_unlock(&s->lock);
+        if (r->timed_out)
+            break;
     }
+    if (s->nflight == 0) {
+        if (r->timed_out && !r->ended) {
+            snprintf(s->error, sizeof s->error, "the reader's deadline passed");
+            return ETIMEDOUT; /* a later call (after a later deadline) reads on */
+        }
+        s->ended = 1;
+        out->release = NULL;
+        return 0;
+    }
+    if ((rc = job_export(s, out)) != 0)
+        return stream_fail(s, rc, "a batch");
     return 0;
 }
 
@@ -1077,9 +1374,19 @@ static const char *stream_get_last_error(struct ArrowArrayStream *st)
 static void stream_release(struct ArrowArrayStream *st)
 {
     struct arrow_stream *s = st->private_data;
-    read_batch_free(&s->batch);
-    read_pool_close(s->batch.pool);
-    free(s->batch.buf);
+    builders_stop(s);
+    for (size_t i = 0; i < s->njobs; i++) {
+        read_batch_free(&s->jobs[i].batch);
+        free(s->jobs[i].batch.buf);
+        free(s->jobs[i].later);
+        free(s->jobs[i].entries);
+    }
+    read_pool_close(s->jobs[0].batch.pool);
+    free(s->jobs);
+    free(s->builders);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->queued);
+    pthread_cond_destroy(&s->built);
     for (size_t i = 0; i < s->ncols; i++) {
         free(s->cols[i].name);
         free(s->cols[i].field);
@@ -1094,6 +1401,19 @@ static void stream_release(struct ArrowArrayStream *st)
     read_unref(s->r);
     free(s);
     st->release = NULL;
+}
+
+/* The threads a stream builds with: those asked for, or (0) the cpus the
+ * process may run on. */
+static unsigned stream_threads(uint32_t asked)
+{
+    if (asked)
+        return asked < THREADS_MAX ? asked : THREADS_MAX;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return 1;
+    int n = CPU_COUNT(&set);
+    return n < 1 ? 1 : n < (int)THREADS_MAX ? (unsigned)n : THREADS_MAX;
 }
 
 /* The options of version 2, the first with streams: a program passes at least these. */
@@ -1131,9 +1451,15 @@ int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_opti
             snprintf(err, errcap, "the reader is read by a stream already");
         return -EBUSY;
     }
+    /* Markers are few: their rows are written as they come. */
+    unsigned threads = o.what == SHMLOG_READ_ARROW_RECORDS ? stream_threads(o.threads) : 1;
     struct arrow_stream *s = calloc(1, sizeof *s);
     struct pool *pool = read_pool_new();
+    if (s && !(s->jobs = calloc(threads > 1 ? JOBS_PER_THREAD * threads : 1, sizeof *s->jobs)))
+        pool = NULL;
     if (!s || !pool) {
+        if (s)
+            free(s->jobs);
         free(s);
         if (pool)
             read_pool_close(pool);
@@ -1141,7 +1467,13 @@ int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_opti
             snprintf(err, errcap, "out of memory");
         return -ENOMEM;
     }
-    s->batch.pool = pool;
+    s->njobs = threads > 1 ? JOBS_PER_THREAD * threads : 1;
+    s->threads = threads;
+    for (size_t i = 0; i < s->njobs; i++)
+        s->jobs[i].batch.pool = pool;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->queued, NULL);
+    pthread_cond_init(&s->built, NULL);
     s->sink = (struct entry_sink){append_entry, stream_message, s};
     s->r = r;
     s->opt = o;

@@ -632,7 +632,7 @@ def read(paths: Paths, *, kinds: Union[str, Iterable[str]] = ("record",), **filt
 
 
 @_takes_filters
-def dataframe(paths: Paths, *, fields: bool = True, **filters: Unpack[Filters]) -> pandas.DataFrame:
+def dataframe(paths: Paths, *, fields: bool = True, threads: int = 0, **filters: Unpack[Filters]) -> pandas.DataFrame:
     """The records of read(paths, ...) (same filters) as a pandas DataFrame,
     one row per record in time order, through Arrow (to_arrow(); needs
     pyarrow and pandas).
@@ -649,9 +649,11 @@ def dataframe(paths: Paths, *, fields: bool = True, **filters: Unpack[Filters]) 
     them): int8..int64, uint8..uint64, float32/float64 and bool when every
     row has the field, else pandas' nullable Int*, UInt*, Float*, boolean
     (<NA> where a row lacks it; a float's NaN stays NaN), and str.
+
+    threads: to_arrow()'s (0: the cpus this process may run on).
     """
     from ._arrow import records_frame
-    return records_frame(to_arrow(paths, fields=fields, **filters))
+    return records_frame(to_arrow(paths, fields=fields, threads=threads, **filters))
 
 
 def losses(paths: Paths, *, app: Union[str, bytes, None] = None, pid: Optional[int] = None,

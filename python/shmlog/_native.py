@@ -21,6 +21,7 @@ MERGE_VERSION = 5  # and the one whose options have merge_bytes (left 0 here: th
 INSTANCE_VERSION = 6  # and the one whose events and sources have the process instance
 WHERE_VERSION = 7  # and the one whose options have where
 HOST_VERSION = 8  # and the one whose options have host
+THREADS_VERSION = 9  # and the one whose Arrow options have threads (an older library writes on one thread)
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
@@ -167,6 +168,7 @@ class ArrowOptions(ctypes.Structure):
         ("batch_rows", ctypes.c_uint32),
         ("fields", ctypes.c_int),
         ("message", ctypes.c_int),
+        ("threads", ctypes.c_uint32),  # version 9
     ]
 
 

@@ -47,11 +47,11 @@
 extern "C" {
 #endif
 
-#define SHMLOG_READ_VERSION 8 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
+#define SHMLOG_READ_VERSION 9 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
                                   streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option;
                                   4: shmlog_read_columns.thread; 5: shmlog_read_options.merge_bytes;
                                   6: the process instance of events and sources; 7: shmlog_read_options.where;
-                                  8: shmlog_read_options.host) */
+                                  8: shmlog_read_options.host; 9: shmlog_read_arrow_options.threads) */
 
 struct shmlog_read;
 
@@ -392,9 +392,12 @@ struct shmlog_read_arrow_options {
     uint32_t batch_rows;   /* rows per batch at most (a batch may end sooner); 0: 16384 */
     int fields;            /* records: the fields' columns (1) or none (0) */
     int message;           /* records: the msg column (1) or none (0) */
+    /* version 9, read when size covers it */
+    uint32_t threads;      /* records: threads that write the batches' columns, the caller's among them,
+                              the same batches whatever the count; 0: the cpus the process may run on */
 };
 
-#define SHMLOG_READ_ARROW_OPTIONS_INIT {sizeof(struct shmlog_read_arrow_options), SHMLOG_READ_ARROW_RECORDS, 0, 1, 1}
+#define SHMLOG_READ_ARROW_OPTIONS_INIT {sizeof(struct shmlog_read_arrow_options), SHMLOG_READ_ARROW_RECORDS, 0, 1, 1, 0}
 
 /* Fills out with a stream of r's records (or markers) from where r is;
  * opt NULL: the records with every column. The stream holds r: close r when
