@@ -43,6 +43,7 @@ int cmd_read(struct cli *cli)
     o.host = f->host;
     o.pid = f->pid;
     o.thread = f->thread;
+    o.trace = cli->trace_arg;
     o.since_ns = f->since_ns;
     o.until_ns = f->until_ns == UINT64_MAX ? 0 : f->until_ns;
     o.grep = cli->grep_arg;

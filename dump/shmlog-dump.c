@@ -54,7 +54,7 @@ enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
     OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW, OPT_SHIP_STATE,
     OPT_THREAD, OPT_MERGE_MEMORY, OPT_MAX_HOSTS, OPT_WHERE, OPT_CHECK,
-    OPT_LISTEN, OPT_AUTH, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_HOST,
+    OPT_LISTEN, OPT_AUTH, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_HOST, OPT_TRACE,
 };
 
 struct opt_spec {
@@ -86,6 +86,7 @@ static const struct opt_spec all_opts[] = {
     {"follow", 'F', 0, OPT_FOLLOW},
     {"ship-state", 0, 1, OPT_SHIP_STATE},
     {"thread", 0, 1, OPT_THREAD},
+    {"trace", 0, 1, OPT_TRACE},
     {"merge-memory", 0, 1, OPT_MERGE_MEMORY},
     {"max-hosts", 0, 1, OPT_MAX_HOSTS},
     {"check", 0, 0, OPT_CHECK},
@@ -111,7 +112,7 @@ struct command {
                      BIT(OPT_UNTIL) | BIT(OPT_GREP) | BIT(OPT_LIMIT) | BIT(OPT_THREAD) | \
                      BIT(OPT_WHERE))
 /* The filters of what reads files: also the files' host. */
-#define FILE_FILTER_OPTS (FILTER_OPTS | BIT(OPT_HOST))
+#define FILE_FILTER_OPTS (FILTER_OPTS | BIT(OPT_HOST) | BIT(OPT_TRACE))
 #define MAX_FILE_ARGS 65536
 
 static const struct command commands[] = {
@@ -219,6 +220,8 @@ static void print_help(FILE *f)
             "                     or 07:39[:36[.5]] (today) in the zone times are shown in,\n"
             "                     -30s -5m -2h -1d (before now), or Unix seconds[.frac] or ns\n"
             "  --thread T         records of the thread named T, or of tid T\n"
+            "  --trace ID         read, stats, follow: records written while their thread worked for\n"
+            "                     trace ID (hex, up to 32 digits: shmlog_trace_set)\n"
             "  --grep RE          the rendered message matches the extended regular expression RE\n"
             "  --where F=V        the record's field F (as JSON \"fields\" names it) is V (a string, or a\n"
             "                     number); F!=V; F<N F<=N F>N F>=N compare numbers. Repeatable: all hold\n"
@@ -300,6 +303,12 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
             usage_error("--thread wants a thread's name (1 to %u bytes) or its tid, not '%s'", SHMLOG_THREAD_NAME_BYTES,
                         value);
         f->thread = value;
+        break;
+    case OPT_TRACE:
+        if (read_trace_id_parse(value, &f->trace_hi, &f->trace_lo) != 0)
+            usage_error("--trace wants a trace id of 1 to 32 hex digits, not 0, not '%s'", value);
+        f->trace = 1;
+        cli->trace_arg = value;
         break;
     case OPT_APP:
         if (!*value || strlen(value) >= SHMLOG_APP_BYTES)

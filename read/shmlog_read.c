@@ -201,6 +201,11 @@ static int set_filter(struct shmlog_read *r, const struct shmlog_read_options *o
         snprintf(r->thread, sizeof r->thread, "%s", o->thread);
         f->thread = r->thread;
     }
+    if (o->trace) {
+        if (read_trace_id_parse(o->trace, &f->trace_hi, &f->trace_lo) != 0)
+            return fail(err, errcap, -EINVAL, "%s", "trace is a trace id of 1 to 32 hex digits, not 0");
+        f->trace = 1;
+    }
     f->since_ns = o->since_ns;
     f->until_ns = o->until_ns ? o->until_ns : UINT64_MAX;
     f->limit = o->limit;
@@ -411,6 +416,11 @@ static void fill_event(struct shmlog_read *r, const struct entry *e)
     ev->ts_ns = entry_own_ts(e);
     ev->tid = rec->tid;
     ev->thread = e->thread;
+    if (e->trace.hi || e->trace.lo) {
+        ev->trace_hi = e->trace.hi;
+        ev->trace_lo = e->trace.lo;
+        ev->span = e->trace.span;
+    }
     ev->site_id = rec->site;
     ev->seq = rec->pos;
     ev->level = rec->level;

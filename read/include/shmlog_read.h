@@ -47,11 +47,12 @@
 extern "C" {
 #endif
 
-#define SHMLOG_READ_VERSION 8 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
+#define SHMLOG_READ_VERSION 9 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
                                   streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option;
                                   4: shmlog_read_columns.thread; 5: shmlog_read_options.merge_bytes;
                                   6: the process instance of events and sources; 7: shmlog_read_options.where;
-                                  8: shmlog_read_options.host) */
+                                  8: shmlog_read_options.host; 9: traces: shmlog_read_options.trace, the
+                                  event's trace_hi, trace_lo and span) */
 
 struct shmlog_read;
 
@@ -141,6 +142,9 @@ struct shmlog_read_event {
     const char *instance;      /* all but ERROR: the process instance, 32 hex digits (the 128 random bits it
                                   wrote into its segments), "" in files from before it: with host, it tells
                                   apart two processes that pid and proc_start do not (pid 1 of two containers) */
+    /* version 9 */
+    uint64_t trace_hi, trace_lo; /* records: the trace its thread worked for (shmlog_trace_set); 0, 0: none */
+    const char *span;          /* records of a trace: the span its thread named, "" when none; else NULL */
 };
 
 struct shmlog_read_options {
@@ -169,10 +173,13 @@ struct shmlog_read_options {
     /* version 8, read when size covers it */
     const char *host;      /* the files of one host: the collector's --host that names them (a topic's
                               key); NULL: any */
+    /* version 9, read when size covers it */
+    const char *trace;     /* records written while their thread worked for this trace id (1 to 32 hex
+                              digits, shmlog_trace_set); NULL: any */
 };
 
 #define SHMLOG_READ_OPTIONS_INIT                                                                                    \
-    {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, NULL}
+    {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, NULL, NULL}
 
 /* Opens n paths: files as given, directories as their .shlog and .shlog.part
  * files, kafka://HOST:PORT[,HOST:PORT...]/TOPIC as the files of every host
