@@ -345,7 +345,8 @@ uint32_t read_record_flags(const struct shm_copied_record *rec, const struct dsi
     return ((rec->flags & SHMLOG_REC_TRUNCATED) ? SHMLOG_READ_TRUNCATED : 0) |
            ((rec->flags & SHMLOG_REC_CLAMPED) ? SHMLOG_READ_CLAMPED : 0) |
            ((rec->flags & SHMLOG_REC_BACKTRACE) ? SHMLOG_READ_BACKTRACE : 0) |
-           ((rec->flags & SHM_REC_TIME_UNCERTAIN) ? SHMLOG_READ_TIME_UNCERTAIN : 0) | (site ? 0 : SHMLOG_READ_UNKNOWN_SITE);
+           ((rec->flags & SHM_REC_TIME_UNCERTAIN) ? SHMLOG_READ_TIME_UNCERTAIN : 0) |
+           ((rec->flags & SHMLOG_REC_TRACE) ? SHMLOG_READ_TRACE_SET : 0) | (site ? 0 : SHMLOG_READ_UNKNOWN_SITE);
 }
 
 const char *read_category_name(const struct dproc *p, unsigned id, char buf[16])

@@ -70,6 +70,8 @@ enum shmlog_read_kind {
 #define SHMLOG_READ_UNKNOWN_SITE 0x8u /* the files did not define its call site: no message, no fields */
 #define SHMLOG_READ_TIME_UNCERTAIN 0x20u /* its time lies between anchors around a step of the wall clock:
                                             shown on the clock before the step, it may be off by it */
+#define SHMLOG_READ_TRACE_SET 0x40u  /* version 9: its thread's trace record (shmlog_trace_set): it sets the trace
+                                        and span the event carries, or clears them (none then) */
 /* ERROR events: a note, not damage (a file still being written, or left open
  * by a collector that is gone); shmlog_read_had_errors() does not count it. */
 #define SHMLOG_READ_NOTE 0x100u
