@@ -1,0 +1,130 @@
+#!/bin/bash
+# Description: an order's trace across three processes (shmlog-sample --stage md | strategy | gateway, handing W3C traceparent lines on) under a real collector: every order's trace is found by its id (trace, read --trace, with and without the index) with its four steps from the three processes in time order; records carry trace_id and span in JSON; trace --stats's per-hop percentiles equal those computed here from read --format json; bad trace ids are usage errors.
+# usage: test_trace.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
+set -u
+tmp=$(mktemp -d /tmp/shmlog-test-trace-XXXXXX)
+. "$(dirname "$0")/tap.sh"
+trap tap_cleanup EXIT
+tap_programs SHMLOG_DUMP COLLECTOR SHMLOG_SAMPLE
+
+seg=$tmp/seg
+out=$tmp/out
+mkdir -p "$seg"
+orders=300
+collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 2 --rotate-size 4k
+export SHMLOG_DIR=$seg
+"$SHMLOG_SAMPLE" --app md --stage md --count $orders --rate 3000 2>"$tmp/md.err" | tee "$tmp/traceparents" |
+    "$SHMLOG_SAMPLE" --app strategy --stage strategy 2>"$tmp/strategy.err" |
+    "$SHMLOG_SAMPLE" --app gateway --stage gateway 2>"$tmp/gateway.err"
+check "the three stages dropped nothing" grep -q ' 0 dropped' "$tmp/md.err" "$tmp/strategy.err" "$tmp/gateway.err"
+check "md handed on one traceparent per order" test "$(wc -l <"$tmp/traceparents")" -eq $orders
+check "the collector removes the segments after the exit markers" segments_gone "$seg"
+check "the collector exits 0 on SIGTERM" collector_stop
+check "several files" test "$(ls "$out"/*.shlog | wc -l)" -ge 2
+
+"$SHMLOG_DUMP" read --format json "$out" >"$tmp/all.json"
+cut -d- -f2 "$tmp/traceparents" >"$tmp/ids"
+# Every order: its records by trace id, from the three processes, the steps in order.
+python3 - "$SHMLOG_DUMP" "$out" "$tmp/ids" >"$tmp/each.log" 2>&1 <<'EOF'
+import json, os, subprocess, sys
+dump, out, ids = sys.argv[1], sys.argv[2], [l.strip() for l in open(sys.argv[3])]
+bad = 0
+for i, tid in enumerate(ids):
+    if i % 10 and i != len(ids) - 1:
+        continue  # every tenth order and the last: each is a run of the reader over all files
+    lines = subprocess.run([dump, "trace", tid, out, "--format", "json"], check=True,
+                           capture_output=True, text=True).stdout.splitlines()
+    recs = [json.loads(l) for l in lines]
+    spans = [r["span"] for r in recs if r["func"] == "shmlog_trace_set"]
+    apps = sorted({r["app"] for r in recs})
+    ts = [r["ts_ns"] for r in recs]
+    firsts = [r["since_first_ns"] for r in recs]
+    prevs = [r["since_prev_ns"] for r in recs]
+    ok = (len(recs) == 8 and spans == ["tick", "decision", "order_sent", "ack"] and
+          apps == ["gateway", "md", "strategy"] and all(r["trace_id"] == tid for r in recs) and
+          ts == sorted(ts) and firsts == [t - ts[0] for t in ts] and
+          prevs == [0] + [b - a for a, b in zip(ts, ts[1:])])
+    # read --trace, with and without the index, gives the same records
+    reads = []
+    for env in ({}, {"SHMLOG_NO_INDEX": "1"}):
+        r = subprocess.run([dump, "read", "--trace", tid, out, "--format", "json"], check=True,
+                           capture_output=True, text=True, env=dict(os.environ, **env)).stdout.splitlines()
+        reads.append([json.loads(l) for l in r if '"msg"' in l])
+    stripped = [{k: v for k, v in r.items() if not k.startswith("since_")} for r in recs]
+    ok = ok and reads[0] == stripped and reads[1] == stripped
+    if not ok:
+        bad += 1
+        print("trace %s: %d records, spans %s, apps %s" % (tid, len(recs), spans, apps))
+print("checked", len(ids), "bad", bad)
+sys.exit(1 if bad else 0)
+EOF
+check "every tenth order's trace: 8 records of md, strategy and gateway, steps tick decision order_sent ack, offsets right; read --trace the same with and without the index" test $? -eq 0
+diag "$tmp/each.log"
+python3 - "$tmp/all.json" "$tmp/ids" >"$tmp/fields.log" 2>&1 <<'EOF'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if '"msg"' in l]
+ids = {l.strip() for l in open(sys.argv[2])}
+traced = [r for r in recs if "trace_id" in r]
+untraced = [r for r in recs if "trace_id" not in r]
+# every record but the trace clears has a trace; each id's records come from the three apps
+assert all(r["msg"].startswith("trace_id=0000") for r in untraced), [r["msg"] for r in untraced][:3]
+assert {r["trace_id"] for r in traced} == ids, "ids differ"
+assert len(traced) == 8 * len(ids), len(traced)
+assert all(r["span"] in ("tick", "decision", "order_sent", "ack") for r in traced)
+print("ok", len(traced))
+EOF
+check "read --format json: every record an order's stage wrote has its trace_id and span, and only those" test $? -eq 0
+diag "$tmp/fields.log"
+
+# Per-hop latency: trace --stats against the steps' times computed here.
+"$SHMLOG_DUMP" trace --stats "$out" --format json >"$tmp/stats.json"
+python3 - "$tmp/all.json" "$tmp/stats.json" >"$tmp/stats.log" 2>&1 <<'EOF'
+import json, math, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if '"msg"' in l]
+steps = {}
+for r in recs:
+    if "span" in r:
+        # a step begins at the first record of its span in its trace
+        s = steps.setdefault(r["trace_id"], {})
+        s[r["span"]] = min(s.get(r["span"], r["ts_ns"]), r["ts_ns"])
+hops = {}
+totals = []
+for s in steps.values():
+    order = sorted(s.items(), key=lambda kv: kv[1])
+    for (a, ta), (b, tb) in zip(order, order[1:]):
+        hops.setdefault((a, b), []).append(tb - ta)
+    if len(order) > 1:
+        totals.append(order[-1][1] - order[0][1])
+hops[("first", "last")] = totals
+def pct(v, q):
+    v = sorted(v)
+    return v[max(math.ceil(q * len(v)), 1) - 1]
+want = {(a, b): {"count": len(v), "p50_ns": pct(v, 0.5), "p99_ns": pct(v, 0.99), "p999_ns": pct(v, 0.999),
+                 "max_ns": max(v)} for (a, b), v in hops.items()}
+got = {}
+for l in open(sys.argv[2]):
+    o = json.loads(l)
+    got[(o.pop("from"), o.pop("to"))] = o
+print("want", want)
+print("got ", got)
+assert set(want) == {("tick", "decision"), ("decision", "order_sent"), ("order_sent", "ack"), ("first", "last")}
+sys.exit(0 if got == want else 1)
+EOF
+check "trace --stats: count, p50, p99, p99.9 and max of every hop and end to end equal the ones computed from read --format json" test $? -eq 0
+diag "$tmp/stats.log"
+"$SHMLOG_DUMP" trace --stats "$out" >"$tmp/stats.txt"
+check "trace --stats as text: a header and a line per hop" test "$(grep -c ' -> ' "$tmp/stats.txt")" -eq 4
+diag "$tmp/stats.txt"
+
+first=$(head -1 "$tmp/ids")
+"$SHMLOG_DUMP" trace "${first#????????????????}" "$out" >"$tmp/short.txt" 2>&1
+check "a trace id's low 64 bits alone name another trace (none here): exit 1" test $? -eq 1
+"$SHMLOG_DUMP" trace "$first" "$out" >"$tmp/one.txt"
+check "trace ID as text: 8 lines with the offsets in front" test "$(grep -c '^+ *[0-9.]*us +' "$tmp/one.txt")" -eq 8
+for bad in 0 xyz 123456789012345678901234567890123; do
+    "$SHMLOG_DUMP" read --trace "$bad" "$out" >/dev/null 2>"$tmp/bad.err"
+    check "read --trace $bad is a usage error" test $? -eq 2
+    "$SHMLOG_DUMP" trace "$bad" "$out" >/dev/null 2>"$tmp/bad.err"
+    check "trace $bad is a usage error" test $? -eq 2
+done
+tap_finish
