@@ -1,6 +1,6 @@
 #!/bin/bash
-# Description: an order's trace across three processes (shmlog-sample --stage md | strategy | gateway, handing W3C traceparent lines on) under a real collector: every order's trace is found by its id (trace, read --trace, with and without the index) with its four steps from the three processes in time order; records carry trace_id and span in JSON; trace --stats's per-hop percentiles equal those computed here from read --format json; bad trace ids are usage errors.
-# usage: test_trace.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
+# Description: an order's trace across three processes (shmlog-sample --stage md | strategy | gateway, handing W3C traceparent lines on) under a real collector: every order's trace is found by its id (trace, read --trace, with and without the index) with its four steps from the three processes in time order; records carry trace_id and span in JSON; trace --stats's per-hop percentiles equal those computed here from read --format json; Python's read(trace=) finds a trace as --trace does; bad trace ids are usage errors.
+# usage: test_trace.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, PYTHON_SRC, READ_LIBRARY)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-trace-XXXXXX)
 . "$(dirname "$0")/tap.sh"
@@ -117,6 +117,24 @@ check "trace --stats as text: a header and a line per hop" test "$(grep -c ' -> 
 diag "$tmp/stats.txt"
 
 first=$(head -1 "$tmp/ids")
+# Python: trace= as the CLI's --trace (a hex string or an int), a bad one a ValueError.
+py=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python
+check_show "Python: shmlog.read(trace=) gives the trace's 8 records, by hex string and by int; trace=0 is a ValueError" \
+    env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" "$py" - "$out" "$first" <<'PY'
+import sys
+import shmlog
+out, tid = sys.argv[1], sys.argv[2]
+by_str = [(e.app, e.msg, e.ts_ns) for e in shmlog.read(out, trace=tid)]
+by_int = [(e.app, e.msg, e.ts_ns) for e in shmlog.read(out, trace=int(tid, 16))]
+assert len(by_str) == 8 and by_str == by_int, by_str
+assert sorted({a for a, _, _ in by_str}) == ["gateway", "md", "strategy"], by_str
+try:
+    shmlog.read(out, trace=0)
+    sys.exit("trace=0 was taken")
+except ValueError:
+    pass
+print("ok", len(by_str))
+PY
 "$SHMLOG_DUMP" trace "${first#????????????????}" "$out" >"$tmp/short.txt" 2>&1
 check "a trace id's low 64 bits alone name another trace (none here): exit 1" test $? -eq 1
 "$SHMLOG_DUMP" trace "$first" "$out" >"$tmp/one.txt"

@@ -21,6 +21,7 @@ MERGE_VERSION = 5  # and the one whose options have merge_bytes (left 0 here: th
 INSTANCE_VERSION = 6  # and the one whose events and sources have the process instance
 WHERE_VERSION = 7  # and the one whose options have where
 HOST_VERSION = 8  # and the one whose options have host
+TRACE_VERSION = 9  # and the one whose options have trace (and events their trace)
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
@@ -96,6 +97,9 @@ class Event(ctypes.Structure):
         ("site_id", ctypes.c_uint32),
         ("thread", ctypes.c_void_p),  # version 3: read only from a library that has it
         ("instance", ctypes.c_void_p),  # version 6: read only from a library that has it
+        ("trace_hi", ctypes.c_uint64),  # version 9: read only from a library that has it
+        ("trace_lo", ctypes.c_uint64),
+        ("span", ctypes.c_void_p),
     ]
 
 
@@ -117,6 +121,7 @@ class Options(ctypes.Structure):
         ("where", ctypes.POINTER(ctypes.c_char_p)),  # version 7
         ("nwhere", ctypes.c_size_t),
         ("host", ctypes.c_char_p),  # version 8
+        ("trace", ctypes.c_char_p),  # version 9
     ]
 
 
