@@ -139,6 +139,22 @@ PY
 check "a trace id's low 64 bits alone name another trace (none here): exit 1" test $? -eq 1
 "$SHMLOG_DUMP" trace "$first" "$out" >"$tmp/one.txt"
 check "trace ID as text: 8 lines with the offsets in front" test "$(grep -c '^+ *[0-9.]*us +' "$tmp/one.txt")" -eq 8
+# serve's /api/query?trace= answers what read --trace prints (built with libmicrohttpd).
+if "$SHMLOG_DUMP" serve --help 2>&1 | grep -q 'not built'; then
+    skip "serve: /api/query?trace=" "built without libmicrohttpd"
+else
+    "$SHMLOG_DUMP" serve "$out" --listen 127.0.0.1:0 2>"$tmp/serve.log" &
+    pids+=($!)
+    wait_for 10 grep -q 'listening on' "$tmp/serve.log" || diag "$tmp/serve.log"
+    port=$(sed -n 's|.*listening on https\{0,1\}://[^ ]*:\([0-9]*\)/$|\1|p' "$tmp/serve.log")
+    "$SHMLOG_DUMP" read --trace "$first" --format json "$out" >"$tmp/read-trace.jsonl"
+    check "serve: /api/query?trace=ID answers read --trace ID's records, then the end line" bash -c \
+        "curl -sf 'http://127.0.0.1:$port/api/query?trace=$first' >'$tmp/q.jsonl' &&
+         head -n -1 '$tmp/q.jsonl' | cmp - '$tmp/read-trace.jsonl' && test \$(wc -l <'$tmp/read-trace.jsonl') -eq 11 &&
+         tail -n 1 '$tmp/q.jsonl' | grep -q '^{\"end\":\"complete\"'"
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/query?trace=xyz")
+    check "serve: /api/query?trace=xyz is a 400" test "$code" = 400
+fi
 for bad in 0 xyz 123456789012345678901234567890123; do
     "$SHMLOG_DUMP" read --trace "$bad" "$out" >/dev/null 2>"$tmp/bad.err"
     check "read --trace $bad is a usage error" test $? -eq 2
