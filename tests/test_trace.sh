@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: an order's trace across three processes (shmlog-sample --stage md | strategy | gateway, handing W3C traceparent lines on) under a real collector: every order's trace is found by its id (trace, read --trace, with and without the index) with its four steps from the three processes in time order; records carry trace_id and span in JSON; trace --stats's per-hop percentiles equal those computed here from read --format json; Python's read(trace=) finds a trace as --trace does; bad trace ids are usage errors.
+# Description: an order's trace across three processes (shmlog-sample --stage md | strategy | gateway, handing W3C traceparent lines on) under a real collector: every order's trace is found by its id (trace, read --trace, with and without the index) with its four steps from the three processes in time order; records carry trace_id and span in JSON; trace --stats's per-hop percentiles equal those computed here from read --format json; Python's read(trace=) finds a trace as --trace does, Arrow's trace_id and span columns hold what JSON does; serve's /api/query?trace= answers as read --trace; bad trace ids are usage errors.
 # usage: test_trace.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, PYTHON_SRC, READ_LIBRARY)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-trace-XXXXXX)
@@ -134,6 +134,18 @@ try:
 except ValueError:
     pass
 print("ok", len(by_str))
+PY
+check_show "Arrow: to_arrow's trace_id and span columns are read --format json's keys row for row (null where absent), the trace records' own fields as field.trace_id, field.span" \
+    env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" "$py" - "$out" "$tmp/all.json" <<'PY'
+import json, sys
+import shmlog
+t = shmlog.to_arrow(sys.argv[1])
+recs = [json.loads(l) for l in open(sys.argv[2]) if '"msg"' in l]
+assert t.num_rows == len(recs), (t.num_rows, len(recs))
+for k in ("trace_id", "span"):
+    assert t.column(k).to_pylist() == [r.get(k) for r in recs], k
+assert "field.trace_id" in t.column_names and "field.span" in t.column_names, t.column_names
+print("ok", t.num_rows, "rows,", sum(1 for v in t.column("trace_id").to_pylist() if v), "with a trace")
 PY
 "$SHMLOG_DUMP" trace "${first#????????????????}" "$out" >"$tmp/short.txt" 2>&1
 check "a trace id's low 64 bits alone name another trace (none here): exit 1" test $? -eq 1

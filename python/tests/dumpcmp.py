@@ -16,7 +16,8 @@ import shmlog
 
 RECORD_KEYS = ["ts_ns", "time", "level", "category", "host", "app", "pid", "tid", "cpu", "seq", "site", "msg",
                "fields"]
-OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error", "func", "thread", "instance"]
+OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error", "func", "thread", "instance", "trace_id",
+                 "span"]
 
 
 class Problems(list):
@@ -183,7 +184,7 @@ def plain(v):
 
 
 FIXED = ["ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "truncated", "clamped",
-         "backtrace", "time_uncertain", "error", "thread", "instance"]
+         "backtrace", "time_uncertain", "error", "thread", "instance", "trace_id", "span"]
 KIND_SUFFIXES = ("", ".int", ".uint", ".float", ".bool", ".str", ".ptr")
 
 
@@ -240,6 +241,9 @@ def check_records_table(problems, what, recs, t, row0=0):
             bad.append(("thread", o.get("thread"), cols["thread"][i]))
         if cols["instance"][i] != o.get("instance"):
             bad.append(("instance", o.get("instance"), cols["instance"][i]))
+        for k in ("trace_id", "span"):
+            if cols[k][i] != o.get(k):
+                bad.append((k, o.get(k), cols[k][i]))
         # each field in exactly one column, of its kind; every other field column null
         holds = set()
         for name, v in o["fields"].items():
