@@ -35,15 +35,6 @@ int render_prepared_thread(const struct render_site *sr, const struct shm_copied
     return render_json_record(sr, rec, cpu, ts_ns, thread, trace, args, nargs, out);
 }
 
-void render_trace_id(uint64_t hi, uint64_t lo, char out[33])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) {
-        out[i] = digits[hi >> (60 - 4 * i) & 0xF];
-        out[16 + i] = digits[lo >> (60 - 4 * i) & 0xF];
-    }
-    out[32] = '\0';
-}
 
 int render_prepared_msg_of(const struct render_site *sr, const struct shm_copied_record *rec,
                            const struct render_arg *args, int nargs, struct render_buf *out)
