@@ -59,6 +59,7 @@ struct cli {
     const char *grep_arg;     /* --grep as given (filter.grep is it compiled) */
     const char *trace_arg;    /* --trace as given (filter.trace_hi, trace_lo is it parsed) */
     int trace_stats;          /* trace: --stats */
+    const char *trace_export; /* trace: --export chrome|otlp, or NULL */
     const char **where_args;  /* each --where as given (filter.where is them parsed) */
     size_t nwhere;
     int local_time;           /* times in the local zone: TZ is set and no --utc */

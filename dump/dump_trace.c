@@ -3,9 +3,12 @@
  * time order, each with the time since the trace's first record and since the
  * one before; or, with --stats, the latency of every hop between two steps
  * (a thread setting a trace with a span: shmlog_trace_set) over every trace
- * the files hold in the time range, as percentiles.
+ * the files hold in the time range, as percentiles; or, with --export, its
+ * spans (or every trace's in the range) for a viewer: Chrome's trace event
+ * JSON (chrome://tracing, ui.perfetto.dev) or OTLP JSON (OpenTelemetry).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,9 +252,284 @@ static int trace_stats(struct shmlog_read *r, const struct cli *cli)
     return 0;
 }
 
+/* ==== Spans: --export ==== */
+
+/* A span: a thread's run of records of one trace and span name, from the
+ * record that set it to the last before the thread set another or cleared it. */
+struct xspan {
+    uint64_t hi, lo;
+    uint64_t start_ns, end_ns;
+    uint64_t id;             /* the OTLP span id: never 0 */
+    uint32_t pid, tid, proc; /* proc: index into the export's processes */
+    uint32_t span;           /* index into the names */
+    uint64_t records;
+};
+
+/* The open map's value of a thread whose span ended (the map holds no NULL). */
+#define SPAN_CLOSED UINTPTR_MAX
+
+struct xproc {
+    char host[SHMLOG_HOST_BYTES + 1], app[SHMLOG_APP_BYTES + 1];
+    uint32_t pid;
+    uint64_t proc_start;
+};
+
+struct export {
+    struct xspan *v;
+    size_t n, cap;
+    struct hmap open;        /* (pid << 32 | tid, proc_start) -> 1 + index of the thread's open span */
+    struct xproc *procs;
+    size_t nprocs;
+    char *name[MAX_SPANS];
+    uint32_t nnames;
+};
+
+static uint32_t export_proc(struct export *x, const struct shmlog_read_event *ev)
+{
+    for (size_t i = 0; i < x->nprocs; i++)
+        if (x->procs[i].pid == ev->pid && x->procs[i].proc_start == ev->proc_start &&
+            strcmp(x->procs[i].host, ev->host) == 0)
+            return (uint32_t)i;
+    if (!(x->procs = realloc(x->procs, (x->nprocs + 1) * sizeof *x->procs)))
+        dump_oom();
+    struct xproc *p = &x->procs[x->nprocs];
+    snprintf(p->host, sizeof p->host, "%s", ev->host);
+    snprintf(p->app, sizeof p->app, "%s", ev->app);
+    p->pid = ev->pid;
+    p->proc_start = ev->proc_start;
+    return (uint32_t)x->nprocs++;
+}
+
+/* A span id that names the span the same in every export of the same files. */
+static uint64_t span_id_of(const struct xspan *s)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    const uint64_t words[4] = {s->lo, s->hi, (uint64_t)s->pid << 32 | s->tid, s->start_ns};
+    for (int w = 0; w < 4; w++)
+        for (int b = 0; b < 64; b += 8)
+            h = (h ^ (words[w] >> b & 0xFF)) * 0x100000001b3u;
+    return h ? h : 1;
+}
+
+static void export_record(struct export *x, const struct shmlog_read_event *ev)
+{
+    uint64_t k1 = (uint64_t)ev->pid << 32 | ev->tid;
+    uintptr_t at = (uintptr_t)read_hmap_get(&x->open, k1, ev->proc_start);
+    struct xspan *open = at && at != SPAN_CLOSED ? &x->v[at - 1] : NULL;
+    int traced = ev->trace_hi || ev->trace_lo;
+    const char *span = traced && ev->span ? ev->span : "";
+    if (open && traced && !(ev->flags & SHMLOG_READ_TRACE_SET) && open->hi == ev->trace_hi &&
+        open->lo == ev->trace_lo && strcmp(x->name[open->span], span) == 0) {
+        open->end_ns = ev->ts_ns;
+        open->records++;
+        return;
+    }
+    if (open && read_hmap_put(&x->open, k1, ev->proc_start, (void *)SPAN_CLOSED) != 0)
+        dump_oom();
+    if (!traced)
+        return;
+    uint32_t name = MAX_SPANS;
+    for (uint32_t i = 0; i < x->nnames && name == MAX_SPANS; i++)
+        if (strcmp(x->name[i], span) == 0)
+            name = i;
+    if (name == MAX_SPANS) {
+        if (x->nnames == MAX_SPANS)
+            return; /* past the names kept: said by the caller's count */
+        if (!(x->name[x->nnames] = strdup(span)))
+            dump_oom();
+        name = x->nnames++;
+    }
+    if (x->n == x->cap) {
+        x->cap = x->cap ? 2 * x->cap : 256;
+        if (!(x->v = realloc(x->v, x->cap * sizeof *x->v)))
+            dump_oom();
+    }
+    struct xspan *s = &x->v[x->n++];
+    *s = (struct xspan){ev->trace_hi, ev->trace_lo, ev->ts_ns, ev->ts_ns, 0, ev->pid, ev->tid, export_proc(x, ev),
+                        name, 1};
+    s->id = span_id_of(s);
+    if (read_hmap_put(&x->open, k1, ev->proc_start, (void *)(uintptr_t)x->n) != 0)
+        dump_oom();
+}
+
+static void put_hex(struct render_buf *b, uint64_t v, int digits)
+{
+    char s[17];
+    snprintf(s, sizeof s, "%0*llx", digits, (unsigned long long)v);
+    render_buf_put(b, s, (size_t)digits);
+}
+
+static void put_fmt(struct render_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put_fmt(struct render_buf *b, const char *fmt, ...)
+{
+    char s[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(s, sizeof s, fmt, ap);
+    va_end(ap);
+    render_buf_put(b, s, n < (int)sizeof s ? (size_t)n : sizeof s - 1);
+}
+
+/* Chrome's trace event format: one complete event ("ph":"X") per span, ts and
+ * dur in microseconds from the first span's start (otherData.start_ns), and a
+ * process_name metadata event per process. */
+static void export_chrome(const struct export *x)
+{
+    uint64_t t0 = UINT64_MAX;
+    for (size_t i = 0; i < x->n; i++)
+        if (x->v[i].start_ns < t0)
+            t0 = x->v[i].start_ns;
+    struct render_buf b = out_begin();
+    put_fmt(&b, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"start_ns\":\"%llu\"},\"traceEvents\":[",
+            (unsigned long long)(x->n ? t0 : 0));
+    out_end(&b);
+    for (size_t i = 0; i < x->nprocs; i++) {
+        b = out_begin();
+        put_fmt(&b, "%s\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%u,\"tid\":0,\"args\":{\"name\":",
+                i ? "," : "", x->procs[i].pid);
+        char name[SHMLOG_APP_BYTES + SHMLOG_HOST_BYTES + 8];
+        int n = snprintf(name, sizeof name, "%s@%s", x->procs[i].app, x->procs[i].host);
+        render_json_string(&b, name, (size_t)n);
+        render_buf_puts(&b, "}}");
+        out_end(&b);
+    }
+    for (size_t i = 0; i < x->n; i++) {
+        const struct xspan *s = &x->v[i];
+        char id[33];
+        render_trace_id(s->hi, s->lo, id);
+        b = out_begin();
+        put_fmt(&b, "%s\n{\"name\":", i || x->nprocs ? "," : "");
+        render_json_string(&b, x->name[s->span], strlen(x->name[s->span]));
+        put_fmt(&b, ",\"cat\":\"shmlog\",\"ph\":\"X\",\"ts\":%llu.%03llu,\"dur\":%llu.%03llu,\"pid\":%u,\"tid\":%u,"
+                    "\"args\":{\"trace_id\":\"%s\",\"records\":%llu}}",
+                (unsigned long long)((s->start_ns - t0) / 1000), (unsigned long long)((s->start_ns - t0) % 1000),
+                (unsigned long long)((s->end_ns - s->start_ns) / 1000),
+                (unsigned long long)((s->end_ns - s->start_ns) % 1000), s->pid, s->tid, id,
+                (unsigned long long)s->records);
+        out_end(&b);
+    }
+    b = out_begin();
+    render_buf_puts(&b, "\n]}\n");
+    out_end(&b);
+}
+
+static int cmp_span_time(const void *a, const void *b)
+{
+    const struct xspan *x = a, *y = b;
+    return (x->start_ns > y->start_ns) - (x->start_ns < y->start_ns);
+}
+
+/* OTLP JSON (opentelemetry-proto's ExportTraceServiceRequest in the JSON
+ * mapping): a resource per process (service.name its app, host.name,
+ * process.pid), its spans in one scope; a span's parent is the span of the
+ * same trace that started before it, so a trace's hops form a chain. */
+static void export_otlp(struct export *x)
+{
+    qsort(x->v, x->n, sizeof *x->v, cmp_span_time);
+    struct hmap last;          /* trace id -> 1 + index of its latest span so far */
+    memset(&last, 0, sizeof last);
+    uint64_t *parent = calloc(x->n ? x->n : 1, sizeof *parent);
+    if (!parent)
+        dump_oom();
+    for (size_t i = 0; i < x->n; i++) {
+        uintptr_t at = (uintptr_t)read_hmap_get(&last, x->v[i].hi, x->v[i].lo);
+        parent[i] = at ? x->v[at - 1].id : 0;
+        if (read_hmap_put(&last, x->v[i].hi, x->v[i].lo, (void *)(uintptr_t)(i + 1)) != 0)
+            dump_oom();
+    }
+    read_hmap_clear(&last);
+    struct render_buf b = out_begin();
+    render_buf_puts(&b, "{\"resourceSpans\":[");
+    out_end(&b);
+    for (size_t p = 0; p < x->nprocs; p++) {
+        b = out_begin();
+        put_fmt(&b, "%s\n{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":",
+                p ? "," : "");
+        render_json_string(&b, x->procs[p].app, strlen(x->procs[p].app));
+        render_buf_puts(&b, "}},{\"key\":\"host.name\",\"value\":{\"stringValue\":");
+        render_json_string(&b, x->procs[p].host, strlen(x->procs[p].host));
+        put_fmt(&b, "}},{\"key\":\"process.pid\",\"value\":{\"intValue\":\"%u\"}}]},"
+                    "\"scopeSpans\":[{\"scope\":{\"name\":\"shmlog\"},\"spans\":[",
+                x->procs[p].pid);
+        out_end(&b);
+        int first = 1;
+        for (size_t i = 0; i < x->n; i++) {
+            const struct xspan *s = &x->v[i];
+            if (s->proc != p)
+                continue;
+            b = out_begin();
+            render_buf_puts(&b, first ? "\n{\"traceId\":\"" : ",\n{\"traceId\":\"");
+            first = 0;
+            put_hex(&b, s->hi, 16);
+            put_hex(&b, s->lo, 16);
+            render_buf_puts(&b, "\",\"spanId\":\"");
+            put_hex(&b, s->id, 16);
+            if (parent[i]) {
+                render_buf_puts(&b, "\",\"parentSpanId\":\"");
+                put_hex(&b, parent[i], 16);
+            }
+            render_buf_puts(&b, "\",\"name\":");
+            render_json_string(&b, x->name[s->span], strlen(x->name[s->span]));
+            put_fmt(&b, ",\"kind\":1,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\","
+                        "\"attributes\":[{\"key\":\"thread.id\",\"value\":{\"intValue\":\"%u\"}},"
+                        "{\"key\":\"shmlog.records\",\"value\":{\"intValue\":\"%llu\"}}]}",
+                    (unsigned long long)s->start_ns, (unsigned long long)s->end_ns, s->tid,
+                    (unsigned long long)s->records);
+            out_end(&b);
+        }
+        b = out_begin();
+        render_buf_puts(&b, "]}]}");
+        out_end(&b);
+    }
+    b = out_begin();
+    render_buf_puts(&b, "\n]}\n");
+    out_end(&b);
+    free(parent);
+}
+
+static int trace_export(struct shmlog_read *r, const struct cli *cli)
+{
+    struct export x;
+    memset(&x, 0, sizeof x);
+    const struct shmlog_read_event *ev;
+    int rc;
+    while ((rc = shmlog_read_next(r, &ev)) > 0) {
+        if (ev->kind == SHMLOG_READ_ERROR)
+            dump_say(ev->error, (ev->flags & SHMLOG_READ_NOTE) != 0);
+        else if (ev->kind == SHMLOG_READ_RECORD)
+            export_record(&x, ev);
+    }
+    if (rc < 0)
+        dump_oom();
+    if (strcmp(cli->trace_export, "chrome") == 0)
+        export_chrome(&x);
+    else
+        export_otlp(&x);
+    int status = 0;
+    if (!x.n && cli->trace_arg) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "no record of trace %s in the files", cli->trace_arg);
+        dump_say(msg, 0);
+        status = 1;
+    }
+    free(x.v);
+    free(x.procs);
+    for (uint32_t i = 0; i < x.nnames; i++)
+        free(x.name[i]);
+    read_hmap_clear(&x.open);
+    return status;
+}
+
 int cmd_trace(struct cli *cli)
 {
-    if (!cli->trace_stats) {
+    if (cli->trace_export && strcmp(cli->trace_export, "chrome") != 0 && strcmp(cli->trace_export, "otlp") != 0)
+        usage_error("--export wants chrome or otlp, not '%s'", cli->trace_export);
+    if (cli->trace_export && cli->trace_stats)
+        usage_error("trace: --export or --stats, not both");
+    uint64_t hi, lo;
+    int every = cli->trace_stats || (cli->trace_export && (cli->npositional < 1 ||
+                                                           read_trace_id_parse(cli->positional[0], &hi, &lo) != 0));
+    if (!every) { /* the trace ID names: --export ID, or its records */
         if (cli->npositional < 1)
             usage_error("trace wants a trace id (hex, up to 32 digits), or --stats");
         struct read_filter *f = &cli->filter;
@@ -260,14 +538,14 @@ int cmd_trace(struct cli *cli)
         cli->trace_arg = cli->positional[0];
         cli->positional++;
         cli->npositional--;
-    } else if (cli->trace_arg) {
+    } else if (cli->trace_arg && cli->trace_stats) {
         usage_error("trace --stats is over every trace: no --trace");
     }
     int status;
     struct shmlog_read *r = dump_read_open(cli, &status);
     if (!r)
         return status ? status : 1;
-    int rc = cli->trace_stats ? trace_stats(r, cli) : trace_one(r, cli);
+    int rc = cli->trace_export ? trace_export(r, cli) : cli->trace_stats ? trace_stats(r, cli) : trace_one(r, cli);
     if (shmlog_read_had_errors(r))
         status = 1;
     shmlog_read_close(r);

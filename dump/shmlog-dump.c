@@ -54,7 +54,7 @@ enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
     OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW, OPT_SHIP_STATE,
     OPT_THREAD, OPT_MERGE_MEMORY, OPT_MAX_HOSTS, OPT_WHERE, OPT_CHECK,
-    OPT_LISTEN, OPT_AUTH, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_HOST, OPT_TRACE, OPT_STATS,
+    OPT_LISTEN, OPT_AUTH, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_HOST, OPT_TRACE, OPT_STATS, OPT_EXPORT,
 };
 
 struct opt_spec {
@@ -88,6 +88,7 @@ static const struct opt_spec all_opts[] = {
     {"thread", 0, 1, OPT_THREAD},
     {"trace", 0, 1, OPT_TRACE},
     {"stats", 0, 0, OPT_STATS},
+    {"export", 0, 1, OPT_EXPORT},
     {"merge-memory", 0, 1, OPT_MERGE_MEMORY},
     {"max-hosts", 0, 1, OPT_MAX_HOSTS},
     {"check", 0, 0, OPT_CHECK},
@@ -128,11 +129,14 @@ static const struct command commands[] = {
      "read [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--merge-memory MIB] [--format text|json]",
      "decode collector files (a DIR: its .shlog files and the open .part; none: the --out default;\n"
      "                  a topic shmlog-ship fills: every host's frames in it), merged in time order"},
-    {"trace", cmd_trace, BASE_OPTS | FILE_FILTER_OPTS | BIT(OPT_STATS) | BIT(OPT_MERGE_MEMORY), MAX_FILE_ARGS + 1,
-     "trace ID [FILE|DIR|kafka://...] [filters] | trace --stats [FILE|DIR|kafka://...] [--since T] [--until T]",
+    {"trace", cmd_trace, BASE_OPTS | FILE_FILTER_OPTS | BIT(OPT_STATS) | BIT(OPT_EXPORT) | BIT(OPT_MERGE_MEMORY),
+     MAX_FILE_ARGS + 1,
+     "trace ID [FILE|DIR|kafka://...] [filters] | trace --stats [FILE|DIR|kafka://...] [--since T] [--until T]\n"
+     "                  | trace --export chrome|otlp [ID] [FILE|DIR|kafka://...] [filters]",
      "one trace's records across processes in time order, with the time since its first record and\n"
      "                  since the one before; --stats: per-hop latency (p50 p99 p99.9 max) between the\n"
-     "                  steps (spans) of every trace in the range"},
+     "                  steps (spans) of every trace in the range; --export: the spans (of trace ID, else of\n"
+     "                  every trace in the range) as Chrome trace event JSON or OTLP JSON"},
     {"stats", cmd_stats, BASE_OPTS | FILE_FILTER_OPTS, MAX_FILE_ARGS,
      "stats [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--format text|json]",
      "counts: records, losses, by level, category, app and site; bytes per record, time span, rate"},
@@ -395,6 +399,7 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
     case OPT_FOLLOW: cli->follow = 1; break;
     case OPT_CHECK: cli->check = 1; break;
     case OPT_STATS: cli->trace_stats = 1; break;
+    case OPT_EXPORT: cli->trace_export = value; break;
     case OPT_LISTEN: cli->listen = value; break;
     case OPT_AUTH: cli->auth_file = value; break;
     case OPT_TLS_CERT: cli->tls_cert = value; break;

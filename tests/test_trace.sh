@@ -24,6 +24,9 @@ check "several files" test "$(ls "$out"/*.shlog | wc -l)" -ge 2
 
 "$SHMLOG_DUMP" read --format json "$out" >"$tmp/all.json"
 cut -d- -f2 "$tmp/traceparents" >"$tmp/ids"
+first=$(head -1 "$tmp/ids")
+# The venv scripts/setup.sh makes (tests/python-requirements.txt).
+py=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python
 # Every order: its records by trace id, from the three processes, the steps in order.
 python3 - "$SHMLOG_DUMP" "$out" "$tmp/ids" >"$tmp/each.log" 2>&1 <<'EOF'
 import json, os, subprocess, sys
@@ -112,13 +115,98 @@ sys.exit(0 if got == want else 1)
 EOF
 check "trace --stats: count, p50, p99, p99.9 and max of every hop and end to end equal the ones computed from read --format json" test $? -eq 0
 diag "$tmp/stats.log"
+# Export: OTLP JSON read back through opentelemetry-proto's messages, Chrome's trace events field by field.
+"$SHMLOG_DUMP" trace --export otlp "$out" >"$tmp/otlp.json"
+"$SHMLOG_DUMP" trace --export chrome "$out" >"$tmp/chrome.json"
+check_show "trace --export otlp: opentelemetry-proto's ExportTraceServiceRequest parses it (unknown fields refused); every order's 4 spans with the times of their records, a chain of parents" \
+    "$py" - "$tmp/otlp.json" "$tmp/all.json" "$tmp/ids" <<'PY'
+import json, sys
+try:
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+except ImportError as e:
+    sys.exit(f"{sys.executable}: {e} (tests/python-requirements.txt): run scripts/setup.sh as root")
+import base64
+doc = json.load(open(sys.argv[1]))
+# OTLP/JSON writes the ids in hex where protobuf's JSON mapping has base64 (the OTLP specification,
+# "JSON Protobuf Encoding"): turned into the mapping's form for json_format, which checks the rest.
+for rs in doc["resourceSpans"]:
+    for ss in rs["scopeSpans"]:
+        for s in ss["spans"]:
+            for k in ("traceId", "spanId", "parentSpanId"):
+                if k in s:
+                    assert s[k] == s[k].lower() and len(s[k]) == (32 if k == "traceId" else 16), s[k]
+                    s[k] = base64.b64encode(bytes.fromhex(s[k])).decode()
+req = json_format.ParseDict(doc, ExportTraceServiceRequest())
+recs = [json.loads(l) for l in open(sys.argv[2]) if '"msg"' in l]
+ids = [l.strip() for l in open(sys.argv[3])]
+# what the spans must be, from the records: per trace and span, the first and last record's time
+want = {}
+for r in recs:
+    if "trace_id" in r:
+        k = (r["trace_id"], r["span"])
+        a, b = want.get(k, (r["ts_ns"], r["ts_ns"]))
+        want[k] = (min(a, r["ts_ns"]), max(b, r["ts_ns"]))
+got, by_id, apps = {}, {}, {}
+for rs in req.resource_spans:
+    attrs = {a.key: a.value for a in rs.resource.attributes}
+    for ss in rs.scope_spans:
+        assert ss.scope.name == "shmlog"
+        for s in ss.spans:
+            k = (s.trace_id.hex(), s.name)
+            assert k not in got, k
+            got[k] = (s.start_time_unix_nano, s.end_time_unix_nano)
+            by_id[s.span_id] = s
+            apps[k] = attrs["service.name"].string_value
+assert got == want, [k for k in set(got) ^ set(want)][:5]
+assert {t for t, _ in got} == set(ids)
+order = ["tick", "decision", "order_sent", "ack"]
+for t in ids:
+    spans = sorted((s for s in by_id.values() if s.trace_id.hex() == t), key=lambda s: s.start_time_unix_nano)
+    assert [s.name for s in spans] == order, [s.name for s in spans]
+    assert spans[0].parent_span_id == b"" and all(b.parent_span_id == a.span_id for a, b in zip(spans, spans[1:]))
+    assert [apps[(t, n)] for n in order] == ["md", "strategy", "gateway", "gateway"]
+print("ok", len(got), "spans of", len(ids), "traces")
+PY
+check_show "trace --export chrome: the trace event format's fields, each of its type (ph X complete events, M process names), ts and dur in us giving every span's times" \
+    "$py" - "$tmp/chrome.json" "$tmp/otlp.json" <<'PY'
+import decimal, json, sys
+d = json.load(open(sys.argv[1]), parse_float=decimal.Decimal)
+otlp = json.load(open(sys.argv[2]))
+assert set(d) == {"traceEvents", "displayTimeUnit", "otherData"} and d["displayTimeUnit"] == "ns"
+t0 = int(d["otherData"]["start_ns"])
+spans, names = {}, {}
+for e in d["traceEvents"]:
+    assert isinstance(e["name"], str) and isinstance(e["pid"], int) and isinstance(e["tid"], int), e
+    assert isinstance(e["args"], dict), e
+    if e["ph"] == "M":
+        assert e["name"] == "process_name" and set(e) == {"name", "ph", "pid", "tid", "args"}, e
+        names[e["pid"]] = e["args"]["name"]
+        continue
+    assert e["ph"] == "X" and set(e) == {"name", "cat", "ph", "ts", "dur", "pid", "tid", "args"}, e
+    assert isinstance(e["cat"], str) and isinstance(e["ts"], decimal.Decimal) and e["ts"] >= 0 and e["dur"] >= 0, e
+    start = t0 + int(e["ts"] * 1000)
+    assert e["ts"] * 1000 == int(e["ts"] * 1000) and e["dur"] * 1000 == int(e["dur"] * 1000), e
+    spans[(e["args"]["trace_id"], e["name"])] = (start, start + int(e["dur"] * 1000), e["pid"])
+want = {}
+for rs in otlp["resourceSpans"]:
+    pid = int(next(a["value"]["intValue"] for a in rs["resource"]["attributes"] if a["key"] == "process.pid"))
+    for ss in rs["scopeSpans"]:
+        for s in ss["spans"]:
+            want[(s["traceId"], s["name"])] = (int(s["startTimeUnixNano"]), int(s["endTimeUnixNano"]), pid)
+assert spans == want, len(set(spans) ^ set(want))
+assert sorted(names.values()) == ["gateway@vm", "md@vm", "strategy@vm"] or len(names) == 3, names
+print("ok", len(spans), "complete events,", len(names), "processes")
+PY
+"$SHMLOG_DUMP" trace --export otlp "$first" "$out" >"$tmp/otlp-one.json"
+check "trace --export otlp ID: that trace's 4 spans alone" test "$(grep -c '"traceId"' "$tmp/otlp-one.json")" -eq 4
+"$SHMLOG_DUMP" trace --export jaeger "$out" >/dev/null 2>&1
+check "trace --export jaeger is a usage error" test $? -eq 2
 "$SHMLOG_DUMP" trace --stats "$out" >"$tmp/stats.txt"
 check "trace --stats as text: a header and a line per hop" test "$(grep -c ' -> ' "$tmp/stats.txt")" -eq 4
 diag "$tmp/stats.txt"
 
-first=$(head -1 "$tmp/ids")
 # Python: trace= as the CLI's --trace (a hex string or an int), a bad one a ValueError.
-py=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python
 check_show "Python: shmlog.read(trace=) gives the trace's 8 records, by hex string and by int; trace=0 is a ValueError" \
     env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" "$py" - "$out" "$first" <<'PY'
 import sys
