@@ -17,6 +17,21 @@
 #include "read_engine.h"
 #include "shmlog_read.h"
 
+/* Hands each record the reader gives to take(ctx, ev), saying damage on the way. */
+static void each_record(struct shmlog_read *r, void (*take)(void *ctx, const struct shmlog_read_event *ev), void *ctx)
+{
+    const struct shmlog_read_event *ev;
+    int rc;
+    while ((rc = shmlog_read_next(r, &ev)) > 0) {
+        if (ev->kind == SHMLOG_READ_ERROR)
+            dump_say(ev->error, (ev->flags & SHMLOG_READ_NOTE) != 0);
+        else if (ev->kind == SHMLOG_READ_RECORD) /* exits and losses are no part of a trace */
+            take(ctx, ev);
+    }
+    if (rc < 0)
+        dump_oom();
+}
+
 /* ==== One trace ==== */
 
 /* " +<us since first> +<us since previous> " before a text line; the two as
@@ -31,34 +46,34 @@ static void put_offsets(struct render_buf *b, uint64_t since_first, uint64_t sin
     render_buf_put(b, head, (size_t)n);
 }
 
+struct one {
+    struct shmlog_read *r;
+    int json;
+    uint64_t first, prev, records;
+};
+
+static void one_record(void *ctx, const struct shmlog_read_event *ev)
+{
+    struct one *o = ctx;
+    if (!o->records++)
+        o->first = o->prev = ev->ts_ns;
+    char line[RENDER_LINE_MAX + 1];
+    long n = shmlog_read_format(o->r, o->json, line, sizeof line);
+    if (n <= 0)
+        return;
+    struct render_buf b = out_begin();
+    put_offsets(&b, ev->ts_ns - o->first, ev->ts_ns - o->prev, o->json);
+    /* a JSON object without its opening brace: the offsets opened it */
+    render_buf_put(&b, line + (o->json ? 1 : 0), (size_t)n - (o->json ? 1 : 0));
+    out_end(&b);
+    o->prev = ev->ts_ns;
+}
+
 static int trace_one(struct shmlog_read *r, const struct cli *cli)
 {
-    const struct shmlog_read_event *ev;
-    uint64_t first = 0, prev = 0, records = 0;
-    int rc;
-    while ((rc = shmlog_read_next(r, &ev)) > 0) {
-        if (ev->kind == SHMLOG_READ_ERROR) {
-            dump_say(ev->error, (ev->flags & SHMLOG_READ_NOTE) != 0);
-            continue;
-        }
-        if (ev->kind != SHMLOG_READ_RECORD)
-            continue; /* exits and losses of the processes are no part of the trace */
-        if (!records++)
-            first = prev = ev->ts_ns;
-        char line[RENDER_LINE_MAX + 1];
-        long n = shmlog_read_format(r, cli->json, line, sizeof line);
-        if (n <= 0)
-            continue;
-        struct render_buf b = out_begin();
-        put_offsets(&b, ev->ts_ns - first, ev->ts_ns - prev, cli->json);
-        /* a JSON object without its opening brace: the offsets opened it */
-        render_buf_put(&b, line + (cli->json ? 1 : 0), (size_t)n - (cli->json ? 1 : 0));
-        out_end(&b);
-        prev = ev->ts_ns;
-    }
-    if (rc < 0)
-        dump_oom();
-    if (!records) {
+    struct one o = {r, cli->json, 0, 0, 0};
+    each_record(r, one_record, &o);
+    if (!o.records) {
         char msg[128];
         snprintf(msg, sizeof msg, "no record of trace %s in the files", cli->trace_arg);
         dump_say(msg, 0);
@@ -195,20 +210,17 @@ static void print_hop(const struct hops *h, const char *from, const char *to, ui
     out_end(&b);
 }
 
+static void stats_record(void *ctx, const struct shmlog_read_event *ev)
+{
+    if ((ev->flags & SHMLOG_READ_TRACE_SET) && ev->span && ev->span[0])
+        step(ctx, ev->trace_hi, ev->trace_lo, ev->span, ev->ts_ns);
+}
+
 static int trace_stats(struct shmlog_read *r, const struct cli *cli)
 {
     struct hops h;
     memset(&h, 0, sizeof h);
-    const struct shmlog_read_event *ev;
-    int rc;
-    while ((rc = shmlog_read_next(r, &ev)) > 0) {
-        if (ev->kind == SHMLOG_READ_ERROR)
-            dump_say(ev->error, (ev->flags & SHMLOG_READ_NOTE) != 0);
-        else if (ev->kind == SHMLOG_READ_RECORD && (ev->flags & SHMLOG_READ_TRACE_SET) && ev->span && ev->span[0])
-            step(&h, ev->trace_hi, ev->trace_lo, ev->span, ev->ts_ns);
-    }
-    if (rc < 0)
-        dump_oom();
+    each_record(r, stats_record, &h);
     if (!cli->json) {
         struct render_buf b = out_begin();
         char line[256];
@@ -311,8 +323,9 @@ static uint64_t span_id_of(const struct xspan *s)
     return h ? h : 1;
 }
 
-static void export_record(struct export *x, const struct shmlog_read_event *ev)
+static void export_record(void *ctx, const struct shmlog_read_event *ev)
 {
+    struct export *x = ctx;
     uint64_t k1 = (uint64_t)ev->pid << 32 | ev->tid;
     uintptr_t at = (uintptr_t)read_hmap_get(&x->open, k1, ev->proc_start);
     struct xspan *open = at && at != SPAN_CLOSED ? &x->v[at - 1] : NULL;
@@ -491,16 +504,7 @@ static int trace_export(struct shmlog_read *r, const struct cli *cli)
 {
     struct export x;
     memset(&x, 0, sizeof x);
-    const struct shmlog_read_event *ev;
-    int rc;
-    while ((rc = shmlog_read_next(r, &ev)) > 0) {
-        if (ev->kind == SHMLOG_READ_ERROR)
-            dump_say(ev->error, (ev->flags & SHMLOG_READ_NOTE) != 0);
-        else if (ev->kind == SHMLOG_READ_RECORD)
-            export_record(&x, ev);
-    }
-    if (rc < 0)
-        dump_oom();
+    each_record(r, export_record, &x);
     if (strcmp(cli->trace_export, "chrome") == 0)
         export_chrome(&x);
     else
