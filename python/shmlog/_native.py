@@ -29,6 +29,7 @@ RECORD, LOSS, EXIT, ERROR = 1, 2, 3, 4
 # event.flags
 TRUNCATED, CLAMPED, BACKTRACE, UNKNOWN_SITE, CORRUPT, TIME_UNCERTAIN = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 NOTE = 0x100  # an ERROR event that is a note, not damage
+TRACE_SET = 0x40  # a thread's trace record (version 9)
 # enum shmlog_read_type
 T_BOOL, T_INT, T_UINT, T_FLOAT, T_STR, T_PTR, T_FLOAT32 = 1, 2, 3, 4, 5, 6, 7
 

@@ -381,7 +381,8 @@ def check_frame(problems, dump, paths):
     fixed = {"ts": "datetime64[ns, UTC]", "level": "category", "category": "category", "app": "category",
              "host": "category", "pid": "uint32", "tid": "uint32", "cpu": "uint32", "seq": "uint64", "site": "category",
              "func": "category", "msg": "str", "truncated": "bool", "clamped": "bool", "backtrace": "bool",
-             "time_uncertain": "bool", "error": "category", "thread": "category", "instance": "category"}
+             "time_uncertain": "bool", "error": "category", "thread": "category", "instance": "category",
+             "trace_id": "str", "span": "category"}
     if list(df.columns[:len(fixed)]) != list(fixed):
         problems.fail("the fixed columns first, in order: %s" % list(df.columns))
     for c, t in fixed.items():
@@ -414,6 +415,10 @@ def check_frame(problems, dump, paths):
         ins = df["instance"].iloc[i]
         if (ins if isinstance(ins, str) else None) != o.get("instance"):
             problems.fail("row %d: instance: dump %r, dataframe %r" % (i, o.get("instance"), ins))
+        for k in ("trace_id", "span"):
+            v = df[k].iloc[i]
+            if (v if isinstance(v, str) else None) != o.get(k):
+                problems.fail("row %d: %s: dump %r, dataframe %r" % (i, k, o.get(k), v))
             break
     allowed_full = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
                     "bool", "str"}
