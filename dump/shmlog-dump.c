@@ -169,8 +169,10 @@ static const struct command commands[] = {
      "write the hosts' frames shmlog-ship sent as each host's files in DIR, byte for byte (read,\n"
      "                  stats, Python and DuckDB read them as a host's); --follow: keep going;\n"
      "                  --max-hosts: hosts DIR takes, at most (default 4096), new ones past it refused"},
-    {"view", cmd_view, BIT(OPT_HELP) | BIT(OPT_UTC) | (FILE_FILTER_OPTS & ~BIT(OPT_LIMIT)) | BIT(OPT_FOLLOW) |
-     BIT(OPT_MERGE_MEMORY), MAX_FILE_ARGS,
+    {"view", cmd_view,
+     BIT(OPT_HELP) | BIT(OPT_UTC) | (FILE_FILTER_OPTS & ~BIT(OPT_LIMIT) & ~BIT(OPT_TRACE)) | BIT(OPT_FOLLOW) |
+         BIT(OPT_MERGE_MEMORY),
+     MAX_FILE_ARGS,
      "view [FILE|DIR...] [filters] [--follow] [--merge-memory MIB]",
      "a terminal viewer: scroll through time, jump to a time, follow, filter, search (keys: shmlog-dump(1))"},
     {"serve", cmd_serve, BIT(OPT_HELP) | BIT(OPT_LISTEN) | BIT(OPT_AUTH) | BIT(OPT_TLS_CERT) | BIT(OPT_TLS_KEY) |

@@ -1704,7 +1704,8 @@ static inline int shmlog_traceparent_parse(const char *s, struct shmlog_tracepar
 }
 
 /* Writes tp as a version 00 traceparent and its NUL to out. */
-static inline void shmlog_traceparent_format(const struct shmlog_traceparent *tp, char out[SHMLOG_TRACEPARENT_BYTES + 1])
+static inline void shmlog_traceparent_format(const struct shmlog_traceparent *tp,
+                                             char out[SHMLOG_TRACEPARENT_BYTES + 1])
 {
     static const char digits[] = "0123456789abcdef";
     const uint64_t words[3] = {tp->trace_hi, tp->trace_lo, tp->parent_id};

@@ -621,6 +621,8 @@ def read(paths: Paths, *, kinds: Union[str, Iterable[str]] = ("record",), **filt
       since / until: events at or after / before: int ns since the Unix
         epoch, an aware datetime or an aware pandas.Timestamp (naive: ValueError)
       grep: a POSIX extended regular expression on the message
+      trace: the records written while their thread worked for this trace
+        (shmlog_trace_set): its id as 1 to 32 hex digits, or an int
       where: a term on the records' fields (as Event.fields names them), or a
         list of terms that must all hold: "id=42" (a string's bytes or a
         number), "sym!=SPY", "qty>=100" (<, <=, >, >= compare numbers)

@@ -14,8 +14,8 @@ def test_installed_package_is_imported_from_the_venv() -> None:
     assert shmlog.__file__ is not None and shmlog.__file__.startswith(sys.prefix + os.sep), shmlog.__file__
 
 
-def test_loads_the_library_at_api_version_8() -> None:
-    assert _native.library().shmlog_read_version() == 8
+def test_loads_the_library_at_api_version_9() -> None:
+    assert _native.library().shmlog_read_version() == 9
 
 
 def test_one_version() -> None:
