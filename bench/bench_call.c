@@ -46,21 +46,21 @@
 #define COLLECTOR_WAIT_NS (10ull * 1000u * 1000u * 1000u)
 
 #ifdef __cplusplus
-#define CASE_LIST "empty,args3,str45,str200,args16,args3{},str45{},stdstr45{}"
+#define CASE_LIST "empty,args3,str45,str200,args16,args3trace,args3{},str45{},stdstr45{}"
 #define FMT_CASES , CASE_ARGS3_FMT, CASE_STR45_FMT, CASE_STDSTR45_FMT
 #define FMT_KEYS , "args3{}", "str45{}", "stdstr45{}"
 #define FMT_LABELS , "args3 as a {} format", "str45 as a {} format", "str45 as a const std::string& to a {} format"
 #else
-#define CASE_LIST "empty,args3,str45,str200,args16"
+#define CASE_LIST "empty,args3,str45,str200,args16,args3trace"
 #define FMT_CASES
 #define FMT_KEYS
 #define FMT_LABELS
 #endif
-enum call_case { CASE_EMPTY, CASE_ARGS3, CASE_STR45, CASE_STR200, CASE_ARGS16 FMT_CASES, CASES };
-static const char *const case_key[CASES] = {"empty", "args3", "str45", "str200", "args16" FMT_KEYS};
+enum call_case { CASE_EMPTY, CASE_ARGS3, CASE_STR45, CASE_STR200, CASE_ARGS16, CASE_ARGS3_TRACE FMT_CASES, CASES };
+static const char *const case_key[CASES] = {"empty", "args3", "str45", "str200", "args16", "args3trace" FMT_KEYS};
 static const char *const case_label[CASES] = {
     "timing alone", "two ints and a double", "two ints and a 45-byte string", "two ints and a 200-byte string",
-    "16 numbers (8 u64, 4 int, 4 double)" FMT_LABELS,
+    "16 numbers (8 u64, 4 int, 4 double)", "args3 with a trace context set (shmlog_trace_set)" FMT_LABELS,
 };
 enum way { WAY_PEERS, WAY_BRACKET, WAYS };
 static const char *const way_key[WAYS] = {"peers", "bracket"};
@@ -127,6 +127,7 @@ static inline __attribute__((always_inline)) void call(enum call_case c, uint64_
         __asm__ __volatile__("" : : "r"(i), "r"(j), "x"(d));
         break;
     case CASE_ARGS3:
+    case CASE_ARGS3_TRACE:
         SHMLOG_INFO("Logging int: %lu, int: %lu, double: %f", (unsigned long)i, (unsigned long)j, d);
         break;
     case CASE_STR45:
@@ -212,6 +213,14 @@ RUN_CASE(CASE_ARGS3)
 RUN_CASE(CASE_STR45)
 RUN_CASE(CASE_STR200)
 RUN_CASE(CASE_ARGS16)
+/* The thread works for a trace while its calls are timed; the context record is written before. */
+static __attribute__((noinline)) void run_CASE_ARGS3_TRACE(int way, double *out)
+{
+    if (shmlog_trace_set(0x4bf92f3577b34da6u, 0xa3ce929d0e0e4736u, "bench") != 0)
+        fprintf(stderr, "shmlog-bench-call: shmlog_trace_set failed\n");
+    run_CASE_ARGS3(way, out);
+    shmlog_trace_clear();
+}
 #ifdef __cplusplus
 RUN_CASE(CASE_ARGS3_FMT)
 RUN_CASE(CASE_STR45_FMT)
@@ -221,7 +230,7 @@ RUN_CASE(CASE_STDSTR45_FMT)
 #define FMT_RUNS
 #endif
 static void (*const run_case[CASES])(int, double *) = {run_CASE_EMPTY, run_CASE_ARGS3, run_CASE_STR45,
-                                                          run_CASE_STR200, run_CASE_ARGS16 FMT_RUNS};
+                                                          run_CASE_STR200, run_CASE_ARGS16, run_CASE_ARGS3_TRACE FMT_RUNS};
 
 static int cmp_double(const void *a, const void *b)
 {

@@ -188,6 +188,7 @@ void serve_request_free(struct serve_request *req)
     free(req->app);
     free(req->host);
     free(req->thread);
+    free(req->trace);
     free(req->grep);
     for (size_t i = 0; i < req->nwhere; i++)
         free(req->where[i]);

@@ -1611,3 +1611,143 @@ SHMLOG__INLINE int shmlog__every_pass(uint64_t *due, uint64_t *skipped, uint64_t
 /* A category of the program's own: SHMLOG_CAT(venue, INFO, "...") with the
  * id shmlog_category("venue") returned. */
 #define SHMLOG_CAT(cat, lvl, ...) SHMLOG_LOG(cat, SHMLOG_LEVEL_##lvl, __VA_ARGS__)
+
+/* ==== Trace context ====
+ *
+ * A thread works for one trace at a time (an order on its way through
+ * processes): shmlog_trace_set writes one record flagged SHMLOG_REC_TRACE,
+ * and readers give the thread's records after it that trace id and span
+ * name, until it sets another or clears it. Log calls are not changed by it:
+ * they cost the same with a context set or not. Not async-signal-safe.
+ *
+ *     shmlog_trace_set(id_hi, id_lo, "decision");  // 128-bit id; 0, 0 is none
+ *     SHMLOG_ORDER(INFO, "send id=%lu", id);       // read back with its trace
+ *     shmlog_trace_clear();
+ */
+#include <errno.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* A thread's context: the id (0, 0 when none) and its span, NUL-terminated. */
+struct shmlog_trace {
+    uint64_t hi, lo;
+    char span[SHMLOG_TRACE_SPAN_BYTES + 1];
+};
+/* Sets the calling thread's context; span may be NULL (none), a longer one is
+ * cut to SHMLOG_TRACE_SPAN_BYTES. The same context again writes nothing.
+ * 0; -EINVAL for the id 0, 0; -ENODEV before shmlog_init; -ENOSPC when the
+ * record was dropped (full ring, counted): the thread keeps its old context. */
+int shmlog_trace_set(uint64_t id_hi, uint64_t id_lo, const char *span);
+/* The thread works for no trace from now on. 0, or as shmlog_trace_set. */
+int shmlog_trace_clear(void);
+/* The calling thread's context as last set (all zero when none). */
+void shmlog_trace_get(struct shmlog_trace *out);
+/* Sets t as it is (clears when its id is 0): what a scope puts back. */
+int shmlog_trace_restore(const struct shmlog_trace *t);
+#ifdef __cplusplus
+}
+#endif
+
+/* A 64-bit trace id is the 128-bit one with a zero high half. */
+static inline int shmlog_trace_set64(uint64_t id, const char *span)
+{
+    return shmlog_trace_set(0, id, span);
+}
+
+/* W3C Trace Context `traceparent`: "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>". */
+#define SHMLOG_TRACEPARENT_BYTES 55u
+struct shmlog_traceparent {
+    uint64_t trace_hi, trace_lo; /* never both 0 */
+    uint64_t parent_id;          /* the caller's span, never 0 */
+    uint8_t flags;               /* bit 0: sampled */
+};
+
+static inline int shmlog__hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* n lowercase hex digits at s into *v: 0, or -1 at any other byte. */
+static inline int shmlog__hex_read(const char *s, unsigned n, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int d = shmlog__hex_value(s[i]);
+        if (d < 0)
+            return -1;
+        x = x << 4 | SHMLOG__CAST(uint64_t, d);
+    }
+    *v = x;
+    return 0;
+}
+
+/* Parses a traceparent header value (NUL-terminated). A version above 00
+ * may carry more after its 55 bytes, behind a '-' (the spec's rule for
+ * versions it does not know); version ff, uppercase hex and zero ids are
+ * refused. 0 or -EINVAL. */
+static inline int shmlog_traceparent_parse(const char *s, struct shmlog_traceparent *out)
+{
+    uint64_t version, flags;
+    size_t len = strlen(s);
+    if (len < SHMLOG_TRACEPARENT_BYTES || shmlog__hex_read(s, 2, &version) || version == 0xff || s[2] != '-' ||
+        s[35] != '-' || s[52] != '-' || (version == 0 && len != SHMLOG_TRACEPARENT_BYTES) ||
+        (len > SHMLOG_TRACEPARENT_BYTES && s[SHMLOG_TRACEPARENT_BYTES] != '-'))
+        return -EINVAL;
+    struct shmlog_traceparent tp;
+    if (shmlog__hex_read(s + 3, 16, &tp.trace_hi) || shmlog__hex_read(s + 19, 16, &tp.trace_lo) ||
+        shmlog__hex_read(s + 36, 16, &tp.parent_id) || shmlog__hex_read(s + 53, 2, &flags) ||
+        (!tp.trace_hi && !tp.trace_lo) || !tp.parent_id)
+        return -EINVAL;
+    tp.flags = SHMLOG__CAST(uint8_t, flags);
+    *out = tp;
+    return 0;
+}
+
+/* Writes tp as a version 00 traceparent and its NUL to out. */
+static inline void shmlog_traceparent_format(const struct shmlog_traceparent *tp,
+                                             char out[SHMLOG_TRACEPARENT_BYTES + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    const uint64_t words[3] = {tp->trace_hi, tp->trace_lo, tp->parent_id};
+    char *o = out;
+    *o++ = '0';
+    *o++ = '0';
+    for (unsigned w = 0; w < 3; w++) {
+        if (w != 1)
+            *o++ = '-';
+        for (int shift = 60; shift >= 0; shift -= 4)
+            *o++ = digits[words[w] >> shift & 0xF];
+    }
+    *o++ = '-';
+    *o++ = digits[tp->flags >> 4];
+    *o++ = digits[tp->flags & 0xF];
+    *o = '\0';
+}
+
+/* Continues the trace a traceparent header names: 0, or -EINVAL, or as shmlog_trace_set. */
+static inline int shmlog_trace_set_traceparent(const char *header, const char *span)
+{
+    struct shmlog_traceparent tp;
+    int err = shmlog_traceparent_parse(header, &tp);
+    return err ? err : shmlog_trace_set(tp.trace_hi, tp.trace_lo, span);
+}
+
+#ifdef __cplusplus
+/* The thread works for trace (hi, lo) as span in this scope; the context it
+ * had before is back when the scope ends. */
+class shmlog_trace_scope {
+public:
+    shmlog_trace_scope(uint64_t hi, uint64_t lo, const char *span = nullptr)
+    {
+        shmlog_trace_get(&prev_);
+        shmlog_trace_set(hi, lo, span);
+    }
+    explicit shmlog_trace_scope(uint64_t id, const char *span = nullptr) : shmlog_trace_scope(0, id, span) {}
+    ~shmlog_trace_scope() { shmlog_trace_restore(&prev_); }
+    shmlog_trace_scope(const shmlog_trace_scope &) = delete;
+    shmlog_trace_scope &operator=(const shmlog_trace_scope &) = delete;
+
+private:
+    struct shmlog_trace prev_;
+};
+#endif

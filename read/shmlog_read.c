@@ -201,6 +201,11 @@ static int set_filter(struct shmlog_read *r, const struct shmlog_read_options *o
         snprintf(r->thread, sizeof r->thread, "%s", o->thread);
         f->thread = r->thread;
     }
+    if (o->trace) {
+        if (read_trace_id_parse(o->trace, &f->trace_hi, &f->trace_lo) != 0)
+            return fail(err, errcap, -EINVAL, "%s", "trace is a trace id of 1 to 32 hex digits, not 0");
+        f->trace = 1;
+    }
     f->since_ns = o->since_ns;
     f->until_ns = o->until_ns ? o->until_ns : UINT64_MAX;
     f->limit = o->limit;
@@ -340,7 +345,8 @@ uint32_t read_record_flags(const struct shm_copied_record *rec, const struct dsi
     return ((rec->flags & SHMLOG_REC_TRUNCATED) ? SHMLOG_READ_TRUNCATED : 0) |
            ((rec->flags & SHMLOG_REC_CLAMPED) ? SHMLOG_READ_CLAMPED : 0) |
            ((rec->flags & SHMLOG_REC_BACKTRACE) ? SHMLOG_READ_BACKTRACE : 0) |
-           ((rec->flags & SHM_REC_TIME_UNCERTAIN) ? SHMLOG_READ_TIME_UNCERTAIN : 0) | (site ? 0 : SHMLOG_READ_UNKNOWN_SITE);
+           ((rec->flags & SHM_REC_TIME_UNCERTAIN) ? SHMLOG_READ_TIME_UNCERTAIN : 0) |
+           ((rec->flags & SHMLOG_REC_TRACE) ? SHMLOG_READ_TRACE_SET : 0) | (site ? 0 : SHMLOG_READ_UNKNOWN_SITE);
 }
 
 const char *read_category_name(const struct dproc *p, unsigned id, char buf[16])
@@ -411,6 +417,11 @@ static void fill_event(struct shmlog_read *r, const struct entry *e)
     ev->ts_ns = entry_own_ts(e);
     ev->tid = rec->tid;
     ev->thread = e->thread;
+    if (e->trace.hi || e->trace.lo) {
+        ev->trace_hi = e->trace.hi;
+        ev->trace_lo = e->trace.lo;
+        ev->span = e->trace.span;
+    }
     ev->site_id = rec->site;
     ev->seq = rec->pos;
     ev->level = rec->level;

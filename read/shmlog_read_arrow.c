@@ -146,7 +146,7 @@ enum field_put {
 /* The records' fixed columns, in order. */
 enum {
     R_TS, R_LEVEL, R_CATEGORY, R_APP, R_HOST, R_PID, R_TID, R_CPU, R_SEQ, R_SITE, R_FUNC, R_MSG, R_TRUNCATED,
-    R_CLAMPED, R_BACKTRACE, R_TIME_UNCERTAIN, R_ERROR, R_THREAD, R_INSTANCE, R_FIXED
+    R_CLAMPED, R_BACKTRACE, R_TIME_UNCERTAIN, R_ERROR, R_THREAD, R_INSTANCE, R_TRACE_ID, R_SPAN, R_FIXED
 };
 /* The markers' columns. */
 enum {
@@ -169,6 +169,8 @@ static const struct {
     [R_ERROR] = {"error", COL_DICT8, 1, 0},
     [R_THREAD] = {"thread", COL_DICT16, 1, 0},
     [R_INSTANCE] = {"instance", COL_DICT16, 1, 0}, /* null in files from before it */
+    [R_TRACE_ID] = {"trace_id", COL_UTF8, 1, 0},  /* 32 hex digits; null: its thread worked for no trace */
+    [R_SPAN] = {"span", COL_DICT16, 1, 0},
 }, marker_cols[M_COUNT] = {
     [M_TS] = {"ts", COL_TS, 0, 0},           [M_KIND] = {"kind", COL_DICT8, 0, 0},
     [M_APP] = {"app", COL_DICT16, 0, 0},     [M_HOST] = {"host", COL_DICT16, 0, 0},
@@ -924,6 +926,13 @@ static int row_keys(struct arrow_stream *s, const struct entry *e, struct row_la
         return rc;
     if (p->instance[0] && (rc = put_dict(s, rcol(s, R_INSTANCE), row, p, 0, instance_text)) != 0)
         return rc;
+    if (e->trace.hi || e->trace.lo) {
+        char id[33];
+        render_trace_id(e->trace.hi, e->trace.lo, id);
+        if ((rc = put_field(&j->batch, &j->batch.buf[rcol(s, R_TRACE_ID)], COL_UTF8, row, 0, id, 32)) != 0 ||
+            (e->trace.span[0] && (rc = put_dict(s, rcol(s, R_SPAN), row, e->trace.span, 0, name_text)) != 0))
+            return rc;
+    }
     const char *error = NULL;
     if (!e->site) {
         error = "unknown site";

@@ -21,18 +21,20 @@ static int prepared_args(const struct render_site *sr, const struct shm_copied_r
 int render_prepared(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,
                            uint64_t ts_ns, int json, struct render_buf *out)
 {
-    return render_prepared_thread(sr, rec, cpu, ts_ns, NULL, json, out);
+    return render_prepared_thread(sr, rec, cpu, ts_ns, NULL, NULL, json, out);
 }
 
 int render_prepared_thread(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,
-                           uint64_t ts_ns, const char *thread, int json, struct render_buf *out)
+                           uint64_t ts_ns, const char *thread, const struct render_trace *trace, int json,
+                           struct render_buf *out)
 {
     struct render_arg args[SHMLOG_MAX_ARGS];
     int nargs = prepared_args(sr, rec, args);
     if (!json)
-        return render_text_record(sr, rec, cpu, ts_ns, thread, args, nargs, out);
-    return render_json_record(sr, rec, cpu, ts_ns, thread, args, nargs, out);
+        return render_text_record(sr, rec, cpu, ts_ns, thread, trace, args, nargs, out);
+    return render_json_record(sr, rec, cpu, ts_ns, thread, trace, args, nargs, out);
 }
+
 
 int render_prepared_msg_of(const struct render_site *sr, const struct shm_copied_record *rec,
                            const struct render_arg *args, int nargs, struct render_buf *out)

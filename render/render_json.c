@@ -264,7 +264,8 @@ static void put_tid_cpu(struct render_buf *out, uint32_t tid, uint32_t cpu)
     render_buf_put(out, m->tid_cpu_text, m->tid_cpu_len);
 }
 int render_json_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
-                       const char *thread, const struct render_arg *args, int nargs, struct render_buf *out)
+                       const char *thread, const struct render_trace *trace, const struct render_arg *args, int nargs,
+                       struct render_buf *out)
 {
     int truncated = (rec->flags & SHMLOG_REC_TRUNCATED) != 0;
     /* A record repeats its site's level and category; one that differs
@@ -329,6 +330,17 @@ int render_json_record(const struct render_site *sr, const struct shm_copied_rec
         }
     }
     render_buf_putc(out, '}');
+    if (trace) {
+        char id[33];
+        render_trace_id(trace->hi, trace->lo, id);
+        render_buf_put(out, ",\"trace_id\":\"", 13);
+        render_buf_put(out, id, 32);
+        render_buf_putc(out, '"');
+        if (trace->span[0]) {
+            render_buf_put(out, ",\"span\":", 8);
+            render_json_string(out, trace->span, strlen(trace->span));
+        }
+    }
     if (truncated)
         render_buf_puts(out, ",\"truncated\":true");
     if (rec->flags & SHMLOG_REC_CLAMPED)

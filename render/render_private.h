@@ -683,7 +683,8 @@ int render_enum_name_of(const char *names, int64_t v, const char **name, size_t 
 void render_put_text_site(struct render_buf *out, const char *file, uint32_t line, int known);
 /* The three kinds of text line; the arguments as their render.h counterparts. */
 int render_text_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
-                       const char *thread, const struct render_arg *args, int nargs, struct render_buf *out);
+                       const char *thread, const struct render_trace *trace, const struct render_arg *args, int nargs,
+                       struct render_buf *out);
 int render_text_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
                      struct render_buf *out);
 int render_text_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out);
@@ -700,7 +701,8 @@ void render_put_json_site(struct render_buf *out, const char *file, uint32_t lin
 void render_put_field_key(struct render_buf *out, const struct field_refs *f, int i);
 /* The three kinds of JSON object; the arguments as their render.h counterparts. */
 int render_json_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
-                       const char *thread, const struct render_arg *args, int nargs, struct render_buf *out);
+                       const char *thread, const struct render_trace *trace, const struct render_arg *args, int nargs,
+                       struct render_buf *out);
 int render_json_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
                      struct render_buf *out);
 int render_json_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out);

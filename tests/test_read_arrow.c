@@ -220,8 +220,8 @@ static const char *const kind_name[] = {[SHMLOG_READ_BOOL] = "bool", [SHMLOG_REA
 
 static const char *const fixed_names[] = {"ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq",
                                           "site", "func", "msg", "truncated", "clamped", "backtrace",
-                                          "time_uncertain", "error", "thread", "instance"};
-#define NFIXED 19 /* the fixed columns of records */
+                                          "time_uncertain", "error", "thread", "instance", "trace_id", "span"};
+#define NFIXED 21 /* the fixed columns of records */
 
 /* The column of field f of a record: the one whose metadata names the field (shmlog.field), or of those (a name
  * of several kinds) the one named "<...>.kind". */
@@ -293,20 +293,21 @@ static void check_records(const char *path, uint32_t batch_rows)
     static struct got g;
     stream_all(path, SHMLOG_READ_ARROW_RECORDS, batch_rows, &g);
     static const char *const formats[] = {"tsn:UTC", "c", "s", "s", "s", "I", "I", "I", "L", "s", "s", "u", "b", "b",
-                                          "b", "b", "c", "s", "s"};
+                                          "b", "b", "c", "s", "s", "u", "s"};
     cr_assert_str_eq(g.schema.format, "+s");
     cr_assert_geq(g.schema.n_children, NFIXED);
     for (int i = 0; i < NFIXED; i++) {
         const struct ArrowSchema *c = g.schema.children[i];
         cr_assert_str_eq(c->name, fixed_names[i]);
         cr_assert_str_eq(c->format, formats[i], "%s: %s", c->name, c->format);
-        int dict = i == 1 || i == 2 || i == 3 || i == 4 || i == 9 || i == 10 || i == 16 || i == 17 || i == 18;
+        int dict = i == 1 || i == 2 || i == 3 || i == 4 || i == 9 || i == 10 || i == 16 || i == 17 || i == 18 ||
+                   i == 20;
         cr_assert_eq(c->dictionary != NULL, dict, "%s: dictionary", c->name);
         if (dict)
             cr_assert_str_eq(c->dictionary->format, "u");
         cr_assert_eq((c->flags & ARROW_FLAG_DICTIONARY_ORDERED) != 0, i == 1);
         cr_assert_eq((c->flags & ARROW_FLAG_NULLABLE) != 0,
-                     i == 9 || i == 10 || i == 11 || i == 16 || i == 17 || i == 18);
+                     i == 9 || i == 10 || i == 11 || i == 16 || i == 17 || i == 18 || i == 19 || i == 20);
     }
     for (int64_t i = NFIXED; i < g.schema.n_children; i++)
         cr_assert(g.schema.children[i]->flags & ARROW_FLAG_NULLABLE, "fields are nullable");
@@ -369,6 +370,20 @@ static void check_records(const char *path, uint32_t batch_rows)
         else
             cr_assert_null(thread, "%s row %lld: thread %s", path, (long long)row, thread);
         check_instance(cell(&g, 18, row), ev, path, row);
+        const char *trace_id = text_of(cell(&g, 19, row), buf, sizeof buf);
+        if (ev->trace_hi || ev->trace_lo) {
+            char want[33];
+            snprintf(want, sizeof want, "%016llx%016llx", (unsigned long long)ev->trace_hi,
+                     (unsigned long long)ev->trace_lo);
+            cr_assert_str_eq(trace_id, want, "%s row %lld: trace_id", path, (long long)row);
+        } else {
+            cr_assert_null(trace_id, "%s row %lld: trace_id %s", path, (long long)row, trace_id);
+        }
+        const char *span = dict_text(cell(&g, 20, row), "s", buf, sizeof buf);
+        if (ev->span && ev->span[0])
+            cr_assert_str_eq(span, ev->span, "%s row %lld: span", path, (long long)row);
+        else
+            cr_assert_null(span, "%s row %lld: span %s", path, (long long)row, span);
         /* Each field in its column; every other field column null. */
         int has[512] = {0};
         for (int j = 0; j < n; j++) {

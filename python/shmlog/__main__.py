@@ -24,6 +24,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     e.add_argument("--host", help="the files of one host (the collector's --host)")
     e.add_argument("--pid", type=int, help="one process id")
     e.add_argument("--thread", help="one thread, by name or tid")
+    e.add_argument("--trace", help="the records of one trace: its id, 1 to 32 hex digits")
     e.add_argument("--since", help="from this time: 2026-11-23T07:00Z, 2026-11-23, 07:00, -5m, -2h, ... (UTC "
                                    "when no zone is given)")
     e.add_argument("--until", help="before this time (the same forms)")

@@ -16,7 +16,8 @@ import shmlog
 
 RECORD_KEYS = ["ts_ns", "time", "level", "category", "host", "app", "pid", "tid", "cpu", "seq", "site", "msg",
                "fields"]
-OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error", "func", "thread", "instance"]
+OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error", "func", "thread", "instance", "trace_id",
+                 "span"]
 
 
 class Problems(list):
@@ -183,7 +184,8 @@ def plain(v):
 
 
 FIXED = ["ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "truncated", "clamped",
-         "backtrace", "time_uncertain", "error", "thread", "instance"]
+         "backtrace", "time_uncertain", "error", "thread", "instance", "trace_id", "span"]
+KIND_SUFFIXES = ("", ".int", ".uint", ".float", ".bool", ".str", ".ptr")
 
 
 def field_value_ok(want, got, arrow_type):
@@ -248,6 +250,9 @@ def check_records_table(problems, what, recs, t, row0=0):
             bad.append(("thread", o.get("thread"), cols["thread"][i]))
         if cols["instance"][i] != o.get("instance"):
             bad.append(("instance", o.get("instance"), cols["instance"][i]))
+        for k in ("trace_id", "span"):
+            if cols[k][i] != o.get(k):
+                bad.append((k, o.get(k), cols[k][i]))
         # each field in exactly one column, of its kind; every other field column null
         holds = set()
         for name, v in o["fields"].items():
@@ -384,7 +389,8 @@ def check_frame(problems, dump, paths):
     fixed = {"ts": "datetime64[ns, UTC]", "level": "category", "category": "category", "app": "category",
              "host": "category", "pid": "uint32", "tid": "uint32", "cpu": "uint32", "seq": "uint64", "site": "category",
              "func": "category", "msg": "str", "truncated": "bool", "clamped": "bool", "backtrace": "bool",
-             "time_uncertain": "bool", "error": "category", "thread": "category", "instance": "category"}
+             "time_uncertain": "bool", "error": "category", "thread": "category", "instance": "category",
+             "trace_id": "str", "span": "category"}
     if list(df.columns[:len(fixed)]) != list(fixed):
         problems.fail("the fixed columns first, in order: %s" % list(df.columns))
     for c, t in fixed.items():
@@ -417,6 +423,10 @@ def check_frame(problems, dump, paths):
         ins = df["instance"].iloc[i]
         if (ins if isinstance(ins, str) else None) != o.get("instance"):
             problems.fail("row %d: instance: dump %r, dataframe %r" % (i, o.get("instance"), ins))
+        for k in ("trace_id", "span"):
+            v = df[k].iloc[i]
+            if (v if isinstance(v, str) else None) != o.get(k):
+                problems.fail("row %d: %s: dump %r, dataframe %r" % (i, k, o.get(k), v))
             break
     allowed_full = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
                     "bool", "str"}

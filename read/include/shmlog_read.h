@@ -51,7 +51,8 @@ extern "C" {
                                   streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option;
                                   4: shmlog_read_columns.thread; 5: shmlog_read_options.merge_bytes;
                                   6: the process instance of events and sources; 7: shmlog_read_options.where;
-                                  8: shmlog_read_options.host; 9: shmlog_read_arrow_options.threads) */
+                                  8: shmlog_read_options.host; 9: shmlog_read_arrow_options.threads, and
+                                  traces: shmlog_read_options.trace, the event's trace_hi, trace_lo and span) */
 
 struct shmlog_read;
 
@@ -69,6 +70,8 @@ enum shmlog_read_kind {
 #define SHMLOG_READ_UNKNOWN_SITE 0x8u /* the files did not define its call site: no message, no fields */
 #define SHMLOG_READ_TIME_UNCERTAIN 0x20u /* its time lies between anchors around a step of the wall clock:
                                             shown on the clock before the step, it may be off by it */
+#define SHMLOG_READ_TRACE_SET 0x40u  /* version 9: its thread's trace record (shmlog_trace_set): it sets the trace
+                                        and span the event carries, or clears them (none then) */
 /* ERROR events: a note, not damage (a file still being written, or left open
  * by a collector that is gone); shmlog_read_had_errors() does not count it. */
 #define SHMLOG_READ_NOTE 0x100u
@@ -141,6 +144,9 @@ struct shmlog_read_event {
     const char *instance;      /* all but ERROR: the process instance, 32 hex digits (the 128 random bits it
                                   wrote into its segments), "" in files from before it: with host, it tells
                                   apart two processes that pid and proc_start do not (pid 1 of two containers) */
+    /* version 9 */
+    uint64_t trace_hi, trace_lo; /* records: the trace its thread worked for (shmlog_trace_set); 0, 0: none */
+    const char *span;          /* records of a trace: the span its thread named, "" when none; else NULL */
 };
 
 struct shmlog_read_options {
@@ -169,10 +175,13 @@ struct shmlog_read_options {
     /* version 8, read when size covers it */
     const char *host;      /* the files of one host: the collector's --host that names them (a topic's
                               key); NULL: any */
+    /* version 9, read when size covers it */
+    const char *trace;     /* records written while their thread worked for this trace id (1 to 32 hex
+                              digits, shmlog_trace_set); NULL: any */
 };
 
 #define SHMLOG_READ_OPTIONS_INIT                                                                                    \
-    {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, NULL}
+    {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, NULL, NULL}
 
 /* Opens n paths: files as given, directories as their .shlog and .shlog.part
  * files, kafka://HOST:PORT[,HOST:PORT...]/TOPIC as the files of every host

@@ -320,10 +320,22 @@ size_t render_site_bytes(const struct render_site *sr);
 /* One record of that site, from the ring of cpu, at ts_ns: as render_record(). */
 int render_prepared(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,
                            uint64_t ts_ns, int json, struct render_buf *out);
+/* The trace a record's thread worked for when it wrote it (SHMLOG_REC_TRACE):
+ * the id never 0, 0; span "" when none, else as shmlog_thread_name_clean
+ * leaves it (no control character). */
+struct render_trace {
+    uint64_t hi, lo;
+    const char *span;
+};
 /* The same with the name of the record's thread (NULL: none): text
- * "app[pid/tid:name]", JSON "thread":"name" after "cpu". */
+ * "app[pid/tid:name]", JSON "thread":"name" after "cpu"; and its trace (NULL:
+ * none): text " trace_id=<32 hex> span=<name>" after the message, JSON
+ * "trace_id":"<32 hex>","span":"name" after "fields". */
 int render_prepared_thread(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,
-                           uint64_t ts_ns, const char *thread, int json, struct render_buf *out);
+                           uint64_t ts_ns, const char *thread, const struct render_trace *trace, int json,
+                           struct render_buf *out);
+/* The 32 lowercase hex digits of a trace id and a NUL into out. */
+void render_trace_id(uint64_t hi, uint64_t lo, char out[33]);
 /* The rendered message alone, unescaped (what --grep matches). 0 or -ENOBUFS. */
 int render_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
                                struct render_buf *out);
