@@ -1048,7 +1048,7 @@ template <typename T> constexpr bool tree_leaf_ok()
         return true;
     else if constexpr (supported_value<D>::value || described_struct<D>::value)
         return true;
-    else if constexpr (tree_shape<D>::value)
+    else if constexpr (tree_shape<D>::value || is_optional_any<D>::value)
         return tree_loggable<D>::value;
     else
         return false;

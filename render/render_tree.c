@@ -111,7 +111,7 @@ static int take_bytes(struct tree_in *in, const uint8_t **s, size_t *len, int *w
  * single quotes for a char (\' escaped, " not). */
 static void put_quoted(struct render_buf *out, enum esc_mode esc, const uint8_t *s, size_t n, char q)
 {
-    render_buf_putc(out, q);
+    put_escaped(out, esc, &q, 1);
     char hex[5] = {'\\', 'x', 0, 0, 0};
     static const char digits[] = "0123456789abcdef";
     size_t plain = 0;
@@ -163,7 +163,7 @@ static void put_quoted(struct render_buf *out, enum esc_mode esc, const uint8_t 
     }
     if (plain < n)
         put_escaped(out, esc, s + plain, n - plain);
-    render_buf_putc(out, q);
+    put_escaped(out, esc, &q, 1);
 }
 
 static int put_text_node(struct render_buf *out, struct tree_in *in, enum esc_mode esc, int nested, unsigned depth);
