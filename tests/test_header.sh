@@ -289,7 +289,7 @@ for c in "gxx g++" "clangxx clang++"; do
                 'SHMLOG_INFO("v={}", std::optional<std::vector<U>>())' "is of a type shmlog cannot log" \
                 "$(printf '#include "shmlog.h"\n#include <vector>\nstruct U { int a; };')"
             refused "$fname-container-of-unsupported" "$2" "$flags" $fopt \
-                'SHMLOG_INFO("m={}", std::map<int, U>())' "is of a type shmlog cannot log" \
+                'SHMLOG_INFO("m={}", (std::map<int, U>()))' "is of a type shmlog cannot log" \
                 "$(printf '#include "shmlog.h"\n#include <map>\nstruct U { int a; };')"
             refused "$fname-optional-17th-argument" "$2" "$flags" $fopt \
                 'SHMLOG_INFO("{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}", n, n, n, n, n, n, n, n, n, n, n, n, n, n, n, std::optional<int>(n))' \
