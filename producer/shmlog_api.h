@@ -1431,7 +1431,9 @@ template <typename T> inline __attribute__((always_inline)) auto to_param(const 
                   "type shmlog cannot log: describe it (SHMLOG_STRUCT, SHMLOG_ENUM) or give it a shmlog_codec");
     if constexpr (tree_shape<D>::value) {
         return tree_arg<D>{&x};
-    } else if constexpr (is_thread_id<D>::value || is_smart_pointer<D>::value) {
+    } else if constexpr (is_thread_id<D>::value) {
+        return static_cast<uint64_t>(capture(x).v);
+    } else if constexpr (is_smart_pointer<D>::value) {
         return pointer_arg{capture(x).v};
     } else if constexpr (char_array<T>::value) {
         /* scanned here, beside the TSC read, where it overlaps the call's other work: in the
