@@ -106,6 +106,20 @@ static int take_bytes(struct tree_in *in, const uint8_t **s, size_t *len, int *w
     return 1;
 }
 
+/* A node's tag, unless nesting is past the bound or the tree ends. */
+static int take_tag(struct tree_in *in, unsigned depth, uint8_t *tag)
+{
+    return depth <= SHMLOG_TREE_MAX_DEPTH && take(in, tag, 1);
+}
+
+/* A string node's bytes; one the tree ends in only at the top (shown cut),
+ * not inside a container (the element is missing). */
+static int take_string(struct tree_in *in, int nested, const uint8_t **s, size_t *len)
+{
+    int whole;
+    return take_bytes(in, s, len, &whole) && (whole || !nested);
+}
+
 /* Bytes in double quotes as fmt's debug format writes a string (\n \r \t
  * \" \\, \xNN for other control bytes and bytes that are not UTF-8), or
  * single quotes for a char (\' escaped, " not). */
@@ -210,14 +224,13 @@ static int put_text_elements(struct render_buf *out, struct tree_in *in, enum es
 static int put_text_node(struct render_buf *out, struct tree_in *in, enum esc_mode esc, int nested, unsigned depth)
 {
     uint8_t tag;
-    if (depth > SHMLOG_TREE_MAX_DEPTH || !take(in, &tag, 1))
-        return 0;
     const uint8_t *s;
     size_t len;
-    int whole;
+    if (!take_tag(in, depth, &tag))
+        return 0;
     switch (tag) {
     case SHMLOG_TREE_STR: case SHMLOG_TREE_TEXT: case SHMLOG_TREE_PATH:
-        if (!take_bytes(in, &s, &len, &whole) || (!whole && nested))
+        if (!take_string(in, nested, &s, &len))
             return 0;
         if ((nested && tag == SHMLOG_TREE_STR) || tag == SHMLOG_TREE_PATH)
             put_quoted(out, esc, s, len, '"');
@@ -412,14 +425,13 @@ static int put_json_elements(struct render_buf *out, struct tree_in *in, unsigne
 static int put_json_node(struct render_buf *out, struct tree_in *in, unsigned depth)
 {
     uint8_t tag;
-    if (depth > SHMLOG_TREE_MAX_DEPTH || !take(in, &tag, 1))
-        return 0;
     const uint8_t *s;
     size_t len;
-    int whole;
+    if (!take_tag(in, depth, &tag))
+        return 0;
     switch (tag) {
     case SHMLOG_TREE_STR: case SHMLOG_TREE_TEXT: case SHMLOG_TREE_PATH:
-        if (!take_bytes(in, &s, &len, &whole) || (!whole && depth))
+        if (!take_string(in, depth > 0, &s, &len))
             return 0;
         render_json_string(out, s, len);
         return 1;
