@@ -22,7 +22,8 @@
  * cost (the header turns a {} format into its printf format at compile time),
  * and stdstr45{}, the string call as the peers' harness makes it: the 45
  * bytes in a std::string passed by const reference to a {} format (its size
- * is known: no scan).
+ * is known: no scan); vec8d{}, a std::vector<double> of 8 values, encoded at
+ * the call as a value tree.
  */
 #include "bench.h"
 #include "reader.h"
@@ -40,16 +41,18 @@
 #include <unistd.h>
 #ifdef __cplusplus
 #include <string>
+#include <vector>
 #endif
 
 #define CALL_APP "bench-call"
 #define COLLECTOR_WAIT_NS (10ull * 1000u * 1000u * 1000u)
 
 #ifdef __cplusplus
-#define CASE_LIST "empty,args3,str45,str200,args16,args3trace,args3{},str45{},stdstr45{}"
-#define FMT_CASES , CASE_ARGS3_FMT, CASE_STR45_FMT, CASE_STDSTR45_FMT
-#define FMT_KEYS , "args3{}", "str45{}", "stdstr45{}"
-#define FMT_LABELS , "args3 as a {} format", "str45 as a {} format", "str45 as a const std::string& to a {} format"
+#define CASE_LIST "empty,args3,str45,str200,args16,args3trace,args3{},str45{},stdstr45{},vec8d{}"
+#define FMT_CASES , CASE_ARGS3_FMT, CASE_STR45_FMT, CASE_STDSTR45_FMT, CASE_VEC8D_FMT
+#define FMT_KEYS , "args3{}", "str45{}", "stdstr45{}", "vec8d{}"
+#define FMT_LABELS , "args3 as a {} format", "str45 as a {} format", "str45 as a const std::string& to a {} format", \
+    "a const std::vector<double>& of 8 values to a {} format"
 #else
 #define CASE_LIST "empty,args3,str45,str200,args16,args3trace"
 #define FMT_CASES
@@ -79,6 +82,7 @@ static struct {
     char str200[201];
 } B;
 #ifdef __cplusplus
+static std::vector<double> vec8_object{1.5, 2.25, 3.125, 100.5, 0.1, 99.75, 1e-3, 42.0};
 static std::string str45_object; /* B.str45's bytes, its capacity kept: no allocation between samples */
 #endif
 
@@ -154,6 +158,12 @@ static inline __attribute__((always_inline)) void call(enum call_case c, uint64_
         SHMLOG_INFO("Logging int: {}, int: {}, string: {}", (unsigned long)i, (unsigned long)j, s);
         break;
     }
+    case CASE_VEC8D_FMT: {
+        vec8_object[0] = d; /* the vector made before the timer, one value the call's */
+        const std::vector<double> &v = vec8_object;
+        SHMLOG_INFO("Logging int: {}, px: {}", (unsigned long)i, v);
+        break;
+    }
 #endif
     default:
         break;
@@ -225,7 +235,8 @@ static __attribute__((noinline)) void run_CASE_ARGS3_TRACE(int way, double *out)
 RUN_CASE(CASE_ARGS3_FMT)
 RUN_CASE(CASE_STR45_FMT)
 RUN_CASE(CASE_STDSTR45_FMT)
-#define FMT_RUNS , run_CASE_ARGS3_FMT, run_CASE_STR45_FMT, run_CASE_STDSTR45_FMT
+RUN_CASE(CASE_VEC8D_FMT)
+#define FMT_RUNS , run_CASE_ARGS3_FMT, run_CASE_STR45_FMT, run_CASE_STDSTR45_FMT, run_CASE_VEC8D_FMT
 #else
 #define FMT_RUNS
 #endif

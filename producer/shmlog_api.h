@@ -892,8 +892,9 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
-    "std::string, std::string_view, std::chrono type, SHMLOG_ENUM or SHMLOG_STRUCT type, or a std::optional " \
-    "of one of them but a struct"
+    "std::string, std::string_view, std::chrono type, SHMLOG_ENUM or SHMLOG_STRUCT type, std::optional, " \
+    "container, pair, tuple, variant, filesystem path, smart pointer, std::thread::id, wide string, or a type " \
+    "with a shmlog_codec (a struct: SHMLOG_STRUCT or shmlog_codec)"
 
 namespace shmlog_detail {
 /* std::string (any allocator) and std::string_view: captured with their size. */
@@ -915,14 +916,6 @@ template <typename T> inline long long time_point_ns(const T &t)
 /* std::optional: stored as its value type (zero or "" when empty), with a
  * BOOL "has value" after the call's own arguments, so the format's
  * conversions keep their arguments and the record's shape is the site's. */
-template <typename T> struct is_optional : std::false_type {};
-template <typename T> struct is_optional<std::optional<T>> : std::true_type {};
-template <typename T> struct value_of {
-    typedef T type;
-};
-template <typename T> struct value_of<std::optional<T>> {
-    typedef T type;
-};
 
 /* SHMLOG_STRUCT(Order, id, px): shmlog__describe_struct(const Order *) and its
  * member list, found by argument-dependent lookup. The struct's own argument
@@ -951,13 +944,160 @@ struct supported_value : std::integral_constant<bool, std::is_arithmetic<T>::val
                                                           is_duration<T>::value || is_time_point<T>::value ||
                                                           std::is_pointer<T>::value || std::is_null_pointer<T>::value ||
                                                           is_text<T>::value> {};
+/* An optional of one of those, carried as its value and a has-value; any
+ * other std::optional is a value tree (below). */
+template <typename T> struct is_optional_any : std::false_type {};
+template <typename T> struct is_optional_any<std::optional<T>> : std::true_type {};
+template <typename T> struct is_optional : std::false_type {};
+template <typename T> struct is_optional<std::optional<T>> : supported_value<typename std::decay<T>::type> {};
+template <typename T, bool = is_optional<T>::value> struct value_of {
+    typedef T type;
+};
+template <typename T> struct value_of<T, true> {
+    typedef typename T::value_type type;
+};
+
+/* ---- value trees (format/FORMAT.md, 12) ----
+ * A container, pair, tuple, variant, std::optional of a struct or tree,
+ * filesystem path, wide string, non-system-clock time point or a type with a
+ * shmlog_codec is encoded at the call into the bytes of one STR argument
+ * (shmlog_args.h: shmlog_tree_tag) that the site's descriptor marks "v<N>";
+ * readers print it as fmt does. The standard types are recognised by their
+ * members, not their headers, which shmlog.h does not include (<filesystem>
+ * alone doubles an empty file's compile time). */
+template <typename T, typename = void> struct is_range : std::false_type {};
 template <typename T>
-struct supported : std::integral_constant<bool, supported_value<T>::value || described_struct<T>::value> {};
-template <typename T> struct supported<std::optional<T>> : supported_value<typename std::decay<T>::type> {};
+struct is_range<T, std::void_t<typename T::value_type, decltype(std::declval<const T &>().begin()),
+                               decltype(std::declval<const T &>().end())>> : std::true_type {};
+template <typename T, typename = void> struct is_map_like : std::false_type {};
+template <typename T>
+struct is_map_like<T, std::void_t<typename T::key_type, typename T::mapped_type>> : std::true_type {};
+template <typename T, typename = void> struct is_set_like : std::false_type {};
+template <typename T> struct is_set_like<T, std::void_t<typename T::key_type>> : std::true_type {};
+template <typename T, typename = void> struct is_path : std::false_type {};
+template <typename T>
+struct is_path<T, std::void_t<decltype(std::declval<const T &>().root_name()),
+                              decltype(std::declval<const T &>().generic_string()),
+                              decltype(std::declval<const T &>().native())>> : std::true_type {};
+template <typename T, typename = void> struct is_variant : std::false_type {};
+template <typename T>
+struct is_variant<T, std::void_t<decltype(std::declval<const T &>().index()),
+                                 decltype(std::declval<const T &>().valueless_by_exception())>> : std::true_type {};
+template <typename T, typename = void> struct is_smart_pointer : std::false_type {};
+template <typename T>
+struct is_smart_pointer<T, std::void_t<typename T::element_type, decltype(std::declval<const T &>().get())>>
+    : std::is_pointer<decltype(std::declval<const T &>().get())> {};
+template <typename T, typename = void> struct is_tuple_like : std::false_type {};
+template <typename T>
+struct is_tuple_like<T, std::void_t<decltype(std::tuple_size<T>::value)>> : std::true_type {};
+template <typename T> struct is_wide_text : std::false_type {};
+template <typename Tr, typename A> struct is_wide_text<std::basic_string<wchar_t, Tr, A>> : std::true_type {};
+template <typename Tr> struct is_wide_text<std::basic_string_view<wchar_t, Tr>> : std::true_type {};
+template <typename T> struct is_other_time_point : std::false_type {};
+template <typename C, typename D>
+struct is_other_time_point<std::chrono::time_point<C, D>>
+    : std::integral_constant<bool, !std::is_same<C, std::chrono::system_clock>::value> {};
+/* std::thread::id, by its name: <thread> is not included either. */
+template <typename T> constexpr bool named_thread_id()
+{
+    constexpr std::string_view f = __PRETTY_FUNCTION__;
+    return f.find("T = std::thread::id]") != std::string_view::npos ||
+           f.find("T = std::__thread_id]") != std::string_view::npos ||
+           f.find("T = std::__1::__thread_id]") != std::string_view::npos;
+}
+template <typename T, bool = std::is_class<T>::value> struct is_thread_id : std::false_type {};
+template <typename T>
+struct is_thread_id<T, true> : std::integral_constant<bool, named_thread_id<T>() && sizeof(T) == 8> {};
+} // namespace shmlog_detail
+
+/* A type's own way to be logged, written once by its user (it may be a
+ * friend, to read private members):
+ *     template <> struct shmlog_codec<Px> {
+ *         static auto value(const Px &p) { return std::make_tuple(p.bid_, p.ask_); }
+ *     };
+ * value() returns anything loggable: a SHMLOG_STRUCT type, a tuple or
+ * container of the fields (copied into the record), or a std::string that
+ * it formats at the call (an allocation and the formatting on the hot path). */
+template <typename T, typename = void> struct shmlog_codec;
+
+namespace shmlog_detail {
+template <typename T, typename = void> struct has_codec : std::false_type {};
+template <typename T>
+struct has_codec<T, std::void_t<decltype(shmlog_codec<T>::value(std::declval<const T &>()))>> : std::true_type {};
+template <typename T> using codec_value = typename std::decay<decltype(shmlog_codec<T>::value(std::declval<const T &>()))>::type;
+
+/* What a record holds as a value tree (T decayed), whatever its elements. */
+template <typename T>
+struct tree_shape
+    : std::integral_constant<bool, !is_text<T>::value &&
+                                       (has_codec<T>::value || is_path<T>::value || is_range<T>::value ||
+                                        is_tuple_like<T>::value || is_variant<T>::value || is_wide_text<T>::value ||
+                                        is_other_time_point<T>::value ||
+                                        (is_optional_any<T>::value && !is_optional<T>::value))> {};
+
+/* What a tree may hold: every leaf loggable. */
+template <typename T, typename = void> struct tree_loggable;
+template <typename T> constexpr bool tree_leaf_ok()
+{
+    typedef typename std::decay<T>::type D;
+    if constexpr (has_codec<D>::value)
+        return tree_loggable<codec_value<D>>::value;
+    else if constexpr (std::is_same<D, char *>::value || std::is_same<D, const char *>::value)
+        return true;
+    else if constexpr (is_thread_id<D>::value || is_smart_pointer<D>::value)
+        return true;
+    else if constexpr (supported_value<D>::value || described_struct<D>::value)
+        return true;
+    else if constexpr (tree_shape<D>::value || is_optional_any<D>::value)
+        return tree_loggable<D>::value;
+    else
+        return false;
+}
+template <typename T, std::size_t... I> constexpr bool tuple_ok(std::index_sequence<I...>)
+{
+    return (true && ... && tree_leaf_ok<typename std::tuple_element<I, T>::type>());
+}
+template <template <typename...> class V, typename... A> constexpr bool variant_alternatives_ok(const V<A...> *)
+{
+    return (true && ... && tree_leaf_ok<A>());
+}
+template <typename T, typename> struct tree_loggable {
+    static constexpr bool get()
+    {
+        if constexpr (has_codec<T>::value || is_path<T>::value || is_wide_text<T>::value ||
+                      is_other_time_point<T>::value)
+            return has_codec<T>::value ? tree_leaf_ok<T>() : true;
+        else if constexpr (is_optional_any<T>::value)
+            return tree_leaf_ok<typename T::value_type>();
+        else if constexpr (is_map_like<T>::value)
+            return tree_leaf_ok<typename T::key_type>() && tree_leaf_ok<typename T::mapped_type>();
+        else if constexpr (is_range<T>::value)
+            return tree_leaf_ok<typename T::value_type>();
+        else if constexpr (is_tuple_like<T>::value)
+            return tuple_ok<T>(std::make_index_sequence<std::tuple_size<T>::value>{});
+        else if constexpr (is_variant<T>::value)
+            return variant_alternatives_ok(static_cast<const T *>(nullptr));
+        else
+            return false;
+    }
+    static constexpr bool value = get();
+};
+
+template <typename T>
+struct supported : std::integral_constant<bool, supported_value<T>::value || described_struct<T>::value ||
+                                                    is_optional<T>::value ||
+                                                    is_thread_id<T>::value || is_smart_pointer<T>::value ||
+                                                    (tree_shape<T>::value && tree_loggable<T>::value)> {};
 
 template <typename T> constexpr unsigned arg_type()
 {
-    if constexpr (is_optional<T>::value) {
+    if constexpr (tree_shape<T>::value) {
+        return SHMLOG_ARG_STR; /* its encoded bytes */
+    } else if constexpr (is_thread_id<T>::value) {
+        return SHMLOG_ARG_U64;
+    } else if constexpr (is_smart_pointer<T>::value) {
+        return SHMLOG_ARG_PTR;
+    } else if constexpr (is_optional<T>::value) {
         return arg_type<typename T::value_type>();
     } else if constexpr (is_duration<T>::value) {
         return arg_type<typename T::rep>();
@@ -1020,11 +1160,19 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
 {
     typedef typename std::decay<T>::type D;
     static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
+    static_assert(!tree_shape<D>::value, "shmlog: a SHMLOG_STRUCT member may not be a container, pair, tuple, variant, "
+                                         "path or codec type: give the struct a shmlog_codec instead");
     if constexpr (char_array<T>::value) {
         /* by the C string's scan (no call through the PLT) */
         constexpr size_t bound = char_array_bound<T>();
         const size_t n = shmlog__cstr_len(x, bound);
         return cap{reinterpret_cast<uintptr_t>(x), n < bound ? n : bound};
+    } else if constexpr (is_thread_id<D>::value) {
+        uint64_t id;
+        memcpy(&id, static_cast<const void *>(&x), 8); /* its pthread_t, as its operator<< prints it */
+        return cap{id, SIZE_MAX};
+    } else if constexpr (is_smart_pointer<D>::value) {
+        return cap{reinterpret_cast<uintptr_t>(x.get()), SIZE_MAX};
     } else if constexpr (is_optional<D>::value && supported<D>::value) { /* else the one error above */
         typedef typename D::value_type V;
         cap c{reinterpret_cast<uintptr_t>(""), is_text<V>::value ? 0 : SIZE_MAX}; /* empty text */
@@ -1079,7 +1227,13 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
 template <typename T> inline auto fmt_arg(const T &x)
 {
     typedef typename std::decay<T>::type D;
-    if constexpr (is_optional<D>::value)
+    if constexpr (tree_shape<D>::value)
+        return ""; /* printf: %s prints the tree */
+    else if constexpr (is_thread_id<D>::value)
+        return 0ull;
+    else if constexpr (is_smart_pointer<D>::value)
+        return static_cast<const void *>(nullptr);
+    else if constexpr (is_optional<D>::value)
         return fmt_arg(*x); /* never called: the check alone */
     else if constexpr (is_text<D>::value)
         return x.data();
@@ -1226,6 +1380,16 @@ struct pointer_arg { /* any other pointer: its address */
 template <typename T> struct object_arg {
     const T *p;
 };
+/* A value tree: encoded by the writer into its own buffer. */
+template <typename T> struct tree_arg {
+    const T *p;
+};
+/* The writer's buffers of a call's trees, one each, at most the payload bound. */
+template <unsigned N> struct tree_bufs {
+    uint8_t b[N ? N : 1][N ? SHMLOG_MAX_PAYLOAD : 1];
+    unsigned next;
+};
+template <typename T> inline size_t encode_tree(const T &x, uint8_t *out);
 /* The type a writer's argument stands for, as arg_type and tail_types read it. */
 template <typename P> struct param_value {
     typedef P type;
@@ -1239,6 +1403,11 @@ template <> struct param_value<pointer_arg> {
 template <typename T> struct param_value<object_arg<T>> {
     typedef T type;
 };
+template <typename T> struct param_value<tree_arg<T>> {
+    typedef T type;
+};
+template <typename P> struct is_tree_param : std::false_type {};
+template <typename T> struct is_tree_param<tree_arg<T>> : std::true_type {};
 
 template <std::size_t Bytes, bool Signed> struct fixed_int {
     typedef typename std::conditional<Signed, int64_t, uint64_t>::type type;
@@ -1256,8 +1425,17 @@ template <> struct fixed_int<4, false> { typedef uint32_t type; };
 template <typename T> inline __attribute__((always_inline)) auto to_param(const T &x)
 {
     typedef typename std::decay<T>::type D;
-    static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
-    if constexpr (char_array<T>::value) {
+    static_assert(supported<D>::value || tree_shape<D>::value, SHMLOG__UNSUPPORTED);
+    static_assert(!tree_shape<D>::value || tree_loggable<D>::value,
+                  "shmlog: an element of this container, pair, tuple, variant, std::optional or codec value is of a "
+                  "type shmlog cannot log: describe it (SHMLOG_STRUCT, SHMLOG_ENUM) or give it a shmlog_codec");
+    if constexpr (tree_shape<D>::value) {
+        return tree_arg<D>{&x};
+    } else if constexpr (is_thread_id<D>::value) {
+        return static_cast<uint64_t>(capture(x).v);
+    } else if constexpr (is_smart_pointer<D>::value) {
+        return pointer_arg{capture(x).v};
+    } else if constexpr (char_array<T>::value) {
         /* scanned here, beside the TSC read, where it overlaps the call's other work: in the
          * writer the C++ str45{} case's p50 rose by some 20 ns (bench/call.sh --cxx) */
         return array_arg{capture(x)};
@@ -1292,11 +1470,21 @@ inline __attribute__((always_inline)) cap capture_param(pointer_arg a) { return 
 template <typename T> inline __attribute__((always_inline)) cap capture_param(object_arg<T> a) { return capture(*a.p); }
 template <typename T> inline __attribute__((always_inline)) cap capture_param(T x) { return capture(x); }
 
-template <typename P> inline __attribute__((always_inline)) void put_param(P a, uint64_t &v, uint64_t &n)
+template <typename P, typename B> inline __attribute__((always_inline)) void put_param(P a, uint64_t &v, uint64_t &n, B &)
 {
     const cap c = capture_param(a);
     v = c.v;
     n = c.n;
+}
+/* A tree's bytes: one past the bound when it did not fit, so that the writer cuts and marks it. */
+template <typename T, typename B> inline void put_param(tree_arg<T> a, uint64_t &v, uint64_t &n, B &bufs)
+{
+    uint8_t *out = bufs.b[bufs.next++];
+    v = reinterpret_cast<uintptr_t>(out);
+    if constexpr (tree_loggable<T>::value)
+        n = encode_tree(*a.p, out);
+    else
+        n = 0; /* refused by to_param, once */
 }
 
 /* What an argument adds after the call's own: a std::optional or SHMLOG_STRUCT's, nothing for the rest. */
@@ -1320,7 +1508,10 @@ static __attribute__((noinline)) void write_params(uint64_t *cache, const struct
     /* one more slot: a call without arguments has an array */
     uint64_t v[nargs + 1], n[nargs + 1];
     unsigned i = 0;
-    ((put_param(a, v[i], n[i]), i++), ...);
+    tree_bufs<(0u + ... + is_tree_param<P>::value)> trees;
+    trees.next = 0;
+    (void)trees; /* a call without trees */
+    ((put_param(a, v[i], n[i], trees), i++), ...);
     tail_args<typename param_value<P>::type..., void> tail;
     (take_tail(a, tail), ...);
     tail.store(v + sizeof...(P), n + sizeof...(P));

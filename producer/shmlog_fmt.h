@@ -37,7 +37,13 @@ enum fmt_kind : unsigned char { k_other, k_bool, k_char, k_signed, k_unsigned, k
 
 template <typename T> constexpr fmt_kind fmt_kind_of()
 {
-    if constexpr (described_struct<T>::value) {
+    if constexpr (tree_shape<T>::value) {
+        return k_text;
+    } else if constexpr (is_thread_id<T>::value) {
+        return k_unsigned;
+    } else if constexpr (is_smart_pointer<T>::value) {
+        return k_pointer;
+    } else if constexpr (described_struct<T>::value) {
         return k_struct;
     } else if constexpr (is_duration<T>::value) {
         return fmt_kind_of<typename T::rep>();
@@ -463,7 +469,9 @@ template <typename... M> constexpr std::size_t members_desc_bytes(type_list<void
 }
 template <typename T> constexpr std::size_t desc_entry_bytes()
 {
-    if constexpr (is_optional<T>::value) {
+    if constexpr (tree_shape<T>::value) {
+        return 8;
+    } else if constexpr (is_optional<T>::value) {
         return 8 + desc_entry_bytes<typename T::value_type>();
     } else if constexpr (is_time_point<T>::value) {
         return 8;
@@ -526,7 +534,10 @@ constexpr void desc_members(site_desc_text<N> &d, const char *names, unsigned fi
 /* Argument arg's entries; next: the first argument its tail takes (tail_count). */
 template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N> &d, unsigned arg, unsigned next)
 {
-    if constexpr (is_optional<T>::value) {
+    if constexpr (tree_shape<T>::value) {
+        desc_head(d, 'v', arg, nullptr);
+        (void)next;
+    } else if constexpr (is_optional<T>::value) {
         desc_head(d, 'o', arg, nullptr);
         d.put(' ');
         d.put_number(next);

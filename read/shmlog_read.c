@@ -522,7 +522,7 @@ static const char *copy_text(char **at, const char *end, const void *s, size_t n
 {
     char *start = *at;
     if ((size_t)(end - start) < n + 1)
-        n = (size_t)(end - start) - 1; /* cannot happen: field_text holds every name and string whole */
+        n = (size_t)(end - start) - 1; /* a value tree's text alone may not fit: cut; field_text ends in room for its NUL */
     memcpy(start, s, n);
     start[n] = '\0';
     *at = start + n + 1;
@@ -549,6 +549,19 @@ uint32_t read_field_type(unsigned arg_type)
     }
 }
 
+struct render_arg read_field_shown(const struct render_arg *value, int tree, char *text)
+{
+    if (!tree)
+        return *value;
+    struct render_buf b;
+    render_buf_init(&b, text, READ_TREE_TEXT_BYTES);
+    render_tree_plain(&b, value);
+    struct render_arg shown = {.type = SHMLOG_ARG_STR, .str_truncated = (uint8_t)b.overflow};
+    shown.str_len = (uint16_t)(b.len < SHMLOG_STR_LEN_MASK ? b.len : SHMLOG_STR_LEN_MASK);
+    shown.v.s = (const uint8_t *)text;
+    return shown;
+}
+
 int shmlog_read_fields(struct shmlog_read *r, const struct shmlog_read_field **fields)
 {
     *fields = r->fields;
@@ -562,9 +575,11 @@ int shmlog_read_fields(struct shmlog_read *r, const struct shmlog_read_field **f
         n = render_prepared_fields_of(sr, r->args, r->nargs, rf);
     }
     char *at = r->field_text, *end = r->field_text + sizeof r->field_text;
+    char tree_text[READ_TREE_TEXT_BYTES];
     for (int i = 0; i < n; i++) {
         struct shmlog_read_field *out = &r->fields[i];
-        const struct render_arg *a = &rf[i].value;
+        const struct render_arg shown = read_field_shown(&rf[i].value, rf[i].tree, tree_text);
+        const struct render_arg *a = &shown;
         memset(out, 0, sizeof *out);
         out->name = copy_text(&at, end, rf[i].name, rf[i].name_len);
         out->type = read_field_type(a->type);
@@ -765,8 +780,10 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
             } else {
                 if (nvalues + (size_t)n > values_cap)
                     goto full;
+                char tree_text[READ_TREE_TEXT_BYTES];
                 for (int j = 0; j < n; j++) {
-                    const struct render_arg *a = &rf[j].value;
+                    const struct render_arg shown = read_field_shown(&rf[j].value, rf[j].tree, tree_text);
+                    const struct render_arg *a = &shown;
                     uint64_t v = a->v.u;
                     if (a->type == SHMLOG_ARG_STR) {
                         v = row_text_put(c->text, text_cap, &row_end, a->v.s, a->str_len);

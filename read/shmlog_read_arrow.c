@@ -120,6 +120,7 @@ struct site_map {
         uint8_t shift;              /* FIELD_WORD: log2 of the column's width */
         uint8_t arg;                /* the argument the field shows */
         uint8_t whole;              /* the field's value is that argument as decoded */
+        uint8_t tree;               /* a value tree: its column holds the fmt text */
         uint8_t field;              /* the field's number (render_field_value()) */
         uint8_t present;            /* render_field_info's: an empty std::optional's field is null */
     } f[SHMLOG_MAX_ARGS];
@@ -673,6 +674,7 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
                                          : read_col_width[c->type] == 2 ? 1 : 0);
             m->f[m->n].arg = f[j].arg;
             m->f[m->n].whole = f[j].whole;
+            m->f[m->n].tree = f[j].tree;
             m->f[m->n].field = (uint8_t)j;
             m->f[m->n].present = f[j].present;
             m->n++;
@@ -794,8 +796,10 @@ static int put_fields(struct batch *bt, const struct site_map *m, const struct r
         if (f.present && !args[f.present - 1].v.u)
             continue; /* an empty std::optional: null, as rows of sites without the field */
         struct render_field_room room;
+        char tree_text[READ_TREE_TEXT_BYTES];
         const struct render_arg *a = f.whole ? &args[f.arg] : render_field_value(sr, args, f.field, &room);
-        if (put_field(bt, &bt->buf[f.col], f.type, row, a->v.u, a->v.s, a->str_len) != 0)
+        const struct render_arg shown = read_field_shown(a, f.tree, tree_text);
+        if (put_field(bt, &bt->buf[f.col], f.type, row, shown.v.u, shown.v.s, shown.str_len) != 0)
             return -ENOMEM;
     }
     return 0;
@@ -837,9 +841,10 @@ static int put_fields_values(struct batch *bt, const struct site_map *m, const s
         default: { /* FIELD_CUT */
             struct render_arg args[SHMLOG_MAX_ARGS];
             struct render_field_room room;
+            char tree_text[READ_TREE_TEXT_BYTES];
             render_prepared_args(sr, rec, NULL, args);
-            const struct render_arg *a = render_field_value(sr, args, f->field, &room);
-            if (put_field(bt, b, f->type, row, a->v.u, a->v.s, a->str_len) != 0)
+            const struct render_arg a = read_field_shown(render_field_value(sr, args, f->field, &room), f->tree, tree_text);
+            if (put_field(bt, b, f->type, row, a.v.u, a.v.s, a.str_len) != 0)
                 return -ENOMEM;
             continue;
         }

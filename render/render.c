@@ -92,6 +92,7 @@ int render_prepared_fields_of(const struct render_site *sr, const struct render_
         fields[i].name = sr->flat[i].name;
         fields[i].name_len = sr->flat[i].name_len;
         fields[i].value = *render_field_value(sr, args, i, &fields[i].room);
+        fields[i].tree = render_is_tree(sr, sr->flat[i].arg) && fields[i].value.type == SHMLOG_ARG_STR;
     }
     return sr->nflat;
 }
@@ -108,7 +109,9 @@ int render_site_fields(const struct render_site *sr, struct render_field_info fi
         fields[i].type = fl->arg < sr->nargs ? sr->arg_types[fl->arg] : 0;
         fields[i].arg = (uint8_t)fl->arg;
         fields[i].present = fl->arg >= 0 && fl->arg < sr->nargs ? sr->present_of[fl->arg] : 0;
-        fields[i].whole = fields[i].type != SHMLOG_ARG_STR || fl->arg != f->arg || (f->prec < 0 && f->prec_arg < 0);
+        fields[i].tree = (uint8_t)render_is_tree(sr, fl->arg);
+        fields[i].whole = !fields[i].tree &&
+                          (fields[i].type != SHMLOG_ARG_STR || fl->arg != f->arg || (f->prec < 0 && f->prec_arg < 0));
         if (render_shown_as(sr, fl->arg, fl->arg == f->arg ? f->conv : 0, fields[i].type)) {
             fields[i].type = SHMLOG_ARG_STR; /* its text (render_shown_text()) */
             fields[i].whole = 0;

@@ -1,5 +1,5 @@
 /*
- * render_json.c - JSON Lines: typed argument values, the fields object, and
+ * render_json.c - JSON Lines: the fields object, and
  * the record, exit and loss objects (keys and their order: render.h).
  */
 #include "render_private.h"
@@ -7,43 +7,6 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
-
-void render_json_double(struct render_buf *out, double v, int is_f32)
-{
-    if (!isfinite(v))
-        render_buf_puts(out, "null");
-    else
-        render_put_shortest_double(out, v, is_f32);
-}
-
-void render_json_arg(struct render_buf *out, const struct render_arg *a)
-{
-    switch (a->type) {
-    case SHMLOG_ARG_BOOL:
-        render_buf_puts(out, a->v.u ? "true" : "false");
-        break;
-    case SHMLOG_ARG_I8: case SHMLOG_ARG_I16: case SHMLOG_ARG_I32: case SHMLOG_ARG_I64:
-        render_buf_i64(out, a->v.i);
-        break;
-    case SHMLOG_ARG_U8: case SHMLOG_ARG_U16: case SHMLOG_ARG_U32: case SHMLOG_ARG_U64:
-        render_buf_u64(out, a->v.u);
-        break;
-    case SHMLOG_ARG_F32: case SHMLOG_ARG_F64:
-        render_json_double(out, a->v.f, a->type == SHMLOG_ARG_F32);
-        break;
-    case SHMLOG_ARG_PTR:
-        render_buf_puts(out, "\"0x");
-        render_buf_hex64(out, a->v.u);
-        render_buf_putc(out, '"');
-        break;
-    case SHMLOG_ARG_STR:
-        render_json_string(out, a->v.s, a->str_len);
-        break;
-    default:
-        render_buf_puts(out, "null");
-        break;
-    }
-}
 
 /* "name": of field i; a repeated name gets its argument's position as a
  * suffix, so no value hides behind a duplicate key. */
@@ -299,6 +262,11 @@ int render_json_record(const struct render_site *sr, const struct shm_copied_rec
             put_piece(out, f->key + (i == 0), f->key_len - (i == 0));
             if (f->arg >= 0 && f->arg < sr->nargs && (sr->struct_args >> f->arg & 1u)) {
                 put_json_struct(out, sr, args, f->arg);
+                continue;
+            }
+            if (f->arg >= 0 && f->arg < sr->nargs && (sr->tree_args >> f->arg & 1u) &&
+                args[f->arg].type == SHMLOG_ARG_STR) {
+                render_tree_json(out, args[f->arg].v.s, args[f->arg].str_len);
                 continue;
             }
             if (sr->present_of[f->arg] && !args[sr->present_of[f->arg] - 1].v.u) {

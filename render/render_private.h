@@ -5,11 +5,13 @@
  *   render.c         the entry points: a record, a prepared record, an exit or
  *                    a loss, handed to the text or the JSON formatter
  *   render_text.c    the text line: head, site, record, exit and loss lines
- *   render_json.c    JSON Lines: values, the fields object, record, exit and loss objects
+ *   render_json.c    JSON Lines: the fields object, record, exit and loss objects
  *   render_site.c    a call site prepared once: the format parsed into items,
  *                    fast paths chosen, the constant parts of both lines made
  *   render_printf.c  our printf-compatible formatter: the conversions, the
  *                    general message and the prepared items' message
+ *   render_tree.c    value trees (C++ containers, ...) as fmt prints them and as JSON;
+ *                    typed argument values as JSON and as fmt's {} prints them
  *   render_parse.c   format strings: the walk over literal runs and specs, the name=%x fields
  *   render_float.c   doubles in decimal: exact fixed rounding, shortest round trip
  *   render_args.c    argument decoding from payloads
@@ -607,6 +609,7 @@ struct render_site {
     uint32_t time_args;                   /* "t" entries, as a mask */
     uint32_t char_args;                   /* "c" entries, as a mask */
     uint32_t struct_args;                 /* "s" entries, as a mask */
+    uint32_t tree_args;                   /* "v" entries (value trees), as a mask */
     uint8_t members_from[SHMLOG_MAX_ARGS], members_n[SHMLOG_MAX_ARGS]; /* a struct's in members[] */
     uint8_t nmembers;
     struct prep_member members[SHMLOG_MAX_ARGS]; /* each argument a member of one struct at most */
@@ -656,6 +659,22 @@ void render_msg(const char *fmt, const struct render_arg *args, int nargs, struc
 void render_put_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
                              const struct render_arg *args, int nargs, struct render_buf *out, enum esc_mode esc,
                              struct arg_memo *memo);
+
+/* A bool, floating point number or pointer as fmt's {} prints it, in text
+ * (48 bytes); its length, 0 for other types. */
+size_t render_fmt_value(char *text, const struct render_arg *a);
+
+/* ==== Value trees (render_tree.c) ==== */
+
+/* Argument arg of the site is a value tree ("v" entry). */
+static inline int render_is_tree(const struct render_site *sr, int arg)
+{
+    return arg >= 0 && arg < (int)SHMLOG_MAX_ARGS && (sr->tree_args >> arg & 1u);
+}
+/* A value tree (shmlog_args.h) of n bytes as fmt prints it, escaped as esc says. */
+void render_tree_text(struct render_buf *out, const uint8_t *p, size_t n, enum esc_mode esc);
+/* The same tree as a JSON value. */
+void render_tree_json(struct render_buf *out, const uint8_t *p, size_t n);
 
 /* ==== Times (render_time.c) ==== */
 

@@ -239,7 +239,8 @@ static int prep_members(struct render_site *sr, struct render_buf *arena, long a
  * its ns since the epoch as a time, an "o<argument> <has-value argument>"
  * entry it print as none when that BOOL is false, an "s<argument> <Type>
  * <members>" entry it print as its members (prep_members), a "c<argument>"
- * entry (an i8 or u8) it print as a character as a member. An entry that does
+ * entry (an i8 or u8) it print as a character as a member, a "v<argument>"
+ * entry (a string) it print as the value tree its bytes hold. An entry that does
  * not parse, or of another kind, is left out. The has-value and member
  * arguments, as a mask: what the message says, not extras. */
 static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena, const char *desc)
@@ -247,7 +248,8 @@ static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena
     uint32_t presence = 0, claimed = 0;
     for (const char *p = desc; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
         char *end;
-        if ((*p != 'e' && *p != 't' && *p != 'o' && *p != 's' && *p != 'c') || p[1] < '1' || p[1] > '9')
+        if ((*p != 'e' && *p != 't' && *p != 'o' && *p != 's' && *p != 'c' && *p != 'v') || p[1] < '1' ||
+            p[1] > '9')
             continue;
         long arg = strtol(p + 1, &end, 10) - 1;
         if (arg < 0 || arg >= sr->nargs)
@@ -270,6 +272,11 @@ static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena
         if (*p == 'c') {
             if (*end == ';' || *end == 0)
                 sr->char_args |= 1u << arg;
+            continue;
+        }
+        if (*p == 'v') {
+            if ((*end == ';' || *end == 0) && sr->arg_types[arg] == SHMLOG_ARG_STR)
+                sr->tree_args |= 1u << arg;
             continue;
         }
         if (*p == 't') {
@@ -328,7 +335,8 @@ static void prep_ops(struct render_site *sr)
         if (it->kind == PREP_TEXT)
             continue;
         op->op = OP_ITEM;
-        if (it->arg < 0 || it->arg >= (int)sr->nargs || (sr->struct_args >> it->arg & 1u) || sr->present_of[it->arg])
+        if (it->arg < 0 || it->arg >= (int)sr->nargs || ((sr->struct_args | sr->tree_args) >> it->arg & 1u) ||
+            sr->present_of[it->arg])
             continue;
         static const uint8_t op_of_fast[] = {
             [FAST_SIGNED] = OP_SIGNED, [FAST_UNSIGNED] = OP_UNSIGNED, [FAST_STR] = OP_STR,

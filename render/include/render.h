@@ -355,6 +355,7 @@ struct render_field {
     size_t name_len;
     struct render_arg value;
     struct render_field_room room; /* what value may point into */
+    uint8_t tree;     /* value is the bytes of a value tree (a C++ container, ...): render_tree_plain() */
 };
 int render_prepared_fields(const struct render_site *sr, const struct shm_copied_record *rec,
                            struct render_field fields[SHMLOG_MAX_ARGS]);
@@ -404,8 +405,13 @@ struct render_field_info {
     uint8_t whole;    /* the value is its argument as decoded: no precision cuts it */
     uint8_t arg;      /* that argument */
     uint8_t present;  /* a std::optional's has-value argument + 1 (null when it is false); 0: none */
+    uint8_t tree;     /* a value tree: its field is its fmt text (render_tree_plain()), and not whole */
 };
 int render_site_fields(const struct render_site *sr, struct render_field_info fields[SHMLOG_MAX_ARGS]);
+
+/* A value tree's bytes (a STR argument a site's descriptor marks "v") as fmt
+ * prints them, unescaped: the text its field and Arrow column hold. */
+void render_tree_plain(struct render_buf *out, const struct render_arg *a);
 
 /* Appends one exit marker line; in->ts_ns is when the collector saw the exit.
  * how: enum shlog_exit_how (format/include/shlog_file.h): 0 not said, 1 shut down,
