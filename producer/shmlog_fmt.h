@@ -17,17 +17,18 @@ enum class fmt_reason {
     no_argument_for_placeholder,
     more_arguments_than_placeholders,
     unmatched_brace,
-    centre_alignment_unsupported,
-    fill_character_unsupported,
-    nested_width_or_precision_unsupported,
-    locale_L_unsupported,
-    presentation_b_B_a_A_unsupported,
+    nested_width_or_precision_not_automatic,
+    presentation_a_A_unsupported,
     positional_index_out_of_order,
     type_does_not_fit_argument,
     precision_on_integer,
     sign_hash_or_zero_on_text,
     shortest_float_takes_no_sign_hash_or_zero,
-    spec_on_duration_unsupported,
+    spec_on_duration_takes_fill_align_width_precision_chrono,
+    precision_on_integer_duration_or_time_point,
+    chrono_spec_letter_unsupported,
+    semicolon_in_spec_unsupported,
+    width_or_precision_argument_not_an_integer,
     duration_unit_unsupported,
     spec_on_struct_unsupported,
 };
@@ -62,8 +63,7 @@ template <typename T> constexpr fmt_kind fmt_kind_of()
     }
 }
 
-/* What {} prints after a duration's count, as fmt does ("us" for micro,
- * where fmt may print the micro sign); "" for what is not a duration, NULL
+/* What {} prints after a duration's count, as fmt does; "" for what is not a duration, NULL
  * for a unit without one. */
 template <typename T> constexpr const char *fmt_unit()
 {
@@ -74,7 +74,7 @@ template <typename T> constexpr const char *fmt_unit()
         if constexpr (std::is_same<P, std::nano>::value)
             return "ns";
         else if constexpr (std::is_same<P, std::micro>::value)
-            return "us";
+            return "\xc2\xb5s"; /* U+00B5, as fmt prints it */
         else if constexpr (std::is_same<P, std::milli>::value)
             return "ms";
         else if constexpr (std::is_same<P, std::ratio<1>>::value)
@@ -91,6 +91,8 @@ template <typename T> constexpr const char *fmt_unit()
 /* The printf format of a site, and whether and why it was refused. */
 template <size_t N> struct fmt_site {
     char text[N];
+    char desc[N]; /* the "f" entries of specs the readers print themselves */
+    size_t desc_len;
     bool fmt_style;
     fmt_reason error;
     int at; /* the placeholder the error is about, from 1; 0: the whole format */
@@ -119,22 +121,27 @@ struct fmt_out {
 constexpr bool fmt_is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* Parses one placeholder's spec (after the ':', up to '}') for an argument of
- * kind k and writes its printf conversion; fmt_reason::none or why not. */
-constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_t width_bytes, fmt_out &out)
+ * kind k and writes its printf conversion; fmt_reason::none or why not. What
+ * printf has no words for (a fill character, centring, b/B, a sign or 0x
+ * before any integer, a width or precision from the next arguments: dyn's
+ * bits 1 and 2) sets entry: the conversion is then the plain one for the
+ * type, and the readers print the value by the spec itself. */
+constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_t width_bytes, fmt_out &out,
+                                    int &dyn, bool &entry)
 {
     size_t i = 0;
     char align = 0;
-    if (len >= 2 && (s[1] == '<' || s[1] == '>' || s[1] == '^')) {
-        if (s[0] != ' ')
-            return fmt_reason::fill_character_unsupported;
-        align = s[1];
-        i = 2;
+    size_t fill_len = (static_cast<unsigned char>(s[0]) >= 0xF0) ? 4 : (static_cast<unsigned char>(s[0]) >= 0xE0) ? 3
+                      : (static_cast<unsigned char>(s[0]) >= 0xC0) ? 2 : 1;
+    if (len > fill_len && (s[fill_len] == '<' || s[fill_len] == '>' || s[fill_len] == '^')) {
+        entry = entry || s[0] != ' ' || s[fill_len] == '^';
+        align = s[fill_len];
+        i = fill_len + 1;
     } else if (len >= 1 && (s[0] == '<' || s[0] == '>' || s[0] == '^')) {
         align = s[0];
+        entry = entry || align == '^';
         i = 1;
     }
-    if (align == '^')
-        return fmt_reason::centre_alignment_unsupported;
     char sign = 0;
     if (i < len && (s[i] == '+' || s[i] == '-' || s[i] == ' '))
         sign = s[i++];
@@ -143,33 +150,46 @@ constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_
     bool zero = i < len && s[i] == '0';
     i += zero;
     int width = -1, prec = -1;
-    if (i < len && s[i] == '{')
-        return fmt_reason::nested_width_or_precision_unsupported;
+    if (i + 1 < len && s[i] == '{' && s[i + 1] == '}') {
+        dyn |= 1;
+        entry = true;
+        i += 2;
+    } else if (i < len && s[i] == '{') {
+        return fmt_reason::nested_width_or_precision_not_automatic;
+    }
     for (; i < len && fmt_is_digit(s[i]); i++)
         width = (width < 0 ? 0 : width) * 10 + (s[i] - '0');
     if (i < len && s[i] == '.') {
         i++;
-        if (i < len && s[i] == '{')
-            return fmt_reason::nested_width_or_precision_unsupported;
-        if (i >= len || !fmt_is_digit(s[i]))
+        if (i + 1 < len && s[i] == '{' && s[i + 1] == '}') {
+            dyn |= 2;
+            entry = true;
+            prec = 0;
+            i += 2;
+        } else if (i < len && s[i] == '{') {
+            return fmt_reason::nested_width_or_precision_not_automatic;
+        } else if (i >= len || !fmt_is_digit(s[i])) {
             return fmt_reason::unmatched_brace;
-        for (prec = 0; i < len && fmt_is_digit(s[i]); i++)
-            prec = prec * 10 + (s[i] - '0');
+        } else {
+            for (prec = 0; i < len && fmt_is_digit(s[i]); i++)
+                prec = prec * 10 + (s[i] - '0');
+        }
     }
     if (i < len && s[i] == 'L')
-        return fmt_reason::locale_L_unsupported;
+        i++; /* the C locale's: no separators, as fmt prints in it */
     char type = i < len ? s[i++] : 0;
     if (i != len)
         return fmt_reason::unmatched_brace;
-    if (type == 'b' || type == 'B' || type == 'a' || type == 'A')
-        return fmt_reason::presentation_b_B_a_A_unsupported;
+    if (type == 'a' || type == 'A')
+        return fmt_reason::presentation_a_A_unsupported;
     if (k == k_other)
         type = 's'; /* the argument's own error is enough */
 
     /* Which printf conversion, and whether fmt aligns it left by default. */
     char conv = 0;
     bool left = false, shortest = false;
-    if ((k == k_bool || k == k_char) && (type == 'd' || type == 'x' || type == 'X' || type == 'o'))
+    if ((k == k_bool || k == k_char) &&
+        (type == 'd' || type == 'x' || type == 'X' || type == 'o' || type == 'b' || type == 'B'))
         k = k == k_bool ? k_unsigned : k_signed; /* fmt prints them as numbers then */
     switch (k) {
     case k_text:
@@ -198,10 +218,15 @@ constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_
             conv = k == k_signed ? 'd' : 'u';
         else if (type == 'x' || type == 'X' || type == 'o' || type == 'c')
             conv = type;
+        else if (type == 'b' || type == 'B')
+            conv = k == k_signed ? 'd' : 'u', entry = true;
         else
             return fmt_reason::type_does_not_fit_argument;
         if (prec >= 0)
             return fmt_reason::precision_on_integer;
+        /* fmt writes a sign and magnitude in any base, and 0x0 for #x of 0 */
+        if ((conv == 'x' || conv == 'X' || conv == 'o') && (k == k_signed || sign || (hash && conv != 'o')))
+            entry = true;
         break;
     case k_float:
         if (type == 'e' || type == 'E' || type == 'f' || type == 'F' || type == 'g' || type == 'G')
@@ -222,31 +247,69 @@ constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_
     }
     if ((conv == 's' || conv == 'c') && !shortest && (sign || hash || zero))
         return fmt_reason::sign_hash_or_zero_on_text;
-    if (shortest && (sign || hash || zero || prec >= 0))
+    if (shortest && k != k_float && (sign || hash || zero || prec >= 0))
         return fmt_reason::shortest_float_takes_no_sign_hash_or_zero;
+    if (shortest && k == k_float && (sign || hash || zero))
+        entry = true; /* +2.5 and zeros before the shortest digits */
     if (conv == 'c' && prec >= 0)
         return fmt_reason::precision_on_integer;
 
     out.put('%');
-    if (width >= 0 && (align == '<' || (left && align == 0)))
-        out.put('-');
-    if (sign == '+' || sign == ' ')
-        out.put(sign);
-    if (hash && conv != 'd' && conv != 'u' && conv != 'c')
-        out.put('#');
-    if (zero && align == 0) /* fmt ignores 0 with an alignment */
-        out.put('0');
-    if (width >= 0)
-        out.put_number(width);
-    if (prec >= 0) {
-        out.put('.');
-        out.put_number(prec);
+    if (entry) { /* the readers print it by the spec: the plain conversion for the type */
+        if (shortest && k == k_float)
+            conv = 'g';
+    } else {
+        if (width >= 0 && (align == '<' || (left && align == 0)))
+            out.put('-');
+        if (sign == '+' || sign == ' ')
+            out.put(sign);
+        if (hash && conv != 'd' && conv != 'u' && conv != 'c')
+            out.put('#');
+        if (zero && align == 0) /* fmt ignores 0 with an alignment */
+            out.put('0');
+        if (width >= 0)
+            out.put_number(width);
+        if (prec >= 0) {
+            out.put('.');
+            out.put_number(prec);
+        }
     }
     if ((conv == 'd' || conv == 'u' || conv == 'x' || conv == 'X' || conv == 'o') && width_bytes == 8) {
         out.put('l');
         out.put('l');
     }
     out.put(conv);
+    return fmt_reason::none;
+}
+
+/* Whether c may follow '%' in a chrono spec on a time point (tp) or a
+ * duration (floating: of a floating-point count). */
+constexpr bool fmt_chrono_letter(char c, bool tp, bool floating)
+{
+    const char *set = tp ? "YyCmdeHMSFTRDjaAbBhpIuw%nt" : floating ? "Qq%nt" : "QqHMSTR%nt";
+    for (; *set; set++)
+        if (*set == c)
+            return true;
+    return false;
+}
+
+/* A spec on a time point (tp) or a duration: [[fill]align][width][.precision]
+ * then a chrono spec from '%', as fmt takes them (a precision: a floating
+ * duration's alone). */
+constexpr fmt_reason fmt_chrono_spec(const char *s, size_t len, bool tp, bool floating)
+{
+    size_t i = 0;
+    while (i < len && s[i] != '%')
+        i++;
+    for (size_t k = 0; k < i; k++)
+        if (s[k] == '+' || s[k] == '#' || (s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z'))
+            return fmt_reason::spec_on_duration_takes_fill_align_width_precision_chrono;
+    for (size_t k = 0; k + 1 < i; k++)
+        if (s[k] == '.' && (tp || !floating))
+            return fmt_reason::precision_on_integer_duration_or_time_point;
+    for (size_t k = i; k < len; k++)
+        if (s[k] == '%' && (k + 1 >= len || !fmt_chrono_letter(s[++k], tp, floating)))
+            return fmt_reason::chrono_spec_letter_unsupported;
     return fmt_reason::none;
 }
 
@@ -277,6 +340,7 @@ template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16>
     const fmt_kind kinds[] = {k_other, fmt_kind_of<A>()...};
     const size_t bytes[] = {0, sizeof(A)...};
     const char *const units[] = {"", fmt_unit<A>()...};
+    const bool time_points[] = {false, is_time_point<A>::value...};
     const int nargs = static_cast<int>(sizeof...(A));
     size_t len = 0;
     while (len < N && f[len])
@@ -326,11 +390,11 @@ template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16>
             out.put('{');
             i++;
         } else if (c == '{') {
-            size_t close = i + 1;
-            while (close < end && f[close] != '}' && f[close] != '{')
-                close++;
-            next++;
-            r.at = next;
+            size_t close = i + 1; /* past a nested {} (a width or precision from an argument) */
+            while (close < end && f[close] != '}' && !(f[close] == '{' && (close + 1 >= end || f[close + 1] != '}')))
+                close += f[close] == '{' ? 2 : 1;
+            const int arg = ++next;
+            r.at = arg;
             if (close >= end || f[close] != '}') {
                 r.error = fmt_reason::unmatched_brace;
                 return r;
@@ -340,7 +404,7 @@ template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16>
                 int index = 0;
                 for (; spec < close && fmt_is_digit(f[spec]); spec++)
                     index = index * 10 + (f[spec] - '0');
-                if (index != next - 1) {
+                if (index != arg - 1) {
                     r.error = fmt_reason::positional_index_out_of_order;
                     return r;
                 }
@@ -349,29 +413,100 @@ template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16>
                 r.error = fmt_reason::unmatched_brace;
                 return r;
             }
-            if (next > placeholders_args) {
+            if (arg > placeholders_args) {
                 r.error = fmt_reason::no_argument_for_placeholder;
                 return r;
             }
             if (spec < close)
                 spec++;
-            if (!units[next]) {
+            for (size_t k = spec; k < close; k++)
+                if (f[k] == ';') { /* it would end the descriptor's entry */
+                    r.error = fmt_reason::semicolon_in_spec_unsupported;
+                    return r;
+                }
+            if (!units[arg]) {
                 r.error = fmt_reason::duration_unit_unsupported;
                 return r;
             }
-            if (units[next][0] && spec < close) {
-                r.error = fmt_reason::spec_on_duration_unsupported;
-                return r;
-            }
-            if (kinds[next] == k_struct && spec < close) {
+            if (kinds[arg] == k_struct && spec < close) {
                 r.error = fmt_reason::spec_on_struct_unsupported;
                 return r;
             }
-            r.error = fmt_conversion(f + spec, close - spec, kinds[next], bytes[next], out);
-            if (r.error != fmt_reason::none)
-                return r;
-            for (const char *u = units[next]; *u; u++)
-                out.put(*u);
+            int dyn = 0;
+            bool entry = false;
+            char what = kinds[arg] == k_char ? 'c' : 'v';
+            if (time_points[arg] || units[arg][0]) { /* a time point always: fmt's text is not the readers' time */
+                r.error = fmt_chrono_spec(f + spec, close - spec, time_points[arg], kinds[arg] == k_float);
+                if (r.error != fmt_reason::none)
+                    return r;
+                entry = time_points[arg] || spec < close;
+                what = time_points[arg] ? 't' : 'd';
+                if (!entry) /* {} of a duration: its count's conversion, then the unit */
+                    r.error = fmt_conversion(f + spec, 0, kinds[arg], bytes[arg], out, dyn, entry);
+                else { /* the count's plain conversion */
+                    out.put('%');
+                    if (kinds[arg] == k_float) {
+                        out.put('g');
+                    } else {
+                        if (bytes[arg] == 8)
+                            out.put('l'), out.put('l');
+                        out.put(kinds[arg] == k_signed ? 'd' : 'u');
+                    }
+                }
+                for (size_t k = spec; k + 1 < close; k++)
+                    if (f[k] == '{' && f[k + 1] == '}')
+                        dyn |= f[k - 1] == '.' ? 2 : 1;
+            } else {
+                r.error = fmt_conversion(f + spec, close - spec, kinds[arg], bytes[arg], out, dyn, entry);
+                if (r.error != fmt_reason::none)
+                    return r;
+            }
+            if (!entry) {
+                for (const char *u = units[arg]; *u; u++)
+                    out.put(*u);
+                i = close;
+                continue;
+            }
+            /* "f<arg> <what>[<unit> ]<spec>", a {} of the spec naming its argument */
+            fmt_out d{r.desc, r.desc_len};
+            if (d.n)
+                d.put(';');
+            d.put('f');
+            d.put_number(arg);
+            d.put(' ');
+            d.put(what);
+            d.put(' ');
+            if (what == 'd') {
+                for (const char *u = units[arg]; *u; u++)
+                    d.put(*u);
+                d.put(' ');
+            }
+            int taken = arg;
+            for (size_t k = spec; k < close; k++) {
+                if (f[k] != '{') {
+                    d.put(f[k]);
+                    continue;
+                }
+                if (++taken > placeholders_args) {
+                    r.error = fmt_reason::no_argument_for_placeholder;
+                    return r;
+                }
+                if (kinds[taken] != k_signed && kinds[taken] != k_unsigned) {
+                    r.error = fmt_reason::width_or_precision_argument_not_an_integer;
+                    return r;
+                }
+                d.put('{');
+                d.put_number(taken);
+                d.put('}');
+                k++;
+                /* the readers print nothing for it: fmt's order, the value then its width */
+                out.put('%');
+                if (bytes[taken] == 8)
+                    out.put('l'), out.put('l');
+                out.put(kinds[taken] == k_signed ? 'd' : 'u');
+            }
+            r.desc_len = d.n;
+            next = taken;
             i = close;
         } else {
             out.put(c);
@@ -572,6 +707,25 @@ template <typename... A> struct site_desc_of {
     static constexpr auto desc = site_desc<site_desc_bytes<A...>(), A...>();
     static constexpr const char *text = desc.len ? desc.text : nullptr;
 };
+/* A site's own "f" entries (fmt_site::desc, M bytes with its NUL) after its signature's entries. */
+template <std::size_t M, typename... A> struct site_desc_joined {
+    char text[site_desc_bytes<A...>() + M + 1];
+};
+template <std::size_t M, typename... A> constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own)
+{
+    const auto &types = site_desc_of<A...>::desc;
+    site_desc_joined<M, A...> j{};
+    if (!own[0])
+        return j;
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < types.len; i++)
+        j.text[n++] = types.text[i];
+    if (n)
+        j.text[n++] = ';';
+    for (std::size_t i = 0; own[i]; i++)
+        j.text[n++] = own[i];
+    return j;
+}
 } // namespace shmlog_detail
 
 /* Once, at namespace scope, after the struct and after those of its members'
@@ -632,9 +786,13 @@ template <typename... A> struct site_desc_of {
     static constexpr auto shmlog__fmt = shmlog_detail::fmt_translate<                       \
         sizeof(SHMLOG__FIRST(__VA_ARGS__)), void SHMLOG__EACH(SHMLOG__A_VALUE, __VA_ARGS__)>(  \
         __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "");  \
-    static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");
+    static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
+    static constexpr auto shmlog__desc = shmlog_detail::site_desc_join_of<                    \
+        shmlog__fmt.desc_len + 1, void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>(shmlog__fmt.desc);
 #define SHMLOG__A_DECAYED(i, x) , shmlog__T##i
 /* what the format is checked against: a std::optional's value type */
 #define SHMLOG__A_VALUE(i, x) , typename shmlog_detail::value_of<shmlog__T##i>::type
 #define SHMLOG__SITE_FORMAT(...) shmlog__fmt.text
-#define SHMLOG__SITE_DESC(...) shmlog_detail::site_desc_of<void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::text
+#define SHMLOG__SITE_DESC(...)                                                              \
+    (shmlog__fmt.desc_len ? shmlog__desc.text                                                 \
+                          : shmlog_detail::site_desc_of<void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::text)
