@@ -20,6 +20,7 @@ enum class fmt_reason {
     nested_width_or_precision_not_automatic,
     presentation_a_A_unsupported,
     positional_index_out_of_order,
+    named_placeholder_not_the_next_named_argument,
     type_does_not_fit_argument,
     precision_on_integer,
     sign_hash_or_zero_on_text,
@@ -332,11 +333,39 @@ constexpr bool fmt_printf_conversion(const char *s, size_t len)
     return false;
 }
 
-/* The site of format f (N: its size) with arguments A (after a leading
- * void): a printf format kept as it is, or a {} format translated. */
-template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16> fmt_translate(const char *f)
+/* The name argument text t gives itself: "px" of shmlog::arg("px", v) or of
+ * "px"_a = v (n bytes at *name); false for an argument with none. */
+constexpr bool fmt_arg_name(const char *t, const char *&name, size_t &n)
 {
-    fmt_site<2 * N + 16> r{};
+    while (*t == ' ')
+        t++;
+    for (const char *p : {"::shmlog::arg(", "shmlog::arg(", "arg("}) {
+        size_t k = 0;
+        while (p[k] && t[k] == p[k])
+            k++;
+        if (!p[k]) {
+            t += k;
+            while (*t == ' ')
+                t++;
+            break;
+        }
+    }
+    if (*t != '"')
+        return false;
+    name = ++t;
+    for (n = 0; t[n] && t[n] != '"'; n++)
+        if (!(fmt_is_digit(t[n]) || t[n] == '_' || (t[n] >= 'a' && t[n] <= 'z') || (t[n] >= 'A' && t[n] <= 'Z')))
+            return false;
+    return t[n] == '"' && n > 0;
+}
+
+/* The site of format f (N: its size) with arguments A (after a leading
+ * void) whose call texts are texts[1..]: a printf format kept as it is, or a
+ * {} format translated. */
+template <size_t N, typename Void, typename... A>
+constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, const char *const *texts)
+{
+    fmt_site<2 * N + 16 + 8 * sizeof...(A)> r{};
     const fmt_kind kinds[] = {k_other, fmt_kind_of<A>()...};
     const size_t bytes[] = {0, sizeof(A)...};
     const char *const units[] = {"", fmt_unit<A>()...};
@@ -400,7 +429,24 @@ template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16>
                 return r;
             }
             size_t spec = i + 1;
-            if (spec < close && fmt_is_digit(f[spec])) {
+            const char *name = nullptr;
+            size_t name_len = 0;
+            const bool named = arg <= nargs && fmt_arg_name(texts[arg], name, name_len);
+            if (spec < close && (f[spec] == '_' || (f[spec] >= 'a' && f[spec] <= 'z') || (f[spec] >= 'A' && f[spec] <= 'Z'))) {
+                /* {name}: the argument's own, in the arguments' order (the record keeps that order) */
+                size_t k = spec;
+                while (k < close && f[k] != ':')
+                    k++;
+                bool same = named && name_len == k - spec;
+                for (size_t c = 0; same && c < name_len; c++)
+                    same = name[c] == f[spec + c];
+                if (!same) {
+                    r.error = fmt_reason::named_placeholder_not_the_next_named_argument;
+                    return r;
+                }
+                spec = k;
+            }
+            if (!named && spec < close && fmt_is_digit(f[spec])) {
                 int index = 0;
                 for (; spec < close && fmt_is_digit(f[spec]); spec++)
                     index = index * 10 + (f[spec] - '0');
@@ -544,7 +590,7 @@ template <int Placeholder, fmt_reason Why> struct fmt_placeholder {
 struct enum_info {
     const char *type;
     const char *names; /* as the macro's arguments are written: "Buy, Sell" */
-    long long values[16];
+    long long values[48]; /* SHMLOG__ENUM_COUNT's bound */
     unsigned count;
 };
 void shmlog__describe_enum(); /* the name the lookup finds besides the users' */
@@ -707,23 +753,53 @@ template <typename... A> struct site_desc_of {
     static constexpr auto desc = site_desc<site_desc_bytes<A...>(), A...>();
     static constexpr const char *text = desc.len ? desc.text : nullptr;
 };
-/* A site's own "f" entries (fmt_site::desc, M bytes with its NUL) after its signature's entries. */
+/* The bytes of the "n<argument> <name>" entries of the named arguments among
+ * the n call texts at texts[1..] (fmt_arg_name). */
+constexpr std::size_t site_names_bytes(const char *const *texts, std::size_t n)
+{
+    std::size_t bytes = 0;
+    for (std::size_t i = 1; i <= n; i++) {
+        const char *name = nullptr;
+        std::size_t len = 0;
+        if (fmt_arg_name(texts[i], name, len))
+            bytes += len + 6;
+    }
+    return bytes;
+}
+
+/* A site's descriptor when it has its own entries: its signature's, then the
+ * format's "f" entries (own, M bytes in all with the names' and a NUL), then
+ * an "n" entry per named argument. */
 template <std::size_t M, typename... A> struct site_desc_joined {
     char text[site_desc_bytes<A...>() + M + 1];
 };
-template <std::size_t M, typename... A> constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own)
+template <std::size_t M, typename... A>
+constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own, const char *const *texts)
 {
     const auto &types = site_desc_of<A...>::desc;
     site_desc_joined<M, A...> j{};
-    if (!own[0])
+    if (M == 1)
         return j;
-    std::size_t n = 0;
+    site_desc_text<sizeof j.text> d{};
     for (std::size_t i = 0; i < types.len; i++)
-        j.text[n++] = types.text[i];
-    if (n)
-        j.text[n++] = ';';
-    for (std::size_t i = 0; own[i]; i++)
-        j.text[n++] = own[i];
+        d.put(types.text[i]);
+    for (std::size_t i = 0; own[i]; i++) {
+        if (i == 0 && d.len)
+            d.put(';');
+        d.put(own[i]);
+    }
+    for (std::size_t i = 1; i < sizeof...(A); i++) {
+        const char *name = nullptr;
+        std::size_t len = 0;
+        if (!fmt_arg_name(texts[i], name, len))
+            continue;
+        desc_head(d, 'n', static_cast<unsigned>(i), nullptr);
+        d.put(' ');
+        for (std::size_t c = 0; c < len; c++)
+            d.put(name[c]);
+    }
+    for (std::size_t i = 0; i < d.len; i++)
+        j.text[i] = d.text[i];
     return j;
 }
 } // namespace shmlog_detail
@@ -761,38 +837,197 @@ template <std::size_t M, typename... A> constexpr site_desc_joined<M, A...> site
     static_assert(sizeof(Type) == 0, "shmlog: SHMLOG_STRUCT takes at most 15 members: a record holds 16 " \
                                      "arguments (SHMLOG_MAX_ARGS), the struct's own counting one")
 
+/* SHMLOG__ENUM_EACH_<n>(M, a1..an): M(a1) ... M(an), for an enum's names
+ * (SHMLOG__ENUM_COUNT counts them after the type: 1 .. 48, or TOO_MANY). */
+#define SHMLOG__ENUM_COUNT(...) SHMLOG__PICK64(__VA_ARGS__, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, \
+    TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, 48, \
+    47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, \
+    21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, ~)
+#define SHMLOG__ENUM_EACH_0(M, ...)
+#define SHMLOG__ENUM_EACH_1(M, a1) M(a1)
+#define SHMLOG__ENUM_EACH_2(M, a1, a2) \
+    SHMLOG__ENUM_EACH_1(M, a1) M(a2)
+#define SHMLOG__ENUM_EACH_3(M, a1, a2, a3) \
+    SHMLOG__ENUM_EACH_2(M, a1, a2) M(a3)
+#define SHMLOG__ENUM_EACH_4(M, a1, a2, a3, a4) \
+    SHMLOG__ENUM_EACH_3(M, a1, a2, a3) M(a4)
+#define SHMLOG__ENUM_EACH_5(M, a1, a2, a3, a4, a5) \
+    SHMLOG__ENUM_EACH_4(M, a1, a2, a3, a4) M(a5)
+#define SHMLOG__ENUM_EACH_6(M, a1, a2, a3, a4, a5, a6) \
+    SHMLOG__ENUM_EACH_5(M, a1, a2, a3, a4, a5) M(a6)
+#define SHMLOG__ENUM_EACH_7(M, a1, a2, a3, a4, a5, a6, a7) \
+    SHMLOG__ENUM_EACH_6(M, a1, a2, a3, a4, a5, a6) M(a7)
+#define SHMLOG__ENUM_EACH_8(M, a1, a2, a3, a4, a5, a6, a7, a8) \
+    SHMLOG__ENUM_EACH_7(M, a1, a2, a3, a4, a5, a6, a7) M(a8)
+#define SHMLOG__ENUM_EACH_9(M, a1, a2, a3, a4, a5, a6, a7, a8, a9) \
+    SHMLOG__ENUM_EACH_8(M, a1, a2, a3, a4, a5, a6, a7, a8) M(a9)
+#define SHMLOG__ENUM_EACH_10(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10) \
+    SHMLOG__ENUM_EACH_9(M, a1, a2, a3, a4, a5, a6, a7, a8, a9) M(a10)
+#define SHMLOG__ENUM_EACH_11(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) \
+    SHMLOG__ENUM_EACH_10(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10) M(a11)
+#define SHMLOG__ENUM_EACH_12(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12) \
+    SHMLOG__ENUM_EACH_11(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) M(a12)
+#define SHMLOG__ENUM_EACH_13(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13) \
+    SHMLOG__ENUM_EACH_12(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12) M(a13)
+#define SHMLOG__ENUM_EACH_14(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14) \
+    SHMLOG__ENUM_EACH_13(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13) M(a14)
+#define SHMLOG__ENUM_EACH_15(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) \
+    SHMLOG__ENUM_EACH_14(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14) M(a15)
+#define SHMLOG__ENUM_EACH_16(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) \
+    SHMLOG__ENUM_EACH_15(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) M(a16)
+#define SHMLOG__ENUM_EACH_17(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17) \
+    SHMLOG__ENUM_EACH_16(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) M(a17)
+#define SHMLOG__ENUM_EACH_18(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18) \
+    SHMLOG__ENUM_EACH_17(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17) M(a18)
+#define SHMLOG__ENUM_EACH_19(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19) \
+    SHMLOG__ENUM_EACH_18(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18) M(a19)
+#define SHMLOG__ENUM_EACH_20(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20) \
+    SHMLOG__ENUM_EACH_19(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19) M(a20)
+#define SHMLOG__ENUM_EACH_21(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21) \
+    SHMLOG__ENUM_EACH_20(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20) M(a21)
+#define SHMLOG__ENUM_EACH_22(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22) \
+    SHMLOG__ENUM_EACH_21(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21) M(a22)
+#define SHMLOG__ENUM_EACH_23(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23) \
+    SHMLOG__ENUM_EACH_22(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22) M(a23)
+#define SHMLOG__ENUM_EACH_24(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24) \
+    SHMLOG__ENUM_EACH_23(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23) M(a24)
+#define SHMLOG__ENUM_EACH_25(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25) \
+    SHMLOG__ENUM_EACH_24(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24) M(a25)
+#define SHMLOG__ENUM_EACH_26(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26) \
+    SHMLOG__ENUM_EACH_25(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25) M(a26)
+#define SHMLOG__ENUM_EACH_27(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27) \
+    SHMLOG__ENUM_EACH_26(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26) M(a27)
+#define SHMLOG__ENUM_EACH_28(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28) \
+    SHMLOG__ENUM_EACH_27(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27) M(a28)
+#define SHMLOG__ENUM_EACH_29(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29) \
+    SHMLOG__ENUM_EACH_28(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28) M(a29)
+#define SHMLOG__ENUM_EACH_30(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30) \
+    SHMLOG__ENUM_EACH_29(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29) M(a30)
+#define SHMLOG__ENUM_EACH_31(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31) \
+    SHMLOG__ENUM_EACH_30(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30) M(a31)
+#define SHMLOG__ENUM_EACH_32(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32) \
+    SHMLOG__ENUM_EACH_31(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31) M(a32)
+#define SHMLOG__ENUM_EACH_33(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33) \
+    SHMLOG__ENUM_EACH_32(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32) M(a33)
+#define SHMLOG__ENUM_EACH_34(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34) \
+    SHMLOG__ENUM_EACH_33(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33) M(a34)
+#define SHMLOG__ENUM_EACH_35(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35) \
+    SHMLOG__ENUM_EACH_34(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34) M(a35)
+#define SHMLOG__ENUM_EACH_36(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36) \
+    SHMLOG__ENUM_EACH_35(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35) M(a36)
+#define SHMLOG__ENUM_EACH_37(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37) \
+    SHMLOG__ENUM_EACH_36(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36) M(a37)
+#define SHMLOG__ENUM_EACH_38(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38) \
+    SHMLOG__ENUM_EACH_37(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37) M(a38)
+#define SHMLOG__ENUM_EACH_39(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39) \
+    SHMLOG__ENUM_EACH_38(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38) M(a39)
+#define SHMLOG__ENUM_EACH_40(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40) \
+    SHMLOG__ENUM_EACH_39(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39) M(a40)
+#define SHMLOG__ENUM_EACH_41(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41) \
+    SHMLOG__ENUM_EACH_40(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40) M(a41)
+#define SHMLOG__ENUM_EACH_42(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42) \
+    SHMLOG__ENUM_EACH_41(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41) M(a42)
+#define SHMLOG__ENUM_EACH_43(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43) \
+    SHMLOG__ENUM_EACH_42(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42) M(a43)
+#define SHMLOG__ENUM_EACH_44(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44) \
+    SHMLOG__ENUM_EACH_43(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43) M(a44)
+#define SHMLOG__ENUM_EACH_45(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44, a45) \
+    SHMLOG__ENUM_EACH_44(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44) M(a45)
+#define SHMLOG__ENUM_EACH_46(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44, a45, a46) \
+    SHMLOG__ENUM_EACH_45(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44, a45) M(a46)
+#define SHMLOG__ENUM_EACH_47(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44, a45, a46, a47) \
+    SHMLOG__ENUM_EACH_46(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44, a45, a46) M(a47)
+#define SHMLOG__ENUM_EACH_48(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44, a45, a46, a47, a48) \
+    SHMLOG__ENUM_EACH_47(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44, a45, a46, a47) M(a48)
+
 /* Once, at namespace scope, after the enum: its values print as their names
  * (in text and in JSON messages; a value outside the list as its number).
- * At most 16 names. */
-#define SHMLOG_ENUM(...) SHMLOG__CAT2(SHMLOG__ENUM_, SHMLOG__FIT16(__VA_ARGS__))(__VA_ARGS__)
-#define SHMLOG__ENUM_FITS(Type, ...)                                                         \
+ * At most 48 names. */
+#define SHMLOG_ENUM(...) SHMLOG__ENUM_OF(SHMLOG__ENUM_COUNT(__VA_ARGS__), __VA_ARGS__)
+#define SHMLOG__ENUM_OF(n, ...) SHMLOG__CAT2(SHMLOG__ENUM_, SHMLOG__CAT2(SHMLOG__ENUM_FIT_, n))(n, __VA_ARGS__)
+#define SHMLOG__ENUM_FIT_TOO_MANY TOO_MANY
+#define SHMLOG__ENUM_FIT_0 FITS
+#define SHMLOG__ENUM_FIT_1 FITS
+#define SHMLOG__ENUM_FIT_2 FITS
+#define SHMLOG__ENUM_FIT_3 FITS
+#define SHMLOG__ENUM_FIT_4 FITS
+#define SHMLOG__ENUM_FIT_5 FITS
+#define SHMLOG__ENUM_FIT_6 FITS
+#define SHMLOG__ENUM_FIT_7 FITS
+#define SHMLOG__ENUM_FIT_8 FITS
+#define SHMLOG__ENUM_FIT_9 FITS
+#define SHMLOG__ENUM_FIT_10 FITS
+#define SHMLOG__ENUM_FIT_11 FITS
+#define SHMLOG__ENUM_FIT_12 FITS
+#define SHMLOG__ENUM_FIT_13 FITS
+#define SHMLOG__ENUM_FIT_14 FITS
+#define SHMLOG__ENUM_FIT_15 FITS
+#define SHMLOG__ENUM_FIT_16 FITS
+#define SHMLOG__ENUM_FIT_17 FITS
+#define SHMLOG__ENUM_FIT_18 FITS
+#define SHMLOG__ENUM_FIT_19 FITS
+#define SHMLOG__ENUM_FIT_20 FITS
+#define SHMLOG__ENUM_FIT_21 FITS
+#define SHMLOG__ENUM_FIT_22 FITS
+#define SHMLOG__ENUM_FIT_23 FITS
+#define SHMLOG__ENUM_FIT_24 FITS
+#define SHMLOG__ENUM_FIT_25 FITS
+#define SHMLOG__ENUM_FIT_26 FITS
+#define SHMLOG__ENUM_FIT_27 FITS
+#define SHMLOG__ENUM_FIT_28 FITS
+#define SHMLOG__ENUM_FIT_29 FITS
+#define SHMLOG__ENUM_FIT_30 FITS
+#define SHMLOG__ENUM_FIT_31 FITS
+#define SHMLOG__ENUM_FIT_32 FITS
+#define SHMLOG__ENUM_FIT_33 FITS
+#define SHMLOG__ENUM_FIT_34 FITS
+#define SHMLOG__ENUM_FIT_35 FITS
+#define SHMLOG__ENUM_FIT_36 FITS
+#define SHMLOG__ENUM_FIT_37 FITS
+#define SHMLOG__ENUM_FIT_38 FITS
+#define SHMLOG__ENUM_FIT_39 FITS
+#define SHMLOG__ENUM_FIT_40 FITS
+#define SHMLOG__ENUM_FIT_41 FITS
+#define SHMLOG__ENUM_FIT_42 FITS
+#define SHMLOG__ENUM_FIT_43 FITS
+#define SHMLOG__ENUM_FIT_44 FITS
+#define SHMLOG__ENUM_FIT_45 FITS
+#define SHMLOG__ENUM_FIT_46 FITS
+#define SHMLOG__ENUM_FIT_47 FITS
+#define SHMLOG__ENUM_FIT_48 FITS
+#define SHMLOG__ENUM_FITS(n, Type, ...)                                                         \
     [[maybe_unused]] constexpr ::shmlog_detail::enum_info shmlog__describe_enum(Type)       \
     {                                                                                        \
         using shmlog__enum = Type;                                                           \
         /* a misspelt name is one error: in this initialiser, not again in the return */   \
         constexpr ::shmlog_detail::enum_info shmlog__info{#Type, #__VA_ARGS__,               \
-                                          {SHMLOG__EACH(SHMLOG__ENUM_VALUE, Type, __VA_ARGS__)}, \
-                                          SHMLOG__NARGS(Type, __VA_ARGS__)};                 \
+                                          {SHMLOG__CAT2(SHMLOG__ENUM_EACH_, n)(SHMLOG__ENUM_VALUE, __VA_ARGS__)}, \
+                                          n};                                                \
         return shmlog__info;                                                                 \
     }                                                                                        \
     static_assert(::std::is_enum<Type>::value, "shmlog: SHMLOG_ENUM describes an enum type")
-#define SHMLOG__ENUM_VALUE(i, x) static_cast<long long>(shmlog__enum::x),
-#define SHMLOG__ENUM_TOO_MANY(Type, ...) \
-    static_assert(sizeof(Type) == 0, "shmlog: SHMLOG_ENUM takes at most 16 names")
+#define SHMLOG__ENUM_VALUE(x) static_cast<long long>(shmlog__enum::x),
+#define SHMLOG__ENUM_TOO_MANY(n, Type, ...) \
+    static_assert(sizeof(Type) == 0, "shmlog: SHMLOG_ENUM takes at most 48 names (SHMLOG__ENUM_COUNT in " \
+                                     "shmlog.h; a value outside the list prints as its number)")
 
 /* The site's format, checked against the argument types and translated. A
  * format that is not a literal is the literal check's error alone. */
 #define SHMLOG__FMT_DECL(...)                                                                \
+    static constexpr const char *shmlog__texts[] = {"" SHMLOG__EACH(SHMLOG__A_TEXT, __VA_ARGS__)}; \
     static constexpr auto shmlog__fmt = shmlog_detail::fmt_translate<                       \
         sizeof(SHMLOG__FIRST(__VA_ARGS__)), void SHMLOG__EACH(SHMLOG__A_VALUE, __VA_ARGS__)>(  \
-        __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "");  \
+        __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "",   \
+        shmlog__texts);                                                                      \
     static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
     static constexpr auto shmlog__desc = shmlog_detail::site_desc_join_of<                    \
-        shmlog__fmt.desc_len + 1, void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>(shmlog__fmt.desc);
+        shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__texts, sizeof shmlog__texts / sizeof *shmlog__texts - 1), \
+        void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>(shmlog__fmt.desc, shmlog__texts);
 #define SHMLOG__A_DECAYED(i, x) , shmlog__T##i
+#define SHMLOG__A_TEXT(i, x) , #x
 /* what the format is checked against: a std::optional's value type */
 #define SHMLOG__A_VALUE(i, x) , typename shmlog_detail::value_of<shmlog__T##i>::type
 #define SHMLOG__SITE_FORMAT(...) shmlog__fmt.text
 #define SHMLOG__SITE_DESC(...)                                                              \
-    (shmlog__fmt.desc_len ? shmlog__desc.text                                                 \
+    (shmlog__desc.text[0] ? shmlog__desc.text                                                 \
                           : shmlog_detail::site_desc_of<void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::text)

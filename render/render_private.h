@@ -603,6 +603,8 @@ struct render_site {
     uint32_t char_args;                   /* "c" entries, as a mask */
     uint32_t struct_args;                 /* "s" entries, as a mask */
     const struct fmtspec *fmt_of[SHMLOG_MAX_ARGS]; /* an "f" entry's spec, in the arena; NULL: none */
+    const char *name_of[SHMLOG_MAX_ARGS];          /* an "n" entry's name (a named argument's); NULL: none */
+    uint8_t name_len[SHMLOG_MAX_ARGS];
     uint8_t members_from[SHMLOG_MAX_ARGS], members_n[SHMLOG_MAX_ARGS]; /* a struct's in members[] */
     uint8_t nmembers;
     struct prep_member members[SHMLOG_MAX_ARGS]; /* each argument a member of one struct at most */

@@ -261,13 +261,33 @@ static uint32_t prep_fmtspec(struct render_site *sr, struct render_buf *arena, l
     return taken;
 }
 
+/* Fields for the named arguments the format's text names none for, in the arguments' order. */
+static void prep_named_fields(const struct render_site *sr, struct field_refs *fields)
+{
+    for (int arg = 0; arg < sr->nargs; arg++) {
+        if (!sr->name_of[arg] || fields->n >= (int)SHMLOG_MAX_ARGS)
+            continue;
+        int at = 0, seen = 0;
+        for (int i = 0; i < fields->n; i++) {
+            seen |= fields->v[i].arg == arg;
+            at += fields->v[i].arg < arg;
+        }
+        if (seen)
+            continue;
+        memmove(&fields->v[at + 1], &fields->v[at], (size_t)(fields->n - at) * sizeof fields->v[0]);
+        fields->v[at] = (struct field_ref){sr->name_of[arg], sr->name_len[arg], arg, -1, ARG_NONE};
+        fields->n++;
+    }
+}
+
 /* The site's descriptor (untrusted): an "e<argument> <Type> <list>" entry
  * makes that argument's values print as their names, a "t<argument>" entry
  * its ns since the epoch as a time, an "o<argument> <has-value argument>"
  * entry it print as none when that BOOL is false, an "s<argument> <Type>
  * <members>" entry it print as its members (prep_members), a "c<argument>"
  * entry (an i8 or u8) it print as a character as a member, an "f<argument>
- * <spec>" entry it print as fmt prints that spec (prep_fmtspec). An entry that does
+ * <spec>" entry it print as fmt prints that spec (prep_fmtspec), an
+ * "n<argument> <name>" entry (a named argument) name its field. An entry that does
  * not parse, or of another kind, is left out. The has-value and member
  * arguments, as a mask: what the message says, not extras. */
 static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena, const char *desc)
@@ -275,7 +295,7 @@ static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena
     uint32_t presence = 0, claimed = 0;
     for (const char *p = desc; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
         char *end;
-        if ((*p != 'e' && *p != 't' && *p != 'o' && *p != 's' && *p != 'c' && *p != 'f') || p[1] < '1' ||
+        if ((*p != 'e' && *p != 't' && *p != 'o' && *p != 's' && *p != 'c' && *p != 'f' && *p != 'n') || p[1] < '1' ||
             p[1] > '9')
             continue;
         long arg = strtol(p + 1, &end, 10) - 1;
@@ -293,6 +313,14 @@ static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena
                 (*end == ';' || *end == 0)) {
                 sr->present_of[arg] = (uint8_t)(has + 1);
                 presence |= 1u << has;
+            }
+            continue;
+        }
+        if (*p == 'n') {
+            size_t n = *end == ' ' ? strcspn(end + 1, ";") : 0;
+            if (n && n <= FIELD_NAME_MAX && !sr->name_of[arg]) {
+                sr->name_of[arg] = arena_copy(arena, end + 1, n);
+                sr->name_len[arg] = (uint8_t)n;
             }
             continue;
         }
@@ -486,6 +514,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
         }
         sr->first_extra = w.next_arg;
         uint32_t presence = prep_descriptor(sr, &arena, site->desc);
+        prep_named_fields(sr, &fields);
         sr->optionals = presence != 0;
         while (sr->first_extra < sr->nargs && (presence >> sr->first_extra & 1u))
             sr->first_extra++; /* what the message says with none, not an extra */
