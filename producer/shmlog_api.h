@@ -1504,7 +1504,10 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG_LOG(cat, lvl, ...) SHMLOG__CAT2(SHMLOG__LOG_, SHMLOG__FIT16(__VA_ARGS__))(cat, lvl, __VA_ARGS__)
 #define SHMLOG__LOG_FITS(cat, lvl, ...) SHMLOG__LOG(cat, lvl, , __VA_ARGS__)
 #define SHMLOG__LOG_TOO_MANY(cat, lvl, ...) \
-    SHMLOG__REFUSE(cat, lvl, 0, "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS, fixed by the site layout in shared memory and files): split the call", __VA_ARGS__)
+    SHMLOG__REFUSE(cat, lvl, 0,                                                             \
+                   "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS, fixed by the site " \
+                   "layout in shared memory and files): split the call",                     \
+                   __VA_ARGS__)
 
 /* A call the header refuses: one error that says why, and nothing else. */
 #define SHMLOG__REFUSE(cat, lvl, ms, why, ...)                                                 \
