@@ -23,9 +23,9 @@ enum class fmt_reason {
     named_placeholder_not_the_next_named_argument,
     type_does_not_fit_argument,
     precision_on_integer,
+    sign_on_unsigned,
     sign_hash_or_zero_on_text,
     shortest_float_takes_no_sign_hash_or_zero,
-    spec_on_duration_takes_fill_align_width_precision_chrono,
     precision_on_integer_duration_or_time_point,
     chrono_spec_letter_unsupported,
     semicolon_in_spec_unsupported,
@@ -121,6 +121,13 @@ struct fmt_out {
 
 constexpr bool fmt_is_digit(char c) { return c >= '0' && c <= '9'; }
 
+/* The bytes of the UTF-8 character that starts with c (a fill character). */
+constexpr size_t fmt_fill_bytes(char c)
+{
+    const unsigned u = static_cast<unsigned char>(c);
+    return u >= 0xF0 ? 4 : u >= 0xE0 ? 3 : u >= 0xC0 ? 2 : 1;
+}
+
 /* Parses one placeholder's spec (after the ':', up to '}') for an argument of
  * kind k and writes its printf conversion; fmt_reason::none or why not. What
  * printf has no words for (a fill character, centring, b/B, a sign or 0x
@@ -132,8 +139,7 @@ constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_
 {
     size_t i = 0;
     char align = 0;
-    size_t fill_len = (static_cast<unsigned char>(s[0]) >= 0xF0) ? 4 : (static_cast<unsigned char>(s[0]) >= 0xE0) ? 3
-                      : (static_cast<unsigned char>(s[0]) >= 0xC0) ? 2 : 1;
+    const size_t fill_len = fmt_fill_bytes(s[0]);
     if (len > fill_len && (s[fill_len] == '<' || s[fill_len] == '>' || s[fill_len] == '^')) {
         entry = entry || s[0] != ' ' || s[fill_len] == '^';
         align = s[fill_len];
@@ -225,6 +231,8 @@ constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_
             return fmt_reason::type_does_not_fit_argument;
         if (prec >= 0)
             return fmt_reason::precision_on_integer;
+        if (sign && k == k_unsigned)
+            return fmt_reason::sign_on_unsigned;
         /* fmt writes a sign and magnitude in any base, and 0x0 for #x of 0 */
         if ((conv == 'x' || conv == 'X' || conv == 'o') && (k == k_signed || sign || (hash && conv != 'o')))
             entry = true;
@@ -295,19 +303,30 @@ constexpr bool fmt_chrono_letter(char c, bool tp, bool floating)
 }
 
 /* A spec on a time point (tp) or a duration: [[fill]align][width][.precision]
- * then a chrono spec from '%', as fmt takes them (a precision: a floating
- * duration's alone). */
+ * then a chrono spec, text and %-conversions, as fmt takes them (a
+ * precision: a floating duration's alone). */
 constexpr fmt_reason fmt_chrono_spec(const char *s, size_t len, bool tp, bool floating)
 {
     size_t i = 0;
-    while (i < len && s[i] != '%')
+    const size_t fill_len = fmt_fill_bytes(s[0]);
+    if (len > fill_len && (s[fill_len] == '<' || s[fill_len] == '>' || s[fill_len] == '^'))
+        i = fill_len + 1; /* any fill, a letter or % too */
+    else if (len > 0 && (s[0] == '<' || s[0] == '>' || s[0] == '^'))
+        i = 1;
+    if (i + 1 < len && s[i] == '{' && s[i + 1] == '}')
+        i += 2;
+    while (i < len && fmt_is_digit(s[i]))
         i++;
-    for (size_t k = 0; k < i; k++)
-        if (s[k] == '+' || s[k] == '#' || (s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z'))
-            return fmt_reason::spec_on_duration_takes_fill_align_width_precision_chrono;
-    for (size_t k = 0; k + 1 < i; k++)
-        if (s[k] == '.' && (tp || !floating))
+    if (i < len && s[i] == '.') {
+        if (tp || !floating)
             return fmt_reason::precision_on_integer_duration_or_time_point;
+        i++;
+        if (i + 1 < len && s[i] == '{' && s[i + 1] == '}')
+            i += 2;
+        while (i < len && fmt_is_digit(s[i]))
+            i++;
+    }
+    /* the rest is the chrono spec: text, and conversions we print */
     for (size_t k = i; k < len; k++)
         if (s[k] == '%' && (k + 1 >= len || !fmt_chrono_letter(s[++k], tp, floating)))
             return fmt_reason::chrono_spec_letter_unsupported;
@@ -331,6 +350,16 @@ constexpr bool fmt_printf_conversion(const char *s, size_t len)
         if (s[i] == *c)
             return true;
     return false;
+}
+
+/* Whether what follows a '{' opens a spec ("{:", "{1:", "{px:"), whose %
+ * belongs to a chrono spec; "{\"px\":%f}" is a printf format's text. */
+constexpr bool fmt_spec_opens(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (fmt_is_digit(s[i]) || s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+        i++;
+    return i < len && s[i] == ':';
 }
 
 /* The name argument text t gives itself: "px" of shmlog::arg("px", v) or of
@@ -380,14 +409,16 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
     for (size_t i = 0; suffixed && i < sl; i++)
         suffixed = f[len - sl + i] == fmt_suppressed[i];
     const size_t end = suffixed ? len - sl : len;
-    bool conv = false, brace = false;
+    bool conv = false, brace = false, inside = false; /* inside: a placeholder, whose chrono spec's % is its own */
     for (size_t i = 0; i < end; i++) {
         if (f[i] == '%' && i + 1 < end && f[i + 1] == '%')
             i++;
-        else if (f[i] == '%')
+        else if (f[i] == '%' && !inside)
             conv = conv || fmt_printf_conversion(f + i + 1, end - i - 1);
         else if (f[i] == '{' || f[i] == '}')
-            brace = true;
+            brace = true, inside = f[i] == '{' ? fmt_spec_opens(f + i + 1, end - i - 1) : f[i] == '}' ? false : inside;
+        if (f[i] == '{' && i + 1 < end && f[i + 1] == '{')
+            i++;
     }
     fmt_out out{r.text, 0};
     /* A printf conversion makes it printf, its braces literal: C++ printf
@@ -487,7 +518,9 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
                     return r;
                 entry = time_points[arg] || spec < close;
                 what = time_points[arg] ? 't' : 'd';
-                if (!entry) /* {} of a duration: its count's conversion, then the unit */
+                if (!entry && kinds[arg] == k_float) /* {} of a duration: its count as fmt 9 writes it, then the unit */
+                    out.put('%'), out.put('g');
+                else if (!entry)
                     r.error = fmt_conversion(f + spec, 0, kinds[arg], bytes[arg], out, dyn, entry);
                 else { /* the count's plain conversion */
                     out.put('%');

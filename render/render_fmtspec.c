@@ -98,13 +98,14 @@ int render_fmtspec_parse(const char *s, size_t n, struct fmtspec *f)
     } else if (p < end && (*p == '<' || *p == '>' || *p == '^')) {
         f->align = *p++;
     }
-    if (p < end && (*p == '+' || *p == '-' || *p == ' '))
+    int chrono = f->what == 't' || f->what == 'd'; /* after the width and precision: a chrono spec */
+    if (!chrono && p < end && (*p == '+' || *p == '-' || *p == ' '))
         f->sign = *p++;
-    if (p < end && *p == '#') {
+    if (!chrono && p < end && *p == '#') {
         f->hash = 1;
         p++;
     }
-    if (p < end && *p == '0') {
+    if (!chrono && p < end && *p == '0') {
         f->zero = 1;
         p++;
     }
@@ -113,13 +114,15 @@ int render_fmtspec_parse(const char *s, size_t n, struct fmtspec *f)
     f->prec = f->prec_arg = -1;
     if (p < end && *p == '.' && !(p = spec_number(p + 1, end, &f->prec, &f->prec_arg)))
         return -1;
+    if (chrono) {
+        if (p < end) {
+            f->chrono = p;
+            f->chrono_len = (size_t)(end - p);
+        }
+        return 0;
+    }
     if (p < end && *p == 'L')
         p++; /* the C locale's: no separators */
-    if (p < end && *p == '%') {
-        f->chrono = p;
-        f->chrono_len = (size_t)(end - p);
-        return f->what == 't' || f->what == 'd' ? 0 : -1;
-    }
     if (p < end)
         f->type = *p++;
     return p == end ? 0 : -1;
@@ -240,7 +243,11 @@ static size_t fmt_duration_chrono(char *out, const struct fmtspec *f, const stru
         switch (c) {
         case 'Q':
             if (is_float) {
-                n += render_fmt_shortest_double(out + n, fabs(a->v.f), a->type == SHMLOG_ARG_F32);
+                struct fmtspec g = *f;
+                g.sign = 0;
+                g.hash = 0;
+                g.type = 'g';
+                n += fmt_double(out + n, &g, fabs(a->v.f), 0, -1);
             } else {
                 char d[24], *e = d + sizeof d;
                 char *s = u64_digits_back(e, mag);
@@ -335,7 +342,7 @@ void render_fmtspec_value(struct render_buf *out, const struct fmtspec *f, const
             struct fmtspec plain = *f; /* the count as {} prints it, fixed with a precision */
             plain.sign = 0;
             plain.hash = 0;
-            plain.type = prec >= 0 ? 'f' : 0;
+            plain.type = prec >= 0 ? 'f' : 'g'; /* fmt 9's, for a floating count */
             n = a->type == SHMLOG_ARG_F32 || a->type == SHMLOG_ARG_F64
                     ? fmt_double(body, &plain, a->v.f, a->type == SHMLOG_ARG_F32, prec)
                     : fmt_integer(body, &plain, a->v.u, arg_is_signed(a->type), &digits_at);
