@@ -1371,8 +1371,9 @@ template <typename T> inline auto fmt_value() -> decltype(fmt_arg(std::declval<c
 #define SHMLOG__WITH_ARGS(...) SHMLOG__EACH(SHMLOG__A_TYPE_OF, __VA_ARGS__) SHMLOG__WRITE(__VA_ARGS__)
 #define SHMLOG__A_TYPE_OF(i, x)                                                              \
     [[maybe_unused]] auto shmlog__p##i = true ? nullptr : shmlog_detail::type_ptr((x));        \
-    typedef typename shmlog_detail::unnamed<typename std::remove_pointer<decltype(shmlog__p##i)>::type>::type \
-        shmlog__T##i;
+    typedef typename std::remove_pointer<decltype(shmlog__p##i)>::type shmlog__R##i;           \
+    typedef typename shmlog_detail::unnamed<shmlog__R##i>::type shmlog__T##i;                 \
+    [[maybe_unused]] static constexpr bool shmlog__named##i = !std::is_same<shmlog__R##i, shmlog__T##i>::value;
 #define SHMLOG__A_DECL(i, x)
 #define SHMLOG__A_OK(i, x) && shmlog_detail::supported<shmlog__T##i>::value
 #define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_value<shmlog__T##i>()

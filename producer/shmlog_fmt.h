@@ -21,6 +21,8 @@ enum class fmt_reason {
     presentation_a_A_unsupported,
     positional_index_out_of_order,
     named_placeholder_not_the_next_named_argument,
+    automatic_placeholder_after_a_named_one,
+    automatic_and_manual_indexes_mixed,
     type_does_not_fit_argument,
     precision_on_integer,
     sign_on_unsigned,
@@ -389,8 +391,8 @@ constexpr bool fmt_arg_name(const char *t, const char *&name, size_t &n)
 }
 
 /* The site of format f (N: its size) with arguments A (after a leading
- * void) whose call texts are texts[1..]: a printf format kept as it is, or a
- * {} format translated. */
+ * void) whose call texts are texts[1..] (NULL: none is a named argument): a
+ * printf format kept as it is, or a {} format translated. */
 template <size_t N, typename Void, typename... A>
 constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, const char *const *texts)
 {
@@ -431,6 +433,7 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
     r.fmt_style = true;
     const int placeholders_args = nargs - (suffixed ? 1 : 0);
     int next = 0;
+    bool named_seen = false, auto_seen = false, manual_seen = false;
     for (size_t i = 0; i < end; i++) {
         char c = f[i];
         if (c == '%') {
@@ -462,7 +465,7 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
             size_t spec = i + 1;
             const char *name = nullptr;
             size_t name_len = 0;
-            const bool named = arg <= nargs && fmt_arg_name(texts[arg], name, name_len);
+            const bool named = texts && arg <= nargs && fmt_arg_name(texts[arg], name, name_len);
             if (spec < close && (f[spec] == '_' || (f[spec] >= 'a' && f[spec] <= 'z') || (f[spec] >= 'A' && f[spec] <= 'Z'))) {
                 /* {name}: the argument's own, in the arguments' order (the record keeps that order) */
                 size_t k = spec;
@@ -476,8 +479,21 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
                     return r;
                 }
                 spec = k;
+                named_seen = true;
+            } else if (named_seen && !(spec < close && fmt_is_digit(f[spec]))) {
+                /* fmt's automatic index does not count named ones: it would take another argument */
+                r.error = fmt_reason::automatic_placeholder_after_a_named_one;
+                return r;
             }
-            if (!named && spec < close && fmt_is_digit(f[spec])) {
+            const bool manual = !named && spec < close && fmt_is_digit(f[spec]);
+            const bool automatic = !named && !manual;
+            if ((manual && auto_seen) || (automatic && manual_seen)) {
+                r.error = fmt_reason::automatic_and_manual_indexes_mixed; /* fmt refuses the switch */
+                return r;
+            }
+            auto_seen = auto_seen || automatic;
+            manual_seen = manual_seen || manual;
+            if (manual) {
                 int index = 0;
                 for (; spec < close && fmt_is_digit(f[spec]); spec++)
                     index = index * 10 + (f[spec] - '0');
@@ -545,6 +561,10 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
                     out.put(*u);
                 i = close;
                 continue;
+            }
+            if (dyn && (manual_seen || named_seen)) { /* a nested {} is automatic: fmt counts it apart */
+                r.error = fmt_reason::automatic_and_manual_indexes_mixed;
+                return r;
             }
             /* "f<arg> <what>[<unit> ]<spec>", a {} of the spec naming its argument */
             fmt_out d{r.desc, r.desc_len};
@@ -791,7 +811,7 @@ template <typename... A> struct site_desc_of {
 constexpr std::size_t site_names_bytes(const char *const *texts, std::size_t n)
 {
     std::size_t bytes = 0;
-    for (std::size_t i = 1; i <= n; i++) {
+    for (std::size_t i = 1; texts && i <= n; i++) {
         const char *name = nullptr;
         std::size_t len = 0;
         if (fmt_arg_name(texts[i], name, len))
@@ -821,7 +841,7 @@ constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own, const cha
             d.put(';');
         d.put(own[i]);
     }
-    for (std::size_t i = 1; i < sizeof...(A); i++) {
+    for (std::size_t i = 1; texts && i < sizeof...(A); i++) {
         const char *name = nullptr;
         std::size_t len = 0;
         if (!fmt_arg_name(texts[i], name, len))
@@ -1048,16 +1068,20 @@ constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own, const cha
  * format that is not a literal is the literal check's error alone. */
 #define SHMLOG__FMT_DECL(...)                                                                \
     static constexpr const char *shmlog__texts[] = {"" SHMLOG__EACH(SHMLOG__A_TEXT, __VA_ARGS__)}; \
+    /* the texts are read for names only where an argument is a named one */                \
+    static constexpr const char *const *shmlog__names =                                      \
+        (false SHMLOG__EACH(SHMLOG__A_NAMED, __VA_ARGS__)) ? shmlog__texts : nullptr;          \
     static constexpr auto shmlog__fmt = shmlog_detail::fmt_translate<                       \
         sizeof(SHMLOG__FIRST(__VA_ARGS__)), void SHMLOG__EACH(SHMLOG__A_VALUE, __VA_ARGS__)>(  \
         __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "",   \
-        shmlog__texts);                                                                      \
+        shmlog__names);                                                                      \
     static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
     static constexpr auto shmlog__desc = shmlog_detail::site_desc_join_of<                    \
-        shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__texts, sizeof shmlog__texts / sizeof *shmlog__texts - 1), \
-        void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>(shmlog__fmt.desc, shmlog__texts);
+        shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__names, sizeof shmlog__texts / sizeof *shmlog__texts - 1), \
+        void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>(shmlog__fmt.desc, shmlog__names);
 #define SHMLOG__A_DECAYED(i, x) , shmlog__T##i
 #define SHMLOG__A_TEXT(i, x) , #x
+#define SHMLOG__A_NAMED(i, x) || shmlog__named##i
 /* what the format is checked against: a std::optional's value type */
 #define SHMLOG__A_VALUE(i, x) , typename shmlog_detail::value_of<shmlog__T##i>::type
 #define SHMLOG__SITE_FORMAT(...) shmlog__fmt.text
