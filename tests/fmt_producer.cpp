@@ -148,6 +148,16 @@ int main()
     std::printf("want lambda=10\n");
     SHMLOG_ORDER(WARN, "id={} px={:.1f}", 7, 2.5);
     std::printf("want %s\n", fmt::format("id={} px={:.1f}", 7, 2.5).c_str());
+    /* what printf has no words for: the readers print it by the spec the descriptor carries */
+    BOTH("spec sfill={:*^9}| w={:{}}| p={:.{}f} b={:#b} neg={:x} zero={:#x} dur={:>8}| hms={:%H:%M:%S}", "ab", 7, 5,
+         3.14159, 2, 5, -7, 0, std::chrono::milliseconds(3), std::chrono::seconds(3725));
+    {
+        /* named arguments name their fields */
+        using namespace shmlog::literals;
+        SHMLOG_INFO("named {npx:.2f} {nqty:>5}", shmlog::arg("npx", 2.5), "nqty"_a = 10);
+        std::printf("want %s\n",
+                    fmt::format("named {npx:.2f} {nqty:>5}", fmt::arg("npx", 2.5), fmt::arg("nqty", 10)).c_str());
+    }
     SHMLOG_INFO_EVERY(1000, "every={}", 5);
     std::printf("want %s suppressed=0\n", fmt::format("every={}", 5).c_str());
     /* fmt prints no names for enums: the want lines say what the names give. */
