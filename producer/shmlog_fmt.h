@@ -260,8 +260,10 @@ constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_
         return fmt_reason::sign_hash_or_zero_on_text;
     if (shortest && k != k_float && (sign || hash || zero || prec >= 0))
         return fmt_reason::shortest_float_takes_no_sign_hash_or_zero;
-    if (shortest && k == k_float && (sign || hash || zero))
-        entry = true; /* +2.5 and zeros before the shortest digits */
+    if (k == k_float && ((width >= 0 && align == 0) || (hash && conv != 'e' && conv != 'E' && conv != 'f' && conv != 'F')))
+        entry = true; /* fmt 9's: inf on the left with a width alone, a 0 after the point of 1. in general form */
+    if (shortest && k == k_float && sign)
+        entry = true; /* +2.5 */
     if (conv == 'c' && prec >= 0)
         return fmt_reason::precision_on_integer;
 

@@ -176,8 +176,18 @@ static size_t fmt_double(char *out, const struct fmtspec *f, double v, int is_f3
     memset(&sp, 0, sizeof sp);
     sp.flags = (f->sign == '+' ? FL_PLUS : f->sign == ' ' ? FL_SPACE : 0u) | (f->hash ? FL_HASH : 0u);
     struct render_buf b;
-    render_buf_init(&b, out, FMT_BODY_MAX);
-    render_format_double(&b, &sp, 0, prec, v, f->type ? f->type : 'g');
+    render_buf_init(&b, out, FMT_BODY_MAX - 1);
+    char conv = f->type ? f->type : 'g';
+    render_format_double(&b, &sp, 0, prec, v, conv);
+    if (f->hash && (conv == 'g' || conv == 'G') && isfinite(v)) { /* fmt writes 1.0 where printf writes 1. */
+        char *dot = memchr(out, '.', b.len);
+        size_t at = dot ? (size_t)(dot - out) + 1 : 0;
+        if (dot && (at == b.len || out[at] == 'e' || out[at] == 'E')) {
+            memmove(out + at + 1, out + at, b.len - at);
+            out[at] = '0';
+            b.len++;
+        }
+    }
     return b.len;
 }
 
@@ -365,8 +375,10 @@ void render_fmtspec_value(struct render_buf *out, const struct fmtspec *f, const
         numeric = 1;
         align = 'r';
         digits_at = n && (body[0] == '-' || body[0] == '+' || body[0] == ' ');
-        if (!isfinite(a->v.f))
-            numeric = 0; /* fmt pads inf and nan with the fill, not zeros */
+        if (!isfinite(a->v.f)) { /* fmt 9: inf and nan on the left, on the right in spaces where 0 asked for zeros */
+            numeric = 0;
+            align = f->zero ? 'r' : 'l';
+        }
     } else if (a->type == SHMLOG_ARG_PTR) {
         struct fmtspec hex = *f;
         hex.type = 'x';
