@@ -857,6 +857,19 @@ constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own, const cha
         j.text[i] = d.text[i];
     return j;
 }
+/* What a site with no entries of its own joins: nothing, worked out for no one. */
+struct site_desc_none {
+    char text[1];
+};
+template <std::size_t M, typename... A> struct site_desc_join {
+    static constexpr site_desc_joined<M, A...> make(const char *own, const char *const *texts)
+    {
+        return site_desc_join_of<M, A...>(own, texts);
+    }
+};
+template <typename... A> struct site_desc_join<1, A...> {
+    static constexpr site_desc_none make(const char *, const char *const *) { return {}; }
+};
 } // namespace shmlog_detail
 
 /* Once, at namespace scope, after the struct and after those of its members'
@@ -1078,9 +1091,9 @@ constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own, const cha
         __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "",   \
         shmlog__names);                                                                      \
     static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
-    static constexpr auto shmlog__desc = shmlog_detail::site_desc_join_of<                    \
+    static constexpr auto shmlog__desc = shmlog_detail::site_desc_join<                      \
         shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__names, sizeof shmlog__texts / sizeof *shmlog__texts - 1), \
-        void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>(shmlog__fmt.desc, shmlog__names);
+        void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::make(shmlog__fmt.desc, shmlog__names);
 #define SHMLOG__A_DECAYED(i, x) , shmlog__T##i
 #define SHMLOG__A_TEXT(i, x) , #x
 #define SHMLOG__A_NAMED(i, x) || shmlog__named##i
