@@ -7,6 +7,7 @@
  */
 #include "render_private.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -172,23 +173,33 @@ static size_t fmt_double(char *out, const struct fmtspec *f, double v, int is_f3
             out[n++] = f->sign;
         return n + render_fmt_shortest_double(out + n, v, is_f32);
     }
-    struct fmt_spec sp;
-    memset(&sp, 0, sizeof sp);
-    sp.flags = (f->sign == '+' ? FL_PLUS : f->sign == ' ' ? FL_SPACE : 0u) | (f->hash ? FL_HASH : 0u);
-    struct render_buf b;
-    render_buf_init(&b, out, FMT_BODY_MAX - 1);
-    char conv = f->type ? f->type : 'g';
-    render_format_double(&b, &sp, 0, prec, v, conv);
+    /* snprintf's, by a spec built from validated parts alone (glibc rounds exactly, as fmt does) */
+    char conv = f->type ? f->type : 'g', spec[24];
+    struct render_buf sb;
+    render_buf_init(&sb, spec, sizeof spec - 1);
+    render_buf_putc(&sb, '%');
+    if (f->sign == '+' || f->sign == ' ')
+        render_buf_putc(&sb, f->sign);
+    if (f->hash)
+        render_buf_putc(&sb, '#');
+    if (prec >= 0) {
+        render_buf_putc(&sb, '.');
+        render_buf_u64(&sb, (uint64_t)prec);
+    }
+    render_buf_putc(&sb, strchr("eEfFgG", conv) ? conv : 'g');
+    spec[sb.len] = '\0';
+    int k = snprintf(out, FMT_BODY_MAX - 1, spec, v);
+    size_t n = k < 0 ? 0 : (size_t)k < FMT_BODY_MAX - 2 ? (size_t)k : FMT_BODY_MAX - 2; /* room for one more */
     if (f->hash && (conv == 'g' || conv == 'G') && isfinite(v)) { /* fmt writes 1.0 where printf writes 1. */
-        char *dot = memchr(out, '.', b.len);
+        char *dot = memchr(out, '.', n);
         size_t at = dot ? (size_t)(dot - out) + 1 : 0;
-        if (dot && (at == b.len || out[at] == 'e' || out[at] == 'E')) {
-            memmove(out + at + 1, out + at, b.len - at);
+        if (dot && (at == n || out[at] == 'e' || out[at] == 'E')) {
+            memmove(out + at + 1, out + at, n - at);
             out[at] = '0';
-            b.len++;
+            n++;
         }
     }
-    return b.len;
+    return n;
 }
 
 /* Fraction digits a duration of period num/den shows after %S's seconds (0 for whole seconds or more). */

@@ -108,7 +108,7 @@ uint64_t render_cut_to_length(uint64_t v, enum fmt_length length, int is_signed)
     return v & ((1ULL << bits) - 1);
 }
 
-void render_format_double(struct render_buf *out, const struct fmt_spec *sp, int width, int prec, double v,
+static void format_double(struct render_buf *out, const struct fmt_spec *sp, int width, int prec, double v,
                           char conv)
 {
     u128 q;
@@ -355,7 +355,7 @@ static void format_spec(struct render_buf *out, const struct fmt_spec *sp, const
         if ((a->type != SHMLOG_ARG_F64 && a->type != SHMLOG_ARG_F32) ||
             (sp->length != LEN_NONE && sp->length != LEN_L && sp->length != LEN_BIG_L))
             break;
-        render_format_double(out, &eff, width, prec, a->v.f, sp->conv);
+        format_double(out, &eff, width, prec, a->v.f, sp->conv);
         return;
     }
     put_bad_type(out, sp, a->type, esc);

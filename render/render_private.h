@@ -647,9 +647,6 @@ void render_fmtspec_value(struct render_buf *out, const struct fmtspec *f, const
 
 /* ==== The formatter (render_printf.c) ==== */
 
-/* f F e E g G a A of v, as printf prints it. */
-void render_format_double(struct render_buf *out, const struct fmt_spec *sp, int width, int prec, double v, char conv);
-
 /* What the JSON message wrote for an argument, for its field to reuse. */
 enum memo_kind {
     MEMO_NONE,
