@@ -193,7 +193,7 @@ static size_t fmt_double(char *out, const struct fmtspec *f, double v, int is_f3
     if (f->hash && (conv == 'g' || conv == 'G') && isfinite(v)) { /* fmt writes 1.0 where printf writes 1. */
         char *dot = memchr(out, '.', n);
         size_t at = dot ? (size_t)(dot - out) + 1 : 0;
-        if (dot && (at == n || out[at] == 'e' || out[at] == 'E')) {
+        if (dot && at == n) { /* not before an exponent: 7.E+05, as fmt 9 writes it */
             memmove(out + at + 1, out + at, n - at);
             out[at] = '0';
             n++;
