@@ -896,7 +896,33 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
     "container, pair, tuple, variant, filesystem path, smart pointer, std::thread::id, wide string, or a type " \
     "with a shmlog_codec (a struct: SHMLOG_STRUCT or shmlog_codec)"
 
+namespace shmlog {
+/* A named argument for a {name} placeholder, as fmt::arg and fmt's "name"_a:
+ * SHMLOG_INFO("{px}", shmlog::arg("px", px)) or, with using namespace
+ * shmlog::literals, "px"_a = px. Its name is read from the call's text (a
+ * string literal) and names the argument's field. */
+template <typename T> struct named_arg {
+    const char *name;
+    const T &value;
+};
+template <typename T> constexpr named_arg<T> arg(const char *name, const T &value) { return {name, value}; }
+namespace literals {
+struct arg_name {
+    const char *name;
+    template <typename T> constexpr named_arg<T> operator=(const T &value) const { return {name, value}; }
+};
+constexpr arg_name operator""_a(const char *name, std::size_t) { return {name}; }
+} // namespace literals
+} // namespace shmlog
+
 namespace shmlog_detail {
+/* What a named argument holds. */
+template <typename T> struct unnamed {
+    typedef T type;
+};
+template <typename T> struct unnamed<::shmlog::named_arg<T>> {
+    typedef typename std::decay<T>::type type;
+};
 /* std::string (any allocator) and std::string_view: captured with their size. */
 template <typename T> struct is_text : std::false_type {};
 template <typename Tr, typename A> struct is_text<std::basic_string<char, Tr, A>> : std::true_type {};
@@ -1465,6 +1491,11 @@ template <typename T> inline __attribute__((always_inline)) auto to_param(const 
     }
 }
 
+template <typename T> inline __attribute__((always_inline)) auto to_param(const ::shmlog::named_arg<T> &x)
+{
+    return to_param(x.value);
+}
+
 inline __attribute__((always_inline)) cap capture_param(array_arg a) { return a.c; }
 inline __attribute__((always_inline)) cap capture_param(pointer_arg a) { return cap{a.v, SIZE_MAX}; }
 template <typename T> inline __attribute__((always_inline)) cap capture_param(object_arg<T> a) { return capture(*a.p); }
@@ -1531,7 +1562,9 @@ template <typename T> inline auto fmt_value() -> decltype(fmt_arg(std::declval<c
 #define SHMLOG__WITH_ARGS(...) SHMLOG__EACH(SHMLOG__A_TYPE_OF, __VA_ARGS__) SHMLOG__WRITE(__VA_ARGS__)
 #define SHMLOG__A_TYPE_OF(i, x)                                                              \
     [[maybe_unused]] auto shmlog__p##i = true ? nullptr : shmlog_detail::type_ptr((x));        \
-    typedef typename std::remove_pointer<decltype(shmlog__p##i)>::type shmlog__T##i;
+    typedef typename std::remove_pointer<decltype(shmlog__p##i)>::type shmlog__R##i;           \
+    typedef typename shmlog_detail::unnamed<shmlog__R##i>::type shmlog__T##i;                 \
+    [[maybe_unused]] static constexpr bool shmlog__named##i = !std::is_same<shmlog__R##i, shmlog__T##i>::value;
 #define SHMLOG__A_DECL(i, x)
 #define SHMLOG__A_OK(i, x) && shmlog_detail::supported<shmlog__T##i>::value
 #define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_value<shmlog__T##i>()
@@ -1663,7 +1696,10 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG_LOG(cat, lvl, ...) SHMLOG__CAT2(SHMLOG__LOG_, SHMLOG__FIT16(__VA_ARGS__))(cat, lvl, __VA_ARGS__)
 #define SHMLOG__LOG_FITS(cat, lvl, ...) SHMLOG__LOG(cat, lvl, , __VA_ARGS__)
 #define SHMLOG__LOG_TOO_MANY(cat, lvl, ...) \
-    SHMLOG__REFUSE(cat, lvl, 0, "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS)", __VA_ARGS__)
+    SHMLOG__REFUSE(cat, lvl, 0,                                                             \
+                   "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS, fixed by the site " \
+                   "layout in shared memory and files): split the call",                     \
+                   __VA_ARGS__)
 
 /* A call the header refuses: one error that says why, and nothing else. */
 #define SHMLOG__REFUSE(cat, lvl, ms, why, ...)                                                 \

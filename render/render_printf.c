@@ -108,8 +108,8 @@ uint64_t render_cut_to_length(uint64_t v, enum fmt_length length, int is_signed)
     return v & ((1ULL << bits) - 1);
 }
 
-static void format_double(struct render_buf *out, const struct fmt_spec *sp, int width, int prec,
-                          double v, char conv)
+static void format_double(struct render_buf *out, const struct fmt_spec *sp, int width, int prec, double v,
+                          char conv)
 {
     u128 q;
     if ((conv == 'f' || conv == 'F') && fixed_round(v, prec < 0 ? 6 : prec, &q) == 0) {
@@ -593,6 +593,11 @@ static inline __attribute__((always_inline)) void put_item_value(const struct re
     case FAST_STR:
         if (put_str_arg(out, a, esc))
             memo_bytes(m, MEMO_STR, from, out);
+        return;
+    case FAST_FMT:
+        render_fmtspec_value(out, sr->fmt_of[it->arg], args, sr->nargs, it->arg, sr->enum_of[it->arg], esc);
+        return;
+    case FAST_HIDDEN:
         return;
     case FAST_HEX:
         if ((it->spec.flags & FL_HASH) && a->v.u)

@@ -508,6 +508,8 @@ enum prep_fast {
     FAST_ENUM,     /* d i u of an integer the site's descriptor names: the name, or format_spec */
     FAST_TIME,     /* d i of an i64 the site's descriptor says is a time: RFC 3339, or format_spec */
     FAST_HEX,      /* %x %lx %#x ...: no other flag, no width or precision; no cut changes the value */
+    FAST_FMT,      /* any conversion of an argument the descriptor gives a {} spec ("f"): render_fmtspec_value */
+    FAST_HIDDEN,   /* a width or precision such a spec takes from its argument: nothing */
 };
 
 enum prep_kind { PREP_TEXT, PREP_SPEC };
@@ -610,6 +612,9 @@ struct render_site {
     uint32_t char_args;                   /* "c" entries, as a mask */
     uint32_t struct_args;                 /* "s" entries, as a mask */
     uint32_t tree_args;                   /* "v" entries (value trees), as a mask */
+    const struct fmtspec *fmt_of[SHMLOG_MAX_ARGS]; /* an "f" entry's spec, in the arena; NULL: none */
+    const char *name_of[SHMLOG_MAX_ARGS];          /* an "n" entry's name (a named argument's); NULL: none */
+    uint8_t name_len[SHMLOG_MAX_ARGS];
     uint8_t members_from[SHMLOG_MAX_ARGS], members_n[SHMLOG_MAX_ARGS]; /* a struct's in members[] */
     uint8_t nmembers;
     struct prep_member members[SHMLOG_MAX_ARGS]; /* each argument a member of one struct at most */
@@ -626,6 +631,29 @@ struct render_site {
     size_t arena_len;
     char arena[];
 };
+
+/* ==== {} specs (render_fmtspec.c) ==== */
+
+/* An "f" descriptor entry's "<what>[ <unit>] <spec>": what the argument is
+ * ('v' its type's value, 'c' a character, 't' a time point in ns, 'd' a
+ * duration's count of unit) and fmt's spec, with "{N}" for a width or
+ * precision from argument N (from 1). */
+struct fmtspec {
+    char what, align, sign, type; /* align: 0 < > ^; sign: 0 + - space; type: 0 or fmt's letter */
+    char fill[4];
+    uint8_t fill_len, hash, zero, unit_len;
+    int width, prec;          /* -1: none */
+    int width_arg, prec_arg;  /* -1: none, else the argument (from 0) */
+    const char *chrono;       /* "%H:%M:%S" of a time point or duration; NULL: none */
+    size_t chrono_len;
+    const char *unit;         /* a duration's, as fmt prints it after the count */
+};
+/* Parses the n bytes at s; 0, or -1 when it is not one (the entry is left out). */
+int render_fmtspec_parse(const char *s, size_t n, struct fmtspec *f);
+/* Argument arg of args as fmt prints it by f, escaped as esc says; names: a
+ * SHMLOG_ENUM's "Name=value,..." list, or NULL. */
+void render_fmtspec_value(struct render_buf *out, const struct fmtspec *f, const struct render_arg *args, int nargs,
+                          int arg, const char *names, enum esc_mode esc);
 
 /* ==== The formatter (render_printf.c) ==== */
 
