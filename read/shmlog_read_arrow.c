@@ -1344,8 +1344,9 @@ static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
         out->release = NULL;
         return 0;
     }
-    /* Batches ahead while there is room for them, then the oldest. */
-    while (s->nflight < s->njobs && !r->ended && !r->failed) {
+    /* Batches ahead while there is room for them, then the oldest; a merge
+     * that ended before the stream began may have left entries ready. */
+    while (s->nflight < s->njobs && (!r->ended || r->ready_off < r->ready_len) && !r->failed) {
         struct job *j = &s->jobs[(s->head + s->nflight) % s->njobs];
         if ((rc = job_fill(s, j)) != 0) {
             read_batch_free(&j->batch);
