@@ -480,8 +480,8 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
                 while (k < close && f[k] != ':')
                     k++;
                 bool same = named && name_len == k - spec;
-                for (size_t c = 0; same && c < name_len; c++)
-                    same = name[c] == f[spec + c];
+                for (size_t at = 0; same && at < name_len; at++)
+                    same = name[at] == f[spec + at];
                 if (!same) {
                     r.error = fmt_reason::named_placeholder_not_the_next_named_argument;
                     return r;
