@@ -402,7 +402,7 @@ constexpr bool fmt_arg_name(const char *t, const char *&name, size_t &n)
  * void) whose call texts are texts[1..] (NULL: none is a named argument): a
  * printf format kept as it is, or a {} format translated. */
 template <size_t N, typename Void, typename... A>
-constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, const char *const *texts)
+constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, const char *const *texts, bool names)
 {
     fmt_site<2 * N + 16 + 8 * sizeof...(A)> r{};
     const fmt_kind kinds[] = {k_other, fmt_kind_of<A>()...};
@@ -473,7 +473,7 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
             size_t spec = i + 1;
             const char *name = nullptr;
             size_t name_len = 0;
-            const bool named = texts && arg <= nargs && fmt_arg_name(texts[arg], name, name_len);
+            const bool named = names && arg <= nargs && fmt_arg_name(texts[arg], name, name_len);
             if (spec < close && (f[spec] == '_' || (f[spec] >= 'a' && f[spec] <= 'z') || (f[spec] >= 'A' && f[spec] <= 'Z'))) {
                 /* {name}: the argument's own, in the arguments' order (the record keeps that order) */
                 size_t k = spec;
@@ -821,10 +821,10 @@ template <typename... A> struct site_desc_of {
 };
 /* The bytes of the "n<argument> <name>" entries of the named arguments among
  * the n call texts at texts[1..] (fmt_arg_name). */
-constexpr std::size_t site_names_bytes(const char *const *texts, std::size_t n)
+constexpr std::size_t site_names_bytes(const char *const *texts, bool names, std::size_t n)
 {
     std::size_t bytes = 0;
-    for (std::size_t i = 1; texts && i <= n; i++) {
+    for (std::size_t i = 1; names && i <= n; i++) {
         const char *name = nullptr;
         std::size_t len = 0;
         if (fmt_arg_name(texts[i], name, len))
@@ -840,7 +840,7 @@ template <std::size_t M, typename... A> struct site_desc_joined {
     char text[site_desc_bytes<A...>() + M + 1];
 };
 template <std::size_t M, typename... A>
-constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own, const char *const *texts)
+constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own, const char *const *texts, bool names)
 {
     const auto &types = site_desc_of<A...>::desc;
     site_desc_joined<M, A...> j{};
@@ -854,7 +854,7 @@ constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own, const cha
             d.put(';');
         d.put(own[i]);
     }
-    for (std::size_t i = 1; texts && i < sizeof...(A); i++) {
+    for (std::size_t i = 1; names && i < sizeof...(A); i++) {
         const char *name = nullptr;
         std::size_t len = 0;
         if (!fmt_arg_name(texts[i], name, len))
@@ -873,13 +873,13 @@ struct site_desc_none {
     char text[1];
 };
 template <std::size_t M, typename... A> struct site_desc_join {
-    static constexpr site_desc_joined<M, A...> make(const char *own, const char *const *texts)
+    static constexpr site_desc_joined<M, A...> make(const char *own, const char *const *texts, bool names)
     {
-        return site_desc_join_of<M, A...>(own, texts);
+        return site_desc_join_of<M, A...>(own, texts, names);
     }
 };
 template <typename... A> struct site_desc_join<1, A...> {
-    static constexpr site_desc_none make(const char *, const char *const *) { return {}; }
+    static constexpr site_desc_none make(const char *, const char *const *, bool) { return {}; }
 };
 } // namespace shmlog_detail
 
@@ -1094,17 +1094,17 @@ template <typename... A> struct site_desc_join<1, A...> {
  * format that is not a literal is the literal check's error alone. */
 #define SHMLOG__FMT_DECL(...)                                                                \
     static constexpr const char *shmlog__texts[] = {"" SHMLOG__EACH(SHMLOG__A_TEXT, __VA_ARGS__)}; \
-    /* the texts are read for names only where an argument is a named one */                \
-    static constexpr const char *const *shmlog__names =                                      \
-        (false SHMLOG__EACH(SHMLOG__A_NAMED, __VA_ARGS__)) ? shmlog__texts : nullptr;          \
+    /* the texts are read for names only where an argument is a named one (a flag, not a  \
+     * null pointer: GCC's UBSan takes an array's address compared with 0 as not constant) */ \
+    static constexpr bool shmlog__names = false SHMLOG__EACH(SHMLOG__A_NAMED, __VA_ARGS__);   \
     static constexpr auto shmlog__fmt = shmlog_detail::fmt_translate<                       \
         sizeof(SHMLOG__FIRST(__VA_ARGS__)), void SHMLOG__EACH(SHMLOG__A_VALUE, __VA_ARGS__)>(  \
         __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "",   \
-        shmlog__names);                                                                      \
+        shmlog__texts, shmlog__names);                                                       \
     static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
     static constexpr auto shmlog__desc = shmlog_detail::site_desc_join<                      \
-        shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__names, sizeof shmlog__texts / sizeof *shmlog__texts - 1), \
-        void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::make(shmlog__fmt.desc, shmlog__names);
+        shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__texts, shmlog__names, sizeof shmlog__texts / sizeof *shmlog__texts - 1), \
+        void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::make(shmlog__fmt.desc, shmlog__texts, shmlog__names);
 #define SHMLOG__A_DECAYED(i, x) , shmlog__T##i
 #define SHMLOG__A_TEXT(i, x) , #x
 #define SHMLOG__A_NAMED(i, x) || shmlog__named##i
