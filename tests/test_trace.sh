@@ -208,7 +208,8 @@ diag "$tmp/stats.txt"
 
 # Python: trace= as the CLI's --trace (a hex string or an int), a bad one a ValueError.
 check_show "Python: shmlog.read(trace=) gives the trace's 8 records, by hex string and by int; trace=0 is a ValueError" \
-    env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" "$py" - "$out" "$first" <<'PY'
+    env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" LD_PRELOAD="${PY_LD_PRELOAD:-}" \
+    ASAN_OPTIONS=detect_leaks=0 "$py" - "$out" "$first" <<'PY'
 import sys
 import shmlog
 out, tid = sys.argv[1], sys.argv[2]
@@ -224,7 +225,8 @@ except ValueError:
 print("ok", len(by_str))
 PY
 check_show "Arrow: to_arrow's trace_id and span columns are read --format json's keys row for row (null where absent), the trace records' own fields as field.trace_id, field.span" \
-    env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" "$py" - "$out" "$tmp/all.json" <<'PY'
+    env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" LD_PRELOAD="${PY_LD_PRELOAD:-}" \
+    ASAN_OPTIONS=detect_leaks=0 "$py" - "$out" "$tmp/all.json" <<'PY'
 import json, sys
 import shmlog
 t = shmlog.to_arrow(sys.argv[1])
