@@ -148,7 +148,7 @@ static int copy_frame(struct rewrite *w, uint64_t off, size_t n)
         return failed(w, "reading the frame at offset %llu: %s", (unsigned long long)off, strerror(-rc));
     if (batch_end(w))
         return failed(w, "summing up the frame at offset %llu failed", (unsigned long long)off);
-    size_t cap = shlog_enc_footer_bound(w->enc) + n / 25 + 8192;
+    size_t cap = shlog_enc_footer_bound(w->enc) + n / 25 + SHLOG_INDEX_ENTRY_BOUND;
     if (grow(&w->out, &w->out_cap, cap))
         return failed(w, "out of memory");
     long k = shlog_enc_frame_at(w->enc, w->frame, n, off, w->new_bytes, w->out, cap);

@@ -195,6 +195,12 @@ struct enc_index {
     uint32_t nrings;
     struct ix_ring rings[IX_MAX_RINGS];
     uint64_t batch_tsc_max;
+    /* the last trace each thread's trace records in the open frame set;
+     * traces_unknown: one the entry cannot restate (too many threads, a
+     * site of other arguments), so the entry lists none */
+    uint32_t ntraces;
+    int traces_unknown;
+    struct ix_trace traces[IX_MAX_TRACES];
 };
 
 struct shlog_enc {
@@ -1128,11 +1134,52 @@ __attribute__((noinline)) static void ix_args(struct shlog_enc *e, struct enc_si
     }
 }
 
-/* A record into the open frame's summary. */
-static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_how how, const uint8_t *payload,
-                             uint64_t tsc, unsigned level, unsigned category, uint32_t tid)
+/* A trace record (SHMLOG_REC_TRACE) of the batch's process into the open
+ * frame's traces, as a reader takes it (FORMAT.md, "Trace context"): from
+ * its payload as stored raw, or from its values when its site's arguments
+ * are the trace site's (two 64-bit integers and a string, which decode to
+ * the payload's bytes); a site of three other arguments the entry cannot
+ * restate. */
+__attribute__((noinline)) static void ix_trace_record(struct shlog_enc *e, const struct enc_site *s, enum enc_how how,
+                                                      const uint8_t *payload, size_t len, uint32_t tid)
 {
     struct enc_index *x = &e->ix;
+    if (s && how == HOW_CODED) {
+        if (s->plan.nargs != 3)
+            return; /* a reader finds no three values in it: it changes nothing */
+        if (s->plan.op[0] != OP_INT64 || s->plan.op[1] != OP_INT64 || s->plan.op[2] != OP_STR) {
+            x->traces_unknown = 1;
+            return;
+        }
+    }
+    uint64_t hi, lo;
+    const uint8_t *span;
+    size_t n;
+    if (shm_trace_payload(payload, len, &hi, &lo, &span, &n) != 0)
+        return;
+    if (hi || lo)
+        ix_add(e, shlog__ix_trace_key(hi, lo));
+    uint32_t i = 0;
+    while (i < x->ntraces && (x->traces[i].tid != tid || x->traces[i].proc != e->batch_proc))
+        i++;
+    if (i == IX_MAX_TRACES) {
+        x->traces_unknown = 1;
+        return;
+    }
+    if (i == x->ntraces)
+        x->ntraces++;
+    struct ix_trace *t = &x->traces[i];
+    *t = (struct ix_trace){.proc = e->batch_proc, .tid = tid, .hi = hi, .lo = lo, .span_len = (uint8_t)n};
+    memcpy(t->span, span, n);
+}
+
+/* A record into the open frame's summary. */
+static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_how how, const uint8_t *payload,
+                             size_t len, uint64_t tsc, unsigned level, unsigned category, unsigned flags, uint32_t tid)
+{
+    struct enc_index *x = &e->ix;
+    if (__builtin_expect(flags & SHMLOG_REC_TRACE, 0))
+        ix_trace_record(e, s, how, payload, len, tid);
     if (tid != x->last_tid) { /* a ring's records are mostly one thread's: one key a run of them */
         x->last_tid = tid;
         ix_add(e, shlog__ix_number(x->tid_prefix, tid));
@@ -1264,7 +1311,7 @@ static inline int enc_put(struct shlog_enc *e, struct enc_cursor *k, const struc
     enc_put_who_when(k, h->tsc, h->site, h->tid);
     k->attr = put_varint(k->attr, enc_attr(h->level, h->category, h->flags, how == HOW_RAW));
     k->args = enc_put_args(e, s, mode, how, pay, used, k->args);
-    ix_record(e, s, how, pay->p, h->tsc, h->level, h->category, h->tid);
+    ix_record(e, s, how, pay->p, pay->len, h->tsc, h->level, h->category, h->flags, h->tid);
     /* The slots follow from the bytes the arguments take, but for records
      * that reserved more: stored as the difference. */
     *k->nslots++ = (uint8_t)(h->nslots - shmlog_slots_for_payload(used));
@@ -1368,7 +1415,7 @@ __attribute__((flatten, noinline)) static size_t enc_one_slot_run(struct shlog_e
             }
             k.attr = put_varint(k.attr, attr | (how == HOW_RAW ? ATTR_RAW : 0));
             k.args = enc_put_args(e, s, mode, how, &pay, used, k.args);
-            ix_record(e, s, how, pay.p, r->tsc, r->level, r->category, r->tid);
+            ix_record(e, s, how, pay.p, pay.len, r->tsc, r->level, r->category, r->flags, r->tid);
         }
         enc_cursor_close(e, &k, part);
         done += part;
@@ -1653,6 +1700,8 @@ static void ix_frame_reset(struct enc_index *x, uint32_t kept_blocks)
     x->mixed = 0;
     x->clock.len = 0;
     x->nrings = 0;
+    x->ntraces = 0;
+    x->traces_unknown = 0;
     x->frame++;
 }
 
@@ -1665,7 +1714,7 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
     if (records) {
         en.tsc_min = x->tsc_min;
         en.tsc_max = x->tsc_max;
-        en.flags = (ix_time(x, &en.ns_min, &en.ns_max) ? IX_TIME : 0) | IX_TIDS;
+        en.flags = (ix_time(x, &en.ns_min, &en.ns_max) ? IX_TIME : 0) | IX_TIDS | (x->traces_unknown ? 0 : IX_TRACES);
         en.levels = (uint8_t)x->levels;
         en.categories = x->categories;
         en.npids = x->npids;
@@ -1691,6 +1740,8 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
             en.clock_bytes = (uint32_t)x->clock.len;
             en.clock = x->clock.p;
         }
+        en.ntraces = x->ntraces;
+        memcpy(en.traces, x->traces, x->ntraces * sizeof(*x->traces));
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
         for (size_t i = 0; i < (size_t)en.bloom_blocks * 8; i++)
             put_u32le((uint8_t *)&x->bloom[i], x->bloom[i]);
@@ -1870,7 +1921,7 @@ out:
     return rc;
 }
 
-_Static_assert(IX_ENTRY_MAX(1) <= 8192, "shlog_enc_frame_at's bound (shlog_file.h) holds an entry");
+_Static_assert(IX_ENTRY_MAX(1) <= SHLOG_INDEX_ENTRY_BOUND, "shlog_enc_frame_at's bound (shlog_file.h) holds an entry");
 
 long shlog_enc_frame_at(struct shlog_enc *e, const void *prefix, size_t n, uint64_t off, uint64_t at, void *dst,
                         size_t cap)

@@ -18,6 +18,16 @@ uint64_t shlog__ix_text(uint64_t prefix, const uint8_t *p, size_t n)
     return ix_mix(h);
 }
 
+uint64_t shlog__ix_trace_key(uint64_t hi, uint64_t lo)
+{
+    uint8_t id[16];
+    for (int i = 0; i < 8; i++) {
+        id[i] = (uint8_t)(hi >> (56 - 8 * i));
+        id[8 + i] = (uint8_t)(lo >> (56 - 8 * i));
+    }
+    return shlog__ix_text(shlog__ix_prefix(IX_TAG_TRACE, "", 0), id, sizeof id);
+}
+
 int shlog__ix_bloom_has(const uint8_t *p, uint32_t nblocks, uint64_t h)
 {
     static const uint32_t salt[8] = {0x47b6137bu, 0x44974d91u, 0x8824ad5bu, 0xa2b7289du,
@@ -272,6 +282,21 @@ uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x)
             p = put_varint(p, r->max_tsc - x->tsc_min);
         }
         p = ix_clock_pack(p, x->clock, x->clock_bytes, x->tsc_min, x->flags & IX_TIME ? x->ns_min : 0);
+        if (!p)
+            return NULL;
+    }
+    if (x->flags & IX_TRACES) {
+        p = put_varint(p, x->ntraces);
+        for (uint32_t i = 0; i < x->ntraces; i++) {
+            const struct ix_trace *t = &x->traces[i];
+            p = put_varint(p, t->proc);
+            p = put_varint(p, t->tid);
+            put_u64le(p, t->hi);
+            put_u64le(p + 8, t->lo);
+            p[16] = t->span_len;
+            memcpy(p + 17, t->span, t->span_len);
+            p += 17 + t->span_len;
+        }
     }
     return p;
 }
@@ -291,6 +316,8 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version)
         x->flags &= (uint8_t)~IX_PLAIN; /* a bit version 1 did not define */
     if (version < 3)
         x->flags &= (uint8_t)~IX_TIDS;
+    if (version < 5)
+        x->flags &= (uint8_t)~IX_TRACES;
     x->ns_min = 0;
     x->ns_max = UINT64_MAX;
     if (x->flags & IX_TIME) {
@@ -368,10 +395,40 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version)
             c->bad = 1;
     }
 checked:
+    x->ntraces = 0;
+    x->trace_bytes = c->p;
+    if (x->flags & IX_TRACES) {
+        /* each thread once, its span within a span's bound */
+        uint64_t ntraces = get_varint(c);
+        if (ntraces > IX_MAX_TRACES || !x->records)
+            c->bad = 1;
+        x->ntraces = c->bad ? 0 : (uint32_t)ntraces;
+        x->trace_bytes = c->p;
+        for (uint32_t i = 0; i < x->ntraces && !c->bad; i++) {
+            uint64_t proc = get_varint(c), tid = get_varint(c);
+            const uint8_t *id = get_bytes(c, 17);
+            if (proc > UINT32_MAX || tid > UINT32_MAX || !id || id[16] > SHMLOG_TRACE_SPAN_BYTES ||
+                !get_bytes(c, id ? id[16] : 0))
+                c->bad = 1;
+        }
+    }
     if (span > UINT64_MAX - x->tsc_min || x->offset > INT64_MAX || x->bytes > INT64_MAX ||
         x->bytes < SHLOG_FRAME_PREFIX_BYTES)
         c->bad = 1;
     return c->bad ? -1 : 0;
+}
+
+void shlog__ix_trace_next(const uint8_t **p, struct ix_trace *t)
+{
+    struct cur c = {*p, *p + 2 * VARINT_MAX + 17 + SHMLOG_TRACE_SPAN_BYTES, 0};
+    t->proc = (uint32_t)get_varint(&c);
+    t->tid = (uint32_t)get_varint(&c);
+    const uint8_t *id = get_bytes(&c, 17);
+    t->hi = get_u64le(id);
+    t->lo = get_u64le(id + 8);
+    t->span_len = id[16];
+    memcpy(t->span, get_bytes(&c, t->span_len), t->span_len);
+    *p = c.p;
 }
 
 void shlog__ix_ring_next(const uint8_t **p, uint64_t tsc_min, struct ix_ring *r)

@@ -34,6 +34,8 @@
 #define IX_TAG_WORD 'w'
 #define IX_TAG_UNINDEXED 'u' /* a numeric field whose values are not keys: its name */
 #define IX_TAG_THREAD 't'    /* version 3: a record's thread id (a number key) */
+#define IX_TAG_TRACE 'x'     /* version 5: a trace id a trace record sets (its 16 bytes, big-endian) */
+#define IX_MAX_TRACES 64u    /* threads whose trace a frame's entry restates; a frame of more lists none */
 
 /* FNV-1a 64 of (tag, name, 0): where a key of that tag and name goes on. */
 uint64_t shlog__ix_prefix(unsigned tag, const char *name, size_t len);
@@ -90,6 +92,17 @@ void shlog__ix_words(const uint8_t *text, size_t n, void (*each)(void *, const u
 void shlog__ix_fields(const char *fmt, size_t n, unsigned nargs, const char **name, size_t *len,
                       void (*text)(void *, const uint8_t *, size_t), void *clientd);
 
+/* The key of trace id hi, lo (FORMAT.md, "Trace ids in the index"). */
+uint64_t shlog__ix_trace_key(uint64_t hi, uint64_t lo);
+
+/* A thread's trace as the last trace record of it in a frame set it. */
+struct ix_trace {
+    uint32_t proc, tid;
+    uint64_t hi, lo;
+    uint8_t span_len;
+    uint8_t span[SHMLOG_TRACE_SPAN_BYTES];
+};
+
 /* A ring's records in a plain frame: the TSC of its last one and its most. */
 struct ix_ring {
     uint32_t proc, cpu;
@@ -119,15 +132,20 @@ struct ix_entry {
     uint32_t clock_bytes;                /* when flags & IX_PLAIN: the frame's CLOCK sections as it holds them */
     const uint8_t *clock;
     uint8_t *clock_buf; /* the reader's, version 3 (IX_MAX_CLOCK_BYTES): them as the frame holds them */
+    uint32_t ntraces;                      /* when flags & IX_TRACES */
+    struct ix_trace traces[IX_MAX_TRACES]; /* the writer's */
+    const uint8_t *trace_bytes;            /* the reader's: where they are in the index frame */
 };
 #define IX_TIME 1u  /* ns_min, ns_max say where the records' wall times are */
 #define IX_PLAIN 2u /* version 2: the frame holds BATCH and CLOCK sections only: its rings and anchors listed */
 #define IX_TIDS 4u  /* version 3: its filter holds every record's thread id */
+#define IX_TRACES 8u /* version 5: its trace records' last trace of each thread listed, their ids in its filter */
 
 /* The most an entry takes in an index frame. */
 #define IX_ENTRY_MAX(bloom_blocks)                                                                                \
     (17u * VARINT_MAX + 6u + IX_MAX_PIDS * 5u + IX_MAX_RANGES * (9u + 2u * VARINT_MAX) +                           \
-     IX_MAX_RINGS * (2u * 5u + 2u * VARINT_MAX) + IX_MAX_CLOCK_BYTES + (size_t)(bloom_blocks) * IX_BLOCK_BYTES)
+     IX_MAX_RINGS * (2u * 5u + 2u * VARINT_MAX) + IX_MAX_CLOCK_BYTES + 5u +                                      \
+     IX_MAX_TRACES * (2u * 5u + 16u + 1u + SHMLOG_TRACE_SPAN_BYTES) + (size_t)(bloom_blocks) * IX_BLOCK_BYTES)
 /* The entry of version 3 at p, its filter left to the caller (in the
  * filters after the summaries). NULL when its CLOCK sections are not as the
  * encoder writes them (then the frame must not be plain). */
@@ -139,6 +157,8 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version);
 /* The next range of an entry's (n of them at *p, as shlog__ix_entry_get
  * checked them). */
 void shlog__ix_range_next(const uint8_t **p, struct ix_range *r);
+/* The next trace of an entry's (as shlog__ix_entry_get checked them). */
+void shlog__ix_trace_next(const uint8_t **p, struct ix_trace *t);
 /* The next ring of a plain entry's (as shlog__ix_entry_get checked them),
  * its TSCs from the entry's tsc_min. */
 void shlog__ix_ring_next(const uint8_t **p, uint64_t tsc_min, struct ix_ring *r);

@@ -187,7 +187,17 @@ static struct shlog_index_frame ix_frame_of(const struct ix_entry *x, const uint
         .npids = x->npids, .pids = pids, .nranges = x->nranges, .ranges = x->range_bytes,
         .bloom_blocks = x->bloom_blocks, .bloom = x->bloom, .prefix_check = x->prefix_check,
         .nrings = x->nrings, .rings = x->ring_bytes, .clock_bytes = x->clock_bytes, .clock = x->clock,
-        .tids = (x->flags & IX_TIDS) != 0};
+        .tids = (x->flags & IX_TIDS) != 0, .traces = (x->flags & IX_TRACES) != 0, .ntraces = x->ntraces,
+        .trace_list = x->trace_bytes};
+}
+
+void shlog_index_trace_next(const struct shlog_index_frame *f, const uint8_t **p, struct shlog_index_trace *t)
+{
+    struct ix_trace x;
+    (void)f;
+    shlog__ix_trace_next(p, &x);
+    *t = (struct shlog_index_trace){.proc = x.proc, .tid = x.tid, .hi = x.hi, .lo = x.lo, .span_len = x.span_len};
+    memcpy(t->span, x.span, x.span_len);
 }
 
 void shlog_index_ring_next(const struct shlog_index_frame *f, const uint8_t **p, struct shlog_index_ring *r)
@@ -687,6 +697,19 @@ int shlog_index_may_match(const struct shlog_index_frame *f, const struct shlog_
         if (i == q->ntids)
             return 0;
     }
+    if (q->trace && f->traces && !filter_has(f, shlog__ix_trace_key(q->trace_hi, q->trace_lo))) {
+        /* no record sets the trace: a thread that worked for it at the frame's start must write in it */
+        if (f->tids) {
+            uint64_t prefix = shlog__ix_prefix(IX_TAG_THREAD, "", 0);
+            size_t i = 0;
+            while (i < q->trace_ntids && !filter_has(f, shlog__ix_number(prefix, q->trace_tids[i])))
+                i++;
+            if (i == q->trace_ntids)
+                return 0;
+        } else if (!q->trace_ntids) {
+            return 0;
+        }
+    }
     return 1;
 }
 
@@ -728,7 +751,7 @@ int shlog_index_filters(struct shlog_index *ix, const struct shlog_index_frame *
 /* Whether q asks anything of a frame's filter. */
 static int query_filters(const struct shlog_index_query *q)
 {
-    return q->app || q->site || q->nwords || q->nfields || q->tids;
+    return q->app || q->site || q->nwords || q->nfields || q->tids || q->trace;
 }
 
 int shlog_index_may_match_in(struct shlog_index *ix, const struct shlog_index_frame *f,

@@ -391,20 +391,25 @@ static int index_query_make(struct read_engine *e)
             e->query_fields[q->nfields++] = (struct shlog_index_field){f->where[i].name, f->where[i].value};
         }
     q->fields = e->query_fields;
-    return q->since_ns || q->until_ns || q->levels || q->categories || q->npids || q->app || q->nfields || f->thread;
+    q->trace = f->trace;
+    q->trace_hi = f->trace_hi;
+    q->trace_lo = f->trace_lo;
+    return q->since_ns || q->until_ns || q->levels || q->categories || q->npids || q->app || q->nfields || f->thread ||
+           f->trace;
 }
 
-static int tid_push(struct read_engine *e, uint64_t tid)
+/* tid onto the array *v of *n (room for *cap). 0, or -ENOMEM. */
+static int tid_push(uint32_t **v, size_t *n, size_t *cap, uint64_t tid)
 {
-    if (e->query_ntids == e->query_tids_cap) {
-        size_t cap = e->query_tids_cap ? 2 * e->query_tids_cap : 16;
-        uint32_t *v = realloc(e->query_tids, cap * sizeof *v);
-        if (!v)
+    if (*n == *cap) {
+        size_t more = *cap ? 2 * *cap : 16;
+        uint32_t *grown = realloc(*v, more * sizeof *grown);
+        if (!grown)
             return -ENOMEM;
-        e->query_tids = v;
-        e->query_tids_cap = cap;
+        *v = grown;
+        *cap = more;
     }
-    e->query_tids[e->query_ntids++] = (uint32_t)tid;
+    (*v)[(*n)++] = (uint32_t)tid;
     return 0;
 }
 
@@ -421,16 +426,67 @@ static int index_thread_tids(struct read_engine *e)
     e->query_ntids = 0;
     errno = 0;
     unsigned long long v = strtoull(want, &end, 10);
-    if (want[0] >= '0' && want[0] <= '9' && !*end && !errno && v <= UINT32_MAX && tid_push(e, v))
+    if (want[0] >= '0' && want[0] <= '9' && !*end && !errno && v <= UINT32_MAX &&
+        tid_push(&e->query_tids, &e->query_ntids, &e->query_tids_cap, v))
         return -ENOMEM;
     for (const struct dproc *p = e->all_procs; p; p = p->next_all)
         for (size_t i = 0; p->threads.n && i < p->threads.cap; i++) {
             const struct hmap_slot *t = &p->threads.slots[i];
-            if (t->v && strcmp(t->v, want) == 0 && tid_push(e, t->k1))
+            if (t->v && strcmp(t->v, want) == 0 && tid_push(&e->query_tids, &e->query_ntids, &e->query_tids_cap, t->k1))
                 return -ENOMEM;
         }
     e->query_tids_at = e->thread_names + 1;
     return 0;
+}
+
+/* The thread ids that work for --trace's trace as far as read (of any
+ * process: more ids only let more frames be read). 0, or -ENOMEM. */
+static int index_trace_tids(struct read_engine *e)
+{
+    const struct read_filter *f = e->filter;
+    e->trace_ntids = 0;
+    for (const struct dproc *p = e->all_procs; p; p = p->next_all)
+        for (size_t i = 0; p->traces.n && i < p->traces.cap; i++) {
+            const struct hmap_slot *t = &p->traces.slots[i];
+            const struct dtrace *d = t->v;
+            if (d && d->hi == f->trace_hi && d->lo == f->trace_lo &&
+                tid_push(&e->trace_tids, &e->trace_ntids, &e->trace_tids_cap, t->k1))
+                return -ENOMEM;
+        }
+    return 0;
+}
+
+/* The engine's question to the index for frame f, which starts now: with
+ * the threads --thread may mean (asked of a plain frame only: a frame that
+ * is not may name threads) and those working for --trace's trace. 0, or
+ * -ENOMEM. */
+static int index_frame_query(struct source *s, const struct shlog_index_frame *f, struct shlog_index_query *q)
+{
+    struct read_engine *e = s->ix_engine;
+    *q = *s->ix_query;
+    if (f->nrings && e->filter->thread) {
+        if (index_thread_tids(e))
+            return -ENOMEM;
+        static const uint32_t none;
+        q->tids = e->query_ntids ? e->query_tids : &none;
+        q->ntids = e->query_ntids;
+    }
+    if (q->trace) {
+        if (index_trace_tids(e))
+            return -ENOMEM;
+        q->trace_tids = e->trace_tids;
+        q->trace_ntids = e->trace_ntids;
+    }
+    return 0;
+}
+
+/* Whether a reader that skips frame f's records keeps its threads' traces:
+ * it has none, its entry restates them (index version 5), or it is plain
+ * (no site defined in it) and the file has defined no site of the trace
+ * format before it, so it holds no trace record. */
+static int index_keeps_traces(const struct source *s, const struct shlog_index_frame *f)
+{
+    return !f->records || f->traces || (f->nrings && !s->file_traced);
 }
 
 /* Whether frame f can go unread when the index rules it out: it is plain
@@ -480,22 +536,18 @@ static uint64_t index_takes_frame(void *clientd, uint64_t off)
         shlog_reader_frame_sections(s->rd, NULL, 0);
         return shlog_index_block_at(s->ix, off);
     }
-    if (!f->nrings)
+    if (!f->nrings || !index_keeps_traces(s, f))
         return 0;
     /* A plain frame names no thread: its records' threads have the names they have now. */
-    struct shlog_index_query q = *s->ix_query;
-    if (s->ix_engine->filter->thread) {
-        if (index_thread_tids(s->ix_engine))
-            return 0; /* no memory to ask with: the frame is read */
-        static const uint32_t none;
-        q.tids = s->ix_engine->query_ntids ? s->ix_engine->query_tids : &none;
-        q.ntids = s->ix_engine->query_ntids;
-    }
+    struct shlog_index_query q;
+    if (index_frame_query(s, f, &q))
+        return 0; /* no memory to ask with: the frame is read */
     if (shlog_index_may_match_in(s->ix, f, &q) || !index_takes(s, f))
         return 0;
     s->ix_skipped++;
     s->ix_unread++;
     s->ix_taken = f;
+    s->ix_traced = f->ntraces ? f : NULL;
     shlog_reader_frame_sections(s->rd, f->clock, f->clock_bytes);
     return f->bytes;
 }
@@ -507,9 +559,37 @@ static int index_wants(void *clientd, uint64_t off, uint64_t bytes, uint32_t pre
     struct source *s = clientd;
     const struct shlog_index_frame *f = index_entry_at(s->ix, &s->ix_at, off);
     (void)prefix_check; /* a frame the index says is plain went unread before its prefix was */
-    if (!f || f->bytes != bytes || shlog_index_may_match_in(s->ix, f, s->ix_query))
+    struct shlog_index_query q;
+    if (!f || f->bytes != bytes || !index_keeps_traces(s, f))
+        return 1;
+    if (index_frame_query(s, f, &q)) {
+        q = *s->ix_query; /* no memory to ask with: the frame may hold any of the trace's threads */
+        q.trace = 0;
+    }
+    if (shlog_index_may_match_in(s->ix, f, &q))
         return 1;
     s->ix_skipped++;
+    s->ix_traced = f->ntraces ? f : NULL;
+    return 0;
+}
+
+/* The end of a frame whose records the index ruled out: its threads' traces
+ * as its trace records left them (its entry's list). 0, or -ENOMEM. */
+static int index_traces_take(struct read_engine *e, struct source *s)
+{
+    const struct shlog_index_frame *f = s->ix_traced;
+    s->ix_traced = NULL;
+    const uint8_t *at = f->trace_list;
+    for (uint32_t i = 0; i < f->ntraces; i++) {
+        struct shlog_index_trace t;
+        shlog_index_trace_next(f, &at, &t);
+        const struct shlog_proc *sp = shlog_reader_process(s->rd, t.proc);
+        if (!sp)
+            continue; /* a process the file never defined has no records to carry it to */
+        struct dproc *p = proc_of(e, s, sp);
+        if (!p || read_trace_set(p, t.tid, t.hi, t.lo, t.span, t.span_len))
+            return -ENOMEM;
+    }
     return 0;
 }
 
@@ -519,6 +599,7 @@ static void index_close(struct source *s)
     s->ix = NULL;
     s->ix_at = 0;
     s->ix_taken = NULL;
+    s->ix_traced = NULL;
 }
 
 /* Opens the index of the file s just opened (or takes the one the sites'
@@ -528,6 +609,7 @@ static int index_open(struct read_engine *e, struct source *s, struct in_file *f
 {
     struct shlog_index *kept = f->ix;
     f->ix = NULL;
+    s->file_traced = 0;
     if (!e->index_use) {
         int rc = index_off() ? 0 : index_query_make(e);
         if (rc < 0) {
@@ -1005,9 +1087,16 @@ static int take_event(struct read_engine *e, struct source *s, const struct shlo
     case SHLOG_EV_THREAD:
         return take_thread(e, s, ev);
     case SHLOG_EV_ERROR:
+        s->ix_traced = NULL; /* a damaged frame's records were not read either */
         handle_error(e, s, ev);
         return 0;
-    default: /* SITE: taken when a record uses it */
+    case SHLOG_EV_SITE:
+        /* whether a frame of an index before version 5 may hold trace records (index_keeps_traces) */
+        if (ev->site && ev->site->fmt_len == sizeof SHMLOG_TRACE_FORMAT - 1 &&
+            memcmp(ev->site->fmt, SHMLOG_TRACE_FORMAT, sizeof SHMLOG_TRACE_FORMAT - 1) == 0)
+            s->file_traced = 1;
+        return 0;
+    default:
         return 0;
     }
 }
@@ -1080,6 +1169,8 @@ int read_source_step(struct read_engine *e, struct source *s)
         if (ev.kind == SHLOG_EV_FRAME_END) {
             if (s->ix_taken && (rc = take_index_frame(e, s)) < 0)
                 return rc;
+            if (s->ix_traced && (rc = index_traces_take(e, s)) < 0)
+                return rc;
             source_park(e, s);
             return 1;
         }
@@ -1147,8 +1238,10 @@ void read_engine_free(struct read_engine *e)
 {
     free(e->query_fields);
     free(e->query_tids);
+    free(e->trace_tids);
     e->query_fields = NULL;
     e->query_tids = NULL;
+    e->trace_tids = NULL;
     shlog_frame_mem_free(e->frame_mem); /* after its readers */
     e->frame_mem = NULL;
     while (e->all_rings) {

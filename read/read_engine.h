@@ -118,6 +118,9 @@ static inline const struct dtrace *read_trace_of(const struct dproc *p, uint32_t
 /* Takes a SHMLOG_REC_TRACE record of p: its thread works for the trace it
  * names from it on (a record that names none is ignored). 0, or -ENOMEM. */
 int read_trace_take(struct dproc *p, const struct shm_copied_record *rec);
+/* Thread tid of p works for trace hi, lo (0, 0: none) and span (n bytes as a
+ * record holds them) from now on. 0, or -ENOMEM. */
+int read_trace_set(struct dproc *p, uint32_t tid, uint64_t hi, uint64_t lo, const uint8_t *span, size_t n);
 /* Frees p's traces and spans. */
 void read_trace_free(struct dproc *p);
 
@@ -243,6 +246,8 @@ struct source {
     uint64_t ix_skipped;    /* frames of the current file whose records the index ruled out */
     uint64_t ix_unread;     /* of them, those taken from the index, not read at all */
     const struct shlog_index_frame *ix_taken; /* the frame read from the index, not the file, to its end */
+    const struct shlog_index_frame *ix_traced; /* the frame whose records the index ruled out: its traces at its end */
+    int file_traced;        /* the current file defined a site of the trace format (SHMLOG_TRACE_FORMAT) */
 };
 
 /* Records of one block (struct shlog_block) that passed the filters, as
@@ -341,6 +346,8 @@ struct read_engine {
     size_t query_ntids, query_tids_cap;
     uint64_t thread_names;   /* names the files gave threads so far: the tids --thread means change with them */
     uint64_t query_tids_at;  /* 1 + thread_names when query_tids was made; 0: not made */
+    uint32_t *trace_tids;    /* the threads working for --trace's trace as far as read */
+    size_t trace_ntids, trace_tids_cap;
     struct read_rows rows;   /* the block being taken: its rows that passed */
     /* Called before sites' strings or renderers are freed: a consumer whose
      * other threads still render with some finishes with them (an Arrow

@@ -46,26 +46,21 @@ static const char *span_kept(struct dproc *p, const char *span, size_t len)
     return copy;
 }
 
-int read_trace_take(struct dproc *p, const struct shm_copied_record *rec)
+int read_trace_set(struct dproc *p, uint32_t tid, uint64_t hi, uint64_t lo, const uint8_t *bytes, size_t n)
 {
-    uint64_t hi, lo;
-    const uint8_t *bytes;
-    size_t n;
-    if (shm_rec_trace(rec, &hi, &lo, &bytes, &n) != 0)
-        return 0;
     char clean[SHMLOG_THREAD_NAME_BYTES + 1];
     SHMLOG__STATIC_ASSERT(SHMLOG_TRACE_SPAN_BYTES <= SHMLOG_THREAD_NAME_BYTES, "a span is cleaned as a name is");
     size_t len = shmlog_thread_name_clean((const char *)bytes, n, clean);
     const char *span = span_kept(p, clean, len);
     if (!span)
         return -ENOMEM;
-    struct dtrace *t = read_hmap_get(&p->traces, rec->tid, 0);
+    struct dtrace *t = read_hmap_get(&p->traces, tid, 0);
     if (!t) {
         if (!hi && !lo)
             return 0; /* cleared before any was set */
         if (!(t = malloc(sizeof *t)))
             return -ENOMEM;
-        if (read_hmap_put(&p->traces, rec->tid, 0, t) != 0) {
+        if (read_hmap_put(&p->traces, tid, 0, t) != 0) {
             free(t);
             return -ENOMEM;
         }
@@ -74,6 +69,16 @@ int read_trace_take(struct dproc *p, const struct shm_copied_record *rec)
     t->lo = lo;
     t->span = span;
     return 0;
+}
+
+int read_trace_take(struct dproc *p, const struct shm_copied_record *rec)
+{
+    uint64_t hi, lo;
+    const uint8_t *bytes;
+    size_t n;
+    if (shm_rec_trace(rec, &hi, &lo, &bytes, &n) != 0)
+        return 0;
+    return read_trace_set(p, rec->tid, hi, lo, bytes, n);
 }
 
 void read_trace_free(struct dproc *p)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: readers that skip frames by the files' index give exactly what they give reading every frame (SHMLOG_NO_INDEX=1): read (JSON: every field of a text line and more) and stats over the files of two producers under a real collector, rotated, and a .part its collector left when killed, for time windows at the start, middle and end, empty windows, levels, categories, app, pid, --where terms (=, !=, numbers) and their combinations; and over a corpus file without an index. A query that rules frames out skips them (stats says how many); a bad --where is one usage error naming it.
+# Description: readers that skip frames by the files' index give exactly what they give reading every frame (SHMLOG_NO_INDEX=1): read (JSON: every field of a text line and more) and stats over the files of two producers under a real collector, rotated, and a .part its collector left when killed, for time windows at the start, middle and end, empty windows, levels, categories, app, pid, --where terms (=, !=, numbers) and their combinations; and over a corpus file without an index; over the corpus files of every index version, and those whose threads' traces hold over frames (index version 5 restates a skipped frame's trace records; a file of version 3 is read from its trace site on), --where, --thread and --trace give the same records and trace ids. A query that rules frames out skips them (stats says how many); a bad --where is one usage error naming it.
 # usage: test_read_index.sh CORPUS_DIR (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
 set -u
 corpus=$1
@@ -192,7 +192,8 @@ done
 for f in "$corpus"/v2-index/index.shlog "$corpus"/v2-index2/index.shlog "$corpus"/v2-index2/losses.shlog \
     "$corpus"/v2-index2/rotation "$corpus"/v2-index3/index.shlog "$corpus"/v2-index3/losses.shlog \
     "$corpus"/v2-index3/rotation "$corpus"/v2-index4/index.shlog "$corpus"/v2-index4/losses.shlog \
-    "$corpus"/v2-index4/rotation; do
+    "$corpus"/v2-index4/rotation "$corpus"/v2-index5/index.shlog "$corpus"/v2-index5/losses.shlog \
+    "$corpus"/v2-index5/rotation; do
     for q in "--where order=7005" "--level ERROR" "--app pricer" "--since 0 --until 1" "--grep zebra" \
         "--thread 501" "--thread pricer-main"; do
         # shellcheck disable=SC2086
@@ -208,6 +209,35 @@ check "index version 3: frames of records ruled out go unread (their anchors fro
     test "$(corpus_unread "$corpus/v2-index3/index.shlog")" -ge 30
 check "index version 4: frames of records ruled out go unread" \
     test "$(corpus_unread "$corpus/v2-index4/index.shlog")" -ge 30
+check "index version 5: frames of records ruled out go unread" \
+    test "$(corpus_unread "$corpus/v2-index5/index.shlog")" -ge 30
+# Traces held over frames (index version 5 restates a skipped frame's trace records), and a file of
+# index version 3 with trace records (read from its trace site's definition on).
+for f in "$corpus"/v2-index5/traces.shlog "$corpus"/v2-index5/trace.shlog "$corpus"/v2-trace/trace.shlog; do
+    for q in "--where order=9030" "--where order=9052" "--where order=9103" "--since 0 --until 1" \
+        "--thread 802 --where order=9104" "--trace 5ac0ffee000000000000000000000010" \
+        "--trace 5ac0ffee000000000000000000000017" "--trace 5ac0ffee000000000000000000000018" "--trace 9017" \
+        "--trace 4bf92f3577b34da6a3ce929d0e0e4736" "--trace 1234"; do
+        # shellcheck disable=SC2086
+        "$SHMLOG_DUMP" read --format json $q "$f" >"$tmp/c-ix.json" 2>&1
+        # shellcheck disable=SC2086
+        SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" read --format json $q "$f" >"$tmp/c-all.json" 2>&1
+        check "${f#"$corpus"/} $q: the same with the index" cmp "$tmp/c-ix.json" "$tmp/c-all.json"
+    done
+done
+check "traces.shlog --where order=9103: its record's trace, set 2 frames before, is carried over the frames skipped" \
+    grep -q '"trace_id":"5ac0ffee000000000000000000000020"' <("$SHMLOG_DUMP" read --format json --where order=9103 \
+    "$corpus/v2-index5/traces.shlog")
+traces_skipped() { "$SHMLOG_DUMP" stats --format json "$@" "$corpus/v2-index5/traces.shlog" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["index_skipped_frames"], s["index_unread_frames"])'; }
+read -r ruled taken < <(traces_skipped --where order=9103)
+check "traces.shlog --where order=9103: most frames ruled out ($ruled), most of them unread ($taken)" \
+    test "$ruled" -ge 35 -a "$taken" -ge 30
+read -r ruled taken < <(traces_skipped --trace 5ac0ffee000000000000000000000017)
+check "traces.shlog --trace of a trace set and replaced within one frame: the others ruled out ($ruled)" \
+    test "$ruled" -ge 35
+read -r ruled taken < <(traces_skipped --trace 9017)
+check "traces.shlog --trace of a trace held over 10 frames: the other frames ruled out ($ruled)" \
+    test "$ruled" -ge 25
 check "index version 1: none unread (its entries do not say a frame is plain)" \
     test "$(corpus_unread "$corpus/v2-index/index.shlog")" -eq 0
 

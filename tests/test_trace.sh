@@ -1,11 +1,11 @@
 #!/bin/bash
-# Description: an order's trace across three processes (shmlog-sample --stage md | strategy | gateway, handing W3C traceparent lines on) under a real collector: every order's trace is found by its id (trace, read --trace, with and without the index) with its four steps from the three processes in time order; records carry trace_id and span in JSON; trace --stats's per-hop percentiles equal those computed here from read --format json; Python's read(trace=) finds a trace as --trace does, Arrow's trace_id and span columns hold what JSON does; serve's /api/query?trace= answers as read --trace; bad trace ids are usage errors.
-# usage: test_trace.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, PYTHON_SRC, READ_LIBRARY)
+# Description: an order's trace across three processes (shmlog-sample --stage md | strategy | gateway, handing W3C traceparent lines on) under a real collector: every order's trace is found by its id (trace, read --trace, with and without the index) with its four steps from the three processes in time order; records carry trace_id and span in JSON; trace --stats's per-hop percentiles equal those computed here from read --format json; Python's read(trace=) finds a trace as --trace does, Arrow's trace_id and span columns hold what JSON does; serve's /api/query?trace= answers as read --trace; bad trace ids are usage errors. Then threads whose contexts hold over many small frames: every read the index lets skip frames (--where id=, time windows, --thread, --trace) gives the records and trace ids that reading every frame gives, and --trace skips frames.
+# usage: test_trace.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, TRACE_PRODUCER, PYTHON_SRC, READ_LIBRARY)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-trace-XXXXXX)
 . "$(dirname "$0")/tap.sh"
 trap tap_cleanup EXIT
-tap_programs SHMLOG_DUMP COLLECTOR SHMLOG_SAMPLE
+tap_programs SHMLOG_DUMP COLLECTOR SHMLOG_SAMPLE TRACE_PRODUCER
 
 seg=$tmp/seg
 out=$tmp/out
@@ -263,4 +263,62 @@ for bad in 0 xyz 123456789012345678901234567890123; do
     "$SHMLOG_DUMP" trace "$bad" "$out" >/dev/null 2>"$tmp/bad.err"
     check "trace $bad is a usage error" test $? -eq 2
 done
+# ---- Contexts that hold over many frames, read through the index ----
+# Small frames (2 ms), each thread's context changed every 300 records (some 20 frames): a frame the
+# index rules out may hold the trace record that the thread's records in later frames depend on.
+seg2=$tmp/seg2
+out2=$tmp/out2
+mkdir -p "$seg2"
+collector_start "$tmp/collector2.log" --dir "$seg2" --out "$out2" --max-delay-ms 2 --rotate-size 96k
+SHMLOG_DIR=$seg2 "$TRACE_PRODUCER" --threads 3 --count 6000 --rate 5000 --every 300 >"$tmp/traced.out"
+check "the traced producer dropped nothing" grep -q '^done 0$' "$tmp/traced.out"
+check "the traced producer's segments are removed" segments_gone "$seg2"
+check "the second collector exits 0 on SIGTERM" collector_stop
+SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" read --format json "$out2" >"$tmp/traced.json"
+python3 - "$tmp/traced.json" >"$tmp/traced.queries" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+work = [r for r in recs if r.get("msg", "").startswith("work ")]
+assert len(work) == 18000, len(work)
+# ids spread over the run, the middle of each thread's contexts and their first records
+for r in work[37::450]:
+    print("--where id=%d" % r["fields"]["id"])
+ts = sorted(r["ts_ns"] for r in work)
+for k in range(1, 10):
+    t = ts[k * len(ts) // 10]
+    print("--since %d --until %d" % (t, t + 3000000))
+tids = sorted({r["tid"] for r in work})
+print("--thread %d --since %d" % (tids[1], ts[len(ts) // 2]))
+traces = sorted({r["trace_id"] for r in work if "trace_id" in r})
+assert len(traces) >= 30, len(traces)
+for t in traces[::5]:
+    print("--trace %s" % t)
+PY
+same=0
+differ=()
+trace_skipped=0
+while read -r q; do
+    # shellcheck disable=SC2086 # each query is its words
+    "$SHMLOG_DUMP" read --format json $q "$out2" >"$tmp/q-ix.json" 2>&1
+    # shellcheck disable=SC2086
+    SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" read --format json $q "$out2" >"$tmp/q-all.json" 2>&1
+    if cmp -s "$tmp/q-ix.json" "$tmp/q-all.json" && [ -s "$tmp/q-all.json" ]; then
+        same=$((same + 1))
+    else
+        differ+=("$q")
+        diff "$tmp/q-ix.json" "$tmp/q-all.json" | head -4 | diag /dev/stdin
+    fi
+    if [ "${q#--trace}" != "$q" ]; then
+        # shellcheck disable=SC2086
+        n=$("$SHMLOG_DUMP" stats --format json $q "$out2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_skipped_frames"])')
+        [ "$n" -gt 0 ] && trace_skipped=$((trace_skipped + 1))
+    fi
+done <"$tmp/traced.queries"
+check "each of $(wc -l <"$tmp/traced.queries") reads through the index (--where id=, windows, --thread, --trace) prints the records and trace ids reading every frame prints" \
+    test ${#differ[@]} -eq 0
+for q in "${differ[@]}"; do
+    diag <(echo "differs: $q")
+done
+check "--trace ID rules frames out by the index (each of the $(grep -c -- --trace "$tmp/traced.queries") traces asked)" \
+    test "$trace_skipped" -eq "$(grep -c -- --trace "$tmp/traced.queries")"
 tap_finish

@@ -221,7 +221,7 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
  * index frame of the last SHLOG_INDEX_EVERY entries right after every
  * SHLOG_INDEX_EVERY-th frame, in shlog_enc_frame's own bytes. The frames it
  * returns are taken to follow the file header back to back, as written. */
-#define SHLOG_INDEX_VERSION 4u /* its readers read 1 to 3 too */
+#define SHLOG_INDEX_VERSION 5u /* its readers read 1 to 4 too */
 #define SHLOG_INDEX_EVERY 16u
 /* The index of a file another writer made, appended to it (shmlog-dump
  * index): the open frame, whose sections the caller made of the decoded
@@ -230,7 +230,8 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
  * index frame of them goes into dst, to be written at offset at, the file's
  * end as the caller appends to it; shlog_enc_footer's footer then goes to the
  * end too. The bytes in dst (0 or an index frame), or -errno (-ENOSPC: cap
- * below shlog_enc_footer_bound + n / 25 + 8192). */
+ * below shlog_enc_footer_bound + n / 25 + SHLOG_INDEX_ENTRY_BOUND). */
+#define SHLOG_INDEX_ENTRY_BOUND 16384u
 long shlog_enc_frame_at(struct shlog_enc *e, const void *prefix, size_t n, uint64_t off, uint64_t at, void *dst,
                         size_t cap);
 /* The open frame holds a section the caller did not give the encoder (a
@@ -490,7 +491,25 @@ struct shlog_index_frame {
     const uint8_t *rings;
     uint32_t clock_bytes;
     const uint8_t *clock;
+    /* Not 0 (index version 5): the last trace each thread's trace records in
+     * the frame set (shlog_index_trace_next), ntraces of them, and its filter
+     * holds every trace id they set. 0: the frame may hold trace records the
+     * entry does not restate. */
+    int traces;
+    uint32_t ntraces;
+    const uint8_t *trace_list;
 };
+/* A thread's trace as the last trace record of it in a frame set it: its
+ * process (the file's key), thread, id (0, 0: cleared) and span's bytes as
+ * the record holds them (at most SHMLOG_TRACE_SPAN_BYTES). */
+struct shlog_index_trace {
+    uint32_t proc, tid;
+    uint64_t hi, lo;
+    uint32_t span_len;
+    uint8_t span[SHMLOG_TRACE_SPAN_BYTES];
+};
+/* The next of f's traces, *p at f->trace_list first. */
+void shlog_index_trace_next(const struct shlog_index_frame *f, const uint8_t **p, struct shlog_index_trace *t);
 /* A ring of a plain frame's records: its process (the file's key) and cpu,
  * the TSC of its last record in the frame and the most of them. */
 struct shlog_index_ring {
@@ -523,6 +542,10 @@ struct shlog_index_query {
     size_t nfields;
     const uint32_t *tids;              /* not NULL: any of these thread ids (ntids 0: none), asked of */
     size_t ntids;                      /* the frames whose filter holds their tids */
+    int trace;                         /* 1: records of trace trace_hi, trace_lo: a trace record of the */
+    uint64_t trace_hi, trace_lo;       /* frame sets it, or a record of one of these threads, which */
+    const uint32_t *trace_tids;        /* worked for it when the frame began (asked of frames whose */
+    size_t trace_ntids;                /* entry lists their traces) */
 };
 
 struct shlog_index;

@@ -61,7 +61,9 @@
  * fewer than 16 frames, so the encoder writes no index frame of its own).
  * Built as it is, it also writes trace.shlog, which tests/corpus/v2-trace keeps alone (written with the encoder
  * of index version 3; its other files are v2-index3's): records flagged SHMLOG_REC_TRACE (FORMAT.md, "Trace context"); -DCORPUS_WITHOUT_TRACE
- * leaves it out.
+ * leaves it out. Built as it is, what wrote tests/corpus/v2-index5 (the encoder of index version 5, "Trace ids
+ * in the index"): every file above, and traces.shlog, 40 frames of threads whose traces hold over many of them;
+ * -DCORPUS_WITHOUT_TRACES leaves it out (implied by -DCORPUS_WITHOUT_TRACE and -DCORPUS_WITHOUT_INDEX).
  */
 #if defined(CORPUS_EXIT_WITHOUT_HOW) || defined(CORPUS_WITHOUT_CLOCK) || defined(CORPUS_WITHOUT_CATEGORIES) || \
     defined(CORPUS_WITHOUT_BACKTRACE) || defined(CORPUS_WITHOUT_RECORDS) || defined(CORPUS_WITHOUT_INSTANCE)
@@ -72,6 +74,9 @@
 #endif
 #if defined(CORPUS_WITHOUT_FUNC) || defined(CORPUS_WITHOUT_THREADS)
 #define CORPUS_WITHOUT_SITES_FIRST
+#endif
+#if defined(CORPUS_WITHOUT_TRACE) || defined(CORPUS_WITHOUT_INDEX)
+#define CORPUS_WITHOUT_TRACES
 #endif
 #include <errno.h>
 #include <fcntl.h>
@@ -1137,6 +1142,64 @@ static void write_index(void)
 }
 #endif
 
+#ifndef CORPUS_WITHOUT_TRACES
+/* ==== traces.shlog ==== */
+
+/* 40 frames of two processes' fills (order=N), the threads' traces set in a few frames and held over
+ * the frames after them (FORMAT.md, "Trace ids in the index"): 801 a trace every 8 frames, cleared 5
+ * frames on; 802 one set and replaced within frame 17, and a 64-bit trace from frame 25; 901 (the
+ * gateway) a 64-bit trace every 10 frames. A reader that skips a frame keeps its traces. */
+static void write_traces(void)
+{
+    const uint64_t hi = 0x5ac0ffee00000000u;
+    struct out o;
+    file_open(&o, "traces.shlog", 1);
+    process(&o, 1, "strategy", 4001, 8001);
+    process(&o, 2, "gateway", 4002, 8002);
+    for (uint32_t p = 1; p <= 2; p++) {
+        site(&o, p, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, SHMLOG_TRACE_FORMAT, SHMLOG_ARG_U64, SHMLOG_ARG_U64,
+             SHMLOG_ARG_STR, 0);
+        site(&o, p, 2, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, "fill order=%lu", SHMLOG_ARG_U64, 0);
+    }
+    uint64_t pos[3] = {0, 0, 0}, order = 9000;
+    for (unsigned fr = 0; fr < 40; fr++) {
+        struct batch b;
+        for (uint32_t p = 1; p <= 2; p++) {
+            batch_begin(&b, &o, p, 0, pos[p], 1000 + fr * 100 + p * 10);
+            const uint32_t tids[2] = {p == 1 ? 801u : 901u, 802u};
+            for (unsigned k = 0; k < (p == 1 ? 2u : 1u); k++) {
+                uint32_t tid = tids[k];
+                if (tid == 801 && fr % 8 == 0)
+                    trace_set(&b, 1, tid, hi, fr, "leg", 1);
+                if (tid == 801 && fr % 8 == 5)
+                    trace_set(&b, 1, tid, 0, 0, "", 1);
+                if (tid == 901 && fr % 10 == 3)
+                    trace_set(&b, 1, tid, 0, 0x9000u + fr, "send", 1);
+                if (tid == 802 && fr == 17)
+                    trace_set(&b, 1, tid, hi, 0x17u, "first", 1);
+                if (tid == 802 && fr == 25)
+                    trace_set(&b, 1, tid, 0, 0x25u, "later", 1);
+                struct pay pay = {{0}, 0};
+                pay_int(&pay, 8, order++);
+                record(&b, 2, tid, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, &pay, 0, 0, 2);
+                if (tid == 802 && fr == 17) { /* replaced within the frame: the entry lists the second */
+                    trace_set(&b, 1, tid, hi, 0x18u, "second", 1);
+                    struct pay again = {{0}, 0};
+                    pay_int(&again, 8, order++);
+                    record(&b, 2, tid, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, &again, 0, 0, 2);
+                }
+            }
+            pos[p] = b.pos;
+            batch_end(&b);
+        }
+        frame(&o);
+    }
+    exit_marker(&o, 1, 5100, pos[1], 0, EXIT_SHUTDOWN);
+    exit_marker(&o, 2, 5200, pos[2], 0, EXIT_SHUTDOWN);
+    file_close(&o);
+}
+#endif
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -1166,6 +1229,9 @@ int main(int argc, char **argv)
 #endif
 #ifndef CORPUS_WITHOUT_TRACE
     write_trace();
+#endif
+#ifndef CORPUS_WITHOUT_TRACES
+    write_traces();
 #endif
     return 0;
 }
