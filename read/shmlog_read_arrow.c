@@ -313,7 +313,7 @@ static int scan_site(void *clientd, const struct shm_proc_info *p, const struct 
     char text[sizeof info->file + sizeof info->fmt];
     memcpy(text, info->file, file_len + 1);
     memcpy(text + file_len + 1, info->fmt, fmt_len + 1);
-    struct render_site *sr = render_site_new(info, p->app, p->host, p->pid, p->instance, NULL);
+    struct render_site *sr = render_site_new(info, p->app, p->host, NULL, p->pid, p->instance, NULL);
     if (!sr)
         return -ENOMEM;
     struct render_field_info f[SHMLOG_MAX_ARGS];
