@@ -633,6 +633,10 @@ static int field_in(const struct shlog_index_frame *f, const struct shlog_index_
             return 1;
         if (!r.is_signed && n.as_unsigned && n.u >= r.min && n.u <= r.max)
             return 1;
+        /* Text against an integer's range: the field may show its integer as that text (a %c, an enum's
+         * name), which only the record's site can tell. */
+        if (!n.as_signed && !n.as_unsigned)
+            return 1;
     }
     return 0;
 }

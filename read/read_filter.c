@@ -154,7 +154,17 @@ int read_filter_where(const struct read_filter *f, const struct render_site *sr,
             if (info[i].present && (info[i].present > nargs || !args[info[i].present - 1].v.u))
                 continue; /* an empty optional: null */
             /* The argument as logged, also where the message cuts a string. */
-            held = where_holds(w, &args[info[i].arg]);
+            const struct render_arg *a = &args[info[i].arg];
+            if (info[i].type == SHMLOG_ARG_STR && a->type != SHMLOG_ARG_STR) {
+                /* An integer the message shows as text (a %c's character, an enum's name) holds a term
+                 * as that text or as its number: tif=D and tif=68 find the same records. */
+                struct render_field_room room;
+                struct read_where as_eq = *w;
+                as_eq.op = WHERE_EQ;
+                int eq = where_holds(&as_eq, a) || where_holds(&as_eq, render_field_value(sr, args, i, &room));
+                held = w->op == WHERE_EQ ? eq : w->op == WHERE_NE ? !eq : where_holds(w, a);
+            } else
+                held = where_holds(w, a);
         }
         if (!held)
             return 0;

@@ -102,6 +102,7 @@ queries=(
     "--where qty>=500"
     "--where qty<2 --where sym=AAPL"
     "--where px>588.5 --where px<=600"
+    "--where tif=D --app beta"
     "--where id=$id_mid --app alpha"
     "--where sym=TSLA --since $q1 --until $((q1 + 20 * ms))"
     "--level ERROR --since $mid --until $((mid + 100 * ms)) --app alpha"
@@ -220,6 +221,23 @@ def holds(r):
 want = [l for l in open('$tmp/everything.json') if 'msg' in json.loads(l) and holds(json.loads(l))]
 got = [l for l in open('$tmp/id.json') if 'msg' in json.loads(l)]
 assert got == want and len(want) > 0, (len(got), len(want))
+"
+# A %c field is its character in JSON, and a term finds it by that character or by its number.
+"$SHMLOG_DUMP" read --format json --where "tif=D" --where "sym=SPY" "$out" >"$tmp/tif.json"
+"$SHMLOG_DUMP" read --format json --where "tif=68" --where "sym=SPY" "$out" >"$tmp/tif68.json"
+"$SHMLOG_DUMP" read --format json --where "tif!=D" --where "sym=SPY" "$out" >"$tmp/tifne.json"
+check "--where tif=D (a %c field) keeps exactly the records whose JSON field is \"D\"; tif=68 the same; tif!=D the others" \
+    python3 -c "
+import json
+recs = [json.loads(l) for l in open('$tmp/everything.json')]
+spy = [r for r in recs if 'msg' in r and r.get('fields', {}).get('sym') == 'SPY' and 'tif' in r['fields']]
+def msgs(p):
+    return [json.loads(l) for l in open(p) if 'msg' in json.loads(l)]
+want = [r for r in spy if r['fields']['tif'] == 'D']
+assert len(want) > 0 and len(want) < len(spy), (len(want), len(spy))
+assert msgs('$tmp/tif.json') == want, 'tif=D'
+assert msgs('$tmp/tif68.json') == want, 'tif=68'
+assert msgs('$tmp/tifne.json') == [r for r in spy if r['fields']['tif'] != 'D'], 'tif!=D'
 "
 "$SHMLOG_DUMP" read --where 'qty>' "$out" >"$tmp/bad.out" 2>"$tmp/bad.err"
 check "a bad --where is a usage error (2)" test $? -eq 2
