@@ -392,7 +392,7 @@ int outfile_open(struct output *out, struct outfile *f)
     if (out->opt->have_group)
         share_file(out, f->fd, f->part_path);
     struct shlog_file_header h = {.version = SHLOG_FILE_VERSION, .file_seq = f->seq, .created_ns = created_ns,
-                                  .collector_pid = (uint32_t)getpid(), .flags = SHLOG_FILE_SITES_FIRST};
+                                  .collector_pid = (uint32_t)getpid(), .flags = SHLOG_FILE_SITES_FIRST | SHLOG_FILE_COLLECTOR_HOST};
     snprintf(h.host, sizeof(h.host), "%s", out->host);
     uint8_t hb[SHLOG_FILE_HEADER_BYTES];
     shlog_file_header_encode(hb, &h);

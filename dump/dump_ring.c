@@ -33,13 +33,13 @@ static const struct render_site *site_lookup(struct site_cache *c, uint32_t id)
         static struct shm_site site;
         c->state[id] = 2;
         if (shm_meta_site(c->meta, id, &site) == 0 &&
-            (c->sites[id] = render_site_new(&site, c->info->app, c->info->host, c->info->pid, c->info->instance, c->cats)) != NULL)
+            (c->sites[id] = render_site_new(&site, c->info->app, c->info->host, NULL, c->info->pid, c->info->instance, c->cats)) != NULL)
             c->state[id] = 1;
     }
     if (id < c->capacity && c->state[id] == 1)
         return c->sites[id];
     if (!c->unknown)
-        c->unknown = render_site_new(NULL, c->info->app, c->info->host, c->info->pid, c->info->instance, c->cats);
+        c->unknown = render_site_new(NULL, c->info->app, c->info->host, NULL, c->info->pid, c->info->instance, c->cats);
     return c->unknown;
 }
 
@@ -115,7 +115,7 @@ static void emit_loss(struct ring_ctx *ctx, const struct ring_cursor *c, const s
     if (ring_limit_reached(ctx->cli) || !read_filter_time(f, ctx->last_ns))
         return;
     struct render_input in = {ctx->info->app, ctx->info->host, ctx->info->pid, c->view.cpu,
-                              ctx->last_ns, NULL, NULL, ctx->info->instance};
+                              ctx->last_ns, NULL, NULL, ctx->info->instance, NULL};
     struct render_buf b = out_begin();
     render_loss(&in, loss, ctx->cli->json, &b);
     out_end(&b);

@@ -64,6 +64,14 @@ static struct dproc *proc_of(struct read_engine *e, struct source *s, const stru
             return NULL;
         /* The latest definition: the same process in every file. */
         d->info = p->info;
+        const struct shlog_file_header *h = s->rd ? shlog_reader_header(s->rd) : NULL;
+        if (h && (h->flags & SHLOG_FILE_COLLECTOR_HOST)) {
+            snprintf(d->own_name, sizeof d->own_name, "%.*s", (int)sizeof d->info.host, d->info.host);
+            snprintf(d->info.host, sizeof d->info.host, "%.*s", (int)sizeof d->info.host - 1, h->host);
+            d->hostname = d->own_name;
+        } else {
+            d->hostname = NULL;
+        }
         render_instance_hex(d->instance, d->info.instance);
         shm_tsc_clock_init(&d->clock, &d->info);
         d->passes = read_filter_process(e->filter, d->info.app, d->info.pid) && read_filter_host(e->filter, d->source_host);
@@ -265,7 +273,7 @@ const struct render_site *read_prepared_make(struct read_engine *e, struct dsite
         info->func_len = (uint32_t)strlen(info->func);
         info->desc_len = (uint32_t)strlen(info->desc);
     }
-    *slot = render_site_new(info, proc->info.app, proc->info.host, proc->info.pid, proc->info.instance, proc->cats);
+    *slot = render_site_new(info, proc->info.app, proc->info.host, proc->hostname, proc->info.pid, proc->info.instance, proc->cats);
     free(info);
     if (*slot)
         e->prepared_bytes += render_site_bytes(*slot);

@@ -84,6 +84,9 @@ struct dproc {
     struct hmap spans;     /* (hash, length) -> a span name read, kept: entries point to them */
     uint32_t nspans;
     const char *source_host; /* the host of its source's files (theirs, not the process's own name for it) */
+    const char *hostname;    /* the producer's own name for its machine (info.host is source_host then); NULL
+                                in files from before SHLOG_FILE_COLLECTOR_HOST, whose info.host is that name */
+    char own_name[SHMLOG_HOST_BYTES]; /* what hostname points to */
     struct source *src;      /* the source whose files define it */
     struct dproc *next_all;
 };

@@ -91,6 +91,21 @@ static int in_file_cmp(const void *a, const void *b)
     return strcmp(x->path, y->path);
 }
 
+/* Whether a directory's file named name may be host's: a name the collector gives (so a mirror) carries its
+ * host before "-YYYYmmdd-HHMMSS-seq", and other hosts' files are not opened; another name, its header says. */
+static int name_may_be_hosts(const char *name, const char *host)
+{
+    uint64_t seq;
+    int part;
+    if (shlog_file_name_seq(name, &seq, &part) != 0)
+        return 1;
+    const char *end = name + strlen(name);
+    for (int dashes = 0; end > name && dashes < 3;)
+        dashes += *--end == '-';
+    size_t n = strlen(host);
+    return (size_t)(end - name) == n && strncmp(name, host, n) == 0;
+}
+
 int read_inputs_add(struct read_engine *e, struct in_list *l, const char *path, int is_dir)
 {
     if (!is_dir)
@@ -107,6 +122,8 @@ int read_inputs_add(struct read_engine *e, struct in_list *l, const char *path, 
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.' || !(has_suffix(de->d_name, SHLOG_FILE_SUFFIX) ||
                                       has_suffix(de->d_name, SHLOG_FILE_SUFFIX SHLOG_PART_SUFFIX)))
+            continue;
+        if (e->filter->host && !name_may_be_hosts(de->d_name, e->filter->host))
             continue;
         char file[4096];
         if ((size_t)snprintf(file, sizeof file, "%s/%s", path, de->d_name) >= sizeof file)

@@ -434,7 +434,8 @@ int read_entry_line(struct read_engine *e, const struct entry *en, int json, str
                                en->trace.hi || en->trace.lo ? &trace : NULL, json, b);
         return 0;
     }
-    struct render_input in = {p->info.app, p->info.host, p->info.pid, en->cpu, en->ts_ns, NULL, NULL, p->info.instance};
+    struct render_input in = {p->info.app, p->info.host, p->info.pid, en->cpu, en->ts_ns, NULL, NULL, p->info.instance,
+                              p->hostname};
     if (en->kind == ENTRY_LOSS) {
         struct shm_loss loss;
         memcpy(&loss, en + 1, sizeof loss);

@@ -393,6 +393,7 @@ static void fill_event(struct shmlog_read *r, const struct entry *e)
     ev->pid = p->info.pid;
     ev->proc_start = p->info.proc_start;
     ev->instance = p->instance;
+    ev->hostname = p->hostname;
     if (e->kind == ENTRY_LOSS) {
         struct shm_loss loss;
         memcpy(&loss, e + 1, sizeof loss);
@@ -677,6 +678,7 @@ static uint32_t source_index(struct shmlog_read *r, const struct entry *e)
     s->pub.pid = e->proc->info.pid;
     s->pub.proc_start = e->proc->info.proc_start;
     s->pub.instance = e->proc->instance;
+    s->pub.hostname = e->proc->hostname;
     s->pub.site_id = rec->site;
     s->pub.field_names = (const char *const *)s->names;
     s->pub.field_types = s->types;

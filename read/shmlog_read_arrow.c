@@ -147,12 +147,13 @@ enum field_put {
 /* The records' fixed columns, in order. */
 enum {
     R_TS, R_LEVEL, R_CATEGORY, R_APP, R_HOST, R_PID, R_TID, R_CPU, R_SEQ, R_SITE, R_FUNC, R_MSG, R_TRUNCATED,
-    R_CLAMPED, R_BACKTRACE, R_TIME_UNCERTAIN, R_ERROR, R_THREAD, R_INSTANCE, R_TRACE_ID, R_SPAN, R_FIXED
+    R_CLAMPED, R_BACKTRACE, R_TIME_UNCERTAIN, R_ERROR, R_THREAD, R_INSTANCE, R_TRACE_ID, R_SPAN, R_HOSTNAME,
+    R_FIXED
 };
 /* The markers' columns. */
 enum {
     M_TS, M_KIND, M_APP, M_HOST, M_PID, M_CPU, M_LOSS_REASON, M_LOSS_RECORDS, M_LOSS_POSITIONS, M_LOSS_FIRST_SEQ,
-    M_EXIT_RECORDS, M_EXIT_LOST, M_EXIT_HOW, M_INSTANCE, M_COUNT
+    M_EXIT_RECORDS, M_EXIT_LOST, M_EXIT_HOW, M_INSTANCE, M_HOSTNAME, M_COUNT
 };
 
 static const struct {
@@ -172,6 +173,7 @@ static const struct {
     [R_INSTANCE] = {"instance", COL_DICT16, 1, 0}, /* null in files from before it */
     [R_TRACE_ID] = {"trace_id", COL_UTF8, 1, 0},  /* 32 hex digits; null: its thread worked for no trace */
     [R_SPAN] = {"span", COL_DICT16, 1, 0},
+    [R_HOSTNAME] = {"hostname", COL_DICT16, 1, 0}, /* null in files from before SHLOG_FILE_COLLECTOR_HOST */
 }, marker_cols[M_COUNT] = {
     [M_TS] = {"ts", COL_TS, 0, 0},           [M_KIND] = {"kind", COL_DICT8, 0, 0},
     [M_APP] = {"app", COL_DICT16, 0, 0},     [M_HOST] = {"host", COL_DICT16, 0, 0},
@@ -181,6 +183,7 @@ static const struct {
     [M_EXIT_RECORDS] = {"exit_records", COL_U64, 1, 0}, [M_EXIT_LOST] = {"exit_lost", COL_U64, 1, 0},
     [M_EXIT_HOW] = {"exit_how", COL_DICT8, 1, 0},
     [M_INSTANCE] = {"instance", COL_DICT16, 1, 0},
+    [M_HOSTNAME] = {"hostname", COL_DICT16, 1, 0},
 };
 
 static const char *const level_names[8] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "L6", "L7"};
@@ -313,7 +316,7 @@ static int scan_site(void *clientd, const struct shm_proc_info *p, const struct 
     char text[sizeof info->file + sizeof info->fmt];
     memcpy(text, info->file, file_len + 1);
     memcpy(text + file_len + 1, info->fmt, fmt_len + 1);
-    struct render_site *sr = render_site_new(info, p->app, p->host, p->pid, p->instance, NULL);
+    struct render_site *sr = render_site_new(info, p->app, p->host, NULL, p->pid, p->instance, NULL);
     if (!sr)
         return -ENOMEM;
     struct render_field_info f[SHMLOG_MAX_ARGS];
@@ -587,6 +590,13 @@ static const char *host_text(const void *p, uint64_t k2, char *buf)
     (void)k2;
     (void)buf;
     return ((const struct dproc *)p)->info.host;
+}
+
+static const char *hostname_text(const void *p, uint64_t k2, char *buf)
+{
+    (void)k2;
+    (void)buf;
+    return ((const struct dproc *)p)->hostname;
 }
 
 static const char *instance_text(const void *p, uint64_t k2, char *buf)
@@ -931,6 +941,8 @@ static int row_keys(struct arrow_stream *s, const struct entry *e, struct row_la
         return rc;
     if (p->instance[0] && (rc = put_dict(s, rcol(s, R_INSTANCE), row, p, 0, instance_text)) != 0)
         return rc;
+    if (p->hostname && (rc = put_dict(s, rcol(s, R_HOSTNAME), row, p, 0, hostname_text)) != 0)
+        return rc;
     if (e->trace.hi || e->trace.lo) {
         char id[33];
         render_trace_id(e->trace.hi, e->trace.lo, id);
@@ -1063,6 +1075,8 @@ static int append_marker(struct arrow_stream *s, const struct entry *e)
         rc = put_dict(s, M_HOST, row, p, 0, host_text);
     if (rc == 0 && p->instance[0])
         rc = put_dict(s, M_INSTANCE, row, p, 0, instance_text);
+    if (rc == 0 && p->hostname)
+        rc = put_dict(s, M_HOSTNAME, row, p, 0, hostname_text);
     if (rc)
         return rc;
     put_u32(&buf[M_PID], row, p->info.pid);

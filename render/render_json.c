@@ -138,8 +138,19 @@ void render_instance_hex(char out[33], const uint8_t *instance)
     out[any ? 32 : 0] = '\0';
 }
 
+/* The producer's own name for its machine, where the files keep it apart from
+ * the host (SHLOG_FILE_COLLECTOR_HOST): files from before have no such key. */
+static void put_json_hostname(struct render_buf *out, const char *hostname)
+{
+    if (hostname) {
+        render_buf_puts(out, ",\"hostname\":");
+        put_json_cstring(out, hostname);
+    }
+}
+
 void render_put_json_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id,
-                          const char *host, const char *app, uint32_t pid, const char *instance)
+                          const char *host, const char *hostname, const char *app, uint32_t pid,
+                          const char *instance)
 {
     render_buf_puts(out, ",\"level\":\"");
     render_put_level_text(out, level, 0);
@@ -152,6 +163,7 @@ void render_put_json_head(struct render_buf *out, unsigned level, const char *ca
     }
     render_buf_puts(out, "\",\"host\":");
     put_json_cstring(out, host);
+    put_json_hostname(out, hostname);
     render_buf_puts(out, ",\"app\":");
     put_json_cstring(out, app);
     render_buf_puts(out, ",\"pid\":");
@@ -238,7 +250,7 @@ int render_json_record(const struct render_site *sr, const struct shm_copied_rec
     put_json_time(out, ts_ns);
     if (own_head)
         render_put_json_head(out, rec->level, shm_categories_name(sr->cats, rec->category), rec->category, sr->host,
-                             sr->app, sr->pid, sr->instance);
+                             sr->hostname, sr->app, sr->pid, sr->instance);
     else
         put_piece(out, sr->json_head, sr->json_head_len);
     put_tid_cpu(out, rec->tid, cpu);
@@ -331,6 +343,7 @@ static void put_json_origin(struct render_buf *out, const struct render_input *i
     put_json_time(out, in->ts_ns);
     render_buf_puts(out, ",\"host\":");
     put_json_cstring(out, in->host);
+    put_json_hostname(out, in->hostname);
     render_buf_puts(out, ",\"app\":");
     put_json_cstring(out, in->app);
     render_buf_puts(out, ",\"pid\":");

@@ -601,7 +601,7 @@ struct render_site {
     uint32_t pid;
     char instance[33];  /* render_instance_hex's */
     const struct shm_categories *cats; /* the process's, the caller's; NULL: built-in only */
-    const char *app, *host, *file, *func; /* arena copies */
+    const char *app, *host, *hostname, *file, *func; /* arena copies (hostname NULL: none) */
     const char *json_head, *text_head, *json_site, *text_site;
     size_t json_head_len, text_head_len, json_site_len, text_site_len;
     int nitems;
@@ -741,7 +741,8 @@ int render_text_loss(const struct render_input *in, const struct shm_loss *loss,
 /* ",\"level\":\"INFO\",...,\"pid\":1234,\"instance\":\"...\",\"tid\":" (instance: render_instance_hex's,
  * the key left out when "") */
 void render_put_json_head(struct render_buf *out, unsigned level, const char *category, unsigned category_id,
-                          const char *host, const char *app, uint32_t pid, const char *instance);
+                          const char *host, const char *hostname, const char *app, uint32_t pid,
+                          const char *instance);
 /* ",\"site\":\"file:line\",\"func\":\"f\",\"msg\":\"" (func when the site names one) */
 void render_put_json_site(struct render_buf *out, const char *file, uint32_t line, const char *func, int known);
 /* "name": of field i of f (a repeated name gets its argument's position). */

@@ -120,16 +120,18 @@ static int prep_items(const struct shm_site *site, size_t fmt_len)
 /* Bytes of the prepared form, with an upper bound on every escaped piece
  * (a byte escapes to at most 6 in JSON, 4 in text), and room for its items
  * alone: a long format of few items would otherwise take tens of KB per site. */
-static size_t prep_bytes(const struct shm_site *site, const char *app, const char *host, int *nitems)
+static size_t prep_bytes(const struct shm_site *site, const char *app, const char *host, const char *hostname,
+                         int *nitems)
 {
     size_t fmt_len = site ? bounded_strlen(site->fmt, SHMLOG_MAX_FMT_BYTES) : 0;
     size_t file_len = site ? bounded_strlen(site->file, SHMLOG_MAX_FILE_BYTES) : 0;
     size_t func_len = site ? bounded_strlen(site->func, SHMLOG_MAX_FUNC_BYTES) : 0;
     size_t desc_len = site ? bounded_strlen(site->desc, SHMLOG_MAX_DESC_BYTES) : 0;
     size_t app_len = bounded_strlen(app, SHMLOG_APP_BYTES), host_len = bounded_strlen(host, SHMLOG_HOST_BYTES);
+    size_t hostname_len = hostname ? bounded_strlen(hostname, SHMLOG_HOST_BYTES) : 0;
     *nitems = prep_items(site, fmt_len);
     size_t arena = (fmt_len + 1) + (file_len + 1) + (app_len + 1) + (host_len + 1) +
-                   (128 + 48 + 6 * (app_len + host_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
+                   (hostname_len + 1) + (144 + 48 + 6 * (app_len + host_len + hostname_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
                    (32 + 4 * file_len) + (func_len + 1) + (16 + 6 * func_len) + 3 * (desc_len + 1) +
                    (desc_len ? SHMLOG_MAX_ARGS * (sizeof(struct fmtspec) + 8) : 0) +
                    SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32) + (desc_len ? SHMLOG_MAX_ARGS * FLAT_NAME_MAX : 0);
@@ -430,7 +432,7 @@ static void prep_ops(struct render_site *sr)
 /* Fills mem (prep_bytes() of it) with the prepared form. 0, or -EINVAL if a
  * piece did not fit (a bound above is wrong: never for valid sizes). */
 static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const char *app, const char *host,
-                     uint32_t pid, const uint8_t *instance, const struct shm_categories *cats, int max_items)
+                     const char *hostname, uint32_t pid, const uint8_t *instance, const struct shm_categories *cats, int max_items)
 {
     struct render_site *sr = mem;
     memset(sr, 0, sizeof *sr);
@@ -448,6 +450,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
 
     sr->app = arena_copy(&arena, app, bounded_strlen(app, SHMLOG_APP_BYTES));
     sr->host = arena_copy(&arena, host, bounded_strlen(host, SHMLOG_HOST_BYTES));
+    sr->hostname = hostname ? arena_copy(&arena, hostname, bounded_strlen(hostname, SHMLOG_HOST_BYTES)) : NULL;
     const char *fmt = "";
     if (site) {
         sr->level = site->level;
@@ -464,8 +467,8 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
     }
 
     sr->json_head = arena.data + arena.len;
-    render_put_json_head(&arena, sr->level, shm_categories_name(cats, sr->category), sr->category, sr->host, sr->app,
-                         pid, sr->instance);
+    render_put_json_head(&arena, sr->level, shm_categories_name(cats, sr->category), sr->category, sr->host,
+                         sr->hostname, sr->app, pid, sr->instance);
     sr->json_head_len = (size_t)(arena.data + arena.len - sr->json_head);
     sr->text_head = arena.data + arena.len;
     render_put_text_head(&arena, sr->level, shm_categories_name(cats, sr->category), sr->category, sr->app, pid);
@@ -551,13 +554,14 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
     return arena.overflow ? -EINVAL : 0;
 }
 
-struct render_site *render_site_new(const struct shm_site *site, const char *app, const char *host, uint32_t pid,
-                                    const uint8_t *instance, const struct shm_categories *cats)
+struct render_site *render_site_new(const struct shm_site *site, const char *app, const char *host,
+                                    const char *hostname, uint32_t pid, const uint8_t *instance,
+                                    const struct shm_categories *cats)
 {
     int max_items;
-    size_t bytes = prep_bytes(site, app, host, &max_items);
+    size_t bytes = prep_bytes(site, app, host, hostname, &max_items);
     struct render_site *sr = malloc(bytes);
-    if (sr && prep_fill(sr, bytes, site, app, host, pid, instance, cats, max_items) != 0) {
+    if (sr && prep_fill(sr, bytes, site, app, host, hostname, pid, instance, cats, max_items) != 0) {
         free(sr);
         sr = NULL;
     }
@@ -580,11 +584,11 @@ int render_record(const struct render_input *in, int json, struct render_buf *ou
     if (!in->rec)
         return -EINVAL;
     int max_items;
-    size_t bytes = prep_bytes(in->site, in->app, in->host, &max_items);
+    size_t bytes = prep_bytes(in->site, in->app, in->host, in->hostname, &max_items);
     struct render_site *sr = malloc(bytes);
     if (!sr)
         return -ENOMEM;
-    int rc = prep_fill(sr, bytes, in->site, in->app, in->host, in->pid, in->instance, NULL, max_items);
+    int rc = prep_fill(sr, bytes, in->site, in->app, in->host, in->hostname, in->pid, in->instance, NULL, max_items);
     if (rc == 0)
         rc = render_prepared(sr, in->rec, in->cpu, in->ts_ns, json, out);
     free(sr);

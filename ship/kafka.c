@@ -128,13 +128,14 @@ static int set(rd_kafka_conf_t *conf, const char *key, const char *val)
 }
 
 /* The number of brokers, and whether the topic is there: 1 yes, 0 no, -1 no answer. */
-static int topic_state(struct kafka *k, int *brokers)
+static int topic_state(struct kafka *k, int *brokers, int *partitions)
 {
     const struct rd_kafka_metadata *md;
     if (rd_kafka_metadata(k->rk, 0, k->rkt, &md, METADATA_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return -1;
     *brokers = md->broker_cnt;
     int there = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0;
+    *partitions = there ? md->topics[0].partition_cnt : 0;
     rd_kafka_metadata_destroy(md);
     return there;
 }
@@ -181,6 +182,16 @@ static int create_topic(struct kafka *k, int brokers)
     rd_kafka_queue_destroy(rq);
     rd_kafka_NewTopic_destroy(nt);
     return rc;
+}
+
+/* 0 when the --partition asked for is one of the topic's, else -1 after a line. */
+static int partition_ok(const struct kafka *k, int partitions)
+{
+    if (k->opt.partition == RD_KAFKA_PARTITION_UA || k->opt.partition < partitions)
+        return 0;
+    fprintf(stderr, PROG ": --partition %d: topic %s has %d partitions (0 to %d)\n", k->opt.partition, k->opt.topic,
+            partitions, partitions - 1);
+    return -1;
 }
 
 int kafka_init(struct kafka *k, const struct kafka_options *opt, struct cursor start,
@@ -230,17 +241,21 @@ int kafka_init(struct kafka *k, const struct kafka_options *opt, struct cursor s
     /* The topic, once the brokers answer: until then nothing is read from the files. */
     int said = 0;
     for (;;) {
-        int brokers = 0, there = topic_state(k, &brokers);
+        int brokers = 0, partitions = 0, there = topic_state(k, &brokers, &partitions);
         /* A cluster still coming up shows a broker its metadata has not
          * caught up with yet: a topic made now would have fewer replicas. */
         for (int i = 0; there == 0 && !k->opt.replication && brokers < 3 && i < 3; i++) {
             int again = 0;
             rd_kafka_poll(k->rk, 1000);
-            if (topic_state(k, &again) == 0 && again > brokers)
+            if (topic_state(k, &again, &partitions) == 0 && again > brokers)
                 brokers = again;
         }
-        if (there == 1 || (there == 0 && create_topic(k, brokers) == 0))
-            return 0;
+        if (there == 0 && create_topic(k, brokers) == 0) {
+            there = 1;
+            partitions = k->opt.partitions; /* made just now, with these */
+        }
+        if (there == 1)
+            return partition_ok(k, partitions);
         if (!said++)
             shm_warn(PROG, "kafka %s: no answer about topic %s yet; retrying", k->opt.brokers, k->opt.topic);
         if (*stop)
@@ -271,7 +286,8 @@ int kafka_produce(struct kafka *k, void *frame, size_t n, const uint8_t file_hea
         if (sealed)
             rd_kafka_header_add(h, SHLOG_MSG_SEALED, -1, size, sizeof(size));
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(frame, n),
+            k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_PARTITION(k->opt.partition), RD_KAFKA_V_KEY(key, strlen(key)),
+            RD_KAFKA_V_VALUE(frame, n),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADERS(h),
             RD_KAFKA_V_TIMESTAMP(cx->sealed_ns ? (int64_t)(cx->sealed_ns / 1000000) : 0),
             RD_KAFKA_V_OPAQUE((void *)(uintptr_t)msgno), RD_KAFKA_V_END);

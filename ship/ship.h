@@ -34,6 +34,7 @@ struct kafka_options {
     char brokers[4096];
     char topic[256];
     int partitions;             /* when creating the topic */
+    int partition;              /* every message's (--partition); RD_KAFKA_PARTITION_UA: the partitioner's by host */
     int replication;            /* when creating it; 0: min(3, brokers) */
     const char *props[64];      /* -X key=value, handed to librdkafka */
     int nprops;

@@ -61,6 +61,8 @@ static void usage(FILE *f)
         "                     same file (--ship-state) so it keeps what is not shipped\n"
         "  --once             ship what is there, wait for the acknowledgements, exit 0\n"
         "  --partitions N     partitions of a topic it creates (default 6)\n"
+        "  --partition N      this host's partition (0 to the topic's partitions - 1); default: the\n"
+        "                     murmur2 hash of the host, librdkafka's partitioner (-X partitioner=...)\n"
         "  --replication N    replication factor of a topic it creates (default min(3, brokers))\n"
         "  --max-inflight B   bytes produced and not yet acknowledged, at most (k/M/G; default 64M)\n"
         "  --poll-ms N        how often it looks for new frames when there are none (default 50)\n"
@@ -110,15 +112,16 @@ static long parse_long(const char *opt, const char *s, long lo, long hi)
 
 static void parse_options(int argc, char **argv)
 {
-    enum { O_DIR = 256, O_TO, O_STATE, O_ONCE, O_PARTS, O_REPL, O_INFL, O_POLL, O_MFILE, O_MINT, O_HELP, O_VERSION };
+    enum { O_DIR = 256, O_TO, O_STATE, O_ONCE, O_PARTS, O_PART, O_REPL, O_INFL, O_POLL, O_MFILE, O_MINT, O_HELP, O_VERSION };
     static const struct option lo[] = {
         {"dir", required_argument, NULL, O_DIR}, {"to", required_argument, NULL, O_TO},
         {"state", required_argument, NULL, O_STATE}, {"once", no_argument, NULL, O_ONCE},
-        {"partitions", required_argument, NULL, O_PARTS}, {"replication", required_argument, NULL, O_REPL},
+        {"partitions", required_argument, NULL, O_PARTS}, {"partition", required_argument, NULL, O_PART}, {"replication", required_argument, NULL, O_REPL},
         {"max-inflight", required_argument, NULL, O_INFL}, {"poll-ms", required_argument, NULL, O_POLL},
         {"metrics-file", required_argument, NULL, O_MFILE}, {"metrics-interval", required_argument, NULL, O_MINT},
         {"help", no_argument, NULL, O_HELP}, {"version", no_argument, NULL, O_VERSION}, {NULL, 0, NULL, 0}};
     S.opt.kafka.partitions = 6;
+    S.opt.kafka.partition = RD_KAFKA_PARTITION_UA;
     S.opt.max_inflight = 64ull << 20;
     S.opt.poll_ms = 50;
     S.opt.metrics_interval_s = 10;
@@ -131,6 +134,7 @@ static void parse_options(int argc, char **argv)
         case O_STATE: S.opt.state = optarg; break;
         case O_ONCE: S.opt.once = 1; break;
         case O_PARTS: S.opt.kafka.partitions = (int)parse_long("--partitions", optarg, 1, 10000); break;
+        case O_PART: S.opt.kafka.partition = (int)parse_long("--partition", optarg, 0, 9999); break;
         case O_REPL: S.opt.kafka.replication = (int)parse_long("--replication", optarg, 1, 100); break;
         case O_INFL: S.opt.max_inflight = parse_size("--max-inflight", optarg); break;
         case O_POLL: S.opt.poll_ms = (unsigned)parse_long("--poll-ms", optarg, 1, 10000); break;

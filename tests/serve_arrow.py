@@ -57,7 +57,7 @@ def is_record(event):
 
 
 FIXED = ["level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "thread", "instance",
-         "trace_id", "span"]
+         "trace_id", "span", "hostname"]
 
 
 def same_value(a, b):

@@ -672,7 +672,7 @@ static void make_site(struct shm_site *s, const char *fmt, unsigned nargs, const
  * render_format and the fields against render_json_fields. */
 static void check_record(const struct shm_site *site, const struct shm_copied_record *rec)
 {
-    struct render_site *sr = render_site_new(site, "app", "host", 42, NULL, NULL);
+    struct render_site *sr = render_site_new(site, "app", "host", NULL, 42, NULL, NULL);
     cr_assert_not_null(sr);
     struct render_arg args[SHMLOG_MAX_ARGS];
     int nargs = render_decode_args(site, rec->payload, rec->payload_len, args);

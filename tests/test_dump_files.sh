@@ -13,7 +13,7 @@ collector_dirs
 # shmlog-sample logs call n (0..count-1 over all threads) at a level and
 # category fixed by n % 16, plus one INFO "starting" record: the multiset of
 # levels, categories and sites is known exactly when nothing is dropped.
-collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --rotate-size 64k --max-delay-ms 20
+collector_start "$tmp/collector.log" --host files-host --dir "$seg" --out "$out" --rotate-size 64k --max-delay-ms 20
 "$SHMLOG_SAMPLE" --app alpha --count 20000 --threads 2 --rate 40000 >"$tmp/alpha.out" 2>&1 &
 alpha=$!
 "$SHMLOG_SAMPLE" --app beta --count 8000 --threads 1 --rate 40000 >"$tmp/beta.out" 2>&1 &
@@ -32,7 +32,7 @@ check "read --format json of the directory exits 0, nothing on stderr" \
 
 # ---- every line, the multiset, the order ----
 cat >"$tmp/lib.py" <<'EOF'
-import json, re, sys
+import json, re, socket, sys
 
 RECORD_KEYS = ["ts_ns", "time", "level", "category", "host", "app", "pid", "tid", "cpu", "seq", "site", "msg",
                "fields"]
@@ -90,8 +90,13 @@ for o in objs:
         if "func" in o:  # a site that names its function: right after site
             keys.insert(keys.index("site") + 1, "func")
     keys.insert(keys.index("pid") + 1, "instance")  # live processes have one: right after pid
+    keys.insert(keys.index("host") + 1, "hostname")  # the producer's own name, right after the collector's
     if list(o.keys()) != keys or not re.fullmatch("[0-9a-f]{32}", o["instance"]):
         errors.append("keys %s" % list(o.keys()))
+        break
+    if o["host"] != "files-host" or o["hostname"] != socket.gethostname():
+        errors.append("host %r (not the collector's --host files-host), hostname %r (not this machine's %r)"
+                      % (o["host"], o["hostname"], socket.gethostname()))
         break
 for r in recs:
     if not (isinstance(r["ts_ns"], int) and isinstance(r["pid"], int) and isinstance(r["seq"], int)
@@ -141,6 +146,17 @@ sys.exit(1 if errors else 0)
 EOF
 check "every line is JSON with the documented keys; the records are exactly the workload, in time order, once each, with exit markers" \
     python3 "$tmp/check_all.py" "$tmp" "$tmp/all.json"
+
+# ---- --host in a directory: a file named for another host is not opened ----
+mkdir "$tmp/hosts"
+cp "$out"/*.shlog "$tmp/hosts/"
+printf 'no header at all' >"$tmp/hosts/files-20260101-000000-000001.shlog" # host "files", a prefix of files-host
+"$SHMLOG_DUMP" read --format json --host files-host "$tmp/hosts" >"$tmp/hosts.json" 2>"$tmp/hosts.err"
+check "read DIR --host files-host: its records, and the file of host files never opened (nothing said of it)" \
+    bash -c "[ $? = 0 ] && [ ! -s '$tmp/hosts.err' ] && cmp -s '$tmp/all.json' '$tmp/hosts.json'"
+"$SHMLOG_DUMP" read --host files "$tmp/hosts" >"$tmp/hosts-files.out" 2>"$tmp/hosts-files.err"
+check "read DIR --host files opens that file alone and says it is damaged; no record of files-host" \
+    bash -c "grep -q 'files-20260101-000000-000001.shlog' '$tmp/hosts-files.err' && [ ! -s '$tmp/hosts-files.out' ]"
 
 "$SHMLOG_DUMP" read "$out" >"$tmp/all.txt"
 check "the text output has a line per JSON line" test "$(wc -l <"$tmp/all.txt")" -eq "$(wc -l <"$tmp/all.json")"

@@ -553,4 +553,52 @@ fi
 check "hoste's records are all still in the mirror, once" \
     bash -c "[ \$(\"$dump\" read \"$tmp\"/mirror-ident/hoste-* --format json 2>/dev/null | grep -c '\"app\":\"foxtrot\"') = $local_f ]"
 
+
+# ---- partitions: ten hosts, each given its own with --partition, spread 2/2/2/2/1/1 over the 6 ----
+# (the murmur2 hash of ten names spreads them as it falls: 3/3/2/1/1/0 for ten hosts of a fleet). A host's
+# file made from hoste's: the header names the host, its check made again (FNV-1a 32, FORMAT.md).
+rehost() { # source file, host, destination file
+    python3 - "$@" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[40:104] = sys.argv[2].encode().ljust(64, b"\0")
+h = 2166136261
+for x in b[:124]:
+    h = ((h ^ x) * 16777619) & 0xFFFFFFFF
+b[124:128] = struct.pack("<I", h)
+open(sys.argv[3], "wb").write(b)
+PY
+}
+src=$(ls "$tmp"/hoste/out/*.shlog | head -n 1)
+spread_ok=1
+for i in $(seq 0 9); do
+    h=spread-h0$i
+    mkdir -p "$tmp/spread/$h"
+    rehost "$src" "$h" "$tmp/spread/$h/$h-20260101-000000-000000.shlog"
+    "$ship" --dir "$tmp/spread/$h" --to "kafka://$bootstrap/spread" --state "$tmp/spread/$h.state" --once \
+        --partition $((i % 6)) >"$tmp/spread/$h.log" 2>&1 || { spread_ok=0; diag "$tmp/spread/$h.log"; }
+done
+# Messages are stored as sent (no compression): a host's name is in the log of the partition it went to.
+where=""
+for i in $(seq 0 9); do
+    where+="$(grep -l "spread-h0$i" "$KAFKA_DIR"/node1/data/spread-*/*.log 2>/dev/null | sed 's|.*/spread-\([0-9]*\)/.*|\1|' | tr '\n' ,) "
+done
+if [ $spread_ok = 1 ] && [ "$where" = "0, 1, 2, 3, 4, 5, 0, 1, 2, 3, " ]; then
+    ok "ten hosts shipped with --partition (host i: i mod 6) are each in their partition alone: 2/2/2/2/1/1"
+else
+    not_ok "ten hosts with --partition: shippers ok $spread_ok, partitions of host 0..9: $where"
+fi
+check "read kafka:// --host gives that host's records alone, whichever partition it chose" \
+    bash -c "\"$dump\" read kafka://$bootstrap/spread --host spread-h07 --format json 2>/dev/null | grep -c . | grep -qx \"\$(\"$dump\" read \"$src\" 2>/dev/null | grep -c .)\" &&
+             ! \"$dump\" read kafka://$bootstrap/spread --host spread-h07 --format json 2>/dev/null | grep -v '\"host\":\"spread-h07\"' | grep -q ."
+"$ship" --dir "$tmp/spread/spread-h00" --to "kafka://$bootstrap/spread" --state "$tmp/spread/over.state" --once \
+    --partition 6 >"$tmp/spread/over.log" 2>&1
+rc=$?
+if [ $rc != 0 ] && grep -q -- "--partition 6: topic spread has 6 partitions (0 to 5)" "$tmp/spread/over.log"; then
+    ok "--partition past the topic's partitions: one line, exit $rc"
+else
+    not_ok "--partition 6 of 6: exit $rc"
+    diag "$tmp/spread/over.log"
+fi
+
 tap_done

@@ -220,8 +220,9 @@ static const char *const kind_name[] = {[SHMLOG_READ_BOOL] = "bool", [SHMLOG_REA
 
 static const char *const fixed_names[] = {"ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq",
                                           "site", "func", "msg", "truncated", "clamped", "backtrace",
-                                          "time_uncertain", "error", "thread", "instance", "trace_id", "span"};
-#define NFIXED 21 /* the fixed columns of records */
+                                          "time_uncertain", "error", "thread", "instance", "trace_id", "span",
+                                          "hostname"};
+#define NFIXED 22 /* the fixed columns of records */
 
 /* The column of field f of a record: the one whose metadata names the field (shmlog.field), or of those (a name
  * of several kinds) the one named "<...>.kind". */
@@ -277,6 +278,17 @@ static const char *repaired(const char *s, size_t n, char *out, size_t cap)
 
 /* ==== The records: the stream against the events ==== */
 
+/* The hostname column at c holds the event's hostname, null where the files keep none apart from host. */
+static void check_hostname(struct at c, const struct shmlog_read_event *ev, const char *path, int64_t row)
+{
+    char buf[128];
+    const char *hostname = dict_text(c, "s", buf, sizeof buf);
+    if (ev->hostname)
+        cr_assert_str_eq(hostname, ev->hostname, "%s row %lld: hostname", path, (long long)row);
+    else
+        cr_assert_null(hostname, "%s row %lld: hostname %s", path, (long long)row, hostname);
+}
+
 /* The instance column at c holds the event's instance, null where the files name none. */
 static void check_instance(struct at c, const struct shmlog_read_event *ev, const char *path, int64_t row)
 {
@@ -293,7 +305,7 @@ static void check_records(const char *path, uint32_t batch_rows)
     static struct got g;
     stream_all(path, SHMLOG_READ_ARROW_RECORDS, batch_rows, &g);
     static const char *const formats[] = {"tsn:UTC", "c", "s", "s", "s", "I", "I", "I", "L", "s", "s", "u", "b", "b",
-                                          "b", "b", "c", "s", "s", "u", "s"};
+                                          "b", "b", "c", "s", "s", "u", "s", "s"};
     cr_assert_str_eq(g.schema.format, "+s");
     cr_assert_geq(g.schema.n_children, NFIXED);
     for (int i = 0; i < NFIXED; i++) {
@@ -301,13 +313,14 @@ static void check_records(const char *path, uint32_t batch_rows)
         cr_assert_str_eq(c->name, fixed_names[i]);
         cr_assert_str_eq(c->format, formats[i], "%s: %s", c->name, c->format);
         int dict = i == 1 || i == 2 || i == 3 || i == 4 || i == 9 || i == 10 || i == 16 || i == 17 || i == 18 ||
-                   i == 20;
+                   i == 20 || i == 21;
         cr_assert_eq(c->dictionary != NULL, dict, "%s: dictionary", c->name);
         if (dict)
             cr_assert_str_eq(c->dictionary->format, "u");
         cr_assert_eq((c->flags & ARROW_FLAG_DICTIONARY_ORDERED) != 0, i == 1);
         cr_assert_eq((c->flags & ARROW_FLAG_NULLABLE) != 0,
-                     i == 9 || i == 10 || i == 11 || i == 16 || i == 17 || i == 18 || i == 19 || i == 20);
+                     i == 9 || i == 10 || i == 11 || i == 16 || i == 17 || i == 18 || i == 19 || i == 20 ||
+                         i == 21);
     }
     for (int64_t i = NFIXED; i < g.schema.n_children; i++)
         cr_assert(g.schema.children[i]->flags & ARROW_FLAG_NULLABLE, "fields are nullable");
@@ -384,6 +397,7 @@ static void check_records(const char *path, uint32_t batch_rows)
             cr_assert_str_eq(span, ev->span, "%s row %lld: span", path, (long long)row);
         else
             cr_assert_null(span, "%s row %lld: span %s", path, (long long)row, span);
+        check_hostname(cell(&g, 21, row), ev, path, row);
         /* Each field in its column; every other field column null. */
         int has[512] = {0};
         for (int j = 0; j < n; j++) {
@@ -436,9 +450,9 @@ static void check_markers(const char *path, uint32_t batch_rows)
     stream_all(path, SHMLOG_READ_ARROW_MARKERS, batch_rows, &g);
     static const char *const names[] = {"ts", "kind", "app", "host", "pid", "cpu", "loss_reason", "loss_records",
                                         "loss_positions", "loss_first_seq", "exit_records", "exit_lost", "exit_how",
-                                        "instance"};
-    cr_assert_eq(g.schema.n_children, 14);
-    for (int i = 0; i < 14; i++)
+                                        "instance", "hostname"};
+    cr_assert_eq(g.schema.n_children, 15);
+    for (int i = 0; i < 15; i++)
         cr_assert_str_eq(g.schema.children[i]->name, names[i]);
     struct shmlog_read *r = open_path(path, NULL);
     const struct shmlog_read_event *ev;
@@ -478,6 +492,7 @@ static void check_markers(const char *path, uint32_t batch_rows)
                 cr_assert_null(how);
         }
         check_instance(cell(&g, 13, row), ev, path, row);
+        check_hostname(cell(&g, 14, row), ev, path, row);
         row++;
     }
     cr_assert_eq(row, g.rows);
@@ -487,11 +502,12 @@ static void check_markers(const char *path, uint32_t batch_rows)
 
 Test(read_arrow, every_corpus_input_streams_what_the_events_hold, .timeout = 300)
 {
-    static const char *const versions[] = {"v2", "v2-exit-how", "v2-clock", "v2-categories", "v2-func"};
-    static const char *const inputs[] = {"processes.shlog", "losses.shlog", "rotation", "backtrace.shlog"};
+    static const char *const versions[] = {"v2", "v2-exit-how", "v2-clock", "v2-categories", "v2-func", "v2-host"};
+    static const char *const inputs[] = {"processes.shlog", "losses.shlog", "rotation", "backtrace.shlog",
+                                         "hosts.shlog", "hosts-before.shlog"};
     int checked = 0;
     for (size_t v = 0; v < sizeof versions / sizeof versions[0]; v++)
-        for (size_t i = 0; i < 4; i++) {
+        for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
             char in[1024];
             snprintf(in, sizeof in, "%s/%s/%s", corpus(), versions[v], inputs[i]);
             struct stat st;
@@ -505,7 +521,7 @@ Test(read_arrow, every_corpus_input_streams_what_the_events_hold, .timeout = 300
             check_markers(in, 0);
             checked++;
         }
-    cr_assert_eq(checked, 4 * 3 + 1 + 4);
+    cr_assert_eq(checked, 4 * 3 + 1 + 4 + 2);
 }
 
 /* dir: a new scratch directory tagged tag; path: name in it. */

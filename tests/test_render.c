@@ -1029,7 +1029,7 @@ static void make_record(const char *fmt, const char *file, uint32_t line, const 
 
 static size_t render_line(const struct shm_site *site, int json)
 {
-    struct render_input in = {"app", "host1", 1234, 1, TEST_TS, site, &test_rec, NULL};
+    struct render_input in = {"app", "host1", 1234, 1, TEST_TS, site, &test_rec, NULL, NULL};
     struct render_buf b;
     render_buf_init(&b, json_mem, sizeof json_mem - 1);
     if (render_record(&in, json, &b) != 0)
@@ -1130,7 +1130,7 @@ Test(render_line, random_records_always_valid_json, .timeout = 120)
 
 Test(render_line, loss_markers, .timeout = 10)
 {
-    struct render_input in = {"app\n", "h\"ost", 99, 3, TEST_TS, NULL, NULL, NULL};
+    struct render_input in = {"app\n", "h\"ost", 99, 3, TEST_TS, NULL, NULL, NULL, NULL};
     struct shm_loss loss = {1000, 34, 12, SHM_LOSS_DEAD_WRITER};
     struct render_buf b;
     render_buf_init(&b, json_mem, sizeof json_mem - 1);
@@ -1235,7 +1235,7 @@ Test(render_line, prepared_site_matches_the_general_formatter, .timeout = 120)
     static char other[RENDER_LINE_MAX];
     for (int iter = 0; iter < 4000; iter++) {
         random_mixed_site();
-        struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234, NULL, NULL);
+        struct render_site *sr = render_site_new(&test_site, "app", "host1", NULL, 1234, NULL, NULL);
         cr_assert(sr != NULL);
         for (int k = 0; k < 8; k++) {
             random_matching_payload();
@@ -1293,7 +1293,7 @@ static int check_plain_msg(const char *fmt, uint8_t type, const uint8_t *p, size
     static uint8_t sr_type;
     if (!sr || sr_type != type || strcmp(sr_fmt, fmt) != 0 || strlen(fmt) >= sizeof sr_fmt) {
         render_site_free(sr);
-        sr = render_site_new(&test_site, "app", "host1", 1234, NULL, NULL);
+        sr = render_site_new(&test_site, "app", "host1", NULL, 1234, NULL, NULL);
         snprintf(sr_fmt, sizeof sr_fmt, "%s", fmt);
         sr_type = type;
     }
@@ -1434,7 +1434,7 @@ Test(render_line, plain_message_in_buffers_of_every_size, .timeout = 240)
             strcat(test_site.fmt, "a literal of more than sixty-four bytes, copied by the general path ");
             strcat(test_site.fmt, rest);
         }
-        struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234, NULL, NULL);
+        struct render_site *sr = render_site_new(&test_site, "app", "host1", NULL, 1234, NULL, NULL);
         cr_assert(sr != NULL);
         for (int k = 0; k < 4; k++) {
             random_matching_payload();
@@ -1470,7 +1470,7 @@ Test(render_line, plain_message_in_buffers_of_every_size, .timeout = 240)
                     put_le(payload + 8 * k, wide[w].u, 8);
             }
             make_record(fmt, "src/x.c", 3, types, nargs, payload, 8 * nargs);
-            struct render_site *sr = render_site_new(&test_site, "app", "host1", 1234, NULL, NULL);
+            struct render_site *sr = render_site_new(&test_site, "app", "host1", NULL, 1234, NULL, NULL);
             cr_assert(sr != NULL);
             cr_assert_eq(check_plain_msg_every_size(sr, 1), 1);
             render_site_free(sr);
@@ -1870,7 +1870,7 @@ Test(render_line, struct_members_print_nested_and_flatten_as_fields, .timeout = 
     cr_assert(strstr(json_mem, "\"fields\":{\"o\":{\"id\":7,\"px\":2.5,\"leg\":{\"v\":null}},\"q\":-4}}"), "%s",
               json_mem);
 
-    struct render_site *sr = render_site_new(&test_site, "app", "host", 1, NULL, NULL);
+    struct render_site *sr = render_site_new(&test_site, "app", "host", NULL, 1, NULL, NULL);
     cr_assert(sr);
     struct render_field_info info[SHMLOG_MAX_ARGS];
     struct render_field fields[SHMLOG_MAX_ARGS];

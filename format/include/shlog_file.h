@@ -41,6 +41,10 @@ extern "C" {
  * sections come before any other (FORMAT.md, "File header"), so a reader that
  * wants only the call sites decompresses each frame no further than them. */
 #define SHLOG_FILE_SITES_FIRST 1u
+/* COLLECTOR_HOST: the records' host is the header's (the collector's --host),
+ * and a PROCESS section's host is the producer's own name for its machine;
+ * without it (files from before), readers show the PROCESS's host. */
+#define SHLOG_FILE_COLLECTOR_HOST 2u
 #define SHLOG_FRAME_MAGIC 0x52464C53u /* "SLFR" */
 #define SHLOG_FRAME_PREFIX_BYTES 16u
 /* Decompressed bytes of one frame, at most: the one limit of writers and

@@ -111,7 +111,9 @@ class Event(NamedTuple):
 
     Records: kind, ts_ns, host, app, pid, tid, cpu, seq, level, category,
     site, msg, fields, truncated, clamped, backtrace, error, proc_start,
-    time_uncertain, func, thread (None where the process named no thread).
+    time_uncertain, func, thread (None where the process named no thread),
+    instance, hostname (the process's own name for its machine; host is the
+    collector's --host; None in files from before the two were told apart).
     Losses: loss_reason ("dropped", "overwritten", "dead_writer", "corrupt",
     "no_ring", "unregistered", "before_init", "unencodable", "undecodable",
     "file_removed"),
@@ -161,6 +163,9 @@ class Event(NamedTuple):
     # the process instance (32 hex digits): with host, tells apart two processes that pid and proc_start do
     # not (pid 1 of two containers); None in files from before it, and for errors
     instance: Optional[str]
+    # the producer's own name for its machine, where the files keep it apart from host (the collector's --host);
+    # None in files from before that (their host is the producer's name), and for errors
+    hostname: Optional[str]
 
     @property
     def time(self) -> _dt.datetime:
@@ -173,9 +178,9 @@ class Event(NamedTuple):
 
 _event_new = tuple.__new__
 # What a source's rows share (Reader._source): host, app, pid, proc_start, "file:line" or None, function or
-# None, field names, field types, instance or None.
+# None, field names, field types, instance or None, hostname or None.
 _SourceInfo = Tuple[Optional[str], Optional[str], int, int, Optional[str], Optional[str], Tuple[str, ...],
-                    Tuple[int, ...], Optional[str]]
+                    Tuple[int, ...], Optional[str], Optional[str]]
 _LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 
 
@@ -356,6 +361,7 @@ class Reader:
         version = lib.shmlog_read_version()
         self._thread_names = version >= _n.THREAD_VERSION  # an older library's events have none
         self._instances = version >= _n.INSTANCE_VERSION  # nor, before 6, instances
+        self._hostnames = version >= _n.HOSTNAME_VERSION  # nor, before 10, the producers' own hostnames
         self._thread_column = version >= _n.THREAD_COLUMN_VERSION  # nor its batches
         self._ev = ctypes.POINTER(_n.Event)()
         self._fp = ctypes.POINTER(_n.Field)()
@@ -453,7 +459,7 @@ class Reader:
                 c["values_at"][:rows], threads):
             unknown = flags & _n.UNKNOWN_SITE
             corrupt = flags & _n.CORRUPT
-            host, app, pid, start, site, func, names, types, instance = self._source(src, not corrupt)
+            host, app, pid, start, site, func, names, types, instance, hostname = self._source(src, not corrupt)
             msg = None if unknown else _n.text_at(text, at_msg)
             fields: Dict[str, FieldValue] = {}
             if with_fields and not unknown and not corrupt:
@@ -480,12 +486,12 @@ class Reader:
                 bool(flags & _n.TRUNCATED), bool(flags & _n.CLAMPED), bool(flags & _n.BACKTRACE),
                 "unknown site" if unknown else "corrupt payload" if corrupt else None,
                 None, None, None, None, None, None, None, start, bool(flags & _n.TIME_UNCERTAIN), func,
-                None if at_thread == _n.UINT64_MAX else _n.text_at(text, at_thread), instance)))
+                None if at_thread == _n.UINT64_MAX else _n.text_at(text, at_thread), instance, hostname)))
         return True
 
     def _source(self, i: int, decoded: bool) -> _SourceInfo:
         """(host, app, pid, proc_start, "file:line" or None, function or None, field names, field types, instance or
-        None) of source i.
+        None, hostname or None) of source i.
         Its fields are known once a row of it decoded (the library learns them from the first)."""
         got = self._sources.get(i)
         if got is None:
@@ -499,7 +505,9 @@ class Reader:
             names = tuple(_n.text(sp.field_names[j], c) or "" for j in range(sp.nfields))
             types = tuple(sp.field_types[j] for j in range(sp.nfields))
             instance = (_n.text(sp.instance, c) or None) if self._instances else None
-            got = (_n.text(sp.host, c), _n.text(sp.app, c), sp.pid, sp.proc_start, site, func, names, types, instance)
+            hostname = _n.text(sp.hostname, c) if self._hostnames and sp.hostname else None
+            got = (_n.text(sp.host, c), _n.text(sp.app, c), sp.pid, sp.proc_start, site, func, names, types, instance,
+                   hostname)
             if names or decoded:
                 self._sources[i] = got
         return got
@@ -551,25 +559,29 @@ class Reader:
                 text(ev.level_name, c), text(ev.category, c), site, msg, fields,
                 bool(flags & _n.TRUNCATED), bool(flags & _n.CLAMPED), bool(flags & _n.BACKTRACE), error,
                 None, None, None, None, None, None, None, ev.proc_start, bool(flags & _n.TIME_UNCERTAIN), func,
-                (text(ev.thread, c) or None) if self._thread_names else None, self._instance(ev)))
+                (text(ev.thread, c) or None) if self._thread_names else None, self._instance(ev), self._hostname(ev)))
         if kind == _n.LOSS:
             return _event_new(Event, (
                 "loss", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, cpu, None,
                 None, None, None, None, None, False, False, False, None,
                 text(ev.loss_reason, c), ev.loss_records, ev.loss_positions, ev.loss_first_seq,
-                None, None, None, ev.proc_start, False, None, None, self._instance(ev)))
+                None, None, None, ev.proc_start, False, None, None, self._instance(ev), self._hostname(ev)))
         if kind == _n.EXIT:
             return _event_new(Event, (
                 "exit", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, None, None,
                 None, None, None, None, None, False, False, False, None,
                 None, None, None, None,
                 ev.exit_records, ev.exit_lost, text(ev.exit_how, c) or None, ev.proc_start, False, None, None,
-                self._instance(ev)))
+                self._instance(ev), self._hostname(ev)))
         return _event_new(Event, (
             "note" if kind == _NOTE else "error", ev.ts_ns, text(ev.host, c), text(ev.app, c), ev.pid, None, cpu, None,
             None, None, None, None, None, False, False, False,
             text(ev.error, c) if kind in (_n.ERROR, _NOTE) else "unknown event kind %d" % kind,
-            None, None, None, None, None, None, None, ev.proc_start, False, None, None, None))
+            None, None, None, None, None, None, None, ev.proc_start, False, None, None, None, None))
+
+    def _hostname(self, ev: _n.Event) -> Optional[str]:
+        """The producer's own hostname of ev, or None (files from before it, an older library)."""
+        return _n.text(ev.hostname, self._cache) if self._hostnames and ev.hostname else None
 
     def _instance(self, ev: _n.Event) -> Optional[str]:
         """The process instance of ev, or None (files from before it, an older library)."""
@@ -657,7 +669,9 @@ def dataframe(paths: Paths, *, fields: bool = True, threads: int = 0, **filters:
     the files lack; func the call site's function, NaN where the files name
     none; error NaN, "unknown site" or "corrupt payload"), pid, tid,
     cpu (uint32), seq (uint64), msg (str; NaN for an unknown site),
-    truncated, clamped, backtrace, time_uncertain (bool).
+    truncated, clamped, backtrace, time_uncertain (bool), hostname (the
+    process's own name for its machine; NaN in files that keep none apart
+    from host, the collector's --host).
 
     fields=True adds a column per field of the formats (to_arrow() names
     them): int8..int64, uint8..uint64, float32/float64 and bool when every

@@ -370,7 +370,7 @@ def to_duckdb(paths: Paths, *, connection: Any = None, kind: str = "records", fi
 # ==== pandas ====
 
 _FIXED = ("ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "truncated",
-          "clamped", "backtrace", "time_uncertain", "error", "thread", "instance", "trace_id", "span")
+          "clamped", "backtrace", "time_uncertain", "error", "thread", "instance", "trace_id", "span", "hostname")
 
 
 def _pandas(what: str) -> Any:

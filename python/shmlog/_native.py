@@ -23,6 +23,7 @@ WHERE_VERSION = 7  # and the one whose options have where
 HOST_VERSION = 8  # and the one whose options have host
 THREADS_VERSION = 9  # and the one whose Arrow options have threads (an older library writes on one thread)
 TRACE_VERSION = 9  # and the one whose options have trace (and events their trace)
+HOSTNAME_VERSION = 10  # and the one whose events and sources have the producer's own hostname
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
@@ -102,6 +103,7 @@ class Event(ctypes.Structure):
         ("trace_hi", ctypes.c_uint64),  # version 9: read only from a library that has it
         ("trace_lo", ctypes.c_uint64),
         ("span", ctypes.c_void_p),
+        ("hostname", ctypes.c_void_p),  # version 10: read only from a library that has it
     ]
 
 
@@ -163,6 +165,7 @@ class Source(ctypes.Structure):
         ("field_names", ctypes.POINTER(ctypes.c_void_p)),
         ("field_types", ctypes.POINTER(ctypes.c_uint32)),
         ("instance", ctypes.c_void_p),  # version 6
+        ("hostname", ctypes.c_void_p),  # version 10
     ]
 
 

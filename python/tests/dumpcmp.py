@@ -17,7 +17,7 @@ import shmlog
 RECORD_KEYS = ["ts_ns", "time", "level", "category", "host", "app", "pid", "tid", "cpu", "seq", "site", "msg",
                "fields"]
 OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error", "func", "thread", "instance", "trace_id",
-                 "span"]
+                 "span", "hostname"]
 
 
 class Problems(list):
@@ -89,6 +89,8 @@ def diff_event(i, j, e):
             ne(k, j[k], getattr(e, k))
     if j.get("instance") != e.instance:
         ne("instance", j.get("instance"), e.instance)
+    if j.get("hostname") != e.hostname:
+        ne("hostname", j.get("hostname"), e.hostname)
     if kind == "record":
         extra = set(j) - set(RECORD_KEYS) - set(OPTIONAL_KEYS)
         if extra:
@@ -184,7 +186,7 @@ def plain(v):
 
 
 FIXED = ["ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "truncated", "clamped",
-         "backtrace", "time_uncertain", "error", "thread", "instance", "trace_id", "span"]
+         "backtrace", "time_uncertain", "error", "thread", "instance", "trace_id", "span", "hostname"]
 KIND_SUFFIXES = ("", ".int", ".uint", ".float", ".bool", ".str", ".ptr")
 
 
@@ -208,7 +210,7 @@ def check_records_table(problems, what, recs, t, row0=0):
     for c, ty in want_types.items():
         if t.schema.field(c).type != ty:
             problems.fail("%s: column %s is %s, expected %s" % (what, c, t.schema.field(c).type, ty))
-    for c in ("level", "category", "app", "host", "site", "func", "error", "thread", "instance"):
+    for c in ("level", "category", "app", "host", "site", "func", "error", "thread", "instance", "hostname"):
         ty = t.schema.field(c).type
         if not pa.types.is_dictionary(ty) or ty.value_type != pa.string():
             problems.fail("%s: column %s is %s, expected a dictionary of strings" % (what, c, ty))
@@ -250,7 +252,7 @@ def check_records_table(problems, what, recs, t, row0=0):
             bad.append(("thread", o.get("thread"), cols["thread"][i]))
         if cols["instance"][i] != o.get("instance"):
             bad.append(("instance", o.get("instance"), cols["instance"][i]))
-        for k in ("trace_id", "span"):
+        for k in ("trace_id", "span", "hostname"):
             if cols[k][i] != o.get(k):
                 bad.append((k, o.get(k), cols[k][i]))
         # each field in exactly one column, of its kind; every other field column null
@@ -275,7 +277,7 @@ def check_records_table(problems, what, recs, t, row0=0):
 def check_markers_table(problems, what, marks, t):
     import pyarrow as pa
     names = ["ts", "kind", "app", "host", "pid", "cpu", "loss_reason", "loss_records", "loss_positions",
-             "loss_first_seq", "exit_records", "exit_lost", "exit_how", "instance"]
+             "loss_first_seq", "exit_records", "exit_lost", "exit_how", "instance", "hostname"]
     if t.column_names != names:
         problems.fail("%s: markers' columns %s" % (what, t.column_names))
         return
@@ -290,9 +292,10 @@ def check_markers_table(problems, what, marks, t):
                 o["loss"]["reason"] if k == "loss" else None, o["loss"]["records"] if k == "loss" else None,
                 o["loss"]["positions"] if k == "loss" else None, o["loss"]["first_seq"] if k == "loss" else None,
                 o["exit"]["records"] if k == "exit" else None, o["exit"]["lost"] if k == "exit" else None,
-                o["exit"].get("how") if k == "exit" else None, o.get("instance"))
+                o["exit"].get("how") if k == "exit" else None, o.get("instance"), o.get("hostname"))
         got = (ts_ns[i], r["kind"], r["app"], r["host"], r["pid"], r["cpu"], r["loss_reason"], r["loss_records"],
-               r["loss_positions"], r["loss_first_seq"], r["exit_records"], r["exit_lost"], r["exit_how"], r["instance"])
+               r["loss_positions"], r["loss_first_seq"], r["exit_records"], r["exit_lost"], r["exit_how"], r["instance"],
+               r["hostname"])
         if got != want:
             problems.fail("%s marker %d: dump %r, arrow %r" % (what, i, want, got))
             return
@@ -390,7 +393,7 @@ def check_frame(problems, dump, paths):
              "host": "category", "pid": "uint32", "tid": "uint32", "cpu": "uint32", "seq": "uint64", "site": "category",
              "func": "category", "msg": "str", "truncated": "bool", "clamped": "bool", "backtrace": "bool",
              "time_uncertain": "bool", "error": "category", "thread": "category", "instance": "category",
-             "trace_id": "str", "span": "category"}
+             "trace_id": "str", "span": "category", "hostname": "category"}
     if list(df.columns[:len(fixed)]) != list(fixed):
         problems.fail("the fixed columns first, in order: %s" % list(df.columns))
     for c, t in fixed.items():
@@ -423,7 +426,7 @@ def check_frame(problems, dump, paths):
         ins = df["instance"].iloc[i]
         if (ins if isinstance(ins, str) else None) != o.get("instance"):
             problems.fail("row %d: instance: dump %r, dataframe %r" % (i, o.get("instance"), ins))
-        for k in ("trace_id", "span"):
+        for k in ("trace_id", "span", "hostname"):
             v = df[k].iloc[i]
             if (v if isinstance(v, str) else None) != o.get(k):
                 problems.fail("row %d: %s: dump %r, dataframe %r" % (i, k, o.get(k), v))

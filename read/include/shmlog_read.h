@@ -47,12 +47,13 @@
 extern "C" {
 #endif
 
-#define SHMLOG_READ_VERSION 9 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
+#define SHMLOG_READ_VERSION 10 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
                                   streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option;
                                   4: shmlog_read_columns.thread; 5: shmlog_read_options.merge_bytes;
                                   6: the process instance of events and sources; 7: shmlog_read_options.where;
                                   8: shmlog_read_options.host; 9: shmlog_read_arrow_options.threads, and
-                                  traces: shmlog_read_options.trace, the event's trace_hi, trace_lo and span) */
+                                  traces: shmlog_read_options.trace, the event's trace_hi, trace_lo and span;
+                                  10: the hostname of events and sources, the Arrow streams' hostname column) */
 
 struct shmlog_read;
 
@@ -147,6 +148,10 @@ struct shmlog_read_event {
     /* version 9 */
     uint64_t trace_hi, trace_lo; /* records: the trace its thread worked for (shmlog_trace_set); 0, 0: none */
     const char *span;          /* records of a trace: the span its thread named, "" when none; else NULL */
+    /* version 10 */
+    const char *hostname;      /* all but ERROR: the producer's own name for its machine, where the files keep
+                                  it apart from host (the collector's --host: FORMAT.md, COLLECTOR_HOST);
+                                  NULL in files from before, whose host is that name */
 };
 
 struct shmlog_read_options {
@@ -269,6 +274,7 @@ struct shmlog_read_source {
     const char *const *field_names;       /* nfields names, as shmlog_read_fields() gives them */
     const uint32_t *field_types;          /* enum shmlog_read_type */
     const char *instance;                 /* version 6: the process instance, as the event's */
+    const char *hostname;                 /* version 10: as the event's */
 };
 
 /* Source i (0 .. those the rows named so far), valid until close; NULL past them. */
@@ -325,6 +331,9 @@ int shmlog_read_parse_time(const char *s, int local, uint64_t *ns, char *err, si
  *   error        dictionary<int8, utf8>: null, "unknown site" or "corrupt payload"
  *   thread       dictionary<int16, utf8>, the event's thread (version 3)
  *   instance     dictionary<int16, utf8>, the event's instance; null in files from before it (version 6)
+ *   trace_id     utf8, 32 hex digits, and span, dictionary<int16, utf8>: the trace its thread worked
+ *                for; null where none (version 9)
+ *   hostname     dictionary<int16, utf8>, the event's hostname; null where it is NULL (version 10)
  *   then a column per field of the formats (options.fields), null in the
  *   rows whose format has no such field: int8..int64 (signed arguments),
  *   uint8..uint64 (unsigned, and pointers), float32 or float64, bool, utf8;
@@ -341,7 +350,7 @@ int shmlog_read_parse_time(const char *s, int local, uint64_t *ns, char *err, si
  * of the whole process and for an exit), loss_reason (dictionary), loss_records, loss_positions,
  * loss_first_seq, exit_records, exit_lost (uint64), exit_how (dictionary:
  * "shutdown", "died"); null where they do not apply; instance (dictionary, as
- * the records', version 6).
+ * the records', version 6), hostname (as the records', version 10).
  *
  * Damage and notes do not stop a stream: shmlog_read_stream_message() keeps
  * them, and shmlog_read_had_errors() says whether there was damage. */

@@ -28,7 +28,10 @@
  *                      "2026-11-22T08:39:36.123456789+01:00"
  *   level     string   TRACE DEBUG INFO WARN ERROR FATAL ("L<n>" for an out-of-range value)
  *   category  string   none trade order market_data risk portfolio ("cat<n>" out of range)
- *   host      string   host name of the producing process
+ *   host      string   the host: the collector's --host, which names its files (in files from
+ *                      before FORMAT.md's COLLECTOR_HOST, the producer's own name for its machine)
+ *   hostname  string   the producer's own name for its machine (gethostname); only present in
+ *                      files that keep it apart from host (COLLECTOR_HOST)
  *   app       string   its application name
  *   pid       number
  *   tid       number   kernel thread id of the writer
@@ -286,6 +289,7 @@ struct render_input {
     const struct shm_site *site; /* NULL: unknown or corrupt site */
     const struct shm_copied_record *rec;        /* the record (unused by render_loss) */
     const uint8_t *instance;             /* the process's 16 instance bytes (shm_proc_info), or NULL */
+    const char *hostname;                /* the producer's own name for its machine, or NULL (no key) */
 };
 
 /* The process instance as the readers show it (FORMAT.md, PROCESS): 32 hex
@@ -309,11 +313,13 @@ int render_record(const struct render_input *in, int json, struct render_buf *ou
  * output is exactly render_record()'s. */
 struct render_site;
 
-/* site NULL: records of an unknown site. app and host may be NULL. Copies
+/* site NULL: records of an unknown site. app and host may be NULL; hostname
+ * NULL: no "hostname" key (files from before SHLOG_FILE_COLLECTOR_HOST). Copies
  * what it keeps, but cats (the process's categories, NULL: the built-in
  * ones only), which must stay as long as the site. NULL when out of memory. */
-struct render_site *render_site_new(const struct shm_site *site, const char *app, const char *host, uint32_t pid,
-                                    const uint8_t *instance, const struct shm_categories *cats);
+struct render_site *render_site_new(const struct shm_site *site, const char *app, const char *host,
+                                    const char *hostname, uint32_t pid, const uint8_t *instance,
+                                    const struct shm_categories *cats);
 void render_site_free(struct render_site *sr);
 /* Its allocation, for caches that bound their memory. */
 size_t render_site_bytes(const struct render_site *sr);

@@ -59,7 +59,10 @@
  * (FORMAT.md, "Index"), and index.shlog, of enough frames for index frames between them; every flag
  * above implies -DCORPUS_WITHOUT_INDEX, which leaves the footer and index.shlog out (the files have
  * fewer than 16 frames, so the encoder writes no index frame of its own).
- * Built as it is, it also writes trace.shlog, which tests/corpus/v2-trace keeps alone (written with the encoder
+ * Built as it is, every file's header says SHLOG_FILE_COLLECTOR_HOST (FORMAT.md, "File header") and it also
+ * writes hosts.shlog, which tests/corpus/v2-host keeps (with the flag, and as hosts-before.shlog without it:
+ * -DCORPUS_WITHOUT_COLLECTOR_HOST, what the collectors before it wrote, which every flag above implies): two
+ * processes whose own names for their machines are not the collector's --host. It also writes trace.shlog, which tests/corpus/v2-trace keeps alone (written with the encoder
  * of index version 3; its other files are v2-index3's): records flagged SHMLOG_REC_TRACE (FORMAT.md, "Trace context"); -DCORPUS_WITHOUT_TRACE
  * leaves it out. Built as it is, what wrote tests/corpus/v2-index5 (the encoder of index version 5, "Trace ids
  * in the index"): every file above, and traces.shlog, 40 frames of threads whose traces hold over many of them;
@@ -77,6 +80,9 @@
 #endif
 #if defined(CORPUS_WITHOUT_TRACE) || defined(CORPUS_WITHOUT_INDEX)
 #define CORPUS_WITHOUT_TRACES
+#endif
+#if defined(CORPUS_WITHOUT_INDEX) || defined(CORPUS_WITHOUT_TRACE)
+#define CORPUS_WITHOUT_COLLECTOR_HOST
 #endif
 #include <errno.h>
 #include <fcntl.h>
@@ -136,6 +142,9 @@ static void file_open(struct out *o, const char *name, uint64_t seq)
                                   .collector_pid = 4000};
 #ifndef CORPUS_WITHOUT_SITES_FIRST
     h.flags = SHLOG_FILE_SITES_FIRST; /* the encoder writes every frame's first definitions first */
+#endif
+#ifndef CORPUS_WITHOUT_COLLECTOR_HOST
+    h.flags |= SHLOG_FILE_COLLECTOR_HOST;
 #endif
     snprintf(h.host, sizeof(h.host), "corpus-host");
     uint8_t b[SHLOG_FILE_HEADER_BYTES];
@@ -211,12 +220,15 @@ static void file_close(struct out *o)
 
 /* ==== Processes, sites, records ==== */
 
+/* The producers' own name for their machine: the collector's --host, but in hosts.shlog. */
+static const char *producer_host = "corpus-host";
+
 static void process(struct out *o, uint32_t key, const char *app, uint32_t pid, uint64_t proc_start)
 {
     struct shm_proc_info p;
     memset(&p, 0, sizeof(p));
     snprintf(p.app, sizeof(p.app), "%s", app);
-    snprintf(p.host, sizeof(p.host), "corpus-host");
+    snprintf(p.host, sizeof(p.host), "%s", producer_host);
     p.pid = pid;
     p.uid = 1000;
     p.proc_start = proc_start;
@@ -1199,6 +1211,33 @@ static void write_traces(void)
     file_close(&o);
 }
 #endif
+/* ==== hosts.shlog ==== */
+
+/* A collector run with --host corpus-host over two processes that call their machine otherwise (a
+ * container's name, a machine's own): a record, a loss and an exit of each. */
+static void write_hosts(void)
+{
+    static const char *const own[] = {"node7.example", "pricer-5f8c"};
+    struct out o;
+    file_open(&o, "hosts.shlog", 1);
+    for (uint32_t p = 1; p <= 2; p++) {
+        producer_host = own[p - 1];
+        process(&o, p, p == 1 ? "gateway" : "pricer", 1000 + p, 5000 + p);
+        site(&o, p, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, "sent order=%lu", SHMLOG_ARG_U64, 0);
+    }
+    producer_host = "corpus-host";
+    for (uint32_t p = 1; p <= 2; p++) {
+        struct batch b;
+        batch_begin(&b, &o, p, 0, 0, 10 * p);
+        struct pay pay = {{0}, 0};
+        pay_int(&pay, 8, 700 + p);
+        record(&b, 1, 600 + p, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, &pay, 0, 0, 1);
+        batch_end(&b);
+        loss(&o, p, 0, SHM_LOSS_DROPPED, 1, 0, 2, 2);
+        exit_marker(&o, p, 100 * p, 3, 2, EXIT_SHUTDOWN);
+    }
+    file_close(&o);
+}
 
 int main(int argc, char **argv)
 {
@@ -1233,5 +1272,6 @@ int main(int argc, char **argv)
 #ifndef CORPUS_WITHOUT_TRACES
     write_traces();
 #endif
+    write_hosts();
     return 0;
 }

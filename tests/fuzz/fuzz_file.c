@@ -159,7 +159,7 @@ static void render_event(const struct shlog_event *ev)
         shm_tsc_clock_init(&clock, p);
         ts = shm_tsc_clock_ns(&clock, ev->rec->tsc);
     }
-    struct render_input ri = {p->app, p->host, p->pid, ev->cpu, ts, ev->site_info, ev->rec, p->instance};
+    struct render_input ri = {p->app, p->host, p->pid, ev->cpu, ts, ev->site_info, ev->rec, p->instance, NULL};
     for (int json = 0; json <= 1; json++) {
         struct render_buf b;
         render_buf_init(&b, line_buf, sizeof line_buf);

@@ -188,7 +188,7 @@ static void run_hostile(struct fz_in *in, int with_desc)
     memcpy(&f, &fbits, sizeof f);
     check_double(f, 1);
 
-    struct render_input ri = {app, host, pid, cpu, ts_ns, &site, &rec, NULL};
+    struct render_input ri = {app, host, pid, cpu, ts_ns, &site, &rec, NULL, NULL};
     check_lines(&ri, &loss);
     ri.site = NULL; /* a record whose site is unknown */
     ri.app = NULL;
