@@ -132,6 +132,61 @@ const struct shm_clock_taker *live_clock(void)
     return &taker;
 }
 
+/* ==== What records of a live process need: its sites, its threads' names ==== */
+
+/* The prepared site id, or the process's unknown-site renderer; NULL only
+ * when out of memory. */
+const struct render_site *site_lookup(struct site_cache *c, uint32_t id)
+{
+    if (id < c->capacity && c->state[id] == 0) {
+        static _Thread_local struct shm_site site; /* 9 KiB: not on a worker's stack */
+        c->state[id] = 2;
+        if (shm_meta_site(c->meta, id, &site) == 0 &&
+            (c->sites[id] = render_site_new(&site, c->info->app, c->info->host, c->info->pid, c->info->instance, c->cats)) != NULL)
+            c->state[id] = 1;
+    }
+    if (id < c->capacity && c->state[id] == 1)
+        return c->sites[id];
+    if (!c->unknown)
+        c->unknown = render_site_new(NULL, c->info->app, c->info->host, c->info->pid, c->info->instance, c->cats);
+    return c->unknown;
+}
+
+void site_cache_free(struct site_cache *c)
+{
+    for (uint32_t i = 0; c->sites && i < c->capacity; i++)
+        render_site_free(c->sites[i]);
+    render_site_free(c->unknown);
+    free(c->sites);
+    free(c->state);
+}
+
+
+/* The name the process's THREAD entries give thread tid (its last entry: the
+ * name it has now), or NULL. Records of one thread come in runs: for the tid
+ * asked last, only entries published since are read. */
+const char *thread_name_of(struct thread_names *t, const struct shm_seg *meta, uint32_t capacity, uint32_t tid)
+{
+    if (tid != t->tid || !t->scanned) {
+        t->tid = tid;
+        t->scanned = 0;
+        t->named = 0;
+    }
+    for (uint32_t id = t->scanned; id < capacity; id++) {
+        uint32_t entry_tid;
+        char name[SHMLOG_THREAD_NAME_BYTES + 1];
+        int rc = shm_meta_thread(meta, id, &entry_tid, name);
+        if (rc == -ENOENT)
+            break;
+        t->scanned = id + 1;
+        if (rc == 0 && entry_tid == tid) {
+            memcpy(t->name, name, sizeof name);
+            t->named = 1;
+        }
+    }
+    return t->named ? t->name : NULL;
+}
+
 /* ==== The SIGBUS guard ==== */
 
 /* A segment shrunk under us (see shm_bus_guard): on the fault the process is

@@ -14,7 +14,7 @@
  *   shmlog-dump backtrace (--pid P | --app A) [--dir D]...
  *   shmlog-dump mirror    kafka://BROKERS/TOPIC --out DIR [--since T] [--follow]
  *   shmlog-dump view      [FILE|DIR...] [filters] [--follow]
- *   shmlog-dump serve     [DIR...] [--listen ADDR:PORT] [--auth FILE] [--tls-cert F --tls-key F [--tls-client-ca F]]
+ *   shmlog-dump serve     [DIR...] [--dir D]... [--listen ADDR:PORT] [--auth FILE] [--tls-cert F --tls-key F [--tls-client-ca F]]
  *
  * Segments are mapped read-only and never modified, except the one word
  * set-level stores. Everything in them is validated by shm/reader_*.c, files by
@@ -176,8 +176,9 @@ static const struct command commands[] = {
      "view [FILE|DIR...] [filters] [--follow] [--merge-memory MIB]",
      "a terminal viewer: scroll through time, jump to a time, follow, filter, search (keys: shmlog-dump(1))"},
     {"serve", cmd_serve, BIT(OPT_HELP) | BIT(OPT_LISTEN) | BIT(OPT_AUTH) | BIT(OPT_TLS_CERT) | BIT(OPT_TLS_KEY) |
-     BIT(OPT_TLS_CLIENT_CA), MAX_FILE_ARGS,
-     "serve [DIR...] [--listen ADDR:PORT] [--auth FILE] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]",
+     BIT(OPT_TLS_CLIENT_CA) | BIT(OPT_DIR), MAX_FILE_ARGS,
+     "serve [DIR...] [--listen ADDR:PORT] [--auth FILE] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
+     "                  [--dir D]... (the segment directories live=1 reads)",
      "answer queries over HTTP, read-only: /api/query /api/tail /api/stats /api/fields /health\n"
      "                  /metrics (default 127.0.0.1:8020; another address needs --auth, a bearer token file,\n"
      "                  or --tls-client-ca, client certificates)"},

@@ -127,6 +127,35 @@ def tail_all(port, query, out, producer):
     return 0
 
 
+def tail_for(port, query, seconds, out):
+    """The records /api/tail?query gives for seconds, each line into out as it arrives."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=15)
+    s.sendall(b"GET /api/tail?%s HTTP/1.0\r\nHost: x\r\n\r\n" % query.encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    assert b" 200 " in head.split(b"\r\n")[0], head
+    buf = head.split(b"\r\n\r\n", 1)[1]
+    s.settimeout(0.2)
+    end = time.time() + seconds
+    with open(out, "wb") as f:
+        while True:
+            *lines, buf = buf.split(b"\n")
+            for l in lines:
+                if l.startswith(b"data: {"):
+                    f.write(l[6:] + b"\n")
+                    f.flush()
+            if time.time() >= end:
+                return 0
+            try:
+                b = s.recv(1 << 20)
+            except socket.timeout:
+                continue
+            if not b:
+                return 0
+            buf += b
+
+
 def crowd(port, pid, n):
     """n clients ask for the whole answer; half read a little then hang up, half never read."""
     before = rss_kib(pid)
@@ -246,6 +275,8 @@ def main():
         return tail_all(port, sys.argv[3], sys.argv[4], sys.argv[5:])
     if cmd == "tail-idle":
         return tail(port, sys.argv[4], sys.argv[5:], float(sys.argv[3]))
+    if cmd == "tail-for":
+        return tail_for(port, sys.argv[3], float(sys.argv[4]), sys.argv[5])
     if cmd == "stall":
         return stall(port, sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
     if cmd == "slow":
