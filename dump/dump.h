@@ -73,6 +73,7 @@ struct cli {
     const char *ship_state;   /* status: shmlog-ship's --state file, or NULL */
     int force;                /* clean: also segments with records not drained */
     int follow;               /* ring: the records as they are committed, until SIGINT or --limit */
+    int live;                 /* view: also the live rings' records the files do not hold yet */
     int check;                /* index: say which files lack one, write nothing */
     const char *listen;       /* serve: --listen ADDR:PORT */
     const char *auth_file;    /* serve: --auth, the bearer token's file */
