@@ -170,11 +170,8 @@ streaming() {
 }
 check_show "queries while a producer logs and the collector drains: no record missed or repeated" streaming
 
-bad() {
-    local code
-    code=$(curl -s -o "$tmp/bad.json" -w '%{http_code}' "$url/$2")
-    [ "$code" = 400 ] && grep -q "\"parameter\":\"$1\"" "$tmp/bad.json"
-}
+# bad PARAM PATH: a 400 whose body names PARAM
+bad() { python3 "$client" bad "$port" "/$2" "$1" >/dev/null; }
 check "live=2 is a 400 naming live" bad live "api/query?live=2"
 check "live=1 on /api/stats is a 400 naming live" bad live "api/stats?live=1"
 check "live=1 with format=arrow is a 400 naming live" bad live "api/query?live=1&format=arrow"
