@@ -37,6 +37,9 @@
 #define VIEW_WHERE_MAX 16
 #define VIEW_TICK_MS 250           /* how often follow looks for new records */
 #define VIEW_FIRST_STEP_NS 1000000u
+/* A ring's record is timed with the viewer's anchor of the clock, the files' copy with the collector's:
+ * a follow that refills from a ring's row starts this much earlier, so the row is not lost when it moves. */
+#define VIEW_LIVE_SLACK_NS 1000000u
 
 /* A record's place: its time, and how many records of the same time come before it. */
 struct vpos {
@@ -46,6 +49,7 @@ struct vpos {
 
 struct vrow {
     struct vpos pos;
+    int live; /* from a ring (--live): its time moves a little when the files bring it */
     char text[VIEW_TEXT_MAX];
 };
 
@@ -225,6 +229,7 @@ static int live_row(void *ctx, const struct live_record *lr)
     v->line[len] = '\0';
     struct vrow *row = &v->rows[v->nrows++];
     row->pos = p;
+    row->live = 1;
     snprintf(row->text, sizeof row->text, "%s", v->line);
     return 0;
 }
@@ -278,6 +283,7 @@ static int fill(struct view *v, struct vpos start)
         }
         struct vrow *row = &v->rows[v->nrows++];
         row->pos = p;
+        row->live = 0;
         event_line(v, r);
         snprintf(row->text, sizeof row->text, "%s", v->line);
     }
@@ -938,6 +944,8 @@ static void follow_tick(struct view *v)
     v->follow_signature = signature;
     v->ticked = 1;
     struct vpos top = v->top;
+    if (v->nrows && v->rows[0].live)
+        top = (struct vpos){top.ts > VIEW_LIVE_SLACK_NS ? top.ts - VIEW_LIVE_SLACK_NS : 0, 0};
     fill(v, top);
     if (v->has_next)
         go_end(v);
