@@ -1,7 +1,8 @@
 /*
  * dump_segs.c - the live segments, as every live command finds them: the
  * segment files of the --dir directories, opened read-only whoever owns them,
- * the dump's own anchor of the host's clock, and the SIGBUS guard around a
+ * the dump's own anchor of the host's clock, a process's call sites and
+ * threads' names as its records are rendered, and the SIGBUS guard around a
  * process's segments. The commands (dump_live.c, dump_ring.c, dump_status.c)
  * call it; it calls none of them.
  */
@@ -134,8 +135,6 @@ const struct shm_clock_taker *live_clock(void)
 
 /* ==== What records of a live process need: its sites, its threads' names ==== */
 
-/* The prepared site id, or the process's unknown-site renderer; NULL only
- * when out of memory. */
 const struct render_site *site_lookup(struct site_cache *c, uint32_t id)
 {
     if (id < c->capacity && c->state[id] == 0) {
@@ -160,7 +159,6 @@ void site_cache_free(struct site_cache *c)
     free(c->sites);
     free(c->state);
 }
-
 
 /* The name the process's THREAD entries give thread tid (its last entry: the
  * name it has now), or NULL. Records of one thread come in runs: for the tid
