@@ -9,7 +9,7 @@
 #      of 64: shmlog-sample paces every 64 calls); for each
 #      record the client receives, its wall-clock time at receipt minus the record's ts_ns (the log call's
 #      time, so the figure holds the collector's delay, section 4, as well as the server's 20 ms poll or
-#      follow's 100 ms one).
+#      follow's 100 ms one); then /api/tail?live=1, whose records come from the rings (20 ms poll).
 #   4. the collector's own floor: a burst's first log call to the next growth of the open .part.
 #   bench/serve.sh [RECORDS] [RUNS]     (defaults 2M and 5)
 set -euo pipefail
@@ -38,7 +38,7 @@ SHMLOG_DIR=$tmp/seg "$build/examples/shmlog-sample" --app bench --count "$record
 sleep 1
 
 serve() {
-    "$dump" serve "$tmp/out" --listen 127.0.0.1:0 2>"$tmp/serve.log" &
+    "$dump" serve "$tmp/out" --dir "$tmp/seg" --listen 127.0.0.1:0 2>"$tmp/serve.log" &
     srv=$!
     pids+=("$srv")
     for _ in $(seq 100); do grep -q 'listening on' "$tmp/serve.log" && break; sleep 0.05; done
@@ -85,18 +85,18 @@ curl -s -o /dev/null -w "%{size_download} bytes in %{time_total} s, first byte %
     "$url/api/query?limit=1000000"
 echo "server RSS before ${before} KiB, peak (VmHWM) $(rss VmHWM) KiB"
 
-echo "## tail: record's time to its receipt, 100 records/s for 5 s"
-tail_cpu_before=$(awk '{print $14 + $15}' "/proc/$srv/stat")
-python3 - "$port" "$tmp/seg" "$build/examples/shmlog-sample" <<'EOF'
+# tail_latency APP QUERY: /api/tail?QUERY while APP logs 100 records a second for 5 s
+tail_latency() {
+python3 - "$port" "$tmp/seg" "$build/examples/shmlog-sample" "$1" "$2" <<'EOF'
 import json, os, socket, subprocess, sys, time
-port, seg, sample = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+port, seg, sample, app, query = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 s = socket.create_connection(("127.0.0.1", port))
-s.sendall(b"GET /api/tail?app=lat HTTP/1.0\r\nHost: x\r\n\r\n")  # not chunked: a chunk's size would cut a line
+s.sendall(b"GET /api/tail?%s HTTP/1.0\r\nHost: x\r\n\r\n" % query.encode())  # not chunked: a chunk's size would cut a line
 head = b""
 while b"\r\n\r\n" not in head:
     head += s.recv(4096)
 buf = head.split(b"\r\n\r\n", 1)[1]
-p = subprocess.Popen([sample, "--app", "lat", "--count", "500", "--rate", "100"], env=dict(os.environ, SHMLOG_DIR=seg),
+p = subprocess.Popen([sample, "--app", app, "--count", "500", "--rate", "100"], env=dict(os.environ, SHMLOG_DIR=seg),
                      stdout=subprocess.DEVNULL)
 lat = []
 s.settimeout(3)
@@ -116,9 +116,17 @@ while len(lat) < 501:
 p.wait()
 lat.sort()
 q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))]
-print("serve /api/tail, %d records: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms" % (len(lat), q(0.5), q(0.9), q(0.99), lat[-1]))
+print("serve /api/tail?%s, %d records: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms" % (query, len(lat), q(0.5), q(0.9), q(0.99), lat[-1]))
 EOF
+}
+echo "## tail: record's time to its receipt, 100 records/s for 5 s"
+tail_cpu_before=$(awk '{print $14 + $15}' "/proc/$srv/stat")
+tail_latency lat app=lat
 echo "serve's cpu time over the tail: $(awk -v b="$tail_cpu_before" '{print ($14 + $15 - b) / 100}' "/proc/$srv/stat") s"
+echo "## tail?live=1: the same, each record from its ring (polled every 20 ms), before the collector writes it"
+tail_cpu_before=$(awk '{print $14 + $15}' "/proc/$srv/stat")
+tail_latency latlive 'app=latlive&live=1'
+echo "serve's cpu time over the live tail: $(awk -v b="$tail_cpu_before" '{print ($14 + $15 - b) / 100}' "/proc/$srv/stat") s"
 python3 - "$dump" "$tmp/out" "$tmp/seg" "$build/examples/shmlog-sample" <<'EOF'
 import json, os, subprocess, sys, time
 dump, out, seg, sample = sys.argv[1:5]

@@ -14,6 +14,7 @@
  *   dump_view.c     view (a terminal viewer, ncursesw; dump_view_none.c without it)
  *   dump_serve.c    serve (HTTP, on libmicrohttpd; dump_serve.h, dump_serve_job.c)
  * and what the commands share, below them:
+ *   dump_live_rings.c  the live rings' records not in the files yet (serve live=1)
  *   dump_segs.c     the live segments: finding and opening them, the dump's
  *                   clock anchor, the SIGBUS guard
  *   dump_inputs.c   the FILE|DIR arguments of the file commands, and the
@@ -72,6 +73,7 @@ struct cli {
     const char *ship_state;   /* status: shmlog-ship's --state file, or NULL */
     int force;                /* clean: also segments with records not drained */
     int follow;               /* ring: the records as they are committed, until SIGINT or --limit */
+    int live;                 /* view: also the live rings' records the files do not hold yet */
     int check;                /* index: say which files lack one, write nothing */
     const char *listen;       /* serve: --listen ADDR:PORT */
     const char *auth_file;    /* serve: --auth, the bearer token's file */
@@ -213,6 +215,61 @@ const struct shm_clock_taker *live_clock(void);
  * shm_bus_guard; 0, or 1 when a segment shrank under the mapping. */
 int guarded(void (*fn)(const struct cli *, const struct seg_entry *, size_t), void (*release)(void),
             const struct cli *cli, const struct seg_entry *entries, size_t n);
+
+/* Call sites of one process, copied out of the meta segment and prepared for
+ * rendering on first use. */
+struct site_cache {
+    const struct shm_seg *meta;
+    const struct shm_proc_info *info;
+    const struct shm_categories *cats;
+    uint32_t capacity;
+    struct render_site **sites;
+    uint8_t *state; /* 0 not looked up, 1 loaded, 2 missing or corrupt */
+    struct render_site *unknown;
+};
+/* The prepared site id, or the process's unknown-site renderer; NULL only
+ * when out of memory. */
+const struct render_site *site_lookup(struct site_cache *c, uint32_t id);
+void site_cache_free(struct site_cache *c);
+/* thread_name_of's answer for the last tid asked, from the first scanned
+ * entries of a process's site table. */
+struct thread_names {
+    uint32_t tid, scanned;
+    int named;
+    char name[SHMLOG_THREAD_NAME_BYTES + 1];
+};
+const char *thread_name_of(struct thread_names *t, const struct shm_seg *meta, uint32_t capacity, uint32_t tid);
+
+/* ==== The records of live rings not in the files yet (dump_live_rings.c) ==== */
+
+struct live_rings;
+/* A record a poll shows, valid during the call. */
+struct live_record {
+    const struct render_site *site;
+    const struct shm_copied_record *rec;
+    uint32_t cpu;
+    uint64_t ts_ns;
+    const char *thread;
+};
+/* 0 when taken; else the caller is full and the same record comes first at the next poll. */
+typedef int (*live_emit_fn)(void *ctx, const struct live_record *r);
+/* A reader of the rings of cli's segment directories; follow: new processes,
+ * rings and records at every poll (a tail), else what the rings held at the
+ * first poll (a query). NULL when out of memory. */
+struct live_rings *live_rings_new(const struct cli *cli, int follow);
+void live_rings_free(struct live_rings *l);
+/* The rings found now, each from its collector's tail: a query calls it
+ * before it reads the files, so what the collector writes meanwhile is in
+ * one or the other. */
+void live_rings_start(struct live_rings *l);
+/* A record the caller had from the files (process pid, proc_start, ring cpu,
+ * position seq): 1 when a poll showed it already (skip it), else 0, and the
+ * polls will not show it. */
+int live_rings_file_record(struct live_rings *l, uint32_t pid, uint64_t proc_start, uint32_t cpu, uint64_t seq);
+/* The rings' records that pass f and were not shown, in time order, to emit:
+ * 0 when the round ended, 1 when emit was full. Safe on hostile segments:
+ * validated copies, the SIGBUS guard, one poll at a time in the process. */
+int live_rings_poll(struct live_rings *l, const struct read_filter *f, live_emit_fn emit, void *ctx);
 
 /* dump_live.c */
 int cmd_segments(struct cli *cli);

@@ -13,45 +13,6 @@
 #include "clock.h"
 #include "dump.h"
 
-/* Call sites of one process, copied out of the meta segment and prepared for
- * rendering on first use. */
-struct site_cache {
-    const struct shm_seg *meta;
-    const struct shm_proc_info *info;
-    const struct shm_categories *cats;
-    uint32_t capacity;
-    struct render_site **sites;
-    uint8_t *state; /* 0 not looked up, 1 loaded, 2 missing or corrupt */
-    struct render_site *unknown;
-};
-
-/* The prepared site id, or the process's unknown-site renderer; NULL only
- * when out of memory. */
-static const struct render_site *site_lookup(struct site_cache *c, uint32_t id)
-{
-    if (id < c->capacity && c->state[id] == 0) {
-        static struct shm_site site;
-        c->state[id] = 2;
-        if (shm_meta_site(c->meta, id, &site) == 0 &&
-            (c->sites[id] = render_site_new(&site, c->info->app, c->info->host, NULL, c->info->pid, c->info->instance, c->cats)) != NULL)
-            c->state[id] = 1;
-    }
-    if (id < c->capacity && c->state[id] == 1)
-        return c->sites[id];
-    if (!c->unknown)
-        c->unknown = render_site_new(NULL, c->info->app, c->info->host, NULL, c->info->pid, c->info->instance, c->cats);
-    return c->unknown;
-}
-
-static void site_cache_free(struct site_cache *c)
-{
-    for (uint32_t i = 0; c->sites && i < c->capacity; i++)
-        render_site_free(c->sites[i]);
-    render_site_free(c->unknown);
-    free(c->sites);
-    free(c->state);
-}
-
 /* One ring being read from its tail to the head seen at open. */
 struct ring_cursor {
     struct shm_seg seg;
@@ -69,37 +30,8 @@ struct ring_ctx {
     struct site_cache *sites;
     int writer_dead;
     uint64_t last_ns; /* time of the last record shown: loss markers use it */
-    /* ring_thread_name's answer for the last tid asked, from the first
-     * name_scanned entries of the site table */
-    uint32_t name_tid, name_scanned;
-    int named;
-    char name[SHMLOG_THREAD_NAME_BYTES + 1];
+    struct thread_names names;
 };
-
-/* The name the process's THREAD entries give thread tid (its last entry: the
- * name it has now), or NULL. Records of one thread come in runs: for the tid
- * asked last, only entries published since are read. */
-static const char *ring_thread_name(struct ring_ctx *ctx, uint32_t tid)
-{
-    if (tid != ctx->name_tid || !ctx->name_scanned) {
-        ctx->name_tid = tid;
-        ctx->name_scanned = 0;
-        ctx->named = 0;
-    }
-    for (uint32_t id = ctx->name_scanned; id < ctx->info->site_capacity; id++) {
-        uint32_t entry_tid;
-        char name[SHMLOG_THREAD_NAME_BYTES + 1];
-        int rc = shm_meta_thread(ctx->sites->meta, id, &entry_tid, name);
-        if (rc == -ENOENT)
-            break;
-        ctx->name_scanned = id + 1;
-        if (rc == 0 && entry_tid == tid) {
-            memcpy(ctx->name, name, sizeof name);
-            ctx->named = 1;
-        }
-    }
-    return ctx->named ? ctx->name : NULL;
-}
 
 /* Records shown over every process: --limit ends the command. */
 static uint64_t ring_shown;
@@ -151,7 +83,7 @@ static void emit_record(struct ring_ctx *ctx, const struct ring_cursor *c)
         fprintf(stderr, "%s: out of memory rendering a record of %s[%u]\n", dump_prog, ctx->info->app, ctx->info->pid);
         return;
     }
-    const char *thread = ring_thread_name(ctx, c->rec.tid);
+    const char *thread = thread_name_of(&ctx->names, ctx->sites->meta, ctx->info->site_capacity, c->rec.tid);
     if (ring_limit_reached(ctx->cli) || !read_filter_record(f, c->rec.level, shm_categories_name(ctx->sites->cats, c->rec.category), ts) ||
         !read_filter_thread(f, c->rec.tid, thread) || !read_filter_where(f, sr, &c->rec) ||
         !read_filter_grep(f, sr, &c->rec))

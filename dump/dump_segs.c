@@ -1,7 +1,8 @@
 /*
  * dump_segs.c - the live segments, as every live command finds them: the
  * segment files of the --dir directories, opened read-only whoever owns them,
- * the dump's own anchor of the host's clock, and the SIGBUS guard around a
+ * the dump's own anchor of the host's clock, a process's call sites and
+ * threads' names as its records are rendered, and the SIGBUS guard around a
  * process's segments. The commands (dump_live.c, dump_ring.c, dump_status.c)
  * call it; it calls none of them.
  */
@@ -130,6 +131,58 @@ const struct shm_clock_taker *live_clock(void)
         shm_clock_take(&taker, &now);
     }
     return &taker;
+}
+
+/* ==== What records of a live process need: its sites, its threads' names ==== */
+
+const struct render_site *site_lookup(struct site_cache *c, uint32_t id)
+{
+    if (id < c->capacity && c->state[id] == 0) {
+        static _Thread_local struct shm_site site; /* 9 KiB: not on a worker's stack */
+        c->state[id] = 2;
+        if (shm_meta_site(c->meta, id, &site) == 0 &&
+            (c->sites[id] = render_site_new(&site, c->info->app, c->info->host, NULL, c->info->pid, c->info->instance, c->cats)) != NULL)
+            c->state[id] = 1;
+    }
+    if (id < c->capacity && c->state[id] == 1)
+        return c->sites[id];
+    if (!c->unknown)
+        c->unknown = render_site_new(NULL, c->info->app, c->info->host, NULL, c->info->pid, c->info->instance, c->cats);
+    return c->unknown;
+}
+
+void site_cache_free(struct site_cache *c)
+{
+    for (uint32_t i = 0; c->sites && i < c->capacity; i++)
+        render_site_free(c->sites[i]);
+    render_site_free(c->unknown);
+    free(c->sites);
+    free(c->state);
+}
+
+/* The name the process's THREAD entries give thread tid (its last entry: the
+ * name it has now), or NULL. Records of one thread come in runs: for the tid
+ * asked last, only entries published since are read. */
+const char *thread_name_of(struct thread_names *t, const struct shm_seg *meta, uint32_t capacity, uint32_t tid)
+{
+    if (tid != t->tid || !t->scanned) {
+        t->tid = tid;
+        t->scanned = 0;
+        t->named = 0;
+    }
+    for (uint32_t id = t->scanned; id < capacity; id++) {
+        uint32_t entry_tid;
+        char name[SHMLOG_THREAD_NAME_BYTES + 1];
+        int rc = shm_meta_thread(meta, id, &entry_tid, name);
+        if (rc == -ENOENT)
+            break;
+        t->scanned = id + 1;
+        if (rc == 0 && entry_tid == tid) {
+            memcpy(t->name, name, sizeof name);
+            t->named = 1;
+        }
+    }
+    return t->named ? t->name : NULL;
 }
 
 /* ==== The SIGBUS guard ==== */

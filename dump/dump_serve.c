@@ -113,7 +113,7 @@ struct query_params {
 };
 
 static const char *const known_params[] = {"since", "until", "level", "category", "app", "host", "pid", "thread", "trace", "where",
-                                           "grep", "limit", "cursor", "format", "timeout_ms", "max_bytes", NULL};
+                                           "grep", "limit", "cursor", "format", "timeout_ms", "max_bytes", "live", NULL};
 
 static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -299,6 +299,13 @@ static const char *read_params(const struct query_params *p, struct serve_reques
         snprintf(why, whycap, "wants bytes from 1 to %llu, not '%s'", (unsigned long long)SERVE_MAX_BYTES, v);
         return "max_bytes";
     }
+    if ((v = param(p, "live"))) {
+        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+            snprintf(why, whycap, "wants 1 (also the live rings' records) or 0, not '%s'", v);
+            return "live";
+        }
+        req->live = v[0] == '1';
+    }
     return NULL;
 }
 
@@ -368,7 +375,7 @@ static enum MHD_Result api(struct MHD_Connection *conn, enum serve_kind kind)
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, &p);
     if (p.unknown)
         return bad_param(conn, p.unknown, "no such parameter (since until level category app pid thread trace where "
-                                          "grep limit cursor format timeout_ms max_bytes)");
+                                          "grep limit cursor format timeout_ms max_bytes live)");
     if (p.repeated)
         return bad_param(conn, p.repeated, "given more than once (only where repeats)");
     struct serve_request req = {.kind = kind};
@@ -385,6 +392,10 @@ static enum MHD_Result api(struct MHD_Connection *conn, enum serve_kind kind)
     if (bad) {
         serve_request_free(&req);
         return bad_param(conn, bad, why);
+    }
+    if (req.live && ((kind != SERVE_QUERY && kind != SERVE_TAIL) || req.format == SERVE_ARROW)) {
+        serve_request_free(&req);
+        return bad_param(conn, "live", "goes with /api/query (jsonl, json or text) and /api/tail");
     }
     const char *type = format_types[req.format];
     if (kind == SERVE_TAIL) {
@@ -764,7 +775,7 @@ int cmd_serve(struct cli *cli)
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    if (serve_jobs_start(serve_paths, (size_t)serve_npaths, SERVE_WORKERS) != 0)
+    if (serve_jobs_start(serve_paths, (size_t)serve_npaths, cli, SERVE_WORKERS) != 0)
         dump_oom();
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |

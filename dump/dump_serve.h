@@ -33,6 +33,7 @@ struct serve_request {
     uint64_t cursor_skip;
     uint64_t timeout_ns;     /* the query's time limit */
     uint64_t max_bytes;      /* the answer's size limit */
+    int live;                /* live=1: also the live rings' records the files do not hold yet */
 };
 
 /* The server's counters, for /metrics (updated with atomics). */
@@ -44,8 +45,10 @@ extern struct serve_counters serve_counters;
 
 struct serve_job;
 
-/* The workers over the inputs paths[0..n) (kept, not copied). 0, or -errno. */
-int serve_jobs_start(const char *const *paths, size_t n, unsigned workers);
+struct cli;
+/* The workers over the inputs paths[0..n) and the segment directories of cli
+ * (both kept, not copied). 0, or -errno. */
+int serve_jobs_start(const char *const *paths, size_t n, const struct cli *cli, unsigned workers);
 void serve_jobs_stop(void);
 /* A job answering req (taken: freed with the job) on conn, queued for its
  * first step; NULL when the server holds its most jobs of that kind already. */

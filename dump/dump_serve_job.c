@@ -162,6 +162,9 @@ struct serve_job {
     struct ArrowSchema schema;
     struct serve_bytes schema_msg;
     size_t messages_seen;  /* the stream's damage and notes counted */
+    struct live_rings *live; /* live=1: the rings' records the files do not hold yet */
+    int live_phase;        /* a query: the files are read, the rings' records come */
+    const char *live_end;  /* a live record hit a limit: why */
     struct serve_job *next;
     struct serve_job *all_prev, *all_next; /* every job, for the stop */
 };
@@ -179,6 +182,7 @@ static struct {
     int stopping;
     const char *const *paths;
     size_t npaths;
+    const struct cli *cli; /* its segment directories: live=1 */
     unsigned jobs, tails;
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -235,6 +239,7 @@ static void job_free(struct serve_job *j)
         free(j->stats);
     }
     fields_free(j->fields);
+    live_rings_free(j->live);
     if (j->stream.release)
         j->stream.release(&j->stream);
     if (j->schema.release)
@@ -404,9 +409,26 @@ static void put_end(struct serve_job *j, struct render_buf *b)
     render_buf_puts(b, j->req.format == SERVE_JSON ? "}\n" : "}\n");
 }
 
+/* A live ring's record as shmlog_read_format() makes a line: its length with
+ * the newline, or 0 when it does not fit cap (with its NUL). */
+static long live_format(const struct live_record *lr, int json, char *dst, size_t cap)
+{
+    struct render_buf line;
+    if (cap < 2)
+        return 0;
+    render_buf_init(&line, dst, cap - 1);
+    render_prepared_thread(lr->site, lr->rec, lr->cpu, lr->ts_ns, lr->thread, NULL, json, &line);
+    if (line.overflow)
+        return 0;
+    dst[line.len] = '\0';
+    return (long)line.len;
+}
+
 /* One event into the buffer as its line (SSE: an event with the cursor as
- * id); 0, or -ENOBUFS with the buffer as it was. */
-static int put_event(struct serve_job *j, struct render_buf *b, uint64_t ts, int is_record)
+ * id), from the reader's event or a live ring's record lr; 0, or -ENOBUFS
+ * with the buffer as it was. */
+static int put_event(struct serve_job *j, struct render_buf *b, uint64_t ts, int is_record,
+                     const struct live_record *lr)
 {
     size_t start = b->len;
     uint64_t at = ts == j->last_ts ? j->at_last + 1 : 1;
@@ -418,7 +440,13 @@ static int put_event(struct serve_job *j, struct render_buf *b, uint64_t ts, int
     } else if (j->req.format == SERVE_JSON) {
         render_buf_puts(b, j->events ? ",\n" : "\n");
     }
-    long k = b->overflow ? -ENOBUFS : shmlog_read_format(j->r, json, b->data + b->len, b->cap - b->len);
+    long k;
+    if (b->overflow)
+        k = -ENOBUFS;
+    else if (lr)
+        k = live_format(lr, json, b->data + b->len, b->cap - b->len);
+    else
+        k = shmlog_read_format(j->r, json, b->data + b->len, b->cap - b->len);
     if (k == -ENOMEM)
         dump_oom();
     /* 0: no room even for its NUL (an ERROR event, which would also be 0, never comes here) */
@@ -497,7 +525,7 @@ static int pour(struct serve_job *j, struct render_buf *b)
             finish(j, b, why);
             return -1;
         }
-        if (put_event(j, b, j->pending_ts, j->pending_record) != 0) {
+        if (put_event(j, b, j->pending_ts, j->pending_record, NULL) != 0) {
             j->pending = 1;
             return 1;
         }
@@ -528,13 +556,78 @@ static int pour(struct serve_job *j, struct render_buf *b)
             continue;
         }
         j->skip = 0;
-        if (put_event(j, b, ev->ts_ns, ev->kind == SHMLOG_READ_RECORD) != 0) {
+        if (j->live && ev->kind == SHMLOG_READ_RECORD &&
+            live_rings_file_record(j->live, ev->pid, ev->proc_start, ev->cpu, ev->seq))
+            continue; /* shown from its ring before the collector wrote it */
+        if (put_event(j, b, ev->ts_ns, ev->kind == SHMLOG_READ_RECORD, NULL) != 0) {
             j->pending = 1;
             j->pending_ts = ev->ts_ns;
             j->pending_record = ev->kind == SHMLOG_READ_RECORD;
             return 1;
         }
     }
+}
+
+/* ==== The live rings' records (live=1) ==== */
+
+struct live_pour {
+    struct serve_job *j;
+    struct render_buf *b;
+};
+
+static int emit_live(void *ctx, const struct live_record *lr)
+{
+    struct live_pour *p = ctx;
+    const char *why = limit_hit(p->j, p->b, now_ns());
+    if (why) {
+        p->j->live_end = why;
+        return 1;
+    }
+    if (p->j->skip && lr->ts_ns == p->j->skip_ts) {
+        p->j->skip--; /* an earlier answer sent it: its cursor counts it */
+        return 0;
+    }
+    p->j->skip = 0;
+    return put_event(p->j, p->b, lr->ts_ns, 1, lr) != 0;
+}
+
+/* The rings' records the files did not hold, after the reader's filters
+ * (its reader is opened again from the cursor when it went while the client
+ * was slow: it holds the filters). 1 when the buffer is full, 0 at the
+ * round's end, -1 at a limit or an error (finished). */
+static int pour_live(struct serve_job *j, struct render_buf *b)
+{
+    if (!j->r && open_reader(j, j->last_ts) != 0) {
+        finish(j, b, "error");
+        return -1;
+    }
+    struct live_pour p = {j, b};
+    int rc = live_rings_poll(j->live, &j->r->filter, emit_live, &p);
+    if (j->live_end) {
+        finish(j, b, j->live_end);
+        return -1;
+    }
+    return rc;
+}
+
+/* A job of live=1 finds the rings before its reader reads the files: what
+ * the collector writes meanwhile is in one or the other. */
+static void start_live(struct serve_job *j)
+{
+    if (!j->req.live || j->live)
+        return;
+    j->live = live_rings_new(pool.cli, j->req.kind == SERVE_TAIL);
+    if (!j->live)
+        dump_oom();
+    live_rings_start(j->live);
+}
+
+/* A query's files are read: the live rings' records follow, or it is complete. */
+static void query_rest(struct serve_job *j, struct render_buf *b)
+{
+    j->live_phase = j->live != NULL;
+    if (!j->live_phase || pour_live(j, b) == 0)
+        finish(j, b, "complete");
 }
 
 /* ==== Arrow answers: the reader's batches as an IPC stream ==== */
@@ -712,6 +805,7 @@ static void step_query(struct serve_job *j, struct render_buf *b)
         j->opened = 1;
         if (j->req.format == SERVE_JSON)
             render_buf_puts(b, "{\"events\":[");
+        start_live(j);
         if (open_reader(j, j->req.has_cursor ? j->last_ts : j->req.o.since_ns) != 0) {
             finish(j, b, "error");
             return;
@@ -720,6 +814,11 @@ static void step_query(struct serve_job *j, struct render_buf *b)
         j->skip_ts = j->last_ts;
         set_step_deadline(j, now_ns() + STEP_SHARE_NS);
         if (pour(j, b) == 0)
+            query_rest(j, b);
+        return;
+    }
+    if (j->live_phase) {
+        if (pour_live(j, b) == 0)
             finish(j, b, "complete");
         return;
     }
@@ -734,7 +833,7 @@ static void step_query(struct serve_job *j, struct render_buf *b)
     }
     set_step_deadline(j, now_ns() + STEP_SHARE_NS);
     if (pour(j, b) == 0)
-        finish(j, b, "complete");
+        query_rest(j, b);
 }
 
 static uint64_t mix(uint64_t h, const struct stat *st)
@@ -776,8 +875,9 @@ static void step_tail(struct serve_job *j, struct render_buf *b)
 {
     uint64_t now = now_ns();
     uint64_t files, growth;
+    start_live(j);
     inputs_state(&files, &growth);
-    if (files == j->files_seen && growth == j->growth_seen && j->r && !j->more) {
+    if (files == j->files_seen && growth == j->growth_seen && j->r && !j->more && !j->live) {
         if (now - j->last_sent_ns >= TAIL_KEEPALIVE_NS) {
             render_buf_puts(b, ": keepalive\n\n");
             j->last_sent_ns = now;
@@ -801,6 +901,8 @@ static void step_tail(struct serve_job *j, struct render_buf *b)
     j->files_seen = files;
     j->growth_seen = growth;
     int rc = pour(j, b);
+    if (rc == 0 && j->live) /* the rings' records after the files' (the files are behind them) */
+        rc = pour_live(j, b);
     if (rc < 0)
         return;
     j->more = rc > 0;
@@ -1211,7 +1313,7 @@ void serve_job_release(void *cls)
     pthread_mutex_unlock(&pool.lock);
 }
 
-int serve_jobs_start(const char *const *paths, size_t n, unsigned workers)
+int serve_jobs_start(const char *const *paths, size_t n, const struct cli *cli, unsigned workers)
 {
     /* Waits by the monotonic clock: a step of the wall clock neither stalls nor spins the workers. */
     pthread_condattr_t attr;
@@ -1221,6 +1323,7 @@ int serve_jobs_start(const char *const *paths, size_t n, unsigned workers)
     pthread_condattr_destroy(&attr);
     pool.paths = paths;
     pool.npaths = n;
+    pool.cli = cli;
     pool.threads = calloc(workers, sizeof *pool.threads);
     if (!pool.threads)
         return -ENOMEM;

@@ -1,6 +1,8 @@
 /*
  * dump_view.c - shmlog-dump view: a terminal viewer (ncursesw) over collector
- * files and directories, through libshmlog-read's public API only.
+ * files and directories, through libshmlog-read's public API only, and with
+ * --live the records the live rings hold that the files do not yet
+ * (dump_live_rings.c), after the files' on the screens at their end.
  *
  * It holds one screen of lines, never more: every move opens a reader at a
  * time (options.since_ns, which the files' indexes seek by) and reads what the
@@ -35,6 +37,9 @@
 #define VIEW_WHERE_MAX 16
 #define VIEW_TICK_MS 250           /* how often follow looks for new records */
 #define VIEW_FIRST_STEP_NS 1000000u
+/* A ring's record is timed with the viewer's anchor of the clock, the files' copy with the collector's:
+ * a follow that refills from a ring's row starts this much earlier, so the row is not lost when it moves. */
+#define VIEW_LIVE_SLACK_NS 1000000u
 
 /* A record's place: its time, and how many records of the same time come before it. */
 struct vpos {
@@ -44,6 +49,7 @@ struct vpos {
 
 struct vrow {
     struct vpos pos;
+    int live; /* from a ring (--live): its time moves a little when the files bring it */
     char text[VIEW_TEXT_MAX];
 };
 
@@ -68,6 +74,8 @@ struct view {
     int has_next;
     int follow, detail;
     uint64_t follow_signature; /* of the files when follow last read them */
+    int live;              /* --live: the rings' records the files do not hold yet, after theirs */
+    const struct cli *cli; /* its segment directories, for --live */
     int ticked;                /* follow read them again: the screen is to be drawn */
     /* search */
     regex_t re;
@@ -99,8 +107,8 @@ static void view_message(struct view *v, int error, const char *fmt, ...)
     v->msg_error = error;
 }
 
-/* A reader of the view's records from since, NULL with the reason in the status line. */
-static struct shmlog_read *pass_open(struct view *v, uint64_t since)
+/* The options of a reader of the view's records from since. */
+static struct shmlog_read_options pass_options(const struct view *v, uint64_t since)
 {
     struct shmlog_read_options o = SHMLOG_READ_OPTIONS_INIT;
     o.min_level = v->min_level;
@@ -115,6 +123,13 @@ static struct shmlog_read *pass_open(struct view *v, uint64_t since)
     o.nwhere = v->nwhere;
     o.local_time = v->local_time;
     o.merge_bytes = v->merge_bytes;
+    return o;
+}
+
+/* A reader of the view's records from since, NULL with the reason in the status line. */
+static struct shmlog_read *pass_open(struct view *v, uint64_t since)
+{
+    struct shmlog_read_options o = pass_options(v, since);
     struct shmlog_read *r = NULL;
     char err[512];
     int rc = shmlog_read_open(&r, v->paths, v->npaths, &o, err, sizeof err);
@@ -184,18 +199,80 @@ static int line_matches(const struct view *v, const char *line)
 
 /* ==== Moves ==== */
 
+/* The rows of a screen the files left unfilled, from the live rings (--live). */
+struct live_fill {
+    struct view *v;
+    struct tracker *t;
+    struct vpos start;
+    struct render_memo memo;
+};
+
+static int live_row(void *ctx, const struct live_record *lr)
+{
+    struct live_fill *lf = ctx;
+    struct view *v = lf->v;
+    struct vpos p = track(lf->t, lr->ts_ns);
+    if (pos_before(p, lf->start))
+        return 0;
+    if (v->nrows == v->cap) {
+        v->has_next = 1;
+        v->next = p;
+        return 1;
+    }
+    struct render_buf line;
+    render_buf_init(&line, v->line, VIEW_LINE_BUF - 1);
+    line.memo = &lf->memo;
+    render_prepared_thread(lr->site, lr->rec, lr->cpu, lr->ts_ns, lr->thread, NULL, 0, &line);
+    size_t len = line.len; /* a line cut at the buffer is shown as far as it goes */
+    if (len && v->line[len - 1] == '\n')
+        len--;
+    v->line[len] = '\0';
+    struct vrow *row = &v->rows[v->nrows++];
+    row->pos = p;
+    row->live = 1;
+    snprintf(row->text, sizeof row->text, "%s", v->line);
+    return 0;
+}
+
+static void fill_live(struct view *v, struct live_rings *live, struct tracker *t, struct vpos start)
+{
+    struct shmlog_read_options o = pass_options(v, start.ts);
+    struct read_filter f;
+    struct read_filter_names names;
+    char err[512];
+    if (read_filter_set_options(&f, &names, &o, err, sizeof err) == 0) {
+        struct live_fill lf = {v, t, start, {0}};
+        render_memo_init(&lf.memo, v->local_time);
+        live_rings_poll(live, &f, live_row, &lf);
+    } else {
+        view_message(v, 1, "%s", err);
+    }
+    read_filter_free(&f);
+}
+
 /* The screen from the record at start on: 0, or -1 (the reason in the status line). */
 static int fill(struct view *v, struct vpos start)
 {
+    struct live_rings *live = NULL;
+    if (v->live) {
+        /* found before the files are read: a record the collector moves meanwhile is in one or the other */
+        if (!(live = live_rings_new(v->cli, 0)))
+            dump_oom();
+        live_rings_start(live);
+    }
     struct shmlog_read *r = pass_open(v, start.ts);
-    if (!r)
+    if (!r) {
+        live_rings_free(live);
         return -1;
+    }
     struct tracker t = {0};
     const struct shmlog_read_event *ev;
     v->nrows = 0;
     v->has_next = 0;
     v->top = start;
     while (pass_next(v, r, &ev)) {
+        if (live && ev->kind == SHMLOG_READ_RECORD)
+            live_rings_file_record(live, ev->pid, ev->proc_start, ev->cpu, ev->seq);
         struct vpos p = track(&t, ev->ts_ns);
         if (pos_before(p, start))
             continue;
@@ -206,10 +283,14 @@ static int fill(struct view *v, struct vpos start)
         }
         struct vrow *row = &v->rows[v->nrows++];
         row->pos = p;
+        row->live = 0;
         event_line(v, r);
         snprintf(row->text, sizeof row->text, "%s", v->line);
     }
     shmlog_read_close(r);
+    if (live && !v->has_next)
+        fill_live(v, live, &t, start);
+    live_rings_free(live);
     if (v->nrows)
         v->top = v->rows[0].pos;
     if (v->cursor >= v->nrows)
@@ -858,11 +939,13 @@ static void jump_key(struct view *v)
 static void follow_tick(struct view *v)
 {
     uint64_t signature = inputs_signature(v);
-    if (signature == v->follow_signature)
+    if (signature == v->follow_signature && !v->live) /* the rings change without the files */
         return;
     v->follow_signature = signature;
     v->ticked = 1;
     struct vpos top = v->top;
+    if (v->nrows && v->rows[0].live)
+        top = (struct vpos){top.ts > VIEW_LIVE_SLACK_NS ? top.ts - VIEW_LIVE_SLACK_NS : 0, 0};
     fill(v, top);
     if (v->has_next)
         go_end(v);
@@ -1028,6 +1111,8 @@ int cmd_view(struct cli *cli)
         if (!(v->where[v->nwhere++] = strdup(cli->where_args[i])))
             dump_oom();
     v->follow = cli->follow;
+    v->live = cli->live;
+    v->cli = cli;
 
     /* The command line's filters are checked before the screen is taken. */
     struct shmlog_read *probe = pass_open(v, 0);

@@ -13,8 +13,8 @@
  *   shmlog-dump set-level (--pid P | --app A) [--category C] LEVEL [--dir D]...
  *   shmlog-dump backtrace (--pid P | --app A) [--dir D]...
  *   shmlog-dump mirror    kafka://BROKERS/TOPIC --out DIR [--since T] [--follow]
- *   shmlog-dump view      [FILE|DIR...] [filters] [--follow]
- *   shmlog-dump serve     [DIR...] [--listen ADDR:PORT] [--auth FILE] [--tls-cert F --tls-key F [--tls-client-ca F]]
+ *   shmlog-dump view      [FILE|DIR...] [filters] [--follow] [--live [--dir D]...]
+ *   shmlog-dump serve     [DIR...] [--dir D]... [--listen ADDR:PORT] [--auth FILE] [--tls-cert F --tls-key F [--tls-client-ca F]]
  *
  * Segments are mapped read-only and never modified, except the one word
  * set-level stores. Everything in them is validated by shm/reader_*.c, files by
@@ -53,7 +53,7 @@
 enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
     OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW, OPT_SHIP_STATE,
-    OPT_THREAD, OPT_MERGE_MEMORY, OPT_MAX_HOSTS, OPT_WHERE, OPT_CHECK,
+    OPT_THREAD, OPT_MERGE_MEMORY, OPT_MAX_HOSTS, OPT_WHERE, OPT_CHECK, OPT_LIVE,
     OPT_LISTEN, OPT_AUTH, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_HOST, OPT_TRACE, OPT_STATS, OPT_EXPORT,
 };
 
@@ -92,6 +92,7 @@ static const struct opt_spec all_opts[] = {
     {"merge-memory", 0, 1, OPT_MERGE_MEMORY},
     {"max-hosts", 0, 1, OPT_MAX_HOSTS},
     {"check", 0, 0, OPT_CHECK},
+    {"live", 0, 0, OPT_LIVE},
     {"listen", 0, 1, OPT_LISTEN},
     {"auth", 0, 1, OPT_AUTH},
     {"tls-cert", 0, 1, OPT_TLS_CERT},
@@ -102,13 +103,13 @@ static const struct opt_spec all_opts[] = {
 struct command {
     const char *name;
     int (*run)(struct cli *cli);
-    unsigned opts;       /* bit (1 << OPT_*) per accepted option */
+    uint64_t opts;       /* bit (1 << OPT_*) per accepted option */
     int max_positional;
     const char *usage;
     const char *summary;
 };
 
-#define BIT(o) (1u << (o))
+#define BIT(o) (UINT64_C(1) << (o))
 #define BASE_OPTS (BIT(OPT_FORMAT) | BIT(OPT_HELP) | BIT(OPT_UTC))
 #define FILTER_OPTS (BIT(OPT_PID) | BIT(OPT_LEVEL) | BIT(OPT_CATEGORY) | BIT(OPT_APP) | BIT(OPT_SINCE) | \
                      BIT(OPT_UNTIL) | BIT(OPT_GREP) | BIT(OPT_LIMIT) | BIT(OPT_THREAD) | \
@@ -171,13 +172,15 @@ static const struct command commands[] = {
      "                  --max-hosts: hosts DIR takes, at most (default 4096), new ones past it refused"},
     {"view", cmd_view,
      BIT(OPT_HELP) | BIT(OPT_UTC) | (FILE_FILTER_OPTS & ~BIT(OPT_LIMIT) & ~BIT(OPT_TRACE)) | BIT(OPT_FOLLOW) |
-         BIT(OPT_MERGE_MEMORY),
+         BIT(OPT_MERGE_MEMORY) | BIT(OPT_LIVE) | BIT(OPT_DIR),
      MAX_FILE_ARGS,
-     "view [FILE|DIR...] [filters] [--follow] [--merge-memory MIB]",
-     "a terminal viewer: scroll through time, jump to a time, follow, filter, search (keys: shmlog-dump(1))"},
+     "view [FILE|DIR...] [filters] [--follow] [--live [--dir D]...] [--merge-memory MIB]",
+     "a terminal viewer: scroll through time, jump to a time, follow, filter, search (keys: shmlog-dump(1));\n"
+     "                  --live: after the files' records, the rings' that the collector has not written yet"},
     {"serve", cmd_serve, BIT(OPT_HELP) | BIT(OPT_LISTEN) | BIT(OPT_AUTH) | BIT(OPT_TLS_CERT) | BIT(OPT_TLS_KEY) |
-     BIT(OPT_TLS_CLIENT_CA), MAX_FILE_ARGS,
-     "serve [DIR...] [--listen ADDR:PORT] [--auth FILE] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]",
+     BIT(OPT_TLS_CLIENT_CA) | BIT(OPT_DIR), MAX_FILE_ARGS,
+     "serve [DIR...] [--listen ADDR:PORT] [--auth FILE] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
+     "                  [--dir D]... (the segment directories live=1 reads)",
      "answer queries over HTTP, read-only: /api/query /api/tail /api/stats /api/fields /health\n"
      "                  /metrics (default 127.0.0.1:8020; another address needs --auth, a bearer token file,\n"
      "                  or --tls-client-ca, client certificates)"},
@@ -400,6 +403,7 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
     case OPT_UTC: cli->utc = 1; break;
     case OPT_FOLLOW: cli->follow = 1; break;
     case OPT_CHECK: cli->check = 1; break;
+    case OPT_LIVE: cli->live = 1; break;
     case OPT_STATS: cli->trace_stats = 1; break;
     case OPT_EXPORT: cli->trace_export = value; break;
     case OPT_LISTEN: cli->listen = value; break;
@@ -440,7 +444,7 @@ static void parse_options(struct cli *cli, const struct command *cmd, int argc, 
         } else if (a[2] == '\0') {
             o = find_short(a[1]);
         }
-        if (!o || !(cmd->opts & (1u << o->id)))
+        if (!o || !(cmd->opts & BIT(o->id)))
             usage_error("%s: unknown option '%s'", cmd->name, a);
         if (o->has_value && !value) {
             if (i + 1 >= argc)

@@ -227,3 +227,66 @@ int read_filter_grep(const struct read_filter *f, const struct render_site *sr, 
     f->grep_msg[b.len] = '\0';
     return regexec(&f->grep, f->grep_msg, 0, NULL, 0) == 0;
 }
+
+/* ==== From libshmlog-read's options ==== */
+
+static int refuse(char *err, size_t errcap, int rc, const char *fmt, const char *what)
+{
+    if (errcap)
+        snprintf(err, errcap, fmt, what);
+    return rc;
+}
+
+int read_filter_set_options(struct read_filter *f, struct read_filter_names *names,
+                            const struct shmlog_read_options *o, char *err, size_t errcap)
+{
+    read_filter_init(f);
+    f->min_level = o->min_level < 0 ? -1 : o->min_level;
+    if (o->app) {
+        snprintf(names->app, sizeof names->app, "%s", o->app);
+        f->app = names->app;
+    }
+    if (o->host) {
+        snprintf(names->host, sizeof names->host, "%s", o->host);
+        f->host = names->host;
+    }
+    f->pid = o->pid;
+    if (o->thread) {
+        if (!*o->thread || strlen(o->thread) > SHMLOG_THREAD_NAME_BYTES)
+            return refuse(err, errcap, -EINVAL, "%s", "thread is a thread's name of 1 to 32 bytes, or its tid");
+        snprintf(names->thread, sizeof names->thread, "%s", o->thread);
+        f->thread = names->thread;
+    }
+    if (o->trace) {
+        if (read_trace_id_parse(o->trace, &f->trace_hi, &f->trace_lo) != 0)
+            return refuse(err, errcap, -EINVAL, "%s", "trace is a trace id of 1 to 32 hex digits, not 0");
+        f->trace = 1;
+    }
+    f->since_ns = o->since_ns;
+    f->until_ns = o->until_ns ? o->until_ns : UINT64_MAX;
+    f->limit = o->limit;
+    if (o->category && shm_category_spelled(o->category, f->category) != 0)
+        return refuse(err, errcap, -EINVAL,
+                    "category '%s' cannot be a category's name: none, trade, order, md (market_data), risk, "
+                    "portfolio or a program's own (a-z, 0-9, _)", o->category);
+    for (size_t i = 0; i < o->nwhere; i++) {
+        char why[512];
+        int rc = o->where[i] ? read_filter_where_add(f, o->where[i], why, sizeof why) : -EINVAL;
+        if (rc == -ENOMEM)
+            return refuse(err, errcap, rc, "%s", "out of memory");
+        if (rc != 0)
+            return refuse(err, errcap, rc, "%s", o->where[i] ? why : "where: a NULL term");
+    }
+    if (o->grep) {
+        char why[128];
+        int rc = read_filter_grep_set(f, o->grep, why, sizeof why);
+        if (rc == -ENOMEM)
+            return refuse(err, errcap, rc, "%s", "out of memory");
+        if (rc != 0) {
+            if (errcap)
+                snprintf(err, errcap, "grep: bad regular expression '%s': %s", o->grep, why);
+            return rc;
+        }
+    }
+    return 0;
+}

@@ -14,6 +14,7 @@
 #include "names.h"
 #include "render.h"
 #include "shlog_file.h"
+#include "shmlog_read.h"
 
 /* A term of --where: a record passes when it has a field of that name
  * (as the JSON "fields" object names it) whose value, as logged, holds it. */
@@ -55,6 +56,17 @@ int read_filter_grep_set(struct read_filter *f, const char *re, char *why, size_
 /* Adds a --where term, NAME=VALUE, NAME!=VALUE, or NAME<N, <=, >, >= with
  * N a number: 0, or -EINVAL with why ("where 'EXPR': ..."), -ENOMEM. */
 int read_filter_where_add(struct read_filter *f, const char *expr, char *why, size_t whycap);
+/* The filter's copies of the options' strings: the caller's may go. */
+struct read_filter_names {
+    char app[SHMLOG_APP_BYTES];
+    char host[SHMLOG_HOST_BYTES];
+    char thread[SHMLOG_THREAD_NAME_BYTES + 1];
+};
+/* The filter of a reader of libshmlog-read's options o (its limit too), its strings
+ * copied into names, which must live as long as f: 0, or -EINVAL / -ENOMEM with
+ * the reason in err (read_filter_free() frees it either way). */
+int read_filter_set_options(struct read_filter *f, struct read_filter_names *names,
+                            const struct shmlog_read_options *o, char *err, size_t errcap);
 /* Frees what read_filter_grep_set() and read_filter_where_add() made. */
 void read_filter_free(struct read_filter *f);
 

@@ -32,9 +32,7 @@ struct shmlog_read {
     struct read_kafka **kafka;  /* the kafka:// topics' */
     size_t nkafka;
     struct render_memo memo;    /* the lines' zone, and what they repeat */
-    char app[SHMLOG_APP_BYTES]; /* the app filter's copy: the caller's string may go */
-    char host[SHMLOG_HOST_BYTES]; /* the host filter's */
-    char thread[SHMLOG_THREAD_NAME_BYTES + 1]; /* the thread filter's copy */
+    struct read_filter_names names; /* the filter's copies of the caller's strings */
     int ended;
     int failed;          /* -errno of a failure inside the engine (out of memory): every later call returns it */
     int had_errors;

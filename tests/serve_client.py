@@ -73,13 +73,21 @@ def hwm_kib(pid):
     return status_kib(pid, "VmHWM")
 
 
-def tail(port, app, producer, idle=0):
-    s = socket.create_connection(("127.0.0.1", port), timeout=15)
-    s.sendall(b"GET /api/tail?app=%s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n" % app.encode())
+def open_tail(port, request, timeout):
+    """A connection that sent request (a GET of /api/tail) and read its 200 header: it, the header, and
+    what came after the header."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(request)
     head = b""
     while b"\r\n\r\n" not in head:
         head += s.recv(4096)
     assert b" 200 " in head.split(b"\r\n")[0], head
+    return s, head, head.split(b"\r\n\r\n", 1)[1]
+
+
+def tail(port, app, producer, idle=0):
+    s, head, _ = open_tail(port, b"GET /api/tail?app=%s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
+                           % app.encode(), 15)
     assert b"text/event-stream" in head, head
     time.sleep(idle)  # longer than the server's idle connection timeout: a waiting tail is not cut
     subprocess.run(producer, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -99,13 +107,7 @@ def tail(port, app, producer, idle=0):
 
 def tail_all(port, query, out, producer):
     """Every record /api/tail?query gives while producer runs and 3 s after, as JSON Lines into out."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=3)
-    s.sendall(b"GET /api/tail?%s HTTP/1.0\r\nHost: x\r\n\r\n" % query.encode())  # not chunked
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += s.recv(4096)
-    assert b" 200 " in head.split(b"\r\n")[0], head
-    buf = head.split(b"\r\n\r\n", 1)[1]
+    s, _, buf = open_tail(port, b"GET /api/tail?%s HTTP/1.0\r\nHost: x\r\n\r\n" % query.encode(), 3)  # not chunked
     p = subprocess.Popen(producer, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     got = []
     while True:
@@ -125,6 +127,36 @@ def tail_all(port, query, out, producer):
         f.write(b"".join(got))
     print("tail gave", len(got), "records")
     return 0
+
+
+def tail_for(port, query, seconds, out):
+    """The records /api/tail?query gives for seconds, each line into out as it arrives."""
+    s, _, buf = open_tail(port, b"GET /api/tail?%s HTTP/1.0\r\nHost: x\r\n\r\n" % query.encode(), 15)
+    s.settimeout(0.2)
+    end = time.time() + seconds
+    with open(out, "wb") as f:
+        while True:
+            *lines, buf = buf.split(b"\n")
+            for l in lines:
+                if l.startswith(b"data: {"):
+                    f.write(l[6:] + b"\n")
+                    f.flush()
+            if time.time() >= end:
+                return 0
+            try:
+                b = s.recv(1 << 20)
+            except socket.timeout:
+                continue
+            if not b:
+                return 0
+            buf += b
+
+
+def bad(port, path, name):
+    """GET path is a 400 whose JSON body names the parameter name."""
+    status, body = get(port, path)
+    print(status, body[:200].decode(errors="replace"))
+    return 0 if status == 400 and json.loads(body).get("parameter") == name else 1
 
 
 def crowd(port, pid, n):
@@ -246,6 +278,10 @@ def main():
         return tail_all(port, sys.argv[3], sys.argv[4], sys.argv[5:])
     if cmd == "tail-idle":
         return tail(port, sys.argv[4], sys.argv[5:], float(sys.argv[3]))
+    if cmd == "tail-for":
+        return tail_for(port, sys.argv[3], float(sys.argv[4]), sys.argv[5])
+    if cmd == "bad":
+        return bad(port, sys.argv[3], sys.argv[4])
     if cmd == "stall":
         return stall(port, sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
     if cmd == "slow":

@@ -175,6 +175,54 @@ async function main() {
         result(arrived, 'the live tail shows a record written after the page loaded', 'no row with ' + marker);
         await shot(page, 'tail');
 
+        // The server is killed and started again under the live tail: the page connects again from the
+        // cursor of the last event it showed, and shows the records written before, while the server was
+        // down and after, each once.
+        if (process.env.PAGE_RESTART) {
+            const rows = (m) => page.$$eval('#records tbody tr.live td[data-key=msg]',
+                (tds, m) => tds.map((td) => td.textContent).filter((t) => t.includes(m)), m);
+            const write = (m) => execFileSync(process.env.TEST_PRODUCER, ['--app', 'restart', '--threads', '1',
+                '--count', '5', '--text', m], {stdio: 'ignore'});
+            const waitRows = async (m, n) => {
+                try {
+                    await page.waitForFunction(([m, n]) => [...document.querySelectorAll(
+                        '#records tbody tr.live td[data-key=msg]')].filter((td) => td.textContent.includes(m))
+                        .length >= n, [m, n], {timeout: 30000});
+                } catch (e) { /* counted below */ }
+            };
+            await search(page, {app: 'restart'});
+            await page.check('#tail');
+            await page.waitForFunction(() => /live tail connected/.test(document.getElementById('status').textContent),
+                null, {timeout: 15000});
+            write(marker + '-before');
+            await waitRows(marker + '-before', 5);
+            execFileSync(process.env.PAGE_RESTART, ['down'], {stdio: 'ignore'});
+            await page.waitForFunction(() => /connection dropped/.test(document.getElementById('status').textContent),
+                null, {timeout: 15000});
+            await shot(page, 'tail-server-down');
+            write(marker + '-down');
+            execFileSync(process.env.PAGE_RESTART, ['up'], {stdio: 'ignore'});
+            await waitRows(marker + '-down', 5);
+            write(marker + '-after');
+            await waitRows(marker + '-after', 5);
+            await page.waitForTimeout(1500); /* a record sent twice would come by now */
+            const counts = [];
+            let distinct = true;
+            for (const m of ['-before', '-down', '-after']) {
+                const got = await rows(marker + m);
+                counts.push(got.length);
+                distinct = distinct && new Set(got).size === got.length;
+            }
+            result(counts.every((c) => c === 5) && distinct,
+                'the server killed and started again under the live tail: it resumes from its cursor, the ' +
+                'records written before, while it was down and after shown once each (' + counts.join(', ') + ')',
+                'rows per phase: ' + counts.join(', ') + (distinct ? '' : '; some twice'));
+            await shot(page, 'tail-resumed');
+            await page.uncheck('#tail');
+            /* the fetches refused while the server was down are the browser's console errors, not the page's */
+            problems.splice(0, problems.length, ...problems.filter((p) => !/net::ERR_|Failed to load resource/.test(p)));
+        }
+
         // Behind --auth: the page says the server refused, and with the token in its field it searches.
         await page.goto(authUrl + '/');
         await page.waitForFunction(() => /answered 401/.test(document.getElementById('status').textContent));

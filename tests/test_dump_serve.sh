@@ -156,11 +156,7 @@ sys.exit(not ok)' "$tmp/fields.json" "$tmp/all.jsonl"
 check_show "fields lists every site, field name and app read shows" fields_match
 
 # bad PARAM QUERY: a 400 whose body names PARAM
-bad() {
-    local code
-    code=$(curl -s -o "$tmp/bad.json" -w '%{http_code}' "$url/api/query?$2")
-    [ "$code" = 400 ] && grep -q "\"parameter\":\"$1\"" "$tmp/bad.json"
-}
+bad() { "$py" "$client" bad "$port" "/api/query?$2" "$1" >/dev/null; }
 check "level=LOUD is a 400 naming level" bad level "level=LOUD"
 check "since=yesterdayish is a 400 naming since" bad since "since=yesterdayish"
 check "where=sym is a 400 naming where" bad where "where=sym"

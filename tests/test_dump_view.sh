@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: shmlog-dump view driven through tmux over a real collector's files: the first screen is read's first lines (also with the command line's filters), and a resized terminal redraws to its size; page down and up move by a screen and back to the same text; a jump to a time shows the first record at or after it; a search highlights its matches and n/N move between the lines grep finds in read's output; a level filter typed in shows read --level's records; the detail pane shows the record's fields; follow shows a record written after the viewer started; a corrupt file gives a line in the status bar and the viewer stays up; q and ^C quit, with nothing on stderr. Every screen before and after each key is in the log.
+# Description: shmlog-dump view driven through tmux over a real collector's files: the first screen is read's first lines (also with the command line's filters), and a resized terminal redraws to its size; page down and up move by a screen and back to the same text; a jump to a time shows the first record at or after it; a search highlights its matches and n/N move between the lines grep finds in read's output; a level filter typed in shows read --level's records; the detail pane shows the record's fields; follow shows a record written after the viewer started; --live adds the records only the rings hold (the collector stopped) as ring prints them, and with --follow shows a ring's new records and each once after the collector wrote them; a corrupt file gives a line in the status bar and the viewer stays up; q and ^C quit, with nothing on stderr. Every screen before and after each key is in the log.
 # usage: test_dump_view.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-dump-view-XXXXXX)
@@ -129,6 +129,36 @@ check "a record written after the viewer started comes on screen" wait_for 20 sc
 check "follow on in the status line" status_has "follow on"
 view_keys "follow off" F
 check "F turns it off" wait_for 10 status_has "follow off"
+view_keys "quit" q
+
+# ---- the live rings: what the collector (stopped) has not written ----
+kill -STOP "$col"
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app ringonly --count 20 --threads 1 --rate 1000 >/dev/null 2>&1
+# records_of FILE: its lines of ringonly's records, the time (the first field) out: a ring's reader maps
+# a TSC with its own anchor of the clock
+records_of() { grep -E '^[^ ]+ +[A-Z]+ .*ringonly\[' "$1" | grep -vE '^[^ ]+ +(EXIT|LOSS) ' | cut -c1-$VIEW_COLS | cut -d' ' -f2- | sed 's/ *$//'; }
+"$SHMLOG_DUMP" ring --dir "$seg" --app ringonly 2>/dev/null >"$tmp/ring.txt"
+check_show "ring shows ringonly's records ($(records_of "$tmp/ring.txt" | wc -l)), the files none" \
+    sh -c "grep -q 'ringonly\[' '$tmp/ring.txt' && ! '$SHMLOG_DUMP' read --app ringonly '$out' 2>/dev/null | grep -q ."
+view_start "$SHMLOG_DUMP" view --app ringonly "$out"
+view_keys "(nothing: the files hold none of it)"
+check "without --live the viewer shows none of them" sh -c "! tmux -L '$view_sock' -f '$tmp/tmux.conf' capture-pane -p | grep -q 'ringonly\['"
+view_keys "quit" q
+live_is() { screen >"$tmp/live.screen"; diff <(records_of "$tmp/live.screen") <(records_of "$tmp/ring.txt"); }
+view_start "$SHMLOG_DUMP" view --live --dir "$seg" --app ringonly "$out"
+check "--live: the rings' records as ring prints them (times aside)" wait_for 20 live_is
+view_keys "quit" q
+view_start "$SHMLOG_DUMP" view --follow --live --dir "$seg" --app ringonly "$out"
+check "--follow --live: the same" wait_for 20 live_is
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app ringonly --count 5 --threads 1 --rate 1000 >/dev/null 2>&1
+rows=$("$SHMLOG_DUMP" ring --dir "$seg" --app ringonly 2>/dev/null | tee "$tmp/ring2.txt" | grep -c 'ringonly\[')
+# (the lines, cut at the screen's width, of two ticks may be the same: counted, not compared)
+ringonly_rows() { screen >"$tmp/live.screen"; [ "$(records_of "$tmp/live.screen" | wc -l)" -eq "$1" ]; }
+check "another producer's records in its ring come on screen ($rows in all), the collector still stopped" \
+    wait_for 20 ringonly_rows "$rows"
+kill -CONT "$col"
+check "the collector writes them (its exit markers come from the files)" wait_for 20 screen_has "EXIT +ringonly\\["
+check_show "and each record is on screen once" wait_for 10 ringonly_rows "$rows"
 view_keys "quit" q
 check "the collector exits 0 on SIGTERM" collector_stop
 
