@@ -398,21 +398,38 @@ constexpr bool fmt_arg_name(const char *t, const char *&name, size_t &n)
     return t[n] == '"' && n > 0;
 }
 
-/* The site of format f (N: its size) with arguments A (after a leading
- * void) whose call texts are texts[1..] (NULL: none is a named argument): a
- * printf format kept as it is, or a {} format translated. */
-template <size_t N, typename Void, typename... A>
-constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, const char *const *texts, bool names)
+/* What the translation reads of an argument's type. */
+struct fmt_arg_info {
+    fmt_kind kind;
+    size_t bytes;
+    bool time_point;
+    const char *unit; /* fmt_unit's */
+};
+/* Per signature, once: the translation itself is no template, so that a
+ * site's format costs its evaluation alone, not an instantiation of it. */
+template <typename... A> struct fmt_args_of {
+    static constexpr fmt_arg_info info[] = {fmt_arg_info{k_other, 0, false, ""},
+                                            fmt_arg_info{fmt_kind_of<A>(), sizeof(A), is_time_point<A>::value, fmt_unit<A>()}...};
+};
+
+/* Where fmt_translate_into writes: a fmt_site's arrays and fields. */
+struct fmt_translation {
+    char *text;
+    char *desc;
+    size_t desc_len;
+    bool fmt_style;
+    fmt_reason error;
+    int at;
+};
+
+/* Format f (at most max bytes) of the nargs arguments args[1..], whose call
+ * texts are texts[1..] (read only with names): a printf format kept as it
+ * is, or a {} format translated. */
+constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max, const fmt_arg_info *args, int nargs,
+                                  const char *const *texts, bool names)
 {
-    fmt_site<2 * N + 16 + 8 * sizeof...(A)> r{};
-    const fmt_kind kinds[] = {k_other, fmt_kind_of<A>()...};
-    const size_t bytes[] = {0, sizeof(A)...};
-    const char *const units[] = {"", fmt_unit<A>()...};
-    const bool time_points[] = {false, is_time_point<A>::value...};
-    const int nargs = static_cast<int>(sizeof...(A));
-    size_t len = 0;
-    while (len < N && f[len])
-        len++;
+    /* a builtin: GCC folds it at once, where a loop costs thousands of its steps a character */
+    const size_t len = __builtin_strlen(f) < max ? __builtin_strlen(f) : max;
     /* a rate-limited call's suffix is printf in either style */
     const size_t sl = sizeof fmt_suppressed - 1;
     bool suffixed = len >= sl;
@@ -420,14 +437,19 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
         suffixed = f[len - sl + i] == fmt_suppressed[i];
     const size_t end = suffixed ? len - sl : len;
     bool conv = false, brace = false, inside = false; /* inside: a placeholder, whose chrono spec's % is its own */
+    /* each character read once: GCC's constant evaluation of f[i] costs more than all else here */
     for (size_t i = 0; i < end; i++) {
-        if (f[i] == '%' && i + 1 < end && f[i + 1] == '%')
+        const char c = f[i];
+        if (c != '%' && c != '{' && c != '}')
+            continue;
+        const char next = i + 1 < end ? f[i + 1] : 0;
+        if (c == '%' && next == '%')
             i++;
-        else if (f[i] == '%' && !inside)
+        else if (c == '%' && !inside)
             conv = conv || fmt_printf_conversion(f + i + 1, end - i - 1);
-        else if (f[i] == '{' || f[i] == '}')
-            brace = true, inside = f[i] == '{' ? fmt_spec_opens(f + i + 1, end - i - 1) : f[i] == '}' ? false : inside;
-        if (f[i] == '{' && i + 1 < end && f[i + 1] == '{')
+        else if (c != '%')
+            brace = true, inside = c == '{' && fmt_spec_opens(f + i + 1, end - i - 1);
+        if (c == '{' && next == '{')
             i++;
     }
     fmt_out out{r.text, 0};
@@ -436,7 +458,7 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
     if (!brace || conv) {
         for (size_t i = 0; i < len; i++)
             out.put(f[i]);
-        return r;
+        return;
     }
     r.fmt_style = true;
     const int placeholders_args = nargs - (suffixed ? 1 : 0);
@@ -453,7 +475,7 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
             if (i + 1 >= end || f[i + 1] != '}') {
                 r.error = fmt_reason::unmatched_brace;
                 r.at = next + 1;
-                return r;
+                return;
             }
             out.put('}');
             i++;
@@ -468,7 +490,7 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
             r.at = arg;
             if (close >= end || f[close] != '}') {
                 r.error = fmt_reason::unmatched_brace;
-                return r;
+                return;
             }
             size_t spec = i + 1;
             const char *name = nullptr;
@@ -484,20 +506,20 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
                     same = name[at] == f[spec + at];
                 if (!same) {
                     r.error = fmt_reason::named_placeholder_not_the_next_named_argument;
-                    return r;
+                    return;
                 }
                 spec = k;
                 named_seen = true;
             } else if (named_seen && !(spec < close && fmt_is_digit(f[spec]))) {
                 /* fmt's automatic index does not count named ones: it would take another argument */
                 r.error = fmt_reason::automatic_placeholder_after_a_named_one;
-                return r;
+                return;
             }
             const bool manual = !named && spec < close && fmt_is_digit(f[spec]);
             const bool automatic = !named && !manual;
             if ((manual && auto_seen) || (automatic && manual_seen)) {
                 r.error = fmt_reason::automatic_and_manual_indexes_mixed; /* fmt refuses the switch */
-                return r;
+                return;
             }
             auto_seen = auto_seen || automatic;
             manual_seen = manual_seen || manual;
@@ -507,72 +529,72 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
                     index = index * 10 + (f[spec] - '0');
                 if (index != arg - 1) {
                     r.error = fmt_reason::positional_index_out_of_order;
-                    return r;
+                    return;
                 }
             }
             if (spec < close && f[spec] != ':') {
                 r.error = fmt_reason::unmatched_brace;
-                return r;
+                return;
             }
             if (arg > placeholders_args) {
                 r.error = fmt_reason::no_argument_for_placeholder;
-                return r;
+                return;
             }
             if (spec < close)
                 spec++;
             for (size_t k = spec; k < close; k++)
                 if (f[k] == ';') { /* it would end the descriptor's entry */
                     r.error = fmt_reason::semicolon_in_spec_unsupported;
-                    return r;
+                    return;
                 }
-            if (!units[arg]) {
+            if (!args[arg].unit) {
                 r.error = fmt_reason::duration_unit_unsupported;
-                return r;
+                return;
             }
-            if (kinds[arg] == k_struct && spec < close) {
+            if (args[arg].kind == k_struct && spec < close) {
                 r.error = fmt_reason::spec_on_struct_unsupported;
-                return r;
+                return;
             }
             int dyn = 0;
             bool entry = false;
-            char what = kinds[arg] == k_char ? 'c' : 'v';
-            if (time_points[arg] || units[arg][0]) { /* a time point always: fmt's text is not the readers' time */
-                r.error = fmt_chrono_spec(f + spec, close - spec, time_points[arg], kinds[arg] == k_float);
+            char what = args[arg].kind == k_char ? 'c' : 'v';
+            if (args[arg].time_point || args[arg].unit[0]) { /* a time point always: fmt's text is not the readers' time */
+                r.error = fmt_chrono_spec(f + spec, close - spec, args[arg].time_point, args[arg].kind == k_float);
                 if (r.error != fmt_reason::none)
-                    return r;
-                entry = time_points[arg] || spec < close;
-                what = time_points[arg] ? 't' : 'd';
-                if (!entry && kinds[arg] == k_float) /* {} of a duration: its count as fmt 9 writes it, then the unit */
+                    return;
+                entry = args[arg].time_point || spec < close;
+                what = args[arg].time_point ? 't' : 'd';
+                if (!entry && args[arg].kind == k_float) /* {} of a duration: its count as fmt 9 writes it, then the unit */
                     out.put('%'), out.put('g');
                 else if (!entry)
-                    r.error = fmt_conversion(f + spec, 0, kinds[arg], bytes[arg], out, dyn, entry);
+                    r.error = fmt_conversion(f + spec, 0, args[arg].kind, args[arg].bytes, out, dyn, entry);
                 else { /* the count's plain conversion */
                     out.put('%');
-                    if (kinds[arg] == k_float) {
+                    if (args[arg].kind == k_float) {
                         out.put('g');
                     } else {
-                        if (bytes[arg] == 8)
+                        if (args[arg].bytes == 8)
                             out.put('l'), out.put('l');
-                        out.put(kinds[arg] == k_signed ? 'd' : 'u');
+                        out.put(args[arg].kind == k_signed ? 'd' : 'u');
                     }
                 }
                 for (size_t k = spec; k + 1 < close; k++)
                     if (f[k] == '{' && f[k + 1] == '}')
                         dyn |= f[k - 1] == '.' ? 2 : 1;
             } else {
-                r.error = fmt_conversion(f + spec, close - spec, kinds[arg], bytes[arg], out, dyn, entry);
+                r.error = fmt_conversion(f + spec, close - spec, args[arg].kind, args[arg].bytes, out, dyn, entry);
                 if (r.error != fmt_reason::none)
-                    return r;
+                    return;
             }
             if (!entry) {
-                for (const char *u = units[arg]; *u; u++)
+                for (const char *u = args[arg].unit; *u; u++)
                     out.put(*u);
                 i = close;
                 continue;
             }
             if (dyn && (manual_seen || named_seen)) { /* a nested {} is automatic: fmt counts it apart */
                 r.error = fmt_reason::automatic_and_manual_indexes_mixed;
-                return r;
+                return;
             }
             /* "f<arg> <what>[<unit> ]<spec>", a {} of the spec naming its argument */
             fmt_out d{r.desc, r.desc_len};
@@ -584,7 +606,7 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
             d.put(what);
             d.put(' ');
             if (what == 'd') {
-                for (const char *u = units[arg]; *u; u++)
+                for (const char *u = args[arg].unit; *u; u++)
                     d.put(*u);
                 d.put(' ');
             }
@@ -596,11 +618,11 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
                 }
                 if (++taken > placeholders_args) {
                     r.error = fmt_reason::no_argument_for_placeholder;
-                    return r;
+                    return;
                 }
-                if (kinds[taken] != k_signed && kinds[taken] != k_unsigned) {
+                if (args[taken].kind != k_signed && args[taken].kind != k_unsigned) {
                     r.error = fmt_reason::width_or_precision_argument_not_an_integer;
-                    return r;
+                    return;
                 }
                 d.put('{');
                 d.put_number(taken);
@@ -608,9 +630,9 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
                 k++;
                 /* the readers print nothing for it: fmt's order, the value then its width */
                 out.put('%');
-                if (bytes[taken] == 8)
+                if (args[taken].bytes == 8)
                     out.put('l'), out.put('l');
-                out.put(kinds[taken] == k_signed ? 'd' : 'u');
+                out.put(args[taken].kind == k_signed ? 'd' : 'u');
             }
             r.desc_len = d.n;
             next = taken;
@@ -622,11 +644,25 @@ constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, c
     if (next < placeholders_args) {
         r.error = fmt_reason::more_arguments_than_placeholders;
         r.at = next + 1;
-        return r;
+        return;
     }
     r.at = 0;
     for (size_t i = end; i < len; i++)
         out.put(f[i]);
+}
+
+/* The site of format f (N: its size) with arguments A (after a leading
+ * void) whose call texts are texts[1..] (read only with names). */
+template <size_t N, typename Void, typename... A>
+constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, const char *const *texts, bool names)
+{
+    fmt_site<2 * N + 16 + 8 * sizeof...(A)> r{};
+    fmt_translation t{r.text, r.desc, 0, false, fmt_reason::none, 0};
+    fmt_translate_into(t, f, N, fmt_args_of<A...>::info, static_cast<int>(sizeof...(A)), texts, names);
+    r.desc_len = t.desc_len;
+    r.fmt_style = t.fmt_style;
+    r.error = t.error;
+    r.at = t.at;
     return r;
 }
 
