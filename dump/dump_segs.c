@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "dump.h"
@@ -135,19 +136,31 @@ const struct shm_clock_taker *live_clock(void)
 
 /* ==== What records of a live process need: its sites, its threads' names ==== */
 
+/* A ring's records are shown as the collector of this machine will file them: host its default --host
+ * (this machine's name), hostname the process's own (the two differ in a container). */
+static const char *collector_host(void)
+{
+    static _Thread_local char name[SHMLOG_HOST_BYTES];
+    if (!name[0] && gethostname(name, sizeof name - 1) != 0)
+        snprintf(name, sizeof name, "localhost");
+    return name;
+}
+
 const struct render_site *site_lookup(struct site_cache *c, uint32_t id)
 {
     if (id < c->capacity && c->state[id] == 0) {
         static _Thread_local struct shm_site site; /* 9 KiB: not on a worker's stack */
         c->state[id] = 2;
         if (shm_meta_site(c->meta, id, &site) == 0 &&
-            (c->sites[id] = render_site_new(&site, c->info->app, c->info->host, NULL, c->info->pid, c->info->instance, c->cats)) != NULL)
+            (c->sites[id] = render_site_new(&site, c->info->app, collector_host(), c->info->host, c->info->pid,
+                                            c->info->instance, c->cats)) != NULL)
             c->state[id] = 1;
     }
     if (id < c->capacity && c->state[id] == 1)
         return c->sites[id];
     if (!c->unknown)
-        c->unknown = render_site_new(NULL, c->info->app, c->info->host, NULL, c->info->pid, c->info->instance, c->cats);
+        c->unknown = render_site_new(NULL, c->info->app, collector_host(), c->info->host, c->info->pid,
+                                     c->info->instance, c->cats);
     return c->unknown;
 }
 

@@ -31,7 +31,8 @@
  *   host      string   the host: the collector's --host, which names its files (in files from
  *                      before FORMAT.md's COLLECTOR_HOST, the producer's own name for its machine)
  *   hostname  string   the producer's own name for its machine (gethostname); only present in
- *                      files that keep it apart from host (COLLECTOR_HOST)
+ *                      files that keep it apart from host (COLLECTOR_HOST) and in live rings' records
+ *                      (whose host is this machine's name, the collector's default --host)
  *   app       string   its application name
  *   pid       number
  *   tid       number   kernel thread id of the writer
