@@ -46,21 +46,21 @@
 #define COLLECTOR_WAIT_NS (10ull * 1000u * 1000u * 1000u)
 
 #ifdef __cplusplus
-#define CASE_LIST "empty,args3,str45,str200,args16,args3{},str45{},stdstr45{}"
+#define CASE_LIST "empty,args3,str45,str200,args16,str1k,args3{},str45{},stdstr45{}"
 #define FMT_CASES , CASE_ARGS3_FMT, CASE_STR45_FMT, CASE_STDSTR45_FMT
 #define FMT_KEYS , "args3{}", "str45{}", "stdstr45{}"
 #define FMT_LABELS , "args3 as a {} format", "str45 as a {} format", "str45 as a const std::string& to a {} format"
 #else
-#define CASE_LIST "empty,args3,str45,str200,args16"
+#define CASE_LIST "empty,args3,str45,str200,args16,str1k"
 #define FMT_CASES
 #define FMT_KEYS
 #define FMT_LABELS
 #endif
-enum call_case { CASE_EMPTY, CASE_ARGS3, CASE_STR45, CASE_STR200, CASE_ARGS16 FMT_CASES, CASES };
-static const char *const case_key[CASES] = {"empty", "args3", "str45", "str200", "args16" FMT_KEYS};
+enum call_case { CASE_EMPTY, CASE_ARGS3, CASE_STR45, CASE_STR200, CASE_ARGS16, CASE_STR1K FMT_CASES, CASES };
+static const char *const case_key[CASES] = {"empty", "args3", "str45", "str200", "args16", "str1k" FMT_KEYS};
 static const char *const case_label[CASES] = {
     "timing alone", "two ints and a double", "two ints and a 45-byte string", "two ints and a 200-byte string",
-    "16 numbers (8 u64, 4 int, 4 double)" FMT_LABELS,
+    "16 numbers (8 u64, 4 int, 4 double)", "two ints and a 1 KiB string" FMT_LABELS,
 };
 enum way { WAY_PEERS, WAY_BRACKET, WAYS };
 static const char *const way_key[WAYS] = {"peers", "bracket"};
@@ -77,6 +77,7 @@ static struct {
     double tsc_hz;
     char str45[46];
     char str200[201];
+    char str1k[1025];
 } B;
 #ifdef __cplusplus
 static std::string str45_object; /* B.str45's bytes, its capacity kept: no allocation between samples */
@@ -113,6 +114,9 @@ static void make_strings(unsigned k)
     for (size_t i = 0; i < 195; i++)
         B.str200[i] = text[i % (sizeof text - 1)];
     snprintf(B.str200 + 195, 6, "%05u", k % 100000u);
+    for (size_t i = 0; i < 1019; i++)
+        B.str1k[i] = text[i % (sizeof text - 1)];
+    snprintf(B.str1k + 1019, 6, "%05u", k % 100000u);
 #ifdef __cplusplus
     str45_object.assign(B.str45, 45);
 #endif
@@ -134,6 +138,9 @@ static inline __attribute__((always_inline)) void call(enum call_case c, uint64_
         break;
     case CASE_STR200:
         SHMLOG_INFO("Logging int: %lu, int: %lu, string: %s", (unsigned long)i, (unsigned long)j, B.str200);
+        break;
+    case CASE_STR1K:
+        SHMLOG_INFO("Logging int: %lu, int: %lu, string: %s", (unsigned long)i, (unsigned long)j, B.str1k);
         break;
     case CASE_ARGS16:
         SHMLOG_INFO("a=%lu b=%lu c=%lu d=%lu e=%lu f=%lu g=%lu h=%lu i=%d j=%d k=%d l=%d m=%f n=%f o=%f p=%f",

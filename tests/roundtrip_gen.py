@@ -9,9 +9,9 @@ arguments of every type the header accepts (in C++ also std::string, std::string
 .c_str() of a temporary and enum class), called twice with other values. Next to each
 log call the program renders the same call with snprintf into its expected output,
 one line per call: "<truncated 0|1> <text>". Where a record must be cut, the generator
-works out the cut on its own from the layout shmlog(3) documents (strings take the
-payload's room in argument order; the first that does not fit is cut to what is left,
-later ones are empty) and the expected call gets the cut strings: an oracle of its own,
+works out the cut on its own from the layout shmlog(3) documents (strings that do not
+fit share the payload's room: the shorter ones stay whole, the longer ones get equal
+shares, the earlier a byte more) and the expected call gets the cut strings: an oracle of its own,
 not the header's arithmetic.
 
 Some strings are copied, when called, to end just before a PROT_NONE guard page (rt_guard):
@@ -35,7 +35,11 @@ abi = {}
 for m in re.finditer(r"#define SHMLOG_(HEAD_PAYLOAD|CONT_PAYLOAD|MAX_SLOTS|MAX_ARGS) (\d+)u", open(hdr_path).read()):
     abi[m.group(1)] = int(m.group(2))
 HEAD, CONT, SLOTS, MAX_ARGS = abi["HEAD_PAYLOAD"], abi["CONT_PAYLOAD"], abi["MAX_SLOTS"], abi["MAX_ARGS"]
-MAX_PAYLOAD = HEAD + (SLOTS - 1) * CONT
+# the bound of a process that does not set one (shmlog_config.arg_bytes): what a record carries
+m = re.search(r"#define SHMLOG_DEFAULT_ARG_BYTES \(SHMLOG_HEAD_PAYLOAD \+ (\d+)u \* SHMLOG_CONT_PAYLOAD\)",
+              open(hdr_path).read())
+MAX_PAYLOAD = HEAD + int(m.group(1)) * CONT
+SLOTS = int(m.group(1)) + 1
 BOUNDS = [HEAD + k * CONT for k in range(SLOTS)]  # where the payload moves to the next slot
 
 PRINTABLE = [chr(c) for c in range(32, 127)]
@@ -307,18 +311,28 @@ def cut_strings(site, call):
     """The stored string of each string argument of one call, and whether the record is truncated."""
     fixed = sum(2 if a["kind"] == "str" else a["width"] for a in site.args)
     room = MAX_PAYLOAD - fixed
-    truncated = False
-    out = {}
+    want = {}
     for i, a in enumerate(site.args):
-        if a["kind"] != "str":
-            continue
-        x, p = a["strings"][call], a["prec"][call]
-        n = len(x) if p is None or p < 0 else min(p, len(x))
-        if n > room:
-            n = room
-            truncated = True
-        room -= n
-        out[i] = x[:n]
+        if a["kind"] == "str":
+            x, p = a["strings"][call], a["prec"][call]
+            want[i] = len(x) if p is None or p < 0 else min(p, len(x))
+    truncated = sum(want.values()) > room
+    if truncated:  # shared out as shmlog(3) says: equal shares of what the shorter strings leave
+        open_ = sorted(want)
+        settled = True
+        while settled and open_:
+            share = room // len(open_)
+            settled = False
+            for i in list(open_):
+                if want[i] <= share:
+                    room -= want[i]
+                    open_.remove(i)
+                    settled = True
+        if open_:
+            share, odd = divmod(room, len(open_))
+            for k, i in enumerate(open_):
+                want[i] = share + (1 if k < odd else 0)
+    out = {i: site.args[i]["strings"][call][:n] for i, n in want.items()}
     return out, truncated
 
 

@@ -83,7 +83,7 @@ check_show "the bound: a cut string fills the process's argument bound (4236 byt
 import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line)
-    if r["msg"].startswith("big="):
+    if r.get("msg", "").startswith("big="):
         f = r["fields"]
         # the payload: each string's 2-byte header and bytes, the int's 4
         used = 2 + len(f["big"]) + 2 + len(f["after"]) + 4
