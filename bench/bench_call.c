@@ -219,6 +219,7 @@ RUN_CASE(CASE_ARGS3)
 RUN_CASE(CASE_STR45)
 RUN_CASE(CASE_STR200)
 RUN_CASE(CASE_ARGS16)
+RUN_CASE(CASE_STR1K)
 #ifdef __cplusplus
 RUN_CASE(CASE_ARGS3_FMT)
 RUN_CASE(CASE_STR45_FMT)
@@ -228,7 +229,7 @@ RUN_CASE(CASE_STDSTR45_FMT)
 #define FMT_RUNS
 #endif
 static void (*const run_case[CASES])(int, double *) = {run_CASE_EMPTY, run_CASE_ARGS3, run_CASE_STR45,
-                                                          run_CASE_STR200, run_CASE_ARGS16 FMT_RUNS};
+                                                          run_CASE_STR200, run_CASE_ARGS16, run_CASE_STR1K FMT_RUNS};
 
 static int cmp_double(const void *a, const void *b)
 {
