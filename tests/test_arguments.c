@@ -148,7 +148,7 @@ static uint64_t rt_check(struct rt *t)
     cr_assert_eq(got.lost[SHM_LOSS_UNENCODABLE], t->lost, "%zu records not encoded, %llu loss markers", t->lost,
                  (unsigned long long)got.lost[SHM_LOSS_UNENCODABLE]);
     for (size_t i = 0; i < t->n; i++) {
-        const struct shm_copied_record *g = &got.recs[i], *w = &t->want[i];
+        const struct shm_copied_record *g = got.recs[i], *w = &t->want[i];
         cr_assert_eq(g->pos, w->pos, "record %zu", i);
         cr_assert_eq(g->tsc, w->tsc, "record %zu", i);
         cr_assert_eq(g->site, w->site, "record %zu", i);
@@ -591,7 +591,7 @@ Test(format_roundtrip, slots_encode_byte_for_byte_as_records)
     for (size_t i = 0, j = 0; i < RECORDS; i++) {
         if (lost[i])
             continue;
-        const struct shm_copied_record *g = &got.recs[j++], *w = &want[i];
+        const struct shm_copied_record *g = got.recs[j++], *w = &want[i];
         cr_assert(g->pos == w->pos && g->tsc == w->tsc && g->site == w->site && g->tid == w->tid &&
                       g->level == w->level && g->category == w->category && g->flags == w->flags &&
                       g->nslots == w->nslots,
