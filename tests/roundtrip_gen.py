@@ -468,22 +468,22 @@ static FILE *rt_out;
 }
 
 /* len bytes of text, then a NUL if nul, copied to end gap bytes before a
- * PROT_NONE page (one per region, the argument's index, so the strings of one
+ * PROT_NONE page after three readable ones (one per region, the argument's index, so the strings of one
  * call do not overwrite each other): any read past them in that page kills
  * the producer. */
 @EXTERN@const char *rt_guard(unsigned region, unsigned gap, const char *text, unsigned len, int nul)
 {
     static char *pages[@REGIONS@];
-    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    if (region >= @REGIONS@ || len + gap + 1 > page)
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), room = 3 * page; /* more than the argument bound */
+    if (region >= @REGIONS@ || len + gap + 1 > room)
         abort();
     if (!pages[region]) {
-        void *m = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED || mprotect((char *)m + page, page, PROT_NONE) != 0)
+        void *m = mmap(NULL, room + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED || mprotect((char *)m + room, page, PROT_NONE) != 0)
             abort();
         pages[region] = (char *)m;
     }
-    char *end = pages[region] + page - gap;
+    char *end = pages[region] + room - gap;
     char *s = end - len - (nul ? 1 : 0);
     memcpy(s, text, len);
     if (nul)
