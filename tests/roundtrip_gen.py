@@ -17,7 +17,8 @@ not the header's arithmetic.
 Some strings are copied, when called, to end just before a PROT_NONE guard page (rt_guard):
 C strings with their NUL 0 to 63 bytes before it, and %.*s buffers and string_views with
 no NUL that end at it, so a byte read in the guard page kills the producer. Part 0 also
-sweeps a C string of every length 0..MAX_PAYLOAD+40 ending at every offset 0..63 before
+sweeps a C string of lengths 0..MAX_PAYLOAD+40 (every one below 600 and near the bound, a
+stride of 37 between) ending at every offset 0..63 before
 a guard page, and a %.*s buffer (C++: a view) of every such length ending at one.
 """
 import os
@@ -364,7 +365,8 @@ def site_code(s):
 
 
 def sweep_code():
-    """Every length 0..MAX_PAYLOAD+40 of a C string ending at every offset 0..63 before a guard page, and of
+    """Lengths 0..MAX_PAYLOAD+40 (each below 600 and near the bound, a stride of 37 between) of a C string
+    ending at every offset 0..63 before a guard page, and of
     a %.*s buffer (C++ also a view) without a NUL ending at one; the room each leaves is the generator's."""
     longest = MAX_PAYLOAD + 40
     room_c = MAX_PAYLOAD - 4 - 4 - 2  # two unsigned, the string's header
@@ -375,7 +377,8 @@ def sweep_code():
         "static void rt_sweep(void)",
         "{",
         "    static const char text[] = %s;" % c_lit(text),
-        "    for (unsigned len = 0; len <= %du; len++) {" % longest,
+        # every length near the start and the bound, a stride between: the ring holds them all
+        "    for (unsigned len = 0; len <= %du; len += len < 600u || len + 80u >= %du ? 1u : 37u) {" % (longest, room_c),
         "        for (unsigned gap = 0; gap < 64u; gap++) {",
         "            const char *s = rt_guard(%d, gap, text, len, 1);" % MAX_ARGS,
         '            SHMLOG_INFO("g:%u:%u %s", len, gap, s);',
@@ -507,7 +510,7 @@ int main(int argc, char **argv)
     struct shmlog_config cfg;
     shmlog_config_init(&cfg);
     cfg.app = "roundtrip";
-    cfg.ring_bytes = 32u << 20;
+    cfg.ring_bytes = 128u << 20; /* holds every call: records of long strings take up to 76 slots */
     cfg.quiet = 1;
     if (shmlog_init(&cfg) != 0 || shmlog_thread_init() != 0)
         return 4;
