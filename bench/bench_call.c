@@ -22,7 +22,8 @@
  * cost (the header turns a {} format into its printf format at compile time),
  * and stdstr45{}, the string call as the peers' harness makes it: the 45
  * bytes in a std::string passed by const reference to a {} format (its size
- * is known: no scan).
+ * is known: no scan); vec8d{}, a std::vector<double> of 8 values, encoded at
+ * the call as a value tree.
  */
 #include "bench.h"
 #include "reader.h"
@@ -40,27 +41,33 @@
 #include <unistd.h>
 #ifdef __cplusplus
 #include <string>
+#include <vector>
 #endif
 
 #define CALL_APP "bench-call"
 #define COLLECTOR_WAIT_NS (10ull * 1000u * 1000u * 1000u)
 
 #ifdef __cplusplus
-#define CASE_LIST "empty,args3,str45,str200,args16,str1k,args3{},str45{},stdstr45{}"
-#define FMT_CASES , CASE_ARGS3_FMT, CASE_STR45_FMT, CASE_STDSTR45_FMT
-#define FMT_KEYS , "args3{}", "str45{}", "stdstr45{}"
-#define FMT_LABELS , "args3 as a {} format", "str45 as a {} format", "str45 as a const std::string& to a {} format"
+#define CASE_LIST "empty,args3,str45,str200,args16,args3trace,str1k,args3{},str45{},stdstr45{},vec8d{}"
+#define FMT_CASES , CASE_ARGS3_FMT, CASE_STR45_FMT, CASE_STDSTR45_FMT, CASE_VEC8D_FMT
+#define FMT_KEYS , "args3{}", "str45{}", "stdstr45{}", "vec8d{}"
+#define FMT_LABELS , "args3 as a {} format", "str45 as a {} format", "str45 as a const std::string& to a {} format", \
+    "a const std::vector<double>& of 8 values to a {} format"
 #else
-#define CASE_LIST "empty,args3,str45,str200,args16,str1k"
+#define CASE_LIST "empty,args3,str45,str200,args16,args3trace,str1k"
 #define FMT_CASES
 #define FMT_KEYS
 #define FMT_LABELS
 #endif
-enum call_case { CASE_EMPTY, CASE_ARGS3, CASE_STR45, CASE_STR200, CASE_ARGS16, CASE_STR1K FMT_CASES, CASES };
-static const char *const case_key[CASES] = {"empty", "args3", "str45", "str200", "args16", "str1k" FMT_KEYS};
+enum call_case {
+    CASE_EMPTY, CASE_ARGS3, CASE_STR45, CASE_STR200, CASE_ARGS16, CASE_ARGS3_TRACE, CASE_STR1K FMT_CASES, CASES
+};
+static const char *const case_key[CASES] = {"empty",  "args3",      "str45", "str200",
+                                            "args16", "args3trace", "str1k" FMT_KEYS};
 static const char *const case_label[CASES] = {
     "timing alone", "two ints and a double", "two ints and a 45-byte string", "two ints and a 200-byte string",
-    "16 numbers (8 u64, 4 int, 4 double)", "two ints and a 1 KiB string" FMT_LABELS,
+    "16 numbers (8 u64, 4 int, 4 double)", "args3 with a trace context set (shmlog_trace_set)",
+    "two ints and a 1 KiB string" FMT_LABELS,
 };
 enum way { WAY_PEERS, WAY_BRACKET, WAYS };
 static const char *const way_key[WAYS] = {"peers", "bracket"};
@@ -80,6 +87,7 @@ static struct {
     char str1k[1025];
 } B;
 #ifdef __cplusplus
+static std::vector<double> vec8_object{1.5, 2.25, 3.125, 100.5, 0.1, 99.75, 1e-3, 42.0};
 static std::string str45_object; /* B.str45's bytes, its capacity kept: no allocation between samples */
 #endif
 
@@ -131,6 +139,7 @@ static inline __attribute__((always_inline)) void call(enum call_case c, uint64_
         __asm__ __volatile__("" : : "r"(i), "r"(j), "x"(d));
         break;
     case CASE_ARGS3:
+    case CASE_ARGS3_TRACE:
         SHMLOG_INFO("Logging int: %lu, int: %lu, double: %f", (unsigned long)i, (unsigned long)j, d);
         break;
     case CASE_STR45:
@@ -158,6 +167,12 @@ static inline __attribute__((always_inline)) void call(enum call_case c, uint64_
     case CASE_STDSTR45_FMT: {
         const std::string &s = str45_object;
         SHMLOG_INFO("Logging int: {}, int: {}, string: {}", (unsigned long)i, (unsigned long)j, s);
+        break;
+    }
+    case CASE_VEC8D_FMT: {
+        vec8_object[0] = d; /* the vector made before the timer, one value the call's */
+        const std::vector<double> &v = vec8_object;
+        SHMLOG_INFO("Logging int: {}, px: {}", (unsigned long)i, v);
         break;
     }
 #endif
@@ -220,16 +235,26 @@ RUN_CASE(CASE_STR45)
 RUN_CASE(CASE_STR200)
 RUN_CASE(CASE_ARGS16)
 RUN_CASE(CASE_STR1K)
+/* The thread works for a trace while its calls are timed; the context record is written before. */
+static __attribute__((noinline)) void run_CASE_ARGS3_TRACE(int way, double *out)
+{
+    if (shmlog_trace_set(0x4bf92f3577b34da6u, 0xa3ce929d0e0e4736u, "bench") != 0)
+        fprintf(stderr, "shmlog-bench-call: shmlog_trace_set failed\n");
+    run_CASE_ARGS3(way, out);
+    shmlog_trace_clear();
+}
 #ifdef __cplusplus
 RUN_CASE(CASE_ARGS3_FMT)
 RUN_CASE(CASE_STR45_FMT)
 RUN_CASE(CASE_STDSTR45_FMT)
-#define FMT_RUNS , run_CASE_ARGS3_FMT, run_CASE_STR45_FMT, run_CASE_STDSTR45_FMT
+RUN_CASE(CASE_VEC8D_FMT)
+#define FMT_RUNS , run_CASE_ARGS3_FMT, run_CASE_STR45_FMT, run_CASE_STDSTR45_FMT, run_CASE_VEC8D_FMT
 #else
 #define FMT_RUNS
 #endif
 static void (*const run_case[CASES])(int, double *) = {run_CASE_EMPTY, run_CASE_ARGS3, run_CASE_STR45,
-                                                          run_CASE_STR200, run_CASE_ARGS16, run_CASE_STR1K FMT_RUNS};
+                                                          run_CASE_STR200, run_CASE_ARGS16, run_CASE_ARGS3_TRACE,
+                                                          run_CASE_STR1K FMT_RUNS};
 
 static int cmp_double(const void *a, const void *b)
 {

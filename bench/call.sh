@@ -7,7 +7,7 @@
 #   --build DIR  a configured build (default: <repo>/build-bench, release, made if missing)
 #   --reps N     runs, one after the other (default 1); the table of each, then the median of each figure
 #   --cxx        the calls built as C++ (shmlog-bench-call-cxx), with the {} format cases args3{}, str45{} and
-#                stdstr45{} (the 45 bytes as a const std::string&)
+#                stdstr45{} (the 45 bytes as a const std::string&) and vec8d{} (a std::vector<double> of 8)
 # e.g. bench/call.sh --reps 3 --samples 10000
 #      bench/call.sh --cxx --reps 3 --cases 'args3,args3{},str45,str45{}'
 set -euo pipefail

@@ -42,6 +42,21 @@ segments_parent() {
     if [ -n "$huge" ] && [ -w "$huge" ]; then echo "$huge"; else echo /dev/shm; fi
 }
 
+# set_dir NAME SET KEEP: sets work to a set's folder: SET, made before, when given; else KEEP, made now and
+# kept; else a scratch folder /tmp/shmlog-bench-NAME.*, removed at exit.
+set_dir() {
+    if [ -n "$2" ]; then
+        work=$2
+    elif [ -n "$3" ]; then
+        mkdir -p "$3"
+        work=$(cd "$3" && pwd)
+        remove_at_exit "$(mktemp -d "/tmp/shmlog-bench-$1-scratch.XXXXXX")"
+    else
+        work=$(mktemp -d "/tmp/shmlog-bench-$1.XXXXXX")
+        remove_at_exit "$work"
+    fi
+}
+
 # remove_at_exit DIR: however the script ends, the collector whose pid is in $col stops, and the segment
 # directory in $seg and DIR go.
 remove_at_exit() {

@@ -40,17 +40,8 @@ sample=$build/examples/shmlog-sample
 export SHMLOG_READ_LIBRARY=$build/read/libshmlog-read.so.1 PYTHONPATH=$repo/python OPENBLAS_NUM_THREADS=1
 echo "command: bench/search.sh $args ($(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg); a machine shared with other jobs: wall times are theirs too)"
 
-if [ -n "$set" ]; then
-    work=$set
-else
-    if [ -n "$keep" ]; then
-        mkdir -p "$keep"
-        work=$(cd "$keep" && pwd)
-        remove_at_exit "$(mktemp -d /tmp/shmlog-bench-search-scratch.XXXXXX)"
-    else
-        work=$(mktemp -d /tmp/shmlog-bench-search.XXXXXX)
-        remove_at_exit "$work"
-    fi
+set_dir search "$set" "$keep"
+if [ -z "$set" ]; then
     seg=$(segments_parent)/shmlog-bench-search-$$
     mkdir -m 700 "$seg"
     rate=$(( (records + span - 1) / span ))

@@ -57,6 +57,9 @@ struct cli {
     int help;
     struct read_filter filter;
     const char *grep_arg;     /* --grep as given (filter.grep is it compiled) */
+    const char *trace_arg;    /* --trace as given (filter.trace_hi, trace_lo is it parsed) */
+    int trace_stats;          /* trace: --stats */
+    const char *trace_export; /* trace: --export chrome|otlp, or NULL */
     const char **where_args;  /* each --where as given (filter.where is them parsed) */
     size_t nwhere;
     int local_time;           /* times in the local zone: TZ is set and no --utc */
@@ -154,7 +157,14 @@ int find_open_part(const char *dir, uint64_t min_seq, char *path, size_t cap, ui
 int open_topic(struct read_engine *e, const struct cli *cli, const char *url, struct topics *t);
 void close_topics(struct read_engine *e, struct topics *t);
 
+struct shmlog_read;
+/* The library's reader over the command's FILE|DIR|kafka:// arguments, with
+ * its filters: NULL when none could be opened; *status 1 (or EXIT_USAGE)
+ * when one could not, said on standard error. */
+struct shmlog_read *dump_read_open(const struct cli *cli, int *status);
 int cmd_read(struct cli *cli);
+/* one trace across processes, or the latency between its steps over all (dump_trace.c) */
+int cmd_trace(struct cli *cli);
 int cmd_stats(struct cli *cli);
 int cmd_follow(struct cli *cli);
 int cmd_verify(struct cli *cli);

@@ -18,7 +18,7 @@
 
 /* read is the first user of libshmlog-read (shmlog_read.h): what it prints
  * is what the library gives any program. */
-int cmd_read(struct cli *cli)
+struct shmlog_read *dump_read_open(const struct cli *cli, int *status_out)
 {
     int status = 0;
     int nargs;
@@ -43,6 +43,7 @@ int cmd_read(struct cli *cli)
     o.host = f->host;
     o.pid = f->pid;
     o.thread = f->thread;
+    o.trace = cli->trace_arg;
     o.since_ns = f->since_ns;
     o.until_ns = f->until_ns == UINT64_MAX ? 0 : f->until_ns;
     o.grep = cli->grep_arg;
@@ -60,6 +61,15 @@ int cmd_read(struct cli *cli)
         dump_say(err, 0);
         status = rc == -ENOTSUP ? EXIT_USAGE : 1;
     }
+    free(paths);
+    *status_out = status;
+    return r;
+}
+
+int cmd_read(struct cli *cli)
+{
+    int status, rc = 0;
+    struct shmlog_read *r = dump_read_open(cli, &status);
     const struct shmlog_read_event *ev;
     while (r) {
         /* Many lines per call, straight into the output; an error between them on its own. */
@@ -90,7 +100,6 @@ int cmd_read(struct cli *cli)
             status = 1;
         shmlog_read_close(r);
     }
-    free(paths);
     return status;
 }
 

@@ -157,7 +157,7 @@ static void emit_record(struct ring_ctx *ctx, const struct ring_cursor *c)
         !read_filter_grep(f, sr, &c->rec))
         return;
     struct render_buf b = out_begin();
-    render_prepared_thread(sr, &c->rec, c->view.cpu, ts, thread, ctx->cli->json, &b);
+    render_prepared_thread(sr, &c->rec, c->view.cpu, ts, thread, NULL, ctx->cli->json, &b);
     out_end(&b);
     ring_shown++;
 }

@@ -112,7 +112,7 @@ struct query_params {
     const char *repeated;
 };
 
-static const char *const known_params[] = {"since", "until", "level", "category", "app", "host", "pid", "thread", "where",
+static const char *const known_params[] = {"since", "until", "level", "category", "app", "host", "pid", "thread", "trace", "where",
                                            "grep", "limit", "cursor", "format", "timeout_ms", "max_bytes", NULL};
 
 static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -227,6 +227,14 @@ static const char *read_params(const struct query_params *p, struct serve_reques
             return "thread";
         }
         req->o.thread = req->thread = dup_or_die(v);
+    }
+    if ((v = param(p, "trace"))) {
+        uint64_t hi, lo;
+        if (read_trace_id_parse(v, &hi, &lo) != 0) {
+            snprintf(why, whycap, "wants a trace id of 1 to 32 hex digits, not 0, not '%s'", v);
+            return "trace";
+        }
+        req->o.trace = req->trace = dup_or_die(v);
     }
     if ((v = param(p, "grep"))) {
         regex_t re;
@@ -359,7 +367,7 @@ static enum MHD_Result api(struct MHD_Connection *conn, enum serve_kind kind)
     struct query_params p = {0};
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, &p);
     if (p.unknown)
-        return bad_param(conn, p.unknown, "no such parameter (since until level category app pid thread where "
+        return bad_param(conn, p.unknown, "no such parameter (since until level category app pid thread trace where "
                                           "grep limit cursor format timeout_ms max_bytes)");
     if (p.repeated)
         return bad_param(conn, p.repeated, "given more than once (only where repeats)");

@@ -24,7 +24,7 @@ struct serve_request {
     enum serve_kind kind;
     enum serve_format format;
     struct shmlog_read_options o; /* the filters; its limit stays 0: the job counts */
-    char *category, *app, *host, *thread, *grep;
+    char *category, *app, *host, *thread, *trace, *grep;
     char **where;
     size_t nwhere;
     uint64_t limit;          /* records; 0: all */

@@ -188,6 +188,7 @@ void serve_request_free(struct serve_request *req)
     free(req->app);
     free(req->host);
     free(req->thread);
+    free(req->trace);
     free(req->grep);
     for (size_t i = 0; i < req->nwhere; i++)
         free(req->where[i]);
@@ -562,6 +563,7 @@ static int open_arrow(struct serve_job *j, uint64_t since, uint64_t skip, struct
     skip_rows(j, skip, since);
     struct shmlog_read_arrow_options ao = SHMLOG_READ_ARROW_OPTIONS_INIT;
     ao.batch_rows = ARROW_BATCH_ROWS;
+    ao.threads = 1; /* the server's workers are its threads: a query's batches are written by the one stepping it */
     char err[512];
     if (shmlog_read_arrow(j->r, &ao, &j->stream, err, sizeof err) != 0) {
         j->stream.release = NULL;

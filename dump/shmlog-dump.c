@@ -54,7 +54,7 @@ enum opt_id {
     OPT_DIR, OPT_PID, OPT_FORMAT, OPT_HELP, OPT_LEVEL, OPT_CATEGORY, OPT_APP, OPT_SINCE, OPT_UNTIL,
     OPT_GREP, OPT_LIMIT, OPT_OUT, OPT_WATCH, OPT_METRICS, OPT_FORCE, OPT_UTC, OPT_FOLLOW, OPT_SHIP_STATE,
     OPT_THREAD, OPT_MERGE_MEMORY, OPT_MAX_HOSTS, OPT_WHERE, OPT_CHECK,
-    OPT_LISTEN, OPT_AUTH, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_HOST,
+    OPT_LISTEN, OPT_AUTH, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_CLIENT_CA, OPT_HOST, OPT_TRACE, OPT_STATS, OPT_EXPORT,
 };
 
 struct opt_spec {
@@ -86,6 +86,9 @@ static const struct opt_spec all_opts[] = {
     {"follow", 'F', 0, OPT_FOLLOW},
     {"ship-state", 0, 1, OPT_SHIP_STATE},
     {"thread", 0, 1, OPT_THREAD},
+    {"trace", 0, 1, OPT_TRACE},
+    {"stats", 0, 0, OPT_STATS},
+    {"export", 0, 1, OPT_EXPORT},
     {"merge-memory", 0, 1, OPT_MERGE_MEMORY},
     {"max-hosts", 0, 1, OPT_MAX_HOSTS},
     {"check", 0, 0, OPT_CHECK},
@@ -111,7 +114,7 @@ struct command {
                      BIT(OPT_UNTIL) | BIT(OPT_GREP) | BIT(OPT_LIMIT) | BIT(OPT_THREAD) | \
                      BIT(OPT_WHERE))
 /* The filters of what reads files: also the files' host. */
-#define FILE_FILTER_OPTS (FILTER_OPTS | BIT(OPT_HOST))
+#define FILE_FILTER_OPTS (FILTER_OPTS | BIT(OPT_HOST) | BIT(OPT_TRACE))
 #define MAX_FILE_ARGS 65536
 
 static const struct command commands[] = {
@@ -126,6 +129,14 @@ static const struct command commands[] = {
      "read [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--merge-memory MIB] [--format text|json]",
      "decode collector files (a DIR: its .shlog files and the open .part; none: the --out default;\n"
      "                  a topic shmlog-ship fills: every host's frames in it), merged in time order"},
+    {"trace", cmd_trace, BASE_OPTS | FILE_FILTER_OPTS | BIT(OPT_STATS) | BIT(OPT_EXPORT) | BIT(OPT_MERGE_MEMORY),
+     MAX_FILE_ARGS + 1,
+     "trace ID [FILE|DIR|kafka://...] [filters] | trace --stats [FILE|DIR|kafka://...] [--since T] [--until T]\n"
+     "                  | trace --export chrome|otlp [ID] [FILE|DIR|kafka://...] [filters]",
+     "one trace's records across processes in time order, with the time since its first record and\n"
+     "                  since the one before; --stats: per-hop latency (p50 p99 p99.9 max) between the\n"
+     "                  steps (spans) of every trace in the range; --export: the spans (of trace ID, else of\n"
+     "                  every trace in the range) as Chrome trace event JSON or OTLP JSON"},
     {"stats", cmd_stats, BASE_OPTS | FILE_FILTER_OPTS, MAX_FILE_ARGS,
      "stats [FILE|DIR|kafka://HOST:PORT[,...]/TOPIC...] [filters] [--format text|json]",
      "counts: records, losses, by level, category, app and site; bytes per record, time span, rate"},
@@ -158,8 +169,10 @@ static const struct command commands[] = {
      "write the hosts' frames shmlog-ship sent as each host's files in DIR, byte for byte (read,\n"
      "                  stats, Python and DuckDB read them as a host's); --follow: keep going;\n"
      "                  --max-hosts: hosts DIR takes, at most (default 4096), new ones past it refused"},
-    {"view", cmd_view, BIT(OPT_HELP) | BIT(OPT_UTC) | (FILE_FILTER_OPTS & ~BIT(OPT_LIMIT)) | BIT(OPT_FOLLOW) |
-     BIT(OPT_MERGE_MEMORY), MAX_FILE_ARGS,
+    {"view", cmd_view,
+     BIT(OPT_HELP) | BIT(OPT_UTC) | (FILE_FILTER_OPTS & ~BIT(OPT_LIMIT) & ~BIT(OPT_TRACE)) | BIT(OPT_FOLLOW) |
+         BIT(OPT_MERGE_MEMORY),
+     MAX_FILE_ARGS,
      "view [FILE|DIR...] [filters] [--follow] [--merge-memory MIB]",
      "a terminal viewer: scroll through time, jump to a time, follow, filter, search (keys: shmlog-dump(1))"},
     {"serve", cmd_serve, BIT(OPT_HELP) | BIT(OPT_LISTEN) | BIT(OPT_AUTH) | BIT(OPT_TLS_CERT) | BIT(OPT_TLS_KEY) |
@@ -219,6 +232,8 @@ static void print_help(FILE *f)
             "                     or 07:39[:36[.5]] (today) in the zone times are shown in,\n"
             "                     -30s -5m -2h -1d (before now), or Unix seconds[.frac] or ns\n"
             "  --thread T         records of the thread named T, or of tid T\n"
+            "  --trace ID         read, stats, follow: records written while their thread worked for\n"
+            "                     trace ID (hex, up to 32 digits: shmlog_trace_set)\n"
             "  --grep RE          the rendered message matches the extended regular expression RE\n"
             "  --where F=V        the record's field F (as JSON \"fields\" names it) is V (a string, or a\n"
             "                     number); F!=V; F<N F<=N F>N F>=N compare numbers. Repeatable: all hold\n"
@@ -301,6 +316,12 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
                         value);
         f->thread = value;
         break;
+    case OPT_TRACE:
+        if (read_trace_id_parse(value, &f->trace_hi, &f->trace_lo) != 0)
+            usage_error("--trace wants a trace id of 1 to 32 hex digits, not 0, not '%s'", value);
+        f->trace = 1;
+        cli->trace_arg = value;
+        break;
     case OPT_APP:
         if (!*value || strlen(value) >= SHMLOG_APP_BYTES)
             usage_error("--app wants an application name (1 to %u bytes)", SHMLOG_APP_BYTES - 1);
@@ -379,6 +400,8 @@ static void apply_opt(struct cli *cli, const struct opt_spec *o, const char *val
     case OPT_UTC: cli->utc = 1; break;
     case OPT_FOLLOW: cli->follow = 1; break;
     case OPT_CHECK: cli->check = 1; break;
+    case OPT_STATS: cli->trace_stats = 1; break;
+    case OPT_EXPORT: cli->trace_export = value; break;
     case OPT_LISTEN: cli->listen = value; break;
     case OPT_AUTH: cli->auth_file = value; break;
     case OPT_TLS_CERT: cli->tls_cert = value; break;

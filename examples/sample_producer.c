@@ -6,6 +6,13 @@
  *
  *   shmlog-sample [--app NAME] [--count N] [--threads T] [--rate R] [--dir D]
  *                 [--mix trading|uniform]
+ *   shmlog-sample --stage md --count N | shmlog-sample --stage strategy | shmlog-sample --stage gateway
+ *
+ * --stage runs one hop of an order's path (market data tick -> strategy
+ * decision -> gateway order sent -> exchange ack) in its own process: the
+ * md stage starts a trace per order and writes its W3C traceparent on a
+ * line; the others read it, work for that trace (shmlog_trace_set), and hand
+ * it on, so that shmlog-dump trace shows each order across the processes.
  *
  * --count is the total number of log calls over all threads; --rate is the
  * total records per second (0: as fast as possible). Prints how many calls it
@@ -22,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "shmlog.h"
 
@@ -367,6 +375,80 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ==== The order path (--stage) ==== */
+
+enum stage { STAGE_NONE, STAGE_MD, STAGE_STRATEGY, STAGE_GATEWAY };
+
+/* A span id of this hop: the parent id the next hop's traceparent names. */
+static uint64_t span_id_next(uint64_t *state)
+{
+    *state += 0x9E3779B97F4A7C15ULL;
+    uint64_t z = *state;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return (z ^ (z >> 31)) | 1; /* never 0 */
+}
+
+/* Hands the order on: its traceparent, the parent being this hop. */
+static void hand_on(const struct shmlog_traceparent *in, uint64_t *rng)
+{
+    struct shmlog_traceparent out = *in;
+    out.parent_id = span_id_next(rng);
+    char line[SHMLOG_TRACEPARENT_BYTES + 1];
+    shmlog_traceparent_format(&out, line);
+    printf("%s\n", line);
+    fflush(stdout);
+}
+
+/* The md stage: count orders, one tick each, paced at rate per second. */
+static int run_md(uint64_t count, uint64_t rate)
+{
+    static const char *const symbols[] = {"AAPL", "MSFT", "ESZ6", "NQZ6"};
+    uint64_t rng = (uint64_t)mono_ns() ^ (uint64_t)getpid() << 32, t = mono_ns();
+    for (uint64_t i = 0; i < count; i++) {
+        struct shmlog_traceparent tp = {span_id_next(&rng), span_id_next(&rng), 1, 1};
+        shmlog_trace_set(tp.trace_hi, tp.trace_lo, "tick");
+        SHMLOG_MD(INFO, "tick sym=%s bid=%.2f ask=%.2f", symbols[i % 4], 100.0 + (double)(i % 50) * 0.01,
+                  100.01 + (double)(i % 50) * 0.01);
+        hand_on(&tp, &rng);
+        shmlog_trace_clear();
+        if (rate)
+            sleep_until(t += 1000000000u / rate);
+    }
+    return 0;
+}
+
+/* The strategy and gateway stages: each order read from standard input. */
+static int run_hop(enum stage stage)
+{
+    uint64_t rng = (uint64_t)mono_ns() ^ (uint64_t)getpid() << 32, order_id = 1000;
+    char line[256];
+    while (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\n")] = '\0';
+        struct shmlog_traceparent tp;
+        if (shmlog_traceparent_parse(line, &tp) != 0) {
+            fprintf(stderr, "shmlog-sample: not a traceparent: '%s'\n", line);
+            return 1;
+        }
+        if (stage == STAGE_STRATEGY) {
+            shmlog_trace_set(tp.trace_hi, tp.trace_lo, "decision");
+            SHMLOG_INFO("decision side=%s qty=%d", order_id % 2 ? "buy" : "sell", 100 * (int)(order_id % 5 + 1));
+            order_id++;
+            hand_on(&tp, &rng);
+        } else {
+            shmlog_trace_set(tp.trace_hi, tp.trace_lo, "order_sent");
+            SHMLOG_ORDER(INFO, "order sent id=%lu venue=%s", (unsigned long)order_id, "XNAS");
+            /* the exchange's round trip */
+            sleep_until(mono_ns() + 20000 + (order_id % 7) * 3000);
+            shmlog_trace_set(tp.trace_hi, tp.trace_lo, "ack");
+            SHMLOG_ORDER(INFO, "ack id=%lu", (unsigned long)order_id);
+            order_id++;
+        }
+        shmlog_trace_clear();
+    }
+    return 0;
+}
+
 static void print_help(void)
 {
     printf("usage: shmlog-sample [--app NAME] [--count N] [--threads T] [--rate R] [--dir D]\n"
@@ -379,7 +461,10 @@ static void print_help(void)
            "  --rate R       records per second over all threads; 0 = as fast as possible (default)\n"
            "  --dir D        segment directory (default: $SHMLOG_DIR, else hugetlbfs, else /dev/shm/shmlog)\n"
            "  --mix M        trading: books that move by ticks, round lots, ids that count up (default);\n"
-           "                 uniform: every value drawn uniformly at random per call (white noise)\n",
+           "                 uniform: every value drawn uniformly at random per call (white noise)\n"
+           "  --stage S      one hop of an order's path instead: md (--count orders, a trace each, their\n"
+           "                 traceparent lines on standard output), strategy (reads them, hands them on)\n"
+           "                 or gateway (reads them: order sent, then the exchange's ack)\n",
            MAX_THREADS);
 }
 
@@ -388,6 +473,7 @@ int main(int argc, char **argv)
     const char *app = "shmlog-sample";
     const char *dir = NULL;
     uint64_t count = 100000, threads = 1, rate = 0;
+    enum stage stage = STAGE_NONE;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -421,6 +507,16 @@ int main(int argc, char **argv)
             else
                 usage_error("--mix wants trading or uniform, not '%s'", value ? value : "");
             i++;
+        } else if (!strcmp(a, "--stage")) {
+            if (value && !strcmp(value, "md"))
+                stage = STAGE_MD;
+            else if (value && !strcmp(value, "strategy"))
+                stage = STAGE_STRATEGY;
+            else if (value && !strcmp(value, "gateway"))
+                stage = STAGE_GATEWAY;
+            else
+                usage_error("--stage wants md, strategy or gateway, not '%s'", value ? value : "");
+            i++;
         } else if (!strcmp(a, "--rate")) {
             rate = parse_u64(a, value, 1000000000);
             i++;
@@ -437,6 +533,14 @@ int main(int argc, char **argv)
     if (err < 0) {
         fprintf(stderr, "shmlog-sample: shmlog_init: %s\n", strerror(-err));
         return 1;
+    }
+    if (stage != STAGE_NONE) {
+        shmlog_thread_init();
+        int rc = stage == STAGE_MD ? run_md(count, rate) : run_hop(stage);
+        uint64_t dropped = shmlog_dropped();
+        shmlog_shutdown();
+        fprintf(stderr, "shmlog-sample: stage done, %" PRIu64 " dropped\n", dropped);
+        return rc;
     }
     SHMLOG_INFO("shmlog-sample starting count=%" PRIu64 " threads=%" PRIu64 " rate=%" PRIu64, count, threads,
                 rate);

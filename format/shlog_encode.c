@@ -147,6 +147,14 @@ struct enc_proc_ix {
  * and a small one stays in the core's cache. */
 #define IX_WORK_BLOCKS 8192u
 #define IX_WORK_MIN_BLOCKS 64u
+/* The group filter of an index frame's frames (version 4) is gathered at
+ * this many blocks (2 KiB: some 800 keys at 40 % set), then folded as a
+ * frame's is: the frames of a slow host are small, each one's filter too
+ * small to rule anything out, but they repeat one another's keys. A group
+ * that still is more than IX_GROUP_MAX_FILL set is written without one. */
+#define IX_GROUP_BLOCKS 64u
+#define IX_GROUP_MAX_FILL 0.75
+_Static_assert(IX_WORK_MIN_BLOCKS % IX_GROUP_BLOCKS == 0, "a frame's filter folds to the group's");
 
 /* The file's index as the encoder builds it (FORMAT.md, "Index"). */
 struct enc_index {
@@ -169,6 +177,9 @@ struct enc_index {
     uint32_t work_blocks;
     uint32_t kept_blocks; /* by the last frame sealed */
     int bloom_dirty;
+    uint32_t *group;      /* IX_GROUP_BLOCKS: every key of the pending entries' frames */
+    uint32_t group_frames; /* of them with keys */
+    uint64_t group_bytes; /* of the pending entries' frames */
     uint64_t word_prefix, app_prefix, tid_prefix;
     uint64_t last_tid; /* the last record's thread, whose key is in; UINT64_MAX: none yet in the frame */
     uint32_t literals; /* bit i: the last record's string argument i was a literal (enc_args) */
@@ -263,7 +274,8 @@ int shlog_enc_new(struct shlog_enc **out, int zstd_level)
     }
     enc_forget_sites(e);
     e->ix.bloom = calloc(IX_WORK_BLOCKS, IX_BLOCK_BYTES);
-    if (!e->ix.bloom) {
+    e->ix.group = calloc(IX_GROUP_BLOCKS, IX_BLOCK_BYTES);
+    if (!e->ix.bloom || !e->ix.group) {
         shlog_enc_free(e);
         return -ENOMEM;
     }
@@ -305,6 +317,7 @@ void shlog_enc_free(struct shlog_enc *e)
     free(e->site_v);
     free(e->proc_ix);
     free(e->ix.bloom);
+    free(e->ix.group);
     buf_free(&e->ix.pending);
     buf_free(&e->ix.pending_filters);
     free(e);
@@ -1514,12 +1527,12 @@ uint64_t shlog_enc_frame_records(const struct shlog_enc *e)
 
 /* The index frame of the pending entries, and of one more of a frame of
  * frame_bytes when that is not 0: its filter takes at most 4 % of them
- * (ix_entry_pend), or one block. */
+ * (ix_entry_pend), or one block; and the group filter. */
 static size_t ix_frame_bound(const struct shlog_enc *e, size_t frame_bytes)
 {
     return SHLOG_FRAME_PREFIX_BYTES + 8 + IX_HEAD3_BYTES + VARINT_MAX + e->ix.pending.len +
            e->ix.pending_filters.len + (frame_bytes ? IX_ENTRY_MAX(1) + frame_bytes / 25 : 0) + 4 + 4 +
-           IX_TRAILER_BYTES;
+           VARINT_MAX + IX_GROUP_BLOCKS * IX_BLOCK_BYTES + IX_TRAILER_BYTES;
 }
 
 size_t shlog_enc_frame_bound(const struct shlog_enc *e)
@@ -1584,6 +1597,41 @@ static uint32_t ix_fold(uint32_t *w, uint32_t n, uint32_t max_blocks)
     return set ? n : 0;
 }
 
+/* The most blocks, a power of two up to most, that take at most bytes. */
+static uint32_t ix_blocks_within(uint64_t bytes, uint32_t most)
+{
+    uint32_t blocks = 1;
+    while (blocks * 2 <= most && (uint64_t)blocks * 2 * IX_BLOCK_BYTES <= bytes)
+        blocks *= 2;
+    return blocks;
+}
+
+/* The open frame's keys into the group filter: its working filter folded
+ * to the group's blocks on the way (a key's block is the high bits of its
+ * hash, so block b of w blocks is block b / (w / g) of g). */
+static void ix_group_add(struct enc_index *x)
+{
+    uint32_t per = x->work_blocks / IX_GROUP_BLOCKS;
+    for (uint32_t b = 0; b < x->work_blocks; b++)
+        for (int k = 0; k < 8; k++)
+            x->group[8 * (b / per) + k] |= x->bloom[8 * b + k];
+    x->group_frames++;
+}
+
+/* The group filter folded to at most 4 % of its frames' bytes, like a
+ * frame's; 0 blocks (none) when that is less than a block, when one frame's
+ * own says as much, or when it would say "maybe" to most keys anyway. */
+static uint32_t ix_group_seal(struct enc_index *x)
+{
+    if (x->group_frames < 2 || x->group_bytes / 25 < IX_BLOCK_BYTES)
+        return 0;
+    uint32_t blocks = ix_fold(x->group, IX_GROUP_BLOCKS, ix_blocks_within(x->group_bytes / 25, IX_GROUP_BLOCKS));
+    uint64_t set = 0;
+    for (size_t i = 0; i < (size_t)blocks * 8; i++)
+        set += ix_popcount64(x->group[i]);
+    return (double)set / ((double)blocks * 256.0) <= IX_GROUP_MAX_FILL ? blocks : 0;
+}
+
 /* The open frame's summary forgotten: the next frame starts one, with a
  * filter of twice the blocks the last one kept. */
 static void ix_frame_reset(struct enc_index *x, uint32_t kept_blocks)
@@ -1630,9 +1678,9 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
         }
         /* at most 4 % of the frame's bytes (a power of two of blocks), as
          * ix_frame_bound counts */
-        uint32_t max_blocks = 1;
-        while (max_blocks * 2 <= IX_WORK_BLOCKS && (uint64_t)max_blocks * 2 * IX_BLOCK_BYTES * 25 <= n)
-            max_blocks *= 2;
+        uint32_t max_blocks = ix_blocks_within(n / 25, IX_WORK_BLOCKS);
+        if (x->bloom_dirty)
+            ix_group_add(x);
         en.bloom_blocks = x->bloom_dirty ? ix_fold(x->bloom, x->work_blocks, max_blocks) : 0;
         x->kept_blocks = en.bloom_blocks;
         en.bloom = (const uint8_t *)x->bloom;
@@ -1662,6 +1710,7 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
     x->pending_filters.len += filter;
     x->npending++;
     x->next_off += n;
+    x->group_bytes += n;
     return 0;
 }
 
@@ -1680,6 +1729,8 @@ static size_t ix_frame_put(struct shlog_enc *e, uint8_t *d, unsigned kind)
     p = put_varint(p + IX_HEAD3_BYTES, x->npending);
     memcpy(p, x->pending.p, x->pending.len);
     p += x->pending.len;
+    uint32_t group_blocks = ix_group_seal(x);
+    p = put_varint(p, group_blocks);
     put_u32le(summaries, (uint32_t)(p + 4 - summaries - 4));
     put_u32le(p, fnv1a32(pay, (size_t)(p - pay)));
     p += 4;
@@ -1687,6 +1738,15 @@ static size_t ix_frame_put(struct shlog_enc *e, uint8_t *d, unsigned kind)
     if (x->pending_filters.len)
         memcpy(p, x->pending_filters.p, x->pending_filters.len);
     p += x->pending_filters.len;
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    for (size_t i = 0; i < (size_t)group_blocks * 8; i++)
+        put_u32le((uint8_t *)&x->group[i], x->group[i]);
+#endif
+    memcpy(p, x->group, (size_t)group_blocks * IX_BLOCK_BYTES);
+    p += (size_t)group_blocks * IX_BLOCK_BYTES;
+    memset(x->group, 0, (size_t)IX_GROUP_BLOCKS * IX_BLOCK_BYTES);
+    x->group_frames = 0;
+    x->group_bytes = 0;
     put_u32le(p, fnv1a32(filters, (size_t)(p - filters)));
     p += 4;
     size_t total = (size_t)(p - d) + (kind == IX_KIND_FOOTER ? IX_TRAILER_BYTES : 0);

@@ -13,6 +13,8 @@ struct ix_filters {
     uint64_t off, len; /* the filters and their check */
     uint8_t *bytes;    /* NULL until read */
     int failed;        /* unreadable or failing their check: every frame of them may hold any key */
+    uint32_t group_blocks; /* version 4: the filter of all its frames' keys, after theirs; 0: none */
+    uint64_t group_at;
 };
 
 struct shlog_index {
@@ -125,7 +127,7 @@ static int ix_read_payload(struct shlog_index *ix, int fd, uint64_t off, uint64_
             shlog__grow_array(&ix->filters, &ix->filters_cap, ix->nfilters, sizeof(*ix->filters)))
             return -ENOMEM;
         ix->filters[ix->nfilters++] = (struct ix_filters){off + front + IX_HEAD3_BYTES + summaries,
-                                                          len - IX_HEAD3_BYTES - summaries - trailer, NULL, 0};
+                                                          len - IX_HEAD3_BYTES - summaries - trailer, NULL, 0, 0, 0};
         len = IX_HEAD3_BYTES + summaries;
     }
     if (len < IX_HEAD_BYTES + 1 + 4 || ix->held + len > SHLOG_INDEX_MAX_BYTES) {
@@ -223,6 +225,7 @@ static const char *ix_take_entries(struct shlog_index *ix, struct shlog_index *o
         if (ps->n + npids > ps->cap && shlog__grow_array(&ps->v, &ps->cap, ps->n + npids, sizeof(*ps->v)))
             return "out of memory";
         struct shlog_index_frame f = ix_frame_of(&x, NULL);
+        f.filters = SIZE_MAX; /* before version 3: its filter is in its entry */
         if (version >= 3) { /* its filter in the index frame's filters; its anchors unpacked, kept */
             f.filters = owner->nfilters - 1;
             f.filter_at = filter_at;
@@ -250,10 +253,18 @@ static const char *ix_take_entries(struct shlog_index *ix, struct shlog_index *o
         if (rc)
             return rc == -E2BIG ? "the index lists more frames than a reader keeps" : "out of memory";
     }
+    uint64_t group_blocks = version >= 4 ? get_varint(c) : 0;
+    if (c->bad || group_blocks > IX_MAX_BLOOM_BLOCKS || (group_blocks & (group_blocks - 1)))
+        return "an index frame's group filter is not a power of two of blocks";
     if (c->p != c->end)
         return "an index frame has bytes after its entries";
-    if (version >= 3 && filter_at + 4 != owner->filters[owner->nfilters - 1].len)
-        return "an index frame's filters are not the size its entries say";
+    if (version >= 3) {
+        struct ix_filters *fl = &owner->filters[owner->nfilters - 1];
+        if (filter_at + group_blocks * IX_BLOCK_BYTES + 4 != fl->len)
+            return "an index frame's filters are not the size its entries say";
+        fl->group_blocks = (uint32_t)group_blocks;
+        fl->group_at = filter_at;
+    }
     return NULL;
 }
 
@@ -721,7 +732,19 @@ int shlog_index_may_match_in(struct shlog_index *ix, const struct shlog_index_fr
 {
     if (!shlog_index_may_match(f, q))
         return 0;
-    if (f->bloom || !f->bloom_blocks || !query_filters(q) || shlog_index_filters(ix, f) != 0)
+    if (!f->bloom_blocks || !query_filters(q))
         return 1;
+    if (!f->bloom && shlog_index_filters(ix, f) != 0)
+        return 1;
+    /* The group's filter holds every key of the frame's, and says "no" more
+     * often where the frame's own is small. */
+    const struct ix_filters *fl = f->filters < ix->nfilters ? &ix->filters[f->filters] : NULL;
+    if (fl && fl->bytes && fl->group_blocks) {
+        struct shlog_index_frame group = *f;
+        group.bloom = fl->bytes + fl->group_at;
+        group.bloom_blocks = fl->group_blocks;
+        if (!shlog_index_may_match(&group, q))
+            return 0;
+    }
     return shlog_index_may_match(f, q);
 }

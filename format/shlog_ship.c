@@ -71,8 +71,10 @@ int shlog_shipped_write(const char *path, const struct shlog_shipped *s)
     char text[1024];
     n = snprintf(text, sizeof(text),
                  SHIPPED_MAGIC "\nhost %s\ntopic %s\nfile_seq %" PRIu64 "\noffset %" PRIu64 "\nupdated_ns %" PRIu64
-                 "\nlag_bytes %" PRIu64 "\nlag_ns %" PRIu64 "\npid %u\n",
-                 s->host, s->topic, s->file_seq, s->offset, s->updated_ns, s->lag_bytes, s->lag_ns, s->pid);
+                 "\nlag_bytes %" PRIu64 "\nlag_ns %" PRIu64 "\npid %u\nmessages %" PRIu64 "\nbytes %" PRIu64
+                 "\nrecords %" PRIu64 "\nwire_bytes %" PRIu64 "\nctx_messages %" PRIu64 "\nctx_bytes %" PRIu64 "\n",
+                 s->host, s->topic, s->file_seq, s->offset, s->updated_ns, s->lag_bytes, s->lag_ns, s->pid,
+                 s->messages, s->bytes, s->records, s->wire_bytes, s->ctx_messages, s->ctx_bytes);
     if (n < 0 || (size_t)n >= sizeof(text))
         return -EINVAL;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -146,6 +148,18 @@ int shlog_shipped_read(const char *path, struct shlog_shipped *s)
             s->lag_ns = v;
         else if (!strcmp(key, "pid"))
             s->pid = (uint32_t)v;
+        else if (!strcmp(key, "messages"))
+            s->messages = v;
+        else if (!strcmp(key, "bytes"))
+            s->bytes = v;
+        else if (!strcmp(key, "records"))
+            s->records = v;
+        else if (!strcmp(key, "wire_bytes"))
+            s->wire_bytes = v;
+        else if (!strcmp(key, "ctx_messages"))
+            s->ctx_messages = v;
+        else if (!strcmp(key, "ctx_bytes"))
+            s->ctx_bytes = v;
     }
     return have_seq && have_off ? 0 : -EINVAL;
 }

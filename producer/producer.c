@@ -1779,6 +1779,76 @@ const char *shmlog_dir(void)
     return shmlog__g.initialized ? shmlog__g.dir : NULL;
 }
 
+/* ==== Trace context ==== */
+
+/* The context this thread last wrote, and under which tid (a forked child's
+ * thread has the parent's copy under another tid: it writes its own). */
+static __thread struct shmlog_trace shmlog__trace_now;
+static __thread uint32_t shmlog__trace_tid;
+static uint64_t shmlog__trace_site;
+
+static int shmlog__trace_write(uint64_t hi, uint64_t lo, const char *span)
+{
+    static const uint8_t types[3] = {SHMLOG_ARG_U64, SHMLOG_ARG_U64, SHMLOG_ARG_STR};
+    size_t len = span ? strnlen(span, SHMLOG_TRACE_SPAN_BYTES) : 0;
+    uint32_t tid = shmlog__tid ? shmlog__tid : shmlog__tid_slow();
+    if (tid != shmlog__trace_tid) /* none yet in this thread (or this process) */
+        memset(&shmlog__trace_now, 0, sizeof shmlog__trace_now);
+    if (!hi && !lo && !shmlog__trace_now.hi && !shmlog__trace_now.lo)
+        return 0; /* nothing to clear */
+    if (hi == shmlog__trace_now.hi && lo == shmlog__trace_now.lo && strlen(shmlog__trace_now.span) == len &&
+        memcmp(shmlog__trace_now.span, span ? span : "", len) == 0)
+        return 0;
+    uint64_t site = shmlog__load_acquire(&shmlog__trace_site);
+    if (SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u)
+        site = shmlog__register_site(&shmlog__trace_site, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, "shmlog", 1,
+                                     "shmlog_trace_set", SHMLOG_TRACE_FORMAT, NULL, 3, types);
+    if (!SHMLOG__CAST(uint32_t, site))
+        return -ENODEV;
+    /* Written whatever the live level: the thread's records after it need it. */
+    uint64_t pos;
+    uint8_t *head = shmlog__begin(shmlog__rdtsc(), SHMLOG__CAST(uint32_t, site), SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE,
+                                  8 + 8 + SHMLOG_STR_HEADER_BYTES + len, SHMLOG_REC_TRACE, &pos);
+    if (!head)
+        return -ENOSPC;
+    struct shmlog__cursor c = shmlog__cursor_at(head, pos);
+    shmlog__put_fixed(&c, hi, 8);
+    shmlog__put_fixed(&c, lo, 8);
+    shmlog__put_fixed(&c, shmlog_str_header(len, 0), SHMLOG_STR_HEADER_BYTES);
+    if (len)
+        shmlog__put_bytes(&c, span, len);
+    shmlog__commit(head, pos);
+    shmlog__trace_now.hi = hi;
+    shmlog__trace_now.lo = lo;
+    memcpy(shmlog__trace_now.span, span ? span : "", len);
+    shmlog__trace_now.span[len] = '\0';
+    shmlog__trace_tid = tid;
+    return 0;
+}
+
+int shmlog_trace_set(uint64_t id_hi, uint64_t id_lo, const char *span)
+{
+    return id_hi || id_lo ? shmlog__trace_write(id_hi, id_lo, span) : -EINVAL;
+}
+
+int shmlog_trace_clear(void)
+{
+    return shmlog__trace_write(0, 0, NULL);
+}
+
+void shmlog_trace_get(struct shmlog_trace *out)
+{
+    if (shmlog__trace_tid && shmlog__trace_tid == (shmlog__tid ? shmlog__tid : shmlog__tid_slow()))
+        *out = shmlog__trace_now;
+    else
+        memset(out, 0, sizeof *out);
+}
+
+int shmlog_trace_restore(const struct shmlog_trace *t)
+{
+    return shmlog__trace_write(t->hi, t->lo, t->span);
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -919,10 +919,37 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
-    "std::string, std::string_view, std::chrono type, SHMLOG_ENUM or SHMLOG_STRUCT type, or a std::optional " \
-    "of one of them but a struct"
+    "std::string, std::string_view, std::chrono type, SHMLOG_ENUM or SHMLOG_STRUCT type, std::optional, " \
+    "container, pair, tuple, variant, filesystem path, smart pointer, std::thread::id, wide string, or a type " \
+    "with a shmlog_codec (a struct: SHMLOG_STRUCT or shmlog_codec)"
+
+namespace shmlog {
+/* A named argument for a {name} placeholder, as fmt::arg and fmt's "name"_a:
+ * SHMLOG_INFO("{px}", shmlog::arg("px", px)) or, with using namespace
+ * shmlog::literals, "px"_a = px. Its name is read from the call's text (a
+ * string literal) and names the argument's field. */
+template <typename T> struct named_arg {
+    const char *name;
+    const T &value;
+};
+template <typename T> constexpr named_arg<T> arg(const char *name, const T &value) { return {name, value}; }
+namespace literals {
+struct arg_name {
+    const char *name;
+    template <typename T> constexpr named_arg<T> operator=(const T &value) const { return {name, value}; }
+};
+constexpr arg_name operator""_a(const char *name, std::size_t) { return {name}; }
+} // namespace literals
+} // namespace shmlog
 
 namespace shmlog_detail {
+/* What a named argument holds. */
+template <typename T> struct unnamed {
+    typedef T type;
+};
+template <typename T> struct unnamed<::shmlog::named_arg<T>> {
+    typedef typename std::decay<T>::type type;
+};
 /* std::string (any allocator) and std::string_view: captured with their size. */
 template <typename T> struct is_text : std::false_type {};
 template <typename Tr, typename A> struct is_text<std::basic_string<char, Tr, A>> : std::true_type {};
@@ -942,14 +969,6 @@ template <typename T> inline long long time_point_ns(const T &t)
 /* std::optional: stored as its value type (zero or "" when empty), with a
  * BOOL "has value" after the call's own arguments, so the format's
  * conversions keep their arguments and the record's shape is the site's. */
-template <typename T> struct is_optional : std::false_type {};
-template <typename T> struct is_optional<std::optional<T>> : std::true_type {};
-template <typename T> struct value_of {
-    typedef T type;
-};
-template <typename T> struct value_of<std::optional<T>> {
-    typedef T type;
-};
 
 /* SHMLOG_STRUCT(Order, id, px): shmlog__describe_struct(const Order *) and its
  * member list, found by argument-dependent lookup. The struct's own argument
@@ -978,13 +997,160 @@ struct supported_value : std::integral_constant<bool, std::is_arithmetic<T>::val
                                                           is_duration<T>::value || is_time_point<T>::value ||
                                                           std::is_pointer<T>::value || std::is_null_pointer<T>::value ||
                                                           is_text<T>::value> {};
+/* An optional of one of those, carried as its value and a has-value; any
+ * other std::optional is a value tree (below). */
+template <typename T> struct is_optional_any : std::false_type {};
+template <typename T> struct is_optional_any<std::optional<T>> : std::true_type {};
+template <typename T> struct is_optional : std::false_type {};
+template <typename T> struct is_optional<std::optional<T>> : supported_value<typename std::decay<T>::type> {};
+template <typename T, bool = is_optional<T>::value> struct value_of {
+    typedef T type;
+};
+template <typename T> struct value_of<T, true> {
+    typedef typename T::value_type type;
+};
+
+/* ---- value trees (format/FORMAT.md, 12) ----
+ * A container, pair, tuple, variant, std::optional of a struct or tree,
+ * filesystem path, wide string, non-system-clock time point or a type with a
+ * shmlog_codec is encoded at the call into the bytes of one STR argument
+ * (shmlog_args.h: shmlog_tree_tag) that the site's descriptor marks "v<N>";
+ * readers print it as fmt does. The standard types are recognised by their
+ * members, not their headers, which shmlog.h does not include (<filesystem>
+ * alone doubles an empty file's compile time). */
+template <typename T, typename = void> struct is_range : std::false_type {};
 template <typename T>
-struct supported : std::integral_constant<bool, supported_value<T>::value || described_struct<T>::value> {};
-template <typename T> struct supported<std::optional<T>> : supported_value<typename std::decay<T>::type> {};
+struct is_range<T, std::void_t<typename T::value_type, decltype(std::declval<const T &>().begin()),
+                               decltype(std::declval<const T &>().end())>> : std::true_type {};
+template <typename T, typename = void> struct is_map_like : std::false_type {};
+template <typename T>
+struct is_map_like<T, std::void_t<typename T::key_type, typename T::mapped_type>> : std::true_type {};
+template <typename T, typename = void> struct is_set_like : std::false_type {};
+template <typename T> struct is_set_like<T, std::void_t<typename T::key_type>> : std::true_type {};
+template <typename T, typename = void> struct is_path : std::false_type {};
+template <typename T>
+struct is_path<T, std::void_t<decltype(std::declval<const T &>().root_name()),
+                              decltype(std::declval<const T &>().generic_string()),
+                              decltype(std::declval<const T &>().native())>> : std::true_type {};
+template <typename T, typename = void> struct is_variant : std::false_type {};
+template <typename T>
+struct is_variant<T, std::void_t<decltype(std::declval<const T &>().index()),
+                                 decltype(std::declval<const T &>().valueless_by_exception())>> : std::true_type {};
+template <typename T, typename = void> struct is_smart_pointer : std::false_type {};
+template <typename T>
+struct is_smart_pointer<T, std::void_t<typename T::element_type, decltype(std::declval<const T &>().get())>>
+    : std::is_pointer<decltype(std::declval<const T &>().get())> {};
+template <typename T, typename = void> struct is_tuple_like : std::false_type {};
+template <typename T>
+struct is_tuple_like<T, std::void_t<decltype(std::tuple_size<T>::value)>> : std::true_type {};
+template <typename T> struct is_wide_text : std::false_type {};
+template <typename Tr, typename A> struct is_wide_text<std::basic_string<wchar_t, Tr, A>> : std::true_type {};
+template <typename Tr> struct is_wide_text<std::basic_string_view<wchar_t, Tr>> : std::true_type {};
+template <typename T> struct is_other_time_point : std::false_type {};
+template <typename C, typename D>
+struct is_other_time_point<std::chrono::time_point<C, D>>
+    : std::integral_constant<bool, !std::is_same<C, std::chrono::system_clock>::value> {};
+/* std::thread::id, by its name: <thread> is not included either. */
+template <typename T> constexpr bool named_thread_id()
+{
+    constexpr std::string_view f = __PRETTY_FUNCTION__;
+    return f.find("T = std::thread::id]") != std::string_view::npos ||
+           f.find("T = std::__thread_id]") != std::string_view::npos ||
+           f.find("T = std::__1::__thread_id]") != std::string_view::npos;
+}
+template <typename T, bool = std::is_class<T>::value> struct is_thread_id : std::false_type {};
+template <typename T>
+struct is_thread_id<T, true> : std::integral_constant<bool, named_thread_id<T>() && sizeof(T) == 8> {};
+} // namespace shmlog_detail
+
+/* A type's own way to be logged, written once by its user (it may be a
+ * friend, to read private members):
+ *     template <> struct shmlog_codec<Px> {
+ *         static auto value(const Px &p) { return std::make_tuple(p.bid_, p.ask_); }
+ *     };
+ * value() returns anything loggable: a SHMLOG_STRUCT type, a tuple or
+ * container of the fields (copied into the record), or a std::string that
+ * it formats at the call (an allocation and the formatting on the hot path). */
+template <typename T, typename = void> struct shmlog_codec;
+
+namespace shmlog_detail {
+template <typename T, typename = void> struct has_codec : std::false_type {};
+template <typename T>
+struct has_codec<T, std::void_t<decltype(shmlog_codec<T>::value(std::declval<const T &>()))>> : std::true_type {};
+template <typename T> using codec_value = typename std::decay<decltype(shmlog_codec<T>::value(std::declval<const T &>()))>::type;
+
+/* What a record holds as a value tree (T decayed), whatever its elements. */
+template <typename T>
+struct tree_shape
+    : std::integral_constant<bool, !is_text<T>::value &&
+                                       (has_codec<T>::value || is_path<T>::value || is_range<T>::value ||
+                                        is_tuple_like<T>::value || is_variant<T>::value || is_wide_text<T>::value ||
+                                        is_other_time_point<T>::value ||
+                                        (is_optional_any<T>::value && !is_optional<T>::value))> {};
+
+/* What a tree may hold: every leaf loggable. */
+template <typename T, typename = void> struct tree_loggable;
+template <typename T> constexpr bool tree_leaf_ok()
+{
+    typedef typename std::decay<T>::type D;
+    if constexpr (has_codec<D>::value)
+        return tree_loggable<codec_value<D>>::value;
+    else if constexpr (std::is_same<D, char *>::value || std::is_same<D, const char *>::value)
+        return true;
+    else if constexpr (is_thread_id<D>::value || is_smart_pointer<D>::value)
+        return true;
+    else if constexpr (supported_value<D>::value || described_struct<D>::value)
+        return true;
+    else if constexpr (tree_shape<D>::value || is_optional_any<D>::value)
+        return tree_loggable<D>::value;
+    else
+        return false;
+}
+template <typename T, std::size_t... I> constexpr bool tuple_ok(std::index_sequence<I...>)
+{
+    return (true && ... && tree_leaf_ok<typename std::tuple_element<I, T>::type>());
+}
+template <template <typename...> class V, typename... A> constexpr bool variant_alternatives_ok(const V<A...> *)
+{
+    return (true && ... && tree_leaf_ok<A>());
+}
+template <typename T, typename> struct tree_loggable {
+    static constexpr bool get()
+    {
+        if constexpr (has_codec<T>::value || is_path<T>::value || is_wide_text<T>::value ||
+                      is_other_time_point<T>::value)
+            return has_codec<T>::value ? tree_leaf_ok<T>() : true;
+        else if constexpr (is_optional_any<T>::value)
+            return tree_leaf_ok<typename T::value_type>();
+        else if constexpr (is_map_like<T>::value)
+            return tree_leaf_ok<typename T::key_type>() && tree_leaf_ok<typename T::mapped_type>();
+        else if constexpr (is_range<T>::value)
+            return tree_leaf_ok<typename T::value_type>();
+        else if constexpr (is_tuple_like<T>::value)
+            return tuple_ok<T>(std::make_index_sequence<std::tuple_size<T>::value>{});
+        else if constexpr (is_variant<T>::value)
+            return variant_alternatives_ok(static_cast<const T *>(nullptr));
+        else
+            return false;
+    }
+    static constexpr bool value = get();
+};
+
+template <typename T>
+struct supported : std::integral_constant<bool, supported_value<T>::value || described_struct<T>::value ||
+                                                    is_optional<T>::value ||
+                                                    is_thread_id<T>::value || is_smart_pointer<T>::value ||
+                                                    (tree_shape<T>::value && tree_loggable<T>::value)> {};
 
 template <typename T> constexpr unsigned arg_type()
 {
-    if constexpr (is_optional<T>::value) {
+    if constexpr (tree_shape<T>::value) {
+        return SHMLOG_ARG_STR; /* its encoded bytes */
+    } else if constexpr (is_thread_id<T>::value) {
+        return SHMLOG_ARG_U64;
+    } else if constexpr (is_smart_pointer<T>::value) {
+        return SHMLOG_ARG_PTR;
+    } else if constexpr (is_optional<T>::value) {
         return arg_type<typename T::value_type>();
     } else if constexpr (is_duration<T>::value) {
         return arg_type<typename T::rep>();
@@ -1047,11 +1213,19 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
 {
     typedef typename std::decay<T>::type D;
     static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
+    static_assert(!tree_shape<D>::value, "shmlog: a SHMLOG_STRUCT member may not be a container, pair, tuple, variant, "
+                                         "path or codec type: give the struct a shmlog_codec instead");
     if constexpr (char_array<T>::value) {
         /* by the C string's scan (no call through the PLT) */
         constexpr size_t bound = char_array_bound<T>();
         const size_t n = shmlog__cstr_len(x, bound);
         return cap{reinterpret_cast<uintptr_t>(x), n < bound ? n : bound};
+    } else if constexpr (is_thread_id<D>::value) {
+        uint64_t id;
+        memcpy(&id, static_cast<const void *>(&x), 8); /* its pthread_t, as its operator<< prints it */
+        return cap{id, SIZE_MAX};
+    } else if constexpr (is_smart_pointer<D>::value) {
+        return cap{reinterpret_cast<uintptr_t>(x.get()), SIZE_MAX};
     } else if constexpr (is_optional<D>::value && supported<D>::value) { /* else the one error above */
         typedef typename D::value_type V;
         cap c{reinterpret_cast<uintptr_t>(""), is_text<V>::value ? 0 : SIZE_MAX}; /* empty text */
@@ -1106,7 +1280,13 @@ template <typename T> inline __attribute__((always_inline)) cap capture(const T 
 template <typename T> inline auto fmt_arg(const T &x)
 {
     typedef typename std::decay<T>::type D;
-    if constexpr (is_optional<D>::value)
+    if constexpr (tree_shape<D>::value)
+        return ""; /* printf: %s prints the tree */
+    else if constexpr (is_thread_id<D>::value)
+        return 0ull;
+    else if constexpr (is_smart_pointer<D>::value)
+        return static_cast<const void *>(nullptr);
+    else if constexpr (is_optional<D>::value)
         return fmt_arg(*x); /* never called: the check alone */
     else if constexpr (is_text<D>::value)
         return x.data();
@@ -1253,6 +1433,16 @@ struct pointer_arg { /* any other pointer: its address */
 template <typename T> struct object_arg {
     const T *p;
 };
+/* A value tree: encoded by the writer into its own buffer. */
+template <typename T> struct tree_arg {
+    const T *p;
+};
+/* The writer's buffers of a call's trees, one each, at most the payload bound. */
+template <unsigned N> struct tree_bufs {
+    uint8_t b[N ? N : 1][N ? SHMLOG_MAX_PAYLOAD : 1];
+    unsigned next;
+};
+template <typename T> inline size_t encode_tree(const T &x, uint8_t *out);
 /* The type a writer's argument stands for, as arg_type and tail_types read it. */
 template <typename P> struct param_value {
     typedef P type;
@@ -1266,6 +1456,11 @@ template <> struct param_value<pointer_arg> {
 template <typename T> struct param_value<object_arg<T>> {
     typedef T type;
 };
+template <typename T> struct param_value<tree_arg<T>> {
+    typedef T type;
+};
+template <typename P> struct is_tree_param : std::false_type {};
+template <typename T> struct is_tree_param<tree_arg<T>> : std::true_type {};
 
 template <std::size_t Bytes, bool Signed> struct fixed_int {
     typedef typename std::conditional<Signed, int64_t, uint64_t>::type type;
@@ -1283,8 +1478,17 @@ template <> struct fixed_int<4, false> { typedef uint32_t type; };
 template <typename T> inline __attribute__((always_inline)) auto to_param(const T &x)
 {
     typedef typename std::decay<T>::type D;
-    static_assert(supported<D>::value, SHMLOG__UNSUPPORTED);
-    if constexpr (char_array<T>::value) {
+    static_assert(supported<D>::value || tree_shape<D>::value, SHMLOG__UNSUPPORTED);
+    static_assert(!tree_shape<D>::value || tree_loggable<D>::value,
+                  "shmlog: an element of this container, pair, tuple, variant, std::optional or codec value is of a "
+                  "type shmlog cannot log: describe it (SHMLOG_STRUCT, SHMLOG_ENUM) or give it a shmlog_codec");
+    if constexpr (tree_shape<D>::value) {
+        return tree_arg<D>{&x};
+    } else if constexpr (is_thread_id<D>::value) {
+        return static_cast<uint64_t>(capture(x).v);
+    } else if constexpr (is_smart_pointer<D>::value) {
+        return pointer_arg{capture(x).v};
+    } else if constexpr (char_array<T>::value) {
         /* scanned here, beside the TSC read, where it overlaps the call's other work: in the
          * writer the C++ str45{} case's p50 rose by some 20 ns (bench/call.sh --cxx) */
         return array_arg{capture(x)};
@@ -1314,16 +1518,31 @@ template <typename T> inline __attribute__((always_inline)) auto to_param(const 
     }
 }
 
+template <typename T> inline __attribute__((always_inline)) auto to_param(const ::shmlog::named_arg<T> &x)
+{
+    return to_param(x.value);
+}
+
 inline __attribute__((always_inline)) cap capture_param(array_arg a) { return a.c; }
 inline __attribute__((always_inline)) cap capture_param(pointer_arg a) { return cap{a.v, SIZE_MAX}; }
 template <typename T> inline __attribute__((always_inline)) cap capture_param(object_arg<T> a) { return capture(*a.p); }
 template <typename T> inline __attribute__((always_inline)) cap capture_param(T x) { return capture(x); }
 
-template <typename P> inline __attribute__((always_inline)) void put_param(P a, uint64_t &v, uint64_t &n)
+template <typename P, typename B> inline __attribute__((always_inline)) void put_param(P a, uint64_t &v, uint64_t &n, B &)
 {
     const cap c = capture_param(a);
     v = c.v;
     n = c.n;
+}
+/* A tree's bytes: one past the bound when it did not fit, so that the writer cuts and marks it. */
+template <typename T, typename B> inline void put_param(tree_arg<T> a, uint64_t &v, uint64_t &n, B &bufs)
+{
+    uint8_t *out = bufs.b[bufs.next++];
+    v = reinterpret_cast<uintptr_t>(out);
+    if constexpr (tree_loggable<T>::value)
+        n = encode_tree(*a.p, out);
+    else
+        n = 0; /* refused by to_param, once */
 }
 
 /* What an argument adds after the call's own: a std::optional or SHMLOG_STRUCT's, nothing for the rest. */
@@ -1347,7 +1566,10 @@ static __attribute__((noinline)) void write_params(uint64_t *cache, const struct
     /* one more slot: a call without arguments has an array */
     uint64_t v[nargs + 1], n[nargs + 1];
     unsigned i = 0;
-    ((put_param(a, v[i], n[i]), i++), ...);
+    tree_bufs<(0u + ... + is_tree_param<P>::value)> trees;
+    trees.next = 0;
+    (void)trees; /* a call without trees */
+    ((put_param(a, v[i], n[i], trees), i++), ...);
     tail_args<typename param_value<P>::type..., void> tail;
     (take_tail(a, tail), ...);
     tail.store(v + sizeof...(P), n + sizeof...(P));
@@ -1367,7 +1589,9 @@ template <typename T> inline auto fmt_value() -> decltype(fmt_arg(std::declval<c
 #define SHMLOG__WITH_ARGS(...) SHMLOG__EACH(SHMLOG__A_TYPE_OF, __VA_ARGS__) SHMLOG__WRITE(__VA_ARGS__)
 #define SHMLOG__A_TYPE_OF(i, x)                                                              \
     [[maybe_unused]] auto shmlog__p##i = true ? nullptr : shmlog_detail::type_ptr((x));        \
-    typedef typename std::remove_pointer<decltype(shmlog__p##i)>::type shmlog__T##i;
+    typedef typename std::remove_pointer<decltype(shmlog__p##i)>::type shmlog__R##i;           \
+    typedef typename shmlog_detail::unnamed<shmlog__R##i>::type shmlog__T##i;                 \
+    [[maybe_unused]] static constexpr bool shmlog__named##i = !std::is_same<shmlog__R##i, shmlog__T##i>::value;
 #define SHMLOG__A_DECL(i, x)
 #define SHMLOG__A_OK(i, x) && shmlog_detail::supported<shmlog__T##i>::value
 #define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_value<shmlog__T##i>()
@@ -1499,7 +1723,10 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG_LOG(cat, lvl, ...) SHMLOG__CAT2(SHMLOG__LOG_, SHMLOG__FIT16(__VA_ARGS__))(cat, lvl, __VA_ARGS__)
 #define SHMLOG__LOG_FITS(cat, lvl, ...) SHMLOG__LOG(cat, lvl, , __VA_ARGS__)
 #define SHMLOG__LOG_TOO_MANY(cat, lvl, ...) \
-    SHMLOG__REFUSE(cat, lvl, 0, "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS)", __VA_ARGS__)
+    SHMLOG__REFUSE(cat, lvl, 0,                                                             \
+                   "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS, fixed by the site " \
+                   "layout in shared memory and files): split the call",                     \
+                   __VA_ARGS__)
 
 /* A call the header refuses: one error that says why, and nothing else. */
 #define SHMLOG__REFUSE(cat, lvl, ms, why, ...)                                                 \
@@ -1690,3 +1917,143 @@ constexpr uint64_t shmlog__every_ns(std::chrono::duration<Rep, Period> d)
 /* A category of the program's own: SHMLOG_CAT(venue, INFO, "...") with the
  * id shmlog_category("venue") returned. */
 #define SHMLOG_CAT(cat, lvl, ...) SHMLOG_LOG(cat, SHMLOG_LEVEL_##lvl, __VA_ARGS__)
+
+/* ==== Trace context ====
+ *
+ * A thread works for one trace at a time (an order on its way through
+ * processes): shmlog_trace_set writes one record flagged SHMLOG_REC_TRACE,
+ * and readers give the thread's records after it that trace id and span
+ * name, until it sets another or clears it. Log calls are not changed by it:
+ * they cost the same with a context set or not. Not async-signal-safe.
+ *
+ *     shmlog_trace_set(id_hi, id_lo, "decision");  // 128-bit id; 0, 0 is none
+ *     SHMLOG_ORDER(INFO, "send id=%lu", id);       // read back with its trace
+ *     shmlog_trace_clear();
+ */
+#include <errno.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* A thread's context: the id (0, 0 when none) and its span, NUL-terminated. */
+struct shmlog_trace {
+    uint64_t hi, lo;
+    char span[SHMLOG_TRACE_SPAN_BYTES + 1];
+};
+/* Sets the calling thread's context; span may be NULL (none), a longer one is
+ * cut to SHMLOG_TRACE_SPAN_BYTES. The same context again writes nothing.
+ * 0; -EINVAL for the id 0, 0; -ENODEV before shmlog_init; -ENOSPC when the
+ * record was dropped (full ring, counted): the thread keeps its old context. */
+int shmlog_trace_set(uint64_t id_hi, uint64_t id_lo, const char *span);
+/* The thread works for no trace from now on. 0, or as shmlog_trace_set. */
+int shmlog_trace_clear(void);
+/* The calling thread's context as last set (all zero when none). */
+void shmlog_trace_get(struct shmlog_trace *out);
+/* Sets t as it is (clears when its id is 0): what a scope puts back. */
+int shmlog_trace_restore(const struct shmlog_trace *t);
+#ifdef __cplusplus
+}
+#endif
+
+/* A 64-bit trace id is the 128-bit one with a zero high half. */
+static inline int shmlog_trace_set64(uint64_t id, const char *span)
+{
+    return shmlog_trace_set(0, id, span);
+}
+
+/* W3C Trace Context `traceparent`: "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>". */
+#define SHMLOG_TRACEPARENT_BYTES 55u
+struct shmlog_traceparent {
+    uint64_t trace_hi, trace_lo; /* never both 0 */
+    uint64_t parent_id;          /* the caller's span, never 0 */
+    uint8_t flags;               /* bit 0: sampled */
+};
+
+static inline int shmlog__hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* n lowercase hex digits at s into *v: 0, or -1 at any other byte. */
+static inline int shmlog__hex_read(const char *s, unsigned n, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int d = shmlog__hex_value(s[i]);
+        if (d < 0)
+            return -1;
+        x = x << 4 | SHMLOG__CAST(uint64_t, d);
+    }
+    *v = x;
+    return 0;
+}
+
+/* Parses a traceparent header value (NUL-terminated). A version above 00
+ * may carry more after its 55 bytes, behind a '-' (the spec's rule for
+ * versions it does not know); version ff, uppercase hex and zero ids are
+ * refused. 0 or -EINVAL. */
+static inline int shmlog_traceparent_parse(const char *s, struct shmlog_traceparent *out)
+{
+    uint64_t version, flags;
+    size_t len = strlen(s);
+    if (len < SHMLOG_TRACEPARENT_BYTES || shmlog__hex_read(s, 2, &version) || version == 0xff || s[2] != '-' ||
+        s[35] != '-' || s[52] != '-' || (version == 0 && len != SHMLOG_TRACEPARENT_BYTES) ||
+        (len > SHMLOG_TRACEPARENT_BYTES && s[SHMLOG_TRACEPARENT_BYTES] != '-'))
+        return -EINVAL;
+    struct shmlog_traceparent tp;
+    if (shmlog__hex_read(s + 3, 16, &tp.trace_hi) || shmlog__hex_read(s + 19, 16, &tp.trace_lo) ||
+        shmlog__hex_read(s + 36, 16, &tp.parent_id) || shmlog__hex_read(s + 53, 2, &flags) ||
+        (!tp.trace_hi && !tp.trace_lo) || !tp.parent_id)
+        return -EINVAL;
+    tp.flags = SHMLOG__CAST(uint8_t, flags);
+    *out = tp;
+    return 0;
+}
+
+/* Writes tp as a version 00 traceparent and its NUL to out. */
+static inline void shmlog_traceparent_format(const struct shmlog_traceparent *tp,
+                                             char out[SHMLOG_TRACEPARENT_BYTES + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    const uint64_t words[3] = {tp->trace_hi, tp->trace_lo, tp->parent_id};
+    char *o = out;
+    *o++ = '0';
+    *o++ = '0';
+    for (unsigned w = 0; w < 3; w++) {
+        if (w != 1)
+            *o++ = '-';
+        for (int shift = 60; shift >= 0; shift -= 4)
+            *o++ = digits[words[w] >> shift & 0xF];
+    }
+    *o++ = '-';
+    *o++ = digits[tp->flags >> 4];
+    *o++ = digits[tp->flags & 0xF];
+    *o = '\0';
+}
+
+/* Continues the trace a traceparent header names: 0, or -EINVAL, or as shmlog_trace_set. */
+static inline int shmlog_trace_set_traceparent(const char *header, const char *span)
+{
+    struct shmlog_traceparent tp;
+    int err = shmlog_traceparent_parse(header, &tp);
+    return err ? err : shmlog_trace_set(tp.trace_hi, tp.trace_lo, span);
+}
+
+#ifdef __cplusplus
+/* The thread works for trace (hi, lo) as span in this scope; the context it
+ * had before is back when the scope ends. */
+class shmlog_trace_scope {
+public:
+    shmlog_trace_scope(uint64_t hi, uint64_t lo, const char *span = nullptr)
+    {
+        shmlog_trace_get(&prev_);
+        shmlog_trace_set(hi, lo, span);
+    }
+    explicit shmlog_trace_scope(uint64_t id, const char *span = nullptr) : shmlog_trace_scope(0, id, span) {}
+    ~shmlog_trace_scope() { shmlog_trace_restore(&prev_); }
+    shmlog_trace_scope(const shmlog_trace_scope &) = delete;
+    shmlog_trace_scope &operator=(const shmlog_trace_scope &) = delete;
+
+private:
+    struct shmlog_trace prev_;
+};
+#endif

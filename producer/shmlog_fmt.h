@@ -17,17 +17,21 @@ enum class fmt_reason {
     no_argument_for_placeholder,
     more_arguments_than_placeholders,
     unmatched_brace,
-    centre_alignment_unsupported,
-    fill_character_unsupported,
-    nested_width_or_precision_unsupported,
-    locale_L_unsupported,
-    presentation_b_B_a_A_unsupported,
+    nested_width_or_precision_not_automatic,
+    presentation_a_A_unsupported,
     positional_index_out_of_order,
+    named_placeholder_not_the_next_named_argument,
+    automatic_placeholder_after_a_named_one,
+    automatic_and_manual_indexes_mixed,
     type_does_not_fit_argument,
     precision_on_integer,
+    sign_on_unsigned,
     sign_hash_or_zero_on_text,
     shortest_float_takes_no_sign_hash_or_zero,
-    spec_on_duration_unsupported,
+    precision_on_integer_duration_or_time_point,
+    chrono_spec_letter_unsupported,
+    semicolon_in_spec_unsupported,
+    width_or_precision_argument_not_an_integer,
     duration_unit_unsupported,
     spec_on_struct_unsupported,
 };
@@ -37,7 +41,13 @@ enum fmt_kind : unsigned char { k_other, k_bool, k_char, k_signed, k_unsigned, k
 
 template <typename T> constexpr fmt_kind fmt_kind_of()
 {
-    if constexpr (described_struct<T>::value) {
+    if constexpr (tree_shape<T>::value) {
+        return k_text;
+    } else if constexpr (is_thread_id<T>::value) {
+        return k_unsigned;
+    } else if constexpr (is_smart_pointer<T>::value) {
+        return k_pointer;
+    } else if constexpr (described_struct<T>::value) {
         return k_struct;
     } else if constexpr (is_duration<T>::value) {
         return fmt_kind_of<typename T::rep>();
@@ -62,8 +72,7 @@ template <typename T> constexpr fmt_kind fmt_kind_of()
     }
 }
 
-/* What {} prints after a duration's count, as fmt does ("us" for micro,
- * where fmt may print the micro sign); "" for what is not a duration, NULL
+/* What {} prints after a duration's count, as fmt does; "" for what is not a duration, NULL
  * for a unit without one. */
 template <typename T> constexpr const char *fmt_unit()
 {
@@ -74,7 +83,7 @@ template <typename T> constexpr const char *fmt_unit()
         if constexpr (std::is_same<P, std::nano>::value)
             return "ns";
         else if constexpr (std::is_same<P, std::micro>::value)
-            return "us";
+            return "\xc2\xb5s"; /* U+00B5, as fmt prints it */
         else if constexpr (std::is_same<P, std::milli>::value)
             return "ms";
         else if constexpr (std::is_same<P, std::ratio<1>>::value)
@@ -91,6 +100,8 @@ template <typename T> constexpr const char *fmt_unit()
 /* The printf format of a site, and whether and why it was refused. */
 template <size_t N> struct fmt_site {
     char text[N];
+    char desc[N]; /* the "f" entries of specs the readers print themselves */
+    size_t desc_len;
     bool fmt_style;
     fmt_reason error;
     int at; /* the placeholder the error is about, from 1; 0: the whole format */
@@ -118,23 +129,34 @@ struct fmt_out {
 
 constexpr bool fmt_is_digit(char c) { return c >= '0' && c <= '9'; }
 
+/* The bytes of the UTF-8 character that starts with c (a fill character). */
+constexpr size_t fmt_fill_bytes(char c)
+{
+    const unsigned u = static_cast<unsigned char>(c);
+    return u >= 0xF0 ? 4 : u >= 0xE0 ? 3 : u >= 0xC0 ? 2 : 1;
+}
+
 /* Parses one placeholder's spec (after the ':', up to '}') for an argument of
- * kind k and writes its printf conversion; fmt_reason::none or why not. */
-constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_t width_bytes, fmt_out &out)
+ * kind k and writes its printf conversion; fmt_reason::none or why not. What
+ * printf has no words for (a fill character, centring, b/B, a sign or 0x
+ * before any integer, a width or precision from the next arguments: dyn's
+ * bits 1 and 2) sets entry: the conversion is then the plain one for the
+ * type, and the readers print the value by the spec itself. */
+constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_t width_bytes, fmt_out &out,
+                                    int &dyn, bool &entry)
 {
     size_t i = 0;
     char align = 0;
-    if (len >= 2 && (s[1] == '<' || s[1] == '>' || s[1] == '^')) {
-        if (s[0] != ' ')
-            return fmt_reason::fill_character_unsupported;
-        align = s[1];
-        i = 2;
+    const size_t fill_len = fmt_fill_bytes(s[0]);
+    if (len > fill_len && (s[fill_len] == '<' || s[fill_len] == '>' || s[fill_len] == '^')) {
+        entry = entry || s[0] != ' ' || s[fill_len] == '^';
+        align = s[fill_len];
+        i = fill_len + 1;
     } else if (len >= 1 && (s[0] == '<' || s[0] == '>' || s[0] == '^')) {
         align = s[0];
+        entry = entry || align == '^';
         i = 1;
     }
-    if (align == '^')
-        return fmt_reason::centre_alignment_unsupported;
     char sign = 0;
     if (i < len && (s[i] == '+' || s[i] == '-' || s[i] == ' '))
         sign = s[i++];
@@ -143,33 +165,46 @@ constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_
     bool zero = i < len && s[i] == '0';
     i += zero;
     int width = -1, prec = -1;
-    if (i < len && s[i] == '{')
-        return fmt_reason::nested_width_or_precision_unsupported;
+    if (i + 1 < len && s[i] == '{' && s[i + 1] == '}') {
+        dyn |= 1;
+        entry = true;
+        i += 2;
+    } else if (i < len && s[i] == '{') {
+        return fmt_reason::nested_width_or_precision_not_automatic;
+    }
     for (; i < len && fmt_is_digit(s[i]); i++)
         width = (width < 0 ? 0 : width) * 10 + (s[i] - '0');
     if (i < len && s[i] == '.') {
         i++;
-        if (i < len && s[i] == '{')
-            return fmt_reason::nested_width_or_precision_unsupported;
-        if (i >= len || !fmt_is_digit(s[i]))
+        if (i + 1 < len && s[i] == '{' && s[i + 1] == '}') {
+            dyn |= 2;
+            entry = true;
+            prec = 0;
+            i += 2;
+        } else if (i < len && s[i] == '{') {
+            return fmt_reason::nested_width_or_precision_not_automatic;
+        } else if (i >= len || !fmt_is_digit(s[i])) {
             return fmt_reason::unmatched_brace;
-        for (prec = 0; i < len && fmt_is_digit(s[i]); i++)
-            prec = prec * 10 + (s[i] - '0');
+        } else {
+            for (prec = 0; i < len && fmt_is_digit(s[i]); i++)
+                prec = prec * 10 + (s[i] - '0');
+        }
     }
     if (i < len && s[i] == 'L')
-        return fmt_reason::locale_L_unsupported;
+        i++; /* the C locale's: no separators, as fmt prints in it */
     char type = i < len ? s[i++] : 0;
     if (i != len)
         return fmt_reason::unmatched_brace;
-    if (type == 'b' || type == 'B' || type == 'a' || type == 'A')
-        return fmt_reason::presentation_b_B_a_A_unsupported;
+    if (type == 'a' || type == 'A')
+        return fmt_reason::presentation_a_A_unsupported;
     if (k == k_other)
         type = 's'; /* the argument's own error is enough */
 
     /* Which printf conversion, and whether fmt aligns it left by default. */
     char conv = 0;
     bool left = false, shortest = false;
-    if ((k == k_bool || k == k_char) && (type == 'd' || type == 'x' || type == 'X' || type == 'o'))
+    if ((k == k_bool || k == k_char) &&
+        (type == 'd' || type == 'x' || type == 'X' || type == 'o' || type == 'b' || type == 'B'))
         k = k == k_bool ? k_unsigned : k_signed; /* fmt prints them as numbers then */
     switch (k) {
     case k_text:
@@ -198,10 +233,17 @@ constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_
             conv = k == k_signed ? 'd' : 'u';
         else if (type == 'x' || type == 'X' || type == 'o' || type == 'c')
             conv = type;
+        else if (type == 'b' || type == 'B')
+            conv = k == k_signed ? 'd' : 'u', entry = true;
         else
             return fmt_reason::type_does_not_fit_argument;
         if (prec >= 0)
             return fmt_reason::precision_on_integer;
+        if (sign && k == k_unsigned)
+            return fmt_reason::sign_on_unsigned;
+        /* fmt writes a sign and magnitude in any base, and 0x0 for #x of 0 */
+        if ((conv == 'x' || conv == 'X' || conv == 'o') && (k == k_signed || sign || (hash && conv != 'o')))
+            entry = true;
         break;
     case k_float:
         if (type == 'e' || type == 'E' || type == 'f' || type == 'F' || type == 'g' || type == 'G')
@@ -222,31 +264,82 @@ constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_
     }
     if ((conv == 's' || conv == 'c') && !shortest && (sign || hash || zero))
         return fmt_reason::sign_hash_or_zero_on_text;
-    if (shortest && (sign || hash || zero || prec >= 0))
+    if (shortest && k != k_float && (sign || hash || zero || prec >= 0))
         return fmt_reason::shortest_float_takes_no_sign_hash_or_zero;
+    if (k == k_float && ((width >= 0 && align == 0) || (hash && conv != 'e' && conv != 'E' && conv != 'f' && conv != 'F')))
+        entry = true; /* fmt 9's: inf on the left with a width alone, a 0 after the point of 1. in general form */
+    if (shortest && k == k_float && sign)
+        entry = true; /* +2.5 */
     if (conv == 'c' && prec >= 0)
         return fmt_reason::precision_on_integer;
 
     out.put('%');
-    if (width >= 0 && (align == '<' || (left && align == 0)))
-        out.put('-');
-    if (sign == '+' || sign == ' ')
-        out.put(sign);
-    if (hash && conv != 'd' && conv != 'u' && conv != 'c')
-        out.put('#');
-    if (zero && align == 0) /* fmt ignores 0 with an alignment */
-        out.put('0');
-    if (width >= 0)
-        out.put_number(width);
-    if (prec >= 0) {
-        out.put('.');
-        out.put_number(prec);
+    if (entry) { /* the readers print it by the spec: the plain conversion for the type */
+        if (shortest && k == k_float)
+            conv = 'g';
+    } else {
+        if (width >= 0 && (align == '<' || (left && align == 0)))
+            out.put('-');
+        if (sign == '+' || sign == ' ')
+            out.put(sign);
+        if (hash && conv != 'd' && conv != 'u' && conv != 'c')
+            out.put('#');
+        if (zero && align == 0) /* fmt ignores 0 with an alignment */
+            out.put('0');
+        if (width >= 0)
+            out.put_number(width);
+        if (prec >= 0) {
+            out.put('.');
+            out.put_number(prec);
+        }
     }
     if ((conv == 'd' || conv == 'u' || conv == 'x' || conv == 'X' || conv == 'o') && width_bytes == 8) {
         out.put('l');
         out.put('l');
     }
     out.put(conv);
+    return fmt_reason::none;
+}
+
+/* Whether c may follow '%' in a chrono spec on a time point (tp) or a
+ * duration (floating: of a floating-point count). */
+constexpr bool fmt_chrono_letter(char c, bool tp, bool floating)
+{
+    const char *set = tp ? "YyCmdeHMSFTRDjaAbBhpIuw%nt" : floating ? "Qq%nt" : "QqHMSTR%nt";
+    for (; *set; set++)
+        if (*set == c)
+            return true;
+    return false;
+}
+
+/* A spec on a time point (tp) or a duration: [[fill]align][width][.precision]
+ * then a chrono spec, text and %-conversions, as fmt takes them (a
+ * precision: a floating duration's alone). */
+constexpr fmt_reason fmt_chrono_spec(const char *s, size_t len, bool tp, bool floating)
+{
+    size_t i = 0;
+    const size_t fill_len = fmt_fill_bytes(s[0]);
+    if (len > fill_len && (s[fill_len] == '<' || s[fill_len] == '>' || s[fill_len] == '^'))
+        i = fill_len + 1; /* any fill, a letter or % too */
+    else if (len > 0 && (s[0] == '<' || s[0] == '>' || s[0] == '^'))
+        i = 1;
+    if (i + 1 < len && s[i] == '{' && s[i + 1] == '}')
+        i += 2;
+    while (i < len && fmt_is_digit(s[i]))
+        i++;
+    if (i < len && s[i] == '.') {
+        if (tp || !floating)
+            return fmt_reason::precision_on_integer_duration_or_time_point;
+        i++;
+        if (i + 1 < len && s[i] == '{' && s[i + 1] == '}')
+            i += 2;
+        while (i < len && fmt_is_digit(s[i]))
+            i++;
+    }
+    /* the rest is the chrono spec: text, and conversions we print */
+    for (size_t k = i; k < len; k++)
+        if (s[k] == '%' && (k + 1 >= len || !fmt_chrono_letter(s[++k], tp, floating)))
+            return fmt_reason::chrono_spec_letter_unsupported;
     return fmt_reason::none;
 }
 
@@ -269,14 +362,53 @@ constexpr bool fmt_printf_conversion(const char *s, size_t len)
     return false;
 }
 
-/* The site of format f (N: its size) with arguments A (after a leading
- * void): a printf format kept as it is, or a {} format translated. */
-template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16> fmt_translate(const char *f)
+/* Whether what follows a '{' opens a spec ("{:", "{1:", "{px:"), whose %
+ * belongs to a chrono spec; "{\"px\":%f}" is a printf format's text. */
+constexpr bool fmt_spec_opens(const char *s, size_t len)
 {
-    fmt_site<2 * N + 16> r{};
+    size_t i = 0;
+    while (i < len && (fmt_is_digit(s[i]) || s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+        i++;
+    return i < len && s[i] == ':';
+}
+
+/* The name argument text t gives itself: "px" of shmlog::arg("px", v) or of
+ * "px"_a = v (n bytes at *name); false for an argument with none. */
+constexpr bool fmt_arg_name(const char *t, const char *&name, size_t &n)
+{
+    while (*t == ' ')
+        t++;
+    for (const char *p : {"::shmlog::arg(", "shmlog::arg(", "arg("}) {
+        size_t k = 0;
+        while (p[k] && t[k] == p[k])
+            k++;
+        if (!p[k]) {
+            t += k;
+            while (*t == ' ')
+                t++;
+            break;
+        }
+    }
+    if (*t != '"')
+        return false;
+    name = ++t;
+    for (n = 0; t[n] && t[n] != '"'; n++)
+        if (!(fmt_is_digit(t[n]) || t[n] == '_' || (t[n] >= 'a' && t[n] <= 'z') || (t[n] >= 'A' && t[n] <= 'Z')))
+            return false;
+    return t[n] == '"' && n > 0;
+}
+
+/* The site of format f (N: its size) with arguments A (after a leading
+ * void) whose call texts are texts[1..] (NULL: none is a named argument): a
+ * printf format kept as it is, or a {} format translated. */
+template <size_t N, typename Void, typename... A>
+constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, const char *const *texts, bool names)
+{
+    fmt_site<2 * N + 16 + 8 * sizeof...(A)> r{};
     const fmt_kind kinds[] = {k_other, fmt_kind_of<A>()...};
     const size_t bytes[] = {0, sizeof(A)...};
     const char *const units[] = {"", fmt_unit<A>()...};
+    const bool time_points[] = {false, is_time_point<A>::value...};
     const int nargs = static_cast<int>(sizeof...(A));
     size_t len = 0;
     while (len < N && f[len])
@@ -287,14 +419,16 @@ template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16>
     for (size_t i = 0; suffixed && i < sl; i++)
         suffixed = f[len - sl + i] == fmt_suppressed[i];
     const size_t end = suffixed ? len - sl : len;
-    bool conv = false, brace = false;
+    bool conv = false, brace = false, inside = false; /* inside: a placeholder, whose chrono spec's % is its own */
     for (size_t i = 0; i < end; i++) {
         if (f[i] == '%' && i + 1 < end && f[i + 1] == '%')
             i++;
-        else if (f[i] == '%')
+        else if (f[i] == '%' && !inside)
             conv = conv || fmt_printf_conversion(f + i + 1, end - i - 1);
         else if (f[i] == '{' || f[i] == '}')
-            brace = true;
+            brace = true, inside = f[i] == '{' ? fmt_spec_opens(f + i + 1, end - i - 1) : f[i] == '}' ? false : inside;
+        if (f[i] == '{' && i + 1 < end && f[i + 1] == '{')
+            i++;
     }
     fmt_out out{r.text, 0};
     /* A printf conversion makes it printf, its braces literal: C++ printf
@@ -307,6 +441,7 @@ template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16>
     r.fmt_style = true;
     const int placeholders_args = nargs - (suffixed ? 1 : 0);
     int next = 0;
+    bool named_seen = false, auto_seen = false, manual_seen = false;
     for (size_t i = 0; i < end; i++) {
         char c = f[i];
         if (c == '%') {
@@ -326,21 +461,51 @@ template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16>
             out.put('{');
             i++;
         } else if (c == '{') {
-            size_t close = i + 1;
-            while (close < end && f[close] != '}' && f[close] != '{')
-                close++;
-            next++;
-            r.at = next;
+            size_t close = i + 1; /* past a nested {} (a width or precision from an argument) */
+            while (close < end && f[close] != '}' && !(f[close] == '{' && (close + 1 >= end || f[close + 1] != '}')))
+                close += f[close] == '{' ? 2 : 1;
+            const int arg = ++next;
+            r.at = arg;
             if (close >= end || f[close] != '}') {
                 r.error = fmt_reason::unmatched_brace;
                 return r;
             }
             size_t spec = i + 1;
-            if (spec < close && fmt_is_digit(f[spec])) {
+            const char *name = nullptr;
+            size_t name_len = 0;
+            const bool named = names && arg <= nargs && fmt_arg_name(texts[arg], name, name_len);
+            if (spec < close && (f[spec] == '_' || (f[spec] >= 'a' && f[spec] <= 'z') || (f[spec] >= 'A' && f[spec] <= 'Z'))) {
+                /* {name}: the argument's own, in the arguments' order (the record keeps that order) */
+                size_t k = spec;
+                while (k < close && f[k] != ':')
+                    k++;
+                bool same = named && name_len == k - spec;
+                for (size_t at = 0; same && at < name_len; at++)
+                    same = name[at] == f[spec + at];
+                if (!same) {
+                    r.error = fmt_reason::named_placeholder_not_the_next_named_argument;
+                    return r;
+                }
+                spec = k;
+                named_seen = true;
+            } else if (named_seen && !(spec < close && fmt_is_digit(f[spec]))) {
+                /* fmt's automatic index does not count named ones: it would take another argument */
+                r.error = fmt_reason::automatic_placeholder_after_a_named_one;
+                return r;
+            }
+            const bool manual = !named && spec < close && fmt_is_digit(f[spec]);
+            const bool automatic = !named && !manual;
+            if ((manual && auto_seen) || (automatic && manual_seen)) {
+                r.error = fmt_reason::automatic_and_manual_indexes_mixed; /* fmt refuses the switch */
+                return r;
+            }
+            auto_seen = auto_seen || automatic;
+            manual_seen = manual_seen || manual;
+            if (manual) {
                 int index = 0;
                 for (; spec < close && fmt_is_digit(f[spec]); spec++)
                     index = index * 10 + (f[spec] - '0');
-                if (index != next - 1) {
+                if (index != arg - 1) {
                     r.error = fmt_reason::positional_index_out_of_order;
                     return r;
                 }
@@ -349,29 +514,106 @@ template <size_t N, typename Void, typename... A> constexpr fmt_site<2 * N + 16>
                 r.error = fmt_reason::unmatched_brace;
                 return r;
             }
-            if (next > placeholders_args) {
+            if (arg > placeholders_args) {
                 r.error = fmt_reason::no_argument_for_placeholder;
                 return r;
             }
             if (spec < close)
                 spec++;
-            if (!units[next]) {
+            for (size_t k = spec; k < close; k++)
+                if (f[k] == ';') { /* it would end the descriptor's entry */
+                    r.error = fmt_reason::semicolon_in_spec_unsupported;
+                    return r;
+                }
+            if (!units[arg]) {
                 r.error = fmt_reason::duration_unit_unsupported;
                 return r;
             }
-            if (units[next][0] && spec < close) {
-                r.error = fmt_reason::spec_on_duration_unsupported;
-                return r;
-            }
-            if (kinds[next] == k_struct && spec < close) {
+            if (kinds[arg] == k_struct && spec < close) {
                 r.error = fmt_reason::spec_on_struct_unsupported;
                 return r;
             }
-            r.error = fmt_conversion(f + spec, close - spec, kinds[next], bytes[next], out);
-            if (r.error != fmt_reason::none)
+            int dyn = 0;
+            bool entry = false;
+            char what = kinds[arg] == k_char ? 'c' : 'v';
+            if (time_points[arg] || units[arg][0]) { /* a time point always: fmt's text is not the readers' time */
+                r.error = fmt_chrono_spec(f + spec, close - spec, time_points[arg], kinds[arg] == k_float);
+                if (r.error != fmt_reason::none)
+                    return r;
+                entry = time_points[arg] || spec < close;
+                what = time_points[arg] ? 't' : 'd';
+                if (!entry && kinds[arg] == k_float) /* {} of a duration: its count as fmt 9 writes it, then the unit */
+                    out.put('%'), out.put('g');
+                else if (!entry)
+                    r.error = fmt_conversion(f + spec, 0, kinds[arg], bytes[arg], out, dyn, entry);
+                else { /* the count's plain conversion */
+                    out.put('%');
+                    if (kinds[arg] == k_float) {
+                        out.put('g');
+                    } else {
+                        if (bytes[arg] == 8)
+                            out.put('l'), out.put('l');
+                        out.put(kinds[arg] == k_signed ? 'd' : 'u');
+                    }
+                }
+                for (size_t k = spec; k + 1 < close; k++)
+                    if (f[k] == '{' && f[k + 1] == '}')
+                        dyn |= f[k - 1] == '.' ? 2 : 1;
+            } else {
+                r.error = fmt_conversion(f + spec, close - spec, kinds[arg], bytes[arg], out, dyn, entry);
+                if (r.error != fmt_reason::none)
+                    return r;
+            }
+            if (!entry) {
+                for (const char *u = units[arg]; *u; u++)
+                    out.put(*u);
+                i = close;
+                continue;
+            }
+            if (dyn && (manual_seen || named_seen)) { /* a nested {} is automatic: fmt counts it apart */
+                r.error = fmt_reason::automatic_and_manual_indexes_mixed;
                 return r;
-            for (const char *u = units[next]; *u; u++)
-                out.put(*u);
+            }
+            /* "f<arg> <what>[<unit> ]<spec>", a {} of the spec naming its argument */
+            fmt_out d{r.desc, r.desc_len};
+            if (d.n)
+                d.put(';');
+            d.put('f');
+            d.put_number(arg);
+            d.put(' ');
+            d.put(what);
+            d.put(' ');
+            if (what == 'd') {
+                for (const char *u = units[arg]; *u; u++)
+                    d.put(*u);
+                d.put(' ');
+            }
+            int taken = arg;
+            for (size_t k = spec; k < close; k++) {
+                if (f[k] != '{') {
+                    d.put(f[k]);
+                    continue;
+                }
+                if (++taken > placeholders_args) {
+                    r.error = fmt_reason::no_argument_for_placeholder;
+                    return r;
+                }
+                if (kinds[taken] != k_signed && kinds[taken] != k_unsigned) {
+                    r.error = fmt_reason::width_or_precision_argument_not_an_integer;
+                    return r;
+                }
+                d.put('{');
+                d.put_number(taken);
+                d.put('}');
+                k++;
+                /* the readers print nothing for it: fmt's order, the value then its width */
+                out.put('%');
+                if (bytes[taken] == 8)
+                    out.put('l'), out.put('l');
+                out.put(kinds[taken] == k_signed ? 'd' : 'u');
+            }
+            r.desc_len = d.n;
+            next = taken;
             i = close;
         } else {
             out.put(c);
@@ -409,7 +651,7 @@ template <int Placeholder, fmt_reason Why> struct fmt_placeholder {
 struct enum_info {
     const char *type;
     const char *names; /* as the macro's arguments are written: "Buy, Sell" */
-    long long values[16];
+    long long values[48]; /* SHMLOG__ENUM_COUNT's bound */
     unsigned count;
 };
 void shmlog__describe_enum(); /* the name the lookup finds besides the users' */
@@ -463,7 +705,9 @@ template <typename... M> constexpr std::size_t members_desc_bytes(type_list<void
 }
 template <typename T> constexpr std::size_t desc_entry_bytes()
 {
-    if constexpr (is_optional<T>::value) {
+    if constexpr (tree_shape<T>::value) {
+        return 8;
+    } else if constexpr (is_optional<T>::value) {
         return 8 + desc_entry_bytes<typename T::value_type>();
     } else if constexpr (is_time_point<T>::value) {
         return 8;
@@ -526,7 +770,10 @@ constexpr void desc_members(site_desc_text<N> &d, const char *names, unsigned fi
 /* Argument arg's entries; next: the first argument its tail takes (tail_count). */
 template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N> &d, unsigned arg, unsigned next)
 {
-    if constexpr (is_optional<T>::value) {
+    if constexpr (tree_shape<T>::value) {
+        desc_head(d, 'v', arg, nullptr);
+        (void)next;
+    } else if constexpr (is_optional<T>::value) {
         desc_head(d, 'o', arg, nullptr);
         d.put(' ');
         d.put_number(next);
@@ -572,6 +819,68 @@ template <typename... A> struct site_desc_of {
     static constexpr auto desc = site_desc<site_desc_bytes<A...>(), A...>();
     static constexpr const char *text = desc.len ? desc.text : nullptr;
 };
+/* The bytes of the "n<argument> <name>" entries of the named arguments among
+ * the n call texts at texts[1..] (fmt_arg_name). */
+constexpr std::size_t site_names_bytes(const char *const *texts, bool names, std::size_t n)
+{
+    std::size_t bytes = 0;
+    for (std::size_t i = 1; names && i <= n; i++) {
+        const char *name = nullptr;
+        std::size_t len = 0;
+        if (fmt_arg_name(texts[i], name, len))
+            bytes += len + 6;
+    }
+    return bytes;
+}
+
+/* A site's descriptor when it has its own entries: its signature's, then the
+ * format's "f" entries (own, M bytes in all with the names' and a NUL), then
+ * an "n" entry per named argument. */
+template <std::size_t M, typename... A> struct site_desc_joined {
+    char text[site_desc_bytes<A...>() + M + 1];
+};
+template <std::size_t M, typename... A>
+constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own, const char *const *texts, bool names)
+{
+    const auto &types = site_desc_of<A...>::desc;
+    site_desc_joined<M, A...> j{};
+    if (M == 1)
+        return j;
+    site_desc_text<sizeof j.text> d{};
+    for (std::size_t i = 0; i < types.len; i++)
+        d.put(types.text[i]);
+    for (std::size_t i = 0; own[i]; i++) {
+        if (i == 0 && d.len)
+            d.put(';');
+        d.put(own[i]);
+    }
+    for (std::size_t i = 1; names && i < sizeof...(A); i++) {
+        const char *name = nullptr;
+        std::size_t len = 0;
+        if (!fmt_arg_name(texts[i], name, len))
+            continue;
+        desc_head(d, 'n', static_cast<unsigned>(i), nullptr);
+        d.put(' ');
+        for (std::size_t c = 0; c < len; c++)
+            d.put(name[c]);
+    }
+    for (std::size_t i = 0; i < d.len; i++)
+        j.text[i] = d.text[i];
+    return j;
+}
+/* What a site with no entries of its own joins: nothing, worked out for no one. */
+struct site_desc_none {
+    char text[1];
+};
+template <std::size_t M, typename... A> struct site_desc_join {
+    static constexpr site_desc_joined<M, A...> make(const char *own, const char *const *texts, bool names)
+    {
+        return site_desc_join_of<M, A...>(own, texts, names);
+    }
+};
+template <typename... A> struct site_desc_join<1, A...> {
+    static constexpr site_desc_none make(const char *, const char *const *, bool) { return {}; }
+};
 } // namespace shmlog_detail
 
 /* Once, at namespace scope, after the struct and after those of its members'
@@ -607,34 +916,201 @@ template <typename... A> struct site_desc_of {
     static_assert(sizeof(Type) == 0, "shmlog: SHMLOG_STRUCT takes at most 15 members: a record holds 16 " \
                                      "arguments (SHMLOG_MAX_ARGS), the struct's own counting one")
 
+/* SHMLOG__ENUM_EACH_<n>(M, a1..an): M(a1) ... M(an), for an enum's names
+ * (SHMLOG__ENUM_COUNT counts them after the type: 1 .. 48, or TOO_MANY). */
+#define SHMLOG__ENUM_COUNT(...) SHMLOG__PICK64(__VA_ARGS__, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, \
+    TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, 48, \
+    47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, \
+    21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, ~)
+#define SHMLOG__ENUM_EACH_0(M, ...)
+#define SHMLOG__ENUM_EACH_1(M, a1) M(a1)
+#define SHMLOG__ENUM_EACH_2(M, a1, a2) \
+    SHMLOG__ENUM_EACH_1(M, a1) M(a2)
+#define SHMLOG__ENUM_EACH_3(M, a1, a2, a3) \
+    SHMLOG__ENUM_EACH_2(M, a1, a2) M(a3)
+#define SHMLOG__ENUM_EACH_4(M, a1, a2, a3, a4) \
+    SHMLOG__ENUM_EACH_3(M, a1, a2, a3) M(a4)
+#define SHMLOG__ENUM_EACH_5(M, a1, a2, a3, a4, a5) \
+    SHMLOG__ENUM_EACH_4(M, a1, a2, a3, a4) M(a5)
+#define SHMLOG__ENUM_EACH_6(M, a1, a2, a3, a4, a5, a6) \
+    SHMLOG__ENUM_EACH_5(M, a1, a2, a3, a4, a5) M(a6)
+#define SHMLOG__ENUM_EACH_7(M, a1, a2, a3, a4, a5, a6, a7) \
+    SHMLOG__ENUM_EACH_6(M, a1, a2, a3, a4, a5, a6) M(a7)
+#define SHMLOG__ENUM_EACH_8(M, a1, a2, a3, a4, a5, a6, a7, a8) \
+    SHMLOG__ENUM_EACH_7(M, a1, a2, a3, a4, a5, a6, a7) M(a8)
+#define SHMLOG__ENUM_EACH_9(M, a1, a2, a3, a4, a5, a6, a7, a8, a9) \
+    SHMLOG__ENUM_EACH_8(M, a1, a2, a3, a4, a5, a6, a7, a8) M(a9)
+#define SHMLOG__ENUM_EACH_10(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10) \
+    SHMLOG__ENUM_EACH_9(M, a1, a2, a3, a4, a5, a6, a7, a8, a9) M(a10)
+#define SHMLOG__ENUM_EACH_11(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) \
+    SHMLOG__ENUM_EACH_10(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10) M(a11)
+#define SHMLOG__ENUM_EACH_12(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12) \
+    SHMLOG__ENUM_EACH_11(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) M(a12)
+#define SHMLOG__ENUM_EACH_13(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13) \
+    SHMLOG__ENUM_EACH_12(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12) M(a13)
+#define SHMLOG__ENUM_EACH_14(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14) \
+    SHMLOG__ENUM_EACH_13(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13) M(a14)
+#define SHMLOG__ENUM_EACH_15(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) \
+    SHMLOG__ENUM_EACH_14(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14) M(a15)
+#define SHMLOG__ENUM_EACH_16(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) \
+    SHMLOG__ENUM_EACH_15(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) M(a16)
+#define SHMLOG__ENUM_EACH_17(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17) \
+    SHMLOG__ENUM_EACH_16(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) M(a17)
+#define SHMLOG__ENUM_EACH_18(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18) \
+    SHMLOG__ENUM_EACH_17(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17) M(a18)
+#define SHMLOG__ENUM_EACH_19(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19) \
+    SHMLOG__ENUM_EACH_18(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18) M(a19)
+#define SHMLOG__ENUM_EACH_20(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20) \
+    SHMLOG__ENUM_EACH_19(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19) M(a20)
+#define SHMLOG__ENUM_EACH_21(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21) \
+    SHMLOG__ENUM_EACH_20(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20) M(a21)
+#define SHMLOG__ENUM_EACH_22(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22) \
+    SHMLOG__ENUM_EACH_21(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21) M(a22)
+#define SHMLOG__ENUM_EACH_23(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23) \
+    SHMLOG__ENUM_EACH_22(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22) M(a23)
+#define SHMLOG__ENUM_EACH_24(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24) \
+    SHMLOG__ENUM_EACH_23(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23) M(a24)
+#define SHMLOG__ENUM_EACH_25(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25) \
+    SHMLOG__ENUM_EACH_24(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24) M(a25)
+#define SHMLOG__ENUM_EACH_26(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26) \
+    SHMLOG__ENUM_EACH_25(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25) M(a26)
+#define SHMLOG__ENUM_EACH_27(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27) \
+    SHMLOG__ENUM_EACH_26(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26) M(a27)
+#define SHMLOG__ENUM_EACH_28(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28) \
+    SHMLOG__ENUM_EACH_27(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27) M(a28)
+#define SHMLOG__ENUM_EACH_29(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29) \
+    SHMLOG__ENUM_EACH_28(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28) M(a29)
+#define SHMLOG__ENUM_EACH_30(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30) \
+    SHMLOG__ENUM_EACH_29(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29) M(a30)
+#define SHMLOG__ENUM_EACH_31(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31) \
+    SHMLOG__ENUM_EACH_30(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30) M(a31)
+#define SHMLOG__ENUM_EACH_32(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32) \
+    SHMLOG__ENUM_EACH_31(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31) M(a32)
+#define SHMLOG__ENUM_EACH_33(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33) \
+    SHMLOG__ENUM_EACH_32(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32) M(a33)
+#define SHMLOG__ENUM_EACH_34(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34) \
+    SHMLOG__ENUM_EACH_33(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33) M(a34)
+#define SHMLOG__ENUM_EACH_35(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35) \
+    SHMLOG__ENUM_EACH_34(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34) M(a35)
+#define SHMLOG__ENUM_EACH_36(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36) \
+    SHMLOG__ENUM_EACH_35(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35) M(a36)
+#define SHMLOG__ENUM_EACH_37(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37) \
+    SHMLOG__ENUM_EACH_36(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36) M(a37)
+#define SHMLOG__ENUM_EACH_38(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38) \
+    SHMLOG__ENUM_EACH_37(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37) M(a38)
+#define SHMLOG__ENUM_EACH_39(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39) \
+    SHMLOG__ENUM_EACH_38(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38) M(a39)
+#define SHMLOG__ENUM_EACH_40(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40) \
+    SHMLOG__ENUM_EACH_39(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39) M(a40)
+#define SHMLOG__ENUM_EACH_41(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41) \
+    SHMLOG__ENUM_EACH_40(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40) M(a41)
+#define SHMLOG__ENUM_EACH_42(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42) \
+    SHMLOG__ENUM_EACH_41(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41) M(a42)
+#define SHMLOG__ENUM_EACH_43(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43) \
+    SHMLOG__ENUM_EACH_42(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42) M(a43)
+#define SHMLOG__ENUM_EACH_44(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44) \
+    SHMLOG__ENUM_EACH_43(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43) M(a44)
+#define SHMLOG__ENUM_EACH_45(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44, a45) \
+    SHMLOG__ENUM_EACH_44(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44) M(a45)
+#define SHMLOG__ENUM_EACH_46(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44, a45, a46) \
+    SHMLOG__ENUM_EACH_45(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44, a45) M(a46)
+#define SHMLOG__ENUM_EACH_47(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44, a45, a46, a47) \
+    SHMLOG__ENUM_EACH_46(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44, a45, a46) M(a47)
+#define SHMLOG__ENUM_EACH_48(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44, a45, a46, a47, a48) \
+    SHMLOG__ENUM_EACH_47(M, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44, a45, a46, a47) M(a48)
+
 /* Once, at namespace scope, after the enum: its values print as their names
  * (in text and in JSON messages; a value outside the list as its number).
- * At most 16 names. */
-#define SHMLOG_ENUM(...) SHMLOG__CAT2(SHMLOG__ENUM_, SHMLOG__FIT16(__VA_ARGS__))(__VA_ARGS__)
-#define SHMLOG__ENUM_FITS(Type, ...)                                                         \
+ * At most 48 names. */
+#define SHMLOG_ENUM(...) SHMLOG__ENUM_OF(SHMLOG__ENUM_COUNT(__VA_ARGS__), __VA_ARGS__)
+#define SHMLOG__ENUM_OF(n, ...) SHMLOG__CAT2(SHMLOG__ENUM_, SHMLOG__CAT2(SHMLOG__ENUM_FIT_, n))(n, __VA_ARGS__)
+#define SHMLOG__ENUM_FIT_TOO_MANY TOO_MANY
+#define SHMLOG__ENUM_FIT_0 FITS
+#define SHMLOG__ENUM_FIT_1 FITS
+#define SHMLOG__ENUM_FIT_2 FITS
+#define SHMLOG__ENUM_FIT_3 FITS
+#define SHMLOG__ENUM_FIT_4 FITS
+#define SHMLOG__ENUM_FIT_5 FITS
+#define SHMLOG__ENUM_FIT_6 FITS
+#define SHMLOG__ENUM_FIT_7 FITS
+#define SHMLOG__ENUM_FIT_8 FITS
+#define SHMLOG__ENUM_FIT_9 FITS
+#define SHMLOG__ENUM_FIT_10 FITS
+#define SHMLOG__ENUM_FIT_11 FITS
+#define SHMLOG__ENUM_FIT_12 FITS
+#define SHMLOG__ENUM_FIT_13 FITS
+#define SHMLOG__ENUM_FIT_14 FITS
+#define SHMLOG__ENUM_FIT_15 FITS
+#define SHMLOG__ENUM_FIT_16 FITS
+#define SHMLOG__ENUM_FIT_17 FITS
+#define SHMLOG__ENUM_FIT_18 FITS
+#define SHMLOG__ENUM_FIT_19 FITS
+#define SHMLOG__ENUM_FIT_20 FITS
+#define SHMLOG__ENUM_FIT_21 FITS
+#define SHMLOG__ENUM_FIT_22 FITS
+#define SHMLOG__ENUM_FIT_23 FITS
+#define SHMLOG__ENUM_FIT_24 FITS
+#define SHMLOG__ENUM_FIT_25 FITS
+#define SHMLOG__ENUM_FIT_26 FITS
+#define SHMLOG__ENUM_FIT_27 FITS
+#define SHMLOG__ENUM_FIT_28 FITS
+#define SHMLOG__ENUM_FIT_29 FITS
+#define SHMLOG__ENUM_FIT_30 FITS
+#define SHMLOG__ENUM_FIT_31 FITS
+#define SHMLOG__ENUM_FIT_32 FITS
+#define SHMLOG__ENUM_FIT_33 FITS
+#define SHMLOG__ENUM_FIT_34 FITS
+#define SHMLOG__ENUM_FIT_35 FITS
+#define SHMLOG__ENUM_FIT_36 FITS
+#define SHMLOG__ENUM_FIT_37 FITS
+#define SHMLOG__ENUM_FIT_38 FITS
+#define SHMLOG__ENUM_FIT_39 FITS
+#define SHMLOG__ENUM_FIT_40 FITS
+#define SHMLOG__ENUM_FIT_41 FITS
+#define SHMLOG__ENUM_FIT_42 FITS
+#define SHMLOG__ENUM_FIT_43 FITS
+#define SHMLOG__ENUM_FIT_44 FITS
+#define SHMLOG__ENUM_FIT_45 FITS
+#define SHMLOG__ENUM_FIT_46 FITS
+#define SHMLOG__ENUM_FIT_47 FITS
+#define SHMLOG__ENUM_FIT_48 FITS
+#define SHMLOG__ENUM_FITS(n, Type, ...)                                                         \
     [[maybe_unused]] constexpr ::shmlog_detail::enum_info shmlog__describe_enum(Type)       \
     {                                                                                        \
         using shmlog__enum = Type;                                                           \
         /* a misspelt name is one error: in this initialiser, not again in the return */   \
         constexpr ::shmlog_detail::enum_info shmlog__info{#Type, #__VA_ARGS__,               \
-                                          {SHMLOG__EACH(SHMLOG__ENUM_VALUE, Type, __VA_ARGS__)}, \
-                                          SHMLOG__NARGS(Type, __VA_ARGS__)};                 \
+                                          {SHMLOG__CAT2(SHMLOG__ENUM_EACH_, n)(SHMLOG__ENUM_VALUE, __VA_ARGS__)}, \
+                                          n};                                                \
         return shmlog__info;                                                                 \
     }                                                                                        \
     static_assert(::std::is_enum<Type>::value, "shmlog: SHMLOG_ENUM describes an enum type")
-#define SHMLOG__ENUM_VALUE(i, x) static_cast<long long>(shmlog__enum::x),
-#define SHMLOG__ENUM_TOO_MANY(Type, ...) \
-    static_assert(sizeof(Type) == 0, "shmlog: SHMLOG_ENUM takes at most 16 names")
+#define SHMLOG__ENUM_VALUE(x) static_cast<long long>(shmlog__enum::x),
+#define SHMLOG__ENUM_TOO_MANY(n, Type, ...) \
+    static_assert(sizeof(Type) == 0, "shmlog: SHMLOG_ENUM takes at most 48 names (SHMLOG__ENUM_COUNT in " \
+                                     "shmlog.h; a value outside the list prints as its number)")
 
 /* The site's format, checked against the argument types and translated. A
  * format that is not a literal is the literal check's error alone. */
 #define SHMLOG__FMT_DECL(...)                                                                \
+    static constexpr const char *shmlog__texts[] = {"" SHMLOG__EACH(SHMLOG__A_TEXT, __VA_ARGS__)}; \
+    /* the texts are read for names only where an argument is a named one (a flag, not a  \
+     * null pointer: GCC's UBSan takes an array's address compared with 0 as not constant) */ \
+    static constexpr bool shmlog__names = false SHMLOG__EACH(SHMLOG__A_NAMED, __VA_ARGS__);   \
     static constexpr auto shmlog__fmt = shmlog_detail::fmt_translate<                       \
         sizeof(SHMLOG__FIRST(__VA_ARGS__)), void SHMLOG__EACH(SHMLOG__A_VALUE, __VA_ARGS__)>(  \
-        __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "");  \
-    static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");
+        __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "",   \
+        shmlog__texts, shmlog__names);                                                       \
+    static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
+    static constexpr auto shmlog__desc = shmlog_detail::site_desc_join<                      \
+        shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__texts, shmlog__names, sizeof shmlog__texts / sizeof *shmlog__texts - 1), \
+        void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::make(shmlog__fmt.desc, shmlog__texts, shmlog__names);
 #define SHMLOG__A_DECAYED(i, x) , shmlog__T##i
+#define SHMLOG__A_TEXT(i, x) , #x
+#define SHMLOG__A_NAMED(i, x) || shmlog__named##i
 /* what the format is checked against: a std::optional's value type */
 #define SHMLOG__A_VALUE(i, x) , typename shmlog_detail::value_of<shmlog__T##i>::type
 #define SHMLOG__SITE_FORMAT(...) shmlog__fmt.text
-#define SHMLOG__SITE_DESC(...) shmlog_detail::site_desc_of<void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::text
+#define SHMLOG__SITE_DESC(...)                                                              \
+    (shmlog__desc.text[0] ? shmlog__desc.text                                                 \
+                          : shmlog_detail::site_desc_of<void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::text)

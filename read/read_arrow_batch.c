@@ -5,6 +5,7 @@
  * (read_arrow.h).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,6 +144,7 @@ struct pool {
     _Atomic int refs;                    /* the stream's and each batch's */
     _Atomic int closed;                  /* the stream is released: what comes back is freed */
     struct pooled *_Atomic returned;     /* given back by released batches, on any thread */
+    pthread_mutex_t lock;                /* of spare: a stream's builders take buffers too */
     struct pooled *spare;                /* the stream's, taken from returned */
     size_t spare_bytes;
 };
@@ -179,18 +181,21 @@ static void pool_unref(struct pool *p)
     if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
         return;
     pool_empty(p);
+    pthread_mutex_destroy(&p->lock);
     free(p);
 }
 
-/* A buffer of at least bytes (not cleared), on the stream's thread; NULL when out of memory. */
+/* A buffer of at least bytes (not cleared), on the stream's threads; NULL when out of memory. */
 static void *pool_get(struct pool *p, size_t bytes)
 {
+    pthread_mutex_lock(&p->lock);
     for (int pass = 0; pass < 2; pass++) {
         for (struct pooled **at = &p->spare; *at; at = &(*at)->next) {
             struct pooled *h = *at;
             if (h->cap >= bytes && h->cap / 4 <= bytes) {
                 *at = h->next;
                 p->spare_bytes -= h->cap;
+                pthread_mutex_unlock(&p->lock);
                 return h + 1;
             }
         }
@@ -210,6 +215,7 @@ static void *pool_get(struct pool *p, size_t bytes)
             h = next;
         }
     }
+    pthread_mutex_unlock(&p->lock);
     struct pooled *h = malloc(sizeof *h + bytes);
     if (!h)
         return NULL;
@@ -217,15 +223,17 @@ static void *pool_get(struct pool *p, size_t bytes)
     return h + 1;
 }
 
-/* A buffer back to the spares, on the stream's thread. */
+/* A buffer back to the spares, on the stream's threads. */
 static void pool_put(struct pool *p, void *buf)
 {
     if (!buf)
         return;
     struct pooled *h = header_of(buf);
+    pthread_mutex_lock(&p->lock);
     h->next = p->spare;
     p->spare = h;
     p->spare_bytes += h->cap;
+    pthread_mutex_unlock(&p->lock);
 }
 
 /* A buffer a released batch gives back, on any thread. */
@@ -260,8 +268,10 @@ static void *pool_grow(struct pool *p, void *buf, size_t len, size_t bytes)
 struct pool *read_pool_new(void)
 {
     struct pool *p = calloc(1, sizeof *p);
-    if (p)
+    if (p) {
         atomic_init(&p->refs, 1);
+        pthread_mutex_init(&p->lock, NULL);
+    }
     return p;
 }
 

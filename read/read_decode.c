@@ -233,6 +233,7 @@ const struct render_site *read_prepared_make(struct read_engine *e, struct dsite
     struct render_site **slot = known ? &d->sr : &proc->unknown;
     if (e->prepared_bytes > PREPARED_MAX) {
         /* Hostile numbers of sites: start over rather than grow. */
+        read_sites_freeing(e);
         for (struct dsite *x = e->all_sites; x; x = x->next_all) {
             render_site_free(x->sr);
             x->sr = NULL;
@@ -329,6 +330,7 @@ static void sites_closed(struct read_engine *e, struct source *s)
  * queued while they were read is left. */
 static void sites_release(struct read_engine *e, struct source *s)
 {
+    read_sites_freeing(e);
     for (struct dsite *d = e->all_sites; d; d = d->next_all)
         if (d->proc->src == s && d->file_serial <= s->closed_serial) {
             e->closed_site_bytes -= site_strings_bytes(d);
@@ -688,15 +690,21 @@ static uint64_t backtrace_ts(const struct source *s, const struct dproc *p, cons
     return s->file_anchored ? shm_clock_map_ns(&s->clock, ev->order_tsc) : shm_tsc_clock_ns(&p->clock, ev->order_tsc);
 }
 
-/* A record at ts of process p passes the filters of level, category, time
- * and thread. */
+static inline int trace_passes(const struct read_filter *f, const struct dtrace *t)
+{
+    return t && read_filter_trace(f, t->hi, t->lo);
+}
+
+/* A record at ts of process p passes the filters of level, category, time,
+ * thread and trace. */
 static inline int record_passes(const struct read_filter *f, const struct dproc *p,
                                 const struct shm_copied_record *rec, uint64_t ts)
 {
     /* The category's name only for a filter that asks for one. */
     const char *category = f->category[0] ? shm_categories_name(p->cats, rec->category) : NULL;
     return p->passes && read_filter_record(f, rec->level, category, ts) &&
-           (!f->thread || read_filter_thread(f, rec->tid, read_thread_name(p, rec->tid)));
+           (!f->thread || read_filter_thread(f, rec->tid, read_thread_name(p, rec->tid))) &&
+           (!f->trace || trace_passes(f, read_trace_of(p, rec->tid)));
 }
 
 /* A record of site d passes the filters of its message and its fields: 1, 0, or -ENOMEM. */
@@ -748,6 +756,9 @@ static int take_record(struct read_engine *e, struct source *s, const struct shl
         if (rc)
             return rc;
     }
+    /* before the filters: the thread's records after it need it whether it is shown or not */
+    if ((rec->flags & SHMLOG_REC_TRACE) && read_trace_take(p, rec) != 0)
+        return -ENOMEM;
     if (!c->record || ev->offset < s->skip_below || !record_passes(e->filter, p, rec, ts))
         return 0;
     struct dsite *d = ev->site ? site_of(e, s, p, ev->site) : NULL;
@@ -771,10 +782,20 @@ static int take_block(struct read_engine *e, struct source *s, const struct shlo
     struct read_rows *out = &e->rows;
     out->n = 0;
     out->order_ts = ev->backtrace ? backtrace_ts(s, p, ev) : 0;
-    int take = ev->offset >= s->skip_below;
+    int take = ev->offset >= s->skip_below, paused = 0;
     uint64_t ts = 0, max_ts = s->max_ts;
     for (uint32_t i = 0; i < bl->n; i++) {
         const struct shm_copied_record *rec = bl->rec[i];
+        if (rec->flags & SHMLOG_REC_TRACE) {
+            /* The rows before it are handed on with the trace they had. */
+            int rc = out->n ? e->consumer.rows(e->consumer.clientd, r, ev, out) : 0;
+            if (rc < 0)
+                return rc;
+            paused |= rc;
+            out->n = 0;
+            if (read_trace_take(p, rec) != 0)
+                return -ENOMEM;
+        }
         int uncertain;
         ts = time_of(e, s, p, rec->tsc, &uncertain);
         uint64_t order_ts = ev->backtrace ? out->order_ts : ts;
@@ -801,7 +822,8 @@ static int take_block(struct read_engine *e, struct source *s, const struct shlo
     if (!ev->backtrace && bl->n)
         ring_read_to(e, s, r, ts);
     s->max_ts = max_ts;
-    return out->n ? e->consumer.rows(e->consumer.clientd, r, ev, out) : 0;
+    int rc = out->n ? e->consumer.rows(e->consumer.clientd, r, ev, out) : 0;
+    return rc < 0 ? rc : rc | paused;
 }
 
 /* The end of a frame the index took (its anchors came before): its rings,
@@ -1147,6 +1169,7 @@ void read_engine_free(struct read_engine *e)
         read_hmap_clear(&p->rings);
         read_hmap_clear(&p->sites);
         read_hmap_clear(&p->threads);
+        read_trace_free(p);
         while (p->names) {
             struct dname *d = p->names;
             p->names = d->next;

@@ -14,6 +14,7 @@
  *   read_merge.c   a consumer: per-ring FIFOs and the heap of streams, which
  *                  hands entries on in time order
  *   read_filter.c, read_time.c  the filters (read_filter.h)
+ *   read_trace.c   the trace each thread works for, as its trace records set it
  *   shmlog_read.c, shmlog_read_arrow.c, read_arrow_batch.c  the public API over the merge
  *
  * The arrows: read_merge.c -> read_decode.c -> read_filter.c; read_kafka.c
@@ -79,6 +80,9 @@ struct dproc {
     struct hmap threads;   /* tid -> its name as last read (a struct dname's) */
     struct dname *names;   /* every name read, kept: records queued before a rename point to the old one */
     uint32_t nnames;
+    struct hmap traces;    /* tid -> struct dtrace: the trace its last trace record set */
+    struct hmap spans;     /* (hash, length) -> a span name read, kept: entries point to them */
+    uint32_t nspans;
     const char *source_host; /* the host of its source's files (theirs, not the process's own name for it) */
     struct source *src;      /* the source whose files define it */
     struct dproc *next_all;
@@ -95,6 +99,27 @@ static inline const char *read_thread_name(const struct dproc *p, uint32_t tid)
 {
     return p->threads.n ? (const char *)read_hmap_get(&p->threads, tid, 0) : NULL; /* most name no thread */
 }
+
+/* ==== The trace a thread works for (read_trace.c) ==== */
+
+/* As a thread's last SHMLOG_REC_TRACE record set it: id 0, 0 when cleared. */
+struct dtrace {
+    uint64_t hi, lo;
+    const char *span; /* one of its process's spans; "" when none */
+};
+
+/* The trace thread tid of p works for, as far as read: NULL when none. A
+ * record takes it when read, as it takes its thread's name. */
+static inline const struct dtrace *read_trace_of(const struct dproc *p, uint32_t tid)
+{
+    const struct dtrace *t = p->traces.n ? (const struct dtrace *)read_hmap_get(&p->traces, tid, 0) : NULL;
+    return t && (t->hi || t->lo) ? t : NULL;
+}
+/* Takes a SHMLOG_REC_TRACE record of p: its thread works for the trace it
+ * names from it on (a record that names none is ignored). 0, or -ENOMEM. */
+int read_trace_take(struct dproc *p, const struct shm_copied_record *rec);
+/* Frees p's traces and spans. */
+void read_trace_free(struct dproc *p);
 
 /* A FIFO of entries in chunks (read_merge.c). */
 struct fifo {
@@ -317,7 +342,21 @@ struct read_engine {
     uint64_t thread_names;   /* names the files gave threads so far: the tids --thread means change with them */
     uint64_t query_tids_at;  /* 1 + thread_names when query_tids was made; 0: not made */
     struct read_rows rows;   /* the block being taken: its rows that passed */
+    /* Called before sites' strings or renderers are freed: a consumer whose
+     * other threads still render with some finishes with them (an Arrow
+     * stream's builders). */
+    struct read_sites_freeing {
+        void (*fn)(void *ctx);
+        void *ctx;
+    } sites_freeing;
 };
+
+/* Tells the consumer that sites' renderers are about to be freed. */
+static inline void read_sites_freeing(struct read_engine *e)
+{
+    if (e->sites_freeing.fn)
+        e->sites_freeing.fn(e->sites_freeing.ctx);
+}
 
 /* An engine with filter f (NULL: none) and consumer c; set follow and
  * strict after. 0, or -ENOMEM. */
@@ -410,6 +449,7 @@ struct entry {
     struct dproc *proc;
     struct dsite *site;   /* RECORD; NULL: a site the file did not define */
     const char *thread;   /* RECORD, BACKTRACE: its thread's name when it was read, or NULL */
+    struct dtrace trace;  /* RECORD, BACKTRACE: the trace its thread worked for then (id 0, 0: none) */
     uint16_t bytes;       /* the whole entry, 8-aligned */
     uint8_t kind;
     uint32_t cpu;

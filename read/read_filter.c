@@ -182,6 +182,30 @@ int read_filter_thread(const struct read_filter *f, uint32_t tid, const char *na
     return f->thread[0] >= '0' && f->thread[0] <= '9' && !*end && !errno && v == tid;
 }
 
+int read_trace_id_parse(const char *s, uint64_t *hi, uint64_t *lo)
+{
+    size_t n = strlen(s);
+    uint64_t h = 0, l = 0;
+    if (n == 0 || n > 32)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                            : 16u;
+        if (d > 15)
+            return -EINVAL;
+        h = h << 4 | l >> 60;
+        l = l << 4 | d;
+    }
+    if (!h && !l)
+        return -EINVAL;
+    *hi = h;
+    *lo = l;
+    return 0;
+}
+
 int read_filter_grep(const struct read_filter *f, const struct render_site *sr, const struct shm_copied_record *rec)
 {
     if (!f->has_grep)

@@ -36,6 +36,8 @@ struct read_filter {
     const char *host;   /* the files' host (the collector's --host, a topic's key); NULL: any */
     uint32_t pid;       /* 0: any */
     const char *thread; /* NULL: any; else a thread's name, or its tid in decimal */
+    int trace;          /* 1: only records of the trace trace_hi, trace_lo (their thread's context) */
+    uint64_t trace_hi, trace_lo;
     uint64_t since_ns;  /* inclusive */
     uint64_t until_ns;  /* exclusive; UINT64_MAX: none */
     int has_grep;
@@ -74,6 +76,14 @@ static inline int read_filter_record(const struct read_filter *f, unsigned level
     return (int)level >= f->min_level && (!f->category[0] || (category && strcmp(category, f->category) == 0)) &&
            read_filter_time(f, ts_ns);
 }
+/* The trace filter, for a record whose thread works for trace hi, lo (0, 0: none). */
+static inline int read_filter_trace(const struct read_filter *f, uint64_t hi, uint64_t lo)
+{
+    return hi == f->trace_hi && lo == f->trace_lo;
+}
+/* Parses a trace id as --trace takes it: 1 to 32 hex digits (a 64-bit id
+ * is the 128-bit one with a zero high half), not 0. 0, or -EINVAL. */
+int read_trace_id_parse(const char *s, uint64_t *hi, uint64_t *lo);
 /* The thread filter, for a record of thread tid named name (NULL: no name). */
 int read_filter_thread(const struct read_filter *f, uint32_t tid, const char *name);
 /* 1 when the fields of rec (of site sr) hold every --where term (or there is none). */

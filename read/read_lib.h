@@ -101,5 +101,11 @@ uint32_t read_record_flags(const struct shm_copied_record *rec, const struct dsi
 const char *read_category_name(const struct dproc *p, unsigned id, char buf[16]);
 /* The API's type of an argument's. */
 uint32_t read_field_type(unsigned arg_type);
+/* The room a value tree's text takes in a field: a tree of the payload bound
+ * prints in less (an escaped byte is 4 characters; an i8 and its tag, 6). */
+#define READ_TREE_TEXT_BYTES (8u * SHMLOG_MAX_PAYLOAD + 64u)
+/* A field's value as readers hand it out: a value tree's as its fmt text in
+ * text (READ_TREE_TEXT_BYTES), any other as decoded. */
+struct render_arg read_field_shown(const struct render_arg *value, int tree, char *text);
 
 #endif /* READ_LIB_H */

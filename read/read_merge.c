@@ -324,7 +324,8 @@ static int queue_entry(struct read_merge *m, struct dring *r, enum entry_kind ki
  * backtrace record's goes at order_ts, with its own time ts. */
 static inline __attribute__((always_inline)) int push_record(struct read_merge *m, struct dring *r, struct dsite *d,
                                                              const struct shm_copied_record *rec, size_t len,
-                                                             uint8_t flags, const char *thread, uint32_t cpu,
+                                                             uint8_t flags, const char *thread,
+                                                             const struct dtrace *trace, uint32_t cpu,
                                                              int backtrace, uint64_t ts, uint64_t order_ts)
 {
     struct dsite *site = d && d->fmt ? d : NULL;
@@ -334,6 +335,8 @@ static inline __attribute__((always_inline)) int push_record(struct read_merge *
     if (!e)
         return -ENOMEM;
     unsigned char *body = (unsigned char *)(e + 1);
+    static const struct dtrace none = {0, 0, ""};
+    e->trace = trace ? *trace : none;
     if (backtrace)
         memcpy(body, &ts, sizeof ts); /* its own time, then the record */
     memcpy(body + before, rec, len);
@@ -348,7 +351,7 @@ static int merge_record(void *clientd, struct dring *r, struct dsite *d, const s
     if (!(m->kinds & (1 << ENTRY_RECORD)))
         return 0;
     if (push_record(m, r, d, ev->rec, REC_HEAD + ev->rec->payload_len, 0, read_thread_name(r->proc, ev->rec->tid),
-                    ev->cpu, ev->backtrace, ts, order_ts) != 0)
+                    read_trace_of(r->proc, ev->rec->tid), ev->cpu, ev->backtrace, ts, order_ts) != 0)
         return -ENOMEM;
     return entries_pushed(m, r);
 }
@@ -362,12 +365,15 @@ static int merge_rows(void *clientd, struct dring *r, const struct shlog_event *
     /* A ring's records are mostly of one thread, and no name changes within a block. */
     uint32_t tid = bl->rec[rows->row[0]]->tid;
     const char *thread = read_thread_name(r->proc, tid);
+    const struct dtrace *trace = read_trace_of(r->proc, tid); /* no trace changes within the rows either */
     for (uint32_t k = 0; k < rows->n; k++) {
         uint32_t i = rows->row[k];
         const struct shm_copied_record *rec = bl->rec[i];
-        if (rec->tid != tid)
+        if (rec->tid != tid) {
             thread = read_thread_name(r->proc, tid = rec->tid);
-        if (push_record(m, r, rows->site[k], rec, bl->bytes[i], rows->flags[k], thread, ev->cpu, ev->backtrace,
+            trace = read_trace_of(r->proc, tid);
+        }
+        if (push_record(m, r, rows->site[k], rec, bl->bytes[i], rows->flags[k], thread, trace, ev->cpu, ev->backtrace,
                         rows->ts[k], rows->order_ts) != 0)
             return -ENOMEM;
         /* the buffer checked as often as a record at a time checks it; a
@@ -423,7 +429,9 @@ int read_entry_line(struct read_engine *e, const struct entry *en, int json, str
         const struct render_site *sr = prepared(e, en->site, en->proc);
         if (!sr)
             return -ENOMEM;
-        render_prepared_thread(sr, entry_record(en), en->cpu, entry_own_ts(en), en->thread, json, b);
+        struct render_trace trace = {en->trace.hi, en->trace.lo, en->trace.span};
+        render_prepared_thread(sr, entry_record(en), en->cpu, entry_own_ts(en), en->thread,
+                               en->trace.hi || en->trace.lo ? &trace : NULL, json, b);
         return 0;
     }
     struct render_input in = {p->info.app, p->info.host, p->info.pid, en->cpu, en->ts_ns, NULL, NULL, p->info.instance};

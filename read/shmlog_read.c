@@ -201,6 +201,11 @@ static int set_filter(struct shmlog_read *r, const struct shmlog_read_options *o
         snprintf(r->thread, sizeof r->thread, "%s", o->thread);
         f->thread = r->thread;
     }
+    if (o->trace) {
+        if (read_trace_id_parse(o->trace, &f->trace_hi, &f->trace_lo) != 0)
+            return fail(err, errcap, -EINVAL, "%s", "trace is a trace id of 1 to 32 hex digits, not 0");
+        f->trace = 1;
+    }
     f->since_ns = o->since_ns;
     f->until_ns = o->until_ns ? o->until_ns : UINT64_MAX;
     f->limit = o->limit;
@@ -340,7 +345,8 @@ uint32_t read_record_flags(const struct shm_copied_record *rec, const struct dsi
     return ((rec->flags & SHMLOG_REC_TRUNCATED) ? SHMLOG_READ_TRUNCATED : 0) |
            ((rec->flags & SHMLOG_REC_CLAMPED) ? SHMLOG_READ_CLAMPED : 0) |
            ((rec->flags & SHMLOG_REC_BACKTRACE) ? SHMLOG_READ_BACKTRACE : 0) |
-           ((rec->flags & SHM_REC_TIME_UNCERTAIN) ? SHMLOG_READ_TIME_UNCERTAIN : 0) | (site ? 0 : SHMLOG_READ_UNKNOWN_SITE);
+           ((rec->flags & SHM_REC_TIME_UNCERTAIN) ? SHMLOG_READ_TIME_UNCERTAIN : 0) |
+           ((rec->flags & SHMLOG_REC_TRACE) ? SHMLOG_READ_TRACE_SET : 0) | (site ? 0 : SHMLOG_READ_UNKNOWN_SITE);
 }
 
 const char *read_category_name(const struct dproc *p, unsigned id, char buf[16])
@@ -411,6 +417,11 @@ static void fill_event(struct shmlog_read *r, const struct entry *e)
     ev->ts_ns = entry_own_ts(e);
     ev->tid = rec->tid;
     ev->thread = e->thread;
+    if (e->trace.hi || e->trace.lo) {
+        ev->trace_hi = e->trace.hi;
+        ev->trace_lo = e->trace.lo;
+        ev->span = e->trace.span;
+    }
     ev->site_id = rec->site;
     ev->seq = rec->pos;
     ev->level = rec->level;
@@ -511,7 +522,7 @@ static const char *copy_text(char **at, const char *end, const void *s, size_t n
 {
     char *start = *at;
     if ((size_t)(end - start) < n + 1)
-        n = (size_t)(end - start) - 1; /* cannot happen: field_text holds every name and string whole */
+        n = (size_t)(end - start) - 1; /* a value tree's text alone may not fit: cut; field_text ends in room for its NUL */
     memcpy(start, s, n);
     start[n] = '\0';
     *at = start + n + 1;
@@ -538,6 +549,19 @@ uint32_t read_field_type(unsigned arg_type)
     }
 }
 
+struct render_arg read_field_shown(const struct render_arg *value, int tree, char *text)
+{
+    if (!tree)
+        return *value;
+    struct render_buf b;
+    render_buf_init(&b, text, READ_TREE_TEXT_BYTES);
+    render_tree_plain(&b, value);
+    struct render_arg shown = {.type = SHMLOG_ARG_STR, .str_truncated = (uint8_t)b.overflow};
+    shown.str_len = (uint16_t)(b.len < SHMLOG_STR_LEN_MASK ? b.len : SHMLOG_STR_LEN_MASK);
+    shown.v.s = (const uint8_t *)text;
+    return shown;
+}
+
 int shmlog_read_fields(struct shmlog_read *r, const struct shmlog_read_field **fields)
 {
     *fields = r->fields;
@@ -551,9 +575,11 @@ int shmlog_read_fields(struct shmlog_read *r, const struct shmlog_read_field **f
         n = render_prepared_fields_of(sr, r->args, r->nargs, rf);
     }
     char *at = r->field_text, *end = r->field_text + sizeof r->field_text;
+    char tree_text[READ_TREE_TEXT_BYTES];
     for (int i = 0; i < n; i++) {
         struct shmlog_read_field *out = &r->fields[i];
-        const struct render_arg *a = &rf[i].value;
+        const struct render_arg shown = read_field_shown(&rf[i].value, rf[i].tree, tree_text);
+        const struct render_arg *a = &shown;
         memset(out, 0, sizeof *out);
         out->name = copy_text(&at, end, rf[i].name, rf[i].name_len);
         out->type = read_field_type(a->type);
@@ -754,8 +780,10 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
             } else {
                 if (nvalues + (size_t)n > values_cap)
                     goto full;
+                char tree_text[READ_TREE_TEXT_BYTES];
                 for (int j = 0; j < n; j++) {
-                    const struct render_arg *a = &rf[j].value;
+                    const struct render_arg shown = read_field_shown(&rf[j].value, rf[j].tree, tree_text);
+                    const struct render_arg *a = &shown;
                     uint64_t v = a->v.u;
                     if (a->type == SHMLOG_ARG_STR) {
                         v = row_text_put(c->text, text_cap, &row_end, a->v.s, a->str_len);

@@ -20,6 +20,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,10 @@
 #define BATCH_ROWS_DEFAULT 16384u
 #define ERROR_MAX 256
 #define SITE_RECENT 64u
+#define THREADS_MAX 64u /* a stream's threads at most */
+/* Batches in flight per thread: while the stream's thread fills or builds
+ * one, the builders have the others. */
+#define JOBS_PER_THREAD 2u
 
 /* ==== The stream ==== */
 
@@ -41,6 +47,32 @@ struct record_cols {
     uint64_t *ts, *seq;
     uint32_t *pid, *tid, *cpu;
     uint8_t *level;
+};
+
+/* A row whose columns are written later, by a builder: what its stream's
+ * thread found for it (row_keys). */
+struct row_later {
+    size_t at;                     /* its entry's copy in the job's entries */
+    uint32_t pid;
+    const struct render_site *sr;  /* NULL: a site the files do not define */
+    const struct site_map *map;
+};
+
+enum job_state { JOB_FREE, JOB_QUEUED, JOB_BUILDING, JOB_BUILT };
+
+/* A batch on its way: filled with rows on the stream's thread, its columns
+ * written there too (one thread) or by a builder (several). */
+struct job {
+    struct batch batch;
+    struct record_cols fixed; /* its fixed columns, records */
+    uint32_t max_level;      /* records: the highest level in the batch */
+    uint64_t text_bound;     /* the most characters a string column of it can hold (row_text_bound) */
+    unsigned char *entries;  /* several threads: copies of the rows' entries, 8-aligned */
+    size_t entries_len, entries_cap;
+    struct row_later *later; /* several threads: a row each */
+    uint32_t built;          /* rows whose columns are written */
+    int state;               /* enum job_state; under the stream's lock while builders run */
+    int rc;                  /* a builder's error: -ENOMEM */
 };
 
 struct arrow_stream {
@@ -61,10 +93,18 @@ struct arrow_stream {
         struct site_map *map;
     } recent[SITE_RECENT];
     struct entry_sink sink; /* the merge's while the stream reads: rows of the batch */
-    struct batch batch;   /* being built */
-    struct record_cols rc; /* its fixed columns, records */
     uint64_t batches;     /* batches begun: a site_map's indices are of the batch it names */
-    uint32_t max_level;   /* records: the highest level in the batch */
+    /* Batches in flight, oldest first from jobs[head]: one (one thread), or
+     * up to a job more than the threads, whose builders write their columns. */
+    struct job *jobs;
+    size_t njobs, head, nflight;
+    unsigned threads;     /* the builders and the stream's own */
+    struct job *fill;     /* the one the merge's rows go to now */
+    pthread_t *builders;
+    size_t nbuilders;
+    pthread_mutex_t lock;
+    pthread_cond_t queued, built; /* a job to build; a job built */
+    int stop;
     char error[ERROR_MAX];
 };
 
@@ -74,17 +114,18 @@ struct arrow_stream {
 struct site_map {
     uint32_t n;                     /* fields with a column (a site defined after the schema was made has none) */
     struct {
-        struct col_buf *buf;        /* the column's, in the stream's batch */
-        uint8_t *data, *valid;      /* its buffers in the batch the map is of (batch) */
+        uint32_t col;               /* the column's index */
         uint8_t type;               /* the column's */
         uint8_t put;                /* enum field_put: how a value goes in */
         uint8_t shift;              /* FIELD_WORD: log2 of the column's width */
         uint8_t arg;                /* the argument the field shows */
         uint8_t whole;              /* the field's value is that argument as decoded */
+        uint8_t tree;               /* a value tree: its column holds the fmt text */
         uint8_t field;              /* the field's number (render_field_value()) */
         uint8_t present;            /* render_field_info's: an empty std::optional's field is null */
     } f[SHMLOG_MAX_ARGS];
-    uint64_t batch;
+    uint64_t text_bound;            /* row_text_bound()'s for its records, less their payload */
+    uint64_t batch;                 /* the batch the indices below are of (the stream's thread's) */
     uint32_t site_index;
     long func_index;                /* < 0: the site names no function (null) */
     uint32_t category_index;
@@ -100,13 +141,13 @@ enum field_put {
     FIELD_F32_WIDE, /* an f32 argument in a column of f64 (a field that is an f64 elsewhere) */
     FIELD_BOOL,
     FIELD_TEXT,
-    FIELD_CUT,  /* a string the format cuts: as the message shows it (render_field_value()) */
+    FIELD_CUT,  /* a string the format cuts, a value shown as text: as the message shows it (render_field_value()) */
 };
 
 /* The records' fixed columns, in order. */
 enum {
     R_TS, R_LEVEL, R_CATEGORY, R_APP, R_HOST, R_PID, R_TID, R_CPU, R_SEQ, R_SITE, R_FUNC, R_MSG, R_TRUNCATED,
-    R_CLAMPED, R_BACKTRACE, R_TIME_UNCERTAIN, R_ERROR, R_THREAD, R_INSTANCE, R_FIXED
+    R_CLAMPED, R_BACKTRACE, R_TIME_UNCERTAIN, R_ERROR, R_THREAD, R_INSTANCE, R_TRACE_ID, R_SPAN, R_FIXED
 };
 /* The markers' columns. */
 enum {
@@ -129,6 +170,8 @@ static const struct {
     [R_ERROR] = {"error", COL_DICT8, 1, 0},
     [R_THREAD] = {"thread", COL_DICT16, 1, 0},
     [R_INSTANCE] = {"instance", COL_DICT16, 1, 0}, /* null in files from before it */
+    [R_TRACE_ID] = {"trace_id", COL_UTF8, 1, 0},  /* 32 hex digits; null: its thread worked for no trace */
+    [R_SPAN] = {"span", COL_DICT16, 1, 0},
 }, marker_cols[M_COUNT] = {
     [M_TS] = {"ts", COL_TS, 0, 0},           [M_KIND] = {"kind", COL_DICT8, 0, 0},
     [M_APP] = {"app", COL_DICT16, 0, 0},     [M_HOST] = {"host", COL_DICT16, 0, 0},
@@ -316,30 +359,55 @@ static const char *const kind_suffix[] = {
     [SHMLOG_READ_FLOAT] = "float", [SHMLOG_READ_STR] = "str", [SHMLOG_READ_PTR] = "ptr",
 };
 
-/* The fields' column names: a name of a fixed column gets "field." before
- * it, a name with values of several kinds a column per kind, ".<kind>" after it. */
+/* Whether a column before column i is named name. */
+static int name_taken(const struct arrow_stream *s, size_t i, const char *name)
+{
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(s->cols[j].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The fields' column names (README, "the Arrow stream"): a name of a fixed
+ * column, or one that begins with "field.", gets "field." before it; a name
+ * with values of several kinds a column per kind, ".<kind>" after it; a name
+ * still taken by a column before it (a field named "id.int" beside id's
+ * columns) gets "field." before it until it is free. The schema's order is
+ * the source's, so the same sites give the same names. */
 static int name_fields(struct arrow_stream *s)
 {
     for (size_t i = s->first_field; i < s->ncols; i++) {
         struct col_def *c = &s->cols[i];
-        int several = 0, fixed = 0;
+        int several = 0, fixed = strncmp(c->field, "field.", 6) == 0;
         for (size_t j = s->first_field; j < s->ncols && !several; j++)
             several = j != i && strcmp(s->cols[j].field, c->field) == 0;
         for (size_t j = 0; j < R_FIXED && !fixed; j++)
-            fixed = strcmp(record_cols[j].name, c->name) == 0;
-        if (!several && !fixed)
-            continue;
-        size_t len = strlen(c->name) + 16;
+            fixed = strcmp(record_cols[j].name, c->field) == 0;
+        size_t len = strlen(c->field) + 16;
         char *n = malloc(len);
         if (!n)
             return -ENOMEM;
-        snprintf(n, len, "%s%s%s%s", fixed ? "field." : "", c->name, several ? "." : "",
+        snprintf(n, len, "%s%s%s%s", fixed ? "field." : "", c->field, several ? "." : "",
                  several ? kind_suffix[c->kind] : "");
+        while (name_taken(s, i, n)) {
+            size_t taken = strlen(n) + 1;
+            char *longer = malloc(taken + 6);
+            if (!longer) {
+                free(n);
+                return -ENOMEM;
+            }
+            memcpy(longer, "field.", 6);
+            memcpy(longer + 6, n, taken);
+            free(n);
+            n = longer;
+        }
         free(c->name);
         c->name = n;
     }
     return 0;
 }
+
+static int builders_start(struct arrow_stream *s, size_t n);
 
 /* The columns, once: the fixed ones, and for records the fields the files define. */
 static int make_schema(struct arrow_stream *s)
@@ -369,10 +437,17 @@ static int make_schema(struct arrow_stream *s)
                          marker_cols[i].nullable, marker_cols[i].ordered, 0);
         s->first_field = s->ncols;
     }
-    if (rc == 0 && !(s->batch.buf = calloc(s->ncols, sizeof *s->batch.buf)))
-        rc = -ENOMEM;
-    s->batch.cols = s->cols;
-    s->batch.ncols = s->ncols;
+    for (size_t i = 0; i < s->njobs && rc == 0; i++) {
+        struct job *j = &s->jobs[i];
+        j->batch.cols = s->cols;
+        j->batch.ncols = s->ncols;
+        if (!(j->batch.buf = calloc(s->ncols, sizeof *j->batch.buf)) ||
+            (s->njobs > 1 && !(j->later = calloc(s->opt.batch_rows, sizeof *j->later))))
+            rc = -ENOMEM;
+    }
+    /* The stream's thread builds too: a builder fewer than the threads. */
+    if (rc == 0 && s->threads > 1)
+        rc = builders_start(s, s->threads - 1);
     if (rc != 0)
         return rc;
     s->scanned = 1;
@@ -393,6 +468,7 @@ struct schema_mem {
     struct ArrowSchema **child_ptrs;
     struct ArrowSchema *dicts;
     char **names;
+    char **metadata; /* a field's column's: field_metadata()'s */
     size_t n;
 };
 
@@ -400,8 +476,11 @@ static void schema_unref(struct schema_mem *m)
 {
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
         return;
-    for (size_t i = 0; i < m->n; i++)
+    for (size_t i = 0; i < m->n; i++) {
         free(m->names[i]);
+        free(m->metadata[i]);
+    }
+    free(m->metadata);
     free(m->children);
     free(m->child_ptrs);
     free(m->dicts);
@@ -428,23 +507,46 @@ static void release_schema(struct ArrowSchema *sc)
     schema_unref(m);
 }
 
+/* A field's column's metadata, in the C data interface's encoding (int32
+ * count, then each key's and value's int32 length and bytes): shmlog.field,
+ * the field's name as the formats spell it, which the column's name may not
+ * be (name_fields()). */
+static char *field_metadata(const char *field)
+{
+    static const char key[] = "shmlog.field";
+    int32_t count = 1, key_len = (int32_t)(sizeof key - 1), value_len = (int32_t)strlen(field);
+    char *md = malloc(3 * sizeof(int32_t) + sizeof key - 1 + (size_t)value_len), *p = md;
+    if (!md)
+        return NULL;
+    memcpy(p, &count, 4);
+    memcpy(p + 4, &key_len, 4);
+    memcpy(p + 8, key, sizeof key - 1);
+    p += 8 + sizeof key - 1;
+    memcpy(p, &value_len, 4);
+    memcpy(p + 4, field, (size_t)value_len);
+    return md;
+}
+
 static int export_schema(struct arrow_stream *s, struct ArrowSchema *out)
 {
     size_t n = s->ncols, ndicts = 0;
     struct schema_mem *m = calloc(1, sizeof *m);
     if (!m || !(m->children = calloc(n, sizeof *m->children)) || !(m->child_ptrs = calloc(n, sizeof *m->child_ptrs)) ||
-        !(m->dicts = calloc(n, sizeof *m->dicts)) || !(m->names = calloc(n, sizeof *m->names))) {
+        !(m->dicts = calloc(n, sizeof *m->dicts)) || !(m->names = calloc(n, sizeof *m->names)) ||
+        !(m->metadata = calloc(n, sizeof *m->metadata))) {
         if (m) {
             free(m->children);
             free(m->child_ptrs);
             free(m->dicts);
+            free(m->names);
         }
         free(m);
         return -ENOMEM;
     }
     m->n = n;
     for (size_t i = 0; i < n; i++)
-        if (!(m->names[i] = strdup(s->cols[i].name))) {
+        if (!(m->names[i] = strdup(s->cols[i].name)) ||
+            (s->cols[i].field && !(m->metadata[i] = field_metadata(s->cols[i].field)))) {
             atomic_init(&m->refs, 1);
             schema_unref(m);
             return -ENOMEM;
@@ -452,7 +554,7 @@ static int export_schema(struct arrow_stream *s, struct ArrowSchema *out)
     for (size_t i = 0; i < n; i++) {
         const struct col_def *c = &s->cols[i];
         struct ArrowSchema *ch = &m->children[i];
-        *ch = (struct ArrowSchema){.format = read_col_format[c->type], .name = m->names[i],
+        *ch = (struct ArrowSchema){.format = read_col_format[c->type], .name = m->names[i], .metadata = m->metadata[i],
                                    .flags = c->nullable ? ARROW_FLAG_NULLABLE : 0, .release = release_schema_part,
                                    .private_data = m};
         if (c->type == COL_DICT8 || c->type == COL_DICT16) {
@@ -525,11 +627,26 @@ static inline __attribute__((always_inline)) int put_dict(struct arrow_stream *s
                                                           const void *key, uint64_t k2,
                                                           const char *(*text)(const void *, uint64_t, char *))
 {
-    struct col_buf *b = &s->batch.buf[col];
-    return put_index(&s->batch, b, s->cols[col].type, row, dict_keyed(&b->dict, (uintptr_t)key, k2, text, key));
+    struct batch *bt = &s->fill->batch;
+    struct col_buf *b = &bt->buf[col];
+    return put_index(bt, b, s->cols[col].type, row, dict_keyed(&b->dict, (uintptr_t)key, k2, text, key));
 }
 
-/* The columns of the fields of site d (prepared as sr), found on its first record. */
+/* The most characters a record of site d adds to a string column of its
+ * batch, less its payload's bytes (which its strings add at most besides):
+ * a conversion is at most RENDER_FMT_MAX_WIDTH wide, or a double's 309
+ * digits and as much precision; the format's and its enums' text, and an
+ * error's text for each spec, are a few times their bytes; and no message
+ * is longer than RENDER_LINE_MAX. */
+static uint64_t site_text_bound(const struct dsite *d)
+{
+    uint64_t text = (d->fmt ? strlen(d->fmt) : 0) + (d->desc ? strlen(d->desc) : 0);
+    uint64_t b = 1024 + (uint64_t)d->nargs * (RENDER_FMT_MAX_WIDTH + 512) + 64 * text;
+    return b < RENDER_LINE_MAX ? b : RENDER_LINE_MAX;
+}
+
+/* The columns of a site's fields, found on its first record, and its bound
+ * (site_text_bound). */
 static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, const struct render_site *sr)
 {
     size_t slot = (size_t)(((uintptr_t)d * 0x9E3779B97F4A7C15ull) >> 58); /* of SITE_RECENT (64) */
@@ -546,7 +663,7 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
             const struct col_def *c = field_column(s, f[j].name, f[j].name_len, field_kind(f[j].type), &probe);
             if (!c)
                 continue; /* a site defined after the schema was made (a file still being written) */
-            m->f[m->n].buf = &s->batch.buf[c - s->cols];
+            m->f[m->n].col = (uint32_t)(c - s->cols);
             m->f[m->n].type = c->type;
             m->f[m->n].put = !f[j].whole                                              ? FIELD_CUT
                              : c->type == COL_UTF8                                    ? FIELD_TEXT
@@ -557,10 +674,13 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
                                          : read_col_width[c->type] == 2 ? 1 : 0);
             m->f[m->n].arg = f[j].arg;
             m->f[m->n].whole = f[j].whole;
+            m->f[m->n].tree = f[j].tree;
             m->f[m->n].field = (uint8_t)j;
             m->f[m->n].present = f[j].present;
             m->n++;
         }
+        m->text_bound = site_text_bound(d);
+        m->batch = UINT64_MAX; /* no batch's indices yet */
         if (read_hmap_put(&s->site_cols, (uintptr_t)d, 0, m) != 0) {
             free(m);
             return NULL;
@@ -588,8 +708,9 @@ static inline void put_fixed_index(struct col_buf *b, unsigned col, uint32_t row
 static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const struct dsite *d, struct dproc *p,
                           unsigned category, uint32_t row)
 {
-    struct col_buf *site = &s->batch.buf[R_SITE], *cat = &s->batch.buf[R_CATEGORY], *func = &s->batch.buf[R_FUNC];
-    struct col_buf *app = &s->batch.buf[R_APP], *host = &s->batch.buf[R_HOST];
+    struct batch *bt = &s->fill->batch;
+    struct col_buf *site = &bt->buf[R_SITE], *cat = &bt->buf[R_CATEGORY], *func = &bt->buf[R_FUNC];
+    struct col_buf *app = &bt->buf[R_APP], *host = &bt->buf[R_HOST];
     if (m->batch != s->batches) {
         long a = dict_keyed(&app->dict, (uintptr_t)p, 0, app_text, p);
         long h = dict_keyed(&host->dict, (uintptr_t)p, 0, host_text, p);
@@ -599,28 +720,24 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
         if (a < 0 || h < 0 || i < 0 || c < 0 || f < 0)
             return -ENOMEM;
         m->batch = s->batches;
-        for (uint32_t j = 0; j < m->n; j++) { /* the batch's buffers, which stay while it is built */
-            m->f[j].data = m->f[j].buf->data;
-            m->f[j].valid = m->f[j].buf->valid;
-        }
         m->app_index = (uint32_t)a;
         m->host_index = (uint32_t)h;
         m->site_index = (uint32_t)i;
         m->func_index = f == LONG_MAX ? -1 : f;
         m->category_index = (uint32_t)c;
         m->category = category;
-        dict_limit(&s->batch, app, s->cols[R_APP].type);
-        dict_limit(&s->batch, host, s->cols[R_HOST].type);
-        dict_limit(&s->batch, site, s->cols[R_SITE].type);
-        dict_limit(&s->batch, func, s->cols[R_FUNC].type);
-        dict_limit(&s->batch, cat, s->cols[R_CATEGORY].type);
+        dict_limit(bt, app, s->cols[R_APP].type);
+        dict_limit(bt, host, s->cols[R_HOST].type);
+        dict_limit(bt, site, s->cols[R_SITE].type);
+        dict_limit(bt, func, s->cols[R_FUNC].type);
+        dict_limit(bt, cat, s->cols[R_CATEGORY].type);
     } else if (m->category != category) {
         long c = dict_keyed(&cat->dict, (uintptr_t)p, category, category_text, p);
         if (c < 0)
             return -ENOMEM;
         m->category_index = (uint32_t)c;
         m->category = category;
-        dict_limit(&s->batch, cat, s->cols[R_CATEGORY].type);
+        dict_limit(bt, cat, s->cols[R_CATEGORY].type);
     }
     /* Indices the dictionaries held already: their limits were checked as they grew. */
     put_fixed_index(app, R_APP, row, m->app_index);
@@ -634,16 +751,12 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
 
 /* A field's value into its column: v, the argument's value (a string's
  * bytes at str). 0, or -ENOMEM. */
-static inline __attribute__((always_inline)) int put_field(struct arrow_stream *s, struct col_buf *b, uint8_t type,
+static inline __attribute__((always_inline)) int put_field(struct batch *bt, struct col_buf *b, uint8_t type,
                                                            uint32_t row, uint64_t v, const void *str, size_t len)
 {
     switch (type) {
     case COL_UTF8:
-        if (put_text(&s->batch, b, row, str, len) != 0)
-            return -ENOMEM;
-        if (b->chars_len >= CHARS_MAX)
-            s->batch.full = 1;
-        return 0;
+        return put_text(bt, b, row, str, len);
     case COL_BOOL:
         if (v)
             set_bit(b->data, row);
@@ -675,16 +788,18 @@ static inline __attribute__((always_inline)) int put_field(struct arrow_stream *
 }
 
 /* A record's field values into their columns. */
-static int put_fields(struct arrow_stream *s, const struct site_map *m, const struct render_site *sr, uint32_t row,
+static int put_fields(struct batch *bt, const struct site_map *m, const struct render_site *sr, uint32_t row,
                       const struct render_arg *args)
 {
     for (uint32_t j = 0, n = m->n; j < n; j++) { /* n read once: the byte stores below may alias m */
         __typeof__(m->f[0]) f = m->f[j];
         if (f.present && !args[f.present - 1].v.u)
             continue; /* an empty std::optional: null, as rows of sites without the field */
-        struct render_arg cut;
-        const struct render_arg *a = f.whole ? &args[f.arg] : render_field_value(sr, args, f.field, &cut);
-        if (put_field(s, f.buf, f.type, row, a->v.u, a->v.s, a->str_len) != 0)
+        struct render_field_room room;
+        char tree_text[READ_TREE_TEXT_BYTES];
+        const struct render_arg *a = f.whole ? &args[f.arg] : render_field_value(sr, args, f.field, &room);
+        const struct render_arg shown = read_field_shown(a, f.tree, tree_text);
+        if (put_field(bt, &bt->buf[f.col], f.type, row, shown.v.u, shown.v.s, shown.str_len) != 0)
             return -ENOMEM;
     }
     return 0;
@@ -692,7 +807,7 @@ static int put_fields(struct arrow_stream *s, const struct site_map *m, const st
 
 /* The same from the values of a SHM_REC_VALUES record of the site's types,
  * read where a field shows them whole: a store or two a field. */
-static int put_fields_values(struct arrow_stream *s, const struct site_map *m, const struct render_site *sr,
+static int put_fields_values(struct batch *bt, const struct site_map *m, const struct render_site *sr,
                              uint32_t row, const struct shm_copied_record *rec)
 {
     size_t byte = row >> 3;
@@ -702,36 +817,39 @@ static int put_fields_values(struct arrow_stream *s, const struct site_map *m, c
         if (f->present && !shm_rec_value(rec, f->present - 1u))
             continue; /* an empty std::optional: null, as rows of sites without the field */
         uint64_t v = shm_rec_value(rec, f->arg);
+        struct col_buf *b = &bt->buf[f->col];
         switch (f->put) {
         case FIELD_WORD:
-            memcpy(f->data + ((size_t)row << f->shift), &v, 8);
+            memcpy(b->data + ((size_t)row << f->shift), &v, 8);
             break;
         case FIELD_F32_WIDE: {
-            uint32_t b = (uint32_t)v;
+            uint32_t w = (uint32_t)v;
             float x;
-            memcpy(&x, &b, sizeof x);
+            memcpy(&x, &w, sizeof x);
             double d = x;
-            memcpy(f->data + (size_t)row * 8, &d, 8);
+            memcpy(b->data + (size_t)row * 8, &d, 8);
             break;
         }
         case FIELD_BOOL:
             if (v)
-                f->data[byte] |= bit;
+                b->data[byte] |= bit;
             break;
         case FIELD_TEXT:
-            if (put_field(s, f->buf, COL_UTF8, row, v, shm_rec_str_at(rec, v), v & SHMLOG_STR_LEN_MASK) != 0)
+            if (put_field(bt, b, COL_UTF8, row, v, shm_rec_str_at(rec, v), v & SHMLOG_STR_LEN_MASK) != 0)
                 return -ENOMEM;
             continue; /* its validity set */
         default: { /* FIELD_CUT */
-            struct render_arg args[SHMLOG_MAX_ARGS], cut;
+            struct render_arg args[SHMLOG_MAX_ARGS];
+            struct render_field_room room;
+            char tree_text[READ_TREE_TEXT_BYTES];
             render_prepared_args(sr, rec, NULL, args);
-            const struct render_arg *a = render_field_value(sr, args, f->field, &cut);
-            if (put_field(s, f->buf, f->type, row, a->v.u, a->v.s, a->str_len) != 0)
+            const struct render_arg a = read_field_shown(render_field_value(sr, args, f->field, &room), f->tree, tree_text);
+            if (put_field(bt, b, f->type, row, a.v.u, a.v.s, a.str_len) != 0)
                 return -ENOMEM;
             continue;
         }
         }
-        f->valid[byte] |= bit; /* a field's column is nullable (scan_field) */
+        b->valid[byte] |= bit; /* a field's column is nullable (scan_field) */
     }
     return 0;
 }
@@ -746,12 +864,12 @@ static inline uint64_t arrow_ts(uint64_t ns)
 /* The message of a record of a known site (prepared as sr) at row of the
  * msg column; *nargs: its arguments' count (-1 when they do not match the
  * site), args decoded unless values. 0, or -ENOMEM. */
-static inline __attribute__((always_inline)) int put_message(struct arrow_stream *s, const struct render_site *sr,
+static inline __attribute__((always_inline)) int put_message(struct batch *bt, const struct render_site *sr,
                                                              const struct shm_copied_record *rec, int values,
                                                              uint32_t row, struct render_arg *args, int *nargs)
 {
     /* Rendered where it goes; when it does not fit, again with room for the longest. */
-    struct col_buf *m = &s->batch.buf[R_MSG];
+    struct col_buf *m = &bt->buf[R_MSG];
     struct render_buf b;
     for (int pass = 0;; pass++) {
         render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
@@ -761,24 +879,22 @@ static inline __attribute__((always_inline)) int put_message(struct arrow_stream
             *nargs = render_prepared_args(sr, rec, &b, args);
         if (!b.overflow || pass)
             break;
-        if (read_batch_chars(&s->batch, m, RENDER_LINE_MAX) != 0)
+        if (read_batch_chars(bt, m, RENDER_LINE_MAX) != 0)
             return -ENOMEM;
     }
     fill_offsets(m, row);
     m->chars_len += b.len;
-    if (!b.ascii && batch_utf8(&s->batch, m, b.len) != 0) /* the renderer knows most messages are ASCII */
+    if (!b.ascii && batch_utf8(bt, m, b.len) != 0) /* the renderer knows most messages are ASCII */
         return -ENOMEM;
     ((int32_t *)m->data)[++m->filled] = (int32_t)m->chars_len;
     set_bit(m->valid, row); /* record_cols: msg is nullable */
-    if (m->chars_len >= CHARS_MAX)
-        s->batch.full = 1;
     return 0;
 }
 
 /* A record's flags as the bool columns. */
-static void put_flags(struct arrow_stream *s, uint32_t row, unsigned flags)
+static void put_flags(const struct arrow_stream *s, struct batch *bt, uint32_t row, unsigned flags)
 {
-    struct col_buf *buf = s->batch.buf;
+    struct col_buf *buf = bt->buf;
     if (flags & SHMLOG_REC_TRUNCATED)
         set_bit(buf[rcol(s, R_TRUNCATED)].data, row);
     if (flags & SHMLOG_REC_CLAMPED)
@@ -789,29 +905,39 @@ static void put_flags(struct arrow_stream *s, uint32_t row, unsigned flags)
         set_bit(buf[rcol(s, R_TIME_UNCERTAIN)].data, row);
 }
 
-static int append_record(struct arrow_stream *s, const struct entry *e)
+/* ==== A record's row, in two parts ====
+ *
+ * row_keys, on the stream's thread in the merge's order, decides what
+ * depends on the rows before: the dictionaries' indices, the renderer and
+ * field columns of the site, and where the batch ends. row_columns writes the
+ * rest (times, numbers, flags, the message, the fields), which depends on the
+ * record alone: at once on one thread, or later from a copy of the entry on a
+ * builder's (struct row_later), so that any number of threads make the same
+ * batches. */
+
+static int row_keys(struct arrow_stream *s, const struct entry *e, struct row_later *k)
 {
-    const struct record_cols *c = &s->rc;
-    uint32_t row = s->batch.rows;
+    struct job *j = s->fill;
+    uint32_t row = j->batch.rows;
     const struct shm_copied_record *rec = entry_record(e);
     struct dproc *p = e->proc;
-    unsigned level = rec->level, flags = rec->flags;
-    /* Typed stores first: the byte stores after them may alias anything. */
-    c->ts[row] = arrow_ts(entry_own_ts(e));
-    c->seq[row] = rec->pos;
-    c->pid[row] = p->info.pid;
-    c->tid[row] = rec->tid;
-    c->cpu[row] = e->cpu;
-    c->level[row] = (uint8_t)level;
-    if (level > s->max_level)
-        s->max_level = level;
-    if (flags & (SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE | SHM_REC_TIME_UNCERTAIN))
-        put_flags(s, row, flags);
+    if (rec->level > j->max_level)
+        j->max_level = rec->level;
+    k->pid = p->info.pid;
+    k->sr = NULL;
+    k->map = NULL;
     int rc;
     if (e->thread && (rc = put_dict(s, rcol(s, R_THREAD), row, e->thread, 0, name_text)) != 0)
         return rc;
     if (p->instance[0] && (rc = put_dict(s, rcol(s, R_INSTANCE), row, p, 0, instance_text)) != 0)
         return rc;
+    if (e->trace.hi || e->trace.lo) {
+        char id[33];
+        render_trace_id(e->trace.hi, e->trace.lo, id);
+        if ((rc = put_field(&j->batch, &j->batch.buf[rcol(s, R_TRACE_ID)], COL_UTF8, row, 0, id, 32)) != 0 ||
+            (e->trace.span[0] && (rc = put_dict(s, rcol(s, R_SPAN), row, e->trace.span, 0, name_text)) != 0))
+            return rc;
+    }
     const char *error = NULL;
     if (!e->site) {
         error = "unknown site";
@@ -827,30 +953,106 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
             return -ENOMEM;
         if ((rc = put_site_dicts(s, sm, e->site, p, rec->category, row)) != 0)
             return rc;
-        int values = (flags & SHM_REC_VALUES) != 0; /* of the site's types (read_decode.c) */
-        struct render_arg rf[SHMLOG_MAX_ARGS];
-        int n = values ? render_site_nargs(sr) : 0;
-        if (s->opt.message) {
-            if ((rc = put_message(s, sr, rec, values, row, rf, &n)) != 0)
-                return rc;
-        } else if (!values) {
-            n = render_prepared_args(sr, rec, NULL, rf);
+        /* A record of the site's types (read_decode.c) matches it; another is decoded to know. */
+        if (!(rec->flags & SHM_REC_VALUES)) {
+            struct render_arg rf[SHMLOG_MAX_ARGS];
+            if (render_prepared_args(sr, rec, NULL, rf) < 0)
+                error = "corrupt payload";
         }
-        if (n < 0)
-            error = "corrupt payload";
-        else if (n > 0 && s->opt.fields &&
-                 (rc = values ? put_fields_values(s, sm, sr, row, rec) : put_fields(s, sm, sr, row, rf)) != 0)
-            return rc;
+        k->sr = sr;
+        k->map = sm;
+        j->text_bound += sm->text_bound + rec->payload_len;
+        if (j->text_bound >= CHARS_MAX - RENDER_LINE_MAX - SHMLOG_STR_LEN_MASK)
+            j->batch.full = 1; /* the next record could pass CHARS_MAX */
     }
     if (error && (rc = put_dict(s, rcol(s, R_ERROR), row, error, 0, name_text)) != 0)
         return rc;
     return 0;
 }
 
+static int row_columns(const struct arrow_stream *s, struct job *j, const struct entry *e, const struct row_later *k,
+                       uint32_t row)
+{
+    const struct record_cols *c = &j->fixed;
+    struct batch *bt = &j->batch;
+    const struct shm_copied_record *rec = entry_record(e);
+    unsigned flags = rec->flags;
+    /* Typed stores first: the byte stores after them may alias anything. */
+    c->ts[row] = arrow_ts(entry_own_ts(e));
+    c->seq[row] = rec->pos;
+    c->pid[row] = k->pid;
+    c->tid[row] = rec->tid;
+    c->cpu[row] = e->cpu;
+    c->level[row] = (uint8_t)rec->level;
+    if (flags & (SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE | SHM_REC_TIME_UNCERTAIN))
+        put_flags(s, bt, row, flags);
+    if (!k->sr)
+        return 0;
+    int values = (flags & SHM_REC_VALUES) != 0, rc;
+    struct render_arg rf[SHMLOG_MAX_ARGS];
+    int n = values ? render_site_nargs(k->sr) : 0;
+    if (s->opt.message) {
+        if ((rc = put_message(bt, k->sr, rec, values, row, rf, &n)) != 0)
+            return rc;
+    } else if (!values) {
+        n = render_prepared_args(k->sr, rec, NULL, rf);
+    }
+    if (n > 0 && s->opt.fields &&
+        (rc = values ? put_fields_values(bt, k->map, k->sr, row, rec) : put_fields(bt, k->map, k->sr, row, rf)) != 0)
+        return rc;
+    return 0;
+}
+
+/* A copy of entry e for a builder, and its keys: 0, or -ENOMEM. */
+static int row_later(struct job *j, const struct entry *e, const struct row_later *k)
+{
+    if (j->entries_len + e->bytes > j->entries_cap) {
+        size_t cap = j->entries_cap ? 2 * j->entries_cap : (size_t)j->batch.cap * 128;
+        while (cap < j->entries_len + e->bytes)
+            cap *= 2;
+        unsigned char *n = realloc(j->entries, cap);
+        if (!n)
+            return -ENOMEM;
+        j->entries = n;
+        j->entries_cap = cap;
+    }
+    memcpy(j->entries + j->entries_len, e, e->bytes);
+    j->later[j->batch.rows] = *k;
+    j->later[j->batch.rows].at = (uint32_t)j->entries_len;
+    j->entries_len += e->bytes;
+    return 0;
+}
+
+static int append_record(struct arrow_stream *s, const struct entry *e)
+{
+    struct row_later k;
+    int rc = row_keys(s, e, &k);
+    if (rc)
+        return rc;
+    struct job *j = s->fill;
+    if (s->nbuilders)
+        return row_later(j, e, &k);
+    j->built = j->batch.rows + 1;
+    return row_columns(s, j, e, &k, j->batch.rows);
+}
+
+/* Writes the columns of j's rows that wait for them (a builder's work). */
+static int job_build(const struct arrow_stream *s, struct job *j)
+{
+    for (uint32_t row = j->built; row < j->batch.rows; row++) {
+        const struct row_later *k = &j->later[row];
+        int rc = row_columns(s, j, (const struct entry *)(const void *)(j->entries + k->at), k, row);
+        if (rc)
+            return rc;
+    }
+    j->built = j->batch.rows;
+    return 0;
+}
+
 static int append_marker(struct arrow_stream *s, const struct entry *e)
 {
-    struct col_buf *buf = s->batch.buf;
-    uint32_t row = s->batch.rows;
+    struct col_buf *buf = s->fill->batch.buf;
+    uint32_t row = s->fill->batch.rows;
     struct dproc *p = e->proc;
     put_u64(&buf[M_TS], row, arrow_ts(e->ts_ns));
     int loss = e->kind == ENTRY_LOSS;
@@ -897,6 +1099,7 @@ static int append_marker(struct arrow_stream *s, const struct entry *e)
 static int append_entry(void *ctx, const struct entry *e)
 {
     struct arrow_stream *s = ctx;
+    struct batch *bt = &s->fill->batch;
     int rc;
     if (e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) {
         if (!s->records)
@@ -911,8 +1114,8 @@ static int append_entry(void *ctx, const struct entry *e)
     }
     if (rc)
         return rc;
-    s->batch.rows++;
-    return s->batch.rows >= s->batch.cap || s->batch.full;
+    bt->rows++;
+    return bt->rows >= bt->cap || bt->full;
 }
 
 /* The merge's messages while the stream reads: kept for the caller (an
@@ -926,13 +1129,122 @@ static void stream_message(void *ctx, const char *msg, int note)
 }
 
 /* The level column's dictionary: the six names, and L6, L7 when a damaged record has them. */
-static int level_dict(struct arrow_stream *s, struct dict *d)
+static int level_dict(struct job *j, struct dict *d)
 {
-    unsigned n = s->max_level >= 6 ? 8 : 6;
+    unsigned n = j->max_level >= 6 ? 8 : 6;
     for (unsigned i = 0; i < n; i++)
         if (read_dict_text(d, level_names[i], strlen(level_names[i])) < 0)
             return -ENOMEM;
     return 0;
+}
+
+/* ==== Builders: the threads that write batches' columns ====
+ *
+ * The stream's thread fills up to njobs batches ahead and hands each to the
+ * builders; it hands the batches on in order, building one itself while it
+ * waits. What a queued job's rows point to (sites' renderers, copied
+ * entries) stays until it is built: the engine asks before it frees a
+ * renderer (stream_sites_freeing). */
+
+/* The oldest job waiting for a builder, taken; NULL when none. Under the lock. */
+static struct job *job_take(struct arrow_stream *s)
+{
+    for (size_t i = 0; i < s->nflight; i++) {
+        struct job *j = &s->jobs[(s->head + i) % s->njobs];
+        if (j->state == JOB_QUEUED) {
+            j->state = JOB_BUILDING;
+            return j;
+        }
+    }
+    return NULL;
+}
+
+/* Builds j (taken) outside the lock and says so. Under the lock. */
+static void job_run(struct arrow_stream *s, struct job *j)
+{
+    pthread_mutex_unlock(&s->lock);
+    int rc = job_build(s, j);
+    pthread_mutex_lock(&s->lock);
+    j->rc = rc;
+    j->state = JOB_BUILT;
+    pthread_cond_broadcast(&s->built);
+}
+
+static void *builder_main(void *arg)
+{
+    struct arrow_stream *s = arg;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        struct job *j = job_take(s);
+        if (j)
+            job_run(s, j);
+        else if (s->stop)
+            break;
+        else
+            pthread_cond_wait(&s->queued, &s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* Waits until job j is built (every job in flight: j NULL), building
+ * queued ones meanwhile. */
+static void jobs_wait(struct arrow_stream *s, struct job *j)
+{
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        int done = 1;
+        for (size_t i = 0; i < s->nflight && done; i++) {
+            struct job *x = &s->jobs[(s->head + i) % s->njobs];
+            if ((!j || x == j) && x->state != JOB_BUILT)
+                done = 0;
+        }
+        if (done)
+            break;
+        /* Rather than wait on a builder another process's threads hold off the cpus: build one here. */
+        struct job *t = job_take(s);
+        if (t)
+            job_run(s, t);
+        else
+            pthread_cond_wait(&s->built, &s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* The engine is about to free sites' renderers: every row that uses one gets its columns first. */
+static void stream_sites_freeing(void *ctx)
+{
+    struct arrow_stream *s = ctx;
+    jobs_wait(s, NULL);
+    if (s->fill && !s->fill->rc)
+        s->fill->rc = job_build(s, s->fill);
+}
+
+static int builders_start(struct arrow_stream *s, size_t n)
+{
+    if (!(s->builders = calloc(n, sizeof *s->builders)))
+        return -ENOMEM;
+    for (; s->nbuilders < n; s->nbuilders++)
+        if (pthread_create(&s->builders[s->nbuilders], NULL, builder_main, s) != 0)
+            break; /* fewer threads: the stream's own builds the rest */
+    if (s->nbuilders)
+        s->r->engine.sites_freeing = (struct read_sites_freeing){stream_sites_freeing, s};
+    return 0;
+}
+
+static void builders_stop(struct arrow_stream *s)
+{
+    if (!s->nbuilders)
+        return;
+    jobs_wait(s, NULL);
+    pthread_mutex_lock(&s->lock);
+    s->stop = 1;
+    pthread_cond_broadcast(&s->queued);
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < s->nbuilders; i++)
+        pthread_join(s->builders[i], NULL);
+    s->nbuilders = 0;
+    s->r->engine.sites_freeing = (struct read_sites_freeing){NULL, NULL};
 }
 
 /* ==== The stream's callbacks ==== */
@@ -948,32 +1260,31 @@ static int stream_get_schema(struct ArrowArrayStream *st, struct ArrowSchema *ou
     return 0;
 }
 
-static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
+/* Fills job j with the merge's next rows, up to a batch: 0 (rows 0 at the
+ * end, or at the deadline), or -errno. */
+static int job_fill(struct arrow_stream *s, struct job *j)
 {
-    struct arrow_stream *s = st->private_data;
     struct shmlog_read *r = s->r;
-    int rc = make_schema(s);
-    if (rc)
-        return stream_fail(s, rc, "reading the call sites for the schema");
-    if (s->ended) {
-        out->release = NULL;
-        return 0;
-    }
-    s->batch.cap = s->opt.batch_rows;
+    j->batch.cap = s->opt.batch_rows;
+    j->max_level = 0;
+    j->text_bound = 0;
+    j->entries_len = 0;
+    j->built = 0;
+    j->rc = 0;
     s->batches++;
-    s->max_level = 0;
-    if ((rc = read_batch_begin(&s->batch)) != 0) {
-        read_batch_free(&s->batch);
-        return stream_fail(s, rc, "a batch");
-    }
+    int rc = read_batch_begin(&j->batch);
+    if (rc)
+        return rc;
     if (s->records) {
-        struct col_buf *b = s->batch.buf;
-        s->rc = (struct record_cols){(uint64_t *)(void *)b[R_TS].data, (uint64_t *)(void *)b[R_SEQ].data,
+        struct col_buf *b = j->batch.buf;
+        j->fixed = (struct record_cols){(uint64_t *)(void *)b[R_TS].data, (uint64_t *)(void *)b[R_SEQ].data,
                                      (uint32_t *)(void *)b[R_PID].data, (uint32_t *)(void *)b[R_TID].data,
                                      (uint32_t *)(void *)b[R_CPU].data, b[R_LEVEL].data};
     }
+    s->fill = j;
     r->merge.sink = &s->sink;
-    while (!s->batch.full && s->batch.rows < s->batch.cap) {
+    rc = 0;
+    while (!j->batch.full && j->batch.rows < j->batch.cap && !j->rc) {
         if (r->ready_off < r->ready_len) {
             /* What the merge gave before the stream began. */
             const struct entry *e = (const struct entry *)(r->ready + r->ready_off);
@@ -993,27 +1304,79 @@ static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
         }
     }
     r->merge.sink = &r->sink;
-    if (rc < 0 || r->failed) {
-        read_fail(r, rc);
-        read_batch_free(&s->batch);
-        return stream_fail(s, r->failed, "reading");
-    }
-    if (s->batch.rows == 0 && r->timed_out && !r->ended) {
-        read_batch_free(&s->batch);
-        snprintf(s->error, sizeof s->error, "the reader's deadline passed");
-        return ETIMEDOUT; /* a later call (after a later deadline) reads on */
-    }
-    if (s->batch.rows == 0) {
-        s->ended = 1;
-        read_batch_free(&s->batch);
+    s->fill = NULL;
+    if (rc < 0)
+        return rc;
+    if (r->failed)
+        return r->failed;
+    return j->rc;
+}
+
+/* Hands on the oldest job in flight as out, once built. 0, or -errno. */
+static int job_export(struct arrow_stream *s, struct ArrowArray *out)
+{
+    struct job *j = &s->jobs[s->head];
+    if (s->nbuilders)
+        jobs_wait(s, j);
+    int rc = j->rc;
+    if (rc == 0 && s->records)
+        rc = level_dict(j, &j->batch.buf[R_LEVEL].dict);
+    if (rc == 0)
+        rc = read_batch_export(&j->batch, out);
+    if (rc)
+        read_batch_free(&j->batch);
+    pthread_mutex_lock(&s->lock);
+    j->state = JOB_FREE;
+    s->head = (s->head + 1) % s->njobs;
+    s->nflight--;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int stream_get_next(struct ArrowArrayStream *st, struct ArrowArray *out)
+{
+    struct arrow_stream *s = st->private_data;
+    struct shmlog_read *r = s->r;
+    int rc = make_schema(s);
+    if (rc)
+        return stream_fail(s, rc, "reading the call sites for the schema");
+    if (s->ended) {
         out->release = NULL;
         return 0;
     }
-    if ((s->records && (rc = level_dict(s, &s->batch.buf[R_LEVEL].dict)) != 0) ||
-        (rc = read_batch_export(&s->batch, out)) != 0) {
-        read_batch_free(&s->batch);
-        return stream_fail(s, rc, "a batch");
+    /* Batches ahead while there is room for them, then the oldest; a merge
+     * that ended before the stream began may have left entries ready. */
+    while (s->nflight < s->njobs && (!r->ended || r->ready_off < r->ready_len) && !r->failed) {
+        struct job *j = &s->jobs[(s->head + s->nflight) % s->njobs];
+        if ((rc = job_fill(s, j)) != 0) {
+            read_batch_free(&j->batch);
+            builders_stop(s);
+            read_fail(r, rc);
+            return stream_fail(s, r->failed, "reading");
+        }
+        if (j->batch.rows == 0) {
+            read_batch_free(&j->batch);
+            break;
+        }
+        pthread_mutex_lock(&s->lock);
+        j->state = JOB_QUEUED;
+        s->nflight++;
+        pthread_cond_signal(&s->queued);
+        pthread_mutex_unlock(&s->lock);
+        if (r->timed_out)
+            break;
     }
+    if (s->nflight == 0) {
+        if (r->timed_out && !r->ended) {
+            snprintf(s->error, sizeof s->error, "the reader's deadline passed");
+            return ETIMEDOUT; /* a later call (after a later deadline) reads on */
+        }
+        s->ended = 1;
+        out->release = NULL;
+        return 0;
+    }
+    if ((rc = job_export(s, out)) != 0)
+        return stream_fail(s, rc, "a batch");
     return 0;
 }
 
@@ -1026,9 +1389,19 @@ static const char *stream_get_last_error(struct ArrowArrayStream *st)
 static void stream_release(struct ArrowArrayStream *st)
 {
     struct arrow_stream *s = st->private_data;
-    read_batch_free(&s->batch);
-    read_pool_close(s->batch.pool);
-    free(s->batch.buf);
+    builders_stop(s);
+    for (size_t i = 0; i < s->njobs; i++) {
+        read_batch_free(&s->jobs[i].batch);
+        free(s->jobs[i].batch.buf);
+        free(s->jobs[i].later);
+        free(s->jobs[i].entries);
+    }
+    read_pool_close(s->jobs[0].batch.pool);
+    free(s->jobs);
+    free(s->builders);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->queued);
+    pthread_cond_destroy(&s->built);
     for (size_t i = 0; i < s->ncols; i++) {
         free(s->cols[i].name);
         free(s->cols[i].field);
@@ -1043,6 +1416,19 @@ static void stream_release(struct ArrowArrayStream *st)
     read_unref(s->r);
     free(s);
     st->release = NULL;
+}
+
+/* The threads a stream builds with: those asked for, or (0) the cpus the
+ * process may run on. */
+static unsigned stream_threads(uint32_t asked)
+{
+    if (asked)
+        return asked < THREADS_MAX ? asked : THREADS_MAX;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return 1;
+    int n = CPU_COUNT(&set);
+    return n < 1 ? 1 : n < (int)THREADS_MAX ? (unsigned)n : THREADS_MAX;
 }
 
 /* The options of version 2, the first with streams: a program passes at least these. */
@@ -1080,9 +1466,15 @@ int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_opti
             snprintf(err, errcap, "the reader is read by a stream already");
         return -EBUSY;
     }
+    /* Markers are few: their rows are written as they come. */
+    unsigned threads = o.what == SHMLOG_READ_ARROW_RECORDS ? stream_threads(o.threads) : 1;
     struct arrow_stream *s = calloc(1, sizeof *s);
     struct pool *pool = read_pool_new();
+    if (s && !(s->jobs = calloc(threads > 1 ? JOBS_PER_THREAD * threads : 1, sizeof *s->jobs)))
+        pool = NULL;
     if (!s || !pool) {
+        if (s)
+            free(s->jobs);
         free(s);
         if (pool)
             read_pool_close(pool);
@@ -1090,7 +1482,13 @@ int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_opti
             snprintf(err, errcap, "out of memory");
         return -ENOMEM;
     }
-    s->batch.pool = pool;
+    s->njobs = threads > 1 ? JOBS_PER_THREAD * threads : 1;
+    s->threads = threads;
+    for (size_t i = 0; i < s->njobs; i++)
+        s->jobs[i].batch.pool = pool;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->queued, NULL);
+    pthread_cond_init(&s->built, NULL);
     s->sink = (struct entry_sink){append_entry, stream_message, s};
     s->r = r;
     s->opt = o;

@@ -21,18 +21,20 @@ static int prepared_args(const struct render_site *sr, const struct shm_copied_r
 int render_prepared(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,
                            uint64_t ts_ns, int json, struct render_buf *out)
 {
-    return render_prepared_thread(sr, rec, cpu, ts_ns, NULL, json, out);
+    return render_prepared_thread(sr, rec, cpu, ts_ns, NULL, NULL, json, out);
 }
 
 int render_prepared_thread(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,
-                           uint64_t ts_ns, const char *thread, int json, struct render_buf *out)
+                           uint64_t ts_ns, const char *thread, const struct render_trace *trace, int json,
+                           struct render_buf *out)
 {
     struct render_arg args[SHMLOG_MAX_ARGS];
     int nargs = prepared_args(sr, rec, args);
     if (!json)
-        return render_text_record(sr, rec, cpu, ts_ns, thread, args, nargs, out);
-    return render_json_record(sr, rec, cpu, ts_ns, thread, args, nargs, out);
+        return render_text_record(sr, rec, cpu, ts_ns, thread, trace, args, nargs, out);
+    return render_json_record(sr, rec, cpu, ts_ns, thread, trace, args, nargs, out);
 }
+
 
 int render_prepared_msg_of(const struct render_site *sr, const struct shm_copied_record *rec,
                            const struct render_arg *args, int nargs, struct render_buf *out)
@@ -63,13 +65,14 @@ int render_prepared_args(const struct render_site *sr, const struct shm_copied_r
 }
 
 const struct render_arg *render_field_value(const struct render_site *sr, const struct render_arg *args, int i,
-                                            struct render_arg *cut)
+                                            struct render_field_room *room)
 {
     const struct prep_flat *fl = &sr->flat[i];
     const struct prep_field *f = &sr->fields[fl->field];
     if (fl->arg != f->arg)
-        return &args[fl->arg]; /* a struct's member, whole */
-    return render_field_arg(args, f->arg, f->prec, f->prec_arg, cut);
+        return render_shown_text(sr, fl->arg, 0, &args[fl->arg], room); /* a struct's member, whole */
+    const struct render_arg *a = render_shown_text(sr, f->arg, f->conv, &args[f->arg], room);
+    return a != &args[f->arg] ? a : render_field_arg(args, f->arg, f->prec, f->prec_arg, &room->arg);
 }
 
 int render_prepared_fields(const struct render_site *sr, const struct shm_copied_record *rec,
@@ -85,11 +88,11 @@ int render_prepared_fields_of(const struct render_site *sr, const struct render_
     if (nargs <= 0)
         return nargs;
     for (int i = 0; i < sr->nflat; i++) {
-        struct render_arg cut;
         /* names are [A-Za-z0-9_.] and need no escaping */
         fields[i].name = sr->flat[i].name;
         fields[i].name_len = sr->flat[i].name_len;
-        fields[i].value = *render_field_value(sr, args, i, &cut);
+        fields[i].value = *render_field_value(sr, args, i, &fields[i].room);
+        fields[i].tree = render_is_tree(sr, sr->flat[i].arg) && fields[i].value.type == SHMLOG_ARG_STR;
     }
     return sr->nflat;
 }
@@ -106,7 +109,13 @@ int render_site_fields(const struct render_site *sr, struct render_field_info fi
         fields[i].type = fl->arg < sr->nargs ? sr->arg_types[fl->arg] : 0;
         fields[i].arg = (uint8_t)fl->arg;
         fields[i].present = fl->arg >= 0 && fl->arg < sr->nargs ? sr->present_of[fl->arg] : 0;
-        fields[i].whole = fields[i].type != SHMLOG_ARG_STR || fl->arg != f->arg || (f->prec < 0 && f->prec_arg < 0);
+        fields[i].tree = (uint8_t)render_is_tree(sr, fl->arg);
+        fields[i].whole = !fields[i].tree &&
+                          (fields[i].type != SHMLOG_ARG_STR || fl->arg != f->arg || (f->prec < 0 && f->prec_arg < 0));
+        if (render_shown_as(sr, fl->arg, fl->arg == f->arg ? f->conv : 0, fields[i].type)) {
+            fields[i].type = SHMLOG_ARG_STR; /* its text (render_shown_text()) */
+            fields[i].whole = 0;
+        }
     }
     return sr->nflat;
 }

@@ -81,3 +81,13 @@ const uint64_t render_pow10_u64[20] = {
 
 const double render_pow10_dbl[20] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
                                      1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
+
+void render_trace_id(uint64_t hi, uint64_t lo, char out[33])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[i] = digits[hi >> (60 - 4 * i) & 0xF];
+        out[16 + i] = digits[lo >> (60 - 4 * i) & 0xF];
+    }
+    out[32] = '\0';
+}

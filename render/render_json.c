@@ -1,5 +1,5 @@
 /*
- * render_json.c - JSON Lines: typed argument values, the fields object, and
+ * render_json.c - JSON Lines: the fields object, and
  * the record, exit and loss objects (keys and their order: render.h).
  */
 #include "render_private.h"
@@ -7,43 +7,6 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
-
-void render_json_double(struct render_buf *out, double v, int is_f32)
-{
-    if (!isfinite(v))
-        render_buf_puts(out, "null");
-    else
-        render_put_shortest_double(out, v, is_f32);
-}
-
-void render_json_arg(struct render_buf *out, const struct render_arg *a)
-{
-    switch (a->type) {
-    case SHMLOG_ARG_BOOL:
-        render_buf_puts(out, a->v.u ? "true" : "false");
-        break;
-    case SHMLOG_ARG_I8: case SHMLOG_ARG_I16: case SHMLOG_ARG_I32: case SHMLOG_ARG_I64:
-        render_buf_i64(out, a->v.i);
-        break;
-    case SHMLOG_ARG_U8: case SHMLOG_ARG_U16: case SHMLOG_ARG_U32: case SHMLOG_ARG_U64:
-        render_buf_u64(out, a->v.u);
-        break;
-    case SHMLOG_ARG_F32: case SHMLOG_ARG_F64:
-        render_json_double(out, a->v.f, a->type == SHMLOG_ARG_F32);
-        break;
-    case SHMLOG_ARG_PTR:
-        render_buf_puts(out, "\"0x");
-        render_buf_hex64(out, a->v.u);
-        render_buf_putc(out, '"');
-        break;
-    case SHMLOG_ARG_STR:
-        render_json_string(out, a->v.s, a->str_len);
-        break;
-    default:
-        render_buf_puts(out, "null");
-        break;
-    }
-}
 
 /* "name": of field i; a repeated name gets its argument's position as a
  * suffix, so no value hides behind a duplicate key. */
@@ -70,8 +33,11 @@ static void emit_fields(struct render_buf *out, const struct field_refs *f, cons
         if (i)
             render_buf_putc(out, ',');
         render_put_field_key(out, f, i);
-        struct render_arg cut;
-        render_json_arg(out, render_field_arg(args, f->v[i].arg, f->v[i].prec, f->v[i].prec_arg, &cut));
+        struct render_field_room room;
+        const struct render_arg *a = render_shown_text(NULL, f->v[i].arg, f->v[i].conv, &args[f->v[i].arg], &room);
+        render_json_arg(out, a != &args[f->v[i].arg] ? a
+                                                     : render_field_arg(args, f->v[i].arg, f->v[i].prec,
+                                                                        f->v[i].prec_arg, &room.arg));
     }
     render_buf_putc(out, '}');
 }
@@ -214,7 +180,7 @@ void render_put_json_site(struct render_buf *out, const char *file, uint32_t lin
 
 /* A SHMLOG_STRUCT argument's field: {"id":7,"px":2.5,...}, a member struct
  * as an object, an empty std::optional as null, other values as fields show
- * them (an enum's number, a time's ns). */
+ * them (an enum's name, a char as a string, a time's ns). */
 static void put_json_struct(struct render_buf *out, const struct render_site *sr, const struct render_arg *args,
                             int arg)
 {
@@ -230,8 +196,10 @@ static void put_json_struct(struct render_buf *out, const struct render_site *sr
             put_json_struct(out, sr, args, m->arg); /* a member is after its struct: this ends */
         else if (sr->present_of[m->arg] && !args[sr->present_of[m->arg] - 1].v.u)
             render_buf_puts(out, "null");
-        else
-            render_json_arg(out, &args[m->arg]);
+        else {
+            struct render_field_room room;
+            render_json_arg(out, render_shown_text(sr, m->arg, 0, &args[m->arg], &room));
+        }
     }
     render_buf_putc(out, '}');
 }
@@ -259,7 +227,8 @@ static void put_tid_cpu(struct render_buf *out, uint32_t tid, uint32_t cpu)
     render_buf_put(out, m->tid_cpu_text, m->tid_cpu_len);
 }
 int render_json_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
-                       const char *thread, const struct render_arg *args, int nargs, struct render_buf *out)
+                       const char *thread, const struct render_trace *trace, const struct render_arg *args, int nargs,
+                       struct render_buf *out)
 {
     int truncated = (rec->flags & SHMLOG_REC_TRUNCATED) != 0;
     /* A record repeats its site's level and category; one that differs
@@ -295,8 +264,19 @@ int render_json_record(const struct render_site *sr, const struct shm_copied_rec
                 put_json_struct(out, sr, args, f->arg);
                 continue;
             }
+            if (f->arg >= 0 && f->arg < sr->nargs && (sr->tree_args >> f->arg & 1u) &&
+                args[f->arg].type == SHMLOG_ARG_STR) {
+                render_tree_json(out, args[f->arg].v.s, args[f->arg].str_len);
+                continue;
+            }
             if (sr->present_of[f->arg] && !args[sr->present_of[f->arg] - 1].v.u) {
                 render_buf_puts(out, "null"); /* an empty std::optional */
+                continue;
+            }
+            struct render_field_room room;
+            const struct render_arg *shown = render_shown_text(sr, f->arg, f->conv, &args[f->arg], &room);
+            if (shown != &args[f->arg]) {
+                render_json_arg(out, shown); /* a character, an enum's name */
                 continue;
             }
             switch (out->overflow ? MEMO_NONE : m->kind) {
@@ -311,15 +291,24 @@ int render_json_record(const struct render_site *sr, const struct shm_copied_rec
             case MEMO_FIXED:
                 render_put_shortest_from(out, args[f->arg].v.f, m->q, m->prec, out->data + m->off, m->len);
                 break;
-            default: {
-                struct render_arg cut;
-                render_json_arg(out, render_field_arg(args, f->arg, f->prec, f->prec_arg, &cut));
+            default:
+                render_json_arg(out, render_field_arg(args, f->arg, f->prec, f->prec_arg, &room.arg));
                 break;
-            }
             }
         }
     }
     render_buf_putc(out, '}');
+    if (trace) {
+        char id[33];
+        render_trace_id(trace->hi, trace->lo, id);
+        render_buf_put(out, ",\"trace_id\":\"", 13);
+        render_buf_put(out, id, 32);
+        render_buf_putc(out, '"');
+        if (trace->span[0]) {
+            render_buf_put(out, ",\"span\":", 8);
+            render_json_string(out, trace->span, strlen(trace->span));
+        }
+    }
     if (truncated)
         render_buf_puts(out, ",\"truncated\":true");
     if (rec->flags & SHMLOG_REC_CLAMPED)

@@ -6,6 +6,8 @@
  */
 #include "render_private.h"
 
+#include <stdio.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,6 +213,7 @@ void render_note_field(struct field_refs *f, const struct fmt_spec *sp)
     f->v[f->n].arg = sp->value_arg;
     f->v[f->n].prec = sp->conv == 's' ? sp->prec : -1;
     f->v[f->n].prec_arg = sp->conv == 's' ? sp->prec_arg : ARG_NONE;
+    f->v[f->n].conv = sp->conv;
     f->n++;
 }
 
@@ -231,6 +234,39 @@ const struct render_arg *render_field_arg(const struct render_arg *args, int arg
     *cut = *a;
     cut->str_len = (uint16_t)prec;
     return cut;
+}
+
+int render_shown_as(const struct render_site *sr, int arg, char conv, unsigned type)
+{
+    if (type < SHMLOG_ARG_I8 || type > SHMLOG_ARG_U64)
+        return 0;
+    if (conv == 'c')
+        return 1;
+    if (!sr || arg < 0 || arg >= (int)SHMLOG_MAX_ARGS)
+        return 0;
+    if (conv == 0 && (sr->char_args >> arg & 1u) && (type == SHMLOG_ARG_I8 || type == SHMLOG_ARG_U8))
+        return 1;
+    return sr->enum_of[arg] && (conv == 0 || conv == 'd' || conv == 'i' || conv == 'u') ? 2 : 0;
+}
+
+const struct render_arg *render_shown_text(const struct render_site *sr, int arg, char conv,
+                                           const struct render_arg *a, struct render_field_room *room)
+{
+    int as = render_shown_as(sr, arg, conv, a->type);
+    if (!as)
+        return a;
+    const char *name = room->text;
+    size_t len;
+    if (as == 1) {
+        room->text[0] = (char)(uint8_t)a->v.u; /* as %c: the value's low byte */
+        len = 1;
+    } else if (!render_enum_name_of(sr->enum_of[arg], a->v.i, &name, &len)) {
+        int is_signed = (a->type & 1) == 0; /* I8..I64 are even (shmlog_arg_type) */
+        len = (size_t)(is_signed ? snprintf(room->text, sizeof room->text, "%lld", (long long)a->v.i)
+                                 : snprintf(room->text, sizeof room->text, "%llu", (unsigned long long)a->v.u));
+    }
+    room->arg = (struct render_arg){.type = SHMLOG_ARG_STR, .str_len = (uint16_t)len, .v.s = (const uint8_t *)name};
+    return &room->arg;
 }
 
 int render_enum_name_of(const char *names, int64_t v, const char **name, size_t *len)

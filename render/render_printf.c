@@ -108,8 +108,8 @@ uint64_t render_cut_to_length(uint64_t v, enum fmt_length length, int is_signed)
     return v & ((1ULL << bits) - 1);
 }
 
-static void format_double(struct render_buf *out, const struct fmt_spec *sp, int width, int prec,
-                          double v, char conv)
+static void format_double(struct render_buf *out, const struct fmt_spec *sp, int width, int prec, double v,
+                          char conv)
 {
     u128 q;
     if ((conv == 'f' || conv == 'F') && fixed_round(v, prec < 0 ? 6 : prec, &q) == 0) {
@@ -223,24 +223,6 @@ static int star_value(struct render_buf *out, const struct render_arg *args, int
     return 0;
 }
 
-/* An argument as fmt's {} prints it, in text (40 bytes), for the types a {}
- * format turns into %s (bool, floating point, pointer); 0 for any other, which
- * stays a bad argument. */
-static size_t put_fmt_value(char *text, const struct render_arg *a)
-{
-    switch (a->type) {
-    case SHMLOG_ARG_BOOL:
-        memcpy(text, a->v.u ? "true" : "false", 5);
-        return a->v.u ? 4 : 5;
-    case SHMLOG_ARG_F32: case SHMLOG_ARG_F64:
-        return render_fmt_shortest_double(text, a->v.f, a->type == SHMLOG_ARG_F32);
-    case SHMLOG_ARG_PTR:
-        return (size_t)snprintf(text, 40, "0x%llx", (unsigned long long)a->v.u);
-    default:
-        return 0;
-    }
-}
-
 static void format_spec(struct render_buf *out, const struct fmt_spec *sp, const struct render_arg *args,
                         enum esc_mode esc)
 {
@@ -327,7 +309,7 @@ static void format_spec(struct render_buf *out, const struct fmt_spec *sp, const
         if (a->type != SHMLOG_ARG_STR) {
             /* what a C++ {} format made of a bool, a float or a pointer */
             char text[40];
-            size_t n = put_fmt_value(text, a);
+            size_t n = render_fmt_value(text, a);
             if (!n)
                 break;
             format_bytes(out, &eff, width, text, n, ESC_NONE);
@@ -503,6 +485,10 @@ static void put_member_value(struct render_buf *out, const struct render_site *s
                              int arg, enum esc_mode esc)
 {
     const struct render_arg *a = &args[arg];
+    if ((sr->tree_args >> arg & 1u) && a->type == SHMLOG_ARG_STR) {
+        render_tree_text(out, a->v.s, a->str_len, esc);
+        return;
+    }
     if (sr->struct_args >> arg & 1u) {
         render_buf_putc(out, '{');
         for (int k = 0; k < sr->members_n[arg]; k++) {
@@ -540,11 +526,30 @@ static void put_member_value(struct render_buf *out, const struct render_site *s
     } else if (a->type == SHMLOG_ARG_STR) {
         const void *nul = memchr(a->v.s, '\0', a->str_len);
         put_escaped(out, esc, a->v.s, nul ? (size_t)((const uint8_t *)nul - a->v.s) : a->str_len);
-    } else if ((n = put_fmt_value(text, a)) > 0) {
+    } else if ((n = render_fmt_value(text, a)) > 0) {
         render_buf_put(out, text, n);
     } else {
         put_extra_arg(out, a, esc);
     }
+}
+
+/* A value tree as fmt prints it, padded to the conversion's width (in
+ * bytes) on its side, as %s pads. */
+static void put_tree_padded(struct render_buf *out, const struct fmt_spec *sp, const struct render_arg *a,
+                            enum esc_mode esc)
+{
+    size_t from = out->len;
+    render_tree_text(out, a->v.s, a->str_len, esc);
+    size_t n = out->len - from;
+    if (sp->width <= 0 || (size_t)sp->width <= n || out->overflow)
+        return;
+    size_t pad = (size_t)sp->width - n;
+    for (size_t k = 0; k < pad; k++)
+        render_buf_putc(out, ' ');
+    if (out->overflow || (sp->flags & FL_MINUS))
+        return;
+    memmove(out->data + from + pad, out->data + from, n);
+    memset(out->data + from, ' ', pad);
 }
 
 /* The value of spec item it; memo (JSON only, or NULL) notes what the
@@ -560,6 +565,10 @@ static inline __attribute__((always_inline)) void put_item_value(const struct re
     size_t from = out->len;
     if ((unsigned)it->arg < SHMLOG_MAX_ARGS && (sr->struct_args >> it->arg & 1u)) {
         put_member_value(out, sr, args, it->arg, esc); /* {id=7, px=2.5} whatever the conversion */
+        return;
+    }
+    if ((unsigned)it->arg < SHMLOG_MAX_ARGS && (sr->tree_args >> it->arg & 1u) && a->type == SHMLOG_ARG_STR) {
+        put_tree_padded(out, &it->spec, a, esc);
         return;
     }
     if (sr->optionals && (unsigned)it->arg < SHMLOG_MAX_ARGS && sr->present_of[it->arg] &&
@@ -584,6 +593,11 @@ static inline __attribute__((always_inline)) void put_item_value(const struct re
     case FAST_STR:
         if (put_str_arg(out, a, esc))
             memo_bytes(m, MEMO_STR, from, out);
+        return;
+    case FAST_FMT:
+        render_fmtspec_value(out, sr->fmt_of[it->arg], args, sr->nargs, it->arg, sr->enum_of[it->arg], esc);
+        return;
+    case FAST_HIDDEN:
         return;
     case FAST_HEX:
         if ((it->spec.flags & FL_HASH) && a->v.u)

@@ -5,11 +5,13 @@
  *   render.c         the entry points: a record, a prepared record, an exit or
  *                    a loss, handed to the text or the JSON formatter
  *   render_text.c    the text line: head, site, record, exit and loss lines
- *   render_json.c    JSON Lines: values, the fields object, record, exit and loss objects
+ *   render_json.c    JSON Lines: the fields object, record, exit and loss objects
  *   render_site.c    a call site prepared once: the format parsed into items,
  *                    fast paths chosen, the constant parts of both lines made
  *   render_printf.c  our printf-compatible formatter: the conversions, the
  *                    general message and the prepared items' message
+ *   render_tree.c    value trees (C++ containers, ...) as fmt prints them and as JSON;
+ *                    typed argument values as JSON and as fmt's {} prints them
  *   render_parse.c   format strings: the walk over literal runs and specs, the name=%x fields
  *   render_float.c   doubles in decimal: exact fixed rounding, shortest round trip
  *   render_args.c    argument decoding from payloads
@@ -469,6 +471,7 @@ struct field_ref {
     int arg;
     int prec;     /* a %s's precision (-1: none), or ... */
     int prec_arg; /* ... the argument that gives it (%.*s), or ARG_NONE */
+    char conv;    /* its conversion: %c's value is a character (render_shown_text()) */
 };
 
 struct field_refs {
@@ -483,6 +486,11 @@ void render_note_field(struct field_refs *f, const struct fmt_spec *sp);
  * (prec, or the int argument prec_arg) that cuts it in the message, in *cut. */
 const struct render_arg *render_field_arg(const struct render_arg *args, int arg, int prec, int prec_arg,
                                           struct render_arg *cut);
+
+/* Whether field arg's value (conversion conv, 0 for a struct's member; sr
+ * NULL: a format without a site) of argument type type is shown as a
+ * character (1) or an enum's name (2) rather than as its number (0). */
+int render_shown_as(const struct render_site *sr, int arg, char conv, unsigned type);
 
 /* ==== Prepared sites (render_site.c) ==== */
 
@@ -500,6 +508,8 @@ enum prep_fast {
     FAST_ENUM,     /* d i u of an integer the site's descriptor names: the name, or format_spec */
     FAST_TIME,     /* d i of an i64 the site's descriptor says is a time: RFC 3339, or format_spec */
     FAST_HEX,      /* %x %lx %#x ...: no other flag, no width or precision; no cut changes the value */
+    FAST_FMT,      /* any conversion of an argument the descriptor gives a {} spec ("f"): render_fmtspec_value */
+    FAST_HIDDEN,   /* a width or precision such a spec takes from its argument: nothing */
 };
 
 enum prep_kind { PREP_TEXT, PREP_SPEC };
@@ -561,6 +571,7 @@ struct prep_field {
     size_t key_len;
     int arg;
     int prec, prec_arg; /* as in struct field_ref */
+    char conv;          /* as in struct field_ref */
 };
 
 /* A SHMLOG_STRUCT member: "name=<argument>[unit]" of the descriptor. */
@@ -600,6 +611,10 @@ struct render_site {
     uint32_t time_args;                   /* "t" entries, as a mask */
     uint32_t char_args;                   /* "c" entries, as a mask */
     uint32_t struct_args;                 /* "s" entries, as a mask */
+    uint32_t tree_args;                   /* "v" entries (value trees), as a mask */
+    const struct fmtspec *fmt_of[SHMLOG_MAX_ARGS]; /* an "f" entry's spec, in the arena; NULL: none */
+    const char *name_of[SHMLOG_MAX_ARGS];          /* an "n" entry's name (a named argument's); NULL: none */
+    uint8_t name_len[SHMLOG_MAX_ARGS];
     uint8_t members_from[SHMLOG_MAX_ARGS], members_n[SHMLOG_MAX_ARGS]; /* a struct's in members[] */
     uint8_t nmembers;
     struct prep_member members[SHMLOG_MAX_ARGS]; /* each argument a member of one struct at most */
@@ -616,6 +631,29 @@ struct render_site {
     size_t arena_len;
     char arena[];
 };
+
+/* ==== {} specs (render_fmtspec.c) ==== */
+
+/* An "f" descriptor entry's "<what>[ <unit>] <spec>": what the argument is
+ * ('v' its type's value, 'c' a character, 't' a time point in ns, 'd' a
+ * duration's count of unit) and fmt's spec, with "{N}" for a width or
+ * precision from argument N (from 1). */
+struct fmtspec {
+    char what, align, sign, type; /* align: 0 < > ^; sign: 0 + - space; type: 0 or fmt's letter */
+    char fill[4];
+    uint8_t fill_len, hash, zero, unit_len;
+    int width, prec;          /* -1: none */
+    int width_arg, prec_arg;  /* -1: none, else the argument (from 0) */
+    const char *chrono;       /* "%H:%M:%S" of a time point or duration; NULL: none */
+    size_t chrono_len;
+    const char *unit;         /* a duration's, as fmt prints it after the count */
+};
+/* Parses the n bytes at s; 0, or -1 when it is not one (the entry is left out). */
+int render_fmtspec_parse(const char *s, size_t n, struct fmtspec *f);
+/* Argument arg of args as fmt prints it by f, escaped as esc says; names: a
+ * SHMLOG_ENUM's "Name=value,..." list, or NULL. */
+void render_fmtspec_value(struct render_buf *out, const struct fmtspec *f, const struct render_arg *args, int nargs,
+                          int arg, const char *names, enum esc_mode esc);
 
 /* ==== The formatter (render_printf.c) ==== */
 
@@ -650,6 +688,22 @@ void render_put_prepared_msg(const struct render_site *sr, const struct shm_copi
                              const struct render_arg *args, int nargs, struct render_buf *out, enum esc_mode esc,
                              struct arg_memo *memo);
 
+/* A bool, floating point number or pointer as fmt's {} prints it, in text
+ * (48 bytes); its length, 0 for other types. */
+size_t render_fmt_value(char *text, const struct render_arg *a);
+
+/* ==== Value trees (render_tree.c) ==== */
+
+/* Argument arg of the site is a value tree ("v" entry). */
+static inline int render_is_tree(const struct render_site *sr, int arg)
+{
+    return arg >= 0 && arg < (int)SHMLOG_MAX_ARGS && (sr->tree_args >> arg & 1u);
+}
+/* A value tree (shmlog_args.h) of n bytes as fmt prints it, escaped as esc says. */
+void render_tree_text(struct render_buf *out, const uint8_t *p, size_t n, enum esc_mode esc);
+/* The same tree as a JSON value. */
+void render_tree_json(struct render_buf *out, const uint8_t *p, size_t n);
+
 /* ==== Times (render_time.c) ==== */
 
 /* "YYYY-MM-DDThh:mm:ss" of secs, in out; the memo's copy when it has one
@@ -676,7 +730,8 @@ int render_enum_name_of(const char *names, int64_t v, const char **name, size_t 
 void render_put_text_site(struct render_buf *out, const char *file, uint32_t line, int known);
 /* The three kinds of text line; the arguments as their render.h counterparts. */
 int render_text_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
-                       const char *thread, const struct render_arg *args, int nargs, struct render_buf *out);
+                       const char *thread, const struct render_trace *trace, const struct render_arg *args, int nargs,
+                       struct render_buf *out);
 int render_text_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
                      struct render_buf *out);
 int render_text_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out);
@@ -693,7 +748,8 @@ void render_put_json_site(struct render_buf *out, const char *file, uint32_t lin
 void render_put_field_key(struct render_buf *out, const struct field_refs *f, int i);
 /* The three kinds of JSON object; the arguments as their render.h counterparts. */
 int render_json_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
-                       const char *thread, const struct render_arg *args, int nargs, struct render_buf *out);
+                       const char *thread, const struct render_trace *trace, const struct render_arg *args, int nargs,
+                       struct render_buf *out);
 int render_json_exit(const struct render_input *in, uint64_t records, uint64_t lost, unsigned how,
                      struct render_buf *out);
 int render_json_loss(const struct render_input *in, const struct shm_loss *loss, struct render_buf *out);

@@ -130,7 +130,8 @@ static size_t prep_bytes(const struct shm_site *site, const char *app, const cha
     *nitems = prep_items(site, fmt_len);
     size_t arena = (fmt_len + 1) + (file_len + 1) + (app_len + 1) + (host_len + 1) +
                    (128 + 48 + 6 * (app_len + host_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
-                   (32 + 4 * file_len) + (func_len + 1) + (16 + 6 * func_len) + 2 * (desc_len + 1) +
+                   (32 + 4 * file_len) + (func_len + 1) + (16 + 6 * func_len) + 3 * (desc_len + 1) +
+                   (desc_len ? SHMLOG_MAX_ARGS * (sizeof(struct fmtspec) + 8) : 0) +
                    SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32) + (desc_len ? SHMLOG_MAX_ARGS * FLAT_NAME_MAX : 0);
     return sizeof(struct render_site) + arena + PIECE_PAD + 8 +
            (size_t)*nitems * (sizeof(struct prep_item) + sizeof(struct prep_op));
@@ -185,7 +186,7 @@ static void prep_arg_items(struct render_site *sr, long arg, uint8_t fast, const
 }
 
 /* A struct entry's member list "name=<argument>[unit],..." at s (argument
- * from 1, unit [a-z] up to 8): its members appended to sr->members, each an
+ * from 1, unit [a-z] or a UTF-8 byte, up to 8): its members appended to sr->members, each an
  * argument after arg that no struct has yet (so nesting ends, and each
  * argument shows once); 0, or -1 with nothing kept when it is not one. */
 static int prep_members(struct render_site *sr, struct render_buf *arena, long arg, const char *s, uint32_t *claimed)
@@ -205,7 +206,7 @@ static int prep_members(struct render_site *sr, struct render_buf *arena, long a
             m = m * 10 + (*p++ - '0');
         m--;
         const char *unit = p;
-        while (*p >= 'a' && *p <= 'z' && p - unit <= 8)
+        while (((*p >= 'a' && *p <= 'z') || (unsigned char)*p >= 0x80) && p - unit <= 8)
             p++;
         size_t unit_len = (size_t)(p - unit);
         if (m <= arg || m >= sr->nargs || ((*claimed | mine) >> m & 1u) || unit_len > 8 ||
@@ -234,12 +235,60 @@ static int prep_members(struct render_site *sr, struct render_buf *arena, long a
     return -1;
 }
 
+/* An "f" entry's spec at s for argument arg: parsed into the arena, and
+ * the argument's items (and those of the arguments it takes a width or a
+ * precision from) made to print by it. The latter, as a mask. */
+static uint32_t prep_fmtspec(struct render_site *sr, struct render_buf *arena, long arg, const char *s)
+{
+    size_t n = strcspn(s, ";");
+    const char *text = arena_copy(arena, s, n);
+    while (arena->len % 8)
+        render_buf_putc(arena, '\0');
+    if (arena->cap - arena->len < sizeof(struct fmtspec))
+        return 0;
+    struct fmtspec *f = (struct fmtspec *)(void *)(arena->data + arena->len);
+    if (render_fmtspec_parse(text, n, f) != 0 || f->width_arg >= sr->nargs || f->prec_arg >= sr->nargs ||
+        f->width_arg == arg || f->prec_arg == arg)
+        return 0;
+    arena->len += sizeof(struct fmtspec);
+    sr->fmt_of[arg] = f;
+    uint32_t taken = (f->width_arg >= 0 ? 1u << f->width_arg : 0) | (f->prec_arg >= 0 ? 1u << f->prec_arg : 0);
+    for (int i = 0; i < sr->nitems; i++) {
+        struct prep_item *it = &sr->items[i];
+        if (it->kind == PREP_SPEC && it->spec.error == SPEC_OK && it->arg >= 0)
+            it->fast = it->arg == arg ? FAST_FMT : (taken >> it->arg & 1u) ? FAST_HIDDEN : it->fast;
+    }
+    return taken;
+}
+
+/* Fields for the named arguments the format's text names none for, in the arguments' order. */
+static void prep_named_fields(const struct render_site *sr, struct field_refs *fields)
+{
+    for (int arg = 0; arg < sr->nargs; arg++) {
+        if (!sr->name_of[arg] || fields->n >= (int)SHMLOG_MAX_ARGS)
+            continue;
+        int at = 0, seen = 0;
+        for (int i = 0; i < fields->n; i++) {
+            seen |= fields->v[i].arg == arg;
+            at += fields->v[i].arg < arg;
+        }
+        if (seen)
+            continue;
+        memmove(&fields->v[at + 1], &fields->v[at], (size_t)(fields->n - at) * sizeof fields->v[0]);
+        fields->v[at] = (struct field_ref){sr->name_of[arg], sr->name_len[arg], arg, -1, ARG_NONE, 0};
+        fields->n++;
+    }
+}
+
 /* The site's descriptor (untrusted): an "e<argument> <Type> <list>" entry
  * makes that argument's values print as their names, a "t<argument>" entry
  * its ns since the epoch as a time, an "o<argument> <has-value argument>"
  * entry it print as none when that BOOL is false, an "s<argument> <Type>
  * <members>" entry it print as its members (prep_members), a "c<argument>"
- * entry (an i8 or u8) it print as a character as a member. An entry that does
+ * entry (an i8 or u8) it print as a character as a member, a "v<argument>"
+ * entry (a string) it print as the value tree its bytes hold, an "f<argument>
+ * <spec>" entry it print as fmt prints that spec (prep_fmtspec), an
+ * "n<argument> <name>" entry (a named argument) name its field. An entry that does
  * not parse, or of another kind, is left out. The has-value and member
  * arguments, as a mask: what the message says, not extras. */
 static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena, const char *desc)
@@ -247,7 +296,8 @@ static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena
     uint32_t presence = 0, claimed = 0;
     for (const char *p = desc; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
         char *end;
-        if ((*p != 'e' && *p != 't' && *p != 'o' && *p != 's' && *p != 'c') || p[1] < '1' || p[1] > '9')
+        if ((*p != 'e' && *p != 't' && *p != 'o' && *p != 's' && *p != 'c' && *p != 'v' && *p != 'f' && *p != 'n') ||
+            p[1] < '1' || p[1] > '9')
             continue;
         long arg = strtol(p + 1, &end, 10) - 1;
         if (arg < 0 || arg >= sr->nargs)
@@ -267,9 +317,27 @@ static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena
             }
             continue;
         }
+        if (*p == 'n') {
+            size_t n = *end == ' ' ? strcspn(end + 1, ";") : 0;
+            if (n && n <= FIELD_NAME_MAX && !sr->name_of[arg]) {
+                sr->name_of[arg] = arena_copy(arena, end + 1, n);
+                sr->name_len[arg] = (uint8_t)n;
+            }
+            continue;
+        }
+        if (*p == 'f') {
+            if (*end == ' ' && !sr->fmt_of[arg])
+                claimed |= prep_fmtspec(sr, arena, arg, end + 1);
+            continue;
+        }
         if (*p == 'c') {
             if (*end == ';' || *end == 0)
                 sr->char_args |= 1u << arg;
+            continue;
+        }
+        if (*p == 'v') {
+            if ((*end == ';' || *end == 0) && sr->arg_types[arg] == SHMLOG_ARG_STR)
+                sr->tree_args |= 1u << arg;
             continue;
         }
         if (*p == 't') {
@@ -328,7 +396,8 @@ static void prep_ops(struct render_site *sr)
         if (it->kind == PREP_TEXT)
             continue;
         op->op = OP_ITEM;
-        if (it->arg < 0 || it->arg >= (int)sr->nargs || (sr->struct_args >> it->arg & 1u) || sr->present_of[it->arg])
+        if (it->arg < 0 || it->arg >= (int)sr->nargs || ((sr->struct_args | sr->tree_args) >> it->arg & 1u) ||
+            sr->present_of[it->arg])
             continue;
         static const uint8_t op_of_fast[] = {
             [FAST_SIGNED] = OP_SIGNED, [FAST_UNSIGNED] = OP_UNSIGNED, [FAST_STR] = OP_STR,
@@ -452,6 +521,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
         }
         sr->first_extra = w.next_arg;
         uint32_t presence = prep_descriptor(sr, &arena, site->desc);
+        prep_named_fields(sr, &fields);
         sr->optionals = presence != 0;
         while (sr->first_extra < sr->nargs && (presence >> sr->first_extra & 1u))
             sr->first_extra++; /* what the message says with none, not an extra */
@@ -464,6 +534,7 @@ static int prep_fill(void *mem, size_t bytes, const struct shm_site *site, const
             f->arg = fields.v[i].arg;
             f->prec = fields.v[i].prec;
             f->prec_arg = fields.v[i].prec_arg;
+            f->conv = fields.v[i].conv;
             if (f->arg >= 0 && f->arg < (int)sr->nargs && (sr->struct_args >> f->arg & 1u)) {
                 char name[FLAT_NAME_MAX];
                 size_t name_len = f->key_len - 4 < FLAT_NAME_MAX ? f->key_len - 4 : FLAT_NAME_MAX;

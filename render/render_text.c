@@ -66,7 +66,8 @@ void render_put_text_site(struct render_buf *out, const char *file, uint32_t lin
 }
 
 int render_text_record(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu, uint64_t ts_ns,
-                       const char *thread, const struct render_arg *args, int nargs, struct render_buf *out)
+                       const char *thread, const struct render_trace *trace, const struct render_arg *args, int nargs,
+                       struct render_buf *out)
 {
     int truncated = (rec->flags & SHMLOG_REC_TRUNCATED) != 0;
     /* A record repeats its site's level and category; one that differs
@@ -88,6 +89,16 @@ int render_text_record(const struct render_site *sr, const struct shm_copied_rec
     render_buf_u64(out, cpu);
     put_piece(out, sr->text_site, sr->text_site_len);
     render_put_prepared_msg(sr, rec, args, nargs, out, ESC_TEXT, NULL);
+    if (trace && !(rec->flags & SHMLOG_REC_TRACE)) { /* a trace record's message says it already */
+        char id[33];
+        render_trace_id(trace->hi, trace->lo, id);
+        render_buf_put(out, " trace_id=", 10);
+        render_buf_put(out, id, 32);
+        if (trace->span[0]) {
+            render_buf_put(out, " span=", 6);
+            render_buf_puts(out, trace->span);
+        }
+    }
     if (truncated)
         render_buf_put(out, " <truncated>", 12);
     if (rec->flags & SHMLOG_REC_CLAMPED)

@@ -3,7 +3,8 @@
 # /etc/default/shmlog-collector, the manual pages of sections 1 and 8, the docs), libshmlog-read1 (the
 # shared object libshmlog-read.so.1 programs load at run time, with its shlibs file and ldconfig trigger)
 # and libshmlog-dev (the rest of what `meson install` puts in include/ and lib/<multiarch>/: the headers,
-# the unversioned .so link, the pkg-config files; and the manual pages of section 3).
+# the unversioned .so link, the pkg-config files; and the manual pages of section 3); and the Python package
+# python/ as a wheel (pure Python: pip installs it with no compiler and no network) and as python3-shmlog.
 # A release build with prefix /usr and Debian's hardening flags, `meson install --destdir`, one tree per
 # package, `dpkg-deb --build`. Needs dpkg-dev and the build dependencies (scripts/setup.sh); offline; no root.
 # Packaging files: dist/debian/ (control, maintainer scripts, copyright, changelog).
@@ -43,7 +44,8 @@ while [ $# -gt 0 ]; do
 done
 
 for tool in meson:meson ninja:ninja-build dpkg-deb:dpkg dpkg-shlibdeps:dpkg-dev dpkg-parsechangelog:dpkg-dev \
-    dpkg-architecture:dpkg-dev dpkg-buildflags:dpkg-dev readelf:binutils strip:binutils python3:python3; do
+    dpkg-architecture:dpkg-dev dpkg-buildflags:dpkg-dev readelf:binutils strip:binutils python3:python3 \
+    /usr/bin/python3:python3; do
     command -v "${tool%%:*}" >/dev/null 2>&1 ||
         die "${tool%%:*} is not installed (Debian package ${tool#*:}): run scripts/setup.sh as root"
 done
@@ -96,6 +98,7 @@ run meson install -C "$build" --no-rebuild --strip --destdir "$stage"
 rt=$trees/shmlog
 lib=$trees/libshmlog-read1
 dev=$trees/libshmlog-dev
+py=$trees/python3-shmlog
 mkdir -p "$trees" "$lib" "$dev/usr/lib" "$dev/usr/share/man"
 cp -a "$stage" "$rt"
 # The development package takes everything meson puts in include/ and lib/<multiarch>/ (headers,
@@ -133,7 +136,24 @@ default_example=$rt/usr/share/doc/shmlog/shmlog-collector.default
 [ -f "$default_example" ] || die "meson install did not install shmlog-collector.default into /usr/share/doc/shmlog"
 install -D -m 0644 "$default_example" "$rt/etc/default/shmlog-collector"
 
-for tree in "$rt" "$lib" "$dev"; do
+# ---- the Python package: a wheel, and its files in python3-shmlog ----
+# Debian's python3 (not a pyenv's first in PATH) with Debian's setuptools and wheel, offline: the PEP 517
+# hook pip calls, on a copy (a build writes build/ and *.egg-info beside the sources).
+py_src=$build/package-python
+wheels=$build/package-wheel
+rm -rf "$py_src" "$wheels"
+cp -r "$src/python" "$py_src"
+rm -rf "$py_src/build" "$py_src"/*.egg-info
+mkdir -p "$wheels"
+run env -C "$py_src" /usr/bin/python3 -c 'import sys; from setuptools import build_meta; build_meta.build_wheel(sys.argv[1])' "$wheels"
+wheel=$wheels/shmlog-$version-py3-none-any.whl
+[ -f "$wheel" ] || die "the Python package built no $(basename "$wheel") (python/'s version differs from meson's?): $(cd "$wheels" && echo *)"
+# Debian's modules of every python3 version are in /usr/lib/python3/dist-packages; no RECORD, so pip
+# leaves dpkg's files alone (it says "installed by debian"), as in the modules Debian builds.
+run /usr/bin/python3 -m zipfile -e "$wheel" "$py/usr/lib/python3/dist-packages"
+rm -f "$py/usr/lib/python3/dist-packages/shmlog-$version.dist-info/RECORD"
+
+for tree in "$rt" "$lib" "$dev" "$py"; do
     package=${tree##*/}
     install -D -m 0644 "$debian/copyright" "$tree/usr/share/doc/$package/copyright"
     gzip -9n <"$debian/changelog" >"$tree/usr/share/doc/$package/changelog.gz"
@@ -213,9 +233,15 @@ write_control() { # tree, depends
 write_control "$rt" "$runtime_depends"
 write_control "$lib" "$lib_depends"
 write_control "$dev" "$dev_depends"
+# The module binds the library of this very build (its API version).
+write_control "$py" "python3, ${lib##*/} (= $version)"
 
-for tree in "$rt" "$lib" "$dev"; do
-    deb=$out/${tree##*/}_${version}_$arch.deb
+cp "$wheel" "$out/"
+echo "$out/${wheel##*/}"
+for tree in "$rt" "$lib" "$dev" "$py"; do
+    deb_arch=$arch
+    [ "$tree" = "$py" ] && deb_arch=all
+    deb=$out/${tree##*/}_${version}_$deb_arch.deb
     run dpkg-deb --root-owner-group -Zxz --build "$tree" "$deb"
     echo "$deb"
 done

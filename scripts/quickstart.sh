@@ -23,6 +23,10 @@ collector=$!
 trap 'kill $collector 2>/dev/null || true; rm -rf "$seg_dir"' EXIT
 
 "$build"/examples/shmlog-sample --app quickstart --count 200000 --threads 2 --rate 2000000
+# An order's path through three processes, each working for the order's trace (W3C traceparent on the pipes).
+"$build"/examples/shmlog-sample --app md --stage md --count 1000 --rate 10000 |
+    "$build"/examples/shmlog-sample --app strategy --stage strategy |
+    "$build"/examples/shmlog-sample --app gateway --stage gateway
 echo "quickstart: live segments while the collector drains:"
 "$build"/dump/shmlog-dump segments --dir "$seg_dir" || true
 
@@ -35,6 +39,11 @@ ls -l "$out"
 echo "quickstart: the first records, as text and as JSON Lines:"
 "$build"/dump/shmlog-dump read "$out" --limit 5
 "$build"/dump/shmlog-dump read "$out" --format json --limit 3
+trace=$("$build"/dump/shmlog-dump read "$out" --app md --format json --limit 1 |
+    sed -n 's/.*"trace_id":"\([0-9a-f]*\)".*/\1/p')
+echo "quickstart: the first order's trace $trace across md, strategy and gateway, and the hops' latency:"
+"$build"/dump/shmlog-dump trace "$trace" "$out"
+"$build"/dump/shmlog-dump trace --stats "$out"
 echo "quickstart: stats and verification:"
 "$build"/dump/shmlog-dump stats "$out"
 "$build"/dump/shmlog-dump verify "$out"/*.shlog

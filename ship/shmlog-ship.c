@@ -64,7 +64,8 @@ static void usage(FILE *f)
         "  --replication N    replication factor of a topic it creates (default min(3, brokers))\n"
         "  --max-inflight B   bytes produced and not yet acknowledged, at most (k/M/G; default 64M)\n"
         "  --poll-ms N        how often it looks for new frames when there are none (default 50)\n"
-        "  --metrics-file P   Prometheus text for node_exporter's textfile collector (atomically)\n"
+        "  --metrics-file P   Prometheus text for node_exporter's textfile collector (atomically);\n"
+        "                     its counters of acknowledged messages go on from the --state file's\n"
         "  --metrics-interval S  seconds between --metrics-file writes (default 10)\n"
         "  -X KEY=VALUE       a librdkafka setting (security.protocol, sasl.*, ssl.*, ...; repeatable)\n"
         "  --help, --version\n"
@@ -172,9 +173,13 @@ static void write_state(int force)
     int moved = acked.seq != S.persisted.seq || acked.off != S.persisted.off;
     if (!force && now - S.state_written_ns < (moved ? STATE_INTERVAL_NS : STATE_IDLE_NS))
         return;
+    const struct kafka_counters *n = &S.kafka.n;
     struct shlog_shipped st = {.file_seq = acked.seq, .offset = acked.off, .updated_ns = shm_real_ns(),
                                .lag_bytes = follow_lag_bytes(&S.follow, acked),
-                               .lag_ns = kafka_lag_ns(&S.kafka, shm_real_ns()), .pid = (uint32_t)getpid()};
+                               .lag_ns = kafka_lag_ns(&S.kafka, shm_real_ns()), .pid = (uint32_t)getpid(),
+                               .messages = n->messages, .bytes = n->bytes, .records = n->records,
+                               .wire_bytes = n->wire_bytes, .ctx_messages = n->ctx_messages,
+                               .ctx_bytes = n->ctx_bytes};
     snprintf(st.host, sizeof(st.host), "%s", S.follow.hdr.host);
     snprintf(st.topic, sizeof(st.topic), "%s", S.opt.kafka.topic);
     int rc = shlog_shipped_write(S.opt.state, &st);
@@ -255,7 +260,8 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-static struct cursor read_state(void)
+/* The state file's cursor, and its counters in *n. */
+static struct cursor read_state(struct kafka_counters *n)
 {
     struct shlog_shipped st;
     int rc = shlog_shipped_read(S.opt.state, &st);
@@ -266,6 +272,9 @@ static struct cursor read_state(void)
                 rc == -EINVAL ? "not a state file of " PROG : strerror(-rc), S.opt.dir);
         exit(2);
     }
+    *n = (struct kafka_counters){.messages = st.messages, .bytes = st.bytes, .records = st.records,
+                                 .wire_bytes = st.wire_bytes, .ctx_messages = st.ctx_messages,
+                                 .ctx_bytes = st.ctx_bytes};
     return (struct cursor){st.file_seq, st.offset};
 }
 
@@ -276,7 +285,8 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    struct cursor start = read_state();
+    struct kafka_counters counted = {0};
+    struct cursor start = read_state(&counted);
     if (follow_init(&S.follow, S.opt.dir, S.opt.max_inflight, start, &stop_requested) != 0)
         return stop_requested ? 0 : 2;
     /* A state past the files would wait for a file that never comes, shipping nothing. */
@@ -291,6 +301,9 @@ int main(int argc, char **argv)
     }
     if (kafka_init(&S.kafka, &S.opt.kafka, start, &stop_requested) != 0)
         return stop_requested ? 0 : 2;
+    /* The counters go on from the state's, so that a restart is no reset to
+     * a scraper; what a crash sends again is counted again (it was sent twice). */
+    S.kafka.n = counted;
     while (!stop_requested && !S.kafka.fatal[0]) {
         int progress = follow_step(&S.follow, &S.kafka);
         kafka_poll(&S.kafka, progress ? 0 : (int)S.opt.poll_ms);

@@ -459,6 +459,37 @@ int shm_meta_claim(const struct shm_seg *meta);
 /* 1 while a collector other than the caller holds that lock, else 0. */
 int shm_meta_drained(const struct shm_seg *meta);
 
+/* The trace id and span a SHMLOG_REC_TRACE record sets (its payload raw, or
+ * decoded into values): 0, or -1 when it does not hold them. span points
+ * into rec, its bytes unchecked (at most SHMLOG_TRACE_SPAN_BYTES). */
+static inline int shm_rec_trace(const struct shm_copied_record *rec, uint64_t *hi, uint64_t *lo, const uint8_t **span,
+                                size_t *span_len)
+{
+    const size_t fixed = 16 + SHMLOG_STR_HEADER_BYTES;
+    if (rec->flags & SHM_REC_VALUES) {
+        if (shm_rec_nvalues(rec) != 3)
+            return -1;
+        uint64_t v = shm_rec_value(rec, 2);
+        if (!(*span = shm_rec_str(rec, v)))
+            return -1;
+        *hi = shm_rec_value(rec, 0);
+        *lo = shm_rec_value(rec, 1);
+        *span_len = v & SHMLOG_STR_LEN_MASK;
+    } else {
+        uint16_t hdr;
+        if (rec->payload_len < fixed || rec->payload_len > SHMLOG_MAX_PAYLOAD)
+            return -1;
+        memcpy(hi, rec->payload, 8);
+        memcpy(lo, rec->payload + 8, 8);
+        memcpy(&hdr, rec->payload + 16, sizeof hdr);
+        *span = rec->payload + fixed;
+        *span_len = hdr & SHMLOG_STR_LEN_MASK;
+        if (*span_len > rec->payload_len - fixed)
+            return -1;
+    }
+    return *span_len <= SHMLOG_TRACE_SPAN_BYTES ? 0 : -1;
+}
+
 /* ---- directories ---- */
 
 /* The directories segments may be in when none is given: $SHMLOG_DIR alone if

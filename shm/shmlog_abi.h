@@ -450,6 +450,14 @@ SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_record, payload) == 64 - SHMLOG_HEA
 #define SHMLOG_REC_PAD 0x2u       /* filler up to the ring end; no arguments, no site */
 #define SHMLOG_REC_CLAMPED 0x4u   /* the call's level or category was out of range: FATAL or none */
 #define SHMLOG_REC_BACKTRACE 0x8u /* below the live level: kept by the collector until a trigger */
+/* A thread's trace context from this record on (shmlog_trace_set): the record
+ * of a site whose format is SHMLOG_TRACE_FORMAT and whose arguments are the
+ * trace id's high and low halves (U64, U64) and the span name (STR, at most
+ * SHMLOG_TRACE_SPAN_BYTES); id 0 clears it. Readers carry it to the thread's
+ * later records; one that does not know the flag shows it as a record. */
+#define SHMLOG_REC_TRACE 0x10u
+#define SHMLOG_TRACE_FORMAT "trace_id=%016llx%016llx span=%s"
+#define SHMLOG_TRACE_SPAN_BYTES 32u
 
 /* Mixes every size the ABI depends on: a build whose structs differ is refused
  * even if someone forgot to bump SHMLOG_ABI_VERSION. */

@@ -198,4 +198,44 @@ static inline size_t shmlog_args_measure(const struct shmlog_args_shape *sh, con
     return off <= len && off <= SHMLOG_MAX_PAYLOAD ? off : SHMLOG_ARGS_BAD;
 }
 
+/* A value tree: a C++ container, pair, tuple, variant, std::optional of a
+ * struct, path, wide string or user codec value, carried in the bytes of a
+ * STR argument that the site's descriptor marks "v<N>" (format/FORMAT.md, 12).
+ * Each node is a tag byte then its body, little-endian:
+ *
+ *   BOOL .. PTR (1 .. 12)  the arguments' codes: the value in shmlog_arg_width bytes
+ *   TREE_STR  <u32 len> <len bytes>   a string: quoted inside a container, as fmt does
+ *   TREE_TEXT <u32 len> <len bytes>   text printed as it is (a codec's, an enum's name)
+ *   TREE_CHAR <u8>                    a char: 'c' inside a container
+ *   TREE_SEQ, TREE_SET, TREE_MAP <u32 count> <count nodes, a map's as key, value>
+ *   TREE_TUPLE <u32 count> <count nodes>
+ *   TREE_NONE                         an empty std::optional
+ *   TREE_SOME <node>                  a std::optional's value
+ *   TREE_VARIANT <node>               a std::variant's alternative
+ *   TREE_DURATION <i64 count> <u8 len> <unit bytes>
+ *   TREE_TIME <i64 ns since the epoch>
+ *   TREE_STRUCT <u8 count> <count x (u8 len, name bytes, node)>
+ *   TREE_PATH <u32 len> <len bytes>   a filesystem path: quoted everywhere, as fmt 9 does
+ *
+ * A count is the container's whole size: a tree the payload bound cut ends
+ * early, and readers say how many elements of each container did not fit. */
+enum shmlog_tree_tag {
+    SHMLOG_TREE_STR = 32,
+    SHMLOG_TREE_TEXT = 33,
+    SHMLOG_TREE_CHAR = 34,
+    SHMLOG_TREE_SEQ = 35,
+    SHMLOG_TREE_SET = 36,
+    SHMLOG_TREE_MAP = 37,
+    SHMLOG_TREE_TUPLE = 38,
+    SHMLOG_TREE_NONE = 39,
+    SHMLOG_TREE_SOME = 40,
+    SHMLOG_TREE_VARIANT = 41,
+    SHMLOG_TREE_DURATION = 42,
+    SHMLOG_TREE_TIME = 43,
+    SHMLOG_TREE_STRUCT = 44,
+    SHMLOG_TREE_PATH = 45,
+};
+/* Nesting a reader follows; deeper nodes are not read (a writer's deeper trees show cut). */
+#define SHMLOG_TREE_MAX_DEPTH 32u
+
 #endif /* SHMLOG_ARGS_H */

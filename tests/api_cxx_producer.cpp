@@ -153,6 +153,46 @@ struct farewell {
 
 } // namespace
 
+/* Trace contexts: scopes nested and left, a traceparent continued and formatted back, bad ones
+ * refused (a non-zero return says which was not). */
+static int log_traces()
+{
+    SHMLOG_INFO("no trace yet");
+    {
+        shmlog_trace_scope outer(0x0af7651916cd43ddu, 0x8448eb211c80319cu, "outer");
+        SHMLOG_INFO("in outer");
+        {
+            shmlog_trace_scope inner(42, "inner"); /* a 64-bit id */
+            SHMLOG_INFO("in inner");
+        }
+        SHMLOG_INFO("outer again");
+    }
+    SHMLOG_INFO("no trace again");
+    const char *header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    if (shmlog_trace_set_traceparent(header, "gw") != 0)
+        return 1;
+    SHMLOG_INFO("continued");
+    struct shmlog_traceparent tp;
+    char again[SHMLOG_TRACEPARENT_BYTES + 1];
+    if (shmlog_traceparent_parse(header, &tp) != 0)
+        return 1;
+    shmlog_traceparent_format(&tp, again);
+    if (strcmp(again, header) != 0) {
+        fprintf(stderr, "api_cxx_producer: traceparent formatted back as %s\n", again);
+        return 1;
+    }
+    int bad = shmlog_traceparent_parse("00-00000000000000000000000000000000-00f067aa0ba902b7-01", &tp) == 0 ||
+              shmlog_traceparent_parse("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", &tp) == 0 ||
+              shmlog_traceparent_parse("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", &tp) == 0 ||
+              shmlog_traceparent_parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x", &tp) == 0 ||
+              shmlog_traceparent_parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-later", &tp) != 0 ||
+              shmlog_trace_set(0, 0, "zero") != -EINVAL;
+    if (bad)
+        fprintf(stderr, "api_cxx_producer: a bad traceparent or trace id was taken, or a good one refused\n");
+    shmlog_trace_clear();
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -193,6 +233,9 @@ int main(int argc, char **argv)
         bye.armed = true;
         printf("done %llu\n", (unsigned long long)shmlog_dropped());
         return 0; /* without shmlog_shutdown(): a clean exit all the same */
+    } else if (strcmp(argv[1], "trace") == 0) {
+        if (log_traces() != 0)
+            return 4;
     } else if (strcmp(argv[1], "every") == 0 && argc == 4) {
         unsigned long calls = run_every(strtoull(argv[2], nullptr, 10), strtoull(argv[3], nullptr, 10));
         printf("calls %lu\n", calls);

@@ -1,4 +1,4 @@
-/* Description: libshmlog-read on four threads at once, for the ThreadSanitizer build (a plain program: Criterion's runner is not TSan-clean): readers of the same directory, half of them in local time, each read the lines a reader on the main thread read, with no lock between them (each reader's state is its handle's) and no data race TSan sees; Arrow streams read on four threads give the main thread's rows, and their batches are released by another thread than the one that made them. */
+/* Description: libshmlog-read on four threads at once, for the ThreadSanitizer build (a plain program: Criterion's runner is not TSan-clean): readers of the same directory, half of them in local time, each read the lines a reader on the main thread read, with no lock between them (each reader's state is its handle's) and no data race TSan sees; Arrow streams read on four threads, each with builder threads of its own, give the main thread's rows, and their batches are released by another thread than the one that made them. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +50,7 @@ static long arrow_rows(struct ArrowArray *kept, size_t cap, size_t *nkept)
         return -1;
     struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
     o.batch_rows = 5;
+    o.threads = 3; /* each stream's batches written by builder threads too */
     struct ArrowArrayStream s;
     int rc = shmlog_read_arrow(r, &o, &s, err, sizeof err);
     shmlog_read_close(r);

@@ -56,7 +56,8 @@ def is_record(event):
     return "loss" not in event and "exit" not in event
 
 
-FIXED = ["level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "thread", "instance"]
+FIXED = ["level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "thread", "instance",
+         "trace_id", "span"]
 
 
 def same_value(a, b):

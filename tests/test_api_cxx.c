@@ -173,6 +173,41 @@ Test(api_cxx, strings_views_enums_and_star_precision_come_back_exactly)
     free_lines(lines, n);
 }
 
+/* The line with this message has (or, want NULL, has no) this trace_id and span. */
+static void expect_trace(char **lines, size_t n, const char *msg, const char *want)
+{
+    char key[256];
+    snprintf(key, sizeof key, "\"msg\":\"%s\"", msg);
+    for (size_t i = 0; i < n; i++) {
+        if (!strstr(lines[i], key))
+            continue;
+        if (want)
+            cr_assert(strstr(lines[i], want), "record of \"%s\": %s\nwanted ...%s", msg, lines[i], want);
+        else
+            cr_assert_null(strstr(lines[i], "\"trace_id\""), "record of \"%s\": %s", msg, lines[i]);
+        return;
+    }
+    cr_assert_fail("no record \"%s\"", msg);
+}
+
+/* shmlog_trace_scope sets a context for its scope and puts the one before
+ * back; a traceparent is continued, formatted back, and bad ones refused (the
+ * producer exits non-zero otherwise). */
+Test(api_cxx, trace_scopes_nest_and_traceparent_continues)
+{
+    char *args[] = {"trace", NULL};
+    run_producer(args);
+    char **lines;
+    size_t n = dump_json(&lines);
+    expect_trace(lines, n, "no trace yet", NULL);
+    expect_trace(lines, n, "in outer", "\"trace_id\":\"0af7651916cd43dd8448eb211c80319c\",\"span\":\"outer\"}");
+    expect_trace(lines, n, "in inner", "\"trace_id\":\"0000000000000000000000000000002a\",\"span\":\"inner\"}");
+    expect_trace(lines, n, "outer again", "\"trace_id\":\"0af7651916cd43dd8448eb211c80319c\",\"span\":\"outer\"}");
+    expect_trace(lines, n, "no trace again", NULL);
+    expect_trace(lines, n, "continued", "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"span\":\"gw\"}");
+    free_lines(lines, n);
+}
+
 /* A return from main without shmlog_shutdown() is a clean exit, and what a
  * static object's destructor logs after it lands. */
 Test(api_cxx, returning_from_main_is_a_clean_exit_and_static_destructors_still_log)

@@ -34,6 +34,17 @@ static void add_pid(struct truth *t, uint32_t pid)
     t->pids[t->npids++] = pid;
 }
 
+/* The file's footer after its last frame. */
+static void write_footer(struct tu_file *f)
+{
+    size_t cap = shlog_enc_footer_bound(f->enc);
+    void *buf = malloc(cap);
+    long n = shlog_enc_footer(f->enc, buf, cap);
+    cr_assert(n > 0);
+    cr_assert_eq(pwrite(f->fd, buf, (size_t)n, (off_t)f->off), n);
+    free(buf);
+}
+
 /* Writes FRAMES frames of two processes' records, and the footer when footer. */
 static void write_file(const char *path, int footer)
 {
@@ -93,12 +104,7 @@ static void write_file(const char *path, int footer)
         tu_file_flush(&f);
     }
     if (footer) {
-        size_t cap = shlog_enc_footer_bound(f.enc);
-        void *buf = malloc(cap);
-        long n = shlog_enc_footer(f.enc, buf, cap);
-        cr_assert(n > 0);
-        cr_assert_eq(pwrite(f.fd, buf, (size_t)n, (off_t)f.off), n);
-        free(buf);
+        write_footer(&f);
     }
     tu_file_close(&f);
 }
@@ -578,12 +584,7 @@ Test(file_index, a_plain_frame_lists_its_rings_last_and_most_tsc_and_its_anchors
     plain_record(&f, &s, &pos[0], 1150);
     cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
     tu_file_flush(&f);
-    size_t cap = shlog_enc_footer_bound(f.enc);
-    void *buf = malloc(cap);
-    long n = shlog_enc_footer(f.enc, buf, cap);
-    cr_assert(n > 0);
-    cr_assert_eq(pwrite(f.fd, buf, (size_t)n, (off_t)f.off), n);
-    free(buf);
+    write_footer(&f);
     tu_file_close(&f);
 
     struct shlog_index *ix = open_index(path);
@@ -626,4 +627,87 @@ Test(file_index, a_plain_frame_lists_its_rings_last_and_most_tsc_and_its_anchors
                  (unsigned long)shlog_reader_stats(r)->frames);
     shlog_reader_close(r);
     shlog_index_close(ix);
+}
+
+/* Small frames (a slow host's): 40 records each of three words from a
+ * vocabulary of 96, so that a frame's own filter, at most 4 % of its bytes,
+ * is mostly set, while its index frame's 16 share the vocabulary. */
+enum { SMALL_FRAMES = 48, SMALL_RECORDS = 40, VOCAB = 96 };
+static void write_small_frames(const char *path, uint32_t words_of[SMALL_FRAMES][VOCAB / 32])
+{
+    srand(11);
+    struct shm_site s;
+    tu_site(&s, 1, "quote id=%lu: %s", SHMLOG_ARG_U64, SHMLOG_ARG_STR, 0); /* an unnamed string: its words only */
+    struct tu_file f;
+    tu_file_open(&f, path, 1);
+    struct shm_proc_info pi;
+    tu_proc_info(&pi, 777, 1);
+    cr_assert_eq(shlog_enc_process(f.enc, 0, &pi), 0);
+    cr_assert_eq(shlog_enc_site(f.enc, 0, &s), 0);
+    uint64_t pos = 0, tsc = 1000000000ull, id = 1;
+    memset(words_of, 0, sizeof(uint32_t) * SMALL_FRAMES * (VOCAB / 32));
+    for (int fr = 0; fr < SMALL_FRAMES; fr++) {
+        cr_assert_eq(shlog_enc_batch_begin(f.enc, 0, 0), 0);
+        for (int k = 0; k < SMALL_RECORDS; k++) {
+            char note[64];
+            int w[3] = {rand() % VOCAB, rand() % VOCAB, rand() % VOCAB};
+            snprintf(note, sizeof(note), "w%d w%d w%d", w[0], w[1], w[2]);
+            for (int j = 0; j < 3; j++)
+                words_of[fr][w[j] / 32] |= 1u << (w[j] % 32);
+            struct shm_copied_record r;
+            memset(&r, 0, sizeof(r));
+            uint64_t vals[2] = {id++, 0};
+            const char *strs[1] = {note};
+            tu_slots(&r, tu_payload(&r, &s, vals, strs));
+            r.pos = pos;
+            pos += r.nslots;
+            r.tsc = tsc += 1000;
+            r.site = 1;
+            r.tid = 5;
+            r.level = SHMLOG_LEVEL_INFO;
+            cr_assert_eq(shlog_enc_record(f.enc, &r), 0);
+        }
+        cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+        tu_file_flush(&f);
+    }
+    write_footer(&f);
+    tu_file_close(&f);
+}
+
+Test(file_index, small_frames_are_ruled_out_by_their_index_frames_filter)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/small.shlog", dir);
+    static uint32_t words_of[SMALL_FRAMES][VOCAB / 32];
+    write_small_frames(path, words_of);
+    struct shlog_index *ix = open_index(path);
+    cr_assert_eq(shlog_index_count(ix), SMALL_FRAMES);
+    unsigned alone = 0, with_group = 0;
+    for (int i = 0; i < SMALL_FRAMES; i++) {
+        const struct shlog_index_frame *f = shlog_index_frame(ix, i);
+        for (int w = 0; w < VOCAB + 32; w++) { /* w96 and past: words no record has */
+            char word[16];
+            snprintf(word, sizeof(word), "w%d", w);
+            const char *wp = word;
+            struct shlog_index_query q = {.words = &wp, .nwords = 1};
+            int in = w < VOCAB && (words_of[i][w / 32] >> (w % 32) & 1);
+            int said = shlog_index_may_match_in(ix, f, &q);
+            cr_assert(!in || said, "frame %d holds %s: no filter may say it does not", i, word);
+            if (w >= VOCAB) {
+                alone += (unsigned)shlog_index_may_match(f, &q);
+                with_group += (unsigned)said;
+            }
+        }
+    }
+    /* a frame's own filter says "maybe" to most absent words; its index frame's rules nearly all out */
+    cr_assert_gt(alone, SMALL_FRAMES * 32 / 3, "the frames alone: maybe %u times of %d (with the group %u)", alone,
+                 SMALL_FRAMES * 32, with_group);
+    cr_assert_lt(with_group, SMALL_FRAMES * 32 / 20, "with the group: maybe %u times of %d", with_group,
+                 SMALL_FRAMES * 32);
+    shlog_index_close(ix);
+    struct tu_read rd = {0};
+    cr_assert_eq(tu_read_shlog(path, NULL, &rd), 0);
+    cr_assert_eq(rd.n, SMALL_FRAMES * SMALL_RECORDS, "records %zu", rd.n);
+    cr_assert_eq(rd.errors, 0, "%s", rd.first_error);
+    tu_read_free(&rd);
 }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: C++ calls with {} formats (tests/fmt_producer.cpp) through a real segment, shmlog-collector and shmlog-dump read: every message, in text and in JSON, is what fmt::format prints for the same format and arguments; the fields are named by the text before each placeholder (px={} gives px) with the argument's value; the argument that is a lambda's call ran once; std::chrono durations print as fmt prints them (250us, 3ms, 1.5s) and their fields hold the count; system_clock time points print as the readers' times (the field holds ns since the epoch) and a lambda's one runs once; std::optional prints as its value or none (its field as the value or null, a lambda's one runs once); SHMLOG_ENUM values print as their names (a value outside the list and {:#x} as numbers; the field holds the value); SHMLOG_STRUCT values print as {name=value, ...} (nested, with enums, strings, optionals, durations and time points as members; a char member as its character and the other one-byte integers as numbers, as they print as arguments) and their fields are nested objects (in shmlog_read_fields() and Arrow, typed columns per member: order.px); each record names its call site's function (func).
+# Description: C++ calls with {} formats (tests/fmt_producer.cpp) through a real segment, shmlog-collector and shmlog-dump read: every message, in text and in JSON, is what fmt::format prints for the same format and arguments; the fields are named by the text before each placeholder (px={} gives px) or a named argument's name (shmlog::arg("npx", v), "nqty"_a = v) with the argument's value; fill characters, centring, {} widths and precisions, b, a sign in hex, 0x0 and chrono specs print as fmt prints them; the argument that is a lambda's call ran once; std::chrono durations print as fmt prints them (250µs, 3ms, 1.5s) and their fields hold the count; system_clock time points print as fmt 9 prints them, in UTC (2026-01-01 00:00:00; the field holds ns since the epoch) and a lambda's one runs once; std::optional prints as its value or none (its field as the value or null, a lambda's one runs once); SHMLOG_ENUM values print as their names (a value outside the list and {:#x} as numbers; the field holds the value); SHMLOG_STRUCT values print as {name=value, ...} (nested, with enums, strings, optionals, durations and time points as members; a char member as its character and the other one-byte integers as numbers, as they print as arguments) and their fields are nested objects (in shmlog_read_fields() and Arrow, typed columns per member: order.px); each record names its call site's function (func).
 # usage: test_fmt_cxx.sh (meson test sets SHMLOG_DUMP, COLLECTOR, FMT_PRODUCER, PYTHON_SRC, READ_LIBRARY)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-fmt-cxx-XXXXXX)
@@ -34,7 +34,7 @@ for line in open(sys.argv[1]):
         print(r["msg"])
 PY
 check_show "JSON: every msg is fmt::format's" diff "$tmp/want.txt" "$tmp/got-json.txt"
-check_show "JSON: fields by name with the argument values (px={:.2f} keeps px's value, b={} a bool, a string, a pointer, an empty std::optional null, a SHMLOG_STRUCT a nested object)" python3 - "$tmp/read.json" <<'PY'
+check_show "JSON: fields by name with the argument values (px={:.2f} keeps px's value, b={} a bool, a string, a pointer, an empty std::optional null, a SHMLOG_STRUCT a nested object; a char and a described enum as the message shows them: "x", "Sell", an unnamed value's digits)" python3 - "$tmp/read.json" <<'PY'
 import json, sys
 fields = {}
 for line in open(sys.argv[1]):
@@ -43,21 +43,21 @@ for line in open(sys.argv[1]):
         fields.setdefault(k, v)
 want = {"px": 101.255, "qty": 10, "side": "Buy", "venue": "XNAS", "hex": 255, "zero": -42, "b": True,
         "f": False, "str": "Buy", "cut": "abc", "u64": 18446744073709551615, "i8": -5, "lambda": 10,
-        "id": 7, "every": 5, "suppressed": 0, "lat": 250, "wait": 3, "h": 1, "d": 1.5, "eside": -2, "evenue": 200,
-        "eright": 1, "eleft": 0, "eout": 9, "ehex": 7, "pside": 7, "pvenue": 0,
+        "id": 7, "every": 5, "suppressed": 0, "lat": 250, "wait": 3, "h": 1, "d": 1.5, "eside": "Sell", "evenue": "XNYS",
+        "eright": "Buy", "eleft": "XNAS", "eout": "9", "ehex": 7, "pside": "Cross", "pvenue": "XNAS",
         "at": 1767225600123456789, "us": 1767225600123456000,
         "oqty": 10, "onone": None, "opx": 2.5, "oname": "XNAS", "ononame": None, "oright": None, "oleft": 10,
-        "after": 7, "oside": -2, "onoside": None, "oat": 1767225600123456789, "onoat": None, "olat": 250,
+        "after": 7, "oside": "Sell", "onoside": None, "oat": 1767225600123456789, "onoat": None, "olat": 250,
         "ob": True, "oonce": None, "pqty": 10, "pnone": None, "pname": None,
-        "order": {"id": 7, "px": 2.5, "qty": 10, "side": -2, "sym": "AAPL", "tag": 5, "wait": 3,
+        "order": {"id": 7, "px": 2.5, "qty": 10, "side": "Sell", "sym": "AAPL", "tag": 5, "wait": 3,
                   "leg": {"venue": 200, "px": 1.25}, "live": True},
         "sonce": {"venue": 1, "px": 0.1},
-        "empty": {"id": 7, "px": 2.5, "qty": 10, "side": -2, "sym": 'a "quoted" sym', "tag": None, "wait": 3,
+        "empty": {"id": 7, "px": 2.5, "qty": 10, "side": "Sell", "sym": 'a "quoted" sym', "tag": None, "wait": 3,
                   "leg": {"venue": 200, "px": 1.25}, "live": True},
         "stamp": {"what": "open", "at": 1767225600123456789, "venue": "XNAS", "next": "ab"}, "opt": None,
-        "arr": "XNAS", "char": 120,
-        "fill": {"side": 66, "sc": -3, "uc": 250, "i8": -5, "u8": 200, "oc": 83},
-        "nofill": {"side": 66, "sc": -3, "uc": 250, "i8": -5, "u8": 200, "oc": None}}
+        "arr": "XNAS", "char": "x", "code": 120, "npx": 2.5, "nqty": 10, "sfill": "ab", "neg": -7, "hms": 3725,
+        "fill": {"side": "B", "sc": -3, "uc": 250, "i8": -5, "u8": 200, "oc": "S"},
+        "nofill": {"side": "B", "sc": -3, "uc": 250, "i8": -5, "u8": 200, "oc": None}}
 bad = {k: (fields.get(k, "missing"), v) for k, v in want.items()
        if fields.get(k, "missing") != v or type(fields.get(k)) != type(v)}
 print(bad)
@@ -84,18 +84,18 @@ py=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python
 if ! "$py" -c 'import pyarrow' 2>/dev/null; then
     bail "$py lacks pyarrow (tests/python-requirements.txt): run scripts/setup.sh as root"
 fi
-check_show "libshmlog-read and Arrow: a SHMLOG_STRUCT's members are typed fields of their own (order.px, order.leg.venue); an empty std::optional is null in Arrow" \
+check_show "libshmlog-read and Arrow: a SHMLOG_STRUCT's members are typed fields of their own (order.px, order.leg.venue; a char member and an enum member strings, as the message shows them); an empty std::optional is null in Arrow" \
     env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" "$py" - "$out" <<'PY'
 import sys, shmlog, pyarrow as pa
 want = {"order.id": (7, pa.uint64()), "order.px": (2.5, pa.float64()), "order.qty": (10, pa.int32()),
-        "order.side": (-2, pa.int16()), "order.sym": ("AAPL", pa.string()), "order.tag": (5, pa.int32()),
+        "order.side": ("Sell", pa.string()), "order.sym": ("AAPL", pa.string()), "order.tag": (5, pa.int32()),
         "order.wait": (3, pa.int64()), "order.leg.venue": (200, pa.uint8()), "order.leg.px": (1.25, pa.float64()),
         "order.live": (True, pa.bool_()), "sonce.venue": (1, pa.uint8()), "sonce.px": (0.1, pa.float64()),
         "stamp.what": ("open", pa.string()), "stamp.at": (1767225600123456789, pa.int64()),
-        "fill.side": (66, pa.int8()), "fill.sc": (-3, pa.int8()), "fill.uc": (250, pa.uint8()),
-        "fill.oc": (83, pa.int8()), "char": (120, pa.int8())}
+        "fill.side": ("B", pa.string()), "fill.sc": (-3, pa.int8()), "fill.uc": (250, pa.uint8()),
+        "fill.oc": ("S", pa.string()), "char": ("x", pa.string()), "code": (120, pa.int8())}
 # each field's record: the message it begins
-msgs = {"order": "struct order=", "sonce": "struct order=", "stamp": "stamp=", "fill": "fill=", "char": "char="}
+msgs = {"order": "struct order=", "sonce": "struct order=", "stamp": "stamp=", "fill": "fill=", "char": "char=", "code": "char="}
 bad = []
 fields = {}
 for prefix in set(msgs.values()):

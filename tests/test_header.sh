@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Description: the installed shmlog.h alone builds a program as C11 and as C++17 (gcc, g++, clang, clang++) with -pedantic -Werror, which links with -lnuma -lpthread, runs, and leaves its segments (its calls before shmlog_init say so once on stderr): every argument type (in C++ std::string, std::string_view, enum class), %.*s, the rate-limited macros, and SHMLOG_ACTIVE_LEVEL, whose calls below it evaluate nothing and leave no trace in an -O2 object; string literals and char arrays of every size, first or after other arguments, build at -O2 and -O3 with -Wall -Wextra -Werror; every kind of C++ call, and the implementation (SHMLOG_IMPLEMENTATION), build with no warning under -Wold-style-cast -Wuseless-cast -Wconversion -Wsign-conversion -Wshadow -Wpedantic -Werror in C++17 and C++20, and the implementation as C11 under -Wconversion -Wsign-conversion -Wshadow; misuse is one compile error that says what is wrong, with each compiler, at -O0 and -O2: a constant level or category out of range, a format that is not a literal, a format that does not match its arguments, 17 arguments (16 in a rate-limited call), an argument of a type a record cannot hold, a bad SHMLOG_ACTIVE_LEVEL, a C++ {} format whose placeholders do not fit its arguments (the note names the placeholder and the reason: too few or too many arguments, a type or precision the argument cannot take, both styles in one format, centre alignment, an unmatched brace, positional indexes out of order, a spec or a unit without a suffix on a std::chrono duration), and (C) an implementation file without _GNU_SOURCE; a diagnostic about one argument is printed once. Built with -fsanitize=address (gcc and clang) the same program runs with no report: the header then scans C strings with memchr, not in aligned blocks that read past the NUL.
+# Description: the installed shmlog.h alone builds a program as C11 and as C++17 (gcc, g++, clang, clang++) with -pedantic -Werror, which links with -lnuma -lpthread, runs, and leaves its segments (its calls before shmlog_init say so once on stderr): every argument type (in C++ std::string, std::string_view, enum class), %.*s, the rate-limited macros, and SHMLOG_ACTIVE_LEVEL, whose calls below it evaluate nothing and leave no trace in an -O2 object; string literals and char arrays of every size, first or after other arguments, build at -O2 and -O3 with -Wall -Wextra -Werror; every kind of C++ call, and the implementation (SHMLOG_IMPLEMENTATION), build with no warning under -Wold-style-cast -Wuseless-cast -Wconversion -Wsign-conversion -Wshadow -Wpedantic -Werror in C++17 and C++20, and the implementation as C11 under -Wconversion -Wsign-conversion -Wshadow; misuse is one compile error that says what is wrong, with each compiler, at -O0 and -O2: a constant level or category out of range, a format that is not a literal, a format that does not match its arguments, 17 arguments (16 in a rate-limited call), an argument of a type a record cannot hold, a bad SHMLOG_ACTIVE_LEVEL, a C++ {} format whose placeholders do not fit its arguments (the note names the placeholder and the reason: too few or too many arguments, a type or precision the argument cannot take, both styles in one format, an unmatched brace, positional indexes out of order, a unit without a suffix on a std::chrono duration), an enum of 49 names, and (C) an implementation file without _GNU_SOURCE; a diagnostic about one argument is printed once. Built with -fsanitize=address (gcc and clang) the same program runs with no report: the header then scans C strings with memchr, not in aligned blocks that read past the NUL.
 # usage: test_header.sh BUILD_DIR SOURCE_DIR
 set -u
 build=$1
@@ -254,6 +254,7 @@ done
 
 # C++ {} formats: a mismatch is one error whose note names the placeholder (from 1; 0 is the
 # whole format) and the reason, in C++17 and C++20, with each compiler.
+names49=$(seq -f 'N%g' 1 49 | paste -sd, | sed 's/,/, /g')
 for c in "gxx g++" "clangxx clang++"; do
     set -- $c
     for fstd in c++17 c++20; do
@@ -272,29 +273,27 @@ for c in "gxx g++" "clangxx clang++"; do
                 "fmt_placeholder<2, shmlog_detail::fmt_reason::precision_on_integer>"
             refused "$fname-sign-on-text" "$2" "$flags" $fopt 'SHMLOG_INFO("s={:+}", "text")' \
                 "fmt_placeholder<1, shmlog_detail::fmt_reason::sign_hash_or_zero_on_text>"
-            refused "$fname-centre" "$2" "$flags" $fopt 'SHMLOG_INFO("a={:^8}", n)' \
-                "fmt_placeholder<1, shmlog_detail::fmt_reason::centre_alignment_unsupported>"
             refused "$fname-brace" "$2" "$flags" $fopt 'SHMLOG_INFO("a={} }", n)' \
                 "fmt_placeholder<2, shmlog_detail::fmt_reason::unmatched_brace>"
             refused "$fname-order" "$2" "$flags" $fopt 'SHMLOG_INFO("a={1} b={0}", n, n)' \
                 "fmt_placeholder<1, shmlog_detail::fmt_reason::positional_index_out_of_order>"
             refused "$fname-every" "$2" "$flags" $fopt 'SHMLOG_WARN_EVERY(100, "a={} b={}", n)' \
                 "fmt_placeholder<2, shmlog_detail::fmt_reason::no_argument_for_placeholder>"
-            refused "$fname-duration-spec" "$2" "$flags" $fopt 'SHMLOG_INFO("lat={:>8}", std::chrono::milliseconds(n))' \
-                "fmt_placeholder<1, shmlog_detail::fmt_reason::spec_on_duration_unsupported>"
             refused "$fname-duration-unit" "$2" "$flags" $fopt \
                 'SHMLOG_INFO("t={}", (std::chrono::duration<int, std::ratio<7>>(n)))' \
                 "fmt_placeholder<1, shmlog_detail::fmt_reason::duration_unit_unsupported>"
-            refused "$fname-steady-clock" "$2" "$flags" $fopt 'SHMLOG_INFO("t={}", std::chrono::steady_clock::now())' \
-                "unsupported argument type"
             refused "$fname-optional-of-unsupported" "$2" "$flags" $fopt \
-                'SHMLOG_INFO("v={}", std::optional<std::vector<int>>())' "unsupported argument type" '#include <vector>'
+                'SHMLOG_INFO("v={}", std::optional<std::vector<U>>())' "is of a type shmlog cannot log" \
+                "$(printf '#include "shmlog.h"\n#include <vector>\nstruct U { int a; };')"
+            refused "$fname-container-of-unsupported" "$2" "$flags" $fopt \
+                'SHMLOG_INFO("m={}", (std::map<int, U>()))' "is of a type shmlog cannot log" \
+                "$(printf '#include "shmlog.h"\n#include <map>\nstruct U { int a; };')"
             refused "$fname-optional-17th-argument" "$2" "$flags" $fopt \
                 'SHMLOG_INFO("{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}", n, n, n, n, n, n, n, n, n, n, n, n, n, n, n, std::optional<int>(n))' \
                 "each std::optional counting as two"
-            refused "$fname-enum-17-names" "$2" "$flags" $fopt 'SHMLOG_INFO("e={}", E::A)' \
-                "SHMLOG_ENUM takes at most 16 names" \
-                "$(printf '#include "shmlog.h"\nenum class E { A, B, C, D, F, G, H, I, J, K, L, M, N, O, P, Q, R };\nSHMLOG_ENUM(E, A, B, C, D, F, G, H, I, J, K, L, M, N, O, P, Q, R);')"
+            refused "$fname-enum-49-names" "$2" "$flags" $fopt 'SHMLOG_INFO("e={}", E::N1)' \
+                "SHMLOG_ENUM takes at most 48 names" \
+                "$(printf '#include "shmlog.h"\nenum class E { %s };\nSHMLOG_ENUM(E, %s);' "$names49" "$names49")"
             refused "$fname-enum-misspelled" "$2" "$flags" $fopt 'SHMLOG_INFO("e={}", E::Buy)' \
                 "Sel.* not a member\|no member named 'Sel'" "$(printf '#include "shmlog.h"\nenum class E { Buy, Sell };\nSHMLOG_ENUM(E, Buy, Sel);')"
             refused "$fname-struct-16-members" "$2" "$flags" $fopt 'SHMLOG_INFO("s={}", S{})' \
@@ -307,10 +306,8 @@ for c in "gxx g++" "clangxx clang++"; do
                 "fmt_placeholder<1, shmlog_detail::fmt_reason::spec_on_struct_unsupported>" \
                 "$(printf '#include "shmlog.h"\nstruct S { int a; };\nSHMLOG_STRUCT(S, a);')"
             refused "$fname-struct-member-unsupported" "$2" "$flags" $fopt 'SHMLOG_INFO("s={}", S{})' \
-                "unsupported argument type" \
+                "SHMLOG_STRUCT member may not be a container" \
                 "$(printf '#include "shmlog.h"\n#include <vector>\nstruct S { int a; std::vector<int> v; };\nSHMLOG_STRUCT(S, a, v);')"
-            refused "$fname-optional-of-struct" "$2" "$flags" $fopt 'SHMLOG_INFO("s={}", std::optional<S>())' \
-                "unsupported argument type" "$(printf '#include "shmlog.h"\nstruct S { int a; };\nSHMLOG_STRUCT(S, a);')"
         done
     done
 done

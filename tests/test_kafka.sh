@@ -410,7 +410,7 @@ records_of() { # app, what to read...
 start_collector hoste --rotate-size 64m
 SHMLOG_DIR=$tmp/hoste/seg "$sample" --app echo --count 10000 --rate 100000 >/dev/null 2>&1
 segments_gone "$tmp/hoste/seg" 30
-check "hoste: its first 10,000 records shipped" ship_ident hoste
+check "hoste: its first 10,000 records shipped" ship_ident hoste --metrics-file "$tmp/hoste/ship0.prom"
 # Anyone who reads the topic can produce one of its messages again with another shlog.offset.
 check "a message of hoste's open file produced again at offset 10^9" \
     "$inject" forge "$bootstrap" ident "$(ls "$tmp"/hoste/out/*.part)" 1000000000
@@ -420,8 +420,17 @@ check "hoste: 30,000 more shipped" ship_ident hoste --metrics-file "$tmp/hoste/s
 # Started in the middle of the file, a shipper sends a context with its first message, where a reader
 # may start, and none with the ones that go on from it within 1 s by their timestamps (the 30,000
 # records' frames were sealed within half a second; an index frame bears the shipper's clock: one more).
-prom() { awk -v n="$1" '$1 ~ "^"n"[{]" { print $2 }' "$tmp/hoste/ship.prom"; }
-msgs=$(prom shmlog_ship_messages_total) ctx_msgs=$(prom shmlog_ship_context_messages_total)
+prom() { awk -v n="$1" '$1 ~ "^"n"[{]" { print $2 }' "${2:-$tmp/hoste/ship.prom}"; }
+# The counters go on from the state file's: this run's are the difference.
+recs0=$(prom shmlog_ship_records_total "$tmp/hoste/ship0.prom") recs1=$(prom shmlog_ship_records_total)
+if [ "${recs0:-0}" -ge 10000 ] && [ "${recs1:-0}" -ge $((recs0 + 30000)) ]; then
+    ok "a shipper started again counts on from its state file: $recs0 records acknowledged, then $recs1"
+else
+    not_ok "a shipper started again: ${recs0:-?} records acknowledged, then ${recs1:-?} (not counted on)"
+fi
+msgs=$(($(prom shmlog_ship_messages_total) - $(prom shmlog_ship_messages_total "$tmp/hoste/ship0.prom")))
+ctx_msgs=$(($(prom shmlog_ship_context_messages_total) -
+    $(prom shmlog_ship_context_messages_total "$tmp/hoste/ship0.prom")))
 if [ "${ctx_msgs:-0}" -ge 1 ] && [ "$ctx_msgs" -le 2 ] && [ "${msgs:-0}" -ge $((ctx_msgs + 3)) ]; then
     ok "a shipper started mid-file: a context on $ctx_msgs of its $msgs messages"
 else

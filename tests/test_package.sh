@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Description: scripts/package.sh builds shmlog, libshmlog-read1 and libshmlog-dev from the checkout, lintian-clean; dpkg installs them with their dependencies computed; the installed programs, shared library (in ldconfig's cache), headers, pkg-config files, man pages, unit and conffile are in place with their modes; a program built with pkg-config logs records the installed shmlog-dump reads; the collector runs through its unit where systemd is PID 1 (the installed binary directly elsewhere), and the installed shmlog-dump and a program built against the installed libshmlog-read both read back what the sample producer logged; remove keeps the logs and the conffile, purge leaves nothing of any of the packages (nor the library in ldconfig's cache); the host is left as the test found it, also when a check fails.
+# Description: scripts/package.sh builds shmlog, libshmlog-read1, libshmlog-dev and python3-shmlog from the checkout, lintian-clean, and a pure-Python wheel; dpkg installs them with their dependencies computed; the installed programs, shared library (in ldconfig's cache), headers, pkg-config files, man pages, unit and conffile are in place with their modes; a program built with pkg-config logs records the installed shmlog-dump reads; the collector runs through its unit where systemd is PID 1 (the installed binary directly elsewhere), and the installed shmlog-dump and a program built against the installed libshmlog-read both read back what the sample producer logged, as do Debian's python3 with python3-shmlog and a fresh venv that pip installed the wheel into with --no-index; remove keeps the logs and the conffile, purge leaves nothing of any of the packages (nor the library in ldconfig's cache); the host is left as the test found it, also when a check fails.
 # usage: test_package.sh SOURCE_ROOT
 set -u
 src=$1
@@ -13,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
     tap_finish
 fi
 
-packages=(libshmlog-dev libshmlog-read1 shmlog) # in an order dpkg can purge them one by one
+packages=(python3-shmlog libshmlog-dev libshmlog-read1 shmlog) # in an order dpkg can purge them one by one
 installed() { # PACKAGE: dpkg knows it (installed, or its conffiles left after remove)
     local status
     status=$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)
@@ -94,7 +94,9 @@ fi
 runtime=$tmp/debs/shmlog_${version}_$arch.deb
 reader=$tmp/debs/libshmlog-read1_${version}_$arch.deb
 dev=$tmp/debs/libshmlog-dev_${version}_$arch.deb
-for deb in "$runtime" "$reader" "$dev"; do
+pymod=$tmp/debs/python3-shmlog_${version}_all.deb
+wheel=$tmp/debs/shmlog-$version-py3-none-any.whl
+for deb in "$runtime" "$reader" "$dev" "$pymod" "$wheel"; do
     if [ -f "$deb" ]; then
         ok "${deb##*/}"
     else
@@ -138,11 +140,29 @@ for dep in "libshmlog-read1 (= $version)" libnuma-dev; do
 done
 [ -z "$missing" ] && ok "libshmlog-dev Depends: $dev_depends" ||
     not_ok "libshmlog-dev Depends '$dev_depends' lacks$missing (libshmlog-read.so names this build's library; shmlog.pc links -lnuma)"
+py_depends=$(dpkg-deb -f "$pymod" Depends)
+missing=
+for dep in python3 "libshmlog-read1 (= $version)"; do
+    case ", $py_depends," in *", $dep,"*) ;; *) missing="$missing '$dep'" ;; esac
+done
+[ -z "$missing" ] && ok "python3-shmlog Depends: $py_depends" ||
+    not_ok "python3-shmlog Depends '$py_depends' lacks$missing (the module binds this build's library)"
+py_files=$(dpkg-deb --fsys-tarfile "$pymod" | tar -t | grep -E '\.py$|/METADATA$|/RECORD$' | LC_ALL=C sort | tr '\n' ' ')
+want_py="./usr/lib/python3/dist-packages/shmlog-$version.dist-info/METADATA ./usr/lib/python3/dist-packages/shmlog/__init__.py ./usr/lib/python3/dist-packages/shmlog/__main__.py ./usr/lib/python3/dist-packages/shmlog/_arrow.py ./usr/lib/python3/dist-packages/shmlog/_native.py "
+[ "$py_files" = "$want_py" ] && ok "python3-shmlog holds the module and its METADATA, no RECORD (pip leaves it to dpkg)" ||
+    not_ok "python3-shmlog holds '$py_files', expected '$want_py'"
+# Pure Python, for any python3: pip installs it with no compiler.
+wheel_tag=$(python3 -c 'import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]).decode())' \
+    "$wheel" "shmlog-$version.dist-info/WHEEL" 2>/dev/null | tr '\n' ' ')
+case $wheel_tag in
+    *"Root-Is-Purelib: true"*"Tag: py3-none-any"*) ok "the wheel is pure Python, py3-none-any" ;;
+    *) not_ok "the wheel's WHEEL says '$wheel_tag'" ;;
+esac
 conffiles=$(dpkg-deb --ctrl-tarfile "$runtime" | tar -xO ./conffiles 2>/dev/null)
 [ "$conffiles" = /etc/default/shmlog-collector ] && ok "conffiles: $conffiles" ||
     not_ok "conffiles '$conffiles', expected /etc/default/shmlog-collector"
 if command -v lintian >/dev/null 2>&1; then
-    check_show "lintian: no error, no warning" lintian --fail-on error,warning --tag-display-limit 0 "$runtime" "$reader" "$dev"
+    check_show "lintian: no error, no warning" lintian --fail-on error,warning --tag-display-limit 0 "$runtime" "$reader" "$dev" "$pymod"
 else
     skip "lintian" "not installed (Debian package lintian)"
 fi
@@ -151,14 +171,15 @@ fi
 dpkg-deb --fsys-tarfile "$runtime" | tar -t >"$tmp/paths"
 dpkg-deb --fsys-tarfile "$reader" | tar -t >>"$tmp/paths"
 dpkg-deb --fsys-tarfile "$dev" | tar -t >>"$tmp/paths"
+dpkg-deb --fsys-tarfile "$pymod" | tar -t >>"$tmp/paths"
 clash=$(sed 's|^\./|/|' "$tmp/paths" | while read -r path; do
     [ -e "$path" ] && [ ! -d "$path" ] && echo "$path"
 done)
 [ -z "$clash" ] || bail "files of the packages are already on this host (a meson install?): $(echo "$clash" | tr '\n' ' ')"
 
 # ---- install ----
-if dpkg -i "$runtime" "$reader" "$dev" >"$tmp/install.log" 2>&1; then
-    ok "dpkg -i shmlog libshmlog-read1 libshmlog-dev"
+if dpkg -i "$runtime" "$reader" "$dev" "$pymod" >"$tmp/install.log" 2>&1; then
+    ok "dpkg -i shmlog libshmlog-read1 libshmlog-dev python3-shmlog"
     diag "$tmp/install.log"
 else
     not_ok "dpkg -i"
@@ -184,7 +205,8 @@ for file in /usr/include/shmlog.h "/usr/lib/$multiarch/pkgconfig/shmlog.pc" /etc
     /usr/include/shmlog_read.h "/usr/lib/$multiarch/pkgconfig/shmlog-read.pc" \
     "/usr/lib/$multiarch/libshmlog-read.so.1.1.0" /usr/share/doc/shmlog/copyright \
     /usr/share/doc/libshmlog-read1/copyright /usr/share/doc/libshmlog-read1/changelog.gz \
-    /usr/share/doc/libshmlog-dev/copyright; do
+    /usr/share/doc/libshmlog-dev/copyright /usr/lib/python3/dist-packages/shmlog/__init__.py \
+    /usr/share/doc/python3-shmlog/copyright; do
     mode_is "$file" 644
 done
 # The SONAME's link (libshmlog-read1) names the shared object, the link to build with (libshmlog-dev)
@@ -378,6 +400,26 @@ read_records=$("$tmp/c/read" "$logs" "$app" 2>"$tmp/c/read.err")
 [ "$read_records" = "$expect" ] && ok "the program reads back all $expect records through the installed library" ||
     { not_ok "the program read '$read_records' records of $app, expected $expect"; diag "$tmp/c/read.err"; }
 
+# ---- Python: the Debian package's module, and the wheel in a fresh venv, on the installed library ----
+# PYTHON: where the module comes from, and APP's records in DIR, as shmlog.read() gives them.
+py_count='import shmlog, sys
+print(shmlog.__file__, sum(1 for e in shmlog.read(sys.argv[1], app=sys.argv[2])))'
+got=$(cd / && env -u SHMLOG_READ_LIBRARY -u PYTHONPATH /usr/bin/python3 -c "$py_count" "$logs" "$app" 2>"$tmp/py.err")
+[ "$got" = "/usr/lib/python3/dist-packages/shmlog/__init__.py $expect" ] &&
+    ok "python3-shmlog: Debian's python3 reads back all $expect records" ||
+    { not_ok "python3-shmlog: '$got', expected the module of /usr/lib/python3/dist-packages and $expect records"; diag "$tmp/py.err"; }
+if /usr/bin/python3 -m venv "$tmp/wheel-venv" >"$tmp/wheel.log" 2>&1 &&
+    "$tmp/wheel-venv/bin/pip" install --no-index --disable-pip-version-check "$wheel" >>"$tmp/wheel.log" 2>&1; then
+    ok "pip install --no-index ${wheel##*/} into a fresh venv"
+else
+    not_ok "pip install --no-index ${wheel##*/}"
+    diag "$tmp/wheel.log"
+fi
+got=$(cd / && env -u SHMLOG_READ_LIBRARY -u PYTHONPATH "$tmp/wheel-venv/bin/python" -c "$py_count" "$logs" "$app" 2>"$tmp/py.err")
+[ "$got" = "$tmp/wheel-venv/lib/python3.$(/usr/bin/python3 -c 'import sys; print(sys.version_info[1])')/site-packages/shmlog/__init__.py $expect" ] &&
+    ok "the wheel's module reads back all $expect records" ||
+    { not_ok "the wheel's module: '$got', expected the venv's module and $expect records"; diag "$tmp/py.err"; }
+
 # ---- remove keeps the logs and the conffile; purge removes everything ----
 echo kept >/var/log/shmlog/test-package-marker
 if dpkg --remove "${packages[@]}" >"$tmp/remove.log" 2>&1; then
@@ -406,12 +448,13 @@ done <"$tmp/installed.list")
     not_ok "left after purge: $(echo "$left" | tr '\n' ' ')"
 left=
 for path in /etc/default/shmlog-collector /var/log/shmlog /usr/share/doc/shmlog /usr/share/doc/libshmlog-dev \
-    /usr/share/doc/libshmlog-read1 /usr/share/shmlog \
+    /usr/share/doc/libshmlog-read1 /usr/share/shmlog /usr/share/doc/python3-shmlog \
+    /usr/lib/python3/dist-packages/shmlog "/usr/lib/python3/dist-packages/shmlog-$version.dist-info" \
     /var/lib/systemd/deb-systemd-helper-enabled/shmlog-collector.service.dsh-also \
     "/usr/lib/$multiarch"/libshmlog-read.so*; do
     { [ -e "$path" ] || [ -L "$path" ]; } && left="$left $path"
 done
-[ -z "$left" ] && ok "purge removes the conffile, the logs, the docs, the shared library and the unit's state" ||
+[ -z "$left" ] && ok "purge removes the conffile, the logs, the docs, the shared library, the Python module with its bytecode and the unit's state" ||
     not_ok "left after purge:$left"
 # The trigger ran again: the loader's cache forgot the library.
 cached=$(ldconfig -p | grep -F libshmlog-read)

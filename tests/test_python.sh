@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: the Python package (python/) installs offline with pip into a venv (also by the README's line as written, with Debian's python3), passes mypy --strict, and its
+# Description: the Python package (python/) installs offline with pip into a venv, and by the README's line as written (a plain venv of Debian's python3, pip's build isolation fetching setuptools from the Python registry) reads a corpus file; it passes mypy --strict, and its
 # pytest tests (python/tests/, run with the venv's python against the installed package) prove that it binds libshmlog-read with the header's exact struct layouts, and reads what shmlog-dump reads: on every corpus file, on files the real collector wrote, with each filter and time string, and on damaged files, shmlog.read() gives the events of `read --format json` key for key with exact types; shmlog.open()'s Arrow stream, read by pyarrow (and equally by polars), holds the same records and markers value for value in typed columns, as does to_arrow(), to_parquet() and `python -m shmlog export` read back, and dataframe()/losses() with the documented dtypes; the GIL is free while C decodes; damage is a warning (or error events), never a crash; and without pyarrow the Arrow calls say so while read() works.
 # usage: test_python.sh CORPUS_DIR LIBDIR PYTHON_SRC (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
 set -u
@@ -37,12 +37,14 @@ vpy=$tmp/venv/bin/python
 [ -x "$vpy" ] || bail "no venv"
 
 # The README's install line as it stands, with Debian's python3 (a pyenv's differs), in a directory where
-# python/ is a copy of the package: the venv's python imports it from anywhere.
+# python/ is a copy of the package: the venv's python imports it from anywhere and reads a file. pip builds
+# it in isolation, with setuptools from the Python registry (CI's machines reach it).
 readme_install=$(grep -m1 '^python3 -m venv' "$pysrc/../README.md" | sed 's/ *#.*//')
 mkdir "$tmp/readme" && cp -r "$pysrc" "$tmp/readme/python" && rm -rf "$tmp/readme/python/build" "$tmp/readme/python"/*.egg-info
 check_show "README's install line, as written, in a fresh venv of Debian's python3: $readme_install" \
     bash -c "cd '$tmp/readme' && [ -n \"\$1\" ] && PATH=/usr/bin:/bin bash -c \"\$1\" >pip.log 2>&1 || { tail -n 5 pip.log; exit 1; }
-             cd / && '$tmp/readme/venv/bin/python' -c 'import shmlog; print(shmlog.__file__)' | grep -F '$tmp/readme/venv/'" \
+             cd / && '$tmp/readme/venv/bin/python' -c 'import shmlog; print(shmlog.__file__)' | grep -F '$tmp/readme/venv/' &&
+             SHMLOG_READ_LIBRARY='$lib' '$tmp/readme/venv/bin/python' -c 'import shmlog, sys; n = sum(1 for _ in shmlog.read(sys.argv[1])); print(n, \"records\"); sys.exit(n == 0)' '$corpus/v2-records/records.shlog'" \
     _ "$readme_install"
 export SHMLOG_READ_LIBRARY=$lib
 cd "$tmp" || bail "cd $tmp" # the sources are not on sys.path: the installed package is what runs

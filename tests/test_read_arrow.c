@@ -76,6 +76,25 @@ static int col_index(const struct got *g, const char *name)
     return -1;
 }
 
+/* The value of key shmlog.field in a schema's metadata (the C data interface's encoding), in out; "" when none. */
+static const char *metadata_field(const char *md, char *out, size_t cap)
+{
+    int32_t n = 0, len;
+    out[0] = '\0';
+    if (md)
+        memcpy(&n, md, 4);
+    for (const char *p = md + 4; n-- > 0;) {
+        memcpy(&len, p, 4);
+        int is_field = len == 12 && memcmp(p + 4, "shmlog.field", 12) == 0;
+        p += 4 + len;
+        memcpy(&len, p, 4);
+        if (is_field)
+            snprintf(out, cap, "%.*s", (int)len, p + 4);
+        p += 4 + len;
+    }
+    return out;
+}
+
 /* A cell of the stream: column col of row row, as its batch's child array and the row in it. */
 struct at {
     const struct ArrowArray *a;
@@ -201,23 +220,25 @@ static const char *const kind_name[] = {[SHMLOG_READ_BOOL] = "bool", [SHMLOG_REA
 
 static const char *const fixed_names[] = {"ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq",
                                           "site", "func", "msg", "truncated", "clamped", "backtrace",
-                                          "time_uncertain", "error", "thread", "instance"};
-#define NFIXED 19 /* the fixed columns of records */
+                                          "time_uncertain", "error", "thread", "instance", "trace_id", "span"};
+#define NFIXED 21 /* the fixed columns of records */
 
-/* The column of field f of a record: "name", "field.name", or "name.kind" when "name" alone is not there or
- * is of another kind. */
+/* The column of field f of a record: the one whose metadata names the field (shmlog.field), or of those (a name
+ * of several kinds) the one named "<...>.kind". */
 static int field_col(const struct got *g, const struct shmlog_read_field *f)
 {
-    char name[300];
-    int fixed = 0;
-    for (size_t i = 0; i < sizeof fixed_names / sizeof fixed_names[0]; i++)
-        fixed |= strcmp(fixed_names[i], f->name) == 0;
-    snprintf(name, sizeof name, "%s%s.%s", fixed ? "field." : "", f->name, kind_name[f->type]);
-    int c = col_index(g, name);
-    if (c >= 0)
-        return c;
-    snprintf(name, sizeof name, "%s%s", fixed ? "field." : "", f->name);
-    return col_index(g, name);
+    int found = -1;
+    char field[300], suffix[16];
+    snprintf(suffix, sizeof suffix, ".%s", kind_name[f->type]);
+    for (int64_t c = NFIXED; c < g->schema.n_children; c++) {
+        if (strcmp(metadata_field(g->schema.children[c]->metadata, field, sizeof field), f->name) != 0)
+            continue;
+        const char *name = g->schema.children[c]->name;
+        size_t n = strlen(name), k = strlen(suffix);
+        if (found < 0 || (n > k && strcmp(name + n - k, suffix) == 0))
+            found = (int)c;
+    }
+    return found;
 }
 
 /* What the stream holds of text the events give as it is: each byte that
@@ -272,20 +293,21 @@ static void check_records(const char *path, uint32_t batch_rows)
     static struct got g;
     stream_all(path, SHMLOG_READ_ARROW_RECORDS, batch_rows, &g);
     static const char *const formats[] = {"tsn:UTC", "c", "s", "s", "s", "I", "I", "I", "L", "s", "s", "u", "b", "b",
-                                          "b", "b", "c", "s", "s"};
+                                          "b", "b", "c", "s", "s", "u", "s"};
     cr_assert_str_eq(g.schema.format, "+s");
     cr_assert_geq(g.schema.n_children, NFIXED);
     for (int i = 0; i < NFIXED; i++) {
         const struct ArrowSchema *c = g.schema.children[i];
         cr_assert_str_eq(c->name, fixed_names[i]);
         cr_assert_str_eq(c->format, formats[i], "%s: %s", c->name, c->format);
-        int dict = i == 1 || i == 2 || i == 3 || i == 4 || i == 9 || i == 10 || i == 16 || i == 17 || i == 18;
+        int dict = i == 1 || i == 2 || i == 3 || i == 4 || i == 9 || i == 10 || i == 16 || i == 17 || i == 18 ||
+                   i == 20;
         cr_assert_eq(c->dictionary != NULL, dict, "%s: dictionary", c->name);
         if (dict)
             cr_assert_str_eq(c->dictionary->format, "u");
         cr_assert_eq((c->flags & ARROW_FLAG_DICTIONARY_ORDERED) != 0, i == 1);
         cr_assert_eq((c->flags & ARROW_FLAG_NULLABLE) != 0,
-                     i == 9 || i == 10 || i == 11 || i == 16 || i == 17 || i == 18);
+                     i == 9 || i == 10 || i == 11 || i == 16 || i == 17 || i == 18 || i == 19 || i == 20);
     }
     for (int64_t i = NFIXED; i < g.schema.n_children; i++)
         cr_assert(g.schema.children[i]->flags & ARROW_FLAG_NULLABLE, "fields are nullable");
@@ -348,6 +370,20 @@ static void check_records(const char *path, uint32_t batch_rows)
         else
             cr_assert_null(thread, "%s row %lld: thread %s", path, (long long)row, thread);
         check_instance(cell(&g, 18, row), ev, path, row);
+        const char *trace_id = text_of(cell(&g, 19, row), buf, sizeof buf);
+        if (ev->trace_hi || ev->trace_lo) {
+            char want[33];
+            snprintf(want, sizeof want, "%016llx%016llx", (unsigned long long)ev->trace_hi,
+                     (unsigned long long)ev->trace_lo);
+            cr_assert_str_eq(trace_id, want, "%s row %lld: trace_id", path, (long long)row);
+        } else {
+            cr_assert_null(trace_id, "%s row %lld: trace_id %s", path, (long long)row, trace_id);
+        }
+        const char *span = dict_text(cell(&g, 20, row), "s", buf, sizeof buf);
+        if (ev->span && ev->span[0])
+            cr_assert_str_eq(span, ev->span, "%s row %lld: span", path, (long long)row);
+        else
+            cr_assert_null(span, "%s row %lld: span %s", path, (long long)row, span);
         /* Each field in its column; every other field column null. */
         int has[512] = {0};
         for (int j = 0; j < n; j++) {
@@ -498,20 +534,22 @@ static void end_file(struct tu_file *f)
 /* ==== The schema's rules, on a file made for them ==== */
 
 /* One process writing: "a id=%d n=%hhu x=%f(f32)", "b id=%s n=%lu", "c seq=%d level=%s", "d y=%f(f32)",
- * "e y=%f(f64) p=%p", and a record of a site the file does not define. */
+ * "e y=%f(f64) p=%p", and a record of a site the file does not define; and a site with no record,
+ * "f field.seq=%d id.int=%u", whose names are those the rules give other fields. */
 static void write_rules_file(const char *path)
 {
     struct tu_file f;
     struct shm_proc_info pi;
     file_of_process(&f, path, &pi, 42, 4242);
-    static struct shm_site s[5];
+    static struct shm_site s[6];
     tu_site(&s[0], 0, "a id=%d n=%hhu x=%f", SHMLOG_ARG_I32, SHMLOG_ARG_U8, SHMLOG_ARG_F32, 0);
     tu_site(&s[1], 1, "b id=%s n=%lu", SHMLOG_ARG_STR, SHMLOG_ARG_U64, 0);
     tu_site(&s[2], 2, "c seq=%d level=%s", SHMLOG_ARG_I16, SHMLOG_ARG_STR, 0);
     tu_site(&s[3], 3, "d y=%f", SHMLOG_ARG_F32, 0);
     tu_site(&s[4], 4, "e y=%f p=%p", SHMLOG_ARG_F64, SHMLOG_ARG_PTR, 0);
+    tu_site(&s[5], 5, "f field.seq=%d id.int=%u", SHMLOG_ARG_I32, SHMLOG_ARG_U32, 0);
     /* The widest argument of a name first: a column widened by later ones would pass either way. */
-    for (int i = 4; i >= 0; i--)
+    for (int i = 5; i >= 0; i--)
         cr_assert_eq(shlog_enc_site(f.enc, 1, &s[i]), 0);
     cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 3), 0);
     float x = 0.1f, y = 2.5f;
@@ -521,19 +559,19 @@ static void write_rules_file(const char *path)
     double yd = -7.25;
     uint64_t ydb;
     memcpy(&ydb, &yd, 8);
-    const uint64_t vals[6][3] = {{(uint64_t)-5, 250, xb}, {0, UINT64_MAX, 0}, {(uint64_t)(int16_t)-3, 0, 0}, {yb, 0, 0},
-                                 {ydb, 0x1000, 0}, {1, 2, 3}};
-    const char *const strs[6][1] = {{NULL}, {"id-7"}, {"hi"}, {NULL}, {NULL}, {NULL}};
-    for (uint32_t k = 0; k < 6; k++) {
+    const uint64_t vals[7][3] = {{(uint64_t)-5, 250, xb}, {0, UINT64_MAX, 0}, {(uint64_t)(int16_t)-3, 0, 0}, {yb, 0, 0},
+                                 {ydb, 0x1000, 0}, {(uint64_t)-9, 7, 0}, {1, 2, 3}};
+    const char *const strs[7][1] = {{NULL}, {"id-7"}, {"hi"}, {NULL}, {NULL}, {NULL}, {NULL}};
+    for (uint32_t k = 0; k < 7; k++) {
         struct shm_copied_record rec;
         memset(&rec, 0, sizeof rec);
         rec.pos = k;
         rec.tsc = pi.anchor_tsc + 1000 * k;
         rec.tid = 4300 + k;
-        rec.site = k < 5 ? k : 99; /* 99: not defined */
+        rec.site = k < 6 ? k : 99; /* 99: not defined */
         rec.level = SHMLOG_LEVEL_WARN;
         rec.category = 1;
-        tu_slots(&rec, k < 5 ? tu_payload(&rec, &s[k], vals[k], strs[k]) : 0);
+        tu_slots(&rec, k < 6 ? tu_payload(&rec, &s[k], vals[k], strs[k]) : 0);
         cr_assert_eq(shlog_enc_record(f.enc, &rec), 0);
     }
     end_file(&f);
@@ -547,17 +585,27 @@ Test(read_arrow, the_fields_columns_follow_the_rules)
     static struct got g;
     stream_all(path, SHMLOG_READ_ARROW_RECORDS, 0, &g);
     static const struct {
-        const char *name, *format;
-    } want[] = {{"id.int", "i"}, {"n", "L"}, {"x", "f"}, {"id.str", "u"}, {"field.seq", "s"}, {"field.level", "u"},
-                {"y", "g"},      {"p", "L"}};
-    cr_assert_eq(g.schema.n_children, NFIXED + 8, "%lld columns", (long long)g.schema.n_children);
-    for (int i = 0; i < 8; i++) {
+        const char *name, *format, *field;
+    } want[] = {{"id.int", "i", "id"},     {"n", "L", "n"},
+                {"x", "f", "x"},           {"id.str", "u", "id"},
+                {"field.seq", "s", "seq"}, {"field.level", "u", "level"},
+                {"y", "g", "y"},           {"p", "L", "p"},
+                /* a name that begins with "field." gets it again, whatever the order of the sites; one still taken
+                 * (id's int column) gets it until it is free */
+                {"field.field.seq", "i", "field.seq"}, {"field.id.int", "I", "id.int"}};
+    cr_assert_eq(g.schema.n_children, NFIXED + 10, "%lld columns", (long long)g.schema.n_children);
+    for (int i = 0; i < 10; i++) {
         int c = col_index(&g, want[i].name);
         cr_assert_geq(c, NFIXED, "no column %s", want[i].name);
         cr_assert_str_eq(g.schema.children[c]->format, want[i].format, "%s: %s", want[i].name,
                          g.schema.children[c]->format);
+        char field[64];
+        cr_assert_str_eq(metadata_field(g.schema.children[c]->metadata, field, sizeof field), want[i].field,
+                         "%s: shmlog.field %s", want[i].name, field);
     }
-    cr_assert_eq(g.rows, 6);
+    for (int c = 0; c < NFIXED; c++)
+        cr_assert_null(g.schema.children[c]->metadata, "%s: a fixed column has no field", g.schema.children[c]->name);
+    cr_assert_eq(g.rows, 7);
     struct shmlog_read_field v;
     char buf[64];
     int null;
@@ -575,15 +623,21 @@ Test(read_arrow, the_fields_columns_follow_the_rules)
     cr_assert(!null && v.v.f == (double)0.1f, "f32 exactly: %.17g", v.v.f);
     field_at(&g, col_index(&g, "field.seq"), 2, &v, buf, sizeof buf, &null);
     cr_assert(!null && v.v.i == -3);
+    field_at(&g, col_index(&g, "field.field.seq"), 5, &v, buf, sizeof buf, &null);
+    cr_assert(!null && v.v.i == -9);
+    field_at(&g, col_index(&g, "field.id.int"), 5, &v, buf, sizeof buf, &null);
+    cr_assert(!null && v.v.u == 7);
+    field_at(&g, col_index(&g, "field.seq"), 5, &v, buf, sizeof buf, &null);
+    cr_assert(null, "seq=%%d is another field than field.seq=%%d");
     field_at(&g, col_index(&g, "y"), 3, &v, buf, sizeof buf, &null);
     cr_assert(!null && v.v.f == 2.5, "an f32 in the f64 column");
     field_at(&g, col_index(&g, "y"), 4, &v, buf, sizeof buf, &null);
     cr_assert(!null && v.v.f == -7.25);
     field_at(&g, col_index(&g, "p"), 4, &v, buf, sizeof buf, &null);
     cr_assert(!null && v.v.u == 0x1000);
-    cr_assert_null(dict_text(cell(&g, 9, 5), "s", buf, sizeof buf), "unknown site: no site");
-    cr_assert_null(text_of(cell(&g, 11, 5), buf, sizeof buf), "unknown site: no message");
-    cr_assert_str_eq(dict_text(cell(&g, 16, 5), "c", buf, sizeof buf), "unknown site");
+    cr_assert_null(dict_text(cell(&g, 9, 6), "s", buf, sizeof buf), "unknown site: no site");
+    cr_assert_null(text_of(cell(&g, 11, 6), buf, sizeof buf), "unknown site: no message");
+    cr_assert_str_eq(dict_text(cell(&g, 16, 6), "c", buf, sizeof buf), "unknown site");
     cr_assert_str_eq(text_of(cell(&g, 11, 0), buf, sizeof buf), "a id=-5 n=250 x=0.100000");
     got_free(&g);
     /* The same checks against the events, in batches of two. */

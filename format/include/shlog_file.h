@@ -221,7 +221,7 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
  * index frame of the last SHLOG_INDEX_EVERY entries right after every
  * SHLOG_INDEX_EVERY-th frame, in shlog_enc_frame's own bytes. The frames it
  * returns are taken to follow the file header back to back, as written. */
-#define SHLOG_INDEX_VERSION 3u /* its readers read 1 and 2 too */
+#define SHLOG_INDEX_VERSION 4u /* its readers read 1 to 3 too */
 #define SHLOG_INDEX_EVERY 16u
 /* The index of a file another writer made, appended to it (shmlog-dump
  * index): the open frame, whose sections the caller made of the decoded
@@ -675,6 +675,9 @@ struct shlog_shipped {
     uint64_t lag_bytes;  /* then: bytes of the directory's files not yet acknowledged */
     uint64_t lag_ns;     /* then: age of the oldest frame not yet acknowledged */
     uint32_t pid;        /* the shipper's */
+    /* What the brokers acknowledged since the state began (its metrics'
+     * counters, which a restart goes on from; 0 in a state from before them) */
+    uint64_t messages, bytes, records, wire_bytes, ctx_messages, ctx_bytes;
 };
 /* Replaces path atomically (a temporary file, fsync, rename, fsync of the
  * directory). 0 or -errno. */

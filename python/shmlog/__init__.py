@@ -79,6 +79,7 @@ class Filters(TypedDict, total=False):
     host: Optional[str]
     pid: Optional[int]
     thread: Union[str, int, None]
+    trace: Union[str, int, None]
     since: Optional[Time]
     until: Optional[Time]
     grep: Union[str, bytes, None]
@@ -264,6 +265,17 @@ def _options(filters: Filters) -> _n.Options:
             raise _n.LibraryNotFound("shmlog: the loaded libshmlog-read has API version %d; thread= needs %d or "
                                      "later" % (_n.library().shmlog_read_version(), _n.THREAD_VERSION))
         o.thread = str(thread).encode()
+    trace = filters.get("trace")
+    if trace is not None:
+        tid = ("%x" % trace) if isinstance(trace, numbers.Integral) and not isinstance(trace, bool) and \
+            0 < trace < 1 << 128 else trace
+        if not isinstance(tid, str) or not re.fullmatch(r"[0-9A-Fa-f]{1,32}", tid) or int(tid, 16) == 0:
+            raise ValueError("shmlog: trace must be a trace id, 1 to 32 hex digits or an int of up to 128 bits, "
+                             "not 0, not %r" % (trace,))
+        if _n.library().shmlog_read_version() < _n.TRACE_VERSION:
+            raise _n.LibraryNotFound("shmlog: the loaded libshmlog-read has API version %d; trace= needs %d or "
+                                     "later" % (_n.library().shmlog_read_version(), _n.TRACE_VERSION))
+        o.trace = tid.encode()
     since = filters.get("since")
     if since is not None:
         o.since_ns = _ns(since, "since")
@@ -609,6 +621,8 @@ def read(paths: Paths, *, kinds: Union[str, Iterable[str]] = ("record",), **filt
       since / until: events at or after / before: int ns since the Unix
         epoch, an aware datetime or an aware pandas.Timestamp (naive: ValueError)
       grep: a POSIX extended regular expression on the message
+      trace: the records written while their thread worked for this trace
+        (shmlog_trace_set): its id as 1 to 32 hex digits, or an int
       where: a term on the records' fields (as Event.fields names them), or a
         list of terms that must all hold: "id=42" (a string's bytes or a
         number), "sym!=SPY", "qty>=100" (<, <=, >, >= compare numbers)
@@ -632,7 +646,7 @@ def read(paths: Paths, *, kinds: Union[str, Iterable[str]] = ("record",), **filt
 
 
 @_takes_filters
-def dataframe(paths: Paths, *, fields: bool = True, **filters: Unpack[Filters]) -> pandas.DataFrame:
+def dataframe(paths: Paths, *, fields: bool = True, threads: int = 0, **filters: Unpack[Filters]) -> pandas.DataFrame:
     """The records of read(paths, ...) (same filters) as a pandas DataFrame,
     one row per record in time order, through Arrow (to_arrow(); needs
     pyarrow and pandas).
@@ -649,9 +663,11 @@ def dataframe(paths: Paths, *, fields: bool = True, **filters: Unpack[Filters]) 
     them): int8..int64, uint8..uint64, float32/float64 and bool when every
     row has the field, else pandas' nullable Int*, UInt*, Float*, boolean
     (<NA> where a row lacks it; a float's NaN stays NaN), and str.
+
+    threads: to_arrow()'s (0: the cpus this process may run on).
     """
     from ._arrow import records_frame
-    return records_frame(to_arrow(paths, fields=fields, **filters))
+    return records_frame(to_arrow(paths, fields=fields, threads=threads, **filters))
 
 
 def losses(paths: Paths, *, app: Union[str, bytes, None] = None, pid: Optional[int] = None,

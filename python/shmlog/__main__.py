@@ -24,6 +24,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     e.add_argument("--host", help="the files of one host (the collector's --host)")
     e.add_argument("--pid", type=int, help="one process id")
     e.add_argument("--thread", help="one thread, by name or tid")
+    e.add_argument("--trace", help="the records of one trace: its id, 1 to 32 hex digits")
     e.add_argument("--since", help="from this time: 2026-11-23T07:00Z, 2026-11-23, 07:00, -5m, -2h, ... (UTC "
                                    "when no zone is given)")
     e.add_argument("--until", help="before this time (the same forms)")
@@ -33,13 +34,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     e.add_argument("--markers", action="store_true", help="the loss and exit markers instead of the records")
     e.add_argument("--no-fields", action="store_true", help="no column per field of the formats")
     e.add_argument("--row-group-rows", type=int, default=1 << 20, help="rows per row group (default 1048576)")
+    e.add_argument("--jobs", type=int, default=0, metavar="N",
+                   help="threads that decode (default 0: the cpus this process may run on)")
     a = p.parse_args(argv)
     try:
         with warnings.catch_warnings(record=True) as damage:
             warnings.simplefilter("always", shmlog.DamagedInputWarning)
             filters = cast(shmlog.Filters, {name: getattr(a, name) for name in shmlog.FILTERS})
             rows = shmlog.to_parquet(a.paths, a.out, kind="markers" if a.markers else "records", fields=not a.no_fields,
-                                     row_group_rows=a.row_group_rows, **filters)
+                                     row_group_rows=a.row_group_rows, threads=a.jobs, **filters)
     except (OSError, ValueError, ImportError) as err:
         print("python -m shmlog export: %s" % err, file=sys.stderr)
         return 1

@@ -7,8 +7,10 @@ object, and the decoding runs in C calls, which ctypes makes without the GIL.
 from __future__ import annotations
 
 import ctypes
+import queue
+import threading
 import warnings
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional
 
 from . import _native as _n
 from . import DamagedInputWarning, Filters, OpenReader, Paths, _open, _options, _takes_filters
@@ -22,6 +24,10 @@ if TYPE_CHECKING:
 
 _CAPSULE_NAME = b"arrow_array_stream"
 _ROW_GROUP = 1 << 20  # Parquet: rows per row group, about a million
+_AHEAD = 16  # Parquet: batches read ahead while the writer encodes (about 260,000 rows)
+# Parquet: columns that get no dictionary and no min/max statistics: the messages are nearly all distinct
+# (the writer's dictionary fills and is dropped) and their min/max says nothing a query could skip by.
+_PLAIN = ("msg",)
 
 # The PyCapsule protocol's capsule: made here with ctypes, its destructor
 # releases a stream no consumer took (a consumer that takes it moves the
@@ -60,7 +66,8 @@ def _pyarrow(what: str) -> Any:
     return pyarrow
 
 
-def _stream_capsule(handle: ctypes.c_void_p, kind: str, fields: bool, message: bool, batch_rows: int) -> object:
+def _stream_capsule(handle: ctypes.c_void_p, kind: str, fields: bool, message: bool, batch_rows: int,
+                    threads: int) -> object:
     """A PyCapsule of a new Arrow stream of the reader handle (which it holds)."""
     lib = _n.library_v2()
     o = _n.ArrowOptions()
@@ -69,6 +76,7 @@ def _stream_capsule(handle: ctypes.c_void_p, kind: str, fields: bool, message: b
     o.batch_rows = batch_rows
     o.fields = 1 if fields else 0
     o.message = 1 if message else 0
+    o.threads = threads
     ptr = _libc.malloc(ctypes.sizeof(_n.ArrowArrayStream))
     if not ptr:
         raise MemoryError("shmlog: out of memory for an Arrow stream")
@@ -97,12 +105,14 @@ class Source:
 
     @_takes_filters
     def __init__(self, paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True,
-                 batch_rows: int = 0, **filters: Unpack[Filters]) -> None:
+                 batch_rows: int = 0, threads: int = 0, **filters: Unpack[Filters]) -> None:
         self._last: Optional[OpenReader] = None  # the last stream's reader
         if kind not in ("records", "markers"):
             raise ValueError("shmlog: kind is \"records\" or \"markers\" (loss and exit markers), not %r" % (kind,))
         if not isinstance(batch_rows, int) or isinstance(batch_rows, bool) or not 0 <= batch_rows <= 1 << 20:
             raise ValueError("shmlog: batch_rows is 0 (the library's choice) to %d, not %r" % (1 << 20, batch_rows))
+        if not isinstance(threads, int) or isinstance(threads, bool) or not 0 <= threads <= 1 << 16:
+            raise ValueError("shmlog: threads is 0 (the cpus this process may run on) or a count, not %r" % (threads,))
         self._paths = paths
         self._filters = filters
         # Checked now, as read() checks them: a bad option or path raises here, not in the consumer.
@@ -114,6 +124,7 @@ class Source:
         self._fields = fields
         self._message = message
         self._batch_rows = batch_rows
+        self._threads = threads
 
     def _reader(self) -> ctypes.c_void_p:
         if self._last is not None:
@@ -126,7 +137,8 @@ class Source:
         """A PyCapsule holding a struct ArrowArrayStream of a new read of the
         files (the Arrow PyCapsule interface). requested_schema is not used:
         the schema is the files' (shmlog_read(3))."""
-        return _stream_capsule(self._reader(), self.kind, self._fields, self._message, self._batch_rows)
+        return _stream_capsule(self._reader(), self.kind, self._fields, self._message, self._batch_rows,
+                               self._threads)
 
     def _messages(self, notes: bool) -> List[str]:
         if self._last is None:
@@ -178,7 +190,7 @@ class Source:
 
 @_takes_filters
 def open(paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True, batch_rows: int = 0,
-         **filters: Unpack[Filters]) -> Source:
+         threads: int = 0, **filters: Unpack[Filters]) -> Source:
     """The records of shmlog-collector's files (or their loss and exit
     markers, kind="markers") as an Arrow stream source: a Source, whose
     ``__arrow_c_stream__`` pyarrow.table(), polars.DataFrame() and DuckDB
@@ -187,10 +199,13 @@ def open(paths: Paths, *, kind: str = "records", fields: bool = True, message: b
     paths and the filters are read()'s; since/until also take shmlog-dump's
     time strings ("-5m", "-2h", "2026-11-23T07:00+01:00", "2026-11-23",
     "07:00" today; a time without a zone is UTC). fields=False leaves out the
-    fields' columns, message=False the msg column. The columns:
-    shmlog_read(3), and python/README.md.
+    fields' columns, message=False the msg column. threads: how many
+    threads write the batches (0: the cpus this process may run on; the
+    batches are the same whatever the count). The columns: shmlog_read(3),
+    and python/README.md.
     """
-    return Source(paths, kind=kind, fields=fields, message=message, batch_rows=batch_rows, **filters)
+    return Source(paths, kind=kind, fields=fields, message=message, batch_rows=batch_rows, threads=threads,
+                  **filters)
 
 
 def _warn_damage(src: Source) -> None:
@@ -204,12 +219,12 @@ def _warn_damage(src: Source) -> None:
 
 
 @_takes_filters
-def to_arrow(paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True,
+def to_arrow(paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True, threads: int = 0,
              **filters: Unpack[Filters]) -> pyarrow.Table:
     """open(...) read into a pyarrow.Table (needs pyarrow). Damaged input is
     skipped with a shmlog.DamagedInputWarning that lists it."""
     pa = _pyarrow("to_arrow()")
-    src = open(paths, kind=kind, fields=fields, message=message, **filters)
+    src = open(paths, kind=kind, fields=fields, message=message, threads=threads, **filters)
     try:
         # Not pa.table(src): it asks whether src is a pandas DataFrame, importing pandas (0.25 cpu-s).
         table = pa.RecordBatchReader.from_stream(src).read_all()
@@ -219,21 +234,67 @@ def to_arrow(paths: Paths, *, kind: str = "records", fields: bool = True, messag
         src.close()
 
 
+def _read_ahead(stream: pyarrow.RecordBatchReader, depth: int) -> Iterator[pyarrow.RecordBatch]:
+    """stream's batches, read on a thread of their own up to depth ahead of
+    the caller (the C stream and pyarrow's writer both run without the GIL)."""
+    ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def read() -> None:
+        try:
+            for batch in stream:
+                if not put(batch):
+                    return
+            put(end)
+        except BaseException as err:  # the caller's to raise
+            put(err)
+
+    reader = threading.Thread(target=read, name="shmlog-parquet-read", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
 @_takes_filters
 def to_parquet(paths: Paths, out: Any, *, kind: str = "records", fields: bool = True, message: bool = True,
-               row_group_rows: int = _ROW_GROUP, compression: str = "zstd", **filters: Unpack[Filters]) -> int:
+               row_group_rows: int = _ROW_GROUP, compression: str = "zstd", threads: int = 0,
+               **filters: Unpack[Filters]) -> int:
     """open(...) written to the Parquet file out (a path or a writable
     file) with pyarrow: zstd, row groups of about row_group_rows records,
-    one row group in memory at a time. Returns the rows written."""
+    one row group in memory at a time, the next batches read while one is
+    written; msg plain (no dictionary, no statistics). threads: open()'s.
+    Returns the rows written."""
     pa = _pyarrow("to_parquet()")
     import pyarrow.parquet as pq
-    src = open(paths, kind=kind, fields=fields, message=message, **filters)
+    src = open(paths, kind=kind, fields=fields, message=message, threads=threads, **filters)
     rows = 0
     try:
         stream = pa.RecordBatchReader.from_stream(src)
-        with pq.ParquetWriter(out, stream.schema, compression=compression) as w:
+        names = stream.schema.names
+        keyed = [n for n in names if n not in _PLAIN]
+        with pq.ParquetWriter(out, stream.schema, compression=compression, use_dictionary=keyed,
+                              write_statistics=keyed) as w:
             pending, held = [], 0
-            for batch in stream:
+            for batch in _read_ahead(stream, _AHEAD):
                 pending.append(batch)
                 held += batch.num_rows
                 if held >= row_group_rows:
@@ -261,7 +322,7 @@ _DUCKDB_LEVEL = "shmlog_level"
 
 
 @_takes_filters
-def to_polars(paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True,
+def to_polars(paths: Paths, *, kind: str = "records", fields: bool = True, message: bool = True, threads: int = 0,
               **filters: Unpack[Filters]) -> polars.DataFrame:
     """open(...) read into a polars DataFrame (needs polars), level a
     polars Enum in level order, so that pl.col("level") >= "WARN" keeps
@@ -270,7 +331,7 @@ def to_polars(paths: Paths, *, kind: str = "records", fields: bool = True, messa
         import polars as pl
     except ImportError:
         raise ImportError("shmlog.to_polars() needs polars, which is not installed: pip install polars") from None
-    src = open(paths, kind=kind, fields=fields, message=message, **filters)
+    src = open(paths, kind=kind, fields=fields, message=message, threads=threads, **filters)
     try:
         df = pl.DataFrame(src)
         _warn_damage(src)
@@ -284,7 +345,7 @@ def to_polars(paths: Paths, *, kind: str = "records", fields: bool = True, messa
 
 @_takes_filters
 def to_duckdb(paths: Paths, *, connection: Any = None, kind: str = "records", fields: bool = True,
-              message: bool = True, **filters: Unpack[Filters]) -> duckdb.DuckDBPyRelation:
+              message: bool = True, threads: int = 0, **filters: Unpack[Filters]) -> duckdb.DuckDBPyRelation:
     """open(...) as a relation of the DuckDB connection (needs duckdb; by
     default duckdb's default connection, the one duckdb.sql() runs on),
     level of the ENUM type shmlog_level it creates there, in level order:
@@ -296,7 +357,7 @@ def to_duckdb(paths: Paths, *, connection: Any = None, kind: str = "records", fi
     except ImportError:
         raise ImportError("shmlog.to_duckdb() needs duckdb, which is not installed: pip install duckdb") from None
     con = connection if connection is not None else duckdb.default_connection()
-    src = open(paths, kind=kind, fields=fields, message=message, **filters)
+    src = open(paths, kind=kind, fields=fields, message=message, threads=threads, **filters)
     rel = con.from_arrow(src)
     if "level" not in rel.columns:
         return rel
@@ -309,7 +370,7 @@ def to_duckdb(paths: Paths, *, connection: Any = None, kind: str = "records", fi
 # ==== pandas ====
 
 _FIXED = ("ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "truncated",
-          "clamped", "backtrace", "time_uncertain", "error", "thread", "instance")
+          "clamped", "backtrace", "time_uncertain", "error", "thread", "instance", "trace_id", "span")
 
 
 def _pandas(what: str) -> Any:

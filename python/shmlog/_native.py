@@ -21,6 +21,8 @@ MERGE_VERSION = 5  # and the one whose options have merge_bytes (left 0 here: th
 INSTANCE_VERSION = 6  # and the one whose events and sources have the process instance
 WHERE_VERSION = 7  # and the one whose options have where
 HOST_VERSION = 8  # and the one whose options have host
+THREADS_VERSION = 9  # and the one whose Arrow options have threads (an older library writes on one thread)
+TRACE_VERSION = 9  # and the one whose options have trace (and events their trace)
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
@@ -28,6 +30,7 @@ RECORD, LOSS, EXIT, ERROR = 1, 2, 3, 4
 # event.flags
 TRUNCATED, CLAMPED, BACKTRACE, UNKNOWN_SITE, CORRUPT, TIME_UNCERTAIN = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 NOTE = 0x100  # an ERROR event that is a note, not damage
+TRACE_SET = 0x40  # a thread's trace record (version 9)
 # enum shmlog_read_type
 T_BOOL, T_INT, T_UINT, T_FLOAT, T_STR, T_PTR, T_FLOAT32 = 1, 2, 3, 4, 5, 6, 7
 
@@ -96,6 +99,9 @@ class Event(ctypes.Structure):
         ("site_id", ctypes.c_uint32),
         ("thread", ctypes.c_void_p),  # version 3: read only from a library that has it
         ("instance", ctypes.c_void_p),  # version 6: read only from a library that has it
+        ("trace_hi", ctypes.c_uint64),  # version 9: read only from a library that has it
+        ("trace_lo", ctypes.c_uint64),
+        ("span", ctypes.c_void_p),
     ]
 
 
@@ -117,6 +123,7 @@ class Options(ctypes.Structure):
         ("where", ctypes.POINTER(ctypes.c_char_p)),  # version 7
         ("nwhere", ctypes.c_size_t),
         ("host", ctypes.c_char_p),  # version 8
+        ("trace", ctypes.c_char_p),  # version 9
     ]
 
 
@@ -167,6 +174,7 @@ class ArrowOptions(ctypes.Structure):
         ("batch_rows", ctypes.c_uint32),
         ("fields", ctypes.c_int),
         ("message", ctypes.c_int),
+        ("threads", ctypes.c_uint32),  # version 9
     ]
 
 

@@ -16,7 +16,8 @@ import shmlog
 
 RECORD_KEYS = ["ts_ns", "time", "level", "category", "host", "app", "pid", "tid", "cpu", "seq", "site", "msg",
                "fields"]
-OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error", "func", "thread", "instance"]
+OPTIONAL_KEYS = ["truncated", "clamped", "backtrace", "time_uncertain", "error", "func", "thread", "instance", "trace_id",
+                 "span"]
 
 
 class Problems(list):
@@ -183,7 +184,7 @@ def plain(v):
 
 
 FIXED = ["ts", "level", "category", "app", "host", "pid", "tid", "cpu", "seq", "site", "func", "msg", "truncated", "clamped",
-         "backtrace", "time_uncertain", "error", "thread", "instance"]
+         "backtrace", "time_uncertain", "error", "thread", "instance", "trace_id", "span"]
 KIND_SUFFIXES = ("", ".int", ".uint", ".float", ".bool", ".str", ".ptr")
 
 
@@ -219,6 +220,15 @@ def check_records_table(problems, what, recs, t, row0=0):
     cols = {c: t.column(c).to_pylist() for c in t.column_names}
     ts_ns = t.column("ts").cast(pa.int64()).to_pylist()
     field_cols = [c for c in t.column_names if c not in FIXED]
+    # A field's columns are those whose metadata names it (its name as the formats spell it: seq= is column
+    # field.seq, a name of two kinds id.int and id.str).
+    columns_of: "dict[str, list[str]]" = {}
+    for c in field_cols:
+        field = (t.schema.field(c).metadata or {}).get(b"shmlog.field")
+        if field is None:
+            problems.fail("%s: field column %s has no shmlog.field metadata" % (what, c))
+            return
+        columns_of.setdefault(field.decode(), []).append(c)
     for i, o in enumerate(recs):
         bad = []
         if ts_ns[i] != arrow_ts(o["ts_ns"]):
@@ -240,11 +250,13 @@ def check_records_table(problems, what, recs, t, row0=0):
             bad.append(("thread", o.get("thread"), cols["thread"][i]))
         if cols["instance"][i] != o.get("instance"):
             bad.append(("instance", o.get("instance"), cols["instance"][i]))
+        for k in ("trace_id", "span"):
+            if cols[k][i] != o.get(k):
+                bad.append((k, o.get(k), cols[k][i]))
         # each field in exactly one column, of its kind; every other field column null
         holds = set()
         for name, v in o["fields"].items():
-            prefix = "field." if name in FIXED or name == "fields" else ""
-            cands = [prefix + name + k for k in KIND_SUFFIXES if prefix + name + k in cols]
+            cands = columns_of.get(name, [])
             full = [c for c in cands if cols[c][i] is not None]
             if len(full) != 1 or not field_value_ok(v, cols[full[0]][i], t.schema.field(full[0]).type):
                 bad.append(("field " + name, v, {c: cols[c][i] for c in cands}))
@@ -377,7 +389,8 @@ def check_frame(problems, dump, paths):
     fixed = {"ts": "datetime64[ns, UTC]", "level": "category", "category": "category", "app": "category",
              "host": "category", "pid": "uint32", "tid": "uint32", "cpu": "uint32", "seq": "uint64", "site": "category",
              "func": "category", "msg": "str", "truncated": "bool", "clamped": "bool", "backtrace": "bool",
-             "time_uncertain": "bool", "error": "category", "thread": "category", "instance": "category"}
+             "time_uncertain": "bool", "error": "category", "thread": "category", "instance": "category",
+             "trace_id": "str", "span": "category"}
     if list(df.columns[:len(fixed)]) != list(fixed):
         problems.fail("the fixed columns first, in order: %s" % list(df.columns))
     for c, t in fixed.items():
@@ -410,6 +423,10 @@ def check_frame(problems, dump, paths):
         ins = df["instance"].iloc[i]
         if (ins if isinstance(ins, str) else None) != o.get("instance"):
             problems.fail("row %d: instance: dump %r, dataframe %r" % (i, o.get("instance"), ins))
+        for k in ("trace_id", "span"):
+            v = df[k].iloc[i]
+            if (v if isinstance(v, str) else None) != o.get(k):
+                problems.fail("row %d: %s: dump %r, dataframe %r" % (i, k, o.get(k), v))
             break
     allowed_full = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
                     "bool", "str"}

@@ -138,5 +138,5 @@ def test_signatures_show_each_filter() -> None:
         params = inspect.signature(call).parameters
         assert all(params[name].kind is inspect.Parameter.KEYWORD_ONLY and params[name].default is None
                    for name in shmlog.FILTERS), call.__name__
-    assert shmlog.FILTERS == ("level", "category", "app", "host", "pid", "thread", "since", "until", "grep", "where",
-                              "limit")
+    assert shmlog.FILTERS == ("level", "category", "app", "host", "pid", "thread", "trace", "since", "until", "grep",
+                              "where", "limit")

@@ -4,6 +4,7 @@ filters hold what shmlog-dump reads; every record landed, in ring order, with on
 free while C decodes; a live file cut in half reads as damage. The tests that need the collector running
 come first in this file (pytest runs a file's tests in order)."""
 import pathlib
+import re
 import threading
 import time
 
@@ -89,6 +90,39 @@ def test_level_order_same_in_pandas_polars_and_duckdb(live: Live) -> None:
     assert got == dict.fromkeys(got, want), (want, got)
     assert str(polars_df.schema["level"]).startswith("Enum"), polars_df.schema
     assert rel.types[rel.columns.index("level")] == con.sql("SELECT NULL::shmlog_level").types[0], rel.types
+
+
+def test_char_field_is_its_character_in_every_engine(live: Live, tmp_path: pathlib.Path) -> None:
+    """The sample's tif=%c: in read(), pyarrow, Parquet, pandas, polars and DuckDB a one-character string, the one
+    the message shows, never its code (68 for D)."""
+    import duckdb
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    shown = [m.group(1) for e in shmlog.read(str(live.out)) for m in [re.search(r" tif=(.)$", e.msg or "")] if m]
+    assert set(shown) == {"D", "I"}, set(shown)
+    fields = [e.fields["tif"] for e in shmlog.read(str(live.out)) if "tif" in (e.fields or {})]
+    table = shmlog.to_arrow(str(live.out))
+    shmlog.to_parquet(str(live.out), str(tmp_path / "tif.parquet"))
+    parquet = pq.read_table(tmp_path / "tif.parquet")
+    df = shmlog.dataframe(str(live.out))
+    polars_df = shmlog.to_polars(str(live.out))
+    con = duckdb.connect(":memory:")
+    rel = shmlog.to_duckdb(str(live.out), connection=con)
+    got = {
+        "read": fields,
+        "arrow": table.column("tif").drop_null().to_pylist(),
+        "parquet": parquet.column("tif").drop_null().to_pylist(),
+        "pandas": df["tif"].dropna().tolist(),
+        "polars": polars_df["tif"].drop_nulls().to_list(),
+        "duckdb": [r[0] for r in con.sql("SELECT tif FROM rel WHERE tif IS NOT NULL").fetchall()],
+    }
+    assert {k: v == shown for k, v in got.items()} == dict.fromkeys(got, True), {k: v[:5] for k, v in got.items()}
+    assert (table.schema.field("tif").type, parquet.schema.field("tif").type) == (pa.string(), pa.string())
+    assert polars_df.schema["tif"] == pl.String, polars_df.schema["tif"]
+    assert rel.types[rel.columns.index("tif")] == "VARCHAR", rel.types
+    assert pd.api.types.is_string_dtype(df["tif"]), df["tif"].dtype
 
 
 def test_gil_free_while_c_decodes(live: Live) -> None:

@@ -47,11 +47,12 @@
 extern "C" {
 #endif
 
-#define SHMLOG_READ_VERSION 8 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
+#define SHMLOG_READ_VERSION 9 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
                                   streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option;
                                   4: shmlog_read_columns.thread; 5: shmlog_read_options.merge_bytes;
                                   6: the process instance of events and sources; 7: shmlog_read_options.where;
-                                  8: shmlog_read_options.host) */
+                                  8: shmlog_read_options.host; 9: shmlog_read_arrow_options.threads, and
+                                  traces: shmlog_read_options.trace, the event's trace_hi, trace_lo and span) */
 
 struct shmlog_read;
 
@@ -69,6 +70,8 @@ enum shmlog_read_kind {
 #define SHMLOG_READ_UNKNOWN_SITE 0x8u /* the files did not define its call site: no message, no fields */
 #define SHMLOG_READ_TIME_UNCERTAIN 0x20u /* its time lies between anchors around a step of the wall clock:
                                             shown on the clock before the step, it may be off by it */
+#define SHMLOG_READ_TRACE_SET 0x40u  /* version 9: its thread's trace record (shmlog_trace_set): it sets the trace
+                                        and span the event carries, or clears them (none then) */
 /* ERROR events: a note, not damage (a file still being written, or left open
  * by a collector that is gone); shmlog_read_had_errors() does not count it. */
 #define SHMLOG_READ_NOTE 0x100u
@@ -141,6 +144,9 @@ struct shmlog_read_event {
     const char *instance;      /* all but ERROR: the process instance, 32 hex digits (the 128 random bits it
                                   wrote into its segments), "" in files from before it: with host, it tells
                                   apart two processes that pid and proc_start do not (pid 1 of two containers) */
+    /* version 9 */
+    uint64_t trace_hi, trace_lo; /* records: the trace its thread worked for (shmlog_trace_set); 0, 0: none */
+    const char *span;          /* records of a trace: the span its thread named, "" when none; else NULL */
 };
 
 struct shmlog_read_options {
@@ -169,10 +175,13 @@ struct shmlog_read_options {
     /* version 8, read when size covers it */
     const char *host;      /* the files of one host: the collector's --host that names them (a topic's
                               key); NULL: any */
+    /* version 9, read when size covers it */
+    const char *trace;     /* records written while their thread worked for this trace id (1 to 32 hex
+                              digits, shmlog_trace_set); NULL: any */
 };
 
 #define SHMLOG_READ_OPTIONS_INIT                                                                                    \
-    {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, NULL}
+    {sizeof(struct shmlog_read_options), -1, NULL, NULL, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0, NULL, NULL}
 
 /* Opens n paths: files as given, directories as their .shlog and .shlog.part
  * files, kafka://HOST:PORT[,HOST:PORT...]/TOPIC as the files of every host
@@ -392,9 +401,12 @@ struct shmlog_read_arrow_options {
     uint32_t batch_rows;   /* rows per batch at most (a batch may end sooner); 0: 16384 */
     int fields;            /* records: the fields' columns (1) or none (0) */
     int message;           /* records: the msg column (1) or none (0) */
+    /* version 9, read when size covers it */
+    uint32_t threads;      /* records: threads that write the batches' columns, the caller's among them,
+                              the same batches whatever the count; 0: the cpus the process may run on */
 };
 
-#define SHMLOG_READ_ARROW_OPTIONS_INIT {sizeof(struct shmlog_read_arrow_options), SHMLOG_READ_ARROW_RECORDS, 0, 1, 1}
+#define SHMLOG_READ_ARROW_OPTIONS_INIT {sizeof(struct shmlog_read_arrow_options), SHMLOG_READ_ARROW_RECORDS, 0, 1, 1, 0}
 
 /* Fills out with a stream of r's records (or markers) from where r is;
  * opt NULL: the records with every column. The stream holds r: close r when

@@ -320,13 +320,31 @@ size_t render_site_bytes(const struct render_site *sr);
 /* One record of that site, from the ring of cpu, at ts_ns: as render_record(). */
 int render_prepared(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,
                            uint64_t ts_ns, int json, struct render_buf *out);
+/* The trace a record's thread worked for when it wrote it (SHMLOG_REC_TRACE):
+ * the id never 0, 0; span "" when none, else as shmlog_thread_name_clean
+ * leaves it (no control character). */
+struct render_trace {
+    uint64_t hi, lo;
+    const char *span;
+};
 /* The same with the name of the record's thread (NULL: none): text
- * "app[pid/tid:name]", JSON "thread":"name" after "cpu". */
+ * "app[pid/tid:name]", JSON "thread":"name" after "cpu"; and its trace (NULL:
+ * none): text " trace_id=<32 hex> span=<name>" after the message, JSON
+ * "trace_id":"<32 hex>","span":"name" after "fields". */
 int render_prepared_thread(const struct render_site *sr, const struct shm_copied_record *rec, uint32_t cpu,
-                           uint64_t ts_ns, const char *thread, int json, struct render_buf *out);
+                           uint64_t ts_ns, const char *thread, const struct render_trace *trace, int json,
+                           struct render_buf *out);
+/* The 32 lowercase hex digits of a trace id and a NUL into out. */
+void render_trace_id(uint64_t hi, uint64_t lo, char out[33]);
 /* The rendered message alone, unescaped (what --grep matches). 0 or -ENOBUFS. */
 int render_prepared_msg(const struct render_site *sr, const struct shm_copied_record *rec,
                                struct render_buf *out);
+
+/* Where a field's value is made when it is not an argument as decoded. */
+struct render_field_room {
+    struct render_arg arg; /* a string cut to its precision, or a value shown as text */
+    char text[24];         /* the text: a character, or an enum value's digits */
+};
 
 /* The fields of one record of that site, as the JSON "fields" object has
  * them (name=%conv pairs, strings cut as the message cuts them). Names and
@@ -336,6 +354,8 @@ struct render_field {
     const char *name; /* not NUL-terminated */
     size_t name_len;
     struct render_arg value;
+    struct render_field_room room; /* what value may point into */
+    uint8_t tree;     /* value is the bytes of a value tree (a C++ container, ...): render_tree_plain() */
 };
 int render_prepared_fields(const struct render_site *sr, const struct shm_copied_record *rec,
                            struct render_field fields[SHMLOG_MAX_ARGS]);
@@ -362,9 +382,17 @@ int render_site_nargs(const struct render_site *sr);
 int render_prepared_fields_of(const struct render_site *sr, const struct render_arg *args, int nargs,
                               struct render_field fields[SHMLOG_MAX_ARGS]);
 /* Field i's value of args that render_prepared_args() decoded: a string cut
- * as the message cuts it is in *cut. */
+ * as the message cuts it, or the text of a value the message shows as text
+ * (render_shown_text()), is in *room. */
 const struct render_arg *render_field_value(const struct render_site *sr, const struct render_arg *args, int i,
-                                            struct render_arg *cut);
+                                            struct render_field_room *room);
+/* A field whose message shows its integer as text shows that text, in
+ * every reader: a %c (or a C++ char member) its one character, an enum of
+ * the site's descriptor its name (its digits when the descriptor names no
+ * such value). conv: the field's conversion, 0 for a struct's member. a
+ * itself when it is shown as a number; else its text, in room. */
+const struct render_arg *render_shown_text(const struct render_site *sr, int arg, char conv,
+                                           const struct render_arg *a, struct render_field_room *room);
 
 /* What the fields of a site's records are, without a record: the names
  * render_prepared_fields() gives and each value's argument type (enum
@@ -377,8 +405,13 @@ struct render_field_info {
     uint8_t whole;    /* the value is its argument as decoded: no precision cuts it */
     uint8_t arg;      /* that argument */
     uint8_t present;  /* a std::optional's has-value argument + 1 (null when it is false); 0: none */
+    uint8_t tree;     /* a value tree: its field is its fmt text (render_tree_plain()), and not whole */
 };
 int render_site_fields(const struct render_site *sr, struct render_field_info fields[SHMLOG_MAX_ARGS]);
+
+/* A value tree's bytes (a STR argument a site's descriptor marks "v") as fmt
+ * prints them, unescaped: the text its field and Arrow column hold. */
+void render_tree_plain(struct render_buf *out, const struct render_arg *a);
 
 /* Appends one exit marker line; in->ts_ns is when the collector saw the exit.
  * how: enum shlog_exit_how (format/include/shlog_file.h): 0 not said, 1 shut down,

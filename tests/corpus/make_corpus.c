@@ -54,11 +54,14 @@
  * SHLOG_FILE_SITES_FIRST, and the encoder writes each frame's first definitions ahead of its other
  * sections; every flag above implies -DCORPUS_WITHOUT_SITES_FIRST, which leaves the header's flag out
  * (those directories were written by the encoders before, which kept every section in order).
- * Built as it is, what wrote tests/corpus/v2-index3 (and, with the encoder of index version 2,
- * tests/corpus/v2-index2; with that of version 1, tests/corpus/v2-index): every file closed with the index's footer
+ * With -DCORPUS_WITHOUT_TRACE, what wrote tests/corpus/v2-index4 (and, with the encoder of index version 3,
+ * tests/corpus/v2-index3; of version 2, tests/corpus/v2-index2; of version 1, tests/corpus/v2-index): every file closed with the index's footer
  * (FORMAT.md, "Index"), and index.shlog, of enough frames for index frames between them; every flag
  * above implies -DCORPUS_WITHOUT_INDEX, which leaves the footer and index.shlog out (the files have
  * fewer than 16 frames, so the encoder writes no index frame of its own).
+ * Built as it is, it also writes trace.shlog, which tests/corpus/v2-trace keeps alone (written with the encoder
+ * of index version 3; its other files are v2-index3's): records flagged SHMLOG_REC_TRACE (FORMAT.md, "Trace context"); -DCORPUS_WITHOUT_TRACE
+ * leaves it out.
  */
 #if defined(CORPUS_EXIT_WITHOUT_HOW) || defined(CORPUS_WITHOUT_CLOCK) || defined(CORPUS_WITHOUT_CATEGORIES) || \
     defined(CORPUS_WITHOUT_BACKTRACE) || defined(CORPUS_WITHOUT_RECORDS) || defined(CORPUS_WITHOUT_INSTANCE)
@@ -1020,6 +1023,72 @@ static void write_threads(void)
 }
 #endif
 
+#ifndef CORPUS_WITHOUT_TRACE
+/* ==== trace.shlog ==== */
+
+/* A thread's trace record (FORMAT.md, "Trace context"): the producer's own site, flagged. */
+static void trace_set(struct batch *b, uint32_t site_id, uint32_t tid, uint64_t hi, uint64_t lo, const char *span,
+                      uint64_t dt_us)
+{
+    struct pay p = {{0}, 0};
+    int t = 0;
+    pay_int(&p, 8, hi);
+    pay_int(&p, 8, lo);
+    pay_str(&p, span, &t);
+    record(b, site_id, tid, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, &p, SHMLOG_REC_TRACE | t, 0, dt_us);
+}
+
+static void step_record(struct batch *b, uint32_t tid, const char *what, uint64_t dt_us)
+{
+    struct pay p = {{0}, 0};
+    int t = 0;
+    pay_str(&p, what, &t);
+    record(b, 2, tid, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, &p, t, 0, dt_us);
+}
+
+/* Two processes handing one order on (trace 4bf9..4736: tick, decision in the strategy, order_sent
+ * in the gateway), a 64-bit trace on another thread of the strategy, records of no trace before and
+ * after a clear, a span with a control byte, and a flagged record whose payload holds no trace
+ * (changes nothing). */
+static void write_trace(void)
+{
+    const uint64_t hi = 0x4bf92f3577b34da6u, lo = 0xa3ce929d0e0e4736u;
+    struct out o;
+    file_open(&o, "trace.shlog", 1);
+    process(&o, 1, "strategy", 3001, 7001);
+    process(&o, 2, "gateway", 3002, 7002);
+    for (uint32_t p = 1; p <= 2; p++) {
+        site(&o, p, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, SHMLOG_TRACE_FORMAT, SHMLOG_ARG_U64, SHMLOG_ARG_U64,
+             SHMLOG_ARG_STR, 0);
+        site(&o, p, 2, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, "step %s", SHMLOG_ARG_STR, 0);
+        site(&o, p, 3, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, "short n=%u", SHMLOG_ARG_U32, 0);
+    }
+    struct batch b;
+    batch_begin(&b, &o, 1, 0, 0, 10);
+    step_record(&b, 601, "before any trace", 1);
+    trace_set(&b, 1, 601, hi, lo, "tick", 5);
+    step_record(&b, 601, "tick seen", 2);
+    trace_set(&b, 1, 601, hi, lo, "decision", 7);
+    step_record(&b, 601, "buy 100", 3);
+    trace_set(&b, 1, 602, 0, 0x1234u, "risk\x01check", 1);
+    step_record(&b, 602, "64-bit trace, span with a control byte", 1);
+    trace_set(&b, 1, 601, 0, 0, "", 4);
+    step_record(&b, 601, "after the clear", 1);
+    struct pay one = {{0}, 0};
+    pay_int(&one, 4, 7);
+    record(&b, 3, 602, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, &one, SHMLOG_REC_TRACE, 0, 1); /* no trace in it */
+    step_record(&b, 602, "still the 64-bit trace", 1);
+    batch_end(&b);
+    batch_begin(&b, &o, 2, 1, 0, 40);
+    trace_set(&b, 1, 701, hi, lo, "order_sent", 1);
+    step_record(&b, 701, "sent", 2);
+    batch_end(&b);
+    exit_marker(&o, 1, 3000, 11, 0, EXIT_SHUTDOWN);
+    exit_marker(&o, 2, 3100, 2, 0, EXIT_SHUTDOWN); /* apart: markers of one time have no order */
+    file_close(&o);
+}
+#endif
+
 #ifndef CORPUS_WITHOUT_INDEX
 /* ==== index.shlog ==== */
 
@@ -1094,6 +1163,9 @@ int main(int argc, char **argv)
 #endif
 #ifndef CORPUS_WITHOUT_INDEX
     write_index();
+#endif
+#ifndef CORPUS_WITHOUT_TRACE
+    write_trace();
 #endif
     return 0;
 }

@@ -217,6 +217,54 @@ static void format_seed(const struct shm_site *site, const struct shm_copied_rec
     save("format", name, &s);
 }
 
+/* A site whose descriptor marks its string argument a value tree (what a C++
+ * std::map<std::string, std::vector<int>> of {"a": [1, 2]} and a cut vector
+ * are written as), with its function and descriptor: the tree renderer's seed. */
+static void tree_seed(void)
+{
+    static const uint8_t tree[] = {
+        SHMLOG_TREE_MAP, 1, 0, 0, 0, SHMLOG_TREE_STR, 1, 0, 0, 0, 'a',
+        SHMLOG_TREE_SEQ, 2, 0, 0, 0, SHMLOG_ARG_I32, 1, 0, 0, 0, SHMLOG_ARG_I32, 2, 0, 0, 0,
+        /* a tuple cut after its first element */
+        SHMLOG_TREE_TUPLE, 3, 0, 0, 0, SHMLOG_TREE_SOME, SHMLOG_ARG_F64, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f};
+    static struct seed s;
+    s.n = 0;
+    put_u8(&s, 2); /* hostile mode, with function and descriptor */
+    put_le(&s, 1, 4);
+    put_le(&s, 7, 4);
+    put_u8(&s, SHMLOG_LEVEL_INFO);
+    put_u8(&s, 0);
+    put_u8(&s, 2);
+    uint8_t types[SHMLOG_MAX_ARGS] = {SHMLOG_ARG_STR, SHMLOG_ARG_STR};
+    put(&s, types, sizeof types);
+    put_u8(&s, SHMLOG_LEVEL_INFO);
+    put_u8(&s, 0);
+    put_u8(&s, SHMLOG_REC_TRUNCATED);
+    put_u8(&s, 2);
+    put_le(&s, 4242, 4);
+    put_le(&s, 1, 8);
+    put_le(&s, 1, 2); /* the payload's length: what the input holds */
+    put_le(&s, 64, 2);
+    put_le(&s, 1763797176123456789ull, 8);
+    put_le(&s, 3, 4);
+    put_le(&s, 4242, 4);
+    put_le(&s, 1, 8);
+    put_le(&s, 3, 8);
+    put_le(&s, 1, 8);
+    put_u8(&s, SHM_LOSS_DEAD_WRITER);
+    put_cstr(&s, "seed-app");
+    put_cstr(&s, "seed-host");
+    put_cstr(&s, "m=%s t=%s");
+    put_cstr(&s, "tree.cpp");
+    put_cstr(&s, "main");
+    put_cstr(&s, "v1;v2");
+    put_le(&s, 26, 2);
+    put(&s, tree, 26);
+    put_le(&s, (sizeof tree - 26) | SHMLOG_STR_TRUNCATED, 2);
+    put(&s, tree + 26, sizeof tree - 26);
+    save("format", "tree-value", &s);
+}
+
 /* printf mode: the input drives a generator, so a seed is bytes that make it
  * emit each kind of conversion (see fuzz_format.c gen_conversion). */
 static void printf_seeds(void)
@@ -480,6 +528,7 @@ int main(int argc, char **argv)
     odd.fmt_len = (uint32_t)strlen(odd.fmt);
     format_seed(&odd, &rd.recs[1], "odd-format");
     printf_seeds();
+    tree_seed();
     file_seeds(&rd);
 
     /* A ring that wrapped: as if a collector had drained up to near the end,

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The analysts' paths on every core (issue 53): RECORDS of shmlog-sample's trading mix written by the real
+# collector into about 4 files, then each path's wall time, cpu-seconds (user+sys) and peak RSS:
+# shmlog.to_arrow() on one thread and on the cpus given, polars.DataFrame(shmlog.open()),
+# shmlog.dataframe(), `python -m shmlog export` (Parquet) on one thread and on the cpus given, and
+# `shmlog-dump read --format json > file` on one core. Each figure is the best wall time of RUNS runs,
+# printed with its command. Last, how to_arrow() divides its cpu between the calling thread and the
+# builders, and what that leaves as the least time on idle cpus (a machine shared with busy neighbours may
+# not give a process its cpus: the split shows what the wall time cannot).
+#   bench/parallel.sh [RECORDS] [--runs N] [--set DIR] [--keep DIR] [--before TREE]
+#   RECORDS: default 10.9M (the issue's table); --set: files made before (DIR/out); --keep: keep them in DIR;
+#   --before TREE: the same paths with an earlier tree's build/ and python/ (no threads there)
+# Python runs in the venv scripts/setup.sh makes; the machine's cpus are those `nproc` says.
+set -euo pipefail
+args="$*"
+repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/bench/common.sh"
+records=10.9M runs=2 set="" keep="" before="" col="" seg="" scratch_dir=""
+while [ $# -gt 0 ]; do
+    case $1 in
+    --runs) runs=$2; shift 2 ;;
+    --set) set=$(cd "$2" && pwd); shift 2 ;;
+    --keep) keep=$2; shift 2 ;;
+    --before) before=$(cd "$2" && pwd); shift 2 ;;
+    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) records=$1; shift ;;
+    esac
+done
+given=$records
+records=$(count_value "$given") || { echo "parallel.sh: RECORDS wants a count like 10.9M, not '$given'" >&2; exit 2; }
+build=${SHMLOG_BUILD:-$repo/build}
+vpy=${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python
+"$vpy" -c 'import pyarrow, polars, pandas' 2>/dev/null || { echo "parallel.sh: $vpy lacks pyarrow, polars or pandas: run scripts/setup.sh" >&2; exit 1; }
+build_programs "$build"
+ninja -C "$build" examples/shmlog-sample read/libshmlog-read.so.1.1.0 >/dev/null
+echo "command: bench/parallel.sh $args ($(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg); a machine shared with other jobs: wall times are theirs too)"
+
+set_dir parallel "$set" "$keep"
+if [ -z "$set" ]; then
+    seg=$(segments_parent)/shmlog-bench-parallel-$$
+    mkdir -m 700 "$seg"
+    # About 4 files: the trading mix takes about 4.8 bytes a record.
+    rotate=$(( records * 5 / 4 / 1048576 + 1 ))M
+    "$collector" --dir "$seg" --out "$work/out" --cpu 1 --rotate-size "$rotate" 2>"$work/collector.log" &
+    col=$!
+    sleep 0.3
+    # Paced below the collector's zero-loss rate, so the files hold the whole mix.
+    SHMLOG_DIR=$seg taskset -c 0 "$build/examples/shmlog-sample" --app parallel-bench --count "$records" \
+        --threads 1 --rate 1500000 --mix trading 2>&1 | sed 's/^/  /'
+    sleep 1.5
+    kill -TERM "$col"
+    wait "$col"
+    col=""
+fi
+echo "the set: $(ls "$work/out" | wc -l) files, $(cat "$work"/out/* | wc -c) bytes," \
+    "$("$dump" stats "$work/out" --format json | "$vpy" -c 'import json,sys; print(json.load(sys.stdin)["records"])') records"
+parquet=$(mktemp /tmp/shmlog-bench-parallel-XXXXXX.parquet)
+json=$(mktemp /tmp/shmlog-bench-parallel-XXXXXX.json)
+trap 'rm -f "$parquet" "$json"; remove_scratch' EXIT
+
+# measure LABEL TREE BUILD CMD...: the best wall time of $runs runs of CMD, with that run's cpu and peak RSS.
+measure() {
+    local label=$1 tree=$2 lib=$3 best="" line
+    shift 3
+    for _ in $(seq "$runs"); do
+        line=$(SHMLOG_READ_LIBRARY=$lib/read/libshmlog-read.so.1 PYTHONPATH=$tree/python OPENBLAS_NUM_THREADS=1 \
+            /usr/bin/time -f '%e %U %S %M' "$@" 2>&1 >/dev/null | tail -1)
+        if [ -z "$best" ] || awk -v a="${line%% *}" -v b="${best%% *}" 'BEGIN { exit !(a < b) }'; then best=$line; fi
+    done
+    echo "$best" | awk -v l="$label" '{ printf "| %s | %.2f s | %.2f s | %.0f MB |\n", l, $1, $2 + $3, $4 / 1024 }'
+    echo "|   \`$* \` |" | sed "s|$work|SET|g; s|$tree|TREE|g"
+}
+
+table() {
+    local tree=$1 lib=$2 threaded=$3
+    echo "| path | wall | cpu | peak RSS |"
+    echo "|---|---|---|---|"
+    if [ "$threaded" = 1 ]; then
+        measure "shmlog.to_arrow(threads=1)" "$tree" "$lib" "$vpy" -c \
+            'import sys, shmlog; print(shmlog.to_arrow(sys.argv[1], threads=1).num_rows)' "$work/out"
+        measure "shmlog.to_arrow() (every cpu)" "$tree" "$lib" "$vpy" -c \
+            'import sys, shmlog; print(shmlog.to_arrow(sys.argv[1]).num_rows)' "$work/out"
+    else
+        measure "shmlog.to_arrow()" "$tree" "$lib" "$vpy" -c \
+            'import sys, shmlog; print(shmlog.to_arrow(sys.argv[1]).num_rows)' "$work/out"
+    fi
+    measure "polars.DataFrame(shmlog.open())" "$tree" "$lib" "$vpy" -c \
+        'import sys, shmlog, polars; print(polars.DataFrame(shmlog.open(sys.argv[1])).height)' "$work/out"
+    measure "shmlog.dataframe()" "$tree" "$lib" "$vpy" -c \
+        'import sys, shmlog; print(len(shmlog.dataframe(sys.argv[1])))' "$work/out"
+    if [ "$threaded" = 1 ]; then
+        measure "python -m shmlog export --jobs 1 (Parquet)" "$tree" "$lib" "$vpy" -m shmlog export --jobs 1 \
+            "$work/out" "$parquet"
+    fi
+    measure "python -m shmlog export (Parquet)" "$tree" "$lib" "$vpy" -m shmlog export "$work/out" "$parquet"
+    measure "shmlog-dump read --format json > file (one core)" "$tree" "$lib" taskset -c 0 bash -c \
+        '"$0" read "$1" --format json >"$2"' "$lib/dump/shmlog-dump" "$work/out" "$json"
+}
+
+echo
+echo "this tree ($build):"
+table "$repo" "$build" 1
+if [ -n "$before" ]; then
+    echo
+    echo "before ($before):"
+    table "$before" "$before/build" 0
+fi
+
+echo
+echo "the work split of to_arrow() (cpu of the call alone: the calling thread's, the builders' the rest):"
+for threads in 1 "$(nproc)"; do
+    SHMLOG_READ_LIBRARY=$build/read/libshmlog-read.so.1 PYTHONPATH=$repo/python OPENBLAS_NUM_THREADS=1 \
+        "$vpy" - "$work/out" "$threads" <<'PY'
+import resource, sys, time
+import shmlog
+def cpu(who):
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+d, n = sys.argv[1], int(sys.argv[2])
+m0, s0, w0 = cpu(resource.RUSAGE_THREAD), cpu(resource.RUSAGE_SELF), time.monotonic()
+rows = shmlog.to_arrow(d, threads=n).num_rows
+m1, s1, w1 = cpu(resource.RUSAGE_THREAD), cpu(resource.RUSAGE_SELF), time.monotonic()
+print(f"threads={n}: {rows} rows, {w1 - w0:.2f} s wall, {s1 - s0:.2f} cpu-s, calling thread {m1 - m0:.2f}, "
+      f"builders {(s1 - s0) - (m1 - m0):.2f}; on {n} idle cpus at least {max(m1 - m0, (s1 - s0) / n):.2f} s")
+PY
+done

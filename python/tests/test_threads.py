@@ -1,0 +1,79 @@
+"""Arrow streams written by several threads (open(threads=N)) give the batches of one thread, batch by batch
+and byte for byte: over every corpus input (losses, rotation, every index version), a .part, a damaged file,
+the real collector's files of a producer on two threads, with filters that the index answers (frames skipped)
+and others, and batches small enough that many are in flight at once."""
+import pathlib
+import shutil
+from typing import Any, Dict, List
+
+import pyarrow as pa
+import pytest
+
+import shmlog
+from conftest import Live, corpus_inputs
+
+# Filters: none, ones the index rules frames out by, and ones only the records' read decides.
+FILTERS: List[Dict[str, Any]] = [{}, {"level": "WARN"}, {"where": ["id=3"]}, {"category": "order"},
+                                 {"grep": "o"}, {"limit": 40}]
+
+
+def batches(path: "str | List[str]", threads: int, rows: int, **filters: Any) -> List[pa.RecordBatch]:
+    src = shmlog.open(path, threads=threads, batch_rows=rows, **filters)
+    try:
+        return list(pa.RecordBatchReader.from_stream(src))
+    finally:
+        src.close()
+
+
+def assert_same(path: "str | List[str]", rows: int = 7, **filters: Any) -> int:
+    one = batches(path, 1, rows, **filters)
+    for threads in (2, 4):
+        many = batches(path, threads, rows, **filters)
+        assert [b.num_rows for b in many] == [b.num_rows for b in one], (path, threads, filters)
+        for i, (a, b) in enumerate(zip(one, many)):
+            assert a.schema == b.schema, (path, threads, filters, i)
+            for c in range(a.num_columns):
+                x, y = a.column(c), b.column(c)
+                if pa.types.is_dictionary(x.type):  # the same indices into the same dictionary
+                    assert x.dictionary.to_pylist() == y.dictionary.to_pylist(), (path, threads, filters, i, c)
+                    x, y = x.indices, y.indices
+                assert repr(x.to_pylist()) == repr(y.to_pylist()), (path, threads, filters, i, c)  # NaN too
+                # Byte for byte where no row is null (a null row's slot holds nothing).
+                if x.null_count:
+                    continue
+                bufs_a = [x.to_pybytes() if x is not None else None for x in a.column(c).buffers()]
+                bufs_b = [x.to_pybytes() if x is not None else None for x in b.column(c).buffers()]
+                assert bufs_a == bufs_b, (path, threads, filters, i, a.schema.field(c).name)
+    return sum(b.num_rows for b in one)
+
+
+@pytest.mark.parametrize("path", corpus_inputs(), ids=lambda p: "/".join(p.parts[-2:]))
+def test_corpus_inputs(path: pathlib.Path) -> None:
+    for f in FILTERS:
+        assert_same(str(path), **f)
+
+
+def test_a_part_and_a_damaged_file(corpus: pathlib.Path, damaged: "dict[str, str]", tmp_path: pathlib.Path) -> None:
+    files = sorted((corpus / "v2-index3" / "rotation").glob("*.shlog"))
+    assert len(files) >= 2
+    for f in files[:-1]:
+        shutil.copy(f, tmp_path / f.name)
+    shutil.copy(files[-1], tmp_path / (files[-1].name + ".part"))  # as a collector killed while writing it
+    for f in FILTERS:
+        assert_same(str(tmp_path), **f)
+    assert_same(damaged["cut"])
+    assert_same([damaged["garbage"], str(tmp_path)])
+
+
+def test_the_collectors_files(live: Live) -> None:
+    assert assert_same(str(live.out), rows=100) == live.records
+    for f in FILTERS:
+        assert_same(str(live.out), rows=64, **f)
+    # The library's own batch size: a batch holds every row here.
+    assert_same(str(live.out), rows=0)
+
+
+def test_threads_is_checked(corpus: pathlib.Path) -> None:
+    for bad in (-1, True, "2", 1 << 17):
+        with pytest.raises(ValueError):
+            shmlog.open(str(corpus / "v2" / "processes.shlog"), threads=bad)
