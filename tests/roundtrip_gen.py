@@ -23,24 +23,21 @@ a guard page, and a %.*s buffer (C++: a view) of every such length ending at one
 """
 import os
 import random
-import re
 import sys
+
+from roundtrip_layout import read_layout, share_out
 
 hdr_path, seed, nsites, lang, outdir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 parts = int(sys.argv[6]) if len(sys.argv) > 6 else 4
 cxx = lang == "cxx"
 rng = random.Random(seed)
 
-# The layout's numbers, read from the header under test.
-abi = {}
-for m in re.finditer(r"#define SHMLOG_(HEAD_PAYLOAD|CONT_PAYLOAD|MAX_SLOTS|MAX_ARGS) (\d+)u", open(hdr_path).read()):
-    abi[m.group(1)] = int(m.group(2))
-HEAD, CONT, SLOTS, MAX_ARGS = abi["HEAD_PAYLOAD"], abi["CONT_PAYLOAD"], abi["MAX_SLOTS"], abi["MAX_ARGS"]
-# the bound of a process that does not set one (shmlog_config.arg_bytes): what a record carries
-m = re.search(r"#define SHMLOG_DEFAULT_ARG_BYTES \(SHMLOG_HEAD_PAYLOAD \+ (\d+)u \* SHMLOG_CONT_PAYLOAD\)",
-              open(hdr_path).read())
-MAX_PAYLOAD = HEAD + int(m.group(1)) * CONT
-SLOTS = int(m.group(1)) + 1
+# The layout's numbers, read from the header under test; a record carries the bound of a process that
+# does not set one (shmlog_config.arg_bytes).
+layout = read_layout(hdr_path)
+HEAD, CONT, MAX_ARGS = layout["HEAD_PAYLOAD"], layout["CONT_PAYLOAD"], layout["MAX_ARGS"]
+MAX_PAYLOAD = layout["ARG_BYTES"]
+SLOTS = (MAX_PAYLOAD - HEAD) // CONT + 1
 BOUNDS = [HEAD + k * CONT for k in range(SLOTS)]  # where the payload moves to the next slot
 
 PRINTABLE = [chr(c) for c in range(32, 127)]
@@ -317,22 +314,7 @@ def cut_strings(site, call):
         if a["kind"] == "str":
             x, p = a["strings"][call], a["prec"][call]
             want[i] = len(x) if p is None or p < 0 else min(p, len(x))
-    truncated = sum(want.values()) > room
-    if truncated:  # shared out as shmlog(3) says: equal shares of what the shorter strings leave
-        open_ = sorted(want)
-        settled = True
-        while settled and open_:
-            share = room // len(open_)
-            settled = False
-            for i in list(open_):
-                if want[i] <= share:
-                    room -= want[i]
-                    open_.remove(i)
-                    settled = True
-        if open_:
-            share, odd = divmod(room, len(open_))
-            for k, i in enumerate(open_):
-                want[i] = share + (1 if k < odd else 0)
+    want, truncated = share_out(want, room)
     out = {i: site.args[i]["strings"][call][:n] for i, n in want.items()}
     return out, truncated
 
