@@ -82,9 +82,11 @@ static struct {
     const char *csv;
     int cases[CASES];
     double tsc_hz;
-    char str45[46];
-    char str200[201];
-    char str1k[1025];
+    /* each on a cache line of its own: the NUL scan reads 16-byte blocks, so
+     * where a string starts moves the count, and builds must not differ by it */
+    char str45[46] __attribute__((aligned(64)));
+    char str200[201] __attribute__((aligned(64)));
+    char str1k[1025] __attribute__((aligned(64)));
 } B;
 #ifdef __cplusplus
 static std::vector<double> vec8_object{1.5, 2.25, 3.125, 100.5, 0.1, 99.75, 1e-3, 42.0};

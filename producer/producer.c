@@ -993,6 +993,26 @@ static size_t shmlog__string_bound(const struct shmlog__site *s, uint64_t site, 
     return prec < 0 ? SIZE_MAX : SHMLOG__CAST(size_t, prec);
 }
 
+/* The record of a call with one string of len bytes to store (cut: it was
+ * cut to them), at string argument offset at of the image; inlined into its
+ * caller twice, so that the string's header is a constant's or of a cut. */
+static inline __attribute__((always_inline)) void shmlog__one_string_record(const struct shmlog__site *s, uint64_t site,
+                                                                            uint64_t tsc, unsigned lcf,
+                                                                            const uint8_t *image, unsigned at,
+                                                                            uint64_t str, size_t len, unsigned cut)
+{
+    uint64_t pos = 0; /* set with every head; GCC cannot see it */
+    uint8_t *head = shmlog__begin_call(tsc, site, lcf, s->fixed + len, cut ? SHMLOG_REC_TRUNCATED : 0u, &pos);
+    if (SHMLOG__UNLIKELY(!head))
+        return;
+    struct shmlog__cursor c = shmlog__cursor_at(head, pos);
+    shmlog__put_bytes(&c, image, at);
+    shmlog__put_arg(&c, SHMLOG_ARG_STR, str, len, cut);
+    /* the image holds the string's 8-byte address where the payload has its 2-byte header */
+    shmlog__put_bytes(&c, image + at + 8, s->fixed - SHMLOG_STR_HEADER_BYTES - at);
+    shmlog__commit(head, pos);
+}
+
 /* A record with one string, the common case: the fixed bytes before it and
  * after it each one copy from the image, no loop over the arguments. */
 static __attribute__((noinline)) void shmlog__write_one_string(const struct shmlog__site *s, uint64_t site,
@@ -1004,20 +1024,11 @@ static __attribute__((noinline)) void shmlog__write_one_string(const struct shml
     /* the argument before the string: its width's code is 2 bits below the string's */
     const uint8_t *prev = i ? image + at - (1u << (s->widths >> (2 * i - 2) & 3u)) : image;
     const size_t room = shmlog__load_relaxed(&shmlog__payload_bound) - s->fixed;
-    size_t len = shmlog__arg_len(SHMLOG_ARG_STR, str, SIZE_MAX, shmlog__string_bound(s, site, i, prev), room);
-    const unsigned cut = len > room;
-    if (SHMLOG__UNLIKELY(cut))
-        len = room;
-    uint64_t pos = 0; /* set with every head; GCC cannot see it */
-    uint8_t *head = shmlog__begin_call(tsc, site, lcf, s->fixed + len, cut ? SHMLOG_REC_TRUNCATED : 0u, &pos);
-    if (SHMLOG__UNLIKELY(!head))
-        return;
-    struct shmlog__cursor c = shmlog__cursor_at(head, pos);
-    shmlog__put_bytes(&c, image, at);
-    shmlog__put_arg(&c, SHMLOG_ARG_STR, str, len, cut);
-    /* the image holds the string's 8-byte address where the payload has its 2-byte header */
-    shmlog__put_bytes(&c, image + at + 8, s->fixed - SHMLOG_STR_HEADER_BYTES - at);
-    shmlog__commit(head, pos);
+    const size_t len = shmlog__arg_len(SHMLOG_ARG_STR, str, SIZE_MAX, shmlog__string_bound(s, site, i, prev), room);
+    if (SHMLOG__UNLIKELY(len > room))
+        shmlog__one_string_record(s, site, tsc, lcf, image, at, str, room, 1);
+    else
+        shmlog__one_string_record(s, site, tsc, lcf, image, at, str, len, 0);
 }
 
 /* A record with strings: each measured (the room the fixed bytes leave
