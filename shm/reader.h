@@ -285,6 +285,16 @@ static inline size_t shm_rec_values_bytes(const struct shm_copied_record *rec)
     return b;
 }
 
+/* The bytes a copy of rec takes: its head and what its payload holds (a
+ * ring's bytes, or a SHM_REC_VALUES record's values and strings). What keeps
+ * records keeps each in this much: the struct has room for the longest
+ * payload, 14 KiB, which few records come near. */
+static inline size_t shm_rec_copy_bytes(const struct shm_copied_record *rec)
+{
+    return offsetof(struct shm_copied_record, payload) +
+           ((rec->flags & SHM_REC_VALUES) ? shm_rec_values_bytes(rec) : rec->payload_len);
+}
+
 /* The values of a SHM_REC_VALUES record. */
 static inline unsigned shm_rec_nvalues(const struct shm_copied_record *rec)
 {

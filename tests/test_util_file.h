@@ -216,10 +216,7 @@ static inline void tu_read_event(struct tu_read *out, const struct shlog_event *
         }
         {
             const struct shm_copied_record *r = ev->rec;
-            size_t need = (r->flags & SHM_REC_VALUES) ? shm_rec_values_bytes(r) : r->payload_len;
-            size_t bytes = offsetof(struct shm_copied_record, payload) + need + SHM_REC_VALUES_EXTRA + 16;
-            if (bytes > sizeof *r)
-                bytes = sizeof *r;
+            const size_t bytes = shm_rec_copy_bytes(r);
             out->recs[out->n] = malloc(bytes);
             cr_assert(out->recs[out->n]);
             memcpy(out->recs[out->n], r, bytes);
