@@ -135,7 +135,7 @@ SHMLOG__STATIC_ASSERT((SHMLOG_MAX_PAYLOAD + SHMLOG__SLOTS_ADD) * UINT64_C(1) * S
                       "the multiply-shift slot count fits 32 bits");
 static inline unsigned shmlog_slots_for_record_payload(size_t n)
 {
-    return SHMLOG__CAST(unsigned, (SHMLOG__CAST(uint32_t, n + SHMLOG__SLOTS_ADD) * SHMLOG__SLOTS_MUL) >> 20);
+    return (SHMLOG__CAST(uint32_t, n + SHMLOG__SLOTS_ADD) * SHMLOG__SLOTS_MUL) >> 20; /* unsigned already */
 }
 
 /* Payload bytes a record of nslots slots (1..SHMLOG_MAX_SLOTS) has room for. */
