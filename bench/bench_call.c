@@ -48,22 +48,26 @@
 #define COLLECTOR_WAIT_NS (10ull * 1000u * 1000u * 1000u)
 
 #ifdef __cplusplus
-#define CASE_LIST "empty,args3,str45,str200,args16,args3trace,args3{},str45{},stdstr45{},vec8d{}"
+#define CASE_LIST "empty,args3,str45,str200,args16,args3trace,str1k,args3{},str45{},stdstr45{},vec8d{}"
 #define FMT_CASES , CASE_ARGS3_FMT, CASE_STR45_FMT, CASE_STDSTR45_FMT, CASE_VEC8D_FMT
 #define FMT_KEYS , "args3{}", "str45{}", "stdstr45{}", "vec8d{}"
 #define FMT_LABELS , "args3 as a {} format", "str45 as a {} format", "str45 as a const std::string& to a {} format", \
     "a const std::vector<double>& of 8 values to a {} format"
 #else
-#define CASE_LIST "empty,args3,str45,str200,args16,args3trace"
+#define CASE_LIST "empty,args3,str45,str200,args16,args3trace,str1k"
 #define FMT_CASES
 #define FMT_KEYS
 #define FMT_LABELS
 #endif
-enum call_case { CASE_EMPTY, CASE_ARGS3, CASE_STR45, CASE_STR200, CASE_ARGS16, CASE_ARGS3_TRACE FMT_CASES, CASES };
-static const char *const case_key[CASES] = {"empty", "args3", "str45", "str200", "args16", "args3trace" FMT_KEYS};
+enum call_case {
+    CASE_EMPTY, CASE_ARGS3, CASE_STR45, CASE_STR200, CASE_ARGS16, CASE_ARGS3_TRACE, CASE_STR1K FMT_CASES, CASES
+};
+static const char *const case_key[CASES] = {"empty",  "args3",      "str45", "str200",
+                                            "args16", "args3trace", "str1k" FMT_KEYS};
 static const char *const case_label[CASES] = {
     "timing alone", "two ints and a double", "two ints and a 45-byte string", "two ints and a 200-byte string",
-    "16 numbers (8 u64, 4 int, 4 double)", "args3 with a trace context set (shmlog_trace_set)" FMT_LABELS,
+    "16 numbers (8 u64, 4 int, 4 double)", "args3 with a trace context set (shmlog_trace_set)",
+    "two ints and a 1 KiB string" FMT_LABELS,
 };
 enum way { WAY_PEERS, WAY_BRACKET, WAYS };
 static const char *const way_key[WAYS] = {"peers", "bracket"};
@@ -78,8 +82,11 @@ static struct {
     const char *csv;
     int cases[CASES];
     double tsc_hz;
-    char str45[46];
-    char str200[201];
+    /* each on a cache line of its own: the NUL scan reads 16-byte blocks, so
+     * where a string starts moves the count, and builds must not differ by it */
+    char str45[46] __attribute__((aligned(64)));
+    char str200[201] __attribute__((aligned(64)));
+    char str1k[1025] __attribute__((aligned(64)));
 } B;
 #ifdef __cplusplus
 static std::vector<double> vec8_object{1.5, 2.25, 3.125, 100.5, 0.1, 99.75, 1e-3, 42.0};
@@ -117,6 +124,9 @@ static void make_strings(unsigned k)
     for (size_t i = 0; i < 195; i++)
         B.str200[i] = text[i % (sizeof text - 1)];
     snprintf(B.str200 + 195, 6, "%05u", k % 100000u);
+    for (size_t i = 0; i < 1019; i++)
+        B.str1k[i] = text[i % (sizeof text - 1)];
+    snprintf(B.str1k + 1019, 6, "%05u", k % 100000u);
 #ifdef __cplusplus
     str45_object.assign(B.str45, 45);
 #endif
@@ -139,6 +149,9 @@ static inline __attribute__((always_inline)) void call(enum call_case c, uint64_
         break;
     case CASE_STR200:
         SHMLOG_INFO("Logging int: %lu, int: %lu, string: %s", (unsigned long)i, (unsigned long)j, B.str200);
+        break;
+    case CASE_STR1K:
+        SHMLOG_INFO("Logging int: %lu, int: %lu, string: %s", (unsigned long)i, (unsigned long)j, B.str1k);
         break;
     case CASE_ARGS16:
         SHMLOG_INFO("a=%lu b=%lu c=%lu d=%lu e=%lu f=%lu g=%lu h=%lu i=%d j=%d k=%d l=%d m=%f n=%f o=%f p=%f",
@@ -223,6 +236,7 @@ RUN_CASE(CASE_ARGS3)
 RUN_CASE(CASE_STR45)
 RUN_CASE(CASE_STR200)
 RUN_CASE(CASE_ARGS16)
+RUN_CASE(CASE_STR1K)
 /* The thread works for a trace while its calls are timed; the context record is written before. */
 static __attribute__((noinline)) void run_CASE_ARGS3_TRACE(int way, double *out)
 {
@@ -241,7 +255,8 @@ RUN_CASE(CASE_VEC8D_FMT)
 #define FMT_RUNS
 #endif
 static void (*const run_case[CASES])(int, double *) = {run_CASE_EMPTY, run_CASE_ARGS3, run_CASE_STR45,
-                                                          run_CASE_STR200, run_CASE_ARGS16, run_CASE_ARGS3_TRACE FMT_RUNS};
+                                                          run_CASE_STR200, run_CASE_ARGS16, run_CASE_ARGS3_TRACE,
+                                                          run_CASE_STR1K FMT_RUNS};
 
 static int cmp_double(const void *a, const void *b)
 {

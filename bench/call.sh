@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One log call timed the peers' way and in its own bracket (shmlog-bench-call, bench/bench_call.c): two ints
-# and a double, two ints and a 45-byte string, the same with 200 bytes, 16 numbers. The producer runs on cpu 0
+# and a double, two ints and a 45-byte string, the same with 200 bytes and with 1 KiB, 16 numbers. The producer runs on cpu 0
 # with the spin policy, shmlog-collector on cpu 1 (--poll busy) writes every record to a scratch directory,
 # and what it wrote is counted afterwards: a record that did not land shows as a loss.
 # usage: bench/call.sh [--build DIR] [--reps N] [--cxx] [ARGS for shmlog-bench-call...]

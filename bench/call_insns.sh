@@ -8,7 +8,7 @@
 #   --cxx  the calls built as C++ (shmlog-bench-call-cxx), with the {} format cases args3{}, str45{} and
 #          stdstr45{} (the 45 bytes as a const std::string&)
 set -euo pipefail
-program=shmlog-bench-call cases="empty args3 str45 str200 args16" signature=""
+program=shmlog-bench-call cases="empty args3 str45 str200 args16 str1k" signature=""
 if [ "${1:-}" = --cxx ]; then
     # callgrind names C++ functions with their parameters
     program=shmlog-bench-call-cxx cases="$cases args3{} str45{} stdstr45{}" signature="(*"

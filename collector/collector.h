@@ -61,9 +61,14 @@
 #define SEGMENT_MAKING_NS 2000000000ull /* a segment being made: its name tried, its empty ring read each pass */
 #define MAX_DELAY_MS_MAX 1000u       /* --max-delay-ms: SHLOG_ORDER_WINDOW_NS must cover it and a frame's age */
 /* A pass adds to a frame until this, which leaves room below SHLOG_MAX_FRAME_RAW
- * for two rings' passes of the largest records (DRAIN_BUDGET x 8 slots). */
-#define FRAME_RAW_STOP (SHLOG_MAX_FRAME_RAW - 2u * DRAIN_BUDGET * SHMLOG_MAX_SLOTS * SHMLOG_RECORD_BYTES)
+ * for two rings' passes of the most slots (DRAIN_SLOT_BUDGET, and the
+ * record that crosses it). */
+#define FRAME_RAW_STOP \
+    (SHLOG_MAX_FRAME_RAW - 2u * (DRAIN_SLOT_BUDGET + SHMLOG_MAX_SLOTS) * SHMLOG_RECORD_BYTES)
 #define DRAIN_BUDGET 16384u         /* records per ring per pass: fairness */
+/* Slots per ring per pass: records of long arguments count by their slots,
+ * so a pass of them reads no more bytes than one of 8-slot records. */
+#define DRAIN_SLOT_BUDGET (DRAIN_BUDGET * 8u)
 #define WRITE_RETRY_NS 1000000000ull
 #define MAX_PASS_WAIT_NS 1000000ull /* longest wait between drain passes (see pass_wait_ns in collector.c) */
 #define PEAK_RECORDS_PER_US 100u    /* the fastest a producer core can fill a ring */

@@ -159,7 +159,8 @@ __attribute__((noinline)) static void drain_records(struct collector_state *c, s
     uint32_t known_tid = 0;
     const char *hostile = NULL;
     int more = 1; /* unless the loop finds the ring empty */
-    while (n + losses < budget) { /* losses count too: a scribbled ring must not keep us here */
+    /* losses count too: a scribbled ring must not keep us here */
+    while (n + losses < budget && slots < DRAIN_SLOT_BUDGET) {
         if ((int64_t)(head - pos) <= 0 && !p->gone && r->view.policy != SHMLOG_OVERWRITE) {
             more = 0; /* the slot at head is the producer's next: not ours to touch */
             break;

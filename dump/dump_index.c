@@ -88,7 +88,7 @@ static int feed_record(struct rewrite *w, const struct shlog_event *ev)
             return rc;
     }
     static struct shm_copied_record rec;
-    memcpy(&rec, ev->rec, offsetof(struct shm_copied_record, payload) + ev->rec->payload_len);
+    memcpy(&rec, ev->rec, shm_rec_copy_bytes(ev->rec));
     rec.flags &= (uint8_t)~SHM_REC_TIME_UNCERTAIN; /* a reader's own, never in a ring */
     int rc = shlog_enc_record(w->enc, &rec);
     if (rc == -ENOSPC) { /* a full batch: the next one */

@@ -323,9 +323,7 @@ static inline __attribute__((always_inline)) enum dec_args decode_values(struct 
     rec->payload_len = (uint16_t)len;
     rec->flags |= SHM_REC_VALUES;
     *stored = (size_t)(out - payload);
-    uint16_t word = shm_values_word(*stored, nargs);
-    payload[0] = (uint8_t)word;
-    payload[1] = (uint8_t)(word >> 8);
+    shm_values_head_put(payload, *stored, nargs);
     return DEC_OK;
 }
 

@@ -33,6 +33,7 @@ const uint16_t *shmlog__levels = shmlog__levels_before_init;
 uint32_t shmlog__category_end = SHMLOG_MAX_CATEGORIES;
 __thread uint32_t shmlog__tid __attribute__((tls_model("initial-exec")));
 uint64_t shmlog__tsc_per_ms;
+size_t shmlog__payload_bound = SHMLOG_DEFAULT_ARG_BYTES;
 struct shmlog_bell *shmlog__bell;
 static uint64_t shmlog__bell_dev, shmlog__bell_ino; /* which file it is: the rings name it */
 
@@ -992,23 +993,16 @@ static size_t shmlog__string_bound(const struct shmlog__site *s, uint64_t site, 
     return prec < 0 ? SIZE_MAX : SHMLOG__CAST(size_t, prec);
 }
 
-/* A record with one string, the common case: the fixed bytes before it and
- * after it each one copy from the image, no loop over the arguments. */
-static __attribute__((noinline)) void shmlog__write_one_string(const struct shmlog__site *s, uint64_t site,
-                                                               uint64_t tsc, unsigned lcf, const uint8_t *image)
+/* The record of a call with one string of len bytes to store (cut: it was
+ * cut to them), at string argument offset at of the image; inlined into its
+ * caller twice, so that the string's header is a constant's or of a cut. */
+static inline __attribute__((always_inline)) void shmlog__one_string_record(const struct shmlog__site *s, uint64_t site,
+                                                                            uint64_t tsc, unsigned lcf,
+                                                                            const uint8_t *image, unsigned at,
+                                                                            uint64_t str, size_t len, unsigned cut)
 {
-    const unsigned i = SHMLOG__CAST(unsigned, __builtin_ctz(s->strings)), at = s->first_string_at;
-    uint64_t str;
-    memcpy(&str, image + at, 8);
-    /* the argument before the string: its width's code is 2 bits below the string's */
-    const uint8_t *prev = i ? image + at - (1u << (s->widths >> (2 * i - 2) & 3u)) : image;
-    size_t room = SHMLOG_MAX_PAYLOAD - s->fixed;
-    unsigned cut = 0;
-    const size_t len = shmlog__arg_len(SHMLOG_ARG_STR, str, SIZE_MAX, shmlog__string_bound(s, site, i, prev), &room,
-                                       &cut);
     uint64_t pos = 0; /* set with every head; GCC cannot see it */
-    uint8_t *head = shmlog__begin_call(tsc, site, lcf, SHMLOG_MAX_PAYLOAD - room, cut ? SHMLOG_REC_TRUNCATED : 0u,
-                                       &pos);
+    uint8_t *head = shmlog__begin_call(tsc, site, lcf, s->fixed + len, cut ? SHMLOG_REC_TRUNCATED : 0u, &pos);
     if (SHMLOG__UNLIKELY(!head))
         return;
     struct shmlog__cursor c = shmlog__cursor_at(head, pos);
@@ -1019,6 +1013,24 @@ static __attribute__((noinline)) void shmlog__write_one_string(const struct shml
     shmlog__commit(head, pos);
 }
 
+/* A record with one string, the common case: the fixed bytes before it and
+ * after it each one copy from the image, no loop over the arguments. */
+static __attribute__((noinline)) void shmlog__write_one_string(const struct shmlog__site *s, uint64_t site,
+                                                               uint64_t tsc, unsigned lcf, const uint8_t *image)
+{
+    const unsigned i = SHMLOG__CAST(unsigned, __builtin_ctz(s->strings)), at = s->first_string_at;
+    uint64_t str;
+    memcpy(&str, image + at, 8);
+    /* the argument before the string: its width's code is 2 bits below the string's */
+    const uint8_t *prev = i ? image + at - (1u << (s->widths >> (2 * i - 2) & 3u)) : image;
+    const size_t room = shmlog__load_relaxed(&shmlog__payload_bound) - s->fixed;
+    const size_t len = shmlog__arg_len(SHMLOG_ARG_STR, str, SIZE_MAX, shmlog__string_bound(s, site, i, prev), room);
+    if (SHMLOG__UNLIKELY(len > room))
+        shmlog__one_string_record(s, site, tsc, lcf, image, at, str, room, 1);
+    else
+        shmlog__one_string_record(s, site, tsc, lcf, image, at, str, len, 0);
+}
+
 /* A record with strings: each measured (the room the fixed bytes leave
  * shared in argument order), then the runs of fixed bytes between them
  * copied from the image as they are. */
@@ -1026,9 +1038,10 @@ static __attribute__((noinline)) void shmlog__write_strings(const struct shmlog_
                                                             unsigned lcf, const uint8_t *image)
 {
     const unsigned nargs = s->nargs < SHMLOG_MAX_ARGS ? s->nargs : SHMLOG_MAX_ARGS, strings = s->strings;
-    size_t room = SHMLOG_MAX_PAYLOAD - s->fixed;
+    const size_t room = shmlog__load_relaxed(&shmlog__payload_bound) - s->fixed;
     uint64_t str[SHMLOG_MAX_ARGS];
-    size_t len[SHMLOG_MAX_ARGS];
+    size_t len[SHMLOG_MAX_ARGS] = {0};
+    size_t strs = 0;
     unsigned cuts = 0;
     const uint8_t *at = image, *prev = image;
     uint32_t widths = s->widths;
@@ -1039,16 +1052,20 @@ static __attribute__((noinline)) void shmlog__write_strings(const struct shmlog_
             continue;
         }
         memcpy(&str[i], at, 8);
-        unsigned cut = 0;
-        len[i] = shmlog__arg_len(SHMLOG_ARG_STR, str[i], SIZE_MAX, shmlog__string_bound(s, site, i, prev), &room,
-                                 &cut);
-        cuts |= cut << i;
+        len[i] = shmlog__arg_len(SHMLOG_ARG_STR, str[i], SIZE_MAX, shmlog__string_bound(s, site, i, prev), room);
+        strs += len[i];
         prev = at;
         at += 8;
     }
+    if (SHMLOG__UNLIKELY(strs > room)) {
+        unsigned cut[SHMLOG_MAX_ARGS] = {0};
+        (void)shmlog__cut_strings(len, cut, s->types, nargs, room);
+        for (unsigned i = 0; i < nargs; i++)
+            cuts |= cut[i] << i;
+        strs = room;
+    }
     uint64_t pos = 0; /* set with every head; GCC cannot see it */
-    uint8_t *head = shmlog__begin_call(tsc, site, lcf, SHMLOG_MAX_PAYLOAD - room,
-                                       cuts ? SHMLOG_REC_TRUNCATED : 0u, &pos);
+    uint8_t *head = shmlog__begin_call(tsc, site, lcf, s->fixed + strs, cuts ? SHMLOG_REC_TRUNCATED : 0u, &pos);
     if (SHMLOG__UNLIKELY(!head))
         return;
     struct shmlog__cursor c = shmlog__cursor_at(head, pos);
@@ -1067,6 +1084,23 @@ static __attribute__((noinline)) void shmlog__write_strings(const struct shmlog_
     }
     shmlog__put_bytes(&c, at, run);
     shmlog__commit(head, pos);
+}
+
+unsigned shmlog__cut_strings(size_t *len, unsigned *cut, const uint8_t *types, unsigned nargs, size_t room)
+{
+    size_t want[SHMLOG_MAX_ARGS];
+    unsigned cut_of[SHMLOG_MAX_ARGS], at[SHMLOG_MAX_ARGS], n = 0;
+    for (unsigned i = 0; i < nargs && i < SHMLOG_MAX_ARGS; i++)
+        if (types[i] == SHMLOG_ARG_STR) {
+            at[n] = i;
+            want[n++] = len[i];
+        }
+    shmlog_str_share(want, cut_of, n, room);
+    for (unsigned k = 0; k < n; k++) {
+        len[at[k]] = want[k];
+        cut[at[k]] = cut_of[k];
+    }
+    return SHMLOG_REC_TRUNCATED;
 }
 
 void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_hi, uint32_t tsc_lo, unsigned lcf,
@@ -1188,8 +1222,45 @@ static int shmlog__create_rings_of_affinity(void)
  * ends as it meant to: its meta says so (the collector's exit marker says
  * "shut down", not "died"). The segments stay mapped, for what static
  * destructors and the atexit handlers that run after this one still log. */
+/* The rate-limited call sites that wrote once: pushed, never removed. */
+static struct shmlog__every *shmlog__every_sites;
+
+void shmlog__every_link(struct shmlog__every *e, unsigned lc)
+{
+    int no = 0;
+    if (!__atomic_compare_exchange_n(&e->linked, &no, 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        return; /* another thread's write links it */
+    e->lc = lc;
+    struct shmlog__every *head = shmlog__load_relaxed(&shmlog__every_sites);
+    do
+        e->next = head;
+    while (!__atomic_compare_exchange_n(&shmlog__every_sites, &head, e, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+}
+
+void shmlog_flush_suppressed(void)
+{
+    static const uint8_t marker_types[1] = {SHMLOG_ARG_U64};
+    if (!shmlog__load_acquire(&shmlog__g.meta)) /* not set up, or shut down: the counts stay */
+        return;
+    /* Acquire pairs with the push's release: a site's file, line and lc are set. */
+    for (struct shmlog__every *e = shmlog__load_acquire(&shmlog__every_sites); e; e = e->next) {
+        uint64_t n = shmlog__exchange_relaxed(&e->skipped, 0);
+        if (!n)
+            continue;
+        /* one U64 of 8 bytes: width code 3 */
+        const struct shmlog__site marker = {e->file, e->func, "rate limit: suppressed=%llu", NULL, marker_types,
+                                            e->line, 1, 3, 0, 8, 0};
+        uint32_t lo, hi;
+        SHMLOG__RDTSC_HALVES(lo, hi);
+        uint8_t image[8];
+        memcpy(image, &n, sizeof image);
+        shmlog__write(&e->marker_cache, &marker, hi, lo, e->lc, image);
+    }
+}
+
 static void shmlog__at_exit(void)
 {
+    shmlog_flush_suppressed();
     pthread_mutex_lock(&shmlog__lock);
     (void)shmlog__segments_again(1); /* a child's last chance to file what it could not write */
     if (shmlog__g.initialized)
@@ -1422,6 +1493,28 @@ static int shmlog__check_config(const struct shmlog_config *cfg, uint64_t *recor
     return 0;
 }
 
+/* The argument bytes a record of this process may carry: the configured or
+ * $SHMLOG_ARG_BYTES bound, kept within what every call's fixed arguments
+ * take and what a record of an eighth of a ring holds, so one long record
+ * never takes the room of many short ones. */
+static size_t shmlog__arg_bound(const struct shmlog_config *cfg, uint64_t ring_records)
+{
+    size_t want = cfg->arg_bytes ? cfg->arg_bytes : SHMLOG_DEFAULT_ARG_BYTES;
+    const char *env = getenv("SHMLOG_ARG_BYTES");
+    if (env && *env) {
+        char *end;
+        unsigned long v = strtoul(env, &end, 10);
+        if (*end || !v)
+            fprintf(stderr, "shmlog: SHMLOG_ARG_BYTES=%s is not a byte count; using %zu\n", env, want);
+        else
+            want = v;
+    }
+    uint64_t slots = ring_records >> SHMLOG_RING_SHARE_SHIFT;
+    const size_t most = shmlog_payload_capacity(SHMLOG__CAST(unsigned, slots < SHMLOG_MAX_SLOTS ? slots : SHMLOG_MAX_SLOTS));
+    const size_t least = SHMLOG_MAX_ARGS * 8u;
+    return want < least ? least : want > most ? most : want;
+}
+
 int shmlog_init(const struct shmlog_config *cfg)
 {
     struct shmlog_config defaults;
@@ -1453,6 +1546,7 @@ int shmlog_init(const struct shmlog_config *cfg)
         goto out;
     }
     shmlog__g.ring_bytes = shmlog__seg_round(SHMLOG_RING_HEADER_BYTES + cfg->ring_bytes, shmlog__g.huge);
+    shmlog__store_relaxed(&shmlog__payload_bound, shmlog__arg_bound(cfg, shmlog__g.ring_records));
     /* where init falls back to, a ring made later may go too */
     snprintf(shmlog__g.ring_fallback, sizeof shmlog__g.ring_fallback, "%s",
              shmlog__g.huge && !cfg->require_hugepages && !(cfg->dir && *cfg->dir) && !getenv("SHMLOG_DIR")
@@ -1587,6 +1681,7 @@ static int shmlog__thread_ring(void)
 
 void shmlog_shutdown(void)
 {
+    shmlog_flush_suppressed();
     shmlog__lock_take();
     (void)shmlog__segments_again(1); /* a child's last chance to file what it could not write */
     if (shmlog__g.initialized) {

@@ -56,7 +56,15 @@ struct shmlog_config {
     int backtrace_level;
     int backtrace_trigger;  /* default SHMLOG_LEVEL_ERROR */
     unsigned backtrace_records; /* default 1024 */
-    unsigned reserved[8];   /* zero */
+    /* The argument bytes one record may carry (0: SHMLOG_DEFAULT_ARG_BYTES, 4236,
+     * a 4 KiB string beside the most fixed arguments a call takes);
+     * $SHMLOG_ARG_BYTES, when set, wins. Kept between 128 and what an eighth
+     * of a ring holds (SHMLOG_MAX_PAYLOAD, 14260, at most). A call whose
+     * strings want more shares the room out among them and is marked cut
+     * (shm/shmlog_args.h). The cost is the copy: a long string takes a slot
+     * per 56 bytes. */
+    unsigned arg_bytes;
+    unsigned reserved[7];   /* zero */
 };
 
 void shmlog_config_init(struct shmlog_config *cfg);
@@ -95,6 +103,10 @@ int shmlog_category(const char *name);
  * now, as a trigger would (one store; the collector looks within a few ms).
  * 0, -EINVAL before shmlog_init, -ENOENT when backtrace_level is OFF. */
 int shmlog_backtrace_flush(void);
+/* Writes, for each rate-limited call site (SHMLOG_LOG_EVERY) that suppressed
+ * calls since it last wrote, a record of their number at the site's file and
+ * line: "rate limit: suppressed=<n>". shmlog_shutdown() and exit() call it. */
+void shmlog_flush_suppressed(void);
 /* Records dropped because a ring was full, over all rings of this process. */
 uint64_t shmlog_dropped(void);
 /* The directory this process's segments are in, or NULL before init. */
@@ -130,6 +142,13 @@ extern const uint16_t *shmlog__levels;
  * range (counted, and written as none). */
 extern uint32_t shmlog__category_end;
 extern __thread uint32_t shmlog__tid __attribute__((tls_model("initial-exec")));
+/* The argument bytes a record may hold (struct shmlog_config.arg_bytes, set
+ * at init): at least SHMLOG_MAX_ARGS * 8, at most SHMLOG_MAX_PAYLOAD. */
+extern size_t shmlog__payload_bound;
+/* The strings among the len[0..nargs) of a call, of types, that want more
+ * than room, shared out by shmlog_str_share: cuts len, sets cut, returns
+ * SHMLOG_REC_TRUNCATED. Out of line: only a call that cuts comes here. */
+unsigned shmlog__cut_strings(size_t *len, unsigned *cut, const uint8_t *types, unsigned nargs, size_t room);
 /* TSC ticks per millisecond, measured at init: the interval of rate-limited
  * calls. */
 extern uint64_t shmlog__tsc_per_ms;
@@ -487,12 +506,13 @@ SHMLOG__INLINE const char *shmlog__str_at(uint64_t v)
 }
 
 /* Bytes argument (type t, value bits v) takes in the payload besides a
- * string's header; strings take what is left of *room as shmlog_str_fit cuts
- * them, and set *trunc when cut. A string's len is its size (a C++ string
- * object), or SIZE_MAX for a C string, which is scanned for its NUL; max is a
- * precision that bounds either (SIZE_MAX: none), and no byte past it is read. */
-SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t len, size_t max, size_t *room,
-                                      unsigned *trunc)
+ * string's header; a string's is what it wants of room, the bytes the fixed
+ * ones leave: its size (a C++ string object), or for a C string (len
+ * SIZE_MAX) the bytes before its NUL, scanned; max is a precision that bounds
+ * either (SIZE_MAX: none), and no byte past it is read. A string that does
+ * not fit room comes out as room + 1 (at least): the caller, seeing its
+ * strings want more than room, shares room out (shmlog__cut_strings). */
+SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t len, size_t max, size_t room)
 {
     if (t != SHMLOG_ARG_STR)
         return shmlog_arg_width(t);
@@ -501,10 +521,10 @@ SHMLOG__INLINE size_t shmlog__arg_len(unsigned t, uint64_t v, size_t len, size_t
     if (len != SIZE_MAX)
         n = len < max ? len : max; /* never a byte past the object's size */
     else if (max == SIZE_MAX)
-        n = shmlog__cstr_len(s, *room + 1);
+        n = shmlog__cstr_len(s, room + 1);
     else
-        n = shmlog__bounded_len(s, max <= *room ? max : *room + 1);
-    return shmlog_str_fit(n, room, trunc);
+        n = shmlog__bounded_len(s, max <= room ? max : room + 1);
+    return n <= room ? n : room + 1;
 }
 
 /* A fixed-width argument of width bytes (1, 2, 4 or 8): each width one store
@@ -712,24 +732,31 @@ SHMLOG__INLINE void shmlog__write_args(uint64_t *cache, const struct shmlog__sit
     const uint64_t site = shmlog__site_word(cache, s, lcf);
     if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) == 0)) /* not written */
         return;
-    size_t room = SHMLOG_MAX_PAYLOAD;
+    size_t fixed = 0;
     _Pragma("GCC unroll 16")
     for (unsigned i = 0; i < nargs; i++)
-        room -= shmlog_arg_fixed_bytes(types[i]);
+        fixed += shmlog_arg_fixed_bytes(types[i]);
+    const size_t room = shmlog__load_relaxed(&shmlog__payload_bound) - fixed;
     /* zeroed: GCC cannot see that the writes below read only what the
      * measuring wrote (-Wmaybe-uninitialized) */
     size_t len[SHMLOG_MAX_ARGS] = {0};
     unsigned cut[SHMLOG_MAX_ARGS] = {0};
     unsigned trunc = 0;
+    size_t strs = 0;
     _Pragma("GCC unroll 16")
     for (unsigned i = 0; i < nargs; i++) {
         /* a string after an integer may be a %.*s bounded by it */
         const size_t max = i ? shmlog__prec_bound(types[i], types[i - 1], v[i - 1], site, i) : SIZE_MAX;
-        len[i] = shmlog__arg_len(types[i], v[i], SHMLOG__CAST(size_t, n[i]), max, &room, &cut[i]);
-        trunc |= cut[i];
+        len[i] = shmlog__arg_len(types[i], v[i], SHMLOG__CAST(size_t, n[i]), max, room);
+        if (types[i] == SHMLOG_ARG_STR)
+            strs += len[i];
+    }
+    if (SHMLOG__UNLIKELY(strs > room)) {
+        trunc = shmlog__cut_strings(len, cut, types, nargs, room);
+        strs = room;
     }
     uint64_t pos = 0; /* set with every head; GCC cannot see it */
-    uint8_t *head = shmlog__begin_call(tsc, site, lcf, SHMLOG_MAX_PAYLOAD - room, trunc, &pos);
+    uint8_t *head = shmlog__begin_call(tsc, site, lcf, fixed + strs, trunc, &pos);
     if (SHMLOG__UNLIKELY(!head))
         return;
     struct shmlog__cursor at = shmlog__cursor_at(head, pos);
@@ -1753,30 +1780,79 @@ void shmlog__bad_category(void) __attribute__((error(
 
 /* ---- rate-limited calls ---- */
 
+/* A rate-limited call site: when it may write next, the calls it suppressed
+ * since it last wrote, and what its marker needs (shmlog_flush_suppressed). */
+struct shmlog__every {
+    uint64_t due;
+    uint64_t skipped;
+    uint64_t marker_cache; /* the site word of its marker's site */
+    struct shmlog__every *next; /* the sites that wrote once, for the flush */
+    const char *file;
+    const char *func;
+    int line;
+    unsigned lc;           /* level | category << 8 */
+    int linked;
+};
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* The site's first write puts it on the list shmlog_flush_suppressed walks. */
+void shmlog__every_link(struct shmlog__every *e, unsigned lc);
+#ifdef __cplusplus
+}
+#endif
+
+/* TSC ticks of an interval of ns nanoseconds, at the rate calibrated at init:
+ * in two parts so that no product overflows for any interval of a year. */
+SHMLOG__INLINE uint64_t shmlog__every_ticks(uint64_t ns)
+{
+    const uint64_t per_ms = shmlog__load_relaxed(&shmlog__tsc_per_ms);
+    return ns / 1000000u * per_ms + ns % 1000000u * per_ms / 1000000u;
+}
+
 /* A rate-limited call at tsc: 1 when it writes, the first call at or after
- * *due, which moves *due one interval on (a CAS: two threads never both
- * write), with the calls suppressed since the last write in *suppressed; 0
- * when it is suppressed, counted in *skipped for the next write to carry. */
-SHMLOG__INLINE int shmlog__every_pass(uint64_t *due, uint64_t *skipped, uint64_t tsc, uint64_t ms,
+ * e->due, which moves due one interval of ns on (a CAS: two threads never
+ * both write), with the calls suppressed since the last write in
+ * *suppressed; 0 when it is suppressed, counted in e->skipped for the next
+ * write, or the flush at exit, to carry. */
+SHMLOG__INLINE int shmlog__every_pass(struct shmlog__every *e, unsigned lc, uint64_t tsc, uint64_t ns,
                                       unsigned long long *suppressed)
 {
-    uint64_t when = shmlog__load_relaxed(due);
-    if (tsc < when ||
-        !shmlog__cas_strong_relaxed(due, &when, tsc + ms * shmlog__load_relaxed(&shmlog__tsc_per_ms))) {
-        shmlog__add_relaxed(skipped, 1);
+    uint64_t when = shmlog__load_relaxed(&e->due);
+    if (tsc < when || !shmlog__cas_strong_relaxed(&e->due, &when, tsc + shmlog__every_ticks(ns))) {
+        shmlog__add_relaxed(&e->skipped, 1);
         return 0;
     }
-    *suppressed = shmlog__exchange_relaxed(skipped, 0);
+    if (SHMLOG__UNLIKELY(!shmlog__load_relaxed(&e->linked)))
+        shmlog__every_link(e, lc);
+    *suppressed = shmlog__exchange_relaxed(&e->skipped, 0);
     return 1;
 }
 
+/* A rate limit's interval in ns: integer milliseconds, or (C++) any
+ * std::chrono::duration. */
+#ifdef __cplusplus
+template <class T, typename std::enable_if<std::is_integral<T>::value, int>::type = 0>
+constexpr uint64_t shmlog__every_ns(T ms)
+{
+    return static_cast<uint64_t>(ms) * 1000000u;
+}
+template <class Rep, class Period>
+constexpr uint64_t shmlog__every_ns(std::chrono::duration<Rep, Period> d)
+{
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+}
+#define SHMLOG__EVERY_NS(ms) shmlog__every_ns(ms)
+#else
+#define SHMLOG__EVERY_NS(ms) (SHMLOG__CAST(uint64_t, (ms)) * 1000000u)
+#endif
+
 #define SHMLOG__EVERY_GATE(ms)                                                                 \
-    static uint64_t shmlog__every_due;                                                         \
-    static uint64_t shmlog__every_skipped;                                                     \
+    static struct shmlog__every shmlog__every = {0, 0, 0, 0, __FILE__, __func__, __LINE__, 0, 0}; \
     unsigned long long shmlog__suppressed = 0;                                                 \
-    if (!shmlog__every_pass(&shmlog__every_due, &shmlog__every_skipped,                         \
-                            SHMLOG__CAST(uint64_t, shmlog__tsc_hi) << 32 | shmlog__tsc_lo, (ms), \
-                            &shmlog__suppressed))                                              \
+    if (!shmlog__every_pass(&shmlog__every, shmlog__lvl | shmlog__cat << 8,                     \
+                            SHMLOG__CAST(uint64_t, shmlog__tsc_hi) << 32 | shmlog__tsc_lo,      \
+                            SHMLOG__EVERY_NS(ms), &shmlog__suppressed))                        \
         break;
 /* fmt, a1..an -> fmt " suppressed=%llu", a1..an, shmlog__suppressed */
 #define SHMLOG__APPEND(...) SHMLOG__CAT2(SHMLOG__APPEND_, SHMLOG__NARGS(__VA_ARGS__))(__VA_ARGS__)
@@ -1798,10 +1874,13 @@ SHMLOG__INLINE int shmlog__every_pass(uint64_t *due, uint64_t *skipped, uint64_t
 #define SHMLOG__APPEND_14 SHMLOG__APPEND_N
 #define SHMLOG__APPEND_15 SHMLOG__APPEND_N
 
-/* SHMLOG_LOG at most once per ms milliseconds per call site, over all threads:
- * the calls in between write nothing (their arguments are not evaluated) and
- * are counted, and the next record written carries their number as a field,
- * " suppressed=%llu" appended to the format (so at most 15 arguments). The
+/* SHMLOG_LOG at most once per ms milliseconds (in C++ also a std::chrono
+ * duration) per call site, over all threads: the calls in between write
+ * nothing (their arguments are not evaluated) and are counted, and the next
+ * record written carries their number as a field, " suppressed=%llu"
+ * appended to the format (so at most 15 arguments). What no later record
+ * carried, shmlog_flush_suppressed() writes, as do shmlog_shutdown() and
+ * exit(): a record at the call site, "rate limit: suppressed=%llu". The
  * interval is measured in TSC ticks at the rate calibrated at init. */
 #define SHMLOG_LOG_EVERY(cat, lvl, ms, ...) \
     SHMLOG__CAT2(SHMLOG__EVERY_, SHMLOG__FIT15(__VA_ARGS__))(cat, lvl, ms, __VA_ARGS__)

@@ -15,10 +15,11 @@ template <int> void get(); /* lets get<I>(x) find std::get by argument-dependent
 struct tree_out {
     uint8_t *p;
     size_t n;
+    size_t limit; /* the process's argument bound: what the record could carry */
     bool full;
     void put(const void *src, size_t k)
     {
-        if (full || k > SHMLOG_MAX_PAYLOAD - n) {
+        if (full || k > limit - n) {
             full = true;
             return;
         }
@@ -41,7 +42,7 @@ struct tree_out {
     {
         tag(t);
         u32(len);
-        const size_t room = full ? 0 : SHMLOG_MAX_PAYLOAD - n;
+        const size_t room = full ? 0 : limit - n;
         put(s, len < room ? len : room);
         if (len > room)
             full = true;
@@ -236,11 +237,12 @@ template <typename T> void tree_node(tree_out &o, const T &x)
     }
 }
 
-/* The tree of x in out (SHMLOG_MAX_PAYLOAD bytes): its length, or one more
- * than the bound when it did not fit, so that the writer cuts and marks it. */
+/* The tree of x in out (SHMLOG_MAX_PAYLOAD bytes), written up to the
+ * process's argument bound: its length, or one more than the most a record
+ * holds when it did not fit, so that the writer cuts and marks it. */
 template <typename T> __attribute__((noinline)) size_t encode_tree(const T &x, uint8_t *out)
 {
-    tree_out o{out, 0, false};
+    tree_out o{out, 0, shmlog__load_relaxed(&shmlog__payload_bound), false};
     tree_node<T>(o, x);
     return o.full ? SHMLOG_MAX_PAYLOAD + 1 : o.n;
 }

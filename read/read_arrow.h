@@ -17,6 +17,9 @@
 
 #define DICT16_MAX 32767u        /* values of an int16-indexed dictionary in one batch */
 #define CHARS_MAX (1u << 30)     /* bytes of one string column in one batch: int32 offsets */
+/* The most text one payload byte becomes: a bad UTF-8 byte's U+FFFD (3), a
+ * value tree's one-byte node ("none, "). */
+#define ARROW_TEXT_PER_BYTE 8u
 
 /* ==== Column types ==== */
 

@@ -830,7 +830,7 @@ static int take_record(struct read_engine *e, struct source *s, const struct shl
     uint64_t ts = time_of(e, s, p, rec->tsc, &uncertain);
     struct shlog_event flagged_ev;
     if (uncertain) { /* the record as shown: its time may be off by a step of the clock */
-        memcpy(&e->flagged, rec, offsetof(struct shm_copied_record, payload) + rec->payload_len);
+        memcpy(&e->flagged, rec, shm_rec_copy_bytes(rec));
         e->flagged.flags |= SHM_REC_TIME_UNCERTAIN;
         flagged_ev = *ev;
         flagged_ev.rec = rec = &e->flagged;

@@ -473,8 +473,6 @@ struct entry_exit {
     unsigned how; /* enum shlog_exit_how */
 };
 
-#define REC_HEAD offsetof(struct shm_copied_record, payload)
-
 /* The time a record of entry e shows: a backtrace record's own; others are
  * shown at the time they are merged at. */
 static inline uint64_t entry_own_ts(const struct entry *e)

@@ -350,7 +350,7 @@ static int merge_record(void *clientd, struct dring *r, struct dsite *d, const s
     struct read_merge *m = clientd;
     if (!(m->kinds & (1 << ENTRY_RECORD)))
         return 0;
-    if (push_record(m, r, d, ev->rec, REC_HEAD + ev->rec->payload_len, 0, read_thread_name(r->proc, ev->rec->tid),
+    if (push_record(m, r, d, ev->rec, shm_rec_copy_bytes(ev->rec), 0, read_thread_name(r->proc, ev->rec->tid),
                     read_trace_of(r->proc, ev->rec->tid), ev->cpu, ev->backtrace, ts, order_ts) != 0)
         return -ENOMEM;
     return entries_pushed(m, r);

@@ -643,15 +643,18 @@ static inline __attribute__((always_inline)) int put_dict(struct arrow_stream *s
 }
 
 /* The most characters a record of site d adds to a string column of its
- * batch, less its payload's bytes (which its strings add at most besides):
- * a conversion is at most RENDER_FMT_MAX_WIDTH wide, or a double's 309
- * digits and as much precision; the format's and its enums' text, and an
- * error's text for each spec, are a few times their bytes; and no message
- * is longer than RENDER_LINE_MAX. */
+ * batch, less what its payload's bytes add (ARROW_TEXT_PER_BYTE each at
+ * most): a conversion is at most RENDER_FMT_MAX_WIDTH wide, or a double's
+ * 309 digits and as much precision, a string's RENDER_STR_MAX_WIDTH; the
+ * format's and its enums' text, and an error's text for each spec, are a
+ * few times their bytes; and no message is longer than RENDER_LINE_MAX. */
 static uint64_t site_text_bound(const struct dsite *d)
 {
     uint64_t text = (d->fmt ? strlen(d->fmt) : 0) + (d->desc ? strlen(d->desc) : 0);
     uint64_t b = 1024 + (uint64_t)d->nargs * (RENDER_FMT_MAX_WIDTH + 512) + 64 * text;
+    for (unsigned i = 0; i < d->nargs && i < SHMLOG_MAX_ARGS; i++)
+        if (d->arg_types[i] == SHMLOG_ARG_STR)
+            b += RENDER_STR_MAX_WIDTH - RENDER_FMT_MAX_WIDTH;
     return b < RENDER_LINE_MAX ? b : RENDER_LINE_MAX;
 }
 
@@ -973,7 +976,7 @@ static int row_keys(struct arrow_stream *s, const struct entry *e, struct row_la
         }
         k->sr = sr;
         k->map = sm;
-        j->text_bound += sm->text_bound + rec->payload_len;
+        j->text_bound += sm->text_bound + ARROW_TEXT_PER_BYTE * rec->payload_len;
         if (j->text_bound >= CHARS_MAX - RENDER_LINE_MAX - SHMLOG_STR_LEN_MASK)
             j->batch.full = 1; /* the next record could pass CHARS_MAX */
     }

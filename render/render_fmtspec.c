@@ -63,9 +63,9 @@ static const char *spec_number(const char *s, const char *end, int *v, int *arg)
     if (s < end && *s >= '0' && *s <= '9') {
         int x = 0;
         for (; s < end && *s >= '0' && *s <= '9'; s++)
-            if (x <= RENDER_FMT_MAX_WIDTH)
+            if (x <= RENDER_STR_MAX_WIDTH)
                 x = x * 10 + (*s - '0');
-        *v = x > RENDER_FMT_MAX_WIDTH ? RENDER_FMT_MAX_WIDTH : x;
+        *v = x > RENDER_STR_MAX_WIDTH ? RENDER_STR_MAX_WIDTH : x;
     }
     return s;
 }
@@ -330,7 +330,7 @@ static int arg_count(const struct render_arg *args, int nargs, int i)
     if (i < 0 || i >= nargs || !arg_is_integer(args[i].type))
         return -1;
     int64_t v = arg_is_signed(args[i].type) ? args[i].v.i : (int64_t)(args[i].v.u > INT64_MAX ? INT64_MAX : args[i].v.u);
-    return v < 0 ? -1 : v > RENDER_FMT_MAX_WIDTH ? RENDER_FMT_MAX_WIDTH : (int)v;
+    return v < 0 ? -1 : v > RENDER_STR_MAX_WIDTH ? RENDER_STR_MAX_WIDTH : (int)v;
 }
 
 static void put_fill(struct render_buf *out, enum esc_mode esc, const struct fmtspec *f, size_t n)
@@ -349,6 +349,10 @@ void render_fmtspec_value(struct render_buf *out, const struct fmtspec *f, const
     const struct render_arg *a = &args[arg];
     int width = f->width_arg >= 0 ? arg_count(args, nargs, f->width_arg) : f->width;
     int prec = f->prec_arg >= 0 ? arg_count(args, nargs, f->prec_arg) : f->prec;
+    if (a->type != SHMLOG_ARG_STR) { /* a string's may reach the longest a record holds (the parse's cap) */
+        width = width > RENDER_FMT_MAX_WIDTH ? RENDER_FMT_MAX_WIDTH : width;
+        prec = prec > RENDER_FMT_MAX_WIDTH ? RENDER_FMT_MAX_WIDTH : prec;
+    }
     char body[FMT_BODY_MAX];
     const char *text = body;
     size_t n = 0, digits_at = 0;

@@ -42,16 +42,16 @@ static int is_digit(char c)
 }
 
 /* Parses a decimal number at *s, capped so it cannot overflow: values above
- * RENDER_FMT_MAX_WIDTH come back as RENDER_FMT_MAX_WIDTH + 1. */
+ * RENDER_STR_MAX_WIDTH come back as RENDER_STR_MAX_WIDTH + 1. */
 static int parse_number(const char **s)
 {
     int v = 0;
     while (is_digit(**s)) {
-        if (v <= RENDER_FMT_MAX_WIDTH)
+        if (v <= RENDER_STR_MAX_WIDTH)
             v = v * 10 + (**s - '0');
         (*s)++;
     }
-    return v > RENDER_FMT_MAX_WIDTH ? RENDER_FMT_MAX_WIDTH + 1 : v;
+    return v > RENDER_STR_MAX_WIDTH ? RENDER_STR_MAX_WIDTH + 1 : v;
 }
 
 /* True when digits at s are followed by '$' (a positional argument index). */
@@ -102,8 +102,6 @@ static void parse_spec(struct fmt_walk *w, struct fmt_spec *sp)
         }
     } else if (is_digit(*s)) {
         sp->width = parse_number(&s);
-        if (sp->width > RENDER_FMT_MAX_WIDTH && sp->error == SPEC_OK)
-            sp->error = SPEC_WIDTH_LARGE;
     }
     if (*s == '.') {
         s++;
@@ -118,8 +116,6 @@ static void parse_spec(struct fmt_walk *w, struct fmt_spec *sp)
             }
         } else {
             sp->prec = parse_number(&s);
-            if (sp->prec > RENDER_FMT_MAX_WIDTH && sp->error == SPEC_OK)
-                sp->error = SPEC_PREC_LARGE;
         }
     }
     sp->length_text = s;
@@ -155,6 +151,10 @@ static void parse_spec(struct fmt_walk *w, struct fmt_spec *sp)
         s++;
     sp->text_len = (size_t)(s - sp->text);
     w->p = w->lit_begin = s;
+    if (sp->error == SPEC_OK && sp->width > render_max_width(sp->conv))
+        sp->error = SPEC_WIDTH_LARGE;
+    else if (sp->error == SPEC_OK && sp->conv != 's' && sp->prec > RENDER_FMT_MAX_WIDTH)
+        sp->error = SPEC_PREC_LARGE;
 
     /* A spec printf could not have made sense of takes nothing, so what follows
      * it keeps its arguments. */

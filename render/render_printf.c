@@ -262,7 +262,7 @@ static void format_spec(struct render_buf *out, const struct fmt_spec *sp, const
             eff.flags |= FL_MINUS;
             star = -star;
         }
-        if (star > RENDER_FMT_MAX_WIDTH) {
+        if (star > render_max_width(sp->conv)) {
             render_buf_puts(out, "<width too large>");
             return;
         }
@@ -271,7 +271,7 @@ static void format_spec(struct render_buf *out, const struct fmt_spec *sp, const
     if (sp->prec_arg != ARG_NONE) {
         if (star_value(out, args, sp->prec_arg, &star) < 0)
             return;
-        if (star > RENDER_FMT_MAX_WIDTH) {
+        if (sp->conv != 's' && star > RENDER_FMT_MAX_WIDTH) {
             render_buf_puts(out, "<precision too large>");
             return;
         }
@@ -307,7 +307,11 @@ static void format_spec(struct render_buf *out, const struct fmt_spec *sp, const
         if (sp->length != LEN_NONE)
             break;
         if (a->type != SHMLOG_ARG_STR) {
-            /* what a C++ {} format made of a bool, a float or a pointer */
+            /* what a C++ {} format made of a bool, a float or a pointer: as wide as a number may be */
+            if (width > RENDER_FMT_MAX_WIDTH) {
+                render_buf_puts(out, "<width too large>");
+                return;
+            }
             char text[40];
             size_t n = render_fmt_value(text, a);
             if (!n)

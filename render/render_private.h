@@ -322,6 +322,13 @@ static inline int arg_is_integer(unsigned type)
 
 /* A '*' width or precision as printf reads it, an int, into *v: 0, or -1
  * when the argument is not an integer. */
+/* The widest a conversion may be asked to be: a string's as wide as the
+ * longest a record holds. */
+static inline int render_max_width(char conv)
+{
+    return conv == 's' ? RENDER_STR_MAX_WIDTH : RENDER_FMT_MAX_WIDTH;
+}
+
 static inline int star_int(const struct render_arg *arg, int64_t *v)
 {
     if (!arg_is_integer(arg->type))

@@ -237,9 +237,9 @@ struct shm_copied_record {
  * sets it: its payload holds its arguments decoded into values, not a ring's
  * bytes (a file reader's records):
  *
- *   <u16 bytes | n << 11> <u64 value> x n <strings' bytes>
+ *   <u16 n> <u32 bytes> <u32 0> <u64 value> x n <strings' bytes>
  *
- * bytes: all of it, the first word included; n: the values, one per
+ * bytes: all of it, the head included; n: the values, one per
  * argument of its site, in order, each 8-aligned when the record is. An
  * integer is sign- or zero-extended from its width, a bool is 0 or 1, an F64
  * is its bits, an F32 its bits in the low 32 (as it is, a NaN's too), and a
@@ -248,7 +248,7 @@ struct shm_copied_record {
  * payload_len is still what the arguments take in a ring; the values take up
  * to SHM_REC_VALUES_EXTRA more. */
 #define SHM_REC_VALUES 0x40u
-#define SHM_VALUES_HEAD 2u
+#define SHM_VALUES_HEAD 10u
 #define SHM_REC_VALUES_EXTRA (SHM_VALUES_HEAD + 7u * SHMLOG_MAX_ARGS) /* a word for a 1-byte argument */
 SHMLOG__STATIC_ASSERT((offsetof(struct shm_copied_record, payload) + SHM_VALUES_HEAD) % 8 == 0,
                       "a record's values are 8-aligned where the record is");
@@ -260,12 +260,16 @@ static inline const uint8_t *shm_rec_bytes(const struct shm_copied_record *rec)
     return (const uint8_t *)rec + offsetof(struct shm_copied_record, payload);
 }
 
-/* The first word of a values payload of bytes in all, of n values; and a
- * string's value, its bytes at `at` from the payload's first byte: how a
- * decoder writes them. */
-static inline uint16_t shm_values_word(size_t bytes, unsigned n)
+/* The head of a values payload of bytes in all, of n values, written at
+ * payload; and a string's value, its bytes at `at` from the payload's first
+ * byte: how a decoder writes them. */
+static inline void shm_values_head_put(uint8_t *payload, size_t bytes, unsigned n)
 {
-    return (uint16_t)(bytes | (size_t)n << 11);
+    uint16_t n16 = (uint16_t)n;
+    uint32_t b32 = (uint32_t)bytes, zero = 0;
+    memcpy(payload, &n16, 2);
+    memcpy(payload + 2, &b32, 4);
+    memcpy(payload + 6, &zero, 4);
 }
 
 static inline uint64_t shm_str_value(size_t at, uint16_t hdr)
@@ -273,17 +277,30 @@ static inline uint64_t shm_str_value(size_t at, uint16_t hdr)
     return (uint64_t)at << 16 | hdr;
 }
 
-/* The first word of a SHM_REC_VALUES record's payload. */
-static inline unsigned shm_rec_values_word(const struct shm_copied_record *rec)
+/* The bytes a SHM_REC_VALUES record's payload takes, its head included. */
+static inline size_t shm_rec_values_bytes(const struct shm_copied_record *rec)
 {
-    const uint8_t *p = shm_rec_bytes(rec);
-    return (unsigned)p[0] | (unsigned)p[1] << 8;
+    uint32_t b;
+    memcpy(&b, shm_rec_bytes(rec) + 2, sizeof b);
+    return b;
+}
+
+/* The bytes a copy of rec takes: its head and what its payload holds (a
+ * ring's bytes, or a SHM_REC_VALUES record's values and strings). What keeps
+ * records keeps each in this much: the struct has room for the longest
+ * payload, 14 KiB, which few records come near. */
+static inline size_t shm_rec_copy_bytes(const struct shm_copied_record *rec)
+{
+    return offsetof(struct shm_copied_record, payload) +
+           ((rec->flags & SHM_REC_VALUES) ? shm_rec_values_bytes(rec) : rec->payload_len);
 }
 
 /* The values of a SHM_REC_VALUES record. */
 static inline unsigned shm_rec_nvalues(const struct shm_copied_record *rec)
 {
-    return shm_rec_values_word(rec) >> 11;
+    uint16_t n;
+    memcpy(&n, shm_rec_bytes(rec), sizeof n);
+    return n;
 }
 
 static inline uint64_t shm_rec_value(const struct shm_copied_record *rec, unsigned i)
@@ -304,7 +321,7 @@ static inline const uint8_t *shm_rec_str_at(const struct shm_copied_record *rec,
  * another type). */
 static inline const uint8_t *shm_rec_str(const struct shm_copied_record *rec, uint64_t v)
 {
-    size_t at = v >> 16 & 0xffffu, len = v & SHMLOG_STR_LEN_MASK, bytes = shm_rec_values_word(rec) & 0x7ffu;
+    size_t at = v >> 16 & 0xffffu, len = v & SHMLOG_STR_LEN_MASK, bytes = shm_rec_values_bytes(rec);
     return at >= SHM_VALUES_HEAD && at <= bytes && len <= bytes - at ? shm_rec_str_at(rec, v) : NULL;
 }
 

@@ -91,8 +91,10 @@
  * 5: site flags: SHMLOG_SITE_DESC (a call site's argument descriptor) and
  *    SHMLOG_SITE_THREAD (a thread's name in the site table); a site's __func__.
  *    Readers take version 4 metas as they were: their sites' flags are zero
- *    and they name no function. */
-#define SHMLOG_ABI_VERSION 5u
+ *    and they name no function.
+ * 6: a record spans up to 255 slots (SHMLOG_MAX_SLOTS), 8 before; readers
+ *    take version 5 segments, whose records never span more than 8. */
+#define SHMLOG_ABI_VERSION 6u
 
 #define SHMLOG_CACHELINE 64u
 #define SHMLOG_RECORD_BYTES 64u
@@ -114,10 +116,17 @@
 #define SHMLOG_APP_BYTES 64u
 #define SHMLOG_HOST_BYTES 64u
 
-/* A record is one head slot plus up to 7 continuation slots: 36 + 7 * 56 = 428
- * bytes of arguments. How arguments lie in them, and how strings past that
- * bound are cut and marked: shmlog_args.h. */
-#define SHMLOG_MAX_SLOTS 8u
+/* A record is one head slot plus up to 254 continuation slots (nslots is a
+ * byte): 36 + 254 * 56 = 14260 bytes of arguments. A process bounds its own
+ * records lower (struct shmlog_config.arg_bytes, default 4236: a 4 KiB string
+ * and more, at most an eighth of a ring). How arguments lie in the slots, and how strings past the
+ * bound are cut and marked: shmlog_args.h. Before ABI 6 a record spanned at
+ * most 8 slots (428 bytes). */
+#define SHMLOG_MAX_SLOTS 255u
+#define SHMLOG_MAX_SLOTS_V5 8u
+/* 76 slots: room for a 4 KiB string beside the most fixed bytes a call takes (128). */
+#define SHMLOG_DEFAULT_ARG_BYTES (SHMLOG_HEAD_PAYLOAD + 75u * SHMLOG_CONT_PAYLOAD)
+#define SHMLOG_RING_SHARE_SHIFT 3u /* a record takes at most capacity >> this of its ring */
 #define SHMLOG_HEAD_PAYLOAD 36u
 #define SHMLOG_CONT_PAYLOAD 56u
 #define SHMLOG_MAX_PAYLOAD (SHMLOG_HEAD_PAYLOAD + (SHMLOG_MAX_SLOTS - 1u) * SHMLOG_CONT_PAYLOAD)
@@ -437,7 +446,7 @@ SHMLOG__STATIC_ASSERT(sizeof(struct shmlog_cont) == SHMLOG_RECORD_BYTES, "contin
 SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_record, payload) == 64 - SHMLOG_HEAD_PAYLOAD, "abi");
 
 /* shmlog_record.flags */
-#define SHMLOG_REC_TRUNCATED 0x1u /* a string argument was cut to fit SHMLOG_MAX_PAYLOAD */
+#define SHMLOG_REC_TRUNCATED 0x1u /* a string argument was cut to fit the process's argument bound */
 #define SHMLOG_REC_PAD 0x2u       /* filler up to the ring end; no arguments, no site */
 #define SHMLOG_REC_CLAMPED 0x4u   /* the call's level or category was out of range: FATAL or none */
 #define SHMLOG_REC_BACKTRACE 0x8u /* below the live level: kept by the collector until a trigger */
@@ -456,6 +465,7 @@ SHMLOG__STATIC_ASSERT(offsetof(struct shmlog_record, payload) == 64 - SHMLOG_HEA
 #define SHMLOG_FORMAT_WORD_OF(version)                                                            \
     (((UINT64_C(1) * (version)) << 56) ^ ((UINT64_C(1) * sizeof(struct shmlog_meta)) << 40) ^     \
      ((UINT64_C(1) * sizeof(struct shmlog_ring)) << 24) ^ ((UINT64_C(1) * sizeof(struct shmlog_site)) << 16) ^ \
-     ((UINT64_C(1) * sizeof(struct shmlog_record)) << 8) ^ (UINT64_C(1) * SHMLOG_MAX_SLOTS))
+     ((UINT64_C(1) * sizeof(struct shmlog_record)) << 8) ^                                        \
+     (UINT64_C(1) * ((version) >= 6 ? SHMLOG_MAX_SLOTS : SHMLOG_MAX_SLOTS_V5)))
 
 #endif /* SHMLOG_ABI_H */

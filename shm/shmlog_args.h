@@ -10,17 +10,21 @@
  * The payload runs through the record's slots; byte i is at
  * shmlog_payload_offset(i) from the head slot:
  *
- *   head slot                          continuation slot (at most 7)
+ *   head slot                          continuation slot (at most 254)
  *   +--------------+---------------+   +--------+---------------+
- *   | 28 B header  | payload 0..35 |   | commit | payload 36..91 |  ...  up to byte 427
+ *   | 28 B header  | payload 0..35 |   | commit | payload 36..91 |  ...  up to byte 14259
  *   +--------------+---------------+   +--------+---------------+
  *
- * A record holds at most SHMLOG_MAX_PAYLOAD (428) bytes of arguments. What a call
- * takes whatever its values (every width, and the header of each string: at most
- * 16 x 8 = 128 bytes) always fits; its strings share the room left, in argument
- * order: each takes its bytes while they fit, the first that does not is cut to
- * the room left and marked, every later non-empty one is cut to nothing and
- * marked, and the record is flagged SHMLOG_REC_TRUNCATED.
+ * A record holds at most SHMLOG_MAX_PAYLOAD (14260) bytes of arguments, and a
+ * process bounds its records lower (struct shmlog_config.arg_bytes: 4 KiB
+ * unless set). What a call takes whatever its values (every width, and the
+ * header of each string: at most 16 x 8 = 128 bytes) always fits; its strings
+ * share the room left. When they fit, each is whole. When they do not, the
+ * room is shared out fairly (shmlog_str_share): a string shorter than an
+ * equal share of what the longer ones leave stays whole, the longer ones are
+ * cut to equal shares (the earlier ones take the odd bytes) and marked, and
+ * the record is flagged SHMLOG_REC_TRUNCATED. So a string after a long one
+ * that was cut is never emptied by it.
  *
  * Readers parse a payload against its call site's types with
  * shmlog_args_measure: a payload that does not hold them is never read.
@@ -66,17 +70,37 @@ static inline size_t shmlog_str_length(uint16_t hdr)
     return hdr & SHMLOG_STR_LEN_MASK;
 }
 
-/* The truncation rule: of a string of want bytes, the bytes a record stores
- * when *room bytes of the payload are left for strings; sets *cut when it is
- * cut, and takes them from *room. */
-static inline size_t shmlog_str_fit(size_t want, size_t *room, unsigned *cut)
+/* The truncation rule, for the strings of a call whose want[0..n) bytes do
+ * not fit in room (their sum is larger): each string's stored length in
+ * want[i] and 1 in cut[i] when it was cut. Max-min fair: strings that want
+ * no more than an equal share of the room the others leave keep their bytes;
+ * the rest get equal shares, the earlier ones a byte more while the room's
+ * remainder lasts. Not the hot path: only a call that cuts comes here. */
+static inline void shmlog_str_share(size_t *want, unsigned *cut, unsigned n, size_t room)
 {
-    if (want > *room) {
-        want = *room;
-        *cut = 1;
+    unsigned open = 0;
+    for (unsigned i = 0; i < n; i++)
+        cut[i] = 1, open++;
+    for (int settled = 1; settled && open;) {
+        settled = 0;
+        const size_t share = room / open;
+        for (unsigned i = 0; i < n; i++)
+            if (cut[i] && want[i] <= share) {
+                cut[i] = 0;
+                room -= want[i];
+                open--;
+                settled = 1;
+            }
     }
-    *room -= want;
-    return want;
+    if (!open)
+        return;
+    const size_t share = room / open;
+    size_t odd = room % open;
+    for (unsigned i = 0; i < n; i++)
+        if (cut[i]) {
+            want[i] = share + (odd ? 1 : 0);
+            odd -= odd ? 1 : 0;
+        }
 }
 
 /* Byte offset of payload byte i of a record within its first slot. The payload
@@ -99,17 +123,19 @@ static inline unsigned shmlog_slots_for_payload(size_t n)
 }
 
 /* shmlog_slots_for_payload(n) for n up to SHMLOG_MAX_PAYLOAD, as the log call
- * computes it: n + 75 times 2^16 / 56 rounded up, shifted back, exact while
- * (n + 75) times the rounding error is below 2^16; no 64-bit multiply, whose
- * rdx:rax the call's registers would have to make room for. */
+ * computes it: n + 75 times 2^20 / 56 rounded up, shifted back, exact while
+ * (n + 75) times the rounding error is below 2^20; a 32-bit multiply, no
+ * 64-bit one, whose rdx:rax the call's registers would have to make room for. */
 #define SHMLOG__SLOTS_ADD (SHMLOG_CONT_PAYLOAD - SHMLOG_HEAD_PAYLOAD + SHMLOG_CONT_PAYLOAD - 1u)
-#define SHMLOG__SLOTS_MUL ((65536u + SHMLOG_CONT_PAYLOAD - 1u) / SHMLOG_CONT_PAYLOAD)
-SHMLOG__STATIC_ASSERT((SHMLOG_MAX_PAYLOAD + SHMLOG__SLOTS_ADD) * (SHMLOG__SLOTS_MUL * SHMLOG_CONT_PAYLOAD - 65536u) <
-                          65536u,
+#define SHMLOG__SLOTS_MUL ((1048576u + SHMLOG_CONT_PAYLOAD - 1u) / SHMLOG_CONT_PAYLOAD)
+SHMLOG__STATIC_ASSERT((SHMLOG_MAX_PAYLOAD + SHMLOG__SLOTS_ADD) * (SHMLOG__SLOTS_MUL * SHMLOG_CONT_PAYLOAD - 1048576u) <
+                          1048576u,
                       "the multiply-shift slot count is exact for every record payload");
+SHMLOG__STATIC_ASSERT((SHMLOG_MAX_PAYLOAD + SHMLOG__SLOTS_ADD) * UINT64_C(1) * SHMLOG__SLOTS_MUL < (UINT64_C(1) << 32),
+                      "the multiply-shift slot count fits 32 bits");
 static inline unsigned shmlog_slots_for_record_payload(size_t n)
 {
-    return SHMLOG__CAST(unsigned, ((n + SHMLOG__SLOTS_ADD) * SHMLOG__SLOTS_MUL) >> 16);
+    return (SHMLOG__CAST(uint32_t, n + SHMLOG__SLOTS_ADD) * SHMLOG__SLOTS_MUL) >> 20; /* unsigned already */
 }
 
 /* Payload bytes a record of nslots slots (1..SHMLOG_MAX_SLOTS) has room for. */

@@ -9,24 +9,24 @@ spec fmt takes for them (fill and alignment, sign, #, 0, width, precision, their
 presentation letters, chrono specs, positional indexes, named arguments, {{ and }}), called twice with
 other values. Next to each log call the program formats the same call with fmt::format into its expected
 line, "<truncated 0|1> <text>". Where a record must be cut, the generator works out the cut from the
-layout shmlog(3) documents (strings take the payload's room in argument order; the first that does not
-fit is cut to what is left, later ones are empty) and fmt::format is given the cut strings.
+layout shmlog(3) documents (strings that do not fit share the room: the shorter ones stay whole, the
+longer ones get equal shares, tests/roundtrip_layout.py) and fmt::format is given the cut strings.
 The generated code builds at -Wall -Wextra -Wpedantic -Wconversion -Wold-style-cast -Werror.
 """
 import os
 import random
-import re
 import sys
+
+from roundtrip_layout import read_layout, share_out
 
 hdr_path, seed, nsites, outdir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 parts = int(sys.argv[5]) if len(sys.argv) > 5 else 4
 rng = random.Random(seed)
 
-abi = {}
-for m in re.finditer(r"#define SHMLOG_(HEAD_PAYLOAD|CONT_PAYLOAD|MAX_SLOTS|MAX_ARGS) (\d+)u", open(hdr_path).read()):
-    abi[m.group(1)] = int(m.group(2))
-MAX_ARGS = abi["MAX_ARGS"]
-MAX_PAYLOAD = abi["HEAD_PAYLOAD"] + (abi["MAX_SLOTS"] - 1) * abi["CONT_PAYLOAD"]
+# a record carries the bound of a process that does not set one (shmlog_config.arg_bytes)
+layout = read_layout(hdr_path)
+MAX_ARGS = layout["MAX_ARGS"]
+MAX_PAYLOAD = layout["ARG_BYTES"]
 
 # printable ASCII; braces doubled where they are written. No '%' in literal text: a printf conversion there
 # makes the format printf (shmlog(3))
@@ -258,17 +258,9 @@ def cut_strings(args, call):
     """The stored text of each string argument of one call, and whether the record is truncated."""
     fixed = sum(2 if a.nbytes is None else a.nbytes for a in args)
     room = MAX_PAYLOAD - fixed
-    truncated, out = False, {}
-    for i, a in enumerate(args):
-        if a.nbytes is not None:
-            continue
-        x = a.strings[call]
-        n = len(x)
-        if n > room:
-            n, truncated = room, True
-        room -= n
-        out[i] = x[:n]
-    return out, truncated
+    want = {i: len(a.strings[call]) for i, a in enumerate(args) if a.nbytes is None}
+    stored, truncated = share_out(want, room)
+    return {i: args[i].strings[call][:n] for i, n in stored.items()}, truncated
 
 
 def pick(vals):

@@ -9,33 +9,35 @@ arguments of every type the header accepts (in C++ also std::string, std::string
 .c_str() of a temporary and enum class), called twice with other values. Next to each
 log call the program renders the same call with snprintf into its expected output,
 one line per call: "<truncated 0|1> <text>". Where a record must be cut, the generator
-works out the cut on its own from the layout shmlog(3) documents (strings take the
-payload's room in argument order; the first that does not fit is cut to what is left,
-later ones are empty) and the expected call gets the cut strings: an oracle of its own,
+works out the cut on its own from the layout shmlog(3) documents (strings that do not
+fit share the payload's room: the shorter ones stay whole, the longer ones get equal
+shares, the earlier a byte more) and the expected call gets the cut strings: an oracle of its own,
 not the header's arithmetic.
 
 Some strings are copied, when called, to end just before a PROT_NONE guard page (rt_guard):
 C strings with their NUL 0 to 63 bytes before it, and %.*s buffers and string_views with
 no NUL that end at it, so a byte read in the guard page kills the producer. Part 0 also
-sweeps a C string of every length 0..MAX_PAYLOAD+40 ending at every offset 0..63 before
+sweeps a C string of lengths 0..MAX_PAYLOAD+40 (every one below 600 and near the bound, a
+stride of 37 between) ending at every offset 0..63 before
 a guard page, and a %.*s buffer (C++: a view) of every such length ending at one.
 """
 import os
 import random
-import re
 import sys
+
+from roundtrip_layout import read_layout, share_out
 
 hdr_path, seed, nsites, lang, outdir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 parts = int(sys.argv[6]) if len(sys.argv) > 6 else 4
 cxx = lang == "cxx"
 rng = random.Random(seed)
 
-# The layout's numbers, read from the header under test.
-abi = {}
-for m in re.finditer(r"#define SHMLOG_(HEAD_PAYLOAD|CONT_PAYLOAD|MAX_SLOTS|MAX_ARGS) (\d+)u", open(hdr_path).read()):
-    abi[m.group(1)] = int(m.group(2))
-HEAD, CONT, SLOTS, MAX_ARGS = abi["HEAD_PAYLOAD"], abi["CONT_PAYLOAD"], abi["MAX_SLOTS"], abi["MAX_ARGS"]
-MAX_PAYLOAD = HEAD + (SLOTS - 1) * CONT
+# The layout's numbers, read from the header under test; a record carries the bound of a process that
+# does not set one (shmlog_config.arg_bytes).
+layout = read_layout(hdr_path)
+HEAD, CONT, MAX_ARGS = layout["HEAD_PAYLOAD"], layout["CONT_PAYLOAD"], layout["MAX_ARGS"]
+MAX_PAYLOAD = layout["ARG_BYTES"]
+SLOTS = (MAX_PAYLOAD - HEAD) // CONT + 1
 BOUNDS = [HEAD + k * CONT for k in range(SLOTS)]  # where the payload moves to the next slot
 
 PRINTABLE = [chr(c) for c in range(32, 127)]
@@ -307,18 +309,13 @@ def cut_strings(site, call):
     """The stored string of each string argument of one call, and whether the record is truncated."""
     fixed = sum(2 if a["kind"] == "str" else a["width"] for a in site.args)
     room = MAX_PAYLOAD - fixed
-    truncated = False
-    out = {}
+    want = {}
     for i, a in enumerate(site.args):
-        if a["kind"] != "str":
-            continue
-        x, p = a["strings"][call], a["prec"][call]
-        n = len(x) if p is None or p < 0 else min(p, len(x))
-        if n > room:
-            n = room
-            truncated = True
-        room -= n
-        out[i] = x[:n]
+        if a["kind"] == "str":
+            x, p = a["strings"][call], a["prec"][call]
+            want[i] = len(x) if p is None or p < 0 else min(p, len(x))
+    want, truncated = share_out(want, room)
+    out = {i: site.args[i]["strings"][call][:n] for i, n in want.items()}
     return out, truncated
 
 
@@ -350,7 +347,8 @@ def site_code(s):
 
 
 def sweep_code():
-    """Every length 0..MAX_PAYLOAD+40 of a C string ending at every offset 0..63 before a guard page, and of
+    """Lengths 0..MAX_PAYLOAD+40 (each below 600 and near the bound, a stride of 37 between) of a C string
+    ending at every offset 0..63 before a guard page, and of
     a %.*s buffer (C++ also a view) without a NUL ending at one; the room each leaves is the generator's."""
     longest = MAX_PAYLOAD + 40
     room_c = MAX_PAYLOAD - 4 - 4 - 2  # two unsigned, the string's header
@@ -361,7 +359,8 @@ def sweep_code():
         "static void rt_sweep(void)",
         "{",
         "    static const char text[] = %s;" % c_lit(text),
-        "    for (unsigned len = 0; len <= %du; len++) {" % longest,
+        # every length near the start and the bound, a stride between: the ring holds them all
+        "    for (unsigned len = 0; len <= %du; len += len < 600u || len + 80u >= %du ? 1u : 37u) {" % (longest, room_c),
         "        for (unsigned gap = 0; gap < 64u; gap++) {",
         "            const char *s = rt_guard(%d, gap, text, len, 1);" % MAX_ARGS,
         '            SHMLOG_INFO("g:%u:%u %s", len, gap, s);',
@@ -454,22 +453,22 @@ static FILE *rt_out;
 }
 
 /* len bytes of text, then a NUL if nul, copied to end gap bytes before a
- * PROT_NONE page (one per region, the argument's index, so the strings of one
+ * PROT_NONE page after three readable ones (one per region, the argument's index, so the strings of one
  * call do not overwrite each other): any read past them in that page kills
  * the producer. */
 @EXTERN@const char *rt_guard(unsigned region, unsigned gap, const char *text, unsigned len, int nul)
 {
     static char *pages[@REGIONS@];
-    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    if (region >= @REGIONS@ || len + gap + 1 > page)
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), room = 3 * page; /* more than the argument bound */
+    if (region >= @REGIONS@ || len + gap + 1 > room)
         abort();
     if (!pages[region]) {
-        void *m = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED || mprotect((char *)m + page, page, PROT_NONE) != 0)
+        void *m = mmap(NULL, room + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED || mprotect((char *)m + room, page, PROT_NONE) != 0)
             abort();
         pages[region] = (char *)m;
     }
-    char *end = pages[region] + page - gap;
+    char *end = pages[region] + room - gap;
     char *s = end - len - (nul ? 1 : 0);
     memcpy(s, text, len);
     if (nul)
@@ -493,7 +492,7 @@ int main(int argc, char **argv)
     struct shmlog_config cfg;
     shmlog_config_init(&cfg);
     cfg.app = "roundtrip";
-    cfg.ring_bytes = 32u << 20;
+    cfg.ring_bytes = 128u << 20; /* holds every call: records of long strings take up to 76 slots */
     cfg.quiet = 1;
     if (shmlog_init(&cfg) != 0 || shmlog_thread_init() != 0)
         return 4;

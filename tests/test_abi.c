@@ -21,7 +21,7 @@ _Static_assert(sizeof(struct shmlog_meta) == 4096, "meta header");
 _Static_assert(sizeof(struct shmlog_ring) == 4096, "ring header");
 _Static_assert(sizeof(struct shmlog_site) == 64, "site");
 _Static_assert(sizeof(struct shmlog_record) == 64 && sizeof(struct shmlog_cont) == 64, "slots");
-_Static_assert(SHMLOG_MAX_PAYLOAD == 428, "36 + 7 * 56");
+_Static_assert(SHMLOG_MAX_PAYLOAD == 14260, "36 + 254 * 56");
 
 #define EXPECT_OFFSET(type, field, off) \
     cr_expect_eq(offsetof(type, field), (size_t)(off), #type "." #field " at %zu, expected %d", offsetof(type, field), off)
@@ -107,7 +107,7 @@ Test(layout, payload_math, .timeout = 10)
     cr_expect_eq(shmlog_payload_offset(36), 64 + 8);
     cr_expect_eq(shmlog_payload_offset(36 + 55), 127);
     cr_expect_eq(shmlog_payload_offset(36 + 56), 128 + 8);
-    cr_expect_eq(shmlog_payload_offset(SHMLOG_MAX_PAYLOAD - 1), 7 * 64 + 63);
+    cr_expect_eq(shmlog_payload_offset(SHMLOG_MAX_PAYLOAD - 1), 254 * 64 + 63);
     for (size_t n = 0; n <= SHMLOG_MAX_PAYLOAD; n++) {
         unsigned s = shmlog_slots_for_payload(n);
         cr_assert_eq(shmlog_slots_for_record_payload(n), s, "payload %zu: the log call's slot count", n);
@@ -501,7 +501,11 @@ static void fill_string(char *s, size_t len, uint32_t seq)
     s[len] = 0;
 }
 
-static unsigned slots_of_seq(uint32_t seq) { return 1 + (seq * 5 + seq / 8) % SHMLOG_MAX_SLOTS; }
+/* 1 slot up to the most a record of the default argument bound takes */
+static unsigned slots_of_seq(uint32_t seq)
+{
+    return 1 + (seq * 5 + seq / 8) % shmlog_slots_for_payload(SHMLOG_DEFAULT_ARG_BYTES);
+}
 
 static int check_lap_record(const struct shm_copied_record *rec, const struct shm_ring_view *v, void *ctx)
 {
@@ -540,7 +544,7 @@ static int check_lap_record(const struct shm_copied_record *rec, const struct sh
     return 0;
 }
 
-/* Writes `records` records of 1..8 slots on cpu 0, draining every 64 records,
+/* Writes `records` records of 1..76 slots on cpu 0, draining every 8 records,
  * starting from ring position `start`, and checks each decodes where the
  * padding rule says it must. */
 static void run_laps(uint64_t start, uint32_t records)
@@ -566,7 +570,7 @@ static void run_laps(uint64_t start, uint32_t records)
     for (uint32_t seq = 0; seq < records; seq++) {
         fill_string(s, len_for_slots(slots_of_seq(seq), seq), seq);
         SHMLOG_INFO("seq=%u s=%s", seq, s);
-        if (seq % 64 == 63 || seq + 1 == records) {
+        if (seq % 8 == 7 || seq + 1 == records) { /* 8 records of at most 76 slots fit the 1024-slot ring */
             int st = tu_drain(v, &pos, 0, check_lap_record, &c, &stats);
             cr_assert_eq(st, SHM_READ_EMPTY, "after seq %u: %s (status %d)", seq, c.why, st);
             shm_ring_release(v, pos);
@@ -587,7 +591,7 @@ static void run_laps(uint64_t start, uint32_t records)
     tu_proc_close(&p);
 }
 
-Test(ring_math, records_of_1_to_8_slots_over_many_laps, .init = producer_up, .fini = producer_down, .timeout = 20)
+Test(ring_math, records_of_1_to_76_slots_over_many_laps, .init = producer_up, .fini = producer_down, .timeout = 20)
 {
     run_laps(0, 20000); /* ~90 laps of a 1024-slot ring */
 }

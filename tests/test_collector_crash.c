@@ -25,7 +25,7 @@ static void assert_prefixes(const struct tu_read *got, uint32_t pid, unsigned th
     for (size_t k = 0; k < got->n; k++) {
         if (got->rec_pid[k] != pid)
             continue;
-        struct tu_rec r = tu_decode(&got->recs[k]);
+        struct tu_rec r = tu_decode(got->recs[k]);
         cr_assert_lt(r.t, threads);
         if (r.i + 1 > max[r.t])
             max[r.t] = r.i + 1;

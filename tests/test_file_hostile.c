@@ -71,8 +71,8 @@ static void assert_frames(const struct tu_read *got, const struct tu_file *f, ui
     cr_assert_eq(got->n, want, "records %zu, expected %zu", got->n, want);
     for (size_t i = 0; i < got->n; i++) {
         uint64_t v;
-        memcpy(&v, got->recs[i].payload, 8);
-        cr_assert_eq(v, got->recs[i].pos, "record %zu carries %lu at position %lu", i, v, got->recs[i].pos);
+        memcpy(&v, got->recs[i]->payload, 8);
+        cr_assert_eq(v, got->recs[i]->pos, "record %zu carries %lu at position %lu", i, v, got->recs[i]->pos);
     }
 }
 
@@ -383,9 +383,9 @@ Test(file_hostile, an_undecodable_record_costs_itself_and_its_sites_later_record
     cr_assert_eq(got.lost[SHM_LOSS_UNDECODABLE], 3, "records 1, 3 and 5 of batch A");
     cr_assert_eq(got.n, 3 + 4);
     for (size_t i = 0; i < 3; i++) /* site 0's records of batch A, then batch B */
-        cr_assert(got.recs[i].site == 0 && got.recs[i].pos == 2 * i && got.rec_cpu[i] == 0, "record %zu", i);
+        cr_assert(got.recs[i]->site == 0 && got.recs[i]->pos == 2 * i && got.rec_cpu[i] == 0, "record %zu", i);
     for (size_t i = 3; i < 7; i++)
-        cr_assert(got.recs[i].pos == i - 3 && got.rec_cpu[i] == 1, "record %zu", i);
+        cr_assert(got.recs[i]->pos == i - 3 && got.rec_cpu[i] == 1, "record %zu", i);
     cr_assert_eq(got.exits, 1);
     tu_read_free(&got);
 }
@@ -411,9 +411,9 @@ Test(file_hostile, a_record_that_cannot_be_passed_over_costs_the_rest_of_its_bat
     cr_assert(strstr(got.first_error, "so are the 4 records after it"), "%s", got.first_error);
     cr_assert_eq(got.lost[SHM_LOSS_UNDECODABLE], 5);
     cr_assert_eq(got.n, 1 + 4);
-    cr_assert(got.recs[0].pos == 0 && got.rec_cpu[0] == 0);
+    cr_assert(got.recs[0]->pos == 0 && got.rec_cpu[0] == 0);
     for (size_t i = 1; i < 5; i++)
-        cr_assert(got.recs[i].pos == i - 1 && got.rec_cpu[i] == 1, "record %zu", i);
+        cr_assert(got.recs[i]->pos == i - 1 && got.rec_cpu[i] == 1, "record %zu", i);
     cr_assert_eq(got.exits, 1);
     tu_read_free(&got);
 }

@@ -139,7 +139,7 @@ Test(file_roundtrip, every_field_of_every_type)
     cr_assert_eq(got.n, n, "records read %zu, written %zu", got.n, n);
     /* Batches alternate cpus in the same order they were written. */
     for (size_t i = 0; i < n; i++) {
-        assert_same_record(&got.recs[i], &want[i], used[i], i);
+        assert_same_record(got.recs[i], &want[i], used[i], i);
         cr_assert_eq(got.rec_pid[i], 777);
     }
     cr_assert_eq(got.losses, 4);
@@ -209,11 +209,11 @@ Test(file_roundtrip, duplicates_are_dropped_within_and_across_files)
     cr_assert_eq(got.n, 250, "a+b: %zu records", got.n);
     char *seen = calloc(250, 1);
     for (size_t i = 0; i < got.n; i++) {
-        cr_assert_lt(got.recs[i].pos, 250);
-        cr_assert_eq(seen[got.recs[i].pos]++, 0, "position %lu twice", got.recs[i].pos);
+        cr_assert_lt(got.recs[i]->pos, 250);
+        cr_assert_eq(seen[got.recs[i]->pos]++, 0, "position %lu twice", got.recs[i]->pos);
         uint64_t v;
-        memcpy(&v, got.recs[i].payload, 8);
-        cr_assert_eq(v, got.recs[i].pos * 3);
+        memcpy(&v, got.recs[i]->payload, 8);
+        cr_assert_eq(v, got.recs[i]->pos * 3);
     }
     free(seen);
     tu_read_free(&got);

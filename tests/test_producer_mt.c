@@ -422,7 +422,7 @@ static void check_one_string_record(const struct shm_ring_view *v, uint64_t *pos
     uint64_t at = *pos;
     int st = shm_ring_next(v, pos, &rec, 0, &loss);
     MT_ASSERT(st == SHM_READ_RECORD, "len %zu: status %d", len, st);
-    const size_t room = SHMLOG_MAX_PAYLOAD - 4 - 2; /* a u32 and the string's length word */
+    const size_t room = SHMLOG_DEFAULT_ARG_BYTES - 4 - 2; /* a u32 and the string's length word */
     size_t stored = len < room ? len : room;
     int cut_expected = len > room;
     uint32_t got_tag = 0;
@@ -440,7 +440,7 @@ static void check_one_string_record(const struct shm_ring_view *v, uint64_t *pos
     MT_ASSERT(rec.pos == at || (at & v->mask) + rec.nslots > v->cap, "len %zu: record at %llu, expected %llu",
               len, (unsigned long long)rec.pos, (unsigned long long)at);
     if (cut_expected)
-        MT_ASSERT(4 + 2 + got_len == SHMLOG_MAX_PAYLOAD, "a cut string fills the payload bound");
+        MT_ASSERT(4 + 2 + got_len == SHMLOG_DEFAULT_ARG_BYTES, "a cut string fills the argument bound");
 }
 
 static void strings_of_every_length(void)
@@ -457,9 +457,9 @@ static void strings_of_every_length(void)
             v = &proc.ring[i];
     MT_ASSERT(v != NULL, "no ring for cpu 0");
 
-    static char s[1024];
+    static char s[SHMLOG_DEFAULT_ARG_BYTES + 64];
     uint64_t pos = 0;
-    for (uint32_t len = 0; len <= 500; len++) {
+    for (uint32_t len = 0; len <= SHMLOG_DEFAULT_ARG_BYTES + 40; len += len < 500 ? 1 : 13) {
         for (uint32_t i = 0; i < len; i++)
             s[i] = (char)(' ' + (len + i) % 95); /* printable, never NUL */
         s[len] = 0;
@@ -475,11 +475,12 @@ static void strings_of_every_length(void)
         shm_ring_release(v, pos);
     }
 
-    /* Two strings share the bound: the first takes what it needs, the second the rest. */
-    static char s2[1024];
-    memset(s2, 'z', 600);
-    for (uint32_t a = 0; a <= 500; a += 25) {
-        for (uint32_t b = 0; b <= 500; b += 7) {
+    /* Two strings share the bound: whole when they fit, else the shorter one whole if it is no more than
+     * half the room, the rest to the other; else half each, the first the odd byte. */
+    static char s2[SHMLOG_DEFAULT_ARG_BYTES + 64];
+    memset(s2, 'z', sizeof s2 - 1);
+    for (uint32_t a = 0; a <= SHMLOG_DEFAULT_ARG_BYTES; a += 211) {
+        for (uint32_t b = 0; b <= SHMLOG_DEFAULT_ARG_BYTES; b += 97) {
             s[a] = 0;
             memset(s, 'y', a);
             s2[b] = 0;
@@ -488,8 +489,12 @@ static void strings_of_every_length(void)
             struct shm_copied_record rec;
             struct shm_loss loss;
             MT_ASSERT(shm_ring_next(v, &pos, &rec, 0, &loss) == SHM_READ_RECORD, "a %u b %u", a, b);
-            const size_t room = SHMLOG_MAX_PAYLOAD - 2 - 2;
-            size_t want_a = a < room ? a : room, want_b = b < room - want_a ? b : room - want_a;
+            const size_t room = SHMLOG_DEFAULT_ARG_BYTES - 2 - 2;
+            size_t want_a = a, want_b = b;
+            if (a + b > room) {
+                want_a = a <= room / 2 ? a : b <= room / 2 ? room - b : room - room / 2;
+                want_b = room - want_a;
+            }
             const uint8_t *pa = NULL, *pb = NULL;
             size_t la = 0, lb = 0;
             int ca = -1, cb = -1;

@@ -655,6 +655,29 @@ Test(render_hostile, errors_are_visible, .timeout = 10)
 
     render("%d %d %s", &i1, 1);
     cr_assert_str_eq(render_mem, "1 <missing arg> <missing arg>");
+
+    /* A string's width reaches the longest a record holds, and any precision only cuts it; a number's are
+     * still bounded. */
+    static char longest[SHMLOG_MAX_PAYLOAD + 1], want[SHMLOG_MAX_PAYLOAD + 2];
+    memset(longest, 'q', SHMLOG_MAX_PAYLOAD);
+    const struct render_arg ls = arg_str(longest);
+    for (int prec = 4097; prec <= (int)SHMLOG_MAX_PAYLOAD + 7000; prec += 3001) {
+        int k = snprintf(want, sizeof want, "%.*s|", prec, longest);
+        n = render("%.*s|", (struct render_arg[]){arg_int(SHMLOG_ARG_I32, (uint64_t)prec), ls}, 2);
+        cr_assert(n == (size_t)k && memcmp(render_mem, want, n) == 0, "%%.*s of precision %d", prec);
+    }
+    n = render("%.99999s|", &ls, 1);
+    cr_assert(n == SHMLOG_MAX_PAYLOAD + 1 && render_mem[n - 1] == '|', "a literal precision past every string");
+    n = render("%14260s|", &s, 1);
+    cr_assert(n == SHMLOG_MAX_PAYLOAD + 1 && strcmp(render_mem + n - 4, "abc|") == 0, "a string's width of 14260");
+    render("%14261s", &s, 1);
+    cr_assert_str_eq(render_mem, "<width too large>");
+    render("%-*s", (struct render_arg[]){arg_int(SHMLOG_ARG_I32, 14261), s}, 2);
+    cr_assert_str_eq(render_mem, "<width too large>");
+    render("%5000d", &i1, 1);
+    cr_assert_str_eq(render_mem, "<width too large>");
+    render("%.*f", (struct render_arg[]){arg_int(SHMLOG_ARG_I32, 5000), arg_f64(1.0)}, 2);
+    cr_assert_str_eq(render_mem, "<precision too large>");
     render("x", (struct render_arg[]){i1, s, arg_f64(2.5), p, arg_int(SHMLOG_ARG_BOOL, 1)}, 5);
     cr_assert_str_eq(render_mem, "x <extra: 1, \"abc\", 2.5, 0x10, true>");
 

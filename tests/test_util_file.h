@@ -182,9 +182,11 @@ static inline void tu_file_close(struct tu_file *f)
     close(f->fd);
 }
 
-/* Everything a reader returned. */
+/* Everything a reader returned. Each record in an allocation of its own, as
+ * long as what it holds: a record's struct has room for the longest payload
+ * (14 KiB), a million of which a test would not fit in memory. */
 struct tu_read {
-    struct shm_copied_record *recs;
+    struct shm_copied_record **recs;
     uint32_t *rec_pid;
     uint32_t *rec_cpu;
     size_t n, cap;
@@ -212,7 +214,13 @@ static inline void tu_read_event(struct tu_read *out, const struct shlog_event *
             out->rec_cpu = realloc(out->rec_cpu, out->cap * sizeof(*out->rec_cpu));
             cr_assert(out->recs && out->rec_pid && out->rec_cpu);
         }
-        out->recs[out->n] = *ev->rec;
+        {
+            const struct shm_copied_record *r = ev->rec;
+            const size_t bytes = shm_rec_copy_bytes(r);
+            out->recs[out->n] = malloc(bytes);
+            cr_assert(out->recs[out->n]);
+            memcpy(out->recs[out->n], r, bytes);
+        }
         out->rec_pid[out->n] = ev->proc->info.pid;
         out->rec_cpu[out->n++] = ev->cpu;
         break;
@@ -277,6 +285,8 @@ static inline int tu_read_shlog(const char *path, struct shlog_dedup *d, struct 
 
 static inline void tu_read_free(struct tu_read *r)
 {
+    for (size_t i = 0; i < r->n; i++)
+        free(r->recs[i]);
     free(r->recs);
     free(r->rec_pid);
     free(r->rec_cpu);
@@ -643,7 +653,7 @@ static inline size_t tu_check_producer(const struct tu_read *got, uint32_t pid, 
     for (size_t k = 0; k < got->n; k++) {
         if (got->rec_pid[k] != pid)
             continue;
-        struct tu_rec r = tu_decode(&got->recs[k]);
+        struct tu_rec r = tu_decode(got->recs[k]);
         cr_assert_lt(r.t, threads);
         cr_assert_lt(r.i, count);
         cr_assert_eq(seen[r.t * count + r.i]++, 0, "pid %u thread %u record %lu twice", pid, r.t, r.i);

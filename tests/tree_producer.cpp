@@ -138,8 +138,8 @@ int main()
     std::printf("json nested [[1,2],[],[3]]\njson variant \"x\"\njson strings [\"a\",\"b\\\"c\\n\",\"tab\\there\",\"back\\\\slash\",\"\\u0001\\u007f\",\"caf\\u00e9\"]\n");
 
     /* longer than a record holds: cut, and marked with how many elements did not fit */
-    std::vector<int> many(300);
-    for (int i = 0; i < 300; i++)
+    std::vector<int> many(1000); /* 5 KB of nodes: past the default argument bound */
+    for (int i = 0; i < 1000; i++)
         many[static_cast<size_t>(i)] = i;
     SHMLOG_INFO("many={}", many);
     std::printf("cut %zu\n", many.size());

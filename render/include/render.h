@@ -91,11 +91,15 @@ extern "C" {
 
 /* Largest width or precision a format may ask for; larger renders an error. */
 #define RENDER_FMT_MAX_WIDTH 4096
+/* A string's: its width may reach the longest string a record holds, and its
+ * precision only cuts it (any precision is taken, as one past this). */
+#define RENDER_STR_MAX_WIDTH ((int)SHMLOG_MAX_PAYLOAD)
 /* No line render_record() or render_loss() produces is longer.
- * The caps bound the worst message (hostile format, JSON escaping) to about
- * 250 KiB: 16 conversions of at most 4 KiB padding plus a 428-byte string
- * escaped, the format's 4 KiB of literal text escaped, error text for up to
- * 2048 more specs; fields and the other keys add less than 50 KiB. */
+ * The caps bound the worst message (hostile format, JSON escaping); what does
+ * not fit is cut: 16 conversions of at most 14 KiB padding (strings') and the
+ * arguments' 14 KiB escaped (6 bytes each), the format's 4 KiB of literal
+ * text escaped, error text for up to 2048 more specs; fields and the other
+ * keys add about as much again as the arguments. */
 #define RENDER_LINE_MAX (512 * 1024)
 
 /* ==== Bounded output buffer ==== */
