@@ -189,6 +189,13 @@ for q in "--level WARN" "--app clockapp" "--where n=3" "--since 0 --until 1"; do
 done
 
 # ---- Corpus files of every index version: the plain frames of 2 and 3 go unread, the answer the same ----
+corpus_same_with_index() { # file, query (its words)
+    # shellcheck disable=SC2086
+    "$SHMLOG_DUMP" read --format json $2 "$1" >"$tmp/c-ix.json" 2>&1
+    # shellcheck disable=SC2086
+    SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" read --format json $2 "$1" >"$tmp/c-all.json" 2>&1
+    check "${1#"$corpus"/} $2: the same with the index" cmp "$tmp/c-ix.json" "$tmp/c-all.json"
+}
 for f in "$corpus"/v2-index/index.shlog "$corpus"/v2-index2/index.shlog "$corpus"/v2-index2/losses.shlog \
     "$corpus"/v2-index2/rotation "$corpus"/v2-index3/index.shlog "$corpus"/v2-index3/losses.shlog \
     "$corpus"/v2-index3/rotation "$corpus"/v2-index4/index.shlog "$corpus"/v2-index4/losses.shlog \
@@ -196,11 +203,7 @@ for f in "$corpus"/v2-index/index.shlog "$corpus"/v2-index2/index.shlog "$corpus
     "$corpus"/v2-index5/rotation; do
     for q in "--where order=7005" "--level ERROR" "--app pricer" "--since 0 --until 1" "--grep zebra" \
         "--thread 501" "--thread pricer-main"; do
-        # shellcheck disable=SC2086
-        "$SHMLOG_DUMP" read --format json $q "$f" >"$tmp/c-ix.json" 2>&1
-        # shellcheck disable=SC2086
-        SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" read --format json $q "$f" >"$tmp/c-all.json" 2>&1
-        check "${f#"$corpus"/} $q: the same with the index" cmp "$tmp/c-ix.json" "$tmp/c-all.json"
+        corpus_same_with_index "$f" "$q"
     done
 done
 corpus_unread() { "$SHMLOG_DUMP" stats --format json --where order=7005 "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_unread_frames"])'; }
@@ -218,11 +221,7 @@ for f in "$corpus"/v2-index5/traces.shlog "$corpus"/v2-index5/trace.shlog "$corp
         "--thread 802 --where order=9104" "--trace 5ac0ffee000000000000000000000010" \
         "--trace 5ac0ffee000000000000000000000017" "--trace 5ac0ffee000000000000000000000018" "--trace 9017" \
         "--trace 4bf92f3577b34da6a3ce929d0e0e4736" "--trace 1234"; do
-        # shellcheck disable=SC2086
-        "$SHMLOG_DUMP" read --format json $q "$f" >"$tmp/c-ix.json" 2>&1
-        # shellcheck disable=SC2086
-        SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" read --format json $q "$f" >"$tmp/c-all.json" 2>&1
-        check "${f#"$corpus"/} $q: the same with the index" cmp "$tmp/c-ix.json" "$tmp/c-all.json"
+        corpus_same_with_index "$f" "$q"
     done
 done
 check "traces.shlog --where order=9103: its record's trace, set 2 frames before, is carried over the frames skipped" \
