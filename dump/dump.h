@@ -230,6 +230,10 @@ struct site_cache {
 /* The prepared site id, or the process's unknown-site renderer; NULL only
  * when out of memory. */
 const struct render_site *site_lookup(struct site_cache *c, uint32_t id);
+/* An empty cache of the process's site capacity; -ENOMEM when it is not
+ * there (site_cache_free() then frees what is). */
+int site_cache_init(struct site_cache *c, const struct shm_seg *meta, const struct shm_proc_info *info,
+                    const struct shm_categories *cats);
 void site_cache_free(struct site_cache *c);
 /* thread_name_of's answer for the last tid asked, from the first scanned
  * entries of a process's site table. */

@@ -184,10 +184,7 @@ static void add_proc(struct live_rings *l, const struct seg_entry *e)
         return;
     }
     shm_meta_categories(&p->meta, &p->cats);
-    uint32_t cap = p->info.site_capacity ? p->info.site_capacity : 1;
-    p->sites = (struct site_cache){&p->meta, &p->info, &p->cats, p->info.site_capacity,
-                                   calloc(cap, sizeof(struct render_site *)), calloc(cap, 1), NULL};
-    if (!p->sites.sites || !p->sites.state) {
+    if (site_cache_init(&p->sites, &p->meta, &p->info, &p->cats) != 0) {
         proc_free(p);
         return;
     }

@@ -162,13 +162,10 @@ static void dump_one(const struct cli *cli, const struct seg_entry *meta_entry, 
     }
     static struct shm_categories cats;
     shm_meta_categories(&meta, &cats);
-    dumping.sites = (struct site_cache){&meta, &info, &cats, info.site_capacity,
-                                        calloc(info.site_capacity ? info.site_capacity : 1,
-                                               sizeof(struct render_site *)),
-                                        calloc(info.site_capacity ? info.site_capacity : 1, 1), NULL};
+    int sites_ok = site_cache_init(&dumping.sites, &meta, &info, &cats) == 0;
     struct ring_cursor *cur = dumping.cur = calloc(n, sizeof *cur);
     int *heap = dumping.heap = calloc(n, sizeof *heap);
-    if (!dumping.sites.sites || !dumping.sites.state || !cur || !heap) {
+    if (!sites_ok || !cur || !heap) {
         fprintf(stderr, "%s: out of memory for %s\n", dump_prog, meta_entry->path);
         goto out;
     }
@@ -318,10 +315,7 @@ static void follow_meta(const struct cli *cli, const struct seg_entry *e)
         return;
     }
     shm_meta_categories(&f->meta, &f->cats);
-    uint32_t cap = f->info.site_capacity ? f->info.site_capacity : 1;
-    f->sites = (struct site_cache){&f->meta, &f->info, &f->cats, f->info.site_capacity,
-                                   calloc(cap, sizeof(struct render_site *)), calloc(cap, 1), NULL};
-    if (!f->sites.sites || !f->sites.state) {
+    if (site_cache_init(&f->sites, &f->meta, &f->info, &f->cats) != 0) {
         site_cache_free(&f->sites);
         shm_seg_close(&f->meta);
         free(f);

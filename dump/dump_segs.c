@@ -164,6 +164,15 @@ const struct render_site *site_lookup(struct site_cache *c, uint32_t id)
     return c->unknown;
 }
 
+int site_cache_init(struct site_cache *c, const struct shm_seg *meta, const struct shm_proc_info *info,
+                    const struct shm_categories *cats)
+{
+    uint32_t cap = info->site_capacity ? info->site_capacity : 1;
+    *c = (struct site_cache){meta, info, cats, info->site_capacity, calloc(cap, sizeof(struct render_site *)),
+                             calloc(cap, 1), NULL};
+    return c->sites && c->state ? 0 : -ENOMEM;
+}
+
 void site_cache_free(struct site_cache *c)
 {
     for (uint32_t i = 0; c->sites && i < c->capacity; i++)
