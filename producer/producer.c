@@ -1218,10 +1218,6 @@ static int shmlog__create_rings_of_affinity(void)
     return 0;
 }
 
-/* A process that returns from main or calls exit() without shmlog_shutdown()
- * ends as it meant to: its meta says so (the collector's exit marker says
- * "shut down", not "died"). The segments stay mapped, for what static
- * destructors and the atexit handlers that run after this one still log. */
 /* The rate-limited call sites that wrote once: pushed, never removed. */
 static struct shmlog__every *shmlog__every_sites;
 
@@ -1258,6 +1254,10 @@ void shmlog_flush_suppressed(void)
     }
 }
 
+/* A process that returns from main or calls exit() without shmlog_shutdown()
+ * ends as it meant to: its meta says so (the collector's exit marker says
+ * "shut down", not "died"). The segments stay mapped, for what static
+ * destructors and the atexit handlers that run after this one still log. */
 static void shmlog__at_exit(void)
 {
     shmlog_flush_suppressed();
