@@ -412,7 +412,8 @@ static int put_json_elements(struct render_buf *out, struct tree_in *in, unsigne
         if (!ok) {
             if (!out->overflow)
                 out->len = mark;
-            in->n = at;
+            in->off = at;
+            in->n = at; /* what follows is not read either */
             break;
         }
     }
