@@ -148,6 +148,15 @@ static const char *arena_copy(struct render_buf *arena, const char *s, size_t n)
     return at;
 }
 
+/* How many bytes at s are a name's: [A-Za-z0-9_], the producer's only ones. */
+static size_t name_bytes(const char *s)
+{
+    size_t n = 0;
+    while (isalnum((unsigned char)s[n]) || s[n] == '_')
+        n++;
+    return n;
+}
+
 /* Length of a descriptor's enum list "Name=value,..." at s (up to ';' or its
  * end), or 0 when it is not one: names [A-Za-z0-9_], values decimal. */
 static size_t enum_list_len(const char *s)
@@ -155,8 +164,7 @@ static size_t enum_list_len(const char *s)
     const char *p = s;
     for (;;) {
         const char *name = p;
-        while (isalnum((unsigned char)*p) || *p == '_')
-            p++;
+        p += name_bytes(p);
         if (p == name || *p++ != '=')
             return 0;
         if (*p == '-')
@@ -188,7 +196,7 @@ static void prep_arg_items(struct render_site *sr, long arg, uint8_t fast, const
 }
 
 /* A struct entry's member list "name=<argument>[unit],..." at s (argument
- * from 1, unit [a-z] or a UTF-8 byte, up to 8): its members appended to sr->members, each an
+ * from 1, unit [a-z] or valid UTF-8, up to 8 bytes): its members appended to sr->members, each an
  * argument after arg that no struct has yet (so nesting ends, and each
  * argument shows once); 0, or -1 with nothing kept when it is not one. */
 static int prep_members(struct render_site *sr, struct render_buf *arena, long arg, const char *s, uint32_t *claimed)
@@ -198,8 +206,7 @@ static int prep_members(struct render_site *sr, struct render_buf *arena, long a
     const char *p = s;
     for (;;) {
         const char *name = p;
-        while (isalnum((unsigned char)*p) || *p == '_')
-            p++;
+        p += name_bytes(p);
         size_t name_len = (size_t)(p - name);
         if (!name_len || name_len > FIELD_NAME_MAX || *p++ != '=' || *p < '1' || *p > '9')
             break;
@@ -212,7 +219,7 @@ static int prep_members(struct render_site *sr, struct render_buf *arena, long a
             p++;
         size_t unit_len = (size_t)(p - unit);
         if (m <= arg || m >= sr->nargs || ((*claimed | mine) >> m & 1u) || unit_len > 8 ||
-            sr->nmembers >= SHMLOG_MAX_ARGS)
+            render_utf8_valid(unit, unit_len) != unit_len || sr->nmembers >= SHMLOG_MAX_ARGS)
             break;
         mine |= 1u << m;
         struct prep_member *pm = &sr->members[sr->nmembers++];
@@ -320,8 +327,9 @@ static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena
             continue;
         }
         if (*p == 'n') {
+            /* a name is a key in every reader's output: refused unless it is all name bytes */
             size_t n = *end == ' ' ? strcspn(end + 1, ";") : 0;
-            if (n && n <= FIELD_NAME_MAX && !sr->name_of[arg]) {
+            if (n && n <= FIELD_NAME_MAX && name_bytes(end + 1) >= n && !sr->name_of[arg]) {
                 sr->name_of[arg] = arena_copy(arena, end + 1, n);
                 sr->name_len[arg] = (uint8_t)n;
             }
