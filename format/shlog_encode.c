@@ -116,6 +116,7 @@ struct enc_site_ix {
     uint16_t str_skip[SHMLOG_MAX_ARGS];
     uint8_t subject_extend; /* 64 - its bits when signed and narrower than 64: a shift that sign-extends it */
     uint8_t has_str;
+    uint8_t words_whole; /* shlog__ix_words_whole of its format */
     uint32_t nkeys;
     uint64_t prefix[SHMLOG_MAX_ARGS]; /* strings: their values' keys; the subject: not 0 */
     uint64_t range_key, unindexed_key; /* the subject's: its range's, and its name's when it has none */
@@ -201,6 +202,9 @@ struct enc_index {
     uint32_t ntraces;
     int traces_unknown;
     struct ix_trace traces[IX_MAX_TRACES];
+    /* a record of the open frame may show a word no key has: a raw one, or
+     * one of a site whose messages' words are not whole (IX_WORDS) */
+    int words_unknown;
 };
 
 struct shlog_enc {
@@ -514,6 +518,8 @@ static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct s
     size_t len[SHMLOG_MAX_ARGS];
     struct ix_key_list l = {e->ix.word_prefix, x->keys, 0};
     shlog__ix_fields(s->fmt, fmt_len, nargs, name, len, ix_key_text, &l);
+    x->words_whole = (uint8_t)(!s->desc_len && s->nargs <= SHMLOG_MAX_ARGS &&
+                               shlog__ix_words_whole(s->fmt, fmt_len, nargs, s->arg_types));
     /* Values cost a key each, and most numbers differ from record to
      * record: the strings' values and the first integer's (a call's subject:
      * an order's id, a sequence number) are keys, the other numbers' fields
@@ -1189,12 +1195,15 @@ static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_h
     x->batch_tsc_max = tsc > x->batch_tsc_max ? tsc : x->batch_tsc_max;
     x->levels |= 1u << (level < 7 ? level : 7);
     x->categories |= (uint64_t)(category < 64) << (category & 63);
-    if (!s || how != HOW_CODED)
+    if (!s || how != HOW_CODED) {
+        x->words_unknown = 1;
         return;
+    }
     struct enc_site_ix *six = s->ix;
     int fresh = six->frame != x->frame + 1;
     if (fresh) {
         six->frame = x->frame + 1;
+        x->words_unknown |= !six->words_whole;
         for (uint32_t i = 0; i < six->nkeys; i++)
             ix_add(e, six->keys[i]);
     }
@@ -1702,6 +1711,7 @@ static void ix_frame_reset(struct enc_index *x, uint32_t kept_blocks)
     x->nrings = 0;
     x->ntraces = 0;
     x->traces_unknown = 0;
+    x->words_unknown = 0;
     x->frame++;
 }
 
@@ -1714,7 +1724,8 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
     if (records) {
         en.tsc_min = x->tsc_min;
         en.tsc_max = x->tsc_max;
-        en.flags = (ix_time(x, &en.ns_min, &en.ns_max) ? IX_TIME : 0) | IX_TIDS | (x->traces_unknown ? 0 : IX_TRACES);
+        en.flags = (ix_time(x, &en.ns_min, &en.ns_max) ? IX_TIME : 0) | IX_TIDS | (x->traces_unknown ? 0 : IX_TRACES) |
+                   (x->words_unknown ? 0 : IX_WORDS);
         en.levels = (uint8_t)x->levels;
         en.categories = x->categories;
         en.npids = x->npids;

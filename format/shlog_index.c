@@ -124,6 +124,78 @@ void shlog__ix_fields(const char *fmt, size_t n, unsigned nargs, const char **na
     }
 }
 
+/* What conversion conv of length modifier len (0, or its letters' first)
+ * shows of an argument of type t without an error of the renderer's: 1 when
+ * it is a number's digits (any word of it is a number's), 2 a string's
+ * bytes, 0 anything else (an error's words, an enum's name...). */
+static int whole_conversion(char conv, char len, unsigned t)
+{
+    int integer = t >= SHMLOG_ARG_BOOL && t <= SHMLOG_ARG_U64;
+    switch (conv) {
+    case 'd': case 'i': case 'u': case 'o': case 'x': case 'X':
+        return integer && len != 'L';
+    case 'c':
+        return integer && !len; /* one byte: no word of two */
+    case 's':
+        return t == SHMLOG_ARG_STR && !len ? 2 : 0;
+    case 'p':
+        return t == SHMLOG_ARG_PTR && !len; /* "(nil)" too */
+    case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': case 'a': case 'A':
+        return (t == SHMLOG_ARG_F64 || t == SHMLOG_ARG_F32) && (!len || len == 'l' || len == 'L');
+    default:
+        return 0;
+    }
+}
+
+int shlog__ix_words_whole(const char *fmt, size_t n, unsigned nargs, const uint8_t *types)
+{
+    unsigned arg = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!fmt[i])
+            return 0; /* the renderer stops at it: the arguments after it would be shown as extras */
+        if (fmt[i] != '%')
+            continue;
+        if (i + 1 < n && fmt[i + 1] == '%') {
+            i++;
+            continue;
+        }
+        /* a conversion's output next to a word byte would make one word of both */
+        if (i > 0 && word_byte((uint8_t)fmt[i - 1]))
+            return 0;
+        i++;
+        while (i < n && fmt[i] && strchr("-+ #0'", fmt[i]))
+            i++;
+        /* no '*', no positional argument, and widths and precisions far below the renderer's bounds */
+        size_t digits = i;
+        while (i < n && fmt[i] >= '0' && fmt[i] <= '9')
+            i++;
+        int precision = i < n && fmt[i] == '.';
+        if (i - digits > 2 || (i < n && fmt[i] == '$'))
+            return 0;
+        if (precision) {
+            digits = ++i;
+            while (i < n && fmt[i] >= '0' && fmt[i] <= '9')
+                i++;
+            if (i - digits > 2)
+                return 0;
+        }
+        char len = 0; /* as the renderer reads it: hh is H, ll is q */
+        if (i < n && fmt[i] && strchr("hlqLjzZt", fmt[i])) {
+            len = fmt[i++];
+            if ((len == 'h' || len == 'l') && i < n && fmt[i] == len)
+                len = fmt[i++] == 'h' ? 'H' : 'q';
+        }
+        if (i >= n || arg >= nargs)
+            return 0;
+        int shows = whole_conversion(fmt[i], len, types[arg++]);
+        if (!shows || (shows == 2 && precision)) /* a precision cuts a string's word */
+            return 0;
+        if (i + 1 < n && word_byte((uint8_t)fmt[i + 1]))
+            return 0;
+    }
+    return arg == nargs; /* an argument no conversion takes is shown after the message */
+}
+
 /* Version 3 holds a plain frame's CLOCK sections with each anchor's TSC,
  * time and offset as the change from the anchor before (the first from the
  * entry's tsc_min and ns_min): the same values, in some 40 % of the bytes.
@@ -318,6 +390,8 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version)
         x->flags &= (uint8_t)~IX_TIDS;
     if (version < 5)
         x->flags &= (uint8_t)~IX_TRACES;
+    if (version < 6)
+        x->flags &= (uint8_t)~IX_WORDS;
     x->ns_min = 0;
     x->ns_max = UINT64_MAX;
     if (x->flags & IX_TIME) {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -188,7 +189,7 @@ static struct shlog_index_frame ix_frame_of(const struct ix_entry *x, const uint
         .bloom_blocks = x->bloom_blocks, .bloom = x->bloom, .prefix_check = x->prefix_check,
         .nrings = x->nrings, .rings = x->ring_bytes, .clock_bytes = x->clock_bytes, .clock = x->clock,
         .tids = (x->flags & IX_TIDS) != 0, .traces = (x->flags & IX_TRACES) != 0, .ntraces = x->ntraces,
-        .trace_list = x->trace_bytes};
+        .trace_list = x->trace_bytes, .words = (x->flags & IX_WORDS) != 0};
 }
 
 void shlog_index_trace_next(const struct shlog_index_frame *f, const uint8_t **p, struct shlog_index_trace *t)
@@ -622,6 +623,22 @@ struct shlog_index_integer shlog_index_integer_of(const char *text)
     return n;
 }
 
+int shlog_index_msg_word(const char *w, size_t n)
+{
+    static const char *const shown[] = {"inf", "nan", "nil"}; /* %f of infinities and NaNs, %p of NULL */
+    int number = 1;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = (uint8_t)w[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80))
+            return 0;
+        number &= (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == 'x' ||
+                  c == 'X' || c == 'p' || c == 'P';
+    }
+    for (size_t i = 0; i < sizeof shown / sizeof shown[0] && !number; i++)
+        number = n == 3 && strncasecmp(w, shown[i], 3) == 0;
+    return n >= 2 && !number;
+}
+
 /* A field's value may be in f: as a string, or as an integer within the
  * range of a subject field of that name (a numeric field named unindexed
  * may hold any value). */
@@ -689,6 +706,9 @@ int shlog_index_may_match(const struct shlog_index_frame *f, const struct shlog_
     for (size_t i = 0; i < q->nfields; i++)
         if (!field_in(f, &q->fields[i]))
             return 0;
+    for (size_t i = 0; f->words && i < q->nmsg_words; i++)
+        if (!text_in(f, IX_TAG_WORD, "", q->msg_words[i]))
+            return 0;
     if (q->tids && f->tids) {
         uint64_t prefix = shlog__ix_prefix(IX_TAG_THREAD, "", 0);
         size_t i = 0;
@@ -751,7 +771,7 @@ int shlog_index_filters(struct shlog_index *ix, const struct shlog_index_frame *
 /* Whether q asks anything of a frame's filter. */
 static int query_filters(const struct shlog_index_query *q)
 {
-    return q->app || q->site || q->nwords || q->nfields || q->tids || q->trace;
+    return q->app || q->site || q->nwords || q->nmsg_words || q->nfields || q->tids || q->trace;
 }
 
 int shlog_index_may_match_in(struct shlog_index *ix, const struct shlog_index_frame *f,
