@@ -196,12 +196,25 @@ int shlog__ix_words_whole(const char *fmt, size_t n, unsigned nargs, const uint8
     return arg == nargs; /* an argument no conversion takes is shown after the message */
 }
 
+/* The change of wall time its section's rate makes of a change of TSC dt
+ * (hz_q16: Hz times 65536; 0 says none), modulo 2^64: version 6 holds an
+ * anchor's time as what it differs from it by. */
+static uint64_t ix_clock_predict(uint64_t dt, uint64_t hz_q16)
+{
+    if (!hz_q16)
+        return 0;
+    __int128 ns = (__int128)(int64_t)dt * 1000000000 * 65536 / (__int128)hz_q16;
+    return (uint64_t)ns;
+}
+
 /* Version 3 holds a plain frame's CLOCK sections with each anchor's TSC,
  * time and offset as the change from the anchor before (the first from the
  * entry's tsc_min and ns_min): the same values, in some 40 % of the bytes.
  * Section by section: hz_q16, state, esterror_ns, the clocksource, count,
  * u8 1 when the offsets follow, count x {tsc, ns, err, flags}, [count x
- * offset]. NULL when a section is not whole or holds more than those. */
+ * offset]; version 6 an anchor's time less what its TSC's change predicts
+ * at the section's rate (ix_clock_predict). NULL when a section is not
+ * whole or holds more than those. */
 static uint8_t *ix_clock_pack(uint8_t *to, const uint8_t *sec, size_t n, uint64_t tsc, uint64_t ns)
 {
     struct cur s = {sec, sec ? sec + n : sec, 0}; /* a plain frame of no anchors has no sections' buffer */
@@ -236,7 +249,7 @@ static uint8_t *ix_clock_pack(uint8_t *to, const uint8_t *sec, size_t n, uint64_
         for (uint64_t i = 0; i < count; i++) {
             uint64_t t = get_varint(&c), w = get_varint(&c);
             p = put_varint(p, zigzag((int64_t)(t - tsc)));
-            p = put_varint(p, zigzag((int64_t)(w - ns)));
+            p = put_varint(p, zigzag((int64_t)(w - ns - ix_clock_predict(t - tsc, head[0]))));
             p = put_varint(p, get_varint(&c));
             p = put_varint(p, get_varint(&c));
             tsc = t;
@@ -257,9 +270,9 @@ static uint8_t *ix_clock_pack(uint8_t *to, const uint8_t *sec, size_t n, uint64_
     return to + (p - packed);
 }
 
-/* The sections ix_clock_pack packed at c, as the frame holds them, into
- * x->clock_buf (at most IX_MAX_CLOCK_BYTES). */
-static void ix_clock_unpack(struct cur *c, struct ix_entry *x)
+/* The sections ix_clock_pack packed at c (index version), as the frame
+ * holds them, into x->clock_buf (at most IX_MAX_CLOCK_BYTES). */
+static void ix_clock_unpack(struct cur *c, struct ix_entry *x, unsigned version)
 {
     uint64_t sections = get_varint(c), tsc = x->tsc_min, ns = x->flags & IX_TIME ? x->ns_min : 0;
     if (!x->clock_buf) { /* a caller that wants no anchors */
@@ -272,7 +285,9 @@ static void ix_clock_unpack(struct cur *c, struct ix_entry *x)
         c->bad = 1;
     for (uint64_t k = 0; k < sections && !c->bad; k++) {
         uint8_t *p = body;
-        for (int i = 0; i < 3; i++)
+        uint64_t hz_q16 = get_varint(c);
+        p = put_varint(p, hz_q16);
+        for (int i = 0; i < 2; i++)
             p = put_varint(p, get_varint(c));
         uint64_t cs = get_varint(c);
         const uint8_t *name = cs < 32 ? get_bytes(c, cs) : NULL;
@@ -291,8 +306,9 @@ static void ix_clock_unpack(struct cur *c, struct ix_entry *x)
             break;
         }
         for (uint64_t i = 0; i < count; i++) {
-            tsc += (uint64_t)unzigzag(get_varint(c));
-            ns += (uint64_t)unzigzag(get_varint(c));
+            uint64_t dt = (uint64_t)unzigzag(get_varint(c));
+            tsc += dt;
+            ns += (uint64_t)unzigzag(get_varint(c)) + (version >= 6 ? ix_clock_predict(dt, hz_q16) : 0);
             p = put_varint(p, tsc);
             p = put_varint(p, ns);
             p = put_varint(p, get_varint(c));
@@ -451,7 +467,7 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version)
                 c->bad = 1;
         }
         if (version >= 3) {
-            ix_clock_unpack(c, x);
+            ix_clock_unpack(c, x, version);
             goto checked;
         }
         /* sections a reader reads as it would in the frame: checked there */

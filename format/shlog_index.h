@@ -17,6 +17,11 @@
 #define IX_TRAILER_BYTES 32u
 #define IX_HEAD_BYTES 16u            /* magic, version, kind, reserved, prev */
 #define IX_HEAD3_BYTES 20u           /* version 3: then the bytes of its summaries */
+/* Version 6: how an index frame's summaries are held, the byte before them. */
+#define IX_SUMMARIES_PLAIN 0u /* as version 5 lays them out */
+#define IX_SUMMARIES_ZSTD 1u  /* varint their bytes, then one zstd frame of them */
+#define IX_SUMMARIES_LEVEL 3  /* zstd's level for them: higher levels gain some 5 % more */
+#define IX_SUMMARIES_MAX (64u << 20) /* the most a reader decompresses of one index frame's */
 #define IX_KIND_BLOCK 1u
 #define IX_KIND_FOOTER 2u
 #define IX_BLOCK_BYTES 32u           /* a Bloom filter block: 8 words of 32 bits */

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 /* An index frame's filters (version 3): where they lie, read when asked. */
 struct ix_filters {
@@ -31,6 +32,7 @@ struct shlog_index {
     int fd;             /* the file's, for the filters; -1: none to read */
     uint64_t end;
     int from_footer;
+    ZSTD_DCtx *dctx;    /* the index frames' summaries (version 6), made at the first */
     char note[256];
 };
 
@@ -215,11 +217,47 @@ struct pid_store {
     size_t n, cap;
 };
 
+/* Version 6: the summaries at c as version 5 lays them out, *c then on
+ * them (decompressed into a payload of owner's). NULL or why not. */
+static const char *ix_summaries_take(struct shlog_index *owner, struct cur *c)
+{
+    unsigned coding = get_u8(c);
+    if (c->bad || coding > IX_SUMMARIES_ZSTD)
+        return "an index frame's summaries are of an unknown coding";
+    if (coding == IX_SUMMARIES_PLAIN)
+        return NULL;
+    uint64_t n = get_varint(c);
+    if (c->bad || !n || n > IX_SUMMARIES_MAX || owner->held + n > SHLOG_INDEX_MAX_BYTES)
+        return "an index frame's summaries are larger than a reader keeps";
+    if (!owner->dctx && !(owner->dctx = ZSTD_createDCtx()))
+        return "out of memory";
+    if (owner->npayloads == owner->payloads_cap &&
+        shlog__grow_array(&owner->payloads, &owner->payloads_cap, owner->npayloads, sizeof(*owner->payloads)))
+        return "out of memory";
+    uint8_t *raw = malloc(n);
+    if (!raw)
+        return "out of memory";
+    size_t got = ZSTD_decompressDCtx(owner->dctx, raw, n, c->p, (size_t)(c->end - c->p));
+    if (ZSTD_isError(got) || got != n) {
+        free(raw);
+        return "an index frame's summaries do not decompress to their size";
+    }
+    owner->payloads[owner->npayloads++] = raw;
+    owner->held += n;
+    *c = (struct cur){raw, raw + n, 0};
+    return NULL;
+}
+
 /* Entries of an index frame at block_off into ix (after those it has), in
  * order, each wholly before the index frame. */
 static const char *ix_take_entries(struct shlog_index *ix, struct shlog_index *owner, struct cur *c,
                                    uint64_t block_off, unsigned version, struct pid_store *ps)
 {
+    if (version >= 6) {
+        const char *why = ix_summaries_take(owner, c);
+        if (why)
+            return why;
+    }
     uint64_t count = get_varint(c);
     if (c->bad || count > (uint64_t)(c->end - c->p))
         return "an index frame's entries are cut short";
@@ -546,6 +584,7 @@ void shlog_index_close(struct shlog_index *ix)
     free(ix->filters);
     if (ix->fd >= 0)
         close(ix->fd);
+    ZSTD_freeDCtx(ix->dctx);
     free(ix->payloads);
     free(ix->blocks);
     free(ix->v);
