@@ -148,11 +148,17 @@ for q in "${queries[@]}"; do
         done
     fi
 done
-check "each of ${#queries[@]} queries prints the same with the index as reading every frame (read, stats)" \
-    test ${#differ[@]} -eq 0
-for q in "${differ[@]}"; do
-    diag <(echo "differs: $q")
-done
+# check_none_differ WHAT QUERY...: WHAT holds when no query is given; each one given differs
+check_none_differ() {
+    local what=$1 q
+    shift
+    check "$what" test $# -eq 0
+    for q in "$@"; do
+        diag <(echo "differs: $q")
+    done
+}
+check_none_differ "each of ${#queries[@]} queries prints the same with the index as reading every frame (read, stats)" \
+    "${differ[@]}"
 check "the index ruled out frames in most queries ($skipped_any of ${#queries[@]})" test "$skipped_any" -ge 20
 check "most frames ruled out are taken from the index unread (plain: $unread)" test "$unread" -gt 0
 # The closed files' frames are large (the producers' rings drain in big batches); the .part's are
@@ -194,15 +200,12 @@ for p in "${greps[@]}"; do
         grep_same=$((grep_same + 1))
         echo "# same ($(wc -l <"$tmp/gix.json") lines, $(stats_skipped --grep "$p" "$out") frames skipped): --grep '$p'"
     else
-        grep_differ+=("$p")
+        grep_differ+=("--grep '$p'")
         diff "$tmp/gix.json" "$tmp/gall.json" | head -5 | diag /dev/stdin
     fi
 done
-check "each of ${#greps[@]} --grep patterns prints the same with the index as reading every frame" \
-    test ${#grep_differ[@]} -eq 0
-for p in "${grep_differ[@]}"; do
-    diag <(echo "differs: --grep '$p'")
-done
+check_none_differ "each of ${#greps[@]} --grep patterns prints the same with the index as reading every frame" \
+    "${grep_differ[@]}"
 check "--grep ' zebra ' (a whole word no message holds): at least 3/4 of the closed files' frames ruled out" \
     test "$(stats_skipped --grep ' zebra ' "${closed[@]}")" -ge $((closed_records * 3 / 4))
 check "--grep '^zebra ' and ' zebra\\.': ruled out as well" \
