@@ -855,8 +855,11 @@ static int take_record(struct read_engine *e, struct source *s, const struct shl
             return rc;
     }
     /* before the filters: the thread's records after it need it whether it is shown or not */
-    if ((rec->flags & SHMLOG_REC_TRACE) && (e->trace_sets++, read_trace_take(p, rec) != 0))
-        return -ENOMEM;
+    if (rec->flags & SHMLOG_REC_TRACE) {
+        e->trace_sets++;
+        if (read_trace_take(p, rec) != 0)
+            return -ENOMEM;
+    }
     if (!c->record || ev->offset < s->skip_below || !record_passes(e->filter, p, rec, ts))
         return 0;
     struct dsite *d = ev->site ? site_of(e, s, p, ev->site) : NULL;

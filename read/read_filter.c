@@ -105,7 +105,8 @@ static size_t grep_atoms(const char *re, size_t n, struct grep_atom *a)
             break;
         }
         case '\\':
-            /* an escaped letter or digit is a class, a boundary or a back-reference; \< \> \` \' are GNU's boundaries */
+            /* an escaped letter or digit is a class, a boundary or a back-reference, and so
+             * are GNU's \< \> \` \' */
             if (i + 1 < n && !grep_word_byte((uint8_t)re[i + 1]) && !strchr("<>`'", re[i + 1]))
                 a[k++] = (struct grep_atom){ATOM_LITERAL, (uint8_t)re[i + 1]};
             else
