@@ -2,8 +2,8 @@
 # Finding things in a day of logs (issue 50): a day-like set of shmlog-sample's trading mix written by the
 # real collector (RECORDS paced over SPAN seconds, so the records spread over that much TSC time; order ids
 # repeat a few times: new, ack, fills, reject), then the questions an analyst asks: a 1 ms and a 1 s window
-# at the start, the middle and the end, one order id, a rare word of the messages, a word that is in none,
-# --level ERROR; each through shmlog-dump read, through Python (shmlog.to_arrow), with the index and as a
+# at the start, the middle and the end, a 1 s window after the end, one order id, a rare word of the
+# messages, a word that is in none (each also as a whole word, which the index is asked for), --level ERROR; each through shmlog-dump read, through Python (shmlog.to_arrow), with the index and as a
 # full scan (SHMLOG_NO_INDEX=1), and through DuckDB over the Parquet of the same records (python -m shmlog
 # export), one run, one core (taskset -c 0, DuckDB on one thread), the files in the page cache. The table
 # has wall and cpu seconds, the records each answers, and the bytes each read (rchar of /proc/PID/io:
@@ -111,8 +111,13 @@ row = con.execute(f"SELECT id FROM read_parquet('{parquet}') WHERE id IS NOT NUL
                   "ORDER BY ts LIMIT 1").fetchone()
 order = row[0] if row else 0
 questions.append((f"order id={order}", dict(where=f"id={order}"), f"id = {order}"))
+questions.append(("1 s window, none (after the end)", dict(since=last + 1_000_000_000, until=last + 2_000_000_000),
+                  f"epoch_ns(ts) >= {last + 1_000_000_000} AND epoch_ns(ts) < {last + 2_000_000_000}"))
 questions.append(("rare word 'prevention'", dict(grep="prevention"), "msg LIKE '%prevention%'"))
 questions.append(("word in none 'zebra'", dict(grep="zebra"), "msg LIKE '%zebra%'"))
+# Whole words (between two non-word bytes of the pattern): asked of the index (version 6).
+questions.append(("whole word ' prevention:'", dict(grep=" prevention:"), "msg LIKE '% prevention:%'"))
+questions.append(("whole word in none ' zebra '", dict(grep=" zebra "), "msg LIKE '% zebra %'"))
 questions.append(("--level ERROR", dict(level="ERROR"), "level IN ('ERROR', 'FATAL')"))
 
 def cli_args(q):

@@ -116,6 +116,7 @@ struct enc_site_ix {
     uint16_t str_skip[SHMLOG_MAX_ARGS];
     uint8_t subject_extend; /* 64 - its bits when signed and narrower than 64: a shift that sign-extends it */
     uint8_t has_str;
+    uint8_t words_whole; /* shlog__ix_words_whole of its format */
     uint32_t nkeys;
     uint64_t prefix[SHMLOG_MAX_ARGS]; /* strings: their values' keys; the subject: not 0 */
     uint64_t range_key, unindexed_key; /* the subject's: its range's, and its name's when it has none */
@@ -156,6 +157,8 @@ struct enc_proc_ix {
 #define IX_GROUP_MAX_FILL 0.75
 _Static_assert(IX_WORK_MIN_BLOCKS % IX_GROUP_BLOCKS == 0, "a frame's filter folds to the group's");
 
+#define IX_SMALL_FRAME 32768u /* bytes: a frame below them gets a filter of half the share */
+
 /* The file's index as the encoder builds it (FORMAT.md, "Index"). */
 struct enc_index {
     uint64_t frame;      /* frames sealed so far */
@@ -165,6 +168,10 @@ struct enc_index {
     struct buf pending;  /* entries of the frames sealed since the last index frame */
     struct buf pending_filters; /* and their filters, which follow the entries */
     uint32_t npending;
+    /* an index frame's summaries (count, entries, group_blocks) as version 5
+     * lays them out, which version 6 holds compressed by zctx */
+    struct buf summaries;
+    ZSTD_CCtx *zctx;
     /* the open frame */
     uint64_t tsc_min, tsc_max;
     uint32_t levels;
@@ -201,6 +208,9 @@ struct enc_index {
     uint32_t ntraces;
     int traces_unknown;
     struct ix_trace traces[IX_MAX_TRACES];
+    /* a record of the open frame may show a word no key has: a raw one, or
+     * one of a site whose messages' words are not whole (IX_WORDS) */
+    int words_unknown;
 };
 
 struct shlog_enc {
@@ -281,7 +291,9 @@ int shlog_enc_new(struct shlog_enc **out, int zstd_level)
     enc_forget_sites(e);
     e->ix.bloom = calloc(IX_WORK_BLOCKS, IX_BLOCK_BYTES);
     e->ix.group = calloc(IX_GROUP_BLOCKS, IX_BLOCK_BYTES);
-    if (!e->ix.bloom || !e->ix.group) {
+    e->ix.zctx = ZSTD_createCCtx();
+    if (!e->ix.bloom || !e->ix.group || !e->ix.zctx || buf_reserve(&e->ix.summaries, 2 * VARINT_MAX) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(e->ix.zctx, ZSTD_c_compressionLevel, IX_SUMMARIES_LEVEL))) {
         shlog_enc_free(e);
         return -ENOMEM;
     }
@@ -309,6 +321,8 @@ void shlog_enc_free(struct shlog_enc *e)
     if (!e)
         return;
     ZSTD_freeCCtx(e->cctx);
+    ZSTD_freeCCtx(e->ix.zctx);
+    buf_free(&e->ix.summaries);
     buf_free(&e->defs);
     buf_free(&e->raw);
     buf_free(&e->ix.clock);
@@ -514,6 +528,8 @@ static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct s
     size_t len[SHMLOG_MAX_ARGS];
     struct ix_key_list l = {e->ix.word_prefix, x->keys, 0};
     shlog__ix_fields(s->fmt, fmt_len, nargs, name, len, ix_key_text, &l);
+    x->words_whole = (uint8_t)(!s->desc_len && s->nargs <= SHMLOG_MAX_ARGS &&
+                               shlog__ix_words_whole(s->fmt, fmt_len, nargs, s->arg_types));
     /* Values cost a key each, and most numbers differ from record to
      * record: the strings' values and the first integer's (a call's subject:
      * an order's id, a sequence number) are keys, the other numbers' fields
@@ -1189,12 +1205,15 @@ static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_h
     x->batch_tsc_max = tsc > x->batch_tsc_max ? tsc : x->batch_tsc_max;
     x->levels |= 1u << (level < 7 ? level : 7);
     x->categories |= (uint64_t)(category < 64) << (category & 63);
-    if (!s || how != HOW_CODED)
+    if (!s || how != HOW_CODED) {
+        x->words_unknown = 1;
         return;
+    }
     struct enc_site_ix *six = s->ix;
     int fresh = six->frame != x->frame + 1;
     if (fresh) {
         six->frame = x->frame + 1;
+        x->words_unknown |= !six->words_whole;
         for (uint32_t i = 0; i < six->nkeys; i++)
             ix_add(e, six->keys[i]);
     }
@@ -1577,9 +1596,11 @@ uint64_t shlog_enc_frame_records(const struct shlog_enc *e)
  * (ix_entry_pend), or one block; and the group filter. */
 static size_t ix_frame_bound(const struct shlog_enc *e, size_t frame_bytes)
 {
-    return SHLOG_FRAME_PREFIX_BYTES + 8 + IX_HEAD3_BYTES + VARINT_MAX + e->ix.pending.len +
-           e->ix.pending_filters.len + (frame_bytes ? IX_ENTRY_MAX(1) + frame_bytes / 25 : 0) + 4 + 4 +
-           VARINT_MAX + IX_GROUP_BLOCKS * IX_BLOCK_BYTES + IX_TRAILER_BYTES;
+    /* the summaries (count, entries, group_blocks) as zstd may make them, the coding and their size before */
+    size_t summaries = 2 * VARINT_MAX + e->ix.pending.len + (frame_bytes ? IX_ENTRY_MAX(1) : 0);
+    return SHLOG_FRAME_PREFIX_BYTES + 8 + IX_HEAD3_BYTES + 1 + VARINT_MAX + ZSTD_compressBound(summaries) +
+           e->ix.pending_filters.len + (frame_bytes ? frame_bytes / 25 : 0) + 4 + 4 +
+           IX_GROUP_BLOCKS * IX_BLOCK_BYTES + IX_TRAILER_BYTES;
 }
 
 size_t shlog_enc_frame_bound(const struct shlog_enc *e)
@@ -1702,6 +1723,7 @@ static void ix_frame_reset(struct enc_index *x, uint32_t kept_blocks)
     x->nrings = 0;
     x->ntraces = 0;
     x->traces_unknown = 0;
+    x->words_unknown = 0;
     x->frame++;
 }
 
@@ -1714,7 +1736,8 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
     if (records) {
         en.tsc_min = x->tsc_min;
         en.tsc_max = x->tsc_max;
-        en.flags = (ix_time(x, &en.ns_min, &en.ns_max) ? IX_TIME : 0) | IX_TIDS | (x->traces_unknown ? 0 : IX_TRACES);
+        en.flags = (ix_time(x, &en.ns_min, &en.ns_max) ? IX_TIME : 0) | IX_TIDS | (x->traces_unknown ? 0 : IX_TRACES) |
+                   (x->words_unknown ? 0 : IX_WORDS);
         en.levels = (uint8_t)x->levels;
         en.categories = x->categories;
         en.npids = x->npids;
@@ -1726,8 +1749,9 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
             en.ranges[i].max ^= (uint64_t)en.ranges[i].is_signed << 63;
         }
         /* at most 4 % of the frame's bytes (a power of two of blocks), as
-         * ix_frame_bound counts */
-        uint32_t max_blocks = ix_blocks_within(n / 25, IX_WORK_BLOCKS);
+         * ix_frame_bound counts; 2 % of a small one's, which a slow host
+         * seals by age: its index frame's group filter holds its keys too */
+        uint32_t max_blocks = ix_blocks_within(n < IX_SMALL_FRAME ? n / 50 : n / 25, IX_WORK_BLOCKS);
         if (x->bloom_dirty)
             ix_group_add(x);
         en.bloom_blocks = x->bloom_dirty ? ix_fold(x->bloom, x->work_blocks, max_blocks) : 0;
@@ -1748,7 +1772,8 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
 #endif
     }
     size_t filter = (size_t)en.bloom_blocks * IX_BLOCK_BYTES;
-    if (buf_reserve(&x->pending, IX_ENTRY_MAX(0)) || buf_reserve(&x->pending_filters, filter))
+    if (buf_reserve(&x->pending, IX_ENTRY_MAX(0)) || buf_reserve(&x->pending_filters, filter) ||
+        buf_reserve(&x->summaries, x->pending.len + IX_ENTRY_MAX(0) + 2 * VARINT_MAX))
         return -ENOMEM;
     uint8_t *end = shlog__ix_entry_put(x->pending.p + x->pending.len, &en);
     if (!end) { /* anchors the entry cannot hold: the frame is read */
@@ -1765,6 +1790,21 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
     return 0;
 }
 
+/* The n bytes of summaries at p (version 6): u8 1, varint n, a zstd frame
+ * of them; or u8 0 and them as they are, when zstd fails. After them. */
+static uint8_t *ix_summaries_put(struct enc_index *x, uint8_t *p, size_t n)
+{
+    uint8_t *z = put_varint(p + 1, n);
+    size_t got = ZSTD_compress2(x->zctx, z, ZSTD_compressBound(n), x->summaries.p, n);
+    if (!ZSTD_isError(got)) {
+        *p = IX_SUMMARIES_ZSTD;
+        return z + got;
+    }
+    *p = IX_SUMMARIES_PLAIN;
+    memcpy(p + 1, x->summaries.p, n);
+    return p + 1 + n;
+}
+
 /* An index frame of the pending entries at d (room: ix_frame_bound), a
  * footer with the trailer when kind says: its bytes. */
 static size_t ix_frame_put(struct shlog_enc *e, uint8_t *d, unsigned kind)
@@ -1777,11 +1817,12 @@ static size_t ix_frame_put(struct shlog_enc *e, uint8_t *d, unsigned kind)
     p[6] = p[7] = 0;
     put_u64le(p + 8, x->last_block);
     uint8_t *summaries = p + IX_HEAD_BYTES;
-    p = put_varint(p + IX_HEAD3_BYTES, x->npending);
-    memcpy(p, x->pending.p, x->pending.len);
-    p += x->pending.len;
+    uint8_t *raw = put_varint(x->summaries.p, x->npending);
+    if (x->pending.len) /* a footer of no entries has none */
+        memcpy(raw, x->pending.p, x->pending.len);
     uint32_t group_blocks = ix_group_seal(x);
-    p = put_varint(p, group_blocks);
+    raw = put_varint(raw + x->pending.len, group_blocks);
+    p = ix_summaries_put(x, p + IX_HEAD3_BYTES, (size_t)(raw - x->summaries.p));
     put_u32le(summaries, (uint32_t)(p + 4 - summaries - 4));
     put_u32le(p, fnv1a32(pay, (size_t)(p - pay)));
     p += 4;

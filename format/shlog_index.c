@@ -124,12 +124,97 @@ void shlog__ix_fields(const char *fmt, size_t n, unsigned nargs, const char **na
     }
 }
 
+/* What conversion conv of length modifier len (0, or its letters' first)
+ * shows of an argument of type t without an error of the renderer's: 1 when
+ * it is a number's digits (any word of it is a number's), 2 a string's
+ * bytes, 0 anything else (an error's words, an enum's name...). */
+static int whole_conversion(char conv, char len, unsigned t)
+{
+    int integer = t >= SHMLOG_ARG_BOOL && t <= SHMLOG_ARG_U64;
+    switch (conv) {
+    case 'd': case 'i': case 'u': case 'o': case 'x': case 'X':
+        return integer && len != 'L';
+    case 'c':
+        return integer && !len; /* one byte: no word of two */
+    case 's':
+        return t == SHMLOG_ARG_STR && !len ? 2 : 0;
+    case 'p':
+        return t == SHMLOG_ARG_PTR && !len; /* "(nil)" too */
+    case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': case 'a': case 'A':
+        return (t == SHMLOG_ARG_F64 || t == SHMLOG_ARG_F32) && (!len || len == 'l' || len == 'L');
+    default:
+        return 0;
+    }
+}
+
+int shlog__ix_words_whole(const char *fmt, size_t n, unsigned nargs, const uint8_t *types)
+{
+    unsigned arg = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!fmt[i])
+            return 0; /* the renderer stops at it: the arguments after it would be shown as extras */
+        if (fmt[i] != '%')
+            continue;
+        if (i + 1 < n && fmt[i + 1] == '%') {
+            i++;
+            continue;
+        }
+        /* a conversion's output next to a word byte would make one word of both */
+        if (i > 0 && word_byte((uint8_t)fmt[i - 1]))
+            return 0;
+        i++;
+        while (i < n && fmt[i] && strchr("-+ #0'", fmt[i]))
+            i++;
+        /* no '*', no positional argument, and widths and precisions far below the renderer's bounds */
+        size_t digits = i;
+        while (i < n && fmt[i] >= '0' && fmt[i] <= '9')
+            i++;
+        int precision = i < n && fmt[i] == '.';
+        if (i - digits > 2 || (i < n && fmt[i] == '$'))
+            return 0;
+        if (precision) {
+            digits = ++i;
+            while (i < n && fmt[i] >= '0' && fmt[i] <= '9')
+                i++;
+            if (i - digits > 2)
+                return 0;
+        }
+        char len = 0; /* as the renderer reads it: hh is H, ll is q */
+        if (i < n && fmt[i] && strchr("hlqLjzZt", fmt[i])) {
+            len = fmt[i++];
+            if ((len == 'h' || len == 'l') && i < n && fmt[i] == len)
+                len = fmt[i++] == 'h' ? 'H' : 'q';
+        }
+        if (i >= n || arg >= nargs)
+            return 0;
+        int shows = whole_conversion(fmt[i], len, types[arg++]);
+        if (!shows || (shows == 2 && precision)) /* a precision cuts a string's word */
+            return 0;
+        if (i + 1 < n && word_byte((uint8_t)fmt[i + 1]))
+            return 0;
+    }
+    return arg == nargs; /* an argument no conversion takes is shown after the message */
+}
+
+/* The change of wall time its section's rate makes of a change of TSC dt
+ * (hz_q16: Hz times 65536; 0 says none), modulo 2^64: version 6 holds an
+ * anchor's time as what it differs from it by. */
+static uint64_t ix_clock_predict(uint64_t dt, uint64_t hz_q16)
+{
+    if (!hz_q16)
+        return 0;
+    __int128 ns = (__int128)(int64_t)dt * 1000000000 * 65536 / (__int128)hz_q16;
+    return (uint64_t)ns;
+}
+
 /* Version 3 holds a plain frame's CLOCK sections with each anchor's TSC,
  * time and offset as the change from the anchor before (the first from the
  * entry's tsc_min and ns_min): the same values, in some 40 % of the bytes.
  * Section by section: hz_q16, state, esterror_ns, the clocksource, count,
  * u8 1 when the offsets follow, count x {tsc, ns, err, flags}, [count x
- * offset]. NULL when a section is not whole or holds more than those. */
+ * offset]; version 6 an anchor's time less what its TSC's change predicts
+ * at the section's rate (ix_clock_predict). NULL when a section is not
+ * whole or holds more than those. */
 static uint8_t *ix_clock_pack(uint8_t *to, const uint8_t *sec, size_t n, uint64_t tsc, uint64_t ns)
 {
     struct cur s = {sec, sec ? sec + n : sec, 0}; /* a plain frame of no anchors has no sections' buffer */
@@ -164,7 +249,7 @@ static uint8_t *ix_clock_pack(uint8_t *to, const uint8_t *sec, size_t n, uint64_
         for (uint64_t i = 0; i < count; i++) {
             uint64_t t = get_varint(&c), w = get_varint(&c);
             p = put_varint(p, zigzag((int64_t)(t - tsc)));
-            p = put_varint(p, zigzag((int64_t)(w - ns)));
+            p = put_varint(p, zigzag((int64_t)(w - ns - ix_clock_predict(t - tsc, head[0]))));
             p = put_varint(p, get_varint(&c));
             p = put_varint(p, get_varint(&c));
             tsc = t;
@@ -185,9 +270,9 @@ static uint8_t *ix_clock_pack(uint8_t *to, const uint8_t *sec, size_t n, uint64_
     return to + (p - packed);
 }
 
-/* The sections ix_clock_pack packed at c, as the frame holds them, into
- * x->clock_buf (at most IX_MAX_CLOCK_BYTES). */
-static void ix_clock_unpack(struct cur *c, struct ix_entry *x)
+/* The sections ix_clock_pack packed at c (index version), as the frame
+ * holds them, into x->clock_buf (at most IX_MAX_CLOCK_BYTES). */
+static void ix_clock_unpack(struct cur *c, struct ix_entry *x, unsigned version)
 {
     uint64_t sections = get_varint(c), tsc = x->tsc_min, ns = x->flags & IX_TIME ? x->ns_min : 0;
     if (!x->clock_buf) { /* a caller that wants no anchors */
@@ -200,7 +285,9 @@ static void ix_clock_unpack(struct cur *c, struct ix_entry *x)
         c->bad = 1;
     for (uint64_t k = 0; k < sections && !c->bad; k++) {
         uint8_t *p = body;
-        for (int i = 0; i < 3; i++)
+        uint64_t hz_q16 = get_varint(c);
+        p = put_varint(p, hz_q16);
+        for (int i = 0; i < 2; i++)
             p = put_varint(p, get_varint(c));
         uint64_t cs = get_varint(c);
         const uint8_t *name = cs < 32 ? get_bytes(c, cs) : NULL;
@@ -219,8 +306,9 @@ static void ix_clock_unpack(struct cur *c, struct ix_entry *x)
             break;
         }
         for (uint64_t i = 0; i < count; i++) {
-            tsc += (uint64_t)unzigzag(get_varint(c));
-            ns += (uint64_t)unzigzag(get_varint(c));
+            uint64_t dt = (uint64_t)unzigzag(get_varint(c));
+            tsc += dt;
+            ns += (uint64_t)unzigzag(get_varint(c)) + (version >= 6 ? ix_clock_predict(dt, hz_q16) : 0);
             p = put_varint(p, tsc);
             p = put_varint(p, ns);
             p = put_varint(p, get_varint(c));
@@ -318,6 +406,8 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version)
         x->flags &= (uint8_t)~IX_TIDS;
     if (version < 5)
         x->flags &= (uint8_t)~IX_TRACES;
+    if (version < 6)
+        x->flags &= (uint8_t)~IX_WORDS;
     x->ns_min = 0;
     x->ns_max = UINT64_MAX;
     if (x->flags & IX_TIME) {
@@ -377,7 +467,7 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version)
                 c->bad = 1;
         }
         if (version >= 3) {
-            ix_clock_unpack(c, x);
+            ix_clock_unpack(c, x, version);
             goto checked;
         }
         /* sections a reader reads as it would in the frame: checked there */

@@ -17,6 +17,11 @@
 #define IX_TRAILER_BYTES 32u
 #define IX_HEAD_BYTES 16u            /* magic, version, kind, reserved, prev */
 #define IX_HEAD3_BYTES 20u           /* version 3: then the bytes of its summaries */
+/* Version 6: how an index frame's summaries are held, the byte before them. */
+#define IX_SUMMARIES_PLAIN 0u /* as version 5 lays them out */
+#define IX_SUMMARIES_ZSTD 1u  /* varint their bytes, then one zstd frame of them */
+#define IX_SUMMARIES_LEVEL 3  /* zstd's level for them: higher levels gain some 5 % more */
+#define IX_SUMMARIES_MAX (64u << 20) /* the most a reader decompresses of one index frame's */
 #define IX_KIND_BLOCK 1u
 #define IX_KIND_FOOTER 2u
 #define IX_BLOCK_BYTES 32u           /* a Bloom filter block: 8 words of 32 bits */
@@ -85,6 +90,12 @@ int shlog__ix_bloom_has(const uint8_t *p, uint32_t nblocks, uint64_t h);
  * 0x80 on) until it returns non-zero. */
 void shlog__ix_words(const uint8_t *text, size_t n, void (*each)(void *, const uint8_t *, size_t), void *clientd);
 
+/* 1 when every message of a site of this printf format, these argument
+ * types and no descriptor shows each word of its own whole: its literal
+ * text's words, each string argument's words, and numbers' and characters'
+ * output apart (FORMAT.md, "Message words"). */
+int shlog__ix_words_whole(const char *fmt, size_t n, unsigned nargs, const uint8_t *types);
+
 /* The field name of each argument of a printf format (name=%d: the run of
  * [A-Za-z0-9_.] before the '=' right before a conversion, as readers name
  * the fields): name[i], len[i] (0: none) for argument i < nargs; also calls
@@ -140,6 +151,7 @@ struct ix_entry {
 #define IX_PLAIN 2u /* version 2: the frame holds BATCH and CLOCK sections only: its rings and anchors listed */
 #define IX_TIDS 4u  /* version 3: its filter holds every record's thread id */
 #define IX_TRACES 8u /* version 5: its trace records' last trace of each thread listed, their ids in its filter */
+#define IX_WORDS 16u /* version 6: every whole word of its messages but a number's is a `w` key of its filter */
 
 /* The most an entry takes in an index frame. */
 #define IX_ENTRY_MAX(bloom_blocks)                                                                                \

@@ -5,8 +5,10 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 /* An index frame's filters (version 3): where they lie, read when asked. */
 struct ix_filters {
@@ -30,6 +32,7 @@ struct shlog_index {
     int fd;             /* the file's, for the filters; -1: none to read */
     uint64_t end;
     int from_footer;
+    ZSTD_DCtx *dctx;    /* the index frames' summaries (version 6), made at the first */
     char note[256];
 };
 
@@ -188,7 +191,7 @@ static struct shlog_index_frame ix_frame_of(const struct ix_entry *x, const uint
         .bloom_blocks = x->bloom_blocks, .bloom = x->bloom, .prefix_check = x->prefix_check,
         .nrings = x->nrings, .rings = x->ring_bytes, .clock_bytes = x->clock_bytes, .clock = x->clock,
         .tids = (x->flags & IX_TIDS) != 0, .traces = (x->flags & IX_TRACES) != 0, .ntraces = x->ntraces,
-        .trace_list = x->trace_bytes};
+        .trace_list = x->trace_bytes, .words = (x->flags & IX_WORDS) != 0};
 }
 
 void shlog_index_trace_next(const struct shlog_index_frame *f, const uint8_t **p, struct shlog_index_trace *t)
@@ -214,11 +217,47 @@ struct pid_store {
     size_t n, cap;
 };
 
+/* Version 6: the summaries at c as version 5 lays them out, *c then on
+ * them (decompressed into a payload of owner's). NULL or why not. */
+static const char *ix_summaries_take(struct shlog_index *owner, struct cur *c)
+{
+    unsigned coding = get_u8(c);
+    if (c->bad || coding > IX_SUMMARIES_ZSTD)
+        return "an index frame's summaries are of an unknown coding";
+    if (coding == IX_SUMMARIES_PLAIN)
+        return NULL;
+    uint64_t n = get_varint(c);
+    if (c->bad || !n || n > IX_SUMMARIES_MAX || owner->held + n > SHLOG_INDEX_MAX_BYTES)
+        return "an index frame's summaries are larger than a reader keeps";
+    if (!owner->dctx && !(owner->dctx = ZSTD_createDCtx()))
+        return "out of memory";
+    if (owner->npayloads == owner->payloads_cap &&
+        shlog__grow_array(&owner->payloads, &owner->payloads_cap, owner->npayloads, sizeof(*owner->payloads)))
+        return "out of memory";
+    uint8_t *raw = malloc(n);
+    if (!raw)
+        return "out of memory";
+    size_t got = ZSTD_decompressDCtx(owner->dctx, raw, n, c->p, (size_t)(c->end - c->p));
+    if (ZSTD_isError(got) || got != n) {
+        free(raw);
+        return "an index frame's summaries do not decompress to their size";
+    }
+    owner->payloads[owner->npayloads++] = raw;
+    owner->held += n;
+    *c = (struct cur){raw, raw + n, 0};
+    return NULL;
+}
+
 /* Entries of an index frame at block_off into ix (after those it has), in
  * order, each wholly before the index frame. */
 static const char *ix_take_entries(struct shlog_index *ix, struct shlog_index *owner, struct cur *c,
                                    uint64_t block_off, unsigned version, struct pid_store *ps)
 {
+    if (version >= 6) {
+        const char *why = ix_summaries_take(owner, c);
+        if (why)
+            return why;
+    }
     uint64_t count = get_varint(c);
     if (c->bad || count > (uint64_t)(c->end - c->p))
         return "an index frame's entries are cut short";
@@ -545,6 +584,7 @@ void shlog_index_close(struct shlog_index *ix)
     free(ix->filters);
     if (ix->fd >= 0)
         close(ix->fd);
+    ZSTD_freeDCtx(ix->dctx);
     free(ix->payloads);
     free(ix->blocks);
     free(ix->v);
@@ -622,6 +662,22 @@ struct shlog_index_integer shlog_index_integer_of(const char *text)
     return n;
 }
 
+int shlog_index_msg_word(const char *w, size_t n)
+{
+    static const char *const shown[] = {"inf", "nan", "nil"}; /* %f of infinities and NaNs, %p of NULL */
+    int number = 1;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = (uint8_t)w[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80))
+            return 0;
+        number &= (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == 'x' ||
+                  c == 'X' || c == 'p' || c == 'P';
+    }
+    for (size_t i = 0; i < sizeof shown / sizeof shown[0] && !number; i++)
+        number = n == 3 && strncasecmp(w, shown[i], 3) == 0;
+    return n >= 2 && !number;
+}
+
 /* A field's value may be in f: as a string, or as an integer within the
  * range of a subject field of that name (a numeric field named unindexed
  * may hold any value). */
@@ -689,6 +745,9 @@ int shlog_index_may_match(const struct shlog_index_frame *f, const struct shlog_
     for (size_t i = 0; i < q->nfields; i++)
         if (!field_in(f, &q->fields[i]))
             return 0;
+    for (size_t i = 0; f->words && i < q->nmsg_words; i++)
+        if (!text_in(f, IX_TAG_WORD, "", q->msg_words[i]))
+            return 0;
     if (q->tids && f->tids) {
         uint64_t prefix = shlog__ix_prefix(IX_TAG_THREAD, "", 0);
         size_t i = 0;
@@ -751,7 +810,7 @@ int shlog_index_filters(struct shlog_index *ix, const struct shlog_index_frame *
 /* Whether q asks anything of a frame's filter. */
 static int query_filters(const struct shlog_index_query *q)
 {
-    return q->app || q->site || q->nwords || q->nfields || q->tids || q->trace;
+    return q->app || q->site || q->nwords || q->nmsg_words || q->nfields || q->tids || q->trace;
 }
 
 int shlog_index_may_match_in(struct shlog_index *ix, const struct shlog_index_frame *f,

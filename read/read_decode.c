@@ -399,11 +399,15 @@ static int index_query_make(struct read_engine *e)
             e->query_fields[q->nfields++] = (struct shlog_index_field){f->where[i].name, f->where[i].value};
         }
     q->fields = e->query_fields;
+    if (f->has_grep) {
+        q->msg_words = (const char *const *)f->grep_words;
+        q->nmsg_words = f->ngrep_words;
+    }
     q->trace = f->trace;
     q->trace_hi = f->trace_hi;
     q->trace_lo = f->trace_lo;
-    return q->since_ns || q->until_ns || q->levels || q->categories || q->npids || q->app || q->nfields || f->thread ||
-           f->trace;
+    return q->since_ns || q->until_ns || q->levels || q->categories || q->npids || q->app || q->nfields ||
+           q->nmsg_words || f->thread || f->trace;
 }
 
 /* tid onto the array *v of *n (room for *cap). 0, or -ENOMEM. */
@@ -451,6 +455,8 @@ static int index_thread_tids(struct read_engine *e)
  * process: more ids only let more frames be read). 0, or -ENOMEM. */
 static int index_trace_tids(struct read_engine *e)
 {
+    if (e->trace_tids_at == e->trace_sets + 1)
+        return 0; /* no trace set since they were made */
     const struct read_filter *f = e->filter;
     e->trace_ntids = 0;
     for (const struct dproc *p = e->all_procs; p; p = p->next_all)
@@ -461,6 +467,7 @@ static int index_trace_tids(struct read_engine *e)
                 tid_push(&e->trace_tids, &e->trace_ntids, &e->trace_tids_cap, t->k1))
                 return -ENOMEM;
         }
+    e->trace_tids_at = e->trace_sets + 1;
     return 0;
 }
 
@@ -595,6 +602,7 @@ static int index_traces_take(struct read_engine *e, struct source *s)
         if (!sp)
             continue; /* a process the file never defined has no records to carry it to */
         struct dproc *p = proc_of(e, s, sp);
+        e->trace_sets++;
         if (!p || read_trace_set(p, t.tid, t.hi, t.lo, t.span, t.span_len))
             return -ENOMEM;
     }
@@ -847,8 +855,11 @@ static int take_record(struct read_engine *e, struct source *s, const struct shl
             return rc;
     }
     /* before the filters: the thread's records after it need it whether it is shown or not */
-    if ((rec->flags & SHMLOG_REC_TRACE) && read_trace_take(p, rec) != 0)
-        return -ENOMEM;
+    if (rec->flags & SHMLOG_REC_TRACE) {
+        e->trace_sets++;
+        if (read_trace_take(p, rec) != 0)
+            return -ENOMEM;
+    }
     if (!c->record || ev->offset < s->skip_below || !record_passes(e->filter, p, rec, ts))
         return 0;
     struct dsite *d = ev->site ? site_of(e, s, p, ev->site) : NULL;
@@ -883,6 +894,7 @@ static int take_block(struct read_engine *e, struct source *s, const struct shlo
                 return rc;
             paused |= rc;
             out->n = 0;
+            e->trace_sets++;
             if (read_trace_take(p, rec) != 0)
                 return -ENOMEM;
         }
@@ -1250,6 +1262,8 @@ void read_engine_free(struct read_engine *e)
     e->query_fields = NULL;
     e->query_tids = NULL;
     e->trace_tids = NULL;
+    e->trace_ntids = 0;
+    e->trace_tids_at = 0; /* a list made again when asked */
     shlog_frame_mem_free(e->frame_mem); /* after its readers */
     e->frame_mem = NULL;
     while (e->all_rings) {

@@ -351,6 +351,8 @@ struct read_engine {
     uint64_t query_tids_at;  /* 1 + thread_names when query_tids was made; 0: not made */
     uint32_t *trace_tids;    /* the threads working for --trace's trace as far as read */
     size_t trace_ntids, trace_tids_cap;
+    uint64_t trace_sets;     /* threads' traces set so far (trace records, skipped frames' entries) */
+    uint64_t trace_tids_at;  /* 1 + trace_sets when trace_tids was made; 0: not made */
     struct read_rows rows;   /* the block being taken: its rows that passed */
     /* Called before sites' strings or renderers are freed: a consumer whose
      * other threads still render with some finishes with them (an Arrow

@@ -13,10 +13,159 @@ void read_filter_init(struct read_filter *f)
     f->until_ns = UINT64_MAX;
 }
 
+/* ==== The words a --grep match shows whole ==== */
+
+enum grep_atom_kind { ATOM_OTHER, ATOM_LITERAL, ATOM_START };
+struct grep_atom {
+    uint8_t kind, byte;
+};
+
+/* A byte of a word as the index takes words (FORMAT.md, "Index"). */
+static int grep_word_byte(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80;
+}
+
+/* After the bracket expression that starts at re[i] ('['), or n. */
+static size_t bracket_end(const char *re, size_t n, size_t i)
+{
+    i++;
+    if (i < n && re[i] == '^')
+        i++;
+    if (i < n && re[i] == ']')
+        i++; /* a ']' first is one of the set */
+    while (i < n && re[i] != ']') {
+        if (re[i] == '[' && i + 1 < n && strchr(":.=", re[i + 1])) { /* [:class:] [.coll.] [=equiv=] */
+            size_t k = i + 2;
+            while (k + 1 < n && !(re[k] == re[i + 1] && re[k + 1] == ']'))
+                k++;
+            if (k + 1 >= n)
+                return n;
+            i = k + 2;
+            continue;
+        }
+        i++;
+    }
+    return i < n ? i + 1 : n;
+}
+
+/* After the group that starts at re[i] ('('), or n. */
+static size_t group_end(const char *re, size_t n, size_t i)
+{
+    int depth = 0;
+    while (i < n) {
+        if (re[i] == '\\') {
+            i = i + 2 < n ? i + 2 : n;
+            continue;
+        }
+        if (re[i] == '[') {
+            i = bracket_end(re, n, i);
+            continue;
+        }
+        if (re[i] == '(')
+            depth++;
+        else if (re[i] == ')' && --depth == 0)
+            return i + 1;
+        i++;
+    }
+    return n;
+}
+
+/* re as atoms, each one byte it matches for certain (a literal), the start
+ * of the message, or anything else; SIZE_MAX when it holds an alternation
+ * outside a group. Every quantifier also stands for an atom of its own,
+ * in case it is taken literally. */
+static size_t grep_atoms(const char *re, size_t n, struct grep_atom *a)
+{
+    static const struct grep_atom other = {ATOM_OTHER, 0};
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        uint8_t c = (uint8_t)re[i];
+        switch (c) {
+        case '|':
+            return SIZE_MAX;
+        case '^':
+            a[k++] = (struct grep_atom){ATOM_START, 0};
+            i++;
+            break;
+        case '[':
+            a[k++] = other;
+            i = bracket_end(re, n, i);
+            break;
+        case '(':
+            a[k++] = other;
+            i = group_end(re, n, i);
+            break;
+        case '*': case '+': case '?': case '{': {
+            if (k)
+                a[k - 1] = other; /* repeated or optional */
+            a[k++] = other;
+            const char *close = c == '{' ? memchr(re + i, '}', n - i) : NULL;
+            i = c != '{' ? i + 1 : close ? (size_t)(close - re) + 1 : n;
+            break;
+        }
+        case '\\':
+            /* an escaped letter or digit is a class, a boundary or a back-reference, and so
+             * are GNU's \< \> \` \' */
+            if (i + 1 < n && !grep_word_byte((uint8_t)re[i + 1]) && !strchr("<>`'", re[i + 1]))
+                a[k++] = (struct grep_atom){ATOM_LITERAL, (uint8_t)re[i + 1]};
+            else
+                a[k++] = other;
+            i += 2;
+            break;
+        case '.': case '$': /* the message may be cut at the renderer's bound: its end bounds no word */
+            a[k++] = other;
+            i++;
+            break;
+        default:
+            a[k++] = (struct grep_atom){ATOM_LITERAL, c};
+            i++;
+        }
+    }
+    return k;
+}
+
+size_t read_grep_words(const char *re, char **words, char *text)
+{
+    size_t n = strlen(re), nwords = 0;
+    struct grep_atom *a = malloc((n + 1) * sizeof *a);
+    size_t k = a ? grep_atoms(re, n, a) : SIZE_MAX;
+    for (size_t i = 0; k != SIZE_MAX && i < k;) {
+        if (a[i].kind != ATOM_LITERAL || !grep_word_byte(a[i].byte)) {
+            i++;
+            continue;
+        }
+        size_t from = i;
+        while (i < k && a[i].kind == ATOM_LITERAL && grep_word_byte(a[i].byte))
+            i++;
+        int left = from > 0 && (a[from - 1].kind == ATOM_START ||
+                                (a[from - 1].kind == ATOM_LITERAL && !grep_word_byte(a[from - 1].byte)));
+        int right = i < k && a[i].kind == ATOM_LITERAL && !grep_word_byte(a[i].byte);
+        if (!left || !right)
+            continue;
+        for (size_t j = from; j < i; j++)
+            text[j - from] = (char)a[j].byte;
+        text[i - from] = '\0';
+        if (shlog_index_msg_word(text, i - from)) {
+            words[nwords++] = text;
+            text += i - from + 1;
+        }
+    }
+    free(a);
+    return nwords;
+}
+
 int read_filter_grep_set(struct read_filter *f, const char *re, char *why, size_t whycap)
 {
     if (!f->grep_msg && !(f->grep_msg = malloc(RENDER_LINE_MAX + 1)))
         return -ENOMEM;
+    size_t n = strlen(re);
+    char **words = malloc((n / 2 + 1) * sizeof *words + 2 * n + 2);
+    if (!words)
+        return -ENOMEM;
+    free(f->grep_words);
+    f->grep_words = words;
+    f->ngrep_words = read_grep_words(re, words, (char *)(words + n / 2 + 1));
     if (f->has_grep)
         regfree(&f->grep);
     f->has_grep = 0;
@@ -37,6 +186,9 @@ void read_filter_free(struct read_filter *f)
     f->has_grep = 0;
     free(f->grep_msg);
     f->grep_msg = NULL;
+    free(f->grep_words);
+    f->grep_words = NULL;
+    f->ngrep_words = 0;
     for (size_t i = 0; i < f->nwhere; i++)
         free(f->where[i].name);
     free(f->where);

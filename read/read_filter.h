@@ -44,6 +44,8 @@ struct read_filter {
     int has_grep;
     regex_t grep;       /* on the rendered message */
     char *grep_msg;     /* RENDER_LINE_MAX + 1 bytes the message is rendered in, with has_grep */
+    char **grep_words;  /* the words every message grep matches shows whole (read_grep_words), for the index */
+    size_t ngrep_words;
     uint64_t limit;     /* records; 0: no limit */
     struct read_where *where; /* every one must hold */
     size_t nwhere;
@@ -51,8 +53,17 @@ struct read_filter {
 
 /* A filter that passes everything. */
 void read_filter_init(struct read_filter *f);
-/* Sets the grep filter: 0, or -EINVAL with regerror's text in why, -ENOMEM. */
+/* Sets the grep filter (and its words for the index): 0, or -EINVAL with
+ * regerror's text in why, -ENOMEM. */
 int read_filter_grep_set(struct read_filter *f, const char *re, char *why, size_t whycap);
+/* The words of extended regular expression re that every message it matches
+ * shows whole and a frame's index can be asked for (shlog_index_msg_word):
+ * runs of word bytes between two literal bytes that are not (or after a ^),
+ * outside any group, bracket, repetition or escape of a letter, in a pattern
+ * of no alternation (a | may match without them). Into words (room for
+ * strlen(re) / 2 + 1), their bytes into text (room for 2 * strlen(re) + 2);
+ * returns how many. */
+size_t read_grep_words(const char *re, char **words, char *text);
 /* Adds a --where term, NAME=VALUE, NAME!=VALUE, or NAME<N, <=, >, >= with
  * N a number: 0, or -EINVAL with why ("where 'EXPR': ..."), -ENOMEM. */
 int read_filter_where_add(struct read_filter *f, const char *expr, char *why, size_t whycap);

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: readers that skip frames by the files' index give exactly what they give reading every frame (SHMLOG_NO_INDEX=1): read (JSON: every field of a text line and more) and stats over the files of two producers under a real collector, rotated, and a .part its collector left when killed, for time windows at the start, middle and end, empty windows, levels, categories, app, pid, --where terms (=, !=, numbers) and their combinations; and over a corpus file without an index; over the corpus files of every index version, and those whose threads' traces hold over frames (index version 5 restates a skipped frame's trace records; a file of version 3 is read from its trace site on), --where, --thread and --trace give the same records and trace ids. A query that rules frames out skips them (stats says how many); a bad --where is one usage error naming it.
+# Description: readers that skip frames by the files' index give exactly what they give reading every frame (SHMLOG_NO_INDEX=1): read (JSON: every field of a text line and more) and stats over the files of two producers under a real collector, rotated, and a .part its collector left when killed, for time windows at the start, middle and end, empty windows, levels, categories, app, pid, --where terms (=, !=, numbers) and their combinations, and --grep patterns (index version 6 asks its frames for the words a match shows whole: a word no message holds rules frames out; partial words, case, numbers, alternation, repetition and escapes rule out none); and over a corpus file without an index; over the corpus files of every index version, and those whose threads' traces hold over frames (index version 5 restates a skipped frame's trace records; a file of version 3 is read from its trace site on), --where, --thread and --trace give the same records and trace ids. A query that rules frames out skips them (stats says how many); a bad --where is one usage error naming it.
 # usage: test_read_index.sh CORPUS_DIR (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
 set -u
 corpus=$1
@@ -148,11 +148,17 @@ for q in "${queries[@]}"; do
         done
     fi
 done
-check "each of ${#queries[@]} queries prints the same with the index as reading every frame (read, stats)" \
-    test ${#differ[@]} -eq 0
-for q in "${differ[@]}"; do
-    diag <(echo "differs: $q")
-done
+# check_none_differ WHAT QUERY...: WHAT holds when no query is given; each one given differs
+check_none_differ() {
+    local what=$1 q
+    shift
+    check "$what" test $# -eq 0
+    for q in "$@"; do
+        diag <(echo "differs: $q")
+    done
+}
+check_none_differ "each of ${#queries[@]} queries prints the same with the index as reading every frame (read, stats)" \
+    "${differ[@]}"
 check "the index ruled out frames in most queries ($skipped_any of ${#queries[@]})" test "$skipped_any" -ge 20
 check "most frames ruled out are taken from the index unread (plain: $unread)" test "$unread" -gt 0
 # The closed files' frames are large (the producers' rings drain in big batches); the .part's are
@@ -175,6 +181,41 @@ check "--thread of a name no thread has: the closed files' plain frames, most of
     test "$(stats_skipped --thread nobody "${closed[@]}")" -ge $((closed_records / 2))
 check "--thread of one thread: frames of the others' records only are ruled out" \
     test "$(stats_skipped --thread "$beta_tid" "$out")" -gt 0
+# ---- --grep through the index (version 6: a frame's messages' whole words are its keys) ----
+# Each pattern gives the same with the index as reading every frame; those of a word it holds whole
+# (between literal non-word bytes, or after ^) rule out the frames without it, the others none.
+grep_same=0
+grep_differ=()
+greps=(" zebra " "^zebra " "^heartbeat " " throttle" "exchange throttle" "=exchange " "reason=exchange throttle\$"
+    " collar" "=BTC-PERP " "sym=EURUSD " "venue=CME " "^tick sym=AAPL " "opposite side" "self-trade" "trade "
+    "thrott" "hrottle" "Throttle" " Throttle" " THROTTLE " "zebra" "collar\$" "x?collar " "(exchange) throttle"
+    "exchange|zebra" " zebra|^tick " "\\bthrottle\\b" "[t]hrottle " " zebr[a] " " zebra+ " "pnl realized="
+    "side=buy " " 1 " " 12 " "id=[0-9]+ " "sym=SP." "\\." "ack id" " qty=1 " "liquidity=A" "util=[0-9.]+%"
+    " dead " " nil " " INF " " nan " "=XNAS " "=XNAS\\>" "\\<XNAS " "=xnas " " order " "near limit " ".zebra "
+    "\\ zebra\\ " "{zebra} " " zebra{1} " "a\\|zebra ")
+for p in "${greps[@]}"; do
+    "$SHMLOG_DUMP" read --format json --grep "$p" "$out" >"$tmp/gix.json" 2>&1
+    SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" read --format json --grep "$p" "$out" >"$tmp/gall.json" 2>&1
+    if cmp -s "$tmp/gix.json" "$tmp/gall.json"; then
+        grep_same=$((grep_same + 1))
+        echo "# same ($(wc -l <"$tmp/gix.json") lines, $(stats_skipped --grep "$p" "$out") frames skipped): --grep '$p'"
+    else
+        grep_differ+=("--grep '$p'")
+        diff "$tmp/gix.json" "$tmp/gall.json" | head -5 | diag /dev/stdin
+    fi
+done
+check_none_differ "each of ${#greps[@]} --grep patterns prints the same with the index as reading every frame" \
+    "${grep_differ[@]}"
+check "--grep ' zebra ' (a whole word no message holds): at least 3/4 of the closed files' frames ruled out" \
+    test "$(stats_skipped --grep ' zebra ' "${closed[@]}")" -ge $((closed_records * 3 / 4))
+check "--grep '^zebra ' and ' zebra\\.': ruled out as well" \
+    test "$(stats_skipped --grep '^zebra ' "${closed[@]}")" -ge $((closed_records * 3 / 4)) -a \
+    "$(stats_skipped --grep ' zebra\.' "${closed[@]}")" -ge $((closed_records * 3 / 4))
+for p in "zebra" " zebra" "zebra " ".zebra " " zebr[a] " " zebra+ " " (zebra) " "Zebra|x" " zebra|x" "\\<zebra\\>" \
+    " zebra\$" " dead " " 12 " " nil " " NaN " " z "; do
+    check "--grep '$p' (no word a match shows whole, or one a number may show) rules out no frame" \
+        test "$(stats_skipped --grep "$p" "$out")" -eq 0
+done
 check "SHMLOG_NO_INDEX=1 skips none" test "$(SHMLOG_NO_INDEX=1 stats_skipped --level FATAL "$out")" -eq 0
 check "no filter skips none" test "$(stats_skipped "$out")" -eq 0
 
@@ -200,9 +241,11 @@ for f in "$corpus"/v2-index/index.shlog "$corpus"/v2-index2/index.shlog "$corpus
     "$corpus"/v2-index2/rotation "$corpus"/v2-index3/index.shlog "$corpus"/v2-index3/losses.shlog \
     "$corpus"/v2-index3/rotation "$corpus"/v2-index4/index.shlog "$corpus"/v2-index4/losses.shlog \
     "$corpus"/v2-index4/rotation "$corpus"/v2-index5/index.shlog "$corpus"/v2-index5/losses.shlog \
-    "$corpus"/v2-index5/rotation; do
+    "$corpus"/v2-index5/rotation "$corpus"/v2-index6/index.shlog "$corpus"/v2-index6/losses.shlog \
+    "$corpus"/v2-index6/rotation "$corpus"/v2-index6/records.shlog "$corpus"/v2-index6/processes.shlog; do
     for q in "--where order=7005" "--level ERROR" "--app pricer" "--since 0 --until 1" "--grep zebra" \
-        "--thread 501" "--thread pricer-main"; do
+        "--grep note=rare-" "--grep -word\$" "--grep =routine\$" "--grep ^fill.order=7005." "--grep ^reject.sym=" \
+        "--grep ,truncated:" "--thread 501" "--thread pricer-main"; do
         corpus_same_with_index "$f" "$q"
     done
 done
@@ -214,9 +257,17 @@ check "index version 4: frames of records ruled out go unread" \
     test "$(corpus_unread "$corpus/v2-index4/index.shlog")" -ge 30
 check "index version 5: frames of records ruled out go unread" \
     test "$(corpus_unread "$corpus/v2-index5/index.shlog")" -ge 30
+check "index version 6: frames of records ruled out go unread" \
+    test "$(corpus_unread "$corpus/v2-index6/index.shlog")" -ge 30
+corpus_grep_skipped() { "$SHMLOG_DUMP" stats --format json --grep "$2" "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_skipped_frames"])'; }
+check "index version 6: --grep note=rare- (a word its messages show whole) rules out the frames without it" \
+    test "$(corpus_grep_skipped "$corpus/v2-index6/index.shlog" note=rare-)" -ge 35
+check "index version 5: --grep note=rare- rules out none (its entries do not say their messages' words are keys)" \
+    test "$(corpus_grep_skipped "$corpus/v2-index5/index.shlog" note=rare-)" -eq 0
 # Traces held over frames (index version 5 restates a skipped frame's trace records), and a file of
 # index version 3 with trace records (read from its trace site's definition on).
-for f in "$corpus"/v2-index5/traces.shlog "$corpus"/v2-index5/trace.shlog "$corpus"/v2-trace/trace.shlog; do
+for f in "$corpus"/v2-index5/traces.shlog "$corpus"/v2-index5/trace.shlog "$corpus"/v2-trace/trace.shlog \
+    "$corpus"/v2-index6/traces.shlog "$corpus"/v2-index6/trace.shlog; do
     for q in "--where order=9030" "--where order=9052" "--where order=9103" "--since 0 --until 1" \
         "--thread 802 --where order=9104" "--trace 5ac0ffee000000000000000000000010" \
         "--trace 5ac0ffee000000000000000000000017" "--trace 5ac0ffee000000000000000000000018" "--trace 9017" \

@@ -225,7 +225,7 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
  * index frame of the last SHLOG_INDEX_EVERY entries right after every
  * SHLOG_INDEX_EVERY-th frame, in shlog_enc_frame's own bytes. The frames it
  * returns are taken to follow the file header back to back, as written. */
-#define SHLOG_INDEX_VERSION 5u /* its readers read 1 to 4 too */
+#define SHLOG_INDEX_VERSION 6u /* its readers read 1 to 5 too */
 #define SHLOG_INDEX_EVERY 16u
 /* The index of a file another writer made, appended to it (shmlog-dump
  * index): the open frame, whose sections the caller made of the decoded
@@ -502,6 +502,10 @@ struct shlog_index_frame {
     int traces;
     uint32_t ntraces;
     const uint8_t *trace_list;
+    /* Not 0 (index version 6): every word a record of the frame shows whole
+     * in its message, but one a number's conversion shows, is a word of its
+     * filter (FORMAT.md, "Message words"). */
+    int words;
 };
 /* A thread's trace as the last trace record of it in a frame set it: its
  * process (the file's key), thread, id (0, 0: cleared) and span's bytes as
@@ -542,6 +546,8 @@ struct shlog_index_query {
     const char *site;                  /* a call site as "file:line"; NULL: any */
     const char *const *words;          /* every word of each (runs of [A-Za-z0-9_] and bytes from 0x80) */
     size_t nwords;
+    const char *const *msg_words;      /* words a matching message shows whole (shlog_index_msg_word), */
+    size_t nmsg_words;                 /* asked of frames whose filter holds every such word */
     const struct shlog_index_field *fields; /* each of these name=value */
     size_t nfields;
     const uint32_t *tids;              /* not NULL: any of these thread ids (ntids 0: none), asked of */
@@ -588,6 +594,12 @@ struct shlog_index_integer {
     uint64_t u;
 };
 struct shlog_index_integer shlog_index_integer_of(const char *text);
+/* 1 when the n bytes at w are a word that a frame of index version 6 can
+ * be asked for as a word its messages show whole (shlog_index_query's
+ * msg_words): a run of [A-Za-z0-9_] and bytes from 0x80 of two bytes or
+ * more that no number's conversion shows (digits, hex digits, x, p, inf,
+ * nan, nil). */
+int shlog_index_msg_word(const char *w, size_t n);
 /* 0 when frame f holds no record that q matches; 1 when it may (a filter
  * not read yet may hold any key). */
 int shlog_index_may_match(const struct shlog_index_frame *f, const struct shlog_index_query *q);

@@ -64,8 +64,9 @@
  * -DCORPUS_WITHOUT_COLLECTOR_HOST, what the collectors before it wrote, which every flag above implies): two
  * processes whose own names for their machines are not the collector's --host. It also writes trace.shlog, which tests/corpus/v2-trace keeps alone (written with the encoder
  * of index version 3; its other files are v2-index3's): records flagged SHMLOG_REC_TRACE (FORMAT.md, "Trace context"); -DCORPUS_WITHOUT_TRACE
- * leaves it out. Built as it is, what wrote tests/corpus/v2-index5 (the encoder of index version 5, "Trace ids
- * in the index"): every file above, and traces.shlog, 40 frames of threads whose traces hold over many of them;
+ * leaves it out. Built as it is, with the encoder of index version 5 ("Trace ids in the index"), what wrote
+ * tests/corpus/v2-index5, and with that of version 6 ("Message words"), tests/corpus/v2-index6: every file
+ * above, and traces.shlog, 40 frames of threads whose traces hold over many of them;
  * -DCORPUS_WITHOUT_TRACES leaves it out (implied by -DCORPUS_WITHOUT_TRACE and -DCORPUS_WITHOUT_INDEX).
  */
 #if defined(CORPUS_EXIT_WITHOUT_HOW) || defined(CORPUS_WITHOUT_CLOCK) || defined(CORPUS_WITHOUT_CATEGORIES) || \
