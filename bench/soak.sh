@@ -2,9 +2,10 @@
 # A fleet on one machine: HOSTS simulated hosts (each a collector with its own --host, shmlog-sample
 # at RATE records/s and a following shmlog-ship) into one topic of the 3-node test cluster
 # (scripts/kafka-dev.sh) for SECONDS, a `shmlog-dump mirror --follow` of the topic beside them:
-#   - catching up: how long after the collectors stopped every shipper had its files acknowledged (not
-#     a record's delay: shmlog_ship_lag_seconds is no measure of it at these rates, bench/RESULTS.md,
-#     session 22);
+#   - lag: each shipper's shmlog_ship_lag_seconds (the age, by its seal time, of the oldest frame not
+#     yet acknowledged), sampled every second over every host: p50, p99, max (a sampled gauge, not
+#     each record's delay); and how long after the collectors stopped every shipper had its files
+#     acknowledged;
 #   - cost: each shipper's cpu (utime + stime) per record and share of a core, median and max over hosts;
 #   - once: each host's records in the mirror against its producer's count: every call written or in
 #     a loss marker, none twice.
@@ -47,6 +48,14 @@ children+=("$mirror")
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 for i in $(seq "$hosts"); do ticks "${ship[$i]}"; done >"$work/cpu0"
 t0=$(date +%s.%N)
+(while :; do
+    sleep 1
+    for i in $(seq -w 1 "$hosts"); do
+        awk '$1 ~ /^shmlog_ship_lag_seconds[{]/ { print $2 }' "$work/soak-h$i/prom" 2>/dev/null
+    done
+done) >"$work/lag.txt" &
+sampler=$!
+children+=("$sampler")
 producers=()
 for i in $(seq -w 1 "$hosts"); do
     SHMLOG_DIR=$work/soak-h$i/seg "$build/examples/shmlog-sample" --app "app$i" --count $((rate * seconds)) \
@@ -55,6 +64,7 @@ for i in $(seq -w 1 "$hosts"); do
 done
 wait "${producers[@]}"
 t1=$(date +%s.%N)
+kill "$sampler"
 for i in $(seq "$hosts"); do ticks "${ship[$i]}"; done >"$work/cpu1"
 for i in $(seq "$hosts"); do
     for _ in $(seq 100); do [ -z "$(ls -A "$work/soak-h$(printf %0${#hosts}d "$i")/seg")" ] && break; sleep 0.1; done
@@ -85,6 +95,10 @@ work, hosts, hz, t0, t1, dump = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]
 c0 = [int(x) for x in open(f"{work}/cpu0").read().split()]
 c1 = [int(x) for x in open(f"{work}/cpu1").read().split()]
 wall = t1 - t0
+lags = sorted(float(x) for x in open(f"{work}/lag.txt").read().split())
+q = lambda p: lags[min(len(lags) - 1, int(p * len(lags)))] if lags else float("nan")
+print(f"lag (the oldest frame not acknowledged, {len(lags)} samples over every shipper): p50 {q(0.5):.3f} s, "
+      f"p99 {q(0.99):.3f} s, max {q(1):.3f} s")
 ok, per_rec, share = 0, [], []
 width = len(str(hosts))
 for i in range(1, hosts + 1):
