@@ -1,6 +1,7 @@
 /*
  * kafka_source.h - a topic of shmlog frames (FORMAT.md, "Frames as
- * messages") read back: every partition, from the start, from a time
+ * messages") read back: every partition (of one host, those the topic's host
+ * map gives it), from the start, from a time
  * (the brokers' offsets for times), from the end, or from given offsets;
  * each message checked (key, headers, one whole frame, whole context frames)
  * before anything uses it, and placed in its host's stream of files: the

@@ -64,12 +64,12 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     (void)rk;
     struct kafka *k = opaque;
     if (m->_private == MAP_ENTRY) {
-        if (m->err && !k->fatal[0])
+        if (!m->err && m->key_len == strlen(k->map_host) && !memcmp(m->key, k->map_host, m->key_len))
+            k->map_done = 1;
+        else if (m->err && !k->fatal[0])
             snprintf(k->fatal, sizeof(k->fatal), "the host map's entry for %s was refused: %s (the topic %s "
                      "must be there, or creatable, and writable)", k->map_host, rd_kafka_err2str(m->err),
                      rd_kafka_topic_name(k->map_rkt));
-        else if (m->key_len == strlen(k->map_host) && !memcmp(m->key, k->map_host, m->key_len))
-            k->map_done = 1;
         return;
     }
     struct inflight *f = q_at(k, (uint64_t)(uintptr_t)m->_private);
