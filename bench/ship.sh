@@ -70,7 +70,7 @@ proc_ticks() { # pid: utime + stime of every thread, in clock ticks
 if [ -n "$rates" ]; then
     seconds=${1:-30}
     hz=$(getconf CLK_TCK)
-    echo "rate/s  records  shipper cpu ms  ns/record  % of a core  messages  file B  wire B  wire/file  context share"
+    echo "rate/s  records  shipper cpu ms  ns/record  % of a core  messages  file B  file B/record  wire B  wire/file  context share"
     for r in $rates; do
         rm -rf "$work/rate"
         mkdir -p "$work/rate/out"
@@ -99,7 +99,7 @@ import sys
 r, c0, c1, hz, t0, t1, rec, msgs, wire, ctx, disk = (float(x) for x in sys.argv[1:])
 cpu = (c1 - c0) / hz
 print(f"{r:6.0f}  {rec:7.0f}  {cpu * 1e3:14.0f}  {cpu * 1e9 / max(rec, 1):9.0f}  {100 * cpu / (t1 - t0):11.2f}  "
-      f"{msgs:8.0f}  {disk:6.0f}  {wire:6.0f}  {wire / disk:9.2f}  {100 * ctx / max(wire, 1):12.1f}%")
+      f"{msgs:8.0f}  {disk:6.0f}  {disk / max(rec, 1):13.2f}  {wire:6.0f}  {wire / disk:9.2f}  {100 * ctx / max(wire, 1):12.1f}%")
 PY
     done
     exit 0

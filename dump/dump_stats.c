@@ -24,6 +24,7 @@ struct stats {
     uint64_t first_ns, last_ns, file_bytes, nfiles;
     int topics;      /* kafka:// inputs read */
     uint64_t resent; /* their frames skipped as a shipper's second sending */
+    uint64_t partitions, partitions_skipped; /* read, and left out by --host and the topics' host maps */
     struct hmap apps; /* app name hash -> app_count */
     /* Records of each site, by its engine id (struct dsite's made), and
      * when its first was counted: sites tie in that order, which is the
@@ -356,11 +357,13 @@ static void stats_count(struct stats *st, struct read_engine *e, const struct cl
         }
     }
     for (size_t i = 0; i < t->n; i++) {
-        uint64_t files, bytes, resent;
-        read_kafka_totals(t->v[i], &files, &bytes, &resent);
-        st->nfiles += files;
-        st->file_bytes += bytes;
-        st->resent += resent;
+        struct read_kafka_total tt;
+        read_kafka_totals(t->v[i], &tt);
+        st->nfiles += tt.files;
+        st->file_bytes += tt.bytes;
+        st->resent += tt.resent;
+        st->partitions += tt.partitions;
+        st->partitions_skipped += tt.partitions_skipped;
         st->topics++;
     }
 }
@@ -448,6 +451,10 @@ static void stats_json(const struct stats *st, struct render_buf *b, const struc
     put_json_kv_u64(b, "duplicates", st->duplicates);
     if (st->topics)
         put_json_kv_u64(b, "resent_frames", st->resent);
+    if (st->partitions_skipped) {
+        put_json_kv_u64(b, "partitions_read", st->partitions);
+        put_json_kv_u64(b, "partitions_skipped", st->partitions_skipped);
+    }
     render_buf_puts(b, ",\"bytes_per_record\":");
     render_json_double(b, s->per_record, 0);
     put_json_kv_u64(b, "first_ns", st->first_ns);
@@ -502,6 +509,12 @@ static void put_text_totals(const struct stats *st, struct render_buf *b, const 
         snprintf(line, sizeof line, "kafka: %llu frames sent again, skipped (their records read once)\n",
                  (unsigned long long)st->resent);
         render_buf_puts(b, line);
+        if (st->partitions_skipped) {
+            snprintf(line, sizeof line, "kafka: %llu of %llu partitions read (the others hold none of the "
+                     "host's frames, by the topic's host map)\n", (unsigned long long)st->partitions,
+                     (unsigned long long)(st->partitions + st->partitions_skipped));
+            render_buf_puts(b, line);
+        }
     }
     snprintf(line, sizeof line, "records: %llu (%llu duplicates dropped), %.2f bytes on disk per record\n",
              (unsigned long long)st->records, (unsigned long long)st->duplicates, s->per_record);

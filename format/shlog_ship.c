@@ -271,6 +271,12 @@ int shlog_kafka_url(const char *url, char *brokers, size_t bcap, char *topic, si
     return 0;
 }
 
+int shlog_host_map_topic(const char *topic, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s.hosts", topic);
+    return n < 0 || (size_t)n >= cap || n > 249 ? -1 : 0;
+}
+
 int shlog_is_kafka_url(const char *s)
 {
     return strncmp(s, KAFKA_SCHEME, strlen(KAFKA_SCHEME)) == 0;

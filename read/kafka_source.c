@@ -162,6 +162,87 @@ static rd_kafka_resp_err_t offsets_for_time(struct ksrc *k, rd_kafka_topic_parti
     }
 }
 
+/* Whether partition id is in the list of n. */
+static int listed(const int32_t *list, size_t n, int32_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (list[i] == id)
+            return 1;
+    return 0;
+}
+
+/* The partitions the host map of topic gives host (FORMAT.md, "Hosts' partitions"), into list (cap of
+ * them): how many; 0 when it cannot tell (no map, no entry, an entry of any partition, or no answer
+ * within META_TIMEOUT_MS): every partition is read then. */
+static size_t host_partitions(const char *brokers, const char *topic, const char *host, int32_t *list, size_t cap)
+{
+    char map[300], err[4800], group[64];
+    if (shlog_host_map_topic(topic, map, sizeof map) != 0)
+        return 0;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    snprintf(group, sizeof(group), "shmlog-dump-%d", (int)getpid());
+    if (set(conf, "bootstrap.servers", brokers, err, sizeof err) || set(conf, "group.id", group, err, sizeof err) ||
+        set(conf, "enable.auto.commit", "false", err, sizeof err) ||
+        set(conf, "enable.partition.eof", "true", err, sizeof err)) {
+        rd_kafka_conf_destroy(conf);
+        return 0;
+    }
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!rk)
+        return 0;
+    size_t n = 0;
+    int any = 0;
+    int64_t lo = 0, hi = 0;
+    uint64_t until = mono_ms() + META_TIMEOUT_MS;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, map, NULL);
+    int there = rkt && !rd_kafka_metadata(rk, 0, rkt, &md, META_TIMEOUT_MS) && md->topic_cnt == 1 &&
+                !md->topics[0].err && md->topics[0].partition_cnt == 1;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (there && !rd_kafka_query_watermark_offsets(rk, map, 0, &lo, &hi, META_TIMEOUT_MS) && hi > lo) {
+        rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(tl, map, 0)->offset = lo;
+        int64_t next = lo;
+        if (!rd_kafka_assign(rk, tl)) {
+            while (next < hi && mono_ms() < until) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, RETRY_MS);
+                if (!m)
+                    continue;
+                if (!m->err) {
+                    next = m->offset + 1;
+                    char v[16];
+                    size_t vn = m->len < sizeof v - 1 ? m->len : sizeof v - 1;
+                    memcpy(v, m->payload ? m->payload : "", vn);
+                    v[vn] = '\0';
+                    char *end;
+                    long id = strtol(v, &end, 10);
+                    if (m->key_len == strlen(host) && !memcmp(m->key, host, m->key_len)) {
+                        if (!strcmp(v, SHLOG_HOST_MAP_ANY) || end == v || *end || id < 0 || id > INT32_MAX)
+                            any = 1;
+                        else if (!listed(list, n, (int32_t)id) && n < cap)
+                            list[n++] = (int32_t)id;
+                        else if (!listed(list, n, (int32_t)id))
+                            any = 1;
+                    }
+                } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                    next = m->offset > next ? m->offset : next;
+                }
+                rd_kafka_message_destroy(m);
+            }
+        }
+        rd_kafka_topic_partition_list_destroy(tl);
+        if (next < hi)
+            any = 1; /* not read to its end in time: an entry not seen may name another partition */
+    }
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return any ? 0 : n;
+}
+
 int read_ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options *o, char *err, size_t errcap)
 {
     char brokers[4096];
@@ -237,15 +318,27 @@ int read_ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options
         read_ksrc_close(k);
         return -1;
     }
-    k->nparts = (size_t)md->topics[0].partition_cnt;
-    k->parts = calloc(k->nparts, sizeof(*k->parts));
-    rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new((int)k->nparts);
-    for (size_t i = 0; i < k->nparts && k->parts; i++) {
-        k->parts[i].id = md->topics[0].partitions[i].id;
-        rd_kafka_topic_partition_list_add(tl, k->topic, k->parts[i].id)->offset =
-            look_ms > 0 ? look_ms : RD_KAFKA_OFFSET_BEGINNING;
+    size_t topic_parts = (size_t)md->topics[0].partition_cnt;
+    int32_t *only = k->host[0] ? calloc(topic_parts, sizeof *only) : NULL;
+    size_t nonly = only ? host_partitions(brokers, k->topic, k->host, only, topic_parts) : 0;
+    /* A map that names only partitions the topic does not have tells nothing. */
+    size_t known = 0;
+    for (size_t i = 0; i < topic_parts; i++)
+        known += listed(only, nonly, md->topics[0].partitions[i].id);
+    if (!known)
+        nonly = 0;
+    k->parts = calloc(topic_parts, sizeof(*k->parts));
+    rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new((int)topic_parts);
+    for (size_t i = 0; i < topic_parts && k->parts; i++) {
+        int32_t id = md->topics[0].partitions[i].id;
+        if (nonly && !listed(only, nonly, id))
+            continue;
+        k->parts[k->nparts++].id = id;
+        rd_kafka_topic_partition_list_add(tl, k->topic, id)->offset = look_ms > 0 ? look_ms : RD_KAFKA_OFFSET_BEGINNING;
     }
+    free(only);
     rd_kafka_metadata_destroy(md);
+    k->counts.partitions_skipped = (uint32_t)(topic_parts - k->nparts);
     if (!k->parts) {
         snprintf(err, errcap, "out of memory");
         rd_kafka_topic_partition_list_destroy(tl);

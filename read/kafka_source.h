@@ -1,6 +1,7 @@
 /*
  * kafka_source.h - a topic of shmlog frames (FORMAT.md, "Frames as
- * messages") read back: every partition, from the start, from a time
+ * messages") read back: every partition (of one host, those the topic's host
+ * map gives it), from the start, from a time
  * (the brokers' offsets for times), from the end, or from given offsets;
  * each message checked (key, headers, one whole frame, whole context frames)
  * before anything uses it, and placed in its host's stream of files: the
@@ -67,13 +68,16 @@ struct ksrc_options {
     const struct ksrc_start *end;    /* not following: stop these partitions here, not at their ends */
     size_t nend;
     size_t max_hosts;                /* hosts taken, at most; the messages of others are REFUSED. 0: no bound */
-    const char *host;                /* this host's messages only, the others OTHER; NULL: every host's */
+    const char *host;                /* this host's messages only, the others OTHER; NULL: every host's.
+                                      * Read from the partitions the topic's host map gives it, when it
+                                      * gives some; else from every one */
 };
 
 /* What was not used, and why. */
 struct read_ksrc_counts {
     uint64_t resent;  /* DUPLICATE: frames a shipper sent again */
     uint64_t refused; /* REFUSED: messages of hosts past max_hosts */
+    uint32_t partitions_skipped; /* the topic's partitions not read: the host map puts none of host's frames there */
 };
 
 /* Opens kafka://BROKERS/TOPIC. 0, or -1 with err set. */

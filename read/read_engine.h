@@ -568,9 +568,14 @@ int read_kafka_poll(struct read_engine *e, struct read_kafka *k, int timeout_ms)
 int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
                           int (*site)(void *clientd, const struct shm_proc_info *p, const struct shm_site *s),
                           void *clientd);
-/* The files the messages came from, and their bytes as a mirror writes them (headers, context, frames);
- * the frames skipped as a shipper's second sending. */
-void read_kafka_totals(const struct read_kafka *k, uint64_t *files, uint64_t *bytes, uint64_t *resent);
+/* What a topic's read went through. */
+struct read_kafka_total {
+    uint64_t files, bytes;       /* the files the messages came from, their bytes as a mirror writes them */
+    uint64_t resent;             /* frames skipped as a shipper's second sending */
+    uint64_t partitions;         /* partitions read */
+    uint64_t partitions_skipped; /* and not read: the host map puts none of --host's frames there */
+};
+void read_kafka_totals(const struct read_kafka *k, struct read_kafka_total *t);
 /* Closes it and frees its sources (taken out of no list: free the list's owner too). */
 void read_kafka_close(struct read_engine *e, struct read_kafka *k);
 

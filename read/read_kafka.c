@@ -490,11 +490,13 @@ int read_kafka_poll(struct read_engine *e, struct read_kafka *k, int timeout_ms)
     return taken;
 }
 
-void read_kafka_totals(const struct read_kafka *k, uint64_t *files, uint64_t *bytes, uint64_t *resent)
+void read_kafka_totals(const struct read_kafka *k, struct read_kafka_total *t)
 {
-    *files = k->files;
-    *bytes = k->bytes;
-    *resent = read_ksrc_counts(k->ks)->resent;
+    t->files = k->files;
+    t->bytes = k->bytes;
+    t->resent = read_ksrc_counts(k->ks)->resent;
+    t->partitions = k->nparts;
+    t->partitions_skipped = read_ksrc_counts(k->ks)->partitions_skipped;
 }
 
 /* ==== The sites alone ==== */

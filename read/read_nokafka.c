@@ -37,10 +37,10 @@ int read_kafka_scan_sites(struct read_engine *e, struct read_kafka *k,
     return 0;
 }
 
-void read_kafka_totals(const struct read_kafka *k, uint64_t *files, uint64_t *bytes, uint64_t *resent)
+void read_kafka_totals(const struct read_kafka *k, struct read_kafka_total *t)
 {
     (void)k;
-    *files = *bytes = *resent = 0;
+    *t = (struct read_kafka_total){0};
 }
 
 void read_kafka_close(struct read_engine *e, struct read_kafka *k)

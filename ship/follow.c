@@ -292,6 +292,11 @@ int follow_step(struct follow *fl, struct kafka *k)
         fl->at_end = !opened;
         return opened;
     }
+    /* A reader of one host finds its frames by the map: its entry goes first. */
+    if (!kafka_host_mapped(k, fl->hdr.host)) {
+        fl->at_end = 0;
+        return 0;
+    }
     /* Sealed first, then the size: a closed file's size is its last. */
     if (!fl->sealed && renamed(fl))
         fl->sealed = 1;

@@ -23,6 +23,8 @@
  * until the controller fences it) it spins a core. With no more messages
  * than that window in its hands, none ever waits. */
 #define UNACKED_MAX 5
+/* The opaque of a host map entry, which no message number reaches. */
+#define MAP_ENTRY ((void *)UINTPTR_MAX)
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -61,6 +63,15 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     struct kafka *k = opaque;
+    if (m->_private == MAP_ENTRY) {
+        if (!m->err && m->key_len == strlen(k->map_host) && !memcmp(m->key, k->map_host, m->key_len))
+            k->map_done = 1;
+        else if (m->err && !k->fatal[0])
+            snprintf(k->fatal, sizeof(k->fatal), "the host map's entry for %s was refused: %s (the topic %s "
+                     "must be there, or creatable, and writable)", k->map_host, rd_kafka_err2str(m->err),
+                     rd_kafka_topic_name(k->map_rkt));
+        return;
+    }
     struct inflight *f = q_at(k, (uint64_t)(uintptr_t)m->_private);
     if (!f)
         return;
@@ -128,10 +139,10 @@ static int set(rd_kafka_conf_t *conf, const char *key, const char *val)
 }
 
 /* The number of brokers, and whether the topic is there: 1 yes, 0 no, -1 no answer. */
-static int topic_state(struct kafka *k, int *brokers, int *partitions)
+static int topic_state(struct kafka *k, rd_kafka_topic_t *rkt, int *brokers, int *partitions)
 {
     const struct rd_kafka_metadata *md;
-    if (rd_kafka_metadata(k->rk, 0, k->rkt, &md, METADATA_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_metadata(k->rk, 0, rkt, &md, METADATA_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return -1;
     *brokers = md->broker_cnt;
     int there = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0;
@@ -140,13 +151,15 @@ static int topic_state(struct kafka *k, int *brokers, int *partitions)
     return there;
 }
 
-static int create_topic(struct kafka *k, int brokers)
+/* The topic name of partitions partitions; kept: its messages are never
+ * deleted (the host map, which readers trust as long as frames are there). */
+static int create_topic(struct kafka *k, const char *name, int partitions, int brokers, int kept)
 {
     int rf = k->opt.replication ? k->opt.replication : brokers < 3 ? brokers : 3;
     char err[512], isr[16];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(k->opt.topic, k->opt.partitions, rf, err, sizeof(err));
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, rf, err, sizeof(err));
     if (!nt) {
-        fprintf(stderr, PROG ": topic %s: %s\n", k->opt.topic, err);
+        fprintf(stderr, PROG ": topic %s: %s\n", name, err);
         return -1;
     }
     /* Two copies must have a message before it counts as written, where
@@ -154,12 +167,14 @@ static int create_topic(struct kafka *k, int brokers)
     snprintf(isr, sizeof(isr), "%d", rf >= 3 ? 2 : 1);
     rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", isr);
     rd_kafka_NewTopic_set_config(nt, "max.message.bytes", TOPIC_MESSAGE_MAX_BYTES);
+    if (kept)
+        rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
     rd_kafka_queue_t *rq = rd_kafka_queue_new(k->rk);
     rd_kafka_CreateTopics(k->rk, &nt, 1, NULL, rq);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(rq, METADATA_TIMEOUT_MS * 3);
     int rc = -1;
     if (!ev) {
-        shm_warn(PROG, "topic %s: no answer to its creation yet", k->opt.topic);
+        shm_warn(PROG, "topic %s: no answer to its creation yet", name);
     } else {
         const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
         size_t n = 0;
@@ -170,10 +185,10 @@ static int create_topic(struct kafka *k, int brokers)
         if (!e || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
             if (!e)
                 shm_warn(PROG, "created topic %s: %d partitions, replication factor %d, min.insync.replicas %s",
-                      k->opt.topic, k->opt.partitions, rf, isr);
+                      name, partitions, rf, isr);
             rc = 0;
         } else {
-            shm_warn(PROG, "topic %s: cannot create it: %s", k->opt.topic,
+            shm_warn(PROG, "topic %s: cannot create it: %s", name,
                   n == 1 && rd_kafka_topic_result_error_string(tr[0]) ? rd_kafka_topic_result_error_string(tr[0])
                                                                      : rd_kafka_err2str(e));
         }
@@ -182,6 +197,58 @@ static int create_topic(struct kafka *k, int brokers)
     rd_kafka_queue_destroy(rq);
     rd_kafka_NewTopic_destroy(nt);
     return rc;
+}
+
+/* The host map's topic, made when missing (a failure to make it shows as
+ * its entry refused, kafka_host_mapped). */
+static void map_init(struct kafka *k, int brokers)
+{
+    char name[300];
+    if (shlog_host_map_topic(k->opt.topic, name, sizeof(name)) != 0) {
+        shm_warn(PROG, "topic %s: no room for a host map's name (%s.hosts is past Kafka's 249 characters): "
+                 "readers of one host read every partition", k->opt.topic, k->opt.topic);
+        return;
+    }
+    k->map_rkt = rd_kafka_topic_new(k->rk, name, NULL);
+    int partitions = 0;
+    if (topic_state(k, k->map_rkt, &brokers, &partitions) == 0)
+        create_topic(k, name, 1, brokers, 1);
+}
+
+/* The partition of host's messages. */
+static int32_t partition_of(const struct kafka *k, const char *host)
+{
+    if (k->opt.partition != RD_KAFKA_PARTITION_UA)
+        return k->opt.partition;
+    for (int i = 0; i < k->opt.nprops; i++)
+        if (!strncmp(k->opt.props[i], "partitioner=", strlen("partitioner=")))
+            return RD_KAFKA_PARTITION_UA;
+    /* librdkafka's murmur2 partitioner (Kafka's Java clients' hash), computed here so that the map says it
+     * and the messages are given it: a host stays in its partition if the topic gains some. */
+    return rd_kafka_msg_partitioner_murmur2(k->rkt, host, strlen(host), k->topic_partitions, NULL, NULL);
+}
+
+int kafka_host_mapped(struct kafka *k, const char *host)
+{
+    if (!strcmp(k->map_host, host))
+        return k->map_done;
+    snprintf(k->map_host, sizeof(k->map_host), "%s", host);
+    k->partition = partition_of(k, host);
+    k->map_done = !k->map_rkt;
+    if (k->map_done)
+        return 1;
+    char value[16];
+    if (k->partition == RD_KAFKA_PARTITION_UA)
+        snprintf(value, sizeof(value), "%s", SHLOG_HOST_MAP_ANY);
+    else
+        snprintf(value, sizeof(value), "%d", (int)k->partition);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        k->rk, RD_KAFKA_V_RKT(k->map_rkt), RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_KEY(host, strlen(host)),
+        RD_KAFKA_V_VALUE(value, strlen(value)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(MAP_ENTRY), RD_KAFKA_V_END);
+    if (e)
+        k->map_host[0] = '\0'; /* a full queue: produced again at the next call */
+    return 0;
 }
 
 /* 0 when the --partition asked for is one of the topic's, else -1 after a line. */
@@ -241,21 +308,26 @@ int kafka_init(struct kafka *k, const struct kafka_options *opt, struct cursor s
     /* The topic, once the brokers answer: until then nothing is read from the files. */
     int said = 0;
     for (;;) {
-        int brokers = 0, partitions = 0, there = topic_state(k, &brokers, &partitions);
+        int brokers = 0, partitions = 0, there = topic_state(k, k->rkt, &brokers, &partitions);
         /* A cluster still coming up shows a broker its metadata has not
          * caught up with yet: a topic made now would have fewer replicas. */
         for (int i = 0; there == 0 && !k->opt.replication && brokers < 3 && i < 3; i++) {
             int again = 0;
             rd_kafka_poll(k->rk, 1000);
-            if (topic_state(k, &again, &partitions) == 0 && again > brokers)
+            if (topic_state(k, k->rkt, &again, &partitions) == 0 && again > brokers)
                 brokers = again;
         }
-        if (there == 0 && create_topic(k, brokers) == 0) {
+        if (there == 0 && create_topic(k, k->opt.topic, k->opt.partitions, brokers, 0) == 0) {
             there = 1;
             partitions = k->opt.partitions; /* made just now, with these */
         }
-        if (there == 1)
-            return partition_ok(k, partitions);
+        if (there == 1) {
+            if (partition_ok(k, partitions))
+                return -1;
+            k->topic_partitions = partitions;
+            map_init(k, brokers);
+            return 0;
+        }
         if (!said++)
             shm_warn(PROG, "kafka %s: no answer about topic %s yet; retrying", k->opt.brokers, k->opt.topic);
         if (*stop)
@@ -286,7 +358,7 @@ int kafka_produce(struct kafka *k, void *frame, size_t n, const uint8_t file_hea
         if (sealed)
             rd_kafka_header_add(h, SHLOG_MSG_SEALED, -1, size, sizeof(size));
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_PARTITION(k->opt.partition), RD_KAFKA_V_KEY(key, strlen(key)),
+            k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_PARTITION(k->partition), RD_KAFKA_V_KEY(key, strlen(key)),
             RD_KAFKA_V_VALUE(frame, n),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADERS(h),
             RD_KAFKA_V_TIMESTAMP(cx->sealed_ns ? (int64_t)(cx->sealed_ns / 1000000) : 0),
@@ -349,6 +421,8 @@ uint64_t kafka_lag_ns(const struct kafka *k, uint64_t now)
 
 void kafka_close(struct kafka *k)
 {
+    if (k->map_rkt)
+        rd_kafka_topic_destroy(k->map_rkt);
     if (k->rkt)
         rd_kafka_topic_destroy(k->rkt);
     if (k->rk)

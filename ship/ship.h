@@ -71,6 +71,12 @@ struct kafka {
     uint64_t inflight_bytes;
     uint64_t inflight_msgs;
     struct cursor acked;
+    int topic_partitions;
+    int32_t partition;       /* the host's messages': --partition, the murmur2 hash of the host, or
+                              * RD_KAFKA_PARTITION_UA (a partitioner named with -X partitioner=) */
+    rd_kafka_topic_t *map_rkt; /* the host map's topic; NULL: the topic's name leaves no room for one */
+    char map_host[SHMLOG_HOST_BYTES + 1]; /* the host whose entry in the map was produced */
+    int map_done;            /* and acknowledged: its frames may go */
     char fatal[512];  /* set when a message failed for good */
     uint64_t error_said_ns; /* when a broker error was last written out */
     struct kafka_counters n;
@@ -90,6 +96,10 @@ int kafka_produce(struct kafka *k, void *frame, size_t n, const uint8_t file_hea
 /* Whether another message may be produced: fewer than max_bytes and than
  * UNACKED_MAX (kafka.c) messages wait for their acknowledgement. */
 int kafka_room(const struct kafka *k, uint64_t max_bytes);
+/* Whether host's frames may be produced: 1 once the host map's entry that
+ * names their partition was acknowledged; 0 until then (the entry is
+ * produced at the first call for a host; kafka_poll serves its answer). */
+int kafka_host_mapped(struct kafka *k, const char *host);
 /* A file's start, acknowledged with what comes before it. */
 void kafka_mark(struct kafka *k, struct cursor at);
 /* Serves acknowledgements, waiting up to ms; moves k->acked. */

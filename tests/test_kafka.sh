@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: two hosts' records through a real 3-broker Kafka cluster (scripts/kafka-dev.sh): two collectors with different --host names, a shipper each, a broker and a shipper killed with SIGKILL mid-stream and started again; the mirror's files are the hosts' files byte for byte, closed as theirs were, and read back every record exactly once; a shipper that sends everything again adds nothing; a mirror that starts mid-topic (--since) decodes every record from there; the topic read directly (read, stats and follow kafka://, and libshmlog-read's Arrow stream through Python) gives what the hosts' files and the mirror give, from --since too, and merges the hosts as the files' read does when the files were shipped after the fact (index frames stamped with the shipper's clock), read and stats kafka:// --host select one host's files, and follow prints the records as they are shipped, a reader held up right after it assigns the partitions too, and from now (no --since) in the middle of a file; hostile messages are reported and never crash or hang a reader; with the brokers away the collector keeps the files not shipped (--keep), and says and counts the ones --max-bytes removes; a frame is of its file (host, creation, collector pid, number): a message produced again at a far offset and a re-imaged host's new file 0 hide no record, frames sent again are counted and said once; a state file ahead of the files stops shmlog-ship with one line; mirror --max-hosts refuses, counts and says the hosts past it.
+# Description: two hosts' records through a real 3-broker Kafka cluster (scripts/kafka-dev.sh): two collectors with different --host names, a shipper each, a broker and a shipper killed with SIGKILL mid-stream and started again; the mirror's files are the hosts' files byte for byte, closed as theirs were, and read back every record exactly once; a shipper that sends everything again adds nothing; a mirror that starts mid-topic (--since) decodes every record from there; the topic read directly (read, stats and follow kafka://, and libshmlog-read's Arrow stream through Python) gives what the hosts' files and the mirror give, from --since too, and merges the hosts as the files' read does when the files were shipped after the fact (index frames stamped with the shipper's clock), read and stats kafka:// --host select one host's files and read only the partitions the topic's host map names for it (one, two after a second shipping elsewhere, every one for a host shipped with -X partitioner=), and follow prints the records as they are shipped, a reader held up right after it assigns the partitions too, and from now (no --since) in the middle of a file; hostile messages are reported and never crash or hang a reader; with the brokers away the collector keeps the files not shipped (--keep), and says and counts the ones --max-bytes removes; a frame is of its file (host, creation, collector pid, number): a message produced again at a far offset and a re-imaged host's new file 0 hide no record, frames sent again are counted and said once; a state file ahead of the files stops shmlog-ship with one line; mirror --max-hosts refuses, counts and says the hosts past it.
 # usage: test_kafka.sh KAFKA_DEV LIBDIR PYTHON_SRC (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, SHMLOG_SHIP,
 #   KAFKA_INJECT; PY_LD_PRELOAD, PY_ASAN_OPTIONS: what Python needs to load an ASan build's library)
 set -u
@@ -215,11 +215,15 @@ check "read kafka:// with filters (--app beta --level WARN, text): the files' li
 check "read kafka:// --host hostb (the collector's --host, the messages' key): hostb's files' records" \
     cmp <("$dump" read "$url" --host hostb --format json 2>/dev/null) "$tmp/hostb.local"
 # A topic's stats say what a mirror's files cannot: the frames sent again, skipped.
-topic_only() { grep -v -e "$resent_note" -e '^kafka: [0-9]* frames sent again, skipped' | sed 's/,"resent_frames":[0-9]*//'; }
+topic_only() { grep -v -e "$resent_note" -e '^kafka: [0-9]* frames sent again, skipped' -e '^kafka: [0-9]* of [0-9]* partitions read' | sed 's/,"resent_frames":[0-9]*//'; }
 check "stats kafka:// is the mirror's stats, and the frames sent again" \
     cmp <("$dump" stats "$url" 2>&1 | topic_only) <("$dump" stats "$tmp/mirror" 2>&1)
 check "stats kafka:// --host hosta is the stats of the mirror's hosta files" \
     cmp <("$dump" stats "$url" --host hosta 2>&1 | topic_only) <("$dump" stats "$tmp/mirror" --host hosta 2>&1)
+# The shippers put each host in the partition of its name's murmur2 hash and said so in the host map:
+# a reader of one host reads that partition alone (one host's files above came through it whole).
+check "stats kafka:// --host hosta read 1 of the 6 partitions, by the host map" \
+    bash -c "\"$dump\" stats \"$url\" --host hosta 2>&1 | grep -qx 'kafka: 1 of 6 partitions read (the others hold none of the host.s frames, by the topic.s host map)'"
 # A topic is read frame by frame (no file index to ask), as the mirror's files are without their index.
 check "stats kafka:// --app alpha --format json is the mirror's" \
     cmp <("$dump" stats "$url" --app alpha --format json 2>&1 | topic_only) \
@@ -588,9 +592,25 @@ if [ $spread_ok = 1 ] && [ "$where" = "0, 1, 2, 3, 4, 5, 0, 1, 2, 3, " ]; then
 else
     not_ok "ten hosts with --partition: shippers ok $spread_ok, partitions of host 0..9: $where"
 fi
+check "stats kafka:// --host spread-h07 reads its partition alone (1 of 6), by the host map" \
+    bash -c "\"$dump\" stats kafka://$bootstrap/spread --host spread-h07 --format json 2>/dev/null | grep -q '\"partitions_read\":1,\"partitions_skipped\":5'"
 check "read kafka:// --host gives that host's records alone, whichever partition it chose" \
     bash -c "\"$dump\" read kafka://$bootstrap/spread --host spread-h07 --format json 2>/dev/null | grep -c . | grep -qx \"\$(\"$dump\" read \"$src\" 2>/dev/null | grep -c .)\" &&
              ! \"$dump\" read kafka://$bootstrap/spread --host spread-h07 --format json 2>/dev/null | grep -v '\"host\":\"spread-h07\"' | grep -q ."
+# A host shipped again into another partition: the map gives both, and a reader of it reads both (the
+# frames of the second sending skipped); one shipped by a partitioner the shipper cannot name: every one.
+"$ship" --dir "$tmp/spread/spread-h07" --to "kafka://$bootstrap/spread" --state "$tmp/spread/again.state" --once \
+    --partition 4 >"$tmp/spread/again.log" 2>&1
+check "read kafka:// --host of a host in two partitions: 2 of 6 read, its records once" \
+    bash -c "\"$dump\" stats kafka://$bootstrap/spread --host spread-h07 2>/dev/null | grep -q '^kafka: 2 of 6 partitions read' &&
+             \"$dump\" read kafka://$bootstrap/spread --host spread-h07 --format json 2>/dev/null | grep -c . | grep -qx \"\$(\"$dump\" read \"$src\" 2>/dev/null | grep -c .)\""
+mkdir -p "$tmp/spread/spread-any"
+rehost "$src" spread-any "$tmp/spread/spread-any/spread-any-20260101-000000-000000.shlog"
+"$ship" --dir "$tmp/spread/spread-any" --to "kafka://$bootstrap/spread" --state "$tmp/spread/any.state" --once \
+    -X partitioner=fnv1a >"$tmp/spread/any.log" 2>&1
+check "read kafka:// --host of a host shipped with -X partitioner=: every partition read, its records" \
+    bash -c "! \"$dump\" stats kafka://$bootstrap/spread --host spread-any 2>/dev/null | grep -q 'partitions read' &&
+             \"$dump\" read kafka://$bootstrap/spread --host spread-any --format json 2>/dev/null | grep -c . | grep -qx \"\$(\"$dump\" read \"$src\" 2>/dev/null | grep -c .)\""
 "$ship" --dir "$tmp/spread/spread-h00" --to "kafka://$bootstrap/spread" --state "$tmp/spread/over.state" --once \
     --partition 6 >"$tmp/spread/over.log" 2>&1
 rc=$?

@@ -743,6 +743,15 @@ int shlog_shipped_has(const struct shlog_shipped *s, uint64_t file_seq);
 int shlog_kafka_url(const char *url, char *brokers, size_t bcap, char *topic, size_t tcap);
 int shlog_is_kafka_url(const char *s);
 
+/* The host map beside a topic (FORMAT.md, "Hosts' partitions"): messages keyed
+ * by host whose value is the partition, in decimal, that a shipper put that
+ * host's frames in from then on, or SHLOG_HOST_MAP_ANY (a partitioner it cannot
+ * name). A reader of one host reads only the partitions its entries give. */
+#define SHLOG_HOST_MAP_ANY "*"
+/* The map's topic name for topic: 0, or -1 when it would be longer than
+ * Kafka's 249 characters (that topic has no map). */
+int shlog_host_map_topic(const char *topic, char *out, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif
