@@ -272,17 +272,8 @@ static const char *read_params(const struct query_params *p, struct serve_reques
         return "limit";
     }
     if ((v = param(p, "cursor"))) {
-        char *dash = strchr(v, '-');
-        char ts[32];
-        if (!dash || (size_t)(dash - v) >= sizeof ts) {
-            snprintf(why, whycap, "wants a cursor an answer gave (NS-N), not '%s'", v);
-            return "cursor";
-        }
-        memcpy(ts, v, (size_t)(dash - v));
-        ts[dash - v] = '\0';
-        if (parse_u64(ts, 0, UINT64_MAX, &req->cursor_ts) != 0 ||
-            parse_u64(dash + 1, 0, UINT64_MAX, &req->cursor_skip) != 0) {
-            snprintf(why, whycap, "wants a cursor an answer gave (NS-N), not '%s'", v);
+        if (serve_cursor_parse(v, &req->cursor) != 0) {
+            snprintf(why, whycap, "wants a cursor an answer gave (NS-N...), not '%.400s'", v);
             return "cursor";
         }
         req->has_cursor = 1;
@@ -403,18 +394,8 @@ static enum MHD_Result api(struct MHD_Connection *conn, enum serve_kind kind)
         type = "text/event-stream";
         /* An EventSource that reconnects says where it was. */
         const char *last = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
-        uint64_t ts, at;
-        char num[32];
-        const char *dash = last ? strchr(last, '-') : NULL;
-        if (dash && !req.has_cursor && (size_t)(dash - last) < sizeof num) {
-            memcpy(num, last, (size_t)(dash - last));
-            num[dash - last] = '\0';
-            if (parse_u64(num, 0, UINT64_MAX, &ts) == 0 && parse_u64(dash + 1, 0, UINT64_MAX, &at) == 0) {
-                req.has_cursor = 1;
-                req.cursor_ts = ts;
-                req.cursor_skip = at;
-            }
-        }
+        if (last && !req.has_cursor && serve_cursor_parse(last, &req.cursor) == 0)
+            req.has_cursor = 1;
     } else if (kind != SERVE_QUERY) {
         type = "application/json";
     }
