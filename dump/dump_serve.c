@@ -113,7 +113,7 @@ struct query_params {
 };
 
 static const char *const known_params[] = {"since", "until", "level", "category", "app", "host", "pid", "thread", "trace", "where",
-                                           "grep", "limit", "cursor", "format", "timeout_ms", "max_bytes", "live", NULL};
+                                           "grep", "limit", "cursor", "format", "timeout_ms", "max_bytes", "live", "markers", NULL};
 
 static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -297,6 +297,13 @@ static const char *read_params(const struct query_params *p, struct serve_reques
         }
         req->live = v[0] == '1';
     }
+    if ((v = param(p, "markers"))) {
+        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+            snprintf(why, whycap, "wants 1 (the loss and exit markers' rows) or 0, not '%s'", v);
+            return "markers";
+        }
+        req->markers = v[0] == '1';
+    }
     return NULL;
 }
 
@@ -366,7 +373,7 @@ static enum MHD_Result api(struct MHD_Connection *conn, enum serve_kind kind)
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, &p);
     if (p.unknown)
         return bad_param(conn, p.unknown, "no such parameter (since until level category app pid thread trace where "
-                                          "grep limit cursor format timeout_ms max_bytes live)");
+                                          "grep limit cursor format timeout_ms max_bytes live markers)");
     if (p.repeated)
         return bad_param(conn, p.repeated, "given more than once (only where repeats)");
     struct serve_request req = {.kind = kind};
@@ -387,6 +394,10 @@ static enum MHD_Result api(struct MHD_Connection *conn, enum serve_kind kind)
     if (req.live && ((kind != SERVE_QUERY && kind != SERVE_TAIL) || req.format == SERVE_ARROW)) {
         serve_request_free(&req);
         return bad_param(conn, "live", "goes with /api/query (jsonl, json or text) and /api/tail");
+    }
+    if (req.markers && (kind != SERVE_QUERY || req.format != SERVE_ARROW)) {
+        serve_request_free(&req);
+        return bad_param(conn, "markers", "goes with /api/query and format=arrow (the other formats hold markers among the records)");
     }
     const char *type = format_types[req.format];
     if (kind == SERVE_TAIL) {

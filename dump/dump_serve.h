@@ -59,6 +59,7 @@ struct serve_request {
     uint64_t timeout_ns;     /* the query's time limit */
     uint64_t max_bytes;      /* the answer's size limit */
     int live;                /* live=1: also the live rings' records the files do not hold yet */
+    int markers;             /* markers=1 (format=arrow): the loss and exit markers' rows, not the records' */
 };
 
 /* The server's counters, for /metrics (updated with atomics). */

@@ -804,13 +804,14 @@ static void query_rest(struct serve_job *j, struct render_buf *b)
 
 /* ==== Arrow answers: the reader's batches as an IPC stream ==== */
 
-/* Past the first skip records at time ts, which an earlier answer sent
- * (its cursor counts rows: records, not markers). */
+/* Past the first skip rows at time ts, which an earlier answer sent (its
+ * cursor counts rows: records, or with markers=1 markers). */
 static void skip_rows(struct serve_job *j, uint64_t skip, uint64_t ts)
 {
     const struct entry *e;
     while (skip && (e = read_peek(j->r))) {
-        if (e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) {
+        int marker = e->kind == ENTRY_LOSS || e->kind == ENTRY_EXIT;
+        if (marker == j->req.markers) {
             if (entry_own_ts(e) != ts)
                 return;
             skip--;
@@ -828,6 +829,7 @@ static int open_arrow(struct serve_job *j, uint64_t since, uint64_t skip, struct
     skip_rows(j, skip, since);
     struct shmlog_read_arrow_options ao = SHMLOG_READ_ARROW_OPTIONS_INIT;
     ao.batch_rows = ARROW_BATCH_ROWS;
+    ao.what = j->req.markers ? SHMLOG_READ_ARROW_MARKERS : SHMLOG_READ_ARROW_RECORDS;
     ao.threads = 1; /* the server's workers are its threads: a query's batches are written by the one stepping it */
     char err[512];
     if (shmlog_read_arrow(j->r, &ao, &j->stream, err, sizeof err) != 0) {

@@ -96,6 +96,9 @@ if "$vpy" -c 'import pyarrow' 2>/dev/null; then
     check_show "format=arrow: the cursor pages (limit 7000) back to the whole answer" \
         "$vpy" "$arrow" pages "$port" "app=beta" 7000
     check_show "format=arrow: a client that pauses gets the whole answer" "$vpy" "$arrow" slow "$port" "app=beta"
+    check_show "format=arrow markers=1: the loss and exit markers' rows, whole and paged by the cursor" \
+        "$vpy" "$arrow" markers "$port" "" 2
+    check "markers=1 without format=arrow is a 400 naming markers" python3 "$client" bad "$port" "/api/query?markers=1" markers
     check "format=arrow on /api/tail is a 400 naming format" \
         sh -c "curl -s -o /dev/null -w '%{http_code}' '$url/api/tail?format=arrow' | grep -qx 400"
 else
