@@ -504,17 +504,20 @@ static void put_cursor(struct render_buf *b, const struct serve_cursor *c)
     }
 }
 
-/* 1 when the record of ring (its position and time) was sent: by this
- * answer, or before the exact cursor its reader opened at. A ring the cursor
- * names tells by position; of another, records sent lie more than a window
- * before the cursor, those not sent at most nanoseconds before it. */
+/* 1 when the record of ring (its position and time) was sent, before the
+ * exact cursor the reader opened at or since. A ring the cursor names tells
+ * by position; of another, records sent lie more than a window before the
+ * cursor's time, and those not sent less than half a window (the collector
+ * files each ring within that of the others). */
 static int record_sent(struct serve_job *j, const struct serve_ring_mark *ring)
 {
+    if (!j->resume_exact)
+        return 0; /* within one answer the reader and the live rings' marks give a record once */
     const struct serve_ring_mark *m = ring_mark(&j->cur, ring, &j->last_mark);
     if (m)
         return ring->pos <= m->pos;
     /* a backtrace's records come at their trigger's place with their own, older times */
-    return j->resume_exact && !(ring->cpu & SERVE_RING_BACKTRACE) && ring->ts + CURSOR_WINDOW_NS / 2 < j->resume_ts;
+    return !(ring->cpu & SERVE_RING_BACKTRACE) && ring->ts + CURSOR_WINDOW_NS / 2 < j->resume_ts;
 }
 
 /* 1 when a loss or exit marker at ts was sent before the exact cursor the reader opened at. */
@@ -810,8 +813,9 @@ static void skip_rows(struct serve_job *j, uint64_t skip, uint64_t ts)
 {
     const struct entry *e;
     while (skip && (e = read_peek(j->r))) {
-        int marker = e->kind == ENTRY_LOSS || e->kind == ENTRY_EXIT;
-        if (marker == j->req.markers) {
+        int row = j->req.markers ? e->kind == ENTRY_LOSS || e->kind == ENTRY_EXIT
+                                 : e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE;
+        if (row) {
             if (entry_own_ts(e) != ts)
                 return;
             skip--;
