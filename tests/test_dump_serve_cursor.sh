@@ -12,12 +12,7 @@ seg=$tmp/seg out=$tmp/out
 mkdir -p "$seg"
 export SHMLOG_DIR=$seg
 collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 10
-: >"$tmp/serve.log"
-"$SHMLOG_DUMP" serve "$out" --dir "$seg" --listen 127.0.0.1:0 2>"$tmp/serve.log" &
-srv=$!
-pids+=("$srv")
-wait_for 10 grep -q 'listening on' "$tmp/serve.log" || { diag "$tmp/serve.log"; bail "serve did not start"; }
-port=$(sed -n 's|.*listening on http://[^ ]*:\([0-9]*\)/$|\1|p' "$tmp/serve.log")
+serve_start "$out" --dir "$seg" --listen 127.0.0.1:0
 
 # once FILE THREADS COUNT: FILE's records hold "t=T i=I" for each thread T and I in 0..COUNT-1 exactly once
 once() {
@@ -56,10 +51,6 @@ bad() { python3 "$client" bad "$port" "/api/query?cursor=$1" cursor >/dev/null; 
 check "a cursor with a ring cut short is a 400 naming cursor" bad "5-1_m0-0_12.34.1"
 check "a cursor past 2^64 is a 400 naming cursor" bad "18446744073709551616-0"
 check "a cursor with text after it is a 400 naming cursor" bad "5-1x"
-kill "$srv"
-wait "$srv"
-check "serve exits 0 on SIGTERM" test $? -eq 0
-tap_forget "$srv"
-check "serve said no sanitizer finding" eval '! grep -qE "Sanitizer|runtime error" "$tmp/serve.log"'
+serve_stop
 check "the collector exits 0 on SIGTERM" collector_stop
 tap_finish
