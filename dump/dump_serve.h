@@ -32,9 +32,10 @@ struct serve_ring_mark {
 /* Where an answer stopped: "TS-AT" (its last event's time, and how many
  * events at that time it sent), and in an exact cursor "_mTS-AT" (the same
  * for loss and exit markers) and "_PID.START.CPU.POS" for each ring whose
- * last record sent lies within a millisecond of TS: a record of those rings
- * is told by its position, of others by its time, far from where a ring's
- * and the files' times of one record differ. */
+ * last record sent lies within a window (dump_serve_job.c) of TS: a record
+ * of those rings is told by its position, of others by its time, which is
+ * then far from TS (a ring's and the files' times of one record differ by
+ * nanoseconds, and the collector files one ring soon after another). */
 struct serve_cursor {
     uint64_t ts, at;
     int exact;
