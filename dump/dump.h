@@ -251,7 +251,8 @@ struct live_rings;
 struct live_record {
     const struct render_site *site;
     const struct shm_copied_record *rec;
-    uint32_t cpu;
+    uint32_t cpu, pid;
+    uint64_t proc_start;  /* with pid, cpu and rec->pos, the record as the files name it */
     uint64_t ts_ns;
     const char *thread;
 };

@@ -329,7 +329,7 @@ static void round_run(void *arg)
             read_filter_record(f, r->rec.level, shm_categories_name(&p->cats, r->rec.category), r->ts) &&
             read_filter_thread(f, r->rec.tid, thread) && read_filter_where(f, sr, &r->rec) &&
             read_filter_grep(f, sr, &r->rec)) {
-            struct live_record lr = {sr, &r->rec, r->view.cpu, r->ts, thread};
+            struct live_record lr = {sr, &r->rec, r->view.cpu, p->info.pid, p->info.proc_start, r->ts, thread};
             if (w->emit(w->ctx, &lr) != 0) {
                 w->rc = 1; /* the caller is full: this record comes first next time */
                 return;

@@ -113,7 +113,7 @@ struct query_params {
 };
 
 static const char *const known_params[] = {"since", "until", "level", "category", "app", "host", "pid", "thread", "trace", "where",
-                                           "grep", "limit", "cursor", "format", "timeout_ms", "max_bytes", "live", NULL};
+                                           "grep", "limit", "cursor", "format", "timeout_ms", "max_bytes", "live", "markers", NULL};
 
 static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -272,17 +272,8 @@ static const char *read_params(const struct query_params *p, struct serve_reques
         return "limit";
     }
     if ((v = param(p, "cursor"))) {
-        char *dash = strchr(v, '-');
-        char ts[32];
-        if (!dash || (size_t)(dash - v) >= sizeof ts) {
-            snprintf(why, whycap, "wants a cursor an answer gave (NS-N), not '%s'", v);
-            return "cursor";
-        }
-        memcpy(ts, v, (size_t)(dash - v));
-        ts[dash - v] = '\0';
-        if (parse_u64(ts, 0, UINT64_MAX, &req->cursor_ts) != 0 ||
-            parse_u64(dash + 1, 0, UINT64_MAX, &req->cursor_skip) != 0) {
-            snprintf(why, whycap, "wants a cursor an answer gave (NS-N), not '%s'", v);
+        if (serve_cursor_parse(v, &req->cursor) != 0) {
+            snprintf(why, whycap, "wants a cursor an answer gave (NS-N...), not '%.400s'", v);
             return "cursor";
         }
         req->has_cursor = 1;
@@ -305,6 +296,13 @@ static const char *read_params(const struct query_params *p, struct serve_reques
             return "live";
         }
         req->live = v[0] == '1';
+    }
+    if ((v = param(p, "markers"))) {
+        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+            snprintf(why, whycap, "wants 1 (the loss and exit markers' rows) or 0, not '%s'", v);
+            return "markers";
+        }
+        req->markers = v[0] == '1';
     }
     return NULL;
 }
@@ -375,7 +373,7 @@ static enum MHD_Result api(struct MHD_Connection *conn, enum serve_kind kind)
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, &p);
     if (p.unknown)
         return bad_param(conn, p.unknown, "no such parameter (since until level category app pid thread trace where "
-                                          "grep limit cursor format timeout_ms max_bytes live)");
+                                          "grep limit cursor format timeout_ms max_bytes live markers)");
     if (p.repeated)
         return bad_param(conn, p.repeated, "given more than once (only where repeats)");
     struct serve_request req = {.kind = kind};
@@ -397,24 +395,18 @@ static enum MHD_Result api(struct MHD_Connection *conn, enum serve_kind kind)
         serve_request_free(&req);
         return bad_param(conn, "live", "goes with /api/query (jsonl, json or text) and /api/tail");
     }
+    if (req.markers && (kind != SERVE_QUERY || req.format != SERVE_ARROW)) {
+        serve_request_free(&req);
+        return bad_param(conn, "markers", "goes with /api/query and format=arrow (the other formats hold markers among the records)");
+    }
     const char *type = format_types[req.format];
     if (kind == SERVE_TAIL) {
         req.format = SERVE_JSONL;
         type = "text/event-stream";
         /* An EventSource that reconnects says where it was. */
         const char *last = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
-        uint64_t ts, at;
-        char num[32];
-        const char *dash = last ? strchr(last, '-') : NULL;
-        if (dash && !req.has_cursor && (size_t)(dash - last) < sizeof num) {
-            memcpy(num, last, (size_t)(dash - last));
-            num[dash - last] = '\0';
-            if (parse_u64(num, 0, UINT64_MAX, &ts) == 0 && parse_u64(dash + 1, 0, UINT64_MAX, &at) == 0) {
-                req.has_cursor = 1;
-                req.cursor_ts = ts;
-                req.cursor_skip = at;
-            }
-        }
+        if (last && !req.has_cursor && serve_cursor_parse(last, &req.cursor) == 0)
+            req.has_cursor = 1;
     } else if (kind != SERVE_QUERY) {
         type = "application/json";
     }

@@ -19,6 +19,33 @@ struct MHD_Connection;
 enum serve_kind { SERVE_QUERY, SERVE_TAIL, SERVE_STATS, SERVE_FIELDS };
 enum serve_format { SERVE_JSONL, SERVE_JSON, SERVE_TEXT, SERVE_ARROW };
 
+#define SERVE_CURSOR_RINGS 64 /* rings a cursor names at most: it stays a URL parameter of a few KiB */
+
+/* A ring's last record an answer sent: its process, ring (cpu, with
+ * SERVE_RING_BACKTRACE for a backtrace's stream), position and time. */
+#define SERVE_RING_BACKTRACE 0x80000000u
+struct serve_ring_mark {
+    uint32_t pid, cpu;
+    uint64_t proc_start, pos, ts;
+};
+
+/* Where an answer stopped: "TS-AT" (its last event's time, and how many
+ * events at that time it sent), and in an exact cursor "_mTS-AT" (the same
+ * for loss and exit markers) and "_PID.START.CPU.POS" for each ring whose
+ * last record sent lies within a window (dump_serve_job.c) of TS: a record
+ * of those rings is told by its position, of others by its time, which is
+ * then far from TS (a ring's and the files' times of one record differ by
+ * nanoseconds, and the collector files one ring soon after another). */
+struct serve_cursor {
+    uint64_t ts, at;
+    int exact;
+    uint64_t marker_ts, marker_at;
+    struct serve_ring_mark rings[SERVE_CURSOR_RINGS];
+    size_t nrings;
+};
+/* s as an answer gave it into *c: 0, or -1. */
+int serve_cursor_parse(const char *s, struct serve_cursor *c);
+
 /* A request's parameters, checked: what a job reads with. Its strings are its own. */
 struct serve_request {
     enum serve_kind kind;
@@ -29,11 +56,11 @@ struct serve_request {
     size_t nwhere;
     uint64_t limit;          /* records; 0: all */
     int has_cursor;
-    uint64_t cursor_ts;      /* the cursor: after the first cursor_skip events at cursor_ts */
-    uint64_t cursor_skip;
+    struct serve_cursor cursor; /* what an earlier answer sent */
     uint64_t timeout_ns;     /* the query's time limit */
     uint64_t max_bytes;      /* the answer's size limit */
     int live;                /* live=1: also the live rings' records the files do not hold yet */
+    int markers;             /* markers=1 (format=arrow): the loss and exit markers' rows, not the records' */
 };
 
 /* The server's counters, for /metrics (updated with atomics). */

@@ -36,6 +36,7 @@
 #define MERGE_BYTES (4u << 20)  /* a query's merge memory: part of its bound */
 #define PARKED_NS 1000000000u   /* a query whose client has not emptied its buffer for this long lets its reader go */
 #define ARROW_BATCH_ROWS 4096u  /* rows of an Arrow answer's batch: its memory is a batch and the batch's message */
+#define CURSOR_WINDOW_NS 250000000u /* beyond the time a collector files one ring after another (--max-delay-ms, 100 by default) */
 
 struct serve_counters serve_counters;
 
@@ -146,12 +147,16 @@ struct serve_job {
     int queued, stepping, suspended, done, released, opened;
     int pending, pending_record; /* the reader's last event did not fit the buffer: it goes first next step */
     uint64_t pending_ts;
+    struct serve_ring_mark pending_ring;
     uint64_t deadline_ns, next_tick_ns, last_sent_ns, parked_ns;
     uint64_t files_seen, growth_seen; /* a tail: inputs_state() when it last read them */
     int more;              /* a tail: its last step filled the buffer */
     uint64_t records, events, errors, bytes;
-    uint64_t last_ts, at_last; /* the cursor after what was sent */
-    uint64_t skip, skip_ts;    /* events at skip_ts a reader opened at the cursor has yet to pass (sent before) */
+    struct serve_cursor cur;   /* the cursor after what was sent */
+    uint64_t skip, skip_ts;    /* a cursor without rings: events at skip_ts a reader opened at it has yet to pass */
+    int resume_exact;          /* the reader opened at an exact cursor: what was sent is told by it */
+    uint64_t resume_ts, resume_marker_ts, marker_skip; /* that cursor's time, and its markers' still to pass */
+    size_t last_mark;          /* cur.rings' entry found last: records come in runs of one ring */
     const char *end;       /* why the answer ended: complete, limit, time, size, error */
     char error[600];       /* the first damage or note met */
     struct stats_acc *stats;
@@ -307,16 +312,16 @@ struct serve_job *serve_job_new(struct serve_request *req, struct MHD_Connection
     uint64_t now = now_ns();
     j->deadline_ns = j->req.timeout_ns ? now + j->req.timeout_ns : UINT64_MAX;
     j->last_sent_ns = now;
+    j->cur.exact = 1; /* an answer's own cursor names its rings, unless it began at a cursor that did not */
     if (j->req.has_cursor) {
-        j->last_ts = j->req.cursor_ts;
-        j->at_last = j->req.cursor_skip;
+        j->cur = j->req.cursor;
     } else if (tail) {
         /* From now: the wall clock's, as records' times are. */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        j->last_ts = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-        if (j->last_ts < j->req.o.since_ns)
-            j->last_ts = j->req.o.since_ns;
+        j->cur.ts = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        if (j->cur.ts < j->req.o.since_ns)
+            j->cur.ts = j->req.o.since_ns;
     }
     if (tail)
         pool.tails++;
@@ -351,6 +356,29 @@ static int open_reader(struct serve_job *j, uint64_t since)
     return 0;
 }
 
+/* The reader from the cursor after what was sent (before any event: from
+ * where the answer begins). At an exact cursor it reads from two windows
+ * before the cursor's time and passes what was sent by the cursor's rings'
+ * positions and markers; at a cursor without them, the events it counts at
+ * its time. 0, or -1. */
+static int open_at_cursor(struct serve_job *j)
+{
+    int positioned = j->req.has_cursor || j->events;
+    uint64_t since = positioned || j->req.kind == SERVE_TAIL ? j->cur.ts : j->req.o.since_ns;
+    j->resume_exact = positioned && j->cur.exact;
+    if (j->resume_exact) {
+        since = j->cur.ts > 2 * CURSOR_WINDOW_NS ? j->cur.ts - 2 * CURSOR_WINDOW_NS : 0;
+        if (since < j->req.o.since_ns)
+            since = j->req.o.since_ns;
+    }
+    j->resume_ts = j->cur.ts;
+    j->resume_marker_ts = j->cur.marker_ts;
+    j->marker_skip = j->cur.marker_at;
+    j->skip = j->resume_exact ? 0 : j->cur.at;
+    j->skip_ts = j->cur.ts;
+    return open_reader(j, since);
+}
+
 /* The reader stops at the query's time limit or at the end of this step's
  * share of a worker, whichever is sooner, even inside a scan that matches nothing. */
 static void set_step_deadline(struct serve_job *j, uint64_t share_end)
@@ -369,11 +397,146 @@ static void note_error(struct serve_job *j, const struct shmlog_read_event *ev)
         snprintf(j->error, sizeof j->error, "%s", ev->error ? ev->error : "?");
 }
 
-static void put_cursor(struct render_buf *b, uint64_t ts, uint64_t at)
+/* ==== Cursors ==== */
+
+/* The digits at s into *v: past them, or NULL (none, or past UINT64_MAX). */
+static const char *take_u64(const char *s, uint64_t *v)
 {
-    render_buf_u64(b, ts);
+    uint64_t x = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return NULL;
+        x = x * 10 + d;
+    }
+    *v = x;
+    return p == s ? NULL : p;
+}
+
+int serve_cursor_parse(const char *s, struct serve_cursor *c)
+{
+    memset(c, 0, sizeof *c);
+    if (!(s = take_u64(s, &c->ts)) || *s++ != '-' || !(s = take_u64(s, &c->at)))
+        return -1;
+    if (!*s)
+        return 0;
+    if (strncmp(s, "_m", 2) != 0 || !(s = take_u64(s + 2, &c->marker_ts)) || *s++ != '-' ||
+        !(s = take_u64(s, &c->marker_at)))
+        return -1;
+    c->exact = 1;
+    while (*s) {
+        /* its time is not said: at most the cursor's, which keeps it in the next cursor while it may matter */
+        struct serve_ring_mark *m = &c->rings[c->nrings];
+        uint64_t pid, cpu;
+        if (c->nrings == SERVE_CURSOR_RINGS || *s++ != '_' || !(s = take_u64(s, &pid)) || *s++ != '.' ||
+            !(s = take_u64(s, &m->proc_start)) || *s++ != '.' || !(s = take_u64(s, &cpu)) || *s++ != '.' ||
+            !(s = take_u64(s, &m->pos)) || pid > UINT32_MAX || cpu > UINT32_MAX)
+            return -1;
+        m->pid = (uint32_t)pid;
+        m->cpu = (uint32_t)cpu;
+        m->ts = c->ts;
+        c->nrings++;
+    }
+    return 0;
+}
+
+/* c's entry for ring's ring, or NULL; *hint: where to look first, and where it was. */
+static struct serve_ring_mark *ring_mark(struct serve_cursor *c, const struct serve_ring_mark *ring, size_t *hint)
+{
+    for (size_t k = 0; k < c->nrings; k++) {
+        size_t i = (*hint + k) % c->nrings;
+        struct serve_ring_mark *m = &c->rings[i];
+        if (m->pid == ring->pid && m->cpu == ring->cpu && m->proc_start == ring->proc_start) {
+            *hint = i;
+            return m;
+        }
+    }
+    return NULL;
+}
+
+/* The cursor past an event at ts: a record of ring (its mark moves to it;
+ * the ring sent longest ago makes room), or a marker (ring NULL). */
+static void cursor_advance(struct serve_cursor *c, uint64_t ts, const struct serve_ring_mark *ring, size_t *hint)
+{
+    c->at = ts == c->ts ? c->at + 1 : 1;
+    c->ts = ts;
+    if (!ring) {
+        c->marker_at = ts == c->marker_ts ? c->marker_at + 1 : 1;
+        c->marker_ts = ts;
+        return;
+    }
+    struct serve_ring_mark *m = ring_mark(c, ring, hint);
+    if (!m && c->nrings < SERVE_CURSOR_RINGS) {
+        m = &c->rings[c->nrings++];
+    } else if (!m) {
+        m = &c->rings[0];
+        for (size_t i = 1; i < c->nrings; i++)
+            if (c->rings[i].ts < m->ts)
+                m = &c->rings[i];
+    }
+    *m = *ring;
+}
+
+static void put_cursor(struct render_buf *b, const struct serve_cursor *c)
+{
+    render_buf_u64(b, c->ts);
     render_buf_putc(b, '-');
-    render_buf_u64(b, at);
+    render_buf_u64(b, c->at);
+    if (!c->exact)
+        return;
+    render_buf_puts(b, "_m");
+    render_buf_u64(b, c->marker_ts);
+    render_buf_putc(b, '-');
+    render_buf_u64(b, c->marker_at);
+    for (size_t i = 0; i < c->nrings; i++) {
+        const struct serve_ring_mark *m = &c->rings[i];
+        if (m->ts + CURSOR_WINDOW_NS < c->ts)
+            continue; /* records of its ring after it lie past the window: their times tell them */
+        render_buf_putc(b, '_');
+        render_buf_u64(b, m->pid);
+        render_buf_putc(b, '.');
+        render_buf_u64(b, m->proc_start);
+        render_buf_putc(b, '.');
+        render_buf_u64(b, m->cpu);
+        render_buf_putc(b, '.');
+        render_buf_u64(b, m->pos);
+    }
+}
+
+/* 1 when the record of ring (its position and time) was sent, before the
+ * exact cursor the reader opened at or since. A ring the cursor names tells
+ * by position; of another, records sent lie more than a window before the
+ * cursor's time, and those not sent less than half a window (the collector
+ * files each ring within that of the others). */
+static int record_sent(struct serve_job *j, const struct serve_ring_mark *ring)
+{
+    if (!j->resume_exact)
+        return 0; /* within one answer the reader and the live rings' marks give a record once */
+    const struct serve_ring_mark *m = ring_mark(&j->cur, ring, &j->last_mark);
+    if (m)
+        return ring->pos <= m->pos;
+    /* a backtrace's records come at their trigger's place with their own, older times */
+    return !(ring->cpu & SERVE_RING_BACKTRACE) && ring->ts + CURSOR_WINDOW_NS / 2 < j->resume_ts;
+}
+
+/* 1 when a loss or exit marker at ts was sent before the exact cursor the reader opened at. */
+static int marker_sent(struct serve_job *j, uint64_t ts)
+{
+    if (!j->resume_exact || ts > j->resume_marker_ts)
+        return 0;
+    if (ts < j->resume_marker_ts)
+        return 1;
+    if (!j->marker_skip)
+        return 0;
+    j->marker_skip--;
+    return 1;
+}
+
+static struct serve_ring_mark event_ring(const struct shmlog_read_event *ev)
+{
+    uint32_t backtrace = ev->flags & SHMLOG_READ_BACKTRACE ? SERVE_RING_BACKTRACE : 0;
+    return (struct serve_ring_mark){ev->pid, ev->cpu | backtrace, ev->proc_start, ev->seq, ev->ts_ns};
 }
 
 /* The answer's last line (or, for JSON, its closing object): why it ended and the cursor after it. */
@@ -385,7 +548,7 @@ static void put_end(struct serve_job *j, struct render_buf *b)
         render_buf_puts(b, " records=");
         render_buf_u64(b, j->records);
         render_buf_puts(b, " cursor=");
-        put_cursor(b, j->last_ts, j->at_last);
+        put_cursor(b, &j->cur);
         if (j->error[0]) {
             render_buf_puts(b, " error=");
             put_text_safe(b, j->error);
@@ -402,7 +565,7 @@ static void put_end(struct serve_job *j, struct render_buf *b)
         put_json_kv_u64(b, "events", j->events);
     put_json_kv_u64(b, "errors", j->errors);
     render_buf_puts(b, ",\"cursor\":\"");
-    put_cursor(b, j->last_ts, j->at_last);
+    put_cursor(b, &j->cur);
     render_buf_putc(b, '"');
     if (j->error[0])
         put_json_kv_str(b, "error", j->error);
@@ -424,18 +587,21 @@ static long live_format(const struct live_record *lr, int json, char *dst, size_
     return (long)line.len;
 }
 
-/* One event into the buffer as its line (SSE: an event with the cursor as
- * id), from the reader's event or a live ring's record lr; 0, or -ENOBUFS
- * with the buffer as it was. */
-static int put_event(struct serve_job *j, struct render_buf *b, uint64_t ts, int is_record,
+/* One event into the buffer as its line (SSE: an event with the cursor
+ * after it as id), from the reader's event or a live ring's record lr, a
+ * record of ring (NULL: a marker); 0, or -ENOBUFS with the buffer and the
+ * cursor as they were. */
+static int put_event(struct serve_job *j, struct render_buf *b, uint64_t ts, const struct serve_ring_mark *ring,
                      const struct live_record *lr)
 {
     size_t start = b->len;
-    uint64_t at = ts == j->last_ts ? j->at_last + 1 : 1;
     int json = j->req.format != SERVE_TEXT;
+    struct serve_cursor before;
     if (j->req.kind == SERVE_TAIL) {
+        before = j->cur;
+        cursor_advance(&j->cur, ts, ring, &j->last_mark);
         render_buf_puts(b, "id: ");
-        put_cursor(b, ts, at);
+        put_cursor(b, &j->cur);
         render_buf_puts(b, "\ndata: ");
     } else if (j->req.format == SERVE_JSON) {
         render_buf_puts(b, j->events ? ",\n" : "\n");
@@ -453,6 +619,8 @@ static int put_event(struct serve_job *j, struct render_buf *b, uint64_t ts, int
     if (k <= 0 || (j->req.kind == SERVE_TAIL && b->cap - b->len - (size_t)k < 2)) {
         b->len = start;
         b->overflow = 0;
+        if (j->req.kind == SERVE_TAIL)
+            j->cur = before;
         return -ENOBUFS;
     }
     b->len += (size_t)k;
@@ -460,10 +628,10 @@ static int put_event(struct serve_job *j, struct render_buf *b, uint64_t ts, int
         b->len--; /* its newline: the array's separator or the event's "\n\n" come instead */
     if (j->req.kind == SERVE_TAIL)
         render_buf_puts(b, "\n\n");
-    j->last_ts = ts;
-    j->at_last = at;
+    if (j->req.kind != SERVE_TAIL)
+        cursor_advance(&j->cur, ts, ring, &j->last_mark);
     j->events++;
-    j->records += is_record != 0;
+    j->records += ring != NULL;
     return 0;
 }
 
@@ -525,7 +693,7 @@ static int pour(struct serve_job *j, struct render_buf *b)
             finish(j, b, why);
             return -1;
         }
-        if (put_event(j, b, j->pending_ts, j->pending_record, NULL) != 0) {
+        if (put_event(j, b, j->pending_ts, j->pending_record ? &j->pending_ring : NULL, NULL) != 0) {
             j->pending = 1;
             return 1;
         }
@@ -556,13 +724,17 @@ static int pour(struct serve_job *j, struct render_buf *b)
             continue;
         }
         j->skip = 0;
-        if (j->live && ev->kind == SHMLOG_READ_RECORD &&
-            live_rings_file_record(j->live, ev->pid, ev->proc_start, ev->cpu, ev->seq))
+        int is_record = ev->kind == SHMLOG_READ_RECORD;
+        struct serve_ring_mark ring = event_ring(ev);
+        if (j->live && is_record && live_rings_file_record(j->live, ev->pid, ev->proc_start, ev->cpu, ev->seq))
             continue; /* shown from its ring before the collector wrote it */
-        if (put_event(j, b, ev->ts_ns, ev->kind == SHMLOG_READ_RECORD, NULL) != 0) {
+        if (is_record ? record_sent(j, &ring) : marker_sent(j, ev->ts_ns))
+            continue;
+        if (put_event(j, b, ev->ts_ns, is_record ? &ring : NULL, NULL) != 0) {
             j->pending = 1;
             j->pending_ts = ev->ts_ns;
-            j->pending_record = ev->kind == SHMLOG_READ_RECORD;
+            j->pending_record = is_record;
+            j->pending_ring = ring;
             return 1;
         }
     }
@@ -588,7 +760,10 @@ static int emit_live(void *ctx, const struct live_record *lr)
         return 0;
     }
     p->j->skip = 0;
-    return put_event(p->j, p->b, lr->ts_ns, 1, lr) != 0;
+    struct serve_ring_mark ring = {lr->pid, lr->cpu, lr->proc_start, lr->rec->pos, lr->ts_ns};
+    if (record_sent(p->j, &ring))
+        return 0;
+    return put_event(p->j, p->b, lr->ts_ns, &ring, lr) != 0;
 }
 
 /* The rings' records the files did not hold, after the reader's filters
@@ -597,7 +772,7 @@ static int emit_live(void *ctx, const struct live_record *lr)
  * round's end, -1 at a limit or an error (finished). */
 static int pour_live(struct serve_job *j, struct render_buf *b)
 {
-    if (!j->r && open_reader(j, j->last_ts) != 0) {
+    if (!j->r && open_at_cursor(j) != 0) {
         finish(j, b, "error");
         return -1;
     }
@@ -632,13 +807,15 @@ static void query_rest(struct serve_job *j, struct render_buf *b)
 
 /* ==== Arrow answers: the reader's batches as an IPC stream ==== */
 
-/* Past the first skip records at time ts, which an earlier answer sent
- * (its cursor counts rows: records, not markers). */
+/* Past the first skip rows at time ts, which an earlier answer sent (its
+ * cursor counts rows: records, or with markers=1 markers). */
 static void skip_rows(struct serve_job *j, uint64_t skip, uint64_t ts)
 {
     const struct entry *e;
     while (skip && (e = read_peek(j->r))) {
-        if (e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE) {
+        int row = j->req.markers ? e->kind == ENTRY_LOSS || e->kind == ENTRY_EXIT
+                                 : e->kind == ENTRY_RECORD || e->kind == ENTRY_BACKTRACE;
+        if (row) {
             if (entry_own_ts(e) != ts)
                 return;
             skip--;
@@ -656,6 +833,7 @@ static int open_arrow(struct serve_job *j, uint64_t since, uint64_t skip, struct
     skip_rows(j, skip, since);
     struct shmlog_read_arrow_options ao = SHMLOG_READ_ARROW_OPTIONS_INIT;
     ao.batch_rows = ARROW_BATCH_ROWS;
+    ao.what = j->req.markers ? SHMLOG_READ_ARROW_MARKERS : SHMLOG_READ_ARROW_RECORDS;
     ao.threads = 1; /* the server's workers are its threads: a query's batches are written by the one stepping it */
     char err[512];
     if (shmlog_read_arrow(j->r, &ao, &j->stream, err, sizeof err) != 0) {
@@ -701,7 +879,7 @@ static void arrow_finish(struct serve_job *j, struct serve_bytes *out, const cha
     char records[24], errors[24], cursor[48];
     snprintf(records, sizeof records, "%llu", (unsigned long long)j->records);
     snprintf(errors, sizeof errors, "%llu", (unsigned long long)j->errors);
-    snprintf(cursor, sizeof cursor, "%llu-%llu", (unsigned long long)j->last_ts, (unsigned long long)j->at_last);
+    snprintf(cursor, sizeof cursor, "%llu-%llu", (unsigned long long)j->cur.ts, (unsigned long long)j->cur.at);
     const char *meta[] = {"end", why, "records", records, "errors", errors, "cursor", cursor, "error", j->error};
     if (serve_arrow_batch(out, has_schema ? &j->schema : &no_columns, NULL, 0, meta, j->error[0] ? 5 : 4) != 0 ||
         serve_arrow_end(out) != 0)
@@ -716,7 +894,7 @@ static int reopen_arrow(struct serve_job *j)
 {
     struct ArrowSchema schema = {0};
     struct serve_bytes msg = {0};
-    int rc = open_arrow(j, j->last_ts, j->at_last, &schema);
+    int rc = open_arrow(j, j->cur.ts, j->cur.at, &schema);
     if (rc == 0 && serve_arrow_schema(&msg, &schema) != 0)
         dump_oom();
     if (rc == 0 && (msg.len != j->schema_msg.len || memcmp(msg.p, j->schema_msg.p, msg.len) != 0)) {
@@ -735,7 +913,7 @@ static void step_query_arrow(struct serve_job *j, struct render_buf *b)
     struct serve_bytes out = {(uint8_t *)j->buf, 0, j->cap};
     if (!j->opened) {
         j->opened = 1;
-        if (open_arrow(j, j->req.has_cursor ? j->last_ts : j->req.o.since_ns, j->at_last, &j->schema) != 0) {
+        if (open_arrow(j, j->req.has_cursor ? j->cur.ts : j->req.o.since_ns, j->cur.at, &j->schema) != 0) {
             arrow_finish(j, &out, "error");
         } else {
             int rc = serve_arrow_schema(&out, &j->schema);
@@ -779,8 +957,8 @@ static void step_query_arrow(struct serve_job *j, struct render_buf *b)
             const int64_t *ts = a.n_children ? a.children[0]->buffers[1] : NULL; /* the first column: ts */
             for (int64_t i = 0; ts && i < rows; i++) {
                 uint64_t t = (uint64_t)ts[i];
-                j->at_last = t == j->last_ts ? j->at_last + 1 : 1;
-                j->last_ts = t;
+                j->cur.at = t == j->cur.ts ? j->cur.at + 1 : 1;
+                j->cur.ts = t;
             }
             j->records += (uint64_t)rows;
             j->events += (uint64_t)rows;
@@ -806,12 +984,10 @@ static void step_query(struct serve_job *j, struct render_buf *b)
         if (j->req.format == SERVE_JSON)
             render_buf_puts(b, "{\"events\":[");
         start_live(j);
-        if (open_reader(j, j->req.has_cursor ? j->last_ts : j->req.o.since_ns) != 0) {
+        if (open_at_cursor(j) != 0) {
             finish(j, b, "error");
             return;
         }
-        j->skip = j->at_last;
-        j->skip_ts = j->last_ts;
         set_step_deadline(j, now_ns() + STEP_SHARE_NS);
         if (pour(j, b) == 0)
             query_rest(j, b);
@@ -824,12 +1000,10 @@ static void step_query(struct serve_job *j, struct render_buf *b)
     }
     if (!j->r) {
         /* Its reader went while the client was slow: again from the cursor (what was sent). */
-        if (open_reader(j, j->last_ts) != 0) {
+        if (open_at_cursor(j) != 0) {
             finish(j, b, "error");
             return;
         }
-        j->skip = j->at_last;
-        j->skip_ts = j->last_ts;
     }
     set_step_deadline(j, now_ns() + STEP_SHARE_NS);
     if (pour(j, b) == 0)
@@ -890,13 +1064,11 @@ static void step_tail(struct serve_job *j, struct render_buf *b)
             shmlog_read_close(j->r);
         j->r = NULL;
         j->pending = 0; /* the reader is opened anew: an event that did not fit comes again */
-        if (open_reader(j, j->last_ts) != 0) {
+        if (open_at_cursor(j) != 0) {
             j->done = 1;
             return;
         }
         read_follow_live(j->r);
-        j->skip = j->at_last;
-        j->skip_ts = j->last_ts;
     }
     j->files_seen = files;
     j->growth_seen = growth;

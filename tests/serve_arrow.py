@@ -4,6 +4,8 @@ usage: serve_arrow.py same PORT QUERY [accept]   the Arrow answer of /api/query?
        serve_arrow.py pages PORT QUERY LIMIT     Arrow pages joined by their cursors equal the whole JSON answer
        serve_arrow.py slow PORT QUERY            a client that pauses past the server's parking time gets it all
        serve_arrow.py end PORT QUERY END         the Arrow answer ends saying END
+       serve_arrow.py markers PORT QUERY LIMIT   markers=1's rows equal the JSON answer's loss and exit markers,
+                                                 whole and paged by its cursor LIMIT rows a page
 """
 import json
 import math
@@ -102,7 +104,7 @@ def same(port, query, accept=""):
         return 1
     want = {"end": end["end"], "records": str(end["records"]), "errors": str(end["errors"])}
     if is_record(events[-1]):  # an Arrow cursor counts rows: markers after the last record are not in it
-        want["cursor"] = end["cursor"]
+        want["cursor"] = end["cursor"].split("_")[0]  # its time and count; JSON's names the rings too
     if {k: meta.get(k) for k in want} != want:
         print("the end's metadata", meta, "JSON's end", end)
         return 1
@@ -150,6 +152,38 @@ def slow(port, query):
     return 0
 
 
+def marker_rows(table):
+    cols = {n: table.column(n).to_pylist() for n in ("kind", "pid", "app", "host")}
+    ts = table.column("ts").cast(pa.int64()).to_pylist()
+    return [(ts[i], cols["kind"][i], cols["pid"][i], cols["app"][i], cols["host"][i]) for i in range(table.num_rows)]
+
+
+def markers(port, query, limit):
+    """markers=1: a row per loss and exit marker of the JSON answer, in its order; and paged by the cursor."""
+    events, end = json_answer(port, query)
+    want = [(e["ts_ns"], "loss" if "loss" in e else "exit", e["pid"], e["app"], e["host"])
+            for e in events if not is_record(e)]
+    q = query + "&markers=1" if query else "markers=1"
+    table, meta = arrow_answer(port, q)
+    if marker_rows(table) != want or meta["end"] != "complete" or meta["records"] != str(len(want)):
+        print("markers=1:", marker_rows(table)[:3], meta, "JSON's:", want[:3])
+        return 1
+    cursor, got, n = None, [], 0
+    while n < 1000:
+        table, meta = arrow_answer(port, q + "&limit=%s" % limit + ("&cursor=" + cursor if cursor else ""))
+        got += marker_rows(table)
+        n += 1
+        if meta["end"] != "limit":
+            break
+        cursor = meta["cursor"]
+    if got != want or meta["end"] != "complete":
+        print("paged:", len(got), "rows in", n, "pages", meta, "of", len(want))
+        return 1
+    print("%d markers (%s), %d pages of %s; columns %s" % (len(want), ", ".join(sorted({w[1] for w in want})), n,
+                                                         limit, ", ".join(table.column_names)))
+    return 0 if want else 1
+
+
 def main():
     mode, port = sys.argv[1], sys.argv[2]
     if mode == "same":
@@ -158,6 +192,8 @@ def main():
         return pages(port, sys.argv[3], sys.argv[4])
     if mode == "slow":
         return slow(port, sys.argv[3])
+    if mode == "markers":
+        return markers(port, sys.argv[3], sys.argv[4])
     if mode == "end":
         table, meta = arrow_answer(port, sys.argv[3])
         print("%d rows; %s" % (table.num_rows, meta))

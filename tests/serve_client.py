@@ -15,9 +15,17 @@ usage: serve_client.py pages PORT QUERY LIMIT OUT      the pages' records (JSON 
                                                        server's parking), its events into OUT
        serve_client.py crowd PORT PID N                N slow clients, half hang up mid-answer; one
                                                        more query must answer; prints the server's RSS
+       serve_client.py edge-pages PORT COLLECTOR QUERY LIMIT OUT PRODUCER...  runs PRODUCER, and pages through
+                                                       /api/query?QUERY by cursors, each page with the collector
+                                                       stopped, which files the page's rings' part before the next;
+                                                       the records (JSON Lines) into OUT
+       serve_client.py edge-tail PORT COLLECTOR QUERY OUT PRODUCER...  the same through /api/tail?QUERY, a new
+                                                       connection each round, after the last event's id
 """
 import http.client
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -266,6 +274,97 @@ def slow(port, out):
     return 0
 
 
+# the collector files what the rings hold within its --max-delay-ms (10 in the tests) of a wake-up
+FILED_S = 0.08
+
+
+def edge_rounds(collector, producer, fetch):
+    """Rounds of fetch(n, launch), each with the collector stopped and a pause for it to file after; launch()
+    starts producer (a tail calls it once connected; else it starts after the first round). The rounds go on
+    until producer ended and two rounds after it brought nothing. fetch returns the records it got."""
+    procs = []
+
+    def launch():
+        if not procs:
+            procs.append(subprocess.Popen(producer, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+    rounds, quiet = 0, 0
+    while quiet < 2:
+        done = bool(procs) and procs[0].poll() is not None
+        os.kill(collector, signal.SIGSTOP)
+        try:
+            got = fetch(rounds, launch)
+        finally:
+            os.kill(collector, signal.SIGCONT)
+        launch()
+        rounds += 1
+        quiet = quiet + 1 if done and not got else 0
+        time.sleep(FILED_S)
+    said = procs[0].stdout.read().decode().split()
+    print("rounds", rounds, "producer:", " ".join(said[-2:]))
+    return 0 if said[-2:] == ["done", "0"] else 1
+
+
+def edge_pages(port, collector, query, limit, out, producer):
+    state = {"cursor": None, "records": 0}
+    with open(out, "wb") as f:
+        def page(n, launch):
+            path = "/api/query?%s&limit=%s" % (query, limit)
+            if state["cursor"]:
+                path += "&cursor=" + state["cursor"]
+            status, body = get(port, path)
+            assert status == 200, (status, body[:200])
+            lines = body.split(b"\n")[:-1]
+            end = json.loads(lines[-1])
+            assert end["end"] in ("complete", "limit"), end
+            f.write(b"".join(l + b"\n" for l in lines[:-1]))
+            state["cursor"] = end["cursor"]
+            state["records"] += end["records"]
+            return end["records"]
+        rc = edge_rounds(collector, producer, page)
+    print("records", state["records"], "last cursor", state["cursor"])
+    return rc
+
+
+def edge_tail(port, collector, query, out, producer):
+    """Each round a new connection from the last event's id (the cursor= parameter and the Last-Event-ID
+    header in turn), read for 0.3 s or 37 records, then dropped."""
+    state = {"cursor": None, "records": 0}
+    with open(out, "wb") as f:
+        def round_(n, launch):
+            path = "/api/tail?%s" % query
+            headers = ""
+            if state["cursor"] and n % 2:
+                path += "&cursor=" + state["cursor"]
+            elif state["cursor"]:
+                headers = "Last-Event-ID: %s\r\n" % state["cursor"]
+            s, _, buf = open_tail(port, ("GET %s HTTP/1.0\r\nHost: x\r\n%s\r\n" % (path, headers)).encode(), 5)
+            launch()  # the first tail is from now: connected first
+            s.settimeout(0.05)
+            end, got, event_id = time.time() + 0.3, 0, None
+            while time.time() < end and got < 37:
+                *lines, buf = buf.split(b"\n")
+                for l in lines:
+                    if l.startswith(b"id: "):
+                        event_id = l[4:].decode()
+                    elif l.startswith(b"data: {") and got < 37:
+                        f.write(l[6:] + b"\n")
+                        got += 1
+                        state["cursor"] = event_id
+                try:
+                    b = s.recv(1 << 16)
+                except socket.timeout:
+                    continue
+                if not b:
+                    break
+                buf += b
+            s.close()
+            state["records"] += got
+            return got
+        rc = edge_rounds(collector, producer, round_)
+    print("records", state["records"], "last cursor", state["cursor"])
+    return rc
+
+
 def main():
     cmd = sys.argv[1]
     port = int(sys.argv[2])
@@ -288,6 +387,10 @@ def main():
         return slow(port, sys.argv[3])
     if cmd == "crowd":
         return crowd(port, sys.argv[3], int(sys.argv[4]))
+    if cmd == "edge-pages":
+        return edge_pages(port, int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7:])
+    if cmd == "edge-tail":
+        return edge_tail(port, int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6:])
     return 2
 
 

@@ -194,6 +194,27 @@ collector_stop() {
     return $status
 }
 
+# serve_start ARGS...: shmlog-dump serve ARGS... in the background, its stderr
+# in $tmp/serve.log; $srv, and $port once it listens.
+serve_start() {
+    : >"$tmp/serve.log"
+    "${SHMLOG_DUMP:?}" serve "$@" 2>"$tmp/serve.log" &
+    srv=$!
+    pids+=("$srv")
+    wait_for 10 grep -q 'listening on' "$tmp/serve.log" || { diag "$tmp/serve.log"; bail "serve did not start"; }
+    port=$(sed -n 's|.*listening on https\{0,1\}://[^ ]*:\([0-9]*\)/$|\1|p' "$tmp/serve.log")
+}
+
+# serve_stop: SIGTERM to the server serve_start started; checks that it
+# exits 0 and that its stderr holds no sanitizer finding.
+serve_stop() {
+    kill "$srv"
+    wait "$srv"
+    check "serve exits 0 on SIGTERM" test $? -eq 0
+    tap_forget "$srv"
+    check "serve said no sanitizer finding" eval '! grep -qE "Sanitizer|runtime error" "$tmp/serve.log"'
+}
+
 # segments_gone DIR [SECONDS]: waits (10 s) until DIR is empty, the collector
 # having removed the segments of the producers that exited; 1 if it is not.
 dir_empty() { [ -z "$(ls -A "$1")" ]; }

@@ -17,15 +17,6 @@ SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app alpha --count 150000 --rate 300000 >/dev/
 SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app beta --count 50000 --rate 300000 >/dev/null 2>&1
 segments_gone "$seg" || bail "the producers' segments stayed"
 
-# serve_start ARGS...: shmlog-dump serve ARGS... in the background; $port, $srv
-serve_start() {
-    : >"$tmp/serve.log"
-    "$SHMLOG_DUMP" serve "$@" 2>"$tmp/serve.log" &
-    srv=$!
-    pids+=("$srv")
-    wait_for 10 grep -q 'listening on' "$tmp/serve.log" || { diag "$tmp/serve.log"; bail "serve did not start"; }
-    port=$(sed -n 's|.*listening on https\{0,1\}://[^ ]*:\([0-9]*\)/$|\1|p' "$tmp/serve.log")
-}
 serve_start "$out" --listen 127.0.0.1:0
 url=http://127.0.0.1:$port
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -96,6 +87,9 @@ if "$vpy" -c 'import pyarrow' 2>/dev/null; then
     check_show "format=arrow: the cursor pages (limit 7000) back to the whole answer" \
         "$vpy" "$arrow" pages "$port" "app=beta" 7000
     check_show "format=arrow: a client that pauses gets the whole answer" "$vpy" "$arrow" slow "$port" "app=beta"
+    check_show "format=arrow markers=1: the loss and exit markers' rows, whole and paged by the cursor" \
+        "$vpy" "$arrow" markers "$port" "" 2
+    check "markers=1 without format=arrow is a 400 naming markers" python3 "$client" bad "$port" "/api/query?markers=1" markers
     check "format=arrow on /api/tail is a 400 naming format" \
         sh -c "curl -s -o /dev/null -w '%{http_code}' '$url/api/tail?format=arrow' | grep -qx 400"
 else
@@ -218,11 +212,7 @@ check_show "300 stalled request headers from one address: another query answers,
 check_show "a tail that waits past the idle timeout is not cut: a record written then arrives" \
     "$py" "$client" tail-idle "$port" 12 delta env SHMLOG_DIR="$seg" "$SHMLOG_SAMPLE" --app delta --count 20
 check "the server is still up" curl -sf "$url/health"
-kill "$srv"
-wait "$srv"
-check "serve exits 0 on SIGTERM" test $? -eq 0
-tap_forget "$srv"
-check "serve said no sanitizer finding" eval '! grep -qE "Sanitizer|runtime error" "$tmp/serve.log"'
+serve_stop
 
 # ---- access ----
 "$SHMLOG_DUMP" serve "$out" --listen 0.0.0.0:0 >"$tmp/open.out" 2>&1

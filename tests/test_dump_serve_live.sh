@@ -16,12 +16,7 @@ collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 10
 "$TEST_PRODUCER" --app filed --threads 2 --count 3000 >/dev/null 2>&1
 segments_gone "$seg" || bail "the first producer's segments stayed"
 
-: >"$tmp/serve.log"
-"$SHMLOG_DUMP" serve "$out" --dir "$seg" --listen 127.0.0.1:0 2>"$tmp/serve.log" &
-srv=$!
-pids+=("$srv")
-wait_for 10 grep -q 'listening on' "$tmp/serve.log" || { diag "$tmp/serve.log"; bail "serve did not start"; }
-port=$(sed -n 's|.*listening on http://[^ ]*:\([0-9]*\)/$|\1|p' "$tmp/serve.log")
+serve_start "$out" --dir "$seg" --listen 127.0.0.1:0
 url=http://127.0.0.1:$port
 
 # The collector stops draining: what producers log now stays in their rings.
@@ -175,10 +170,6 @@ bad() { python3 "$client" bad "$port" "/$2" "$1" >/dev/null; }
 check "live=2 is a 400 naming live" bad live "api/query?live=2"
 check "live=1 on /api/stats is a 400 naming live" bad live "api/stats?live=1"
 check "live=1 with format=arrow is a 400 naming live" bad live "api/query?live=1&format=arrow"
-kill "$srv"
-wait "$srv"
-check "serve exits 0 on SIGTERM" test $? -eq 0
-tap_forget "$srv"
-check "serve said no sanitizer finding" eval '! grep -qE "Sanitizer|runtime error" "$tmp/serve.log"'
+serve_stop
 check "the collector exits 0 on SIGTERM" collector_stop
 tap_finish
