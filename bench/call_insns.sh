@@ -5,13 +5,13 @@
 # strings made between samples) is taken off, so what is left is the call's own work besides reserving.
 # Compare two builds' programs the same way.
 # usage: bench/call_insns.sh [--cxx] BUILD_DIR [SAMPLES]   (BUILD_DIR holds bench/shmlog-bench-call)
-#   --cxx  the calls built as C++ (shmlog-bench-call-cxx), with the {} format cases args3{}, str45{} and
-#          stdstr45{} (the 45 bytes as a const std::string&)
+#   --cxx  the calls built as C++ (shmlog-bench-call-cxx), with the {} format cases args3{}, str45{},
+#          stdstr45{} (the 45 bytes as a const std::string&) and vec8d{} (a std::vector<double> of 8)
 set -euo pipefail
 program=shmlog-bench-call cases="empty args3 str45 str200 args16 str1k" signature=""
 if [ "${1:-}" = --cxx ]; then
     # callgrind names C++ functions with their parameters
-    program=shmlog-bench-call-cxx cases="$cases args3{} str45{} stdstr45{}" signature="(*"
+    program=shmlog-bench-call-cxx cases="$cases args3{} str45{} stdstr45{} vec8d{}" signature="(*"
     shift
 fi
 build=${1:?usage: call_insns.sh [--cxx] BUILD_DIR [SAMPLES]}

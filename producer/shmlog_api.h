@@ -717,15 +717,26 @@ SHMLOG__INLINE struct shmlog__cursor shmlog__cursor_at(uint8_t *head, uint64_t p
 }
 
 #ifdef __cplusplus
+/* The most bytes of a value tree a C++ call encodes on its own stack: a
+ * longer one is measured, then written straight into the record, so that a
+ * call of trees takes little of its thread's stack. */
+#define SHMLOG_TREE_INLINE_BYTES 256u
+/* Writes the first len bytes of the value tree at obj at a record's cursor
+ * (shmlog_detail::write_tree, one for each type). */
+typedef void (*shmlog__tree_writer)(uint64_t obj, struct shmlog__cursor *at, size_t len);
+
 /* A C++ call's record, once its level passed and its TSC was read:
  * registers the site on its first call, measures the arguments (their value
  * bits v; a string object's size in n), reserves the slots, writes and
  * commits. One body, out of line, shared by the call sites of a signature
  * (shmlog_detail::write_params), its types known when compiling: the loops
  * over the arguments unrolled, each argument's code is straight-line. lcf:
- * the level, the category << 8 and the record flags << 16. */
+ * the level, the category << 8 and the record flags << 16. Argument i of
+ * bit i of direct is a value tree at objs[i], written by trees[i] instead of
+ * its bytes being copied. */
 SHMLOG__INLINE void shmlog__write_args(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf,
-                                       unsigned nargs, const uint8_t *types, const uint64_t *v, const uint64_t *n)
+                                       unsigned nargs, const uint8_t *types, const uint64_t *v, const uint64_t *n,
+                                       const shmlog__tree_writer *trees, uint32_t direct, const uintptr_t *objs)
 {
     if (nargs > SHMLOG_MAX_ARGS) /* it never is: said to GCC (-Warray-bounds) */
         __builtin_unreachable();
@@ -761,8 +772,14 @@ SHMLOG__INLINE void shmlog__write_args(uint64_t *cache, const struct shmlog__sit
         return;
     struct shmlog__cursor at = shmlog__cursor_at(head, pos);
     _Pragma("GCC unroll 16")
-    for (unsigned i = 0; i < nargs; i++)
-        shmlog__put_arg(&at, types[i], v[i], len[i], cut[i]);
+    for (unsigned i = 0; i < nargs; i++) {
+        if (trees && trees[i] && (direct >> i & 1)) {
+            shmlog__put_fixed(&at, shmlog_str_header(len[i], cut[i]), SHMLOG_STR_HEADER_BYTES);
+            trees[i](objs[i], &at, len[i]);
+        } else {
+            shmlog__put_arg(&at, types[i], v[i], len[i], cut[i]);
+        }
+    }
     shmlog__commit(head, pos);
 }
 #endif
@@ -1433,16 +1450,21 @@ struct pointer_arg { /* any other pointer: its address */
 template <typename T> struct object_arg {
     const T *p;
 };
-/* A value tree: encoded by the writer into its own buffer. */
+/* A value tree: encoded by the writer into a buffer of its own, or, when
+ * longer, measured there and written straight into the record (shmlog_tree.h). */
 template <typename T> struct tree_arg {
     const T *p;
 };
-/* The writer's buffers of a call's trees, one each, at most the payload bound. */
+/* The writer's buffers of a call's trees, one each. */
 template <unsigned N> struct tree_bufs {
-    uint8_t b[N ? N : 1][N ? SHMLOG_MAX_PAYLOAD : 1];
+    uint8_t b[N ? N : 1][N ? SHMLOG_TREE_INLINE_BYTES : 1];
     unsigned next;
+    uint32_t direct;        /* bit i: argument i is a tree longer than its buffer, written by write_tree */
+    uintptr_t objs[N ? SHMLOG_MAX_ARGS : 1]; /* the direct trees' addresses, at their argument's index */
 };
-template <typename T> inline size_t encode_tree(const T &x, uint8_t *out);
+template <typename T> size_t encode_tree(const T &x, uint8_t *out);
+template <typename T> size_t measure_tree(const T &x);
+template <typename T> void write_tree(uint64_t obj, struct shmlog__cursor *at, size_t len);
 /* The type a writer's argument stands for, as arg_type and tail_types read it. */
 template <typename P> struct param_value {
     typedef P type;
@@ -1528,22 +1550,46 @@ inline __attribute__((always_inline)) cap capture_param(pointer_arg a) { return 
 template <typename T> inline __attribute__((always_inline)) cap capture_param(object_arg<T> a) { return capture(*a.p); }
 template <typename T> inline __attribute__((always_inline)) cap capture_param(T x) { return capture(x); }
 
-template <typename P, typename B> inline __attribute__((always_inline)) void put_param(P a, uint64_t &v, uint64_t &n, B &)
+template <bool Direct, typename P, typename B>
+inline __attribute__((always_inline)) void put_param(P a, uint64_t &v, uint64_t &n, B &, unsigned)
 {
     const cap c = capture_param(a);
     v = c.v;
     n = c.n;
 }
-/* A tree's bytes: one past the bound when it did not fit, so that the writer cuts and marks it. */
-template <typename T, typename B> inline void put_param(tree_arg<T> a, uint64_t &v, uint64_t &n, B &bufs)
+/* A tree's bytes in its buffer, or (Direct, or longer than that) its
+ * value's address in objs, argument i to be written by write_tree; n is one
+ * past the bound when it does not fit, so that the writer cuts and marks it. */
+template <bool Direct, typename T, typename B>
+inline void put_param(tree_arg<T> a, uint64_t &v, uint64_t &n, B &bufs, unsigned i)
 {
     uint8_t *out = bufs.b[bufs.next++];
     v = reinterpret_cast<uintptr_t>(out);
-    if constexpr (tree_loggable<T>::value)
-        n = encode_tree(*a.p, out);
-    else
+    if constexpr (tree_loggable<T>::value) {
+        n = Direct ? SIZE_MAX : encode_tree(*a.p, out);
+        if (SHMLOG__UNLIKELY(n == SIZE_MAX)) {
+            n = measure_tree(*a.p);
+            bufs.objs[i] = reinterpret_cast<uintptr_t>(a.p);
+            bufs.direct |= 1u << i;
+        }
+    } else {
         n = 0; /* refused by to_param, once */
+    }
 }
+/* What writes an argument's bytes into the record when they are not in a
+ * buffer: write_tree for a tree's, none for the rest. */
+template <typename P> constexpr shmlog__tree_writer writer_of(const P *) { return nullptr; }
+template <typename T> constexpr shmlog__tree_writer writer_of(const tree_arg<T> *)
+{
+    if constexpr (tree_loggable<T>::value)
+        return &write_tree<T>;
+    else
+        return nullptr;
+}
+template <typename... P> struct tree_writers {
+    static constexpr shmlog__tree_writer of[] = {writer_of(static_cast<const P *>(nullptr))..., nullptr};
+    static constexpr bool any = (false || ... || is_tree_param<P>::value);
+};
 
 /* What an argument adds after the call's own: a std::optional or SHMLOG_STRUCT's, nothing for the rest. */
 template <typename T, typename Tail> inline __attribute__((always_inline)) void take_tail(object_arg<T> a, Tail &t)
@@ -1556,8 +1602,11 @@ template <typename P, typename Tail> inline __attribute__((always_inline)) void 
  * one function per signature, its types known when compiling, which
  * captures the arguments and writes (shmlog__write_args). Static, one in
  * each file: its restartable sequence's descriptor (__rseq_cs) names its
- * code, which the linker may not discard as a duplicate. */
-template <typename... P>
+ * code, which the linker may not discard as a duplicate. A call whose tree
+ * is longer than its buffer is written by write_params<true>, which writes
+ * each of its trees straight into the record: apart, so that the common
+ * record's code is the same as a call's without trees. */
+template <bool Direct = false, typename... P>
 static __attribute__((noinline)) void write_params(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_hi,
                                                    uint32_t tsc_lo, unsigned lcf, P... a)
 {
@@ -1566,14 +1615,26 @@ static __attribute__((noinline)) void write_params(uint64_t *cache, const struct
     /* one more slot: a call without arguments has an array */
     uint64_t v[nargs + 1], n[nargs + 1];
     unsigned i = 0;
-    tree_bufs<(0u + ... + is_tree_param<P>::value)> trees;
-    trees.next = 0;
-    (void)trees; /* a call without trees */
-    ((put_param(a, v[i], n[i], trees), i++), ...);
+    tree_bufs<(0u + ... + is_tree_param<P>::value)> bufs;
+    bufs.next = 0;
+    bufs.direct = 0;
+    (void)bufs; /* a call without trees */
+    ((put_param<Direct>(a, v[i], n[i], bufs, i), i++), ...);
     tail_args<typename param_value<P>::type..., void> tail;
     (take_tail(a, tail), ...);
     tail.store(v + sizeof...(P), n + sizeof...(P));
-    shmlog__write_args(cache, s, static_cast<uint64_t>(tsc_hi) << 32 | tsc_lo, lcf, nargs, sig::table.v + 1, v, n);
+    const uint64_t tsc = static_cast<uint64_t>(tsc_hi) << 32 | tsc_lo;
+    if constexpr (Direct) {
+        shmlog__write_args(cache, s, tsc, lcf, nargs, sig::table.v + 1, v, n, tree_writers<P...>::of, bufs.direct,
+                           bufs.objs);
+        return;
+    } else if constexpr (tree_writers<P...>::any) {
+        if (SHMLOG__UNLIKELY(bufs.direct)) {
+            write_params<true>(cache, s, tsc_hi, tsc_lo, lcf, a...);
+            return;
+        }
+    }
+    shmlog__write_args(cache, s, tsc, lcf, nargs, sig::table.v + 1, v, n, nullptr, 0, nullptr);
 }
 /* Never called: an argument's type, from the arm of a conditional not taken. */
 template <typename T> typename std::decay<T>::type *type_ptr(T &&) { return nullptr; }

@@ -2,28 +2,56 @@
  *
  * What the writer of a call with a container, pair, tuple, variant, path,
  * wide string, std::optional of a struct or a shmlog_codec type runs for it:
- * the value as a tree of tagged nodes (shmlog_args.h) in a buffer of the
- * payload bound, which the record then carries as a string. Out of line, one
- * function per type: the sites of scalars never see it. */
+ * the value as a tree of tagged nodes (shmlog_args.h), which the record
+ * carries as a string. A tree of up to SHMLOG_TREE_INLINE_BYTES is encoded
+ * into a buffer on the writer's stack and copied, as a string is; a longer
+ * one is walked again to count its bytes, so that the record is reserved for
+ * them, and once more to write them straight into the record's slots (a
+ * codec's value() runs at each walk): no buffer of the payload bound is on
+ * the caller's stack. Out of line, one function per type: the sites of
+ * scalars never see it. */
 
 namespace shmlog_detail {
 
 template <int> void get(); /* lets get<I>(x) find std::get by argument-dependent lookup before C++20 */
 
-/* A tree being written: once a node does not fit, nothing more is, and
- * the counts already written tell readers what is missing. */
-struct tree_out {
+/* Where a tree's bytes go: counted only, into a buffer, or into a record at
+ * its cursor (n: the bytes already there). The walks that reserve and write
+ * a record are exact: both take the node that crosses the limit up to it; a
+ * buffer that a tree does not fit is not used. */
+struct tree_count {
+    static constexpr bool exact = true;
+    void copy(const void *, size_t, size_t) {}
+};
+struct tree_buffer {
+    static constexpr bool exact = false;
     uint8_t *p;
+    void copy(const void *src, size_t k, size_t n) { memcpy(p + n, src, k); }
+};
+struct tree_record {
+    static constexpr bool exact = true;
+    struct shmlog__cursor *at;
+    void copy(const void *src, size_t k, size_t) { shmlog__put_bytes(at, src, k); }
+};
+
+/* A tree being written up to limit bytes: once a node does not fit, nothing
+ * more is, and the counts already written tell readers what is missing. */
+template <typename Sink> struct tree_out {
+    Sink sink;
     size_t n;
-    size_t limit; /* the process's argument bound: what the record could carry */
+    size_t limit;
     bool full;
     void put(const void *src, size_t k)
     {
         if (full || k > limit - n) {
+            if (Sink::exact && !full) {
+                sink.copy(src, limit - n, n);
+                n = limit;
+            }
             full = true;
             return;
         }
-        memcpy(p + n, src, k);
+        sink.copy(src, k, n);
         n += k;
     }
     void tag(unsigned t)
@@ -42,17 +70,14 @@ struct tree_out {
     {
         tag(t);
         u32(len);
-        const size_t room = full ? 0 : limit - n;
-        put(s, len < room ? len : room);
-        if (len > room)
-            full = true;
+        put(s, len);
     }
 };
 
 template <typename T, typename = void> struct has_size : std::false_type {};
 template <typename T> struct has_size<T, std::void_t<decltype(std::declval<const T &>().size())>> : std::true_type {};
 
-template <typename T> void tree_node(tree_out &o, const T &x);
+template <typename T, typename O> void tree_node(O &o, const T &x);
 
 /* The n-th name of a macro's list "id, px" (SHMLOG_ENUM, SHMLOG_STRUCT). */
 inline void tree_list_name(const char *names, unsigned k, const char **at, size_t *len)
@@ -73,7 +98,7 @@ inline void tree_list_name(const char *names, unsigned k, const char **at, size_
 }
 
 /* A wide string as UTF-8 (a code point that is none as U+FFFD). */
-template <typename W> void tree_wide(tree_out &o, const W &w)
+template <typename O, typename W> void tree_wide(O &o, const W &w)
 {
     size_t len = 0;
     for (wchar_t c : w) {
@@ -113,14 +138,14 @@ template <typename W> void tree_wide(tree_out &o, const W &w)
     }
 }
 
-template <typename T, std::size_t... I> void tree_tuple(tree_out &o, const T &x, std::index_sequence<I...>)
+template <typename O, typename T, std::size_t... I> void tree_tuple(O &o, const T &x, std::index_sequence<I...>)
 {
     o.tag(SHMLOG_TREE_TUPLE);
     o.u32(sizeof...(I));
     (tree_node<typename std::decay<typename std::tuple_element<I, T>::type>::type>(o, get<I>(x)), ...);
 }
 
-template <typename T> void tree_range(tree_out &o, const T &x, unsigned tag)
+template <typename O, typename T> void tree_range(O &o, const T &x, unsigned tag)
 {
     size_t count = 0;
     if constexpr (has_size<T>::value)
@@ -144,7 +169,7 @@ template <typename T> void tree_range(tree_out &o, const T &x, unsigned tag)
 
 /* One node: the kinds in the order a type is told apart (a codec first, a
  * path before the range it also is). */
-template <typename T> void tree_node(tree_out &o, const T &x)
+template <typename T, typename O> void tree_node(O &o, const T &x)
 {
     if constexpr (has_codec<T>::value) {
         const codec_value<T> v = shmlog_codec<T>::value(x);
@@ -237,14 +262,38 @@ template <typename T> void tree_node(tree_out &o, const T &x)
     }
 }
 
-/* The tree of x in out (SHMLOG_MAX_PAYLOAD bytes), written up to the
- * process's argument bound: its length, or one more than the most a record
- * holds when it did not fit, so that the writer cuts and marks it. */
-template <typename T> __attribute__((noinline)) size_t encode_tree(const T &x, uint8_t *out)
+/* The bytes of x's tree up to the process's argument bound, or one more
+ * than the most a record holds when it does not fit, so that the writer
+ * cuts and marks it. */
+template <typename T> __attribute__((noinline)) size_t measure_tree(const T &x)
 {
-    tree_out o{out, 0, shmlog__load_relaxed(&shmlog__payload_bound), false};
+    tree_out<tree_count> o{{}, 0, shmlog__load_relaxed(&shmlog__payload_bound), false};
     tree_node<T>(o, x);
     return o.full ? SHMLOG_MAX_PAYLOAD + 1 : o.n;
+}
+
+/* x's tree in out (SHMLOG_TREE_INLINE_BYTES): its length, or SIZE_MAX when
+ * it is longer than out or the argument bound, and is measured
+ * (measure_tree) and written into the record (write_tree) instead. */
+template <typename T> __attribute__((noinline)) size_t encode_tree(const T &x, uint8_t *out)
+{
+    const size_t bound = shmlog__load_relaxed(&shmlog__payload_bound);
+    tree_out<tree_buffer> o{{out}, 0, bound < SHMLOG_TREE_INLINE_BYTES ? bound : SHMLOG_TREE_INLINE_BYTES, false};
+    tree_node<T>(o, x);
+    return SHMLOG__LIKELY(!o.full) ? o.n : SIZE_MAX;
+}
+
+/* The first len bytes of the tree at obj (a const T *) at the record's
+ * cursor: len is at most what measure_tree counted. A value that shrank
+ * since (another thread changed it, which the caller may not do) is padded
+ * with zero bytes, so the record still has the length it was reserved for. */
+template <typename T> __attribute__((noinline)) void write_tree(uint64_t obj, struct shmlog__cursor *at, size_t len)
+{
+    tree_out<tree_record> o{{at}, 0, len, false};
+    tree_node<T>(o, *reinterpret_cast<const T *>(static_cast<uintptr_t>(obj)));
+    static const uint8_t zeros[8] = {0};
+    while (SHMLOG__UNLIKELY(o.n < len))
+        o.put(zeros, len - o.n < sizeof zeros ? len - o.n : sizeof zeros);
 }
 
 } // namespace shmlog_detail

@@ -117,6 +117,8 @@ struct batch {
     struct pool *pool;
     uint32_t rows, cap;
     int full;             /* the batch ends here (a dictionary's index, a string column's offsets) */
+    char *tree_text;      /* a value tree's text on its way to its column (read_field_shown) */
+    size_t tree_text_cap;
 };
 
 /* The buffers of a batch of b->cap rows. 0, or -ENOMEM (read_batch_free then). */

@@ -53,7 +53,10 @@ struct shmlog_read {
     char level_buf[16], category_buf[16];
     char *text;          /* message, line: RENDER_LINE_MAX + 1 bytes */
     struct shmlog_read_field fields[SHMLOG_MAX_ARGS];
-    char field_text[SHMLOG_MAX_ARGS * (SHMLOG_MAX_PAYLOAD + 256)]; /* names and strings, NUL-terminated */
+    char *field_text;    /* names and strings, NUL-terminated: grown to what a record's fields take */
+    size_t field_text_cap;
+    char *tree_text;     /* a value tree's text (read_field_shown) */
+    size_t tree_text_cap;
     /* The current record's arguments, decoded once for its message and its
      * fields: of event number args_of (events counts shmlog_read_next's). */
     struct render_arg args[SHMLOG_MAX_ARGS];
@@ -99,11 +102,17 @@ uint32_t read_record_flags(const struct shm_copied_record *rec, const struct dsi
 const char *read_category_name(const struct dproc *p, unsigned id, char buf[16]);
 /* The API's type of an argument's. */
 uint32_t read_field_type(unsigned arg_type);
-/* The room a value tree's text takes in a field: a tree of the payload bound
- * prints in less (an escaped byte is 4 characters; an i8 and its tag, 6). */
-#define READ_TREE_TEXT_BYTES (8u * SHMLOG_MAX_PAYLOAD + 64u)
-/* A field's value as readers hand it out: a value tree's as its fmt text in
- * text (READ_TREE_TEXT_BYTES), any other as decoded. */
-struct render_arg read_field_shown(const struct render_arg *value, int tree, char *text);
+/* The room the text of a value tree of len bytes takes: it prints in less
+ * (an escaped byte is 4 characters; an i8 and its tag, 6). */
+static inline size_t read_tree_text_room(size_t len)
+{
+    return 8u * (len < SHMLOG_MAX_PAYLOAD ? len : SHMLOG_MAX_PAYLOAD) + 64u;
+}
+/* Room for n bytes at *buf (*cap of them), grown as needed: memory a reader
+ * keeps between records, as big as the largest one needed. 0, or -ENOMEM. */
+int read_room(char **buf, size_t *cap, size_t n);
+/* A field's value as readers hand it out in *shown: a value tree's as its fmt
+ * text in *text (grown by read_room), any other as decoded. 0, or -ENOMEM. */
+int read_field_shown(const struct render_arg *value, int tree, char **text, size_t *cap, struct render_arg *shown);
 
 #endif /* READ_LIB_H */

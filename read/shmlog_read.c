@@ -129,6 +129,8 @@ static void reader_free(struct shmlog_read *r)
     read_inputs_free(&r->inputs);
     free(r->ready);
     free(r->text);
+    free(r->field_text);
+    free(r->tree_text);
     for (size_t i = 0; i < r->nmessages; i++)
         free(r->messages[i].text);
     for (uint32_t i = 0; i < r->nsources; i++) {
@@ -470,12 +472,12 @@ const char *shmlog_read_message(struct shmlog_read *r, size_t *len)
     return r->text;
 }
 
-static const char *copy_text(char **at, const char *end, const void *s, size_t n)
+/* Copies n bytes and a NUL to *at, which has room for them (shmlog_read_fields sized it). */
+static const char *copy_text(char **at, const void *s, size_t n)
 {
     char *start = *at;
-    if ((size_t)(end - start) < n + 1)
-        n = (size_t)(end - start) - 1; /* a value tree's text alone may not fit: cut; field_text ends in room for its NUL */
-    memcpy(start, s, n);
+    if (n)
+        memcpy(start, s, n);
     start[n] = '\0';
     *at = start + n + 1;
     return start;
@@ -501,17 +503,51 @@ uint32_t read_field_type(unsigned arg_type)
     }
 }
 
-struct render_arg read_field_shown(const struct render_arg *value, int tree, char *text)
+int read_room(char **buf, size_t *cap, size_t n)
 {
-    if (!tree)
-        return *value;
+    if (n <= *cap)
+        return 0;
+    size_t want = *cap ? *cap : 1024;
+    while (want < n)
+        want *= 2;
+    char *grown = realloc(*buf, want);
+    if (!grown)
+        return -ENOMEM;
+    *buf = grown;
+    *cap = want;
+    return 0;
+}
+
+int read_field_shown(const struct render_arg *value, int tree, char **text, size_t *cap, struct render_arg *shown)
+{
+    if (!tree) {
+        *shown = *value;
+        return 0;
+    }
+    const size_t room = read_tree_text_room(value->type == SHMLOG_ARG_STR ? value->str_len : 0);
+    if (read_room(text, cap, room) != 0)
+        return -ENOMEM;
     struct render_buf b;
-    render_buf_init(&b, text, READ_TREE_TEXT_BYTES);
+    render_buf_init(&b, *text, room);
     render_tree_plain(&b, value);
-    struct render_arg shown = {.type = SHMLOG_ARG_STR, .str_truncated = (uint8_t)b.overflow};
-    shown.str_len = (uint16_t)(b.len < SHMLOG_STR_LEN_MASK ? b.len : SHMLOG_STR_LEN_MASK);
-    shown.v.s = (const uint8_t *)text;
-    return shown;
+    *shown = (struct render_arg){.type = SHMLOG_ARG_STR, .str_truncated = (uint8_t)b.overflow};
+    shown->str_len = (uint16_t)(b.len < SHMLOG_STR_LEN_MASK ? b.len : SHMLOG_STR_LEN_MASK);
+    shown->v.s = (const uint8_t *)*text;
+    return 0;
+}
+
+/* The bytes a record's fields take in field_text: names and strings, each
+ * with its NUL, a value tree's as the most its text can take. */
+static size_t fields_text_bytes(const struct render_field *rf, int n)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < n; i++) {
+        const struct render_arg *a = &rf[i].value;
+        bytes += rf[i].name_len + 1u;
+        if (a->type == SHMLOG_ARG_STR)
+            bytes += (rf[i].tree ? read_tree_text_room(a->str_len) : a->str_len) + 1u;
+    }
+    return bytes;
 }
 
 int shmlog_read_fields(struct shmlog_read *r, const struct shmlog_read_field **fields)
@@ -526,18 +562,21 @@ int shmlog_read_fields(struct shmlog_read *r, const struct shmlog_read_field **f
         current_args(r, sr);
         n = render_prepared_fields_of(sr, r->args, r->nargs, rf);
     }
-    char *at = r->field_text, *end = r->field_text + sizeof r->field_text;
-    char tree_text[READ_TREE_TEXT_BYTES];
+    if (n > 0 && read_room(&r->field_text, &r->field_text_cap, fields_text_bytes(rf, n)) != 0)
+        return read_fail(r, -ENOMEM);
+    char *at = r->field_text;
     for (int i = 0; i < n; i++) {
         struct shmlog_read_field *out = &r->fields[i];
-        const struct render_arg shown = read_field_shown(&rf[i].value, rf[i].tree, tree_text);
+        struct render_arg shown;
+        if (read_field_shown(&rf[i].value, rf[i].tree, &r->tree_text, &r->tree_text_cap, &shown) != 0)
+            return read_fail(r, -ENOMEM);
         const struct render_arg *a = &shown;
         memset(out, 0, sizeof *out);
-        out->name = copy_text(&at, end, rf[i].name, rf[i].name_len);
+        out->name = copy_text(&at, rf[i].name, rf[i].name_len);
         out->type = read_field_type(a->type);
         if (out->type == SHMLOG_READ_STR) {
             out->str_len = a->str_len;
-            out->v.s = copy_text(&at, end, a->v.s, a->str_len);
+            out->v.s = copy_text(&at, a->v.s, a->str_len);
         } else if (out->type == SHMLOG_READ_BOOL) {
             out->v.u = a->v.u != 0;
         } else {
@@ -733,9 +772,12 @@ long shmlog_read_next_columns(struct shmlog_read *r, struct shmlog_read_columns 
             } else {
                 if (nvalues + (size_t)n > values_cap)
                     goto full;
-                char tree_text[READ_TREE_TEXT_BYTES];
                 for (int j = 0; j < n; j++) {
-                    const struct render_arg shown = read_field_shown(&rf[j].value, rf[j].tree, tree_text);
+                    struct render_arg shown;
+                    if (read_field_shown(&rf[j].value, rf[j].tree, &r->tree_text, &r->tree_text_cap, &shown) != 0) {
+                        read_fail(r, -ENOMEM);
+                        goto full;
+                    }
                     const struct render_arg *a = &shown;
                     uint64_t v = a->v.u;
                     if (a->type == SHMLOG_ARG_STR) {

@@ -809,10 +809,10 @@ static int put_fields(struct batch *bt, const struct site_map *m, const struct r
         if (f.present && !args[f.present - 1].v.u)
             continue; /* an empty std::optional: null, as rows of sites without the field */
         struct render_field_room room;
-        char tree_text[READ_TREE_TEXT_BYTES];
         const struct render_arg *a = f.whole ? &args[f.arg] : render_field_value(sr, args, f.field, &room);
-        const struct render_arg shown = read_field_shown(a, f.tree, tree_text);
-        if (put_field(bt, &bt->buf[f.col], f.type, row, shown.v.u, shown.v.s, shown.str_len) != 0)
+        struct render_arg shown;
+        if (read_field_shown(a, f.tree, &bt->tree_text, &bt->tree_text_cap, &shown) != 0 ||
+            put_field(bt, &bt->buf[f.col], f.type, row, shown.v.u, shown.v.s, shown.str_len) != 0)
             return -ENOMEM;
     }
     return 0;
@@ -854,10 +854,11 @@ static int put_fields_values(struct batch *bt, const struct site_map *m, const s
         default: { /* FIELD_CUT */
             struct render_arg args[SHMLOG_MAX_ARGS];
             struct render_field_room room;
-            char tree_text[READ_TREE_TEXT_BYTES];
+            struct render_arg a;
             render_prepared_args(sr, rec, NULL, args);
-            const struct render_arg a = read_field_shown(render_field_value(sr, args, f->field, &room), f->tree, tree_text);
-            if (put_field(bt, b, f->type, row, a.v.u, a.v.s, a.str_len) != 0)
+            if (read_field_shown(render_field_value(sr, args, f->field, &room), f->tree, &bt->tree_text,
+                                 &bt->tree_text_cap, &a) != 0 ||
+                put_field(bt, b, f->type, row, a.v.u, a.v.s, a.str_len) != 0)
                 return -ENOMEM;
             continue;
         }
@@ -1410,6 +1411,7 @@ static void stream_release(struct ArrowArrayStream *st)
     for (size_t i = 0; i < s->njobs; i++) {
         read_batch_free(&s->jobs[i].batch);
         free(s->jobs[i].batch.buf);
+        free(s->jobs[i].batch.tree_text);
         free(s->jobs[i].later);
         free(s->jobs[i].entries);
     }

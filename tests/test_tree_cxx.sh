@@ -62,9 +62,13 @@ if ! "$py" -c 'import pyarrow' 2>/dev/null; then
     bail "$py lacks pyarrow (tests/python-requirements.txt): run scripts/setup.sh as root"
 fi
 check_show "libshmlog-read and Arrow: a value tree's field and column hold its fmt text" \
-    env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" "$py" - "$out" "$tmp/want.txt" <<'PY'
+    env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" "$py" - "$out" "$tmp/want.txt" "$tmp/producer.out" <<'PY'
 import sys, shmlog, pyarrow as pa
 want = dict(l.rstrip("\n").split("=", 1) for l in open(sys.argv[2]))
+for l in open(sys.argv[3]):  # a call of several trees: its first field's text
+    if l.startswith("field "):
+        _, name, text = l.rstrip("\n").split(" ", 2)
+        want[name] = text
 bad = []
 read = {}
 for e in shmlog.read(sys.argv[1]):

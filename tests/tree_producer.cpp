@@ -2,7 +2,8 @@
  * smart pointers, wide strings, steady_clock time points and shmlog_codec types (nested too), each beside what
  * libfmt (fmt/ranges.h, fmt/std.h) prints for it ("want <message>"), the JSON value each field must read back as
  * ("json <name> <value>"), a container too long for a record ("cut <elements>"), then "done <dropped>"
- * (tests/test_tree_cxx.sh reads them). */
+ * (tests/test_tree_cxx.sh reads them). One call of six trees is made on a thread of a 64 KiB stack: a tree
+ * takes no buffer of the record's bound on the caller's stack. */
 #define SHMLOG_IMPLEMENTATION
 #include "shmlog.h"
 
@@ -20,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <pthread.h>
 #include <set>
 #include <string>
 #include <thread>
@@ -70,6 +72,35 @@ template <> struct shmlog_codec<Quote> {
     static std::string value(const Quote &q) { return fmt::format("Q<{:.2f}>", q.px_); }
 };
 
+/* Six trees in one call, on a stack smaller than six buffers of the most a record holds
+ * (guarded by more than they would take, so such a frame faults instead of writing past it). */
+static void *small_stack_call(void *)
+{
+    const std::vector<double> px{1.5, 2.25, 3.125, 100.5, 0.1, 99.75, 1e-3, 42.0};
+    const std::map<std::string, int> qty{{"ask", 2}, {"bid", 1}};
+    const std::vector<std::string> venues{"XNAS", "XNYS", "BATS"};
+    const std::pair<int, std::string> leg{7, "IOC"};
+    const std::tuple<int, double, bool> fill{3, 0.5, false};
+    std::set<long> ids; /* 1,505 bytes of nodes: longer than a call's own buffer of a tree, written into the record */
+    for (long i = 0; i < 300; i++)
+        ids.insert(i * 7);
+    SHMLOG_INFO("small={} {} {} {} {} {}", px, qty, venues, leg, fill, ids);
+    std::printf("want small=%s\n", fmt::format("{} {} {} {} {} {}", px, qty, venues, leg, fill, ids).c_str());
+    std::printf("field small %s\n", fmt::format("{}", px).c_str());
+    return nullptr;
+}
+
+static int run_on_small_stack(void *(*fn)(void *))
+{
+    pthread_attr_t attr;
+    pthread_t t;
+    if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, 64 * 1024) != 0 ||
+        pthread_attr_setguardsize(&attr, 1024 * 1024) != 0 || pthread_create(&t, &attr, fn, nullptr) != 0)
+        return -1;
+    pthread_attr_destroy(&attr);
+    return pthread_join(t, nullptr) == 0 ? 0 : -1;
+}
+
 int main()
 {
     struct shmlog_config cfg;
@@ -110,6 +141,14 @@ int main()
     BOTH("tid", std::this_thread::get_id());
     BOTH("durations", (std::vector<std::chrono::milliseconds>{std::chrono::milliseconds(5), std::chrono::milliseconds(7)}));
     BOTH("mixed", (std::map<std::string, std::vector<std::pair<int, char>>>{{"k", {{1, 'z'}}}}));
+    std::vector<std::string> words; /* longer than a call's own buffer of a tree: written into the record */
+    for (int i = 0; i < 120; i++)
+        words.push_back(fmt::format("w{}\"", i * 13));
+    BOTH("words", words);
+    const std::map<int, double> small_map{{1, 0.5}};
+    SHMLOG_INFO("both={} {}", small_map, words); /* one tree in its buffer, one written into the record */
+    std::printf("want both=%s\n", fmt::format("{} {}", small_map, words).c_str());
+    std::printf("field both %s\n", fmt::format("{}", small_map).c_str());
 
     /* what fmt 9 cannot format itself: fmt's text of what it stands for */
     auto ptr = std::make_unique<int>(3);
@@ -131,6 +170,8 @@ int main()
     CALL("quote", Quote(1.005), "Q<1.00>");
     CALL("quotes", (std::vector<Quote>{Quote(1.5), Quote(2.25)}), "[Q<1.50>, Q<2.25>]");
     CALL("wides", (std::vector<std::wstring>{L"a\u00e9"}), "[\"a\u00e9\"]");
+    if (run_on_small_stack(small_stack_call) != 0)
+        return 1;
 
     /* JSON values the fields read back as */
     std::printf("json vector [1,-2,3]\njson map {\"a\":1,\"b\":2}\njson imap {\"1\":0.5,\"2\":2.0}\n");

@@ -210,7 +210,8 @@ const char *shmlog_read_message(struct shmlog_read *r, size_t *len);
 
 /* Of the last event, a record: its fields, in the order of the format
  * (none for an unknown site); -1 when its payload does not match its site
- * (a damaged record: its line says "corrupt payload"). */
+ * (a damaged record: its line says "corrupt payload"); -ENOMEM when their
+ * text found no memory (the reader fails from then on). */
 int shmlog_read_fields(struct shmlog_read *r, const struct shmlog_read_field **fields);
 
 /* The last event as shmlog-dump read prints it: one text line (json 0) or
