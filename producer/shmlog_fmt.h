@@ -398,6 +398,22 @@ constexpr bool fmt_arg_name(const char *t, const char *&name, size_t &n)
     return t[n] == '"' && n > 0;
 }
 
+/* The characters of f from from on before its next '%', '{', '}' or NUL: GCC
+ * folds the builtin in one step of its evaluation, where reading f a
+ * character at a time costs it thousands of instructions a character;
+ * Clang, which evaluates no strcspn, reads them. */
+constexpr size_t fmt_plain(const char *f, size_t from)
+{
+#ifdef __clang__
+    size_t n = from;
+    while (f[n] && f[n] != '%' && f[n] != '{' && f[n] != '}')
+        n++;
+    return n - from;
+#else
+    return __builtin_strcspn(f + from, "%{}");
+#endif
+}
+
 /* What the translation reads of an argument's type. */
 struct fmt_arg_info {
     fmt_kind kind;
@@ -423,8 +439,8 @@ struct fmt_translation {
 };
 
 /* Format f (at most max bytes) of the nargs arguments args[1..], whose call
- * texts are texts[1..] (read only with names): a printf format kept as it
- * is, or a {} format translated. */
+ * texts are texts[1..] (read only with names): a {} format translated, a
+ * printf format left as it is (fmt_style false, nothing written). */
 constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max, const fmt_arg_info *args, int nargs,
                                   const char *const *texts, bool names)
 {
@@ -432,39 +448,38 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
     const size_t len = __builtin_strlen(f) < max ? __builtin_strlen(f) : max;
     /* a rate-limited call's suffix is printf in either style */
     const size_t sl = sizeof fmt_suppressed - 1;
-    bool suffixed = len >= sl;
-    for (size_t i = 0; suffixed && i < sl; i++)
-        suffixed = f[len - sl + i] == fmt_suppressed[i];
+    const bool suffixed = len >= sl && __builtin_strcmp(f + len - sl, fmt_suppressed) == 0;
     const size_t end = suffixed ? len - sl : len;
     bool conv = false, brace = false, inside = false; /* inside: a placeholder, whose chrono spec's % is its own */
-    /* each character read once: GCC's constant evaluation of f[i] costs more than all else here */
-    for (size_t i = 0; i < end; i++) {
+    for (size_t i = fmt_plain(f, 0); !conv && i < end; i += 1 + fmt_plain(f, i + 1)) {
         const char c = f[i];
-        if (c != '%' && c != '{' && c != '}')
-            continue;
         const char next = i + 1 < end ? f[i + 1] : 0;
         if (c == '%' && next == '%')
             i++;
         else if (c == '%' && !inside)
-            conv = conv || fmt_printf_conversion(f + i + 1, end - i - 1);
+            conv = fmt_printf_conversion(f + i + 1, end - i - 1);
         else if (c != '%')
             brace = true, inside = c == '{' && fmt_spec_opens(f + i + 1, end - i - 1);
         if (c == '{' && next == '{')
             i++;
     }
-    fmt_out out{r.text, 0};
     /* A printf conversion makes it printf, its braces literal: C++ printf
-     * formats such as {"px":%f} compile as they always did. */
-    if (!brace || conv) {
-        for (size_t i = 0; i < len; i++)
-            out.put(f[i]);
+     * formats such as {"px":%f} compile as they always did, the site
+     * registering the literal itself (SHMLOG__SITE_FORMAT). */
+    if (!brace || conv)
         return;
-    }
+    fmt_out out{r.text, 0};
     r.fmt_style = true;
     const int placeholders_args = nargs - (suffixed ? 1 : 0);
     int next = 0;
     bool named_seen = false, auto_seen = false, manual_seen = false;
     for (size_t i = 0; i < end; i++) {
+        /* the text up to the next '%', '{' or '}', most of a format, in a loop of nothing else */
+        const size_t plain = i + fmt_plain(f, i) < end ? i + fmt_plain(f, i) : end;
+        for (; i < plain; i++)
+            out.p[out.n++] = f[i];
+        if (i >= end)
+            break;
         char c = f[i];
         if (c == '%') {
             out.put('%');
@@ -1146,7 +1161,9 @@ template <typename... A> struct site_desc_join<1, A...> {
 #define SHMLOG__A_NAMED(i, x) || shmlog__named##i
 /* what the format is checked against: a std::optional's value type */
 #define SHMLOG__A_VALUE(i, x) , typename shmlog_detail::value_of<shmlog__T##i>::type
-#define SHMLOG__SITE_FORMAT(...) shmlog__fmt.text
+#define SHMLOG__SITE_FORMAT(...)                                                             \
+    (shmlog__fmt.fmt_style ? shmlog__fmt.text                                                \
+     : __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "")
 #define SHMLOG__SITE_DESC(...)                                                              \
     (shmlog__desc.text[0] ? shmlog__desc.text                                                 \
                           : shmlog_detail::site_desc_of<void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::text)
