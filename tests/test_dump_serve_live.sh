@@ -64,14 +64,28 @@ check_show "live=1: the files' records, then the rings' as ring shows them ($(ta
     sh -c "head -n $(wc -l <"$tmp/files.rec") '$tmp/q1.rec' | cmp - '$tmp/files.rec' &&
            tail -n +$(($(wc -l <"$tmp/files.rec") + 1)) '$tmp/q1.rec' | sort | cmp - '$tmp/ring.rec' &&
            tail -n 1 '$tmp/q1.jsonl' | grep -q '^{\"end\":\"complete\"'"
+# A ring keeps its own order (slots in the order they were reserved, whose times a preempted caller can
+# invert) and rings merge by time: each record is its ring's next and no other ring's next is older.
 in_order() {
     python3 -c '
 import json, sys
-ts = [json.loads(l)["ts_ns"] for l in open(sys.argv[1]) if "msg" in l and "\"end\"" not in l]
-n = int(sys.argv[2])
-sys.exit(ts[n:] != sorted(ts[n:]))' "$tmp/q1.jsonl" "$(wc -l <"$tmp/files.rec")"
+from collections import defaultdict
+recs = [json.loads(l) for l in open(sys.argv[1]) if "msg" in l and "\"end\"" not in l][int(sys.argv[2]):]
+rings = defaultdict(list)
+for r in recs:
+    rings[(r["pid"], r["cpu"])].append(r)
+for q in rings.values():
+    if [r["seq"] for r in q] != sorted(r["seq"] for r in q):
+        sys.exit("a ring out of its own order")
+heads = {k: 0 for k in rings}
+for r in recs:
+    k = (r["pid"], r["cpu"])
+    older = [o for o, i in heads.items() if o != k and i < len(rings[o]) and rings[o][i]["ts_ns"] < r["ts_ns"]]
+    if older:
+        sys.exit("a record of %s sent before an older next one of %s" % (k, older[0]))
+    heads[k] += 1' "$tmp/q1.jsonl" "$(wc -l <"$tmp/files.rec")"
 }
-check "  the rings' records in time order" in_order
+check "  the rings' records in time order (each ring in its own)" in_order
 filtered() {
     "$SHMLOG_DUMP" ring --format json --dir "$seg" --app killed --grep 'i=[0-9]*7 ' 2>/dev/null >"$tmp/rk.jsonl"
     curl -sf "$url/api/query?live=1&app=killed&grep=i%3D%5B0-9%5D*7%20" >"$tmp/qk.jsonl" || return 1
