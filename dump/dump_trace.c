@@ -50,6 +50,7 @@ struct one {
     struct shmlog_read *r;
     int json;
     uint64_t first, prev, records;
+    char *line; /* RENDER_LINE_MAX + 1 bytes: a longest line is too much for a thread's stack */
 };
 
 static void one_record(void *ctx, const struct shmlog_read_event *ev)
@@ -57,8 +58,8 @@ static void one_record(void *ctx, const struct shmlog_read_event *ev)
     struct one *o = ctx;
     if (!o->records++)
         o->first = o->prev = ev->ts_ns;
-    char line[RENDER_LINE_MAX + 1];
-    long n = shmlog_read_format(o->r, o->json, line, sizeof line);
+    char *line = o->line;
+    long n = shmlog_read_format(o->r, o->json, line, RENDER_LINE_MAX + 1);
     if (n <= 0)
         return;
     struct render_buf b = out_begin();
@@ -71,8 +72,13 @@ static void one_record(void *ctx, const struct shmlog_read_event *ev)
 
 static int trace_one(struct shmlog_read *r, const struct cli *cli)
 {
-    struct one o = {r, cli->json, 0, 0, 0};
+    struct one o = {r, cli->json, 0, 0, 0, malloc(RENDER_LINE_MAX + 1)};
+    if (!o.line) {
+        dump_say("out of memory for a line of the trace", 0);
+        return 1;
+    }
     each_record(r, one_record, &o);
+    free(o.line);
     if (!o.records) {
         char msg[128];
         snprintf(msg, sizeof msg, "no record of trace %s in the files", cli->trace_arg);
