@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Description: the installed systemd unit passes `systemd-analyze verify` (which catches broken copies of it), keeps its hardening, is Type=notify, bounds retention, starts the installed collector with a command line it accepts; its set-up steps (sysusers.d, then tmpfiles.d) fail the start when they fail and make the group shmlog, the segment directories and the log directory (2750 root:shmlog) with their modes; the sysctl.d snippet sets an existing key.
+# Description: the installed systemd unit passes `systemd-analyze verify` (which catches broken copies of it), keeps its hardening, is Type=notify, bounds retention, starts the installed collector with a command line it accepts; its set-up steps (sysusers.d, then tmpfiles.d) fail the start when they fail and make the group shmlog, the segment directories and the log directory (2750 root:shmlog) with their modes; the sysctl.d snippet sets an existing key; shmlog-dump serve's unit keeps its hardening and passes verify with the live=1 drop-in its comment gives, whose command line serves a dead process's rings.
 # usage: test_systemd.sh BUILD_DIR
 # Works without a running systemd (a container): everything is checked offline.
 set -u
@@ -142,6 +142,70 @@ if [ -n "$opts" ] && "$root$collector" $args $opts --dir "$segs/segments" --once
 else
     not_ok "the example flags of shmlog-collector.default ('$opts')"
     sed 's/^/#   /' "$tmp/run.log"
+fi
+
+# ---- shmlog-dump serve's unit, and the drop-in its comment gives for the rings (live=1) ----
+serve_unit=$(find "$root" -name shmlog-dump-serve.service -path '*/systemd/system/*' | head -n 1)
+if [ -z "$serve_unit" ]; then
+    skip "shmlog-dump-serve.service" "not installed (a build without libmicrohttpd)"
+else
+    serve_exec=$(unit_value "$serve_unit" ExecStart)
+    dump=${serve_exec%% *}
+    mkdir -p "$tmp/serve/shmlog-dump-serve.service.d"
+    sed "s|^ExecStart=$dump |ExecStart=$root$dump |" "$serve_unit" >"$tmp/serve/shmlog-dump-serve.service"
+    # The drop-in exactly as the unit's comment spells it, after its "live=1" line.
+    live_exec=$(sed -n '/live=1/,/^\[Unit\]/s|^#   \(ExecStart=.*--dir .*\)$|\1|p' "$serve_unit" | head -n 1)
+    live_bind=$(sed -n '/live=1/,/^\[Unit\]/s|^#   \(BindReadOnlyPaths=.*\)$|\1|p' "$serve_unit" | head -n 1)
+    printf '[Service]\nExecStart=\n%s\n%s\n' "${live_exec/$dump /$root$dump }" "$live_bind" \
+        >"$tmp/serve/shmlog-dump-serve.service.d/live.conf"
+    if [ -n "$live_exec" ] && [ -n "$live_bind" ] && verify "$tmp/serve/shmlog-dump-serve.service"; then
+        ok "serve's unit with the comment's live=1 drop-in: systemd-analyze verify, no error or warning"
+    else
+        not_ok "serve's unit with its live=1 drop-in ('$live_exec', '$live_bind')"
+        sed 's/^/#   /' "$tmp/verify.log"
+    fi
+    printf '[Service]\nBindReadOnlyPathz=/dev/hugepages/shmlog\n' >"$tmp/serve/shmlog-dump-serve.service.d/typo.conf"
+    if verify "$tmp/serve/shmlog-dump-serve.service"; then
+        not_ok "systemd-analyze verify took a drop-in's misspelt key"
+    else
+        ok "systemd-analyze verify reads the drop-ins (a misspelt key in one is reported)"
+    fi
+    rm "$tmp/serve/shmlog-dump-serve.service.d/typo.conf"
+    for setting in DynamicUser=yes SupplementaryGroups=shmlog ProtectSystem=strict ReadOnlyPaths=/var/log/shmlog \
+        PrivateDevices=yes NoNewPrivileges=yes; do
+        key=${setting%%=*}
+        if [ "$(unit_value "$serve_unit" "$key")" = "${setting#*=}" ]; then
+            ok "serve: $setting"
+        else
+            not_ok "serve: $key is '$(unit_value "$serve_unit" "$key")', expected '${setting#*=}'"
+        fi
+    done
+    if systemd-analyze security --offline=yes --threshold=30 "$tmp/serve/shmlog-dump-serve.service" >"$tmp/security.log" 2>&1; then
+        ok "serve: systemd-analyze security with the drop-in: $(grep -o 'exposure level.*' "$tmp/security.log")"
+    else
+        not_ok "serve: systemd-analyze security: exposure above 3.0"
+        grep -v '✓' "$tmp/security.log" | sed 's/^/#   /'
+    fi
+    # The drop-in's command line run for real, its two paths here and a free port: a dead process's
+    # ring records (the segments it names) come back with live=1.
+    mkdir -p "$tmp/serve/out" "$segs/live"
+    SHMLOG_DIR=$segs/live "$build/examples/shmlog-sample" --app unitlive --count 20 >"$tmp/sample.log" 2>&1
+    serve_args=$(echo "${live_exec#ExecStart=}" | sed -e "s|^$dump||" -e "s|/var/log/shmlog|$tmp/serve/out|" \
+        -e "s|/dev/hugepages/shmlog|$segs/live|")
+    # shellcheck disable=SC2086 # the drop-in's arguments, split as systemd splits them
+    "$root$dump" $serve_args --listen 127.0.0.1:0 2>"$tmp/serve.log" &
+    serve_pid=$!
+    for _ in $(seq 100); do grep -q 'listening on' "$tmp/serve.log" && break; sleep 0.1; done
+    port=$(sed -n 's|.*listening on http://[^ ]*:\([0-9]*\)/$|\1|p' "$tmp/serve.log")
+    got=$(curl -sf "http://127.0.0.1:${port:-1}/api/query?live=1&app=unitlive" | grep -c '"app":"unitlive"')
+    kill "$serve_pid" 2>/dev/null
+    wait "$serve_pid" 2>/dev/null
+    if [ "$got" = 21 ]; then
+        ok "the drop-in's command line serves the rings: 21 records of a dead process with live=1"
+    else
+        not_ok "the drop-in's command line: $got records with live=1 (21 logged)"
+        sed 's/^/#   /' "$tmp/serve.log" "$tmp/sample.log"
+    fi
 fi
 
 # ---- sysusers.d, then tmpfiles.d: the unit's ExecStartPre lines, applied to DESTDIR ----
