@@ -313,8 +313,15 @@ for name in topic.column_names:
         i = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
         raise AssertionError(f"column {name}: row {i} is {a[i]} in the topic, {b[i]} in the files")
 assert warn == shmlog.to_arrow(dirs[0], level="WARN", app="alpha").num_rows
+# host= reads one host from the topic (by the host map's partitions) as from its own files.
+for name, own in (("hosta", dirs[0]), ("hostb", dirs[1])):
+    one = pa.table(shmlog.open(url, host=name)).sort_by(keys)
+    mine = pa.table(shmlog.open(own)).sort_by(keys)
+    assert one.num_rows == mine.num_rows > 0, (name, one.num_rows, mine.num_rows)
+    assert one["seq"].equals(mine["seq"]) and set(one["host"].to_pylist()) == {name}, name
+print("host= of each host: its own files' rows")
 EOF
-check_show "Python: pyarrow's table of shmlog.open('kafka://...') (libshmlog-read's Arrow stream) is the files'" \
+check_show "Python: pyarrow's table of shmlog.open('kafka://...') (libshmlog-read's Arrow stream) is the files', and host= one host's" \
     env PYTHONPATH="$pysrc" SHMLOG_READ_LIBRARY="$libdir/libshmlog-read.so.1" LD_PRELOAD="${PY_LD_PRELOAD:-}" \
     ASAN_OPTIONS="${PY_ASAN_OPTIONS:-}" "${SHMLOG_TEST_VENV:-/opt/shmlog-test/venv}/bin/python" "$tmp/arrow.py" "$url" "$tmp/hosta/out" \
     "$tmp/hostb/out"
