@@ -290,7 +290,7 @@ template <typename T> __attribute__((noinline)) size_t encode_tree(const T &x, u
 template <typename T> __attribute__((noinline)) void write_tree(uint64_t obj, struct shmlog__cursor *at, size_t len)
 {
     tree_out<tree_record> o{{at}, 0, len, false};
-    tree_node<T>(o, *reinterpret_cast<const T *>(static_cast<uintptr_t>(obj)));
+    tree_node<T>(o, *reinterpret_cast<const T *>(obj));
     static const uint8_t zeros[8] = {0};
     while (SHMLOG__UNLIKELY(o.n < len))
         o.put(zeros, len - o.n < sizeof zeros ? len - o.n : sizeof zeros);
