@@ -74,15 +74,21 @@ done
 [ "$broken" -eq 0 ] && ok "systemd-analyze verify reports each of 6 broken copies"
 
 # ---- what the unit must keep ----
-for setting in Type=notify KillSignal=SIGTERM Restart=on-failure LimitMEMLOCK=infinity \
-    ProtectSystem=strict NoNewPrivileges=yes; do
-    key=${setting%%=*}
-    if [ "$(unit_value "$unit" "$key")" = "${setting#*=}" ]; then
-        ok "$setting"
-    else
-        not_ok "$key is '$(unit_value "$unit" "$key")', expected '${setting#*=}'"
-    fi
-done
+# unit_keeps PREFIX UNIT KEY=VALUE...: one result a setting, the unit's value said when it differs.
+unit_keeps() {
+    local prefix=$1 file=$2 setting key
+    shift 2
+    for setting in "$@"; do
+        key=${setting%%=*}
+        if [ "$(unit_value "$file" "$key")" = "${setting#*=}" ]; then
+            ok "$prefix$setting"
+        else
+            not_ok "$prefix$key is '$(unit_value "$file" "$key")', expected '${setting#*=}'"
+        fi
+    done
+}
+unit_keeps "" "$unit" Type=notify KillSignal=SIGTERM Restart=on-failure LimitMEMLOCK=infinity \
+    ProtectSystem=strict NoNewPrivileges=yes
 stop=$(unit_value "$unit" TimeoutStopSec)
 case $stop in
     [0-9]*) if [ "${stop%%[!0-9]*}" -ge 30 ]; then ok "TimeoutStopSec=$stop leaves time to drain"; else not_ok "TimeoutStopSec=$stop is short for a drain"; fi ;;
@@ -171,15 +177,8 @@ else
         ok "systemd-analyze verify reads the drop-ins (a misspelt key in one is reported)"
     fi
     rm "$tmp/serve/shmlog-dump-serve.service.d/typo.conf"
-    for setting in DynamicUser=yes SupplementaryGroups=shmlog ProtectSystem=strict ReadOnlyPaths=/var/log/shmlog \
-        PrivateDevices=yes NoNewPrivileges=yes; do
-        key=${setting%%=*}
-        if [ "$(unit_value "$serve_unit" "$key")" = "${setting#*=}" ]; then
-            ok "serve: $setting"
-        else
-            not_ok "serve: $key is '$(unit_value "$serve_unit" "$key")', expected '${setting#*=}'"
-        fi
-    done
+    unit_keeps "serve: " "$serve_unit" DynamicUser=yes SupplementaryGroups=shmlog ProtectSystem=strict \
+        ReadOnlyPaths=/var/log/shmlog PrivateDevices=yes NoNewPrivileges=yes
     if systemd-analyze security --offline=yes --threshold=30 "$tmp/serve/shmlog-dump-serve.service" >"$tmp/security.log" 2>&1; then
         ok "serve: systemd-analyze security with the drop-in: $(grep -o 'exposure level.*' "$tmp/security.log")"
     else
