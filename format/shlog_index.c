@@ -42,20 +42,15 @@ int shlog__ix_bloom_has(const uint8_t *p, uint32_t nblocks, uint64_t h)
     return 1;
 }
 
-static int word_byte(uint8_t c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80;
-}
-
 void shlog__ix_words(const uint8_t *text, size_t n, void (*each)(void *, const uint8_t *, size_t), void *clientd)
 {
     for (size_t i = 0; i < n;) {
-        if (!word_byte(text[i])) {
+        if (!shlog_index_word_byte(text[i])) {
             i++;
             continue;
         }
         size_t from = i;
-        while (i < n && word_byte(text[i]))
+        while (i < n && shlog_index_word_byte(text[i]))
             i++;
         each(clientd, text + from, i - from);
     }
@@ -160,7 +155,7 @@ int shlog__ix_words_whole(const char *fmt, size_t n, unsigned nargs, const uint8
             continue;
         }
         /* a conversion's output next to a word byte would make one word of both */
-        if (i > 0 && word_byte((uint8_t)fmt[i - 1]))
+        if (i > 0 && shlog_index_word_byte((uint8_t)fmt[i - 1]))
             return 0;
         i++;
         while (i < n && fmt[i] && strchr("-+ #0'", fmt[i]))
@@ -190,7 +185,7 @@ int shlog__ix_words_whole(const char *fmt, size_t n, unsigned nargs, const uint8
         int shows = whole_conversion(fmt[i], len, types[arg++]);
         if (!shows || (shows == 2 && precision)) /* a precision cuts a string's word */
             return 0;
-        if (i + 1 < n && word_byte((uint8_t)fmt[i + 1]))
+        if (i + 1 < n && shlog_index_word_byte((uint8_t)fmt[i + 1]))
             return 0;
     }
     return arg == nargs; /* an argument no conversion takes is shown after the message */

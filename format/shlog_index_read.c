@@ -668,7 +668,7 @@ int shlog_index_msg_word(const char *w, size_t n)
     int number = 1;
     for (size_t i = 0; i < n; i++) {
         uint8_t c = (uint8_t)w[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80))
+        if (!shlog_index_word_byte(c))
             return 0;
         number &= (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == 'x' ||
                   c == 'X' || c == 'p' || c == 'P';

@@ -20,12 +20,6 @@ struct grep_atom {
     uint8_t kind, byte;
 };
 
-/* A byte of a word as the index takes words (FORMAT.md, "Index"). */
-static int grep_word_byte(uint8_t c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80;
-}
-
 /* After the bracket expression that starts at re[i] ('['), or n. */
 static size_t bracket_end(const char *re, size_t n, size_t i)
 {
@@ -107,7 +101,7 @@ static size_t grep_atoms(const char *re, size_t n, struct grep_atom *a)
         case '\\':
             /* an escaped letter or digit is a class, a boundary or a back-reference, and so
              * are GNU's \< \> \` \' */
-            if (i + 1 < n && !grep_word_byte((uint8_t)re[i + 1]) && !strchr("<>`'", re[i + 1]))
+            if (i + 1 < n && !shlog_index_word_byte((uint8_t)re[i + 1]) && !strchr("<>`'", re[i + 1]))
                 a[k++] = (struct grep_atom){ATOM_LITERAL, (uint8_t)re[i + 1]};
             else
                 a[k++] = other;
@@ -131,16 +125,16 @@ size_t read_grep_words(const char *re, char **words, char *text)
     struct grep_atom *a = malloc((n + 1) * sizeof *a);
     size_t k = a ? grep_atoms(re, n, a) : SIZE_MAX;
     for (size_t i = 0; k != SIZE_MAX && i < k;) {
-        if (a[i].kind != ATOM_LITERAL || !grep_word_byte(a[i].byte)) {
+        if (a[i].kind != ATOM_LITERAL || !shlog_index_word_byte(a[i].byte)) {
             i++;
             continue;
         }
         size_t from = i;
-        while (i < k && a[i].kind == ATOM_LITERAL && grep_word_byte(a[i].byte))
+        while (i < k && a[i].kind == ATOM_LITERAL && shlog_index_word_byte(a[i].byte))
             i++;
         int left = from > 0 && (a[from - 1].kind == ATOM_START ||
-                                (a[from - 1].kind == ATOM_LITERAL && !grep_word_byte(a[from - 1].byte)));
-        int right = i < k && a[i].kind == ATOM_LITERAL && !grep_word_byte(a[i].byte);
+                                (a[from - 1].kind == ATOM_LITERAL && !shlog_index_word_byte(a[from - 1].byte)));
+        int right = i < k && a[i].kind == ATOM_LITERAL && !shlog_index_word_byte(a[i].byte);
         if (!left || !right)
             continue;
         for (size_t j = from; j < i; j++)

@@ -594,6 +594,12 @@ struct shlog_index_integer {
     uint64_t u;
 };
 struct shlog_index_integer shlog_index_integer_of(const char *text);
+/* 1 when byte c is one of a word's as the index takes words: [A-Za-z0-9_]
+ * and every byte from 0x80. */
+static inline int shlog_index_word_byte(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80;
+}
 /* 1 when the n bytes at w are a word that a frame of index version 6 can
  * be asked for as a word its messages show whole (shlog_index_query's
  * msg_words): a run of [A-Za-z0-9_] and bytes from 0x80 of two bytes or
