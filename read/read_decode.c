@@ -410,6 +410,14 @@ static int index_query_make(struct read_engine *e)
            q->nmsg_words || f->thread || f->trace;
 }
 
+/* A trace record's trace set on its thread, counted so that index_trace_tids
+ * knows its list is stale. 0, or -ENOMEM. */
+static int trace_take(struct read_engine *e, struct dproc *p, const struct shm_copied_record *rec)
+{
+    e->trace_sets++;
+    return read_trace_take(p, rec);
+}
+
 /* tid onto the array *v of *n (room for *cap). 0, or -ENOMEM. */
 static int tid_push(uint32_t **v, size_t *n, size_t *cap, uint64_t tid)
 {
@@ -855,11 +863,8 @@ static int take_record(struct read_engine *e, struct source *s, const struct shl
             return rc;
     }
     /* before the filters: the thread's records after it need it whether it is shown or not */
-    if (rec->flags & SHMLOG_REC_TRACE) {
-        e->trace_sets++;
-        if (read_trace_take(p, rec) != 0)
-            return -ENOMEM;
-    }
+    if ((rec->flags & SHMLOG_REC_TRACE) && trace_take(e, p, rec) != 0)
+        return -ENOMEM;
     if (!c->record || ev->offset < s->skip_below || !record_passes(e->filter, p, rec, ts))
         return 0;
     struct dsite *d = ev->site ? site_of(e, s, p, ev->site) : NULL;
@@ -894,8 +899,7 @@ static int take_block(struct read_engine *e, struct source *s, const struct shlo
                 return rc;
             paused |= rc;
             out->n = 0;
-            e->trace_sets++;
-            if (read_trace_take(p, rec) != 0)
+            if (trace_take(e, p, rec) != 0)
                 return -ENOMEM;
         }
         int uncertain;
