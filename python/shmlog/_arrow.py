@@ -7,6 +7,7 @@ object, and the decoding runs in C calls, which ctypes makes without the GIL.
 from __future__ import annotations
 
 import ctypes
+import os
 import queue
 import threading
 import warnings
@@ -315,11 +316,17 @@ def to_parquet(paths: Paths, out: Any, *, kind: str = "records", fields: bool = 
     file) with pyarrow: zstd, row groups of row_group_rows records (the
     last of the rest), the next row group read while one is written, two at
     most in memory; msg plain (no dictionary, no statistics), ts and seq
-    delta-encoded. threads: open()'s. Returns the rows written."""
+    delta-encoded. threads: open()'s, but 0 leaves the writer a cpu (the
+    cpus this process may run on less one, at least one). Returns the rows
+    written."""
     pa = _pyarrow("to_parquet()")
     import pyarrow.parquet as pq
     if not isinstance(row_group_rows, int) or isinstance(row_group_rows, bool) or row_group_rows < 1:
         raise ValueError("shmlog: row_group_rows is a count of at least 1, not %r" % (row_group_rows,))
+    if threads == 0 and not isinstance(threads, bool):
+        # pyarrow's writer takes a cpu of its own and is the slower stage: decoders beside it on that cpu slow it.
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        threads = max(1, cpus - 1)
     src = open(paths, kind=kind, fields=fields, message=message, threads=threads, **filters)
     rows = 0
     try:
