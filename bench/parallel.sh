@@ -6,7 +6,8 @@
 # `shmlog-dump read --format json > file` on one core. Each figure is the best wall time of RUNS runs,
 # printed with its command. Last, how to_arrow() divides its cpu between the calling thread and the
 # builders, and what that leaves as the least time on idle cpus (a machine shared with busy neighbours may
-# not give a process its cpus: the split shows what the wall time cannot).
+# not give a process its cpus: the split shows what the wall time cannot); the same of to_parquet(), whose
+# writer is one thread.
 #   bench/parallel.sh [RECORDS] [--runs N] [--set DIR] [--keep DIR] [--before TREE]
 #   RECORDS: default 10.9M (the issue's table); --set: files made before (DIR/out); --keep: keep them in DIR;
 #   --before TREE: the same paths with an earlier tree's build/ and python/ (no threads there)
@@ -22,7 +23,7 @@ while [ $# -gt 0 ]; do
     --set) set=$(cd "$2" && pwd); shift 2 ;;
     --keep) keep=$2; shift 2 ;;
     --before) before=$(cd "$2" && pwd); shift 2 ;;
-    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) records=$1; shift ;;
     esac
 done
@@ -124,3 +125,20 @@ print(f"threads={n}: {rows} rows, {w1 - w0:.2f} s wall, {s1 - s0:.2f} cpu-s, cal
       f"builders {(s1 - s0) - (m1 - m0):.2f}; on {n} idle cpus at least {max(m1 - m0, (s1 - s0) / n):.2f} s")
 PY
 done
+
+echo
+echo "the work split of to_parquet() (pyarrow's writer is the calling thread, the decoders the rest):"
+SHMLOG_READ_LIBRARY=$build/read/libshmlog-read.so.1 PYTHONPATH=$repo/python OPENBLAS_NUM_THREADS=1 \
+    "$vpy" - "$work/out" "$parquet" "$(nproc)" <<'PY'
+import resource, sys, time
+import shmlog
+def cpu(who):
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+d, out, cpus = sys.argv[1], sys.argv[2], int(sys.argv[3])
+m0, s0, w0 = cpu(resource.RUSAGE_THREAD), cpu(resource.RUSAGE_SELF), time.monotonic()
+rows = shmlog.to_parquet(d, out)
+m1, s1, w1 = cpu(resource.RUSAGE_THREAD), cpu(resource.RUSAGE_SELF), time.monotonic()
+print(f"{rows} rows, {w1 - w0:.2f} s wall, {s1 - s0:.2f} cpu-s, writer {m1 - m0:.2f}, decoders {(s1 - s0) - (m1 - m0):.2f}; "
+      f"on {cpus} idle cpus at least {max(m1 - m0, (s1 - s0) / cpus):.2f} s")
+PY

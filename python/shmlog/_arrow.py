@@ -7,10 +7,11 @@ object, and the decoding runs in C calls, which ctypes makes without the GIL.
 from __future__ import annotations
 
 import ctypes
+import os
 import queue
 import threading
 import warnings
-from typing import TYPE_CHECKING, Any, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional
 
 from . import _native as _n
 from . import DamagedInputWarning, Filters, OpenReader, Paths, _open, _options, _takes_filters
@@ -24,10 +25,10 @@ if TYPE_CHECKING:
 
 _CAPSULE_NAME = b"arrow_array_stream"
 _ROW_GROUP = 1 << 20  # Parquet: rows per row group, about a million
-_AHEAD = 16  # Parquet: batches read ahead while the writer encodes (about 260,000 rows)
-# Parquet: columns that get no dictionary and no min/max statistics: the messages are nearly all distinct
-# (the writer's dictionary fills and is dropped) and their min/max says nothing a query could skip by.
-_PLAIN = ("msg",)
+_PLAIN = ("msg",)  # Parquet: no dictionary, no statistics (_parquet_columns())
+_DELTA = ("ts", "seq")  # Parquet: delta-encoded, no dictionary (_parquet_columns())
+# Parquet: values the writer encodes at a time (pyarrow's 1024 spends 8 % more of the writer's cpu).
+_WRITE_BATCH = 1 << 14
 
 # The PyCapsule protocol's capsule: made here with ctypes, its destructor
 # releases a stream no consumer took (a consumer that takes it moves the
@@ -234,44 +235,77 @@ def to_arrow(paths: Paths, *, kind: str = "records", fields: bool = True, messag
         src.close()
 
 
-def _read_ahead(stream: pyarrow.RecordBatchReader, depth: int) -> Iterator[pyarrow.RecordBatch]:
-    """stream's batches, read on a thread of their own up to depth ahead of
-    the caller (the C stream and pyarrow's writer both run without the GIL)."""
-    ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
+def _row_groups(stream: pyarrow.RecordBatchReader, rows: int) -> Iterator[List[pyarrow.RecordBatch]]:
+    """stream's batches in lists of rows rows (the last of what is left),
+    gathered on a thread of their own while the caller writes the list
+    before: the C stream and pyarrow's writer both run without the GIL. At
+    most two lists are held, the one written and the one gathered."""
+    ready: queue.Queue[Any] = queue.Queue()
+    slots = threading.Semaphore(2)  # a slot a list, given back once the caller wrote it
     stop = threading.Event()
     end = object()
 
-    def put(item: Any) -> bool:
+    def take_slot() -> bool:
         while not stop.is_set():
-            try:
-                ahead.put(item, timeout=0.1)
+            if slots.acquire(timeout=0.1):
                 return True
-            except queue.Full:
-                pass
         return False
 
-    def read() -> None:
+    def gather() -> None:
         try:
+            if not take_slot():
+                return
+            group: List[Any] = []
+            held = 0
             for batch in stream:
-                if not put(batch):
+                if stop.is_set():
                     return
-            put(end)
+                while held + batch.num_rows >= rows:
+                    # A row group's end: the batch's head goes to it, its tail to the next.
+                    head = rows - held
+                    group.append(batch.slice(0, head))
+                    ready.put(group)
+                    batch = batch.slice(head)
+                    group, held = [], 0
+                    if not take_slot():
+                        return
+                if batch.num_rows:
+                    group.append(batch)
+                    held += batch.num_rows
+            if held:
+                ready.put(group)
+            ready.put(end)
         except BaseException as err:  # the caller's to raise
-            put(err)
+            ready.put(err)
 
-    reader = threading.Thread(target=read, name="shmlog-parquet-read", daemon=True)
-    reader.start()
+    gatherer = threading.Thread(target=gather, name="shmlog-parquet-read", daemon=True)
+    gatherer.start()
     try:
         while True:
-            item = ahead.get()
+            item = ready.get()
             if item is end:
                 return
             if isinstance(item, BaseException):
                 raise item
             yield item
+            del item
+            slots.release()
     finally:
         stop.set()
-        reader.join()
+        gatherer.join()
+
+
+def _parquet_columns(schema: pyarrow.Schema) -> Dict[str, Any]:
+    """ParquetWriter's per-column options for the stream's schema: msg plain
+    (its values are nearly all distinct, so the writer's dictionary fills and
+    is dropped, and its min/max says nothing a query could skip by); ts and seq,
+    which rise record by record, as deltas (a dictionary of distinct values is
+    work for nothing); every other column dictionary-encoded with statistics."""
+    names = schema.names
+    delta = [n for n in _DELTA if n in names]
+    keyed = [n for n in names if n not in _PLAIN]
+    return {"use_dictionary": [n for n in keyed if n not in delta], "write_statistics": keyed,
+            "column_encoding": {n: "DELTA_BINARY_PACKED" for n in delta} or None}
 
 
 @_takes_filters
@@ -279,35 +313,32 @@ def to_parquet(paths: Paths, out: Any, *, kind: str = "records", fields: bool = 
                row_group_rows: int = _ROW_GROUP, compression: str = "zstd", threads: int = 0,
                **filters: Unpack[Filters]) -> int:
     """open(...) written to the Parquet file out (a path or a writable
-    file) with pyarrow: zstd, row groups of about row_group_rows records,
-    one row group in memory at a time, the next batches read while one is
-    written; msg plain (no dictionary, no statistics). threads: open()'s.
-    Returns the rows written."""
+    file) with pyarrow: zstd, row groups of row_group_rows records (the
+    last of the rest), the next row group read while one is written, two at
+    most in memory; msg plain (no dictionary, no statistics), ts and seq
+    delta-encoded. threads: open()'s, but 0 leaves the writer a cpu (the
+    cpus this process may run on less one, at least one). Returns the rows
+    written."""
     pa = _pyarrow("to_parquet()")
     import pyarrow.parquet as pq
+    if not isinstance(row_group_rows, int) or isinstance(row_group_rows, bool) or row_group_rows < 1:
+        raise ValueError("shmlog: row_group_rows is a count of at least 1, not %r" % (row_group_rows,))
+    if threads == 0 and not isinstance(threads, bool):
+        # pyarrow's writer takes a cpu of its own and is the slower stage: decoders beside it on that cpu slow it.
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        threads = max(1, cpus - 1)
     src = open(paths, kind=kind, fields=fields, message=message, threads=threads, **filters)
     rows = 0
     try:
         stream = pa.RecordBatchReader.from_stream(src)
-        names = stream.schema.names
-        keyed = [n for n in names if n not in _PLAIN]
-        with pq.ParquetWriter(out, stream.schema, compression=compression, use_dictionary=keyed,
-                              write_statistics=keyed) as w:
-            pending, held = [], 0
-            for batch in _read_ahead(stream, _AHEAD):
-                pending.append(batch)
-                held += batch.num_rows
-                if held >= row_group_rows:
-                    # Whole row groups out; the rest waits for the next batches.
-                    t = pa.Table.from_batches(pending, stream.schema)
-                    whole = held - held % row_group_rows
-                    w.write_table(t.slice(0, whole), row_group_size=row_group_rows)
-                    rows += whole
-                    pending = t.slice(whole).to_batches()
-                    held -= whole
-            if held:
-                w.write_table(pa.Table.from_batches(pending, stream.schema), row_group_size=row_group_rows)
-                rows += held
+        with pq.ParquetWriter(out, stream.schema, compression=compression, write_batch_size=_WRITE_BATCH,
+                              **_parquet_columns(stream.schema)) as w:
+            for group in _row_groups(stream, row_group_rows):
+                t = pa.Table.from_batches(group, stream.schema)
+                del group
+                w.write_table(t, row_group_size=row_group_rows)
+                rows += t.num_rows
+                del t
         _warn_damage(src)
         return rows
     finally:

@@ -354,13 +354,18 @@ def check_arrow(problems, dump, paths, workdir):
             if column_values(t.column(c)) != column_values(back.column(c)):
                 problems.fail("polars: column %s differs" % c)
                 break
-    # Parquet: zstd, row groups of at most row_group_rows, read back equal
+    # Parquet: zstd, row groups of at most row_group_rows, ts and seq as deltas, msg plain, read back equal
     out = os.path.join(workdir, "t.parquet")
     rows = shmlog.to_parquet(list(paths), out, row_group_rows=10)
     f = pq.ParquetFile(out)
     groups = [f.metadata.row_group(g).num_rows for g in range(f.metadata.num_row_groups)]
     codecs = {f.metadata.row_group(g).column(c).compression for g in range(f.metadata.num_row_groups)
               for c in range(f.metadata.num_columns)}
+    encodings = {f.metadata.schema.column(c).name: f.metadata.row_group(0).column(c).encodings
+                 for c in range(f.metadata.num_columns)} if groups else {}
+    if groups and ("DELTA_BINARY_PACKED" not in encodings["ts"] or "DELTA_BINARY_PACKED" not in encodings["seq"]
+                   or "RLE_DICTIONARY" in encodings["msg"] or "RLE_DICTIONARY" not in encodings["app"]):
+        problems.fail("to_parquet: encodings %s" % {c: encodings[c] for c in ("ts", "seq", "msg", "app")})
     back = pq.read_table(out)
     if rows != t.num_rows or sum(groups) != rows or any(g != 10 for g in groups[:-1]) or groups[-1] > 10 or \
             codecs - {"ZSTD"}:
