@@ -897,47 +897,66 @@ template <typename... A> struct site_desc_of {
 };
 } // namespace shmlog_detail
 
+namespace shmlog_detail {
+/* Site s's translation (fmt_translate's checked one) into text and its
+ * descriptor joined into desc, the signature's entries, then the format's,
+ * then an "n<argument> <name>" for each named argument: written up to each
+ * buffer's cap (none: counted alone). Whether the format is a {} one. */
+inline bool fmt_site_made(const struct shmlog__site *s, fmt_out &text, fmt_out &desc)
+{
+    const fmt_arg_info *args = s->fmt_of->args;
+    const char *const *texts = s->fmt_of->texts;
+    for (const char *t = s->desc ? s->desc : ""; *t; t++)
+        desc.put(*t);
+    fmt_translation t{text.p, text.cap, 0, desc.p, desc.cap, desc.n, false, fmt_reason::none, 0};
+    const int nargs = static_cast<int>(args[0].bytes);
+    fmt_translate_into(t, s->fmt, static_cast<size_t>(-1), args, nargs, texts, texts != nullptr);
+    text.n = t.text_len;
+    desc.n = t.desc_len;
+    for (int i = 1; texts && i <= nargs; i++) {
+        const char *name = nullptr;
+        size_t len = 0;
+        if (!fmt_arg_name(texts[i], name, len))
+            continue;
+        if (desc.n)
+            desc.put(';');
+        desc.put('n');
+        desc.put_number(i);
+        desc.put(' ');
+        for (size_t c = 0; c < len; c++)
+            desc.put(name[c]);
+    }
+    return t.fmt_style;
+}
+
+/* Room for n bytes made and a NUL, up to one byte past bound: what is longer
+ * reaches shmlog__site_add as too long. */
+constexpr size_t fmt_room(size_t n, size_t bound) { return (n < bound + 1 ? n : bound + 1) + 1; }
+} // namespace shmlog_detail
+
 /* A C++ site's first call (and every call of one not registered yet): the
- * translation fmt_translate checked when compiling, made now into the
- * stack, then registered as any site. Out of line and cold: one in a
+ * translation fmt_translate checked when compiling, measured, then made on
+ * the stack (as much as it takes: the call may be a signal handler's on a
+ * small stack), then registered as any site. Out of line and cold: one in a
  * program, off every call's path. A refused site's calls make nothing. */
 template <int> __attribute__((noinline, cold)) uint64_t shmlog__register_cxx_site(uint64_t *cache, const struct shmlog__site *s,
                                                                                   unsigned lcf)
 {
     const char *fmt = s->fmt, *desc = s->desc;
-    /* one byte more than the bounds: what is longer reaches shmlog__site_add as too long */
-    char text[SHMLOG_MAX_FMT_BYTES + 2], joined[SHMLOG_MAX_DESC_BYTES + 2];
     if (s->fmt_of && static_cast<uint32_t>(shmlog__load_relaxed(cache)) != UINT32_MAX) {
-        const shmlog_detail::fmt_arg_info *args = s->fmt_of->args;
-        const char *const *texts = s->fmt_of->texts;
-        shmlog_detail::fmt_out d{joined, 0, sizeof joined - 1};
-        for (const char *t = desc ? desc : ""; *t; t++) /* the signature's entries, then the format's */
-            d.put(*t);
-        shmlog_detail::fmt_translation t{text, sizeof text - 1, 0, joined, sizeof joined - 1, d.n, false,
-                                         shmlog_detail::fmt_reason::none, 0};
-        const int nargs = static_cast<int>(args[0].bytes);
-        shmlog_detail::fmt_translate_into(t, fmt, static_cast<size_t>(-1), args, nargs, texts, texts != nullptr);
-        d.n = t.desc_len;
-        for (int i = 1; texts && i <= nargs; i++) { /* "n<argument> <name>" of each named argument */
-            const char *name = nullptr;
-            size_t len = 0;
-            if (!shmlog_detail::fmt_arg_name(texts[i], name, len))
-                continue;
-            if (d.n)
-                d.put(';');
-            d.put('n');
-            d.put_number(i);
-            d.put(' ');
-            for (size_t c = 0; c < len; c++)
-                d.put(name[c]);
+        shmlog_detail::fmt_out text{nullptr, 0, 0}, joined{nullptr, 0, 0};
+        (void)shmlog_detail::fmt_site_made(s, text, joined);
+        text = {static_cast<char *>(__builtin_alloca(shmlog_detail::fmt_room(text.n, SHMLOG_MAX_FMT_BYTES))), 0,
+                shmlog_detail::fmt_room(text.n, SHMLOG_MAX_FMT_BYTES) - 1};
+        joined = {static_cast<char *>(__builtin_alloca(shmlog_detail::fmt_room(joined.n, SHMLOG_MAX_DESC_BYTES))), 0,
+                  shmlog_detail::fmt_room(joined.n, SHMLOG_MAX_DESC_BYTES) - 1};
+        if (shmlog_detail::fmt_site_made(s, text, joined)) {
+            text.p[text.n < text.cap ? text.n : text.cap] = '\0';
+            fmt = text.p;
         }
-        joined[d.n < d.cap ? d.n : d.cap] = '\0';
-        if (d.n)
-            desc = joined;
-        if (t.fmt_style) {
-            text[t.text_len < t.text_cap ? t.text_len : t.text_cap] = '\0';
-            fmt = text;
-        }
+        joined.p[joined.n < joined.cap ? joined.n : joined.cap] = '\0';
+        if (joined.n)
+            desc = joined.p;
     }
     return shmlog__register_site(cache, static_cast<int>(lcf & 0xFFu), static_cast<int>(lcf >> 8 & 0xFFu), s->file,
                                  s->line, s->func, fmt, desc, s->nargs, s->types);
