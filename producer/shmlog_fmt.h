@@ -1,10 +1,11 @@
 /* ---- {} formats (C++) ----
  *
  * A C++ call may write its format as fmt does ("px={:.2f} qty={}"). The
- * format is checked against the argument types and turned into the printf
- * format that prints the same, at compile time: the site registers that one,
- * so the record, its fields by name and every reader stay as for a printf
- * format. One rule is the readers' own: %s on an argument that is not a
+ * format is checked against the argument types when compiling, and turned
+ * into the printf format that prints the same at the site's first call,
+ * which registers that one: so the record, its fields by name and every
+ * reader stay as for a printf format, and the compiler stores no character
+ * of it. One rule is the readers' own: %s on an argument that is not a
  * string prints it as fmt's {} does (a bool as true/false, a floating point
  * number as its shortest round-trip decimal, a pointer as 0x...), which is
  * what a bare {} on those becomes. */
