@@ -695,15 +695,15 @@ __attribute__((cold)) constexpr void fmt_translate_into(fmt_translation &r, cons
     r.text_len = out.n;
 }
 
-/* The check of format f (N: its size) with arguments A (after a leading
- * void) whose call texts are texts[1..] (read only with names): the
- * translation run writing nothing, which shmlog__register_fmt_site repeats
- * at the site's first call. */
-template <size_t N, typename Void, typename... A>
-constexpr fmt_site fmt_translate(const char *f, const char *const *texts, bool names)
+/* The check of format f (at most max bytes) of the arguments args[1..]
+ * (fmt_args_of's table) whose call texts are texts[1..] (read only with
+ * names): the translation run writing nothing, which
+ * shmlog__register_cxx_site repeats at the site's first call. No template:
+ * a site instantiates nothing of its own. */
+constexpr fmt_site fmt_check(const char *f, size_t max, const fmt_arg_info *args, const char *const *texts, bool names)
 {
     fmt_translation t{nullptr, 0, 0, nullptr, 0, 0, false, fmt_reason::none, 0};
-    fmt_translate_into(t, f, N, fmt_args_of<A...>::info, static_cast<int>(sizeof...(A)), texts, names);
+    fmt_translate_into(t, f, max, args, static_cast<int>(args[0].bytes), texts, names);
     return fmt_site{t.fmt_style, t.error, t.at};
 }
 
@@ -899,7 +899,7 @@ template <typename... A> struct site_desc_of {
 } // namespace shmlog_detail
 
 namespace shmlog_detail {
-/* Site s's translation (fmt_translate's checked one) into text and its
+/* Site s's translation (fmt_check's checked one) into text and its
  * descriptor joined into desc, the signature's entries, then the format's,
  * then an "n<argument> <name>" for each named argument: written up to each
  * buffer's cap (none: counted alone). Whether the format is a {} one. */
@@ -936,7 +936,7 @@ constexpr size_t fmt_room(size_t n, size_t bound) { return (n < bound + 1 ? n : 
 } // namespace shmlog_detail
 
 /* A C++ site's first call (and every call of one not registered yet): the
- * translation fmt_translate checked when compiling, measured, then made on
+ * translation fmt_check checked when compiling, measured, then made on
  * the stack (as much as it takes: the call may be a signal handler's on a
  * small stack), then registered as any site. Out of line and cold: one in a
  * program, off every call's path. A refused site's calls make nothing. */
@@ -1178,12 +1178,11 @@ template <int> __attribute__((noinline, cold)) uint64_t shmlog__register_cxx_sit
     /* the texts are read for names only where an argument is a named one (a flag, not a  \
      * null pointer: GCC's UBSan takes an array's address compared with 0 as not constant) */ \
     static constexpr bool shmlog__names = false SHMLOG__EACH(SHMLOG__A_NAMED, __VA_ARGS__);   \
-    static constexpr auto shmlog__fmt = shmlog_detail::fmt_translate<                       \
-        sizeof(SHMLOG__FIRST(__VA_ARGS__)), void SHMLOG__EACH(SHMLOG__A_VALUE, __VA_ARGS__)>(  \
-        __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "",   \
-        shmlog__texts, shmlog__names);                                                       \
-    static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
     typedef shmlog_detail::fmt_of_signature<void SHMLOG__EACH(SHMLOG__A_VALUE, __VA_ARGS__)> shmlog__fmt_sig; \
+    static constexpr auto shmlog__fmt = shmlog_detail::fmt_check(                           \
+        __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "",   \
+        sizeof(SHMLOG__FIRST(__VA_ARGS__)), shmlog__fmt_sig::of.args, shmlog__texts, shmlog__names); \
+    static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
     static constexpr shmlog__fmt_of shmlog__fmt_named{shmlog__fmt_sig::of.args, shmlog__texts};
 #define SHMLOG__A_DECAYED(i, x) , shmlog__T##i
 #define SHMLOG__A_TEXT(i, x) , #x
