@@ -1245,7 +1245,7 @@ void shmlog_flush_suppressed(void)
             continue;
         /* one U64 of 8 bytes: width code 3 */
         const struct shmlog__site marker = {e->file, e->func, "rate limit: suppressed=%llu", NULL, marker_types,
-                                            e->line, 1, 3, 0, 8, 0, NULL};
+                                            e->line, 1, 3, 0, 8, 0};
         uint32_t lo, hi;
         SHMLOG__RDTSC_HALVES(lo, hi);
         uint8_t image[8];

@@ -671,9 +671,6 @@ SHMLOG__INLINE void shmlog__commit(uint8_t *head, uint64_t pos)
     shmlog__store_release(&SHMLOG__REINTERPRET(struct shmlog_record *, head)->commit, pos + 1);
 }
 
-/* What a C++ site's first call translates its {} format with (shmlog_fmt.h). */
-struct shmlog__fmt_of;
-
 /* What registering a call site takes, a constant of the site's. Its site
  * word (shmlog__register_site's cache), which every call reads, is a static
  * of its own: the words of many sites share a cache line. */
@@ -694,17 +691,7 @@ struct shmlog__site {
     uint16_t strings;
     uint16_t fixed;
     uint8_t first_string_at;
-    /* C++: the arguments a {} format or named arguments are registered by,
-     * the format and descriptor then made at the first call; NULL otherwise */
-    const struct shmlog__fmt_of *fmt_of;
 };
-
-#ifdef __cplusplus
-/* A C++ site's registration: its {} format translated and its descriptor
- * joined first when it has fmt_of, which costs the compiler nothing per site
- * (a template: one in a program, out of line). */
-template <int = 0> uint64_t shmlog__register_cxx_site(uint64_t *cache, const struct shmlog__site *s, unsigned lcf);
-#endif
 
 /* The site word of a call (shmlog__register_site's), the site registered on
  * its first call; its low 32 bits are 0 when the record is not written. */
@@ -712,14 +699,9 @@ SHMLOG__INLINE uint64_t shmlog__site_word(uint64_t *cache, const struct shmlog__
 {
     uint64_t site = shmlog__load_acquire(cache);
     /* One test for both: 0 (not registered yet) and UINT32_MAX (refused). */
-    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u)) {
-#ifdef __cplusplus
-        site = shmlog__register_cxx_site<>(cache, s, lcf);
-#else
+    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u))
         site = shmlog__register_site(cache, SHMLOG__CAST(int, lcf & 0xFFu), SHMLOG__CAST(int, lcf >> 8 & 0xFFu),
                                      s->file, s->line, s->func, s->fmt, s->desc, s->nargs, s->types);
-#endif
-    }
     return site;
 }
 
@@ -881,7 +863,6 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__SITE_FORMAT(...) \
     __builtin_choose_expr(__builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)), SHMLOG__FIRST(__VA_ARGS__), "")
 #define SHMLOG__SITE_DESC(...) NULL
-#define SHMLOG__SITE_FMT_OF(...) NULL
 /* Where each argument i's bytes end in the call's image, shmlog__e<i>
  * (below), and the strings up to it, shmlog__n<i>: constants of the call's
  * block. */
@@ -1854,8 +1835,7 @@ void shmlog__bad_category(void) __attribute__((error(
                                                             SHMLOG__SITE_FORMAT(__VA_ARGS__), SHMLOG__SITE_DESC(__VA_ARGS__), \
                                                             shmlog__types + 1, __LINE__,      \
                                                             SHMLOG__SITE_NARGS(__VA_ARGS__),   \
-                                                            SHMLOG__SITE_LAYOUT(__VA_ARGS__), \
-                                                            SHMLOG__SITE_FMT_OF(__VA_ARGS__)}; \
+                                                            SHMLOG__SITE_LAYOUT(__VA_ARGS__)}; \
     SHMLOG__VALUES_DECL(__VA_ARGS__)                                                           \
     SHMLOG__SEND(shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16, __VA_ARGS__)
 

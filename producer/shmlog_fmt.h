@@ -1,24 +1,13 @@
 /* ---- {} formats (C++) ----
  *
  * A C++ call may write its format as fmt does ("px={:.2f} qty={}"). The
- * format is checked against the argument types when compiling, and turned
- * into the printf format that prints the same at the site's first call,
- * which registers that one: so the record, its fields by name and every
- * reader stay as for a printf format, and the compiler stores no character
- * of it. One rule is the readers' own: %s on an argument that is not a
+ * format is checked against the argument types and turned into the printf
+ * format that prints the same, at compile time: the site registers that one,
+ * so the record, its fields by name and every reader stay as for a printf
+ * format. One rule is the readers' own: %s on an argument that is not a
  * string prints it as fmt's {} does (a bool as true/false, a floating point
  * number as its shortest round-trip decimal, a pointer as 0x...), which is
  * what a bare {} on those becomes. */
-
-namespace shmlog_detail {
-struct fmt_arg_info;
-}
-/* A site's arguments as its {} format reads them (fmt_args_of's table) and,
- * with named arguments, their call texts (from 1; NULL without). */
-struct shmlog__fmt_of {
-    const shmlog_detail::fmt_arg_info *args;
-    const char *const *texts;
-};
 
 namespace shmlog_detail {
 
@@ -108,8 +97,11 @@ template <typename T> constexpr const char *fmt_unit()
     }
 }
 
-/* A site's format as checked when compiling: its style, and whether and why it was refused. */
-struct fmt_site {
+/* The printf format of a site, and whether and why it was refused. */
+template <size_t N> struct fmt_site {
+    char text[N];
+    char desc[N]; /* the "f" entries of specs the readers print themselves */
+    size_t desc_len;
     bool fmt_style;
     fmt_reason error;
     int at; /* the placeholder the error is about, from 1; 0: the whole format */
@@ -118,19 +110,10 @@ struct fmt_site {
 /* What a rate-limited call appends (SHMLOG__APPEND): printf in either style. */
 constexpr const char fmt_suppressed[] = " suppressed=%llu";
 
-/* Where a translation writes: cap bytes at p, the rest counted only (a
- * check when compiling writes nothing: a character stored costs GCC tens of
- * thousands of instructions). */
 struct fmt_out {
     char *p;
     size_t n;
-    size_t cap;
-    constexpr void put(char c)
-    {
-        if (n < cap)
-            p[n] = c;
-        n++;
-    }
+    constexpr void put(char c) { p[n++] = c; }
     constexpr void put_number(int v)
     {
         char d[12] = {};
@@ -159,7 +142,7 @@ constexpr size_t fmt_fill_bytes(char c)
  * before any integer, a width or precision from the next arguments: dyn's
  * bits 1 and 2) sets entry: the conversion is then the plain one for the
  * type, and the readers print the value by the spec itself. */
-__attribute__((cold)) constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_t width_bytes, fmt_out &out,
+constexpr fmt_reason fmt_conversion(const char *s, size_t len, fmt_kind k, size_t width_bytes, fmt_out &out,
                                     int &dyn, bool &entry)
 {
     size_t i = 0;
@@ -332,7 +315,7 @@ constexpr bool fmt_chrono_letter(char c, bool tp, bool floating)
 /* A spec on a time point (tp) or a duration: [[fill]align][width][.precision]
  * then a chrono spec, text and %-conversions, as fmt takes them (a
  * precision: a floating duration's alone). */
-__attribute__((cold)) constexpr fmt_reason fmt_chrono_spec(const char *s, size_t len, bool tp, bool floating)
+constexpr fmt_reason fmt_chrono_spec(const char *s, size_t len, bool tp, bool floating)
 {
     size_t i = 0;
     const size_t fill_len = fmt_fill_bytes(s[0]);
@@ -439,25 +422,16 @@ struct fmt_arg_info {
     const char *unit; /* fmt_unit's */
 };
 /* Per signature, once: the translation itself is no template, so that a
- * site's format costs its evaluation alone, not an instantiation of it.
- * Entry 0's bytes are the count of the others. */
+ * site's format costs its evaluation alone, not an instantiation of it. */
 template <typename... A> struct fmt_args_of {
-    static constexpr fmt_arg_info info[] = {fmt_arg_info{k_other, sizeof...(A), false, ""},
+    static constexpr fmt_arg_info info[] = {fmt_arg_info{k_other, 0, false, ""},
                                             fmt_arg_info{fmt_kind_of<A>(), sizeof(A), is_time_point<A>::value, fmt_unit<A>()}...};
 };
 
-/* A signature's fmt_of when no argument is named. */
-template <typename Void, typename... A> struct fmt_of_signature {
-    static constexpr shmlog__fmt_of of{fmt_args_of<A...>::info, nullptr};
-};
-
-/* What fmt_translate_into writes, up to each buffer's cap (none when compiling), and finds. */
+/* Where fmt_translate_into writes: a fmt_site's arrays and fields. */
 struct fmt_translation {
     char *text;
-    size_t text_cap;
-    size_t text_len;
     char *desc;
-    size_t desc_cap;
     size_t desc_len;
     bool fmt_style;
     fmt_reason error;
@@ -467,7 +441,7 @@ struct fmt_translation {
 /* Format f (at most max bytes) of the nargs arguments args[1..], whose call
  * texts are texts[1..] (read only with names): a {} format translated, a
  * printf format left as it is (fmt_style false, nothing written). */
-__attribute__((cold)) constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max, const fmt_arg_info *args, int nargs,
+constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max, const fmt_arg_info *args, int nargs,
                                   const char *const *texts, bool names)
 {
     /* a builtin: GCC folds it at once, where a loop costs thousands of its steps a character */
@@ -494,18 +468,16 @@ __attribute__((cold)) constexpr void fmt_translate_into(fmt_translation &r, cons
      * registering the literal itself (SHMLOG__SITE_FORMAT). */
     if (!brace || conv)
         return;
-    fmt_out out{r.text, 0, r.text_cap};
+    fmt_out out{r.text, 0};
     r.fmt_style = true;
     const int placeholders_args = nargs - (suffixed ? 1 : 0);
     int next = 0;
     bool named_seen = false, auto_seen = false, manual_seen = false;
     for (size_t i = 0; i < end; i++) {
-        /* the text up to the next '%', '{' or '}', most of a format: copied at run time alone */
+        /* the text up to the next '%', '{' or '}', most of a format, in a loop of nothing else */
         const size_t plain = i + fmt_plain(f, i) < end ? i + fmt_plain(f, i) : end;
-        for (; out.cap && i < plain; i++)
-            out.put(f[i]);
-        out.n += plain - i;
-        i = plain;
+        for (; i < plain; i++)
+            out.p[out.n++] = f[i];
         if (i >= end)
             break;
         char c = f[i];
@@ -640,7 +612,7 @@ __attribute__((cold)) constexpr void fmt_translate_into(fmt_translation &r, cons
                 return;
             }
             /* "f<arg> <what>[<unit> ]<spec>", a {} of the spec naming its argument */
-            fmt_out d{r.desc, r.desc_len, r.desc_cap};
+            fmt_out d{r.desc, r.desc_len};
             if (d.n)
                 d.put(';');
             d.put('f');
@@ -692,19 +664,21 @@ __attribute__((cold)) constexpr void fmt_translate_into(fmt_translation &r, cons
     r.at = 0;
     for (size_t i = end; i < len; i++)
         out.put(f[i]);
-    r.text_len = out.n;
 }
 
-/* The check of format f (at most max bytes) of the arguments args[1..]
- * (fmt_args_of's table) whose call texts are texts[1..] (read only with
- * names): the translation run writing nothing, which
- * shmlog__register_cxx_site repeats at the site's first call. No template:
- * a site instantiates nothing of its own. */
-constexpr fmt_site fmt_check(const char *f, size_t max, const fmt_arg_info *args, const char *const *texts, bool names)
+/* The site of format f (N: its size) with arguments A (after a leading
+ * void) whose call texts are texts[1..] (read only with names). */
+template <size_t N, typename Void, typename... A>
+constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, const char *const *texts, bool names)
 {
-    fmt_translation t{nullptr, 0, 0, nullptr, 0, 0, false, fmt_reason::none, 0};
-    fmt_translate_into(t, f, max, args, static_cast<int>(args[0].bytes), texts, names);
-    return fmt_site{t.fmt_style, t.error, t.at};
+    fmt_site<2 * N + 16 + 8 * sizeof...(A)> r{};
+    fmt_translation t{r.text, r.desc, 0, false, fmt_reason::none, 0};
+    fmt_translate_into(t, f, N, fmt_args_of<A...>::info, static_cast<int>(sizeof...(A)), texts, names);
+    r.desc_len = t.desc_len;
+    r.fmt_style = t.fmt_style;
+    r.error = t.error;
+    r.at = t.at;
+    return r;
 }
 
 /* A refused format is this one error; the compiler's note around it names
@@ -896,72 +870,69 @@ template <typename... A> struct site_desc_of {
     static constexpr auto desc = site_desc<site_desc_bytes<A...>(), A...>();
     static constexpr const char *text = desc.len ? desc.text : nullptr;
 };
-} // namespace shmlog_detail
-
-namespace shmlog_detail {
-/* Site s's translation (fmt_check's checked one) into text and its
- * descriptor joined into desc, the signature's entries, then the format's,
- * then an "n<argument> <name>" for each named argument: written up to each
- * buffer's cap (none: counted alone). Whether the format is a {} one. */
-inline bool fmt_site_made(const struct shmlog__site *s, fmt_out &text, fmt_out &desc)
+/* The bytes of the "n<argument> <name>" entries of the named arguments among
+ * the n call texts at texts[1..] (fmt_arg_name). */
+constexpr std::size_t site_names_bytes(const char *const *texts, bool names, std::size_t n)
 {
-    const fmt_arg_info *args = s->fmt_of->args;
-    const char *const *texts = s->fmt_of->texts;
-    for (const char *t = s->desc ? s->desc : ""; *t; t++)
-        desc.put(*t);
-    fmt_translation t{text.p, text.cap, 0, desc.p, desc.cap, desc.n, false, fmt_reason::none, 0};
-    const int nargs = static_cast<int>(args[0].bytes);
-    fmt_translate_into(t, s->fmt, static_cast<size_t>(-1), args, nargs, texts, texts != nullptr);
-    text.n = t.text_len;
-    desc.n = t.desc_len;
-    for (int i = 1; texts && i <= nargs; i++) {
+    std::size_t bytes = 0;
+    for (std::size_t i = 1; names && i <= n; i++) {
         const char *name = nullptr;
-        size_t len = 0;
+        std::size_t len = 0;
+        if (fmt_arg_name(texts[i], name, len))
+            bytes += len + 6;
+    }
+    return bytes;
+}
+
+/* A site's descriptor when it has its own entries: its signature's, then the
+ * format's "f" entries (own, M bytes in all with the names' and a NUL), then
+ * an "n" entry per named argument. */
+template <std::size_t M, typename... A> struct site_desc_joined {
+    char text[site_desc_bytes<A...>() + M + 1];
+};
+template <std::size_t M, typename... A>
+constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own, const char *const *texts, bool names)
+{
+    const auto &types = site_desc_of<A...>::desc;
+    site_desc_joined<M, A...> j{};
+    if (M == 1)
+        return j;
+    site_desc_text<sizeof j.text> d{};
+    for (std::size_t i = 0; i < types.len; i++)
+        d.put(types.text[i]);
+    for (std::size_t i = 0; own[i]; i++) {
+        if (i == 0 && d.len)
+            d.put(';');
+        d.put(own[i]);
+    }
+    for (std::size_t i = 1; names && i < sizeof...(A); i++) {
+        const char *name = nullptr;
+        std::size_t len = 0;
         if (!fmt_arg_name(texts[i], name, len))
             continue;
-        if (desc.n)
-            desc.put(';');
-        desc.put('n');
-        desc.put_number(i);
-        desc.put(' ');
-        for (size_t c = 0; c < len; c++)
-            desc.put(name[c]);
+        desc_head(d, 'n', static_cast<unsigned>(i), nullptr);
+        d.put(' ');
+        for (std::size_t c = 0; c < len; c++)
+            d.put(name[c]);
     }
-    return t.fmt_style;
+    for (std::size_t i = 0; i < d.len; i++)
+        j.text[i] = d.text[i];
+    return j;
 }
-
-/* Room for n bytes made and a NUL, up to one byte past bound: what is longer
- * reaches shmlog__site_add as too long. */
-constexpr size_t fmt_room(size_t n, size_t bound) { return (n < bound + 1 ? n : bound + 1) + 1; }
+/* What a site with no entries of its own joins: nothing, worked out for no one. */
+struct site_desc_none {
+    char text[1];
+};
+template <std::size_t M, typename... A> struct site_desc_join {
+    static constexpr site_desc_joined<M, A...> make(const char *own, const char *const *texts, bool names)
+    {
+        return site_desc_join_of<M, A...>(own, texts, names);
+    }
+};
+template <typename... A> struct site_desc_join<1, A...> {
+    static constexpr site_desc_none make(const char *, const char *const *, bool) { return {}; }
+};
 } // namespace shmlog_detail
-
-/* A C++ site's first call (and every call of one not registered yet): the
- * translation fmt_check checked when compiling, measured, then made on
- * the stack (as much as it takes: the call may be a signal handler's on a
- * small stack), then registered as any site. Out of line and cold: one in a
- * program, off every call's path. A refused site's calls make nothing. */
-template <int> __attribute__((noinline, cold)) uint64_t shmlog__register_cxx_site(uint64_t *cache, const struct shmlog__site *s,
-                                                                                  unsigned lcf)
-{
-    const char *fmt = s->fmt, *desc = s->desc;
-    if (s->fmt_of && static_cast<uint32_t>(shmlog__load_relaxed(cache)) != UINT32_MAX) {
-        shmlog_detail::fmt_out text{nullptr, 0, 0}, joined{nullptr, 0, 0};
-        (void)shmlog_detail::fmt_site_made(s, text, joined);
-        text = {static_cast<char *>(__builtin_alloca(shmlog_detail::fmt_room(text.n, SHMLOG_MAX_FMT_BYTES))), 0,
-                shmlog_detail::fmt_room(text.n, SHMLOG_MAX_FMT_BYTES) - 1};
-        joined = {static_cast<char *>(__builtin_alloca(shmlog_detail::fmt_room(joined.n, SHMLOG_MAX_DESC_BYTES))), 0,
-                  shmlog_detail::fmt_room(joined.n, SHMLOG_MAX_DESC_BYTES) - 1};
-        if (shmlog_detail::fmt_site_made(s, text, joined)) {
-            text.p[text.n < text.cap ? text.n : text.cap] = '\0';
-            fmt = text.p;
-        }
-        joined.p[joined.n < joined.cap ? joined.n : joined.cap] = '\0';
-        if (joined.n)
-            desc = joined.p;
-    }
-    return shmlog__register_site(cache, static_cast<int>(lcf & 0xFFu), static_cast<int>(lcf >> 8 & 0xFFu), s->file,
-                                 s->line, s->func, fmt, desc, s->nargs, s->types);
-}
 
 /* Once, at namespace scope, after the struct and after those of its members'
  * types: a value is logged as its members, printed as {id=7, px=2.5} and as a
@@ -1170,26 +1141,29 @@ template <int> __attribute__((noinline, cold)) uint64_t shmlog__register_cxx_sit
     static_assert(sizeof(Type) == 0, "shmlog: SHMLOG_ENUM takes at most 48 names (SHMLOG__ENUM_COUNT in " \
                                      "shmlog.h; a value outside the list prints as its number)")
 
-/* The site's format, checked against the argument types (translated at its
- * first call: shmlog__register_cxx_site). A format that is not a literal is
- * the literal check's error alone. */
+/* The site's format, checked against the argument types and translated. A
+ * format that is not a literal is the literal check's error alone. */
 #define SHMLOG__FMT_DECL(...)                                                                \
     static constexpr const char *shmlog__texts[] = {"" SHMLOG__EACH(SHMLOG__A_TEXT, __VA_ARGS__)}; \
     /* the texts are read for names only where an argument is a named one (a flag, not a  \
      * null pointer: GCC's UBSan takes an array's address compared with 0 as not constant) */ \
     static constexpr bool shmlog__names = false SHMLOG__EACH(SHMLOG__A_NAMED, __VA_ARGS__);   \
-    typedef shmlog_detail::fmt_of_signature<void SHMLOG__EACH(SHMLOG__A_VALUE, __VA_ARGS__)> shmlog__fmt_sig; \
-    static constexpr auto shmlog__fmt = shmlog_detail::fmt_check(                           \
+    static constexpr auto shmlog__fmt = shmlog_detail::fmt_translate<                       \
+        sizeof(SHMLOG__FIRST(__VA_ARGS__)), void SHMLOG__EACH(SHMLOG__A_VALUE, __VA_ARGS__)>(  \
         __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "",   \
-        sizeof(SHMLOG__FIRST(__VA_ARGS__)), shmlog__fmt_sig::of.args, shmlog__texts, shmlog__names); \
+        shmlog__texts, shmlog__names);                                                       \
     static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
-    static constexpr shmlog__fmt_of shmlog__fmt_named{shmlog__fmt_sig::of.args, shmlog__texts};
+    static constexpr auto shmlog__desc = shmlog_detail::site_desc_join<                      \
+        shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__texts, shmlog__names, sizeof shmlog__texts / sizeof *shmlog__texts - 1), \
+        void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::make(shmlog__fmt.desc, shmlog__texts, shmlog__names);
 #define SHMLOG__A_DECAYED(i, x) , shmlog__T##i
 #define SHMLOG__A_TEXT(i, x) , #x
 #define SHMLOG__A_NAMED(i, x) || shmlog__named##i
 /* what the format is checked against: a std::optional's value type */
 #define SHMLOG__A_VALUE(i, x) , typename shmlog_detail::value_of<shmlog__T##i>::type
-#define SHMLOG__SITE_FORMAT(...) (__builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "")
-#define SHMLOG__SITE_DESC(...) shmlog_detail::site_desc_of<void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::text
-#define SHMLOG__SITE_FMT_OF(...)                                                            \
-    (shmlog__names ? &shmlog__fmt_named : shmlog__fmt.fmt_style ? &shmlog__fmt_sig::of : nullptr)
+#define SHMLOG__SITE_FORMAT(...)                                                             \
+    (shmlog__fmt.fmt_style ? shmlog__fmt.text                                                \
+     : __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "")
+#define SHMLOG__SITE_DESC(...)                                                              \
+    (shmlog__desc.text[0] ? shmlog__desc.text                                                 \
+                          : shmlog_detail::site_desc_of<void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::text)
