@@ -361,8 +361,8 @@ uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x, struct ix_pre
             const struct ix_ring *r = &x->rings[i];
             p = put_varint(p, r->proc);
             p = put_varint(p, r->cpu);
-            p = put_varint(p, r->last_tsc - x->tsc_min);
-            p = put_varint(p, r->max_tsc - x->tsc_min);
+            p = put_varint(p, x->tsc_max - r->max_tsc);
+            p = put_varint(p, r->max_tsc - r->last_tsc);
         }
         p = ix_clock_pack(p, x->clock, x->clock_bytes, x->tsc_min, x->flags & IX_TIME ? x->ns_min : 0);
         if (!p)
@@ -468,6 +468,13 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version, str
         x->ring_bytes = c->p;
         for (uint32_t i = 0; i < x->nrings && !c->bad; i++) {
             uint64_t proc = get_varint(c), cpu = get_varint(c), last = get_varint(c), most = get_varint(c);
+            if (version >= 7) { /* tsc_max - most, most - last: as offsets from tsc_min */
+                uint64_t down = last, apart = most;
+                most = span - down;
+                last = most - apart;
+                if (down > span || apart > most)
+                    c->bad = 1;
+            }
             if (proc > UINT32_MAX || cpu > UINT32_MAX || last > most || most > span)
                 c->bad = 1;
         }
@@ -528,13 +535,14 @@ void shlog__ix_trace_next(const uint8_t **p, struct ix_trace *t)
     *p = c.p;
 }
 
-void shlog__ix_ring_next(const uint8_t **p, uint64_t tsc_min, struct ix_ring *r)
+void shlog__ix_ring_next(const uint8_t **p, uint64_t tsc_min, uint64_t tsc_max, int from_max, struct ix_ring *r)
 {
     struct cur c = {*p, *p + 4 * VARINT_MAX, 0};
     r->proc = (uint32_t)get_varint(&c);
     r->cpu = (uint32_t)get_varint(&c);
-    r->last_tsc = tsc_min + get_varint(&c);
-    r->max_tsc = tsc_min + get_varint(&c);
+    uint64_t first = get_varint(&c), second = get_varint(&c);
+    r->max_tsc = from_max ? tsc_max - first : tsc_min + second;
+    r->last_tsc = from_max ? r->max_tsc - second : tsc_min + first;
     *p = c.p;
 }
 

@@ -181,7 +181,8 @@ void shlog__ix_range_next(const uint8_t **p, struct ix_range *r);
 /* The next trace of an entry's (as shlog__ix_entry_get checked them). */
 void shlog__ix_trace_next(const uint8_t **p, struct ix_trace *t);
 /* The next ring of a plain entry's (as shlog__ix_entry_get checked them),
- * its TSCs from the entry's tsc_min. */
-void shlog__ix_ring_next(const uint8_t **p, uint64_t tsc_min, struct ix_ring *r);
+ * its TSCs from the entry's tsc_min, or (version 7: from_max) down from
+ * its tsc_max. */
+void shlog__ix_ring_next(const uint8_t **p, uint64_t tsc_min, uint64_t tsc_max, int from_max, struct ix_ring *r);
 
 #endif /* SHLOG_INDEX_H */

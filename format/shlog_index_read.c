@@ -206,7 +206,7 @@ void shlog_index_trace_next(const struct shlog_index_frame *f, const uint8_t **p
 void shlog_index_ring_next(const struct shlog_index_frame *f, const uint8_t **p, struct shlog_index_ring *r)
 {
     struct ix_ring x;
-    shlog__ix_ring_next(p, f->tsc_min, &x);
+    shlog__ix_ring_next(p, f->tsc_min, f->tsc_max, f->rings_from_max, &x);
     *r = (struct shlog_index_ring){x.proc, x.cpu, x.last_tsc, x.max_tsc};
 }
 
@@ -282,6 +282,7 @@ static const char *ix_take_entries(struct shlog_index *ix, struct shlog_index *o
         if (ps->n + npids > ps->cap && shlog__grow_array(&ps->v, &ps->cap, ps->n + npids, sizeof(*ps->v)))
             return "out of memory";
         struct shlog_index_frame f = ix_frame_of(&x, NULL);
+        f.rings_from_max = version >= 7;
         f.filters = SIZE_MAX; /* before version 3: its filter is in its entry */
         if (version >= 3) { /* its filter in the index frame's filters; its anchors unpacked, kept */
             f.filters = owner->nfilters - 1;

@@ -493,6 +493,7 @@ struct shlog_index_frame {
      * (shlog_reader_frame_sections). */
     uint32_t nrings;
     const uint8_t *rings;
+    int rings_from_max; /* index version 7: its rings' TSCs coded down from tsc_max */
     uint32_t clock_bytes;
     const uint8_t *clock;
     /* Not 0 (index version 5): the last trace each thread's trace records in
