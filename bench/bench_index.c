@@ -41,7 +41,11 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         const struct shlog_index_frame *f = shlog_index_frame(ix, i);
         frame_bytes += f->bytes;
-        filter_bytes += (uint64_t)f->bloom_blocks * 32;
+        const struct shlog_index_frame *before = i ? shlog_index_frame(ix, i - 1) : NULL;
+        /* index version 7: frames without a filter of their own share their group's: counted once */
+        if (!before || f->filters == SIZE_MAX || before->filters != f->filters ||
+            before->filter_at != f->filter_at || !f->bloom_blocks)
+            filter_bytes += (uint64_t)f->bloom_blocks * 32;
         records += f->records;
         indexed += (size_t)f->indexed;
     }

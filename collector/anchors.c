@@ -13,6 +13,10 @@
  * them maps the records between up to R x 2.5 ns off (a quarter of the
  * spacing, at the bend's worst: bench/clock.sh --slew-ppm). */
 #define ANCHOR_EVERY_NS 10000000ull
+/* An anchor between two others of its frame that the line through them maps
+ * within this is not written: the clock's rate held between them, and a slow
+ * host's small frames would carry ten anchors of nothing new each. */
+#define ANCHOR_ON_LINE_NS 100u
 
 static uint64_t mono_now(void)
 {
@@ -98,6 +102,42 @@ void anchors_poll(struct frame_anchors *f)
     }
 }
 
+/* 1 when the line from anchor a to anchor b maps every anchor between them
+ * within ANCHOR_ON_LINE_NS, and none of them, b included, follows a step. */
+static int on_line(const struct shm_clock_anchor *a, const struct shm_clock_anchor *b)
+{
+    if (b->tsc <= a->tsc || b->ns < a->ns)
+        return 0;
+    for (const struct shm_clock_anchor *m = a + 1; m <= b; m++) {
+        if (shm_clock_anchors_stepped(m - 1, m) || m->tsc <= m[-1].tsc)
+            return 0;
+        __int128 line = (__int128)(b->ns - a->ns) * (m->tsc - a->tsc) / (b->tsc - a->tsc);
+        __int128 off = (__int128)m->ns - (__int128)a->ns - line;
+        if (m < b && (off > ANCHOR_ON_LINE_NS || off < -(__int128)ANCHOR_ON_LINE_NS))
+            return 0;
+    }
+    return 1;
+}
+
+/* The frame's anchors less those the line through the anchors kept around
+ * them maps within ANCHOR_ON_LINE_NS: its first and last are kept, and a
+ * reader maps every record between two kept ones as it would with all. */
+static unsigned keep_off_line(struct shm_clock_anchor *a, unsigned n)
+{
+    if (n < 3)
+        return n;
+    unsigned from = 0, kept = 1; /* the line starts at a[from], the last kept */
+    uint8_t keep[SHLOG_CLOCK_MAX_ANCHORS] = {0};
+    for (unsigned i = 2; i < n; i++)
+        if (!on_line(&a[from], &a[i]))
+            keep[from = i - 1] = 1;
+    for (unsigned i = 1; i < n - 1; i++)
+        if (keep[i])
+            a[kept++] = a[i];
+    a[kept++] = a[n - 1];
+    return kept;
+}
+
 static enum shlog_tristate tristate(int v)
 {
     return v > 0 ? SHLOG_YES : v == 0 ? SHLOG_NO : SHLOG_UNKNOWN;
@@ -113,7 +153,7 @@ int anchors_seal(struct frame_anchors *f, struct shlog_enc *enc)
                                   .synchronized = tristate(f->state.synchronized),
                                   .esterror_ns = f->state.esterror_ns};
     memcpy(ci.clocksource, f->state.clocksource, sizeof(ci.clocksource));
-    int rc = shlog_enc_clock(enc, &ci, f->pending, f->npending);
+    int rc = shlog_enc_clock(enc, &ci, f->pending, keep_off_line(f->pending, f->npending));
     f->npending = 0;
     f->frame_open = 0;
     return rc;

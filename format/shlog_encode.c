@@ -155,6 +155,9 @@ struct enc_proc_ix {
  * that still is more than IX_GROUP_MAX_FILL set is written without one. */
 #define IX_GROUP_BLOCKS 64u
 #define IX_GROUP_MAX_FILL 0.75
+/* Version 7: a frame's own filter more set than this (it says "maybe" to
+ * more than 4 keys in 10 it lacks) is not written: its group's says as much. */
+#define IX_OWN_MAX_FILL 0.9
 _Static_assert(IX_WORK_MIN_BLOCKS % IX_GROUP_BLOCKS == 0, "a frame's filter folds to the group's");
 
 #define IX_SMALL_FRAME 32768u /* bytes: a frame below them gets a filter of half the share */
@@ -166,6 +169,7 @@ struct enc_index {
     uint64_t last_block; /* the last index frame's offset; 0: none yet */
     uint32_t blocks;     /* index frames written */
     struct buf pending;  /* entries of the frames sealed since the last index frame */
+    struct ix_prev prev; /* what the next of them is coded against */
     struct buf pending_filters; /* and their filters, which follow the entries */
     uint32_t npending;
     /* an index frame's summaries (count, entries, group_blocks) as version 5
@@ -1686,6 +1690,15 @@ static void ix_group_add(struct enc_index *x)
     x->group_frames++;
 }
 
+/* The share of the bits of a filter of blocks at w that are set. */
+static double ix_fill(const uint32_t *w, uint32_t blocks)
+{
+    uint64_t set = 0;
+    for (size_t i = 0; i < (size_t)blocks * 8; i++)
+        set += ix_popcount64(w[i]);
+    return (double)set / ((double)blocks * 256.0);
+}
+
 /* The group filter folded to at most 4 % of its frames' bytes, like a
  * frame's; 0 blocks (none) when that is less than a block, when one frame's
  * own says as much, or when it would say "maybe" to most keys anyway. */
@@ -1694,10 +1707,7 @@ static uint32_t ix_group_seal(struct enc_index *x)
     if (x->group_frames < 2 || x->group_bytes / 25 < IX_BLOCK_BYTES)
         return 0;
     uint32_t blocks = ix_fold(x->group, IX_GROUP_BLOCKS, ix_blocks_within(x->group_bytes / 25, IX_GROUP_BLOCKS));
-    uint64_t set = 0;
-    for (size_t i = 0; i < (size_t)blocks * 8; i++)
-        set += ix_popcount64(x->group[i]);
-    return (double)set / ((double)blocks * 256.0) <= IX_GROUP_MAX_FILL ? blocks : 0;
+    return blocks && ix_fill(x->group, blocks) <= IX_GROUP_MAX_FILL ? blocks : 0;
 }
 
 /* The open frame's summary forgotten: the next frame starts one, with a
@@ -1756,6 +1766,10 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
             ix_group_add(x);
         en.bloom_blocks = x->bloom_dirty ? ix_fold(x->bloom, x->work_blocks, max_blocks) : 0;
         x->kept_blocks = en.bloom_blocks;
+        if (en.bloom_blocks && ix_fill(x->bloom, en.bloom_blocks) > IX_OWN_MAX_FILL) {
+            en.flags |= IX_GROUPED;
+            en.bloom_blocks = 0;
+        }
         en.bloom = (const uint8_t *)x->bloom;
         if (!x->mixed && x->nrings) {
             en.flags |= IX_PLAIN;
@@ -1775,10 +1789,10 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
     if (buf_reserve(&x->pending, IX_ENTRY_MAX(0)) || buf_reserve(&x->pending_filters, filter) ||
         buf_reserve(&x->summaries, x->pending.len + IX_ENTRY_MAX(0) + 2 * VARINT_MAX))
         return -ENOMEM;
-    uint8_t *end = shlog__ix_entry_put(x->pending.p + x->pending.len, &en);
+    uint8_t *end = shlog__ix_entry_put(x->pending.p + x->pending.len, &en, &x->prev);
     if (!end) { /* anchors the entry cannot hold: the frame is read */
         en.flags &= (uint8_t)~IX_PLAIN;
-        end = shlog__ix_entry_put(x->pending.p + x->pending.len, &en);
+        end = shlog__ix_entry_put(x->pending.p + x->pending.len, &en, &x->prev);
     }
     x->pending.len = (size_t)(end - x->pending.p);
     if (filter) /* a frame of no keys has no filter (and no pointer to one) */
@@ -1860,6 +1874,7 @@ static size_t ix_frame_put(struct shlog_enc *e, uint8_t *d, unsigned kind)
     x->pending.len = 0;
     x->pending_filters.len = 0;
     x->npending = 0;
+    x->prev = (struct ix_prev){0};
     return total;
 }
 

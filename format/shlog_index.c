@@ -327,18 +327,18 @@ static void ix_clock_unpack(struct cur *c, struct ix_entry *x, unsigned version)
     x->clock = c->bad ? NULL : x->clock_buf;
 }
 
-uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x)
+uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x, struct ix_prev *prev)
 {
-    p = put_varint(p, x->offset);
+    p = put_varint(p, x->offset - prev->end);
     p = put_varint(p, x->bytes);
     put_u32le(p, x->prefix_check);
     p += 4;
     p = put_varint(p, x->records);
-    p = put_varint(p, x->tsc_min);
+    p = put_varint(p, zigzag((int64_t)(x->tsc_min - prev->tsc_min)));
     p = put_varint(p, x->tsc_max - x->tsc_min);
     *p++ = x->flags;
     if (x->flags & IX_TIME) {
-        p = put_varint(p, x->ns_min);
+        p = put_varint(p, zigzag((int64_t)(x->ns_min - prev->ns_min)));
         p = put_varint(p, x->ns_max - x->ns_min);
     }
     *p++ = x->levels;
@@ -361,8 +361,8 @@ uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x)
             const struct ix_ring *r = &x->rings[i];
             p = put_varint(p, r->proc);
             p = put_varint(p, r->cpu);
-            p = put_varint(p, r->last_tsc - x->tsc_min);
-            p = put_varint(p, r->max_tsc - x->tsc_min);
+            p = put_varint(p, x->tsc_max - r->max_tsc);
+            p = put_varint(p, r->max_tsc - r->last_tsc);
         }
         p = ix_clock_pack(p, x->clock, x->clock_bytes, x->tsc_min, x->flags & IX_TIME ? x->ns_min : 0);
         if (!p)
@@ -381,17 +381,23 @@ uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x)
             p += 17 + t->span_len;
         }
     }
+    *prev = (struct ix_prev){x->offset + x->bytes, x->tsc_min, x->flags & IX_TIME ? x->ns_min : prev->ns_min};
     return p;
 }
 
-int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version)
+int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version, struct ix_prev *prev)
 {
+    if (version < 7)
+        *prev = (struct ix_prev){0}; /* every value whole */
     x->offset = get_varint(c);
+    if (x->offset > UINT64_MAX - prev->end)
+        c->bad = 1;
+    x->offset += prev->end;
     x->bytes = get_varint(c);
     const uint8_t *chk = get_bytes(c, 4);
     x->prefix_check = chk ? get_u32le(chk) : 0;
     x->records = get_varint(c);
-    x->tsc_min = get_varint(c);
+    x->tsc_min = version < 7 ? get_varint(c) : prev->tsc_min + (uint64_t)unzigzag(get_varint(c));
     uint64_t span = get_varint(c);
     x->tsc_max = x->tsc_min + span;
     x->flags = get_u8(c);
@@ -403,10 +409,12 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version)
         x->flags &= (uint8_t)~IX_TRACES;
     if (version < 6)
         x->flags &= (uint8_t)~IX_WORDS;
+    if (version < 7)
+        x->flags &= (uint8_t)~IX_GROUPED;
     x->ns_min = 0;
     x->ns_max = UINT64_MAX;
     if (x->flags & IX_TIME) {
-        x->ns_min = get_varint(c);
+        x->ns_min = version < 7 ? get_varint(c) : prev->ns_min + (uint64_t)unzigzag(get_varint(c));
         uint64_t ns_span = get_varint(c);
         x->ns_max = x->ns_min + ns_span;
         if (x->ns_max < x->ns_min)
@@ -443,6 +451,8 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version)
     /* a power of two, as the writer folds it: the block of a hash is its high bits */
     if (blocks > IX_MAX_BLOOM_BLOCKS || (blocks & (blocks - 1)))
         c->bad = 1;
+    if ((x->flags & IX_GROUPED) && (blocks || !x->records))
+        c->bad = 1; /* a frame of keys whose filter is its group's */
     x->bloom_blocks = c->bad ? 0 : (uint32_t)blocks;
     x->bloom = version < 3 ? get_bytes(c, (uint64_t)x->bloom_blocks * IX_BLOCK_BYTES) : NULL;
     x->nrings = 0;
@@ -458,6 +468,13 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version)
         x->ring_bytes = c->p;
         for (uint32_t i = 0; i < x->nrings && !c->bad; i++) {
             uint64_t proc = get_varint(c), cpu = get_varint(c), last = get_varint(c), most = get_varint(c);
+            if (version >= 7) { /* tsc_max - most, most - last: as offsets from tsc_min */
+                uint64_t down = last, apart = most;
+                most = span - down;
+                last = most - apart;
+                if (down > span || apart > most)
+                    c->bad = 1;
+            }
             if (proc > UINT32_MAX || cpu > UINT32_MAX || last > most || most > span)
                 c->bad = 1;
         }
@@ -500,6 +517,8 @@ checked:
     if (span > UINT64_MAX - x->tsc_min || x->offset > INT64_MAX || x->bytes > INT64_MAX ||
         x->bytes < SHLOG_FRAME_PREFIX_BYTES)
         c->bad = 1;
+    if (!c->bad)
+        *prev = (struct ix_prev){x->offset + x->bytes, x->tsc_min, x->flags & IX_TIME ? x->ns_min : prev->ns_min};
     return c->bad ? -1 : 0;
 }
 
@@ -516,13 +535,14 @@ void shlog__ix_trace_next(const uint8_t **p, struct ix_trace *t)
     *p = c.p;
 }
 
-void shlog__ix_ring_next(const uint8_t **p, uint64_t tsc_min, struct ix_ring *r)
+void shlog__ix_ring_next(const uint8_t **p, uint64_t tsc_min, uint64_t tsc_max, int from_max, struct ix_ring *r)
 {
     struct cur c = {*p, *p + 4 * VARINT_MAX, 0};
     r->proc = (uint32_t)get_varint(&c);
     r->cpu = (uint32_t)get_varint(&c);
-    r->last_tsc = tsc_min + get_varint(&c);
-    r->max_tsc = tsc_min + get_varint(&c);
+    uint64_t first = get_varint(&c), second = get_varint(&c);
+    r->max_tsc = from_max ? tsc_max - first : tsc_min + second;
+    r->last_tsc = from_max ? r->max_tsc - second : tsc_min + first;
     *p = c.p;
 }
 

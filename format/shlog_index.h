@@ -152,27 +152,37 @@ struct ix_entry {
 #define IX_TIDS 4u  /* version 3: its filter holds every record's thread id */
 #define IX_TRACES 8u /* version 5: its trace records' last trace of each thread listed, their ids in its filter */
 #define IX_WORDS 16u /* version 6: every whole word of its messages but a number's is a `w` key of its filter */
+#define IX_GROUPED 32u /* version 7: no filter of its own (blocks 0): its index frame's group filter has its keys */
 
 /* The most an entry takes in an index frame. */
 #define IX_ENTRY_MAX(bloom_blocks)                                                                                \
     (17u * VARINT_MAX + 6u + IX_MAX_PIDS * 5u + IX_MAX_RANGES * (9u + 2u * VARINT_MAX) +                           \
      IX_MAX_RINGS * (2u * 5u + 2u * VARINT_MAX) + IX_MAX_CLOCK_BYTES + 5u +                                      \
      IX_MAX_TRACES * (2u * 5u + 16u + 1u + SHMLOG_TRACE_SPAN_BYTES) + (size_t)(bloom_blocks) * IX_BLOCK_BYTES)
+/* Version 7: what an entry's place and times are coded against, the
+ * entry's before it in its index frame's (zero before the first). */
+struct ix_prev {
+    uint64_t end;    /* its offset + bytes */
+    uint64_t tsc_min;
+    uint64_t ns_min; /* of the last entry with TIME */
+};
 /* The entry of version 3 at p, its filter left to the caller (in the
- * filters after the summaries). NULL when its CLOCK sections are not as the
- * encoder writes them (then the frame must not be plain). */
-uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x);
+ * filters after the summaries); *prev then its. NULL when its CLOCK
+ * sections are not as the encoder writes them (then the frame must not be
+ * plain; *prev unchanged). */
+uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x, struct ix_prev *prev);
 /* 0, or -1 when the bytes at c are not an entry of an index frame of that
  * version (c->bad set). In version 3, x->bloom is NULL: the filter is in the
  * index frame's filters, x->clock in x->clock_buf. */
-int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version);
+int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version, struct ix_prev *prev);
 /* The next range of an entry's (n of them at *p, as shlog__ix_entry_get
  * checked them). */
 void shlog__ix_range_next(const uint8_t **p, struct ix_range *r);
 /* The next trace of an entry's (as shlog__ix_entry_get checked them). */
 void shlog__ix_trace_next(const uint8_t **p, struct ix_trace *t);
 /* The next ring of a plain entry's (as shlog__ix_entry_get checked them),
- * its TSCs from the entry's tsc_min. */
-void shlog__ix_ring_next(const uint8_t **p, uint64_t tsc_min, struct ix_ring *r);
+ * its TSCs from the entry's tsc_min, or (version 7: from_max) down from
+ * its tsc_max. */
+void shlog__ix_ring_next(const uint8_t **p, uint64_t tsc_min, uint64_t tsc_max, int from_max, struct ix_ring *r);
 
 #endif /* SHLOG_INDEX_H */

@@ -206,7 +206,7 @@ void shlog_index_trace_next(const struct shlog_index_frame *f, const uint8_t **p
 void shlog_index_ring_next(const struct shlog_index_frame *f, const uint8_t **p, struct shlog_index_ring *r)
 {
     struct ix_ring x;
-    shlog__ix_ring_next(p, f->tsc_min, &x);
+    shlog__ix_ring_next(p, f->tsc_min, f->tsc_max, f->rings_from_max, &x);
     *r = (struct shlog_index_ring){x.proc, x.cpu, x.last_tsc, x.max_tsc};
 }
 
@@ -248,6 +248,13 @@ static const char *ix_summaries_take(struct shlog_index *owner, struct cur *c)
     return NULL;
 }
 
+/* Version 7: the filter_at of a frame whose filter is its group's until the group is read. */
+#define IX_GROUPED_AT UINT64_MAX
+/* The filter of a frame that may hold any key: every bit set. */
+static const uint8_t ix_every_key[IX_BLOCK_BYTES] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                                     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                                     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
 /* Entries of an index frame at block_off into ix (after those it has), in
  * order, each wholly before the index frame. */
 static const char *ix_take_entries(struct shlog_index *ix, struct shlog_index *owner, struct cur *c,
@@ -265,8 +272,9 @@ static const char *ix_take_entries(struct shlog_index *ix, struct shlog_index *o
     uint64_t below = block_off, filter_at = 0;
     uint8_t clock[IX_MAX_CLOCK_BYTES];
     struct ix_entry x = {.clock_buf = clock};
+    struct ix_prev prev = {0};
     for (uint64_t i = 0; i < count; i++) {
-        if (shlog__ix_entry_get(c, &x, version))
+        if (shlog__ix_entry_get(c, &x, version, &prev))
             return "an index frame's entries are cut short";
         if (x.offset < SHLOG_FILE_HEADER_BYTES || x.offset > below || x.bytes > below - x.offset)
             return "an index frame lists a frame out of place";
@@ -274,10 +282,11 @@ static const char *ix_take_entries(struct shlog_index *ix, struct shlog_index *o
         if (ps->n + npids > ps->cap && shlog__grow_array(&ps->v, &ps->cap, ps->n + npids, sizeof(*ps->v)))
             return "out of memory";
         struct shlog_index_frame f = ix_frame_of(&x, NULL);
+        f.rings_from_max = version >= 7;
         f.filters = SIZE_MAX; /* before version 3: its filter is in its entry */
         if (version >= 3) { /* its filter in the index frame's filters; its anchors unpacked, kept */
             f.filters = owner->nfilters - 1;
-            f.filter_at = filter_at;
+            f.filter_at = x.flags & IX_GROUPED ? IX_GROUPED_AT : filter_at;
             filter_at += (uint64_t)x.bloom_blocks * IX_BLOCK_BYTES;
             if (x.clock_bytes) {
                 if (owner->npayloads == owner->payloads_cap &&
@@ -313,6 +322,14 @@ static const char *ix_take_entries(struct shlog_index *ix, struct shlog_index *o
             return "an index frame's filters are not the size its entries say";
         fl->group_blocks = (uint32_t)group_blocks;
         fl->group_at = filter_at;
+        /* version 7: a frame without a filter of its own has its group's, or,
+         * with none, may hold any key */
+        for (size_t k = first; k < ix->n; k++)
+            if (ix->v[k].filter_at == IX_GROUPED_AT) {
+                ix->v[k].bloom_blocks = group_blocks ? (uint32_t)group_blocks : 1;
+                ix->v[k].bloom = group_blocks ? NULL : ix_every_key;
+                ix->v[k].filter_at = group_blocks ? filter_at : 0;
+            }
     }
     return NULL;
 }

@@ -242,7 +242,9 @@ for f in "$corpus"/v2-index/index.shlog "$corpus"/v2-index2/index.shlog "$corpus
     "$corpus"/v2-index3/rotation "$corpus"/v2-index4/index.shlog "$corpus"/v2-index4/losses.shlog \
     "$corpus"/v2-index4/rotation "$corpus"/v2-index5/index.shlog "$corpus"/v2-index5/losses.shlog \
     "$corpus"/v2-index5/rotation "$corpus"/v2-index6/index.shlog "$corpus"/v2-index6/losses.shlog \
-    "$corpus"/v2-index6/rotation "$corpus"/v2-index6/records.shlog "$corpus"/v2-index6/processes.shlog; do
+    "$corpus"/v2-index6/rotation "$corpus"/v2-index6/records.shlog "$corpus"/v2-index6/processes.shlog \
+    "$corpus"/v2-index7/index.shlog "$corpus"/v2-index7/losses.shlog "$corpus"/v2-index7/rotation \
+    "$corpus"/v2-index7/records.shlog "$corpus"/v2-index7/processes.shlog "$corpus"/v2-index7/grouped.shlog; do
     for q in "--where order=7005" "--level ERROR" "--app pricer" "--since 0 --until 1" "--grep zebra" \
         "--grep note=rare-" "--grep -word\$" "--grep =routine\$" "--grep ^fill.order=7005." "--grep ^reject.sym=" \
         "--grep ,truncated:" "--thread 501" "--thread pricer-main"; do
@@ -259,6 +261,21 @@ check "index version 5: frames of records ruled out go unread" \
     test "$(corpus_unread "$corpus/v2-index5/index.shlog")" -ge 30
 check "index version 6: frames of records ruled out go unread" \
     test "$(corpus_unread "$corpus/v2-index6/index.shlog")" -ge 30
+check "index version 7: frames of records ruled out go unread" \
+    test "$(corpus_unread "$corpus/v2-index7/index.shlog")" -ge 30
+for q in "--grep =okapi\$" "--grep =V0q3\$" "--grep =V20q3\$" "--grep =zebra\$" "--where venue=okapi" \
+    "--where venue=V20q3" "--since 0 --until 1"; do
+    corpus_same_with_index "$corpus/v2-index7/grouped.shlog" "$q"
+done
+grouped_skipped() { "$SHMLOG_DUMP" stats --format json --where "venue=$1" "$corpus/v2-index7/grouped.shlog" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_skipped_frames"])'; }
+# grouped.shlog's 48 frames of quotes have no filter of their own: the first 16 their group's, the
+# others none; its last frame has no records (ruled out by any query)
+check "index version 7: a venue in none of grouped.shlog's frames: the 16 of a group filter ruled out" \
+    test "$(grouped_skipped zebra)" -eq 17
+check "index version 7: a venue of every frame of the first group: none of grouped.shlog's quotes ruled out" \
+    test "$(grouped_skipped V0q3)" -eq 1
+check "index version 7: a venue of frame 20: the frames of the group filter ruled out, none of those without one" \
+    test "$(grouped_skipped V20q3)" -eq 17
 corpus_grep_skipped() { "$SHMLOG_DUMP" stats --format json --grep "$2" "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_skipped_frames"])'; }
 check "index version 6: --grep note=rare- (a word its messages show whole) rules out the frames without it" \
     test "$(corpus_grep_skipped "$corpus/v2-index6/index.shlog" note=rare-)" -ge 35
@@ -267,7 +284,7 @@ check "index version 5: --grep note=rare- rules out none (its entries do not say
 # Traces held over frames (index version 5 restates a skipped frame's trace records), and a file of
 # index version 3 with trace records (read from its trace site's definition on).
 for f in "$corpus"/v2-index5/traces.shlog "$corpus"/v2-index5/trace.shlog "$corpus"/v2-trace/trace.shlog \
-    "$corpus"/v2-index6/traces.shlog "$corpus"/v2-index6/trace.shlog; do
+    "$corpus"/v2-index6/traces.shlog "$corpus"/v2-index6/trace.shlog "$corpus"/v2-index7/traces.shlog; do
     for q in "--where order=9030" "--where order=9052" "--where order=9103" "--since 0 --until 1" \
         "--thread 802 --where order=9104" "--trace 5ac0ffee000000000000000000000010" \
         "--trace 5ac0ffee000000000000000000000017" "--trace 5ac0ffee000000000000000000000018" "--trace 9017" \

@@ -225,7 +225,7 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
  * index frame of the last SHLOG_INDEX_EVERY entries right after every
  * SHLOG_INDEX_EVERY-th frame, in shlog_enc_frame's own bytes. The frames it
  * returns are taken to follow the file header back to back, as written. */
-#define SHLOG_INDEX_VERSION 6u /* its readers read 1 to 5 too */
+#define SHLOG_INDEX_VERSION 7u /* its readers read 1 to 6 too */
 #define SHLOG_INDEX_EVERY 16u
 /* The index of a file another writer made, appended to it (shmlog-dump
  * index): the open frame, whose sections the caller made of the decoded
@@ -493,6 +493,7 @@ struct shlog_index_frame {
      * (shlog_reader_frame_sections). */
     uint32_t nrings;
     const uint8_t *rings;
+    int rings_from_max; /* index version 7: its rings' TSCs coded down from tsc_max */
     uint32_t clock_bytes;
     const uint8_t *clock;
     /* Not 0 (index version 5): the last trace each thread's trace records in

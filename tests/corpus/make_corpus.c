@@ -68,6 +68,9 @@
  * tests/corpus/v2-index5, and with that of version 6 ("Message words"), tests/corpus/v2-index6: every file
  * above, and traces.shlog, 40 frames of threads whose traces hold over many of them;
  * -DCORPUS_WITHOUT_TRACES leaves it out (implied by -DCORPUS_WITHOUT_TRACE and -DCORPUS_WITHOUT_INDEX).
+ * With the encoder of version 7 ("Slow hosts' frames"), tests/corpus/v2-index7: every file above, and
+ * grouped.shlog, small frames whose own filters are left out; -DCORPUS_WITHOUT_GROUPED leaves it out
+ * (implied by -DCORPUS_WITHOUT_TRACES).
  */
 #if defined(CORPUS_EXIT_WITHOUT_HOW) || defined(CORPUS_WITHOUT_CLOCK) || defined(CORPUS_WITHOUT_CATEGORIES) || \
     defined(CORPUS_WITHOUT_BACKTRACE) || defined(CORPUS_WITHOUT_RECORDS) || defined(CORPUS_WITHOUT_INSTANCE)
@@ -81,6 +84,9 @@
 #endif
 #if defined(CORPUS_WITHOUT_TRACE) || defined(CORPUS_WITHOUT_INDEX)
 #define CORPUS_WITHOUT_TRACES
+#endif
+#ifdef CORPUS_WITHOUT_TRACES
+#define CORPUS_WITHOUT_GROUPED
 #endif
 #if defined(CORPUS_WITHOUT_INDEX) || defined(CORPUS_WITHOUT_TRACE)
 #define CORPUS_WITHOUT_COLLECTOR_HOST
@@ -1212,6 +1218,41 @@ static void write_traces(void)
     file_close(&o);
 }
 #endif
+#ifndef CORPUS_WITHOUT_GROUPED
+/* ==== grouped.shlog ==== */
+
+/* 48 small frames of quotes, each of 60 venues' words: too many keys for a frame's one block, which
+ * index version 7 leaves out (FORMAT.md, "Index", GROUPED). The first 16 frames name the same venues
+ * (their index frame's group filter holds them), the others new ones in every frame (their groups are
+ * too full to be written: those frames may hold any key); frame 5 also a rare word. */
+static void write_grouped(void)
+{
+    struct out o;
+    file_open(&o, "grouped.shlog", 1);
+    process(&o, 1, "quoter", 6001, 9001);
+    site(&o, 1, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, "quote venue=%s", SHMLOG_ARG_STR, 0);
+    uint64_t pos = 0;
+    for (unsigned fr = 0; fr < 48; fr++) {
+        struct batch b;
+        batch_begin(&b, &o, 1, 0, pos, 1000 + fr * 100);
+        for (unsigned k = 0; k < 60; k++) {
+            char venue[32];
+            if (fr == 5 && k == 7)
+                snprintf(venue, sizeof(venue), "okapi");
+            else
+                snprintf(venue, sizeof(venue), "V%uq%u", fr < 16 ? 0 : fr, k);
+            struct pay pay = {{0}, 0};
+            int t = 0;
+            pay_str(&pay, venue, &t);
+            record(&b, 1, 77, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, &pay, t, 0, 1);
+        }
+        pos = b.pos;
+        batch_end(&b);
+        frame(&o);
+    }
+    file_close(&o);
+}
+#endif
 /* ==== hosts.shlog ==== */
 
 /* A collector run with --host corpus-host over two processes that call their machine otherwise (a
@@ -1272,6 +1313,9 @@ int main(int argc, char **argv)
 #endif
 #ifndef CORPUS_WITHOUT_TRACES
     write_traces();
+#endif
+#ifndef CORPUS_WITHOUT_GROUPED
+    write_grouped();
 #endif
     write_hosts();
     return 0;
