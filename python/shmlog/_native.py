@@ -178,6 +178,7 @@ class ArrowOptions(ctypes.Structure):
         ("fields", ctypes.c_int),
         ("message", ctypes.c_int),
         ("threads", ctypes.c_uint32),  # version 9
+        ("trees", ctypes.c_int),  # version 11: value trees as list and map columns (an older library: text)
     ]
 
 
