@@ -813,6 +813,19 @@ template <typename T, std::size_t N> constexpr void tree_shape_put(site_desc_tex
     }
 }
 
+/* A tree that is a container, or an optional one, has a shape of its own; one
+ * that is a leaf (a path, a wide string, a codec's text) prints as fmt does. */
+template <typename T> constexpr bool tree_shape_container()
+{
+    typedef typename std::decay<T>::type D;
+    if constexpr (has_codec<D>::value)
+        return tree_shape_container<codec_value<D>>();
+    else if constexpr (is_optional_any<D>::value)
+        return tree_shape_container<typename D::value_type>();
+    else
+        return !is_text<D>::value && !is_wide_text<D>::value && !is_path<D>::value && is_range<D>::value;
+}
+
 template <typename T> constexpr std::size_t desc_entry_bytes();
 template <typename... M> constexpr std::size_t members_desc_bytes(type_list<void, M...>)
 {
@@ -821,7 +834,7 @@ template <typename... M> constexpr std::size_t members_desc_bytes(type_list<void
 template <typename T> constexpr std::size_t desc_entry_bytes()
 {
     if constexpr (tree_shape<T>::value) {
-        return 8 + (tree_shape_bytes<T>() ? 9 + tree_shape_bytes<T>() : 0);
+        return 8 + (tree_shape_bytes<T>() && tree_shape_container<T>() ? 9 + tree_shape_bytes<T>() : 0);
     } else if constexpr (is_optional<T>::value) {
         return 8 + desc_entry_bytes<typename T::value_type>();
     } else if constexpr (is_time_point<T>::value) {
@@ -887,7 +900,7 @@ template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N>
 {
     if constexpr (tree_shape<T>::value) {
         desc_head(d, 'v', arg, nullptr);
-        if constexpr (tree_shape_bytes<T>() != 0) {
+        if constexpr (tree_shape_bytes<T>() != 0 && tree_shape_container<T>()) {
             desc_head(d, 'a', arg, nullptr);
             d.put(' ');
             tree_shape_put<T>(d);

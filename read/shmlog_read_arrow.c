@@ -436,9 +436,9 @@ static int make_schema(struct arrow_stream *s)
         for (size_t i = 0; i < s->r->nkafka && rc == 0 && s->opt.fields; i++)
             rc = read_kafka_scan_sites(&s->r->engine, s->r->kafka[i], scan_site, s);
         /* The rule (README, "the Arrow stream"): a field's string column is a tree's typed column when every site
-         * that gives it a string gives one shape; else it holds each value's text. */
+         * that gives it a string gives one shape, of a container; else it holds each value's text. */
         for (size_t i = s->first_field; i < s->ncols && rc == 0 && s->opt.trees; i++)
-            if (s->cols[i].shape && !s->cols[i].shapes_differ)
+            if (s->cols[i].shape && !s->cols[i].shapes_differ && strchr("[{", s->cols[i].shape[strspn(s->cols[i].shape, "?")]))
                 s->cols[i].type = COL_NEST;
         if (rc == 0)
             rc = order_fields(s);
