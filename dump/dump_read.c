@@ -201,41 +201,43 @@ int cmd_follow(struct cli *cli)
         return follow_topic(cli, cli->positional[0]);
     }
 
-    struct read_engine engine;
-    struct read_merge merge;
+    /* 62 KiB, the engine's and merge's most: on the heap, not a thread's stack */
+    struct follow_dir {
+        struct read_engine engine;
+        struct read_merge merge;
+        struct in_file file, start;
+    } *d = calloc(1, sizeof *d);
+    if (!d)
+        dump_oom();
     struct follow_ctx ctx;
-    follow_engine(cli, &engine, &merge, &ctx);
+    follow_engine(cli, &d->engine, &d->merge, &ctx);
 
-    struct in_file file;
     struct source src;
-    memset(&file, 0, sizeof file);
     if (read_source_init(&src) != 0)
         dump_oom();
-    src.files = &file;
+    src.files = &d->file;
     struct timespec poll = {0, FOLLOW_POLL_NS};
 
     /* Start at the end of the open file; with none, after the newest file
      * there is: records already written are not new. */
     int has_after = 0, said_waiting = 0;
     uint64_t after = 0;
-    struct in_file start;
-    memset(&start, 0, sizeof start);
-    if (find_file(cli->out_dir, 0, 0, 1, 1, &start) == 0) {
+    if (find_file(cli->out_dir, 0, 0, 1, 1, &d->start) == 0) {
         struct stat st;
-        has_after = start.seq > 0;
-        after = start.seq - 1;
-        src.skip_below = stat(start.path, &st) == 0 ? (uint64_t)st.st_size : 0;
-    } else if (find_file(cli->out_dir, 0, 0, 1, 0, &start) == 0) {
+        has_after = d->start.seq > 0;
+        after = d->start.seq - 1;
+        src.skip_below = stat(d->start.path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    } else if (find_file(cli->out_dir, 0, 0, 1, 0, &d->start) == 0) {
         has_after = 1;
-        after = start.seq;
+        after = d->start.seq;
     }
 
-    while (!follow_stop && !merge.stop) {
+    while (!follow_stop && !d->merge.stop) {
         if (!src.rd) {
             /* The next file in sequence, closed or still open: a rotation
              * may have closed one before we saw it open. */
-            memset(&file, 0, sizeof file);
-            if (find_file(cli->out_dir, has_after, after, 0, 0, &file) != 0) {
+            memset(&d->file, 0, sizeof d->file);
+            if (find_file(cli->out_dir, has_after, after, 0, 0, &d->file) != 0) {
                 if (!said_waiting) {
                     /* Silence here looks like a hang: say once, before the
                      * first file, what is awaited and where. */
@@ -248,45 +250,47 @@ int cmd_follow(struct cli *cli)
                 nanosleep(&poll, NULL);
                 continue;
             }
-            file.writer_alive = file.part;
+            d->file.writer_alive = d->file.part;
             said_waiting = 1;
             has_after = 1;
-            after = file.seq;
+            after = d->file.seq;
             src.nfiles = 1;
             src.next = 0;
-            if (!read_source_open_next(&engine, &src)) {
+            if (!read_source_open_next(&d->engine, &src)) {
                 src.skip_below = 0;
                 continue;
             }
         }
         int rc;
-        while ((rc = read_source_step(&engine, &src)) > 0 && !follow_stop)
+        while ((rc = read_source_step(&d->engine, &src)) > 0 && !follow_stop)
             ;
         if (rc < 0)
             dump_oom();
-        if (!file.part || !path_exists(file.path)) {
+        if (!d->file.part || !path_exists(d->file.path)) {
             /* Closed (renamed after its last write): read to its end. */
-            while ((rc = read_source_step(&engine, &src)) > 0)
+            while ((rc = read_source_step(&d->engine, &src)) > 0)
                 ;
             if (rc < 0)
                 dump_oom();
-            read_source_close_file(&engine, &src);
+            read_source_close_file(&d->engine, &src);
             src.skip_below = 0;
         }
-        if (read_merge_drain(&merge, 1) < 0)
+        if (read_merge_drain(&d->merge, 1) < 0)
             dump_oom();
         out_push();
         if (src.rd)
             nanosleep(&poll, NULL);
     }
-    if (read_merge_drain(&merge, 1) < 0)
+    if (read_merge_drain(&d->merge, 1) < 0)
         dump_oom();
     out_push();
-    read_source_close_file(&engine, &src);
+    read_source_close_file(&d->engine, &src);
     shlog_dedup_free(src.dedup);
     read_hmap_clear(&src.procs);
     read_hmap_clear(&src.by_ptr);
-    read_merge_free(&merge);
-    read_engine_free(&engine);
-    return engine.status;
+    read_merge_free(&d->merge);
+    read_engine_free(&d->engine);
+    int status = d->engine.status;
+    free(d);
+    return status;
 }
