@@ -24,6 +24,7 @@ HOST_VERSION = 8  # and the one whose options have host
 THREADS_VERSION = 9  # and the one whose Arrow options have threads (an older library writes on one thread)
 TRACE_VERSION = 9  # and the one whose options have trace (and events their trace)
 HOSTNAME_VERSION = 10  # and the one whose events and sources have the producer's own hostname
+TREES_VERSION = 11  # and the one whose Arrow options have trees (an older library gives C++ containers as text)
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
