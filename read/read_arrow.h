@@ -100,8 +100,6 @@ struct nest *read_nest_new(const char *shape);
 void read_nest_free(struct nest *c);
 /* The tree of n bytes at p as row row (the rows before it that have none: null). 0, or -ENOMEM. */
 int read_nest_put_row(struct nest *c, uint32_t row, const uint8_t *p, size_t n);
-/* The column is near what its int32 offsets hold: its batch ends. */
-int read_nest_near_full(const struct nest *c);
 /* The rows up to rows that have no tree: null. 0, or -ENOMEM. */
 int read_nest_fill(struct nest *c, uint32_t rows);
 /* Hands the column to out, which frees it when released. */

@@ -289,14 +289,6 @@ int read_nest_put_row(struct nest *c, uint32_t row, const uint8_t *p, size_t n)
     return r == 1 ? 0 : r < 0 ? r : -EINVAL;
 }
 
-int read_nest_near_full(const struct nest *c)
-{
-    if (!c)
-        return 0;
-    return c->chars_len > CHARS_MAX / 2 || (size_t)c->len > CHARS_MAX / 2 || read_nest_near_full(c->child[0]) ||
-           read_nest_near_full(c->child[1]);
-}
-
 /* ==== Handing over ==== */
 
 static void release_nest_part(struct ArrowArray *a)

@@ -829,14 +829,11 @@ static inline __attribute__((always_inline)) int put_field(struct batch *bt, str
     return 0;
 }
 
-/* A value tree's argument a into its typed column; the batch ends before the column's offsets could overflow. */
-static int put_tree(struct batch *bt, struct col_buf *b, uint32_t row, const struct render_arg *a)
+/* A value tree's argument a into its typed column: its characters (3 a payload byte at most) and elements (fewer
+ * than its bytes) are within the batch's text bound (row_keys), which keeps its int32 offsets from overflowing. */
+static int put_tree(struct col_buf *b, uint32_t row, const struct render_arg *a)
 {
-    if (read_nest_put_row(b->nest, row, a->v.s, a->type == SHMLOG_ARG_STR ? a->str_len : 0) != 0)
-        return -ENOMEM;
-    if (read_nest_near_full(b->nest))
-        bt->full = 1;
-    return 0;
+    return read_nest_put_row(b->nest, row, a->v.s, a->type == SHMLOG_ARG_STR ? a->str_len : 0);
 }
 
 /* A record's field values into their columns. */
@@ -848,7 +845,7 @@ static int put_fields(struct batch *bt, const struct site_map *m, const struct r
         if (f.present && !args[f.present - 1].v.u)
             continue; /* an empty std::optional: null, as rows of sites without the field */
         if (f.put == FIELD_NEST) {
-            if (put_tree(bt, &bt->buf[f.col], row, &args[f.arg]) != 0)
+            if (put_tree(&bt->buf[f.col], row, &args[f.arg]) != 0)
                 return -ENOMEM;
             continue;
         }
@@ -898,7 +895,7 @@ static int put_fields_values(struct batch *bt, const struct site_map *m, const s
         case FIELD_NEST: {
             struct render_arg a = {.type = SHMLOG_ARG_STR, .str_len = (uint16_t)(v & SHMLOG_STR_LEN_MASK)};
             a.v.s = shm_rec_str_at(rec, v);
-            if (put_tree(bt, b, row, &a) != 0)
+            if (put_tree(b, row, &a) != 0)
                 return -ENOMEM;
             continue;
         }
