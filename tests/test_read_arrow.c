@@ -1065,7 +1065,7 @@ static void write_trees_file(const char *path)
     put_tree_record(&f, &pi, &s[0], 0, good, sizeof good);
     put_tree_record(&f, &pi, &s[0], 1, wrong, sizeof wrong);
     put_tree_record(&f, &pi, &s[0], 2, map, sizeof map);
-    put_tree_record(&f, &pi, &s[0], 3, NULL, 0);
+    put_tree_record(&f, &pi, &s[0], 3, map, 0);
     put_tree_record(&f, &pi, &s[0], 4, long_count, sizeof long_count);
     put_tree_record(&f, &pi, &s[1], 5, u, sizeof u);
     put_tree_record(&f, &pi, &s[2], 6, w_i, sizeof w_i);
