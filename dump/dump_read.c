@@ -143,47 +143,56 @@ static void follow_message(void *ctx, const char *msg, int note)
 }
 
 /* A following engine whose merge prints through ctx (which keeps its sink). */
-static void follow_engine(struct cli *cli, struct read_engine *engine, struct read_merge *merge,
-                          struct follow_ctx *ctx)
+/* A follow's engine and merge (62 KiB at most), and the files it looks at: on the heap, not the stack. */
+struct follow_state {
+    struct read_engine engine;
+    struct read_merge merge;
+    struct in_file file, start;
+};
+
+static struct follow_state *follow_engine(struct cli *cli, struct follow_ctx *ctx)
 {
-    *ctx = (struct follow_ctx){cli, engine, {follow_entry, follow_message, ctx}};
-    read_merge_init(merge, engine, &ctx->sink, cli->merge_bytes);
-    merge->limit = cli->filter.limit;
-    struct read_consumer c = read_merge_consumer(merge);
-    if (read_engine_init(engine, &cli->filter, &c) != 0)
+    struct follow_state *d = calloc(1, sizeof *d);
+    if (!d)
         dump_oom();
-    engine->follow = 1;
+    *ctx = (struct follow_ctx){cli, &d->engine, {follow_entry, follow_message, ctx}};
+    read_merge_init(&d->merge, &d->engine, &ctx->sink, cli->merge_bytes);
+    d->merge.limit = cli->filter.limit;
+    struct read_consumer c = read_merge_consumer(&d->merge);
+    if (read_engine_init(&d->engine, &cli->filter, &c) != 0)
+        dump_oom();
+    d->engine.follow = 1;
+    return d;
 }
 
 /* follow kafka://: the topic's hosts as their messages come, each pass's records in time order. */
 static int follow_topic(struct cli *cli, const char *url)
 {
-    struct read_engine engine;
-    struct read_merge merge;
     struct follow_ctx ctx;
-    follow_engine(cli, &engine, &merge, &ctx);
+    struct follow_state *d = follow_engine(cli, &ctx);
     struct topics t = {0};
-    if (open_topic(&engine, cli, url, &t) != 0)
+    if (open_topic(&d->engine, cli, url, &t) != 0)
         dump_oom();
-    read_merge_begin(&merge, t.first);
-    while (t.n && !follow_stop && !merge.stop) {
-        if (read_kafka_poll(&engine, t.v[0], FOLLOW_POLL_NS / 1000000) < 0)
+    read_merge_begin(&d->merge, t.first);
+    while (t.n && !follow_stop && !d->merge.stop) {
+        if (read_kafka_poll(&d->engine, t.v[0], FOLLOW_POLL_NS / 1000000) < 0)
             dump_oom();
-        for (struct source *s = merge.srcs; s && !follow_stop; s = s->next_src) {
+        for (struct source *s = d->merge.srcs; s && !follow_stop; s = s->next_src) {
             int rc;
-            while ((rc = read_source_step(&engine, s)) > 0 && !follow_stop)
+            while ((rc = read_source_step(&d->engine, s)) > 0 && !follow_stop)
                 ;
             if (rc < 0)
                 dump_oom();
         }
-        if (read_merge_drain(&merge, 1) < 0)
+        if (read_merge_drain(&d->merge, 1) < 0)
             dump_oom();
         out_push();
     }
-    int status = t.status ? t.status : engine.status;
-    close_topics(&engine, &t);
-    read_merge_free(&merge);
-    read_engine_free(&engine);
+    int status = t.status ? t.status : d->engine.status;
+    close_topics(&d->engine, &t);
+    read_merge_free(&d->merge);
+    read_engine_free(&d->engine);
+    free(d);
     return status;
 }
 
@@ -201,16 +210,8 @@ int cmd_follow(struct cli *cli)
         return follow_topic(cli, cli->positional[0]);
     }
 
-    /* 62 KiB, the engine's and merge's most: on the heap, not a thread's stack */
-    struct follow_dir {
-        struct read_engine engine;
-        struct read_merge merge;
-        struct in_file file, start;
-    } *d = calloc(1, sizeof *d);
-    if (!d)
-        dump_oom();
     struct follow_ctx ctx;
-    follow_engine(cli, &d->engine, &d->merge, &ctx);
+    struct follow_state *d = follow_engine(cli, &ctx);
 
     struct source src;
     if (read_source_init(&src) != 0)
