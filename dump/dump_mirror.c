@@ -214,7 +214,9 @@ static int write_all(struct mfile *f, const uint8_t *p, size_t n)
 
 static int write_state(const char *topic, struct ksrc *k)
 {
-    struct ksrc_start pos[MAX_PARTS];
+    struct ksrc_start *pos = malloc(MAX_PARTS * sizeof *pos); /* 64 KiB: not on the stack */
+    if (!pos)
+        return -1;
     size_t np = read_ksrc_positions(k, pos, MAX_PARTS);
     char tmp[64];
     snprintf(tmp, sizeof(tmp), "%s.tmp", MIRROR_STATE);
@@ -223,11 +225,13 @@ static int write_state(const char *topic, struct ksrc *k)
     if (!o) {
         if (fd >= 0)
             close(fd);
+        free(pos);
         return -1;
     }
     fprintf(o, MIRROR_MAGIC "\ntopic %s\n", topic);
     for (size_t i = 0; i < np && i < MAX_PARTS; i++)
         fprintf(o, "partition %d %" PRId64 "\n", (int)pos[i].partition, pos[i].offset);
+    free(pos);
     for (size_t i = 0; i < nfiles; i++)
         fprintf(o, "file %s %" PRIu64 " %" PRIu64 " %s\n", files[i].host, files[i].seq, files[i].next, files[i].name);
     int bad = fflush(o) != 0 || fsync(fileno(o)) != 0;

@@ -143,47 +143,56 @@ static void follow_message(void *ctx, const char *msg, int note)
 }
 
 /* A following engine whose merge prints through ctx (which keeps its sink). */
-static void follow_engine(struct cli *cli, struct read_engine *engine, struct read_merge *merge,
-                          struct follow_ctx *ctx)
+/* A follow's engine and merge (62 KiB at most), and the files it looks at: on the heap, not the stack. */
+struct follow_state {
+    struct read_engine engine;
+    struct read_merge merge;
+    struct in_file file, start;
+};
+
+static struct follow_state *follow_engine(struct cli *cli, struct follow_ctx *ctx)
 {
-    *ctx = (struct follow_ctx){cli, engine, {follow_entry, follow_message, ctx}};
-    read_merge_init(merge, engine, &ctx->sink, cli->merge_bytes);
-    merge->limit = cli->filter.limit;
-    struct read_consumer c = read_merge_consumer(merge);
-    if (read_engine_init(engine, &cli->filter, &c) != 0)
+    struct follow_state *d = calloc(1, sizeof *d);
+    if (!d)
         dump_oom();
-    engine->follow = 1;
+    *ctx = (struct follow_ctx){cli, &d->engine, {follow_entry, follow_message, ctx}};
+    read_merge_init(&d->merge, &d->engine, &ctx->sink, cli->merge_bytes);
+    d->merge.limit = cli->filter.limit;
+    struct read_consumer c = read_merge_consumer(&d->merge);
+    if (read_engine_init(&d->engine, &cli->filter, &c) != 0)
+        dump_oom();
+    d->engine.follow = 1;
+    return d;
 }
 
 /* follow kafka://: the topic's hosts as their messages come, each pass's records in time order. */
 static int follow_topic(struct cli *cli, const char *url)
 {
-    struct read_engine engine;
-    struct read_merge merge;
     struct follow_ctx ctx;
-    follow_engine(cli, &engine, &merge, &ctx);
+    struct follow_state *d = follow_engine(cli, &ctx);
     struct topics t = {0};
-    if (open_topic(&engine, cli, url, &t) != 0)
+    if (open_topic(&d->engine, cli, url, &t) != 0)
         dump_oom();
-    read_merge_begin(&merge, t.first);
-    while (t.n && !follow_stop && !merge.stop) {
-        if (read_kafka_poll(&engine, t.v[0], FOLLOW_POLL_NS / 1000000) < 0)
+    read_merge_begin(&d->merge, t.first);
+    while (t.n && !follow_stop && !d->merge.stop) {
+        if (read_kafka_poll(&d->engine, t.v[0], FOLLOW_POLL_NS / 1000000) < 0)
             dump_oom();
-        for (struct source *s = merge.srcs; s && !follow_stop; s = s->next_src) {
+        for (struct source *s = d->merge.srcs; s && !follow_stop; s = s->next_src) {
             int rc;
-            while ((rc = read_source_step(&engine, s)) > 0 && !follow_stop)
+            while ((rc = read_source_step(&d->engine, s)) > 0 && !follow_stop)
                 ;
             if (rc < 0)
                 dump_oom();
         }
-        if (read_merge_drain(&merge, 1) < 0)
+        if (read_merge_drain(&d->merge, 1) < 0)
             dump_oom();
         out_push();
     }
-    int status = t.status ? t.status : engine.status;
-    close_topics(&engine, &t);
-    read_merge_free(&merge);
-    read_engine_free(&engine);
+    int status = t.status ? t.status : d->engine.status;
+    close_topics(&d->engine, &t);
+    read_merge_free(&d->merge);
+    read_engine_free(&d->engine);
+    free(d);
     return status;
 }
 
@@ -201,41 +210,35 @@ int cmd_follow(struct cli *cli)
         return follow_topic(cli, cli->positional[0]);
     }
 
-    struct read_engine engine;
-    struct read_merge merge;
     struct follow_ctx ctx;
-    follow_engine(cli, &engine, &merge, &ctx);
+    struct follow_state *d = follow_engine(cli, &ctx);
 
-    struct in_file file;
     struct source src;
-    memset(&file, 0, sizeof file);
     if (read_source_init(&src) != 0)
         dump_oom();
-    src.files = &file;
+    src.files = &d->file;
     struct timespec poll = {0, FOLLOW_POLL_NS};
 
     /* Start at the end of the open file; with none, after the newest file
      * there is: records already written are not new. */
     int has_after = 0, said_waiting = 0;
     uint64_t after = 0;
-    struct in_file start;
-    memset(&start, 0, sizeof start);
-    if (find_file(cli->out_dir, 0, 0, 1, 1, &start) == 0) {
+    if (find_file(cli->out_dir, 0, 0, 1, 1, &d->start) == 0) {
         struct stat st;
-        has_after = start.seq > 0;
-        after = start.seq - 1;
-        src.skip_below = stat(start.path, &st) == 0 ? (uint64_t)st.st_size : 0;
-    } else if (find_file(cli->out_dir, 0, 0, 1, 0, &start) == 0) {
+        has_after = d->start.seq > 0;
+        after = d->start.seq - 1;
+        src.skip_below = stat(d->start.path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    } else if (find_file(cli->out_dir, 0, 0, 1, 0, &d->start) == 0) {
         has_after = 1;
-        after = start.seq;
+        after = d->start.seq;
     }
 
-    while (!follow_stop && !merge.stop) {
+    while (!follow_stop && !d->merge.stop) {
         if (!src.rd) {
             /* The next file in sequence, closed or still open: a rotation
              * may have closed one before we saw it open. */
-            memset(&file, 0, sizeof file);
-            if (find_file(cli->out_dir, has_after, after, 0, 0, &file) != 0) {
+            memset(&d->file, 0, sizeof d->file);
+            if (find_file(cli->out_dir, has_after, after, 0, 0, &d->file) != 0) {
                 if (!said_waiting) {
                     /* Silence here looks like a hang: say once, before the
                      * first file, what is awaited and where. */
@@ -248,45 +251,47 @@ int cmd_follow(struct cli *cli)
                 nanosleep(&poll, NULL);
                 continue;
             }
-            file.writer_alive = file.part;
+            d->file.writer_alive = d->file.part;
             said_waiting = 1;
             has_after = 1;
-            after = file.seq;
+            after = d->file.seq;
             src.nfiles = 1;
             src.next = 0;
-            if (!read_source_open_next(&engine, &src)) {
+            if (!read_source_open_next(&d->engine, &src)) {
                 src.skip_below = 0;
                 continue;
             }
         }
         int rc;
-        while ((rc = read_source_step(&engine, &src)) > 0 && !follow_stop)
+        while ((rc = read_source_step(&d->engine, &src)) > 0 && !follow_stop)
             ;
         if (rc < 0)
             dump_oom();
-        if (!file.part || !path_exists(file.path)) {
+        if (!d->file.part || !path_exists(d->file.path)) {
             /* Closed (renamed after its last write): read to its end. */
-            while ((rc = read_source_step(&engine, &src)) > 0)
+            while ((rc = read_source_step(&d->engine, &src)) > 0)
                 ;
             if (rc < 0)
                 dump_oom();
-            read_source_close_file(&engine, &src);
+            read_source_close_file(&d->engine, &src);
             src.skip_below = 0;
         }
-        if (read_merge_drain(&merge, 1) < 0)
+        if (read_merge_drain(&d->merge, 1) < 0)
             dump_oom();
         out_push();
         if (src.rd)
             nanosleep(&poll, NULL);
     }
-    if (read_merge_drain(&merge, 1) < 0)
+    if (read_merge_drain(&d->merge, 1) < 0)
         dump_oom();
     out_push();
-    read_source_close_file(&engine, &src);
+    read_source_close_file(&d->engine, &src);
     shlog_dedup_free(src.dedup);
     read_hmap_clear(&src.procs);
     read_hmap_clear(&src.by_ptr);
-    read_merge_free(&merge);
-    read_engine_free(&engine);
-    return engine.status;
+    read_merge_free(&d->merge);
+    read_engine_free(&d->engine);
+    int status = d->engine.status;
+    free(d);
+    return status;
 }

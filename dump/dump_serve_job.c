@@ -835,6 +835,7 @@ static int open_arrow(struct serve_job *j, uint64_t since, uint64_t skip, struct
     ao.batch_rows = ARROW_BATCH_ROWS;
     ao.what = j->req.markers ? SHMLOG_READ_ARROW_MARKERS : SHMLOG_READ_ARROW_RECORDS;
     ao.threads = 1; /* the server's workers are its threads: a query's batches are written by the one stepping it */
+    ao.trees = 0;   /* value trees as their text: the IPC writer (dump_serve_arrow.c) writes flat columns */
     char err[512];
     if (shmlog_read_arrow(j->r, &ao, &j->stream, err, sizeof err) != 0) {
         j->stream.release = NULL;

@@ -749,6 +749,83 @@ template <typename T> constexpr bool member_is_char()
     return fmt_kind_of<typename value_of<T>::type>() == k_char;
 }
 
+/* A value tree's shape (format/FORMAT.md, 12: the "a" entry), from which
+ * readers make typed columns: its bytes, 0 when a node has no one type (a
+ * variant, a struct, a tuple, an enum's name or number, a duration), whose
+ * field stays its text. */
+template <typename T> constexpr std::size_t tree_shape_bytes()
+{
+    typedef typename std::decay<T>::type D;
+    if constexpr (has_codec<D>::value) {
+        if constexpr (is_text<codec_value<D>>::value)
+            return 1;
+        else
+            return tree_shape_bytes<codec_value<D>>();
+    } else if constexpr (is_text<D>::value || is_wide_text<D>::value || is_path<D>::value ||
+                         std::is_same<D, char>::value || std::is_same<D, char *>::value ||
+                         std::is_same<D, const char *>::value) {
+        return 1;
+    } else if constexpr (std::is_arithmetic<D>::value) {
+        return 1;
+    } else if constexpr (is_optional_any<D>::value) {
+        constexpr std::size_t n = tree_shape_bytes<typename D::value_type>();
+        return n ? n + 1 : 0;
+    } else if constexpr (is_map_like<D>::value) {
+        constexpr std::size_t k = is_optional_any<typename std::decay<typename D::key_type>::type>::value
+                                      ? 0 : tree_shape_bytes<typename D::key_type>();
+        constexpr std::size_t v = tree_shape_bytes<typename D::mapped_type>();
+        return k && v ? k + v + 2 : 0;
+    } else if constexpr (is_range<D>::value) {
+        constexpr std::size_t n = tree_shape_bytes<typename D::value_type>();
+        return n ? n + 2 : 0;
+    } else {
+        return 0;
+    }
+}
+
+/* The shape's letters (tree_shape_bytes() of them): a leaf's, its argument type's ("?bcChHiIlLfdps"). */
+template <typename T, std::size_t N> constexpr void tree_shape_put(site_desc_text<N> &d)
+{
+    typedef typename std::decay<T>::type D;
+    if constexpr (has_codec<D>::value) {
+        if constexpr (is_text<codec_value<D>>::value)
+            d.put('s');
+        else
+            tree_shape_put<codec_value<D>>(d);
+    } else if constexpr (is_text<D>::value || is_wide_text<D>::value || is_path<D>::value ||
+                         std::is_same<D, char>::value || std::is_same<D, char *>::value ||
+                         std::is_same<D, const char *>::value) {
+        d.put('s');
+    } else if constexpr (std::is_arithmetic<D>::value) {
+        d.put("?bcChHiIlLfdps"[arg_type<D>()]);
+    } else if constexpr (is_optional_any<D>::value) {
+        d.put('?');
+        tree_shape_put<typename D::value_type>(d);
+    } else if constexpr (is_map_like<D>::value) {
+        d.put('{');
+        tree_shape_put<typename D::key_type>(d);
+        tree_shape_put<typename D::mapped_type>(d);
+        d.put('}');
+    } else {
+        d.put('[');
+        tree_shape_put<typename D::value_type>(d);
+        d.put(']');
+    }
+}
+
+/* A tree that is a container, or an optional one, has a shape of its own; one
+ * that is a leaf (a path, a wide string, a codec's text) prints as fmt does. */
+template <typename T> constexpr bool tree_shape_container()
+{
+    typedef typename std::decay<T>::type D;
+    if constexpr (has_codec<D>::value)
+        return tree_shape_container<codec_value<D>>();
+    else if constexpr (is_optional_any<D>::value)
+        return tree_shape_container<typename D::value_type>();
+    else
+        return !is_text<D>::value && !is_wide_text<D>::value && !is_path<D>::value && is_range<D>::value;
+}
+
 template <typename T> constexpr std::size_t desc_entry_bytes();
 template <typename... M> constexpr std::size_t members_desc_bytes(type_list<void, M...>)
 {
@@ -757,7 +834,7 @@ template <typename... M> constexpr std::size_t members_desc_bytes(type_list<void
 template <typename T> constexpr std::size_t desc_entry_bytes()
 {
     if constexpr (tree_shape<T>::value) {
-        return 8;
+        return 8 + (tree_shape_bytes<T>() && tree_shape_container<T>() ? 9 + tree_shape_bytes<T>() : 0);
     } else if constexpr (is_optional<T>::value) {
         return 8 + desc_entry_bytes<typename T::value_type>();
     } else if constexpr (is_time_point<T>::value) {
@@ -823,6 +900,11 @@ template <typename T, std::size_t N> constexpr void desc_entry(site_desc_text<N>
 {
     if constexpr (tree_shape<T>::value) {
         desc_head(d, 'v', arg, nullptr);
+        if constexpr (tree_shape_bytes<T>() != 0 && tree_shape_container<T>()) {
+            desc_head(d, 'a', arg, nullptr);
+            d.put(' ');
+            tree_shape_put<T>(d);
+        }
         (void)next;
     } else if constexpr (is_optional<T>::value) {
         desc_head(d, 'o', arg, nullptr);

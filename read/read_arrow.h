@@ -32,6 +32,7 @@ enum col_type {
     COL_UTF8,
     COL_DICT8,  /* dictionary<int8, utf8> */
     COL_DICT16, /* dictionary<int16, utf8> */
+    COL_NEST,   /* a value tree's shape as lists, maps and typed leaves (read_arrow_nest.c) */
 };
 
 /* Each type's Arrow format string, and the bytes of a value (0: bits; utf8: an offset). */
@@ -47,6 +48,8 @@ struct col_def {
     uint8_t ordered;  /* a dictionary whose values are in order (level) */
     uint8_t kind;     /* fields: enum shmlog_read_type of its values */
     uint32_t chars_hint; /* utf8: bytes a row takes, to start a batch with (a message's tens) */
+    char *shape;      /* fields: the value tree shape every site with it gives (COL_NEST when trees are asked for) */
+    uint8_t shapes_differ; /* fields: a site gives it no shape, or another: its column holds the text */
     /* fields, while the schema is made: where the column goes, whatever order the sites were met in */
     struct field_origin {
         char *text;    /* the first call site with the field (by file, line and format): "file\0format" */
@@ -89,6 +92,21 @@ static inline long dict_keyed(struct dict *d, uint64_t k1, uint64_t k2,
     return read_dict_keyed_lookup(d, k1, k2, text, arg);
 }
 
+/* ==== Value trees' columns (read_arrow_nest.c) ==== */
+
+struct nest;
+/* The empty column of a shape (render_tree_shape_len's); NULL when out of memory. */
+struct nest *read_nest_new(const char *shape);
+void read_nest_free(struct nest *c);
+/* The tree of n bytes at p as row row (the rows before it that have none: null). 0, or -ENOMEM. */
+int read_nest_put_row(struct nest *c, uint32_t row, const uint8_t *p, size_t n);
+/* The rows up to rows that have no tree: null. 0, or -ENOMEM. */
+int read_nest_fill(struct nest *c, uint32_t rows);
+/* Hands the column to out, which frees it when released. */
+void read_nest_export(struct nest *c, struct ArrowArray *out);
+/* The schema of a column of shape named name, with metadata (malloc'd, NULL: none), which it takes. 0, or -ENOMEM. */
+int read_nest_schema(const char *shape, const char *name, char *metadata, struct ArrowSchema *out);
+
 /* ==== A batch being built ==== */
 
 /* Column memory that released batches give back (read_arrow_batch.c). */
@@ -106,6 +124,7 @@ struct col_buf {
     uint32_t filled;    /* utf8: offsets set for the rows before this one */
     int64_t nulls;
     struct dict dict;
+    struct nest *nest;  /* COL_NEST */
 };
 
 

@@ -14,13 +14,13 @@
 const char *const read_col_format[] = {
     [COL_TS] = "tsn:UTC", [COL_I8] = "c", [COL_I16] = "s", [COL_I32] = "i", [COL_I64] = "l",
     [COL_U8] = "C", [COL_U16] = "S", [COL_U32] = "I", [COL_U64] = "L", [COL_F32] = "f", [COL_F64] = "g",
-    [COL_BOOL] = "b", [COL_UTF8] = "u", [COL_DICT8] = "c", [COL_DICT16] = "s",
+    [COL_BOOL] = "b", [COL_UTF8] = "u", [COL_DICT8] = "c", [COL_DICT16] = "s", [COL_NEST] = "+l",
 };
 
 const uint8_t read_col_width[] = {
     [COL_TS] = 8, [COL_I8] = 1, [COL_I16] = 2, [COL_I32] = 4, [COL_I64] = 8, [COL_U8] = 1, [COL_U16] = 2,
     [COL_U32] = 4, [COL_U64] = 8, [COL_F32] = 4, [COL_F64] = 8, [COL_BOOL] = 0, [COL_UTF8] = 4,
-    [COL_DICT8] = 1, [COL_DICT16] = 2,
+    [COL_DICT8] = 1, [COL_DICT16] = 2, [COL_NEST] = 0,
 };
 
 /* ==== Dictionaries ==== */
@@ -313,6 +313,11 @@ int read_batch_begin(struct batch *bt)
         const struct col_def *c = &bt->cols[i];
         struct col_buf *b = &bt->buf[i];
         memset(b, 0, sizeof *b);
+        if (c->type == COL_NEST) {
+            if (!(b->nest = read_nest_new(c->shape)))
+                return -ENOMEM;
+            continue;
+        }
         size_t bitmap = (rows + 7) / 8 + 8;
         size_t data = c->type == COL_BOOL   ? bitmap
                       : c->type == COL_UTF8 ? (rows + 1) * 4
@@ -341,6 +346,7 @@ static void col_free(struct pool *p, struct col_buf *b)
     pool_put(p, b->data);
     pool_put(p, b->chars);
     read_dict_free(&b->dict);
+    read_nest_free(b->nest);
     memset(b, 0, sizeof *b);
 }
 
@@ -457,13 +463,17 @@ void read_batch_free(struct batch *bt)
 
 int read_batch_export(struct batch *s, struct ArrowArray *out)
 {
-    size_t n = s->ncols, rows = s->rows, ndicts = 0;
-    for (size_t i = 0; i < n; i++)
+    size_t n = s->ncols, rows = s->rows, ndicts = 0, nests = 0;
+    for (size_t i = 0; i < n; i++) {
         ndicts += s->cols[i].type == COL_DICT8 || s->cols[i].type == COL_DICT16;
+        nests += s->cols[i].type == COL_NEST;
+    }
     for (size_t i = 0; i < n; i++) {
         struct dict *d = &s->buf[i].dict;
         if (s->cols[i].type == COL_UTF8)
             fill_offsets(&s->buf[i], (uint32_t)rows);
+        else if (s->cols[i].type == COL_NEST && read_nest_fill(s->buf[i].nest, (uint32_t)rows) != 0)
+            return -ENOMEM;
         /* An empty dictionary still has its offset 0 and a buffer of characters. */
         else if ((s->cols[i].type == COL_DICT8 || s->cols[i].type == COL_DICT16) &&
                  ((!d->offsets && !(d->offsets = calloc(1, sizeof *d->offsets))) || (!d->chars && !(d->chars = malloc(1)))))
@@ -487,12 +497,19 @@ int read_batch_export(struct batch *s, struct ArrowArray *out)
     m->ncols = (int64_t)n;
     m->pool = s->pool;
     atomic_fetch_add_explicit(&s->pool->refs, 1, memory_order_relaxed);
-    atomic_init(&m->refs, (int)(1 + n + ndicts));
+    /* A tree's column holds its own memory (read_nest_export): no reference to the batch's. */
+    atomic_init(&m->refs, (int)(1 + n - nests + ndicts));
     for (size_t i = 0; i < n; i++) {
         const struct col_def *c = &s->cols[i];
         struct col_buf *b = &s->buf[i];
         const void **bufs = m->buffers + 6 * i;
         struct ArrowArray *ch = &m->children[i];
+        m->child_ptrs[i] = ch;
+        if (c->type == COL_NEST) {
+            read_nest_export(b->nest, ch);
+            b->nest = NULL;
+            continue;
+        }
         int64_t nulls = b->valid ? count_nulls(b->valid, (uint32_t)rows) : 0;
         bufs[0] = nulls ? b->valid : NULL;
         bufs[1] = b->data;

@@ -142,6 +142,7 @@ enum field_put {
     FIELD_BOOL,
     FIELD_TEXT,
     FIELD_CUT,  /* a string the format cuts, a value shown as text: as the message shows it (render_field_value()) */
+    FIELD_NEST, /* a value tree into its typed column (read_arrow_nest.c) */
 };
 
 /* The records' fixed columns, in order. */
@@ -283,7 +284,7 @@ static int field_col_put(struct arrow_stream *s, const char *name, size_t len, u
 
 /* A field of a site the scan found: its column, made or widened, and placed by the first site (origin_cmp()) that has
  * it. at is where the field stands in this site (its text text_len bytes with both NULs). */
-static int scan_field(struct arrow_stream *s, const char *name, size_t len, unsigned arg_type,
+static int scan_field(struct arrow_stream *s, const char *name, size_t len, unsigned arg_type, const char *shape,
                       const struct field_origin *at, size_t text_len)
 {
     uint8_t kind = field_kind(arg_type), type = field_col_type(arg_type);
@@ -291,6 +292,7 @@ static int scan_field(struct arrow_stream *s, const char *name, size_t len, unsi
     struct col_def *c = field_column(s, name, len, kind, &probe);
     if (c) {
         c->type = wider(c->type, type);
+        c->shapes_differ |= !shape || !c->shape || strcmp(shape, c->shape) != 0;
         if (origin_cmp(at, &c->origin) >= 0)
             return 0;
     } else {
@@ -299,6 +301,9 @@ static int scan_field(struct arrow_stream *s, const char *name, size_t len, unsi
             field_col_put(s, name, len, kind, probe, s->ncols - 1) != 0)
             return -ENOMEM;
         c = &s->cols[s->ncols - 1];
+        c->shapes_differ = !shape;
+        if (shape && !(c->shape = strdup(shape)))
+            return -ENOMEM;
     }
     char *text = malloc(text_len);
     if (!text)
@@ -324,7 +329,7 @@ static int scan_site(void *clientd, const struct shm_proc_info *p, const struct 
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         struct field_origin at = {text, info->line, (uint8_t)i};
-        rc = scan_field(s, f[i].name, f[i].name_len, f[i].type, &at, file_len + fmt_len + 2);
+        rc = scan_field(s, f[i].name, f[i].name_len, f[i].type, f[i].shape, &at, file_len + fmt_len + 2);
     }
     render_site_free(sr);
     return rc;
@@ -430,6 +435,11 @@ static int make_schema(struct arrow_stream *s)
             rc = read_scan_sites(&s->r->engine, &s->r->inputs, scan_site, s);
         for (size_t i = 0; i < s->r->nkafka && rc == 0 && s->opt.fields; i++)
             rc = read_kafka_scan_sites(&s->r->engine, s->r->kafka[i], scan_site, s);
+        /* The rule (README, "the Arrow stream"): a field's string column is a tree's typed column when every site
+         * that gives it a string gives one shape, of a container; else it holds each value's text. */
+        for (size_t i = s->first_field; i < s->ncols && rc == 0 && s->opt.trees; i++)
+            if (s->cols[i].shape && !s->cols[i].shapes_differ && strchr("[{", s->cols[i].shape[strspn(s->cols[i].shape, "?")]))
+                s->cols[i].type = COL_NEST;
         if (rc == 0)
             rc = order_fields(s);
         if (rc == 0)
@@ -532,7 +542,7 @@ static char *field_metadata(const char *field)
 
 static int export_schema(struct arrow_stream *s, struct ArrowSchema *out)
 {
-    size_t n = s->ncols, ndicts = 0;
+    size_t n = s->ncols, ndicts = 0, nests = 0;
     struct schema_mem *m = calloc(1, sizeof *m);
     if (!m || !(m->children = calloc(n, sizeof *m->children)) || !(m->child_ptrs = calloc(n, sizeof *m->child_ptrs)) ||
         !(m->dicts = calloc(n, sizeof *m->dicts)) || !(m->names = calloc(n, sizeof *m->names)) ||
@@ -557,6 +567,22 @@ static int export_schema(struct arrow_stream *s, struct ArrowSchema *out)
     for (size_t i = 0; i < n; i++) {
         const struct col_def *c = &s->cols[i];
         struct ArrowSchema *ch = &m->children[i];
+        m->child_ptrs[i] = ch;
+        if (c->type == COL_NEST) {
+            /* its own memory, the name's and metadata's copies with it */
+            int rc = read_nest_schema(c->shape, m->names[i], m->metadata[i], ch);
+            m->metadata[i] = NULL;
+            if (rc != 0) {
+                for (size_t k = 0; k < i; k++)
+                    if (m->children[k].release && m->children[k].release != release_schema_part)
+                        m->children[k].release(&m->children[k]);
+                atomic_init(&m->refs, 1);
+                schema_unref(m);
+                return -ENOMEM;
+            }
+            nests++;
+            continue;
+        }
         *ch = (struct ArrowSchema){.format = read_col_format[c->type], .name = m->names[i], .metadata = m->metadata[i],
                                    .flags = c->nullable ? ARROW_FLAG_NULLABLE : 0, .release = release_schema_part,
                                    .private_data = m};
@@ -570,7 +596,7 @@ static int export_schema(struct arrow_stream *s, struct ArrowSchema *out)
         }
         m->child_ptrs[i] = ch;
     }
-    atomic_init(&m->refs, (int)(1 + n + ndicts));
+    atomic_init(&m->refs, (int)(1 + n - nests + ndicts));
     *out = (struct ArrowSchema){.format = "+s", .name = "", .n_children = (int64_t)n, .children = m->child_ptrs,
                                 .release = release_schema, .private_data = m};
     return 0;
@@ -678,7 +704,10 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
                 continue; /* a site defined after the schema was made (a file still being written) */
             m->f[m->n].col = (uint32_t)(c - s->cols);
             m->f[m->n].type = c->type;
-            m->f[m->n].put = !f[j].whole                                              ? FIELD_CUT
+            if (c->type == COL_NEST && (!f[j].shape || strcmp(f[j].shape, c->shape) != 0))
+                continue; /* a site defined after the schema was made, of another shape: null */
+            m->f[m->n].put = c->type == COL_NEST                                      ? FIELD_NEST
+                             : !f[j].whole                                            ? FIELD_CUT
                              : c->type == COL_UTF8                                    ? FIELD_TEXT
                              : c->type == COL_BOOL                                    ? FIELD_BOOL
                              : c->type == COL_F64 && f[j].type == SHMLOG_ARG_F32 ? FIELD_F32_WIDE
@@ -800,6 +829,13 @@ static inline __attribute__((always_inline)) int put_field(struct batch *bt, str
     return 0;
 }
 
+/* A value tree's argument a into its typed column: its characters (3 a payload byte at most) and elements (fewer
+ * than its bytes) are within the batch's text bound (row_keys), which keeps its int32 offsets from overflowing. */
+static int put_tree(struct col_buf *b, uint32_t row, const struct render_arg *a)
+{
+    return read_nest_put_row(b->nest, row, a->v.s, a->type == SHMLOG_ARG_STR ? a->str_len : 0);
+}
+
 /* A record's field values into their columns. */
 static int put_fields(struct batch *bt, const struct site_map *m, const struct render_site *sr, uint32_t row,
                       const struct render_arg *args)
@@ -808,6 +844,11 @@ static int put_fields(struct batch *bt, const struct site_map *m, const struct r
         __typeof__(m->f[0]) f = m->f[j];
         if (f.present && !args[f.present - 1].v.u)
             continue; /* an empty std::optional: null, as rows of sites without the field */
+        if (f.put == FIELD_NEST) {
+            if (put_tree(&bt->buf[f.col], row, &args[f.arg]) != 0)
+                return -ENOMEM;
+            continue;
+        }
         struct render_field_room room;
         const struct render_arg *a = f.whole ? &args[f.arg] : render_field_value(sr, args, f.field, &room);
         struct render_arg shown;
@@ -851,6 +892,13 @@ static int put_fields_values(struct batch *bt, const struct site_map *m, const s
             if (put_field(bt, b, COL_UTF8, row, v, shm_rec_str_at(rec, v), v & SHMLOG_STR_LEN_MASK) != 0)
                 return -ENOMEM;
             continue; /* its validity set */
+        case FIELD_NEST: {
+            struct render_arg a = {.type = SHMLOG_ARG_STR, .str_len = (uint16_t)(v & SHMLOG_STR_LEN_MASK)};
+            a.v.s = shm_rec_str_at(rec, v);
+            if (put_tree(b, row, &a) != 0)
+                return -ENOMEM;
+            continue;
+        }
         default: { /* FIELD_CUT */
             struct render_arg args[SHMLOG_MAX_ARGS];
             struct render_field_room room;
@@ -1425,6 +1473,7 @@ static void stream_release(struct ArrowArrayStream *st)
         free(s->cols[i].name);
         free(s->cols[i].field);
         free(s->cols[i].origin.text);
+        free(s->cols[i].shape);
     }
     free(s->cols);
     read_hmap_clear(&s->field_col);
@@ -1467,6 +1516,8 @@ int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_opti
             return -EINVAL;
         }
         memcpy(&o, opt, opt->size < sizeof o ? opt->size : sizeof o);
+        if (opt->size < offsetof(struct shmlog_read_arrow_options, trees) + sizeof o.trees)
+            o.trees = 0; /* as before version 11: the text */
     }
     if (o.what != SHMLOG_READ_ARROW_RECORDS && o.what != SHMLOG_READ_ARROW_MARKERS) {
         if (errcap)

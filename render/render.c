@@ -110,6 +110,7 @@ int render_site_fields(const struct render_site *sr, struct render_field_info fi
         fields[i].arg = (uint8_t)fl->arg;
         fields[i].present = fl->arg >= 0 && fl->arg < sr->nargs ? sr->present_of[fl->arg] : 0;
         fields[i].tree = (uint8_t)render_is_tree(sr, fl->arg);
+        fields[i].shape = fields[i].tree ? sr->shape_of[fl->arg] : NULL;
         fields[i].whole = !fields[i].tree &&
                           (fields[i].type != SHMLOG_ARG_STR || fl->arg != f->arg || (f->prec < 0 && f->prec_arg < 0));
         if (render_shown_as(sr, fl->arg, fl->arg == f->arg ? f->conv : 0, fields[i].type)) {

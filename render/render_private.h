@@ -619,6 +619,7 @@ struct render_site {
     uint32_t char_args;                   /* "c" entries, as a mask */
     uint32_t struct_args;                 /* "s" entries, as a mask */
     uint32_t tree_args;                   /* "v" entries (value trees), as a mask */
+    const char *shape_of[SHMLOG_MAX_ARGS]; /* an "a" entry's value tree shape, in the arena; NULL: none */
     const struct fmtspec *fmt_of[SHMLOG_MAX_ARGS]; /* an "f" entry's spec, in the arena; NULL: none */
     const char *name_of[SHMLOG_MAX_ARGS];          /* an "n" entry's name (a named argument's); NULL: none */
     uint8_t name_len[SHMLOG_MAX_ARGS];
@@ -710,6 +711,7 @@ static inline int render_is_tree(const struct render_site *sr, int arg)
 void render_tree_text(struct render_buf *out, const uint8_t *p, size_t n, enum esc_mode esc);
 /* The same tree as a JSON value. */
 void render_tree_json(struct render_buf *out, const uint8_t *p, size_t n);
+
 
 /* ==== Times (render_time.c) ==== */
 

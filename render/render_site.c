@@ -133,6 +133,7 @@ static size_t prep_bytes(const struct shm_site *site, const char *app, const cha
     size_t arena = (fmt_len + 1) + (file_len + 1) + (app_len + 1) + (host_len + 1) +
                    (hostname_len + 1) + (144 + 48 + 6 * (app_len + host_len + hostname_len)) + (64 + 4 * app_len) + (64 + 6 * file_len) +
                    (32 + 4 * file_len) + (func_len + 1) + (16 + 6 * func_len) + 3 * (desc_len + 1) +
+                   (desc_len ? desc_len + SHMLOG_MAX_ARGS : 0) + /* the "a" entries' shapes */
                    (desc_len ? SHMLOG_MAX_ARGS * (sizeof(struct fmtspec) + 8) : 0) +
                    SHMLOG_MAX_ARGS * (FIELD_NAME_MAX + 32) + (desc_len ? SHMLOG_MAX_ARGS * FLAT_NAME_MAX : 0);
     return sizeof(struct render_site) + arena + PIECE_PAD + 8 +
@@ -297,7 +298,8 @@ static void prep_named_fields(const struct render_site *sr, struct field_refs *f
  * entry (an i8 or u8) it print as a character as a member, a "v<argument>"
  * entry (a string) it print as the value tree its bytes hold, an "f<argument>
  * <spec>" entry it print as fmt prints that spec (prep_fmtspec), an
- * "n<argument> <name>" entry (a named argument) name its field. An entry that does
+ * "n<argument> <name>" entry (a named argument) name its field, an "a<argument>
+ * <shape>" entry give its value tree's type (render_tree_shape_len). An entry that does
  * not parse, or of another kind, is left out. The has-value and member
  * arguments, as a mask: what the message says, not extras. */
 static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena, const char *desc)
@@ -305,7 +307,8 @@ static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena
     uint32_t presence = 0, claimed = 0;
     for (const char *p = desc; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
         char *end;
-        if ((*p != 'e' && *p != 't' && *p != 'o' && *p != 's' && *p != 'c' && *p != 'v' && *p != 'f' && *p != 'n') ||
+        if ((*p != 'e' && *p != 't' && *p != 'o' && *p != 's' && *p != 'c' && *p != 'v' && *p != 'f' && *p != 'n' &&
+             *p != 'a') ||
             p[1] < '1' || p[1] > '9')
             continue;
         long arg = strtol(p + 1, &end, 10) - 1;
@@ -343,6 +346,12 @@ static uint32_t prep_descriptor(struct render_site *sr, struct render_buf *arena
         if (*p == 'c') {
             if (*end == ';' || *end == 0)
                 sr->char_args |= 1u << arg;
+            continue;
+        }
+        if (*p == 'a') {
+            size_t n = *end == ' ' ? strcspn(end + 1, ";") : 0;
+            if (n && render_tree_shape_len(end + 1, n) == n && !sr->shape_of[arg])
+                sr->shape_of[arg] = arena_copy(arena, end + 1, n);
             continue;
         }
         if (*p == 'v') {

@@ -29,12 +29,7 @@ size_t render_fmt_value(char *text, const struct render_arg *a)
     }
 }
 
-struct tree_in {
-    const uint8_t *p;
-    size_t n, off;
-};
-
-static int take(struct tree_in *in, void *dst, size_t k)
+int render_tree_take(struct tree_in *in, void *dst, size_t k)
 {
     if (k > in->n - in->off)
         return 0;
@@ -43,10 +38,10 @@ static int take(struct tree_in *in, void *dst, size_t k)
     return 1;
 }
 
-static int take_u32(struct tree_in *in, uint32_t *v)
+int render_tree_take_u32(struct tree_in *in, uint32_t *v)
 {
     uint8_t b[4];
-    if (!take(in, b, 4))
+    if (!render_tree_take(in, b, 4))
         return 0;
     *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
     return 1;
@@ -55,7 +50,7 @@ static int take_u32(struct tree_in *in, uint32_t *v)
 static int take_i64(struct tree_in *in, int64_t *v)
 {
     uint8_t b[8];
-    if (!take(in, b, 8))
+    if (!render_tree_take(in, b, 8))
         return 0;
     uint64_t u = 0;
     for (int k = 7; k >= 0; k--)
@@ -64,12 +59,11 @@ static int take_i64(struct tree_in *in, int64_t *v)
     return 1;
 }
 
-/* A scalar node of argument type t as a record's argument. */
-static int take_scalar(struct tree_in *in, unsigned t, struct render_arg *a)
+int render_tree_take_scalar(struct tree_in *in, unsigned t, struct render_arg *a)
 {
     unsigned w = shmlog_arg_width(t);
     uint8_t b[8] = {0};
-    if (!w || !take(in, b, w))
+    if (!w || !render_tree_take(in, b, w))
         return 0;
     uint64_t u = 0;
     for (int k = (int)w - 1; k >= 0; k--)
@@ -92,11 +86,10 @@ static int take_scalar(struct tree_in *in, unsigned t, struct render_arg *a)
     return 1;
 }
 
-/* A string node's bytes: *len of them at *s, fewer (*whole 0) when the tree ends in them. */
-static int take_bytes(struct tree_in *in, const uint8_t **s, size_t *len, int *whole)
+int render_tree_take_bytes(struct tree_in *in, const uint8_t **s, size_t *len, int *whole)
 {
     uint32_t n;
-    if (!take_u32(in, &n))
+    if (!render_tree_take_u32(in, &n))
         return 0;
     size_t left = in->n - in->off;
     *whole = n <= left;
@@ -109,7 +102,7 @@ static int take_bytes(struct tree_in *in, const uint8_t **s, size_t *len, int *w
 /* A node's tag, unless nesting is past the bound or the tree ends. */
 static int take_tag(struct tree_in *in, unsigned depth, uint8_t *tag)
 {
-    return depth <= SHMLOG_TREE_MAX_DEPTH && take(in, tag, 1);
+    return depth <= SHMLOG_TREE_MAX_DEPTH && render_tree_take(in, tag, 1);
 }
 
 /* A string node's bytes; one the tree ends in only at the top (shown cut),
@@ -117,7 +110,7 @@ static int take_tag(struct tree_in *in, unsigned depth, uint8_t *tag)
 static int take_string(struct tree_in *in, int nested, const uint8_t **s, size_t *len)
 {
     int whole;
-    return take_bytes(in, s, len, &whole) && (whole || !nested);
+    return render_tree_take_bytes(in, s, len, &whole) && (whole || !nested);
 }
 
 /* Bytes in double quotes as fmt's debug format writes a string (\n \r \t
@@ -189,7 +182,7 @@ static int put_text_elements(struct render_buf *out, struct tree_in *in, enum es
                              const char *open, const char *close, int map)
 {
     uint32_t count;
-    if (!take_u32(in, &count))
+    if (!render_tree_take_u32(in, &count))
         return 0;
     render_buf_puts(out, open);
     uint32_t k = 0;
@@ -238,7 +231,7 @@ static int put_text_node(struct render_buf *out, struct tree_in *in, enum esc_mo
             put_escaped(out, esc, s, len);
         return 1;
     case SHMLOG_TREE_CHAR:
-        if (!take(in, &tag, 1))
+        if (!render_tree_take(in, &tag, 1))
             return 0;
         if (nested)
             put_quoted(out, esc, &tag, 1, '\'');
@@ -269,7 +262,7 @@ static int put_text_node(struct render_buf *out, struct tree_in *in, enum esc_mo
     case SHMLOG_TREE_DURATION: {
         int64_t count;
         uint8_t n;
-        if (!take_i64(in, &count) || !take(in, &n, 1) || n > in->n - in->off)
+        if (!take_i64(in, &count) || !render_tree_take(in, &n, 1) || n > in->n - in->off)
             return 0;
         render_buf_i64(out, count);
         put_escaped(out, esc, in->p + in->off, n);
@@ -288,13 +281,13 @@ static int put_text_node(struct render_buf *out, struct tree_in *in, enum esc_mo
     }
     case SHMLOG_TREE_STRUCT: {
         uint8_t count, n;
-        if (!take(in, &count, 1))
+        if (!render_tree_take(in, &count, 1))
             return 0;
         render_buf_putc(out, '{');
         for (unsigned k = 0; k < count; k++) {
             if (k)
                 render_buf_put(out, ", ", 2);
-            if (!take(in, &n, 1) || n > in->n - in->off)
+            if (!render_tree_take(in, &n, 1) || n > in->n - in->off)
                 return 0;
             put_escaped(out, esc, in->p + in->off, n);
             in->off += n;
@@ -309,7 +302,7 @@ static int put_text_node(struct render_buf *out, struct tree_in *in, enum esc_mo
         struct render_arg a;
         char text[48];
         size_t n;
-        if (!take_scalar(in, tag, &a))
+        if (!render_tree_take_scalar(in, tag, &a))
             return 0;
         if (tag == SHMLOG_ARG_PTR || tag == SHMLOG_ARG_BOOL || tag == SHMLOG_ARG_F32 || tag == SHMLOG_ARG_F64) {
             n = render_fmt_value(text, &a);
@@ -384,7 +377,7 @@ void render_json_arg(struct render_buf *out, const struct render_arg *a)
 static int put_json_elements(struct render_buf *out, struct tree_in *in, unsigned depth, int map)
 {
     uint32_t count;
-    if (!take_u32(in, &count))
+    if (!render_tree_take_u32(in, &count))
         return 0;
     render_buf_putc(out, map ? '{' : '[');
     for (uint32_t k = 0; k < count; k++) {
@@ -437,7 +430,7 @@ static int put_json_node(struct render_buf *out, struct tree_in *in, unsigned de
         render_json_string(out, s, len);
         return 1;
     case SHMLOG_TREE_CHAR:
-        if (!take(in, &tag, 1))
+        if (!render_tree_take(in, &tag, 1))
             return 0;
         render_json_string(out, &tag, 1);
         return 1;
@@ -453,7 +446,7 @@ static int put_json_node(struct render_buf *out, struct tree_in *in, unsigned de
     case SHMLOG_TREE_DURATION: {
         int64_t count;
         uint8_t n;
-        if (!take_i64(in, &count) || !take(in, &n, 1) || n > in->n - in->off)
+        if (!take_i64(in, &count) || !render_tree_take(in, &n, 1) || n > in->n - in->off)
             return 0;
         in->off += n;
         render_buf_i64(out, count);
@@ -468,13 +461,13 @@ static int put_json_node(struct render_buf *out, struct tree_in *in, unsigned de
     }
     case SHMLOG_TREE_STRUCT: {
         uint8_t count, n;
-        if (!take(in, &count, 1))
+        if (!render_tree_take(in, &count, 1))
             return 0;
         render_buf_putc(out, '{');
         for (unsigned k = 0; k < count; k++) {
             if (k)
                 render_buf_putc(out, ',');
-            if (!take(in, &n, 1) || n > in->n - in->off)
+            if (!render_tree_take(in, &n, 1) || n > in->n - in->off)
                 return 0;
             render_json_string(out, in->p + in->off, n);
             in->off += n;
@@ -487,7 +480,7 @@ static int put_json_node(struct render_buf *out, struct tree_in *in, unsigned de
     }
     default: {
         struct render_arg a;
-        if (!take_scalar(in, tag, &a))
+        if (!render_tree_take_scalar(in, tag, &a))
             return 0;
         render_json_arg(out, &a);
         return 1;
@@ -503,4 +496,42 @@ void render_tree_json(struct render_buf *out, const uint8_t *p, size_t n)
         out->len = mark;
         render_buf_puts(out, "null");
     }
+}
+
+/* A shape's leaf letters, indexed by argument type (shmlog_abi.h: BOOL = 1 .. STR = 13). */
+static const char leaf_letters[] = "?bcChHiIlLfdps";
+
+unsigned render_tree_leaf_type(char c)
+{
+    const char *at = c && c != '?' ? memchr(leaf_letters, c, sizeof leaf_letters - 1) : NULL;
+    return at ? (unsigned)(at - leaf_letters) : 0;
+}
+
+static size_t shape_at(const char *s, size_t n, size_t i, unsigned depth)
+{
+    if (i >= n || depth > SHMLOG_TREE_MAX_DEPTH)
+        return 0;
+    if (render_tree_leaf_type(s[i]))
+        return i + 1;
+    size_t k;
+    switch (s[i]) {
+    case '?':
+        return shape_at(s, n, i + 1, depth + 1);
+    case '[':
+        k = shape_at(s, n, i + 1, depth + 1);
+        return k && k < n && s[k] == ']' ? k + 1 : 0;
+    case '{':
+        if (i + 1 < n && s[i + 1] == '?') /* an Arrow map's keys are never null */
+            return 0;
+        k = shape_at(s, n, i + 1, depth + 1);
+        k = k ? shape_at(s, n, k, depth + 1) : 0;
+        return k && k < n && s[k] == '}' ? k + 1 : 0;
+    default:
+        return 0;
+    }
+}
+
+size_t render_tree_shape_len(const char *s, size_t n)
+{
+    return shape_at(s, n, 0, 0);
 }

@@ -746,7 +746,7 @@ Test(read_arrow, a_sites_first_file_gives_its_schema_from_each_frames_first_defi
     for (int flagged = 0; flagged < 2; flagged++) {
         write_defined_late(path, flagged ? SHLOG_FILE_SITES_FIRST : 0);
         stream_all(path, SHMLOG_READ_ARROW_RECORDS, 0, &g);
-        cr_assert_eq(g.rows, 8);
+        cr_assert_eq(g.rows, 8, "%lld rows", (long long)g.rows);
         /* A site first defined late in a frame is in the schema either way: its definition
          * leads the frame, which the scan of a flagged file decodes no further than. */
         int px = col_index(&g, "px");
@@ -1004,5 +1004,154 @@ Test(read_arrow, a_time_past_what_a_timestamp_holds_is_its_largest)
     cr_assert_eq(g.rows, 1);
     cr_assert_eq(u64_at(cell(&g, 0, 0), 8), (uint64_t)INT64_MAX);
     got_free(&g);
+    tu_rmtree(dir);
+}
+
+/* ==== Value trees' typed columns ==== */
+
+/* A record of site s (one STR argument) holding the n bytes of a tree. */
+static void put_tree_record(struct tu_file *f, const struct shm_proc_info *pi, const struct shm_site *s, uint64_t pos,
+                            const uint8_t *tree, size_t n)
+{
+    struct shm_copied_record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.pos = 4 * pos; /* a ring position per slot: room for a tree's continuation slots */
+    rec.tsc = pi->anchor_tsc + 1000 * pos;
+    rec.tid = 4300;
+    rec.site = s->id;
+    rec.level = SHMLOG_LEVEL_INFO;
+    rec.payload[0] = (uint8_t)n;
+    rec.payload[1] = (uint8_t)(n >> 8);
+    memcpy(rec.payload + 2, tree, n);
+    tu_slots(&rec, 2 + n);
+    cr_assert_eq(shlog_enc_record(f->enc, &rec), 0);
+}
+
+static void tree_site(struct shm_site *s, uint32_t id, const char *fmt, const char *desc)
+{
+    tu_site(s, id, fmt, SHMLOG_ARG_STR, 0);
+    snprintf(s->desc, sizeof s->desc, "%s", desc);
+    s->desc_len = (uint32_t)strlen(s->desc);
+}
+
+#define T_I32(v) SHMLOG_ARG_I32, (uint8_t)(v), 0, 0, 0
+#define T_COUNT(n) (uint8_t)(n), (uint8_t)((n) >> 8), (uint8_t)((n) >> 16), (uint8_t)((n) >> 24)
+
+/* Rows: t=[1, none, 5] (optionals); t whose second element is a double (not the shape's): [1]; t a map: null; t of no bytes:
+ * null; t counting 2^32-1 elements of which one is there: [7]; u={"a": [2.5], "b": []}; w=[3] of a site whose
+ * shape is [i], w=[4] of one whose shape is [l]. */
+static void write_trees_file(const char *path)
+{
+    struct tu_file f;
+    struct shm_proc_info pi;
+    file_of_process(&f, path, &pi, 42, 4242);
+    static struct shm_site s[4];
+    tree_site(&s[0], 0, "t=%s", "v1;a1 [?i]");
+    tree_site(&s[1], 1, "u=%s", "v1;a1 {s[d]}");
+    tree_site(&s[2], 2, "w=%s", "v1;a1 [i]");
+    tree_site(&s[3], 3, "w=%s", "v1;a1 [l]");
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(shlog_enc_site(f.enc, 1, &s[i]), 0);
+    cr_assert_eq(shlog_enc_batch_begin(f.enc, 1, 0), 0);
+    static const uint8_t good[] = {SHMLOG_TREE_SEQ, T_COUNT(3), SHMLOG_TREE_SOME, T_I32(1), SHMLOG_TREE_NONE, SHMLOG_TREE_SOME, T_I32(5)};
+    static const uint8_t wrong[] = {SHMLOG_TREE_SEQ, T_COUNT(3), SHMLOG_TREE_SOME, T_I32(1), SHMLOG_ARG_F64, 0, 0, 0, 0, 0, 0, 0, 0, T_I32(2)};
+    static const uint8_t map[] = {SHMLOG_TREE_MAP, T_COUNT(0)};
+    static const uint8_t long_count[] = {SHMLOG_TREE_SEQ, T_COUNT(0xFFFFFFFFu), SHMLOG_TREE_SOME, T_I32(7)};
+    static const uint8_t u[] = {SHMLOG_TREE_MAP, T_COUNT(2), SHMLOG_TREE_STR, T_COUNT(1), 'a', SHMLOG_TREE_SEQ,
+                                T_COUNT(1), SHMLOG_ARG_F64, 0, 0, 0, 0, 0, 0, 0x04, 0x40, SHMLOG_TREE_STR, T_COUNT(1),
+                                'b', SHMLOG_TREE_SEQ, T_COUNT(0)};
+    static const uint8_t w_i[] = {SHMLOG_TREE_SEQ, T_COUNT(1), T_I32(3)};
+    static const uint8_t w_l[] = {SHMLOG_TREE_SEQ, T_COUNT(1), SHMLOG_ARG_I64, 4, 0, 0, 0, 0, 0, 0, 0};
+    put_tree_record(&f, &pi, &s[0], 0, good, sizeof good);
+    put_tree_record(&f, &pi, &s[0], 1, wrong, sizeof wrong);
+    put_tree_record(&f, &pi, &s[0], 2, map, sizeof map);
+    put_tree_record(&f, &pi, &s[0], 3, map, 0);
+    put_tree_record(&f, &pi, &s[0], 4, long_count, sizeof long_count);
+    put_tree_record(&f, &pi, &s[1], 5, u, sizeof u);
+    put_tree_record(&f, &pi, &s[2], 6, w_i, sizeof w_i);
+    put_tree_record(&f, &pi, &s[3], 7, w_l, sizeof w_l);
+    end_file(&f);
+}
+
+/* A list cell's elements: its child and the range of them. */
+static const struct ArrowArray *list_at(struct at c, int32_t *from, int32_t *to)
+{
+    cr_assert(!is_null(c));
+    const int32_t *off = c.a->buffers[1];
+    *from = off[c.i];
+    *to = off[c.i + 1];
+    cr_assert(*from >= 0 && *from <= *to && *to <= c.a->children[0]->length);
+    return c.a->children[0];
+}
+
+/* An int32 list cell as text, "1,null,5". */
+static const char *i32_list(struct at c, char *buf, size_t cap)
+{
+    int32_t from, to;
+    const struct ArrowArray *e = list_at(c, &from, &to);
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int32_t k = from; k < to; k++) {
+        char one[16];
+        if (is_null_at(e, k))
+            snprintf(one, sizeof one, "null");
+        else
+            snprintf(one, sizeof one, "%d", ((const int32_t *)e->buffers[1])[k]);
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", k > from ? "," : "", one);
+    }
+    return buf;
+}
+
+Test(read_arrow, a_tree_field_of_one_shape_is_a_typed_list_or_map_and_bytes_that_do_not_match_end_it)
+{
+    char dir[256], path[600], buf[256];
+    scratch_path(dir, path, "readarrow-trees", "trees.shlog");
+    write_trees_file(path);
+    static struct got g;
+    for (uint32_t rows = 0; rows <= 3; rows += 3) { /* one batch, and batches of 3 rows */
+        stream_all(path, SHMLOG_READ_ARROW_RECORDS, rows, &g);
+        cr_assert_eq(g.rows, 8, "%lld rows", (long long)g.rows);
+        int t = col_index(&g, "t"), u = col_index(&g, "u"), w = col_index(&g, "w");
+        cr_assert_str_eq(g.schema.children[t]->format, "+l");
+        cr_assert_str_eq(g.schema.children[t]->children[0]->format, "i");
+        cr_assert_str_eq(g.schema.children[u]->format, "+m");
+        cr_assert_str_eq(g.schema.children[u]->children[0]->children[0]->format, "u");
+        cr_assert_str_eq(g.schema.children[u]->children[0]->children[1]->format, "+l");
+        cr_assert_str_eq(g.schema.children[u]->children[0]->children[1]->children[0]->format, "g");
+        cr_assert_str_eq(g.schema.children[w]->format, "u", "a name of two shapes holds the text");
+        cr_assert_str_eq(i32_list(cell(&g, t, 0), buf, sizeof buf), "1,null,5");
+        cr_assert_str_eq(i32_list(cell(&g, t, 1), buf, sizeof buf), "1", "a node of another type ends the list");
+        cr_assert(is_null(cell(&g, t, 2)), "a tree of another shape is null");
+        cr_assert(is_null(cell(&g, t, 3)), "no tree is null");
+        cr_assert_str_eq(i32_list(cell(&g, t, 4), buf, sizeof buf), "7", "the elements there are");
+        for (int64_t r = 5; r < 8; r++)
+            cr_assert(is_null(cell(&g, t, r)));
+        int32_t from, to, lf, lt;
+        const struct ArrowArray *entries = list_at(cell(&g, u, 5), &from, &to);
+        cr_assert_eq(to - from, 2);
+        cr_assert_str_eq(text_of_at(entries->children[0], from, buf, sizeof buf), "a");
+        cr_assert_str_eq(text_of_at(entries->children[0], from + 1, buf, sizeof buf), "b");
+        const struct ArrowArray *px = list_at((struct at){entries->children[1], from}, &lf, &lt);
+        cr_assert(lt - lf == 1 && ((const double *)px->buffers[1])[lf] == 2.5);
+        list_at((struct at){entries->children[1], from + 1}, &lf, &lt);
+        cr_assert_eq(lt - lf, 0);
+        cr_assert_str_eq(text_of(cell(&g, w, 6), buf, sizeof buf), "[3]");
+        cr_assert_str_eq(text_of(cell(&g, w, 7), buf, sizeof buf), "[4]");
+        got_free(&g);
+    }
+    /* Asked for text (as before version 11), the tree's column is its text. */
+    struct shmlog_read *r = open_path(path, NULL);
+    struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
+    o.trees = 0;
+    struct ArrowArrayStream s;
+    struct ArrowSchema sc;
+    char err[256];
+    cr_assert_eq(shmlog_read_arrow(r, &o, &s, err, sizeof err), 0, "%s", err);
+    shmlog_read_close(r);
+    cr_assert_eq(s.get_schema(&s, &sc), 0);
+    for (int64_t i = 0; i < sc.n_children; i++)
+        cr_assert(sc.children[i]->format[0] != '+', "%s is %s", sc.children[i]->name, sc.children[i]->format);
+    sc.release(&sc);
+    s.release(&s);
     tu_rmtree(dir);
 }

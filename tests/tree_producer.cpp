@@ -178,6 +178,16 @@ int main()
     std::printf("json pair [1,\"x\"]\njson optnone null\njson optleg {\"qty\":10,\"px\":2.5,\"venue\":\"XNAS\"}\n");
     std::printf("json nested [[1,2],[],[3]]\njson variant \"x\"\njson strings [\"a\",\"b\\\"c\\n\",\"tab\\there\",\"back\\\\slash\",\"\\u0001\\u007f\",\"caf\\u00e9\"]\n");
 
+    /* Arrow's typed columns ("arrow <name> <its one value as JSON>", a map as its [key, value] pairs) */
+    std::printf("arrow doubles [1.5,0.1,1e20,-0.0,3.0]\narrow map [[\"a\",1],[\"b\",2]]\narrow nested [[1,2],[],[3]]\n");
+    std::printf("arrow bools [true,false]\narrow chars [\"a\",\"'\",\"\\\"\",\"\\n\"]\narrow mapset [[1,[2,3]]]\n");
+    std::printf("arrow opts [1,null]\narrow opt [1]\narrow i8 [-3,7]\narrow bytes [200,0]\narrow umap [[5,6]]\n");
+    std::printf("arrow strings [\"a\",\"b\\\"c\\n\",\"tab\\there\",\"back\\\\slash\",\"\\u0001\\u007f\",\"caf\\u00e9\"]\n");
+    /* one name, two shapes: its column holds the text (README, the Arrow stream) */
+    SHMLOG_INFO("twice={}", (std::vector<int>{1}));
+    SHMLOG_INFO("twice={}", (std::vector<double>{0.5}));
+    std::printf("want twice=[1]\nwant twice=[0.5]\narrowtext twice\n");
+
     /* longer than a record holds: cut, and marked with how many elements did not fit */
     std::vector<int> many(1000); /* 5 KB of nodes: past the default argument bound */
     for (int i = 0; i < 1000; i++)

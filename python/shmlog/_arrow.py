@@ -78,6 +78,7 @@ def _stream_capsule(handle: ctypes.c_void_p, kind: str, fields: bool, message: b
     o.fields = 1 if fields else 0
     o.message = 1 if message else 0
     o.threads = threads
+    o.trees = 1
     ptr = _libc.malloc(ctypes.sizeof(_n.ArrowArrayStream))
     if not ptr:
         raise MemoryError("shmlog: out of memory for an Arrow stream")

@@ -24,6 +24,7 @@ HOST_VERSION = 8  # and the one whose options have host
 THREADS_VERSION = 9  # and the one whose Arrow options have threads (an older library writes on one thread)
 TRACE_VERSION = 9  # and the one whose options have trace (and events their trace)
 HOSTNAME_VERSION = 10  # and the one whose events and sources have the producer's own hostname
+TREES_VERSION = 11  # and the one whose Arrow options have trees (an older library gives C++ containers as text)
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind
@@ -178,6 +179,7 @@ class ArrowOptions(ctypes.Structure):
         ("fields", ctypes.c_int),
         ("message", ctypes.c_int),
         ("threads", ctypes.c_uint32),  # version 9
+        ("trees", ctypes.c_int),  # version 11: value trees as list and map columns (an older library: text)
     ]
 
 

@@ -47,13 +47,14 @@
 extern "C" {
 #endif
 
-#define SHMLOG_READ_VERSION 10 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
+#define SHMLOG_READ_VERSION 11 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
                                   streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option;
                                   4: shmlog_read_columns.thread; 5: shmlog_read_options.merge_bytes;
                                   6: the process instance of events and sources; 7: shmlog_read_options.where;
                                   8: shmlog_read_options.host; 9: shmlog_read_arrow_options.threads, and
                                   traces: shmlog_read_options.trace, the event's trace_hi, trace_lo and span;
-                                  10: the hostname of events and sources, the Arrow streams' hostname column) */
+                                  10: the hostname of events and sources, the Arrow streams' hostname column;
+                                  11: shmlog_read_arrow_options.trees: value trees as list and map columns) */
 
 struct shmlog_read;
 
@@ -414,9 +415,12 @@ struct shmlog_read_arrow_options {
     /* version 9, read when size covers it */
     uint32_t threads;      /* records: threads that write the batches' columns, the caller's among them,
                               the same batches whatever the count; 0: the cpus the process may run on */
+    /* version 11, read when size covers it (a program built before it gets 0) */
+    int trees;             /* records: a value tree's field (a C++ container) whose sites all give one shape as
+                              Arrow's list, map and typed columns (1), or as its text, as fmt prints it (0) */
 };
 
-#define SHMLOG_READ_ARROW_OPTIONS_INIT {sizeof(struct shmlog_read_arrow_options), SHMLOG_READ_ARROW_RECORDS, 0, 1, 1, 0}
+#define SHMLOG_READ_ARROW_OPTIONS_INIT {sizeof(struct shmlog_read_arrow_options), SHMLOG_READ_ARROW_RECORDS, 0, 1, 1, 0, 1}
 
 /* Fills out with a stream of r's records (or markers) from where r is;
  * opt NULL: the records with every column. The stream holds r: close r when

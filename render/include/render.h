@@ -417,12 +417,34 @@ struct render_field_info {
     uint8_t arg;      /* that argument */
     uint8_t present;  /* a std::optional's has-value argument + 1 (null when it is false); 0: none */
     uint8_t tree;     /* a value tree: its field is its fmt text (render_tree_plain()), and not whole */
+    const char *shape; /* a value tree's type, when its site's descriptor gives it (render_tree_shape_len); NULL: none */
 };
 int render_site_fields(const struct render_site *sr, struct render_field_info fields[SHMLOG_MAX_ARGS]);
 
 /* A value tree's bytes (a STR argument a site's descriptor marks "v") as fmt
  * prints them, unescaped: the text its field and Arrow column hold. */
 void render_tree_plain(struct render_buf *out, const struct render_arg *a);
+
+/* A value tree's bytes being read: p[off..n). */
+struct tree_in {
+    const uint8_t *p;
+    size_t n, off;
+};
+/* k bytes of the tree into dst; 0 when it ends first. */
+int render_tree_take(struct tree_in *in, void *dst, size_t k);
+int render_tree_take_u32(struct tree_in *in, uint32_t *v);
+/* A scalar node's body of argument type t (its tag) as an argument; 0 when the tree ends first. */
+int render_tree_take_scalar(struct tree_in *in, unsigned t, struct render_arg *a);
+/* A string node's body: *len bytes at *s, fewer (*whole 0) when the tree ends in them. */
+int render_tree_take_bytes(struct tree_in *in, const uint8_t **s, size_t *len, int *whole);
+
+/* The bytes of the one shape at s (n bytes) of a site's "a" entry (format/FORMAT.md,
+ * 12), 0 when none is there: a leaf "bcChHiIlLfdps" (an argument type's letter,
+ * s a string), "?X" (an optional X), "[X]" (a sequence or set of X), "{KV}" (a map
+ * of keys K, not optional, to values V), nested at most SHMLOG_TREE_MAX_DEPTH. */
+size_t render_tree_shape_len(const char *s, size_t n);
+/* The argument type (enum shmlog_arg_type) of a shape's leaf letter, SHMLOG_ARG_STR for s; 0: not a leaf. */
+unsigned render_tree_leaf_type(char c);
 
 /* Appends one exit marker line; in->ts_ns is when the collector saw the exit.
  * how: enum shlog_exit_how (format/include/shlog_file.h): 0 not said, 1 shut down,
