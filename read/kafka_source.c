@@ -345,10 +345,36 @@ int read_ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options
         read_ksrc_close(k);
         return -1;
     }
+    /* Each partition's offsets before its offset for a time is asked: "none at or after the time" then
+     * starts at an end that every message stamped at or after it comes past, where an end asked after
+     * would pass by the ones produced in between (a follower from now, open while the shippers send). */
+    int64_t *lo = calloc((size_t)tl->cnt + 1, sizeof *lo), *hi = calloc((size_t)tl->cnt + 1, sizeof *hi);
+    for (int i = 0; i < tl->cnt && lo && hi; i++) {
+        rd_kafka_topic_partition_t *tp = &tl->elems[i];
+        uint64_t until = mono_ms() + META_TIMEOUT_MS;
+        while ((e = rd_kafka_query_watermark_offsets(k->rk, k->topic, tp->partition, &lo[i], &hi[i], RETRY_MS * 5)) &&
+               mono_ms() < until)
+            usleep(RETRY_MS * 1000); /* a partition whose leader is being chosen (a topic just made, a broker gone) */
+        if (e) {
+            snprintf(err, errcap, "%s: partition %d: %s", url, (int)tp->partition, rd_kafka_err2str(e));
+            break;
+        }
+    }
+    if (!lo || !hi || e) {
+        if (!lo || !hi)
+            snprintf(err, errcap, "out of memory");
+        free(lo);
+        free(hi);
+        rd_kafka_topic_partition_list_destroy(tl);
+        read_ksrc_close(k);
+        return -1;
+    }
     /* A time becomes each partition's first offset at or after it (the
      * messages carry their frame's seal time). */
     if (look_ms > 0 && (e = offsets_for_time(k, tl, look_ms)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(err, errcap, "%s: the offsets for %s: %s", url, since_ns ? "--since" : "now", rd_kafka_err2str(e));
+        free(lo);
+        free(hi);
         rd_kafka_topic_partition_list_destroy(tl);
         read_ksrc_close(k);
         return -1;
@@ -358,29 +384,20 @@ int read_ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options
         for (size_t s = 0; s < o->nstart; s++)
             if (o->start[s].partition == tp->partition)
                 tp->offset = o->start[s].offset;
-        int64_t lo = 0, hi = 0;
-        uint64_t until = mono_ms() + META_TIMEOUT_MS;
-        while ((e = rd_kafka_query_watermark_offsets(k->rk, k->topic, tp->partition, &lo, &hi, RETRY_MS * 5)) &&
-               mono_ms() < until)
-            usleep(RETRY_MS * 1000); /* a partition whose leader is being chosen (a topic just made, a broker gone) */
-        if (e) {
-            snprintf(err, errcap, "%s: partition %d: %s", url, (int)tp->partition, rd_kafka_err2str(e));
-            rd_kafka_topic_partition_list_destroy(tl);
-            read_ksrc_close(k);
-            return -1;
-        }
         struct part_state *p = part_of(k, tp->partition);
-        p->end = hi;
+        p->end = hi[i];
         for (size_t s = 0; s < o->nend; s++)
-            if (o->end[s].partition == tp->partition && o->end[s].offset < hi)
+            if (o->end[s].partition == tp->partition && o->end[s].offset < hi[i])
                 p->end = o->end[s].offset;
         if (tp->offset == RD_KAFKA_OFFSET_END || tp->offset < 0)
-            tp->offset = tp->offset == RD_KAFKA_OFFSET_BEGINNING ? lo : hi; /* -1 from a time: none at or after it */
-        if (tp->offset < lo)
-            tp->offset = lo;
+            tp->offset = tp->offset == RD_KAFKA_OFFSET_BEGINNING ? lo[i] : hi[i]; /* -1 from a time: none at or after it */
+        if (tp->offset < lo[i])
+            tp->offset = lo[i];
         p->first = p->next = tp->offset;
         p->last_ts_ms = -1;
     }
+    free(lo);
+    free(hi);
     /* Its own queue per partition, the consumer's keeping librdkafka's events. Taken from the consumer's
      * before the assignment starts fetching: a queue taken after would leave the first fetches in the
      * consumer's, read after later ones, and their frames would look like ones a shipper sent again. */

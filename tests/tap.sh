@@ -6,6 +6,8 @@
 #   ok NAME / not_ok NAME / skip NAME REASON     one TAP line
 #   check NAME CMD... / check_show NAME CMD...   the command's status decides
 #   wait_for SECONDS CMD...                      polls until the command succeeds
+#   wait_growing STALL MAX FILE CMD...           polls until the command succeeds, while FILE
+#                                                grows (STALL seconds without, MAX in all)
 #   diag FILE...                                 files as TAP comments
 #   bail REASON                                  "Bail out!", exit 1
 #   tap_require PACKAGE CMD...                   bails unless every CMD is installed
@@ -125,6 +127,23 @@ wait_for() {
     for _ in $(seq "$tries"); do
         "$@" >/dev/null 2>&1 && return 0
         sleep 0.05
+    done
+    return 1
+}
+
+# wait_growing STALL MAX FILE COMMAND...: polls until the command succeeds, as long as FILE (what a
+# process writes on its way there) grew within the last STALL seconds, and MAX seconds in all: a
+# slow writer (ASan on a loaded machine) is waited for, a stuck one is not.
+wait_growing() {
+    local stall=$1 max=$2 file=$3 size last=-1 since=$SECONDS start=$SECONDS
+    shift 3
+    while [ $((SECONDS - start)) -lt "$max" ]; do
+        "$@" >/dev/null 2>&1 && return 0
+        size=$(stat -c %s "$file" 2>/dev/null || echo 0)
+        [ "$size" = "$last" ] || since=$SECONDS
+        last=$size
+        [ $((SECONDS - since)) -lt "$stall" ] || return 1
+        sleep 0.2
     done
     return 1
 }
