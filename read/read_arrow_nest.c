@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "read_arrow.h"
+#include "read_lib.h"
 
 /* One node of the shape, with its Arrow buffers while a batch is built and
  * its ArrowArray and ArrowSchema once handed over. */
@@ -140,16 +141,8 @@ static int nest_put_elements(struct nest *c, struct nest *e, struct tree_in *in,
 /* A string leaf's bytes, made valid UTF-8 as every Arrow string is. */
 static int nest_put_chars(struct nest *c, const uint8_t *s, size_t n)
 {
-    if (c->chars_cap - c->chars_len < 3 * n) {
-        size_t cap = c->chars_cap ? 2 * c->chars_cap : 256;
-        while (cap - c->chars_len < 3 * n)
-            cap *= 2;
-        char *p = realloc(c->chars, cap);
-        if (!p)
-            return -ENOMEM;
-        c->chars = p;
-        c->chars_cap = cap;
-    }
+    if (read_room(&c->chars, &c->chars_cap, c->chars_len + 3 * n) != 0)
+        return -ENOMEM;
     struct render_buf out;
     render_buf_init(&out, c->chars + c->chars_len, c->chars_cap - c->chars_len);
     render_utf8_repair(&out, s, n);
