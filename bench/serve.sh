@@ -12,13 +12,23 @@
 #      follow's 100 ms one); then /api/tail?live=1, whose records come from the rings (20 ms poll).
 #   4. the collector's own floor: a burst's first log call to the next growth of the open .part.
 #   bench/serve.sh [RECORDS] [RUNS]     (defaults 2M and 5)
+#   bench/serve.sh --set DIR [RUNS]     sections 1 and 2 over a set kept by `bench/search.sh --keep DIR`
+#                                       (linked into the served directory, where 3 and 4 log beside it)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/common.sh
 . "$repo/bench/common.sh"
+set=""
+if [ "${1:-}" = --set ]; then
+    [ -d "${2:-}/out" ] || { echo "serve.sh: --set wants a directory kept by bench/search.sh --keep (with out/ in it)" >&2; exit 2; }
+    set=$(cd "$2/out" && pwd)
+    shift 2
+    set -- "the kept set's" "$@"
+fi
 given=${1:-2M}
 runs=${2:-5}
-records=$(count_value "$given") || { echo "serve.sh: RECORDS wants a count like 2M, not '$given'" >&2; exit 2; }
+records=$given
+[ -n "$set" ] || records=$(count_value "$given") || { echo "serve.sh: RECORDS wants a count like 2M, not '$given'" >&2; exit 2; }
 build=${SHMLOG_BUILD:-$repo/build}
 ninja -C "$build" dump/shmlog-dump collector/shmlog-collector examples/shmlog-sample >/dev/null
 dump=$build/dump/shmlog-dump
@@ -31,14 +41,17 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$tmp/seg" "$tmp/out"
+# Hard links: the set is read, never written, and the collector only adds files of its own beside it.
+[ -n "$set" ] && { cp -al "$set/." "$tmp/out/" 2>/dev/null || cp -a "$set/." "$tmp/out/"; }
 "$build/collector/shmlog-collector" --dir "$tmp/seg" --out "$tmp/out" --max-delay-ms 10 >"$tmp/collector.log" 2>&1 &
 pids+=($!)
 sleep 1
-SHMLOG_DIR=$tmp/seg "$build/examples/shmlog-sample" --app bench --count "$records" --rate 400000 >/dev/null
+[ -n "$set" ] || SHMLOG_DIR=$tmp/seg "$build/examples/shmlog-sample" --app bench --count "$records" --rate 400000 >/dev/null
 sleep 1
 
+# serve [DIR]: a server over DIR (the served directory by default) and the live segments.
 serve() {
-    "$dump" serve "$tmp/out" --dir "$tmp/seg" --listen 127.0.0.1:0 2>"$tmp/serve.log" &
+    "$dump" serve "${1:-$tmp/out}" --dir "$tmp/seg" --listen 127.0.0.1:0 2>"$tmp/serve.log" &
     srv=$!
     pids+=("$srv")
     for _ in $(seq 100); do grep -q 'listening on' "$tmp/serve.log" && break; sleep 0.05; done
@@ -48,10 +61,11 @@ serve() {
 rss() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$srv/status"; }
 
 echo "# $(date -u +%FT%TZ) $(nproc) cpus; $records records (bench/serve.sh $*)"
-serve
+queried=${set:-$tmp/out}
+serve "$queried"
 read -r first last < <(curl -s "$url/api/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["first_ts_ns"], s["last_ts_ns"])')
 mid=$(((first + last) / 2))
-want=$("$dump" read --format json --since "$mid" --until $((mid + 1000000)) "$tmp/out" 2>/dev/null | wc -l)
+want=$("$dump" read --format json --since "$mid" --until $((mid + 1000000)) "$queried" 2>/dev/null | wc -l)
 echo "## 1 ms window in the middle ($mid ns): read prints $want lines"
 for i in $(seq "$runs"); do
     python3 - "$port" "/api/query?since=$mid&until=$((mid + 1000000))" <<'EOF'
@@ -74,16 +88,21 @@ print("first record %.1f ms, all %.1f ms, %d lines + the end line: %s" % (first 
 EOF
 done
 /usr/bin/time -f "read --since --until of the same window: %e s wall, %U+%S s cpu, %M KiB peak" \
-    "$dump" read --format json --since "$mid" --until $((mid + 1000000)) "$tmp/out" 2>&1 >/dev/null | grep -v '^shmlog-dump: note'
+    "$dump" read --format json --since "$mid" --until $((mid + 1000000)) "$queried" 2>&1 >/dev/null | grep -v '^shmlog-dump: note'
 kill "$srv"
 wait "$srv" 2>/dev/null || true
 
-serve
+serve "$queried"
 before=$(rss VmRSS)
 echo "## 1 M records streamed"
 curl -s -o /dev/null -w "%{size_download} bytes in %{time_total} s, first byte %{time_starttransfer} s\n" \
     "$url/api/query?limit=1000000"
 echo "server RSS before ${before} KiB, peak (VmHWM) $(rss VmHWM) KiB"
+if [ -n "$set" ]; then
+    kill "$srv"
+    wait "$srv" 2>/dev/null || true
+    serve
+fi
 
 # tail_latency APP QUERY: /api/tail?QUERY while APP logs 100 records a second for 5 s
 tail_latency() {
