@@ -149,6 +149,30 @@ size_t read_grep_words(const char *re, char **words, char *text)
     return nwords;
 }
 
+size_t read_grep_grams(const char *re, char **runs, char *text)
+{
+    size_t n = strlen(re), nruns = 0;
+    struct grep_atom *a = malloc((n + 1) * sizeof *a);
+    size_t k = a ? grep_atoms(re, n, a) : SIZE_MAX;
+    for (size_t i = 0; k != SIZE_MAX && i < k;) {
+        /* ASCII only: a quantifier after a multibyte character repeats all its bytes, not its last */
+        if (a[i].kind != ATOM_LITERAL || !shlog_index_word_byte(a[i].byte) || a[i].byte >= 0x80) {
+            i++;
+            continue;
+        }
+        size_t from = i;
+        for (; i < k && a[i].kind == ATOM_LITERAL && shlog_index_word_byte(a[i].byte) && a[i].byte < 0x80; i++)
+            text[i - from] = (char)a[i].byte;
+        text[i - from] = '\0';
+        if (shlog_index_msg_gram(text, i - from)) {
+            runs[nruns++] = text;
+            text += i - from + 1;
+        }
+    }
+    free(a);
+    return nruns;
+}
+
 int read_filter_grep_set(struct read_filter *f, const char *re, char *why, size_t whycap)
 {
     if (!f->grep_msg && !(f->grep_msg = malloc(RENDER_LINE_MAX + 1)))
@@ -160,6 +184,12 @@ int read_filter_grep_set(struct read_filter *f, const char *re, char *why, size_
     free(f->grep_words);
     f->grep_words = words;
     f->ngrep_words = read_grep_words(re, words, (char *)(words + n / 2 + 1));
+    char **grams = malloc((n / 2 + 1) * sizeof *grams + n + 1);
+    if (!grams)
+        return -ENOMEM;
+    free(f->grep_grams);
+    f->grep_grams = grams;
+    f->ngrep_grams = read_grep_grams(re, grams, (char *)(grams + n / 2 + 1));
     if (f->has_grep)
         regfree(&f->grep);
     f->has_grep = 0;
@@ -183,6 +213,9 @@ void read_filter_free(struct read_filter *f)
     free(f->grep_words);
     f->grep_words = NULL;
     f->ngrep_words = 0;
+    free(f->grep_grams);
+    f->grep_grams = NULL;
+    f->ngrep_grams = 0;
     for (size_t i = 0; i < f->nwhere; i++)
         free(f->where[i].name);
     free(f->where);
