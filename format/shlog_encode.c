@@ -1886,14 +1886,6 @@ static uint8_t *ix_summaries_put(struct enc_index *x, uint8_t *p, size_t n)
     return p + 1 + n;
 }
 
-/* Whether the pending entries make an index frame now (shlog_file.h,
- * SHLOG_INDEX_EVERY). */
-static int ix_group_full(const struct enc_index *x)
-{
-    return x->npending >= SHLOG_INDEX_EVERY_MOST ||
-           (x->npending >= SHLOG_INDEX_EVERY && x->group_bytes >= SHLOG_INDEX_GROUP_BYTES);
-}
-
 /* An index frame of the pending entries at d (room: ix_frame_bound), a
  * footer with the trailer when kind says: its bytes. */
 static size_t ix_frame_put(struct shlog_enc *e, uint8_t *d, unsigned kind)
@@ -2055,7 +2047,7 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
         rc = -ENOMEM;
         goto out;
     }
-    if (ix_group_full(&e->ix))
+    if (e->ix.npending >= SHLOG_INDEX_EVERY)
         rc += (long)ix_frame_put(e, d + rc, IX_KIND_BLOCK);
 out:
     enc_frame_forget(e);
@@ -2077,7 +2069,7 @@ long shlog_enc_frame_at(struct shlog_enc *e, const void *prefix, size_t n, uint6
         rc = -ENOMEM;
     } else {
         e->ix.next_off = at; /* the index frames, where the caller appends them */
-        if (ix_group_full(&e->ix))
+        if (e->ix.npending >= SHLOG_INDEX_EVERY)
             rc = (long)ix_frame_put(e, dst, IX_KIND_BLOCK);
     }
     enc_frame_forget(e);

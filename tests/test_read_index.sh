@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: readers that skip frames by the files' index give exactly what they give reading every frame (SHMLOG_NO_INDEX=1): read (JSON: every field of a text line and more) and stats over the files of two producers under a real collector, rotated, and a .part its collector left when killed, for time windows at the start, middle and end, empty windows, levels, categories, app, pid, --where terms (=, !=, numbers) and their combinations, and --grep patterns (index version 6 asks its frames for the words a match shows whole: a word no message holds rules frames out; partial words, case, numbers, alternation, repetition and escapes rule out none); and over a corpus file without an index; over the corpus files of every index version, and those whose threads' traces hold over frames (index version 5 restates a skipped frame's trace records; a file of version 3 is read from its trace site on), --where, --thread and --trace give the same records and trace ids. A query that rules frames out skips them (stats says how many); a bad --where is one usage error naming it.
+# Description: readers that skip frames by the files' index give exactly what they give reading every frame (SHMLOG_NO_INDEX=1): read (JSON: every field of a text line and more) and stats over the files of two producers under a real collector, rotated, and a .part its collector left when killed, for time windows at the start, middle and end, empty windows, levels, categories, app, pid, --where terms (=, !=, numbers) and their combinations, and --grep patterns (index version 6 asks its frames for the words a match shows whole: a word no message holds rules frames out; version 8 asks its index frames' gram filters for the runs of word bytes a match shows, whole or not, so a part of a word no message holds rules frames out too; case, numbers, alternation and groups rule out none); and over a corpus file without an index; over the corpus files of every index version, and those whose threads' traces hold over frames (index version 5 restates a skipped frame's trace records; a file of version 3 is read from its trace site on), --where, --thread and --trace give the same records and trace ids. A query that rules frames out skips them (stats says how many); a bad --where is one usage error naming it.
 # usage: test_read_index.sh CORPUS_DIR (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
 set -u
 corpus=$1
@@ -192,7 +192,10 @@ greps=(" zebra " "^zebra " "^heartbeat " " throttle" "exchange throttle" "=excha
     "exchange|zebra" " zebra|^tick " "\\bthrottle\\b" "[t]hrottle " " zebr[a] " " zebra+ " "pnl realized="
     "side=buy " " 1 " " 12 " "id=[0-9]+ " "sym=SP." "\\." "ack id" " qty=1 " "liquidity=A" "util=[0-9.]+%"
     " dead " " nil " " INF " " nan " "=XNAS " "=XNAS\\>" "\\<XNAS " "=xnas " " order " "near limit " ".zebra "
-    "\\ zebra\\ " "{zebra} " " zebra{1} " "a\\|zebra ")
+    "\\ zebra\\ " "{zebra} " " zebra{1} " "a\\|zebra "
+    "zebr" "ebra" "hrottl" "rottle" "xchange thr" "ge thro" "URUS" "EURUS" "BTC-PER" "TC-P" "ym=ESZ" "ym=zz"
+    "zeb+ra" "thr[o]ttle" "thro.tle" "zzz" "ack id=[0-9]+ " "reject.*zebra" "(zebra)?thrott" "rottlez" "Ack"
+    "THROTTL" "ickx" "tick sym" "ck sy" "k sym=A" "ostrich|rottl" "ebra\\." "dea" "fill.*venue=XN")
 for p in "${greps[@]}"; do
     "$SHMLOG_DUMP" read --format json --grep "$p" "$out" >"$tmp/gix.json" 2>&1
     SHMLOG_NO_INDEX=1 "$SHMLOG_DUMP" read --format json --grep "$p" "$out" >"$tmp/gall.json" 2>&1
@@ -211,10 +214,20 @@ check "--grep ' zebra ' (a whole word no message holds): at least 3/4 of the clo
 check "--grep '^zebra ' and ' zebra\\.': ruled out as well" \
     test "$(stats_skipped --grep '^zebra ' "${closed[@]}")" -ge $((closed_records * 3 / 4)) -a \
     "$(stats_skipped --grep ' zebra\.' "${closed[@]}")" -ge $((closed_records * 3 / 4))
-for p in "zebra" " zebra" "zebra " ".zebra " " zebr[a] " " zebra+ " " (zebra) " "Zebra|x" " zebra|x" "\\<zebra\\>" \
-    " zebra\$" " dead " " 12 " " nil " " NaN " " z "; do
-    check "--grep '$p' (no word a match shows whole, or one a number may show) rules out no frame" \
+for p in " (zebra) " "Zebra|x" " zebra|x" " dead " " 12 " " nil " " NaN " " z " "zz" "abcdef" "(zebra)+"; do
+    check "--grep '$p' (no run of word bytes a match shows, or one a number may show) rules out no frame" \
         test "$(stats_skipped --grep "$p" "$out")" -eq 0
+done
+# Index version 8: an index frame's gram filter holds the runs of three bytes of its frames' words, so a
+# part of a word no message holds rules out the frames of the closed files (whose index frames have one).
+for p in "zebra" " zebra" "zebra " ".zebra " " zebr[a] " " zebra+ " "\\<zebra\\>" " zebra\$" "ebra" "rottlez" \
+    "xchange throttlez" "zeb.ra"; do
+    check "--grep '$p' (a run of word bytes no message holds): at least 3/4 of the closed files' frames ruled out" \
+        test "$(stats_skipped --grep "$p" "${closed[@]}")" -ge $((closed_records * 3 / 4))
+done
+for p in "hrottl" "xchange thr" "URUS" "BTC-PER"; do
+    check "--grep '$p' (a part of words messages hold) is read where it is: not every frame ruled out" \
+        test "$(stats_skipped --grep "$p" "${closed[@]}")" -lt "$closed_records"
 done
 check "SHMLOG_NO_INDEX=1 skips none" test "$(SHMLOG_NO_INDEX=1 stats_skipped --level FATAL "$out")" -eq 0
 check "no filter skips none" test "$(stats_skipped "$out")" -eq 0
@@ -244,10 +257,12 @@ for f in "$corpus"/v2-index/index.shlog "$corpus"/v2-index2/index.shlog "$corpus
     "$corpus"/v2-index5/rotation "$corpus"/v2-index6/index.shlog "$corpus"/v2-index6/losses.shlog \
     "$corpus"/v2-index6/rotation "$corpus"/v2-index6/records.shlog "$corpus"/v2-index6/processes.shlog \
     "$corpus"/v2-index7/index.shlog "$corpus"/v2-index7/losses.shlog "$corpus"/v2-index7/rotation \
-    "$corpus"/v2-index7/records.shlog "$corpus"/v2-index7/processes.shlog "$corpus"/v2-index7/grouped.shlog; do
+    "$corpus"/v2-index7/records.shlog "$corpus"/v2-index7/processes.shlog "$corpus"/v2-index7/grouped.shlog \
+    "$corpus"/v2-index8/index.shlog "$corpus"/v2-index8/losses.shlog "$corpus"/v2-index8/rotation \
+    "$corpus"/v2-index8/records.shlog "$corpus"/v2-index8/processes.shlog "$corpus"/v2-index8/grouped.shlog; do
     for q in "--where order=7005" "--level ERROR" "--app pricer" "--since 0 --until 1" "--grep zebra" \
         "--grep note=rare-" "--grep -word\$" "--grep =routine\$" "--grep ^fill.order=7005." "--grep ^reject.sym=" \
-        "--grep ,truncated:" "--thread 501" "--thread pricer-main"; do
+        "--grep ,truncated:" "--thread 501" "--thread pricer-main" "--grep are-" "--grep ebra" "--grep outin"; do
         corpus_same_with_index "$f" "$q"
     done
 done
@@ -263,6 +278,8 @@ check "index version 6: frames of records ruled out go unread" \
     test "$(corpus_unread "$corpus/v2-index6/index.shlog")" -ge 30
 check "index version 7: frames of records ruled out go unread" \
     test "$(corpus_unread "$corpus/v2-index7/index.shlog")" -ge 30
+check "index version 8: frames of records ruled out go unread" \
+    test "$(corpus_unread "$corpus/v2-index8/index.shlog")" -ge 30
 for q in "--grep =okapi\$" "--grep =V0q3\$" "--grep =V20q3\$" "--grep =zebra\$" "--where venue=okapi" \
     "--where venue=V20q3" "--since 0 --until 1"; do
     corpus_same_with_index "$corpus/v2-index7/grouped.shlog" "$q"
@@ -279,6 +296,10 @@ check "index version 7: a venue of frame 20: the frames of the group filter rule
 corpus_grep_skipped() { "$SHMLOG_DUMP" stats --format json --grep "$2" "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_skipped_frames"])'; }
 check "index version 6: --grep note=rare- (a word its messages show whole) rules out the frames without it" \
     test "$(corpus_grep_skipped "$corpus/v2-index6/index.shlog" note=rare-)" -ge 35
+check "index version 8: --grep ebra (a part of a word no message holds) rules out a group's frames by its gram filter" \
+    test "$(corpus_grep_skipped "$corpus/v2-index8/index.shlog" ebra)" -ge 16
+check "index version 7: --grep ebra rules out none (its index frames hold no grams)" \
+    test "$(corpus_grep_skipped "$corpus/v2-index7/index.shlog" ebra)" -eq 0
 check "index version 5: --grep note=rare- rules out none (its entries do not say their messages' words are keys)" \
     test "$(corpus_grep_skipped "$corpus/v2-index5/index.shlog" note=rare-)" -eq 0
 # Traces held over frames (index version 5 restates a skipped frame's trace records), and a file of

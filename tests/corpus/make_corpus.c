@@ -70,7 +70,8 @@
  * -DCORPUS_WITHOUT_TRACES leaves it out (implied by -DCORPUS_WITHOUT_TRACE and -DCORPUS_WITHOUT_INDEX).
  * With the encoder of version 7 ("Slow hosts' frames"), tests/corpus/v2-index7: every file above, and
  * grouped.shlog, small frames whose own filters are left out; -DCORPUS_WITHOUT_GROUPED leaves it out
- * (implied by -DCORPUS_WITHOUT_TRACES).
+ * (implied by -DCORPUS_WITHOUT_TRACES). With the encoder of version 8 ("Substrings"), tests/corpus/v2-index8:
+ * the same files, their index frames with gram filters where those are not too full.
  */
 #if defined(CORPUS_EXIT_WITHOUT_HOW) || defined(CORPUS_WITHOUT_CLOCK) || defined(CORPUS_WITHOUT_CATEGORIES) || \
     defined(CORPUS_WITHOUT_BACKTRACE) || defined(CORPUS_WITHOUT_RECORDS) || defined(CORPUS_WITHOUT_INSTANCE)
