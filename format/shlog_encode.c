@@ -163,13 +163,16 @@ struct enc_proc_ix {
 _Static_assert(IX_WORK_MIN_BLOCKS % IX_GROUP_BLOCKS == 0, "a frame's filter folds to the group's");
 /* Version 8: the gram filter of an index frame's frames is gathered at this
  * many blocks (2 KiB), folded while at most IX_GRAM_FOLD_FILL set and further
- * while more than 1 % of those frames' bytes, and left out when still more
+ * while more than 0.25 % of those frames' bytes, and left out when still more
  * than IX_GRAM_MAX_FILL set. A substring asks for all its grams, so a filter
- * that says "maybe" to one gram in 10 it lacks says it to one of 1,000 of
- * three. The trading mix's words have some 200 grams: 8 blocks at 55 %. */
+ * that says "maybe" to one gram in 7 it lacks (80 % set) says it to one of
+ * 300 of three. The trading mix's words have some 200 grams: 4 blocks at 79 %,
+ * for 50 KiB of frames and more (5,000 records/s); a slower host's index
+ * frames have none, which would take some 0.4 % of its files. */
 #define IX_GRAM_BLOCKS 64u
-#define IX_GRAM_FOLD_FILL 0.6
+#define IX_GRAM_FOLD_FILL 0.75
 #define IX_GRAM_MAX_FILL 0.8
+#define IX_GRAM_SHARE 400u /* of the frames' bytes: 0.25 % */
 
 #define IX_SMALL_FRAME 32768u /* bytes: a frame below them gets a filter of half the share */
 
@@ -1772,7 +1775,7 @@ static uint32_t ix_gram_seal(struct enc_index *x)
 {
     if (!x->grams_dirty)
         return 0;
-    uint32_t blocks = ix_fold_to(x->grams, IX_GRAM_BLOCKS, ix_blocks_within(x->group_bytes / 100, IX_GRAM_BLOCKS),
+    uint32_t blocks = ix_fold_to(x->grams, IX_GRAM_BLOCKS, ix_blocks_within(x->group_bytes / IX_GRAM_SHARE, IX_GRAM_BLOCKS),
                                  IX_GRAM_FOLD_FILL);
     return blocks && ix_fill(x->grams, blocks) <= IX_GRAM_MAX_FILL ? blocks : 0;
 }
