@@ -1889,6 +1889,17 @@ static uint8_t *ix_summaries_put(struct enc_index *x, uint8_t *p, size_t n)
     return p + 1 + n;
 }
 
+/* The first blocks of filter w at p, little-endian: after them. */
+static uint8_t *ix_filter_out(uint8_t *p, uint32_t *w, uint32_t blocks)
+{
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    for (size_t i = 0; i < (size_t)blocks * 8; i++)
+        put_u32le((uint8_t *)&w[i], w[i]);
+#endif
+    memcpy(p, w, (size_t)blocks * IX_BLOCK_BYTES);
+    return p + (size_t)blocks * IX_BLOCK_BYTES;
+}
+
 /* An index frame of the pending entries at d (room: ix_frame_bound), a
  * footer with the trailer when kind says: its bytes. */
 static size_t ix_frame_put(struct shlog_enc *e, uint8_t *d, unsigned kind)
@@ -1915,19 +1926,9 @@ static size_t ix_frame_put(struct shlog_enc *e, uint8_t *d, unsigned kind)
     if (x->pending_filters.len)
         memcpy(p, x->pending_filters.p, x->pending_filters.len);
     p += x->pending_filters.len;
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-    for (size_t i = 0; i < (size_t)group_blocks * 8; i++)
-        put_u32le((uint8_t *)&x->group[i], x->group[i]);
-#endif
-    memcpy(p, x->group, (size_t)group_blocks * IX_BLOCK_BYTES);
-    p += (size_t)group_blocks * IX_BLOCK_BYTES;
+    p = ix_filter_out(p, x->group, group_blocks);
     memset(x->group, 0, (size_t)IX_GROUP_BLOCKS * IX_BLOCK_BYTES);
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-    for (size_t i = 0; i < (size_t)gram_blocks * 8; i++)
-        put_u32le((uint8_t *)&x->grams[i], x->grams[i]);
-#endif
-    memcpy(p, x->grams, (size_t)gram_blocks * IX_BLOCK_BYTES);
-    p += (size_t)gram_blocks * IX_BLOCK_BYTES;
+    p = ix_filter_out(p, x->grams, gram_blocks);
     if (x->grams_dirty)
         memset(x->grams, 0, (size_t)IX_GRAM_BLOCKS * IX_BLOCK_BYTES);
     x->grams_dirty = 0;
