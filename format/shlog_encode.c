@@ -1889,6 +1889,14 @@ static uint8_t *ix_summaries_put(struct enc_index *x, uint8_t *p, size_t n)
     return p + 1 + n;
 }
 
+/* Whether the pending entries make an index frame now (shlog_file.h,
+ * SHLOG_INDEX_EVERY). */
+static int ix_group_full(const struct enc_index *x)
+{
+    return x->npending >= SHLOG_INDEX_EVERY_MOST ||
+           (x->npending >= SHLOG_INDEX_EVERY && x->group_bytes >= SHLOG_INDEX_GROUP_BYTES);
+}
+
 /* The first blocks of filter w at p, little-endian: after them. */
 static uint8_t *ix_filter_out(uint8_t *p, uint32_t *w, uint32_t blocks)
 {
@@ -2051,7 +2059,7 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
         rc = -ENOMEM;
         goto out;
     }
-    if (e->ix.npending >= SHLOG_INDEX_EVERY)
+    if (ix_group_full(&e->ix))
         rc += (long)ix_frame_put(e, d + rc, IX_KIND_BLOCK);
 out:
     enc_frame_forget(e);
@@ -2073,7 +2081,7 @@ long shlog_enc_frame_at(struct shlog_enc *e, const void *prefix, size_t n, uint6
         rc = -ENOMEM;
     } else {
         e->ix.next_off = at; /* the index frames, where the caller appends them */
-        if (e->ix.npending >= SHLOG_INDEX_EVERY)
+        if (ix_group_full(&e->ix))
             rc = (long)ix_frame_put(e, dst, IX_KIND_BLOCK);
     }
     enc_frame_forget(e);

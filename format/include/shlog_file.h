@@ -222,15 +222,22 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
  * seals (its offset and size, records, time range, levels, categories, pids,
  * the range of each call's subject field (name=%d, the first integer), and a
  * Bloom filter of its apps, call sites, string fields and words) and puts an
- * index frame of the last SHLOG_INDEX_EVERY entries right after every
- * SHLOG_INDEX_EVERY-th frame, in shlog_enc_frame's own bytes. The frames it
- * returns are taken to follow the file header back to back, as written. */
+ * index frame of the entries since the last one right after the
+ * SHLOG_INDEX_EVERY-th frame since it when those frames hold
+ * SHLOG_INDEX_GROUP_BYTES, else after the SHLOG_INDEX_EVERY_MOST-th, in
+ * shlog_enc_frame's own bytes. The frames it returns are taken to follow
+ * the file header back to back, as written. */
 #define SHLOG_INDEX_VERSION 8u /* its readers read 1 to 7 too */
 #define SHLOG_INDEX_EVERY 16u
+/* Version 8's writer: a slow host's small frames share an index frame by up
+ * to 64, whose summaries compress better together (FORMAT.md, "Slow hosts'
+ * groups"). */
+#define SHLOG_INDEX_EVERY_MOST 64u
+#define SHLOG_INDEX_GROUP_BYTES 65536u
 /* The index of a file another writer made, appended to it (shmlog-dump
  * index): the open frame, whose sections the caller made of the decoded
  * events of the file's frame of n bytes at offset off (prefix: its first 16),
- * is summed up as that frame's entry; after every SHLOG_INDEX_EVERY-th, an
+ * is summed up as that frame's entry; where shlog_enc_frame writes one, an
  * index frame of them goes into dst, to be written at offset at, the file's
  * end as the caller appends to it; shlog_enc_footer's footer then goes to the
  * end too. The bytes in dst (0 or an index frame), or -errno (-ENOSPC: cap
