@@ -428,7 +428,8 @@ out:
             for (size_t i = starts[b]; i < end; i++)
                 v[k++] = ix->v[i];
         }
-        memcpy(ix->v, v, k * sizeof(*v));
+        if (k) /* a footer of no entries: no array yet */
+            memcpy(ix->v, v, k * sizeof(*v));
         free(v);
         for (size_t i = 0, j = ix->nblocks; i + 1 < j; i++, j--) {
             uint64_t o = ix->blocks[2 * i], b = ix->blocks[2 * i + 1];
