@@ -167,8 +167,8 @@ _Static_assert(IX_WORK_MIN_BLOCKS % IX_GROUP_BLOCKS == 0, "a frame's filter fold
  * than IX_GRAM_MAX_FILL set. A substring asks for all its grams, so a filter
  * that says "maybe" to one gram in 7 it lacks (80 % set) says it to one of
  * 300 of three. The trading mix's words have some 200 grams: 4 blocks at 79 %,
- * for 50 KiB of frames and more (5,000 records/s); a slower host's index
- * frames have none, which would take some 0.4 % of its files. */
+ * for 50 KiB of frames and more, which a slow host's index frame of up to
+ * 64 frames gathers (ix_group_full). */
 #define IX_GRAM_BLOCKS 64u
 #define IX_GRAM_FOLD_FILL 0.75
 #define IX_GRAM_MAX_FILL 0.8
