@@ -293,16 +293,10 @@ corpus_unread() { "$SHMLOG_DUMP" stats --format json --where order=7005 "$1" | p
 check "index version 2: frames of records ruled out go unread" test "$(corpus_unread "$corpus/v2-index2/index.shlog")" -ge 30
 check "index version 3: frames of records ruled out go unread (their anchors from the summaries)" \
     test "$(corpus_unread "$corpus/v2-index3/index.shlog")" -ge 30
-check "index version 4: frames of records ruled out go unread" \
-    test "$(corpus_unread "$corpus/v2-index4/index.shlog")" -ge 30
-check "index version 5: frames of records ruled out go unread" \
-    test "$(corpus_unread "$corpus/v2-index5/index.shlog")" -ge 30
-check "index version 6: frames of records ruled out go unread" \
-    test "$(corpus_unread "$corpus/v2-index6/index.shlog")" -ge 30
-check "index version 7: frames of records ruled out go unread" \
-    test "$(corpus_unread "$corpus/v2-index7/index.shlog")" -ge 30
-check "index version 8: frames of records ruled out go unread" \
-    test "$(corpus_unread "$corpus/v2-index8/index.shlog")" -ge 30
+for v in 4 5 6 7 8; do
+    check "index version $v: frames of records ruled out go unread" \
+        test "$(corpus_unread "$corpus/v2-index$v/index.shlog")" -ge 30
+done
 for q in "--grep =okapi\$" "--grep =V0q3\$" "--grep =V20q3\$" "--grep =zebra\$" "--where venue=okapi" \
     "--where venue=V20q3" "--since 0 --until 1"; do
     corpus_same_with_index "$corpus/v2-index7/grouped.shlog" "$q"
