@@ -6,7 +6,8 @@
  *
  *   shmlog-bench-index FILE [QUESTION...]
  *     QUESTION: NAME=VALUE (a field), LEVEL:N (records of level N), @APP,
- *               #FILE:LINE (a call site), or a word
+ *               #FILE:LINE (a call site), ~TEXT (messages holding TEXT, a run
+ *               of word bytes, whole or not: index version 8), or a word
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: shmlog-bench-index FILE [NAME=VALUE | LEVEL:N | @APP | #FILE:LINE | WORD]...\n");
+        fprintf(stderr, "usage: shmlog-bench-index FILE [NAME=VALUE | LEVEL:N | @APP | #FILE:LINE | ~TEXT | WORD]...\n");
         return 2;
     }
     int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
@@ -69,6 +70,10 @@ int main(int argc, char **argv)
             query.app = q + 1;
         } else if (q[0] == '#') {
             query.site = q + 1;
+        } else if (q[0] == '~') {
+            const char *run = q + 1;
+            query.msg_grams = &run;
+            query.nmsg_grams = shlog_index_msg_gram(run, strlen(run));
         } else if (eq) {
             snprintf(name, sizeof(name), "%.*s", (int)(eq - q), q);
             field = (struct shlog_index_field){name, eq + 1};

@@ -133,7 +133,7 @@ static int feed_event(struct rewrite *w, const struct shlog_event *ev, uint64_t 
 }
 
 /* The frame of n bytes at off (in w->frame), which the new file holds at the
- * same offset: summed up, and after every SHLOG_INDEX_EVERY-th an index frame
+ * same offset: summed up, and where the encoder closes a group an index frame
  * appended. */
 static int copy_frame(struct rewrite *w, uint64_t off, size_t n)
 {

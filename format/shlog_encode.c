@@ -118,6 +118,8 @@ struct enc_site_ix {
     uint8_t has_str;
     uint8_t words_whole; /* shlog__ix_words_whole of its format */
     uint32_t nkeys;
+    uint32_t ngrams;      /* version 8: its format's words' grams, keys[nkeys..], added once an index frame */
+    uint64_t group;       /* the index frame they were last added to, plus 1 */
     uint64_t prefix[SHMLOG_MAX_ARGS]; /* strings: their values' keys; the subject: not 0 */
     uint64_t range_key, unindexed_key; /* the subject's: its range's, and its name's when it has none */
     uint64_t range_frame;              /* the frame range_slot is of, plus 1 */
@@ -159,6 +161,18 @@ struct enc_proc_ix {
  * more than 4 keys in 10 it lacks) is not written: its group's says as much. */
 #define IX_OWN_MAX_FILL 0.9
 _Static_assert(IX_WORK_MIN_BLOCKS % IX_GROUP_BLOCKS == 0, "a frame's filter folds to the group's");
+/* Version 8: the gram filter of an index frame's frames is gathered at this
+ * many blocks (2 KiB), folded while at most IX_GRAM_FOLD_FILL set and further
+ * while more than 0.25 % of those frames' bytes, and left out when still more
+ * than IX_GRAM_MAX_FILL set. A substring asks for all its grams, so a filter
+ * that says "maybe" to one gram in 7 it lacks (80 % set) says it to one of
+ * 300 of three. The trading mix's words have some 200 grams: 4 blocks at 79 %,
+ * for 50 KiB of frames and more, which a slow host's index frame of up to
+ * 64 frames gathers (ix_group_full). */
+#define IX_GRAM_BLOCKS 64u
+#define IX_GRAM_FOLD_FILL 0.75
+#define IX_GRAM_MAX_FILL 0.8
+#define IX_GRAM_SHARE 400u /* of the frames' bytes: 0.25 % */
 
 #define IX_SMALL_FRAME 32768u /* bytes: a frame below them gets a filter of half the share */
 
@@ -190,8 +204,10 @@ struct enc_index {
     int bloom_dirty;
     uint32_t *group;      /* IX_GROUP_BLOCKS: every key of the pending entries' frames */
     uint32_t group_frames; /* of them with keys */
+    uint32_t *grams;      /* IX_GRAM_BLOCKS: the grams of the words of the pending entries' frames */
+    int grams_dirty;
     uint64_t group_bytes; /* of the pending entries' frames */
-    uint64_t word_prefix, app_prefix, tid_prefix;
+    uint64_t word_prefix, app_prefix, tid_prefix, gram_prefix;
     uint64_t last_tid; /* the last record's thread, whose key is in; UINT64_MAX: none yet in the frame */
     uint32_t literals; /* bit i: the last record's string argument i was a literal (enc_args) */
     /* the clock: the last anchor given, and the first of the open frame */
@@ -295,8 +311,9 @@ int shlog_enc_new(struct shlog_enc **out, int zstd_level)
     enc_forget_sites(e);
     e->ix.bloom = calloc(IX_WORK_BLOCKS, IX_BLOCK_BYTES);
     e->ix.group = calloc(IX_GROUP_BLOCKS, IX_BLOCK_BYTES);
+    e->ix.grams = calloc(IX_GRAM_BLOCKS, IX_BLOCK_BYTES);
     e->ix.zctx = ZSTD_createCCtx();
-    if (!e->ix.bloom || !e->ix.group || !e->ix.zctx || buf_reserve(&e->ix.summaries, 2 * VARINT_MAX) ||
+    if (!e->ix.bloom || !e->ix.group || !e->ix.grams || !e->ix.zctx || buf_reserve(&e->ix.summaries, 3 * VARINT_MAX) ||
         ZSTD_isError(ZSTD_CCtx_setParameter(e->ix.zctx, ZSTD_c_compressionLevel, IX_SUMMARIES_LEVEL))) {
         shlog_enc_free(e);
         return -ENOMEM;
@@ -306,6 +323,7 @@ int shlog_enc_new(struct shlog_enc **out, int zstd_level)
     e->ix.word_prefix = shlog__ix_prefix(IX_TAG_WORD, "", 0);
     e->ix.app_prefix = shlog__ix_prefix(IX_TAG_APP, "", 0);
     e->ix.tid_prefix = shlog__ix_prefix(IX_TAG_THREAD, "", 0);
+    e->ix.gram_prefix = shlog__ix_prefix(IX_TAG_GRAM, "", 0);
     e->ix.last_tid = UINT64_MAX;
     e->ix.tsc_min = UINT64_MAX;
     *out = e;
@@ -342,6 +360,7 @@ void shlog_enc_free(struct shlog_enc *e)
     free(e->proc_ix);
     free(e->ix.bloom);
     free(e->ix.group);
+    free(e->ix.grams);
     buf_free(&e->ix.pending);
     buf_free(&e->ix.pending_filters);
     free(e);
@@ -518,13 +537,30 @@ static void ix_key_text(void *clientd, const uint8_t *text, size_t n)
     shlog__ix_words(text, n, ix_key_word, clientd);
 }
 
+static void ix_key_gram(void *clientd, uint64_t key)
+{
+    struct ix_key_list *l = clientd;
+    l->keys[l->n++] = key;
+}
+
+static void ix_key_grams_of_word(void *clientd, const uint8_t *w, size_t n)
+{
+    struct ix_key_list *l = clientd;
+    shlog__ix_grams(l->prefix, w, n, ix_key_gram, clientd);
+}
+
+static void ix_key_grams(void *clientd, const uint8_t *text, size_t n)
+{
+    shlog__ix_words(text, n, ix_key_grams_of_word, clientd);
+}
+
 /* What site s adds to the index: its fields' key prefixes, its format's
  * words and itself ("file:line"). NULL when out of memory. */
 static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct shm_site *s, size_t fmt_len,
                                        size_t file_len)
 {
-    /* a word takes a byte and the one after it, at most */
-    struct enc_site_ix *x = calloc(1, sizeof(*x) + (fmt_len / 2 + 2 + SHMLOG_MAX_ARGS) * sizeof(uint64_t));
+    /* a word takes a byte and the one after it, at most; a gram starts at each byte */
+    struct enc_site_ix *x = calloc(1, sizeof(*x) + (fmt_len / 2 + 2 + SHMLOG_MAX_ARGS + fmt_len) * sizeof(uint64_t));
     if (!x)
         return NULL;
     unsigned nargs = s->nargs < SHMLOG_MAX_ARGS ? s->nargs : SHMLOG_MAX_ARGS;
@@ -584,6 +620,10 @@ static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct s
     x->keys[l.n++] = shlog__ix_text(shlog__ix_prefix(IX_TAG_SITE, "", 0), (const uint8_t *)where,
                                     n > 0 && (size_t)n < sizeof(where) ? (size_t)n : 0);
     x->nkeys = l.n;
+    struct ix_key_list g = {e->ix.gram_prefix, x->keys + l.n, 0};
+    shlog__ix_fields(s->fmt, fmt_len, nargs, name, len, ix_key_grams, &g);
+    x->ngrams = g.n;
+    l.n += g.n;
     /* Filled at the size the most words a format can hold need, kept at what
      * it holds: a file may define 50,000 sites of long formats (test_bounds). */
     size_t kept = sizeof(*x) + l.n * sizeof(uint64_t);
@@ -1089,10 +1129,18 @@ static inline uint64_t ix_popcount64(uint64_t v)
     return (v * 0x0101010101010101ull) >> 56;
 }
 
+static void ix_add_gram(void *clientd, uint64_t key)
+{
+    struct enc_index *x = clientd;
+    ix_bloom_add(x->grams, IX_GRAM_BLOCKS, key);
+    x->grams_dirty = 1;
+}
+
 static void ix_add_word(void *clientd, const uint8_t *w, size_t n)
 {
     struct shlog_enc *e = clientd;
     ix_add(e, shlog__ix_text(e->ix.word_prefix, w, n));
+    shlog__ix_grams(e->ix.gram_prefix, w, n, ix_add_gram, &e->ix);
 }
 
 /* The site's subject value v into its frame's range. A signed range is kept
@@ -1220,6 +1268,11 @@ static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_h
         x->words_unknown |= !six->words_whole;
         for (uint32_t i = 0; i < six->nkeys; i++)
             ix_add(e, six->keys[i]);
+        if (six->group != x->blocks + 1) {
+            six->group = x->blocks + 1;
+            for (uint32_t i = 0; i < six->ngrams; i++)
+                ix_add_gram(x, six->keys[six->nkeys + i]);
+        }
     }
     if (six->subject >= 0) { /* the one number that is a key, past the strings before it */
         unsigned i = (unsigned)six->subject, op = s->plan.op[i];
@@ -1601,10 +1654,10 @@ uint64_t shlog_enc_frame_records(const struct shlog_enc *e)
 static size_t ix_frame_bound(const struct shlog_enc *e, size_t frame_bytes)
 {
     /* the summaries (count, entries, group_blocks) as zstd may make them, the coding and their size before */
-    size_t summaries = 2 * VARINT_MAX + e->ix.pending.len + (frame_bytes ? IX_ENTRY_MAX(1) : 0);
+    size_t summaries = 3 * VARINT_MAX + e->ix.pending.len + (frame_bytes ? IX_ENTRY_MAX(1) : 0);
     return SHLOG_FRAME_PREFIX_BYTES + 8 + IX_HEAD3_BYTES + 1 + VARINT_MAX + ZSTD_compressBound(summaries) +
            e->ix.pending_filters.len + (frame_bytes ? frame_bytes / 25 : 0) + 4 + 4 +
-           IX_GROUP_BLOCKS * IX_BLOCK_BYTES + IX_TRAILER_BYTES;
+           (IX_GROUP_BLOCKS + IX_GRAM_BLOCKS) * IX_BLOCK_BYTES + IX_TRAILER_BYTES;
 }
 
 size_t shlog_enc_frame_bound(const struct shlog_enc *e)
@@ -1645,10 +1698,10 @@ static int ix_time(const struct enc_index *x, uint64_t *lo, uint64_t *hi)
     return 0;
 }
 
-/* The open frame's Bloom filter folded in place (block 2j and 2j + 1 into
- * j: the block of a hash is its high bits) while folding leaves it at most
- * 40 % full and down to at most max_blocks: the blocks it keeps. */
-static uint32_t ix_fold(uint32_t *w, uint32_t n, uint32_t max_blocks)
+/* A Bloom filter folded in place (block 2j and 2j + 1 into j: the block of
+ * a hash is its high bits) while folding leaves it at most fill_most full
+ * and down to at most max_blocks: the blocks it keeps. */
+static uint32_t ix_fold_to(uint32_t *w, uint32_t n, uint32_t max_blocks, double fill_most)
 {
     uint64_t set = 0;
     for (size_t i = 0; i < (size_t)n * 8; i++)
@@ -1656,7 +1709,7 @@ static uint32_t ix_fold(uint32_t *w, uint32_t n, uint32_t max_blocks)
     while (n > 1) {
         double fill = (double)set / ((double)n * 256.0);
         double folded = 1.0 - (1.0 - fill) * (1.0 - fill);
-        if (n <= max_blocks && folded > 0.4)
+        if (n <= max_blocks && folded > fill_most)
             break;
         n /= 2;
         set = 0;
@@ -1667,6 +1720,12 @@ static uint32_t ix_fold(uint32_t *w, uint32_t n, uint32_t max_blocks)
             }
     }
     return set ? n : 0;
+}
+
+/* A frame's filter and its group's: folded while at most 40 % full. */
+static uint32_t ix_fold(uint32_t *w, uint32_t n, uint32_t max_blocks)
+{
+    return ix_fold_to(w, n, max_blocks, 0.4);
 }
 
 /* The most blocks, a power of two up to most, that take at most bytes. */
@@ -1708,6 +1767,17 @@ static uint32_t ix_group_seal(struct enc_index *x)
         return 0;
     uint32_t blocks = ix_fold(x->group, IX_GROUP_BLOCKS, ix_blocks_within(x->group_bytes / 25, IX_GROUP_BLOCKS));
     return blocks && ix_fill(x->group, blocks) <= IX_GROUP_MAX_FILL ? blocks : 0;
+}
+
+/* Version 8: the gram filter folded (IX_GRAM_BLOCKS), its blocks; 0 when
+ * it has no gram or says "maybe" to too many. */
+static uint32_t ix_gram_seal(struct enc_index *x)
+{
+    if (!x->grams_dirty)
+        return 0;
+    uint32_t blocks = ix_fold_to(x->grams, IX_GRAM_BLOCKS, ix_blocks_within(x->group_bytes / IX_GRAM_SHARE, IX_GRAM_BLOCKS),
+                                 IX_GRAM_FOLD_FILL);
+    return blocks && ix_fill(x->grams, blocks) <= IX_GRAM_MAX_FILL ? blocks : 0;
 }
 
 /* The open frame's summary forgotten: the next frame starts one, with a
@@ -1787,7 +1857,7 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
     }
     size_t filter = (size_t)en.bloom_blocks * IX_BLOCK_BYTES;
     if (buf_reserve(&x->pending, IX_ENTRY_MAX(0)) || buf_reserve(&x->pending_filters, filter) ||
-        buf_reserve(&x->summaries, x->pending.len + IX_ENTRY_MAX(0) + 2 * VARINT_MAX))
+        buf_reserve(&x->summaries, x->pending.len + IX_ENTRY_MAX(0) + 3 * VARINT_MAX))
         return -ENOMEM;
     uint8_t *end = shlog__ix_entry_put(x->pending.p + x->pending.len, &en, &x->prev);
     if (!end) { /* anchors the entry cannot hold: the frame is read */
@@ -1819,6 +1889,25 @@ static uint8_t *ix_summaries_put(struct enc_index *x, uint8_t *p, size_t n)
     return p + 1 + n;
 }
 
+/* Whether the pending entries make an index frame now (shlog_file.h,
+ * SHLOG_INDEX_EVERY). */
+static int ix_group_full(const struct enc_index *x)
+{
+    return x->npending >= SHLOG_INDEX_EVERY_MOST ||
+           (x->npending >= SHLOG_INDEX_EVERY && x->group_bytes >= SHLOG_INDEX_GROUP_BYTES);
+}
+
+/* The first blocks of filter w at p, little-endian: after them. */
+static uint8_t *ix_filter_out(uint8_t *p, uint32_t *w, uint32_t blocks)
+{
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    for (size_t i = 0; i < (size_t)blocks * 8; i++)
+        put_u32le((uint8_t *)&w[i], w[i]);
+#endif
+    memcpy(p, w, (size_t)blocks * IX_BLOCK_BYTES);
+    return p + (size_t)blocks * IX_BLOCK_BYTES;
+}
+
 /* An index frame of the pending entries at d (room: ix_frame_bound), a
  * footer with the trailer when kind says: its bytes. */
 static size_t ix_frame_put(struct shlog_enc *e, uint8_t *d, unsigned kind)
@@ -1834,8 +1923,9 @@ static size_t ix_frame_put(struct shlog_enc *e, uint8_t *d, unsigned kind)
     uint8_t *raw = put_varint(x->summaries.p, x->npending);
     if (x->pending.len) /* a footer of no entries has none */
         memcpy(raw, x->pending.p, x->pending.len);
-    uint32_t group_blocks = ix_group_seal(x);
+    uint32_t group_blocks = ix_group_seal(x), gram_blocks = ix_gram_seal(x);
     raw = put_varint(raw + x->pending.len, group_blocks);
+    raw = put_varint(raw, gram_blocks);
     p = ix_summaries_put(x, p + IX_HEAD3_BYTES, (size_t)(raw - x->summaries.p));
     put_u32le(summaries, (uint32_t)(p + 4 - summaries - 4));
     put_u32le(p, fnv1a32(pay, (size_t)(p - pay)));
@@ -1844,13 +1934,12 @@ static size_t ix_frame_put(struct shlog_enc *e, uint8_t *d, unsigned kind)
     if (x->pending_filters.len)
         memcpy(p, x->pending_filters.p, x->pending_filters.len);
     p += x->pending_filters.len;
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-    for (size_t i = 0; i < (size_t)group_blocks * 8; i++)
-        put_u32le((uint8_t *)&x->group[i], x->group[i]);
-#endif
-    memcpy(p, x->group, (size_t)group_blocks * IX_BLOCK_BYTES);
-    p += (size_t)group_blocks * IX_BLOCK_BYTES;
+    p = ix_filter_out(p, x->group, group_blocks);
     memset(x->group, 0, (size_t)IX_GROUP_BLOCKS * IX_BLOCK_BYTES);
+    p = ix_filter_out(p, x->grams, gram_blocks);
+    if (x->grams_dirty)
+        memset(x->grams, 0, (size_t)IX_GRAM_BLOCKS * IX_BLOCK_BYTES);
+    x->grams_dirty = 0;
     x->group_frames = 0;
     x->group_bytes = 0;
     put_u32le(p, fnv1a32(filters, (size_t)(p - filters)));
@@ -1970,7 +2059,7 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap)
         rc = -ENOMEM;
         goto out;
     }
-    if (e->ix.npending >= SHLOG_INDEX_EVERY)
+    if (ix_group_full(&e->ix))
         rc += (long)ix_frame_put(e, d + rc, IX_KIND_BLOCK);
 out:
     enc_frame_forget(e);
@@ -1992,7 +2081,7 @@ long shlog_enc_frame_at(struct shlog_enc *e, const void *prefix, size_t n, uint6
         rc = -ENOMEM;
     } else {
         e->ix.next_off = at; /* the index frames, where the caller appends them */
-        if (e->ix.npending >= SHLOG_INDEX_EVERY)
+        if (ix_group_full(&e->ix))
             rc = (long)ix_frame_put(e, dst, IX_KIND_BLOCK);
     }
     enc_frame_forget(e);

@@ -40,6 +40,8 @@
 #define IX_TAG_UNINDEXED 'u' /* a numeric field whose values are not keys: its name */
 #define IX_TAG_THREAD 't'    /* version 3: a record's thread id (a number key) */
 #define IX_TAG_TRACE 'x'     /* version 5: a trace id a trace record sets (its 16 bytes, big-endian) */
+#define IX_TAG_GRAM 'g'      /* version 8: three bytes of a word, in an index frame's gram filter */
+#define IX_GRAM_BYTES 3u
 #define IX_MAX_TRACES 64u    /* threads whose trace a frame's entry restates; a frame of more lists none */
 
 /* FNV-1a 64 of (tag, name, 0): where a key of that tag and name goes on. */
@@ -102,6 +104,15 @@ int shlog__ix_words_whole(const char *fmt, size_t n, unsigned nargs, const uint8
  * text with each run of literal text. */
 void shlog__ix_fields(const char *fmt, size_t n, unsigned nargs, const char **name, size_t *len,
                       void (*text)(void *, const uint8_t *, size_t), void *clientd);
+
+/* Calls each with the key of every run of IX_GRAM_BYTES bytes of word w
+ * (FORMAT.md, "Substrings"); prefix: shlog__ix_prefix(IX_TAG_GRAM, "", 0). */
+static inline void shlog__ix_grams(uint64_t prefix, const uint8_t *w, size_t n, void (*each)(void *, uint64_t),
+                                   void *clientd)
+{
+    for (size_t i = 0; i + IX_GRAM_BYTES <= n; i++)
+        each(clientd, shlog__ix_text(prefix, w + i, IX_GRAM_BYTES));
+}
 
 /* The key of trace id hi, lo (FORMAT.md, "Trace ids in the index"). */
 uint64_t shlog__ix_trace_key(uint64_t hi, uint64_t lo);

@@ -17,6 +17,8 @@ struct ix_filters {
     int failed;        /* unreadable or failing their check: every frame of them may hold any key */
     uint32_t group_blocks; /* version 4: the filter of all its frames' keys, after theirs; 0: none */
     uint64_t group_at;
+    uint32_t gram_blocks; /* version 8: the filter of its frames' words' grams, after the group's; 0: none */
+    uint64_t gram_at;
 };
 
 struct shlog_index {
@@ -130,7 +132,7 @@ static int ix_read_payload(struct shlog_index *ix, int fd, uint64_t off, uint64_
             shlog__grow_array(&ix->filters, &ix->filters_cap, ix->nfilters, sizeof(*ix->filters)))
             return -ENOMEM;
         ix->filters[ix->nfilters++] = (struct ix_filters){off + front + IX_HEAD3_BYTES + summaries,
-                                                          len - IX_HEAD3_BYTES - summaries - trailer, NULL, 0, 0, 0};
+                                                          len - IX_HEAD3_BYTES - summaries - trailer, NULL, 0, 0, 0, 0, 0};
         len = IX_HEAD3_BYTES + summaries;
     }
     if (len < IX_HEAD_BYTES + 1 + 4 || ix->held + len > SHLOG_INDEX_MAX_BYTES) {
@@ -314,14 +316,19 @@ static const char *ix_take_entries(struct shlog_index *ix, struct shlog_index *o
     uint64_t group_blocks = version >= 4 ? get_varint(c) : 0;
     if (c->bad || group_blocks > IX_MAX_BLOOM_BLOCKS || (group_blocks & (group_blocks - 1)))
         return "an index frame's group filter is not a power of two of blocks";
+    uint64_t gram_blocks = version >= 8 ? get_varint(c) : 0;
+    if (c->bad || gram_blocks > IX_MAX_BLOOM_BLOCKS || (gram_blocks & (gram_blocks - 1)))
+        return "an index frame's gram filter is not a power of two of blocks";
     if (c->p != c->end)
         return "an index frame has bytes after its entries";
     if (version >= 3) {
         struct ix_filters *fl = &owner->filters[owner->nfilters - 1];
-        if (filter_at + group_blocks * IX_BLOCK_BYTES + 4 != fl->len)
+        if (filter_at + (group_blocks + gram_blocks) * IX_BLOCK_BYTES + 4 != fl->len)
             return "an index frame's filters are not the size its entries say";
         fl->group_blocks = (uint32_t)group_blocks;
         fl->group_at = filter_at;
+        fl->gram_blocks = (uint32_t)gram_blocks;
+        fl->gram_at = filter_at + group_blocks * IX_BLOCK_BYTES;
         /* version 7: a frame without a filter of its own has its group's, or,
          * with none, may hold any key */
         for (size_t k = first; k < ix->n; k++)
@@ -421,7 +428,8 @@ out:
             for (size_t i = starts[b]; i < end; i++)
                 v[k++] = ix->v[i];
         }
-        memcpy(ix->v, v, k * sizeof(*v));
+        if (k) /* a footer of no entries: no array yet */
+            memcpy(ix->v, v, k * sizeof(*v));
         free(v);
         for (size_t i = 0, j = ix->nblocks; i + 1 < j; i++, j--) {
             uint64_t o = ix->blocks[2 * i], b = ix->blocks[2 * i + 1];
@@ -695,6 +703,24 @@ int shlog_index_msg_word(const char *w, size_t n)
     return n >= 2 && !number;
 }
 
+int shlog_index_msg_gram(const char *w, size_t n)
+{
+    return n >= IX_GRAM_BYTES && shlog_index_msg_word(w, n);
+}
+
+struct gram_probe {
+    const uint8_t *bloom;
+    uint32_t blocks;
+    int missing;
+};
+
+static void probe_gram(void *clientd, uint64_t key)
+{
+    struct gram_probe *p = clientd;
+    if (!shlog__ix_bloom_has(p->bloom, p->blocks, key))
+        p->missing = 1;
+}
+
 /* A field's value may be in f: as a string, or as an integer within the
  * range of a subject field of that name (a numeric field named unindexed
  * may hold any value). */
@@ -789,12 +815,9 @@ int shlog_index_may_match(const struct shlog_index_frame *f, const struct shlog_
     return 1;
 }
 
-int shlog_index_filters(struct shlog_index *ix, const struct shlog_index_frame *f)
+/* An index frame's filters read and checked, once: 0, or -ENOMEM. */
+static int ix_filters_read(struct shlog_index *ix, struct ix_filters *fl)
 {
-    size_t i = (size_t)(f - ix->v);
-    if (i >= ix->n || f->bloom || !f->bloom_blocks || f->filters >= ix->nfilters)
-        return 0;
-    struct ix_filters *fl = &ix->filters[f->filters];
     if (!fl->bytes && !fl->failed) {
         uint8_t *b = malloc(fl->len);
         if (!b)
@@ -809,6 +832,17 @@ int shlog_index_filters(struct shlog_index *ix, const struct shlog_index_frame *
             fl->bytes = b;
         }
     }
+    return 0;
+}
+
+int shlog_index_filters(struct shlog_index *ix, const struct shlog_index_frame *f)
+{
+    size_t i = (size_t)(f - ix->v);
+    if (i >= ix->n || f->bloom || !f->bloom_blocks || f->filters >= ix->nfilters)
+        return 0;
+    struct ix_filters *fl = &ix->filters[f->filters];
+    if (ix_filters_read(ix, fl))
+        return -ENOMEM;
     if (fl->failed)
         return 1;
     /* every frame of these filters points into them (the entries checked
@@ -830,10 +864,28 @@ static int query_filters(const struct shlog_index_query *q)
     return q->app || q->site || q->nwords || q->nmsg_words || q->nfields || q->tids || q->trace;
 }
 
+/* Version 8: 0 when a run of q's msg_grams has a gram the gram filter of
+ * f's index frame lacks (f's messages' words are keys: each run lies in one
+ * of them); 1 when f may match. */
+static int grams_may_match(struct shlog_index *ix, const struct shlog_index_frame *f,
+                           const struct shlog_index_query *q)
+{
+    if (!q->nmsg_grams || !f->indexed || !f->words || f->filters >= ix->nfilters)
+        return 1;
+    struct ix_filters *fl = &ix->filters[f->filters];
+    if (!fl->gram_blocks || ix_filters_read(ix, fl) || !fl->bytes)
+        return 1;
+    uint64_t prefix = shlog__ix_prefix(IX_TAG_GRAM, "", 0);
+    struct gram_probe p = {fl->bytes + fl->gram_at, fl->gram_blocks, 0};
+    for (size_t i = 0; i < q->nmsg_grams && !p.missing; i++)
+        shlog__ix_grams(prefix, (const uint8_t *)q->msg_grams[i], strlen(q->msg_grams[i]), probe_gram, &p);
+    return !p.missing;
+}
+
 int shlog_index_may_match_in(struct shlog_index *ix, const struct shlog_index_frame *f,
                              const struct shlog_index_query *q)
 {
-    if (!shlog_index_may_match(f, q))
+    if (!shlog_index_may_match(f, q) || !grams_may_match(ix, f, q))
         return 0;
     if (!f->bloom_blocks || !query_filters(q))
         return 1;

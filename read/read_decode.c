@@ -402,12 +402,14 @@ static int index_query_make(struct read_engine *e)
     if (f->has_grep) {
         q->msg_words = (const char *const *)f->grep_words;
         q->nmsg_words = f->ngrep_words;
+        q->msg_grams = (const char *const *)f->grep_grams;
+        q->nmsg_grams = f->ngrep_grams;
     }
     q->trace = f->trace;
     q->trace_hi = f->trace_hi;
     q->trace_lo = f->trace_lo;
     return q->since_ns || q->until_ns || q->levels || q->categories || q->npids || q->app || q->nfields ||
-           q->nmsg_words || f->thread || f->trace;
+           q->nmsg_words || q->nmsg_grams || f->thread || f->trace;
 }
 
 /* A trace record's trace set on its thread, counted so that index_trace_tids

@@ -119,34 +119,53 @@ static size_t grep_atoms(const char *re, size_t n, struct grep_atom *a)
     return k;
 }
 
-size_t read_grep_words(const char *re, char **words, char *text)
+/* A byte of a run grep_runs takes: a word's, and for grams an ASCII one (a
+ * quantifier after a multibyte character repeats all its bytes, not its last). */
+static int run_byte(const struct grep_atom *a, int whole)
 {
-    size_t n = strlen(re), nwords = 0;
+    return a->kind == ATOM_LITERAL && shlog_index_word_byte(a->byte) && (whole || a->byte < 0x80);
+}
+
+/* The runs of literal word bytes of re every match shows: whole words
+ * (read_grep_words) or parts of words (read_grep_grams). */
+static size_t grep_runs(const char *re, char **runs, char *text, int whole)
+{
+    size_t n = strlen(re), nruns = 0;
     struct grep_atom *a = malloc((n + 1) * sizeof *a);
     size_t k = a ? grep_atoms(re, n, a) : SIZE_MAX;
     for (size_t i = 0; k != SIZE_MAX && i < k;) {
-        if (a[i].kind != ATOM_LITERAL || !shlog_index_word_byte(a[i].byte)) {
+        if (!run_byte(&a[i], whole)) {
             i++;
             continue;
         }
         size_t from = i;
-        while (i < k && a[i].kind == ATOM_LITERAL && shlog_index_word_byte(a[i].byte))
+        while (i < k && run_byte(&a[i], whole))
             i++;
         int left = from > 0 && (a[from - 1].kind == ATOM_START ||
                                 (a[from - 1].kind == ATOM_LITERAL && !shlog_index_word_byte(a[from - 1].byte)));
         int right = i < k && a[i].kind == ATOM_LITERAL && !shlog_index_word_byte(a[i].byte);
-        if (!left || !right)
+        if (whole && (!left || !right))
             continue;
         for (size_t j = from; j < i; j++)
             text[j - from] = (char)a[j].byte;
         text[i - from] = '\0';
-        if (shlog_index_msg_word(text, i - from)) {
-            words[nwords++] = text;
+        if (whole ? shlog_index_msg_word(text, i - from) : shlog_index_msg_gram(text, i - from)) {
+            runs[nruns++] = text;
             text += i - from + 1;
         }
     }
     free(a);
-    return nwords;
+    return nruns;
+}
+
+size_t read_grep_words(const char *re, char **words, char *text)
+{
+    return grep_runs(re, words, text, 1);
+}
+
+size_t read_grep_grams(const char *re, char **runs, char *text)
+{
+    return grep_runs(re, runs, text, 0);
 }
 
 int read_filter_grep_set(struct read_filter *f, const char *re, char *why, size_t whycap)
@@ -160,6 +179,12 @@ int read_filter_grep_set(struct read_filter *f, const char *re, char *why, size_
     free(f->grep_words);
     f->grep_words = words;
     f->ngrep_words = read_grep_words(re, words, (char *)(words + n / 2 + 1));
+    char **grams = malloc((n / 2 + 1) * sizeof *grams + n + 1);
+    if (!grams)
+        return -ENOMEM;
+    free(f->grep_grams);
+    f->grep_grams = grams;
+    f->ngrep_grams = read_grep_grams(re, grams, (char *)(grams + n / 2 + 1));
     if (f->has_grep)
         regfree(&f->grep);
     f->has_grep = 0;
@@ -183,6 +208,9 @@ void read_filter_free(struct read_filter *f)
     free(f->grep_words);
     f->grep_words = NULL;
     f->ngrep_words = 0;
+    free(f->grep_grams);
+    f->grep_grams = NULL;
+    f->ngrep_grams = 0;
     for (size_t i = 0; i < f->nwhere; i++)
         free(f->where[i].name);
     free(f->where);

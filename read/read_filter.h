@@ -46,6 +46,8 @@ struct read_filter {
     char *grep_msg;     /* RENDER_LINE_MAX + 1 bytes the message is rendered in, with has_grep */
     char **grep_words;  /* the words every message grep matches shows whole (read_grep_words), for the index */
     size_t ngrep_words;
+    char **grep_grams;  /* runs of word bytes every message grep matches shows (read_grep_grams), for the index */
+    size_t ngrep_grams;
     uint64_t limit;     /* records; 0: no limit */
     struct read_where *where; /* every one must hold */
     size_t nwhere;
@@ -64,6 +66,12 @@ int read_filter_grep_set(struct read_filter *f, const char *re, char *why, size_
  * strlen(re) / 2 + 1), their bytes into text (room for 2 * strlen(re) + 2);
  * returns how many. */
 size_t read_grep_words(const char *re, char **words, char *text);
+/* The runs of ASCII word bytes of re that every message it matches shows
+ * within one of its words, as read_grep_words finds literal bytes, whole
+ * or not, that an index frame of version 8 can be asked for
+ * (shlog_index_msg_gram). Into runs (room for strlen(re) / 2 + 1), their
+ * bytes into text (room for strlen(re) + 1); returns how many. */
+size_t read_grep_grams(const char *re, char **runs, char *text);
 /* Adds a --where term, NAME=VALUE, NAME!=VALUE, or NAME<N, <=, >, >= with
  * N a number: 0, or -EINVAL with why ("where 'EXPR': ..."), -ENOMEM. */
 int read_filter_where_add(struct read_filter *f, const char *expr, char *why, size_t whycap);

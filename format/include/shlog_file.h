@@ -222,15 +222,22 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
  * seals (its offset and size, records, time range, levels, categories, pids,
  * the range of each call's subject field (name=%d, the first integer), and a
  * Bloom filter of its apps, call sites, string fields and words) and puts an
- * index frame of the last SHLOG_INDEX_EVERY entries right after every
- * SHLOG_INDEX_EVERY-th frame, in shlog_enc_frame's own bytes. The frames it
- * returns are taken to follow the file header back to back, as written. */
-#define SHLOG_INDEX_VERSION 7u /* its readers read 1 to 6 too */
+ * index frame of the entries since the last one right after the
+ * SHLOG_INDEX_EVERY-th frame since it when those frames hold
+ * SHLOG_INDEX_GROUP_BYTES, else after the SHLOG_INDEX_EVERY_MOST-th, in
+ * shlog_enc_frame's own bytes. The frames it returns are taken to follow
+ * the file header back to back, as written. */
+#define SHLOG_INDEX_VERSION 8u /* its readers read 1 to 7 too */
 #define SHLOG_INDEX_EVERY 16u
+/* Version 8's writer: a slow host's small frames share an index frame by up
+ * to 64, whose summaries compress better together (FORMAT.md, "Slow hosts'
+ * groups"). */
+#define SHLOG_INDEX_EVERY_MOST 64u
+#define SHLOG_INDEX_GROUP_BYTES 65536u
 /* The index of a file another writer made, appended to it (shmlog-dump
  * index): the open frame, whose sections the caller made of the decoded
  * events of the file's frame of n bytes at offset off (prefix: its first 16),
- * is summed up as that frame's entry; after every SHLOG_INDEX_EVERY-th, an
+ * is summed up as that frame's entry; where shlog_enc_frame writes one, an
  * index frame of them goes into dst, to be written at offset at, the file's
  * end as the caller appends to it; shlog_enc_footer's footer then goes to the
  * end too. The bytes in dst (0 or an index frame), or -errno (-ENOSPC: cap
@@ -549,6 +556,8 @@ struct shlog_index_query {
     size_t nwords;
     const char *const *msg_words;      /* words a matching message shows whole (shlog_index_msg_word), */
     size_t nmsg_words;                 /* asked of frames whose filter holds every such word */
+    const char *const *msg_grams;      /* runs of word bytes a matching message shows, each within a word */
+    size_t nmsg_grams;                 /* (shlog_index_msg_gram), asked of index frames' gram filters */
     const struct shlog_index_field *fields; /* each of these name=value */
     size_t nfields;
     const uint32_t *tids;              /* not NULL: any of these thread ids (ntids 0: none), asked of */
@@ -607,6 +616,11 @@ static inline int shlog_index_word_byte(uint8_t c)
  * more that no number's conversion shows (digits, hex digits, x, p, inf,
  * nan, nil). */
 int shlog_index_msg_word(const char *w, size_t n);
+/* 1 when the n bytes at w, a run of word bytes a message shows within one
+ * of its words (not always whole), can be asked of an index frame of
+ * version 8 by its runs of three bytes (shlog_index_query's msg_grams):
+ * three bytes or more that no number's conversion shows. */
+int shlog_index_msg_gram(const char *w, size_t n);
 /* 0 when frame f holds no record that q matches; 1 when it may (a filter
  * not read yet may hold any key). */
 int shlog_index_may_match(const struct shlog_index_frame *f, const struct shlog_index_query *q);

@@ -70,7 +70,9 @@
  * -DCORPUS_WITHOUT_TRACES leaves it out (implied by -DCORPUS_WITHOUT_TRACE and -DCORPUS_WITHOUT_INDEX).
  * With the encoder of version 7 ("Slow hosts' frames"), tests/corpus/v2-index7: every file above, and
  * grouped.shlog, small frames whose own filters are left out; -DCORPUS_WITHOUT_GROUPED leaves it out
- * (implied by -DCORPUS_WITHOUT_TRACES).
+ * (implied by -DCORPUS_WITHOUT_TRACES). With the encoder of version 8 ("Substrings"), tests/corpus/v2-index8:
+ * every file above, and grams.shlog, frames large enough for their index frames' gram filters;
+ * -DCORPUS_WITHOUT_GRAMS leaves it out (implied by -DCORPUS_WITHOUT_GROUPED).
  */
 #if defined(CORPUS_EXIT_WITHOUT_HOW) || defined(CORPUS_WITHOUT_CLOCK) || defined(CORPUS_WITHOUT_CATEGORIES) || \
     defined(CORPUS_WITHOUT_BACKTRACE) || defined(CORPUS_WITHOUT_RECORDS) || defined(CORPUS_WITHOUT_INSTANCE)
@@ -87,6 +89,9 @@
 #endif
 #ifdef CORPUS_WITHOUT_TRACES
 #define CORPUS_WITHOUT_GROUPED
+#endif
+#ifdef CORPUS_WITHOUT_GROUPED
+#define CORPUS_WITHOUT_GRAMS
 #endif
 #if defined(CORPUS_WITHOUT_INDEX) || defined(CORPUS_WITHOUT_TRACE)
 #define CORPUS_WITHOUT_COLLECTOR_HOST
@@ -1253,6 +1258,39 @@ static void write_grouped(void)
     file_close(&o);
 }
 #endif
+#ifndef CORPUS_WITHOUT_GRAMS
+/* ==== grams.shlog ==== */
+
+/* 20 frames of 600 orders whose ids differ (some 6 KB a frame): an index frame after the 16th holds a gram
+ * filter of their words (FORMAT.md, "Substrings"), the footer one of the last 4; "aardvark" in frame 3 only. */
+static void write_grams(void)
+{
+    static const char *const venues[] = {"XNAS", "XLON", "BATS"};
+    struct out o;
+    file_open(&o, "grams.shlog", 1);
+    process(&o, 1, "router", 6101, 9101);
+    site(&o, 1, 1, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, "order id=%lu venue=%s note=%s", SHMLOG_ARG_U64,
+         SHMLOG_ARG_STR, SHMLOG_ARG_STR, 0);
+    uint64_t pos = 0, id = 0x9e3779b97f4a7c15ull;
+    for (unsigned fr = 0; fr < 20; fr++) {
+        struct batch b;
+        batch_begin(&b, &o, 1, 0, pos, 5000 + fr * 1000);
+        for (unsigned k = 0; k < 600; k++) {
+            id = id * 6364136223846793005ull + 1442695040888963407ull;
+            struct pay pay = {{0}, 0};
+            int t = 0;
+            pay_int(&pay, 8, id >> 1);
+            pay_str(&pay, venues[k % 3], &t);
+            pay_str(&pay, fr == 3 && k == 100 ? "aardvark" : k % 2 ? "routine" : "quarterly", &t);
+            record(&b, 1, 88, SHMLOG_LEVEL_INFO, SHMLOG_CAT_ORDER, &pay, t, 0, 1);
+        }
+        pos = b.pos;
+        batch_end(&b);
+        frame(&o);
+    }
+    file_close(&o);
+}
+#endif
 /* ==== hosts.shlog ==== */
 
 /* A collector run with --host corpus-host over two processes that call their machine otherwise (a
@@ -1316,6 +1354,9 @@ int main(int argc, char **argv)
 #endif
 #ifndef CORPUS_WITHOUT_GROUPED
     write_grouped();
+#endif
+#ifndef CORPUS_WITHOUT_GRAMS
+    write_grams();
 #endif
     write_hosts();
     return 0;

@@ -714,12 +714,12 @@ static void read_index(int fd, size_t file_bytes, int with_footer)
         fprintf(stderr, "the index of a closed file: %s\n", shlog_index_note(ix));
     if (with_footer)
         FZ_CHECK(shlog_index_from_footer(ix) && !shlog_index_note(ix));
-    const char *words[] = {"x", "a b"};
+    const char *words[] = {"x", "a b"}, *grams[] = {"rare", "zebra"};
     const struct shlog_index_field fields[] = {{"v", "1"}, {"s", "-2.5"}, {"t", "true"}, {"u", "x"}};
     uint32_t pids[] = {1, 2};
     struct shlog_index_query q = {.since_ns = 1, .until_ns = UINT64_MAX / 2, .levels = 0x0f, .categories = 3,
                                   .pids = pids, .npids = 2, .app = "app", .site = "f.c:1", .words = words,
-                                  .nwords = 2, .fields = fields, .nfields = 4};
+                                  .nwords = 2, .fields = fields, .nfields = 4, .msg_grams = grams, .nmsg_grams = 2};
     uint64_t end = SHLOG_FILE_HEADER_BYTES;
     for (size_t i = 0; i < shlog_index_count(ix); i++) {
         const struct shlog_index_frame *f = shlog_index_frame(ix, i);
