@@ -320,8 +320,8 @@ def to_parquet(paths: Paths, out: Any, *, kind: str = "records", fields: bool = 
     binary file) with pyarrow: zstd, row groups of row_group_rows records
     (the last of the rest); msg plain (no dictionary, no statistics), ts and
     seq delta-encoded. Row groups are encoded side by side, one a writer
-    thread, while the next is read; at most one more row group than the
-    writers is in memory. threads: the writers, and open()'s decoding
+    thread, while the next is read; as many row groups as writers (two at
+    least) are in memory. threads: the writers, and open()'s decoding
     threads; 0: a writer a cpu this process may run on, and the decoders
     the cpus less one (at least one). Returns the rows written."""
     pa = _pyarrow("to_parquet()")
@@ -354,7 +354,9 @@ def to_parquet(paths: Paths, out: Any, *, kind: str = "records", fields: bool = 
             finally:
                 done()
 
-        rows = _write_parts(out, encode, _row_groups(stream, row_group_rows, writers + 1), writers)
+        # As many row groups held as writers (two at least, one gathered while one is written): on a cpu each,
+        # the writers keep them busy, and a group gathered beyond would wait for a cpu and take memory.
+        rows = _write_parts(out, encode, _row_groups(stream, row_group_rows, max(2, writers)), writers)
         _warn_damage(src)
         return rows
     finally:
