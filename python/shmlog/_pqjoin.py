@@ -162,7 +162,7 @@ def _field(fields: Struct, fid: int) -> List[Any]:
 
 def _move(fields: Struct, fids: Tuple[int, ...], by: int) -> None:
     for f in fields:
-        if f[0] in fids:
+        if f[0] in fids and f[2]:  # 0 is no offset (the magic is there): pyarrow's deprecated ColumnChunk.file_offset
             f[2] += by
 
 

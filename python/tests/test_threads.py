@@ -80,18 +80,25 @@ def test_threads_is_checked(corpus: pathlib.Path) -> None:
 
 
 def test_parquet_row_groups_encoded_side_by_side(live: Live, tmp_path: pathlib.Path) -> None:
-    """to_parquet() with several writers joins the row groups each encoded into one file that pyarrow, polars and
-    DuckDB read as to_arrow()'s table, row group by row group in order, whatever the writers' count; as a writable
-    file too, and with no row at all."""
+    """to_parquet() with several writers joins the row groups each encoded into the file one pyarrow writer makes
+    of to_arrow()'s table, byte for byte, whatever the writers' count, which pyarrow, polars and DuckDB read as
+    that table, row group by row group in order; as a writable file too, and with no row at all."""
     import duckdb
     import polars as pl
     import pyarrow.parquet as pq
+    from shmlog._arrow import _WRITE_BATCH, _parquet_columns
     table = shmlog.to_arrow(str(live.out))
     rows = table.num_rows
     group = rows // 7 + 1  # the last row group shorter
+    # The file one pyarrow writer makes of the table, byte for byte.
+    one = tmp_path / "one.parquet"
+    with pq.ParquetWriter(one, table.schema, compression="zstd", write_batch_size=_WRITE_BATCH,
+                          **_parquet_columns(table.schema)) as w:
+        w.write_table(table, row_group_size=group)
     for writers in (1, 2, 3):
         out = tmp_path / ("w%d.parquet" % writers)
         assert shmlog.to_parquet(str(live.out), str(out), row_group_rows=group, threads=writers) == rows
+        assert out.read_bytes() == one.read_bytes(), writers
         meta = pq.ParquetFile(out).metadata
         assert [meta.row_group(g).num_rows for g in range(meta.num_row_groups)] == \
             [min(group, rows - g * group) for g in range(meta.num_row_groups)], writers
