@@ -6,8 +6,8 @@
 # `shmlog-dump read --format json > file` on one core. Each figure is the best wall time of RUNS runs,
 # printed with its command. Last, how to_arrow() divides its cpu between the calling thread and the
 # builders, and what that leaves as the least time on idle cpus (a machine shared with busy neighbours may
-# not give a process its cpus: the split shows what the wall time cannot); the same of to_parquet(), whose
-# writer is one thread.
+# not give a process its cpus: the split shows what the wall time cannot); the same of to_parquet(), by its
+# threads (writers and decoders).
 #   bench/parallel.sh [RECORDS] [--runs N] [--set DIR] [--keep DIR] [--before TREE]
 #   RECORDS: default 10.9M (the issue's table); --set: files made before (DIR/out); --keep: keep them in DIR;
 #   --before TREE: the same paths with an earlier tree's build/ and python/ (no threads there)
@@ -127,18 +127,33 @@ PY
 done
 
 echo
-echo "the work split of to_parquet() (pyarrow's writer is the calling thread, the decoders the rest):"
+echo "the work split of to_parquet() (its threads' cpu, sampled from /proc/self/task: the writers encode row groups side by side):"
 SHMLOG_READ_LIBRARY=$build/read/libshmlog-read.so.1 PYTHONPATH=$repo/python OPENBLAS_NUM_THREADS=1 \
     "$vpy" - "$work/out" "$parquet" "$(nproc)" <<'PY'
-import resource, sys, time
+import os, resource, sys, threading, time
 import shmlog
-def cpu(who):
-    r = resource.getrusage(who)
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 d, out, cpus = sys.argv[1], sys.argv[2], int(sys.argv[3])
-m0, s0, w0 = cpu(resource.RUSAGE_THREAD), cpu(resource.RUSAGE_SELF), time.monotonic()
+tick, me, seen, done = os.sysconf("SC_CLK_TCK"), threading.get_native_id(), {}, threading.Event()
+def sample():  # a thread's last reading before it ends: its cpu within 20 ms
+    while not done.wait(0.02):
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                f = open("/proc/self/task/%s/stat" % tid).read()
+            except OSError:
+                continue
+            fields = f[f.rindex(")") + 2:].split()
+            seen[int(tid)] = (int(fields[11]) + int(fields[12])) / tick
+sampler = threading.Thread(target=sample)
+sampler.start()
+s0, w0 = cpu(), time.monotonic()
 rows = shmlog.to_parquet(d, out)
-m1, s1, w1 = cpu(resource.RUSAGE_THREAD), cpu(resource.RUSAGE_SELF), time.monotonic()
-print(f"{rows} rows, {w1 - w0:.2f} s wall, {s1 - s0:.2f} cpu-s, writer {m1 - m0:.2f}, decoders {(s1 - s0) - (m1 - m0):.2f}; "
-      f"on {cpus} idle cpus at least {max(m1 - m0, (s1 - s0) / cpus):.2f} s")
+s1, w1 = cpu(), time.monotonic()
+done.set()
+sampler.join()
+busy = sorted((c for t, c in seen.items() if t not in (me, sampler.native_id) and c >= 0.05), reverse=True)
+print(f"{rows} rows, {w1 - w0:.2f} s wall, {s1 - s0:.2f} cpu-s; its threads {', '.join('%.2f' % c for c in busy)}, "
+      f"calling thread {seen.get(me, 0):.2f}; on {cpus} idle cpus at least {max(busy[:1] + [(s1 - s0) / cpus]):.2f} s")
 PY

@@ -35,7 +35,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     e.add_argument("--no-fields", action="store_true", help="no column per field of the formats")
     e.add_argument("--row-group-rows", type=int, default=1 << 20, help="rows per row group (default 1048576)")
     e.add_argument("--jobs", type=int, default=0, metavar="N",
-                   help="threads that decode (default 0: the cpus this process may run on, less one for the writer)")
+                   help="threads that write row groups, and that decode (default 0: a writer a cpu this process may "
+                        "run on, and a decoder fewer)")
     a = p.parse_args(argv)
     try:
         with warnings.catch_warnings(record=True) as damage:

@@ -6,12 +6,14 @@ object, and the decoding runs in C calls, which ctypes makes without the GIL.
 """
 from __future__ import annotations
 
+import builtins
+import collections
 import ctypes
 import os
 import queue
 import threading
 import warnings
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
 
 from . import _native as _n
 from . import DamagedInputWarning, Filters, OpenReader, Paths, _open, _options, _takes_filters
@@ -236,13 +238,15 @@ def to_arrow(paths: Paths, *, kind: str = "records", fields: bool = True, messag
         src.close()
 
 
-def _row_groups(stream: pyarrow.RecordBatchReader, rows: int) -> Iterator[List[pyarrow.RecordBatch]]:
+def _row_groups(stream: pyarrow.RecordBatchReader, rows: int,
+                held: int) -> Iterator[Tuple[List[pyarrow.RecordBatch], Callable[[], None]]]:
     """stream's batches in lists of rows rows (the last of what is left),
-    gathered on a thread of their own while the caller writes the list
-    before: the C stream and pyarrow's writer both run without the GIL. At
-    most two lists are held, the one written and the one gathered."""
+    gathered on a thread of their own while the caller writes those before:
+    the C stream and pyarrow's writer both run without the GIL. Each list
+    comes with the call that says the caller is done with it; at most held
+    lists are held, those gathered and the one being gathered."""
     ready: queue.Queue[Any] = queue.Queue()
-    slots = threading.Semaphore(2)  # a slot a list, given back once the caller wrote it
+    slots = threading.Semaphore(held)  # a slot a list, given back once the caller wrote it
     stop = threading.Event()
     end = object()
 
@@ -257,23 +261,23 @@ def _row_groups(stream: pyarrow.RecordBatchReader, rows: int) -> Iterator[List[p
             if not take_slot():
                 return
             group: List[Any] = []
-            held = 0
+            got = 0
             for batch in stream:
                 if stop.is_set():
                     return
-                while held + batch.num_rows >= rows:
+                while got + batch.num_rows >= rows:
                     # A row group's end: the batch's head goes to it, its tail to the next.
-                    head = rows - held
+                    head = rows - got
                     group.append(batch.slice(0, head))
                     ready.put(group)
                     batch = batch.slice(head)
-                    group, held = [], 0
+                    group, got = [], 0
                     if not take_slot():
                         return
                 if batch.num_rows:
                     group.append(batch)
-                    held += batch.num_rows
-            if held:
+                    got += batch.num_rows
+            if got:
                 ready.put(group)
             ready.put(end)
         except BaseException as err:  # the caller's to raise
@@ -288,9 +292,8 @@ def _row_groups(stream: pyarrow.RecordBatchReader, rows: int) -> Iterator[List[p
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield item
+            yield item, slots.release
             del item
-            slots.release()
     finally:
         stop.set()
         gatherer.join()
@@ -314,36 +317,82 @@ def to_parquet(paths: Paths, out: Any, *, kind: str = "records", fields: bool = 
                row_group_rows: int = _ROW_GROUP, compression: str = "zstd", threads: int = 0,
                **filters: Unpack[Filters]) -> int:
     """open(...) written to the Parquet file out (a path or a writable
-    file) with pyarrow: zstd, row groups of row_group_rows records (the
-    last of the rest), the next row group read while one is written, two at
-    most in memory; msg plain (no dictionary, no statistics), ts and seq
-    delta-encoded. threads: open()'s, but 0 leaves the writer a cpu (the
-    cpus this process may run on less one, at least one). Returns the rows
-    written."""
+    binary file) with pyarrow: zstd, row groups of row_group_rows records
+    (the last of the rest); msg plain (no dictionary, no statistics), ts and
+    seq delta-encoded. Row groups are encoded side by side, one a writer
+    thread, while the next is read; as many row groups as writers (two at
+    least) are in memory. threads: the writers, and open()'s decoding
+    threads; 0: a writer a cpu this process may run on, and the decoders
+    the cpus less one (at least one). Returns the rows written."""
     pa = _pyarrow("to_parquet()")
     import pyarrow.parquet as pq
     if not isinstance(row_group_rows, int) or isinstance(row_group_rows, bool) or row_group_rows < 1:
         raise ValueError("shmlog: row_group_rows is a count of at least 1, not %r" % (row_group_rows,))
+    writers = threads
     if threads == 0 and not isinstance(threads, bool):
-        # pyarrow's writer takes a cpu of its own and is the slower stage: decoders beside it on that cpu slow it.
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        threads = max(1, cpus - 1)
+        # A decoder fewer than the cpus: the writers are the slower stage.
+        writers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        threads = max(1, writers - 1)
     src = open(paths, kind=kind, fields=fields, message=message, threads=threads, **filters)
-    rows = 0
     try:
         stream = pa.RecordBatchReader.from_stream(src)
-        with pq.ParquetWriter(out, stream.schema, compression=compression, write_batch_size=_WRITE_BATCH,
-                              **_parquet_columns(stream.schema)) as w:
-            for group in _row_groups(stream, row_group_rows):
-                t = pa.Table.from_batches(group, stream.schema)
-                del group
-                w.write_table(t, row_group_size=row_group_rows)
-                rows += t.num_rows
-                del t
+        options = dict(compression=compression, write_batch_size=_WRITE_BATCH, **_parquet_columns(stream.schema))
+
+        def encode(group: List[pyarrow.RecordBatch], done: Callable[[], None]) -> Tuple[bytes, int]:
+            """The group as a Parquet file of one row group (none: no group), in memory, and its rows."""
+            try:
+                sink = pa.BufferOutputStream()
+                rows = 0
+                with pq.ParquetWriter(sink, stream.schema, **options) as w:
+                    if group:
+                        t = pa.Table.from_batches(group, stream.schema)
+                        del group[:]
+                        rows = t.num_rows
+                        w.write_table(t, row_group_size=row_group_rows)
+                        del t
+                return sink.getvalue().to_pybytes(), rows
+            finally:
+                done()
+
+        # As many row groups held as writers (two at least, one gathered while one is written): on a cpu each,
+        # the writers keep them busy, and a group gathered beyond would wait for a cpu and take memory.
+        rows = _write_parts(out, encode, _row_groups(stream, row_group_rows, max(2, writers)), writers)
         _warn_damage(src)
         return rows
     finally:
         src.close()
+
+
+def _write_parts(out: Any, encode: Callable[[List[pyarrow.RecordBatch], Callable[[], None]], Tuple[bytes, int]],
+                 groups: Iterator[Tuple[List[pyarrow.RecordBatch], Callable[[], None]]], writers: int) -> int:
+    """The groups encoded by writers threads, joined into the Parquet file out in their order; the rows written."""
+    from concurrent.futures import ThreadPoolExecutor
+    from ._pqjoin import Joiner
+    rows = 0
+    f = builtins.open(out, "wb") if isinstance(out, (str, bytes, os.PathLike)) else out
+    try:
+        joined = Joiner(f)
+        pending: Deque[Any] = collections.deque()
+        with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="shmlog-parquet-write") as pool:
+            def take() -> None:
+                nonlocal rows
+                part, n = pending.popleft().result()
+                joined.add(part)
+                rows += n
+            for group, done in groups:
+                pending.append(pool.submit(encode, group, done))
+                del group
+                while pending and (pending[0].done() or len(pending) > writers):
+                    take()
+            if not rows and not pending:
+                pending.append(pool.submit(encode, [], lambda: None))  # no rows: a file of the schema alone
+            while pending:
+                take()
+        joined.close()
+    finally:
+        if f is not out:
+            f.close()
+    return rows
 
 
 # ==== polars and DuckDB ====

@@ -77,3 +77,44 @@ def test_threads_is_checked(corpus: pathlib.Path) -> None:
     for bad in (-1, True, "2", 1 << 17):
         with pytest.raises(ValueError):
             shmlog.open(str(corpus / "v2" / "processes.shlog"), threads=bad)
+
+
+def test_parquet_row_groups_encoded_side_by_side(live: Live, tmp_path: pathlib.Path) -> None:
+    """to_parquet() with several writers joins the row groups each encoded into the file one pyarrow writer makes
+    of to_arrow()'s table, byte for byte, whatever the writers' count, which pyarrow, polars and DuckDB read as
+    that table, row group by row group in order; as a writable file too, and with no row at all."""
+    import duckdb
+    import polars as pl
+    import pyarrow.parquet as pq
+    from shmlog._arrow import _WRITE_BATCH, _parquet_columns
+    table = shmlog.to_arrow(str(live.out))
+    rows = table.num_rows
+    group = rows // 7 + 1  # the last row group shorter
+    # The file one pyarrow writer makes of the table, byte for byte.
+    one = tmp_path / "one.parquet"
+    with pq.ParquetWriter(one, table.schema, compression="zstd", write_batch_size=_WRITE_BATCH,
+                          **_parquet_columns(table.schema)) as w:
+        w.write_table(table, row_group_size=group)
+    for writers in (1, 2, 3):
+        out = tmp_path / ("w%d.parquet" % writers)
+        assert shmlog.to_parquet(str(live.out), str(out), row_group_rows=group, threads=writers) == rows
+        assert out.read_bytes() == one.read_bytes(), writers
+        meta = pq.ParquetFile(out).metadata
+        assert [meta.row_group(g).num_rows for g in range(meta.num_row_groups)] == \
+            [min(group, rows - g * group) for g in range(meta.num_row_groups)], writers
+        assert sum(meta.row_group(g).num_rows for g in range(meta.num_row_groups)) == rows
+        back = pq.read_table(out)
+        for name in table.column_names:  # a dictionary's values per row: its batches' dictionaries differ
+            assert back.column(name).to_pylist() == table.column(name).to_pylist(), (writers, name)
+        polars_df = pl.read_parquet(out)
+        assert polars_df["seq"].to_list() == table.column("seq").to_pylist(), writers
+        assert polars_df["msg"].to_list() == table.column("msg").to_pylist(), writers
+        con = duckdb.connect(":memory:")
+        got = con.sql("SELECT count(*), sum(seq), count(msg) FROM read_parquet('%s')" % out).fetchall()[0]
+        assert got == (rows, sum(table.column("seq").to_pylist()), rows - table.column("msg").null_count), writers
+    with open(tmp_path / "file.parquet", "wb") as f:
+        assert shmlog.to_parquet(str(live.out), f, row_group_rows=group, threads=2) == rows
+    assert pq.read_table(tmp_path / "file.parquet").column("seq").to_pylist() == table.column("seq").to_pylist()
+    none = tmp_path / "none.parquet"
+    assert shmlog.to_parquet(str(live.out), str(none), threads=2, until=1) == 0
+    assert pq.read_table(none).num_rows == 0 and pq.read_table(none).schema.names == table.schema.names
