@@ -835,12 +835,17 @@ enum {
 /* C: each argument evaluated into a local of the call's block, then the record. */
 #define SHMLOG__WITH_ARGS(n, ...) SHMLOG__EACH_N(n, SHMLOG__A_EVAL, __VA_ARGS__) SHMLOG__WRITE(n, __VA_ARGS__)
 #define SHMLOG__A_EVAL(i, x) __extension__ __auto_type shmlog__r##i = (x);
-/* Argument i's support, type code and log2 of its width as constants of
- * the call's block, each worked out once: the macros below name them, so a
- * call's expansion stays short (GCC keeps every token's macro location). */
+/* Argument i's type code, support, whether it is a string, log2 of its
+ * width, its bytes in the call's image (a string's address) and whether it
+ * is a long double, as constants of the call's block, each worked out once:
+ * the macros below name them, so a call's expansion stays short (GCC keeps
+ * every token's macro location). */
 #define SHMLOG__A_DECL(i, x)                                                                  \
     enum { shmlog__t##i = SHMLOG__TYPE(shmlog__r##i), shmlog__ok##i = shmlog__t##i != SHMLOG_ARG_NONE, \
-           shmlog__w##i = SHMLOG__LOG2_WIDTH(shmlog__t##i) };                                  \
+           shmlog__s##i = 0u + shmlog__t##i == SHMLOG_ARG_STR,                                \
+           shmlog__w##i = SHMLOG__LOG2_WIDTHS >> 2 * shmlog__t##i & 3u,                        \
+           shmlog__b##i = shmlog__s##i ? 8u : 1u << shmlog__w##i,                             \
+           shmlog__l##i = sizeof(shmlog__r##i) > 8 && 0u + shmlog__t##i == SHMLOG_ARG_F64 };  \
     SHMLOG__STATIC_ASSERT(shmlog__ok##i, SHMLOG__UNSUPPORTED);
 #define SHMLOG__A_OK(i, x) && shmlog__ok##i
 #define SHMLOG__A_FMT(i, x) , shmlog__r##i
@@ -870,8 +875,8 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
     enum { shmlog__e0 = 0, shmlog__n0 = 0 SHMLOG__EACH_N(n, SHMLOG__A_ENUM, __VA_ARGS__) };    \
     static const uint8_t shmlog__types[] = {0 SHMLOG__EACH_N(n, SHMLOG__A_TYPE, __VA_ARGS__)};
 #define SHMLOG__A_ENUM(i, x)                                                                  \
-    , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__IMAGE_BYTES(i),      \
-      shmlog__n##i = SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) + (0u + shmlog__t##i == SHMLOG_ARG_STR)
+    , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + shmlog__b##i,                \
+      shmlog__n##i = SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) + shmlog__s##i
 #define SHMLOG__A_TYPE(i, x) , SHMLOG__CAST(uint8_t, shmlog__t##i)
 #define SHMLOG__PREV_1 0
 #define SHMLOG__PREV_2 1
@@ -889,12 +894,9 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__PREV_14 13
 #define SHMLOG__PREV_15 14
 #define SHMLOG__PREV_16 15
-/* log2 of a fixed width: F32 is 4 bytes among the 8-byte types. */
-#define SHMLOG__LOG2_WIDTH(t)                                                                 \
-    (0u + (t) == SHMLOG_ARG_F32 ? 2u : 0u + (t) >= SHMLOG_ARG_I64 ? 3u : 0u + (t) >= SHMLOG_ARG_I32 ? 2u          \
-     : 0u + (t) >= SHMLOG_ARG_I16 ? 1u : 0u)
-/* An argument's bytes in the call's image: its width, a string's address. */
-#define SHMLOG__IMAGE_BYTES(i) (0u + shmlog__t##i == SHMLOG_ARG_STR ? 8u : 1u << shmlog__w##i)
+/* log2 of each type code's width, two bits a code (F32 is 4 bytes among the
+ * 8-byte types); a string's are its address's. */
+#define SHMLOG__LOG2_WIDTHS 0xFEFA500u
 #define SHMLOG__SITE_NARGS(n, ...) n
 /* The call's image: its arguments laid out as the record's payload lays
  * them out, but for a string's 8-byte address in place of its header and
@@ -911,27 +913,26 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
  * sites in one function cost GCC a tenth more compile time. */
 #define SHMLOG__A_IMAGE(i, x)                                                                 \
     __builtin_memcpy(shmlog__image + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i), SHMLOG__IMAGE_SOURCE(i), \
-                     SHMLOG__IMAGE_BYTES(i));
+                     shmlog__b##i);
 /* A long double is the one argument wider than its 8 image bytes; the
  * inner choice casts 0.0 for any other argument, so that the branch not
  * taken still compiles for a pointer. */
 #define SHMLOG__IMAGE_SOURCE(i)                                                               \
-    __builtin_choose_expr(SHMLOG__LONG_DOUBLE(i),                                             \
+    __builtin_choose_expr(shmlog__l##i,                                                       \
                           (const void *)&(const double){(double)__builtin_choose_expr(        \
-                              SHMLOG__LONG_DOUBLE(i), shmlog__r##i, 0.0)},                    \
+                              shmlog__l##i, shmlog__r##i, 0.0)},                              \
                           (const void *)&shmlog__r##i)
-#define SHMLOG__LONG_DOUBLE(i) (sizeof(shmlog__r##i) > 8 && 0u + shmlog__t##i == SHMLOG_ARG_F64)
 #define SHMLOG__SEND(n, lcf, ...) \
     shmlog__write(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi, lcf, shmlog__image);
 /* The site's layout for shmlog__write (struct shmlog__site). */
 #define SHMLOG__SITE_LAYOUT(n, ...)                                                          \
     0u SHMLOG__EACH_N(n, SHMLOG__A_WIDTH, __VA_ARGS__), 0u SHMLOG__EACH_N(n, SHMLOG__A_STRING, __VA_ARGS__), \
         0u SHMLOG__EACH_N(n, SHMLOG__A_FIXED, __VA_ARGS__), 0u SHMLOG__EACH_N(n, SHMLOG__A_FIRST_STRING, __VA_ARGS__)
-#define SHMLOG__A_WIDTH(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 0u : (0u + shmlog__w##i) << (2 * ((i) - 1)))
-#define SHMLOG__A_STRING(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 1u << ((i) - 1) : 0u)
-#define SHMLOG__A_FIXED(i, x) + (0u + shmlog__t##i == SHMLOG_ARG_STR ? SHMLOG_STR_HEADER_BYTES : 1u << shmlog__w##i)
+#define SHMLOG__A_WIDTH(i, x) | (shmlog__s##i ? 0u : (0u + shmlog__w##i) << (2 * ((i) - 1)))
+#define SHMLOG__A_STRING(i, x) | (0u + shmlog__s##i) << ((i) - 1)
+#define SHMLOG__A_FIXED(i, x) + (shmlog__s##i ? SHMLOG_STR_HEADER_BYTES : 1u << shmlog__w##i)
 #define SHMLOG__A_FIRST_STRING(i, x)                                                          \
-    + (0u + shmlog__t##i == SHMLOG_ARG_STR && 0u + SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) == 0u \
+    + (shmlog__s##i && 0u + SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) == 0u                   \
            ? 0u + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) : 0u)
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
