@@ -1103,8 +1103,10 @@ unsigned shmlog__cut_strings(size_t *len, unsigned *cut, const uint8_t *types, u
     return SHMLOG_REC_TRUNCATED;
 }
 
-void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_hi, uint32_t tsc_lo, unsigned lcf,
-                   const uint8_t *image)
+/* shmlog__write with the site word at cache: a rate limit's marker keeps its own. */
+static inline __attribute__((always_inline)) void shmlog__write_at(uint64_t *cache, const struct shmlog__site *s,
+                                                                   uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf,
+                                                                   const uint8_t *image)
 {
     const uint64_t tsc = SHMLOG__CAST(uint64_t, tsc_hi) << 32 | tsc_lo;
     const uint64_t site = shmlog__site_word(cache, s, lcf);
@@ -1125,6 +1127,11 @@ void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_h
     struct shmlog__cursor c = shmlog__cursor_at(head, pos);
     shmlog__put_bytes(&c, image, s->fixed);
     shmlog__commit(head, pos);
+}
+
+void shmlog__write(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, const uint8_t *image)
+{
+    shmlog__write_at(&s->word, s, tsc_lo, tsc_hi, lcf, image);
 }
 
 uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,
@@ -1244,13 +1251,13 @@ void shmlog_flush_suppressed(void)
         if (!n)
             continue;
         /* one U64 of 8 bytes: width code 3 */
-        const struct shmlog__site marker = {e->file, e->func, "rate limit: suppressed=%llu", NULL, marker_types,
-                                            e->line, 1, 3, 0, 8, 0};
+        const struct shmlog__site marker = {0, 3, 0, 8, 0, 1, e->line, e->file, e->func,
+                                            "rate limit: suppressed=%llu", NULL, marker_types};
         uint32_t lo, hi;
         SHMLOG__RDTSC_HALVES(lo, hi);
         uint8_t image[8];
         memcpy(image, &n, sizeof image);
-        shmlog__write(&e->marker_cache, &marker, hi, lo, e->lc, image);
+        shmlog__write_at(&e->marker_cache, &marker, lo, hi, e->lc, image);
     }
 }
 

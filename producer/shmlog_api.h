@@ -671,17 +671,11 @@ SHMLOG__INLINE void shmlog__commit(uint8_t *head, uint64_t pos)
     shmlog__store_release(&SHMLOG__REINTERPRET(struct shmlog_record *, head)->commit, pos + 1);
 }
 
-/* What registering a call site takes, a constant of the site's. Its site
- * word (shmlog__register_site's cache), which every call reads, is a static
- * of its own: the words of many sites share a cache line. */
+/* A call site's static: its site word (shmlog__register_site's cache),
+ * which every call reads, beside what the C writer reads with it, then what
+ * registering the site takes. A call hands the writer its address alone. */
 struct shmlog__site {
-    const char *file;
-    const char *func;
-    const char *fmt;
-    const char *desc;
-    const uint8_t *types;
-    int line;
-    unsigned nargs;
+    uint64_t word;
     /* The C writer's layout of the arguments, worked out when compiling
      * (C++'s writers have theirs in their code: zero there): argument i's
      * width is 1 << (widths >> 2i & 3) bytes unless bit i of strings says it
@@ -691,6 +685,13 @@ struct shmlog__site {
     uint16_t strings;
     uint16_t fixed;
     uint8_t first_string_at;
+    unsigned nargs;
+    int line;
+    const char *file;
+    const char *func;
+    const char *fmt;
+    const char *desc;
+    const uint8_t *types;
 };
 
 /* The site word of a call (shmlog__register_site's), the site registered on
@@ -734,13 +735,13 @@ typedef void (*shmlog__tree_writer)(uint64_t obj, struct shmlog__cursor *at, siz
  * the level, the category << 8 and the record flags << 16. Argument i of
  * bit i of direct is a value tree at objs[i], written by trees[i] instead of
  * its bytes being copied. */
-SHMLOG__INLINE void shmlog__write_args(uint64_t *cache, const struct shmlog__site *s, uint64_t tsc, unsigned lcf,
+SHMLOG__INLINE void shmlog__write_args(struct shmlog__site *s, uint64_t tsc, unsigned lcf,
                                        unsigned nargs, const uint8_t *types, const uint64_t *v, const uint64_t *n,
                                        const shmlog__tree_writer *trees, uint32_t direct, const uintptr_t *objs)
 {
     if (nargs > SHMLOG_MAX_ARGS) /* it never is: said to GCC (-Warray-bounds) */
         __builtin_unreachable();
-    const uint64_t site = shmlog__site_word(cache, s, lcf);
+    const uint64_t site = shmlog__site_word(&s->word, s, lcf);
     if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) == 0)) /* not written */
         return;
     size_t fixed = 0;
@@ -790,8 +791,7 @@ extern "C" {
 /* The writer of every C call, the same work as shmlog__write_args driven
  * by the layout the site worked out when compiling (its widths, strings and
  * fixed bytes), so that no step looks at an argument's type. */
-void shmlog__write(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_hi, uint32_t tsc_lo, unsigned lcf,
-                   const uint8_t *image);
+void shmlog__write(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, const uint8_t *image);
 #ifdef __cplusplus
 }
 #endif
@@ -833,14 +833,19 @@ enum {
     char *: SHMLOG_ARG_STR, const char *: SHMLOG_ARG_STR,                                 \
     default: (__builtin_classify_type(x) == 5 ? SHMLOG_ARG_PTR : SHMLOG_ARG_NONE))
 /* C: each argument evaluated into a local of the call's block, then the record. */
-#define SHMLOG__WITH_ARGS(...) SHMLOG__EACH(SHMLOG__A_EVAL, __VA_ARGS__) SHMLOG__WRITE(__VA_ARGS__)
+#define SHMLOG__WITH_ARGS(n, ...) SHMLOG__EACH_N(n, SHMLOG__A_EVAL, __VA_ARGS__) SHMLOG__WRITE(n, __VA_ARGS__)
 #define SHMLOG__A_EVAL(i, x) __extension__ __auto_type shmlog__r##i = (x);
-/* Argument i's support, type code and log2 of its width as constants of
- * the call's block, each worked out once: the macros below name them, so a
- * call's expansion stays short (GCC keeps every token's macro location). */
+/* Argument i's type code, support, whether it is a string, log2 of its
+ * width, its bytes in the call's image (a string's address) and whether it
+ * is a long double, as constants of the call's block, each worked out once:
+ * the macros below name them, so a call's expansion stays short (GCC keeps
+ * every token's macro location). */
 #define SHMLOG__A_DECL(i, x)                                                                  \
     enum { shmlog__t##i = SHMLOG__TYPE(shmlog__r##i), shmlog__ok##i = shmlog__t##i != SHMLOG_ARG_NONE, \
-           shmlog__w##i = SHMLOG__LOG2_WIDTH(shmlog__t##i) };                                  \
+           shmlog__s##i = 0u + shmlog__t##i == SHMLOG_ARG_STR,                                \
+           shmlog__w##i = SHMLOG__LOG2_WIDTHS >> 2 * shmlog__t##i & 3u,                        \
+           shmlog__b##i = shmlog__s##i ? 8u : 1u << shmlog__w##i,                             \
+           shmlog__l##i = sizeof(shmlog__r##i) > 8 && 0u + shmlog__t##i == SHMLOG_ARG_F64 };  \
     SHMLOG__STATIC_ASSERT(shmlog__ok##i, SHMLOG__UNSUPPORTED);
 #define SHMLOG__A_OK(i, x) && shmlog__ok##i
 #define SHMLOG__A_FMT(i, x) , shmlog__r##i
@@ -850,28 +855,28 @@ enum {
 static inline void shmlog__format_check(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
 static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
-#define SHMLOG__FORMAT_CHECK(...)                                                            \
-    _Generic((char (*)[(1 SHMLOG__EACH(SHMLOG__A_OK, __VA_ARGS__)) + 1])0,                  \
+#define SHMLOG__FORMAT_CHECK(n, ...)                                                         \
+    _Generic((char (*)[(1 SHMLOG__EACH_N(n, SHMLOG__A_OK, __VA_ARGS__)) + 1])0,             \
              char (*)[2]: shmlog__format_check, default: shmlog__format_skip)              \
-        (SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH(SHMLOG__A_FMT, __VA_ARGS__))
+        (SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH_N(n, SHMLOG__A_FMT, __VA_ARGS__))
 /* Names every argument of a call that is refused. */
 #define SHMLOG__USE_ALL(...) shmlog__format_skip(__VA_ARGS__)
 /* C formats are printf's alone, registered as written, with no descriptor. */
-#define SHMLOG__FMT_DECL(...)
+#define SHMLOG__FMT_DECL(n, ...)
 /* A format that is not a literal is the literal check's error alone, not
  * also the static initializer's. */
-#define SHMLOG__SITE_FORMAT(...) \
+#define SHMLOG__SITE_FORMAT(n, ...) \
     __builtin_choose_expr(__builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)), SHMLOG__FIRST(__VA_ARGS__), "")
-#define SHMLOG__SITE_DESC(...) NULL
+#define SHMLOG__SITE_DESC(n, ...) NULL
 /* Where each argument i's bytes end in the call's image, shmlog__e<i>
  * (below), and the strings up to it, shmlog__n<i>: constants of the call's
  * block. */
-#define SHMLOG__TYPES_DECL(...)                                                              \
-    enum { shmlog__e0 = 0, shmlog__n0 = 0 SHMLOG__EACH(SHMLOG__A_ENUM, __VA_ARGS__) };         \
-    static const uint8_t shmlog__types[] = {0 SHMLOG__EACH(SHMLOG__A_TYPE, __VA_ARGS__)};
+#define SHMLOG__TYPES_DECL(n, ...)                                                           \
+    enum { shmlog__e0 = 0, shmlog__n0 = 0 SHMLOG__EACH_N(n, SHMLOG__A_ENUM, __VA_ARGS__) };    \
+    static const uint8_t shmlog__types[] = {0 SHMLOG__EACH_N(n, SHMLOG__A_TYPE, __VA_ARGS__)};
 #define SHMLOG__A_ENUM(i, x)                                                                  \
-    , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__IMAGE_BYTES(i),      \
-      shmlog__n##i = SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) + (0u + shmlog__t##i == SHMLOG_ARG_STR)
+    , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + shmlog__b##i,                \
+      shmlog__n##i = SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) + shmlog__s##i
 #define SHMLOG__A_TYPE(i, x) , SHMLOG__CAST(uint8_t, shmlog__t##i)
 #define SHMLOG__PREV_1 0
 #define SHMLOG__PREV_2 1
@@ -889,49 +894,45 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__PREV_14 13
 #define SHMLOG__PREV_15 14
 #define SHMLOG__PREV_16 15
-/* log2 of a fixed width: F32 is 4 bytes among the 8-byte types. */
-#define SHMLOG__LOG2_WIDTH(t)                                                                 \
-    (0u + (t) == SHMLOG_ARG_F32 ? 2u : 0u + (t) >= SHMLOG_ARG_I64 ? 3u : 0u + (t) >= SHMLOG_ARG_I32 ? 2u          \
-     : 0u + (t) >= SHMLOG_ARG_I16 ? 1u : 0u)
-/* An argument's bytes in the call's image: its width, a string's address. */
-#define SHMLOG__IMAGE_BYTES(i) (0u + shmlog__t##i == SHMLOG_ARG_STR ? 8u : 1u << shmlog__w##i)
-#define SHMLOG__SITE_NARGS(...) SHMLOG__NARGS(__VA_ARGS__)
+/* log2 of each type code's width, two bits a code (F32 is 4 bytes among the
+ * 8-byte types); a string's are its address's. */
+#define SHMLOG__LOG2_WIDTHS 0xFEFA500u
+#define SHMLOG__SITE_NARGS(n, ...) n
 /* The call's image: its arguments laid out as the record's payload lays
  * them out, but for a string's 8-byte address in place of its header and
  * bytes; each argument one store of its width. A call without arguments has
  * none to point to. */
-#define SHMLOG__VALUES_DECL(...) SHMLOG__CAT2(SHMLOG__VALUES_, SHMLOG__ANY(__VA_ARGS__))(__VA_ARGS__)
-#define SHMLOG__VALUES_NONE(...) const uint8_t *const shmlog__image = NULL;
-#define SHMLOG__VALUES_SOME(...)                                                             \
-    uint8_t shmlog__image[SHMLOG__CAT2(shmlog__e, SHMLOG__NARGS(__VA_ARGS__))];               \
-    SHMLOG__EACH(SHMLOG__A_IMAGE, __VA_ARGS__)
+#define SHMLOG__VALUES_DECL(n, ...) SHMLOG__CAT2(SHMLOG__VALUES_, SHMLOG__CAT2(SHMLOG__SOME_, n))(n, __VA_ARGS__)
+#define SHMLOG__VALUES_NONE(n, ...) const uint8_t *const shmlog__image = NULL;
+#define SHMLOG__VALUES_SOME(n, ...)                                                          \
+    uint8_t shmlog__image[SHMLOG__CAT2(shmlog__e, n)];                                        \
+    SHMLOG__EACH_N(n, SHMLOG__A_IMAGE, __VA_ARGS__)
 /* An argument's bytes are its own (a pointer's, a string's address, a
  * number's of its width), but for a long double's, a double's: copied from
  * the argument's local, as a function inlined at each of thousands of call
  * sites in one function cost GCC a tenth more compile time. */
 #define SHMLOG__A_IMAGE(i, x)                                                                 \
     __builtin_memcpy(shmlog__image + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i), SHMLOG__IMAGE_SOURCE(i), \
-                     SHMLOG__IMAGE_BYTES(i));
+                     shmlog__b##i);
 /* A long double is the one argument wider than its 8 image bytes; the
  * inner choice casts 0.0 for any other argument, so that the branch not
  * taken still compiles for a pointer. */
 #define SHMLOG__IMAGE_SOURCE(i)                                                               \
-    __builtin_choose_expr(SHMLOG__LONG_DOUBLE(i),                                             \
+    __builtin_choose_expr(shmlog__l##i,                                                       \
                           (const void *)&(const double){(double)__builtin_choose_expr(        \
-                              SHMLOG__LONG_DOUBLE(i), shmlog__r##i, 0.0)},                    \
+                              shmlog__l##i, shmlog__r##i, 0.0)},                              \
                           (const void *)&shmlog__r##i)
-#define SHMLOG__LONG_DOUBLE(i) (sizeof(shmlog__r##i) > 8 && 0u + shmlog__t##i == SHMLOG_ARG_F64)
-#define SHMLOG__SEND(lcf, ...) \
-    shmlog__write(&shmlog__site_cache, &shmlog__site_static, shmlog__tsc_hi, shmlog__tsc_lo, lcf, shmlog__image);
+#define SHMLOG__SEND(n, lcf, ...) \
+    shmlog__write(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi, lcf, shmlog__image);
 /* The site's layout for shmlog__write (struct shmlog__site). */
-#define SHMLOG__SITE_LAYOUT(...)                                                             \
-    0u SHMLOG__EACH(SHMLOG__A_WIDTH, __VA_ARGS__), 0u SHMLOG__EACH(SHMLOG__A_STRING, __VA_ARGS__), \
-        0u SHMLOG__EACH(SHMLOG__A_FIXED, __VA_ARGS__), 0u SHMLOG__EACH(SHMLOG__A_FIRST_STRING, __VA_ARGS__)
-#define SHMLOG__A_WIDTH(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 0u : (0u + shmlog__w##i) << (2 * ((i) - 1)))
-#define SHMLOG__A_STRING(i, x) | (0u + shmlog__t##i == SHMLOG_ARG_STR ? 1u << ((i) - 1) : 0u)
-#define SHMLOG__A_FIXED(i, x) + (0u + shmlog__t##i == SHMLOG_ARG_STR ? SHMLOG_STR_HEADER_BYTES : 1u << shmlog__w##i)
+#define SHMLOG__SITE_LAYOUT(n, ...)                                                          \
+    0u SHMLOG__EACH_N(n, SHMLOG__A_WIDTH, __VA_ARGS__), 0u SHMLOG__EACH_N(n, SHMLOG__A_STRING, __VA_ARGS__), \
+        0u SHMLOG__EACH_N(n, SHMLOG__A_FIXED, __VA_ARGS__), 0u SHMLOG__EACH_N(n, SHMLOG__A_FIRST_STRING, __VA_ARGS__)
+#define SHMLOG__A_WIDTH(i, x) | (shmlog__s##i ? 0u : (0u + shmlog__w##i) << (2 * ((i) - 1)))
+#define SHMLOG__A_STRING(i, x) | (0u + shmlog__s##i) << ((i) - 1)
+#define SHMLOG__A_FIXED(i, x) + (shmlog__s##i ? SHMLOG_STR_HEADER_BYTES : 1u << shmlog__w##i)
 #define SHMLOG__A_FIRST_STRING(i, x)                                                          \
-    + (0u + shmlog__t##i == SHMLOG_ARG_STR && 0u + SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) == 0u \
+    + (shmlog__s##i && 0u + SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) == 0u                   \
            ? 0u + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) : 0u)
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
@@ -1607,8 +1608,8 @@ template <typename P, typename Tail> inline __attribute__((always_inline)) void 
  * each of its trees straight into the record: apart, so that the common
  * record's code is the same as a call's without trees. */
 template <bool Direct = false, typename... P>
-static __attribute__((noinline)) void write_params(uint64_t *cache, const struct shmlog__site *s, uint32_t tsc_hi,
-                                                   uint32_t tsc_lo, unsigned lcf, P... a)
+static __attribute__((noinline)) void write_params(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf,
+                                                   P... a)
 {
     typedef signature<void, typename param_value<P>::type...> sig;
     constexpr unsigned nargs = sizeof sig::table.v - 1u;
@@ -1625,16 +1626,16 @@ static __attribute__((noinline)) void write_params(uint64_t *cache, const struct
     tail.store(v + sizeof...(P), n + sizeof...(P));
     const uint64_t tsc = static_cast<uint64_t>(tsc_hi) << 32 | tsc_lo;
     if constexpr (Direct) {
-        shmlog__write_args(cache, s, tsc, lcf, nargs, sig::table.v + 1, v, n, tree_writers<P...>::of, bufs.direct,
+        shmlog__write_args(s, tsc, lcf, nargs, sig::table.v + 1, v, n, tree_writers<P...>::of, bufs.direct,
                            bufs.objs);
         return;
     } else if constexpr (tree_writers<P...>::any) {
         if (SHMLOG__UNLIKELY(bufs.direct)) {
-            write_params<true>(cache, s, tsc_hi, tsc_lo, lcf, a...);
+            write_params<true>(s, tsc_lo, tsc_hi, lcf, a...);
             return;
         }
     }
-    shmlog__write_args(cache, s, tsc, lcf, nargs, sig::table.v + 1, v, n, nullptr, 0, nullptr);
+    shmlog__write_args(s, tsc, lcf, nargs, sig::table.v + 1, v, n, nullptr, 0, nullptr);
 }
 /* Never called: an argument's type, from the arm of a conditional not taken. */
 template <typename T> typename std::decay<T>::type *type_ptr(T &&) { return nullptr; }
@@ -1647,7 +1648,7 @@ template <typename T> inline auto fmt_value() -> decltype(fmt_arg(std::declval<c
  * C++20); the arguments are then evaluated once, as the writer's arguments:
  * the temporaries they make (the std::string whose .c_str() is an argument,
  * what std::max(1, 2) refers to) live until the record is copied. */
-#define SHMLOG__WITH_ARGS(...) SHMLOG__EACH(SHMLOG__A_TYPE_OF, __VA_ARGS__) SHMLOG__WRITE(__VA_ARGS__)
+#define SHMLOG__WITH_ARGS(n, ...) SHMLOG__EACH_N(n, SHMLOG__A_TYPE_OF, __VA_ARGS__) SHMLOG__WRITE(n, __VA_ARGS__)
 #define SHMLOG__A_TYPE_OF(i, x)                                                              \
     [[maybe_unused]] auto shmlog__p##i = true ? nullptr : shmlog_detail::type_ptr((x));        \
     typedef typename std::remove_pointer<decltype(shmlog__p##i)>::type shmlog__R##i;           \
@@ -1656,19 +1657,19 @@ template <typename T> inline auto fmt_value() -> decltype(fmt_arg(std::declval<c
 #define SHMLOG__A_DECL(i, x)
 #define SHMLOG__A_OK(i, x) && shmlog_detail::supported<shmlog__T##i>::value
 #define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_value<shmlog__T##i>()
-#define SHMLOG__FORMAT_CHECK(...)                                                            \
-    shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style SHMLOG__EACH(SHMLOG__A_OK, __VA_ARGS__))>::check( \
-        SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH(SHMLOG__A_FMT, __VA_ARGS__))
+#define SHMLOG__FORMAT_CHECK(n, ...)                                                         \
+    shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style SHMLOG__EACH_N(n, SHMLOG__A_OK, __VA_ARGS__))>::check( \
+        SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH_N(n, SHMLOG__A_FMT, __VA_ARGS__))
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
-#define SHMLOG__TYPES_DECL(...)                                                              \
-    typedef shmlog_detail::signature<void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)> shmlog__signature; \
+#define SHMLOG__TYPES_DECL(n, ...)                                                           \
+    typedef shmlog_detail::signature<void SHMLOG__EACH_N(n, SHMLOG__A_DECAYED, __VA_ARGS__)> shmlog__signature; \
     static constexpr const uint8_t *shmlog__types = shmlog__signature::table.v;
-#define SHMLOG__SITE_NARGS(...) static_cast<unsigned>(sizeof shmlog__signature::table.v - 1u)
-#define SHMLOG__SITE_LAYOUT(...) 0u, 0u, 0u, 0u /* the signature's writer knows it */
-#define SHMLOG__VALUES_DECL(...)
-#define SHMLOG__SEND(lcf, ...)                                                               \
-    shmlog_detail::write_params(&shmlog__site_cache, &shmlog__site_static, shmlog__tsc_hi, shmlog__tsc_lo, \
-                                lcf SHMLOG__EACH(SHMLOG__A_PARAM, __VA_ARGS__));
+#define SHMLOG__SITE_NARGS(n, ...) static_cast<unsigned>(sizeof shmlog__signature::table.v - 1u)
+#define SHMLOG__SITE_LAYOUT(n, ...) 0u, 0u, 0u, 0u /* the signature's writer knows it */
+#define SHMLOG__VALUES_DECL(n, ...)
+#define SHMLOG__SEND(n, lcf, ...)                                                            \
+    shmlog_detail::write_params(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi,                  \
+                                lcf SHMLOG__EACH_N(n, SHMLOG__A_PARAM, __VA_ARGS__));
 #define SHMLOG__A_PARAM(i, x) , shmlog_detail::to_param((x))
 #endif
 
@@ -1732,22 +1733,35 @@ void shmlog__bad_category(void) __attribute__((error(
 /* 0 .. 16, or TOO_MANY */
 #define SHMLOG__NARGS(...) \
     SHMLOG__PICK64(__VA_ARGS__, SHMLOG__TOO_MANY_47, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, ~)
-/* FITS when the arguments after the format are at most 16, at most 15 */
-#define SHMLOG__FIT16(...) SHMLOG__PICK64(__VA_ARGS__, SHMLOG__TOO_MANY_47, \
-    FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, ~)
+/* FITS when the arguments after the format are at most 15 */
 #define SHMLOG__FIT15(...) SHMLOG__PICK64(__VA_ARGS__, SHMLOG__TOO_MANY_47, TOO_MANY, \
     FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, ~)
-/* NONE when there is no argument after the format, SOME otherwise */
-#define SHMLOG__ANY(...) SHMLOG__PICK64(__VA_ARGS__, SHMLOG__SOME_47, \
-    SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, NONE, ~)
-#define SHMLOG__SOME_47                                                                       \
-    SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, \
-    SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, \
-    SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME, SOME
+/* A call's count (SHMLOG__NARGS) as NONE, SOME or TOO_MANY. */
+#define SHMLOG__SOME_0 NONE
+#define SHMLOG__SOME_1 SOME
+#define SHMLOG__SOME_2 SOME
+#define SHMLOG__SOME_3 SOME
+#define SHMLOG__SOME_4 SOME
+#define SHMLOG__SOME_5 SOME
+#define SHMLOG__SOME_6 SOME
+#define SHMLOG__SOME_7 SOME
+#define SHMLOG__SOME_8 SOME
+#define SHMLOG__SOME_9 SOME
+#define SHMLOG__SOME_10 SOME
+#define SHMLOG__SOME_11 SOME
+#define SHMLOG__SOME_12 SOME
+#define SHMLOG__SOME_13 SOME
+#define SHMLOG__SOME_14 SOME
+#define SHMLOG__SOME_15 SOME
+#define SHMLOG__SOME_16 SOME
+#define SHMLOG__SOME_TOO_MANY TOO_MANY
 #define SHMLOG__CAT_(a, b) a##b
 #define SHMLOG__CAT2(a, b) SHMLOG__CAT_(a, b)
-/* SHMLOG__EACH(M, fmt, a1..an): M(1, a1) ... M(n, an); the format is skipped. */
-#define SHMLOG__EACH(M, ...) SHMLOG__CAT2(SHMLOG__EACH_, SHMLOG__NARGS(__VA_ARGS__))(M, __VA_ARGS__)
+/* SHMLOG__EACH(M, fmt, a1..an): M(1, a1) ... M(n, an); the format is skipped. A
+ * call counts its arguments once and names the count, n, to SHMLOG__EACH_N:
+ * a count is some hundred thousand of GCC's instructions. */
+#define SHMLOG__EACH(M, ...) SHMLOG__EACH_N(SHMLOG__NARGS(__VA_ARGS__), M, __VA_ARGS__)
+#define SHMLOG__EACH_N(n, M, ...) SHMLOG__CAT2(SHMLOG__EACH_, n)(M, __VA_ARGS__)
 #define SHMLOG__EACH_0(M, f)
 #define SHMLOG__EACH_1(M, f, a) M(1, a)
 #define SHMLOG__EACH_2(M, f, a, b) M(1, a) M(2, b)
@@ -1781,9 +1795,12 @@ void shmlog__bad_category(void) __attribute__((error(
  * The TSC is read first, before the arguments and the reservation: rdtsc is
  * the longest wait of the call, so what follows it runs in its shadow, and
  * what precedes it adds to the call. */
-#define SHMLOG_LOG(cat, lvl, ...) SHMLOG__CAT2(SHMLOG__LOG_, SHMLOG__FIT16(__VA_ARGS__))(cat, lvl, __VA_ARGS__)
-#define SHMLOG__LOG_FITS(cat, lvl, ...) SHMLOG__LOG(cat, lvl, , __VA_ARGS__)
-#define SHMLOG__LOG_TOO_MANY(cat, lvl, ...) \
+#define SHMLOG_LOG(cat, lvl, ...) SHMLOG__LOG_COUNTED(SHMLOG__NARGS(__VA_ARGS__), cat, lvl, __VA_ARGS__)
+#define SHMLOG__LOG_COUNTED(n, cat, lvl, ...) \
+    SHMLOG__CAT2(SHMLOG__LOG_, SHMLOG__CAT2(SHMLOG__SOME_, n))(n, cat, lvl, __VA_ARGS__)
+#define SHMLOG__LOG_NONE(n, cat, lvl, ...) SHMLOG__LOG(n, cat, lvl, , __VA_ARGS__)
+#define SHMLOG__LOG_SOME SHMLOG__LOG_NONE
+#define SHMLOG__LOG_TOO_MANY(n, cat, lvl, ...) \
     SHMLOG__REFUSE(cat, lvl, 0,                                                             \
                    "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS, fixed by the site " \
                    "layout in shared memory and files): split the call",                     \
@@ -1801,9 +1818,10 @@ void shmlog__bad_category(void) __attribute__((error(
         }                                                                                      \
     } while (0)
 
-/* The call: gate is what runs after the TSC read and before the arguments
- * (the rate limit of SHMLOG_LOG_EVERY; it may break out), empty otherwise. */
-#define SHMLOG__LOG(cat, lvl, gate, ...)                                                       \
+/* The call of n arguments after the format: gate is what runs after the TSC
+ * read and before the arguments (the rate limit of SHMLOG_LOG_EVERY; it may
+ * break out), empty otherwise. */
+#define SHMLOG__LOG(n, cat, lvl, gate, ...)                                                       \
     do {                                                                                       \
         SHMLOG__FORMAT_LITERAL(SHMLOG__FIRST(__VA_ARGS__));                                    \
         unsigned shmlog__flags = 0;                                                            \
@@ -1815,7 +1833,7 @@ void shmlog__bad_category(void) __attribute__((error(
             uint32_t shmlog__tsc_lo, shmlog__tsc_hi;                                           \
             SHMLOG__RDTSC_HALVES(shmlog__tsc_lo, shmlog__tsc_hi);                              \
             gate                                                                               \
-            SHMLOG__WITH_ARGS(__VA_ARGS__)                                                     \
+            SHMLOG__WITH_ARGS(n, __VA_ARGS__)                                                  \
         }                                                                                      \
     } while (0)
 
@@ -1824,20 +1842,19 @@ void shmlog__bad_category(void) __attribute__((error(
  * SHMLOG__WITH_ARGS: its static record of itself and its arguments' values,
  * handed to the writer out of line, which registers the site on its first
  * call. */
-#define SHMLOG__WRITE(...)                                                                     \
-    SHMLOG__FMT_DECL(__VA_ARGS__)                                                              \
-    SHMLOG__EACH(SHMLOG__A_DECL, __VA_ARGS__)                                                  \
+#define SHMLOG__WRITE(n, ...)                                                                  \
+    SHMLOG__FMT_DECL(n, __VA_ARGS__)                                                           \
+    SHMLOG__EACH_N(n, SHMLOG__A_DECL, __VA_ARGS__)                                             \
     if (0)                                                                                     \
-        SHMLOG__FORMAT_CHECK(__VA_ARGS__);                                                     \
-    SHMLOG__TYPES_DECL(__VA_ARGS__)                                                            \
-    static uint64_t shmlog__site_cache;                                                        \
-    static const struct shmlog__site shmlog__site_static = {__FILE__, __func__,                 \
-                                                            SHMLOG__SITE_FORMAT(__VA_ARGS__), SHMLOG__SITE_DESC(__VA_ARGS__), \
-                                                            shmlog__types + 1, __LINE__,      \
-                                                            SHMLOG__SITE_NARGS(__VA_ARGS__),   \
-                                                            SHMLOG__SITE_LAYOUT(__VA_ARGS__)}; \
-    SHMLOG__VALUES_DECL(__VA_ARGS__)                                                           \
-    SHMLOG__SEND(shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16, __VA_ARGS__)
+        SHMLOG__FORMAT_CHECK(n, __VA_ARGS__);                                                  \
+    SHMLOG__TYPES_DECL(n, __VA_ARGS__)                                                         \
+    static struct shmlog__site shmlog__site_static = {0, SHMLOG__SITE_LAYOUT(n, __VA_ARGS__),    \
+                                                      SHMLOG__SITE_NARGS(n, __VA_ARGS__), __LINE__, \
+                                                      __FILE__, __func__,                       \
+                                                      SHMLOG__SITE_FORMAT(n, __VA_ARGS__),      \
+                                                      SHMLOG__SITE_DESC(n, __VA_ARGS__), shmlog__types + 1}; \
+    SHMLOG__VALUES_DECL(n, __VA_ARGS__)                                                        \
+    SHMLOG__SEND(n, shmlog__lvl | shmlog__cat << 8 | shmlog__flags << 16, __VA_ARGS__)
 
 /* ---- rate-limited calls ---- */
 
@@ -1915,25 +1932,28 @@ constexpr uint64_t shmlog__every_ns(std::chrono::duration<Rep, Period> d)
                             SHMLOG__CAST(uint64_t, shmlog__tsc_hi) << 32 | shmlog__tsc_lo,      \
                             SHMLOG__EVERY_NS(ms), &shmlog__suppressed))                        \
         break;
-/* fmt, a1..an -> fmt " suppressed=%llu", a1..an, shmlog__suppressed */
-#define SHMLOG__APPEND(...) SHMLOG__CAT2(SHMLOG__APPEND_, SHMLOG__NARGS(__VA_ARGS__))(__VA_ARGS__)
-#define SHMLOG__APPEND_0(f) f " suppressed=%llu", shmlog__suppressed
-#define SHMLOG__APPEND_N(f, ...) f " suppressed=%llu", __VA_ARGS__, shmlog__suppressed
-#define SHMLOG__APPEND_1 SHMLOG__APPEND_N
-#define SHMLOG__APPEND_2 SHMLOG__APPEND_N
-#define SHMLOG__APPEND_3 SHMLOG__APPEND_N
-#define SHMLOG__APPEND_4 SHMLOG__APPEND_N
-#define SHMLOG__APPEND_5 SHMLOG__APPEND_N
-#define SHMLOG__APPEND_6 SHMLOG__APPEND_N
-#define SHMLOG__APPEND_7 SHMLOG__APPEND_N
-#define SHMLOG__APPEND_8 SHMLOG__APPEND_N
-#define SHMLOG__APPEND_9 SHMLOG__APPEND_N
-#define SHMLOG__APPEND_10 SHMLOG__APPEND_N
-#define SHMLOG__APPEND_11 SHMLOG__APPEND_N
-#define SHMLOG__APPEND_12 SHMLOG__APPEND_N
-#define SHMLOG__APPEND_13 SHMLOG__APPEND_N
-#define SHMLOG__APPEND_14 SHMLOG__APPEND_N
-#define SHMLOG__APPEND_15 SHMLOG__APPEND_N
+/* fmt, a1..an -> fmt " suppressed=%llu", a1..an, shmlog__suppressed (n of them) */
+#define SHMLOG__APPEND(n, ...) SHMLOG__CAT2(SHMLOG__APPEND_, SHMLOG__CAT2(SHMLOG__SOME_, n))(__VA_ARGS__)
+#define SHMLOG__APPEND_NONE(f) f " suppressed=%llu", shmlog__suppressed
+#define SHMLOG__APPEND_SOME(f, ...) f " suppressed=%llu", __VA_ARGS__, shmlog__suppressed
+/* A rate-limited call of n arguments: n + 1 with suppressed= appended. */
+#define SHMLOG__EVERY_0(...) SHMLOG__EVERY_FITS(0, 1, __VA_ARGS__)
+#define SHMLOG__EVERY_1(...) SHMLOG__EVERY_FITS(1, 2, __VA_ARGS__)
+#define SHMLOG__EVERY_2(...) SHMLOG__EVERY_FITS(2, 3, __VA_ARGS__)
+#define SHMLOG__EVERY_3(...) SHMLOG__EVERY_FITS(3, 4, __VA_ARGS__)
+#define SHMLOG__EVERY_4(...) SHMLOG__EVERY_FITS(4, 5, __VA_ARGS__)
+#define SHMLOG__EVERY_5(...) SHMLOG__EVERY_FITS(5, 6, __VA_ARGS__)
+#define SHMLOG__EVERY_6(...) SHMLOG__EVERY_FITS(6, 7, __VA_ARGS__)
+#define SHMLOG__EVERY_7(...) SHMLOG__EVERY_FITS(7, 8, __VA_ARGS__)
+#define SHMLOG__EVERY_8(...) SHMLOG__EVERY_FITS(8, 9, __VA_ARGS__)
+#define SHMLOG__EVERY_9(...) SHMLOG__EVERY_FITS(9, 10, __VA_ARGS__)
+#define SHMLOG__EVERY_10(...) SHMLOG__EVERY_FITS(10, 11, __VA_ARGS__)
+#define SHMLOG__EVERY_11(...) SHMLOG__EVERY_FITS(11, 12, __VA_ARGS__)
+#define SHMLOG__EVERY_12(...) SHMLOG__EVERY_FITS(12, 13, __VA_ARGS__)
+#define SHMLOG__EVERY_13(...) SHMLOG__EVERY_FITS(13, 14, __VA_ARGS__)
+#define SHMLOG__EVERY_14(...) SHMLOG__EVERY_FITS(14, 15, __VA_ARGS__)
+#define SHMLOG__EVERY_15(...) SHMLOG__EVERY_FITS(15, 16, __VA_ARGS__)
+#define SHMLOG__EVERY_16 SHMLOG__EVERY_TOO_MANY
 
 /* SHMLOG_LOG at most once per ms milliseconds (in C++ also a std::chrono
  * duration) per call site, over all threads: the calls in between write
@@ -1943,10 +1963,10 @@ constexpr uint64_t shmlog__every_ns(std::chrono::duration<Rep, Period> d)
  * carried, shmlog_flush_suppressed() writes, as do shmlog_shutdown() and
  * exit(): a record at the call site, "rate limit: suppressed=%llu". The
  * interval is measured in TSC ticks at the rate calibrated at init. */
-#define SHMLOG_LOG_EVERY(cat, lvl, ms, ...) \
-    SHMLOG__CAT2(SHMLOG__EVERY_, SHMLOG__FIT15(__VA_ARGS__))(cat, lvl, ms, __VA_ARGS__)
-#define SHMLOG__EVERY_FITS(cat, lvl, ms, ...) \
-    SHMLOG__LOG(cat, lvl, SHMLOG__EVERY_GATE(ms), SHMLOG__APPEND(__VA_ARGS__))
+#define SHMLOG_LOG_EVERY(cat, lvl, ms, ...) SHMLOG__EVERY_COUNTED(SHMLOG__NARGS(__VA_ARGS__), cat, lvl, ms, __VA_ARGS__)
+#define SHMLOG__EVERY_COUNTED(n, cat, lvl, ms, ...) SHMLOG__CAT2(SHMLOG__EVERY_, n)(cat, lvl, ms, __VA_ARGS__)
+#define SHMLOG__EVERY_FITS(n, n_appended, cat, lvl, ms, ...) \
+    SHMLOG__LOG(n_appended, cat, lvl, SHMLOG__EVERY_GATE(ms), SHMLOG__APPEND(n, __VA_ARGS__))
 #define SHMLOG__EVERY_TOO_MANY(cat, lvl, ms, ...)                                              \
     SHMLOG__REFUSE(cat, lvl, ms, "shmlog: at most 15 arguments after the format of a rate-limited call " \
                    "(suppressed= takes the 16th)", __VA_ARGS__)

@@ -1225,27 +1225,27 @@ template <typename... A> struct site_desc_join<1, A...> {
 
 /* The site's format, checked against the argument types and translated. A
  * format that is not a literal is the literal check's error alone. */
-#define SHMLOG__FMT_DECL(...)                                                                \
-    static constexpr const char *shmlog__texts[] = {"" SHMLOG__EACH(SHMLOG__A_TEXT, __VA_ARGS__)}; \
+#define SHMLOG__FMT_DECL(n, ...)                                                             \
+    static constexpr const char *shmlog__texts[] = {"" SHMLOG__EACH_N(n, SHMLOG__A_TEXT, __VA_ARGS__)}; \
     /* the texts are read for names only where an argument is a named one (a flag, not a  \
      * null pointer: GCC's UBSan takes an array's address compared with 0 as not constant) */ \
-    static constexpr bool shmlog__names = false SHMLOG__EACH(SHMLOG__A_NAMED, __VA_ARGS__);   \
+    static constexpr bool shmlog__names = false SHMLOG__EACH_N(n, SHMLOG__A_NAMED, __VA_ARGS__);\
     static constexpr auto shmlog__fmt = shmlog_detail::fmt_translate<                       \
-        sizeof(SHMLOG__FIRST(__VA_ARGS__)), void SHMLOG__EACH(SHMLOG__A_VALUE, __VA_ARGS__)>(  \
+        sizeof(SHMLOG__FIRST(__VA_ARGS__)), void SHMLOG__EACH_N(n, SHMLOG__A_VALUE, __VA_ARGS__)>(\
         __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "",   \
         shmlog__texts, shmlog__names);                                                       \
     static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
     static constexpr auto shmlog__desc = shmlog_detail::site_desc_join<                      \
         shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__texts, shmlog__names, sizeof shmlog__texts / sizeof *shmlog__texts - 1), \
-        void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::make(shmlog__fmt.desc, shmlog__texts, shmlog__names);
+        void SHMLOG__EACH_N(n, SHMLOG__A_DECAYED, __VA_ARGS__)>::make(shmlog__fmt.desc, shmlog__texts, shmlog__names);
 #define SHMLOG__A_DECAYED(i, x) , shmlog__T##i
 #define SHMLOG__A_TEXT(i, x) , #x
 #define SHMLOG__A_NAMED(i, x) || shmlog__named##i
 /* what the format is checked against: a std::optional's value type */
 #define SHMLOG__A_VALUE(i, x) , typename shmlog_detail::value_of<shmlog__T##i>::type
-#define SHMLOG__SITE_FORMAT(...)                                                             \
+#define SHMLOG__SITE_FORMAT(n, ...)                                                          \
     (shmlog__fmt.fmt_style ? shmlog__fmt.text                                                \
      : __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "")
-#define SHMLOG__SITE_DESC(...)                                                              \
+#define SHMLOG__SITE_DESC(n, ...)                                                           \
     (shmlog__desc.text[0] ? shmlog__desc.text                                                 \
-                          : shmlog_detail::site_desc_of<void SHMLOG__EACH(SHMLOG__A_DECAYED, __VA_ARGS__)>::text)
+                          : shmlog_detail::site_desc_of<void SHMLOG__EACH_N(n, SHMLOG__A_DECAYED, __VA_ARGS__)>::text)
