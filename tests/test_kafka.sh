@@ -153,9 +153,9 @@ else
 fi
 
 # ---- follow kafka:// whose partitions' messages stop coming (librdkafka #4340) ----
-# Every partition's messages go where no one reads them from the first assignment on (kafka_stall.c): the
+# Every partition's messages go where no one reads them from the first assignment on (kafka_assign.c): the
 # follower must see that the brokers have more than it got, fetch again, say so, and print every record once.
-LD_PRELOAD="${PY_LD_PRELOAD:+$PY_LD_PRELOAD:}$KAFKA_STALL" STALL_MARK=$tmp/stall.mark \
+LD_PRELOAD="${PY_LD_PRELOAD:+$PY_LD_PRELOAD:}$KAFKA_ASSIGN" STALL_MARK=$tmp/stall.mark \
     "$dump" follow "$url" --since "$follow_since" --format json >"$tmp/follow-stall.json" 2>"$tmp/follow-stall.err" &
 follow_stall=$!
 pids+=($follow_stall)
@@ -267,7 +267,7 @@ slow_differ=
 # (a partition queue taken after the assignment split the first fetches between two queues in most runs
 # held 3 to 12 ms here)
 for us in 2000 3000 4000 5000 6000 8000 10000 12000 2000 3000 4000 5000; do
-    LD_PRELOAD="${PY_LD_PRELOAD:+$PY_LD_PRELOAD:}$KAFKA_SLOW_ASSIGN" SLOW_ASSIGN_US=$us SLOW_ASSIGN_MARK=$tmp/slow.mark \
+    LD_PRELOAD="${PY_LD_PRELOAD:+$PY_LD_PRELOAD:}$KAFKA_ASSIGN" SLOW_ASSIGN_US=$us SLOW_ASSIGN_MARK=$tmp/slow.mark \
         "$dump" stats "$url" --format json 2>&1 | topic_only >"$tmp/slow.stats"
     if ! cmp -s "$tmp/slow.stats" "$tmp/mirror.stats"; then
         [ -n "$slow_differ" ] || cp "$tmp/slow.stats" "$tmp/slow-first-differ.stats"
