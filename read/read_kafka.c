@@ -253,10 +253,11 @@ static void follow_stall(struct read_engine *e, struct read_kafka *k, size_t par
         return;
     char msg[5000];
     const char *why = read_ksrc_last_error(k->ks);
-    snprintf(msg, sizeof msg, "%s partition %d: nothing came for %llu s though the brokers have offsets up to %" PRId64
-             " past %" PRId64 " (%s): %s (%" PRIu64 " times so far)", k->url, (int)kp.id,
-             (unsigned long long)(FOLLOW_STALL_NS / 1000000000ull), high - 1, kp.next, *why ? why : "no error said",
-             rc > 0 ? "fetched again from there" : "assigning it again failed", read_ksrc_counts(k->ks)->reassigned);
+    snprintf(msg, sizeof msg, "%s partition %d: nothing came for %llu s though the brokers have its offsets %" PRId64
+             " to %" PRId64 "%s%s%s: %s (%" PRIu64 " times so far)", k->url, (int)kp.id,
+             (unsigned long long)(FOLLOW_STALL_NS / 1000000000ull), kp.next, high - 1, *why ? " (librdkafka: " : "", why,
+             *why ? ")" : "", rc > 0 ? "fetched again from the first" : "assigning it again failed",
+             read_ksrc_counts(k->ks)->reassigned);
     if (rc > 0)
         read_say(e, msg, 1);
     else

@@ -5,10 +5,10 @@
  *   the reader is descheduled right after assigning on a loaded machine while librdkafka's threads already
  *   fetch: what the reader sets up after its assignment then races the first fetches on every run, not
  *   once in a while. Each call appends a line to the file SLOW_ASSIGN_MARK.
- * - STALL_MARK: after the first call, every assigned partition's messages go to a queue no one reads, as
- *   when librdkafka stops delivering a partition's queue after a leader change (librdkafka #4340): the
- *   brokers' offsets go on, the reader gets nothing. What the reader does to fetch again (rd_kafka_assign
- *   again) ends the stall. The stall appends a line to the file STALL_MARK.
+ * - STALL_MARK: after the first call, the partitions' own queues (rd_kafka_queue_get_partition) deliver
+ *   nothing, as when librdkafka stops delivering a partition's queue after a leader change (librdkafka
+ *   #4340): the brokers' offsets go on, the reader gets nothing. What the reader does to fetch again
+ *   (rd_kafka_assign again) ends the stall. The stall appends a line to the file STALL_MARK.
  *
  * The lines show that the module was preloaded and did its part.
  */
@@ -22,10 +22,8 @@
 
 #define MAX_PARTS 64
 
-static rd_kafka_queue_t *unread; /* where the stalled partitions' messages go */
-static rd_kafka_queue_t *stalled[MAX_PARTS];
-static int nstalled, assigns;
-static rd_kafka_t *stalled_rk;
+static rd_kafka_queue_t *partition_queues[MAX_PARTS]; /* the reader's: they deliver nothing while stalled */
+static int nqueues, assigns;
 
 static void *real(const char *name)
 {
@@ -49,42 +47,46 @@ static void mark(const char *env, const char *fmt, ...)
     fclose(f);
 }
 
-/* The stalled partitions' queues let go (their forwarding is the reader's again), before rd_kafka_destroy. */
-static void let_go(void)
+/* Stalled: after the first assignment, before a second. */
+static int stalled(const rd_kafka_queue_t *q)
 {
-    for (int i = 0; i < nstalled; i++)
-        rd_kafka_queue_destroy(stalled[i]);
-    nstalled = 0;
-    if (unread)
-        rd_kafka_queue_destroy(unread);
-    unread = NULL;
+    if (!getenv("STALL_MARK") || assigns != 1)
+        return 0;
+    for (int i = 0; i < nqueues; i++)
+        if (partition_queues[i] == q)
+            return 1;
+    return 0;
 }
 
-static void stall(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *partitions)
+rd_kafka_queue_t *rd_kafka_queue_get_partition(rd_kafka_t *rk, const char *topic, int32_t partition)
 {
-    stalled_rk = rk;
-    unread = rd_kafka_queue_new(rk);
-    for (int i = 0; partitions && i < partitions->cnt && nstalled < MAX_PARTS; i++) {
-        rd_kafka_queue_t *q = rd_kafka_queue_get_partition(rk, partitions->elems[i].topic,
-                                                           partitions->elems[i].partition);
-        if (q) {
-            rd_kafka_queue_forward(q, unread);
-            stalled[nstalled++] = q;
-        }
-    }
-    mark("STALL_MARK", "stalled %d partitions\n", nstalled);
+    rd_kafka_queue_t *(*get)(rd_kafka_t *, const char *, int32_t);
+    *(void **)&get = real("rd_kafka_queue_get_partition"); /* POSIX's way to a function's address */
+    rd_kafka_queue_t *q = get(rk, topic, partition);
+    if (q && nqueues < MAX_PARTS)
+        partition_queues[nqueues++] = q;
+    return q;
+}
+
+rd_kafka_message_t *rd_kafka_consume_queue(rd_kafka_queue_t *rkqu, int timeout_ms)
+{
+    rd_kafka_message_t *(*consume)(rd_kafka_queue_t *, int);
+    *(void **)&consume = real("rd_kafka_consume_queue");
+    if (!stalled(rkqu))
+        return consume(rkqu, timeout_ms);
+    struct timespec t = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+    while (timeout_ms > 0 && nanosleep(&t, &t) != 0)
+        ;
+    return NULL;
 }
 
 rd_kafka_resp_err_t rd_kafka_assign(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *partitions)
 {
     rd_kafka_resp_err_t (*assign)(rd_kafka_t *, const rd_kafka_topic_partition_list_t *);
-    *(void **)&assign = real("rd_kafka_assign"); /* POSIX's way to a function's address */
-    int stalling = getenv("STALL_MARK") != NULL;
-    if (stalling && assigns)
-        let_go();
+    *(void **)&assign = real("rd_kafka_assign");
     rd_kafka_resp_err_t e = assign(rk, partitions);
-    if (stalling && !assigns++)
-        stall(rk, partitions);
+    if (!assigns++ && getenv("STALL_MARK"))
+        mark("STALL_MARK", "stalled %d partitions\n", nqueues);
     const char *us = getenv("SLOW_ASSIGN_US");
     long n = us ? strtol(us, NULL, 10) : 0;
     struct timespec t = {n / 1000000, (n % 1000000) * 1000};
@@ -93,13 +95,4 @@ rd_kafka_resp_err_t rd_kafka_assign(rd_kafka_t *rk, const rd_kafka_topic_partiti
     if (us)
         mark("SLOW_ASSIGN_MARK", "rd_kafka_assign held %ld us\n", n);
     return e;
-}
-
-rd_kafka_resp_err_t rd_kafka_consumer_close(rd_kafka_t *rk)
-{
-    rd_kafka_resp_err_t (*close_consumer)(rd_kafka_t *);
-    *(void **)&close_consumer = real("rd_kafka_consumer_close");
-    if (rk == stalled_rk)
-        let_go();
-    return close_consumer(rk);
 }
