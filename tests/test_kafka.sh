@@ -38,7 +38,7 @@ done
 # A reader that follows the topic from now on, through everything below (the shippers made the topic).
 wait_for 30 bash -c "ls -d \"$KAFKA_DIR\"/node1/data/fleet-0 >/dev/null 2>&1"
 follow_since=$(date +%s.%N)
-echo "$follow_since" >"$tmp/follow.since"
+echo "$follow_since" >"$tmp/follow.since" # to follow again from it in a kept run (SHMLOG_TEST_KEEP)
 "$dump" follow "$url" --since "$follow_since" --format json >"$tmp/follow.json" 2>"$tmp/follow.err" &
 follow=$!
 pids+=($follow)
