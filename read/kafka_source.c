@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,7 +35,6 @@
 #define PART_PREFETCH_KBYTES "16384"
 /* A partition's offsets asked while reading: a broker away must not hold a follower up for long. */
 #define WATERMARK_MS 1000
-#define LOG_WARNING_LEVEL 4 /* syslog's LOG_WARNING, librdkafka's levels */
 
 /* A file is its header's (host, file_seq, created_ns, collector_pid): a
  * host re-imaged, whose collector numbers its files from 0 again, writes
@@ -145,7 +145,7 @@ static void notify(struct ksrc *k, int damage, const char *fmt, ...)
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     struct ksrc *k = rd_kafka_opaque(rk);
-    if (!k || level > LOG_WARNING_LEVEL)
+    if (!k || level > LOG_WARNING)
         return;
     if (!strcmp(fac, "OFFSET") || !strcmp(fac, "FETCH") || strstr(buf, "out of range") || strstr(buf, "offset reset"))
         notify(k, 0, "%s: librdkafka: %s", k->topic, buf);

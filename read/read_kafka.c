@@ -232,10 +232,8 @@ static int route(struct read_engine *e, struct read_kafka *k, struct kmsg *m)
     return 0;
 }
 
-/* Reads a message of partition part and routes it: 1 when one came, 0 when
- * none did within timeout_ms, -ENOMEM. */
 /* Following, partition part brought nothing again: fetched anew once it brought nothing for FOLLOW_STALL_NS
- * while the brokers have messages past it. */
+ * while the brokers have messages past it (asked of them once in FOLLOW_STALL_NS, for at most a second). */
 static void follow_stall(struct read_engine *e, struct read_kafka *k, size_t part, uint64_t now)
 {
     struct kpart *p = &k->parts[part];
@@ -278,6 +276,8 @@ static void say_notices(struct read_engine *e, struct read_kafka *k)
         read_say(e, msg, 1);
 }
 
+/* Reads a message of partition part and routes it: 1 when one came, 0 when
+ * none did within timeout_ms, -ENOMEM. */
 static int pull(struct read_engine *e, struct read_kafka *k, size_t part, int timeout_ms)
 {
     struct kmsg m;
