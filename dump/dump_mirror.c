@@ -350,6 +350,12 @@ int cmd_mirror(struct cli *cli)
     struct kmsg m;
     while (!stop && !failed) {
         int rc = read_ksrc_next(k, &m, 200, err, sizeof(err));
+        char note[800];
+        int lost;
+        if (read_ksrc_notice(k, note, sizeof note, &lost)) {
+            fprintf(stderr, "%s: mirror: %s\n", dump_prog, note);
+            bad += lost;
+        }
         if (rc < 0) {
             fprintf(stderr, "%s: mirror: %s\n", dump_prog, err);
             failed = 1;

@@ -6,10 +6,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +33,8 @@
 /* Read partition by partition, librdkafka's prefetch is per partition: a few
  * frames each, not its 64 MiB default. */
 #define PART_PREFETCH_KBYTES "16384"
+/* A partition's offsets asked while reading: a broker away must not hold a follower up for long. */
+#define WATERMARK_MS 1000
 
 /* A file is its header's (host, file_seq, created_ns, collector_pid): a
  * host re-imaged, whose collector numbers its files from 0 again, writes
@@ -104,6 +108,12 @@ struct ksrc {
     rd_kafka_message_t *held; /* the message *m points into */
     struct shlog_file_header hdr;
     char last_error[256];
+    /* What the reader is to say (read_ksrc_notice): librdkafka's warnings, written by its threads, and
+     * offsets the brokers no longer have. */
+    pthread_mutex_t notice_lock;
+    char notice[600];
+    unsigned notices;  /* since the reader last took one; only the first is kept */
+    int notice_damage; /* one of them means messages not read */
 };
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -115,9 +125,30 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         snprintf(k->last_error, sizeof(k->last_error), "%s", reason);
 }
 
+__attribute__((format(printf, 3, 4)))
+static void notify(struct ksrc *k, int damage, const char *fmt, ...)
+{
+    pthread_mutex_lock(&k->notice_lock);
+    if (!k->notices++) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(k->notice, sizeof k->notice, fmt, ap);
+        va_end(ap);
+    }
+    k->notice_damage |= damage;
+    pthread_mutex_unlock(&k->notice_lock);
+}
+
+/* librdkafka's warnings that it passes offsets by (an offset reset, one out of range) are kept to be said:
+ * messages skipped in silence are what a reader must never do. The rest is noise here (errors come
+ * through on_error). Called from librdkafka's threads. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    (void)rk, (void)level, (void)fac, (void)buf; /* errors come through on_error; the rest is noise here */
+    struct ksrc *k = rd_kafka_opaque(rk);
+    if (!k || level > LOG_WARNING)
+        return;
+    if (!strcmp(fac, "OFFSET") || !strcmp(fac, "FETCH") || strstr(buf, "out of range") || strstr(buf, "offset reset"))
+        notify(k, 0, "%s: librdkafka: %s", k->topic, buf);
 }
 
 static int set(rd_kafka_conf_t *conf, const char *key, const char *val, char *err, size_t errcap)
@@ -251,6 +282,7 @@ int read_ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options
         snprintf(err, errcap, "out of memory");
         return -1;
     }
+    pthread_mutex_init(&k->notice_lock, NULL);
     k->follow = o->follow;
     k->per_partition = o->per_partition;
     k->max_hosts = o->max_hosts;
@@ -275,6 +307,9 @@ int read_ksrc_open(struct ksrc **out, const char *url, const struct ksrc_options
         set(conf, "enable.auto.commit", "false", err, errcap) ||
         set(conf, "enable.auto.offset.store", "false", err, errcap) ||
         set(conf, "enable.partition.eof", "true", err, errcap) ||
+        /* An offset the brokers do not have is the reader's to say and to go on from (take), never
+         * librdkafka's to jump over in silence (its default: to the end). */
+        set(conf, "auto.offset.reset", "error", err, errcap) ||
         set(conf, "fetch.max.bytes", FETCH_MAX_BYTES, err, errcap) ||
         set(conf, "receive.message.max.bytes", RECEIVE_MAX_BYTES, err, errcap) ||
         (o->per_partition && set(conf, "queued.max.messages.kbytes", PART_PREFETCH_KBYTES, err, errcap)) ||
@@ -455,6 +490,69 @@ void read_ksrc_part(const struct ksrc *k, size_t i, struct read_ksrc_part *out)
 const char *read_ksrc_last_error(const struct ksrc *k)
 {
     return k->last_error;
+}
+
+/* Assigns every partition again from the offset each is read up to, partition p from offset: librdkafka's
+ * fetch state for it made anew, and its queue its own again (as a queue that stopped after a leader change
+ * may not be: librdkafka #4340). 0, or an error. */
+static rd_kafka_resp_err_t reassign(struct ksrc *k, struct part_state *p, int64_t offset)
+{
+    rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new((int)k->nparts);
+    p->next = offset;
+    for (size_t i = 0; i < k->nparts; i++) {
+        rd_kafka_topic_partition_list_add(tl, k->topic, k->parts[i].id)->offset = k->parts[i].next;
+        if (k->parts[i].q)
+            rd_kafka_queue_forward(k->parts[i].q, NULL); /* before the fetches start (read_ksrc_open) */
+    }
+    rd_kafka_resp_err_t e = rd_kafka_assign(k->rk, tl);
+    rd_kafka_topic_partition_list_destroy(tl);
+    k->counts.reassigned++;
+    return e;
+}
+
+int read_ksrc_unstick(struct ksrc *k, size_t part, int64_t *high)
+{
+    struct part_state *p = &k->parts[part];
+    int64_t lo, hi;
+    if (rd_kafka_query_watermark_offsets(k->rk, k->topic, p->id, &lo, &hi, WATERMARK_MS) || hi <= p->next)
+        return 0;
+    *high = hi;
+    if (lo > p->next)
+        notify(k, 1, "%s partition %d: offsets %" PRId64 " to %" PRId64 " are gone from the brokers (retention): "
+               "not read", k->topic, (int)p->id, p->next, lo - 1);
+    return reassign(k, p, lo > p->next ? lo : p->next) ? -1 : 1;
+}
+
+/* The brokers said they have no offset p->next (librdkafka stopped fetching it: auto.offset.reset): said,
+ * and partition p read again from the nearest offset they have. */
+static void out_of_range(struct ksrc *k, struct part_state *p)
+{
+    int64_t lo = 0, hi = 0, from = p->next;
+    if (!rd_kafka_query_watermark_offsets(k->rk, k->topic, p->id, &lo, &hi, WATERMARK_MS)) {
+        from = p->next < lo ? lo : p->next > hi ? hi : p->next;
+        if (from != p->next)
+            notify(k, 1, "%s partition %d: the brokers have offsets %" PRId64 " to %" PRId64 ", not %" PRId64
+                   " (%s): read on from %" PRId64, k->topic, (int)p->id, lo, hi, p->next,
+                   p->next < lo ? "older ones removed: not read" : "their log was cut back after a leader change",
+                   from);
+    }
+    /* Not fetched until assigned again; with no answer, from where it was (asked again if it fails again). */
+    reassign(k, p, from);
+}
+
+int read_ksrc_notice(struct ksrc *k, char *out, size_t cap, int *damage)
+{
+    pthread_mutex_lock(&k->notice_lock);
+    unsigned n = k->notices;
+    if (n > 1)
+        snprintf(out, cap, "%s (and %u more like it)", k->notice, n - 1);
+    else if (n)
+        snprintf(out, cap, "%s", k->notice);
+    *damage = k->notice_damage;
+    k->notices = 0;
+    k->notice_damage = 0;
+    pthread_mutex_unlock(&k->notice_lock);
+    return n > 0;
 }
 
 /* ==== Hosts ==== */
@@ -733,6 +831,11 @@ static int take(struct ksrc *k, rd_kafka_message_t *msg, struct kmsg *m, char *e
         rd_kafka_message_destroy(msg);
         return 0;
     }
+    if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && p) {
+        out_of_range(k, p);
+        rd_kafka_message_destroy(msg);
+        return 0;
+    }
     if (msg->err) {
         if (p && !p->unknown_since_ms &&
             (msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION))
@@ -850,6 +953,7 @@ void read_ksrc_close(struct ksrc *k)
         rd_kafka_consumer_close(k->rk);
         rd_kafka_destroy(k->rk);
     }
+    pthread_mutex_destroy(&k->notice_lock);
     free(k->parts);
     free(k->hosts);
     free(k);

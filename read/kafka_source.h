@@ -78,6 +78,8 @@ struct read_ksrc_counts {
     uint64_t resent;  /* DUPLICATE: frames a shipper sent again */
     uint64_t refused; /* REFUSED: messages of hosts past max_hosts */
     uint32_t partitions_skipped; /* the topic's partitions not read: the host map puts none of host's frames there */
+    uint64_t reassigned; /* times the partitions were assigned again: a stalled one (read_ksrc_unstick), or
+                          * one at an offset the brokers do not have */
 };
 
 /* Opens kafka://BROKERS/TOPIC. 0, or -1 with err set. */
@@ -115,6 +117,13 @@ int read_ksrc_seed(struct ksrc *k, const struct shlog_file_header *hdr, uint64_t
 /* A host taken, whatever max_hosts says (one the caller already has). 0, or -ENOMEM. */
 int read_ksrc_add_host(struct ksrc *k, const char *host);
 const struct read_ksrc_counts *read_ksrc_counts(const struct ksrc *k);
+/* Partition index part, from which nothing came for a while: when the brokers have offsets past the one
+ * it is read up to (*high: their end), its fetching is started again from there (every partition
+ * assigned again): 1; 0 when they have none (or did not answer), -1 when the assignment failed. */
+int read_ksrc_unstick(struct ksrc *k, size_t part, int64_t *high);
+/* What the reader is to say since it last asked: librdkafka's warnings that it passes offsets by, and
+ * offsets the brokers no longer have (*damage: messages were not read). 1 with out filled, or 0. */
+int read_ksrc_notice(struct ksrc *k, char *out, size_t cap, int *damage);
 void read_ksrc_close(struct ksrc *k);
 
 #endif /* KAFKA_SOURCE_H */

@@ -25,6 +25,10 @@
  * few frames a partition (kafka_source.c); a topic has at most HOSTS_MAX
  * hosts. A partition that brings nothing for STALL_NS before its end is
  * given up, said as damage: a reader never hangs on brokers that went away.
+ * Following, one that brings nothing for FOLLOW_STALL_NS while the brokers
+ * have messages past it is fetched again, said and counted: librdkafka can
+ * stop delivering a partition after a leader change, and a follower would
+ * then miss a host in silence.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -40,6 +44,8 @@
 #define PENDING_MAX (64u << 20)
 #define POLL_MS 100
 #define STALL_NS (30ull * 1000000000ull)
+/* Following, a partition that brings nothing this long while the brokers have more is fetched again. */
+#define FOLLOW_STALL_NS (10ull * 1000000000ull)
 
 /* A message that waits for its host's source. */
 struct pend {
@@ -226,6 +232,50 @@ static int route(struct read_engine *e, struct read_kafka *k, struct kmsg *m)
     return 0;
 }
 
+/* Following, partition part brought nothing again: fetched anew once it brought nothing for FOLLOW_STALL_NS
+ * while the brokers have messages past it (asked of them once in FOLLOW_STALL_NS, for at most a second). */
+static void follow_stall(struct read_engine *e, struct read_kafka *k, size_t part, uint64_t now)
+{
+    struct kpart *p = &k->parts[part];
+    if (!p->waiting_ns || now - p->waiting_ns <= FOLLOW_STALL_NS) {
+        if (!p->waiting_ns)
+            p->waiting_ns = now;
+        return;
+    }
+    p->waiting_ns = now;
+    struct read_ksrc_part kp;
+    read_ksrc_part(k->ks, part, &kp);
+    int64_t high;
+    int rc = read_ksrc_unstick(k->ks, part, &high);
+    if (!rc)
+        return;
+    char msg[5000];
+    const char *why = read_ksrc_last_error(k->ks);
+    snprintf(msg, sizeof msg, "%s partition %d: nothing came for %llu s though the brokers have its offsets %" PRId64
+             " to %" PRId64 "%s%s%s: %s (%" PRIu64 " times so far)", k->url, (int)kp.id,
+             (unsigned long long)(FOLLOW_STALL_NS / 1000000000ull), kp.next, high - 1, *why ? " (librdkafka: " : "", why,
+             *why ? ")" : "", rc > 0 ? "fetched again from the first" : "assigning it again failed",
+             read_ksrc_counts(k->ks)->reassigned);
+    if (rc > 0)
+        read_say(e, msg, 1);
+    else
+        damage(e, msg);
+}
+
+/* Says what the topic's source has to say (read_ksrc_notice). */
+static void say_notices(struct read_engine *e, struct read_kafka *k)
+{
+    char note[800], msg[sizeof k->url + 810];
+    int lost;
+    if (!read_ksrc_notice(k->ks, note, sizeof note, &lost))
+        return;
+    snprintf(msg, sizeof msg, "%s: %s", k->url, note);
+    if (lost)
+        damage(e, msg);
+    else
+        read_say(e, msg, 1);
+}
+
 /* Reads a message of partition part and routes it: 1 when one came, 0 when
  * none did within timeout_ms, -ENOMEM. */
 static int pull(struct read_engine *e, struct read_kafka *k, size_t part, int timeout_ms)
@@ -234,6 +284,7 @@ static int pull(struct read_engine *e, struct read_kafka *k, size_t part, int ti
     char err[512], msg[5000];
     int rc = read_ksrc_next_in(k->ks, part, &m, timeout_ms, err, sizeof err);
     struct kpart *p = &k->parts[part];
+    say_notices(e, k);
     if (rc < 0) {
         snprintf(msg, sizeof msg, "%s: %s; reading stops", k->url, err);
         damage(e, msg);
@@ -242,6 +293,8 @@ static int pull(struct read_engine *e, struct read_kafka *k, size_t part, int ti
     }
     if (rc == 0) {
         uint64_t now = shm_mono_ns();
+        if (e->follow)
+            follow_stall(e, k, part, now);
         if (part_ended(k, part)) {
             p->seen = 1;
         } else if (!e->follow && !p->waiting_ns) {

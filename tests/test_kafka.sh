@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: two hosts' records through a real 3-broker Kafka cluster (scripts/kafka-dev.sh): two collectors with different --host names, a shipper each, a broker and a shipper killed with SIGKILL mid-stream and started again; the mirror's files are the hosts' files byte for byte, closed as theirs were, and read back every record exactly once; a shipper that sends everything again adds nothing; a mirror that starts mid-topic (--since) decodes every record from there; the topic read directly (read, stats and follow kafka://, and libshmlog-read's Arrow stream through Python) gives what the hosts' files and the mirror give, from --since too, and merges the hosts as the files' read does when the files were shipped after the fact (index frames stamped with the shipper's clock), read and stats kafka:// --host select one host's files and read only the partitions the topic's host map names for it (one, two after a second shipping elsewhere, every one for a host shipped with -X partitioner=), and follow prints the records as they are shipped, a reader held up right after it assigns the partitions too, and from now (no --since) in the middle of a file; hostile messages are reported and never crash or hang a reader; with the brokers away the collector keeps the files not shipped (--keep), and says and counts the ones --max-bytes removes; a frame is of its file (host, creation, collector pid, number): a message produced again at a far offset and a re-imaged host's new file 0 hide no record, frames sent again are counted and said once; a state file ahead of the files stops shmlog-ship with one line; mirror --max-hosts refuses, counts and says the hosts past it.
+# Description: two hosts' records through a real 3-broker Kafka cluster (scripts/kafka-dev.sh): two collectors with different --host names, a shipper each, a broker and a shipper killed with SIGKILL mid-stream and started again; the mirror's files are the hosts' files byte for byte, closed as theirs were, and read back every record exactly once; a shipper that sends everything again adds nothing; a mirror that starts mid-topic (--since) decodes every record from there; the topic read directly (read, stats and follow kafka://, and libshmlog-read's Arrow stream through Python) gives what the hosts' files and the mirror give, from --since too, and merges the hosts as the files' read does when the files were shipped after the fact (index frames stamped with the shipper's clock), read and stats kafka:// --host select one host's files and read only the partitions the topic's host map names for it (one, two after a second shipping elsewhere, every one for a host shipped with -X partitioner=), and follow prints the records as they are shipped, a reader held up right after it assigns the partitions too, one whose partitions stop delivering (it fetches them again, and says so), and from now (no --since) in the middle of a file; hostile messages are reported and never crash or hang a reader; with the brokers away the collector keeps the files not shipped (--keep), and says and counts the ones --max-bytes removes; a frame is of its file (host, creation, collector pid, number): a message produced again at a far offset and a re-imaged host's new file 0 hide no record, frames sent again are counted and said once; a state file ahead of the files stops shmlog-ship with one line; mirror --max-hosts refuses, counts and says the hosts past it.
 # usage: test_kafka.sh KAFKA_DEV LIBDIR PYTHON_SRC (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, SHMLOG_SHIP,
 #   KAFKA_INJECT; PY_LD_PRELOAD, PY_ASAN_OPTIONS: what Python needs to load an ASan build's library)
 set -u
@@ -37,7 +37,9 @@ for h in hosta hostb; do
 done
 # A reader that follows the topic from now on, through everything below (the shippers made the topic).
 wait_for 30 bash -c "ls -d \"$KAFKA_DIR\"/node1/data/fleet-0 >/dev/null 2>&1"
-"$dump" follow "$url" --since "$(date +%s.%N)" --format json >"$tmp/follow.json" 2>"$tmp/follow.err" &
+follow_since=$(date +%s.%N)
+echo "$follow_since" >"$tmp/follow.since" # to follow again from it in a kept run (SHMLOG_TEST_KEEP)
+"$dump" follow "$url" --since "$follow_since" --format json >"$tmp/follow.json" 2>"$tmp/follow.err" &
 follow=$!
 pids+=($follow)
 sleep 0.3
@@ -151,6 +153,28 @@ else
     check_failed "follow kafka://: exit $rc, $(wc -l <"$tmp/follow.json") lines of $(wc -l <"$tmp/local.json")"
 fi
 
+# ---- follow kafka:// whose partitions' messages stop coming (librdkafka #4340) ----
+# Every partition's messages go where no one reads them from the first assignment on (kafka_assign.c): the
+# follower must see that the brokers have more than it got, fetch again, say so, and print every record once.
+LD_PRELOAD="${PY_LD_PRELOAD:+$PY_LD_PRELOAD:}$KAFKA_ASSIGN" STALL_MARK=$tmp/stall.mark \
+    "$dump" follow "$url" --since "$follow_since" --format json >"$tmp/follow-stall.json" 2>"$tmp/follow-stall.err" &
+follow_stall=$!
+pids+=($follow_stall)
+wait_growing 60 300 "$tmp/follow-stall.json" bash -c "[ \$(wc -l <\"$tmp/follow-stall.json\") -ge $want ]"
+kill -INT "$follow_stall"
+wait "$follow_stall"
+rc=$?
+sorted "$tmp/follow-stall.json"
+refetched='nothing came for 10 s though the brokers have its offsets [0-9]* to [0-9]*.*: fetched again from the first'
+if [ $rc = 0 ] && cmp -s "$tmp/follow-stall.json.sorted" "$tmp/local.json.sorted" &&
+    grep -q "^stalled [1-9]" "$tmp/stall.mark" && grep -q "$refetched" "$tmp/follow-stall.err"; then
+    ok "follow kafka:// whose partitions stopped delivering says it, fetches them again and prints each of the $want records once"
+else
+    { echo "exit $rc, $(wc -l <"$tmp/follow-stall.json") lines of $want"; cat "$tmp/stall.mark" "$tmp/follow-stall.err"; } \
+        >"$tmp/check.log" 2>&1
+    check_failed "follow kafka:// with its partitions stalled"
+fi
+
 # ---- a consumer that starts mid-topic ----
 # Three quarters in: a reader starts 1.5 s before its --since to meet a context (FORMAT.md, "Frames as
 # messages"), about a third of these hosts' 5 s.
@@ -244,7 +268,7 @@ slow_differ=
 # (a partition queue taken after the assignment split the first fetches between two queues in most runs
 # held 3 to 12 ms here)
 for us in 2000 3000 4000 5000 6000 8000 10000 12000 2000 3000 4000 5000; do
-    LD_PRELOAD="${PY_LD_PRELOAD:+$PY_LD_PRELOAD:}$KAFKA_SLOW_ASSIGN" SLOW_ASSIGN_US=$us SLOW_ASSIGN_MARK=$tmp/slow.mark \
+    LD_PRELOAD="${PY_LD_PRELOAD:+$PY_LD_PRELOAD:}$KAFKA_ASSIGN" SLOW_ASSIGN_US=$us SLOW_ASSIGN_MARK=$tmp/slow.mark \
         "$dump" stats "$url" --format json 2>&1 | topic_only >"$tmp/slow.stats"
     if ! cmp -s "$tmp/slow.stats" "$tmp/mirror.stats"; then
         [ -n "$slow_differ" ] || cp "$tmp/slow.stats" "$tmp/slow-first-differ.stats"
