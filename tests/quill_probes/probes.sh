@@ -146,7 +146,8 @@ for p in "${probes[@]}"; do
         grep -q "^$p " "$tmp/want.txt"; then
         same=yes
     else
-        same="no: $(sed -n 's/^> //p' "$tmp/$p.diff" | head -1 | cut -c1-60)"
+        same="no: $( (sed -n 's/^> /got /p' "$tmp/$p.diff"; sed -n 's/^< /missing /p' "$tmp/$p.diff") | head -1 |
+            cut -c1-64)"
     fi
     printf '%-30s %-34s %s\n' "$p" "$compiled" "$same" | tee -a "$tmp/table.txt"
     if [ "$tap" -eq 1 ]; then
