@@ -1,2 +1,6 @@
 #include <chrono>
-static void PROBE_FN() { BOTH("wait={:.1f}", std::chrono::duration<double, std::milli>(2.25)); }
+static void PROBE_FN()
+{
+    const std::chrono::duration<double, std::milli> wait(2.25);
+    BOTH("wait={:.1f}", wait);
+}
