@@ -1,4 +1,4 @@
-/* refused: at most 16 arguments */
+/* refused: split the call */
 /* fmt takes 20: a site's argument types are part of its layout in shared memory and in the files
  * (SHMLOG_MAX_ARGS, ring ABI 6), so the error must say the bound and that the call is split. */
 static void PROBE_FN()
