@@ -1375,8 +1375,10 @@ template <typename T, unsigned N> constexpr void tail_types(type_table<N> &t, un
 template <typename Void, typename... D> constexpr auto make_type_table()
 {
     static_assert(sizeof...(D) + tail_total<D...>() <= 16,
-                  "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS), each std::optional counting "
-                  "as two and each SHMLOG_STRUCT as one plus its members");
+                  "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS, fixed by the site layout in "
+                  "shared memory and files), each std::optional counting as two and each SHMLOG_STRUCT as one plus "
+                  "its members: split the call, or pass values that belong together as one std::tuple or container "
+                  "(one argument)");
     type_table<1u + sizeof...(D) + tail_total<D...>()> t{};
     unsigned i = 1;
     ((t.v[i++] = static_cast<uint8_t>(arg_type<D>())), ...);
@@ -1803,7 +1805,8 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__LOG_TOO_MANY(n, cat, lvl, ...) \
     SHMLOG__REFUSE(cat, lvl, 0,                                                             \
                    "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS, fixed by the site " \
-                   "layout in shared memory and files): split the call",                     \
+                   "layout in shared memory and files): split the call (in C++, or pass values that belong " \
+                   "together as one std::tuple or container: one argument)",                 \
                    __VA_ARGS__)
 
 /* A call the header refuses: one error that says why, and nothing else. */

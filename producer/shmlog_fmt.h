@@ -749,10 +749,21 @@ template <typename T> constexpr bool member_is_char()
     return fmt_kind_of<typename value_of<T>::type>() == k_char;
 }
 
+template <typename T> constexpr std::size_t tree_shape_bytes();
+/* A pair's or tuple's shape bytes: its elements' and the parentheses, 0 when one has none (or it has no elements). */
+template <typename T, std::size_t... I> constexpr std::size_t tuple_shape_bytes(std::index_sequence<I...>)
+{
+    constexpr std::size_t each[] = {tree_shape_bytes<typename std::tuple_element<I, T>::type>()..., 0};
+    std::size_t sum = 2;
+    for (std::size_t k = 0; k < sizeof...(I); k++)
+        sum = each[k] && sum ? sum + each[k] : 0;
+    return sizeof...(I) ? sum : 0;
+}
+
 /* A value tree's shape (format/FORMAT.md, 12: the "a" entry), from which
  * readers make typed columns: its bytes, 0 when a node has no one type (a
- * variant, a struct, a tuple, an enum's name or number, a duration), whose
- * field stays its text. */
+ * variant, a struct, an enum's name or number, a duration), whose field
+ * stays its text. */
 template <typename T> constexpr std::size_t tree_shape_bytes()
 {
     typedef typename std::decay<T>::type D;
@@ -778,9 +789,18 @@ template <typename T> constexpr std::size_t tree_shape_bytes()
     } else if constexpr (is_range<D>::value) {
         constexpr std::size_t n = tree_shape_bytes<typename D::value_type>();
         return n ? n + 2 : 0;
+    } else if constexpr (is_tuple_like<D>::value) {
+        return tuple_shape_bytes<D>(std::make_index_sequence<std::tuple_size<D>::value>{});
     } else {
         return 0;
     }
+}
+
+template <typename T, std::size_t N> constexpr void tree_shape_put(site_desc_text<N> &d);
+template <typename T, std::size_t N, std::size_t... I>
+constexpr void tuple_shape_put(site_desc_text<N> &d, std::index_sequence<I...>)
+{
+    (tree_shape_put<typename std::tuple_element<I, T>::type>(d), ...);
 }
 
 /* The shape's letters (tree_shape_bytes() of them): a leaf's, its argument type's ("?bcChHiIlLfdps"). */
@@ -806,14 +826,18 @@ template <typename T, std::size_t N> constexpr void tree_shape_put(site_desc_tex
         tree_shape_put<typename D::key_type>(d);
         tree_shape_put<typename D::mapped_type>(d);
         d.put('}');
-    } else {
+    } else if constexpr (is_range<D>::value) {
         d.put('[');
         tree_shape_put<typename D::value_type>(d);
         d.put(']');
+    } else {
+        d.put('(');
+        tuple_shape_put<D>(d, std::make_index_sequence<std::tuple_size<D>::value>{});
+        d.put(')');
     }
 }
 
-/* A tree that is a container, or an optional one, has a shape of its own; one
+/* A tree that is a container, a pair or tuple, or an optional one, has a shape of its own; one
  * that is a leaf (a path, a wide string, a codec's text) prints as fmt does. */
 template <typename T> constexpr bool tree_shape_container()
 {
@@ -823,7 +847,8 @@ template <typename T> constexpr bool tree_shape_container()
     else if constexpr (is_optional_any<D>::value)
         return tree_shape_container<typename D::value_type>();
     else
-        return !is_text<D>::value && !is_wide_text<D>::value && !is_path<D>::value && is_range<D>::value;
+        return !is_text<D>::value && !is_wide_text<D>::value && !is_path<D>::value &&
+               (is_range<D>::value || is_tuple_like<D>::value);
 }
 
 template <typename T> constexpr std::size_t desc_entry_bytes();

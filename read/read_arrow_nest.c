@@ -1,13 +1,14 @@
 /*
  * read_arrow_nest.c - a value tree's column (a field whose sites all give
  * one shape, format/FORMAT.md 12) as Arrow's nested types: a sequence or set
- * a list, a map a map, an optional a null where it is empty, the leaves
- * typed as arguments are. The tree's bytes are untrusted: a node that does
+ * a list, a map a map, a pair or tuple a struct of fields "0", "1", ..., an
+ * optional a null where it is empty, the leaves typed as arguments are. The tree's bytes are untrusted: a node that does
  * not match the shape, or that the bytes end in, ends its container there
  * (the elements before it stay, as the text shows them), and a tree that
  * matches nothing is a null row. read_arrow.h.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,21 +18,23 @@
 /* One node of the shape, with its Arrow buffers while a batch is built and
  * its ArrowArray and ArrowSchema once handed over. */
 struct nest {
-    char kind;           /* '[' list, '{' map, 'e' a map's entries, or a leaf letter */
+    char kind;           /* '[' list, '{' map, 'e' a map's entries, '(' a tuple, or a leaf letter */
     uint8_t optional;    /* the '?'s before it: an empty one is a null */
     uint8_t leaf;        /* a leaf's argument type */
     uint8_t width;       /* a fixed leaf's bytes a value (0: bool, or not fixed) */
-    struct nest *child[2];
+    unsigned kids;       /* a list's item, a map's entries, an entry's key and value, a tuple's elements */
+    struct nest **child;
+    char index[12];      /* a tuple element's field name: its position */
     uint8_t *valid;      /* validity; cleared when grown */
     uint8_t *data;       /* values (bool: bits), or int32 offsets (string, list, map) */
     char *chars;         /* string leaves */
     size_t cap, chars_len, chars_cap;
     int64_t len, nulls;
     struct ArrowArray arr;
-    struct ArrowArray *arr_kids[2];
+    struct ArrowArray **arr_kids;
     const void *bufs[3];
     struct ArrowSchema sc;
-    struct ArrowSchema *sc_kids[2];
+    struct ArrowSchema **sc_kids;
     char *name, *metadata; /* the column's (its root's), owned */
 };
 
@@ -82,6 +85,9 @@ static void nest_end_value(struct nest *c, int64_t end, int valid)
 
 static int nest_null(struct nest *c)
 {
+    for (unsigned k = 0; c->kind == '(' && k < c->kids; k++)
+        if (nest_null(c->child[k]) != 0)
+            return -ENOMEM;
     if (nest_room(c) != 0)
         return -ENOMEM;
     if (c->width)
@@ -150,6 +156,26 @@ static int nest_put_chars(struct nest *c, const uint8_t *s, size_t n)
     return 0;
 }
 
+/* A tuple's elements, one a field: it matches when each does (checked dry
+ * before any is put, as a container's element is). */
+static int nest_put_tuple(struct nest *c, struct tree_in *in, unsigned depth, int dry)
+{
+    uint32_t count;
+    if (!render_tree_take_u32(in, &count) || count != c->kids)
+        return 0;
+    for (unsigned k = 0; k < c->kids; k++) {
+        int r = nest_put(c->child[k], in, depth + 1, dry);
+        if (r != 1)
+            return r < 0 || dry ? r : -EINVAL; /* the same bytes matched dry */
+    }
+    if (dry)
+        return 1;
+    if (nest_room(c) != 0)
+        return -ENOMEM;
+    nest_end_value(c, 0, 1);
+    return 1;
+}
+
 /* The node at in as c's next value: 1, or 0 when it does not match c (nothing
  * put), or -ENOMEM. dry: only whether it matches. */
 static int nest_put(struct nest *c, struct tree_in *in, unsigned depth, int dry)
@@ -169,6 +195,8 @@ static int nest_put(struct nest *c, struct tree_in *in, unsigned depth, int dry)
         return tag == SHMLOG_TREE_SEQ || tag == SHMLOG_TREE_SET ? nest_put_elements(c, c->child[0], in, depth, dry) : 0;
     if (c->kind == '{')
         return tag == SHMLOG_TREE_MAP ? nest_put_elements(c, c->child[0], in, depth, dry) : 0;
+    if (c->kind == '(')
+        return tag == SHMLOG_TREE_TUPLE ? nest_put_tuple(c, in, depth, dry) : 0;
     if (c->leaf == SHMLOG_ARG_STR) {
         const uint8_t *s;
         size_t n;
@@ -215,14 +243,39 @@ void read_nest_free(struct nest *c)
 {
     if (!c)
         return;
-    read_nest_free(c->child[0]);
-    read_nest_free(c->child[1]);
+    for (unsigned k = 0; k < c->kids && c->child; k++)
+        read_nest_free(c->child[k]);
+    free(c->child);
+    free(c->arr_kids);
+    free(c->sc_kids);
     free(c->valid);
     free(c->data);
     free(c->chars);
     free(c->name);
     free(c->metadata);
     free(c);
+}
+
+/* Room for c's n children (none made yet). */
+static int nest_kids(struct nest *c, unsigned n)
+{
+    c->kids = n;
+    c->child = calloc(n, sizeof *c->child);
+    c->arr_kids = calloc(n, sizeof *c->arr_kids);
+    c->sc_kids = calloc(n, sizeof *c->sc_kids);
+    return c->child && c->arr_kids && c->sc_kids;
+}
+
+/* The elements of the tuple at s + *i (render_tree_shape_len checked it: it ends in its ')'). */
+static unsigned tuple_elements(const char *s, size_t i)
+{
+    unsigned n = 0, depth = 0;
+    for (; depth || s[i] != ')'; i++) {
+        n += !depth && s[i] != '?'; /* a leaf or an opening bracket at the tuple's own level starts an element */
+        depth += s[i] == '[' || s[i] == '{' || s[i] == '(';
+        depth -= s[i] == ']' || s[i] == '}' || s[i] == ')';
+    }
+    return n;
 }
 
 static struct nest *nest_parse(const char *s, size_t *i)
@@ -237,12 +290,21 @@ static struct nest *nest_parse(const char *s, size_t *i)
     c->kind = s[(*i)++];
     int ok = 1;
     if (c->kind == '[') {
-        ok = (c->child[0] = nest_parse(s, i)) != NULL;
+        ok = nest_kids(c, 1) && (c->child[0] = nest_parse(s, i)) != NULL;
         (*i)++; /* ']' */
     } else if (c->kind == '{') {
-        struct nest *e = c->child[0] = calloc(1, sizeof *e);
-        ok = e && (e->kind = 'e') && (e->child[0] = nest_parse(s, i)) && (e->child[1] = nest_parse(s, i));
+        struct nest *e = NULL;
+        ok = nest_kids(c, 1) && (e = c->child[0] = calloc(1, sizeof *e)) && (e->kind = 'e') && nest_kids(e, 2) &&
+             (e->child[0] = nest_parse(s, i)) && (e->child[1] = nest_parse(s, i));
         (*i)++; /* '}' */
+    } else if (c->kind == '(') {
+        ok = nest_kids(c, tuple_elements(s, *i));
+        for (unsigned k = 0; ok && k < c->kids; k++) {
+            ok = (c->child[k] = nest_parse(s, i)) != NULL;
+            if (ok)
+                snprintf(c->child[k]->index, sizeof c->child[k]->index, "%u", k);
+        }
+        (*i)++; /* ')' */
     } else {
         c->leaf = (uint8_t)render_tree_leaf_type(c->kind);
         c->width = c->leaf == SHMLOG_ARG_BOOL || c->leaf == SHMLOG_ARG_STR ? 0 : (uint8_t)shmlog_arg_width(c->leaf);
@@ -301,13 +363,13 @@ static void nest_array(struct nest *c, int root)
     c->bufs[0] = c->nulls ? c->valid : NULL;
     c->bufs[1] = c->data;
     c->bufs[2] = c->chars;
-    int64_t kids = c->kind == 'e' ? 2 : c->kind == '[' || c->kind == '{' ? 1 : 0;
+    int64_t kids = c->kids;
     for (int64_t k = 0; k < kids; k++) {
         nest_array(c->child[k], 0);
         c->arr_kids[k] = &c->child[k]->arr;
     }
     c->arr = (struct ArrowArray){.length = c->len, .null_count = c->nulls,
-                                 .n_buffers = c->kind == 'e' ? 1 : c->leaf == SHMLOG_ARG_STR ? 3 : 2,
+                                 .n_buffers = c->kind == 'e' || c->kind == '(' ? 1 : c->leaf == SHMLOG_ARG_STR ? 3 : 2,
                                  .buffers = c->bufs, .n_children = kids, .children = kids ? c->arr_kids : NULL,
                                  .release = root ? release_nest_array : release_nest_part, .private_data = c};
 }
@@ -343,16 +405,17 @@ static void release_nest_schema(struct ArrowSchema *sc)
 
 static void nest_schema(struct nest *c, const char *name, int nullable)
 {
-    int64_t kids = c->kind == 'e' ? 2 : c->kind == '[' || c->kind == '{' ? 1 : 0;
+    int64_t kids = c->kids;
     static const char *const kid_names[3][2] = {{"item"}, {"entries"}, {"key", "value"}};
     int which = c->kind == '[' ? 0 : c->kind == '{' ? 1 : 2;
     for (int64_t k = 0; k < kids; k++) {
-        /* a map's entries and keys are never null */
-        nest_schema(c->child[k], kid_names[which][k], c->kind == '[' || (c->kind == 'e' && k == 1));
+        /* a map's entries and keys are never null; a null tuple's elements are */
+        nest_schema(c->child[k], c->kind == '(' ? c->child[k]->index : kid_names[which][k],
+                    c->kind == '[' || c->kind == '(' || (c->kind == 'e' && k == 1));
         c->sc_kids[k] = &c->child[k]->sc;
     }
-    c->sc = (struct ArrowSchema){.format = c->kind == '[' ? "+l" : c->kind == '{' ? "+m" : c->kind == 'e' ? "+s"
-                                                                                        : leaf_format(c->leaf),
+    c->sc = (struct ArrowSchema){.format = c->kind == '[' ? "+l" : c->kind == '{' ? "+m"
+                                           : c->kind == 'e' || c->kind == '(' ? "+s" : leaf_format(c->leaf),
                                  .name = name, .flags = nullable ? ARROW_FLAG_NULLABLE : 0, .n_children = kids,
                                  .children = kids ? c->sc_kids : NULL, .release = release_nest_schema_part,
                                  .private_data = c};

@@ -438,7 +438,7 @@ static int make_schema(struct arrow_stream *s)
         /* The rule (README, "the Arrow stream"): a field's string column is a tree's typed column when every site
          * that gives it a string gives one shape, of a container; else it holds each value's text. */
         for (size_t i = s->first_field; i < s->ncols && rc == 0 && s->opt.trees; i++)
-            if (s->cols[i].shape && !s->cols[i].shapes_differ && strchr("[{", s->cols[i].shape[strspn(s->cols[i].shape, "?")]))
+            if (s->cols[i].shape && !s->cols[i].shapes_differ && strchr("[{(", s->cols[i].shape[strspn(s->cols[i].shape, "?")]))
                 s->cols[i].type = COL_NEST;
         if (rc == 0)
             rc = order_fields(s);

@@ -526,6 +526,12 @@ static size_t shape_at(const char *s, size_t n, size_t i, unsigned depth)
         k = shape_at(s, n, i + 1, depth + 1);
         k = k ? shape_at(s, n, k, depth + 1) : 0;
         return k && k < n && s[k] == '}' ? k + 1 : 0;
+    case '(': /* one element at least */
+        k = i + 1;
+        do
+            k = shape_at(s, n, k, depth + 1);
+        while (k && k < n && s[k] != ')');
+        return k && k < n ? k + 1 : 0;
     default:
         return 0;
     }

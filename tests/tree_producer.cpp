@@ -182,6 +182,10 @@ int main()
     std::printf("arrow doubles [1.5,0.1,1e20,-0.0,3.0]\narrow map [[\"a\",1],[\"b\",2]]\narrow nested [[1,2],[],[3]]\n");
     std::printf("arrow bools [true,false]\narrow chars [\"a\",\"'\",\"\\\"\",\"\\n\"]\narrow mapset [[1,[2,3]]]\n");
     std::printf("arrow opts [1,null]\narrow opt [1]\narrow i8 [-3,7]\narrow bytes [200,0]\narrow umap [[5,6]]\n");
+    /* a pair or tuple: a struct of fields "0", "1", ...; one with a variant, or of no elements, its text */
+    std::printf("arrow pair {\"0\":1,\"1\":\"x\"}\narrow tuple {\"0\":1,\"1\":\"x\",\"2\":2.5,\"3\":true}\n");
+    std::printf("arrow pairs [{\"0\":\"bid\",\"1\":1.25},{\"0\":\"ask\",\"1\":1.5}]\narrow book {\"0\":101,\"1\":102}\n");
+    std::printf("arrow mixed [[\"k\",[{\"0\":1,\"1\":\"z\"}]]]\narrowtext tuple0\narrowtext variants\n");
     std::printf("arrow strings [\"a\",\"b\\\"c\\n\",\"tab\\there\",\"back\\\\slash\",\"\\u0001\\u007f\",\"caf\\u00e9\"]\n");
     /* one name, two shapes: its column holds the text (README, the Arrow stream) */
     SHMLOG_INFO("twice={}", (std::vector<int>{1}));

@@ -280,18 +280,20 @@ static int same_want(const struct want *w, const struct shlog_event *ev)
 static uint64_t read_records;
 static int read_complete;
 
-/* A value tree's column (list, map, their entries, typed leaves) is well formed: each list's offsets rise
- * within its child, the child as long as its last offset, strings valid UTF-8, a map's keys never null. */
-static void check_nested(const struct ArrowArray *a, const struct ArrowSchema *sc)
+/* A value tree's column (list, map, their entries, tuples, typed leaves) is well formed: each list's offsets
+ * rise within its child, the child as long as its last offset, a struct's fields as long as it, strings valid
+ * UTF-8, a map's keys never null. entries: a is a map's entries. */
+static void check_nested(const struct ArrowArray *a, const struct ArrowSchema *sc, int entries)
 {
     FZ_CHECK(a->null_count >= 0 && a->null_count <= a->length && a->n_children == sc->n_children);
     if (sc->format[0] == 'u' || sc->format[0] == '+') {
         if (strcmp(sc->format, "+s") == 0) {
+            FZ_CHECK(a->n_children > 0 && (!entries || (a->n_children == 2 && a->null_count == 0)));
             for (int64_t k = 0; k < a->n_children; k++) {
                 FZ_CHECK(a->children[k]->length == a->length);
-                check_nested(a->children[k], sc->children[k]);
+                check_nested(a->children[k], sc->children[k], 0);
             }
-            FZ_CHECK(a->children[0]->null_count == 0); /* a map's keys */
+            FZ_CHECK(!entries || a->children[0]->null_count == 0); /* a map's keys */
             return;
         }
         const int32_t *off = a->buffers[1];
@@ -303,7 +305,7 @@ static void check_nested(const struct ArrowArray *a, const struct ArrowSchema *s
             return;
         }
         FZ_CHECK(a->n_children == 1 && a->children[0]->length == off[a->length]);
-        check_nested(a->children[0], sc->children[0]);
+        check_nested(a->children[0], sc->children[0], strcmp(sc->format, "+m") == 0);
     }
 }
 
@@ -442,7 +444,7 @@ static void read_with_library(const uint8_t *bytes, size_t n)
                              (size_t)off[strs->length]);
                 }
                 if (fmt[0] == '+')
-                    check_nested(col, sc.children[k]);
+                    check_nested(col, sc.children[k], 0);
                 if (col->dictionary)
                     for (int64_t i = 0; i < col->length; i++) {
                         int64_t idx = fmt[0] == 'c' ? ((const int8_t *)col->buffers[1])[i]

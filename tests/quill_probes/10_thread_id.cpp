@@ -1,0 +1,2 @@
+#include <thread>
+static void PROBE_FN() { BOTH("thread={}", std::this_thread::get_id()); }

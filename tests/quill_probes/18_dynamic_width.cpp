@@ -1,0 +1,1 @@
+static void PROBE_FN() { BOTH("[{:{}}]", 42, 8); }

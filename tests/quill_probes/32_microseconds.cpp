@@ -1,0 +1,2 @@
+#include <chrono>
+static void PROBE_FN() { BOTH("lat={}", std::chrono::microseconds(250)); }
