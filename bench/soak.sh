@@ -2,6 +2,7 @@
 # A fleet on one machine: HOSTS simulated hosts (each a collector with its own --host, shmlog-sample
 # at RATE records/s and a following shmlog-ship) into one topic of the 3-node test cluster
 # (scripts/kafka-dev.sh) for SECONDS, a `shmlog-dump mirror --follow` of the topic beside them:
+#   - warm-up: a few records of each host first, through the whole path; then, measured:
 #   - delay: each record's write-to-mirror delay, the time the mirror's copy of its file first held its
 #     frame (the file's mtime at the write that reached the frame's end, bench/soak_arrivals.py) minus
 #     the record's ts_ns (its log call): p50, p99, max over every record; the same by 10 s of the run;
@@ -15,7 +16,8 @@
 #   - once: each host's records in the mirror against its producer's count: every call written or in
 #     a loss marker, none twice.
 #   bench/soak.sh [HOSTS [RATE [SECONDS]]]   (default 50 400 60)
-#   SHMLOG_SHIP_ARGS: more shmlog-ship options for every shipper; SHMLOG_COLLECTOR_ARGS: the collectors'
+#   SHMLOG_SHIP_ARGS: more shmlog-ship options for every shipper; SHMLOG_COLLECTOR_ARGS: the collectors';
+#   SHMLOG_SOAK_KEEP=1: the scratch directory (files, arrivals, logs) is kept and named at the end
 # Run it under `flock /tmp/shmlog-heavy.lock` on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +33,7 @@ read -r -a collector_args <<<"${SHMLOG_COLLECTOR_ARGS:-}"
 work=$(mktemp -d /tmp/shmlog-bench-soak.XXXXXX)
 export KAFKA_DIR=$work/kafka
 children=()
-trap 'kill "${children[@]}" 2>/dev/null || true; wait 2>/dev/null; scripts/kafka-dev.sh stop >/dev/null 2>&1; rm -rf "$work"' EXIT
+trap 'kill "${children[@]}" 2>/dev/null || true; wait 2>/dev/null; scripts/kafka-dev.sh stop >/dev/null 2>&1; [ -n "${SHMLOG_SOAK_KEEP:-}" ] || rm -rf "$work"' EXIT
 echo "command: bench/soak.sh $hosts $rate $seconds${SHMLOG_SHIP_ARGS:+ (shippers: $SHMLOG_SHIP_ARGS)}${SHMLOG_COLLECTOR_ARGS:+ (collectors: $SHMLOG_COLLECTOR_ARGS)}  ($(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg))"
 bootstrap=$(scripts/kafka-dev.sh start 3 2>/dev/null | tail -n 1)
 url=kafka://$bootstrap/soak
@@ -58,14 +60,24 @@ sleep 0.5 # its watch in place before the first frame
 "$build/dump/shmlog-dump" mirror "$url" --out "$work/mirror" --follow 2>"$work/mirror.log" &
 mirror=$!
 children+=("$mirror")
+# Warm-up: a few records of each host through the whole path (the shippers' producer ids and host map
+# entries, the mirror's consumer and the offsets topic it makes, the brokers' first compiled code), so that
+# what is measured is a fleet that runs, not one that starts.
+for i in $(seq -w 1 "$hosts"); do
+    SHMLOG_DIR=$work/soak-h$i/seg "$build/examples/shmlog-sample" --app "warm$i" --count 40 --threads 1 \
+        --rate "$rate" >/dev/null 2>&1 &
+done
+warm_t0=$SECONDS
+for _ in $(seq 1200); do [ "$(ls "$work/mirror" | grep -c '^soak-h')" -ge "$hosts" ] && break; sleep 0.1; done
+echo "warm-up: every host's first frames in the mirror $((SECONDS - warm_t0)) s after they were logged"
+sleep 2
 (while :; do
     sleep 1
-    for i in $(seq -w 1 "$hosts"); do
-        awk '$1 ~ /^shmlog_ship_lag_seconds[{]/ { print $2 }' "$work/soak-h$i/prom" 2>/dev/null
-    done
+    awk '$1 ~ /^shmlog_ship_lag_seconds[{]/ { print $2 }' "$work"/soak-h*/prom 2>/dev/null
 done) >"$work/lag.txt" &
 sampler=$!
 children+=("$sampler")
+measured_ns=$(date +%s%N)
 producers=()
 for i in $(seq -w 1 "$hosts"); do
     SHMLOG_DIR=$work/soak-h$i/seg "$build/examples/shmlog-sample" --app "app$i" --count $((rate * seconds)) \
@@ -105,9 +117,7 @@ sleep 2 # a metrics write after the collectors' last frames
 caught=$(date +%s.%N)
 for _ in $(seq 600); do
     behind=0
-    for i in $(seq -w 1 "$hosts"); do
-        awk '$1 ~ /^shmlog_ship_lag_bytes[{]/ && $2 > 0 { b = 1 } END { exit !b }' "$work/soak-h$i/prom" && behind=1
-    done
+    awk '$1 ~ /^shmlog_ship_lag_bytes[{]/ && $2 > 0 { b = 1 } END { exit !b }' "$work"/soak-h*/prom && behind=1
     [ $behind = 0 ] && break
     sleep 1
 done
@@ -118,9 +128,9 @@ wait "${ship[@]}" "$mirror" "$watcher" 2>/dev/null || true
 "$build/dump/shmlog-dump" mirror "$url" --out "$work/whole" 2>>"$work/mirror.log"
 python3 -c 'import sys; print(f"caught up: every shipper acknowledged to its files end {float(sys.argv[2]) - float(sys.argv[1]):.1f} s after the collectors were stopped")' "$caught" "$t2"
 for i in $(seq -w 1 "$hosts"); do ls "$work/soak-h$i/out/"*.shlog; done | xargs "$build/bench/shmlog-bench-index" --frames >"$work/frames.txt"
-python3 - "$work" "$hosts" "$(getconf CLK_TCK)" "$build/dump/shmlog-dump" <<'PY'
+python3 - "$work" "$hosts" "$(getconf CLK_TCK)" "$build/dump/shmlog-dump" "$measured_ns" <<'PY'
 import bisect, collections, glob, json, os, re, subprocess, sys
-work, hosts, hz, dump = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+work, hosts, hz, dump, measured = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 width = len(str(hosts))
 
 def quantiles(xs):
@@ -149,7 +159,7 @@ def arrival(name, end):
     i = bisect.bisect_left(g, (end, 0))
     return min(m for _, m in g[i:]) if i < len(g) else None
 
-ok, delays, transport, by10, unseen, t0 = 0, [], [], collections.defaultdict(list), 0, None
+ok, delays, transport, by10, unseen = 0, [], [], collections.defaultdict(list), 0
 for i in range(1, hosts + 1):
     h = f"soak-h{i:0{width}d}"
     said = open(f"{work}/{h}/sample.out").read()
@@ -157,16 +167,17 @@ for i in range(1, hosts + 1):
     files = sorted(glob.glob(f"{work}/whole/{h}-*"))
     out = subprocess.run([dump, "read", *files, "--format", "json"], capture_output=True, text=True).stdout if files else ""
     lines = out.splitlines()
-    recs = [l for l in lines if '"msg":' in l]
-    lost = sum(json.loads(l)["loss"]["records"] for l in lines if '"loss":' in l)
+    every = [l for l in lines if '"msg":' in l]  # the warm-up's too: they fill the first frames
+    app = f'"app":"app{i:0{width}d}"'
+    recs = [l for l in every if app in l]
+    lost = sum(json.loads(l)["loss"]["records"] for l in lines if '"loss":' in l and app in l)
     if len(recs) == written and written + lost == calls and len(set(recs)) == len(recs):
         ok += 1
     else:
         print(f"  {h}: {calls} calls, {written} written, {len(recs)} in the mirror ({len(set(recs))} distinct), {lost} lost")
     # A host's records in time order fill its frames in file order (one thread: its frames do not overlap in time).
-    ts = sorted(int(l[len('{"ts_ns":'):l.index(",")]) for l in recs)
-    if t0 is None and ts:
-        t0 = ts[0]  # the producers start within a second of one another
+    ts = sorted(int(l[len('{"ts_ns":'):l.index(",")]) for l in every)
+    t0 = measured
     at = 0
     for name, end, n, ns_min, ns_max in frames.get(h, []):
         if not n:
@@ -175,10 +186,12 @@ for i in range(1, hosts + 1):
         if got is None:
             unseen += n
         else:
-            transport.append((got - ns_max) / 1e9)
+            if ns_max >= measured:
+                transport.append((got - ns_max) / 1e9)
             for t in ts[at:at + n]:
-                delays.append((got - t) / 1e9)
-                by10[(t - t0) // 10**10].append((got - t) / 1e9)
+                if t >= measured:
+                    delays.append((got - t) / 1e9)
+                    by10[(t - t0) // 10**10].append((got - t) / 1e9)
         at += n
 print(f"write-to-mirror delay ({len(delays)} records{f', {unseen} in frames the follower had not written' if unseen else ''}): "
       f"{quantiles(delays)}")
@@ -210,3 +223,4 @@ for kind in ("collector", "sample", "shipper", "mirror", "watcher", "broker"):
         print(f"  {kind:9} {len(per):3} processes: {sum(per):.3f} in all, each median {per[len(per) // 2]:.4f}, max {per[-1]:.4f}")
 print(f"  all of them: {total:.3f}")
 PY
+[ -z "${SHMLOG_SOAK_KEEP:-}" ] || echo "kept: $work"
