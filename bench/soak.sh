@@ -17,7 +17,7 @@
 #     a loss marker, none twice.
 #   bench/soak.sh [HOSTS [RATE [SECONDS]]]   (default 50 400 60)
 #   SHMLOG_SHIP_ARGS: more shmlog-ship options for every shipper; SHMLOG_COLLECTOR_ARGS: the collectors';
-#   SHMLOG_SOAK_KEEP=1: the scratch directory (files, arrivals, logs) is kept and named at the end
+#   SHMLOG_COLLECTOR: another build's shmlog-collector, to compare; SHMLOG_SOAK_KEEP=1: the scratch directory (files, arrivals, logs) is kept and named at the end
 # Run it under `flock /tmp/shmlog-heavy.lock` on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,7 @@ hosts=${1:-50}
 rate=${2:-400}
 seconds=${3:-60}
 build=${SHMLOG_BUILD:-build}
+collector=${SHMLOG_COLLECTOR:-$build/collector/shmlog-collector}
 read -r -a ship_args <<<"${SHMLOG_SHIP_ARGS:-}"
 read -r -a collector_args <<<"${SHMLOG_COLLECTOR_ARGS:-}"
 [ -x "$build/ship/shmlog-ship" ] || { echo "bench/soak.sh: $build has no shmlog-ship (meson -Dkafka=enabled)" >&2; exit 1; }
@@ -34,7 +35,7 @@ work=$(mktemp -d /tmp/shmlog-bench-soak.XXXXXX)
 export KAFKA_DIR=$work/kafka
 children=()
 trap 'kill "${children[@]}" 2>/dev/null || true; wait 2>/dev/null; scripts/kafka-dev.sh stop >/dev/null 2>&1; [ -n "${SHMLOG_SOAK_KEEP:-}" ] || rm -rf "$work"' EXIT
-echo "command: bench/soak.sh $hosts $rate $seconds${SHMLOG_SHIP_ARGS:+ (shippers: $SHMLOG_SHIP_ARGS)}${SHMLOG_COLLECTOR_ARGS:+ (collectors: $SHMLOG_COLLECTOR_ARGS)}  ($(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "command: bench/soak.sh $hosts $rate $seconds${SHMLOG_SHIP_ARGS:+ (shippers: $SHMLOG_SHIP_ARGS)}${SHMLOG_COLLECTOR_ARGS:+ (collectors: $SHMLOG_COLLECTOR_ARGS)}${SHMLOG_COLLECTOR:+ (collector: $SHMLOG_COLLECTOR)}  ($(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg))"
 bootstrap=$(scripts/kafka-dev.sh start 3 2>/dev/null | tail -n 1)
 url=kafka://$bootstrap/soak
 echo "cluster: 3 nodes of Kafka on loopback, $bootstrap"
@@ -43,7 +44,7 @@ declare -a col ship
 for i in $(seq -w 1 "$hosts"); do
     h=soak-h$i
     mkdir -p "$work/$h/seg" "$work/$h/out"
-    "$build/collector/shmlog-collector" --dir "$work/$h/seg" --out "$work/$h/out" --host "$h" \
+    "$collector" --dir "$work/$h/seg" --out "$work/$h/out" --host "$h" \
         --ship-state "$work/$h/state" "${collector_args[@]}" 2>"$work/$h/collector.log" &
     col[10#$i]=$!
     "$build/ship/shmlog-ship" --dir "$work/$h/out" --to "$url" --state "$work/$h/state" \
