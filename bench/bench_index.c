@@ -8,6 +8,9 @@
  *     QUESTION: NAME=VALUE (a field), LEVEL:N (records of level N), @APP,
  *               #FILE:LINE (a call site), ~TEXT (messages holding TEXT, a run
  *               of word bytes, whole or not: index version 8), or a word
+ *   shmlog-bench-index --frames FILE...
+ *     one line a listed frame: FILE OFFSET END RECORDS NS_MIN NS_MAX (bench/soak.sh
+ *     finds when each frame reached a mirror's copy of the file by its end)
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,10 +21,36 @@
 
 #include "shlog_file.h"
 
+/* Every listed frame of each file, a line each. */
+static int list_frames(int nfiles, char **files)
+{
+    for (int a = 0; a < nfiles; a++) {
+        int fd = open(files[a], O_RDONLY | O_CLOEXEC);
+        struct shlog_index *ix;
+        char err[256];
+        if (fd < 0 || shlog_index_open(&ix, fd, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s: %s\n", files[a], fd < 0 ? "cannot open" : err);
+            return 1;
+        }
+        for (size_t i = 0; i < shlog_index_count(ix); i++) {
+            const struct shlog_index_frame *f = shlog_index_frame(ix, i);
+            printf("%s %llu %llu %llu %llu %llu\n", files[a], (unsigned long long)f->offset,
+                   (unsigned long long)(f->offset + f->bytes), (unsigned long long)f->records,
+                   (unsigned long long)(f->timed ? f->ns_min : 0), (unsigned long long)(f->timed ? f->ns_max : 0));
+        }
+        shlog_index_close(ix);
+        close(fd);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "--frames"))
+        return list_frames(argc - 2, argv + 2);
     if (argc < 2) {
-        fprintf(stderr, "usage: shmlog-bench-index FILE [NAME=VALUE | LEVEL:N | @APP | #FILE:LINE | ~TEXT | WORD]...\n");
+        fprintf(stderr, "usage: shmlog-bench-index FILE [NAME=VALUE | LEVEL:N | @APP | #FILE:LINE | ~TEXT | WORD]...\n"
+                        "       shmlog-bench-index --frames FILE...\n");
         return 2;
     }
     int fd = open(argv[1], O_RDONLY | O_CLOEXEC);

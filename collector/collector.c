@@ -127,7 +127,7 @@ static struct {
  * cpu. */
 static uint64_t pass_wait_ns(uint64_t moved, uint64_t elapsed, uint64_t smallest, uint64_t now)
 {
-    uint64_t longest = longest_wait_ns(smallest);
+    uint64_t longest = col.opt->have_cpus || col.opt->busy_poll ? longest_wait_ns(smallest) : SHARED_NAP_MAX_NS;
     uint64_t target = smallest / 16;
     if (!moved) { /* also when there is no ring */
         if (!pace.sixteenth_ns || now - pace.moved_ns >= longest)
@@ -629,7 +629,7 @@ static void pass_wait(struct loop_times *t, uint64_t wait, uint64_t moved)
         reap(col.writer, 1, wait);
         return;
     }
-    if (col.opt->busy_poll || moved) {
+    if (col.opt->busy_poll || (moved && col.opt->have_cpus)) {
         /* Spin: no sleep's wake-up delay. */
         uint64_t until = shm_mono_ns() + wait;
         while (shm_mono_ns() < until && !got_term && !got_hup) {
@@ -642,10 +642,19 @@ static void pass_wait(struct loop_times *t, uint64_t wait, uint64_t moved)
     }
     /* Adaptive and idle: sleep longer the longer nothing came, at most
      * 1 ms so a record still reaches the file well within 100 ms, and
-     * never longer than the wait pass_wait_ns chose. */
-    uint64_t nap = t->idle < 6 ? 16000ull << t->idle : MAX_PASS_WAIT_NS;
+     * never longer than the wait pass_wait_ns chose; on a shared cpu up to
+     * SHARED_NAP_MAX_NS, and never past what comes due. */
+    uint64_t most = col.opt->have_cpus ? MAX_PASS_WAIT_NS : SHARED_NAP_MAX_NS;
+    uint64_t nap = moved ? wait : t->idle < 10 && (16000ull << t->idle) < most ? 16000ull << t->idle : most;
     if (nap > wait)
         nap = wait;
+    if (!col.opt->have_cpus) {
+        uint64_t now = shm_mono_ns(), due = drain_head_due_ns();
+        if (col.build_first_ns && col.build_first_ns + FRAME_MAX_AGE_NS < due)
+            due = col.build_first_ns + FRAME_MAX_AGE_NS;
+        if (due > now && due - now < nap)
+            nap = due - now;
+    }
     t->idle++;
     if (writer_busy(col.writer)) {
         reap(col.writer, 1, nap);

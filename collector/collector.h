@@ -71,6 +71,11 @@
 #define DRAIN_SLOT_BUDGET (DRAIN_BUDGET * 8u)
 #define WRITE_RETRY_NS 1000000000ull
 #define MAX_PASS_WAIT_NS 1000000ull /* longest wait between drain passes (see pass_wait_ns in collector.c) */
+/* ... without cpus of its own (no --cpu) and --poll adaptive: each wake-up
+ * costs a shared cpu more than the pass it makes, and what comes due (a
+ * ring's --max-delay-ms, a frame's age) wakes it on time; a burst that
+ * starts meanwhile is first seen up to this late. */
+#define SHARED_NAP_MAX_NS 10000000ull
 #define PEAK_RECORDS_PER_US 100u    /* the fastest a producer core can fill a ring */
 #define OPEN_RETRY_NS 100000000ull /* an output file that could not be made: tried again after this */
 

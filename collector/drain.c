@@ -440,10 +440,24 @@ static uint64_t ring_due_ns(const struct options *o, const struct ring *r)
 }
 
 /* What the last whole pass found: the first ring due (when every ring could
- * wait: c->walk_all is 0), and the smallest ring. */
+ * wait: c->walk_all is 0), the first whose head comes due later (any ring),
+ * and the smallest ring. */
 static struct {
-    uint64_t due_ns, cap;
+    uint64_t due_ns, head_due_ns, cap;
 } walk;
+
+/* A ring whose head comes due after this pass: the earliest such time. */
+static void note_head_due(const struct options *o, const struct ring *r)
+{
+    uint64_t due = ring_due_ns(o, r);
+    if (due > pass_now_ns && due < walk.head_due_ns)
+        walk.head_due_ns = due;
+}
+
+uint64_t drain_head_due_ns(void)
+{
+    return walk.head_due_ns;
+}
 
 /* Drains p's rings: those that cannot wait for their head to be due, and
  * that its owner's sites leave this pass. *quiet: 0 once a ring it looked
@@ -457,6 +471,7 @@ static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *move
         if (ring_can_wait(r) && pass_now_ns < ring_due_ns(c->opt, r)) {
             if (ring_due_ns(c->opt, r) < walk.due_ns)
                 walk.due_ns = ring_due_ns(c->opt, r);
+            note_head_due(c->opt, r);
             continue;
         }
         /* A frame near what readers take (SHLOG_MAX_FRAME_RAW), or a file
@@ -476,6 +491,7 @@ static void drain_proc(struct collector_state *c, struct proc *p, uint64_t *move
             continue;
         }
         *moved += drain_ring(c, r, DRAIN_BUDGET, 1);
+        note_head_due(c->opt, r);
         if (owner_pass_spent(p)) {
             /* Its next pass begins after p, and p's next turn after r; what
              * its sites cost is compressed now, a pass's worth at a time. */
@@ -513,6 +529,7 @@ uint64_t drain_all(struct collector_state *c, uint64_t *smallest)
     int quiet = 1;
     c->rings_changed_seen = c->rings_changed;
     walk.due_ns = UINT64_MAX;
+    walk.head_due_ns = UINT64_MAX;
     int sweeps = charges_new_pass() ? 4 : 1;
     for (int k = 0; k < sweeps; k++)
         for (struct proc *p = c->procs; p; p = p->next)

@@ -14,6 +14,7 @@
 #   KAFKA_DIR          where the cluster's configuration, data and logs go (default: ./kafka-dev)
 #   SHMLOG_KAFKA_HOME  where the jars are (default: /opt/shmlog-test/kafka)
 #   KAFKA_HEAP         each node's heap (default 320m)
+#   KAFKA_JVM_OPTS     more options for each node's JVM, after the defaults (which they override)
 #
 # Ports are free ones the kernel picks at the first start, so clusters of parallel runs never
 # collide. Sized for a 2-core test machine: a small heap, the serial collector, one network and
@@ -148,7 +149,7 @@ start_node() { # node
     : >"$dir/node$i/server.log"
     # setsid: the node outlives the shell that started it, and a test's kill of its own process group.
     setsid java -Xms"$heap" -Xmx"$heap" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData \
-        -Djava.awt.headless=true -Dlog4j.configuration="file:$dir/log4j.properties" \
+        -Djava.awt.headless=true -Dlog4j.configuration="file:$dir/log4j.properties" ${KAFKA_JVM_OPTS:-} \
         -cp "$libs/*" kafka.Kafka "$dir/node$i/server.properties" \
         >>"$dir/node$i/server.log" 2>&1 </dev/null &
     echo $! >"$dir/node$i/pid"
