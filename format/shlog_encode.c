@@ -119,6 +119,7 @@ struct enc_site_ix {
     uint8_t words_whole; /* shlog__ix_words_whole of its format */
     uint32_t nkeys;
     uint32_t ngrams;      /* version 8: its format's words' grams, keys[nkeys..], added once an index frame */
+    uint8_t grams_over;   /* more distinct grams than IX_SITE_GRAMS_MAX: none kept */
     uint64_t group;       /* the index frame they were last added to, plus 1 */
     uint64_t prefix[SHMLOG_MAX_ARGS]; /* strings: their values' keys; the subject: not 0 */
     uint64_t range_key, unindexed_key; /* the subject's: its range's, and its name's when it has none */
@@ -173,6 +174,11 @@ _Static_assert(IX_WORK_MIN_BLOCKS % IX_GROUP_BLOCKS == 0, "a frame's filter fold
 #define IX_GRAM_FOLD_FILL 0.75
 #define IX_GRAM_MAX_FILL 0.8
 #define IX_GRAM_SHARE 400u /* of the frames' bytes: 0.25 % */
+/* A site keeps at most this many distinct grams of its format (512 bytes):
+ * a site of more (a long format of varied text, a hostile one) leaves its
+ * index frames without a gram filter rather than the collector holding
+ * eight bytes for each byte of a file's formats (test_bounds). */
+#define IX_SITE_GRAMS_MAX 64u
 
 #define IX_SMALL_FRAME 32768u /* bytes: a frame below them gets a filter of half the share */
 
@@ -206,6 +212,7 @@ struct enc_index {
     uint32_t group_frames; /* of them with keys */
     uint32_t *grams;      /* IX_GRAM_BLOCKS: the grams of the words of the pending entries' frames */
     int grams_dirty;
+    int grams_over; /* a site of more grams than it keeps has records in the pending entries' frames */
     uint64_t group_bytes; /* of the pending entries' frames */
     uint64_t word_prefix, app_prefix, tid_prefix, gram_prefix;
     uint64_t last_tid; /* the last record's thread, whose key is in; UINT64_MAX: none yet in the frame */
@@ -554,6 +561,25 @@ static void ix_key_grams(void *clientd, const uint8_t *text, size_t n)
     shlog__ix_words(text, n, ix_key_grams_of_word, clientd);
 }
 
+static int ix_key_order(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* keys[0..n) sorted, each once: how many. */
+static size_t ix_keys_distinct(uint64_t *keys, size_t n)
+{
+    if (n < 2)
+        return n;
+    qsort(keys, n, sizeof(*keys), ix_key_order);
+    size_t kept = 1;
+    for (size_t i = 1; i < n; i++)
+        if (keys[i] != keys[kept - 1])
+            keys[kept++] = keys[i];
+    return kept;
+}
+
 /* What site s adds to the index: its fields' key prefixes, its format's
  * words and itself ("file:line"). NULL when out of memory. */
 static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct shm_site *s, size_t fmt_len,
@@ -622,8 +648,10 @@ static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct s
     x->nkeys = l.n;
     struct ix_key_list g = {e->ix.gram_prefix, x->keys + l.n, 0};
     shlog__ix_fields(s->fmt, fmt_len, nargs, name, len, ix_key_grams, &g);
-    x->ngrams = g.n;
-    l.n += g.n;
+    g.n = ix_keys_distinct(g.keys, g.n);
+    x->grams_over = g.n > IX_SITE_GRAMS_MAX;
+    x->ngrams = x->grams_over ? 0 : (uint32_t)g.n;
+    l.n += x->ngrams;
     /* Filled at the size the most words a format can hold need, kept at what
      * it holds: a file may define 50,000 sites of long formats (test_bounds). */
     size_t kept = sizeof(*x) + l.n * sizeof(uint64_t);
@@ -1268,6 +1296,7 @@ static inline void ix_record(struct shlog_enc *e, struct enc_site *s, enum enc_h
         x->words_unknown |= !six->words_whole;
         for (uint32_t i = 0; i < six->nkeys; i++)
             ix_add(e, six->keys[i]);
+        x->grams_over |= six->grams_over;
         if (six->group != x->blocks + 1) {
             six->group = x->blocks + 1;
             for (uint32_t i = 0; i < six->ngrams; i++)
@@ -1773,7 +1802,7 @@ static uint32_t ix_group_seal(struct enc_index *x)
  * it has no gram or says "maybe" to too many. */
 static uint32_t ix_gram_seal(struct enc_index *x)
 {
-    if (!x->grams_dirty)
+    if (!x->grams_dirty || x->grams_over)
         return 0;
     uint32_t blocks = ix_fold_to(x->grams, IX_GRAM_BLOCKS, ix_blocks_within(x->group_bytes / IX_GRAM_SHARE, IX_GRAM_BLOCKS),
                                  IX_GRAM_FOLD_FILL);
@@ -1940,6 +1969,7 @@ static size_t ix_frame_put(struct shlog_enc *e, uint8_t *d, unsigned kind)
     if (x->grams_dirty)
         memset(x->grams, 0, (size_t)IX_GRAM_BLOCKS * IX_BLOCK_BYTES);
     x->grams_dirty = 0;
+    x->grams_over = 0;
     x->group_frames = 0;
     x->group_bytes = 0;
     put_u32le(p, fnv1a32(filters, (size_t)(p - filters)));

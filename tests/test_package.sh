@@ -148,7 +148,7 @@ done
 [ -z "$missing" ] && ok "python3-shmlog Depends: $py_depends" ||
     not_ok "python3-shmlog Depends '$py_depends' lacks$missing (the module binds this build's library)"
 py_files=$(dpkg-deb --fsys-tarfile "$pymod" | tar -t | grep -E '\.py$|/METADATA$|/RECORD$' | LC_ALL=C sort | tr '\n' ' ')
-want_py="./usr/lib/python3/dist-packages/shmlog-$version.dist-info/METADATA ./usr/lib/python3/dist-packages/shmlog/__init__.py ./usr/lib/python3/dist-packages/shmlog/__main__.py ./usr/lib/python3/dist-packages/shmlog/_arrow.py ./usr/lib/python3/dist-packages/shmlog/_native.py "
+want_py="./usr/lib/python3/dist-packages/shmlog-$version.dist-info/METADATA ./usr/lib/python3/dist-packages/shmlog/__init__.py ./usr/lib/python3/dist-packages/shmlog/__main__.py ./usr/lib/python3/dist-packages/shmlog/_arrow.py ./usr/lib/python3/dist-packages/shmlog/_native.py ./usr/lib/python3/dist-packages/shmlog/_pqjoin.py "
 [ "$py_files" = "$want_py" ] && ok "python3-shmlog holds the module and its METADATA, no RECORD (pip leaves it to dpkg)" ||
     not_ok "python3-shmlog holds '$py_files', expected '$want_py'"
 # Pure Python, for any python3: pip installs it with no compiler.
