@@ -1,4 +1,4 @@
-/* Description: the index the encoder writes (FORMAT.md, "Index") sums up each frame exactly for sets (records, levels, categories, pids, the subject's range) and its Bloom filter has no false negatives (every string field and word of a frame's records, its app and call sites); a closed file's footer is found from its end, a file without one (a .part) is walked and indexed as far as its index frames go; a corrupted or truncated index is refused with a reason while the file still reads frame by frame; the corpus's files from before the index are listed frame by frame, none summed up; a plain frame's entry (records and anchors only) lists each ring's last and most TSC and its CLOCK section, which a reader takes in place of the frame (its anchors, none of its records), and a frame with a name, a loss or a backtrace is not plain. */
+/* Description: the index the encoder writes (FORMAT.md, "Index") sums up each frame exactly for sets (records, levels, categories, pids, the subject's range) and its Bloom filter has no false negatives (every string field and word of a frame's records, its app and call sites); a closed file's footer is found from its end, a file without one (a .part) is walked and indexed as far as its index frames go; a corrupted or truncated index is refused with a reason while the file still reads frame by frame; the corpus's files from before the index are listed frame by frame, none summed up; a plain frame's entry (records and anchors only) lists each ring's last and most TSC and its CLOCK section, which a reader takes in place of the frame (its anchors, none of its records), and a frame with a name, a loss or a backtrace is not plain; a site of more distinct grams than it keeps leaves its index frames without a gram filter, which then rules nothing out, where a plain site's rules out a part of a word no message holds. */
 #include "test_util_file.h"
 
 #include <sys/stat.h>
@@ -711,4 +711,74 @@ Test(file_index, small_frames_are_ruled_out_by_their_index_frames_filter)
     cr_assert_eq(rd.n, SMALL_FRAMES * SMALL_RECORDS, "records %zu", rd.n);
     cr_assert_eq(rd.errors, 0, "%s", rd.first_error);
     tu_read_free(&rd);
+}
+
+/* GRAM_FRAMES frames of GRAM_RECORDS orders of one site of format fmt, each
+ * record's ids apart (some 6 KB a frame after zstd): an index frame of 16
+ * holds enough bytes for a gram filter (FORMAT.md, "Substrings"). */
+enum { GRAM_FRAMES = 20, GRAM_RECORDS = 600 };
+static void write_gram_frames(const char *path, const char *fmt)
+{
+    static const char *const venues[] = {"XNAS", "XLON", "BATS"};
+    struct shm_site s;
+    tu_site(&s, 1, fmt, SHMLOG_ARG_U64, SHMLOG_ARG_STR, SHMLOG_ARG_STR, 0);
+    struct tu_file f;
+    tu_file_open(&f, path, 1);
+    struct shm_proc_info pi;
+    tu_proc_info(&pi, 777, 1);
+    cr_assert_eq(shlog_enc_process(f.enc, 0, &pi), 0);
+    cr_assert_eq(shlog_enc_site(f.enc, 0, &s), 0);
+    uint64_t pos = 0, tsc = 1000000000ull, id = 0x9e3779b97f4a7c15ull;
+    for (int fr = 0; fr < GRAM_FRAMES; fr++) {
+        cr_assert_eq(shlog_enc_batch_begin(f.enc, 0, 0), 0);
+        for (int k = 0; k < GRAM_RECORDS; k++) {
+            id = id * 6364136223846793005ull + 1442695040888963407ull;
+            struct shm_copied_record r;
+            memset(&r, 0, sizeof(r));
+            uint64_t vals[3] = {id >> 1, 0, 0};
+            const char *strs[2] = {venues[k % 3], k % 2 ? "routine" : "quarterly"};
+            tu_slots(&r, tu_payload(&r, &s, vals, strs));
+            r.pos = pos;
+            pos += r.nslots;
+            r.tsc = tsc += 1000;
+            r.site = 1;
+            r.tid = 5;
+            r.level = SHMLOG_LEVEL_INFO;
+            cr_assert_eq(shlog_enc_record(f.enc, &r), 0);
+        }
+        cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
+        tu_file_flush(&f);
+    }
+    write_footer(&f);
+    tu_file_close(&f);
+}
+
+/* Frames of path a grep for a run of word bytes rules out by the gram filters. */
+static int ruled_out_by_grams(const char *path, const char *run)
+{
+    struct shlog_index *ix = open_index(path);
+    cr_assert_eq(shlog_index_count(ix), GRAM_FRAMES);
+    struct shlog_index_query q = {.msg_grams = &run, .nmsg_grams = 1};
+    int out = 0;
+    for (size_t i = 0; i < GRAM_FRAMES; i++)
+        out += !shlog_index_may_match_in(ix, shlog_index_frame(ix, i), &q);
+    shlog_index_close(ix);
+    return out;
+}
+
+Test(file_index, a_site_of_more_grams_than_it_keeps_leaves_its_index_frames_without_a_gram_filter)
+{
+    char plain[300], wide[300];
+    snprintf(plain, sizeof(plain), "%s/plain.shlog", dir);
+    snprintf(wide, sizeof(wide), "%s/wide.shlog", dir);
+    write_gram_frames(plain, "order id=%lu venue=%s note=%s");
+    /* 40 words of their own runs of three bytes: more than the 64 a site keeps */
+    char fmt[1024] = "order id=%lu venue=%s note=%s";
+    for (int w = 0; w < 40; w++)
+        snprintf(fmt + strlen(fmt), sizeof(fmt) - strlen(fmt), " k%02dq%c", w, 'a' + w % 26);
+    write_gram_frames(wide, fmt);
+    cr_assert_geq(ruled_out_by_grams(plain, "zebra"), 16, "a part of a word no message holds is ruled out");
+    cr_assert_eq(ruled_out_by_grams(plain, "outin"), 0, "one every frame holds is not");
+    cr_assert_eq(ruled_out_by_grams(wide, "zebra"), 0, "without a gram filter nothing is ruled out");
+    cr_assert_eq(ruled_out_by_grams(wide, "k39q"), 0, "nor a run of the format's own words");
 }
