@@ -15,12 +15,17 @@
 #     busy cpus (/proc/stat: the other work on a shared machine shows there);
 #   - once: each host's records in the mirror against its producer's count: every call written or in
 #     a loss marker, none twice.
-#   bench/soak.sh [HOSTS [RATE [SECONDS]]]   (default 50 400 60)
+#   bench/soak.sh [--kills] [HOSTS [RATE [SECONDS]]]   (default 50 400 60)
+#     --kills  broker 2 SIGKILLed a third of the way in (started again 10 s later) and host 1's shipper two
+#              thirds of the way in (started again 2 s later); the killed and restarted processes are
+#              left out of the cpu figures
 #   SHMLOG_SHIP_ARGS: more shmlog-ship options for every shipper; SHMLOG_COLLECTOR_ARGS: the collectors';
 #   SHMLOG_COLLECTOR: another build's shmlog-collector, to compare; SHMLOG_SOAK_KEEP=1: the scratch directory (files, arrivals, logs) is kept and named at the end
 # Run it under `flock /tmp/shmlog-heavy.lock` on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+kills=""
+[ "${1:-}" = --kills ] && { kills=1; shift; }
 hosts=${1:-50}
 rate=${2:-400}
 seconds=${3:-60}
@@ -35,22 +40,29 @@ work=$(mktemp -d /tmp/shmlog-bench-soak.XXXXXX)
 export KAFKA_DIR=$work/kafka
 children=()
 trap 'kill "${children[@]}" 2>/dev/null || true; wait 2>/dev/null; scripts/kafka-dev.sh stop >/dev/null 2>&1; [ -n "${SHMLOG_SOAK_KEEP:-}" ] || rm -rf "$work"' EXIT
-echo "command: bench/soak.sh $hosts $rate $seconds${SHMLOG_SHIP_ARGS:+ (shippers: $SHMLOG_SHIP_ARGS)}${SHMLOG_COLLECTOR_ARGS:+ (collectors: $SHMLOG_COLLECTOR_ARGS)}${SHMLOG_COLLECTOR:+ (collector: $SHMLOG_COLLECTOR)}  ($(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "command: bench/soak.sh ${kills:+--kills }$hosts $rate $seconds${SHMLOG_SHIP_ARGS:+ (shippers: $SHMLOG_SHIP_ARGS)}${SHMLOG_COLLECTOR_ARGS:+ (collectors: $SHMLOG_COLLECTOR_ARGS)}${SHMLOG_COLLECTOR:+ (collector: $SHMLOG_COLLECTOR)}  ($(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg))"
 bootstrap=$(scripts/kafka-dev.sh start 3 2>/dev/null | tail -n 1)
 url=kafka://$bootstrap/soak
 echo "cluster: 3 nodes of Kafka on loopback, $bootstrap"
 
 declare -a col ship
+# start_shipper I: host I's shipper (again, after a kill: it goes on from its state file).
+start_shipper() {
+    local h
+    h=soak-h$(printf "%0${#hosts}d" "$((10#$1))")
+    "$build/ship/shmlog-ship" --dir "$work/$h/out" --to "$url" --state "$work/$h/state" \
+        --metrics-file "$work/$h/prom" --metrics-interval 1 "${ship_args[@]}" 2>>"$work/$h/ship.log" &
+    ship[10#$1]=$!
+    children+=("${ship[10#$1]}")
+}
 for i in $(seq -w 1 "$hosts"); do
     h=soak-h$i
     mkdir -p "$work/$h/seg" "$work/$h/out"
     "$collector" --dir "$work/$h/seg" --out "$work/$h/out" --host "$h" \
         --ship-state "$work/$h/state" "${collector_args[@]}" 2>"$work/$h/collector.log" &
     col[10#$i]=$!
-    "$build/ship/shmlog-ship" --dir "$work/$h/out" --to "$url" --state "$work/$h/state" \
-        --metrics-file "$work/$h/prom" --metrics-interval 1 "${ship_args[@]}" 2>"$work/$h/ship.log" &
-    ship[10#$i]=$!
-    children+=("${col[10#$i]}" "${ship[10#$i]}")
+    start_shipper "$i"
+    children+=("${col[10#$i]}")
 done
 for _ in $(seq 600); do [ "$(ls "$work"/soak-h*/state 2>/dev/null | wc -l)" -ge "$hosts" ] && break; sleep 0.1; done
 mkdir -p "$work/mirror"
@@ -103,7 +115,27 @@ snap() {
 warm=$((seconds / 6 < 10 ? seconds / 6 : 10))
 sleep "$warm"
 snap >"$work/snap0"
-sleep $((seconds - warm - 2 > 1 ? seconds - warm - 2 : 1))
+rest=$((seconds - warm - 2 > 1 ? seconds - warm - 2 : 1))
+if [ -n "$kills" ]; then
+    # The issue's soak: broker 2 SIGKILLed a third of the way in and started again 10 s later, host 1's
+    # shipper SIGKILLed two thirds of the way in and started again 2 s later.
+    t0=$SECONDS
+    sleep $((rest / 3))
+    kill -KILL "$(scripts/kafka-dev.sh pids | sed -n 2p)"
+    echo "kill: broker 2 at $((SECONDS - t0 + warm)) s of the run"
+    sleep 10
+    scripts/kafka-dev.sh start 3 >"$work/kafka-restart.log" 2>&1
+    echo "restart: broker 2 running again at $((SECONDS - t0 + warm)) s"
+    sleep $((rest * 2 / 3 - (SECONDS - t0) > 1 ? rest * 2 / 3 - (SECONDS - t0) : 1))
+    kill -KILL "${ship[1]}"
+    echo "kill: soak-h$(printf %0${#hosts}d 1)'s shipper at $((SECONDS - t0 + warm)) s"
+    wait "${ship[1]}" 2>/dev/null || true
+    sleep 2
+    start_shipper 1
+    sleep $((rest - (SECONDS - t0) > 1 ? rest - (SECONDS - t0) : 1))
+else
+    sleep "$rest"
+fi
 snap >"$work/snap1"
 wait "${producers[@]}"
 kill "$sampler"
