@@ -629,6 +629,23 @@ Test(file_index, a_plain_frame_lists_its_rings_last_and_most_tsc_and_its_anchors
     shlog_index_close(ix);
 }
 
+/* A record of site 1 (thread 5, INFO) of these values into the open batch,
+ * at *pos and 1000 ticks after *tsc, which it advances. */
+static void put_site1_record(struct shlog_enc *enc, const struct shm_site *s, const uint64_t *vals,
+                             const char *const *strs, uint64_t *pos, uint64_t *tsc)
+{
+    struct shm_copied_record r;
+    memset(&r, 0, sizeof(r));
+    tu_slots(&r, tu_payload(&r, s, vals, strs));
+    r.pos = *pos;
+    *pos += r.nslots;
+    r.tsc = *tsc += 1000;
+    r.site = 1;
+    r.tid = 5;
+    r.level = SHMLOG_LEVEL_INFO;
+    cr_assert_eq(shlog_enc_record(enc, &r), 0);
+}
+
 /* Small frames (a slow host's): 40 records each of three words from a
  * vocabulary of 96, so that a frame's own filter, at most 4 % of its bytes,
  * would be mostly set, while its index frame's 16 share the vocabulary. */
@@ -654,18 +671,9 @@ static void write_small_frames(const char *path, uint32_t words_of[SMALL_FRAMES]
             snprintf(note, sizeof(note), "w%d w%d w%d", w[0], w[1], w[2]);
             for (int j = 0; j < 3; j++)
                 words_of[fr][w[j] / 32] |= 1u << (w[j] % 32);
-            struct shm_copied_record r;
-            memset(&r, 0, sizeof(r));
             uint64_t vals[2] = {id++, 0};
             const char *strs[1] = {note};
-            tu_slots(&r, tu_payload(&r, &s, vals, strs));
-            r.pos = pos;
-            pos += r.nslots;
-            r.tsc = tsc += 1000;
-            r.site = 1;
-            r.tid = 5;
-            r.level = SHMLOG_LEVEL_INFO;
-            cr_assert_eq(shlog_enc_record(f.enc, &r), 0);
+            put_site1_record(f.enc, &s, vals, strs, &pos, &tsc);
         }
         cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
         tu_file_flush(&f);
@@ -733,18 +741,9 @@ static void write_gram_frames(const char *path, const char *fmt)
         cr_assert_eq(shlog_enc_batch_begin(f.enc, 0, 0), 0);
         for (int k = 0; k < GRAM_RECORDS; k++) {
             id = id * 6364136223846793005ull + 1442695040888963407ull;
-            struct shm_copied_record r;
-            memset(&r, 0, sizeof(r));
             uint64_t vals[3] = {id >> 1, 0, 0};
             const char *strs[2] = {venues[k % 3], k % 2 ? "routine" : "quarterly"};
-            tu_slots(&r, tu_payload(&r, &s, vals, strs));
-            r.pos = pos;
-            pos += r.nslots;
-            r.tsc = tsc += 1000;
-            r.site = 1;
-            r.tid = 5;
-            r.level = SHMLOG_LEVEL_INFO;
-            cr_assert_eq(shlog_enc_record(f.enc, &r), 0);
+            put_site1_record(f.enc, &s, vals, strs, &pos, &tsc);
         }
         cr_assert_eq(shlog_enc_batch_end(f.enc), 0);
         tu_file_flush(&f);
