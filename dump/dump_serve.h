@@ -98,7 +98,8 @@ struct serve_bytes {
 int serve_arrow_schema(struct serve_bytes *out, const struct ArrowSchema *schema);
 /* The first rows rows of batch (NULL: none) as its dictionaries' batches and a
  * RecordBatch message whose custom metadata are meta's nmeta key, value pairs,
- * onto out. 0, -ENOMEM or -EINVAL. */
+ * onto out. 0, -ENOMEM, or -EINVAL (nothing written) for a batch whose
+ * lengths, offsets or shape do not match each other or the schema. */
 int serve_arrow_batch(struct serve_bytes *out, const struct ArrowSchema *schema, const struct ArrowArray *batch,
                       int64_t rows, const char *const *meta, size_t nmeta);
 /* The end-of-stream marker onto out. 0, or -ENOMEM. */

@@ -26,11 +26,13 @@
 
 /* Message.fbs and Schema.fbs: the union tags, the metadata version and the time unit. */
 enum { HEADER_SCHEMA = 1, HEADER_DICTIONARY_BATCH = 2, HEADER_RECORD_BATCH = 3 };
-enum { TYPE_INT = 2, TYPE_FLOAT = 3, TYPE_UTF8 = 5, TYPE_BOOL = 6, TYPE_TIMESTAMP = 10 };
+enum { TYPE_INT = 2, TYPE_FLOAT = 3, TYPE_UTF8 = 5, TYPE_BOOL = 6, TYPE_TIMESTAMP = 10, TYPE_LIST = 12, TYPE_STRUCT = 13,
+       TYPE_MAP = 17 };
 #define METADATA_V5 4
 #define UNIT_NANOSECOND 3
 #define FLAG_ORDERED 1  /* ArrowSchema.flags, the C data interface's */
 #define FLAG_NULLABLE 2
+#define FLAG_MAP_KEYS_SORTED 4
 
 /* ==== A flatbuffer, written front to back ==== */
 
@@ -130,14 +132,20 @@ static size_t fb_table(struct fb *b, const struct slot *s, unsigned n, size_t *a
     return table;
 }
 
-static size_t fb_string(struct fb *b, const char *s)
+/* A string of n bytes (a NUL after them, as flatbuffers' strings have). */
+static size_t fb_bytes(struct fb *b, const char *s, size_t n)
 {
-    size_t n = strlen(s);
     fb_align(b, 4, 0);
     size_t at = b->len;
     fb_u32(b, (uint32_t)n);
-    fb_put(b, s, n + 1);
+    fb_put(b, s, n);
+    fb_put(b, "", 1);
     return at;
+}
+
+static size_t fb_string(struct fb *b, const char *s)
+{
+    return fb_bytes(b, s, strlen(s));
 }
 
 /* A vector of n references, each to patch at the returned position + 4 + 4 * i. */
@@ -163,6 +171,9 @@ static size_t fb_pairs(struct fb *b, const int64_t *v, size_t n)
 
 /* ==== Types ==== */
 
+/* Nesting deeper than this is refused (a schema's or a batch's recursion stays bounded). */
+#define DEPTH_MAX 64
+
 struct col_type {
     uint8_t type;      /* TYPE_* */
     uint8_t bits;      /* ints: 8..64; floats: 32 or 64 */
@@ -175,6 +186,8 @@ static int type_of(const char *f, struct col_type *t)
 {
     static const char ints[] = "cCsSiIlL";
     *t = (struct col_type){0};
+    if (!f)
+        return -EINVAL;
     const char *i = f[0] && !f[1] ? strchr(ints, f[0]) : NULL;
     if (i) {
         t->type = TYPE_INT;
@@ -191,14 +204,45 @@ static int type_of(const char *f, struct col_type *t)
         t->type = TYPE_TIMESTAMP;
         t->bits = 64;
         t->tz = f + 4;
+    } else if (!strcmp(f, "+l")) {
+        t->type = TYPE_LIST;
+    } else if (!strcmp(f, "+s")) {
+        t->type = TYPE_STRUCT;
+    } else if (!strcmp(f, "+m")) {
+        t->type = TYPE_MAP;
     } else {
         return -EINVAL;
     }
     return 0;
 }
 
+/* Column c's type, checked with its children's down to the leaves: a list has
+ * one child, a map one struct of a key and a value, a leaf none, a
+ * dictionary an integer index and values without dictionaries of their own. */
+static int check_column(const struct ArrowSchema *c, unsigned depth, int in_dictionary, struct col_type *t)
+{
+    struct col_type kid;
+    if (depth > DEPTH_MAX || type_of(c->format, t) != 0 || (c->n_children && !c->children))
+        return -EINVAL;
+    if (c->dictionary) {
+        if (in_dictionary || t->type != TYPE_INT || c->n_children != 0)
+            return -EINVAL;
+        return check_column(c->dictionary, depth + 1, 1, &kid);
+    }
+    int64_t want = t->type == TYPE_STRUCT ? c->n_children : t->type == TYPE_LIST || t->type == TYPE_MAP ? 1 : 0;
+    if (c->n_children != want)
+        return -EINVAL;
+    for (int64_t k = 0; k < want; k++) {
+        if (!c->children[k] || check_column(c->children[k], depth + 1, in_dictionary, &kid) != 0)
+            return -EINVAL;
+        if (t->type == TYPE_MAP && (kid.type != TYPE_STRUCT || c->children[k]->n_children != 2))
+            return -EINVAL;
+    }
+    return 0;
+}
+
 /* The type's table (the Type union's value). */
-static size_t put_type(struct fb *b, const struct col_type *t)
+static size_t put_type(struct fb *b, const struct col_type *t, int keys_sorted)
 {
     size_t at[2];
     switch (t->type) {
@@ -220,37 +264,79 @@ static size_t put_type(struct fb *b, const struct col_type *t)
             fb_patch(b, at[1], fb_string(b, t->tz));
         return table;
     }
-    default: /* Utf8, Bool: tables without fields */
+    case TYPE_MAP: {
+        struct slot s[] = {SCALAR(1, keys_sorted)};
+        return fb_table(b, s, 1, NULL);
+    }
+    default: /* Utf8, Bool, List, Struct_: tables without fields */
         return fb_table(b, NULL, 0, NULL);
     }
 }
 
-/* A Field table for column c (dictionary id: its index). 0, or -EINVAL. */
-static int put_field(struct fb *b, const struct ArrowSchema *c, int64_t id, size_t *table)
+/* A KeyValue table of the two byte strings, at the reference at. */
+static void put_key_value(struct fb *b, size_t ref, const char *k, size_t klen, const char *v, size_t vlen)
+{
+    struct slot kv[] = {REF, REF};
+    size_t at[2];
+    fb_patch(b, ref, fb_table(b, kv, 2, at));
+    fb_patch(b, at[0], fb_bytes(b, k, klen));
+    fb_patch(b, at[1], fb_bytes(b, v, vlen));
+}
+
+/* The pairs of metadata in the C data interface's encoding (int32 count,
+ * then each key and value as int32 length and bytes): the vector of their
+ * KeyValue tables, at the reference at. */
+static void put_c_metadata(struct fb *b, size_t ref, const char *m)
+{
+    int32_t n, len[2];
+    memcpy(&n, m, 4);
+    m += 4;
+    size_t v = fb_refs(b, n > 0 ? (size_t)n : 0);
+    fb_patch(b, ref, v);
+    for (int32_t i = 0; i < n; i++) {
+        const char *kv[2];
+        for (int j = 0; j < 2; j++) {
+            memcpy(&len[j], m, 4);
+            kv[j] = m + 4;
+            len[j] = len[j] < 0 ? 0 : len[j];
+            m += 4 + len[j];
+        }
+        put_key_value(b, v + 4 + 4 * (size_t)i, kv[0], (size_t)len[0], kv[1], (size_t)len[1]);
+    }
+}
+
+/* A Field table for column c (check_column's), its children's after it;
+ * *next_id: the next dictionary's id, in the order of a depth-first walk. */
+static size_t put_field(struct fb *b, const struct ArrowSchema *c, int64_t *next_id)
 {
     struct col_type type, index;
     const struct ArrowSchema *values = c->dictionary ? c->dictionary : c;
-    if (type_of(values->format, &type) != 0)
-        return -EINVAL;
-    if (c->dictionary && (type_of(c->format, &index) != 0 || index.type != TYPE_INT))
-        return -EINVAL;
-    /* name, nullable, type_type, type, dictionary, children */
-    struct slot s[] = {REF, SCALAR(1, (c->flags & FLAG_NULLABLE) != 0), SCALAR(1, type.type), REF, REF, REF};
+    type_of(values->format, &type);
+    type_of(c->format, &index);
+    /* name, nullable, type_type, type, dictionary, children, custom_metadata */
+    struct slot s[] = {REF, SCALAR(1, (c->flags & FLAG_NULLABLE) != 0), SCALAR(1, type.type), REF, REF, REF, REF};
     if (!c->dictionary)
         s[4] = (struct slot)ABSENT;
-    size_t at[6];
-    *table = fb_table(b, s, 6, at);
+    if (!c->metadata)
+        s[6] = (struct slot)ABSENT;
+    size_t at[7];
+    size_t table = fb_table(b, s, 7, at);
     fb_patch(b, at[0], fb_string(b, c->name ? c->name : ""));
-    fb_patch(b, at[3], put_type(b, &type));
+    fb_patch(b, at[3], put_type(b, &type, (values->flags & FLAG_MAP_KEYS_SORTED) != 0));
     if (c->dictionary) {
         /* id, indexType, isOrdered */
-        struct slot d[] = {SCALAR(8, id), REF, SCALAR(1, (c->flags & FLAG_ORDERED) != 0)};
+        struct slot d[] = {SCALAR(8, (*next_id)++), REF, SCALAR(1, (c->flags & FLAG_ORDERED) != 0)};
         size_t dat[3];
         fb_patch(b, at[4], fb_table(b, d, 3, dat));
-        fb_patch(b, dat[1], put_type(b, &index));
+        fb_patch(b, dat[1], put_type(b, &index, 0));
     }
-    fb_patch(b, at[5], fb_refs(b, 0)); /* readers want the vector, empty */
-    return 0;
+    size_t kids = fb_refs(b, (size_t)values->n_children); /* readers want the vector, if empty */
+    fb_patch(b, at[5], kids);
+    if (c->metadata)
+        put_c_metadata(b, at[6], c->metadata);
+    for (int64_t k = 0; k < values->n_children; k++)
+        fb_patch(b, kids + 4 + 4 * (size_t)k, put_field(b, values->children[k], next_id));
+    return table;
 }
 
 /* ==== Messages ==== */
@@ -272,13 +358,8 @@ static void put_message(struct fb *b, uint8_t header_type, int64_t body_len, con
         return;
     size_t v = fb_refs(b, nmeta);
     fb_patch(b, at[4], v);
-    for (size_t i = 0; i < nmeta; i++) {
-        struct slot kv[] = {REF, REF};
-        size_t kat[2];
-        fb_patch(b, v + 4 + 4 * i, fb_table(b, kv, 2, kat));
-        fb_patch(b, kat[0], fb_string(b, meta[2 * i]));
-        fb_patch(b, kat[1], fb_string(b, meta[2 * i + 1]));
-    }
+    for (size_t i = 0; i < nmeta; i++)
+        put_key_value(b, v + 4 + 4 * i, meta[2 * i], strlen(meta[2 * i]), meta[2 * i + 1], strlen(meta[2 * i + 1]));
 }
 
 /* A piece of a message's body. */
@@ -329,6 +410,9 @@ static int emit(struct serve_bytes *out, struct fb *fb, const struct piece *body
 
 int serve_arrow_schema(struct serve_bytes *out, const struct ArrowSchema *schema)
 {
+    struct col_type t;
+    if (check_column(schema, 0, 0, &t) != 0 || t.type != TYPE_STRUCT)
+        return -EINVAL;
     struct fb b = {0};
     size_t header;
     put_message(&b, HEADER_SCHEMA, 0, NULL, 0, &header);
@@ -338,25 +422,56 @@ int serve_arrow_schema(struct serve_bytes *out, const struct ArrowSchema *schema
     fb_patch(&b, header, fb_table(&b, s, 2, at));
     size_t v = fb_refs(&b, (size_t)schema->n_children);
     fb_patch(&b, at[1], v);
-    int rc = 0;
-    for (int64_t i = 0; i < schema->n_children && rc == 0; i++) {
-        size_t field = 0;
-        if ((rc = put_field(&b, schema->children[i], i, &field)) == 0)
-            fb_patch(&b, v + 4 + 4 * (size_t)i, field);
-    }
-    if (rc == 0)
-        rc = emit(out, &b, NULL, 0);
+    int64_t next_id = 0;
+    for (int64_t i = 0; i < schema->n_children; i++)
+        fb_patch(&b, v + 4 + 4 * (size_t)i, put_field(&b, schema->children[i], &next_id));
+    int rc = emit(out, &b, NULL, 0);
     free(b.p);
     return rc;
 }
 
-/* The nodes and buffers of a record batch's columns, and its body's pieces. */
+/* The nodes and buffers of a record batch's columns, its body's pieces, and
+ * the dictionary columns met (their values go in batches of their own). */
 struct layout {
     int64_t *nodes;   /* length, null_count */
     int64_t *buffers; /* offset, length */
     struct piece *body;
-    size_t nnodes, nbufs, body_len;
+    const struct ArrowSchema **dict_schemas;
+    const struct ArrowArray **dicts;
+    size_t nnodes, nbufs, ndicts, body_len;
 };
+
+/* The nodes, buffers and dictionaries column c's record batch has (its
+ * dictionary's values are in a batch of their own). */
+static void count_column(const struct ArrowSchema *c, size_t *nodes, size_t *bufs, size_t *dicts)
+{
+    struct col_type t;
+    type_of(c->format, &t);
+    (*nodes)++;
+    *bufs += t.type == TYPE_STRUCT ? 1 : t.type == TYPE_UTF8 ? 3 : 2;
+    *dicts += c->dictionary != NULL;
+    for (int64_t k = 0; k < c->n_children; k++)
+        count_column(c->children[k], nodes, bufs, dicts);
+}
+
+static int layout_new(struct layout *l, const struct ArrowSchema *c)
+{
+    size_t nodes = 0, bufs = 0, dicts = 0;
+    count_column(c, &nodes, &bufs, &dicts);
+    *l = (struct layout){.nodes = calloc(nodes, 16), .buffers = calloc(bufs, 16), .body = calloc(bufs, sizeof *l->body),
+                         .dict_schemas = calloc(dicts + 1, sizeof *l->dict_schemas),
+                         .dicts = calloc(dicts + 1, sizeof *l->dicts)};
+    return l->nodes && l->buffers && l->body && l->dict_schemas && l->dicts ? 0 : -ENOMEM;
+}
+
+static void layout_free(struct layout *l)
+{
+    free(l->nodes);
+    free(l->buffers);
+    free(l->body);
+    free(l->dict_schemas);
+    free(l->dicts);
+}
 
 static void add_buffer(struct layout *l, const void *p, size_t n)
 {
@@ -378,13 +493,42 @@ static int64_t count_nulls(const uint8_t *valid, int64_t rows)
 
 static const uint8_t zeros[8];
 
-/* The first rows of column a (NULL: none) of type t: its node and buffers (a
- * dictionary column's t is its index type: the values go in a batch of their own). 0, or -EINVAL. */
-static int add_column(struct layout *l, const struct col_type *t, const struct ArrowArray *a, int64_t rows)
+/* The first rows+1 offsets' buffer, checked: from 0, never going back, *end
+ * the last (the child's or the characters' length the rows use). 0, or -EINVAL. */
+static int add_offsets(struct layout *l, const int32_t *offsets, int64_t rows, int64_t *end)
 {
-    if (a && (a->offset != 0 || rows > a->length))
+    *end = 0;
+    if (!rows) {
+        add_buffer(l, zeros, 4); /* one offset: 0 */
+        return 0;
+    }
+    if (!offsets || offsets[0] != 0)
+        return -EINVAL;
+    for (int64_t i = 0; i < rows; i++)
+        if (offsets[i + 1] < offsets[i])
+            return -EINVAL;
+    *end = offsets[rows];
+    add_buffer(l, offsets, (size_t)(rows + 1) * 4);
+    return 0;
+}
+
+/* The first rows of column a (NULL: none, and rows 0) of schema c (check_column's), its children's after
+ * it: their nodes and buffers, each length checked against a's, so that no buffer is read past its
+ * end; a dictionary column's values are noted for a batch of their own. 0, or -EINVAL. */
+static int add_column(struct layout *l, const struct ArrowSchema *c, const struct ArrowArray *a, int64_t rows)
+{
+    struct col_type t;
+    type_of(c->format, &t);
+    int n_buffers = t.type == TYPE_STRUCT ? 1 : t.type == TYPE_UTF8 ? 3 : 2;
+    if (rows < 0 || (!a && rows))
+        return -EINVAL;
+    if (a && (a->offset != 0 || rows > a->length || a->n_buffers != n_buffers || !a->buffers ||
+              a->n_children != c->n_children || (a->n_children && !a->children) || !a->dictionary != !c->dictionary))
         return -EINVAL;
     const void *const *buf = a ? (const void *const *)a->buffers : NULL;
+    for (int i = 1; rows && i < n_buffers; i++)
+        if (!buf[i])
+            return -EINVAL;
     int64_t nulls = 0;
     if (a && a->null_count != 0 && buf[0])
         nulls = rows == a->length && a->null_count > 0 ? a->null_count : count_nulls(buf[0], rows);
@@ -392,24 +536,34 @@ static int add_column(struct layout *l, const struct col_type *t, const struct A
     l->nodes[2 * l->nnodes + 1] = nulls;
     l->nnodes++;
     add_buffer(l, nulls ? buf[0] : NULL, nulls ? (size_t)(rows + 7) / 8 : 0);
-    switch (t->type) {
+    if (c->dictionary) {
+        l->dict_schemas[l->ndicts] = c->dictionary;
+        l->dicts[l->ndicts++] = a ? a->dictionary : NULL;
+    }
+    int64_t end;
+    switch (t.type) {
     case TYPE_BOOL:
         add_buffer(l, rows ? buf[1] : NULL, (size_t)(rows + 7) / 8);
-        break;
+        return 0;
     case TYPE_UTF8:
-        if (!rows) {
-            add_buffer(l, zeros, 4); /* one offset: 0 */
-            add_buffer(l, NULL, 0);
-            break;
-        }
-        add_buffer(l, buf[1], (size_t)(rows + 1) * 4);
-        add_buffer(l, buf[2], (size_t)((const int32_t *)buf[1])[rows]);
-        break;
+        if (add_offsets(l, rows ? buf[1] : NULL, rows, &end) != 0)
+            return -EINVAL;
+        add_buffer(l, rows ? buf[2] : NULL, (size_t)end);
+        return 0;
+    case TYPE_LIST:
+    case TYPE_MAP:
+        if (add_offsets(l, rows ? buf[1] : NULL, rows, &end) != 0)
+            return -EINVAL;
+        return add_column(l, c->children[0], a ? a->children[0] : NULL, end);
+    case TYPE_STRUCT:
+        for (int64_t k = 0; k < c->n_children; k++)
+            if (add_column(l, c->children[k], a ? a->children[k] : NULL, rows) != 0)
+                return -EINVAL;
+        return 0;
     default:
-        add_buffer(l, rows ? buf[1] : NULL, (size_t)rows * t->bits / 8);
-        break;
+        add_buffer(l, rows ? buf[1] : NULL, (size_t)rows * t.bits / 8);
+        return 0;
     }
-    return 0;
 }
 
 /* A RecordBatch table of l's nodes and buffers, of rows rows, at the reference at. */
@@ -423,65 +577,63 @@ static void put_record_batch(struct fb *b, size_t ref, int64_t rows, const struc
     fb_patch(b, at[2], fb_pairs(b, l->buffers, l->nbufs));
 }
 
-/* A column's dictionary d (NULL: empty) as a DictionaryBatch of that id. */
-static int put_dictionary(struct serve_bytes *out, const struct ArrowArray *d, int64_t id)
+/* A dictionary's values d (NULL: empty) of schema values as a DictionaryBatch of that id. */
+static int put_dictionary(struct serve_bytes *out, const struct ArrowSchema *values, const struct ArrowArray *d,
+                          int64_t id)
 {
-    int64_t nodes[2], buffers[6];
-    struct piece body[3];
-    struct layout l = {nodes, buffers, body, 0, 0, 0};
-    struct col_type utf8 = {.type = TYPE_UTF8};
-    if (add_column(&l, &utf8, d, d ? d->length : 0) != 0)
-        return -EINVAL;
+    struct layout l;
+    int rc = layout_new(&l, values);
+    if (rc == 0 && add_column(&l, values, d, d ? d->length : 0) != 0)
+        rc = -EINVAL;
     struct fb b = {0};
-    size_t header;
-    put_message(&b, HEADER_DICTIONARY_BATCH, (int64_t)l.body_len, NULL, 0, &header);
-    /* id, data, isDelta (false: it replaces the batch before's) */
-    struct slot s[] = {SCALAR(8, id), REF, SCALAR(1, 0)};
-    size_t at[3];
-    fb_patch(&b, header, fb_table(&b, s, 3, at));
-    put_record_batch(&b, at[1], d ? d->length : 0, &l);
-    int rc = emit(out, &b, body, l.nbufs);
+    if (rc == 0) {
+        size_t header;
+        put_message(&b, HEADER_DICTIONARY_BATCH, (int64_t)l.body_len, NULL, 0, &header);
+        /* id, data, isDelta (false: it replaces the batch before's) */
+        struct slot s[] = {SCALAR(8, id), REF, SCALAR(1, 0)};
+        size_t at[3];
+        fb_patch(&b, header, fb_table(&b, s, 3, at));
+        put_record_batch(&b, at[1], d ? d->length : 0, &l);
+        rc = emit(out, &b, l.body, l.nbufs);
+    }
     free(b.p);
+    layout_free(&l);
     return rc;
 }
 
 int serve_arrow_batch(struct serve_bytes *out, const struct ArrowSchema *schema, const struct ArrowArray *batch,
                       int64_t rows, const char *const *meta, size_t nmeta)
 {
-    size_t ncols = (size_t)schema->n_children;
-    if (batch && ((size_t)batch->n_children != ncols || rows > batch->length))
+    struct col_type t;
+    if (check_column(schema, 0, 0, &t) != 0 || t.type != TYPE_STRUCT)
         return -EINVAL;
     if (!batch)
         rows = 0;
-    for (size_t i = 0; i < ncols; i++) {
-        if (!schema->children[i]->dictionary)
-            continue;
-        const struct ArrowArray *d = batch ? batch->children[i]->dictionary : NULL;
-        int rc = put_dictionary(out, d, (int64_t)i);
-        if (rc != 0)
-            return rc;
-    }
-    struct layout l = {calloc(ncols + 1, 16), calloc(3 * ncols + 1, 16), calloc(3 * ncols + 1, sizeof *l.body), 0, 0,
-                       0};
-    int rc = l.nodes && l.buffers && l.body ? 0 : -ENOMEM;
-    for (size_t i = 0; i < ncols && rc == 0; i++) {
-        const struct ArrowSchema *c = schema->children[i];
-        struct col_type t;
-        if ((rc = type_of(c->format, &t)) != 0)
-            break;
-        rc = add_column(&l, &t, batch ? batch->children[i] : NULL, rows);
-    }
+    size_t start = out->len;
+    struct layout l;
+    int rc = layout_new(&l, schema);
+    if (rc == 0 && add_column(&l, schema, batch, rows) != 0)
+        rc = -EINVAL;
+    for (size_t i = 0; i < l.ndicts && rc == 0; i++)
+        rc = put_dictionary(out, l.dict_schemas[i], l.dicts[i], (int64_t)i);
     struct fb b = {0};
     if (rc == 0) {
+        /* the batch is a struct column's children: its own node and validity are not sent */
+        struct layout body = l;
+        body.nodes += 2;
+        body.nnodes--;
+        body.buffers += 2;
+        body.body++;
+        body.nbufs--;
         size_t header;
-        put_message(&b, HEADER_RECORD_BATCH, (int64_t)l.body_len, meta, nmeta, &header);
-        put_record_batch(&b, header, rows, &l);
-        rc = emit(out, &b, l.body, l.nbufs);
+        put_message(&b, HEADER_RECORD_BATCH, (int64_t)body.body_len, meta, nmeta, &header);
+        put_record_batch(&b, header, rows, &body);
+        rc = emit(out, &b, body.body, body.nbufs);
     }
+    if (rc != 0)
+        out->len = start; /* a dictionary's batch, written before the one that failed, goes too */
     free(b.p);
-    free(l.nodes);
-    free(l.buffers);
-    free(l.body);
+    layout_free(&l);
     return rc;
 }
 

@@ -835,7 +835,7 @@ static int open_arrow(struct serve_job *j, uint64_t since, uint64_t skip, struct
     ao.batch_rows = ARROW_BATCH_ROWS;
     ao.what = j->req.markers ? SHMLOG_READ_ARROW_MARKERS : SHMLOG_READ_ARROW_RECORDS;
     ao.threads = 1; /* the server's workers are its threads: a query's batches are written by the one stepping it */
-    ao.trees = 0;   /* value trees as their text: the IPC writer (dump_serve_arrow.c) writes flat columns */
+    ao.trees = 1;   /* value trees as list, map and struct columns, as shmlog.to_arrow() gives them */
     char err[512];
     if (shmlog_read_arrow(j->r, &ao, &j->stream, err, sizeof err) != 0) {
         j->stream.release = NULL;
@@ -953,8 +953,14 @@ static void step_query_arrow(struct serve_job *j, struct render_buf *b)
             int64_t rows = a.length;
             if (j->req.limit && (uint64_t)rows > j->req.limit - j->records)
                 rows = (int64_t)(j->req.limit - j->records);
-            if (serve_arrow_batch(&out, &j->schema, &a, rows, NULL, 0) != 0)
+            int written = serve_arrow_batch(&out, &j->schema, &a, rows, NULL, 0);
+            if (written == -ENOMEM)
                 dump_oom();
+            if (written != 0) {
+                rows = 0;
+                j->errors++;
+                snprintf(j->error, sizeof j->error, "a batch the Arrow writer refused: its lengths do not add up");
+            }
             const int64_t *ts = a.n_children ? a.children[0]->buffers[1] : NULL; /* the first column: ts */
             for (int64_t i = 0; ts && i < rows; i++) {
                 uint64_t t = (uint64_t)ts[i];
@@ -965,6 +971,8 @@ static void step_query_arrow(struct serve_job *j, struct render_buf *b)
             j->events += (uint64_t)rows;
             a.release(&a);
             arrow_messages(j);
+            if (written != 0)
+                arrow_finish(j, &out, "error");
         }
     }
     j->buf = (char *)out.p;

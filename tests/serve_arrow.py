@@ -6,11 +6,16 @@ usage: serve_arrow.py same PORT QUERY [accept]   the Arrow answer of /api/query?
        serve_arrow.py end PORT QUERY END         the Arrow answer ends saying END
        serve_arrow.py markers PORT QUERY LIMIT   markers=1's rows equal the JSON answer's loss and exit markers,
                                                  whole and paged by its cursor LIMIT rows a page
+       serve_arrow.py table PORT QUERY FILES [LIMIT]  the Arrow answer (paged by its cursor LIMIT rows a page) is
+                                                 shmlog.to_arrow(FILES) with QUERY's filters, schema and field
+                                                 metadata too, through pyarrow, polars and DuckDB
 """
+import io
 import json
 import math
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 import pyarrow as pa
@@ -184,6 +189,86 @@ def markers(port, query, limit):
     return 0 if want else 1
 
 
+def to_arrow(files, query):
+    """shmlog.to_arrow() of files with the query's filters (the API's parameters are its keywords)."""
+    import shmlog
+    filters = {}
+    for k, v in urllib.parse.parse_qsl(query):
+        if k == "where":
+            filters.setdefault(k, []).append(v)
+        else:
+            filters[k] = int(v) if k in ("pid", "limit") else v
+    return shmlog.to_arrow(files, **filters)
+
+
+def decoded(t):
+    """t with its dictionary columns as their values: each page of an answer has dictionaries of its own."""
+    for i, f in enumerate(t.schema):
+        if pa.types.is_dictionary(f.type):
+            t = t.set_column(i, f.with_type(f.type.value_type), t.column(i).cast(f.type.value_type))
+    return t
+
+
+def first_difference(got, want):
+    if got.schema != want.schema or not got.schema.equals(want.schema, check_metadata=True):
+        return "schema:\n%s\nto_arrow's:\n%s" % (got.schema.to_string(show_field_metadata=True),
+                                                    want.schema.to_string(show_field_metadata=True))
+    if got.num_rows != want.num_rows:
+        return "%d rows, to_arrow's %d" % (got.num_rows, want.num_rows)
+    for name in want.column_names:
+        g, w = got.column(name).to_pylist(), want.column(name).to_pylist()
+        if g != w:
+            i = next(i for i in range(len(w)) if g[i] != w[i])
+            return "column %s row %d: %r, to_arrow's %r" % (name, i, g[i], w[i])
+    return None if decoded(got).equals(decoded(want), check_metadata=True) else "equal columns, unequal tables"
+
+
+def same_table(port, query, files, limit=None):
+    """The answer, whole or paged, is to_arrow()'s table; polars's own IPC reader and DuckDB read it as well."""
+    want = to_arrow(files, query)
+    if limit:
+        cursor, pages, n = None, [], 0
+        while n < 1000:
+            q = "&".join(p for p in (query, "limit=" + limit, "cursor=" + cursor if cursor else "") if p)
+            page, meta = arrow_answer(port, q)
+            pages.append(page)
+            n += 1
+            if meta["end"] != "limit":
+                break
+            cursor = meta["cursor"]
+        got = pa.concat_tables(pages)
+    else:
+        got, meta = arrow_answer(port, query)
+        n = 1
+    if meta["end"] != "complete":
+        print("the answer ended", meta)
+        return 1
+    diff = first_difference(got, want)
+    if diff:
+        print("pyarrow:", diff)
+        return 1
+    import duckdb
+    import polars
+    q = query + "&format=arrow" if query else "format=arrow"
+    with urllib.request.urlopen(url(port, q), timeout=60) as resp:
+        raw = resp.read()
+    df = polars.read_ipc_stream(io.BytesIO(raw))  # polars's own reader, not pyarrow's
+    if not df.equals(polars.from_arrow(want), null_equal=True):
+        print("polars reads", df.head(3), "to_arrow's", polars.from_arrow(want).head(3))
+        return 1
+    stream = ipc.open_stream(raw)  # DuckDB has no IPC reader of its own: it scans pyarrow's, column by column
+    con = duckdb.connect()
+    by_duckdb = con.sql("SELECT * FROM stream").to_arrow_table()
+    con.register("want_t", want)
+    if by_duckdb.to_pylist() != con.sql("SELECT * FROM want_t").to_arrow_table().to_pylist():
+        print("DuckDB reads otherwise than to_arrow()'s table")
+        return 1
+    kinds = {k: sum(1 for f in want.schema if getattr(pa.types, "is_" + k)(f.type)) for k in ("list", "map", "struct")}
+    print("%d rows, %d columns (%s), %d answers; pyarrow, polars and DuckDB read to_arrow()'s table" %
+          (got.num_rows, got.num_columns, ", ".join("%d %s" % (v, k) for k, v in kinds.items()), n))
+    return 0 if got.num_rows else 1
+
+
 def main():
     mode, port = sys.argv[1], sys.argv[2]
     if mode == "same":
@@ -194,6 +279,8 @@ def main():
         return slow(port, sys.argv[3])
     if mode == "markers":
         return markers(port, sys.argv[3], sys.argv[4])
+    if mode == "table":
+        return same_table(port, sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else None)
     if mode == "end":
         table, meta = arrow_answer(port, sys.argv[3])
         print("%d rows; %s" % (table.num_rows, meta))

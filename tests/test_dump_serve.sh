@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: shmlog-dump serve over a real collector's files, real HTTP on loopback: /api/query answers what shmlog-dump read prints for the same filters (JSON Lines, JSON, text), its cursor pages back to the whole answer, /api/tail delivers a record written after it connected, /api/stats and /api/fields agree with read, a bad parameter is a 400 naming it, the time and size limits are said (the time limit inside a scan that matches nothing too), a non-loopback --listen needs --auth with a private token file (or --tls-client-ca), the bearer token is checked, TLS client certificates are checked (the CA's gets read's records, none or another CA's a 401, plain HTTP nothing), a client that pauses gets the whole answer, format=arrow is an Arrow IPC stream pyarrow reads as the JSON answer's records (also paged by its cursor and paused), 200 slow or vanishing clients leave another query answered and the server's memory bounded, stalled request headers are refused past the per-address limit and timed out while a query beside them answers, and a tail waiting past that timeout is not cut.
+# Description: shmlog-dump serve over a real collector's files, real HTTP on loopback: /api/query answers what shmlog-dump read prints for the same filters (thread's too; JSON Lines, JSON, text), its cursor pages back to the whole answer, /api/tail delivers a record written after it connected, /api/stats and /api/fields agree with read, a bad parameter is a 400 naming it, the time and size limits are said (the time limit inside a scan that matches nothing too), a non-loopback --listen needs --auth with a private token file (or --tls-client-ca), the bearer token is checked, TLS client certificates are checked (the CA's gets read's records, none or another CA's a 401, plain HTTP nothing), a client that pauses gets the whole answer, format=arrow is an Arrow IPC stream pyarrow reads as the JSON answer's records (also paged by its cursor and paused) and the table shmlog.to_arrow() gives (polars and DuckDB too), 200 slow or vanishing clients leave another query answered and the server's memory bounded, stalled request headers are refused past the per-address limit and timed out while a query beside them answers, and a tail waiting past that timeout is not cut.
 # usage: test_dump_serve.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE, SERVE_CLIENT)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-dump-serve-XXXXXX)
@@ -62,6 +62,11 @@ check "query grep=^reject" same_query grep "grep=%5Ereject" --grep '^reject'
 check "query since and until (ns)" same_query window "since=$since&until=$until" --since "$since" --until "$until"
 pid_beta=$(grep -m1 '"app":"beta"' "$tmp/all.jsonl" | sed 's/.*"pid":\([0-9]*\).*/\1/')
 check "query pid" same_query pid "pid=$pid_beta&level=ERROR" --pid "$pid_beta" --level ERROR
+tid_main=$(sed -n '1s/.*"tid":\([0-9]*\).*/\1/p' "$tmp/all.jsonl")
+check "query thread=TID (a producer's main thread: its own records only)" same_query thread "thread=$tid_main" \
+    --thread "$tid_main"
+check "query thread=NAME" same_query thread-name "thread=shmlog-sample&app=beta&level=ERROR" --thread shmlog-sample \
+    --app beta --level ERROR
 
 check "the cursor pages (limit 7000) back to the whole answer" "$py" "$client" pages "$port" "" 7000 "$tmp/paged.jsonl"
 check "  the pages, joined, are read's output" cmp "$tmp/paged.jsonl" "$tmp/all.jsonl"
@@ -89,6 +94,9 @@ if "$vpy" -c 'import pyarrow' 2>/dev/null; then
     check_show "format=arrow: a client that pauses gets the whole answer" "$vpy" "$arrow" slow "$port" "app=beta"
     check_show "format=arrow markers=1: the loss and exit markers' rows, whole and paged by the cursor" \
         "$vpy" "$arrow" markers "$port" "" 2
+    check_show "format=arrow level=WARN paged (999 rows a page): shmlog.to_arrow(level=\"WARN\")'s table, read by pyarrow, polars and DuckDB" \
+        env PYTHONPATH="${PYTHON_SRC:?}" SHMLOG_READ_LIBRARY="${READ_LIBRARY:?}" LD_PRELOAD="${PYTHON_PRELOAD:-}" \
+        ASAN_OPTIONS=detect_leaks=0 "$vpy" "$arrow" table "$port" "level=WARN" "$out" 999
     check "markers=1 without format=arrow is a 400 naming markers" python3 "$client" bad "$port" "/api/query?markers=1" markers
     check "format=arrow on /api/tail is a 400 naming format" \
         sh -c "curl -s -o /dev/null -w '%{http_code}' '$url/api/tail?format=arrow' | grep -qx 400"
