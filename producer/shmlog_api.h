@@ -834,7 +834,7 @@ enum {
     default: (__builtin_classify_type(x) == 5 ? SHMLOG_ARG_PTR : SHMLOG_ARG_NONE))
 /* C: each argument evaluated into a local of the call's block, then the record. */
 #define SHMLOG__WITH_ARGS(n, ...) SHMLOG__EACH_N(n, SHMLOG__A_EVAL, __VA_ARGS__) SHMLOG__WRITE(n, __VA_ARGS__)
-#define SHMLOG__A_EVAL(i, x) __extension__ __auto_type shmlog__r##i = (x);
+#define SHMLOG__A_EVAL(i, x) __extension__ __auto_type shmlog__r##i = (x); SHMLOG__A_DECL(i, x)
 /* Argument i's type code, support, whether it is a string, log2 of its
  * width, its bytes in the call's image (a string's address) and whether it
  * is a long double, as constants of the call's block, each worked out once:
@@ -1639,40 +1639,60 @@ static __attribute__((noinline)) void write_params(struct shmlog__site *s, uint3
     }
     shmlog__write_args(s, tsc, lcf, nargs, sig::table.v + 1, v, n, nullptr, 0, nullptr);
 }
-/* Never called: an argument's type, from the arm of a conditional not taken. */
-template <typename T> typename std::decay<T>::type *type_ptr(T &&) { return nullptr; }
-/* Never called: the format's check reads the types alone. */
-template <typename T> inline auto fmt_value() -> decltype(fmt_arg(std::declval<const T &>())) { return {}; }
+template <typename... A> struct site_desc_of; /* shmlog_fmt.h */
+/* A call's argument types R (decayed; a named argument's as written): what
+ * its site needs of them, worked out once for all the sites of the
+ * signature, so that a site expands no macro per argument for them. */
+template <typename... R> struct call_args {
+    typedef signature<void, typename unnamed<R>::type...> sig;
+    static constexpr const uint8_t *types = sig::table.v;
+    static constexpr unsigned nargs = sizeof sig::table.v - 1u;
+    static constexpr bool ok = (true && ... && supported<typename unnamed<R>::type>::value);
+    static constexpr bool named = (false || ... || !std::is_same<R, typename unnamed<R>::type>::value);
+    static constexpr const char *desc = site_desc_of<void, typename unnamed<R>::type...>::text;
+};
+/* Never called: a call's argument types (after its format), from the arm of
+ * a conditional not taken. */
+template <typename F, typename... A> call_args<typename std::decay<A>::type...> *call_args_of(const F &, A &&...)
+{
+    return nullptr;
+}
+/* Never called: what the format's check reads of an argument. */
+template <typename T>
+inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename unnamed<T>::type &>()))
+{
+    return {};
+}
+/* The call's arguments (after its format) as their writer takes them, made
+ * inside the full-expression that evaluates them (to_param). */
+template <typename F, typename... A>
+inline __attribute__((always_inline)) void send(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf,
+                                                const F &, const A &...a)
+{
+    write_params(s, tsc_lo, tsc_hi, lcf, to_param(a)...);
+}
 } // namespace shmlog_detail
 
-/* C++: each argument's type taken without evaluating it, from the arm of a
+/* C++: the arguments' types taken without evaluating them, from the arm of a
  * conditional never taken (decltype's operand may not hold a lambda before
  * C++20); the arguments are then evaluated once, as the writer's arguments:
  * the temporaries they make (the std::string whose .c_str() is an argument,
  * what std::max(1, 2) refers to) live until the record is copied. */
-#define SHMLOG__WITH_ARGS(n, ...) SHMLOG__EACH_N(n, SHMLOG__A_TYPE_OF, __VA_ARGS__) SHMLOG__WRITE(n, __VA_ARGS__)
-#define SHMLOG__A_TYPE_OF(i, x)                                                              \
-    [[maybe_unused]] auto shmlog__p##i = true ? nullptr : shmlog_detail::type_ptr((x));        \
-    typedef typename std::remove_pointer<decltype(shmlog__p##i)>::type shmlog__R##i;           \
-    typedef typename shmlog_detail::unnamed<shmlog__R##i>::type shmlog__T##i;                 \
-    [[maybe_unused]] static constexpr bool shmlog__named##i = !std::is_same<shmlog__R##i, shmlog__T##i>::value;
-#define SHMLOG__A_DECL(i, x)
-#define SHMLOG__A_OK(i, x) && shmlog_detail::supported<shmlog__T##i>::value
-#define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_value<shmlog__T##i>()
+#define SHMLOG__WITH_ARGS(n, ...)                                                             \
+    [[maybe_unused]] auto shmlog__p = true ? nullptr : shmlog_detail::call_args_of(__VA_ARGS__); \
+    typedef typename std::remove_pointer<decltype(shmlog__p)>::type shmlog__args;             \
+    SHMLOG__WRITE(n, __VA_ARGS__)
+#define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_value((x))
 #define SHMLOG__FORMAT_CHECK(n, ...)                                                         \
-    shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style SHMLOG__EACH_N(n, SHMLOG__A_OK, __VA_ARGS__))>::check( \
+    shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style && shmlog__args::ok)>::check(          \
         SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH_N(n, SHMLOG__A_FMT, __VA_ARGS__))
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
-#define SHMLOG__TYPES_DECL(n, ...)                                                           \
-    typedef shmlog_detail::signature<void SHMLOG__EACH_N(n, SHMLOG__A_DECAYED, __VA_ARGS__)> shmlog__signature; \
-    static constexpr const uint8_t *shmlog__types = shmlog__signature::table.v;
-#define SHMLOG__SITE_NARGS(n, ...) static_cast<unsigned>(sizeof shmlog__signature::table.v - 1u)
+#define SHMLOG__TYPES_DECL(n, ...) static constexpr const uint8_t *shmlog__types = shmlog__args::types;
+#define SHMLOG__SITE_NARGS(n, ...) shmlog__args::nargs
 #define SHMLOG__SITE_LAYOUT(n, ...) 0u, 0u, 0u, 0u /* the signature's writer knows it */
 #define SHMLOG__VALUES_DECL(n, ...)
-#define SHMLOG__SEND(n, lcf, ...)                                                            \
-    shmlog_detail::write_params(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi,                  \
-                                lcf SHMLOG__EACH_N(n, SHMLOG__A_PARAM, __VA_ARGS__));
-#define SHMLOG__A_PARAM(i, x) , shmlog_detail::to_param((x))
+#define SHMLOG__SEND(n, lcf, ...) \
+    shmlog_detail::send(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi, lcf, __VA_ARGS__);
 #endif
 
 /* ---- the logging macros ---- */
@@ -1847,7 +1867,6 @@ void shmlog__bad_category(void) __attribute__((error(
  * call. */
 #define SHMLOG__WRITE(n, ...)                                                                  \
     SHMLOG__FMT_DECL(n, __VA_ARGS__)                                                           \
-    SHMLOG__EACH_N(n, SHMLOG__A_DECL, __VA_ARGS__)                                             \
     if (0)                                                                                     \
         SHMLOG__FORMAT_CHECK(n, __VA_ARGS__);                                                  \
     SHMLOG__TYPES_DECL(n, __VA_ARGS__)                                                         \
