@@ -1683,9 +1683,11 @@ inline __attribute__((always_inline)) void send(struct shmlog__site *s, uint32_t
     typedef typename std::remove_pointer<decltype(shmlog__p)>::type shmlog__args;             \
     SHMLOG__WRITE(n, __VA_ARGS__)
 #define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_value((x))
+/* in the arm never taken, as the types: a warning about an argument is the
+ * writer's call's alone */
 #define SHMLOG__FORMAT_CHECK(n, ...)                                                         \
-    shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style && shmlog__args::ok)>::check(          \
-        SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH_N(n, SHMLOG__A_FMT, __VA_ARGS__))
+    (void)(true ? 0 : (shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style && shmlog__args::ok)>::check( \
+                           SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH_N(n, SHMLOG__A_FMT, __VA_ARGS__)), 0))
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
 #define SHMLOG__TYPES_DECL(n, ...) static constexpr const uint8_t *shmlog__types = shmlog__args::types;
 #define SHMLOG__SITE_NARGS(n, ...) shmlog__args::nargs
@@ -1817,12 +1819,17 @@ void shmlog__bad_category(void) __attribute__((error(
  * The TSC is read first, before the arguments and the reservation: rdtsc is
  * the longest wait of the call, so what follows it runs in its shadow, and
  * what precedes it adds to the call. */
-#define SHMLOG_LOG(cat, lvl, ...) SHMLOG__LOG_COUNTED(SHMLOG__NARGS(__VA_ARGS__), cat, lvl, __VA_ARGS__)
-#define SHMLOG__LOG_COUNTED(n, cat, lvl, ...) \
-    SHMLOG__CAT2(SHMLOG__LOG_, SHMLOG__CAT2(SHMLOG__SOME_, n))(n, cat, lvl, __VA_ARGS__)
-#define SHMLOG__LOG_NONE(n, cat, lvl, ...) SHMLOG__LOG(n, cat, lvl, , __VA_ARGS__)
+#define SHMLOG_LOG(cat, lvl, ...) \
+    SHMLOG__LOG_COUNTED(SHMLOG__NARGS(__VA_ARGS__), SHMLOG__LEVELS_CHECKED, cat, lvl, __VA_ARGS__)
+/* SHMLOG_INFO and its kin: their category and level are in range, so the
+ * call's text carries no check of them. */
+#define SHMLOG__LOG_BUILTIN(cat, lvl, ...) \
+    SHMLOG__LOG_COUNTED(SHMLOG__NARGS(__VA_ARGS__), SHMLOG__LEVELS_BUILTIN, cat, lvl, __VA_ARGS__)
+#define SHMLOG__LOG_COUNTED(n, levels, cat, lvl, ...) \
+    SHMLOG__CAT2(SHMLOG__LOG_, SHMLOG__CAT2(SHMLOG__SOME_, n))(n, levels, cat, lvl, __VA_ARGS__)
+#define SHMLOG__LOG_NONE(n, levels, cat, lvl, ...) SHMLOG__LOG(n, levels, cat, lvl, , __VA_ARGS__)
 #define SHMLOG__LOG_SOME SHMLOG__LOG_NONE
-#define SHMLOG__LOG_TOO_MANY(n, cat, lvl, ...) \
+#define SHMLOG__LOG_TOO_MANY(n, levels, cat, lvl, ...) \
     SHMLOG__REFUSE(cat, lvl, 0,                                                             \
                    "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS, fixed by the site " \
                    "layout in shared memory and files): split the call (in C++, or pass values that belong " \
@@ -1841,15 +1848,22 @@ void shmlog__bad_category(void) __attribute__((error(
         }                                                                                      \
     } while (0)
 
-/* The call of n arguments after the format: gate is what runs after the TSC
- * read and before the arguments (the rate limit of SHMLOG_LOG_EVERY; it may
- * break out), empty otherwise. */
-#define SHMLOG__LOG(n, cat, lvl, gate, ...)                                                       \
+/* A call's level, category and record flags, checked (SHMLOG__LEVEL_OF), or
+ * not, where the macro that names them is the library's own. */
+#define SHMLOG__LEVELS_CHECKED(cat, lvl)                                                         \
+    unsigned shmlog__flags = 0;                                                                \
+    const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl, shmlog__flags);                        \
+    const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);
+#define SHMLOG__LEVELS_BUILTIN(cat, lvl) const unsigned shmlog__flags = 0, shmlog__lvl = lvl, shmlog__cat = cat;
+
+/* The call of n arguments after the format: levels names how its level and
+ * category are taken (SHMLOG__LEVELS_CHECKED); gate is what runs after the
+ * TSC read and before the arguments (the rate limit of SHMLOG_LOG_EVERY; it
+ * may break out), empty otherwise. */
+#define SHMLOG__LOG(n, levels, cat, lvl, gate, ...)                                               \
     do {                                                                                       \
         SHMLOG__FORMAT_LITERAL(SHMLOG__FIRST(__VA_ARGS__));                                    \
-        unsigned shmlog__flags = 0;                                                            \
-        const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl, shmlog__flags);                    \
-        const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);                 \
+        levels(cat, lvl)                                                                       \
         /* below SHMLOG_ACTIVE_LEVEL, a constant level leaves nothing of the call */          \
         if (SHMLOG__CAST(int, shmlog__lvl) >= SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) &&         \
             SHMLOG__LIKELY(shmlog__lvl >= SHMLOG__THRESHOLD(shmlog__cat))) {                      \
@@ -1988,7 +2002,7 @@ constexpr uint64_t shmlog__every_ns(std::chrono::duration<Rep, Period> d)
 #define SHMLOG_LOG_EVERY(cat, lvl, ms, ...) SHMLOG__EVERY_COUNTED(SHMLOG__NARGS(__VA_ARGS__), cat, lvl, ms, __VA_ARGS__)
 #define SHMLOG__EVERY_COUNTED(n, cat, lvl, ms, ...) SHMLOG__CAT2(SHMLOG__EVERY_, n)(cat, lvl, ms, __VA_ARGS__)
 #define SHMLOG__EVERY_FITS(n, n_appended, cat, lvl, ms, ...) \
-    SHMLOG__LOG(n_appended, cat, lvl, SHMLOG__EVERY_GATE(ms), SHMLOG__APPEND(n, __VA_ARGS__))
+    SHMLOG__LOG(n_appended, SHMLOG__LEVELS_CHECKED, cat, lvl, SHMLOG__EVERY_GATE(ms), SHMLOG__APPEND(n, __VA_ARGS__))
 #define SHMLOG__EVERY_TOO_MANY(cat, lvl, ms, ...)                                              \
     SHMLOG__REFUSE(cat, lvl, ms, "shmlog: at most 15 arguments after the format of a rate-limited call " \
                    "(suppressed= takes the 16th)", __VA_ARGS__)
@@ -1996,12 +2010,12 @@ constexpr uint64_t shmlog__every_ns(std::chrono::duration<Rep, Period> d)
 #define SHMLOG__FIRST(...) SHMLOG__FIRST_(__VA_ARGS__, ~)
 #define SHMLOG__FIRST_(f, ...) f
 
-#define SHMLOG_TRACE(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_TRACE, __VA_ARGS__)
-#define SHMLOG_DEBUG(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_DEBUG, __VA_ARGS__)
-#define SHMLOG_INFO(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_INFO, __VA_ARGS__)
-#define SHMLOG_WARN(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_WARN, __VA_ARGS__)
-#define SHMLOG_ERROR(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_ERROR, __VA_ARGS__)
-#define SHMLOG_FATAL(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_FATAL, __VA_ARGS__)
+#define SHMLOG_TRACE(...) SHMLOG__LOG_BUILTIN(SHMLOG_CAT_NONE, SHMLOG_LEVEL_TRACE, __VA_ARGS__)
+#define SHMLOG_DEBUG(...) SHMLOG__LOG_BUILTIN(SHMLOG_CAT_NONE, SHMLOG_LEVEL_DEBUG, __VA_ARGS__)
+#define SHMLOG_INFO(...) SHMLOG__LOG_BUILTIN(SHMLOG_CAT_NONE, SHMLOG_LEVEL_INFO, __VA_ARGS__)
+#define SHMLOG_WARN(...) SHMLOG__LOG_BUILTIN(SHMLOG_CAT_NONE, SHMLOG_LEVEL_WARN, __VA_ARGS__)
+#define SHMLOG_ERROR(...) SHMLOG__LOG_BUILTIN(SHMLOG_CAT_NONE, SHMLOG_LEVEL_ERROR, __VA_ARGS__)
+#define SHMLOG_FATAL(...) SHMLOG__LOG_BUILTIN(SHMLOG_CAT_NONE, SHMLOG_LEVEL_FATAL, __VA_ARGS__)
 
 /* Rate-limited: SHMLOG_WARN_EVERY(1000, "feed stale venue=%s", venue) */
 #define SHMLOG_TRACE_EVERY(ms, ...) SHMLOG_LOG_EVERY(SHMLOG_CAT_NONE, SHMLOG_LEVEL_TRACE, ms, __VA_ARGS__)
