@@ -1663,14 +1663,6 @@ inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename
 {
     return {};
 }
-/* The call's arguments (after its format) as their writer takes them, made
- * inside the full-expression that evaluates them (to_param). */
-template <typename F, typename... A>
-inline __attribute__((always_inline)) void send(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf,
-                                                const F &, const A &...a)
-{
-    write_params(s, tsc_lo, tsc_hi, lcf, to_param(a)...);
-}
 } // namespace shmlog_detail
 
 /* C++: the arguments' types taken without evaluating them, from the arm of a
@@ -1693,8 +1685,12 @@ inline __attribute__((always_inline)) void send(struct shmlog__site *s, uint32_t
 #define SHMLOG__SITE_NARGS(n, ...) shmlog__args::nargs
 #define SHMLOG__SITE_LAYOUT(n, ...) 0u, 0u, 0u, 0u /* the signature's writer knows it */
 #define SHMLOG__VALUES_DECL(n, ...)
-#define SHMLOG__SEND(n, lcf, ...) \
-    shmlog_detail::send(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi, lcf, __VA_ARGS__);
+/* each argument made into its writer's at the site: passed through a
+ * function's references instead, Clang spills more around the call */
+#define SHMLOG__SEND(n, lcf, ...)                                                            \
+    shmlog_detail::write_params(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi,                  \
+                                lcf SHMLOG__EACH_N(n, SHMLOG__A_PARAM, __VA_ARGS__));
+#define SHMLOG__A_PARAM(i, x) , shmlog_detail::to_param((x))
 #endif
 
 /* ---- the logging macros ---- */
