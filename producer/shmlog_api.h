@@ -800,8 +800,9 @@ void shmlog__write(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, uns
  *
  * Each argument of a call is evaluated once: in C into shmlog__r<i>, a local
  * that everything else reads (the type table, the format check and the
- * record); in C++ as the writer's argument, after its type (shmlog__T<i>) was
- * taken without evaluating it (SHMLOG__WITH_ARGS). So a diagnostic about the
+ * record); in C++ as the writer's argument, after the types of all of them
+ * (shmlog__args, a shmlog_detail::call_args) were taken without evaluating
+ * them (SHMLOG__WITH_ARGS). So a diagnostic about the
  * argument is printed once. From it come its type code, 64 value bits and a
  * length: the size of a C++ string object, SIZE_MAX for a C string (scanned
  * for its NUL). */
@@ -1871,7 +1872,7 @@ void shmlog__bad_category(void) __attribute__((error(
     } while (0)
 
 /* What a call does once its level passed and its TSC was read, with each
- * argument i in shmlog__r<i> (C) or of type shmlog__T<i> (C++), from
+ * argument i in shmlog__r<i> (C), or their types shmlog__args (C++), from
  * SHMLOG__WITH_ARGS: its static record of itself and its arguments' values,
  * handed to the writer out of line, which registers the site on its first
  * call. */
