@@ -800,8 +800,9 @@ void shmlog__write(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, uns
  *
  * Each argument of a call is evaluated once: in C into shmlog__r<i>, a local
  * that everything else reads (the type table, the format check and the
- * record); in C++ as the writer's argument, after its type (shmlog__T<i>) was
- * taken without evaluating it (SHMLOG__WITH_ARGS). So a diagnostic about the
+ * record); in C++ as the writer's argument, after the types of all of them
+ * (shmlog__args, a shmlog_detail::call_args) were taken without evaluating
+ * them (SHMLOG__WITH_ARGS). So a diagnostic about the
  * argument is printed once. From it come its type code, 64 value bits and a
  * length: the size of a C++ string object, SIZE_MAX for a C string (scanned
  * for its NUL). */
@@ -834,7 +835,7 @@ enum {
     default: (__builtin_classify_type(x) == 5 ? SHMLOG_ARG_PTR : SHMLOG_ARG_NONE))
 /* C: each argument evaluated into a local of the call's block, then the record. */
 #define SHMLOG__WITH_ARGS(n, ...) SHMLOG__EACH_N(n, SHMLOG__A_EVAL, __VA_ARGS__) SHMLOG__WRITE(n, __VA_ARGS__)
-#define SHMLOG__A_EVAL(i, x) __extension__ __auto_type shmlog__r##i = (x);
+#define SHMLOG__A_EVAL(i, x) __extension__ __auto_type shmlog__r##i = (x); SHMLOG__A_DECL(i, x)
 /* Argument i's type code, support, whether it is a string, log2 of its
  * width, its bytes in the call's image (a string's address) and whether it
  * is a long double, as constants of the call's block, each worked out once:
@@ -1639,36 +1640,54 @@ static __attribute__((noinline)) void write_params(struct shmlog__site *s, uint3
     }
     shmlog__write_args(s, tsc, lcf, nargs, sig::table.v + 1, v, n, nullptr, 0, nullptr);
 }
-/* Never called: an argument's type, from the arm of a conditional not taken. */
-template <typename T> typename std::decay<T>::type *type_ptr(T &&) { return nullptr; }
-/* Never called: the format's check reads the types alone. */
-template <typename T> inline auto fmt_value() -> decltype(fmt_arg(std::declval<const T &>())) { return {}; }
+template <typename... A> struct site_desc_of; /* shmlog_fmt.h */
+/* A call's argument types R (decayed; a named argument's as written): what
+ * its site needs of them, worked out once for all the sites of the
+ * signature, so that a site expands no macro per argument for them. */
+template <typename... R> struct call_args {
+    typedef signature<void, typename unnamed<R>::type...> sig;
+    static constexpr const uint8_t *types = sig::table.v;
+    static constexpr unsigned nargs = sizeof sig::table.v - 1u;
+    static constexpr bool ok = (true && ... && supported<typename unnamed<R>::type>::value);
+    static constexpr bool named = (false || ... || !std::is_same<R, typename unnamed<R>::type>::value);
+    static constexpr const char *desc = site_desc_of<void, typename unnamed<R>::type...>::text;
+};
+/* Never called: a call's argument types (after its format), from the arm of
+ * a conditional not taken. */
+template <typename F, typename... A> call_args<typename std::decay<A>::type...> *call_args_of(const F &, A &&...)
+{
+    return nullptr;
+}
+/* Never called: what the format's check reads of an argument. */
+template <typename T>
+inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename unnamed<T>::type &>()))
+{
+    return {};
+}
 } // namespace shmlog_detail
 
-/* C++: each argument's type taken without evaluating it, from the arm of a
+/* C++: the arguments' types taken without evaluating them, from the arm of a
  * conditional never taken (decltype's operand may not hold a lambda before
  * C++20); the arguments are then evaluated once, as the writer's arguments:
  * the temporaries they make (the std::string whose .c_str() is an argument,
  * what std::max(1, 2) refers to) live until the record is copied. */
-#define SHMLOG__WITH_ARGS(n, ...) SHMLOG__EACH_N(n, SHMLOG__A_TYPE_OF, __VA_ARGS__) SHMLOG__WRITE(n, __VA_ARGS__)
-#define SHMLOG__A_TYPE_OF(i, x)                                                              \
-    [[maybe_unused]] auto shmlog__p##i = true ? nullptr : shmlog_detail::type_ptr((x));        \
-    typedef typename std::remove_pointer<decltype(shmlog__p##i)>::type shmlog__R##i;           \
-    typedef typename shmlog_detail::unnamed<shmlog__R##i>::type shmlog__T##i;                 \
-    [[maybe_unused]] static constexpr bool shmlog__named##i = !std::is_same<shmlog__R##i, shmlog__T##i>::value;
-#define SHMLOG__A_DECL(i, x)
-#define SHMLOG__A_OK(i, x) && shmlog_detail::supported<shmlog__T##i>::value
-#define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_value<shmlog__T##i>()
+#define SHMLOG__WITH_ARGS(n, ...)                                                             \
+    [[maybe_unused]] auto shmlog__p = true ? nullptr : shmlog_detail::call_args_of(__VA_ARGS__); \
+    typedef typename std::remove_pointer<decltype(shmlog__p)>::type shmlog__args;             \
+    SHMLOG__WRITE(n, __VA_ARGS__)
+#define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_value((x))
+/* in the arm never taken, as the types: a warning about an argument is the
+ * writer's call's alone */
 #define SHMLOG__FORMAT_CHECK(n, ...)                                                         \
-    shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style SHMLOG__EACH_N(n, SHMLOG__A_OK, __VA_ARGS__))>::check( \
-        SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH_N(n, SHMLOG__A_FMT, __VA_ARGS__))
+    (void)(true ? 0 : (shmlog_detail::fmt_checker<(!shmlog__fmt.fmt_style && shmlog__args::ok)>::check( \
+                           SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH_N(n, SHMLOG__A_FMT, __VA_ARGS__)), 0))
 #define SHMLOG__USE_ALL(...) shmlog_detail::use(__VA_ARGS__)
-#define SHMLOG__TYPES_DECL(n, ...)                                                           \
-    typedef shmlog_detail::signature<void SHMLOG__EACH_N(n, SHMLOG__A_DECAYED, __VA_ARGS__)> shmlog__signature; \
-    static constexpr const uint8_t *shmlog__types = shmlog__signature::table.v;
-#define SHMLOG__SITE_NARGS(n, ...) static_cast<unsigned>(sizeof shmlog__signature::table.v - 1u)
+#define SHMLOG__TYPES_DECL(n, ...) static constexpr const uint8_t *shmlog__types = shmlog__args::types;
+#define SHMLOG__SITE_NARGS(n, ...) shmlog__args::nargs
 #define SHMLOG__SITE_LAYOUT(n, ...) 0u, 0u, 0u, 0u /* the signature's writer knows it */
 #define SHMLOG__VALUES_DECL(n, ...)
+/* each argument made into its writer's at the site: passed through a
+ * function's references instead, Clang spills more around the call */
 #define SHMLOG__SEND(n, lcf, ...)                                                            \
     shmlog_detail::write_params(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi,                  \
                                 lcf SHMLOG__EACH_N(n, SHMLOG__A_PARAM, __VA_ARGS__));
@@ -1797,12 +1816,17 @@ void shmlog__bad_category(void) __attribute__((error(
  * The TSC is read first, before the arguments and the reservation: rdtsc is
  * the longest wait of the call, so what follows it runs in its shadow, and
  * what precedes it adds to the call. */
-#define SHMLOG_LOG(cat, lvl, ...) SHMLOG__LOG_COUNTED(SHMLOG__NARGS(__VA_ARGS__), cat, lvl, __VA_ARGS__)
-#define SHMLOG__LOG_COUNTED(n, cat, lvl, ...) \
-    SHMLOG__CAT2(SHMLOG__LOG_, SHMLOG__CAT2(SHMLOG__SOME_, n))(n, cat, lvl, __VA_ARGS__)
-#define SHMLOG__LOG_NONE(n, cat, lvl, ...) SHMLOG__LOG(n, cat, lvl, , __VA_ARGS__)
+#define SHMLOG_LOG(cat, lvl, ...) \
+    SHMLOG__LOG_COUNTED(SHMLOG__NARGS(__VA_ARGS__), SHMLOG__LEVELS_CHECKED, cat, lvl, __VA_ARGS__)
+/* SHMLOG_INFO and its kin: their category and level are in range, so the
+ * call's text carries no check of them. */
+#define SHMLOG__LOG_BUILTIN(cat, lvl, ...) \
+    SHMLOG__LOG_COUNTED(SHMLOG__NARGS(__VA_ARGS__), SHMLOG__LEVELS_BUILTIN, cat, lvl, __VA_ARGS__)
+#define SHMLOG__LOG_COUNTED(n, levels, cat, lvl, ...) \
+    SHMLOG__CAT2(SHMLOG__LOG_, SHMLOG__CAT2(SHMLOG__SOME_, n))(n, levels, cat, lvl, __VA_ARGS__)
+#define SHMLOG__LOG_NONE(n, levels, cat, lvl, ...) SHMLOG__LOG(n, levels, cat, lvl, , __VA_ARGS__)
 #define SHMLOG__LOG_SOME SHMLOG__LOG_NONE
-#define SHMLOG__LOG_TOO_MANY(n, cat, lvl, ...) \
+#define SHMLOG__LOG_TOO_MANY(n, levels, cat, lvl, ...) \
     SHMLOG__REFUSE(cat, lvl, 0,                                                             \
                    "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS, fixed by the site " \
                    "layout in shared memory and files): split the call (in C++, or pass values that belong " \
@@ -1821,15 +1845,22 @@ void shmlog__bad_category(void) __attribute__((error(
         }                                                                                      \
     } while (0)
 
-/* The call of n arguments after the format: gate is what runs after the TSC
- * read and before the arguments (the rate limit of SHMLOG_LOG_EVERY; it may
- * break out), empty otherwise. */
-#define SHMLOG__LOG(n, cat, lvl, gate, ...)                                                       \
+/* A call's level, category and record flags, checked (SHMLOG__LEVEL_OF), or
+ * not, where the macro that names them is the library's own. */
+#define SHMLOG__LEVELS_CHECKED(cat, lvl)                                                         \
+    unsigned shmlog__flags = 0;                                                                \
+    const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl, shmlog__flags);                        \
+    const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);
+#define SHMLOG__LEVELS_BUILTIN(cat, lvl) const unsigned shmlog__flags = 0, shmlog__lvl = lvl, shmlog__cat = cat;
+
+/* The call of n arguments after the format: levels names how its level and
+ * category are taken (SHMLOG__LEVELS_CHECKED); gate is what runs after the
+ * TSC read and before the arguments (the rate limit of SHMLOG_LOG_EVERY; it
+ * may break out), empty otherwise. */
+#define SHMLOG__LOG(n, levels, cat, lvl, gate, ...)                                               \
     do {                                                                                       \
         SHMLOG__FORMAT_LITERAL(SHMLOG__FIRST(__VA_ARGS__));                                    \
-        unsigned shmlog__flags = 0;                                                            \
-        const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl, shmlog__flags);                    \
-        const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);                 \
+        levels(cat, lvl)                                                                       \
         /* below SHMLOG_ACTIVE_LEVEL, a constant level leaves nothing of the call */          \
         if (SHMLOG__CAST(int, shmlog__lvl) >= SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) &&         \
             SHMLOG__LIKELY(shmlog__lvl >= SHMLOG__THRESHOLD(shmlog__cat))) {                      \
@@ -1841,13 +1872,12 @@ void shmlog__bad_category(void) __attribute__((error(
     } while (0)
 
 /* What a call does once its level passed and its TSC was read, with each
- * argument i in shmlog__r<i> (C) or of type shmlog__T<i> (C++), from
+ * argument i in shmlog__r<i> (C), or their types shmlog__args (C++), from
  * SHMLOG__WITH_ARGS: its static record of itself and its arguments' values,
  * handed to the writer out of line, which registers the site on its first
  * call. */
 #define SHMLOG__WRITE(n, ...)                                                                  \
     SHMLOG__FMT_DECL(n, __VA_ARGS__)                                                           \
-    SHMLOG__EACH_N(n, SHMLOG__A_DECL, __VA_ARGS__)                                             \
     if (0)                                                                                     \
         SHMLOG__FORMAT_CHECK(n, __VA_ARGS__);                                                  \
     SHMLOG__TYPES_DECL(n, __VA_ARGS__)                                                         \
@@ -1969,7 +1999,7 @@ constexpr uint64_t shmlog__every_ns(std::chrono::duration<Rep, Period> d)
 #define SHMLOG_LOG_EVERY(cat, lvl, ms, ...) SHMLOG__EVERY_COUNTED(SHMLOG__NARGS(__VA_ARGS__), cat, lvl, ms, __VA_ARGS__)
 #define SHMLOG__EVERY_COUNTED(n, cat, lvl, ms, ...) SHMLOG__CAT2(SHMLOG__EVERY_, n)(cat, lvl, ms, __VA_ARGS__)
 #define SHMLOG__EVERY_FITS(n, n_appended, cat, lvl, ms, ...) \
-    SHMLOG__LOG(n_appended, cat, lvl, SHMLOG__EVERY_GATE(ms), SHMLOG__APPEND(n, __VA_ARGS__))
+    SHMLOG__LOG(n_appended, SHMLOG__LEVELS_CHECKED, cat, lvl, SHMLOG__EVERY_GATE(ms), SHMLOG__APPEND(n, __VA_ARGS__))
 #define SHMLOG__EVERY_TOO_MANY(cat, lvl, ms, ...)                                              \
     SHMLOG__REFUSE(cat, lvl, ms, "shmlog: at most 15 arguments after the format of a rate-limited call " \
                    "(suppressed= takes the 16th)", __VA_ARGS__)
@@ -1977,12 +2007,12 @@ constexpr uint64_t shmlog__every_ns(std::chrono::duration<Rep, Period> d)
 #define SHMLOG__FIRST(...) SHMLOG__FIRST_(__VA_ARGS__, ~)
 #define SHMLOG__FIRST_(f, ...) f
 
-#define SHMLOG_TRACE(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_TRACE, __VA_ARGS__)
-#define SHMLOG_DEBUG(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_DEBUG, __VA_ARGS__)
-#define SHMLOG_INFO(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_INFO, __VA_ARGS__)
-#define SHMLOG_WARN(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_WARN, __VA_ARGS__)
-#define SHMLOG_ERROR(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_ERROR, __VA_ARGS__)
-#define SHMLOG_FATAL(...) SHMLOG_LOG(SHMLOG_CAT_NONE, SHMLOG_LEVEL_FATAL, __VA_ARGS__)
+#define SHMLOG_TRACE(...) SHMLOG__LOG_BUILTIN(SHMLOG_CAT_NONE, SHMLOG_LEVEL_TRACE, __VA_ARGS__)
+#define SHMLOG_DEBUG(...) SHMLOG__LOG_BUILTIN(SHMLOG_CAT_NONE, SHMLOG_LEVEL_DEBUG, __VA_ARGS__)
+#define SHMLOG_INFO(...) SHMLOG__LOG_BUILTIN(SHMLOG_CAT_NONE, SHMLOG_LEVEL_INFO, __VA_ARGS__)
+#define SHMLOG_WARN(...) SHMLOG__LOG_BUILTIN(SHMLOG_CAT_NONE, SHMLOG_LEVEL_WARN, __VA_ARGS__)
+#define SHMLOG_ERROR(...) SHMLOG__LOG_BUILTIN(SHMLOG_CAT_NONE, SHMLOG_LEVEL_ERROR, __VA_ARGS__)
+#define SHMLOG_FATAL(...) SHMLOG__LOG_BUILTIN(SHMLOG_CAT_NONE, SHMLOG_LEVEL_FATAL, __VA_ARGS__)
 
 /* Rate-limited: SHMLOG_WARN_EVERY(1000, "feed stale venue=%s", venue) */
 #define SHMLOG_TRACE_EVERY(ms, ...) SHMLOG_LOG_EVERY(SHMLOG_CAT_NONE, SHMLOG_LEVEL_TRACE, ms, __VA_ARGS__)

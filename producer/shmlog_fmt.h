@@ -1039,6 +1039,22 @@ template <std::size_t M, typename... A> struct site_desc_join {
 template <typename... A> struct site_desc_join<1, A...> {
     static constexpr site_desc_none make(const char *, const char *const *, bool) { return {}; }
 };
+/* A site's format of N bytes translated against its arguments R, and its
+ * descriptor (M bytes of its own): a function per signature and size, not
+ * an expansion per argument at each site. The call texts are read for names
+ * only where an argument is a named one (a flag, not a null pointer: GCC's
+ * UBSan takes an array's address compared with 0 as not constant). */
+template <std::size_t N, typename... R>
+constexpr auto site_fmt(call_args<R...> *, const char *f, const char *const *texts)
+{
+    return fmt_translate<N, void, typename value_of<typename unnamed<R>::type>::type...>(f, texts,
+                                                                                         call_args<R...>::named);
+}
+template <std::size_t M, typename... R>
+constexpr auto site_desc_for(call_args<R...> *, const char *own, const char *const *texts)
+{
+    return site_desc_join<M, void, typename unnamed<R>::type...>::make(own, texts, call_args<R...>::named);
+}
 } // namespace shmlog_detail
 
 /* Once, at namespace scope, after the struct and after those of its members'
@@ -1252,25 +1268,16 @@ template <typename... A> struct site_desc_join<1, A...> {
  * format that is not a literal is the literal check's error alone. */
 #define SHMLOG__FMT_DECL(n, ...)                                                             \
     static constexpr const char *shmlog__texts[] = {"" SHMLOG__EACH_N(n, SHMLOG__A_TEXT, __VA_ARGS__)}; \
-    /* the texts are read for names only where an argument is a named one (a flag, not a  \
-     * null pointer: GCC's UBSan takes an array's address compared with 0 as not constant) */ \
-    static constexpr bool shmlog__names = false SHMLOG__EACH_N(n, SHMLOG__A_NAMED, __VA_ARGS__);\
-    static constexpr auto shmlog__fmt = shmlog_detail::fmt_translate<                       \
-        sizeof(SHMLOG__FIRST(__VA_ARGS__)), void SHMLOG__EACH_N(n, SHMLOG__A_VALUE, __VA_ARGS__)>(\
-        __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "",   \
-        shmlog__texts, shmlog__names);                                                       \
+    static constexpr auto shmlog__fmt = shmlog_detail::site_fmt<sizeof(SHMLOG__FIRST(__VA_ARGS__))>(  \
+        static_cast<shmlog__args *>(nullptr),                                                \
+        __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "", shmlog__texts); \
     static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
-    static constexpr auto shmlog__desc = shmlog_detail::site_desc_join<                      \
-        shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__texts, shmlog__names, sizeof shmlog__texts / sizeof *shmlog__texts - 1), \
-        void SHMLOG__EACH_N(n, SHMLOG__A_DECAYED, __VA_ARGS__)>::make(shmlog__fmt.desc, shmlog__texts, shmlog__names);
-#define SHMLOG__A_DECAYED(i, x) , shmlog__T##i
+    static constexpr auto shmlog__desc = shmlog_detail::site_desc_for<                       \
+        shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__texts, shmlog__args::named, \
+                                                                   sizeof shmlog__texts / sizeof *shmlog__texts - 1)>( \
+        static_cast<shmlog__args *>(nullptr), shmlog__fmt.desc, shmlog__texts);
 #define SHMLOG__A_TEXT(i, x) , #x
-#define SHMLOG__A_NAMED(i, x) || shmlog__named##i
-/* what the format is checked against: a std::optional's value type */
-#define SHMLOG__A_VALUE(i, x) , typename shmlog_detail::value_of<shmlog__T##i>::type
 #define SHMLOG__SITE_FORMAT(n, ...)                                                          \
     (shmlog__fmt.fmt_style ? shmlog__fmt.text                                                \
      : __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "")
-#define SHMLOG__SITE_DESC(n, ...)                                                           \
-    (shmlog__desc.text[0] ? shmlog__desc.text                                                 \
-                          : shmlog_detail::site_desc_of<void SHMLOG__EACH_N(n, SHMLOG__A_DECAYED, __VA_ARGS__)>::text)
+#define SHMLOG__SITE_DESC(n, ...) (shmlog__desc.text[0] ? shmlog__desc.text : shmlog__args::desc)
