@@ -4,7 +4,7 @@
 usage: roundtrip_gen.py SHMLOG_H SEED SITES LANG OUTDIR [PARTS]
 
 LANG is c or cxx. Writes OUTDIR/part<k>.<c|cpp> (PARTS files, so they compile in
-parallel) and OUTDIR/main.<c|cpp>. Each site is a random printf format with 0 to 16
+parallel) and OUTDIR/main.<c|cpp>. Each site is a random printf format with 0 to 32
 arguments of every type the header accepts (in C++ also std::string, std::string_view,
 .c_str() of a temporary and enum class), called twice with other values. Next to each
 log call the program renders the same call with snprintf into its expected output,
@@ -182,7 +182,7 @@ def string_len_near_bound(offset):
 
 def gen_site(idx):
     s = Site(idx)
-    nargs_target = rng.choice([0, 1, 2, 3, 4, 5, 8, 12, 15, 16, rng.randint(0, 16)])
+    nargs_target = rng.choice([0, 1, 2, 3, 4, 5, 8, 12, 15, 16, 17, MAX_ARGS, rng.randint(0, MAX_ARGS)])
     s.pieces.append("s%d:" % idx)
     offset = 0  # the payload bytes of the arguments so far, as written if nothing were cut
     while len(s.args) < nargs_target:

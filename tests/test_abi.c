@@ -86,7 +86,8 @@ Test(layout, meta_ring_site_record, .timeout = 10)
     EXPECT_OFFSET(struct shmlog_site, func_len, 44);
     EXPECT_OFFSET(struct shmlog_site, desc_offset, 48);
     EXPECT_OFFSET(struct shmlog_site, desc_len, 52);
-    EXPECT_OFFSET(struct shmlog_site, reserved, 56);
+    EXPECT_OFFSET(struct shmlog_site, more_types_offset, 56);
+    EXPECT_OFFSET(struct shmlog_site, reserved, 60);
 
     EXPECT_OFFSET(struct shmlog_record, commit, 0);
     EXPECT_OFFSET(struct shmlog_record, tsc, 8);
@@ -443,6 +444,62 @@ Test(meta_site, names_the_call_sites_function_and_checks_its_strings_as_the_form
     cr_expect_str_eq(si.func, "");
     cr_expect_eq(si.desc_len, 0);
     cr_expect_str_eq(si.fmt, "abi site n=%d");
+}
+
+static void log_thirty_two(void)
+{
+    int8_t i8 = -8;
+    uint16_t u16 = 16;
+    SHMLOG_INFO("abi 32 %d %s %hhd %hu %f %lld %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d "
+                "%s %f",
+                1, "two", i8, u16, 5.0, 6LL, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+                26, 27, 28, 29, 30, "thirty-one", 32.0);
+}
+
+Test(meta_site, keeps_the_types_of_a_site_of_32_arguments_past_the_entry_and_checks_them_as_a_string,
+     .init = producer_up, .fini = producer_down, .timeout = 20)
+{
+    log_thirty_two();
+    static struct shm_site si;
+    for (site_id = 0; site_id < 8; site_id++)
+        if (site_of_copy(meta_path, &si) == 0 && strncmp(si.fmt, "abi 32 ", 7) == 0)
+            break;
+    cr_assert_lt(site_id, 8, "the call site is in the table");
+    cr_assert_eq(si.nargs, 32);
+    const uint8_t head[] = {SHMLOG_ARG_I32, SHMLOG_ARG_STR, SHMLOG_ARG_I8, SHMLOG_ARG_U16, SHMLOG_ARG_F64,
+                            SHMLOG_ARG_I64};
+    cr_expect_eq(memcmp(si.arg_types, head, sizeof head), 0);
+    for (unsigned i = 6; i < 30; i++)
+        cr_expect_eq(si.arg_types[i], SHMLOG_ARG_I32, "argument %u", i + 1);
+    cr_expect_eq(si.arg_types[30], SHMLOG_ARG_STR);
+    cr_expect_eq(si.arg_types[31], SHMLOG_ARG_F64);
+
+    const size_t site = SHMLOG_META_HEADER_BYTES + (size_t)site_id * SHMLOG_SITE_BYTES;
+    struct shmlog_site raw;
+    int fd = open(meta_path, O_RDONLY);
+    cr_assert(fd >= 0 && pread(fd, &raw, sizeof raw, (off_t)site) == (ssize_t)sizeof raw);
+    close(fd);
+    cr_assert_neq(raw.more_types_offset, 0);
+    const char *p = copy_seg(meta_path, meta_name(0));
+    patch_u32(p, site + offsetof(struct shmlog_site, more_types_offset), 16);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "types before the string arena");
+    p = copy_seg(meta_path, meta_name(0));
+    patch_u32(p, site + offsetof(struct shmlog_site, more_types_offset), UINT32_MAX - 8);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "types past the segment");
+    p = copy_seg(meta_path, meta_name(0));
+    patch(p, raw.more_types_offset + 3u, &(uint8_t){SHMLOG_ARG_TYPE_COUNT}, 1);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "an unknown type past the entry");
+    p = copy_seg(meta_path, meta_name(0));
+    patch(p, site + offsetof(struct shmlog_site, nargs), &(uint8_t){SHMLOG_MAX_ARGS + 1}, 1);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "more than SHMLOG_MAX_ARGS");
+    /* A version 6 segment never had a site of more than 16. */
+    p = copy_seg(meta_path, meta_name(0));
+    patch_u32(p, offsetof(struct shmlog_seg_header, abi_version), 6);
+    patch_u64(p, offsetof(struct shmlog_seg_header, format_word), SHMLOG_FORMAT_WORD_OF(6));
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "a version 6 site of 32 arguments");
+    patch(p, site + offsetof(struct shmlog_site, nargs), &(uint8_t){16}, 1);
+    cr_expect_eq(site_of_copy(p, &si), 0, "a version 6 site of 16: its entry's types alone");
+    cr_expect_eq(si.nargs, 16);
 }
 
 Test(seg_open, refuses_other_owners, .init = producer_up, .fini = producer_down, .timeout = 20)
