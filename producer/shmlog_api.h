@@ -945,7 +945,7 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__SITE_LAYOUT(n, ...)                                                          \
     0u SHMLOG__EACH_N(n, SHMLOG__A_WIDTH, __VA_ARGS__), 0u SHMLOG__EACH_N(n, SHMLOG__A_STRING, __VA_ARGS__), \
         0u SHMLOG__EACH_N(n, SHMLOG__A_FIXED, __VA_ARGS__), 0u SHMLOG__EACH_N(n, SHMLOG__A_FIRST_STRING, __VA_ARGS__)
-#define SHMLOG__A_WIDTH(i, x) | (shmlog__s##i ? 0u : (UINT64_C(0) + shmlog__w##i) << (2 * ((i) - 1)))
+#define SHMLOG__A_WIDTH(i, x) | (shmlog__s##i ? 0u : (0ull + shmlog__w##i) << (2 * ((i) - 1)))
 #define SHMLOG__A_STRING(i, x) | (0u + shmlog__s##i) << ((i) - 1)
 #define SHMLOG__A_FIXED(i, x) + (shmlog__s##i ? SHMLOG_STR_HEADER_BYTES : 1u << shmlog__w##i)
 #define SHMLOG__A_FIRST_STRING(i, x)                                                          \
