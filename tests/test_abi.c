@@ -388,25 +388,38 @@ static int site_of_copy(const char *path, struct shm_site *si)
     return rc;
 }
 
+/* Sets site_id to the site whose format starts with fmt, copied into si (the
+ * thread's name took an entry of the table before the call site). */
+static void find_site(const char *fmt, struct shm_site *si)
+{
+    for (site_id = 0; site_id < 8; site_id++)
+        if (site_of_copy(meta_path, si) == 0 && strncmp(si->fmt, fmt, strlen(fmt)) == 0)
+            return;
+    cr_assert_fail("the call site \"%s\" is in the table", fmt);
+}
+
+/* Entry site_id of the table as the producer wrote it: its offset in the segment. */
+static size_t raw_site(struct shmlog_site *raw)
+{
+    const size_t site = SHMLOG_META_HEADER_BYTES + (size_t)site_id * SHMLOG_SITE_BYTES;
+    int fd = open(meta_path, O_RDONLY);
+    cr_assert(fd >= 0 && pread(fd, raw, sizeof *raw, (off_t)site) == (ssize_t)sizeof *raw);
+    close(fd);
+    return site;
+}
+
 Test(meta_site, names_the_call_sites_function_and_checks_its_strings_as_the_formats,
      .init = producer_up, .fini = producer_down, .timeout = 20)
 {
     log_from_a_named_function();
     static struct shm_site si;
-    /* The thread's name took an entry of the table before the call site. */
-    for (site_id = 0; site_id < 8; site_id++)
-        if (site_of_copy(meta_path, &si) == 0 && strcmp(si.fmt, "abi site n=%d") == 0)
-            break;
-    cr_assert_lt(site_id, 8, "the call site is in the table");
+    find_site("abi site n=%d", &si);
     cr_expect_str_eq(si.func, "log_from_a_named_function");
     cr_expect_eq(si.func_len, strlen("log_from_a_named_function"));
     cr_expect_eq(si.desc_len, 0, "a C site has no descriptor");
 
-    const size_t site = SHMLOG_META_HEADER_BYTES + (size_t)site_id * SHMLOG_SITE_BYTES;
     struct shmlog_site raw;
-    int fd = open(meta_path, O_RDONLY);
-    cr_assert(fd >= 0 && pread(fd, &raw, sizeof raw, (off_t)site) == (ssize_t)sizeof raw);
-    close(fd);
+    const size_t site = raw_site(&raw);
     cr_assert_eq(raw.flags, 0);
     const char *p;
     /* What a hostile writer may put there: refused like a bad format. */
@@ -461,10 +474,7 @@ Test(meta_site, keeps_the_types_of_a_site_of_32_arguments_past_the_entry_and_che
 {
     log_thirty_two();
     static struct shm_site si;
-    for (site_id = 0; site_id < 8; site_id++)
-        if (site_of_copy(meta_path, &si) == 0 && strncmp(si.fmt, "abi 32 ", 7) == 0)
-            break;
-    cr_assert_lt(site_id, 8, "the call site is in the table");
+    find_site("abi 32 ", &si);
     cr_assert_eq(si.nargs, 32);
     const uint8_t head[] = {SHMLOG_ARG_I32, SHMLOG_ARG_STR, SHMLOG_ARG_I8, SHMLOG_ARG_U16, SHMLOG_ARG_F64,
                             SHMLOG_ARG_I64};
@@ -474,11 +484,8 @@ Test(meta_site, keeps_the_types_of_a_site_of_32_arguments_past_the_entry_and_che
     cr_expect_eq(si.arg_types[30], SHMLOG_ARG_STR);
     cr_expect_eq(si.arg_types[31], SHMLOG_ARG_F64);
 
-    const size_t site = SHMLOG_META_HEADER_BYTES + (size_t)site_id * SHMLOG_SITE_BYTES;
     struct shmlog_site raw;
-    int fd = open(meta_path, O_RDONLY);
-    cr_assert(fd >= 0 && pread(fd, &raw, sizeof raw, (off_t)site) == (ssize_t)sizeof raw);
-    close(fd);
+    const size_t site = raw_site(&raw);
     cr_assert_neq(raw.more_types_offset, 0);
     const char *p = copy_seg(meta_path, meta_name(0));
     patch_u32(p, site + offsetof(struct shmlog_site, more_types_offset), 16);
