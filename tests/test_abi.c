@@ -408,6 +408,19 @@ static size_t raw_site(struct shmlog_site *raw)
     return site;
 }
 
+/* The site is refused when the offset at off of its entry points before the
+ * string arena or past the segment: what a hostile writer may put there. */
+static void expect_offset_bounded(size_t off, const char *what)
+{
+    static struct shm_site si;
+    const char *p = copy_seg(meta_path, meta_name(0));
+    patch_u32(p, off, 16);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "%s before the string arena", what);
+    p = copy_seg(meta_path, meta_name(0));
+    patch_u32(p, off, UINT32_MAX - 2);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "%s past the segment", what);
+}
+
 Test(meta_site, names_the_call_sites_function_and_checks_its_strings_as_the_formats,
      .init = producer_up, .fini = producer_down, .timeout = 20)
 {
@@ -423,12 +436,7 @@ Test(meta_site, names_the_call_sites_function_and_checks_its_strings_as_the_form
     cr_assert_eq(raw.flags, 0);
     const char *p;
     /* What a hostile writer may put there: refused like a bad format. */
-    p = copy_seg(meta_path, meta_name(0));
-    patch_u32(p, site + offsetof(struct shmlog_site, func_offset), 16);
-    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "a function before the string arena");
-    p = copy_seg(meta_path, meta_name(0));
-    patch_u32(p, site + offsetof(struct shmlog_site, func_offset), UINT32_MAX - 2);
-    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "a function past the segment");
+    expect_offset_bounded(site + offsetof(struct shmlog_site, func_offset), "a function");
     p = copy_seg(meta_path, meta_name(0));
     patch_u32(p, site + offsetof(struct shmlog_site, func_len), SHMLOG_MAX_FUNC_BYTES + 1);
     cr_expect_eq(site_of_copy(p, &si), -EINVAL, "a function longer than SHMLOG_MAX_FUNC_BYTES");
@@ -487,13 +495,8 @@ Test(meta_site, keeps_the_types_of_a_site_of_32_arguments_past_the_entry_and_che
     struct shmlog_site raw;
     const size_t site = raw_site(&raw);
     cr_assert_neq(raw.more_types_offset, 0);
+    expect_offset_bounded(site + offsetof(struct shmlog_site, more_types_offset), "the types past the entry");
     const char *p = copy_seg(meta_path, meta_name(0));
-    patch_u32(p, site + offsetof(struct shmlog_site, more_types_offset), 16);
-    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "types before the string arena");
-    p = copy_seg(meta_path, meta_name(0));
-    patch_u32(p, site + offsetof(struct shmlog_site, more_types_offset), UINT32_MAX - 8);
-    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "types past the segment");
-    p = copy_seg(meta_path, meta_name(0));
     patch(p, raw.more_types_offset + 3u, &(uint8_t){SHMLOG_ARG_TYPE_COUNT}, 1);
     cr_expect_eq(site_of_copy(p, &si), -EINVAL, "an unknown type past the entry");
     p = copy_seg(meta_path, meta_name(0));
