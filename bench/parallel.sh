@@ -8,22 +8,27 @@
 # builders, and what that leaves as the least time on idle cpus (a machine shared with busy neighbours may
 # not give a process its cpus: the split shows what the wall time cannot); the same of to_parquet(), by its
 # threads (writers and decoders).
-#   bench/parallel.sh [RECORDS] [--runs N] [--set DIR] [--keep DIR] [--before TREE]
+#   bench/parallel.sh [RECORDS] [--runs N] [--set DIR] [--keep DIR] [--before TREE] [--split] [--hugepages]
 #   RECORDS: default 10.9M (the issue's table); --set: files made before (DIR/out); --keep: keep them in DIR;
 #   --before TREE: the same paths with an earlier tree's build/ and python/ (no threads there)
+#   --split: only the work splits below, not the table of paths
+#   --hugepages: the work split of to_arrow() also with glibc's heap in transparent huge pages
+#   (GLIBC_TUNABLES=glibc.malloc.hugetlb=1: madvise(MADV_HUGEPAGE) on what malloc takes from the kernel)
 # Python runs in the venv scripts/setup.sh makes; the machine's cpus are those `nproc` says.
 set -euo pipefail
 args="$*"
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/bench/common.sh"
-records=10.9M runs=2 set="" keep="" before="" col="" seg="" scratch_dir=""
+records=10.9M runs=2 set="" keep="" before="" split="" hugepages="" col="" seg="" scratch_dir=""
 while [ $# -gt 0 ]; do
     case $1 in
     --runs) runs=$2; shift 2 ;;
     --set) set=$(cd "$2" && pwd); shift 2 ;;
     --keep) keep=$2; shift 2 ;;
     --before) before=$(cd "$2" && pwd); shift 2 ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --split) split=1; shift ;;
+    --hugepages) hugepages=1; shift ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) records=$1; shift ;;
     esac
 done
@@ -98,32 +103,44 @@ table() {
         '"$0" read "$1" --format json >"$2"' "$lib/dump/shmlog-dump" "$work/out" "$json"
 }
 
-echo
-echo "this tree ($build):"
-table "$repo" "$build" 1
-if [ -n "$before" ]; then
+if [ -z "$split" ]; then
     echo
-    echo "before ($before):"
-    table "$before" "$before/build" 0
+    echo "this tree ($build):"
+    table "$repo" "$build" 1
+    if [ -n "$before" ]; then
+        echo
+        echo "before ($before):"
+        table "$before" "$before/build" 0
+    fi
 fi
 
 echo
-echo "the work split of to_arrow() (cpu of the call alone: the calling thread's, the builders' the rest):"
-for threads in 1 "$(nproc)"; do
-    SHMLOG_READ_LIBRARY=$build/read/libshmlog-read.so.1 PYTHONPATH=$repo/python OPENBLAS_NUM_THREADS=1 \
-        "$vpy" - "$work/out" "$threads" <<'PY'
+echo "the work split of to_arrow() (cpu of the call alone: the calling thread's, the builders' the rest;" \
+    "the kernel's share and its page faults, which grow with the table's bytes):"
+tunables=("")
+[ -z "$hugepages" ] || tunables+=(glibc.malloc.hugetlb=1)
+for tunable in "${tunables[@]}"; do
+    for threads in 1 "$(nproc)"; do
+        [ -z "$tunable" ] || echo -n "GLIBC_TUNABLES=$tunable ($(cat /sys/kernel/mm/transparent_hugepage/enabled)): "
+        GLIBC_TUNABLES=$tunable SHMLOG_READ_LIBRARY=$build/read/libshmlog-read.so.1 PYTHONPATH=$repo/python \
+            OPENBLAS_NUM_THREADS=1 "$vpy" - "$work/out" "$threads" <<'PY'
 import resource, sys, time
 import shmlog
 def cpu(who):
     r = resource.getrusage(who)
     return r.ru_utime + r.ru_stime
 d, n = sys.argv[1], int(sys.argv[2])
+r0 = resource.getrusage(resource.RUSAGE_SELF)
 m0, s0, w0 = cpu(resource.RUSAGE_THREAD), cpu(resource.RUSAGE_SELF), time.monotonic()
 rows = shmlog.to_arrow(d, threads=n).num_rows
 m1, s1, w1 = cpu(resource.RUSAGE_THREAD), cpu(resource.RUSAGE_SELF), time.monotonic()
+r1 = resource.getrusage(resource.RUSAGE_SELF)
 print(f"threads={n}: {rows} rows, {w1 - w0:.2f} s wall, {s1 - s0:.2f} cpu-s, calling thread {m1 - m0:.2f}, "
-      f"builders {(s1 - s0) - (m1 - m0):.2f}; on {n} idle cpus at least {max(m1 - m0, (s1 - s0) / n):.2f} s")
+      f"builders {(s1 - s0) - (m1 - m0):.2f}; on {n} idle cpus at least {max(m1 - m0, (s1 - s0) / n):.2f} s; "
+      f"kernel {r1.ru_stime - r0.ru_stime:.2f} cpu-s, {r1.ru_minflt - r0.ru_minflt} minor faults, "
+      f"peak RSS {r1.ru_maxrss / 1024:.0f} MB")
 PY
+    done
 done
 
 echo

@@ -11,9 +11,15 @@
 #      time, so the figure holds the collector's delay, section 4, as well as the server's 20 ms poll or
 #      follow's 100 ms one); then /api/tail?live=1, whose records come from the rings (20 ms poll).
 #   4. the collector's own floor: a burst's first log call to the next growth of the open .part.
+#   5. beside 200 slow clients, 300 stalled request headers and malformed requests: another query's
+#      answer, each malformed request's status, the 1 ms window again, and the server's RSS;
+#   6. the search page in headless chromium: the 1 ms window, a field's filter (SERVE_WHERE, default
+#      sym=ESZ6), a record's detail and the live tail, timed from the click, a screenshot of each (into
+#      SERVE_SHOTS, default /tmp/shmlog-serve-page).
 #   bench/serve.sh [RECORDS] [RUNS]     (defaults 2M and 5)
-#   bench/serve.sh --set DIR [RUNS]     sections 1 and 2 over a set kept by `bench/search.sh --keep DIR`
-#                                       (linked into the served directory, where 3 and 4 log beside it)
+#   bench/serve.sh --set DIR [RUNS]     over a set kept by `bench/search.sh --keep DIR` (sections 1 and 2
+#                                       over the set alone; the rest over it linked into the served
+#                                       directory, where 3, 4 and 6 log beside it)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/common.sh
@@ -198,3 +204,35 @@ firsts = [t for i, t in enumerate(ts) if i == 0 or t - ts[i - 1] > 100000000]
 lat = sorted((min(g for g in grows if g >= t) - t) / 1e6 for t in firsts if any(g >= t for g in grows))
 print("collector (--max-delay-ms 10), %d bursts: %s ms" % (len(lat), ", ".join("%.1f" % x for x in lat)))
 EOF
+
+# 5. Beside a crowd: N clients ask for the whole answer (half read a little and hang up, half never read),
+# 300 request headers stall, malformed requests come in; each time another query must answer, and the
+# server's RSS stays within the bound test_dump_serve.sh holds it to.
+echo "## a crowd: 200 slow clients, 300 stalled request headers, malformed requests"
+python3 "$repo/tests/serve_client.py" crowd "$port" "$srv" 200 | grep -v '_KIB '
+python3 "$repo/tests/serve_client.py" stall "$port" "$srv" 300 256 10 | grep -v '_KIB '
+for q in 'since=yesterday' 'level=LOUD' 'where=px%3E%3Dabc' 'limit=-1' 'format=xml' 'grep=%28' 'cursor=AAAA'; do
+    printf '/api/query?%s: %s\n' "$q" "$(curl -s -o /dev/null -w '%{http_code}' "$url/api/query?$q")"
+done
+python3 - "$port" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET \x01\x02 HTTP/9\r\n\r\n")
+print("a request line of garbage: %s" % s.recv(64).split(b"\r\n")[0].decode(errors="replace"))
+PY
+curl -s -o /dev/null -w "then the 1 ms window again: first byte %{time_starttransfer} s, all %{time_total} s\n" \
+    "$url/api/query?since=$mid&until=$((mid + 1000000))"
+echo "server RSS now $(rss VmRSS) KiB, peak (VmHWM) $(rss VmHWM) KiB"
+
+# 6. The search page in Debian's chromium (headless, playwright-core as scripts/setup.sh installs it):
+# the 1 ms window, a field's filter in it, a record's detail and the live tail, with a screenshot of each.
+shots=${SERVE_SHOTS:-/tmp/shmlog-serve-page}
+modules=/opt/shmlog-test/browser/node_modules
+if [ -f "$modules/playwright-core/package.json" ] && command -v chromium >/dev/null; then
+    echo "## the search page in headless chromium (screenshots in $shots)"
+    ninja -C "$build" tests/test-collector-producer >/dev/null
+    NODE_PATH=$modules node "$repo/bench/serve_page.js" "$url" "$mid" $((mid + 1000000)) "${SERVE_WHERE:-sym=ESZ6}" \
+        "$shots" "$build/tests/test-collector-producer" "$tmp/seg"
+else
+    echo "## the search page: skipped (playwright-core or chromium missing: scripts/setup.sh installs them)"
+fi

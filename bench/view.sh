@@ -3,7 +3,8 @@
 # collector (RECORDS calls paced at RATE a second, 2 threads), then view runs in a tmux terminal of 120 x 40
 # and each key is timed from send-keys until its screen's top line changed (polled every 10 ms): the first
 # screen, End, PgUp, PgUp, Home, End, a search for a rare word and its next match; the top line of the
-# screen is printed before and after each key; then the viewer's peak RSS (VmHWM) against `shmlog-dump read`'s.
+# screen is printed before and after each key, and each whole screen saved (VIEW_SCREENS, default
+# /tmp/shmlog-view-screens, NN-KEY.txt); then the viewer's peak RSS (VmHWM) against `shmlog-dump read`'s.
 #   bench/view.sh [RECORDS] [RATE]      (defaults 4M and 1.5M)
 #   bench/view.sh --set DIR             a set kept by `bench/search.sh --keep DIR` (its DIR/out)
 set -euo pipefail
@@ -45,6 +46,11 @@ lines=$(/usr/bin/time -f '%M' -o "$tmp/read.rss" "$dump" read "$tmp/out/" 2>/dev
 echo "set: $lines records in $(du -shL "$tmp/out" | cut -f1), $(ls "$tmp/out/" | wc -l) file(s); read's peak RSS $(cat "$tmp/read.rss") KiB"
 
 now() { date +%s.%N; }
+screens=${VIEW_SCREENS:-/tmp/shmlog-view-screens}
+rm -rf "$screens" && mkdir -p "$screens"
+shots=0
+# shot NAME: the whole screen as it is now, into the next NN-NAME.txt
+shot() { shots=$((shots + 1)); term capture-pane -p >"$(printf '%s/%02d-%s.txt' "$screens" "$shots" "$1")"; }
 top() { term capture-pane -p | head -1; }
 # timed KEY: seconds from send-keys until the top line changed ("unchanged after 120" if it never did).
 timed() {
@@ -65,20 +71,25 @@ while ! term capture-pane -p | grep -q 'filters:'; do sleep 0.01; done
 first=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
 pid=$(term display-message -p '#{pane_pid}')
 hwm_first=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
-echo "first screen: $first s, VmHWM $hwm_first KiB"
+echo "first screen: $first s, VmHWM $hwm_first KiB (screens after each key in $screens)"
+shot first
 for key in End PPage PPage Home End; do
     echo "  top line before: $(top)"
     echo "$key: $(timed $key) s"
+    shot "$key"
 done
 echo "  top line before: $(top)"
 # A rare word: the sample's reject messages, searched from the start, then the next match.
 echo "Home: $(timed Home) s"
+shot Home
 echo "  top line before: $(top)"
 term send-keys '/'
 term send-keys -l 'reject'
 echo "/reject Enter: $(timed Enter) s"
+shot search-reject
 echo "  top line after: $(top)"
 echo "n: $(timed n) s"
+shot n
 echo "  top line after: $(top)"
 echo "after them: VmHWM $(awk '/^VmHWM/ {print $2}' "/proc/$pid/status") KiB, VmRSS $(awk '/^VmRSS/ {print $2}' "/proc/$pid/status") KiB"
 term send-keys q
