@@ -210,7 +210,7 @@ void shlog__site_tables_init(const struct arg_plan *pl, void *mem, uint32_t gen,
         (*keyed)[i].gen = gen;
     for (unsigned i = 0; mem && i < pl->shape.nstr; i++)
         (*str)[i].gen = gen;
-    for (unsigned i = 0; i < SHMLOG_MAX_ARGS; i++)
+    for (unsigned i = 0; i < pl->nargs; i++)
         ctx[i].gen = gen;
     *ctx_gen = gen;
 }

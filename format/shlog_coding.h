@@ -451,7 +451,7 @@ static inline void site_ctx_claim(const struct arg_plan *pl, struct num_ctx *ctx
 }
 
 /* Lays the tables out in mem (site_tables_bytes of it), all marked as of
- * batch gen, so stale in the next; ctx is the site's SHMLOG_MAX_ARGS array,
+ * batch gen, so stale in the next; ctx is the site's array of pl->nargs,
  * ctx_gen the batch it is of. */
 void shlog__site_tables_init(const struct arg_plan *pl, void *mem, uint32_t gen, struct num_ctx *ctx,
                              uint32_t *ctx_gen, struct num_ctx **keyed, struct str_table **str);

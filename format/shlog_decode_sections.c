@@ -88,9 +88,12 @@ static int sec_process(struct shlog_reader *r, struct cur *c, struct shlog_event
     return 1;
 }
 
-/* The encoder counts a site as SHLOG_FILE_SITE_HEAD_BYTES and its strings:
- * never less than this reader does, so a file it writes is one this reader keeps. */
-_Static_assert(sizeof(struct dec_site) + 4 <= SHLOG_FILE_SITE_HEAD_BYTES, "a site's head outgrew the encoder's count");
+/* The encoder counts a site as shlog_site_file_bytes: never less than this
+ * reader does, so a file it writes is one this reader keeps. */
+_Static_assert(sizeof(struct dec_site) + SHMLOG_MAX_ARGS_V6 * sizeof(struct num_ctx) + 4 <= SHLOG_FILE_SITE_HEAD_BYTES,
+               "a site's head outgrew the encoder's count");
+_Static_assert(sizeof(struct dec_site) + SHMLOG_MAX_ARGS * sizeof(struct num_ctx) + 4 <= 2 * SHLOG_FILE_SITE_HEAD_BYTES,
+               "a site's head outgrew the encoder's count");
 
 static int sec_site(struct shlog_reader *r, struct cur *c, struct shlog_event *ev)
 {
@@ -124,7 +127,7 @@ static int sec_site(struct shlog_reader *r, struct cur *c, struct shlog_event *e
     if (!p)
         return shlog__frame_damaged(r, ev, "SITE of an undefined process %llu", (unsigned long long)proc);
     uint32_t *idx = map_find(&r->sites, proc, id);
-    size_t bytes = sizeof(struct dec_site) + fmt_len + file_len + func_len + desc_len + 4;
+    size_t bytes = sizeof(struct dec_site) + nargs * sizeof(struct num_ctx) + fmt_len + file_len + func_len + desc_len + 4;
     if ((!idx && r->nsites >= SHLOG_FILE_MAX_SITES) || r->site_bytes + bytes > SHLOG_FILE_MAX_SITE_BYTES)
         return shlog__frame_damaged(r, ev, "site table over its bound");
     struct arg_plan plan;
@@ -168,8 +171,9 @@ static int sec_site(struct shlog_reader *r, struct cur *c, struct shlog_event *e
     }
     r->table_units += units;
     s->plan = plan;
+    s->ctx = (struct num_ctx *)(s + 1);
     shlog__site_tables_init(&plan, mem, r->batch_gen - 1, s->ctx, &s->ctx_gen, &s->keyed, &s->str);
-    char *strings = (char *)(s + 1);
+    char *strings = (char *)(s->ctx + nargs);
     s->pub.proc = (uint32_t)proc;
     s->pub.id = (uint32_t)id;
     s->pub.line = (uint32_t)line;

@@ -81,7 +81,7 @@ static inline void dedup_cover(struct dedup_ring *r, uint64_t lo, uint64_t hi)
 struct dec_site {
     struct shlog_site pub;
     struct arg_plan plan;
-    struct num_ctx ctx[SHMLOG_MAX_ARGS]; /* arguments before the key argument */
+    struct num_ctx *ctx; /* nargs of them, after the struct: arguments before the key argument */
     uint32_t ctx_gen;                    /* the batch ctx is of */
     struct num_ctx *keyed;               /* its table block (shlog__site_tables_init), or NULL */
     struct str_table *str;

@@ -108,7 +108,7 @@ static inline int str_find(const struct str_table *t, uint16_t hdr, uint64_t hea
  * and of itself, added once a frame with its first record there. */
 struct enc_site_ix {
     uint64_t frame;    /* the frame they were last added to, plus 1 */
-    uint16_t signed_args; /* bit i: argument i is a signed integer */
+    uint32_t signed_args; /* bit i: argument i is a signed integer */
     uint8_t walk;         /* arguments ix_args looks at: up to the last string */
     int8_t subject;       /* the integer argument whose value is a key, or -1 */
     uint8_t strs_before;  /* strings before the subject, each str_skip[k] bytes after the one before */
@@ -521,7 +521,7 @@ int shlog_enc_thread(struct shlog_enc *e, uint32_t proc, uint32_t tid, const cha
 
 uint64_t shlog_site_file_bytes(const struct shm_site *s)
 {
-    return SHLOG_FILE_SITE_HEAD_BYTES + (s->fmt_len < SHMLOG_MAX_FMT_BYTES ? s->fmt_len : SHMLOG_MAX_FMT_BYTES) +
+    return SHLOG_FILE_SITE_HEAD_BYTES * (s->nargs > SHMLOG_MAX_ARGS_V6 ? 2u : 1u) + (s->fmt_len < SHMLOG_MAX_FMT_BYTES ? s->fmt_len : SHMLOG_MAX_FMT_BYTES) +
            (s->file_len < SHMLOG_MAX_FILE_BYTES ? s->file_len : SHMLOG_MAX_FILE_BYTES) +
            (s->func_len < SHMLOG_MAX_FUNC_BYTES ? s->func_len : SHMLOG_MAX_FUNC_BYTES) +
            (s->desc_len < SHMLOG_MAX_DESC_BYTES ? s->desc_len : SHMLOG_MAX_DESC_BYTES);
@@ -616,7 +616,7 @@ static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct s
         if (t == SHMLOG_ARG_STR)
             x->walk = (uint8_t)(i + 1);
         if (t == SHMLOG_ARG_I8 || t == SHMLOG_ARG_I16 || t == SHMLOG_ARG_I32 || t == SHMLOG_ARG_I64)
-            x->signed_args |= (uint16_t)(1u << i);
+            x->signed_args |= 1u << i;
     }
     /* The subject lies a fixed number of bytes after the strings before it
      * (or the payload's start): ix_record hops over their lengths to it, and

@@ -409,6 +409,8 @@ static void shmlog__site_strings_shift(struct shmlog_site *s, uint32_t base)
     s->func_offset += base;
     if (s->flags & SHMLOG_SITE_DESC)
         s->desc_offset += base;
+    if (s->nargs > SHMLOG_SITE_ARG_TYPES)
+        s->more_types_offset += base;
 }
 
 static int shmlog__meta_create(void)
@@ -916,8 +918,9 @@ static uint64_t shmlog__site_add(uint64_t *cache, int level, int category, const
     if (desc_len > SHMLOG_MAX_DESC_BYTES) /* the arguments still render, by their types */
         desc_len = 0;
     uint32_t n = shmlog__g.site_count;
+    const unsigned more_types = nargs > SHMLOG_SITE_ARG_TYPES ? nargs - SHMLOG_SITE_ARG_TYPES : 0;
     if (fmt_len > SHMLOG_MAX_FMT_BYTES || nargs > SHMLOG_MAX_ARGS || n >= shmlog__g.site_capacity ||
-        shmlog__g.strings_used + fmt_len + file_len + func_len + desc_len + 4 > shmlog__g.strings_bytes) {
+        shmlog__g.strings_used + fmt_len + file_len + func_len + desc_len + more_types + 5 > shmlog__g.strings_bytes) {
         word |= UINT32_MAX; /* refused for good: records of this site count as unregistered */
     } else {
         struct shmlog_site s;
@@ -939,7 +942,10 @@ static uint64_t shmlog__site_add(uint64_t *cache, int level, int category, const
         s.level = SHMLOG__CAST(uint8_t, level);
         s.category = SHMLOG__CAST(uint8_t, category);
         s.nargs = SHMLOG__CAST(uint8_t, nargs);
-        memcpy(s.arg_types, types, nargs);
+        memcpy(s.arg_types, types, more_types ? SHMLOG_SITE_ARG_TYPES : nargs);
+        if (more_types)
+            s.more_types_offset = shmlog__append_string(SHMLOG__REINTERPRET(const char *, types + SHMLOG_SITE_ARG_TYPES),
+                                                        more_types);
         word |= shmlog__site_publish(&s) + 1;
     }
     /* Release pairs with the hot path's acquire of the cache: a record naming
@@ -1044,7 +1050,7 @@ static __attribute__((noinline)) void shmlog__write_strings(const struct shmlog_
     size_t strs = 0;
     unsigned cuts = 0;
     const uint8_t *at = image, *prev = image;
-    uint32_t widths = s->widths;
+    uint64_t widths = s->widths;
     for (unsigned i = 0; i < nargs; i++, widths >>= 2) {
         if (!(strings >> i & 1u)) {
             prev = at;

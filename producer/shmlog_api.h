@@ -681,8 +681,8 @@ struct shmlog__site {
      * width is 1 << (widths >> 2i & 3) bytes unless bit i of strings says it
      * is a string; fixed is what they take whatever their values;
      * first_string_at is where the first string's address is in the image. */
-    uint32_t widths;
-    uint16_t strings;
+    uint64_t widths;
+    uint32_t strings;
     uint16_t fixed;
     uint8_t first_string_at;
     unsigned nargs;
@@ -745,21 +745,22 @@ SHMLOG__INLINE void shmlog__write_args(struct shmlog__site *s, uint64_t tsc, uns
     if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) == 0)) /* not written */
         return;
     size_t fixed = 0;
-    _Pragma("GCC unroll 16")
+    _Pragma("GCC unroll 32")
     for (unsigned i = 0; i < nargs; i++)
         fixed += shmlog_arg_fixed_bytes(types[i]);
     const size_t room = shmlog__load_relaxed(&shmlog__payload_bound) - fixed;
-    /* zeroed: GCC cannot see that the writes below read only what the
-     * measuring wrote (-Wmaybe-uninitialized) */
-    size_t len[SHMLOG_MAX_ARGS] = {0};
-    unsigned cut[SHMLOG_MAX_ARGS] = {0};
+    /* each of the first nargs set below, not the whole arrays: zeroing 32
+     * of each costs every call more than its arguments do */
+    size_t len[SHMLOG_MAX_ARGS];
+    unsigned cut[SHMLOG_MAX_ARGS];
     unsigned trunc = 0;
     size_t strs = 0;
-    _Pragma("GCC unroll 16")
+    _Pragma("GCC unroll 32")
     for (unsigned i = 0; i < nargs; i++) {
         /* a string after an integer may be a %.*s bounded by it */
         const size_t max = i ? shmlog__prec_bound(types[i], types[i - 1], v[i - 1], site, i) : SIZE_MAX;
         len[i] = shmlog__arg_len(types[i], v[i], SHMLOG__CAST(size_t, n[i]), max, room);
+        cut[i] = 0;
         if (types[i] == SHMLOG_ARG_STR)
             strs += len[i];
     }
@@ -772,7 +773,7 @@ SHMLOG__INLINE void shmlog__write_args(struct shmlog__site *s, uint64_t tsc, uns
     if (SHMLOG__UNLIKELY(!head))
         return;
     struct shmlog__cursor at = shmlog__cursor_at(head, pos);
-    _Pragma("GCC unroll 16")
+    _Pragma("GCC unroll 32")
     for (unsigned i = 0; i < nargs; i++) {
         if (trees && trees[i] && (direct >> i & 1)) {
             shmlog__put_fixed(&at, shmlog_str_header(len[i], cut[i]), SHMLOG_STR_HEADER_BYTES);
@@ -895,6 +896,22 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__PREV_14 13
 #define SHMLOG__PREV_15 14
 #define SHMLOG__PREV_16 15
+#define SHMLOG__PREV_17 16
+#define SHMLOG__PREV_18 17
+#define SHMLOG__PREV_19 18
+#define SHMLOG__PREV_20 19
+#define SHMLOG__PREV_21 20
+#define SHMLOG__PREV_22 21
+#define SHMLOG__PREV_23 22
+#define SHMLOG__PREV_24 23
+#define SHMLOG__PREV_25 24
+#define SHMLOG__PREV_26 25
+#define SHMLOG__PREV_27 26
+#define SHMLOG__PREV_28 27
+#define SHMLOG__PREV_29 28
+#define SHMLOG__PREV_30 29
+#define SHMLOG__PREV_31 30
+#define SHMLOG__PREV_32 31
 /* log2 of each type code's width, two bits a code (F32 is 4 bytes among the
  * 8-byte types); a string's are its address's. */
 #define SHMLOG__LOG2_WIDTHS 0xFEFA500u
@@ -929,7 +946,7 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__SITE_LAYOUT(n, ...)                                                          \
     0u SHMLOG__EACH_N(n, SHMLOG__A_WIDTH, __VA_ARGS__), 0u SHMLOG__EACH_N(n, SHMLOG__A_STRING, __VA_ARGS__), \
         0u SHMLOG__EACH_N(n, SHMLOG__A_FIXED, __VA_ARGS__), 0u SHMLOG__EACH_N(n, SHMLOG__A_FIRST_STRING, __VA_ARGS__)
-#define SHMLOG__A_WIDTH(i, x) | (shmlog__s##i ? 0u : (0u + shmlog__w##i) << (2 * ((i) - 1)))
+#define SHMLOG__A_WIDTH(i, x) | (shmlog__s##i ? 0u : (0ull + shmlog__w##i) << (2 * ((i) - 1)))
 #define SHMLOG__A_STRING(i, x) | (0u + shmlog__s##i) << ((i) - 1)
 #define SHMLOG__A_FIXED(i, x) + (shmlog__s##i ? SHMLOG_STR_HEADER_BYTES : 1u << shmlog__w##i)
 #define SHMLOG__A_FIRST_STRING(i, x)                                                          \
@@ -1375,8 +1392,8 @@ template <typename T, unsigned N> constexpr void tail_types(type_table<N> &t, un
 }
 template <typename Void, typename... D> constexpr auto make_type_table()
 {
-    static_assert(sizeof...(D) + tail_total<D...>() <= 16,
-                  "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS, fixed by the site layout in "
+    static_assert(sizeof...(D) + tail_total<D...>() <= SHMLOG_MAX_ARGS,
+                  "shmlog: at most 32 arguments after the format (SHMLOG_MAX_ARGS, fixed by the site layout in "
                   "shared memory and files), each std::optional counting as two and each SHMLOG_STRUCT as one plus "
                   "its members: split the call, or pass values that belong together as one std::tuple or container "
                   "(one argument)");
@@ -1738,24 +1755,25 @@ void shmlog__bad_category(void) __attribute__((error(
 
 /* Counting a call's arguments: SHMLOG__ARG64 picks its 65th argument, so
  * what follows the format and its n arguments in a list names n (up to 63).
- * SHMLOG__PICK64 expands its list first: SHMLOG__TOO_MANY_47 becomes the 47
- * names of 17 .. 63 arguments. */
+ * SHMLOG__PICK64 expands its list first: SHMLOG__TOO_MANY_31 becomes the 31
+ * names of 33 .. 63 arguments. */
 #define SHMLOG__ARG64(_f, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, \
     _21, _22, _23, _24, _25, _26, _27, _28, _29, _30, _31, _32, _33, _34, _35, _36, _37, _38, _39, \
     _40, _41, _42, _43, _44, _45, _46, _47, _48, _49, _50, _51, _52, _53, _54, _55, _56, _57, _58, \
     _59, _60, _61, _62, _63, N, ...) N
 #define SHMLOG__PICK64(...) SHMLOG__ARG64(__VA_ARGS__)
-#define SHMLOG__TOO_MANY_47                                                                   \
+#define SHMLOG__TOO_MANY_31                                                                      \
     TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, \
     TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, \
     TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, \
-    TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, \
-    TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY, TOO_MANY
-/* 0 .. 16, or TOO_MANY */
+    TOO_MANY
+/* 0 .. 32 (SHMLOG_MAX_ARGS), or TOO_MANY */
 #define SHMLOG__NARGS(...) \
-    SHMLOG__PICK64(__VA_ARGS__, SHMLOG__TOO_MANY_47, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, ~)
-/* FITS when the arguments after the format are at most 15 */
-#define SHMLOG__FIT15(...) SHMLOG__PICK64(__VA_ARGS__, SHMLOG__TOO_MANY_47, TOO_MANY, \
+    SHMLOG__PICK64(__VA_ARGS__, SHMLOG__TOO_MANY_31, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, \
+                   16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, ~)
+/* FITS when the arguments after the format are at most 31 */
+#define SHMLOG__FIT31(...) SHMLOG__PICK64(__VA_ARGS__, SHMLOG__TOO_MANY_31, TOO_MANY, \
+    FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, \
     FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, FITS, ~)
 /* A call's count (SHMLOG__NARGS) as NONE, SOME or TOO_MANY. */
 #define SHMLOG__SOME_0 NONE
@@ -1775,6 +1793,22 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__SOME_14 SOME
 #define SHMLOG__SOME_15 SOME
 #define SHMLOG__SOME_16 SOME
+#define SHMLOG__SOME_17 SOME
+#define SHMLOG__SOME_18 SOME
+#define SHMLOG__SOME_19 SOME
+#define SHMLOG__SOME_20 SOME
+#define SHMLOG__SOME_21 SOME
+#define SHMLOG__SOME_22 SOME
+#define SHMLOG__SOME_23 SOME
+#define SHMLOG__SOME_24 SOME
+#define SHMLOG__SOME_25 SOME
+#define SHMLOG__SOME_26 SOME
+#define SHMLOG__SOME_27 SOME
+#define SHMLOG__SOME_28 SOME
+#define SHMLOG__SOME_29 SOME
+#define SHMLOG__SOME_30 SOME
+#define SHMLOG__SOME_31 SOME
+#define SHMLOG__SOME_32 SOME
 #define SHMLOG__SOME_TOO_MANY TOO_MANY
 #define SHMLOG__CAT_(a, b) a##b
 #define SHMLOG__CAT2(a, b) SHMLOG__CAT_(a, b)
@@ -1807,10 +1841,42 @@ void shmlog__bad_category(void) __attribute__((error(
     SHMLOG__EACH_14(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o) M(15, p)
 #define SHMLOG__EACH_16(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q) \
     SHMLOG__EACH_15(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p) M(16, q)
+#define SHMLOG__EACH_17(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17) \
+    SHMLOG__EACH_16(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q) M(17, a17)
+#define SHMLOG__EACH_18(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18) \
+    SHMLOG__EACH_17(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17) M(18, a18)
+#define SHMLOG__EACH_19(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19) \
+    SHMLOG__EACH_18(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18) M(19, a19)
+#define SHMLOG__EACH_20(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20) \
+    SHMLOG__EACH_19(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19) M(20, a20)
+#define SHMLOG__EACH_21(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21) \
+    SHMLOG__EACH_20(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20) M(21, a21)
+#define SHMLOG__EACH_22(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22) \
+    SHMLOG__EACH_21(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21) M(22, a22)
+#define SHMLOG__EACH_23(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23) \
+    SHMLOG__EACH_22(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22) M(23, a23)
+#define SHMLOG__EACH_24(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24) \
+    SHMLOG__EACH_23(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23) M(24, a24)
+#define SHMLOG__EACH_25(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24, a25) \
+    SHMLOG__EACH_24(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24) M(25, a25)
+#define SHMLOG__EACH_26(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26) \
+    SHMLOG__EACH_25(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24, a25) M(26, a26)
+#define SHMLOG__EACH_27(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27) \
+    SHMLOG__EACH_26(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26) M(27, a27)
+#define SHMLOG__EACH_28(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28) \
+    SHMLOG__EACH_27(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27) M(28, a28)
+#define SHMLOG__EACH_29(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29) \
+    SHMLOG__EACH_28(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28) M(29, a29)
+#define SHMLOG__EACH_30(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30) \
+    SHMLOG__EACH_29(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29) M(30, a30)
+#define SHMLOG__EACH_31(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31) \
+    SHMLOG__EACH_30(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30) M(31, a31)
+#define SHMLOG__EACH_32(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32) \
+    SHMLOG__EACH_31(M, f, a, b, c, d, e, g, h, i, j, k, l, m, n, o, p, q, a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31) M(32, a32)
 
 
 /* Logs one record at category cat and level lvl; the rest is printf-like, at
- * most 16 arguments after the format (SHMLOG_MAX_ARGS).
+ * most 32 arguments after the format (SHMLOG_MAX_ARGS).
  * Arguments are evaluated once, and not at all when lvl is below the live level
  * or below SHMLOG_ACTIVE_LEVEL.
  * The TSC is read first, before the arguments and the reservation: rdtsc is
@@ -1828,7 +1894,7 @@ void shmlog__bad_category(void) __attribute__((error(
 #define SHMLOG__LOG_SOME SHMLOG__LOG_NONE
 #define SHMLOG__LOG_TOO_MANY(n, levels, cat, lvl, ...) \
     SHMLOG__REFUSE(cat, lvl, 0,                                                             \
-                   "shmlog: at most 16 arguments after the format (SHMLOG_MAX_ARGS, fixed by the site " \
+                   "shmlog: at most 32 arguments after the format (SHMLOG_MAX_ARGS, fixed by the site " \
                    "layout in shared memory and files): split the call (in C++, or pass values that belong " \
                    "together as one std::tuple or container: one argument)",                 \
                    __VA_ARGS__)
@@ -1986,13 +2052,29 @@ constexpr uint64_t shmlog__every_ns(std::chrono::duration<Rep, Period> d)
 #define SHMLOG__EVERY_13(...) SHMLOG__EVERY_FITS(13, 14, __VA_ARGS__)
 #define SHMLOG__EVERY_14(...) SHMLOG__EVERY_FITS(14, 15, __VA_ARGS__)
 #define SHMLOG__EVERY_15(...) SHMLOG__EVERY_FITS(15, 16, __VA_ARGS__)
-#define SHMLOG__EVERY_16 SHMLOG__EVERY_TOO_MANY
+#define SHMLOG__EVERY_16(...) SHMLOG__EVERY_FITS(16, 17, __VA_ARGS__)
+#define SHMLOG__EVERY_17(...) SHMLOG__EVERY_FITS(17, 18, __VA_ARGS__)
+#define SHMLOG__EVERY_18(...) SHMLOG__EVERY_FITS(18, 19, __VA_ARGS__)
+#define SHMLOG__EVERY_19(...) SHMLOG__EVERY_FITS(19, 20, __VA_ARGS__)
+#define SHMLOG__EVERY_20(...) SHMLOG__EVERY_FITS(20, 21, __VA_ARGS__)
+#define SHMLOG__EVERY_21(...) SHMLOG__EVERY_FITS(21, 22, __VA_ARGS__)
+#define SHMLOG__EVERY_22(...) SHMLOG__EVERY_FITS(22, 23, __VA_ARGS__)
+#define SHMLOG__EVERY_23(...) SHMLOG__EVERY_FITS(23, 24, __VA_ARGS__)
+#define SHMLOG__EVERY_24(...) SHMLOG__EVERY_FITS(24, 25, __VA_ARGS__)
+#define SHMLOG__EVERY_25(...) SHMLOG__EVERY_FITS(25, 26, __VA_ARGS__)
+#define SHMLOG__EVERY_26(...) SHMLOG__EVERY_FITS(26, 27, __VA_ARGS__)
+#define SHMLOG__EVERY_27(...) SHMLOG__EVERY_FITS(27, 28, __VA_ARGS__)
+#define SHMLOG__EVERY_28(...) SHMLOG__EVERY_FITS(28, 29, __VA_ARGS__)
+#define SHMLOG__EVERY_29(...) SHMLOG__EVERY_FITS(29, 30, __VA_ARGS__)
+#define SHMLOG__EVERY_30(...) SHMLOG__EVERY_FITS(30, 31, __VA_ARGS__)
+#define SHMLOG__EVERY_31(...) SHMLOG__EVERY_FITS(31, 32, __VA_ARGS__)
+#define SHMLOG__EVERY_32 SHMLOG__EVERY_TOO_MANY
 
 /* SHMLOG_LOG at most once per ms milliseconds (in C++ also a std::chrono
  * duration) per call site, over all threads: the calls in between write
  * nothing (their arguments are not evaluated) and are counted, and the next
  * record written carries their number as a field, " suppressed=%llu"
- * appended to the format (so at most 15 arguments). What no later record
+ * appended to the format (so at most 31 arguments). What no later record
  * carried, shmlog_flush_suppressed() writes, as do shmlog_shutdown() and
  * exit(): a record at the call site, "rate limit: suppressed=%llu". The
  * interval is measured in TSC ticks at the rate calibrated at init. */
@@ -2001,8 +2083,8 @@ constexpr uint64_t shmlog__every_ns(std::chrono::duration<Rep, Period> d)
 #define SHMLOG__EVERY_FITS(n, n_appended, cat, lvl, ms, ...) \
     SHMLOG__LOG(n_appended, SHMLOG__LEVELS_CHECKED, cat, lvl, SHMLOG__EVERY_GATE(ms), SHMLOG__APPEND(n, __VA_ARGS__))
 #define SHMLOG__EVERY_TOO_MANY(cat, lvl, ms, ...)                                              \
-    SHMLOG__REFUSE(cat, lvl, ms, "shmlog: at most 15 arguments after the format of a rate-limited call " \
-                   "(suppressed= takes the 16th)", __VA_ARGS__)
+    SHMLOG__REFUSE(cat, lvl, ms, "shmlog: at most 31 arguments after the format of a rate-limited call " \
+                   "(suppressed= takes the 32nd, SHMLOG_MAX_ARGS): split the call", __VA_ARGS__)
 
 #define SHMLOG__FIRST(...) SHMLOG__FIRST_(__VA_ARGS__, ~)
 #define SHMLOG__FIRST_(f, ...) f

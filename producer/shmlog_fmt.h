@@ -1059,9 +1059,9 @@ constexpr auto site_desc_for(call_args<R...> *, const char *own, const char *con
 
 /* Once, at namespace scope, after the struct and after those of its members'
  * types: a value is logged as its members, printed as {id=7, px=2.5} and as a
- * JSON object. Public members only; at most 15, and a call's record holds 16
- * arguments in all, the struct's own counting one. */
-#define SHMLOG_STRUCT(...) SHMLOG__CAT2(SHMLOG__STRUCT_, SHMLOG__FIT15(__VA_ARGS__))(__VA_ARGS__)
+ * JSON object. Public members only; at most 31, and a call's record holds 32
+ * arguments in all (SHMLOG_MAX_ARGS), the struct's own counting one. */
+#define SHMLOG_STRUCT(...) SHMLOG__CAT2(SHMLOG__STRUCT_, SHMLOG__FIT31(__VA_ARGS__))(__VA_ARGS__)
 #define SHMLOG__STRUCT_FITS(Type, ...)                                                       \
     [[maybe_unused]] constexpr ::shmlog_detail::struct_info shmlog__describe_struct(const Type *) \
     {                                                                                        \
@@ -1087,7 +1087,7 @@ constexpr auto site_desc_for(call_args<R...> *, const char *own, const char *con
     }                                                                                        \
     [[maybe_unused]] inline ::shmlog_detail::type_list<void> shmlog__struct_types(const Type *) { return {}; } \
     template <typename F> inline void shmlog__struct_each(const Type &, F &&) {}             \
-    static_assert(sizeof(Type) == 0, "shmlog: SHMLOG_STRUCT takes at most 15 members: a record holds 16 " \
+    static_assert(sizeof(Type) == 0, "shmlog: SHMLOG_STRUCT takes at most 31 members: a record holds 32 " \
                                      "arguments (SHMLOG_MAX_ARGS), the struct's own counting one")
 
 /* SHMLOG__ENUM_EACH_<n>(M, a1..an): M(a1) ... M(an), for an enum's names

@@ -158,6 +158,24 @@ static int copy_meta_string(const struct shm_seg *seg, uint32_t str_off, uint32_
     return 0;
 }
 
+/* A site's argument types into types: those of the entry, and from ABI 7
+ * those past it in the strings (bounds checked as a string's): 0, or -EINVAL. */
+static int site_types(const struct shm_seg *seg, const struct shmlog_site *s, uint32_t str_off, uint32_t str_bytes,
+                      uint8_t types[SHMLOG_MAX_ARGS])
+{
+    if (s->nargs <= SHMLOG_SITE_ARG_TYPES) {
+        memcpy(types, s->arg_types, s->nargs);
+        return 0;
+    }
+    uint32_t more = s->nargs - SHMLOG_SITE_ARG_TYPES, off = s->more_types_offset;
+    if (seg->hdr.abi_version < 7 || s->nargs > SHMLOG_MAX_ARGS || off < str_off ||
+        (uint64_t)off + more > (uint64_t)str_off + str_bytes)
+        return -EINVAL;
+    memcpy(types, s->arg_types, SHMLOG_SITE_ARG_TYPES);
+    memcpy(types + SHMLOG_SITE_ARG_TYPES, (const uint8_t *)seg->addr + off, more);
+    return 0;
+}
+
 /* Version 4 segments had no site flags: a thread entry is of version 5 on. */
 static int site_is_thread(const struct shm_seg *seg, const struct shmlog_site *s)
 {
@@ -210,9 +228,12 @@ int shm_meta_site(const struct shm_seg *seg, uint32_t id, struct shm_site *out)
     int rc = meta_entry(seg, id, &s, &str_off, &str_bytes);
     if (rc)
         return rc;
-    struct shmlog_args_shape shape; /* arguments a record can hold */
+    uint8_t types[SHMLOG_MAX_ARGS];
     if (site_is_thread(seg, &s) || s.level > SHMLOG_LEVEL_FATAL || s.category >= SHMLOG_MAX_CATEGORIES ||
-        shmlog_args_shape_init(&shape, s.nargs, s.arg_types) != 0)
+        site_types(seg, &s, str_off, str_bytes, types) != 0)
+        return -EINVAL;
+    struct shmlog_args_shape shape; /* arguments a record can hold */
+    if (shmlog_args_shape_init(&shape, s.nargs, types) != 0)
         return -EINVAL;
     if (copy_meta_string(seg, str_off, str_bytes, s.fmt_offset, s.fmt_len, SHMLOG_MAX_FMT_BYTES, out->fmt) ||
         copy_meta_string(seg, str_off, str_bytes, s.file_offset, s.file_len, SHMLOG_MAX_FILE_BYTES, out->file))
@@ -233,7 +254,7 @@ int shm_meta_site(const struct shm_seg *seg, uint32_t id, struct shm_site *out)
     out->level = s.level;
     out->category = s.category;
     out->nargs = s.nargs;
-    memcpy(out->arg_types, s.arg_types, sizeof out->arg_types);
+    memcpy(out->arg_types, types, s.nargs);
     out->fmt_len = s.fmt_len;
     out->file_len = s.file_len;
     return 0;

@@ -93,8 +93,11 @@
  *    Readers take version 4 metas as they were: their sites' flags are zero
  *    and they name no function.
  * 6: a record spans up to 255 slots (SHMLOG_MAX_SLOTS), 8 before; readers
- *    take version 5 segments, whose records never span more than 8. */
-#define SHMLOG_ABI_VERSION 6u
+ *    take version 5 segments, whose records never span more than 8.
+ * 7: a site takes up to 32 arguments (SHMLOG_MAX_ARGS), 16 before: the types
+ *    past the entry's 16 are at more_types_offset; readers take version 6
+ *    segments, whose sites never have more than 16. */
+#define SHMLOG_ABI_VERSION 7u
 
 #define SHMLOG_CACHELINE 64u
 #define SHMLOG_RECORD_BYTES 64u
@@ -108,7 +111,9 @@
 
 /* Call sites: at most this many per process, each at most this many arguments. */
 #define SHMLOG_SITE_BYTES 64u
-#define SHMLOG_MAX_ARGS 16u
+#define SHMLOG_MAX_ARGS 32u
+#define SHMLOG_SITE_ARG_TYPES 16u /* in the entry; the rest at more_types_offset */
+#define SHMLOG_MAX_ARGS_V6 16u
 #define SHMLOG_MAX_FMT_BYTES 4096u
 #define SHMLOG_MAX_FILE_BYTES 1024u
 #define SHMLOG_MAX_FUNC_BYTES 256u  /* a longer function name keeps its start */
@@ -244,14 +249,17 @@ struct shmlog_site {
     uint8_t category;      /* enum shmlog_category */
     uint8_t nargs;         /* arguments after the format, <= SHMLOG_MAX_ARGS */
     uint8_t flags;         /* SHMLOG_SITE_*; zero before ABI 5 */
-    uint8_t arg_types[SHMLOG_MAX_ARGS]; /* enum shmlog_arg_type, nargs used */
+    uint8_t arg_types[SHMLOG_SITE_ARG_TYPES]; /* enum shmlog_arg_type, the first nargs used */
     /* ABI 5 (zero before): the call site's __func__, and with SHMLOG_SITE_DESC
      * the descriptor of its arguments (what the types alone do not say). */
     uint32_t func_offset;  /* offset into the segment */
     uint32_t func_len;     /* 0: none */
     uint32_t desc_offset;
     uint32_t desc_len;
-    uint8_t reserved[8];   /* zero */
+    /* ABI 7 (zero before): the types of arguments 17..nargs, one byte each,
+     * when nargs > SHMLOG_SITE_ARG_TYPES: an offset into the segment. */
+    uint32_t more_types_offset;
+    uint8_t reserved[4];   /* zero */
 };
 #define SHMLOG_SITE_DESC 1u /* desc_offset and desc_len are set */
 SHMLOG__STATIC_ASSERT(sizeof(struct shmlog_site) == SHMLOG_SITE_BYTES, "site is 64 bytes");

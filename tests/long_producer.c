@@ -3,6 +3,7 @@
  * with a string and a number after it that stay whole, and, with --wrap N, N long records through a small ring
  * (1024 slots, spin policy) that the collector drains while they are written. Prints "want <message>" for
  * each record as its text should read back (SOH as is), then "done <dropped>" after shmlog_shutdown. With
+ * A call of 32 arguments prints "wide <message>".
  * --every N: SHMLOG_INFO_EVERY(50, ...) called N times in a loop, then "calls N".
  * usage: long_producer [--wrap N | --every N] */
 #define SHMLOG_IMPLEMENTATION
@@ -46,6 +47,14 @@ int main(int argc, char **argv)
         fix_message(fix, 4096, 1);
         SHMLOG_INFO("fix=%s n=%d", fix, 42);
         printf("want fix=%s n=42\n", fix);
+        /* the most arguments a call takes (SHMLOG_MAX_ARGS): "wide <message>" */
+#define WIDE_ARGS 1, "two", (unsigned short)3, 4.5, -5LL, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, \
+                  21, 22, 23, 24, 25, 26, 27, 28, 29, 30, "thirty-one", 32u
+#define WIDE_FMT "wide a1=%d a2=%s a3=%hu a4=%.2f a5=%lld a6=%d a7=%d a8=%d a9=%d a10=%d a11=%d a12=%d a13=%d " \
+                 "a14=%d a15=%d a16=%d a17=%d a18=%d a19=%d a20=%d a21=%d a22=%d a23=%d a24=%d a25=%d a26=%d " \
+                 "a27=%d a28=%d a29=%d a30=%d a31=%s a32=%u"
+        SHMLOG_INFO(WIDE_FMT, WIDE_ARGS);
+        printf("wide " WIDE_FMT "\n", WIDE_ARGS);
         memset(big, 'x', 20000);
         SHMLOG_INFO("big=%s after=%s n=%d", big, "intact", 7);
         printf("cut big after=intact n=7\n");

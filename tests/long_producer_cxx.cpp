@@ -2,7 +2,7 @@
  * FIX-like message (SOH-separated tag=value pairs) as a std::string to a {} format and as a C string to a
  * printf format, whole; a std::string past the process's argument bound (cut and marked) with a string and a
  * number after it that stay whole; rate-limited loops whose interval is a std::chrono duration (milliseconds,
- * seconds, microseconds) or integer ms. Prints "want <message>" for each record as its text should read back,
+ * seconds, microseconds) or integer ms; a call of 32 arguments ("wide <message>"). Prints "want <message>" for each record as its text should read back,
  * "calls <site> <n>" for each rate-limited loop, then "done <dropped>" after shmlog_shutdown. */
 #define SHMLOG_IMPLEMENTATION
 #include "shmlog.h"
@@ -33,6 +33,16 @@ int main()
     std::printf("want fix=%s n=42\n", fix.c_str());
     SHMLOG_INFO("fix=%s n=%d", fix.c_str(), 43);
     std::printf("want fix=%s n=43\n", fix.c_str());
+    const std::string two = "two";
+    SHMLOG_INFO("wide a1={} a2={} a3={} a4={:.2f} a5={} a6={} a7={} a8={} a9={} a10={} a11={} a12={} a13={} a14={} "
+                "a15={} a16={} a17={} a18={} a19={} a20={} a21={} a22={} a23={} a24={} a25={} a26={} a27={} "
+                "a28={} a29={} a30={} a31={} a32={}",
+                1, two, static_cast<unsigned short>(3), 4.5, -5LL, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+                20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, "thirty-one", 32u);
+    std::printf("wide wide a1=1 a2=two a3=3 a4=4.50 a5=-5");
+    for (int i = 6; i <= 30; i++)
+        std::printf(" a%d=%d", i, i);
+    std::printf(" a31=thirty-one a32=32\n");
     const std::string big(20000, 'y');
     SHMLOG_INFO("big={} after={} n={}", big, "intact", 7);
     std::printf("cut big after=intact n=7\n");

@@ -86,7 +86,8 @@ Test(layout, meta_ring_site_record, .timeout = 10)
     EXPECT_OFFSET(struct shmlog_site, func_len, 44);
     EXPECT_OFFSET(struct shmlog_site, desc_offset, 48);
     EXPECT_OFFSET(struct shmlog_site, desc_len, 52);
-    EXPECT_OFFSET(struct shmlog_site, reserved, 56);
+    EXPECT_OFFSET(struct shmlog_site, more_types_offset, 56);
+    EXPECT_OFFSET(struct shmlog_site, reserved, 60);
 
     EXPECT_OFFSET(struct shmlog_record, commit, 0);
     EXPECT_OFFSET(struct shmlog_record, tsc, 8);
@@ -387,34 +388,55 @@ static int site_of_copy(const char *path, struct shm_site *si)
     return rc;
 }
 
+/* Sets site_id to the site whose format starts with fmt, copied into si (the
+ * thread's name took an entry of the table before the call site). */
+static void find_site(const char *fmt, struct shm_site *si)
+{
+    for (site_id = 0; site_id < 8; site_id++)
+        if (site_of_copy(meta_path, si) == 0 && strncmp(si->fmt, fmt, strlen(fmt)) == 0)
+            return;
+    cr_assert_fail("the call site \"%s\" is in the table", fmt);
+}
+
+/* Entry site_id of the table as the producer wrote it: its offset in the segment. */
+static size_t raw_site(struct shmlog_site *raw)
+{
+    const size_t site = SHMLOG_META_HEADER_BYTES + (size_t)site_id * SHMLOG_SITE_BYTES;
+    int fd = open(meta_path, O_RDONLY);
+    cr_assert(fd >= 0 && pread(fd, raw, sizeof *raw, (off_t)site) == (ssize_t)sizeof *raw);
+    close(fd);
+    return site;
+}
+
+/* The site is refused when the offset at off of its entry points before the
+ * string arena or past the segment: what a hostile writer may put there. */
+static void expect_offset_bounded(size_t off, const char *what)
+{
+    static struct shm_site si;
+    const char *p = copy_seg(meta_path, meta_name(0));
+    patch_u32(p, off, 16);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "%s before the string arena", what);
+    p = copy_seg(meta_path, meta_name(0));
+    patch_u32(p, off, UINT32_MAX - 2);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "%s past the segment", what);
+}
+
 Test(meta_site, names_the_call_sites_function_and_checks_its_strings_as_the_formats,
      .init = producer_up, .fini = producer_down, .timeout = 20)
 {
     log_from_a_named_function();
     static struct shm_site si;
-    /* The thread's name took an entry of the table before the call site. */
-    for (site_id = 0; site_id < 8; site_id++)
-        if (site_of_copy(meta_path, &si) == 0 && strcmp(si.fmt, "abi site n=%d") == 0)
-            break;
-    cr_assert_lt(site_id, 8, "the call site is in the table");
+    find_site("abi site n=%d", &si);
     cr_expect_str_eq(si.func, "log_from_a_named_function");
     cr_expect_eq(si.func_len, strlen("log_from_a_named_function"));
     cr_expect_eq(si.desc_len, 0, "a C site has no descriptor");
 
-    const size_t site = SHMLOG_META_HEADER_BYTES + (size_t)site_id * SHMLOG_SITE_BYTES;
     struct shmlog_site raw;
-    int fd = open(meta_path, O_RDONLY);
-    cr_assert(fd >= 0 && pread(fd, &raw, sizeof raw, (off_t)site) == (ssize_t)sizeof raw);
-    close(fd);
+    const size_t site = raw_site(&raw);
     cr_assert_eq(raw.flags, 0);
     const char *p;
     /* What a hostile writer may put there: refused like a bad format. */
-    p = copy_seg(meta_path, meta_name(0));
-    patch_u32(p, site + offsetof(struct shmlog_site, func_offset), 16);
-    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "a function before the string arena");
-    p = copy_seg(meta_path, meta_name(0));
-    patch_u32(p, site + offsetof(struct shmlog_site, func_offset), UINT32_MAX - 2);
-    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "a function past the segment");
+    expect_offset_bounded(site + offsetof(struct shmlog_site, func_offset), "a function");
     p = copy_seg(meta_path, meta_name(0));
     patch_u32(p, site + offsetof(struct shmlog_site, func_len), SHMLOG_MAX_FUNC_BYTES + 1);
     cr_expect_eq(site_of_copy(p, &si), -EINVAL, "a function longer than SHMLOG_MAX_FUNC_BYTES");
@@ -443,6 +465,51 @@ Test(meta_site, names_the_call_sites_function_and_checks_its_strings_as_the_form
     cr_expect_str_eq(si.func, "");
     cr_expect_eq(si.desc_len, 0);
     cr_expect_str_eq(si.fmt, "abi site n=%d");
+}
+
+static void log_thirty_two(void)
+{
+    int8_t i8 = -8;
+    uint16_t u16 = 16;
+    SHMLOG_INFO("abi 32 %d %s %hhd %hu %f %lld %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d "
+                "%s %f",
+                1, "two", i8, u16, 5.0, 6LL, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+                26, 27, 28, 29, 30, "thirty-one", 32.0);
+}
+
+Test(meta_site, keeps_the_types_of_a_site_of_32_arguments_past_the_entry_and_checks_them_as_a_string,
+     .init = producer_up, .fini = producer_down, .timeout = 20)
+{
+    log_thirty_two();
+    static struct shm_site si;
+    find_site("abi 32 ", &si);
+    cr_assert_eq(si.nargs, 32);
+    const uint8_t head[] = {SHMLOG_ARG_I32, SHMLOG_ARG_STR, SHMLOG_ARG_I8, SHMLOG_ARG_U16, SHMLOG_ARG_F64,
+                            SHMLOG_ARG_I64};
+    cr_expect_eq(memcmp(si.arg_types, head, sizeof head), 0);
+    for (unsigned i = 6; i < 30; i++)
+        cr_expect_eq(si.arg_types[i], SHMLOG_ARG_I32, "argument %u", i + 1);
+    cr_expect_eq(si.arg_types[30], SHMLOG_ARG_STR);
+    cr_expect_eq(si.arg_types[31], SHMLOG_ARG_F64);
+
+    struct shmlog_site raw;
+    const size_t site = raw_site(&raw);
+    cr_assert_neq(raw.more_types_offset, 0);
+    expect_offset_bounded(site + offsetof(struct shmlog_site, more_types_offset), "the types past the entry");
+    const char *p = copy_seg(meta_path, meta_name(0));
+    patch(p, raw.more_types_offset + 3u, &(uint8_t){SHMLOG_ARG_TYPE_COUNT}, 1);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "an unknown type past the entry");
+    p = copy_seg(meta_path, meta_name(0));
+    patch(p, site + offsetof(struct shmlog_site, nargs), &(uint8_t){SHMLOG_MAX_ARGS + 1}, 1);
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "more than SHMLOG_MAX_ARGS");
+    /* A version 6 segment never had a site of more than 16. */
+    p = copy_seg(meta_path, meta_name(0));
+    patch_u32(p, offsetof(struct shmlog_seg_header, abi_version), 6);
+    patch_u64(p, offsetof(struct shmlog_seg_header, format_word), SHMLOG_FORMAT_WORD_OF(6));
+    cr_expect_eq(site_of_copy(p, &si), -EINVAL, "a version 6 site of 32 arguments");
+    patch(p, site + offsetof(struct shmlog_site, nargs), &(uint8_t){16}, 1);
+    cr_expect_eq(site_of_copy(p, &si), 0, "a version 6 site of 16: its entry's types alone");
+    cr_expect_eq(si.nargs, 16);
 }
 
 Test(seg_open, refuses_other_owners, .init = producer_up, .fini = producer_down, .timeout = 20)

@@ -44,7 +44,7 @@ PY
 for who in c cxx wrap; do
     sed -n 's/^want //p' "$tmp/$who.out" | sed 's/\x01/\\x01/g' >"$tmp/$who.want"
 done
-sed -n 's/^.* long_producer\.c:[0-9]* //p' "$tmp/read.txt" | grep -v '^big=\|^tick\|^rate limit' >"$tmp/c-all.got"
+sed -n 's/^.* long_producer\.c:[0-9]* //p' "$tmp/read.txt" | grep -v '^big=\|^tick\|^rate limit\|^wide ' >"$tmp/c-all.got"
 check_show "text (C): the 4 KiB FIX message and the wrapped ring's 3000 long records read back byte for byte, in order" \
     same <(cat "$tmp/c.want" "$tmp/wrap.want") "$tmp/c-all.got"
 sed -n 's/^.* long_producer_cxx\.cpp:[0-9]* //p' "$tmp/read.txt" | grep '^fix=' >"$tmp/cxx.got"
@@ -77,6 +77,44 @@ ok = ok and len(cut) == 2 and all(r.get("truncated") is True and r["fields"].get
                                   and 1000 < len(r["fields"]["big"]) < 20000 for r in cut)
 sys.exit(0 if ok else 1)
 PY
+
+# 32 arguments (SHMLOG_MAX_ARGS), from C and C++: the text as printf prints it, 32 fields in JSON
+sed -n 's/^wide //p' "$tmp/c.out" "$tmp/cxx.out" >"$tmp/wide.want"
+sed -n 's/^.* long_producer\(_cxx\)\{0,1\}\.c\(pp\)\{0,1\}:[0-9]* //p' "$tmp/read.txt" | grep '^wide ' >"$tmp/wide.got"
+check_show "text: a call of 32 arguments, from C and from C++, reads back as printf prints it" \
+    same "$tmp/wide.want" "$tmp/wide.got"
+check_show "JSON: a call of 32 arguments has its 32 fields, a1 .. a32, each as the call passed it" \
+    python3 - "$tmp/read.json" <<'PY'
+import json, sys
+want = {"a%d" % i: i for i in range(1, 33)}
+want.update(a2="two", a4=4.5, a5=-5, a31="thirty-one")
+wide = [json.loads(l) for l in open(sys.argv[1]) if '"wide ' in l]
+print(len(wide), "records;", [sorted(set(r["fields"].items()) ^ set(want.items())) for r in wide])
+sys.exit(0 if len(wide) == 2 and all(r["fields"] == want for r in wide) else 1)
+PY
+if "$py" -c 'import pyarrow' 2>/dev/null; then
+    check_show "Python: a call of 32 arguments has its message and 32 fields, from C and C++" \
+        env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" "$py" - "$out" "$tmp/wide.want" <<'PY'
+import sys, shmlog
+want = open(sys.argv[2]).read().splitlines()
+wide = [ev for ev in shmlog.read(sys.argv[1]) if ev.msg.startswith("wide ")]
+print([ev.msg == w for ev, w in zip(wide, want)], [len(ev.fields) for ev in wide])
+sys.exit(0 if [ev.msg for ev in wide] == want and all(len(ev.fields) == 32 and ev.fields["a32"] == 32
+                                                       and ev.fields["a31"] == "thirty-one" for ev in wide) else 1)
+PY
+    check_show "Arrow (Python DataFrame): the 32 fields are columns a1 .. a32" \
+        env PYTHONPATH="$PYTHON_SRC" SHMLOG_READ_LIBRARY="$READ_LIBRARY" "$py" - "$out" <<'PY'
+import sys, shmlog
+df = shmlog.dataframe(sys.argv[1])
+wide = df[df["msg"].str.startswith("wide ")]
+cols = ["a%d" % i for i in range(1, 33)]
+print(len(wide), [c for c in cols if c not in df.columns])
+sys.exit(0 if len(wide) == 2 and all(c in df.columns for c in cols) and list(wide["a32"]) == [32, 32]
+         and list(wide["a2"]) == ["two", "two"] else 1)
+PY
+else
+    skip "Python and Arrow: 32 arguments" "$py lacks pyarrow"
+fi
 
 check_show "the bound: a cut string fills the process's argument bound (4236 bytes: 76 slots) less the arguments after it" \
     python3 - "$tmp/read.json" <<'PY'

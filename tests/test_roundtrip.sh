@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Description: invariant 11 through the real pipeline: generated producers of random call sites (every
-# argument type the header takes, in C and C++; 0 to 16 arguments; strings at and around every slot
+# argument type the header takes, in C and C++; 0 to 32 arguments (SHMLOG_MAX_ARGS); strings at and around every slot
 # boundary and the payload bound; %.*s, std::string_view, .c_str() of a temporary; C strings whose NUL is 0 to
 # 63 bytes before a PROT_NONE guard page and %.*s buffers and views without a NUL that end at one, each of every
 # length to past the bound, so a byte read past them in that page kills the producer), built with

@@ -147,7 +147,7 @@ int shlog_enc_has_site(const struct shlog_enc *e, uint32_t proc, uint32_t site);
  * defining more. */
 int shlog_enc_file_full(const struct shlog_enc *e);
 /* What site s counts against SHLOG_FILE_MAX_SITE_BYTES: SHLOG_FILE_SITE_HEAD_BYTES
- * and its strings as a file holds them. */
+ * (twice for more than 16 arguments) and its strings as a file holds them. */
 uint64_t shlog_site_file_bytes(const struct shm_site *s);
 /* Section appends to the open frame. Not while a batch is open, except
  * shlog_enc_site, which may come between records (it lands before the batch).

@@ -432,11 +432,12 @@ class Reader:
             R = self._ROWS
             ctype = {"Q": ctypes.c_uint64, "I": ctypes.c_uint32, "B": ctypes.c_uint8}
             c = self._cols = {k: (ctype[t] * R)() for k, t in _n.COLUMN_ARRAYS.items()}
-            c["values"] = (ctypes.c_uint64 * (R * 16))()
+            per_row = 32 if self._lib.shmlog_read_version() >= _n.WIDE_VERSION else 16
+            c["values"] = (ctypes.c_uint64 * (R * per_row))()
             c["text"] = (ctypes.c_char * (4 << 20))()
             c["_struct"] = _n.columns({k: ctypes.addressof(c[k]) for k in _n.COLUMN_ARRAYS}, R,
                                       ctypes.addressof(c["text"]), ctypes.sizeof(c["text"]),
-                                      ctypes.addressof(c["values"]), R * 16)
+                                      ctypes.addressof(c["values"]), R * per_row)
             raw = memoryview(c["values"]).cast("B")
             c["_u"], c["_i"], c["_f"] = raw.cast("Q"), raw.cast("q"), raw.cast("d")
             c["_text"] = memoryview(c["text"]).cast("B")

@@ -25,6 +25,7 @@ THREADS_VERSION = 9  # and the one whose Arrow options have threads (an older li
 TRACE_VERSION = 9  # and the one whose options have trace (and events their trace)
 HOSTNAME_VERSION = 10  # and the one whose events and sources have the producer's own hostname
 TREES_VERSION = 11  # and the one whose Arrow options have trees (an older library gives C++ containers as text)
+WIDE_VERSION = 12  # and the one whose rows have up to 32 values (SHMLOG_MAX_ARGS; 16 before)
 SONAME = "libshmlog-read.so.1"  # the library's ABI (soversion) this module binds
 
 # enum shmlog_read_kind

@@ -47,14 +47,16 @@
 extern "C" {
 #endif
 
-#define SHMLOG_READ_VERSION 11 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
+#define SHMLOG_READ_VERSION 12 /* of this API: shmlog_read_version() of the library loaded (2: Arrow
                                   streams, shmlog_read_parse_time; 3: shmlog_read_site.func, thread names, the thread option;
                                   4: shmlog_read_columns.thread; 5: shmlog_read_options.merge_bytes;
                                   6: the process instance of events and sources; 7: shmlog_read_options.where;
                                   8: shmlog_read_options.host; 9: shmlog_read_arrow_options.threads, and
                                   traces: shmlog_read_options.trace, the event's trace_hi, trace_lo and span;
                                   10: the hostname of events and sources, the Arrow streams' hostname column;
-                                  11: shmlog_read_arrow_options.trees: value trees as list and map columns) */
+                                  11: shmlog_read_arrow_options.trees: value trees as list and map columns;
+                                  12: a record has up to 32 arguments (SHMLOG_MAX_ARGS), so fields and
+                                  values of up to 32) */
 
 struct shmlog_read;
 
@@ -259,7 +261,7 @@ struct shmlog_read_columns {
  * that is not a record (shmlog_read_next() gives it), when text or values
  * are full, and at the end. The rows filled (0: the next event is not a
  * record, or the end: ask shmlog_read_next()), -ENOBUFS when not even one
- * record fits text and values (1 MiB of text and 16 values always hold
+ * record fits text and values (1 MiB of text and 32 values always hold
  * one), -EINVAL (cap 0, a missing array, size not set), -ENOMEM. Floats are
  * stored as the bits of the double in v.f (a FLOAT32 widened); CORRUPT is
  * known only when values_at is given. */

@@ -125,6 +125,9 @@ static void log_sample_records(void)
     SHMLOG_PORTFOLIO(WARN, "pnl=%'.3f pos=%*d %%done c=%c", -1234.5, 6, qty, 'x');
     SHMLOG_ORDER(ERROR, "reject id=%ld reason=%s", order_id, long_reason);
     SHMLOG_FATAL("line\nbreak \"quoted\" tab\t caf\xc3\xa9 bad\xff byte");
+    /* past the site entry's 16 types: the rest are in the strings (ABI 7) */
+    SHMLOG_INFO("wide %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %s %hu %f %lld", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                11, 12, 13, 14, 15, 16, sym, venue, px, (long long)order_id);
 }
 
 static void copy_file(const char *path, struct seed *s, size_t *size)
