@@ -27,7 +27,7 @@ tmp=$(mktemp -d /tmp/shmlog-bench-view-XXXXXX)
 remove_at_exit "$tmp"
 sock=shmlog-bench-view-$$
 term() { tmux -L "$sock" -f /dev/null "$@"; }
-trap 'term kill-server >/dev/null 2>&1; remove_scratch' EXIT
+trap 'term kill-server >/dev/null 2>&1 || true; remove_scratch' EXIT
 if [ -n "$set" ]; then
     ln -s "$set" "$tmp/out"
 else
