@@ -374,6 +374,36 @@ static void ix_prev_after(struct ix_prev *prev, const struct ix_entry *x, int an
         prev->anchor_tsc = anchor[0];
         prev->anchor_ns = anchor[1];
     }
+    prev->nranges = x->nranges;
+    memcpy(prev->ranges, x->ranges, x->nranges * sizeof(*x->ranges));
+}
+
+/* Version 9: the range at c, coded against range i of the entry before
+ * (prev), as version 8 lays it out at *out; in r. */
+static void ix_range_get9(struct cur *c, uint32_t i, const struct ix_prev *prev, struct ix_range *r, uint8_t **out)
+{
+    unsigned head = get_u8(c);
+    r->is_signed = head & 1u;
+    if (head & IX_RANGE_SAME) {
+        if (i >= prev->nranges || prev->ranges[i].is_signed != r->is_signed)
+            c->bad = 1;
+        r->key = c->bad ? 0 : prev->ranges[i].key;
+        r->min = (c->bad ? 0 : prev->ranges[i].max) + (uint64_t)unzigzag(get_varint(c));
+    } else {
+        const uint8_t *kb = get_bytes(c, 8);
+        r->key = kb ? get_u64le(kb) : 0;
+        uint64_t min = get_varint(c);
+        r->min = r->is_signed ? (uint64_t)unzigzag(min) : min;
+    }
+    if (head > (IX_RANGE_SAME | 1u))
+        c->bad = 1;
+    uint64_t span = get_varint(c);
+    r->max = r->min + span;
+    uint8_t *p = *out;
+    put_u64le(p, r->key);
+    p[8] = r->is_signed;
+    p = put_varint(p + 9, r->is_signed ? zigzag((int64_t)r->min) : r->min);
+    *out = put_varint(p, span);
 }
 
 uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x, struct ix_prev *prev)
@@ -398,9 +428,14 @@ uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x, struct ix_pre
     p = put_varint(p, x->nranges);
     for (uint32_t i = 0; i < x->nranges; i++) {
         const struct ix_range *r = &x->ranges[i];
-        put_u64le(p, r->key);
-        p[8] = r->is_signed;
-        p = put_varint(p + 9, r->is_signed ? zigzag((int64_t)r->min) : r->min);
+        if (i < prev->nranges && prev->ranges[i].key == r->key && prev->ranges[i].is_signed == r->is_signed) {
+            *p++ = (uint8_t)(IX_RANGE_SAME | r->is_signed);
+            p = put_varint(p, zigzag((int64_t)(r->min - prev->ranges[i].max)));
+        } else {
+            *p++ = r->is_signed;
+            put_u64le(p, r->key);
+            p = put_varint(p + 8, r->is_signed ? zigzag((int64_t)r->min) : r->min);
+        }
         p = put_varint(p, r->max - r->min);
     }
     p = put_varint(p, x->bloom_blocks);
@@ -503,16 +538,30 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version, str
         c->bad = 1;
     x->nranges = c->bad ? 0 : (uint32_t)nranges;
     x->range_bytes = c->p;
+    uint8_t *rebuilt = x->range_buf;
+    if (version >= 9 && !rebuilt) /* a caller that wants no ranges */
+        c->bad = 1;
+    x->range_bytes = version >= 9 ? x->range_buf : c->p;
     for (uint32_t i = 0; i < x->nranges && !c->bad; i++) {
-        const uint8_t *kb = get_bytes(c, 9);
+        const uint8_t *kb = rebuilt;
+        uint64_t min, span;
+        if (version >= 9) { /* checked as version 8's below */
+            ix_range_get9(c, i, prev, &x->ranges[i], &rebuilt);
+            min = x->ranges[i].is_signed ? zigzag((int64_t)x->ranges[i].min) : x->ranges[i].min;
+            span = x->ranges[i].max - x->ranges[i].min;
+        } else {
+            kb = get_bytes(c, 9);
+            min = get_varint(c);
+            span = get_varint(c);
+        }
         if (kb && kb[8] > 1)
             c->bad = 1;
-        uint64_t min = get_varint(c), span = get_varint(c);
         if (kb && !kb[8] && span > UINT64_MAX - min)
             c->bad = 1; /* an unsigned range past 2^64 - 1 */
         if (kb && kb[8] && span > (uint64_t)INT64_MAX - (uint64_t)unzigzag(min))
             c->bad = 1; /* a signed one past INT64_MAX */
     }
+    x->range_len = version >= 9 && !c->bad ? (uint32_t)(rebuilt - x->range_buf) : 0;
     uint64_t blocks = get_varint(c);
     /* a power of two, as the writer folds it: the block of a hash is its high bits */
     if (blocks > IX_MAX_BLOOM_BLOCKS || (blocks & (blocks - 1)))

@@ -145,8 +145,10 @@ struct ix_entry {
     uint32_t npids; /* IX_MANY_PIDS: more than IX_MAX_PIDS, none listed */
     uint32_t pids[IX_MAX_PIDS];
     uint32_t nranges;
-    struct ix_range ranges[IX_MAX_RANGES]; /* the writer's */
-    const uint8_t *range_bytes;            /* the reader's: where they are in the index frame */
+    struct ix_range ranges[IX_MAX_RANGES]; /* the writer's; the reader's of version 9 too */
+    const uint8_t *range_bytes;            /* the reader's: where they are in the index frame, as version 8 lays them out */
+    uint8_t *range_buf;  /* the reader's, version 9 (IX_RANGE_BUF_BYTES): them as version 8 lays them out */
+    uint32_t range_len;  /* version 9: of them in range_buf */
     uint32_t bloom_blocks;
     const uint8_t *bloom;
     uint32_t nrings;                     /* when flags & IX_PLAIN */
@@ -171,6 +173,8 @@ struct ix_entry {
     (17u * VARINT_MAX + 6u + IX_MAX_PIDS * 5u + IX_MAX_RANGES * (9u + 2u * VARINT_MAX) +                           \
      IX_MAX_RINGS * (2u * 5u + 2u * VARINT_MAX) + IX_MAX_CLOCK_BYTES + 5u +                                      \
      IX_MAX_TRACES * (2u * 5u + 16u + 1u + SHMLOG_TRACE_SPAN_BYTES) + (size_t)(bloom_blocks) * IX_BLOCK_BYTES)
+#define IX_RANGE_SAME 2u /* version 9: a range's head bit: the key and sign of the entry before's at its place */
+#define IX_RANGE_BUF_BYTES (IX_MAX_RANGES * (9u + 2u * VARINT_MAX))
 /* Version 7: what an entry's place and times are coded against, the
  * entry's before it in its index frame's (zero before the first). */
 struct ix_prev {
@@ -183,6 +187,8 @@ struct ix_prev {
     uint32_t timed;               /* entries with TIME so far */
     uint32_t anchored;            /* 1: anchor_tsc, anchor_ns are the last anchor of an entry before */
     uint64_t anchor_tsc, anchor_ns;
+    uint32_t nranges; /* version 9: the last entry's ranges, which its ranges are coded against */
+    struct ix_range ranges[IX_MAX_RANGES];
 };
 /* The entry of the writer's version at p, its filter left to the caller (in the
  * filters after the summaries); *prev then its. NULL when its CLOCK
