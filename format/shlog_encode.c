@@ -1841,7 +1841,8 @@ static void ix_frame_reset(struct enc_index *x, uint32_t kept_blocks)
 static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64_t records)
 {
     struct enc_index *x = &e->ix;
-    struct ix_entry en = {.offset = x->next_off, .bytes = n, .prefix_check = get_u32le(d + 12), .raw_bytes = get_u32le(d + 8), .records = records};
+    struct ix_entry en = {.offset = x->next_off, .bytes = n, .prefix_check = get_u32le(d + 12),
+                          .raw_bytes = get_u32le(d + 8), .records = records};
     if (records) {
         en.tsc_min = x->tsc_min;
         en.tsc_max = x->tsc_max;

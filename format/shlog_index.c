@@ -417,7 +417,8 @@ uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x, struct ix_pre
     p = put_varint(p, x->tsc_max - x->tsc_min);
     *p++ = x->flags;
     if (x->flags & IX_TIME) {
-        p = put_varint(p, zigzag((int64_t)(x->ns_min - prev->ns_min - ix_time_predict(prev, x->tsc_min - prev->time_tsc))));
+        uint64_t ns_pred = ix_time_predict(prev, x->tsc_min - prev->time_tsc);
+        p = put_varint(p, zigzag((int64_t)(x->ns_min - prev->ns_min - ns_pred)));
         p = put_varint(p, zigzag((int64_t)(x->ns_max - x->ns_min - ix_time_predict(prev, x->tsc_max - x->tsc_min))));
     }
     *p++ = x->levels;

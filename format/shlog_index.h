@@ -20,7 +20,9 @@
 /* Version 6: how an index frame's summaries are held, the byte before them. */
 #define IX_SUMMARIES_PLAIN 0u /* as version 5 lays them out */
 #define IX_SUMMARIES_ZSTD 1u  /* varint their bytes, then one zstd frame of them */
-#define IX_SUMMARIES_LEVEL 19 /* zstd's level for them: some 6 % fewer bytes than 3 on a slow host's 64 entries, and an index frame's summaries are a few KiB */
+/* zstd's level for them: some 6 % fewer bytes than 3 on a slow host's 64
+ * entries, and an index frame's summaries are a few KiB */
+#define IX_SUMMARIES_LEVEL 19
 #define IX_SUMMARIES_MAX (64u << 20) /* the most a reader decompresses of one index frame's */
 #define IX_KIND_BLOCK 1u
 #define IX_KIND_FOOTER 2u
@@ -146,7 +148,7 @@ struct ix_entry {
     uint32_t pids[IX_MAX_PIDS];
     uint32_t nranges;
     struct ix_range ranges[IX_MAX_RANGES]; /* the writer's; the reader's of version 9 too */
-    const uint8_t *range_bytes;            /* the reader's: where they are in the index frame, as version 8 lays them out */
+    const uint8_t *range_bytes;            /* the reader's: them as version 8 lays them out */
     uint8_t *range_buf;  /* the reader's, version 9 (IX_RANGE_BUF_BYTES): them as version 8 lays them out */
     uint32_t range_len;  /* version 9: of them in range_buf */
     uint32_t bloom_blocks;
