@@ -20,9 +20,12 @@
 /* Version 6: how an index frame's summaries are held, the byte before them. */
 #define IX_SUMMARIES_PLAIN 0u /* as version 5 lays them out */
 #define IX_SUMMARIES_ZSTD 1u  /* varint their bytes, then one zstd frame of them */
-/* zstd's level for them: some 6 % fewer bytes than 3 on a slow host's 64
- * entries, and an index frame's summaries are a few KiB */
-#define IX_SUMMARIES_LEVEL 19
+#define IX_SUMMARIES_LEVEL 3 /* zstd's level for them: higher levels gain some 5 % more */
+/* Version 9's writer: zstd's level for summaries of at most IX_SMALL_SUMMARIES
+ * bytes (a slow host's index frame): some 6 % fewer bytes than level 3, where
+ * a fast host's summaries would cost its collector ten times the cpu. */
+#define IX_SMALL_SUMMARIES_LEVEL 19
+#define IX_SMALL_SUMMARIES 32768u
 #define IX_SUMMARIES_MAX (64u << 20) /* the most a reader decompresses of one index frame's */
 #define IX_KIND_BLOCK 1u
 #define IX_KIND_FOOTER 2u
