@@ -1841,7 +1841,8 @@ static void ix_frame_reset(struct enc_index *x, uint32_t kept_blocks)
 static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64_t records)
 {
     struct enc_index *x = &e->ix;
-    struct ix_entry en = {.offset = x->next_off, .bytes = n, .prefix_check = get_u32le(d + 12), .records = records};
+    struct ix_entry en = {.offset = x->next_off, .bytes = n, .prefix_check = get_u32le(d + 12),
+                          .raw_bytes = get_u32le(d + 8), .records = records};
     if (records) {
         en.tsc_min = x->tsc_min;
         en.tsc_max = x->tsc_max;
@@ -1908,7 +1909,10 @@ static int ix_entry_pend(struct shlog_enc *e, const uint8_t *d, size_t n, uint64
 static uint8_t *ix_summaries_put(struct enc_index *x, uint8_t *p, size_t n)
 {
     uint8_t *z = put_varint(p + 1, n);
-    size_t got = ZSTD_compress2(x->zctx, z, ZSTD_compressBound(n), x->summaries.p, n);
+    int level = n <= IX_SMALL_SUMMARIES ? IX_SMALL_SUMMARIES_LEVEL : IX_SUMMARIES_LEVEL;
+    size_t got = ZSTD_isError(ZSTD_CCtx_setParameter(x->zctx, ZSTD_c_compressionLevel, level))
+                     ? (size_t)-1
+                     : ZSTD_compress2(x->zctx, z, ZSTD_compressBound(n), x->summaries.p, n);
     if (!ZSTD_isError(got)) {
         *p = IX_SUMMARIES_ZSTD;
         return z + got;

@@ -208,9 +208,11 @@ static uint64_t ix_clock_predict(uint64_t dt, uint64_t hz_q16)
  * Section by section: hz_q16, state, esterror_ns, the clocksource, count,
  * u8 1 when the offsets follow, count x {tsc, ns, err, flags}, [count x
  * offset]; version 6 an anchor's time less what its TSC's change predicts
- * at the section's rate (ix_clock_predict). NULL when a section is not
- * whole or holds more than those. */
-static uint8_t *ix_clock_pack(uint8_t *to, const uint8_t *sec, size_t n, uint64_t tsc, uint64_t ns)
+ * at the section's rate (ix_clock_predict); version 9 the first from the
+ * last anchor of the index frame's entries before (tsc, ns), last[] then
+ * the frame's last. NULL when a section is not whole or holds more than
+ * those. */
+static uint8_t *ix_clock_pack(uint8_t *to, const uint8_t *sec, size_t n, uint64_t tsc, uint64_t ns, uint64_t last[2])
 {
     struct cur s = {sec, sec ? sec + n : sec, 0}; /* a plain frame of no anchors has no sections' buffer */
     int64_t off = 0;
@@ -260,16 +262,20 @@ static uint8_t *ix_clock_pack(uint8_t *to, const uint8_t *sec, size_t n, uint64_
             return NULL;
         sections++;
     }
+    last[0] = tsc;
+    last[1] = ns;
     to = put_varint(to, sections);
     memcpy(to, packed, (size_t)(p - packed));
     return to + (p - packed);
 }
 
-/* The sections ix_clock_pack packed at c (index version), as the frame
- * holds them, into x->clock_buf (at most IX_MAX_CLOCK_BYTES). */
-static void ix_clock_unpack(struct cur *c, struct ix_entry *x, unsigned version)
+/* The sections ix_clock_pack packed at c (index version) from anchor tsc,
+ * ns, as the frame holds them, into x->clock_buf (at most
+ * IX_MAX_CLOCK_BYTES); last[] then its last anchor's. */
+static void ix_clock_unpack(struct cur *c, struct ix_entry *x, unsigned version, uint64_t tsc, uint64_t ns,
+                            uint64_t last[2])
 {
-    uint64_t sections = get_varint(c), tsc = x->tsc_min, ns = x->flags & IX_TIME ? x->ns_min : 0;
+    uint64_t sections = get_varint(c);
     if (!x->clock_buf) { /* a caller that wants no anchors */
         c->bad = 1;
         return;
@@ -325,21 +331,95 @@ static void ix_clock_unpack(struct cur *c, struct ix_entry *x, unsigned version)
     }
     x->clock_bytes = c->bad ? 0 : (uint32_t)(out - x->clock_buf);
     x->clock = c->bad ? NULL : x->clock_buf;
+    last[0] = tsc;
+    last[1] = ns;
+}
+
+/* Version 9: the change of wall time the index frame's entries before
+ * make of a change of TSC dt, at the rate from the first of them with TIME
+ * to the last, modulo 2^64 (0 before two of them). */
+static uint64_t ix_time_predict(const struct ix_prev *prev, uint64_t dt)
+{
+    int64_t tsc_span = (int64_t)(prev->time_tsc - prev->rate_tsc);
+    if (prev->timed < 2 || tsc_span <= 0)
+        return 0;
+    return (uint64_t)((__int128)(int64_t)dt * (int64_t)(prev->ns_min - prev->rate_ns) / tsc_span);
+}
+
+/* Where a plain entry's first anchor is coded from: version 9 the last
+ * anchor of an entry before it, else (and before any) its tsc_min, ns_min. */
+static void ix_anchor_base(const struct ix_prev *prev, const struct ix_entry *x, unsigned version, uint64_t base[2])
+{
+    int from_prev = version >= 9 && prev->anchored;
+    base[0] = from_prev ? prev->anchor_tsc : x->tsc_min;
+    base[1] = from_prev ? prev->anchor_ns : x->flags & IX_TIME ? x->ns_min : 0;
+}
+
+/* *prev after entry x, whose last anchor is anchor[] when it has one. */
+static void ix_prev_after(struct ix_prev *prev, const struct ix_entry *x, int anchored, const uint64_t anchor[2])
+{
+    prev->end = x->offset + x->bytes;
+    prev->tsc_min = x->tsc_min;
+    if (x->flags & IX_TIME) {
+        if (!prev->timed) {
+            prev->rate_tsc = x->tsc_min;
+            prev->rate_ns = x->ns_min;
+        }
+        prev->timed += prev->timed < 2;
+        prev->time_tsc = x->tsc_min;
+        prev->ns_min = x->ns_min;
+    }
+    if (anchored) {
+        prev->anchored = 1;
+        prev->anchor_tsc = anchor[0];
+        prev->anchor_ns = anchor[1];
+    }
+    prev->nranges = x->nranges;
+    memcpy(prev->ranges, x->ranges, x->nranges * sizeof(*x->ranges));
+}
+
+/* Version 9: the range at c, coded against range i of the entry before
+ * (prev), as version 8 lays it out at *out; in r. */
+static void ix_range_get9(struct cur *c, uint32_t i, const struct ix_prev *prev, struct ix_range *r, uint8_t **out)
+{
+    unsigned head = get_u8(c);
+    r->is_signed = head & 1u;
+    if (head & IX_RANGE_SAME) {
+        if (i >= prev->nranges || prev->ranges[i].is_signed != r->is_signed)
+            c->bad = 1;
+        r->key = c->bad ? 0 : prev->ranges[i].key;
+        r->min = (c->bad ? 0 : prev->ranges[i].max) + (uint64_t)unzigzag(get_varint(c));
+    } else {
+        const uint8_t *kb = get_bytes(c, 8);
+        r->key = kb ? get_u64le(kb) : 0;
+        uint64_t min = get_varint(c);
+        r->min = r->is_signed ? (uint64_t)unzigzag(min) : min;
+    }
+    if (head > (IX_RANGE_SAME | 1u))
+        c->bad = 1;
+    uint64_t span = get_varint(c);
+    r->max = r->min + span;
+    uint8_t *p = *out;
+    put_u64le(p, r->key);
+    p[8] = r->is_signed;
+    p = put_varint(p + 9, r->is_signed ? zigzag((int64_t)r->min) : r->min);
+    *out = put_varint(p, span);
 }
 
 uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x, struct ix_prev *prev)
 {
+    uint64_t anchor[2];
     p = put_varint(p, x->offset - prev->end);
     p = put_varint(p, x->bytes);
-    put_u32le(p, x->prefix_check);
-    p += 4;
+    p = put_varint(p, x->raw_bytes);
     p = put_varint(p, x->records);
     p = put_varint(p, zigzag((int64_t)(x->tsc_min - prev->tsc_min)));
     p = put_varint(p, x->tsc_max - x->tsc_min);
     *p++ = x->flags;
     if (x->flags & IX_TIME) {
-        p = put_varint(p, zigzag((int64_t)(x->ns_min - prev->ns_min)));
-        p = put_varint(p, x->ns_max - x->ns_min);
+        uint64_t ns_pred = ix_time_predict(prev, x->tsc_min - prev->time_tsc);
+        p = put_varint(p, zigzag((int64_t)(x->ns_min - prev->ns_min - ns_pred)));
+        p = put_varint(p, zigzag((int64_t)(x->ns_max - x->ns_min - ix_time_predict(prev, x->tsc_max - x->tsc_min))));
     }
     *p++ = x->levels;
     p = put_varint(p, x->categories);
@@ -349,9 +429,14 @@ uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x, struct ix_pre
     p = put_varint(p, x->nranges);
     for (uint32_t i = 0; i < x->nranges; i++) {
         const struct ix_range *r = &x->ranges[i];
-        put_u64le(p, r->key);
-        p[8] = r->is_signed;
-        p = put_varint(p + 9, r->is_signed ? zigzag((int64_t)r->min) : r->min);
+        if (i < prev->nranges && prev->ranges[i].key == r->key && prev->ranges[i].is_signed == r->is_signed) {
+            *p++ = (uint8_t)(IX_RANGE_SAME | r->is_signed);
+            p = put_varint(p, zigzag((int64_t)(r->min - prev->ranges[i].max)));
+        } else {
+            *p++ = r->is_signed;
+            put_u64le(p, r->key);
+            p = put_varint(p + 8, r->is_signed ? zigzag((int64_t)r->min) : r->min);
+        }
         p = put_varint(p, r->max - r->min);
     }
     p = put_varint(p, x->bloom_blocks);
@@ -364,7 +449,8 @@ uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x, struct ix_pre
             p = put_varint(p, x->tsc_max - r->max_tsc);
             p = put_varint(p, r->max_tsc - r->last_tsc);
         }
-        p = ix_clock_pack(p, x->clock, x->clock_bytes, x->tsc_min, x->flags & IX_TIME ? x->ns_min : 0);
+        ix_anchor_base(prev, x, SHLOG_INDEX_VERSION, anchor);
+        p = ix_clock_pack(p, x->clock, x->clock_bytes, anchor[0], anchor[1], anchor);
         if (!p)
             return NULL;
     }
@@ -381,12 +467,13 @@ uint8_t *shlog__ix_entry_put(uint8_t *p, const struct ix_entry *x, struct ix_pre
             p += 17 + t->span_len;
         }
     }
-    *prev = (struct ix_prev){x->offset + x->bytes, x->tsc_min, x->flags & IX_TIME ? x->ns_min : prev->ns_min};
+    ix_prev_after(prev, x, (x->flags & IX_PLAIN) && x->clock_bytes, anchor);
     return p;
 }
 
 int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version, struct ix_prev *prev)
 {
+    uint64_t anchor[2] = {0, 0};
     if (version < 7)
         *prev = (struct ix_prev){0}; /* every value whole */
     x->offset = get_varint(c);
@@ -394,8 +481,19 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version, str
         c->bad = 1;
     x->offset += prev->end;
     x->bytes = get_varint(c);
-    const uint8_t *chk = get_bytes(c, 4);
-    x->prefix_check = chk ? get_u32le(chk) : 0;
+    if (version >= 9) { /* the check of the prefix of the frame's sizes */
+        uint64_t raw = get_varint(c);
+        uint8_t prefix[SHLOG_FRAME_PREFIX_BYTES];
+        if (raw > UINT32_MAX || x->bytes < SHLOG_FRAME_PREFIX_BYTES ||
+            x->bytes - SHLOG_FRAME_PREFIX_BYTES > UINT32_MAX)
+            c->bad = 1;
+        else
+            shlog__frame_prefix_put(prefix, (uint32_t)(x->bytes - SHLOG_FRAME_PREFIX_BYTES), (uint32_t)raw);
+        x->prefix_check = c->bad ? 0 : get_u32le(prefix + 12);
+    } else {
+        const uint8_t *chk = get_bytes(c, 4);
+        x->prefix_check = chk ? get_u32le(chk) : 0;
+    }
     x->records = get_varint(c);
     x->tsc_min = version < 7 ? get_varint(c) : prev->tsc_min + (uint64_t)unzigzag(get_varint(c));
     uint64_t span = get_varint(c);
@@ -416,6 +514,10 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version, str
     if (x->flags & IX_TIME) {
         x->ns_min = version < 7 ? get_varint(c) : prev->ns_min + (uint64_t)unzigzag(get_varint(c));
         uint64_t ns_span = get_varint(c);
+        if (version >= 9) {
+            x->ns_min += ix_time_predict(prev, x->tsc_min - prev->time_tsc);
+            ns_span = (uint64_t)unzigzag(ns_span) + ix_time_predict(prev, span);
+        }
         x->ns_max = x->ns_min + ns_span;
         if (x->ns_max < x->ns_min)
             c->bad = 1;
@@ -437,16 +539,30 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version, str
         c->bad = 1;
     x->nranges = c->bad ? 0 : (uint32_t)nranges;
     x->range_bytes = c->p;
+    uint8_t *rebuilt = x->range_buf;
+    if (version >= 9 && !rebuilt) /* a caller that wants no ranges */
+        c->bad = 1;
+    x->range_bytes = version >= 9 ? x->range_buf : c->p;
     for (uint32_t i = 0; i < x->nranges && !c->bad; i++) {
-        const uint8_t *kb = get_bytes(c, 9);
+        const uint8_t *kb = rebuilt;
+        uint64_t min, span;
+        if (version >= 9) { /* checked as version 8's below */
+            ix_range_get9(c, i, prev, &x->ranges[i], &rebuilt);
+            min = x->ranges[i].is_signed ? zigzag((int64_t)x->ranges[i].min) : x->ranges[i].min;
+            span = x->ranges[i].max - x->ranges[i].min;
+        } else {
+            kb = get_bytes(c, 9);
+            min = get_varint(c);
+            span = get_varint(c);
+        }
         if (kb && kb[8] > 1)
             c->bad = 1;
-        uint64_t min = get_varint(c), span = get_varint(c);
         if (kb && !kb[8] && span > UINT64_MAX - min)
             c->bad = 1; /* an unsigned range past 2^64 - 1 */
         if (kb && kb[8] && span > (uint64_t)INT64_MAX - (uint64_t)unzigzag(min))
             c->bad = 1; /* a signed one past INT64_MAX */
     }
+    x->range_len = version >= 9 && !c->bad ? (uint32_t)(rebuilt - x->range_buf) : 0;
     uint64_t blocks = get_varint(c);
     /* a power of two, as the writer folds it: the block of a hash is its high bits */
     if (blocks > IX_MAX_BLOOM_BLOCKS || (blocks & (blocks - 1)))
@@ -479,7 +595,8 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version, str
                 c->bad = 1;
         }
         if (version >= 3) {
-            ix_clock_unpack(c, x, version);
+            ix_anchor_base(prev, x, version, anchor);
+            ix_clock_unpack(c, x, version, anchor[0], anchor[1], anchor);
             goto checked;
         }
         /* sections a reader reads as it would in the frame: checked there */
@@ -518,7 +635,7 @@ checked:
         x->bytes < SHLOG_FRAME_PREFIX_BYTES)
         c->bad = 1;
     if (!c->bad)
-        *prev = (struct ix_prev){x->offset + x->bytes, x->tsc_min, x->flags & IX_TIME ? x->ns_min : prev->ns_min};
+        ix_prev_after(prev, x, (x->flags & IX_PLAIN) && x->clock_bytes, anchor);
     return c->bad ? -1 : 0;
 }
 

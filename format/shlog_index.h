@@ -20,7 +20,12 @@
 /* Version 6: how an index frame's summaries are held, the byte before them. */
 #define IX_SUMMARIES_PLAIN 0u /* as version 5 lays them out */
 #define IX_SUMMARIES_ZSTD 1u  /* varint their bytes, then one zstd frame of them */
-#define IX_SUMMARIES_LEVEL 3  /* zstd's level for them: higher levels gain some 5 % more */
+#define IX_SUMMARIES_LEVEL 3 /* zstd's level for them: higher levels gain some 5 % more */
+/* Version 9's writer: zstd's level for summaries of at most IX_SMALL_SUMMARIES
+ * bytes (a slow host's index frame): some 6 % fewer bytes than level 3, where
+ * a fast host's summaries would cost its collector ten times the cpu. */
+#define IX_SMALL_SUMMARIES_LEVEL 19
+#define IX_SMALL_SUMMARIES 32768u
 #define IX_SUMMARIES_MAX (64u << 20) /* the most a reader decompresses of one index frame's */
 #define IX_KIND_BLOCK 1u
 #define IX_KIND_FOOTER 2u
@@ -135,6 +140,7 @@ struct ix_ring {
 struct ix_entry {
     uint64_t offset, bytes;
     uint32_t prefix_check;
+    uint32_t raw_bytes; /* the writer's: its prefix's raw_bytes, which version 9 holds in place of the check */
     uint64_t records;
     uint64_t tsc_min, tsc_max;
     uint64_t ns_min, ns_max; /* when flags & IX_TIME */
@@ -144,8 +150,10 @@ struct ix_entry {
     uint32_t npids; /* IX_MANY_PIDS: more than IX_MAX_PIDS, none listed */
     uint32_t pids[IX_MAX_PIDS];
     uint32_t nranges;
-    struct ix_range ranges[IX_MAX_RANGES]; /* the writer's */
-    const uint8_t *range_bytes;            /* the reader's: where they are in the index frame */
+    struct ix_range ranges[IX_MAX_RANGES]; /* the writer's; the reader's of version 9 too */
+    const uint8_t *range_bytes;            /* the reader's: them as version 8 lays them out */
+    uint8_t *range_buf;  /* the reader's, version 9 (IX_RANGE_BUF_BYTES): them as version 8 lays them out */
+    uint32_t range_len;  /* version 9: of them in range_buf */
     uint32_t bloom_blocks;
     const uint8_t *bloom;
     uint32_t nrings;                     /* when flags & IX_PLAIN */
@@ -170,14 +178,24 @@ struct ix_entry {
     (17u * VARINT_MAX + 6u + IX_MAX_PIDS * 5u + IX_MAX_RANGES * (9u + 2u * VARINT_MAX) +                           \
      IX_MAX_RINGS * (2u * 5u + 2u * VARINT_MAX) + IX_MAX_CLOCK_BYTES + 5u +                                      \
      IX_MAX_TRACES * (2u * 5u + 16u + 1u + SHMLOG_TRACE_SPAN_BYTES) + (size_t)(bloom_blocks) * IX_BLOCK_BYTES)
+#define IX_RANGE_SAME 2u /* version 9: a range's head bit: the key and sign of the entry before's at its place */
+#define IX_RANGE_BUF_BYTES (IX_MAX_RANGES * (9u + 2u * VARINT_MAX))
 /* Version 7: what an entry's place and times are coded against, the
  * entry's before it in its index frame's (zero before the first). */
 struct ix_prev {
     uint64_t end;    /* its offset + bytes */
     uint64_t tsc_min;
     uint64_t ns_min; /* of the last entry with TIME */
+    /* version 9: the rate its times are predicted at, from the first entry
+     * with TIME (rate_tsc, rate_ns) to the last (time_tsc, ns_min) */
+    uint64_t time_tsc, rate_tsc, rate_ns;
+    uint32_t timed;               /* entries with TIME so far */
+    uint32_t anchored;            /* 1: anchor_tsc, anchor_ns are the last anchor of an entry before */
+    uint64_t anchor_tsc, anchor_ns;
+    uint32_t nranges; /* version 9: the last entry's ranges, which its ranges are coded against */
+    struct ix_range ranges[IX_MAX_RANGES];
 };
-/* The entry of version 3 at p, its filter left to the caller (in the
+/* The entry of the writer's version at p, its filter left to the caller (in the
  * filters after the summaries); *prev then its. NULL when its CLOCK
  * sections are not as the encoder writes them (then the frame must not be
  * plain; *prev unchanged). */

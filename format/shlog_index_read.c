@@ -272,8 +272,8 @@ static const char *ix_take_entries(struct shlog_index *ix, struct shlog_index *o
         return "an index frame's entries are cut short";
     size_t first = ix->n;
     uint64_t below = block_off, filter_at = 0;
-    uint8_t clock[IX_MAX_CLOCK_BYTES];
-    struct ix_entry x = {.clock_buf = clock};
+    uint8_t clock[IX_MAX_CLOCK_BYTES], ranges[IX_RANGE_BUF_BYTES];
+    struct ix_entry x = {.clock_buf = clock, .range_buf = ranges};
     struct ix_prev prev = {0};
     for (uint64_t i = 0; i < count; i++) {
         if (shlog__ix_entry_get(c, &x, version, &prev))
@@ -290,17 +290,21 @@ static const char *ix_take_entries(struct shlog_index *ix, struct shlog_index *o
             f.filters = owner->nfilters - 1;
             f.filter_at = x.flags & IX_GROUPED ? IX_GROUPED_AT : filter_at;
             filter_at += (uint64_t)x.bloom_blocks * IX_BLOCK_BYTES;
-            if (x.clock_bytes) {
+            if (x.clock_bytes || x.range_len) { /* version 9: its ranges rebuilt, kept with them */
                 if (owner->npayloads == owner->payloads_cap &&
                     shlog__grow_array(&owner->payloads, &owner->payloads_cap, owner->npayloads,
                                       sizeof(*owner->payloads)))
                     return "out of memory";
-                uint8_t *kept = malloc(x.clock_bytes);
+                uint8_t *kept = malloc((size_t)x.clock_bytes + x.range_len);
                 if (!kept)
                     return "out of memory";
-                memcpy(kept, x.clock, x.clock_bytes);
+                if (x.clock_bytes)
+                    memcpy(kept, x.clock, x.clock_bytes);
+                memcpy(kept + x.clock_bytes, x.range_buf, x.range_len);
                 owner->payloads[owner->npayloads++] = kept;
-                f.clock = kept;
+                owner->held += x.range_len;
+                f.clock = x.clock_bytes ? kept : NULL;
+                f.ranges = x.range_len ? kept + x.clock_bytes : f.ranges;
             }
         }
         f.pids = (const uint32_t *)(uintptr_t)ps->n; /* an index until the store stops moving */

@@ -281,7 +281,9 @@ for f in "$corpus"/v2-index/index.shlog "$corpus"/v2-index2/index.shlog "$corpus
     "$corpus"/v2-index7/records.shlog "$corpus"/v2-index7/processes.shlog "$corpus"/v2-index7/grouped.shlog \
     "$corpus"/v2-index8/index.shlog "$corpus"/v2-index8/losses.shlog "$corpus"/v2-index8/rotation \
     "$corpus"/v2-index8/records.shlog "$corpus"/v2-index8/processes.shlog "$corpus"/v2-index8/grouped.shlog \
-    "$corpus"/v2-index8/grams.shlog; do
+    "$corpus"/v2-index8/grams.shlog "$corpus"/v2-index9/index.shlog "$corpus"/v2-index9/losses.shlog \
+    "$corpus"/v2-index9/rotation "$corpus"/v2-index9/records.shlog "$corpus"/v2-index9/processes.shlog \
+    "$corpus"/v2-index9/grouped.shlog "$corpus"/v2-index9/grams.shlog "$corpus"/v2-index9/traces.shlog; do
     for q in "--where order=7005" "--level ERROR" "--app pricer" "--since 0 --until 1" "--grep zebra" \
         "--grep note=rare-" "--grep -word\$" "--grep =routine\$" "--grep ^fill.order=7005." "--grep ^reject.sym=" \
         "--grep ,truncated:" "--thread 501" "--thread pricer-main" "--grep are-" "--grep ebra" "--grep outin" \
@@ -293,7 +295,7 @@ corpus_unread() { "$SHMLOG_DUMP" stats --format json --where order=7005 "$1" | p
 check "index version 2: frames of records ruled out go unread" test "$(corpus_unread "$corpus/v2-index2/index.shlog")" -ge 30
 check "index version 3: frames of records ruled out go unread (their anchors from the summaries)" \
     test "$(corpus_unread "$corpus/v2-index3/index.shlog")" -ge 30
-for v in 4 5 6 7 8; do
+for v in 4 5 6 7 8 9; do
     check "index version $v: frames of records ruled out go unread" \
         test "$(corpus_unread "$corpus/v2-index$v/index.shlog")" -ge 30
 done

@@ -227,12 +227,12 @@ long shlog_enc_frame(struct shlog_enc *e, void *dst, size_t cap);
  * SHLOG_INDEX_GROUP_BYTES, else after the SHLOG_INDEX_EVERY_MOST-th, in
  * shlog_enc_frame's own bytes. The frames it returns are taken to follow
  * the file header back to back, as written. */
-#define SHLOG_INDEX_VERSION 8u /* its readers read 1 to 7 too */
+#define SHLOG_INDEX_VERSION 9u /* its readers read 1 to 8 too */
 #define SHLOG_INDEX_EVERY 16u
-/* Version 8's writer: a slow host's small frames share an index frame by up
- * to 64, whose summaries compress better together (FORMAT.md, "Slow hosts'
- * groups"). */
-#define SHLOG_INDEX_EVERY_MOST 64u
+/* A slow host's small frames share an index frame by up to 128 (version
+ * 8's writer: 64), whose summaries compress better together (FORMAT.md,
+ * "Slow hosts' groups"). */
+#define SHLOG_INDEX_EVERY_MOST 128u
 #define SHLOG_INDEX_GROUP_BYTES 65536u
 /* The index of a file another writer made, appended to it (shmlog-dump
  * index): the open frame, whose sections the caller made of the decoded
