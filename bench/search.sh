@@ -8,10 +8,11 @@
 # export), one run, one core (taskset -c 0, DuckDB on one thread), the files in the page cache. The table
 # has wall and cpu seconds, the records each answers, and the bytes each read (rchar of /proc/PID/io:
 # read(2) and pread(2), the page cache's too); then the index's size and what it costs to build.
-#   bench/search.sh [RECORDS] [SPAN] [--keep DIR] [--set DIR]
+#   bench/search.sh [RECORDS] [SPAN] [--keep DIR] [--set DIR] [--no-scan]
 #     RECORDS  records in the set (default 200M); SPAN: seconds it spans (default 7200): the producer runs
 #              that long, at RECORDS / SPAN records per second
 #     --keep DIR  make the set in DIR and keep it (DIR/out, DIR/set.parquet); --set DIR: ask a kept set
+#     --no-scan   leave out the full scans (SHMLOG_NO_INDEX=1), a kept set's minutes for each question
 # The answers must agree: each question's record count through every engine is checked against DuckDB's,
 # and a row that differs is marked.
 set -euo pipefail
@@ -24,6 +25,7 @@ while [ $# -gt 0 ]; do
     case $1 in
     --keep) keep=$2; shift 2 ;;
     --set) set=$(cd "$2" && pwd); shift 2 ;;
+    --no-scan) export SEARCH_NO_SCAN=1; shift ;;
     -h | --help) sed -n '/^#   bench/,/^# and a row/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) if [ $pos = 0 ]; then records=$1; else span=$1; fi; pos=$((pos + 1)); shift ;;
     esac
@@ -186,6 +188,8 @@ for title, q, cond in questions:
             ("python to_arrow, full scan", [sys.executable, "-c", PY_QUERY, out, json.dumps(py_kwargs(q))], no_index,
              "python"),
             ("duckdb over parquet", [sys.executable, "-c", DUCK_QUERY, parquet, cond], None, "duckdb")):
+        if env is no_index and os.environ.get("SEARCH_NO_SCAN"):
+            continue
         wall, cpu, rchar, text = measure(argv, env)
         if kind == "lines":  # records: loss and exit markers pass the time filters only
             n = sum(1 for line in text.splitlines() if b'"loss":' not in line and b'"exit":' not in line)
