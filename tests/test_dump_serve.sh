@@ -290,14 +290,15 @@ else
 fi
 
 # ---- it serves only what the uid it runs as may read ----
-# Two of the collector's closed files, one root's alone (0600), one others may read, served by nobody.
+# Two copies of a collector's closed file, one root's alone (0600), one others may read, served by nobody:
+# a record of the private one would come twice.
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
     shared=$tmp/uid
     mkdir -m 755 "$shared"
     chmod 711 "$tmp" # nobody passes through to $shared, and lists nothing else of the test's
-    closed=($(ls "$out"/*.shlog | head -2))
-    install -m 644 "${closed[0]}" "$shared/readable.shlog"
-    install -m 600 "${closed[1]}" "$shared/private.shlog"
+    closed=$(ls "$out"/*.shlog | tail -1)
+    install -m 644 "$closed" "$shared/readable.shlog"
+    install -m 600 "$closed" "$shared/private.shlog"
     SERVE_AS="setpriv --reuid=nobody --regid=nogroup --clear-groups" serve_start "$shared" --listen 127.0.0.1:0
     url=http://127.0.0.1:$port
     check "serve runs as nobody" test "$(stat -c %U "/proc/$srv")" = nobody
