@@ -213,11 +213,11 @@ collector_stop() {
     return $status
 }
 
-# serve_start ARGS...: shmlog-dump serve ARGS... in the background, its stderr
+# serve_start ARGS...: shmlog-dump serve ARGS... in the background (under $SERVE_AS if set), its stderr
 # in $tmp/serve.log; $srv, and $port once it listens.
 serve_start() {
     : >"$tmp/serve.log"
-    "${SHMLOG_DUMP:?}" serve "$@" 2>"$tmp/serve.log" &
+    ${SERVE_AS:-} "${SHMLOG_DUMP:?}" serve "$@" 2>"$tmp/serve.log" &
     srv=$!
     pids+=("$srv")
     wait_for 10 grep -q 'listening on' "$tmp/serve.log" || { diag "$tmp/serve.log"; bail "serve did not start"; }

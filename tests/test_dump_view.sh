@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: shmlog-dump view driven through tmux over a real collector's files: the first screen is read's first lines (also with the command line's filters), and a resized terminal redraws to its size; page down and up move by a screen and back to the same text; a jump to a time shows the first record at or after it; a search highlights its matches and n/N move between the lines grep finds in read's output; a level filter typed in shows read --level's records; the detail pane shows the record's fields; follow shows a record written after the viewer started; --live adds the records only the rings hold (the collector stopped) as ring prints them, and with --follow shows a ring's new records and each once after the collector wrote them; a corrupt file gives a line in the status bar and the viewer stays up; q and ^C quit, with nothing on stderr. Every screen before and after each key is in the log.
+# Description: shmlog-dump view driven through tmux over a real collector's files: the first screen is read's first lines (also with the command line's filters), and a resized terminal redraws to its size; page down and up move by a screen and back to the same text; a jump to a time shows the first record at or after it; a search highlights its matches and n/N move between the lines grep finds in read's output; a level, app, category, thread and pid filter typed in each shows read's records for the same flag; the detail pane shows the record's fields; follow shows a record written after the viewer started; --live adds the records only the rings hold (the collector stopped) as ring prints them, and with --follow shows a ring's new records and each once after the collector wrote them; a corrupt file gives a line in the status bar and the viewer stays up; q and ^C quit, with nothing on stderr. Every screen before and after each key is in the log.
 # usage: test_dump_view.sh (meson test sets SHMLOG_DUMP, COLLECTOR, SHMLOG_SAMPLE)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-dump-view-XXXXXX)
@@ -17,6 +17,9 @@ collector_start "$tmp/collector.log" --dir "$seg" --out "$out" --max-delay-ms 20
 # 20000 calls over a second: many frames, and times that differ at every record.
 SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app viewed --count 20000 --threads 2 --rate 20000 >"$tmp/sample.out" 2>&1
 check "the producer dropped nothing" grep -q ' 0 dropped' "$tmp/sample.out"
+# another app, pid and threads for the app, pid and thread filters to leave out
+SHMLOG_DIR=$seg "$SHMLOG_SAMPLE" --app other --count 2000 --threads 1 --rate 20000 >"$tmp/other.out" 2>&1
+check "the other producer dropped nothing" grep -q ' 0 dropped' "$tmp/other.out"
 check "the collector removes the segments after the exit marker" segments_gone "$seg"
 "$SHMLOG_DUMP" read "$out" 2>/dev/null >"$tmp/full.txt"
 cut -c1-$VIEW_COLS "$tmp/full.txt" | sed 's/ *$//' >"$tmp/all.txt"
@@ -110,6 +113,28 @@ view_keys "a where the reader refuses" w 'qty>=x' Enter
 check_show "a bad where term is a line in the status bar, the screen unchanged" \
     wait_for 20 status_has "where 'qty>=x'"
 check "the screen is still the where's" screen_is "$tmp/want_where"
+# typed_filter_is NAME KEY VALUE STATUS READ-FLAGS...: KEY with VALUE typed in (the filters cleared before)
+# shows read's first screen for READ-FLAGS, which leaves records out, and the status line names STATUS
+typed_filter_is() {
+    local name=$1 key=$2 value=$3 status=$4
+    shift 4
+    view_keys "filters cleared, home, then $name $value" x Home "$key" "$value" Enter
+    "$SHMLOG_DUMP" read "$@" "$out" 2>/dev/null | cut -c1-$VIEW_COLS | sed 's/ *$//' >"$tmp/filtered.txt"
+    [ -s "$tmp/filtered.txt" ] && [ "$(wc -l <"$tmp/filtered.txt")" -lt "$(wc -l <"$tmp/all.txt")" ] ||
+        { echo "read $* leaves no record out, or keeps none"; return 1; }
+    lines "$tmp/filtered.txt" 1 >"$tmp/want_filtered"
+    wait_for 20 screen_is "$tmp/want_filtered" && status_has "filters: $status"
+}
+pid_other=$(grep -m1 '"app":"other"' "$tmp/all.json" | sed 's/.*"pid":\([0-9]*\).*/\1/')
+# the highest of viewed's thread ids: one thread of a process that has others
+tid_viewed=$(grep '"app":"viewed"' "$tmp/all.json" | sed -n 's/.*"tid":\([0-9]*\).*/\1/p' | sort -u | tail -1)
+check_show "a other typed in: read --app other's records" typed_filter_is app a other "app=other" --app other
+check_show "c order typed in: read --category order's records" typed_filter_is category c order "cat=order" \
+    --category order
+check_show "T $tid_viewed typed in: read --thread $tid_viewed's records" typed_filter_is thread T "$tid_viewed" \
+    "thread=$tid_viewed" --thread "$tid_viewed"
+check_show "p $pid_other typed in: read --pid $pid_other's records" typed_filter_is pid p "$pid_other" \
+    "pid=$pid_other" --pid "$pid_other"
 view_keys "quit" q
 check "q quits" wait_for 10 view_gone
 
