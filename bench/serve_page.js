@@ -4,10 +4,10 @@
 // connected; a screenshot of each.
 // usage: node serve_page.js URL SINCE UNTIL WHERE SHOTS_DIR PRODUCER SEGMENTS_DIR
 'use strict';
-const {chromium} = require('playwright-core');
 const {execFileSync} = require('child_process');
 const fs = require('fs');
 const path = require('path');
+const {openBrowser} = require(path.join(__dirname, '..', 'tests', 'browser', 'chromium.js'));
 
 const [url, since, until, where, shots, producer, segments] = process.argv.slice(2);
 
@@ -31,13 +31,7 @@ async function shot(page, name) {
 
 async function main() {
     fs.mkdirSync(shots, {recursive: true});
-    const profile = fs.mkdtempSync(path.join(require('os').tmpdir(), 'shmlog-chromium-'));
-    const browser = await chromium.launchPersistentContext(profile, {
-        executablePath: '/usr/bin/chromium',
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-        viewport: {width: 1600, height: 1000},
-    });
+    const browser = await openBrowser();
     try {
         const page = await browser.newPage();
         const errors = [];
@@ -74,8 +68,7 @@ async function main() {
             (performance.now() - t).toFixed(0), await shot(page, 'tail'));
         if (errors.length) console.log('page errors: ' + errors.join('; '));
     } finally {
-        await browser.close();
-        fs.rmSync(profile, {recursive: true, force: true});
+        await browser.closeAndRemove();
     }
 }
 

@@ -4,10 +4,10 @@
 // (AUTH_URL: the same files served with --auth, whose token is TOKEN)
 // env: SHMLOG_DIR (where the tail's producer writes), TEST_PRODUCER.
 'use strict';
-const {chromium} = require('playwright-core');
 const {execFileSync} = require('child_process');
 const fs = require('fs');
 const path = require('path');
+const {openBrowser} = require(path.join(__dirname, 'browser', 'chromium.js'));
 
 const [url, since, until, shots, hostile, marker, authUrl, token] = process.argv.slice(2);
 const COMPARED = ['time', 'level', 'category', 'app', 'pid', 'tid', 'msg'];
@@ -67,15 +67,7 @@ async function shot(page, name) {
 
 async function main() {
     fs.mkdirSync(shots, {recursive: true});
-    const profile = fs.mkdtempSync(path.join(require('os').tmpdir(), 'shmlog-chromium-'));
-    // A fresh profile (playwright passes it as --user-data-dir); without the background-networking flags
-    // chromium's own connections are refused on a closed network.
-    const browser = await chromium.launchPersistentContext(profile, {
-        executablePath: '/usr/bin/chromium',
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-        viewport: {width: 1600, height: 1000},
-    });
+    const browser = await openBrowser();
     try {
         const page = await browser.newPage();
         const problems = [];
@@ -260,8 +252,7 @@ async function main() {
         await page.uncheck('#tail');
         result(!problems.length, 'the page ran without errors', problems.join('\n'));
     } finally {
-        await browser.close();
-        fs.rmSync(profile, {recursive: true, force: true});
+        await browser.closeAndRemove();
     }
 }
 
