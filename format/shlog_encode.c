@@ -131,7 +131,8 @@ struct enc_site_ix {
 struct enc_site {
     struct arg_plan plan;
     struct enc_site_ix *ix;
-    struct num_ctx ctx[SHMLOG_MAX_ARGS]; /* arguments before the key argument */
+    struct num_ctx *ctx; /* plan.nargs of them, for the arguments before the key argument: sized by the site
+                            so that one of few arguments stays within the 1 KiB its file counts it as */
     uint32_t ctx_gen;                    /* the batch ctx is of */
     struct num_ctx *keyed;               /* KEY_VALUES x plan.nkeyed, then plan.nstr string tables */
     struct str_table *str;
@@ -361,6 +362,7 @@ void shlog_enc_free(struct shlog_enc *e)
     map_free(&e->sites);
     for (size_t i = 0; i < e->nsites; i++) {
         free(e->site_v[i].keyed);
+        free(e->site_v[i].ctx);
         free(e->site_v[i].ix);
     }
     free(e->site_v);
@@ -682,9 +684,11 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
     size_t units = plan_tables_within(&plan, e->table_units);
     size_t tables = site_tables_bytes(&plan);
     void *mem = tables ? malloc(tables) : NULL;
+    struct num_ctx *ctx = plan.nargs ? calloc(plan.nargs, sizeof(*ctx)) : NULL;
     struct enc_site_ix *six = ix_site_new(e, s, fmt_len, file_len);
-    if ((tables && !mem) || !six) {
+    if ((tables && !mem) || (plan.nargs && !ctx) || !six) {
         free(mem);
+        free(ctx);
         free(six);
         return -ENOMEM;
     }
@@ -696,11 +700,13 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
             rc = shlog__map_insert(&e->sites, proc, s->id, (uint32_t)e->nsites);
         if (rc) {
             free(mem);
+            free(ctx);
             free(six);
             return rc;
         }
         idx = map_find(&e->sites, proc, s->id);
         e->site_v[e->nsites].ix = NULL;
+        e->site_v[e->nsites].ctx = NULL;
         e->site_v[e->nsites++].keyed = NULL;
     }
     /* A redefined site starts over, with tables of its new types. */
@@ -708,8 +714,10 @@ int shlog_enc_site(struct shlog_enc *e, uint32_t proc, const struct shm_site *s)
     if (es->keyed)
         e->table_units -= site_table_units(&es->plan);
     free(es->keyed);
+    free(es->ctx);
     free(es->ix);
     es->ix = six;
+    es->ctx = ctx;
     e->table_units += units;
     es->plan = plan;
     /* stale: each context starts over at its first use */
