@@ -521,6 +521,12 @@ int shlog_enc_thread(struct shlog_enc *e, uint32_t proc, uint32_t tid, const cha
     return enc_proc_name(e, SHLOG_SEC_THREAD, proc, tid, name, len);
 }
 
+/* A site's fixed part, with the contexts of as many arguments as a site of one
+ * SHLOG_FILE_SITE_HEAD_BYTES has, is within what shlog_site_file_bytes counts. */
+_Static_assert(sizeof(struct enc_site) + sizeof(struct enc_site_ix) + SHMLOG_MAX_ARGS_V6 * sizeof(struct num_ctx) <=
+                   SHLOG_FILE_SITE_HEAD_BYTES,
+               "a site outgrew the count its file gives it");
+
 uint64_t shlog_site_file_bytes(const struct shm_site *s)
 {
     return SHLOG_FILE_SITE_HEAD_BYTES * (s->nargs > SHMLOG_MAX_ARGS_V6 ? 2u : 1u) + (s->fmt_len < SHMLOG_MAX_FMT_BYTES ? s->fmt_len : SHMLOG_MAX_FMT_BYTES) +
