@@ -538,7 +538,6 @@ int shlog__ix_entry_get(struct cur *c, struct ix_entry *x, unsigned version, str
     if (nranges > IX_MAX_RANGES)
         c->bad = 1;
     x->nranges = c->bad ? 0 : (uint32_t)nranges;
-    x->range_bytes = c->p;
     uint8_t *rebuilt = x->range_buf;
     if (version >= 9 && !rebuilt) /* a caller that wants no ranges */
         c->bad = 1;
