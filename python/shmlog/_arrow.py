@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 _CAPSULE_NAME = b"arrow_array_stream"
-# Parquet: rows per row group (a million took 4 to 8 % more cpu-s and 2.5 times the memory: bench/RESULTS.md).
+# Parquet: rows per row group (a million took as much to 9 % more cpu-s, and 2.5 times the memory: bench/RESULTS.md).
 _ROW_GROUP = 1 << 18
 _PLAIN = ("msg",)  # Parquet: no dictionary, no statistics (_parquet_columns())
 _DELTA = ("ts", "seq")  # Parquet: delta-encoded, no dictionary (_parquet_columns())
@@ -321,11 +321,11 @@ def to_parquet(paths: Paths, out: Any, *, kind: str = "records", fields: bool = 
     binary file) with pyarrow: row groups of row_group_rows records (the
     last of the rest), each column compressed with compression (zstd; any
     codec pyarrow's ParquetWriter takes: "lz4", "snappy", "none", or a
-    dict of column to codec); msg plain (no dictionary, no statistics), ts
+    dict of column to codec, a column left out not compressed); msg plain (no dictionary, no statistics), ts
     and seq delta-encoded, the dictionary columns one dictionary a row
     group. zstd is the default because the faster codecs save little: on
-    10.9 M records of the trading mix lz4 took 2 % less cpu-s and wrote
-    250 MB against zstd's 157 MB (bench/RESULTS.md, issue 53, h53pq). Row
+    10.9 M records of the trading mix lz4 took 2 to 9 % less cpu-s and
+    wrote 250 MB against zstd's 157 MB (bench/RESULTS.md, issue 53). Row
     groups are encoded side by side, one a writer thread, while the next
     is read; as many row groups as writers (two at least) are in memory.
     threads: the writers, and open()'s decoding threads; 0: a writer a cpu
