@@ -2,6 +2,7 @@
 files to Parquet (zstd, row groups of 262,144 records), with
 shmlog-dump read's filters and time forms."""
 import argparse
+import inspect
 import sys
 import warnings
 from typing import List, Optional, cast
@@ -33,7 +34,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     e.add_argument("--limit", type=int, help="at most this many records")
     e.add_argument("--markers", action="store_true", help="the loss and exit markers instead of the records")
     e.add_argument("--no-fields", action="store_true", help="no column per field of the formats")
-    e.add_argument("--row-group-rows", type=int, help="rows per row group (default 262144)")
+    e.add_argument("--row-group-rows", type=int, help="rows per row group (default %d)" %
+                   inspect.signature(shmlog.to_parquet).parameters["row_group_rows"].default)
     e.add_argument("--compression", metavar="CODEC",
                    help="Parquet's codec: zstd (the default), lz4, snappy, gzip, brotli or none")
     e.add_argument("--jobs", type=int, default=0, metavar="N",
