@@ -9,17 +9,20 @@
 # not give a process its cpus: the split shows what the wall time cannot); the same of to_parquet(), by its
 # threads (writers and decoders).
 #   bench/parallel.sh [RECORDS] [--runs N] [--set DIR] [--keep DIR] [--before TREE] [--split] [--hugepages]
+#                     [--parquet KEYWORDS]...
 #   RECORDS: default 10.9M (the issue's table); --set: files made before (DIR/out); --keep: keep them in DIR;
 #   --before TREE: the same paths with an earlier tree's build/ and python/ (no threads there)
 #   --split: only the work splits below, not the table of paths
 #   --hugepages: the work split of to_arrow() also with glibc's heap in transparent huge pages
 #   (GLIBC_TUNABLES=glibc.malloc.hugetlb=1: madvise(MADV_HUGEPAGE) on what malloc takes from the kernel)
+#   --parquet: the work split of to_parquet() with these keywords, a JSON object ('{"compression": "lz4"}');
+#   repeated, each in turn, RUNS rounds of them (default: one run of to_parquet()'s defaults)
 # Python runs in the venv scripts/setup.sh makes; the machine's cpus are those `nproc` says.
 set -euo pipefail
 args="$*"
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/bench/common.sh"
-records=10.9M runs=2 set="" keep="" before="" split="" hugepages="" col="" seg="" scratch_dir=""
+records=10.9M runs=2 set="" keep="" before="" split="" hugepages="" col="" seg="" scratch_dir="" parquet_keywords=()
 while [ $# -gt 0 ]; do
     case $1 in
     --runs) runs=$2; shift 2 ;;
@@ -28,7 +31,8 @@ while [ $# -gt 0 ]; do
     --before) before=$(cd "$2" && pwd); shift 2 ;;
     --split) split=1; shift ;;
     --hugepages) hugepages=1; shift ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --parquet) parquet_keywords+=("$2"); shift 2 ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) records=$1; shift ;;
     esac
 done
@@ -145,9 +149,12 @@ done
 
 echo
 echo "the work split of to_parquet() (its threads' cpu, sampled from /proc/self/task: the writers encode row groups side by side):"
+[ ${#parquet_keywords[@]} -gt 0 ] && rounds=$runs || { parquet_keywords=("{}"); rounds=1; }
+for _ in $(seq "$rounds"); do
+for keywords in "${parquet_keywords[@]}"; do
 SHMLOG_READ_LIBRARY=$build/read/libshmlog-read.so.1 PYTHONPATH=$repo/python OPENBLAS_NUM_THREADS=1 \
-    "$vpy" - "$work/out" "$parquet" "$(nproc)" <<'PY'
-import os, resource, sys, threading, time
+    "$vpy" - "$work/out" "$parquet" "$(nproc)" "$keywords" <<'PY'
+import json, os, resource, sys, threading, time
 import shmlog
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
@@ -166,11 +173,15 @@ def sample():  # a thread's last reading before it ends: its cpu within 20 ms
 sampler = threading.Thread(target=sample)
 sampler.start()
 s0, w0 = cpu(), time.monotonic()
-rows = shmlog.to_parquet(d, out)
+rows = shmlog.to_parquet(d, out, **json.loads(sys.argv[4]))
 s1, w1 = cpu(), time.monotonic()
 done.set()
 sampler.join()
 busy = sorted((c for t, c in seen.items() if t not in (me, sampler.native_id) and c >= 0.05), reverse=True)
-print(f"{rows} rows, {w1 - w0:.2f} s wall, {s1 - s0:.2f} cpu-s; its threads {', '.join('%.2f' % c for c in busy)}, "
-      f"calling thread {seen.get(me, 0):.2f}; on {cpus} idle cpus at least {max(busy[:1] + [(s1 - s0) / cpus]):.2f} s")
+print(f"{sys.argv[4]}: {rows} rows, {w1 - w0:.2f} s wall, {s1 - s0:.2f} cpu-s; its threads {', '.join('%.2f' % c for c in busy)}, "
+      f"calling thread {seen.get(me, 0):.2f}; on {cpus} idle cpus at least {max(busy[:1] + [(s1 - s0) / cpus]):.2f} s; "
+      f"kernel {resource.getrusage(resource.RUSAGE_SELF).ru_stime:.2f} cpu-s, peak RSS "
+      f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, {os.path.getsize(out)} bytes")
 PY
+done
+done

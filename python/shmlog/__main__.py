@@ -1,7 +1,8 @@
 """python -m shmlog export FILE|DIR... OUT.parquet [filters]: shmlog-collector's
-files to Parquet (zstd, row groups of about a million records), with
+files to Parquet (zstd, row groups of 262,144 records), with
 shmlog-dump read's filters and time forms."""
 import argparse
+import inspect
 import sys
 import warnings
 from typing import List, Optional, cast
@@ -33,7 +34,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     e.add_argument("--limit", type=int, help="at most this many records")
     e.add_argument("--markers", action="store_true", help="the loss and exit markers instead of the records")
     e.add_argument("--no-fields", action="store_true", help="no column per field of the formats")
-    e.add_argument("--row-group-rows", type=int, default=1 << 20, help="rows per row group (default 1048576)")
+    e.add_argument("--row-group-rows", type=int, help="rows per row group (default %d)" %
+                   inspect.signature(shmlog.to_parquet).parameters["row_group_rows"].default)
+    e.add_argument("--compression", metavar="CODEC",
+                   help="Parquet's codec: zstd (the default), lz4, snappy, gzip, brotli or none")
     e.add_argument("--jobs", type=int, default=0, metavar="N",
                    help="threads that write row groups, and that decode (default 0: a writer a cpu this process may "
                         "run on, and a decoder fewer)")
@@ -43,7 +47,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             warnings.simplefilter("always", shmlog.DamagedInputWarning)
             filters = cast(shmlog.Filters, {name: getattr(a, name) for name in shmlog.FILTERS})
             rows = shmlog.to_parquet(a.paths, a.out, kind="markers" if a.markers else "records", fields=not a.no_fields,
-                                     row_group_rows=a.row_group_rows, threads=a.jobs, **filters)
+                                     threads=a.jobs, **{k: v for k, v in (("row_group_rows", a.row_group_rows),
+                                                                          ("compression", a.compression)) if v is not None},
+                                     **filters)
     except (OSError, ValueError, ImportError) as err:
         print("python -m shmlog export: %s" % err, file=sys.stderr)
         return 1

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 _CAPSULE_NAME = b"arrow_array_stream"
-_ROW_GROUP = 1 << 20  # Parquet: rows per row group, about a million
+# Parquet: rows per row group (a million took as much to 9 % more cpu-s, and 2.5 times the memory: bench/RESULTS.md).
+_ROW_GROUP = 1 << 18
 _PLAIN = ("msg",)  # Parquet: no dictionary, no statistics (_parquet_columns())
 _DELTA = ("ts", "seq")  # Parquet: delta-encoded, no dictionary (_parquet_columns())
 # Parquet: values the writer encodes at a time (pyarrow's 1024 spends 8 % more of the writer's cpu).
@@ -317,13 +318,19 @@ def to_parquet(paths: Paths, out: Any, *, kind: str = "records", fields: bool = 
                row_group_rows: int = _ROW_GROUP, compression: str = "zstd", threads: int = 0,
                **filters: Unpack[Filters]) -> int:
     """open(...) written to the Parquet file out (a path or a writable
-    binary file) with pyarrow: zstd, row groups of row_group_rows records
-    (the last of the rest); msg plain (no dictionary, no statistics), ts and
-    seq delta-encoded. Row groups are encoded side by side, one a writer
-    thread, while the next is read; as many row groups as writers (two at
-    least) are in memory. threads: the writers, and open()'s decoding
-    threads; 0: a writer a cpu this process may run on, and the decoders
-    the cpus less one (at least one). Returns the rows written."""
+    binary file) with pyarrow: row groups of row_group_rows records (the
+    last of the rest), each column compressed with compression (zstd; any
+    codec pyarrow's ParquetWriter takes: "lz4", "snappy", "none", or a
+    dict of column to codec, a column left out not compressed); msg plain (no dictionary, no statistics), ts
+    and seq delta-encoded, the dictionary columns one dictionary a row
+    group. zstd is the default because the faster codecs save little: on
+    10.9 M records of the trading mix lz4 took 2 to 9 % less cpu-s and
+    wrote 250 MB against zstd's 157 MB (bench/RESULTS.md, issue 53). Row
+    groups are encoded side by side, one a writer thread, while the next
+    is read; as many row groups as writers (two at least) are in memory.
+    threads: the writers, and open()'s decoding threads; 0: a writer a cpu
+    this process may run on, and the decoders the cpus less one (at least
+    one). Returns the rows written."""
     pa = _pyarrow("to_parquet()")
     import pyarrow.parquet as pq
     if not isinstance(row_group_rows, int) or isinstance(row_group_rows, bool) or row_group_rows < 1:
@@ -337,20 +344,26 @@ def to_parquet(paths: Paths, out: Any, *, kind: str = "records", fields: bool = 
     try:
         stream = pa.RecordBatchReader.from_stream(src)
         options = dict(compression=compression, write_batch_size=_WRITE_BATCH, **_parquet_columns(stream.schema))
+        try:
+            pq.ParquetWriter(pa.BufferOutputStream(), stream.schema, **options).close()
+        except pa.ArrowException as err:  # a codec pyarrow lacks: said before out is made
+            raise ValueError("shmlog: %s" % err) from None
 
-        def encode(group: List[pyarrow.RecordBatch], done: Callable[[], None]) -> Tuple[bytes, int]:
+        def encode(group: List[pyarrow.RecordBatch], done: Callable[[], None]) -> Tuple[pyarrow.Buffer, int]:
             """The group as a Parquet file of one row group (none: no group), in memory, and its rows."""
             try:
                 sink = pa.BufferOutputStream()
                 rows = 0
                 with pq.ParquetWriter(sink, stream.schema, **options) as w:
                     if group:
-                        t = pa.Table.from_batches(group, stream.schema)
+                        # One dictionary a column for the group: pyarrow's writer keeps a column chunk's first
+                        # dictionary and writes the rest of the chunk as plain values once a batch's differs.
+                        t = pa.Table.from_batches(group, stream.schema).unify_dictionaries()
                         del group[:]
                         rows = t.num_rows
                         w.write_table(t, row_group_size=row_group_rows)
                         del t
-                return sink.getvalue().to_pybytes(), rows
+                return sink.getvalue(), rows
             finally:
                 done()
 
@@ -363,7 +376,7 @@ def to_parquet(paths: Paths, out: Any, *, kind: str = "records", fields: bool = 
         src.close()
 
 
-def _write_parts(out: Any, encode: Callable[[List[pyarrow.RecordBatch], Callable[[], None]], Tuple[bytes, int]],
+def _write_parts(out: Any, encode: Callable[[List[pyarrow.RecordBatch], Callable[[], None]], Tuple[Any, int]],
                  groups: Iterator[Tuple[List[pyarrow.RecordBatch], Callable[[], None]]], writers: int) -> int:
     """The groups encoded by writers threads, joined into the Parquet file out in their order; the rows written."""
     from concurrent.futures import ThreadPoolExecutor

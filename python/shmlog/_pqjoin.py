@@ -166,12 +166,13 @@ def _move(fields: Struct, fids: Tuple[int, ...], by: int) -> None:
             f[2] += by
 
 
-def split(part: bytes) -> Tuple[bytes, Struct]:
-    """A Parquet file's bytes between its leading magic and its footer, and its footer read."""
-    if part[:4] != MAGIC or part[-4:] != MAGIC:
+def split(part: memoryview) -> Tuple[memoryview, Struct]:
+    """A Parquet file's bytes between its leading magic and its footer (a view: the row groups are not
+    copied), and its footer read."""
+    if len(part) < 12 or part[:4] != MAGIC or part[-4:] != MAGIC:
         raise ValueError("shmlog: a Parquet part without its magic")
     n = struct.unpack("<I", part[-8:-4])[0]
-    footer = _Reader(part[-8 - n:-8]).struct()
+    footer = _Reader(bytes(part[-8 - n:-8])).struct()
     for group in _field(footer, _FILE_ROW_GROUPS)[2][1]:
         for chunk in _field(group, _GROUP_COLUMNS)[2][1]:
             if any(f[0] in (_CHUNK_OFFSET_INDEX, _CHUNK_COLUMN_INDEX) for f in chunk):
@@ -192,8 +193,9 @@ class Joiner:
         out.write(MAGIC)
         self.at = len(MAGIC)
 
-    def add(self, part: bytes) -> None:
-        body, footer = split(part)
+    def add(self, part: Any) -> None:
+        """part: a Parquet file's bytes (any object of the buffer protocol: a pyarrow.Buffer is not copied)."""
+        body, footer = split(memoryview(part).cast("B"))
         by = self.at - len(MAGIC)  # the part's offsets count from its own start
         for group in _field(footer, _FILE_ROW_GROUPS)[2][1]:
             _move(group, (_GROUP_FILE_OFFSET,), by)

@@ -315,6 +315,11 @@ def same_table(a, b):
     return a.column_names == b.column_names and all(
         column_values(a.column(c)) == column_values(b.column(c)) for c in a.column_names)
 
+def parquet_codecs(f):
+    """The codecs of a pyarrow.parquet.ParquetFile's column chunks."""
+    return {f.metadata.row_group(g).column(c).compression for g in range(f.metadata.num_row_groups)
+            for c in range(f.metadata.num_columns)}
+
 
 def check_arrow(problems, dump, paths, workdir):
     """shmlog.open(): pyarrow's table of its stream holds the dump's records
@@ -359,8 +364,7 @@ def check_arrow(problems, dump, paths, workdir):
     rows = shmlog.to_parquet(list(paths), out, row_group_rows=10)
     f = pq.ParquetFile(out)
     groups = [f.metadata.row_group(g).num_rows for g in range(f.metadata.num_row_groups)]
-    codecs = {f.metadata.row_group(g).column(c).compression for g in range(f.metadata.num_row_groups)
-              for c in range(f.metadata.num_columns)}
+    codecs = parquet_codecs(f)
     encodings = {f.metadata.schema.column(c).name: f.metadata.row_group(0).column(c).encodings
                  for c in range(f.metadata.num_columns)} if groups else {}
     if groups and ("DELTA_BINARY_PACKED" not in encodings["ts"] or "DELTA_BINARY_PACKED" not in encodings["seq"]
@@ -372,10 +376,11 @@ def check_arrow(problems, dump, paths, workdir):
         problems.fail("to_parquet: %d rows, row groups %s, codecs %s" % (rows, groups, codecs))
     if not same_table(back, t):
         problems.fail("to_parquet: read back differs")
-    p = subprocess.run([sys.executable, "-m", "shmlog", "export", *paths, out + ".cli"], capture_output=True,
-                       text=True)
-    if p.returncode != 0 or p.stdout.strip() != "%d rows written to %s" % (rows, out + ".cli") or \
-            not same_table(pq.read_table(out + ".cli"), t):
+    cli = out + ".cli"  # the shell's export, with a codec of its own
+    p = subprocess.run([sys.executable, "-m", "shmlog", "export", *paths, cli, "--compression", "lz4"],
+                       capture_output=True, text=True)
+    if p.returncode != 0 or p.stdout.strip() != "%d rows written to %s" % (rows, cli) or \
+            not same_table(pq.read_table(cli), t) or parquet_codecs(pq.ParquetFile(cli)) != {"LZ4"}:
         problems.fail("python -m shmlog export: status %d, %r %r" % (p.returncode, p.stdout, p.stderr))
     return ("%d rows x %d columns (%d fields), %d markers; polars, to_arrow, Parquet (%d row groups) agree" % (
         t.num_rows, t.num_columns, t.num_columns - len(FIXED), m.num_rows, len(groups)))

@@ -2,6 +2,7 @@
 and byte for byte: over every corpus input (losses, rotation, every index version), a .part, a damaged file,
 the real collector's files of a producer on two threads, with filters that the index answers (frames skipped)
 and others, and batches small enough that many are in flight at once."""
+import functools
 import pathlib
 import shutil
 from typing import Any, Dict, List
@@ -79,10 +80,35 @@ def test_threads_is_checked(corpus: pathlib.Path) -> None:
             shmlog.open(str(corpus / "v2" / "processes.shlog"), threads=bad)
 
 
+def test_parquet_row_group_one_dictionary(live: Live, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row group of many batches, each with dictionaries of its own: to_parquet() writes a dictionary column's
+    chunk as one dictionary and its indices, where pyarrow's writer alone keeps the first batch's and writes the
+    rest of the chunk as plain strings; the values read back are the table's."""
+    import pyarrow.parquet as pq
+    from shmlog._arrow import _WRITE_BATCH, _parquet_columns
+    small_batches = functools.partial(shmlog._arrow.open, batch_rows=64)
+    monkeypatch.setattr(shmlog._arrow, "open", small_batches)
+    table = pa.RecordBatchReader.from_stream(small_batches(str(live.out))).read_all()
+    group = 4096
+    out, plain = tmp_path / "one.parquet", tmp_path / "plain.parquet"
+    assert shmlog.to_parquet(str(live.out), str(out), row_group_rows=group, threads=2) == table.num_rows
+    with pq.ParquetWriter(plain, table.schema, compression="zstd", write_batch_size=_WRITE_BATCH,
+                          **_parquet_columns(table.schema)) as w:
+        w.write_table(table, row_group_size=group)
+    ours, theirs = pq.ParquetFile(out).metadata, pq.ParquetFile(plain).metadata
+    site = table.schema.get_field_index("site")
+    assert ours.num_row_groups == theirs.num_row_groups > 1
+    for g in range(ours.num_row_groups):
+        one = ours.row_group(g).column(site).total_uncompressed_size
+        assert one * 4 < theirs.row_group(g).column(site).total_uncompressed_size, g
+    assert pq.read_table(out).column("site").to_pylist() == table.column("site").to_pylist()
+
+
 def test_parquet_row_groups_encoded_side_by_side(live: Live, tmp_path: pathlib.Path) -> None:
     """to_parquet() with several writers joins the row groups each encoded into the file one pyarrow writer makes
-    of to_arrow()'s table, byte for byte, whatever the writers' count, which pyarrow, polars and DuckDB read as
-    that table, row group by row group in order; as a writable file too, and with no row at all."""
+    of to_arrow()'s table (each row group's dictionaries unified), byte for byte, whatever the writers' count,
+    which pyarrow, polars and DuckDB read as that table, row group by row group in order; as a writable file
+    too, and with no row at all."""
     import duckdb
     import polars as pl
     import pyarrow.parquet as pq
@@ -94,7 +120,8 @@ def test_parquet_row_groups_encoded_side_by_side(live: Live, tmp_path: pathlib.P
     one = tmp_path / "one.parquet"
     with pq.ParquetWriter(one, table.schema, compression="zstd", write_batch_size=_WRITE_BATCH,
                           **_parquet_columns(table.schema)) as w:
-        w.write_table(table, row_group_size=group)
+        for start in range(0, rows, group):
+            w.write_table(table.slice(start, group).unify_dictionaries(), row_group_size=group)
     for writers in (1, 2, 3):
         out = tmp_path / ("w%d.parquet" % writers)
         assert shmlog.to_parquet(str(live.out), str(out), row_group_rows=group, threads=writers) == rows

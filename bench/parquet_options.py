@@ -1,0 +1,82 @@
+"""Parquet export's writer options, one at a time (issue 53): each row group of to_arrow()'s table written
+by one ParquetWriter of its own, as to_parquet()'s writers do, on this thread, for each option set in
+turn, ROUNDS rounds alternating them (a shared machine's load moves: compare within a round). Prints each
+option set's cpu-s (RUSAGE_THREAD, the encoding alone, best round) and the bytes written.
+  SHMLOG_READ_LIBRARY=build/read/libshmlog-read.so.1 PYTHONPATH=python python bench/parquet_options.py SET/out [NAME...]
+  ROUNDS=N (default 2), ROW_GROUP=rows (default 1048576)"""
+import os
+import resource
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import shmlog
+from shmlog._arrow import _WRITE_BATCH, _parquet_columns
+
+
+def thread_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_THREAD)
+    return r.ru_utime + r.ru_stime
+
+
+table = shmlog.to_arrow(sys.argv[1])
+rounds = int(os.environ.get("ROUNDS", "2"))
+group = int(os.environ.get("ROW_GROUP", str(1 << 20)))
+names = table.schema.names
+base = dict(compression="zstd", write_batch_size=_WRITE_BATCH, **_parquet_columns(table.schema))
+floats = ("id", "px", "exch_id", "field.seq", "bid", "ask", "realized", "unrealized", "gross")
+filtered = ("ts", "level", "category", "app", "host", "pid", "tid", "seq", "site", "thread", "trace_id")
+
+
+def options(**changed: object) -> dict:
+    return {**base, **changed}
+
+
+def msg_and_rest(msg: object, rest: object) -> dict:
+    return {n: msg if n == "msg" else rest for n in names}
+
+
+# name: (each row group's dictionaries unified first, the writer's options)
+SETS = {
+    "as main": (False, options()),
+    "unified": (True, options()),
+    "snappy": (True, options(compression="snappy")),
+    "lz4": (True, options(compression="lz4")),
+    "none": (True, options(compression="none")),
+    "zstd level -1": (True, options(compression_level=-1)),
+    "zstd level -5": (True, options(compression_level=-5)),
+    "msg lz4, rest zstd": (True, options(compression=msg_and_rest("lz4", "zstd"))),
+    "msg snappy, rest zstd": (True, options(compression=msg_and_rest("snappy", "zstd"))),
+    "msg zstd, rest lz4": (True, options(compression=msg_and_rest("zstd", "lz4"))),
+    "statistics on ts, level and keys only": (True, options(write_statistics=[n for n in filtered if n in names])),
+    "page index": (True, options(write_page_index=True)),
+    "64 KiB data pages": (True, options(data_page_size=64 << 10)),
+    "no dictionary for ids and prices": (True, options(use_dictionary=[n for n in base["use_dictionary"]
+                                                                       if n not in floats])),
+    "dictionaries only where Arrow has them": (True, options(use_dictionary=[
+        f.name for f in table.schema if pa.types.is_dictionary(f.type)])),
+}
+chosen = {k: SETS[k] for k in sys.argv[2:]} if sys.argv[2:] else SETS
+best: dict = {}
+size: dict = {}
+for r in range(rounds):
+    for name, (unify, opts) in chosen.items():
+        cpu = 0.0
+        size[name] = 0
+        for start in range(0, table.num_rows, group):
+            t0 = thread_cpu()
+            t = table.slice(start, group)
+            if unify:
+                t = t.unify_dictionaries()
+            sink = pa.BufferOutputStream()
+            with pq.ParquetWriter(sink, table.schema, **opts) as w:
+                w.write_table(t, row_group_size=group)
+            size[name] += sink.getvalue().size
+            cpu += thread_cpu() - t0
+        best[name] = min(best.get(name, cpu), cpu)
+        print("round %d, %s: %.2f cpu-s, %d bytes, load %.1f" % (r, name, cpu, size[name], os.getloadavg()[0]),
+              flush=True)
+print("| options | encoding cpu-s (best of %d) | bytes |\n|---|---|---|" % rounds)
+for name in chosen:
+    print("| %s | %.2f | %s |" % (name, best[name], format(size[name], ",")))
