@@ -1140,6 +1140,75 @@ void shmlog__write(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, uns
     shmlog__write_at(&s->word, s, tsc_lo, tsc_hi, lcf, image);
 }
 
+/* A C call's image from its n words, each stored at its offset (the site's
+ * types table's, after its n codes) as 8 bytes, of which the next argument's
+ * overwrite all but its own width's. */
+static inline __attribute__((always_inline)) void shmlog__write_words(struct shmlog__site *s, uint32_t tsc_lo,
+                                                                      uint32_t tsc_hi, unsigned lcf,
+                                                                      const uint64_t *words, unsigned n)
+{
+    uint8_t image[8 * 8];
+    const uint8_t *at = s->types + n;
+    for (unsigned i = 0; i < n && i < 8; i++) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        const unsigned width = 1u << (SHMLOG__LOG2_WIDTHS >> 2 * s->types[i] & 3u);
+        const uint64_t word = words[i] << (64u - 8u * width) % 64u; /* its low bytes first */
+#else
+        const uint64_t word = words[i];
+#endif
+        memcpy(image + at[i], &word, 8);
+    }
+    shmlog__write_at(&s->word, s, tsc_lo, tsc_hi, lcf, image);
+}
+
+void shmlog__write_w1(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1)
+{
+    const uint64_t words[] = {a1};
+    shmlog__write_words(s, tsc_lo, tsc_hi, lcf, words, 1);
+}
+
+void shmlog__write_w2(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1, uint64_t a2)
+{
+    const uint64_t words[] = {a1, a2};
+    shmlog__write_words(s, tsc_lo, tsc_hi, lcf, words, 2);
+}
+
+void shmlog__write_w3(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+    const uint64_t words[] = {a1, a2, a3};
+    shmlog__write_words(s, tsc_lo, tsc_hi, lcf, words, 3);
+}
+
+void shmlog__write_w4(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
+{
+    const uint64_t words[] = {a1, a2, a3, a4};
+    shmlog__write_words(s, tsc_lo, tsc_hi, lcf, words, 4);
+}
+
+void shmlog__write_w5(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    const uint64_t words[] = {a1, a2, a3, a4, a5};
+    shmlog__write_words(s, tsc_lo, tsc_hi, lcf, words, 5);
+}
+
+void shmlog__write_w6(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6)
+{
+    const uint64_t words[] = {a1, a2, a3, a4, a5, a6};
+    shmlog__write_words(s, tsc_lo, tsc_hi, lcf, words, 6);
+}
+
+void shmlog__write_w7(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7)
+{
+    const uint64_t words[] = {a1, a2, a3, a4, a5, a6, a7};
+    shmlog__write_words(s, tsc_lo, tsc_hi, lcf, words, 7);
+}
+
+void shmlog__write_w8(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8)
+{
+    const uint64_t words[] = {a1, a2, a3, a4, a5, a6, a7, a8};
+    shmlog__write_words(s, tsc_lo, tsc_hi, lcf, words, 8);
+}
+
 uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,
                                const char *func, const char *fmt, const char *desc, unsigned nargs,
                                const uint8_t *types)
