@@ -794,15 +794,17 @@ extern "C" {
  * fixed bytes), so that no step looks at an argument's type. */
 void shmlog__write(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, const uint8_t *image);
 /* A C call of n <= 8 arguments, each one word (SHMLOG__A_WORD): the same
- * work, its image laid out from them first. */
-void shmlog__write_w1(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1);
-void shmlog__write_w2(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1, uint64_t a2);
-void shmlog__write_w3(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3);
-void shmlog__write_w4(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4);
-void shmlog__write_w5(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
-void shmlog__write_w6(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6);
-void shmlog__write_w7(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7);
-void shmlog__write_w8(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8);
+ * work, its TSC read and its image laid out from the words first, so that
+ * the words take the registers the TSC's halves would. */
+void shmlog__write_w0(struct shmlog__site *s, unsigned lcf);
+void shmlog__write_w1(struct shmlog__site *s, unsigned lcf, uint64_t a1);
+void shmlog__write_w2(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2);
+void shmlog__write_w3(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3);
+void shmlog__write_w4(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4);
+void shmlog__write_w5(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+void shmlog__write_w6(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6);
+void shmlog__write_w7(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7);
+void shmlog__write_w8(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8);
 #ifdef __cplusplus
 }
 #endif
@@ -943,12 +945,11 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
     uint8_t shmlog__image[SHMLOG__CAT2(shmlog__e, n)];                                        \
     SHMLOG__EACH_N(n, SHMLOG__A_IMAGE, __VA_ARGS__)
 #define SHMLOG__SEND(n, lcf, ...) SHMLOG__CAT2(SHMLOG__SEND_, SHMLOG__CAT2(SHMLOG__PASS_, n))(n, lcf, __VA_ARGS__)
-#define SHMLOG__SEND_NONE(n, lcf, ...) shmlog__write(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi, lcf, NULL);
+#define SHMLOG__SEND_NONE(n, lcf, ...) shmlog__write_w0(&shmlog__site_static, lcf);
 #define SHMLOG__SEND_IMAGE(n, lcf, ...) \
     shmlog__write(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi, lcf, shmlog__image);
 #define SHMLOG__SEND_WORDS(n, lcf, ...)                                                      \
-    SHMLOG__CAT2(shmlog__write_w, n)(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi,    \
-                                     lcf SHMLOG__EACH_N(n, SHMLOG__A_WORD, __VA_ARGS__));
+    SHMLOG__CAT2(shmlog__write_w, n)(&shmlog__site_static, lcf SHMLOG__EACH_N(n, SHMLOG__A_WORD, __VA_ARGS__));
 union shmlog__f64_word {
     double d;
     uint64_t u;
@@ -1954,9 +1955,8 @@ void shmlog__bad_category(void) __attribute__((error(
  * most 32 arguments after the format (SHMLOG_MAX_ARGS).
  * Arguments are evaluated once, and not at all when lvl is below the live level
  * or below SHMLOG_ACTIVE_LEVEL.
- * The TSC is read first, before the arguments and the reservation: rdtsc is
- * the longest wait of the call, so what follows it runs in its shadow, and
- * what precedes it adds to the call. */
+ * The TSC is read before the reservation (SHMLOG__SITE_TSC: in C++ also
+ * before the arguments, in C after them, in the writer). */
 #define SHMLOG_LOG(cat, lvl, ...) \
     SHMLOG__LOG_COUNTED(SHMLOG__NARGS(__VA_ARGS__), SHMLOG__LEVELS_CHECKED, cat, lvl, __VA_ARGS__)
 /* SHMLOG_INFO and its kin: their category and level are in range, so the
@@ -1994,6 +1994,25 @@ void shmlog__bad_category(void) __attribute__((error(
     const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);
 #define SHMLOG__LEVELS_BUILTIN(cat, lvl) const unsigned shmlog__flags = 0, shmlog__lvl = lvl, shmlog__cat = cat;
 
+/* Where a call reads its record's TSC: C++ at the site, before the
+ * arguments (rdtsc's wait in the shadow of what follows); a C call of at
+ * most 8 arguments in its writer (shmlog__write_w<n>), so that its words
+ * take the two registers the TSC's halves would. A C rate limit reads its
+ * own for its gate. */
+#define SHMLOG__TSC_AT_SITE                                                                    \
+    uint32_t shmlog__tsc_lo, shmlog__tsc_hi;                                                   \
+    SHMLOG__RDTSC_HALVES(shmlog__tsc_lo, shmlog__tsc_hi);
+#ifdef __cplusplus
+#define SHMLOG__SITE_TSC(n) SHMLOG__TSC_AT_SITE
+#define SHMLOG__GATE_TSC SHMLOG__CAST(uint64_t, shmlog__tsc_hi) << 32 | shmlog__tsc_lo
+#else
+#define SHMLOG__SITE_TSC(n) SHMLOG__CAT2(SHMLOG__TSC_, SHMLOG__CAT2(SHMLOG__PASS_, n))
+#define SHMLOG__TSC_NONE
+#define SHMLOG__TSC_WORDS
+#define SHMLOG__TSC_IMAGE SHMLOG__TSC_AT_SITE
+#define SHMLOG__GATE_TSC shmlog__rdtsc()
+#endif
+
 /* The call of n arguments after the format: levels names how its level and
  * category are taken (SHMLOG__LEVELS_CHECKED); gate is what runs after the
  * TSC read and before the arguments (the rate limit of SHMLOG_LOG_EVERY; it
@@ -2005,8 +2024,7 @@ void shmlog__bad_category(void) __attribute__((error(
         /* below SHMLOG_ACTIVE_LEVEL, a constant level leaves nothing of the call */          \
         if (SHMLOG__CAST(int, shmlog__lvl) >= SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) &&         \
             SHMLOG__LIKELY(shmlog__lvl >= SHMLOG__THRESHOLD(shmlog__cat))) {                      \
-            uint32_t shmlog__tsc_lo, shmlog__tsc_hi;                                           \
-            SHMLOG__RDTSC_HALVES(shmlog__tsc_lo, shmlog__tsc_hi);                              \
+            SHMLOG__SITE_TSC(n)                                                                \
             gate                                                                               \
             SHMLOG__WITH_ARGS(n, __VA_ARGS__)                                                  \
         }                                                                                      \
@@ -2103,7 +2121,7 @@ constexpr uint64_t shmlog__every_ns(std::chrono::duration<Rep, Period> d)
     static struct shmlog__every shmlog__every = {0, 0, 0, 0, __FILE__, __func__, __LINE__, 0, 0}; \
     unsigned long long shmlog__suppressed = 0;                                                 \
     if (!shmlog__every_pass(&shmlog__every, shmlog__lvl | shmlog__cat << 8,                     \
-                            SHMLOG__CAST(uint64_t, shmlog__tsc_hi) << 32 | shmlog__tsc_lo,      \
+                            SHMLOG__GATE_TSC,                                                 \
                             SHMLOG__EVERY_NS(ms), &shmlog__suppressed))                        \
         break;
 /* fmt, a1..an -> fmt " suppressed=%llu", a1..an, shmlog__suppressed (n of them) */
