@@ -1111,10 +1111,8 @@ unsigned shmlog__cut_strings(size_t *len, unsigned *cut, const uint8_t *types, u
 
 /* shmlog__write with the site word at cache: a rate limit's marker keeps its own. */
 static inline __attribute__((always_inline)) void shmlog__write_at(uint64_t *cache, const struct shmlog__site *s,
-                                                                   uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf,
-                                                                   const uint8_t *image)
+                                                                   uint64_t tsc, unsigned lcf, const uint8_t *image)
 {
-    const uint64_t tsc = SHMLOG__CAST(uint64_t, tsc_hi) << 32 | tsc_lo;
     const uint64_t site = shmlog__site_word(cache, s, lcf);
     if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) == 0)) /* not written */
         return;
@@ -1137,7 +1135,84 @@ static inline __attribute__((always_inline)) void shmlog__write_at(uint64_t *cac
 
 void shmlog__write(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, const uint8_t *image)
 {
-    shmlog__write_at(&s->word, s, tsc_lo, tsc_hi, lcf, image);
+    shmlog__write_at(&s->word, s, SHMLOG__CAST(uint64_t, tsc_hi) << 32 | tsc_lo, lcf, image);
+}
+
+/* A C call's record from its n words: its image, each word stored at its
+ * offset (the site's types table's, after its n codes) as 8 bytes, of which
+ * the next argument's overwrite all but its own width's, then its TSC (after
+ * the stores, which frees the registers rdtsc takes). */
+static inline __attribute__((always_inline)) void shmlog__write_words(struct shmlog__site *s, unsigned lcf,
+                                                                      const uint64_t *words, unsigned n)
+{
+    uint8_t image[8 * 8];
+    const uint8_t *at = s->types + n;
+    for (unsigned i = 0; i < n && i < 8; i++) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        const unsigned width = 1u << (SHMLOG__LOG2_WIDTHS >> 2 * s->types[i] & 3u);
+        const uint64_t word = words[i] << (64u - 8u * width) % 64u; /* its low bytes first */
+#else
+        const uint64_t word = words[i];
+#endif
+        memcpy(image + (i ? at[i] : 0u), &word, 8); /* the first at 0: one load fewer */
+    }
+    uint64_t tsc;
+    /* rdtsc zeroes the halves' upper bits: no extension before joining them */
+    __asm__ __volatile__("rdtsc\n\tshlq $32, %%rdx\n\torq %%rdx, %%rax" : "=a"(tsc) : : "rdx");
+    shmlog__write_at(&s->word, s, tsc, lcf, image);
+}
+
+void shmlog__write_w0(struct shmlog__site *s, unsigned lcf)
+{
+    shmlog__write_words(s, lcf, NULL, 0);
+}
+
+void shmlog__write_w1(struct shmlog__site *s, unsigned lcf, uint64_t a1)
+{
+    const uint64_t words[] = {a1};
+    shmlog__write_words(s, lcf, words, 1);
+}
+
+void shmlog__write_w2(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2)
+{
+    const uint64_t words[] = {a1, a2};
+    shmlog__write_words(s, lcf, words, 2);
+}
+
+void shmlog__write_w3(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+    const uint64_t words[] = {a1, a2, a3};
+    shmlog__write_words(s, lcf, words, 3);
+}
+
+void shmlog__write_w4(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
+{
+    const uint64_t words[] = {a1, a2, a3, a4};
+    shmlog__write_words(s, lcf, words, 4);
+}
+
+void shmlog__write_w5(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    const uint64_t words[] = {a1, a2, a3, a4, a5};
+    shmlog__write_words(s, lcf, words, 5);
+}
+
+void shmlog__write_w6(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6)
+{
+    const uint64_t words[] = {a1, a2, a3, a4, a5, a6};
+    shmlog__write_words(s, lcf, words, 6);
+}
+
+void shmlog__write_w7(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7)
+{
+    const uint64_t words[] = {a1, a2, a3, a4, a5, a6, a7};
+    shmlog__write_words(s, lcf, words, 7);
+}
+
+void shmlog__write_w8(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8)
+{
+    const uint64_t words[] = {a1, a2, a3, a4, a5, a6, a7, a8};
+    shmlog__write_words(s, lcf, words, 8);
 }
 
 uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,
@@ -1259,11 +1334,9 @@ void shmlog_flush_suppressed(void)
         /* one U64 of 8 bytes: width code 3 */
         const struct shmlog__site marker = {0, 3, 0, 8, 0, 1, e->line, e->file, e->func,
                                             "rate limit: suppressed=%llu", NULL, marker_types};
-        uint32_t lo, hi;
-        SHMLOG__RDTSC_HALVES(lo, hi);
         uint8_t image[8];
         memcpy(image, &n, sizeof image);
-        shmlog__write_at(&e->marker_cache, &marker, lo, hi, e->lc, image);
+        shmlog__write_at(&e->marker_cache, &marker, shmlog__rdtsc(), e->lc, image);
     }
 }
 

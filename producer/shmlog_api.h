@@ -793,6 +793,18 @@ extern "C" {
  * by the layout the site worked out when compiling (its widths, strings and
  * fixed bytes), so that no step looks at an argument's type. */
 void shmlog__write(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, const uint8_t *image);
+/* A C call of n <= 8 arguments, each one word (SHMLOG__A_WORD): the same
+ * work, its TSC read and its image laid out from the words first, so that
+ * the words take the registers the TSC's halves would. */
+void shmlog__write_w0(struct shmlog__site *s, unsigned lcf);
+void shmlog__write_w1(struct shmlog__site *s, unsigned lcf, uint64_t a1);
+void shmlog__write_w2(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2);
+void shmlog__write_w3(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3);
+void shmlog__write_w4(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4);
+void shmlog__write_w5(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+void shmlog__write_w6(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6);
+void shmlog__write_w7(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7);
+void shmlog__write_w8(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8);
 #ifdef __cplusplus
 }
 #endif
@@ -872,14 +884,17 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__SITE_DESC(n, ...) NULL
 /* Where each argument i's bytes end in the call's image, shmlog__e<i>
  * (below), and the strings up to it, shmlog__n<i>: constants of the call's
- * block. */
+ * block. The types table's n codes are followed by the n arguments' offsets
+ * in the image, for shmlog__write_w<n>. */
 #define SHMLOG__TYPES_DECL(n, ...)                                                           \
     enum { shmlog__e0 = 0, shmlog__n0 = 0 SHMLOG__EACH_N(n, SHMLOG__A_ENUM, __VA_ARGS__) };    \
-    static const uint8_t shmlog__types[] = {0 SHMLOG__EACH_N(n, SHMLOG__A_TYPE, __VA_ARGS__)};
+    static const uint8_t shmlog__types[] = {0 SHMLOG__EACH_N(n, SHMLOG__A_TYPE, __VA_ARGS__)     \
+                                                SHMLOG__EACH_N(n, SHMLOG__A_OFFSET, __VA_ARGS__)};
 #define SHMLOG__A_ENUM(i, x)                                                                  \
     , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + shmlog__b##i,                \
       shmlog__n##i = SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) + shmlog__s##i
 #define SHMLOG__A_TYPE(i, x) , SHMLOG__CAST(uint8_t, shmlog__t##i)
+#define SHMLOG__A_OFFSET(i, x) , SHMLOG__CAST(uint8_t, SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i))
 #define SHMLOG__PREV_1 0
 #define SHMLOG__PREV_2 1
 #define SHMLOG__PREV_3 2
@@ -916,15 +931,78 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
  * 8-byte types); a string's are its address's. */
 #define SHMLOG__LOG2_WIDTHS 0xFEFA500u
 #define SHMLOG__SITE_NARGS(n, ...) n
-/* The call's image: its arguments laid out as the record's payload lays
- * them out, but for a string's 8-byte address in place of its header and
- * bytes; each argument one store of its width. A call without arguments has
- * none to point to. */
-#define SHMLOG__VALUES_DECL(n, ...) SHMLOG__CAT2(SHMLOG__VALUES_, SHMLOG__CAT2(SHMLOG__SOME_, n))(n, __VA_ARGS__)
-#define SHMLOG__VALUES_NONE(n, ...) const uint8_t *const shmlog__image = NULL;
-#define SHMLOG__VALUES_SOME(n, ...)                                                          \
+/* Up to 8 arguments, a call passes each as one 64-bit word, by value
+ * (SHMLOG__A_WORD), to the writer of its count, out of line, which lays
+ * them out at the image offsets its types table ends with: no argument is
+ * addressable at the site, which spares the compiler's back end most of
+ * its work on thousands of sites in one function. Past 8, most would be on
+ * the stack either way: the call lays out its image itself, each argument
+ * one store of its width. */
+#define SHMLOG__VALUES_DECL(n, ...) SHMLOG__CAT2(SHMLOG__VALUES_, SHMLOG__CAT2(SHMLOG__PASS_, n))(n, __VA_ARGS__)
+#define SHMLOG__VALUES_NONE(n, ...)
+#define SHMLOG__VALUES_WORDS(n, ...)
+#define SHMLOG__VALUES_IMAGE(n, ...)                                                         \
     uint8_t shmlog__image[SHMLOG__CAT2(shmlog__e, n)];                                        \
     SHMLOG__EACH_N(n, SHMLOG__A_IMAGE, __VA_ARGS__)
+#define SHMLOG__SEND(n, lcf, ...) SHMLOG__CAT2(SHMLOG__SEND_, SHMLOG__CAT2(SHMLOG__PASS_, n))(n, lcf, __VA_ARGS__)
+#define SHMLOG__SEND_NONE(n, lcf, ...) shmlog__write_w0(&shmlog__site_static, lcf);
+#define SHMLOG__SEND_IMAGE(n, lcf, ...) \
+    shmlog__write(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi, lcf, shmlog__image);
+#define SHMLOG__SEND_WORDS(n, lcf, ...)                                                      \
+    SHMLOG__CAT2(shmlog__write_w, n)(&shmlog__site_static, lcf SHMLOG__EACH_N(n, SHMLOG__A_WORD, __VA_ARGS__));
+union shmlog__f64_word {
+    double d;
+    uint64_t u;
+};
+union shmlog__f32_word {
+    float f;
+    uint32_t u;
+};
+/* An argument's word: a number's bits (a float's 4, a long double's as a
+ * double's), a pointer's or a string's address. Each inner choice compiles
+ * for any argument (a struct's error is its static assertion's alone); the
+ * outer ones pick the argument's own by its type code, not by type names:
+ * fewer tokens for the front end. */
+#define SHMLOG__A_WORD(i, x)                                                                  \
+    , __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64,                              \
+          ((union shmlog__f64_word){(double)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64, shmlog__r##i, 0)}).u, \
+      __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32,                              \
+          SHMLOG__CAST(uint64_t, ((union shmlog__f32_word){(float)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32, shmlog__r##i, 0)}).u), \
+          SHMLOG__CAST(uint64_t, SHMLOG__CAST(uintptr_t, __builtin_choose_expr(shmlog__ok##i, shmlog__r##i, 0)))))
+/* How a call of n arguments passes them (SHMLOG__SEND). */
+#define SHMLOG__PASS_0 NONE
+#define SHMLOG__PASS_1 WORDS
+#define SHMLOG__PASS_2 WORDS
+#define SHMLOG__PASS_3 WORDS
+#define SHMLOG__PASS_4 WORDS
+#define SHMLOG__PASS_5 WORDS
+#define SHMLOG__PASS_6 WORDS
+#define SHMLOG__PASS_7 WORDS
+#define SHMLOG__PASS_8 WORDS
+#define SHMLOG__PASS_9 IMAGE
+#define SHMLOG__PASS_10 IMAGE
+#define SHMLOG__PASS_11 IMAGE
+#define SHMLOG__PASS_12 IMAGE
+#define SHMLOG__PASS_13 IMAGE
+#define SHMLOG__PASS_14 IMAGE
+#define SHMLOG__PASS_15 IMAGE
+#define SHMLOG__PASS_16 IMAGE
+#define SHMLOG__PASS_17 IMAGE
+#define SHMLOG__PASS_18 IMAGE
+#define SHMLOG__PASS_19 IMAGE
+#define SHMLOG__PASS_20 IMAGE
+#define SHMLOG__PASS_21 IMAGE
+#define SHMLOG__PASS_22 IMAGE
+#define SHMLOG__PASS_23 IMAGE
+#define SHMLOG__PASS_24 IMAGE
+#define SHMLOG__PASS_25 IMAGE
+#define SHMLOG__PASS_26 IMAGE
+#define SHMLOG__PASS_27 IMAGE
+#define SHMLOG__PASS_28 IMAGE
+#define SHMLOG__PASS_29 IMAGE
+#define SHMLOG__PASS_30 IMAGE
+#define SHMLOG__PASS_31 IMAGE
+#define SHMLOG__PASS_32 IMAGE
 /* An argument's bytes are its own (a pointer's, a string's address, a
  * number's of its width), but for a long double's, a double's: copied from
  * the argument's local, as a function inlined at each of thousands of call
@@ -940,8 +1018,6 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
                           (const void *)&(const double){(double)__builtin_choose_expr(        \
                               shmlog__l##i, shmlog__r##i, 0.0)},                              \
                           (const void *)&shmlog__r##i)
-#define SHMLOG__SEND(n, lcf, ...) \
-    shmlog__write(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi, lcf, shmlog__image);
 /* The site's layout for shmlog__write (struct shmlog__site). */
 #define SHMLOG__SITE_LAYOUT(n, ...)                                                          \
     0u SHMLOG__EACH_N(n, SHMLOG__A_WIDTH, __VA_ARGS__), 0u SHMLOG__EACH_N(n, SHMLOG__A_STRING, __VA_ARGS__), \
@@ -1879,9 +1955,8 @@ void shmlog__bad_category(void) __attribute__((error(
  * most 32 arguments after the format (SHMLOG_MAX_ARGS).
  * Arguments are evaluated once, and not at all when lvl is below the live level
  * or below SHMLOG_ACTIVE_LEVEL.
- * The TSC is read first, before the arguments and the reservation: rdtsc is
- * the longest wait of the call, so what follows it runs in its shadow, and
- * what precedes it adds to the call. */
+ * The TSC is read before the reservation (SHMLOG__SITE_TSC: in C++ also
+ * before the arguments, in C after them, in the writer). */
 #define SHMLOG_LOG(cat, lvl, ...) \
     SHMLOG__LOG_COUNTED(SHMLOG__NARGS(__VA_ARGS__), SHMLOG__LEVELS_CHECKED, cat, lvl, __VA_ARGS__)
 /* SHMLOG_INFO and its kin: their category and level are in range, so the
@@ -1919,6 +1994,25 @@ void shmlog__bad_category(void) __attribute__((error(
     const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);
 #define SHMLOG__LEVELS_BUILTIN(cat, lvl) const unsigned shmlog__flags = 0, shmlog__lvl = lvl, shmlog__cat = cat;
 
+/* Where a call reads its record's TSC: C++ at the site, before the
+ * arguments (rdtsc's wait in the shadow of what follows); a C call of at
+ * most 8 arguments in its writer (shmlog__write_w<n>), so that its words
+ * take the two registers the TSC's halves would. A C rate limit reads its
+ * own for its gate. */
+#define SHMLOG__TSC_AT_SITE                                                                    \
+    uint32_t shmlog__tsc_lo, shmlog__tsc_hi;                                                   \
+    SHMLOG__RDTSC_HALVES(shmlog__tsc_lo, shmlog__tsc_hi);
+#ifdef __cplusplus
+#define SHMLOG__SITE_TSC(n) SHMLOG__TSC_AT_SITE
+#define SHMLOG__GATE_TSC SHMLOG__CAST(uint64_t, shmlog__tsc_hi) << 32 | shmlog__tsc_lo
+#else
+#define SHMLOG__SITE_TSC(n) SHMLOG__CAT2(SHMLOG__TSC_, SHMLOG__CAT2(SHMLOG__PASS_, n))
+#define SHMLOG__TSC_NONE
+#define SHMLOG__TSC_WORDS
+#define SHMLOG__TSC_IMAGE SHMLOG__TSC_AT_SITE
+#define SHMLOG__GATE_TSC shmlog__rdtsc()
+#endif
+
 /* The call of n arguments after the format: levels names how its level and
  * category are taken (SHMLOG__LEVELS_CHECKED); gate is what runs after the
  * TSC read and before the arguments (the rate limit of SHMLOG_LOG_EVERY; it
@@ -1930,8 +2024,7 @@ void shmlog__bad_category(void) __attribute__((error(
         /* below SHMLOG_ACTIVE_LEVEL, a constant level leaves nothing of the call */          \
         if (SHMLOG__CAST(int, shmlog__lvl) >= SHMLOG__CAST(int, SHMLOG_ACTIVE_LEVEL) &&         \
             SHMLOG__LIKELY(shmlog__lvl >= SHMLOG__THRESHOLD(shmlog__cat))) {                      \
-            uint32_t shmlog__tsc_lo, shmlog__tsc_hi;                                           \
-            SHMLOG__RDTSC_HALVES(shmlog__tsc_lo, shmlog__tsc_hi);                              \
+            SHMLOG__SITE_TSC(n)                                                                \
             gate                                                                               \
             SHMLOG__WITH_ARGS(n, __VA_ARGS__)                                                  \
         }                                                                                      \
@@ -2028,7 +2121,7 @@ constexpr uint64_t shmlog__every_ns(std::chrono::duration<Rep, Period> d)
     static struct shmlog__every shmlog__every = {0, 0, 0, 0, __FILE__, __func__, __LINE__, 0, 0}; \
     unsigned long long shmlog__suppressed = 0;                                                 \
     if (!shmlog__every_pass(&shmlog__every, shmlog__lvl | shmlog__cat << 8,                     \
-                            SHMLOG__CAST(uint64_t, shmlog__tsc_hi) << 32 | shmlog__tsc_lo,      \
+                            SHMLOG__GATE_TSC,                                                 \
                             SHMLOG__EVERY_NS(ms), &shmlog__suppressed))                        \
         break;
 /* fmt, a1..an -> fmt " suppressed=%llu", a1..an, shmlog__suppressed (n of them) */
