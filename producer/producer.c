@@ -988,6 +988,13 @@ static int32_t shmlog__image_int(const uint8_t *p, unsigned t)
     }
 }
 
+/* A C site's argument count (struct shmlog__site's nargs keeps more). */
+static inline unsigned shmlog__site_nargs(const struct shmlog__site *s)
+{
+    const unsigned nargs = s->nargs >> 16;
+    return nargs < SHMLOG_MAX_ARGS ? nargs : SHMLOG_MAX_ARGS;
+}
+
 /* The bound a %.*s puts on string argument i of a call (SIZE_MAX: none):
  * the int it reads of argument i - 1, an integer at prev in the image, when
  * the site word says the format has one there. */
@@ -1043,7 +1050,7 @@ static __attribute__((noinline)) void shmlog__write_one_string(const struct shml
 static __attribute__((noinline)) void shmlog__write_strings(const struct shmlog__site *s, uint64_t site, uint64_t tsc,
                                                             unsigned lcf, const uint8_t *image)
 {
-    const unsigned nargs = s->nargs < SHMLOG_MAX_ARGS ? s->nargs : SHMLOG_MAX_ARGS, strings = s->strings;
+    const unsigned nargs = shmlog__site_nargs(s), strings = s->strings;
     const size_t room = shmlog__load_relaxed(&shmlog__payload_bound) - s->fixed;
     uint64_t str[SHMLOG_MAX_ARGS];
     size_t len[SHMLOG_MAX_ARGS] = {0};
@@ -1121,7 +1128,7 @@ static inline __attribute__((always_inline)) uint64_t shmlog__c_site_word(uint64
     uint64_t site = shmlog__load_acquire(cache);
     if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u))
         site = shmlog__register(cache, s, SHMLOG__CAST(int, lcf & 0xFFu), SHMLOG__CAST(int, lcf >> 8 & 0xFFu),
-                                s->file, s->line, s->func, s->fmt, s->desc, s->nargs, s->types);
+                                s->file, s->line, s->func, s->fmt, s->desc, shmlog__site_nargs(s), s->types);
     return site;
 }
 
@@ -1201,8 +1208,9 @@ static __attribute__((noinline)) void shmlog__write_first(struct shmlog__site *s
 {
     const uint64_t site = shmlog__c_site_word(&s->word, s, lcf);
     const uint64_t words[] = {a1, a2, a3, a4, a5, a6, a7, a8};
+    const unsigned nargs = shmlog__site_nargs(s);
     if (SHMLOG__CAST(uint32_t, site) != 0)
-        shmlog__write_laid_out(site, s, lcf, words, s->nargs < 8 ? s->nargs : 8);
+        shmlog__write_laid_out(site, s, lcf, words, nargs < 8 ? nargs : 8);
 }
 
 /* Word k of a call's n, or 0 past them. */
@@ -1211,11 +1219,21 @@ static inline __attribute__((always_inline)) uint64_t shmlog__word_or_0(const ui
     return k < n ? words[k] : 0u;
 }
 
-/* A C call's record from its n words; the site's offsets are read once it
- * is registered (shmlog__write_first). */
-static inline __attribute__((always_inline)) void shmlog__write_words(struct shmlog__site *s, unsigned lcf,
-                                                                      const uint64_t *words, unsigned n)
+/* A C call's record from its n words, of the site at (SHMLOG__SITE_ARG);
+ * the site's offsets are read once it is registered (shmlog__write_first). */
+static inline __attribute__((always_inline)) void shmlog__write_words(void *at, const uint64_t *words, unsigned n)
 {
+    struct shmlog__site *s;
+    unsigned lcf;
+    if (SHMLOG__UNLIKELY(SHMLOG__REINTERPRET(uintptr_t, at) & 1u)) {
+        const struct shmlog__call *call = SHMLOG__REINTERPRET(const struct shmlog__call *,
+                                                              SHMLOG__REINTERPRET(uintptr_t, at) - 1u);
+        s = call->site;
+        lcf = call->lcf;
+    } else {
+        s = SHMLOG__CAST(struct shmlog__site *, at);
+        lcf = s->nargs & 0xFFFFu;
+    }
     const uint64_t site = shmlog__load_acquire(&s->word);
     if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u))
         shmlog__write_first(s, lcf, shmlog__word_or_0(words, n, 0), shmlog__word_or_0(words, n, 1),
@@ -1226,57 +1244,57 @@ static inline __attribute__((always_inline)) void shmlog__write_words(struct shm
         shmlog__write_laid_out(site, s, lcf, words, n);
 }
 
-void shmlog__write_w0(struct shmlog__site *s, unsigned lcf)
+void shmlog__write_w0(void *site)
 {
-    shmlog__write_words(s, lcf, NULL, 0);
+    shmlog__write_words(site, NULL, 0);
 }
 
-void shmlog__write_w1(struct shmlog__site *s, unsigned lcf, uint64_t a1)
+void shmlog__write_w1(void *site, uint64_t a1)
 {
     const uint64_t words[] = {a1};
-    shmlog__write_words(s, lcf, words, 1);
+    shmlog__write_words(site, words, 1);
 }
 
-void shmlog__write_w2(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2)
+void shmlog__write_w2(void *site, uint64_t a1, uint64_t a2)
 {
     const uint64_t words[] = {a1, a2};
-    shmlog__write_words(s, lcf, words, 2);
+    shmlog__write_words(site, words, 2);
 }
 
-void shmlog__write_w3(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3)
+void shmlog__write_w3(void *site, uint64_t a1, uint64_t a2, uint64_t a3)
 {
     const uint64_t words[] = {a1, a2, a3};
-    shmlog__write_words(s, lcf, words, 3);
+    shmlog__write_words(site, words, 3);
 }
 
-void shmlog__write_w4(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
+void shmlog__write_w4(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
 {
     const uint64_t words[] = {a1, a2, a3, a4};
-    shmlog__write_words(s, lcf, words, 4);
+    shmlog__write_words(site, words, 4);
 }
 
-void shmlog__write_w5(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+void shmlog__write_w5(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     const uint64_t words[] = {a1, a2, a3, a4, a5};
-    shmlog__write_words(s, lcf, words, 5);
+    shmlog__write_words(site, words, 5);
 }
 
-void shmlog__write_w6(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6)
+void shmlog__write_w6(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6)
 {
     const uint64_t words[] = {a1, a2, a3, a4, a5, a6};
-    shmlog__write_words(s, lcf, words, 6);
+    shmlog__write_words(site, words, 6);
 }
 
-void shmlog__write_w7(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7)
+void shmlog__write_w7(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7)
 {
     const uint64_t words[] = {a1, a2, a3, a4, a5, a6, a7};
-    shmlog__write_words(s, lcf, words, 7);
+    shmlog__write_words(site, words, 7);
 }
 
-void shmlog__write_w8(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8)
+void shmlog__write_w8(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8)
 {
     const uint64_t words[] = {a1, a2, a3, a4, a5, a6, a7, a8};
-    shmlog__write_words(s, lcf, words, 8);
+    shmlog__write_words(site, words, 8);
 }
 
 /* A C site's layout of its arguments from its types (struct shmlog__site),
@@ -1287,7 +1305,7 @@ void shmlog__write_w8(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_
  * compiling (a marker's) has its fixed bytes set. */
 static void shmlog__lay_out(struct shmlog__site *s)
 {
-    const unsigned nargs = s->nargs < SHMLOG_MAX_ARGS ? s->nargs : SHMLOG_MAX_ARGS;
+    const unsigned nargs = shmlog__site_nargs(s);
     if (s->fixed || !nargs)
         return;
     uint8_t *offsets = SHMLOG__REINTERPRET(uint8_t *, SHMLOG__REINTERPRET(uintptr_t, s->types + nargs));
@@ -1438,7 +1456,7 @@ void shmlog_flush_suppressed(void)
         if (!n)
             continue;
         /* one U64 of 8 bytes: width code 3 */
-        struct shmlog__site marker = {0, 3, 0, 8, 0, 1, e->line, e->file, e->func,
+        struct shmlog__site marker = {0, 3, 0, 8, 0, 1u << 16, e->line, e->file, e->func,
                                             "rate limit: suppressed=%llu", NULL, marker_types};
         uint8_t image[8];
         memcpy(image, &n, sizeof image);

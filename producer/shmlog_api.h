@@ -686,6 +686,8 @@ struct shmlog__site {
     uint32_t strings;
     uint16_t fixed;
     uint8_t first_string_at;
+    /* the argument count; a C site's << 16, below it its call's level and
+     * category << 8 when they are constants (SHMLOG__SITE_NARGS) */
     unsigned nargs;
     int line;
     const char *file;
@@ -787,6 +789,13 @@ SHMLOG__INLINE void shmlog__write_args(struct shmlog__site *s, uint64_t tsc, uns
 }
 #endif
 
+/* A C call's site and its level, category << 8 and flags << 16, where they
+ * are not constants (SHMLOG__SITE_ARG). */
+struct shmlog__call {
+    struct shmlog__site *site;
+    unsigned lcf;
+};
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -796,16 +805,19 @@ extern "C" {
 void shmlog__write(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, const uint8_t *image);
 /* A C call of n <= 8 arguments, each one word (SHMLOG__A_WORD): the same
  * work, its TSC read and its image laid out from the words first, so that
- * the words take the registers the TSC's halves would. */
-void shmlog__write_w0(struct shmlog__site *s, unsigned lcf);
-void shmlog__write_w1(struct shmlog__site *s, unsigned lcf, uint64_t a1);
-void shmlog__write_w2(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2);
-void shmlog__write_w3(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3);
-void shmlog__write_w4(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4);
-void shmlog__write_w5(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
-void shmlog__write_w6(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6);
-void shmlog__write_w7(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7);
-void shmlog__write_w8(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8);
+ * the words take the registers the TSC's halves would. site is the call's
+ * struct shmlog__site, which holds its level, category and flags, or, where
+ * they are not constants, one past the address of a struct shmlog__call
+ * (SHMLOG__SITE_ARG): a call of constant levels passes its words alone. */
+void shmlog__write_w0(void *site);
+void shmlog__write_w1(void *site, uint64_t a1);
+void shmlog__write_w2(void *site, uint64_t a1, uint64_t a2);
+void shmlog__write_w3(void *site, uint64_t a1, uint64_t a2, uint64_t a3);
+void shmlog__write_w4(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4);
+void shmlog__write_w5(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+void shmlog__write_w6(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6);
+void shmlog__write_w7(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7);
+void shmlog__write_w8(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8);
 #ifdef __cplusplus
 }
 #endif
@@ -920,7 +932,16 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 /* log2 of each type code's width, two bits a code (F32 is 4 bytes among the
  * 8-byte types); a string's are its address's. */
 #define SHMLOG__LOG2_WIDTHS 0xFEFA500u
-#define SHMLOG__SITE_NARGS(n, ...) n
+/* A call whose level and category are constants and flags none (SHMLOG__LEVELS_BUILTIN's,
+ * not SHMLOG__LEVELS_CHECKED's variables) has its site keep them, below its count, so that
+ * it passes its writer its words alone; another passes them beside its site, in a struct
+ * shmlog__call of its block whose address + 1 tells the writer so. */
+#define SHMLOG__LCF_AT_SITE (!__builtin_types_compatible_p(__typeof__(shmlog__flags), unsigned))
+#define SHMLOG__SITE_NARGS(n, ...)                                                            \
+    n << 16 | __builtin_choose_expr(SHMLOG__LCF_AT_SITE, shmlog__lvl | shmlog__cat << 8, 0)
+#define SHMLOG__SITE_ARG(lcf)                                                                 \
+    __builtin_choose_expr(SHMLOG__LCF_AT_SITE, (void *)&shmlog__site_static,                  \
+                          (void *)((char *)&(struct shmlog__call){&shmlog__site_static, lcf} + 1))
 /* Up to 8 arguments, a call passes each as one 64-bit word, by value
  * (SHMLOG__A_WORD), to the writer of its count, out of line, which lays
  * them out at the image offsets its types table ends with: no argument is
@@ -941,11 +962,11 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__A_BYTES(i)                                                                    \
     (0u + shmlog__t##i == SHMLOG_ARG_STR ? 8u : 1u << (SHMLOG__LOG2_WIDTHS >> 2 * shmlog__t##i & 3u))
 #define SHMLOG__SEND(n, lcf, ...) SHMLOG__CAT2(SHMLOG__SEND_, SHMLOG__CAT2(SHMLOG__PASS_, n))(n, lcf, __VA_ARGS__)
-#define SHMLOG__SEND_NONE(n, lcf, ...) shmlog__write_w0(&shmlog__site_static, lcf);
+#define SHMLOG__SEND_NONE(n, lcf, ...) shmlog__write_w0(SHMLOG__SITE_ARG(lcf));
 #define SHMLOG__SEND_IMAGE(n, lcf, ...) \
     shmlog__write(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi, lcf, shmlog__image);
 #define SHMLOG__SEND_WORDS(n, lcf, ...)                                                      \
-    SHMLOG__CAT2(shmlog__write_w, n)(&shmlog__site_static, lcf SHMLOG__EACH_N(n, SHMLOG__A_WORD, __VA_ARGS__));
+    SHMLOG__CAT2(shmlog__write_w, n)(SHMLOG__SITE_ARG(lcf) SHMLOG__EACH_N(n, SHMLOG__A_WORD, __VA_ARGS__));
 union shmlog__f64_word {
     double d;
     uint64_t u;
@@ -1976,12 +1997,13 @@ void shmlog__bad_category(void) __attribute__((error(
     } while (0)
 
 /* A call's level, category and record flags, checked (SHMLOG__LEVEL_OF), or
- * not, where the macro that names them is the library's own. */
+ * not, where the macro that names them is the library's own: constants then,
+ * which a C site keeps (SHMLOG__SITE_NARGS). */
 #define SHMLOG__LEVELS_CHECKED(cat, lvl)                                                         \
     unsigned shmlog__flags = 0;                                                                \
     const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl, shmlog__flags);                        \
     const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);
-#define SHMLOG__LEVELS_BUILTIN(cat, lvl) const unsigned shmlog__flags = 0, shmlog__lvl = lvl, shmlog__cat = cat;
+#define SHMLOG__LEVELS_BUILTIN(cat, lvl) enum { shmlog__flags = 0, shmlog__lvl = lvl, shmlog__cat = cat };
 
 /* Where a call reads its record's TSC: C++ at the site, before the
  * arguments (rdtsc's wait in the shadow of what follows); a C call of at
