@@ -879,8 +879,8 @@ static inline void shmlog__format_check(const char *fmt, ...) __attribute__((for
 static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
 static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__FORMAT_CHECK(n, ...)                                                         \
-    _Generic((char (*)[(1 SHMLOG__EACH_N(n, SHMLOG__A_OK, __VA_ARGS__)) + 1])0,             \
-             char (*)[2]: shmlog__format_check, default: shmlog__format_skip)              \
+    __builtin_choose_expr(1 SHMLOG__EACH_N(n, SHMLOG__A_OK, __VA_ARGS__), shmlog__format_check, \
+                          shmlog__format_skip)                                              \
         (SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH_N(n, SHMLOG__A_FMT, __VA_ARGS__))
 /* Names every argument of a call that is refused. */
 #define SHMLOG__USE_ALL(...) shmlog__format_skip(__VA_ARGS__)
