@@ -988,6 +988,13 @@ static int32_t shmlog__image_int(const uint8_t *p, unsigned t)
     }
 }
 
+/* A C site's argument count (struct shmlog__site's nargs keeps more). */
+static inline unsigned shmlog__site_nargs(const struct shmlog__site *s)
+{
+    const unsigned nargs = s->nargs >> 16;
+    return nargs < SHMLOG_MAX_ARGS ? nargs : SHMLOG_MAX_ARGS;
+}
+
 /* The bound a %.*s puts on string argument i of a call (SIZE_MAX: none):
  * the int it reads of argument i - 1, an integer at prev in the image, when
  * the site word says the format has one there. */
@@ -1043,7 +1050,7 @@ static __attribute__((noinline)) void shmlog__write_one_string(const struct shml
 static __attribute__((noinline)) void shmlog__write_strings(const struct shmlog__site *s, uint64_t site, uint64_t tsc,
                                                             unsigned lcf, const uint8_t *image)
 {
-    const unsigned nargs = s->nargs < SHMLOG_MAX_ARGS ? s->nargs : SHMLOG_MAX_ARGS, strings = s->strings;
+    const unsigned nargs = shmlog__site_nargs(s), strings = s->strings;
     const size_t room = shmlog__load_relaxed(&shmlog__payload_bound) - s->fixed;
     uint64_t str[SHMLOG_MAX_ARGS];
     size_t len[SHMLOG_MAX_ARGS] = {0};
@@ -1109,13 +1116,28 @@ unsigned shmlog__cut_strings(size_t *len, unsigned *cut, const uint8_t *types, u
     return SHMLOG_REC_TRUNCATED;
 }
 
-/* shmlog__write with the site word at cache: a rate limit's marker keeps its own. */
-static inline __attribute__((always_inline)) void shmlog__write_at(uint64_t *cache, const struct shmlog__site *s,
-                                                                   uint64_t tsc, unsigned lcf, const uint8_t *image)
+static uint64_t shmlog__register(uint64_t *cache, struct shmlog__site *lay_out, int level, int category,
+                                 const char *file, int line, const char *func, const char *fmt, const char *desc,
+                                 unsigned nargs, const uint8_t *types);
+
+/* The site word of a C call (shmlog__site_word), its layout worked out
+ * when it registers. */
+static inline __attribute__((always_inline)) uint64_t shmlog__c_site_word(uint64_t *cache, struct shmlog__site *s,
+                                                                          unsigned lcf)
 {
-    const uint64_t site = shmlog__site_word(cache, s, lcf);
-    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) == 0)) /* not written */
-        return;
+    uint64_t site = shmlog__load_acquire(cache);
+    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u))
+        site = shmlog__register(cache, s, SHMLOG__CAST(int, lcf & 0xFFu), SHMLOG__CAST(int, lcf >> 8 & 0xFFu),
+                                s->file, s->line, s->func, s->fmt, s->desc, shmlog__site_nargs(s), s->types);
+    return site;
+}
+
+/* The record of a call of site word site (its low 32 bits not 0), its
+ * arguments laid out in image. */
+static inline __attribute__((always_inline)) void shmlog__write_image(uint64_t site, const struct shmlog__site *s,
+                                                                      uint64_t tsc, unsigned lcf,
+                                                                      const uint8_t *image)
+{
     if (SHMLOG__UNLIKELY(s->strings)) {
         if (!(s->strings & (s->strings - 1u)))
             shmlog__write_one_string(s, site, tsc, lcf, image);
@@ -1133,19 +1155,33 @@ static inline __attribute__((always_inline)) void shmlog__write_at(uint64_t *cac
     shmlog__commit(head, pos);
 }
 
+/* shmlog__write with the site word at cache: a rate limit's marker keeps its own. */
+static inline __attribute__((always_inline)) void shmlog__write_at(uint64_t *cache, struct shmlog__site *s,
+                                                                   uint64_t tsc, unsigned lcf, const uint8_t *image)
+{
+    const uint64_t site = shmlog__c_site_word(cache, s, lcf);
+    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) == 0)) /* not written */
+        return;
+    shmlog__write_image(site, s, tsc, lcf, image);
+}
+
 void shmlog__write(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, const uint8_t *image)
 {
     shmlog__write_at(&s->word, s, SHMLOG__CAST(uint64_t, tsc_hi) << 32 | tsc_lo, lcf, image);
 }
 
-/* A C call's record from its n words: its image, each word stored at its
- * offset (the site's types table's, after its n codes) as 8 bytes, of which
- * the next argument's overwrite all but its own width's, then its TSC (after
- * the stores, which frees the registers rdtsc takes). */
-static inline __attribute__((always_inline)) void shmlog__write_words(struct shmlog__site *s, unsigned lcf,
-                                                                      const uint64_t *words, unsigned n)
+/* A C call's record from its n words, of site word site: its image, each
+ * word stored at its offset (the site's types table's, after its n codes)
+ * as 8 bytes, of which the next argument's overwrite all but its own
+ * width's, then its TSC (after the stores, which frees the registers rdtsc
+ * takes). */
+static inline __attribute__((always_inline)) void shmlog__write_laid_out(uint64_t site, const struct shmlog__site *s,
+                                                                         unsigned lcf, const uint64_t *words,
+                                                                         unsigned n)
 {
     uint8_t image[8 * 8];
+    if (!n) /* nothing reads it: said to GCC (-Wmaybe-uninitialized) */
+        image[0] = 0;
     const uint8_t *at = s->types + n;
     for (unsigned i = 0; i < n && i < 8; i++) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -1159,65 +1195,151 @@ static inline __attribute__((always_inline)) void shmlog__write_words(struct shm
     uint64_t tsc;
     /* rdtsc zeroes the halves' upper bits: no extension before joining them */
     __asm__ __volatile__("rdtsc\n\tshlq $32, %%rdx\n\torq %%rdx, %%rax" : "=a"(tsc) : : "rdx");
-    shmlog__write_at(&s->word, s, tsc, lcf, image);
+    shmlog__write_image(site, s, tsc, lcf, image);
 }
 
-void shmlog__write_w0(struct shmlog__site *s, unsigned lcf)
+/* A C call of a site not registered yet (or not written): registers and
+ * lays out the site, then writes as any call. Its words are its arguments
+ * (its site's nargs of them), not an array: the call to it is a C call's
+ * last act, so a call of a registered site keeps its words where they came. */
+static __attribute__((noinline)) void shmlog__write_first(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2,
+                                                          uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6,
+                                                          uint64_t a7, uint64_t a8)
 {
-    shmlog__write_words(s, lcf, NULL, 0);
+    const uint64_t site = shmlog__c_site_word(&s->word, s, lcf);
+    const uint64_t words[] = {a1, a2, a3, a4, a5, a6, a7, a8};
+    const unsigned nargs = shmlog__site_nargs(s);
+    if (SHMLOG__CAST(uint32_t, site) != 0)
+        shmlog__write_laid_out(site, s, lcf, words, nargs < 8 ? nargs : 8);
 }
 
-void shmlog__write_w1(struct shmlog__site *s, unsigned lcf, uint64_t a1)
+/* Word k of a call's n, or 0 past them. */
+static inline __attribute__((always_inline)) uint64_t shmlog__word_or_0(const uint64_t *words, unsigned n, unsigned k)
+{
+    return k < n ? words[k] : 0u;
+}
+
+/* A C call's record from its n words, of the site at (SHMLOG__SITE_ARG);
+ * the site's offsets are read once it is registered (shmlog__write_first). */
+static inline __attribute__((always_inline)) void shmlog__write_words(void *at, const uint64_t *words, unsigned n)
+{
+    struct shmlog__site *s;
+    unsigned lcf;
+    if (SHMLOG__UNLIKELY(SHMLOG__REINTERPRET(uintptr_t, at) & 1u)) {
+        const struct shmlog__call *call = SHMLOG__REINTERPRET(const struct shmlog__call *,
+                                                              SHMLOG__REINTERPRET(uintptr_t, at) - 1u);
+        s = call->site;
+        lcf = call->lcf;
+    } else {
+        s = SHMLOG__CAST(struct shmlog__site *, at);
+        lcf = s->nargs & 0xFFFFu;
+    }
+    const uint64_t site = shmlog__load_acquire(&s->word);
+    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u))
+        shmlog__write_first(s, lcf, shmlog__word_or_0(words, n, 0), shmlog__word_or_0(words, n, 1),
+                            shmlog__word_or_0(words, n, 2), shmlog__word_or_0(words, n, 3),
+                            shmlog__word_or_0(words, n, 4), shmlog__word_or_0(words, n, 5),
+                            shmlog__word_or_0(words, n, 6), shmlog__word_or_0(words, n, 7));
+    else
+        shmlog__write_laid_out(site, s, lcf, words, n);
+}
+
+void shmlog__write_w0(void *site)
+{
+    shmlog__write_words(site, NULL, 0);
+}
+
+void shmlog__write_w1(void *site, uint64_t a1)
 {
     const uint64_t words[] = {a1};
-    shmlog__write_words(s, lcf, words, 1);
+    shmlog__write_words(site, words, 1);
 }
 
-void shmlog__write_w2(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2)
+void shmlog__write_w2(void *site, uint64_t a1, uint64_t a2)
 {
     const uint64_t words[] = {a1, a2};
-    shmlog__write_words(s, lcf, words, 2);
+    shmlog__write_words(site, words, 2);
 }
 
-void shmlog__write_w3(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3)
+void shmlog__write_w3(void *site, uint64_t a1, uint64_t a2, uint64_t a3)
 {
     const uint64_t words[] = {a1, a2, a3};
-    shmlog__write_words(s, lcf, words, 3);
+    shmlog__write_words(site, words, 3);
 }
 
-void shmlog__write_w4(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
+void shmlog__write_w4(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
 {
     const uint64_t words[] = {a1, a2, a3, a4};
-    shmlog__write_words(s, lcf, words, 4);
+    shmlog__write_words(site, words, 4);
 }
 
-void shmlog__write_w5(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+void shmlog__write_w5(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     const uint64_t words[] = {a1, a2, a3, a4, a5};
-    shmlog__write_words(s, lcf, words, 5);
+    shmlog__write_words(site, words, 5);
 }
 
-void shmlog__write_w6(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6)
+void shmlog__write_w6(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6)
 {
     const uint64_t words[] = {a1, a2, a3, a4, a5, a6};
-    shmlog__write_words(s, lcf, words, 6);
+    shmlog__write_words(site, words, 6);
 }
 
-void shmlog__write_w7(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7)
+void shmlog__write_w7(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7)
 {
     const uint64_t words[] = {a1, a2, a3, a4, a5, a6, a7};
-    shmlog__write_words(s, lcf, words, 7);
+    shmlog__write_words(site, words, 7);
 }
 
-void shmlog__write_w8(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8)
+void shmlog__write_w8(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8)
 {
     const uint64_t words[] = {a1, a2, a3, a4, a5, a6, a7, a8};
-    shmlog__write_words(s, lcf, words, 8);
+    shmlog__write_words(site, words, 8);
+}
+
+/* A C site's layout of its arguments from its types (struct shmlog__site),
+ * the image's the call lays out past 8 arguments (SHMLOG__A_END), and up to
+ * 8, each argument's offset in the image after the types (the table has
+ * room: SHMLOG__TYPES_DECL); written once, under the lock, before any call
+ * can read the site word that lets it read the layout. A site laid out when
+ * compiling (a marker's) has its fixed bytes set. */
+static void shmlog__lay_out(struct shmlog__site *s)
+{
+    const unsigned nargs = shmlog__site_nargs(s);
+    if (s->fixed || !nargs)
+        return;
+    uint8_t *offsets = SHMLOG__REINTERPRET(uint8_t *, SHMLOG__REINTERPRET(uintptr_t, s->types + nargs));
+    unsigned at = 0, fixed = 0;
+    for (unsigned i = 0; i < nargs; i++) {
+        if (i < 8)
+            offsets[i] = SHMLOG__CAST(uint8_t, at);
+        if (s->types[i] == SHMLOG_ARG_STR) {
+            if (!s->strings)
+                s->first_string_at = SHMLOG__CAST(uint8_t, at);
+            s->strings |= 1u << i;
+            fixed += SHMLOG_STR_HEADER_BYTES;
+            at += 8;
+        } else {
+            const unsigned width = shmlog_arg_width(s->types[i]);
+            s->widths |= SHMLOG__CAST(uint64_t, __builtin_ctz(width)) << 2 * i;
+            fixed += width;
+            at += width;
+        }
+    }
+    s->fixed = SHMLOG__CAST(uint16_t, fixed);
 }
 
 uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const char *file, int line,
                                const char *func, const char *fmt, const char *desc, unsigned nargs,
                                const uint8_t *types)
+{
+    return shmlog__register(cache, NULL, level, category, file, line, func, fmt, desc, nargs, types);
+}
+
+/* shmlog__register_site, laying out the C site lay_out (if not NULL) first. */
+static uint64_t shmlog__register(uint64_t *cache, struct shmlog__site *lay_out, int level, int category,
+                                 const char *file, int line, const char *func, const char *fmt, const char *desc,
+                                 unsigned nargs, const uint8_t *types)
 {
     uint64_t word = shmlog__load_acquire(cache);
     int waiting = shmlog__load_relaxed(&shmlog__g.segments_wanted);
@@ -1241,6 +1363,8 @@ uint64_t shmlog__register_site(uint64_t *cache, int level, int category, const c
             return SHMLOG__CAST(uint64_t, shmlog__star_strings(fmt)) << 32;
         }
         word = shmlog__load_relaxed(cache);
+        if (!word && shmlog__g.initialized && lay_out)
+            shmlog__lay_out(lay_out);
         if (!word && shmlog__g.initialized)
             word = shmlog__site_add(cache, level, category, file, line, func, fmt, desc, nargs, types);
         shmlog__lock_give();
@@ -1332,7 +1456,7 @@ void shmlog_flush_suppressed(void)
         if (!n)
             continue;
         /* one U64 of 8 bytes: width code 3 */
-        const struct shmlog__site marker = {0, 3, 0, 8, 0, 1, e->line, e->file, e->func,
+        struct shmlog__site marker = {0, 3, 0, 8, 0, 1u << 16, e->line, e->file, e->func,
                                             "rate limit: suppressed=%llu", NULL, marker_types};
         uint8_t image[8];
         memcpy(image, &n, sizeof image);

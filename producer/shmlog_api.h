@@ -676,15 +676,18 @@ SHMLOG__INLINE void shmlog__commit(uint8_t *head, uint64_t pos)
  * registering the site takes. A call hands the writer its address alone. */
 struct shmlog__site {
     uint64_t word;
-    /* The C writer's layout of the arguments, worked out when compiling
-     * (C++'s writers have theirs in their code: zero there): argument i's
-     * width is 1 << (widths >> 2i & 3) bytes unless bit i of strings says it
-     * is a string; fixed is what they take whatever their values;
+    /* The C writer's layout of the arguments, worked out from the types on
+     * the site's first registration (shmlog__lay_out; C++'s writers have
+     * theirs in their code: zero there): argument i's width is
+     * 1 << (widths >> 2i & 3) bytes unless bit i of strings says it is a
+     * string; fixed is what they take whatever their values;
      * first_string_at is where the first string's address is in the image. */
     uint64_t widths;
     uint32_t strings;
     uint16_t fixed;
     uint8_t first_string_at;
+    /* the argument count; a C site's << 16, below it its call's level and
+     * category << 8 when they are constants (SHMLOG__SITE_NARGS) */
     unsigned nargs;
     int line;
     const char *file;
@@ -786,6 +789,13 @@ SHMLOG__INLINE void shmlog__write_args(struct shmlog__site *s, uint64_t tsc, uns
 }
 #endif
 
+/* A C call's site and its level, category << 8 and flags << 16, where they
+ * are not constants (SHMLOG__SITE_ARG). */
+struct shmlog__call {
+    struct shmlog__site *site;
+    unsigned lcf;
+};
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -795,16 +805,19 @@ extern "C" {
 void shmlog__write(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf, const uint8_t *image);
 /* A C call of n <= 8 arguments, each one word (SHMLOG__A_WORD): the same
  * work, its TSC read and its image laid out from the words first, so that
- * the words take the registers the TSC's halves would. */
-void shmlog__write_w0(struct shmlog__site *s, unsigned lcf);
-void shmlog__write_w1(struct shmlog__site *s, unsigned lcf, uint64_t a1);
-void shmlog__write_w2(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2);
-void shmlog__write_w3(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3);
-void shmlog__write_w4(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4);
-void shmlog__write_w5(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
-void shmlog__write_w6(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6);
-void shmlog__write_w7(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7);
-void shmlog__write_w8(struct shmlog__site *s, unsigned lcf, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8);
+ * the words take the registers the TSC's halves would. site is the call's
+ * struct shmlog__site, which holds its level, category and flags, or, where
+ * they are not constants, one past the address of a struct shmlog__call
+ * (SHMLOG__SITE_ARG): a call of constant levels passes its words alone. */
+void shmlog__write_w0(void *site);
+void shmlog__write_w1(void *site, uint64_t a1);
+void shmlog__write_w2(void *site, uint64_t a1, uint64_t a2);
+void shmlog__write_w3(void *site, uint64_t a1, uint64_t a2, uint64_t a3);
+void shmlog__write_w4(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4);
+void shmlog__write_w5(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+void shmlog__write_w6(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6);
+void shmlog__write_w7(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7);
+void shmlog__write_w8(void *site, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8);
 #ifdef __cplusplus
 }
 #endif
@@ -849,19 +862,15 @@ enum {
 /* C: each argument evaluated into a local of the call's block, then the record. */
 #define SHMLOG__WITH_ARGS(n, ...) SHMLOG__EACH_N(n, SHMLOG__A_EVAL, __VA_ARGS__) SHMLOG__WRITE(n, __VA_ARGS__)
 #define SHMLOG__A_EVAL(i, x) __extension__ __auto_type shmlog__r##i = (x); SHMLOG__A_DECL(i, x)
-/* Argument i's type code, support, whether it is a string, log2 of its
- * width, its bytes in the call's image (a string's address) and whether it
- * is a long double, as constants of the call's block, each worked out once:
- * the macros below name them, so a call's expansion stays short (GCC keeps
- * every token's macro location). */
+/* Argument i's type code, a constant of the call's block worked out once,
+ * and all the site holds of the argument: its layout is worked out from the
+ * codes when the site registers, so a call's expansion stays short (the
+ * front ends' time goes by its tokens; GCC keeps every token's macro
+ * location). */
 #define SHMLOG__A_DECL(i, x)                                                                  \
-    enum { shmlog__t##i = SHMLOG__TYPE(shmlog__r##i), shmlog__ok##i = shmlog__t##i != SHMLOG_ARG_NONE, \
-           shmlog__s##i = 0u + shmlog__t##i == SHMLOG_ARG_STR,                                \
-           shmlog__w##i = SHMLOG__LOG2_WIDTHS >> 2 * shmlog__t##i & 3u,                        \
-           shmlog__b##i = shmlog__s##i ? 8u : 1u << shmlog__w##i,                             \
-           shmlog__l##i = sizeof(shmlog__r##i) > 8 && 0u + shmlog__t##i == SHMLOG_ARG_F64 };  \
-    SHMLOG__STATIC_ASSERT(shmlog__ok##i, SHMLOG__UNSUPPORTED);
-#define SHMLOG__A_OK(i, x) && shmlog__ok##i
+    enum { shmlog__t##i = SHMLOG__TYPE(shmlog__r##i) };                                       \
+    SHMLOG__STATIC_ASSERT(0u + shmlog__t##i != SHMLOG_ARG_NONE, SHMLOG__UNSUPPORTED);
+#define SHMLOG__A_OK(i, x) && 0u + shmlog__t##i != SHMLOG_ARG_NONE
 #define SHMLOG__A_FMT(i, x) , shmlog__r##i
 
 /* Never called: lets the compiler check the format against the arguments,
@@ -870,8 +879,8 @@ static inline void shmlog__format_check(const char *fmt, ...) __attribute__((for
 static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
 static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__FORMAT_CHECK(n, ...)                                                         \
-    _Generic((char (*)[(1 SHMLOG__EACH_N(n, SHMLOG__A_OK, __VA_ARGS__)) + 1])0,             \
-             char (*)[2]: shmlog__format_check, default: shmlog__format_skip)              \
+    __builtin_choose_expr(1 SHMLOG__EACH_N(n, SHMLOG__A_OK, __VA_ARGS__), shmlog__format_check, \
+                          shmlog__format_skip)                                              \
         (SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH_N(n, SHMLOG__A_FMT, __VA_ARGS__))
 /* Names every argument of a call that is refused. */
 #define SHMLOG__USE_ALL(...) shmlog__format_skip(__VA_ARGS__)
@@ -882,19 +891,12 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__SITE_FORMAT(n, ...) \
     __builtin_choose_expr(__builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)), SHMLOG__FIRST(__VA_ARGS__), "")
 #define SHMLOG__SITE_DESC(n, ...) NULL
-/* Where each argument i's bytes end in the call's image, shmlog__e<i>
- * (below), and the strings up to it, shmlog__n<i>: constants of the call's
- * block. The types table's n codes are followed by the n arguments' offsets
- * in the image, for shmlog__write_w<n>. */
+/* The site's n type codes, after a 0 that keeps the table of a call without
+ * arguments from being empty, then room for the arguments' offsets in the
+ * image, which shmlog__lay_out writes for shmlog__write_w<n>. */
 #define SHMLOG__TYPES_DECL(n, ...)                                                           \
-    enum { shmlog__e0 = 0, shmlog__n0 = 0 SHMLOG__EACH_N(n, SHMLOG__A_ENUM, __VA_ARGS__) };    \
-    static const uint8_t shmlog__types[] = {0 SHMLOG__EACH_N(n, SHMLOG__A_TYPE, __VA_ARGS__)     \
-                                                SHMLOG__EACH_N(n, SHMLOG__A_OFFSET, __VA_ARGS__)};
-#define SHMLOG__A_ENUM(i, x)                                                                  \
-    , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + shmlog__b##i,                \
-      shmlog__n##i = SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) + shmlog__s##i
-#define SHMLOG__A_TYPE(i, x) , SHMLOG__CAST(uint8_t, shmlog__t##i)
-#define SHMLOG__A_OFFSET(i, x) , SHMLOG__CAST(uint8_t, SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i))
+    static uint8_t shmlog__types[1 + 2 * (n)] = {0 SHMLOG__EACH_N(n, SHMLOG__A_TYPE, __VA_ARGS__)};
+#define SHMLOG__A_TYPE(i, x) , shmlog__t##i
 #define SHMLOG__PREV_1 0
 #define SHMLOG__PREV_2 1
 #define SHMLOG__PREV_3 2
@@ -930,7 +932,16 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 /* log2 of each type code's width, two bits a code (F32 is 4 bytes among the
  * 8-byte types); a string's are its address's. */
 #define SHMLOG__LOG2_WIDTHS 0xFEFA500u
-#define SHMLOG__SITE_NARGS(n, ...) n
+/* A call whose level and category are constants and flags none (SHMLOG__LEVELS_BUILTIN's,
+ * not SHMLOG__LEVELS_CHECKED's variables) has its site keep them, below its count, so that
+ * it passes its writer its words alone; another passes them beside its site, in a struct
+ * shmlog__call of its block whose address + 1 tells the writer so. */
+#define SHMLOG__LCF_AT_SITE (!__builtin_types_compatible_p(__typeof__(shmlog__flags), unsigned))
+#define SHMLOG__SITE_NARGS(n, ...)                                                            \
+    n << 16 | __builtin_choose_expr(SHMLOG__LCF_AT_SITE, shmlog__lvl | shmlog__cat << 8, 0)
+#define SHMLOG__SITE_ARG(lcf)                                                                 \
+    __builtin_choose_expr(SHMLOG__LCF_AT_SITE, (void *)&shmlog__site_static,                  \
+                          (void *)((char *)&(struct shmlog__call){&shmlog__site_static, lcf} + 1))
 /* Up to 8 arguments, a call passes each as one 64-bit word, by value
  * (SHMLOG__A_WORD), to the writer of its count, out of line, which lays
  * them out at the image offsets its types table ends with: no argument is
@@ -942,14 +953,20 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__VALUES_NONE(n, ...)
 #define SHMLOG__VALUES_WORDS(n, ...)
 #define SHMLOG__VALUES_IMAGE(n, ...)                                                         \
+    enum { shmlog__e0 = 0 SHMLOG__EACH_N(n, SHMLOG__A_END, __VA_ARGS__) };                     \
     uint8_t shmlog__image[SHMLOG__CAT2(shmlog__e, n)];                                        \
     SHMLOG__EACH_N(n, SHMLOG__A_IMAGE, __VA_ARGS__)
+/* Where argument i's bytes end in the call's image, shmlog__e<i>, as
+ * shmlog__lay_out lays them out (a string's are its address). */
+#define SHMLOG__A_END(i, x) , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__A_BYTES(i)
+#define SHMLOG__A_BYTES(i)                                                                    \
+    (0u + shmlog__t##i == SHMLOG_ARG_STR ? 8u : 1u << (SHMLOG__LOG2_WIDTHS >> 2 * shmlog__t##i & 3u))
 #define SHMLOG__SEND(n, lcf, ...) SHMLOG__CAT2(SHMLOG__SEND_, SHMLOG__CAT2(SHMLOG__PASS_, n))(n, lcf, __VA_ARGS__)
-#define SHMLOG__SEND_NONE(n, lcf, ...) shmlog__write_w0(&shmlog__site_static, lcf);
+#define SHMLOG__SEND_NONE(n, lcf, ...) shmlog__write_w0(SHMLOG__SITE_ARG(lcf));
 #define SHMLOG__SEND_IMAGE(n, lcf, ...) \
     shmlog__write(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi, lcf, shmlog__image);
 #define SHMLOG__SEND_WORDS(n, lcf, ...)                                                      \
-    SHMLOG__CAT2(shmlog__write_w, n)(&shmlog__site_static, lcf SHMLOG__EACH_N(n, SHMLOG__A_WORD, __VA_ARGS__));
+    SHMLOG__CAT2(shmlog__write_w, n)(SHMLOG__SITE_ARG(lcf) SHMLOG__EACH_N(n, SHMLOG__A_WORD, __VA_ARGS__));
 union shmlog__f64_word {
     double d;
     uint64_t u;
@@ -968,7 +985,7 @@ union shmlog__f32_word {
           ((union shmlog__f64_word){(double)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64, shmlog__r##i, 0)}).u, \
       __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32,                              \
           SHMLOG__CAST(uint64_t, ((union shmlog__f32_word){(float)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32, shmlog__r##i, 0)}).u), \
-          SHMLOG__CAST(uint64_t, SHMLOG__CAST(uintptr_t, __builtin_choose_expr(shmlog__ok##i, shmlog__r##i, 0)))))
+          SHMLOG__CAST(uint64_t, SHMLOG__CAST(uintptr_t, __builtin_choose_expr(0u + shmlog__t##i != SHMLOG_ARG_NONE, shmlog__r##i, 0)))))
 /* How a call of n arguments passes them (SHMLOG__SEND). */
 #define SHMLOG__PASS_0 NONE
 #define SHMLOG__PASS_1 WORDS
@@ -1009,25 +1026,18 @@ union shmlog__f32_word {
  * sites in one function cost GCC a tenth more compile time. */
 #define SHMLOG__A_IMAGE(i, x)                                                                 \
     __builtin_memcpy(shmlog__image + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i), SHMLOG__IMAGE_SOURCE(i), \
-                     shmlog__b##i);
+                     SHMLOG__A_BYTES(i));
 /* A long double is the one argument wider than its 8 image bytes; the
  * inner choice casts 0.0 for any other argument, so that the branch not
  * taken still compiles for a pointer. */
 #define SHMLOG__IMAGE_SOURCE(i)                                                               \
-    __builtin_choose_expr(shmlog__l##i,                                                       \
+    __builtin_choose_expr(SHMLOG__A_LONG_DOUBLE(i),                                           \
                           (const void *)&(const double){(double)__builtin_choose_expr(        \
-                              shmlog__l##i, shmlog__r##i, 0.0)},                              \
+                              SHMLOG__A_LONG_DOUBLE(i), shmlog__r##i, 0.0)},                  \
                           (const void *)&shmlog__r##i)
-/* The site's layout for shmlog__write (struct shmlog__site). */
-#define SHMLOG__SITE_LAYOUT(n, ...)                                                          \
-    0u SHMLOG__EACH_N(n, SHMLOG__A_WIDTH, __VA_ARGS__), 0u SHMLOG__EACH_N(n, SHMLOG__A_STRING, __VA_ARGS__), \
-        0u SHMLOG__EACH_N(n, SHMLOG__A_FIXED, __VA_ARGS__), 0u SHMLOG__EACH_N(n, SHMLOG__A_FIRST_STRING, __VA_ARGS__)
-#define SHMLOG__A_WIDTH(i, x) | (shmlog__s##i ? 0u : (0ull + shmlog__w##i) << (2 * ((i) - 1)))
-#define SHMLOG__A_STRING(i, x) | (0u + shmlog__s##i) << ((i) - 1)
-#define SHMLOG__A_FIXED(i, x) + (shmlog__s##i ? SHMLOG_STR_HEADER_BYTES : 1u << shmlog__w##i)
-#define SHMLOG__A_FIRST_STRING(i, x)                                                          \
-    + (shmlog__s##i && 0u + SHMLOG__CAT2(shmlog__n, SHMLOG__PREV_##i) == 0u                   \
-           ? 0u + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) : 0u)
+#define SHMLOG__A_LONG_DOUBLE(i) (sizeof(shmlog__r##i) > 8 && 0u + shmlog__t##i == SHMLOG_ARG_F64)
+/* The site's layout (struct shmlog__site) is worked out when it registers. */
+#define SHMLOG__SITE_LAYOUT(n, ...) 0u, 0u, 0u, 0u
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
@@ -1987,12 +1997,13 @@ void shmlog__bad_category(void) __attribute__((error(
     } while (0)
 
 /* A call's level, category and record flags, checked (SHMLOG__LEVEL_OF), or
- * not, where the macro that names them is the library's own. */
+ * not, where the macro that names them is the library's own: constants then,
+ * which a C site keeps (SHMLOG__SITE_NARGS). */
 #define SHMLOG__LEVELS_CHECKED(cat, lvl)                                                         \
     unsigned shmlog__flags = 0;                                                                \
     const unsigned shmlog__lvl = SHMLOG__LEVEL_OF(lvl, shmlog__flags);                        \
     const unsigned shmlog__cat = SHMLOG__CATEGORY_OF(cat, shmlog__flags);
-#define SHMLOG__LEVELS_BUILTIN(cat, lvl) const unsigned shmlog__flags = 0, shmlog__lvl = lvl, shmlog__cat = cat;
+#define SHMLOG__LEVELS_BUILTIN(cat, lvl) enum { shmlog__flags = 0, shmlog__lvl = lvl, shmlog__cat = cat };
 
 /* Where a call reads its record's TSC: C++ at the site, before the
  * arguments (rdtsc's wait in the shadow of what follows); a C call of at
