@@ -116,6 +116,10 @@ struct fmt_out {
     constexpr void put(char c) { p[n++] = c; }
     constexpr void put_number(int v)
     {
+        if (v < 10) { /* most widths and precisions: no array for Clang's evaluator to make */
+            put(static_cast<char>('0' + v));
+            return;
+        }
         char d[12] = {};
         int k = 0;
         do {
@@ -398,20 +402,54 @@ constexpr bool fmt_arg_name(const char *t, const char *&name, size_t &n)
     return t[n] == '"' && n > 0;
 }
 
-/* The characters of f from from on before its next '%', '{', '}' or NUL: GCC
- * folds the builtin in one step of its evaluation, where reading f a
- * character at a time costs it thousands of instructions a character;
- * Clang, which evaluates no strcspn, reads them. */
-constexpr size_t fmt_plain(const char *f, size_t from)
-{
+/* Where a format's next '%', '{' and '}' are, found by builtins both
+ * compilers evaluate in one step, where a loop reading the characters costs
+ * each thousands of instructions a character: Clang's strchr, each looked
+ * for again only once passed; GCC's strcspn (which Clang does not evaluate;
+ * GCC folds strchr of a pointer past a literal's start wrongly: GCC 12
+ * gives f + from + the index from f). */
+struct fmt_specials {
+    const char *f;
+    size_t end; /* what lies at or past it is no placeholder's */
+    size_t pct, open, close;
+    constexpr size_t find(char c, size_t from) const
+    {
 #ifdef __clang__
-    size_t n = from;
-    while (f[n] && f[n] != '%' && f[n] != '{' && f[n] != '}')
-        n++;
-    return n - from;
+        const char *p = __builtin_strchr(f + from, c);
+        const size_t at = p ? static_cast<size_t>(p - f) : end;
 #else
-    return __builtin_strcspn(f + from, "%{}");
+        const size_t at = from + __builtin_strcspn(f + from, c == '%' ? "%" : c == '{' ? "{" : c == '}' ? "}" : ";");
 #endif
+        return at < end ? at : end;
+    }
+    constexpr fmt_specials(const char *f_, size_t end_)
+        : f(f_), end(end_), pct(find('%', 0)), open(find('{', 0)), close(find('}', 0))
+    {
+    }
+    /* the first at or after from; end when none */
+    constexpr size_t next(size_t from)
+    {
+#ifdef __clang__
+        if (pct < from)
+            pct = find('%', from);
+        if (open < from)
+            open = find('{', from);
+        if (close < from)
+            close = find('}', from);
+        const size_t m = pct < open ? pct : open;
+        return m < close ? m : close;
+#else
+        const size_t at = from + __builtin_strcspn(f + from, "%{}");
+        return at < end ? at : end;
+#endif
+    }
+};
+
+/* Whether a format has a brace, which a {} format does: a printf format
+ * without one is left as it is, and its site translates nothing. */
+constexpr bool fmt_has_brace(const char *f)
+{
+    return __builtin_strchr(f, '{') != nullptr || __builtin_strchr(f, '}') != nullptr;
 }
 
 /* What the translation reads of an argument's type. */
@@ -420,12 +458,25 @@ struct fmt_arg_info {
     size_t bytes;
     bool time_point;
     const char *unit; /* fmt_unit's */
+    char bare[8];     /* what a bare {} becomes, worked out once a type; "" where it takes more (a duration) */
 };
+constexpr fmt_arg_info fmt_arg_info_of(fmt_kind kind, size_t bytes, bool time_point, const char *unit)
+{
+    fmt_arg_info a{kind, bytes, time_point, unit, {}};
+    fmt_out out{a.bare, 0};
+    int dyn = 0;
+    bool entry = false;
+    if (!time_point && unit && !unit[0] &&
+        fmt_conversion("", 0, kind, bytes, out, dyn, entry) == fmt_reason::none && !entry && !dyn)
+        return a;
+    a.bare[0] = 0;
+    return a;
+}
 /* Per signature, once: the translation itself is no template, so that a
  * site's format costs its evaluation alone, not an instantiation of it. */
 template <typename... A> struct fmt_args_of {
-    static constexpr fmt_arg_info info[] = {fmt_arg_info{k_other, 0, false, ""},
-                                            fmt_arg_info{fmt_kind_of<A>(), sizeof(A), is_time_point<A>::value, fmt_unit<A>()}...};
+    static constexpr fmt_arg_info info[] = {fmt_arg_info{k_other, 0, false, "", {}},
+                                            fmt_arg_info_of(fmt_kind_of<A>(), sizeof(A), is_time_point<A>::value, fmt_unit<A>())...};
 };
 
 /* Where fmt_translate_into writes: a fmt_site's arrays and fields. */
@@ -450,8 +501,10 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
     const size_t sl = sizeof fmt_suppressed - 1;
     const bool suffixed = len >= sl && __builtin_strcmp(f + len - sl, fmt_suppressed) == 0;
     const size_t end = suffixed ? len - sl : len;
-    bool conv = false, brace = false, inside = false; /* inside: a placeholder, whose chrono spec's % is its own */
-    for (size_t i = fmt_plain(f, 0); !conv && i < end; i += 1 + fmt_plain(f, i + 1)) {
+    fmt_specials specials(f, end);
+    bool conv = false, brace = specials.open < end || specials.close < end, inside = false; /* inside: a placeholder, whose chrono spec's % is its own */
+    /* without a '%' it is a {} format if it has a brace: no character to read */
+    for (size_t i = specials.pct < end ? specials.next(0) : end; !conv && i < end; i = specials.next(i + 1)) {
         const char c = f[i];
         const char next = i + 1 < end ? f[i + 1] : 0;
         if (c == '%' && next == '%')
@@ -470,14 +523,21 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
         return;
     fmt_out out{r.text, 0};
     r.fmt_style = true;
+    specials = fmt_specials(f, end); /* the scan above may have passed them */
     const int placeholders_args = nargs - (suffixed ? 1 : 0);
     int next = 0;
     bool named_seen = false, auto_seen = false, manual_seen = false;
     for (size_t i = 0; i < end; i++) {
-        /* the text up to the next '%', '{' or '}', most of a format, in a loop of nothing else */
-        const size_t plain = i + fmt_plain(f, i) < end ? i + fmt_plain(f, i) : end;
+        /* the text up to the next '%', '{' or '}', most of a format, at once */
+        const size_t plain = specials.next(i);
+#ifdef __clang__
+        __builtin_memcpy(out.p + out.n, f + i, plain - i); /* Clang's one step; GCC evaluates no memcpy */
+        out.n += plain - i;
+        i = plain;
+#else
         for (; i < plain; i++)
             out.p[out.n++] = f[i];
+#endif
         if (i >= end)
             break;
         char c = f[i];
@@ -497,10 +557,24 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
         } else if (c == '{' && i + 1 < end && f[i + 1] == '{') {
             out.put('{');
             i++;
+        } else if (c == '{' && i + 1 < end && f[i + 1] == '}' && !names && !manual_seen && next < placeholders_args &&
+                   args[next + 1].bare[0]) {
+            /* a bare {}, most placeholders: its type's conversion, as the general case below would write it */
+            const char *bare = args[++next].bare;
+            r.at = next;
+            auto_seen = true;
+            for (size_t k = 0; bare[k]; k++)
+                out.put(bare[k]);
+            i++;
         } else if (c == '{') {
-            size_t close = i + 1; /* past a nested {} (a width or precision from an argument) */
-            while (close < end && f[close] != '}' && !(f[close] == '{' && (close + 1 >= end || f[close + 1] != '}')))
-                close += f[close] == '{' ? 2 : 1;
+            /* the next special character, most often its '}'; else read past a nested {} (a width or
+             * precision from an argument) or a chrono spec's % */
+            size_t close = specials.next(i + 1);
+            if (close >= end || f[close] != '}') {
+                close = i + 1;
+                while (close < end && f[close] != '}' && !(f[close] == '{' && (close + 1 >= end || f[close + 1] != '}')))
+                    close += f[close] == '{' ? 2 : 1;
+            }
             const int arg = ++next;
             r.at = arg;
             if (close >= end || f[close] != '}') {
@@ -557,11 +631,10 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
             }
             if (spec < close)
                 spec++;
-            for (size_t k = spec; k < close; k++)
-                if (f[k] == ';') { /* it would end the descriptor's entry */
-                    r.error = fmt_reason::semicolon_in_spec_unsupported;
-                    return;
-                }
+            if (specials.find(';', spec) < close) { /* it would end the descriptor's entry */
+                r.error = fmt_reason::semicolon_in_spec_unsupported;
+                return;
+            }
             if (!args[arg].unit) {
                 r.error = fmt_reason::duration_unit_unsupported;
                 return;
@@ -1044,11 +1117,14 @@ template <typename... A> struct site_desc_join<1, A...> {
  * an expansion per argument at each site. The call texts are read for names
  * only where an argument is a named one (a flag, not a null pointer: GCC's
  * UBSan takes an array's address compared with 0 as not constant). */
-template <std::size_t N, typename... R>
+template <std::size_t N, bool Braces, typename... R>
 constexpr auto site_fmt(call_args<R...> *, const char *f, const char *const *texts)
 {
-    return fmt_translate<N, void, typename value_of<typename unnamed<R>::type>::type...>(f, texts,
-                                                                                         call_args<R...>::named);
+    if constexpr (Braces)
+        return fmt_translate<N, void, typename value_of<typename unnamed<R>::type>::type...>(f, texts,
+                                                                                             call_args<R...>::named);
+    else
+        return fmt_site<1>{}; /* a printf format: nothing of its own */
 }
 template <std::size_t M, typename... R>
 constexpr auto site_desc_for(call_args<R...> *, const char *own, const char *const *texts)
@@ -1268,16 +1344,16 @@ constexpr auto site_desc_for(call_args<R...> *, const char *own, const char *con
  * format that is not a literal is the literal check's error alone. */
 #define SHMLOG__FMT_DECL(n, ...)                                                             \
     static constexpr const char *shmlog__texts[] = {"" SHMLOG__EACH_N(n, SHMLOG__A_TEXT, __VA_ARGS__)}; \
-    static constexpr auto shmlog__fmt = shmlog_detail::site_fmt<sizeof(SHMLOG__FIRST(__VA_ARGS__))>(  \
-        static_cast<shmlog__args *>(nullptr),                                                \
-        __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "", shmlog__texts); \
+    static constexpr auto shmlog__fmt = shmlog_detail::site_fmt<sizeof(SHMLOG__FIRST(__VA_ARGS__)),   \
+        shmlog_detail::fmt_has_brace(SHMLOG__CXX_LITERAL(SHMLOG__FIRST(__VA_ARGS__)))>(            \
+        static_cast<shmlog__args *>(nullptr), SHMLOG__CXX_LITERAL(SHMLOG__FIRST(__VA_ARGS__)), shmlog__texts); \
     static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
     static constexpr auto shmlog__desc = shmlog_detail::site_desc_for<                       \
         shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__texts, shmlog__args::named, \
                                                                    sizeof shmlog__texts / sizeof *shmlog__texts - 1)>( \
         static_cast<shmlog__args *>(nullptr), shmlog__fmt.desc, shmlog__texts);
 #define SHMLOG__A_TEXT(i, x) , #x
-#define SHMLOG__SITE_FORMAT(n, ...)                                                          \
-    (shmlog__fmt.fmt_style ? shmlog__fmt.text                                                \
-     : __builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)) ? SHMLOG__FIRST(__VA_ARGS__) : "")
+/* The format if it is a literal, "" if not (whose error is the literal check's alone). */
+#define SHMLOG__CXX_LITERAL(fmt) (__builtin_constant_p(fmt) ? (fmt) : "")
+#define SHMLOG__SITE_FORMAT(n, ...) (shmlog__fmt.fmt_style ? shmlog__fmt.text : SHMLOG__CXX_LITERAL(SHMLOG__FIRST(__VA_ARGS__)))
 #define SHMLOG__SITE_DESC(n, ...) (shmlog__desc.text[0] ? shmlog__desc.text : shmlog__args::desc)
