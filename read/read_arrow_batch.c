@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "read_arrow.h"
 
@@ -282,6 +283,33 @@ void read_pool_close(struct pool *p)
     pool_unref(p);
 }
 
+/* ==== The zero region ====
+ *
+ * What a column with no value in a batch hands over: its validity (all null),
+ * values (all zero, false), offsets (all empty) and characters are views of
+ * one read-only region of zeros, mapped once per process and never freed nor
+ * written (a consumer may not write an Arrow buffer), whose pages are the
+ * kernel's shared zero page: such a column costs a batch no memory. */
+
+/* The largest buffer of a column: 8-byte values (or int32 offsets, one more) of the largest batch. */
+#define ZERO_REGION_BYTES (((size_t)SHMLOG_READ_ARROW_ROWS_MAX + 1) * 8)
+
+static const uint8_t *zero_region;
+
+static void zero_region_map(void)
+{
+    void *p = mmap(NULL, ZERO_REGION_BYTES, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    zero_region = p == MAP_FAILED ? NULL : p;
+}
+
+/* The region; NULL when it could not be mapped. */
+static const uint8_t *zero_region_get(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, zero_region_map);
+    return zero_region;
+}
+
 /* ==== Building ==== */
 
 /* Room for n more characters of a string column. */
@@ -305,10 +333,47 @@ int read_batch_chars(struct batch *b, struct col_buf *c, size_t n)
     return chars_room(b->pool, c, n);
 }
 
-/* The batch's buffers, for batch_rows rows. */
+/* Whether column c is made on its first value: one that may have none in a
+ * batch (nullable, or bool, whose false is a zero bit). */
+static int made_on_first_value(const struct col_def *c)
+{
+    return c->nullable || c->type == COL_BOOL;
+}
+
+int read_batch_col_make(struct batch *bt, struct col_buf *b)
+{
+    const struct col_def *c = &bt->cols[b - bt->buf];
+    size_t rows = bt->cap, bitmap = (rows + 7) / 8 + 8;
+    size_t data = c->type == COL_BOOL   ? bitmap
+                  : c->type == COL_UTF8 ? (rows + 1) * 4
+                                        : rows * read_col_width[c->type];
+    if (c->nullable && !b->valid) {
+        if (!(b->valid = pool_get(bt->pool, bitmap)))
+            return -ENOMEM;
+        /* Cleared: a row not written is null. */
+        memset(b->valid, 0, bitmap);
+    }
+    /* 8 bytes of slack: a value of a narrower column is stored as a word (FIELD_WORD). */
+    uint8_t *d = pool_get(bt->pool, data + 8);
+    if (!d)
+        return -ENOMEM;
+    if (c->type == COL_BOOL)
+        memset(d, 0, bitmap); /* a bit not set is false */
+    if (c->type == COL_UTF8) {
+        ((int32_t *)(void *)d)[0] = 0;
+        if (chars_room(bt->pool, b, rows * (c->chars_hint ? c->chars_hint : 1)) != 0) {
+            pool_put(bt->pool, d);
+            return -ENOMEM;
+        }
+    }
+    b->data = d;
+    return 0;
+}
+
+/* The batch's buffers, for batch_rows rows: those of the columns that have a
+ * value in every row; the others' on their first value. */
 int read_batch_begin(struct batch *bt)
 {
-    size_t rows = bt->cap;
     for (size_t i = 0; i < bt->ncols; i++) {
         const struct col_def *c = &bt->cols[i];
         struct col_buf *b = &bt->buf[i];
@@ -316,23 +381,8 @@ int read_batch_begin(struct batch *bt)
         if (c->type == COL_NEST) {
             if (!(b->nest = read_nest_new(c->shape)))
                 return -ENOMEM;
-            continue;
-        }
-        size_t bitmap = (rows + 7) / 8 + 8;
-        size_t data = c->type == COL_BOOL   ? bitmap
-                      : c->type == COL_UTF8 ? (rows + 1) * 4
-                                            : rows * read_col_width[c->type];
-        if ((c->nullable && !(b->valid = pool_get(bt->pool, bitmap))) || !(b->data = pool_get(bt->pool, data + 8)))
+        } else if (!made_on_first_value(c) && read_batch_col_make(bt, b) != 0) {
             return -ENOMEM;
-        /* Bitmaps start cleared: a row not written is null (validity) or false. */
-        if (b->valid)
-            memset(b->valid, 0, bitmap);
-        if (c->type == COL_BOOL)
-            memset(b->data, 0, bitmap);
-        if (c->type == COL_UTF8) {
-            ((int32_t *)b->data)[0] = 0;
-            if (chars_room(bt->pool, b, rows * (c->chars_hint ? c->chars_hint : 1)) != 0)
-                return -ENOMEM;
         }
     }
     bt->rows = 0;
@@ -464,19 +514,17 @@ void read_batch_free(struct batch *bt)
 int read_batch_export(struct batch *s, struct ArrowArray *out)
 {
     size_t n = s->ncols, rows = s->rows, ndicts = 0, nests = 0;
+    const uint8_t *zero = zero_region_get();
+    if (!zero)
+        return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
         ndicts += s->cols[i].type == COL_DICT8 || s->cols[i].type == COL_DICT16;
         nests += s->cols[i].type == COL_NEST;
     }
     for (size_t i = 0; i < n; i++) {
-        struct dict *d = &s->buf[i].dict;
-        if (s->cols[i].type == COL_UTF8)
+        if (s->cols[i].type == COL_UTF8 && s->buf[i].data)
             fill_offsets(&s->buf[i], (uint32_t)rows);
         else if (s->cols[i].type == COL_NEST && read_nest_fill(s->buf[i].nest, (uint32_t)rows) != 0)
-            return -ENOMEM;
-        /* An empty dictionary still has its offset 0 and a buffer of characters. */
-        else if ((s->cols[i].type == COL_DICT8 || s->cols[i].type == COL_DICT16) &&
-                 ((!d->offsets && !(d->offsets = calloc(1, sizeof *d->offsets))) || (!d->chars && !(d->chars = malloc(1)))))
             return -ENOMEM;
     }
     struct batch_mem *m = calloc(1, sizeof *m);
@@ -510,13 +558,21 @@ int read_batch_export(struct batch *s, struct ArrowArray *out)
             b->nest = NULL;
             continue;
         }
-        int64_t nulls = b->valid ? count_nulls(b->valid, (uint32_t)rows) : 0;
-        bufs[0] = nulls ? b->valid : NULL;
-        bufs[1] = b->data;
-        bufs[2] = b->chars;
-        m->pooled[m->npooled++] = b->valid;
-        m->pooled[m->npooled++] = b->data;
-        m->pooled[m->npooled++] = b->chars;
+        int64_t nulls;
+        if (b->data) {
+            nulls = b->valid ? count_nulls(b->valid, (uint32_t)rows) : 0;
+            bufs[0] = nulls ? b->valid : NULL;
+            bufs[1] = b->data;
+            bufs[2] = b->chars;
+            m->pooled[m->npooled++] = b->valid;
+            m->pooled[m->npooled++] = b->data;
+            m->pooled[m->npooled++] = b->chars;
+        } else { /* no value in the batch: null (or false, empty) in every row */
+            nulls = c->nullable ? (int64_t)rows : 0;
+            bufs[0] = c->nullable ? zero : NULL;
+            bufs[1] = zero;
+            bufs[2] = zero;
+        }
         *ch = (struct ArrowArray){.length = (int64_t)rows, .null_count = nulls,
                                   .n_buffers = c->type == COL_UTF8 ? 3 : 2, .buffers = bufs,
                                   .release = release_part, .private_data = m};
@@ -524,8 +580,9 @@ int read_batch_export(struct batch *s, struct ArrowArray *out)
             struct dict *d = &b->dict;
             const void **db = m->buffers + 6 * i + 3;
             db[0] = NULL;
-            db[1] = d->offsets;
-            db[2] = d->chars;
+            /* An empty dictionary: its one offset 0 and no characters, of the zero region. */
+            db[1] = d->offsets ? (const void *)d->offsets : zero;
+            db[2] = d->chars ? (const void *)d->chars : zero;
             m->owned[m->nowned++] = d->offsets;
             m->owned[m->nowned++] = d->chars;
             m->dicts[i] = (struct ArrowArray){.length = d->n, .n_buffers = 3, .buffers = db,

@@ -734,15 +734,19 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
 }
 
 /* put_kept_index() at fixed column col of the records: its type and whether it
- * has a validity bitmap are constants here, not looked up per row. */
-static inline void put_fixed_index(struct col_buf *b, unsigned col, uint32_t row, uint32_t i)
+ * has a validity bitmap (and so its buffers made on its first value) are
+ * constants here, not looked up per row. 0, or -ENOMEM. */
+static inline int put_fixed_index(struct batch *bt, struct col_buf *b, unsigned col, uint32_t row, uint32_t i)
 {
+    if (record_cols[col].nullable && col_ready(bt, b) != 0)
+        return -ENOMEM;
     if (record_cols[col].type == COL_DICT8)
         put_u8(b, row, (uint8_t)i);
     else
         put_u16(b, row, (uint16_t)i);
     if (record_cols[col].nullable)
         set_bit(b->valid, row);
+    return 0;
 }
 
 /* The app's, host's and site d's (of process p) and a record's category's dictionary indices at row, through
@@ -782,12 +786,11 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
         dict_limit(bt, cat, s->cols[R_CATEGORY].type);
     }
     /* Indices the dictionaries held already: their limits were checked as they grew. */
-    put_fixed_index(app, R_APP, row, m->app_index);
-    put_fixed_index(host, R_HOST, row, m->host_index);
-    put_fixed_index(site, R_SITE, row, m->site_index);
-    if (m->func_index >= 0)
-        put_fixed_index(func, R_FUNC, row, (uint32_t)m->func_index);
-    put_fixed_index(cat, R_CATEGORY, row, m->category_index);
+    if (put_fixed_index(bt, app, R_APP, row, m->app_index) != 0 || put_fixed_index(bt, host, R_HOST, row, m->host_index) != 0 ||
+        put_fixed_index(bt, site, R_SITE, row, m->site_index) != 0 ||
+        (m->func_index >= 0 && put_fixed_index(bt, func, R_FUNC, row, (uint32_t)m->func_index) != 0) ||
+        put_fixed_index(bt, cat, R_CATEGORY, row, m->category_index) != 0)
+        return -ENOMEM;
     return 0;
 }
 
@@ -796,6 +799,8 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
 static inline __attribute__((always_inline)) int put_field(struct batch *bt, struct col_buf *b, uint8_t type,
                                                            uint32_t row, uint64_t v, const void *str, size_t len)
 {
+    if (col_ready(bt, b) != 0)
+        return -ENOMEM;
     switch (type) {
     case COL_UTF8:
         return put_text(bt, b, row, str, len);
@@ -872,6 +877,8 @@ static int put_fields_values(struct batch *bt, const struct site_map *m, const s
             continue; /* an empty std::optional: null, as rows of sites without the field */
         uint64_t v = shm_rec_value(rec, f->arg);
         struct col_buf *b = &bt->buf[f->col];
+        if (f->put != FIELD_NEST && col_ready(bt, b) != 0)
+            return -ENOMEM;
         switch (f->put) {
         case FIELD_WORD:
             memcpy(b->data + ((size_t)row << f->shift), &v, 8);
@@ -932,6 +939,8 @@ static inline __attribute__((always_inline)) int put_message(struct batch *bt, c
 {
     /* Rendered where it goes; when it does not fit, again with room for the longest. */
     struct col_buf *m = &bt->buf[R_MSG];
+    if (col_ready(bt, m) != 0)
+        return -ENOMEM;
     struct render_buf b;
     for (int pass = 0;; pass++) {
         render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
@@ -953,18 +962,22 @@ static inline __attribute__((always_inline)) int put_message(struct batch *bt, c
     return 0;
 }
 
-/* A record's flags as the bool columns. */
-static void put_flags(const struct arrow_stream *s, struct batch *bt, uint32_t row, unsigned flags)
+/* A record's flags as the bool columns. 0, or -ENOMEM. */
+static int put_flags(const struct arrow_stream *s, struct batch *bt, uint32_t row, unsigned flags)
 {
-    struct col_buf *buf = bt->buf;
-    if (flags & SHMLOG_REC_TRUNCATED)
-        set_bit(buf[rcol(s, R_TRUNCATED)].data, row);
-    if (flags & SHMLOG_REC_CLAMPED)
-        set_bit(buf[rcol(s, R_CLAMPED)].data, row);
-    if (flags & SHMLOG_REC_BACKTRACE)
-        set_bit(buf[rcol(s, R_BACKTRACE)].data, row);
-    if (flags & SHM_REC_TIME_UNCERTAIN)
-        set_bit(buf[rcol(s, R_TIME_UNCERTAIN)].data, row);
+    static const struct {
+        unsigned flag, col;
+    } flag_cols[] = {{SHMLOG_REC_TRUNCATED, R_TRUNCATED}, {SHMLOG_REC_CLAMPED, R_CLAMPED},
+                     {SHMLOG_REC_BACKTRACE, R_BACKTRACE}, {SHM_REC_TIME_UNCERTAIN, R_TIME_UNCERTAIN}};
+    for (size_t i = 0; i < sizeof flag_cols / sizeof flag_cols[0]; i++) {
+        struct col_buf *b = &bt->buf[rcol(s, flag_cols[i].col)];
+        if (!(flags & flag_cols[i].flag))
+            continue;
+        if (col_ready(bt, b) != 0)
+            return -ENOMEM;
+        set_bit(b->data, row);
+    }
+    return 0;
 }
 
 /* ==== A record's row, in two parts ====
@@ -1048,11 +1061,13 @@ static int row_columns(const struct arrow_stream *s, struct job *j, const struct
     c->tid[row] = rec->tid;
     c->cpu[row] = e->cpu;
     c->level[row] = (uint8_t)rec->level;
-    if (flags & (SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE | SHM_REC_TIME_UNCERTAIN))
-        put_flags(s, bt, row, flags);
+    int rc;
+    if ((flags & (SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE | SHM_REC_TIME_UNCERTAIN)) &&
+        (rc = put_flags(s, bt, row, flags)) != 0)
+        return rc;
     if (!k->sr)
         return 0;
-    int values = (flags & SHM_REC_VALUES) != 0, rc;
+    int values = (flags & SHM_REC_VALUES) != 0;
     struct render_arg rf[SHMLOG_MAX_ARGS];
     int n = values ? render_site_nargs(k->sr) : 0;
     if (s->opt.message) {
@@ -1113,6 +1128,21 @@ static int job_build(const struct arrow_stream *s, struct job *j)
     return 0;
 }
 
+/* v at row of a marker's nullable number column col (u32 or u64). 0, or -ENOMEM. */
+static int put_marker_number(struct arrow_stream *s, size_t col, uint32_t row, uint64_t v)
+{
+    struct batch *bt = &s->fill->batch;
+    struct col_buf *b = &bt->buf[col];
+    if (col_ready(bt, b) != 0)
+        return -ENOMEM;
+    if (s->cols[col].type == COL_U32)
+        put_u32(b, row, (uint32_t)v);
+    else
+        put_u64(b, row, v);
+    set_bit(b->valid, row);
+    return 0;
+}
+
 static int append_marker(struct arrow_stream *s, const struct entry *e)
 {
     struct col_buf *buf = s->fill->batch.buf;
@@ -1132,29 +1162,24 @@ static int append_marker(struct arrow_stream *s, const struct entry *e)
     if (rc)
         return rc;
     put_u32(&buf[M_PID], row, p->info.pid);
-    if (loss && e->cpu != UINT32_MAX) { /* an exit is the process's, not a ring's */
-        put_u32(&buf[M_CPU], row, e->cpu);
-        put_valid(&buf[M_CPU], row);
-    }
+    /* an exit is the process's, not a ring's */
+    if (loss && e->cpu != UINT32_MAX && (rc = put_marker_number(s, M_CPU, row, e->cpu)) != 0)
+        return rc;
     if (loss) {
         struct shm_loss l;
         memcpy(&l, e + 1, sizeof l);
-        if ((rc = put_dict(s, M_LOSS_REASON, row, shm_loss_reason_name(l.reason), 0, name_text)) != 0)
+        if ((rc = put_dict(s, M_LOSS_REASON, row, shm_loss_reason_name(l.reason), 0, name_text)) != 0 ||
+            (rc = put_marker_number(s, M_LOSS_RECORDS, row, l.records)) != 0 ||
+            (rc = put_marker_number(s, M_LOSS_POSITIONS, row, l.positions)) != 0 ||
+            (rc = put_marker_number(s, M_LOSS_FIRST_SEQ, row, l.first_pos)) != 0)
             return rc;
-        put_u64(&buf[M_LOSS_RECORDS], row, l.records);
-        put_u64(&buf[M_LOSS_POSITIONS], row, l.positions);
-        put_u64(&buf[M_LOSS_FIRST_SEQ], row, l.first_pos);
-        put_valid(&buf[M_LOSS_RECORDS], row);
-        put_valid(&buf[M_LOSS_POSITIONS], row);
-        put_valid(&buf[M_LOSS_FIRST_SEQ], row);
         return 0;
     }
     struct entry_exit x;
     memcpy(&x, e + 1, sizeof x);
-    put_u64(&buf[M_EXIT_RECORDS], row, x.records);
-    put_u64(&buf[M_EXIT_LOST], row, x.lost);
-    put_valid(&buf[M_EXIT_RECORDS], row);
-    put_valid(&buf[M_EXIT_LOST], row);
+    if ((rc = put_marker_number(s, M_EXIT_RECORDS, row, x.records)) != 0 ||
+        (rc = put_marker_number(s, M_EXIT_LOST, row, x.lost)) != 0)
+        return rc;
     if (x.how == SHLOG_EXIT_SHUTDOWN || x.how == SHLOG_EXIT_DIED)
         rc = put_dict(s, M_EXIT_HOW, row, x.how == SHLOG_EXIT_SHUTDOWN ? "shutdown" : "died", 0, name_text);
     return rc;
