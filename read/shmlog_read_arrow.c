@@ -52,10 +52,11 @@ struct record_cols {
 /* A row whose columns are written later, by a builder: what its stream's
  * thread found for it (row_keys). */
 struct row_later {
-    size_t at;                     /* its entry's copy in the job's entries */
-    uint32_t pid;
+    const struct entry *e;         /* its entry where the merge holds it (read_merge_hold); NULL: its copy */
     const struct render_site *sr;  /* NULL: a site the files do not define */
     const struct site_map *map;
+    uint32_t at;                   /* its entry's copy in the job's entries */
+    uint32_t pid;
 };
 
 enum job_state { JOB_FREE, JOB_QUEUED, JOB_BUILDING, JOB_BUILT };
@@ -67,10 +68,11 @@ struct job {
     struct record_cols fixed; /* its fixed columns, records */
     uint32_t max_level;      /* records: the highest level in the batch */
     uint64_t text_bound;     /* the most characters a string column of it can hold (row_text_bound) */
-    unsigned char *entries;  /* several threads: copies of the rows' entries, 8-aligned */
+    unsigned char *entries;  /* several threads: copies of the rows' entries the reader gave, 8-aligned */
     size_t entries_len, entries_cap;
     struct row_later *later; /* several threads: a row each */
     uint32_t built;          /* rows whose columns are written */
+    uint64_t serial;         /* the stream's batches when it began: the mark of the merge's chunks it reads */
     int state;               /* enum job_state; under the stream's lock while builders run */
     int rc;                  /* a builder's error: -ENOMEM */
 };
@@ -93,6 +95,7 @@ struct arrow_stream {
         struct site_map *map;
     } recent[SITE_RECENT];
     struct entry_sink sink; /* the merge's while the stream reads: rows of the batch */
+    int reader_entry;     /* the entry appended is the reader's (ready before the stream began), not the merge's */
     uint64_t batches;     /* batches begun: a site_map's indices are of the batch it names */
     /* Batches in flight, oldest first from jobs[head]: one (one thread), or
      * up to a job more than the threads, whose builders write their columns. */
@@ -1082,9 +1085,15 @@ static int row_columns(const struct arrow_stream *s, struct job *j, const struct
     return 0;
 }
 
-/* A copy of entry e for a builder, and its keys: 0, or -ENOMEM. */
-static int row_later(struct job *j, const struct entry *e, const struct row_later *k)
+/* Entry e's row for a builder, with its keys: the merge holds e until the
+ * job is handed on (job_fill); an entry of the reader's is copied. 0, or -ENOMEM. */
+static int row_later(const struct arrow_stream *s, struct job *j, const struct entry *e, const struct row_later *k)
 {
+    struct row_later *later = &j->later[j->batch.rows];
+    *later = *k;
+    later->e = e;
+    if (!s->reader_entry)
+        return 0;
     if (j->entries_len + e->bytes > j->entries_cap) {
         size_t cap = j->entries_cap ? 2 * j->entries_cap : (size_t)j->batch.cap * 128;
         while (cap < j->entries_len + e->bytes)
@@ -1096,8 +1105,8 @@ static int row_later(struct job *j, const struct entry *e, const struct row_late
         j->entries_cap = cap;
     }
     memcpy(j->entries + j->entries_len, e, e->bytes);
-    j->later[j->batch.rows] = *k;
-    j->later[j->batch.rows].at = (uint32_t)j->entries_len;
+    later->e = NULL;
+    later->at = (uint32_t)j->entries_len;
     j->entries_len += e->bytes;
     return 0;
 }
@@ -1110,7 +1119,7 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
         return rc;
     struct job *j = s->fill;
     if (s->nbuilders)
-        return row_later(j, e, &k);
+        return row_later(s, j, e, &k);
     j->built = j->batch.rows + 1;
     return row_columns(s, j, e, &k, j->batch.rows);
 }
@@ -1120,7 +1129,8 @@ static int job_build(const struct arrow_stream *s, struct job *j)
 {
     for (uint32_t row = j->built; row < j->batch.rows; row++) {
         const struct row_later *k = &j->later[row];
-        int rc = row_columns(s, j, (const struct entry *)(const void *)(j->entries + k->at), k, row);
+        const struct entry *e = k->e ? k->e : (const struct entry *)(const void *)(j->entries + k->at);
+        int rc = row_columns(s, j, e, k, row);
         if (rc)
             return rc;
     }
@@ -1362,7 +1372,11 @@ static int job_fill(struct arrow_stream *s, struct job *j)
     j->entries_len = 0;
     j->built = 0;
     j->rc = 0;
-    s->batches++;
+    j->serial = ++s->batches;
+    /* The builders read the merge's entries after they were handed on: the chunks that empty now stay until
+     * this job is handed on (job_export). */
+    if (s->nbuilders)
+        read_merge_hold(&r->merge, j->serial);
     int rc = read_batch_begin(&j->batch);
     if (rc)
         return rc;
@@ -1380,9 +1394,14 @@ static int job_fill(struct arrow_stream *s, struct job *j)
             /* What the merge gave before the stream began. */
             const struct entry *e = (const struct entry *)(r->ready + r->ready_off);
             r->ready_off += e->bytes;
-            if (e->kind == ENTRY_NOTE || e->kind == ENTRY_ERROR)
+            if (e->kind == ENTRY_NOTE || e->kind == ENTRY_ERROR) {
                 read_keep_message(r, (const char *)(e + 1), e->kind == ENTRY_NOTE);
-            else if ((rc = append_entry(s, e)) < 0)
+                continue;
+            }
+            s->reader_entry = 1;
+            rc = append_entry(s, e);
+            s->reader_entry = 0;
+            if (rc < 0)
                 break;
             continue;
         }
@@ -1416,6 +1435,8 @@ static int job_export(struct arrow_stream *s, struct ArrowArray *out)
         rc = read_batch_export(&j->batch, out);
     if (rc)
         read_batch_free(&j->batch);
+    /* Built: the entries of this job and those before it are read. */
+    read_merge_let_go(&s->r->merge, j->serial);
     pthread_mutex_lock(&s->lock);
     j->state = JOB_FREE;
     s->head = (s->head + 1) % s->njobs;
@@ -1481,6 +1502,8 @@ static void stream_release(struct ArrowArrayStream *st)
 {
     struct arrow_stream *s = st->private_data;
     builders_stop(s);
+    read_merge_let_go(&s->r->merge, UINT64_MAX);
+    read_merge_hold(&s->r->merge, 0);
     for (size_t i = 0; i < s->njobs; i++) {
         read_batch_free(&s->jobs[i].batch);
         free(s->jobs[i].batch.buf);

@@ -904,6 +904,71 @@ Test(read_arrow, a_kept_column_outlives_its_batch_and_the_stream_its_reader)
     msg_schema.release(&msg_schema);
 }
 
+/* The buffers of a column that has no value in a batch (every row null, or a bool false) are one address: the
+ * same for every such column and batch, and none of a column with values. Returns the columns that had none. */
+static int no_value_columns(const struct got *g, const uint8_t **zero)
+{
+    int found = 0;
+    for (size_t b = 0; b < g->nbatches; b++)
+        for (int64_t c = 0; c < g->batch[b].n_children; c++) {
+            const struct ArrowArray *a = g->batch[b].children[c];
+            const char *format = g->schema.children[c]->format;
+            if (strcmp(format, "+l") == 0)
+                continue; /* a tree's column: its own memory */
+            int none = a->null_count == a->length;
+            if (!none && strcmp(format, "b") == 0 && a->null_count == 0) {
+                none = 1;
+                for (int64_t i = 0; i < a->length && none; i++)
+                    none = !bit_at((struct at){a, i});
+            }
+            const uint8_t *values = a->buffers[1];
+            if (!none) {
+                cr_assert(!*zero || values != *zero, "batch %zu column %s: values of the zero region", b,
+                          g->schema.children[c]->name);
+                continue;
+            }
+            if (!*zero)
+                *zero = values;
+            cr_assert_eq(values, *zero, "batch %zu column %s: no value, its own buffer", b, g->schema.children[c]->name);
+            cr_assert(a->null_count == 0 ? a->buffers[0] == NULL : a->buffers[0] == (const void *)*zero);
+            if (a->n_buffers == 3)
+                cr_assert_eq(a->buffers[2], (const void *)*zero);
+            if (a->dictionary) /* a dictionary of nothing: its one offset 0 */
+                cr_assert(a->dictionary->length == 0 && a->dictionary->buffers[1] == (const void *)*zero &&
+                          a->dictionary->buffers[2] == (const void *)*zero);
+            found++;
+        }
+    return found;
+}
+
+Test(read_arrow, a_column_with_no_value_in_a_batch_is_a_view_of_one_zero_region)
+{
+    char path[1024];
+    const uint8_t *zero = NULL;
+    struct got *g = malloc(sizeof *g);
+    cr_assert_not_null(g);
+    /* Records and loss and exit markers, a batch of a few rows each: a column has values in some, none in others. */
+    const char *files[] = {"v2-records/losses.shlog", "v2-exit-how/processes.shlog", "v2-trace/trace.shlog"};
+    int found[2] = {0, 0};
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++)
+        for (uint32_t what = SHMLOG_READ_ARROW_RECORDS; what <= SHMLOG_READ_ARROW_MARKERS; what++) {
+            snprintf(path, sizeof path, "%s/%s", corpus(), files[f]);
+            stream_all(path, what, 3, g);
+            found[what - SHMLOG_READ_ARROW_RECORDS] += no_value_columns(g, &zero);
+            got_free(g);
+        }
+    cr_assert(found[0] > 0 && found[1] > 0, "records %d, markers %d", found[0], found[1]);
+    /* The region outlives every batch released: a later stream's are views of it still. */
+    snprintf(path, sizeof path, "%s/%s", corpus(), files[0]);
+    stream_all(path, SHMLOG_READ_ARROW_RECORDS, 3, g);
+    const uint8_t *again = zero;
+    cr_assert_gt(no_value_columns(g, &again), 0);
+    cr_assert_eq(again, zero);
+    cr_assert_eq(zero[0], 0);
+    got_free(g);
+    free(g);
+}
+
 Test(read_arrow, bad_options_are_refused_with_the_reason)
 {
     char path[1024], err[256];
