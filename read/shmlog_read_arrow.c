@@ -989,9 +989,9 @@ static int put_flags(const struct arrow_stream *s, struct batch *bt, uint32_t ro
  * depends on the rows before: the dictionaries' indices, the renderer and
  * field columns of the site, and where the batch ends. row_columns writes the
  * rest (times, numbers, flags, the message, the fields), which depends on the
- * record alone: at once on one thread, or later from a copy of the entry on a
- * builder's (struct row_later), so that any number of threads make the same
- * batches. */
+ * record alone: at once on one thread, or later on a builder's from the entry
+ * where the merge holds it (struct row_later), so that any number of threads
+ * make the same batches. */
 
 static int row_keys(struct arrow_stream *s, const struct entry *e, struct row_later *k)
 {
@@ -1243,9 +1243,9 @@ static int level_dict(struct job *j, struct dict *d)
  *
  * The stream's thread fills up to njobs batches ahead and hands each to the
  * builders; it hands the batches on in order, building one itself while it
- * waits. What a queued job's rows point to (sites' renderers, copied
- * entries) stays until it is built: the engine asks before it frees a
- * renderer (stream_sites_freeing). */
+ * waits. What a queued job's rows point to stays until it is built: the
+ * merge's entries until the job is handed on (read_merge_hold), and sites'
+ * renderers, since the engine asks before it frees one (stream_sites_freeing). */
 
 /* The oldest job waiting for a builder, taken; NULL when none. Under the lock. */
 static struct job *job_take(struct arrow_stream *s)
