@@ -111,8 +111,8 @@ int read_nest_schema(const char *shape, const char *name, char *metadata, struct
 
 /* Column memory that released batches give back (read_arrow_batch.c). */
 struct pool;
-/* A pool, the stream's reference in it; NULL when out of memory. */
-struct pool *read_pool_new(void);
+/* A pool of a stream of batches of up to batch_rows rows, the stream's reference in it; NULL when out of memory. */
+struct pool *read_pool_new(uint32_t batch_rows);
 /* The stream is released: batches still held free their buffers from now on. */
 void read_pool_close(struct pool *p);
 
@@ -145,7 +145,7 @@ struct batch {
 int read_batch_begin(struct batch *b);
 /* The buffers of column b, made on its first value in the batch: a column
  * that gets none (null, or false, in every row) is handed over as views of
- * one zero region and costs no memory. 0, or -ENOMEM. */
+ * its pool's zero region and costs no memory. 0, or -ENOMEM. */
 int read_batch_col_make(struct batch *bt, struct col_buf *b);
 /* Gives back what read_batch_begin made. */
 void read_batch_free(struct batch *b);

@@ -143,6 +143,8 @@ struct pooled {
 
 struct pool {
     _Atomic int refs;                    /* the stream's and each batch's */
+    const uint8_t *zero;                 /* the zero region (pool_zero); NULL until a batch needs it */
+    size_t zero_bytes;
     _Atomic int closed;                  /* the stream is released: what comes back is freed */
     struct pooled *_Atomic returned;     /* given back by released batches, on any thread */
     pthread_mutex_t lock;                /* of spare: a stream's builders take buffers too */
@@ -182,6 +184,8 @@ static void pool_unref(struct pool *p)
     if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
         return;
     pool_empty(p);
+    if (p->zero)
+        munmap((void *)(uintptr_t)p->zero, p->zero_bytes);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -266,14 +270,36 @@ static void *pool_grow(struct pool *p, void *buf, size_t len, size_t bytes)
     return n;
 }
 
-struct pool *read_pool_new(void)
+struct pool *read_pool_new(uint32_t batch_rows)
 {
     struct pool *p = calloc(1, sizeof *p);
     if (p) {
         atomic_init(&p->refs, 1);
         pthread_mutex_init(&p->lock, NULL);
+        /* The largest buffer of a column: 8-byte values (or int32 offsets, one more) of a whole batch. */
+        p->zero_bytes = ((size_t)batch_rows + 1) * 8;
     }
     return p;
+}
+
+/* ==== The zero region ====
+ *
+ * What a column with no value in a batch hands over: its validity (all null),
+ * values (all zero, false), offsets (all empty) and characters are views of
+ * one read-only region of zeros, mapped on the stream's first need of it,
+ * never written (a consumer may not write an Arrow buffer), and unmapped with
+ * the pool, once the stream and its last batch are released (the reader
+ * keeps no state outside its handles). The kernel maps each of its pages to
+ * its one zero page: such a column costs a batch no memory. */
+
+/* The region, on the stream's thread; NULL when it cannot be mapped. */
+static const uint8_t *pool_zero(struct pool *p)
+{
+    if (!p->zero) {
+        void *z = mmap(NULL, p->zero_bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        p->zero = z == MAP_FAILED ? NULL : z;
+    }
+    return p->zero;
 }
 
 void read_pool_close(struct pool *p)
@@ -281,33 +307,6 @@ void read_pool_close(struct pool *p)
     atomic_store_explicit(&p->closed, 1, memory_order_release);
     pool_empty(p);
     pool_unref(p);
-}
-
-/* ==== The zero region ====
- *
- * What a column with no value in a batch hands over: its validity (all null),
- * values (all zero, false), offsets (all empty) and characters are views of
- * one read-only region of zeros, mapped once per process and never freed nor
- * written (a consumer may not write an Arrow buffer), whose pages are the
- * kernel's shared zero page: such a column costs a batch no memory. */
-
-/* The largest buffer of a column: 8-byte values (or int32 offsets, one more) of the largest batch. */
-#define ZERO_REGION_BYTES (((size_t)SHMLOG_READ_ARROW_ROWS_MAX + 1) * 8)
-
-static const uint8_t *zero_region;
-
-static void zero_region_map(void)
-{
-    void *p = mmap(NULL, ZERO_REGION_BYTES, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    zero_region = p == MAP_FAILED ? NULL : p;
-}
-
-/* The region; NULL when it could not be mapped. */
-static const uint8_t *zero_region_get(void)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, zero_region_map);
-    return zero_region;
 }
 
 /* ==== Building ==== */
@@ -514,7 +513,7 @@ void read_batch_free(struct batch *bt)
 int read_batch_export(struct batch *s, struct ArrowArray *out)
 {
     size_t n = s->ncols, rows = s->rows, ndicts = 0, nests = 0;
-    const uint8_t *zero = zero_region_get();
+    const uint8_t *zero = pool_zero(s->pool);
     if (!zero)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {

@@ -1587,7 +1587,7 @@ int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_opti
     /* Markers are few: their rows are written as they come. */
     unsigned threads = o.what == SHMLOG_READ_ARROW_RECORDS ? stream_threads(o.threads) : 1;
     struct arrow_stream *s = calloc(1, sizeof *s);
-    struct pool *pool = read_pool_new();
+    struct pool *pool = read_pool_new(o.batch_rows);
     if (s && !(s->jobs = calloc(threads > 1 ? JOBS_PER_THREAD * threads : 1, sizeof *s->jobs)))
         pool = NULL;
     if (!s || !pool) {
