@@ -979,6 +979,62 @@ Test(read_arrow, a_column_with_no_value_in_a_batch_is_a_view_of_one_zero_region)
     free(g);
 }
 
+/* The stream of path on threads threads, in batches of 3 rows, after its first skip events were read as events:
+ * those the reader had taken then come first (copied for the builders), the merge's after them. */
+static void stream_after_events(const char *path, int skip, uint32_t threads, struct got *g)
+{
+    struct shmlog_read *r = open_path(path, NULL);
+    const struct shmlog_read_event *ev;
+    for (int i = 0; i < skip; i++)
+        cr_assert_eq(shmlog_read_next(r, &ev), 1);
+    struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
+    o.batch_rows = 3;
+    o.threads = threads;
+    struct ArrowArrayStream s;
+    char err[256];
+    cr_assert_eq(shmlog_read_arrow(r, &o, &s, err, sizeof err), 0, "%s", err);
+    shmlog_read_close(r);
+    memset(g, 0, sizeof *g);
+    cr_assert_eq(s.get_schema(&s, &g->schema), 0, "%s", s.get_last_error(&s));
+    for (;;) {
+        cr_assert_lt(g->nbatches, 4096);
+        struct ArrowArray *a = &g->batch[g->nbatches];
+        cr_assert_eq(s.get_next(&s, a), 0, "%s", s.get_last_error(&s));
+        if (!a->release)
+            break;
+        g->rows += a->length;
+        g->nbatches++;
+    }
+    s.release(&s);
+}
+
+Test(read_arrow, a_stream_begun_after_events_were_read_is_the_same_on_several_threads)
+{
+    char path[1024], one[512], many[512];
+    snprintf(path, sizeof path, "%s/v2-records/records.shlog", corpus());
+    struct got *g1 = malloc(sizeof *g1), *g2 = malloc(sizeof *g2);
+    cr_assert(g1 && g2);
+    stream_after_events(path, 0, 1, g1);
+    int64_t all = g1->rows;
+    got_free(g1);
+    cr_assert_gt(all, 10);
+    stream_after_events(path, 5, 1, g1);
+    stream_after_events(path, 5, 2, g2);
+    cr_assert_eq(g1->rows, all - 5);
+    cr_assert_eq(g2->rows, g1->rows);
+    int msg = col_index(g1, "msg"), seq = col_index(g1, "seq");
+    cr_assert(msg >= 0 && seq >= 0);
+    for (int64_t row = 0; row < g1->rows; row++) {
+        cr_assert_eq(u64_at(cell(g1, seq, row), 8), u64_at(cell(g2, seq, row), 8), "row %lld", (long long)row);
+        const char *a = text_of(cell(g1, msg, row), one, sizeof one), *b = text_of(cell(g2, msg, row), many, sizeof many);
+        cr_assert(a && b && strcmp(a, b) == 0, "row %lld: %s / %s", (long long)row, a ? a : "null", b ? b : "null");
+    }
+    got_free(g1);
+    got_free(g2);
+    free(g1);
+    free(g2);
+}
+
 Test(read_arrow, bad_options_are_refused_with_the_reason)
 {
     char path[1024], err[256];
