@@ -32,16 +32,13 @@ static struct shmlog_read *open_path(const char *path, const struct shmlog_read_
     return r;
 }
 
-/* The stream of path (its reader closed first: the stream holds it). */
-static void stream_all(const char *path, uint32_t what, uint32_t batch_rows, struct got *g)
+/* The stream of reader r with options o (the reader closed first: the stream holds it). */
+static void stream_reader(struct shmlog_read *r, const struct shmlog_read_arrow_options *o, struct got *g)
 {
-    struct shmlog_read *r = open_path(path, NULL);
-    struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
-    o.what = what;
-    o.batch_rows = batch_rows;
+    uint32_t batch_rows = o->batch_rows;
     struct ArrowArrayStream s;
     char err[256];
-    cr_assert_eq(shmlog_read_arrow(r, &o, &s, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(shmlog_read_arrow(r, o, &s, err, sizeof err), 0, "%s", err);
     shmlog_read_close(r);
     memset(g, 0, sizeof *g);
     cr_assert_eq(s.get_schema(&s, &g->schema), 0, "%s", s.get_last_error(&s));
@@ -59,6 +56,15 @@ static void stream_all(const char *path, uint32_t what, uint32_t batch_rows, str
     }
     s.release(&s);
     cr_assert_null(s.release);
+}
+
+/* The stream of path. */
+static void stream_all(const char *path, uint32_t what, uint32_t batch_rows, struct got *g)
+{
+    struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
+    o.what = what;
+    o.batch_rows = batch_rows;
+    stream_reader(open_path(path, NULL), &o, g);
 }
 
 static void got_free(struct got *g)
@@ -990,22 +996,7 @@ static void stream_after_events(const char *path, int skip, uint32_t threads, st
     struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
     o.batch_rows = 3;
     o.threads = threads;
-    struct ArrowArrayStream s;
-    char err[256];
-    cr_assert_eq(shmlog_read_arrow(r, &o, &s, err, sizeof err), 0, "%s", err);
-    shmlog_read_close(r);
-    memset(g, 0, sizeof *g);
-    cr_assert_eq(s.get_schema(&s, &g->schema), 0, "%s", s.get_last_error(&s));
-    for (;;) {
-        cr_assert_lt(g->nbatches, 4096);
-        struct ArrowArray *a = &g->batch[g->nbatches];
-        cr_assert_eq(s.get_next(&s, a), 0, "%s", s.get_last_error(&s));
-        if (!a->release)
-            break;
-        g->rows += a->length;
-        g->nbatches++;
-    }
-    s.release(&s);
+    stream_reader(r, &o, g);
 }
 
 Test(read_arrow, a_stream_begun_after_events_were_read_is_the_same_on_several_threads)
