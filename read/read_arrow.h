@@ -111,14 +111,15 @@ int read_nest_schema(const char *shape, const char *name, char *metadata, struct
 
 /* Column memory that released batches give back (read_arrow_batch.c). */
 struct pool;
-/* A pool, the stream's reference in it; NULL when out of memory. */
-struct pool *read_pool_new(void);
+/* A pool of a stream of batches of up to batch_rows rows, the stream's reference in it; NULL when out of memory. */
+struct pool *read_pool_new(uint32_t batch_rows);
 /* The stream is released: batches still held free their buffers from now on. */
 void read_pool_close(struct pool *p);
 
 struct col_buf {
     uint8_t *valid;     /* validity bitmap; NULL for a column never null */
-    uint8_t *data;      /* values, bits (bool), offsets (utf8) or indices (dictionaries) */
+    uint8_t *data;      /* values, bits (bool), offsets (utf8) or indices (dictionaries); NULL until
+                           the first value of a column that may have none (read_batch_col_make) */
     char *chars;        /* utf8 */
     size_t chars_len, chars_cap;
     uint32_t filled;    /* utf8: offsets set for the rows before this one */
@@ -142,6 +143,10 @@ struct batch {
 
 /* The buffers of a batch of b->cap rows. 0, or -ENOMEM (read_batch_free then). */
 int read_batch_begin(struct batch *b);
+/* The buffers of column b, made on its first value in the batch: a column
+ * that gets none (null, or false, in every row) is handed over as views of
+ * its pool's zero region and costs no memory. 0, or -ENOMEM. */
+int read_batch_col_make(struct batch *bt, struct col_buf *b);
 /* Gives back what read_batch_begin made. */
 void read_batch_free(struct batch *b);
 /* Hands the batch's buffers to out, which owns them from now on. 0, or -ENOMEM. */
@@ -150,6 +155,12 @@ int read_batch_export(struct batch *b, struct ArrowArray *out);
 int read_batch_chars(struct batch *b, struct col_buf *c, size_t n);
 /* batch_utf8() of bytes that are not all ASCII. */
 int read_batch_utf8_repair(struct batch *b, struct col_buf *c, size_t n);
+
+/* Column b's buffers, made when it gets its first value. 0, or -ENOMEM. */
+static inline int col_ready(struct batch *bt, struct col_buf *b)
+{
+    return __builtin_expect(b->data != NULL, 1) ? 0 : read_batch_col_make(bt, b);
+}
 
 static inline void set_bit(uint8_t *bits, uint32_t i)
 {
@@ -210,7 +221,7 @@ static inline void dict_limit(struct batch *bt, const struct col_buf *b, uint8_t
 /* A dictionary column's index i (< 0: out of memory) at row; the batch ends at the index width's limit. */
 static inline int put_index(struct batch *bt, struct col_buf *b, uint8_t type, uint32_t row, long i)
 {
-    if (i < 0)
+    if (i < 0 || col_ready(bt, b) != 0)
         return -ENOMEM;
     put_kept_index(b, type, row, (uint32_t)i);
     dict_limit(bt, b, type);
@@ -229,7 +240,7 @@ static inline int batch_utf8(struct batch *bt, struct col_buf *c, size_t n)
  * (a field's). 0, or -ENOMEM. */
 static inline int put_text(struct batch *bt, struct col_buf *b, uint32_t row, const void *s, size_t n)
 {
-    if ((!b->chars || b->chars_len + n > b->chars_cap) && read_batch_chars(bt, b, n) != 0)
+    if (col_ready(bt, b) != 0 || ((!b->chars || b->chars_len + n > b->chars_cap) && read_batch_chars(bt, b, n) != 0))
         return -ENOMEM;
     fill_offsets(b, row);
     if (n > 16)

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "read_arrow.h"
 
@@ -142,6 +143,8 @@ struct pooled {
 
 struct pool {
     _Atomic int refs;                    /* the stream's and each batch's */
+    const uint8_t *zero;                 /* the zero region (pool_zero); NULL until a batch needs it */
+    size_t zero_bytes;
     _Atomic int closed;                  /* the stream is released: what comes back is freed */
     struct pooled *_Atomic returned;     /* given back by released batches, on any thread */
     pthread_mutex_t lock;                /* of spare: a stream's builders take buffers too */
@@ -181,6 +184,8 @@ static void pool_unref(struct pool *p)
     if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
         return;
     pool_empty(p);
+    if (p->zero)
+        munmap((void *)(uintptr_t)p->zero, p->zero_bytes);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -265,14 +270,36 @@ static void *pool_grow(struct pool *p, void *buf, size_t len, size_t bytes)
     return n;
 }
 
-struct pool *read_pool_new(void)
+struct pool *read_pool_new(uint32_t batch_rows)
 {
     struct pool *p = calloc(1, sizeof *p);
     if (p) {
         atomic_init(&p->refs, 1);
         pthread_mutex_init(&p->lock, NULL);
+        /* The largest buffer of a column: 8-byte values (or int32 offsets, one more) of a whole batch. */
+        p->zero_bytes = ((size_t)batch_rows + 1) * 8;
     }
     return p;
+}
+
+/* ==== The zero region ====
+ *
+ * What a column with no value in a batch hands over: its validity (all null),
+ * values (all zero, false), offsets (all empty) and characters are views of
+ * one read-only region of zeros, mapped on the stream's first need of it,
+ * never written (a consumer may not write an Arrow buffer), and unmapped with
+ * the pool, once the stream and its last batch are released (the reader
+ * keeps no state outside its handles). The kernel maps each of its pages to
+ * its one zero page: such a column costs a batch no memory. */
+
+/* The region, on the stream's thread; NULL when it cannot be mapped. */
+static const uint8_t *pool_zero(struct pool *p)
+{
+    if (!p->zero) {
+        void *z = mmap(NULL, p->zero_bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        p->zero = z == MAP_FAILED ? NULL : z;
+    }
+    return p->zero;
 }
 
 void read_pool_close(struct pool *p)
@@ -305,10 +332,47 @@ int read_batch_chars(struct batch *b, struct col_buf *c, size_t n)
     return chars_room(b->pool, c, n);
 }
 
-/* The batch's buffers, for batch_rows rows. */
+/* Whether column c is made on its first value: one that may have none in a
+ * batch (nullable, or bool, whose false is a zero bit). */
+static int made_on_first_value(const struct col_def *c)
+{
+    return c->nullable || c->type == COL_BOOL;
+}
+
+int read_batch_col_make(struct batch *bt, struct col_buf *b)
+{
+    const struct col_def *c = &bt->cols[b - bt->buf];
+    size_t rows = bt->cap, bitmap = (rows + 7) / 8 + 8;
+    size_t data = c->type == COL_BOOL   ? bitmap
+                  : c->type == COL_UTF8 ? (rows + 1) * 4
+                                        : rows * read_col_width[c->type];
+    if (c->nullable && !b->valid) {
+        if (!(b->valid = pool_get(bt->pool, bitmap)))
+            return -ENOMEM;
+        /* Cleared: a row not written is null. */
+        memset(b->valid, 0, bitmap);
+    }
+    /* 8 bytes of slack: a value of a narrower column is stored as a word (FIELD_WORD). */
+    uint8_t *d = pool_get(bt->pool, data + 8);
+    if (!d)
+        return -ENOMEM;
+    if (c->type == COL_BOOL)
+        memset(d, 0, bitmap); /* a bit not set is false */
+    if (c->type == COL_UTF8) {
+        ((int32_t *)(void *)d)[0] = 0;
+        if (chars_room(bt->pool, b, rows * (c->chars_hint ? c->chars_hint : 1)) != 0) {
+            pool_put(bt->pool, d);
+            return -ENOMEM;
+        }
+    }
+    b->data = d;
+    return 0;
+}
+
+/* The batch's buffers, for batch_rows rows: those of the columns that have a
+ * value in every row; the others' on their first value. */
 int read_batch_begin(struct batch *bt)
 {
-    size_t rows = bt->cap;
     for (size_t i = 0; i < bt->ncols; i++) {
         const struct col_def *c = &bt->cols[i];
         struct col_buf *b = &bt->buf[i];
@@ -316,23 +380,8 @@ int read_batch_begin(struct batch *bt)
         if (c->type == COL_NEST) {
             if (!(b->nest = read_nest_new(c->shape)))
                 return -ENOMEM;
-            continue;
-        }
-        size_t bitmap = (rows + 7) / 8 + 8;
-        size_t data = c->type == COL_BOOL   ? bitmap
-                      : c->type == COL_UTF8 ? (rows + 1) * 4
-                                            : rows * read_col_width[c->type];
-        if ((c->nullable && !(b->valid = pool_get(bt->pool, bitmap))) || !(b->data = pool_get(bt->pool, data + 8)))
+        } else if (!made_on_first_value(c) && read_batch_col_make(bt, b) != 0) {
             return -ENOMEM;
-        /* Bitmaps start cleared: a row not written is null (validity) or false. */
-        if (b->valid)
-            memset(b->valid, 0, bitmap);
-        if (c->type == COL_BOOL)
-            memset(b->data, 0, bitmap);
-        if (c->type == COL_UTF8) {
-            ((int32_t *)b->data)[0] = 0;
-            if (chars_room(bt->pool, b, rows * (c->chars_hint ? c->chars_hint : 1)) != 0)
-                return -ENOMEM;
         }
     }
     bt->rows = 0;
@@ -464,19 +513,17 @@ void read_batch_free(struct batch *bt)
 int read_batch_export(struct batch *s, struct ArrowArray *out)
 {
     size_t n = s->ncols, rows = s->rows, ndicts = 0, nests = 0;
+    const uint8_t *zero = pool_zero(s->pool);
+    if (!zero)
+        return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
         ndicts += s->cols[i].type == COL_DICT8 || s->cols[i].type == COL_DICT16;
         nests += s->cols[i].type == COL_NEST;
     }
     for (size_t i = 0; i < n; i++) {
-        struct dict *d = &s->buf[i].dict;
-        if (s->cols[i].type == COL_UTF8)
+        if (s->cols[i].type == COL_UTF8 && s->buf[i].data)
             fill_offsets(&s->buf[i], (uint32_t)rows);
         else if (s->cols[i].type == COL_NEST && read_nest_fill(s->buf[i].nest, (uint32_t)rows) != 0)
-            return -ENOMEM;
-        /* An empty dictionary still has its offset 0 and a buffer of characters. */
-        else if ((s->cols[i].type == COL_DICT8 || s->cols[i].type == COL_DICT16) &&
-                 ((!d->offsets && !(d->offsets = calloc(1, sizeof *d->offsets))) || (!d->chars && !(d->chars = malloc(1)))))
             return -ENOMEM;
     }
     struct batch_mem *m = calloc(1, sizeof *m);
@@ -510,13 +557,21 @@ int read_batch_export(struct batch *s, struct ArrowArray *out)
             b->nest = NULL;
             continue;
         }
-        int64_t nulls = b->valid ? count_nulls(b->valid, (uint32_t)rows) : 0;
-        bufs[0] = nulls ? b->valid : NULL;
-        bufs[1] = b->data;
-        bufs[2] = b->chars;
-        m->pooled[m->npooled++] = b->valid;
-        m->pooled[m->npooled++] = b->data;
-        m->pooled[m->npooled++] = b->chars;
+        int64_t nulls;
+        if (b->data) {
+            nulls = b->valid ? count_nulls(b->valid, (uint32_t)rows) : 0;
+            bufs[0] = nulls ? b->valid : NULL;
+            bufs[1] = b->data;
+            bufs[2] = b->chars;
+            m->pooled[m->npooled++] = b->valid;
+            m->pooled[m->npooled++] = b->data;
+            m->pooled[m->npooled++] = b->chars;
+        } else { /* no value in the batch: null (or false, empty) in every row */
+            nulls = c->nullable ? (int64_t)rows : 0;
+            bufs[0] = c->nullable ? zero : NULL;
+            bufs[1] = zero;
+            bufs[2] = zero;
+        }
         *ch = (struct ArrowArray){.length = (int64_t)rows, .null_count = nulls,
                                   .n_buffers = c->type == COL_UTF8 ? 3 : 2, .buffers = bufs,
                                   .release = release_part, .private_data = m};
@@ -524,8 +579,9 @@ int read_batch_export(struct batch *s, struct ArrowArray *out)
             struct dict *d = &b->dict;
             const void **db = m->buffers + 6 * i + 3;
             db[0] = NULL;
-            db[1] = d->offsets;
-            db[2] = d->chars;
+            /* An empty dictionary: its one offset 0 and no characters, of the zero region. */
+            db[1] = d->offsets ? (const void *)d->offsets : zero;
+            db[2] = d->chars ? (const void *)d->chars : zero;
             m->owned[m->nowned++] = d->offsets;
             m->owned[m->nowned++] = d->chars;
             m->dicts[i] = (struct ArrowArray){.length = d->n, .n_buffers = 3, .buffers = db,

@@ -515,6 +515,8 @@ struct read_merge {
     uint64_t buffer_max;     /* past it, the earliest entries go out in best-effort order (read_merge_init) */
     struct chunk *free_chunks; /* of CHUNK_MAP_BYTES */
     unsigned nfree_chunks;
+    uint64_t hold_mark;      /* read_merge_hold's; 0: emptied chunks are released at once */
+    struct chunk *held, *held_last; /* emptied, in the order they emptied, until read_merge_let_go */
     /* the heap of streams: the FIFOs of the rings (struct dring) */
     struct fifo **heap;
     size_t nheap, heap_cap;
@@ -540,6 +542,13 @@ int read_merge_drain(struct read_merge *m, int all);
 void read_merge_end(struct read_merge *m);
 /* Frees the chunks of the engine's streams, the spare chunks and the heap. */
 void read_merge_free(struct read_merge *m);
+/* From now on the chunks of entries the merge empties are held, under mark
+ * (> 0, never less than before), until read_merge_let_go: the sink reads the
+ * entries it was handed after it returned (an Arrow stream's builders).
+ * mark 0: released as they empty. */
+void read_merge_hold(struct read_merge *m, uint64_t mark);
+/* Releases the chunks held under marks up to mark. */
+void read_merge_let_go(struct read_merge *m, uint64_t mark);
 
 /* ==== A Kafka topic of shipped frames (read_kafka.c) ====
  *

@@ -64,6 +64,7 @@ struct chunk {
     struct chunk *next;
     size_t head, tail; /* bytes consumed, bytes written */
     size_t bytes;      /* of the allocation, header included */
+    uint64_t mark;     /* emptied and held: the hold's mark then (read_merge_hold) */
     unsigned char data[];
 };
 
@@ -97,9 +98,9 @@ static struct chunk *chunk_new(struct read_merge *m, size_t bytes)
     return c;
 }
 
-static void chunk_free(struct read_merge *m, struct chunk *c)
+/* A chunk no FIFO holds: to the spares, or back to the system. */
+static void chunk_release(struct read_merge *m, struct chunk *c)
 {
-    m->buffered -= c->bytes;
     if (c->bytes < CHUNK_MAP_BYTES) {
         free(c);
     } else if (m->nfree_chunks < FREE_CHUNKS_MAX) {
@@ -108,6 +109,38 @@ static void chunk_free(struct read_merge *m, struct chunk *c)
         m->nfree_chunks++;
     } else {
         munmap(c, CHUNK_MAP_BYTES);
+    }
+}
+
+/* A chunk its FIFO emptied, released; or, while a sink still reads the
+ * entries it was handed, held until it lets go (no longer the FIFOs' bytes). */
+static void chunk_free(struct read_merge *m, struct chunk *c)
+{
+    m->buffered -= c->bytes;
+    if (!m->hold_mark) {
+        chunk_release(m, c);
+        return;
+    }
+    c->mark = m->hold_mark;
+    c->next = NULL;
+    if (m->held)
+        m->held_last->next = c;
+    else
+        m->held = c;
+    m->held_last = c;
+}
+
+void read_merge_hold(struct read_merge *m, uint64_t mark)
+{
+    m->hold_mark = mark;
+}
+
+void read_merge_let_go(struct read_merge *m, uint64_t mark)
+{
+    while (m->held && m->held->mark <= mark) {
+        struct chunk *c = m->held;
+        m->held = c->next;
+        chunk_release(m, c);
     }
 }
 
@@ -628,6 +661,8 @@ void read_merge_end(struct read_merge *m)
 
 void read_merge_free(struct read_merge *m)
 {
+    read_merge_let_go(m, UINT64_MAX);
+    m->hold_mark = 0;
     for (struct dring *r = m->engine->all_rings; r; r = r->next_all) {
         for (struct chunk *c = r->q.first, *next; c; c = next) {
             next = c->next;

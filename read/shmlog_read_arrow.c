@@ -52,10 +52,11 @@ struct record_cols {
 /* A row whose columns are written later, by a builder: what its stream's
  * thread found for it (row_keys). */
 struct row_later {
-    size_t at;                     /* its entry's copy in the job's entries */
-    uint32_t pid;
+    const struct entry *e;         /* its entry where the merge holds it (read_merge_hold); NULL: its copy */
     const struct render_site *sr;  /* NULL: a site the files do not define */
     const struct site_map *map;
+    uint32_t at;                   /* its entry's copy in the job's entries */
+    uint32_t pid;
 };
 
 enum job_state { JOB_FREE, JOB_QUEUED, JOB_BUILDING, JOB_BUILT };
@@ -67,10 +68,11 @@ struct job {
     struct record_cols fixed; /* its fixed columns, records */
     uint32_t max_level;      /* records: the highest level in the batch */
     uint64_t text_bound;     /* the most characters a string column of it can hold (row_text_bound) */
-    unsigned char *entries;  /* several threads: copies of the rows' entries, 8-aligned */
+    unsigned char *entries;  /* several threads: copies of the rows' entries the reader gave, 8-aligned */
     size_t entries_len, entries_cap;
     struct row_later *later; /* several threads: a row each */
     uint32_t built;          /* rows whose columns are written */
+    uint64_t serial;         /* the stream's batches when it began: the mark of the merge's chunks it reads */
     int state;               /* enum job_state; under the stream's lock while builders run */
     int rc;                  /* a builder's error: -ENOMEM */
 };
@@ -93,6 +95,7 @@ struct arrow_stream {
         struct site_map *map;
     } recent[SITE_RECENT];
     struct entry_sink sink; /* the merge's while the stream reads: rows of the batch */
+    int reader_entry;     /* the entry appended is the reader's (ready before the stream began), not the merge's */
     uint64_t batches;     /* batches begun: a site_map's indices are of the batch it names */
     /* Batches in flight, oldest first from jobs[head]: one (one thread), or
      * up to a job more than the threads, whose builders write their columns. */
@@ -734,15 +737,19 @@ static struct site_map *site_map(struct arrow_stream *s, const struct dsite *d, 
 }
 
 /* put_kept_index() at fixed column col of the records: its type and whether it
- * has a validity bitmap are constants here, not looked up per row. */
-static inline void put_fixed_index(struct col_buf *b, unsigned col, uint32_t row, uint32_t i)
+ * has a validity bitmap (and so its buffers made on its first value) are
+ * constants here, not looked up per row. 0, or -ENOMEM. */
+static inline int put_fixed_index(struct batch *bt, struct col_buf *b, unsigned col, uint32_t row, uint32_t i)
 {
+    if (record_cols[col].nullable && col_ready(bt, b) != 0)
+        return -ENOMEM;
     if (record_cols[col].type == COL_DICT8)
         put_u8(b, row, (uint8_t)i);
     else
         put_u16(b, row, (uint16_t)i);
     if (record_cols[col].nullable)
         set_bit(b->valid, row);
+    return 0;
 }
 
 /* The app's, host's and site d's (of process p) and a record's category's dictionary indices at row, through
@@ -782,12 +789,11 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
         dict_limit(bt, cat, s->cols[R_CATEGORY].type);
     }
     /* Indices the dictionaries held already: their limits were checked as they grew. */
-    put_fixed_index(app, R_APP, row, m->app_index);
-    put_fixed_index(host, R_HOST, row, m->host_index);
-    put_fixed_index(site, R_SITE, row, m->site_index);
-    if (m->func_index >= 0)
-        put_fixed_index(func, R_FUNC, row, (uint32_t)m->func_index);
-    put_fixed_index(cat, R_CATEGORY, row, m->category_index);
+    if (put_fixed_index(bt, app, R_APP, row, m->app_index) != 0 || put_fixed_index(bt, host, R_HOST, row, m->host_index) != 0 ||
+        put_fixed_index(bt, site, R_SITE, row, m->site_index) != 0 ||
+        (m->func_index >= 0 && put_fixed_index(bt, func, R_FUNC, row, (uint32_t)m->func_index) != 0) ||
+        put_fixed_index(bt, cat, R_CATEGORY, row, m->category_index) != 0)
+        return -ENOMEM;
     return 0;
 }
 
@@ -796,6 +802,8 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
 static inline __attribute__((always_inline)) int put_field(struct batch *bt, struct col_buf *b, uint8_t type,
                                                            uint32_t row, uint64_t v, const void *str, size_t len)
 {
+    if (col_ready(bt, b) != 0)
+        return -ENOMEM;
     switch (type) {
     case COL_UTF8:
         return put_text(bt, b, row, str, len);
@@ -872,6 +880,8 @@ static int put_fields_values(struct batch *bt, const struct site_map *m, const s
             continue; /* an empty std::optional: null, as rows of sites without the field */
         uint64_t v = shm_rec_value(rec, f->arg);
         struct col_buf *b = &bt->buf[f->col];
+        if (f->put != FIELD_NEST && col_ready(bt, b) != 0)
+            return -ENOMEM;
         switch (f->put) {
         case FIELD_WORD:
             memcpy(b->data + ((size_t)row << f->shift), &v, 8);
@@ -932,6 +942,8 @@ static inline __attribute__((always_inline)) int put_message(struct batch *bt, c
 {
     /* Rendered where it goes; when it does not fit, again with room for the longest. */
     struct col_buf *m = &bt->buf[R_MSG];
+    if (col_ready(bt, m) != 0)
+        return -ENOMEM;
     struct render_buf b;
     for (int pass = 0;; pass++) {
         render_buf_init(&b, m->chars + m->chars_len, m->chars_cap - m->chars_len);
@@ -953,18 +965,22 @@ static inline __attribute__((always_inline)) int put_message(struct batch *bt, c
     return 0;
 }
 
-/* A record's flags as the bool columns. */
-static void put_flags(const struct arrow_stream *s, struct batch *bt, uint32_t row, unsigned flags)
+/* A record's flags as the bool columns. 0, or -ENOMEM. */
+static int put_flags(const struct arrow_stream *s, struct batch *bt, uint32_t row, unsigned flags)
 {
-    struct col_buf *buf = bt->buf;
-    if (flags & SHMLOG_REC_TRUNCATED)
-        set_bit(buf[rcol(s, R_TRUNCATED)].data, row);
-    if (flags & SHMLOG_REC_CLAMPED)
-        set_bit(buf[rcol(s, R_CLAMPED)].data, row);
-    if (flags & SHMLOG_REC_BACKTRACE)
-        set_bit(buf[rcol(s, R_BACKTRACE)].data, row);
-    if (flags & SHM_REC_TIME_UNCERTAIN)
-        set_bit(buf[rcol(s, R_TIME_UNCERTAIN)].data, row);
+    static const struct {
+        unsigned flag, col;
+    } flag_cols[] = {{SHMLOG_REC_TRUNCATED, R_TRUNCATED}, {SHMLOG_REC_CLAMPED, R_CLAMPED},
+                     {SHMLOG_REC_BACKTRACE, R_BACKTRACE}, {SHM_REC_TIME_UNCERTAIN, R_TIME_UNCERTAIN}};
+    for (size_t i = 0; i < sizeof flag_cols / sizeof flag_cols[0]; i++) {
+        struct col_buf *b = &bt->buf[rcol(s, flag_cols[i].col)];
+        if (!(flags & flag_cols[i].flag))
+            continue;
+        if (col_ready(bt, b) != 0)
+            return -ENOMEM;
+        set_bit(b->data, row);
+    }
+    return 0;
 }
 
 /* ==== A record's row, in two parts ====
@@ -973,9 +989,9 @@ static void put_flags(const struct arrow_stream *s, struct batch *bt, uint32_t r
  * depends on the rows before: the dictionaries' indices, the renderer and
  * field columns of the site, and where the batch ends. row_columns writes the
  * rest (times, numbers, flags, the message, the fields), which depends on the
- * record alone: at once on one thread, or later from a copy of the entry on a
- * builder's (struct row_later), so that any number of threads make the same
- * batches. */
+ * record alone: at once on one thread, or later on a builder's from the entry
+ * where the merge holds it (struct row_later), so that any number of threads
+ * make the same batches. */
 
 static int row_keys(struct arrow_stream *s, const struct entry *e, struct row_later *k)
 {
@@ -1048,11 +1064,13 @@ static int row_columns(const struct arrow_stream *s, struct job *j, const struct
     c->tid[row] = rec->tid;
     c->cpu[row] = e->cpu;
     c->level[row] = (uint8_t)rec->level;
-    if (flags & (SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE | SHM_REC_TIME_UNCERTAIN))
-        put_flags(s, bt, row, flags);
+    int rc;
+    if ((flags & (SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE | SHM_REC_TIME_UNCERTAIN)) &&
+        (rc = put_flags(s, bt, row, flags)) != 0)
+        return rc;
     if (!k->sr)
         return 0;
-    int values = (flags & SHM_REC_VALUES) != 0, rc;
+    int values = (flags & SHM_REC_VALUES) != 0;
     struct render_arg rf[SHMLOG_MAX_ARGS];
     int n = values ? render_site_nargs(k->sr) : 0;
     if (s->opt.message) {
@@ -1067,9 +1085,15 @@ static int row_columns(const struct arrow_stream *s, struct job *j, const struct
     return 0;
 }
 
-/* A copy of entry e for a builder, and its keys: 0, or -ENOMEM. */
-static int row_later(struct job *j, const struct entry *e, const struct row_later *k)
+/* Entry e's row for a builder, with its keys: the merge holds e until the
+ * job is handed on (job_fill); an entry of the reader's is copied. 0, or -ENOMEM. */
+static int row_later(const struct arrow_stream *s, struct job *j, const struct entry *e, const struct row_later *k)
 {
+    struct row_later *later = &j->later[j->batch.rows];
+    *later = *k;
+    later->e = e;
+    if (!s->reader_entry)
+        return 0;
     if (j->entries_len + e->bytes > j->entries_cap) {
         size_t cap = j->entries_cap ? 2 * j->entries_cap : (size_t)j->batch.cap * 128;
         while (cap < j->entries_len + e->bytes)
@@ -1081,8 +1105,8 @@ static int row_later(struct job *j, const struct entry *e, const struct row_late
         j->entries_cap = cap;
     }
     memcpy(j->entries + j->entries_len, e, e->bytes);
-    j->later[j->batch.rows] = *k;
-    j->later[j->batch.rows].at = (uint32_t)j->entries_len;
+    later->e = NULL;
+    later->at = (uint32_t)j->entries_len;
     j->entries_len += e->bytes;
     return 0;
 }
@@ -1095,7 +1119,7 @@ static int append_record(struct arrow_stream *s, const struct entry *e)
         return rc;
     struct job *j = s->fill;
     if (s->nbuilders)
-        return row_later(j, e, &k);
+        return row_later(s, j, e, &k);
     j->built = j->batch.rows + 1;
     return row_columns(s, j, e, &k, j->batch.rows);
 }
@@ -1105,11 +1129,27 @@ static int job_build(const struct arrow_stream *s, struct job *j)
 {
     for (uint32_t row = j->built; row < j->batch.rows; row++) {
         const struct row_later *k = &j->later[row];
-        int rc = row_columns(s, j, (const struct entry *)(const void *)(j->entries + k->at), k, row);
+        const struct entry *e = k->e ? k->e : (const struct entry *)(const void *)(j->entries + k->at);
+        int rc = row_columns(s, j, e, k, row);
         if (rc)
             return rc;
     }
     j->built = j->batch.rows;
+    return 0;
+}
+
+/* v at row of a marker's nullable number column col (u32 or u64). 0, or -ENOMEM. */
+static int put_marker_number(struct arrow_stream *s, size_t col, uint32_t row, uint64_t v)
+{
+    struct batch *bt = &s->fill->batch;
+    struct col_buf *b = &bt->buf[col];
+    if (col_ready(bt, b) != 0)
+        return -ENOMEM;
+    if (s->cols[col].type == COL_U32)
+        put_u32(b, row, (uint32_t)v);
+    else
+        put_u64(b, row, v);
+    set_bit(b->valid, row);
     return 0;
 }
 
@@ -1132,29 +1172,24 @@ static int append_marker(struct arrow_stream *s, const struct entry *e)
     if (rc)
         return rc;
     put_u32(&buf[M_PID], row, p->info.pid);
-    if (loss && e->cpu != UINT32_MAX) { /* an exit is the process's, not a ring's */
-        put_u32(&buf[M_CPU], row, e->cpu);
-        put_valid(&buf[M_CPU], row);
-    }
+    /* an exit is the process's, not a ring's */
+    if (loss && e->cpu != UINT32_MAX && (rc = put_marker_number(s, M_CPU, row, e->cpu)) != 0)
+        return rc;
     if (loss) {
         struct shm_loss l;
         memcpy(&l, e + 1, sizeof l);
-        if ((rc = put_dict(s, M_LOSS_REASON, row, shm_loss_reason_name(l.reason), 0, name_text)) != 0)
+        if ((rc = put_dict(s, M_LOSS_REASON, row, shm_loss_reason_name(l.reason), 0, name_text)) != 0 ||
+            (rc = put_marker_number(s, M_LOSS_RECORDS, row, l.records)) != 0 ||
+            (rc = put_marker_number(s, M_LOSS_POSITIONS, row, l.positions)) != 0 ||
+            (rc = put_marker_number(s, M_LOSS_FIRST_SEQ, row, l.first_pos)) != 0)
             return rc;
-        put_u64(&buf[M_LOSS_RECORDS], row, l.records);
-        put_u64(&buf[M_LOSS_POSITIONS], row, l.positions);
-        put_u64(&buf[M_LOSS_FIRST_SEQ], row, l.first_pos);
-        put_valid(&buf[M_LOSS_RECORDS], row);
-        put_valid(&buf[M_LOSS_POSITIONS], row);
-        put_valid(&buf[M_LOSS_FIRST_SEQ], row);
         return 0;
     }
     struct entry_exit x;
     memcpy(&x, e + 1, sizeof x);
-    put_u64(&buf[M_EXIT_RECORDS], row, x.records);
-    put_u64(&buf[M_EXIT_LOST], row, x.lost);
-    put_valid(&buf[M_EXIT_RECORDS], row);
-    put_valid(&buf[M_EXIT_LOST], row);
+    if ((rc = put_marker_number(s, M_EXIT_RECORDS, row, x.records)) != 0 ||
+        (rc = put_marker_number(s, M_EXIT_LOST, row, x.lost)) != 0)
+        return rc;
     if (x.how == SHLOG_EXIT_SHUTDOWN || x.how == SHLOG_EXIT_DIED)
         rc = put_dict(s, M_EXIT_HOW, row, x.how == SHLOG_EXIT_SHUTDOWN ? "shutdown" : "died", 0, name_text);
     return rc;
@@ -1208,9 +1243,9 @@ static int level_dict(struct job *j, struct dict *d)
  *
  * The stream's thread fills up to njobs batches ahead and hands each to the
  * builders; it hands the batches on in order, building one itself while it
- * waits. What a queued job's rows point to (sites' renderers, copied
- * entries) stays until it is built: the engine asks before it frees a
- * renderer (stream_sites_freeing). */
+ * waits. What a queued job's rows point to stays until it is built: the
+ * merge's entries until the job is handed on (read_merge_hold), and sites'
+ * renderers, since the engine asks before it frees one (stream_sites_freeing). */
 
 /* The oldest job waiting for a builder, taken; NULL when none. Under the lock. */
 static struct job *job_take(struct arrow_stream *s)
@@ -1337,7 +1372,11 @@ static int job_fill(struct arrow_stream *s, struct job *j)
     j->entries_len = 0;
     j->built = 0;
     j->rc = 0;
-    s->batches++;
+    j->serial = ++s->batches;
+    /* The builders read the merge's entries after they were handed on: the chunks that empty now stay until
+     * this job is handed on (job_export). */
+    if (s->nbuilders)
+        read_merge_hold(&r->merge, j->serial);
     int rc = read_batch_begin(&j->batch);
     if (rc)
         return rc;
@@ -1355,9 +1394,14 @@ static int job_fill(struct arrow_stream *s, struct job *j)
             /* What the merge gave before the stream began. */
             const struct entry *e = (const struct entry *)(r->ready + r->ready_off);
             r->ready_off += e->bytes;
-            if (e->kind == ENTRY_NOTE || e->kind == ENTRY_ERROR)
+            if (e->kind == ENTRY_NOTE || e->kind == ENTRY_ERROR) {
                 read_keep_message(r, (const char *)(e + 1), e->kind == ENTRY_NOTE);
-            else if ((rc = append_entry(s, e)) < 0)
+                continue;
+            }
+            s->reader_entry = 1;
+            rc = append_entry(s, e);
+            s->reader_entry = 0;
+            if (rc < 0)
                 break;
             continue;
         }
@@ -1391,6 +1435,8 @@ static int job_export(struct arrow_stream *s, struct ArrowArray *out)
         rc = read_batch_export(&j->batch, out);
     if (rc)
         read_batch_free(&j->batch);
+    /* Built: the entries of this job and those before it are read. */
+    read_merge_let_go(&s->r->merge, j->serial);
     pthread_mutex_lock(&s->lock);
     j->state = JOB_FREE;
     s->head = (s->head + 1) % s->njobs;
@@ -1456,6 +1502,8 @@ static void stream_release(struct ArrowArrayStream *st)
 {
     struct arrow_stream *s = st->private_data;
     builders_stop(s);
+    read_merge_let_go(&s->r->merge, UINT64_MAX);
+    read_merge_hold(&s->r->merge, 0);
     for (size_t i = 0; i < s->njobs; i++) {
         read_batch_free(&s->jobs[i].batch);
         free(s->jobs[i].batch.buf);
@@ -1539,7 +1587,7 @@ int shmlog_read_arrow(struct shmlog_read *r, const struct shmlog_read_arrow_opti
     /* Markers are few: their rows are written as they come. */
     unsigned threads = o.what == SHMLOG_READ_ARROW_RECORDS ? stream_threads(o.threads) : 1;
     struct arrow_stream *s = calloc(1, sizeof *s);
-    struct pool *pool = read_pool_new();
+    struct pool *pool = read_pool_new(o.batch_rows);
     if (s && !(s->jobs = calloc(threads > 1 ? JOBS_PER_THREAD * threads : 1, sizeof *s->jobs)))
         pool = NULL;
     if (!s || !pool) {

@@ -1,4 +1,4 @@
-/* Description: libshmlog-read's Arrow streams (shmlog_read_arrow), read as a consumer of the Arrow C stream interface reads them: every corpus file and directory streams, in batches of any size, exactly the records and markers the events give (time, level, category, process, ring, position, site, message, flags, error and every field's typed value), with a schema whose formats and names follow the documented rules (a field of two kinds gets two columns, a field named like a column gets "field.", widths as the widest argument) and the fields in the order of the source whichever file defined a site first; a column may be kept after its batch is released, a stream after its reader is closed; batches end before a dictionary outgrows its index; the stream refuses what it cannot do. */
+/* Description: libshmlog-read's Arrow streams (shmlog_read_arrow), read as a consumer of the Arrow C stream interface reads them: every corpus file and directory streams, in batches of any size, exactly the records and markers the events give (time, level, category, process, ring, position, site, message, flags, error and every field's typed value), with a schema whose formats and names follow the documented rules (a field of two kinds gets two columns, a field named like a column gets "field.", widths as the widest argument) and the fields in the order of the source whichever file defined a site first; a column may be kept after its batch is released, a stream after its reader is closed; a column with no value in a batch is a view of the stream's one read-only zero region, which a column kept after its stream still reads; a stream begun after events were read gives the same rows on several threads; batches end before a dictionary outgrows its index; the stream refuses what it cannot do. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -32,16 +32,13 @@ static struct shmlog_read *open_path(const char *path, const struct shmlog_read_
     return r;
 }
 
-/* The stream of path (its reader closed first: the stream holds it). */
-static void stream_all(const char *path, uint32_t what, uint32_t batch_rows, struct got *g)
+/* The stream of reader r with options o (the reader closed first: the stream holds it). */
+static void stream_reader(struct shmlog_read *r, const struct shmlog_read_arrow_options *o, struct got *g)
 {
-    struct shmlog_read *r = open_path(path, NULL);
-    struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
-    o.what = what;
-    o.batch_rows = batch_rows;
+    uint32_t batch_rows = o->batch_rows;
     struct ArrowArrayStream s;
     char err[256];
-    cr_assert_eq(shmlog_read_arrow(r, &o, &s, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(shmlog_read_arrow(r, o, &s, err, sizeof err), 0, "%s", err);
     shmlog_read_close(r);
     memset(g, 0, sizeof *g);
     cr_assert_eq(s.get_schema(&s, &g->schema), 0, "%s", s.get_last_error(&s));
@@ -59,6 +56,15 @@ static void stream_all(const char *path, uint32_t what, uint32_t batch_rows, str
     }
     s.release(&s);
     cr_assert_null(s.release);
+}
+
+/* The stream of path. */
+static void stream_all(const char *path, uint32_t what, uint32_t batch_rows, struct got *g)
+{
+    struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
+    o.what = what;
+    o.batch_rows = batch_rows;
+    stream_reader(open_path(path, NULL), &o, g);
 }
 
 static void got_free(struct got *g)
@@ -902,6 +908,122 @@ Test(read_arrow, a_kept_column_outlives_its_batch_and_the_stream_its_reader)
     msg.release(&msg);
     level.release(&level);
     msg_schema.release(&msg_schema);
+}
+
+/* The buffers of a column that has no value in a batch (every row null, or a bool false) are one address: the
+ * same for every such column and batch of the stream, and none of a column with values. Returns the columns
+ * that had none. */
+static int no_value_columns(const struct got *g, const uint8_t **zero)
+{
+    int found = 0;
+    for (size_t b = 0; b < g->nbatches; b++)
+        for (int64_t c = 0; c < g->batch[b].n_children; c++) {
+            const struct ArrowArray *a = g->batch[b].children[c];
+            const char *format = g->schema.children[c]->format;
+            if (strcmp(format, "+l") == 0)
+                continue; /* a tree's column: its own memory */
+            int none = a->null_count == a->length;
+            if (!none && strcmp(format, "b") == 0 && a->null_count == 0) {
+                none = 1;
+                for (int64_t i = 0; i < a->length && none; i++)
+                    none = !bit_at((struct at){a, i});
+            }
+            const uint8_t *values = a->buffers[1];
+            if (!none) {
+                cr_assert(!*zero || values != *zero, "batch %zu column %s: values of the zero region", b,
+                          g->schema.children[c]->name);
+                continue;
+            }
+            if (!*zero)
+                *zero = values;
+            cr_assert_eq(values, *zero, "batch %zu column %s: no value, its own buffer", b, g->schema.children[c]->name);
+            cr_assert(a->null_count == 0 ? a->buffers[0] == NULL : a->buffers[0] == (const void *)*zero);
+            if (a->n_buffers == 3)
+                cr_assert_eq(a->buffers[2], (const void *)*zero);
+            if (a->dictionary) /* a dictionary of nothing: its one offset 0 */
+                cr_assert(a->dictionary->length == 0 && a->dictionary->buffers[1] == (const void *)*zero &&
+                          a->dictionary->buffers[2] == (const void *)*zero);
+            found++;
+        }
+    return found;
+}
+
+Test(read_arrow, a_column_with_no_value_in_a_batch_is_a_view_of_one_zero_region)
+{
+    char path[1024];
+    struct got *g = malloc(sizeof *g);
+    cr_assert_not_null(g);
+    /* Records and loss and exit markers, a batch of a few rows each: a column has values in some, none in others. */
+    const char *files[] = {"v2-records/losses.shlog", "v2-exit-how/processes.shlog", "v2-trace/trace.shlog"};
+    int found[2] = {0, 0};
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++)
+        for (uint32_t what = SHMLOG_READ_ARROW_RECORDS; what <= SHMLOG_READ_ARROW_MARKERS; what++) {
+            const uint8_t *zero = NULL;
+            snprintf(path, sizeof path, "%s/%s", corpus(), files[f]);
+            stream_all(path, what, 3, g);
+            found[what - SHMLOG_READ_ARROW_RECORDS] += no_value_columns(g, &zero);
+            got_free(g);
+        }
+    cr_assert(found[0] > 0 && found[1] > 0, "records %d, markers %d", found[0], found[1]);
+    /* A column kept after the other columns, their batches and the stream (released by stream_all) holds the
+     * region: its views still read as zeros. */
+    snprintf(path, sizeof path, "%s/%s", corpus(), files[0]);
+    stream_all(path, SHMLOG_READ_ARROW_RECORDS, 3, g);
+    const uint8_t *zero = NULL;
+    cr_assert_gt(no_value_columns(g, &zero), 0);
+    int trace = col_index(g, "trace_id");
+    cr_assert_geq(trace, 0);
+    struct ArrowArray kept = *g->batch[0].children[trace];
+    g->batch[0].children[trace]->release = NULL;
+    got_free(g);
+    cr_assert_eq(kept.null_count, kept.length);
+    cr_assert_eq(kept.buffers[1], (const void *)zero);
+    const int32_t *offsets = kept.buffers[1];
+    for (int64_t i = 0; i <= kept.length; i++)
+        cr_assert_eq(offsets[i], 0);
+    kept.release(&kept);
+    free(g);
+}
+
+/* The stream of path on threads threads, in batches of 3 rows, after its first skip events were read as events:
+ * those the reader had taken then come first (copied for the builders), the merge's after them. */
+static void stream_after_events(const char *path, int skip, uint32_t threads, struct got *g)
+{
+    struct shmlog_read *r = open_path(path, NULL);
+    const struct shmlog_read_event *ev;
+    for (int i = 0; i < skip; i++)
+        cr_assert_eq(shmlog_read_next(r, &ev), 1);
+    struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
+    o.batch_rows = 3;
+    o.threads = threads;
+    stream_reader(r, &o, g);
+}
+
+Test(read_arrow, a_stream_begun_after_events_were_read_is_the_same_on_several_threads)
+{
+    char path[1024], one[512], many[512];
+    snprintf(path, sizeof path, "%s/v2-records/records.shlog", corpus());
+    struct got *g1 = malloc(sizeof *g1), *g2 = malloc(sizeof *g2);
+    cr_assert(g1 && g2);
+    stream_after_events(path, 0, 1, g1);
+    int64_t all = g1->rows;
+    got_free(g1);
+    cr_assert_gt(all, 10);
+    stream_after_events(path, 5, 1, g1);
+    stream_after_events(path, 5, 2, g2);
+    cr_assert_eq(g1->rows, all - 5);
+    cr_assert_eq(g2->rows, g1->rows);
+    int msg = col_index(g1, "msg"), seq = col_index(g1, "seq");
+    cr_assert(msg >= 0 && seq >= 0);
+    for (int64_t row = 0; row < g1->rows; row++) {
+        cr_assert_eq(u64_at(cell(g1, seq, row), 8), u64_at(cell(g2, seq, row), 8), "row %lld", (long long)row);
+        const char *a = text_of(cell(g1, msg, row), one, sizeof one), *b = text_of(cell(g2, msg, row), many, sizeof many);
+        cr_assert(a && b && strcmp(a, b) == 0, "row %lld: %s / %s", (long long)row, a ? a : "null", b ? b : "null");
+    }
+    got_free(g1);
+    got_free(g2);
+    free(g1);
+    free(g2);
 }
 
 Test(read_arrow, bad_options_are_refused_with_the_reason)
