@@ -1705,7 +1705,50 @@ template <typename T, typename Tail> inline __attribute__((always_inline)) void 
 }
 template <typename P, typename Tail> inline __attribute__((always_inline)) void take_tail(const P &, Tail &) {}
 
-/* The record writer of every call whose arguments are P (to_param's types):
+/* An argument that is not handed to its writer as it is (site_param):
+ * made into its to_param type at the call, by this conversion. */
+template <typename D> struct converted {
+    typedef decltype(to_param(std::declval<const D &>())) param;
+    param p;
+    inline __attribute__((always_inline)) converted(const D &x) : p(to_param(x)) {}
+};
+/* The writer's parameter for a call's argument of type A (as a forwarding
+ * reference deduces it): a number or a C string as it is, converted by the
+ * call; a string object, std::optional, SHMLOG_STRUCT or value tree by
+ * reference, its address; so the site has no function to inline for them.
+ * The rest are converted<D>. */
+template <typename A> struct site_param {
+    typedef typename std::remove_cv<typename std::remove_reference<A>::type>::type D;
+    typedef decltype(to_param(std::declval<const D &>())) P;
+    typedef typename std::conditional<
+        std::is_same<P, object_arg<D>>::value || std::is_same<P, tree_arg<D>>::value, const D &,
+        typename std::conditional<(std::is_integral<D>::value && std::is_integral<P>::value) ||
+                                      (std::is_floating_point<D>::value && std::is_same<D, P>::value) ||
+                                      (std::is_pointer<D>::value && std::is_same<P, const char *>::value),
+                                  P, converted<D>>::type>::type type;
+};
+/* A writer's parameter as put_param and take_tail take it (to_param's type). */
+template <typename P> struct written {
+    typedef P type;
+    static inline __attribute__((always_inline)) type of(P a) { return a; }
+};
+template <typename T> struct written<const T &> {
+    typedef decltype(to_param(std::declval<const T &>())) type;
+    static inline __attribute__((always_inline)) type of(const T &a) { return {&a}; }
+};
+template <typename D> struct written<converted<D>> {
+    typedef typename converted<D>::param type;
+    static inline __attribute__((always_inline)) type of(const converted<D> &a) { return a.p; }
+};
+
+/* A writer's parameter types: an empty argument, which takes no register,
+ * that names them to the writer so that a site's arguments need none. */
+template <typename... P> struct params {};
+template <typename P> struct not_deduced {
+    typedef P type;
+};
+
+/* The record writer of every call whose arguments are P (site_param's types):
  * one function per signature, its types known when compiling, which
  * captures the arguments and writes (shmlog__write_args). Static, one in
  * each file: its restartable sequence's descriptor (__rseq_cs) names its
@@ -1713,31 +1756,38 @@ template <typename P, typename Tail> inline __attribute__((always_inline)) void 
  * is longer than its buffer is written by write_params<true>, which writes
  * each of its trees straight into the record: apart, so that the common
  * record's code is the same as a call's without trees. */
+/* GCC would otherwise pass a string object's fields in its reference's place
+ * (IPA-SRA): loads at every site, 5 bytes a site more. */
+#if defined(__clang__)
+#define SHMLOG__WHOLE_PARAMS
+#else
+#define SHMLOG__WHOLE_PARAMS __attribute__((optimize("no-ipa-sra")))
+#endif
 template <bool Direct = false, typename... P>
-static __attribute__((noinline)) void write_params(struct shmlog__site *s, uint32_t tsc_lo, uint32_t tsc_hi, unsigned lcf,
-                                                   P... a)
+static __attribute__((noinline)) SHMLOG__WHOLE_PARAMS void write_params(params<P...>, struct shmlog__site *s, uint32_t tsc_lo,
+                                                   uint32_t tsc_hi, unsigned lcf, typename not_deduced<P>::type... a)
 {
-    typedef signature<void, typename param_value<P>::type...> sig;
+    typedef signature<void, typename param_value<typename written<P>::type>::type...> sig;
     constexpr unsigned nargs = sizeof sig::table.v - 1u;
     /* one more slot: a call without arguments has an array */
     uint64_t v[nargs + 1], n[nargs + 1];
     unsigned i = 0;
-    tree_bufs<(0u + ... + is_tree_param<P>::value)> bufs;
+    tree_bufs<(0u + ... + is_tree_param<typename written<P>::type>::value)> bufs;
     bufs.next = 0;
     bufs.direct = 0;
     (void)bufs; /* a call without trees */
-    ((put_param<Direct>(a, v[i], n[i], bufs, i), i++), ...);
-    tail_args<typename param_value<P>::type..., void> tail;
-    (take_tail(a, tail), ...);
+    ((put_param<Direct>(written<P>::of(a), v[i], n[i], bufs, i), i++), ...);
+    tail_args<typename param_value<typename written<P>::type>::type..., void> tail;
+    (take_tail(written<P>::of(a), tail), ...);
     tail.store(v + sizeof...(P), n + sizeof...(P));
     const uint64_t tsc = static_cast<uint64_t>(tsc_hi) << 32 | tsc_lo;
+    typedef tree_writers<typename written<P>::type...> trees;
     if constexpr (Direct) {
-        shmlog__write_args(s, tsc, lcf, nargs, sig::table.v + 1, v, n, tree_writers<P...>::of, bufs.direct,
-                           bufs.objs);
+        shmlog__write_args(s, tsc, lcf, nargs, sig::table.v + 1, v, n, trees::of, bufs.direct, bufs.objs);
         return;
-    } else if constexpr (tree_writers<P...>::any) {
+    } else if constexpr (trees::any) {
         if (SHMLOG__UNLIKELY(bufs.direct)) {
-            write_params<true>(s, tsc_lo, tsc_hi, lcf, a...);
+            write_params<true>(params<P...>(), s, tsc_lo, tsc_hi, lcf, a...);
             return;
         }
     }
@@ -1755,9 +1805,14 @@ template <typename... R> struct call_args {
     static constexpr bool named = (false || ... || !std::is_same<R, typename unnamed<R>::type>::value);
     static constexpr const char *desc = site_desc_of<void, typename unnamed<R>::type...>::text;
 };
-/* Never called: a call's argument types (after its format), from the arm of
- * a conditional not taken. */
-template <typename F, typename... A> call_args<typename std::decay<A>::type...> *call_args_of(const F &, A &&...)
+/* Never called: a call's argument types (after its format) and its writer's
+ * parameters, from the arm of a conditional not taken. */
+template <typename Args, typename... P> struct site_call {
+    typedef Args args;
+    typedef params<P...> writer_params;
+};
+template <typename F, typename... A>
+site_call<call_args<typename std::decay<A>::type...>, typename site_param<A>::type...> *call_args_of(const F &, A &&...)
 {
     return nullptr;
 }
@@ -1776,7 +1831,8 @@ inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename
  * what std::max(1, 2) refers to) live until the record is copied. */
 #define SHMLOG__WITH_ARGS(n, ...)                                                             \
     [[maybe_unused]] auto shmlog__p = true ? nullptr : shmlog_detail::call_args_of(__VA_ARGS__); \
-    typedef typename std::remove_pointer<decltype(shmlog__p)>::type shmlog__args;             \
+    typedef typename std::remove_pointer<decltype(shmlog__p)>::type shmlog__call;             \
+    typedef typename shmlog__call::args shmlog__args;                                         \
     SHMLOG__WRITE(n, __VA_ARGS__)
 #define SHMLOG__A_FMT(i, x) , shmlog_detail::fmt_value((x))
 /* in the arm never taken, as the types: a warning about an argument is the
@@ -1789,12 +1845,13 @@ inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename
 #define SHMLOG__SITE_NARGS(n, ...) shmlog__args::nargs
 #define SHMLOG__SITE_LAYOUT(n, ...) 0u, 0u, 0u, 0u /* the signature's writer knows it */
 #define SHMLOG__VALUES_DECL(n, ...)
-/* each argument made into its writer's at the site: passed through a
- * function's references instead, Clang spills more around the call */
+/* each argument as it is, converted to its writer's parameter by the call
+ * (site_param): passed through a function's references instead, Clang
+ * spills more around the call */
 #define SHMLOG__SEND(n, lcf, ...)                                                            \
-    shmlog_detail::write_params(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi,                  \
-                                lcf SHMLOG__EACH_N(n, SHMLOG__A_PARAM, __VA_ARGS__));
-#define SHMLOG__A_PARAM(i, x) , shmlog_detail::to_param((x))
+    shmlog_detail::write_params(typename shmlog__call::writer_params(), &shmlog__site_static,          \
+                                shmlog__tsc_lo, shmlog__tsc_hi, lcf SHMLOG__EACH_N(n, SHMLOG__A_PARAM, __VA_ARGS__));
+#define SHMLOG__A_PARAM(i, x) , (x)
 #endif
 
 /* ---- the logging macros ---- */
