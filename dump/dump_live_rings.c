@@ -234,17 +234,22 @@ static void scan(struct live_rings *l)
 
 /* ==== Reading the rings ==== */
 
-/* r's next record past what is shown, within the filter's time; 0 when none yet. */
-static int ring_fill(struct live_ring *r, const struct read_filter *f)
+/* r's next record past what is shown, within the filter's time; 0 when none yet.
+ * A query's snapshot passes over a slot a live writer reserved and has not
+ * committed (its thread preempted between the two): that thread has nothing
+ * past it, while another's records after it would be missing between the
+ * ones it wrote before and those it wrote on another cpu's ring since. A
+ * tail waits at it: the record comes. */
+static int ring_fill(struct live_rings *l, struct live_ring *r, const struct read_filter *f)
 {
     r->has_rec = 0;
     while (r->pos < r->end) {
         struct shm_loss loss;
-        int rc = shm_ring_next(&r->view, &r->pos, &r->rec, r->proc->writer_dead, &loss);
+        int rc = shm_ring_next(&r->view, &r->pos, &r->rec, r->proc->writer_dead || !l->follow, &loss);
         if (rc == SHM_READ_LOSS)
             continue; /* losses reach the files as markers: the collector writes them */
         if (rc != SHM_READ_RECORD)
-            return 0; /* EMPTY, or a record a live writer is still writing */
+            return 0; /* EMPTY, or (a tail) a record a live writer is still writing */
         if (r->rec.pos >= r->end)
             return 0;
         if (r->mark && r->rec.pos < r->mark->shown_below)
@@ -293,7 +298,7 @@ static void start_round(struct live_rings *l, const struct read_filter *f)
         if (head - r->pos > r->view.cap)
             r->pos = tail; /* released and written over since: in the files */
         r->end = head;
-        if (ring_fill(r, f))
+        if (ring_fill(l, r, f))
             l->heap[l->nheap++] = i;
     }
     for (int i = l->nheap / 2 - 1; i >= 0; i--)
@@ -337,7 +342,7 @@ static void round_run(void *arg)
         }
         if (r->mark && r->pos > r->mark->live_below) /* shm_ring_next left pos past the record */
             r->mark->live_below = r->mark->shown_below > r->pos ? r->mark->shown_below : r->pos;
-        if (!ring_fill(r, w->f))
+        if (!ring_fill(l, r, w->f))
             l->heap[0] = l->heap[--l->nheap];
         sift_down(l, 0);
     }

@@ -22,6 +22,8 @@
  *         committed (what a crash between reserve and commit leaves), then
  *         RECORDS more with seq going on after the hole's; exit 0 without
  *         shmlog_shutdown()
+ *   hole-hold  as hole, then alive until stdin closes: a writer still between
+ *         its reserve and its commit (a thread preempted there)
  */
 
 static unsigned child_id, records;
@@ -92,7 +94,7 @@ static void reserve_and_abandon(size_t payload)
 int main(int argc, char **argv)
 {
     if (argc != 7) {
-        fprintf(stderr, "usage: producer_child DIR APP CHILD THREADS RECORDS run|kill|hole\n");
+        fprintf(stderr, "usage: producer_child DIR APP CHILD THREADS RECORDS run|kill|hole|hole-hold\n");
         return 2;
     }
     child_id = (unsigned)strtoul(argv[3], NULL, 10);
@@ -117,7 +119,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    if (strcmp(mode, "hole") == 0) {
+    if (strcmp(mode, "hole") == 0 || strcmp(mode, "hole-hold") == 0) {
         cpu_set_t one;
         CPU_ZERO(&one);
         CPU_SET(0, &one);
@@ -129,6 +131,13 @@ int main(int argc, char **argv)
         reserve_and_abandon(100);
         for (; seq < 2 * records; seq++)
             write_one(0, seq);
+        if (strcmp(mode, "hole-hold") == 0) {
+            printf("ready\n");
+            fflush(stdout);
+            char buf[64];
+            while (read(0, buf, sizeof buf) > 0)
+                ;
+        }
         _exit(0);
     }
 

@@ -1,11 +1,11 @@
 #!/bin/bash
-# Description: shmlog-dump serve's live=1 over a real collector, real producers and their segments: with the collector stopped, /api/query?live=1 answers the records only the rings hold (of a producer that exited, one SIGKILLed, one still running) as shmlog-dump ring shows them, after the files' records and none of them twice; live=0 does not; while the collector drains them (and after), every live=1 query holds each record once; /api/tail?live=1 delivers a ring's records while the collector is stopped and none again when the collector writes them; hostile segments (garbage, a truncated meta segment) leave answers whole and the server up; live=1 on /api/stats or with format=arrow is a 400 naming live.
-# usage: test_dump_serve_live.sh (meson test sets SHMLOG_DUMP, COLLECTOR, TEST_PRODUCER, SERVE_CLIENT)
+# Description: shmlog-dump serve's live=1 over a real collector, real producers and their segments: with the collector stopped, /api/query?live=1 answers the records only the rings hold (of a producer that exited, one SIGKILLed, one still running) as shmlog-dump ring shows them, after the files' records and none of them twice; live=0 does not; while the collector drains them (and after), every live=1 query holds each record once; a slot a live thread reserved and has not committed (preempted there) does not hide the records committed after it in its ring; /api/tail?live=1 delivers a ring's records while the collector is stopped and none again when the collector writes them; hostile segments (garbage, a truncated meta segment) leave answers whole and the server up; live=1 on /api/stats or with format=arrow is a 400 naming live.
+# usage: test_dump_serve_live.sh (meson test sets SHMLOG_DUMP, COLLECTOR, TEST_PRODUCER, PRODUCER_CHILD, SERVE_CLIENT)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-dump-serve-live-XXXXXX)
 . "$(dirname "$0")/tap.sh"
 trap tap_cleanup EXIT
-tap_programs SHMLOG_DUMP COLLECTOR TEST_PRODUCER
+tap_programs SHMLOG_DUMP COLLECTOR TEST_PRODUCER PRODUCER_CHILD
 tap_require curl curl
 client=${SERVE_CLIENT:?}
 
@@ -178,6 +178,26 @@ streaming() {
     grep -q '^done 0$' "$tmp/stream.out" && [ $bad = 0 ] && [ $n -ge 3 ]
 }
 check_show "queries while a producer logs and the collector drains: no record missed or repeated" streaming
+
+# A thread preempted between its reserve and its commit: the other threads' records after its slot in that ring
+# are committed, and a query shows them (a thread that then moved to another cpu's ring would have a gap).
+kill -STOP "$col"
+mkfifo "$tmp/preempted.hold"
+"$PRODUCER_CHILD" "$seg" preempted 0 1 1000 hole-hold <"$tmp/preempted.hold" >"$tmp/preempted.out" 2>&1 &
+pids+=($!)
+exec 7>"$tmp/preempted.hold"
+wait_for 10 grep -q ready "$tmp/preempted.out" || bail "the preempted producer did not log"
+past_slot() {
+    curl -sf "$url/api/query?live=1&app=preempted" >"$tmp/qp.jsonl" || return 1
+    python3 -c '
+import json, re, sys
+seqs = [int(re.search(r"seq=(\d+)", json.loads(l)["msg"]).group(1)) for l in open(sys.argv[1]) if "\"msg\"" in l]
+print("%d records, %d distinct, the last seq=%s" % (len(seqs), len(set(seqs)), max(seqs, default=None)))
+sys.exit(0 if sorted(seqs) == list(range(2000)) else 1)' "$tmp/qp.jsonl"
+}
+check_show "live=1: the 1000 records committed after a live writer's uncommitted slot, after the 1000 before it" past_slot
+exec 7>&-
+kill -CONT "$col"
 
 # bad PARAM PATH: a 400 whose body names PARAM
 bad() { python3 "$client" bad "$port" "/$2" "$1" >/dev/null; }
