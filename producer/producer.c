@@ -1126,7 +1126,7 @@ static inline __attribute__((always_inline)) uint64_t shmlog__c_site_word(uint64
                                                                           unsigned lcf)
 {
     uint64_t site = shmlog__load_acquire(cache);
-    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u))
+    if (SHMLOG__UNLIKELY(shmlog__site_unregistered(site)))
         site = shmlog__register(cache, s, SHMLOG__CAST(int, lcf & 0xFFu), SHMLOG__CAST(int, lcf >> 8 & 0xFFu),
                                 s->file, s->line, s->func, s->fmt, s->desc, shmlog__site_nargs(s), s->types);
     return site;
@@ -1235,7 +1235,7 @@ static inline __attribute__((always_inline)) void shmlog__write_words(void *at, 
         lcf = s->nargs & 0xFFFFu;
     }
     const uint64_t site = shmlog__load_acquire(&s->word);
-    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u))
+    if (SHMLOG__UNLIKELY(shmlog__site_unregistered(site)))
         shmlog__write_first(s, lcf, shmlog__word_or_0(words, n, 0), shmlog__word_or_0(words, n, 1),
                             shmlog__word_or_0(words, n, 2), shmlog__word_or_0(words, n, 3),
                             shmlog__word_or_0(words, n, 4), shmlog__word_or_0(words, n, 5),
@@ -2021,7 +2021,7 @@ static int shmlog__trace_write(uint64_t hi, uint64_t lo, const char *span)
         memcmp(shmlog__trace_now.span, span ? span : "", len) == 0)
         return 0;
     uint64_t site = shmlog__load_acquire(&shmlog__trace_site);
-    if (SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u)
+    if (shmlog__site_unregistered(site))
         site = shmlog__register_site(&shmlog__trace_site, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, "shmlog", 1,
                                      "shmlog_trace_set", SHMLOG_TRACE_FORMAT, NULL, 3, types);
     if (!SHMLOG__CAST(uint32_t, site))

@@ -699,11 +699,17 @@ struct shmlog__site {
 
 /* The site word of a call (shmlog__register_site's), the site registered on
  * its first call; its low 32 bits are 0 when the record is not written. */
+/* Whether a site word still needs registering: one test for both 0 (not
+ * registered yet) and UINT32_MAX (refused). */
+SHMLOG__INLINE int shmlog__site_unregistered(uint64_t site)
+{
+    return SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u;
+}
+
 SHMLOG__INLINE uint64_t shmlog__site_word(uint64_t *cache, const struct shmlog__site *s, unsigned lcf)
 {
     uint64_t site = shmlog__load_acquire(cache);
-    /* One test for both: 0 (not registered yet) and UINT32_MAX (refused). */
-    if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u))
+    if (SHMLOG__UNLIKELY(shmlog__site_unregistered(site)))
         site = shmlog__register_site(cache, SHMLOG__CAST(int, lcf & 0xFFu), SHMLOG__CAST(int, lcf >> 8 & 0xFFu),
                                      s->file, s->line, s->func, s->fmt, s->desc, s->nargs, s->types);
     return site;
