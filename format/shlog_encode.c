@@ -552,16 +552,52 @@ static void ix_key_text(void *clientd, const uint8_t *text, size_t n)
     shlog__ix_words(text, n, ix_key_word, clientd);
 }
 
+/* A site's distinct grams as they come, at most IX_SITE_GRAMS_MAX of them:
+ * an open-addressed set of twice that many slots (the keys are mixed hashes;
+ * 0 marks a free slot, so key 0 has a flag). Sorting every gram to count
+ * them was most of a pass that drained long formats (test_bounds). */
+struct ix_gram_set {
+    uint64_t slot[2 * IX_SITE_GRAMS_MAX];
+    uint64_t *kept; /* the distinct keys, in the order they came */
+    uint32_t n;
+    uint8_t zero_kept, over;
+    uint64_t prefix;
+};
+
+static void ix_gram_set_add(struct ix_gram_set *g, uint64_t key)
+{
+    if (g->over)
+        return;
+    if (!key) {
+        if (g->zero_kept)
+            return;
+    } else {
+        uint32_t mask = 2 * IX_SITE_GRAMS_MAX - 1, i = (uint32_t)key & mask;
+        while (g->slot[i] && g->slot[i] != key)
+            i = (i + 1) & mask;
+        if (g->slot[i])
+            return;
+        if (g->n < IX_SITE_GRAMS_MAX)
+            g->slot[i] = key;
+    }
+    if (g->n == IX_SITE_GRAMS_MAX) {
+        g->over = 1;
+        return;
+    }
+    g->zero_kept |= !key;
+    g->kept[g->n++] = key;
+}
+
 static void ix_key_gram(void *clientd, uint64_t key)
 {
-    struct ix_key_list *l = clientd;
-    l->keys[l->n++] = key;
+    ix_gram_set_add(clientd, key);
 }
 
 static void ix_key_grams_of_word(void *clientd, const uint8_t *w, size_t n)
 {
-    struct ix_key_list *l = clientd;
-    shlog__ix_grams(l->prefix, w, n, ix_key_gram, clientd);
+    struct ix_gram_set *g = clientd;
+    if (!g->over)
+        shlog__ix_grams(g->prefix, w, n, ix_key_gram, clientd);
 }
 
 static void ix_key_grams(void *clientd, const uint8_t *text, size_t n)
@@ -569,32 +605,14 @@ static void ix_key_grams(void *clientd, const uint8_t *text, size_t n)
     shlog__ix_words(text, n, ix_key_grams_of_word, clientd);
 }
 
-static int ix_key_order(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* keys[0..n) sorted, each once: how many. */
-static size_t ix_keys_distinct(uint64_t *keys, size_t n)
-{
-    if (n < 2)
-        return n;
-    qsort(keys, n, sizeof(*keys), ix_key_order);
-    size_t kept = 1;
-    for (size_t i = 1; i < n; i++)
-        if (keys[i] != keys[kept - 1])
-            keys[kept++] = keys[i];
-    return kept;
-}
-
 /* What site s adds to the index: its fields' key prefixes, its format's
  * words and itself ("file:line"). NULL when out of memory. */
 static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct shm_site *s, size_t fmt_len,
                                        size_t file_len)
 {
-    /* a word takes a byte and the one after it, at most; a gram starts at each byte */
-    struct enc_site_ix *x = calloc(1, sizeof(*x) + (fmt_len / 2 + 2 + SHMLOG_MAX_ARGS + fmt_len) * sizeof(uint64_t));
+    /* a word takes a byte and the one after it, at most */
+    struct enc_site_ix *x =
+        calloc(1, sizeof(*x) + (fmt_len / 2 + 2 + SHMLOG_MAX_ARGS + IX_SITE_GRAMS_MAX) * sizeof(uint64_t));
     if (!x)
         return NULL;
     unsigned nargs = s->nargs < SHMLOG_MAX_ARGS ? s->nargs : SHMLOG_MAX_ARGS;
@@ -654,11 +672,10 @@ static struct enc_site_ix *ix_site_new(const struct shlog_enc *e, const struct s
     x->keys[l.n++] = shlog__ix_text(shlog__ix_prefix(IX_TAG_SITE, "", 0), (const uint8_t *)where,
                                     n > 0 && (size_t)n < sizeof(where) ? (size_t)n : 0);
     x->nkeys = l.n;
-    struct ix_key_list g = {e->ix.gram_prefix, x->keys + l.n, 0};
+    struct ix_gram_set g = {.kept = x->keys + l.n, .prefix = e->ix.gram_prefix};
     shlog__ix_fields(s->fmt, fmt_len, nargs, name, len, ix_key_grams, &g);
-    g.n = ix_keys_distinct(g.keys, g.n);
-    x->grams_over = g.n > IX_SITE_GRAMS_MAX;
-    x->ngrams = x->grams_over ? 0 : (uint32_t)g.n;
+    x->grams_over = g.over;
+    x->ngrams = g.over ? 0 : g.n;
     l.n += x->ngrams;
     /* Filled at the size the most words a format can hold need, kept at what
      * it holds: a file may define 50,000 sites of long formats (test_bounds). */
