@@ -138,68 +138,14 @@ long read_dict_keyed_lookup(struct dict *d, uint64_t k1, uint64_t k2,
 struct pooled {
     struct pooled *next;
     size_t cap;
-    struct slab *slab; /* the mapping it was carved from; NULL: a mapping of its own */
-    char pad[40];      /* the buffer after this header starts 64-aligned, as Arrow recommends */
+    char pad[48]; /* the buffer after this header starts 64-aligned, as Arrow recommends */
 };
-
-/* ==== Slabs: the huge-page mappings buffers are carved from ====
- *
- * Buffers are carved from 2 MiB-aligned mappings that ask for transparent
- * huge pages: a first touch then costs one page fault a 2 MiB page, not 512.
- * A slab is unmapped once the pool has moved past it and its last buffer is
- * freed, on whichever thread frees it. */
-
-#define HUGE_PAGE_BYTES ((size_t)2 << 20)
-#define SLAB_BYTES (4 * HUGE_PAGE_BYTES)
-#define SLAB_CARVED_MAX (SLAB_BYTES / 8) /* larger buffers get a mapping of their own */
-
-struct slab {
-    _Atomic size_t refs; /* the pool's while it carves from it, and each buffer carved */
-    size_t used;         /* bytes carved, this header's included */
-    char pad[48];
-};
-
-/* bytes of fresh mapping, 2 MiB-aligned and asking for huge pages; NULL when out of memory. */
-static void *huge_map(size_t bytes)
-{
-    void *m = mmap(NULL, bytes + HUGE_PAGE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-        return NULL;
-    uintptr_t at = ((uintptr_t)m + HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(HUGE_PAGE_BYTES - 1);
-    if (at > (uintptr_t)m)
-        munmap(m, at - (uintptr_t)m);
-    if ((uintptr_t)m + HUGE_PAGE_BYTES > at)
-        munmap((void *)(at + bytes), (uintptr_t)m + HUGE_PAGE_BYTES - at);
-    madvise((void *)at, bytes, MADV_HUGEPAGE);
-    return (void *)at;
-}
-
-static void slab_unref(struct slab *s)
-{
-    if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
-        munmap(s, SLAB_BYTES);
-}
-
-static size_t round_up(size_t n, size_t to)
-{
-    return (n + to - 1) / to * to;
-}
-
-/* A buffer's memory back to its slab or the system, on any thread. */
-static void buffer_free(struct pooled *h)
-{
-    if (h->slab)
-        slab_unref(h->slab);
-    else
-        munmap(h, round_up(sizeof *h + h->cap, HUGE_PAGE_BYTES));
-}
 
 struct pool {
     _Atomic int refs;                    /* the stream's and each batch's */
     const uint8_t *zero;                 /* the zero region (pool_zero); NULL until a batch needs it */
     size_t zero_bytes;
     _Atomic int closed;                  /* the stream is released: what comes back is freed */
-    struct slab *slab;                   /* the one buffers are carved from (of lock); NULL: none yet */
     struct pooled *_Atomic returned;     /* given back by released batches, on any thread */
     pthread_mutex_t lock;                /* of spare: a stream's builders take buffers too */
     struct pooled *spare;                /* the stream's, taken from returned */
@@ -216,7 +162,7 @@ static void pool_drain(struct pool *p)
     struct pooled *h = atomic_exchange_explicit(&p->returned, NULL, memory_order_acquire);
     while (h) {
         struct pooled *next = h->next;
-        buffer_free(h);
+        free(h);
         h = next;
     }
 }
@@ -227,7 +173,7 @@ static void pool_empty(struct pool *p)
     pool_drain(p);
     while (p->spare) {
         struct pooled *next = p->spare->next;
-        buffer_free(p->spare);
+        free(p->spare);
         p->spare = next;
     }
     p->spare_bytes = 0;
@@ -242,35 +188,6 @@ static void pool_unref(struct pool *p)
         munmap((void *)(uintptr_t)p->zero, p->zero_bytes);
     pthread_mutex_destroy(&p->lock);
     free(p);
-}
-
-/* A fresh buffer of bytes, under the pool's lock; NULL when out of memory. */
-static struct pooled *buffer_new(struct pool *p, size_t bytes)
-{
-    size_t whole = round_up(sizeof(struct pooled) + bytes, 64);
-    struct pooled *h;
-    if (whole > SLAB_CARVED_MAX) {
-        if (!(h = huge_map(round_up(whole, HUGE_PAGE_BYTES))))
-            return NULL;
-        h->slab = NULL;
-    } else {
-        if (!p->slab || p->slab->used + whole > SLAB_BYTES) {
-            struct slab *s = huge_map(SLAB_BYTES);
-            if (!s)
-                return NULL;
-            atomic_init(&s->refs, 1);
-            s->used = sizeof *s;
-            if (p->slab)
-                slab_unref(p->slab);
-            p->slab = s;
-        }
-        h = (struct pooled *)(void *)((char *)p->slab + p->slab->used);
-        p->slab->used += whole;
-        atomic_fetch_add_explicit(&p->slab->refs, 1, memory_order_relaxed);
-        h->slab = p->slab;
-    }
-    h->cap = whole - sizeof *h;
-    return h;
 }
 
 /* A buffer of at least bytes (not cleared), on the stream's threads; NULL when out of memory. */
@@ -294,7 +211,7 @@ static void *pool_get(struct pool *p, size_t bytes)
         while (h) {
             struct pooled *next = h->next;
             if (p->spare_bytes + h->cap > POOL_SPARE_MAX) {
-                buffer_free(h);
+                free(h);
             } else {
                 h->next = p->spare;
                 p->spare = h;
@@ -303,9 +220,12 @@ static void *pool_get(struct pool *p, size_t bytes)
             h = next;
         }
     }
-    struct pooled *h = buffer_new(p, bytes);
     pthread_mutex_unlock(&p->lock);
-    return h ? h + 1 : NULL;
+    struct pooled *h = malloc(sizeof *h + bytes);
+    if (!h)
+        return NULL;
+    h->cap = bytes;
+    return h + 1;
 }
 
 /* A buffer back to the spares, on the stream's threads. */
@@ -328,7 +248,7 @@ static void pool_return(struct pool *p, void *buf)
         return;
     struct pooled *h = header_of(buf);
     if (atomic_load_explicit(&p->closed, memory_order_acquire)) {
-        buffer_free(h);
+        free(h);
         return;
     }
     h->next = atomic_load_explicit(&p->returned, memory_order_relaxed);
@@ -386,10 +306,6 @@ void read_pool_close(struct pool *p)
 {
     atomic_store_explicit(&p->closed, 1, memory_order_release);
     pool_empty(p);
-    /* The stream's builders are done: the slab goes with its last buffer. */
-    if (p->slab)
-        slab_unref(p->slab);
-    p->slab = NULL;
     pool_unref(p);
 }
 
