@@ -1,4 +1,4 @@
-/* Description: libshmlog-read's Arrow streams (shmlog_read_arrow), read as a consumer of the Arrow C stream interface reads them: every corpus file and directory streams, in batches of any size, exactly the records and markers the events give (time, level, category, process, ring, position, site, message, flags, error and every field's typed value), with a schema whose formats and names follow the documented rules (a field of two kinds gets two columns, a field named like a column gets "field.", widths as the widest argument) and the fields in the order of the source whichever file defined a site first; a column may be kept after its batch is released, a stream after its reader is closed; a column with no value in a batch is a view of the stream's one read-only zero region, which a column kept after its stream still reads; a stream begun after events were read gives the same rows on several threads; batches end before a dictionary outgrows its index; the stream refuses what it cannot do. */
+/* Description: libshmlog-read's Arrow streams (shmlog_read_arrow), read as a consumer of the Arrow C stream interface reads them: every corpus file and directory streams, in batches of any size, exactly the records and markers the events give (time, level, category, process, ring, position, site, message, flags, error and every field's typed value), with a schema whose formats and names follow the documented rules (a field of two kinds gets two columns, a field named like a column gets "field.", widths as the widest argument) and the fields in the order of the source whichever file defined a site first; a column may be kept after its batch is released, a stream after its reader is closed; a column with no value in a batch is a view of the stream's one read-only zero region, which a column kept after its stream still reads; a stream begun after events were read gives the same rows on several threads; a consumer that releases each batch before it asks for the next gets the next one in the memory released batches gave back; batches end before a dictionary outgrows its index; the stream refuses what it cannot do. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -1276,4 +1276,52 @@ Test(read_arrow, a_tree_field_of_one_shape_is_a_typed_list_or_map_and_bytes_that
     sc.release(&sc);
     s.release(&s);
     tu_rmtree(dir);
+}
+
+/* The buffers of batch's columns; their count. */
+static size_t buffers_of(const struct ArrowArray *batch, const void **out, size_t cap)
+{
+    size_t n = 0;
+    for (int64_t c = 0; c < batch->n_children; c++)
+        for (int64_t i = 0; i < batch->children[c]->n_buffers; i++)
+            if (batch->children[c]->buffers[i] && n < cap)
+                out[n++] = batch->children[c]->buffers[i];
+    return n;
+}
+
+/* A consumer that releases each batch before it asks for the next (a query, a Parquet writer) gets the next
+ * batch's columns in the memory released batches gave back: reading batch by batch touches no fresh memory. */
+Test(read_arrow, a_released_batch_gives_its_memory_to_the_next)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", corpus(), "v2-records/processes.shlog");
+    struct shmlog_read_arrow_options o = SHMLOG_READ_ARROW_OPTIONS_INIT;
+    o.batch_rows = 3;
+    o.threads = 1;
+    struct ArrowArrayStream s;
+    struct ArrowSchema sc;
+    char err[256];
+    cr_assert_eq(shmlog_read_arrow(open_path(path, NULL), &o, &s, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(s.get_schema(&s, &sc), 0, "%s", s.get_last_error(&s));
+    cr_assert_str_eq(sc.children[0]->name, "ts");
+    const void *released[4096];
+    size_t nreleased = 0;
+    int batches = 0;
+    for (;; batches++) {
+        struct ArrowArray a;
+        cr_assert_eq(s.get_next(&s, &a), 0, "%s", s.get_last_error(&s));
+        if (!a.release)
+            break;
+        /* The time column has a value in every row: its buffer is made for each batch. */
+        const void *ts = a.children[0]->buffers[1];
+        int reused = 0;
+        for (size_t i = 0; i < nreleased && !reused; i++)
+            reused = released[i] == ts;
+        cr_assert(batches == 0 || reused, "batch %d: its times in memory no batch before gave back", batches);
+        nreleased += buffers_of(&a, released + nreleased, sizeof released / sizeof released[0] - nreleased);
+        a.release(&a);
+    }
+    cr_assert_gt(batches, 3);
+    sc.release(&sc);
+    s.release(&s);
 }
