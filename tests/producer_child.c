@@ -22,12 +22,11 @@
  *         committed (what a crash between reserve and commit leaves), then
  *         RECORDS more with seq going on after the hole's; exit 0 without
  *         shmlog_shutdown()
- *   hole-hold  as hole, then alive until stdin closes: a writer still between
- *         its reserve and its commit (a thread preempted there)
- *   hole-late  as hole-hold, with a record of no argument ("late commit") in
- *         the slot, and another such slot after the second RECORDS, then
- *         RECORDS more; it commits both at the first line on stdin, then
- *         prints "committed" (preempted threads that run again)
+ *   hole-late  as hole, with a record of no argument ("late commit") in the
+ *         slot, and another such slot after the second RECORDS, then RECORDS
+ *         more; prints "ready", commits both at the first line on stdin,
+ *         prints "committed" and stays alive until stdin closes (threads
+ *         preempted between their reserve and their commit, which run again)
  */
 
 static unsigned child_id, records;
@@ -100,7 +99,7 @@ static uint8_t *reserve_and_abandon(size_t payload, uint64_t *pos)
 int main(int argc, char **argv)
 {
     if (argc != 7) {
-        fprintf(stderr, "usage: producer_child DIR APP CHILD THREADS RECORDS run|kill|hole|hole-hold|hole-late\n");
+        fprintf(stderr, "usage: producer_child DIR APP CHILD THREADS RECORDS run|kill|hole|hole-late\n");
         return 2;
     }
     child_id = (unsigned)strtoul(argv[3], NULL, 10);
@@ -126,7 +125,7 @@ int main(int argc, char **argv)
     }
 
     int late = strcmp(mode, "hole-late") == 0;
-    if (strcmp(mode, "hole") == 0 || strcmp(mode, "hole-hold") == 0 || late) {
+    if (strcmp(mode, "hole") == 0 || late) {
         cpu_set_t one;
         CPU_ZERO(&one);
         CPU_SET(0, &one);
@@ -143,13 +142,11 @@ int main(int argc, char **argv)
             head2 = reserve_and_abandon(0, &pos2);
             for (; seq < 3 * records; seq++)
                 write_one(0, seq);
-        }
-        if (strcmp(mode, "hole") != 0) {
             printf("ready\n");
             fflush(stdout);
             char buf[64];
             ssize_t got = read(0, buf, sizeof buf);
-            if (late && got > 0) {
+            if (got > 0) {
                 shmlog__commit(head, pos);
                 shmlog__commit(head2, pos2);
                 printf("committed\n");
