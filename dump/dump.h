@@ -255,6 +255,7 @@ struct live_record {
     uint64_t proc_start;  /* with pid, cpu and rec->pos, the record as the files name it */
     uint64_t ts_ns;
     const char *thread;
+    uint64_t hole; /* a slot of its ring before it that this answer passed over uncommitted: its position + 1; 0: none */
 };
 /* 0 when taken; else the caller is full and the same record comes first at the next poll. */
 typedef int (*live_emit_fn)(void *ctx, const struct live_record *r);

@@ -48,6 +48,7 @@ struct live_ring {
     struct live_proc *proc;
     struct live_mark *mark;
     uint64_t pos, end;
+    uint64_t hole; /* the slot of a live writer passed over (its position + 1), which a query's cursor names; 0: none */
     uint64_t ts;
     int has_rec;
     struct shm_copied_record rec;
@@ -238,14 +239,24 @@ static void scan(struct live_rings *l)
  * A query's snapshot passes over a slot a live writer reserved and has not
  * committed (its thread preempted between the two): that thread has nothing
  * past it, while another's records after it would be missing between the
- * ones it wrote before and those it wrote on another cpu's ring since. A
- * tail waits at it: the record comes. */
+ * ones it wrote before and those it wrote on another cpu's ring since. The
+ * answer's cursor names that slot, so a next page brings its record once
+ * committed; a ring's part of the answer ends at a second one. A tail waits
+ * at it: the record comes. */
 static int ring_fill(struct live_rings *l, struct live_ring *r, const struct read_filter *f)
 {
     r->has_rec = 0;
     while (r->pos < r->end) {
         struct shm_loss loss;
+        uint64_t at = r->pos;
         int rc = shm_ring_next(&r->view, &r->pos, &r->rec, r->proc->writer_dead || !l->follow, &loss);
+        if (rc == SHM_READ_LOSS && !r->proc->writer_dead && loss.reason == SHM_LOSS_DEAD_WRITER) {
+            if (r->hole) {
+                r->pos = at;
+                return 0;
+            }
+            r->hole = loss.first_pos + 1;
+        }
         if (rc == SHM_READ_LOSS)
             continue; /* losses reach the files as markers: the collector writes them */
         if (rc != SHM_READ_RECORD)
@@ -334,7 +345,7 @@ static void round_run(void *arg)
             read_filter_record(f, r->rec.level, shm_categories_name(&p->cats, r->rec.category), r->ts) &&
             read_filter_thread(f, r->rec.tid, thread) && read_filter_where(f, sr, &r->rec) &&
             read_filter_grep(f, sr, &r->rec)) {
-            struct live_record lr = {sr, &r->rec, r->view.cpu, p->info.pid, p->info.proc_start, r->ts, thread};
+            struct live_record lr = {sr, &r->rec, r->view.cpu, p->info.pid, p->info.proc_start, r->ts, thread, r->hole};
             if (w->emit(w->ctx, &lr) != 0) {
                 w->rc = 1; /* the caller is full: this record comes first next time */
                 return;

@@ -27,11 +27,13 @@ enum serve_format { SERVE_JSONL, SERVE_JSON, SERVE_TEXT, SERVE_ARROW };
 struct serve_ring_mark {
     uint32_t pid, cpu;
     uint64_t proc_start, pos, ts;
+    uint64_t hole; /* a slot before pos not sent (a live writer's, passed over uncommitted): its position + 1; 0: none */
 };
 
 /* Where an answer stopped: "TS-AT" (its last event's time, and how many
  * events at that time it sent), and in an exact cursor "_mTS-AT" (the same
- * for loss and exit markers) and "_PID.START.CPU.POS" for each ring whose
+ * for loss and exit markers) and "_PID.START.CPU.POS" (and "hPOS" of a
+ * slot before it not sent) for each ring whose
  * last record sent lies within a window (dump_serve_job.c) of TS: a record
  * of those rings is told by its position, of others by its time, which is
  * then far from TS (a ring's and the files' times of one record differ by

@@ -433,6 +433,12 @@ int serve_cursor_parse(const char *s, struct serve_cursor *c)
             !(s = take_u64(s, &m->proc_start)) || *s++ != '.' || !(s = take_u64(s, &cpu)) || *s++ != '.' ||
             !(s = take_u64(s, &m->pos)) || pid > UINT32_MAX || cpu > UINT32_MAX)
             return -1;
+        if (*s == 'h') {
+            uint64_t hole;
+            if (!(s = take_u64(s + 1, &hole)) || hole >= m->pos)
+                return -1;
+            m->hole = hole + 1;
+        }
         m->pid = (uint32_t)pid;
         m->cpu = (uint32_t)cpu;
         m->ts = c->ts;
@@ -459,6 +465,13 @@ static struct serve_ring_mark *ring_mark(struct serve_cursor *c, const struct se
  * the ring sent longest ago makes room), or a marker (ring NULL). */
 static void cursor_advance(struct serve_cursor *c, uint64_t ts, const struct serve_ring_mark *ring, size_t *hint)
 {
+    struct serve_ring_mark *m = ring ? ring_mark(c, ring, hint) : NULL;
+    if (m && ring->pos < m->pos) {
+        /* the slot an earlier answer passed over, committed since: older than what was sent after it */
+        if (ring->pos + 1 == m->hole)
+            m->hole = 0;
+        return;
+    }
     c->at = ts == c->ts ? c->at + 1 : 1;
     c->ts = ts;
     if (!ring) {
@@ -466,7 +479,9 @@ static void cursor_advance(struct serve_cursor *c, uint64_t ts, const struct ser
         c->marker_ts = ts;
         return;
     }
-    struct serve_ring_mark *m = ring_mark(c, ring, hint);
+    uint64_t hole = ring->hole;
+    if (m && !hole)
+        hole = m->hole; /* still not sent */
     if (!m && c->nrings < SERVE_CURSOR_RINGS) {
         m = &c->rings[c->nrings++];
     } else if (!m) {
@@ -476,6 +491,7 @@ static void cursor_advance(struct serve_cursor *c, uint64_t ts, const struct ser
                 m = &c->rings[i];
     }
     *m = *ring;
+    m->hole = hole;
 }
 
 static void put_cursor(struct render_buf *b, const struct serve_cursor *c)
@@ -501,6 +517,10 @@ static void put_cursor(struct render_buf *b, const struct serve_cursor *c)
         render_buf_u64(b, m->cpu);
         render_buf_putc(b, '.');
         render_buf_u64(b, m->pos);
+        if (m->hole) {
+            render_buf_putc(b, 'h');
+            render_buf_u64(b, m->hole - 1);
+        }
     }
 }
 
@@ -515,7 +535,7 @@ static int record_sent(struct serve_job *j, const struct serve_ring_mark *ring)
         return 0; /* within one answer the reader and the live rings' marks give a record once */
     const struct serve_ring_mark *m = ring_mark(&j->cur, ring, &j->last_mark);
     if (m)
-        return ring->pos <= m->pos;
+        return ring->pos <= m->pos && ring->pos + 1 != m->hole;
     /* a backtrace's records come at their trigger's place with their own, older times */
     return !(ring->cpu & SERVE_RING_BACKTRACE) && ring->ts + CURSOR_WINDOW_NS / 2 < j->resume_ts;
 }
@@ -536,7 +556,7 @@ static int marker_sent(struct serve_job *j, uint64_t ts)
 static struct serve_ring_mark event_ring(const struct shmlog_read_event *ev)
 {
     uint32_t backtrace = ev->flags & SHMLOG_READ_BACKTRACE ? SERVE_RING_BACKTRACE : 0;
-    return (struct serve_ring_mark){ev->pid, ev->cpu | backtrace, ev->proc_start, ev->seq, ev->ts_ns};
+    return (struct serve_ring_mark){ev->pid, ev->cpu | backtrace, ev->proc_start, ev->seq, ev->ts_ns, 0};
 }
 
 /* The answer's last line (or, for JSON, its closing object): why it ended and the cursor after it. */
@@ -760,7 +780,7 @@ static int emit_live(void *ctx, const struct live_record *lr)
         return 0;
     }
     p->j->skip = 0;
-    struct serve_ring_mark ring = {lr->pid, lr->cpu, lr->proc_start, lr->rec->pos, lr->ts_ns};
+    struct serve_ring_mark ring = {lr->pid, lr->cpu, lr->proc_start, lr->rec->pos, lr->ts_ns, lr->hole};
     if (record_sent(p->j, &ring))
         return 0;
     return put_event(p->j, p->b, lr->ts_ns, &ring, lr) != 0;

@@ -22,8 +22,11 @@
  *         committed (what a crash between reserve and commit leaves), then
  *         RECORDS more with seq going on after the hole's; exit 0 without
  *         shmlog_shutdown()
- *   hole-hold  as hole, then alive until stdin closes: a writer still between
- *         its reserve and its commit (a thread preempted there)
+ *   hole-late  as hole, with a record of no argument ("late commit") in the
+ *         slot, and another such slot after the second RECORDS, then RECORDS
+ *         more; prints "ready", commits both at the first line on stdin,
+ *         prints "committed" and stays alive until stdin closes (threads
+ *         preempted between their reserve and their commit, which run again)
  */
 
 static unsigned child_id, records;
@@ -70,31 +73,33 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-/* Reserves a record of `payload` bytes the way SHMLOG_LOG does, and returns
- * without committing it. */
-static void reserve_and_abandon(size_t payload)
+/* Reserves a record of `payload` bytes (a string argument; none when 0) the
+ * way SHMLOG_LOG does, and returns without committing it: its head, and its
+ * position in *pos. */
+static uint8_t *reserve_and_abandon(size_t payload, uint64_t *pos)
 {
     static uint64_t site_cache;
     const uint8_t types[1] = {SHMLOG_ARG_STR};
     uint32_t site = (uint32_t)shmlog__register_site(&site_cache, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, __FILE__, __LINE__,
-                                                    __func__, "abandoned s=%s", NULL, 1, types);
+                                                    __func__, payload ? "abandoned s=%s" : "late commit", NULL,
+                                                    payload ? 1 : 0, types);
     if (!site) {
         fprintf(stderr, "producer_child: the abandoned record's site was refused\n");
         exit(3);
     }
-    uint64_t pos;
-    uint8_t *head = shmlog__begin(shmlog__rdtsc(), site, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, payload, 0, &pos);
+    uint8_t *head = shmlog__begin(shmlog__rdtsc(), site, SHMLOG_LEVEL_INFO, SHMLOG_CAT_NONE, payload, 0, pos);
     if (!head) {
         fprintf(stderr, "producer_child: could not reserve the abandoned record\n");
         exit(3);
     }
     /* no shmlog__commit(head, pos): this is the record a crash leaves */
+    return head;
 }
 
 int main(int argc, char **argv)
 {
     if (argc != 7) {
-        fprintf(stderr, "usage: producer_child DIR APP CHILD THREADS RECORDS run|kill|hole|hole-hold\n");
+        fprintf(stderr, "usage: producer_child DIR APP CHILD THREADS RECORDS run|kill|hole|hole-late\n");
         return 2;
     }
     child_id = (unsigned)strtoul(argv[3], NULL, 10);
@@ -119,7 +124,8 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    if (strcmp(mode, "hole") == 0 || strcmp(mode, "hole-hold") == 0) {
+    int late = strcmp(mode, "hole-late") == 0;
+    if (strcmp(mode, "hole") == 0 || late) {
         cpu_set_t one;
         CPU_ZERO(&one);
         CPU_SET(0, &one);
@@ -128,15 +134,26 @@ int main(int argc, char **argv)
         unsigned seq = 0;
         for (; seq < records; seq++)
             write_one(0, seq);
-        reserve_and_abandon(100);
+        uint64_t pos, pos2 = 0;
+        uint8_t *head = reserve_and_abandon(late ? 0 : 100, &pos), *head2 = NULL;
         for (; seq < 2 * records; seq++)
             write_one(0, seq);
-        if (strcmp(mode, "hole-hold") == 0) {
+        if (late) {
+            head2 = reserve_and_abandon(0, &pos2);
+            for (; seq < 3 * records; seq++)
+                write_one(0, seq);
             printf("ready\n");
             fflush(stdout);
             char buf[64];
-            while (read(0, buf, sizeof buf) > 0)
-                ;
+            ssize_t got = read(0, buf, sizeof buf);
+            if (got > 0) {
+                shmlog__commit(head, pos);
+                shmlog__commit(head2, pos2);
+                printf("committed\n");
+                fflush(stdout);
+            }
+            while (got > 0)
+                got = read(0, buf, sizeof buf);
         }
         _exit(0);
     }

@@ -51,6 +51,8 @@ bad() { python3 "$client" bad "$port" "/api/query?cursor=$1" cursor >/dev/null; 
 check "a cursor with a ring cut short is a 400 naming cursor" bad "5-1_m0-0_12.34.1"
 check "a cursor past 2^64 is a 400 naming cursor" bad "18446744073709551616-0"
 check "a cursor with text after it is a 400 naming cursor" bad "5-1x"
+check "a cursor naming a ring's unsent slot at or past its position is a 400 naming cursor" bad "5-1_m0-0_12.34.1.7h7"
+check "a cursor with an unsent slot cut short is a 400 naming cursor" bad "5-1_m0-0_12.34.1.7h"
 serve_stop
 check "the collector exits 0 on SIGTERM" collector_stop
 tap_finish

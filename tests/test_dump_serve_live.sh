@@ -1,5 +1,5 @@
 #!/bin/bash
-# Description: shmlog-dump serve's live=1 over a real collector, real producers and their segments: with the collector stopped, /api/query?live=1 answers the records only the rings hold (of a producer that exited, one SIGKILLed, one still running) as shmlog-dump ring shows them, after the files' records and none of them twice; live=0 does not; while the collector drains them (and after), every live=1 query holds each record once; a slot a live thread reserved and has not committed (preempted there) does not hide the records committed after it in its ring; /api/tail?live=1 delivers a ring's records while the collector is stopped and none again when the collector writes them; hostile segments (garbage, a truncated meta segment) leave answers whole and the server up; live=1 on /api/stats or with format=arrow is a 400 naming live.
+# Description: shmlog-dump serve's live=1 over a real collector, real producers and their segments: with the collector stopped, /api/query?live=1 answers the records only the rings hold (of a producer that exited, one SIGKILLed, one still running) as shmlog-dump ring shows them, after the files' records and none of them twice; live=0 does not; while the collector drains them (and after), every live=1 query holds each record once; a slot a live thread reserved and has not committed (preempted there) does not hide the records committed after it in its ring (up to a second such slot), and when committed between two pages of a query its record comes in the second; /api/tail?live=1 delivers a ring's records while the collector is stopped and none again when the collector writes them; hostile segments (garbage, a truncated meta segment) leave answers whole and the server up; live=1 on /api/stats or with format=arrow is a 400 naming live.
 # usage: test_dump_serve_live.sh (meson test sets SHMLOG_DUMP, COLLECTOR, TEST_PRODUCER, PRODUCER_CHILD, SERVE_CLIENT)
 set -u
 tmp=$(mktemp -d /tmp/shmlog-test-dump-serve-live-XXXXXX)
@@ -180,22 +180,45 @@ streaming() {
 check_show "queries while a producer logs and the collector drains: no record missed or repeated" streaming
 
 # A thread preempted between its reserve and its commit: the other threads' records after its slot in that ring
-# are committed, and a query shows them (a thread that then moved to another cpu's ring would have a gap).
+# are committed, and a query shows them (a thread that then moved to another cpu's ring would have a gap). A
+# query passes over one such slot of a ring (its cursor names it) and ends that ring's part at a second. When
+# such threads run again between two pages, the record each commits comes in the next page, in its time's
+# place, and nothing of the first page comes again.
 kill -STOP "$col"
-mkfifo "$tmp/preempted.hold"
-"$PRODUCER_CHILD" "$seg" preempted 0 1 1000 hole-hold <"$tmp/preempted.hold" >"$tmp/preempted.out" 2>&1 &
+mkfifo "$tmp/late.hold"
+"$PRODUCER_CHILD" "$seg" late 0 1 1000 hole-late <"$tmp/late.hold" >"$tmp/late.out" 2>&1 &
 pids+=($!)
-exec 7>"$tmp/preempted.hold"
-wait_for 10 grep -q ready "$tmp/preempted.out" || bail "the preempted producer did not log"
-past_slot() {
-    curl -sf "$url/api/query?live=1&app=preempted" >"$tmp/qp.jsonl" || return 1
+exec 7>"$tmp/late.hold"
+wait_for 10 grep -q ready "$tmp/late.out" || bail "the late producer did not log"
+# late_check PAGE... : the seqs of the pages, each once, are 0..N-1 (N: $late_n), and "late commit" is at
+# $late_at (indices into the last page)
+late_check() {
     python3 -c '
 import json, re, sys
-seqs = [int(re.search(r"seq=(\d+)", json.loads(l)["msg"]).group(1)) for l in open(sys.argv[1]) if "\"msg\"" in l]
-print("%d records, %d distinct, the last seq=%s" % (len(seqs), len(set(seqs)), max(seqs, default=None)))
-sys.exit(0 if sorted(seqs) == list(range(2000)) else 1)' "$tmp/qp.jsonl"
+n, at, pages = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+msgs = [[json.loads(l)["msg"] for l in open(p) if "\"msg\"" in l] for p in pages]
+seqs = [int(re.search(r"seq=(\d+)", m).group(1)) for page in msgs for m in page if "seq=" in m]
+late = [i for i, m in enumerate(msgs[-1]) if m == "late commit"]
+print("pages of %s records; the late ones at %s of the last; %d seqs, %d distinct" %
+      ([len(p) for p in msgs], late, len(seqs), len(set(seqs))))
+sys.exit(0 if sorted(seqs) == list(range(n)) and late == [int(i) for i in at.split(",") if i] and
+         sum(map(len, msgs)) == n + len(late) else 1)' "$late_n" "$late_at" "$@"
 }
-check_show "live=1: the 1000 records committed after a live writer's uncommitted slot, after the 1000 before it" past_slot
+late_whole() {
+    curl -sf "$url/api/query?live=1&app=late" >"$tmp/qlw.jsonl" || return 1
+    late_n=2000 late_at="" late_check "$tmp/qlw.jsonl" && tail -n 1 "$tmp/qlw.jsonl" | grep -q '"end":"complete"'
+}
+check_show "live=1: the 1000 records committed after a live writer's uncommitted slot, up to a second such slot" late_whole
+late_pages() {
+    curl -sf "$url/api/query?live=1&app=late&limit=1500" >"$tmp/ql1.jsonl" || return 1
+    echo commit >&7
+    wait_for 10 grep -q committed "$tmp/late.out" || return 1
+    local cursor
+    cursor=$(tail -n 1 "$tmp/ql1.jsonl" | python3 -c 'import json, sys; print(json.load(sys.stdin)["cursor"])')
+    curl -sf "$url/api/query?live=1&app=late&cursor=$cursor" >"$tmp/ql2.jsonl" || return 1
+    late_n=3000 late_at=0,501 late_check "$tmp/ql1.jsonl" "$tmp/ql2.jsonl"
+}
+check_show "live=1 pages: slots passed over and committed between two pages come in the second, once" late_pages
 exec 7>&-
 kill -CONT "$col"
 
