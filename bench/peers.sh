@@ -28,6 +28,12 @@
 #   --header DIR     shmlog's programs from the shmlog.h in DIR (another tree's, to compare two headers with
 #                    one collector; give each its own --work), not the build's
 #   --quick          --runs 1 --samples 500: a check that it all builds and runs
+#   --cachegrind     no timing: each program once under valgrind's callgrind (cache and branch simulation,
+#                    --samples 500 unless given), and per timed call of the log function: instructions,
+#                    I1/D1 misses, last-level misses, mispredicts; steadier than any timing on a loaded
+#                    machine. Valgrind has no rseq, so shmlog reserves by shmlog__reserve_slow there (more
+#                    instructions than its real call), and one simulated cache serves all of a program's
+#                    threads (Quill's backend thread's too; shmlog's collector is another process)
 # e.g. flock /tmp/shmlog-heavy.lock bash bench/peers.sh
 #      bash bench/peers.sh --quick --loggers quill,shmlog
 set -euo pipefail
@@ -36,6 +42,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/bench/common.sh"
 harness=/work/.mirror/odygrd+logger_benchmarks/repo
 work=$repo/build-peers build="" header="" runs=3 threads=1 samples="" loggers=quill,fmtlog,nanolog,binlog,spdlog,shmlog
+cachegrind=0
 producer_cpu=0 backend_cpu=1
 args="$*"
 while [ $# -gt 0 ]; do
@@ -49,14 +56,18 @@ while [ $# -gt 0 ]; do
     --samples) samples=$2; shift 2 ;;
     --loggers) loggers=$2; shift 2 ;;
     --quick) runs=1 samples=500; shift ;;
+    --cachegrind) cachegrind=1; shift ;;
     -h | --help) sed -n '/^# usage/,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "peers.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
+[ "$cachegrind" = 0 ] || { runs=1 samples=${samples:-500}; }
 case $runs in '' | *[!0-9]* | 0) echo "peers.sh: --runs wants a count, not '$runs'" >&2; exit 2 ;; esac
 case $samples in *[!0-9]* | 0) echo "peers.sh: --samples wants a count, not '$samples'" >&2; exit 2 ;; esac
 case $threads in '' | *[!0-9,]* | ,* | *, | *,,*) echo "peers.sh: --threads wants counts like 1,2, not '$threads'" >&2; exit 2 ;; esac
-for tool in cmake git python3 stdbuf taskset timeout; do
+tools="cmake git python3 stdbuf taskset timeout"
+[ "$cachegrind" = 0 ] || tools="$tools valgrind callgrind_annotate"
+for tool in $tools; do
     command -v "$tool" >/dev/null || { echo "peers.sh: $tool is missing: install it (apt-get install $tool)" >&2; exit 1; }
 done
 if [ "$(nproc --all)" -le "$backend_cpu" ]; then
@@ -224,6 +235,11 @@ IFS=, read -r -a thread_counts <<<"$threads"
 # A thread count takes samples x 2.1 ms on a quiet machine whatever the threads (they wait side by side), and
 # several times that where compilers share cpu 0: a program is stopped as hung only well past that.
 limit=$((120 + ${#thread_counts[@]} * ${samples:-10000} * 20 / 1000))
+simulate=()
+if [ "$cachegrind" = 1 ]; then
+    limit=$((limit * 10))
+    simulate=(valgrind --tool=callgrind --cache-sim=yes --branch-sim=yes)
+fi
 
 started=$(date +%s)
 echo "# $(uname -sr), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')," \
@@ -245,7 +261,8 @@ for run in $(seq 1 "$runs"); do
                 col=$!
             fi
             status=0
-            (cd "$scratch" && SHMLOG_DIR=$seg timeout "$limit" stdbuf -oL taskset -c "$backend_cpu" "$bdir/benchmarks/call_site_latency/$t") \
+            (cd "$scratch" && SHMLOG_DIR=$seg timeout "$limit" stdbuf -oL taskset -c "$backend_cpu" "${simulate[@]}" \
+                ${simulate[0]:+--callgrind-out-file="$out/$run.$l.$c.callgrind"} "$bdir/benchmarks/call_site_latency/$t") \
                 >"$res" 2>&1 || status=$?
             if [ "$l" = shmlog ]; then
                 kill -TERM "$col"
@@ -272,6 +289,31 @@ PY
     done
 done
 echo "# load $(cut -d' ' -f1-3 /proc/loadavg) after; $(($(date +%s) - started)) s of runs"
+
+if [ "$cachegrind" = 1 ]; then
+    # The log function's calls from the timed loop (through the harness's std::function; the warm-up's calls
+    # are the lambda's own): samples x 20 per thread, and the one untimed call before them.
+    calls=0
+    for n in "${thread_counts[@]}"; do calls=$((calls + n * (samples * 20 + 1))); done
+    printf '\nper timed call, callgrind (%d calls each): Ir instructions, I1/D1 misses (D1 reads, writes), LL the\n' "$calls"
+    printf 'last-level misses, Bcm/Bim the mispredicted conditional/indirect branches\n'
+    printf '%-8s %-17s %7s %6s %6s %6s %6s %6s %6s\n' logger case Ir I1mr D1mr D1mw LLm Bcm Bim
+    for f in "$out"/1.*.callgrind; do
+        [ -e "$f" ] || continue
+        name=${f##*/1.} name=${name%.callgrind}
+        callgrind_annotate --inclusive=yes --threshold=100 "$f" 2>/dev/null |
+            awk -v calls="$calls" -v l="${name%%.*}" -v c="${name#*.}" '
+                /^ *[0-9,]+ .*_Function_handler<void \(unsigned long, unsigned long, .*_M_invoke/ {
+                    gsub(/\([ 0-9.]*%\)/, ""); gsub(",", "")
+                    # Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw Bc Bcm Bi Bim
+                    printf "%-8s %-17s %7.1f %6.2f %6.2f %6.2f %6.2f %6.2f %6.2f\n", l, c, $1 / calls, $4 / calls,
+                        $5 / calls, $6 / calls, ($7 + $8 + $9) / calls, $11 / calls, $13 / calls
+                    found = 1
+                }
+                END { if (!found) printf "%-8s %-17s no log function found in the profile\n", l, c }'
+    done
+    exit 0
+fi
 
 python3 - "$out" "$runs" "$loggers" "${skipped[@]}" <<'PY'
 import collections, pathlib, re, statistics, sys

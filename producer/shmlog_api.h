@@ -672,8 +672,9 @@ SHMLOG__INLINE void shmlog__commit(uint8_t *head, uint64_t pos)
 }
 
 /* A call site's static: its site word (shmlog__register_site's cache),
- * which every call reads, beside what the C writer reads with it, then what
- * registering the site takes. A call hands the writer its address alone. */
+ * which every C call reads, beside what the C writer reads with it, then what
+ * registering the site takes. A C call hands the writer its address alone
+ * (a C++ call, a struct shmlog__site_ref's). */
 struct shmlog__site {
     uint64_t word;
     /* The C writer's layout of the arguments, worked out from the types on
@@ -697,22 +698,11 @@ struct shmlog__site {
     const uint8_t *types;
 };
 
-/* The site word of a call (shmlog__register_site's), the site registered on
- * its first call; its low 32 bits are 0 when the record is not written. */
 /* Whether a site word still needs registering: one test for both 0 (not
  * registered yet) and UINT32_MAX (refused). */
 SHMLOG__INLINE int shmlog__site_unregistered(uint64_t site)
 {
     return SHMLOG__CAST(uint32_t, site) - 1u >= UINT32_MAX - 1u;
-}
-
-SHMLOG__INLINE uint64_t shmlog__site_word(uint64_t *cache, const struct shmlog__site *s, unsigned lcf)
-{
-    uint64_t site = shmlog__load_acquire(cache);
-    if (SHMLOG__UNLIKELY(shmlog__site_unregistered(site)))
-        site = shmlog__register_site(cache, SHMLOG__CAST(int, lcf & 0xFFu), SHMLOG__CAST(int, lcf >> 8 & 0xFFu),
-                                     s->file, s->line, s->func, s->fmt, s->desc, s->nargs, s->types);
-    return site;
 }
 
 /* The cursor at the first payload byte of the record at head, at ring
@@ -727,6 +717,31 @@ SHMLOG__INLINE struct shmlog__cursor shmlog__cursor_at(uint8_t *head, uint64_t p
 }
 
 #ifdef __cplusplus
+/* What a C++ call hands its writer: its site word, the one datum of the site
+ * every call reads, beside its static record of itself, which is const and
+ * so in another section: the words of many sites share cache lines, as a
+ * word inside each 80-byte record would not. */
+struct __attribute__((aligned(16))) shmlog__site_ref {
+    uint64_t word;
+    const struct shmlog__site *site;
+};
+/* A site's first call registers it, out of line: inlined, GCC loads the
+ * static's address in every call, ahead of the branch that needs it. */
+inline __attribute__((noinline, cold)) uint64_t shmlog__site_register_ref(struct shmlog__site_ref *ref, unsigned lcf)
+{
+    const struct shmlog__site *s = ref->site;
+    return shmlog__register_site(&ref->word, static_cast<int>(lcf & 0xFFu), static_cast<int>(lcf >> 8 & 0xFFu), s->file,
+                                 s->line, s->func, s->fmt, s->desc, s->nargs, s->types);
+}
+/* The site word of a call (shmlog__register_site's), the site registered on
+ * its first call; its low 32 bits are 0 when the record is not written. */
+SHMLOG__INLINE uint64_t shmlog__site_word(struct shmlog__site_ref *ref, unsigned lcf)
+{
+    uint64_t site = shmlog__load_acquire(&ref->word);
+    if (SHMLOG__UNLIKELY(shmlog__site_unregistered(site)))
+        site = shmlog__site_register_ref(ref, lcf);
+    return site;
+}
 /* The most bytes of a value tree a C++ call encodes on its own stack: a
  * longer one is measured, then written straight into the record, so that a
  * call of trees takes little of its thread's stack. */
@@ -744,13 +759,13 @@ typedef void (*shmlog__tree_writer)(uint64_t obj, struct shmlog__cursor *at, siz
  * the level, the category << 8 and the record flags << 16. Argument i of
  * bit i of direct is a value tree at objs[i], written by trees[i] instead of
  * its bytes being copied. */
-SHMLOG__INLINE void shmlog__write_args(struct shmlog__site *s, uint64_t tsc, unsigned lcf,
+SHMLOG__INLINE void shmlog__write_args(struct shmlog__site_ref *s, uint64_t tsc, unsigned lcf,
                                        unsigned nargs, const uint8_t *types, const uint64_t *v, const uint64_t *n,
                                        const shmlog__tree_writer *trees, uint32_t direct, const uintptr_t *objs)
 {
     if (nargs > SHMLOG_MAX_ARGS) /* it never is: said to GCC (-Warray-bounds) */
         __builtin_unreachable();
-    const uint64_t site = shmlog__site_word(&s->word, s, lcf);
+    const uint64_t site = shmlog__site_word(s, lcf);
     if (SHMLOG__UNLIKELY(SHMLOG__CAST(uint32_t, site) == 0)) /* not written */
         return;
     size_t fixed = 0;
@@ -967,6 +982,8 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__A_END(i, x) , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__A_BYTES(i)
 #define SHMLOG__A_BYTES(i)                                                                    \
     (0u + shmlog__t##i == SHMLOG_ARG_STR ? 8u : 1u << (SHMLOG__LOG2_WIDTHS >> 2 * shmlog__t##i & 3u))
+/* a C site's layout is written on its first call (C++'s record: const, SHMLOG__SEND) */
+#define SHMLOG__SITE_CONST
 #define SHMLOG__SEND(n, lcf, ...) SHMLOG__CAT2(SHMLOG__SEND_, SHMLOG__CAT2(SHMLOG__PASS_, n))(n, lcf, __VA_ARGS__)
 #define SHMLOG__SEND_NONE(n, lcf, ...) shmlog__write_w0(SHMLOG__SITE_ARG(lcf));
 #define SHMLOG__SEND_IMAGE(n, lcf, ...) \
@@ -1770,7 +1787,7 @@ template <typename P> struct not_deduced {
 #define SHMLOG__WHOLE_PARAMS __attribute__((optimize("no-ipa-sra")))
 #endif
 template <bool Direct = false, typename... P>
-static __attribute__((noinline)) SHMLOG__WHOLE_PARAMS void write_params(params<P...>, struct shmlog__site *s, uint32_t tsc_lo,
+static __attribute__((noinline)) SHMLOG__WHOLE_PARAMS void write_params(params<P...>, struct shmlog__site_ref *s, uint32_t tsc_lo,
                                                    uint32_t tsc_hi, unsigned lcf, typename not_deduced<P>::type... a)
 {
     typedef signature<void, typename param_value<typename written<P>::type>::type...> sig;
@@ -1854,8 +1871,10 @@ inline auto fmt_value(const T &) -> decltype(fmt_arg(std::declval<const typename
 /* each argument as it is, converted to its writer's parameter by the call
  * (site_param): passed through a function's references instead, Clang
  * spills more around the call */
+#define SHMLOG__SITE_CONST const
 #define SHMLOG__SEND(n, lcf, ...)                                                            \
-    shmlog_detail::write_params(typename shmlog__call::writer_params(), &shmlog__site_static,          \
+    static struct shmlog__site_ref shmlog__ref = {0, &shmlog__site_static};                    \
+    shmlog_detail::write_params(typename shmlog__call::writer_params(), &shmlog__ref,          \
                                 shmlog__tsc_lo, shmlog__tsc_hi, lcf SHMLOG__EACH_N(n, SHMLOG__A_PARAM, __VA_ARGS__));
 #define SHMLOG__A_PARAM(i, x) , (x)
 #endif
@@ -2114,7 +2133,7 @@ void shmlog__bad_category(void) __attribute__((error(
     if (0)                                                                                     \
         SHMLOG__FORMAT_CHECK(n, __VA_ARGS__);                                                  \
     SHMLOG__TYPES_DECL(n, __VA_ARGS__)                                                         \
-    static struct shmlog__site shmlog__site_static = {0, SHMLOG__SITE_LAYOUT(n, __VA_ARGS__),    \
+    static SHMLOG__SITE_CONST struct shmlog__site shmlog__site_static = {0, SHMLOG__SITE_LAYOUT(n, __VA_ARGS__), \
                                                       SHMLOG__SITE_NARGS(n, __VA_ARGS__), __LINE__, \
                                                       __FILE__, __func__,                       \
                                                       SHMLOG__SITE_FORMAT(n, __VA_ARGS__),      \
