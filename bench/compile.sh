@@ -56,10 +56,12 @@ fi
 quill_include=""
 case ",$cases," in *,quill,*) quill_include=$(peers_harness "$work")/quill/include ;; esac
 
-# The compiler proper's instructions for one compile, in G (as -### prints its command, quoted for the shell).
+# The compiler proper's instructions for one compile, in G (as -### prints its command, quoted for the shell):
+# Clang's writes the object, GCC's the assembly (-S, where -c would name a temporary file).
 count_insns() { # compiler std opt source
-    local proper
-    proper=$("$1" "$2" "-$3" -S "$4" -o "$scratch/obj.s" -I"$scratch" ${quill_include:+-I"$quill_include"} -### 2>&1 |
+    local proper output=(-S -o "$scratch/obj.s")
+    case $1 in clang*) output=(-c -o "$scratch/obj.o") ;; esac
+    proper=$("$1" "$2" "-$3" "${output[@]}" "$4" -I"$scratch" ${quill_include:+-I"$quill_include"} -### 2>&1 |
         grep -E '(/cc1|/cc1plus|"-cc1") ')
     eval "valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null $proper" 2>&1 >/dev/null |
         awk '/ I +refs:/ {gsub(",", "", $NF); printf "%.4f", $NF / 1e9}'
