@@ -564,33 +564,26 @@ struct ix_gram_set {
     uint64_t prefix;
 };
 
-static void ix_gram_set_add(struct ix_gram_set *g, uint64_t key)
+static void ix_key_gram(void *clientd, uint64_t key)
 {
+    struct ix_gram_set *g = clientd;
     if (g->over)
         return;
-    if (!key) {
-        if (g->zero_kept)
-            return;
-    } else {
-        uint32_t mask = 2 * IX_SITE_GRAMS_MAX - 1, i = (uint32_t)key & mask;
+    uint32_t mask = 2 * IX_SITE_GRAMS_MAX - 1, i = (uint32_t)key & mask;
+    if (key)
         while (g->slot[i] && g->slot[i] != key)
             i = (i + 1) & mask;
-        if (g->slot[i])
-            return;
-        if (g->n < IX_SITE_GRAMS_MAX)
-            g->slot[i] = key;
-    }
+    if (key ? g->slot[i] != 0 : g->zero_kept)
+        return; /* seen */
     if (g->n == IX_SITE_GRAMS_MAX) {
         g->over = 1;
         return;
     }
-    g->zero_kept |= !key;
+    if (key)
+        g->slot[i] = key;
+    else
+        g->zero_kept = 1;
     g->kept[g->n++] = key;
-}
-
-static void ix_key_gram(void *clientd, uint64_t key)
-{
-    ix_gram_set_add(clientd, key);
 }
 
 static void ix_key_grams_of_word(void *clientd, const uint8_t *w, size_t n)
