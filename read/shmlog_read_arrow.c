@@ -49,6 +49,12 @@ struct record_cols {
     uint8_t *level;
 };
 
+/* The dictionary columns whose indices row_keys finds and row_columns
+ * writes: the column buffers' first touch, a page fault each 4 KiB, is then
+ * the builders' (bench/RESULTS.md, session 29). */
+enum { K_APP, K_HOST, K_CATEGORY, K_SITE, K_FUNC, K_THREAD, K_INSTANCE, K_HOSTNAME, K_SPAN, K_ERROR, K_COUNT };
+#define KEY_NULL UINT16_MAX /* no value: DICT16_MAX and 127 are the most an index is */
+
 /* A row whose columns are written later, by a builder: what its stream's
  * thread found for it (row_keys). */
 struct row_later {
@@ -57,6 +63,7 @@ struct row_later {
     const struct site_map *map;
     uint32_t at;                   /* its entry's copy in the job's entries */
     uint32_t pid;
+    uint16_t key[K_COUNT];         /* the K_ columns' dictionary indices, or KEY_NULL */
 };
 
 enum job_state { JOB_FREE, JOB_QUEUED, JOB_BUILDING, JOB_BUILT };
@@ -188,6 +195,12 @@ static const struct {
     [M_EXIT_HOW] = {"exit_how", COL_DICT8, 1, 0},
     [M_INSTANCE] = {"instance", COL_DICT16, 1, 0},
     [M_HOSTNAME] = {"hostname", COL_DICT16, 1, 0},
+};
+
+/* The column of each K_ index. */
+static const uint8_t key_col[K_COUNT] = {
+    [K_APP] = R_APP, [K_HOST] = R_HOST, [K_CATEGORY] = R_CATEGORY, [K_SITE] = R_SITE, [K_FUNC] = R_FUNC,
+    [K_THREAD] = R_THREAD, [K_INSTANCE] = R_INSTANCE, [K_HOSTNAME] = R_HOSTNAME, [K_SPAN] = R_SPAN, [K_ERROR] = R_ERROR,
 };
 
 static const char *const level_names[8] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "L6", "L7"};
@@ -752,10 +765,10 @@ static inline int put_fixed_index(struct batch *bt, struct col_buf *b, unsigned 
     return 0;
 }
 
-/* The app's, host's and site d's (of process p) and a record's category's dictionary indices at row, through
+/* The app's, host's and site d's (of process p) and a record's category's dictionary indices into k, through
  * the site's map. */
-static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const struct dsite *d, struct dproc *p,
-                          unsigned category, uint32_t row)
+static int key_site_dicts(struct arrow_stream *s, struct site_map *m, const struct dsite *d, struct dproc *p,
+                          unsigned category, struct row_later *k)
 {
     struct batch *bt = &s->fill->batch;
     struct col_buf *site = &bt->buf[R_SITE], *cat = &bt->buf[R_CATEGORY], *func = &bt->buf[R_FUNC];
@@ -789,11 +802,53 @@ static int put_site_dicts(struct arrow_stream *s, struct site_map *m, const stru
         dict_limit(bt, cat, s->cols[R_CATEGORY].type);
     }
     /* Indices the dictionaries held already: their limits were checked as they grew. */
-    if (put_fixed_index(bt, app, R_APP, row, m->app_index) != 0 || put_fixed_index(bt, host, R_HOST, row, m->host_index) != 0 ||
-        put_fixed_index(bt, site, R_SITE, row, m->site_index) != 0 ||
-        (m->func_index >= 0 && put_fixed_index(bt, func, R_FUNC, row, (uint32_t)m->func_index) != 0) ||
-        put_fixed_index(bt, cat, R_CATEGORY, row, m->category_index) != 0)
+    k->key[K_APP] = (uint16_t)m->app_index;
+    k->key[K_HOST] = (uint16_t)m->host_index;
+    k->key[K_SITE] = (uint16_t)m->site_index;
+    k->key[K_FUNC] = m->func_index >= 0 ? (uint16_t)m->func_index : KEY_NULL;
+    k->key[K_CATEGORY] = (uint16_t)m->category_index;
+    return 0;
+}
+
+/* The index of key (k2) in the dictionary of K_ column kc, into k; the batch ends at the index width's
+ * limit. 0, or -ENOMEM. */
+static inline __attribute__((always_inline)) int key_dict(struct arrow_stream *s, unsigned kc, struct row_later *k,
+                                                          const void *key, uint64_t k2,
+                                                          const char *(*text)(const void *, uint64_t, char *))
+{
+    size_t col = rcol(s, key_col[kc]);
+    struct batch *bt = &s->fill->batch;
+    struct col_buf *b = &bt->buf[col];
+    long i = dict_keyed(&b->dict, (uintptr_t)key, k2, text, key);
+    if (i < 0)
         return -ENOMEM;
+    k->key[kc] = (uint16_t)i;
+    dict_limit(bt, b, s->cols[col].type);
+    return 0;
+}
+
+/* The K_ columns' indices row_keys found, at row. 0, or -ENOMEM. */
+static int put_keys(const struct arrow_stream *s, struct batch *bt, const struct row_later *k, uint32_t row)
+{
+    /* Every record has the first three, one of a known site the next two (func: a named function); their
+     * types are constants. */
+    if (put_fixed_index(bt, &bt->buf[R_APP], R_APP, row, k->key[K_APP]) != 0 ||
+        put_fixed_index(bt, &bt->buf[R_HOST], R_HOST, row, k->key[K_HOST]) != 0 ||
+        put_fixed_index(bt, &bt->buf[R_CATEGORY], R_CATEGORY, row, k->key[K_CATEGORY]) != 0)
+        return -ENOMEM;
+    if (k->key[K_SITE] != KEY_NULL && put_fixed_index(bt, &bt->buf[R_SITE], R_SITE, row, k->key[K_SITE]) != 0)
+        return -ENOMEM;
+    if (k->key[K_FUNC] != KEY_NULL && put_fixed_index(bt, &bt->buf[R_FUNC], R_FUNC, row, k->key[K_FUNC]) != 0)
+        return -ENOMEM;
+    for (unsigned kc = K_THREAD; kc < K_COUNT; kc++) {
+        if (k->key[kc] == KEY_NULL)
+            continue;
+        size_t col = rcol(s, key_col[kc]);
+        struct col_buf *b = &bt->buf[col];
+        if (col_ready(bt, b) != 0)
+            return -ENOMEM;
+        put_kept_index(b, s->cols[col].type, row, k->key[kc]);
+    }
     return 0;
 }
 
@@ -987,16 +1042,15 @@ static int put_flags(const struct arrow_stream *s, struct batch *bt, uint32_t ro
  *
  * row_keys, on the stream's thread in the merge's order, decides what
  * depends on the rows before: the dictionaries' indices, the renderer and
- * field columns of the site, and where the batch ends. row_columns writes the
- * rest (times, numbers, flags, the message, the fields), which depends on the
- * record alone: at once on one thread, or later on a builder's from the entry
+ * field columns of the site, and where the batch ends. row_columns writes
+ * every column (those indices, times, numbers, flags, the message, the
+ * fields): at once on one thread, or later on a builder's from the entry
  * where the merge holds it (struct row_later), so that any number of threads
  * make the same batches. */
 
 static int row_keys(struct arrow_stream *s, const struct entry *e, struct row_later *k)
 {
     struct job *j = s->fill;
-    uint32_t row = j->batch.rows;
     const struct shm_copied_record *rec = entry_record(e);
     struct dproc *p = e->proc;
     if (rec->level > j->max_level)
@@ -1004,25 +1058,21 @@ static int row_keys(struct arrow_stream *s, const struct entry *e, struct row_la
     k->pid = p->info.pid;
     k->sr = NULL;
     k->map = NULL;
+    memset(k->key, 0xff, sizeof k->key); /* KEY_NULL */
     int rc;
-    if (e->thread && (rc = put_dict(s, rcol(s, R_THREAD), row, e->thread, 0, name_text)) != 0)
+    if (e->thread && (rc = key_dict(s, K_THREAD, k, e->thread, 0, name_text)) != 0)
         return rc;
-    if (p->instance[0] && (rc = put_dict(s, rcol(s, R_INSTANCE), row, p, 0, instance_text)) != 0)
+    if (p->instance[0] && (rc = key_dict(s, K_INSTANCE, k, p, 0, instance_text)) != 0)
         return rc;
-    if (p->hostname && (rc = put_dict(s, rcol(s, R_HOSTNAME), row, p, 0, hostname_text)) != 0)
+    if (p->hostname && (rc = key_dict(s, K_HOSTNAME, k, p, 0, hostname_text)) != 0)
         return rc;
-    if (e->trace.hi || e->trace.lo) {
-        char id[33];
-        render_trace_id(e->trace.hi, e->trace.lo, id);
-        if ((rc = put_field(&j->batch, &j->batch.buf[rcol(s, R_TRACE_ID)], COL_UTF8, row, 0, id, 32)) != 0 ||
-            (e->trace.span[0] && (rc = put_dict(s, rcol(s, R_SPAN), row, e->trace.span, 0, name_text)) != 0))
-            return rc;
-    }
+    if ((e->trace.hi || e->trace.lo) && e->trace.span[0] && (rc = key_dict(s, K_SPAN, k, e->trace.span, 0, name_text)) != 0)
+        return rc;
     const char *error = NULL;
     if (!e->site) {
         error = "unknown site";
-        if ((rc = put_dict(s, R_APP, row, p, 0, app_text)) != 0 || (rc = put_dict(s, R_HOST, row, p, 0, host_text)) != 0 ||
-            (rc = put_dict(s, R_CATEGORY, row, p, rec->category, category_text)) != 0)
+        if ((rc = key_dict(s, K_APP, k, p, 0, app_text)) != 0 || (rc = key_dict(s, K_HOST, k, p, 0, host_text)) != 0 ||
+            (rc = key_dict(s, K_CATEGORY, k, p, rec->category, category_text)) != 0)
             return rc;
     } else {
         const struct render_site *sr = prepared(&s->r->engine, e->site, p);
@@ -1031,7 +1081,7 @@ static int row_keys(struct arrow_stream *s, const struct entry *e, struct row_la
         struct site_map *sm = site_map(s, e->site, sr);
         if (!sm)
             return -ENOMEM;
-        if ((rc = put_site_dicts(s, sm, e->site, p, rec->category, row)) != 0)
+        if ((rc = key_site_dicts(s, sm, e->site, p, rec->category, k)) != 0)
             return rc;
         /* A record of the site's types (read_decode.c) matches it; another is decoded to know. */
         if (!(rec->flags & SHM_REC_VALUES)) {
@@ -1045,7 +1095,7 @@ static int row_keys(struct arrow_stream *s, const struct entry *e, struct row_la
         if (j->text_bound >= CHARS_MAX - RENDER_LINE_MAX - SHMLOG_STR_LEN_MASK)
             j->batch.full = 1; /* the next record could pass CHARS_MAX */
     }
-    if (error && (rc = put_dict(s, rcol(s, R_ERROR), row, error, 0, name_text)) != 0)
+    if (error && (rc = key_dict(s, K_ERROR, k, error, 0, name_text)) != 0)
         return rc;
     return 0;
 }
@@ -1064,7 +1114,15 @@ static int row_columns(const struct arrow_stream *s, struct job *j, const struct
     c->tid[row] = rec->tid;
     c->cpu[row] = e->cpu;
     c->level[row] = (uint8_t)rec->level;
-    int rc;
+    int rc = put_keys(s, bt, k, row);
+    if (rc)
+        return rc;
+    if (e->trace.hi || e->trace.lo) {
+        char id[33];
+        render_trace_id(e->trace.hi, e->trace.lo, id);
+        if ((rc = put_field(bt, &bt->buf[rcol(s, R_TRACE_ID)], COL_UTF8, row, 0, id, 32)) != 0)
+            return rc;
+    }
     if ((flags & (SHMLOG_REC_TRUNCATED | SHMLOG_REC_CLAMPED | SHMLOG_REC_BACKTRACE | SHM_REC_TIME_UNCERTAIN)) &&
         (rc = put_flags(s, bt, row, flags)) != 0)
         return rc;
