@@ -402,6 +402,16 @@ constexpr bool fmt_arg_name(const char *t, const char *&name, size_t &n)
     return t[n] == '"' && n > 0;
 }
 
+/* Argument i's text (from 1) in a call's texts, each after a NUL: one literal a site, which GCC's parser
+ * takes for a fifth of what an array of them cost it. */
+constexpr const char *fmt_call_text(const char *texts, size_t i)
+{
+    for (; i; texts++)
+        if (*texts == '\0')
+            i--;
+    return texts;
+}
+
 /* Where a format's next '%', '{' and '}' are, found by builtins both
  * compilers evaluate in one step, where a loop reading the characters costs
  * each thousands of instructions a character: Clang's strchr, each looked
@@ -490,10 +500,10 @@ struct fmt_translation {
 };
 
 /* Format f (at most max bytes) of the nargs arguments args[1..], whose call
- * texts are texts[1..] (read only with names): a {} format translated, a
+ * texts are those of fmt_call_text (read only with names): a {} format translated, a
  * printf format left as it is (fmt_style false, nothing written). */
 constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max, const fmt_arg_info *args, int nargs,
-                                  const char *const *texts, bool names)
+                                  const char *texts, bool names)
 {
     /* a builtin: GCC folds it at once, where a loop costs thousands of its steps a character */
     const size_t len = __builtin_strlen(f) < max ? __builtin_strlen(f) : max;
@@ -584,7 +594,7 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
             size_t spec = i + 1;
             const char *name = nullptr;
             size_t name_len = 0;
-            const bool named = names && arg <= nargs && fmt_arg_name(texts[arg], name, name_len);
+            const bool named = names && arg <= nargs && fmt_arg_name(fmt_call_text(texts, static_cast<size_t>(arg)), name, name_len);
             if (spec < close && (f[spec] == '_' || (f[spec] >= 'a' && f[spec] <= 'z') || (f[spec] >= 'A' && f[spec] <= 'Z'))) {
                 /* {name}: the argument's own, in the arguments' order (the record keeps that order) */
                 size_t k = spec;
@@ -740,9 +750,9 @@ constexpr void fmt_translate_into(fmt_translation &r, const char *f, size_t max,
 }
 
 /* The site of format f (N: its size) with arguments A (after a leading
- * void) whose call texts are texts[1..] (read only with names). */
+ * void) whose call texts are those of fmt_call_text (read only with names). */
 template <size_t N, typename Void, typename... A>
-constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, const char *const *texts, bool names)
+constexpr fmt_site<2 * N + 16 + 8 * sizeof...(A)> fmt_translate(const char *f, const char *texts, bool names)
 {
     fmt_site<2 * N + 16 + 8 * sizeof...(A)> r{};
     fmt_translation t{r.text, r.desc, 0, false, fmt_reason::none, 0};
@@ -1051,14 +1061,14 @@ template <typename... A> struct site_desc_of {
     static constexpr const char *text = desc.len ? desc.text : nullptr;
 };
 /* The bytes of the "n<argument> <name>" entries of the named arguments among
- * the n call texts at texts[1..] (fmt_arg_name). */
-constexpr std::size_t site_names_bytes(const char *const *texts, bool names, std::size_t n)
+ * the n call texts (fmt_call_text, fmt_arg_name). */
+constexpr std::size_t site_names_bytes(const char *texts, bool names, std::size_t n)
 {
     std::size_t bytes = 0;
     for (std::size_t i = 1; names && i <= n; i++) {
         const char *name = nullptr;
         std::size_t len = 0;
-        if (fmt_arg_name(texts[i], name, len))
+        if (fmt_arg_name(fmt_call_text(texts, i), name, len))
             bytes += len + 6;
     }
     return bytes;
@@ -1071,7 +1081,7 @@ template <std::size_t M, typename... A> struct site_desc_joined {
     char text[site_desc_bytes<A...>() + M + 1];
 };
 template <std::size_t M, typename... A>
-constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own, const char *const *texts, bool names)
+constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own, const char *texts, bool names)
 {
     const auto &types = site_desc_of<A...>::desc;
     site_desc_joined<M, A...> j{};
@@ -1088,7 +1098,7 @@ constexpr site_desc_joined<M, A...> site_desc_join_of(const char *own, const cha
     for (std::size_t i = 1; names && i < sizeof...(A); i++) {
         const char *name = nullptr;
         std::size_t len = 0;
-        if (!fmt_arg_name(texts[i], name, len))
+        if (!fmt_arg_name(fmt_call_text(texts, i), name, len))
             continue;
         desc_head(d, 'n', static_cast<unsigned>(i), nullptr);
         d.put(' ');
@@ -1104,13 +1114,13 @@ struct site_desc_none {
     char text[1];
 };
 template <std::size_t M, typename... A> struct site_desc_join {
-    static constexpr site_desc_joined<M, A...> make(const char *own, const char *const *texts, bool names)
+    static constexpr site_desc_joined<M, A...> make(const char *own, const char *texts, bool names)
     {
         return site_desc_join_of<M, A...>(own, texts, names);
     }
 };
 template <typename... A> struct site_desc_join<1, A...> {
-    static constexpr site_desc_none make(const char *, const char *const *, bool) { return {}; }
+    static constexpr site_desc_none make(const char *, const char *, bool) { return {}; }
 };
 /* A site's format of N bytes translated against its arguments R, and its
  * descriptor (M bytes of its own): a function per signature and size, not
@@ -1118,7 +1128,7 @@ template <typename... A> struct site_desc_join<1, A...> {
  * only where an argument is a named one (a flag, not a null pointer: GCC's
  * UBSan takes an array's address compared with 0 as not constant). */
 template <std::size_t N, bool Braces, typename... R>
-constexpr auto site_fmt(call_args<R...> *, const char *f, const char *const *texts)
+constexpr auto site_fmt(call_args<R...> *, const char *f, const char *texts)
 {
     if constexpr (Braces)
         return fmt_translate<N, void, typename value_of<typename unnamed<R>::type>::type...>(f, texts,
@@ -1127,7 +1137,7 @@ constexpr auto site_fmt(call_args<R...> *, const char *f, const char *const *tex
         return fmt_site<1>{}; /* a printf format: nothing of its own */
 }
 template <std::size_t M, typename... R>
-constexpr auto site_desc_for(call_args<R...> *, const char *own, const char *const *texts)
+constexpr auto site_desc_for(call_args<R...> *, const char *own, const char *texts)
 {
     return site_desc_join<M, void, typename unnamed<R>::type...>::make(own, texts, call_args<R...>::named);
 }
@@ -1343,17 +1353,18 @@ constexpr auto site_desc_for(call_args<R...> *, const char *own, const char *con
 /* The site's format, checked against the argument types and translated. A
  * format that is not a literal is the literal check's error alone. */
 #define SHMLOG__FMT_DECL(n, ...)                                                             \
-    static constexpr const char *shmlog__texts[] = {"" SHMLOG__EACH_N(n, SHMLOG__A_TEXT, __VA_ARGS__)}; \
+    static constexpr const char *shmlog__texts = "" SHMLOG__EACH_N(n, SHMLOG__A_TEXT, __VA_ARGS__); \
+    static constexpr const char *shmlog__literal = SHMLOG__CXX_LITERAL(SHMLOG__FIRST(__VA_ARGS__));   \
     static constexpr auto shmlog__fmt = shmlog_detail::site_fmt<sizeof(SHMLOG__FIRST(__VA_ARGS__)),   \
-        shmlog_detail::fmt_has_brace(SHMLOG__CXX_LITERAL(SHMLOG__FIRST(__VA_ARGS__)))>(            \
-        static_cast<shmlog__args *>(nullptr), SHMLOG__CXX_LITERAL(SHMLOG__FIRST(__VA_ARGS__)), shmlog__texts); \
+        shmlog_detail::fmt_has_brace(shmlog__literal)>(static_cast<shmlog__args *>(nullptr), shmlog__literal, \
+                                                       shmlog__texts);                         \
     static_assert(shmlog_detail::fmt_placeholder<shmlog__fmt.at, shmlog__fmt.error>::ok, "");   \
     static constexpr auto shmlog__desc = shmlog_detail::site_desc_for<                       \
-        shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__texts, shmlog__args::named, \
-                                                                   sizeof shmlog__texts / sizeof *shmlog__texts - 1)>( \
+        shmlog__fmt.desc_len + 1 + shmlog_detail::site_names_bytes(shmlog__texts, shmlog__args::named, n)>( \
         static_cast<shmlog__args *>(nullptr), shmlog__fmt.desc, shmlog__texts);
-#define SHMLOG__A_TEXT(i, x) , #x
-/* The format if it is a literal, "" if not (whose error is the literal check's alone). */
+#define SHMLOG__A_TEXT(i, x) "\0" #x
+/* The format if it is a literal, "" if not (whose error is the literal check's alone): tested once a
+ * site, as GCC's parser spends 0.07 M instructions on each such conditional. */
 #define SHMLOG__CXX_LITERAL(fmt) (__builtin_constant_p(fmt) ? (fmt) : "")
-#define SHMLOG__SITE_FORMAT(n, ...) (shmlog__fmt.fmt_style ? shmlog__fmt.text : SHMLOG__CXX_LITERAL(SHMLOG__FIRST(__VA_ARGS__)))
+#define SHMLOG__SITE_FORMAT(n, ...) (shmlog__fmt.fmt_style ? shmlog__fmt.text : shmlog__literal)
 #define SHMLOG__SITE_DESC(n, ...) (shmlog__desc.text[0] ? shmlog__desc.text : shmlog__args::desc)
