@@ -1035,13 +1035,24 @@ union shmlog__f32_word {
  * double's), a pointer's or a string's address. Each inner choice compiles
  * for any argument (a struct's error is its static assertion's alone); the
  * outer ones pick the argument's own by its type code, not by type names:
- * fewer tokens for the front end. */
+ * fewer tokens for the front end. Clang takes a number's bits by
+ * __builtin_bit_cast, a tenth less of its work on a C site than by a
+ * compound literal of a union; GCC has it in C++ alone. */
+#if defined(__clang__)
+#define SHMLOG__A_WORD(i)                                                                     \
+    , __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64,                              \
+          __builtin_bit_cast(uint64_t, (double)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64, shmlog__r##i, 0)), \
+      __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32,                              \
+          (uint64_t)__builtin_bit_cast(uint32_t, (float)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32, shmlog__r##i, 0)), \
+          (uint64_t)(uintptr_t)__builtin_choose_expr(0u + shmlog__t##i != SHMLOG_ARG_NONE, shmlog__r##i, 0)))
+#else
 #define SHMLOG__A_WORD(i)                                                                     \
     , __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64,                              \
           ((union shmlog__f64_word){(double)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64, shmlog__r##i, 0)}).u, \
       __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32,                              \
-          SHMLOG__CAST(uint64_t, ((union shmlog__f32_word){(float)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32, shmlog__r##i, 0)}).u), \
-          SHMLOG__CAST(uint64_t, SHMLOG__CAST(uintptr_t, __builtin_choose_expr(0u + shmlog__t##i != SHMLOG_ARG_NONE, shmlog__r##i, 0)))))
+          (uint64_t)((union shmlog__f32_word){(float)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32, shmlog__r##i, 0)}).u, \
+          (uint64_t)(uintptr_t)__builtin_choose_expr(0u + shmlog__t##i != SHMLOG_ARG_NONE, shmlog__r##i, 0)))
+#endif
 /* How a call of n arguments passes them (SHMLOG__SEND). */
 #define SHMLOG__PASS_0 NONE
 #define SHMLOG__PASS_1 WORDS
