@@ -881,7 +881,7 @@ enum {
     char *: SHMLOG_ARG_STR, const char *: SHMLOG_ARG_STR,                                 \
     default: (__builtin_classify_type(x) == 5 ? SHMLOG_ARG_PTR : SHMLOG_ARG_NONE))
 /* C: each argument evaluated into a local of the call's block, then the record. */
-#define SHMLOG__WITH_ARGS(n, ...) SHMLOG__EACH_N(n, SHMLOG__A_EVAL, __VA_ARGS__) SHMLOG__WRITE(n, __VA_ARGS__)
+#define SHMLOG__WITH_ARGS(n, ...) SHMLOG__EACH_N(n, SHMLOG__A_EVAL, __VA_ARGS__) SHMLOG__WRITE(n, SHMLOG__FIRST(__VA_ARGS__))
 #define SHMLOG__A_EVAL(i, x) __extension__ __auto_type shmlog__r##i = (x); SHMLOG__A_DECL(i, x)
 /* Argument i's type code, a constant of the call's block worked out once,
  * and all the site holds of the argument: its layout is worked out from the
@@ -891,33 +891,30 @@ enum {
 #define SHMLOG__A_DECL(i, x)                                                                  \
     enum { shmlog__t##i = SHMLOG__TYPE(shmlog__r##i) };                                       \
     SHMLOG__STATIC_ASSERT(0u + shmlog__t##i != SHMLOG_ARG_NONE, SHMLOG__UNSUPPORTED);
-#define SHMLOG__A_OK(i, x) && 0u + shmlog__t##i != SHMLOG_ARG_NONE
-#define SHMLOG__A_FMT(i, x) , shmlog__r##i
+#define SHMLOG__A_OK(i) && 0u + shmlog__t##i != SHMLOG_ARG_NONE
+#define SHMLOG__A_FMT(i) , shmlog__r##i
 
 /* Never called: lets the compiler check the format against the arguments,
  * unless one has a type a record cannot hold (its error is enough). */
 static inline void shmlog__format_check(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline void shmlog__format_check(const char *fmt, ...) { (void)fmt; }
 static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
-#define SHMLOG__FORMAT_CHECK(n, ...)                                                         \
-    __builtin_choose_expr(1 SHMLOG__EACH_N(n, SHMLOG__A_OK, __VA_ARGS__), shmlog__format_check, \
-                          shmlog__format_skip)                                              \
-        (SHMLOG__FIRST(__VA_ARGS__) SHMLOG__EACH_N(n, SHMLOG__A_FMT, __VA_ARGS__))
+#define SHMLOG__FORMAT_CHECK(n, f)                                                           \
+    __builtin_choose_expr(1 SHMLOG__UPTO(n, SHMLOG__A_OK), shmlog__format_check, shmlog__format_skip) \
+        (f SHMLOG__UPTO(n, SHMLOG__A_FMT))
 /* Names every argument of a call that is refused. */
 #define SHMLOG__USE_ALL(...) shmlog__format_skip(__VA_ARGS__)
 /* C formats are printf's alone, registered as written, with no descriptor. */
-#define SHMLOG__FMT_DECL(n, ...)
+#define SHMLOG__FMT_DECL(n, f)
 /* A format that is not a literal is the literal check's error alone, not
  * also the static initializer's. */
-#define SHMLOG__SITE_FORMAT(n, ...) \
-    __builtin_choose_expr(__builtin_constant_p(SHMLOG__FIRST(__VA_ARGS__)), SHMLOG__FIRST(__VA_ARGS__), "")
-#define SHMLOG__SITE_DESC(n, ...) NULL
+#define SHMLOG__SITE_FORMAT(n, f) __builtin_choose_expr(__builtin_constant_p(f), f, "")
+#define SHMLOG__SITE_DESC(n, f) NULL
 /* The site's n type codes, after a 0 that keeps the table of a call without
  * arguments from being empty, then room for the arguments' offsets in the
  * image, which shmlog__lay_out writes for shmlog__write_w<n>. */
-#define SHMLOG__TYPES_DECL(n, ...)                                                           \
-    static uint8_t shmlog__types[1 + 2 * (n)] = {0 SHMLOG__EACH_N(n, SHMLOG__A_TYPE, __VA_ARGS__)};
-#define SHMLOG__A_TYPE(i, x) , shmlog__t##i
+#define SHMLOG__TYPES_DECL(n, f) static uint8_t shmlog__types[1 + 2 * (n)] = {0 SHMLOG__UPTO(n, SHMLOG__A_TYPE)};
+#define SHMLOG__A_TYPE(i) , shmlog__t##i
 #define SHMLOG__PREV_1 0
 #define SHMLOG__PREV_2 1
 #define SHMLOG__PREV_3 2
@@ -950,6 +947,42 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
 #define SHMLOG__PREV_30 29
 #define SHMLOG__PREV_31 30
 #define SHMLOG__PREV_32 31
+/* SHMLOG__UPTO(n, M): M(1) ... M(n), the indices alone: a C call's arguments are its locals
+ * shmlog__r<i> once evaluated, so that no later macro copies their text. */
+#define SHMLOG__UPTO(n, M) SHMLOG__CAT2(SHMLOG__UPTO_, n)(M)
+#define SHMLOG__UPTO_0(M)
+#define SHMLOG__UPTO_1(M) M(1)
+#define SHMLOG__UPTO_2(M) M(1) M(2)
+#define SHMLOG__UPTO_3(M) M(1) M(2) M(3)
+#define SHMLOG__UPTO_4(M) M(1) M(2) M(3) M(4)
+#define SHMLOG__UPTO_5(M) M(1) M(2) M(3) M(4) M(5)
+#define SHMLOG__UPTO_6(M) M(1) M(2) M(3) M(4) M(5) M(6)
+#define SHMLOG__UPTO_7(M) M(1) M(2) M(3) M(4) M(5) M(6) M(7)
+#define SHMLOG__UPTO_8(M) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8)
+#define SHMLOG__UPTO_9(M) SHMLOG__UPTO_8(M) M(9)
+#define SHMLOG__UPTO_10(M) SHMLOG__UPTO_9(M) M(10)
+#define SHMLOG__UPTO_11(M) SHMLOG__UPTO_10(M) M(11)
+#define SHMLOG__UPTO_12(M) SHMLOG__UPTO_11(M) M(12)
+#define SHMLOG__UPTO_13(M) SHMLOG__UPTO_12(M) M(13)
+#define SHMLOG__UPTO_14(M) SHMLOG__UPTO_13(M) M(14)
+#define SHMLOG__UPTO_15(M) SHMLOG__UPTO_14(M) M(15)
+#define SHMLOG__UPTO_16(M) SHMLOG__UPTO_15(M) M(16)
+#define SHMLOG__UPTO_17(M) SHMLOG__UPTO_16(M) M(17)
+#define SHMLOG__UPTO_18(M) SHMLOG__UPTO_17(M) M(18)
+#define SHMLOG__UPTO_19(M) SHMLOG__UPTO_18(M) M(19)
+#define SHMLOG__UPTO_20(M) SHMLOG__UPTO_19(M) M(20)
+#define SHMLOG__UPTO_21(M) SHMLOG__UPTO_20(M) M(21)
+#define SHMLOG__UPTO_22(M) SHMLOG__UPTO_21(M) M(22)
+#define SHMLOG__UPTO_23(M) SHMLOG__UPTO_22(M) M(23)
+#define SHMLOG__UPTO_24(M) SHMLOG__UPTO_23(M) M(24)
+#define SHMLOG__UPTO_25(M) SHMLOG__UPTO_24(M) M(25)
+#define SHMLOG__UPTO_26(M) SHMLOG__UPTO_25(M) M(26)
+#define SHMLOG__UPTO_27(M) SHMLOG__UPTO_26(M) M(27)
+#define SHMLOG__UPTO_28(M) SHMLOG__UPTO_27(M) M(28)
+#define SHMLOG__UPTO_29(M) SHMLOG__UPTO_28(M) M(29)
+#define SHMLOG__UPTO_30(M) SHMLOG__UPTO_29(M) M(30)
+#define SHMLOG__UPTO_31(M) SHMLOG__UPTO_30(M) M(31)
+#define SHMLOG__UPTO_32(M) SHMLOG__UPTO_31(M) M(32)
 /* log2 of each type code's width, two bits a code (F32 is 4 bytes among the
  * 8-byte types); a string's are its address's. */
 #define SHMLOG__LOG2_WIDTHS 0xFEFA500u
@@ -958,7 +991,7 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
  * it passes its writer its words alone; another passes them beside its site, in a struct
  * shmlog__call of its block whose address + 1 tells the writer so. */
 #define SHMLOG__LCF_AT_SITE (!__builtin_types_compatible_p(__typeof__(shmlog__flags), unsigned))
-#define SHMLOG__SITE_NARGS(n, ...)                                                            \
+#define SHMLOG__SITE_NARGS(n, f)                                                              \
     n << 16 | __builtin_choose_expr(SHMLOG__LCF_AT_SITE, shmlog__lvl | shmlog__cat << 8, 0)
 #define SHMLOG__SITE_ARG(lcf)                                                                 \
     __builtin_choose_expr(SHMLOG__LCF_AT_SITE, (void *)&shmlog__site_static,                  \
@@ -970,26 +1003,26 @@ static inline void shmlog__format_skip(const char *fmt, ...) { (void)fmt; }
  * its work on thousands of sites in one function. Past 8, most would be on
  * the stack either way: the call lays out its image itself, each argument
  * one store of its width. */
-#define SHMLOG__VALUES_DECL(n, ...) SHMLOG__CAT2(SHMLOG__VALUES_, SHMLOG__CAT2(SHMLOG__PASS_, n))(n, __VA_ARGS__)
-#define SHMLOG__VALUES_NONE(n, ...)
-#define SHMLOG__VALUES_WORDS(n, ...)
-#define SHMLOG__VALUES_IMAGE(n, ...)                                                         \
-    enum { shmlog__e0 = 0 SHMLOG__EACH_N(n, SHMLOG__A_END, __VA_ARGS__) };                     \
+#define SHMLOG__VALUES_DECL(n, f) SHMLOG__CAT2(SHMLOG__VALUES_, SHMLOG__CAT2(SHMLOG__PASS_, n))(n)
+#define SHMLOG__VALUES_NONE(n)
+#define SHMLOG__VALUES_WORDS(n)
+#define SHMLOG__VALUES_IMAGE(n)                                                              \
+    enum { shmlog__e0 = 0 SHMLOG__UPTO(n, SHMLOG__A_END) };                                   \
     uint8_t shmlog__image[SHMLOG__CAT2(shmlog__e, n)];                                        \
-    SHMLOG__EACH_N(n, SHMLOG__A_IMAGE, __VA_ARGS__)
+    SHMLOG__UPTO(n, SHMLOG__A_IMAGE)
 /* Where argument i's bytes end in the call's image, shmlog__e<i>, as
  * shmlog__lay_out lays them out (a string's are its address). */
-#define SHMLOG__A_END(i, x) , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__A_BYTES(i)
+#define SHMLOG__A_END(i) , shmlog__e##i = SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i) + SHMLOG__A_BYTES(i)
 #define SHMLOG__A_BYTES(i)                                                                    \
     (0u + shmlog__t##i == SHMLOG_ARG_STR ? 8u : 1u << (SHMLOG__LOG2_WIDTHS >> 2 * shmlog__t##i & 3u))
 /* a C site's layout is written on its first call (C++'s record: const, SHMLOG__SEND) */
 #define SHMLOG__SITE_CONST
-#define SHMLOG__SEND(n, lcf, ...) SHMLOG__CAT2(SHMLOG__SEND_, SHMLOG__CAT2(SHMLOG__PASS_, n))(n, lcf, __VA_ARGS__)
-#define SHMLOG__SEND_NONE(n, lcf, ...) shmlog__write_w0(SHMLOG__SITE_ARG(lcf));
-#define SHMLOG__SEND_IMAGE(n, lcf, ...) \
+#define SHMLOG__SEND(n, lcf, f) SHMLOG__CAT2(SHMLOG__SEND_, SHMLOG__CAT2(SHMLOG__PASS_, n))(n, lcf)
+#define SHMLOG__SEND_NONE(n, lcf) shmlog__write_w0(SHMLOG__SITE_ARG(lcf));
+#define SHMLOG__SEND_IMAGE(n, lcf) \
     shmlog__write(&shmlog__site_static, shmlog__tsc_lo, shmlog__tsc_hi, lcf, shmlog__image);
-#define SHMLOG__SEND_WORDS(n, lcf, ...)                                                      \
-    SHMLOG__CAT2(shmlog__write_w, n)(SHMLOG__SITE_ARG(lcf) SHMLOG__EACH_N(n, SHMLOG__A_WORD, __VA_ARGS__));
+#define SHMLOG__SEND_WORDS(n, lcf)                                                           \
+    SHMLOG__CAT2(shmlog__write_w, n)(SHMLOG__SITE_ARG(lcf) SHMLOG__UPTO(n, SHMLOG__A_WORD));
 union shmlog__f64_word {
     double d;
     uint64_t u;
@@ -1002,13 +1035,24 @@ union shmlog__f32_word {
  * double's), a pointer's or a string's address. Each inner choice compiles
  * for any argument (a struct's error is its static assertion's alone); the
  * outer ones pick the argument's own by its type code, not by type names:
- * fewer tokens for the front end. */
-#define SHMLOG__A_WORD(i, x)                                                                  \
+ * fewer tokens for the front end. Clang takes a number's bits by
+ * __builtin_bit_cast, a tenth less of its work on a C site than by a
+ * compound literal of a union; GCC has it in C++ alone. */
+#if defined(__clang__)
+#define SHMLOG__A_WORD(i)                                                                     \
+    , __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64,                              \
+          __builtin_bit_cast(uint64_t, (double)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64, shmlog__r##i, 0)), \
+      __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32,                              \
+          (uint64_t)__builtin_bit_cast(uint32_t, (float)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32, shmlog__r##i, 0)), \
+          (uint64_t)(uintptr_t)__builtin_choose_expr(0u + shmlog__t##i != SHMLOG_ARG_NONE, shmlog__r##i, 0)))
+#else
+#define SHMLOG__A_WORD(i)                                                                     \
     , __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64,                              \
           ((union shmlog__f64_word){(double)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F64, shmlog__r##i, 0)}).u, \
       __builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32,                              \
-          SHMLOG__CAST(uint64_t, ((union shmlog__f32_word){(float)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32, shmlog__r##i, 0)}).u), \
-          SHMLOG__CAST(uint64_t, SHMLOG__CAST(uintptr_t, __builtin_choose_expr(0u + shmlog__t##i != SHMLOG_ARG_NONE, shmlog__r##i, 0)))))
+          (uint64_t)((union shmlog__f32_word){(float)__builtin_choose_expr(0u + shmlog__t##i == SHMLOG_ARG_F32, shmlog__r##i, 0)}).u, \
+          (uint64_t)(uintptr_t)__builtin_choose_expr(0u + shmlog__t##i != SHMLOG_ARG_NONE, shmlog__r##i, 0)))
+#endif
 /* How a call of n arguments passes them (SHMLOG__SEND). */
 #define SHMLOG__PASS_0 NONE
 #define SHMLOG__PASS_1 WORDS
@@ -1047,7 +1091,7 @@ union shmlog__f32_word {
  * number's of its width), but for a long double's, a double's: copied from
  * the argument's local, as a function inlined at each of thousands of call
  * sites in one function cost GCC a tenth more compile time. */
-#define SHMLOG__A_IMAGE(i, x)                                                                 \
+#define SHMLOG__A_IMAGE(i)                                                                    \
     __builtin_memcpy(shmlog__image + SHMLOG__CAT2(shmlog__e, SHMLOG__PREV_##i), SHMLOG__IMAGE_SOURCE(i), \
                      SHMLOG__A_BYTES(i));
 /* A long double is the one argument wider than its 8 image bytes; the
@@ -1060,7 +1104,7 @@ union shmlog__f32_word {
                           (const void *)&shmlog__r##i)
 #define SHMLOG__A_LONG_DOUBLE(i) (sizeof(shmlog__r##i) > 8 && 0u + shmlog__t##i == SHMLOG_ARG_F64)
 /* The site's layout (struct shmlog__site) is worked out when it registers. */
-#define SHMLOG__SITE_LAYOUT(n, ...) 0u, 0u, 0u, 0u
+#define SHMLOG__SITE_LAYOUT(n, f) 0u, 0u, 0u, 0u
 #else
 #define SHMLOG__UNSUPPORTED                                                                 \
     "shmlog: unsupported argument type: pass an integer, enum, bool, floating point, pointer, C string, " \
